@@ -1,0 +1,49 @@
+package chaincode
+
+import (
+	"fmt"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// probeKeyPrefix namespaces probe records so they can never collide with
+// election keys (which are composite keys starting with 0x00).
+const probeKeyPrefix = "probe~"
+
+// ProbeContract is a tiny read/write contract used by operators and tests to
+// prove the network end to end: a Put must be endorsed by both organisations,
+// ordered and committed; a Get reads it back. It never touches election data.
+type ProbeContract struct {
+	contractapi.Contract
+}
+
+// NewProbeContract returns the probe contract, registered under the name "probe".
+func NewProbeContract() *ProbeContract {
+	c := &ProbeContract{}
+	c.Name = "probe"
+	c.Info.Title = "Votechain network probe"
+	return c
+}
+
+// Put records value under key.
+func (c *ProbeContract) Put(ctx contractapi.TransactionContextInterface, key, value string) error {
+	if key == "" || len(key) > 128 {
+		return fmt.Errorf("probe key must be 1..128 bytes, got %d", len(key))
+	}
+	if len(value) > 1024 {
+		return fmt.Errorf("probe value must be at most 1024 bytes, got %d", len(value))
+	}
+	return ctx.GetStub().PutState(probeKeyPrefix+key, []byte(value))
+}
+
+// Get returns the value last recorded under key, or an error if there is none.
+func (c *ProbeContract) Get(ctx contractapi.TransactionContextInterface, key string) (string, error) {
+	v, err := ctx.GetStub().GetState(probeKeyPrefix + key)
+	if err != nil {
+		return "", fmt.Errorf("read probe %q: %w", key, err)
+	}
+	if v == nil {
+		return "", fmt.Errorf("no probe recorded under %q", key)
+	}
+	return string(v), nil
+}

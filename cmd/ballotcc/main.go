@@ -1,0 +1,47 @@
+// Command ballotcc runs the Votechain chaincode as a chaincode service (CCaaS):
+// the peers connect to it at the address in the installed package's
+// connection.json. The test network starts one per organisation.
+//
+// Environment:
+//
+//	CHAINCODE_ID              package id the peers know it by (label:sha256); required
+//	CHAINCODE_SERVER_ADDRESS  listen address, e.g. 127.0.0.1:27300; required
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/votechain/votechain/chaincode"
+)
+
+func main() {
+	if err := run(); err != nil {
+		slog.Error("chaincode server stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ccid, addr := os.Getenv("CHAINCODE_ID"), os.Getenv("CHAINCODE_SERVER_ADDRESS")
+	if ccid == "" || addr == "" {
+		return fmt.Errorf("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both)")
+	}
+	cc, err := contractapi.NewChaincode(chaincode.NewProbeContract())
+	if err != nil {
+		return fmt.Errorf("build chaincode: %w", err)
+	}
+	cc.Info.Title = "votechain"
+	server := &shim.ChaincodeServer{
+		CCID:     ccid,
+		Address:  addr,
+		CC:       cc,
+		TLSProps: shim.TLSProperties{Disabled: true},
+	}
+	slog.Info("chaincode server listening", "address", addr, "ccid", ccid)
+	return server.Start()
+}
