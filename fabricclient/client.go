@@ -1,0 +1,144 @@
+// Package fabricclient connects Votechain components to the consortium through
+// the Fabric Gateway client, using the connection profile the test network
+// writes. It owns the gRPC connection, the identity and the signer; callers get
+// a *client.Gateway and the election channel's contracts.
+package fabricclient
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-gateway/pkg/hash"
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/votechain/votechain/network"
+)
+
+// maxMessageBytes bounds gRPC messages both ways. A 10,000-vote batch and the
+// blocks that carry it are several MB, above gRPC's 4 MB default.
+const maxMessageBytes = 100 << 20
+
+// Conn is a connection to one organisation's peer as one user.
+type Conn struct {
+	grpc    *grpc.ClientConn
+	Gateway *client.Gateway
+	Network *client.Network // the election channel
+	profile network.Profile
+}
+
+type options struct {
+	user            string
+	evaluate, sub   time.Duration
+	endorse, commit time.Duration
+}
+
+// Option configures Dial.
+type Option func(*options)
+
+// WithUser selects the enrolled user to act as (default "User1"; "Admin" for
+// the organisation's administrator).
+func WithUser(user string) Option { return func(o *options) { o.user = user } }
+
+// WithTimeouts sets the evaluate, endorse, submit and commit-status timeouts.
+func WithTimeouts(evaluate, endorse, submit, commitStatus time.Duration) Option {
+	return func(o *options) { o.evaluate, o.endorse, o.sub, o.commit = evaluate, endorse, submit, commitStatus }
+}
+
+// Dial connects to org's peer (e.g. "Commission") as described by profile.
+// The connection is lazy: Dial fails only on bad configuration, not on a peer
+// that is down.
+func Dial(profile network.Profile, org string, opts ...Option) (*Conn, error) {
+	o := options{user: "User1", evaluate: 30 * time.Second, endorse: 60 * time.Second, sub: 30 * time.Second, commit: 2 * time.Minute}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	op, err := profile.Org(org)
+	if err != nil {
+		return nil, err
+	}
+	user, ok := op.Users[o.user]
+	if !ok {
+		return nil, fmt.Errorf("user %q of %s is not in the connection profile", o.user, org)
+	}
+	id, sign, err := loadIdentity(op.MSPID, user)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s identity: %w", org, o.user, err)
+	}
+	cc, err := dialTLS(op.Peer)
+	if err != nil {
+		return nil, fmt.Errorf("%s peer: %w", org, err)
+	}
+	gw, err := client.Connect(id,
+		client.WithSign(sign),
+		client.WithHash(hash.SHA256),
+		client.WithClientConnection(cc),
+		client.WithEvaluateTimeout(o.evaluate),
+		client.WithEndorseTimeout(o.endorse),
+		client.WithSubmitTimeout(o.sub),
+		client.WithCommitStatusTimeout(o.commit),
+	)
+	if err != nil {
+		cc.Close()
+		return nil, fmt.Errorf("connect gateway: %w", err)
+	}
+	return &Conn{grpc: cc, Gateway: gw, Network: gw.GetNetwork(profile.Channel), profile: profile}, nil
+}
+
+// Contract returns a contract of the project's chaincode, e.g. "ballot" or "probe".
+func (c *Conn) Contract(name string) *client.Contract {
+	return c.Network.GetContractWithName(c.profile.Chaincode, name)
+}
+
+// Close closes the gateway and its gRPC connection.
+func (c *Conn) Close() error {
+	c.Gateway.Close()
+	return c.grpc.Close()
+}
+
+func loadIdentity(mspID string, user network.Identity) (*identity.X509Identity, identity.Sign, error) {
+	certPEM, err := os.ReadFile(user.Cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := identity.CertificateFromPEM(certPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse certificate %s: %w", user.Cert, err)
+	}
+	id, err := identity.NewX509Identity(mspID, cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err := os.ReadFile(user.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := identity.PrivateKeyFromPEM(keyPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse private key %s: %w", user.Key, err)
+	}
+	sign, err := identity.NewPrivateKeySign(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return id, sign, nil
+}
+
+func dialTLS(ep network.Endpoint) (*grpc.ClientConn, error) {
+	pem, err := os.ReadFile(ep.TLSRootPEM)
+	if err != nil {
+		return nil, fmt.Errorf("TLS root: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("TLS root %s holds no certificate", ep.TLSRootPEM)
+	}
+	return grpc.NewClient(ep.Address,
+		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(roots, ep.ServerName)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
+	)
+}

@@ -1,0 +1,106 @@
+package network
+
+import "fmt"
+
+// Channel and chaincode names used across the project.
+const (
+	ChannelName   = "election"
+	ChaincodeName = "ballot"
+	// EndorsementPolicy requires a peer of BOTH organisations to endorse every
+	// transaction, so neither the Commission nor the Observers can write alone.
+	EndorsementPolicy = "AND('CommissionMSP.peer','ObserversMSP.peer')"
+)
+
+// Block cutting for large vote batches. A batch of 500 votes is ~160 KB, and
+// the batcher keeps ~16 in flight, so a block usually closes on the timeout
+// with a few MB of votes. The absolute limit leaves room for a 10,000-vote
+// batch (~3.3 MB) plus transaction overhead.
+const (
+	BatchTimeout      = "200ms"
+	MaxMessageCount   = 100
+	PreferredMaxBytes = "16 MB"
+	AbsoluteMaxBytes  = "64 MB"
+)
+
+// Org is one peer organisation of the consortium.
+type Org struct {
+	Name   string // "Commission"
+	MSPID  string // "CommissionMSP"
+	Domain string // "commission.votechain.test"
+}
+
+// PeerHost is the host name of the organisation's single peer.
+func (o Org) PeerHost() string { return "peer0." + o.Domain }
+
+// Consortium members: the election commission (runs gateway and batcher and
+// holds the election admin identity) and the independent observers.
+var (
+	Commission = Org{Name: "Commission", MSPID: "CommissionMSP", Domain: "commission.votechain.test"}
+	Observers  = Org{Name: "Observers", MSPID: "ObserversMSP", Domain: "observers.votechain.test"}
+	PeerOrgs   = []Org{Commission, Observers}
+)
+
+// The ordering service: one organisation with three Raft orderers.
+const (
+	OrdererMSPID  = "OrdererMSP"
+	OrdererDomain = "orderer.votechain.test"
+	OrdererCount  = 3
+)
+
+// OrdererHost is the host name of orderer i.
+func OrdererHost(i int) string { return fmt.Sprintf("orderer%d.%s", i, OrdererDomain) }
+
+// DefaultPortBase is where the network's ports start unless configured.
+const DefaultPortBase = 27000
+
+// Ports is the port plan of one network instance: every port is the base plus
+// a fixed offset, so parallel instances (tests, CI) only need distinct bases.
+type Ports struct{ Base int }
+
+// Orderer returns the client/cluster, admin and operations ports of orderer i.
+func (p Ports) Orderer(i int) (listen, admin, ops int) {
+	return p.Base + 50 + i, p.Base + 60 + i, p.Base + 70 + i
+}
+
+// Peer returns the listen, chaincode-listen and operations ports of the peer
+// of the i-th organisation in PeerOrgs.
+func (p Ports) Peer(i int) (listen, chaincode, ops int) {
+	return p.Base + 100 + 10*i, p.Base + 101 + 10*i, p.Base + 102 + 10*i
+}
+
+// ChaincodeServer returns the listen port of the i-th organisation's chaincode
+// service in the given slot. Deploys alternate between slot 0 and 1 so a new
+// chaincode version starts before the old one stops.
+func (p Ports) ChaincodeServer(i, slot int) int { return p.Base + 120 + 2*i + slot }
+
+// Application ports, for the components that run beside the network.
+func (p Ports) Redis() int    { return p.Base + 379 }
+func (p Ports) Gateway() int  { return p.Base + 380 }
+func (p Ports) Explorer() int { return p.Base + 390 }
+
+// NamedPort is a port with the process that binds it and what for.
+type NamedPort struct {
+	Process string // "orderer0", "peer.Commission"
+	Role    string // "gRPC", "admin", "chaincode", "operations"
+	Port    int
+}
+
+// OrdererProcess and PeerProcess name the network's processes.
+func OrdererProcess(i int) string { return fmt.Sprintf("orderer%d", i) }
+func PeerProcess(o Org) string    { return "peer." + o.Name }
+
+// NetworkPorts lists every port the Fabric processes of the network bind.
+func (p Ports) NetworkPorts() []NamedPort {
+	var out []NamedPort
+	for i := 0; i < OrdererCount; i++ {
+		l, a, o := p.Orderer(i)
+		name := OrdererProcess(i)
+		out = append(out, NamedPort{name, "gRPC", l}, NamedPort{name, "admin", a}, NamedPort{name, "operations", o})
+	}
+	for i, org := range PeerOrgs {
+		l, c, o := p.Peer(i)
+		name := PeerProcess(org)
+		out = append(out, NamedPort{name, "gRPC", l}, NamedPort{name, "chaincode", c}, NamedPort{name, "operations", o})
+	}
+	return out
+}

@@ -1,0 +1,156 @@
+package network
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Settings is a set of changes to a Fabric YAML file, keyed by dotted path
+// ("peer.tls.enabled"). Values are encoded as YAML.
+type Settings map[string]any
+
+// PatchYAML reads Fabric's sample file src, applies the settings and writes the
+// result to dst. Comments and every other key of Fabric's file are kept, so the
+// node runs with Fabric's defaults except where the project says otherwise.
+func PatchYAML(src, dst string, s Settings) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("read Fabric sample config: %w (run `make fabric-bin`, which copies it next to the binaries)", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("parse %s: %w", src, err)
+	}
+	if len(doc.Content) != 1 {
+		return fmt.Errorf("%s: expected one YAML document", src)
+	}
+	for path, value := range s {
+		if err := setPath(doc.Content[0], strings.Split(path, "."), value); err != nil {
+			return fmt.Errorf("%s: set %s: %w", filepath.Base(src), path, err)
+		}
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, out, 0o644)
+}
+
+// setPath sets the value at keys inside mapping node m, creating missing keys.
+func setPath(m *yaml.Node, keys []string, value any) error {
+	if m.Kind != yaml.MappingNode {
+		return fmt.Errorf("%q is not a mapping", keys[0])
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != keys[0] {
+			continue
+		}
+		if len(keys) == 1 {
+			return m.Content[i+1].Encode(value)
+		}
+		return setPath(m.Content[i+1], keys[1:], value)
+	}
+	key := &yaml.Node{Kind: yaml.ScalarNode, Value: keys[0]}
+	child := &yaml.Node{Kind: yaml.MappingNode}
+	m.Content = append(m.Content, key, child)
+	if len(keys) == 1 {
+		return child.Encode(value)
+	}
+	return setPath(child, keys[1:], value)
+}
+
+// ExternalBuilder describes the project's chaincode-as-a-service builder.
+type ExternalBuilder struct {
+	Name string `yaml:"name"`
+	Path string `yaml:"path"`
+}
+
+// PeerSettings are the project's changes to Fabric's core.yaml for the peer of
+// the i-th organisation in PeerOrgs.
+func PeerSettings(l Layout, ports Ports, i int, builderDir string) Settings {
+	o := PeerOrgs[i]
+	listen, ccListen, ops := ports.Peer(i)
+	node := l.PeerNode(o)
+	addr := fmt.Sprintf("127.0.0.1:%d", listen)
+	var bootstrap []string
+	for j := range PeerOrgs {
+		if j != i {
+			other, _, _ := ports.Peer(j)
+			bootstrap = append(bootstrap, fmt.Sprintf("127.0.0.1:%d", other))
+		}
+	}
+	return Settings{
+		"peer.id":                      o.PeerHost(),
+		"peer.listenAddress":           addr,
+		"peer.address":                 addr,
+		"peer.chaincodeListenAddress":  fmt.Sprintf("127.0.0.1:%d", ccListen),
+		"peer.chaincodeAddress":        fmt.Sprintf("127.0.0.1:%d", ccListen),
+		"peer.localMspId":              o.MSPID,
+		"peer.mspConfigPath":           filepath.Join(node, "msp"),
+		"peer.fileSystemPath":          l.NodeDataDir(o.PeerHost()),
+		"peer.gossip.bootstrap":        strings.Join(bootstrap, " "),
+		"peer.gossip.externalEndpoint": addr,
+		"peer.gossip.endpoint":         addr,
+		"peer.tls.enabled":             true,
+		"peer.tls.cert.file":           filepath.Join(node, "tls", "server.crt"),
+		"peer.tls.key.file":            filepath.Join(node, "tls", "server.key"),
+		// All peer organisations' TLS CAs, so gossip trusts the other org at once.
+		"peer.tls.rootcert.file":       l.TLSRootBundle(),
+		"peer.tls.clientRootCAs.files": []string{l.TLSRootBundle()},
+		"ledger.snapshots.rootDir":     filepath.Join(l.NodeDataDir(o.PeerHost()), "snapshots"),
+		"operations.listenAddress":     fmt.Sprintf("127.0.0.1:%d", ops),
+		"metrics.provider":             "prometheus",
+		// No Docker: an empty endpoint makes the peer create no Docker client,
+		// and chaincode runs as a service through the project's builder.
+		"vm.endpoint":                "",
+		"chaincode.externalBuilders": []ExternalBuilder{{Name: "votechain-ccaas", Path: builderDir}},
+		// Large vote batches take longer to endorse than Fabric's default allows.
+		"chaincode.executetimeout": "120s",
+	}
+}
+
+// OrdererSettings are the project's changes to Fabric's orderer.yaml for
+// orderer i: TLS everywhere, no system channel (the channel participation API
+// creates the channel), Raft traffic on the main listener.
+func OrdererSettings(l Layout, ports Ports, i int) Settings {
+	listen, admin, ops := ports.Orderer(i)
+	node := l.OrdererNode(i)
+	tls := func(f string) string { return filepath.Join(node, "tls", f) }
+	adminCA := filepath.Join(l.ordererOrg(), "users", "Admin@"+OrdererDomain, "tls", "ca.crt")
+	data := l.NodeDataDir(fmt.Sprintf("orderer%d", i))
+	return Settings{
+		"General.ListenAddress":                   "127.0.0.1",
+		"General.ListenPort":                      listen,
+		"General.TLS.Enabled":                     true,
+		"General.TLS.PrivateKey":                  tls("server.key"),
+		"General.TLS.Certificate":                 tls("server.crt"),
+		"General.TLS.RootCAs":                     []string{tls("ca.crt")},
+		"General.Cluster.ClientCertificate":       tls("server.crt"),
+		"General.Cluster.ClientPrivateKey":        tls("server.key"),
+		"General.Cluster.RootCAs":                 []string{tls("ca.crt")},
+		"General.BootstrapMethod":                 "none",
+		"General.LocalMSPDir":                     filepath.Join(node, "msp"),
+		"General.LocalMSPID":                      OrdererMSPID,
+		"FileLedger.Location":                     data,
+		"Consensus.WALDir":                        filepath.Join(data, "etcdraft", "wal"),
+		"Consensus.SnapDir":                       filepath.Join(data, "etcdraft", "snapshot"),
+		"Operations.ListenAddress":                fmt.Sprintf("127.0.0.1:%d", ops),
+		"Metrics.Provider":                        "prometheus",
+		"Admin.ListenAddress":                     fmt.Sprintf("127.0.0.1:%d", admin),
+		"Admin.TLS.Enabled":                       true,
+		"Admin.TLS.PrivateKey":                    tls("server.key"),
+		"Admin.TLS.Certificate":                   tls("server.crt"),
+		"Admin.TLS.RootCAs":                       []string{tls("ca.crt")},
+		"Admin.TLS.ClientAuthRequired":            true,
+		"Admin.TLS.ClientRootCAs":                 []string{adminCA},
+		"ChannelParticipation.Enabled":            true,
+		"ChannelParticipation.MaxRequestBodySize": "64 MB",
+	}
+}

@@ -1,0 +1,106 @@
+package network
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Profile is the connection profile written at bring-up. The gateway, batcher,
+// explorer and tests read it to find peers, TLS roots and identities, so no
+// component hard-codes a path or a port.
+type Profile struct {
+	Channel   string                `json:"channel"`
+	Chaincode string                `json:"chaincode"`
+	Orgs      map[string]OrgProfile `json:"orgs"` // by organisation name: "Commission", "Observers"
+	Orderers  []Endpoint            `json:"orderers"`
+}
+
+// OrgProfile is what a client of one organisation needs.
+type OrgProfile struct {
+	MSPID string              `json:"msp_id"`
+	Peer  Endpoint            `json:"peer"`
+	Users map[string]Identity `json:"users"` // "Admin", "User1"
+}
+
+// Endpoint is a TLS gRPC endpoint.
+type Endpoint struct {
+	Address    string `json:"address"`     // host:port
+	TLSRootPEM string `json:"tls_root"`    // file with the CA that signed the server's TLS certificate
+	ServerName string `json:"server_name"` // name to verify the certificate against
+}
+
+// Identity is an enrolled user: signing certificate and private key files.
+type Identity struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+}
+
+// BuildProfile describes the network at l with the given ports.
+func BuildProfile(l Layout, ports Ports) (Profile, error) {
+	p := Profile{Channel: ChannelName, Chaincode: ChaincodeName, Orgs: map[string]OrgProfile{}}
+	for i, o := range PeerOrgs {
+		listen, _, _ := ports.Peer(i)
+		op := OrgProfile{
+			MSPID: o.MSPID,
+			Peer:  Endpoint{Address: fmt.Sprintf("127.0.0.1:%d", listen), TLSRootPEM: l.PeerTLSCA(o), ServerName: "127.0.0.1"},
+			Users: map[string]Identity{},
+		}
+		for _, user := range []string{"Admin", "User1"} {
+			key, err := singleFile(l.UserKeyDir(o, user))
+			if err != nil {
+				return Profile{}, fmt.Errorf("%s %s key: %w", o.Name, user, err)
+			}
+			op.Users[user] = Identity{Cert: l.UserCert(o, user), Key: key}
+		}
+		p.Orgs[o.Name] = op
+	}
+	for i := 0; i < OrdererCount; i++ {
+		listen, _, _ := ports.Orderer(i)
+		p.Orderers = append(p.Orderers, Endpoint{Address: fmt.Sprintf("127.0.0.1:%d", listen), TLSRootPEM: l.OrdererTLSCA(), ServerName: "127.0.0.1"})
+	}
+	return p, nil
+}
+
+func singleFile(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	if len(entries) != 1 {
+		return "", fmt.Errorf("%s: expected exactly one file, found %d", dir, len(entries))
+	}
+	return filepath.Join(dir, entries[0].Name()), nil
+}
+
+// Save writes the profile as JSON.
+func (p Profile) Save(path string) error {
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// LoadProfile reads a profile written by the test network.
+func LoadProfile(path string) (Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Profile{}, fmt.Errorf("read connection profile: %w (is the network up? `make network-up` writes it)", err)
+	}
+	var p Profile
+	if err := json.Unmarshal(data, &p); err != nil {
+		return Profile{}, fmt.Errorf("parse connection profile %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Org returns the named organisation's part of the profile.
+func (p Profile) Org(name string) (OrgProfile, error) {
+	o, ok := p.Orgs[name]
+	if !ok {
+		return OrgProfile{}, fmt.Errorf("organisation %q is not in the connection profile", name)
+	}
+	return o, nil
+}

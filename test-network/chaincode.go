@@ -1,0 +1,153 @@
+package testnetwork
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/votechain/votechain/network"
+)
+
+// Deploy makes the chaincode binary in Config.Chaincode the one the channel
+// runs. If the binary changed since the last deploy, it installs a new
+// package on both peers, starts new chaincode servers beside the old ones,
+// approves and commits the next sequence with both organisations, then stops
+// the old servers; ledger data is kept. It reports whether it deployed.
+func (n *Network) Deploy(ctx context.Context) (bool, error) {
+	label, err := network.ChaincodeLabel(n.cfg.Chaincode)
+	if err != nil {
+		return false, err
+	}
+	old := n.state.Chaincode
+	if label == old.Label {
+		n.log.Info("chaincode unchanged, nothing to deploy", "label", label, "sequence", old.Sequence)
+		return false, nil
+	}
+	next := chaincodeState{Label: label, Sequence: old.Sequence + 1, Slot: 0, PackageIDs: map[string]string{}}
+	if old.Sequence > 0 {
+		next.Slot = 1 - old.Slot
+	}
+	n.log.Info("deploying chaincode", "label", label, "sequence", next.Sequence)
+
+	if err := os.MkdirAll(n.layout.Packages(), 0o755); err != nil {
+		return false, err
+	}
+	for i, o := range network.PeerOrgs {
+		addr := fmt.Sprintf("127.0.0.1:%d", n.ports.ChaincodeServer(i, next.Slot))
+		pkg, err := network.NewChaincodePackage(label, addr)
+		if err != nil {
+			return false, err
+		}
+		file := filepath.Join(n.layout.Packages(), fmt.Sprintf("%s-%s.tgz", label, o.Name))
+		if err := os.WriteFile(file, pkg.Data, 0o644); err != nil {
+			return false, err
+		}
+		if err := n.install(ctx, i, file); err != nil {
+			return false, err
+		}
+		next.PackageIDs[o.Name] = pkg.ID()
+	}
+
+	oldPIDs := map[string]int{}
+	for _, o := range network.PeerOrgs {
+		oldPIDs[chaincodeProcess(o)] = n.state.PIDs[chaincodeProcess(o)]
+	}
+	n.state.Chaincode = next
+	var servers []string
+	for _, o := range network.PeerOrgs {
+		servers = append(servers, chaincodeProcess(o))
+	}
+	if err := n.startAll(ctx, servers); err == nil {
+		err = n.approveAndCommit(ctx, next)
+		if err == nil {
+			for name, pid := range oldPIDs {
+				if err := stop(pid, n.cfg.Chaincode, 5*time.Second); err != nil {
+					n.log.Warn("old chaincode server did not stop", "process", name, "pid", pid, "err", err)
+				}
+			}
+			n.log.Info("chaincode deployed", "label", label, "sequence", next.Sequence)
+			return true, n.saveState()
+		}
+		// Roll back: stop the new servers, keep the old ones.
+		for _, name := range servers {
+			_ = stop(n.state.PIDs[name], n.cfg.Chaincode, 5*time.Second)
+		}
+		n.state.Chaincode, n.state.PIDs = old, mergePIDs(n.state.PIDs, oldPIDs)
+		_ = n.saveState()
+		return false, err
+	} else {
+		n.state.Chaincode, n.state.PIDs = old, mergePIDs(n.state.PIDs, oldPIDs)
+		_ = n.saveState()
+		return false, err
+	}
+}
+
+func mergePIDs(into, from map[string]int) map[string]int {
+	for k, v := range from {
+		if v == 0 {
+			delete(into, k)
+		} else {
+			into[k] = v
+		}
+	}
+	return into
+}
+
+// install installs a package on the i-th organisation's peer; a package that
+// is already installed counts as success.
+func (n *Network) install(ctx context.Context, i int, file string) error {
+	out, err := run(ctx, n.peerAdminEnv(i), n.bin("peer"), "lifecycle", "chaincode", "install", file)
+	if err != nil && !strings.Contains(string(out), "already successfully installed") {
+		return fmt.Errorf("install chaincode on %s: %w", network.PeerOrgs[i].Name, err)
+	}
+	return nil
+}
+
+// approveAndCommit approves the definition for both organisations, then
+// commits it with endorsements from both peers.
+func (n *Network) approveAndCommit(ctx context.Context, cc chaincodeState) error {
+	definition := []string{
+		"--channelID", network.ChannelName, "--name", network.ChaincodeName,
+		"--version", cc.Label, "--sequence", strconv.FormatInt(cc.Sequence, 10),
+		"--signature-policy", network.EndorsementPolicy,
+	}
+	err := parallel(len(network.PeerOrgs), func(i int) error {
+		args := append([]string{"lifecycle", "chaincode", "approveformyorg", "--package-id", cc.PackageIDs[network.PeerOrgs[i].Name]}, definition...)
+		return n.retryPeer(ctx, n.peerAdminEnv(i), "redefine uncommitted sequence", args...)
+	})
+	if err != nil {
+		return fmt.Errorf("approve chaincode definition: %w", err)
+	}
+	args := append([]string{"lifecycle", "chaincode", "commit"}, definition...)
+	for i := range network.PeerOrgs {
+		listen, _, _ := n.ports.Peer(i)
+		args = append(args, "--peerAddresses", fmt.Sprintf("127.0.0.1:%d", listen), "--tlsRootCertFiles", n.layout.PeerTLSCA(network.PeerOrgs[i]))
+	}
+	if err := n.retryPeer(ctx, n.peerAdminEnv(0), "new definition must be sequence", args...); err != nil {
+		return fmt.Errorf("commit chaincode definition: %w", err)
+	}
+	return nil
+}
+
+// retryPeer runs a peer CLI transaction with the orderer flags, retrying while
+// the ordering service elects its first leader. Output containing done means
+// an earlier attempt already took effect.
+func (n *Network) retryPeer(ctx context.Context, env []string, done string, args ...string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for attempt := 1; ; attempt++ {
+		out, err := run(ctx, env, n.bin("peer"), append(args, n.ordererFlags()...)...)
+		if err == nil || strings.Contains(string(out), done) {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		n.log.Debug("retrying", "command", strings.Join(args[:3], " "), "attempt", attempt, "err", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+}

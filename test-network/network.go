@@ -1,0 +1,316 @@
+// Package testnetwork runs the Votechain consortium on one machine as native
+// processes: three Raft orderers, one peer per organisation and one chaincode
+// service per organisation, with TLS everywhere and the election channel
+// created through the channel participation API. It brings the network up
+// (idempotently), deploys the chaincode, reports status and tears it down,
+// stopping every process it started by PID.
+package testnetwork
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/votechain/votechain/network"
+)
+
+// Config says where a network instance lives and what it runs.
+type Config struct {
+	Dir       string       // run folder for crypto, ledgers, logs and state (git-ignored)
+	PortBase  int          // first port of the instance's port plan (network.Ports)
+	FabricBin string       // folder with peer, orderer, configtxgen, cryptogen, osnadmin and config/
+	Chaincode string       // the chaincode service binary (cmd/ballotcc)
+	Builder   string       // the external builder folder (network/builder)
+	Log       *slog.Logger // progress; nil discards
+}
+
+// state is what the instance remembers between commands (state.json).
+type state struct {
+	PortBase  int            `json:"port_base"`
+	Created   bool           `json:"created"` // channel joined and chaincode committed
+	PIDs      map[string]int `json:"pids"`
+	Chaincode chaincodeState `json:"chaincode"`
+}
+
+type chaincodeState struct {
+	Label      string            `json:"label"`
+	Sequence   int64             `json:"sequence"`
+	Slot       int               `json:"slot"`
+	PackageIDs map[string]string `json:"package_ids"` // by organisation name
+}
+
+// Network is one instance of the consortium.
+type Network struct {
+	cfg    Config
+	layout network.Layout
+	ports  network.Ports
+	log    *slog.Logger
+	state  state
+}
+
+// New prepares a handle on the instance in cfg.Dir; it starts nothing.
+func New(cfg Config) (*Network, error) {
+	for name, p := range map[string]*string{"Dir": &cfg.Dir, "FabricBin": &cfg.FabricBin, "Chaincode": &cfg.Chaincode, "Builder": &cfg.Builder} {
+		if *p == "" {
+			return nil, fmt.Errorf("testnetwork: Config.%s is required", name)
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, err
+		}
+		*p = abs
+	}
+	if cfg.PortBase <= 1024 || cfg.PortBase > 65000 {
+		return nil, fmt.Errorf("port base %d out of range: choose 1025..65000", cfg.PortBase)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Network{cfg: cfg, layout: network.Layout{Dir: cfg.Dir}, ports: network.Ports{Base: cfg.PortBase}, log: log}
+	if err := n.loadState(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Layout names the instance's files.
+func (n *Network) Layout() network.Layout { return n.layout }
+
+// Ports is the instance's port plan.
+func (n *Network) Ports() network.Ports { return n.ports }
+
+// Profile reads the connection profile written at bring-up.
+func (n *Network) Profile() (network.Profile, error) { return network.LoadProfile(n.layout.Profile()) }
+
+func (n *Network) loadState() error {
+	data, err := os.ReadFile(n.layout.State())
+	if errors.Is(err, os.ErrNotExist) {
+		n.state = state{PortBase: n.cfg.PortBase, PIDs: map[string]int{}}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, &n.state); err != nil {
+		return fmt.Errorf("%s is damaged (%v): wipe the instance with `vcnet down --wipe` (make network-down WIPE=1)", n.layout.State(), err)
+	}
+	if n.state.PIDs == nil {
+		n.state.PIDs = map[string]int{}
+	}
+	return nil
+}
+
+func (n *Network) saveState() error {
+	data, err := json.MarshalIndent(n.state, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(n.cfg.Dir, 0o755); err != nil {
+		return err
+	}
+	tmp := n.layout.State() + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, n.layout.State())
+}
+
+// bin is the path of a Fabric command.
+func (n *Network) bin(name string) string { return filepath.Join(n.cfg.FabricBin, name) }
+
+// checkPrerequisites reports missing binaries with the command that builds them.
+func (n *Network) checkPrerequisites() error {
+	for _, name := range []string{"peer", "orderer", "configtxgen", "cryptogen", "osnadmin", "config/core.yaml", "config/orderer.yaml"} {
+		if _, err := os.Stat(n.bin(name)); err != nil {
+			return fmt.Errorf("Fabric file %s is missing: build the Fabric binaries with `make fabric-bin`", n.bin(name))
+		}
+	}
+	if _, err := os.Stat(n.cfg.Chaincode); err != nil {
+		return fmt.Errorf("chaincode binary %s is missing: build it with `make build`", n.cfg.Chaincode)
+	}
+	if _, err := os.Stat(filepath.Join(n.cfg.Builder, "bin", "detect")); err != nil {
+		return fmt.Errorf("external builder not found in %s (it ships in the repository under %s)", n.cfg.Builder, network.BuilderDir)
+	}
+	return nil
+}
+
+// Up brings the network to a ready state: a probe transaction endorsed by both
+// organisations commits. On a fresh folder it creates everything; on an
+// existing instance it restarts whatever is not running and keeps the ledger.
+// Running it twice is safe.
+func (n *Network) Up(ctx context.Context) error {
+	began := time.Now()
+	if err := n.checkPrerequisites(); err != nil {
+		return err
+	}
+	if n.state.PortBase != n.cfg.PortBase {
+		return fmt.Errorf("the instance in %s was created with port base %d, not %d: use --port-base %d, or wipe it with `vcnet down --wipe`",
+			n.cfg.Dir, n.state.PortBase, n.cfg.PortBase, n.state.PortBase)
+	}
+	if !n.state.Created {
+		if err := n.checkFreshDir(); err != nil {
+			return err
+		}
+	}
+	if err := n.checkPorts(); err != nil {
+		return err
+	}
+	var err error
+	if n.state.Created {
+		err = n.restart(ctx)
+	} else {
+		err = n.create(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if err := n.Probe(ctx); err != nil {
+		return err
+	}
+	n.log.Info("network ready", "elapsed", time.Since(began).Round(time.Millisecond).String(), "profile", n.layout.Profile())
+	return nil
+}
+
+// checkFreshDir refuses a folder left by an interrupted bring-up.
+func (n *Network) checkFreshDir() error {
+	entries, err := os.ReadDir(n.cfg.Dir)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s holds data from an interrupted or foreign bring-up: wipe it with `vcnet down --wipe` (make network-down WIPE=1) and run up again", n.cfg.Dir)
+}
+
+// checkPorts fails with the port's owner if a port this instance needs for a
+// process that is not running is taken.
+func (n *Network) checkPorts() error {
+	for _, np := range n.ports.NetworkPorts() {
+		if n.running(np.Process) {
+			continue
+		}
+		if !portFree(np.Port) {
+			return fmt.Errorf("port %d (%s %s) is in use by another process: stop it (`ss -ltnp 'sport = :%d'` shows which) or choose another port base with --port-base / VOTECHAIN_PORT_BASE",
+				np.Port, np.Process, np.Role, np.Port)
+		}
+	}
+	return nil
+}
+
+// running reports whether the named process of this instance is alive.
+func (n *Network) running(name string) bool {
+	p, ok := n.processes()[name]
+	return ok && alive(n.state.PIDs[name], p.bin)
+}
+
+// Down stops every process of the instance by PID. With wipe it also deletes
+// the run folder (ledgers, crypto material, logs).
+func (n *Network) Down(wipe bool) error {
+	procs := n.processes()
+	names := make([]string, 0, len(n.state.PIDs))
+	for name := range n.state.PIDs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		bin := n.binOf(name, procs)
+		if err := stop(n.state.PIDs[name], bin, 10*time.Second); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n.log.Info("stopped", "process", name, "pid", n.state.PIDs[name])
+		delete(n.state.PIDs, name)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if wipe {
+		n.log.Info("wiping", "dir", n.cfg.Dir)
+		if err := os.RemoveAll(n.cfg.Dir); err != nil {
+			return fmt.Errorf("wipe %s: %w", n.cfg.Dir, err)
+		}
+		n.state = state{PortBase: n.cfg.PortBase, PIDs: map[string]int{}}
+		return nil
+	}
+	if _, err := os.Stat(n.cfg.Dir); err == nil {
+		return n.saveState()
+	}
+	return nil
+}
+
+// binOf is the executable of a recorded process, including chaincode servers
+// of earlier deploys that are no longer in processes().
+func (n *Network) binOf(name string, procs map[string]process) string {
+	if p, ok := procs[name]; ok {
+		return p.bin
+	}
+	return n.cfg.Chaincode
+}
+
+// Kill sends SIGKILL to one process of the instance (for fault tests).
+func (n *Network) Kill(name string) error {
+	p, ok := n.processes()[name]
+	if !ok {
+		return fmt.Errorf("no process %q in this network", name)
+	}
+	if err := kill(n.state.PIDs[name], p.bin); err != nil {
+		return err
+	}
+	delete(n.state.PIDs, name)
+	return n.saveState()
+}
+
+// startAll starts the named processes concurrently and records their PIDs.
+func (n *Network) startAll(ctx context.Context, names []string) error {
+	procs := n.processes()
+	type result struct {
+		name string
+		pid  int
+		err  error
+	}
+	results := make(chan result, len(names))
+	for _, name := range names {
+		go func() {
+			pid, err := start(ctx, procs[name], n.layout.Log(name))
+			results <- result{name, pid, err}
+		}()
+	}
+	var errs []error
+	for range names {
+		r := <-results
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		n.state.PIDs[r.name] = r.pid
+		n.log.Info("started", "process", r.name, "pid", r.pid, "log", n.layout.Log(r.name))
+	}
+	if err := n.saveState(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// restart starts every process of an existing instance that is not running.
+func (n *Network) restart(ctx context.Context) error {
+	var missing []string
+	for _, name := range n.processNames() {
+		if !n.running(name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		n.log.Info("network already running", "dir", n.cfg.Dir)
+		return nil
+	}
+	return n.startAll(ctx, missing)
+}

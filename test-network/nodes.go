@@ -1,0 +1,193 @@
+package testnetwork
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/votechain/votechain/network"
+)
+
+// processes is every long-running process of the instance, by name. The
+// chaincode servers run the build recorded in the state (slot and package id).
+func (n *Network) processes() map[string]process {
+	out := map[string]process{}
+	for i := 0; i < network.OrdererCount; i++ {
+		name := network.OrdererProcess(i)
+		listen, _, _ := n.ports.Orderer(i)
+		out[name] = process{name: name, bin: n.bin("orderer"), port: listen,
+			env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
+	}
+	for i, o := range network.PeerOrgs {
+		name := network.PeerProcess(o)
+		listen, _, _ := n.ports.Peer(i)
+		out[name] = process{name: name, bin: n.bin("peer"), args: []string{"node", "start"}, port: listen,
+			env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
+		if id := n.state.Chaincode.PackageIDs[o.Name]; id != "" {
+			cc := chaincodeProcess(o)
+			port := n.ports.ChaincodeServer(i, n.state.Chaincode.Slot)
+			out[cc] = process{name: cc, bin: n.cfg.Chaincode, port: port, env: []string{
+				"CHAINCODE_ID=" + id,
+				fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", port),
+			}}
+		}
+	}
+	return out
+}
+
+func chaincodeProcess(o network.Org) string { return "cc." + o.Name }
+
+// processNames lists the processes in start order: orderers, peers, chaincode.
+func (n *Network) processNames() []string {
+	var names []string
+	for i := 0; i < network.OrdererCount; i++ {
+		names = append(names, network.OrdererProcess(i))
+	}
+	for _, o := range network.PeerOrgs {
+		names = append(names, network.PeerProcess(o))
+	}
+	for _, o := range network.PeerOrgs {
+		if n.state.Chaincode.PackageIDs[o.Name] != "" {
+			names = append(names, chaincodeProcess(o))
+		}
+	}
+	return names
+}
+
+// create builds a new instance: crypto material, channel genesis block, node
+// configuration, processes, channel membership and the chaincode.
+func (n *Network) create(ctx context.Context) error {
+	l := n.layout
+	n.log.Info("creating network", "dir", n.cfg.Dir, "port_base", n.cfg.PortBase)
+	if err := network.WriteCryptoConfig(l); err != nil {
+		return err
+	}
+	if _, err := run(ctx, nil, n.bin("cryptogen"), "generate", "--config", l.CryptoConfig(), "--output", l.Crypto()); err != nil {
+		return err
+	}
+	if err := network.WriteTLSRootBundle(l); err != nil {
+		return err
+	}
+	if err := network.WriteConfigtx(l, n.ports); err != nil {
+		return err
+	}
+	if _, err := run(ctx, []string{"FABRIC_CFG_PATH=" + l.ConfigtxDir()}, n.bin("configtxgen"),
+		"-profile", network.ChannelProfile, "-channelID", network.ChannelName, "-outputBlock", l.GenesisBlock()); err != nil {
+		return err
+	}
+	if err := n.writeNodeConfigs(); err != nil {
+		return err
+	}
+	if err := n.saveState(); err != nil {
+		return err
+	}
+	if err := n.startAll(ctx, n.processNames()); err != nil {
+		return err
+	}
+	if err := n.joinChannel(ctx); err != nil {
+		return err
+	}
+	profile, err := network.BuildProfile(l, n.ports)
+	if err != nil {
+		return err
+	}
+	if err := profile.Save(l.Profile()); err != nil {
+		return err
+	}
+	if _, err := n.Deploy(ctx); err != nil {
+		return err
+	}
+	n.state.Created = true
+	return n.saveState()
+}
+
+// writeNodeConfigs writes each node's core.yaml or orderer.yaml from Fabric's
+// sample files with the project's settings.
+func (n *Network) writeNodeConfigs() error {
+	sample := func(f string) string { return filepath.Join(n.cfg.FabricBin, "config", f) }
+	for i := 0; i < network.OrdererCount; i++ {
+		dst := filepath.Join(n.layout.NodeConfigDir(network.OrdererProcess(i)), "orderer.yaml")
+		if err := network.PatchYAML(sample("orderer.yaml"), dst, network.OrdererSettings(n.layout, n.ports, i)); err != nil {
+			return err
+		}
+	}
+	for i, o := range network.PeerOrgs {
+		dst := filepath.Join(n.layout.NodeConfigDir(network.PeerProcess(o)), "core.yaml")
+		if err := network.PatchYAML(sample("core.yaml"), dst, network.PeerSettings(n.layout, n.ports, i, n.cfg.Builder)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parallel runs f for 0..count-1 concurrently and joins the errors.
+func parallel(count int, f func(i int) error) error {
+	errs := make(chan error, count)
+	for i := 0; i < count; i++ {
+		go func() { errs <- f(i) }()
+	}
+	var first error
+	for i := 0; i < count; i++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// joinChannel joins the three orderers (channel participation API) and both
+// peers to the election channel.
+func (n *Network) joinChannel(ctx context.Context) error {
+	cert, key := n.layout.OrdererAdminTLS()
+	err := parallel(network.OrdererCount, func(i int) error {
+		_, admin, _ := n.ports.Orderer(i)
+		_, err := run(ctx, nil, n.bin("osnadmin"), "channel", "join",
+			"--channelID", network.ChannelName, "--config-block", n.layout.GenesisBlock(),
+			"-o", fmt.Sprintf("127.0.0.1:%d", admin), "--ca-file", n.layout.OrdererTLSCA(),
+			"--client-cert", cert, "--client-key", key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("join orderers to %s: %w", network.ChannelName, err)
+	}
+	n.log.Info("orderers joined the channel", "channel", network.ChannelName)
+	err = parallel(len(network.PeerOrgs), func(i int) error {
+		_, err := run(ctx, n.peerAdminEnv(i), n.bin("peer"), "channel", "join", "-b", n.layout.GenesisBlock())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("join peers to %s: %w", network.ChannelName, err)
+	}
+	n.log.Info("peers joined the channel", "channel", network.ChannelName)
+	return nil
+}
+
+// peerAdminEnv is the environment for the peer CLI acting as the admin of the
+// i-th organisation against its own peer.
+func (n *Network) peerAdminEnv(i int) []string {
+	o := network.PeerOrgs[i]
+	listen, _, _ := n.ports.Peer(i)
+	return []string{
+		"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(network.PeerProcess(o)),
+		"CORE_PEER_LOCALMSPID=" + o.MSPID,
+		"CORE_PEER_MSPCONFIGPATH=" + n.layout.UserMSP(o, "Admin"),
+		fmt.Sprintf("CORE_PEER_ADDRESS=127.0.0.1:%d", listen),
+		"CORE_PEER_TLS_ENABLED=true",
+		"CORE_PEER_TLS_ROOTCERT_FILE=" + n.layout.PeerTLSCA(o),
+	}
+}
+
+// ordererFlags point a peer CLI command at the first live orderer.
+func (n *Network) ordererFlags() []string {
+	port := 0
+	for i := 0; i < network.OrdererCount; i++ {
+		listen, _, _ := n.ports.Orderer(i)
+		if port == 0 || n.running(network.OrdererProcess(i)) {
+			port = listen
+			if n.running(network.OrdererProcess(i)) {
+				break
+			}
+		}
+	}
+	return []string{"-o", fmt.Sprintf("127.0.0.1:%d", port), "--tls", "--cafile", n.layout.OrdererTLSCA()}
+}

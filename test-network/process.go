@@ -1,0 +1,180 @@
+package testnetwork
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// process describes one long-running network process.
+type process struct {
+	name string   // "orderer0", "peer.Commission", "cc.Commission"
+	bin  string   // absolute path of the executable
+	args []string // arguments after the executable
+	env  []string // added to a clean environment
+	port int      // the process is ready when this 127.0.0.1 port accepts connections
+}
+
+// cleanEnv is the caller's environment without Fabric settings, so a stray
+// CORE_* or ORDERER_* variable in the operator's shell cannot change a node.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "CORE_") || strings.HasPrefix(kv, "ORDERER_") ||
+			strings.HasPrefix(kv, "FABRIC_") || strings.HasPrefix(kv, "CHAINCODE_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// start launches p detached (own process group, so it outlives the command
+// that started it), appending its output to logPath, and waits until its port
+// accepts connections. It returns the PID.
+func start(ctx context.Context, p process, logPath string) (int, error) {
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return 0, err
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("%s: open log: %w", p.name, err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Env = cleanEnv(p.env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start %s: %w", p.name, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }() // reaps the child if this process lives on (tests)
+
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	addr := fmt.Sprintf("127.0.0.1:%d", p.port)
+	for {
+		select {
+		case err := <-exited:
+			return 0, fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.name, err, logPath, tail(logPath, 15))
+		case <-ctx.Done():
+			_ = stop(cmd.Process.Pid, p.bin, time.Second)
+			return 0, fmt.Errorf("%s did not listen on %s within 30 s; last lines of %s:\n%s", p.name, addr, logPath, tail(logPath, 15))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return cmd.Process.Pid, nil
+		}
+	}
+}
+
+// alive reports whether pid is a running instance of bin. Checking the
+// command line guards against a PID reused by an unrelated process.
+func alive(pid int, bin string) bool {
+	if pid <= 0 {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	exe, _, _ := bytes.Cut(cmdline, []byte{0})
+	return string(exe) == bin
+}
+
+// stop sends SIGTERM to pid (if it is still bin), waits up to grace, then
+// sends SIGKILL and waits for it to go.
+func stop(pid int, bin string, grace time.Duration) error {
+	if !alive(pid, bin) {
+		return nil
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	if waitGone(pid, bin, grace) {
+		return nil
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	if waitGone(pid, bin, 5*time.Second) {
+		return nil
+	}
+	return fmt.Errorf("process %d (%s) did not stop", pid, filepath.Base(bin))
+}
+
+// kill sends SIGKILL to pid if it is still bin, and waits for it to go.
+func kill(pid int, bin string) error {
+	if !alive(pid, bin) {
+		return fmt.Errorf("process %d (%s) is not running", pid, filepath.Base(bin))
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	if !waitGone(pid, bin, 5*time.Second) {
+		return fmt.Errorf("process %d (%s) survived SIGKILL", pid, filepath.Base(bin))
+	}
+	return nil
+}
+
+func waitGone(pid int, bin string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if !alive(pid, bin) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return !alive(pid, bin)
+}
+
+// portFree reports whether nothing listens on 127.0.0.1:port.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// tail returns the last n lines of a file, indented, for error messages.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "    (no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+// run executes a short-lived Fabric command and returns its combined output,
+// with the output in the error when it fails.
+func run(ctx context.Context, env []string, bin string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = cleanEnv(env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			return out, fmt.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args[:min(len(args), 3)], " "), err, indent(out))
+		}
+		return out, fmt.Errorf("%s: %w", filepath.Base(bin), err)
+	}
+	return out, nil
+}
+
+func indent(out []byte) string {
+	s := strings.TrimRight(string(out), "\n")
+	if len(s) > 4000 {
+		s = "..." + s[len(s)-4000:]
+	}
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}

@@ -1,0 +1,128 @@
+package testnetwork
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ProcessStatus describes one process of the instance.
+type ProcessStatus struct {
+	Name    string `json:"name"`
+	PID     int    `json:"pid,omitempty"`
+	Running bool   `json:"running"`
+	Port    int    `json:"port"`
+	Height  int64  `json:"height,omitempty"`      // blocks on the election channel, from the node's metrics
+	Leader  bool   `json:"raft_leader,omitempty"` // orderers only
+	Log     string `json:"log"`
+}
+
+// Status is the state of the instance.
+type Status struct {
+	Dir       string          `json:"dir"`
+	PortBase  int             `json:"port_base"`
+	Created   bool            `json:"created"`
+	Chaincode string          `json:"chaincode"`
+	Sequence  int64           `json:"sequence"`
+	Processes []ProcessStatus `json:"processes"`
+}
+
+// Status reports what runs, on which ports, and each node's block height.
+func (n *Network) Status(ctx context.Context) Status {
+	st := Status{Dir: n.cfg.Dir, PortBase: n.state.PortBase, Created: n.state.Created,
+		Chaincode: n.state.Chaincode.Label, Sequence: n.state.Chaincode.Sequence}
+	procs := n.processes()
+	names := n.processNames()
+	opsPorts := n.operationsPorts()
+	for _, name := range names {
+		p := procs[name]
+		ps := ProcessStatus{Name: name, PID: n.state.PIDs[name], Port: p.port, Log: n.layout.Log(name)}
+		ps.Running = alive(ps.PID, p.bin)
+		if ops, ok := opsPorts[name]; ok && ps.Running {
+			metrics := scrape(ctx, ops)
+			ps.Height = int64(metrics["ledger_blockchain_height"])
+			ps.Leader = metrics["consensus_etcdraft_is_leader"] == 1
+		}
+		st.Processes = append(st.Processes, ps)
+	}
+	return st
+}
+
+// operationsPorts maps node process names to their operations (metrics) port.
+func (n *Network) operationsPorts() map[string]int {
+	out := map[string]int{}
+	for _, np := range n.ports.NetworkPorts() {
+		if np.Role == "operations" {
+			out[np.Process] = np.Port
+		}
+	}
+	return out
+}
+
+// scrape reads the election channel's gauges from a node's Prometheus endpoint.
+func scrape(ctx context.Context, port int) map[string]float64 {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	return parseGauges(resp.Body, `channel="election"`)
+}
+
+// parseGauges picks the samples whose labels contain match from Prometheus
+// text format, keyed by metric name.
+func parseGauges(r io.Reader, match string) map[string]float64 {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || !strings.Contains(line, match) {
+			continue
+		}
+		name, rest, ok := strings.Cut(line, "{")
+		if !ok {
+			continue
+		}
+		_, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// Print writes the status as a table.
+func (st Status) Print(w io.Writer) {
+	fmt.Fprintf(w, "network in %s (port base %d)\n", st.Dir, st.PortBase)
+	if !st.Created {
+		fmt.Fprintln(w, "not created: run `make network-up`")
+	}
+	fmt.Fprintf(w, "chaincode %s, sequence %d\n\n", st.Chaincode, st.Sequence)
+	fmt.Fprintf(w, "%-18s %-8s %-8s %-6s %-7s %s\n", "PROCESS", "STATE", "PID", "PORT", "HEIGHT", "LOG")
+	for _, p := range st.Processes {
+		state := "stopped"
+		if p.Running {
+			state = "running"
+		}
+		height := "-"
+		if p.Height > 0 {
+			height = strconv.FormatInt(p.Height, 10)
+			if p.Leader {
+				height += "*"
+			}
+		}
+		fmt.Fprintf(w, "%-18s %-8s %-8d %-6d %-7s %s\n", p.Name, state, p.PID, p.Port, height, p.Log)
+	}
+}
