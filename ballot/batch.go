@@ -1,0 +1,201 @@
+package ballot
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MaxVoteJSONBytes bounds the JSON size of one vote when sizing batch input
+// (a vote with the longest fields is under 250 bytes compact).
+const MaxVoteJSONBytes = 400
+
+// batchOverheadBytes allows for the batch's own fields and the tallies.
+const batchOverheadBytes = 64 << 10
+
+// MaxBatchBytes is the largest JSON document DecodeBatch accepts for a batch
+// of at most maxVotes votes.
+func MaxBatchBytes(maxVotes int) int { return batchOverheadBytes + maxVotes*MaxVoteJSONBytes }
+
+// Batch is a sequence of votes of one state, committed to the ledger in one
+// transaction. Its id is (State, Seq); Root and Tallies are the submitter's
+// claims, which the chaincode recomputes.
+type Batch struct {
+	State   string `json:"state"`
+	Seq     uint64 `json:"seq"`
+	Votes   []Vote `json:"votes"`
+	Root    string `json:"root"`    // hex Merkle root over the votes' leaves in order
+	Tallies Tally  `json:"tallies"` // claimed counts per candidate over ALL votes in the batch
+}
+
+// Errors returned (wrapped) by Batch.Verify.
+var (
+	ErrBatchRoot  = errors.New("ballot: batch root does not match its votes")
+	ErrBatchTally = errors.New("ballot: batch tallies do not match its votes")
+)
+
+// BuildBatch makes the batch seq of state from votes (not copied), computing
+// its root and tallies. Every vote must be valid and of state.
+func BuildBatch(state string, seq uint64, votes []Vote) (Batch, error) {
+	b := Batch{State: state, Seq: seq, Votes: votes}
+	if err := b.checkVotes(); err != nil {
+		return Batch{}, err
+	}
+	leaves, err := Leaves(votes)
+	if err != nil {
+		return Batch{}, fmt.Errorf("batch %s: %w", b.ID(), err)
+	}
+	b.Root = HashHex(MerkleRoot(leaves))
+	b.Tallies = TallyOf(votes)
+	return b, nil
+}
+
+// ID returns the batch id as "STATE/SEQ", for logs and messages.
+func (b Batch) ID() string { return fmt.Sprintf("%s/%d", b.State, b.Seq) }
+
+// checkVotes checks the batch's state, that it has votes, and that every
+// vote is valid and of the batch's state.
+func (b Batch) checkVotes() error {
+	if !ValidState(b.State) {
+		return fmt.Errorf("ballot: batch state %q must be 2..8 characters of [A-Z0-9]", truncate(b.State))
+	}
+	if len(b.Votes) == 0 {
+		return fmt.Errorf("ballot: batch %s has no votes", b.ID())
+	}
+	for i, v := range b.Votes {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("batch %s vote %d: %w", b.ID(), i, err)
+		}
+		if v.State != b.State {
+			return fmt.Errorf("ballot: batch %s vote %d is of state %q", b.ID(), i, v.State)
+		}
+	}
+	return nil
+}
+
+// DecodeBatch parses a batch strictly: at most MaxBatchBytes(maxVotes) bytes,
+// one JSON object with no unknown fields and nothing after it, at most
+// maxVotes votes, every vote valid and of the batch's state, and a hex root.
+// It does not check the claimed root and tallies; call Verify for that.
+func DecodeBatch(data []byte, maxVotes int) (Batch, error) {
+	if maxVotes <= 0 {
+		return Batch{}, fmt.Errorf("ballot: decode batch: vote bound %d must be positive", maxVotes)
+	}
+	if limit := MaxBatchBytes(maxVotes); len(data) > limit {
+		return Batch{}, fmt.Errorf("ballot: decode batch: %d bytes exceeds the %d-byte bound", len(data), limit)
+	}
+	var b Batch
+	if err := decodeStrict(data, &b); err != nil {
+		return Batch{}, fmt.Errorf("ballot: decode batch: %w", err)
+	}
+	if len(b.Votes) > maxVotes {
+		return Batch{}, fmt.Errorf("ballot: decode batch %s: %d votes exceeds the bound of %d", b.ID(), len(b.Votes), maxVotes)
+	}
+	if err := b.checkVotes(); err != nil {
+		return Batch{}, err
+	}
+	if !isLowerHex(b.Root, 64) {
+		return Batch{}, fmt.Errorf("ballot: batch %s root %q is not 64 lowercase hex characters", b.ID(), truncate(b.Root))
+	}
+	return b, nil
+}
+
+// decodeStrict decodes exactly one JSON value with no unknown fields into v.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// Verify recomputes the batch's root and tallies from its votes and refuses
+// a batch whose claims differ. It returns the leaves, which the caller may
+// reuse (e.g. for receipts).
+func (b Batch) Verify() ([][32]byte, error) {
+	leaves, err := Leaves(b.Votes)
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w", b.ID(), err)
+	}
+	if root := HashHex(MerkleRoot(leaves)); root != b.Root {
+		return nil, fmt.Errorf("%w: batch %s claims %s, votes give %s", ErrBatchRoot, b.ID(), b.Root, root)
+	}
+	if t := TallyOf(b.Votes); !t.Equal(b.Tallies) {
+		return nil, fmt.Errorf("%w: batch %s claims %v, votes give %v", ErrBatchTally, b.ID(), b.Tallies, t)
+	}
+	return leaves, nil
+}
+
+// BatchRecord is what the ledger stores under BatchKey(State, Seq) once a
+// batch is committed (JSON).
+type BatchRecord struct {
+	State       string `json:"state"`
+	Seq         uint64 `json:"seq"`
+	Root        string `json:"root"`         // Merkle root over all votes of the batch
+	Votes       int    `json:"votes"`        // votes in the batch (the tree size)
+	Counted     int    `json:"counted"`      // votes counted: Votes - len(Rejected)
+	Tallies     Tally  `json:"tallies"`      // counted votes per candidate
+	Rejected    []int  `json:"rejected"`     // indices of votes rejected as duplicate nullifiers, ascending; never null
+	TxID        string `json:"tx_id"`        // transaction that committed the batch
+	CommittedAt int64  `json:"committed_at"` // transaction timestamp, Unix milliseconds
+}
+
+// EventBatchCommitted is the name of the chaincode event CommitBatch emits.
+const EventBatchCommitted = "BatchCommitted"
+
+// BatchEvent is the payload (JSON) of the BatchCommitted chaincode event.
+type BatchEvent struct {
+	State    string `json:"state"`
+	Seq      uint64 `json:"seq"`
+	Root     string `json:"root"`
+	Counted  int    `json:"counted"`
+	Rejected []int  `json:"rejected"` // indices of duplicate votes; never null
+	Tallies  Tally  `json:"tallies"`  // counted votes per candidate
+}
+
+// Event returns the BatchCommitted event of the record.
+func (r BatchRecord) Event() BatchEvent {
+	return BatchEvent{State: r.State, Seq: r.Seq, Root: r.Root, Counted: r.Counted, Rejected: r.Rejected, Tallies: r.Tallies}
+}
+
+// NullifierRecord is the value stored under NullifierKey: where the vote
+// that used the nullifier sits on the ledger.
+type NullifierRecord struct {
+	State  string `json:"state"`
+	Seq    uint64 `json:"seq"`
+	Index  int    `json:"index"`
+	VoteID string `json:"vote_id"`
+}
+
+// StateResult is the count of one state, summed over its batch records.
+type StateResult struct {
+	State    string `json:"state"`
+	Batches  int    `json:"batches"`
+	Counted  uint64 `json:"counted"`
+	Rejected uint64 `json:"rejected"`
+	Tallies  Tally  `json:"tallies"`
+}
+
+// Add adds a batch record of the state to the result.
+func (s *StateResult) Add(r BatchRecord) {
+	s.Batches++
+	s.Counted += uint64(r.Counted)
+	s.Rejected += uint64(len(r.Rejected))
+	s.Tallies.Merge(r.Tallies)
+}
+
+// Results are the election's results: national totals and every state's.
+type Results struct {
+	ElectionID string                 `json:"election_id"`
+	Status     string                 `json:"status"`
+	Counted    uint64                 `json:"counted"`
+	Rejected   uint64                 `json:"rejected"`
+	National   Tally                  `json:"national"`
+	States     map[string]StateResult `json:"states"`
+}

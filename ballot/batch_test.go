@@ -1,0 +1,161 @@
+package ballot
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func testVotes(state string, n int) []Vote {
+	votes := make([]Vote, n)
+	for i := range votes {
+		votes[i] = testVote(state, i, []string{"alice", "bob", "carol"}[i%3])
+	}
+	return votes
+}
+
+func testBatchJSON(t testing.TB, b Batch) []byte {
+	t.Helper()
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestBuildBatch(t *testing.T) {
+	votes := testVotes("CA", 5)
+	b, err := BuildBatch("CA", 42, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, _ := Leaves(votes)
+	if b.Root != HashHex(MerkleRoot(leaves)) || !b.Tallies.Equal(Tally{"alice": 2, "bob": 2, "carol": 1}) {
+		t.Fatalf("batch root %s tallies %v", b.Root, b.Tallies)
+	}
+	if b.ID() != "CA/42" {
+		t.Fatalf("ID = %q", b.ID())
+	}
+	if got, err := b.Verify(); err != nil || !equalHashes(got, leaves) {
+		t.Fatalf("Verify = %v", err)
+	}
+	tests := []struct {
+		name   string
+		state  string
+		votes  []Vote
+		errHas string
+	}{
+		{"bad state", "ca", votes, "batch state"},
+		{"empty", "CA", nil, "no votes"},
+		{"other state", "NY", votes, "of state"},
+		{"invalid vote", "CA", append(testVotes("CA", 1), Vote{State: "CA"}), "vote 1"},
+	}
+	for _, tt := range tests {
+		if _, err := BuildBatch(tt.state, 1, tt.votes); err == nil || !strings.Contains(err.Error(), tt.errHas) {
+			t.Errorf("%s: BuildBatch error %v, want one mentioning %q", tt.name, err, tt.errHas)
+		}
+	}
+}
+
+func TestBatchVerifyRefusesForgery(t *testing.T) {
+	b, _ := BuildBatch("CA", 1, testVotes("CA", 4))
+	forgedRoot := b
+	forgedRoot.Root = HashHex(MerkleRoot(nil))
+	if _, err := forgedRoot.Verify(); !errors.Is(err, ErrBatchRoot) {
+		t.Errorf("forged root: %v", err)
+	}
+	forgedTally := b
+	forgedTally.Tallies = Tally{"alice": 4}
+	if _, err := forgedTally.Verify(); !errors.Is(err, ErrBatchTally) {
+		t.Errorf("forged tally: %v", err)
+	}
+	badVote := b
+	badVote.Votes = append([]Vote{{}}, b.Votes[1:]...)
+	if _, err := badVote.Verify(); err == nil {
+		t.Error("invalid vote verified")
+	}
+}
+
+func TestDecodeBatch(t *testing.T) {
+	b, _ := BuildBatch("CA", 7, testVotes("CA", 3))
+	good := testBatchJSON(t, b)
+	got, err := DecodeBatch(good, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(testBatchJSON(t, got)) != string(good) {
+		t.Fatal("decode/encode round trip changed the batch")
+	}
+	other, _ := BuildBatch("NY", 1, testVotes("NY", 1))
+	mixed := b
+	mixed.Votes = append(append([]Vote(nil), b.Votes...), other.Votes...)
+	badRoot := b
+	badRoot.Root = strings.ToUpper(b.Root)
+	tests := []struct {
+		name   string
+		data   string
+		max    int
+		errHas string
+	}{
+		{"bound zero", string(good), 0, "must be positive"},
+		{"too many votes", string(good), 2, "exceeds the bound"},
+		{"too many bytes", string(good) + strings.Repeat(" ", MaxBatchBytes(3)), 3, "byte bound"},
+		{"unknown field", strings.Replace(string(good), `"seq"`, `"extra":1,"seq"`, 1), 3, "unknown field"},
+		{"unknown vote field", strings.Replace(string(good), `"cast_at"`, `"voter":"x","cast_at"`, 1), 3, "unknown field"},
+		{"trailing object", string(good) + `{}`, 3, "trailing"},
+		{"trailing garbage", string(good) + `x`, 3, "trailing"},
+		{"not json", `nope`, 3, "invalid"},
+		{"wrong type", `{"seq":"1"}`, 3, "cannot unmarshal"},
+		{"no votes", `{"state":"CA","seq":1,"votes":[],"root":"` + b.Root + `","tallies":{}}`, 3, "no votes"},
+		{"mixed states", string(testBatchJSON(t, mixed)), 5, "of state"},
+		{"bad root", string(testBatchJSON(t, badRoot)), 3, "root"},
+	}
+	for _, tt := range tests {
+		if _, err := DecodeBatch([]byte(tt.data), tt.max); err == nil || !strings.Contains(err.Error(), tt.errHas) {
+			t.Errorf("%s: DecodeBatch error %v, want one mentioning %q", tt.name, err, tt.errHas)
+		}
+	}
+}
+
+func TestBatchRecordEventAndResults(t *testing.T) {
+	r := BatchRecord{State: "CA", Seq: 3, Root: "r", Votes: 3, Counted: 2, Tallies: Tally{"alice": 2}, Rejected: []int{1}, TxID: "tx", CommittedAt: 5}
+	data, _ := json.Marshal(r.Event())
+	want := `{"state":"CA","seq":3,"root":"r","counted":2,"rejected":[1],"tallies":{"alice":2}}`
+	if string(data) != want {
+		t.Fatalf("event JSON %s, want %s", data, want)
+	}
+	s := StateResult{State: "CA", Tallies: Tally{}}
+	s.Add(r)
+	s.Add(r)
+	if s.Batches != 2 || s.Counted != 4 || s.Rejected != 2 || s.Tallies["alice"] != 4 {
+		t.Fatalf("state result %+v", s)
+	}
+}
+
+// FuzzDecodeBatch: DecodeBatch never panics; what it accepts is a valid
+// batch that survives a JSON round trip unchanged.
+func FuzzDecodeBatch(f *testing.F) {
+	b, _ := BuildBatch("CA", 7, testVotes("CA", 3))
+	good, _ := json.Marshal(b)
+	f.Add(good)
+	f.Add([]byte(`{"state":"CA","seq":1,"votes":[],"root":"","tallies":null}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := DecodeBatch(data, 8)
+		if err != nil {
+			return
+		}
+		if err := b.checkVotes(); err != nil || len(b.Votes) > 8 {
+			t.Fatalf("accepted an invalid batch: %v", err)
+		}
+		again, err := DecodeBatch(testBatchJSON(t, b), 8)
+		if err != nil {
+			t.Fatalf("re-encoded batch refused: %v", err)
+		}
+		if testBatchJSON(t, again) == nil || string(testBatchJSON(t, again)) != string(testBatchJSON(t, b)) {
+			t.Fatal("round trip changed the batch")
+		}
+	})
+}

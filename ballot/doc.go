@@ -1,0 +1,10 @@
+// Package ballot is Votechain's domain model, shared by the chaincode, the
+// batcher, the gateway and the explorer: voter identity and nullifiers, the
+// election record, the canonical vote encoding, RFC 6962 Merkle trees and
+// inclusion proofs, batches and receipts, and the ledger key layout.
+//
+// The package is pure: standard library only, no I/O, no clocks except
+// where a caller passes a time in. Everything that two parties must compute
+// identically (an endorsing peer and an auditor, a batcher and the chaincode)
+// is defined here once, byte for byte.
+package ballot

@@ -1,0 +1,112 @@
+package ballot
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+)
+
+// nullifierDomain separates nullifier hashes from every other SHA-256 use in
+// the system, so a nullifier can never be confused with a leaf or node hash.
+const nullifierDomain = "votechain/nullifier/v1"
+
+// VoterKey derives a voter's secret key from the election secret and the
+// voter's id and one-time credential: HMAC-SHA256(secret, voterID "|" credential).
+// It is what the offline roll holds; it never leaves the commission.
+func VoterKey(secret []byte, voterID, credential string) [32]byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(voterID))
+	mac.Write([]byte{'|'})
+	mac.Write([]byte(credential))
+	var k [32]byte
+	mac.Sum(k[:0])
+	return k
+}
+
+// NullifierOf derives the public nullifier from a voter key:
+// SHA-256("votechain/nullifier/v1" || voterKey). The ledger and the queue hold
+// only nullifiers; a nullifier reveals nothing about the voter without the
+// election secret, yet two votes by the same voter share it.
+func NullifierOf(voterKey [32]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(nullifierDomain))
+	h.Write(voterKey[:])
+	var n [32]byte
+	h.Sum(n[:0])
+	return n
+}
+
+// NewVoteID returns a fresh, unguessable vote id: 128 bits from crypto/rand
+// as 32 lowercase hex characters. Receipts are looked up by it, so it must
+// not be predictable.
+func NewVoteID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("ballot: read random vote id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// ValidVoteID reports whether s is a well-formed vote id (32 lowercase hex).
+func ValidVoteID(s string) bool { return isLowerHex(s, 32) }
+
+// ValidNullifier reports whether s is a well-formed nullifier (64 lowercase hex).
+func ValidNullifier(s string) bool { return isLowerHex(s, 64) }
+
+// ValidState reports whether s is a well-formed state code: 2..8 characters
+// of [A-Z0-9].
+func ValidState(s string) bool {
+	return inCharset(s, 2, 8, func(c byte) bool { return 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' })
+}
+
+// ValidCandidate reports whether s is a well-formed candidate (or election)
+// identifier: 1..64 characters of [A-Za-z0-9_-].
+func ValidCandidate(s string) bool { return inCharset(s, 1, 64, isIdentByte) }
+
+func isIdentByte(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+}
+
+// isLowerHex reports whether s is exactly n lowercase hex characters. Only
+// the lowercase form is canonical, so every party hashes the same bytes.
+func isLowerHex(s string, n int) bool {
+	return inCharset(s, n, n, func(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' })
+}
+
+// inCharset reports whether s has min..max bytes, each accepted by ok.
+func inCharset(s string, min, max int, ok func(byte) bool) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseHash decodes a 64-character lowercase hex string (a root, leaf or
+// proof hash) into its 32 bytes.
+func ParseHash(s string) ([32]byte, error) {
+	var h [32]byte
+	if !isLowerHex(s, 64) {
+		return h, fmt.Errorf("ballot: hash %q is not 64 lowercase hex characters", truncate(s))
+	}
+	hex.Decode(h[:], []byte(s))
+	return h, nil
+}
+
+// HashHex renders a hash in the canonical lowercase hex form.
+func HashHex(h [32]byte) string { return hex.EncodeToString(h[:]) }
+
+// truncate shortens untrusted input before it is quoted in an error message.
+func truncate(s string) string {
+	const max = 80
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}

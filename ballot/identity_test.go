@@ -1,0 +1,101 @@
+package ballot
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"strings"
+	"testing"
+)
+
+func TestVoterKeyIsHMACOfIDAndCredential(t *testing.T) {
+	secret := []byte("election secret")
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("V123|cred-xyz"))
+	var want [32]byte
+	copy(want[:], mac.Sum(nil))
+	if got := VoterKey(secret, "V123", "cred-xyz"); got != want {
+		t.Fatalf("VoterKey = %x, want %x", got, want)
+	}
+	if VoterKey([]byte("other"), "V123", "cred-xyz") == want {
+		t.Fatal("a different secret gave the same voter key")
+	}
+}
+
+func TestNullifierOfIsDomainSeparatedHash(t *testing.T) {
+	var key [32]byte
+	for i := range key {
+		key[i] = byte(i)
+	}
+	want := sha256.Sum256(append([]byte("votechain/nullifier/v1"), key[:]...))
+	if got := NullifierOf(key); got != want {
+		t.Fatalf("NullifierOf = %x, want %x", got, want)
+	}
+	if NullifierOf(key) == sha256.Sum256(key[:]) {
+		t.Fatal("nullifier equals the plain hash of the key")
+	}
+}
+
+func TestNewVoteID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		id, err := NewVoteID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ValidVoteID(id) {
+			t.Fatalf("NewVoteID gave invalid id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewVoteID repeated %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestIdentifierForms(t *testing.T) {
+	tests := []struct {
+		name  string
+		valid func(string) bool
+		in    string
+		want  bool
+	}{
+		{"vote id", ValidVoteID, strings.Repeat("a", 32), true},
+		{"vote id", ValidVoteID, "0123456789abcdef0123456789abcdef", true},
+		{"vote id upper", ValidVoteID, strings.Repeat("A", 32), false},
+		{"vote id short", ValidVoteID, strings.Repeat("a", 31), false},
+		{"vote id long", ValidVoteID, strings.Repeat("a", 33), false},
+		{"vote id non-hex", ValidVoteID, strings.Repeat("g", 32), false},
+		{"nullifier", ValidNullifier, strings.Repeat("f", 64), true},
+		{"nullifier short", ValidNullifier, strings.Repeat("f", 63), false},
+		{"state", ValidState, "CA", true},
+		{"state long", ValidState, "ABCDEFG9", true},
+		{"state too long", ValidState, "ABCDEFGHI", false},
+		{"state one", ValidState, "C", false},
+		{"state lower", ValidState, "ca", false},
+		{"state shard", ValidState, "CA#1", false},
+		{"candidate", ValidCandidate, "alice_B-2", true},
+		{"candidate 64", ValidCandidate, strings.Repeat("x", 64), true},
+		{"candidate 65", ValidCandidate, strings.Repeat("x", 65), false},
+		{"candidate empty", ValidCandidate, "", false},
+		{"candidate space", ValidCandidate, "a b", false},
+		{"candidate unicode", ValidCandidate, "é", false},
+	}
+	for _, tt := range tests {
+		if got := tt.valid(tt.in); got != tt.want {
+			t.Errorf("%s: valid(%q) = %v, want %v", tt.name, tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseHash(t *testing.T) {
+	h := sha256.Sum256([]byte("x"))
+	got, err := ParseHash(HashHex(h))
+	if err != nil || got != h {
+		t.Fatalf("ParseHash(HashHex(h)) = %x, %v", got, err)
+	}
+	for _, bad := range []string{"", strings.ToUpper(HashHex(h)), HashHex(h)[:62], strings.Repeat("z", 200)} {
+		if _, err := ParseHash(bad); err == nil {
+			t.Errorf("ParseHash(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package ballot
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Ledger key layout. Keys are Fabric composite keys, built with exactly the
+// bytes of shim's CreateCompositeKey ("\x00" objectType "\x00" attr "\x00" ...),
+// so the chaincode can range over them with GetStateByPartialCompositeKey and
+// the explorer can recognise them in write sets without the shim.
+//
+// Every hot-path key is scoped by state: batches of different states never
+// touch the same key, and batches of one state write disjoint keys.
+const (
+	// ElectionKey holds the single election record (JSON Election).
+	ElectionKey = "\x00election\x00"
+
+	// BatchObject is the composite-key object type of batch records.
+	BatchObject = "batch"
+	// NullifierObject is the composite-key object type of used nullifiers.
+	NullifierObject = "nullifier"
+)
+
+const compositeSep = "\x00"
+
+// BatchKey is the ledger key of the record of batch seq of state:
+// object "batch", attributes [state, seq as 20 zero-padded digits], so that
+// keys sort in sequence order.
+func BatchKey(state string, seq uint64) string {
+	return compositeKey(BatchObject, state, fmt.Sprintf("%020d", seq))
+}
+
+// NullifierKey is the ledger key marking nullifier as used in state:
+// object "nullifier", attributes [state, nullifier].
+func NullifierKey(state, nullifier string) string {
+	return compositeKey(NullifierObject, state, nullifier)
+}
+
+// compositeKey builds a composite key; attributes must be valid UTF-8 with
+// no NUL bytes, which every validated state, seq and nullifier is.
+func compositeKey(object string, attrs ...string) string {
+	var b strings.Builder
+	b.WriteString(compositeSep)
+	b.WriteString(object)
+	b.WriteString(compositeSep)
+	for _, a := range attrs {
+		b.WriteString(a)
+		b.WriteString(compositeSep)
+	}
+	return b.String()
+}
+
+// SplitKey splits a composite key into its object type and attributes, the
+// inverse of the key builders above (and of shim's CreateCompositeKey).
+func SplitKey(key string) (object string, attrs []string, err error) {
+	if !strings.HasPrefix(key, compositeSep) || !strings.HasSuffix(key, compositeSep) || len(key) < 2 {
+		return "", nil, fmt.Errorf("ballot: %q is not a composite key", truncate(key))
+	}
+	parts := strings.Split(key[1:len(key)-1], compositeSep)
+	return parts[0], parts[1:], nil
+}
+
+// ParseBatchKey returns the state and seq of a key built by BatchKey.
+func ParseBatchKey(key string) (state string, seq uint64, err error) {
+	object, attrs, err := SplitKey(key)
+	if err != nil {
+		return "", 0, err
+	}
+	if object != BatchObject || len(attrs) != 2 || len(attrs[1]) != 20 {
+		return "", 0, errors.New("ballot: not a batch key")
+	}
+	seq, err = strconv.ParseUint(attrs[1], 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("ballot: batch key seq: %w", err)
+	}
+	return attrs[0], seq, nil
+}
