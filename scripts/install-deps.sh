@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Votechain's tests and `make up` need, if missing:
+# redis-server (the vote queue and dedup store). Idempotent; needs root (or sudo).
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+
+if ((${#need[@]} == 0)); then
+  exit 0
+fi
+
+echo "installing Debian packages: ${need[*]}"
+sudo=""
+if [[ $(id -u) != 0 ]]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "install-deps: need root to install ${need[*]}; run: apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  sudo="sudo"
+fi
+# Keep package scripts from starting system services (the project starts its
+# own redis-server on 127.0.0.1 with its own data folder).
+export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+for bin in redis-server; do
+  command -v "$bin" >/dev/null 2>&1 || { echo "install-deps: $bin still missing after install" >&2; exit 1; }
+done

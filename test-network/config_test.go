@@ -1,0 +1,72 @@
+package testnetwork_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	testnetwork "github.com/votechain/votechain/test-network"
+	"github.com/votechain/votechain/test-network/nettest"
+)
+
+// Bad configuration must fail at once with a message that says how to fix it.
+func TestBadConfiguration(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, cfg *testnetwork.Config)
+		want  []string
+	}{
+		{"missing binary", func(t *testing.T, cfg *testnetwork.Config) {
+			cfg.FabricBin = t.TempDir()
+		}, []string{"missing", "make fabric-bin"}},
+		{"missing chaincode", func(t *testing.T, cfg *testnetwork.Config) {
+			cfg.Chaincode = filepath.Join(t.TempDir(), "nope")
+		}, []string{"chaincode binary", "make build"}},
+		{"port in use", func(t *testing.T, cfg *testnetwork.Config) {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.PortBase+51)) // orderer1
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+		}, []string{fmt.Sprint("in use"), "orderer1", "--port-base"}},
+		{"stale data dir", func(t *testing.T, cfg *testnetwork.Config) {
+			if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(cfg.Dir, "leftover"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"interrupted", "down --wipe"}},
+		{"damaged state", func(t *testing.T, cfg *testnetwork.Config) {
+			if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(cfg.Dir, "state.json"), []byte("{"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"damaged", "down --wipe"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := nettest.Config(t)
+			c.setup(t, &cfg)
+			n, err := testnetwork.New(cfg)
+			if err == nil {
+				err = n.Up(context.Background())
+				defer n.Down(true)
+			}
+			if err == nil {
+				t.Fatal("bad configuration accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}

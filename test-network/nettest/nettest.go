@@ -1,0 +1,165 @@
+// Package nettest starts a private instance of the Votechain test network for
+// an integration test: its own run folder under the repository's git-ignored
+// .run/test, its own port range, its own chaincode build, all stopped and
+// removed when the test ends.
+package nettest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/network"
+	testnetwork "github.com/votechain/votechain/test-network"
+)
+
+// RepoRoot is the folder holding the project's go.mod, found from the
+// working directory (go test runs in the package folder).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "network", "builder")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("repository root not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// RunDir makes a fresh folder for one test under .run/test and removes it when
+// the test passes (a failed test keeps it, with its logs, for inspection).
+func RunDir(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(filepath.Join(mkdirAll(t, filepath.Join(RepoRoot(t), ".run", "test"))), name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("keeping %s for inspection", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+func mkdirAll(t testing.TB, dir string) string {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// BuildChaincode compiles cmd/ballotcc into dir and returns the binary path.
+// Extra linker flags give a different binary (and so a new deploy).
+func BuildChaincode(t testing.TB, dir string, ldflags string) string {
+	t.Helper()
+	out := filepath.Join(dir, "ballotcc")
+	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", out, "./cmd/ballotcc")
+	cmd.Dir = RepoRoot(t)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build chaincode: %v\n%s", err, b)
+	}
+	return out
+}
+
+// PortBase reserves a port range no other test on this machine holds (a
+// lock file per range) and whose network ports are all free.
+func PortBase(t testing.TB) int {
+	t.Helper()
+	lockDir := mkdirAll(t, filepath.Join(RepoRoot(t), ".run", "test", "ports"))
+	start := rand.IntN(30)
+	for k := 0; k < 30; k++ {
+		base := 30000 + 1000*((start+k)%30)
+		f, err := os.OpenFile(filepath.Join(lockDir, fmt.Sprint(base)), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil || !rangeFree(base) {
+			f.Close()
+			continue
+		}
+		t.Cleanup(func() { f.Close() }) // closing releases the lock
+		return base
+	}
+	t.Fatal("no free port range for a test network in 30000-59999")
+	return 0
+}
+
+func rangeFree(base int) bool {
+	for port := base; port < base+400; port++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
+}
+
+// Config returns the configuration of a private network instance for t,
+// checking the Fabric binaries exist (make test builds them).
+func Config(t testing.TB) testnetwork.Config {
+	t.Helper()
+	root := RepoRoot(t)
+	fabricBin := filepath.Join(root, "bin", "fabric")
+	if _, err := os.Stat(filepath.Join(fabricBin, "peer")); err != nil {
+		t.Fatalf("Fabric binaries missing in %s: run `make fabric-bin` (make test does it)", fabricBin)
+	}
+	dir := RunDir(t, "net")
+	return testnetwork.Config{
+		Dir:       filepath.Join(dir, "network"),
+		PortBase:  PortBase(t),
+		FabricBin: fabricBin,
+		Chaincode: BuildChaincode(t, dir, ""),
+		Builder:   filepath.Join(root, network.BuilderDir),
+		Log:       slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	}
+}
+
+// Start brings up a private network for t and tears it down (stopping every
+// process by PID) when the test ends.
+func Start(t testing.TB) *testnetwork.Network {
+	t.Helper()
+	n, err := testnetwork.New(Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Down(false); err != nil {
+			t.Errorf("network down: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := n.Up(ctx); err != nil {
+		t.Fatalf("network up: %v", err)
+	}
+	t.Logf("network up in %.1f s (port base %d)", time.Since(began).Seconds(), n.Ports().Base)
+	return n
+}
+
+// testWriter sends log output to the test log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p[:len(p)-1]))
+	return len(p), nil
+}
