@@ -1,0 +1,478 @@
+// Package dedup accepts votes into the durable Redis queue exactly once per
+// nullifier: "one lock, two checks".
+//
+// One atomic Lua script (script.lua) per call checks that the nullifier is on
+// the partition's roll, that no claim is pending for it, and tests and sets
+// its bits in the partition's Bloom filter; a vote that passes is claimed
+// (SET NX with a TTL) and appended to the partition's stream in the same
+// call, and Redis (AOF, appendfsync always) has it on disk before the call
+// returns. When every Bloom bit is already set the nullifier was maybe seen:
+// the exact check asks the ledger whether the nullifier is used. If so the
+// attempt is a duplicate; if not the Bloom answer was a false positive and
+// the vote is accepted after all by a second call that claims it.
+//
+// Concurrent votes of one partition are coalesced into micro-batches (one
+// script call for all votes waiting at that moment, no timer), so Redis does
+// one round trip and one fsync for many votes under load and no extra latency
+// when idle.
+//
+// Key names and the stream entry encoding are those of package votequeue.
+package dedup
+
+import (
+	"context"
+	_ "embed"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/bloom"
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+//go:embed script.lua
+var scriptSource string
+
+// NullifierLedger answers the exact duplicate check: whether a nullifier is
+// already recorded on the ledger for a state. The Fabric adapter implements it.
+type NullifierLedger interface {
+	NullifierUsed(ctx context.Context, state, nullifierHex string) (bool, error)
+}
+
+// ErrLedger wraps failures of the exact check against the ledger, so callers
+// can tell them from Redis failures.
+var ErrLedger = errors.New("ledger unavailable")
+
+// ErrClosed is returned by Accept after Close.
+var ErrClosed = errors.New("dedup: closed")
+
+// Outcome is what happened to an attempt.
+type Outcome uint8
+
+const (
+	Accepted    Outcome = iota + 1 // stored in the queue, durably
+	NotEligible                    // nullifier not on the partition's roll
+	Duplicate                      // nullifier pending or on the ledger
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Accepted:
+		return "accepted"
+	case NotEligible:
+		return "not_eligible"
+	case Duplicate:
+		return "duplicate"
+	}
+	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Attempt is one vote to accept. Vote must be complete and valid (the caller
+// sets ID and CastAt); RequestID only goes into review entries.
+type Attempt struct {
+	Vote      ballot.Vote
+	RequestID string
+}
+
+// Result is the answer for one attempt.
+type Result struct {
+	Outcome  Outcome
+	Attempts int64  // for Duplicate: duplicate attempts so far, this one included
+	EntryID  string // for Accepted: the stream entry id
+	// BloomMaybe is true when the Bloom filter answered "maybe seen" and the
+	// ledger was asked.
+	BloomMaybe bool
+}
+
+// Config tunes a Deduper. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	// ClaimTTL is the safety-net expiry of a pending claim; the batcher
+	// deletes claims once their votes are committed. It must outlast the
+	// election, or a vote still queued when its claim expires could be
+	// accepted twice (the chaincode would then reject the second).
+	ClaimTTL time.Duration
+	// ExpectedVoters and FalsePositiveRate size the Bloom filter of a
+	// partition whose roll load did not size it (see Params).
+	ExpectedVoters    uint64
+	FalsePositiveRate float64
+	// MaxBatch bounds the votes in one script call.
+	MaxBatch int
+	// Workers is the number of concurrent script calls per partition.
+	Workers int
+	// ReviewMaxLen caps each review stream (approximately), so a flood of
+	// refused attempts cannot fill Redis.
+	ReviewMaxLen int64
+	// CallTimeout bounds one Redis call.
+	CallTimeout time.Duration
+}
+
+// DefaultConfig returns the values used for zero fields of Config.
+func DefaultConfig() Config {
+	return Config{
+		ClaimTTL:          7 * 24 * time.Hour,
+		ExpectedVoters:    1_000_000,
+		FalsePositiveRate: 0.0001,
+		MaxBatch:          256,
+		Workers:           4,
+		ReviewMaxLen:      1_000_000,
+		CallTimeout:       2 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.ClaimTTL > 0 {
+		d.ClaimTTL = c.ClaimTTL
+	}
+	if c.ExpectedVoters > 0 {
+		d.ExpectedVoters = c.ExpectedVoters
+	}
+	if c.FalsePositiveRate > 0 {
+		d.FalsePositiveRate = c.FalsePositiveRate
+	}
+	if c.MaxBatch > 0 {
+		d.MaxBatch = c.MaxBatch
+	}
+	if c.Workers > 0 {
+		d.Workers = c.Workers
+	}
+	if c.ReviewMaxLen > 0 {
+		d.ReviewMaxLen = c.ReviewMaxLen
+	}
+	if c.CallTimeout > 0 {
+		d.CallTimeout = c.CallTimeout
+	}
+	return d
+}
+
+// Deduper accepts votes. It is safe for concurrent use; Close stops its
+// workers.
+type Deduper struct {
+	rdb    redis.UniversalClient
+	ledger NullifierLedger
+	cfg    Config
+	log    *slog.Logger
+	script *redis.Script
+
+	mu     sync.Mutex // guards lanes and params
+	lanes  map[string]*lane
+	params map[string]bloom.Params
+
+	// sendMu orders sends to lane queues before Close closes them.
+	sendMu sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns a Deduper over rdb that asks ledger for exact checks.
+func New(rdb redis.UniversalClient, ledger NullifierLedger, cfg Config, log *slog.Logger) *Deduper {
+	return &Deduper{
+		rdb:    rdb,
+		ledger: ledger,
+		cfg:    cfg.withDefaults(),
+		log:    log,
+		script: redis.NewScript(scriptSource),
+		lanes:  make(map[string]*lane),
+		params: make(map[string]bloom.Params),
+	}
+}
+
+// Config returns the effective configuration.
+func (d *Deduper) Config() Config { return d.cfg }
+
+// Accept runs the whole protocol for one vote. A nil error with Outcome
+// Accepted means the vote is on disk in Redis. Any error means it may or may
+// not be stored and must not be acknowledged as accepted.
+func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
+	partition := a.Vote.State
+	p, err := d.Params(ctx, partition)
+	if err != nil {
+		return Result{}, err
+	}
+	l, err := d.lane(ctx, partition)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := l.submit(ctx, a)
+	if err != nil || !res.BloomMaybe {
+		return res, err
+	}
+	// Bloom says maybe seen and no claim is pending: exact check.
+	used, err := d.ledger.NullifierUsed(ctx, partition, a.Vote.Nullifier)
+	if err != nil {
+		return Result{}, fmt.Errorf("dedup: exact check of %s: %w: %w", partition, ErrLedger, err)
+	}
+	mode := "force"
+	if used {
+		mode = "dup"
+	}
+	out, err := d.call(ctx, mode, p, []*pending{{attempt: a}})
+	if err != nil {
+		return Result{}, err
+	}
+	out[0].BloomMaybe = true
+	return out[0], nil
+}
+
+// Close stops the batching workers after the calls in flight.
+func (d *Deduper) Close() {
+	d.sendMu.Lock()
+	if !d.closed {
+		d.closed = true
+		d.mu.Lock()
+		for _, l := range d.lanes {
+			close(l.queue)
+		}
+		d.mu.Unlock()
+	}
+	d.sendMu.Unlock()
+	d.wg.Wait()
+}
+
+// Params returns the Bloom filter shape of a partition. The first gateway to
+// need it (or the roll loader, which sizes it from the roll) stores it with
+// SET NX; everyone then uses the stored value, so all gateways agree.
+func (d *Deduper) Params(ctx context.Context, partition string) (bloom.Params, error) {
+	d.mu.Lock()
+	p, ok := d.params[partition]
+	d.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	def, err := bloom.ForCapacity(d.cfg.ExpectedVoters, d.cfg.FalsePositiveRate)
+	if err != nil {
+		return bloom.Params{}, fmt.Errorf("dedup: default Bloom size: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	defer cancel()
+	p, err = EnsureParams(ctx, d.rdb, partition, def)
+	if err != nil {
+		return bloom.Params{}, err
+	}
+	d.mu.Lock()
+	d.params[partition] = p
+	d.mu.Unlock()
+	return p, nil
+}
+
+// EnsureParams stores def as the partition's Bloom shape unless one is
+// stored already, and returns the stored shape.
+func EnsureParams(ctx context.Context, rdb redis.Cmdable, partition string, def bloom.Params) (bloom.Params, error) {
+	key := votequeue.BloomParamsKey(partition)
+	stored, err := rdb.SetArgs(ctx, key, def.String(), redis.SetArgs{Mode: "NX", Get: true}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return def, nil
+	case err != nil:
+		return bloom.Params{}, fmt.Errorf("dedup: Bloom params of %s: %w", partition, err)
+	}
+	p, err := bloom.ParseParams(stored)
+	if err != nil {
+		return bloom.Params{}, fmt.Errorf("dedup: %s holds %q: %w", key, stored, err)
+	}
+	return p, nil
+}
+
+// lane returns the partition's batching lane, starting it on first use.
+func (d *Deduper) lane(ctx context.Context, partition string) (*lane, error) {
+	d.mu.Lock()
+	l, ok := d.lanes[partition]
+	d.mu.Unlock()
+	if ok {
+		return l, nil
+	}
+	// Create the consumer group before the first vote, so a batcher that
+	// starts later still reads every entry.
+	gctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	defer cancel()
+	if err := votequeue.EnsureGroup(gctx, d.rdb, partition); err != nil {
+		return nil, err
+	}
+	d.sendMu.RLock()
+	defer d.sendMu.RUnlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l, ok := d.lanes[partition]; ok {
+		return l, nil
+	}
+	l = &lane{d: d, partition: partition, queue: make(chan *pending, d.cfg.MaxBatch*d.cfg.Workers)}
+	d.lanes[partition] = l
+	for range d.cfg.Workers {
+		d.wg.Add(1)
+		go func() { defer d.wg.Done(); l.work() }()
+	}
+	return l, nil
+}
+
+// pending is an attempt waiting in a lane for its script call.
+type pending struct {
+	ctx     context.Context
+	attempt Attempt
+	done    chan struct{}
+	res     Result
+	err     error
+}
+
+// lane coalesces the submissions of one partition into script calls.
+type lane struct {
+	d         *Deduper
+	partition string
+	queue     chan *pending
+}
+
+func (l *lane) submit(ctx context.Context, a Attempt) (Result, error) {
+	p := &pending{ctx: ctx, attempt: a, done: make(chan struct{})}
+	if err := l.enqueue(ctx, p); err != nil {
+		return Result{}, err
+	}
+	// Once queued the attempt may be written: wait for the answer (bounded by
+	// the call timeout) rather than for ctx, so the outcome is always known.
+	<-p.done
+	return p.res, p.err
+}
+
+func (l *lane) enqueue(ctx context.Context, p *pending) error {
+	l.d.sendMu.RLock()
+	defer l.d.sendMu.RUnlock()
+	if l.d.closed {
+		return ErrClosed
+	}
+	select {
+	case l.queue <- p:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("dedup: waiting for a %s worker: %w", l.partition, ctx.Err())
+	}
+}
+
+// work takes whatever is waiting (up to MaxBatch) and runs one call for it.
+func (l *lane) work() {
+	batch := make([]*pending, 0, l.d.cfg.MaxBatch)
+	for first := range l.queue {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < l.d.cfg.MaxBatch {
+			select {
+			case p, ok := <-l.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		l.run(batch)
+	}
+}
+
+// run performs one "submit" call for batch, skipping attempts whose caller
+// gave up before the call, and hands every attempt its answer.
+func (l *lane) run(batch []*pending) {
+	live := batch[:0:0]
+	for _, p := range batch {
+		if err := p.ctx.Err(); err != nil {
+			p.err = fmt.Errorf("dedup: gave up before the call: %w", err)
+			close(p.done)
+			continue
+		}
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return
+	}
+	params, err := l.d.Params(context.Background(), l.partition)
+	var results []Result
+	if err == nil {
+		results, err = l.d.call(context.Background(), "submit", params, live)
+	}
+	for i, p := range live {
+		if err != nil {
+			p.err = err
+		} else {
+			p.res = results[i]
+		}
+		close(p.done)
+	}
+}
+
+// call runs the script in mode for the attempts of one partition.
+func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch []*pending) ([]Result, error) {
+	partition := batch[0].attempt.Vote.State
+	keys := make([]string, 5, 5+len(batch))
+	keys[0] = votequeue.RollKey(partition)
+	keys[1] = votequeue.BloomKey(partition)
+	keys[2] = votequeue.StreamKey(partition)
+	keys[3] = votequeue.DupesKey(partition)
+	keys[4] = votequeue.ReviewKey(partition)
+	args := make([]any, 0, 5+len(batch)*(6+12))
+	args = append(args, mode, int64(d.cfg.ClaimTTL/time.Second), p.Hashes, d.cfg.ReviewMaxLen, len(batch))
+	var positions []uint64
+	for _, pe := range batch {
+		v := pe.attempt.Vote
+		raw, err := hex.DecodeString(v.Nullifier)
+		if err != nil || len(raw) != 32 {
+			return nil, fmt.Errorf("dedup: nullifier %q is not 64 hex characters", v.Nullifier)
+		}
+		keys = append(keys, votequeue.ClaimKey(partition, v.Nullifier))
+		positions = p.Positions(positions[:0], raw)
+		packed := make([]byte, 0, 4*len(positions))
+		for _, pos := range positions {
+			packed = binary.BigEndian.AppendUint32(packed, uint32(pos))
+		}
+		fields := votequeue.Fields(v)
+		args = append(args, raw, v.Nullifier, v.ID, pe.attempt.RequestID, packed, len(fields))
+		for _, f := range fields {
+			args = append(args, f)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	defer cancel()
+	reply, err := d.script.Run(ctx, d.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("dedup: %s call for %d votes of %s: %w", mode, len(batch), partition, err)
+	}
+	if len(reply) != len(batch) {
+		return nil, fmt.Errorf("dedup: script answered %d results for %d votes", len(reply), len(batch))
+	}
+	results := make([]Result, len(batch))
+	for i, r := range reply {
+		if results[i], err = parseResult(r); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// parseResult decodes one {status, value} pair of the script's answer.
+func parseResult(r any) (Result, error) {
+	pair, ok := r.([]any)
+	if !ok || len(pair) != 2 {
+		return Result{}, fmt.Errorf("dedup: malformed script result %v", r)
+	}
+	status, _ := pair[0].(string)
+	switch status {
+	case "ok":
+		id, _ := pair[1].(string)
+		return Result{Outcome: Accepted, EntryID: id}, nil
+	case "ne":
+		return Result{Outcome: NotEligible}, nil
+	case "dup":
+		n, _ := pair[1].(int64)
+		return Result{Outcome: Duplicate, Attempts: n}, nil
+	case "maybe":
+		return Result{BloomMaybe: true}, nil
+	}
+	return Result{}, fmt.Errorf("dedup: unknown script status %q", status)
+}

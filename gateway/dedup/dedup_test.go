@@ -1,0 +1,301 @@
+package dedup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/bloom"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// fakeLedger is a NullifierLedger over a set, counting its calls.
+type fakeLedger struct {
+	mu    sync.Mutex
+	used  map[string]bool
+	err   error
+	calls atomic.Int64
+}
+
+func (f *fakeLedger) NullifierUsed(_ context.Context, state, n string) (bool, error) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.used[state+"/"+n], f.err
+}
+
+func (f *fakeLedger) mark(state, n string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.used == nil {
+		f.used = map[string]bool{}
+	}
+	f.used[state+"/"+n] = true
+}
+
+type fixture struct {
+	rdb    *redis.Client
+	d      *Deduper
+	ledger *fakeLedger
+}
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	srv := redistest.Start(t)
+	f := &fixture{rdb: srv.Client(), ledger: &fakeLedger{}}
+	f.d = New(f.rdb, f.ledger, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(f.d.Close)
+	return f
+}
+
+// voter returns a fresh nullifier, put on the roll of state if eligible.
+func (f *fixture) voter(t testing.TB, state string, eligible bool) string {
+	t.Helper()
+	var raw [32]byte
+	_, _ = rand.Read(raw[:])
+	if eligible {
+		if err := f.rdb.SAdd(context.Background(), votequeue.RollKey(state), raw[:]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hex.EncodeToString(raw[:])
+}
+
+func attempt(t testing.TB, state, nullifier string) Attempt {
+	t.Helper()
+	id, err := ballot.NewVoteID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Attempt{
+		Vote:      ballot.Vote{ID: id, State: state, Nullifier: nullifier, Candidate: "alice", CastAt: time.Now().UnixMilli()},
+		RequestID: "req-1",
+	}
+}
+
+func TestAcceptThenDuplicate(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	n := f.voter(t, "CA", true)
+	a := attempt(t, "CA", n)
+	res, err := f.d.Accept(ctx, a)
+	if err != nil || res.Outcome != Accepted {
+		t.Fatalf("first attempt: %+v, %v; want accepted", res, err)
+	}
+	msgs, err := f.rdb.XRange(ctx, votequeue.StreamKey("CA"), "-", "+").Result()
+	if err != nil || len(msgs) != 1 || msgs[0].ID != res.EntryID {
+		t.Fatalf("stream: %v, %v; want one entry %s", msgs, err, res.EntryID)
+	}
+	got, err := votequeue.Decode(msgs[0].Values)
+	if err != nil || got != a.Vote {
+		t.Fatalf("decoded entry %+v, %v; want %+v", got, err, a.Vote)
+	}
+	claim, err := f.rdb.Get(ctx, votequeue.ClaimKey("CA", n)).Result()
+	if err != nil || claim != a.Vote.ID {
+		t.Fatalf("claim = %q, %v; want vote id %s", claim, err, a.Vote.ID)
+	}
+	if ttl := f.rdb.TTL(ctx, votequeue.ClaimKey("CA", n)).Val(); ttl <= 0 {
+		t.Fatalf("claim TTL = %v; want a positive TTL", ttl)
+	}
+	groups, err := f.rdb.XInfoGroups(ctx, votequeue.StreamKey("CA")).Result()
+	if err != nil || len(groups) != 1 || groups[0].Name != votequeue.Group {
+		t.Fatalf("consumer groups %v, %v; want %q", groups, err, votequeue.Group)
+	}
+	for want := int64(1); want <= 2; want++ {
+		res, err = f.d.Accept(ctx, attempt(t, "CA", n))
+		if err != nil || res.Outcome != Duplicate || res.Attempts != want {
+			t.Fatalf("repeat attempt: %+v, %v; want duplicate with attempts %d", res, err, want)
+		}
+	}
+	if l := f.rdb.XLen(ctx, votequeue.StreamKey("CA")).Val(); l != 1 {
+		t.Fatalf("stream length %d after duplicates; want 1", l)
+	}
+	assertReview(t, f.rdb, "CA", "duplicate", 2)
+	if c := f.ledger.calls.Load(); c != 0 {
+		t.Fatalf("ledger asked %d times; pending claims must answer without it", c)
+	}
+}
+
+func TestNotEligible(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	f.voter(t, "CA", true) // the roll is not empty
+	res, err := f.d.Accept(ctx, attempt(t, "CA", f.voter(t, "CA", false)))
+	if err != nil || res.Outcome != NotEligible {
+		t.Fatalf("got %+v, %v; want not eligible", res, err)
+	}
+	// On the roll of another state is not on this one's.
+	res, err = f.d.Accept(ctx, attempt(t, "NY", f.voter(t, "CA", true)))
+	if err != nil || res.Outcome != NotEligible {
+		t.Fatalf("other state's voter: %+v, %v; want not eligible", res, err)
+	}
+	assertReview(t, f.rdb, "CA", "not_eligible", 1)
+	if l := f.rdb.XLen(ctx, votequeue.StreamKey("CA")).Val(); l != 0 {
+		t.Fatalf("stream length %d; want 0", l)
+	}
+}
+
+func assertReview(t *testing.T, rdb *redis.Client, state, reason string, want int) {
+	t.Helper()
+	msgs, err := rdb.XRange(context.Background(), votequeue.ReviewKey(state), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, m := range msgs {
+		if m.Values["reason"] == reason {
+			got++
+			if !ballot.ValidNullifier(m.Values["nullifier"].(string)) || m.Values["request_id"] != "req-1" {
+				t.Errorf("review entry %v lacks nullifier or request id", m.Values)
+			}
+		}
+	}
+	if got != want {
+		t.Fatalf("review stream has %d %q entries; want %d", got, reason, want)
+	}
+}
+
+// saturate stores a tiny Bloom shape for state and sets all its bits, so
+// every nullifier tests "maybe seen".
+func saturate(t *testing.T, f *fixture, state string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := EnsureParams(ctx, f.rdb, state, bloom.Params{Bits: 64, Hashes: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.Set(ctx, votequeue.BloomKey(state), string(make([]byte, 8)), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.BitOpNot(ctx, votequeue.BloomKey(state), votequeue.BloomKey(state)).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBloomFalsePositiveIsAccepted(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	saturate(t, f, "CA")
+	n := f.voter(t, "CA", true)
+	res, err := f.d.Accept(ctx, attempt(t, "CA", n))
+	if err != nil || res.Outcome != Accepted || !res.BloomMaybe {
+		t.Fatalf("got %+v, %v; want accepted after the exact check", res, err)
+	}
+	// Now the claim answers without the ledger.
+	calls := f.ledger.calls.Load()
+	res, err = f.d.Accept(ctx, attempt(t, "CA", n))
+	if err != nil || res.Outcome != Duplicate || res.Attempts != 1 || f.ledger.calls.Load() != calls {
+		t.Fatalf("second: %+v, %v, ledger calls %d->%d; want duplicate from the claim", res, err, calls, f.ledger.calls.Load())
+	}
+}
+
+func TestLedgerDuplicateAfterClaimReleased(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	n := f.voter(t, "CA", true)
+	if res, err := f.d.Accept(ctx, attempt(t, "CA", n)); err != nil || res.Outcome != Accepted {
+		t.Fatalf("first: %+v, %v", res, err)
+	}
+	// The batcher commits the vote and releases the claim.
+	f.ledger.mark("CA", n)
+	f.rdb.Del(ctx, votequeue.ClaimKey("CA", n))
+	res, err := f.d.Accept(ctx, attempt(t, "CA", n))
+	if err != nil || res.Outcome != Duplicate || !res.BloomMaybe || res.Attempts != 1 {
+		t.Fatalf("got %+v, %v; want duplicate found on the ledger", res, err)
+	}
+}
+
+func TestLedgerErrorIsReported(t *testing.T) {
+	f := newFixture(t, Config{})
+	saturate(t, f, "CA")
+	f.ledger.err = errors.New("peer down")
+	_, err := f.d.Accept(context.Background(), attempt(t, "CA", f.voter(t, "CA", true)))
+	if !errors.Is(err, ErrLedger) {
+		t.Fatalf("err = %v; want ErrLedger", err)
+	}
+}
+
+func TestRedisDownIsAnError(t *testing.T) {
+	f := newFixture(t, Config{CallTimeout: 300 * time.Millisecond})
+	n := f.voter(t, "CA", true)
+	if err := f.rdb.Shutdown(context.Background()).Err(); err != nil && !errors.Is(err, io.EOF) {
+		t.Logf("shutdown: %v", err)
+	}
+	res, err := f.d.Accept(context.Background(), attempt(t, "CA", n))
+	if err == nil {
+		t.Fatalf("got %+v with Redis down; want an error", res)
+	}
+}
+
+func TestConcurrentSameVoterAcceptedOnce(t *testing.T) {
+	f := newFixture(t, Config{})
+	n := f.voter(t, "CA", true)
+	const tries = 1000
+	var accepted, dups atomic.Int64
+	var wg sync.WaitGroup
+	for range tries {
+		wg.Go(func() {
+			res, err := f.d.Accept(context.Background(), attempt(t, "CA", n))
+			switch {
+			case err != nil:
+				t.Error(err)
+			case res.Outcome == Accepted:
+				accepted.Add(1)
+			case res.Outcome == Duplicate:
+				dups.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if accepted.Load() != 1 || dups.Load() != tries-1 {
+		t.Fatalf("accepted %d, duplicates %d; want 1 and %d", accepted.Load(), dups.Load(), tries-1)
+	}
+	if got := f.rdb.HGet(context.Background(), votequeue.DupesKey("CA"), n).Val(); got != "999" {
+		t.Fatalf("duplicate counter %s; want 999", got)
+	}
+}
+
+func TestConcurrentDistinctVotersAllAccepted(t *testing.T) {
+	f := newFixture(t, Config{MaxBatch: 16})
+	const voters = 500
+	nulls := make([]string, voters)
+	for i := range nulls {
+		nulls[i] = f.voter(t, []string{"CA", "NY"}[i%2], true)
+	}
+	var wg sync.WaitGroup
+	for i, n := range nulls {
+		wg.Go(func() {
+			res, err := f.d.Accept(context.Background(), attempt(t, []string{"CA", "NY"}[i%2], n))
+			if err != nil || res.Outcome != Accepted {
+				t.Errorf("voter %d: %+v, %v", i, res, err)
+			}
+		})
+	}
+	wg.Wait()
+	ctx := context.Background()
+	if got := f.rdb.XLen(ctx, votequeue.StreamKey("CA")).Val() + f.rdb.XLen(ctx, votequeue.StreamKey("NY")).Val(); got != voters {
+		t.Fatalf("streams hold %d votes; want %d", got, voters)
+	}
+}
+
+func TestAcceptAfterClose(t *testing.T) {
+	f := newFixture(t, Config{})
+	n := f.voter(t, "CA", true)
+	if _, err := f.d.Accept(context.Background(), attempt(t, "CA", n)); err != nil {
+		t.Fatal(err)
+	}
+	f.d.Close()
+	if _, err := f.d.Accept(context.Background(), attempt(t, "CA", n)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v; want ErrClosed", err)
+	}
+}

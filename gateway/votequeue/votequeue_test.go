@@ -1,0 +1,50 @@
+package votequeue
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+func TestKeysShareTheHashTag(t *testing.T) {
+	n := strings.Repeat("ab", 32)
+	for _, k := range []string{StreamKey("CA"), ClaimKey("CA", n), BloomKey("CA"), BloomParamsKey("CA"),
+		RollKey("CA"), DupesKey("CA"), ReviewKey("CA")} {
+		if strings.Count(k, "{CA}") != 1 || strings.Index(k, "{") != strings.Index(k, "{CA}") {
+			t.Errorf("key %q does not carry exactly the hash tag {CA} first", k)
+		}
+	}
+	if got := ClaimKey("CA", n); !strings.HasPrefix(got, strings.TrimSuffix(ClaimPattern("CA"), "*")) {
+		t.Errorf("ClaimPattern %q does not match %q", ClaimPattern("CA"), got)
+	}
+}
+
+func TestFieldsDecodeRoundTrip(t *testing.T) {
+	v := ballot.Vote{ID: strings.Repeat("0f", 16), State: "CA", Nullifier: strings.Repeat("ab", 32), Candidate: "alice", CastAt: 1700000000123}
+	f := Fields(v)
+	values := map[string]any{}
+	for i := 0; i < len(f); i += 2 {
+		values[f[i]] = f[i+1]
+	}
+	got, err := Decode(values)
+	if err != nil || got != v {
+		t.Fatalf("Decode(Fields(v)) = %+v, %v; want %+v", got, err, v)
+	}
+	for _, mutate := range []func(map[string]any){
+		func(m map[string]any) { delete(m, FieldCandidate) },
+		func(m map[string]any) { m[FieldVersion] = "2" },
+		func(m map[string]any) { m[FieldCastAt] = "soon" },
+		func(m map[string]any) { m[FieldNullifier] = "xyz" },
+		func(m map[string]any) { m[FieldVoteID] = 7 },
+	} {
+		bad := map[string]any{}
+		for k, x := range values {
+			bad[k] = x
+		}
+		mutate(bad)
+		if _, err := Decode(bad); err == nil {
+			t.Errorf("Decode(%v) accepted a malformed entry", bad)
+		}
+	}
+}

@@ -1,0 +1,230 @@
+// Package redistest starts real redis-server processes for tests.
+//
+// Each server listens on a free 127.0.0.1 port, keeps its data under the
+// repository's git-ignored .run/test/redis/ folder and runs with the AOF on
+// and appendfsync always, as production does, so a test can kill it with
+// SIGKILL, restart it on the same folder and check that nothing acknowledged
+// was lost. Servers are stopped by PID in t.Cleanup.
+//
+// redis-server is a hard requirement: without it tests fail (never skip) and
+// say how to install it.
+package redistest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// InstallHint tells how to get the server binary.
+const InstallHint = "redis-server not found on PATH: install it with `apt-get update && apt-get install -y redis-server` (Debian package; `make deps` does it for CI)"
+
+// startTimeout bounds how long a server may take to answer PING after start
+// (replaying a large AOF after a crash is the slow case).
+const startTimeout = 30 * time.Second
+
+// Server is one redis-server process owned by a test.
+type Server struct {
+	Addr string // host:port
+	Dir  string // data folder, kept across Kill and Restart
+
+	t    testing.TB
+	port int
+	cmd  *exec.Cmd
+	exit chan struct{} // closed when cmd has been waited for
+}
+
+// Start launches a redis-server for t and registers its shutdown and the
+// removal of its data folder (kept if the test failed) in t.Cleanup.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(InstallHint)
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	base := filepath.Join(root, ".run", "test", "redis")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	dir, err := os.MkdirTemp(base, sanitize(t.Name())+"-")
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, t: t, port: port}
+	t.Cleanup(func() {
+		s.stop()
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		}
+	})
+	s.launch(bin)
+	return s
+}
+
+// Client returns a go-redis client for the server, closed in t.Cleanup.
+func (s *Server) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Kill sends SIGKILL, as a crash would, and waits for the process to end.
+func (s *Server) Kill() {
+	s.t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exit
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port and data folder, replaying
+// its AOF, and waits until it answers. The server must have been killed.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.cmd != nil {
+		s.t.Fatal("redistest: Restart of a running server; Kill it first")
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		s.t.Fatal(InstallHint)
+	}
+	s.launch(bin)
+}
+
+// PID is the process id of the running server, 0 if none.
+func (s *Server) PID() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+func (s *Server) launch(bin string) {
+	s.t.Helper()
+	args := []string{
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--dir", s.Dir,
+		"--appendonly", "yes",
+		"--appendfsync", "always",
+		"--save", "",
+		"--daemonize", "no",
+		"--protected-mode", "no",
+		"--logfile", "redis.log",
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = s.Dir
+	// Die with the test binary even if it is killed before t.Cleanup runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("redistest: start redis-server: %v", err)
+	}
+	exit := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exit) }()
+	s.cmd, s.exit = cmd, exit
+	if err := s.waitReady(); err != nil {
+		s.stop()
+		s.t.Fatalf("redistest: %v (log: %s)", err, filepath.Join(s.Dir, "redis.log"))
+	}
+}
+
+// waitReady polls PING until the server answers PONG (not LOADING).
+func (s *Server) waitReady() error {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer c.Close()
+	deadline := time.Now().Add(startTimeout)
+	var err error
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exit:
+			return errors.New("redis-server exited during start")
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err = c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("redis-server on %s not ready after %v: %w", s.Addr, startTimeout, err)
+}
+
+// stop ends the process by PID (SIGTERM, then SIGKILL after a grace period).
+func (s *Server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exit:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.exit
+	}
+	s.cmd = nil
+}
+
+// repoRoot finds the module root: the nearest ancestor holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// sanitize makes a test name usable as a folder name prefix.
+func sanitize(name string) string {
+	name = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '_'
+	}, name)
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	return name
+}
