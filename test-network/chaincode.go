@@ -54,37 +54,38 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 	}
 
 	oldPIDs := map[string]int{}
-	for _, o := range network.PeerOrgs {
-		oldPIDs[chaincodeProcess(o)] = n.state.PIDs[chaincodeProcess(o)]
-	}
-	n.state.Chaincode = next
 	var servers []string
 	for _, o := range network.PeerOrgs {
 		servers = append(servers, chaincodeProcess(o))
+		oldPIDs[chaincodeProcess(o)] = n.state.PIDs[chaincodeProcess(o)]
 	}
-	if err := n.startAll(ctx, servers); err == nil {
-		err = n.approveAndCommit(ctx, next)
-		if err == nil {
-			for name, pid := range oldPIDs {
-				if err := stop(pid, n.cfg.Chaincode, 5*time.Second); err != nil {
-					n.log.Warn("old chaincode server did not stop", "process", name, "pid", pid, "err", err)
-				}
-			}
-			n.log.Info("chaincode deployed", "label", label, "sequence", next.Sequence)
-			return true, n.saveState()
-		}
-		// Roll back: stop the new servers, keep the old ones.
+	n.state.Chaincode = next
+	if err := n.switchChaincode(ctx, next, servers); err != nil {
+		// Roll back: stop whatever new server started, keep the old ones.
 		for _, name := range servers {
-			_ = stop(n.state.PIDs[name], n.cfg.Chaincode, 5*time.Second)
+			if n.state.PIDs[name] != oldPIDs[name] {
+				_ = stop(n.state.PIDs[name], n.cfg.Chaincode, 5*time.Second)
+			}
 		}
 		n.state.Chaincode, n.state.PIDs = old, mergePIDs(n.state.PIDs, oldPIDs)
-		_ = n.saveState()
-		return false, err
-	} else {
-		n.state.Chaincode, n.state.PIDs = old, mergePIDs(n.state.PIDs, oldPIDs)
-		_ = n.saveState()
-		return false, err
+		return false, errors.Join(err, n.saveState())
 	}
+	for name, pid := range oldPIDs {
+		if err := stop(pid, n.cfg.Chaincode, 5*time.Second); err != nil {
+			n.log.Warn("old chaincode server did not stop", "process", name, "pid", pid, "err", err)
+		}
+	}
+	n.log.Info("chaincode deployed", "label", label, "sequence", next.Sequence)
+	return true, n.saveState()
+}
+
+// switchChaincode starts the new chaincode servers, then approves and commits
+// their definition, after which the peers route invocations to them.
+func (n *Network) switchChaincode(ctx context.Context, next chaincodeState, servers []string) error {
+	if err := n.startAll(ctx, servers); err != nil {
+		return err
+	}
+	return n.approveAndCommit(ctx, next)
 }
 
 func mergePIDs(into, from map[string]int) map[string]int {

@@ -14,7 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/votechain/votechain/network"
@@ -215,14 +215,15 @@ func (n *Network) running(name string) bool {
 // the run folder (ledgers, crypto material, logs).
 func (n *Network) Down(wipe bool) error {
 	procs := n.processes()
-	names := make([]string, 0, len(n.state.PIDs))
-	for name := range n.state.PIDs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	// Stop in reverse start order: chaincode servers, peers, then orderers.
+	names := n.processNames()
+	slices.Reverse(names)
 	var errs []error
 	for _, name := range names {
-		bin := n.binOf(name, procs)
+		if _, ok := n.state.PIDs[name]; !ok {
+			continue
+		}
+		bin := procs[name].bin
 		if err := stop(n.state.PIDs[name], bin, 10*time.Second); err != nil {
 			errs = append(errs, err)
 			continue
@@ -245,15 +246,6 @@ func (n *Network) Down(wipe bool) error {
 		return n.saveState()
 	}
 	return nil
-}
-
-// binOf is the executable of a recorded process, including chaincode servers
-// of earlier deploys that are no longer in processes().
-func (n *Network) binOf(name string, procs map[string]process) string {
-	if p, ok := procs[name]; ok {
-		return p.bin
-	}
-	return n.cfg.Chaincode
 }
 
 // Kill sends SIGKILL to one process of the instance (for fault tests).
