@@ -87,7 +87,7 @@ func DecodeBatch(data []byte, maxVotes int) (Batch, error) {
 		return Batch{}, fmt.Errorf("ballot: decode batch: %d bytes exceeds the %d-byte bound", len(data), limit)
 	}
 	var b Batch
-	if err := decodeStrict(data, &b); err != nil {
+	if err := DecodeStrict(data, &b); err != nil {
 		return Batch{}, fmt.Errorf("ballot: decode batch: %w", err)
 	}
 	if len(b.Votes) > maxVotes {
@@ -102,8 +102,11 @@ func DecodeBatch(data []byte, maxVotes int) (Batch, error) {
 	return b, nil
 }
 
-// decodeStrict decodes exactly one JSON value with no unknown fields into v.
-func decodeStrict(data []byte, v any) error {
+// DecodeStrict decodes data, which must be exactly one JSON value with no
+// fields unknown to v and nothing but white space after it, into v. Ledger
+// inputs are decoded this way so that misspelt or smuggled fields are refused
+// rather than silently dropped.
+func DecodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -31,7 +31,7 @@ func run() error {
 	if ccid == "" || addr == "" {
 		return fmt.Errorf("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both)")
 	}
-	cc, err := contractapi.NewChaincode(chaincode.NewProbeContract())
+	cc, err := contractapi.NewChaincode(chaincode.NewBallotContract(), chaincode.NewProbeContract())
 	if err != nil {
 		return fmt.Errorf("build chaincode: %w", err)
 	}

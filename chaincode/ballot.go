@@ -1,0 +1,250 @@
+package chaincode
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+const (
+	// CommissionMSP is the MSP of the election commission: only its clients
+	// may commit batches, and only its admins may configure the election.
+	CommissionMSP = "CommissionMSP"
+	// adminOU is the organisational unit NodeOUs give admin certificates.
+	adminOU = "admin"
+
+	// MaxBatchVotes bounds the votes of one CommitBatch (and, through
+	// ballot.MaxBatchBytes, its size: about 4 MB).
+	MaxBatchVotes = 10_000
+	// maxElectionBytes bounds the election record accepted by SetupElection.
+	maxElectionBytes = 64 << 10
+)
+
+// BallotContract is the ballot ledger's contract, registered as "ballot".
+//
+// Every function returns its result as a JSON document in a string (the
+// transaction's response payload is exactly those bytes), so clients decode
+// it into the ballot package's types: Election, BatchRecord,
+// NullifierRecord, StateResult and Results. Functions refuse with an error,
+// which fails endorsement.
+//
+// The hot path, CommitBatch, does per vote exactly one GetState and one
+// PutState of keys scoped to the batch's state, reads no shared counter and
+// runs no range query, so concurrent batches never conflict.
+type BallotContract struct {
+	contractapi.Contract
+}
+
+// NewBallotContract returns the contract, named "ballot".
+func NewBallotContract() *BallotContract {
+	c := &BallotContract{}
+	c.Name = "ballot"
+	c.Info.Title = "Votechain ballot ledger"
+	c.Info.Version = "1.0.0"
+	return c
+}
+
+// GetEvaluateTransactions marks the read-only functions as "evaluate" in the
+// contract metadata: clients should query them rather than submit them.
+func (c *BallotContract) GetEvaluateTransactions() []string {
+	return []string{"GetElection", "GetBatch", "LocateNullifier", "GetStateResults", "GetResults"}
+}
+
+// SetupElection records the election (JSON ballot.Election; status may be
+// omitted or "configured"). Only a Commission admin may call it. It may be
+// re-run to change the election until the recorded window opens (by
+// transaction time); afterwards, and once closed, it is refused.
+func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterface, electionJSON string) (string, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return "", err
+	}
+	e, err := parseElection(electionJSON)
+	if err != nil {
+		return "", err
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return "", err
+	}
+	old, err := loadElection(ctx)
+	switch {
+	case errors.Is(err, errNoElection):
+	case err != nil:
+		return "", err
+	case old.Status != ballot.StatusConfigured:
+		return "", fmt.Errorf("election %s is %s; it can no longer be set up", old.ID, old.Status)
+	case !now.Before(old.OpensAt):
+		return "", fmt.Errorf("election %s opened at %s; it can no longer be changed", old.ID, old.OpensAt.Format(time.RFC3339))
+	}
+	return putJSON(ctx, ballot.ElectionKey, e)
+}
+
+// parseElection decodes and validates a new election record.
+func parseElection(electionJSON string) (*ballot.Election, error) {
+	if len(electionJSON) > maxElectionBytes {
+		return nil, fmt.Errorf("election record of %d bytes exceeds %d", len(electionJSON), maxElectionBytes)
+	}
+	var e ballot.Election
+	if err := ballot.DecodeStrict([]byte(electionJSON), &e); err != nil {
+		return nil, fmt.Errorf("decode election: %w", err)
+	}
+	if e.Status == "" {
+		e.Status = ballot.StatusConfigured
+	}
+	if e.Status != ballot.StatusConfigured || !e.ClosedAt.IsZero() || !e.FinalisedAt.IsZero() {
+		return nil, errors.New("a new election must be configured, not closed or finalised")
+	}
+	e.OpensAt, e.ClosesAt = e.OpensAt.UTC(), e.ClosesAt.UTC()
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// CloseElection ends voting: the status becomes "closed" and, if it is
+// earlier, the window ends at the transaction time. Batches of votes cast in
+// the window can still be committed. Commission admins only.
+func (c *BallotContract) CloseElection(ctx contractapi.TransactionContextInterface) (string, error) {
+	return transition(ctx, ballot.StatusConfigured, ballot.StatusClosed, func(e *ballot.Election, now time.Time) { e.ClosedAt = now })
+}
+
+// FinaliseElection freezes the results of a closed election: no batch can be
+// committed afterwards. Commission admins only; the batcher must have drained
+// first.
+func (c *BallotContract) FinaliseElection(ctx contractapi.TransactionContextInterface) (string, error) {
+	return transition(ctx, ballot.StatusClosed, ballot.StatusFinalised, func(e *ballot.Election, now time.Time) { e.FinalisedAt = now })
+}
+
+// transition moves the election from status from to status to as an admin,
+// stamping it with the transaction time through stamp.
+func transition(ctx contractapi.TransactionContextInterface, from, to string, stamp func(*ballot.Election, time.Time)) (string, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return "", err
+	}
+	e, err := loadElection(ctx)
+	if err != nil {
+		return "", err
+	}
+	if e.Status != from {
+		return "", fmt.Errorf("election %s is %s, not %s; cannot make it %s", e.ID, e.Status, from, to)
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return "", err
+	}
+	e.Status = to
+	stamp(e, now)
+	return putJSON(ctx, ballot.ElectionKey, e)
+}
+
+// GetElection returns the election record (JSON ballot.Election).
+func (c *BallotContract) GetElection(ctx contractapi.TransactionContextInterface) (string, error) {
+	return getRaw(ctx, ballot.ElectionKey, "no election is configured")
+}
+
+// GetBatch returns the record of a committed batch (JSON ballot.BatchRecord).
+func (c *BallotContract) GetBatch(ctx contractapi.TransactionContextInterface, state string, seq uint64) (string, error) {
+	if !ballot.ValidState(state) {
+		return "", fmt.Errorf("invalid state %q", state)
+	}
+	return getRaw(ctx, ballot.BatchKey(state, seq), fmt.Sprintf("batch %s/%d is not committed", state, seq))
+}
+
+// LocateNullifier returns where a used nullifier's vote sits on the ledger
+// (JSON ballot.NullifierRecord), or an error if it is unused.
+func (c *BallotContract) LocateNullifier(ctx contractapi.TransactionContextInterface, state, nullifier string) (string, error) {
+	if !ballot.ValidState(state) || !ballot.ValidNullifier(nullifier) {
+		return "", fmt.Errorf("invalid state %q or nullifier %q", state, nullifier)
+	}
+	return getRaw(ctx, ballot.NullifierKey(state, nullifier), fmt.Sprintf("nullifier %s is not used in %s", nullifier, state))
+}
+
+// errNoElection is returned (wrapped) by loadElection before set-up.
+var errNoElection = errors.New("no election is configured")
+
+// loadElection reads the election record.
+func loadElection(ctx contractapi.TransactionContextInterface) (*ballot.Election, error) {
+	data, err := ctx.GetStub().GetState(ballot.ElectionKey)
+	if err != nil {
+		return nil, fmt.Errorf("read election: %w", err)
+	}
+	if data == nil {
+		return nil, errNoElection
+	}
+	var e ballot.Election
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("decode stored election: %w", err)
+	}
+	return &e, nil
+}
+
+// getRaw returns the stored value of key, or an error saying missing.
+func getRaw(ctx contractapi.TransactionContextInterface, key, missing string) (string, error) {
+	data, err := ctx.GetStub().GetState(key)
+	if err != nil {
+		return "", fmt.Errorf("read ledger: %w", err)
+	}
+	if data == nil {
+		return "", errors.New(missing)
+	}
+	return string(data), nil
+}
+
+// putJSON stores v as JSON under key and returns the JSON.
+func putJSON(ctx contractapi.TransactionContextInterface, key string, v any) (string, error) {
+	data, err := marshal(v)
+	if err != nil {
+		return "", err
+	}
+	if err := ctx.GetStub().PutState(key, []byte(data)); err != nil {
+		return "", fmt.Errorf("write %T: %w", v, err)
+	}
+	return data, nil
+}
+
+// txTime returns the transaction's timestamp, the same for every endorser
+// (never the local clock, which differs between peers).
+func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
+	ts, err := ctx.GetStub().GetTxTimestamp()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read transaction time: %w", err)
+	}
+	if ts == nil {
+		return time.Time{}, errors.New("transaction has no timestamp")
+	}
+	return ts.AsTime().UTC(), nil
+}
+
+// requireCommission refuses callers outside the Commission MSP.
+func requireCommission(ctx contractapi.TransactionContextInterface) error {
+	msp, err := ctx.GetClientIdentity().GetMSPID()
+	if err != nil {
+		return fmt.Errorf("read caller MSP: %w", err)
+	}
+	if msp != CommissionMSP {
+		return fmt.Errorf("caller of MSP %q is not a %s client", msp, CommissionMSP)
+	}
+	return nil
+}
+
+// requireAdmin refuses callers that are not Commission admins: with NodeOUs,
+// an admin's certificate carries the organisational unit "admin".
+func requireAdmin(ctx contractapi.TransactionContextInterface) error {
+	if err := requireCommission(ctx); err != nil {
+		return err
+	}
+	cert, err := ctx.GetClientIdentity().GetX509Certificate()
+	if err != nil {
+		return fmt.Errorf("read caller certificate: %w", err)
+	}
+	if cert == nil || !slices.Contains(cert.Subject.OrganizationalUnit, adminOU) {
+		return fmt.Errorf("caller is not a %s admin (certificate OU %q required)", CommissionMSP, adminOU)
+	}
+	return nil
+}

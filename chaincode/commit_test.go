@@ -1,0 +1,191 @@
+package chaincode
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+func TestCommitBatch(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	b := batch(t, "CA", 1, votes("CA", 0, 5))
+	rec, err := h.commit(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ballot.BatchRecord{State: "CA", Seq: 1, Root: b.Root, Votes: 5, Counted: 5,
+		Tallies: ballot.Tally{"alice": 3, "bob": 2}, Rejected: []int{}, TxID: "tx2", CommittedAt: h.now.UnixMilli()}
+	if !recordsEqual(rec, want) {
+		t.Fatalf("record %+v, want %+v", rec, want)
+	}
+	// Per vote one GetState and one PutState; plus the batch key and the
+	// election read, and the batch record write. No range reads.
+	if h.stub.gets != 5+2 || h.stub.puts != 5+1 || h.stub.ranges != 0 {
+		t.Fatalf("ledger calls: %d gets, %d puts, %d ranges", h.stub.gets, h.stub.puts, h.stub.ranges)
+	}
+	ev := h.stub.event
+	wantEvent := `{"state":"CA","seq":1,"root":"` + b.Root + `","counted":5,"rejected":[],"tallies":{"alice":3,"bob":2}}`
+	if ev == nil || ev.name != "BatchCommitted" || string(ev.payload) != wantEvent {
+		t.Fatalf("event %+v, want BatchCommitted %s", ev, wantEvent)
+	}
+
+	got := h.must(observerAdmin, func(ctx contractapi.TransactionContextInterface) (string, error) { return h.cc.GetBatch(ctx, "CA", 1) })
+	var stored ballot.BatchRecord
+	if err := json.Unmarshal([]byte(got), &stored); err != nil || !recordsEqual(stored, want) {
+		t.Fatalf("GetBatch = %s (%v)", got, err)
+	}
+	loc := h.must(observerAdmin, locate(h, "CA", b.Votes[3].Nullifier))
+	if wantLoc := `{"state":"CA","seq":1,"index":3,"vote_id":"` + b.Votes[3].ID + `"}`; loc != wantLoc {
+		t.Fatalf("LocateNullifier = %s, want %s", loc, wantLoc)
+	}
+}
+
+func recordsEqual(a, b ballot.BatchRecord) bool {
+	return a.State == b.State && a.Seq == b.Seq && a.Root == b.Root && a.Votes == b.Votes && a.Counted == b.Counted &&
+		a.Tallies.Equal(b.Tallies) && slices.Equal(a.Rejected, b.Rejected) && a.Rejected != nil &&
+		a.TxID == b.TxID && a.CommittedAt == b.CommittedAt
+}
+
+func locate(h *harness, state, nullifier string) txFunc {
+	return func(ctx contractapi.TransactionContextInterface) (string, error) {
+		return h.cc.LocateNullifier(ctx, state, nullifier)
+	}
+}
+
+func TestCommitBatchRefusals(t *testing.T) {
+	good := votes("CA", 0, 3)
+	forgedRoot := batch(t, "CA", 1, good)
+	forgedRoot.Root = batch(t, "CA", 1, good[:2]).Root
+	forgedTally := batch(t, "CA", 1, good)
+	forgedTally.Tallies = ballot.Tally{"alice": 3}
+	unknownCandidate := slices.Clone(good)
+	unknownCandidate[1].Candidate = "carol"
+	early, late := slices.Clone(good), slices.Clone(good)
+	early[0].CastAt = opens.UnixMilli() - 1
+	late[2].CastAt = closes.UnixMilli()
+
+	tests := []struct {
+		name   string
+		caller fakeIdentity
+		batch  ballot.Batch
+		raw    string // used instead of batch when set
+		before bool   // submit before the window opens
+		has    string
+	}{
+		{"observer caller", observerAdmin, batch(t, "CA", 1, good), "", false, "not a CommissionMSP client"},
+		{"malformed", commissionClient, ballot.Batch{}, `{"state":`, false, "decode batch"},
+		{"forged root", commissionClient, forgedRoot, "", false, "root does not match"},
+		{"forged tally", commissionClient, forgedTally, "", false, "tallies do not match"},
+		{"unknown candidate", commissionClient, batch(t, "CA", 1, unknownCandidate), "", false, `candidate "carol"`},
+		{"unknown state", commissionClient, batch(t, "TX", 1, votes("TX", 0, 1)), "", false, "state TX is not in election"},
+		{"cast before opening", commissionClient, batch(t, "CA", 1, early), "", false, "vote 0: cast at"},
+		{"cast at closing", commissionClient, batch(t, "CA", 1, late), "", false, "vote 2: cast at"},
+		{"committed before opening", commissionClient, batch(t, "CA", 1, good), "", true, "opens at"},
+	}
+	for _, tt := range tests {
+		h := newHarness(t)
+		h.open()
+		if tt.before {
+			h.now = opens.Add(-time.Second)
+		}
+		fn := h.commitFn(tt.batch)
+		if tt.raw != "" {
+			fn = func(ctx contractapi.TransactionContextInterface) (string, error) {
+				return h.cc.CommitBatch(ctx, tt.raw)
+			}
+		}
+		_, err := h.call(tt.caller, fn)
+		wantErr(t, tt.name, err, tt.has)
+		if _, err := h.call(observerAdmin, locate(h, "CA", good[0].Nullifier)); err == nil {
+			t.Errorf("%s: refused batch left a nullifier behind", tt.name)
+		}
+	}
+}
+
+func TestCommitBatchWithoutElection(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 1)))
+	wantErr(t, "no election", err, "no election")
+}
+
+func TestCommitBatchBound(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	_, err := h.commit(batch(t, "CA", 1, votes("CA", 0, MaxBatchVotes+1)))
+	wantErr(t, "oversized batch", err, "exceeds the bound")
+}
+
+func TestCommitBatchDuplicates(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	// Inside one batch: voter 0 votes three times, only the first counts.
+	first := append(votes("CA", 0, 3), vote("CA", 0, "bob"), vote("CA", 0, "alice"))
+	rec, err := h.commit(batch(t, "CA", 1, first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Counted != 3 || !slices.Equal(rec.Rejected, []int{3, 4}) || !rec.Tallies.Equal(ballot.Tally{"alice": 2, "bob": 1}) {
+		t.Fatalf("in-batch duplicates: %+v", rec)
+	}
+	// Across batches: voters 1 and 2 again, with voter 3 new.
+	second := append([]ballot.Vote{vote("CA", 1, "alice")}, vote("CA", 3, "bob"), vote("CA", 2, "bob"))
+	rec, err = h.commit(batch(t, "CA", 2, second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Counted != 1 || !slices.Equal(rec.Rejected, []int{0, 2}) || !rec.Tallies.Equal(ballot.Tally{"bob": 1}) {
+		t.Fatalf("cross-batch duplicates: %+v", rec)
+	}
+	var ev ballot.BatchEvent
+	json.Unmarshal(h.stub.event.payload, &ev)
+	if ev.Counted != 1 || !slices.Equal(ev.Rejected, []int{0, 2}) || !ev.Tallies.Equal(ballot.Tally{"bob": 1}) {
+		t.Fatalf("event %+v", ev)
+	}
+	// The nullifier still locates the first, counted vote.
+	loc := h.must(observerAdmin, locate(h, "CA", second[0].Nullifier))
+	if !strings.Contains(loc, `"seq":1,"index":1`) {
+		t.Fatalf("duplicate moved the nullifier: %s", loc)
+	}
+	res := results(t, h)
+	if res.Counted != 4 || res.Rejected != 4 || !res.National.Equal(ballot.Tally{"alice": 2, "bob": 2}) {
+		t.Fatalf("results %+v", res)
+	}
+}
+
+func TestCommitBatchIdempotent(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	b := batch(t, "NY", 7, votes("NY", 0, 4))
+	first := h.must(commissionClient, h.commitFn(b))
+
+	h.now = h.now.Add(time.Minute)
+	again := h.must(commissionClient, h.commitFn(b))
+	if again != first {
+		t.Fatalf("resubmission returned %s, want %s", again, first)
+	}
+	if h.stub.puts != 0 || h.stub.event != nil {
+		t.Fatalf("resubmission wrote %d keys, event %v", h.stub.puts, h.stub.event)
+	}
+
+	other := batch(t, "NY", 7, votes("NY", 100, 4))
+	_, err := h.call(commissionClient, h.commitFn(other))
+	wantErr(t, "different root, same id", err, "already committed with root")
+	if res := results(t, h); res.Counted != 4 {
+		t.Fatalf("counted %d after resubmissions, want 4", res.Counted)
+	}
+}
+
+func TestCommitBatchReadFailure(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	h.stub.failOn = "GetState"
+	_, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 1)))
+	wantErr(t, "read failure", err, "injected")
+}

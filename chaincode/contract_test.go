@@ -1,0 +1,132 @@
+package chaincode
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+var (
+	opens  = time.Date(2026, 11, 3, 7, 0, 0, 0, time.UTC)
+	closes = time.Date(2026, 11, 3, 20, 0, 0, 0, time.UTC)
+)
+
+func testElection() ballot.Election {
+	return ballot.Election{
+		ID: "general-2026", Name: "General election 2026",
+		States: []string{"CA", "NY"}, Candidates: []string{"alice", "bob"},
+		OpensAt: opens, ClosesAt: closes,
+		RollRoot: strings.Repeat("0", 64),
+	}
+}
+
+// harness runs contract calls as transactions on a fake ledger: a call
+// that succeeds is committed, one that fails leaves no trace.
+type harness struct {
+	t    testing.TB
+	cc   *BallotContract
+	stub *fakeStub
+	now  time.Time
+	txs  int
+}
+
+func newHarness(t testing.TB) *harness {
+	return &harness{t: t, cc: NewBallotContract(), stub: newFakeStub(), now: opens.Add(-time.Hour)}
+}
+
+type txFunc func(contractapi.TransactionContextInterface) (string, error)
+
+func (h *harness) call(caller fakeIdentity, fn txFunc) (string, error) {
+	h.txs++
+	h.stub.begin(fmt.Sprintf("tx%d", h.txs), h.now)
+	out, err := fn(context(h.stub, caller))
+	if err == nil {
+		h.stub.commit()
+	}
+	return out, err
+}
+
+// must runs fn as caller and fails the test on error.
+func (h *harness) must(caller fakeIdentity, fn txFunc) string {
+	h.t.Helper()
+	out, err := h.call(caller, fn)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+// jsonArg returns a call of fn with v encoded as its JSON argument.
+func (h *harness) jsonArg(v any, fn func(contractapi.TransactionContextInterface, string) (string, error)) txFunc {
+	data, err := json.Marshal(v)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return func(ctx contractapi.TransactionContextInterface) (string, error) { return fn(ctx, string(data)) }
+}
+
+func (h *harness) setupFn(e ballot.Election) txFunc { return h.jsonArg(e, h.cc.SetupElection) }
+
+func (h *harness) commitFn(b ballot.Batch) txFunc { return h.jsonArg(b, h.cc.CommitBatch) }
+
+// open sets up the test election and moves time inside its window.
+func (h *harness) open() {
+	h.t.Helper()
+	h.must(commissionAdmin, h.setupFn(testElection()))
+	h.now = opens.Add(time.Hour)
+}
+
+// commit commits b as a Commission client and decodes the record.
+func (h *harness) commit(b ballot.Batch) (ballot.BatchRecord, error) {
+	out, err := h.call(commissionClient, h.commitFn(b))
+	if err != nil {
+		return ballot.BatchRecord{}, err
+	}
+	var rec ballot.BatchRecord
+	if err := json.Unmarshal([]byte(out), &rec); err != nil {
+		h.t.Fatalf("CommitBatch returned undecodable %q: %v", out, err)
+	}
+	return rec, nil
+}
+
+// vote returns a valid vote of state whose id and nullifier derive from
+// voter, cast one millisecond per voter after the window opens.
+func vote(state string, voter int, candidate string) ballot.Vote {
+	n := sha256.Sum256(fmt.Appendf(nil, "voter-%d", voter))
+	id := sha256.Sum256(fmt.Appendf(nil, "vote-%s-%d-%s", state, voter, candidate))
+	return ballot.Vote{ID: hex.EncodeToString(id[:16]), State: state, Nullifier: hex.EncodeToString(n[:]),
+		Candidate: candidate, CastAt: opens.UnixMilli() + int64(voter)}
+}
+
+// votes returns n votes of state by voters first.., alternating candidates.
+func votes(state string, first, n int) []ballot.Vote {
+	vs := make([]ballot.Vote, n)
+	for i := range vs {
+		vs[i] = vote(state, first+i, []string{"alice", "bob"}[i%2])
+	}
+	return vs
+}
+
+func batch(t testing.TB, state string, seq uint64, vs []ballot.Vote) ballot.Batch {
+	t.Helper()
+	b, err := ballot.BuildBatch(state, seq, vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func wantErr(t *testing.T, what string, err error, has string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), has) {
+		t.Errorf("%s: error %v, want one mentioning %q", what, err, has)
+	}
+}

@@ -1,0 +1,171 @@
+package chaincode
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// fakeStub is a map-backed ledger with Fabric's read/write semantics: reads
+// see only committed state (never the running transaction's own writes),
+// writes are buffered and applied by commit, and one event per transaction.
+// Methods the contract does not use are left to the nil embedded interface.
+type fakeStub struct {
+	shim.ChaincodeStubInterface
+
+	state  map[string][]byte
+	writes map[string][]byte
+	txID   string
+	txTime time.Time
+	event  *fakeEvent
+
+	gets, puts, ranges int    // calls in the current transaction
+	failOn             string // name of a method that fails with errInjected
+}
+
+var errInjected = errors.New("injected ledger failure")
+
+// fault returns errInjected if method is set to fail.
+func (s *fakeStub) fault(method string) error {
+	if s.failOn == method {
+		return errInjected
+	}
+	return nil
+}
+
+type fakeEvent struct {
+	name    string
+	payload []byte
+}
+
+func newFakeStub() *fakeStub { return &fakeStub{state: map[string][]byte{}} }
+
+// begin starts a transaction at time now.
+func (s *fakeStub) begin(txID string, now time.Time) {
+	s.txID, s.txTime = txID, now
+	s.writes, s.event = map[string][]byte{}, nil
+	s.gets, s.puts, s.ranges = 0, 0, 0
+}
+
+// commit applies the transaction's writes, as a VALID transaction would.
+func (s *fakeStub) commit() { maps.Copy(s.state, s.writes) }
+
+func (s *fakeStub) GetState(key string) ([]byte, error) {
+	s.gets++
+	return s.state[key], s.fault("GetState")
+}
+
+func (s *fakeStub) PutState(key string, value []byte) error {
+	s.puts++
+	s.writes[key] = value
+	return s.fault("PutState")
+}
+
+func (s *fakeStub) GetTxID() string { return s.txID }
+
+func (s *fakeStub) GetTxTimestamp() (*timestamppb.Timestamp, error) {
+	if err := s.fault("GetTxTimestamp"); err != nil {
+		return nil, err
+	}
+	if s.failOn == "NoTimestamp" {
+		return nil, nil
+	}
+	return timestamppb.New(s.txTime), nil
+}
+
+func (s *fakeStub) SetEvent(name string, payload []byte) error {
+	s.event = &fakeEvent{name, payload}
+	return s.fault("SetEvent")
+}
+
+// GetStateByPartialCompositeKey ranges over committed keys with the prefix
+// shim would build, in key order.
+func (s *fakeStub) GetStateByPartialCompositeKey(object string, attrs []string) (shim.StateQueryIteratorInterface, error) {
+	s.ranges++
+	if err := s.fault("GetStateByPartialCompositeKey"); err != nil {
+		return nil, err
+	}
+	prefix, err := shim.CreateCompositeKey(object, attrs)
+	if err != nil {
+		return nil, err
+	}
+	var kvs []*queryresult.KV
+	for _, k := range slices.Sorted(maps.Keys(s.state)) {
+		if strings.HasPrefix(k, prefix) {
+			kvs = append(kvs, &queryresult.KV{Key: k, Value: s.state[k]})
+		}
+	}
+	return &fakeIterator{kvs: kvs, fail: s.failOn == "Next"}, nil
+}
+
+type fakeIterator struct {
+	kvs  []*queryresult.KV
+	fail bool
+}
+
+func (it *fakeIterator) HasNext() bool { return len(it.kvs) > 0 }
+func (it *fakeIterator) Close() error  { return nil }
+func (it *fakeIterator) Next() (*queryresult.KV, error) {
+	if len(it.kvs) == 0 || it.fail {
+		return nil, errors.New("iterator failed")
+	}
+	kv := it.kvs[0]
+	it.kvs = it.kvs[1:]
+	return kv, nil
+}
+
+// fakeIdentity is a caller: an MSP id and the OUs of its certificate.
+type fakeIdentity struct {
+	msp      string
+	ous      []string
+	failMSP  bool // GetMSPID fails
+	failCert bool // GetX509Certificate fails
+	noCert   bool // GetX509Certificate finds no certificate
+}
+
+var _ cid.ClientIdentity = fakeIdentity{}
+
+var (
+	commissionAdmin  = fakeIdentity{msp: CommissionMSP, ous: []string{"admin"}}
+	commissionClient = fakeIdentity{msp: CommissionMSP, ous: []string{"client"}}
+	observerAdmin    = fakeIdentity{msp: "ObserversMSP", ous: []string{"admin"}}
+)
+
+func (f fakeIdentity) GetID() (string, error) { return "x509::CN=" + f.msp, nil }
+func (f fakeIdentity) GetMSPID() (string, error) {
+	if f.failMSP {
+		return "", errInjected
+	}
+	return f.msp, nil
+}
+func (f fakeIdentity) GetAttributeValue(string) (string, bool, error) { return "", false, nil }
+func (f fakeIdentity) AssertAttributeValue(name, _ string) error {
+	return errors.New("attribute " + name + " not present")
+}
+func (f fakeIdentity) GetX509Certificate() (*x509.Certificate, error) {
+	switch {
+	case f.failCert:
+		return nil, errInjected
+	case f.noCert:
+		return nil, nil
+	}
+	return &x509.Certificate{Subject: pkix.Name{OrganizationalUnit: f.ous}}, nil
+}
+
+// context returns a transaction context over the stub for caller.
+func context(stub *fakeStub, caller fakeIdentity) contractapi.TransactionContextInterface {
+	ctx := new(contractapi.TransactionContext)
+	ctx.SetStub(stub)
+	ctx.SetClientIdentity(caller)
+	return ctx
+}

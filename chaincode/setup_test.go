@@ -1,0 +1,130 @@
+package chaincode
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+func TestSetupElectionAuthorisation(t *testing.T) {
+	h := newHarness(t)
+	for _, caller := range []fakeIdentity{observerAdmin, commissionClient, {msp: CommissionMSP}} {
+		_, err := h.call(caller, h.setupFn(testElection()))
+		wantErr(t, "setup by "+caller.msp+" "+strings.Join(caller.ous, ","), err, CommissionMSP)
+	}
+	if _, err := h.call(commissionAdmin, h.cc.GetElection); err == nil {
+		t.Fatal("a refused set-up left an election behind")
+	}
+	out := h.must(commissionAdmin, h.setupFn(testElection()))
+	var e ballot.Election
+	if err := json.Unmarshal([]byte(out), &e); err != nil || e.Status != ballot.StatusConfigured || e.ID != "general-2026" {
+		t.Fatalf("stored election %s (%v)", out, err)
+	}
+	if got := h.must(observerAdmin, h.cc.GetElection); got != out {
+		t.Fatalf("GetElection = %s, want %s", got, out)
+	}
+}
+
+func TestSetupElectionRefusesBadRecords(t *testing.T) {
+	h := newHarness(t)
+	raw := func(s string) txFunc {
+		return func(ctx contractapi.TransactionContextInterface) (string, error) { return h.cc.SetupElection(ctx, s) }
+	}
+	good, _ := json.Marshal(testElection())
+	closed := testElection()
+	closed.Status = ballot.StatusClosed
+	stamped := testElection()
+	stamped.ClosedAt = opens
+	noCandidates := testElection()
+	noCandidates.Candidates = nil
+	tests := []struct {
+		name string
+		fn   txFunc
+		has  string
+	}{
+		{"not JSON", raw("{"), "decode election"},
+		{"unknown field", raw(strings.Replace(string(good), `"name"`, `"admin":true,"name"`, 1)), "unknown field"},
+		{"trailing data", raw(string(good) + "{}"), "trailing"},
+		{"oversized", raw(strings.Repeat(" ", maxElectionBytes+1)), "exceeds"},
+		{"closed status", h.setupFn(closed), "must be configured"},
+		{"closed_at set", h.setupFn(stamped), "must be configured"},
+		{"invalid", h.setupFn(noCandidates), "no candidates"},
+	}
+	for _, tt := range tests {
+		_, err := h.call(commissionAdmin, tt.fn)
+		wantErr(t, tt.name, err, tt.has)
+	}
+}
+
+func TestSetupElectionChangesOnlyBeforeOpening(t *testing.T) {
+	h := newHarness(t)
+	h.must(commissionAdmin, h.setupFn(testElection()))
+
+	changed := testElection()
+	changed.Candidates = append(changed.Candidates, "carol")
+	changed.ClosesAt = closes.Add(time.Hour)
+	h.now = opens.Add(-time.Millisecond)
+	h.must(commissionAdmin, h.setupFn(changed))
+
+	h.now = opens
+	changed.Candidates = []string{"mallory"}
+	_, err := h.call(commissionAdmin, h.setupFn(changed))
+	wantErr(t, "change at opening", err, "opened at")
+
+	var e ballot.Election
+	json.Unmarshal([]byte(h.must(commissionAdmin, h.cc.GetElection)), &e)
+	if !e.HasCandidate("carol") || e.HasCandidate("mallory") || !e.ClosesAt.Equal(closes.Add(time.Hour)) {
+		t.Fatalf("election after refused change: %+v", e)
+	}
+}
+
+func TestCloseAndFinalise(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.call(commissionAdmin, h.cc.CloseElection)
+	wantErr(t, "close without election", err, "no election")
+	h.open()
+
+	_, err = h.call(commissionClient, h.cc.CloseElection)
+	wantErr(t, "close by client", err, "admin")
+	_, err = h.call(commissionAdmin, h.cc.FinaliseElection)
+	wantErr(t, "finalise while configured", err, "not closed")
+
+	// Close early: a vote cast before the close still commits; one cast
+	// after it does not; set-up is refused.
+	closedAt := opens.Add(2 * time.Hour)
+	h.now = closedAt
+	var e ballot.Election
+	json.Unmarshal([]byte(h.must(commissionAdmin, h.cc.CloseElection)), &e)
+	if e.Status != ballot.StatusClosed || !e.ClosedAt.Equal(closedAt) {
+		t.Fatalf("closed election %+v", e)
+	}
+	_, err = h.call(commissionAdmin, h.cc.CloseElection)
+	wantErr(t, "close twice", err, "not configured")
+	_, err = h.call(commissionAdmin, h.setupFn(testElection()))
+	wantErr(t, "set-up after close", err, "no longer")
+
+	h.now = closedAt.Add(time.Minute)
+	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 2))); err != nil {
+		t.Fatalf("drain after close: %v", err)
+	}
+	late := vote("CA", 5, "bob")
+	late.CastAt = closedAt.UnixMilli()
+	_, err = h.commit(batch(t, "CA", 2, []ballot.Vote{late}))
+	wantErr(t, "vote cast at close", err, "outside the voting window")
+
+	json.Unmarshal([]byte(h.must(commissionAdmin, h.cc.FinaliseElection)), &e)
+	if e.Status != ballot.StatusFinalised || e.FinalisedAt.IsZero() {
+		t.Fatalf("finalised election %+v", e)
+	}
+	_, err = h.commit(batch(t, "CA", 3, votes("CA", 10, 1)))
+	wantErr(t, "commit after finalise", err, "finalised")
+	// An idempotent retry of a committed batch still succeeds.
+	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 2))); err != nil {
+		t.Fatalf("retry after finalise: %v", err)
+	}
+}
