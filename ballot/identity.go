@@ -57,31 +57,42 @@ func ValidNullifier(s string) bool { return isLowerHex(s, 64) }
 
 // ValidState reports whether s is a well-formed state code: 2..8 characters
 // of [A-Z0-9].
-func ValidState(s string) bool {
-	return inCharset(s, 2, 8, func(c byte) bool { return 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' })
-}
+func ValidState(s string) bool { return inCharset(s, 2, 8, &stateChars) }
 
 // ValidCandidate reports whether s is a well-formed candidate (or election)
 // identifier: 1..64 characters of [A-Za-z0-9_-].
-func ValidCandidate(s string) bool { return inCharset(s, 1, 64, isIdentByte) }
-
-func isIdentByte(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-'
-}
+func ValidCandidate(s string) bool { return inCharset(s, 1, 64, &identChars) }
 
 // isLowerHex reports whether s is exactly n lowercase hex characters. Only
 // the lowercase form is canonical, so every party hashes the same bytes.
-func isLowerHex(s string, n int) bool {
-	return inCharset(s, n, n, func(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' })
+func isLowerHex(s string, n int) bool { return inCharset(s, n, n, &lowerHexChars) }
+
+// charset is a byte-membership table: validation runs for every vote of
+// every batch on every endorser, so it avoids per-byte function calls.
+type charset [256]bool
+
+func newCharset(ranges ...string) (c charset) {
+	for _, r := range ranges {
+		for b := r[0]; b <= r[len(r)-1]; b++ {
+			c[b] = true
+		}
+	}
+	return c
 }
 
-// inCharset reports whether s has min..max bytes, each accepted by ok.
-func inCharset(s string, min, max int, ok func(byte) bool) bool {
+var (
+	stateChars    = newCharset("AZ", "09")
+	identChars    = newCharset("AZ", "az", "09", "_", "-")
+	lowerHexChars = newCharset("09", "af")
+)
+
+// inCharset reports whether s has min..max bytes, each in set.
+func inCharset(s string, min, max int, set *charset) bool {
 	if len(s) < min || len(s) > max {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !ok(s[i]) {
+		if !set[s[i]] {
 			return false
 		}
 	}

@@ -29,6 +29,9 @@ type fakeStub struct {
 	txTime time.Time
 	event  *fakeEvent
 
+	args    []string // function and parameters, for calls through contractapi
+	creator []byte   // serialized caller identity, for calls through contractapi
+
 	gets, puts, ranges int    // calls in the current transaction
 	failOn             string // name of a method that fails with errInjected
 }
@@ -72,6 +75,15 @@ func (s *fakeStub) PutState(key string, value []byte) error {
 }
 
 func (s *fakeStub) GetTxID() string { return s.txID }
+
+func (s *fakeStub) GetCreator() ([]byte, error) { return s.creator, nil }
+
+func (s *fakeStub) GetFunctionAndParameters() (string, []string) {
+	if len(s.args) == 0 {
+		return "", nil
+	}
+	return s.args[0], s.args[1:]
+}
 
 func (s *fakeStub) GetTxTimestamp() (*timestamppb.Timestamp, error) {
 	if err := s.fault("GetTxTimestamp"); err != nil {

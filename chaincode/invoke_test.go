@@ -1,0 +1,89 @@
+package chaincode
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// serializedIdentity returns what a peer passes as the creator: an MSP id
+// and a PEM certificate whose subject has the given OU, as NodeOUs issue.
+func serializedIdentity(t *testing.T, mspID, ou string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: ou + "@" + mspID, OrganizationalUnit: []string{ou}},
+		NotBefore:    opens.Add(-24 * time.Hour), NotAfter: closes.Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := proto.Marshal(&msp.SerializedIdentity{Mspid: mspID, IdBytes: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestInvokeThroughContractAPI runs the contract as the peer does: through
+// contractapi's dispatch and the real cid identity parsed from a certificate.
+func TestInvokeThroughContractAPI(t *testing.T) {
+	cc, err := contractapi.NewChaincode(NewBallotContract(), NewProbeContract())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub := newFakeStub()
+	admin := serializedIdentity(t, CommissionMSP, "admin")
+	client := serializedIdentity(t, CommissionMSP, "client")
+	invoke := func(creator []byte, now time.Time, args ...string) (int32, string) {
+		stub.begin("tx-"+args[0], now)
+		stub.creator, stub.args = creator, args
+		resp := cc.Invoke(stub)
+		if resp.Status == shim.OK {
+			stub.commit()
+		}
+		return resp.Status, resp.Message + string(resp.Payload)
+	}
+	election, _ := json.Marshal(testElection())
+	before, during := opens.Add(-time.Hour), opens.Add(time.Hour)
+
+	if status, msg := invoke(client, before, "SetupElection", string(election)); status == shim.OK || !strings.Contains(msg, "admin") {
+		t.Fatalf("client set-up: %d %s", status, msg)
+	}
+	if status, msg := invoke(admin, before, "SetupElection", string(election)); status != shim.OK {
+		t.Fatalf("admin set-up: %d %s", status, msg)
+	}
+	b := batch(t, "CA", 1, votes("CA", 0, 3))
+	data, _ := json.Marshal(b)
+	status, out := invoke(client, during, "ballot:CommitBatch", string(data))
+	var rec ballot.BatchRecord
+	if status != shim.OK || json.Unmarshal([]byte(out), &rec) != nil || rec.Counted != 3 || rec.Root != b.Root {
+		t.Fatalf("CommitBatch: %d %s", status, out)
+	}
+	if status, out := invoke(client, during, "GetBatch", "CA", "1"); status != shim.OK || !strings.Contains(out, `"root":"`+b.Root) {
+		t.Fatalf("GetBatch: %d %s", status, out)
+	}
+	if status, out := invoke(client, during, "GetResults"); status != shim.OK || !strings.Contains(out, `"national":{"alice":2,"bob":1}`) {
+		t.Fatalf("GetResults: %d %s", status, out)
+	}
+}
