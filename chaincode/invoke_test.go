@@ -23,7 +23,7 @@ import (
 
 // serializedIdentity returns what a peer passes as the creator: an MSP id
 // and a PEM certificate whose subject has the given OU, as NodeOUs issue.
-func serializedIdentity(t *testing.T, mspID, ou string) []byte {
+func serializedIdentity(t testing.TB, mspID, ou string) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
