@@ -1,0 +1,182 @@
+package batcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+// Batcher-private Redis keys. All keys of a partition carry its hash tag, as
+// the queue's keys do, so every fenced script touches one slot.
+func leaseKey(p string) string      { return "lease:{" + p + "}" }
+func leaseTokenKey(p string) string { return "leasetoken:{" + p + "}" }
+func seqKey(p string) string        { return "batchseq:{" + p + "}" }
+func journalKey(p string) string    { return "journal:{" + p + "}" }
+func deadLetterKey(p string) string { return "deadletter:{" + p + "}" }
+
+// registryKey is the sorted set of live batcher processes (score: expiry, ms).
+const registryKey = "batchers"
+
+// journalEntry is a batch written to the journal before it is submitted, so
+// a batcher that takes the lane over resubmits exactly the same batch id.
+type journalEntry struct {
+	Batch     ballot.Batch `json:"batch"`
+	StreamIDs []string     `json:"stream_ids"`
+}
+
+// errFenced means this process no longer holds the partition's lease.
+var errFenced = errors.New("lane lease lost")
+
+// journalScript records a batch if the caller still holds the lease.
+var journalScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1`)
+
+// ackScript acknowledges and deletes a committed batch's stream entries,
+// releases their claims and drops the journal entry, if the caller still
+// holds the lease. KEYS: lease, stream, journal, claims...; ARGV: lease value,
+// group, seq, stream ids...
+var ackScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ids = {}
+for i = 4, #ARGV do
+  ids[#ids + 1] = ARGV[i]
+  if #ids == 500 or i == #ARGV then
+    redis.call('XACK', KEYS[2], ARGV[2], unpack(ids))
+    redis.call('XDEL', KEYS[2], unpack(ids))
+    ids = {}
+  end
+end
+for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('HDEL', KEYS[3], ARGV[3])
+return 1`)
+
+// store is a lane's view of Redis.
+type store struct {
+	rdb       redis.UniversalClient
+	partition string
+	consumer  string
+}
+
+// read returns up to count new entries, blocking up to block for the first.
+func (s *store) read(ctx context.Context, count int, block time.Duration) ([]redis.XMessage, error) {
+	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: votequeue.Group, Consumer: s.consumer,
+		Streams: []string{votequeue.StreamKey(s.partition), ">"},
+		Count:   int64(count), Block: block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", votequeue.StreamKey(s.partition), err)
+	}
+	return res[0].Messages, nil
+}
+
+// reclaim takes over every entry delivered to any consumer but never
+// acknowledged (a batcher that died between reading and committing).
+func (s *store) reclaim(ctx context.Context) ([]redis.XMessage, error) {
+	var out []redis.XMessage
+	start := "0-0"
+	for {
+		msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: votequeue.StreamKey(s.partition), Group: votequeue.Group, Consumer: s.consumer,
+			MinIdle: 0, Start: start, Count: 1000,
+		}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("reclaim pending entries of %s: %w", s.partition, err)
+		}
+		out = append(out, msgs...)
+		if next == "0-0" || next == "" {
+			return out, nil
+		}
+		start = next
+	}
+}
+
+// nextSeq allocates the partition's next batch sequence number.
+func (s *store) nextSeq(ctx context.Context) (uint64, error) {
+	n, err := s.rdb.Incr(ctx, seqKey(s.partition)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("allocate batch seq for %s: %w", s.partition, err)
+	}
+	return uint64(n), nil
+}
+
+// journal records a batch before submission.
+func (s *store) journal(ctx context.Context, lease string, j journalEntry) error {
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	ok, err := journalScript.Run(ctx, s.rdb, []string{leaseKey(s.partition), journalKey(s.partition)},
+		lease, strconv.FormatUint(j.Batch.Seq, 10), data).Int()
+	if err != nil {
+		return fmt.Errorf("journal batch %s: %w", j.Batch.ID(), err)
+	}
+	if ok != 1 {
+		return errFenced
+	}
+	return nil
+}
+
+// journaled returns the batches journaled but not yet acknowledged.
+func (s *store) journaled(ctx context.Context) ([]journalEntry, error) {
+	raw, err := s.rdb.HGetAll(ctx, journalKey(s.partition)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read journal of %s: %w", s.partition, err)
+	}
+	out := make([]journalEntry, 0, len(raw))
+	for seq, data := range raw {
+		var j journalEntry
+		if err := json.Unmarshal([]byte(data), &j); err != nil {
+			return nil, fmt.Errorf("journal of %s, seq %s: %w", s.partition, seq, err)
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// ack acknowledges a committed batch.
+func (s *store) ack(ctx context.Context, lease string, j journalEntry) error {
+	keys := []string{leaseKey(s.partition), votequeue.StreamKey(s.partition), journalKey(s.partition)}
+	for _, v := range j.Batch.Votes {
+		keys = append(keys, votequeue.ClaimKey(s.partition, v.Nullifier))
+	}
+	args := []any{lease, votequeue.Group, strconv.FormatUint(j.Batch.Seq, 10)}
+	for _, id := range j.StreamIDs {
+		args = append(args, id)
+	}
+	ok, err := ackScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return fmt.Errorf("acknowledge batch %s: %w", j.Batch.ID(), err)
+	}
+	if ok != 1 {
+		return errFenced
+	}
+	return nil
+}
+
+// deadLetter moves an entry that cannot be decoded out of the queue, keeping
+// its raw fields for an operator.
+func (s *store) deadLetter(ctx context.Context, msg redis.XMessage, reason error) error {
+	values := map[string]any{"stream_id": msg.ID, "reason": reason.Error()}
+	for k, v := range msg.Values {
+		values["field_"+k] = v
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.XAdd(ctx, &redis.XAddArgs{Stream: deadLetterKey(s.partition), Values: values})
+	pipe.XAck(ctx, votequeue.StreamKey(s.partition), votequeue.Group, msg.ID)
+	_, err := pipe.Exec(ctx)
+	return err
+}

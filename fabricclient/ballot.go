@@ -1,0 +1,169 @@
+package fabricclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// Ballot is the typed client of the ballot contract: every component talks to
+// the ledger's election data through it.
+type Ballot struct {
+	contract *client.Contract
+	qscc     *client.Contract // the peer's query system chaincode, for blocks
+	channel  string
+}
+
+// Ballot returns the ballot contract client of this connection.
+func (c *Conn) Ballot() *Ballot {
+	return &Ballot{contract: c.Contract("ballot"), qscc: c.Network.GetContract("qscc"), channel: c.profile.Channel}
+}
+
+// ErrNotFound is returned when the ledger has no such record.
+var ErrNotFound = errors.New("not on the ledger")
+
+// Committed is the outcome of a committed CommitBatch transaction.
+type Committed struct {
+	Record ballot.BatchRecord
+	TxID   string
+	Block  uint64
+}
+
+// CommitError reports a transaction that was ordered but not committed VALID
+// (for example an MVCC conflict); it is safe to resubmit the same batch.
+type CommitError struct {
+	TxID string
+	Code peer.TxValidationCode
+}
+
+func (e *CommitError) Error() string {
+	return fmt.Sprintf("transaction %s committed with status %s", e.TxID, e.Code)
+}
+
+// CommitBatch submits the batch, waits until its transaction is committed and
+// returns the ledger's record of it. Resubmitting a batch that is already
+// committed returns the existing record in a new (VALID) transaction.
+func (b *Ballot) CommitBatch(ctx context.Context, batch ballot.Batch) (Committed, error) {
+	payload, err := json.Marshal(batch)
+	if err != nil {
+		return Committed{}, fmt.Errorf("encode batch %s: %w", batch.ID(), err)
+	}
+	result, commit, err := b.contract.SubmitAsyncWithContext(ctx, "CommitBatch", client.WithBytesArguments(payload))
+	if err != nil {
+		return Committed{}, fmt.Errorf("submit batch %s: %w", batch.ID(), err)
+	}
+	status, err := commit.StatusWithContext(ctx)
+	if err != nil {
+		return Committed{}, fmt.Errorf("commit status of batch %s (tx %s): %w", batch.ID(), commit.TransactionID(), err)
+	}
+	if !status.Successful {
+		return Committed{}, &CommitError{TxID: status.TransactionID, Code: status.Code}
+	}
+	var rec ballot.BatchRecord
+	if err := json.Unmarshal(result, &rec); err != nil {
+		return Committed{}, fmt.Errorf("decode record of batch %s: %w", batch.ID(), err)
+	}
+	return Committed{Record: rec, TxID: status.TransactionID, Block: status.BlockNumber}, nil
+}
+
+// Election reads the election record.
+func (b *Ballot) Election(ctx context.Context) (*ballot.Election, error) {
+	var e ballot.Election
+	if err := b.evaluate(ctx, &e, "GetElection"); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// SetupElection records the election (Commission admin identity only).
+func (b *Ballot) SetupElection(ctx context.Context, e ballot.Election) error {
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = b.contract.SubmitWithContext(ctx, "SetupElection", client.WithBytesArguments(payload))
+	if err != nil {
+		return fmt.Errorf("set up election %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Results reads national and per-state results summed from batch records.
+func (b *Ballot) Results(ctx context.Context) (ballot.Results, error) {
+	var r ballot.Results
+	err := b.evaluate(ctx, &r, "GetResults")
+	return r, err
+}
+
+// Batch reads the record of a committed batch.
+func (b *Ballot) Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error) {
+	var r ballot.BatchRecord
+	err := b.evaluate(ctx, &r, "GetBatch", state, strconv.FormatUint(seq, 10))
+	return r, err
+}
+
+// LocateNullifier reports where a used nullifier's vote is, or ErrNotFound.
+func (b *Ballot) LocateNullifier(ctx context.Context, state, nullifier string) (ballot.NullifierRecord, error) {
+	var r ballot.NullifierRecord
+	err := b.evaluate(ctx, &r, "LocateNullifier", state, nullifier)
+	return r, err
+}
+
+// NullifierUsed reports whether the ledger holds the nullifier.
+func (b *Ballot) NullifierUsed(ctx context.Context, state, nullifier string) (bool, error) {
+	_, err := b.LocateNullifier(ctx, state, nullifier)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// evaluate runs a query and decodes its JSON result into out. The contract
+// reports a missing record as an error whose message says "not"
+// ("is not committed", "is not used", "no election"): those become ErrNotFound.
+func (b *Ballot) evaluate(ctx context.Context, out any, fn string, args ...string) error {
+	result, err := b.contract.EvaluateWithContext(ctx, fn, client.WithArguments(args...))
+	if err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("%s%v: %w", fn, args, ErrNotFound)
+		}
+		return fmt.Errorf("evaluate %s: %w", fn, err)
+	}
+	if err := json.Unmarshal(result, out); err != nil {
+		return fmt.Errorf("decode %s result: %w", fn, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"is not committed", "is not used", "no election is configured"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// BlockOfTx returns the number of the block that holds a transaction.
+func (b *Ballot) BlockOfTx(ctx context.Context, txID string) (uint64, error) {
+	data, err := b.qscc.EvaluateWithContext(ctx, "GetBlockByTxID", client.WithArguments(b.channel, txID))
+	if err != nil {
+		return 0, fmt.Errorf("find block of transaction %s: %w", txID, err)
+	}
+	var block common.Block
+	if err := proto.Unmarshal(data, &block); err != nil {
+		return 0, fmt.Errorf("decode block of transaction %s: %w", txID, err)
+	}
+	return block.GetHeader().GetNumber(), nil
+}
