@@ -1,0 +1,51 @@
+package nettest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
+	testnetwork "github.com/votechain/votechain/test-network"
+)
+
+// Election returns an election record open from a minute ago for an hour,
+// with the given states and candidates.
+func Election(states, candidates []string) ballot.Election {
+	now := time.Now().UTC().Truncate(time.Second)
+	return ballot.Election{
+		ID: "test-election", Name: "Test election",
+		States: states, Candidates: candidates,
+		OpensAt: now.Add(-time.Minute), ClosesAt: now.Add(time.Hour),
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
+		Status:   ballot.StatusConfigured,
+	}
+}
+
+// SetupElection records e on the network's ledger as the Commission admin.
+func SetupElection(t testing.TB, n *testnetwork.Network, e ballot.Election) {
+	t.Helper()
+	conn := Dial(t, n, "Commission", fabricclient.WithUser("Admin"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := conn.Ballot().SetupElection(ctx, e); err != nil {
+		t.Fatalf("set up election: %v", err)
+	}
+}
+
+// Dial connects to org's peer of the network, closed when the test ends.
+func Dial(t testing.TB, n *testnetwork.Network, org string, opts ...fabricclient.Option) *fabricclient.Conn {
+	t.Helper()
+	profile, err := n.Profile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := fabricclient.Dial(profile, org, opts...)
+	if err != nil {
+		t.Fatal(fmt.Errorf("dial %s: %w", org, err))
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
