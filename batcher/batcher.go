@@ -139,7 +139,9 @@ func (b *Batcher) Lanes() []string {
 // Run balances lanes until ctx ends, then drains: lanes stop reading, batches
 // in flight commit and are acknowledged, and leases are released.
 func (b *Batcher) Run(ctx context.Context) error {
-	lanesCtx, stopLanes := context.WithCancel(context.WithoutCancel(ctx))
+	// Lease bookkeeping outlives ctx: leases are renewed while lanes drain.
+	bg := context.WithoutCancel(ctx)
+	lanesCtx, stopLanes := context.WithCancel(bg)
 	defer stopLanes()
 	tick := time.NewTicker(b.cfg.LeaseTTL / 4)
 	defer tick.Stop()
@@ -150,9 +152,9 @@ func (b *Batcher) Run(ctx context.Context) error {
 		if draining {
 			stopLanes()
 		}
-		b.balance(lanesCtx, draining)
+		b.balance(bg, lanesCtx, draining)
 		if draining && len(b.Lanes()) == 0 {
-			err := leaveRegistry(context.WithoutCancel(ctx), b.rdb, b.owner)
+			err := leaveRegistry(bg, b.rdb, b.owner)
 			b.log.Info("batcher stopped")
 			return err
 		}
@@ -162,7 +164,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 
 // balance renews held leases, stops lanes whose lease was lost, and takes or
 // gives up lanes to reach this process's fair share.
-func (b *Batcher) balance(ctx context.Context, draining bool) {
+func (b *Batcher) balance(ctx, lanesCtx context.Context, draining bool) {
 	now := time.Now()
 	live, err := heartbeat(ctx, b.rdb, b.owner, now, b.cfg.LeaseTTL)
 	if err != nil {
@@ -216,7 +218,7 @@ func (b *Batcher) balance(ctx context.Context, draining bool) {
 		if err != nil || !ok {
 			continue
 		}
-		b.startLane(ctx, p, lease)
+		b.startLane(lanesCtx, p, lease)
 	}
 }
 
