@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/network"
 )
 
@@ -64,14 +65,14 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 		// Roll back: stop whatever new server started, keep the old ones.
 		for _, name := range servers {
 			if n.state.PIDs[name] != oldPIDs[name] {
-				_ = stop(n.state.PIDs[name], n.cfg.Chaincode, 5*time.Second)
+				_ = proc.Stop(n.state.PIDs[name], n.cfg.Chaincode, 5*time.Second)
 			}
 		}
 		n.state.Chaincode, n.state.PIDs = old, mergePIDs(n.state.PIDs, oldPIDs)
 		return false, errors.Join(err, n.saveState())
 	}
 	for name, pid := range oldPIDs {
-		if err := stop(pid, n.cfg.Chaincode, 5*time.Second); err != nil {
+		if err := proc.Stop(pid, n.cfg.Chaincode, 5*time.Second); err != nil {
 			n.log.Warn("old chaincode server did not stop", "process", name, "pid", pid, "err", err)
 		}
 	}
@@ -102,7 +103,7 @@ func mergePIDs(into, from map[string]int) map[string]int {
 // install installs a package on the i-th organisation's peer; a package that
 // is already installed counts as success.
 func (n *Network) install(ctx context.Context, i int, file string) error {
-	out, err := run(ctx, n.peerAdminEnv(i), n.bin("peer"), "lifecycle", "chaincode", "install", file)
+	out, err := proc.Run(ctx, n.peerAdminEnv(i), n.bin("peer"), "lifecycle", "chaincode", "install", file)
 	if err != nil && !strings.Contains(string(out), "already successfully installed") {
 		return fmt.Errorf("install chaincode on %s: %w", network.PeerOrgs[i].Name, err)
 	}
@@ -141,7 +142,7 @@ func (n *Network) approveAndCommit(ctx context.Context, cc chaincodeState) error
 func (n *Network) retryPeer(ctx context.Context, env []string, done string, args ...string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for attempt := 1; ; attempt++ {
-		out, err := run(ctx, env, n.bin("peer"), append(args, n.ordererFlags()...)...)
+		out, err := proc.Run(ctx, env, n.bin("peer"), append(args, n.ordererFlags()...)...)
 		if err == nil || strings.Contains(string(out), done) {
 			return nil
 		}

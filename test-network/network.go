@@ -17,6 +17,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/network"
 )
 
@@ -197,7 +198,7 @@ func (n *Network) checkPorts() error {
 		if n.running(np.Process) {
 			continue
 		}
-		if !portFree(np.Port) {
+		if !proc.PortFree(np.Port) {
 			return fmt.Errorf("port %d (%s %s) is in use by another process: stop it (`ss -ltnp 'sport = :%d'` shows which) or choose another port base with --port-base / VOTECHAIN_PORT_BASE",
 				np.Port, np.Process, np.Role, np.Port)
 		}
@@ -208,7 +209,7 @@ func (n *Network) checkPorts() error {
 // running reports whether the named process of this instance is alive.
 func (n *Network) running(name string) bool {
 	p, ok := n.processes()[name]
-	return ok && alive(n.state.PIDs[name], p.bin)
+	return ok && proc.Alive(n.state.PIDs[name], p.Bin)
 }
 
 // Down stops every process of the instance by PID. With wipe it also deletes
@@ -223,8 +224,8 @@ func (n *Network) Down(wipe bool) error {
 		if _, ok := n.state.PIDs[name]; !ok {
 			continue
 		}
-		bin := procs[name].bin
-		if err := stop(n.state.PIDs[name], bin, 10*time.Second); err != nil {
+		bin := procs[name].Bin
+		if err := proc.Stop(n.state.PIDs[name], bin, 10*time.Second); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -254,7 +255,7 @@ func (n *Network) Kill(name string) error {
 	if !ok {
 		return fmt.Errorf("no process %q in this network", name)
 	}
-	if err := kill(n.state.PIDs[name], p.bin); err != nil {
+	if err := proc.Kill(n.state.PIDs[name], p.Bin); err != nil {
 		return err
 	}
 	delete(n.state.PIDs, name)
@@ -272,7 +273,7 @@ func (n *Network) startAll(ctx context.Context, names []string) error {
 	results := make(chan result, len(names))
 	for _, name := range names {
 		go func() {
-			pid, err := start(ctx, procs[name], n.layout.Log(name))
+			pid, err := proc.Start(ctx, procs[name], n.layout.Log(name))
 			results <- result{name, pid, err}
 		}()
 	}

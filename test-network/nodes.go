@@ -5,28 +5,29 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/network"
 )
 
 // processes is every long-running process of the instance, by name. The
 // chaincode servers run the build recorded in the state (slot and package id).
-func (n *Network) processes() map[string]process {
-	out := map[string]process{}
+func (n *Network) processes() map[string]proc.Spec {
+	out := map[string]proc.Spec{}
 	for i := 0; i < network.OrdererCount; i++ {
 		name := network.OrdererProcess(i)
 		listen, _, _ := n.ports.Orderer(i)
-		out[name] = process{name: name, bin: n.bin("orderer"), port: listen,
-			env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
+		out[name] = proc.Spec{Name: name, Bin: n.bin("orderer"), Port: listen,
+			Env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
 	}
 	for i, o := range network.PeerOrgs {
 		name := network.PeerProcess(o)
 		listen, _, _ := n.ports.Peer(i)
-		out[name] = process{name: name, bin: n.bin("peer"), args: []string{"node", "start"}, port: listen,
-			env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
+		out[name] = proc.Spec{Name: name, Bin: n.bin("peer"), Args: []string{"node", "start"}, Port: listen,
+			Env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
 		if id := n.state.Chaincode.PackageIDs[o.Name]; id != "" {
 			cc := chaincodeProcess(o)
 			port := n.ports.ChaincodeServer(i, n.state.Chaincode.Slot)
-			out[cc] = process{name: cc, bin: n.cfg.Chaincode, port: port, env: []string{
+			out[cc] = proc.Spec{Name: cc, Bin: n.cfg.Chaincode, Port: port, Env: []string{
 				"CHAINCODE_ID=" + id,
 				fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", port),
 			}}
@@ -62,7 +63,7 @@ func (n *Network) create(ctx context.Context) error {
 	if err := network.WriteCryptoConfig(l); err != nil {
 		return err
 	}
-	if _, err := run(ctx, nil, n.bin("cryptogen"), "generate", "--config", l.CryptoConfig(), "--output", l.Crypto()); err != nil {
+	if _, err := proc.Run(ctx, nil, n.bin("cryptogen"), "generate", "--config", l.CryptoConfig(), "--output", l.Crypto()); err != nil {
 		return err
 	}
 	if err := network.WriteTLSRootBundle(l); err != nil {
@@ -71,7 +72,7 @@ func (n *Network) create(ctx context.Context) error {
 	if err := network.WriteConfigtx(l, n.ports); err != nil {
 		return err
 	}
-	if _, err := run(ctx, []string{"FABRIC_CFG_PATH=" + l.ConfigtxDir()}, n.bin("configtxgen"),
+	if _, err := proc.Run(ctx, []string{"FABRIC_CFG_PATH=" + l.ConfigtxDir()}, n.bin("configtxgen"),
 		"-profile", network.ChannelProfile, "-channelID", network.ChannelName, "-outputBlock", l.GenesisBlock()); err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func (n *Network) joinChannel(ctx context.Context) error {
 	cert, key := n.layout.OrdererAdminTLS()
 	err := parallel(network.OrdererCount, func(i int) error {
 		_, admin, _ := n.ports.Orderer(i)
-		_, err := run(ctx, nil, n.bin("osnadmin"), "channel", "join",
+		_, err := proc.Run(ctx, nil, n.bin("osnadmin"), "channel", "join",
 			"--channelID", network.ChannelName, "--config-block", n.layout.GenesisBlock(),
 			"-o", fmt.Sprintf("127.0.0.1:%d", admin), "--ca-file", n.layout.OrdererTLSCA(),
 			"--client-cert", cert, "--client-key", key)
@@ -152,7 +153,7 @@ func (n *Network) joinChannel(ctx context.Context) error {
 	}
 	n.log.Info("orderers joined the channel", "channel", network.ChannelName)
 	err = parallel(len(network.PeerOrgs), func(i int) error {
-		_, err := run(ctx, n.peerAdminEnv(i), n.bin("peer"), "channel", "join", "-b", n.layout.GenesisBlock())
+		_, err := proc.Run(ctx, n.peerAdminEnv(i), n.bin("peer"), "channel", "join", "-b", n.layout.GenesisBlock())
 		return err
 	})
 	if err != nil {

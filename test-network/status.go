@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/votechain/votechain/internal/proc"
 )
 
 // ProcessStatus describes one process of the instance.
@@ -41,8 +43,8 @@ func (n *Network) Status(ctx context.Context) Status {
 	opsPorts := n.operationsPorts()
 	for _, name := range names {
 		p := procs[name]
-		ps := ProcessStatus{Name: name, PID: n.state.PIDs[name], Port: p.port, Log: n.layout.Log(name)}
-		ps.Running = alive(ps.PID, p.bin)
+		ps := ProcessStatus{Name: name, PID: n.state.PIDs[name], Port: p.Port, Log: n.layout.Log(name)}
+		ps.Running = proc.Alive(ps.PID, p.Bin)
 		if ops, ok := opsPorts[name]; ok && ps.Running {
 			metrics := scrape(ctx, ops)
 			ps.Height = int64(metrics["ledger_blockchain_height"])

@@ -1,4 +1,9 @@
-package testnetwork
+// Package proc starts, watches and stops the long-running native processes
+// Votechain runs (Fabric nodes, chaincode services, redis-server, gateway,
+// batcher, explorer). Processes are detached into their own process group so
+// they outlive the command that started them, are found again by PID, and are
+// checked against their executable so a reused PID is never signalled.
+package proc
 
 import (
 	"bytes"
@@ -14,18 +19,19 @@ import (
 	"time"
 )
 
-// process describes one long-running network process.
-type process struct {
-	name string   // "orderer0", "peer.Commission", "cc.Commission"
-	bin  string   // absolute path of the executable
-	args []string // arguments after the executable
-	env  []string // added to a clean environment
-	port int      // the process is ready when this 127.0.0.1 port accepts connections
+// Spec describes one long-running process.
+type Spec struct {
+	Name string   // "orderer0", "peer.Commission", "redis", "gateway"
+	Bin  string   // absolute path of the executable
+	Args []string // arguments after the executable
+	Env  []string // added to a clean environment
+	Port int      // the process is ready when this 127.0.0.1 port accepts connections
+	Dir  string   // working directory; empty for the caller's
 }
 
 // cleanEnv is the caller's environment without Fabric settings, so a stray
 // CORE_* or ORDERER_* variable in the operator's shell cannot change a node.
-func cleanEnv(extra ...string) []string {
+func CleanEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "CORE_") || strings.HasPrefix(kv, "ORDERER_") ||
@@ -37,38 +43,39 @@ func cleanEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// start launches p detached (own process group, so it outlives the command
+// Start launches p detached (own process group, so it outlives the command
 // that started it), appending its output to logPath, and waits until its port
 // accepts connections. It returns the PID.
-func start(ctx context.Context, p process, logPath string) (int, error) {
+func Start(ctx context.Context, p Spec, logPath string) (int, error) {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return 0, err
 	}
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return 0, fmt.Errorf("%s: open log: %w", p.name, err)
+		return 0, fmt.Errorf("%s: open log: %w", p.Name, err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(p.bin, p.args...)
-	cmd.Env = cleanEnv(p.env...)
+	cmd := exec.Command(p.Bin, p.Args...)
+	cmd.Env = CleanEnv(p.Env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Dir = p.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start %s: %w", p.name, err)
+		return 0, fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reaps the child if this process lives on (tests)
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	addr := fmt.Sprintf("127.0.0.1:%d", p.port)
+	addr := fmt.Sprintf("127.0.0.1:%d", p.Port)
 	for {
 		select {
 		case err := <-exited:
-			return 0, fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.name, err, logPath, tail(logPath, 15))
+			return 0, fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.Name, err, logPath, Tail(logPath, 15))
 		case <-ctx.Done():
-			_ = stop(cmd.Process.Pid, p.bin, time.Second)
-			return 0, fmt.Errorf("%s did not listen on %s within 30 s; last lines of %s:\n%s", p.name, addr, logPath, tail(logPath, 15))
+			_ = Stop(cmd.Process.Pid, p.Bin, time.Second)
+			return 0, fmt.Errorf("%s did not listen on %s within 30 s; last lines of %s:\n%s", p.Name, addr, logPath, Tail(logPath, 15))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
@@ -78,9 +85,9 @@ func start(ctx context.Context, p process, logPath string) (int, error) {
 	}
 }
 
-// alive reports whether pid is a running instance of bin. Checking the
+// Alive reports whether pid is a running instance of bin. Checking the
 // command line guards against a PID reused by an unrelated process.
-func alive(pid int, bin string) bool {
+func Alive(pid int, bin string) bool {
 	if pid <= 0 {
 		return false
 	}
@@ -92,10 +99,10 @@ func alive(pid int, bin string) bool {
 	return string(exe) == bin
 }
 
-// stop sends SIGTERM to pid (if it is still bin), waits up to grace, then
+// Stop sends SIGTERM to pid (if it is still bin), waits up to grace, then
 // sends SIGKILL and waits for it to go.
-func stop(pid int, bin string, grace time.Duration) error {
-	if !alive(pid, bin) {
+func Stop(pid int, bin string, grace time.Duration) error {
+	if !Alive(pid, bin) {
 		return nil
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
@@ -109,9 +116,9 @@ func stop(pid int, bin string, grace time.Duration) error {
 	return fmt.Errorf("process %d (%s) did not stop", pid, filepath.Base(bin))
 }
 
-// kill sends SIGKILL to pid if it is still bin, and waits for it to go.
-func kill(pid int, bin string) error {
-	if !alive(pid, bin) {
+// Kill sends SIGKILL to pid if it is still bin, and waits for it to go.
+func Kill(pid int, bin string) error {
+	if !Alive(pid, bin) {
 		return fmt.Errorf("process %d (%s) is not running", pid, filepath.Base(bin))
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -124,16 +131,16 @@ func kill(pid int, bin string) error {
 func waitGone(pid int, bin string, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if !alive(pid, bin) {
+		if !Alive(pid, bin) {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return !alive(pid, bin)
+	return !Alive(pid, bin)
 }
 
-// portFree reports whether nothing listens on 127.0.0.1:port.
-func portFree(port int) bool {
+// PortFree reports whether nothing listens on 127.0.0.1:port.
+func PortFree(port int) bool {
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return false
@@ -142,8 +149,8 @@ func portFree(port int) bool {
 	return true
 }
 
-// tail returns the last n lines of a file, indented, for error messages.
-func tail(path string, n int) string {
+// Tail returns the last n lines of a file, indented, for error messages.
+func Tail(path string, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "    (no log: " + err.Error() + ")"
@@ -155,11 +162,11 @@ func tail(path string, n int) string {
 	return "    " + strings.Join(lines, "\n    ")
 }
 
-// run executes a short-lived Fabric command and returns its combined output,
+// Run executes a short-lived Fabric command and returns its combined output,
 // with the output in the error when it fails.
-func run(ctx context.Context, env []string, bin string, args ...string) ([]byte, error) {
+func Run(ctx context.Context, env []string, bin string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = cleanEnv(env...)
+	cmd.Env = CleanEnv(env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		var exitErr *exec.ExitError
