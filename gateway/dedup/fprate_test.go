@@ -86,4 +86,3 @@ func bitCount(b []byte) int {
 	}
 	return n
 }
-

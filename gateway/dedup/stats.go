@@ -1,0 +1,58 @@
+package dedup
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+// QueueDepth is the number of accepted votes of a partition not yet on the
+// ledger: the length of its stream, from which the batcher deletes entries
+// once committed (see votequeue).
+func (d *Deduper) QueueDepth(ctx context.Context, partition string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	defer cancel()
+	n, err := d.rdb.XLen(ctx, votequeue.StreamKey(partition)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("dedup: depth of %s: %w", partition, err)
+	}
+	return n, nil
+}
+
+// BloomStats describes how full a partition's filter is.
+type BloomStats struct {
+	Fill float64 // fraction of bits set
+	// FalsePositiveRate is the estimated chance that a never-seen
+	// nullifier tests "maybe seen" now: Fill^k.
+	FalsePositiveRate float64
+}
+
+// BloomStats counts the set bits of a partition's filter. BITCOUNT is linear
+// in the bitmap's size (about 1 ms per 10 MB), so call it seldom.
+func (d *Deduper) BloomStats(ctx context.Context, partition string) (BloomStats, error) {
+	p, err := d.Params(ctx, partition)
+	if err != nil {
+		return BloomStats{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	defer cancel()
+	ones, err := d.rdb.BitCount(ctx, votequeue.BloomKey(partition), &redis.BitCount{Start: 0, End: -1}).Result()
+	if err != nil {
+		return BloomStats{}, fmt.Errorf("dedup: Bloom fill of %s: %w", partition, err)
+	}
+	fill := float64(ones) / float64(p.Bits)
+	return BloomStats{Fill: fill, FalsePositiveRate: p.FalsePositiveRate(fill)}, nil
+}
+
+// Ping checks that Redis answers.
+func (d *Deduper) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	defer cancel()
+	if err := d.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("dedup: redis: %w", err)
+	}
+	return nil
+}

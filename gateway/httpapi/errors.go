@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Error codes of the API. Every error answer is
+// {"error":{"code":CODE,"message":TEXT}} (openapi.yaml lists them); 5xx
+// answers are always 503 with Retry-After: the request may be retried and no
+// vote was accepted.
+const (
+	codeInvalidJSON         = "invalid_json"           // 400
+	codeInvalidField        = "invalid_field"          // 400
+	codeNotEligible         = "not_eligible"           // 403
+	codeElectionClosed      = "election_closed"        // 403
+	codeNotFound            = "not_found"              // 404
+	codeMethodNotAllowed    = "method_not_allowed"     // 405
+	codeDuplicate           = "duplicate"              // 409
+	codeBodyTooLarge        = "body_too_large"         // 413
+	codeUnsupportedMedia    = "unsupported_media_type" // 415
+	codeUnknownState        = "unknown_state"          // 422
+	codeUnknownCandidate    = "unknown_candidate"      // 422
+	codeRateLimited         = "rate_limited"           // 429
+	codeUnavailable         = "unavailable"            // 503: Redis or an internal fault
+	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed
+	codeLedgerUnavailable   = "ledger_unavailable"     // 503: exact duplicate check failed
+	codeElectionUnavailable = "election_unavailable"   // 503: no election record yet
+	codeNotReady            = "not_ready"              // 503: /readyz
+)
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Error errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// AttemptCount is set for duplicates: attempts refused so far for this
+	// voter, this one included.
+	AttemptCount int64 `json:"attempt_count,omitempty"`
+}
+
+// abort answers an error and stops the handler chain.
+func abort(c *gin.Context, status int, code, message string) {
+	abortBody(c, status, errorBody{Code: code, Message: message})
+}
+
+func abortBody(c *gin.Context, status int, body errorBody) {
+	c.Set(ctxErrorCode, body.Code)
+	c.AbortWithStatusJSON(status, apiError{Error: body})
+}
+
+// abortRetry answers an error with a Retry-After header (whole seconds,
+// at least 1).
+func abortRetry(c *gin.Context, status int, code, message string, after time.Duration) {
+	secs := max(int64((after+time.Second-1)/time.Second), 1)
+	c.Header("Retry-After", strconv.FormatInt(secs, 10))
+	abort(c, status, code, message)
+}
+
+// unavailable answers 503 for a fault on our side.
+func (s *Server) unavailable(c *gin.Context, code, message string) {
+	abortRetry(c, http.StatusServiceUnavailable, code, message, s.cfg.RetryAfter)
+}

@@ -1,0 +1,222 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	// Tests kill Redis on purpose; its client's dial errors are expected.
+	redis.SetLogger(quietRedis{})
+	os.Exit(m.Run())
+}
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+var testSecret = []byte("test election secret")
+
+// staticElections is a fake Elections serving a fixed record or error.
+type staticElections struct {
+	mu  sync.Mutex
+	e   *ballot.Election
+	err error
+}
+
+func (s *staticElections) Election(context.Context) (*ballot.Election, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.e, s.err
+}
+
+func (s *staticElections) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = err
+}
+
+// fakeLedger is a dedup.NullifierLedger that knows no nullifier, or fails.
+type fakeLedger struct{ err error }
+
+func (f fakeLedger) NullifierUsed(context.Context, string, string) (bool, error) { return false, f.err }
+
+func testElection() *ballot.Election {
+	return &ballot.Election{
+		ID: "test-2026", Name: "Test election",
+		States: []string{"CA", "NY"}, Candidates: []string{"alice", "bob"},
+		OpensAt:  time.Now().Add(-time.Hour),
+		ClosesAt: time.Now().Add(time.Hour),
+		RollRoot: strings.Repeat("0", 64),
+		Status:   ballot.StatusConfigured,
+	}
+}
+
+type fixture struct {
+	t         *testing.T
+	redis     *redistest.Server
+	rdb       *redis.Client
+	elections *staticElections
+	intake    *dedup.Deduper
+	srv       *Server
+	reg       *prometheus.Registry
+}
+
+type fixtureOpts struct {
+	cfg    Config
+	ledger dedup.NullifierLedger
+	dedup  dedup.Config
+}
+
+func newFixture(t *testing.T, o fixtureOpts) *fixture {
+	t.Helper()
+	rs := redistest.Start(t)
+	f := &fixture{t: t, redis: rs, rdb: rs.Client(), elections: &staticElections{e: testElection()}, reg: prometheus.NewRegistry()}
+	if o.ledger == nil {
+		o.ledger = fakeLedger{}
+	}
+	if o.dedup.CallTimeout == 0 {
+		o.dedup.CallTimeout = 500 * time.Millisecond
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.intake = dedup.New(redis.NewClient(&redis.Options{Addr: rs.Addr, MaxRetries: -1}), o.ledger, o.dedup, log)
+	t.Cleanup(f.intake.Close)
+	o.cfg.Secret = testSecret
+	srv, err := New(o.cfg, Deps{Elections: f.elections, Ledger: f.elections, Intake: f.intake, Registry: f.reg, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = srv
+	return f
+}
+
+// enroll puts a voter on a state's roll.
+func (f *fixture) enroll(voterID, credential, state string) {
+	f.t.Helper()
+	n := ballot.NullifierOf(ballot.VoterKey(testSecret, voterID, credential))
+	if err := f.rdb.SAdd(context.Background(), votequeue.RollKey(state), n[:]).Err(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func voteBody(voterID, credential, state, candidate string) string {
+	b, _ := json.Marshal(map[string]string{"voter_id": voterID, "credential": credential, "state": state, "candidate": candidate})
+	return string(b)
+}
+
+// do serves one request in process.
+func (f *fixture) do(method, path, body string, header ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	f.srv.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+func (f *fixture) vote(body string) *httptest.ResponseRecorder {
+	return f.do(http.MethodPost, "/api/v1/vote", body)
+}
+
+// accept casts a vote that must be accepted and returns its id.
+func (f *fixture) accept(body string) string {
+	f.t.Helper()
+	rec := f.vote(body)
+	return wantAccepted(f.t, rec.Code, rec.Body.Bytes())
+}
+
+// errorOf decodes an error answer, failing unless it has the documented shape.
+func errorOf(t *testing.T, status int, body []byte, header http.Header) errorBody {
+	t.Helper()
+	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("status %d with Content-Type %q; want JSON", status, ct)
+	}
+	var e apiError
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("status %d body %s: not {\"error\":{\"code\",\"message\"}} (%v)", status, body, err)
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		if header.Get("Retry-After") == "" {
+			t.Fatalf("status %d without Retry-After", status)
+		}
+	}
+	return e.Error
+}
+
+// wantError checks an answer's status and error code.
+func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, code string) errorBody {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status %d body %s; want %d %s", rec.Code, rec.Body, status, code)
+	}
+	e := errorOf(t, rec.Code, rec.Body.Bytes(), rec.Header())
+	if e.Code != code {
+		t.Fatalf("error code %q (%s); want %q", e.Code, e.Message, code)
+	}
+	return e
+}
+
+// wantAccepted checks a 202 answer and returns the vote id.
+func wantAccepted(t *testing.T, status int, body []byte) string {
+	t.Helper()
+	if status != http.StatusAccepted {
+		t.Fatalf("status %d body %s; want 202", status, body)
+	}
+	var a voteAccepted
+	if err := json.Unmarshal(body, &a); err != nil || !ballot.ValidVoteID(a.VoteID) || a.Status != "pending" || a.ReceiptURL != "/api/v1/votes/"+a.VoteID {
+		t.Fatalf("202 body %s (%v) is not {vote_id, status pending, receipt_url}", body, err)
+	}
+	return a.VoteID
+}
+
+// queuedVoteIDs reads every vote id in the states' streams.
+func queuedVoteIDs(t *testing.T, rdb *redis.Client, states ...string) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, st := range states {
+		msgs, err := rdb.XRange(context.Background(), votequeue.StreamKey(st), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			v, err := votequeue.Decode(m.Values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids[v.ID] {
+				t.Fatalf("vote %s queued twice", v.ID)
+			}
+			ids[v.ID] = true
+		}
+	}
+	return ids
+}
+
+var errTest = errors.New("test failure")

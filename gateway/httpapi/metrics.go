@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the gateway's Prometheus series, registered on the registry
+// the caller passes (never the global one).
+type metrics struct {
+	submitted  prometheus.Counter
+	validated  *prometheus.CounterVec
+	latency    prometheus.Histogram
+	duplicates prometheus.Counter
+	bloomMaybe *prometheus.CounterVec
+	queueDepth *prometheus.GaugeVec
+	bloomFill  *prometheus.GaugeVec
+	bloomFP    *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		submitted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "votes_submitted_total",
+			Help: "Vote submissions received (POST /api/v1/vote).",
+		}),
+		validated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votes_validated_total",
+			Help: "Vote submissions answered, by status: accepted or the error code.",
+		}, []string{"status"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "vote_validation_duration_seconds",
+			Help:    "Time from receiving a vote submission to answering it.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms .. 4 s
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duplicate_attempts_total",
+			Help: "Votes refused because the voter's nullifier was already accepted.",
+		}),
+		bloomMaybe: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bloom_maybe_seen_total",
+			Help: "Bloom 'maybe seen' answers resolved by the exact ledger check, by result: duplicate or false_positive.",
+		}, []string{"result"}),
+		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vote_queue_depth",
+			Help: "Accepted votes not yet on the ledger, per state (stream length).",
+		}, []string{"state"}),
+		bloomFill: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bloom_fill_ratio",
+			Help: "Fraction of the state's Bloom filter bits that are set.",
+		}, []string{"state"}),
+		bloomFP: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bloom_estimated_false_positive_rate",
+			Help: "Estimated chance that a new voter tests 'maybe seen' (fill ratio ^ hashes).",
+		}, []string{"state"}),
+	}
+	reg.MustRegister(m.submitted, m.validated, m.latency, m.duplicates, m.bloomMaybe, m.queueDepth, m.bloomFill, m.bloomFP)
+	return m
+}

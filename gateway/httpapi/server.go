@@ -1,0 +1,288 @@
+// Package httpapi is the gateway's HTTP API (gin): vote intake, the election
+// record, health, readiness, metrics and the OpenAPI document (openapi.yaml,
+// served at /api/v1/openapi.yaml and kept in step with the routes by a test).
+//
+// The handlers validate requests and map outcomes to answers; eligibility,
+// deduplication and durable storage are the intake's (package dedup), the
+// election record comes from a cache over the ledger (package election).
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/dedup"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// Elections gives the current election record (cached; see election.Cache).
+type Elections interface {
+	Election(ctx context.Context) (*ballot.Election, error)
+}
+
+// Intake stores votes (implemented by *dedup.Deduper).
+type Intake interface {
+	Accept(ctx context.Context, a dedup.Attempt) (dedup.Result, error)
+	QueueDepth(ctx context.Context, state string) (int64, error)
+	BloomStats(ctx context.Context, state string) (dedup.BloomStats, error)
+	Ping(ctx context.Context) error
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Elections Elections
+	// Ledger is probed by /readyz: an uncached election source that
+	// reaches the ledger.
+	Ledger   Elections
+	Intake   Intake
+	Registry *prometheus.Registry
+	Log      *slog.Logger
+}
+
+// Config tunes the server. Zero fields take DefaultConfig's values, except
+// the rate limits, where zero means no limit.
+type Config struct {
+	// Secret is the election secret voter keys are derived with.
+	Secret []byte
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes int64
+	// MaxQueueDepth is the deepest a state's queue may be before votes
+	// are refused with 503 overloaded; negative turns the check off.
+	MaxQueueDepth int64
+	// RetryAfter is what 503 answers tell clients to wait.
+	RetryAfter time.Duration
+	// ClientRate and ClientBurst limit requests per client address (per
+	// second, burst); GlobalRate and GlobalBurst limit all requests.
+	ClientRate  float64
+	ClientBurst int
+	GlobalRate  float64
+	GlobalBurst int
+	// TrustedProxies may set X-Forwarded-For; empty means the peer address
+	// is the client address.
+	TrustedProxies []string
+	// DepthInterval is how often queue depths are polled, BloomInterval how
+	// often Bloom fill is counted (BITCOUNT is linear in the filter size).
+	DepthInterval time.Duration
+	BloomInterval time.Duration
+	// ReadyTimeout bounds each /readyz probe.
+	ReadyTimeout time.Duration
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults for zero fields of Config.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:  4096,
+		MaxQueueDepth: 5_000_000,
+		RetryAfter:    2 * time.Second,
+		DepthInterval: 500 * time.Millisecond,
+		BloomInterval: 15 * time.Second,
+		ReadyTimeout:  2 * time.Second,
+		Now:           time.Now,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	c.MaxBodyBytes = orDefault(c.MaxBodyBytes, d.MaxBodyBytes)
+	c.MaxQueueDepth = orDefault(c.MaxQueueDepth, d.MaxQueueDepth)
+	c.RetryAfter = orDefault(c.RetryAfter, d.RetryAfter)
+	c.DepthInterval = orDefault(c.DepthInterval, d.DepthInterval)
+	c.BloomInterval = orDefault(c.BloomInterval, d.BloomInterval)
+	c.ReadyTimeout = orDefault(c.ReadyTimeout, d.ReadyTimeout)
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	return c
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Keys of values kept in the gin context.
+const (
+	ctxRequestID = "request_id"
+	ctxErrorCode = "error_code"
+)
+
+// Server is the gateway's HTTP API. Handler serves it; Run keeps its queue
+// and Bloom statistics fresh.
+type Server struct {
+	cfg   Config
+	deps  Deps
+	m     *metrics
+	limit *limiter
+	watch *watcher
+	gin   *gin.Engine
+}
+
+// New builds the server and registers its metrics on deps.Registry.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("httpapi: empty election secret")
+	}
+	s := &Server{
+		cfg:   cfg,
+		deps:  deps,
+		m:     newMetrics(deps.Registry),
+		limit: newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.GlobalRate, cfg.GlobalBurst),
+	}
+	s.watch = newWatcher(deps.Elections, deps.Intake, s.m, deps.Log)
+	g := gin.New()
+	if err := g.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("httpapi: trusted proxies: %w", err)
+	}
+	g.HandleMethodNotAllowed = true
+	g.Use(s.requestID, s.accessLog, s.recover)
+	g.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, codeNotFound, "no such resource") })
+	g.NoMethod(func(c *gin.Context) {
+		abort(c, http.StatusMethodNotAllowed, codeMethodNotAllowed, c.Request.Method+" is not allowed here")
+	})
+
+	api := g.Group("/api/v1", s.rateLimit)
+	api.POST("/vote", s.postVote)
+	api.GET("/election", s.getElection)
+	api.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
+
+	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	g.GET("/readyz", s.ready)
+	metricsHandler := promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{})
+	g.GET("/metrics", gin.WrapH(metricsHandler))
+	s.gin = g
+	return s, nil
+}
+
+// Handler is the HTTP handler of the API.
+func (s *Server) Handler() http.Handler { return s.gin }
+
+// Run polls queue depths and Bloom statistics until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	s.watch.run(ctx, s.cfg.DepthInterval, s.cfg.BloomInterval)
+}
+
+// Routes lists "METHOD path" of every route, for the OpenAPI test.
+func (s *Server) Routes() []gin.RouteInfo { return s.gin.Routes() }
+
+func (s *Server) getElection(c *gin.Context) {
+	e, err := s.deps.Elections.Election(c.Request.Context())
+	if err != nil {
+		s.logger(c).Warn("no election record", "err", err)
+		s.unavailable(c, codeElectionUnavailable, "the election record is not available")
+		return
+	}
+	c.JSON(http.StatusOK, e)
+}
+
+// ready answers 200 when Redis and the ledger answer, 503 otherwise.
+func (s *Server) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ReadyTimeout)
+	defer cancel()
+	if err := s.deps.Intake.Ping(ctx); err != nil {
+		s.unavailable(c, codeNotReady, "redis: "+err.Error())
+		return
+	}
+	if _, err := s.deps.Ledger.Election(ctx); err != nil {
+		s.unavailable(c, codeNotReady, "ledger: "+err.Error())
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// requestID takes the client's X-Request-ID if it is sane, or makes one, and
+// echoes it in the answer.
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !saneRequestID(id) {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // never fails
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set(ctxRequestID, id)
+	c.Header("X-Request-ID", id)
+	c.Next()
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if b := id[i]; !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// logger is the request's logger, carrying its id.
+func (s *Server) logger(c *gin.Context) *slog.Logger {
+	return s.deps.Log.With("request_id", c.GetString(ctxRequestID))
+}
+
+// accessLog logs every request at debug level and 5xx answers at warn.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	level := slog.LevelDebug
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelWarn
+	}
+	ctx := c.Request.Context()
+	if !s.deps.Log.Enabled(ctx, level) {
+		return
+	}
+	s.deps.Log.Log(ctx, level, "http",
+		"request_id", c.GetString(ctxRequestID),
+		"method", c.Request.Method,
+		"path", c.Request.URL.Path,
+		"status", c.Writer.Status(),
+		"code", c.GetString(ctxErrorCode),
+		"client", c.ClientIP(),
+		"duration", time.Since(start))
+}
+
+// recover turns a panic into a logged 503, so a bug answers like any other
+// fault on our side (the vote was not acknowledged) instead of a bare 500.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.logger(c).Error("panic", "panic", r, "stack", string(debug.Stack()))
+			s.unavailable(c, codeUnavailable, "internal error")
+		}
+	}()
+	c.Next()
+}
+
+// rateLimit refuses requests over the per-client or global rate with 429.
+func (s *Server) rateLimit(c *gin.Context) {
+	if ok, wait := s.limit.allow(c.ClientIP(), s.cfg.Now()); !ok {
+		abortRetry(c, http.StatusTooManyRequests, codeRateLimited, "too many requests; slow down", wait)
+		return
+	}
+	c.Next()
+}

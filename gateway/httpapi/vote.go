@@ -1,0 +1,290 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/dedup"
+)
+
+// voteRequest is the body of POST /api/v1/vote.
+type voteRequest struct {
+	VoterID    string
+	Credential string
+	State      string
+	Candidate  string
+}
+
+// voteAccepted is the 202 answer.
+type voteAccepted struct {
+	VoteID     string `json:"vote_id"`
+	Status     string `json:"status"`
+	ReceiptURL string `json:"receipt_url"`
+}
+
+// Field limits: generous for any real id scheme, small enough that a body
+// stays well under the size limit.
+const (
+	maxVoterID    = 128
+	maxCredential = 256
+)
+
+// requestFields lists the body's fields in the order they are reported.
+var requestFields = [...]struct {
+	name string
+	max  int
+	dst  func(*voteRequest) *string
+}{
+	{"voter_id", maxVoterID, func(r *voteRequest) *string { return &r.VoterID }},
+	{"credential", maxCredential, func(r *voteRequest) *string { return &r.Credential }},
+	{"state", 8, func(r *voteRequest) *string { return &r.State }},
+	{"candidate", 64, func(r *voteRequest) *string { return &r.Candidate }},
+}
+
+// decodeError is a refused request body: the status and error to answer.
+type decodeError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *decodeError) Error() string { return e.msg }
+
+func badField(format string, args ...any) *decodeError {
+	return &decodeError{http.StatusBadRequest, codeInvalidField, fmt.Sprintf(format, args...)}
+}
+
+// decodeVote reads a vote request strictly: exactly one JSON object whose
+// keys are exactly the four known names (case-sensitive; unknown or repeated
+// keys refused), each a non-empty string within its length limit. Only
+// *decodeError is returned.
+func decodeVote(body []byte) (voteRequest, *decodeError) {
+	var req voteRequest
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&raw); err != nil {
+		return req, &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object: " + err.Error()}
+	}
+	if raw == nil {
+		return req, &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object"}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, &decodeError{http.StatusBadRequest, codeInvalidJSON, "data after the JSON object"}
+	}
+	if err := noRepeatedKeys(body); err != nil {
+		return req, err
+	}
+	known := 0
+	for _, f := range requestFields {
+		v, ok := raw[f.name]
+		if !ok {
+			return req, badField("missing field %q", f.name)
+		}
+		known++
+		dst := f.dst(&req)
+		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, dst) != nil {
+			return req, badField("field %q must be a string", f.name)
+		}
+		if *dst == "" || len(*dst) > f.max {
+			return req, badField("field %q must have 1 to %d bytes", f.name, f.max)
+		}
+	}
+	if len(raw) != known {
+		for k := range raw {
+			if !isRequestField(k) {
+				return req, badField("unknown field %q", truncate(k))
+			}
+		}
+	}
+	return req, nil
+}
+
+func isRequestField(name string) bool {
+	for _, f := range requestFields {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// noRepeatedKeys refuses an object that names a key twice: decoders differ
+// on which value wins, so such a body is ambiguous. The body is a valid JSON
+// object here.
+func noRepeatedKeys(body []byte) *decodeError {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	_, _ = dec.Token() // '{'
+	seen := make(map[string]bool, len(requestFields))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return &decodeError{http.StatusBadRequest, codeInvalidJSON, err.Error()}
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return badField("field %q given twice", truncate(key))
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return &decodeError{http.StatusBadRequest, codeInvalidJSON, err.Error()}
+		}
+	}
+	return nil
+}
+
+// truncate shortens client input before it is echoed in an error message.
+func truncate(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
+
+// readBody checks the media type and reads at most MaxBodyBytes.
+func (s *Server) readBody(c *gin.Context) ([]byte, *decodeError) {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, &decodeError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Content-Type must be application/json"}
+	}
+	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, s.tooLarge()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, s.tooLarge()
+		}
+		return nil, &decodeError{http.StatusBadRequest, codeInvalidJSON, "reading the body: " + err.Error()}
+	}
+	return body, nil
+}
+
+func (s *Server) tooLarge() *decodeError {
+	return &decodeError{http.StatusRequestEntityTooLarge, codeBodyTooLarge, fmt.Sprintf("body larger than %d bytes", s.cfg.MaxBodyBytes)}
+}
+
+// postVote is POST /api/v1/vote: validate, check the election, then hand the
+// vote to the intake, which checks eligibility, deduplicates and stores it.
+// 202 only once the intake says the vote is on disk.
+func (s *Server) postVote(c *gin.Context) {
+	start := time.Now()
+	s.m.submitted.Inc()
+	defer func() {
+		status := "accepted"
+		if code, ok := c.Get(ctxErrorCode); ok {
+			status = code.(string)
+		}
+		s.m.validated.WithLabelValues(status).Inc()
+		s.m.latency.Observe(time.Since(start).Seconds())
+	}()
+
+	body, derr := s.readBody(c)
+	if derr == nil {
+		var req voteRequest
+		if req, derr = decodeVote(body); derr == nil {
+			s.castVote(c, req)
+			return
+		}
+	}
+	abort(c, derr.status, derr.code, derr.msg)
+}
+
+// castVote handles a well-formed request.
+func (s *Server) castVote(c *gin.Context, req voteRequest) {
+	ctx := c.Request.Context()
+	e, err := s.deps.Elections.Election(ctx)
+	if err != nil {
+		s.logger(c).Warn("no election record", "err", err)
+		s.unavailable(c, codeElectionUnavailable, "the election record is not available")
+		return
+	}
+	now := s.cfg.Now()
+	switch {
+	case !e.OpenAt(now):
+		abort(c, http.StatusForbidden, codeElectionClosed, "the election is not open for voting")
+		return
+	case !e.HasState(req.State):
+		abort(c, http.StatusUnprocessableEntity, codeUnknownState, fmt.Sprintf("state %q is not in this election", req.State))
+		return
+	case !e.HasCandidate(req.Candidate):
+		abort(c, http.StatusUnprocessableEntity, codeUnknownCandidate, fmt.Sprintf("candidate %q is not on the ballot", req.Candidate))
+		return
+	}
+	if depth := s.watch.depth(req.State); s.cfg.MaxQueueDepth > 0 && depth > s.cfg.MaxQueueDepth {
+		s.unavailable(c, codeOverloaded, "too many votes waiting for the ledger; retry later")
+		return
+	}
+	id, err := ballot.NewVoteID()
+	if err != nil {
+		s.logger(c).Error("vote id", "err", err)
+		s.unavailable(c, codeUnavailable, "could not allocate a vote id")
+		return
+	}
+	nullifier := ballot.NullifierOf(ballot.VoterKey(s.cfg.Secret, req.VoterID, req.Credential))
+	res, err := s.deps.Intake.Accept(ctx, dedup.Attempt{
+		Vote: ballot.Vote{
+			ID:        id,
+			State:     req.State,
+			Nullifier: ballot.HashHex(nullifier),
+			Candidate: req.Candidate,
+			CastAt:    now.UnixMilli(),
+		},
+		RequestID: c.GetString(ctxRequestID),
+	})
+	if err != nil {
+		s.intakeFailed(c, err)
+		return
+	}
+	if res.BloomMaybe {
+		result := "false_positive"
+		if res.Outcome == dedup.Duplicate {
+			result = "duplicate"
+		}
+		s.m.bloomMaybe.WithLabelValues(result).Inc()
+	}
+	switch res.Outcome {
+	case dedup.Accepted:
+		url := "/api/v1/votes/" + id
+		c.Header("Location", url)
+		c.JSON(http.StatusAccepted, voteAccepted{VoteID: id, Status: "pending", ReceiptURL: url})
+	case dedup.NotEligible:
+		abort(c, http.StatusForbidden, codeNotEligible, "voter id and credential are not on this state's roll")
+	case dedup.Duplicate:
+		s.m.duplicates.Inc()
+		abortBody(c, http.StatusConflict, errorBody{
+			Code:         codeDuplicate,
+			Message:      "a vote with this voter id and credential was already accepted",
+			AttemptCount: res.Attempts,
+		})
+	default:
+		s.intakeFailed(c, fmt.Errorf("intake answered outcome %v", res.Outcome))
+	}
+}
+
+// intakeFailed answers 503 for an intake error; the vote may or may not be
+// stored, so it is never acknowledged.
+func (s *Server) intakeFailed(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, dedup.ErrLedger):
+		s.logger(c).Warn("exact duplicate check failed", "err", err)
+		s.unavailable(c, codeLedgerUnavailable, "the ledger cannot be reached to check this vote; retry later")
+	case errors.Is(err, context.Canceled):
+		s.logger(c).Info("client went away", "err", err)
+		s.unavailable(c, codeUnavailable, "request cancelled")
+	default:
+		s.logger(c).Error("vote intake failed", "err", err)
+		s.unavailable(c, codeUnavailable, "votes cannot be stored right now; retry later")
+	}
+}

@@ -1,0 +1,306 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/bloom"
+	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+func TestVoteAcceptedThenDuplicate(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.enroll("v1", "c1", "CA")
+	rec := f.vote(voteBody("v1", "c1", "CA", "alice"))
+	id := wantAccepted(t, rec.Code, rec.Body.Bytes())
+	if rec.Header().Get("Location") != "/api/v1/votes/"+id || rec.Header().Get("X-Request-ID") == "" {
+		t.Fatalf("headers %v lack Location or X-Request-ID", rec.Header())
+	}
+	if ids := queuedVoteIDs(t, f.rdb, "CA"); !ids[id] || len(ids) != 1 {
+		t.Fatalf("queue holds %v; want exactly %s", ids, id)
+	}
+	for want := int64(1); want <= 2; want++ {
+		// Another candidate changes nothing: one voter, one vote.
+		e := wantError(t, f.vote(voteBody("v1", "c1", "CA", "bob")), http.StatusConflict, codeDuplicate)
+		if e.AttemptCount != want {
+			t.Fatalf("attempt_count %d; want %d", e.AttemptCount, want)
+		}
+	}
+}
+
+// TestVoteErrors walks every refusal of POST /api/v1/vote.
+func TestVoteErrors(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.enroll("v1", "c1", "CA")
+	long := strings.Repeat("x", 200)
+	for _, tc := range []struct {
+		name   string
+		body   string
+		status int
+		code   string
+	}{
+		{"not json", "vote for alice", 400, codeInvalidJSON},
+		{"array", `["v1","c1","CA","alice"]`, 400, codeInvalidJSON},
+		{"null", `null`, 400, codeInvalidJSON},
+		{"empty", ``, 400, codeInvalidJSON},
+		{"trailing data", voteBody("v1", "c1", "CA", "alice") + `{}`, 400, codeInvalidJSON},
+		{"truncated", `{"voter_id":"v1"`, 400, codeInvalidJSON},
+		{"missing field", `{"voter_id":"v1","credential":"c1","state":"CA"}`, 400, codeInvalidField},
+		{"unknown field", `{"voter_id":"v1","credential":"c1","state":"CA","candidate":"alice","extra":1}`, 400, codeInvalidField},
+		{"case variant", `{"Voter_ID":"v1","credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
+		{"repeated key", `{"voter_id":"v1","voter_id":"v2","credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
+		{"number", `{"voter_id":1,"credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
+		{"null field", `{"voter_id":null,"credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
+		{"object field", `{"voter_id":{},"credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
+		{"empty field", voteBody("", "c1", "CA", "alice"), 400, codeInvalidField},
+		{"long field", voteBody(long, "c1", "CA", "alice"), 400, codeInvalidField},
+		{"unknown state", voteBody("v1", "c1", "TX", "alice"), 422, codeUnknownState},
+		{"unknown candidate", voteBody("v1", "c1", "CA", "mallory"), 422, codeUnknownCandidate},
+		{"not on roll", voteBody("v1", "wrong", "CA", "alice"), 403, codeNotEligible},
+		{"other state's roll", voteBody("v1", "c1", "NY", "alice"), 403, codeNotEligible},
+		{"too large", `{"voter_id":"` + strings.Repeat("x", 5000) + `"}`, 413, codeBodyTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantError(t, f.vote(tc.body), tc.status, tc.code) })
+	}
+	t.Run("no content type", func(t *testing.T) {
+		rec := f.do(http.MethodPost, "/api/v1/vote", voteBody("v1", "c1", "CA", "alice"), "Content-Type", "text/plain")
+		wantError(t, rec, 415, codeUnsupportedMedia)
+	})
+	t.Run("too large without length", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/vote", io.MultiReader(strings.NewReader(`{"voter_id":"`), strings.NewReader(strings.Repeat("x", 5000))))
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		f.srv.Handler().ServeHTTP(rec, req)
+		wantError(t, rec, 413, codeBodyTooLarge)
+	})
+	t.Run("not found", func(t *testing.T) { wantError(t, f.do(http.MethodGet, "/api/v1/nothing", ""), 404, codeNotFound) })
+	t.Run("method", func(t *testing.T) { wantError(t, f.do(http.MethodGet, "/api/v1/vote", ""), 405, codeMethodNotAllowed) })
+	// The refusal "not on roll" is recorded for review (dedup tests the entry).
+	if n := f.rdb.XLen(context.Background(), votequeue.ReviewKey("CA")).Val(); n != 1 {
+		t.Fatalf("review stream of CA holds %d entries; want 1", n)
+	}
+	if ids := queuedVoteIDs(t, f.rdb, "CA", "NY"); len(ids) != 0 {
+		t.Fatalf("refused requests queued %d votes", len(ids))
+	}
+}
+
+func TestElectionClosed(t *testing.T) {
+	for name, now := range map[string]time.Time{
+		"before": time.Now().Add(-2 * time.Hour),
+		"after":  time.Now().Add(2 * time.Hour),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpts{cfg: Config{Now: func() time.Time { return now }}})
+			f.enroll("v1", "c1", "CA")
+			wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 403, codeElectionClosed)
+		})
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	t.Run("redis down", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		f.enroll("v1", "c1", "CA")
+		f.redis.Kill()
+		wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeUnavailable)
+		wantError(t, f.do(http.MethodGet, "/readyz", ""), 503, codeNotReady)
+		f.redis.Restart()
+		f.accept(voteBody("v1", "c1", "CA", "alice"))
+	})
+	t.Run("no election", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		f.elections.fail(errTest)
+		wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeElectionUnavailable)
+		wantError(t, f.do(http.MethodGet, "/api/v1/election", ""), 503, codeElectionUnavailable)
+		wantError(t, f.do(http.MethodGet, "/readyz", ""), 503, codeNotReady)
+	})
+	t.Run("overloaded", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{cfg: Config{MaxQueueDepth: 1}})
+		for _, v := range []string{"v1", "v2", "v3"} {
+			f.enroll(v, "c", "CA")
+		}
+		f.accept(voteBody("v1", "c", "CA", "alice"))
+		f.accept(voteBody("v2", "c", "CA", "alice"))
+		f.srv.watch.pollDepths(context.Background())
+		wantError(t, f.vote(voteBody("v3", "c", "CA", "alice")), 503, codeOverloaded)
+		// Another state's queue is not full.
+		f.enroll("v3", "c", "NY")
+		f.accept(voteBody("v3", "c", "NY", "alice"))
+	})
+	t.Run("ledger down", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{ledger: fakeLedger{err: errTest}})
+		f.enroll("v1", "c1", "CA")
+		saturateBloom(t, f, "CA")
+		wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeLedgerUnavailable)
+	})
+}
+
+// saturateBloom gives state a tiny filter with every bit set, so every voter
+// is "maybe seen" and goes to the ledger.
+func saturateBloom(t *testing.T, f *fixture, state string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := dedup.EnsureParams(ctx, f.rdb, state, bloom.Params{Bits: 8, Hashes: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.Set(ctx, votequeue.BloomKey(state), "\xff", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBloomFalsePositiveAccepted(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.enroll("v1", "c1", "CA")
+	saturateBloom(t, f, "CA")
+	f.accept(voteBody("v1", "c1", "CA", "alice"))
+	wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 409, codeDuplicate)
+}
+
+func TestRateLimited(t *testing.T) {
+	f := newFixture(t, fixtureOpts{cfg: Config{ClientRate: 0.001, ClientBurst: 2}})
+	for range 2 {
+		if rec := f.do(http.MethodGet, "/api/v1/election", ""); rec.Code != 200 {
+			t.Fatalf("status %d within the burst", rec.Code)
+		}
+	}
+	wantError(t, f.do(http.MethodGet, "/api/v1/election", ""), 429, codeRateLimited)
+	wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 429, codeRateLimited)
+	// Health and metrics are not limited.
+	if rec := f.do(http.MethodGet, "/healthz", ""); rec.Code != 200 {
+		t.Fatalf("/healthz %d under rate limit", rec.Code)
+	}
+}
+
+func TestReadOnlyRoutes(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.enroll("v1", "c1", "CA")
+	f.vote(voteBody("v1", "c1", "CA", "alice"))
+	f.vote(voteBody("v1", "c1", "CA", "alice"))
+	f.srv.watch.pollDepths(context.Background())
+	f.srv.watch.pollBloom(context.Background())
+	for path, want := range map[string]string{
+		"/healthz":             `"ok"`,
+		"/readyz":              `"ready"`,
+		"/api/v1/election":     `"test-2026"`,
+		"/api/v1/openapi.yaml": "openapi: 3",
+		"/metrics":             `votes_validated_total{status="duplicate"} 1`,
+	} {
+		rec := f.do(http.MethodGet, path, "", "X-Request-ID", "abc-123")
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), want) || rec.Header().Get("X-Request-ID") != "abc-123" {
+			t.Errorf("GET %s: %d %q; want 200 containing %q and the request id", path, rec.Code, rec.Body.String(), want)
+		}
+	}
+	metrics := f.do(http.MethodGet, "/metrics", "").Body.String()
+	for _, name := range []string{"votes_submitted_total 2", `votes_validated_total{status="accepted"} 1`,
+		"vote_validation_duration_seconds_count 2", `vote_queue_depth{state="CA"} 1`, "duplicate_attempts_total 1",
+		`bloom_fill_ratio{state="CA"}`, `bloom_estimated_false_positive_rate{state="CA"}`} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %q", name)
+		}
+	}
+}
+
+// TestConcurrentSameVoter sends 1,000 concurrent requests for one voter over
+// real HTTP: exactly one 202, the rest 409, one vote queued.
+func TestConcurrentSameVoter(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.enroll("v1", "c1", "CA")
+	ts := httptest.NewServer(f.srv.Handler())
+	defer ts.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}, Timeout: 30 * time.Second}
+	defer client.CloseIdleConnections()
+	const n = 1000
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			resp, err := client.Post(ts.URL+"/api/v1/vote", "application/json", strings.NewReader(voteBody("v1", "c1", "CA", "alice")))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[202] != 1 || count[409] != n-1 {
+		t.Fatalf("statuses %v; want one 202 and %d 409", count, n-1)
+	}
+	if ids := queuedVoteIDs(t, f.rdb, "CA"); len(ids) != 1 {
+		t.Fatalf("%d votes queued; want 1", len(ids))
+	}
+}
+
+// TestKillRedisLosesNoAcceptedVote kills redis-server with SIGKILL while
+// votes stream in, restarts it on the same AOF and checks that every vote
+// answered 202 is in the queue.
+func TestKillRedisLosesNoAcceptedVote(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	const voters = 2000
+	pipe := f.rdb.Pipeline()
+	for i := range voters {
+		n := ballot.NullifierOf(ballot.VoterKey(testSecret, voterName(i), "c"))
+		pipe.SAdd(context.Background(), votequeue.RollKey("CA"), n[:])
+	}
+	if _, err := pipe.Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	statuses := map[int]int{}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range next {
+				rec := f.vote(voteBody(voterName(i), "c", "CA", "alice"))
+				mu.Lock()
+				statuses[rec.Code]++
+				if rec.Code == http.StatusAccepted {
+					accepted[wantAccepted(t, rec.Code, rec.Body.Bytes())] = true
+				} else if rec.Code != http.StatusServiceUnavailable {
+					t.Errorf("status %d %s; want 202 or 503", rec.Code, rec.Body)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range voters {
+		if i == voters/2 {
+			f.redis.Kill()
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	f.redis.Restart()
+	queued := queuedVoteIDs(t, f.rdb, "CA")
+	for id := range accepted {
+		if !queued[id] {
+			t.Errorf("vote %s answered 202 but lost after kill -9", id)
+		}
+	}
+	t.Logf("statuses %v; %d accepted, %d queued after restart", statuses, len(accepted), len(queued))
+	if len(accepted) < voters/4 || statuses[503] == 0 {
+		t.Fatalf("statuses %v: the kill did not land mid-stream", statuses)
+	}
+}
+
+func voterName(i int) string { return fmt.Sprintf("voter-%06d", i) }
