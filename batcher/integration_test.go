@@ -28,6 +28,11 @@ var (
 // gateway's dedup script does, and returns them.
 func enqueue(t *testing.T, rdb *redis.Client, n int, secret string) []ballot.Vote {
 	t.Helper()
+	return enqueueFrom(t, rdb, 0, n, secret)
+}
+
+// enqueueFrom queues votes of voters first..first+n-1.
+func enqueueFrom(t *testing.T, rdb *redis.Client, first, n int, secret string) []ballot.Vote {
 	ctx := context.Background()
 	for _, s := range states {
 		if err := votequeue.EnsureGroup(ctx, rdb, s); err != nil {
@@ -39,16 +44,17 @@ func enqueue(t *testing.T, rdb *redis.Client, n int, secret string) []ballot.Vot
 	for i := range votes {
 		id, err := ballot.NewVoteID()
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return nil
 		}
-		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), fmt.Sprint("voter-", i), "cred"))
+		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), fmt.Sprint("voter-", first+i), "cred"))
 		votes[i] = ballot.Vote{ID: id, State: states[i%len(states)], Nullifier: ballot.HashHex(null),
 			Candidate: candidates[i%len(candidates)], CastAt: time.Now().UnixMilli()}
 		pipe.Set(ctx, votequeue.ClaimKey(votes[i].State, votes[i].Nullifier), id, time.Hour)
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(votes[i].State), Values: votequeue.Fields(votes[i])})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
+		t.Error(err)
 	}
 	return votes
 }
