@@ -74,7 +74,7 @@ func testElection() *ballot.Election {
 }
 
 type fixture struct {
-	t         *testing.T
+	t         testing.TB
 	redis     *redistest.Server
 	rdb       *redis.Client
 	elections *staticElections
@@ -89,7 +89,7 @@ type fixtureOpts struct {
 	dedup  dedup.Config
 }
 
-func newFixture(t *testing.T, o fixtureOpts) *fixture {
+func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	t.Helper()
 	rs := redistest.Start(t)
 	f := &fixture{t: t, redis: rs, rdb: rs.Client(), elections: &staticElections{e: testElection()}, reg: prometheus.NewRegistry()}
@@ -114,8 +114,20 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 // enroll puts a voter on a state's roll.
 func (f *fixture) enroll(voterID, credential, state string) {
 	f.t.Helper()
-	n := ballot.NullifierOf(ballot.VoterKey(testSecret, voterID, credential))
-	if err := f.rdb.SAdd(context.Background(), votequeue.RollKey(state), n[:]).Err(); err != nil {
+	f.enrollMany(state, credential, 1, func(int) string { return voterID })
+}
+
+// enrollMany puts n voters, named by name(i), with one credential on a
+// state's roll in one pipeline.
+func (f *fixture) enrollMany(state, credential string, n int, name func(int) string) {
+	f.t.Helper()
+	ctx := context.Background()
+	pipe := f.rdb.Pipeline()
+	for i := range n {
+		null := ballot.NullifierOf(ballot.VoterKey(testSecret, name(i), credential))
+		pipe.SAdd(ctx, votequeue.RollKey(state), null[:])
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -184,7 +196,7 @@ func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, code st
 }
 
 // wantAccepted checks a 202 answer and returns the vote id.
-func wantAccepted(t *testing.T, status int, body []byte) string {
+func wantAccepted(t testing.TB, status int, body []byte) string {
 	t.Helper()
 	if status != http.StatusAccepted {
 		t.Fatalf("status %d body %s; want 202", status, body)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/bloom"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/votequeue"
@@ -254,14 +253,7 @@ func TestConcurrentSameVoter(t *testing.T) {
 func TestKillRedisLosesNoAcceptedVote(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	const voters = 2000
-	pipe := f.rdb.Pipeline()
-	for i := range voters {
-		n := ballot.NullifierOf(ballot.VoterKey(testSecret, voterName(i), "c"))
-		pipe.SAdd(context.Background(), votequeue.RollKey("CA"), n[:])
-	}
-	if _, err := pipe.Exec(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.enrollMany("CA", "c", voters, voterName)
 	var mu sync.Mutex
 	accepted := map[string]bool{}
 	statuses := map[int]int{}
