@@ -202,3 +202,24 @@ type Results struct {
 	National   Tally                  `json:"national"`
 	States     map[string]StateResult `json:"states"`
 }
+
+// Apply adds a committed batch, as its BatchCommitted event reports it, to
+// the results: the state's and the national counts.
+func (r *Results) Apply(ev BatchEvent) {
+	if r.States == nil {
+		r.States = map[string]StateResult{}
+	}
+	if r.National == nil {
+		r.National = Tally{}
+	}
+	s := r.States[ev.State]
+	s.State = ev.State
+	if s.Tallies == nil {
+		s.Tallies = Tally{}
+	}
+	s.Add(BatchRecord{Counted: ev.Counted, Rejected: ev.Rejected, Tallies: ev.Tallies})
+	r.States[ev.State] = s
+	r.Counted += uint64(ev.Counted)
+	r.Rejected += uint64(len(ev.Rejected))
+	r.National.Merge(ev.Tallies)
+}

@@ -159,3 +159,17 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 	})
 }
+
+func TestResultsApplyAddsStateAndNational(t *testing.T) {
+	var r Results
+	r.Apply(BatchEvent{State: "CA", Seq: 1, Counted: 3, Rejected: []int{}, Tallies: Tally{"a": 2, "b": 1}})
+	r.Apply(BatchEvent{State: "CA", Seq: 2, Counted: 1, Rejected: []int{0, 2}, Tallies: Tally{"a": 1}})
+	r.Apply(BatchEvent{State: "TX", Seq: 1, Counted: 2, Rejected: []int{}, Tallies: Tally{"b": 2}})
+	ca := r.States["CA"]
+	if ca.Batches != 2 || ca.Counted != 4 || ca.Rejected != 2 || !ca.Tallies.Equal(Tally{"a": 3, "b": 1}) {
+		t.Errorf("CA = %+v", ca)
+	}
+	if r.Counted != 6 || r.Rejected != 2 || !r.National.Equal(Tally{"a": 3, "b": 3}) {
+		t.Errorf("national = %d counted, %d rejected, %v", r.Counted, r.Rejected, r.National)
+	}
+}

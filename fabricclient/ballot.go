@@ -21,12 +21,13 @@ import (
 type Ballot struct {
 	contract *client.Contract
 	qscc     *client.Contract // the peer's query system chaincode, for blocks
+	network  *client.Network
 	channel  string
 }
 
 // Ballot returns the ballot contract client of this connection.
 func (c *Conn) Ballot() *Ballot {
-	return &Ballot{contract: c.Contract("ballot"), qscc: c.Network.GetContract("qscc"), channel: c.profile.Channel}
+	return &Ballot{contract: c.Contract("ballot"), qscc: c.Network.GetContract("qscc"), network: c.Network, channel: c.profile.Channel}
 }
 
 // ErrNotFound is returned when the ledger has no such record.

@@ -1,0 +1,74 @@
+package fabricclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// Position is a point in the channel's event stream: events after the
+// transaction TxID of block Block (an empty TxID means from the start of Block).
+type Position struct {
+	Block uint64 `json:"block"`
+	TxID  string `json:"tx_id"`
+}
+
+// BlockNumber and TransactionID make a Position a fabric-gateway Checkpoint.
+func (p Position) BlockNumber() uint64   { return p.Block }
+func (p Position) TransactionID() string { return p.TxID }
+
+// BatchCommitted is one BatchCommitted chaincode event and where it sits.
+type BatchCommitted struct {
+	Event ballot.BatchEvent
+	At    Position
+}
+
+// BatchEvents streams the BatchCommitted events committed after from, in
+// ledger order, until ctx ends. Malformed payloads end the stream with an
+// error on errs (they would mean a chaincode bug, never to be skipped).
+func (b *Ballot) BatchEvents(ctx context.Context, from Position) (<-chan BatchCommitted, <-chan error, error) {
+	events, err := b.network.ChaincodeEvents(ctx, b.contract.ChaincodeName(), client.WithStartBlock(from.Block), client.WithCheckpoint(from))
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen for chaincode events: %w", err)
+	}
+	out := make(chan BatchCommitted, 64)
+	errs := make(chan error, 1)
+	go func() {
+		defer close(out)
+		for ev := range events {
+			if ev.EventName != ballot.EventBatchCommitted {
+				continue
+			}
+			var be ballot.BatchEvent
+			if err := json.Unmarshal(ev.Payload, &be); err != nil {
+				errs <- fmt.Errorf("decode BatchCommitted in tx %s: %w", ev.TransactionID, err)
+				return
+			}
+			select {
+			case out <- BatchCommitted{Event: be, At: Position{Block: ev.BlockNumber, TxID: ev.TransactionID}}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, errs, nil
+}
+
+// Height is the number of blocks on the channel (the next block's number).
+func (b *Ballot) Height(ctx context.Context) (uint64, error) {
+	data, err := b.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(b.channel))
+	if err != nil {
+		return 0, fmt.Errorf("chain info: %w", err)
+	}
+	var info common.BlockchainInfo
+	if err := proto.Unmarshal(data, &info); err != nil {
+		return 0, fmt.Errorf("decode chain info: %w", err)
+	}
+	return info.GetHeight(), nil
+}

@@ -1,0 +1,266 @@
+// Package results serves election results from memory at very high rates
+// without touching the peers per request. At start the cache loads full
+// results from the ledger (or from its persisted checkpoint), then applies
+// BatchCommitted chaincode events in ledger order. Each applied event is
+// persisted together with its position, so a restart resumes exactly where
+// it stopped and never applies an event twice. Responses are pre-encoded
+// JSON with an ETag; the read path takes no lock (one atomic load).
+package results
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
+)
+
+// Ledger is what the cache reads: *fabricclient.Ballot.
+type Ledger interface {
+	Results(ctx context.Context) (ballot.Results, error)
+	Height(ctx context.Context) (uint64, error)
+	BatchEvents(ctx context.Context, from fabricclient.Position) (<-chan fabricclient.BatchCommitted, <-chan error, error)
+}
+
+// View is the JSON body of GET /api/v1/results.
+type View struct {
+	ElectionID string                        `json:"election_id"`
+	Status     string                        `json:"status"`
+	AsOfBlock  uint64                        `json:"as_of_block"` // results include every block below this height
+	Counted    uint64                        `json:"counted"`
+	Rejected   uint64                        `json:"rejected"`
+	National   ballot.Tally                  `json:"national"`
+	States     map[string]ballot.StateResult `json:"states"`
+}
+
+// StateView is the JSON body of GET /api/v1/results/{state}.
+type StateView struct {
+	ElectionID string `json:"election_id"`
+	AsOfBlock  uint64 `json:"as_of_block"`
+	ballot.StateResult
+}
+
+// encoded is a response body and its entity tag.
+type encoded struct {
+	body []byte
+	etag string
+}
+
+func encode(v any) (encoded, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return encoded{}, err
+	}
+	sum := sha256.Sum256(body)
+	return encoded{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}, nil
+}
+
+// snapshot is one immutable generation of the results, as served.
+type snapshot struct {
+	all    encoded
+	states map[string]encoded // every state of the election, with or without votes
+}
+
+// checkpoint is what the cache persists: results and the position after
+// which events are still to be applied.
+type checkpoint struct {
+	At      fabricclient.Position `json:"at"`
+	Results ballot.Results        `json:"results"`
+}
+
+// Cache is the results read cache. Run fills and follows it; Handler serves it.
+type Cache struct {
+	ledger Ledger
+	path   string // persisted checkpoint file
+	log    *slog.Logger
+	states []string // the election's states: served even before a vote
+
+	snap atomic.Pointer[snapshot]
+
+	// Owned by Run's goroutine.
+	cp checkpoint
+}
+
+// New returns a cache persisting its checkpoint at path. states are the
+// election's states, so each has a results page (zero) from the start.
+func New(ledger Ledger, path string, states []string, log *slog.Logger) *Cache {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Cache{ledger: ledger, path: path, states: states, log: log}
+}
+
+// Ready reports whether the cache has results to serve.
+func (c *Cache) Ready() bool { return c.snap.Load() != nil }
+
+// Run loads the results, then applies events until ctx ends, reconnecting
+// with backoff when the event stream breaks.
+func (c *Cache) Run(ctx context.Context) error {
+	if err := c.load(ctx); err != nil {
+		return err
+	}
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		err := c.follow(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		delay := min(time.Duration(attempt)*500*time.Millisecond, 10*time.Second)
+		c.log.Warn("results event stream broke; reconnecting", "err", err, "in", delay.String())
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+	return nil
+}
+
+// load restores the persisted checkpoint, or takes a consistent snapshot of
+// the ledger's results: the chain height is read before and after the
+// results query, and only a query between two equal heights is used.
+func (c *Cache) load(ctx context.Context) error {
+	if data, err := os.ReadFile(c.path); err == nil {
+		if err := json.Unmarshal(data, &c.cp); err != nil {
+			return fmt.Errorf("results checkpoint %s is damaged (%v): delete it to reload from the ledger", c.path, err)
+		}
+		c.log.Info("results restored from checkpoint", "block", c.cp.At.Block, "counted", c.cp.Results.Counted)
+		return c.publish()
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read results checkpoint: %w", err)
+	}
+	for attempt := 1; ; attempt++ {
+		before, err := c.ledger.Height(ctx)
+		if err != nil {
+			return err
+		}
+		res, err := c.ledger.Results(ctx)
+		if err != nil {
+			return fmt.Errorf("load results: %w", err)
+		}
+		after, err := c.ledger.Height(ctx)
+		if err != nil {
+			return err
+		}
+		if before == after {
+			c.cp = checkpoint{At: fabricclient.Position{Block: after}, Results: res}
+			c.log.Info("results loaded from the ledger", "height", after, "counted", res.Counted)
+			if err := c.persist(); err != nil {
+				return err
+			}
+			return c.publish()
+		}
+		if attempt == 20 {
+			// The ledger never paused: replay every event from the first block.
+			c.cp = checkpoint{Results: ballot.Results{ElectionID: res.ElectionID, Status: res.Status}}
+			c.log.Info("ledger busy; replaying results from block 0")
+			return c.publish()
+		}
+	}
+}
+
+// follow applies events until the stream ends.
+func (c *Cache) follow(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events, errs, err := c.ledger.BatchEvents(ctx, c.cp.At)
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				select {
+				case err := <-errs:
+					return err
+				default:
+					return errors.New("event stream closed")
+				}
+			}
+			c.apply(ev)
+			// Apply whatever else already arrived, then persist and publish once.
+			for more := true; more; {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						more = false
+						break
+					}
+					c.apply(ev)
+				default:
+					more = false
+				}
+			}
+			if err := c.persist(); err != nil {
+				return err
+			}
+			if err := c.publish(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *Cache) apply(ev fabricclient.BatchCommitted) {
+	c.cp.Results.Apply(ev.Event)
+	c.cp.At = ev.At
+}
+
+// persist writes the checkpoint atomically (temporary file, then rename).
+func (c *Cache) persist() error {
+	data, err := json.Marshal(c.cp)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+		return err
+	}
+	tmp := c.path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write results checkpoint: %w", err)
+	}
+	return os.Rename(tmp, c.path)
+}
+
+// publish encodes the current results into a new snapshot.
+func (c *Cache) publish() error {
+	r := c.cp.Results
+	asOf := c.cp.At.Block
+	if c.cp.At.TxID != "" {
+		asOf++ // the block of the last applied event is complete
+	}
+	states := map[string]ballot.StateResult{}
+	for _, s := range c.states {
+		states[s] = ballot.StateResult{State: s, Tallies: ballot.Tally{}}
+	}
+	for s, sr := range r.States {
+		states[s] = sr
+	}
+	national := r.National
+	if national == nil {
+		national = ballot.Tally{}
+	}
+	all, err := encode(View{ElectionID: r.ElectionID, Status: r.Status, AsOfBlock: asOf,
+		Counted: r.Counted, Rejected: r.Rejected, National: national, States: states})
+	if err != nil {
+		return err
+	}
+	snap := &snapshot{all: all, states: make(map[string]encoded, len(states))}
+	for s, sr := range states {
+		if snap.states[s], err = encode(StateView{ElectionID: r.ElectionID, AsOfBlock: asOf, StateResult: sr}); err != nil {
+			return err
+		}
+	}
+	c.snap.Store(snap)
+	return nil
+}

@@ -1,0 +1,71 @@
+package results
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// cacheControl lets clients and proxies reuse a response for a second:
+// results change with every block, so longer would show stale counts.
+const cacheControl = "public, max-age=1"
+
+// Errors of All and State, for the API to map to 503 and 404.
+var (
+	ErrLoading      = errors.New("results are being loaded from the ledger")
+	ErrUnknownState = errors.New("no such state in this election")
+)
+
+// Response is a pre-encoded results body and its entity tag.
+type Response struct{ e encoded }
+
+// All returns the national and per-state results.
+func (c *Cache) All() (Response, error) {
+	snap := c.snap.Load()
+	if snap == nil {
+		return Response{}, ErrLoading
+	}
+	return Response{snap.all}, nil
+}
+
+// State returns one state's results.
+func (c *Cache) State(state string) (Response, error) {
+	snap := c.snap.Load()
+	if snap == nil {
+		return Response{}, ErrLoading
+	}
+	e, ok := snap.states[state]
+	if !ok {
+		return Response{}, ErrUnknownState
+	}
+	return Response{e}, nil
+}
+
+// Write answers the request with the body, or 304 Not Modified when the
+// request's If-None-Match names the current ETag.
+func (r Response) Write(w http.ResponseWriter, req *http.Request) {
+	h := w.Header()
+	h["Etag"] = []string{r.e.etag}
+	h["Cache-Control"] = []string{cacheControl}
+	if match := req.Header.Get("If-None-Match"); match != "" && etagMatches(match, r.e.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(http.StatusOK)
+	w.Write(r.e.body)
+}
+
+// Body is the encoded JSON (for benchmarks and tests).
+func (r Response) Body() []byte { return r.e.body }
+
+// etagMatches implements If-None-Match's list and "*" forms.
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
