@@ -1,0 +1,164 @@
+// Package receipt answers a voter's question "is my vote on the ledger?" with
+// a receipt: the vote's batch, leaf index, Merkle inclusion proof and the
+// on-chain root, plus the transaction and block. Where the vote landed comes
+// from the batcher's Redis record, but the proof is always built from the
+// batch as the ledger's VALID transaction carries it, so Redis is never
+// trusted for anything a voter verifies.
+package receipt
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/receipts"
+)
+
+// Ledger reads committed batches and nullifiers: *fabricclient.Ballot.
+type Ledger interface {
+	CommittedBatch(ctx context.Context, txID string) (ballot.Batch, error)
+	LocateNullifier(ctx context.Context, state, nullifier string) (ballot.NullifierRecord, error)
+}
+
+// Store is the Redis side: where the batcher recorded a vote, the pending
+// claim of a nullifier, and the state of a voter on the roll.
+type Store interface {
+	Location(ctx context.Context, voteID string) (receipts.Location, error) // receipts.ErrPending if none
+	Claim(ctx context.Context, state, nullifier string) (voteID string, err error)
+	RollState(ctx context.Context, nullifier string) (state string, err error)
+}
+
+// ErrNoVote means there is no vote to show: an unknown vote id, or voter
+// credentials that are wrong or have not voted (indistinguishable on purpose).
+var ErrNoVote = errors.New("no vote found")
+
+// Service builds receipts. Built batch trees are kept in a small LRU, so the
+// receipts of one batch (hundreds of voters) cost one ledger read.
+type Service struct {
+	ledger Ledger
+	store  Store
+	secret []byte
+
+	mu    sync.Mutex
+	lru   *list.List // of *batchEntry, most recent first
+	byTx  map[string]*list.Element
+	limit int
+}
+
+type batchEntry struct {
+	txID  string
+	batch ballot.Batch
+	tree  *ballot.Tree
+}
+
+// New returns a service keeping the trees of up to cached batches.
+func New(ledger Ledger, store Store, secret []byte, cached int) *Service {
+	return &Service{ledger: ledger, store: store, secret: secret, lru: list.New(), byTx: map[string]*list.Element{}, limit: max(cached, 1)}
+}
+
+// ByVoteID returns the receipt of a vote: pending (accepted, not yet on the
+// ledger, or unknown to the batcher yet) or counted/duplicate with its proof.
+// An id that is not a well-formed vote id must be refused by the caller.
+func (s *Service) ByVoteID(ctx context.Context, voteID string) (ballot.Receipt, error) {
+	loc, err := s.store.Location(ctx, voteID)
+	if errors.Is(err, receipts.ErrPending) {
+		return ballot.Receipt{VoteID: voteID, Status: ballot.ReceiptPending}, nil
+	}
+	if err != nil {
+		return ballot.Receipt{}, err
+	}
+	return s.committed(ctx, voteID, loc)
+}
+
+// ByCredentials returns the receipt of the voter's own vote, or ErrNoVote for
+// credentials that are not on the roll or that have not voted.
+func (s *Service) ByCredentials(ctx context.Context, voterID, credential string) (ballot.Receipt, error) {
+	null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, voterID, credential)))
+	state, err := s.store.RollState(ctx, null)
+	if err != nil {
+		return ballot.Receipt{}, err
+	}
+	if state == "" {
+		return ballot.Receipt{}, ErrNoVote
+	}
+	rec, err := s.ledger.LocateNullifier(ctx, state, null)
+	switch {
+	case err == nil:
+		return s.ByVoteID(ctx, rec.VoteID)
+	case !errors.Is(err, fabricclient.ErrNotFound):
+		return ballot.Receipt{}, err
+	}
+	voteID, err := s.store.Claim(ctx, state, null)
+	if err != nil {
+		return ballot.Receipt{}, err
+	}
+	if voteID == "" {
+		return ballot.Receipt{}, ErrNoVote
+	}
+	return ballot.Receipt{VoteID: voteID, State: state, Status: ballot.ReceiptPending}, nil
+}
+
+// committed builds the receipt of a vote the batcher recorded at loc.
+func (s *Service) committed(ctx context.Context, voteID string, loc receipts.Location) (ballot.Receipt, error) {
+	e, err := s.batch(ctx, loc.TxID)
+	if err != nil {
+		return ballot.Receipt{}, err
+	}
+	if loc.Index < 0 || loc.Index >= len(e.batch.Votes) || e.batch.Votes[loc.Index].ID != voteID {
+		return ballot.Receipt{}, fmt.Errorf("receipt record of %s does not match transaction %s (index %d)", voteID, loc.TxID, loc.Index)
+	}
+	leaf, err := e.batch.Votes[loc.Index].Leaf()
+	if err != nil {
+		return ballot.Receipt{}, err
+	}
+	proof, err := e.tree.Proof(loc.Index)
+	if err != nil {
+		return ballot.Receipt{}, err
+	}
+	r := ballot.Receipt{
+		VoteID: voteID, State: e.batch.State, Seq: e.batch.Seq, Index: loc.Index, Size: e.tree.Size(),
+		Leaf: ballot.HashHex(leaf), Root: ballot.HashHex(e.tree.Root()), Proof: make([]string, len(proof)),
+		TxID: loc.TxID, Block: loc.Block, Status: loc.Status,
+	}
+	for i, h := range proof {
+		r.Proof[i] = ballot.HashHex(h)
+	}
+	return r, nil
+}
+
+// batch returns the ledger's batch of a transaction and its tree, cached.
+func (s *Service) batch(ctx context.Context, txID string) (*batchEntry, error) {
+	s.mu.Lock()
+	if el, ok := s.byTx[txID]; ok {
+		s.lru.MoveToFront(el)
+		s.mu.Unlock()
+		return el.Value.(*batchEntry), nil
+	}
+	s.mu.Unlock()
+
+	b, err := s.ledger.CommittedBatch(ctx, txID)
+	if err != nil {
+		return nil, err
+	}
+	leaves, err := b.Verify()
+	if err != nil {
+		return nil, fmt.Errorf("batch in transaction %s: %w", txID, err)
+	}
+	e := &batchEntry{txID: txID, batch: b, tree: ballot.NewTree(leaves)}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if el, ok := s.byTx[txID]; ok { // built concurrently by another request
+		return el.Value.(*batchEntry), nil
+	}
+	s.byTx[txID] = s.lru.PushFront(e)
+	for s.lru.Len() > s.limit {
+		old := s.lru.Remove(s.lru.Back()).(*batchEntry)
+		delete(s.byTx, old.txID)
+	}
+	return e, nil
+}

@@ -1,0 +1,154 @@
+package receipt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/receipts"
+)
+
+type fakeLedger struct {
+	batches map[string]ballot.Batch // by tx id
+	nulls   map[string]ballot.NullifierRecord
+	reads   int
+}
+
+func (f *fakeLedger) CommittedBatch(_ context.Context, txID string) (ballot.Batch, error) {
+	f.reads++
+	b, ok := f.batches[txID]
+	if !ok {
+		return ballot.Batch{}, fmt.Errorf("no tx %s", txID)
+	}
+	return b, nil
+}
+
+func (f *fakeLedger) LocateNullifier(_ context.Context, state, null string) (ballot.NullifierRecord, error) {
+	r, ok := f.nulls[state+"/"+null]
+	if !ok {
+		return r, fabricclient.ErrNotFound
+	}
+	return r, nil
+}
+
+type fakeStore struct {
+	locs   map[string]receipts.Location
+	claims map[string]string
+	roll   map[string]string // nullifier -> state
+}
+
+func (f *fakeStore) Location(_ context.Context, id string) (receipts.Location, error) {
+	l, ok := f.locs[id]
+	if !ok {
+		return l, receipts.ErrPending
+	}
+	return l, nil
+}
+func (f *fakeStore) Claim(_ context.Context, state, null string) (string, error) {
+	return f.claims[state+"/"+null], nil
+}
+func (f *fakeStore) RollState(_ context.Context, null string) (string, error) { return f.roll[null], nil }
+
+var secret = []byte("s3cret")
+
+func nullifierOf(voter string) string {
+	return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, voter, "cred-"+voter)))
+}
+
+// fixture commits two batches of CA votes of voters v0..v(n-1) and records them.
+func fixture(t *testing.T, n int) (*Service, *fakeLedger, *fakeStore, []ballot.Vote) {
+	t.Helper()
+	ledger := &fakeLedger{batches: map[string]ballot.Batch{}, nulls: map[string]ballot.NullifierRecord{}}
+	store := &fakeStore{locs: map[string]receipts.Location{}, claims: map[string]string{}, roll: map[string]string{}}
+	var votes []ballot.Vote
+	for i := 0; i < n; i++ {
+		id, _ := ballot.NewVoteID()
+		voter := fmt.Sprint("v", i)
+		votes = append(votes, ballot.Vote{ID: id, State: "CA", Nullifier: nullifierOf(voter), Candidate: "alice", CastAt: 1})
+		store.roll[nullifierOf(voter)] = "CA"
+	}
+	half := n / 2
+	for seq, part := range [][]ballot.Vote{votes[:half], votes[half:]} {
+		b, err := ballot.BuildBatch("CA", uint64(seq+1), part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx := fmt.Sprint("tx", seq+1)
+		ledger.batches[tx] = b
+		rec := ballot.BatchRecord{State: "CA", Seq: b.Seq, Root: b.Root, TxID: tx, Rejected: []int{}}
+		for id, loc := range receipts.Locations(b, rec, uint64(10+seq)) {
+			store.locs[id] = loc
+		}
+		for i, v := range part {
+			ledger.nulls["CA/"+v.Nullifier] = ballot.NullifierRecord{State: "CA", Seq: b.Seq, Index: i, VoteID: v.ID}
+		}
+	}
+	return New(ledger, store, secret, 1), ledger, store, votes
+}
+
+func TestReceiptsVerifyAgainstTheLedgerBatch(t *testing.T) {
+	svc, ledger, _, votes := fixture(t, 9)
+	for _, v := range votes {
+		r, err := svc.ByVoteID(context.Background(), v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != ballot.ReceiptCounted || r.TxID == "" || r.Block < 10 {
+			t.Fatalf("receipt %+v", r)
+		}
+		if err := r.Verify(v); err != nil {
+			t.Fatalf("receipt of %s does not verify: %v", v.ID, err)
+		}
+		if r.Root != ledger.batches[r.TxID].Root {
+			t.Fatalf("receipt root %s, ledger batch root %s", r.Root, ledger.batches[r.TxID].Root)
+		}
+	}
+	// Votes arrive in batch order, so the one-batch cache reads each batch once.
+	if ledger.reads != 2 {
+		t.Errorf("%d ledger reads for 2 batches", ledger.reads)
+	}
+}
+
+func TestUnknownVoteIsPending(t *testing.T) {
+	svc, _, _, _ := fixture(t, 2)
+	id, _ := ballot.NewVoteID()
+	r, err := svc.ByVoteID(context.Background(), id)
+	if err != nil || r.Status != ballot.ReceiptPending || r.Proof != nil {
+		t.Fatalf("unknown vote: %+v, %v", r, err)
+	}
+}
+
+func TestRedisRecordNotMatchingTheLedgerIsAnError(t *testing.T) {
+	svc, _, store, votes := fixture(t, 4)
+	loc := store.locs[votes[0].ID]
+	loc.Index = 1 // points at another vote of the batch
+	store.locs[votes[0].ID] = loc
+	if _, err := svc.ByVoteID(context.Background(), votes[0].ID); err == nil {
+		t.Fatal("a receipt record pointing at another vote was trusted")
+	}
+}
+
+func TestLookupByCredentials(t *testing.T) {
+	svc, _, store, votes := fixture(t, 4)
+	ctx := context.Background()
+	r, err := svc.ByCredentials(ctx, "v3", "cred-v3")
+	if err != nil || r.VoteID != votes[3].ID || r.Status != ballot.ReceiptCounted {
+		t.Fatalf("own committed vote: %+v, %v", r, err)
+	}
+	// On the roll, accepted but not yet committed: pending with the vote id.
+	store.roll[nullifierOf("late")] = "CA"
+	store.claims["CA/"+nullifierOf("late")] = "0123456789abcdef0123456789abcdef"
+	if r, err := svc.ByCredentials(ctx, "late", "cred-late"); err != nil || r.Status != ballot.ReceiptPending || r.VoteID == "" {
+		t.Fatalf("pending vote: %+v, %v", r, err)
+	}
+	// Wrong credential, not on the roll, on the roll without a vote: all alike.
+	store.roll[nullifierOf("abstained")] = "CA"
+	for _, c := range [][2]string{{"v3", "wrong"}, {"nobody", "cred-nobody"}, {"abstained", "cred-abstained"}} {
+		if _, err := svc.ByCredentials(ctx, c[0], c[1]); !errors.Is(err, ErrNoVote) {
+			t.Errorf("%v: %v, want ErrNoVote", c, err)
+		}
+	}
+}
