@@ -50,7 +50,9 @@ func (f *fakeStore) Location(_ context.Context, id string) (receipts.Location, e
 func (f *fakeStore) Claim(_ context.Context, state, null string) (string, error) {
 	return f.claims[state+"/"+null], nil
 }
-func (f *fakeStore) RollState(_ context.Context, null string) (string, error) { return f.roll[null], nil }
+func (f *fakeStore) RollState(_ context.Context, null string) (string, error) {
+	return f.roll[null], nil
+}
 
 var secret = []byte("s3cret")
 
