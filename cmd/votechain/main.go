@@ -1,0 +1,119 @@
+// Command votechain runs the whole Votechain system on this machine: the
+// Fabric consortium, redis-server, batchers, the gateway and the explorer.
+//
+//	votechain up       bring everything up (idempotent); prints the URLs
+//	votechain down     stop everything by PID (--wipe deletes all data)
+//	votechain status   what runs where
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/stack"
+)
+
+const usage = `Usage: votechain [flags] COMMAND
+
+Commands:
+  up       bring the whole system up (network, Redis, election, batchers, gateway, explorer)
+  down     stop every process by PID; --wipe also deletes ledgers, Redis data and the roll
+  status   show what runs on which port
+
+Flags (each also settable through the environment variable shown):
+`
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "votechain:", err)
+		os.Exit(1)
+	}
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func run() error {
+	fs := flag.NewFlagSet("votechain", flag.ContinueOnError)
+	dir := fs.String("dir", env("VOTECHAIN_DIR", ".run"), "run folder (VOTECHAIN_DIR)")
+	base := fs.String("port-base", env("VOTECHAIN_PORT_BASE", strconv.Itoa(network.DefaultPortBase)), "first port of the port plan (VOTECHAIN_PORT_BASE)")
+	binDir := fs.String("bin", env("VOTECHAIN_BIN", "bin"), "folder of the project's commands (VOTECHAIN_BIN)")
+	fabricBin := fs.String("fabric-bin", env("VOTECHAIN_FABRIC_BIN", "bin/fabric"), "folder of the Fabric binaries (VOTECHAIN_FABRIC_BIN)")
+	election := fs.String("election", env("VOTECHAIN_ELECTION", "config/election.json"), "election template for a new election: id, name, states, candidates (VOTECHAIN_ELECTION)")
+	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
+	voters := fs.Int("voters", 100_000, "synthetic voters on the roll of a new election")
+	batchers := fs.Int("batchers", 1, "batcher processes")
+	wipe := fs.Bool("wipe", false, "with down: delete all data")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cmd := fs.Arg(0)
+	if fs.NArg() > 1 {
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
+	portBase, err := strconv.Atoi(*base)
+	if err != nil {
+		return fmt.Errorf("--port-base %q is not a number", *base)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	s, err := stack.New(stack.Config{
+		Dir: *dir, PortBase: portBase, BinDir: *binDir, FabricBin: *fabricBin, Builder: network.BuilderDir,
+		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "up":
+		began := time.Now()
+		if err := s.Up(ctx); err != nil {
+			return err
+		}
+		fmt.Printf("\nVotechain is up (%.1f s).\n", time.Since(began).Seconds())
+		fmt.Printf("  gateway   %s/api/v1/election\n", s.GatewayURL())
+		fmt.Printf("  results   %s/api/v1/results\n", s.GatewayURL())
+		fmt.Printf("  explorer  %s/\n", s.ExplorerURL())
+		fmt.Printf("  voter roll with credentials (demo only): %s\n", s.RollCSV())
+		fmt.Printf("  network status: make network-status; stop: make down (WIPE=1 deletes data)\n")
+		return nil
+	case "down":
+		return s.Down(*wipe)
+	case "status":
+		for _, st := range s.Status() {
+			state := "stopped"
+			if st.Running {
+				state = "running"
+			}
+			fmt.Printf("%-10s %-8s pid %-8d port %d\n", st.Name, state, st.PID, st.Port)
+		}
+		s.Network().Status(ctx).Print(os.Stdout)
+		return nil
+	case "":
+		fs.Usage()
+		return errors.New("no command given")
+	default:
+		fs.Usage()
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

@@ -1,0 +1,143 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/gateway"
+	"github.com/votechain/votechain/gateway/roll"
+)
+
+// ensureElection makes sure the ledger holds an election and Redis its roll.
+// A new election gets a synthetic roll of cfg.Voters voters over the
+// template's states, and a window from now for cfg.Window.
+func (s *Stack) ensureElection(ctx context.Context) error {
+	if err := s.ensureSecret(); err != nil {
+		return err
+	}
+	secret, err := gateway.LoadSecret(s.SecretFile())
+	if err != nil {
+		return err
+	}
+	profile, err := s.net.Profile()
+	if err != nil {
+		return err
+	}
+	admin, err := fabricclient.Dial(profile, "Commission", fabricclient.WithUser("Admin"))
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	ledger := admin.Ballot()
+
+	existing, err := ledger.Election(ctx)
+	if err != nil && !errors.Is(err, fabricclient.ErrNotFound) {
+		return err
+	}
+	var states []string
+	if existing != nil {
+		states = existing.States
+	} else {
+		tmpl, err := s.template()
+		if err != nil {
+			return err
+		}
+		states = tmpl.States
+	}
+	if _, err := os.Stat(s.RollCSV()); err != nil {
+		if existing != nil {
+			return fmt.Errorf("the ledger has election %s but its roll %s is missing: wipe the system with `make down WIPE=1`", existing.ID, s.RollCSV())
+		}
+		if err := s.generateRoll(states); err != nil {
+			return err
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: s.RedisAddr()})
+	defer rdb.Close()
+	summary, err := s.loadRoll(ctx, rdb, secret)
+	if err != nil {
+		return err
+	}
+	if existing != nil {
+		if existing.RollRoot != summary.Root {
+			return fmt.Errorf("roll root %s in Redis differs from the ledger's %s", summary.Root, existing.RollRoot)
+		}
+		s.log.Info("election on the ledger", "id", existing.ID, "states", len(existing.States), "closes_at", existing.ClosesAt)
+		return nil
+	}
+	e, err := s.template()
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	e.OpensAt, e.ClosesAt = now, now.Add(s.cfg.Window)
+	e.RollRoot, e.Status = summary.Root, ballot.StatusConfigured
+	if err := ledger.SetupElection(ctx, e); err != nil {
+		return err
+	}
+	s.log.Info("election set up on the ledger", "id", e.ID, "voters", summary.Voters, "roll_root", e.RollRoot, "closes_at", e.ClosesAt)
+	return nil
+}
+
+// template reads the election template (id, name, states, candidates).
+func (s *Stack) template() (ballot.Election, error) {
+	var e ballot.Election
+	data, err := os.ReadFile(s.cfg.Election)
+	if err != nil {
+		return e, fmt.Errorf("election template: %w", err)
+	}
+	if err := ballot.DecodeStrict(data, &e); err != nil {
+		return e, fmt.Errorf("election template %s: %w", s.cfg.Election, err)
+	}
+	return e, nil
+}
+
+// generateRoll writes a synthetic roll with a progress bar.
+func (s *Stack) generateRoll(states []string) error {
+	if err := os.MkdirAll(filepath.Dir(s.RollCSV()), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(s.RollCSV() + ".tmp")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	p := roll.NewProgress(os.Stderr, "generating voter roll", int64(s.cfg.Voters))
+	if err := roll.Generate(w, s.cfg.Voters, states, uint64(time.Now().UnixNano()), p); err != nil {
+		return err
+	}
+	p.Finish()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), s.RollCSV())
+}
+
+// loadRoll loads the roll into Redis (idempotent) and returns its summary.
+func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte) (roll.Summary, error) {
+	f, err := os.Open(s.RollCSV())
+	if err != nil {
+		return roll.Summary{}, err
+	}
+	defer f.Close()
+	p := roll.NewProgress(os.Stderr, "loading voter roll", int64(s.cfg.Voters))
+	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{Redis: rdb, FalsePositiveRate: 0.0001, Progress: p})
+	p.Finish()
+	if err != nil {
+		return roll.Summary{}, fmt.Errorf("load roll: %w", err)
+	}
+	out, _ := json.Marshal(map[string]any{"voters": summary.Voters, "root": summary.Root})
+	s.log.Info("voter roll loaded", "summary", string(out))
+	return summary, nil
+}

@@ -1,0 +1,250 @@
+// Package stack runs the whole Votechain system on one machine: the
+// consortium (through test-network), redis-server, the batchers, the gateway
+// and the explorer, each a native process found again by PID. On the first
+// bring-up it also prepares an election: a secret, a synthetic voter roll
+// loaded into Redis, and the election record (with the roll's Merkle root) on
+// the ledger.
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/network"
+	testnetwork "github.com/votechain/votechain/test-network"
+)
+
+// Config says where the system lives and how big it is.
+type Config struct {
+	Dir       string // run folder (.run): network/, redis/, roll/, logs/, state
+	PortBase  int
+	BinDir    string // the project's commands (make build)
+	FabricBin string
+	Builder   string
+	Election  string        // election template: id, name, states, candidates (config/election.json)
+	Window    time.Duration // voting window of a new election, from now
+	Voters    int           // synthetic roll size of a new election
+	Batchers  int
+	Log       *slog.Logger
+}
+
+// Stack is one instance of the whole system.
+type Stack struct {
+	cfg   Config
+	net   *testnetwork.Network
+	ports network.Ports
+	log   *slog.Logger
+	pids  map[string]int
+}
+
+// New prepares a handle on the system in cfg.Dir; it starts nothing.
+func New(cfg Config) (*Stack, error) {
+	if cfg.Batchers <= 0 {
+		cfg.Batchers = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range []*string{&cfg.Dir, &cfg.BinDir, &cfg.Election} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, err
+		}
+		*p = abs
+	}
+	n, err := testnetwork.New(testnetwork.Config{
+		Dir: filepath.Join(cfg.Dir, "network"), PortBase: cfg.PortBase, FabricBin: cfg.FabricBin,
+		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Log: cfg.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]int{}}
+	if data, err := os.ReadFile(s.path("stack.json")); err == nil {
+		if err := json.Unmarshal(data, &s.pids); err != nil {
+			return nil, fmt.Errorf("%s is damaged (%v): run `make down WIPE=1`", s.path("stack.json"), err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) path(elem ...string) string {
+	return filepath.Join(append([]string{s.cfg.Dir}, elem...)...)
+}
+
+// Network is the consortium under the system.
+func (s *Stack) Network() *testnetwork.Network { return s.net }
+
+// RedisAddr, GatewayURL and ExplorerURL locate the system's services.
+func (s *Stack) RedisAddr() string   { return fmt.Sprintf("127.0.0.1:%d", s.ports.Redis()) }
+func (s *Stack) GatewayURL() string  { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Gateway()) }
+func (s *Stack) ExplorerURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Explorer()) }
+
+// SecretFile holds the election secret (hex).
+func (s *Stack) SecretFile() string { return s.path("election.secret") }
+
+// RollCSV is the synthetic roll with every voter's credential (for demos
+// and load tests only: a real roll's credentials never sit beside the system).
+func (s *Stack) RollCSV() string { return s.path("roll", "voters.csv") }
+
+// batcherPort is the metrics port of batcher i (its readiness port).
+func (s *Stack) batcherPort(i int) int { return s.ports.Gateway() + 1 + i }
+
+// services lists the application processes in start order.
+func (s *Stack) services() []proc.Spec {
+	profile := s.net.Layout().Profile()
+	redisBin, _ := exec.LookPath("redis-server")
+	specs := []proc.Spec{{
+		Name: "redis", Bin: redisBin, Port: s.ports.Redis(), Dir: s.path("redis"),
+		Args: redisserver.Args(s.ports.Redis(), s.path("redis")),
+	}}
+	for i := 0; i < s.cfg.Batchers; i++ {
+		specs = append(specs, proc.Spec{
+			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i),
+			Args: []string{"--profile", profile, "--redis", s.RedisAddr(), "--metrics", fmt.Sprintf("127.0.0.1:%d", s.batcherPort(i))},
+		})
+	}
+	specs = append(specs, proc.Spec{
+		Name: "gateway", Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.ports.Gateway(),
+		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Gateway()), "--redis-addr", s.RedisAddr(),
+			"--secret-file", s.SecretFile(), "--profile", profile, "--results-checkpoint", s.path("gateway", "results.json")},
+	})
+	return specs
+}
+
+// Up brings the whole system up; running it again restarts only what is stopped.
+func (s *Stack) Up(ctx context.Context) error {
+	began := time.Now()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return errors.New("redis-server not found: install it with `make deps` (Debian package redis-server)")
+	}
+	if err := s.net.Up(ctx); err != nil {
+		return err
+	}
+	specs := s.services()
+	if err := s.startIfStopped(ctx, specs[:1]); err != nil { // Redis first: the election set-up loads the roll
+		return err
+	}
+	if err := s.ensureElection(ctx); err != nil {
+		return err
+	}
+	if err := s.startIfStopped(ctx, specs[1:]); err != nil {
+		return err
+	}
+	s.log.Info("system up", "elapsed", time.Since(began).Round(time.Millisecond).String(), "gateway", s.GatewayURL())
+	return nil
+}
+
+// startIfStopped starts each spec that is not running, checking its port first.
+func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
+	for _, sp := range specs {
+		if proc.Alive(s.pids[sp.Name], sp.Bin) {
+			continue
+		}
+		if _, err := os.Stat(sp.Bin); err != nil {
+			return fmt.Errorf("%s: %s is missing: run `make build`", sp.Name, sp.Bin)
+		}
+		if !proc.PortFree(sp.Port) {
+			return fmt.Errorf("port %d (%s) is in use by another process: stop it or choose another port base with --port-base", sp.Port, sp.Name)
+		}
+		if sp.Dir != "" {
+			if err := os.MkdirAll(sp.Dir, 0o755); err != nil {
+				return err
+			}
+		}
+		pid, err := proc.Start(ctx, sp, s.path("logs", sp.Name+".log"))
+		if err != nil {
+			return err
+		}
+		s.pids[sp.Name] = pid
+		s.log.Info("started", "process", sp.Name, "pid", pid, "port", sp.Port, "log", s.path("logs", sp.Name+".log"))
+		if err := s.save(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) save() error {
+	data, err := json.MarshalIndent(s.pids, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(s.path("stack.json"), data, 0o644)
+}
+
+// Down stops the application processes (reverse order), then the network.
+// With wipe it deletes the whole run folder.
+func (s *Stack) Down(wipe bool) error {
+	specs := s.services()
+	var errs []error
+	for i := len(specs) - 1; i >= 0; i-- {
+		sp := specs[i]
+		pid, ok := s.pids[sp.Name]
+		if !ok {
+			continue
+		}
+		if err := proc.Stop(pid, sp.Bin, 20*time.Second); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.log.Info("stopped", "process", sp.Name, "pid", pid)
+		delete(s.pids, sp.Name)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := s.net.Down(wipe); err != nil {
+		return err
+	}
+	if wipe {
+		return os.RemoveAll(s.cfg.Dir)
+	}
+	if _, err := os.Stat(s.cfg.Dir); err == nil {
+		return s.save()
+	}
+	return nil
+}
+
+// ServiceStatus is one application process.
+type ServiceStatus struct {
+	Name    string `json:"name"`
+	PID     int    `json:"pid,omitempty"`
+	Running bool   `json:"running"`
+	Port    int    `json:"port"`
+}
+
+// Status reports the application processes.
+func (s *Stack) Status() []ServiceStatus {
+	var out []ServiceStatus
+	for _, sp := range s.services() {
+		out = append(out, ServiceStatus{Name: sp.Name, PID: s.pids[sp.Name], Running: proc.Alive(s.pids[sp.Name], sp.Bin), Port: sp.Port})
+	}
+	return out
+}
+
+// ensureSecret creates the election secret on first use (0600).
+func (s *Stack) ensureSecret() error {
+	if _, err := os.Stat(s.SecretFile()); err == nil {
+		return nil
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(s.SecretFile(), []byte(hex.EncodeToString(secret)+"\n"), 0o600)
+}
