@@ -1,0 +1,168 @@
+// Command gateway serves Votechain's vote intake API (see gateway/httpapi).
+//
+// Usage:
+//
+//	gateway [flags]
+//
+// Every flag may also be set by the environment (GATEWAY_<FLAG>, upper case,
+// dashes as underscores); run gateway --help for the list and defaults. The
+// election secret is read from --secret-file or $VOTECHAIN_ELECTION_SECRET.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/gateway"
+	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/gateway/httpapi"
+)
+
+const envPrefix = "GATEWAY"
+
+// options are the command's settings.
+type options struct {
+	listen          string
+	redisAddr       string
+	secretFile      string
+	electionFile    string
+	electionTTL     time.Duration
+	logLevel        string
+	shutdownTimeout time.Duration
+	trustedProxies  string
+	http            httpapi.Config
+	dedup           dedup.Config
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	hd, dd := httpapi.DefaultConfig(), dedup.DefaultConfig()
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.Usage = gateway.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).")
+	fs.StringVar(&o.listen, "listen", ":8080", "HTTP listen address")
+	fs.StringVar(&o.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis address (run with appendonly yes, appendfsync always); password from $REDIS_PASSWORD")
+	fs.StringVar(&o.secretFile, "secret-file", "", "file holding the election secret in hex (else $"+gateway.SecretEnv+")")
+	fs.StringVar(&o.electionFile, "election-file", "", "development: JSON election record (ballot.Election) instead of the ledger (required until the Fabric adapter is wired)")
+	fs.DurationVar(&o.electionTTL, "election-ttl", 5*time.Second, "how long the election record is cached")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (logs every request), info, warn, error")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; empty: the peer address is the client")
+	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted")
+	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded; -1: no limit")
+	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers")
+	fs.Float64Var(&o.http.ClientRate, "client-rate", 0, "requests per second per client address; 0: no limit")
+	fs.IntVar(&o.http.ClientBurst, "client-burst", 20, "burst per client address")
+	fs.Float64Var(&o.http.GlobalRate, "global-rate", 0, "requests per second over all clients; 0: no limit")
+	fs.IntVar(&o.http.GlobalBurst, "global-burst", 1000, "global burst")
+	fs.DurationVar(&o.http.DepthInterval, "depth-interval", hd.DepthInterval, "how often queue depths are polled")
+	fs.DurationVar(&o.http.BloomInterval, "bloom-interval", hd.BloomInterval, "how often Bloom filter fill is counted")
+	fs.DurationVar(&o.dedup.ClaimTTL, "claim-ttl", dd.ClaimTTL, "safety-net expiry of pending claims; must outlast the election")
+	fs.Uint64Var(&o.dedup.ExpectedVoters, "bloom-expected-voters", dd.ExpectedVoters, "Bloom size per state when the roll loader did not size it")
+	fs.Float64Var(&o.dedup.FalsePositiveRate, "bloom-fp-rate", dd.FalsePositiveRate, "Bloom false-positive rate target when the roll loader did not size it")
+	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call")
+	fs.IntVar(&o.dedup.Workers, "workers", dd.Workers, "concurrent Redis script calls per state")
+	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := gateway.ApplyEnv(fs, envPrefix); err != nil {
+		return nil, err
+	}
+	if o.trustedProxies != "" {
+		o.http.TrustedProxies = strings.Split(o.trustedProxies, ",")
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(2)
+	}
+	log, err := gateway.NewLogger(os.Stderr, o.logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, log); err != nil {
+		log.Error("gateway stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run wires the gateway and serves until ctx ends, then shuts down
+// gracefully: no new connections, requests in flight finish, the intake's
+// workers drain.
+func run(ctx context.Context, o *options, log *slog.Logger) error {
+	secret, err := gateway.LoadSecret(o.secretFile)
+	if err != nil {
+		return err
+	}
+	if o.electionFile == "" {
+		return errors.New("--election-file is required until the Fabric ledger adapter is wired")
+	}
+	log.Warn("development ledger stand-ins in use: election record from a file, no ledger nullifier check", "election_file", o.electionFile)
+	redis.SetLogger(gateway.RedisLogger{Log: log})
+	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr, Password: os.Getenv("REDIS_PASSWORD"), PoolSize: 64})
+	defer rdb.Close()
+
+	source := election.File{Path: o.electionFile}
+	intake := dedup.New(rdb, gateway.NoLedger{}, o.dedup, log)
+	defer intake.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	o.http.Secret = secret
+	gin.SetMode(gin.ReleaseMode)
+	api, err := httpapi.New(o.http, httpapi.Deps{
+		Elections: election.NewCache(source, o.electionTTL, log, nil),
+		Ledger:    source,
+		Intake:    intake,
+		Registry:  reg,
+		Log:       log,
+	})
+	if err != nil {
+		return err
+	}
+	go api.Run(ctx)
+
+	srv := &http.Server{Addr: o.listen, Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("gateway listening", "addr", o.listen, "redis", o.redisAddr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", o.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package dedup
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+// NullifierSource lists the nullifiers recorded on the ledger for a state,
+// calling fn for each (64 hex). The Fabric adapter implements it with a
+// range query over the state's nullifier keys.
+type NullifierSource interface {
+	Nullifiers(ctx context.Context, state string, fn func(nullifierHex string) error) error
+}
+
+// RebuildStats counts what Rebuild did for one state.
+type RebuildStats struct {
+	Nullifiers    int // nullifiers read from the source
+	ClaimsDropped int // pending claims deleted because the ledger has the vote
+}
+
+// rebuildBatch is the number of nullifiers per pipeline.
+const rebuildBatch = 5000
+
+// Rebuild repopulates a state's Bloom filter from the ledger's nullifiers
+// (after a Redis loss, or to check a filter) and drops the pending claims of
+// votes the ledger already holds (left behind by a batcher that crashed
+// between commit and release). It only ever sets bits, so it is safe while
+// the gateway serves: no vote ever loses its bits. progress, if not nil, is
+// called with the count after each batch.
+func (d *Deduper) Rebuild(ctx context.Context, state string, src NullifierSource, progress func(done int)) (RebuildStats, error) {
+	p, err := d.Params(ctx, state)
+	if err != nil {
+		return RebuildStats{}, err
+	}
+	var st RebuildStats
+	batch := make([]string, 0, rebuildBatch)
+	var positions []uint64
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		pipe := d.rdb.Pipeline()
+		dels := make([]*redis.IntCmd, len(batch))
+		for i, n := range batch {
+			raw, err := hex.DecodeString(n)
+			if err != nil || len(raw) != 32 {
+				return fmt.Errorf("dedup: rebuild %s: nullifier %q is not 64 hex characters", state, n)
+			}
+			positions = p.Positions(positions[:0], raw)
+			args := make([]any, 0, 4*len(positions))
+			for _, pos := range positions {
+				args = append(args, "SET", "u1", pos, 1)
+			}
+			pipe.BitField(ctx, votequeue.BloomKey(state), args...)
+			dels[i] = pipe.Del(ctx, votequeue.ClaimKey(state, n))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("dedup: rebuild %s: %w", state, err)
+		}
+		for _, c := range dels {
+			st.ClaimsDropped += int(c.Val())
+		}
+		st.Nullifiers += len(batch)
+		batch = batch[:0]
+		if progress != nil {
+			progress(st.Nullifiers)
+		}
+		return nil
+	}
+	err = src.Nullifiers(ctx, state, func(n string) error {
+		batch = append(batch, n)
+		if len(batch) == rebuildBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return st, fmt.Errorf("dedup: rebuild %s: %w", state, err)
+	}
+	return st, nil
+}

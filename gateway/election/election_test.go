@@ -1,0 +1,70 @@
+package election
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+type countingSource struct {
+	e     *ballot.Election
+	err   error
+	calls int
+}
+
+func (c *countingSource) Election(context.Context) (*ballot.Election, error) {
+	c.calls++
+	return c.e, c.err
+}
+
+func TestCacheRefreshesAndServesStale(t *testing.T) {
+	now := time.Unix(1000, 0)
+	src := &countingSource{e: &ballot.Election{ID: "a"}}
+	c := NewCache(src, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
+	for range 3 {
+		if e, err := c.Election(context.Background()); err != nil || e.ID != "a" {
+			t.Fatalf("%v, %v", e, err)
+		}
+	}
+	if src.calls != 1 {
+		t.Fatalf("%d source calls within the TTL; want 1", src.calls)
+	}
+	now = now.Add(2 * time.Minute)
+	src.e, src.err = nil, errors.New("peer down")
+	if e, err := c.Election(context.Background()); err != nil || e.ID != "a" {
+		t.Fatalf("stale: %v, %v; want the last good record", e, err)
+	}
+	empty := NewCache(src, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if _, err := empty.Election(context.Background()); err == nil {
+		t.Fatal("no record and a failing source gave no error")
+	}
+}
+
+func TestFile(t *testing.T) {
+	dir := t.TempDir()
+	e := ballot.Election{ID: "e1", Name: "E", States: []string{"CA"}, Candidates: []string{"alice"},
+		OpensAt: time.Unix(0, 0).UTC(), ClosesAt: time.Unix(3600, 0).UTC(), RollRoot: strings.Repeat("a", 64), Status: ballot.StatusConfigured}
+	data, _ := json.Marshal(e)
+	good := filepath.Join(dir, "good.json")
+	bad := filepath.Join(dir, "bad.json")
+	_ = os.WriteFile(good, data, 0o600)
+	_ = os.WriteFile(bad, []byte(`{"id":"e1"}`), 0o600)
+	got, err := File{Path: good}.Election(context.Background())
+	if err != nil || got.ID != "e1" || !got.HasState("CA") {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	for _, p := range []string{bad, filepath.Join(dir, "missing.json")} {
+		if _, err := (File{Path: p}).Election(context.Background()); err == nil {
+			t.Errorf("%s: no error", p)
+		}
+	}
+}

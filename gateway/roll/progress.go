@@ -1,0 +1,79 @@
+package roll
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Progress draws a one-line progress bar on a terminal (or any writer),
+// redrawn at most every tenth of a second so millions of rows cost nothing.
+// A nil *Progress does nothing.
+type Progress struct {
+	w     io.Writer
+	label string
+	total int64 // 0 if unknown
+	done  int64
+	start time.Time
+	drawn time.Time
+	now   func() time.Time
+}
+
+// progressWidth is the bar's width in characters.
+const progressWidth = 30
+
+// NewProgress returns a bar for total units (0: unknown) labelled label.
+func NewProgress(w io.Writer, label string, total int64) *Progress {
+	now := time.Now
+	return &Progress{w: w, label: label, total: total, start: now(), now: now}
+}
+
+// Add records n more units done.
+func (p *Progress) Add(n int64) {
+	if p == nil {
+		return
+	}
+	p.done += n
+	if t := p.now(); t.Sub(p.drawn) >= 100*time.Millisecond {
+		p.drawn = t
+		p.draw(t)
+	}
+}
+
+// Done is the number of units recorded so far.
+func (p *Progress) Done() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.done
+}
+
+// Finish draws the final state and ends the line.
+func (p *Progress) Finish() {
+	if p == nil {
+		return
+	}
+	p.draw(p.now())
+	fmt.Fprintln(p.w)
+}
+
+func (p *Progress) draw(t time.Time) {
+	elapsed := t.Sub(p.start)
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(p.done) / s
+	}
+	if p.total <= 0 {
+		fmt.Fprintf(p.w, "\r%s %d  %.0f/s  %s ", p.label, p.done, rate, elapsed.Round(time.Second))
+		return
+	}
+	frac := min(float64(p.done)/float64(p.total), 1)
+	filled := int(frac * progressWidth)
+	eta := "?"
+	if rate > 0 {
+		eta = time.Duration(float64(p.total-p.done) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%% %d/%d  %.0f/s  ETA %s ", p.label,
+		strings.Repeat("#", filled), strings.Repeat(" ", progressWidth-filled), 100*frac, p.done, p.total, rate, eta)
+}

@@ -1,0 +1,212 @@
+// Package roll turns the commission's voter roll into what the gateway and
+// the ledger need, without ever storing personal data there.
+//
+// The roll is a CSV of (voter_id, credential, state) rows. For each row the
+// voter key is HMAC-SHA256(election secret, voter_id "|" credential) and the
+// nullifier is derived from it (ballot.VoterKey, ballot.NullifierOf). Load
+// puts each state's nullifiers into its Redis roll set (votequeue.RollKey,
+// pipelined), sizes each state's Bloom filter from its roll, and computes the
+// roll's Merkle root over the sorted nullifiers (ballot.MerkleRoot), which the
+// commission publishes in the election record so auditors can check that every
+// nullifier on the ledger belongs to the roll.
+//
+// Generate writes synthetic rolls for tests and benchmarks.
+package roll
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/bloom"
+	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+// Header is the CSV header row; it is optional on input and always written.
+var Header = []string{"voter_id", "credential", "state"}
+
+// Entry is one row of the roll.
+type Entry struct {
+	VoterID, Credential, State string
+}
+
+// Nullifier derives the entry's nullifier with the election secret.
+func (e Entry) Nullifier(secret []byte) [32]byte {
+	return ballot.NullifierOf(ballot.VoterKey(secret, e.VoterID, e.Credential))
+}
+
+// ReadCSV calls fn for every row of a roll CSV, checking each row's form.
+// The first row may be Header.
+func ReadCSV(r io.Reader, fn func(line int, e Entry) error) error {
+	return eachRecord(r, len(Header), func(line int, rec []string) error {
+		if line == 1 && slices.Equal(rec, Header) {
+			return nil
+		}
+		e := Entry{VoterID: rec[0], Credential: rec[1], State: rec[2]}
+		switch {
+		case e.VoterID == "" || e.Credential == "":
+			return fmt.Errorf("roll: line %d: empty voter_id or credential", line)
+		case !ballot.ValidState(e.State):
+			return fmt.Errorf("roll: line %d: invalid state %q", line, e.State)
+		}
+		return fn(line, e)
+	})
+}
+
+// eachRecord calls fn for every record of a CSV of fields columns, with its
+// 1-based line number. The record is reused between calls.
+func eachRecord(r io.Reader, fields int, fn func(line int, rec []string) error) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = fields
+	cr.ReuseRecord = true
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("roll: %w", err)
+		}
+		if err := fn(line, rec); err != nil {
+			return err
+		}
+	}
+}
+
+// member is one nullifier of the roll with its state, for the root and the
+// cross-state check.
+type member struct {
+	nullifier [32]byte
+	state     string
+}
+
+// Summary is the result of reading (and maybe loading) a roll.
+type Summary struct {
+	Root   string           `json:"roll_root"` // hex Merkle root over sorted distinct nullifiers
+	Voters int              `json:"voters"`    // distinct nullifiers
+	Rows   int              `json:"rows"`      // CSV rows read
+	States map[string]State `json:"states"`
+}
+
+// State is one state's part of the roll.
+type State struct {
+	Voters int    `json:"voters"`
+	Bloom  string `json:"bloom,omitempty"` // Bloom shape "bits,hashes" in use (not on a dry run)
+}
+
+// Options tune Load.
+type Options struct {
+	// Redis to load into; nil only computes the summary (dry run).
+	Redis redis.UniversalClient
+	// FalsePositiveRate sizes each state's Bloom filter for its roll.
+	FalsePositiveRate float64
+	// Batch is the number of rows per pipeline.
+	Batch int
+	// Progress, if set, is told of every row read.
+	Progress *Progress
+}
+
+// Load reads a roll CSV, derives nullifiers with secret, loads them into
+// Redis when o.Redis is set, sizes the Bloom filters and returns the roll's
+// summary and Merkle root. A voter listed under two states is an error.
+// Loading is idempotent: re-running it adds nothing already there, and a
+// Bloom shape already stored (the filter may be in use) is kept and reported.
+func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, error) {
+	if o.Batch <= 0 {
+		o.Batch = 10_000
+	}
+	var members []member
+	var pending []member
+	flush := func() error {
+		if o.Redis == nil || len(pending) == 0 {
+			return nil
+		}
+		pipe := o.Redis.Pipeline()
+		for _, m := range pending {
+			pipe.SAdd(ctx, votequeue.RollKey(m.state), m.nullifier[:])
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("roll: load into Redis: %w", err)
+		}
+		pending = pending[:0]
+		return nil
+	}
+	sum := Summary{States: map[string]State{}}
+	err := ReadCSV(r, func(_ int, e Entry) error {
+		m := member{nullifier: e.Nullifier(secret), state: e.State}
+		members = append(members, m)
+		pending = append(pending, m)
+		sum.Rows++
+		o.Progress.Add(1)
+		if len(pending) >= o.Batch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	o.Progress.Finish()
+	if err != nil {
+		return Summary{}, err
+	}
+	leaves, err := distinct(members, sum.States)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum.Voters = len(leaves)
+	sum.Root = ballot.HashHex(ballot.MerkleRoot(leaves))
+	if o.Redis != nil {
+		if err := sizeBlooms(ctx, o.Redis, o.FalsePositiveRate, sum.States); err != nil {
+			return Summary{}, err
+		}
+	}
+	return sum, nil
+}
+
+// distinct sorts members by nullifier, drops repeated rows, refuses a
+// nullifier under two states, counts voters per state and returns the sorted
+// distinct nullifiers.
+func distinct(members []member, states map[string]State) ([][32]byte, error) {
+	slices.SortFunc(members, func(a, b member) int { return bytes.Compare(a.nullifier[:], b.nullifier[:]) })
+	leaves := make([][32]byte, 0, len(members))
+	for i, m := range members {
+		if i > 0 && members[i-1].nullifier == m.nullifier {
+			if members[i-1].state != m.state {
+				return nil, fmt.Errorf("roll: one voter listed under states %s and %s", members[i-1].state, m.state)
+			}
+			continue
+		}
+		leaves = append(leaves, m.nullifier)
+		st := states[m.state]
+		st.Voters++
+		states[m.state] = st
+	}
+	return leaves, nil
+}
+
+// sizeBlooms stores each state's Bloom shape for its roll unless one is
+// stored already, and records the shape in use.
+func sizeBlooms(ctx context.Context, rdb redis.UniversalClient, rate float64, states map[string]State) error {
+	for name, st := range states {
+		want, err := bloom.ForCapacity(uint64(st.Voters), rate)
+		if err != nil {
+			return fmt.Errorf("roll: Bloom for %s: %w", name, err)
+		}
+		got, err := dedup.EnsureParams(ctx, rdb, name, want)
+		if err != nil {
+			return err
+		}
+		st.Bloom = got.String()
+		states[name] = st
+	}
+	return nil
+}

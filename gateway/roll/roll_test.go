@@ -1,0 +1,126 @@
+package roll
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway"
+	"github.com/votechain/votechain/gateway/bloom"
+	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+var secret = []byte("0123456789abcdef-test-secret")
+
+func generated(t *testing.T, n int, states ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Generate(&buf, n, states, 7, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	a, b := generated(t, 100, "CA", "NY"), generated(t, 100, "CA", "NY")
+	if !bytes.Equal(a, b) {
+		t.Fatal("same seed, different rolls")
+	}
+	rows, err := csv.NewReader(bytes.NewReader(a)).ReadAll()
+	if err != nil || len(rows) != 101 || !slices.Equal(rows[0], Header) || rows[1][0] != VoterID(0) || rows[2][2] != "NY" {
+		t.Fatalf("rows %v, %v", rows[:3], err)
+	}
+}
+
+func TestLoadIntoRedis(t *testing.T) {
+	const n = 3000
+	data := generated(t, n, "CA", "NY", "TX")
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	var progress bytes.Buffer
+	sum, err := Load(ctx, bytes.NewReader(data), secret, Options{Redis: rdb, FalsePositiveRate: 0.001, Batch: 500, Progress: NewProgress(&progress, "rows", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Rows != n || sum.Voters != n || len(sum.States) != 3 || sum.States["CA"].Voters != n/3 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if !strings.Contains(progress.String(), "rows 3000") {
+		t.Errorf("progress output %q lacks the final count", progress.String())
+	}
+	// The root is the Merkle root of the sorted nullifiers, computed here
+	// independently.
+	var leaves [][32]byte
+	if err := ReadCSV(bytes.NewReader(data), func(_ int, e Entry) error {
+		leaves = append(leaves, ballot.NullifierOf(ballot.VoterKey(secret, e.VoterID, e.Credential)))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(leaves, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	if want := ballot.HashHex(ballot.MerkleRoot(leaves)); sum.Root != want {
+		t.Fatalf("root %s; want %s", sum.Root, want)
+	}
+	for st, info := range sum.States {
+		if got := rdb.SCard(ctx, votequeue.RollKey(st)).Val(); got != int64(info.Voters) {
+			t.Errorf("roll of %s holds %d; want %d", st, got, info.Voters)
+		}
+		want, _ := bloom.ForCapacity(uint64(info.Voters), 0.001)
+		if info.Bloom != want.String() || rdb.Get(ctx, votequeue.BloomParamsKey(st)).Val() != want.String() {
+			t.Errorf("Bloom shape of %s: %q; want %s", st, info.Bloom, want)
+		}
+	}
+	// Loading again changes nothing.
+	again, err := Load(ctx, bytes.NewReader(data), secret, Options{Redis: rdb, FalsePositiveRate: 0.01})
+	if err != nil || again.Root != sum.Root || again.States["CA"].Bloom != sum.States["CA"].Bloom {
+		t.Fatalf("reload: %+v, %v", again, err)
+	}
+
+	// The gateway's intake accepts a loaded voter in their own state only.
+	d := dedup.New(rdb, gateway.NoLedger{}, dedup.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer d.Close()
+	var first Entry
+	_ = ReadCSV(bytes.NewReader(data), func(line int, e Entry) error {
+		if line == 2 {
+			first = e
+		}
+		return nil
+	})
+	for state, want := range map[string]dedup.Outcome{"NY": dedup.NotEligible, first.State: dedup.Accepted} {
+		id, _ := ballot.NewVoteID()
+		n := first.Nullifier(secret)
+		res, err := d.Accept(ctx, dedup.Attempt{Vote: ballot.Vote{ID: id, State: state, Nullifier: ballot.HashHex(n), Candidate: "alice", CastAt: time.Now().UnixMilli()}})
+		if err != nil || res.Outcome != want {
+			t.Errorf("voter %s in %s: %+v, %v; want %v", first.VoterID, state, res, err, want)
+		}
+	}
+}
+
+func TestLoadRefusesBadRolls(t *testing.T) {
+	for name, data := range map[string]string{
+		"two states":    "v1,c1,CA\nv1,c1,NY\n",
+		"bad state":     "v1,c1,california\n",
+		"empty voter":   ",c1,CA\n",
+		"short row":     "v1,c1\n",
+		"unquoted mess": "v1,\"c1,CA\n",
+	} {
+		if _, err := Load(context.Background(), strings.NewReader(data), secret, Options{}); err == nil {
+			t.Errorf("%s: loaded", name)
+		}
+	}
+	// The same row twice is one voter.
+	sum, err := Load(context.Background(), strings.NewReader("v1,c1,CA\nv1,c1,CA\n"), secret, Options{})
+	if err != nil || sum.Voters != 1 || sum.Rows != 2 {
+		t.Fatalf("repeated row: %+v, %v", sum, err)
+	}
+}
