@@ -1,0 +1,340 @@
+package chaincode_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/test-network/nettest"
+)
+
+var (
+	netStates     = []string{"CA", "TX", "NY", "FL", "WA"}
+	netCandidates = []string{"alice", "bob", "carol"}
+)
+
+const (
+	concurrentBatches = 20  // batches submitted at once, over all states
+	votesPerBatch     = 250 // votes in each of them
+)
+
+// ledgerRun drives the ballot contract on a real network and keeps a model
+// of what its results must be: every check of the ledger's results compares
+// them with the model.
+type ledgerRun struct {
+	ledger *fabricclient.Ballot
+	want   ballot.Results       // the results the ledger must report
+	seq    map[string]uint64    // last batch seq used per state
+	voters int                  // voters given a nullifier so far
+	byID   map[string]committed // committed batches by id
+}
+
+// committed is a batch, the outcome of its first commit, and the event the
+// test expects of it.
+type committed struct {
+	batch ballot.Batch
+	fabricclient.Committed
+	want ballot.BatchEvent
+}
+
+func newLedgerRun(ledger *fabricclient.Ballot, e ballot.Election) *ledgerRun {
+	return &ledgerRun{ledger: ledger, seq: map[string]uint64{}, byID: map[string]committed{},
+		want: ballot.Results{ElectionID: e.ID, Status: e.Status, National: ballot.Tally{}, States: map[string]ballot.StateResult{}}}
+}
+
+// ctxFor returns a context that bounds one part of the test.
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// nullifier returns the nullifier of a new voter.
+func (r *ledgerRun) nullifier() string {
+	r.voters++
+	return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("network-test"), fmt.Sprint("voter-", r.voters), "cred")))
+}
+
+// vote returns a vote of state for the candidate numbered i with nullifier.
+func (r *ledgerRun) vote(t *testing.T, state string, i int, nullifier string) ballot.Vote {
+	id, err := ballot.NewVoteID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ballot.Vote{ID: id, State: state, Nullifier: nullifier,
+		Candidate: netCandidates[i%len(netCandidates)], CastAt: time.Now().UnixMilli()}
+}
+
+// batch builds the next batch of state from votes.
+func (r *ledgerRun) batch(t *testing.T, state string, votes []ballot.Vote) ballot.Batch {
+	r.seq[state]++
+	b, err := ballot.BuildBatch(state, r.seq[state], votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// freshBatch builds the next batch of state with n votes of new voters.
+func (r *ledgerRun) freshBatch(t *testing.T, state string, n int) ballot.Batch {
+	votes := make([]ballot.Vote, n)
+	for i := range votes {
+		votes[i] = r.vote(t, state, i, r.nullifier())
+	}
+	return r.batch(t, state, votes)
+}
+
+// commit submits b, which must commit VALID with the given votes rejected as
+// duplicates, and adds it to the model.
+func (r *ledgerRun) commit(ctx context.Context, b ballot.Batch, rejected ...int) (committed, error) {
+	c, err := r.ledger.CommitBatch(ctx, b)
+	if err != nil {
+		return committed{}, err
+	}
+	want := expectedEvent(b, rejected)
+	if err := checkRecord(c, b, want); err != nil {
+		return committed{}, err
+	}
+	return committed{batch: b, Committed: c, want: want}, nil
+}
+
+// expectedEvent is what committing b must count: every vote except those
+// at the rejected indices, which are duplicates.
+func expectedEvent(b ballot.Batch, rejected []int) ballot.BatchEvent {
+	ev := ballot.BatchEvent{State: b.State, Seq: b.Seq, Root: b.Root, Rejected: rejected, Tallies: ballot.Tally{}}
+	for i, v := range b.Votes {
+		if !slices.Contains(rejected, i) {
+			ev.Tallies.Add(v.Candidate, 1)
+			ev.Counted++
+		}
+	}
+	return ev
+}
+
+// record adds committed batches to the model, as the test expects them
+// (not as the ledger recorded them).
+func (r *ledgerRun) record(cs ...committed) {
+	for _, c := range cs {
+		r.byID[c.batch.ID()] = c
+		r.want.Apply(c.want)
+	}
+}
+
+// committedWith returns a committed batch that has (dup) or has not
+// rejected duplicates.
+func (r *ledgerRun) committedWith(dup bool) (committed, bool) {
+	for _, c := range r.byID {
+		if (len(c.Record.Rejected) > 0) == dup {
+			return c, true
+		}
+	}
+	return committed{}, false
+}
+
+// checkRecord checks the ledger's record of b against the expected event:
+// its root, the votes counted and rejected, and tallies of the counted votes.
+func checkRecord(c fabricclient.Committed, b ballot.Batch, want ballot.BatchEvent) error {
+	rec := c.Record
+	switch {
+	case rec.State != want.State || rec.Seq != want.Seq || rec.Root != want.Root:
+		return fmt.Errorf("batch %s recorded as %s/%d root %s", b.ID(), rec.State, rec.Seq, rec.Root)
+	case rec.Votes != len(b.Votes) || rec.Counted != want.Counted || !slices.Equal(rec.Rejected, want.Rejected):
+		return fmt.Errorf("batch %s: %d votes, %d counted, rejected %v; want %d, %d, %v",
+			b.ID(), rec.Votes, rec.Counted, rec.Rejected, len(b.Votes), want.Counted, want.Rejected)
+	case !rec.Tallies.Equal(want.Tallies):
+		return fmt.Errorf("batch %s tallies %v, want %v", b.ID(), rec.Tallies, want.Tallies)
+	case rec.TxID != c.TxID:
+		return fmt.Errorf("batch %s recorded tx %s, committed in %s", b.ID(), rec.TxID, c.TxID)
+	}
+	return nil
+}
+
+// checkResults compares the ledger's results with the model.
+func (r *ledgerRun) checkResults(t *testing.T, ctx context.Context) {
+	t.Helper()
+	got, err := r.ledger.Results(ctx)
+	if err != nil {
+		t.Fatalf("results: %v", err)
+	}
+	if got.ElectionID != r.want.ElectionID || got.Status != r.want.Status ||
+		got.Counted != r.want.Counted || got.Rejected != r.want.Rejected || !got.National.Equal(r.want.National) {
+		t.Fatalf("results %s/%s counted %d rejected %d national %v; want %s/%s %d %d %v",
+			got.ElectionID, got.Status, got.Counted, got.Rejected, got.National,
+			r.want.ElectionID, r.want.Status, r.want.Counted, r.want.Rejected, r.want.National)
+	}
+	for _, s := range netStates {
+		g, w := got.States[s], r.want.States[s]
+		if g.Batches != w.Batches || g.Counted != w.Counted || g.Rejected != w.Rejected || !g.Tallies.Equal(w.Tallies) {
+			t.Fatalf("results of %s: %+v, want %+v", s, g, w)
+		}
+	}
+}
+
+// TestBallotOnNetwork checks the ballot contract on a real network: endorsed
+// by both organisations' peers, ordered by Raft, committed by the peers.
+func TestBallotOnNetwork(t *testing.T) {
+	n := nettest.Start(t)
+	e := nettest.Election(netStates, netCandidates)
+	nettest.SetupElection(t, n, e)
+	r := newLedgerRun(nettest.Dial(t, n, "Commission").Ballot(), e)
+
+	// Ordered: each part builds on the ledger the parts before it left.
+	t.Run("ConcurrentBatches", r.concurrentBatches)
+	t.Run("DuplicateAcrossBatches", r.duplicateAcrossBatches)
+	t.Run("ForgedBatchesRefused", r.forgedBatchesRefused)
+	t.Run("ResubmitIsNoOp", r.resubmitIsNoOp)
+}
+
+// concurrentBatches submits batches of every state at once: all commit VALID
+// (no MVCC conflict between them), several in one block, and the results
+// are the sum of their tallies.
+func (r *ledgerRun) concurrentBatches(t *testing.T) {
+	ctx := ctxFor(t)
+	batches := make([]ballot.Batch, concurrentBatches)
+	for i := range batches {
+		batches[i] = r.freshBatch(t, netStates[i%len(netStates)], votesPerBatch)
+	}
+	out := make([]committed, len(batches))
+	errs := make([]error, len(batches))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, b := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			out[i], errs[i] = r.commit(ctx, b)
+		}()
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	elapsed := time.Since(began)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent batches (every commit must be VALID): %v", err)
+	}
+	r.record(out...)
+
+	blocks := map[uint64][]string{}
+	for _, c := range out {
+		blocks[c.Block] = append(blocks[c.Block], c.batch.ID())
+		if got, err := r.ledger.BlockOfTx(ctx, c.TxID); err != nil || got != c.Block {
+			t.Errorf("batch %s: block of tx %s from the ledger = %d, %v; commit status said %d", c.batch.ID(), c.TxID, got, err, c.Block)
+		}
+	}
+	shared := 0
+	for _, ids := range blocks {
+		if len(ids) > 1 {
+			shared++
+		}
+	}
+	t.Logf("%d batches of %d votes committed in %d block(s), %d holding more than one batch, in %.2f s: %.0f votes/s",
+		len(out), votesPerBatch, len(blocks), shared, elapsed.Seconds(), float64(len(out)*votesPerBatch)/elapsed.Seconds())
+	if shared == 0 {
+		t.Errorf("no two batches share a block: %v", blocks)
+	}
+	r.checkResults(t, ctx)
+}
+
+// duplicateAcrossBatches commits a batch holding a vote whose nullifier an
+// earlier batch used: that vote is rejected, the earlier one stays counted.
+func (r *ledgerRun) duplicateAcrossBatches(t *testing.T) {
+	ctx := ctxFor(t)
+	first := r.freshBatch(t, "CA", 10)
+	c1, err := r.commit(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.record(c1)
+
+	const dupAt = 3
+	votes := make([]ballot.Vote, 8)
+	for i := range votes {
+		null := r.nullifier()
+		if i == dupAt {
+			null = first.Votes[5].Nullifier // a second vote of the same voter
+		}
+		votes[i] = r.vote(t, "CA", i+1, null)
+	}
+	c2, err := r.commit(ctx, r.batch(t, "CA", votes), dupAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.record(c2)
+
+	loc, err := r.ledger.LocateNullifier(ctx, "CA", first.Votes[5].Nullifier)
+	want := ballot.NullifierRecord{State: "CA", Seq: first.Seq, Index: 5, VoteID: first.Votes[5].ID}
+	if err != nil || loc != want {
+		t.Errorf("duplicated nullifier located at %+v, %v; want the first vote %+v", loc, err, want)
+	}
+	r.checkResults(t, ctx)
+}
+
+// forgedBatchesRefused submits batches whose claimed root or tallies do not
+// match their votes: endorsement refuses them and nothing is written.
+func (r *ledgerRun) forgedBatchesRefused(t *testing.T) {
+	ctx := ctxFor(t)
+	for _, tc := range []struct {
+		name   string
+		forge  func(*ballot.Batch)
+		reason string
+	}{
+		{"root", func(b *ballot.Batch) { b.Root = ballot.HashHex([32]byte{1}) }, "root does not match"},
+		{"tally", func(b *ballot.Batch) { b.Tallies.Add(netCandidates[0], 1) }, "tallies do not match"},
+		{"tally moved", func(b *ballot.Batch) {
+			b.Tallies.Add(netCandidates[0], 1)
+			b.Tallies[netCandidates[1]]--
+		}, "tallies do not match"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := r.freshBatch(t, "TX", 6)
+			tc.forge(&b)
+			_, err := r.ledger.CommitBatch(ctx, b)
+			var endorse *client.EndorseError
+			if !errors.As(err, &endorse) || !strings.Contains(err.Error(), tc.reason) {
+				t.Fatalf("forged %s: got %v; want an endorse error saying %q", tc.name, err, tc.reason)
+			}
+			if rec, err := r.ledger.Batch(ctx, b.State, b.Seq); !errors.Is(err, fabricclient.ErrNotFound) {
+				t.Errorf("forged batch %s on the ledger: %+v, %v; want not found", b.ID(), rec, err)
+			}
+			if loc, err := r.ledger.LocateNullifier(ctx, b.State, b.Votes[0].Nullifier); !errors.Is(err, fabricclient.ErrNotFound) {
+				t.Errorf("nullifier of the forged batch used: %+v, %v; want not found", loc, err)
+			}
+		})
+	}
+	r.checkResults(t, ctx)
+}
+
+// resubmitIsNoOp re-submits committed batches: each succeeds in a new
+// transaction returning the stored record, and the results do not change.
+func (r *ledgerRun) resubmitIsNoOp(t *testing.T) {
+	ctx := ctxFor(t)
+	for _, dup := range []bool{false, true} { // a clean batch, one with a rejected duplicate
+		prev, ok := r.committedWith(dup)
+		if !ok {
+			t.Fatalf("no batch with duplicates=%t was committed by an earlier part", dup)
+		}
+		id := prev.batch.ID()
+		again, err := r.ledger.CommitBatch(ctx, prev.batch)
+		if err != nil {
+			t.Fatalf("resubmit %s: %v", id, err)
+		}
+		if !reflect.DeepEqual(again.Record, prev.Record) || again.TxID == prev.TxID {
+			t.Errorf("resubmit %s in tx %s: record %+v; want the stored %+v", id, again.TxID, again.Record, prev.Record)
+		}
+		if stored, err := r.ledger.Batch(ctx, prev.batch.State, prev.batch.Seq); err != nil || !reflect.DeepEqual(stored, prev.Record) {
+			t.Errorf("batch %s after resubmit: %+v, %v; want %+v", id, stored, err, prev.Record)
+		}
+	}
+	r.checkResults(t, ctx)
+}
