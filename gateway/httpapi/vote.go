@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -39,17 +40,18 @@ const (
 	maxCredential = 256
 )
 
-// requestFields lists the body's fields in the order they are reported.
-var requestFields = [...]struct {
+// field is one string field of a strict JSON request body.
+type field struct {
 	name string
 	max  int
-	dst  func(*voteRequest) *string
-}{
-	{"voter_id", maxVoterID, func(r *voteRequest) *string { return &r.VoterID }},
-	{"credential", maxCredential, func(r *voteRequest) *string { return &r.Credential }},
-	{"state", 8, func(r *voteRequest) *string { return &r.State }},
-	{"candidate", 64, func(r *voteRequest) *string { return &r.Candidate }},
 }
+
+// voteFields are the body of POST /api/v1/vote, in the order they are
+// reported; lookupFields, the body of POST /api/v1/votes/lookup, are its first two.
+var (
+	voteFields   = []field{{"voter_id", maxVoterID}, {"credential", maxCredential}, {"state", 8}, {"candidate", 64}}
+	lookupFields = voteFields[:2]
+)
 
 // decodeError is a refused request body: the status and error to answer.
 type decodeError struct {
@@ -64,67 +66,64 @@ func badField(format string, args ...any) *decodeError {
 	return &decodeError{http.StatusBadRequest, codeInvalidField, fmt.Sprintf(format, args...)}
 }
 
-// decodeVote reads a vote request strictly: exactly one JSON object whose
-// keys are exactly the four known names (case-sensitive; unknown or repeated
-// keys refused), each a non-empty string within its length limit. Only
-// *decodeError is returned.
+// decodeVote reads a vote request strictly (see decodeFields).
 func decodeVote(body []byte) (voteRequest, *decodeError) {
-	var req voteRequest
+	v, err := decodeFields(body, voteFields)
+	if err != nil {
+		return voteRequest{}, err
+	}
+	return voteRequest{VoterID: v[0], Credential: v[1], State: v[2], Candidate: v[3]}, nil
+}
+
+// decodeFields reads a request body strictly: exactly one JSON object whose
+// keys are exactly the given names (case-sensitive; unknown or repeated keys
+// refused), each a non-empty string within its length limit. It returns the
+// values in the fields' order. Only *decodeError is returned.
+func decodeFields(body []byte, fields []field) ([]string, *decodeError) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {
-		return req, &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object: " + err.Error()}
+		return nil, &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object: " + err.Error()}
 	}
 	if raw == nil {
-		return req, &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object"}
+		return nil, &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object"}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return req, &decodeError{http.StatusBadRequest, codeInvalidJSON, "data after the JSON object"}
+		return nil, &decodeError{http.StatusBadRequest, codeInvalidJSON, "data after the JSON object"}
 	}
-	if err := noRepeatedKeys(body); err != nil {
-		return req, err
+	if err := noRepeatedKeys(body, len(fields)); err != nil {
+		return nil, err
 	}
-	known := 0
-	for _, f := range requestFields {
+	values := make([]string, len(fields))
+	for i, f := range fields {
 		v, ok := raw[f.name]
 		if !ok {
-			return req, badField("missing field %q", f.name)
+			return nil, badField("missing field %q", f.name)
 		}
-		known++
-		dst := f.dst(&req)
-		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, dst) != nil {
-			return req, badField("field %q must be a string", f.name)
+		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &values[i]) != nil {
+			return nil, badField("field %q must be a string", f.name)
 		}
-		if *dst == "" || len(*dst) > f.max {
-			return req, badField("field %q must have 1 to %d bytes", f.name, f.max)
+		if values[i] == "" || len(values[i]) > f.max {
+			return nil, badField("field %q must have 1 to %d bytes", f.name, f.max)
 		}
 	}
-	if len(raw) != known {
+	if len(raw) != len(fields) {
 		for k := range raw {
-			if !isRequestField(k) {
-				return req, badField("unknown field %q", truncate(k))
+			if !slices.ContainsFunc(fields, func(f field) bool { return f.name == k }) {
+				return nil, badField("unknown field %q", truncate(k))
 			}
 		}
 	}
-	return req, nil
-}
-
-func isRequestField(name string) bool {
-	for _, f := range requestFields {
-		if f.name == name {
-			return true
-		}
-	}
-	return false
+	return values, nil
 }
 
 // noRepeatedKeys refuses an object that names a key twice: decoders differ
 // on which value wins, so such a body is ambiguous. The body is a valid JSON
 // object here.
-func noRepeatedKeys(body []byte) *decodeError {
+func noRepeatedKeys(body []byte, expected int) *decodeError {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	_, _ = dec.Token() // '{'
-	seen := make(map[string]bool, len(requestFields))
+	seen := make(map[string]bool, expected)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {

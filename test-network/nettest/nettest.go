@@ -79,14 +79,22 @@ func BuildChaincode(t testing.TB, dir string, ldflags string) string {
 	return out
 }
 
+// Test port ranges: 10000, 11000, ... 31000, each 400 ports wide. They stay
+// below Linux's ephemeral range (32768-60999), where any outgoing connection
+// may take a port between the check and the bind.
+const (
+	firstTestBase = 10000
+	testBases     = 22
+)
+
 // PortBase reserves a port range no other test on this machine holds (a
 // lock file per range) and whose network ports are all free.
 func PortBase(t testing.TB) int {
 	t.Helper()
 	lockDir := mkdirAll(t, filepath.Join(RepoRoot(t), ".run", "test", "ports"))
-	start := rand.IntN(30)
-	for k := 0; k < 30; k++ {
-		base := 30000 + 1000*((start+k)%30)
+	start := rand.IntN(testBases)
+	for k := 0; k < testBases; k++ {
+		base := firstTestBase + 1000*((start+k)%testBases)
 		f, err := os.OpenFile(filepath.Join(lockDir, fmt.Sprint(base)), os.O_CREATE|os.O_RDWR, 0o644)
 		if err != nil {
 			t.Fatal(err)
@@ -98,7 +106,7 @@ func PortBase(t testing.TB) int {
 		t.Cleanup(func() { f.Close() }) // closing releases the lock
 		return base
 	}
-	t.Fatal("no free port range for a test network in 30000-59999")
+	t.Fatal("no free port range for a test network in 10000-31399")
 	return 0
 }
 
