@@ -10,7 +10,7 @@ VCNET       := bin/vcnet
 TEST_TIMEOUT ?= 45m
 
 .DEFAULT_GOAL := help
-.PHONY: help deps fabric-bin build up down network-up network-down network-status deploy test fmt vet clean
+.PHONY: help deps fabric-bin build up down status network-up network-down network-status deploy test fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -48,9 +48,14 @@ network-status: build ## show network processes, ports and block heights
 deploy: build ## deploy a changed chaincode as the next sequence, keeping the ledger
 	$(VCNET) deploy
 
-up: network-up ## bring the whole system up
+up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batcher, gateway
+	bin/votechain up
 
-down: network-down ## stop the whole system (WIPE=1 deletes its data)
+down: build ## stop the whole system (WIPE=1 deletes its data)
+	bin/votechain down $(if $(WIPE),--wipe)
+
+status: build ## show what runs where
+	bin/votechain status
 
 test: deps fabric-bin build ## run all tests, including integration tests on real services
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -61,5 +66,5 @@ fmt: ## gofmt the code
 vet: ## go vet
 	$(GO) vet ./...
 
-clean: network-down ## stop everything and delete bin/ and .run/
+clean: down ## stop everything and delete bin/ and .run/
 	rm -rf bin .run

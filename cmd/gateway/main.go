@@ -27,10 +27,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/httpapi"
+	"github.com/votechain/votechain/gateway/receipt"
+	"github.com/votechain/votechain/gateway/results"
+	"github.com/votechain/votechain/network"
 )
 
 const envPrefix = "GATEWAY"
@@ -40,7 +45,10 @@ type options struct {
 	listen          string
 	redisAddr       string
 	secretFile      string
-	electionFile    string
+	profile         string
+	org, user       string
+	resultsFile     string
+	receiptBatches  int
 	electionTTL     time.Duration
 	logLevel        string
 	shutdownTimeout time.Duration
@@ -57,7 +65,11 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.listen, "listen", ":8080", "HTTP listen address")
 	fs.StringVar(&o.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis address (run with appendonly yes, appendfsync always); password from $REDIS_PASSWORD")
 	fs.StringVar(&o.secretFile, "secret-file", "", "file holding the election secret in hex (else $"+gateway.SecretEnv+")")
-	fs.StringVar(&o.electionFile, "election-file", "", "development: JSON election record (ballot.Election) instead of the ledger (required until the Fabric adapter is wired)")
+	fs.StringVar(&o.profile, "profile", ".run/network/profile.json", "connection profile of the consortium (written by `make up`)")
+	fs.StringVar(&o.org, "org", "Commission", "organisation whose peer the gateway reads the ledger through")
+	fs.StringVar(&o.user, "user", "User1", "enrolled user of that organisation")
+	fs.StringVar(&o.resultsFile, "results-checkpoint", ".run/gateway/results.json", "where the results cache persists its results and event checkpoint")
+	fs.IntVar(&o.receiptBatches, "receipt-cache", 256, "batches whose Merkle trees are kept for receipts")
 	fs.DurationVar(&o.electionTTL, "election-ttl", 5*time.Second, "how long the election record is cached")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (logs every request), info, warn, error")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM")
@@ -122,25 +134,50 @@ func run(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if o.electionFile == "" {
-		return errors.New("--election-file is required until the Fabric ledger adapter is wired")
-	}
-	log.Warn("development ledger stand-ins in use: election record from a file, no ledger nullifier check", "election_file", o.electionFile)
 	redis.SetLogger(gateway.RedisLogger{Log: log})
 	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr, Password: os.Getenv("REDIS_PASSWORD"), PoolSize: 64})
 	defer rdb.Close()
 
-	source := election.File{Path: o.electionFile}
-	intake := dedup.New(rdb, gateway.NoLedger{}, o.dedup, log)
+	profile, err := network.LoadProfile(o.profile)
+	if err != nil {
+		return err
+	}
+	conn, err := fabricclient.Dial(profile, o.org, fabricclient.WithUser(o.user))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ledger := conn.Ballot()
+	elections := election.NewCache(ledger, o.electionTTL, log, nil)
+	e, err := waitForElection(ctx, elections, log)
+	if err != nil {
+		return err
+	}
+
+	intake := dedup.New(rdb, ledger, o.dedup, log)
 	defer intake.Close()
+	cache := results.New(ledger, o.resultsFile, e.States, log)
+	go func() {
+		if err := cache.Run(ctx); err != nil {
+			log.Error("results cache stopped", "err", err)
+		}
+	}()
+	states := func() []string {
+		if e, err := elections.Election(ctx); err == nil {
+			return e.States
+		}
+		return nil
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	o.http.Secret = secret
 	gin.SetMode(gin.ReleaseMode)
 	api, err := httpapi.New(o.http, httpapi.Deps{
-		Elections: election.NewCache(source, o.electionTTL, log, nil),
-		Ledger:    source,
+		Elections: elections,
+		Ledger:    ledger,
 		Intake:    intake,
+		Results:   cache,
+		Receipts:  receipt.New(ledger, receipt.RedisStore{RDB: rdb, States: states}, secret, o.receiptBatches),
 		Registry:  reg,
 		Log:       log,
 	})
@@ -165,4 +202,21 @@ func run(ctx context.Context, o *options, log *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// waitForElection waits until the election record is on the ledger (the
+// commission may set it up after the gateway starts).
+func waitForElection(ctx context.Context, src election.Source, log *slog.Logger) (*ballot.Election, error) {
+	for {
+		e, err := src.Election(ctx)
+		if err == nil {
+			return e, nil
+		}
+		log.Info("waiting for the election record on the ledger", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

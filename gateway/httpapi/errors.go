@@ -30,6 +30,9 @@ const (
 	codeLedgerUnavailable   = "ledger_unavailable"     // 503: exact duplicate check failed
 	codeElectionUnavailable = "election_unavailable"   // 503: no election record yet
 	codeNotReady            = "not_ready"              // 503: /readyz
+	codeInvalidVoteID       = "invalid_vote_id"        // 400
+	codeNoVote              = "no_vote"                // 404
+	codeResultsLoading      = "results_loading"        // 503: results cache still loading
 )
 
 // apiError is the body of every error answer.

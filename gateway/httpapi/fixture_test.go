@@ -84,9 +84,10 @@ type fixture struct {
 }
 
 type fixtureOpts struct {
-	cfg    Config
-	ledger dedup.NullifierLedger
-	dedup  dedup.Config
+	cfg      Config
+	ledger   dedup.NullifierLedger
+	dedup    dedup.Config
+	receipts Receipts
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -103,7 +104,11 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	f.intake = dedup.New(redis.NewClient(&redis.Options{Addr: rs.Addr, MaxRetries: -1}), o.ledger, o.dedup, log)
 	t.Cleanup(f.intake.Close)
 	o.cfg.Secret = testSecret
-	srv, err := New(o.cfg, Deps{Elections: f.elections, Ledger: f.elections, Intake: f.intake, Registry: f.reg, Log: log})
+	if o.receipts == nil {
+		o.receipts = fakeReceipts{}
+	}
+	srv, err := New(o.cfg, Deps{Elections: f.elections, Ledger: f.elections, Intake: f.intake,
+		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,7 @@ func FuzzVoteRequest(f *testing.F) {
 	elections := &staticElections{e: testElection()}
 	srv, err := New(Config{Secret: testSecret}, Deps{
 		Elections: elections, Ledger: elections, Intake: refusingIntake{},
+		Results: loadedResults(f), Receipts: fakeReceipts{},
 		Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -57,13 +57,13 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, code := range []string{codeInvalidJSON, codeInvalidField, codeNotEligible, codeElectionClosed, codeNotFound,
 		codeMethodNotAllowed, codeDuplicate, codeBodyTooLarge, codeUnsupportedMedia, codeUnknownState,
 		codeUnknownCandidate, codeRateLimited, codeUnavailable, codeOverloaded, codeLedgerUnavailable,
-		codeElectionUnavailable, codeNotReady} {
+		codeElectionUnavailable, codeNotReady, codeInvalidVoteID, codeNoVote, codeResultsLoading} {
 		if !slices.Contains(codes, code) {
 			t.Errorf("error code %q missing from the Error schema", code)
 		}
 	}
-	if len(codes) != 17 {
-		t.Errorf("Error schema lists %d codes; the handlers use 17", len(codes))
+	if len(codes) != 20 {
+		t.Errorf("Error schema lists %d codes; the handlers use 20", len(codes))
 	}
 }
 

@@ -50,6 +50,8 @@ type Deps struct {
 	// reaches the ledger.
 	Ledger   Elections
 	Intake   Intake
+	Results  Results
+	Receipts Receipts
 	Registry *prometheus.Registry
 	Log      *slog.Logger
 }
@@ -72,6 +74,10 @@ type Config struct {
 	ClientBurst int
 	GlobalRate  float64
 	GlobalBurst int
+	// LookupRate and LookupBurst limit receipt look-ups by credentials per
+	// client address, against guessing credentials (always on).
+	LookupRate  float64
+	LookupBurst int
 	// TrustedProxies may set X-Forwarded-For; empty means the peer address
 	// is the client address.
 	TrustedProxies []string
@@ -94,6 +100,8 @@ func DefaultConfig() Config {
 		DepthInterval: 500 * time.Millisecond,
 		BloomInterval: 15 * time.Second,
 		ReadyTimeout:  2 * time.Second,
+		LookupRate:    1,
+		LookupBurst:   5,
 		Now:           time.Now,
 	}
 }
@@ -106,6 +114,8 @@ func (c Config) withDefaults() Config {
 	c.DepthInterval = orDefault(c.DepthInterval, d.DepthInterval)
 	c.BloomInterval = orDefault(c.BloomInterval, d.BloomInterval)
 	c.ReadyTimeout = orDefault(c.ReadyTimeout, d.ReadyTimeout)
+	c.LookupRate = orDefault(c.LookupRate, d.LookupRate)
+	c.LookupBurst = orDefault(c.LookupBurst, d.LookupBurst)
 	if c.Now == nil {
 		c.Now = d.Now
 	}
@@ -129,12 +139,13 @@ const (
 // Server is the gateway's HTTP API. Handler serves it; Run keeps its queue
 // and Bloom statistics fresh.
 type Server struct {
-	cfg   Config
-	deps  Deps
-	m     *metrics
-	limit *limiter
-	watch *watcher
-	gin   *gin.Engine
+	cfg         Config
+	deps        Deps
+	m           *metrics
+	limit       *limiter
+	lookupLimit *limiter
+	watch       *watcher
+	gin         *gin.Engine
 }
 
 // New builds the server and registers its metrics on deps.Registry.
@@ -143,11 +154,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if len(cfg.Secret) == 0 {
 		return nil, errors.New("httpapi: empty election secret")
 	}
+	if deps.Elections == nil || deps.Ledger == nil || deps.Intake == nil || deps.Results == nil || deps.Receipts == nil {
+		return nil, errors.New("httpapi: Deps needs Elections, Ledger, Intake, Results and Receipts")
+	}
 	s := &Server{
-		cfg:   cfg,
-		deps:  deps,
-		m:     newMetrics(deps.Registry),
-		limit: newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.GlobalRate, cfg.GlobalBurst),
+		cfg:         cfg,
+		deps:        deps,
+		m:           newMetrics(deps.Registry),
+		limit:       newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.GlobalRate, cfg.GlobalBurst),
+		lookupLimit: newLimiter(cfg.LookupRate, cfg.LookupBurst, 0, 0),
 	}
 	s.watch = newWatcher(deps.Elections, deps.Intake, s.m, deps.Log)
 	g := gin.New()
@@ -165,6 +180,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	api.POST("/vote", s.postVote)
 	api.GET("/election", s.getElection)
 	api.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
+	api.GET("/votes/:vote_id", s.getVote)
+	api.POST("/votes/lookup", s.lookupVote)
+	// Results are served from memory: no per-client limit on the read path.
+	g.GET("/api/v1/results", s.getResults)
+	g.GET("/api/v1/results/:state", s.getStateResults)
 
 	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	g.GET("/readyz", s.ready)

@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/receipt"
+	"github.com/votechain/votechain/gateway/results"
+)
+
+// Results serves pre-encoded results (implemented by *results.Cache).
+type Results interface {
+	All() (results.Response, error)
+	State(state string) (results.Response, error)
+}
+
+// Receipts builds voters' receipts (implemented by *receipt.Service).
+type Receipts interface {
+	ByVoteID(ctx context.Context, voteID string) (ballot.Receipt, error)
+	ByCredentials(ctx context.Context, voterID, credential string) (ballot.Receipt, error)
+}
+
+// getResults is GET /api/v1/results: national and per-state results from
+// the read cache, with ETag / If-None-Match.
+func (s *Server) getResults(c *gin.Context) {
+	r, err := s.deps.Results.All()
+	s.writeResults(c, r, err)
+}
+
+// getStateResults is GET /api/v1/results/{state}.
+func (s *Server) getStateResults(c *gin.Context) {
+	r, err := s.deps.Results.State(c.Param("state"))
+	s.writeResults(c, r, err)
+}
+
+func (s *Server) writeResults(c *gin.Context, r results.Response, err error) {
+	switch {
+	case err == nil:
+		r.Write(c.Writer, c.Request)
+	case errors.Is(err, results.ErrUnknownState):
+		abort(c, http.StatusNotFound, codeUnknownState, "no state "+quote(c.Param("state"))+" in this election")
+	default:
+		s.unavailable(c, codeResultsLoading, "results are being loaded from the ledger")
+	}
+}
+
+// getVote is GET /api/v1/votes/{vote_id}: the vote's receipt, pending or
+// committed with its Merkle proof. The unguessable vote id is the only key:
+// no endpoint shows a vote from a voter id alone.
+func (s *Server) getVote(c *gin.Context) {
+	id := c.Param("vote_id")
+	if !ballot.ValidVoteID(id) {
+		abort(c, http.StatusBadRequest, codeInvalidVoteID, "a vote id is 32 lower-case hex characters")
+		return
+	}
+	s.writeReceipt(c, func(ctx context.Context) (ballot.Receipt, error) { return s.deps.Receipts.ByVoteID(ctx, id) })
+}
+
+// lookupVote is POST /api/v1/votes/lookup {voter_id, credential}: the
+// receipt of the voter's own vote. Wrong credentials, voters not on the roll
+// and voters who have not voted all get the same 404, and the endpoint has
+// its own, stricter rate limit against guessing.
+func (s *Server) lookupVote(c *gin.Context) {
+	if ok, wait := s.lookupLimit.allow(c.ClientIP(), s.cfg.Now()); !ok {
+		abortRetry(c, http.StatusTooManyRequests, codeRateLimited, "too many look-ups; slow down", wait)
+		return
+	}
+	body, derr := s.readBody(c)
+	var v []string
+	if derr == nil {
+		v, derr = decodeFields(body, lookupFields)
+	}
+	if derr != nil {
+		abort(c, derr.status, derr.code, derr.msg)
+		return
+	}
+	s.writeReceipt(c, func(ctx context.Context) (ballot.Receipt, error) {
+		return s.deps.Receipts.ByCredentials(ctx, v[0], v[1])
+	})
+}
+
+func (s *Server) writeReceipt(c *gin.Context, get func(context.Context) (ballot.Receipt, error)) {
+	r, err := get(c.Request.Context())
+	switch {
+	case err == nil:
+		c.JSON(http.StatusOK, r)
+	case errors.Is(err, receipt.ErrNoVote):
+		abort(c, http.StatusNotFound, codeNoVote, "no vote found for these credentials")
+	default:
+		s.logger(c).Warn("receipt unavailable", "err", err)
+		s.unavailable(c, codeLedgerUnavailable, "the receipt cannot be read from the ledger right now")
+	}
+}
+
+// quote echoes a client value safely inside an error message.
+func quote(s string) string { return `"` + truncate(s) + `"` }

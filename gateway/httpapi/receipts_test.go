@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/gateway/receipt"
+	"github.com/votechain/votechain/gateway/results"
+)
+
+// staticLedger is a ledger at rest: fixed results, no events.
+type staticLedger struct{ r ballot.Results }
+
+func (l staticLedger) Results(context.Context) (ballot.Results, error) { return l.r, nil }
+func (l staticLedger) Height(context.Context) (uint64, error)          { return 7, nil }
+func (l staticLedger) BatchEvents(ctx context.Context, _ fabricclient.Position) (<-chan fabricclient.BatchCommitted, <-chan error, error) {
+	return make(chan fabricclient.BatchCommitted), make(chan error), nil
+}
+
+// loadedResults is a results cache loaded from a static ledger.
+func loadedResults(t testing.TB) *results.Cache {
+	t.Helper()
+	r := ballot.Results{ElectionID: "e1", Counted: 3, National: ballot.Tally{"alice": 3},
+		States: map[string]ballot.StateResult{"CA": {State: "CA", Batches: 1, Counted: 3, Tallies: ballot.Tally{"alice": 3}}}}
+	c := results.New(staticLedger{r}, filepath.Join(t.TempDir(), "results.json"), []string{"CA", "NY"}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for !c.Ready() {
+		select {
+		case <-done:
+			t.Fatal("results cache stopped before loading")
+		default:
+		}
+	}
+	return c
+}
+
+// fakeReceipts knows one committed vote of voter "v1"/"c1".
+type fakeReceipts struct{ fail bool }
+
+const knownVote = "0123456789abcdef0123456789abcdef"
+
+func (f fakeReceipts) ByVoteID(_ context.Context, id string) (ballot.Receipt, error) {
+	if f.fail {
+		return ballot.Receipt{}, errors.New("peer down")
+	}
+	if id == knownVote {
+		return ballot.Receipt{VoteID: id, State: "CA", Seq: 1, Status: ballot.ReceiptCounted, Proof: []string{}}, nil
+	}
+	return ballot.Receipt{VoteID: id, Status: ballot.ReceiptPending}, nil
+}
+
+func (f fakeReceipts) ByCredentials(ctx context.Context, voter, cred string) (ballot.Receipt, error) {
+	if voter == "v1" && cred == "c1" {
+		return f.ByVoteID(ctx, knownVote)
+	}
+	return ballot.Receipt{}, receipt.ErrNoVote
+}
+
+func do(t *testing.T, f *fixture, method, path, body string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	f.srv.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+func errorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	var e apiError
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+		t.Fatalf("error body %q: %v", rec.Body, err)
+	}
+	return e.Error.Code
+}
+
+func TestResultsEndpoints(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	rec := do(t, f, "GET", "/api/v1/results", "")
+	var v results.View
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &v) != nil || v.Counted != 3 || v.AsOfBlock != 7 {
+		t.Fatalf("GET /results: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(t, f, "GET", "/api/v1/results", "", "If-None-Match", rec.Header().Get("ETag")); rec.Code != http.StatusNotModified {
+		t.Fatalf("If-None-Match with the current ETag: %d", rec.Code)
+	}
+	if rec := do(t, f, "GET", "/api/v1/results/NY", ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"counted":0`) {
+		t.Fatalf("state without votes: %d %s", rec.Code, rec.Body)
+	}
+	rec = do(t, f, "GET", "/api/v1/results/ZZ", "")
+	if rec.Code != 404 || errorCode(t, rec) != codeUnknownState {
+		t.Fatalf("unknown state: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestReceiptEndpoints(t *testing.T) {
+	f := newFixture(t, fixtureOpts{cfg: Config{LookupRate: 0.001, LookupBurst: 3}})
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"GET", "/api/v1/votes/" + knownVote, "", 200, ""},
+		{"GET", "/api/v1/votes/ffffffffffffffffffffffffffffffff", "", 200, ""},
+		{"GET", "/api/v1/votes/not-a-vote-id", "", 400, codeInvalidVoteID},
+		{"GET", "/api/v1/votes/0123456789ABCDEF0123456789ABCDEF", "", 400, codeInvalidVoteID},
+		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1"}`, 200, ""},
+		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"wrong"}`, 404, codeNoVote},
+		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1"}`, 400, codeInvalidField},
+		// The look-up limit (burst 3) is spent: further look-ups wait.
+		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1"}`, 429, codeRateLimited},
+	} {
+		rec := do(t, f, c.method, c.path, c.body)
+		if rec.Code != c.status || (c.code != "" && errorCode(t, rec) != c.code) {
+			t.Errorf("%s %s %s: %d %s; want %d %s", c.method, c.path, c.body, rec.Code, rec.Body, c.status, c.code)
+		}
+	}
+	var r ballot.Receipt
+	if rec := do(t, f, "GET", "/api/v1/votes/"+knownVote, ""); json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Status != ballot.ReceiptCounted {
+		t.Fatalf("committed receipt: %s", rec.Body)
+	}
+}
+
+func TestReceiptLedgerFailureIs503(t *testing.T) {
+	f := newFixture(t, fixtureOpts{receipts: fakeReceipts{fail: true}})
+	rec := do(t, f, "GET", "/api/v1/votes/"+knownVote, "")
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || errorCode(t, rec) != codeLedgerUnavailable {
+		t.Fatalf("ledger down: %d %s", rec.Code, rec.Body)
+	}
+}
