@@ -6,7 +6,6 @@
 package proc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +24,7 @@ type Spec struct {
 	Bin  string   // absolute path of the executable
 	Args []string // arguments after the executable
 	Env  []string // added to a clean environment
-	Port int      // the process is ready when this 127.0.0.1 port accepts connections
+	Port int      // the process is ready when this 127.0.0.1 port accepts connections (0: once started)
 	Dir  string   // working directory; empty for the caller's
 }
 
@@ -65,6 +64,9 @@ func Start(ctx context.Context, p Spec, logPath string) (int, error) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reaps the child if this process lives on (tests)
+	if p.Port == 0 {
+		return cmd.Process.Pid, nil
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -86,17 +88,22 @@ func Start(ctx context.Context, p Spec, logPath string) (int, error) {
 }
 
 // Alive reports whether pid is a running instance of bin. Checking the
-// command line guards against a PID reused by an unrelated process.
+// executable guards against a PID reused by an unrelated process. It reads
+// /proc/PID/exe, not the command line, which some servers (redis-server)
+// rewrite; a binary replaced on disk since the start still counts.
 func Alive(pid int, bin string) bool {
 	if pid <= 0 {
 		return false
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
-		return false
+		return false // gone, or a zombie
 	}
-	exe, _, _ := bytes.Cut(cmdline, []byte{0})
-	return string(exe) == bin
+	want, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		want = bin
+	}
+	return strings.TrimSuffix(exe, " (deleted)") == want
 }
 
 // Stop sends SIGTERM to pid (if it is still bin), waits up to grace, then
