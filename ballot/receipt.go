@@ -1,6 +1,7 @@
 package ballot
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -26,6 +27,20 @@ type Receipt struct {
 	TxID   string   `json:"tx_id"`
 	Block  uint64   `json:"block"`
 	Status string   `json:"status"`
+	// Vote is the vote itself, as the ledger holds it, so its holder can
+	// recompute the leaf (VerifyVote); absent while pending.
+	Vote *Vote `json:"vote,omitempty"`
+}
+
+// ErrNoVote means a receipt carries no vote to verify.
+var ErrNoVote = errors.New("ballot: receipt carries no vote")
+
+// VerifyVote is Verify with the vote the receipt carries.
+func (r Receipt) VerifyVote() error {
+	if r.Vote == nil {
+		return ErrNoVote
+	}
+	return r.Verify(*r.Vote)
 }
 
 // Receipts returns the receipts of every vote of the batch, in order, with

@@ -60,3 +60,9 @@ func TestReceiptVerifyRefuses(t *testing.T) {
 		t.Error("Receipts of an invalid batch succeeded")
 	}
 }
+
+func TestVerifyVoteUsesTheCarriedVote(t *testing.T) {
+	if err := (Receipt{}).VerifyVote(); !errors.Is(err, ErrNoVote) {
+		t.Fatalf("receipt without a vote: %v", err)
+	}
+}

@@ -122,7 +122,7 @@ func (s *Service) committed(ctx context.Context, voteID string, loc receipts.Loc
 	r := ballot.Receipt{
 		VoteID: voteID, State: e.batch.State, Seq: e.batch.Seq, Index: loc.Index, Size: e.tree.Size(),
 		Leaf: ballot.HashHex(leaf), Root: ballot.HashHex(e.tree.Root()), Proof: make([]string, len(proof)),
-		TxID: loc.TxID, Block: loc.Block, Status: loc.Status,
+		TxID: loc.TxID, Block: loc.Block, Status: loc.Status, Vote: &e.batch.Votes[loc.Index],
 	}
 	for i, h := range proof {
 		r.Proof[i] = ballot.HashHex(h)

@@ -101,6 +101,9 @@ func TestReceiptsVerifyAgainstTheLedgerBatch(t *testing.T) {
 		if r.Status != ballot.ReceiptCounted || r.TxID == "" || r.Block < 10 {
 			t.Fatalf("receipt %+v", r)
 		}
+		if err := r.VerifyVote(); err != nil || *r.Vote != v {
+			t.Fatalf("receipt of %s does not carry a verifiable copy of the vote: %v", v.ID, err)
+		}
 		if err := r.Verify(v); err != nil {
 			t.Fatalf("receipt of %s does not verify: %v", v.ID, err)
 		}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
+)
+
+type fakeLedger map[string]ballot.BatchRecord
+
+func (f fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.BatchRecord, error) {
+	r, ok := f[fmt.Sprintf("%s/%d", state, seq)]
+	if !ok {
+		return r, fabricclient.ErrNotFound
+	}
+	return r, nil
+}
+
+// committed returns the receipts of a 5-vote batch whose vote 2 was a
+// duplicate, and the ledger holding its record.
+func committed(t *testing.T) ([]ballot.Receipt, fakeLedger) {
+	t.Helper()
+	var votes []ballot.Vote
+	for i := 0; i < 5; i++ {
+		id, _ := ballot.NewVoteID()
+		votes = append(votes, ballot.Vote{ID: id, State: "CA", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)})), Candidate: "alice", CastAt: 1})
+	}
+	b, err := ballot.BuildBatch("CA", 7, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := b.Receipts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rs {
+		rs[i].TxID, rs[i].Block, rs[i].Status, rs[i].Vote = "tx7", 3, ballot.ReceiptCounted, &votes[i]
+	}
+	rs[2].Status = ballot.ReceiptDuplicate
+	return rs, fakeLedger{"CA/7": {State: "CA", Seq: 7, Root: b.Root, Votes: 5, Counted: 4, Rejected: []int{2}, TxID: "tx7"}}
+}
+
+func TestGenuineReceiptsPass(t *testing.T) {
+	rs, ledger := committed(t)
+	c := newChecker(ledger)
+	for _, r := range rs {
+		if summary, err := c.check(context.Background(), r); err != nil || !strings.Contains(summary, r.Status) {
+			t.Errorf("receipt %d: %q, %v", r.Index, summary, err)
+		}
+	}
+}
+
+// flip changes one hex digit.
+func flip(s string) string {
+	if s[0] == '0' {
+		return "1" + s[1:]
+	}
+	return "0" + s[1:]
+}
+
+func TestTamperedReceiptsFailWithTheReason(t *testing.T) {
+	cases := []struct {
+		name   string
+		tamper func(r *ballot.Receipt, l fakeLedger)
+		reason string
+	}{
+		{"candidate changed", func(r *ballot.Receipt, _ fakeLedger) { v := *r.Vote; v.Candidate = "bob"; r.Vote = &v }, "is not the leaf"},
+		{"nullifier byte", func(r *ballot.Receipt, _ fakeLedger) { v := *r.Vote; v.Nullifier = flip(v.Nullifier); r.Vote = &v }, "is not the leaf"},
+		{"proof byte", func(r *ballot.Receipt, _ fakeLedger) { r.Proof[0] = flip(r.Proof[0]) }, "root"},
+		{"proof shortened", func(r *ballot.Receipt, _ fakeLedger) { r.Proof = r.Proof[1:] }, "proof"},
+		{"root byte", func(r *ballot.Receipt, _ fakeLedger) { r.Root = flip(r.Root) }, "root"},
+		{"index moved", func(r *ballot.Receipt, _ fakeLedger) { r.Index = 1 }, ""},
+		{"other vote id", func(r *ballot.Receipt, _ fakeLedger) { r.VoteID = flip(r.VoteID) }, "receipt is for vote"},
+		{"no vote", func(r *ballot.Receipt, _ fakeLedger) { r.Vote = nil }, "no vote"},
+		{"ledger root differs", func(_ *ballot.Receipt, l fakeLedger) { rec := l["CA/7"]; rec.Root = flip(rec.Root); l["CA/7"] = rec }, "the ledger recorded"},
+		{"batch not on the ledger", func(_ *ballot.Receipt, l fakeLedger) { delete(l, "CA/7") }, "has no batch"},
+		{"other transaction", func(r *ballot.Receipt, _ fakeLedger) { r.TxID = "forged" }, "transaction"},
+		{"duplicate claimed counted", func(r *ballot.Receipt, l fakeLedger) { rec := l["CA/7"]; rec.Rejected = []int{0}; l["CA/7"] = rec }, "the ledger says duplicate"},
+		{"unknown status", func(r *ballot.Receipt, _ fakeLedger) { r.Status = "approved" }, "unknown receipt status"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rs, ledger := committed(t)
+			r := rs[0]
+			c.tamper(&r, ledger)
+			_, err := newChecker(ledger).check(context.Background(), r)
+			if err == nil || !strings.Contains(err.Error(), c.reason) {
+				t.Fatalf("tampered receipt: %v; want a failure mentioning %q", err, c.reason)
+			}
+		})
+	}
+}
+
+func TestPendingIsNotAFailure(t *testing.T) {
+	_, err := newChecker(fakeLedger{}).check(context.Background(), ballot.Receipt{Status: ballot.ReceiptPending})
+	if err != errPending {
+		t.Fatalf("pending receipt: %v", err)
+	}
+}
