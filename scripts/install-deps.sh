@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Votechain's tests and `make up` need, if missing:
-# redis-server (the vote queue and dedup store). Idempotent; needs root (or sudo).
+# redis-server (the vote queue and dedup store), chromium and chromium-driver
+# (the explorer's browser test). Idempotent; needs root (or sudo).
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 
 if ((${#need[@]} == 0)); then
   exit 0
@@ -24,6 +27,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-for bin in redis-server; do
+for bin in redis-server chromium chromedriver; do
   command -v "$bin" >/dev/null 2>&1 || { echo "install-deps: $bin still missing after install" >&2; exit 1; }
 done

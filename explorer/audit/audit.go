@@ -1,0 +1,274 @@
+// Package audit verifies decoded blocks as the explorer indexes them: the
+// hash chain (each block's previous hash and data hash) and every committed
+// batch, whose votes are decoded from the transaction itself and recounted
+// with the shared ballot package, then compared with the record and event
+// the chaincode wrote. It is pure: what it needs to know of earlier blocks
+// comes through the History interface.
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/ledger"
+)
+
+// Kinds of issues. Each is a way the ledger disagrees with itself; none
+// should ever occur on an honest network.
+const (
+	KindPreviousHash = "previous_hash" // previous-hash link broken
+	KindDataHash     = "data_hash"     // data hash does not match the block's data
+	KindTxDecode     = "tx_decode"     // transaction envelope undecodable
+	KindBatchDecode  = "batch_decode"  // CommitBatch argument is not a valid batch
+	KindBatchRoot    = "batch_root"    // claimed root differs from the votes' root
+	KindBatchTally   = "batch_tally"   // claimed tallies differ from the votes' tallies
+	KindBatchRecord  = "batch_record"  // written batch record missing or differing from the recount
+	KindBatchEvent   = "batch_event"   // BatchCommitted event missing or differing from the record
+)
+
+// Kinds lists every issue kind, for metrics and documentation.
+var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
+	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent}
+
+// Issue is one verification failure.
+type Issue struct {
+	Kind    string `json:"kind"`
+	Block   uint64 `json:"block"`
+	TxID    string `json:"tx_id,omitempty"`
+	Message string `json:"message"`
+}
+
+// MaxBatchVotes bounds the votes decoded from one transaction. It is far
+// above the chaincode's own bound on purpose: the auditor must read whatever
+// the ledger holds, not what the chaincode should have accepted.
+const MaxBatchVotes = 1 << 20
+
+// History is what the audit of a block needs from the blocks before it.
+type History interface {
+	// NullifierUsed reports whether a counted vote of state already used
+	// nullifier.
+	NullifierUsed(state, nullifier string) (bool, error)
+	// BatchRoot returns the root of batch (state, seq) if it was committed.
+	BatchRoot(state string, seq uint64) (root string, ok bool, err error)
+}
+
+// Batch is a committed batch as the audit recounted it.
+type Batch struct {
+	TxID    string
+	TxIndex int
+	Batch   ballot.Batch // as the transaction carried it
+	// Rejected are the indices of votes whose nullifier was used before
+	// (earlier on the ledger or earlier in the batch), recomputed.
+	Rejected []int
+	Tallies  ballot.Tally // recount of the counted votes
+	RootOK   bool         // the votes give the claimed root
+	// RecordOK reports that the written record and the event agree with
+	// the recount.
+	RecordOK bool
+	// Resubmission marks a retry of a batch already committed with the same
+	// root: the chaincode wrote and counted nothing, and neither does the audit.
+	Resubmission bool
+	Record       *ballot.BatchRecord // the record the transaction wrote, if any
+}
+
+// Counted returns the number of votes the recount counted.
+func (b Batch) Counted() int { return len(b.Batch.Votes) - len(b.Rejected) }
+
+// Report is the outcome of auditing one block.
+type Report struct {
+	Block   ledger.Block
+	Batches []Batch
+	Issues  []Issue
+}
+
+// Auditor audits blocks of one channel.
+type Auditor struct {
+	// Chaincode is the name of the ballot chaincode ("ballot"): the
+	// namespace of its writes and the target of CommitBatch transactions.
+	Chaincode string
+}
+
+// Block audits block b, whose predecessor's recomputed hash is prev (nil
+// for block 0). Transactions are audited in order, each seeing the
+// nullifiers and batches of those before it. It fails only when h does.
+func (a Auditor) Block(prev []byte, b ledger.Block, h History) (Report, error) {
+	r := Report{Block: b}
+	if b.Number > 0 && !bytes.Equal(b.PreviousHash, prev) {
+		r.issue(KindPreviousHash, "", fmt.Sprintf("previous hash %x, but block %d hashes to %x", b.PreviousHash, b.Number-1, prev))
+	}
+	if !b.DataHashOK {
+		r.issue(KindDataHash, "", fmt.Sprintf("data hash %x does not match the block's %d transactions", b.DataHash, len(b.Txs)))
+	}
+	bh := &blockHistory{History: h, nullifiers: map[[2]string]bool{}, roots: map[batchID]string{}}
+	for _, tx := range b.Txs {
+		if tx.Err != "" {
+			r.issue(KindTxDecode, tx.ID, fmt.Sprintf("transaction %d: %s", tx.Index, tx.Err))
+			continue
+		}
+		if !tx.Valid() || !a.isCommitBatch(tx) {
+			continue
+		}
+		batch, err := a.batch(&r, tx, bh)
+		if err != nil {
+			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+		}
+		if batch != nil {
+			r.Batches = append(r.Batches, *batch)
+		}
+	}
+	return r, nil
+}
+
+func (a Auditor) isCommitBatch(tx ledger.Tx) bool {
+	return tx.Chaincode == a.Chaincode && tx.Function == "CommitBatch" && (tx.Contract == "" || tx.Contract == "ballot")
+}
+
+func (r *Report) issue(kind, txID, msg string) {
+	r.Issues = append(r.Issues, Issue{Kind: kind, Block: r.Block.Number, TxID: txID, Message: msg})
+}
+
+// batch audits one VALID CommitBatch transaction; nil if it carries no
+// decodable batch (an issue is recorded).
+func (a Auditor) batch(r *Report, tx ledger.Tx, h *blockHistory) (*Batch, error) {
+	if len(tx.Args) != 1 {
+		r.issue(KindBatchDecode, tx.ID, fmt.Sprintf("CommitBatch has %d arguments; want 1", len(tx.Args)))
+		return nil, nil
+	}
+	b, err := ballot.DecodeBatch(tx.Args[0], MaxBatchVotes)
+	if err != nil {
+		r.issue(KindBatchDecode, tx.ID, err.Error())
+		return nil, nil
+	}
+	out := &Batch{TxID: tx.ID, TxIndex: tx.Index, Batch: b, RootOK: true, RecordOK: true}
+	if _, err := b.Verify(); err != nil {
+		out.RootOK = false
+		kind := KindBatchRoot
+		if errors.Is(err, ballot.ErrBatchTally) {
+			kind = KindBatchTally
+		}
+		r.issue(kind, tx.ID, err.Error())
+	}
+	prevRoot, committed, err := h.BatchRoot(b.State, b.Seq)
+	if err != nil {
+		return nil, err
+	}
+	raw, wrote := tx.Write(a.Chaincode, ballot.BatchKey(b.State, b.Seq))
+	switch {
+	case !wrote && committed && prevRoot == b.Root:
+		out.Resubmission = true
+		return out, nil
+	case !wrote:
+		out.RecordOK = false
+		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: VALID CommitBatch wrote no batch record and is no retry of a committed batch", b.ID()))
+		return out, nil
+	case committed:
+		out.RecordOK = false
+		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: record written again (first root %s)", b.ID(), prevRoot))
+	}
+	if err := h.recount(out); err != nil {
+		return nil, err
+	}
+	var rec ballot.BatchRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		out.RecordOK = false
+		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: undecodable record: %v", b.ID(), err))
+		return out, nil
+	}
+	out.Record = &rec
+	for _, msg := range compareRecord(rec, *out, tx.ID) {
+		out.RecordOK = false
+		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: %s", b.ID(), msg))
+	}
+	if msg := compareEvent(rec, tx); msg != "" {
+		out.RecordOK = false
+		r.issue(KindBatchEvent, tx.ID, fmt.Sprintf("batch %s: %s", b.ID(), msg))
+	}
+	return out, nil
+}
+
+// compareRecord lists how the written record differs from the recount.
+func compareRecord(rec ballot.BatchRecord, b Batch, txID string) []string {
+	var diffs []string
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			diffs = append(diffs, fmt.Sprintf(format, args...))
+		}
+	}
+	check(rec.State == b.Batch.State && rec.Seq == b.Batch.Seq, "record is of batch %s/%d", rec.State, rec.Seq)
+	check(rec.Root == b.Batch.Root, "record root %s, transaction root %s", rec.Root, b.Batch.Root)
+	check(rec.Votes == len(b.Batch.Votes), "record holds %d votes, transaction %d", rec.Votes, len(b.Batch.Votes))
+	check(rec.Counted == b.Counted(), "record counts %d votes, recount %d", rec.Counted, b.Counted())
+	check(slices.Equal(rec.Rejected, b.Rejected), "record rejects %v, recount %v", rec.Rejected, b.Rejected)
+	check(rec.Tallies.Equal(b.Tallies), "record tallies %v, recount %v", rec.Tallies, b.Tallies)
+	check(rec.TxID == txID, "record names transaction %s", rec.TxID)
+	return diffs
+}
+
+// compareEvent checks that tx emitted the BatchCommitted event of rec.
+func compareEvent(rec ballot.BatchRecord, tx ledger.Tx) string {
+	for _, ev := range tx.Events {
+		if ev.Name != ballot.EventBatchCommitted {
+			continue
+		}
+		var got ballot.BatchEvent
+		if err := json.Unmarshal(ev.Payload, &got); err != nil {
+			return fmt.Sprintf("undecodable event: %v", err)
+		}
+		want := rec.Event()
+		if got.State != want.State || got.Seq != want.Seq || got.Root != want.Root || got.Counted != want.Counted ||
+			!slices.Equal(got.Rejected, want.Rejected) || !got.Tallies.Equal(want.Tallies) {
+			return fmt.Sprintf("event %+v differs from record %+v", got, want)
+		}
+		return ""
+	}
+	return "no " + ballot.EventBatchCommitted + " event"
+}
+
+type batchID struct {
+	state string
+	seq   uint64
+}
+
+// blockHistory overlays the batches and nullifiers of the block being
+// audited on the History of the blocks before it.
+type blockHistory struct {
+	History
+	nullifiers map[[2]string]bool
+	roots      map[batchID]string
+}
+
+func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
+	if root, ok := h.roots[batchID{state, seq}]; ok {
+		return root, true, nil
+	}
+	return h.History.BatchRoot(state, seq)
+}
+
+// recount decides which of b's votes count, as the chaincode must: a vote
+// whose nullifier a counted vote used before (on the ledger or earlier in
+// the batch) is rejected. It records b's batch and counted nullifiers.
+func (h *blockHistory) recount(b *Batch) error {
+	b.Rejected, b.Tallies = []int{}, ballot.Tally{}
+	for i, v := range b.Batch.Votes {
+		key := [2]string{v.State, v.Nullifier}
+		used := h.nullifiers[key]
+		if !used {
+			var err error
+			if used, err = h.History.NullifierUsed(v.State, v.Nullifier); err != nil {
+				return err
+			}
+		}
+		if used {
+			b.Rejected = append(b.Rejected, i)
+			continue
+		}
+		h.nullifiers[key] = true
+		b.Tallies.Add(v.Candidate, 1)
+	}
+	h.roots[batchID{b.Batch.State, b.Batch.Seq}] = b.Batch.Root
+	return nil
+}

@@ -1,0 +1,181 @@
+// Package index is the explorer's store: an embedded SQLite database (pure
+// Go, modernc.org/sqlite) of audited blocks, transactions, batches, votes,
+// recounted tallies and verification issues. Each block is saved in one SQL
+// transaction together with the checkpoint, so a restart resumes exactly
+// after the last saved block and never stores a row twice.
+package index
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Index is an open explorer database.
+type Index struct {
+	db *sql.DB
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS checkpoint (
+	id        INTEGER PRIMARY KEY CHECK (id = 1),
+	next      INTEGER NOT NULL,  -- number of the next block to index
+	last_hash BLOB               -- recomputed hash of block next-1
+);
+CREATE TABLE IF NOT EXISTS totals (
+	id       INTEGER PRIMARY KEY CHECK (id = 1),
+	txs      INTEGER NOT NULL, valid_txs INTEGER NOT NULL,
+	batches  INTEGER NOT NULL, votes INTEGER NOT NULL,
+	counted  INTEGER NOT NULL, rejected INTEGER NOT NULL,
+	issues   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocks (
+	number    INTEGER PRIMARY KEY,
+	hash      BLOB NOT NULL,
+	prev_hash BLOB NOT NULL,
+	data_hash BLOB NOT NULL,
+	chain_ok  INTEGER NOT NULL,  -- previous hash links to block number-1
+	data_ok   INTEGER NOT NULL,  -- data hash matches the data
+	time      INTEGER NOT NULL,  -- latest transaction time, Unix ms
+	txs       INTEGER NOT NULL,
+	size      INTEGER NOT NULL,
+	counted   INTEGER NOT NULL   -- votes counted by the block's batches
+);
+CREATE TABLE IF NOT EXISTS txs (
+	block     INTEGER NOT NULL,
+	idx       INTEGER NOT NULL,
+	id        TEXT NOT NULL,
+	type      TEXT NOT NULL,
+	creator   TEXT NOT NULL,
+	time      INTEGER NOT NULL,
+	code      TEXT NOT NULL,
+	chaincode TEXT NOT NULL,
+	function  TEXT NOT NULL,
+	state     TEXT,              -- batch of a CommitBatch transaction
+	seq       INTEGER,
+	note      TEXT NOT NULL,     -- "resubmission", or why the envelope did not decode
+	PRIMARY KEY (block, idx)
+);
+CREATE INDEX IF NOT EXISTS txs_id ON txs (id);
+CREATE TABLE IF NOT EXISTS batches (
+	state     TEXT NOT NULL,
+	seq       INTEGER NOT NULL,
+	block     INTEGER NOT NULL,
+	tx_id     TEXT NOT NULL,
+	time      INTEGER NOT NULL,
+	root      TEXT NOT NULL,
+	votes     INTEGER NOT NULL,
+	counted   INTEGER NOT NULL,
+	rejected  TEXT NOT NULL,     -- JSON array of rejected vote indices (recount)
+	tallies   TEXT NOT NULL,     -- JSON object, recounted counted votes per candidate
+	root_ok   INTEGER NOT NULL,
+	record_ok INTEGER NOT NULL,
+	PRIMARY KEY (state, seq)
+);
+CREATE INDEX IF NOT EXISTS batches_block ON batches (block);
+CREATE INDEX IF NOT EXISTS batches_time ON batches (time);
+CREATE TABLE IF NOT EXISTS votes (
+	state     TEXT NOT NULL,
+	seq       INTEGER NOT NULL,
+	idx       INTEGER NOT NULL,
+	id        TEXT NOT NULL,
+	nullifier TEXT NOT NULL,
+	candidate TEXT NOT NULL,
+	cast_at   INTEGER NOT NULL,
+	counted   INTEGER NOT NULL,
+	PRIMARY KEY (state, seq, idx)
+);
+CREATE INDEX IF NOT EXISTS votes_id ON votes (id);
+CREATE INDEX IF NOT EXISTS votes_nullifier ON votes (state, nullifier) WHERE counted = 1;
+CREATE TABLE IF NOT EXISTS tallies (
+	state     TEXT NOT NULL,
+	candidate TEXT NOT NULL,
+	votes     INTEGER NOT NULL,
+	PRIMARY KEY (state, candidate)
+);
+CREATE TABLE IF NOT EXISTS issues (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind    TEXT NOT NULL,
+	block   INTEGER NOT NULL,
+	tx_id   TEXT NOT NULL,
+	message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issues_block ON issues (block);
+INSERT OR IGNORE INTO checkpoint (id, next) VALUES (1, 0);
+INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
+`
+
+// Open opens (creating if needed) the database at path.
+func Open(path string) (*Index, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create index schema in %s: %w", path, err)
+	}
+	return &Index{db: db}, nil
+}
+
+// Close closes the database.
+func (x *Index) Close() error { return x.db.Close() }
+
+// Checkpoint returns the number of the next block to index and the
+// recomputed hash of the block before it (nil when next is 0).
+func (x *Index) Checkpoint(ctx context.Context) (next uint64, lastHash []byte, err error) {
+	err = x.db.QueryRowContext(ctx, `SELECT next, last_hash FROM checkpoint WHERE id = 1`).Scan(&next, &lastHash)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	return next, lastHash, nil
+}
+
+// NullifierUsed reports whether a counted vote of state used nullifier.
+func (x *Index) NullifierUsed(state, nullifier string) (bool, error) {
+	var one int
+	err := x.db.QueryRow(`SELECT 1 FROM votes WHERE state = ? AND nullifier = ? AND counted = 1 LIMIT 1`, state, nullifier).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up nullifier: %w", err)
+	}
+	return true, nil
+}
+
+// BatchRoot returns the root of the indexed batch (state, seq), if any.
+func (x *Index) BatchRoot(state string, seq uint64) (string, bool, error) {
+	var root string
+	err := x.db.QueryRow(`SELECT root FROM batches WHERE state = ? AND seq = ?`, state, seq).Scan(&root)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("look up batch %s/%d: %w", state, seq, err)
+	}
+	return root, true, nil
+}
+
+// jsonText encodes v for a TEXT column.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil { // unreachable for the slices and maps stored here
+		panic(fmt.Sprintf("index: encode %T: %v", v, err))
+	}
+	return string(b)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

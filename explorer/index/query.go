@@ -1,0 +1,362 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
+)
+
+// ErrNotFound is returned when the index holds no such row.
+var ErrNotFound = errors.New("not in the index")
+
+// Totals are the index's running totals.
+type Totals struct {
+	Blocks   uint64 `json:"blocks"` // blocks indexed: the indexed height
+	Txs      int64  `json:"transactions"`
+	ValidTxs int64  `json:"valid_transactions"`
+	Batches  int64  `json:"batches"`
+	Votes    int64  `json:"votes"`    // votes in committed batches
+	Counted  int64  `json:"counted"`  // votes counted by the recount
+	Rejected int64  `json:"rejected"` // duplicate nullifiers rejected by the recount
+	Issues   int64  `json:"issues"`   // verification failures
+}
+
+// Block is an indexed block.
+type Block struct {
+	Number   uint64    `json:"number"`
+	Hash     string    `json:"hash"` // recomputed header hash, hex
+	PrevHash string    `json:"previous_hash"`
+	DataHash string    `json:"data_hash"`
+	ChainOK  bool      `json:"chain_ok"` // previous hash links to the block before
+	DataOK   bool      `json:"data_ok"`  // data hash matches the transactions
+	Time     time.Time `json:"time"`
+	Txs      int       `json:"transactions"`
+	Size     int       `json:"size"`
+	Counted  int       `json:"counted"` // votes counted by the block's batches
+}
+
+// Tx is an indexed transaction.
+type Tx struct {
+	Block     uint64    `json:"block"`
+	Index     int       `json:"index"`
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	Creator   string    `json:"creator"` // MSP id
+	Time      time.Time `json:"time"`
+	Code      string    `json:"validation_code"`
+	Chaincode string    `json:"chaincode,omitempty"`
+	Function  string    `json:"function,omitempty"`
+	State     string    `json:"batch_state,omitempty"` // batch of a CommitBatch
+	Seq       uint64    `json:"batch_seq,omitempty"`
+	Note      string    `json:"note,omitempty"`
+}
+
+// Batch is an indexed, recounted batch.
+type Batch struct {
+	State    string       `json:"state"`
+	Seq      uint64       `json:"seq"`
+	Block    uint64       `json:"block"`
+	TxID     string       `json:"tx_id"`
+	Time     time.Time    `json:"time"`
+	Root     string       `json:"root"`
+	Votes    int          `json:"votes"`
+	Counted  int          `json:"counted"`
+	Rejected []int        `json:"rejected"`
+	Tallies  ballot.Tally `json:"tallies"`
+	RootOK   bool         `json:"root_ok"`   // the votes give the root
+	RecordOK bool         `json:"record_ok"` // the ledger's record and event equal the recount
+}
+
+// Vote is an indexed vote.
+type Vote struct {
+	ballot.Vote
+	Seq     uint64 `json:"seq"`
+	Index   int    `json:"index"`
+	Counted bool   `json:"counted"`
+}
+
+// Issue is a stored verification failure.
+type Issue struct {
+	ID int64 `json:"id"`
+	audit.Issue
+}
+
+// Point is one bucket of the votes-per-second series.
+type Point struct {
+	Time  time.Time `json:"time"`
+	Votes int64     `json:"votes"`
+}
+
+// list runs a query and scans each row with scan.
+func list[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// one runs a query expected to return one row; ErrNotFound if none.
+func one[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) (T, error) {
+	rows, err := list(ctx, db, scan, query+" LIMIT 1", args...)
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	if len(rows) == 0 {
+		return zero, ErrNotFound
+	}
+	return rows[0], nil
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+// Totals returns the running totals.
+func (x *Index) Totals(ctx context.Context) (Totals, error) {
+	var t Totals
+	err := x.db.QueryRowContext(ctx, `SELECT c.next, t.txs, t.valid_txs, t.batches, t.votes, t.counted, t.rejected, t.issues
+		FROM checkpoint c, totals t`).Scan(&t.Blocks, &t.Txs, &t.ValidTxs, &t.Batches, &t.Votes, &t.Counted, &t.Rejected, &t.Issues)
+	if err != nil {
+		return Totals{}, fmt.Errorf("read totals: %w", err)
+	}
+	return t, nil
+}
+
+const blockCols = `number, hash, prev_hash, data_hash, chain_ok, data_ok, time, txs, size, counted`
+
+func scanBlock(r rowScanner) (Block, error) {
+	var b Block
+	var hash, prev, data []byte
+	var ms int64
+	err := r.Scan(&b.Number, &hash, &prev, &data, &b.ChainOK, &b.DataOK, &ms, &b.Txs, &b.Size, &b.Counted)
+	b.Hash, b.PrevHash, b.DataHash, b.Time = hex.EncodeToString(hash), hex.EncodeToString(prev), hex.EncodeToString(data), msTime(ms)
+	return b, err
+}
+
+// Blocks returns up to limit blocks, newest first, skipping offset.
+func (x *Index) Blocks(ctx context.Context, offset, limit int) ([]Block, error) {
+	return list(ctx, x.db, scanBlock, `SELECT `+blockCols+` FROM blocks ORDER BY number DESC LIMIT ? OFFSET ?`, limit, offset)
+}
+
+// Block returns block n.
+func (x *Index) Block(ctx context.Context, n uint64) (Block, error) {
+	return one(ctx, x.db, scanBlock, `SELECT `+blockCols+` FROM blocks WHERE number = ?`, n)
+}
+
+// BrokenBlocks counts blocks whose previous-hash or data-hash check failed.
+func (x *Index) BrokenBlocks(ctx context.Context) (int64, error) {
+	var n int64
+	err := x.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM blocks WHERE chain_ok = 0 OR data_ok = 0`).Scan(&n)
+	return n, err
+}
+
+const txCols = `block, idx, id, type, creator, time, code, chaincode, function, state, seq, note`
+
+func scanTx(r rowScanner) (Tx, error) {
+	var t Tx
+	var ms int64
+	var state sql.NullString
+	var seq sql.NullInt64
+	err := r.Scan(&t.Block, &t.Index, &t.ID, &t.Type, &t.Creator, &ms, &t.Code, &t.Chaincode, &t.Function, &state, &seq, &t.Note)
+	t.Time, t.State, t.Seq = msTime(ms), state.String, uint64(seq.Int64)
+	return t, err
+}
+
+// BlockTxs returns up to limit transactions of block n in order, skipping offset.
+func (x *Index) BlockTxs(ctx context.Context, n uint64, offset, limit int) ([]Tx, error) {
+	return list(ctx, x.db, scanTx, `SELECT `+txCols+` FROM txs WHERE block = ? ORDER BY idx LIMIT ? OFFSET ?`, n, limit, offset)
+}
+
+// Txs returns the transactions with id: one, unless a client reused the id
+// (the duplicates are committed invalid).
+func (x *Index) Txs(ctx context.Context, id string) ([]Tx, error) {
+	return list(ctx, x.db, scanTx, `SELECT `+txCols+` FROM txs WHERE id = ? ORDER BY block, idx LIMIT 16`, id)
+}
+
+const batchCols = `state, seq, block, tx_id, time, root, votes, counted, rejected, tallies, root_ok, record_ok`
+
+func scanBatch(r rowScanner) (Batch, error) {
+	var b Batch
+	var ms int64
+	var rejected, tallies string
+	if err := r.Scan(&b.State, &b.Seq, &b.Block, &b.TxID, &ms, &b.Root, &b.Votes, &b.Counted, &rejected, &tallies, &b.RootOK, &b.RecordOK); err != nil {
+		return Batch{}, err
+	}
+	b.Time = msTime(ms)
+	if err := json.Unmarshal([]byte(rejected), &b.Rejected); err != nil {
+		return Batch{}, fmt.Errorf("batch %s/%d rejected: %w", b.State, b.Seq, err)
+	}
+	if err := json.Unmarshal([]byte(tallies), &b.Tallies); err != nil {
+		return Batch{}, fmt.Errorf("batch %s/%d tallies: %w", b.State, b.Seq, err)
+	}
+	return b, nil
+}
+
+// Batches returns up to limit batches, newest first, skipping offset; only
+// those of state unless it is empty. total counts all that match.
+func (x *Index) Batches(ctx context.Context, state string, offset, limit int) (batches []Batch, total int64, err error) {
+	where, args := "", []any{}
+	if state != "" {
+		where, args = " WHERE state = ?", []any{state}
+	}
+	if err := x.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM batches`+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count batches: %w", err)
+	}
+	batches, err = list(ctx, x.db, scanBatch, `SELECT `+batchCols+` FROM batches`+where+` ORDER BY block DESC, time DESC LIMIT ? OFFSET ?`,
+		append(args, limit, offset)...)
+	return batches, total, err
+}
+
+// BlockBatches returns the batches committed in block n.
+func (x *Index) BlockBatches(ctx context.Context, n uint64) ([]Batch, error) {
+	return list(ctx, x.db, scanBatch, `SELECT `+batchCols+` FROM batches WHERE block = ? ORDER BY tx_id LIMIT 1000`, n)
+}
+
+// Batch returns batch (state, seq).
+func (x *Index) Batch(ctx context.Context, state string, seq uint64) (Batch, error) {
+	return one(ctx, x.db, scanBatch, `SELECT `+batchCols+` FROM batches WHERE state = ? AND seq = ?`, state, seq)
+}
+
+const voteCols = `state, seq, idx, id, nullifier, candidate, cast_at, counted`
+
+func scanVote(r rowScanner) (Vote, error) {
+	var v Vote
+	err := r.Scan(&v.State, &v.Seq, &v.Index, &v.ID, &v.Nullifier, &v.Candidate, &v.CastAt, &v.Counted)
+	return v, err
+}
+
+// Votes returns up to limit votes of batch (state, seq) in order, skipping offset.
+func (x *Index) Votes(ctx context.Context, state string, seq uint64, offset, limit int) ([]Vote, error) {
+	return list(ctx, x.db, scanVote, `SELECT `+voteCols+` FROM votes WHERE state = ? AND seq = ? ORDER BY idx LIMIT ? OFFSET ?`,
+		state, seq, limit, offset)
+}
+
+// BatchVotes returns every vote of batch (state, seq) in order, as
+// committed: what its Merkle tree is built over.
+func (x *Index) BatchVotes(ctx context.Context, state string, seq uint64) ([]ballot.Vote, error) {
+	rows, err := list(ctx, x.db, scanVote, `SELECT `+voteCols+` FROM votes WHERE state = ? AND seq = ? ORDER BY idx`, state, seq)
+	if err != nil {
+		return nil, err
+	}
+	votes := make([]ballot.Vote, len(rows))
+	for i, r := range rows {
+		votes[i] = r.Vote
+	}
+	return votes, nil
+}
+
+// Vote returns the first committed vote with id.
+func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
+	return one(ctx, x.db, scanVote, `SELECT `+voteCols+` FROM votes WHERE id = ? ORDER BY state, seq, idx`, id)
+}
+
+// Recount returns the results recounted from the ledger's transactions, in
+// the chaincode's form (without election id and status), for comparison.
+func (x *Index) Recount(ctx context.Context) (ballot.Results, error) {
+	res := ballot.Results{National: ballot.Tally{}, States: map[string]ballot.StateResult{}}
+	states, err := list(ctx, x.db, func(r rowScanner) (ballot.StateResult, error) {
+		s := ballot.StateResult{Tallies: ballot.Tally{}}
+		err := r.Scan(&s.State, &s.Batches, &s.Counted, &s.Rejected)
+		return s, err
+	}, `SELECT state, COUNT(*), SUM(counted), SUM(votes - counted) FROM batches GROUP BY state`)
+	if err != nil {
+		return res, fmt.Errorf("recount states: %w", err)
+	}
+	for _, s := range states {
+		res.States[s.State] = s
+		res.Counted += s.Counted
+		res.Rejected += s.Rejected
+	}
+	type tally struct {
+		state, candidate string
+		votes            uint64
+	}
+	tallies, err := list(ctx, x.db, func(r rowScanner) (tally, error) {
+		var t tally
+		err := r.Scan(&t.state, &t.candidate, &t.votes)
+		return t, err
+	}, `SELECT state, candidate, votes FROM tallies`)
+	if err != nil {
+		return res, fmt.Errorf("recount tallies: %w", err)
+	}
+	for _, t := range tallies {
+		res.States[t.state].Tallies.Add(t.candidate, t.votes)
+		res.National.Add(t.candidate, t.votes)
+	}
+	return res, nil
+}
+
+const issueCols = `id, kind, block, tx_id, message`
+
+func scanIssue(r rowScanner) (Issue, error) {
+	var is Issue
+	err := r.Scan(&is.ID, &is.Kind, &is.Block, &is.TxID, &is.Message)
+	return is, err
+}
+
+// Issues returns up to limit issues, newest first, skipping offset.
+func (x *Index) Issues(ctx context.Context, offset, limit int) ([]Issue, error) {
+	return list(ctx, x.db, scanIssue, `SELECT `+issueCols+` FROM issues ORDER BY id DESC LIMIT ? OFFSET ?`, limit, offset)
+}
+
+// BlockIssues returns the issues found in block n.
+func (x *Index) BlockIssues(ctx context.Context, n uint64) ([]Issue, error) {
+	return list(ctx, x.db, scanIssue, `SELECT `+issueCols+` FROM issues WHERE block = ? ORDER BY id LIMIT 1000`, n)
+}
+
+// IssueCounts counts issues by kind.
+func (x *Index) IssueCounts(ctx context.Context) (map[string]int64, error) {
+	type kc struct {
+		kind string
+		n    int64
+	}
+	rows, err := list(ctx, x.db, func(r rowScanner) (kc, error) {
+		var k kc
+		err := r.Scan(&k.kind, &k.n)
+		return k, err
+	}, `SELECT kind, COUNT(*) FROM issues GROUP BY kind`)
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.kind] = r.n
+	}
+	return out, err
+}
+
+// Throughput returns votes counted per second over the latest n seconds
+// in which batches were committed, oldest first.
+func (x *Index) Throughput(ctx context.Context, n int) ([]Point, error) {
+	pts, err := list(ctx, x.db, func(r rowScanner) (Point, error) {
+		var p Point
+		var s int64
+		err := r.Scan(&s, &p.Votes)
+		p.Time = time.Unix(s, 0).UTC()
+		return p, err
+	}, `SELECT time / 1000 AS s, SUM(counted) FROM batches GROUP BY s ORDER BY s DESC LIMIT ?`, n)
+	for i, j := 0, len(pts)-1; i < j; i, j = i+1, j-1 {
+		pts[i], pts[j] = pts[j], pts[i]
+	}
+	return pts, err
+}
+
+func msTime(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,180 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/votechain/votechain/explorer/audit"
+)
+
+// Save stores an audited block, its transactions, batches, votes, recounted
+// tallies and issues, and advances the checkpoint past it, all in one SQL
+// transaction. The block must be the checkpoint's next block: saving a block
+// twice, or out of order, is refused.
+func (x *Index) Save(ctx context.Context, r audit.Report) (err error) {
+	tx, err := x.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save block %d: %w", r.Block.Number, err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var next uint64
+	if err := tx.QueryRowContext(ctx, `SELECT next FROM checkpoint WHERE id = 1`).Scan(&next); err != nil {
+		return fmt.Errorf("save block %d: read checkpoint: %w", r.Block.Number, err)
+	}
+	if r.Block.Number != next {
+		return fmt.Errorf("save block %d: the index expects block %d next", r.Block.Number, next)
+	}
+	s := saver{ctx: ctx, tx: tx, r: r}
+	for _, step := range []func() error{s.block, s.txs, s.batches, s.issues, s.totals, s.checkpoint} {
+		if err := step(); err != nil {
+			return fmt.Errorf("save block %d: %w", r.Block.Number, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save block %d: commit: %w", r.Block.Number, err)
+	}
+	return nil
+}
+
+// saver writes the rows of one report inside one SQL transaction.
+type saver struct {
+	ctx context.Context
+	tx  *sql.Tx
+	r   audit.Report
+}
+
+func (s saver) exec(query string, args ...any) error {
+	_, err := s.tx.ExecContext(s.ctx, query, args...)
+	return err
+}
+
+func (s saver) block() error {
+	b := s.r.Block
+	chainOK := true
+	for _, is := range s.r.Issues {
+		chainOK = chainOK && is.Kind != audit.KindPreviousHash
+	}
+	counted := 0
+	for _, bt := range s.r.Batches {
+		if !bt.Resubmission {
+			counted += bt.Counted()
+		}
+	}
+	return s.exec(`INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.Number, b.Hash, nonNil(b.PreviousHash), nonNil(b.DataHash),
+		boolInt(chainOK), boolInt(b.DataHashOK), b.Time.UnixMilli(), len(b.Txs), b.Size, counted)
+}
+
+func (s saver) txs() error {
+	batchOf := map[int]audit.Batch{}
+	for _, bt := range s.r.Batches {
+		batchOf[bt.TxIndex] = bt
+	}
+	for _, t := range s.r.Block.Txs {
+		var state any
+		var seq any
+		note := t.Err
+		if bt, ok := batchOf[t.Index]; ok {
+			state, seq = bt.Batch.State, bt.Batch.Seq
+			if bt.Resubmission {
+				note = "resubmission"
+			}
+		}
+		fn := t.Function
+		if t.Contract != "" {
+			fn = t.Contract + ":" + t.Function
+		}
+		if err := s.exec(`INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.r.Block.Number, t.Index, t.ID, t.Type,
+			t.Creator, t.Time.UnixMilli(), t.Code, t.Chaincode, fn, state, seq, note); err != nil {
+			return fmt.Errorf("transaction %s: %w", t.ID, err)
+		}
+	}
+	return nil
+}
+
+func (s saver) batches() error {
+	for _, bt := range s.r.Batches {
+		if bt.Resubmission {
+			continue
+		}
+		b := bt.Batch
+		if err := s.exec(`INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.State, b.Seq, s.r.Block.Number, bt.TxID,
+			s.r.Block.Txs[bt.TxIndex].Time.UnixMilli(), b.Root, len(b.Votes), bt.Counted(), jsonText(bt.Rejected), jsonText(bt.Tallies),
+			boolInt(bt.RootOK), boolInt(bt.RecordOK)); err != nil {
+			return fmt.Errorf("batch %s: %w", b.ID(), err)
+		}
+		if err := s.votes(bt); err != nil {
+			return fmt.Errorf("batch %s: %w", b.ID(), err)
+		}
+		for c, n := range bt.Tallies {
+			if err := s.exec(`INSERT INTO tallies VALUES (?, ?, ?) ON CONFLICT (state, candidate) DO UPDATE SET votes = votes + excluded.votes`,
+				b.State, c, n); err != nil {
+				return fmt.Errorf("batch %s tallies: %w", b.ID(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s saver) votes(bt audit.Batch) error {
+	stmt, err := s.tx.PrepareContext(s.ctx, `INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	rejected := map[int]bool{}
+	for _, i := range bt.Rejected {
+		rejected[i] = true
+	}
+	for i, v := range bt.Batch.Votes {
+		if _, err := stmt.ExecContext(s.ctx, v.State, bt.Batch.Seq, i, v.ID, v.Nullifier, v.Candidate, v.CastAt, boolInt(!rejected[i])); err != nil {
+			return fmt.Errorf("vote %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (s saver) issues() error {
+	for _, is := range s.r.Issues {
+		if err := s.exec(`INSERT INTO issues (kind, block, tx_id, message) VALUES (?, ?, ?, ?)`, is.Kind, is.Block, is.TxID, is.Message); err != nil {
+			return fmt.Errorf("issue: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s saver) totals() error {
+	var valid, batches, votes, counted int
+	for _, t := range s.r.Block.Txs {
+		if t.Valid() {
+			valid++
+		}
+	}
+	for _, bt := range s.r.Batches {
+		if !bt.Resubmission {
+			batches++
+			votes += len(bt.Batch.Votes)
+			counted += bt.Counted()
+		}
+	}
+	return s.exec(`UPDATE totals SET txs = txs + ?, valid_txs = valid_txs + ?, batches = batches + ?, votes = votes + ?,
+		counted = counted + ?, rejected = rejected + ?, issues = issues + ? WHERE id = 1`,
+		len(s.r.Block.Txs), valid, batches, votes, counted, votes-counted, len(s.r.Issues))
+}
+
+func (s saver) checkpoint() error {
+	return s.exec(`UPDATE checkpoint SET next = ?, last_hash = ? WHERE id = 1`, s.r.Block.Number+1, s.r.Block.Hash)
+}
+
+// nonNil keeps NOT NULL blob columns happy for headers without a hash
+// (block 0 has no previous hash).
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

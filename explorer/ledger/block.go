@@ -1,0 +1,165 @@
+// Package ledger decodes Fabric blocks into what the explorer indexes and
+// audits: the header and its recomputed hashes, and each transaction's id,
+// creator, chaincode call, validation code, events and writes. It is pure: no
+// I/O, no Fabric dependency beyond the protobuf definitions.
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+)
+
+// Block is a decoded block.
+type Block struct {
+	Number       uint64
+	PreviousHash []byte // as the header states it
+	DataHash     []byte // as the header states it
+	Hash         []byte // SHA-256 of the header, recomputed (what the next block must link to)
+	// DataHashOK reports whether DataHash equals the hash recomputed over
+	// the block's data.
+	DataHashOK bool
+	// Time is the latest transaction timestamp in the block (Fabric blocks
+	// carry no time of their own); zero for a block without transactions.
+	Time time.Time
+	Size int // bytes of transaction data
+	Txs  []Tx
+}
+
+// Tx is one transaction (envelope) of a block.
+type Tx struct {
+	Index   int
+	ID      string
+	Type    string // channel header type: ENDORSER_TRANSACTION, CONFIG, ...
+	Creator string // MSP id of the submitting client
+	Time    time.Time
+	// Code is the peer's validation code, e.g. "VALID" or "MVCC_READ_CONFLICT".
+	Code string
+
+	// Chaincode call (endorser transactions only).
+	Chaincode string   // chaincode name
+	Contract  string   // contract prefix of the function; "" for the default contract
+	Function  string   // function name without the contract prefix
+	Args      [][]byte // arguments after the function name
+	Events    []Event  // chaincode events set by the transaction
+	Writes    []Write  // public key writes, all namespaces
+
+	// Err says why the envelope could not be fully decoded; the fields
+	// above hold what was decoded before the failure.
+	Err string
+}
+
+// Valid reports whether the peer committed the transaction as VALID.
+func (t Tx) Valid() bool { return t.Code == peer.TxValidationCode_VALID.String() }
+
+// Event is a chaincode event.
+type Event struct {
+	Chaincode string
+	Name      string
+	Payload   []byte
+}
+
+// Write is one key written (or deleted) by a transaction.
+type Write struct {
+	Namespace string
+	Key       string
+	Value     []byte
+	Delete    bool
+}
+
+// Write returns the value tx wrote to key in namespace, if it did.
+func (t Tx) Write(namespace, key string) ([]byte, bool) {
+	for _, w := range t.Writes {
+		if w.Namespace == namespace && w.Key == key && !w.Delete {
+			return w.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Parse decodes a block. It fails only when the block has no header;
+// undecodable transactions are reported in their Tx.Err so that one bad
+// envelope never hides the rest of the block.
+func Parse(b *common.Block) (Block, error) {
+	h := b.GetHeader()
+	if h == nil {
+		return Block{}, errors.New("ledger: block has no header")
+	}
+	data := b.GetData().GetData()
+	out := Block{
+		Number:       h.GetNumber(),
+		PreviousHash: h.GetPreviousHash(),
+		DataHash:     h.GetDataHash(),
+		Hash:         HeaderHash(h),
+		DataHashOK:   bytes.Equal(DataHash(data), h.GetDataHash()),
+		Txs:          make([]Tx, len(data)),
+	}
+	codes := validationCodes(b)
+	for i, env := range data {
+		out.Size += len(env)
+		tx := parseTx(env)
+		tx.Index = i
+		tx.Code = codes(i)
+		if tx.Time.After(out.Time) {
+			out.Time = tx.Time
+		}
+		out.Txs[i] = tx
+	}
+	return out, nil
+}
+
+// asn1Header is the structure Fabric hashes as a block header: the number as
+// an ASN.1 INTEGER, then the previous block's hash and the data hash.
+type asn1Header struct {
+	Number       *big.Int
+	PreviousHash []byte
+	DataHash     []byte
+}
+
+// HeaderHash returns the block header's hash as Fabric computes it (and as
+// the next block's PreviousHash states it): SHA-256 of the DER encoding of
+// {number, previous hash, data hash}.
+func HeaderHash(h *common.BlockHeader) []byte {
+	der, err := asn1.Marshal(asn1Header{
+		Number:       new(big.Int).SetUint64(h.GetNumber()),
+		PreviousHash: h.GetPreviousHash(),
+		DataHash:     h.GetDataHash(),
+	})
+	if err != nil { // unreachable: the structure always encodes
+		panic(fmt.Sprintf("ledger: encode block header: %v", err))
+	}
+	sum := sha256.Sum256(der)
+	return sum[:]
+}
+
+// DataHash returns the hash of a block's data as Fabric computes it: SHA-256
+// of the concatenated envelopes.
+func DataHash(data [][]byte) []byte {
+	h := sha256.New()
+	for _, d := range data {
+		h.Write(d)
+	}
+	return h.Sum(nil)
+}
+
+// validationCodes returns the validation code of transaction i from the
+// block's TRANSACTIONS_FILTER metadata ("" if the block has none for i).
+func validationCodes(b *common.Block) func(i int) string {
+	var filter []byte
+	if md := b.GetMetadata().GetMetadata(); len(md) > int(common.BlockMetadataIndex_TRANSACTIONS_FILTER) {
+		filter = md[common.BlockMetadataIndex_TRANSACTIONS_FILTER]
+	}
+	return func(i int) string {
+		if i >= len(filter) {
+			return ""
+		}
+		return peer.TxValidationCode(filter[i]).String()
+	}
+}

@@ -1,0 +1,134 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+)
+
+// parseTx decodes one envelope, recording the first failure in Tx.Err.
+func parseTx(env []byte) Tx {
+	var tx Tx
+	if err := decodeTx(env, &tx); err != nil {
+		tx.Err = err.Error()
+	}
+	return tx
+}
+
+// decodeTx fills tx from the envelope, layer by layer: payload and headers
+// (id, type, time, creator), then for endorser transactions the chaincode
+// invocation (proposal input) and its outcome (events and writes).
+func decodeTx(env []byte, tx *Tx) error {
+	var e common.Envelope
+	var payload common.Payload
+	var ch common.ChannelHeader
+	if err := unmarshal(env, &e, "envelope"); err != nil {
+		return err
+	}
+	if err := unmarshal(e.GetPayload(), &payload, "payload"); err != nil {
+		return err
+	}
+	if err := unmarshal(payload.GetHeader().GetChannelHeader(), &ch, "channel header"); err != nil {
+		return err
+	}
+	tx.ID, tx.Type, tx.Time = ch.GetTxId(), common.HeaderType(ch.GetType()).String(), ch.GetTimestamp().AsTime()
+	var sh common.SignatureHeader
+	var creator msp.SerializedIdentity
+	if err := unmarshal(payload.GetHeader().GetSignatureHeader(), &sh, "signature header"); err != nil {
+		return err
+	}
+	if err := unmarshal(sh.GetCreator(), &creator, "creator"); err != nil {
+		return err
+	}
+	tx.Creator = creator.GetMspid()
+	if common.HeaderType(ch.GetType()) != common.HeaderType_ENDORSER_TRANSACTION {
+		return nil
+	}
+	var t peer.Transaction
+	if err := unmarshal(payload.GetData(), &t, "transaction"); err != nil {
+		return err
+	}
+	if len(t.GetActions()) != 1 {
+		return fmt.Errorf("transaction has %d actions; want 1", len(t.GetActions()))
+	}
+	var cap peer.ChaincodeActionPayload
+	if err := unmarshal(t.GetActions()[0].GetPayload(), &cap, "chaincode action payload"); err != nil {
+		return err
+	}
+	if err := decodeInvocation(cap.GetChaincodeProposalPayload(), tx); err != nil {
+		return err
+	}
+	return decodeOutcome(cap.GetAction().GetProposalResponsePayload(), tx)
+}
+
+// decodeInvocation reads the chaincode name, function and arguments from the
+// proposal payload the client signed.
+func decodeInvocation(proposalPayload []byte, tx *Tx) error {
+	var cpp peer.ChaincodeProposalPayload
+	var cis peer.ChaincodeInvocationSpec
+	if err := unmarshal(proposalPayload, &cpp, "proposal payload"); err != nil {
+		return err
+	}
+	if err := unmarshal(cpp.GetInput(), &cis, "invocation spec"); err != nil {
+		return err
+	}
+	spec := cis.GetChaincodeSpec()
+	tx.Chaincode = spec.GetChaincodeId().GetName()
+	args := spec.GetInput().GetArgs()
+	if len(args) == 0 {
+		return errors.New("invocation without a function name")
+	}
+	tx.Function, tx.Args = string(args[0]), args[1:]
+	if contract, fn, ok := strings.Cut(tx.Function, ":"); ok {
+		tx.Contract, tx.Function = contract, fn
+	}
+	return nil
+}
+
+// decodeOutcome reads what the endorsed execution produced: its chaincode
+// event and its public writes.
+func decodeOutcome(responsePayload []byte, tx *Tx) error {
+	var prp peer.ProposalResponsePayload
+	var action peer.ChaincodeAction
+	if err := unmarshal(responsePayload, &prp, "proposal response payload"); err != nil {
+		return err
+	}
+	if err := unmarshal(prp.GetExtension(), &action, "chaincode action"); err != nil {
+		return err
+	}
+	if len(action.GetEvents()) > 0 {
+		var ev peer.ChaincodeEvent
+		if err := unmarshal(action.GetEvents(), &ev, "chaincode event"); err != nil {
+			return err
+		}
+		tx.Events = append(tx.Events, Event{Chaincode: ev.GetChaincodeId(), Name: ev.GetEventName(), Payload: ev.GetPayload()})
+	}
+	var rws rwset.TxReadWriteSet
+	if err := unmarshal(action.GetResults(), &rws, "read-write set"); err != nil {
+		return err
+	}
+	for _, ns := range rws.GetNsRwset() {
+		var kv kvrwset.KVRWSet
+		if err := unmarshal(ns.GetRwset(), &kv, "key-value set of "+ns.GetNamespace()); err != nil {
+			return err
+		}
+		for _, w := range kv.GetWrites() {
+			tx.Writes = append(tx.Writes, Write{Namespace: ns.GetNamespace(), Key: w.GetKey(), Value: w.GetValue(), Delete: w.GetIsDelete()})
+		}
+	}
+	return nil
+}
+
+func unmarshal(b []byte, m proto.Message, what string) error {
+	if err := proto.Unmarshal(b, m); err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
+	}
+	return nil
+}
