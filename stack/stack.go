@@ -217,6 +217,21 @@ func (s *Stack) Down(wipe bool) error {
 	return nil
 }
 
+// Kill sends SIGKILL to one application process (for fault tests); Up
+// starts it again.
+func (s *Stack) Kill(name string) error {
+	for _, sp := range s.services() {
+		if sp.Name == name {
+			if err := proc.Kill(s.pids[name], sp.Bin); err != nil {
+				return err
+			}
+			delete(s.pids, name)
+			return s.save()
+		}
+	}
+	return fmt.Errorf("no process %q in the system", name)
+}
+
 // ServiceStatus is one application process.
 type ServiceStatus struct {
 	Name    string `json:"name"`

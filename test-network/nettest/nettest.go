@@ -70,13 +70,23 @@ func mkdirAll(t testing.TB, dir string) string {
 // Extra linker flags give a different binary (and so a new deploy).
 func BuildChaincode(t testing.TB, dir string, ldflags string) string {
 	t.Helper()
-	out := filepath.Join(dir, "ballotcc")
-	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", out, "./cmd/ballotcc")
+	build(t, "-ldflags", ldflags, "-o", filepath.Join(dir, "ballotcc"), "./cmd/ballotcc")
+	return filepath.Join(dir, "ballotcc")
+}
+
+// BuildCommands compiles the project's commands (./cmd/...) into dir.
+func BuildCommands(t testing.TB, dir string) {
+	t.Helper()
+	build(t, "-o", dir+"/", "./cmd/...")
+}
+
+func build(t testing.TB, args ...string) {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"build"}, args...)...)
 	cmd.Dir = RepoRoot(t)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build chaincode: %v\n%s", err, b)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %v: %v\n%s", args, err, out)
 	}
-	return out
 }
 
 // Test port ranges: 10000, 11000, ... 31000, each 400 ports wide. They stay

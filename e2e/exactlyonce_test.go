@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestVotesThroughTheGatewayCountExactlyOnce casts 20,000 votes across 10
+// states through the HTTP API and checks that the ledger counts exactly the
+// accepted ones.
+func TestVotesThroughTheGatewayCountExactlyOnce(t *testing.T) {
+	s := startSystem(t, 1, 20_000)
+	if len(s.states) != 10 {
+		t.Fatalf("the election has %d states, want 10", len(s.states))
+	}
+	began := time.Now()
+	accepted := s.cast(t, s.roll, 32)
+	t.Logf("%d votes accepted in %.1f s", len(accepted), time.Since(began).Seconds())
+	s.waitQueuesDrained(t, 5*time.Minute)
+	t.Logf("all committed %.1f s after the first vote", time.Since(began).Seconds())
+	if len(accepted) != 20_000 {
+		t.Fatalf("%d of 20000 votes accepted", len(accepted))
+	}
+	s.checkExactlyOnce(t, accepted)
+}
+
+// TestBatcherKilledMidRun kills the batcher with SIGKILL while votes flow,
+// starts it again, and checks nothing is lost or counted twice.
+func TestBatcherKilledMidRun(t *testing.T) {
+	s := startSystem(t, 1, 10_000)
+	done := make(chan map[string]vote)
+	go func() { done <- s.cast(t, s.roll, 16) }()
+	s.waitReceipts(t, 2000)
+	if err := s.st.Kill("batcher0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("batcher0 killed with SIGKILL")
+	time.Sleep(500 * time.Millisecond)
+	if err := s.st.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	accepted := <-done
+	s.waitQueuesDrained(t, 5*time.Minute)
+	s.checkExactlyOnce(t, accepted)
+}
+
+// TestBatcherFailover runs two batchers, kills one, and checks its lanes move
+// to the other and every accepted vote is counted once.
+func TestBatcherFailover(t *testing.T) {
+	s := startSystem(t, 2, 10_000)
+	done := make(chan map[string]vote)
+	go func() { done <- s.cast(t, s.roll, 16) }()
+	s.waitReceipts(t, 2000)
+	before := s.leaseOwners(t)
+	if len(before) != 2 {
+		t.Fatalf("lanes held by %d batchers before the kill, want 2: %v", len(before), before)
+	}
+	if err := s.st.Kill("batcher0"); err != nil {
+		t.Fatal(err)
+	}
+	accepted := <-done
+	s.waitQueuesDrained(t, 5*time.Minute)
+	s.checkExactlyOnce(t, accepted)
+	after := s.leaseOwners(t)
+	if len(after) != 1 {
+		t.Fatalf("after the kill lanes are held by %v; want the survivor alone", after)
+	}
+	for owner, n := range after {
+		if n != len(s.states) {
+			t.Errorf("survivor %s holds %d of %d lanes", owner, n, len(s.states))
+		}
+	}
+	t.Logf("lanes before the kill %v, after %v", before, after)
+}
+
+// waitReceipts waits until at least n votes have receipts (are committed).
+func (s *system) waitReceipts(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		var count int
+		iter := s.rdb.Scan(context.Background(), 0, "receipt:*", 1000).Iterator()
+		for iter.Next(context.Background()) {
+			count++
+		}
+		if count >= n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d receipts after 2 minutes", n)
+}
+
+// leaseOwners counts the lanes each live batcher holds.
+func (s *system) leaseOwners(t *testing.T) map[string]int {
+	out := map[string]int{}
+	for _, st := range s.states {
+		v, err := s.rdb.Get(context.Background(), "lease:{"+st+"}").Result()
+		if err != nil {
+			continue
+		}
+		owner, _, _ := strings.Cut(v, "/")
+		out[owner]++
+	}
+	return out
+}

@@ -1,0 +1,326 @@
+// Package e2e tests the whole system as operators run it: the real network,
+// redis-server, batcher and gateway processes started by the stack package,
+// with votes cast through the gateway's HTTP API.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/gateway"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/stack"
+	"github.com/votechain/votechain/test-network/nettest"
+)
+
+// voter is one row of the synthetic roll.
+type voter struct{ ID, Credential, State string }
+
+// vote is one vote the gateway accepted (202).
+type vote struct {
+	voter
+	Candidate string
+}
+
+// system is a running Votechain for one test.
+type system struct {
+	st         *stack.Stack
+	rdb        *redis.Client
+	ledger     *fabricclient.Ballot
+	secret     []byte
+	roll       []voter
+	candidates []string
+	states     []string
+	bin        string
+	http       *http.Client
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string // shared by every test of the package; removed by TestMain
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(filepath.Dir(binDir))
+	}
+	os.Exit(code)
+}
+
+// commands builds the project's commands once per test binary.
+func commands(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp(filepath.Join(nettest.RepoRoot(t), ".run", "test"), "e2e-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binDir = filepath.Join(dir, "bin")
+		nettest.BuildCommands(t, binDir)
+	})
+	if binDir == "" {
+		t.Fatal("building the commands failed in an earlier test")
+	}
+	return binDir
+}
+
+// startSystem brings up the whole system with a roll of voters.
+func startSystem(t *testing.T, batchers, voters int) *system {
+	t.Helper()
+	root := nettest.RepoRoot(t)
+	bin := commands(t)
+	dir := nettest.RunDir(t, "system")
+	logFile, err := os.Create(filepath.Join(dir, "system.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	st, err := stack.New(stack.Config{
+		Dir: dir, PortBase: nettest.PortBase(t), BinDir: bin,
+		FabricBin: filepath.Join(root, "bin", "fabric"), Builder: filepath.Join(root, network.BuilderDir),
+		Election: filepath.Join(root, "config", "election.json"), Window: time.Hour, Voters: voters, Batchers: batchers,
+		Log: slog.New(slog.NewTextHandler(logFile, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Down(false); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := st.Up(ctx); err != nil {
+		t.Fatalf("system up: %v", err)
+	}
+	t.Logf("system up in %.1f s", time.Since(began).Seconds())
+	secret, err := gateway.LoadSecret(st.SecretFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &system{st: st, secret: secret, bin: bin,
+		rdb:    redis.NewClient(&redis.Options{Addr: st.RedisAddr()}),
+		ledger: nettest.Dial(t, st.Network(), "Observers").Ballot(),
+		http:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+	}
+	t.Cleanup(func() { s.rdb.Close() })
+	e, err := s.ledger.Election(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.candidates, s.states = e.Candidates, e.States
+	s.roll = readRoll(t, st.RollCSV())
+	return s
+}
+
+func readRoll(t *testing.T, path string) []voter {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]voter, 0, len(rows)-1)
+	for _, r := range rows[1:] {
+		out = append(out, voter{ID: r[0], Credential: r[1], State: r[2]})
+	}
+	return out
+}
+
+// post sends a JSON body to the gateway and decodes the answer into out.
+func (s *system) post(path string, body, out any) (int, error) {
+	data, _ := json.Marshal(body)
+	resp, err := s.http.Post(s.st.GatewayURL()+path, "application/json", bytes.NewReader(data))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp.StatusCode, err
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func (s *system) get(path string, out any) (int, error) {
+	resp, err := s.http.Get(s.st.GatewayURL() + path)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && out != nil {
+		return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode, nil
+}
+
+// cast votes once for each voter through the HTTP API with workers
+// concurrent clients and returns the accepted votes by vote id. A 503 is
+// retried (the gateway stored nothing); any other non-202 fails the test.
+func (s *system) cast(t *testing.T, voters []voter, workers int) map[string]vote {
+	t.Helper()
+	var mu sync.Mutex
+	accepted := make(map[string]vote, len(voters))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				v := vote{voter: voters[i], Candidate: s.candidates[i%len(s.candidates)]}
+				id, err := s.castOne(v)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				accepted[id] = v
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range voters {
+		select {
+		case jobs <- i:
+		case err := <-errs:
+			close(jobs)
+			t.Fatal(err)
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	return accepted
+}
+
+func (s *system) castOne(v vote) (string, error) {
+	body := map[string]string{"voter_id": v.ID, "credential": v.Credential, "state": v.State, "candidate": v.Candidate}
+	for attempt := 0; attempt < 50; attempt++ {
+		var out struct {
+			VoteID string `json:"vote_id"`
+		}
+		status, err := s.post("/api/v1/vote", body, &out)
+		switch {
+		case err == nil && status == http.StatusAccepted:
+			return out.VoteID, nil
+		case status == http.StatusServiceUnavailable:
+			time.Sleep(100 * time.Millisecond)
+		default:
+			return "", fmt.Errorf("vote of %s: status %d, %v", v.ID, status, err)
+		}
+	}
+	return "", fmt.Errorf("vote of %s: gateway unavailable after 50 attempts", v.ID)
+}
+
+// waitQueuesDrained waits until every state's stream is empty: every
+// accepted vote is committed and acknowledged.
+func (s *system) waitQueuesDrained(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var left int64
+		for _, st := range s.states {
+			n, err := s.rdb.XLen(context.Background(), votequeue.StreamKey(st)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			left += n
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d votes still queued after %s", left, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkExactlyOnce asserts the durability invariant: the votes that got 202
+// are exactly the votes counted on the ledger, each once, and the ledger's
+// results equal the accepted votes per state and candidate.
+func (s *system) checkExactlyOnce(t *testing.T, accepted map[string]vote) {
+	t.Helper()
+	ctx := context.Background()
+	want := map[string]ballot.Tally{}
+	type lookup struct {
+		id string
+		v  vote
+	}
+	jobs := make(chan lookup)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, j.v.ID, j.v.Credential)))
+				rec, err := s.ledger.LocateNullifier(ctx, j.v.State, null)
+				if err == nil && rec.VoteID != j.id {
+					err = fmt.Errorf("the ledger counts vote %s for voter %s, but the gateway accepted %s", rec.VoteID, j.v.ID, j.id)
+				}
+				if err != nil {
+					select {
+					case errs <- fmt.Errorf("voter %s: %w", j.v.ID, err):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for id, v := range accepted {
+		if want[v.State] == nil {
+			want[v.State] = ballot.Tally{}
+		}
+		want[v.State].Add(v.Candidate, 1)
+		jobs <- lookup{id, v}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	res, err := s.ledger.Results(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counted != uint64(len(accepted)) {
+		t.Fatalf("the ledger counts %d votes; the gateway accepted %d", res.Counted, len(accepted))
+	}
+	for st, tally := range want {
+		if !res.States[st].Tallies.Equal(tally) {
+			t.Errorf("state %s: ledger %v, accepted %v", st, res.States[st].Tallies, tally)
+		}
+	}
+}
