@@ -149,6 +149,10 @@ type BatchRecord struct {
 	CommittedAt int64  `json:"committed_at"` // transaction timestamp, Unix milliseconds
 }
 
+// MaxBatchVotes is the most votes one batch may hold: the chaincode refuses
+// larger ones, so batchers cut below it and readers decode up to it.
+const MaxBatchVotes = 10_000
+
 // EventBatchCommitted is the name of the chaincode event CommitBatch emits.
 const EventBatchCommitted = "BatchCommitted"
 

@@ -82,8 +82,8 @@ func (c *Config) applyDefaults() error {
 	if len(c.Partitions) == 0 {
 		return errors.New("batcher: no partitions to serve")
 	}
-	if c.BatchSize > 10000 {
-		return fmt.Errorf("batcher: batch size %d above the chaincode's limit of 10000", c.BatchSize)
+	if c.BatchSize > ballot.MaxBatchVotes {
+		return fmt.Errorf("batcher: batch size %d above the chaincode's limit of %d", c.BatchSize, ballot.MaxBatchVotes)
 	}
 	return nil
 }

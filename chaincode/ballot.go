@@ -21,7 +21,7 @@ const (
 
 	// MaxBatchVotes bounds the votes of one CommitBatch (and, through
 	// ballot.MaxBatchBytes, its size: about 4 MB).
-	MaxBatchVotes = 10_000
+	MaxBatchVotes = ballot.MaxBatchVotes
 	// maxElectionBytes bounds the election record accepted by SetupElection.
 	maxElectionBytes = 64 << 10
 )

@@ -114,13 +114,9 @@ func (b *Ballot) CommittedBatch(ctx context.Context, txID string) (ballot.Batch,
 	if !inv.IsCommitBatch() {
 		return ballot.Batch{}, fmt.Errorf("transaction %s is %s, not CommitBatch", txID, inv.Function)
 	}
-	batch, err := ballot.DecodeBatch(inv.Args[0], maxBatchVotes)
+	batch, err := ballot.DecodeBatch(inv.Args[0], ballot.MaxBatchVotes)
 	if err != nil {
 		return ballot.Batch{}, fmt.Errorf("batch in transaction %s: %w", txID, err)
 	}
 	return batch, nil
 }
-
-// maxBatchVotes bounds batches read back from the ledger; it matches the
-// chaincode's own limit, so anything the chaincode accepted decodes.
-const maxBatchVotes = 10000
