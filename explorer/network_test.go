@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/explorer/audit"
-	"github.com/votechain/votechain/explorer/follow"
+	"github.com/votechain/votechain/explorer"
 	"github.com/votechain/votechain/explorer/index"
 	"github.com/votechain/votechain/fabricclient"
 	testnetwork "github.com/votechain/votechain/test-network"
@@ -33,6 +32,7 @@ type ledgerWriter struct {
 	seq     map[string]uint64
 	voters  int
 	batches []ballot.Batch
+	commits []fabricclient.Committed // of batches, in the same order
 }
 
 // vote makes a vote of voter in state.
@@ -69,11 +69,14 @@ func (w *ledgerWriter) commit(ctx context.Context, state string, votes []ballot.
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if _, err := w.ledger.CommitBatch(ctx, b); err != nil {
-		w.t.Fatalf("commit %s: %v", b.ID(), err)
+	c, err := w.ledger.CommitBatch(ctx, b)
+	if err != nil {
+		w.t.Errorf("commit %s: %v", b.ID(), err)
+		return b
 	}
 	w.mu.Lock()
 	w.batches = append(w.batches, b)
+	w.commits = append(w.commits, c)
 	w.mu.Unlock()
 	return b
 }
@@ -119,49 +122,108 @@ func startLedger(t *testing.T) *testLedger {
 }
 
 func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// indexAll indexes the ledger into the index at path up to the ledger's
-// current height.
-func (l *testLedger) indexAll(t *testing.T, path string) *index.Index {
+// openExplorer opens an explorer of the test ledger on the index at db.
+func (l *testLedger) openExplorer(t *testing.T, db string) *explorer.Explorer {
 	t.Helper()
-	idx, err := index.Open(path)
+	profile, err := l.net.Profile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testContext(t)
-	height, err := l.observers.Ballot().Height(ctx)
+	e, err := explorer.Open(explorer.Config{Profile: profile, Org: "Observers", DB: db, PageSize: 10,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &follow.Follower{Source: follow.NetworkSource{Network: l.observers.Network}, Store: idx,
-		Auditor: audit.Auditor{Chaincode: "ballot"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	began := time.Now()
-	if err := f.Until(ctx, height); err != nil {
-		t.Fatalf("index to height %d: %v", height, err)
-	}
-	t.Logf("indexed %d blocks in %s", height, time.Since(began).Round(time.Millisecond))
-	return idx
+	return e
 }
 
-func TestIndexRealLedger(t *testing.T) {
-	l := startLedger(t)
-	dir := nettest.RunDir(t, "explorer")
-	idx := l.indexAll(t, filepath.Join(dir, "index.db"))
-	ctx := testContext(t)
-	tot, err := idx.Totals(ctx)
+// catchUp indexes the whole ledger and returns the first block it indexed.
+func catchUp(t *testing.T, e *explorer.Explorer) (first uint64) {
+	t.Helper()
+	first = ^uint64(0)
+	began := time.Now()
+	var height uint64
+	err := e.CatchUp(testContext(t), func(n, h uint64) {
+		first, height = min(first, n-1), h
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("totals %+v", tot)
-	issues, _ := idx.Issues(ctx, 0, 10)
-	for _, is := range issues {
-		t.Errorf("issue: %+v", is)
+	t.Logf("indexed blocks %d..%d in %s", first, height-1, time.Since(began).Round(time.Millisecond))
+	return first
+}
+
+// TestExplorerOnRealNetwork indexes a real ledger and checks the audit
+// (recount equals the chaincode's results, batch counts equal, no
+// verification failures), resuming from the checkpoint after a restart
+// without duplicate rows, and then drives the web UI in headless Chromium.
+func TestExplorerOnRealNetwork(t *testing.T) {
+	l := startLedger(t)
+	dir := nettest.RunDir(t, "explorer")
+	db := filepath.Join(dir, "index.db")
+
+	e := l.openExplorer(t, db)
+	if first := catchUp(t, e); first != 0 {
+		t.Fatalf("a fresh index started at block %d, not 0", first)
 	}
-	recount, err := idx.Recount(ctx)
+	checkAudit(t, l, e)
+	before, err := e.Index().Totals(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart: more batches meanwhile; the explorer resumes at its checkpoint.
+	l.writer.commitRound(testContext(t), 30)
+	e = l.openExplorer(t, db)
+	t.Cleanup(func() { e.Close() })
+	if first := catchUp(t, e); first != before.Blocks {
+		t.Fatalf("restarted explorer indexed from block %d; its checkpoint was %d", first, before.Blocks)
+	}
+	resumed := checkAudit(t, l, e)
+
+	// The resumed index holds exactly what a fresh index of the same ledger does.
+	fresh := l.openExplorer(t, filepath.Join(dir, "fresh.db"))
+	t.Cleanup(func() { fresh.Close() })
+	catchUp(t, fresh)
+	if again := checkAudit(t, l, fresh); again != resumed {
+		t.Fatalf("resumed index totals %+v, fresh index %+v", resumed, again)
+	}
+	if resumed.Rejected != 1 || resumed.Batches != int64(len(l.writer.batches)) {
+		t.Fatalf("index: %d rejected, %d batches; want 1 and %d", resumed.Rejected, resumed.Batches, len(l.writer.batches))
+	}
+
+	t.Run("browser", func(t *testing.T) { browse(t, l, e) })
+}
+
+// checkAudit checks the index against the ledger: no verification failure,
+// the recount equal to the chaincode's results, the same batch count. It
+// returns the index totals.
+func checkAudit(t *testing.T, l *testLedger, e *explorer.Explorer) index.Totals {
+	t.Helper()
+	ctx := testContext(t)
+	tot, err := e.Index().Totals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issues, err := e.Index().Issues(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, is := range issues {
+		t.Errorf("verification failure on an honest ledger: %+v", is)
+	}
+	if broken, err := e.Index().BrokenBlocks(ctx); err != nil || broken != 0 {
+		t.Errorf("%d blocks fail the hash-chain checks (%v)", broken, err)
+	}
+	recount, err := e.Index().Recount(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,5 +231,20 @@ func TestIndexRealLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("recount %+v\nresults %+v", recount, results)
+	var ledgerBatches int64
+	for s, want := range results.States {
+		got := recount.States[s]
+		if got.Batches != want.Batches || got.Counted != want.Counted || got.Rejected != want.Rejected || !got.Tallies.Equal(want.Tallies) {
+			t.Errorf("state %s: recount %+v, chaincode %+v", s, got, want)
+		}
+		ledgerBatches += int64(want.Batches)
+	}
+	if recount.Counted != results.Counted || recount.Rejected != results.Rejected || !recount.National.Equal(results.National) {
+		t.Errorf("national: recount %d counted %d rejected %v, chaincode %d %d %v", recount.Counted, recount.Rejected,
+			recount.National, results.Counted, results.Rejected, results.National)
+	}
+	if tot.Batches != ledgerBatches {
+		t.Errorf("index holds %d batches, the ledger %d", tot.Batches, ledgerBatches)
+	}
+	return tot
 }

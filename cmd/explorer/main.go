@@ -1,0 +1,157 @@
+// Command explorer is Votechain's block explorer for auditors and the
+// public: it indexes the ledger's blocks, verifying the hash chain and
+// recounting every batch as it goes, and serves a web UI and JSON API.
+//
+// Usage:
+//
+//	explorer [flags]          follow the chain and serve (the default)
+//	explorer [flags] reindex  delete the index, rebuild it up to the current
+//	                          height with a progress bar, and exit
+//
+// Every flag may also be set by the environment (EXPLORER_<FLAG>, upper
+// case, dashes as underscores); flags win. Run explorer --help for the list
+// and the defaults.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/votechain/votechain/explorer"
+	"github.com/votechain/votechain/gateway"
+	"github.com/votechain/votechain/network"
+)
+
+const envPrefix = "EXPLORER"
+
+// options are the command's settings.
+type options struct {
+	mode            string // "serve" or "reindex"
+	listen          string
+	profile         string
+	org             string
+	user            string
+	db              string
+	pageSize        int
+	logLevel        string
+	shutdownTimeout time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{mode: "serve"}
+	fs := flag.NewFlagSet("explorer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `explorer indexes and verifies the Votechain ledger and serves its web UI and JSON API.
+
+Usage:
+  explorer [flags]          follow the chain from the index's checkpoint and serve
+  explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit
+
+Flags (each may also be set by the environment variable %s, e.g. %s; flags win):
+`, gateway.EnvName(envPrefix, "<flag-name>"), gateway.EnvName(envPrefix, "listen"))
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8090", "HTTP listen address of the UI, the API (/api/v1), /healthz and /metrics")
+	fs.StringVar(&o.profile, "profile", filepath.Join(".run", "network", "profile.json"), "connection profile written by the network's bring-up")
+	fs.StringVar(&o.org, "org", "Observers", "organisation whose peer and identity the explorer uses (an observer, not the commission)")
+	fs.StringVar(&o.user, "user", "User1", "enrolled user of --org")
+	fs.StringVar(&o.db, "db", filepath.Join(".run", "explorer", "index.db"), "index database (SQLite); its folder is created")
+	fs.IntVar(&o.pageSize, "page-size", 25, "rows per page of every list")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := gateway.ApplyEnv(fs, envPrefix); err != nil {
+		return nil, err
+	}
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		if fs.Arg(0) != "reindex" {
+			return nil, fmt.Errorf("unknown command %q (want reindex or nothing)", fs.Arg(0))
+		}
+		o.mode = "reindex"
+	default:
+		return nil, fmt.Errorf("too many arguments: %q", fs.Args())
+	}
+	if o.pageSize < 1 || o.pageSize > 1000 {
+		return nil, fmt.Errorf("--page-size %d: want 1..1000", o.pageSize)
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "explorer:", err)
+		os.Exit(2)
+	}
+	log, err := gateway.NewLogger(os.Stderr, o.logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "explorer:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, log); err != nil {
+		log.Error("explorer failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o *options, log *slog.Logger) error {
+	profile, err := network.LoadProfile(o.profile)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(o.db), 0o755); err != nil {
+		return err
+	}
+	if o.mode == "reindex" {
+		if err := explorer.RemoveIndex(o.db); err != nil {
+			return fmt.Errorf("delete index: %w", err)
+		}
+	}
+	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.org, User: o.user, DB: o.db,
+		PageSize: o.pageSize, Log: log, ShutdownTimeout: o.shutdownTimeout})
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	if o.mode == "reindex" {
+		bar := newProgress(os.Stderr)
+		began := time.Now()
+		if err := e.CatchUp(ctx, bar.update); err != nil {
+			return fmt.Errorf("reindex: %w", err)
+		}
+		bar.done()
+		t, err := e.Index().Totals(ctx)
+		if err != nil {
+			return err
+		}
+		log.Info("reindexed", "blocks", t.Blocks, "transactions", t.Txs, "batches", t.Batches, "votes", t.Votes,
+			"issues", t.Issues, "seconds", time.Since(began).Seconds(), "db", o.db)
+		return nil
+	}
+	l, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	log.Info("explorer serving", "url", "http://"+l.Addr().String(), "db", o.db, "org", o.org)
+	return e.Serve(ctx, l)
+}

@@ -1,0 +1,172 @@
+// Package explorer is the auditors' block explorer of the Votechain ledger.
+// It connects to a peer with an Observers identity, follows the channel's
+// blocks from block 0 with a persisted checkpoint, verifies every block and
+// batch as it indexes them, and serves a web UI and JSON API over the index.
+//
+// The parts, each owning one thing:
+//
+//	ledger   decodes blocks (pure)
+//	audit    verifies hash chain and batches, recounts votes (pure)
+//	proof    checks receipts and lays out Merkle paths (pure)
+//	index    the SQLite store
+//	follow   streams blocks into the index
+//	web      HTML pages and JSON API
+//
+// This package wires them together for cmd/explorer and the tests.
+package explorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/explorer/follow"
+	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/explorer/web"
+	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network"
+)
+
+// Config configures an explorer.
+type Config struct {
+	Profile  network.Profile
+	Org      string // organisation whose peer and identity to use: "Observers"
+	User     string // enrolled user of Org (default "User1")
+	DB       string // index database file
+	PageSize int    // rows per page (default 25)
+	Log      *slog.Logger
+	// ShutdownTimeout bounds the wait for requests in flight on shutdown
+	// (default 10 s).
+	ShutdownTimeout time.Duration
+}
+
+// Explorer is a running explorer: its peer connection, index, follower and
+// web server.
+type Explorer struct {
+	cfg      Config
+	conn     *fabricclient.Conn
+	idx      *index.Index
+	follower *follow.Follower
+	handler  *web.Server
+}
+
+// Open connects to the peer and opens (or creates) the index; it starts
+// nothing.
+func Open(cfg Config) (*Explorer, error) {
+	if cfg.User == "" {
+		cfg.User = "User1"
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	conn, err := fabricclient.Dial(cfg.Profile, cfg.Org, fabricclient.WithUser(cfg.User))
+	if err != nil {
+		return nil, fmt.Errorf("explorer: %w", err)
+	}
+	idx, err := index.Open(cfg.DB)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("explorer: %w", err)
+	}
+	e := &Explorer{cfg: cfg, conn: conn, idx: idx}
+	if err := e.wire(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// wire builds the follower and the web server with their metrics.
+func (e *Explorer) wire() error {
+	ctx := context.Background()
+	next, _, err := e.idx.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	issues, err := e.idx.IssueCounts(ctx)
+	if err != nil {
+		return fmt.Errorf("explorer: count issues: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e.follower = &follow.Follower{
+		Source:  follow.NetworkSource{Network: e.conn.Network},
+		Store:   e.idx,
+		Auditor: audit.Auditor{Chaincode: e.cfg.Profile.Chaincode},
+		Log:     e.cfg.Log,
+		Metrics: follow.NewMetrics(reg, next, issues),
+	}
+	e.handler, err = web.New(web.Config{Index: e.idx, Ledger: e.conn.Ballot(), Log: e.cfg.Log, Gatherer: reg, PageSize: e.cfg.PageSize})
+	return err
+}
+
+// Handler returns the web UI and API handler.
+func (e *Explorer) Handler() http.Handler { return e.handler }
+
+// Index returns the explorer's index.
+func (e *Explorer) Index() *index.Index { return e.idx }
+
+// Serve follows the chain and serves HTTP on l until ctx ends, then shuts
+// the server down gracefully. It fails if the follower or server does.
+func (e *Explorer) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, ErrorLog: slog.NewLogLogger(e.cfg.Log.Handler(), slog.LevelWarn)}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.follower.Run(ctx) })
+	g.Go(func() error {
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}
+
+// CatchUp indexes every block the ledger holds now, calling progress after
+// each block with the blocks indexed and the height to reach.
+func (e *Explorer) CatchUp(ctx context.Context, progress func(indexed, height uint64)) error {
+	height, err := e.conn.Ballot().Height(ctx)
+	if err != nil {
+		return fmt.Errorf("explorer: ledger height: %w", err)
+	}
+	f := *e.follower
+	f.OnSaved = func(n uint64) {
+		if progress != nil {
+			progress(n, height)
+		}
+	}
+	return f.Until(ctx, height)
+}
+
+// Close closes the index and the peer connection.
+func (e *Explorer) Close() error {
+	return errors.Join(e.idx.Close(), e.conn.Close())
+}
+
+// RemoveIndex deletes the index database at path with its WAL files, for a
+// reindex from scratch. A missing database is not an error.
+func RemoveIndex(path string) error {
+	var errs []error
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

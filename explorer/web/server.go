@@ -1,0 +1,205 @@
+// Package web serves the explorer: server-rendered HTML pages for auditors
+// and the public, and the JSON API behind every page (documented in
+// openapi.yaml, served at /api/v1/openapi.yaml). Each page is one loader
+// that returns a view; the same view is rendered as HTML at PATH and as
+// JSON at /api/v1PATH, so the two never drift apart.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/index"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// Ledger is what the explorer asks the peer directly (*fabricclient.Ballot):
+// the chaincode's own results, for the audit, and the channel height.
+type Ledger interface {
+	Results(ctx context.Context) (ballot.Results, error)
+	Height(ctx context.Context) (uint64, error)
+}
+
+// Config configures the server.
+type Config struct {
+	Index  *index.Index
+	Ledger Ledger
+	Log    *slog.Logger
+	// Gatherer serves /metrics (a *prometheus.Registry); nil: no /metrics.
+	Gatherer prometheus.Gatherer
+	// PageSize is the rows per page of every list (default 25).
+	PageSize int
+	// LedgerTimeout bounds each query to the peer (default 10 s).
+	LedgerTimeout time.Duration
+}
+
+// Server is the explorer's HTTP handler.
+type Server struct {
+	cfg   Config
+	mux   *http.ServeMux
+	pages map[string]*template.Template
+}
+
+// errNotFound and errBadRequest classify a loader's failure; other errors
+// are internal (500).
+var (
+	errNotFound   = errors.New("not found")
+	errBadRequest = errors.New("bad request")
+)
+
+// loader loads the view of one page from a request.
+type loader func(r *http.Request) (any, error)
+
+// New builds the server.
+func New(cfg Config) (*Server, error) {
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 25
+	}
+	if cfg.LedgerTimeout <= 0 {
+		cfg.LedgerTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	routes := []struct {
+		method, path, api, page string
+		load                    loader
+	}{
+		{"GET", "/{$}", "/dashboard", "dashboard", s.dashboard},
+		{"GET", "/blocks", "", "blocks", s.blocks},
+		{"GET", "/blocks/{number}", "", "block", s.block},
+		{"GET", "/txs/{id}", "", "tx", s.tx},
+		{"GET", "/batches", "", "batches", s.batches},
+		{"GET", "/batches/{state}/{seq}", "", "batch", s.batch},
+		{"GET", "/verify", "", "verify", s.verify},
+		{"POST", "/verify", "", "verify", s.verify},
+		{"GET", "/audit", "", "audit", s.audit},
+		{"GET", "/search", "", "search", s.search},
+	}
+	for _, rt := range routes {
+		t, ok := s.pages[rt.page]
+		if !ok {
+			if t, err = template.Must(base.Clone()).ParseFS(templateFS, "templates/"+rt.page+".html"); err != nil {
+				return nil, fmt.Errorf("parse page %s: %w", rt.page, err)
+			}
+			s.pages[rt.page] = t
+		}
+		s.mux.Handle(rt.method+" "+rt.path, s.html(t, rt.load))
+		api := rt.api
+		if api == "" {
+			api = rt.path
+		}
+		s.mux.Handle(rt.method+" /api/v1"+api, s.json(rt.load))
+	}
+	s.mux.HandleFunc("GET /api/v1/votes/{id}/receipt", s.json(s.receipt).ServeHTTP)
+	s.mux.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(openAPI)
+	})
+	static, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	if cfg.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+// redirect is a view that sends the browser elsewhere (search results).
+type redirect struct {
+	URL string `json:"url"`
+}
+
+// html renders a loader's view with the page's template.
+func (s *Server) html(t *template.Template, load loader) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		view, err := load(r)
+		if to, ok := view.(redirect); ok && err == nil {
+			http.Redirect(w, r, to.URL, http.StatusSeeOther)
+			return
+		}
+		status := s.status(r, err)
+		data := map[string]any{"View": view, "Path": r.URL.Path, "Query": r.URL.Query().Get("q")}
+		if err != nil {
+			data["Error"] = err.Error()
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:")
+		w.WriteHeader(status)
+		if err := t.ExecuteTemplate(w, "layout.html", data); err != nil {
+			s.cfg.Log.Error("render page", "path", r.URL.Path, "error", err)
+		}
+	})
+}
+
+// json writes a loader's view as JSON, or {"error":{"code","message"}}.
+func (s *Server) json(load loader) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		view, err := load(r)
+		status := s.status(r, err)
+		var body any = view
+		if err != nil {
+			code := map[int]string{http.StatusNotFound: "not_found", http.StatusBadRequest: "bad_request"}[status]
+			if code == "" {
+				code = "internal"
+			}
+			body = map[string]any{"error": map[string]string{"code": code, "message": err.Error()}}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(body)
+	})
+}
+
+// status maps a loader error to an HTTP status, logging internal ones.
+func (s *Server) status(r *http.Request, err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, errNotFound), errors.Is(err, index.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	}
+	s.cfg.Log.Error("request failed", "path", r.URL.Path, "error", err)
+	return http.StatusInternalServerError
+}
+
+// healthz answers 200 when the index can be read.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.cfg.Index.Totals(r.Context()); err != nil {
+		http.Error(w, "index unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}

@@ -1,0 +1,512 @@
+package web
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/explorer/proof"
+)
+
+// Pager is the position of a page in a list.
+type Pager struct {
+	Page    int    `json:"page"` // 1-based
+	Size    int    `json:"page_size"`
+	Total   int64  `json:"total"`
+	Pages   int64  `json:"pages"`
+	PrevURL string `json:"prev,omitempty"`
+	NextURL string `json:"next,omitempty"`
+}
+
+// pager reads ?page= and returns the page of a list of total rows and its
+// row offset.
+func (s *Server) pager(r *http.Request, total int64) (Pager, int, error) {
+	p := Pager{Page: 1, Size: s.cfg.PageSize, Total: total}
+	if v := r.URL.Query().Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return p, 0, fmt.Errorf("%w: page %q is not a positive number", errBadRequest, v)
+		}
+		p.Page = n
+	}
+	p.Pages = max(1, (total+int64(p.Size)-1)/int64(p.Size))
+	link := func(page int) string {
+		q := r.URL.Query()
+		q.Set("page", strconv.Itoa(page))
+		return r.URL.Path + "?" + q.Encode()
+	}
+	if p.Page > 1 {
+		p.PrevURL = link(p.Page - 1)
+	}
+	if int64(p.Page) < p.Pages {
+		p.NextURL = link(p.Page + 1)
+	}
+	return p, (p.Page - 1) * p.Size, nil
+}
+
+type dashboardView struct {
+	Totals       index.Totals   `json:"totals"`
+	LedgerHeight uint64         `json:"ledger_height"`
+	LedgerError  string         `json:"ledger_error,omitempty"`
+	BrokenBlocks int64          `json:"broken_blocks"` // blocks failing the hash-chain or data-hash check
+	Throughput   []index.Point  `json:"votes_per_second"`
+	Results      ballot.Results `json:"recount"` // per candidate and state, recounted from the ledger's transactions
+	Candidates   []string       `json:"-"`
+	Blocks       []index.Block  `json:"latest_blocks"`
+	Batches      []index.Batch  `json:"latest_batches"`
+}
+
+func (s *Server) dashboard(r *http.Request) (any, error) {
+	ctx := r.Context()
+	var v dashboardView
+	var err error
+	if v.Totals, err = s.cfg.Index.Totals(ctx); err != nil {
+		return nil, err
+	}
+	v.LedgerHeight, v.LedgerError = s.ledgerHeight(ctx)
+	if v.BrokenBlocks, err = s.cfg.Index.BrokenBlocks(ctx); err != nil {
+		return nil, err
+	}
+	if v.Throughput, err = s.cfg.Index.Throughput(ctx, 60); err != nil {
+		return nil, err
+	}
+	if v.Results, err = s.cfg.Index.Recount(ctx); err != nil {
+		return nil, err
+	}
+	v.Candidates = sortedKeys(v.Results.National)
+	if v.Blocks, err = s.cfg.Index.Blocks(ctx, 0, 10); err != nil {
+		return nil, err
+	}
+	v.Batches, _, err = s.cfg.Index.Batches(ctx, "", 0, 10)
+	return v, err
+}
+
+// ledgerHeight asks the peer for the channel height.
+func (s *Server) ledgerHeight(ctx context.Context) (uint64, string) {
+	if s.cfg.Ledger == nil {
+		return 0, "no ledger connection"
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.LedgerTimeout)
+	defer cancel()
+	h, err := s.cfg.Ledger.Height(ctx)
+	if err != nil {
+		return 0, err.Error()
+	}
+	return h, ""
+}
+
+type blocksView struct {
+	Blocks []index.Block `json:"blocks"`
+	Pager  Pager         `json:"pager"`
+}
+
+func (s *Server) blocks(r *http.Request) (any, error) {
+	t, err := s.cfg.Index.Totals(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	p, off, err := s.pager(r, int64(t.Blocks))
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := s.cfg.Index.Blocks(r.Context(), off, p.Size)
+	return blocksView{Blocks: blocks, Pager: p}, err
+}
+
+type blockView struct {
+	Block   index.Block   `json:"block"`
+	Txs     []index.Tx    `json:"transactions"`
+	Pager   Pager         `json:"pager"`
+	Batches []index.Batch `json:"batches"`
+	Issues  []index.Issue `json:"issues"`
+}
+
+func (s *Server) block(r *http.Request) (any, error) {
+	n, err := strconv.ParseUint(r.PathValue("number"), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: block number %q", errBadRequest, r.PathValue("number"))
+	}
+	ctx := r.Context()
+	v := blockView{}
+	if v.Block, err = s.cfg.Index.Block(ctx, n); err != nil {
+		return nil, fmt.Errorf("block %d: %w", n, err)
+	}
+	p, off, err := s.pager(r, int64(v.Block.Txs))
+	if err != nil {
+		return nil, err
+	}
+	v.Pager = p
+	if v.Txs, err = s.cfg.Index.BlockTxs(ctx, n, off, p.Size); err != nil {
+		return nil, err
+	}
+	if v.Batches, err = s.cfg.Index.BlockBatches(ctx, n); err != nil {
+		return nil, err
+	}
+	v.Issues, err = s.cfg.Index.BlockIssues(ctx, n)
+	return v, err
+}
+
+type txView struct {
+	Txs    []index.Tx    `json:"transactions"` // one, unless a client reused the id
+	Batch  *index.Batch  `json:"batch,omitempty"`
+	Issues []index.Issue `json:"issues"`
+}
+
+func (s *Server) tx(r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	ctx := r.Context()
+	txs, err := s.cfg.Index.Txs(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(txs) == 0 {
+		return nil, fmt.Errorf("transaction %q: %w", id, errNotFound)
+	}
+	v := txView{Txs: txs, Issues: []index.Issue{}}
+	for _, t := range txs {
+		if t.State != "" && t.Note == "" {
+			b, err := s.cfg.Index.Batch(ctx, t.State, t.Seq)
+			if err != nil {
+				return nil, err
+			}
+			v.Batch = &b
+		}
+		issues, err := s.cfg.Index.BlockIssues(ctx, t.Block)
+		if err != nil {
+			return nil, err
+		}
+		for _, is := range issues {
+			if is.TxID == id {
+				v.Issues = append(v.Issues, is)
+			}
+		}
+	}
+	return v, nil
+}
+
+type batchesView struct {
+	State   string        `json:"state,omitempty"`
+	Batches []index.Batch `json:"batches"`
+	Pager   Pager         `json:"pager"`
+}
+
+func (s *Server) batches(r *http.Request) (any, error) {
+	state := r.URL.Query().Get("state")
+	p, off, err := s.pager(r, 0)
+	if err != nil {
+		return nil, err
+	}
+	batches, total, err := s.cfg.Index.Batches(r.Context(), state, off, p.Size)
+	if err != nil {
+		return nil, err
+	}
+	p, _, _ = s.pager(r, total)
+	return batchesView{State: state, Batches: batches, Pager: p}, nil
+}
+
+type batchView struct {
+	Batch  index.Batch   `json:"batch"`
+	Votes  []index.Vote  `json:"votes"`
+	Pager  Pager         `json:"pager"`
+	Issues []index.Issue `json:"issues"`
+}
+
+func (s *Server) batch(r *http.Request) (any, error) {
+	state := r.PathValue("state")
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: batch seq %q", errBadRequest, r.PathValue("seq"))
+	}
+	ctx := r.Context()
+	v := batchView{Issues: []index.Issue{}}
+	if v.Batch, err = s.cfg.Index.Batch(ctx, state, seq); err != nil {
+		return nil, fmt.Errorf("batch %s/%d: %w", state, seq, err)
+	}
+	p, off, err := s.pager(r, int64(v.Batch.Votes))
+	if err != nil {
+		return nil, err
+	}
+	v.Pager = p
+	if v.Votes, err = s.cfg.Index.Votes(ctx, state, seq, off, p.Size); err != nil {
+		return nil, err
+	}
+	issues, err := s.cfg.Index.BlockIssues(ctx, v.Batch.Block)
+	for _, is := range issues {
+		if is.TxID == v.Batch.TxID {
+			v.Issues = append(v.Issues, is)
+		}
+	}
+	return v, err
+}
+
+// committed returns what the index knows of batch (state, seq), or nil.
+func (s *Server) committed(ctx context.Context, state string, seq uint64) (*proof.Committed, error) {
+	b, err := s.cfg.Index.Batch(ctx, state, seq)
+	if errors.Is(err, index.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &proof.Committed{State: b.State, Seq: b.Seq, Root: b.Root, Votes: b.Votes, TxID: b.TxID, Block: b.Block, Rejected: b.Rejected}, nil
+}
+
+// receipt builds the receipt of a committed vote from the index.
+func (s *Server) receipt(r *http.Request) (any, error) {
+	return s.receiptOf(r.Context(), r.PathValue("id"))
+}
+
+func (s *Server) receiptOf(ctx context.Context, voteID string) (ballot.Receipt, error) {
+	v, err := s.cfg.Index.Vote(ctx, voteID)
+	if err != nil {
+		return ballot.Receipt{}, fmt.Errorf("vote %q: %w", voteID, err)
+	}
+	c, err := s.committed(ctx, v.State, v.Seq)
+	if err != nil || c == nil {
+		return ballot.Receipt{}, fmt.Errorf("batch of vote %q: %w", voteID, errors.Join(err, errNotFound))
+	}
+	votes, err := s.cfg.Index.BatchVotes(ctx, v.State, v.Seq)
+	if err != nil {
+		return ballot.Receipt{}, err
+	}
+	return proof.Receipt(*c, votes, v.Index)
+}
+
+type verifyView struct {
+	VoteID      string          `json:"vote_id,omitempty"`
+	ReceiptJSON string          `json:"-"`
+	Receipt     *ballot.Receipt `json:"receipt,omitempty"`
+	Result      *proof.Result   `json:"result,omitempty"`
+}
+
+// maxReceiptBytes bounds a pasted receipt (a proof of a 2^20-vote batch is
+// 20 hashes; 64 KB is plenty).
+const maxReceiptBytes = 64 << 10
+
+// verify checks a pasted receipt (POST: form field "receipt", or a JSON
+// body) or the receipt the index builds for ?vote_id=.
+func (s *Server) verify(r *http.Request) (any, error) {
+	ctx := r.Context()
+	var v verifyView
+	var raw []byte
+	switch {
+	case r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"):
+		body, err := readBody(r, maxReceiptBytes)
+		if err != nil {
+			return nil, err
+		}
+		raw = body
+	case r.Method == http.MethodPost:
+		r.Body = http.MaxBytesReader(nil, r.Body, maxReceiptBytes)
+		raw = []byte(strings.TrimSpace(r.PostFormValue("receipt")))
+		v.VoteID = strings.TrimSpace(r.PostFormValue("vote_id"))
+	default:
+		v.VoteID = strings.TrimSpace(r.URL.Query().Get("vote_id"))
+	}
+	if len(raw) == 0 && v.VoteID == "" {
+		return v, nil // the empty form
+	}
+	var rc ballot.Receipt
+	if len(raw) > 0 {
+		v.ReceiptJSON = string(raw)
+		if err := ballot.DecodeStrict(raw, &rc); err != nil {
+			return v, fmt.Errorf("%w: the receipt is not a receipt JSON object: %v", errBadRequest, err)
+		}
+	} else {
+		var err error
+		if rc, err = s.receiptOf(ctx, v.VoteID); err != nil {
+			return v, err
+		}
+		pretty, _ := json.MarshalIndent(rc, "", "  ")
+		v.ReceiptJSON = string(pretty)
+	}
+	var vote *ballot.Vote
+	if iv, err := s.cfg.Index.Vote(ctx, rc.VoteID); err == nil {
+		vote = &iv.Vote
+	} else if !errors.Is(err, index.ErrNotFound) {
+		return v, err
+	}
+	c, err := s.committed(ctx, rc.State, rc.Seq)
+	if err != nil {
+		return v, err
+	}
+	res := proof.Check(rc, vote, c)
+	v.Receipt, v.Result = &rc, &res
+	return v, nil
+}
+
+// readBody reads a request body of at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		return nil, fmt.Errorf("%w: body: %v", errBadRequest, err)
+	}
+	return data, nil
+}
+
+// auditRow compares one count of the recount with the chaincode's.
+type auditRow struct {
+	State     string `json:"state"` // "" for national
+	Candidate string `json:"candidate"`
+	Recount   uint64 `json:"recount"`
+	Ledger    uint64 `json:"chaincode"`
+	OK        bool   `json:"ok"`
+}
+
+type auditView struct {
+	Totals        index.Totals    `json:"totals"`
+	LedgerHeight  uint64          `json:"ledger_height"`
+	InSync        bool            `json:"in_sync"` // every block of the ledger is indexed
+	LedgerError   string          `json:"ledger_error,omitempty"`
+	BrokenBlocks  int64           `json:"broken_blocks"`
+	Recount       ballot.Results  `json:"recount"`
+	Chaincode     *ballot.Results `json:"chaincode,omitempty"`
+	Rows          []auditRow      `json:"rows"`
+	LedgerBatches int64           `json:"chaincode_batches"`
+	Match         bool            `json:"match"` // every count and the batch count agree
+	Issues        []index.Issue   `json:"issues"`
+	Pager         Pager           `json:"issues_pager"`
+}
+
+func (s *Server) audit(r *http.Request) (any, error) {
+	ctx := r.Context()
+	v := auditView{Rows: []auditRow{}}
+	var err error
+	if v.Totals, err = s.cfg.Index.Totals(ctx); err != nil {
+		return nil, err
+	}
+	if v.Recount, err = s.cfg.Index.Recount(ctx); err != nil {
+		return nil, err
+	}
+	if v.BrokenBlocks, err = s.cfg.Index.BrokenBlocks(ctx); err != nil {
+		return nil, err
+	}
+	v.LedgerHeight, v.LedgerError = s.ledgerHeight(ctx)
+	v.InSync = v.LedgerError == "" && v.LedgerHeight == v.Totals.Blocks
+	if v.LedgerError == "" {
+		lctx, cancel := context.WithTimeout(ctx, s.cfg.LedgerTimeout)
+		res, err := s.cfg.Ledger.Results(lctx)
+		cancel()
+		if err != nil {
+			v.LedgerError = err.Error()
+		} else {
+			v.Chaincode = &res
+			v.Rows, v.Match = compare(v.Recount, res)
+			for _, st := range res.States {
+				v.LedgerBatches += int64(st.Batches)
+			}
+			v.Match = v.Match && v.LedgerBatches == v.Totals.Batches
+		}
+	}
+	p, off, err := s.pager(r, v.Totals.Issues)
+	if err != nil {
+		return nil, err
+	}
+	v.Pager = p
+	v.Issues, err = s.cfg.Index.Issues(ctx, off, p.Size)
+	return v, err
+}
+
+// compare lines up every count of the recount and the chaincode's results:
+// national and per state, every candidate either knows, plus counted and
+// rejected totals.
+func compare(recount, chain ballot.Results) ([]auditRow, bool) {
+	var rows []auditRow
+	ok := true
+	add := func(state, cand string, a, b uint64) {
+		rows = append(rows, auditRow{State: state, Candidate: cand, Recount: a, Ledger: b, OK: a == b})
+		ok = ok && a == b
+	}
+	tallies := func(state string, a, b ballot.Tally) {
+		for _, c := range sortedKeys(a, b) {
+			add(state, c, a[c], b[c])
+		}
+	}
+	tallies("", recount.National, chain.National)
+	add("", "(counted)", recount.Counted, chain.Counted)
+	add("", "(rejected)", recount.Rejected, chain.Rejected)
+	states := map[string]bool{}
+	for st := range recount.States {
+		states[st] = true
+	}
+	for st := range chain.States {
+		states[st] = true
+	}
+	for _, st := range sortedKeys(states) {
+		a, b := recount.States[st], chain.States[st]
+		tallies(st, a.Tallies, b.Tallies)
+		add(st, "(batches)", uint64(a.Batches), uint64(b.Batches))
+		add(st, "(rejected)", a.Rejected, b.Rejected)
+	}
+	return rows, ok
+}
+
+// sortedKeys returns the keys of the maps, sorted, each once.
+func sortedKeys[V any](maps ...map[string]V) []string {
+	var keys []string
+	for _, m := range maps {
+		for k := range m {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+type searchView struct {
+	Query string `json:"query"`
+}
+
+// search finds what q names: a block number, a transaction id, a vote id
+// or a batch ("CA/3", "CA 3" or "CA#3"), and redirects to its page.
+func (s *Server) search(r *http.Request) (any, error) {
+	ctx := r.Context()
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	v := searchView{Query: q}
+	if q == "" {
+		return v, fmt.Errorf("%w: type a block number, transaction id, batch (STATE/SEQ) or vote id", errBadRequest)
+	}
+	if n, err := strconv.ParseUint(q, 10, 64); err == nil {
+		if _, err := s.cfg.Index.Block(ctx, n); err == nil {
+			return redirect{URL: fmt.Sprintf("/blocks/%d", n)}, nil
+		}
+	}
+	if state, seq, ok := parseBatchID(q); ok {
+		if _, err := s.cfg.Index.Batch(ctx, state, seq); err == nil {
+			return redirect{URL: fmt.Sprintf("/batches/%s/%d", state, seq)}, nil
+		}
+	}
+	if _, err := hex.DecodeString(q); err == nil {
+		q = strings.ToLower(q)
+		if txs, err := s.cfg.Index.Txs(ctx, q); err == nil && len(txs) > 0 {
+			return redirect{URL: "/txs/" + url.PathEscape(q)}, nil
+		}
+		if _, err := s.cfg.Index.Vote(ctx, q); err == nil {
+			return redirect{URL: "/verify?vote_id=" + url.QueryEscape(q)}, nil
+		}
+	}
+	return v, fmt.Errorf("%w: nothing in the index matches %q", errNotFound, q)
+}
+
+// parseBatchID parses "STATE/SEQ", "STATE SEQ" or "STATE#SEQ".
+func parseBatchID(q string) (string, uint64, bool) {
+	i := strings.LastIndexAny(q, "/ #")
+	if i <= 0 {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseUint(q[i+1:], 10, 64)
+	state := strings.ToUpper(strings.TrimSpace(q[:i]))
+	return state, seq, err == nil && ballot.ValidState(state)
+}
