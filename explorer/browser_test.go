@@ -93,13 +93,13 @@ func browse(t *testing.T, l *testLedger, e *explorer.Explorer) {
 		}()
 		var png []byte
 		if err == nil {
-			png, err = chromedp.Run(sctx, chromedp.FullScreenshot(90))
+			png, err = chromedp.Run(sctx, chromedp.FullScreenshot(100))
 		}
 		cancel()
 		if err != nil {
 			t.Fatalf("step %s: %v", st.name, err)
 		}
-		file := filepath.Join(shots, fmt.Sprintf("%d-%s.jpg", i+1, st.name))
+		file := filepath.Join(shots, fmt.Sprintf("%d-%s.png", i+1, st.name))
 		if err := os.WriteFile(file, png, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer"
+	"github.com/votechain/votechain/explorer/follow"
 	"github.com/votechain/votechain/explorer/index"
 	"github.com/votechain/votechain/fabricclient"
 	testnetwork "github.com/votechain/votechain/test-network"
@@ -200,7 +204,35 @@ func TestExplorerOnRealNetwork(t *testing.T) {
 		t.Fatalf("index: %d rejected, %d batches; want 1 and %d", resumed.Rejected, resumed.Batches, len(l.writer.batches))
 	}
 
+	if dir := os.Getenv("EXPLORER_CAPTURE_BLOCKS"); dir != "" {
+		captureBlocks(t, l, dir, 6)
+	}
 	t.Run("browser", func(t *testing.T) { browse(t, l, e) })
+}
+
+// captureBlocks writes the ledger's first n blocks to dir as block-N.pb,
+// the real blocks the ledger package's unit tests decode
+// (EXPLORER_CAPTURE_BLOCKS=$PWD/explorer/ledger/testdata go test -run TestExplorerOnRealNetwork ./explorer).
+func captureBlocks(t *testing.T, l *testLedger, dir string, n uint64) {
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	blocks, err := follow.NetworkSource{Network: l.observers.Network}.Blocks(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for blk := range blocks {
+		data, err := proto.Marshal(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		num := blk.GetHeader().GetNumber()
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("block-%d.pb", num)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if num+1 == n {
+			return
+		}
+	}
 }
 
 // checkAudit checks the index against the ledger: no verification failure,

@@ -58,6 +58,7 @@ type Server struct {
 	cfg   Config
 	mux   *http.ServeMux
 	pages map[string]*template.Template
+	api   []string // "METHOD /api/v1/..." of every API route, for the OpenAPI check
 }
 
 // errNotFound and errBadRequest classify a loader's failure; other errors
@@ -111,13 +112,13 @@ func New(cfg Config) (*Server, error) {
 		if api == "" {
 			api = rt.path
 		}
-		s.mux.Handle(rt.method+" /api/v1"+api, s.json(rt.load))
+		s.handleAPI(rt.method+" /api/v1"+api, s.json(rt.load))
 	}
-	s.mux.HandleFunc("GET /api/v1/votes/{id}/receipt", s.json(s.receipt).ServeHTTP)
-	s.mux.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+	s.handleAPI("GET /api/v1/votes/{id}/receipt", s.json(s.receipt))
+	s.handleAPI("GET /api/v1/openapi.yaml", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openAPI)
-	})
+	}))
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
@@ -125,6 +126,11 @@ func New(cfg Config) (*Server, error) {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
 	return s, nil
+}
+
+func (s *Server) handleAPI(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.api = append(s.api, pattern)
 }
 
 // ServeHTTP implements http.Handler.

@@ -1,0 +1,216 @@
+package audit_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/explorer/ledger"
+	"github.com/votechain/votechain/explorer/ledger/ledgertest"
+)
+
+// memHistory is the History of the blocks audited so far, in memory.
+type memHistory struct {
+	nullifiers map[[2]string]bool
+	roots      map[string]string
+}
+
+func newHistory() *memHistory {
+	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}}
+}
+
+func (h *memHistory) NullifierUsed(state, n string) (bool, error) {
+	return h.nullifiers[[2]string{state, n}], nil
+}
+func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
+	r, ok := h.roots[fmt.Sprint(state, "/", seq)]
+	return r, ok, nil
+}
+
+// add records a report's batches, as the index does when it saves them.
+func (h *memHistory) add(r audit.Report) {
+	for _, b := range r.Batches {
+		if b.Resubmission {
+			continue
+		}
+		h.roots[b.Batch.ID()] = b.Batch.Root
+		for i, v := range b.Batch.Votes {
+			if !slices.Contains(b.Rejected, i) {
+				h.nullifiers[[2]string{v.State, v.Nullifier}] = true
+			}
+		}
+	}
+}
+
+// auditChain audits blocks in order and returns the reports.
+func auditChain(t *testing.T, blocks [][]ledgertest.Tx) []audit.Report {
+	t.Helper()
+	h := newHistory()
+	var prev []byte
+	var reports []audit.Report
+	for _, blk := range ledgertest.Chain(blocks...) {
+		b, err := ledger.Parse(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(prev, b, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.add(r)
+		prev = b.Hash
+		reports = append(reports, r)
+	}
+	return reports
+}
+
+func vote(state string, voter int, candidate string) ballot.Vote {
+	null := ballot.NullifierOf(ballot.VoterKey([]byte("audit-test"), fmt.Sprint(voter), "c"))
+	return ballot.Vote{ID: fmt.Sprintf("%032x", voter+1), State: state, Nullifier: ballot.HashHex(null), Candidate: candidate,
+		CastAt: time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC).UnixMilli()}
+}
+
+// commitTx is the transaction the chaincode produces for batch b, which
+// rejects the votes at rejected.
+func commitTx(t *testing.T, id string, b ballot.Batch, rejected ...int) ledgertest.Tx {
+	t.Helper()
+	rec := ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes), Tallies: ballot.Tally{},
+		Rejected: append([]int{}, rejected...), TxID: id}
+	for i, v := range b.Votes {
+		if !slices.Contains(rejected, i) {
+			rec.Tallies.Add(v.Candidate, 1)
+			rec.Counted++
+		}
+	}
+	arg, _ := json.Marshal(b)
+	value, _ := json.Marshal(rec)
+	event, _ := json.Marshal(rec.Event())
+	return ledgertest.Tx{ID: id, Function: "CommitBatch", Args: [][]byte{arg},
+		Writes: []ledger.Write{{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: value}},
+		Event:  &ledger.Event{Name: ballot.EventBatchCommitted, Payload: event}}
+}
+
+func build(t *testing.T, state string, seq uint64, votes ...ballot.Vote) ballot.Batch {
+	t.Helper()
+	b, err := ballot.BuildBatch(state, seq, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func kinds(reports []audit.Report) []string {
+	var ks []string
+	for _, r := range reports {
+		for _, is := range r.Issues {
+			ks = append(ks, is.Kind)
+		}
+	}
+	return ks
+}
+
+// TestHonestLedger: a duplicate nullifier across blocks and inside one
+// block (across two transactions) is recounted as the chaincode rejected it;
+// a resubmitted batch counts nothing; nothing is flagged.
+func TestHonestLedger(t *testing.T) {
+	ca1 := build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob"), vote("CA", 3, "alice"))
+	ca2 := build(t, "CA", 2, vote("CA", 4, "bob"), vote("CA", 1, "bob")) // voter 1 again
+	tx1 := build(t, "TX", 1, vote("TX", 5, "carol"))
+	tx2 := build(t, "TX", 2, vote("TX", 5, "alice"), vote("TX", 6, "alice")) // voter 5 again, same block as TX/1
+	reports := auditChain(t, [][]ledgertest.Tx{
+		{{ID: "genesis", Config: true}},
+		{commitTx(t, "t1", ca1)},
+		{commitTx(t, "t2", ca2, 1), commitTx(t, "t3", tx1), commitTx(t, "t4", tx2, 0)},
+		{{ID: "t5", Function: "CommitBatch", Args: commitTx(t, "", ca1).Args}}, // retry: writes nothing
+	})
+	if ks := kinds(reports); len(ks) != 0 {
+		t.Fatalf("honest ledger flagged: %v %+v", ks, reports)
+	}
+	b := reports[2].Batches
+	if len(b) != 3 || !slices.Equal(b[0].Rejected, []int{1}) || !slices.Equal(b[2].Rejected, []int{0}) || b[1].Counted() != 1 {
+		t.Fatalf("block 2 recount: %+v", b)
+	}
+	if r := reports[3].Batches; len(r) != 1 || !r[0].Resubmission {
+		t.Fatalf("retry not recognised as a resubmission: %+v", r)
+	}
+}
+
+// TestTamperedLedger: each way of tampering is flagged with its kind.
+func TestTamperedLedger(t *testing.T) {
+	b := build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob"))
+	honest := commitTx(t, "t1", b)
+
+	otherVotes := b
+	otherVotes.Votes = []ballot.Vote{b.Votes[0], vote("CA", 3, "alice")} // the claimed root no longer fits
+	swapped := commitTx(t, "t1", b)
+	swapped.Args = commitTx(t, "t1", otherVotes).Args
+
+	claims := b
+	claims.Tallies = ballot.Tally{"alice": 2}
+	wrongClaim := commitTx(t, "t1", claims)
+
+	wrongRecord := commitTx(t, "t1", b)
+	var rec ballot.BatchRecord
+	json.Unmarshal(wrongRecord.Writes[0].Value, &rec)
+	rec.Tallies["bob"] = 5
+	wrongRecord.Writes[0].Value, _ = json.Marshal(rec)
+
+	noEvent := commitTx(t, "t1", b)
+	noEvent.Event = nil
+
+	noRecord := commitTx(t, "t1", b)
+	noRecord.Writes = nil
+
+	cases := map[string]struct {
+		tx   ledgertest.Tx
+		want string
+	}{
+		"votes swapped":        {swapped, audit.KindBatchRoot},
+		"tallies claimed":      {wrongClaim, audit.KindBatchTally},
+		"record tallies":       {wrongRecord, audit.KindBatchRecord},
+		"event missing":        {noEvent, audit.KindBatchEvent},
+		"record missing":       {noRecord, audit.KindBatchRecord},
+		"not a batch":          {ledgertest.Tx{ID: "t1", Function: "CommitBatch", Args: [][]byte{[]byte("{}")}}, audit.KindBatchDecode},
+		"honest, for contrast": {honest, ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			ks := kinds(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.tx}}))
+			if (c.want == "" && len(ks) != 0) || (c.want != "" && !slices.Contains(ks, c.want)) {
+				t.Fatalf("issues %v; want %q", ks, c.want)
+			}
+		})
+	}
+}
+
+// TestBrokenChain: a block whose previous hash or data does not match is
+// flagged.
+func TestBrokenChain(t *testing.T) {
+	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{{ID: "a", Config: true}}, []ledgertest.Tx{{ID: "b", Config: true}})
+	blocks[1].Header.PreviousHash[0] ^= 1 // block 1 no longer links to block 0, nor block 2 to block 1
+	env := blocks[2].Data.Data[0]
+	env[len(env)-1] ^= 1 // a byte of block 2's envelope signature: its data no longer fits its hash
+	var prev []byte
+	var got []string
+	for _, blk := range blocks {
+		b, err := ledger.Parse(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(prev, b, newHistory())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, is := range r.Issues {
+			got = append(got, fmt.Sprintf("%d %s", is.Block, is.Kind))
+		}
+		prev = b.Hash
+	}
+	if want := []string{"1 previous_hash", "2 previous_hash", "2 data_hash"}; !slices.Equal(got, want) {
+		t.Fatalf("issues %v; want %v", got, want)
+	}
+}

@@ -1,0 +1,129 @@
+package ledger_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/ledger"
+	"github.com/votechain/votechain/explorer/ledger/ledgertest"
+)
+
+// realBlocks loads the blocks captured from a real Fabric 2.5 network
+// (testdata/block-N.pb; see captureBlocks in the explorer's network test).
+func realBlocks(t *testing.T) []*common.Block {
+	t.Helper()
+	var blocks []*common.Block
+	for n := 0; ; n++ {
+		data, err := os.ReadFile(filepath.Join("testdata", fmt.Sprintf("block-%d.pb", n)))
+		if os.IsNotExist(err) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b common.Block
+		if err := proto.Unmarshal(data, &b); err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, &b)
+	}
+	if len(blocks) < 2 {
+		t.Fatalf("only %d captured blocks in testdata", len(blocks))
+	}
+	return blocks
+}
+
+// TestRealChain checks the hashing against Fabric's own: every captured
+// block's PreviousHash, written by the orderer, equals the header hash
+// recomputed from the block before, and every DataHash the recomputed one.
+func TestRealChain(t *testing.T) {
+	var prev []byte
+	batches := 0
+	for _, blk := range realBlocks(t) {
+		b, err := ledger.Parse(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Number > 0 && !bytes.Equal(b.PreviousHash, prev) {
+			t.Errorf("block %d previous hash %x; recomputed hash of block %d is %x", b.Number, b.PreviousHash, b.Number-1, prev)
+		}
+		if !b.DataHashOK {
+			t.Errorf("block %d data hash %x does not match %x", b.Number, b.DataHash, ledger.DataHash(blk.Data.Data))
+		}
+		prev = b.Hash
+		for _, tx := range b.Txs {
+			if tx.Err != "" {
+				t.Errorf("block %d tx %d: %s", b.Number, tx.Index, tx.Err)
+			}
+			if b.Number == 0 && (tx.Type != "CONFIG" || tx.Code != "VALID") {
+				t.Errorf("genesis tx: type %s code %s", tx.Type, tx.Code)
+			}
+			if tx.Function != "CommitBatch" {
+				continue
+			}
+			batches++
+			batch, err := ballot.DecodeBatch(tx.Args[0], 10000)
+			if err != nil {
+				t.Fatalf("block %d: CommitBatch argument: %v", b.Number, err)
+			}
+			if _, ok := tx.Write("ballot", ballot.BatchKey(batch.State, batch.Seq)); !ok {
+				t.Errorf("block %d: CommitBatch %s wrote no batch record", b.Number, batch.ID())
+			}
+			if len(tx.Events) != 1 || tx.Events[0].Name != ballot.EventBatchCommitted {
+				t.Errorf("block %d: CommitBatch events %+v", b.Number, tx.Events)
+			}
+			if tx.Creator != "CommissionMSP" || tx.Chaincode != "ballot" || !tx.Valid() || tx.Time.IsZero() {
+				t.Errorf("block %d: CommitBatch tx %+v", b.Number, tx)
+			}
+		}
+	}
+	if batches == 0 {
+		t.Fatal("no CommitBatch transaction in the captured blocks")
+	}
+}
+
+// TestParseSynthetic checks the fields Parse reads, on built blocks.
+func TestParseSynthetic(t *testing.T) {
+	blk := ledgertest.Block(7, []byte("prev"),
+		ledgertest.Tx{ID: "a", Creator: "ObserversMSP", Function: "probe:Put", Args: [][]byte{[]byte("k"), []byte("v")},
+			Writes: []ledger.Write{{Namespace: "ballot", Key: "k", Value: []byte("v")}, {Namespace: "ballot", Key: "gone", Delete: true}},
+			Event:  &ledger.Event{Name: "E", Payload: []byte("p")}},
+		ledgertest.Tx{ID: "b", Function: "CommitBatch", Code: peer.TxValidationCode_MVCC_READ_CONFLICT},
+	)
+	b, err := ledger.Parse(blk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Number != 7 || !bytes.Equal(b.PreviousHash, []byte("prev")) || !b.DataHashOK || len(b.Txs) != 2 || b.Time.IsZero() {
+		t.Fatalf("block %+v", b)
+	}
+	a, c := b.Txs[0], b.Txs[1]
+	if a.Contract != "probe" || a.Function != "Put" || a.Creator != "ObserversMSP" || len(a.Args) != 2 || !a.Valid() ||
+		len(a.Events) != 1 || a.Events[0].Name != "E" || len(a.Writes) != 2 || !a.Writes[1].Delete {
+		t.Fatalf("tx a %+v", a)
+	}
+	if v, ok := a.Write("ballot", "k"); !ok || string(v) != "v" {
+		t.Fatalf("write k: %q %v", v, ok)
+	}
+	if _, ok := a.Write("ballot", "gone"); ok {
+		t.Fatal("a deleted key reads as written")
+	}
+	if c.Valid() || c.Code != "MVCC_READ_CONFLICT" || c.Contract != "" || c.Function != "CommitBatch" {
+		t.Fatalf("tx b %+v", c)
+	}
+	blk.Data.Data[1] = []byte("not an envelope")
+	if b, _ := ledger.Parse(blk); b.DataHashOK || b.Txs[1].Err == "" || b.Txs[0].Err != "" {
+		t.Fatalf("corrupt envelope: data ok %v, errs %q %q", b.DataHashOK, b.Txs[0].Err, b.Txs[1].Err)
+	}
+	if _, err := ledger.Parse(&common.Block{}); err == nil {
+		t.Fatal("a block without header parsed")
+	}
+}

@@ -1,0 +1,92 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/index"
+)
+
+type fakeLedger struct{ results ballot.Results }
+
+func (f fakeLedger) Results(context.Context) (ballot.Results, error) { return f.results, nil }
+func (f fakeLedger) Height(context.Context) (uint64, error)          { return 0, nil }
+
+func newServer(t *testing.T) *Server {
+	t.Helper()
+	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	s, err := New(Config{Index: idx, Ledger: fakeLedger{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestOpenAPIMatchesRoutes keeps openapi.yaml in step with the API routes.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	var doc struct {
+		OpenAPI string                    `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented = append(documented, strings.ToUpper(method)+" "+path)
+		}
+	}
+	routed := slices.Clone(newServer(t).api)
+	slices.Sort(documented)
+	slices.Sort(routed)
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || !slices.Equal(documented, routed) {
+		t.Fatalf("openapi.yaml (version %s) documents\n  %v\nbut the server routes\n  %v", doc.OpenAPI, documented, routed)
+	}
+}
+
+// TestPagesOnEmptyIndex renders every page and its JSON on an empty index.
+func TestPagesOnEmptyIndex(t *testing.T) {
+	s := newServer(t)
+	for _, c := range []struct {
+		path string
+		code int
+	}{
+		{"/", 200}, {"/api/v1/dashboard", 200}, {"/blocks", 200}, {"/api/v1/blocks?page=2", 200},
+		{"/blocks/0", 404}, {"/api/v1/blocks/x", 400}, {"/txs/abc", 404}, {"/batches?state=CA", 200},
+		{"/api/v1/batches/CA/1", 404}, {"/verify", 200}, {"/api/v1/verify?vote_id=00", 404}, {"/audit", 200},
+		{"/api/v1/audit", 200}, {"/search?q=nothing", 404}, {"/api/v1/search", 400}, {"/blocks?page=0", 400},
+		{"/healthz", 200}, {"/static/app.js", 200}, {"/api/v1/openapi.yaml", 200},
+	} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))
+		if rec.Code != c.code {
+			t.Errorf("GET %s: %d, want %d: %.300s", c.path, rec.Code, c.code, rec.Body.String())
+		}
+		if strings.HasPrefix(c.path, "/api/v1/") && !strings.HasSuffix(c.path, ".yaml") && !json.Valid(rec.Body.Bytes()) {
+			t.Errorf("GET %s: not JSON: %.200s", c.path, rec.Body.String())
+		}
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/api/v1/verify", strings.NewReader("{not json"))
+	req.Header.Set("Content-Type", "application/json")
+	s.ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("POST a broken receipt: %d", rec.Code)
+	}
+}
