@@ -1,0 +1,68 @@
+package index_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/explorer/ledger"
+	"github.com/votechain/votechain/explorer/ledger/ledgertest"
+)
+
+// TestSaveOnceInOrder: blocks are saved in order, each once; a block saved
+// again or out of order is refused and changes nothing; the checkpoint and
+// rows survive reopening.
+func TestSaveOnceInOrder(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "index.db")
+	idx, err := index.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{{ID: "a", Function: "probe:Put"}},
+		[]ledgertest.Tx{{ID: "b", Function: "probe:Put"}})
+	reports := make([]audit.Report, len(blocks))
+	var prev []byte
+	for i, blk := range blocks {
+		b, err := ledger.Parse(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reports[i], err = (audit.Auditor{Chaincode: "ballot"}).Block(prev, b, idx); err != nil {
+			t.Fatal(err)
+		}
+		prev = b.Hash
+	}
+	for _, r := range reports[:2] {
+		if err := idx.Save(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := idx.Save(ctx, reports[1]); err == nil {
+		t.Fatal("block 1 saved twice")
+	}
+	idx.Close()
+	if idx, err = index.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	next, last, err := idx.Checkpoint(ctx)
+	if err != nil || next != 2 || string(last) != string(reports[1].Block.Hash) {
+		t.Fatalf("checkpoint after reopening: %d %x %v", next, last, err)
+	}
+	if err := idx.Save(ctx, reports[0]); err == nil {
+		t.Fatal("block 0 saved again after reopening")
+	}
+	if err := idx.Save(ctx, reports[2]); err != nil {
+		t.Fatal(err)
+	}
+	tot, err := idx.Totals(ctx)
+	if err != nil || tot.Blocks != 3 || tot.Txs != 3 || tot.Issues != 0 {
+		t.Fatalf("totals %+v %v", tot, err)
+	}
+	if txs, err := idx.Txs(ctx, "a"); err != nil || len(txs) != 1 || txs[0].Function != "probe:Put" {
+		t.Fatalf("tx a: %+v %v", txs, err)
+	}
+}
