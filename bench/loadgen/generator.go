@@ -1,0 +1,200 @@
+// Package loadgen drives the real gateway over HTTP with vegeta: votes from
+// the synthetic roll spread over states with a population skew, a share of
+// duplicate and ineligible attempts, at a constant open-loop rate, as a ramp
+// that finds the knee, or as a surge; it records every answer, the vote id
+// of every 202, and per-second series for the report.
+package loadgen
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sync"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/votechain/votechain/bench/skew"
+	"github.com/votechain/votechain/gateway/roll"
+)
+
+// Kind is what a generated attempt is meant to be.
+type Kind int
+
+// Kinds of attempts.
+const (
+	Fresh      Kind = iota // an eligible voter's first vote: expect 202
+	Duplicate              // a voter who already voted, again: expect 409
+	Ineligible             // a voter id not on the roll: expect 403
+	kinds
+)
+
+// ErrRollExhausted ends an attack when every voter on the roll has voted.
+var ErrRollExhausted = errors.New("loadgen: every voter on the roll has voted; use a bigger roll")
+
+// Mix is the share of attempts that are not fresh votes.
+type Mix struct {
+	Duplicate  float64 // share of attempts re-sending a voter who already voted
+	Ineligible float64 // share of attempts with a voter id not on the roll
+}
+
+// Roll is the voters of each state, in roll order.
+type Roll struct {
+	States []string
+	Voters [][]roll.Entry // per state, in States order
+}
+
+// ReadRoll reads a roll CSV (voter_id, credential, state), keeping the
+// voters of the given states (any state if states is empty).
+func ReadRoll(path string, states []string) (*Roll, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: roll: %w", err)
+	}
+	defer f.Close()
+	r := &Roll{}
+	index := map[string]int{}
+	for _, s := range states {
+		index[s] = len(r.States)
+		r.States = append(r.States, s)
+		r.Voters = append(r.Voters, nil)
+	}
+	err = roll.ReadCSV(f, func(_ int, e roll.Entry) error {
+		i, ok := index[e.State]
+		if !ok {
+			if len(states) > 0 {
+				return nil
+			}
+			i = len(r.States)
+			index[e.State] = i
+			r.States = append(r.States, e.State)
+			r.Voters = append(r.Voters, nil)
+		}
+		r.Voters[i] = append(r.Voters[i], e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: roll %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Size is the number of voters on the roll.
+func (r *Roll) Size() int {
+	n := 0
+	for _, v := range r.Voters {
+		n += len(v)
+	}
+	return n
+}
+
+// voteBody is the JSON body of POST /api/v1/vote.
+type voteBody struct {
+	VoterID    string `json:"voter_id"`
+	Credential string `json:"credential"`
+	State      string `json:"state"`
+	Candidate  string `json:"candidate"`
+}
+
+// Generator makes vote attempts; it is safe for concurrent use. Each roll
+// voter is sent fresh at most once.
+type Generator struct {
+	mu         sync.Mutex
+	rng        *rand.Rand
+	roll       *Roll
+	next       []int // next unused voter per state
+	picker     *skew.Picker
+	mix        Mix
+	candidates []string
+	sent       []roll.Entry // voters sent fresh, for duplicates
+	ghosts     int
+	counts     [kinds]int64
+}
+
+// NewGenerator returns a generator over the roll's voters, picking states
+// with the skew.Weights of the roll's states.
+func NewGenerator(r *Roll, candidates []string, mix Mix, seed uint64) (*Generator, error) {
+	if len(candidates) == 0 {
+		return nil, errors.New("loadgen: no candidates")
+	}
+	if mix.Duplicate < 0 || mix.Ineligible < 0 || mix.Duplicate+mix.Ineligible >= 1 {
+		return nil, fmt.Errorf("loadgen: duplicate %.2f + ineligible %.2f must be non-negative and below 1", mix.Duplicate, mix.Ineligible)
+	}
+	p, err := skew.NewPicker(skew.Weights(r.States))
+	if err != nil {
+		return nil, err
+	}
+	return &Generator{
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), roll: r, next: make([]int, len(r.States)),
+		picker: p, mix: mix, candidates: candidates,
+	}, nil
+}
+
+// Next returns the body of the next attempt and its kind.
+func (g *Generator) Next() ([]byte, Kind, error) {
+	g.mu.Lock()
+	v, kind, err := g.pick()
+	if err == nil {
+		g.counts[kind]++
+	}
+	cand := g.candidates[g.rng.IntN(len(g.candidates))]
+	g.mu.Unlock()
+	if err != nil {
+		return nil, 0, err
+	}
+	body, err := json.Marshal(voteBody{VoterID: v.VoterID, Credential: v.Credential, State: v.State, Candidate: cand})
+	return body, kind, err
+}
+
+// pick chooses the voter of the next attempt; g.mu is held.
+func (g *Generator) pick() (roll.Entry, Kind, error) {
+	u := g.rng.Float64()
+	switch {
+	case u < g.mix.Duplicate && len(g.sent) > 0:
+		return g.sent[g.rng.IntN(len(g.sent))], Duplicate, nil
+	case u < g.mix.Duplicate+g.mix.Ineligible:
+		g.ghosts++
+		st := g.roll.States[g.picker.Pick(g.rng.Float64())]
+		return roll.Entry{VoterID: fmt.Sprintf("ghost-%d-%d", g.rng.Uint32(), g.ghosts), Credential: "0000000000000000", State: st}, Ineligible, nil
+	}
+	st := g.picker.Pick(g.rng.Float64())
+	for range g.roll.States { // a state whose voters all voted: take the next with voters left
+		if g.next[st] < len(g.roll.Voters[st]) {
+			v := g.roll.Voters[st][g.next[st]]
+			g.next[st]++
+			g.sent = append(g.sent, v)
+			return v, Fresh, nil
+		}
+		st = (st + 1) % len(g.roll.States)
+	}
+	return roll.Entry{}, 0, ErrRollExhausted
+}
+
+// Counts returns how many attempts of each kind were generated.
+func (g *Generator) Counts() (fresh, duplicate, ineligible int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.counts[Fresh], g.counts[Duplicate], g.counts[Ineligible]
+}
+
+// Remaining is how many roll voters have not been sent yet.
+func (g *Generator) Remaining() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.roll.Size() - len(g.sent)
+}
+
+// Targeter returns a vegeta targeter posting the generator's votes to url.
+func (g *Generator) Targeter(url string) vegeta.Targeter {
+	header := http.Header{"Content-Type": []string{"application/json"}}
+	return func(t *vegeta.Target) error {
+		body, _, err := g.Next()
+		if err != nil {
+			return err
+		}
+		t.Method, t.URL, t.Body, t.Header = http.MethodPost, url, body, header
+		return nil
+	}
+}

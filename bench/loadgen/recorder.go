@@ -1,0 +1,138 @@
+package loadgen
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/votechain/votechain/bench/stats"
+)
+
+// VoteID is a vote id the gateway answered 202 with (16 bytes, 32 hex).
+type VoteID [16]byte
+
+// String is the id's hex form.
+func (id VoteID) String() string { return hex.EncodeToString(id[:]) }
+
+// ParseVoteID decodes a 32-hex vote id.
+func ParseVoteID(s string) (VoteID, bool) {
+	var id VoteID
+	if len(s) != 32 {
+		return id, false
+	}
+	_, err := hex.Decode(id[:], []byte(s))
+	return id, err == nil
+}
+
+// Timeline is the per-second record of a whole run, across phases.
+type Timeline struct {
+	Start     time.Time
+	Sent      *stats.Series    // attempts sent, by send time
+	Accepted  *stats.Series    // 202 answers, by answer time
+	Answered  *stats.Series    // answers other than 503, by answer time
+	Failed    *stats.Series    // 503s and transport errors, by answer time
+	AcceptLat *stats.Quantiles // latency of 202 answers, by answer time
+}
+
+// NewTimeline starts a timeline at start.
+func NewTimeline(start time.Time) *Timeline {
+	return &Timeline{Start: start, Sent: stats.NewSeries(start), Accepted: stats.NewSeries(start),
+		Answered: stats.NewSeries(start), Failed: stats.NewSeries(start), AcceptLat: stats.NewQuantiles(start)}
+}
+
+// Recorder records every answer of every phase: the timeline, and the vote
+// ids answered 202 with how often each came back. It is safe for concurrent
+// use.
+type Recorder struct {
+	mu       sync.Mutex
+	timeline *Timeline
+	ids      map[VoteID]int
+	badIDs   int // 202 answers without a readable vote id
+}
+
+// NewRecorder returns a recorder whose timeline starts at start.
+func NewRecorder(start time.Time) *Recorder {
+	return &Recorder{timeline: NewTimeline(start), ids: map[VoteID]int{}}
+}
+
+// outcome classifies one vegeta result.
+type outcome int
+
+const (
+	accepted outcome = iota
+	duplicate
+	ineligible
+	overloaded
+	otherStatus
+	transportError
+	outcomes
+)
+
+func classify(r *vegeta.Result) outcome {
+	switch r.Code {
+	case http.StatusAccepted:
+		return accepted
+	case http.StatusConflict:
+		return duplicate
+	case http.StatusForbidden:
+		return ineligible
+	case http.StatusServiceUnavailable:
+		return overloaded
+	case 0:
+		return transportError
+	}
+	return otherStatus
+}
+
+// record adds one result and returns its outcome.
+func (rc *Recorder) record(r *vegeta.Result) outcome {
+	o := classify(r)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	tl := rc.timeline
+	tl.Sent.Add(r.Timestamp, 1)
+	end := r.End()
+	switch o {
+	case overloaded, transportError:
+		tl.Failed.Add(end, 1)
+	default:
+		tl.Answered.Add(end, 1)
+	}
+	if o == accepted {
+		tl.Accepted.Add(end, 1)
+		tl.AcceptLat.Add(end, r.Latency)
+		var body struct {
+			VoteID string `json:"vote_id"`
+		}
+		id, ok := VoteID{}, false
+		if json.Unmarshal(r.Body, &body) == nil {
+			id, ok = ParseVoteID(body.VoteID)
+		}
+		if ok {
+			rc.ids[id]++
+		} else {
+			rc.badIDs++
+		}
+	}
+	return o
+}
+
+// Timeline returns the run's timeline; read it only when no attack runs.
+func (rc *Recorder) Timeline() *Timeline { return rc.timeline }
+
+// AcceptedIDs returns the vote ids answered 202 with how often each was
+// answered (always 1 for a correct gateway), and the number of 202 answers
+// whose body held no readable vote id.
+func (rc *Recorder) AcceptedIDs() (map[VoteID]int, int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make(map[VoteID]int, len(rc.ids))
+	for id, n := range rc.ids {
+		out[id] = n
+	}
+	return out, rc.badIDs
+}

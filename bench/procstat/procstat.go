@@ -1,0 +1,161 @@
+// Package procstat reads what the kernel counts for a process: CPU time
+// from /proc/PID/stat and peak and current resident memory from
+// /proc/PID/status, and the machine's total busy time from /proc/stat.
+package procstat
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ticksPerSecond is USER_HZ, which Linux fixes at 100 for /proc.
+const ticksPerSecond = 100
+
+// Usage is one process's counters at one moment.
+type Usage struct {
+	CPU      time.Duration // user + system time since the process started
+	RSSBytes int64         // VmRSS
+	HWMBytes int64         // VmHWM: peak resident set
+}
+
+// ParseStat returns user + system CPU time from the contents of /proc/PID/stat.
+// The command name (field 2) may hold spaces and parentheses: fields are
+// counted after its closing parenthesis.
+func ParseStat(data []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("procstat: stat without a command name")
+	}
+	f := strings.Fields(string(data[i+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("procstat: stat has %d fields", len(f)+2)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("procstat: stat times %q %q", f[11], f[12])
+	}
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond, nil
+}
+
+// ParseStatus returns VmRSS and VmHWM in bytes from /proc/PID/status.
+func ParseStatus(data []byte) (rss, hwm int64) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[0], 10, 64)
+		if k == "VmRSS" {
+			rss = kb << 10
+		} else {
+			hwm = kb << 10
+		}
+	}
+	return rss, hwm
+}
+
+// Read returns the counters of process pid.
+func Read(pid int) (Usage, error) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid))
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return Usage{}, fmt.Errorf("procstat: %w", err)
+	}
+	cpu, err := ParseStat(stat)
+	if err != nil {
+		return Usage{}, err
+	}
+	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	if err != nil {
+		return Usage{}, fmt.Errorf("procstat: %w", err)
+	}
+	rss, hwm := ParseStatus(status)
+	return Usage{CPU: cpu, RSSBytes: rss, HWMBytes: hwm}, nil
+}
+
+// ParseMachine returns the busy and total CPU time of all cores from the
+// first line of /proc/stat (busy = total - idle - iowait).
+func ParseMachine(data []byte) (busy, total time.Duration, err error) {
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("procstat: /proc/stat starts with %q", line)
+	}
+	var sum, idle int64
+	for i, s := range f[1:] {
+		if i >= 8 { // guest times are already inside user and nice
+			break
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("procstat: /proc/stat field %q", s)
+		}
+		sum += n
+		if i == 3 || i == 4 {
+			idle += n
+		}
+	}
+	tick := time.Second / ticksPerSecond
+	return time.Duration(sum-idle) * tick, time.Duration(sum) * tick, nil
+}
+
+// Snapshot is every watched process's counters, and the machine's, at one
+// moment.
+type Snapshot struct {
+	At        time.Time
+	Procs     map[string]Usage // by process name; a process that is gone is absent
+	Busy      time.Duration    // machine busy time over all cores
+	MachineAt time.Duration    // machine total time over all cores
+}
+
+// Take reads every process of pids (name -> PID) and the machine.
+func Take(pids map[string]int) Snapshot {
+	s := Snapshot{At: time.Now(), Procs: map[string]Usage{}}
+	for name, pid := range pids {
+		if u, err := Read(pid); err == nil {
+			s.Procs[name] = u
+		}
+	}
+	if data, err := os.ReadFile("/proc/stat"); err == nil {
+		s.Busy, s.MachineAt, _ = ParseMachine(data)
+	}
+	return s
+}
+
+// CPUShare is each process's CPU use between two snapshots, in cores (1.0 =
+// one core busy all the time).
+func CPUShare(from, to Snapshot) map[string]float64 {
+	wall := to.At.Sub(from.At).Seconds()
+	out := map[string]float64{}
+	if wall <= 0 {
+		return out
+	}
+	for name, b := range to.Procs {
+		if a, ok := from.Procs[name]; ok {
+			out[name] = (b.CPU - a.CPU).Seconds() / wall
+		}
+	}
+	return out
+}
+
+// MachineBusy is the busy share of all cores between two snapshots (0..1).
+func MachineBusy(from, to Snapshot) float64 {
+	total := (to.MachineAt - from.MachineAt).Seconds()
+	if total <= 0 {
+		return 0
+	}
+	return (to.Busy - from.Busy).Seconds() / total
+}

@@ -1,0 +1,6 @@
+// Package suite runs the whole benchmark behind `make bench`: it brings up
+// the benchmark's own system, runs the phases (referendum rate, ramp to the
+// knee, fixed offered rates, sustained commit, surge and drain, ledger
+// ceiling, naive baseline, results reads), checks that no accepted vote was
+// lost, measures processes, Redis and the ledger, and returns the report.
+package suite

@@ -1,0 +1,82 @@
+package suite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/votechain/votechain/bench/skew"
+	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/stack"
+)
+
+// StackConfig says where the benchmark's own system lives.
+type StackConfig struct {
+	Dir       string // run folder, e.g. .run/bench (apart from make up's .run)
+	PortBase  int
+	BinDir    string
+	FabricBin string
+	Election  string // election template (config/election.json)
+	Voters    int    // roll size of a new election
+	Log       *slog.Logger
+}
+
+// benchWindow is the voting window of the benchmark's election: long, so a
+// kept stack can be benchmarked again another day.
+const benchWindow = 30 * 24 * time.Hour
+
+// StartStack brings the benchmark's system up (idempotent). On the first
+// bring-up it writes a roll skewed by state population (skew.WriteRoll)
+// where the stack looks for its roll, so the stack loads that roll instead
+// of its round-robin one.
+func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
+	st, err := stack.New(stack.Config{
+		Dir: cfg.Dir, PortBase: cfg.PortBase, BinDir: cfg.BinDir, FabricBin: cfg.FabricBin, Builder: network.BuilderDir,
+		Election: cfg.Election, Window: benchWindow, Voters: cfg.Voters, Batchers: 1, Log: cfg.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(st.RollCSV()); os.IsNotExist(err) {
+		if err := writeSkewedRoll(st.RollCSV(), cfg.Election, cfg.Voters); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.Up(ctx); err != nil {
+		return nil, fmt.Errorf("bench stack up: %w", err)
+	}
+	return st, nil
+}
+
+// writeSkewedRoll writes a roll of n voters over the template's states.
+func writeSkewedRoll(path, template string, n int) error {
+	data, err := os.ReadFile(template)
+	if err != nil {
+		return fmt.Errorf("election template: %w", err)
+	}
+	var e struct {
+		States []string `json:"states"`
+	}
+	if err := json.Unmarshal(data, &e); err != nil {
+		return fmt.Errorf("election template %s: %w", template, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := skew.WriteRoll(f, n, e.States, skew.Weights(e.States), uint64(time.Now().UnixNano())); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

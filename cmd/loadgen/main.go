@@ -1,0 +1,187 @@
+// Command loadgen drives a running Votechain gateway over HTTP (vegeta,
+// open loop) with votes from the synthetic roll, spread over the election's
+// states with a population skew, plus a share of duplicate and ineligible
+// attempts. Modes:
+//
+//	constant  offer --rate votes/s for --duration
+//	ramp      offer --ramp-from, +--ramp-by, ... up to --ramp-to votes/s, --ramp-step each,
+//	          until a step is not served; prints the knee
+//	surge     offer --rate votes/s (far above the commit rate) for --duration,
+//	          then wait until the queues drain onto the ledger; prints the drain time
+//
+// It prints progress every second, writes the vote id of every 202 to --ids
+// (for the loss check) and a JSON summary of the phases to --summary.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/bench/knee"
+	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/network"
+)
+
+const synopsis = `Usage: loadgen [flags]
+
+Drives the Votechain gateway with votes from the synthetic roll (make up
+writes it to .run/roll/voters.csv). Modes: constant, ramp (finds the knee),
+surge (burst, then waits for the drain onto the ledger).
+
+Flags:
+`
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// summary is the JSON written to --summary.
+type summary struct {
+	Mode        string          `json:"mode"`
+	Phases      []loadgen.Phase `json:"phases"`
+	KneeIndex   *int            `json:"knee_index,omitempty"`
+	DrainS      float64         `json:"drain_s,omitempty"`
+	AcceptedIDs int             `json:"accepted_ids"`
+	RepeatedIDs int             `json:"repeated_ids"`
+}
+
+func run() error {
+	ports := network.Ports{Base: network.DefaultPortBase}
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	url := fs.String("url", fmt.Sprintf("http://127.0.0.1:%d", ports.Gateway()), "gateway base URL")
+	redisAddr := fs.String("redis", fmt.Sprintf("127.0.0.1:%d", ports.Redis()), "Redis address (surge mode watches the queues drain)")
+	rollPath := fs.String("roll", ".run/roll/voters.csv", "roll CSV with credentials (voter_id,credential,state)")
+	mode := fs.String("mode", "constant", "constant, ramp or surge")
+	rate := fs.Float64("rate", 1000, "offered votes/s (constant and surge)")
+	duration := fs.Duration("duration", 30*time.Second, "how long to offer --rate (constant and surge)")
+	rampFrom := fs.Float64("ramp-from", 1000, "ramp: first offered rate")
+	rampBy := fs.Float64("ramp-by", 1000, "ramp: rate added per step")
+	rampTo := fs.Float64("ramp-to", 30000, "ramp: last offered rate")
+	rampStep := fs.Duration("ramp-step", 5*time.Second, "ramp: how long each step lasts")
+	kneeServed := fs.Float64("knee-served", 0.95, "ramp: a step is served when answers reach this share of the offered rate ...")
+	kneeP99 := fs.Duration("knee-p99", time.Second, "ramp: ... its p99 stays under this ...")
+	kneeFailed := fs.Float64("knee-failed", 0.01, "ramp: ... and 503s plus errors stay under this share")
+	dup := fs.Float64("duplicates", 0.02, "share of attempts re-sending a voter who already voted (expect 409)")
+	inel := fs.Float64("ineligible", 0.01, "share of attempts by voter ids not on the roll (expect 403)")
+	drainLimit := fs.Duration("drain-timeout", 10*time.Minute, "surge: longest wait for the drain")
+	workers := fs.Uint64("max-workers", 4096, "most requests in flight")
+	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout")
+	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (default: the clock)")
+	idsPath := fs.String("ids", "loadgen-ids.txt", "file for the vote id of every 202, one a line")
+	summaryPath := fs.String("summary", "", "file for the JSON summary (default: none)")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), synopsis); fs.PrintDefaults() }
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	election, err := loadgen.FetchElection(ctx, *url)
+	if err != nil {
+		return err
+	}
+	r, err := loadgen.ReadRoll(*rollPath, election.States)
+	if err != nil {
+		return err
+	}
+	gen, err := loadgen.NewGenerator(r, election.Candidates, loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, *seed)
+	if err != nil {
+		return err
+	}
+	rec := loadgen.NewRecorder(time.Now())
+	runner := &loadgen.Runner{URL: *url + "/api/v1/vote", Gen: gen, Rec: rec, Progress: os.Stderr, Timeout: *timeout, MaxWorkers: *workers}
+	fmt.Fprintf(os.Stderr, "loadgen: %s mode against %s; roll of %d voters over %d states\n", *mode, *url, r.Size(), len(r.States))
+
+	out := summary{Mode: *mode}
+	var runErr error
+	switch *mode {
+	case "constant":
+		var p loadgen.Phase
+		p, runErr = runner.Constant(ctx, "constant", *rate, *duration)
+		out.Phases = []loadgen.Phase{p}
+	case "ramp":
+		var rates []float64
+		for x := *rampFrom; x <= *rampTo; x += *rampBy {
+			rates = append(rates, x)
+		}
+		var k int
+		out.Phases, k, runErr = runner.Ramp(ctx, rates, *rampStep, knee.Criteria{MinServed: *kneeServed, MaxFailed: *kneeFailed, MaxP99: *kneeP99})
+		out.KneeIndex = &k
+		if k >= 0 {
+			fmt.Fprintf(os.Stderr, "knee: %.0f votes/s offered, %.0f accepted/s, p99 %.1f ms\n",
+				out.Phases[k].Offered, out.Phases[k].AcceptedPerS, out.Phases[k].AnswerLatency.P99ms)
+		} else {
+			fmt.Fprintln(os.Stderr, "knee: not even the first step was served")
+		}
+	case "surge":
+		var p loadgen.Phase
+		p, runErr = runner.Constant(ctx, "surge", *rate, *duration)
+		out.Phases = []loadgen.Phase{p}
+		if runErr == nil {
+			rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+			defer rdb.Close()
+			d, err := loadgen.WaitDrained(ctx, rdb, election.States, *drainLimit, os.Stderr, nil)
+			out.DrainS = d.Seconds()
+			runErr = err
+			fmt.Fprintf(os.Stderr, "surge: %d accepted; queues drained %.1f s after the surge\n", p.Accepted, d.Seconds())
+		}
+	default:
+		return fmt.Errorf("unknown --mode %q (constant, ramp or surge)", *mode)
+	}
+	if err := write(out, rec, *idsPath, *summaryPath); err != nil {
+		return errors.Join(runErr, err)
+	}
+	for _, p := range out.Phases {
+		fmt.Fprintf(os.Stderr, "%-12s offered %6.0f/s sent %6.0f/s accepted %6.0f/s  202 p50 %.1f p95 %.1f p99 %.1f ms  409 %d 403 %d 503 %d err %d\n",
+			p.Name, p.Offered, p.SentPerS, p.AcceptedPerS, p.AcceptLatency.P50ms, p.AcceptLatency.P95ms, p.AcceptLatency.P99ms,
+			p.Duplicates, p.Ineligible, p.Overloaded, p.Errors+p.OtherStatus)
+	}
+	return runErr
+}
+
+// write saves the accepted ids and the summary.
+func write(out summary, rec *loadgen.Recorder, idsPath, summaryPath string) error {
+	ids, _ := rec.AcceptedIDs()
+	out.AcceptedIDs = len(ids)
+	for _, n := range ids {
+		if n > 1 {
+			out.RepeatedIDs++
+		}
+	}
+	f, err := os.Create(idsPath)
+	if err != nil {
+		return err
+	}
+	if err := loadgen.WriteIDs(f, ids); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%s vote ids in %s\n", strconv.Itoa(len(ids)), idsPath)
+	if summaryPath == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(summaryPath, append(data, '\n'), 0o644)
+}
