@@ -13,6 +13,7 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -118,6 +119,25 @@ func (s *fakeStub) GetStateByPartialCompositeKey(object string, attrs []string) 
 		}
 	}
 	return &fakeIterator{kvs: kvs, fail: s.failOn == "Next"}, nil
+}
+
+// GetStateByPartialCompositeKeyWithPagination pages like the peer: up to
+// size keys after the bookmark (the last key of the previous page).
+func (s *fakeStub) GetStateByPartialCompositeKeyWithPagination(object string, attrs []string, size int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
+	it, err := s.GetStateByPartialCompositeKey(object, attrs)
+	if err != nil {
+		return nil, nil, err
+	}
+	kvs := it.(*fakeIterator).kvs
+	for len(kvs) > 0 && bookmark != "" && kvs[0].Key <= bookmark {
+		kvs = kvs[1:]
+	}
+	kvs = kvs[:min(len(kvs), int(size))]
+	meta := &peer.QueryResponseMetadata{FetchedRecordsCount: int32(len(kvs))}
+	if len(kvs) > 0 {
+		meta.Bookmark = kvs[len(kvs)-1].Key
+	}
+	return &fakeIterator{kvs: kvs}, meta, nil
 }
 
 type fakeIterator struct {

@@ -168,3 +168,30 @@ func (b *Ballot) BlockOfTx(ctx context.Context, txID string) (uint64, error) {
 	}
 	return block.GetHeader().GetNumber(), nil
 }
+
+// nullifierPageSize is how many nullifiers one ListNullifiers call returns.
+const nullifierPageSize = 5000
+
+// Nullifiers calls fn for every nullifier used in state, paging through the
+// ledger (dedup.NullifierSource: the Bloom rebuild reads it).
+func (b *Ballot) Nullifiers(ctx context.Context, state string, fn func(nullifier string) error) error {
+	bookmark := ""
+	for {
+		var page struct {
+			Nullifiers []string `json:"nullifiers"`
+			Bookmark   string   `json:"bookmark"`
+		}
+		if err := b.evaluate(ctx, &page, "ListNullifiers", state, bookmark, strconv.Itoa(nullifierPageSize)); err != nil {
+			return err
+		}
+		for _, n := range page.Nullifiers {
+			if err := fn(n); err != nil {
+				return err
+			}
+		}
+		if page.Bookmark == "" {
+			return nil
+		}
+		bookmark = page.Bookmark
+	}
+}

@@ -132,6 +132,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.net.Up(ctx); err != nil {
 		return err
 	}
+	if _, err := s.net.Deploy(ctx); err != nil { // a rebuilt chaincode goes live; a no-op otherwise
+		return err
+	}
 	specs := s.services()
 	if err := s.startIfStopped(ctx, specs[:1]); err != nil { // Redis first: the election set-up loads the roll
 		return err

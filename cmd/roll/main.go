@@ -7,9 +7,9 @@
 //	roll load -csv roll.csv [-dry-run] [-redis-addr ADDR] [-secret-file F] [-bloom-fp-rate P]
 //	    derive nullifiers, load them per state into Redis, size the Bloom
 //	    filters, and print the roll's Merkle root (JSON summary on stdout)
-//	roll rebuild-bloom -nullifiers ledger.csv -states CA,NY [-redis-addr ADDR]
+//	roll rebuild-bloom -profile .run/network/profile.json -states CA,NY [-redis-addr ADDR]
 //	    set Bloom bits and drop stale claims from the ledger's nullifiers
-//	    (CSV state,nullifier)
+//	    (read through a peer; or -nullifiers FILE for a CSV export state,nullifier)
 //
 // Flags may also be set by the environment (ROLL_<FLAG>); the election secret
 // is read from -secret-file or $VOTECHAIN_ELECTION_SECRET. Progress goes to
@@ -31,9 +31,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/roll"
+	"github.com/votechain/votechain/network"
 )
 
 const envPrefix = "ROLL"
@@ -167,21 +169,35 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("rebuild-bloom", "roll rebuild-bloom sets each state's Bloom bits from the ledger's nullifiers and drops claims of votes already on the ledger.", stderr)
-	file := fs.String("nullifiers", "", "CSV of the ledger's nullifiers (state,nullifier); required until the Fabric adapter is wired")
+	profile := fs.String("profile", "", "connection profile of the consortium: read the nullifiers from the ledger (through the Observers' peer unless -org says otherwise)")
+	org := fs.String("org", "Observers", "with -profile: organisation whose peer to read")
+	file := fs.String("nullifiers", "", "instead of -profile: CSV export of the ledger's nullifiers (state,nullifier)")
 	states := fs.String("states", "", "comma-separated states to rebuild; required")
 	connect := redisFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *file == "" || *states == "" {
-		return errors.New("rebuild-bloom: -nullifiers and -states are required")
+	if (*file == "") == (*profile == "") || *states == "" {
+		return errors.New("rebuild-bloom: give -states and one of -profile (read the ledger) or -nullifiers (a CSV export)")
+	}
+	var src dedup.NullifierSource = roll.NullifierFile{Path: *file}
+	if *profile != "" {
+		p, err := network.LoadProfile(*profile)
+		if err != nil {
+			return err
+		}
+		conn, err := fabricclient.Dial(p, *org)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		src = conn.Ballot()
 	}
 	rdb := connect()
 	defer rdb.Close()
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	d := dedup.New(rdb, gateway.NoLedger{}, dedup.Config{}, log)
 	defer d.Close()
-	src := roll.NullifierFile{Path: *file}
 	for _, st := range strings.Split(*states, ",") {
 		p := roll.NewProgress(stderr, "rebuilding "+st, 0)
 		stats, err := d.Rebuild(ctx, st, src, func(done int) { p.Add(int64(done) - p.Done()) })
