@@ -212,7 +212,7 @@ func TestExplorerOnRealNetwork(t *testing.T) {
 
 // captureBlocks writes the ledger's first n blocks to dir as block-N.pb,
 // the real blocks the ledger package's unit tests decode
-// (EXPLORER_CAPTURE_BLOCKS=$PWD/explorer/ledger/testdata go test -run TestExplorerOnRealNetwork ./explorer).
+// (EXPLORER_CAPTURE_BLOCKS=$PWD/fabricblock/testdata go test -run TestExplorerOnRealNetwork ./explorer).
 func captureBlocks(t *testing.T, l *testLedger, dir string, n uint64) {
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()

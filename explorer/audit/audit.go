@@ -14,7 +14,7 @@ import (
 	"slices"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/explorer/ledger"
+	"github.com/votechain/votechain/fabricblock"
 )
 
 // Kinds of issues. Each is a way the ledger disagrees with itself; none
@@ -80,7 +80,7 @@ func (b Batch) Counted() int { return len(b.Batch.Votes) - len(b.Rejected) }
 
 // Report is the outcome of auditing one block.
 type Report struct {
-	Block   ledger.Block
+	Block   fabricblock.Block
 	Batches []Batch
 	Issues  []Issue
 }
@@ -95,7 +95,7 @@ type Auditor struct {
 // Block audits block b, whose predecessor's recomputed hash is prev (nil
 // for block 0). Transactions are audited in order, each seeing the
 // nullifiers and batches of those before it. It fails only when h does.
-func (a Auditor) Block(prev []byte, b ledger.Block, h History) (Report, error) {
+func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, error) {
 	r := Report{Block: b}
 	if b.Number > 0 && !bytes.Equal(b.PreviousHash, prev) {
 		r.issue(KindPreviousHash, "", fmt.Sprintf("previous hash %x, but block %d hashes to %x", b.PreviousHash, b.Number-1, prev))
@@ -123,8 +123,8 @@ func (a Auditor) Block(prev []byte, b ledger.Block, h History) (Report, error) {
 	return r, nil
 }
 
-func (a Auditor) isCommitBatch(tx ledger.Tx) bool {
-	return tx.Chaincode == a.Chaincode && tx.Function == "CommitBatch" && (tx.Contract == "" || tx.Contract == "ballot")
+func (a Auditor) isCommitBatch(tx fabricblock.Tx) bool {
+	return tx.Chaincode == a.Chaincode && tx.IsCommitBatch()
 }
 
 func (r *Report) issue(kind, txID, msg string) {
@@ -133,7 +133,7 @@ func (r *Report) issue(kind, txID, msg string) {
 
 // batch audits one VALID CommitBatch transaction; nil if it carries no
 // decodable batch (an issue is recorded).
-func (a Auditor) batch(r *Report, tx ledger.Tx, h *blockHistory) (*Batch, error) {
+func (a Auditor) batch(r *Report, tx fabricblock.Tx, h *blockHistory) (*Batch, error) {
 	if len(tx.Args) != 1 {
 		r.issue(KindBatchDecode, tx.ID, fmt.Sprintf("CommitBatch has %d arguments; want 1", len(tx.Args)))
 		return nil, nil
@@ -209,7 +209,7 @@ func compareRecord(rec ballot.BatchRecord, b Batch, txID string) []string {
 }
 
 // compareEvent checks that tx emitted the BatchCommitted event of rec.
-func compareEvent(rec ballot.BatchRecord, tx ledger.Tx) string {
+func compareEvent(rec ballot.BatchRecord, tx fabricblock.Tx) string {
 	for _, ev := range tx.Events {
 		if ev.Name != ballot.EventBatchCommitted {
 			continue

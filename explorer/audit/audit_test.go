@@ -9,8 +9,8 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
-	"github.com/votechain/votechain/explorer/ledger"
-	"github.com/votechain/votechain/explorer/ledger/ledgertest"
+	"github.com/votechain/votechain/fabricblock"
+	"github.com/votechain/votechain/fabricblock/ledgertest"
 )
 
 // memHistory is the History of the blocks audited so far, in memory.
@@ -53,7 +53,7 @@ func auditChain(t *testing.T, blocks [][]ledgertest.Tx) []audit.Report {
 	var prev []byte
 	var reports []audit.Report
 	for _, blk := range ledgertest.Chain(blocks...) {
-		b, err := ledger.Parse(blk)
+		b, err := fabricblock.Parse(blk)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,8 +90,8 @@ func commitTx(t *testing.T, id string, b ballot.Batch, rejected ...int) ledgerte
 	value, _ := json.Marshal(rec)
 	event, _ := json.Marshal(rec.Event())
 	return ledgertest.Tx{ID: id, Function: "CommitBatch", Args: [][]byte{arg},
-		Writes: []ledger.Write{{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: value}},
-		Event:  &ledger.Event{Name: ballot.EventBatchCommitted, Payload: event}}
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: value}},
+		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: event}}
 }
 
 func build(t *testing.T, state string, seq uint64, votes ...ballot.Vote) ballot.Batch {
@@ -197,7 +197,7 @@ func TestBrokenChain(t *testing.T) {
 	var prev []byte
 	var got []string
 	for _, blk := range blocks {
-		b, err := ledger.Parse(blk)
+		b, err := fabricblock.Parse(blk)
 		if err != nil {
 			t.Fatal(err)
 		}

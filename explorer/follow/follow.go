@@ -15,7 +15,7 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 
 	"github.com/votechain/votechain/explorer/audit"
-	"github.com/votechain/votechain/explorer/ledger"
+	"github.com/votechain/votechain/fabricblock"
 )
 
 // Source streams a channel's blocks.
@@ -155,7 +155,7 @@ func (f *Follower) stream(ctx context.Context, done func(next uint64) bool) (pro
 
 // index decodes, audits and saves one block; it returns the block's hash.
 func (f *Follower) index(ctx context.Context, prev []byte, blk *common.Block) ([]byte, error) {
-	b, err := ledger.Parse(blk)
+	b, err := fabricblock.Parse(blk)
 	if err != nil {
 		return nil, &storeError{fmt.Errorf("block %d: %w", blk.GetHeader().GetNumber(), err)}
 	}

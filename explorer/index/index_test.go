@@ -7,8 +7,8 @@ import (
 
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/index"
-	"github.com/votechain/votechain/explorer/ledger"
-	"github.com/votechain/votechain/explorer/ledger/ledgertest"
+	"github.com/votechain/votechain/fabricblock"
+	"github.com/votechain/votechain/fabricblock/ledgertest"
 )
 
 // TestSaveOnceInOrder: blocks are saved in order, each once; a block saved
@@ -26,7 +26,7 @@ func TestSaveOnceInOrder(t *testing.T) {
 	reports := make([]audit.Report, len(blocks))
 	var prev []byte
 	for i, blk := range blocks {
-		b, err := ledger.Parse(blk)
+		b, err := fabricblock.Parse(blk)
 		if err != nil {
 			t.Fatal(err)
 		}

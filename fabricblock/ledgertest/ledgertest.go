@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/votechain/votechain/explorer/ledger"
+	"github.com/votechain/votechain/fabricblock"
 )
 
 // Tx describes one transaction to build.
@@ -22,8 +22,8 @@ type Tx struct {
 	Chaincode string // default "ballot"
 	Function  string // as invoked, e.g. "CommitBatch" or "ballot:CommitBatch"
 	Args      [][]byte
-	Event     *ledger.Event
-	Writes    []ledger.Write
+	Event     *fabricblock.Event
+	Writes    []fabricblock.Write
 	Code      peer.TxValidationCode // default VALID
 	Config    bool                  // a CONFIG envelope instead of an endorser transaction
 }
@@ -35,7 +35,7 @@ func Chain(txs ...[]Tx) []*common.Block {
 	var prev []byte
 	for i, t := range txs {
 		b := Block(uint64(i), prev, t...)
-		prev = ledger.HeaderHash(b.Header)
+		prev = fabricblock.HeaderHash(b.Header)
 		blocks = append(blocks, b)
 	}
 	return blocks
@@ -52,7 +52,7 @@ func Block(number uint64, prev []byte, txs ...Tx) *common.Block {
 	md := make([][]byte, len(common.BlockMetadataIndex_name))
 	md[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = filter
 	return &common.Block{
-		Header:   &common.BlockHeader{Number: number, PreviousHash: prev, DataHash: ledger.DataHash(data)},
+		Header:   &common.BlockHeader{Number: number, PreviousHash: prev, DataHash: fabricblock.DataHash(data)},
 		Data:     &common.BlockData{Data: data},
 		Metadata: &common.BlockMetadata{Metadata: md},
 	}

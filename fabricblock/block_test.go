@@ -1,4 +1,4 @@
-package ledger_test
+package fabricblock_test
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/explorer/ledger"
-	"github.com/votechain/votechain/explorer/ledger/ledgertest"
+	"github.com/votechain/votechain/fabricblock"
+	"github.com/votechain/votechain/fabricblock/ledgertest"
 )
 
 // realBlocks loads the blocks captured from a real Fabric 2.5 network
@@ -48,7 +48,7 @@ func TestRealChain(t *testing.T) {
 	var prev []byte
 	batches := 0
 	for _, blk := range realBlocks(t) {
-		b, err := ledger.Parse(blk)
+		b, err := fabricblock.Parse(blk)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func TestRealChain(t *testing.T) {
 			t.Errorf("block %d previous hash %x; recomputed hash of block %d is %x", b.Number, b.PreviousHash, b.Number-1, prev)
 		}
 		if !b.DataHashOK {
-			t.Errorf("block %d data hash %x does not match %x", b.Number, b.DataHash, ledger.DataHash(blk.Data.Data))
+			t.Errorf("block %d data hash %x does not match %x", b.Number, b.DataHash, fabricblock.DataHash(blk.Data.Data))
 		}
 		prev = b.Hash
 		for _, tx := range b.Txs {
@@ -94,11 +94,11 @@ func TestRealChain(t *testing.T) {
 func TestParseSynthetic(t *testing.T) {
 	blk := ledgertest.Block(7, []byte("prev"),
 		ledgertest.Tx{ID: "a", Creator: "ObserversMSP", Function: "probe:Put", Args: [][]byte{[]byte("k"), []byte("v")},
-			Writes: []ledger.Write{{Namespace: "ballot", Key: "k", Value: []byte("v")}, {Namespace: "ballot", Key: "gone", Delete: true}},
-			Event:  &ledger.Event{Name: "E", Payload: []byte("p")}},
+			Writes: []fabricblock.Write{{Namespace: "ballot", Key: "k", Value: []byte("v")}, {Namespace: "ballot", Key: "gone", Delete: true}},
+			Event:  &fabricblock.Event{Name: "E", Payload: []byte("p")}},
 		ledgertest.Tx{ID: "b", Function: "CommitBatch", Code: peer.TxValidationCode_MVCC_READ_CONFLICT},
 	)
-	b, err := ledger.Parse(blk)
+	b, err := fabricblock.Parse(blk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,10 +120,10 @@ func TestParseSynthetic(t *testing.T) {
 		t.Fatalf("tx b %+v", c)
 	}
 	blk.Data.Data[1] = []byte("not an envelope")
-	if b, _ := ledger.Parse(blk); b.DataHashOK || b.Txs[1].Err == "" || b.Txs[0].Err != "" {
+	if b, _ := fabricblock.Parse(blk); b.DataHashOK || b.Txs[1].Err == "" || b.Txs[0].Err != "" {
 		t.Fatalf("corrupt envelope: data ok %v, errs %q %q", b.DataHashOK, b.Txs[0].Err, b.Txs[1].Err)
 	}
-	if _, err := ledger.Parse(&common.Block{}); err == nil {
+	if _, err := fabricblock.Parse(&common.Block{}); err == nil {
 		t.Fatal("a block without header parsed")
 	}
 }

@@ -1,4 +1,4 @@
-package ledger
+package fabricblock
 
 import (
 	"errors"
@@ -13,8 +13,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// parseTx decodes one envelope, recording the first failure in Tx.Err.
-func parseTx(env []byte) Tx {
+// ParseTx decodes one transaction envelope, recording the first failure in
+// Tx.Err (the fields decoded before it are kept).
+func ParseTx(env []byte) Tx {
 	var tx Tx
 	if err := decodeTx(env, &tx); err != nil {
 		tx.Err = err.Error()
@@ -124,6 +125,12 @@ func decodeOutcome(responsePayload []byte, tx *Tx) error {
 		}
 	}
 	return nil
+}
+
+// IsCommitBatch reports whether the transaction calls the ballot contract's
+// CommitBatch (of the default or the "ballot" contract) with its one argument.
+func (t Tx) IsCommitBatch() bool {
+	return t.Function == "CommitBatch" && (t.Contract == "" || t.Contract == "ballot") && len(t.Args) == 1
 }
 
 func unmarshal(b []byte, m proto.Message, what string) error {

@@ -1,8 +1,8 @@
-// Package ledger decodes Fabric blocks into what the explorer indexes and
+// Package fabricblock decodes Fabric blocks into what the explorer indexes and
 // audits: the header and its recomputed hashes, and each transaction's id,
 // creator, chaincode call, validation code, events and writes. It is pure: no
 // I/O, no Fabric dependency beyond the protobuf definitions.
-package ledger
+package fabricblock
 
 import (
 	"bytes"
@@ -104,7 +104,7 @@ func Parse(b *common.Block) (Block, error) {
 	codes := validationCodes(b)
 	for i, env := range data {
 		out.Size += len(env)
-		tx := parseTx(env)
+		tx := ParseTx(env)
 		tx.Index = i
 		tx.Code = codes(i)
 		if tx.Time.After(out.Time) {

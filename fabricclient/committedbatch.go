@@ -1,0 +1,46 @@
+package fabricclient
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/fabricblock"
+)
+
+// CommittedBatch reads the batch a VALID CommitBatch transaction carried,
+// from the ledger's copy of the transaction: the votes come from the ledger,
+// not from anything the caller holds.
+func (b *Ballot) CommittedBatch(ctx context.Context, txID string) (ballot.Batch, error) {
+	data, err := b.qscc.EvaluateWithContext(ctx, "GetTransactionByID", client.WithArguments(b.channel, txID))
+	if err != nil {
+		return ballot.Batch{}, fmt.Errorf("read transaction %s: %w", txID, err)
+	}
+	var ptx peer.ProcessedTransaction
+	if err := proto.Unmarshal(data, &ptx); err != nil {
+		return ballot.Batch{}, fmt.Errorf("decode transaction %s: %w", txID, err)
+	}
+	if code := peer.TxValidationCode(ptx.GetValidationCode()); code != peer.TxValidationCode_VALID {
+		return ballot.Batch{}, fmt.Errorf("transaction %s is %s, not VALID", txID, code)
+	}
+	env, err := proto.Marshal(ptx.GetTransactionEnvelope())
+	if err != nil {
+		return ballot.Batch{}, err
+	}
+	tx := fabricblock.ParseTx(env)
+	if tx.Err != "" {
+		return ballot.Batch{}, fmt.Errorf("transaction %s: %s", txID, tx.Err)
+	}
+	if !tx.IsCommitBatch() {
+		return ballot.Batch{}, fmt.Errorf("transaction %s is %s, not CommitBatch", txID, tx.Function)
+	}
+	batch, err := ballot.DecodeBatch(tx.Args[0], ballot.MaxBatchVotes)
+	if err != nil {
+		return ballot.Batch{}, fmt.Errorf("batch in transaction %s: %w", txID, err)
+	}
+	return batch, nil
+}
