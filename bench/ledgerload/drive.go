@@ -1,0 +1,141 @@
+package ledgerload
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/bench/stats"
+	"github.com/votechain/votechain/fabricclient"
+)
+
+// Drive says how to drive the chaincode directly.
+type Drive struct {
+	VotesPerTx int           // votes in each batch (1 for the naive baseline)
+	InFlight   int           // transactions submitted concurrently
+	Duration   time.Duration // how long to keep submitting
+	Prebuilt   int           // batches built before the clock starts
+	SeqBase    uint64        // first sequence number (>= DriverSeqBase, fresh for this run)
+}
+
+// DriveResult is what the drive achieved.
+type DriveResult struct {
+	VotesPerTx int           `json:"votes_per_tx"`
+	InFlight   int           `json:"in_flight"`
+	DurationS  float64       `json:"duration_s"`
+	Txs        int           `json:"txs"`
+	Votes      int           `json:"votes"`
+	Errors     int           `json:"errors"`
+	FirstError string        `json:"first_error,omitempty"`
+	TxPerS     float64       `json:"tx_per_s"`
+	VotesPerS  float64       `json:"votes_per_s"`
+	Latency    stats.Latency `json:"commit_latency"` // submit to VALID commit status
+}
+
+// SeqBaseFor returns a driver sequence base that no earlier run on the same
+// ledger used: DriverSeqBase plus 100,000 numbers per second of the clock.
+func SeqBaseFor(now time.Time) uint64 {
+	return DriverSeqBase + uint64(now.Unix())*100_000
+}
+
+// Run commits fresh batches of random votes over the election's states,
+// d.InFlight at a time, for d.Duration, and reports committed votes per
+// second. Each batch is built (vote ids, nullifiers, Merkle root, tallies)
+// before it is submitted; d.Prebuilt of them before the clock starts, so
+// the measure is of the ledger, not of the client.
+func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d Drive) (DriveResult, error) {
+	var seq atomic.Uint64
+	seq.Store(d.SeqBase)
+	build := func() (ballot.Batch, error) {
+		n := seq.Add(1) - 1
+		state := e.States[n%uint64(len(e.States))]
+		return RandomBatch(state, n, e.Candidates, d.VotesPerTx, time.Now())
+	}
+	ready := make(chan ballot.Batch, max(d.Prebuilt, d.InFlight))
+	for range cap(ready) {
+		b, err := build()
+		if err != nil {
+			return DriveResult{}, err
+		}
+		ready <- b
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // keep the queue topped up
+		for {
+			b, err := build()
+			if err != nil {
+				return
+			}
+			select {
+			case ready <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	res := DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight}
+	var mu sync.Mutex
+	var lat []time.Duration
+	began := time.Now()
+	deadline := began.Add(d.Duration)
+	var wg sync.WaitGroup
+	for range d.InFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				b := <-ready
+				t := time.Now()
+				_, err := ledger.CommitBatch(ctx, b)
+				took := time.Since(t)
+				mu.Lock()
+				if err != nil {
+					res.Errors++
+					if res.FirstError == "" {
+						res.FirstError = err.Error()
+					}
+				} else if !t.Add(took).After(deadline) {
+					res.Txs++
+					res.Votes += len(b.Votes)
+					lat = append(lat, took)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.DurationS = d.Duration.Seconds()
+	res.TxPerS = float64(res.Txs) / res.DurationS
+	res.VotesPerS = float64(res.Votes) / res.DurationS
+	res.Latency = stats.Summarize(lat)
+	return res, nil
+}
+
+// RandomBatch builds batch seq of state with n votes cast at castAt, each
+// with a fresh random vote id and nullifier and a candidate in turn.
+func RandomBatch(state string, seq uint64, candidates []string, n int, castAt time.Time) (ballot.Batch, error) {
+	votes := make([]ballot.Vote, n)
+	raw := make([]byte, 48*n)
+	if _, err := rand.Read(raw); err != nil {
+		return ballot.Batch{}, err
+	}
+	for i := range votes {
+		r := raw[48*i:]
+		votes[i] = ballot.Vote{
+			ID: hex.EncodeToString(r[:16]), State: state, Nullifier: hex.EncodeToString(r[16:48]),
+			Candidate: candidates[i%len(candidates)], CastAt: castAt.UnixMilli(),
+		}
+	}
+	b, err := ballot.BuildBatch(state, seq, votes)
+	if err != nil {
+		return ballot.Batch{}, fmt.Errorf("ledgerload: %w", err)
+	}
+	return b, nil
+}

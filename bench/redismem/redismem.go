@@ -1,0 +1,148 @@
+// Package redismem measures what the gateway's Redis data costs per voter:
+// MEMORY USAGE of each kind of key (Bloom filters, rolls, vote streams,
+// pending claims, receipts), scaled to a million voters.
+package redismem
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/receipts"
+)
+
+// Class is one kind of key.
+type Class struct {
+	Name         string  `json:"name"`
+	Keys         int64   `json:"keys"`          // keys of this kind (estimated from a scan for claims and receipts)
+	Items        int64   `json:"items"`         // what the bytes are per: voters on the roll, queued votes, keys
+	Bytes        int64   `json:"bytes"`         // total (sampled keys scaled to Keys)
+	BytesPerItem float64 `json:"bytes_per_item"`
+	MBPerMillion float64 `json:"mb_per_million"` // BytesPerItem * 1e6 / 2^20
+}
+
+func newClass(name string, keys, items, bytes int64) Class {
+	c := Class{Name: name, Keys: keys, Items: items, Bytes: bytes}
+	if items > 0 {
+		c.BytesPerItem = float64(bytes) / float64(items)
+		c.MBPerMillion = c.BytesPerItem * 1e6 / (1 << 20)
+	}
+	return c
+}
+
+// Usage is the memory Redis reports and the per-kind breakdown.
+type Usage struct {
+	UsedBytes int64   `json:"used_memory"`
+	Classes   []Class `json:"classes"`
+}
+
+// sum adds MEMORY USAGE of keys (missing keys count 0).
+func sum(ctx context.Context, rdb *redis.Client, keys []string) (int64, error) {
+	var total int64
+	for _, k := range keys {
+		n, err := rdb.MemoryUsage(ctx, k).Result()
+		if err != nil && err != redis.Nil {
+			return 0, fmt.Errorf("redismem: MEMORY USAGE %s: %w", k, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// sampleMatch scans every key matching pattern, counting them, and scales
+// the MEMORY USAGE of the first sample of them to the count.
+func sampleMatch(ctx context.Context, rdb *redis.Client, pattern string, sample int) (count, bytes int64, err error) {
+	var sampled, sampledBytes int64
+	iter := rdb.Scan(ctx, 0, pattern, 5000).Iterator()
+	for iter.Next(ctx) {
+		count++
+		if sampled < int64(sample) {
+			n, err := rdb.MemoryUsage(ctx, iter.Val()).Result()
+			if err == nil {
+				sampled++
+				sampledBytes += n
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return 0, 0, fmt.Errorf("redismem: scan %s: %w", pattern, err)
+	}
+	if sampled == 0 {
+		return count, 0, nil
+	}
+	return count, sampledBytes * count / sampled, nil
+}
+
+// UsedMemory is INFO memory's used_memory.
+func UsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redismem: INFO memory: %w", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("redismem: no used_memory in INFO")
+}
+
+// Measure sizes the per-voter keys (Bloom filters and rolls, per voter on
+// the roll) and the per-vote keys present now (streams and claims per queued
+// vote, receipts per receipt key). Call it while votes are queued (after a
+// surge) to see streams and claims.
+func Measure(ctx context.Context, rdb *redis.Client, states []string, voters int64) (Usage, error) {
+	var u Usage
+	var err error
+	if u.UsedBytes, err = UsedMemory(ctx, rdb); err != nil {
+		return u, err
+	}
+	keys := func(f func(string) string) []string {
+		out := make([]string, len(states))
+		for i, s := range states {
+			out[i] = f(s)
+		}
+		return out
+	}
+	bloom, err := sum(ctx, rdb, keys(votequeue.BloomKey))
+	if err != nil {
+		return u, err
+	}
+	rollBytes, err := sum(ctx, rdb, keys(votequeue.RollKey))
+	if err != nil {
+		return u, err
+	}
+	streams, err := sum(ctx, rdb, keys(votequeue.StreamKey))
+	if err != nil {
+		return u, err
+	}
+	var queued int64
+	for _, s := range states {
+		n, err := rdb.XLen(ctx, votequeue.StreamKey(s)).Result()
+		if err != nil {
+			return u, fmt.Errorf("redismem: XLEN: %w", err)
+		}
+		queued += n
+	}
+	// One scan over every state's claims ("claim:{CA}:<nullifier>").
+	claims, claimBytes, err := sampleMatch(ctx, rdb, "claim:*", 500)
+	if err != nil {
+		return u, err
+	}
+	recs, recBytes, err := sampleMatch(ctx, rdb, receipts.Key("*"), 500)
+	if err != nil {
+		return u, err
+	}
+	u.Classes = []Class{
+		newClass("bloom filters (per voter on the roll)", int64(len(states)), voters, bloom),
+		newClass("roll sets (per voter on the roll)", int64(len(states)), voters, rollBytes),
+		newClass("vote streams (per queued vote)", int64(len(states)), queued, streams),
+		newClass("pending claims (per claim)", claims, claims, claimBytes),
+		newClass("receipts (per committed vote)", recs, recs, recBytes),
+	}
+	return u, nil
+}

@@ -1,0 +1,222 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/votechain/votechain/bench/loadgen"
+)
+
+// num formats a number with thousands separators and no decimals.
+func num(x float64) string {
+	neg := x < 0
+	if neg {
+		x = -x
+	}
+	s := fmt.Sprintf("%.0f", x)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// Margin describes measured against goal: "met" with the surplus, or
+// "missed by N%". Higher is better unless lowerBetter.
+func Margin(measured, goal float64, lowerBetter bool) (bool, string) {
+	if goal == 0 {
+		return false, "no goal"
+	}
+	met := measured >= goal
+	if lowerBetter {
+		met = measured <= goal
+	}
+	ratio := measured / goal
+	switch {
+	case met && lowerBetter:
+		return true, fmt.Sprintf("met (%.0f%% of the limit)", ratio*100)
+	case met:
+		return true, fmt.Sprintf("met (%.2f× the goal)", ratio)
+	case lowerBetter:
+		return false, fmt.Sprintf("missed: %.1f× the limit", ratio)
+	default:
+		return false, fmt.Sprintf("missed by %.0f%% (%.2f× the goal)", (1-ratio)*100, ratio)
+	}
+}
+
+// Markdown renders the report.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	m := r.Machine
+	p("# Votechain benchmark — %s, %s (%d cores)\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), m.Host, m.CPUs)
+	p("`make bench` on %s: %d × %s, %.0f GB RAM, Linux %s, %s. Everything co-located: 3 orderers, 2 peers, "+
+		"chaincode, Redis, %d batcher, gateway and the load generator share the %d cores. Run took %.0f s. "+
+		"Load average %s at the start and %s at the end (other engineers' builds and tests were running: see *machine busy* below).\n\n",
+		m.Host, m.CPUs, m.CPUModel, m.MemoryGB, m.Kernel, m.GoVersion, r.Settings.Batchers, m.CPUs, r.DurationS, m.LoadStart, m.LoadEnd)
+	p("![accepted and committed votes per second, and accept latency, over time](report.svg)\n\n")
+
+	p("## Targets\n\n| target | goal | measured | verdict |\n|---|---|---|---|\n")
+	for _, t := range r.Targets {
+		p("| %s | %s | %s | %s |\n", t.Name, t.Goal, t.Measured, t.Margin)
+	}
+	p("\n## Headline\n\n")
+	if r.KneeIndex >= 0 && r.KneeIndex < len(r.Ramp) {
+		k := r.Ramp[r.KneeIndex]
+		p("- **Accepted at the knee: %s votes/s** (offered %s/s; 202 p99 %.1f ms).\n", num(k.AcceptedPerS), num(k.Offered), k.AcceptLatency.P99ms)
+	} else {
+		p("- Accepted at the knee: no ramp step was served in full.\n")
+	}
+	p("- **Committed, sustained %.0f s: %s votes/s** end to end (batcher, with intake running).\n", r.Sustained.WindowS, num(r.Sustained.CommittedPerS))
+	p("- **Ledger ceiling: %s votes/s** (%d votes/tx, %d in flight); **naive baseline: %s votes/s** (1 vote/tx, %d in flight).\n",
+		num(r.Ceiling.VotesPerS), r.Ceiling.VotesPerTx, r.Ceiling.InFlight, num(r.Naive.VotesPerS), r.Naive.InFlight)
+	p("- **Votechain ÷ ceiling = %.2f; Votechain ÷ naive = %.1f×.**\n", r.VsCeiling, r.VsNaive)
+	p("- **Surge drain: %.1f s** for %s queued votes after a %.0f s burst offered at %s/s (%s votes/s drained).\n",
+		r.Surge.DrainS, num(float64(r.Surge.QueuedAtEnd)), r.Surge.Phase.DurationS, num(r.Surge.Phase.Offered), num(r.Surge.DrainPerS))
+	p("- Results GET: %s QPS vs %s QPS for a bare handler serving the same %d bytes (ratio %.2f).\n",
+		num(r.Reads.GatewayQPS), num(r.Reads.BareQPS), r.Reads.BodyBytes, r.Reads.Ratio)
+	verdict := "PASSED"
+	if !r.Loss.OK {
+		verdict = "FAILED"
+	}
+	p("- Loss check %s: %s votes answered 202, %s counted on the ledger in %d batches; missing %d, extra %d, counted twice %d.\n\n",
+		verdict, num(float64(r.Loss.Accepted)), num(float64(r.Loss.Counted)), r.Loss.Batches, r.Loss.Missing, r.Loss.Extra, r.Loss.CountedTwice)
+
+	p("## Intake (gateway over HTTP, vegeta open loop)\n\n")
+	p("Votes from a roll of %s synthetic voters, states weighted by population (%s); %.0f%% of attempts re-send a voter who already voted (409 expected), %.0f%% use a voter id not on the roll (403 expected).\n\n",
+		num(float64(r.Settings.Voters)), weights(r.Settings.StateWeight), r.Settings.Duplicates*100, r.Settings.Ineligible*100)
+	p("### Ramp (knee)\n\n")
+	phaseTable(&b, r.Ramp, r.KneeIndex)
+	p("\nA step is *served* when answers (202/409/403) reach 95%% of the offered rate, 503s and errors stay under 1%%, and p99 stays under 1 s; the knee is the last served step.\n\n")
+	p("### Fixed offered rates\n\n")
+	phaseTable(&b, append([]loadgen.Phase{r.Referendum.Phase}, r.Fixed...), -1)
+
+	p("\n## Commit (batcher onto the ledger)\n\n| phase | window | offered | accepted/s | committed/s | 202→commit p50 | p95 |\n|---|---|---|---|---|---|---|\n")
+	for _, c := range []Commit{r.Referendum, r.Sustained} {
+		p("| %s | %.0f s | %s/s | %s | %s | %.0f ms | %.0f ms |\n", c.Phase.Name, c.WindowS, num(c.Phase.Offered), num(c.Phase.AcceptedPerS),
+			num(c.CommittedPerS), c.CommitLatency.P50ms, c.CommitLatency.P95ms)
+	}
+	s := r.Surge
+	p("| %s + drain | %.0f s + %.1f s | %s/s | %s | %s (drain) | %.0f ms | %.0f ms |\n\n", s.Phase.Name, s.Phase.DurationS, s.DrainS,
+		num(s.Phase.Offered), num(s.Phase.AcceptedPerS), num(s.DrainPerS), s.CommitLatency.P50ms, s.CommitLatency.P95ms)
+	p("202→commit is from the vote's cast time on the ledger (set by the gateway when it answers 202) to the arrival of its batch's BatchCommitted event at the benchmark; it includes the time queued behind earlier votes.\n\n")
+
+	p("## Same network, same run: Votechain vs ledger ceiling vs naive\n\n| | votes/tx | in flight | tx/s | votes/s | commit p50 | p99 | errors |\n|---|---|---|---|---|---|---|---|\n")
+	p("| Votechain (sustained, end to end) | batcher | | | %s | | | |\n", num(r.Sustained.CommittedPerS))
+	p("| ledger ceiling: CommitBatch with pre-built batches, no gateway or Redis | %d | %d | %.1f | %s | %.0f ms | %.0f ms | %d |\n",
+		r.Ceiling.VotesPerTx, r.Ceiling.InFlight, r.Ceiling.TxPerS, num(r.Ceiling.VotesPerS), r.Ceiling.Latency.P50ms, r.Ceiling.Latency.P99ms, r.Ceiling.Errors)
+	p("| naive: one CommitBatch transaction per vote | %d | %d | %.1f | %s | %.0f ms | %.0f ms | %d |\n\n",
+		r.Naive.VotesPerTx, r.Naive.InFlight, r.Naive.TxPerS, num(r.Naive.VotesPerS), r.Naive.Latency.P50ms, r.Naive.Latency.P99ms, r.Naive.Errors)
+	p("The naive baseline is one Fabric transaction per vote through the same chaincode (CommitBatch with a one-vote batch), the same AND(Commission, Observers) endorsement policy and the same network; the ceiling drives the same function with %d-vote batches built before the clock starts. Both use batch numbers ≥ %s, apart from the batcher's.\n\n",
+		r.Ceiling.VotesPerTx, num(1e9))
+
+	p("## Results reads\n\n| server | run | workers | QPS | p99 |\n|---|---|---|---|---|\n")
+	for i := range r.Reads.Gateway {
+		g := r.Reads.Gateway[i]
+		p("| gateway GET /api/v1/results | %d | %d | %s | %.2f ms |\n", i+1, g.Workers, num(g.QPS), g.P99ms)
+		if i < len(r.Reads.Bare) {
+			bb := r.Reads.Bare[i]
+			p("| bare net/http, same bytes | %d | %d | %s | %.2f ms |\n", i+1, bb.Workers, num(bb.QPS), bb.P99ms)
+		}
+	}
+	p("\nBoth servers are separate processes hammered by the same vegeta attacker in closed loop; runs alternate so drifting machine load hits both alike.\n\n")
+
+	p("## CPU per process (cores; 1.00 = one core busy) and peak RSS\n\n| process |")
+	for _, ph := range r.Phases {
+		p(" %s |", ph)
+	}
+	p(" peak RSS |\n|---|")
+	for range r.Phases {
+		p("---|")
+	}
+	p("---|\n")
+	for _, c := range r.CPU {
+		p("| %s |", c.Name)
+		for _, ph := range r.Phases {
+			p(" %.2f |", c.Cores[ph])
+		}
+		p(" %.0f MB |\n", c.PeakRSSMB)
+	}
+	p("| *machine busy (all processes, %% of all cores)* |")
+	for _, ph := range r.Phases {
+		p(" %.0f%% |", r.MachineBusy[ph]*100)
+	}
+	p(" |\n\nCPU from /proc/PID/stat (utime+stime) between phase boundaries; peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other engineers' work.\n\n")
+
+	p("## Memory and storage\n\nRedis `used_memory` %.1f MB. Per kind of key (MEMORY USAGE; claims and receipts sampled and scaled):\n\n| keys | keys | per | bytes each | MB per million |\n|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
+	for _, c := range r.Redis.Classes {
+		p("| %s | %s | %s | %.1f | %.1f |\n", c.Name, num(float64(c.Keys)), num(float64(c.Items)), c.BytesPerItem, c.MBPerMillion)
+	}
+	p("\n**Redis per million voters ≈ %.0f MB** when every voter has voted and the votes are committed (Bloom + roll + receipt), plus the stream entry and claim of each vote while it waits for the ledger.\n\n", r.RedisMBPerMillion)
+	p("Ledger: ")
+	names := make([]string, 0, len(r.Ledger.PeerBytes))
+	for n := range r.Ledger.PeerBytes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p("%s %.1f MB; ", n, float64(r.Ledger.PeerBytes[n])/(1<<20))
+	}
+	p("%s votes on the channel (all runs, drivers included) → **%.0f bytes of ledger per vote** per peer.\n\n", num(float64(r.Ledger.Votes)), r.Ledger.BytesPerVote)
+
+	p("## Loss check\n\n")
+	l := r.Loss
+	p("Set of vote ids answered 202 (%s) against the votes counted by this run's %d batcher batches, read back from the ledger's copy of each transaction (%s counted, %d rejected by the chaincode as duplicates): missing %d, extra %d, counted twice %d, repeated 202 ids %d, unreadable transactions %d → **%s**.\n",
+		num(float64(l.Accepted)), l.Batches, num(float64(l.Counted)), l.Rejected, l.Missing, l.Extra, l.CountedTwice, l.RepeatedAnswers, l.Unreadable, verdict)
+	for _, e := range l.Examples {
+		p("- %s\n", e)
+	}
+	p("\n")
+
+	if len(r.Profiles) > 0 {
+		p("## Profiles\n\n")
+		for _, pr := range r.Profiles {
+			p("### %s\n\n%s (`%s`).\n\n```\n%s\n```\n\n", pr.Process, pr.How, pr.File, strings.TrimSpace(pr.Top))
+		}
+	}
+	r.scalingMarkdown(&b)
+	if len(r.Notes) > 0 {
+		p("## Notes\n\n")
+		for _, n := range r.Notes {
+			p("- %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+func weights(w map[string]float64) string {
+	type kv struct {
+		k string
+		v float64
+	}
+	var list []kv
+	for k, v := range w {
+		list = append(list, kv{k, v})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].v > list[j].v })
+	var parts []string
+	for _, e := range list {
+		parts = append(parts, fmt.Sprintf("%s %.1f%%", e.k, e.v*100))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func phaseTable(b *strings.Builder, phases []loadgen.Phase, knee int) {
+	fmt.Fprintf(b, "| phase | offered/s | sent/s | accepted/s | answered/s | 202 p50 | p95 | p99 | 409 | 403 | 503 | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for i, ph := range phases {
+		name := ph.Name
+		if i == knee {
+			name = "**" + name + " (knee)**"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.1f ms | %.1f ms | %.1f ms | %d | %d | %d | %d |\n", name, num(ph.Offered), num(ph.SentPerS),
+			num(ph.AcceptedPerS), num(ph.AnsweredPerS), ph.AcceptLatency.P50ms, ph.AcceptLatency.P95ms, ph.AcceptLatency.P99ms,
+			ph.Duplicates, ph.Ineligible, ph.Overloaded, ph.Errors+ph.OtherStatus)
+	}
+}

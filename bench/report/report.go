@@ -1,0 +1,181 @@
+// Package report holds the benchmark report: its data (saved as JSON), its
+// Markdown rendering, and an SVG plot of votes per second and latency over
+// time.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/bench/readbench"
+	"github.com/votechain/votechain/bench/redismem"
+	"github.com/votechain/votechain/bench/scaleout"
+	"github.com/votechain/votechain/bench/stats"
+)
+
+// Report is everything one `make bench` run measured.
+type Report struct {
+	Date      time.Time `json:"date"`
+	Machine   Machine   `json:"machine"`
+	DurationS float64   `json:"duration_s"` // wall time of the whole run
+	Settings  Settings  `json:"settings"`
+	Targets   []Target  `json:"targets"`
+
+	Referendum Commit          `json:"referendum"` // a steady rate the ledger keeps up with
+	Ramp       []loadgen.Phase `json:"ramp"`
+	KneeIndex  int             `json:"knee_index"` // into Ramp; -1: no step served
+	Fixed      []loadgen.Phase `json:"fixed_rates"`
+	Sustained  Commit          `json:"sustained"`
+	Surge      Surge           `json:"surge"`
+
+	Ceiling   ledgerload.DriveResult `json:"ceiling"`
+	Naive     ledgerload.DriveResult `json:"naive"`
+	VsCeiling float64                `json:"votechain_over_ceiling"`
+	VsNaive   float64                `json:"votechain_over_naive"`
+
+	Reads Reads `json:"reads"`
+
+	Phases            []string           `json:"phases"` // CPU columns, in run order
+	CPU               []ProcessCPU       `json:"cpu"`
+	MachineBusy       map[string]float64 `json:"machine_busy"` // busy share of all cores per phase (0..1)
+	Redis             redismem.Usage     `json:"redis"`
+	RedisMBPerMillion float64            `json:"redis_mb_per_million_voters"`
+	Ledger            Ledger             `json:"ledger"`
+	Loss              ledgerload.Loss    `json:"loss_check"`
+	Profiles          []Profile          `json:"profiles"`
+
+	Scale Scale `json:"scaling_out"`
+
+	Series Series   `json:"series"`
+	Notes  []string `json:"notes"`
+}
+
+// Machine is where the run happened.
+type Machine struct {
+	Host      string  `json:"host"`
+	CPUs      int     `json:"cpus"`
+	CPUModel  string  `json:"cpu_model"`
+	MemoryGB  float64 `json:"memory_gb"`
+	Kernel    string  `json:"kernel"`
+	GoVersion string  `json:"go_version"`
+	LoadStart string  `json:"loadavg_start"`
+	LoadEnd   string  `json:"loadavg_end"`
+}
+
+// Settings are the knobs of the run.
+type Settings struct {
+	Voters      int                `json:"roll_voters"`
+	Duplicates  float64            `json:"duplicate_share"`
+	Ineligible  float64            `json:"ineligible_share"`
+	StateWeight map[string]float64 `json:"state_weights"`
+	Batchers    int                `json:"batchers"`
+	Workers     uint64             `json:"max_client_workers"`
+}
+
+// Target is one goal of the issue and how the run did against it.
+type Target struct {
+	Name     string `json:"name"`
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	Met      bool   `json:"met"`
+	Margin   string `json:"margin"` // e.g. "missed by 62% (9,400 of 25,000)"
+}
+
+// Commit is an intake phase and what the ledger committed meanwhile.
+type Commit struct {
+	Phase         loadgen.Phase `json:"phase"`
+	WindowS       float64       `json:"window_s"`
+	CommittedPerS float64       `json:"committed_per_s"` // batcher's votes counted per second over the window
+	CommitLatency stats.Latency `json:"commit_latency"`  // 202 to commit event, votes cast in the phase
+}
+
+// Surge is a burst and its drain.
+type Surge struct {
+	Phase         loadgen.Phase `json:"phase"`
+	QueuedAtEnd   int64         `json:"queued_at_end"`
+	DrainS        float64       `json:"drain_s"`
+	DrainPerS     float64       `json:"drain_per_s"`
+	Drained       bool          `json:"drained"`
+	CommitLatency stats.Latency `json:"commit_latency"`
+}
+
+// Reads compares the gateway's results GET with a bare handler.
+type Reads struct {
+	BodyBytes  int                `json:"body_bytes"`
+	Gateway    []readbench.Result `json:"gateway"`
+	Bare       []readbench.Result `json:"bare"`
+	GatewayQPS float64            `json:"gateway_qps"`
+	BareQPS    float64            `json:"bare_qps"`
+	Ratio      float64            `json:"ratio"`
+}
+
+// ProcessCPU is one process's CPU use per phase (in cores) and peak RSS.
+type ProcessCPU struct {
+	Name      string             `json:"name"`
+	Cores     map[string]float64 `json:"cores"`
+	PeakRSSMB float64            `json:"peak_rss_mb"`
+}
+
+// Ledger is the size of the peers' ledgers.
+type Ledger struct {
+	PeerBytes    map[string]int64 `json:"peer_bytes"`
+	Votes        uint64           `json:"votes"`          // counted + rejected on the ledger (all runs, all drivers)
+	BytesPerVote float64          `json:"bytes_per_vote"` // one peer's ledger folder / votes
+}
+
+// Profile is a CPU profile taken to explain a missed target.
+type Profile struct {
+	Process string `json:"process"`
+	How     string `json:"how"`
+	File    string `json:"file"`
+	Top     string `json:"top"`
+}
+
+// Scale is the scaling-out derivation.
+type Scale struct {
+	Costs scaleout.Costs `json:"costs"`
+	Goals scaleout.Goals `json:"goals"`
+	Plan  scaleout.Plan  `json:"plan"`
+}
+
+// Series are per-second values from the run's start.
+type Series struct {
+	Sent            []float64 `json:"sent"`
+	Accepted        []float64 `json:"accepted"`
+	Committed       []float64 `json:"committed"`        // batcher's batches
+	DriverCommitted []float64 `json:"driver_committed"` // ceiling and naive drivers
+	AcceptP50ms     []float64 `json:"accept_p50_ms"`
+	AcceptP99ms     []float64 `json:"accept_p99_ms"`
+	Queued          []float64 `json:"queued"`
+	Marks           []Mark    `json:"marks"`
+}
+
+// Mark is a named span of the run.
+type Mark struct {
+	Name   string  `json:"name"`
+	StartS float64 `json:"start_s"`
+	EndS   float64 `json:"end_s"`
+}
+
+// Save writes report.json, report.md and report.svg into dir.
+func (r *Report) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	files := map[string][]byte{"report.json": append(data, '\n'), "report.md": []byte(r.Markdown()), "report.svg": Plot(r.Series)}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
+}

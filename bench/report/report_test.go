@@ -1,0 +1,127 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/bench/readbench"
+	"github.com/votechain/votechain/bench/stats"
+)
+
+func fixture() *Report {
+	ph := func(name string, offered, acc float64) loadgen.Phase {
+		return loadgen.Phase{Name: name, Offered: offered, AcceptedPerS: acc, AnsweredPerS: acc, DurationS: 5,
+			AcceptLatency: stats.Latency{P50ms: 2, P95ms: 8, P99ms: 12}}
+	}
+	return &Report{
+		Date:      time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC),
+		Machine:   Machine{Host: "box", CPUs: 2, CPUModel: "cpu", MemoryGB: 24, LoadStart: "1.0", LoadEnd: "2.0"},
+		Targets:   []Target{{Name: "accepted at the knee", Goal: "≥ 25,000/s", Measured: "4,000/s", Margin: "missed by 84%"}},
+		Ramp:      []loadgen.Phase{ph("ramp-1000", 1000, 990), ph("ramp-2000", 2000, 1500)},
+		KneeIndex: 0,
+		Fixed:     []loadgen.Phase{ph("fixed-10000", 10000, 3000)},
+		Sustained: Commit{Phase: ph("sustained", 5000, 3000), WindowS: 60, CommittedPerS: 2500},
+		Ceiling:   ledgerload.DriveResult{VotesPerTx: 500, InFlight: 16, VotesPerS: 4000},
+		Naive:     ledgerload.DriveResult{VotesPerTx: 1, InFlight: 200, VotesPerS: 300},
+		VsCeiling: 0.625, VsNaive: 8.3,
+		Reads:     Reads{Gateway: []readbench.Result{{Workers: 32, QPS: 9000}}, Bare: []readbench.Result{{Workers: 32, QPS: 10000}}, GatewayQPS: 9000, BareQPS: 10000, Ratio: 0.9},
+		Phases:    []string{"ramp"},
+		CPU:       []ProcessCPU{{Name: "gateway", Cores: map[string]float64{"ramp": 0.75}, PeakRSSMB: 80}},
+		Loss:      ledgerload.Loss{Accepted: 10, Counted: 10, OK: true},
+		Series: Series{Sent: []float64{0, 1000, 2000}, Accepted: []float64{0, 990, 1500}, Committed: []float64{0, 0, 1000},
+			AcceptP99ms: []float64{0, 5, 4000}, Marks: []Mark{{Name: "ramp <1>", StartS: 0, EndS: 3}}},
+	}
+}
+
+func TestMarkdownHasTheHeadlines(t *testing.T) {
+	md := fixture().Markdown()
+	for _, want := range []string{
+		"# Votechain benchmark — 2026-11-24 04:00 UTC, box (2 cores)",
+		"**Accepted at the knee: 990 votes/s**",
+		"Votechain ÷ ceiling = 0.62; Votechain ÷ naive = 8.3×",
+		"| accepted at the knee | ≥ 25,000/s | 4,000/s | missed by 84% |",
+		"**ramp-1000 (knee)**",
+		"| gateway | 0.75 | 80 MB |",
+		"Loss check PASSED",
+		"## Scaling out",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
+
+func TestPlotIsWellFormedSVG(t *testing.T) {
+	svg := Plot(fixture().Series)
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	for {
+		_, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("svg: %v", err)
+		}
+	}
+	if !bytes.Contains(svg, []byte("ramp &lt;1&gt;")) || !bytes.Contains(svg, []byte("<path")) {
+		t.Fatal("svg lacks the escaped phase name or the lines")
+	}
+	if len(Plot(Series{})) == 0 {
+		t.Fatal("empty series gives no svg")
+	}
+}
+
+func TestSaveWritesAllThree(t *testing.T) {
+	dir := t.TempDir()
+	if err := fixture().Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(data, &back); err != nil || back.Ceiling.VotesPerS != 4000 {
+		t.Fatalf("json round trip: %v %+v", err, back.Ceiling)
+	}
+	for _, f := range []string{"report.md", "report.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMarginAndNumbers(t *testing.T) {
+	cases := []struct {
+		m, g  float64
+		lower bool
+		met   bool
+		text  string
+	}{
+		{30000, 25000, false, true, "met (1.20× the goal)"},
+		{5000, 25000, false, false, "missed by 80% (0.20× the goal)"},
+		{20, 50, true, true, "met (40% of the limit)"},
+		{100, 50, true, false, "missed: 2.0× the limit"},
+	}
+	for _, c := range cases {
+		met, text := Margin(c.m, c.g, c.lower)
+		if met != c.met || text != c.text {
+			t.Errorf("Margin(%v, %v, %v) = %v %q", c.m, c.g, c.lower, met, text)
+		}
+	}
+	if num(1234567.4) != "1,234,567" || num(999) != "999" || num(-1000) != "-1,000" {
+		t.Errorf("num: %s %s %s", num(1234567.4), num(999), num(-1000))
+	}
+	if niceCeil(3400) != 5000 || niceCeil(0) != 1 || niceCeil(100) != 100 {
+		t.Error("niceCeil")
+	}
+}
