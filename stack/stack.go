@@ -119,6 +119,10 @@ func (s *Stack) services() []proc.Spec {
 		Name: "gateway", Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.ports.Gateway(),
 		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Gateway()), "--redis-addr", s.RedisAddr(),
 			"--secret-file", s.SecretFile(), "--profile", profile, "--results-checkpoint", s.path("gateway", "results.json")},
+	}, proc.Spec{
+		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(),
+		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Explorer()), "--profile", profile,
+			"--db", s.path("explorer", "index.db")},
 	})
 	return specs
 }
