@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// auditView is the part of the explorer's /api/v1/audit answer checked here.
+type auditView struct {
+	Totals struct {
+		Blocks  uint64 `json:"blocks"`
+		Batches int64  `json:"batches"`
+		Votes   int64  `json:"votes"`
+		Issues  int64  `json:"issues"`
+	} `json:"totals"`
+	LedgerHeight uint64         `json:"ledger_height"`
+	InSync       bool           `json:"in_sync"`
+	BrokenBlocks int64          `json:"broken_blocks"`
+	Recount      ballot.Results `json:"recount"`
+	Match        bool           `json:"match"`
+}
+
+func (s *system) audit(t *testing.T) auditView {
+	t.Helper()
+	resp, err := s.http.Get(s.st.ExplorerURL() + "/api/v1/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v auditView
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("explorer audit: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// waitIndexed waits until the explorer has indexed every block of the ledger.
+func (s *system) waitIndexed(t *testing.T) auditView {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v := s.audit(t)
+		if v.InSync {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("explorer indexed %d of %d blocks after a minute", v.Totals.Blocks, v.LedgerHeight)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestExplorerRecountsTheLedger: after 10,000 votes through the gateway, the
+// explorer's recount from ledger data equals the chaincode's results, its
+// batch count equals the ledger's, and a restart resumes without duplicates.
+func TestExplorerRecountsTheLedger(t *testing.T) {
+	s := startSystem(t, 1, 10_000)
+	accepted := s.cast(t, s.roll, 32)
+	s.waitQueuesDrained(t, 5*time.Minute)
+	v := s.waitIndexed(t)
+
+	ledger, err := s.ledger.Results(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ledgerBatches int64
+	for _, st := range ledger.States {
+		ledgerBatches += int64(st.Batches)
+	}
+	switch {
+	case v.Recount.Counted != ledger.Counted || ledger.Counted != uint64(len(accepted)):
+		t.Fatalf("recount %d votes, chaincode %d, accepted %d", v.Recount.Counted, ledger.Counted, len(accepted))
+	case !v.Recount.National.Equal(ledger.National):
+		t.Fatalf("recount %v, chaincode %v", v.Recount.National, ledger.National)
+	case v.Totals.Batches != ledgerBatches:
+		t.Fatalf("explorer indexed %d batches, the ledger holds %d", v.Totals.Batches, ledgerBatches)
+	case v.Totals.Issues != 0 || v.BrokenBlocks != 0 || !v.Match:
+		t.Fatalf("audit flags: %d issues, %d broken blocks, match %v", v.Totals.Issues, v.BrokenBlocks, v.Match)
+	}
+	for st, sr := range ledger.States {
+		if got := v.Recount.States[st]; !got.Tallies.Equal(sr.Tallies) || got.Batches != sr.Batches {
+			t.Errorf("state %s: recount %+v, chaincode %+v", st, got, sr)
+		}
+	}
+	t.Logf("explorer recount matches: %d votes in %d batches over %d blocks", v.Recount.Counted, v.Totals.Batches, v.Totals.Blocks)
+
+	// A restart resumes from the checkpoint: same totals, nothing twice (Up's
+	// readiness probe adds a block without votes).
+	if err := s.st.Kill("explorer"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.st.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after := s.waitIndexed(t)
+	if after.Totals.Batches != v.Totals.Batches || after.Totals.Votes != v.Totals.Votes || after.Totals.Issues != 0 ||
+		after.Totals.Blocks < v.Totals.Blocks || after.Recount.Counted != v.Recount.Counted {
+		t.Fatalf("after restart the explorer shows %+v (%d votes), before %+v (%d votes)", after.Totals, after.Recount.Counted, v.Totals, v.Recount.Counted)
+	}
+}
