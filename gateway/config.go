@@ -7,13 +7,14 @@ package gateway
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/votechain/votechain/internal/cli"
 )
 
 // SecretEnv is the environment variable that may hold the election secret
@@ -49,43 +50,10 @@ func LoadSecret(file string) ([]byte, error) {
 	return secret, nil
 }
 
-// EnvName is the environment variable that sets flag name under prefix:
-// prefix "GATEWAY" and flag "redis-addr" give GATEWAY_REDIS_ADDR.
-func EnvName(prefix, name string) string {
-	return prefix + "_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-}
-
-// ApplyEnv sets every flag of fs that the command line did not set from its
-// environment variable (EnvName), if that is set. Call it after fs.Parse:
-// flags win over the environment, the environment over defaults.
-func ApplyEnv(fs *flag.FlagSet, prefix string) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
-			return
-		}
-		env := EnvName(prefix, f.Name)
-		if v, ok := os.LookupEnv(env); ok {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("$%s: %w", env, err))
-			}
-		}
-	})
-	return errors.Join(errs...)
-}
-
-// Usage returns a flag.FlagSet usage function that explains the environment
-// variables after the flags.
+// Usage returns a usage function for a gateway-side command: its flags,
+// their environment variables, and where the election secret comes from.
 func Usage(fs *flag.FlagSet, prefix, synopsis string) func() {
-	return func() {
-		w := fs.Output()
-		fmt.Fprintf(w, "%s\n\nFlags (each may also be set by the environment variable %s, e.g. %s; flags win):\n",
-			synopsis, EnvName(prefix, "<flag-name>"), EnvName(prefix, "redis-addr"))
-		fs.PrintDefaults()
-		fmt.Fprintf(w, "\nThe election secret (hex) is read from --secret-file or $%s.\n", SecretEnv)
-	}
+	return cli.Usage(fs, prefix, synopsis, "The election secret (hex) is read from --secret-file or $"+SecretEnv+".")
 }
 
 // NewLogger returns a JSON slog logger at level ("debug", "info", "warn",

@@ -24,6 +24,7 @@ import (
 
 	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
 
@@ -34,45 +35,30 @@ func main() {
 	}
 }
 
-func env(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-func envDuration(key string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(key)); err == nil {
-		return d
-	}
-	return def
-}
-
-func envInt(key string, def int) int {
-	var n int
-	if _, err := fmt.Sscan(os.Getenv(key), &n); err == nil {
-		return n
-	}
-	return def
-}
-
 func run() error {
 	d := batcher.DefaultConfig
+	fs := flag.NewFlagSet("batcher", flag.ContinueOnError)
 	defaultRedis := fmt.Sprintf("127.0.0.1:%d", network.Ports{Base: network.DefaultPortBase}.Redis())
-	profilePath := flag.String("profile", env("VOTECHAIN_PROFILE", ".run/network/profile.json"), "connection profile written by the network (VOTECHAIN_PROFILE)")
-	org := flag.String("org", env("VOTECHAIN_BATCHER_ORG", "Commission"), "organisation to submit as (VOTECHAIN_BATCHER_ORG)")
-	user := flag.String("user", env("VOTECHAIN_BATCHER_USER", "User1"), "enrolled user to submit as (VOTECHAIN_BATCHER_USER)")
-	redisAddr := flag.String("redis", env("VOTECHAIN_REDIS_ADDR", defaultRedis), "Redis address (VOTECHAIN_REDIS_ADDR)")
-	partitions := flag.String("partitions", env("VOTECHAIN_PARTITIONS", ""), "comma-separated partitions to serve; default: the election's states (VOTECHAIN_PARTITIONS)")
-	batchSize := flag.Int("batch-size", envInt("VOTECHAIN_BATCH_SIZE", d.BatchSize), "votes per batch (VOTECHAIN_BATCH_SIZE)")
-	batchTimeout := flag.Duration("batch-timeout", envDuration("VOTECHAIN_BATCH_TIMEOUT", d.BatchTimeout), "cut a smaller batch after this wait (VOTECHAIN_BATCH_TIMEOUT)")
-	depth := flag.Int("depth", envInt("VOTECHAIN_BATCH_DEPTH", d.Depth), "batches in flight per lane (VOTECHAIN_BATCH_DEPTH)")
-	maxInflight := flag.Int("max-inflight", envInt("VOTECHAIN_MAX_INFLIGHT", d.MaxInflight), "batches in flight per process (VOTECHAIN_MAX_INFLIGHT)")
-	leaseTTL := flag.Duration("lease-ttl", envDuration("VOTECHAIN_LEASE_TTL", d.LeaseTTL), "lane lease time to live; a dead batcher's lanes move after it (VOTECHAIN_LEASE_TTL)")
-	commitTimeout := flag.Duration("commit-timeout", envDuration("VOTECHAIN_COMMIT_TIMEOUT", d.CommitTimeout), "one submission attempt (VOTECHAIN_COMMIT_TIMEOUT)")
-	metricsAddr := flag.String("metrics", env("VOTECHAIN_BATCHER_METRICS", "127.0.0.1:0"), "listen address for /metrics and /healthz (VOTECHAIN_BATCHER_METRICS)")
-	logFormat := flag.String("log-format", env("VOTECHAIN_LOG_FORMAT", "text"), "log format: text or json (VOTECHAIN_LOG_FORMAT)")
-	flag.Parse()
+	profilePath := fs.String("profile", ".run/network/profile.json", "connection profile written by the network")
+	org := fs.String("org", "Commission", "organisation to submit as")
+	user := fs.String("user", "User1", "enrolled user to submit as")
+	redisAddr := fs.String("redis", defaultRedis, "Redis address")
+	partitions := fs.String("partitions", "", "comma-separated partitions to serve; default: the election's states")
+	batchSize := fs.Int("batch-size", d.BatchSize, "votes per batch")
+	batchTimeout := fs.Duration("batch-timeout", d.BatchTimeout, "cut a smaller batch after this wait")
+	depth := fs.Int("depth", d.Depth, "batches in flight per lane")
+	maxInflight := fs.Int("max-inflight", d.MaxInflight, "batches in flight per process")
+	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
+	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "one submission attempt")
+	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
+	if _, _, err := cli.Parse(fs, "BATCHER", os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
 
 	var handler slog.Handler = slog.NewTextHandler(os.Stderr, nil)
 	if *logFormat == "json" {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/votechain/votechain/explorer"
 	"github.com/votechain/votechain/gateway"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
 
@@ -59,7 +60,7 @@ Usage:
   explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit
 
 Flags (each may also be set by the environment variable %s, e.g. %s; flags win):
-`, gateway.EnvName(envPrefix, "<flag-name>"), gateway.EnvName(envPrefix, "listen"))
+`, cli.EnvName(envPrefix, "<flag-name>"), cli.EnvName(envPrefix, "listen"))
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8090", "HTTP listen address of the UI, the API (/api/v1), /healthz and /metrics")
@@ -73,7 +74,7 @@ Flags (each may also be set by the environment variable %s, e.g. %s; flags win):
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if err := gateway.ApplyEnv(fs, envPrefix); err != nil {
+	if err := cli.ApplyEnv(fs, envPrefix); err != nil {
 		return nil, err
 	}
 	switch fs.NArg() {

@@ -35,6 +35,7 @@ import (
 	"github.com/votechain/votechain/gateway/httpapi"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/results"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
 
@@ -95,7 +96,7 @@ func parseFlags(args []string) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if err := gateway.ApplyEnv(fs, envPrefix); err != nil {
+	if err := cli.ApplyEnv(fs, envPrefix); err != nil {
 		return nil, err
 	}
 	if o.trustedProxies != "" {

@@ -35,6 +35,7 @@ import (
 	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/roll"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
 
@@ -94,7 +95,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	return gateway.ApplyEnv(fs, envPrefix)
+	return cli.ApplyEnv(fs, envPrefix)
 }
 
 // redisFlag registers -redis-addr and returns a function that connects.

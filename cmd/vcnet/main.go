@@ -18,10 +18,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 	testnetwork "github.com/votechain/votechain/test-network"
 )
@@ -35,7 +35,8 @@ Commands:
   deploy   deploy the chaincode binary as the next sequence if it changed
   probe    submit a probe transaction endorsed by both organisations and read it back
 
-Flags (each also settable through the environment variable shown):
+Flags (each may also be set by the environment variable VCNET_<FLAG_NAME>,
+e.g. VCNET_PORT_BASE; flags win):
 `
 
 func main() {
@@ -45,20 +46,13 @@ func main() {
 	}
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
 func run() error {
 	fs := flag.NewFlagSet("vcnet", flag.ContinueOnError)
-	dir := fs.String("dir", envOr("VOTECHAIN_NETWORK_DIR", ".run/network"), "run folder of the network instance (VOTECHAIN_NETWORK_DIR)")
-	base := fs.String("port-base", envOr("VOTECHAIN_PORT_BASE", strconv.Itoa(network.DefaultPortBase)), "first port of the port plan (VOTECHAIN_PORT_BASE)")
-	fabricBin := fs.String("fabric-bin", envOr("VOTECHAIN_FABRIC_BIN", "bin/fabric"), "folder of the Fabric binaries and sample config (VOTECHAIN_FABRIC_BIN)")
-	chaincode := fs.String("chaincode", envOr("VOTECHAIN_CHAINCODE", "bin/ballotcc"), "chaincode service binary (VOTECHAIN_CHAINCODE)")
-	builder := fs.String("builder", envOr("VOTECHAIN_BUILDER", network.BuilderDir), "external builder folder (VOTECHAIN_BUILDER)")
+	dir := fs.String("dir", ".run/network", "run folder of the network instance")
+	portBase := fs.Int("port-base", network.DefaultPortBase, "first port of the port plan")
+	fabricBin := fs.String("fabric-bin", "bin/fabric", "folder of the Fabric binaries and sample config")
+	chaincode := fs.String("chaincode", "bin/ballotcc", "chaincode service binary")
+	builder := fs.String("builder", network.BuilderDir, "external builder folder")
 	wipe := fs.Bool("wipe", false, "with down: also delete the run folder")
 	asJSON := fs.Bool("json", false, "with status: print JSON")
 	verbose := fs.Bool("v", false, "verbose: log retries while the network settles")
@@ -66,29 +60,20 @@ func run() error {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
 	// Flags may also follow the command: vcnet down --wipe.
-	cmd := fs.Arg(0)
-	if fs.NArg() > 1 {
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return err
-		}
+	cmd, _, err := cli.Parse(fs, "VCNET", os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	portBase, err := strconv.Atoi(*base)
 	if err != nil {
-		return fmt.Errorf("--port-base %q is not a number", *base)
+		return err
 	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	n, err := testnetwork.New(testnetwork.Config{Dir: *dir, PortBase: portBase, FabricBin: *fabricBin, Chaincode: *chaincode, Builder: *builder, Log: log})
+	n, err := testnetwork.New(testnetwork.Config{Dir: *dir, PortBase: *portBase, FabricBin: *fabricBin, Chaincode: *chaincode, Builder: *builder, Log: log})
 	if err != nil {
 		return err
 	}

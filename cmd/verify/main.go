@@ -25,6 +25,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
 
@@ -35,23 +36,28 @@ Checks each receipt: the vote hashes to the receipt's leaf, the proof leads
 from the leaf to the root, and the root is the one the ledger recorded for the
 batch. Receipt files hold one JSON receipt, or one per line; "-" reads stdin.
 
-Flags:
+Flags (each may also be set by the environment variable VERIFY_<FLAG_NAME>,
+e.g. VERIFY_GATEWAY; flags win):
 `
 
 func main() { os.Exit(run()) }
 
 func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	profilePath := fs.String("profile", envOr("VOTECHAIN_PROFILE", ".run/network/profile.json"), "connection profile of the consortium (VOTECHAIN_PROFILE)")
+	profilePath := fs.String("profile", ".run/network/profile.json", "connection profile of the consortium")
 	org := fs.String("org", "Observers", "organisation whose peer to read the ledger through")
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
-	gatewayURL := fs.String("gateway", envOr("VOTECHAIN_GATEWAY", "http://127.0.0.1:27380"), "gateway URL for --vote-id (VOTECHAIN_GATEWAY)")
+	gatewayURL := fs.String("gateway", "http://127.0.0.1:27380", "gateway URL for --vote-id")
 	quiet := fs.Bool("q", false, "print only failures and the summary")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if err := cli.ApplyEnv(fs, "VERIFY"); err != nil {
+		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
 	if (*voteID == "") == (fs.NArg() == 0) {
@@ -116,13 +122,6 @@ func run() int {
 		return 3
 	}
 	return 0
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
 
 // readReceipts reads JSON receipts from files ("-" is stdin): a stream of

@@ -14,10 +14,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/stack"
 )
@@ -29,7 +29,8 @@ Commands:
   down     stop every process by PID; --wipe also deletes ledgers, Redis data and the roll
   status   show what runs on which port
 
-Flags (each also settable through the environment variable shown):
+Flags (each may also be set by the environment variable VOTECHAIN_<FLAG_NAME>,
+e.g. VOTECHAIN_PORT_BASE; flags win):
 `
 
 func main() {
@@ -39,44 +40,28 @@ func main() {
 	}
 }
 
-func env(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
 func run() error {
 	fs := flag.NewFlagSet("votechain", flag.ContinueOnError)
-	dir := fs.String("dir", env("VOTECHAIN_DIR", ".run"), "run folder (VOTECHAIN_DIR)")
-	base := fs.String("port-base", env("VOTECHAIN_PORT_BASE", strconv.Itoa(network.DefaultPortBase)), "first port of the port plan (VOTECHAIN_PORT_BASE)")
-	binDir := fs.String("bin", env("VOTECHAIN_BIN", "bin"), "folder of the project's commands (VOTECHAIN_BIN)")
-	fabricBin := fs.String("fabric-bin", env("VOTECHAIN_FABRIC_BIN", "bin/fabric"), "folder of the Fabric binaries (VOTECHAIN_FABRIC_BIN)")
-	election := fs.String("election", env("VOTECHAIN_ELECTION", "config/election.json"), "election template for a new election: id, name, states, candidates (VOTECHAIN_ELECTION)")
+	dir := fs.String("dir", ".run", "run folder")
+	portBase := fs.Int("port-base", network.DefaultPortBase, "first port of the port plan")
+	binDir := fs.String("bin", "bin", "folder of the project's commands")
+	fabricBin := fs.String("fabric-bin", "bin/fabric", "folder of the Fabric binaries")
+	election := fs.String("election", "config/election.json", "election template for a new election: id, name, states, candidates")
 	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
 	voters := fs.Int("voters", 100_000, "synthetic voters on the roll of a new election")
 	batchers := fs.Int("batchers", 1, "batcher processes")
 	wipe := fs.Bool("wipe", false, "with down: delete all data")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+	cmd, _, err := cli.Parse(fs, "VOTECHAIN", os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	cmd := fs.Arg(0)
-	if fs.NArg() > 1 {
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return err
-		}
-	}
-	portBase, err := strconv.Atoi(*base)
 	if err != nil {
-		return fmt.Errorf("--port-base %q is not a number", *base)
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	s, err := stack.New(stack.Config{
-		Dir: *dir, PortBase: portBase, BinDir: *binDir, FabricBin: *fabricBin, Builder: network.BuilderDir,
+		Dir: *dir, PortBase: *portBase, BinDir: *binDir, FabricBin: *fabricBin, Builder: network.BuilderDir,
 		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Log: log,
 	})
 	if err != nil {

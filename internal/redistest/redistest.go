@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/internal/redisserver"
 )
 
 // InstallHint tells how to get the server binary.
@@ -65,19 +67,29 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatalf("redistest: %v", err)
-	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, t: t, port: port}
+	s := &Server{Dir: dir, t: t}
 	t.Cleanup(func() {
 		s.stop()
 		if !t.Failed() {
 			_ = os.RemoveAll(dir)
 		}
 	})
-	s.launch(bin)
-	return s
+	// A free port can be taken by another process between the check and
+	// redis-server's bind: try a few.
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		s.port, s.Addr = port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		err = s.start(bin)
+		if err == nil {
+			return s
+		}
+		if attempt == 5 {
+			t.Fatalf("redistest: %v (log: %s)", err, filepath.Join(s.Dir, "redis.log"))
+		}
+	}
 }
 
 // Client returns a go-redis client for the server, closed in t.Cleanup.
@@ -122,31 +134,28 @@ func (s *Server) PID() int {
 
 func (s *Server) launch(bin string) {
 	s.t.Helper()
-	args := []string{
-		"--port", strconv.Itoa(s.port),
-		"--bind", "127.0.0.1",
-		"--dir", s.Dir,
-		"--appendonly", "yes",
-		"--appendfsync", "always",
-		"--save", "",
-		"--daemonize", "no",
-		"--protected-mode", "no",
-		"--logfile", "redis.log",
+	if err := s.start(bin); err != nil {
+		s.t.Fatalf("redistest: %v (log: %s)", err, filepath.Join(s.Dir, "redis.log"))
 	}
-	cmd := exec.Command(bin, args...)
+}
+
+// start runs redis-server on s.port and waits until it answers.
+func (s *Server) start(bin string) error {
+	cmd := exec.Command(bin, redisserver.Args(s.port, s.Dir)...)
 	cmd.Dir = s.Dir
 	// Die with the test binary even if it is killed before t.Cleanup runs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("redistest: start redis-server: %v", err)
+		return fmt.Errorf("start redis-server: %w", err)
 	}
 	exit := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exit) }()
 	s.cmd, s.exit = cmd, exit
 	if err := s.waitReady(); err != nil {
 		s.stop()
-		s.t.Fatalf("redistest: %v (log: %s)", err, filepath.Join(s.Dir, "redis.log"))
+		return err
 	}
+	return nil
 }
 
 // waitReady polls PING until the server answers PONG (not LOADING).

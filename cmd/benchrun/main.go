@@ -1,0 +1,181 @@
+// Command benchrun is `make bench`: it brings up the benchmark's own
+// Votechain system (its own run folder and ports, apart from `make up`),
+// runs every phase (referendum rate, ramp to the knee, fixed offered rates,
+// 60 s sustained, surge and drain, ledger ceiling, naive baseline, results
+// reads against a bare handler), checks that no accepted vote was lost, and
+// writes the report (Markdown, JSON, SVG) into a folder named by date and
+// machine. Benchmarks report; a slow machine never fails the run.
+//
+//	benchrun [flags]                 run the benchmark
+//	benchrun serve-bytes [flags]     serve a file's bytes (the bare handler; started by the run)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/bench/readbench"
+	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/bench/suite"
+)
+
+func main() {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "serve-bytes" {
+		err = serveBytes(os.Args[2:])
+	} else {
+		err = run(os.Args[1:])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
+	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
+	portBase := fs.Int("port-base", 32000, "first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399)")
+	voters := fs.Int("voters", 1_000_000, "synthetic voters on the benchmark roll")
+	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
+	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
+	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
+	quick := fs.Bool("quick", false, "shorter phases, for trying the benchmark out (figures are less steady)")
+	profile := fs.Bool("profile", true, "CPU-profile the vote intake (go test -bench with -cpuprofile) for the report")
+	dup := fs.Float64("duplicates", 0.02, "share of vote attempts re-sending a voter who already voted")
+	inel := fs.Float64("ineligible", 0.01, "share of vote attempts by voter ids not on the roll")
+	workers := fs.Uint64("max-workers", 4096, "most vote requests in flight")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: benchrun [flags]   (make bench)\n\nRuns the Votechain benchmark and writes its report.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	out := filepath.Join(*reports, fmt.Sprintf("%s-%dcpu-%s", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), host))
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(*dir + ".log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	plan := suite.DefaultPlan
+	if *quick {
+		plan = quickPlan(plan)
+	}
+	cfg := suite.Config{
+		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: "config/election.json",
+			Voters: *voters, Log: slog.New(slog.NewTextHandler(logFile, nil))},
+		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
+		Self: self, OutDir: out, Progress: os.Stderr,
+	}
+	if *profile {
+		cfg.Profile = profileIntake
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := suite.Run(ctx, cfg)
+	if rep == nil {
+		return err
+	}
+	if err != nil {
+		rep.Notes = append(rep.Notes, "the run ended early: "+err.Error())
+	}
+	if serr := rep.Save(out); serr != nil {
+		return errors.Join(err, serr)
+	}
+	fmt.Fprintf(os.Stderr, "\nreport: %s/report.md (and report.json, report.svg)\n", out)
+	for _, t := range rep.Targets {
+		fmt.Fprintf(os.Stderr, "  %-45s %-12s %-50s %s\n", t.Name, t.Goal, t.Measured, t.Margin)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun: the run ended early:", err)
+	}
+	return nil // a benchmark reports; it does not fail because the machine is slow
+}
+
+// quickPlan shortens every phase.
+func quickPlan(p suite.Plan) suite.Plan {
+	p.ReferendumDur, p.RampStep, p.FixedDur, p.SustainedDur = 5*time.Second, 3*time.Second, 5*time.Second, 15*time.Second
+	p.SurgeDur, p.CeilingDur, p.NaiveDur, p.ReadDur = 5*time.Second, 10*time.Second, 8*time.Second, 3*time.Second
+	return p
+}
+
+// profileIntake CPU-profiles the gateway's vote intake (decode, HMAC, Lua
+// dedup, XADD on a real redis-server) with the package's own benchmark, and
+// keeps the profile and its top functions.
+func profileIntake(ctx context.Context, dir string) (report.Profile, error) {
+	tmp, err := os.MkdirTemp("", "benchrun-pprof-")
+	if err != nil {
+		return report.Profile{}, err
+	}
+	defer os.RemoveAll(tmp)
+	prof, _ := filepath.Abs(filepath.Join(dir, "gateway-intake.pprof"))
+	bin := filepath.Join(tmp, "httpapi.test")
+	how := "go test ./gateway/httpapi -run '^$' -bench 'BenchmarkVoteIntake/redis-intake' -benchtime 20000x -cpuprofile"
+	cmd := exec.CommandContext(ctx, "go", "test", "./gateway/httpapi", "-run", "^$", "-bench", "BenchmarkVoteIntake/redis-intake",
+		"-benchtime", "20000x", "-cpuprofile", prof, "-o", bin)
+	outb, err := cmd.CombinedOutput()
+	if err != nil {
+		return report.Profile{}, fmt.Errorf("%s: %w: %s", how, err, outb)
+	}
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", bin, prof).Output()
+	if err != nil {
+		return report.Profile{}, fmt.Errorf("go tool pprof: %w", err)
+	}
+	var bench string
+	for _, l := range strings.Split(string(outb), "\n") {
+		if strings.Contains(l, "votes/s") {
+			bench = strings.Join(strings.Fields(l), " ")
+		}
+	}
+	return report.Profile{Process: "gateway vote intake (in-process handler benchmark)",
+		How: how + " (" + bench + ")", File: filepath.Base(prof), Top: string(top)}, nil
+}
+
+// serveBytes is the bare handler: a file's bytes with a content type and
+// ETag, from net/http and nothing else.
+func serveBytes(args []string) error {
+	fs := flag.NewFlagSet("serve-bytes", flag.ContinueOnError)
+	file := fs.String("file", "", "file whose bytes every request gets")
+	contentType := fs.String("content-type", "application/json", "Content-Type header")
+	etag := fs.String("etag", "", "ETag header")
+	listen := fs.String("listen", "127.0.0.1:0", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	body, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return readbench.Serve(ctx, ln, readbench.Snapshot{Body: body, ContentType: *contentType, ETag: *etag})
+}

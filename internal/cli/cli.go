@@ -1,0 +1,79 @@
+// Package cli is what Votechain's commands share on the command line: every
+// flag can also be set by an environment variable named after the command
+// and the flag (prefix GATEWAY and flag redis-addr give GATEWAY_REDIS_ADDR),
+// and flags win over the environment, the environment over defaults.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// EnvName is the environment variable that sets flag name under prefix.
+func EnvName(prefix, name string) string {
+	return prefix + "_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// ApplyEnv sets every flag of fs that the command line did not set from its
+// environment variable (EnvName), if that is set. Call it after fs.Parse.
+func ApplyEnv(fs *flag.FlagSet, prefix string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		env := EnvName(prefix, f.Name)
+		if v, ok := os.LookupEnv(env); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %w", env, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Usage returns a usage function printing the synopsis, the flags and how
+// the environment sets them, then the epilogue (if any).
+func Usage(fs *flag.FlagSet, prefix, synopsis, epilogue string) func() {
+	return func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "%s\n\nFlags (each may also be set by the environment variable %s, e.g. %s; flags win):\n",
+			strings.TrimRight(synopsis, "\n"), EnvName(prefix, "<flag-name>"), EnvName(prefix, firstFlag(fs)))
+		fs.PrintDefaults()
+		if epilogue != "" {
+			fmt.Fprintf(w, "\n%s\n", strings.TrimRight(epilogue, "\n"))
+		}
+	}
+}
+
+func firstFlag(fs *flag.FlagSet) string {
+	name := "flag"
+	fs.VisitAll(func(f *flag.Flag) {
+		if name == "flag" {
+			name = f.Name
+		}
+	})
+	return name
+}
+
+// Parse parses args, which may put flags after the command word too
+// ("down --wipe"), applies the environment, and returns the command word
+// ("" if none) and any arguments after it.
+func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, error) {
+	if err := fs.Parse(args); err != nil {
+		return "", nil, err
+	}
+	cmd, rest := fs.Arg(0), []string(nil)
+	if fs.NArg() > 1 {
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return "", nil, err
+		}
+		rest = fs.Args()
+	}
+	return cmd, rest, ApplyEnv(fs, prefix)
+}
