@@ -68,3 +68,7 @@ vet: ## go vet
 
 clean: down ## stop everything and delete bin/ and .run/
 	rm -rf bin .run
+
+.PHONY: bench
+bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try)
+	bin/benchrun $(BENCH_FLAGS)

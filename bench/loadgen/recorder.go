@@ -52,6 +52,7 @@ type Recorder struct {
 	timeline *Timeline
 	ids      map[VoteID]int
 	badIDs   int // 202 answers without a readable vote id
+	lost     int // requests without an answer (timeouts, broken connections): outcome unknown
 }
 
 // NewRecorder returns a recorder whose timeline starts at start.
@@ -99,6 +100,9 @@ func (rc *Recorder) record(r *vegeta.Result) outcome {
 	switch o {
 	case overloaded, transportError:
 		tl.Failed.Add(end, 1)
+		if o == transportError {
+			rc.lost++
+		}
 	default:
 		tl.Answered.Add(end, 1)
 	}
@@ -135,4 +139,13 @@ func (rc *Recorder) AcceptedIDs() (map[VoteID]int, int) {
 		out[id] = n
 	}
 	return out, rc.badIDs
+}
+
+// Unanswered is how many requests got no answer (client timeouts, broken
+// connections): the gateway may have stored such a vote without the client
+// learning its id.
+func (rc *Recorder) Unanswered() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.lost
 }

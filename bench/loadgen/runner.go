@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ type Phase struct {
 	AnsweredPerS  float64       `json:"answered_per_s"` // non-503 answers within the phase, per second
 	AcceptLatency stats.Latency `json:"accept_latency"` // of 202 answers
 	AnswerLatency stats.Latency `json:"answer_latency"` // of all non-503 answers
+	ErrorSamples  []string      `json:"error_samples,omitempty"`
 }
 
 // Step is the phase as a rung of a ramp.
@@ -49,17 +51,17 @@ type Runner struct {
 	Gen        *Generator
 	Rec        *Recorder
 	Progress   io.Writer     // one line per second while an attack runs; nil for none
-	Timeout    time.Duration // per request; default 10 s
-	MaxWorkers uint64        // concurrent requests at most; default 4096
+	Timeout    time.Duration // per request; default 30 s
+	MaxWorkers uint64        // concurrent requests at most; default 1024
 }
 
 func (r *Runner) attacker() *vegeta.Attacker {
 	timeout, workers := r.Timeout, r.MaxWorkers
 	if timeout <= 0 {
-		timeout = 10 * time.Second
+		timeout = 30 * time.Second
 	}
 	if workers == 0 {
-		workers = 4096
+		workers = 1024
 	}
 	return vegeta.NewAttacker(vegeta.Timeout(timeout), vegeta.Workers(64), vegeta.MaxWorkers(workers),
 		vegeta.Connections(int(workers)), vegeta.KeepAlive(true), vegeta.HTTP2(false), vegeta.MaxBody(1024))
@@ -106,6 +108,9 @@ func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time
 		}
 		if o == accepted {
 			acceptLat = append(acceptLat, res.Latency)
+		}
+		if (o == transportError || o == otherStatus) && len(p.ErrorSamples) < 3 && !slices.Contains(p.ErrorSamples, res.Error) {
+			p.ErrorSamples = append(p.ErrorSamples, res.Error)
 		}
 	}
 	close(done)

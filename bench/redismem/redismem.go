@@ -18,9 +18,9 @@ import (
 // Class is one kind of key.
 type Class struct {
 	Name         string  `json:"name"`
-	Keys         int64   `json:"keys"`          // keys of this kind (estimated from a scan for claims and receipts)
-	Items        int64   `json:"items"`         // what the bytes are per: voters on the roll, queued votes, keys
-	Bytes        int64   `json:"bytes"`         // total (sampled keys scaled to Keys)
+	Keys         int64   `json:"keys"`  // keys of this kind (estimated from a scan for claims and receipts)
+	Items        int64   `json:"items"` // what the bytes are per: voters on the roll, queued votes, keys
+	Bytes        int64   `json:"bytes"` // total (sampled keys scaled to Keys)
 	BytesPerItem float64 `json:"bytes_per_item"`
 	MBPerMillion float64 `json:"mb_per_million"` // BytesPerItem * 1e6 / 2^20
 }

@@ -95,8 +95,15 @@ func (r *Report) Markdown() string {
 	p("### Ramp (knee)\n\n")
 	phaseTable(&b, r.Ramp, r.KneeIndex)
 	p("\nA step is *served* when answers (202/409/403) reach 95%% of the offered rate, 503s and errors stay under 1%%, and p99 stays under 1 s; the knee is the last served step.\n\n")
-	p("### Fixed offered rates\n\n")
-	phaseTable(&b, append([]loadgen.Phase{r.Referendum.Phase}, r.Fixed...), -1)
+	p("### Fixed offered rates, sustained and surge\n\n")
+	all := append(append([]loadgen.Phase{r.Referendum.Phase}, r.Fixed...), r.Sustained.Phase, r.Surge.Phase)
+	phaseTable(&b, all, -1)
+	for _, ph := range append(r.Ramp, all...) {
+		if len(ph.ErrorSamples) > 0 {
+			p("\n- %s, client-side errors (%d): %s", ph.Name, ph.Errors+ph.OtherStatus, strings.Join(ph.ErrorSamples, "; "))
+		}
+	}
+	p("\n\n*sent/s* below *offered/s* means the load generator could not start requests that fast (it is bounded to %d requests in flight and shares the cores); *accepted/s* and *answered/s* count answers that arrived within the phase.\n", r.Settings.Workers)
 
 	p("\n## Commit (batcher onto the ledger)\n\n| phase | window | offered | accepted/s | committed/s | 202→commit p50 | p95 |\n|---|---|---|---|---|---|---|\n")
 	for _, c := range []Commit{r.Referendum, r.Sustained} {
@@ -168,8 +175,9 @@ func (r *Report) Markdown() string {
 
 	p("## Loss check\n\n")
 	l := r.Loss
-	p("Set of vote ids answered 202 (%s) against the votes counted by this run's %d batcher batches, read back from the ledger's copy of each transaction (%s counted, %d rejected by the chaincode as duplicates): missing %d, extra %d, counted twice %d, repeated 202 ids %d, unreadable transactions %d → **%s**.\n",
+	p("Set of vote ids answered 202 (%s) against the votes counted by this run's %d batcher batches, read back from the ledger's copy of each transaction (%s counted, %d rejected by the chaincode as duplicates): missing %d, extra %d, counted twice %d, repeated 202 ids %d, unreadable transactions %d → **%s**.\n\n",
 		num(float64(l.Accepted)), l.Batches, num(float64(l.Counted)), l.Rejected, l.Missing, l.Extra, l.CountedTwice, l.RepeatedAnswers, l.Unreadable, verdict)
+	p("*Extra* votes are counted votes whose 202 the client never received: %d requests timed out or lost their connection client-side, so the gateway may have stored them without the load generator learning their ids. The check passes with at most that many extra votes; a missing or twice-counted vote always fails it.\n", l.Unanswered)
 	for _, e := range l.Examples {
 		p("- %s\n", e)
 	}

@@ -57,7 +57,7 @@ func run(args []string) error {
 	profile := fs.Bool("profile", true, "CPU-profile the vote intake (go test -bench with -cpuprofile) for the report")
 	dup := fs.Float64("duplicates", 0.02, "share of vote attempts re-sending a voter who already voted")
 	inel := fs.Float64("ineligible", 0.01, "share of vote attempts by voter ids not on the roll")
-	workers := fs.Uint64("max-workers", 4096, "most vote requests in flight")
+	workers := fs.Uint64("max-workers", 1024, "most vote requests in flight")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: benchrun [flags]   (make bench)\n\nRuns the Votechain benchmark and writes its report.\n\nFlags:\n")
 		fs.PrintDefaults()

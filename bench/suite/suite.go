@@ -1,0 +1,551 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/bench/knee"
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/bench/readbench"
+	"github.com/votechain/votechain/bench/redismem"
+	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/bench/skew"
+	"github.com/votechain/votechain/bench/stats"
+	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/stack"
+)
+
+// Config is one benchmark run.
+type Config struct {
+	Stack    StackConfig
+	Fresh    bool // wipe the benchmark's system first, so the run starts on an empty ledger
+	Keep     bool // leave the system running afterwards
+	Plan     Plan
+	Mix      loadgen.Mix
+	Workers  uint64    // most vote requests in flight
+	Self     string    // this executable, run as `Self serve-bytes` for the bare handler
+	OutDir   string    // where profiles are written (the report folder)
+	Profile  Profiler  // takes the CPU profiles for missed targets; nil for none
+	Progress io.Writer // progress lines
+	Log      *slog.Logger
+}
+
+// Profiler takes a CPU profile of the vote intake into dir.
+type Profiler func(ctx context.Context, dir string) (report.Profile, error)
+
+// Plan is the schedule of the phases.
+type Plan struct {
+	ReferendumRate float64
+	ReferendumDur  time.Duration
+	RampRates      []float64
+	RampStep       time.Duration
+	Knee           knee.Criteria
+	FixedRates     []float64
+	FixedDur       time.Duration
+	SustainedRate  float64
+	SustainedDur   time.Duration
+	SurgeRate      float64
+	SurgeDur       time.Duration
+	DrainLimit     time.Duration
+	CeilingVotes   int // votes per transaction
+	CeilingFlight  int
+	CeilingDur     time.Duration
+	NaiveFlight    int
+	NaiveDur       time.Duration
+	ReadWorkers    int
+	ReadDur        time.Duration // per run; two runs each, alternating
+}
+
+// DefaultPlan fits `make bench` in well under 15 minutes on 2 cores.
+var DefaultPlan = Plan{
+	ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
+	RampRates: []float64{1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000}, RampStep: 5 * time.Second,
+	Knee:       knee.Criteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
+	FixedRates: []float64{5000, 10000}, FixedDur: 10 * time.Second,
+	SustainedRate: 5000, SustainedDur: 60 * time.Second,
+	SurgeRate: 20000, SurgeDur: 10 * time.Second, DrainLimit: 6 * time.Minute,
+	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 30 * time.Second,
+	NaiveFlight: 200, NaiveDur: 20 * time.Second,
+	ReadWorkers: 32, ReadDur: 8 * time.Second,
+}
+
+// run is the state of one benchmark run.
+type run struct {
+	cfg      Config
+	st       *stack.Stack
+	ledger   *fabricclient.Ballot
+	election *ballot.Election
+	rdb      *redis.Client
+	rec      *loadgen.Recorder
+	runner   *loadgen.Runner
+	watcher  *ledgerload.Watcher
+	book     *cpuBook
+	t0       time.Time
+	rep      *report.Report
+
+	mu     sync.Mutex
+	queued *stats.Series // queue depth samples (max per second)
+}
+
+func (r *run) say(format string, a ...any) {
+	if r.cfg.Progress != nil {
+		fmt.Fprintf(r.cfg.Progress, "bench: "+format+"\n", a...)
+	}
+}
+
+// mark records a span of the run for the plot.
+func (r *run) mark(name string, from, to time.Time) {
+	r.rep.Series.Marks = append(r.rep.Series.Marks, report.Mark{Name: name, StartS: from.Sub(r.t0).Seconds(), EndS: to.Sub(r.t0).Seconds()})
+}
+
+// Run brings the benchmark's system up, runs every phase and returns the
+// report. Measurements that fail are noted in the report rather than ending
+// the run where the rest can still be measured.
+func Run(ctx context.Context, cfg Config) (*report.Report, error) {
+	began := time.Now()
+	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: machine(), KneeIndex: -1}}
+	if cfg.Fresh {
+		if old, err := stack.New(stack.Config{Dir: cfg.Stack.Dir, PortBase: cfg.Stack.PortBase, BinDir: cfg.Stack.BinDir,
+			FabricBin: cfg.Stack.FabricBin, Builder: network.BuilderDir, Election: cfg.Stack.Election}); err == nil {
+			if _, err := os.Stat(cfg.Stack.Dir); err == nil {
+				r.say("wiping the previous benchmark system in %s", cfg.Stack.Dir)
+				if err := old.Down(true); err != nil {
+					return nil, fmt.Errorf("wipe %s: %w", cfg.Stack.Dir, err)
+				}
+			}
+		}
+	}
+	r.say("bringing the benchmark system up in %s (port base %d, %d voters)", cfg.Stack.Dir, cfg.Stack.PortBase, cfg.Stack.Voters)
+	st, err := StartStack(ctx, cfg.Stack)
+	if err != nil {
+		return nil, err
+	}
+	r.st = st
+	if !cfg.Keep {
+		defer func() {
+			r.say("stopping the benchmark system (data kept in %s)", cfg.Stack.Dir)
+			if err := st.Down(false); err != nil {
+				r.say("stop: %v", err)
+			}
+		}()
+	}
+	if err := r.connect(ctx); err != nil {
+		return nil, err
+	}
+	defer r.rdb.Close()
+	if err := r.phases(ctx); err != nil {
+		return r.rep, err
+	}
+	r.rep.Machine.LoadEnd = loadavg()
+	r.rep.DurationS = time.Since(began).Seconds()
+	return r.rep, nil
+}
+
+// connect dials the ledger and Redis, reads the election and roll, and
+// starts the watchers.
+func (r *run) connect(ctx context.Context) error {
+	profile, err := r.st.Network().Profile()
+	if err != nil {
+		return err
+	}
+	conn, err := fabricclient.Dial(profile, "Commission")
+	if err != nil {
+		return err
+	}
+	r.ledger = conn.Ballot()
+	if r.election, err = r.ledger.Election(ctx); err != nil {
+		return err
+	}
+	r.rdb = redis.NewClient(&redis.Options{Addr: r.st.RedisAddr()})
+	if n, err := loadgen.QueueDepth(ctx, r.rdb, r.election.States); err != nil {
+		return err
+	} else if n > 0 {
+		r.say("waiting for %d votes of an earlier run to drain", n)
+		if _, err := loadgen.WaitDrained(ctx, r.rdb, r.election.States, r.cfg.Plan.DrainLimit, r.cfg.Progress, nil); err != nil {
+			return err
+		}
+	}
+	roll, err := loadgen.ReadRoll(r.st.RollCSV(), r.election.States)
+	if err != nil {
+		return err
+	}
+	gen, err := loadgen.NewGenerator(roll, r.election.Candidates, r.cfg.Mix, uint64(time.Now().UnixNano()))
+	if err != nil {
+		return err
+	}
+	weights := skew.Weights(roll.States)
+	r.rep.Settings = report.Settings{Voters: roll.Size(), Duplicates: r.cfg.Mix.Duplicate, Ineligible: r.cfg.Mix.Ineligible,
+		StateWeight: map[string]float64{}, Batchers: 1, Workers: r.cfg.Workers}
+	for i, s := range roll.States {
+		r.rep.Settings.StateWeight[s] = weights[i]
+	}
+
+	pids := map[string]int{"benchrun (load generator)": os.Getpid()}
+	for _, p := range r.st.Network().Status(ctx).Processes {
+		if p.Running {
+			pids[p.Name] = p.PID
+		}
+	}
+	for _, s := range r.st.Status() {
+		if s.Running {
+			pids[s.Name] = s.PID
+		}
+	}
+	r.book = newCPUBook(pids)
+
+	r.t0 = time.Now()
+	r.rec = loadgen.NewRecorder(r.t0)
+	r.runner = &loadgen.Runner{URL: r.st.GatewayURL() + "/api/v1/vote", Gen: gen, Rec: r.rec, Progress: r.cfg.Progress, MaxWorkers: r.cfg.Workers}
+	r.queued = stats.NewSeries(r.t0)
+	if r.watcher, _, err = ledgerload.Watch(ctx, r.ledger); err != nil {
+		return err
+	}
+	go r.sampleQueue(ctx)
+	return nil
+}
+
+// sampleQueue records the queue depth every half second (the series keeps
+// the per-second maximum).
+func (r *run) sampleQueue(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := loadgen.QueueDepth(ctx, r.rdb, r.election.States)
+			if err != nil {
+				continue
+			}
+			r.mu.Lock()
+			i := int(now.Sub(r.t0) / time.Second)
+			r.queued.Add(now, 0)
+			if i < len(r.queued.Count) {
+				r.queued.Count[i] = max(r.queued.Count[i], float64(n))
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// intake runs one constant-rate phase with its CPU window and mark.
+func (r *run) intake(ctx context.Context, name, cpuPhase string, rate float64, d time.Duration) (loadgen.Phase, error) {
+	r.say("%s: offering %.0f votes/s for %s", name, rate, d)
+	r.book.begin(cpuPhase)
+	from := time.Now()
+	p, err := r.runner.Constant(ctx, name, rate, d)
+	r.book.end()
+	r.mark(name, from, time.Now())
+	return p, err
+}
+
+// phases runs everything after bring-up, in order.
+func (r *run) phases(ctx context.Context) error {
+	pl := r.cfg.Plan
+	rep := r.rep
+
+	ref, err := r.intake(ctx, "referendum", "referendum", pl.ReferendumRate, pl.ReferendumDur)
+	if err != nil {
+		return err
+	}
+	rep.Referendum = report.Commit{Phase: ref, WindowS: ref.DurationS}
+	refFrom := r.t0.Add(time.Duration(ref.StartS * float64(time.Second)))
+	rep.Referendum.CommittedPerS = float64(r.watcher.CountedSince(refFrom)-r.watcher.CountedSince(refFrom.Add(time.Duration(ref.DurationS*float64(time.Second))))) / ref.DurationS
+
+	r.say("ramp: %v votes/s, %s per step, until a step is not served", pl.RampRates, pl.RampStep)
+	r.book.begin("ramp")
+	from := time.Now()
+	rep.Ramp, rep.KneeIndex, err = r.runner.Ramp(ctx, pl.RampRates, pl.RampStep, pl.Knee)
+	r.book.end()
+	r.mark("ramp", from, time.Now())
+	if err != nil {
+		return err
+	}
+
+	for _, rate := range pl.FixedRates {
+		p, err := r.intake(ctx, fmt.Sprintf("fixed-%.0f", rate), "fixed", rate, pl.FixedDur)
+		if err != nil {
+			return err
+		}
+		rep.Fixed = append(rep.Fixed, p)
+	}
+
+	susFrom := time.Now()
+	sus, err := r.intake(ctx, "sustained", "sustained", pl.SustainedRate, pl.SustainedDur)
+	if err != nil {
+		return err
+	}
+	susTo := susFrom.Add(pl.SustainedDur)
+	rep.Sustained = report.Commit{Phase: sus, WindowS: pl.SustainedDur.Seconds(),
+		CommittedPerS: float64(r.watcher.CountedSince(susFrom)-r.watcher.CountedSince(susTo)) / pl.SustainedDur.Seconds()}
+
+	surge, err := r.intake(ctx, "surge", "surge", pl.SurgeRate, pl.SurgeDur)
+	if err != nil {
+		return err
+	}
+	rep.Surge.Phase = surge
+	if err := r.drain(ctx); err != nil {
+		rep.Notes = append(rep.Notes, "drain: "+err.Error())
+	}
+
+	r.ceilingAndNaive(ctx)
+	r.reads(ctx)
+	r.lossCheck(ctx)
+	r.ledgerSize(ctx)
+	r.series()
+	if r.cfg.Profile != nil {
+		r.say("profiling the vote intake")
+		if p, err := r.cfg.Profile(ctx, r.cfg.OutDir); err != nil {
+			rep.Notes = append(rep.Notes, "intake profile: "+err.Error())
+		} else {
+			rep.Profiles = append(rep.Profiles, p)
+		}
+	}
+	rep.Profiles = append(rep.Profiles, r.redisProfile(ctx))
+	rep.Phases, rep.CPU, rep.MachineBusy = r.book.rows()
+	r.targets()
+	return nil
+}
+
+// drain measures Redis at the end of the surge and waits for the queues to
+// empty onto the ledger.
+func (r *run) drain(ctx context.Context) error {
+	s := &r.rep.Surge
+	var err error
+	s.QueuedAtEnd, err = loadgen.QueueDepth(ctx, r.rdb, r.election.States)
+	if err != nil {
+		return err
+	}
+	r.say("surge over: %d votes queued; draining (Redis memory is measured meanwhile)", s.QueuedAtEnd)
+	r.book.begin("drain")
+	from := time.Now()
+	memDone := make(chan struct{})
+	go func() {
+		defer close(memDone)
+		u, err := redismem.Measure(ctx, r.rdb, r.election.States, int64(r.rep.Settings.Voters))
+		if err != nil {
+			r.rep.Notes = append(r.rep.Notes, "redis memory: "+err.Error())
+			return
+		}
+		r.rep.Redis = u
+	}()
+	d, err := loadgen.WaitDrained(ctx, r.rdb, r.election.States, r.cfg.Plan.DrainLimit, r.cfg.Progress, nil)
+	r.book.end()
+	r.mark("drain", from, time.Now())
+	<-memDone
+	s.DrainS, s.Drained = d.Seconds(), err == nil
+	if d > 0 {
+		s.DrainPerS = float64(s.QueuedAtEnd) / d.Seconds()
+	}
+	if err := r.watcher.WaitIdle(ctx, 2*time.Second, time.Minute); err != nil {
+		r.rep.Notes = append(r.rep.Notes, "waiting for the last commit events: "+err.Error())
+	}
+	return err
+}
+
+// ceilingAndNaive drives the chaincode directly, on the now idle system.
+func (r *run) ceilingAndNaive(ctx context.Context) {
+	pl := r.cfg.Plan
+	base := ledgerload.SeqBaseFor(time.Now())
+	drives := []struct {
+		name string
+		d    ledgerload.Drive
+		out  *ledgerload.DriveResult
+	}{
+		{"ceiling", ledgerload.Drive{VotesPerTx: pl.CeilingVotes, InFlight: pl.CeilingFlight, Duration: pl.CeilingDur, Prebuilt: 400, SeqBase: base}, &r.rep.Ceiling},
+		{"naive", ledgerload.Drive{VotesPerTx: 1, InFlight: pl.NaiveFlight, Duration: pl.NaiveDur, Prebuilt: 20000, SeqBase: base + 50_000}, &r.rep.Naive},
+	}
+	for _, dr := range drives {
+		r.say("%s: %d votes/tx, %d in flight, %s", dr.name, dr.d.VotesPerTx, dr.d.InFlight, dr.d.Duration)
+		r.book.begin(dr.name)
+		from := time.Now()
+		res, err := ledgerload.Run(ctx, r.ledger, r.election, dr.d)
+		r.book.end()
+		r.mark(dr.name, from, time.Now())
+		if err != nil {
+			r.rep.Notes = append(r.rep.Notes, dr.name+": "+err.Error())
+		}
+		*dr.out = res
+		r.say("%s: %.0f votes/s (%.1f tx/s, %d errors)", dr.name, res.VotesPerS, res.TxPerS, res.Errors)
+		if res.FirstError != "" {
+			r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("%s: %d failed transactions, first: %s", dr.name, res.Errors, res.FirstError))
+		}
+	}
+}
+
+// reads compares the gateway's results GET with a bare handler, alternating.
+func (r *run) reads(ctx context.Context) {
+	pl := r.cfg.Plan
+	url := r.st.GatewayURL() + "/api/v1/results"
+	snap, err := readbench.Capture(ctx, url)
+	if err != nil {
+		r.rep.Notes = append(r.rep.Notes, "results reads: "+err.Error())
+		return
+	}
+	file := filepath.Join(r.cfg.Stack.Dir, "results-body.json")
+	if err := os.WriteFile(file, snap.Body, 0o644); err != nil {
+		r.rep.Notes = append(r.rep.Notes, "results reads: "+err.Error())
+		return
+	}
+	cmd, bareURL, err := bareServer(ctx, r.cfg.Self, file, snap.ContentType, snap.ETag)
+	if err != nil {
+		r.rep.Notes = append(r.rep.Notes, "results reads: "+err.Error())
+		return
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	r.book.pids["bare handler"] = cmd.Process.Pid
+	rd := &r.rep.Reads
+	rd.BodyBytes = len(snap.Body)
+	from := time.Now()
+	for range 2 {
+		for _, side := range []struct {
+			phase, url string
+			out        *[]readbench.Result
+		}{{"reads-gateway", url, &rd.Gateway}, {"reads-bare", bareURL + "/api/v1/results", &rd.Bare}} {
+			r.say("%s: %d workers for %s", side.phase, pl.ReadWorkers, pl.ReadDur)
+			r.book.begin(side.phase)
+			res := readbench.Hammer(ctx, side.url, pl.ReadWorkers, pl.ReadDur)
+			r.book.end()
+			*side.out = append(*side.out, res)
+			r.say("%s: %.0f QPS", side.phase, res.QPS)
+		}
+	}
+	r.mark("reads", from, time.Now())
+	mean := func(rs []readbench.Result) float64 {
+		var s float64
+		for _, x := range rs {
+			s += x.QPS
+		}
+		return s / float64(max(len(rs), 1))
+	}
+	rd.GatewayQPS, rd.BareQPS = mean(rd.Gateway), mean(rd.Bare)
+	if rd.BareQPS > 0 {
+		rd.Ratio = rd.GatewayQPS / rd.BareQPS
+	}
+}
+
+// lossCheck compares the 202 ids with the ledger and derives 202→commit
+// latencies per phase.
+func (r *run) lossCheck(ctx context.Context) {
+	r.say("loss check: reading this run's batches back from the ledger")
+	arrivals, werr := r.watcher.Arrivals()
+	if werr != nil {
+		r.rep.Notes = append(r.rep.Notes, "event stream: "+werr.Error())
+	}
+	ids, bad := r.rec.AcceptedIDs()
+	r.book.begin("loss-check")
+	loss, commits, err := ledgerload.Check(ctx, r.ledger, arrivals, ids, bad, r.rec.Unanswered())
+	r.book.end()
+	if err != nil {
+		r.rep.Notes = append(r.rep.Notes, "loss check: "+err.Error())
+	}
+	r.rep.Loss = loss
+	r.say("loss check: %d accepted, %d counted, missing %d, extra %d, twice %d", loss.Accepted, loss.Counted, loss.Missing, loss.Extra, loss.CountedTwice)
+	within := func(p loadgen.Phase) stats.Latency {
+		from := r.t0.Add(time.Duration(p.StartS * float64(time.Second)))
+		to := from.Add(time.Duration(p.DurationS * float64(time.Second)))
+		var lat []time.Duration
+		for _, c := range commits {
+			// Cast times are whole milliseconds: allow one on either side.
+			if !c.CastAt.Before(from.Add(-time.Millisecond)) && c.CastAt.Before(to.Add(time.Millisecond)) {
+				lat = append(lat, c.Committed.Sub(c.CastAt))
+			}
+		}
+		return stats.Summarize(lat)
+	}
+	r.rep.Referendum.CommitLatency = within(r.rep.Referendum.Phase)
+	r.rep.Sustained.CommitLatency = within(r.rep.Sustained.Phase)
+	r.rep.Surge.CommitLatency = within(r.rep.Surge.Phase)
+}
+
+// ledgerSize sizes the peers' ledger folders against the votes on the channel.
+func (r *run) ledgerSize(ctx context.Context) {
+	l := &r.rep.Ledger
+	l.PeerBytes = map[string]int64{}
+	// Each peer's ledger sits in nodes/<peer host>/data.
+	nodes := filepath.Dir(filepath.Dir(r.st.Network().Layout().NodeDataDir("x")))
+	entries, err := os.ReadDir(nodes)
+	if err != nil {
+		r.rep.Notes = append(r.rep.Notes, "ledger size: "+err.Error())
+	}
+	for _, e := range entries {
+		data := filepath.Join(nodes, e.Name(), "data")
+		if !strings.HasPrefix(e.Name(), "peer") {
+			continue
+		}
+		if _, err := os.Stat(data); err != nil {
+			continue
+		}
+		n, err := dirSize(data)
+		if err != nil {
+			r.rep.Notes = append(r.rep.Notes, "ledger size: "+err.Error())
+			continue
+		}
+		l.PeerBytes[e.Name()] = n
+	}
+	res, err := r.ledger.Results(ctx)
+	if err != nil {
+		r.rep.Notes = append(r.rep.Notes, "ledger results: "+err.Error())
+		return
+	}
+	l.Votes = res.Counted + res.Rejected
+	var most int64
+	for _, n := range l.PeerBytes {
+		most = max(most, n)
+	}
+	if l.Votes > 0 {
+		l.BytesPerVote = float64(most) / float64(l.Votes)
+	}
+}
+
+// series fills the plot's per-second series.
+func (r *run) series() {
+	tl := r.rec.Timeline()
+	s := &r.rep.Series
+	s.Sent, s.Accepted = tl.Sent.Count, tl.Accepted.Count
+	s.AcceptP50ms, s.AcceptP99ms = tl.AcceptLat.PerSecond(50), tl.AcceptLat.PerSecond(99)
+	committed, driver := stats.NewSeries(r.t0), stats.NewSeries(r.t0)
+	arrivals, _ := r.watcher.Arrivals()
+	for _, a := range arrivals {
+		if ledgerload.IsDriverSeq(a.Seq) {
+			driver.Add(a.At, float64(a.Counted))
+		} else {
+			committed.Add(a.At, float64(a.Counted))
+		}
+	}
+	s.Committed, s.DriverCommitted = committed.Count, driver.Count
+	r.mu.Lock()
+	s.Queued = append([]float64(nil), r.queued.Count...)
+	r.mu.Unlock()
+}
+
+// redisProfile is Redis's own account of where its time went.
+func (r *run) redisProfile(ctx context.Context) report.Profile {
+	p := report.Profile{Process: "redis", How: "INFO commandstats after the run: calls, total and per-call microseconds of each command", File: "-"}
+	info, err := r.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		p.Top = err.Error()
+		return p
+	}
+	var lines []string
+	for _, l := range strings.Split(info, "\n") {
+		if strings.HasPrefix(l, "cmdstat_") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	p.Top = strings.Join(lines, "\n")
+	return p
+}
