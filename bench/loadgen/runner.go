@@ -31,8 +31,8 @@ type Phase struct {
 	OtherStatus   int           `json:"other_status"`
 	Errors        int           `json:"transport_errors"`
 	SentPerS      float64       `json:"sent_per_s"`
-	AcceptedPerS  float64       `json:"accepted_per_s"` // 202s answered within the phase, per second
-	AnsweredPerS  float64       `json:"answered_per_s"` // non-503 answers within the phase, per second
+	AcceptedPerS  float64       `json:"accepted_per_s"` // 202s per second, until the phase's last answer
+	AnsweredPerS  float64       `json:"answered_per_s"` // non-503 answers per second, until the last answer
 	AcceptLatency stats.Latency `json:"accept_latency"` // of 202 answers
 	AnswerLatency stats.Latency `json:"answer_latency"` // of all non-503 answers
 	ErrorSamples  []string      `json:"error_samples,omitempty"`
@@ -83,7 +83,7 @@ func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time
 	go r.progress(name, rate, began, &mu, &second, done)
 
 	p := Phase{Name: name, Offered: rate, StartS: began.Sub(r.Rec.timeline.Start).Seconds(), DurationS: d.Seconds()}
-	end := began.Add(d)
+	lastEnd := began.Add(d)
 	var acceptLat, answerLat []time.Duration
 	var runErr error
 	for res := range results {
@@ -99,11 +99,8 @@ func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time
 		p.Codes[o]++
 		if o != overloaded && o != transportError {
 			answerLat = append(answerLat, res.Latency)
-			if !res.End().After(end) {
-				p.AnsweredPerS++
-				if o == accepted {
-					p.AcceptedPerS++
-				}
+			if end := res.End(); end.After(lastEnd) {
+				lastEnd = end
 			}
 		}
 		if o == accepted {
@@ -120,8 +117,12 @@ func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time
 	p.Accepted, p.Duplicates, p.Ineligible = p.Codes[accepted], p.Codes[duplicate], p.Codes[ineligible]
 	p.Overloaded, p.OtherStatus, p.Errors = p.Codes[overloaded], p.Codes[otherStatus], p.Codes[transportError]
 	p.SentPerS = float64(p.Sent) / p.DurationS
-	p.AnsweredPerS /= p.DurationS
-	p.AcceptedPerS /= p.DurationS
+	// Throughput is over the time until the last answer: a server that
+	// falls behind stretches it; one that keeps up answers within a
+	// latency of the phase's end.
+	window := max(p.DurationS, lastEnd.Sub(began).Seconds())
+	p.AnsweredPerS = float64(len(answerLat)) / window
+	p.AcceptedPerS = float64(p.Accepted) / window
 	p.AcceptLatency, p.AnswerLatency = stats.Summarize(acceptLat), stats.Summarize(answerLat)
 	if ctx.Err() != nil && runErr == nil {
 		runErr = ctx.Err()

@@ -77,7 +77,12 @@ func (r *Report) Markdown() string {
 	p("- **Committed, sustained %.0f s: %s votes/s** end to end (batcher, with intake running).\n", r.Sustained.WindowS, num(r.Sustained.CommittedPerS))
 	p("- **Ledger ceiling: %s votes/s** (%d votes/tx, %d in flight); **naive baseline: %s votes/s** (1 vote/tx, %d in flight).\n",
 		num(r.Ceiling.VotesPerS), r.Ceiling.VotesPerTx, r.Ceiling.InFlight, num(r.Naive.VotesPerS), r.Naive.InFlight)
-	p("- **Votechain ÷ ceiling = %.2f; Votechain ÷ naive = %.1f×.**\n", r.VsCeiling, r.VsNaive)
+	p("- **Votechain ÷ ceiling = %.2f; Votechain ÷ naive = %.1f×.**", r.VsCeiling, r.VsNaive)
+	if r.Ceiling.VotesPerS > 0 && r.Surge.DrainPerS > 0 {
+		p(" (While draining after the surge, with no intake competing for the cores, the batcher committed %s votes/s = %.2f × the ceiling.)",
+			num(r.Surge.DrainPerS), r.Surge.DrainPerS/r.Ceiling.VotesPerS)
+	}
+	p("\n")
 	p("- **Surge drain: %.1f s** for %s queued votes after a %.0f s burst offered at %s/s (%s votes/s drained).\n",
 		r.Surge.DrainS, num(float64(r.Surge.QueuedAtEnd)), r.Surge.Phase.DurationS, num(r.Surge.Phase.Offered), num(r.Surge.DrainPerS))
 	p("- Results GET: %s QPS vs %s QPS for a bare handler serving the same %d bytes (ratio %.2f).\n",
@@ -103,7 +108,7 @@ func (r *Report) Markdown() string {
 			p("\n- %s, client-side errors (%d): %s", ph.Name, ph.Errors+ph.OtherStatus, strings.Join(ph.ErrorSamples, "; "))
 		}
 	}
-	p("\n\n*sent/s* below *offered/s* means the load generator could not start requests that fast (it is bounded to %d requests in flight and shares the cores); *accepted/s* and *answered/s* count answers that arrived within the phase.\n", r.Settings.Workers)
+	p("\n\n*sent/s* below *offered/s* means the load generator could not start requests that fast (it is bounded to %d requests in flight and shares the cores); *accepted/s* and *answered/s* are over the time from the phase's start to its last answer, so a gateway that falls behind is not credited with the answers it gives after the phase.\n", r.Settings.Workers)
 
 	p("\n## Commit (batcher onto the ledger)\n\n| phase | window | offered | accepted/s | committed/s | 202→commit p50 | p95 |\n|---|---|---|---|---|---|---|\n")
 	for _, c := range []Commit{r.Referendum, r.Sustained} {
