@@ -85,8 +85,8 @@ func (r *Report) Markdown() string {
 	p("\n")
 	p("- **Surge drain: %.1f s** for %s queued votes after a %.0f s burst offered at %s/s (%s votes/s drained).\n",
 		r.Surge.DrainS, num(float64(r.Surge.QueuedAtEnd)), r.Surge.Phase.DurationS, num(r.Surge.Phase.Offered), num(r.Surge.DrainPerS))
-	p("- Results GET: %s QPS vs %s QPS for a bare handler serving the same %d bytes (ratio %.2f).\n",
-		num(r.Reads.GatewayQPS), num(r.Reads.BareQPS), r.Reads.BodyBytes, r.Reads.Ratio)
+	p("- Results GET: %s QPS vs %s QPS for a bare handler serving the same %d bytes (ratio %.2f of the median runs; best runs %s vs %s, ratio %.2f).\n",
+		num(r.Reads.GatewayQPS), num(r.Reads.BareQPS), r.Reads.BodyBytes, r.Reads.Ratio, num(r.Reads.GatewayBestQPS), num(r.Reads.BareBestQPS), r.Reads.BestRatio)
 	verdict := "PASSED"
 	if !r.Loss.OK {
 		verdict = "FAILED"
@@ -138,7 +138,7 @@ func (r *Report) Markdown() string {
 			p("| bare net/http, same bytes | %d | %d | %s | %.2f ms |\n", i+1, bb.Workers, num(bb.QPS), bb.P99ms)
 		}
 	}
-	p("\nBoth servers are separate processes hammered by the same vegeta attacker in closed loop; runs alternate so drifting machine load hits both alike.\n\n")
+	p("\nBoth servers are separate processes hammered by the same vegeta attacker in closed loop; runs alternate so drifting machine load hits both alike; the verdict uses the median run of each.\n\n")
 
 	p("## CPU per process (cores; 1.00 = one core busy) and peak RSS\n\n| process |")
 	for _, ph := range r.Phases {
@@ -162,6 +162,14 @@ func (r *Report) Markdown() string {
 	}
 	p(" |\n\nCPU from /proc/PID/stat (utime+stime) between phase boundaries; peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other engineers' work.\n\n")
 
+	if len(r.Saturation) > 0 {
+		p("## What saturated\n\nCores held per phase (of %d): the intake (gateway + Redis), the ledger side (peers, chaincode, orderers, batcher, explorer), the load generator, and everything else on the machine (other engineers' builds and tests).\n\n", r.Machine.CPUs)
+		p("| phase | machine | intake | ledger side | load generator | others | busiest processes |\n|---|---|---|---|---|---|---|\n")
+		for _, s := range r.Saturation {
+			p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Phase, s.Machine, s.Intake, s.Ledger, s.LoadGen, s.Others, s.Top)
+		}
+		p("\n%s\n\n", r.Why)
+	}
 	p("## Memory and storage\n\nRedis `used_memory` %.1f MB. Per kind of key (MEMORY USAGE; claims and receipts sampled and scaled):\n\n| keys | keys | per | bytes each | MB per million |\n|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
 	for _, c := range r.Redis.Classes {
 		p("| %s | %s | %s | %.1f | %.1f |\n", c.Name, num(float64(c.Keys)), num(float64(c.Items)), c.BytesPerItem, c.MBPerMillion)

@@ -47,12 +47,13 @@ func Plot(s Series) []byte {
 			fill = "#e6eef7"
 		}
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%d" fill="%s"/>`+"\n", x(m.StartS), top, math.Max(x(m.EndS)-x(m.StartS), 1), 2*panelH+gap, fill)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" transform="rotate(-90 %.1f %.1f)" fill="#555">%s</text>`+"\n",
-			x(m.StartS)+10, top+panelH-4, x(m.StartS)+10, top+panelH-4, escape(m.Name))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" transform="rotate(-90 %.1f %.1f)" text-anchor="end" fill="#555">%s</text>`+"\n",
+			x(m.StartS)+10, top+4, x(m.StartS)+10, top+4, escape(m.Name))
 	}
 
 	rate := []line{{"sent/s", "#999999", s.Sent}, {"accepted (202)/s", "#1f77b4", s.Accepted},
-		{"committed/s (batcher)", "#2ca02c", s.Committed}, {"committed/s (ceiling/naive drivers)", "#ff7f0e", s.DriverCommitted}}
+		{"committed/s, batcher (5 s mean)", "#2ca02c", MovingMean(s.Committed, 5)},
+		{"committed/s, ceiling and naive (5 s mean)", "#ff7f0e", MovingMean(s.DriverCommitted, 5)}}
 	ymax := 1.0
 	for _, l := range rate {
 		for _, v := range l.data {
@@ -69,7 +70,7 @@ func Plot(s Series) []byte {
 	}
 	for i, l := range rate {
 		path(&b, l, x, func(v float64) float64 { return top + panelH - v/ymax*panelH })
-		legend(&b, l, marginL+10+i*200, int(top)-8)
+		legend(&b, l, marginL+10+i*225, int(top)-8)
 	}
 
 	lat := []line{{"202 latency p50 (ms)", "#9467bd", s.AcceptP50ms}, {"202 latency p99 (ms)", "#d62728", s.AcceptP99ms}}
@@ -136,4 +137,20 @@ func niceCeil(v float64) float64 {
 
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// MovingMean is the centred mean of each value with its neighbours over a
+// window of w values (commits arrive in blocks, so per-second counts spike).
+func MovingMean(v []float64, w int) []float64 {
+	out := make([]float64, len(v))
+	half := w / 2
+	for i := range v {
+		lo, hi := max(i-half, 0), min(i+half+1, len(v))
+		var sum float64
+		for _, x := range v[lo:hi] {
+			sum += x
+		}
+		out[i] = sum / float64(hi-lo)
+	}
+	return out
 }

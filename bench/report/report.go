@@ -43,6 +43,8 @@ type Report struct {
 	Phases            []string           `json:"phases"` // CPU columns, in run order
 	CPU               []ProcessCPU       `json:"cpu"`
 	MachineBusy       map[string]float64 `json:"machine_busy"` // busy share of all cores per phase (0..1)
+	Saturation        []Saturation       `json:"saturation"`
+	Why               string             `json:"why"` // what the saturation table says about the missed targets
 	Redis             redismem.Usage     `json:"redis"`
 	RedisMBPerMillion float64            `json:"redis_mb_per_million_voters"`
 	Ledger            Ledger             `json:"ledger"`
@@ -106,12 +108,15 @@ type Surge struct {
 
 // Reads compares the gateway's results GET with a bare handler.
 type Reads struct {
-	BodyBytes  int                `json:"body_bytes"`
-	Gateway    []readbench.Result `json:"gateway"`
-	Bare       []readbench.Result `json:"bare"`
-	GatewayQPS float64            `json:"gateway_qps"`
-	BareQPS    float64            `json:"bare_qps"`
-	Ratio      float64            `json:"ratio"`
+	BodyBytes      int                `json:"body_bytes"`
+	Gateway        []readbench.Result `json:"gateway"`
+	Bare           []readbench.Result `json:"bare"`
+	GatewayQPS     float64            `json:"gateway_qps"` // median run
+	BareQPS        float64            `json:"bare_qps"`    // median run
+	Ratio          float64            `json:"ratio"`       // of the medians
+	GatewayBestQPS float64            `json:"gateway_best_qps"`
+	BareBestQPS    float64            `json:"bare_best_qps"`
+	BestRatio      float64            `json:"best_ratio"` // of the best runs
 }
 
 // ProcessCPU is one process's CPU use per phase (in cores) and peak RSS.
@@ -119,6 +124,17 @@ type ProcessCPU struct {
 	Name      string             `json:"name"`
 	Cores     map[string]float64 `json:"cores"`
 	PeakRSSMB float64            `json:"peak_rss_mb"`
+}
+
+// Saturation is who held the cores during one phase, in cores.
+type Saturation struct {
+	Phase   string  `json:"phase"`
+	Machine float64 `json:"machine"`        // every process on the machine
+	Intake  float64 `json:"intake"`         // gateway and Redis
+	Ledger  float64 `json:"ledger"`         // peers, chaincode, orderers, batcher, explorer
+	LoadGen float64 `json:"load_generator"` // benchrun and the bare handler
+	Others  float64 `json:"others"`         // everything else: other users of the machine
+	Top     string  `json:"top"`            // the busiest processes
 }
 
 // Ledger is the size of the peers' ledgers.

@@ -125,3 +125,13 @@ func TestMarginAndNumbers(t *testing.T) {
 		t.Error("niceCeil")
 	}
 }
+
+func TestMovingMean(t *testing.T) {
+	got := MovingMean([]float64{0, 10, 0, 10, 0}, 3)
+	want := []float64{5, 10.0 / 3, 20.0 / 3, 10.0 / 3, 5}
+	for i := range want {
+		if d := got[i] - want[i]; d > 1e-9 || d < -1e-9 {
+			t.Fatalf("%v, want %v", got, want)
+		}
+	}
+}

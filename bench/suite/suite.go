@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,7 +66,7 @@ type Plan struct {
 	NaiveFlight    int
 	NaiveDur       time.Duration
 	ReadWorkers    int
-	ReadDur        time.Duration // per run; two runs each, alternating
+	ReadDur        time.Duration // per run; three runs each, alternating
 }
 
 // DefaultPlan fits `make bench` in well under 15 minutes on 2 cores.
@@ -78,7 +79,7 @@ var DefaultPlan = Plan{
 	SurgeRate: 20000, SurgeDur: 10 * time.Second, DrainLimit: 6 * time.Minute,
 	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 30 * time.Second,
 	NaiveFlight: 200, NaiveDur: 20 * time.Second,
-	ReadWorkers: 32, ReadDur: 8 * time.Second,
+	ReadWorkers: 32, ReadDur: 5 * time.Second,
 }
 
 // run is the state of one benchmark run.
@@ -316,6 +317,7 @@ func (r *run) phases(ctx context.Context) error {
 	}
 	rep.Profiles = append(rep.Profiles, r.redisProfile(ctx))
 	rep.Phases, rep.CPU, rep.MachineBusy = r.book.rows()
+	r.saturation()
 	r.targets()
 	return nil
 }
@@ -410,7 +412,7 @@ func (r *run) reads(ctx context.Context) {
 	rd := &r.rep.Reads
 	rd.BodyBytes = len(snap.Body)
 	from := time.Now()
-	for range 2 {
+	for range 3 {
 		for _, side := range []struct {
 			phase, url string
 			out        *[]readbench.Result
@@ -424,16 +426,15 @@ func (r *run) reads(ctx context.Context) {
 		}
 	}
 	r.mark("reads", from, time.Now())
-	mean := func(rs []readbench.Result) float64 {
-		var s float64
-		for _, x := range rs {
-			s += x.QPS
-		}
-		return s / float64(max(len(rs), 1))
-	}
-	rd.GatewayQPS, rd.BareQPS = mean(rd.Gateway), mean(rd.Bare)
+	// Medians resist a run that another user's burst slowed; the best runs
+	// are each side's least disturbed.
+	rd.GatewayQPS, rd.BareQPS = medianQPS(rd.Gateway), medianQPS(rd.Bare)
+	rd.GatewayBestQPS, rd.BareBestQPS = bestQPS(rd.Gateway), bestQPS(rd.Bare)
 	if rd.BareQPS > 0 {
 		rd.Ratio = rd.GatewayQPS / rd.BareQPS
+	}
+	if rd.BareBestQPS > 0 {
+		rd.BestRatio = rd.GatewayBestQPS / rd.BareBestQPS
 	}
 }
 
@@ -548,4 +549,28 @@ func (r *run) redisProfile(ctx context.Context) report.Profile {
 	}
 	p.Top = strings.Join(lines, "\n")
 	return p
+}
+
+func medianQPS(rs []readbench.Result) float64 {
+	q := make([]float64, len(rs))
+	for i, x := range rs {
+		q[i] = x.QPS
+	}
+	slices.Sort(q)
+	switch n := len(q); {
+	case n == 0:
+		return 0
+	case n%2 == 1:
+		return q[n/2]
+	default:
+		return (q[n/2-1] + q[n/2]) / 2
+	}
+}
+
+func bestQPS(rs []readbench.Result) float64 {
+	var best float64
+	for _, x := range rs {
+		best = max(best, x.QPS)
+	}
+	return best
 }

@@ -142,7 +142,7 @@ func profileIntake(ctx context.Context, dir string) (report.Profile, error) {
 	if err != nil {
 		return report.Profile{}, fmt.Errorf("%s: %w: %s", how, err, outb)
 	}
-	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", bin, prof).Output()
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=35", bin, prof).Output()
 	if err != nil {
 		return report.Profile{}, fmt.Errorf("go tool pprof: %w", err)
 	}

@@ -1,0 +1,94 @@
+package suite
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/votechain/votechain/bench/report"
+)
+
+// role groups the processes of the CPU table.
+func role(name string) string {
+	switch {
+	case name == "gateway" || name == "redis":
+		return "intake"
+	case strings.HasPrefix(name, "benchrun") || name == "bare handler":
+		return "loadgen"
+	default: // peers, chaincode, orderers, batchers, explorer
+		return "ledger"
+	}
+}
+
+// saturation says, per phase, who held the cores.
+func (r *run) saturation() {
+	b := r.book
+	cpus := float64(r.rep.Machine.CPUs)
+	for _, ph := range b.order {
+		s := report.Saturation{Phase: ph, Machine: r.rep.MachineBusy[ph] * cpus}
+		type nc struct {
+			name  string
+			cores float64
+		}
+		var all []nc
+		for name := range b.pids {
+			c := b.cores(ph, name)
+			all = append(all, nc{name, c})
+			switch role(name) {
+			case "intake":
+				s.Intake += c
+			case "loadgen":
+				s.LoadGen += c
+			default:
+				s.Ledger += c
+			}
+		}
+		s.Others = max(s.Machine-s.Intake-s.Ledger-s.LoadGen, 0)
+		sort.Slice(all, func(i, j int) bool { return all[i].cores > all[j].cores })
+		var top []string
+		for _, x := range all[:min(3, len(all))] {
+			top = append(top, fmt.Sprintf("%s %.2f", x.name, x.cores))
+		}
+		s.Top = strings.Join(top, ", ")
+		r.rep.Saturation = append(r.rep.Saturation, s)
+	}
+	r.rep.Why = r.why()
+}
+
+// why reads the saturation table for the missed targets.
+func (r *run) why() string {
+	find := func(ph string) report.Saturation {
+		for _, s := range r.rep.Saturation {
+			if s.Phase == ph {
+				return s
+			}
+		}
+		return report.Saturation{}
+	}
+	ramp, sus, drain := find("ramp"), find("sustained"), find("drain")
+	b := r.book
+	var busiest string
+	var most float64
+	for name := range b.pids {
+		for _, ph := range []string{"ramp", "fixed", "sustained", "surge"} {
+			if c := b.cores(ph, name); c > most {
+				busiest, most = name, c
+			}
+		}
+	}
+	var w strings.Builder
+	fmt.Fprintf(&w, "**Intake.** In the ramp the machine was %.0f%% busy: the ledger side held %.2f cores (committing the backlog while votes came in), the intake %.2f (gateway %.2f, Redis %.2f), the load generator %.2f and other users %.2f. ",
+		ramp.Machine/float64(r.rep.Machine.CPUs)*100, ramp.Ledger, ramp.Intake, b.cores("ramp", "gateway"), b.cores("ramp", "redis"), ramp.LoadGen, ramp.Others)
+	if most >= 0.9 {
+		fmt.Fprintf(&w, "%s saturated a core (%.2f cores). ", busiest, most)
+	} else {
+		fmt.Fprintf(&w, "No process held a whole core (the busiest, %s, %.2f): the knee is where the two shared cores run out, not one process. Latency grows in the run queue: every process waits its turn for a core. ", busiest, most)
+	}
+	fmt.Fprintf(&w, "Redis answers each dedup script call (EVALSHA, a micro-batch of votes) and fsyncs its AOF before replying (appendfsync always); see its command statistics below. ")
+	fmt.Fprintf(&w, "\n\n**Commit.** With intake running (sustained) the ledger side held %.2f cores and the batcher committed %.0f votes/s; draining with no intake it held %.2f cores and committed %.0f votes/s; the ledger ceiling, driven directly, was %.0f votes/s. ",
+		sus.Ledger, r.rep.Sustained.CommittedPerS, drain.Ledger, r.rep.Surge.DrainPerS, r.rep.Ceiling.VotesPerS)
+	fmt.Fprintf(&w, "The commit path's cost is in the two peers and the chaincode (one GetState and one PutState round trip per vote, FABRIC.md): on this shared machine they got %.2f cores, where FABRIC.md measured ~5,300 votes/s with the cores to themselves. ",
+		find("ceiling").Ledger)
+	fmt.Fprintf(&w, "Votechain ÷ ceiling is low because on 2 co-located cores intake and commit compete for the same CPU: every core-second the gateway, Redis and load generator take is one the peers do not get.")
+	return w.String()
+}
