@@ -72,7 +72,7 @@ type Plan struct {
 // DefaultPlan fits `make bench` in well under 15 minutes on 2 cores.
 var DefaultPlan = Plan{
 	ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
-	RampRates: []float64{1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000}, RampStep: 5 * time.Second,
+	RampRates: []float64{500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 15000, 20000, 25000, 30000}, RampStep: 5 * time.Second,
 	Knee:       knee.Criteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
 	FixedRates: []float64{5000, 10000}, FixedDur: 10 * time.Second,
 	SustainedRate: 5000, SustainedDur: 60 * time.Second,
