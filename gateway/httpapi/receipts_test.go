@@ -67,43 +67,26 @@ func (f fakeReceipts) ByCredentials(ctx context.Context, voter, cred string) (ba
 	return ballot.Receipt{}, receipt.ErrNoVote
 }
 
-func do(t *testing.T, f *fixture, method, path, body string, header ...string) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	rec := httptest.NewRecorder()
-	f.srv.Handler().ServeHTTP(rec, req)
-	return rec
-}
-
+// errorCode checks rec is a well-formed error answer and returns its code.
 func errorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
 	t.Helper()
-	var e apiError
-	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
-		t.Fatalf("error body %q: %v", rec.Body, err)
-	}
-	return e.Error.Code
+	return errorOf(t, rec.Code, rec.Body.Bytes(), rec.Header()).Code
 }
 
 func TestResultsEndpoints(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	rec := do(t, f, "GET", "/api/v1/results", "")
+	rec := f.do("GET", "/api/v1/results", "")
 	var v results.View
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &v) != nil || v.Counted != 3 || v.AsOfBlock != 7 {
 		t.Fatalf("GET /results: %d %s", rec.Code, rec.Body)
 	}
-	if rec := do(t, f, "GET", "/api/v1/results", "", "If-None-Match", rec.Header().Get("ETag")); rec.Code != http.StatusNotModified {
+	if rec := f.do("GET", "/api/v1/results", "", "If-None-Match", rec.Header().Get("ETag")); rec.Code != http.StatusNotModified {
 		t.Fatalf("If-None-Match with the current ETag: %d", rec.Code)
 	}
-	if rec := do(t, f, "GET", "/api/v1/results/NY", ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"counted":0`) {
+	if rec := f.do("GET", "/api/v1/results/NY", ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"counted":0`) {
 		t.Fatalf("state without votes: %d %s", rec.Code, rec.Body)
 	}
-	rec = do(t, f, "GET", "/api/v1/results/ZZ", "")
+	rec = f.do("GET", "/api/v1/results/ZZ", "")
 	if rec.Code != 404 || errorCode(t, rec) != codeUnknownState {
 		t.Fatalf("unknown state: %d %s", rec.Code, rec.Body)
 	}
@@ -126,20 +109,20 @@ func TestReceiptEndpoints(t *testing.T) {
 		// The look-up limit (burst 3) is spent: further look-ups wait.
 		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1"}`, 429, codeRateLimited},
 	} {
-		rec := do(t, f, c.method, c.path, c.body)
+		rec := f.do(c.method, c.path, c.body)
 		if rec.Code != c.status || (c.code != "" && errorCode(t, rec) != c.code) {
 			t.Errorf("%s %s %s: %d %s; want %d %s", c.method, c.path, c.body, rec.Code, rec.Body, c.status, c.code)
 		}
 	}
 	var r ballot.Receipt
-	if rec := do(t, f, "GET", "/api/v1/votes/"+knownVote, ""); json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Status != ballot.ReceiptCounted {
+	if rec := f.do("GET", "/api/v1/votes/"+knownVote, ""); json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Status != ballot.ReceiptCounted {
 		t.Fatalf("committed receipt: %s", rec.Body)
 	}
 }
 
 func TestReceiptLedgerFailureIs503(t *testing.T) {
 	f := newFixture(t, fixtureOpts{receipts: fakeReceipts{fail: true}})
-	rec := do(t, f, "GET", "/api/v1/votes/"+knownVote, "")
+	rec := f.do("GET", "/api/v1/votes/"+knownVote, "")
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || errorCode(t, rec) != codeLedgerUnavailable {
 		t.Fatalf("ledger down: %d %s", rec.Code, rec.Body)
 	}
