@@ -18,7 +18,7 @@ import (
 // duplicates.
 func TestBloomRebuiltFromTheLedger(t *testing.T) {
 	s := startSystem(t, 1, 100)
-	accepted := s.cast(t, s.roll[:60], 8)
+	accepted := s.mustCast(t, s.roll[:60], 8)
 	s.waitQueuesDrained(t, 2*time.Minute)
 
 	ctx := context.Background()
@@ -43,7 +43,7 @@ func TestBloomRebuiltFromTheLedger(t *testing.T) {
 		}
 	}
 	// Voters who have not voted are still accepted.
-	if fresh := s.cast(t, s.roll[60:70], 2); len(fresh) != 10 {
+	if fresh := s.mustCast(t, s.roll[60:70], 2); len(fresh) != 10 {
 		t.Fatalf("%d of 10 new voters accepted after the rebuild", len(fresh))
 	}
 }

@@ -16,7 +16,7 @@ func TestVotesThroughTheGatewayCountExactlyOnce(t *testing.T) {
 		t.Fatalf("the election has %d states, want 10", len(s.states))
 	}
 	began := time.Now()
-	accepted := s.cast(t, s.roll, 32)
+	accepted := s.mustCast(t, s.roll, 32)
 	t.Logf("%d votes accepted in %.1f s", len(accepted), time.Since(began).Seconds())
 	s.waitQueuesDrained(t, 5*time.Minute)
 	t.Logf("all committed %.1f s after the first vote", time.Since(began).Seconds())
@@ -30,8 +30,7 @@ func TestVotesThroughTheGatewayCountExactlyOnce(t *testing.T) {
 // starts it again, and checks nothing is lost or counted twice.
 func TestBatcherKilledMidRun(t *testing.T) {
 	s := startSystem(t, 1, 10_000)
-	done := make(chan map[string]vote)
-	go func() { done <- s.cast(t, s.roll, 16) }()
+	done := s.castInBackground(t, s.roll, 16)
 	s.waitReceipts(t, 2000)
 	if err := s.st.Kill("batcher0"); err != nil {
 		t.Fatal(err)
@@ -50,8 +49,7 @@ func TestBatcherKilledMidRun(t *testing.T) {
 // to the other and every accepted vote is counted once.
 func TestBatcherFailover(t *testing.T) {
 	s := startSystem(t, 2, 10_000)
-	done := make(chan map[string]vote)
-	go func() { done <- s.cast(t, s.roll, 16) }()
+	done := s.castInBackground(t, s.roll, 16)
 	s.waitReceipts(t, 2000)
 	before := s.leaseOwners(t)
 	if len(before) != 2 {

@@ -63,7 +63,7 @@ func (s *system) waitIndexed(t *testing.T) auditView {
 // batch count equals the ledger's, and a restart resumes without duplicates.
 func TestExplorerRecountsTheLedger(t *testing.T) {
 	s := startSystem(t, 1, 10_000)
-	accepted := s.cast(t, s.roll, 32)
+	accepted := s.mustCast(t, s.roll, 32)
 	s.waitQueuesDrained(t, 5*time.Minute)
 	v := s.waitIndexed(t)
 

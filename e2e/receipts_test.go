@@ -24,7 +24,7 @@ import (
 // does not apply events twice.
 func TestReceiptsVerifyAndResultsFollowTheLedger(t *testing.T) {
 	s := startSystem(t, 1, 1500)
-	first := s.cast(t, s.roll[:1000], 16)
+	first := s.mustCast(t, s.roll[:1000], 16)
 	s.waitQueuesDrained(t, 2*time.Minute)
 
 	receipts := s.receipts(t, first)
@@ -63,7 +63,7 @@ func TestReceiptsVerifyAndResultsFollowTheLedger(t *testing.T) {
 	}
 
 	// 500 more votes: the results reflect them within 2 s of their commit.
-	second := s.cast(t, s.roll[1000:1500], 16)
+	second := s.mustCast(t, s.roll[1000:1500], 16)
 	committedAt := s.waitAllReceipts(t, second)
 	shown := s.waitResults(t, 1500, 10*time.Second)
 	lag := shown.Sub(committedAt)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/fabricclient"
@@ -178,47 +179,50 @@ func (s *system) get(path string, out any) (int, error) {
 
 // cast votes once for each voter through the HTTP API with workers
 // concurrent clients and returns the accepted votes by vote id. A 503 is
-// retried (the gateway stored nothing); any other non-202 fails the test.
-func (s *system) cast(t *testing.T, voters []voter, workers int) map[string]vote {
-	t.Helper()
+// retried (the gateway stored nothing); any other non-202 is an error.
+func (s *system) cast(voters []voter, workers int) (map[string]vote, error) {
 	var mu sync.Mutex
 	accepted := make(map[string]vote, len(voters))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				v := vote{voter: voters[i], Candidate: s.candidates[i%len(s.candidates)]}
-				id, err := s.castOne(v)
-				if err != nil {
-					errs <- err
-					return
-				}
-				mu.Lock()
-				accepted[id] = v
-				mu.Unlock()
-			}
-		}()
-	}
+	var g errgroup.Group
+	g.SetLimit(workers)
 	for i := range voters {
-		select {
-		case jobs <- i:
-		case err := <-errs:
-			close(jobs)
-			t.Fatal(err)
-		}
+		g.Go(func() error {
+			v := vote{voter: voters[i], Candidate: s.candidates[i%len(s.candidates)]}
+			id, err := s.castOne(v)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			accepted[id] = v
+			mu.Unlock()
+			return nil
+		})
 	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	return accepted, g.Wait()
+}
+
+// mustCast is cast that fails the test on error (test goroutine only).
+func (s *system) mustCast(t *testing.T, voters []voter, workers int) map[string]vote {
+	t.Helper()
+	accepted, err := s.cast(voters, workers)
+	if err != nil {
 		t.Fatal(err)
-	default:
 	}
 	return accepted
+}
+
+// castInBackground casts while the test injects faults; the accepted votes
+// arrive on the channel when all are answered.
+func (s *system) castInBackground(t *testing.T, voters []voter, workers int) <-chan map[string]vote {
+	done := make(chan map[string]vote, 1)
+	go func() {
+		accepted, err := s.cast(voters, workers)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- accepted
+	}()
+	return done
 }
 
 func (s *system) castOne(v vote) (string, error) {
@@ -300,45 +304,27 @@ func (s *system) checkExactlyOnce(t *testing.T, accepted map[string]vote) {
 	t.Helper()
 	ctx := context.Background()
 	want := map[string]ballot.Tally{}
-	type lookup struct {
-		id string
-		v  vote
-	}
-	jobs := make(chan lookup)
-	errs := make(chan error, 1)
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, j.v.ID, j.v.Credential)))
-				rec, err := s.ledger.LocateNullifier(ctx, j.v.State, null)
-				if err == nil && rec.VoteID != j.id {
-					err = fmt.Errorf("the ledger counts vote %s for voter %s, but the gateway accepted %s", rec.VoteID, j.v.ID, j.id)
-				}
-				if err != nil {
-					select {
-					case errs <- fmt.Errorf("voter %s: %w", j.v.ID, err):
-					default:
-					}
-				}
-			}
-		}()
-	}
+	var g errgroup.Group
+	g.SetLimit(8)
 	for id, v := range accepted {
 		if want[v.State] == nil {
 			want[v.State] = ballot.Tally{}
 		}
 		want[v.State].Add(v.Candidate, 1)
-		jobs <- lookup{id, v}
+		g.Go(func() error {
+			null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, v.ID, v.Credential)))
+			rec, err := s.ledger.LocateNullifier(ctx, v.State, null)
+			if err == nil && rec.VoteID != id {
+				err = fmt.Errorf("the ledger counts vote %s for voter %s, but the gateway accepted %s", rec.VoteID, v.ID, id)
+			}
+			if err != nil {
+				return fmt.Errorf("voter %s: %w", v.ID, err)
+			}
+			return nil
+		})
 	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	if err := g.Wait(); err != nil {
 		t.Fatal(err)
-	default:
 	}
 	res, err := s.ledger.Results(ctx)
 	if err != nil {
