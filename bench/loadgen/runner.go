@@ -31,8 +31,8 @@ type Phase struct {
 	OtherStatus   int           `json:"other_status"`
 	Errors        int           `json:"transport_errors"`
 	SentPerS      float64       `json:"sent_per_s"`
-	AcceptedPerS  float64       `json:"accepted_per_s"` // 202s per second, until the phase's last answer
-	AnsweredPerS  float64       `json:"answered_per_s"` // non-503 answers per second, until the last answer
+	AcceptedPerS  float64       `json:"accepted_per_s"` // 202s by the phase's end + grace, per second of the phase
+	AnsweredPerS  float64       `json:"answered_per_s"` // non-503 answers by the end + grace, per second
 	AcceptLatency stats.Latency `json:"accept_latency"` // of 202 answers
 	AnswerLatency stats.Latency `json:"answer_latency"` // of all non-503 answers
 	ErrorSamples  []string      `json:"error_samples,omitempty"`
@@ -53,6 +53,7 @@ type Runner struct {
 	Progress   io.Writer     // one line per second while an attack runs; nil for none
 	Timeout    time.Duration // per request; default 30 s
 	MaxWorkers uint64        // concurrent requests at most; default 1024
+	Grace      time.Duration // answers up to this long after a phase still count for its throughput; default 1 s
 }
 
 func (r *Runner) attacker() *vegeta.Attacker {
@@ -83,7 +84,12 @@ func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time
 	go r.progress(name, rate, began, &mu, &second, done)
 
 	p := Phase{Name: name, Offered: rate, StartS: began.Sub(r.Rec.timeline.Start).Seconds(), DurationS: d.Seconds()}
-	lastEnd := began.Add(d)
+	grace := r.Grace
+	if grace <= 0 {
+		grace = time.Second
+	}
+	inTime := began.Add(d + grace)
+	var answered, acceptedInTime int
 	var acceptLat, answerLat []time.Duration
 	var runErr error
 	for res := range results {
@@ -99,8 +105,11 @@ func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time
 		p.Codes[o]++
 		if o != overloaded && o != transportError {
 			answerLat = append(answerLat, res.Latency)
-			if end := res.End(); end.After(lastEnd) {
-				lastEnd = end
+			if !res.End().After(inTime) {
+				answered++
+				if o == accepted {
+					acceptedInTime++
+				}
 			}
 		}
 		if o == accepted {
@@ -117,12 +126,12 @@ func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time
 	p.Accepted, p.Duplicates, p.Ineligible = p.Codes[accepted], p.Codes[duplicate], p.Codes[ineligible]
 	p.Overloaded, p.OtherStatus, p.Errors = p.Codes[overloaded], p.Codes[otherStatus], p.Codes[transportError]
 	p.SentPerS = float64(p.Sent) / p.DurationS
-	// Throughput is over the time until the last answer: a server that
-	// falls behind stretches it; one that keeps up answers within a
-	// latency of the phase's end.
-	window := max(p.DurationS, lastEnd.Sub(began).Seconds())
-	p.AnsweredPerS = float64(len(answerLat)) / window
-	p.AcceptedPerS = float64(p.Accepted) / window
+	// Throughput counts the answers that came by the phase's end plus a
+	// grace (a server that keeps up answers within a latency of the end;
+	// one that falls behind answers later and is not credited), over the
+	// phase's duration.
+	p.AnsweredPerS = float64(answered) / p.DurationS
+	p.AcceptedPerS = float64(acceptedInTime) / p.DurationS
 	p.AcceptLatency, p.AnswerLatency = stats.Summarize(acceptLat), stats.Summarize(answerLat)
 	if ctx.Err() != nil && runErr == nil {
 		runErr = ctx.Err()

@@ -24,25 +24,30 @@ type Usage struct {
 	HWMBytes int64         // VmHWM: peak resident set
 }
 
-// ParseStat returns user + system CPU time from the contents of /proc/PID/stat.
-// The command name (field 2) may hold spaces and parentheses: fields are
-// counted after its closing parenthesis.
+// ParseStat returns the CPU time from the contents of /proc/PID/stat: user +
+// system time of the process and of its children it has waited for (so
+// Redis's AOF-rewrite child counts as Redis once it ends). The command name
+// (field 2) may hold spaces and parentheses: fields are counted after its
+// closing parenthesis.
 func ParseStat(data []byte) (time.Duration, error) {
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
 		return 0, fmt.Errorf("procstat: stat without a command name")
 	}
 	f := strings.Fields(string(data[i+1:]))
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
+	// f[0] is field 3 (state); utime, stime, cutime, cstime are fields 14-17.
+	if len(f) < 15 {
 		return 0, fmt.Errorf("procstat: stat has %d fields", len(f)+2)
 	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("procstat: stat times %q %q", f[11], f[12])
+	var ticks int64
+	for _, s := range f[11:15] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("procstat: stat time %q", s)
+		}
+		ticks += n
 	}
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond, nil
+	return time.Duration(ticks) * time.Second / ticksPerSecond, nil
 }
 
 // ParseStatus returns VmRSS and VmHWM in bytes from /proc/PID/status.

@@ -7,8 +7,8 @@ import (
 )
 
 func TestParseStatCountsAfterTheCommandName(t *testing.T) {
-	// comm with a space and a parenthesis; utime 150, stime 50 ticks.
-	line := "1234 (redis-server (x) a) S 1 1234 1234 0 -1 4194560 500 0 0 0 150 50 0 0 20 0 4 0 100 1000000 200\n"
+	// comm with a space and a parenthesis; utime 150, stime 40, children 6 + 4 ticks.
+	line := "1234 (redis-server (x) a) S 1 1234 1234 0 -1 4194560 500 0 0 0 150 40 6 4 20 0 4 0 100 1000000 200\n"
 	d, err := ParseStat([]byte(line))
 	if err != nil {
 		t.Fatal(err)

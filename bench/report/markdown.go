@@ -108,7 +108,7 @@ func (r *Report) Markdown() string {
 			p("\n- %s, client-side errors (%d): %s", ph.Name, ph.Errors+ph.OtherStatus, strings.Join(ph.ErrorSamples, "; "))
 		}
 	}
-	p("\n\n*sent/s* below *offered/s* means the load generator could not start requests that fast (it is bounded to %d requests in flight and shares the cores); *accepted/s* and *answered/s* are over the time from the phase's start to its last answer, so a gateway that falls behind is not credited with the answers it gives after the phase.\n", r.Settings.Workers)
+	p("\n\n*sent/s* below *offered/s* means the load generator could not start requests that fast (it is bounded to %d requests in flight and shares the cores); *accepted/s* and *answered/s* count the answers that arrived by the phase's end plus 1 s, per second of the phase, so a gateway that falls behind is not credited with what it answers later.\n", r.Settings.Workers)
 
 	p("\n## Commit (batcher onto the ledger)\n\n| phase | window | offered | accepted/s | committed/s | 202→commit p50 | p95 |\n|---|---|---|---|---|---|---|\n")
 	for _, c := range []Commit{r.Referendum, r.Sustained} {
@@ -160,7 +160,7 @@ func (r *Report) Markdown() string {
 	for _, ph := range r.Phases {
 		p(" %.0f%% |", r.MachineBusy[ph]*100)
 	}
-	p(" |\n\nCPU from /proc/PID/stat (utime+stime) between phase boundaries; peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other engineers' work.\n\n")
+	p(" |\n\nCPU from /proc/PID/stat between phase boundaries: utime+stime plus the children a process waited for (Redis's AOF-rewrite child counts as Redis once it ends); peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other engineers' work (and any child still running, such as an AOF rewrite in progress).\n\n")
 
 	if len(r.Saturation) > 0 {
 		p("## What saturated\n\nCores held per phase (of %d): the intake (gateway + Redis), the ledger side (peers, chaincode, orderers, batcher, explorer), the load generator, and everything else on the machine (other engineers' builds and tests).\n\n", r.Machine.CPUs)

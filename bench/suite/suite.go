@@ -535,15 +535,15 @@ func (r *run) series() {
 
 // redisProfile is Redis's own account of where its time went.
 func (r *run) redisProfile(ctx context.Context) report.Profile {
-	p := report.Profile{Process: "redis", How: "INFO commandstats after the run: calls, total and per-call microseconds of each command", File: "-"}
-	info, err := r.rdb.Info(ctx, "commandstats").Result()
+	p := report.Profile{Process: "redis", How: "INFO commandstats and persistence after the run: calls, total and per-call microseconds of each command; AOF rewrites", File: "-"}
+	info, err := r.rdb.Info(ctx, "commandstats", "persistence").Result()
 	if err != nil {
 		p.Top = err.Error()
 		return p
 	}
 	var lines []string
 	for _, l := range strings.Split(info, "\n") {
-		if strings.HasPrefix(l, "cmdstat_") {
+		if strings.HasPrefix(l, "cmdstat_") || strings.HasPrefix(l, "aof_rewrites") || strings.HasPrefix(l, "aof_last_rewrite_time_sec") || strings.HasPrefix(l, "aof_current_size") {
 			lines = append(lines, strings.TrimSpace(l))
 		}
 	}
