@@ -87,18 +87,18 @@ func (w *Watcher) Arrivals() ([]Arrival, error) {
 	return append([]Arrival(nil), w.arrivals...), w.err
 }
 
-// CountedSince sums the counted votes of the batcher's batches (not the
-// drivers') that arrived at or after t.
-func (w *Watcher) CountedSince(t time.Time) int {
+// Between counts the batcher's batches (not the drivers') that arrived in
+// [from, to) and the votes they count.
+func (w *Watcher) Between(from, to time.Time) (batches, votes int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := 0
 	for _, a := range w.arrivals {
-		if !IsDriverSeq(a.Seq) && !a.At.Before(t) {
-			n += a.Counted
+		if !IsDriverSeq(a.Seq) && !a.At.Before(from) && a.At.Before(to) {
+			batches++
+			votes += a.Counted
 		}
 	}
-	return n
+	return batches, votes
 }
 
 // WaitIdle waits until no event has arrived for quiet (the ledger has caught

@@ -110,13 +110,13 @@ func (r *Report) Markdown() string {
 	}
 	p("\n\n*sent/s* below *offered/s* means the load generator could not start requests that fast (it is bounded to %d requests in flight and shares the cores); *accepted/s* and *answered/s* count the answers that arrived by the phase's end plus 1 s, per second of the phase, so a gateway that falls behind is not credited with what it answers later.\n", r.Settings.Workers)
 
-	p("\n## Commit (batcher onto the ledger)\n\n| phase | window | offered | accepted/s | committed/s | 202→commit p50 | p95 |\n|---|---|---|---|---|---|---|\n")
+	p("\n## Commit (batcher onto the ledger)\n\n| phase | window | offered | accepted/s | committed/s | batches/s | votes/batch | 202→commit p50 | p95 |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range []Commit{r.Referendum, r.Sustained} {
-		p("| %s | %.0f s | %s/s | %s | %s | %.0f ms | %.0f ms |\n", c.Phase.Name, c.WindowS, num(c.Phase.Offered), num(c.Phase.AcceptedPerS),
-			num(c.CommittedPerS), c.CommitLatency.P50ms, c.CommitLatency.P95ms)
+		p("| %s | %.0f s | %s/s | %s | %s | %.1f | %.0f | %.0f ms | %.0f ms |\n", c.Phase.Name, c.WindowS, num(c.Phase.Offered), num(c.Phase.AcceptedPerS),
+			num(c.CommittedPerS), c.BatchesPerS, c.VotesPerBatch, c.CommitLatency.P50ms, c.CommitLatency.P95ms)
 	}
 	s := r.Surge
-	p("| %s + drain | %.0f s + %.1f s | %s/s | %s | %s (drain) | %.0f ms | %.0f ms |\n\n", s.Phase.Name, s.Phase.DurationS, s.DrainS,
+	p("| %s + drain | %.0f s + %.1f s | %s/s | %s | %s (drain) | | | %.0f ms | %.0f ms |\n\n", s.Phase.Name, s.Phase.DurationS, s.DrainS,
 		num(s.Phase.Offered), num(s.Phase.AcceptedPerS), num(s.DrainPerS), s.CommitLatency.P50ms, s.CommitLatency.P95ms)
 	p("202→commit is from the vote's cast time on the ledger (set by the gateway when it answers 202) to the arrival of its batch's BatchCommitted event at the benchmark; it includes the time queued behind earlier votes.\n\n")
 

@@ -52,8 +52,8 @@ func Plot(s Series) []byte {
 	}
 
 	rate := []line{{"sent/s", "#999999", s.Sent}, {"accepted (202)/s", "#1f77b4", s.Accepted},
-		{"committed/s, batcher (5 s mean)", "#2ca02c", MovingMean(s.Committed, 5)},
-		{"committed/s, ceiling and naive (5 s mean)", "#ff7f0e", MovingMean(s.DriverCommitted, 5)}}
+		{"committed/s batcher (5 s avg)", "#2ca02c", MovingMean(s.Committed, 5)},
+		{"committed/s drivers (5 s avg)", "#ff7f0e", MovingMean(s.DriverCommitted, 5)}}
 	ymax := 1.0
 	for _, l := range rate {
 		for _, v := range l.data {
@@ -73,7 +73,8 @@ func Plot(s Series) []byte {
 		legend(&b, l, marginL+10+i*225, int(top)-8)
 	}
 
-	lat := []line{{"202 latency p50 (ms)", "#9467bd", s.AcceptP50ms}, {"202 latency p99 (ms)", "#d62728", s.AcceptP99ms}}
+	// A second without 202s has no latency: leave a gap, not a dip to 0.
+	lat := []line{{"202 latency p50 (ms)", "#9467bd", gaps(s.AcceptP50ms)}, {"202 latency p99 (ms)", "#d62728", gaps(s.AcceptP99ms)}}
 	lo, hi := 0.1, 10000.0 // log scale 0.1 ms .. 10 s
 	ly := func(v float64) float64 {
 		v = math.Min(math.Max(v, lo), hi)
@@ -107,12 +108,20 @@ func path(b *strings.Builder, l line, x func(float64) float64, y func(float64) f
 		return
 	}
 	var d strings.Builder
+	pen := false // whether the line is drawing (NaN lifts it)
 	for i, v := range l.data {
+		if math.IsNaN(v) {
+			pen = false
+			continue
+		}
 		cmd := "L"
-		if i == 0 {
-			cmd = "M"
+		if !pen {
+			cmd, pen = "M", true
 		}
 		fmt.Fprintf(&d, "%s%.1f %.1f ", cmd, x(float64(i)+0.5), y(v))
+	}
+	if d.Len() == 0 {
+		return
 	}
 	fmt.Fprintf(b, `<path d="%s" fill="none" stroke="%s" stroke-width="1.5"/>`+"\n", strings.TrimSpace(d.String()), l.color)
 }
@@ -151,6 +160,18 @@ func MovingMean(v []float64, w int) []float64 {
 			sum += x
 		}
 		out[i] = sum / float64(hi-lo)
+	}
+	return out
+}
+
+// gaps turns zeros (seconds without samples) into NaN, which path skips.
+func gaps(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = x
+		if x <= 0 {
+			out[i] = math.NaN()
+		}
 	}
 	return out
 }

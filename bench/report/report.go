@@ -93,6 +93,8 @@ type Commit struct {
 	Phase         loadgen.Phase `json:"phase"`
 	WindowS       float64       `json:"window_s"`
 	CommittedPerS float64       `json:"committed_per_s"` // batcher's votes counted per second over the window
+	BatchesPerS   float64       `json:"batches_per_s"`   // batcher transactions per second over the window
+	VotesPerBatch float64       `json:"votes_per_batch"` // mean counted votes per batch in the window
 	CommitLatency stats.Latency `json:"commit_latency"`  // 202 to commit event, votes cast in the phase
 }
 

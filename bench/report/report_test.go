@@ -75,6 +75,9 @@ func TestPlotIsWellFormedSVG(t *testing.T) {
 	if !bytes.Contains(svg, []byte("ramp &lt;1&gt;")) || !bytes.Contains(svg, []byte("<path")) {
 		t.Fatal("svg lacks the escaped phase name or the lines")
 	}
+	if bytes.Contains(svg, []byte("NaN")) {
+		t.Fatal("svg holds NaN coordinates")
+	}
 	if len(Plot(Series{})) == 0 {
 		t.Fatal("empty series gives no svg")
 	}

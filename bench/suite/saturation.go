@@ -89,6 +89,10 @@ func (r *run) why() string {
 		sus.Ledger, r.rep.Sustained.CommittedPerS, drain.Ledger, r.rep.Surge.DrainPerS, r.rep.Ceiling.VotesPerS)
 	fmt.Fprintf(&w, "The commit path's cost is in the two peers and the chaincode (one GetState and one PutState round trip per vote, FABRIC.md): on this shared machine they got %.2f cores, where FABRIC.md measured ~5,300 votes/s with the cores to themselves. ",
 		find("ceiling").Ledger)
+	if ref := r.rep.Referendum; ref.VotesPerBatch > 0 && ref.VotesPerBatch < float64(r.cfg.Plan.CeilingVotes)/2 {
+		fmt.Fprintf(&w, "At the referendum rate the batcher cut %.1f batches/s of %.0f votes on average (each state's lane cuts at its batch timeout before a batch fills), against %d votes per transaction for the ceiling: per-transaction costs (endorsement by both orgs, ordering, validation) are paid on few votes, so the ledger falls behind even at %.0f votes/s and 202→commit grows; once a backlog forms the batches fill and the rate rises (%.0f votes per batch while sustained). ",
+			ref.BatchesPerS, ref.VotesPerBatch, r.cfg.Plan.CeilingVotes, ref.Phase.Offered, r.rep.Sustained.VotesPerBatch)
+	}
 	if r.rep.VsCeiling < goalVsCeiling {
 		fmt.Fprintf(&w, "Votechain ÷ ceiling is below %.1f because on 2 co-located cores intake and commit compete for the same CPU: every core-second the gateway, Redis and load generator take is one the peers do not get. ", goalVsCeiling)
 	} else {

@@ -262,9 +262,8 @@ func (r *run) phases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep.Referendum = report.Commit{Phase: ref, WindowS: ref.DurationS}
 	refFrom := r.t0.Add(time.Duration(ref.StartS * float64(time.Second)))
-	rep.Referendum.CommittedPerS = float64(r.watcher.CountedSince(refFrom)-r.watcher.CountedSince(refFrom.Add(time.Duration(ref.DurationS*float64(time.Second))))) / ref.DurationS
+	rep.Referendum = r.committed(ref, refFrom, refFrom.Add(pl.ReferendumDur))
 
 	r.say("ramp: %v votes/s, %s per step, until a step is not served", pl.RampRates, pl.RampStep)
 	r.book.begin("ramp")
@@ -289,9 +288,7 @@ func (r *run) phases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	susTo := susFrom.Add(pl.SustainedDur)
-	rep.Sustained = report.Commit{Phase: sus, WindowS: pl.SustainedDur.Seconds(),
-		CommittedPerS: float64(r.watcher.CountedSince(susFrom)-r.watcher.CountedSince(susTo)) / pl.SustainedDur.Seconds()}
+	rep.Sustained = r.committed(sus, susFrom, susFrom.Add(pl.SustainedDur))
 
 	surge, err := r.intake(ctx, "surge", "surge", pl.SurgeRate, pl.SurgeDur)
 	if err != nil {
@@ -320,6 +317,17 @@ func (r *run) phases(ctx context.Context) error {
 	r.saturation()
 	r.targets()
 	return nil
+}
+
+// committed is what the batcher committed while an intake phase ran.
+func (r *run) committed(p loadgen.Phase, from, to time.Time) report.Commit {
+	c := report.Commit{Phase: p, WindowS: to.Sub(from).Seconds()}
+	batches, votes := r.watcher.Between(from, to)
+	c.CommittedPerS, c.BatchesPerS = float64(votes)/c.WindowS, float64(batches)/c.WindowS
+	if batches > 0 {
+		c.VotesPerBatch = float64(votes) / float64(batches)
+	}
+	return c
 }
 
 // drain measures Redis at the end of the surge and waits for the queues to
