@@ -180,6 +180,19 @@ type Mark struct {
 	EndS   float64 `json:"end_s"`
 }
 
+// Load reads a report saved by Save.
+func Load(dir string) (*Report, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", dir, err)
+	}
+	return &r, nil
+}
+
 // Save writes report.json, report.md and report.svg into dir.
 func (r *Report) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

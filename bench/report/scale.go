@@ -18,7 +18,7 @@ func (r *Report) scalingMarkdown(b *strings.Builder) {
 	p("| part | measured cost | one unit does | for the goal |\n|---|---|---|---|\n")
 	p("| gateway (gin, HMAC, Lua call) | %s CPU per accepted vote | %s votes/s per core | %.0f cores = **%d gateway nodes** for %s votes/s |\n",
 		us(c.GatewayCoresPerVote), num(pl.PerGatewayCore), pl.GatewayCores, pl.GatewayNodes, num(g.AcceptPerS))
-	p("| Redis (single-threaded: one shard = one core) | %s CPU per accepted vote | %s votes/s per shard | **%d Redis shards** (Cluster; keys hash-tagged per state, big states split CA#0..CA#7) |\n",
+	p("| Redis (single-threaded: one shard = one core) | %s CPU per accepted vote (all Redis work in the ramp: intake scripts, plus the batcher's reads, acks and receipts and any AOF rewrite) | %s votes/s per shard | **%d Redis shards** (Cluster; keys hash-tagged per state, big states split CA#0..CA#7) |\n",
 		us(c.RedisCoresPerVote), num(pl.PerRedisShard), pl.RedisShards)
 	p("| Fabric channel (2 orgs, 3 orderers) | ledger ceiling | %s votes/s per channel | **%d channels** (groups of states) to commit %s votes/s |\n",
 		num(pl.PerChannel), pl.Channels, num(g.CommitPerS))

@@ -8,6 +8,7 @@
 //
 //	benchrun [flags]                 run the benchmark
 //	benchrun serve-bytes [flags]     serve a file's bytes (the bare handler; started by the run)
+//	benchrun render DIR              write DIR's report.md and report.svg again from its report.json
 package main
 
 import (
@@ -34,9 +35,12 @@ import (
 
 func main() {
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "serve-bytes" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "serve-bytes":
 		err = serveBytes(os.Args[2:])
-	} else {
+	case len(os.Args) == 3 && os.Args[1] == "render":
+		err = render(os.Args[2])
+	default:
 		err = run(os.Args[1:])
 	}
 	if err != nil {
@@ -178,4 +182,13 @@ func serveBytes(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return readbench.Serve(ctx, ln, readbench.Snapshot{Body: body, ContentType: *contentType, ETag: *etag})
+}
+
+// render rewrites a report's Markdown and plot from its JSON.
+func render(dir string) error {
+	rep, err := report.Load(dir)
+	if err != nil {
+		return err
+	}
+	return rep.Save(dir)
 }
