@@ -34,6 +34,9 @@ func (c *cutter) add(now time.Time, entries ...Entry) {
 	c.pending = append(c.pending, entries...)
 }
 
+// full reports whether the pending entries fill a batch.
+func (c *cutter) full() bool { return len(c.pending) >= c.size }
+
 // room is how many more entries fit before the batch is full.
 func (c *cutter) room() int { return max(0, c.size-len(c.pending)) }
 

@@ -23,9 +23,12 @@ func TestCutterCutsAtSize(t *testing.T) {
 	if c.due(t0) || c.room() != 1 {
 		t.Fatalf("2 of 3: due=%v room=%d", c.due(t0), c.room())
 	}
+	if c.full() {
+		t.Fatal("2 of 3 full")
+	}
 	c.add(t0, entries(2)...)
-	if !c.due(t0) {
-		t.Fatal("4 of 3 not due")
+	if !c.due(t0) || !c.full() {
+		t.Fatal("4 of 3 not due and full")
 	}
 	if got := len(c.cut(t0)); got != 3 {
 		t.Fatalf("cut %d entries, want 3", got)

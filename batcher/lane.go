@@ -77,12 +77,19 @@ func (l *lane) run(ctx context.Context) error {
 
 	for ctx.Err() == nil {
 		now := time.Now()
-		for cut.due(now) {
+		// A batch that is due on time alone waits while every in-flight slot
+		// is busy and keeps filling: under load, batches grow towards
+		// BatchSize instead of many small ones queueing for slots.
+		for cut.due(now) && (cut.full() || l.slotFree()) {
 			if err := l.submitNew(ctx, cut.cut(now)); err != nil {
 				return err
 			}
 		}
-		msgs, err := l.store.read(ctx, cut.room(), cut.wait(now, time.Second))
+		wait := cut.wait(now, time.Second)
+		if cut.due(now) {
+			wait = slotPoll // waiting for a slot: take more votes meanwhile
+		}
+		msgs, err := l.store.read(ctx, cut.room(), wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -188,6 +195,16 @@ func (l *lane) acquireSlot(ctx context.Context) error {
 		<-l.inflight
 		return ctx.Err()
 	}
+}
+
+// slotPoll is how long a lane with a due batch reads for more votes before
+// it looks for a free in-flight slot again.
+const slotPoll = 20 * time.Millisecond
+
+// slotFree reports whether a batch submitted now would start at once (this
+// lane's and the process's in-flight limits both have room).
+func (l *lane) slotFree() bool {
+	return len(l.inflight) < cap(l.inflight) && len(l.b.inflight) < cap(l.b.inflight)
 }
 
 func (l *lane) releaseSlot() {
