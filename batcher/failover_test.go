@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/fabricclient"
@@ -107,45 +106,13 @@ func (s *stack) waitCommitted(t *testing.T, k int) {
 // the ledger and counted exactly once, and the ledger's tallies equal the votes.
 func (s *stack) checkExactlyOnce(t *testing.T, votes []ballot.Vote) {
 	t.Helper()
-	ctx := context.Background()
-	want := map[string]ballot.Tally{}
 	for _, v := range votes {
-		if want[v.State] == nil {
-			want[v.State] = ballot.Tally{}
-		}
-		want[v.State].Add(v.Candidate, 1)
-		loc, err := receipts.Get(ctx, s.rdb, v.ID)
+		loc, err := receipts.Get(context.Background(), s.rdb, v.ID)
 		if err != nil || loc.Status != ballot.ReceiptCounted {
 			t.Fatalf("vote %s: receipt %+v, %v", v.ID, loc, err)
 		}
 	}
-	// Every vote's nullifier is on the ledger and points at that vote.
-	var g errgroup.Group
-	g.SetLimit(8)
-	for _, v := range votes {
-		g.Go(func() error {
-			rec, err := s.ledger.LocateNullifier(ctx, v.State, v.Nullifier)
-			if err != nil || rec.VoteID != v.ID {
-				return fmt.Errorf("vote %s: ledger locates its nullifier at %+v, %v", v.ID, rec, err)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	results, err := s.ledger.Results(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if results.Counted != uint64(len(votes)) {
-		t.Fatalf("ledger counted %d votes, %d were queued", results.Counted, len(votes))
-	}
-	for st, tally := range want {
-		if !results.States[st].Tallies.Equal(tally) {
-			t.Errorf("state %s: ledger %v, want %v", st, results.States[st].Tallies, tally)
-		}
-	}
+	nettest.CheckCountedOnce(t, s.ledger, votes)
 }
 
 // TestBatcherKill9AndRestart kills the only batcher with SIGKILL in the middle

@@ -302,40 +302,10 @@ func (s *system) waitPeersInSync(t *testing.T) {
 // results equal the accepted votes per state and candidate.
 func (s *system) checkExactlyOnce(t *testing.T, accepted map[string]vote) {
 	t.Helper()
-	ctx := context.Background()
-	want := map[string]ballot.Tally{}
-	var g errgroup.Group
-	g.SetLimit(8)
+	votes := make([]ballot.Vote, 0, len(accepted))
 	for id, v := range accepted {
-		if want[v.State] == nil {
-			want[v.State] = ballot.Tally{}
-		}
-		want[v.State].Add(v.Candidate, 1)
-		g.Go(func() error {
-			null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, v.ID, v.Credential)))
-			rec, err := s.ledger.LocateNullifier(ctx, v.State, null)
-			if err == nil && rec.VoteID != id {
-				err = fmt.Errorf("the ledger counts vote %s for voter %s, but the gateway accepted %s", rec.VoteID, v.ID, id)
-			}
-			if err != nil {
-				return fmt.Errorf("voter %s: %w", v.ID, err)
-			}
-			return nil
-		})
+		null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, v.ID, v.Credential)))
+		votes = append(votes, ballot.Vote{ID: id, State: v.State, Nullifier: null, Candidate: v.Candidate})
 	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := s.ledger.Results(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Counted != uint64(len(accepted)) {
-		t.Fatalf("the ledger counts %d votes; the gateway accepted %d", res.Counted, len(accepted))
-	}
-	for st, tally := range want {
-		if !res.States[st].Tallies.Equal(tally) {
-			t.Errorf("state %s: ledger %v, accepted %v", st, res.States[st].Tallies, tally)
-		}
-	}
+	nettest.CheckCountedOnce(t, s.ledger, votes)
 }
