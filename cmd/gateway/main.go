@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -53,6 +54,7 @@ type options struct {
 	electionTTL     time.Duration
 	logLevel        string
 	shutdownTimeout time.Duration
+	pprof           string
 	trustedProxies  string
 	http            httpapi.Config
 	dedup           dedup.Config
@@ -63,7 +65,8 @@ func parseFlags(args []string) (*options, error) {
 	hd, dd := httpapi.DefaultConfig(), dedup.DefaultConfig()
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.Usage = gateway.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).")
-	fs.StringVar(&o.listen, "listen", ":8080", "HTTP listen address")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+	fs.StringVar(&o.pprof, "pprof", "", "listen address for Go profiling (/debug/pprof/); empty: off. Loopback only: it exposes internals")
 	fs.StringVar(&o.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis address (run with appendonly yes, appendfsync always); password from $REDIS_PASSWORD")
 	fs.StringVar(&o.secretFile, "secret-file", "", "file holding the election secret in hex (else $"+gateway.SecretEnv+")")
 	fs.StringVar(&o.profile, "profile", ".run/network/profile.json", "connection profile of the consortium (written by `make up`)")
@@ -187,6 +190,9 @@ func run(ctx context.Context, o *options, log *slog.Logger) error {
 	}
 	go api.Run(ctx)
 
+	if o.pprof != "" {
+		go servePprof(o.pprof, log)
+	}
 	srv := &http.Server{Addr: o.listen, Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -219,5 +225,21 @@ func waitForElection(ctx context.Context, src election.Source, log *slog.Logger)
 			return nil, ctx.Err()
 		case <-time.After(2 * time.Second):
 		}
+	}
+}
+
+// servePprof serves Go's profiling endpoints on their own listener, so they
+// never share the public API's address.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("profiling endpoints listening", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("profiling listener stopped", "err", err)
 	}
 }
