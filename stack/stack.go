@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
@@ -143,6 +145,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.startIfStopped(ctx, specs[:1]); err != nil { // Redis first: the election set-up loads the roll
 		return err
 	}
+	if err := s.waitRedisLoaded(ctx); err != nil {
+		return err
+	}
 	if err := s.ensureElection(ctx); err != nil {
 		return err
 	}
@@ -189,6 +194,24 @@ func (s *Stack) save() error {
 		return err
 	}
 	return os.WriteFile(s.path("stack.json"), data, 0o644)
+}
+
+// waitRedisLoaded waits until Redis answers PING: after a restart it
+// listens at once but answers LOADING while it replays its AOF.
+func (s *Stack) waitRedisLoaded(ctx context.Context) error {
+	rdb := redis.NewClient(&redis.Options{Addr: s.RedisAddr()})
+	defer rdb.Close()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		err := rdb.Ping(ctx).Err()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("redis at %s is not ready: %w (log: %s)", s.RedisAddr(), err, s.path("logs", "redis.log"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Down stops the application processes (reverse order), then the network.
