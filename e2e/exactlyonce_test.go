@@ -50,11 +50,10 @@ func TestBatcherKilledMidRun(t *testing.T) {
 func TestBatcherFailover(t *testing.T) {
 	s := startSystem(t, 2, 10_000)
 	done := s.castInBackground(t, s.roll, 16)
+	// The second batcher takes its share of lanes from the first one lane
+	// per lease tick; wait until both hold lanes, and some votes committed.
+	before := s.waitLanesSpread(t, 2, 30*time.Second)
 	s.waitReceipts(t, 2000)
-	before := s.leaseOwners(t)
-	if len(before) != 2 {
-		t.Fatalf("lanes held by %d batchers before the kill, want 2: %v", len(before), before)
-	}
 	if err := s.st.Kill("batcher0"); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +88,22 @@ func (s *system) waitReceipts(t *testing.T, n int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("fewer than %d receipts after 2 minutes", n)
+}
+
+// waitLanesSpread waits until n batchers hold lanes and returns the split.
+func (s *system) waitLanesSpread(t *testing.T, n int, within time.Duration) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		owners := s.leaseOwners(t)
+		if len(owners) == n {
+			return owners
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lanes held by %v after %v, want %d batchers", owners, within, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // leaseOwners counts the lanes each live batcher holds.

@@ -67,7 +67,11 @@ func TestMain(m *testing.M) {
 // commands builds the project's commands once per test binary.
 func commands(t *testing.T) string {
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp(filepath.Join(nettest.RepoRoot(t), ".run", "test"), "e2e-bin-")
+		parent := filepath.Join(nettest.RepoRoot(t), ".run", "test")
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dir, err := os.MkdirTemp(parent, "e2e-bin-")
 		if err != nil {
 			t.Fatal(err)
 		}
