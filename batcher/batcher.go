@@ -191,7 +191,7 @@ func (b *Batcher) balance(ctx, lanesCtx context.Context, draining bool) {
 			ol.cancel()
 		}
 		if n, err := b.rdb.XLen(ctx, votequeue.StreamKey(p)).Result(); err == nil {
-			b.metrics.queue.WithLabelValues(p).Set(float64(n))
+			b.metrics.lag.WithLabelValues(p).Set(float64(n))
 		}
 	}
 	b.metrics.lanes.Set(float64(len(b.lanes)))

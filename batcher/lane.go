@@ -100,7 +100,7 @@ func (l *lane) run(ctx context.Context) error {
 			continue
 		}
 		cut.add(time.Now(), l.decode(ctx, msgs)...)
-		l.b.metrics.lag.WithLabelValues(l.partition()).Set(float64(len(cut.pending)))
+		l.b.metrics.buffered.WithLabelValues(l.partition()).Set(float64(len(cut.pending)))
 	}
 	select {
 	case <-l.fenced:

@@ -8,8 +8,8 @@ type metrics struct {
 	votes    *prometheus.CounterVec // by outcome: counted, duplicate
 	latency  prometheus.Histogram   // from first submission to committed, per batch
 	inflight prometheus.Gauge
-	lag      *prometheus.GaugeVec   // votes read but not yet cut, by partition
-	queue    *prometheus.GaugeVec   // entries in the stream not yet acknowledged, by partition
+	buffered *prometheus.GaugeVec   // votes read but not yet cut into a batch, by partition
+	lag      *prometheus.GaugeVec   // entries in the stream not yet acknowledged, by partition
 	retries  *prometheus.CounterVec // by cause
 	lanes    prometheus.Gauge
 }
@@ -29,10 +29,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "batcher_inflight_batches", Help: "Batches submitted and not yet committed.",
 		}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		buffered: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "batcher_lane_buffered_votes", Help: "Votes read from the queue and waiting for a batch cut.",
 		}, []string{"partition"}),
-		queue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "batcher_lane_lag_votes", Help: "Votes in the partition's stream not yet committed (stream length).",
 		}, []string{"partition"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -42,6 +42,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "batcher_lanes_owned", Help: "Partitions whose lane this process holds.",
 		}),
 	}
-	reg.MustRegister(m.batches, m.votes, m.latency, m.inflight, m.lag, m.queue, m.retries, m.lanes)
+	reg.MustRegister(m.batches, m.votes, m.latency, m.inflight, m.buffered, m.lag, m.retries, m.lanes)
 	return m
 }

@@ -136,7 +136,7 @@ func (b *Ballot) evaluate(ctx context.Context, out any, fn string, args ...strin
 	result, err := b.contract.EvaluateWithContext(ctx, fn, client.WithArguments(args...))
 	if err != nil {
 		if isNotFound(err) {
-			return fmt.Errorf("%s%v: %w", fn, args, ErrNotFound)
+			return fmt.Errorf("%s%v: %w (%v)", fn, args, ErrNotFound, err)
 		}
 		return fmt.Errorf("evaluate %s: %w", fn, err)
 	}

@@ -3,7 +3,6 @@ package stack
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -137,7 +136,6 @@ func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte) 
 	if err != nil {
 		return roll.Summary{}, fmt.Errorf("load roll: %w", err)
 	}
-	out, _ := json.Marshal(map[string]any{"voters": summary.Voters, "root": summary.Root})
-	s.log.Info("voter roll loaded", "summary", string(out))
+	s.log.Info("voter roll loaded", "voters", summary.Voters, "roll_root", summary.Root)
 	return summary, nil
 }

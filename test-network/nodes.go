@@ -178,16 +178,14 @@ func (n *Network) peerAdminEnv(i int) []string {
 	}
 }
 
-// ordererFlags point a peer CLI command at the first live orderer.
+// ordererFlags point a peer CLI command at the first live orderer
+// (orderer0 if none is known to run).
 func (n *Network) ordererFlags() []string {
-	port := 0
+	port, _, _ := n.ports.Orderer(0)
 	for i := 0; i < network.OrdererCount; i++ {
-		listen, _, _ := n.ports.Orderer(i)
-		if port == 0 || n.running(network.OrdererProcess(i)) {
-			port = listen
-			if n.running(network.OrdererProcess(i)) {
-				break
-			}
+		if n.running(network.OrdererProcess(i)) {
+			port, _, _ = n.ports.Orderer(i)
+			break
 		}
 	}
 	return []string{"-o", fmt.Sprintf("127.0.0.1:%d", port), "--tls", "--cafile", n.layout.OrdererTLSCA()}

@@ -8,6 +8,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	_ "embed"
@@ -108,26 +109,18 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	c.MaxBodyBytes = orDefault(c.MaxBodyBytes, d.MaxBodyBytes)
-	c.MaxQueueDepth = orDefault(c.MaxQueueDepth, d.MaxQueueDepth)
-	c.RetryAfter = orDefault(c.RetryAfter, d.RetryAfter)
-	c.DepthInterval = orDefault(c.DepthInterval, d.DepthInterval)
-	c.BloomInterval = orDefault(c.BloomInterval, d.BloomInterval)
-	c.ReadyTimeout = orDefault(c.ReadyTimeout, d.ReadyTimeout)
-	c.LookupRate = orDefault(c.LookupRate, d.LookupRate)
-	c.LookupBurst = orDefault(c.LookupBurst, d.LookupBurst)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, d.MaxBodyBytes)
+	c.MaxQueueDepth = cmp.Or(c.MaxQueueDepth, d.MaxQueueDepth)
+	c.RetryAfter = cmp.Or(c.RetryAfter, d.RetryAfter)
+	c.DepthInterval = cmp.Or(c.DepthInterval, d.DepthInterval)
+	c.BloomInterval = cmp.Or(c.BloomInterval, d.BloomInterval)
+	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, d.ReadyTimeout)
+	c.LookupRate = cmp.Or(c.LookupRate, d.LookupRate)
+	c.LookupBurst = cmp.Or(c.LookupBurst, d.LookupBurst)
 	if c.Now == nil {
 		c.Now = d.Now
 	}
 	return c
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Keys of values kept in the gin context.
