@@ -76,7 +76,7 @@ func TestConsortium(t *testing.T) {
 		t.Logf("killed %s (the Raft leader)", victim)
 		for i := 0; i < 5; i++ {
 			key := fmt.Sprintf("after-kill-%d", i)
-			if err := submitEventually(probe, key, "ok", 30*time.Second); err != nil {
+			if err := submitEventually(probe, key, "ok", 60*time.Second); err != nil {
 				t.Fatalf("transaction %d after killing %s: %v", i, victim, err)
 			}
 		}
@@ -181,12 +181,17 @@ func submit(t *testing.T, c *client.Contract, fn string, args ...any) peer.TxVal
 	return status.Code
 }
 
-// submitEventually retries a probe Put until it commits or the time is up:
-// right after losing the leader, Raft needs a moment to elect another.
+// submitEventually retries a probe Put until it commits or the time is up,
+// as a client must when it loses the Raft leader: right after the kill a new
+// leader is being elected, and a transaction the dying leader had accepted is
+// never ordered, so each attempt's commit wait is bounded and a lost one is
+// submitted again (the Put is idempotent).
 func submitEventually(c *client.Contract, key, value string, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for {
-		_, err := c.SubmitTransaction("Put", key, value)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.SubmitWithContext(ctx, "Put", client.WithArguments(key, value))
+		cancel()
 		if err == nil {
 			return nil
 		}
