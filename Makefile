@@ -18,14 +18,14 @@ help: ## list the targets
 deps: ## install the Debian packages the tests need (redis-server), if missing
 	@scripts/install-deps.sh
 
-fabric-bin: $(FABRIC_BIN)/.built ## build the Fabric 2.5.0 binaries (only when missing)
+fabric-bin: $(FABRIC_BIN)/.built ## build the Fabric 3.1.1 binaries (only when missing)
 
 # Fabric is built as a dependency of its own small module (network/fabricbin),
 # so the main module does not inherit Fabric's dependency tree. Fabric's own
 # sample core.yaml and orderer.yaml are copied beside the binaries; the test
 # network applies the project's settings to them.
 $(FABRIC_BIN)/.built: network/fabricbin/go.mod network/fabricbin/go.sum
-	@echo "building Fabric 2.5.0 ($(FABRIC_CMDS)) into $(FABRIC_BIN); the first build takes a few minutes"
+	@echo "building Fabric 3.1.1 ($(FABRIC_CMDS)) into $(FABRIC_BIN); the first build takes a few minutes"
 	cd network/fabricbin && $(GO) build -o ../../$(FABRIC_BIN)/ $(addprefix github.com/hyperledger/fabric/cmd/,$(FABRIC_CMDS))
 	mkdir -p $(FABRIC_BIN)/config
 	src="$$(cd network/fabricbin && $(GO) list -m -f '{{.Dir}}' github.com/hyperledger/fabric)/sampleconfig"; \

@@ -26,8 +26,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Ledger commits batches; *fabricclient.Ballot is the real one.

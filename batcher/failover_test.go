@@ -13,16 +13,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redistest"
-	"github.com/votechain/votechain/receipts"
-	testnetwork "github.com/votechain/votechain/test-network"
+	"github.com/votechain/votechain/network/fabricclient"
+	"github.com/votechain/votechain/test-network/localnet"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // stack is a real network, Redis and an election for the fault tests.
 type stack struct {
-	net    *testnetwork.Network
+	net    *localnet.Network
 	rdb    *redis.Client
 	redis  *redistest.Server
 	ledger *fabricclient.Ballot
@@ -93,7 +93,7 @@ func (s *stack) waitCommitted(t *testing.T, k int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		keys, _ := s.rdb.Keys(context.Background(), receipts.Key("*")).Result()
+		keys, _ := s.rdb.Keys(context.Background(), votequeue.ReceiptKey("*")).Result()
 		if len(keys) >= k {
 			return
 		}
@@ -107,7 +107,7 @@ func (s *stack) waitCommitted(t *testing.T, k int) {
 func (s *stack) checkExactlyOnce(t *testing.T, votes []ballot.Vote) {
 	t.Helper()
 	for _, v := range votes {
-		loc, err := receipts.Get(context.Background(), s.rdb, v.ID)
+		loc, err := votequeue.GetLocation(context.Background(), s.rdb, v.ID)
 		if err != nil || loc.Status != ballot.ReceiptCounted {
 			t.Fatalf("vote %s: receipt %+v, %v", v.ID, loc, err)
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redistest"
-	"github.com/votechain/votechain/receipts"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -122,12 +121,12 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 			want[v.State] = ballot.Tally{}
 		}
 		want[v.State].Add(v.Candidate, 1)
-		loc, err := receipts.Get(context.Background(), rdb, v.ID)
+		loc, err := votequeue.GetLocation(context.Background(), rdb, v.ID)
 		if err != nil || loc.Status != ballot.ReceiptCounted || loc.State != v.State {
 			t.Fatalf("receipt of %s: %+v, %v", v.ID, loc, err)
 		}
 	}
-	if loc, err := receipts.Get(context.Background(), rdb, dup.ID); err != nil || loc.Status != ballot.ReceiptDuplicate {
+	if loc, err := votequeue.GetLocation(context.Background(), rdb, dup.ID); err != nil || loc.Status != ballot.ReceiptDuplicate {
 		t.Fatalf("receipt of the duplicate: %+v, %v", loc, err)
 	}
 	results, err := ledger.Results(context.Background())

@@ -11,9 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/gateway/votequeue"
-	"github.com/votechain/votechain/receipts"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // lane moves one partition's votes from its stream to the ledger while this
@@ -271,7 +270,7 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done fabricclient.Com
 		}
 		block = b
 	}
-	if err := receipts.Write(ctx, l.b.rdb, receipts.Locations(j.Batch, done.Record, block)); err != nil {
+	if err := votequeue.WriteLocations(ctx, l.b.rdb, votequeue.Locations(j.Batch, done.Record, block)); err != nil {
 		return err
 	}
 	if err := l.store.ack(ctx, l.lease, j); err != nil {

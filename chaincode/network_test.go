@@ -14,7 +14,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 

@@ -21,11 +21,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/stack"
+	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 

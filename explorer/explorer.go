@@ -33,8 +33,8 @@ import (
 	"github.com/votechain/votechain/explorer/follow"
 	"github.com/votechain/votechain/explorer/index"
 	"github.com/votechain/votechain/explorer/web"
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Config configures an explorer.

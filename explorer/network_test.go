@@ -17,8 +17,8 @@ import (
 	"github.com/votechain/votechain/explorer"
 	"github.com/votechain/votechain/explorer/follow"
 	"github.com/votechain/votechain/explorer/index"
-	"github.com/votechain/votechain/fabricclient"
-	testnetwork "github.com/votechain/votechain/test-network"
+	"github.com/votechain/votechain/network/fabricclient"
+	"github.com/votechain/votechain/test-network/localnet"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -100,7 +100,7 @@ func (w *ledgerWriter) commitRound(ctx context.Context, n int) {
 // batches: several states, a duplicate nullifier across batches and a
 // resubmitted batch.
 type testLedger struct {
-	net       *testnetwork.Network
+	net       *localnet.Network
 	writer    *ledgerWriter
 	observers *fabricclient.Conn
 }

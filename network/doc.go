@@ -1,5 +1,5 @@
 // Package network defines the Votechain consortium and generates everything a
-// Fabric 2.5 network needs to run it natively: the cryptogen and configtxgen
+// Fabric 3.1 network needs to run it natively: the cryptogen and configtxgen
 // inputs, per-node peer and orderer configuration (Fabric's own sampleconfig
 // with the project's changes applied), the chaincode-as-a-service package, and
 // the connection profile that the gateway, batcher and explorer read.

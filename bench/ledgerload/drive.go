@@ -11,7 +11,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/stats"
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Drive says how to drive the chaincode directly.

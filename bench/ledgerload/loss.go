@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/bench/loadgen"
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Loss is the exactly-once check: the votes the gateway answered 202 against

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // DriverSeqBase is the first batch sequence number the benchmark's own

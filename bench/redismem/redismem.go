@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/gateway/votequeue"
-	"github.com/votechain/votechain/receipts"
 )
 
 // Class is one kind of key.
@@ -133,7 +132,7 @@ func Measure(ctx context.Context, rdb *redis.Client, states []string, voters int
 	if err != nil {
 		return u, err
 	}
-	recs, recBytes, err := sampleMatch(ctx, rdb, receipts.Key("*"), 500)
+	recs, recBytes, err := sampleMatch(ctx, rdb, votequeue.ReceiptKey("*"), 500)
 	if err != nil {
 		return u, err
 	}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/bench/skew"
+	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/stack"
 )
 
 // StackConfig says where the benchmark's own system lives.

@@ -23,9 +23,9 @@ import (
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/bench/skew"
 	"github.com/votechain/votechain/bench/stats"
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/stack"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Config is one benchmark run.

@@ -23,9 +23,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/batcher"
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 func main() {

@@ -29,7 +29,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/election"
@@ -38,6 +37,7 @@ import (
 	"github.com/votechain/votechain/gateway/results"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 const envPrefix = "GATEWAY"

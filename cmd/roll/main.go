@@ -31,12 +31,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 const envPrefix = "ROLL"

@@ -23,7 +23,7 @@ import (
 
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
-	testnetwork "github.com/votechain/votechain/test-network"
+	"github.com/votechain/votechain/test-network/localnet"
 )
 
 const usage = `Usage: vcnet [flags] COMMAND
@@ -73,7 +73,7 @@ func run() error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	n, err := testnetwork.New(testnetwork.Config{Dir: *dir, PortBase: *portBase, FabricBin: *fabricBin, Chaincode: *chaincode, Builder: *builder, Log: log})
+	n, err := localnet.New(localnet.Config{Dir: *dir, PortBase: *portBase, FabricBin: *fabricBin, Chaincode: *chaincode, Builder: *builder, Log: log})
 	if err != nil {
 		return err
 	}

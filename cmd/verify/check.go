@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 var (

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 type fakeLedger map[string]ballot.BatchRecord

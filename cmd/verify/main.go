@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 const usage = `Usage: verify [flags] RECEIPT.json ...

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/stack"
 )
 
 const usage = `Usage: votechain [flags] COMMAND

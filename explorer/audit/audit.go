@@ -14,7 +14,7 @@ import (
 	"slices"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock"
 )
 
 // Kinds of issues. Each is a way the ledger disagrees with itself; none

@@ -9,8 +9,8 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
-	"github.com/votechain/votechain/fabricblock"
-	"github.com/votechain/votechain/fabricblock/ledgertest"
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
 
 // memHistory is the History of the blocks audited so far, in memory.

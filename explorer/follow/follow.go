@@ -15,7 +15,7 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 
 	"github.com/votechain/votechain/explorer/audit"
-	"github.com/votechain/votechain/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock"
 )
 
 // Source streams a channel's blocks.

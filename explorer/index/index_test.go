@@ -7,8 +7,8 @@ import (
 
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/index"
-	"github.com/votechain/votechain/fabricblock"
-	"github.com/votechain/votechain/fabricblock/ledgertest"
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
 
 // TestSaveOnceInOrder: blocks are saved in order, each once; a block saved

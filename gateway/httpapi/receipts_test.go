@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/results"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // staticLedger is a ledger at rest: fixed results, no events.

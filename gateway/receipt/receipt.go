@@ -14,8 +14,8 @@ import (
 	"sync"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
-	"github.com/votechain/votechain/receipts"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Ledger reads committed batches and nullifiers: *fabricclient.Ballot.
@@ -27,7 +27,7 @@ type Ledger interface {
 // Store is the Redis side: where the batcher recorded a vote, the pending
 // claim of a nullifier, and the state of a voter on the roll.
 type Store interface {
-	Location(ctx context.Context, voteID string) (receipts.Location, error) // receipts.ErrPending if none
+	Location(ctx context.Context, voteID string) (votequeue.Location, error) // votequeue.ErrPending if none
 	Claim(ctx context.Context, state, nullifier string) (voteID string, err error)
 	RollState(ctx context.Context, nullifier string) (state string, err error)
 }
@@ -65,7 +65,7 @@ func New(ledger Ledger, store Store, secret []byte, cached int) *Service {
 // An id that is not a well-formed vote id must be refused by the caller.
 func (s *Service) ByVoteID(ctx context.Context, voteID string) (ballot.Receipt, error) {
 	loc, err := s.store.Location(ctx, voteID)
-	if errors.Is(err, receipts.ErrPending) {
+	if errors.Is(err, votequeue.ErrPending) {
 		return ballot.Receipt{VoteID: voteID, Status: ballot.ReceiptPending}, nil
 	}
 	if err != nil {
@@ -103,7 +103,7 @@ func (s *Service) ByCredentials(ctx context.Context, voterID, credential string)
 }
 
 // committed builds the receipt of a vote the batcher recorded at loc.
-func (s *Service) committed(ctx context.Context, voteID string, loc receipts.Location) (ballot.Receipt, error) {
+func (s *Service) committed(ctx context.Context, voteID string, loc votequeue.Location) (ballot.Receipt, error) {
 	e, err := s.batch(ctx, loc.TxID)
 	if err != nil {
 		return ballot.Receipt{}, err

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
-	"github.com/votechain/votechain/receipts"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 type fakeLedger struct {
@@ -35,15 +35,15 @@ func (f *fakeLedger) LocateNullifier(_ context.Context, state, null string) (bal
 }
 
 type fakeStore struct {
-	locs   map[string]receipts.Location
+	locs   map[string]votequeue.Location
 	claims map[string]string
 	roll   map[string]string // nullifier -> state
 }
 
-func (f *fakeStore) Location(_ context.Context, id string) (receipts.Location, error) {
+func (f *fakeStore) Location(_ context.Context, id string) (votequeue.Location, error) {
 	l, ok := f.locs[id]
 	if !ok {
-		return l, receipts.ErrPending
+		return l, votequeue.ErrPending
 	}
 	return l, nil
 }
@@ -64,7 +64,7 @@ func nullifierOf(voter string) string {
 func fixture(t *testing.T, n int) (*Service, *fakeLedger, *fakeStore, []ballot.Vote) {
 	t.Helper()
 	ledger := &fakeLedger{batches: map[string]ballot.Batch{}, nulls: map[string]ballot.NullifierRecord{}}
-	store := &fakeStore{locs: map[string]receipts.Location{}, claims: map[string]string{}, roll: map[string]string{}}
+	store := &fakeStore{locs: map[string]votequeue.Location{}, claims: map[string]string{}, roll: map[string]string{}}
 	var votes []ballot.Vote
 	for i := 0; i < n; i++ {
 		id, _ := ballot.NewVoteID()
@@ -81,7 +81,7 @@ func fixture(t *testing.T, n int) (*Service, *fakeLedger, *fakeStore, []ballot.V
 		tx := fmt.Sprint("tx", seq+1)
 		ledger.batches[tx] = b
 		rec := ballot.BatchRecord{State: "CA", Seq: b.Seq, Root: b.Root, TxID: tx, Rejected: []int{}}
-		for id, loc := range receipts.Locations(b, rec, uint64(10+seq)) {
+		for id, loc := range votequeue.Locations(b, rec, uint64(10+seq)) {
 			store.locs[id] = loc
 		}
 		for i, v := range part {

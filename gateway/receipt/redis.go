@@ -9,7 +9,6 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
-	"github.com/votechain/votechain/receipts"
 )
 
 // RedisStore is the Store over the gateway's Redis.
@@ -19,8 +18,8 @@ type RedisStore struct {
 }
 
 // Location reads the batcher's record of a vote.
-func (s RedisStore) Location(ctx context.Context, voteID string) (receipts.Location, error) {
-	return receipts.Get(ctx, s.RDB, voteID)
+func (s RedisStore) Location(ctx context.Context, voteID string) (votequeue.Location, error) {
+	return votequeue.GetLocation(ctx, s.RDB, voteID)
 }
 
 // Claim returns the vote id holding a pending claim on the nullifier, or "".

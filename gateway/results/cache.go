@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Ledger is what the cache reads: *fabricclient.Ballot.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // fakeLedger replays a fixed list of events after a position, like the

@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package fabricbin pins the Fabric 2.5.0 commands that the test network runs.
+// Package fabricbin pins the Fabric 3.1.1 commands that the test network runs.
 // It lives in its own module so the main module does not inherit Fabric's
 // dependency tree; `make fabric-bin` builds the commands from it.
 package fabricbin

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
-	testnetwork "github.com/votechain/votechain/test-network"
+	"github.com/votechain/votechain/network/fabricclient"
+	"github.com/votechain/votechain/test-network/localnet"
 )
 
 // Election returns an election record open from a minute ago for an hour,
@@ -25,7 +25,7 @@ func Election(states, candidates []string) ballot.Election {
 }
 
 // SetupElection records e on the network's ledger as the Commission admin.
-func SetupElection(t testing.TB, n *testnetwork.Network, e ballot.Election) {
+func SetupElection(t testing.TB, n *localnet.Network, e ballot.Election) {
 	t.Helper()
 	conn := Dial(t, n, "Commission", fabricclient.WithUser("Admin"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -36,7 +36,7 @@ func SetupElection(t testing.TB, n *testnetwork.Network, e ballot.Election) {
 }
 
 // Dial connects to org's peer of the network, closed when the test ends.
-func Dial(t testing.TB, n *testnetwork.Network, org string, opts ...fabricclient.Option) *fabricclient.Conn {
+func Dial(t testing.TB, n *localnet.Network, org string, opts ...fabricclient.Option) *fabricclient.Conn {
 	t.Helper()
 	profile, err := n.Profile()
 	if err != nil {

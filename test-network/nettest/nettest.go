@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/network"
-	testnetwork "github.com/votechain/votechain/test-network"
+	"github.com/votechain/votechain/test-network/localnet"
 )
 
 // RepoRoot is the folder holding the project's go.mod, found from the
@@ -133,7 +133,7 @@ func rangeFree(base int) bool {
 
 // Config returns the configuration of a private network instance for t,
 // checking the Fabric binaries exist (make test builds them).
-func Config(t testing.TB) testnetwork.Config {
+func Config(t testing.TB) localnet.Config {
 	t.Helper()
 	root := RepoRoot(t)
 	fabricBin := filepath.Join(root, "bin", "fabric")
@@ -141,7 +141,7 @@ func Config(t testing.TB) testnetwork.Config {
 		t.Fatalf("Fabric binaries missing in %s: run `make fabric-bin` (make test does it)", fabricBin)
 	}
 	dir := RunDir(t, "net")
-	return testnetwork.Config{
+	return localnet.Config{
 		Dir:       filepath.Join(dir, "network"),
 		PortBase:  PortBase(t),
 		FabricBin: fabricBin,
@@ -153,9 +153,9 @@ func Config(t testing.TB) testnetwork.Config {
 
 // Start brings up a private network for t and tears it down (stopping every
 // process by PID) when the test ends.
-func Start(t testing.TB) *testnetwork.Network {
+func Start(t testing.TB) *localnet.Network {
 	t.Helper()
-	n, err := testnetwork.New(Config(t))
+	n, err := localnet.New(Config(t))
 	if err != nil {
 		t.Fatal(err)
 	}

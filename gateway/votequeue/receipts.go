@@ -1,4 +1,4 @@
-// Package receipts is the Redis record of where each accepted vote landed on
+// Receipt locations: the Redis record of where each accepted vote landed on
 // the ledger. The batcher writes a vote's location once its batch is
 // committed VALID (and before it acknowledges the vote in the queue); the
 // gateway reads it to answer receipt queries and builds the Merkle proof from
@@ -7,7 +7,8 @@
 // Key layout: receipt:<vote id> holds the JSON Location. Vote ids are 128-bit
 // random, so the keys spread evenly over a Redis Cluster without a hash tag.
 // A vote with no receipt key is still pending (or unknown).
-package receipts
+
+package votequeue
 
 import (
 	"context"
@@ -31,8 +32,8 @@ type Location struct {
 	Status string `json:"status"` // ballot.ReceiptCounted or ballot.ReceiptDuplicate
 }
 
-// Key is the Redis key of a vote's receipt.
-func Key(voteID string) string { return "receipt:" + voteID }
+// ReceiptKey is the Redis key of a vote's receipt.
+func ReceiptKey(voteID string) string { return "receipt:" + voteID }
 
 // Locations derives every vote's location from a committed batch and the
 // ledger's record of it.
@@ -52,8 +53,8 @@ func Locations(b ballot.Batch, rec ballot.BatchRecord, block uint64) map[string]
 	return out
 }
 
-// Write stores locations in one pipelined round trip.
-func Write(ctx context.Context, rdb redis.Cmdable, locs map[string]Location) error {
+// WriteLocations stores locations in one pipelined round trip.
+func WriteLocations(ctx context.Context, rdb redis.Cmdable, locs map[string]Location) error {
 	pipe := rdb.Pipeline()
 	for id, loc := range locs {
 		data, err := json.Marshal(loc)
@@ -61,11 +62,11 @@ func Write(ctx context.Context, rdb redis.Cmdable, locs map[string]Location) err
 			return err
 		}
 		if loc.Status == ballot.ReceiptCounted {
-			pipe.Set(ctx, Key(id), data, 0)
+			pipe.Set(ctx, ReceiptKey(id), data, 0)
 		} else {
 			// A vote re-batched after a takeover shows up again as a duplicate
 			// of itself; its first, counted receipt must stand.
-			pipe.SetNX(ctx, Key(id), data, 0)
+			pipe.SetNX(ctx, ReceiptKey(id), data, 0)
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -74,12 +75,12 @@ func Write(ctx context.Context, rdb redis.Cmdable, locs map[string]Location) err
 	return nil
 }
 
-// ErrPending is returned by Get for a vote with no receipt yet.
-var ErrPending = errors.New("receipts: no receipt yet")
+// ErrPending is returned by GetLocation for a vote with no receipt yet.
+var ErrPending = errors.New("votequeue: no receipt yet")
 
-// Get reads a vote's location, or ErrPending.
-func Get(ctx context.Context, rdb redis.Cmdable, voteID string) (Location, error) {
-	data, err := rdb.Get(ctx, Key(voteID)).Bytes()
+// GetLocation reads a vote's location, or ErrPending.
+func GetLocation(ctx context.Context, rdb redis.Cmdable, voteID string) (Location, error) {
+	data, err := rdb.Get(ctx, ReceiptKey(voteID)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return Location{}, ErrPending
 	}

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock"
 )
 
 // CommittedBatch reads the batch a VALID CommitBatch transaction carried,

@@ -1,4 +1,4 @@
-package receipts
+package votequeue
 
 import (
 	"context"
@@ -36,8 +36,8 @@ func TestLocationsMarkDuplicatesAndPlaceEveryVote(t *testing.T) {
 }
 
 func TestKeyIsPerVote(t *testing.T) {
-	if Key("ab") == Key("ac") || Key("ab") != "receipt:ab" {
-		t.Fatalf("keys %q %q", Key("ab"), Key("ac"))
+	if ReceiptKey("ab") == ReceiptKey("ac") || ReceiptKey("ab") != "receipt:ab" {
+		t.Fatalf("keys %q %q", ReceiptKey("ab"), ReceiptKey("ac"))
 	}
 }
 
@@ -48,19 +48,19 @@ func TestWriteKeepsACountedReceipt(t *testing.T) {
 	ctx := context.Background()
 	counted := Location{State: "CA", Seq: 1, TxID: "tx1", Status: ballot.ReceiptCounted}
 	again := Location{State: "CA", Seq: 7, TxID: "tx7", Status: ballot.ReceiptDuplicate}
-	if err := Write(ctx, rdb, map[string]Location{"v1": counted}); err != nil {
+	if err := WriteLocations(ctx, rdb, map[string]Location{"v1": counted}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(ctx, rdb, map[string]Location{"v1": again, "v2": again}); err != nil {
+	if err := WriteLocations(ctx, rdb, map[string]Location{"v1": again, "v2": again}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := Get(ctx, rdb, "v1"); err != nil || got != counted {
+	if got, err := GetLocation(ctx, rdb, "v1"); err != nil || got != counted {
 		t.Fatalf("v1 after a duplicate write: %+v, %v; want the counted receipt", got, err)
 	}
-	if got, err := Get(ctx, rdb, "v2"); err != nil || got != again {
+	if got, err := GetLocation(ctx, rdb, "v2"); err != nil || got != again {
 		t.Fatalf("v2: %+v, %v", got, err)
 	}
-	if _, err := Get(ctx, rdb, "v3"); !errors.Is(err, ErrPending) {
+	if _, err := GetLocation(ctx, rdb, "v3"); !errors.Is(err, ErrPending) {
 		t.Fatalf("unknown vote: %v, want ErrPending", err)
 	}
 }

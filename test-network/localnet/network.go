@@ -1,10 +1,10 @@
-// Package testnetwork runs the Votechain consortium on one machine as native
+// Package localnet runs the Votechain consortium on one machine as native
 // processes: three Raft orderers, one peer per organisation and one chaincode
 // service per organisation, with TLS everywhere and the election channel
 // created through the channel participation API. It brings the network up
 // (idempotently), deploys the chaincode, reports status and tears it down,
 // stopping every process it started by PID.
-package testnetwork
+package localnet
 
 import (
 	"context"
@@ -59,7 +59,7 @@ type Network struct {
 func New(cfg Config) (*Network, error) {
 	for name, p := range map[string]*string{"Dir": &cfg.Dir, "FabricBin": &cfg.FabricBin, "Chaincode": &cfg.Chaincode, "Builder": &cfg.Builder} {
 		if *p == "" {
-			return nil, fmt.Errorf("testnetwork: Config.%s is required", name)
+			return nil, fmt.Errorf("localnet: Config.%s is required", name)
 		}
 		abs, err := filepath.Abs(*p)
 		if err != nil {

@@ -12,9 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/roll"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // ensureElection makes sure the ledger holds an election and Redis its roll.

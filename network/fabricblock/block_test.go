@@ -12,8 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/fabricblock"
-	"github.com/votechain/votechain/fabricblock/ledgertest"
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
 
 // realBlocks loads the blocks captured from a real Fabric 2.5 network

@@ -24,7 +24,7 @@ import (
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
-	testnetwork "github.com/votechain/votechain/test-network"
+	"github.com/votechain/votechain/test-network/localnet"
 )
 
 // Config says where the system lives and how big it is.
@@ -44,7 +44,7 @@ type Config struct {
 // Stack is one instance of the whole system.
 type Stack struct {
 	cfg   Config
-	net   *testnetwork.Network
+	net   *localnet.Network
 	ports network.Ports
 	log   *slog.Logger
 	pids  map[string]int
@@ -65,7 +65,7 @@ func New(cfg Config) (*Stack, error) {
 		}
 		*p = abs
 	}
-	n, err := testnetwork.New(testnetwork.Config{
+	n, err := localnet.New(localnet.Config{
 		Dir: filepath.Join(cfg.Dir, "network"), PortBase: cfg.PortBase, FabricBin: cfg.FabricBin,
 		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Log: cfg.Log,
 	})
@@ -86,7 +86,7 @@ func (s *Stack) path(elem ...string) string {
 }
 
 // Network is the consortium under the system.
-func (s *Stack) Network() *testnetwork.Network { return s.net }
+func (s *Stack) Network() *localnet.Network { return s.net }
 
 // RedisAddr, GatewayURL and ExplorerURL locate the system's services.
 func (s *Stack) RedisAddr() string   { return fmt.Sprintf("127.0.0.1:%d", s.ports.Redis()) }

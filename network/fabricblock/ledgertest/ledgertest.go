@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/votechain/votechain/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock"
 )
 
 // Tx describes one transaction to build.

@@ -1,4 +1,4 @@
-package testnetwork
+package localnet
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/votechain/votechain/fabricclient"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Probe proves the network works end to end: a transaction through the

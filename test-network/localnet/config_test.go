@@ -1,4 +1,4 @@
-package testnetwork_test
+package localnet_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	testnetwork "github.com/votechain/votechain/test-network"
+	"github.com/votechain/votechain/test-network/localnet"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -17,23 +17,23 @@ import (
 func TestBadConfiguration(t *testing.T) {
 	cases := []struct {
 		name  string
-		setup func(t *testing.T, cfg *testnetwork.Config)
+		setup func(t *testing.T, cfg *localnet.Config)
 		want  []string
 	}{
-		{"missing binary", func(t *testing.T, cfg *testnetwork.Config) {
+		{"missing binary", func(t *testing.T, cfg *localnet.Config) {
 			cfg.FabricBin = t.TempDir()
 		}, []string{"missing", "make fabric-bin"}},
-		{"missing chaincode", func(t *testing.T, cfg *testnetwork.Config) {
+		{"missing chaincode", func(t *testing.T, cfg *localnet.Config) {
 			cfg.Chaincode = filepath.Join(t.TempDir(), "nope")
 		}, []string{"chaincode binary", "make build"}},
-		{"port in use", func(t *testing.T, cfg *testnetwork.Config) {
+		{"port in use", func(t *testing.T, cfg *localnet.Config) {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.PortBase+51)) // orderer1
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { l.Close() })
 		}, []string{fmt.Sprint("in use"), "orderer1", "--port-base"}},
-		{"stale data dir", func(t *testing.T, cfg *testnetwork.Config) {
+		{"stale data dir", func(t *testing.T, cfg *localnet.Config) {
 			if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +41,7 @@ func TestBadConfiguration(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{"interrupted", "down --wipe"}},
-		{"damaged state", func(t *testing.T, cfg *testnetwork.Config) {
+		{"damaged state", func(t *testing.T, cfg *localnet.Config) {
 			if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +54,7 @@ func TestBadConfiguration(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := nettest.Config(t)
 			c.setup(t, &cfg)
-			n, err := testnetwork.New(cfg)
+			n, err := localnet.New(cfg)
 			if err == nil {
 				err = n.Up(context.Background())
 				defer n.Down(true)

@@ -1,4 +1,4 @@
-package testnetwork_test
+package localnet_test
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
-	"github.com/votechain/votechain/fabricclient"
 	"github.com/votechain/votechain/network"
-	testnetwork "github.com/votechain/votechain/test-network"
+	"github.com/votechain/votechain/network/fabricclient"
+	"github.com/votechain/votechain/test-network/localnet"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -125,7 +125,7 @@ func TestConsortium(t *testing.T) {
 	}
 }
 
-func pidsOf(st testnetwork.Status) map[string]int {
+func pidsOf(st localnet.Status) map[string]int {
 	out := map[string]int{}
 	for _, p := range st.Processes {
 		out[p.Name] = p.PID
@@ -143,7 +143,7 @@ func processIs(pid int, name string) bool {
 	return exe == "peer" || exe == "orderer" || exe == "ballotcc"
 }
 
-func chaincodePath(t *testing.T, n *testnetwork.Network) string {
+func chaincodePath(t *testing.T, n *localnet.Network) string {
 	// The instance's chaincode binary sits next to its network folder (nettest.Config).
 	return filepath.Join(filepath.Dir(n.Layout().Dir), "ballotcc")
 }
@@ -203,7 +203,7 @@ func submitEventually(c *client.Contract, key, value string, within time.Duratio
 	}
 }
 
-func raftLeader(t *testing.T, n *testnetwork.Network) string {
+func raftLeader(t *testing.T, n *localnet.Network) string {
 	t.Helper()
 	for _, p := range n.Status(context.Background()).Processes {
 		if p.Leader {
