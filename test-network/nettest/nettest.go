@@ -98,10 +98,11 @@ const (
 )
 
 // PortBase reserves a port range no other test on this machine holds (a
-// lock file per range) and whose network ports are all free.
+// lock file per range, in one folder for every checkout on the machine) and
+// whose network ports are all free.
 func PortBase(t testing.TB) int {
 	t.Helper()
-	lockDir := mkdirAll(t, filepath.Join(RepoRoot(t), ".run", "test", "ports"))
+	lockDir := mkdirAll(t, filepath.Join(os.TempDir(), "votechain-test-ports"))
 	start := rand.IntN(testBases)
 	for k := 0; k < testBases; k++ {
 		base := firstTestBase + 1000*((start+k)%testBases)
