@@ -10,7 +10,7 @@ VCNET       := bin/vcnet
 TEST_TIMEOUT ?= 45m
 
 .DEFAULT_GOAL := help
-.PHONY: help deps fabric-bin build up down status network-up network-down network-status deploy test fmt vet clean
+.PHONY: help deps fabric-bin build up down status network-up network-down network-status deploy test test-unit fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ status: build ## show what runs where
 
 test: deps fabric-bin build ## run all tests, including integration tests on real services
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-unit: deps ## the fast lane: every test that needs no Fabric network (-short; about a minute)
+	$(GO) test -short -count=1 -timeout 10m ./...
 
 fmt: ## gofmt the code
 	gofmt -w $$(git ls-files '*.go')

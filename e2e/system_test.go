@@ -84,9 +84,11 @@ func commands(t *testing.T) string {
 	return binDir
 }
 
-// startSystem brings up the whole system with a roll of voters.
+// startSystem brings up the whole system with a roll of voters; under -short
+// it skips t.
 func startSystem(t *testing.T, batchers, voters int) *system {
 	t.Helper()
+	nettest.Integration(t)
 	root := nettest.RepoRoot(t)
 	bin := commands(t)
 	dir := nettest.RunDir(t, "system")

@@ -132,10 +132,23 @@ func rangeFree(base int) bool {
 	return true
 }
 
+// Integration marks t as an integration test, one that starts a Fabric
+// network: it is skipped under -short (make test-unit), so the fast lane needs
+// no Fabric binaries. Config and Start call it; a test that brings up a
+// network some other way calls it first.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Fabric network: skipped under -short (run make test)")
+	}
+}
+
 // Config returns the configuration of a private network instance for t,
-// checking the Fabric binaries exist (make test builds them).
+// checking the Fabric binaries exist (make test builds them). Under -short
+// it skips t (see Integration).
 func Config(t testing.TB) localnet.Config {
 	t.Helper()
+	Integration(t)
 	root := RepoRoot(t)
 	fabricBin := filepath.Join(root, "bin", "fabric")
 	if _, err := os.Stat(filepath.Join(fabricBin, "peer")); err != nil {
@@ -153,7 +166,7 @@ func Config(t testing.TB) localnet.Config {
 }
 
 // Start brings up a private network for t and tears it down (stopping every
-// process by PID) when the test ends.
+// process by PID) when the test ends; under -short it skips t.
 func Start(t testing.TB) *localnet.Network {
 	t.Helper()
 	n, err := localnet.New(Config(t))
