@@ -27,12 +27,11 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Ledger commits batches; *fabricclient.Ballot is the real one.
 type Ledger interface {
-	CommitBatch(ctx context.Context, b ballot.Batch) (fabricclient.Committed, error)
+	CommitBatch(ctx context.Context, b ballot.Batch) (ballot.Committed, error)
 	BlockOfTx(ctx context.Context, txID string) (uint64, error)
 }
 
@@ -236,5 +235,3 @@ func (b *Batcher) startLane(ctx context.Context, p, lease string) {
 		}
 	}()
 }
-
-var _ Ledger = (*fabricclient.Ballot)(nil)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // lane moves one partition's votes from its stream to the ledger while this
@@ -259,7 +258,7 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry) error {
 }
 
 // finish writes receipts and acknowledges a committed batch.
-func (l *lane) finish(ctx context.Context, j journalEntry, done fabricclient.Committed, began time.Time) error {
+func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed, began time.Time) error {
 	block := done.Block
 	if done.Record.TxID != done.TxID {
 		// An idempotent resubmission: the batch was committed by an earlier
@@ -287,10 +286,10 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done fabricclient.Com
 
 // classify names a commit failure for the retry metric.
 func classify(err error) string {
-	var commitErr *fabricclient.CommitError
+	var commitErr *ballot.CommitError
 	switch {
 	case errors.As(err, &commitErr):
-		return "commit_" + commitErr.Code.String()
+		return "commit_" + commitErr.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	default:

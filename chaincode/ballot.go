@@ -143,30 +143,33 @@ func transition(ctx contractapi.TransactionContextInterface, from, to string, st
 	return putJSON(ctx, ballot.ElectionKey, e)
 }
 
-// GetElection returns the election record (JSON ballot.Election).
+// GetElection returns the election record (JSON ballot.Election), or a
+// ballot.NotFound error before set-up.
 func (c *BallotContract) GetElection(ctx contractapi.TransactionContextInterface) (string, error) {
-	return getRaw(ctx, ballot.ElectionKey, "no election is configured")
+	return getRaw(ctx, ballot.ElectionKey, errNoElection)
 }
 
-// GetBatch returns the record of a committed batch (JSON ballot.BatchRecord).
+// GetBatch returns the record of a committed batch (JSON ballot.BatchRecord),
+// or a ballot.NotFound error.
 func (c *BallotContract) GetBatch(ctx contractapi.TransactionContextInterface, state string, seq uint64) (string, error) {
 	if !ballot.ValidState(state) {
 		return "", fmt.Errorf("invalid state %q", state)
 	}
-	return getRaw(ctx, ballot.BatchKey(state, seq), fmt.Sprintf("batch %s/%d is not committed", state, seq))
+	return getRaw(ctx, ballot.BatchKey(state, seq), ballot.NotFound(fmt.Sprintf("batch %s/%d is not committed", state, seq)))
 }
 
 // LocateNullifier returns where a used nullifier's vote sits on the ledger
-// (JSON ballot.NullifierRecord), or an error if it is unused.
+// (JSON ballot.NullifierRecord), or a ballot.NotFound error if it is unused.
 func (c *BallotContract) LocateNullifier(ctx contractapi.TransactionContextInterface, state, nullifier string) (string, error) {
 	if !ballot.ValidState(state) || !ballot.ValidNullifier(nullifier) {
 		return "", fmt.Errorf("invalid state %q or nullifier %q", state, nullifier)
 	}
-	return getRaw(ctx, ballot.NullifierKey(state, nullifier), fmt.Sprintf("nullifier %s is not used in %s", nullifier, state))
+	return getRaw(ctx, ballot.NullifierKey(state, nullifier), ballot.NotFound(fmt.Sprintf("nullifier %s is not used in %s", nullifier, state)))
 }
 
-// errNoElection is returned (wrapped) by loadElection before set-up.
-var errNoElection = errors.New("no election is configured")
+// errNoElection is returned (wrapped) by loadElection before set-up; clients
+// read it as ballot.ErrNotFound.
+var errNoElection = ballot.NotFound("no election is configured")
 
 // loadElection reads the election record.
 func loadElection(ctx contractapi.TransactionContextInterface) (*ballot.Election, error) {
@@ -184,14 +187,15 @@ func loadElection(ctx contractapi.TransactionContextInterface) (*ballot.Election
 	return &e, nil
 }
 
-// getRaw returns the stored value of key, or an error saying missing.
-func getRaw(ctx contractapi.TransactionContextInterface, key, missing string) (string, error) {
+// getRaw returns the stored value of key, or the error missing (made with
+// ballot.NotFound, so that clients see ErrNotFound).
+func getRaw(ctx contractapi.TransactionContextInterface, key string, missing error) (string, error) {
 	data, err := ctx.GetStub().GetState(key)
 	if err != nil {
 		return "", fmt.Errorf("read ledger: %w", err)
 	}
 	if data == nil {
-		return "", errors.New(missing)
+		return "", missing
 	}
 	return string(data), nil
 }

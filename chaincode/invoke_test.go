@@ -67,6 +67,18 @@ func TestInvokeThroughContractAPI(t *testing.T) {
 	election, _ := json.Marshal(testElection())
 	before, during := opens.Add(-time.Hour), opens.Add(time.Hour)
 
+	// "No such record" reaches the client as message text carrying the mark
+	// (network/fabricclient turns it into ballot.ErrNotFound); other
+	// refusals never carry it.
+	for _, args := range [][]string{{"GetElection"}, {"GetBatch", "CA", "1"},
+		{"LocateNullifier", "CA", vote("CA", 1, "bob").Nullifier}} {
+		if status, msg := invoke(client, before, args...); status == shim.OK || !ballot.IsNotFound(msg) {
+			t.Errorf("%s before anything is stored: %d %q, want a message with %q", args[0], status, msg, ballot.NotFoundMark)
+		}
+	}
+	if status, msg := invoke(client, before, "GetBatch", "ca", "1"); status == shim.OK || ballot.IsNotFound(msg) {
+		t.Errorf("GetBatch of an invalid state: %d %q, want a refusal that is not not-found", status, msg)
+	}
 	if status, msg := invoke(client, before, "SetupElection", string(election)); status == shim.OK || !strings.Contains(msg, "admin") {
 		t.Fatalf("client set-up: %d %s", status, msg)
 	}

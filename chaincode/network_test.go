@@ -43,7 +43,7 @@ type ledgerRun struct {
 // test expects of it.
 type committed struct {
 	batch ballot.Batch
-	fabricclient.Committed
+	ballot.Committed
 	want ballot.BatchEvent
 }
 
@@ -143,7 +143,7 @@ func (r *ledgerRun) committedWith(dup bool) (committed, bool) {
 
 // checkRecord checks the ledger's record of b against the expected event:
 // its root, the votes counted and rejected, and tallies of the counted votes.
-func checkRecord(c fabricclient.Committed, b ballot.Batch, want ballot.BatchEvent) error {
+func checkRecord(c ballot.Committed, b ballot.Batch, want ballot.BatchEvent) error {
 	rec := c.Record
 	switch {
 	case rec.State != want.State || rec.Seq != want.Seq || rec.Root != want.Root:
@@ -304,10 +304,10 @@ func (r *ledgerRun) forgedBatchesRefused(t *testing.T) {
 			if !errors.As(err, &endorse) || !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("forged %s: got %v; want an endorse error saying %q", tc.name, err, tc.reason)
 			}
-			if rec, err := r.ledger.Batch(ctx, b.State, b.Seq); !errors.Is(err, fabricclient.ErrNotFound) {
+			if rec, err := r.ledger.Batch(ctx, b.State, b.Seq); !errors.Is(err, ballot.ErrNotFound) {
 				t.Errorf("forged batch %s on the ledger: %+v, %v; want not found", b.ID(), rec, err)
 			}
-			if loc, err := r.ledger.LocateNullifier(ctx, b.State, b.Votes[0].Nullifier); !errors.Is(err, fabricclient.ErrNotFound) {
+			if loc, err := r.ledger.LocateNullifier(ctx, b.State, b.Votes[0].Nullifier); !errors.Is(err, ballot.ErrNotFound) {
 				t.Errorf("nullifier of the forged batch used: %+v, %v; want not found", loc, err)
 			}
 		})

@@ -2,6 +2,7 @@ package chaincode
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -69,10 +70,16 @@ func TestQueriesRefuseBadInput(t *testing.T) {
 	wantErr(t, "GetBatch bad state", err, "invalid state")
 	_, err = h.call(observerAdmin, func(ctx contractapi.TransactionContextInterface) (string, error) { return h.cc.GetBatch(ctx, "CA", 9) })
 	wantErr(t, "GetBatch missing", err, "not committed")
+	if !errors.Is(err, ballot.ErrNotFound) {
+		t.Errorf("GetBatch missing: %v does not wrap ballot.ErrNotFound", err)
+	}
 	_, err = h.call(observerAdmin, locate(h, "CA", "xyz"))
 	wantErr(t, "LocateNullifier bad", err, "invalid state")
 	_, err = h.call(observerAdmin, locate(h, "CA", vote("CA", 1, "bob").Nullifier))
 	wantErr(t, "LocateNullifier unused", err, "not used")
+	if !errors.Is(err, ballot.ErrNotFound) {
+		t.Errorf("LocateNullifier unused: %v does not wrap ballot.ErrNotFound", err)
+	}
 }
 
 func TestKeysMatchShim(t *testing.T) {

@@ -36,7 +36,7 @@ type ledgerWriter struct {
 	seq     map[string]uint64
 	voters  int
 	batches []ballot.Batch
-	commits []fabricclient.Committed // of batches, in the same order
+	commits []ballot.Committed // of batches, in the same order
 }
 
 // vote makes a vote of voter in state.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
@@ -51,7 +52,7 @@ func Watch(ctx context.Context, ledger *fabricclient.Ballot) (*Watcher, uint64, 
 	if err != nil {
 		return nil, 0, err
 	}
-	events, errs, err := ledger.BatchEvents(ctx, fabricclient.Position{Block: height})
+	events, errs, err := ledger.BatchEvents(ctx, ballot.Position{Block: height})
 	if err != nil {
 		return nil, 0, err
 	}

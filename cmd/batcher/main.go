@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
@@ -108,9 +109,14 @@ func run() error {
 	return b.Run(ctx)
 }
 
+// electionSource reads the election record (*fabricclient.Ballot).
+type electionSource interface {
+	Election(ctx context.Context) (*ballot.Election, error)
+}
+
 // partitionsToServe is the flag's list, or the election's states once the
 // election is on the ledger.
-func partitionsToServe(ctx context.Context, flagValue string, ledger *fabricclient.Ballot, log *slog.Logger) ([]string, error) {
+func partitionsToServe(ctx context.Context, flagValue string, ledger electionSource, log *slog.Logger) ([]string, error) {
 	if flagValue != "" {
 		return strings.Split(flagValue, ","), nil
 	}
@@ -119,7 +125,7 @@ func partitionsToServe(ctx context.Context, flagValue string, ledger *fabricclie
 		if err == nil {
 			return e.States, nil
 		}
-		if !errors.Is(err, fabricclient.ErrNotFound) {
+		if !errors.Is(err, ballot.ErrNotFound) {
 			log.Warn("cannot read the election yet", "err", err)
 		} else {
 			log.Info("waiting for the election to be set up on the ledger")

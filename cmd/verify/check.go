@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 var (
@@ -45,7 +44,7 @@ func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	if !ok {
 		var err error
 		rec, err = c.ledger.Batch(ctx, r.State, r.Seq)
-		if errors.Is(err, fabricclient.ErrNotFound) {
+		if errors.Is(err, ballot.ErrNotFound) {
 			return "", fmt.Errorf("the ledger has no batch %s", key)
 		}
 		if err != nil {

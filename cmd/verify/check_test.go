@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 type fakeLedger map[string]ballot.BatchRecord
@@ -15,7 +14,7 @@ type fakeLedger map[string]ballot.BatchRecord
 func (f fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.BatchRecord, error) {
 	r, ok := f[fmt.Sprintf("%s/%d", state, seq)]
 	if !ok {
-		return r, fabricclient.ErrNotFound
+		return r, ballot.ErrNotFound
 	}
 	return r, nil
 }

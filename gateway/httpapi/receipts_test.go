@@ -13,7 +13,6 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/results"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // staticLedger is a ledger at rest: fixed results, no events.
@@ -21,8 +20,8 @@ type staticLedger struct{ r ballot.Results }
 
 func (l staticLedger) Results(context.Context) (ballot.Results, error) { return l.r, nil }
 func (l staticLedger) Height(context.Context) (uint64, error)          { return 7, nil }
-func (l staticLedger) BatchEvents(ctx context.Context, _ fabricclient.Position) (<-chan fabricclient.BatchCommitted, <-chan error, error) {
-	return make(chan fabricclient.BatchCommitted), make(chan error), nil
+func (l staticLedger) BatchEvents(ctx context.Context, _ ballot.Position) (<-chan ballot.BatchCommitted, <-chan error, error) {
+	return make(chan ballot.BatchCommitted), make(chan error), nil
 }
 
 // loadedResults is a results cache loaded from a static ledger.

@@ -15,7 +15,6 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Ledger reads committed batches and nullifiers: *fabricclient.Ballot.
@@ -89,7 +88,7 @@ func (s *Service) ByCredentials(ctx context.Context, voterID, credential string)
 	switch {
 	case err == nil:
 		return s.ByVoteID(ctx, rec.VoteID)
-	case !errors.Is(err, fabricclient.ErrNotFound):
+	case !errors.Is(err, ballot.ErrNotFound):
 		return ballot.Receipt{}, err
 	}
 	voteID, err := s.store.Claim(ctx, state, null)

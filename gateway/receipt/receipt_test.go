@@ -8,7 +8,6 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 type fakeLedger struct {
@@ -29,7 +28,7 @@ func (f *fakeLedger) CommittedBatch(_ context.Context, txID string) (ballot.Batc
 func (f *fakeLedger) LocateNullifier(_ context.Context, state, null string) (ballot.NullifierRecord, error) {
 	r, ok := f.nulls[state+"/"+null]
 	if !ok {
-		return r, fabricclient.ErrNotFound
+		return r, ballot.ErrNotFound
 	}
 	return r, nil
 }

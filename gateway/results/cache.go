@@ -21,14 +21,13 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // Ledger is what the cache reads: *fabricclient.Ballot.
 type Ledger interface {
 	Results(ctx context.Context) (ballot.Results, error)
 	Height(ctx context.Context) (uint64, error)
-	BatchEvents(ctx context.Context, from fabricclient.Position) (<-chan fabricclient.BatchCommitted, <-chan error, error)
+	BatchEvents(ctx context.Context, from ballot.Position) (<-chan ballot.BatchCommitted, <-chan error, error)
 }
 
 // View is the JSON body of GET /api/v1/results.
@@ -73,8 +72,8 @@ type snapshot struct {
 // checkpoint is what the cache persists: results and the position after
 // which events are still to be applied.
 type checkpoint struct {
-	At      fabricclient.Position `json:"at"`
-	Results ballot.Results        `json:"results"`
+	At      ballot.Position `json:"at"`
+	Results ballot.Results  `json:"results"`
 }
 
 // Cache is the results read cache. Run fills and follows it; Handler serves it.
@@ -150,7 +149,7 @@ func (c *Cache) load(ctx context.Context) error {
 			return err
 		}
 		if before == after {
-			c.cp = checkpoint{At: fabricclient.Position{Block: after}, Results: res}
+			c.cp = checkpoint{At: ballot.Position{Block: after}, Results: res}
 			c.log.Info("results loaded from the ledger", "height", after, "counted", res.Counted)
 			if err := c.persist(); err != nil {
 				return err
@@ -211,7 +210,7 @@ func (c *Cache) follow(ctx context.Context) error {
 	}
 }
 
-func (c *Cache) apply(ev fabricclient.BatchCommitted) {
+func (c *Cache) apply(ev ballot.BatchCommitted) {
 	c.cp.Results.Apply(ev.Event)
 	c.cp.At = ev.At
 }

@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // fakeLedger replays a fixed list of events after a position, like the
 // peer's event service, and answers results for blocks below height.
 type fakeLedger struct {
 	mu      sync.Mutex
-	events  []fabricclient.BatchCommitted
+	events  []ballot.BatchCommitted
 	height  uint64
 	results ballot.Results
 	served  int // events delivered
@@ -29,8 +28,8 @@ type fakeLedger struct {
 func (f *fakeLedger) Results(context.Context) (ballot.Results, error) { return f.results, nil }
 func (f *fakeLedger) Height(context.Context) (uint64, error)          { return f.height, nil }
 
-func (f *fakeLedger) BatchEvents(ctx context.Context, from fabricclient.Position) (<-chan fabricclient.BatchCommitted, <-chan error, error) {
-	out := make(chan fabricclient.BatchCommitted)
+func (f *fakeLedger) BatchEvents(ctx context.Context, from ballot.Position) (<-chan ballot.BatchCommitted, <-chan error, error) {
+	out := make(chan ballot.BatchCommitted)
 	go func() {
 		defer close(out)
 		skipping := from.TxID != ""
@@ -58,10 +57,10 @@ func (f *fakeLedger) BatchEvents(ctx context.Context, from fabricclient.Position
 	return out, make(chan error), nil
 }
 
-func event(block uint64, tx, state string, tally ballot.Tally) fabricclient.BatchCommitted {
-	return fabricclient.BatchCommitted{
+func event(block uint64, tx, state string, tally ballot.Tally) ballot.BatchCommitted {
+	return ballot.BatchCommitted{
 		Event: ballot.BatchEvent{State: state, Counted: int(tally.Total()), Rejected: []int{}, Tallies: tally},
-		At:    fabricclient.Position{Block: block, TxID: tx},
+		At:    ballot.Position{Block: block, TxID: tx},
 	}
 }
 
@@ -96,7 +95,7 @@ func runUntil(t *testing.T, c *Cache, ok func(View) bool) View {
 func TestCacheLoadsThenAppliesEventsAndResumesWithoutDoubleCounting(t *testing.T) {
 	base := ballot.Results{ElectionID: "e1", Status: ballot.StatusConfigured, Counted: 5,
 		National: ballot.Tally{"a": 5}, States: map[string]ballot.StateResult{"CA": {State: "CA", Batches: 1, Counted: 5, Tallies: ballot.Tally{"a": 5}}}}
-	ledger := &fakeLedger{height: 10, results: base, events: []fabricclient.BatchCommitted{
+	ledger := &fakeLedger{height: 10, results: base, events: []ballot.BatchCommitted{
 		event(9, "old", "CA", ballot.Tally{"a": 5}), // already in the loaded results
 		event(10, "t1", "CA", ballot.Tally{"b": 2}),
 		event(10, "t2", "TX", ballot.Tally{"a": 1}),

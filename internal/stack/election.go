@@ -40,7 +40,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	ledger := admin.Ballot()
 
 	existing, err := ledger.Election(ctx)
-	if err != nil && !errors.Is(err, fabricclient.ErrNotFound) {
+	if err != nil && !errors.Is(err, ballot.ErrNotFound) {
 		return err
 	}
 	var states []string

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/votechain/votechain/ballot"
@@ -30,51 +28,31 @@ func (c *Conn) Ballot() *Ballot {
 	return &Ballot{contract: c.Contract("ballot"), qscc: c.Network.GetContract("qscc"), network: c.Network, channel: c.profile.Channel}
 }
 
-// ErrNotFound is returned when the ledger has no such record.
-var ErrNotFound = errors.New("not on the ledger")
-
-// Committed is the outcome of a committed CommitBatch transaction.
-type Committed struct {
-	Record ballot.BatchRecord
-	TxID   string
-	Block  uint64
-}
-
-// CommitError reports a transaction that was ordered but not committed VALID
-// (for example an MVCC conflict); it is safe to resubmit the same batch.
-type CommitError struct {
-	TxID string
-	Code peer.TxValidationCode
-}
-
-func (e *CommitError) Error() string {
-	return fmt.Sprintf("transaction %s committed with status %s", e.TxID, e.Code)
-}
-
 // CommitBatch submits the batch, waits until its transaction is committed and
 // returns the ledger's record of it. Resubmitting a batch that is already
-// committed returns the existing record in a new (VALID) transaction.
-func (b *Ballot) CommitBatch(ctx context.Context, batch ballot.Batch) (Committed, error) {
+// committed returns the existing record in a new (VALID) transaction. A
+// transaction committed other than VALID gives a *ballot.CommitError.
+func (b *Ballot) CommitBatch(ctx context.Context, batch ballot.Batch) (ballot.Committed, error) {
 	payload, err := json.Marshal(batch)
 	if err != nil {
-		return Committed{}, fmt.Errorf("encode batch %s: %w", batch.ID(), err)
+		return ballot.Committed{}, fmt.Errorf("encode batch %s: %w", batch.ID(), err)
 	}
 	result, commit, err := b.contract.SubmitAsyncWithContext(ctx, "CommitBatch", client.WithBytesArguments(payload))
 	if err != nil {
-		return Committed{}, fmt.Errorf("submit batch %s: %w", batch.ID(), err)
+		return ballot.Committed{}, fmt.Errorf("submit batch %s: %w", batch.ID(), err)
 	}
 	status, err := commit.StatusWithContext(ctx)
 	if err != nil {
-		return Committed{}, fmt.Errorf("commit status of batch %s (tx %s): %w", batch.ID(), commit.TransactionID(), err)
+		return ballot.Committed{}, fmt.Errorf("commit status of batch %s (tx %s): %w", batch.ID(), commit.TransactionID(), err)
 	}
 	if !status.Successful {
-		return Committed{}, &CommitError{TxID: status.TransactionID, Code: status.Code}
+		return ballot.Committed{}, &ballot.CommitError{TxID: status.TransactionID, Code: status.Code.String()}
 	}
 	var rec ballot.BatchRecord
 	if err := json.Unmarshal(result, &rec); err != nil {
-		return Committed{}, fmt.Errorf("decode record of batch %s: %w", batch.ID(), err)
+		return ballot.Committed{}, fmt.Errorf("decode record of batch %s: %w", batch.ID(), err)
 	}
-	return Committed{Record: rec, TxID: status.TransactionID, Block: status.BlockNumber}, nil
+	return ballot.Committed{Record: rec, TxID: status.TransactionID, Block: status.BlockNumber}, nil
 }
 
 // Election reads the election record.
@@ -113,7 +91,8 @@ func (b *Ballot) Batch(ctx context.Context, state string, seq uint64) (ballot.Ba
 	return r, err
 }
 
-// LocateNullifier reports where a used nullifier's vote is, or ErrNotFound.
+// LocateNullifier reports where a used nullifier's vote is, or
+// ballot.ErrNotFound.
 func (b *Ballot) LocateNullifier(ctx context.Context, state, nullifier string) (ballot.NullifierRecord, error) {
 	var r ballot.NullifierRecord
 	err := b.evaluate(ctx, &r, "LocateNullifier", state, nullifier)
@@ -123,22 +102,17 @@ func (b *Ballot) LocateNullifier(ctx context.Context, state, nullifier string) (
 // NullifierUsed reports whether the ledger holds the nullifier.
 func (b *Ballot) NullifierUsed(ctx context.Context, state, nullifier string) (bool, error) {
 	_, err := b.LocateNullifier(ctx, state, nullifier)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ballot.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// evaluate runs a query and decodes its JSON result into out. The contract
-// reports a missing record as an error whose message says "not"
-// ("is not committed", "is not used", "no election"): those become ErrNotFound.
+// evaluate runs a query and decodes its JSON result into out.
 func (b *Ballot) evaluate(ctx context.Context, out any, fn string, args ...string) error {
 	result, err := b.contract.EvaluateWithContext(ctx, fn, client.WithArguments(args...))
 	if err != nil {
-		if isNotFound(err) {
-			return fmt.Errorf("%s%v: %w (%v)", fn, args, ErrNotFound, err)
-		}
-		return fmt.Errorf("evaluate %s: %w", fn, err)
+		return evaluateError(fn, args, err)
 	}
 	if err := json.Unmarshal(result, out); err != nil {
 		return fmt.Errorf("decode %s result: %w", fn, err)
@@ -146,14 +120,14 @@ func (b *Ballot) evaluate(ctx context.Context, out any, fn string, args ...strin
 	return nil
 }
 
-func isNotFound(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"is not committed", "is not used", "no election is configured"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
+// evaluateError describes a failed query. The chaincode marks a missing
+// record with ballot.NotFoundMark, which reaches us inside the peer's message:
+// such errors wrap ballot.ErrNotFound and keep the peer's message.
+func evaluateError(fn string, args []string, err error) error {
+	if ballot.IsNotFound(err.Error()) {
+		return fmt.Errorf("%s%v: %w (%v)", fn, args, ballot.ErrNotFound, err)
 	}
-	return false
+	return fmt.Errorf("evaluate %s: %w", fn, err)
 }
 
 // BlockOfTx returns the number of the block that holds a transaction.

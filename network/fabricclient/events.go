@@ -12,32 +12,15 @@ import (
 	"github.com/votechain/votechain/ballot"
 )
 
-// Position is a point in the channel's event stream: events after the
-// transaction TxID of block Block (an empty TxID means from the start of Block).
-type Position struct {
-	Block uint64 `json:"block"`
-	TxID  string `json:"tx_id"`
-}
-
-// BlockNumber and TransactionID make a Position a fabric-gateway Checkpoint.
-func (p Position) BlockNumber() uint64   { return p.Block }
-func (p Position) TransactionID() string { return p.TxID }
-
-// BatchCommitted is one BatchCommitted chaincode event and where it sits.
-type BatchCommitted struct {
-	Event ballot.BatchEvent
-	At    Position
-}
-
 // BatchEvents streams the BatchCommitted events committed after from, in
 // ledger order, until ctx ends. Malformed payloads end the stream with an
 // error on errs (they would mean a chaincode bug, never to be skipped).
-func (b *Ballot) BatchEvents(ctx context.Context, from Position) (<-chan BatchCommitted, <-chan error, error) {
+func (b *Ballot) BatchEvents(ctx context.Context, from ballot.Position) (<-chan ballot.BatchCommitted, <-chan error, error) {
 	events, err := b.network.ChaincodeEvents(ctx, b.contract.ChaincodeName(), client.WithStartBlock(from.Block), client.WithCheckpoint(from))
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen for chaincode events: %w", err)
 	}
-	out := make(chan BatchCommitted, 64)
+	out := make(chan ballot.BatchCommitted, 64)
 	errs := make(chan error, 1)
 	go func() {
 		defer close(out)
@@ -51,7 +34,7 @@ func (b *Ballot) BatchEvents(ctx context.Context, from Position) (<-chan BatchCo
 				return
 			}
 			select {
-			case out <- BatchCommitted{Event: be, At: Position{Block: ev.BlockNumber, TxID: ev.TransactionID}}:
+			case out <- ballot.BatchCommitted{Event: be, At: ballot.Position{Block: ev.BlockNumber, TxID: ev.TransactionID}}:
 			case <-ctx.Done():
 				return
 			}
