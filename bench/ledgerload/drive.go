@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/bench/stats"
+	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
@@ -25,16 +25,16 @@ type Drive struct {
 
 // DriveResult is what the drive achieved.
 type DriveResult struct {
-	VotesPerTx int           `json:"votes_per_tx"`
-	InFlight   int           `json:"in_flight"`
-	DurationS  float64       `json:"duration_s"`
-	Txs        int           `json:"txs"`
-	Votes      int           `json:"votes"`
-	Errors     int           `json:"errors"`
-	FirstError string        `json:"first_error,omitempty"`
-	TxPerS     float64       `json:"tx_per_s"`
-	VotesPerS  float64       `json:"votes_per_s"`
-	Latency    stats.Latency `json:"commit_latency"` // submit to VALID commit status
+	VotesPerTx int             `json:"votes_per_tx"`
+	InFlight   int             `json:"in_flight"`
+	DurationS  float64         `json:"duration_s"`
+	Txs        int             `json:"txs"`
+	Votes      int             `json:"votes"`
+	Errors     int             `json:"errors"`
+	FirstError string          `json:"first_error,omitempty"`
+	TxPerS     float64         `json:"tx_per_s"`
+	VotesPerS  float64         `json:"votes_per_s"`
+	Latency    measure.Latency `json:"commit_latency"` // submit to VALID commit status
 }
 
 // SeqBaseFor returns a driver sequence base that no earlier run on the same
@@ -114,7 +114,7 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 	res.DurationS = d.Duration.Seconds()
 	res.TxPerS = float64(res.Txs) / res.DurationS
 	res.VotesPerS = float64(res.Votes) / res.DurationS
-	res.Latency = stats.Summarize(lat)
+	res.Latency = measure.Summarize(lat)
 	return res, nil
 }
 

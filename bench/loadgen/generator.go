@@ -1,8 +1,11 @@
-// Package loadgen drives the real gateway over HTTP with vegeta: votes from
-// the synthetic roll spread over states with a population skew, a share of
-// duplicate and ineligible attempts, at a constant open-loop rate, as a ramp
-// that finds the knee, or as a surge; it records every answer, the vote id
-// of every 202, and per-second series for the report.
+// Package loadgen is the benchmark's load generation against the gateway
+// over HTTP (vegeta): votes from the synthetic roll spread over states with
+// a population skew (skew.go), a share of duplicate and ineligible attempts,
+// at a constant open-loop rate, as a ramp that finds the knee (knee.go), as
+// a surge, or as re-sends of voters who already voted; it records every
+// answer, the vote id of every 202, and per-second series for the report.
+// It also drives the results reads against a bare handler (reads.go) and
+// watches the vote queues in Redis (queue.go).
 package loadgen
 
 import (
@@ -16,7 +19,6 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/votechain/votechain/bench/skew"
 	"github.com/votechain/votechain/gateway/roll"
 )
 
@@ -105,7 +107,7 @@ type Generator struct {
 	rng        *rand.Rand
 	roll       *Roll
 	next       []int // next unused voter per state
-	picker     *skew.Picker
+	picker     *Picker
 	mix        Mix
 	candidates []string
 	sent       []roll.Entry // voters sent fresh, for duplicates
@@ -114,7 +116,7 @@ type Generator struct {
 }
 
 // NewGenerator returns a generator over the roll's voters, picking states
-// with the skew.Weights of the roll's states.
+// with the Weights of the roll's states.
 func NewGenerator(r *Roll, candidates []string, mix Mix, seed uint64) (*Generator, error) {
 	if len(candidates) == 0 {
 		return nil, errors.New("loadgen: no candidates")
@@ -122,7 +124,7 @@ func NewGenerator(r *Roll, candidates []string, mix Mix, seed uint64) (*Generato
 	if mix.Duplicate < 0 || mix.Ineligible < 0 || mix.Duplicate+mix.Ineligible >= 1 {
 		return nil, fmt.Errorf("loadgen: duplicate %.2f + ineligible %.2f must be non-negative and below 1", mix.Duplicate, mix.Ineligible)
 	}
-	p, err := skew.NewPicker(skew.Weights(r.States))
+	p, err := NewPicker(Weights(r.States))
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/votechain/votechain/bench/stats"
+	"github.com/votechain/votechain/bench/measure"
 )
 
 // VoteID is a vote id the gateway answered 202 with (16 bytes, 32 hex).
@@ -31,17 +31,17 @@ func ParseVoteID(s string) (VoteID, bool) {
 // Timeline is the per-second record of a whole run, across phases.
 type Timeline struct {
 	Start     time.Time
-	Sent      *stats.Series    // attempts sent, by send time
-	Accepted  *stats.Series    // 202 answers, by answer time
-	Answered  *stats.Series    // answers other than 503, by answer time
-	Failed    *stats.Series    // 503s and transport errors, by answer time
-	AcceptLat *stats.Quantiles // latency of 202 answers, by answer time
+	Sent      *measure.Series    // attempts sent, by send time
+	Accepted  *measure.Series    // 202 answers, by answer time
+	Answered  *measure.Series    // answers other than 503, by answer time
+	Failed    *measure.Series    // 503s and transport errors, by answer time
+	AcceptLat *measure.Quantiles // latency of 202 answers, by answer time
 }
 
 // NewTimeline starts a timeline at start.
 func NewTimeline(start time.Time) *Timeline {
-	return &Timeline{Start: start, Sent: stats.NewSeries(start), Accepted: stats.NewSeries(start),
-		Answered: stats.NewSeries(start), Failed: stats.NewSeries(start), AcceptLat: stats.NewQuantiles(start)}
+	return &Timeline{Start: start, Sent: measure.NewSeries(start), Accepted: measure.NewSeries(start),
+		Answered: measure.NewSeries(start), Failed: measure.NewSeries(start), AcceptLat: measure.NewQuantiles(start)}
 }
 
 // Recorder records every answer of every phase: the timeline, and the vote

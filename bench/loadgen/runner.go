@@ -12,36 +12,35 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/votechain/votechain/bench/knee"
-	"github.com/votechain/votechain/bench/stats"
+	"github.com/votechain/votechain/bench/measure"
 )
 
 // Phase is the outcome of one constant-rate attack.
 type Phase struct {
-	Name          string        `json:"name"`
-	Offered       float64       `json:"offered_per_s"`
-	StartS        float64       `json:"start_s"` // seconds from the timeline's start
-	DurationS     float64       `json:"duration_s"`
-	Sent          int           `json:"sent"`
-	Codes         [outcomes]int `json:"-"`
-	Accepted      int           `json:"accepted"`
-	Duplicates    int           `json:"duplicates_409"`
-	Ineligible    int           `json:"ineligible_403"`
-	Overloaded    int           `json:"overloaded_503"`
-	OtherStatus   int           `json:"other_status"`
-	Errors        int           `json:"transport_errors"`
-	SentPerS      float64       `json:"sent_per_s"`
-	AcceptedPerS  float64       `json:"accepted_per_s"` // 202s by the phase's end + grace, per second of the phase
-	AnsweredPerS  float64       `json:"answered_per_s"` // non-503 answers by the end + grace, per second
-	AcceptLatency stats.Latency `json:"accept_latency"` // of 202 answers
-	AnswerLatency stats.Latency `json:"answer_latency"` // of all non-503 answers
-	ErrorSamples  []string      `json:"error_samples,omitempty"`
+	Name          string          `json:"name"`
+	Offered       float64         `json:"offered_per_s"`
+	StartS        float64         `json:"start_s"` // seconds from the timeline's start
+	DurationS     float64         `json:"duration_s"`
+	Sent          int             `json:"sent"`
+	Codes         [outcomes]int   `json:"-"`
+	Accepted      int             `json:"accepted"`
+	Duplicates    int             `json:"duplicates_409"`
+	Ineligible    int             `json:"ineligible_403"`
+	Overloaded    int             `json:"overloaded_503"`
+	OtherStatus   int             `json:"other_status"`
+	Errors        int             `json:"transport_errors"`
+	SentPerS      float64         `json:"sent_per_s"`
+	AcceptedPerS  float64         `json:"accepted_per_s"` // 202s by the phase's end + grace, per second of the phase
+	AnsweredPerS  float64         `json:"answered_per_s"` // non-503 answers by the end + grace, per second
+	AcceptLatency measure.Latency `json:"accept_latency"` // of 202 answers
+	AnswerLatency measure.Latency `json:"answer_latency"` // of all non-503 answers
+	ErrorSamples  []string        `json:"error_samples,omitempty"`
 }
 
 // Step is the phase as a rung of a ramp.
-func (p Phase) Step() knee.Step {
+func (p Phase) Step() KneeStep {
 	failed := float64(p.Overloaded+p.Errors) / math.Max(p.DurationS, 1e-9)
-	return knee.Step{Offered: p.Offered, Answered: p.AnsweredPerS, Accepted: p.AcceptedPerS, Failed: failed,
+	return KneeStep{Offered: p.Offered, Answered: p.AnsweredPerS, Accepted: p.AcceptedPerS, Failed: failed,
 		P99: time.Duration(p.AnswerLatency.P99ms * float64(time.Millisecond))}
 }
 
@@ -132,7 +131,7 @@ func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time
 	// phase's duration.
 	p.AnsweredPerS = float64(answered) / p.DurationS
 	p.AcceptedPerS = float64(acceptedInTime) / p.DurationS
-	p.AcceptLatency, p.AnswerLatency = stats.Summarize(acceptLat), stats.Summarize(answerLat)
+	p.AcceptLatency, p.AnswerLatency = measure.Summarize(acceptLat), measure.Summarize(answerLat)
 	if ctx.Err() != nil && runErr == nil {
 		runErr = ctx.Err()
 	}
@@ -163,22 +162,22 @@ func (r *Runner) progress(name string, rate float64, began time.Time, mu *sync.M
 
 // Ramp offers each rate for step in turn and stops after the first step
 // that the criteria say was not served. It returns the steps run and the
-// index of the knee among them (knee.Find; -1 if even the first failed).
-func (r *Runner) Ramp(ctx context.Context, rates []float64, step time.Duration, c knee.Criteria) ([]Phase, int, error) {
+// index of the knee among them (FindKnee; -1 if even the first failed).
+func (r *Runner) Ramp(ctx context.Context, rates []float64, step time.Duration, c KneeCriteria) ([]Phase, int, error) {
 	var phases []Phase
-	var steps []knee.Step
+	var steps []KneeStep
 	for _, rate := range rates {
 		p, err := r.Constant(ctx, fmt.Sprintf("ramp-%.0f", rate), rate, step)
 		phases = append(phases, p)
 		steps = append(steps, p.Step())
 		if err != nil {
-			return phases, knee.Find(steps, c), err
+			return phases, FindKnee(steps, c), err
 		}
 		if !c.Served(p.Step()) {
 			break
 		}
 	}
-	return phases, knee.Find(steps, c), nil
+	return phases, FindKnee(steps, c), nil
 }
 
 // IsExhausted reports whether err says the roll ran out.

@@ -56,11 +56,10 @@ func (r *Report) Markdown() string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	m := r.Machine
-	p("# Votechain benchmark — %s, %s (%d cores)\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), m.Host, m.CPUs)
-	p("`make bench` on %s: %d × %s, %.0f GB RAM, Linux %s, %s. Everything co-located: 3 orderers, 2 peers, "+
-		"chaincode, Redis, %d batcher, gateway and the load generator share the %d cores. Run took %.0f s. "+
-		"Load average %s at the start and %s at the end (other engineers' builds and tests were running: see *machine busy* below).\n\n",
-		m.Host, m.CPUs, m.CPUModel, m.MemoryGB, m.Kernel, m.GoVersion, r.Settings.Batchers, m.CPUs, r.DurationS, m.LoadStart, m.LoadEnd)
+	p("# Votechain benchmark — %s, %s (%s)\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), m.Host, m.Cores())
+	p("`make bench` on %s: %d × %s, %.0f GB RAM, Linux %s, %s. Everything co-located: %s, Redis, the gateway and the load generator share the %s. Run took %.0f s. "+
+		"Load average %s at the start and %s at the end; work of other users of the machine shows as *machine busy* beyond this run's processes below.\n\n",
+		m.Host, m.CPUs, m.CPUModel, m.MemoryGB, m.Kernel, m.GoVersion, r.topology(), m.Cores(), r.DurationS, m.LoadStart, m.LoadEnd)
 	p("![accepted and committed votes per second, and accept latency, over time](report.svg)\n\n")
 
 	p("## Targets\n\n| target | goal | measured | verdict |\n|---|---|---|---|\n")
@@ -160,10 +159,10 @@ func (r *Report) Markdown() string {
 	for _, ph := range r.Phases {
 		p(" %.0f%% |", r.MachineBusy[ph]*100)
 	}
-	p(" |\n\nCPU from /proc/PID/stat between phase boundaries: utime+stime plus the children a process waited for (Redis's AOF-rewrite child counts as Redis once it ends); peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other engineers' work (and any child still running, such as an AOF rewrite in progress).\n\n")
+	p(" |\n\nCPU from /proc/PID/stat between phase boundaries: utime+stime plus the children a process waited for (Redis's AOF-rewrite child counts as Redis once it ends); peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other users' work (and any child still running, such as an AOF rewrite in progress).\n\n")
 
 	if len(r.Saturation) > 0 {
-		p("## What saturated\n\nCores held per phase (of %d): the intake (gateway + Redis), the ledger side (peers, chaincode, orderers, batcher, explorer), the load generator, and everything else on the machine (other engineers' builds and tests).\n\n", r.Machine.CPUs)
+		p("## What saturated\n\nCores held per phase (of %d): the intake (gateway + Redis), the ledger side (peers, chaincode, orderers, batcher, explorer), the load generator, and everything else on the machine (other users).\n\n", r.Machine.CPUs)
 		p("| phase | machine | intake | ledger side | load generator | others | busiest processes |\n|---|---|---|---|---|---|---|\n")
 		for _, s := range r.Saturation {
 			p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Phase, s.Machine, s.Intake, s.Ledger, s.LoadGen, s.Others, s.Top)
@@ -210,6 +209,39 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// topology names the ledger-side processes the run measured, counted from
+// the CPU table: "3 orderers, 2 peers, 2 chaincode servers, 1 batcher,
+// explorer".
+func (r *Report) topology() string {
+	var orderers, peers, cc, batchers, explorer int
+	for _, c := range r.CPU {
+		switch {
+		case strings.HasPrefix(c.Name, "orderer"):
+			orderers++
+		case strings.HasPrefix(c.Name, "peer."):
+			peers++
+		case strings.HasPrefix(c.Name, "cc."):
+			cc++
+		case strings.HasPrefix(c.Name, "batcher"):
+			batchers++
+		case c.Name == "explorer":
+			explorer++
+		}
+	}
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	parts := []string{plural(orderers, "orderer", "orderers"), plural(peers, "peer", "peers"),
+		plural(cc, "chaincode server", "chaincode servers"), plural(batchers, "batcher", "batchers")}
+	if explorer > 0 {
+		parts = append(parts, "the explorer")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func weights(w map[string]float64) string {

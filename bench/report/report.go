@@ -12,19 +12,16 @@ import (
 
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/loadgen"
-	"github.com/votechain/votechain/bench/readbench"
-	"github.com/votechain/votechain/bench/redismem"
-	"github.com/votechain/votechain/bench/scaleout"
-	"github.com/votechain/votechain/bench/stats"
+	"github.com/votechain/votechain/bench/measure"
 )
 
 // Report is everything one `make bench` run measured.
 type Report struct {
-	Date      time.Time `json:"date"`
-	Machine   Machine   `json:"machine"`
-	DurationS float64   `json:"duration_s"` // wall time of the whole run
-	Settings  Settings  `json:"settings"`
-	Targets   []Target  `json:"targets"`
+	Date      time.Time       `json:"date"`
+	Machine   measure.Machine `json:"machine"`
+	DurationS float64         `json:"duration_s"` // wall time of the whole run
+	Settings  Settings        `json:"settings"`
+	Targets   []Target        `json:"targets"`
 
 	Referendum Commit          `json:"referendum"` // a steady rate the ledger keeps up with
 	Ramp       []loadgen.Phase `json:"ramp"`
@@ -40,33 +37,21 @@ type Report struct {
 
 	Reads Reads `json:"reads"`
 
-	Phases            []string           `json:"phases"` // CPU columns, in run order
-	CPU               []ProcessCPU       `json:"cpu"`
-	MachineBusy       map[string]float64 `json:"machine_busy"` // busy share of all cores per phase (0..1)
-	Saturation        []Saturation       `json:"saturation"`
-	Why               string             `json:"why"` // what the saturation table says about the missed targets
-	Redis             redismem.Usage     `json:"redis"`
-	RedisMBPerMillion float64            `json:"redis_mb_per_million_voters"`
-	Ledger            Ledger             `json:"ledger"`
-	Loss              ledgerload.Loss    `json:"loss_check"`
-	Profiles          []Profile          `json:"profiles"`
+	Phases            []string             `json:"phases"` // CPU columns, in run order
+	CPU               []measure.ProcessCPU `json:"cpu"`
+	MachineBusy       map[string]float64   `json:"machine_busy"` // busy share of all cores per phase (0..1)
+	Saturation        []Saturation         `json:"saturation"`
+	Why               string               `json:"why"` // what the saturation table says about the missed targets
+	Redis             measure.RedisUsage   `json:"redis"`
+	RedisMBPerMillion float64              `json:"redis_mb_per_million_voters"`
+	Ledger            Ledger               `json:"ledger"`
+	Loss              ledgerload.Loss      `json:"loss_check"`
+	Profiles          []Profile            `json:"profiles"`
 
 	Scale Scale `json:"scaling_out"`
 
 	Series Series   `json:"series"`
 	Notes  []string `json:"notes"`
-}
-
-// Machine is where the run happened.
-type Machine struct {
-	Host      string  `json:"host"`
-	CPUs      int     `json:"cpus"`
-	CPUModel  string  `json:"cpu_model"`
-	MemoryGB  float64 `json:"memory_gb"`
-	Kernel    string  `json:"kernel"`
-	GoVersion string  `json:"go_version"`
-	LoadStart string  `json:"loadavg_start"`
-	LoadEnd   string  `json:"loadavg_end"`
 }
 
 // Settings are the knobs of the run.
@@ -90,42 +75,35 @@ type Target struct {
 
 // Commit is an intake phase and what the ledger committed meanwhile.
 type Commit struct {
-	Phase         loadgen.Phase `json:"phase"`
-	WindowS       float64       `json:"window_s"`
-	CommittedPerS float64       `json:"committed_per_s"` // batcher's votes counted per second over the window
-	BatchesPerS   float64       `json:"batches_per_s"`   // batcher transactions per second over the window
-	VotesPerBatch float64       `json:"votes_per_batch"` // mean counted votes per batch in the window
-	CommitLatency stats.Latency `json:"commit_latency"`  // 202 to commit event, votes cast in the phase
+	Phase         loadgen.Phase   `json:"phase"`
+	WindowS       float64         `json:"window_s"`
+	CommittedPerS float64         `json:"committed_per_s"` // batcher's votes counted per second over the window
+	BatchesPerS   float64         `json:"batches_per_s"`   // batcher transactions per second over the window
+	VotesPerBatch float64         `json:"votes_per_batch"` // mean counted votes per batch in the window
+	CommitLatency measure.Latency `json:"commit_latency"`  // 202 to commit event, votes cast in the phase
 }
 
 // Surge is a burst and its drain.
 type Surge struct {
-	Phase         loadgen.Phase `json:"phase"`
-	QueuedAtEnd   int64         `json:"queued_at_end"`
-	DrainS        float64       `json:"drain_s"`
-	DrainPerS     float64       `json:"drain_per_s"`
-	Drained       bool          `json:"drained"`
-	CommitLatency stats.Latency `json:"commit_latency"`
+	Phase         loadgen.Phase   `json:"phase"`
+	QueuedAtEnd   int64           `json:"queued_at_end"`
+	DrainS        float64         `json:"drain_s"`
+	DrainPerS     float64         `json:"drain_per_s"`
+	Drained       bool            `json:"drained"`
+	CommitLatency measure.Latency `json:"commit_latency"`
 }
 
 // Reads compares the gateway's results GET with a bare handler.
 type Reads struct {
-	BodyBytes      int                `json:"body_bytes"`
-	Gateway        []readbench.Result `json:"gateway"`
-	Bare           []readbench.Result `json:"bare"`
-	GatewayQPS     float64            `json:"gateway_qps"` // median run
-	BareQPS        float64            `json:"bare_qps"`    // median run
-	Ratio          float64            `json:"ratio"`       // of the medians
-	GatewayBestQPS float64            `json:"gateway_best_qps"`
-	BareBestQPS    float64            `json:"bare_best_qps"`
-	BestRatio      float64            `json:"best_ratio"` // of the best runs
-}
-
-// ProcessCPU is one process's CPU use per phase (in cores) and peak RSS.
-type ProcessCPU struct {
-	Name      string             `json:"name"`
-	Cores     map[string]float64 `json:"cores"`
-	PeakRSSMB float64            `json:"peak_rss_mb"`
+	BodyBytes      int                  `json:"body_bytes"`
+	Gateway        []loadgen.ReadResult `json:"gateway"`
+	Bare           []loadgen.ReadResult `json:"bare"`
+	GatewayQPS     float64              `json:"gateway_qps"` // median run
+	BareQPS        float64              `json:"bare_qps"`    // median run
+	Ratio          float64              `json:"ratio"`       // of the medians
+	GatewayBestQPS float64              `json:"gateway_best_qps"`
+	BareBestQPS    float64              `json:"bare_best_qps"`
+	BestRatio      float64              `json:"best_ratio"` // of the best runs
 }
 
 // Saturation is who held the cores during one phase, in cores.
@@ -156,9 +134,9 @@ type Profile struct {
 
 // Scale is the scaling-out derivation.
 type Scale struct {
-	Costs scaleout.Costs `json:"costs"`
-	Goals scaleout.Goals `json:"goals"`
-	Plan  scaleout.Plan  `json:"plan"`
+	Costs ScaleCosts `json:"costs"`
+	Goals ScaleGoals `json:"goals"`
+	Plan  ScalePlan  `json:"plan"`
 }
 
 // Series are per-second values from the run's start.

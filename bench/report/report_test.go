@@ -12,18 +12,17 @@ import (
 
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/loadgen"
-	"github.com/votechain/votechain/bench/readbench"
-	"github.com/votechain/votechain/bench/stats"
+	"github.com/votechain/votechain/bench/measure"
 )
 
 func fixture() *Report {
 	ph := func(name string, offered, acc float64) loadgen.Phase {
 		return loadgen.Phase{Name: name, Offered: offered, AcceptedPerS: acc, AnsweredPerS: acc, DurationS: 5,
-			AcceptLatency: stats.Latency{P50ms: 2, P95ms: 8, P99ms: 12}}
+			AcceptLatency: measure.Latency{P50ms: 2, P95ms: 8, P99ms: 12}}
 	}
 	return &Report{
 		Date:      time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC),
-		Machine:   Machine{Host: "box", CPUs: 2, CPUModel: "cpu", MemoryGB: 24, LoadStart: "1.0", LoadEnd: "2.0"},
+		Machine:   measure.Machine{Host: "box", CPUs: 2, CPUModel: "cpu", MemoryGB: 24, LoadStart: "1.0", LoadEnd: "2.0"},
 		Targets:   []Target{{Name: "accepted at the knee", Goal: "≥ 25,000/s", Measured: "4,000/s", Margin: "missed by 84%"}},
 		Ramp:      []loadgen.Phase{ph("ramp-1000", 1000, 990), ph("ramp-2000", 2000, 1500)},
 		KneeIndex: 0,
@@ -32,9 +31,9 @@ func fixture() *Report {
 		Ceiling:   ledgerload.DriveResult{VotesPerTx: 500, InFlight: 16, VotesPerS: 4000},
 		Naive:     ledgerload.DriveResult{VotesPerTx: 1, InFlight: 200, VotesPerS: 300},
 		VsCeiling: 0.625, VsNaive: 8.3,
-		Reads:  Reads{Gateway: []readbench.Result{{Workers: 32, QPS: 9000}}, Bare: []readbench.Result{{Workers: 32, QPS: 10000}}, GatewayQPS: 9000, BareQPS: 10000, Ratio: 0.9},
+		Reads:  Reads{Gateway: []loadgen.ReadResult{{Workers: 32, QPS: 9000}}, Bare: []loadgen.ReadResult{{Workers: 32, QPS: 10000}}, GatewayQPS: 9000, BareQPS: 10000, Ratio: 0.9},
 		Phases: []string{"ramp"},
-		CPU:    []ProcessCPU{{Name: "gateway", Cores: map[string]float64{"ramp": 0.75}, PeakRSSMB: 80}},
+		CPU:    []measure.ProcessCPU{{Name: "gateway", Cores: map[string]float64{"ramp": 0.75}, PeakRSSMB: 80}},
 		Loss:   ledgerload.Loss{Accepted: 10, Counted: 10, OK: true},
 		Series: Series{Sent: []float64{0, 1000, 2000}, Accepted: []float64{0, 990, 1500}, Committed: []float64{0, 0, 1000},
 			AcceptP99ms: []float64{0, 5, 4000}, Marks: []Mark{{Name: "ramp <1>", StartS: 0, EndS: 3}}},
@@ -45,6 +44,7 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 	md := fixture().Markdown()
 	for _, want := range []string{
 		"# Votechain benchmark — 2026-11-24 04:00 UTC, box (2 cores)",
+		"share the 2 cores",
 		"**Accepted at the knee: 990 votes/s**",
 		"Votechain ÷ ceiling = 0.62; Votechain ÷ naive = 8.3×",
 		"| accepted at the knee | ≥ 25,000/s | 4,000/s | missed by 84% |",

@@ -20,8 +20,8 @@ func (r *Report) scalingMarkdown(b *strings.Builder) {
 		us(c.GatewayCoresPerVote), num(pl.PerGatewayCore), pl.GatewayCores, pl.GatewayNodes, num(g.AcceptPerS))
 	p("| Redis (single-threaded: one shard = one core) | %s CPU per accepted vote (all Redis work in the ramp: intake scripts, plus the batcher's reads, acks and receipts and any AOF rewrite) | %s votes/s per shard | **%d Redis shards** (Cluster; keys hash-tagged per state, big states split CA#0..CA#7) |\n",
 		us(c.RedisCoresPerVote), num(pl.PerRedisShard), pl.RedisShards)
-	p("| Fabric channel (2 orgs, 3 orderers) | ledger ceiling | %s votes/s per channel | **%d channels** (groups of states) to commit %s votes/s |\n",
-		num(pl.PerChannel), pl.Channels, num(g.CommitPerS))
+	p("| Fabric channel (%d orgs, as measured) | ledger ceiling | %s votes/s per channel | **%d channels** (groups of states) to commit %s votes/s |\n",
+		g.Orgs, num(pl.PerChannel), pl.Channels, num(g.CommitPerS))
 	p("| batcher | %s CPU per committed vote | one lane per partition | **%d lanes** (≥ 1 per channel) on %d batcher nodes |\n",
 		us(c.BatcherCoresPerVote), pl.BatcherLanes, max(pl.BatcherNodes, 1))
 	p("| peers + chaincode | %s (peer) + %s (chaincode) CPU per committed vote, per org | %d peers per channel | **%d peers** (one per org per channel) on %d peer nodes |\n",
@@ -35,5 +35,5 @@ func (r *Report) scalingMarkdown(b *strings.Builder) {
 		int(math.Ceil(g.AcceptPerS/math.Max(pl.PerChannel, 1))), g.Orgs*int(math.Ceil(g.AcceptPerS/math.Max(pl.PerChannel, 1))))
 	p("**Reads.** Results are pre-encoded bodies with an ETag, so %s reads/s also fit behind any HTTP cache or CDN: a cache with a 1 s TTL turns them into one request per second per edge, and the gateways only serve cache misses. Without a cache: %d read nodes as above.\n\n",
 		num(g.ReadsPerS), pl.ReadNodes)
-	p("**What saturates first.** Per unit, the cheapest part to run out is %s. On this 2-core machine the whole pipeline is CPU-bound: see the CPU table for which process held the cores in each phase.\n\n", pl.FirstToSaturate)
+	p("**What saturates first.** Per unit, the cheapest part to run out is %s. On the measured machine (%s) every part shares the same cores: see the CPU table for which process held them in each phase.\n\n", pl.FirstToSaturate, r.Machine.Cores())
 }

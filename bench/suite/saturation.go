@@ -8,31 +8,19 @@ import (
 	"github.com/votechain/votechain/bench/report"
 )
 
-// role groups the processes of the CPU table.
-func role(name string) string {
-	switch {
-	case name == "gateway" || name == "redis":
-		return "intake"
-	case strings.HasPrefix(name, "benchrun") || name == "bare handler":
-		return "loadgen"
-	default: // peers, chaincode, orderers, batchers, explorer
-		return "ledger"
-	}
-}
-
 // saturation says, per phase, who held the cores.
 func (r *run) saturation() {
 	b := r.book
 	cpus := float64(r.rep.Machine.CPUs)
-	for _, ph := range b.order {
+	for _, ph := range b.Phases() {
 		s := report.Saturation{Phase: ph, Machine: r.rep.MachineBusy[ph] * cpus}
 		type nc struct {
 			name  string
 			cores float64
 		}
 		var all []nc
-		for name := range b.pids {
-			c := b.cores(ph, name)
+		for _, name := range b.Names() {
+			c := b.Cores(ph, name)
 			all = append(all, nc{name, c})
 			switch role(name) {
 			case "intake":
@@ -69,32 +57,32 @@ func (r *run) why() string {
 	b := r.book
 	var busiest string
 	var most float64
-	for name := range b.pids {
+	for _, name := range b.Names() {
 		for _, ph := range []string{"ramp", "fixed", "sustained", "surge"} {
-			if c := b.cores(ph, name); c > most {
+			if c := b.Cores(ph, name); c > most {
 				busiest, most = name, c
 			}
 		}
 	}
 	var w strings.Builder
 	fmt.Fprintf(&w, "**Intake.** In the ramp the machine was %.0f%% busy: the ledger side held %.2f cores (committing the backlog while votes came in), the intake %.2f (gateway %.2f, Redis %.2f), the load generator %.2f and other users %.2f. ",
-		ramp.Machine/float64(r.rep.Machine.CPUs)*100, ramp.Ledger, ramp.Intake, b.cores("ramp", "gateway"), b.cores("ramp", "redis"), ramp.LoadGen, ramp.Others)
+		ramp.Machine/float64(r.rep.Machine.CPUs)*100, ramp.Ledger, ramp.Intake, b.Cores("ramp", "gateway"), b.Cores("ramp", "redis"), ramp.LoadGen, ramp.Others)
 	if most >= 0.9 {
 		fmt.Fprintf(&w, "%s saturated a core (%.2f cores). ", busiest, most)
 	} else {
-		fmt.Fprintf(&w, "No process held a whole core (the busiest, %s, %.2f): the knee is where the two shared cores run out, not one process. Latency grows in the run queue: every process waits its turn for a core. ", busiest, most)
+		fmt.Fprintf(&w, "No process held a whole core (the busiest, %s, %.2f): the knee is where the machine's %s run out, not one process. Latency grows in the run queue: every process waits its turn for a core. ", busiest, most, r.rep.Machine.Cores())
 	}
 	fmt.Fprintf(&w, "Redis answers each dedup script call (EVALSHA, a micro-batch of votes) and fsyncs its AOF before replying (appendfsync always); see its command statistics below. ")
 	fmt.Fprintf(&w, "\n\n**Commit.** With intake running (sustained) the ledger side held %.2f cores and the batcher committed %.0f votes/s; draining with no intake it held %.2f cores and committed %.0f votes/s; the ledger ceiling, driven directly, was %.0f votes/s. ",
 		sus.Ledger, r.rep.Sustained.CommittedPerS, drain.Ledger, r.rep.Surge.DrainPerS, r.rep.Ceiling.VotesPerS)
-	fmt.Fprintf(&w, "The commit path's cost is in the two peers and the chaincode (one GetState and one PutState round trip per vote, FABRIC.md): on this shared machine they got %.2f cores, where FABRIC.md measured ~5,300 votes/s with the cores to themselves. ",
-		find("ceiling").Ledger)
+	fmt.Fprintf(&w, "The commit path's cost is in the peers and the chaincode: at the ceiling the ledger side held %.2f of the %s. ",
+		find("ceiling").Ledger, r.rep.Machine.Cores())
 	if ref := r.rep.Referendum; ref.VotesPerBatch > 0 && ref.VotesPerBatch < float64(r.cfg.Plan.CeilingVotes)/2 {
 		fmt.Fprintf(&w, "At the referendum rate the batcher cut %.1f batches/s of %.0f votes on average (each state's lane cuts at its batch timeout before a batch fills), against %d votes per transaction for the ceiling: per-transaction costs (endorsement by both orgs, ordering, validation) are paid on few votes, so the ledger falls behind even at %.0f votes/s and 202→commit grows; once a backlog forms the batches fill and the rate rises (%.0f votes per batch while sustained). ",
 			ref.BatchesPerS, ref.VotesPerBatch, r.cfg.Plan.CeilingVotes, ref.Phase.Offered, r.rep.Sustained.VotesPerBatch)
 	}
 	if r.rep.VsCeiling < goalVsCeiling {
-		fmt.Fprintf(&w, "Votechain ÷ ceiling is below %.1f because on 2 co-located cores intake and commit compete for the same CPU: every core-second the gateway, Redis and load generator take is one the peers do not get. ", goalVsCeiling)
+		fmt.Fprintf(&w, "Votechain ÷ ceiling is below %.1f: with intake and commit co-located on %s they compete for the same CPU, and every core-second the gateway, Redis and load generator take is one the peers do not get. ", goalVsCeiling, r.rep.Machine.Cores())
 	} else {
 		fmt.Fprintf(&w, "The batcher keeps the ledger as busy as the bare driver does: its batches (500 votes, several in flight per lane) reach the ceiling measured in the same run; what limits both is the cores the peers get. ")
 	}

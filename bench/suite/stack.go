@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/votechain/votechain/bench/skew"
+	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 )
@@ -30,7 +30,7 @@ type StackConfig struct {
 const benchWindow = 30 * 24 * time.Hour
 
 // StartStack brings the benchmark's system up (idempotent). On the first
-// bring-up it writes a roll skewed by state population (skew.WriteRoll)
+// bring-up it writes a roll skewed by state population (loadgen.WriteRoll)
 // where the stack looks for its roll, so the stack loads that roll instead
 // of its round-robin one.
 func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
@@ -72,7 +72,7 @@ func writeSkewedRoll(path, template string, n int) error {
 		return err
 	}
 	defer f.Close()
-	if err := skew.WriteRoll(f, n, e.States, skew.Weights(e.States), uint64(time.Now().UnixNano())); err != nil {
+	if err := loadgen.WriteRoll(f, n, e.States, loadgen.Weights(e.States), uint64(time.Now().UnixNano())); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {

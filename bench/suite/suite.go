@@ -15,14 +15,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/bench/knee"
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/loadgen"
-	"github.com/votechain/votechain/bench/readbench"
-	"github.com/votechain/votechain/bench/redismem"
+	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
-	"github.com/votechain/votechain/bench/skew"
-	"github.com/votechain/votechain/bench/stats"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -52,7 +48,7 @@ type Plan struct {
 	ReferendumDur  time.Duration
 	RampRates      []float64
 	RampStep       time.Duration
-	Knee           knee.Criteria
+	Knee           loadgen.KneeCriteria
 	FixedRates     []float64
 	FixedDur       time.Duration
 	SustainedRate  float64
@@ -73,7 +69,7 @@ type Plan struct {
 var DefaultPlan = Plan{
 	ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
 	RampRates: []float64{500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 15000, 20000, 25000, 30000}, RampStep: 5 * time.Second,
-	Knee:       knee.Criteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
+	Knee:       loadgen.KneeCriteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
 	FixedRates: []float64{5000, 10000}, FixedDur: 10 * time.Second,
 	SustainedRate: 5000, SustainedDur: 60 * time.Second,
 	SurgeRate: 20000, SurgeDur: 10 * time.Second, DrainLimit: 6 * time.Minute,
@@ -92,12 +88,12 @@ type run struct {
 	rec      *loadgen.Recorder
 	runner   *loadgen.Runner
 	watcher  *ledgerload.Watcher
-	book     *cpuBook
+	book     *measure.CPUBook
 	t0       time.Time
 	rep      *report.Report
 
 	mu     sync.Mutex
-	queued *stats.Series // queue depth samples (max per second)
+	queued *measure.Series // queue depth samples (max per second)
 }
 
 func (r *run) say(format string, a ...any) {
@@ -116,7 +112,7 @@ func (r *run) mark(name string, from, to time.Time) {
 // the run where the rest can still be measured.
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
-	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: machine(), KneeIndex: -1}}
+	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
 	if cfg.Fresh {
 		if old, err := stack.New(stack.Config{Dir: cfg.Stack.Dir, PortBase: cfg.Stack.PortBase, BinDir: cfg.Stack.BinDir,
 			FabricBin: cfg.Stack.FabricBin, Builder: network.BuilderDir, Election: cfg.Stack.Election}); err == nil {
@@ -149,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if err := r.phases(ctx); err != nil {
 		return r.rep, err
 	}
-	r.rep.Machine.LoadEnd = loadavg()
+	r.rep.Machine.LoadEnd = measure.LoadAvg()
 	r.rep.DurationS = time.Since(began).Seconds()
 	return r.rep, nil
 }
@@ -186,7 +182,7 @@ func (r *run) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	weights := skew.Weights(roll.States)
+	weights := loadgen.Weights(roll.States)
 	r.rep.Settings = report.Settings{Voters: roll.Size(), Duplicates: r.cfg.Mix.Duplicate, Ineligible: r.cfg.Mix.Ineligible,
 		StateWeight: map[string]float64{}, Batchers: 1, Workers: r.cfg.Workers}
 	for i, s := range roll.States {
@@ -204,12 +200,12 @@ func (r *run) connect(ctx context.Context) error {
 			pids[s.Name] = s.PID
 		}
 	}
-	r.book = newCPUBook(pids)
+	r.book = measure.NewCPUBook(pids)
 
 	r.t0 = time.Now()
 	r.rec = loadgen.NewRecorder(r.t0)
 	r.runner = &loadgen.Runner{URL: r.st.GatewayURL() + "/api/v1/vote", Gen: gen, Rec: r.rec, Progress: r.cfg.Progress, MaxWorkers: r.cfg.Workers}
-	r.queued = stats.NewSeries(r.t0)
+	r.queued = measure.NewSeries(r.t0)
 	if r.watcher, _, err = ledgerload.Watch(ctx, r.ledger); err != nil {
 		return err
 	}
@@ -245,10 +241,10 @@ func (r *run) sampleQueue(ctx context.Context) {
 // intake runs one constant-rate phase with its CPU window and mark.
 func (r *run) intake(ctx context.Context, name, cpuPhase string, rate float64, d time.Duration) (loadgen.Phase, error) {
 	r.say("%s: offering %.0f votes/s for %s", name, rate, d)
-	r.book.begin(cpuPhase)
+	r.book.Begin(cpuPhase)
 	from := time.Now()
 	p, err := r.runner.Constant(ctx, name, rate, d)
-	r.book.end()
+	r.book.End()
 	r.mark(name, from, time.Now())
 	return p, err
 }
@@ -266,10 +262,10 @@ func (r *run) phases(ctx context.Context) error {
 	rep.Referendum = r.committed(ref, refFrom, refFrom.Add(pl.ReferendumDur))
 
 	r.say("ramp: %v votes/s, %s per step, until a step is not served", pl.RampRates, pl.RampStep)
-	r.book.begin("ramp")
+	r.book.Begin("ramp")
 	from := time.Now()
 	rep.Ramp, rep.KneeIndex, err = r.runner.Ramp(ctx, pl.RampRates, pl.RampStep, pl.Knee)
-	r.book.end()
+	r.book.End()
 	r.mark("ramp", from, time.Now())
 	if err != nil {
 		return err
@@ -313,7 +309,10 @@ func (r *run) phases(ctx context.Context) error {
 		}
 	}
 	rep.Profiles = append(rep.Profiles, r.redisProfile(ctx))
-	rep.Phases, rep.CPU, rep.MachineBusy = r.book.rows()
+	rep.Phases, rep.CPU, rep.MachineBusy = r.book.Phases(), r.book.Rows(), map[string]float64{}
+	for _, ph := range rep.Phases {
+		rep.MachineBusy[ph] = r.book.MachineBusy(ph)
+	}
 	r.saturation()
 	r.targets()
 	return nil
@@ -340,12 +339,12 @@ func (r *run) drain(ctx context.Context) error {
 		return err
 	}
 	r.say("surge over: %d votes queued; draining (Redis memory is measured meanwhile)", s.QueuedAtEnd)
-	r.book.begin("drain")
+	r.book.Begin("drain")
 	from := time.Now()
 	memDone := make(chan struct{})
 	go func() {
 		defer close(memDone)
-		u, err := redismem.Measure(ctx, r.rdb, r.election.States, int64(r.rep.Settings.Voters))
+		u, err := measure.RedisMemory(ctx, r.rdb, r.election.States, int64(r.rep.Settings.Voters))
 		if err != nil {
 			r.rep.Notes = append(r.rep.Notes, "redis memory: "+err.Error())
 			return
@@ -353,7 +352,7 @@ func (r *run) drain(ctx context.Context) error {
 		r.rep.Redis = u
 	}()
 	d, err := loadgen.WaitDrained(ctx, r.rdb, r.election.States, r.cfg.Plan.DrainLimit, r.cfg.Progress, nil)
-	r.book.end()
+	r.book.End()
 	r.mark("drain", from, time.Now())
 	<-memDone
 	s.DrainS, s.Drained = d.Seconds(), err == nil
@@ -380,10 +379,10 @@ func (r *run) ceilingAndNaive(ctx context.Context) {
 	}
 	for _, dr := range drives {
 		r.say("%s: %d votes/tx, %d in flight, %s", dr.name, dr.d.VotesPerTx, dr.d.InFlight, dr.d.Duration)
-		r.book.begin(dr.name)
+		r.book.Begin(dr.name)
 		from := time.Now()
 		res, err := ledgerload.Run(ctx, r.ledger, r.election, dr.d)
-		r.book.end()
+		r.book.End()
 		r.mark(dr.name, from, time.Now())
 		if err != nil {
 			r.rep.Notes = append(r.rep.Notes, dr.name+": "+err.Error())
@@ -400,7 +399,7 @@ func (r *run) ceilingAndNaive(ctx context.Context) {
 func (r *run) reads(ctx context.Context) {
 	pl := r.cfg.Plan
 	url := r.st.GatewayURL() + "/api/v1/results"
-	snap, err := readbench.Capture(ctx, url)
+	snap, err := loadgen.CaptureRead(ctx, url)
 	if err != nil {
 		r.rep.Notes = append(r.rep.Notes, "results reads: "+err.Error())
 		return
@@ -416,19 +415,19 @@ func (r *run) reads(ctx context.Context) {
 		return
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	r.book.pids["bare handler"] = cmd.Process.Pid
+	r.book.Watch("bare handler", cmd.Process.Pid)
 	rd := &r.rep.Reads
 	rd.BodyBytes = len(snap.Body)
 	from := time.Now()
 	for range 3 {
 		for _, side := range []struct {
 			phase, url string
-			out        *[]readbench.Result
+			out        *[]loadgen.ReadResult
 		}{{"reads-gateway", url, &rd.Gateway}, {"reads-bare", bareURL + "/api/v1/results", &rd.Bare}} {
 			r.say("%s: %d workers for %s", side.phase, pl.ReadWorkers, pl.ReadDur)
-			r.book.begin(side.phase)
-			res := readbench.Hammer(ctx, side.url, pl.ReadWorkers, pl.ReadDur)
-			r.book.end()
+			r.book.Begin(side.phase)
+			res := loadgen.HammerReads(ctx, side.url, pl.ReadWorkers, pl.ReadDur)
+			r.book.End()
 			*side.out = append(*side.out, res)
 			r.say("%s: %.0f QPS", side.phase, res.QPS)
 		}
@@ -455,15 +454,15 @@ func (r *run) lossCheck(ctx context.Context) {
 		r.rep.Notes = append(r.rep.Notes, "event stream: "+werr.Error())
 	}
 	ids, bad := r.rec.AcceptedIDs()
-	r.book.begin("loss-check")
+	r.book.Begin("loss-check")
 	loss, commits, err := ledgerload.Check(ctx, r.ledger, arrivals, ids, bad, r.rec.Unanswered())
-	r.book.end()
+	r.book.End()
 	if err != nil {
 		r.rep.Notes = append(r.rep.Notes, "loss check: "+err.Error())
 	}
 	r.rep.Loss = loss
 	r.say("loss check: %d accepted, %d counted, missing %d, extra %d, twice %d", loss.Accepted, loss.Counted, loss.Missing, loss.Extra, loss.CountedTwice)
-	within := func(p loadgen.Phase) stats.Latency {
+	within := func(p loadgen.Phase) measure.Latency {
 		from := r.t0.Add(time.Duration(p.StartS * float64(time.Second)))
 		to := from.Add(time.Duration(p.DurationS * float64(time.Second)))
 		var lat []time.Duration
@@ -473,7 +472,7 @@ func (r *run) lossCheck(ctx context.Context) {
 				lat = append(lat, c.Committed.Sub(c.CastAt))
 			}
 		}
-		return stats.Summarize(lat)
+		return measure.Summarize(lat)
 	}
 	r.rep.Referendum.CommitLatency = within(r.rep.Referendum.Phase)
 	r.rep.Sustained.CommitLatency = within(r.rep.Sustained.Phase)
@@ -498,7 +497,7 @@ func (r *run) ledgerSize(ctx context.Context) {
 		if _, err := os.Stat(data); err != nil {
 			continue
 		}
-		n, err := dirSize(data)
+		n, err := measure.DirSize(data)
 		if err != nil {
 			r.rep.Notes = append(r.rep.Notes, "ledger size: "+err.Error())
 			continue
@@ -526,7 +525,7 @@ func (r *run) series() {
 	s := &r.rep.Series
 	s.Sent, s.Accepted = tl.Sent.Count, tl.Accepted.Count
 	s.AcceptP50ms, s.AcceptP99ms = tl.AcceptLat.PerSecond(50), tl.AcceptLat.PerSecond(99)
-	committed, driver := stats.NewSeries(r.t0), stats.NewSeries(r.t0)
+	committed, driver := measure.NewSeries(r.t0), measure.NewSeries(r.t0)
 	arrivals, _ := r.watcher.Arrivals()
 	for _, a := range arrivals {
 		if ledgerload.IsDriverSeq(a.Seq) {
@@ -559,7 +558,7 @@ func (r *run) redisProfile(ctx context.Context) report.Profile {
 	return p
 }
 
-func medianQPS(rs []readbench.Result) float64 {
+func medianQPS(rs []loadgen.ReadResult) float64 {
 	q := make([]float64, len(rs))
 	for i, x := range rs {
 		q[i] = x.QPS
@@ -575,7 +574,7 @@ func medianQPS(rs []readbench.Result) float64 {
 	}
 }
 
-func bestQPS(rs []readbench.Result) float64 {
+func bestQPS(rs []loadgen.ReadResult) float64 {
 	var best float64
 	for _, x := range rs {
 		best = max(best, x.QPS)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/report"
-	"github.com/votechain/votechain/bench/scaleout"
 )
 
 // The targets for this 2-core machine, and the seeds' referendum.
@@ -21,7 +20,7 @@ const (
 )
 
 // scaleGoals are the national-scale goals of the seeds.
-var scaleGoals = scaleout.Goals{AcceptPerS: 1e6, SurgeS: 60, ReadsPerS: 1e7, CommitPerS: 100_000, Headroom: 0.7, NodeCores: 16, Orgs: 2}
+var scaleGoals = report.ScaleGoals{AcceptPerS: 1e6, SurgeS: 60, ReadsPerS: 1e7, CommitPerS: 100_000, Headroom: 0.7, NodeCores: 16, Orgs: 2}
 
 func target(name, goal, measured string, m, g float64, lowerBetter bool) report.Target {
 	met, margin := report.Margin(m, g, lowerBetter)
@@ -99,28 +98,22 @@ func (r *run) scale() {
 		commitPhase, committed = "sustained", rep.Sustained.CommittedPerS*rep.Sustained.WindowS
 	}
 	both := func(prefix string) float64 {
-		var s float64
-		for name := range b.pids {
-			if strings.HasPrefix(name, prefix) {
-				s += b.seconds(commitPhase, name)
-			}
-		}
-		return s / float64(scaleGoals.Orgs)
+		return b.Seconds(commitPhase, prefixed(prefix)) / float64(scaleGoals.Orgs)
 	}
 	var reads float64
 	for _, x := range rep.Reads.Gateway {
 		reads += float64(x.OK)
 	}
-	c := scaleout.Costs{
-		GatewayCoresPerVote:   per(b.seconds("ramp", "gateway"), rampAnswered),
-		RedisCoresPerVote:     per(b.seconds("ramp", "redis"), rampAnswered),
-		BatcherCoresPerVote:   per(b.seconds(commitPhase, "batcher0"), committed),
+	c := report.ScaleCosts{
+		GatewayCoresPerVote:   per(b.Seconds("ramp", named("gateway")), rampAnswered),
+		RedisCoresPerVote:     per(b.Seconds("ramp", named("redis")), rampAnswered),
+		BatcherCoresPerVote:   per(b.Seconds(commitPhase, named("batcher0")), committed),
 		PeerCoresPerVote:      per(both("peer."), committed),
 		ChaincodeCoresPerVote: per(both("cc."), committed),
 		ChannelVotesPerS:      rep.Ceiling.VotesPerS,
-		ReadCoresPerQuery:     per(b.seconds("reads-gateway", "gateway"), reads),
+		ReadCoresPerQuery:     per(b.Seconds("reads-gateway", named("gateway")), reads),
 	}
-	rep.Scale = report.Scale{Costs: c, Goals: scaleGoals, Plan: scaleout.Make(c, scaleGoals)}
+	rep.Scale = report.Scale{Costs: c, Goals: scaleGoals, Plan: report.MakeScalePlan(c, scaleGoals)}
 	var mb float64
 	for _, cl := range rep.Redis.Classes {
 		if strings.HasPrefix(cl.Name, "bloom") || strings.HasPrefix(cl.Name, "roll") || strings.HasPrefix(cl.Name, "receipts") {

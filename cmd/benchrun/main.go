@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/bench/loadgen"
-	"github.com/votechain/votechain/bench/readbench"
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/bench/suite"
 )
@@ -181,7 +180,7 @@ func serveBytes(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return readbench.Serve(ctx, ln, readbench.Snapshot{Body: body, ContentType: *contentType, ETag: *etag})
+	return loadgen.ServeBare(ctx, ln, loadgen.ReadSnapshot{Body: body, ContentType: *contentType, ETag: *etag})
 }
 
 // render rewrites a report's Markdown and plot from its JSON.

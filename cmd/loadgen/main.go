@@ -27,7 +27,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/votechain/votechain/bench/knee"
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/network"
 )
@@ -121,7 +120,7 @@ func run() error {
 			rates = append(rates, x)
 		}
 		var k int
-		out.Phases, k, runErr = runner.Ramp(ctx, rates, *rampStep, knee.Criteria{MinServed: *kneeServed, MaxFailed: *kneeFailed, MaxP99: *kneeP99})
+		out.Phases, k, runErr = runner.Ramp(ctx, rates, *rampStep, loadgen.KneeCriteria{MinServed: *kneeServed, MaxFailed: *kneeFailed, MaxP99: *kneeP99})
 		out.KneeIndex = &k
 		if k >= 0 {
 			fmt.Fprintf(os.Stderr, "knee: %.0f votes/s offered, %.0f accepted/s, p99 %.1f ms\n",

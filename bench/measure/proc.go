@@ -1,7 +1,7 @@
-// Package procstat reads what the kernel counts for a process: CPU time
-// from /proc/PID/stat and peak and current resident memory from
-// /proc/PID/status, and the machine's total busy time from /proc/stat.
-package procstat
+// Per-process counters from /proc: CPU time (user + system, plus waited-for
+// children), resident memory and its peak; and the machine's busy time.
+
+package measure
 
 import (
 	"bufio"
@@ -17,8 +17,8 @@ import (
 // ticksPerSecond is USER_HZ, which Linux fixes at 100 for /proc.
 const ticksPerSecond = 100
 
-// Usage is one process's counters at one moment.
-type Usage struct {
+// ProcUsage is one process's counters at one moment.
+type ProcUsage struct {
 	CPU      time.Duration // user + system time since the process started
 	RSSBytes int64         // VmRSS
 	HWMBytes int64         // VmHWM: peak resident set
@@ -32,18 +32,18 @@ type Usage struct {
 func ParseStat(data []byte) (time.Duration, error) {
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("procstat: stat without a command name")
+		return 0, fmt.Errorf("measure: stat without a command name")
 	}
 	f := strings.Fields(string(data[i+1:]))
 	// f[0] is field 3 (state); utime, stime, cutime, cstime are fields 14-17.
 	if len(f) < 15 {
-		return 0, fmt.Errorf("procstat: stat has %d fields", len(f)+2)
+		return 0, fmt.Errorf("measure: stat has %d fields", len(f)+2)
 	}
 	var ticks int64
 	for _, s := range f[11:15] {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("procstat: stat time %q", s)
+			return 0, fmt.Errorf("measure: stat time %q", s)
 		}
 		ticks += n
 	}
@@ -73,22 +73,22 @@ func ParseStatus(data []byte) (rss, hwm int64) {
 }
 
 // Read returns the counters of process pid.
-func Read(pid int) (Usage, error) {
+func ReadProc(pid int) (ProcUsage, error) {
 	dir := filepath.Join("/proc", strconv.Itoa(pid))
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
-		return Usage{}, fmt.Errorf("procstat: %w", err)
+		return ProcUsage{}, fmt.Errorf("measure: %w", err)
 	}
 	cpu, err := ParseStat(stat)
 	if err != nil {
-		return Usage{}, err
+		return ProcUsage{}, err
 	}
 	status, err := os.ReadFile(filepath.Join(dir, "status"))
 	if err != nil {
-		return Usage{}, fmt.Errorf("procstat: %w", err)
+		return ProcUsage{}, fmt.Errorf("measure: %w", err)
 	}
 	rss, hwm := ParseStatus(status)
-	return Usage{CPU: cpu, RSSBytes: rss, HWMBytes: hwm}, nil
+	return ProcUsage{CPU: cpu, RSSBytes: rss, HWMBytes: hwm}, nil
 }
 
 // ParseMachine returns the busy and total CPU time of all cores from the
@@ -97,7 +97,7 @@ func ParseMachine(data []byte) (busy, total time.Duration, err error) {
 	line, _, _ := bytes.Cut(data, []byte("\n"))
 	f := strings.Fields(string(line))
 	if len(f) < 6 || f[0] != "cpu" {
-		return 0, 0, fmt.Errorf("procstat: /proc/stat starts with %q", line)
+		return 0, 0, fmt.Errorf("measure: /proc/stat starts with %q", line)
 	}
 	var sum, idle int64
 	for i, s := range f[1:] {
@@ -106,7 +106,7 @@ func ParseMachine(data []byte) (busy, total time.Duration, err error) {
 		}
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("procstat: /proc/stat field %q", s)
+			return 0, 0, fmt.Errorf("measure: /proc/stat field %q", s)
 		}
 		sum += n
 		if i == 3 || i == 4 {
@@ -121,16 +121,16 @@ func ParseMachine(data []byte) (busy, total time.Duration, err error) {
 // moment.
 type Snapshot struct {
 	At        time.Time
-	Procs     map[string]Usage // by process name; a process that is gone is absent
-	Busy      time.Duration    // machine busy time over all cores
-	MachineAt time.Duration    // machine total time over all cores
+	Procs     map[string]ProcUsage // by process name; a process that is gone is absent
+	Busy      time.Duration        // machine busy time over all cores
+	MachineAt time.Duration        // machine total time over all cores
 }
 
 // Take reads every process of pids (name -> PID) and the machine.
 func Take(pids map[string]int) Snapshot {
-	s := Snapshot{At: time.Now(), Procs: map[string]Usage{}}
+	s := Snapshot{At: time.Now(), Procs: map[string]ProcUsage{}}
 	for name, pid := range pids {
-		if u, err := Read(pid); err == nil {
+		if u, err := ReadProc(pid); err == nil {
 			s.Procs[name] = u
 		}
 	}

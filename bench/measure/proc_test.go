@@ -1,4 +1,4 @@
-package procstat
+package measure
 
 import (
 	"os"
@@ -40,8 +40,8 @@ func TestParseMachine(t *testing.T) {
 
 func TestShares(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	a := Snapshot{At: t0, Procs: map[string]Usage{"p": {CPU: time.Second}, "gone": {}}, Busy: 0, MachineAt: 0}
-	b := Snapshot{At: t0.Add(2 * time.Second), Procs: map[string]Usage{"p": {CPU: 2 * time.Second}}, Busy: 3 * time.Second, MachineAt: 4 * time.Second}
+	a := Snapshot{At: t0, Procs: map[string]ProcUsage{"p": {CPU: time.Second}, "gone": {}}, Busy: 0, MachineAt: 0}
+	b := Snapshot{At: t0.Add(2 * time.Second), Procs: map[string]ProcUsage{"p": {CPU: 2 * time.Second}}, Busy: 3 * time.Second, MachineAt: 4 * time.Second}
 	if s := CPUShare(a, b); len(s) != 1 || s["p"] != 0.5 {
 		t.Fatalf("%v", s)
 	}
@@ -51,7 +51,7 @@ func TestShares(t *testing.T) {
 }
 
 func TestReadSelf(t *testing.T) {
-	u, err := Read(os.Getpid())
+	u, err := ReadProc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}

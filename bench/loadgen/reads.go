@@ -1,7 +1,8 @@
-// Package readbench compares the gateway's GET /api/v1/results with a bare
-// net/http handler serving the same bytes, under the same load tool in the
-// same run, so the ratio is the cost of the gateway's read path.
-package readbench
+// Results reads: the gateway's GET /api/v1/results against a bare net/http
+// handler serving the same bytes, under the same load tool in the same run,
+// so the ratio is the cost of the gateway's read path.
+
+package loadgen
 
 import (
 	"context"
@@ -14,36 +15,36 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// Snapshot is a captured answer: the body and the headers worth replaying.
-type Snapshot struct {
+// ReadSnapshot is a captured answer: the body and the headers worth replaying.
+type ReadSnapshot struct {
 	Body        []byte
 	ContentType string
 	ETag        string
 }
 
-// Capture GETs url and keeps its answer.
-func Capture(ctx context.Context, url string) (Snapshot, error) {
+// CaptureRead GETs url and keeps its answer.
+func CaptureRead(ctx context.Context, url string) (ReadSnapshot, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return Snapshot{}, err
+		return ReadSnapshot{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("readbench: %w", err)
+		return ReadSnapshot{}, fmt.Errorf("loadgen: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("readbench: %w", err)
+		return ReadSnapshot{}, fmt.Errorf("loadgen: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Snapshot{}, fmt.Errorf("readbench: GET %s: %s", url, resp.Status)
+		return ReadSnapshot{}, fmt.Errorf("loadgen: GET %s: %s", url, resp.Status)
 	}
-	return Snapshot{Body: body, ContentType: resp.Header.Get("Content-Type"), ETag: resp.Header.Get("ETag")}, nil
+	return ReadSnapshot{Body: body, ContentType: resp.Header.Get("Content-Type"), ETag: resp.Header.Get("ETag")}, nil
 }
 
 // Handler is the bare handler: the snapshot's bytes and headers, nothing else.
-func Handler(s Snapshot) http.Handler {
+func BareHandler(s ReadSnapshot) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", s.ContentType)
@@ -55,8 +56,8 @@ func Handler(s Snapshot) http.Handler {
 }
 
 // Serve serves the bare handler on ln until ctx ends.
-func Serve(ctx context.Context, ln net.Listener, s Snapshot) error {
-	srv := &http.Server{Handler: Handler(s), ReadHeaderTimeout: 5 * time.Second}
+func ServeBare(ctx context.Context, ln net.Listener, s ReadSnapshot) error {
+	srv := &http.Server{Handler: BareHandler(s), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
@@ -67,8 +68,8 @@ func Serve(ctx context.Context, ln net.Listener, s Snapshot) error {
 	return nil
 }
 
-// Result is one closed-loop read run.
-type Result struct {
+// ReadResult is one closed-loop read run.
+type ReadResult struct {
 	URL       string  `json:"url"`
 	Workers   int     `json:"workers"`
 	DurationS float64 `json:"duration_s"`
@@ -78,16 +79,16 @@ type Result struct {
 	P99ms     float64 `json:"p99_ms"`
 }
 
-// Hammer GETs url as fast as workers concurrent clients can for d (vegeta
+// HammerReads GETs url as fast as workers concurrent clients can for d (vegeta
 // at an unlimited rate with a fixed worker pool) and counts 200 answers.
-func Hammer(ctx context.Context, url string, workers int, d time.Duration) Result {
+func HammerReads(ctx context.Context, url string, workers int, d time.Duration) ReadResult {
 	atk := vegeta.NewAttacker(vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)),
 		vegeta.Connections(workers), vegeta.KeepAlive(true), vegeta.HTTP2(false), vegeta.MaxBody(0))
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url})
 	var m vegeta.Metrics
-	res := Result{URL: url, Workers: workers, DurationS: d.Seconds()}
+	res := ReadResult{URL: url, Workers: workers, DurationS: d.Seconds()}
 	for r := range atk.Attack(tr, vegeta.Rate{Freq: 0}, d, "read") {
 		if r.Code == http.StatusOK {
 			res.OK++

@@ -1,9 +1,9 @@
-package scaleout
+package report
 
 import "testing"
 
-func TestMake(t *testing.T) {
-	c := Costs{
+func TestMakeScalePlan(t *testing.T) {
+	c := ScaleCosts{
 		GatewayCoresPerVote:   1.0 / 10000, // 10k votes/s per core at 100%
 		RedisCoresPerVote:     1.0 / 20000,
 		BatcherCoresPerVote:   1.0 / 50000,
@@ -12,8 +12,8 @@ func TestMake(t *testing.T) {
 		ChannelVotesPerS:      5000,
 		ReadCoresPerQuery:     1.0 / 50000,
 	}
-	g := Goals{AcceptPerS: 1e6, SurgeS: 60, ReadsPerS: 1e7, CommitPerS: 250000, Headroom: 0.5, NodeCores: 16, Orgs: 2}
-	p := Make(c, g)
+	g := ScaleGoals{AcceptPerS: 1e6, SurgeS: 60, ReadsPerS: 1e7, CommitPerS: 250000, Headroom: 0.5, NodeCores: 16, Orgs: 2}
+	p := MakeScalePlan(c, g)
 	if p.PerGatewayCore != 5000 || p.GatewayCores != 200 || p.GatewayNodes != 13 {
 		t.Errorf("gateway: %+v", p)
 	}

@@ -1,6 +1,6 @@
-// Package stats holds the benchmark's arithmetic: latency percentiles and
-// per-second time series.
-package stats
+// The benchmark's arithmetic: latency percentiles and per-second time series.
+
+package measure
 
 import (
 	"math"

@@ -1,11 +1,12 @@
-// Package knee finds the knee of a throughput ramp: the highest offered
-// rate the system still serves in full before latency or errors take off.
-package knee
+// The knee of a throughput ramp: the highest offered rate the system still
+// serves in full before latency or errors take off.
+
+package loadgen
 
 import "time"
 
-// Step is one rung of a ramp: a constant offered rate held for a while.
-type Step struct {
+// KneeStep is one rung of a ramp: a constant offered rate held for a while.
+type KneeStep struct {
 	Offered  float64       `json:"offered_per_s"`  // requests per second sent
 	Answered float64       `json:"answered_per_s"` // answered in time, neither 503 nor transport error
 	Accepted float64       `json:"accepted_per_s"` // answered 202
@@ -13,15 +14,15 @@ type Step struct {
 	P99      time.Duration `json:"p99"`            // of answered requests
 }
 
-// Criteria say when a step still counts as served.
-type Criteria struct {
+// KneeCriteria say when a step still counts as served.
+type KneeCriteria struct {
 	MinServed float64       // Answered / Offered at least this (e.g. 0.95)
 	MaxFailed float64       // Failed / Offered at most this (e.g. 0.01)
 	MaxP99    time.Duration // p99 at most this (e.g. 1 s)
 }
 
 // Served reports whether a step meets the criteria.
-func (c Criteria) Served(s Step) bool {
+func (c KneeCriteria) Served(s KneeStep) bool {
 	if s.Offered <= 0 {
 		return false
 	}
@@ -31,7 +32,7 @@ func (c Criteria) Served(s Step) bool {
 // Find returns the index of the knee: the last step served before the first
 // step (in ramp order) that is not. It returns -1 when even the first step is
 // not served, and the last index when every step is.
-func Find(steps []Step, c Criteria) int {
+func FindKnee(steps []KneeStep, c KneeCriteria) int {
 	for i, s := range steps {
 		if !c.Served(s) {
 			return i - 1

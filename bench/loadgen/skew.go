@@ -1,8 +1,9 @@
-// Package skew spreads voters and votes over states the way a national
-// election does: large states get more. Weights come from a table of state
-// populations; states not in the table get Zipf weights below the smallest
-// known one, so any election template works.
-package skew
+// Population skew: voters and votes spread over states the way a national
+// election does, large states getting more. Weights come from a table of
+// state populations; states not in the table get Zipf weights below the
+// smallest known one, so any election template works.
+
+package loadgen
 
 import (
 	"bufio"

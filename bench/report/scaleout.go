@@ -1,8 +1,9 @@
-// Package scaleout turns the benchmark's measured per-process costs into a
-// plan for national scale: how many gateway cores, Redis shards, batcher
-// lanes, peers and channels it takes to accept a surge rate, commit it, and
-// serve a read rate, and which part runs out first.
-package scaleout
+// Scaling out: the run's measured per-process costs turned into a plan for
+// national scale: how many gateway cores, Redis shards, batcher lanes, peers
+// and channels it takes to accept a surge rate, commit it, and serve a read
+// rate, and which part runs out first.
+
+package report
 
 import (
 	"fmt"
@@ -10,8 +11,8 @@ import (
 	"sort"
 )
 
-// Costs are measured figures from one machine.
-type Costs struct {
+// ScaleCosts are measured figures from one machine.
+type ScaleCosts struct {
 	GatewayCoresPerVote   float64 // gateway CPU seconds per accepted vote (at the knee)
 	RedisCoresPerVote     float64 // Redis CPU seconds per accepted vote (single-threaded: a shard has one core)
 	BatcherCoresPerVote   float64 // batcher CPU seconds per committed vote
@@ -21,8 +22,8 @@ type Costs struct {
 	ReadCoresPerQuery     float64 // gateway CPU seconds per results GET
 }
 
-// Goals are the rates to reach.
-type Goals struct {
+// ScaleGoals are the rates to reach.
+type ScaleGoals struct {
 	AcceptPerS float64 // e.g. 1e6 votes/s accepted (the surge)
 	SurgeS     float64 // how long the surge lasts, e.g. 60 s
 	ReadsPerS  float64 // e.g. 1e7 results GETs/s
@@ -32,8 +33,8 @@ type Goals struct {
 	Orgs       int     // endorsing organisations (peers per channel), e.g. 2
 }
 
-// Plan is what the goals take.
-type Plan struct {
+// ScalePlan is what the goals take.
+type ScalePlan struct {
 	GatewayCores    float64 `json:"gateway_cores"`
 	GatewayNodes    int     `json:"gateway_nodes"`
 	RedisShards     int     `json:"redis_shards"`
@@ -71,8 +72,8 @@ func ceilDiv(need, per float64) int {
 // Make derives the plan. Throughput of each part is assumed linear in its
 // units (gateways and Redis shards are independent per state hash tag;
 // channels are independent ledgers over groups of states).
-func Make(c Costs, g Goals) Plan {
-	var p Plan
+func MakeScalePlan(c ScaleCosts, g ScaleGoals) ScalePlan {
+	var p ScalePlan
 	p.PerGatewayCore = capacity(c.GatewayCoresPerVote, g.Headroom)
 	p.PerRedisShard = capacity(c.RedisCoresPerVote, g.Headroom)
 	p.PerChannel = c.ChannelVotesPerS

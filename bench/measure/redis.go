@@ -1,7 +1,8 @@
-// Package redismem measures what the gateway's Redis data costs per voter:
-// MEMORY USAGE of each kind of key (Bloom filters, rolls, vote streams,
-// pending claims, receipts), scaled to a million voters.
-package redismem
+// What the gateway's Redis data costs per voter: MEMORY USAGE of each kind
+// of key (Bloom filters, rolls, vote streams, pending claims, receipts),
+// scaled to a million voters.
+
+package measure
 
 import (
 	"context"
@@ -14,8 +15,8 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 )
 
-// Class is one kind of key.
-type Class struct {
+// RedisClass is one kind of key.
+type RedisClass struct {
 	Name         string  `json:"name"`
 	Keys         int64   `json:"keys"`  // keys of this kind (estimated from a scan for claims and receipts)
 	Items        int64   `json:"items"` // what the bytes are per: voters on the roll, queued votes, keys
@@ -24,8 +25,8 @@ type Class struct {
 	MBPerMillion float64 `json:"mb_per_million"` // BytesPerItem * 1e6 / 2^20
 }
 
-func newClass(name string, keys, items, bytes int64) Class {
-	c := Class{Name: name, Keys: keys, Items: items, Bytes: bytes}
+func newRedisClass(name string, keys, items, bytes int64) RedisClass {
+	c := RedisClass{Name: name, Keys: keys, Items: items, Bytes: bytes}
 	if items > 0 {
 		c.BytesPerItem = float64(bytes) / float64(items)
 		c.MBPerMillion = c.BytesPerItem * 1e6 / (1 << 20)
@@ -33,10 +34,10 @@ func newClass(name string, keys, items, bytes int64) Class {
 	return c
 }
 
-// Usage is the memory Redis reports and the per-kind breakdown.
-type Usage struct {
-	UsedBytes int64   `json:"used_memory"`
-	Classes   []Class `json:"classes"`
+// RedisUsage is the memory Redis reports and the per-kind breakdown.
+type RedisUsage struct {
+	UsedBytes int64        `json:"used_memory"`
+	Classes   []RedisClass `json:"classes"`
 }
 
 // sum adds MEMORY USAGE of keys (missing keys count 0).
@@ -45,7 +46,7 @@ func sum(ctx context.Context, rdb *redis.Client, keys []string) (int64, error) {
 	for _, k := range keys {
 		n, err := rdb.MemoryUsage(ctx, k).Result()
 		if err != nil && err != redis.Nil {
-			return 0, fmt.Errorf("redismem: MEMORY USAGE %s: %w", k, err)
+			return 0, fmt.Errorf("measure: MEMORY USAGE %s: %w", k, err)
 		}
 		total += n
 	}
@@ -68,7 +69,7 @@ func sampleMatch(ctx context.Context, rdb *redis.Client, pattern string, sample 
 		}
 	}
 	if err := iter.Err(); err != nil {
-		return 0, 0, fmt.Errorf("redismem: scan %s: %w", pattern, err)
+		return 0, 0, fmt.Errorf("measure: scan %s: %w", pattern, err)
 	}
 	if sampled == 0 {
 		return count, 0, nil
@@ -76,28 +77,28 @@ func sampleMatch(ctx context.Context, rdb *redis.Client, pattern string, sample 
 	return count, sampledBytes * count / sampled, nil
 }
 
-// UsedMemory is INFO memory's used_memory.
-func UsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
+// RedisUsedMemory is INFO memory's used_memory.
+func RedisUsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
 	info, err := rdb.Info(ctx, "memory").Result()
 	if err != nil {
-		return 0, fmt.Errorf("redismem: INFO memory: %w", err)
+		return 0, fmt.Errorf("measure: INFO memory: %w", err)
 	}
 	for _, line := range strings.Split(info, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
 			return strconv.ParseInt(v, 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("redismem: no used_memory in INFO")
+	return 0, fmt.Errorf("measure: no used_memory in INFO")
 }
 
 // Measure sizes the per-voter keys (Bloom filters and rolls, per voter on
 // the roll) and the per-vote keys present now (streams and claims per queued
 // vote, receipts per receipt key). Call it while votes are queued (after a
 // surge) to see streams and claims.
-func Measure(ctx context.Context, rdb *redis.Client, states []string, voters int64) (Usage, error) {
-	var u Usage
+func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters int64) (RedisUsage, error) {
+	var u RedisUsage
 	var err error
-	if u.UsedBytes, err = UsedMemory(ctx, rdb); err != nil {
+	if u.UsedBytes, err = RedisUsedMemory(ctx, rdb); err != nil {
 		return u, err
 	}
 	keys := func(f func(string) string) []string {
@@ -123,7 +124,7 @@ func Measure(ctx context.Context, rdb *redis.Client, states []string, voters int
 	for _, s := range states {
 		n, err := rdb.XLen(ctx, votequeue.StreamKey(s)).Result()
 		if err != nil {
-			return u, fmt.Errorf("redismem: XLEN: %w", err)
+			return u, fmt.Errorf("measure: XLEN: %w", err)
 		}
 		queued += n
 	}
@@ -136,12 +137,12 @@ func Measure(ctx context.Context, rdb *redis.Client, states []string, voters int
 	if err != nil {
 		return u, err
 	}
-	u.Classes = []Class{
-		newClass("bloom filters (per voter on the roll)", int64(len(states)), voters, bloom),
-		newClass("roll sets (per voter on the roll)", int64(len(states)), voters, rollBytes),
-		newClass("vote streams (per queued vote)", int64(len(states)), queued, streams),
-		newClass("pending claims (per claim)", claims, claims, claimBytes),
-		newClass("receipts (per committed vote)", recs, recs, recBytes),
+	u.Classes = []RedisClass{
+		newRedisClass("bloom filters (per voter on the roll)", int64(len(states)), voters, bloom),
+		newRedisClass("roll sets (per voter on the roll)", int64(len(states)), voters, rollBytes),
+		newRedisClass("vote streams (per queued vote)", int64(len(states)), queued, streams),
+		newRedisClass("pending claims (per claim)", claims, claims, claimBytes),
+		newRedisClass("receipts (per committed vote)", recs, recs, recBytes),
 	}
 	return u, nil
 }

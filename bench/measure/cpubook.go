@@ -1,0 +1,126 @@
+package measure
+
+import (
+	"sort"
+	"time"
+)
+
+// ProcessCPU is one process's CPU use per phase (in cores) and peak RSS.
+type ProcessCPU struct {
+	Name      string             `json:"name"`
+	Cores     map[string]float64 `json:"cores"`
+	PeakRSSMB float64            `json:"peak_rss_mb"`
+}
+
+// CPUBook adds up each watched process's CPU time per named phase, over
+// one or more windows of the same name, and the machine's busy time over
+// the same windows. It is not safe for concurrent use.
+type CPUBook struct {
+	pids   map[string]int
+	order  []string
+	cpu    map[string]map[string]time.Duration // phase -> process -> CPU
+	wall   map[string]time.Duration
+	busy   map[string]time.Duration // machine busy, all cores
+	total  map[string]time.Duration // machine time, all cores
+	last   Snapshot
+	peak   map[string]int64 // process -> VmHWM seen
+	window string
+}
+
+// NewCPUBook watches the processes of pids (name -> PID).
+func NewCPUBook(pids map[string]int) *CPUBook {
+	return &CPUBook{pids: pids, cpu: map[string]map[string]time.Duration{}, wall: map[string]time.Duration{},
+		busy: map[string]time.Duration{}, total: map[string]time.Duration{}, peak: map[string]int64{}}
+}
+
+// Watch adds a process to the book (from the next window on).
+func (b *CPUBook) Watch(name string, pid int) { b.pids[name] = pid }
+
+// Names are the watched processes' names, sorted.
+func (b *CPUBook) Names() []string {
+	names := make([]string, 0, len(b.pids))
+	for n := range b.pids {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Begin opens a window of phase; End closes it and books it.
+func (b *CPUBook) Begin(phase string) {
+	b.window = phase
+	b.last = b.snap()
+	if _, ok := b.cpu[phase]; !ok {
+		b.order = append(b.order, phase)
+		b.cpu[phase] = map[string]time.Duration{}
+	}
+}
+
+// End closes the window Begin opened.
+func (b *CPUBook) End() {
+	now := b.snap()
+	ph := b.window
+	for name, u := range now.Procs {
+		if a, ok := b.last.Procs[name]; ok {
+			b.cpu[ph][name] += u.CPU - a.CPU
+		}
+	}
+	b.wall[ph] += now.At.Sub(b.last.At)
+	b.busy[ph] += now.Busy - b.last.Busy
+	b.total[ph] += now.MachineAt - b.last.MachineAt
+}
+
+func (b *CPUBook) snap() Snapshot {
+	s := Take(b.pids)
+	for name, u := range s.Procs {
+		b.peak[name] = max(b.peak[name], u.HWMBytes)
+	}
+	return s
+}
+
+// Phases are the booked phases in the order they were first opened.
+func (b *CPUBook) Phases() []string { return b.order }
+
+// Cores is process name's CPU in phase, in cores.
+func (b *CPUBook) Cores(phase, name string) float64 {
+	w := b.wall[phase].Seconds()
+	if w <= 0 {
+		return 0
+	}
+	return b.cpu[phase][name].Seconds() / w
+}
+
+// Seconds is the CPU time in phase of the processes whose names satisfy match.
+func (b *CPUBook) Seconds(phase string, match func(name string) bool) float64 {
+	var s float64
+	for name, d := range b.cpu[phase] {
+		if match(name) {
+			s += d.Seconds()
+		}
+	}
+	return s
+}
+
+// WallSeconds is the wall time booked to phase.
+func (b *CPUBook) WallSeconds(phase string) float64 { return b.wall[phase].Seconds() }
+
+// MachineBusy is the busy share of all cores in phase (0..1).
+func (b *CPUBook) MachineBusy(phase string) float64 {
+	if t := b.total[phase].Seconds(); t > 0 {
+		return b.busy[phase].Seconds() / t
+	}
+	return 0
+}
+
+// Rows is the book per process, for the report.
+func (b *CPUBook) Rows() []ProcessCPU {
+	var rows []ProcessCPU
+	for _, n := range b.Names() {
+		r := ProcessCPU{Name: n, Cores: map[string]float64{}, PeakRSSMB: float64(b.peak[n]) / (1 << 20)}
+		for _, ph := range b.order {
+			r.Cores[ph] = b.Cores(ph, n)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}

@@ -1,0 +1,94 @@
+package measure
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Machine is the computer a run measured, read at run time: every figure
+// of a report holds for this machine only.
+type Machine struct {
+	Host      string  `json:"host"`
+	CPUs      int     `json:"cpus"`
+	CPUModel  string  `json:"cpu_model"`
+	MemoryGB  float64 `json:"memory_gb"`
+	Kernel    string  `json:"kernel"`
+	GoVersion string  `json:"go_version"`
+	LoadStart string  `json:"loadavg_start"`
+	LoadEnd   string  `json:"loadavg_end"`
+}
+
+// Describe reads this machine from /proc: cores (those the Go runtime may
+// use), CPU model, memory, kernel, and the load average now as LoadStart.
+func Describe() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadStart: LoadAvg()}
+	m.Host, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+				m.MemoryGB = kb / (1 << 20)
+			}
+		}
+	}
+	return m
+}
+
+// Cores says how many cores in words: "1 core", "2 cores".
+func (m Machine) Cores() string {
+	if m.CPUs == 1 {
+		return "1 core"
+	}
+	return fmt.Sprintf("%d cores", m.CPUs)
+}
+
+// LoadAvg is the first three fields of /proc/loadavg ("?" if unreadable).
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// DirSize is the total size of the regular files under dir.
+func DirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
+}

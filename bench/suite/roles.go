@@ -1,0 +1,49 @@
+package suite
+
+import "strings"
+
+// The process names come from the stack and the network's status:
+// "orderer0".., "peer.<Org>", "cc.<Org>", "redis", "gateway", "batcher0"..,
+// "explorer"; the benchmark adds its own.
+
+// role groups the processes of the CPU table: the intake (gateway and
+// Redis), the load generator (this process and the bare handler), and the
+// ledger side (everything else: orderers, peers, chaincode, batchers,
+// explorer).
+func role(name string) string {
+	switch {
+	case name == "gateway" || name == "redis":
+		return "intake"
+	case strings.HasPrefix(name, "benchrun") || name == "bare handler":
+		return "loadgen"
+	default:
+		return "ledger"
+	}
+}
+
+// ledgerNode is what the ledger-side CPU per committed vote counts: peers,
+// chaincode, orderers and the explorer (not the batcher, which is the
+// client of the ledger).
+func ledgerNode(name string) bool {
+	return strings.HasPrefix(name, "peer.") || strings.HasPrefix(name, "cc.") ||
+		strings.HasPrefix(name, "orderer") || name == "explorer"
+}
+
+func intakeProcess(name string) bool { return role(name) == "intake" }
+
+// named matches exactly the names given.
+func named(names ...string) func(string) bool {
+	return func(n string) bool {
+		for _, x := range names {
+			if n == x {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// prefixed matches the names starting with p.
+func prefixed(p string) func(string) bool {
+	return func(n string) bool { return strings.HasPrefix(n, p) }
+}
