@@ -12,7 +12,7 @@ import (
 // BenchmarkCommitBatch measures CommitBatch's own CPU per vote (decode,
 // root and tally recomputation, election checks, key building, nullifier
 // records) against the in-memory fake stub, so no ledger round trips: on a
-// peer each GetState/PutState adds a round trip to the peer (FABRIC.md).
+// peer each GetState/PutState adds a chaincode-to-peer round trip.
 // Every vote is new, so each takes the full path: one read, one write.
 func BenchmarkCommitBatch(b *testing.B) {
 	for _, size := range []int{100, 1_000, 5_000} {

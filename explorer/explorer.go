@@ -3,9 +3,9 @@
 // blocks from block 0 with a persisted checkpoint, verifies every block and
 // batch as it indexes them, and serves a web UI and JSON API over the index.
 //
-// The parts, each owning one thing:
+// The parts, each owning one thing (blocks are decoded by the pure
+// network/fabricblock, shared with the Fabric client):
 //
-//	ledger   decodes blocks (pure)
 //	audit    verifies hash chain and batches, recounts votes (pure)
 //	proof    checks receipts and lays out Merkle paths (pure)
 //	index    the SQLite store

@@ -211,8 +211,8 @@ func TestExplorerOnRealNetwork(t *testing.T) {
 }
 
 // captureBlocks writes the ledger's first n blocks to dir as block-N.pb,
-// the real blocks the ledger package's unit tests decode
-// (EXPLORER_CAPTURE_BLOCKS=$PWD/fabricblock/testdata go test -run TestExplorerOnRealNetwork ./explorer).
+// the real blocks network/fabricblock's unit tests decode
+// (EXPLORER_CAPTURE_BLOCKS=$PWD/network/fabricblock/testdata go test -run TestExplorerOnRealNetwork ./explorer).
 func captureBlocks(t *testing.T, l *testLedger, dir string, n uint64) {
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()

@@ -70,7 +70,10 @@ func writeYAML(path string, v any) error {
 
 // WriteTLSRootBundle concatenates every peer organisation's TLS CA into one
 // PEM file. Peers use it as their TLS root so that gossip trusts the other
-// organisation from the first connection (see shared/FABRIC.md, the gossip race).
+// organisation from the first connection: with only its own CA, a joining peer
+// fails the TLS handshake with the other org's anchor peer and gossip retries
+// only after its 25 s reconnect interval, during which the Fabric Gateway finds
+// no peers to satisfy the endorsement policy.
 func WriteTLSRootBundle(l Layout) error {
 	var bundle []byte
 	for _, o := range PeerOrgs {

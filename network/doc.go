@@ -4,6 +4,6 @@
 // with the project's changes applied), the chaincode-as-a-service package, and
 // the connection profile that the gateway, batcher and explorer read.
 //
-// It only produces files; starting and stopping processes is the job of the
-// test-network package.
+// It only produces files; starting and stopping processes is the job of
+// test-network/localnet.
 package network

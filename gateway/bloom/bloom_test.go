@@ -6,7 +6,7 @@ import (
 )
 
 func TestForCapacity(t *testing.T) {
-	// 50 M voters at 0.01% is about 120 MB in one filter (DESIGN.md).
+	// 50 M voters at 0.01% is about 120 MB in one filter.
 	p, err := ForCapacity(50_000_000, 0.0001)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 // Package stack runs the whole Votechain system on one machine: the
-// consortium (through test-network), redis-server, the batchers, the gateway
-// and the explorer, each a native process found again by PID. On the first
+// consortium (through test-network/localnet), redis-server, the batchers, the
+// gateway and the explorer, each a native process found again by PID. On the first
 // bring-up it also prepares an election: a secret, a synthetic voter roll
 // loaded into Redis, and the election record (with the roll's Merkle root) on
 // the ledger.
