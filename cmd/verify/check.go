@@ -18,7 +18,8 @@ type batchRecords interface {
 	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
 }
 
-// checker verifies receipts, reading each batch record once.
+// checker audits receipts against the ledger (ballot's Receipt.Audit),
+// reading each batch record once.
 type checker struct {
 	ledger  batchRecords
 	records map[string]ballot.BatchRecord
@@ -28,16 +29,10 @@ func newChecker(l batchRecords) *checker {
 	return &checker{ledger: l, records: map[string]ballot.BatchRecord{}}
 }
 
-// check verifies one receipt and describes it, or says precisely why it fails.
+// check audits one receipt and describes it, or says precisely why it fails.
 func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	if r.Status == ballot.ReceiptPending {
 		return "", errPending
-	}
-	if r.Status != ballot.ReceiptCounted && r.Status != ballot.ReceiptDuplicate {
-		return "", fmt.Errorf("unknown receipt status %q", r.Status)
-	}
-	if err := r.VerifyVote(); err != nil {
-		return "", err
 	}
 	key := fmt.Sprintf("%s/%d", r.State, r.Seq)
 	rec, ok := c.records[key]
@@ -52,23 +47,9 @@ func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 		}
 		c.records[key] = rec
 	}
-	switch {
-	case rec.Root != r.Root:
-		return "", fmt.Errorf("root %.16s… is not the root %.16s… the ledger recorded for batch %s", r.Root, rec.Root, key)
-	case rec.Votes != r.Size:
-		return "", fmt.Errorf("receipt says batch %s has %d votes; the ledger says %d", key, r.Size, rec.Votes)
-	case rec.TxID != r.TxID:
-		return "", fmt.Errorf("receipt names transaction %.16s…; the ledger's batch %s came in %.16s…", r.TxID, key, rec.TxID)
-	}
-	status := ballot.ReceiptCounted
-	for _, i := range rec.Rejected {
-		if i == r.Index {
-			status = ballot.ReceiptDuplicate
-		}
-	}
-	if status != r.Status {
-		return "", fmt.Errorf("receipt says %s; the ledger says %s", r.Status, status)
+	if err := r.Audit(rec); err != nil {
+		return "", err
 	}
 	return fmt.Sprintf("%s for %s, leaf %d of %d in batch %s, root on the ledger (tx %.16s…, block %d)",
-		status, r.Vote.Candidate, r.Index, r.Size, key, r.TxID, r.Block), nil
+		r.Status, r.Vote.Candidate, r.Index, r.Size, key, r.TxID, r.Block), nil
 }

@@ -36,11 +36,15 @@ func committed(t *testing.T) ([]ballot.Receipt, fakeLedger) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec := ballot.BatchRecord{State: "CA", Seq: 7, Root: b.Root, Votes: 5, Counted: 4, Rejected: []int{2}, TxID: "tx7"}
 	for i := range rs {
-		rs[i].TxID, rs[i].Block, rs[i].Status, rs[i].Vote = "tx7", 3, ballot.ReceiptCounted, &votes[i]
+		rs[i] = rs[i].Committed(rec, 3)
+		rs[i].Vote = &votes[i]
 	}
-	rs[2].Status = ballot.ReceiptDuplicate
-	return rs, fakeLedger{"CA/7": {State: "CA", Seq: 7, Root: b.Root, Votes: 5, Counted: 4, Rejected: []int{2}, TxID: "tx7"}}
+	if rs[2].Status != ballot.ReceiptDuplicate {
+		t.Fatalf("receipt of a rejected vote says %s", rs[2].Status)
+	}
+	return rs, fakeLedger{"CA/7": rec}
 }
 
 func TestGenuineReceiptsPass(t *testing.T) {
@@ -79,7 +83,7 @@ func TestTamperedReceiptsFailWithTheReason(t *testing.T) {
 		{"batch not on the ledger", func(_ *ballot.Receipt, l fakeLedger) { delete(l, "CA/7") }, "has no batch"},
 		{"other transaction", func(r *ballot.Receipt, _ fakeLedger) { r.TxID = "forged" }, "transaction"},
 		{"duplicate claimed counted", func(r *ballot.Receipt, l fakeLedger) { rec := l["CA/7"]; rec.Rejected = []int{0}; l["CA/7"] = rec }, "the ledger says duplicate"},
-		{"unknown status", func(r *ballot.Receipt, _ fakeLedger) { r.Status = "approved" }, "unknown receipt status"},
+		{"unknown status", func(r *ballot.Receipt, _ fakeLedger) { r.Status = "approved" }, "receipt says approved"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -74,6 +74,13 @@ type Batch struct {
 	RecordOK bool         `json:"record_ok"` // the ledger's record and event equal the recount
 }
 
+// Record is the batch's record as the index holds it: the explorer's
+// recount, which equals the ledger's own record unless RecordOK is false.
+func (b Batch) Record() ballot.BatchRecord {
+	return ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: b.Votes, Counted: b.Counted,
+		Tallies: b.Tallies, Rejected: b.Rejected, TxID: b.TxID, CommittedAt: b.Time.UnixMilli()}
+}
+
 // Vote is an indexed vote.
 type Vote struct {
 	ballot.Vote

@@ -1,41 +1,20 @@
 // Package proof checks voters' receipts against the explorer's audited
 // index and lays out the Merkle audit path for display: each step from the
-// vote's leaf up to the batch root. The verdict comes from the shared ballot
-// package; this package only explains it.
+// vote's leaf up to the batch root. The verdict comes from ballot's audit
+// rules (Receipt.Verify, Receipt.CheckRecord); this package only explains it.
 package proof
 
 import (
 	"fmt"
 	"math/bits"
-	"slices"
 
 	"github.com/votechain/votechain/ballot"
 )
 
-// Committed is what the index knows of a committed batch, checked against
-// the ledger's own record when it was indexed.
-type Committed struct {
-	State    string
-	Seq      uint64
-	Root     string
-	Votes    int
-	TxID     string
-	Block    uint64
-	Rejected []int
-}
-
-// status returns the receipt status of vote index i of the batch.
-func (c Committed) status(i int) string {
-	if slices.Contains(c.Rejected, i) {
-		return ballot.ReceiptDuplicate
-	}
-	return ballot.ReceiptCounted
-}
-
 // Receipt builds the receipt of vote i of a committed batch from the
-// batch's votes, as the gateway would have issued it.
-func Receipt(c Committed, votes []ballot.Vote, i int) (ballot.Receipt, error) {
-	b := ballot.Batch{State: c.State, Seq: c.Seq, Votes: votes}
+// batch's votes and its record, as the gateway would have issued it.
+func Receipt(rec ballot.BatchRecord, block uint64, votes []ballot.Vote, i int) (ballot.Receipt, error) {
+	b := ballot.Batch{State: rec.State, Seq: rec.Seq, Votes: votes}
 	all, err := b.Receipts()
 	if err != nil {
 		return ballot.Receipt{}, err
@@ -43,9 +22,8 @@ func Receipt(c Committed, votes []ballot.Vote, i int) (ballot.Receipt, error) {
 	if i < 0 || i >= len(all) {
 		return ballot.Receipt{}, fmt.Errorf("vote index %d outside batch %s of %d votes", i, b.ID(), len(all))
 	}
-	r := all[i]
-	v := votes[i]
-	r.TxID, r.Block, r.Status, r.Vote = c.TxID, c.Block, c.status(i), &v
+	r := all[i].Committed(rec, block)
+	r.Vote = &votes[i]
 	return r, nil
 }
 
@@ -68,10 +46,12 @@ type Result struct {
 	Ledger   string   `json:"ledger_root,omitempty"` // root of the batch as committed
 }
 
-// Check verifies receipt r: its vote (the receipt's own, else vote) leads
-// through the proof to the root, and that root, size, transaction and status
-// are those of the committed batch c (nil if the index has no such batch).
-func Check(r ballot.Receipt, vote *ballot.Vote, c *Committed) Result {
+// Check verifies receipt r with ballot's audit rules: its vote (the
+// receipt's own, else vote) leads through the proof to the root
+// (Receipt.Verify), and that root, size, transaction and status are those of
+// the committed batch's record rec (Receipt.CheckRecord; rec is nil if the
+// index has no such batch).
+func Check(r ballot.Receipt, vote *ballot.Vote, rec *ballot.BatchRecord) Result {
 	res := Result{}
 	if r.Vote != nil {
 		vote = r.Vote
@@ -88,19 +68,12 @@ func Check(r ballot.Receipt, vote *ballot.Vote, c *Committed) Result {
 		}
 	}
 	res.Steps, res.Computed = walk(r)
-	if c == nil {
+	if rec == nil {
 		problem("no committed batch %s/%d in the index", r.State, r.Seq)
 	} else {
-		res.Ledger = c.Root
-		switch {
-		case c.Root != r.Root:
-			problem("receipt root %s is not the committed root %s of batch %s/%d", r.Root, c.Root, c.State, c.Seq)
-		case c.Votes != r.Size:
-			problem("receipt says the batch has %d votes; the ledger says %d", r.Size, c.Votes)
-		case c.TxID != r.TxID:
-			problem("receipt names transaction %s; the batch was committed in %s", r.TxID, c.TxID)
-		case r.Index >= 0 && c.status(r.Index) != r.Status:
-			problem("receipt says %q; the ledger says %q", r.Status, c.status(r.Index))
+		res.Ledger = rec.Root
+		if err := r.CheckRecord(*rec); err != nil {
+			problem("%v", err)
 		}
 	}
 	res.Pass = len(res.Problems) == 0

@@ -8,7 +8,7 @@ import (
 	"github.com/votechain/votechain/explorer/proof"
 )
 
-func batch(t *testing.T, n int) (proof.Committed, []ballot.Vote) {
+func batch(t *testing.T, n int) (ballot.BatchRecord, []ballot.Vote) {
 	t.Helper()
 	votes := make([]ballot.Vote, n)
 	for i := range votes {
@@ -18,7 +18,7 @@ func batch(t *testing.T, n int) (proof.Committed, []ballot.Vote) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return proof.Committed{State: "CA", Seq: 3, Root: b.Root, Votes: n, TxID: "tx", Block: 9, Rejected: []int{4}}, votes
+	return ballot.BatchRecord{State: "CA", Seq: 3, Root: b.Root, Votes: n, TxID: "tx", Rejected: []int{4}}, votes
 }
 
 // TestCheck: every receipt of batches of several sizes passes and its
@@ -27,7 +27,7 @@ func TestCheck(t *testing.T) {
 	for _, n := range []int{1, 2, 5, 8, 13} {
 		c, votes := batch(t, n)
 		for i := range votes {
-			r, err := proof.Receipt(c, votes, i)
+			r, err := proof.Receipt(c, 9, votes, i)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +41,7 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	c, votes := batch(t, 8)
-	good, _ := proof.Receipt(c, votes, 2)
+	good, _ := proof.Receipt(c, 9, votes, 2)
 	tamper := map[string]func(r *ballot.Receipt){
 		"proof hash": func(r *ballot.Receipt) { r.Proof[1] = r.Proof[0] },
 		"root":       func(r *ballot.Receipt) { r.Root = r.Proof[0] },

@@ -249,8 +249,8 @@ func (s *Server) batch(r *http.Request) (any, error) {
 	return v, err
 }
 
-// committed returns what the index knows of batch (state, seq), or nil.
-func (s *Server) committed(ctx context.Context, state string, seq uint64) (*proof.Committed, error) {
+// committed returns the index's batch (state, seq), or nil.
+func (s *Server) committed(ctx context.Context, state string, seq uint64) (*index.Batch, error) {
 	b, err := s.cfg.Index.Batch(ctx, state, seq)
 	if errors.Is(err, index.ErrNotFound) {
 		return nil, nil
@@ -258,7 +258,7 @@ func (s *Server) committed(ctx context.Context, state string, seq uint64) (*proo
 	if err != nil {
 		return nil, err
 	}
-	return &proof.Committed{State: b.State, Seq: b.Seq, Root: b.Root, Votes: b.Votes, TxID: b.TxID, Block: b.Block, Rejected: b.Rejected}, nil
+	return &b, nil
 }
 
 // receipt builds the receipt of a committed vote from the index.
@@ -279,7 +279,7 @@ func (s *Server) receiptOf(ctx context.Context, voteID string) (ballot.Receipt, 
 	if err != nil {
 		return ballot.Receipt{}, err
 	}
-	return proof.Receipt(*c, votes, v.Index)
+	return proof.Receipt(c.Record(), c.Block, votes, v.Index)
 }
 
 type verifyView struct {
@@ -340,7 +340,12 @@ func (s *Server) verify(r *http.Request) (any, error) {
 	if err != nil {
 		return v, err
 	}
-	res := proof.Check(rc, vote, c)
+	var rec *ballot.BatchRecord
+	if c != nil {
+		r := c.Record()
+		rec = &r
+	}
+	res := proof.Check(rc, vote, rec)
 	v.Receipt, v.Result = &rc, &res
 	return v, nil
 }

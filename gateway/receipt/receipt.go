@@ -1,9 +1,11 @@
 // Package receipt answers a voter's question "is my vote on the ledger?" with
 // a receipt: the vote's batch, leaf index, Merkle inclusion proof and the
-// on-chain root, plus the transaction and block. Where the vote landed comes
-// from the batcher's Redis record, but the proof is always built from the
-// batch as the ledger's VALID transaction carries it, so Redis is never
-// trusted for anything a voter verifies.
+// on-chain root, plus the transaction, block and status. Where the vote
+// landed comes from the batcher's Redis record, but the proof is always built
+// from the batch as the ledger's VALID transaction carries it and the status
+// from the ledger's record of the batch, and every receipt passes ballot's
+// audit (Receipt.Audit) before it is served, so Redis is never trusted for
+// anything a voter verifies.
 package receipt
 
 import (
@@ -17,9 +19,11 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 )
 
-// Ledger reads committed batches and nullifiers: *fabricclient.Ballot.
+// Ledger reads committed batches, their records and nullifiers:
+// *fabricclient.Ballot.
 type Ledger interface {
 	CommittedBatch(ctx context.Context, txID string) (ballot.Batch, error)
+	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
 	LocateNullifier(ctx context.Context, state, nullifier string) (ballot.NullifierRecord, error)
 }
 
@@ -36,7 +40,8 @@ type Store interface {
 var ErrNoVote = errors.New("no vote found")
 
 // Service builds receipts. Built batch trees are kept in a small LRU, so the
-// receipts of one batch (hundreds of voters) cost one ledger read.
+// receipts of one batch (hundreds of voters) cost two ledger reads: the
+// transaction's batch and the batch's record.
 type Service struct {
 	ledger Ledger
 	store  Store
@@ -49,9 +54,10 @@ type Service struct {
 }
 
 type batchEntry struct {
-	txID  string
-	batch ballot.Batch
-	tree  *ballot.Tree
+	txID   string
+	batch  ballot.Batch
+	record ballot.BatchRecord
+	tree   *ballot.Tree
 }
 
 // New returns a service keeping the trees of up to cached batches.
@@ -121,15 +127,20 @@ func (s *Service) committed(ctx context.Context, voteID string, loc votequeue.Lo
 	r := ballot.Receipt{
 		VoteID: voteID, State: e.batch.State, Seq: e.batch.Seq, Index: loc.Index, Size: e.tree.Size(),
 		Leaf: ballot.HashHex(leaf), Root: ballot.HashHex(e.tree.Root()), Proof: make([]string, len(proof)),
-		TxID: loc.TxID, Block: loc.Block, Status: loc.Status, Vote: &e.batch.Votes[loc.Index],
+		Vote: &e.batch.Votes[loc.Index],
 	}
 	for i, h := range proof {
 		r.Proof[i] = ballot.HashHex(h)
 	}
+	r = r.Committed(e.record, loc.Block)
+	if err := r.Audit(e.record); err != nil {
+		return ballot.Receipt{}, fmt.Errorf("receipt of %s fails the audit against the ledger: %w", voteID, err)
+	}
 	return r, nil
 }
 
-// batch returns the ledger's batch of a transaction and its tree, cached.
+// batch returns the ledger's batch of a transaction, its record and its
+// tree, cached.
 func (s *Service) batch(ctx context.Context, txID string) (*batchEntry, error) {
 	s.mu.Lock()
 	if el, ok := s.byTx[txID]; ok {
@@ -147,7 +158,11 @@ func (s *Service) batch(ctx context.Context, txID string) (*batchEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("batch in transaction %s: %w", txID, err)
 	}
-	e := &batchEntry{txID: txID, batch: b, tree: ballot.NewTree(leaves)}
+	rec, err := s.ledger.Batch(ctx, b.State, b.Seq)
+	if err != nil {
+		return nil, fmt.Errorf("record of batch %s: %w", b.ID(), err)
+	}
+	e := &batchEntry{txID: txID, batch: b, record: rec, tree: ballot.NewTree(leaves)}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

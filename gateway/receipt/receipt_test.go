@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -11,7 +12,8 @@ import (
 )
 
 type fakeLedger struct {
-	batches map[string]ballot.Batch // by tx id
+	batches map[string]ballot.Batch       // by tx id
+	records map[string]ballot.BatchRecord // by batch id
 	nulls   map[string]ballot.NullifierRecord
 	reads   int
 }
@@ -23,6 +25,15 @@ func (f *fakeLedger) CommittedBatch(_ context.Context, txID string) (ballot.Batc
 		return ballot.Batch{}, fmt.Errorf("no tx %s", txID)
 	}
 	return b, nil
+}
+
+func (f *fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.BatchRecord, error) {
+	f.reads++
+	r, ok := f.records[fmt.Sprintf("%s/%d", state, seq)]
+	if !ok {
+		return r, ballot.ErrNotFound
+	}
+	return r, nil
 }
 
 func (f *fakeLedger) LocateNullifier(_ context.Context, state, null string) (ballot.NullifierRecord, error) {
@@ -62,7 +73,7 @@ func nullifierOf(voter string) string {
 // fixture commits two batches of CA votes of voters v0..v(n-1) and records them.
 func fixture(t *testing.T, n int) (*Service, *fakeLedger, *fakeStore, []ballot.Vote) {
 	t.Helper()
-	ledger := &fakeLedger{batches: map[string]ballot.Batch{}, nulls: map[string]ballot.NullifierRecord{}}
+	ledger := &fakeLedger{batches: map[string]ballot.Batch{}, records: map[string]ballot.BatchRecord{}, nulls: map[string]ballot.NullifierRecord{}}
 	store := &fakeStore{locs: map[string]votequeue.Location{}, claims: map[string]string{}, roll: map[string]string{}}
 	var votes []ballot.Vote
 	for i := 0; i < n; i++ {
@@ -79,7 +90,8 @@ func fixture(t *testing.T, n int) (*Service, *fakeLedger, *fakeStore, []ballot.V
 		}
 		tx := fmt.Sprint("tx", seq+1)
 		ledger.batches[tx] = b
-		rec := ballot.BatchRecord{State: "CA", Seq: b.Seq, Root: b.Root, TxID: tx, Rejected: []int{}}
+		rec := ballot.BatchRecord{State: "CA", Seq: b.Seq, Root: b.Root, Votes: len(part), Counted: len(part), TxID: tx, Rejected: []int{}}
+		ledger.records[b.ID()] = rec
 		for id, loc := range votequeue.Locations(b, rec, uint64(10+seq)) {
 			store.locs[id] = loc
 		}
@@ -110,8 +122,9 @@ func TestReceiptsVerifyAgainstTheLedgerBatch(t *testing.T) {
 			t.Fatalf("receipt root %s, ledger batch root %s", r.Root, ledger.batches[r.TxID].Root)
 		}
 	}
-	// Votes arrive in batch order, so the one-batch cache reads each batch once.
-	if ledger.reads != 2 {
+	// Votes arrive in batch order, so the one-batch cache reads each batch
+	// and its record once.
+	if ledger.reads != 4 {
 		t.Errorf("%d ledger reads for 2 batches", ledger.reads)
 	}
 }
@@ -132,6 +145,35 @@ func TestRedisRecordNotMatchingTheLedgerIsAnError(t *testing.T) {
 	store.locs[votes[0].ID] = loc
 	if _, err := svc.ByVoteID(context.Background(), votes[0].ID); err == nil {
 		t.Fatal("a receipt record pointing at another vote was trusted")
+	}
+}
+
+// TestStatusComesFromTheLedger: Redis's record of a vote says where it is,
+// but whether it counted is the ledger's record's to say.
+func TestStatusComesFromTheLedger(t *testing.T) {
+	svc, ledger, store, votes := fixture(t, 4)
+	loc := store.locs[votes[1].ID]
+	rec := ledger.records[fmt.Sprintf("CA/%d", loc.Seq)]
+	rec.Rejected, rec.Counted = []int{loc.Index}, rec.Counted-1
+	ledger.records[fmt.Sprintf("CA/%d", loc.Seq)] = rec
+	r, err := svc.ByVoteID(context.Background(), votes[1].ID)
+	if err != nil || r.Status != ballot.ReceiptDuplicate || loc.Status != ballot.ReceiptCounted {
+		t.Fatalf("receipt %+v, %v; Redis said %s, the ledger's record rejects it", r, err, loc.Status)
+	}
+	if err := r.Audit(rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReceiptFailingTheAuditIsAnError: a ledger record that does not vouch
+// for the batch the transaction carries (here: another root) gives no receipt.
+func TestReceiptFailingTheAuditIsAnError(t *testing.T) {
+	svc, ledger, _, votes := fixture(t, 4)
+	rec := ledger.records["CA/1"]
+	rec.Root = ledger.batches["tx2"].Root
+	ledger.records["CA/1"] = rec
+	if r, err := svc.ByVoteID(context.Background(), votes[0].ID); err == nil || !strings.Contains(err.Error(), "audit") {
+		t.Fatalf("receipt %+v, %v; want an audit failure", r, err)
 	}
 }
 

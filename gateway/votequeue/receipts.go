@@ -36,19 +36,11 @@ type Location struct {
 func ReceiptKey(voteID string) string { return "receipt:" + voteID }
 
 // Locations derives every vote's location from a committed batch and the
-// ledger's record of it.
+// ledger's record of it (the status is the record's, BatchRecord.Status).
 func Locations(b ballot.Batch, rec ballot.BatchRecord, block uint64) map[string]Location {
-	rejected := make(map[int]bool, len(rec.Rejected))
-	for _, i := range rec.Rejected {
-		rejected[i] = true
-	}
 	out := make(map[string]Location, len(b.Votes))
 	for i, v := range b.Votes {
-		status := ballot.ReceiptCounted
-		if rejected[i] {
-			status = ballot.ReceiptDuplicate
-		}
-		out[v.ID] = Location{State: b.State, Seq: b.Seq, Index: i, Size: len(b.Votes), TxID: rec.TxID, Block: block, Status: status}
+		out[v.ID] = Location{State: b.State, Seq: b.Seq, Index: i, Size: len(b.Votes), TxID: rec.TxID, Block: block, Status: rec.Status(i)}
 	}
 	return out
 }
