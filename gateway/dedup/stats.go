@@ -3,6 +3,9 @@ package dedup
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,6 +23,27 @@ func (d *Deduper) QueueDepth(ctx context.Context, partition string) (int64, erro
 		return 0, fmt.Errorf("dedup: depth of %s: %w", partition, err)
 	}
 	return n, nil
+}
+
+// OldestQueued is when the oldest vote of a partition that is not yet on the
+// ledger was accepted (the time part of its stream entry id, Redis's clock),
+// or the zero time when none waits.
+func (d *Deduper) OldestQueued(ctx context.Context, partition string) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	defer cancel()
+	first, err := d.rdb.XRangeN(ctx, votequeue.StreamKey(partition), "-", "+", 1).Result()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("dedup: oldest vote of %s: %w", partition, err)
+	}
+	if len(first) == 0 {
+		return time.Time{}, nil
+	}
+	ms, _, _ := strings.Cut(first[0].ID, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("dedup: stream entry id %q of %s: %w", first[0].ID, partition, err)
+	}
+	return time.UnixMilli(n), nil
 }
 
 // BloomStats describes how full a partition's filter is.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,6 +23,9 @@ func (refusingIntake) Accept(context.Context, dedup.Attempt) (dedup.Result, erro
 	return dedup.Result{Outcome: dedup.NotEligible}, nil
 }
 func (refusingIntake) QueueDepth(context.Context, string) (int64, error) { return 0, nil }
+func (refusingIntake) OldestQueued(context.Context, string) (time.Time, error) {
+	return time.Time{}, nil
+}
 func (refusingIntake) BloomStats(context.Context, string) (dedup.BloomStats, error) {
 	return dedup.BloomStats{}, nil
 }

@@ -13,6 +13,8 @@ type metrics struct {
 	duplicates prometheus.Counter
 	bloomMaybe *prometheus.CounterVec
 	queueDepth *prometheus.GaugeVec
+	queueAge   *prometheus.GaugeVec
+	requests   *prometheus.HistogramVec
 	bloomFill  *prometheus.GaugeVec
 	bloomFP    *prometheus.GaugeVec
 }
@@ -44,6 +46,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vote_queue_depth",
 			Help: "Accepted votes not yet on the ledger, per state (stream length).",
 		}, []string{"state"}),
+		queueAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vote_queue_oldest_age_seconds",
+			Help: "Age of the oldest accepted vote not yet on the ledger, per state; 0 when none waits.",
+		}, []string{"state"}),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "api_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by method, route pattern and status code.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms .. 4 s
+		}, []string{"method", "route", "code"}),
 		bloomFill: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "bloom_fill_ratio",
 			Help: "Fraction of the state's Bloom filter bits that are set.",
@@ -53,6 +64,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Estimated chance that a new voter tests 'maybe seen' (fill ratio ^ hashes).",
 		}, []string{"state"}),
 	}
-	reg.MustRegister(m.submitted, m.validated, m.latency, m.duplicates, m.bloomMaybe, m.queueDepth, m.bloomFill, m.bloomFP)
+	reg.MustRegister(m.submitted, m.validated, m.latency, m.duplicates, m.bloomMaybe, m.queueDepth, m.queueAge, m.requests, m.bloomFill, m.bloomFP)
 	return m
 }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -40,6 +41,7 @@ type Elections interface {
 type Intake interface {
 	Accept(ctx context.Context, a dedup.Attempt) (dedup.Result, error)
 	QueueDepth(ctx context.Context, state string) (int64, error)
+	OldestQueued(ctx context.Context, state string) (time.Time, error)
 	BloomStats(ctx context.Context, state string) (dedup.BloomStats, error)
 	Ping(ctx context.Context) error
 }
@@ -254,7 +256,17 @@ func (s *Server) logger(c *gin.Context) *slog.Logger {
 	return s.deps.Log.With("request_id", c.GetString(ctxRequestID))
 }
 
-// accessLog logs every request at debug level and 5xx answers at warn.
+// routeLabel is the request's route pattern for metrics ("unmatched" for a
+// path no route serves, so scanners cannot grow the label set).
+func routeLabel(c *gin.Context) string {
+	if r := c.FullPath(); r != "" {
+		return r
+	}
+	return "unmatched"
+}
+
+// accessLog records every request's duration by route and status, logs
+// every request at debug level and 5xx answers at warn.
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -262,6 +274,8 @@ func (s *Server) accessLog(c *gin.Context) {
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelWarn
 	}
+	s.m.requests.WithLabelValues(c.Request.Method, routeLabel(c), strconv.Itoa(c.Writer.Status())).
+		Observe(time.Since(start).Seconds())
 	ctx := c.Request.Context()
 	if !s.deps.Log.Enabled(ctx, level) {
 		return

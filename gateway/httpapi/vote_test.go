@@ -202,10 +202,17 @@ func TestReadOnlyRoutes(t *testing.T) {
 	metrics := f.do(http.MethodGet, "/metrics", "").Body.String()
 	for _, name := range []string{"votes_submitted_total 2", `votes_validated_total{status="accepted"} 1`,
 		"vote_validation_duration_seconds_count 2", `vote_queue_depth{state="CA"} 1`, "duplicate_attempts_total 1",
-		`bloom_fill_ratio{state="CA"}`, `bloom_estimated_false_positive_rate{state="CA"}`} {
+		`bloom_fill_ratio{state="CA"}`, `bloom_estimated_false_positive_rate{state="CA"}`,
+		`api_request_duration_seconds_count{code="202",method="POST",route="/api/v1/vote"} 1`,
+		`api_request_duration_seconds_count{code="409",method="POST",route="/api/v1/vote"} 1`,
+		`vote_queue_oldest_age_seconds{state="CA"} `} {
 		if !strings.Contains(metrics, name) {
 			t.Errorf("/metrics lacks %q", name)
 		}
+	}
+	// One vote waits in CA: its age is above zero.
+	if strings.Contains(metrics, `vote_queue_oldest_age_seconds{state="CA"} 0`+"\n") {
+		t.Errorf("the oldest queued vote of CA has age 0 while one vote waits")
 	}
 }
 

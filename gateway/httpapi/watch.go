@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// watcher polls the queue depth and Bloom fill of every state of the
+// watcher polls the queue depth, the oldest queued vote and the Bloom fill of every state of the
 // election, for the overload check and the metrics. The request path only
 // reads its last figures, never Redis.
 type watcher struct {
@@ -79,6 +79,15 @@ func (w *watcher) pollDepths(ctx context.Context) {
 		w.depths[st] = n
 		w.mu.Unlock()
 		w.m.queueDepth.WithLabelValues(st).Set(float64(n))
+		oldest, err := w.intake.OldestQueued(ctx, st)
+		if err != nil {
+			return err
+		}
+		age := 0.0
+		if !oldest.IsZero() {
+			age = max(time.Since(oldest).Seconds(), 0)
+		}
+		w.m.queueAge.WithLabelValues(st).Set(age)
 		return nil
 	})
 }
