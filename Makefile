@@ -15,7 +15,7 @@ TEST_TIMEOUT ?= 45m
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-deps: ## install the Debian packages the tests need (redis-server), if missing
+deps: ## install the Debian packages the tests and `make up` need (redis-server, prometheus, prometheus-redis-exporter, chromium), if missing
 	@scripts/install-deps.sh
 
 fabric-bin: $(FABRIC_BIN)/.built ## build the Fabric 3.1.1 binaries (only when missing)

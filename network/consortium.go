@@ -78,6 +78,10 @@ func (p Ports) Redis() int    { return p.Base + 379 }
 func (p Ports) Gateway() int  { return p.Base + 380 }
 func (p Ports) Explorer() int { return p.Base + 390 }
 
+// Monitoring ports: Prometheus and the Redis exporter it scrapes.
+func (p Ports) Prometheus() int    { return p.Base + 395 }
+func (p Ports) RedisExporter() int { return p.Base + 396 }
+
 // NamedPort is a port with the process that binds it and what for.
 type NamedPort struct {
 	Process string // "orderer0", "peer.Commission"

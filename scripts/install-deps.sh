@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Votechain's tests and `make up` need, if missing:
-# redis-server (the vote queue and dedup store), chromium and chromium-driver
-# (the explorer's browser test). Idempotent; needs root (or sudo).
+# redis-server (the vote queue and dedup store), prometheus (with promtool) and
+# prometheus-redis-exporter (the monitoring `make up` runs; promtool checks the
+# alert rules in `make test`), chromium and chromium-driver (the browser
+# tests). Idempotent; needs root (or sudo).
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-redis-exporter >/dev/null 2>&1 || need+=(prometheus-redis-exporter)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 
@@ -23,10 +27,10 @@ if [[ $(id -u) != 0 ]]; then
   sudo="sudo"
 fi
 # Keep package scripts from starting system services (the project starts its
-# own redis-server on 127.0.0.1 with its own data folder).
+# own redis-server and Prometheus on 127.0.0.1 with their own data folders).
 export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-for bin in redis-server chromium chromedriver; do
+for bin in redis-server prometheus promtool prometheus-redis-exporter chromium chromedriver; do
   command -v "$bin" >/dev/null 2>&1 || { echo "install-deps: $bin still missing after install" >&2; exit 1; }
 done

@@ -79,6 +79,7 @@ func run() error {
 		fmt.Printf("  gateway   %s/api/v1/election\n", s.GatewayURL())
 		fmt.Printf("  results   %s/api/v1/results\n", s.GatewayURL())
 		fmt.Printf("  explorer  %s/\n", s.ExplorerURL())
+		fmt.Printf("  prometheus %s/alerts (targets: %s/targets)\n", s.PrometheusURL(), s.PrometheusURL())
 		fmt.Printf("  voter roll with credentials (demo only): %s\n", s.RollCSV())
 		fmt.Printf("  network status: make network-status; stop: make down (WIPE=1 deletes data)\n")
 		return nil
@@ -90,7 +91,7 @@ func run() error {
 			if st.Running {
 				state = "running"
 			}
-			fmt.Printf("%-10s %-8s pid %-8d port %d\n", st.Name, state, st.PID, st.Port)
+			fmt.Printf("%-14s %-8s pid %-8d port %d\n", st.Name, state, st.PID, st.Port)
 		}
 		s.Network().Status(ctx).Print(os.Stdout)
 		return nil

@@ -1,6 +1,7 @@
 // Package stack runs the whole Votechain system on one machine: the
-// consortium (through test-network/localnet), redis-server, the batchers, the
-// gateway and the explorer, each a native process found again by PID. On the first
+// consortium (through test-network/localnet), redis-server, the batchers, the gateway,
+// the explorer and the monitoring (Prometheus and its Redis exporter, see
+// internal/monitor), each a native process found again by PID. On the first
 // bring-up it also prepares an election: a secret, a synthetic voter roll
 // loaded into Redis, and the election record (with the roll's Merkle root) on
 // the ledger.
@@ -17,10 +18,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/internal/monitor"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
@@ -38,6 +42,7 @@ type Config struct {
 	Window    time.Duration // voting window of a new election, from now
 	Voters    int           // synthetic roll size of a new election
 	Batchers  int
+	Monitor   monitor.Options // scrape/evaluation interval and alert overrides (tests)
 	Log       *slog.Logger
 }
 
@@ -93,6 +98,9 @@ func (s *Stack) RedisAddr() string   { return fmt.Sprintf("127.0.0.1:%d", s.port
 func (s *Stack) GatewayURL() string  { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Gateway()) }
 func (s *Stack) ExplorerURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Explorer()) }
 
+// PrometheusURL is the monitoring's Prometheus.
+func (s *Stack) PrometheusURL() string { return s.monitor().URL() }
+
 // SecretFile holds the election secret (hex).
 func (s *Stack) SecretFile() string { return s.path("election.secret") }
 
@@ -103,14 +111,23 @@ func (s *Stack) RollCSV() string { return s.path("roll", "voters.csv") }
 // batcherPort is the metrics port of batcher i (its readiness port).
 func (s *Stack) batcherPort(i int) int { return s.ports.Gateway() + 1 + i }
 
-// services lists the application processes in start order.
+// services lists the application processes in start order: Redis and its
+// exporter, the Votechain processes, Prometheus.
 func (s *Stack) services() []proc.Spec {
-	profile := s.net.Layout().Profile()
 	redisBin, _ := exec.LookPath("redis-server")
+	mon := s.monitor().Processes()
 	specs := []proc.Spec{{
 		Name: "redis", Bin: redisBin, Port: s.ports.Redis(), Dir: s.path("redis"),
 		Args: redisserver.Args(s.ports.Redis(), s.path("redis")),
-	}}
+	}, mon[0]}
+	specs = append(specs, s.votechain()...)
+	return append(specs, mon[1])
+}
+
+// votechain lists the Votechain processes (batchers, gateway, explorer).
+func (s *Stack) votechain() []proc.Spec {
+	profile := s.net.Layout().Profile()
+	var specs []proc.Spec
 	for i := 0; i < s.cfg.Batchers; i++ {
 		specs = append(specs, proc.Spec{
 			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i),
@@ -129,11 +146,56 @@ func (s *Stack) services() []proc.Spec {
 	return specs
 }
 
+// monitor is the monitoring of this system: every Votechain process and
+// every Fabric node's operations endpoint, from the port plan.
+func (s *Stack) monitor() monitor.Config {
+	var targets []monitor.Target
+	for _, sp := range s.votechain() {
+		// gateway, batcher0, batcher1, explorer: the job is the kind.
+		targets = append(targets, monitor.Target{Job: strings.TrimRight(sp.Name, "0123456789"), Instance: sp.Name, Port: sp.Port})
+	}
+	for _, np := range s.ports.NetworkPorts() {
+		if np.Role != "operations" {
+			continue
+		}
+		job := "orderer"
+		if strings.HasPrefix(np.Process, "peer") {
+			job = "peer"
+		}
+		targets = append(targets, monitor.Target{Job: job, Instance: np.Process, Port: np.Port})
+	}
+	return monitor.Config{
+		Options: s.cfg.Monitor, Dir: s.path("prometheus"), Port: s.ports.Prometheus(),
+		ExporterPort: s.ports.RedisExporter(), RedisAddr: s.RedisAddr(), Targets: targets,
+	}
+}
+
+// writeMonitor writes Prometheus's configuration and tells a running
+// Prometheus to reload it when it changed (a new batcher count).
+func (s *Stack) writeMonitor() error {
+	changed, err := s.monitor().Write()
+	if err != nil {
+		return err
+	}
+	prom := s.monitor().Processes()[1]
+	if pid := s.pids[prom.Name]; changed && proc.Alive(pid, prom.Bin) {
+		s.log.Info("prometheus configuration changed; reloading", "pid", pid)
+		return syscall.Kill(pid, syscall.SIGHUP)
+	}
+	return nil
+}
+
 // Up brings the whole system up; running it again restarts only what is stopped.
 func (s *Stack) Up(ctx context.Context) error {
 	began := time.Now()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return errors.New("redis-server not found: install it with `make deps` (Debian package redis-server)")
+	}
+	if _, _, err := monitor.Binaries(); err != nil {
+		return err
+	}
+	if err := s.writeMonitor(); err != nil {
+		return err
 	}
 	if err := s.net.Up(ctx); err != nil {
 		return err

@@ -1,0 +1,183 @@
+// Package monitor runs the system's monitoring: a Prometheus that scrapes
+// every Votechain process and Fabric node and evaluates the alert rules in
+// config/prometheus/alerts.yml, and prometheus-redis-exporter for Redis
+// (both Debian packages, see scripts/install-deps.sh). Its configuration is
+// generated from the list of targets the caller derives from the port plan,
+// so it follows any port base and any number of gateways and batchers. It
+// also holds the client of Prometheus's HTTP API and the dashboard panels
+// (config/grafana/votechain.json) that the explorer's operator page draws.
+package monitor
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/votechain/votechain/config"
+	"github.com/votechain/votechain/internal/proc"
+)
+
+// Process names of the monitoring processes, as the stack lists them.
+const (
+	PrometheusProcess = "prometheus"
+	ExporterProcess   = "redis-exporter"
+)
+
+// Target is one process Prometheus scrapes at http://127.0.0.1:Port/metrics.
+type Target struct {
+	Job      string // what it is: "gateway", "batcher", "explorer", "peer", "orderer"
+	Instance string // which one: the process name, "batcher0", "peer.Commission"
+	Port     int
+}
+
+// Options tune the monitoring; zero values take the defaults.
+type Options struct {
+	// Interval is the scrape and rule evaluation interval (default 5 s).
+	Interval time.Duration
+	// Overrides change alert rules, for tests that cannot wait for the
+	// production thresholds.
+	Overrides []Override
+}
+
+// Config is the monitoring of one system.
+type Config struct {
+	Options
+	Dir          string // prometheus.yml, alerts.yml and the TSDB (data/)
+	Port         int    // Prometheus's HTTP port on 127.0.0.1
+	ExporterPort int    // prometheus-redis-exporter's port
+	RedisAddr    string // host:port of the Redis to export
+	Targets      []Target
+}
+
+// URL is Prometheus's base URL.
+func (c Config) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", c.Port) }
+
+func (c Config) interval() time.Duration { return cmp.Or(c.Interval, 5*time.Second) }
+
+// Binaries finds prometheus and prometheus-redis-exporter on PATH.
+func Binaries() (prometheus, exporter string, err error) {
+	prometheus, err1 := exec.LookPath("prometheus")
+	exporter, err2 := exec.LookPath("prometheus-redis-exporter")
+	if err1 != nil || err2 != nil {
+		return "", "", errors.New("prometheus or prometheus-redis-exporter not found: install them with `make deps` (Debian packages prometheus and prometheus-redis-exporter)")
+	}
+	return prometheus, exporter, nil
+}
+
+// Processes are the exporter and Prometheus, in start order. Binaries that
+// are not installed are named by their plain name, so the caller's start
+// reports them missing.
+func (c Config) Processes() []proc.Spec {
+	prom, exporter, err := Binaries()
+	if err != nil {
+		prom, exporter = "prometheus", "prometheus-redis-exporter"
+	}
+	return []proc.Spec{{
+		Name: ExporterProcess, Bin: exporter, Port: c.ExporterPort,
+		Args: []string{
+			"-redis.addr", "redis://" + c.RedisAddr,
+			"-web.listen-address", "127.0.0.1:" + strconv.Itoa(c.ExporterPort),
+			"-include-system-metrics", "-redis-only-metrics",
+		},
+	}, {
+		Name: PrometheusProcess, Bin: prom, Port: c.Port, Dir: c.Dir,
+		Args: []string{
+			"--config.file", filepath.Join(c.Dir, "prometheus.yml"),
+			"--storage.tsdb.path", filepath.Join(c.Dir, "data"),
+			"--web.listen-address", "127.0.0.1:" + strconv.Itoa(c.Port),
+		},
+	}}
+}
+
+// scrapeConfig is one job of prometheus.yml.
+type scrapeConfig struct {
+	JobName       string         `yaml:"job_name"`
+	StaticConfigs []staticConfig `yaml:"static_configs"`
+}
+
+type staticConfig struct {
+	Targets []string          `yaml:"targets"`
+	Labels  map[string]string `yaml:"labels"`
+}
+
+// promConfig is the part of prometheus.yml the monitor writes.
+type promConfig struct {
+	Global struct {
+		ScrapeInterval     string `yaml:"scrape_interval"`
+		EvaluationInterval string `yaml:"evaluation_interval"`
+	} `yaml:"global"`
+	RuleFiles     []string       `yaml:"rule_files"`
+	ScrapeConfigs []scrapeConfig `yaml:"scrape_configs"`
+}
+
+// Jobs are the scrape targets grouped by job in first-seen order, with
+// Redis (through the exporter) and Prometheus itself added.
+func (c Config) jobs() []scrapeConfig {
+	all := append(append([]Target(nil), c.Targets...),
+		Target{Job: "redis", Instance: "redis", Port: c.ExporterPort},
+		Target{Job: "prometheus", Instance: PrometheusProcess, Port: c.Port})
+	var jobs []scrapeConfig
+	at := map[string]int{}
+	for _, t := range all {
+		i, ok := at[t.Job]
+		if !ok {
+			i = len(jobs)
+			at[t.Job] = i
+			jobs = append(jobs, scrapeConfig{JobName: t.Job})
+		}
+		jobs[i].StaticConfigs = append(jobs[i].StaticConfigs, staticConfig{
+			Targets: []string{"127.0.0.1:" + strconv.Itoa(t.Port)},
+			Labels:  map[string]string{"instance": t.Instance},
+		})
+	}
+	return jobs
+}
+
+// Write writes prometheus.yml and alerts.yml into Dir. It reports whether
+// either changed, so a running Prometheus can be told to reload.
+func (c Config) Write() (changed bool, err error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return false, err
+	}
+	rules, err := Rules(config.AlertRules, c.Overrides)
+	if err != nil {
+		return false, err
+	}
+	var pc promConfig
+	iv := model(c.interval())
+	pc.Global.ScrapeInterval, pc.Global.EvaluationInterval = iv, iv
+	pc.RuleFiles = []string{"alerts.yml"}
+	pc.ScrapeConfigs = c.jobs()
+	conf, err := yaml.Marshal(pc)
+	if err != nil {
+		return false, err
+	}
+	conf = append([]byte("# Generated by Votechain (internal/monitor) from the port plan; rewritten by every `make up`.\n"), conf...)
+	for name, data := range map[string][]byte{"prometheus.yml": conf, "alerts.yml": rules} {
+		path := filepath.Join(c.Dir, name)
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+			continue
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	return changed, nil
+}
+
+// model formats d as a Prometheus duration ("5s", "1500ms").
+func model(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+}
