@@ -34,9 +34,10 @@ const (
 // NullifierRecord, StateResult and Results. Functions refuse with an error,
 // which fails endorsement.
 //
-// The hot path, CommitBatch, does per vote exactly one GetState and one
-// PutState of keys scoped to the batch's state, reads no shared counter and
-// runs no range query, so concurrent batches never conflict.
+// The hot path, CommitBatch, reads and writes per vote one key scoped to the
+// batch's state (all reads in one exchange with the peer, all writes in
+// another), reads no shared counter and runs no range query, so concurrent
+// batches never conflict.
 type BallotContract struct {
 	contractapi.Contract
 }
@@ -177,6 +178,12 @@ func loadElection(ctx contractapi.TransactionContextInterface) (*ballot.Election
 	if err != nil {
 		return nil, fmt.Errorf("read election: %w", err)
 	}
+	return decodeElection(data)
+}
+
+// decodeElection decodes a stored election record; nil data is
+// errNoElection.
+func decodeElection(data []byte) (*ballot.Election, error) {
 	if data == nil {
 		return nil, errNoElection
 	}

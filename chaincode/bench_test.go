@@ -23,7 +23,7 @@ func BenchmarkCommitBatch(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ctx := context(h.stub, commissionClient)
+			ctx := txContext(h.stub, commissionClient)
 			b.SetBytes(int64(len(data)))
 			b.ResetTimer()
 			for range b.N {

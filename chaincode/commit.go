@@ -28,6 +28,11 @@ import (
 // Re-submitting a committed batch with the same root returns the existing
 // record and writes nothing (an idempotent retry); a different root under a
 // committed batch id is refused.
+//
+// Ledger access is two exchanges with the peer, whatever the batch size:
+// one GetMultipleStates reads the batch key, the election and every
+// nullifier, and one write batch carries every write (Fabric 3.1; with the
+// peer's batching off the shim falls back to one exchange per key).
 func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface, batchJSON string) (string, error) {
 	if err := requireCommission(ctx); err != nil {
 		return "", err
@@ -40,25 +45,36 @@ func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface
 		return "", err
 	}
 	stub := ctx.GetStub()
-	key := ballot.BatchKey(b.State, b.Seq)
-	if prev, err := committedBatch(stub, key, b); err != nil || prev != "" {
+	in, err := readForBatch(stub, b)
+	if err != nil {
+		return "", err
+	}
+	if prev, err := committedBatch(in.record, b); err != nil || prev != "" {
 		return prev, err
 	}
 	now, err := txTime(ctx)
 	if err != nil {
 		return "", err
 	}
-	if err := checkAgainstElection(ctx, b, now); err != nil {
+	e, err := decodeElection(in.election)
+	if err != nil {
 		return "", err
 	}
-	rec, err := recordVotes(stub, b)
+	if err := checkAgainstElection(e, b, now); err != nil {
+		return "", err
+	}
+	stub.StartWriteBatch()
+	rec, err := recordVotes(stub, b, in.used)
 	if err != nil {
 		return "", err
 	}
 	rec.TxID, rec.CommittedAt = stub.GetTxID(), now.UnixMilli()
-	out, err := putJSON(ctx, key, rec)
+	out, err := putJSON(ctx, ballot.BatchKey(b.State, b.Seq), rec)
 	if err != nil {
 		return "", err
+	}
+	if err := stub.FinishWriteBatch(); err != nil {
+		return "", fmt.Errorf("write batch %s: %w", b.ID(), err)
 	}
 	if err := emitCommitted(stub, rec); err != nil {
 		return "", err
@@ -66,14 +82,48 @@ func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface
 	return out, nil
 }
 
-// committedBatch returns the stored record if batch b is already committed
-// with the same root, "" if it is not committed, and an error if another
-// batch was committed under its id.
-func committedBatch(stub shim.ChaincodeStubInterface, key string, b ballot.Batch) (string, error) {
-	data, err := stub.GetState(key)
-	if err != nil {
-		return "", fmt.Errorf("read batch %s: %w", b.ID(), err)
+// batchInputs is what the ledger holds that CommitBatch needs.
+type batchInputs struct {
+	record   []byte              // the batch's stored record; nil if not committed
+	election []byte              // the election record; nil before set-up
+	used     map[string]struct{} // the batch's nullifiers already on the ledger
+}
+
+// readForBatch reads the batch key, the election and every distinct
+// nullifier of b in one GetMultipleStates.
+func readForBatch(stub shim.ChaincodeStubInterface, b ballot.Batch) (batchInputs, error) {
+	const fixed = 2 // the batch key and the election key come first
+	keys := make([]string, fixed, fixed+len(b.Votes))
+	keys[0], keys[1] = ballot.BatchKey(b.State, b.Seq), ballot.ElectionKey
+	nullifiers := make([]string, 0, len(b.Votes))
+	seen := make(map[string]struct{}, len(b.Votes))
+	for _, v := range b.Votes {
+		if _, dup := seen[v.Nullifier]; !dup {
+			seen[v.Nullifier] = struct{}{}
+			nullifiers = append(nullifiers, v.Nullifier)
+			keys = append(keys, ballot.NullifierKey(b.State, v.Nullifier))
+		}
 	}
+	vals, err := stub.GetMultipleStates(keys...)
+	if err != nil {
+		return batchInputs{}, fmt.Errorf("read ledger for batch %s: %w", b.ID(), err)
+	}
+	if len(vals) != len(keys) {
+		return batchInputs{}, fmt.Errorf("read ledger for batch %s: %d values for %d keys", b.ID(), len(vals), len(keys))
+	}
+	in := batchInputs{record: vals[0], election: vals[1], used: make(map[string]struct{})}
+	for i, n := range nullifiers {
+		if vals[fixed+i] != nil {
+			in.used[n] = struct{}{}
+		}
+	}
+	return in, nil
+}
+
+// committedBatch returns the stored record data if batch b is already
+// committed with the same root, "" if it is not committed (data is nil),
+// and an error if another batch was committed under its id.
+func committedBatch(data []byte, b ballot.Batch) (string, error) {
 	if data == nil {
 		return "", nil
 	}
@@ -90,11 +140,7 @@ func committedBatch(stub shim.ChaincodeStubInterface, key string, b ballot.Batch
 // checkAgainstElection checks the batch against the election: opened at
 // now, not finalised, the state and every candidate on the ballot, every
 // vote cast inside the window.
-func checkAgainstElection(ctx contractapi.TransactionContextInterface, b ballot.Batch, now time.Time) error {
-	e, err := loadElection(ctx)
-	if err != nil {
-		return err
-	}
+func checkAgainstElection(e *ballot.Election, b ballot.Batch, now time.Time) error {
 	switch {
 	case e.Status == ballot.StatusFinalised:
 		return fmt.Errorf("election %s is finalised; batch %s refused", e.ID, b.ID())
@@ -120,48 +166,29 @@ func checkAgainstElection(ctx contractapi.TransactionContextInterface, b ballot.
 }
 
 // recordVotes marks each vote's nullifier used, or rejects the vote as a
-// duplicate, and returns the batch record without transaction details.
-// Per vote it does one GetState and one PutState (none for a repeat inside
-// the batch, which GetState could not see: a transaction does not read its
-// own writes).
-func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch) (ballot.BatchRecord, error) {
+// duplicate of one on the ledger (used) or earlier in the batch, and returns
+// the batch record without transaction details. The in-batch check is ours:
+// a transaction does not read its own writes.
+func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch, used map[string]struct{}) (ballot.BatchRecord, error) {
 	rec := ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes),
 		Tallies: make(ballot.Tally), Rejected: []int{}}
-	seen := make(map[string]struct{}, len(b.Votes))
 	for i, v := range b.Votes {
-		used, err := nullifierUsed(stub, seen, v)
-		if err != nil {
-			return ballot.BatchRecord{}, fmt.Errorf("batch %s vote %d: %w", b.ID(), i, err)
-		}
-		if used {
+		if _, dup := used[v.Nullifier]; dup {
 			rec.Rejected = append(rec.Rejected, i)
 			continue
 		}
+		used[v.Nullifier] = struct{}{}
 		loc, err := json.Marshal(ballot.NullifierRecord{State: b.State, Seq: b.Seq, Index: i, VoteID: v.ID})
 		if err != nil {
 			return ballot.BatchRecord{}, fmt.Errorf("encode nullifier record: %w", err)
 		}
-		if err := stub.PutState(ballot.NullifierKey(v.State, v.Nullifier), loc); err != nil {
+		if err := stub.PutState(ballot.NullifierKey(b.State, v.Nullifier), loc); err != nil {
 			return ballot.BatchRecord{}, fmt.Errorf("batch %s vote %d: write nullifier: %w", b.ID(), i, err)
 		}
 		rec.Tallies.Add(v.Candidate, 1)
 		rec.Counted++
 	}
 	return rec, nil
-}
-
-// nullifierUsed reports whether v's nullifier was used earlier in the batch
-// (seen) or on the ledger, and adds it to seen.
-func nullifierUsed(stub shim.ChaincodeStubInterface, seen map[string]struct{}, v ballot.Vote) (bool, error) {
-	if _, dup := seen[v.Nullifier]; dup {
-		return true, nil
-	}
-	seen[v.Nullifier] = struct{}{}
-	prev, err := stub.GetState(ballot.NullifierKey(v.State, v.Nullifier))
-	if err != nil {
-		return false, fmt.Errorf("read nullifier: %w", err)
-	}
-	return prev != nil, nil
 }
 
 // emitCommitted sets the transaction's BatchCommitted event.

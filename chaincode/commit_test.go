@@ -25,10 +25,13 @@ func TestCommitBatch(t *testing.T) {
 	if !recordsEqual(rec, want) {
 		t.Fatalf("record %+v, want %+v", rec, want)
 	}
-	// Per vote one GetState and one PutState; plus the batch key and the
-	// election read, and the batch record write. No range reads.
-	if h.stub.gets != 5+2 || h.stub.puts != 5+1 || h.stub.ranges != 0 {
-		t.Fatalf("ledger calls: %d gets, %d puts, %d ranges", h.stub.gets, h.stub.puts, h.stub.ranges)
+	// One read exchange for every nullifier, the batch key and the election;
+	// one write exchange for every nullifier and the batch record. No range
+	// reads.
+	s := h.stub
+	if s.gets != 0 || s.multiGets != 1 || s.keysRead != 5+2 || s.puts != 5+1 || s.writeExchanges != 1 || s.ranges != 0 {
+		t.Fatalf("ledger calls: %d GetState, %d GetMultipleStates of %d keys, %d PutState in %d exchanges, %d ranges",
+			s.gets, s.multiGets, s.keysRead, s.puts, s.writeExchanges, s.ranges)
 	}
 	ev := h.stub.event
 	wantEvent := `{"state":"CA","seq":1,"root":"` + b.Root + `","counted":5,"rejected":[],"tallies":{"alice":3,"bob":2}}`
@@ -134,6 +137,9 @@ func TestCommitBatchDuplicates(t *testing.T) {
 	if rec.Counted != 3 || !slices.Equal(rec.Rejected, []int{3, 4}) || !rec.Tallies.Equal(ballot.Tally{"alice": 2, "bob": 1}) {
 		t.Fatalf("in-batch duplicates: %+v", rec)
 	}
+	if h.stub.keysRead != 3+2 || h.stub.puts != 3+1 {
+		t.Fatalf("in-batch duplicates: %d keys read, %d written; want each nullifier read and written once", h.stub.keysRead, h.stub.puts)
+	}
 	// Across batches: voters 1 and 2 again, with voter 3 new.
 	second := append([]ballot.Vote{vote("CA", 1, "alice")}, vote("CA", 3, "bob"), vote("CA", 2, "bob"))
 	rec, err = h.commit(batch(t, "CA", 2, second))
@@ -185,7 +191,7 @@ func TestCommitBatchIdempotent(t *testing.T) {
 func TestCommitBatchReadFailure(t *testing.T) {
 	h := newHarness(t)
 	h.open()
-	h.stub.failOn = "GetState"
+	h.stub.failOn = "GetMultipleStates"
 	_, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 1)))
 	wantErr(t, "read failure", err, "injected")
 }

@@ -47,7 +47,7 @@ type txFunc func(contractapi.TransactionContextInterface) (string, error)
 func (h *harness) call(caller fakeIdentity, fn txFunc) (string, error) {
 	h.txs++
 	h.stub.begin(fmt.Sprintf("tx%d", h.txs), h.now)
-	out, err := fn(context(h.stub, caller))
+	out, err := fn(txContext(h.stub, caller))
 	if err == nil {
 		h.stub.commit()
 	}

@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"cmp"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -17,15 +18,21 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// fakeStub is a map-backed ledger with Fabric's read/write semantics: reads
-// see only committed state (never the running transaction's own writes),
-// writes are buffered and applied by commit, and one event per transaction.
-// Methods the contract does not use are left to the nil embedded interface.
+// fakeStub is a map-backed ledger with Fabric 3.1's read/write semantics:
+// reads see only committed state (never the running transaction's own
+// writes, not even through GetMultipleStates), writes are buffered and
+// applied by commit, and one event per transaction. Between StartWriteBatch
+// and FinishWriteBatch (or the end of the transaction, where the shim
+// flushes) writes are held back and sent in one exchange, whose failure
+// FinishWriteBatch reports. It counts exchanges with the peer as a peer with
+// batching on would see them. Methods the contract does not use are left to
+// the nil embedded interface.
 type fakeStub struct {
 	shim.ChaincodeStubInterface
 
 	state  map[string][]byte
 	writes map[string][]byte
+	batch  map[string][]byte // writes held back by StartWriteBatch; nil outside a write batch
 	txID   string
 	txTime time.Time
 	event  *fakeEvent
@@ -33,8 +40,11 @@ type fakeStub struct {
 	args    []string // function and parameters, for calls through contractapi
 	creator []byte   // serialized caller identity, for calls through contractapi
 
-	gets, puts, ranges int    // calls in the current transaction
-	failOn             string // name of a method that fails with errInjected
+	// Calls in the current transaction: GetState, GetMultipleStates, the keys
+	// they read, PutState, write exchanges (an unbatched PutState or a
+	// non-empty FinishWriteBatch), range queries.
+	gets, multiGets, keysRead, puts, writeExchanges, ranges int
+	failOn                                                  string // name of a method that fails with errInjected
 }
 
 var errInjected = errors.New("injected ledger failure")
@@ -57,22 +67,72 @@ func newFakeStub() *fakeStub { return &fakeStub{state: map[string][]byte{}} }
 // begin starts a transaction at time now.
 func (s *fakeStub) begin(txID string, now time.Time) {
 	s.txID, s.txTime = txID, now
-	s.writes, s.event = map[string][]byte{}, nil
-	s.gets, s.puts, s.ranges = 0, 0, 0
+	s.writes, s.batch, s.event = map[string][]byte{}, nil, nil
+	s.gets, s.multiGets, s.keysRead, s.puts, s.writeExchanges, s.ranges = 0, 0, 0, 0, 0, 0
 }
 
-// commit applies the transaction's writes, as a VALID transaction would.
-func (s *fakeStub) commit() { maps.Copy(s.state, s.writes) }
+// commit applies the transaction's writes, as a VALID transaction would,
+// after flushing an unfinished write batch as the shim does.
+func (s *fakeStub) commit() {
+	if err := s.FinishWriteBatch(); err != nil {
+		panic("commit after a failed write batch: " + err.Error())
+	}
+	maps.Copy(s.state, s.writes)
+}
 
 func (s *fakeStub) GetState(key string) ([]byte, error) {
 	s.gets++
+	s.keysRead++
 	return s.state[key], s.fault("GetState")
 }
 
+// GetMultipleStates returns the committed values of keys in their order
+// (nil for a missing key), in one exchange.
+func (s *fakeStub) GetMultipleStates(keys ...string) ([][]byte, error) {
+	s.multiGets++
+	s.keysRead += len(keys)
+	if err := s.fault("GetMultipleStates"); err != nil {
+		return nil, err
+	}
+	vals := make([][]byte, len(keys))
+	for i, k := range keys {
+		vals[i] = s.state[k]
+	}
+	return vals, nil
+}
+
+// PutState writes at once, or into the open write batch, in which case a
+// failure shows at FinishWriteBatch.
 func (s *fakeStub) PutState(key string, value []byte) error {
 	s.puts++
+	if s.batch != nil {
+		s.batch[key] = value
+		return nil
+	}
+	s.writeExchanges++
 	s.writes[key] = value
 	return s.fault("PutState")
+}
+
+func (s *fakeStub) StartWriteBatch() {
+	if s.batch == nil {
+		s.batch = map[string][]byte{}
+	}
+}
+
+// FinishWriteBatch sends the batch's writes in one exchange.
+func (s *fakeStub) FinishWriteBatch() error {
+	batch := s.batch
+	s.batch = nil
+	if len(batch) == 0 {
+		return nil
+	}
+	s.writeExchanges++
+	if err := cmp.Or(s.fault("PutState"), s.fault("FinishWriteBatch")); err != nil {
+		return err
+	}
+	maps.Copy(s.writes, batch)
+	return nil
 }
 
 func (s *fakeStub) GetTxID() string { return s.txID }
@@ -194,8 +254,8 @@ func (f fakeIdentity) GetX509Certificate() (*x509.Certificate, error) {
 	return &x509.Certificate{Subject: pkix.Name{OrganizationalUnit: f.ous}}, nil
 }
 
-// context returns a transaction context over the stub for caller.
-func context(stub *fakeStub, caller fakeIdentity) contractapi.TransactionContextInterface {
+// txContext returns a transaction context over the stub for caller.
+func txContext(stub *fakeStub, caller fakeIdentity) contractapi.TransactionContextInterface {
 	ctx := new(contractapi.TransactionContext)
 	ctx.SetStub(stub)
 	ctx.SetClientIdentity(caller)

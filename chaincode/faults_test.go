@@ -24,8 +24,9 @@ func TestLedgerFailuresPropagate(t *testing.T) {
 		caller fakeIdentity
 		fn     txFunc
 	}{
-		{"commit: read", "GetState", commissionClient, good},
+		{"commit: read", "GetMultipleStates", commissionClient, good},
 		{"commit: write", "PutState", commissionClient, good},
+		{"commit: write batch", "FinishWriteBatch", commissionClient, good},
 		{"commit: time", "GetTxTimestamp", commissionClient, good},
 		{"commit: no time", "NoTimestamp", commissionClient, good},
 		{"commit: event", "SetEvent", commissionClient, good},

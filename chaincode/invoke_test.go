@@ -48,7 +48,7 @@ func serializedIdentity(t testing.TB, mspID, ou string) []byte {
 // TestInvokeThroughContractAPI runs the contract as the peer does: through
 // contractapi's dispatch and the real cid identity parsed from a certificate.
 func TestInvokeThroughContractAPI(t *testing.T) {
-	cc, err := contractapi.NewChaincode(NewBallotContract(), NewProbeContract())
+	cc, err := contractapi.NewChaincode(NewBallotContract(), NewProbeContract(new(PeerLink)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package chaincode_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -14,7 +15,10 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/chaincode"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
+	"github.com/votechain/votechain/test-network/localnet"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -188,11 +192,32 @@ func TestBallotOnNetwork(t *testing.T) {
 	nettest.SetupElection(t, n, e)
 	r := newLedgerRun(nettest.Dial(t, n, "Commission").Ballot(), e)
 
+	t.Run("PeersBatch", func(t *testing.T) { peersBatch(t, n) })
 	// Ordered: each part builds on the ledger the parts before it left.
 	t.Run("ConcurrentBatches", r.concurrentBatches)
 	t.Run("DuplicateAcrossBatches", r.duplicateAcrossBatches)
 	t.Run("ForgedBatchesRefused", r.forgedBatchesRefused)
 	t.Run("ResubmitIsNoOp", r.resubmitIsNoOp)
+}
+
+// peersBatch asks each organisation's chaincode, through its own peer, what
+// the peer advertised: batched reads and writes must be on, with the sizes
+// the project's core.yaml sets (a peer without them keeps batching off).
+func peersBatch(t *testing.T, n *localnet.Network) {
+	ctx := ctxFor(t)
+	want := chaincode.Batching{Connected: true, WriteBatch: true, MaxWriteBatch: network.MaxChaincodeBatchKeys,
+		GetMultipleKeys: true, MaxGetMultipleKeys: network.MaxChaincodeBatchKeys}
+	for _, org := range network.PeerOrgs {
+		probe := nettest.Dial(t, n, org.Name, fabricclient.WithUser("Admin")).Contract("probe")
+		out, err := probe.EvaluateWithContext(ctx, "Batching", client.WithEndorsingOrganizations(org.MSPID))
+		var got chaincode.Batching
+		if err == nil {
+			err = json.Unmarshal(out, &got)
+		}
+		if err != nil || got != want {
+			t.Errorf("%s peer advertised %s (%v); want %+v", org.Name, out, err, want)
+		}
+	}
 }
 
 // concurrentBatches submits batches of every state at once: all commit VALID

@@ -12,18 +12,24 @@ const probeKeyPrefix = "probe~"
 
 // ProbeContract is a tiny read/write contract used by operators and tests to
 // prove the network end to end: a Put must be endorsed by both organisations,
-// ordered and committed; a Get reads it back. It never touches election data.
+// ordered and committed; a Get reads it back; Batching says whether the peer
+// lets the chaincode batch its ledger access. It never touches election data.
 type ProbeContract struct {
 	contractapi.Contract
+	link *PeerLink
 }
 
-// NewProbeContract returns the probe contract, registered under the name "probe".
-func NewProbeContract() *ProbeContract {
-	c := &ProbeContract{}
+// NewProbeContract returns the probe contract, registered under the name
+// "probe", reporting the batching recorded in link.
+func NewProbeContract(link *PeerLink) *ProbeContract {
+	c := &ProbeContract{link: link}
 	c.Name = "probe"
 	c.Info.Title = "Votechain network probe"
 	return c
 }
+
+// GetEvaluateTransactions marks the read-only functions as "evaluate".
+func (c *ProbeContract) GetEvaluateTransactions() []string { return []string{"Get", "Batching"} }
 
 // Put records value under key.
 func (c *ProbeContract) Put(ctx contractapi.TransactionContextInterface, key, value string) error {
@@ -46,4 +52,11 @@ func (c *ProbeContract) Get(ctx contractapi.TransactionContextInterface, key str
 		return "", fmt.Errorf("no probe recorded under %q", key)
 	}
 	return string(v), nil
+}
+
+// Batching returns what the peer running this call advertised when it
+// connected to this chaincode service (JSON Batching): a test or operator
+// evaluates it on each organisation's peer to prove batching is on.
+func (c *ProbeContract) Batching(ctx contractapi.TransactionContextInterface) (string, error) {
+	return marshal(c.link.Batching())
 }

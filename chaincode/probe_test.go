@@ -9,7 +9,7 @@ import (
 
 func TestProbe(t *testing.T) {
 	h := newHarness(t)
-	p := NewProbeContract()
+	p := NewProbeContract(new(PeerLink))
 	put := func(k, v string) txFunc {
 		return func(ctx contractapi.TransactionContextInterface) (string, error) { return "", p.Put(ctx, k, v) }
 	}

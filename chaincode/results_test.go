@@ -102,7 +102,7 @@ func TestKeysMatchShim(t *testing.T) {
 // TestContractRegisters checks that contractapi accepts the contract's
 // signatures and that the evaluate list names real functions.
 func TestContractRegisters(t *testing.T) {
-	if _, err := contractapi.NewChaincode(NewBallotContract(), NewProbeContract()); err != nil {
+	if _, err := contractapi.NewChaincode(NewBallotContract(), NewProbeContract(new(PeerLink))); err != nil {
 		t.Fatal(err)
 	}
 	c := NewBallotContract()

@@ -113,8 +113,21 @@ func PeerSettings(l Layout, ports Ports, i int, builderDir string) Settings {
 		"chaincode.externalBuilders": []ExternalBuilder{{Name: "votechain-ccaas", Path: builderDir}},
 		// Large vote batches take longer to endorse than Fabric's default allows.
 		"chaincode.executetimeout": "120s",
+		// Fabric 3.1 lets the chaincode read many keys in one exchange and send
+		// its writes in one; the peer keeps both off unless told. The sizes
+		// exceed the most keys one CommitBatch reads or writes (MaxBatchVotes
+		// nullifiers, with room for a roll entry per vote), so each is one
+		// exchange.
+		"chaincode.runtimeParams.useWriteBatch":          true,
+		"chaincode.runtimeParams.maxSizeWriteBatch":      MaxChaincodeBatchKeys,
+		"chaincode.runtimeParams.useGetMultipleKeys":     true,
+		"chaincode.runtimeParams.maxSizeGetMultipleKeys": MaxChaincodeBatchKeys,
 	}
 }
+
+// MaxChaincodeBatchKeys is the most keys the peer takes in one batched
+// read or write exchange with the chaincode: above 2 × ballot.MaxBatchVotes + 2.
+const MaxChaincodeBatchKeys = 25_000
 
 // OrdererSettings are the project's changes to Fabric's orderer.yaml for
 // orderer i: TLS everywhere, no system channel (the channel participation API

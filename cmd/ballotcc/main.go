@@ -1,6 +1,7 @@
 // Command ballotcc runs the Votechain chaincode as a chaincode service (CCaaS):
 // the peers connect to it at the address in the installed package's
-// connection.json. The test network starts one per organisation.
+// connection.json. The test network starts one per organisation. It logs
+// whether its peer lets it batch ledger access (chaincode.runtimeParams).
 //
 // Environment:
 //
@@ -9,11 +10,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
 	"github.com/votechain/votechain/chaincode"
@@ -31,17 +35,18 @@ func run() error {
 	if ccid == "" || addr == "" {
 		return fmt.Errorf("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both)")
 	}
-	cc, err := contractapi.NewChaincode(chaincode.NewBallotContract(), chaincode.NewProbeContract())
+	link := new(chaincode.PeerLink)
+	cc, err := contractapi.NewChaincode(chaincode.NewBallotContract(), chaincode.NewProbeContract(link))
 	if err != nil {
 		return fmt.Errorf("build chaincode: %w", err)
 	}
 	cc.Info.Title = "votechain"
-	server := &shim.ChaincodeServer{
-		CCID:     ccid,
-		Address:  addr,
-		CC:       cc,
-		TLSProps: shim.TLSProperties{Disabled: true},
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	slog.Info("chaincode server listening", "address", addr, "ccid", ccid)
-	return server.Start()
+	return chaincode.Serve(ctx, lis, ccid, cc, link, slog.Default())
 }
