@@ -21,6 +21,7 @@ type Drive struct {
 	Duration   time.Duration // how long to keep submitting
 	Prebuilt   int           // batches built before the clock starts
 	SeqBase    uint64        // first sequence number (>= DriverSeqBase, fresh for this run)
+	StopAfter  int           // if > 0, stop once this many votes are committed (filling the ledger)
 }
 
 // DriveResult is what the drive achieved.
@@ -44,8 +45,8 @@ func SeqBaseFor(now time.Time) uint64 {
 }
 
 // Run commits fresh batches of random votes over the election's states,
-// d.InFlight at a time, for d.Duration, and reports committed votes per
-// second. Each batch is built (vote ids, nullifiers, Merkle root, tallies)
+// d.InFlight at a time, for d.Duration (or until d.StopAfter votes are
+// committed), and reports committed votes per second. Each batch is built (vote ids, nullifiers, Merkle root, tallies)
 // before it is submitted; d.Prebuilt of them before the clock starts, so
 // the measure is of the ledger, not of the client.
 func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d Drive) (DriveResult, error) {
@@ -85,12 +86,14 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 	var lat []time.Duration
 	began := time.Now()
 	deadline := began.Add(d.Duration)
+	var done atomic.Bool // StopAfter reached
+	ended := deadline
 	var wg sync.WaitGroup
 	for range d.InFlight {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(deadline) && ctx.Err() == nil {
+			for time.Now().Before(deadline) && ctx.Err() == nil && !done.Load() {
 				b := <-ready
 				t := time.Now()
 				_, err := ledger.CommitBatch(ctx, b)
@@ -105,13 +108,17 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 					res.Txs++
 					res.Votes += len(b.Votes)
 					lat = append(lat, took)
+					if d.StopAfter > 0 && res.Votes >= d.StopAfter && !done.Load() {
+						done.Store(true)
+						ended = time.Now()
+					}
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	res.DurationS = d.Duration.Seconds()
+	res.DurationS = ended.Sub(began).Seconds()
 	res.TxPerS = float64(res.Txs) / res.DurationS
 	res.VotesPerS = float64(res.Votes) / res.DurationS
 	res.Latency = measure.Summarize(lat)

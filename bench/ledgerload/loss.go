@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/network/fabricclient"
 )
@@ -51,63 +52,33 @@ func Check(ctx context.Context, ledger *fabricclient.Ballot, arrivals []Arrival,
 			l.RepeatedAnswers++
 		}
 	}
-	seen := map[string]bool{}
-	var todo []Arrival
-	for _, a := range arrivals {
-		id := fmt.Sprintf("%s/%d", a.State, a.Seq)
-		if IsDriverSeq(a.Seq) || seen[id] {
-			continue
-		}
-		seen[id] = true
-		todo = append(todo, a)
-	}
+	todo := batcherBatches(arrivals, time.Time{})
 	l.Batches = len(todo)
 
 	counted := make(map[loadgen.VoteID]int, len(accepted))
 	var commits []Commit
-	var mu sync.Mutex
-	jobs := make(chan Arrival)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for a := range jobs {
-				b, err := ledger.CommittedBatch(ctx, a.TxID)
-				mu.Lock()
-				if err != nil {
-					l.Unreadable++
-					l.example(fmt.Sprintf("batch %s/%d: %v", a.State, a.Seq, err))
-					mu.Unlock()
-					continue
-				}
-				rejected := map[int]bool{}
-				for _, i := range a.Rejected {
-					rejected[i] = true
-				}
-				for i, v := range b.Votes {
-					if rejected[i] {
-						l.Rejected++
-						continue
-					}
-					id, ok := loadgen.ParseVoteID(v.ID)
-					if !ok {
-						l.example("vote id " + v.ID + " is not 32 hex")
-						continue
-					}
-					counted[id]++
-					l.Counted++
-					commits = append(commits, Commit{CastAt: time.UnixMilli(v.CastAt), Committed: a.At})
-				}
-				mu.Unlock()
+	readBatches(ctx, ledger, todo, func(a Arrival, b ballot.Batch, err error) {
+		if err != nil {
+			l.Unreadable++
+			l.example(fmt.Sprintf("batch %s/%d: %v", a.State, a.Seq, err))
+			return
+		}
+		rejected := a.rejected()
+		for i, v := range b.Votes {
+			if rejected[i] {
+				l.Rejected++
+				continue
 			}
-		}()
-	}
-	for _, a := range todo {
-		jobs <- a
-	}
-	close(jobs)
-	wg.Wait()
+			id, ok := loadgen.ParseVoteID(v.ID)
+			if !ok {
+				l.example("vote id " + v.ID + " is not 32 hex")
+				continue
+			}
+			counted[id]++
+			l.Counted++
+			commits = append(commits, Commit{CastAt: time.UnixMilli(v.CastAt), Committed: a.At})
+		}
+	})
 	if err := ctx.Err(); err != nil {
 		return l, nil, err
 	}
@@ -129,6 +100,82 @@ func Check(ctx context.Context, ledger *fabricclient.Ballot, arrivals []Arrival,
 	}
 	l.OK = l.Missing == 0 && l.Extra <= l.Unanswered && l.CountedTwice == 0 && l.RepeatedAnswers == 0 && l.Unreadable == 0 && l.UnreadableIDs == 0
 	return l, commits, nil
+}
+
+// batcherBatches are the batcher's batches among arrivals (not the
+// drivers'), each once, that arrived at or after from.
+func batcherBatches(arrivals []Arrival, from time.Time) []Arrival {
+	seen := map[string]bool{}
+	var out []Arrival
+	for _, a := range arrivals {
+		id := fmt.Sprintf("%s/%d", a.State, a.Seq)
+		if IsDriverSeq(a.Seq) || seen[id] || a.At.Before(from) {
+			continue
+		}
+		seen[id] = true
+		out = append(out, a)
+	}
+	return out
+}
+
+// rejected is the set of the arrival's votes the chaincode refused.
+func (a Arrival) rejected() map[int]bool {
+	m := make(map[int]bool, len(a.Rejected))
+	for _, i := range a.Rejected {
+		m[i] = true
+	}
+	return m
+}
+
+// readBatches reads the batch of every arrival from the ledger's copy of its
+// transaction, 8 at a time, and hands each to fn (one call at a time).
+func readBatches(ctx context.Context, ledger *fabricclient.Ballot, arrivals []Arrival, fn func(Arrival, ballot.Batch, error)) {
+	var mu sync.Mutex
+	jobs := make(chan Arrival)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for a := range jobs {
+				b, err := ledger.CommittedBatch(ctx, a.TxID)
+				mu.Lock()
+				fn(a, b, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, a := range arrivals {
+		jobs <- a
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// CommitLatencies reads the batcher's batches among arrivals from the ledger
+// and returns, for every vote in them cast in [from, to), the time from its
+// cast (the gateway's 202) to its batch's commit event; and how many votes
+// in the window it could not read. Call it once the window's votes have
+// drained onto the ledger.
+func CommitLatencies(ctx context.Context, ledger *fabricclient.Ballot, arrivals []Arrival, from, to time.Time) ([]time.Duration, int, error) {
+	todo := batcherBatches(arrivals, from)
+	var lat []time.Duration
+	var unreadable int
+	// Cast times are whole milliseconds: allow one on either side.
+	lo, hi := from.Add(-time.Millisecond), to.Add(time.Millisecond)
+	readBatches(ctx, ledger, todo, func(a Arrival, b ballot.Batch, err error) {
+		if err != nil {
+			unreadable++
+			return
+		}
+		rejected := a.rejected()
+		for i, v := range b.Votes {
+			if cast := time.UnixMilli(v.CastAt); !rejected[i] && !cast.Before(lo) && cast.Before(hi) {
+				lat = append(lat, a.At.Sub(cast))
+			}
+		}
+	})
+	return lat, unreadable, ctx.Err()
 }
 
 func (l *Loss) example(s string) {

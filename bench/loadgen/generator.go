@@ -146,8 +146,54 @@ func (g *Generator) Next() ([]byte, Kind, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	body, err := json.Marshal(voteBody{VoterID: v.VoterID, Credential: v.Credential, State: v.State, Candidate: cand})
+	body, err := voteJSON(v, cand)
 	return body, kind, err
+}
+
+func voteJSON(v roll.Entry, candidate string) ([]byte, error) {
+	return json.Marshal(voteBody{VoterID: v.VoterID, Credential: v.Credential, State: v.State, Candidate: candidate})
+}
+
+// posts is a vegeta targeter POSTing the bodies next makes to url.
+func posts(url string, next func() ([]byte, error)) vegeta.Targeter {
+	header := http.Header{"Content-Type": []string{"application/json"}}
+	return func(t *vegeta.Target) error {
+		body, err := next()
+		if err != nil {
+			return err
+		}
+		t.Method, t.URL, t.Body, t.Header = http.MethodPost, url, body, header
+		return nil
+	}
+}
+
+// SentFresh is how many roll voters have been sent fresh so far, in order:
+// a mark for ResendTargeter.
+func (g *Generator) SentFresh() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sent)
+}
+
+// ResendTargeter returns a vegeta targeter re-sending, to url, votes of
+// voters picked at random among the first n the generator sent fresh (n
+// from SentFresh after a phase whose votes are known to be in): only
+// duplicates, counted as such in Counts.
+func (g *Generator) ResendTargeter(url string, n int) (vegeta.Targeter, error) {
+	g.mu.Lock()
+	sent := len(g.sent)
+	g.mu.Unlock()
+	if n <= 0 || n > sent {
+		return nil, fmt.Errorf("loadgen: resend among the first %d voters, but %d were sent", n, sent)
+	}
+	return posts(url, func() ([]byte, error) {
+		g.mu.Lock()
+		v := g.sent[g.rng.IntN(n)]
+		cand := g.candidates[g.rng.IntN(len(g.candidates))]
+		g.counts[Duplicate]++
+		g.mu.Unlock()
+		return voteJSON(v, cand)
+	}), nil
 }
 
 // pick chooses the voter of the next attempt; g.mu is held.
@@ -190,13 +236,8 @@ func (g *Generator) Remaining() int {
 
 // Targeter returns a vegeta targeter posting the generator's votes to url.
 func (g *Generator) Targeter(url string) vegeta.Targeter {
-	header := http.Header{"Content-Type": []string{"application/json"}}
-	return func(t *vegeta.Target) error {
+	return posts(url, func() ([]byte, error) {
 		body, _, err := g.Next()
-		if err != nil {
-			return err
-		}
-		t.Method, t.URL, t.Body, t.Header = http.MethodPost, url, body, header
-		return nil
-	}
+		return body, err
+	})
 }

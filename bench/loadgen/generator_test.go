@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"github.com/votechain/votechain/gateway/roll"
 )
 
@@ -78,5 +80,55 @@ func TestGeneratorRefusesBadMix(t *testing.T) {
 	r := testRoll(map[string]int{"CA": 1}, "CA")
 	if _, err := NewGenerator(r, []string{"a"}, Mix{Duplicate: 0.6, Ineligible: 0.5}, 1); err == nil {
 		t.Fatal("a mix above 1 accepted")
+	}
+}
+
+func TestResendTargeterSendsOnlyVotersAlreadySent(t *testing.T) {
+	r := testRoll(map[string]int{"CA": 100, "MI": 100}, "CA", "MI")
+	g, err := NewGenerator(r, []string{"alice"}, Mix{}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.ResendTargeter("http://x/api/v1/vote", 1); err == nil {
+		t.Fatal("resend before any voter was sent accepted")
+	}
+	first := map[string]bool{}
+	for range 20 {
+		body, _, err := g.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v voteBody
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatal(err)
+		}
+		first[v.VoterID] = true
+	}
+	mark := g.SentFresh()
+	for range 30 { // later voters must not be re-sent
+		if _, _, err := g.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := g.ResendTargeter("http://x/api/v1/vote", mark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, dupBefore, _ := g.Counts()
+	for range 200 {
+		var tg vegeta.Target
+		if err := tr(&tg); err != nil {
+			t.Fatal(err)
+		}
+		var v voteBody
+		if err := json.Unmarshal(tg.Body, &v); err != nil {
+			t.Fatal(err)
+		}
+		if !first[v.VoterID] || tg.Method != "POST" || tg.URL != "http://x/api/v1/vote" {
+			t.Fatalf("re-sent %s (%s %s), not one of the first %d voters", v.VoterID, tg.Method, tg.URL, mark)
+		}
+	}
+	if _, dup, _ := g.Counts(); dup-dupBefore != 200 {
+		t.Fatalf("%d re-sends counted as duplicates, want 200", dup-dupBefore)
 	}
 }

@@ -71,9 +71,23 @@ func (r *Runner) attacker() *vegeta.Attacker {
 // phase's outcome. It ends early with ctx or when the roll is exhausted
 // (returning the partial phase and ErrRollExhausted).
 func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time.Duration) (Phase, error) {
+	return r.attack(ctx, name, rate, d, r.Gen.Targeter(r.URL))
+}
+
+// Resend offers rate re-sends per second for d of the first voters the
+// generator sent fresh (Generator.ResendTargeter): a duplicate storm.
+func (r *Runner) Resend(ctx context.Context, name string, rate float64, d time.Duration, voters int) (Phase, error) {
+	tr, err := r.Gen.ResendTargeter(r.URL, voters)
+	if err != nil {
+		return Phase{Name: name, Offered: rate}, err
+	}
+	return r.attack(ctx, name, rate, d, tr)
+}
+
+func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.Duration, tr vegeta.Targeter) (Phase, error) {
 	atk := r.attacker()
 	began := time.Now()
-	results := atk.Attack(r.Gen.Targeter(r.URL), vegeta.ConstantPacer{Freq: int(math.Round(rate)), Per: time.Second}, d, name)
+	results := atk.Attack(tr, vegeta.ConstantPacer{Freq: int(math.Round(rate)), Per: time.Second}, d, name)
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 

@@ -8,6 +8,9 @@ import (
 	"github.com/votechain/votechain/bench/loadgen"
 )
 
+// Num formats a number with thousands separators and no decimals.
+func Num(x float64) string { return num(x) }
+
 // num formats a number with thousands separators and no decimals.
 func num(x float64) string {
 	neg := x < 0
@@ -62,9 +65,13 @@ func (r *Report) Markdown() string {
 		m.Host, m.CPUs, m.CPUModel, m.MemoryGB, m.Kernel, m.GoVersion, r.topology(), m.Cores(), r.DurationS, m.LoadStart, m.LoadEnd)
 	p("![accepted and committed votes per second, and accept latency, over time](report.svg)\n\n")
 
-	p("## Targets\n\n| target | goal | measured | verdict |\n|---|---|---|---|\n")
+	p("## Targets\n\nGoals as the issues state them for the machine they were measured on; every figure here is of this run on the machine above, and ratios within one run (ceiling ÷ naive, drain ÷ ceiling, gateway ÷ bare handler) carry across machines better than absolute rates.\n\n| issue | target | goal | measured | verdict |\n|---|---|---|---|---|\n")
 	for _, t := range r.Targets {
-		p("| %s | %s | %s | %s |\n", t.Name, t.Goal, t.Measured, t.Margin)
+		issue := "—"
+		if t.Issue != "" {
+			issue = "#" + t.Issue
+		}
+		p("| %s | %s | %s | %s | %s |\n", issue, t.Name, t.Goal, t.Measured, t.Margin)
 	}
 	p("\n## Headline\n\n")
 	if r.KneeIndex >= 0 && r.KneeIndex < len(r.Ramp) {
@@ -93,6 +100,9 @@ func (r *Report) Markdown() string {
 	p("- Loss check %s: %s votes answered 202, %s counted on the ledger in %d batches; missing %d, extra %d, counted twice %d.\n\n",
 		verdict, num(float64(r.Loss.Accepted)), num(float64(r.Loss.Counted)), r.Loss.Batches, r.Loss.Missing, r.Loss.Extra, r.Loss.CountedTwice)
 
+	r.ledgerMarkdown(&b)
+	r.paceMarkdown(&b)
+	r.intakeMarkdown(&b)
 	p("## Intake (gateway over HTTP, vegeta open loop)\n\n")
 	p("Votes from a roll of %s synthetic voters, states weighted by population (%s); %.0f%% of attempts re-send a voter who already voted (409 expected), %.0f%% use a voter id not on the roll (403 expected).\n\n",
 		num(float64(r.Settings.Voters)), weights(r.Settings.StateWeight), r.Settings.Duplicates*100, r.Settings.Ineligible*100)

@@ -35,6 +35,10 @@ type Report struct {
 	VsCeiling float64                `json:"votechain_over_ceiling"`
 	VsNaive   float64                `json:"votechain_over_naive"`
 
+	Ledger14 LedgerSide `json:"ledger_side"` // ceilings, sweep, growth, CPU per vote
+	Intake15 IntakeCost `json:"intake_cost"` // CPU per accepted vote, duplicate storm
+	Pace21   Pace       `json:"pace"`        // batcher pace: sustained, sustainable rate, drain
+
 	Reads Reads `json:"reads"`
 
 	Phases            []string             `json:"phases"` // CPU columns, in run order
@@ -66,6 +70,7 @@ type Settings struct {
 
 // Target is one goal of the issue and how the run did against it.
 type Target struct {
+	Issue    string `json:"issue,omitempty"` // the issue that set it, if any
 	Name     string `json:"name"`
 	Goal     string `json:"goal"`
 	Measured string `json:"measured"`
@@ -91,6 +96,79 @@ type Surge struct {
 	DrainPerS     float64         `json:"drain_per_s"`
 	Drained       bool            `json:"drained"`
 	CommitLatency measure.Latency `json:"commit_latency"`
+}
+
+// LedgerSide is the capacity of the ledger side, driven directly
+// (CommitBatch with pre-built batches, no gateway or Redis).
+type LedgerSide struct {
+	Consensus string                   `json:"consensus"` // of the run's network
+	Sweep     []ledgerload.DriveResult `json:"sweep"`     // votes/tx × in flight on a fresh ledger
+	Fresh     Ceiling                  `json:"fresh"`     // at the sweep's best setting, before any intake
+	After     Ceiling                  `json:"after"`     // the headline ceiling, after the intake phases
+	Fill      ledgerload.DriveResult   `json:"fill"`      // the ceiling driver growing the ledger
+	Grown     Ceiling                  `json:"grown"`     // after the fill
+	// GrownOverFresh is Grown ÷ Fresh votes/s (0 when either is missing).
+	GrownOverFresh float64  `json:"grown_over_fresh"`
+	Other          *Ceiling `json:"other_consensus,omitempty"` // the other consensus, fresh ledger
+	OtherNote      string   `json:"other_consensus_note,omitempty"`
+}
+
+// Ceiling is one ceiling measurement and where the ledger stood.
+type Ceiling struct {
+	Consensus string                 `json:"consensus,omitempty"`
+	Drive     ledgerload.DriveResult `json:"drive"`
+	AtVotes   uint64                 `json:"ledger_votes_before"` // votes on the ledger when it began
+	// CPUPer1000 is the ledger side's CPU (peers, chaincode, orderers,
+	// explorer) in core-seconds per 1,000 committed votes.
+	CPUPer1000 float64 `json:"ledger_cpu_s_per_1000_votes"`
+	Cores      float64 `json:"ledger_cores"` // the same processes' CPU in cores
+}
+
+// IntakeCost is what accepting a vote costs, and the duplicate storm.
+type IntakeCost struct {
+	Phases []VoteCPU `json:"phases"`
+	Storm  Storm     `json:"duplicate_storm"`
+}
+
+// VoteCPU is the gateway's and Redis's CPU per accepted vote in a phase.
+type VoteCPU struct {
+	Phase     string  `json:"phase"`
+	Accepted  int     `json:"accepted"`
+	GatewayUS float64 `json:"gateway_us_per_vote"`
+	RedisUS   float64 `json:"redis_us_per_vote"`
+	TotalUS   float64 `json:"total_us_per_vote"`
+}
+
+// Storm is re-sends of votes already committed.
+type Storm struct {
+	Phase loadgen.Phase `json:"phase"`
+	// Voters is the pool re-sent from: the first voters sent fresh, all of
+	// them answered before the storm; Unsure of them had a first attempt
+	// answered 503 or not at all (so their re-send may be a first vote).
+	Voters      int     `json:"voters"`
+	Unsure      int     `json:"unsure"`
+	Metric      string  `json:"exact_check_metric"`
+	MetricFound bool    `json:"exact_check_metric_found"`
+	ExactChecks float64 `json:"exact_checks"` // the metric's increase over the storm
+}
+
+// Pace is how the batcher keeps pace with intake.
+type Pace struct {
+	Probes []Probe `json:"probes"` // sustained first, then the search's
+	// Sustainable is the highest offered rate that held (0: none did).
+	Sustainable      float64 `json:"sustainable_per_s"`
+	DrainOverCeiling float64 `json:"drain_over_ceiling"`
+}
+
+// Probe is a rate held for a while, then drained, with the verdict.
+type Probe struct {
+	Commit
+	CommittedOverAccepted float64 `json:"committed_over_accepted"`
+	QueuedBefore          int64   `json:"queued_before"`
+	QueuedAfter           int64   `json:"queued_after"`
+	DrainS                float64 `json:"drain_s"` // after the window, until the queue was empty
+	Holds                 bool    `json:"holds"`
+	Why                   string  `json:"why"`
 }
 
 // Reads compares the gateway's results GET with a bare handler.

@@ -35,6 +35,15 @@ func fixture() *Report {
 		Phases: []string{"ramp"},
 		CPU:    []measure.ProcessCPU{{Name: "gateway", Cores: map[string]float64{"ramp": 0.75}, PeakRSSMB: 80}},
 		Loss:   ledgerload.Loss{Accepted: 10, Counted: 10, OK: true},
+		Ledger14: LedgerSide{Consensus: "etcdraft (Raft)",
+			Sweep:          []ledgerload.DriveResult{{VotesPerTx: 500, InFlight: 16, VotesPerS: 3900, DurationS: 6}, {VotesPerTx: 2000, InFlight: 16, VotesPerS: 6100, DurationS: 6}},
+			Fresh:          Ceiling{Consensus: "etcdraft (Raft)", Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, VotesPerS: 6000}, CPUPer1000: 0.2, Cores: 1.2},
+			Grown:          Ceiling{Consensus: "etcdraft (Raft)", Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, VotesPerS: 4500}, AtVotes: 2_100_000},
+			GrownOverFresh: 0.75, OtherNote: "the network has no consensus option"},
+		Intake15: IntakeCost{Phases: []VoteCPU{{Phase: "sustained", Accepted: 300000, GatewayUS: 80, RedisUS: 90, TotalUS: 170}},
+			Storm: Storm{Phase: loadgen.Phase{Offered: 5000, DurationS: 20, Sent: 100000, Duplicates: 99990, Overloaded: 10}, Voters: 20000, Metric: "bloom_maybe_seen_total", MetricFound: true, ExactChecks: 1300}},
+		Pace21: Pace{Probes: []Probe{{Commit: Commit{Phase: ph("sustained", 5000, 4900), WindowS: 60, CommittedPerS: 2400}, CommittedOverAccepted: 0.49, Why: "committed 0.49 of accepted: the queue grew by 150000"}},
+			Sustainable: 2500, DrainOverCeiling: 0.8},
 		Series: Series{Sent: []float64{0, 1000, 2000}, Accepted: []float64{0, 990, 1500}, Committed: []float64{0, 0, 1000},
 			AcceptP99ms: []float64{0, 5, 4000}, Marks: []Mark{{Name: "ramp <1>", StartS: 0, EndS: 3}}},
 	}
@@ -52,6 +61,14 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 		"| gateway | 0.75 | 80 MB |",
 		"Loss check PASSED",
 		"## Scaling out",
+		"| 2000 | 16 | 0.0 | 6,100 |",
+		"| after the fill | etcdraft (Raft) | 2,100,000 | 2000 | 16 | **4,500** |",
+		"**0.75 × the fresh one**",
+		"| sustained | 300,000 | 80 µs | 90 µs | **170 µs** |",
+		"**99,990 × 409, 10 × 503**",
+		"`bloom_maybe_seen_total` rose by **1300**",
+		"**Sustainable rate: 2,500 votes/s offered**",
+		"| sustained | 60 s | 5,000 | 4,900 | 2,400 | 0.49 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)

@@ -77,14 +77,15 @@ func (r *run) why() string {
 		sus.Ledger, r.rep.Sustained.CommittedPerS, drain.Ledger, r.rep.Surge.DrainPerS, r.rep.Ceiling.VotesPerS)
 	fmt.Fprintf(&w, "The commit path's cost is in the peers and the chaincode: at the ceiling the ledger side held %.2f of the %s. ",
 		find("ceiling").Ledger, r.rep.Machine.Cores())
-	if ref := r.rep.Referendum; ref.VotesPerBatch > 0 && ref.VotesPerBatch < float64(r.cfg.Plan.CeilingVotes)/2 {
+	if ref := r.rep.Referendum; ref.VotesPerBatch > 0 && ref.VotesPerBatch < float64(r.best.VotesPerTx)/2 {
 		fmt.Fprintf(&w, "At the referendum rate the batcher cut %.1f batches/s of %.0f votes on average (each state's lane cuts at its batch timeout before a batch fills), against %d votes per transaction for the ceiling: per-transaction costs (endorsement by both orgs, ordering, validation) are paid on few votes, so the ledger falls behind even at %.0f votes/s and 202→commit grows; once a backlog forms the batches fill and the rate rises (%.0f votes per batch while sustained). ",
-			ref.BatchesPerS, ref.VotesPerBatch, r.cfg.Plan.CeilingVotes, ref.Phase.Offered, r.rep.Sustained.VotesPerBatch)
+			ref.BatchesPerS, ref.VotesPerBatch, r.best.VotesPerTx, ref.Phase.Offered, r.rep.Sustained.VotesPerBatch)
 	}
-	if r.rep.VsCeiling < goalVsCeiling {
-		fmt.Fprintf(&w, "Votechain ÷ ceiling is below %.1f: with intake and commit co-located on %s they compete for the same CPU, and every core-second the gateway, Redis and load generator take is one the peers do not get. ", goalVsCeiling, r.rep.Machine.Cores())
+	if d := r.rep.Pace21.DrainOverCeiling; d < goalDrainOver {
+		fmt.Fprintf(&w, "Draining with no intake, the batcher reached %.2f of the ceiling: the bare driver's batches (%d votes, %d in flight) use the ledger better than the batcher's lanes do. With intake running, intake and commit co-located on %s also compete for the same CPU: every core-second the gateway, Redis and load generator take is one the peers do not get. ",
+			d, r.best.VotesPerTx, r.best.InFlight, r.rep.Machine.Cores())
 	} else {
-		fmt.Fprintf(&w, "The batcher keeps the ledger as busy as the bare driver does: its batches (500 votes, several in flight per lane) reach the ceiling measured in the same run; what limits both is the cores the peers get. ")
+		fmt.Fprintf(&w, "Draining, the batcher keeps the ledger as busy as the bare driver does (%.2f of the ceiling); what limits both is the cores the peers get. ", d)
 	}
 	var sum, worst float64
 	var worstPhase string

@@ -37,6 +37,9 @@ type Config struct {
 	Profile  Profiler  // takes the CPU profiles for missed targets; nil for none
 	Progress io.Writer // progress lines
 	Log      *slog.Logger
+	// ExactCheckMetric is the gateway's counter of duplicate checks that
+	// went to the ledger; the duplicate storm reports its increase.
+	ExactCheckMetric string
 }
 
 // Profiler takes a CPU profile of the vote intake into dir.
@@ -44,6 +47,21 @@ type Profiler func(ctx context.Context, dir string) (report.Profile, error)
 
 // Plan is the schedule of the phases.
 type Plan struct {
+	// The ledger side on a fresh ledger: votes per transaction tried at
+	// the first in-flight depth, then the other depths at the best size;
+	// the ceilings run at the best setting (CeilingVotes and CeilingFlight
+	// without a sweep).
+	SweepVotes    []int
+	SweepFlights  []int
+	SweepDur      time.Duration
+	CeilingVotes  int
+	CeilingFlight int
+	CeilingDur    time.Duration
+	NaiveFlight   int
+	NaiveDur      time.Duration
+	GrowTo        uint64        // votes on the ledger before the grown ceiling (0: no growth phase)
+	FillLimit     time.Duration // longest fill
+
 	ReferendumRate float64
 	ReferendumDur  time.Duration
 	RampRates      []float64
@@ -51,30 +69,47 @@ type Plan struct {
 	Knee           loadgen.KneeCriteria
 	FixedRates     []float64
 	FixedDur       time.Duration
-	SustainedRate  float64
-	SustainedDur   time.Duration
-	SurgeRate      float64
-	SurgeDur       time.Duration
-	DrainLimit     time.Duration
-	CeilingVotes   int // votes per transaction
-	CeilingFlight  int
-	CeilingDur     time.Duration
-	NaiveFlight    int
-	NaiveDur       time.Duration
-	ReadWorkers    int
-	ReadDur        time.Duration // per run; three runs each, alternating
+
+	// The batcher's pace: the sustained phase is the first probe, the
+	// search adds up to SearchProbes more of ProbeDur each, on a grid of
+	// SearchStep votes/s; a probe holds by HoldRatio and HoldP95.
+	SustainedRate float64
+	SustainedDur  time.Duration
+	SearchProbes  int
+	ProbeDur      time.Duration
+	SearchStep    float64
+	HoldRatio     float64
+	HoldP95       time.Duration
+
+	SurgeRate  float64
+	SurgeDur   time.Duration
+	DrainLimit time.Duration
+	StormRate  float64 // re-sends of committed voters per second
+	StormDur   time.Duration
+
+	ReadWorkers int
+	ReadDur     time.Duration // per run; three runs each, alternating
 }
 
-// DefaultPlan fits `make bench` in well under 15 minutes on 2 cores.
+// DefaultPlan aims at about 15 minutes for `make bench` on a small machine;
+// the drains take what the batcher needs.
 var DefaultPlan = Plan{
+	SweepVotes: []int{500, 1000, 2000}, SweepFlights: []int{16, 8, 32}, SweepDur: 6 * time.Second,
+	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 20 * time.Second,
+	NaiveFlight: 200, NaiveDur: 15 * time.Second,
+	GrowTo: 2_000_000, FillLimit: 5 * time.Minute,
+
 	ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
-	RampRates: []float64{500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 15000, 20000, 25000, 30000}, RampStep: 5 * time.Second,
+	RampRates: []float64{500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000}, RampStep: 4 * time.Second,
 	Knee:       loadgen.KneeCriteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
 	FixedRates: []float64{5000, 10000}, FixedDur: 10 * time.Second,
+
 	SustainedRate: 5000, SustainedDur: 60 * time.Second,
+	SearchProbes: 2, ProbeDur: 60 * time.Second, SearchStep: 250, HoldRatio: 0.95, HoldP95: 2 * time.Second,
+
 	SurgeRate: 20000, SurgeDur: 10 * time.Second, DrainLimit: 6 * time.Minute,
-	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 30 * time.Second,
-	NaiveFlight: 200, NaiveDur: 20 * time.Second,
+	StormRate: 5000, StormDur: 20 * time.Second,
+
 	ReadWorkers: 32, ReadDur: 5 * time.Second,
 }
 
@@ -91,6 +126,11 @@ type run struct {
 	book     *measure.CPUBook
 	t0       time.Time
 	rep      *report.Report
+
+	nextSeq     uint64                 // first batch number of the next ledger drive
+	best        ledgerload.DriveResult // the sweep's best setting
+	stormPool   int                    // voters sent fresh by the end of the referendum
+	stormUnsure int                    // of them, first attempts answered 503 or not at all
 
 	mu     sync.Mutex
 	queued *measure.Series // queue depth samples (max per second)
@@ -203,6 +243,8 @@ func (r *run) connect(ctx context.Context) error {
 	r.book = measure.NewCPUBook(pids)
 
 	r.t0 = time.Now()
+	r.nextSeq = ledgerload.SeqBaseFor(r.t0)
+	r.rep.Ledger14.Consensus = "etcdraft (Raft)"
 	r.rec = loadgen.NewRecorder(r.t0)
 	r.runner = &loadgen.Runner{URL: r.st.GatewayURL() + "/api/v1/vote", Gen: gen, Rec: r.rec, Progress: r.cfg.Progress, MaxWorkers: r.cfg.Workers}
 	r.queued = measure.NewSeries(r.t0)
@@ -251,59 +293,35 @@ func (r *run) intake(ctx context.Context, name, cpuPhase string, rate float64, d
 
 // phases runs everything after bring-up, in order.
 func (r *run) phases(ctx context.Context) error {
-	pl := r.cfg.Plan
 	rep := r.rep
+	// The ledger side on a fresh ledger, before any vote comes in.
+	r.sweep(ctx)
 
-	ref, err := r.intake(ctx, "referendum", "referendum", pl.ReferendumRate, pl.ReferendumDur)
-	if err != nil {
+	if err := r.votes(ctx); loadgen.IsExhausted(err) {
+		r.note("the intake phases stopped early: %v", err)
+	} else if err != nil {
 		return err
 	}
-	refFrom := r.t0.Add(time.Duration(ref.StartS * float64(time.Second)))
-	rep.Referendum = r.committed(ref, refFrom, refFrom.Add(pl.ReferendumDur))
-
-	r.say("ramp: %v votes/s, %s per step, until a step is not served", pl.RampRates, pl.RampStep)
-	r.book.Begin("ramp")
-	from := time.Now()
-	rep.Ramp, rep.KneeIndex, err = r.runner.Ramp(ctx, pl.RampRates, pl.RampStep, pl.Knee)
-	r.book.End()
-	r.mark("ramp", from, time.Now())
-	if err != nil {
-		return err
-	}
-
-	for _, rate := range pl.FixedRates {
-		p, err := r.intake(ctx, fmt.Sprintf("fixed-%.0f", rate), "fixed", rate, pl.FixedDur)
-		if err != nil {
-			return err
-		}
-		rep.Fixed = append(rep.Fixed, p)
-	}
-
-	susFrom := time.Now()
-	sus, err := r.intake(ctx, "sustained", "sustained", pl.SustainedRate, pl.SustainedDur)
-	if err != nil {
-		return err
-	}
-	rep.Sustained = r.committed(sus, susFrom, susFrom.Add(pl.SustainedDur))
-
-	surge, err := r.intake(ctx, "surge", "surge", pl.SurgeRate, pl.SurgeDur)
-	if err != nil {
-		return err
-	}
-	rep.Surge.Phase = surge
 	if err := r.drain(ctx); err != nil {
-		rep.Notes = append(rep.Notes, "drain: "+err.Error())
+		r.note("drain: %v", err)
+	}
+	if err := r.storm(ctx); err != nil {
+		r.note("duplicate storm: %v", err)
 	}
 
 	r.ceilingAndNaive(ctx)
+	if c := rep.Ceiling.VotesPerS; c > 0 {
+		rep.Pace21.DrainOverCeiling = rep.Surge.DrainPerS / c
+	}
 	r.reads(ctx)
 	r.lossCheck(ctx)
 	r.ledgerSize(ctx)
+	r.grow(ctx)
 	r.series()
 	if r.cfg.Profile != nil {
 		r.say("profiling the vote intake")
 		if p, err := r.cfg.Profile(ctx, r.cfg.OutDir); err != nil {
-			rep.Notes = append(rep.Notes, "intake profile: "+err.Error())
+			r.note("intake profile: %v", err)
 		} else {
 			rep.Profiles = append(rep.Profiles, p)
 		}
@@ -316,6 +334,56 @@ func (r *run) phases(ctx context.Context) error {
 	r.saturation()
 	r.targets()
 	return nil
+}
+
+// votes runs the phases that cast votes through the gateway: referendum,
+// the batcher's pace (sustained, then the search: each probe starts on a
+// drained queue, so its votes queue behind nothing older), the ramp to the
+// knee, the fixed rates and the surge (whose drain also takes the ramp's
+// backlog). It stops at the first error (ErrRollExhausted when the roll
+// ran out).
+func (r *run) votes(ctx context.Context) error {
+	pl := r.cfg.Plan
+	rep := r.rep
+	ref, err := r.intake(ctx, "referendum", "referendum", pl.ReferendumRate, pl.ReferendumDur)
+	if err != nil {
+		return err
+	}
+	refFrom := r.t0.Add(time.Duration(ref.StartS * float64(time.Second)))
+	rep.Referendum = r.committed(ref, refFrom, refFrom.Add(pl.ReferendumDur))
+	r.stormPool, r.stormUnsure = r.runner.Gen.SentFresh(), ref.Overloaded+ref.Errors+ref.OtherStatus
+
+	sus, err := r.probe(ctx, "sustained", "sustained", pl.SustainedRate, pl.SustainedDur)
+	rep.Pace21.Probes = append(rep.Pace21.Probes, sus)
+	rep.Sustained = sus.Commit
+	if err != nil {
+		return err
+	}
+	r.voteCPU("sustained", sus.Phase)
+	if err := r.search(ctx); err != nil {
+		return err
+	}
+
+	r.say("ramp: %v votes/s, %s per step, until a step is not served", pl.RampRates, pl.RampStep)
+	r.book.Begin("ramp")
+	from := time.Now()
+	rep.Ramp, rep.KneeIndex, err = r.runner.Ramp(ctx, pl.RampRates, pl.RampStep, pl.Knee)
+	r.book.End()
+	r.mark("ramp", from, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, rate := range pl.FixedRates {
+		name := fmt.Sprintf("fixed-%.0f", rate)
+		p, err := r.intake(ctx, name, name, rate, pl.FixedDur)
+		rep.Fixed = append(rep.Fixed, p)
+		if err != nil {
+			return err
+		}
+		r.voteCPU(name, p)
+	}
+	rep.Surge.Phase, err = r.intake(ctx, "surge", "surge", pl.SurgeRate, pl.SurgeDur)
+	return err
 }
 
 // committed is what the batcher committed while an intake phase ran.
@@ -363,36 +431,6 @@ func (r *run) drain(ctx context.Context) error {
 		r.rep.Notes = append(r.rep.Notes, "waiting for the last commit events: "+err.Error())
 	}
 	return err
-}
-
-// ceilingAndNaive drives the chaincode directly, on the now idle system.
-func (r *run) ceilingAndNaive(ctx context.Context) {
-	pl := r.cfg.Plan
-	base := ledgerload.SeqBaseFor(time.Now())
-	drives := []struct {
-		name string
-		d    ledgerload.Drive
-		out  *ledgerload.DriveResult
-	}{
-		{"ceiling", ledgerload.Drive{VotesPerTx: pl.CeilingVotes, InFlight: pl.CeilingFlight, Duration: pl.CeilingDur, Prebuilt: 400, SeqBase: base}, &r.rep.Ceiling},
-		{"naive", ledgerload.Drive{VotesPerTx: 1, InFlight: pl.NaiveFlight, Duration: pl.NaiveDur, Prebuilt: 20000, SeqBase: base + 50_000}, &r.rep.Naive},
-	}
-	for _, dr := range drives {
-		r.say("%s: %d votes/tx, %d in flight, %s", dr.name, dr.d.VotesPerTx, dr.d.InFlight, dr.d.Duration)
-		r.book.Begin(dr.name)
-		from := time.Now()
-		res, err := ledgerload.Run(ctx, r.ledger, r.election, dr.d)
-		r.book.End()
-		r.mark(dr.name, from, time.Now())
-		if err != nil {
-			r.rep.Notes = append(r.rep.Notes, dr.name+": "+err.Error())
-		}
-		*dr.out = res
-		r.say("%s: %.0f votes/s (%.1f tx/s, %d errors)", dr.name, res.VotesPerS, res.TxPerS, res.Errors)
-		if res.FirstError != "" {
-			r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("%s: %d failed transactions, first: %s", dr.name, res.Errors, res.FirstError))
-		}
-	}
 }
 
 // reads compares the gateway's results GET with a bare handler, alternating.
@@ -475,7 +513,6 @@ func (r *run) lossCheck(ctx context.Context) {
 		return measure.Summarize(lat)
 	}
 	r.rep.Referendum.CommitLatency = within(r.rep.Referendum.Phase)
-	r.rep.Sustained.CommitLatency = within(r.rep.Sustained.Phase)
 	r.rep.Surge.CommitLatency = within(r.rep.Surge.Phase)
 }
 

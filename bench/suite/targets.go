@@ -4,27 +4,43 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/report"
 )
 
-// The issue's targets for this 2-core machine, and the seeds' referendum.
+// The targets of the open issues, as the issues state them for the machine
+// they were measured on (2 shared cores). A report states each met or
+// missed with its margin; nothing fails because a machine is slow.
 const (
-	goalCommitted     = 5000
-	goalVsCeiling     = 0.9
-	goalVsNaive       = 10
-	goalKnee          = 25000
-	goalP99At10k      = 50 // ms
-	goalReadRatio     = 0.9
-	goalReferendumP95 = 100 // ms
+	goalVsNaive       = 30     // ledger ceiling ÷ naive (issue 14)
+	goalCeiling       = 15_000 // votes/s (issue 14)
+	goalGrownOver     = 0.8    // ceiling after 2 M votes ÷ fresh (issue 14)
+	goalLedgerCPU     = 0.12   // core-seconds per 1,000 committed votes (issue 14)
+	goalOtherOver     = 0.8    // BFT ceiling ÷ Raft's, to make BFT the default (issue 14)
+	goalVoteCPU       = 50     // µs of gateway + Redis CPU per accepted vote (issue 15)
+	goalKnee          = 20_000 // accepted votes/s (issue 15)
+	goalP99At10k      = 50     // ms (issue 15)
+	goalRedisMB       = 321    // MB per million voters (issue 15)
+	goalHeld          = 0.95   // committed ÷ accepted, sustained (issue 21)
+	goalCommitP95     = 2000   // ms, 202→commit, sustained (issue 21)
+	goalSustainable   = 8_000  // votes/s (issue 21)
+	goalReferendumP95 = 500    // ms, 202→commit at 1,000/s (issue 21)
+	goalReferendum202 = 20     // ms, 202 p95 at 1,000/s (issue 21)
+	goalDrainOver     = 0.95   // drain ÷ ceiling (issue 21)
+	goalReadRatio     = 0.9    // results GET ÷ bare handler
 )
 
 // scaleGoals are the national-scale goals of the seeds.
 var scaleGoals = report.ScaleGoals{AcceptPerS: 1e6, SurgeS: 60, ReadsPerS: 1e7, CommitPerS: 100_000, Headroom: 0.7, NodeCores: 16, Orgs: 2}
 
-func target(name, goal, measured string, m, g float64, lowerBetter bool) report.Target {
+func target(issue, name, goal, measured string, m, g float64, lowerBetter bool) report.Target {
 	met, margin := report.Margin(m, g, lowerBetter)
-	return report.Target{Name: name, Goal: goal, Measured: measured, Met: met, Margin: margin}
+	return report.Target{Issue: issue, Name: name, Goal: goal, Measured: measured, Met: met, Margin: margin}
+}
+
+// exact is a target met only by an exact outcome.
+func exact(issue, name, measured string, met bool) report.Target {
+	return report.Target{Issue: issue, Name: name, Goal: "exact", Measured: measured, Met: met,
+		Margin: map[bool]string{true: "met", false: "FAILED"}[met]}
 }
 
 // targets states every target met or missed, and derives the scaling plan.
@@ -36,9 +52,51 @@ func (r *run) targets() {
 	if rep.Naive.VotesPerS > 0 {
 		rep.VsNaive = rep.Sustained.CommittedPerS / rep.Naive.VotesPerS
 	}
+	rep.Targets = append(append(append(r.ledgerTargets(), r.intakeTargets()...), r.paceTargets()...),
+		target("", "results GET ÷ bare handler", "≥ 0.9", fmt.Sprintf("%.2f (median runs %.0f / %.0f QPS; best runs %.2f)", rep.Reads.Ratio, rep.Reads.GatewayQPS, rep.Reads.BareQPS, rep.Reads.BestRatio),
+			rep.Reads.Ratio, goalReadRatio, false),
+		exact("", "loss check: 202 ids = ledger ids, each once",
+			fmt.Sprintf("%d accepted, %d counted; missing %d, extra %d, twice %d", rep.Loss.Accepted, rep.Loss.Counted, rep.Loss.Missing, rep.Loss.Extra, rep.Loss.CountedTwice), rep.Loss.OK))
+	r.scale()
+}
+
+func (r *run) ledgerTargets() []report.Target {
+	l, c, n := r.rep.Ledger14, r.rep.Ceiling, r.rep.Naive
+	var ratio float64
+	if n.VotesPerS > 0 {
+		ratio = c.VotesPerS / n.VotesPerS
+	}
+	ts := []report.Target{
+		target("14", "ledger ceiling ÷ naive baseline", "≥ 30", fmt.Sprintf("%.1f (%.0f / %.0f votes/s)", ratio, c.VotesPerS, n.VotesPerS), ratio, goalVsNaive, false),
+		target("14", "ledger ceiling after the intake phases", "≥ 15,000/s", fmt.Sprintf("%.0f/s (%d votes/tx, %d in flight; %.2f M votes on the ledger)", c.VotesPerS, c.VotesPerTx, c.InFlight, float64(l.After.AtVotes)/1e6),
+			c.VotesPerS, goalCeiling, false),
+	}
+	if l.Grown.Drive.Txs > 0 {
+		ts = append(ts, target("14", "ceiling after ≥ 2 M votes ÷ fresh", "≥ 0.8", fmt.Sprintf("%.2f (%.0f at %.2f M votes / %.0f at %.2f M)", l.GrownOverFresh,
+			l.Grown.Drive.VotesPerS, float64(l.Grown.AtVotes)/1e6, l.Fresh.Drive.VotesPerS, float64(l.Fresh.AtVotes)/1e6), l.GrownOverFresh, goalGrownOver, false))
+	}
+	ts = append(ts, target("14", "ledger-side CPU per 1,000 committed votes (at the ceiling)", "≤ 0.12 core-s", fmt.Sprintf("%.3f core-s (peers, chaincode, orderers, explorer: %.2f cores)", l.After.CPUPer1000, l.After.Cores),
+		l.After.CPUPer1000, goalLedgerCPU, true))
+	if o := l.Other; o != nil && l.Fresh.Drive.VotesPerS > 0 {
+		ratio := o.Drive.VotesPerS / l.Fresh.Drive.VotesPerS
+		ts = append(ts, target("14", fmt.Sprintf("%s ceiling ÷ %s ceiling (fresh ledgers)", o.Consensus, l.Consensus), "≥ 0.8 (for BFT as default)",
+			fmt.Sprintf("%.2f (%.0f / %.0f votes/s)", ratio, o.Drive.VotesPerS, l.Fresh.Drive.VotesPerS), ratio, goalOtherOver, false))
+	}
+	return ts
+}
+
+func (r *run) intakeTargets() []report.Target {
+	rep := r.rep
+	var ts []report.Target
+	for _, v := range rep.Intake15.Phases {
+		if v.Phase == "sustained" {
+			ts = append(ts, target("15", "gateway + Redis CPU per accepted vote (sustained)", "≤ 50 µs",
+				fmt.Sprintf("%.0f µs (gateway %.0f, Redis %.0f; %d accepted)", v.TotalUS, v.GatewayUS, v.RedisUS, v.Accepted), v.TotalUS, goalVoteCPU, true))
+		}
+	}
 	var kneeRate float64
 	kneeText := "no step served"
-	if rep.KneeIndex >= 0 {
+	if rep.KneeIndex >= 0 && rep.KneeIndex < len(rep.Ramp) {
 		k := rep.Ramp[rep.KneeIndex]
 		kneeRate = k.AcceptedPerS
 		kneeText = fmt.Sprintf("%.0f/s accepted (offered %.0f/s)", k.AcceptedPerS, k.Offered)
@@ -47,37 +105,52 @@ func (r *run) targets() {
 	for _, p := range rep.Ramp {
 		best = max(best, p.AcceptedPerS)
 	}
-	var at10k *loadgen.Phase
-	for i := range rep.Fixed {
-		if rep.Fixed[i].Offered == 10000 {
-			at10k = &rep.Fixed[i]
+	ts = append(ts, target("15", "accepted votes/s at the knee", "≥ 20,000/s", fmt.Sprintf("%s; best step %.0f/s", kneeText, best), kneeRate, goalKnee, false))
+	for _, p := range rep.Fixed {
+		if p.Offered == 10000 {
+			ts = append(ts, target("15", "202 p99 at 10,000/s offered", "< 50 ms",
+				fmt.Sprintf("%.0f ms (%.0f/s accepted, %d × 503, %d errors)", p.AcceptLatency.P99ms, p.AcceptedPerS, p.Overloaded, p.Errors),
+				p.AcceptLatency.P99ms, goalP99At10k, true))
 		}
 	}
-	rep.Targets = []report.Target{
-		target("committed votes/s, sustained ≥ 60 s", "≥ 5,000/s", fmt.Sprintf("%.0f/s over %.0f s", rep.Sustained.CommittedPerS, rep.Sustained.WindowS),
-			rep.Sustained.CommittedPerS, goalCommitted, false),
-		target("Votechain ÷ ledger ceiling", "≥ 0.9", fmt.Sprintf("%.2f (%.0f / %.0f)", rep.VsCeiling, rep.Sustained.CommittedPerS, rep.Ceiling.VotesPerS),
-			rep.VsCeiling, goalVsCeiling, false),
-		target("Votechain ÷ naive baseline", "≥ 10×", fmt.Sprintf("%.1f× (%.0f / %.0f)", rep.VsNaive, rep.Sustained.CommittedPerS, rep.Naive.VotesPerS),
-			rep.VsNaive, goalVsNaive, false),
-		target("accepted votes/s at the knee", "≥ 25,000/s", fmt.Sprintf("%s; best step %.0f/s", kneeText, best), kneeRate, goalKnee, false),
+	if st := rep.Intake15.Storm; st.Phase.Sent > 0 {
+		others := st.Phase.Sent - st.Phase.Duplicates
+		met := others == 0 && st.Phase.Overloaded == 0 && st.MetricFound && st.ExactChecks == 0
+		checks := fmt.Sprintf("%.0f exact checks", st.ExactChecks)
+		if !st.MetricFound {
+			checks = "the gateway exposes no " + st.Metric
+		}
+		ts = append(ts, exact("15", fmt.Sprintf("duplicate storm, %s re-sends/s of committed voters: all 409, no 503, no ledger check", report.Num(st.Phase.Offered)),
+			fmt.Sprintf("%d sent: %d × 409, %d × 503, %d other; %s", st.Phase.Sent, st.Phase.Duplicates, st.Phase.Overloaded, others-st.Phase.Overloaded, checks), met))
 	}
-	if at10k != nil {
-		rep.Targets = append(rep.Targets, target("202 p99 at 10,000/s offered", "< 50 ms",
-			fmt.Sprintf("%.0f ms (%.0f/s accepted, %d × 503, %d errors)", at10k.AcceptLatency.P99ms, at10k.AcceptedPerS, at10k.Overloaded, at10k.Errors),
-			at10k.AcceptLatency.P99ms, goalP99At10k, true))
+	ts = append(ts, target("15", "Redis memory per million voters", "≤ 321 MB", fmt.Sprintf("%.0f MB", rep.RedisMBPerMillion), rep.RedisMBPerMillion, goalRedisMB, true))
+	return ts
+}
+
+func (r *run) paceTargets() []report.Target {
+	rep := r.rep
+	pc := rep.Pace21
+	var ts []report.Target
+	if len(pc.Probes) > 0 {
+		s := pc.Probes[0]
+		ts = append(ts,
+			target("21", fmt.Sprintf("sustained %s/s offered: committed ÷ accepted", report.Num(s.Phase.Offered)), "≥ 0.95",
+				fmt.Sprintf("%.2f (%.0f / %.0f per s; queue %d → %d)", s.CommittedOverAccepted, s.CommittedPerS, s.Phase.AcceptedPerS, s.QueuedBefore, s.QueuedAfter),
+				s.CommittedOverAccepted, goalHeld, false),
+			target("21", "sustained: 202→commit p95", "< 2 s", fmt.Sprintf("%.0f ms (p50 %.0f, max %.0f)", s.CommitLatency.P95ms, s.CommitLatency.P50ms, s.CommitLatency.MaxMs),
+				s.CommitLatency.P95ms, goalCommitP95, true))
 	}
-	rep.Targets = append(rep.Targets,
-		target("results GET ÷ bare handler", "≥ 0.9", fmt.Sprintf("%.2f (median runs %.0f / %.0f QPS; best runs %.2f)", rep.Reads.Ratio, rep.Reads.GatewayQPS, rep.Reads.BareQPS, rep.Reads.BestRatio),
-			rep.Reads.Ratio, goalReadRatio, false),
-		target("referendum: 202 p95 at 1,000/s (seed)", "< 100 ms", fmt.Sprintf("%.1f ms", rep.Referendum.Phase.AcceptLatency.P95ms),
-			rep.Referendum.Phase.AcceptLatency.P95ms, goalReferendumP95, true),
+	ts = append(ts,
+		target("21", "sustainable rate (queue not growing, 202→commit p95 < 2 s)", "≥ 8,000/s", fmt.Sprintf("%s/s offered (%d probes)", report.Num(pc.Sustainable), len(pc.Probes)),
+			pc.Sustainable, goalSustainable, false),
+		target("21", "referendum 1,000/s: 202→commit p95", "< 500 ms", fmt.Sprintf("%.0f ms", rep.Referendum.CommitLatency.P95ms),
+			rep.Referendum.CommitLatency.P95ms, goalReferendumP95, true),
+		target("21", "referendum 1,000/s: 202 p95", "< 20 ms", fmt.Sprintf("%.1f ms", rep.Referendum.Phase.AcceptLatency.P95ms),
+			rep.Referendum.Phase.AcceptLatency.P95ms, goalReferendum202, true),
+		target("21", "drain after the surge ÷ ledger ceiling", "≥ 0.95", fmt.Sprintf("%.2f (%.0f / %.0f votes/s)", pc.DrainOverCeiling, rep.Surge.DrainPerS, rep.Ceiling.VotesPerS),
+			pc.DrainOverCeiling, goalDrainOver, false),
 	)
-	loss := report.Target{Name: "loss check: 202 ids = ledger ids, each once", Goal: "exact", Met: rep.Loss.OK,
-		Measured: fmt.Sprintf("%d accepted, %d counted; missing %d, extra %d, twice %d", rep.Loss.Accepted, rep.Loss.Counted, rep.Loss.Missing, rep.Loss.Extra, rep.Loss.CountedTwice)}
-	loss.Margin = map[bool]string{true: "met", false: "FAILED"}[loss.Met]
-	rep.Targets = append(rep.Targets, loss)
-	r.scale()
+	return ts
 }
 
 // scale derives per-vote costs from the CPU book and makes the plan.

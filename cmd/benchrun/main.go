@@ -1,10 +1,13 @@
 // Command benchrun is `make bench`: it brings up the benchmark's own
 // Votechain system (its own run folder and ports, apart from `make up`),
-// runs every phase (referendum rate, ramp to the knee, fixed offered rates,
-// 60 s sustained, surge and drain, ledger ceiling, naive baseline, results
-// reads against a bare handler), checks that no accepted vote was lost, and
-// writes the report (Markdown, JSON, SVG) into a folder named by date and
-// machine. Benchmarks report; a slow machine never fails the run.
+// runs every phase (bench/suite: the ledger ceiling's sweep of votes per
+// transaction and in-flight depth on a fresh ledger, referendum rate, 60 s
+// sustained and the search for the sustainable rate, ramp to the knee,
+// fixed offered rates, surge and drain, a duplicate storm, the ceiling after
+// intake and the naive baseline, results reads against a bare handler, the
+// ceiling after the ledger has grown), checks that no accepted vote was
+// lost, and writes the report (Markdown, JSON, SVG) into a folder named by
+// date and machine. Benchmarks report; a slow machine never fails the run.
 //
 //	benchrun [flags]                 run the benchmark
 //	benchrun serve-bytes [flags]     serve a file's bytes (the bare handler; started by the run)
@@ -52,7 +55,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
 	portBase := fs.Int("port-base", 32000, "first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399)")
-	voters := fs.Int("voters", 1_000_000, "synthetic voters on the benchmark roll")
+	voters := fs.Int("voters", 2_500_000, "synthetic voters on the benchmark roll (default 1,000,000 with --quick); the intake phases stop early if it runs out")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
@@ -61,6 +64,8 @@ func run(args []string) error {
 	dup := fs.Float64("duplicates", 0.02, "share of vote attempts re-sending a voter who already voted")
 	inel := fs.Float64("ineligible", 0.01, "share of vote attempts by voter ids not on the roll")
 	workers := fs.Uint64("max-workers", 1024, "most vote requests in flight")
+	exactMetric := fs.String("exact-check-metric", "bloom_maybe_seen_total", "the gateway's counter of duplicate checks that asked the ledger (the duplicate storm reports its increase)")
+	growTo := fs.Uint64("grow-to", suite.DefaultPlan.GrowTo, "fill the ledger to this many votes before measuring the ceiling again (0: skip)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: benchrun [flags]   (make bench)\n\nRuns the Votechain benchmark and writes its report.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -71,6 +76,8 @@ func run(args []string) error {
 		}
 		return err
 	}
+	setFlags := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -86,14 +93,21 @@ func run(args []string) error {
 	}
 	defer logFile.Close()
 	plan := suite.DefaultPlan
+	plan.GrowTo = *growTo
 	if *quick {
 		plan = quickPlan(plan)
+		if !setFlags["grow-to"] {
+			plan.GrowTo = 300_000
+		}
+		if !setFlags["voters"] {
+			*voters = 1_000_000
+		}
 	}
 	cfg := suite.Config{
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: "config/election.json",
 			Voters: *voters, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
-		Self: self, OutDir: out, Progress: os.Stderr,
+		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric,
 	}
 	if *profile {
 		cfg.Profile = profileIntake
@@ -122,8 +136,10 @@ func run(args []string) error {
 
 // quickPlan shortens every phase.
 func quickPlan(p suite.Plan) suite.Plan {
-	p.ReferendumDur, p.RampStep, p.FixedDur, p.SustainedDur = 5*time.Second, 3*time.Second, 5*time.Second, 15*time.Second
-	p.SurgeDur, p.CeilingDur, p.NaiveDur, p.ReadDur = 5*time.Second, 10*time.Second, 8*time.Second, 3*time.Second
+	p.SweepVotes, p.SweepFlights, p.SweepDur = []int{500, 2000}, []int{16, 32}, 3*time.Second
+	p.CeilingDur, p.NaiveDur, p.FillLimit = 6*time.Second, 5*time.Second, time.Minute
+	p.ReferendumDur, p.SustainedDur, p.SearchProbes, p.ProbeDur = 5*time.Second, 15*time.Second, 1, 15*time.Second
+	p.RampStep, p.FixedDur, p.SurgeDur, p.StormDur, p.ReadDur = 3*time.Second, 5*time.Second, 5*time.Second, 5*time.Second, 3*time.Second
 	return p
 }
 

@@ -1,0 +1,90 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The sections of the open issues' measurements: the ledger side (14),
+// intake cost and the duplicate storm (15), the batcher's pace (21).
+
+func (r *Report) ledgerMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	l := r.Ledger14
+	if len(l.Sweep) == 0 && l.Fresh.Drive.Txs == 0 {
+		return
+	}
+	p("## Ledger side: ceilings, settings, growth, CPU per vote\n\n")
+	p("CommitBatch driven directly with pre-built batches of random votes (no gateway, no Redis), on the run's network (%s).\n\n", l.Consensus)
+	if len(l.Sweep) > 0 {
+		p("**Sweep on a fresh ledger** (%.0f s per setting; the best sets the ceilings below):\n\n| votes/tx | in flight | tx/s | votes/s | commit p50 | p99 | errors |\n|---|---|---|---|---|---|---|\n", l.Sweep[0].DurationS)
+		for _, s := range l.Sweep {
+			p("| %d | %d | %.1f | %s | %.0f ms | %.0f ms | %d |\n", s.VotesPerTx, s.InFlight, s.TxPerS, num(s.VotesPerS), s.Latency.P50ms, s.Latency.P99ms, s.Errors)
+		}
+		p("\n")
+	}
+	p("| ceiling | consensus | votes on the ledger before | votes/tx | in flight | votes/s | ledger-side CPU | core-s per 1,000 votes |\n|---|---|---|---|---|---|---|---|\n")
+	row := func(name string, c Ceiling) {
+		if c.Drive.Txs == 0 && c.Drive.Errors == 0 {
+			return
+		}
+		p("| %s | %s | %s | %d | %d | **%s** | %.2f cores | %.3f |\n", name, c.Consensus, num(float64(c.AtVotes)), c.Drive.VotesPerTx, c.Drive.InFlight,
+			num(c.Drive.VotesPerS), c.Cores, c.CPUPer1000)
+	}
+	row("fresh ledger", l.Fresh)
+	row("after the intake phases (headline)", l.After)
+	row("after the fill", l.Grown)
+	if l.Other != nil {
+		row("other consensus, fresh ledger", *l.Other)
+	}
+	p("\n")
+	if l.Fill.Txs > 0 {
+		p("The fill committed %s votes in %.0f s (%s votes/s) with the same driver. ", num(float64(l.Fill.Votes)), l.Fill.DurationS, num(l.Fill.VotesPerS))
+	}
+	if l.GrownOverFresh > 0 {
+		p("After the fill the ceiling is **%.2f × the fresh one**. ", l.GrownOverFresh)
+	}
+	if l.OtherNote != "" {
+		p("Other consensus: %s", l.OtherNote)
+	}
+	p("\n\nLedger-side CPU counts the peers, the chaincode servers, the orderers and the explorer (from /proc, over the drive).\n\n")
+}
+
+func (r *Report) intakeMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	in := r.Intake15
+	if len(in.Phases) == 0 && in.Storm.Phase.Sent == 0 {
+		return
+	}
+	p("## Intake cost and the duplicate storm\n\n| phase | accepted (202) | gateway CPU per vote | Redis CPU per vote | together |\n|---|---|---|---|---|\n")
+	for _, v := range in.Phases {
+		p("| %s | %s | %.0f µs | %.0f µs | **%.0f µs** |\n", v.Phase, num(float64(v.Accepted)), v.GatewayUS, v.RedisUS, v.TotalUS)
+	}
+	p("\nCPU of the gateway and redis-server processes over the phase, from /proc, per vote answered 202 in it (Redis's share includes the batcher's reads, acks and receipts meanwhile; the storm's per-vote figures are per 202 and meaningless when there are none).\n\n")
+	if s := in.Storm; s.Phase.Sent > 0 {
+		checks := fmt.Sprintf("the gateway's `%s` rose by **%.0f**", s.Metric, s.ExactChecks)
+		if !s.MetricFound {
+			checks = fmt.Sprintf("the gateway exposes no `%s`, so its ledger checks were not counted", s.Metric)
+		}
+		p("**Duplicate storm:** %s re-sends/s for %.0f s of %s voters whose votes are committed (%d of them had a first attempt answered 503 or not at all): %s sent, **%s × 409, %d × 503**, %d × 202, %d other answers or errors; 409 p99 %.1f ms; %s.\n\n",
+			num(s.Phase.Offered), s.Phase.DurationS, num(float64(s.Voters)), s.Unsure, num(float64(s.Phase.Sent)), num(float64(s.Phase.Duplicates)), s.Phase.Overloaded,
+			s.Phase.Accepted, s.Phase.Ineligible+s.Phase.OtherStatus+s.Phase.Errors, s.Phase.AnswerLatency.P99ms, checks)
+	}
+}
+
+func (r *Report) paceMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	pc := r.Pace21
+	if len(pc.Probes) == 0 {
+		return
+	}
+	p("## Batcher pace: sustained rate and the sustainable rate\n\n")
+	p("Each probe offers a rate for its window on a drained queue, then waits for the drain; it *holds* when intake accepts ≥ 95%% of the offered rate, the batcher commits ≥ 95%% of what was accepted in the window (the queue does not grow), and 202→commit p95 of the window's votes is under 2 s. The first probe is the sustained phase; the others bisect between the rates that held and failed.\n\n")
+	p("| probe | window | offered/s | accepted/s | committed/s | committed ÷ accepted | votes/batch | queued before → after | drain | 202→commit p50 | p95 | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, pr := range pc.Probes {
+		p("| %s | %.0f s | %s | %s | %s | %.2f | %.0f | %s → %s | %.1f s | %.0f ms | %.0f ms | %s |\n", pr.Phase.Name, pr.WindowS, num(pr.Phase.Offered), num(pr.Phase.AcceptedPerS),
+			num(pr.CommittedPerS), pr.CommittedOverAccepted, pr.VotesPerBatch, num(float64(pr.QueuedBefore)), num(float64(pr.QueuedAfter)), pr.DrainS,
+			pr.CommitLatency.P50ms, pr.CommitLatency.P95ms, pr.Why)
+	}
+	p("\n**Sustainable rate: %s votes/s offered** (the highest that held; 0 if none did). Drain after the surge ÷ ledger ceiling: **%.2f**.\n\n", num(pc.Sustainable), pc.DrainOverCeiling)
+}

@@ -1,0 +1,128 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/report"
+)
+
+// The ledger side, driven directly (CommitBatch with pre-built batches, no
+// gateway or Redis): the sweep of votes per transaction and in-flight
+// depth, the ceiling on a fresh ledger, after the intake phases and after
+// the ledger has grown, and the naive one-vote-per-transaction baseline.
+
+// seqsPerDrive is the range of batch numbers each drive of a run gets.
+const seqsPerDrive = 500_000
+
+// drive runs one ledger drive as CPU phase name and books it.
+func (r *run) drive(ctx context.Context, name string, d ledgerload.Drive) ledgerload.DriveResult {
+	d.SeqBase, r.nextSeq = r.nextSeq, r.nextSeq+seqsPerDrive
+	if d.Prebuilt == 0 {
+		d.Prebuilt = max(400, 2*d.InFlight)
+	}
+	r.say("%s: %d votes/tx, %d in flight, %s", name, d.VotesPerTx, d.InFlight, d.Duration)
+	r.book.Begin(name)
+	from := time.Now()
+	res, err := ledgerload.Run(ctx, r.ledger, r.election, d)
+	r.book.End()
+	r.mark(name, from, time.Now())
+	if err != nil {
+		r.note("%s: %v", name, err)
+	}
+	r.say("%s: %.0f votes/s (%.1f tx/s, %d errors)", name, res.VotesPerS, res.TxPerS, res.Errors)
+	if res.FirstError != "" {
+		r.note("%s: %d failed transactions, first: %s", name, res.Errors, res.FirstError)
+	}
+	return res
+}
+
+// ceiling measures the ceiling at the best setting as CPU phase name.
+func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) report.Ceiling {
+	c := report.Ceiling{Consensus: r.rep.Ledger14.Consensus, AtVotes: r.ledgerVotes(ctx)}
+	c.Drive = r.drive(ctx, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Duration: dur})
+	secs := r.book.Seconds(name, ledgerNode)
+	if c.Drive.Votes > 0 {
+		c.CPUPer1000 = secs / float64(c.Drive.Votes) * 1000
+	}
+	if w := r.book.WallSeconds(name); w > 0 {
+		c.Cores = secs / w
+	}
+	return c
+}
+
+// ledgerVotes is the votes on the ledger (counted and rejected, every
+// writer), 0 if the ledger cannot say.
+func (r *run) ledgerVotes(ctx context.Context) uint64 {
+	res, err := r.ledger.Results(ctx)
+	if err != nil {
+		r.note("ledger results: %v", err)
+		return 0
+	}
+	return res.Counted + res.Rejected
+}
+
+// sweep tries votes per transaction at the first in-flight depth, then the
+// other depths at the best size, and keeps the best setting for the
+// ceilings; then measures the fresh-ledger ceiling there.
+func (r *run) sweep(ctx context.Context) {
+	pl := r.cfg.Plan
+	l := &r.rep.Ledger14
+	r.best = ledgerload.DriveResult{VotesPerTx: pl.CeilingVotes, InFlight: pl.CeilingFlight}
+	try := func(votes, flight int) {
+		res := r.drive(ctx, "sweep", ledgerload.Drive{VotesPerTx: votes, InFlight: flight, Duration: pl.SweepDur})
+		l.Sweep = append(l.Sweep, res)
+		if res.Errors == 0 && res.VotesPerS > r.best.VotesPerS {
+			r.best = res
+		}
+	}
+	if len(pl.SweepFlights) > 0 {
+		for _, v := range pl.SweepVotes {
+			try(v, pl.SweepFlights[0])
+		}
+		bestVotes := r.best.VotesPerTx
+		for _, f := range pl.SweepFlights[1:] {
+			try(bestVotes, f)
+		}
+	}
+	r.say("best setting: %d votes/tx, %d in flight", r.best.VotesPerTx, r.best.InFlight)
+	l.Fresh = r.ceiling(ctx, "ceiling-fresh", pl.CeilingDur)
+}
+
+// ceilingAndNaive measures the ceiling after the intake phases and the
+// naive baseline, on the now idle system.
+func (r *run) ceilingAndNaive(ctx context.Context) {
+	pl := r.cfg.Plan
+	r.rep.Ledger14.After = r.ceiling(ctx, "ceiling", pl.CeilingDur)
+	r.rep.Ceiling = r.rep.Ledger14.After.Drive
+	r.rep.Naive = r.drive(ctx, "naive", ledgerload.Drive{VotesPerTx: 1, InFlight: pl.NaiveFlight, Duration: pl.NaiveDur, Prebuilt: 20000})
+}
+
+// grow fills the ledger with the ceiling driver until it holds
+// pl.GrowTo votes (or pl.FillLimit passes), then measures the ceiling again.
+func (r *run) grow(ctx context.Context) {
+	pl := r.cfg.Plan
+	l := &r.rep.Ledger14
+	if pl.GrowTo == 0 {
+		return
+	}
+	if have := r.ledgerVotes(ctx); have < pl.GrowTo {
+		r.say("filling the ledger from %d to %d votes (at most %s)", have, pl.GrowTo, pl.FillLimit)
+		l.Fill = r.drive(ctx, "fill", ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight,
+			Duration: pl.FillLimit, StopAfter: int(pl.GrowTo - have)})
+	}
+	l.Grown = r.ceiling(ctx, "ceiling-grown", pl.CeilingDur)
+	if l.Grown.AtVotes < pl.GrowTo {
+		r.note("the ledger held %d votes, not %d, when the grown ceiling was measured (the fill stopped at its time limit, %s)", l.Grown.AtVotes, pl.GrowTo, pl.FillLimit)
+	}
+	if f := l.Fresh.Drive.VotesPerS; f > 0 {
+		l.GrownOverFresh = l.Grown.Drive.VotesPerS / f
+	}
+}
+
+// note adds a line to the report's notes.
+func (r *run) note(format string, a ...any) {
+	r.rep.Notes = append(r.rep.Notes, fmt.Sprintf(format, a...))
+}
