@@ -18,7 +18,8 @@ import (
 type Drive struct {
 	VotesPerTx int           // votes in each batch (1 for the naive baseline)
 	InFlight   int           // transactions submitted concurrently
-	Duration   time.Duration // how long to keep submitting
+	Warmup     time.Duration // submitting before the measured window opens (commits in it are not counted)
+	Duration   time.Duration // the measured window, after the warm-up
 	Prebuilt   int           // batches built before the clock starts
 	SeqBase    uint64        // first sequence number (>= DriverSeqBase, fresh for this run)
 	StopAfter  int           // if > 0, stop once this many votes are committed (filling the ledger)
@@ -30,7 +31,8 @@ type DriveResult struct {
 	InFlight   int             `json:"in_flight"`
 	DurationS  float64         `json:"duration_s"`
 	Txs        int             `json:"txs"`
-	Votes      int             `json:"votes"`
+	Votes      int             `json:"votes"`     // committed in the measured window
+	AllVotes   int             `json:"all_votes"` // committed over the whole drive, warm-up and tail included
 	Errors     int             `json:"errors"`
 	FirstError string          `json:"first_error,omitempty"`
 	TxPerS     float64         `json:"tx_per_s"`
@@ -45,8 +47,9 @@ func SeqBaseFor(now time.Time) uint64 {
 }
 
 // Run commits fresh batches of random votes over the election's states,
-// d.InFlight at a time, for d.Duration (or until d.StopAfter votes are
-// committed), and reports committed votes per second. Each batch is built (vote ids, nullifiers, Merkle root, tallies)
+// d.InFlight at a time, for d.Warmup and then d.Duration (or until
+// d.StopAfter votes are committed), and reports the votes committed per
+// second of the measured window (transactions that end in it). Each batch is built (vote ids, nullifiers, Merkle root, tallies)
 // before it is submitted; d.Prebuilt of them before the clock starts, so
 // the measure is of the ledger, not of the client.
 func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d Drive) (DriveResult, error) {
@@ -84,7 +87,7 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 	res := DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight}
 	var mu sync.Mutex
 	var lat []time.Duration
-	began := time.Now()
+	began := time.Now().Add(d.Warmup) // the measured window's start
 	deadline := began.Add(d.Duration)
 	var done atomic.Bool // StopAfter reached
 	ended := deadline
@@ -99,12 +102,15 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 				_, err := ledger.CommitBatch(ctx, b)
 				took := time.Since(t)
 				mu.Lock()
+				if err == nil {
+					res.AllVotes += len(b.Votes)
+				}
 				if err != nil {
 					res.Errors++
 					if res.FirstError == "" {
 						res.FirstError = err.Error()
 					}
-				} else if !t.Add(took).After(deadline) {
+				} else if at := t.Add(took); !at.Before(began) && !at.After(deadline) {
 					res.Txs++
 					res.Votes += len(b.Votes)
 					lat = append(lat, took)

@@ -60,7 +60,7 @@ func (r *Report) intakeMarkdown(b *strings.Builder) {
 	for _, v := range in.Phases {
 		p("| %s | %s | %.0f µs | %.0f µs | **%.0f µs** |\n", v.Phase, num(float64(v.Accepted)), v.GatewayUS, v.RedisUS, v.TotalUS)
 	}
-	p("\nCPU of the gateway and redis-server processes over the phase, from /proc, per vote answered 202 in it (Redis's share includes the batcher's reads, acks and receipts meanwhile; the storm's per-vote figures are per 202 and meaningless when there are none).\n\n")
+	p("\nCPU of the gateway and redis-server processes over the phase, from /proc, per vote answered 202 in it (Redis's share includes the batcher's reads, acks and receipts meanwhile).\n\n")
 	if s := in.Storm; s.Phase.Sent > 0 {
 		checks := fmt.Sprintf("the gateway's `%s` rose by **%.0f**", s.Metric, s.ExactChecks)
 		if !s.MetricFound {

@@ -42,10 +42,11 @@ func (r *run) drive(ctx context.Context, name string, d ledgerload.Drive) ledger
 // ceiling measures the ceiling at the best setting as CPU phase name.
 func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) report.Ceiling {
 	c := report.Ceiling{Consensus: r.rep.Ledger14.Consensus, AtVotes: r.ledgerVotes(ctx)}
-	c.Drive = r.drive(ctx, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Duration: dur})
+	c.Drive = r.drive(ctx, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Warmup: r.cfg.Plan.Warmup, Duration: dur})
+	// CPU over the whole drive, per vote committed over the whole drive.
 	secs := r.book.Seconds(name, ledgerNode)
-	if c.Drive.Votes > 0 {
-		c.CPUPer1000 = secs / float64(c.Drive.Votes) * 1000
+	if c.Drive.AllVotes > 0 {
+		c.CPUPer1000 = secs / float64(c.Drive.AllVotes) * 1000
 	}
 	if w := r.book.WallSeconds(name); w > 0 {
 		c.Cores = secs / w
@@ -72,7 +73,7 @@ func (r *run) sweep(ctx context.Context) {
 	l := &r.rep.Ledger14
 	r.best = ledgerload.DriveResult{VotesPerTx: pl.CeilingVotes, InFlight: pl.CeilingFlight}
 	try := func(votes, flight int) {
-		res := r.drive(ctx, "sweep", ledgerload.Drive{VotesPerTx: votes, InFlight: flight, Duration: pl.SweepDur})
+		res := r.drive(ctx, "sweep", ledgerload.Drive{VotesPerTx: votes, InFlight: flight, Warmup: pl.Warmup, Duration: pl.SweepDur})
 		l.Sweep = append(l.Sweep, res)
 		if res.Errors == 0 && res.VotesPerS > r.best.VotesPerS {
 			r.best = res
@@ -97,7 +98,7 @@ func (r *run) ceilingAndNaive(ctx context.Context) {
 	pl := r.cfg.Plan
 	r.rep.Ledger14.After = r.ceiling(ctx, "ceiling", pl.CeilingDur)
 	r.rep.Ceiling = r.rep.Ledger14.After.Drive
-	r.rep.Naive = r.drive(ctx, "naive", ledgerload.Drive{VotesPerTx: 1, InFlight: pl.NaiveFlight, Duration: pl.NaiveDur, Prebuilt: 20000})
+	r.rep.Naive = r.drive(ctx, "naive", ledgerload.Drive{VotesPerTx: 1, InFlight: pl.NaiveFlight, Warmup: pl.Warmup, Duration: pl.NaiveDur, Prebuilt: 20000})
 }
 
 // grow fills the ledger with the ceiling driver until it holds

@@ -54,6 +54,7 @@ type Plan struct {
 	SweepVotes    []int
 	SweepFlights  []int
 	SweepDur      time.Duration
+	Warmup        time.Duration // of every sweep, ceiling and naive drive, before its measured window
 	CeilingVotes  int
 	CeilingFlight int
 	CeilingDur    time.Duration
@@ -94,7 +95,7 @@ type Plan struct {
 // DefaultPlan aims at about 15 minutes for `make bench` on a small machine;
 // the drains take what the batcher needs.
 var DefaultPlan = Plan{
-	SweepVotes: []int{500, 1000, 2000}, SweepFlights: []int{16, 8, 32}, SweepDur: 6 * time.Second,
+	SweepVotes: []int{500, 1000, 2000}, SweepFlights: []int{16, 8, 32}, SweepDur: 6 * time.Second, Warmup: 3 * time.Second,
 	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 20 * time.Second,
 	NaiveFlight: 200, NaiveDur: 15 * time.Second,
 	GrowTo: 2_000_000, FillLimit: 5 * time.Minute,
