@@ -98,7 +98,7 @@ var DefaultPlan = Plan{
 	SweepVotes: []int{500, 1000, 2000}, SweepFlights: []int{16, 8, 32}, SweepDur: 6 * time.Second, Warmup: 3 * time.Second,
 	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 20 * time.Second,
 	NaiveFlight: 200, NaiveDur: 15 * time.Second,
-	GrowTo: 2_000_000, FillLimit: 5 * time.Minute,
+	GrowTo: 2_000_000, FillLimit: 3 * time.Minute,
 
 	ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
 	RampRates: []float64{500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000}, RampStep: 4 * time.Second,
