@@ -2,7 +2,9 @@ package network
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"time"
 )
 
 // ChannelProfile is the configtxgen profile that creates the election channel.
@@ -33,32 +35,109 @@ type configtxOrg struct {
 	AnchorPeers      []hostPort        `yaml:"AnchorPeers,omitempty"`
 }
 
-type consenter struct {
+type raftConsenter struct {
 	Host          string `yaml:"Host"`
 	Port          int    `yaml:"Port"`
 	ClientTLSCert string `yaml:"ClientTLSCert"`
 	ServerTLSCert string `yaml:"ServerTLSCert"`
 }
 
-// WriteConfigtx writes configtx.yaml with one profile: the election channel,
-// ordered by three etcdraft orderers, with the Commission and Observers as
-// application organisations. Anchor peers are part of each organisation, so
-// they land in the genesis block and need no later channel update.
-func WriteConfigtx(l Layout, ports Ports) error {
-	ordererOrg := configtxOrg{
-		Name: "OrdererOrg", ID: OrdererMSPID, MSPDir: l.OrdererOrgMSP(),
-		Policies: map[string]policy{
-			"Readers": signature("OR('%s.member')", OrdererMSPID),
-			"Writers": signature("OR('%s.member')", OrdererMSPID),
-			"Admins":  signature("OR('%s.admin')", OrdererMSPID),
-		},
+type bftConsenter struct {
+	ID            int    `yaml:"ID"`
+	Host          string `yaml:"Host"`
+	Port          int    `yaml:"Port"`
+	MSPID         string `yaml:"MSPID"`
+	Identity      string `yaml:"Identity"` // the orderer's signing certificate: it signs blocks
+	ClientTLSCert string `yaml:"ClientTLSCert"`
+	ServerTLSCert string `yaml:"ServerTLSCert"`
+}
+
+// RaftOptions are the etcdraft settings. A short tick makes leader failover
+// take ~2 s instead of ~5 s on loopback, where heartbeats are never slow.
+var RaftOptions = map[string]any{
+	"TickInterval": "200ms", "ElectionTick": 10, "HeartbeatTick": 1,
+	"MaxInflightBlocks": 5, "SnapshotIntervalSize": "16 MB",
+}
+
+// SmartBFT timeouts, chosen for one machine that may be loaded (2 shared
+// cores) rather than SmartBFT's defaults for a WAN (forward 2 s, complain
+// 20 s, heartbeat 1 min). The gateway sends each transaction to all four
+// orderers, so followers hold every request the leader should order.
+const (
+	// BFTRequestForwardTimeout: a follower still holding a request after
+	// this forwards it to the leader.
+	BFTRequestForwardTimeout = 2 * time.Second
+	// BFTRequestComplainTimeout: a follower whose forwarded request is still
+	// not ordered after this complains about the leader; complaints from a
+	// quorum start a view change (a new leader).
+	BFTRequestComplainTimeout = 8 * time.Second
+	// BFTRequestTimeout bounds how long a silent or censoring leader can hold
+	// up a request before the followers replace it.
+	BFTRequestTimeout = BFTRequestForwardTimeout + BFTRequestComplainTimeout
+	// BFTLeaderHeartbeatTimeout: followers that hear nothing from the leader
+	// for this long (heartbeats every tenth of it) replace it, even when idle.
+	BFTLeaderHeartbeatTimeout = 10 * time.Second
+	// BFTViewChangeTimeout: a view change that has not completed after this
+	// moves on to the next leader.
+	BFTViewChangeTimeout = 10 * time.Second
+)
+
+// SmartBFTOptions are the SmartBFT settings. configtxgen takes them as given
+// (missing fields become zero, not defaults), so every one is set. Block
+// cutting reuses the channel's BatchSize (MaxMessageCount and
+// AbsoluteMaxBytes become the request batch limits); a block also closes
+// after BatchTimeout, as with Raft. Leader rotation stays off: Fabric 3.1.1
+// refuses config updates with it on ("leader rotation must be turned off for
+// this version"); a leader that withholds requests is replaced by the
+// complaint path above instead. SyncOnStart stays off: on a fresh channel
+// every orderer would wait 5 s for the others' heights (they are all
+// starting), and a restarted orderer catches up anyway as soon as it sees
+// the others' newer blocks.
+func SmartBFTOptions() map[string]any {
+	return map[string]any{
+		"RequestBatchMaxInterval":   BatchTimeout,
+		"RequestForwardTimeout":     BFTRequestForwardTimeout.String(),
+		"RequestComplainTimeout":    BFTRequestComplainTimeout.String(),
+		"RequestAutoRemoveTimeout":  "3m0s",
+		"ViewChangeResendInterval":  "2s",
+		"ViewChangeTimeout":         BFTViewChangeTimeout.String(),
+		"LeaderHeartbeatTimeout":    BFTLeaderHeartbeatTimeout.String(),
+		"LeaderHeartbeatCount":      10,
+		"CollectTimeout":            "1s",
+		"IncomingMessageBufferSize": 200,
+		"RequestPoolSize":           2000,
+		"SyncOnStart":               false,
+		"SpeedUpViewChange":         false,
+		"LeaderRotation":            1, // smartbft.Options_ROTATION_OFF
+		"DecisionsPerLeader":        0,
 	}
-	var consenters []consenter
-	for i := 0; i < OrdererCount; i++ {
-		listen, _, _ := ports.Orderer(i)
-		ordererOrg.OrdererEndpoints = append(ordererOrg.OrdererEndpoints, fmt.Sprintf("127.0.0.1:%d", listen))
-		cert := filepath.Join(l.OrdererNode(i), "tls", "server.crt")
-		consenters = append(consenters, consenter{Host: "127.0.0.1", Port: listen, ClientTLSCert: cert, ServerTLSCert: cert})
+}
+
+// WriteConfigtx writes configtx.yaml with one profile: the election channel,
+// ordered by the four orderers with the given consensus, with the Commission
+// and Observers as application organisations. Each organisation's orderers
+// are an orderer organisation of their own, with its orderer endpoints
+// (channel capability V3_0 has no global orderer addresses). Anchor peers are
+// part of each organisation, so they land in the genesis block and need no
+// later channel update.
+func WriteConfigtx(l Layout, ports Ports, consensus Consensus) error {
+	var ordererOrgs []configtxOrg
+	for _, o := range PeerOrgs {
+		org := configtxOrg{
+			Name: o.OrdererMSPID, ID: o.OrdererMSPID, MSPDir: l.OrdererOrgMSP(o),
+			Policies: map[string]policy{
+				"Readers": signature("OR('%s.member')", o.OrdererMSPID),
+				"Writers": signature("OR('%s.member')", o.OrdererMSPID),
+				"Admins":  signature("OR('%s.admin')", o.OrdererMSPID),
+			},
+		}
+		for i := 0; i < OrdererCount; i++ {
+			if OrdererOrg(i) == o {
+				listen, _, _ := ports.Orderer(i)
+				org.OrdererEndpoints = append(org.OrdererEndpoints, fmt.Sprintf("127.0.0.1:%d", listen))
+			}
+		}
+		ordererOrgs = append(ordererOrgs, org)
 	}
 
 	var appOrgs []configtxOrg
@@ -82,40 +161,53 @@ func WriteConfigtx(l Layout, ports Ports) error {
 		"Admins":  implicitMeta("MAJORITY Admins"),
 	}
 	with := func(extra map[string]policy) map[string]policy {
-		out := map[string]policy{}
-		for k, v := range standard {
-			out[k] = v
-		}
-		for k, v := range extra {
-			out[k] = v
-		}
+		out := maps.Clone(standard)
+		maps.Copy(out, extra)
 		return out
+	}
+
+	orderer := map[string]any{
+		"BatchTimeout": BatchTimeout,
+		"BatchSize": map[string]any{
+			"MaxMessageCount":   MaxMessageCount,
+			"AbsoluteMaxBytes":  AbsoluteMaxBytes,
+			"PreferredMaxBytes": PreferredMaxBytes,
+		},
+		"Organizations": ordererOrgs,
+		// For BFT configtxgen replaces BlockValidation with a 3-of-4
+		// signature policy over the consenters' identities.
+		"Policies":     with(map[string]policy{"BlockValidation": implicitMeta("ANY Writers")}),
+		"Capabilities": map[string]bool{"V2_0": true},
+	}
+	switch consensus {
+	case Raft:
+		var consenters []raftConsenter
+		for i := 0; i < OrdererCount; i++ {
+			listen, _, _ := ports.Orderer(i)
+			cert := filepath.Join(l.OrdererNode(i), "tls", "server.crt")
+			consenters = append(consenters, raftConsenter{Host: "127.0.0.1", Port: listen, ClientTLSCert: cert, ServerTLSCert: cert})
+		}
+		orderer["OrdererType"] = "etcdraft"
+		orderer["EtcdRaft"] = map[string]any{"Consenters": consenters, "Options": RaftOptions}
+	case BFT:
+		var consenters []bftConsenter
+		for i := 0; i < OrdererCount; i++ {
+			listen, _, _ := ports.Orderer(i)
+			cert := filepath.Join(l.OrdererNode(i), "tls", "server.crt")
+			consenters = append(consenters, bftConsenter{ID: i + 1, Host: "127.0.0.1", Port: listen,
+				MSPID: OrdererOrg(i).OrdererMSPID, Identity: l.OrdererSignCert(i), ClientTLSCert: cert, ServerTLSCert: cert})
+		}
+		orderer["OrdererType"] = "BFT"
+		orderer["ConsenterMapping"] = consenters
+		orderer["SmartBFT"] = SmartBFTOptions()
+	default:
+		return fmt.Errorf("unknown consensus %q", consensus)
 	}
 
 	profile := map[string]any{
 		"Policies":     standard,
-		"Capabilities": map[string]bool{"V2_0": true},
-		"Orderer": map[string]any{
-			"OrdererType":  "etcdraft",
-			"BatchTimeout": BatchTimeout,
-			"BatchSize": map[string]any{
-				"MaxMessageCount":   MaxMessageCount,
-				"AbsoluteMaxBytes":  AbsoluteMaxBytes,
-				"PreferredMaxBytes": PreferredMaxBytes,
-			},
-			"EtcdRaft": map[string]any{
-				"Consenters": consenters,
-				// A short tick makes leader failover take ~2 s instead of ~5 s
-				// on loopback, where heartbeats are never slow.
-				"Options": map[string]any{
-					"TickInterval": "200ms", "ElectionTick": 10, "HeartbeatTick": 1,
-					"MaxInflightBlocks": 5, "SnapshotIntervalSize": "16 MB",
-				},
-			},
-			"Organizations": []configtxOrg{ordererOrg},
-			"Policies":      with(map[string]policy{"BlockValidation": implicitMeta("ANY Writers")}),
-			"Capabilities":  map[string]bool{"V2_0": true},
-		},
+		"Capabilities": map[string]bool{"V3_0": true},
+		"Orderer":      orderer,
 		"Application": map[string]any{
 			"Organizations": appOrgs,
 			"Policies": with(map[string]policy{

@@ -22,11 +22,15 @@ const (
 	AbsoluteMaxBytes  = "64 MB"
 )
 
-// Org is one peer organisation of the consortium.
+// Org is one organisation of the consortium: it runs a peer under its peer
+// MSP and OrderersPerOrg orderers under its own orderer MSP (a separate CA),
+// so each organisation administers its own ordering nodes.
 type Org struct {
-	Name   string // "Commission"
-	MSPID  string // "CommissionMSP"
-	Domain string // "commission.votechain.test"
+	Name          string // "Commission"
+	MSPID         string // "CommissionMSP"
+	Domain        string // "commission.votechain.test"
+	OrdererMSPID  string // "CommissionOrdererMSP"
+	OrdererDomain string // "orderer.commission.votechain.test"
 }
 
 // PeerHost is the host name of the organisation's single peer.
@@ -35,20 +39,51 @@ func (o Org) PeerHost() string { return "peer0." + o.Domain }
 // Consortium members: the election commission (runs gateway and batcher and
 // holds the election admin identity) and the independent observers.
 var (
-	Commission = Org{Name: "Commission", MSPID: "CommissionMSP", Domain: "commission.votechain.test"}
-	Observers  = Org{Name: "Observers", MSPID: "ObserversMSP", Domain: "observers.votechain.test"}
-	PeerOrgs   = []Org{Commission, Observers}
+	Commission = Org{Name: "Commission", MSPID: "CommissionMSP", Domain: "commission.votechain.test",
+		OrdererMSPID: "CommissionOrdererMSP", OrdererDomain: "orderer.commission.votechain.test"}
+	Observers = Org{Name: "Observers", MSPID: "ObserversMSP", Domain: "observers.votechain.test",
+		OrdererMSPID: "ObserversOrdererMSP", OrdererDomain: "orderer.observers.votechain.test"}
+	PeerOrgs = []Org{Commission, Observers}
 )
 
-// The ordering service: one organisation with three Raft orderers.
+// The ordering service: four orderers, two run by each organisation. With
+// BFT the block signature quorum is 3 of 4, so neither organisation can
+// order (or censor, or reorder) alone; Raft runs on the same four nodes.
 const (
-	OrdererMSPID  = "OrdererMSP"
-	OrdererDomain = "orderer.votechain.test"
-	OrdererCount  = 3
+	OrderersPerOrg = 2
+	OrdererCount   = OrderersPerOrg * 2
 )
+
+// OrdererOrg is the organisation that runs orderer i: orderer0 and orderer1
+// the Commission, orderer2 and orderer3 the Observers.
+func OrdererOrg(i int) Org { return PeerOrgs[i/OrderersPerOrg] }
 
 // OrdererHost is the host name of orderer i.
-func OrdererHost(i int) string { return fmt.Sprintf("orderer%d.%s", i, OrdererDomain) }
+func OrdererHost(i int) string { return fmt.Sprintf("orderer%d.%s", i, OrdererOrg(i).OrdererDomain) }
+
+// Consensus is the ordering service's consensus protocol.
+type Consensus string
+
+const (
+	// BFT is SmartBFT: tolerates one of the four orderers being faulty in
+	// any way (crashed, silent, lying); blocks carry 3 of 4 orderer signatures.
+	BFT Consensus = "bft"
+	// Raft is etcdraft: tolerates one crashed orderer, but trusts the leader.
+	Raft Consensus = "raft"
+	// DefaultConsensus is what a new network runs unless configured.
+	DefaultConsensus = Raft
+)
+
+// ParseConsensus accepts "bft" or "raft"; an empty string is DefaultConsensus.
+func ParseConsensus(s string) (Consensus, error) {
+	switch c := Consensus(s); c {
+	case "":
+		return DefaultConsensus, nil
+	case BFT, Raft:
+		return c, nil
+	}
+	return "", fmt.Errorf("unknown consensus %q: choose %q or %q", s, BFT, Raft)
+}
 
 // DefaultPortBase is where the network's ports start unless configured.
 const DefaultPortBase = 27000

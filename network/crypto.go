@@ -36,18 +36,20 @@ type cryptoCount struct {
 // loopbackSANs lets clients verify node certificates when dialling 127.0.0.1.
 var loopbackSANs = []string{"localhost", "127.0.0.1"}
 
-// WriteCryptoConfig writes cryptogen's input: the orderer organisation with
-// three orderers and one peer (plus Admin and User1) per peer organisation,
-// all with node OUs so policies can name peer, client and admin roles.
+// WriteCryptoConfig writes cryptogen's input: per organisation, one peer
+// (plus Admin and User1) under its peer MSP and OrderersPerOrg orderers (plus
+// Admin) under its orderer MSP, all with node OUs so policies can name peer,
+// orderer, client and admin roles.
 func WriteCryptoConfig(l Layout) error {
-	spec := cryptoSpec{OrdererOrgs: []cryptoOrg{{
-		Name: "Orderer", Domain: OrdererDomain, EnableNodeOUs: true,
-	}}}
-	for i := 0; i < OrdererCount; i++ {
-		spec.OrdererOrgs[0].Specs = append(spec.OrdererOrgs[0].Specs,
-			cryptoHost{Hostname: fmt.Sprintf("orderer%d", i), SANS: loopbackSANs})
-	}
+	var spec cryptoSpec
 	for _, o := range PeerOrgs {
+		ord := cryptoOrg{Name: o.Name + "Orderer", Domain: o.OrdererDomain, EnableNodeOUs: true}
+		for i := 0; i < OrdererCount; i++ {
+			if OrdererOrg(i) == o {
+				ord.Specs = append(ord.Specs, cryptoHost{Hostname: fmt.Sprintf("orderer%d", i), SANS: loopbackSANs})
+			}
+		}
+		spec.OrdererOrgs = append(spec.OrdererOrgs, ord)
 		spec.PeerOrgs = append(spec.PeerOrgs, cryptoOrg{
 			Name: o.Name, Domain: o.Domain, EnableNodeOUs: true,
 			Template: &cryptoCount{Count: 1, SANS: loopbackSANs},
@@ -68,20 +70,34 @@ func writeYAML(path string, v any) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
-// WriteTLSRootBundle concatenates every peer organisation's TLS CA into one
-// PEM file. Peers use it as their TLS root so that gossip trusts the other
-// organisation from the first connection: with only its own CA, a joining peer
-// fails the TLS handshake with the other org's anchor peer and gossip retries
-// only after its 25 s reconnect interval, during which the Fabric Gateway finds
-// no peers to satisfy the endorsement policy.
-func WriteTLSRootBundle(l Layout) error {
-	var bundle []byte
+// WriteTLSRootBundles writes the two TLS root bundles: every peer
+// organisation's TLS CA in one PEM file, which peers use as their TLS root so
+// that gossip trusts the other organisation from the first connection (with
+// only its own CA, a joining peer fails the TLS handshake with the other
+// org's anchor peer and gossip retries only after its reconnect interval,
+// during which the Fabric Gateway finds no peers to satisfy the endorsement
+// policy), and every orderer organisation's TLS CA
+// in another, for orderers and the clients that dial any of them.
+func WriteTLSRootBundles(l Layout) error {
+	var peers, orderers []string
 	for _, o := range PeerOrgs {
-		pem, err := os.ReadFile(l.PeerTLSCA(o))
-		if err != nil {
-			return fmt.Errorf("read %s TLS CA: %w", o.Name, err)
-		}
-		bundle = append(bundle, pem...)
+		peers = append(peers, l.PeerTLSCA(o))
+		orderers = append(orderers, l.OrdererTLSCA(o))
 	}
-	return os.WriteFile(l.TLSRootBundle(), bundle, 0o644)
+	if err := concatFiles(l.TLSRootBundle(), peers); err != nil {
+		return err
+	}
+	return concatFiles(l.OrdererTLSRoots(), orderers)
+}
+
+func concatFiles(dst string, srcs []string) error {
+	var out []byte
+	for _, src := range srcs {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("read TLS CA: %w", err)
+		}
+		out = append(out, data...)
+	}
+	return os.WriteFile(dst, out, 0o644)
 }

@@ -35,26 +35,39 @@ func (l Layout) NodeConfigDir(node string) string { return l.path("nodes", node,
 // NodeDataDir holds one node's ledger.
 func (l Layout) NodeDataDir(node string) string { return l.path("nodes", node, "data") }
 
-func (l Layout) ordererOrg() string {
-	return l.path("crypto", "ordererOrganizations", OrdererDomain)
+func (l Layout) ordererOrg(o Org) string {
+	return l.path("crypto", "ordererOrganizations", o.OrdererDomain)
 }
 
 func (l Layout) peerOrg(o Org) string { return l.path("crypto", "peerOrganizations", o.Domain) }
 
-// OrdererOrgMSP is the orderer organisation's MSP folder (for configtx).
-func (l Layout) OrdererOrgMSP() string { return filepath.Join(l.ordererOrg(), "msp") }
+// OrdererOrgMSP is an organisation's orderer MSP folder (for configtx).
+func (l Layout) OrdererOrgMSP(o Org) string { return filepath.Join(l.ordererOrg(o), "msp") }
 
 // OrdererNode is the crypto folder (msp/, tls/) of orderer i.
 func (l Layout) OrdererNode(i int) string {
-	return filepath.Join(l.ordererOrg(), "orderers", OrdererHost(i))
+	return filepath.Join(l.ordererOrg(OrdererOrg(i)), "orderers", OrdererHost(i))
 }
 
-// OrdererTLSCA is the TLS CA certificate of the ordering organisation.
-func (l Layout) OrdererTLSCA() string { return filepath.Join(l.OrdererNode(0), "tls", "ca.crt") }
+// OrdererSignCert is orderer i's signing certificate (its BFT identity).
+func (l Layout) OrdererSignCert(i int) string {
+	return filepath.Join(l.OrdererNode(i), "msp", "signcerts", OrdererHost(i)+"-cert.pem")
+}
 
-// OrdererAdminTLS is the admin client's TLS cert and key for osnadmin.
-func (l Layout) OrdererAdminTLS() (cert, key string) {
-	d := filepath.Join(l.ordererOrg(), "users", "Admin@"+OrdererDomain, "tls")
+// OrdererTLSCA is the TLS CA of the organisation's orderers.
+func (l Layout) OrdererTLSCA(o Org) string {
+	return filepath.Join(l.ordererOrg(o), "tlsca", "tlsca."+o.OrdererDomain+"-cert.pem")
+}
+
+// OrdererTLSRoots is one PEM file with every organisation's orderer TLS CA:
+// orderers trust each other with it, and the peer CLI and osnadmin verify
+// any orderer with it.
+func (l Layout) OrdererTLSRoots() string { return l.path("config", "orderer-tls-roots.pem") }
+
+// OrdererAdminTLS is the TLS client cert and key with which the
+// organisation's orderer admin calls its orderers' admin endpoints (osnadmin).
+func (l Layout) OrdererAdminTLS(o Org) (cert, key string) {
+	d := filepath.Join(l.ordererOrg(o), "users", "Admin@"+o.OrdererDomain, "tls")
 	return filepath.Join(d, "client.crt"), filepath.Join(d, "client.key")
 }
 

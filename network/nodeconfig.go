@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -129,31 +130,59 @@ func PeerSettings(l Layout, ports Ports, i int, builderDir string) Settings {
 // read or write exchange with the chaincode: above 2 × ballot.MaxBatchVotes + 2.
 const MaxChaincodeBatchKeys = 25_000
 
+// PeerConnectionSettings are the project's changes to how a peer keeps in
+// touch with the other nodes, applied over PeerSettings.
+//
+// Blocks (peer.deliveryclient): with BFT the peer takes blocks from one
+// orderer and block headers from the others; if the headers run ahead for
+// BlockCensorshipTimeout it switches to another orderer. Fabric's 30 s would
+// let one silent orderer stall the peer's commits for 30 s; 5 s stays inside
+// the SmartBFT request timeout.
+//
+// Gossip: a 3.1.1 peer that has just joined the channel probes the other
+// organisation's anchor peer before its own channel policies are in place,
+// the probe fails, and gossip tries a failed peer again only after
+// reconnectInterval (25 s), while the gateway cannot find the second
+// endorser. Trying again every second makes bring-up take seconds, not 30.
+func PeerConnectionSettings() Settings {
+	return Settings{
+		"peer.deliveryclient.blockCensorshipTimeoutKey": BlockCensorshipTimeout.String(),
+		"peer.deliveryclient.reConnectBackoffThreshold": "5s", // retry a lost orderer quickly
+		"peer.gossip.reconnectInterval":                 "1s",
+	}
+}
+
+// BlockCensorshipTimeout: see PeerConnectionSettings.
+const BlockCensorshipTimeout = 5 * time.Second
+
 // OrdererSettings are the project's changes to Fabric's orderer.yaml for
-// orderer i: TLS everywhere, no system channel (the channel participation API
-// creates the channel), Raft traffic on the main listener.
+// orderer i: TLS everywhere (trusting both organisations' orderer TLS CAs),
+// no system channel (the channel participation API creates the channel),
+// cluster traffic on the main listener, an admin endpoint that only its own
+// organisation's orderer admin may call.
 func OrdererSettings(l Layout, ports Ports, i int) Settings {
 	listen, admin, ops := ports.Orderer(i)
 	node := l.OrdererNode(i)
+	org := OrdererOrg(i)
 	tls := func(f string) string { return filepath.Join(node, "tls", f) }
-	adminCA := filepath.Join(l.ordererOrg(), "users", "Admin@"+OrdererDomain, "tls", "ca.crt")
-	data := l.NodeDataDir(fmt.Sprintf("orderer%d", i))
+	adminCA := filepath.Join(l.ordererOrg(org), "users", "Admin@"+org.OrdererDomain, "tls", "ca.crt")
+	data := l.NodeDataDir(OrdererProcess(i))
 	return Settings{
 		"General.ListenAddress":                   "127.0.0.1",
 		"General.ListenPort":                      listen,
 		"General.TLS.Enabled":                     true,
 		"General.TLS.PrivateKey":                  tls("server.key"),
 		"General.TLS.Certificate":                 tls("server.crt"),
-		"General.TLS.RootCAs":                     []string{tls("ca.crt")},
+		"General.TLS.RootCAs":                     []string{l.OrdererTLSRoots()},
 		"General.Cluster.ClientCertificate":       tls("server.crt"),
 		"General.Cluster.ClientPrivateKey":        tls("server.key"),
-		"General.Cluster.RootCAs":                 []string{tls("ca.crt")},
+		"General.Cluster.RootCAs":                 []string{l.OrdererTLSRoots()},
 		"General.BootstrapMethod":                 "none",
 		"General.LocalMSPDir":                     filepath.Join(node, "msp"),
-		"General.LocalMSPID":                      OrdererMSPID,
+		"General.LocalMSPID":                      org.OrdererMSPID,
 		"FileLedger.Location":                     data,
-		"Consensus.WALDir":                        filepath.Join(data, "etcdraft", "wal"),
-		"Consensus.SnapDir":                       filepath.Join(data, "etcdraft", "snapshot"),
+		"Consensus.WALDir":                        filepath.Join(data, "wal"),
+		"Consensus.SnapDir":                       filepath.Join(data, "snapshot"),
 		"Operations.ListenAddress":                fmt.Sprintf("127.0.0.1:%d", ops),
 		"Metrics.Provider":                        "prometheus",
 		"Admin.ListenAddress":                     fmt.Sprintf("127.0.0.1:%d", admin),

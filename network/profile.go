@@ -58,7 +58,7 @@ func BuildProfile(l Layout, ports Ports) (Profile, error) {
 	}
 	for i := 0; i < OrdererCount; i++ {
 		listen, _, _ := ports.Orderer(i)
-		p.Orderers = append(p.Orderers, Endpoint{Address: fmt.Sprintf("127.0.0.1:%d", listen), TLSRootPEM: l.OrdererTLSCA(), ServerName: "127.0.0.1"})
+		p.Orderers = append(p.Orderers, Endpoint{Address: fmt.Sprintf("127.0.0.1:%d", listen), TLSRootPEM: l.OrdererTLSCA(OrdererOrg(i)), ServerName: "127.0.0.1"})
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
-// Command vcnet runs the Votechain consortium on this machine: three Raft
-// orderers, a Commission peer and an Observers peer, and the ballot chaincode
-// as a service, all as native processes.
+// Command vcnet runs the Votechain consortium on this machine: four orderers
+// (two per organisation; SmartBFT or Raft), a Commission peer and an
+// Observers peer, and the ballot chaincode as a service, all as native
+// processes.
 //
 //	vcnet up        bring the network up (idempotent), print the time it took
 //	vcnet down      stop every process it started (--wipe also deletes the data)
@@ -53,6 +54,7 @@ func run() error {
 	fabricBin := fs.String("fabric-bin", "bin/fabric", "folder of the Fabric binaries and sample config")
 	chaincode := fs.String("chaincode", "bin/ballotcc", "chaincode service binary")
 	builder := fs.String("builder", network.BuilderDir, "external builder folder")
+	consensus := fs.String("consensus", "", fmt.Sprintf("ordering of a new network: %s or %s (default %s; an existing network keeps its own)", network.BFT, network.Raft, network.DefaultConsensus))
 	wipe := fs.Bool("wipe", false, "with down: also delete the run folder")
 	asJSON := fs.Bool("json", false, "with status: print JSON")
 	verbose := fs.Bool("v", false, "verbose: log retries while the network settles")
@@ -73,7 +75,7 @@ func run() error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	n, err := localnet.New(localnet.Config{Dir: *dir, PortBase: *portBase, FabricBin: *fabricBin, Chaincode: *chaincode, Builder: *builder, Log: log})
+	n, err := localnet.New(localnet.Config{Dir: *dir, PortBase: *portBase, FabricBin: *fabricBin, Chaincode: *chaincode, Builder: *builder, Consensus: network.Consensus(*consensus), Log: log})
 	if err != nil {
 		return err
 	}

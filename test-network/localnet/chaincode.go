@@ -142,7 +142,7 @@ func (n *Network) approveAndCommit(ctx context.Context, cc chaincodeState) error
 func (n *Network) retryPeer(ctx context.Context, env []string, done string, args ...string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for attempt := 1; ; attempt++ {
-		out, err := proc.Run(ctx, env, n.bin("peer"), append(args, n.ordererFlags()...)...)
+		out, err := proc.Run(ctx, env, n.bin("peer"), append(args, n.ordererFlags(ctx)...)...)
 		if err == nil || strings.Contains(string(out), done) {
 			return nil
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
 	"github.com/votechain/votechain/test-network/nettest"
 )
@@ -49,6 +50,16 @@ func TestBadConfiguration(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{"damaged", "down --wipe"}},
+		{"other consensus than the instance's", func(t *testing.T, cfg *localnet.Config) {
+			writeState(t, cfg.Dir, fmt.Sprintf(`{"port_base":%d,"consensus":"raft","created":true}`, cfg.PortBase))
+			cfg.Consensus = network.BFT
+		}, []string{"created with consensus raft", "--consensus raft", "down --wipe"}},
+		{"instance of the three-orderer layout", func(t *testing.T, cfg *localnet.Config) {
+			writeState(t, cfg.Dir, fmt.Sprintf(`{"port_base":%d,"created":true}`, cfg.PortBase))
+		}, []string{"older version", "down --wipe"}},
+		{"unknown consensus", func(t *testing.T, cfg *localnet.Config) {
+			cfg.Consensus = "pbft"
+		}, []string{"unknown consensus", "bft", "raft"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -68,5 +79,15 @@ func TestBadConfiguration(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func writeState(t *testing.T, dir, state string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(state), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

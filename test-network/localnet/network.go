@@ -1,6 +1,6 @@
 // Package localnet runs the Votechain consortium on one machine as native
-// processes: three Raft orderers, one peer per organisation and one chaincode
-// service per organisation, with TLS everywhere and the election channel
+// processes: four orderers (two per organisation, SmartBFT or Raft), one peer
+// per organisation and one chaincode service per organisation, with TLS everywhere and the election channel
 // created through the channel participation API. It brings the network up
 // (idempotently), deploys the chaincode, reports status and tears it down,
 // stopping every process it started by PID.
@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/votechain/votechain/internal/proc"
@@ -23,20 +24,25 @@ import (
 
 // Config says where a network instance lives and what it runs.
 type Config struct {
-	Dir       string       // run folder for crypto, ledgers, logs and state (git-ignored)
-	PortBase  int          // first port of the instance's port plan (network.Ports)
-	FabricBin string       // folder with peer, orderer, configtxgen, cryptogen, osnadmin and config/
-	Chaincode string       // the chaincode service binary (cmd/ballotcc)
-	Builder   string       // the external builder folder (network/builder)
+	Dir       string // run folder for crypto, ledgers, logs and state (git-ignored)
+	PortBase  int    // first port of the instance's port plan (network.Ports)
+	FabricBin string // folder with peer, orderer, configtxgen, cryptogen, osnadmin and config/
+	Chaincode string // the chaincode service binary (cmd/ballotcc)
+	Builder   string // the external builder folder (network/builder)
+	// Consensus of a new instance; empty means network.DefaultConsensus. An
+	// existing instance keeps the consensus it was created with: asking for
+	// another one is an error.
+	Consensus network.Consensus
 	Log       *slog.Logger // progress; nil discards
 }
 
 // state is what the instance remembers between commands (state.json).
 type state struct {
-	PortBase  int            `json:"port_base"`
-	Created   bool           `json:"created"` // channel joined and chaincode committed
-	PIDs      map[string]int `json:"pids"`
-	Chaincode chaincodeState `json:"chaincode"`
+	PortBase  int               `json:"port_base"`
+	Consensus network.Consensus `json:"consensus"`
+	Created   bool              `json:"created"` // channel joined and chaincode committed
+	PIDs      map[string]int    `json:"pids"`
+	Chaincode chaincodeState    `json:"chaincode"`
 }
 
 type chaincodeState struct {
@@ -67,6 +73,9 @@ func New(cfg Config) (*Network, error) {
 		}
 		*p = abs
 	}
+	if _, err := network.ParseConsensus(string(cfg.Consensus)); err != nil {
+		return nil, err
+	}
 	if cfg.PortBase <= 1024 || cfg.PortBase > 65000 {
 		return nil, fmt.Errorf("port base %d out of range: choose 1025..65000", cfg.PortBase)
 	}
@@ -84,6 +93,10 @@ func New(cfg Config) (*Network, error) {
 // Layout names the instance's files.
 func (n *Network) Layout() network.Layout { return n.layout }
 
+// Consensus is the instance's consensus: the one it was created with, or
+// the one it will be created with.
+func (n *Network) Consensus() network.Consensus { return n.state.Consensus }
+
 // Ports is the instance's port plan.
 func (n *Network) Ports() network.Ports { return n.ports }
 
@@ -93,7 +106,7 @@ func (n *Network) Profile() (network.Profile, error) { return network.LoadProfil
 func (n *Network) loadState() error {
 	data, err := os.ReadFile(n.layout.State())
 	if errors.Is(err, os.ErrNotExist) {
-		n.state = state{PortBase: n.cfg.PortBase, PIDs: map[string]int{}}
+		n.state = n.freshState()
 		return nil
 	}
 	if err != nil {
@@ -105,7 +118,16 @@ func (n *Network) loadState() error {
 	if n.state.PIDs == nil {
 		n.state.PIDs = map[string]int{}
 	}
+	if n.state.Consensus == "" {
+		return fmt.Errorf("the instance in %s was created by an older version (three orderers of one organisation): wipe it with `vcnet down --wipe` (make network-down WIPE=1) and run up again", n.cfg.Dir)
+	}
 	return nil
+}
+
+// freshState is the state of an instance not yet created.
+func (n *Network) freshState() state {
+	consensus, _ := network.ParseConsensus(string(n.cfg.Consensus)) // checked in New
+	return state{PortBase: n.cfg.PortBase, Consensus: consensus, PIDs: map[string]int{}}
 }
 
 func (n *Network) saveState() error {
@@ -154,6 +176,10 @@ func (n *Network) Up(ctx context.Context) error {
 	if n.state.PortBase != n.cfg.PortBase {
 		return fmt.Errorf("the instance in %s was created with port base %d, not %d: use --port-base %d, or wipe it with `vcnet down --wipe`",
 			n.cfg.Dir, n.state.PortBase, n.cfg.PortBase, n.state.PortBase)
+	}
+	if n.cfg.Consensus != "" && n.cfg.Consensus != n.state.Consensus {
+		return fmt.Errorf("the instance in %s was created with consensus %s, not %s: use --consensus %s, or wipe it with `vcnet down --wipe`",
+			n.cfg.Dir, n.state.Consensus, n.cfg.Consensus, n.state.Consensus)
 	}
 	if !n.state.Created {
 		if err := n.checkFreshDir(); err != nil {
@@ -225,6 +251,7 @@ func (n *Network) Down(wipe bool) error {
 			continue
 		}
 		bin := procs[name].Bin
+		_ = n.Resume(name) // a paused process would only see SIGTERM once continued
 		if err := proc.Stop(n.state.PIDs[name], bin, 10*time.Second); err != nil {
 			errs = append(errs, err)
 			continue
@@ -240,7 +267,7 @@ func (n *Network) Down(wipe bool) error {
 		if err := os.RemoveAll(n.cfg.Dir); err != nil {
 			return fmt.Errorf("wipe %s: %w", n.cfg.Dir, err)
 		}
-		n.state = state{PortBase: n.cfg.PortBase, PIDs: map[string]int{}}
+		n.state = n.freshState()
 		return nil
 	}
 	if _, err := os.Stat(n.cfg.Dir); err == nil {
@@ -260,6 +287,25 @@ func (n *Network) Kill(name string) error {
 	}
 	delete(n.state.PIDs, name)
 	return n.saveState()
+}
+
+// Pause stops one process with SIGSTOP without ending it: it keeps its
+// connections open but answers nothing (for fault tests). Resume undoes it.
+func (n *Network) Pause(name string) error { return n.signal(name, syscall.SIGSTOP) }
+
+// Resume continues a process stopped by Pause.
+func (n *Network) Resume(name string) error { return n.signal(name, syscall.SIGCONT) }
+
+func (n *Network) signal(name string, sig syscall.Signal) error {
+	p, ok := n.processes()[name]
+	if !ok {
+		return fmt.Errorf("no process %q in this network", name)
+	}
+	pid := n.state.PIDs[name]
+	if !proc.Alive(pid, p.Bin) {
+		return fmt.Errorf("%s is not running", name)
+	}
+	return syscall.Kill(pid, sig)
 }
 
 // startAll starts the named processes concurrently and records their PIDs.

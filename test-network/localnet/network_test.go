@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,13 +22,23 @@ import (
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
-// TestConsortium brings a real network up and checks what the consortium
-// promises: both organisations must endorse, one alone is refused, the
-// ordering service survives the loss of one of three orderers, a chaincode
+// TestConsortium brings a real network up with each consensus and checks
+// what the consortium promises: both organisations must endorse, one alone
+// is refused, the ordering service keeps committing under load when one of
+// its four orderers is killed and the restarted one catches up, a chaincode
 // redeploy keeps the ledger, and down leaves nothing running.
 func TestConsortium(t *testing.T) {
-	n := nettest.Start(t)
+	for _, consensus := range []network.Consensus{network.BFT, network.Raft} {
+		t.Run(string(consensus), func(t *testing.T) { testConsortium(t, consensus) })
+	}
+}
+
+func testConsortium(t *testing.T, consensus network.Consensus) {
+	n := nettest.StartConsensus(t, consensus)
 	ctx := context.Background()
+	if got := n.Status(ctx).Consensus; got != consensus {
+		t.Fatalf("status says consensus %q, want %q", got, consensus)
+	}
 
 	pids := pidsOf(n.Status(ctx))
 	if err := n.Up(ctx); err != nil {
@@ -36,16 +48,7 @@ func TestConsortium(t *testing.T) {
 		t.Fatalf("second up restarted processes: %v -> %v", pids, again)
 	}
 
-	profile, err := n.Profile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := fabricclient.Dial(profile, "Commission")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	probe := conn.Contract("probe")
+	probe := probeContract(t, n)
 
 	t.Run("both orgs endorse, evaluate reads back", func(t *testing.T) {
 		commit := submit(t, probe, "Put", "k1", "v1")
@@ -68,21 +71,29 @@ func TestConsortium(t *testing.T) {
 		}
 	})
 
-	t.Run("survives losing one orderer", func(t *testing.T) {
-		victim := raftLeader(t, n)
+	t.Run("kill -9 of the leader under load, restart catches up", func(t *testing.T) {
+		l := startLoad(probe, 4)
+		time.Sleep(2 * time.Second)
+		victim := leader(t, n)
+		killedAt := time.Now()
 		if err := n.Kill(victim); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("killed %s (the Raft leader)", victim)
-		for i := 0; i < 5; i++ {
-			key := fmt.Sprintf("after-kill-%d", i)
-			if err := submitEventually(probe, key, "ok", 60*time.Second); err != nil {
-				t.Fatalf("transaction %d after killing %s: %v", i, victim, err)
-			}
+		t.Logf("killed %s (the leader)", victim)
+		time.Sleep(20 * time.Second)
+		res := l.stop()
+		after := res.since(killedAt)
+		t.Logf("%d transactions committed, %d after the kill; longest gap between commits %.1f s", len(res.commits), after, res.maxGap(killedAt).Seconds())
+		if res.err != nil {
+			t.Fatalf("a transaction never committed: %v", res.err)
+		}
+		if after < 10 {
+			t.Fatalf("only %d transactions committed in the 20 s after killing %s", after, victim)
 		}
 		if err := n.Up(ctx); err != nil { // restarts the killed orderer
 			t.Fatalf("up after kill: %v", err)
 		}
+		waitSameHeight(t, n, victim)
 	})
 
 	t.Run("deploy keeps the ledger", func(t *testing.T) {
@@ -123,6 +134,123 @@ func TestConsortium(t *testing.T) {
 			t.Errorf("port %d (%s %s) still listening after down", np.Port, np.Process, np.Role)
 		}
 	}
+}
+
+// TestBFTFaults checks what SmartBFT across both organisations adds: a
+// leader that stops answering is replaced within the configured request
+// timeout, and one organisation's two orderers cannot order without the
+// other's, while restarting those resumes ordering with nothing lost.
+func TestBFTFaults(t *testing.T) {
+	n := nettest.StartConsensus(t, network.BFT)
+	ctx := context.Background()
+	probe := probeContract(t, n)
+
+	t.Run("a silent leader stalls commits at most the request timeout", func(t *testing.T) {
+		l := startLoad(probe, 4)
+		time.Sleep(2 * time.Second)
+		victim := leader(t, n)
+		pausedAt := time.Now()
+		if err := n.Pause(victim); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Resume(victim) })
+		time.Sleep(network.BFTRequestTimeout + 15*time.Second)
+		res := l.stop()
+		gap := res.maxGap(pausedAt)
+		bound := network.BFTRequestTimeout + 5*time.Second // + the view change and the block's way to the peer
+		t.Logf("paused %s (the leader): %d commits after, longest gap %.1f s (request timeout %s, bound %s)",
+			victim, res.since(pausedAt), gap.Seconds(), network.BFTRequestTimeout, bound)
+		if res.err != nil {
+			t.Fatalf("a transaction never committed: %v", res.err)
+		}
+		if res.since(pausedAt.Add(bound)) == 0 {
+			t.Fatalf("nothing committed once the request timeout had passed")
+		}
+		if gap > bound {
+			t.Fatalf("commits stalled %.1f s with %s silent; the request timeout is %s", gap.Seconds(), victim, network.BFTRequestTimeout)
+		}
+		if now := leader(t, n); now == victim {
+			t.Fatalf("%s still leads after going silent", victim)
+		}
+		if err := n.Resume(victim); err != nil {
+			t.Fatal(err)
+		}
+		waitSameHeight(t, n, victim)
+	})
+
+	t.Run("one organisation's orderers cannot order alone", func(t *testing.T) {
+		if err := submitEventually(probe, "before-outage", "kept", 60*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		var observers []string
+		for i := 0; i < network.OrdererCount; i++ {
+			if network.OrdererOrg(i) == network.Observers {
+				observers = append(observers, network.OrdererProcess(i))
+			}
+		}
+		for _, name := range observers {
+			if err := n.Kill(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Second) // a block decided just before the kill reaches every live node
+		top := topHeight(n)
+		t.Logf("stopped %v at height %d", observers, top)
+
+		// Through the gateway: fewer than a quorum of orderers take it.
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		_, err := probe.SubmitWithContext(sctx, "Put", client.WithArguments("during-outage", "gateway"))
+		cancel()
+		if err == nil {
+			t.Fatal("a transaction committed with only the Commission's orderers running")
+		}
+		t.Logf("gateway submit refused: %v", firstLine(err))
+
+		// Straight to a Commission orderer, which accepts it into its pool:
+		// still no block, even after the request timeout.
+		if err := n.InvokeThroughOrderer(ctx, 0, "during-outage", "orderer0"); err != nil {
+			t.Fatalf("broadcast to orderer0: %v", err)
+		}
+		time.Sleep(network.BFTRequestTimeout + 5*time.Second)
+		if now := topHeight(n); now != top {
+			t.Fatalf("blocks were cut with one organisation's orderers only: height %d -> %d", top, now)
+		}
+		if _, err := probe.EvaluateTransaction("Get", "during-outage"); err == nil {
+			t.Fatal("the ledger changed during the outage")
+		}
+
+		if err := n.Up(ctx); err != nil { // restarts the Observers' orderers
+			t.Fatalf("up after the outage: %v", err)
+		}
+		got, err := readEventually(probe, "during-outage", 60*time.Second)
+		if err != nil || got != "orderer0" {
+			t.Fatalf("the transaction orderer0 accepted during the outage: Get = %q, %v; want it committed after the restart", got, err)
+		}
+		if got, err := probe.EvaluateTransaction("Get", "before-outage"); err != nil || string(got) != "kept" {
+			t.Fatalf("Get before-outage = %q, %v; want kept", got, err)
+		}
+		if err := submitEventually(probe, "after-outage", "ok", 60*time.Second); err != nil {
+			t.Fatalf("ordering did not resume: %v", err)
+		}
+		for _, name := range observers {
+			waitSameHeight(t, n, name)
+		}
+	})
+}
+
+// probeContract is the probe contract through the Commission's gateway peer.
+func probeContract(t *testing.T, n *localnet.Network) *client.Contract {
+	t.Helper()
+	profile, err := n.Profile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := fabricclient.Dial(profile, "Commission")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn.Contract("probe")
 }
 
 func pidsOf(st localnet.Status) map[string]int {
@@ -203,13 +331,133 @@ func submitEventually(c *client.Contract, key, value string, within time.Duratio
 	}
 }
 
-func raftLeader(t *testing.T, n *localnet.Network) string {
+// leader is the orderer that says it leads the channel.
+func leader(t *testing.T, n *localnet.Network) string {
 	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, p := range n.Status(context.Background()).Processes {
+			if p.Leader {
+				return p.Name
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no orderer reports itself leader")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// topHeight is the highest block height any running node reports.
+func topHeight(n *localnet.Network) int64 {
+	var top int64
 	for _, p := range n.Status(context.Background()).Processes {
-		if p.Leader {
-			return p.Name
+		top = max(top, p.Height)
+	}
+	return top
+}
+
+// waitSameHeight waits until orderer name has every block the other
+// orderers and the peers have.
+func waitSameHeight(t *testing.T, n *localnet.Network, name string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var top, mine int64
+		for _, p := range n.Status(context.Background()).Processes {
+			if p.Name == name {
+				mine = p.Height
+			}
+			top = max(top, p.Height)
+		}
+		if mine > 0 && mine == top {
+			t.Logf("%s caught up at height %d", name, mine)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s at height %d, the network at %d after 60 s", name, mine, top)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func readEventually(c *client.Contract, key string, within time.Duration) (string, error) {
+	deadline := time.Now().Add(within)
+	for {
+		got, err := c.EvaluateTransaction("Get", key)
+		if err == nil || time.Now().After(deadline) {
+			return string(got), err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func firstLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
+}
+
+// load keeps workers submitting distinct probe Puts, each until it commits.
+type load struct {
+	stopping atomic.Bool
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	res      loadResult
+}
+
+type loadResult struct {
+	commits []time.Time // when each transaction's commit was seen, in order
+	err     error       // a transaction that did not commit within 60 s
+}
+
+func startLoad(c *client.Contract, workers int) *load {
+	l := &load{}
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; !l.stopping.Load(); i++ {
+				err := submitEventually(c, fmt.Sprintf("load-%d-%d", w, i), "x", 60*time.Second)
+				l.mu.Lock()
+				if err != nil && l.res.err == nil {
+					l.res.err = err
+				}
+				if err == nil {
+					l.res.commits = append(l.res.commits, time.Now())
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) stop() loadResult {
+	l.stopping.Store(true)
+	l.wg.Wait()
+	return l.res
+}
+
+// since counts the commits seen after t.
+func (r loadResult) since(t time.Time) int {
+	n := 0
+	for _, c := range r.commits {
+		if c.After(t) {
+			n++
 		}
 	}
-	t.Fatal("no orderer reports itself Raft leader")
-	return ""
+	return n
+}
+
+// maxGap is the longest time without a commit from t on.
+func (r loadResult) maxGap(t time.Time) time.Duration {
+	var gap time.Duration
+	prev := t
+	for _, c := range r.commits {
+		if c.After(prev) {
+			gap = max(gap, c.Sub(prev))
+			prev = c
+		}
+	}
+	return gap
 }

@@ -3,6 +3,7 @@ package localnet
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 
 	"github.com/votechain/votechain/internal/proc"
@@ -59,17 +60,17 @@ func (n *Network) processNames() []string {
 // configuration, processes, channel membership and the chaincode.
 func (n *Network) create(ctx context.Context) error {
 	l := n.layout
-	n.log.Info("creating network", "dir", n.cfg.Dir, "port_base", n.cfg.PortBase)
+	n.log.Info("creating network", "dir", n.cfg.Dir, "port_base", n.cfg.PortBase, "consensus", n.state.Consensus)
 	if err := network.WriteCryptoConfig(l); err != nil {
 		return err
 	}
 	if _, err := proc.Run(ctx, nil, n.bin("cryptogen"), "generate", "--config", l.CryptoConfig(), "--output", l.Crypto()); err != nil {
 		return err
 	}
-	if err := network.WriteTLSRootBundle(l); err != nil {
+	if err := network.WriteTLSRootBundles(l); err != nil {
 		return err
 	}
-	if err := network.WriteConfigtx(l, n.ports); err != nil {
+	if err := network.WriteConfigtx(l, n.ports, n.state.Consensus); err != nil {
 		return err
 	}
 	if _, err := proc.Run(ctx, []string{"FABRIC_CFG_PATH=" + l.ConfigtxDir()}, n.bin("configtxgen"),
@@ -114,7 +115,9 @@ func (n *Network) writeNodeConfigs() error {
 	}
 	for i, o := range network.PeerOrgs {
 		dst := filepath.Join(n.layout.NodeConfigDir(network.PeerProcess(o)), "core.yaml")
-		if err := network.PatchYAML(sample("core.yaml"), dst, network.PeerSettings(n.layout, n.ports, i, n.cfg.Builder)); err != nil {
+		settings := network.PeerSettings(n.layout, n.ports, i, n.cfg.Builder)
+		maps.Copy(settings, network.PeerConnectionSettings())
+		if err := network.PatchYAML(sample("core.yaml"), dst, settings); err != nil {
 			return err
 		}
 	}
@@ -136,22 +139,22 @@ func parallel(count int, f func(i int) error) error {
 	return first
 }
 
-// joinChannel joins the three orderers (channel participation API) and both
-// peers to the election channel.
+// joinChannel joins the four orderers (channel participation API, each by
+// its own organisation's orderer admin) and both peers to the election channel.
 func (n *Network) joinChannel(ctx context.Context) error {
-	cert, key := n.layout.OrdererAdminTLS()
 	err := parallel(network.OrdererCount, func(i int) error {
 		_, admin, _ := n.ports.Orderer(i)
+		cert, key := n.layout.OrdererAdminTLS(network.OrdererOrg(i))
 		_, err := proc.Run(ctx, nil, n.bin("osnadmin"), "channel", "join",
 			"--channelID", network.ChannelName, "--config-block", n.layout.GenesisBlock(),
-			"-o", fmt.Sprintf("127.0.0.1:%d", admin), "--ca-file", n.layout.OrdererTLSCA(),
+			"-o", fmt.Sprintf("127.0.0.1:%d", admin), "--ca-file", n.layout.OrdererTLSRoots(),
 			"--client-cert", cert, "--client-key", key)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("join orderers to %s: %w", network.ChannelName, err)
 	}
-	n.log.Info("orderers joined the channel", "channel", network.ChannelName)
+	n.log.Info("orderers joined the channel", "channel", network.ChannelName, "consensus", n.state.Consensus)
 	err = parallel(len(network.PeerOrgs), func(i int) error {
 		_, err := proc.Run(ctx, n.peerAdminEnv(i), n.bin("peer"), "channel", "join", "-b", n.layout.GenesisBlock())
 		return err
@@ -178,15 +181,25 @@ func (n *Network) peerAdminEnv(i int) []string {
 	}
 }
 
-// ordererFlags point a peer CLI command at the first live orderer
-// (orderer0 if none is known to run).
-func (n *Network) ordererFlags() []string {
-	port, _, _ := n.ports.Orderer(0)
+// ordererFlags point a peer CLI command at the consensus leader if an
+// orderer says it leads, else at the first live orderer (orderer0 if none is
+// known to run). The peer CLI sends to one orderer, and a SmartBFT follower
+// passes a request on to the leader only after the request forward timeout.
+func (n *Network) ordererFlags(ctx context.Context) []string {
+	target := -1
 	for i := 0; i < network.OrdererCount; i++ {
-		if n.running(network.OrdererProcess(i)) {
-			port, _, _ = n.ports.Orderer(i)
+		if !n.running(network.OrdererProcess(i)) {
+			continue
+		}
+		if target < 0 {
+			target = i
+		}
+		_, _, ops := n.ports.Orderer(i)
+		if isLeader(scrape(ctx, ops)) {
+			target = i
 			break
 		}
 	}
-	return []string{"-o", fmt.Sprintf("127.0.0.1:%d", port), "--tls", "--cafile", n.layout.OrdererTLSCA()}
+	port, _, _ := n.ports.Orderer(max(target, 0))
+	return []string{"-o", fmt.Sprintf("127.0.0.1:%d", port), "--tls", "--cafile", n.layout.OrdererTLSRoots()}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/network"
 )
 
 // ProcessStatus describes one process of the instance.
@@ -19,24 +20,25 @@ type ProcessStatus struct {
 	PID     int    `json:"pid,omitempty"`
 	Running bool   `json:"running"`
 	Port    int    `json:"port"`
-	Height  int64  `json:"height,omitempty"`      // blocks on the election channel, from the node's metrics
-	Leader  bool   `json:"raft_leader,omitempty"` // orderers only
+	Height  int64  `json:"height,omitempty"` // blocks on the election channel, from the node's metrics
+	Leader  bool   `json:"leader,omitempty"` // orderers only: the Raft leader or the SmartBFT view's leader
 	Log     string `json:"log"`
 }
 
 // Status is the state of the instance.
 type Status struct {
-	Dir       string          `json:"dir"`
-	PortBase  int             `json:"port_base"`
-	Created   bool            `json:"created"`
-	Chaincode string          `json:"chaincode"`
-	Sequence  int64           `json:"sequence"`
-	Processes []ProcessStatus `json:"processes"`
+	Dir       string            `json:"dir"`
+	PortBase  int               `json:"port_base"`
+	Consensus network.Consensus `json:"consensus"`
+	Created   bool              `json:"created"`
+	Chaincode string            `json:"chaincode"`
+	Sequence  int64             `json:"sequence"`
+	Processes []ProcessStatus   `json:"processes"`
 }
 
 // Status reports what runs, on which ports, and each node's block height.
 func (n *Network) Status(ctx context.Context) Status {
-	st := Status{Dir: n.cfg.Dir, PortBase: n.state.PortBase, Created: n.state.Created,
+	st := Status{Dir: n.cfg.Dir, PortBase: n.state.PortBase, Consensus: n.state.Consensus, Created: n.state.Created,
 		Chaincode: n.state.Chaincode.Label, Sequence: n.state.Chaincode.Sequence}
 	procs := n.processes()
 	names := n.processNames()
@@ -48,11 +50,16 @@ func (n *Network) Status(ctx context.Context) Status {
 		if ops, ok := opsPorts[name]; ok && ps.Running {
 			metrics := scrape(ctx, ops)
 			ps.Height = int64(metrics["ledger_blockchain_height"])
-			ps.Leader = metrics["consensus_etcdraft_is_leader"] == 1
+			ps.Leader = isLeader(metrics)
 		}
 		st.Processes = append(st.Processes, ps)
 	}
 	return st
+}
+
+// isLeader reports whether an orderer's gauges say it leads the channel.
+func isLeader(metrics map[string]float64) bool {
+	return metrics["consensus_etcdraft_is_leader"] == 1 || metrics["consensus_BFT_is_leader"] == 1
 }
 
 // operationsPorts maps node process names to their operations (metrics) port.
@@ -107,7 +114,7 @@ func parseGauges(r io.Reader, match string) map[string]float64 {
 
 // Print writes the status as a table.
 func (st Status) Print(w io.Writer) {
-	fmt.Fprintf(w, "network in %s (port base %d)\n", st.Dir, st.PortBase)
+	fmt.Fprintf(w, "network in %s (port base %d, consensus %s)\n", st.Dir, st.PortBase, st.Consensus)
 	if !st.Created {
 		fmt.Fprintln(w, "not created: run `make network-up`")
 	}

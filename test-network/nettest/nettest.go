@@ -165,11 +165,20 @@ func Config(t testing.TB) localnet.Config {
 	}
 }
 
-// Start brings up a private network for t and tears it down (stopping every
-// process by PID) when the test ends; under -short it skips t.
+// Start brings up a private network for t with the default consensus and
+// tears it down (stopping every process by PID) when the test ends; under
+// -short it skips t.
 func Start(t testing.TB) *localnet.Network {
 	t.Helper()
-	n, err := localnet.New(Config(t))
+	return StartConsensus(t, "")
+}
+
+// StartConsensus is Start with the given consensus ("" for the default).
+func StartConsensus(t testing.TB, consensus network.Consensus) *localnet.Network {
+	t.Helper()
+	cfg := Config(t)
+	cfg.Consensus = consensus
+	n, err := localnet.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +193,7 @@ func Start(t testing.TB) *localnet.Network {
 	if err := n.Up(ctx); err != nil {
 		t.Fatalf("network up: %v", err)
 	}
-	t.Logf("network up in %.1f s (port base %d)", time.Since(began).Seconds(), n.Ports().Base)
+	t.Logf("network up in %.1f s (port base %d, consensus %s)", time.Since(began).Seconds(), n.Ports().Base, n.Consensus())
 	return n
 }
 

@@ -1,0 +1,123 @@
+package network
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/smartbft"
+	"gopkg.in/yaml.v3"
+)
+
+// configtxgen takes the SmartBFT options as written: a field left out is
+// zero, not SmartBFT's default, and a name it does not know is an error.
+func TestSmartBFTOptionsSetEveryField(t *testing.T) {
+	opts := SmartBFTOptions()
+	fields := map[string]bool{}
+	typ := reflect.TypeOf(smartbft.Options{})
+	for i := 0; i < typ.NumField(); i++ {
+		if f := typ.Field(i); f.IsExported() {
+			fields[f.Name] = true
+		}
+	}
+	for name := range opts {
+		if !fields[name] {
+			t.Errorf("option %s is not a field of smartbft.Options", name)
+		}
+	}
+	// The orderer fills these from the channel's BatchSize; RequestMaxBytes 0
+	// means the batch limit (a 64 MB transaction is allowed).
+	derived := map[string]bool{"RequestBatchMaxCount": true, "RequestBatchMaxBytes": true, "RequestMaxBytes": true}
+	for name := range fields {
+		if _, ok := opts[name]; !ok && !derived[name] {
+			t.Errorf("smartbft.Options.%s is not set", name)
+		}
+	}
+	forward, _ := time.ParseDuration(opts["RequestForwardTimeout"].(string))
+	complain, _ := time.ParseDuration(opts["RequestComplainTimeout"].(string))
+	if forward+complain != BFTRequestTimeout || forward > complain {
+		t.Errorf("forward %s + complain %s, request timeout %s", forward, complain, BFTRequestTimeout)
+	}
+	if opts["LeaderRotation"] != int(smartbft.Options_ROTATION_OFF) || opts["DecisionsPerLeader"] != 0 {
+		t.Error("leader rotation must be off on Fabric 3.1.1")
+	}
+}
+
+func TestConfigtxOrderersSplitAcrossOrganisations(t *testing.T) {
+	for _, consensus := range []Consensus{BFT, Raft} {
+		t.Run(string(consensus), func(t *testing.T) {
+			l := Layout{Dir: t.TempDir()}
+			if err := WriteConfigtx(l, Ports{Base: DefaultPortBase}, consensus); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(filepath.Join(l.ConfigtxDir(), "configtx.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Profiles map[string]struct {
+					Capabilities map[string]bool `yaml:"Capabilities"`
+					Orderer      struct {
+						OrdererType      string         `yaml:"OrdererType"`
+						Addresses        []string       `yaml:"Addresses"`
+						ConsenterMapping []bftConsenter `yaml:"ConsenterMapping"`
+						EtcdRaft         struct {
+							Consenters []raftConsenter `yaml:"Consenters"`
+						} `yaml:"EtcdRaft"`
+						Organizations []configtxOrg `yaml:"Organizations"`
+					} `yaml:"Orderer"`
+				} `yaml:"Profiles"`
+			}
+			if err := yaml.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			p := doc.Profiles[ChannelProfile]
+			if !p.Capabilities["V3_0"] || len(p.Orderer.Addresses) != 0 {
+				t.Errorf("capabilities %v, global orderer addresses %v: want V3_0 and none", p.Capabilities, p.Orderer.Addresses)
+			}
+			endpoints := map[string]int{}
+			for _, o := range p.Orderer.Organizations {
+				endpoints[o.ID] = len(o.OrdererEndpoints)
+			}
+			if endpoints[Commission.OrdererMSPID] != OrderersPerOrg || endpoints[Observers.OrdererMSPID] != OrderersPerOrg || len(endpoints) != 2 {
+				t.Errorf("orderer endpoints per organisation: %v", endpoints)
+			}
+			switch consensus {
+			case BFT:
+				if p.Orderer.OrdererType != "BFT" || len(p.Orderer.ConsenterMapping) != OrdererCount {
+					t.Fatalf("type %s with %d consenters", p.Orderer.OrdererType, len(p.Orderer.ConsenterMapping))
+				}
+				perMSP := map[string]int{}
+				for i, c := range p.Orderer.ConsenterMapping {
+					perMSP[c.MSPID]++
+					if c.ID != i+1 || c.Identity != l.OrdererSignCert(i) {
+						t.Errorf("consenter %d: id %d identity %s", i, c.ID, c.Identity)
+					}
+				}
+				if perMSP[Commission.OrdererMSPID] != 2 || perMSP[Observers.OrdererMSPID] != 2 {
+					t.Errorf("consenters per MSP %v: a 3-of-4 quorum must need both organisations", perMSP)
+				}
+			case Raft:
+				if p.Orderer.OrdererType != "etcdraft" || len(p.Orderer.EtcdRaft.Consenters) != OrdererCount {
+					t.Fatalf("type %s with %d consenters", p.Orderer.OrdererType, len(p.Orderer.EtcdRaft.Consenters))
+				}
+			}
+		})
+	}
+	if err := WriteConfigtx(Layout{Dir: t.TempDir()}, Ports{Base: DefaultPortBase}, "pbft"); err == nil {
+		t.Error("unknown consensus accepted")
+	}
+}
+
+func TestParseConsensus(t *testing.T) {
+	for in, want := range map[string]Consensus{"": DefaultConsensus, "bft": BFT, "raft": Raft} {
+		if got, err := ParseConsensus(in); err != nil || got != want {
+			t.Errorf("ParseConsensus(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseConsensus("BFT"); err == nil {
+		t.Error("ParseConsensus accepted an unknown name")
+	}
+}
