@@ -33,26 +33,11 @@ func (c *Conn) Ballot() *Ballot {
 // committed returns the existing record in a new (VALID) transaction. A
 // transaction committed other than VALID gives a *ballot.CommitError.
 func (b *Ballot) CommitBatch(ctx context.Context, batch ballot.Batch) (ballot.Committed, error) {
-	payload, err := json.Marshal(batch)
+	p, err := b.SubmitBatch(ctx, batch)
 	if err != nil {
-		return ballot.Committed{}, fmt.Errorf("encode batch %s: %w", batch.ID(), err)
+		return ballot.Committed{}, err
 	}
-	result, commit, err := b.contract.SubmitAsyncWithContext(ctx, "CommitBatch", client.WithBytesArguments(payload))
-	if err != nil {
-		return ballot.Committed{}, fmt.Errorf("submit batch %s: %w", batch.ID(), err)
-	}
-	status, err := commit.StatusWithContext(ctx)
-	if err != nil {
-		return ballot.Committed{}, fmt.Errorf("commit status of batch %s (tx %s): %w", batch.ID(), commit.TransactionID(), err)
-	}
-	if !status.Successful {
-		return ballot.Committed{}, &ballot.CommitError{TxID: status.TransactionID, Code: status.Code.String()}
-	}
-	var rec ballot.BatchRecord
-	if err := json.Unmarshal(result, &rec); err != nil {
-		return ballot.Committed{}, fmt.Errorf("decode record of batch %s: %w", batch.ID(), err)
-	}
-	return ballot.Committed{Record: rec, TxID: status.TransactionID, Block: status.BlockNumber}, nil
+	return p.Wait(ctx)
 }
 
 // Election reads the election record.
