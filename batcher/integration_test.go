@@ -2,7 +2,6 @@ package batcher_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -18,77 +17,16 @@ import (
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
-var (
-	states     = []string{"CA", "TX", "NY", "FL", "WA"}
-	candidates = []string{"alice", "bob", "carol"}
-)
-
-// enqueue puts votes on their states' streams with their claims, as the
-// gateway's dedup script does, and returns them.
-func enqueue(t *testing.T, rdb *redis.Client, n int, secret string) []ballot.Vote {
-	t.Helper()
-	return enqueueFrom(t, rdb, 0, n, secret)
-}
-
-// enqueueFrom queues votes of voters first..first+n-1.
-func enqueueFrom(t *testing.T, rdb *redis.Client, first, n int, secret string) []ballot.Vote {
-	ctx := context.Background()
-	for _, s := range states {
-		if err := votequeue.EnsureGroup(ctx, rdb, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	votes := make([]ballot.Vote, n)
-	pipe := rdb.Pipeline()
-	for i := range votes {
-		id, err := ballot.NewVoteID()
-		if err != nil {
-			t.Error(err)
-			return nil
-		}
-		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), fmt.Sprint("voter-", first+i), "cred"))
-		votes[i] = ballot.Vote{ID: id, State: states[i%len(states)], Nullifier: ballot.HashHex(null),
-			Candidate: candidates[i%len(candidates)], CastAt: time.Now().UnixMilli()}
-		pipe.Set(ctx, votequeue.ClaimKey(votes[i].State, votes[i].Nullifier), id, time.Hour)
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(votes[i].State), Values: votequeue.Fields(votes[i])})
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Error(err)
-	}
-	return votes
-}
-
-// waitDrained waits until every stream is empty (every vote acknowledged).
-func waitDrained(t *testing.T, rdb *redis.Client, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		left := int64(0)
-		for _, s := range states {
-			n, err := rdb.XLen(context.Background(), votequeue.StreamKey(s)).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			left += n
-		}
-		if left == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d votes still queued after %s", left, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+var states = batcher.TestStates
 
 // TestBatcherCommitsEveryVoteOnce drives the real batcher against a real
 // network and Redis: every queued vote gets a receipt, a duplicate nullifier
 // is recorded as a duplicate, and the ledger's results equal the votes.
 func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 	n := nettest.Start(t)
-	nettest.SetupElection(t, n, nettest.Election(states, candidates))
+	nettest.SetupElection(t, n, nettest.Election(states, batcher.TestCandidates))
 	rdb := redistest.Start(t).Client()
-	votes := enqueue(t, rdb, 3000, "s1")
+	votes := batcher.EnqueueVotes(t, rdb, 0, 3000, "s1")
 
 	// A second vote with the first vote's nullifier (as after a Redis loss).
 	dup := votes[0]
@@ -99,8 +37,8 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 
 	ledger := nettest.Dial(t, n, "Commission").Ballot()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := batcher.New(batcher.Config{Partitions: states, BatchSize: 100, BatchTimeout: 100 * time.Millisecond},
-		rdb, ledger, log, prometheus.NewRegistry())
+	b, err := batcher.New(batcher.Config{Partitions: states, BatchSize: 100},
+		rdb, batcher.FabricLedger(ledger), log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +46,7 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 	done := make(chan error, 1)
 	began := time.Now()
 	go func() { done <- b.Run(ctx) }()
-	waitDrained(t, rdb, 3*time.Minute)
+	batcher.WaitDrained(t, rdb, 3*time.Minute)
 	t.Logf("%d votes committed in %.1f s", len(votes)+1, time.Since(began).Seconds())
 	cancel()
 	if err := <-done; err != nil {

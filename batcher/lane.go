@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,7 +23,8 @@ type lane struct {
 	lease string
 	log   *slog.Logger
 
-	inflight chan struct{} // one slot per batch in flight in this lane
+	inflight atomic.Int32  // the lane's transactions in flight
+	finished chan struct{} // signalled (without blocking) when one finishes
 	wg       sync.WaitGroup
 	fenced   chan struct{} // closed when the lease is found lost
 	fenceOne sync.Once
@@ -34,12 +36,39 @@ func (b *Batcher) newLane(partition, lease string) *lane {
 		store:    &store{rdb: b.rdb, partition: partition, consumer: b.owner},
 		lease:    lease,
 		log:      b.log.With("partition", partition),
-		inflight: make(chan struct{}, b.cfg.Depth),
+		finished: make(chan struct{}, 1),
 		fenced:   make(chan struct{}),
 	}
 }
 
 func (l *lane) partition() string { return l.store.partition }
+
+// pending is what a lane has read and not yet cut.
+type pending struct {
+	entries []Entry
+	oldest  time.Time // when the oldest entry was read
+}
+
+// Entry is one accepted vote read from a partition's stream.
+type Entry struct {
+	StreamID string // Redis stream entry id, acknowledged after commit
+	Vote     ballot.Vote
+}
+
+func (p *pending) add(now time.Time, es []Entry) {
+	if len(p.entries) == 0 && len(es) > 0 {
+		p.oldest = now
+	}
+	p.entries = append(p.entries, es...)
+}
+
+// take removes the n oldest entries; the rest count as read at now.
+func (p *pending) take(now time.Time, n int) []Entry {
+	out := append([]Entry(nil), p.entries[:n]...)
+	p.entries = append(p.entries[:0], p.entries[n:]...)
+	p.oldest = now
+	return out
+}
 
 // run resubmits journaled batches, reclaims entries abandoned by dead
 // consumers, then cuts and submits batches until ctx ends or the lease is
@@ -63,7 +92,7 @@ func (l *lane) run(ctx context.Context) error {
 		return err
 	}
 	l.wg.Wait() // journaled batches first, so their entries are acknowledged before reclaiming
-	cut := newCutter(l.b.cfg.BatchSize, l.b.cfg.BatchTimeout)
+	var p pending
 	reclaimed, err := l.store.reclaim(ctx)
 	if err != nil {
 		return err
@@ -71,34 +100,13 @@ func (l *lane) run(ctx context.Context) error {
 	if len(reclaimed) > 0 {
 		l.log.Info("reclaimed unacknowledged votes", "count", len(reclaimed))
 	}
-	cut.add(time.Now(), l.decode(ctx, reclaimed)...)
+	p.add(l.b.clock.Now(), l.decode(ctx, reclaimed))
 
-	for ctx.Err() == nil {
-		now := time.Now()
-		// A batch that is due on time alone waits while every in-flight slot
-		// is busy and keeps filling: under load, batches grow towards
-		// BatchSize instead of many small ones queueing for slots.
-		for cut.due(now) && (cut.full() || l.slotFree()) {
-			if err := l.submitNew(ctx, cut.cut(now)); err != nil {
-				return err
-			}
-		}
-		wait := cut.wait(now, time.Second)
-		if cut.due(now) {
-			wait = slotPoll // waiting for a slot: take more votes meanwhile
-		}
-		msgs, err := l.store.read(ctx, cut.room(), wait)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			l.log.Warn("queue read failed", "err", err)
-			l.b.metrics.retries.WithLabelValues("redis").Inc()
-			sleep(ctx, time.Second)
-			continue
-		}
-		cut.add(time.Now(), l.decode(ctx, msgs)...)
-		l.b.metrics.buffered.WithLabelValues(l.partition()).Set(float64(len(cut.pending)))
+	reads := make(chan []Entry)
+	room := make(chan int, 1)
+	go l.readLoop(ctx, room, reads)
+	if err := l.cutLoop(ctx, &p, room, reads); err != nil {
+		return err
 	}
 	select {
 	case <-l.fenced:
@@ -106,11 +114,100 @@ func (l *lane) run(ctx context.Context) error {
 		return errFenced
 	default:
 	}
-	// Graceful stop: what was read is committed too, not left to a takeover.
-	if len(cut.pending) > 0 {
-		return l.submitNew(context.WithoutCancel(ctx), cut.cut(time.Now()))
+	// Graceful stop: what was cut is committed too, not left to a takeover.
+	bg := context.WithoutCancel(ctx)
+	for len(p.entries) > 0 {
+		if err := l.b.inflight.acquire(bg); err != nil {
+			return err
+		}
+		if err := l.submitNew(bg, p.take(l.b.clock.Now(), min(len(p.entries), l.b.cfg.BatchSize))); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// cutLoop applies the cut policy until ctx ends: it cuts when the policy
+// says so, and otherwise waits for votes, a finished transaction, a freed
+// process slot or the policy's wake-up time.
+func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <-chan []Entry) error {
+	clock := l.b.clock
+	asked := false // the reader has been told it may read
+	for {
+		now := clock.Now()
+		freed := l.b.inflight.released() // before the check, so no release is missed
+		slotFree := l.b.inflight.free()
+		n, wake := l.b.cut.decide(now, laneState{
+			pending: len(p.entries), oldest: p.oldest, inflight: int(l.inflight.Load()), slotFree: slotFree,
+		})
+		if n > 0 {
+			if l.b.inflight.tryAcquire() {
+				if err := l.submitNew(ctx, p.take(now, n)); err != nil {
+					return err
+				}
+				continue
+			}
+			slotFree = false // another lane took it
+		}
+		if r := l.b.cut.room(len(p.entries)); r > 0 && !asked {
+			room <- r
+			asked = true
+		}
+		var timer <-chan time.Time
+		if !wake.IsZero() {
+			timer = clock.After(wake.Sub(now))
+		}
+		if slotFree {
+			freed = nil
+		}
+		l.b.metrics.buffered.WithLabelValues(l.partition()).Set(float64(len(p.entries)))
+		select {
+		case es := <-reads:
+			asked = false
+			p.add(clock.Now(), es)
+		case <-l.finished:
+		case <-freed:
+		case <-timer:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// readLoop reads up to the number of votes it is told on room, blocking in
+// Redis until some arrive, and hands them over on reads. Votes it holds when
+// ctx ends stay pending in the consumer group for the next owner.
+func (l *lane) readLoop(ctx context.Context, room <-chan int, reads chan<- []Entry) {
+	for failures := 0; ; {
+		var n int
+		select {
+		case n = <-room:
+		case <-ctx.Done():
+			return
+		}
+		for {
+			msgs, err := l.store.read(ctx, n, time.Second)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				failures++
+				l.log.Warn("queue read failed", "err", err)
+				l.b.metrics.retries.WithLabelValues("redis").Inc()
+				sleep(ctx, l.b.clock, backoff(failures, 100*time.Millisecond, 2*time.Second))
+				continue
+			}
+			failures = 0
+			if es := l.decode(ctx, msgs); len(es) > 0 {
+				select {
+				case reads <- es:
+				case <-ctx.Done():
+					return
+				}
+				break
+			}
+		}
+	}
 }
 
 // decode turns stream messages into entries; undecodable ones go to the dead-letter stream.
@@ -133,15 +230,12 @@ func (l *lane) decode(ctx context.Context, msgs []redis.XMessage) []Entry {
 	return out
 }
 
-// submitNew builds, journals and submits a batch from entries, waiting for an
-// in-flight slot first (backpressure on the reader).
+// submitNew builds, journals and submits a batch from entries, holding a
+// process slot the caller acquired.
 func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
-	if err := l.acquireSlot(ctx); err != nil {
-		return nil // shutting down: the entries stay pending for the next owner
-	}
 	seq, err := l.store.nextSeq(ctx)
 	if err != nil {
-		l.releaseSlot()
+		l.b.inflight.release()
 		return err
 	}
 	j := journalEntry{StreamIDs: make([]string, len(entries))}
@@ -150,11 +244,11 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 		votes[i], j.StreamIDs[i] = e.Vote, e.StreamID
 	}
 	if j.Batch, err = ballot.BuildBatch(l.partition(), seq, votes); err != nil {
-		l.releaseSlot()
+		l.b.inflight.release()
 		return fmt.Errorf("build batch %s/%d: %w", l.partition(), seq, err)
 	}
 	if err := l.store.journal(ctx, l.lease, j); err != nil {
-		l.releaseSlot()
+		l.b.inflight.release()
 		l.fence(err)
 		return err
 	}
@@ -172,42 +266,12 @@ func (l *lane) resubmitJournal(ctx context.Context) error {
 		l.log.Info("resubmitting journaled batches", "count", len(js))
 	}
 	for _, j := range js {
-		if err := l.acquireSlot(ctx); err != nil {
+		if err := l.b.inflight.acquire(ctx); err != nil {
 			return nil
 		}
 		l.launch(ctx, j)
 	}
 	return nil
-}
-
-func (l *lane) acquireSlot(ctx context.Context) error {
-	select {
-	case l.inflight <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case l.b.inflight <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		<-l.inflight
-		return ctx.Err()
-	}
-}
-
-// slotPoll is how long a lane with a due batch reads for more votes before
-// it looks for a free in-flight slot again.
-const slotPoll = 20 * time.Millisecond
-
-// slotFree reports whether a batch submitted now would start at once (this
-// lane's and the process's in-flight limits both have room).
-func (l *lane) slotFree() bool {
-	return len(l.inflight) < cap(l.inflight) && len(l.b.inflight) < cap(l.b.inflight)
-}
-
-func (l *lane) releaseSlot() {
-	<-l.b.inflight
-	<-l.inflight
 }
 
 func (l *lane) fence(err error) {
@@ -219,92 +283,27 @@ func (l *lane) fence(err error) {
 	}
 }
 
-// launch commits a journaled batch in the background, holding its slot.
+// launch commits a journaled batch in the background, holding its process
+// slot and one of the lane's.
 func (l *lane) launch(ctx context.Context, j journalEntry) {
 	l.wg.Add(1)
+	l.inflight.Add(1)
 	l.b.metrics.inflight.Inc()
 	go func() {
 		defer l.wg.Done()
-		defer l.b.metrics.inflight.Dec()
-		defer l.releaseSlot()
+		defer func() {
+			l.b.metrics.inflight.Dec()
+			l.inflight.Add(-1)
+			l.b.inflight.release()
+			select {
+			case l.finished <- struct{}{}:
+			default:
+			}
+		}()
 		// Commit even while shutting down: a graceful stop drains what is in flight.
 		if err := l.commit(context.WithoutCancel(ctx), ctx, j); err != nil {
 			l.fence(err)
 			l.log.Warn("batch left in the journal for the next owner", "batch", j.Batch.ID(), "err", err)
 		}
 	}()
-}
-
-// commit submits the batch until it is committed VALID, then records the
-// receipts and acknowledges the entries. Failures (endorsement, MVCC conflict,
-// timeout, peer down) are retried with backoff; the batch is never half
-// acknowledged. stop ends the retries (the journal keeps the batch).
-func (l *lane) commit(ctx, stop context.Context, j journalEntry) error {
-	began := time.Now()
-	for attempt := 1; ; attempt++ {
-		attemptCtx, cancel := context.WithTimeout(ctx, l.b.cfg.CommitTimeout)
-		done, err := l.b.ledger.CommitBatch(attemptCtx, j.Batch)
-		cancel()
-		if err == nil {
-			return l.finish(ctx, j, done, began)
-		}
-		cause := classify(err)
-		l.b.metrics.retries.WithLabelValues(cause).Inc()
-		l.log.Warn("batch commit failed; retrying", "batch", j.Batch.ID(), "attempt", attempt, "cause", cause, "err", err)
-		if !sleep(stop, backoff(attempt, 100*time.Millisecond, 10*time.Second)) {
-			return stop.Err()
-		}
-	}
-}
-
-// finish writes receipts and acknowledges a committed batch.
-func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed, began time.Time) error {
-	block := done.Block
-	if done.Record.TxID != done.TxID {
-		// An idempotent resubmission: the batch was committed by an earlier
-		// transaction, whose block the receipts must name.
-		b, err := l.b.ledger.BlockOfTx(ctx, done.Record.TxID)
-		if err != nil {
-			return fmt.Errorf("find block of %s: %w", done.Record.TxID, err)
-		}
-		block = b
-	}
-	if err := votequeue.WriteLocations(ctx, l.b.rdb, votequeue.Locations(j.Batch, done.Record, block)); err != nil {
-		return err
-	}
-	if err := l.store.ack(ctx, l.lease, j); err != nil {
-		return err
-	}
-	m := l.b.metrics
-	m.batches.WithLabelValues(l.partition()).Inc()
-	m.votes.WithLabelValues("counted").Add(float64(done.Record.Counted))
-	m.votes.WithLabelValues("duplicate").Add(float64(len(done.Record.Rejected)))
-	m.latency.Observe(time.Since(began).Seconds())
-	l.log.Debug("batch committed", "batch", j.Batch.ID(), "votes", len(j.Batch.Votes), "block", block, "tx", done.TxID)
-	return nil
-}
-
-// classify names a commit failure for the retry metric.
-func classify(err error) string {
-	var commitErr *ballot.CommitError
-	switch {
-	case errors.As(err, &commitErr):
-		return "commit_" + commitErr.Code
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	default:
-		return "endorse_or_submit"
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

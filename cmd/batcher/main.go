@@ -45,12 +45,13 @@ func run() error {
 	user := fs.String("user", "User1", "enrolled user to submit as")
 	redisAddr := fs.String("redis", defaultRedis, "Redis address")
 	partitions := fs.String("partitions", "", "comma-separated partitions to serve; default: the election's states")
-	batchSize := fs.Int("batch-size", d.BatchSize, "votes per batch")
-	batchTimeout := fs.Duration("batch-timeout", d.BatchTimeout, "cut a smaller batch after this wait")
-	depth := fs.Int("depth", d.Depth, "batches in flight per lane")
-	maxInflight := fs.Int("max-inflight", d.MaxInflight, "batches in flight per process")
+	batchSize := fs.Int("batch-size", d.BatchSize, "most votes per batch (a lane's batch grows while its transactions are in flight)")
+	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight (0: a quarter of --batch-size)")
+	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight")
+	depth := fs.Int("depth", d.Depth, "transactions in flight per lane")
+	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
-	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "one submission attempt")
+	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
 	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
@@ -95,9 +96,9 @@ func run() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b, err := batcher.New(batcher.Config{
-		Partitions: parts, BatchSize: *batchSize, BatchTimeout: *batchTimeout, Depth: *depth,
+		Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
 		MaxInflight: *maxInflight, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
-	}, rdb, ledger, log, reg)
+	}, rdb, batcher.FabricLedger(ledger), log, reg)
 	if err != nil {
 		return err
 	}

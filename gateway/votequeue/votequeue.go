@@ -17,6 +17,7 @@
 //	roll:{CA}             set of eligible nullifiers, raw 32 bytes (RollKey)
 //	dupes:{CA}            hash nullifier hex -> duplicate attempts (DupesKey)
 //	review:{CA}           stream of refused attempts for human review (ReviewKey)
+//	lag:{CA}              age in ms of the oldest vote not yet committed, set by the batcher (LagKey)
 //
 // A review entry has the fields "reason" ("not_eligible" or "duplicate") and
 // "request_id" (the gateway request that was refused), followed by the

@@ -2,17 +2,18 @@ package batcher_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redistest"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -32,7 +33,7 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	n := nettest.Start(t)
-	nettest.SetupElection(t, n, nettest.Election(states, candidates))
+	nettest.SetupElection(t, n, nettest.Election(states, batcher.TestCandidates))
 	rs := redistest.Start(t)
 	dir := nettest.RunDir(t, "batcher")
 	bin := filepath.Join(dir, "batcher")
@@ -52,7 +53,7 @@ func (s *stack) startBatcher(t *testing.T, name string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(s.bin, "--profile", s.net.Layout().Profile(), "--redis", s.redis.Addr,
-		"--batch-size", "200", "--batch-timeout", "100ms", "--lease-ttl", "2s", "--metrics", "127.0.0.1:0")
+		"--batch-size", "200", "--lease-ttl", "2s", "--metrics", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func (s *stack) enqueueSlowly(t *testing.T, n, chunk int) <-chan []ballot.Vote {
 	go func() {
 		var all []ballot.Vote
 		for i := 0; i < n; i += chunk {
-			all = append(all, enqueueFrom(t, s.rdb, i, min(chunk, n-i), "slow")...)
+			all = append(all, batcher.EnqueueVotes(t, s.rdb, i, min(chunk, n-i), "slow")...)
 			time.Sleep(100 * time.Millisecond)
 		}
 		out <- all
@@ -127,72 +128,115 @@ func TestBatcherKill9AndRestart(t *testing.T) {
 	t.Log("killed the batcher with SIGKILL after at least 1500 receipts")
 	s.startBatcher(t, "second")
 	votes := <-queued
-	waitDrained(t, s.rdb, 3*time.Minute)
+	batcher.WaitDrained(t, s.rdb, 3*time.Minute)
 	s.checkExactlyOnce(t, votes)
 }
 
-// TestBatcherFailover runs two batchers, which share the lanes, kills one, and
-// checks that its lanes move to the survivor and nothing is lost.
-func TestBatcherFailover(t *testing.T) {
+// TestOrdererKillWhileVotesFlow kills -9 the orderer the transactions go to
+// (the ordering leader, to which the other orderers forward) while votes
+// flow. Transactions it had accepted are never ordered; the batcher finds
+// them lost from the blocks that follow and resubmits them under the same
+// batch ids, so no vote waits long for its receipt, and every vote is
+// counted exactly once.
+func TestOrdererKillWhileVotesFlow(t *testing.T) {
 	s := newStack(t)
-	a := s.startBatcher(t, "a")
-	b := s.startBatcher(t, "b")
-	queued := s.enqueueSlowly(t, 6000, 300)
-	owners := s.waitLeaseOwners(t, func(o map[string]int) bool { return len(o) == 2 })
-	t.Logf("lanes per batcher before the kill: %v", owners)
-	s.waitCommitted(t, 1500)
-	kill9(t, a)
-	dead := fmt.Sprintf("-%d-", a.Process.Pid)
-	s.waitLeaseOwners(t, func(o map[string]int) bool {
-		for owner := range o {
-			if strings.Contains(owner, dead) {
-				return false
+	s.startBatcher(t, "batcher")
+	ctx := context.Background()
+
+	const chunks, chunk = 200, 50 // 500 votes/s for 20 s
+	var (
+		mu     sync.Mutex
+		queued = map[string]time.Time{} // vote id -> its 202 (on the stream)
+		votes  []ballot.Vote
+	)
+	flowing := make(chan struct{})
+	go func() {
+		defer close(flowing)
+		for i := range chunks {
+			vs := batcher.EnqueueVotes(t, s.rdb, i*chunk, chunk, "orderer-kill")
+			at := time.Now()
+			mu.Lock()
+			for _, v := range vs {
+				queued[v.ID] = at
+			}
+			votes = append(votes, vs...)
+			mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+
+	time.Sleep(5 * time.Second)
+	victim := orderingLeader(t, s.net)
+	if err := s.net.Kill(victim); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed %s (the ordering leader) with SIGKILL while votes flow", victim)
+
+	// Poll the receipts: a vote is committed for its voter when its receipt exists.
+	waits := map[string]time.Duration{}
+	deadline := time.Now().Add(3 * time.Minute)
+	for done := false; !done; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d votes without a receipt after 3 minutes", len(queued)-len(waits), len(queued))
+		}
+		select {
+		case <-flowing:
+			done = true
+		default:
+		}
+		mu.Lock()
+		var ids []string
+		for id := range queued {
+			if _, ok := waits[id]; !ok {
+				ids = append(ids, id)
 			}
 		}
-		return o[ownerOf(t, s, b.Process.Pid)] == len(states)
-	})
-	votes := <-queued
-	waitDrained(t, s.rdb, 3*time.Minute)
+		mu.Unlock()
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.IntCmd, len(ids))
+		for i, id := range ids {
+			cmds[i] = pipe.Exists(ctx, votequeue.ReceiptKey(id))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && len(ids) > 0 {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		mu.Lock()
+		for i, id := range ids {
+			if cmds[i].Val() == 1 {
+				waits[id] = now.Sub(queued[id])
+			}
+		}
+		done = done && len(waits) == len(queued)
+		mu.Unlock()
+	}
+	all := make([]time.Duration, 0, len(waits))
+	for _, w := range waits {
+		all = append(all, w)
+	}
+	slices.Sort(all)
+	longest := all[len(all)-1]
+	t.Logf("%d votes: 202→receipt p50 %v, p95 %v, longest %v", len(all),
+		all[len(all)/2].Round(time.Millisecond), all[len(all)*95/100].Round(time.Millisecond), longest.Round(time.Millisecond))
+	if longest >= 15*time.Second {
+		t.Errorf("a vote waited %v for its receipt after the orderer's death; want under 15 s", longest)
+	}
+	batcher.WaitDrained(t, s.rdb, time.Minute)
 	s.checkExactlyOnce(t, votes)
 }
 
-// leaseOwners counts the lanes each batcher holds.
-func (s *stack) leaseOwners(t *testing.T) map[string]int {
-	out := map[string]int{}
-	for _, st := range states {
-		v, err := s.rdb.Get(context.Background(), "lease:{"+st+"}").Result()
-		if err == redis.Nil {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		owner, _, _ := strings.Cut(v, "/")
-		out[owner]++
-	}
-	return out
-}
-
-func (s *stack) waitLeaseOwners(t *testing.T, ok func(map[string]int) bool) map[string]int {
+// orderingLeader is the orderer the transactions go to: the one whose
+// metrics say it leads the channel (the Raft leader, or SmartBFT's).
+func orderingLeader(t *testing.T, n *localnet.Network) string {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		o := s.leaseOwners(t)
-		if ok(o) {
-			return o
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lease owners %v never reached the expected split", o)
+	for range 50 {
+		for _, p := range n.Status(context.Background()).Processes {
+			if p.Leader {
+				return p.Name
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func ownerOf(t *testing.T, s *stack, pid int) string {
-	for owner := range s.leaseOwners(t) {
-		if strings.Contains(owner, fmt.Sprintf("-%d-", pid)) {
-			return owner
-		}
-	}
+	t.Fatal("no orderer reports itself the leader")
 	return ""
 }

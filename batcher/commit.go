@@ -1,0 +1,173 @@
+package batcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+// errLost says a submitted transaction will never commit (recoveryPolicy).
+type errLost struct {
+	txID    string
+	elapsed time.Duration
+	blocks  uint64
+}
+
+func (e *errLost) Error() string {
+	return fmt.Sprintf("transaction %s lost: not committed %s after acceptance, %d blocks later", e.txID, e.elapsed.Round(time.Millisecond), e.blocks)
+}
+
+type waited struct {
+	done ballot.Committed
+	err  error
+}
+
+// attempt submits a batch once and waits for its commit until the recovery
+// policy judges the transaction lost.
+func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch) (ballot.Committed, error) {
+	tx, err := b.ledger.Submit(ctx, batch)
+	if err != nil {
+		return ballot.Committed{}, err
+	}
+	accepted := b.clock.Now()
+	h0, _ := b.height.get()
+	waitCtx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
+	res := make(chan waited, 1)
+	go func() {
+		done, err := tx.Wait(waitCtx)
+		res <- waited{done, err}
+	}()
+	for {
+		lat := b.latencyStats()
+		elapsed := b.clock.Now().Sub(accepted)
+		h, grew := b.height.get()
+		if h0 == 0 {
+			h0 = h // no block seen before acceptance: count from the first one seen
+		}
+		if b.recovery.lost(elapsed, h-h0, lat) {
+			stopWait()
+			if r := <-res; r.err == nil {
+				return r.done, nil // committed just as we gave up
+			}
+			return ballot.Committed{}, &errLost{txID: tx.TransactionID(), elapsed: elapsed, blocks: h - h0}
+		}
+		select {
+		case r := <-res:
+			if r.err == nil {
+				b.recordLatency(b.clock.Now().Sub(accepted))
+			}
+			return r.done, r.err
+		case <-grew:
+		case <-b.clock.After(b.recovery.bound(lat) - elapsed):
+		}
+	}
+}
+
+func (b *Batcher) latencyStats() latencyStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.latencies.stats()
+}
+
+func (b *Batcher) recordLatency(d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.latencies.add(d)
+}
+
+// followBlocks keeps b.height at the ledger's committed height until ctx
+// ends, reconnecting when the block stream breaks.
+func (b *Batcher) followBlocks(ctx context.Context) {
+	for failures := 0; ctx.Err() == nil; {
+		blocks, err := b.ledger.BlockNumbers(ctx)
+		if err == nil {
+			for n := range blocks {
+				failures = 0
+				b.height.saw(n)
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		failures++
+		b.log.Warn("block stream ended; reconnecting", "err", err)
+		b.metrics.retries.WithLabelValues("block_stream").Inc()
+		sleep(ctx, b.clock, backoff(failures, 100*time.Millisecond, 5*time.Second))
+	}
+}
+
+// commit submits the batch until it is committed VALID, then records the
+// receipts and acknowledges the entries. Failures (endorsement, MVCC conflict,
+// peer or orderer down) are retried with backoff, a lost transaction at once;
+// the batch is never half acknowledged. stop ends the retries (the journal
+// keeps the batch).
+func (l *lane) commit(ctx, stop context.Context, j journalEntry) error {
+	clock := l.b.clock
+	began := clock.Now()
+	for attempt := 1; ; attempt++ {
+		attemptCtx, cancel := context.WithTimeout(ctx, l.b.cfg.CommitTimeout)
+		done, err := l.b.attempt(attemptCtx, j.Batch)
+		cancel()
+		if err == nil {
+			return l.finish(ctx, j, done, began)
+		}
+		cause := classify(err)
+		l.b.metrics.retries.WithLabelValues(cause).Inc()
+		l.log.Warn("batch commit failed; retrying", "batch", j.Batch.ID(), "attempt", attempt, "cause", cause, "err", err)
+		if cause == "lost" {
+			continue
+		}
+		if !sleep(stop, clock, backoff(attempt, 100*time.Millisecond, 2*time.Second)) {
+			return stop.Err()
+		}
+	}
+}
+
+// finish writes receipts and acknowledges a committed batch.
+func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed, began time.Time) error {
+	block := done.Block
+	if done.Record.TxID != done.TxID {
+		// An idempotent resubmission: the batch was committed by an earlier
+		// transaction, whose block the receipts must name.
+		b, err := l.b.ledger.BlockOfTx(ctx, done.Record.TxID)
+		if err != nil {
+			return fmt.Errorf("find block of %s: %w", done.Record.TxID, err)
+		}
+		block = b
+	}
+	if err := votequeue.WriteLocations(ctx, l.b.rdb, votequeue.Locations(j.Batch, done.Record, block)); err != nil {
+		return err
+	}
+	if err := l.store.ack(ctx, l.lease, j); err != nil {
+		return err
+	}
+	m := l.b.metrics
+	m.batches.WithLabelValues(l.partition()).Inc()
+	m.batchVotes.Observe(float64(len(j.Batch.Votes)))
+	m.votes.WithLabelValues("counted").Add(float64(done.Record.Counted))
+	m.votes.WithLabelValues("duplicate").Add(float64(len(done.Record.Rejected)))
+	m.latency.Observe(l.b.clock.Now().Sub(began).Seconds())
+	l.log.Debug("batch committed", "batch", j.Batch.ID(), "votes", len(j.Batch.Votes), "block", block, "tx", done.TxID)
+	return nil
+}
+
+// classify names a commit failure for the retry metric.
+func classify(err error) string {
+	var commitErr *ballot.CommitError
+	var lost *errLost
+	switch {
+	case errors.As(err, &lost):
+		return "lost"
+	case errors.As(err, &commitErr):
+		return "commit_" + commitErr.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	default:
+		return "endorse_or_submit"
+	}
+}

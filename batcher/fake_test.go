@@ -1,0 +1,248 @@
+package batcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// fault is what the fake ledger does with one submission.
+type fault int
+
+const (
+	commitOK      fault = iota
+	failSubmit          // endorsement or ordering refused: Submit errs
+	commitInvalid       // ordered but committed invalid (an MVCC conflict)
+	loseTx              // accepted, then lost by its orderer: never commits
+	holdTx              // accepted; commits when the test calls release
+)
+
+// fakeLedger is an in-memory ledger with the chaincode's CommitBatch rules
+// that matter to the batcher: a batch id commits once (a resubmission is a
+// no-op transaction naming the first), and a nullifier counts once.
+type fakeLedger struct {
+	// plan picks the fault for the n-th submission (1-based) of a batch; nil: commit.
+	plan func(batch ballot.Batch, n int) fault
+
+	mu         sync.Mutex
+	txs        int
+	height     uint64
+	records    map[string]ballot.BatchRecord // by batch id
+	blockOf    map[string]uint64             // by tx id
+	nullifiers map[string]string             // state/nullifier -> vote id
+	submits    map[string]int                // by batch id
+	held       []*fakeTx
+	subs       []chan uint64
+}
+
+func newFakeLedger() *fakeLedger {
+	return &fakeLedger{records: map[string]ballot.BatchRecord{}, blockOf: map[string]uint64{},
+		nullifiers: map[string]string{}, submits: map[string]int{}}
+}
+
+type fakeTx struct {
+	id    string
+	batch ballot.Batch
+	done  chan struct{}
+	res   ballot.Committed
+	err   error
+}
+
+func (t *fakeTx) TransactionID() string { return t.id }
+
+func (t *fakeTx) Wait(ctx context.Context) (ballot.Committed, error) {
+	select {
+	case <-t.done:
+		return t.res, t.err
+	case <-ctx.Done():
+		return ballot.Committed{}, fmt.Errorf("commit status of %s: %w", t.id, ctx.Err())
+	}
+}
+
+func (f *fakeLedger) Submit(ctx context.Context, b ballot.Batch) (Tx, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.submits[b.ID()]++
+	what := commitOK
+	if f.plan != nil {
+		what = f.plan(b, f.submits[b.ID()])
+	}
+	if what == failSubmit {
+		return nil, errors.New("fake: endorsement failed")
+	}
+	f.txs++
+	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batch: b, done: make(chan struct{})}
+	switch what {
+	case commitOK:
+		f.commitLocked(tx)
+	case commitInvalid:
+		tx.err = &ballot.CommitError{TxID: tx.id, Code: "MVCC_READ_CONFLICT"}
+		f.blockLocked(tx.id)
+		close(tx.done)
+	case holdTx:
+		f.held = append(f.held, tx)
+	}
+	return tx, nil
+}
+
+// commitLocked applies CommitBatch's rules in a new block.
+func (f *fakeLedger) commitLocked(tx *fakeTx) {
+	block := f.blockLocked(tx.id)
+	rec, ok := f.records[tx.batch.ID()]
+	if !ok {
+		rec = ballot.BatchRecord{State: tx.batch.State, Seq: tx.batch.Seq, Root: tx.batch.Root,
+			Votes: len(tx.batch.Votes), Tallies: ballot.Tally{}, Rejected: []int{}, TxID: tx.id}
+		for i, v := range tx.batch.Votes {
+			k := v.State + "/" + v.Nullifier
+			if _, used := f.nullifiers[k]; used {
+				rec.Rejected = append(rec.Rejected, i)
+				continue
+			}
+			f.nullifiers[k] = v.ID
+			rec.Tallies.Add(v.Candidate, 1)
+			rec.Counted++
+		}
+		f.records[tx.batch.ID()] = rec
+	}
+	tx.res = ballot.Committed{Record: rec, TxID: tx.id, Block: block}
+	close(tx.done)
+}
+
+// blockLocked cuts a block holding txID and tells the block subscribers.
+func (f *fakeLedger) blockLocked(txID string) uint64 {
+	n := f.height
+	f.height++
+	if txID != "" {
+		f.blockOf[txID] = n
+	}
+	for _, s := range f.subs {
+		select {
+		case s <- n:
+		default: // a slow subscriber misses a number; the next one carries the height
+		}
+	}
+	return n
+}
+
+// mine cuts k blocks of other transactions.
+func (f *fakeLedger) mine(k int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range k {
+		f.blockLocked("")
+	}
+}
+
+// release commits every held transaction.
+func (f *fakeLedger) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tx := range f.held {
+		f.commitLocked(tx)
+	}
+	f.held = nil
+}
+
+// commitDirect commits a batch as an earlier owner did, returning its transaction.
+func (f *fakeLedger) commitDirect(b ballot.Batch) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.txs++
+	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batch: b, done: make(chan struct{})}
+	f.commitLocked(tx)
+	return tx.id
+}
+
+func (f *fakeLedger) BlockOfTx(_ context.Context, txID string) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.blockOf[txID]
+	if !ok {
+		return 0, fmt.Errorf("fake: no transaction %s", txID)
+	}
+	return n, nil
+}
+
+func (f *fakeLedger) BlockNumbers(ctx context.Context) (<-chan uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan uint64, 64)
+	f.subs = append(f.subs, ch)
+	return ch, nil
+}
+
+// counted returns the vote id counted for each nullifier.
+func (f *fakeLedger) counted() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]string, len(f.nullifiers))
+	for k, v := range f.nullifiers {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *fakeLedger) submissions(batchID string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.submits[batchID]
+}
+
+// fakeClock is a Clock that moves only when the test advances it.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeTimer
+}
+
+type fakeTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeTimer{at: c.now.Add(d), ch: ch})
+	return ch
+}
+
+// Advance moves the time on and fires the timers that fall due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
+
+// waiting is how many timers are pending.
+func (c *fakeClock) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}

@@ -1,0 +1,336 @@
+package batcher
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// These tests run the batcher against a real Redis and the fake ledger:
+// no Fabric network.
+
+// startBatcher runs a batcher over every test state until the test ends.
+func startBatcher(t *testing.T, cfg Config, rdb *redis.Client, ledger Ledger) *Batcher {
+	t.Helper()
+	cfg.Partitions = TestStates
+	cfg.LeaseTTL = cmpOr(cfg.LeaseTTL, time.Second)
+	b, err := New(cfg, rdb, ledger, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("batcher run: %v", err)
+		}
+	})
+	return b
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// checkCountedOnce asserts the exactly-once invariant against the fake
+// ledger: every vote counted once under its own id, nothing else counted,
+// every receipt counted, naming the transaction that committed its batch
+// and that transaction's block, and no claim left.
+func checkCountedOnce(t *testing.T, f *fakeLedger, rdb *redis.Client, votes []ballot.Vote) {
+	t.Helper()
+	ctx := context.Background()
+	counted := f.counted()
+	if len(counted) != len(votes) {
+		t.Errorf("the ledger counts %d votes; %d were queued", len(counted), len(votes))
+	}
+	for _, v := range votes {
+		if id := counted[v.State+"/"+v.Nullifier]; id != v.ID {
+			t.Fatalf("vote %s: the ledger counts %q for its nullifier", v.ID, id)
+		}
+		loc, err := votequeue.GetLocation(ctx, rdb, v.ID)
+		if err != nil || loc.Status != ballot.ReceiptCounted {
+			t.Fatalf("vote %s: receipt %+v, %v", v.ID, loc, err)
+		}
+		if block, err := f.BlockOfTx(ctx, loc.TxID); err != nil || block != loc.Block {
+			t.Fatalf("vote %s: receipt names tx %s in block %d; the ledger has it in %d (%v)", v.ID, loc.TxID, loc.Block, block, err)
+		}
+	}
+	for _, s := range TestStates {
+		if keys, _ := rdb.Keys(ctx, votequeue.ClaimPattern(s)).Result(); len(keys) != 0 {
+			t.Errorf("%d claims of %s left after commit", len(keys), s)
+		}
+		if n, _ := rdb.HLen(ctx, journalKey(s)).Result(); n != 0 {
+			t.Errorf("%d batches of %s left in the journal", n, s)
+		}
+	}
+}
+
+func TestLanesCommitEveryVoteOnce(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	f := newFakeLedger()
+	b := startBatcher(t, Config{BatchSize: 50}, rdb, f)
+	votes := EnqueueVotes(t, rdb, 0, 1000, "s")
+	WaitDrained(t, rdb, 30*time.Second)
+	checkCountedOnce(t, f, rdb, votes)
+	// Under a backlog the lanes cut full batches.
+	batches := int(metricValue(t, b.metrics.batches.WithLabelValues("CA")))
+	if batches == 0 || batches > 2*200/50 {
+		t.Errorf("CA's 200 votes took %d batches of at most 50", batches)
+	}
+}
+
+func TestBatcherRetriesFaultsWithoutLosingOrRepeatingVotes(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	f := newFakeLedger()
+	// The first submission of every batch meets a fault, in turn: refused,
+	// committed invalid, lost by its orderer; the second commits.
+	faults := []fault{failSubmit, commitInvalid, loseTx}
+	f.plan = func(b ballot.Batch, n int) fault {
+		if n == 1 {
+			return faults[b.Seq%uint64(len(faults))]
+		}
+		return commitOK
+	}
+	b := startBatcher(t, Config{BatchSize: 20}, rdb, f)
+	votes := EnqueueVotes(t, rdb, 0, 300, "s")
+	WaitDrained(t, rdb, 60*time.Second)
+	checkCountedOnce(t, f, rdb, votes)
+	for _, cause := range []string{"endorse_or_submit", "commit_MVCC_READ_CONFLICT", "lost"} {
+		if n := metricValue(t, b.metrics.retries.WithLabelValues(cause)); n == 0 {
+			t.Errorf("no retry counted for %s", cause)
+		}
+	}
+	for _, s := range TestStates {
+		if n := f.submissions(ballot.Batch{State: s, Seq: 1}.ID()); n < 2 {
+			t.Errorf("batch %s/1 submitted %d times; its first submission failed", s, n)
+		}
+	}
+}
+
+// A previous owner of CA died after journaling two batches, one of which
+// it had committed, and after reading votes it never journaled.
+func TestTakeoverResubmitsJournalAndReclaims(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	f := newFakeLedger()
+	votes := EnqueueVotes(t, rdb, 0, 50, "s") // 10 per state
+	lease, ok, err := acquireLease(ctx, rdb, "CA", "dead", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	dead := &store{rdb: rdb, partition: "CA", consumer: "dead"}
+	msgs, err := dead.read(ctx, 10, 10*time.Millisecond)
+	if err != nil || len(msgs) != 10 {
+		t.Fatalf("read %d, %v", len(msgs), err)
+	}
+	var journaled [2]journalEntry
+	for i := range journaled {
+		j := journalEntry{}
+		var vs []ballot.Vote
+		for _, m := range msgs[4*i : 4*i+4] {
+			v, err := votequeue.Decode(m.Values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vs, j.StreamIDs = append(vs, v), append(j.StreamIDs, m.ID)
+		}
+		seq, _ := dead.nextSeq(ctx)
+		if j.Batch, err = ballot.BuildBatch("CA", seq, vs); err != nil {
+			t.Fatal(err)
+		}
+		if err := dead.journal(ctx, lease, j); err != nil {
+			t.Fatal(err)
+		}
+		journaled[i] = j
+	}
+	firstTx := f.commitDirect(journaled[0].Batch)              // committed, never acknowledged
+	if err := rdb.Del(ctx, leaseKey("CA")).Err(); err != nil { // the dead owner's lease expires
+		t.Fatal(err)
+	}
+
+	startBatcher(t, Config{}, rdb, f)
+	WaitDrained(t, rdb, 30*time.Second)
+	checkCountedOnce(t, f, rdb, votes)
+	for _, v := range journaled[0].Batch.Votes {
+		if loc, _ := votequeue.GetLocation(ctx, rdb, v.ID); loc.TxID != firstTx || loc.Seq != 1 {
+			t.Fatalf("vote of the batch already committed in %s: receipt %+v", firstTx, loc)
+		}
+	}
+	for _, j := range journaled {
+		if n := f.submissions(j.Batch.ID()); n != 1 {
+			t.Errorf("journaled batch %s submitted %d times by the new owner, want once", j.Batch.ID(), n)
+		}
+	}
+}
+
+func TestLaneStopsWhenLeaseIsLost(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	f := newFakeLedger()
+	var holdCA atomic.Bool
+	holdCA.Store(true)
+	f.plan = func(b ballot.Batch, _ int) fault {
+		if b.State == "CA" && holdCA.Load() {
+			return holdTx
+		}
+		return commitOK
+	}
+	b := startBatcher(t, Config{BatchSize: 10}, rdb, f)
+	votes := EnqueueVotes(t, rdb, 0, 100, "s")
+	waitFor(t, "a CA batch in flight", func() bool { return f.submissions(ballot.Batch{State: "CA", Seq: 1}.ID()) > 0 })
+
+	// Another process takes CA's lease (this one stalled past its TTL).
+	if err := rdb.Set(ctx, leaseKey("CA"), "thief/999", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	holdCA.Store(false)
+	f.release() // CA's batch commits, but acknowledging it is fenced off
+	waitFor(t, "CA's lane to stop", func() bool {
+		for _, p := range b.Lanes() {
+			if p == "CA" {
+				return false
+			}
+		}
+		return true
+	})
+	if n, _ := rdb.HLen(ctx, journalKey("CA")).Result(); n == 0 {
+		t.Fatal("the fenced lane's batch left the journal")
+	}
+	if n, _ := rdb.XLen(ctx, votequeue.StreamKey("CA")).Result(); n != 20 {
+		t.Fatalf("CA's stream holds %d votes after the fence, want all 20 unacknowledged", n)
+	}
+	// The thief dies; the lane comes back and finishes from the journal.
+	if err := rdb.Del(ctx, leaseKey("CA")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	WaitDrained(t, rdb, 30*time.Second)
+	checkCountedOnce(t, f, rdb, votes)
+}
+
+func TestPublishLag(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	EnqueueVotes(t, rdb, 0, 5, "s")
+	clk := newFakeClock()
+	clk.now = time.Now().Add(3 * time.Second) // three seconds after the votes' 202
+	b, err := New(Config{Partitions: []string{"CA", "ZZ"}, Clock: clk}, rdb, newFakeLedger(), nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.publishLag(ctx, []string{"CA", "ZZ"}); err != nil {
+		t.Fatal(err)
+	}
+	lag, ok, err := votequeue.GetLag(ctx, rdb, "CA")
+	if err != nil || !ok || lag < 2900*time.Millisecond || lag > 3500*time.Millisecond {
+		t.Errorf("CA's lag %v (reported %v, %v), want about 3s", lag, ok, err)
+	}
+	if got := metricValue(t, b.metrics.lag.WithLabelValues("CA")); got < 2.9 || got > 3.5 {
+		t.Errorf("CA's lag metric %v, want about 3", got)
+	}
+	if lag, ok, err := votequeue.GetLag(ctx, rdb, "ZZ"); err != nil || !ok || lag != 0 {
+		t.Errorf("an empty stream's lag: %v, %v, %v; want 0 reported", lag, ok, err)
+	}
+	if ttl, _ := rdb.PTTL(ctx, votequeue.LagKey("CA")).Result(); ttl <= 0 || ttl > b.cfg.LeaseTTL {
+		t.Errorf("lag key TTL %v, want within the lease TTL %v", ttl, b.cfg.LeaseTTL)
+	}
+	if _, ok, _ := votequeue.GetLag(ctx, rdb, "NY"); ok {
+		t.Error("a lag reported for a lane nobody published")
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// attempt gives up on a transaction its orderer lost once blocks show the
+// network moved on without it, or, with no blocks, at the time bound.
+func TestAttemptGivesUpOnLostTransaction(t *testing.T) {
+	vote := ballot.Vote{State: "CA", Candidate: "alice", CastAt: 1}
+	vote.ID, _ = ballot.NewVoteID()
+	vote.Nullifier = ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("s"), "voter", "cred")))
+	batch, err := ballot.BuildBatch("CA", 1, []ballot.Vote{vote})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		blocks bool
+	}{{"blocks", true}, {"time bound", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeLedger()
+			f.plan = func(ballot.Batch, int) fault { return loseTx }
+			clk := newFakeClock()
+			b, err := New(Config{Partitions: []string{"CA"}, Clock: clk}, nil, f, nil, prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go b.followBlocks(ctx)
+			waitFor(t, "the block stream", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.subs) > 0 })
+			f.mine(1)
+			waitFor(t, "the first block", func() bool { h, _ := b.height.get(); return h == 1 })
+			res := make(chan error, 1)
+			go func() { _, err := b.attempt(ctx, batch); res <- err }()
+			waitFor(t, "the commit wait", func() bool { return clk.waiting() > 0 })
+
+			// Without measurements the typical commit is 500 ms: blocks
+			// count only after twice that; the bound is 4×2 s.
+			step, bound := time.Second-time.Millisecond, 8*time.Second
+			if c.blocks {
+				clk.Advance(step)
+				f.mine(3)
+				waitFor(t, "three blocks", func() bool { h, _ := b.height.get(); return h == 4 })
+				notYet(t, res)
+				clk.Advance(time.Millisecond)
+				f.mine(1)
+			} else {
+				clk.Advance(bound - time.Millisecond)
+				notYet(t, res)
+				clk.Advance(time.Millisecond)
+			}
+			select {
+			case err := <-res:
+				var lost *errLost
+				if !errors.As(err, &lost) {
+					t.Fatalf("attempt returned %v, want a lost transaction", err)
+				}
+				t.Log(err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("attempt still waiting")
+			}
+		})
+	}
+}
+
+// notYet checks an attempt is still waiting (after letting it run).
+func notYet(t *testing.T, res <-chan error) {
+	t.Helper()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-res:
+		t.Fatalf("attempt gave up too early: %v", err)
+	default:
+	}
+}

@@ -1,0 +1,66 @@
+package batcher
+
+import (
+	"context"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network/fabricclient"
+)
+
+// Ledger is what the batcher needs of the ledger. FabricLedger adapts the
+// Fabric client; the tests use an in-memory fake.
+type Ledger interface {
+	// Submit endorses the batch and hands its transaction to ordering.
+	Submit(ctx context.Context, b ballot.Batch) (Tx, error)
+	// BlockOfTx returns the number of the block holding a committed transaction.
+	BlockOfTx(ctx context.Context, txID string) (uint64, error)
+	// BlockNumbers streams the number of every block committed from now on;
+	// the channel closes when ctx ends or the stream breaks.
+	BlockNumbers(ctx context.Context) (<-chan uint64, error)
+}
+
+// Tx is a submitted transaction. Submitting a batch that is already on the
+// ledger commits a no-op transaction whose ballot.Committed.Record names
+// the transaction that committed the batch first.
+type Tx interface {
+	TransactionID() string
+	// Wait returns once the transaction is committed; an error (a
+	// *ballot.CommitError if it was committed invalid) or ctx ended first. A transaction an orderer lost
+	// never commits: Wait then returns only when ctx ends.
+	Wait(ctx context.Context) (ballot.Committed, error)
+}
+
+// FabricLedger is the Ledger of a Fabric ballot contract client.
+func FabricLedger(b *fabricclient.Ballot) Ledger { return fabricLedger{b} }
+
+type fabricLedger struct{ *fabricclient.Ballot }
+
+func (f fabricLedger) Submit(ctx context.Context, b ballot.Batch) (Tx, error) {
+	p, err := f.SubmitBatch(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Clock is the batcher's time source; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// sleep waits d on clock or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, clock Clock, d time.Duration) bool {
+	select {
+	case <-clock.After(d):
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,127 @@
+package batcher
+
+import (
+	"slices"
+	"time"
+)
+
+// The policies below are pure: they take the time and the state they judge
+// as arguments and do no I/O, so they are tested directly.
+
+// cutPolicy decides when a lane cuts a batch: group commit. A lane with
+// nothing in flight cuts whatever it holds at once (low latency at low
+// load); while its transactions are in flight the next batch grows, and it
+// is cut when a slot frees. A lane opens a further transaction beside those
+// in flight only for a batch of at least fill votes, or one whose oldest vote
+// has waited maxWait (a stuck transaction must not hold its lane's votes).
+type cutPolicy struct {
+	maxVotes int           // most votes in one batch
+	fill     int           // votes worth one more transaction beside the lane's in flight
+	depth    int           // most transactions in flight per lane
+	maxWait  time.Duration // longest a vote waits behind its lane's transactions in flight
+}
+
+// laneState is what the cut policy judges.
+type laneState struct {
+	pending  int       // votes read and not yet cut
+	oldest   time.Time // when the oldest of them was read
+	inflight int       // the lane's transactions in flight
+	slotFree bool      // the process has an in-flight slot free
+}
+
+// decide returns how many pending votes to cut now. When it is zero, wake is
+// the time to decide again (zero: only when votes arrive or a slot frees).
+func (p cutPolicy) decide(now time.Time, s laneState) (cut int, wake time.Time) {
+	if s.pending == 0 || s.inflight >= p.depth || !s.slotFree {
+		return 0, time.Time{}
+	}
+	n := min(s.pending, p.maxVotes)
+	if s.inflight == 0 || s.pending >= p.fill {
+		return n, time.Time{}
+	}
+	due := s.oldest.Add(p.maxWait)
+	if !now.Before(due) {
+		return n, time.Time{}
+	}
+	return 0, due
+}
+
+// room is how many more votes a lane may read: it stops at a full batch, so
+// under backlog the queue, not the batcher's memory, holds the votes.
+func (p cutPolicy) room(pending int) int { return max(0, p.maxVotes-pending) }
+
+// recoveryPolicy decides when a submitted transaction will never commit (an
+// orderer accepted it and died before cutting its block, or a peer's
+// gateway lost it), so the batch is submitted again under the same id. It
+// judges by what the network itself shows: blocks committed after the
+// transaction was accepted that did not hold it, and the commit latencies
+// recently measured.
+type recoveryPolicy struct {
+	blocks int           // blocks committed since acceptance without the transaction
+	settle time.Duration // ... and at least this long since acceptance
+	floor  time.Duration // the time bound is never below this
+	limit  time.Duration // nor above this (the configured commit timeout)
+}
+
+// latencyStats summarises recent acceptance-to-commit times.
+type latencyStats struct {
+	typical time.Duration // median
+	worst   time.Duration // maximum
+}
+
+// Without measurements yet: what a one-machine network shows at rest.
+var defaultLatency = latencyStats{typical: 500 * time.Millisecond, worst: 2 * time.Second}
+
+// lost reports whether a transaction accepted elapsed ago, with blocks
+// committed since, will never commit. A block-based verdict also needs
+// settle and twice the typical latency to have passed, because the peer's
+// block stream can trail the orderer by a block or two. A false verdict costs one no-op
+// transaction: the batch is committed once whatever happens.
+func (p recoveryPolicy) lost(elapsed time.Duration, blocksSince uint64, lat latencyStats) bool {
+	if elapsed >= p.bound(lat) {
+		return true
+	}
+	return blocksSince >= uint64(p.blocks) && elapsed >= max(p.settle, 2*lat.typical)
+}
+
+// bound is the longest wait for any commit: four times the slowest recent
+// commit, within [floor, limit].
+func (p recoveryPolicy) bound(lat latencyStats) time.Duration {
+	return min(max(4*lat.worst, p.floor), p.limit)
+}
+
+// latencyWindow keeps the last few acceptance-to-commit times.
+type latencyWindow struct {
+	samples []time.Duration
+	next    int
+}
+
+const latencySamples = 64
+
+func (w *latencyWindow) add(d time.Duration) {
+	if len(w.samples) < latencySamples {
+		w.samples = append(w.samples, d)
+		return
+	}
+	w.samples[w.next] = d
+	w.next = (w.next + 1) % latencySamples
+}
+
+func (w *latencyWindow) stats() latencyStats {
+	if len(w.samples) == 0 {
+		return defaultLatency
+	}
+	s := slices.Clone(w.samples)
+	slices.Sort(s)
+	return latencyStats{typical: s[len(s)/2], worst: s[len(s)-1]}
+}
+
+// backoff is the delay before retry attempt n (1-based): doubling from base,
+// capped at limit.
+func backoff(n int, base, limit time.Duration) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}

@@ -1,0 +1,254 @@
+package batcher
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+var testCut = cutPolicy{maxVotes: 1000, fill: 250, depth: 4, maxWait: time.Second}
+
+func TestCutPolicyDecides(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	for _, c := range []struct {
+		name     string
+		now      time.Time
+		s        laneState
+		cut      int
+		wakeWait time.Duration // 0: no wake-up
+	}{
+		{"nothing pending", t0, laneState{slotFree: true}, 0, 0},
+		{"idle lane cuts one vote at once", t0, laneState{pending: 1, oldest: t0, slotFree: true}, 1, 0},
+		{"idle lane cuts at most a full batch", t0, laneState{pending: 1500, oldest: t0, slotFree: true}, 1000, 0},
+		{"in flight: a small batch grows", t0.Add(100 * time.Millisecond), laneState{pending: 40, oldest: t0, inflight: 1, slotFree: true}, 0, 900 * time.Millisecond},
+		{"in flight: a filled batch takes another slot", t0, laneState{pending: 250, oldest: t0, inflight: 2, slotFree: true}, 250, 0},
+		{"in flight: a vote waited maxWait", t0.Add(time.Second), laneState{pending: 3, oldest: t0, inflight: 1, slotFree: true}, 3, 0},
+		{"lane depth reached", t0.Add(time.Hour), laneState{pending: 1000, oldest: t0, inflight: 4, slotFree: true}, 0, 0},
+		{"no process slot", t0.Add(time.Hour), laneState{pending: 1000, oldest: t0, slotFree: false}, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cut, wake := testCut.decide(c.now, c.s)
+			if cut != c.cut {
+				t.Errorf("cut %d, want %d", cut, c.cut)
+			}
+			var wait time.Duration
+			if !wake.IsZero() {
+				wait = wake.Sub(c.now)
+			}
+			if wait != c.wakeWait {
+				t.Errorf("wake after %v, want %v", wait, c.wakeWait)
+			}
+		})
+	}
+}
+
+func TestCutPolicyRoom(t *testing.T) {
+	for _, c := range []struct{ pending, want int }{{0, 1000}, {400, 600}, {1000, 0}, {1200, 0}} {
+		if got := testCut.room(c.pending); got != c.want {
+			t.Errorf("room(%d) = %d, want %d", c.pending, got, c.want)
+		}
+	}
+}
+
+// simResult is what a simulated lane did.
+type simResult struct {
+	batches   int
+	votes     int
+	meanBatch float64
+	maxBatch  int
+	p95Wait   time.Duration // vote read to its batch committed
+}
+
+// simulate runs one lane under the cut policy for dur, with votes arriving
+// at rate per second and each transaction committing after
+// base + perVote×size, in 1 ms steps of a virtual clock.
+func simulate(p cutPolicy, rate float64, base, perVote, dur time.Duration) simResult {
+	type tx struct {
+		done  time.Duration
+		reads []time.Duration
+	}
+	var (
+		res      simResult
+		pending  []time.Duration // read times
+		inflight []tx
+		waits    []time.Duration
+		credit   float64
+	)
+	t0 := time.Unix(0, 0)
+	for now := time.Duration(0); now < dur; now += time.Millisecond {
+		kept := inflight[:0]
+		for _, x := range inflight {
+			if x.done > now {
+				kept = append(kept, x)
+				continue
+			}
+			for _, r := range x.reads {
+				waits = append(waits, now-r)
+			}
+		}
+		inflight = kept
+		credit += rate / 1000
+		for ; credit >= 1 && len(pending) < p.maxVotes; credit-- {
+			pending = append(pending, now)
+		}
+		for {
+			s := laneState{pending: len(pending), inflight: len(inflight), slotFree: true}
+			if len(pending) > 0 {
+				s.oldest = t0.Add(pending[0])
+			}
+			n, _ := p.decide(t0.Add(now), s)
+			if n == 0 {
+				break
+			}
+			inflight = append(inflight, tx{done: now + base + time.Duration(n)*perVote, reads: pending[:n:n]})
+			pending = slices.Clone(pending[n:])
+			res.batches++
+			res.votes += n
+			res.maxBatch = max(res.maxBatch, n)
+		}
+	}
+	if res.batches > 0 {
+		res.meanBatch = float64(res.votes) / float64(res.batches)
+	}
+	if len(waits) > 0 {
+		slices.Sort(waits)
+		res.p95Wait = waits[len(waits)*95/100]
+	}
+	return res
+}
+
+// The ledger model of the simulations: 300 ms per transaction (block time
+// and endorsement) plus 0.2 ms per vote, so a full batch commits in 500 ms.
+const simBase, simPerVote = 300 * time.Millisecond, 200 * time.Microsecond
+
+func TestCutSizesFollowLoad(t *testing.T) {
+	low := simulate(testCut, 20, simBase, simPerVote, 20*time.Second)
+	// At 20 votes/s a lane never has more than one transaction in flight:
+	// a batch is what arrived during the previous commit (~6 votes), and a
+	// vote waits at most two commits.
+	if low.meanBatch > 20*0.31+1 || low.p95Wait > 2*(simBase+20*simPerVote) {
+		t.Errorf("low rate: %+v; want batches of at most ~7 votes and waits within two commits", low)
+	}
+	mid := simulate(testCut, 1000, simBase, simPerVote, 20*time.Second)
+	// At 1,000 votes/s one commit's arrivals exceed fill: a second
+	// transaction opens as soon as a batch reaches it.
+	if mid.meanBatch < 0.9*float64(testCut.fill) || mid.maxBatch > testCut.fill {
+		t.Errorf("1,000 votes/s: %+v; want batches of about fill (%d) votes", mid, testCut.fill)
+	}
+	// Far beyond what depth×maxVotes per commit can carry: every batch
+	// full once the first commits are in flight.
+	high := simulate(testCut, 20000, simBase, simPerVote, 20*time.Second)
+	if high.meanBatch < 0.95*float64(testCut.maxVotes) {
+		t.Errorf("backlog: %+v; want full batches of %d", high, testCut.maxVotes)
+	}
+	for _, r := range []struct {
+		rate float64
+		res  simResult
+	}{{20, low}, {1000, mid}, {20000, high}} {
+		t.Logf("%6.0f votes/s: %5d batches, mean %6.1f votes, max %4d, p95 read→commit %v",
+			r.rate, r.res.batches, r.res.meanBatch, r.res.maxBatch, r.res.p95Wait)
+	}
+}
+
+// BenchmarkCutPolicy reports the batch sizes and waits a lane reaches at
+// several rates under the simulated ledger, and the cost of a decision.
+func BenchmarkCutPolicy(b *testing.B) {
+	for _, rate := range []float64{20, 100, 1000, 5000, 20000} {
+		b.Run(fmt.Sprintf("rate=%.0f", rate), func(b *testing.B) {
+			var res simResult
+			for range b.N {
+				res = simulate(testCut, rate, simBase, simPerVote, 10*time.Second)
+			}
+			b.ReportMetric(res.meanBatch, "votes/batch")
+			b.ReportMetric(float64(res.batches)/10, "batches/s")
+			b.ReportMetric(float64(res.p95Wait.Milliseconds()), "p95-ms")
+		})
+	}
+}
+
+func TestRecoveryPolicy(t *testing.T) {
+	p := recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: 2 * time.Second, limit: time.Minute}
+	lat := latencyStats{typical: 300 * time.Millisecond, worst: time.Second}
+	for _, c := range []struct {
+		name    string
+		elapsed time.Duration
+		blocks  uint64
+		lat     latencyStats
+		want    bool
+	}{
+		{"fresh", 100 * time.Millisecond, 0, lat, false},
+		{"blocks without it, but not yet twice the typical commit", 500 * time.Millisecond, 5, lat, false},
+		{"blocks without it after twice the typical commit", 600 * time.Millisecond, 3, lat, true},
+		{"too few blocks", 3 * time.Second, 2, lat, false},
+		{"no blocks: four times the slowest commit", 4 * time.Second, 0, lat, true},
+		{"no blocks, just under the bound", 3999 * time.Millisecond, 0, lat, false},
+		{"slow network: bound follows it", 30 * time.Second, 0, latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}, false},
+		{"slow network: blocks need 2× its typical commit", 9 * time.Second, 10, latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}, false},
+		{"the configured limit caps the bound", time.Minute, 0, latencyStats{typical: time.Minute, worst: time.Hour}, true},
+	} {
+		if got := p.lost(c.elapsed, c.blocks, c.lat); got != c.want {
+			t.Errorf("%s: lost(%v, %d blocks) = %v, want %v", c.name, c.elapsed, c.blocks, got, c.want)
+		}
+	}
+	if got := p.bound(latencyStats{worst: 10 * time.Millisecond}); got != p.floor {
+		t.Errorf("bound of a fast network %v, want the floor %v", got, p.floor)
+	}
+}
+
+func TestLatencyWindow(t *testing.T) {
+	var w latencyWindow
+	if w.stats() != defaultLatency {
+		t.Fatalf("empty window: %+v", w.stats())
+	}
+	for i := 1; i <= 3*latencySamples; i++ {
+		w.add(time.Duration(i) * time.Millisecond)
+	}
+	// Only the last 64 samples count: 129..192 ms.
+	got := w.stats()
+	if got.worst != 192*time.Millisecond || got.typical != 161*time.Millisecond {
+		t.Fatalf("stats %+v, want typical 161ms worst 192ms", got)
+	}
+}
+
+func TestBackoffDoublesToLimit(t *testing.T) {
+	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
+	for i, w := range want {
+		if got := backoff(i+1, 100, 1000); got != w {
+			t.Errorf("attempt %d: %v, want %v", i+1, got, w)
+		}
+	}
+}
+
+func TestFairShare(t *testing.T) {
+	for _, c := range []struct{ parts, live, want int }{
+		{10, 1, 10}, {10, 2, 5}, {10, 3, 4}, {5, 10, 1}, {10, 0, 10},
+	} {
+		if got := fairShare(c.parts, c.live); got != c.want {
+			t.Errorf("fairShare(%d, %d) = %d, want %d", c.parts, c.live, got, c.want)
+		}
+	}
+}
+
+func TestConfigDefaultsAndLimits(t *testing.T) {
+	c := Config{Partitions: []string{"CA"}}
+	if err := c.applyDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if c.BatchSize != DefaultConfig.BatchSize || c.Fill != 250 || c.Owner == "" || c.Clock == nil {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+	small := Config{Partitions: []string{"CA"}, BatchSize: 100}
+	if err := small.applyDefaults(); err != nil || small.Fill != 25 {
+		t.Errorf("fill of a 100-vote batch size: %d, %v; want 25", small.Fill, err)
+	}
+	if err := (&Config{}).applyDefaults(); err == nil {
+		t.Error("no partitions accepted")
+	}
+	if err := (&Config{Partitions: []string{"CA"}, BatchSize: 20000}).applyDefaults(); err == nil {
+		t.Error("batch size above the chaincode limit accepted")
+	}
+	if err := (&Config{Partitions: []string{"CA"}, BatchSize: 100, Fill: 200}).applyDefaults(); err == nil {
+		t.Error("fill above the batch size accepted")
+	}
+}

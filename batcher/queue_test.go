@@ -1,0 +1,91 @@
+package batcher
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+// Helpers shared by this package's tests and its external integration
+// tests (exported here, so only the test binary sees them).
+
+var (
+	TestStates     = []string{"CA", "TX", "NY", "FL", "WA"}
+	TestCandidates = []string{"alice", "bob", "carol"}
+)
+
+// EnqueueVotes puts the votes of voters first..first+n-1 on their states'
+// streams with their claims, as the gateway's dedup script does, and returns them.
+func EnqueueVotes(t testing.TB, rdb *redis.Client, first, n int, secret string) []ballot.Vote {
+	ctx := context.Background()
+	for _, s := range TestStates {
+		if err := votequeue.EnsureGroup(ctx, rdb, s); err != nil {
+			t.Error(err)
+			return nil
+		}
+	}
+	votes := make([]ballot.Vote, n)
+	pipe := rdb.Pipeline()
+	for i := range votes {
+		id, err := ballot.NewVoteID()
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), fmt.Sprint("voter-", first+i), "cred"))
+		votes[i] = ballot.Vote{ID: id, State: TestStates[i%len(TestStates)], Nullifier: ballot.HashHex(null),
+			Candidate: TestCandidates[i%len(TestCandidates)], CastAt: time.Now().UnixMilli()}
+		pipe.Set(ctx, votequeue.ClaimKey(votes[i].State, votes[i].Nullifier), id, time.Hour)
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(votes[i].State), Values: votequeue.Fields(votes[i])})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Error(err)
+	}
+	return votes
+}
+
+// WaitDrained waits until every stream is empty (every vote acknowledged).
+func WaitDrained(t testing.TB, rdb *redis.Client, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		left := int64(0)
+		for _, s := range TestStates {
+			n, err := rdb.XLen(context.Background(), votequeue.StreamKey(s)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			left += n
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d votes still queued after %s", left, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// metricValue reads a gauge's or counter's value.
+func metricValue(t testing.TB, c prometheus.Collector) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1)
+	c.Collect(ch)
+	var m dto.Metric
+	if err := (<-ch).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Gauge != nil {
+		return m.Gauge.GetValue()
+	}
+	return m.Counter.GetValue()
+}

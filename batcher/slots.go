@@ -1,0 +1,92 @@
+package batcher
+
+import (
+	"context"
+	"sync"
+)
+
+// slots counts the process's transactions in flight, up to a limit, and
+// tells waiting lanes when one frees.
+type slots struct {
+	mu    sync.Mutex
+	used  int
+	limit int
+	freed chan struct{} // closed at the next release
+}
+
+func newSlots(limit int) *slots { return &slots{limit: limit, freed: make(chan struct{})} }
+
+// free reports whether a slot is free now.
+func (s *slots) free() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.used < s.limit
+}
+
+// tryAcquire takes a slot if one is free.
+func (s *slots) tryAcquire() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.used >= s.limit {
+		return false
+	}
+	s.used++
+	return true
+}
+
+// acquire waits for a slot until ctx ends.
+func (s *slots) acquire(ctx context.Context) error {
+	for !s.tryAcquire() {
+		select {
+		case <-s.released():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// release frees a slot and wakes every waiter.
+func (s *slots) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.used--
+	close(s.freed)
+	s.freed = make(chan struct{})
+}
+
+// released is closed when a slot is next released.
+func (s *slots) released() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.freed
+}
+
+// chainHeight follows the ledger's committed block numbers and wakes waiters
+// on every new block.
+type chainHeight struct {
+	mu      sync.Mutex
+	height  uint64 // last block number seen + 1
+	changed chan struct{}
+}
+
+func newChainHeight() *chainHeight { return &chainHeight{changed: make(chan struct{})} }
+
+// get returns the height and a channel closed when it next grows.
+func (h *chainHeight) get() (uint64, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.height, h.changed
+}
+
+// saw records a committed block.
+func (h *chainHeight) saw(block uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if block+1 <= h.height {
+		return
+	}
+	h.height = block + 1
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
