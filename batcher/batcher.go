@@ -158,7 +158,10 @@ func (b *Batcher) Run(ctx context.Context) error {
 	// Leases expire on Redis's clock, so their upkeep runs on real time.
 	tick := time.NewTicker(b.cfg.LeaseTTL / 4)
 	defer tick.Stop()
-	go b.followBlocks(lanesCtx)
+	// Blocks are followed until the last batch in flight has committed.
+	watchCtx, stopWatching := context.WithCancel(bg)
+	defer stopWatching()
+	go b.followBlocks(watchCtx)
 	go b.reportLag(lanesCtx)
 	b.log.Info("batcher started", "partitions", len(b.cfg.Partitions), "batch_size", b.cfg.BatchSize,
 		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight)

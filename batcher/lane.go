@@ -104,8 +104,17 @@ func (l *lane) run(ctx context.Context) error {
 
 	reads := make(chan []Entry)
 	room := make(chan int, 1)
-	go l.readLoop(ctx, room, reads)
-	if err := l.cutLoop(ctx, &p, room, reads); err != nil {
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		l.readLoop(ctx, room, reads)
+	}()
+	err = l.cutLoop(ctx, &p, room, reads)
+	// The lane ends (and its lease goes) only after its last read: entries
+	// delivered to it later would escape the next owner's reclaim.
+	cancel()
+	<-readerDone
+	if err != nil {
 		return err
 	}
 	select {
