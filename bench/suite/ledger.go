@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // The ledger side, driven directly (CommitBatch with pre-built batches, no
@@ -17,17 +19,35 @@ import (
 // seqsPerDrive is the range of batch numbers each drive of a run gets.
 const seqsPerDrive = 500_000
 
-// drive runs one ledger drive as CPU phase name and books it.
+// ledgerUnderTest is a network the drives commit to, with the CPU book of
+// its processes: the run's own, or the other consensus's.
+type ledgerUnderTest struct {
+	consensus string
+	ledger    *fabricclient.Ballot
+	book      *measure.CPUBook
+}
+
+// own is the run's own network.
+func (r *run) own() ledgerUnderTest {
+	return ledgerUnderTest{consensus: r.rep.Ledger14.Consensus, ledger: r.ledger, book: r.book}
+}
+
+// drive runs one ledger drive on the run's network as CPU phase name.
 func (r *run) drive(ctx context.Context, name string, d ledgerload.Drive) ledgerload.DriveResult {
+	return r.driveOn(ctx, r.own(), name, d)
+}
+
+// driveOn runs one ledger drive on lt as CPU phase name and books it.
+func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d ledgerload.Drive) ledgerload.DriveResult {
 	d.SeqBase, r.nextSeq = r.nextSeq, r.nextSeq+seqsPerDrive
 	if d.Prebuilt == 0 {
 		d.Prebuilt = max(400, 2*d.InFlight)
 	}
 	r.say("%s: %d votes/tx, %d in flight, %s", name, d.VotesPerTx, d.InFlight, d.Duration)
-	r.book.Begin(name)
+	lt.book.Begin(name)
 	from := time.Now()
-	res, err := ledgerload.Run(ctx, r.ledger, r.election, d)
-	r.book.End()
+	res, err := ledgerload.Run(ctx, lt.ledger, r.election, d)
+	lt.book.End()
 	r.mark(name, from, time.Now())
 	if err != nil {
 		r.note("%s: %v", name, err)
@@ -39,25 +59,30 @@ func (r *run) drive(ctx context.Context, name string, d ledgerload.Drive) ledger
 	return res
 }
 
-// ceiling measures the ceiling at the best setting as CPU phase name.
+// ceiling measures the ceiling on the run's network at the best setting
+// as CPU phase name.
 func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) report.Ceiling {
-	c := report.Ceiling{Consensus: r.rep.Ledger14.Consensus, AtVotes: r.ledgerVotes(ctx)}
-	c.Drive = r.drive(ctx, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Warmup: r.cfg.Plan.Warmup, Duration: dur})
+	return r.ceilingOn(ctx, r.own(), name, dur)
+}
+
+func (r *run) ceilingOn(ctx context.Context, lt ledgerUnderTest, name string, dur time.Duration) report.Ceiling {
+	c := report.Ceiling{Consensus: lt.consensus, AtVotes: r.ledgerVotes(ctx, lt.ledger)}
+	c.Drive = r.driveOn(ctx, lt, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Warmup: r.cfg.Plan.Warmup, Duration: dur})
 	// CPU over the whole drive, per vote committed over the whole drive.
-	secs := r.book.Seconds(name, ledgerNode)
+	secs := lt.book.Seconds(name, ledgerNode)
 	if c.Drive.AllVotes > 0 {
 		c.CPUPer1000 = secs / float64(c.Drive.AllVotes) * 1000
 	}
-	if w := r.book.WallSeconds(name); w > 0 {
+	if w := lt.book.WallSeconds(name); w > 0 {
 		c.Cores = secs / w
 	}
 	return c
 }
 
-// ledgerVotes is the votes on the ledger (counted and rejected, every
+// ledgerVotes is the votes on a ledger (counted and rejected, every
 // writer), 0 if the ledger cannot say.
-func (r *run) ledgerVotes(ctx context.Context) uint64 {
-	res, err := r.ledger.Results(ctx)
+func (r *run) ledgerVotes(ctx context.Context, ledger *fabricclient.Ballot) uint64 {
+	res, err := ledger.Results(ctx)
 	if err != nil {
 		r.note("ledger results: %v", err)
 		return 0
@@ -109,7 +134,7 @@ func (r *run) grow(ctx context.Context) {
 	if pl.GrowTo == 0 {
 		return
 	}
-	if have := r.ledgerVotes(ctx); have < pl.GrowTo {
+	if have := r.ledgerVotes(ctx, r.ledger); have < pl.GrowTo {
 		r.say("filling the ledger from %d to %d votes (at most %s)", have, pl.GrowTo, pl.FillLimit)
 		l.Fill = r.drive(ctx, "fill", ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight,
 			Duration: pl.FillLimit, StopAfter: int(pl.GrowTo - have)})
