@@ -91,10 +91,13 @@ func RedisUsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
 	return 0, fmt.Errorf("measure: no used_memory in INFO")
 }
 
-// Measure sizes the per-voter keys (Bloom filters and rolls, per voter on
-// the roll) and the per-vote keys present now (streams and claims per queued
-// vote, receipts per receipt key). Call it while votes are queued (after a
-// surge) to see streams and claims.
+// RedisMemory sizes the per-voter keys (Bloom filters, and the roll sets
+// with the voted sets their voters move to where the gateway keeps one,
+// per voter on the roll) and the per-vote keys present now (streams per
+// queued vote; pending claims or pending hashes per pending vote; receipts
+// per receipt key). Call it while votes are queued (after a surge) to see
+// streams and pending votes. Key families a gateway version does not use
+// measure 0.
 func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters int64) (RedisUsage, error) {
 	var u RedisUsage
 	var err error
@@ -116,6 +119,11 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 	if err != nil {
 		return u, err
 	}
+	// Sets of voters who voted ("voted:{CA}"), where the gateway keeps them.
+	votedKeys, votedBytes, err := sampleMatch(ctx, rdb, "voted:*", 1000)
+	if err != nil {
+		return u, err
+	}
 	streams, err := sum(ctx, rdb, keys(votequeue.StreamKey))
 	if err != nil {
 		return u, err
@@ -128,8 +136,13 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 		}
 		queued += n
 	}
-	// One scan over every state's claims ("claim:{CA}:<nullifier>").
+	// Pending votes: a claim key per vote ("claim:{CA}:<nullifier>"), or
+	// one hash per state ("pending:{CA}", a field per vote).
 	claims, claimBytes, err := sampleMatch(ctx, rdb, "claim:*", 500)
+	if err != nil {
+		return u, err
+	}
+	hashes, pendingBytes, pendingVotes, err := hashFields(ctx, rdb, "pending:*")
 	if err != nil {
 		return u, err
 	}
@@ -139,10 +152,32 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 	}
 	u.Classes = []RedisClass{
 		newRedisClass("bloom filters (per voter on the roll)", int64(len(states)), voters, bloom),
-		newRedisClass("roll sets (per voter on the roll)", int64(len(states)), voters, rollBytes),
+		newRedisClass("roll and voted sets (per voter on the roll)", int64(len(states))+votedKeys, voters, rollBytes+votedBytes),
 		newRedisClass("vote streams (per queued vote)", int64(len(states)), queued, streams),
 		newRedisClass("pending claims (per claim)", claims, claims, claimBytes),
+		newRedisClass("pending hashes (per pending vote)", hashes, pendingVotes, pendingBytes),
 		newRedisClass("receipts (per committed vote)", recs, recs, recBytes),
 	}
 	return u, nil
+}
+
+// hashFields sums MEMORY USAGE and HLEN over the hashes matching pattern.
+func hashFields(ctx context.Context, rdb *redis.Client, pattern string) (keys, bytes, fields int64, err error) {
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		n, err := rdb.MemoryUsage(ctx, k).Result()
+		if err != nil && err != redis.Nil {
+			return 0, 0, 0, fmt.Errorf("measure: MEMORY USAGE %s: %w", k, err)
+		}
+		f, err := rdb.HLen(ctx, k).Result()
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("measure: HLEN %s: %w", k, err)
+		}
+		keys, bytes, fields = keys+1, bytes+n, fields+f
+	}
+	if err := iter.Err(); err != nil {
+		return 0, 0, 0, fmt.Errorf("measure: scan %s: %w", pattern, err)
+	}
+	return keys, bytes, fields, nil
 }

@@ -2,6 +2,7 @@ package suite
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/votechain/votechain/bench/loadgen"
@@ -31,13 +32,24 @@ func (r *run) voteCPU(name string, phases ...loadgen.Phase) {
 func (r *run) storm(ctx context.Context) error {
 	pl := r.cfg.Plan
 	s := &r.rep.Intake15.Storm
-	s.Voters, s.Unsure, s.Metric = r.stormPool, r.stormUnsure, r.cfg.ExactCheckMetric
+	s.Voters, s.Unsure = r.stormPool, r.stormUnsure
 	if s.Voters == 0 || pl.StormDur <= 0 {
 		r.note("duplicate storm: skipped (no voters known to have voted)")
 		return nil
 	}
 	metrics := r.st.GatewayURL() + "/metrics"
-	before, found, err := measure.CounterSum(ctx, metrics, s.Metric)
+	// The first of the candidate metrics the gateway exposes.
+	names := strings.Split(r.cfg.ExactCheckMetric, ",")
+	s.Metric = names[0]
+	var before float64
+	var found bool
+	var err error
+	for _, name := range names {
+		if before, found, err = measure.CounterSum(ctx, metrics, name); err != nil || found {
+			s.Metric = name
+			break
+		}
+	}
 	if err != nil {
 		r.note("duplicate storm: gateway metrics: %v", err)
 	}

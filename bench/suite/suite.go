@@ -38,7 +38,9 @@ type Config struct {
 	Progress io.Writer // progress lines
 	Log      *slog.Logger
 	// ExactCheckMetric is the gateway's counter of duplicate checks that
-	// went to the ledger; the duplicate storm reports its increase.
+	// went to the ledger, or a comma-separated list of candidates (the
+	// first the gateway exposes counts); the duplicate storm reports its
+	// increase.
 	ExactCheckMetric string
 }
 

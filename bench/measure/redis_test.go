@@ -1,0 +1,59 @@
+package measure
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	states := []string{"CA", "MI"}
+	for _, s := range states {
+		for i := range 50 {
+			rdb.SAdd(ctx, votequeue.RollKey(s), fmt.Sprintf("%s-roll-%d", s, i))
+		}
+		for i := range 20 {
+			rdb.SAdd(ctx, "voted:{"+s+"}", fmt.Sprintf("%s-voted-%d", s, i))
+		}
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(s), Values: []string{"v", "1"}})
+	}
+	rdb.HSet(ctx, "pending:{CA}", "n1", "x", "n2", "y", "n3", "z")
+	rdb.Set(ctx, "claim:{MI}:abc", "1", 0)
+	for i := range 4 {
+		rdb.Set(ctx, votequeue.ReceiptKey(fmt.Sprint(i)), "loc", 0)
+	}
+	u, err := RedisMemory(ctx, rdb, states, 140)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.UsedBytes <= 0 {
+		t.Fatalf("used memory %d", u.UsedBytes)
+	}
+	want := map[string][2]int64{ // class -> keys, items
+		"roll and voted sets (per voter on the roll)": {4, 140},
+		"vote streams (per queued vote)":              {2, 2},
+		"pending claims (per claim)":                  {1, 1},
+		"pending hashes (per pending vote)":           {1, 3},
+		"receipts (per committed vote)":               {4, 4},
+	}
+	for _, c := range u.Classes {
+		w, ok := want[c.Name]
+		if !ok {
+			continue
+		}
+		delete(want, c.Name)
+		if c.Keys != w[0] || c.Items != w[1] || c.Bytes <= 0 || c.MBPerMillion <= 0 {
+			t.Errorf("%s: %+v, want %d keys, %d items, some bytes", c.Name, c, w[0], w[1])
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("classes missing: %v", want)
+	}
+}
