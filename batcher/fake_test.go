@@ -27,6 +27,8 @@ const (
 type fakeLedger struct {
 	// plan picks the fault for the n-th submission (1-based) of a batch; nil: commit.
 	plan func(batch ballot.Batch, n int) fault
+	// latency delays every commit (a block time), in real time.
+	latency time.Duration
 
 	mu         sync.Mutex
 	txs        int
@@ -78,6 +80,14 @@ func (f *fakeLedger) Submit(ctx context.Context, b ballot.Batch) (Tx, error) {
 	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batch: b, done: make(chan struct{})}
 	switch what {
 	case commitOK:
+		if f.latency > 0 {
+			time.AfterFunc(f.latency, func() {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				f.commitLocked(tx)
+			})
+			break
+		}
 		f.commitLocked(tx)
 	case commitInvalid:
 		tx.err = &ballot.CommitError{TxID: tx.id, Code: "MVCC_READ_CONFLICT"}

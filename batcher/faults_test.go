@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,6 +224,20 @@ func TestOrdererKillWhileVotesFlow(t *testing.T) {
 	}
 	batcher.WaitDrained(t, s.rdb, time.Minute)
 	s.checkExactlyOnce(t, votes)
+	s.logRetries(t, "batcher")
+}
+
+// logRetries shows what the batcher retried and why.
+func (s *stack) logRetries(t *testing.T, name string) {
+	data, err := os.ReadFile(filepath.Join(s.dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, "retrying") {
+			t.Log(line)
+		}
+	}
 }
 
 // orderingLeader is the orderer the transactions go to: the one whose

@@ -334,3 +334,45 @@ func notYet(t *testing.T, res <-chan error) {
 	default:
 	}
 }
+
+// BenchmarkBatcherThroughput drains a backlog through real Redis and the
+// fake ledger committing every transaction after a block time: the
+// batcher's own ceiling (reads, journal, receipts, acknowledgements) and the
+// batch sizes it cuts under backlog.
+func BenchmarkBatcherThroughput(b *testing.B) {
+	const votes = 20000
+	for _, latency := range []time.Duration{50 * time.Millisecond, 300 * time.Millisecond} {
+		b.Run("block="+latency.String(), func(b *testing.B) {
+			var elapsed time.Duration
+			var batches float64
+			for range b.N {
+				b.StopTimer()
+				rdb := redistest.Start(b).Client()
+				f := newFakeLedger()
+				f.latency = latency
+				EnqueueVotes(b, rdb, 0, votes, "bench")
+				bt, err := New(Config{Partitions: TestStates}, rdb, f, nil, prometheus.NewRegistry())
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				b.StartTimer()
+				began := time.Now()
+				go func() { done <- bt.Run(ctx) }()
+				WaitDrained(b, rdb, time.Minute)
+				elapsed += time.Since(began)
+				b.StopTimer()
+				cancel()
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+				for _, s := range TestStates {
+					batches += metricValue(b, bt.metrics.batches.WithLabelValues(s))
+				}
+			}
+			b.ReportMetric(float64(votes*b.N)/elapsed.Seconds(), "votes/s")
+			b.ReportMetric(float64(votes*b.N)/batches, "votes/batch")
+		})
+	}
+}

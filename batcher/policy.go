@@ -14,6 +14,12 @@ import (
 // is cut when a slot frees. A lane opens a further transaction beside those
 // in flight only for a batch of at least fill votes, or one whose oldest vote
 // has waited maxWait (a stuck transaction must not hold its lane's votes).
+//
+// Lanes do not share transactions: CommitBatch takes one state's batch, and
+// each lane's journal and acknowledgement are fenced by that lane's own
+// lease, which another process may hold; a shared transaction would need a
+// multi-batch chaincode call and a journal fenced by several leases at once.
+// Small states instead cut small batches only while the ledger is idle.
 type cutPolicy struct {
 	maxVotes int           // most votes in one batch
 	fill     int           // votes worth one more transaction beside the lane's in flight
