@@ -2,13 +2,20 @@ package httpapi
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/votechain/votechain/bench/procstat"
 )
 
 // benchParallelism is concurrent requests per GOMAXPROCS: enough in flight
@@ -57,3 +64,74 @@ func runVotes(b *testing.B, h http.Handler, prepare func(n int)) {
 }
 
 func benchVoter(i int) string { return fmt.Sprintf("bench-%08d", i) }
+
+// loopbackClientEnv, when set in the environment of the test binary, makes
+// it a load client instead of running tests (see TestMain): "url n conc"
+// posts n distinct votes (voters benchVoter(0..n-1)) with conc keep-alive
+// connections and exits 0 only if every one was accepted.
+const loopbackClientEnv = "VOTECHAIN_LOOPBACK_CLIENT"
+
+// BenchmarkVoteLoopback serves the whole handler on a loopback TCP listener
+// and drives it from a separate client process (this test binary re-run as
+// a client), so the CPU this process and redis-server use is the intake's
+// alone: it reports gateway and Redis CPU per accepted vote from /proc.
+func BenchmarkVoteLoopback(b *testing.B) {
+	f := newFixture(b, fixtureOpts{cfg: Config{MaxQueueDepth: -1}})
+	f.enrollMany("CA", "c", b.N, benchVoter)
+	ts := httptest.NewServer(f.srv.Handler())
+	defer ts.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := exec.Command(exe, "-test.run=^$")
+	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", loopbackClientEnv, ts.URL, b.N, benchParallelism))
+	client.Stdout, client.Stderr = os.Stdout, os.Stderr
+	gw0, rd0 := cpuOf(b, os.Getpid()), cpuOf(b, f.redis.PID())
+	b.ResetTimer()
+	if err := client.Run(); err != nil {
+		b.Fatalf("load client: %v", err)
+	}
+	b.StopTimer()
+	gw, rd := cpuOf(b, os.Getpid())-gw0, cpuOf(b, f.redis.PID())-rd0
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "votes/s")
+	b.ReportMetric(float64(gw.Microseconds())/float64(b.N), "gw-µs/vote")
+	b.ReportMetric(float64(rd.Microseconds())/float64(b.N), "redis-µs/vote")
+}
+
+func cpuOf(b *testing.B, pid int) time.Duration {
+	u, err := procstat.Read(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return u.CPU
+}
+
+// runLoopbackClient is the client side of BenchmarkVoteLoopback.
+func runLoopbackClient(spec string) error {
+	var url string
+	var n, conc int
+	if _, err := fmt.Sscan(spec, &url, &n, &conc); err != nil {
+		return fmt.Errorf("%s=%q: %w", loopbackClientEnv, spec, err)
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}, Timeout: time.Minute}
+	var next atomic.Int64
+	var g errgroup.Group
+	for range conc {
+		g.Go(func() error {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				resp, err := hc.Post(url+"/api/v1/vote", "application/json", strings.NewReader(voteBody(benchVoter(i), "c", "CA", "alice")))
+				if err != nil {
+					return err
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					return fmt.Errorf("vote %d: %d %s", i, resp.StatusCode, body)
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(loopbackClientEnv); spec != "" {
+		if err := runLoopbackClient(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "loopback client:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	gin.SetMode(gin.TestMode)
 	// Tests kill Redis on purpose; its client's dial errors are expected.
 	redis.SetLogger(quietRedis{})
