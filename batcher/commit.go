@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
@@ -143,7 +144,10 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed
 	if err := votequeue.WriteLocations(ctx, l.b.rdb, votequeue.Locations(j.Batch, done.Record, block)); err != nil {
 		return err
 	}
-	if err := l.store.ack(ctx, l.lease, j); err != nil {
+	fence := votequeue.Fence{LeaseKey: leaseKey(l.partition()), Lease: l.lease, JournalKey: journalKey(l.partition()), JournalField: strconv.FormatUint(j.Batch.Seq, 10)}
+	if err := votequeue.Ack(ctx, l.b.rdb, l.partition(), fence, j.StreamIDs, j.Batch.Votes); errors.Is(err, votequeue.ErrFenced) {
+		return errFenced
+	} else if err != nil {
 		return err
 	}
 	m := l.b.metrics

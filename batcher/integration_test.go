@@ -83,8 +83,8 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 		if n, _ := rdb.Exists(context.Background(), "lease:{"+s+"}").Result(); n != 0 {
 			t.Errorf("lease of %s still held after shutdown", s)
 		}
-		if keys, _ := rdb.Keys(context.Background(), votequeue.ClaimPattern(s)).Result(); len(keys) != 0 {
-			t.Errorf("%d claims of %s left after commit", len(keys), s)
+		if n, _ := rdb.HLen(context.Background(), votequeue.PendingKey(s)).Result(); n != 0 {
+			t.Errorf("%d pending records of %s left after commit", n, s)
 		}
 	}
 }

@@ -70,8 +70,8 @@ func checkCountedOnce(t *testing.T, f *fakeLedger, rdb *redis.Client, votes []ba
 		}
 	}
 	for _, s := range TestStates {
-		if keys, _ := rdb.Keys(ctx, votequeue.ClaimPattern(s)).Result(); len(keys) != 0 {
-			t.Errorf("%d claims of %s left after commit", len(keys), s)
+		if n, _ := rdb.HLen(ctx, votequeue.PendingKey(s)).Result(); n != 0 {
+			t.Errorf("%d pending records of %s left after commit", n, s)
 		}
 		if n, _ := rdb.HLen(ctx, journalKey(s)).Result(); n != 0 {
 			t.Errorf("%d batches of %s left in the journal", n, s)

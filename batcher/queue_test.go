@@ -43,7 +43,7 @@ func EnqueueVotes(t testing.TB, rdb *redis.Client, first, n int, secret string) 
 		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), fmt.Sprint("voter-", first+i), "cred"))
 		votes[i] = ballot.Vote{ID: id, State: TestStates[i%len(TestStates)], Nullifier: ballot.HashHex(null),
 			Candidate: TestCandidates[i%len(TestCandidates)], CastAt: time.Now().UnixMilli()}
-		pipe.Set(ctx, votequeue.ClaimKey(votes[i].State, votes[i].Nullifier), id, time.Hour)
+		pipe.HSet(ctx, votequeue.PendingKey(votes[i].State), string(null[:]), id)
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(votes[i].State), Values: votequeue.Fields(votes[i])})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

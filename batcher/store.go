@@ -41,25 +41,6 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1`)
 
-// ackScript acknowledges and deletes a committed batch's stream entries,
-// releases their claims and drops the journal entry, if the caller still
-// holds the lease. KEYS: lease, stream, journal, claims...; ARGV: lease value,
-// group, seq, stream ids...
-var ackScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local ids = {}
-for i = 4, #ARGV do
-  ids[#ids + 1] = ARGV[i]
-  if #ids == 500 or i == #ARGV then
-    redis.call('XACK', KEYS[2], ARGV[2], unpack(ids))
-    redis.call('XDEL', KEYS[2], unpack(ids))
-    ids = {}
-  end
-end
-for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
-redis.call('HDEL', KEYS[3], ARGV[3])
-return 1`)
-
 // store is a lane's view of Redis.
 type store struct {
 	rdb       redis.UniversalClient
@@ -145,26 +126,6 @@ func (s *store) journaled(ctx context.Context) ([]journalEntry, error) {
 		out = append(out, j)
 	}
 	return out, nil
-}
-
-// ack acknowledges a committed batch.
-func (s *store) ack(ctx context.Context, lease string, j journalEntry) error {
-	keys := []string{leaseKey(s.partition), votequeue.StreamKey(s.partition), journalKey(s.partition)}
-	for _, v := range j.Batch.Votes {
-		keys = append(keys, votequeue.ClaimKey(s.partition, v.Nullifier))
-	}
-	args := []any{lease, votequeue.Group, strconv.FormatUint(j.Batch.Seq, 10)}
-	for _, id := range j.StreamIDs {
-		args = append(args, id)
-	}
-	ok, err := ackScript.Run(ctx, s.rdb, keys, args...).Int()
-	if err != nil {
-		return fmt.Errorf("acknowledge batch %s: %w", j.Batch.ID(), err)
-	}
-	if ok != 1 {
-		return errFenced
-	}
-	return nil
 }
 
 // deadLetter moves an entry that cannot be decoded out of the queue, keeping

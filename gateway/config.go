@@ -75,11 +75,12 @@ func (r RedisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.Log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
 }
 
-// NoLedger is a development stand-in for the ledger's nullifier lookup until
-// the Fabric adapter is wired: it reports every nullifier unused, so a Bloom
-// "maybe seen" is settled by the pending claims alone. Never use it in an
-// election: a voter whose vote was committed and whose claim was released
-// could vote again (the chaincode would still refuse to count it).
+// NoLedger is a stand-in for the ledger's nullifier lookup where none is
+// needed (tools and tests): it reports every nullifier unused, so a Bloom
+// "maybe seen" is settled by Redis's voted set alone. Never use it to serve
+// an election: after a Redis data loss and a roll reload, a voter whose vote
+// was committed could vote again (the chaincode would still refuse to count
+// it).
 type NoLedger struct{}
 
 // NullifierUsed always answers false.

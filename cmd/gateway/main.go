@@ -87,7 +87,6 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.http.GlobalBurst, "global-burst", 1000, "global burst")
 	fs.DurationVar(&o.http.DepthInterval, "depth-interval", hd.DepthInterval, "how often queue depths are polled")
 	fs.DurationVar(&o.http.BloomInterval, "bloom-interval", hd.BloomInterval, "how often Bloom filter fill is counted")
-	fs.DurationVar(&o.dedup.ClaimTTL, "claim-ttl", dd.ClaimTTL, "safety-net expiry of pending claims; must outlast the election")
 	fs.Uint64Var(&o.dedup.ExpectedVoters, "bloom-expected-voters", dd.ExpectedVoters, "Bloom size per state when the roll loader did not size it")
 	fs.Float64Var(&o.dedup.FalsePositiveRate, "bloom-fp-rate", dd.FalsePositiveRate, "Bloom false-positive rate target when the roll loader did not size it")
 	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call")

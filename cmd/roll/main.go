@@ -8,7 +8,7 @@
 //	    derive nullifiers, load them per state into Redis, size the Bloom
 //	    filters, and print the roll's Merkle root (JSON summary on stdout)
 //	roll rebuild-bloom -profile .run/network/profile.json -states CA,NY [-redis-addr ADDR]
-//	    set Bloom bits and drop stale claims from the ledger's nullifiers
+//	    set Bloom bits and mark voters as voted from the ledger's nullifiers
 //	    (read through a peer; or -nullifiers FILE for a CSV export state,nullifier)
 //
 // Flags may also be set by the environment (ROLL_<FLAG>); the election secret
@@ -169,7 +169,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rebuild-bloom", "roll rebuild-bloom sets each state's Bloom bits from the ledger's nullifiers and drops claims of votes already on the ledger.", stderr)
+	fs := newFlags("rebuild-bloom", "roll rebuild-bloom sets each state's Bloom bits from the ledger's nullifiers and marks the voters the ledger holds as voted.", stderr)
 	profile := fs.String("profile", "", "connection profile of the consortium: read the nullifiers from the ledger (through the Observers' peer unless -org says otherwise)")
 	org := fs.String("org", "Observers", "with -profile: organisation whose peer to read")
 	file := fs.String("nullifiers", "", "instead of -profile: CSV export of the ledger's nullifiers (state,nullifier)")
@@ -206,7 +206,7 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: %d nullifiers, %d stale claims dropped\n", st, stats.Nullifiers, stats.ClaimsDropped)
+		fmt.Fprintf(stdout, "%s: %d nullifiers, %d voters marked as voted\n", st, stats.Nullifiers, stats.MarkedVoted)
 	}
 	return nil
 }

@@ -1,15 +1,18 @@
 // Package dedup accepts votes into the durable Redis queue exactly once per
 // nullifier: "one lock, two checks".
 //
-// One atomic Lua script (script.lua) per call checks that the nullifier is on
-// the partition's roll, that no claim is pending for it, and tests and sets
-// its bits in the partition's Bloom filter; a vote that passes is claimed
-// (SET NX with a TTL) and appended to the partition's stream in the same
-// call, and Redis (AOF, appendfsync always) has it on disk before the call
-// returns. When every Bloom bit is already set the nullifier was maybe seen:
-// the exact check asks the ledger whether the nullifier is used. If so the
-// attempt is a duplicate; if not the Bloom answer was a false positive and
-// the vote is accepted after all by a second call that claims it.
+// One atomic Lua script (script.lua) per call moves the nullifier from the
+// partition's roll to its voted set (SMOVE: the eligibility check, the exact
+// duplicate check and the claim in one command; see votequeue), tests and
+// sets its bits in the partition's Bloom filter, records it as pending and
+// appends the vote to the partition's stream, and Redis (AOF, appendfsync
+// always) has it on disk before the call returns. A nullifier already in the
+// voted set is a duplicate, answered from Redis alone, before or after its
+// vote reached the ledger. When a nullifier on the roll finds every Bloom bit
+// already set it was maybe seen (a false positive, or a roll reloaded after
+// Redis lost its data): the exact check asks the ledger whether the
+// nullifier is used, and a second call accepts the vote or records the
+// nullifier as voted and answers duplicate.
 //
 // Concurrent votes of one partition are coalesced into micro-batches (one
 // script call for all votes waiting at that moment, no timer), so Redis does
@@ -23,7 +26,6 @@ import (
 	"context"
 	_ "embed"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,11 +96,6 @@ type Result struct {
 
 // Config tunes a Deduper. Zero fields take the defaults of DefaultConfig.
 type Config struct {
-	// ClaimTTL is the safety-net expiry of a pending claim; the batcher
-	// deletes claims once their votes are committed. It must outlast the
-	// election, or a vote still queued when its claim expires could be
-	// accepted twice (the chaincode would then reject the second).
-	ClaimTTL time.Duration
 	// ExpectedVoters and FalsePositiveRate size the Bloom filter of a
 	// partition whose roll load did not size it (see Params).
 	ExpectedVoters    uint64
@@ -117,7 +114,6 @@ type Config struct {
 // DefaultConfig returns the values used for zero fields of Config.
 func DefaultConfig() Config {
 	return Config{
-		ClaimTTL:          7 * 24 * time.Hour,
 		ExpectedVoters:    1_000_000,
 		FalsePositiveRate: 0.0001,
 		MaxBatch:          256,
@@ -129,9 +125,6 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.ClaimTTL > 0 {
-		d.ClaimTTL = c.ClaimTTL
-	}
 	if c.ExpectedVoters > 0 {
 		d.ExpectedVoters = c.ExpectedVoters
 	}
@@ -205,7 +198,7 @@ func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
 	if err != nil || !res.BloomMaybe {
 		return res, err
 	}
-	// Bloom says maybe seen and no claim is pending: exact check.
+	// Bloom says maybe seen of a voter not recorded as voted: exact check.
 	used, err := d.ledger.NullifierUsed(ctx, partition, a.Vote.Nullifier)
 	if err != nil {
 		return Result{}, fmt.Errorf("dedup: exact check of %s: %w: %w", partition, ErrLedger, err)
@@ -410,32 +403,34 @@ func (l *lane) run(batch []*pending) {
 // call runs the script in mode for the attempts of one partition.
 func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch []*pending) ([]Result, error) {
 	partition := batch[0].attempt.Vote.State
-	keys := make([]string, 5, 5+len(batch))
-	keys[0] = votequeue.RollKey(partition)
-	keys[1] = votequeue.BloomKey(partition)
-	keys[2] = votequeue.StreamKey(partition)
-	keys[3] = votequeue.DupesKey(partition)
-	keys[4] = votequeue.ReviewKey(partition)
-	args := make([]any, 0, 5+len(batch)*(6+12))
-	args = append(args, mode, int64(d.cfg.ClaimTTL/time.Second), p.Hashes, d.cfg.ReviewMaxLen, len(batch))
-	var positions []uint64
+	keys := []string{
+		votequeue.RollKey(partition), votequeue.VotedKey(partition), votequeue.BloomKey(partition),
+		votequeue.StreamKey(partition), votequeue.PendingKey(partition), votequeue.DupesKey(partition),
+		votequeue.ReviewKey(partition),
+	}
+	names := votequeue.Names()
+	args := make([]any, 0, 12+7*len(batch))
+	args = append(args, mode, p.Hashes, d.cfg.ReviewMaxLen, len(batch), partition)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	args = append(args, votequeue.Version)
+	// One buffer for the raw nullifiers and Bloom positions of all votes.
+	buf := make([]byte, 0, len(batch)*(32+4*p.Hashes))
+	positions := make([]uint64, 0, p.Hashes)
 	for _, pe := range batch {
 		v := pe.attempt.Vote
-		raw, err := hex.DecodeString(v.Nullifier)
-		if err != nil || len(raw) != 32 {
-			return nil, fmt.Errorf("dedup: nullifier %q is not 64 hex characters", v.Nullifier)
+		raw, err := ballot.ParseHash(v.Nullifier)
+		if err != nil {
+			return nil, fmt.Errorf("dedup: %w", err)
 		}
-		keys = append(keys, votequeue.ClaimKey(partition, v.Nullifier))
-		positions = p.Positions(positions[:0], raw)
-		packed := make([]byte, 0, 4*len(positions))
+		start := len(buf)
+		buf = append(buf, raw[:]...)
+		positions = p.Positions(positions[:0], raw[:])
 		for _, pos := range positions {
-			packed = binary.BigEndian.AppendUint32(packed, uint32(pos))
+			buf = binary.BigEndian.AppendUint32(buf, uint32(pos))
 		}
-		fields := votequeue.Fields(v)
-		args = append(args, raw, v.Nullifier, v.ID, pe.attempt.RequestID, packed, len(fields))
-		for _, f := range fields {
-			args = append(args, f)
-		}
+		args = append(args, buf[start:start+32], buf[start+32:], pe.attempt.RequestID, v.ID, v.Nullifier, v.Candidate, v.CastAt)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()

@@ -84,15 +84,23 @@ func attempt(t testing.TB, state, nullifier string) Attempt {
 	}
 }
 
-func TestAcceptThenDuplicate(t *testing.T) {
-	f := newFixture(t, Config{})
-	ctx := context.Background()
-	n := f.voter(t, "CA", true)
-	a := attempt(t, "CA", n)
-	res, err := f.d.Accept(ctx, a)
+// accepted puts a new voter on the roll of state and has its first vote
+// accepted.
+func (f *fixture) accepted(t *testing.T, state string) (string, Attempt, Result) {
+	t.Helper()
+	n := f.voter(t, state, true)
+	a := attempt(t, state, n)
+	res, err := f.d.Accept(context.Background(), a)
 	if err != nil || res.Outcome != Accepted {
 		t.Fatalf("first attempt: %+v, %v; want accepted", res, err)
 	}
+	return n, a, res
+}
+
+func TestAcceptThenDuplicate(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	n, a, res := f.accepted(t, "CA")
 	msgs, err := f.rdb.XRange(ctx, votequeue.StreamKey("CA"), "-", "+").Result()
 	if err != nil || len(msgs) != 1 || msgs[0].ID != res.EntryID {
 		t.Fatalf("stream: %v, %v; want one entry %s", msgs, err, res.EntryID)
@@ -101,12 +109,12 @@ func TestAcceptThenDuplicate(t *testing.T) {
 	if err != nil || got != a.Vote {
 		t.Fatalf("decoded entry %+v, %v; want %+v", got, err, a.Vote)
 	}
-	claim, err := f.rdb.Get(ctx, votequeue.ClaimKey("CA", n)).Result()
-	if err != nil || claim != a.Vote.ID {
-		t.Fatalf("claim = %q, %v; want vote id %s", claim, err, a.Vote.ID)
+	raw, _ := hex.DecodeString(n)
+	if id, err := f.rdb.HGet(ctx, votequeue.PendingKey("CA"), string(raw)).Result(); err != nil || id != a.Vote.ID {
+		t.Fatalf("pending record = %q, %v; want vote id %s", id, err, a.Vote.ID)
 	}
-	if ttl := f.rdb.TTL(ctx, votequeue.ClaimKey("CA", n)).Val(); ttl <= 0 {
-		t.Fatalf("claim TTL = %v; want a positive TTL", ttl)
+	if !f.rdb.SIsMember(ctx, votequeue.VotedKey("CA"), raw).Val() || f.rdb.SIsMember(ctx, votequeue.RollKey("CA"), raw).Val() {
+		t.Fatal("the nullifier did not move from the roll to the voted set")
 	}
 	groups, err := f.rdb.XInfoGroups(ctx, votequeue.StreamKey("CA")).Result()
 	if err != nil || len(groups) != 1 || groups[0].Name != votequeue.Group {
@@ -123,7 +131,7 @@ func TestAcceptThenDuplicate(t *testing.T) {
 	}
 	assertReview(t, f.rdb, "CA", "duplicate", 2)
 	if c := f.ledger.calls.Load(); c != 0 {
-		t.Fatalf("ledger asked %d times; pending claims must answer without it", c)
+		t.Fatalf("ledger asked %d times; the voted set must answer without it", c)
 	}
 }
 
@@ -191,27 +199,67 @@ func TestBloomFalsePositiveIsAccepted(t *testing.T) {
 	if err != nil || res.Outcome != Accepted || !res.BloomMaybe {
 		t.Fatalf("got %+v, %v; want accepted after the exact check", res, err)
 	}
-	// Now the claim answers without the ledger.
+	// Now the voted set answers without the ledger.
 	calls := f.ledger.calls.Load()
 	res, err = f.d.Accept(ctx, attempt(t, "CA", n))
 	if err != nil || res.Outcome != Duplicate || res.Attempts != 1 || f.ledger.calls.Load() != calls {
-		t.Fatalf("second: %+v, %v, ledger calls %d->%d; want duplicate from the claim", res, err, calls, f.ledger.calls.Load())
+		t.Fatalf("second: %+v, %v, ledger calls %d->%d; want duplicate from the voted set", res, err, calls, f.ledger.calls.Load())
 	}
 }
 
-func TestLedgerDuplicateAfterClaimReleased(t *testing.T) {
+// A committed voter's re-send is a duplicate answered from Redis alone:
+// the batcher's acknowledgement keeps the voted record.
+func TestCommittedVoterResendNeedsNoLedger(t *testing.T) {
+	f := newFixture(t, Config{})
+	n, a, res := f.accepted(t, "CA")
+	f.ledger.mark("CA", n)
+	commit(t, f.rdb, "CA", res.EntryID, a.Vote)
+	for want := int64(1); want <= 3; want++ {
+		res, err := f.d.Accept(context.Background(), attempt(t, "CA", n))
+		if err != nil || res.Outcome != Duplicate || res.BloomMaybe || res.Attempts != want {
+			t.Fatalf("re-send %d: %+v, %v; want duplicate with attempts %d, no Bloom maybe", want, res, err, want)
+		}
+	}
+	if c := f.ledger.calls.Load(); c != 0 {
+		t.Fatalf("ledger asked %d times for a committed voter's re-sends; want 0", c)
+	}
+}
+
+// commit does what the batcher does once a vote is on the ledger.
+func commit(t *testing.T, rdb *redis.Client, state, entryID string, v ballot.Vote) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "t", Streams: []string{votequeue.StreamKey(state), ">"}}).Result(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Set(ctx, "lease:{"+state+"}", "me", 0)
+	fence := votequeue.Fence{LeaseKey: "lease:{" + state + "}", Lease: "me", JournalKey: "journal:{" + state + "}", JournalField: "1"}
+	if err := votequeue.Ack(ctx, rdb, state, fence, []string{entryID}, []ballot.Vote{v}); err != nil {
+		t.Fatal(err)
+	}
+	if l := rdb.XLen(ctx, votequeue.StreamKey(state)).Val(); l != 0 {
+		t.Fatalf("stream holds %d entries after the ack", l)
+	}
+}
+
+// A roll reloaded into a Redis that lost the voted set puts a committed
+// voter back on the roll: the Bloom filter sends the re-send to the ledger,
+// which finds the nullifier used, and the voter is marked voted again.
+func TestLedgerDuplicateAfterRollReload(t *testing.T) {
 	f := newFixture(t, Config{})
 	ctx := context.Background()
-	n := f.voter(t, "CA", true)
-	if res, err := f.d.Accept(ctx, attempt(t, "CA", n)); err != nil || res.Outcome != Accepted {
-		t.Fatalf("first: %+v, %v", res, err)
-	}
-	// The batcher commits the vote and releases the claim.
+	n, _, _ := f.accepted(t, "CA")
 	f.ledger.mark("CA", n)
-	f.rdb.Del(ctx, votequeue.ClaimKey("CA", n))
+	raw, _ := hex.DecodeString(n)
+	f.rdb.SMove(ctx, votequeue.VotedKey("CA"), votequeue.RollKey("CA"), raw)
 	res, err := f.d.Accept(ctx, attempt(t, "CA", n))
 	if err != nil || res.Outcome != Duplicate || !res.BloomMaybe || res.Attempts != 1 {
 		t.Fatalf("got %+v, %v; want duplicate found on the ledger", res, err)
+	}
+	calls := f.ledger.calls.Load()
+	res, err = f.d.Accept(ctx, attempt(t, "CA", n))
+	if err != nil || res.Outcome != Duplicate || res.BloomMaybe || f.ledger.calls.Load() != calls {
+		t.Fatalf("again: %+v, %v; want a duplicate from the voted set, the ledger not asked", res, err)
 	}
 }
 

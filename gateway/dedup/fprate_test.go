@@ -39,9 +39,12 @@ func TestBloomFalsePositiveRate(t *testing.T) {
 		id, _ := ballot.NewVoteID()
 		batch = append(batch, &pending{attempt: Attempt{Vote: ballot.Vote{
 			ID: id, State: state, Nullifier: hex.EncodeToString(raw), Candidate: "alice", CastAt: time.Now().UnixMilli()}}})
+		if err := f.rdb.SAdd(ctx, votequeue.RollKey(state), raw).Err(); err != nil {
+			t.Fatal(err)
+		}
 		if len(batch) == cap(batch) {
-			// "force" skips the roll and the Bloom test: it only claims,
-			// sets the bits and enqueues, which is all this test needs.
+			// "force" skips the Bloom test: it only claims, sets the bits
+			// and enqueues, which is all this test needs.
 			if _, err := f.d.call(ctx, "force", p, batch); err != nil {
 				t.Fatal(err)
 			}

@@ -19,18 +19,21 @@ type NullifierSource interface {
 
 // RebuildStats counts what Rebuild did for one state.
 type RebuildStats struct {
-	Nullifiers    int // nullifiers read from the source
-	ClaimsDropped int // pending claims deleted because the ledger has the vote
+	Nullifiers int // nullifiers read from the source
+	// MarkedVoted counts nullifiers the ledger holds that were on the roll
+	// as not voted (a roll reloaded into a Redis that lost its data) and are
+	// now in the voted set.
+	MarkedVoted int
 }
 
 // rebuildBatch is the number of nullifiers per pipeline.
 const rebuildBatch = 5000
 
 // Rebuild repopulates a state's Bloom filter from the ledger's nullifiers
-// (after a Redis loss, or to check a filter) and drops the pending claims of
-// votes the ledger already holds (left behind by a batcher that crashed
-// between commit and release). It only ever sets bits, so it is safe while
-// the gateway serves: no vote ever loses its bits. progress, if not nil, is
+// (after a Redis loss, or to check a filter) and moves every nullifier the
+// ledger holds into the state's voted set (see votequeue), so re-sent votes
+// are answered from Redis again. It only ever sets bits and marks voters as
+// voted, so it is safe while the gateway serves. progress, if not nil, is
 // called with the count after each batch.
 func (d *Deduper) Rebuild(ctx context.Context, state string, src NullifierSource, progress func(done int)) (RebuildStats, error) {
 	p, err := d.Params(ctx, state)
@@ -45,7 +48,7 @@ func (d *Deduper) Rebuild(ctx context.Context, state string, src NullifierSource
 			return nil
 		}
 		pipe := d.rdb.Pipeline()
-		dels := make([]*redis.IntCmd, len(batch))
+		moves := make([]*redis.BoolCmd, len(batch))
 		for i, n := range batch {
 			raw, err := hex.DecodeString(n)
 			if err != nil || len(raw) != 32 {
@@ -57,13 +60,15 @@ func (d *Deduper) Rebuild(ctx context.Context, state string, src NullifierSource
 				args = append(args, "SET", "u1", pos, 1)
 			}
 			pipe.BitField(ctx, votequeue.BloomKey(state), args...)
-			dels[i] = pipe.Del(ctx, votequeue.ClaimKey(state, n))
+			moves[i] = pipe.SMove(ctx, votequeue.RollKey(state), votequeue.VotedKey(state), raw)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("dedup: rebuild %s: %w", state, err)
 		}
-		for _, c := range dels {
-			st.ClaimsDropped += int(c.Val())
+		for _, c := range moves {
+			if c.Val() {
+				st.MarkedVoted++
+			}
 		}
 		st.Nullifiers += len(batch)
 		batch = batch[:0]

@@ -1,90 +1,131 @@
--- Vote intake: eligibility, pending-claim check, Bloom test-and-set, claim,
--- enqueue and duplicate counting for one or more votes of ONE partition, in
--- one atomic call. Every key shares the partition's hash tag.
+-- Vote intake for one or more votes of ONE partition, in one atomic call:
+-- eligibility, exact duplicate check and claim (one SMOVE from the roll to
+-- the voted set), Bloom test-and-set, pending record, enqueue, duplicate
+-- counting. Every key shares the partition's hash tag (see votequeue).
 --
--- KEYS: 1 roll set, 2 Bloom bitmap, 3 vote stream, 4 duplicate-count hash,
---       5 review stream, 5+v claim key of vote v
--- ARGV: 1 mode ("submit" | "force" | "dup"), 2 claim TTL in seconds,
---       3 Bloom hash count k, 4 review stream MAXLEN, 5 vote count n,
---       then for each vote:
---         raw nullifier (32 bytes), nullifier hex, vote id, request id,
---         Bloom bit positions (k big-endian uint32, one string),
---         nf, nf stream-entry fields/values
+-- KEYS: 1 roll set, 2 voted set, 3 Bloom bitmap, 4 vote stream,
+--       5 pending hash, 6 duplicate-count hash, 7 review stream
+-- ARGV: 1 mode ("submit" | "force" | "dup"), 2 Bloom hash count k,
+--       3 review stream MAXLEN, 4 vote count n, 5 state,
+--       6..11 the six stream-entry field names in votequeue's order,
+--       12 the entry version, then 7 values for each vote:
+--         raw nullifier (32 bytes), Bloom bit positions (k big-endian
+--         uint32, one string), request id, vote id, nullifier hex,
+--         candidate, cast_at
 --
--- A review entry holds the reason, the request id and the vote's fields.
---
--- Modes:
---   submit  not on roll -> {"ne", 0}; pending claim -> {"dup", attempts};
---           every Bloom bit set -> {"maybe", 0} and nothing written
---           (the caller checks the ledger); else accept -> {"ok", entry id}
+-- Answers one {status, value} pair per vote:
+--   submit  on the roll and not voted: set the Bloom bits; if every bit was
+--           set already -> {"maybe", 0} and nothing written (the caller
+--           checks the ledger), else accept -> {"ok", entry id};
+--           voted -> {"dup", attempts}; not on the roll -> {"ne", 0}
 --   force   the caller found the nullifier unused on the ledger after a
---           "maybe": accept unless a claim appeared meanwhile (-> "dup")
---   dup     the ledger holds the nullifier: count and review -> {"dup", n}
+--           "maybe": accept unless it voted meanwhile (-> "dup")
+--   dup     the ledger holds the nullifier: record it as voted, count and
+--           review -> {"dup", attempts}
+-- A review entry holds the reason, the request id and the vote's fields.
+local roll, voted, bloom, stream, pending, dupes, review =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local mode = ARGV[1]
-local ttl = ARGV[2]
-local k = tonumber(ARGV[3])
-local reviewMax = ARGV[4]
-local n = tonumber(ARGV[5])
+local k = tonumber(ARGV[2])
+local reviewMax = ARGV[3]
+local n = tonumber(ARGV[4])
+local state = ARGV[5]
+local name = {ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]}
+local version = ARGV[12]
+local per = 7
 
-local out = {}
-local i = 6
-for v = 1, n do
-  local raw, nhex, voteID, reqID, positions = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local nf = tonumber(ARGV[i + 5])
-  local fstart = i + 6
-  i = fstart + nf
-  local claim = KEYS[5 + v]
+local function arg(v, j) return ARGV[12 + (v - 1) * per + j] end
 
-  local function review(reason)
-    redis.call('XADD', KEYS[5], 'MAXLEN', '~', reviewMax, '*',
-      'reason', reason, 'request_id', reqID, unpack(ARGV, fstart, fstart + nf - 1))
+local function entry(v)
+  return name[1], version, name[2], arg(v, 4), name[3], state,
+    name[4], arg(v, 5), name[5], arg(v, 6), name[6], arg(v, 7)
+end
+
+local function reviewed(v, reason)
+  redis.call('XADD', review, 'MAXLEN', '~', reviewMax, '*',
+    'reason', reason, 'request_id', arg(v, 3), entry(v))
+end
+
+local function duplicate(v)
+  local c = redis.call('HINCRBY', dupes, arg(v, 5), 1)
+  reviewed(v, 'duplicate')
+  return {'dup', c}
+end
+
+-- refused answers a vote whose nullifier was not on the roll unvoted.
+local function refused(v)
+  if redis.call('SISMEMBER', voted, arg(v, 1)) == 1 then
+    return duplicate(v)
   end
-  local function duplicate()
-    local c = redis.call('HINCRBY', KEYS[4], nhex, 1)
-    review('duplicate')
-    return {'dup', c}
-  end
-  -- setBits sets the k bits in one BITFIELD call and reports whether all
-  -- of them were set before: test-and-set in one command.
-  local function setBits()
+  reviewed(v, 'not_eligible')
+  return {'ne', 0}
+end
+
+local pend = {}
+local function accept(v)
+  pend[#pend + 1] = arg(v, 1)
+  pend[#pend + 1] = arg(v, 4)
+  return {'ok', redis.call('XADD', stream, '*', entry(v))}
+end
+
+-- setBits sets the k bits of each of the votes, in as few BITFIELD calls
+-- as unpack allows, and returns per vote whether all of its bits were set
+-- before.
+local function setBits(vs)
+  local seen = {}
+  local chunk = math.max(1, math.floor(7000 / (4 * k)))
+  for first = 1, #vs, chunk do
+    local last = math.min(first + chunk - 1, #vs)
     local ops = {}
-    for j = 0, k - 1 do
-      ops[4 * j + 1], ops[4 * j + 2], ops[4 * j + 4] = 'SET', 'u1', 1
-      ops[4 * j + 3] = struct.unpack('>I4', positions, 4 * j + 1)
-    end
-    local old = redis.call('BITFIELD', KEYS[2], unpack(ops))
-    for j = 1, k do
-      if old[j] == 0 then
-        return false
+    for i = first, last do
+      local positions = arg(vs[i], 2)
+      for j = 0, k - 1 do
+        local o = #ops
+        ops[o + 1], ops[o + 2], ops[o + 4] = 'SET', 'u1', 1
+        ops[o + 3] = struct.unpack('>I4', positions, 4 * j + 1)
       end
     end
-    return true
-  end
-  local function accept()
-    if not redis.call('SET', claim, voteID, 'NX', 'EX', ttl) then
-      return duplicate()
+    local old = redis.call('BITFIELD', bloom, unpack(ops))
+    for i = first, last do
+      seen[i] = true
+      local base = (i - first) * k
+      for j = base + 1, base + k do
+        if old[j] == 0 then
+          seen[i] = false
+          break
+        end
+      end
     end
-    if mode == 'force' then
-      setBits()
-    end
-    local id = redis.call('XADD', KEYS[3], '*', unpack(ARGV, fstart, fstart + nf - 1))
-    return {'ok', id}
   end
+  return seen
+end
 
+local out = {}
+local movers = {}
+for v = 1, n do
   if mode == 'dup' then
-    out[v] = duplicate()
-  elseif mode == 'force' then
-    out[v] = accept()
-  elseif redis.call('SISMEMBER', KEYS[1], raw) == 0 then
-    review('not_eligible')
-    out[v] = {'ne', 0}
-  elseif redis.call('EXISTS', claim) == 1 then
-    out[v] = duplicate()
-  elseif setBits() then
-    -- All bits were set already, so setting them changed nothing.
-    out[v] = {'maybe', 0}
+    redis.call('SMOVE', roll, voted, arg(v, 1))
+    out[v] = duplicate(v)
+  elseif redis.call('SMOVE', roll, voted, arg(v, 1)) == 1 then
+    movers[#movers + 1] = v
   else
-    out[v] = accept()
+    out[v] = refused(v)
   end
+end
+if #movers > 0 then
+  local seen = setBits(movers)
+  for i, v in ipairs(movers) do
+    if seen[i] and mode == 'submit' then
+      -- Every bit was set already (so setting them changed nothing): undo
+      -- the move and let the caller ask the ledger.
+      redis.call('SMOVE', voted, roll, arg(v, 1))
+      out[v] = {'maybe', 0}
+    else
+      out[v] = accept(v)
+    end
+  end
+end
+if #pend > 0 then
+  redis.call('HSET', pending, unpack(pend))
 end
 return out

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,10 +66,17 @@ func (s *staticElections) fail(err error) {
 	s.err = err
 }
 
-// fakeLedger is a dedup.NullifierLedger that knows no nullifier, or fails.
-type fakeLedger struct{ err error }
+// fakeLedger is a dedup.NullifierLedger that knows no nullifier, or fails,
+// and counts the calls.
+type fakeLedger struct {
+	err   error
+	calls atomic.Int64
+}
 
-func (f fakeLedger) NullifierUsed(context.Context, string, string) (bool, error) { return false, f.err }
+func (f *fakeLedger) NullifierUsed(context.Context, string, string) (bool, error) {
+	f.calls.Add(1)
+	return false, f.err
+}
 
 func testElection() *ballot.Election {
 	return &ballot.Election{
@@ -103,7 +111,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	rs := redistest.Start(t)
 	f := &fixture{t: t, redis: rs, rdb: rs.Client(), elections: &staticElections{e: testElection()}, reg: prometheus.NewRegistry()}
 	if o.ledger == nil {
-		o.ledger = fakeLedger{}
+		o.ledger = &fakeLedger{}
 	}
 	if o.dedup.CallTimeout == 0 {
 		o.dedup.CallTimeout = 500 * time.Millisecond

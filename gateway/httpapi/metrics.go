@@ -7,16 +7,17 @@ import (
 // metrics are the gateway's Prometheus series, registered on the registry
 // the caller passes (never the global one).
 type metrics struct {
-	submitted  prometheus.Counter
-	validated  *prometheus.CounterVec
-	latency    prometheus.Histogram
-	duplicates prometheus.Counter
-	bloomMaybe *prometheus.CounterVec
-	queueDepth *prometheus.GaugeVec
-	queueAge   *prometheus.GaugeVec
-	requests   *prometheus.HistogramVec
-	bloomFill  *prometheus.GaugeVec
-	bloomFP    *prometheus.GaugeVec
+	submitted   prometheus.Counter
+	validated   *prometheus.CounterVec
+	latency     prometheus.Histogram
+	duplicates  prometheus.Counter
+	bloomMaybe  *prometheus.CounterVec
+	ledgerExact prometheus.Counter
+	queueDepth  *prometheus.GaugeVec
+	queueAge    *prometheus.GaugeVec
+	requests    *prometheus.HistogramVec
+	bloomFill   *prometheus.GaugeVec
+	bloomFP     *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -42,6 +43,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "bloom_maybe_seen_total",
 			Help: "Bloom 'maybe seen' answers resolved by the exact ledger check, by result: duplicate or false_positive.",
 		}, []string{"result"}),
+		ledgerExact: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ledger_exact_checks_total",
+			Help: "Exact duplicate checks asked of the ledger (a Bloom 'maybe seen' of a voter not recorded as voted), failed ones included.",
+		}),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vote_queue_depth",
 			Help: "Accepted votes not yet on the ledger, per state (stream length).",
@@ -64,6 +69,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Estimated chance that a new voter tests 'maybe seen' (fill ratio ^ hashes).",
 		}, []string{"state"}),
 	}
-	reg.MustRegister(m.submitted, m.validated, m.latency, m.duplicates, m.bloomMaybe, m.queueDepth, m.queueAge, m.requests, m.bloomFill, m.bloomFP)
+	reg.MustRegister(m.submitted, m.validated, m.latency, m.duplicates, m.bloomMaybe, m.ledgerExact, m.queueDepth, m.queueAge, m.requests, m.bloomFill, m.bloomFP)
 	return m
 }

@@ -242,6 +242,9 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 		},
 		RequestID: c.GetString(ctxRequestID),
 	})
+	if res.BloomMaybe || errors.Is(err, dedup.ErrLedger) {
+		s.m.ledgerExact.Inc()
+	}
 	if err != nil {
 		s.intakeFailed(c, err)
 		return

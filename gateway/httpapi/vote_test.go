@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/bloom"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/votequeue"
@@ -33,6 +36,43 @@ func TestVoteAcceptedThenDuplicate(t *testing.T) {
 		if e.AttemptCount != want {
 			t.Fatalf("attempt_count %d; want %d", e.AttemptCount, want)
 		}
+	}
+}
+
+// A committed voter's re-send is refused 409 from Redis alone: the ledger
+// is never asked.
+func TestCommittedVoterResendNeedsNoLedger(t *testing.T) {
+	ledger := &fakeLedger{}
+	f := newFixture(t, fixtureOpts{ledger: ledger})
+	f.enroll("v1", "c1", "CA")
+	f.accept(voteBody("v1", "c1", "CA", "alice"))
+	// The batcher reads the vote, commits it and acknowledges it.
+	ctx := context.Background()
+	streams, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "t", Streams: []string{votequeue.StreamKey("CA"), ">"}}).Result()
+	if err != nil || len(streams[0].Messages) != 1 {
+		t.Fatalf("read the queue: %v, %v", streams, err)
+	}
+	msg := streams[0].Messages[0]
+	v, err := votequeue.Decode(msg.Values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.rdb.Set(ctx, "lease:{CA}", "me", 0)
+	fence := votequeue.Fence{LeaseKey: "lease:{CA}", Lease: "me", JournalKey: "journal:{CA}", JournalField: "1"}
+	if err := votequeue.Ack(ctx, f.rdb, "CA", fence, []string{msg.ID}, []ballot.Vote{v}); err != nil {
+		t.Fatal(err)
+	}
+	for want := int64(1); want <= 3; want++ {
+		e := wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), http.StatusConflict, codeDuplicate)
+		if e.AttemptCount != want {
+			t.Fatalf("attempt_count %d; want %d", e.AttemptCount, want)
+		}
+	}
+	if c := ledger.calls.Load(); c != 0 {
+		t.Fatalf("the ledger was asked %d times; want 0", c)
+	}
+	if m := f.do(http.MethodGet, "/metrics", "").Body.String(); !strings.Contains(m, "ledger_exact_checks_total 0") {
+		t.Fatal("/metrics lacks ledger_exact_checks_total 0")
 	}
 }
 
@@ -137,7 +177,7 @@ func TestUnavailable(t *testing.T) {
 		f.accept(voteBody("v3", "c", "NY", "alice"))
 	})
 	t.Run("ledger down", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{ledger: fakeLedger{err: errTest}})
+		f := newFixture(t, fixtureOpts{ledger: &fakeLedger{err: errTest}})
 		f.enroll("v1", "c1", "CA")
 		saturateBloom(t, f, "CA")
 		wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeLedgerUnavailable)
@@ -163,6 +203,9 @@ func TestBloomFalsePositiveAccepted(t *testing.T) {
 	saturateBloom(t, f, "CA")
 	f.accept(voteBody("v1", "c1", "CA", "alice"))
 	wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 409, codeDuplicate)
+	if m := f.do(http.MethodGet, "/metrics", "").Body.String(); !strings.Contains(m, "ledger_exact_checks_total 1") {
+		t.Fatal("/metrics lacks ledger_exact_checks_total 1: the false positive was checked on the ledger once")
+	}
 }
 
 func TestRateLimited(t *testing.T) {

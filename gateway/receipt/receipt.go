@@ -28,7 +28,8 @@ type Ledger interface {
 }
 
 // Store is the Redis side: where the batcher recorded a vote, the pending
-// claim of a nullifier, and the state of a voter on the roll.
+// vote of a nullifier (its id until the vote is on the ledger), and the
+// state of a voter on the roll.
 type Store interface {
 	Location(ctx context.Context, voteID string) (votequeue.Location, error) // votequeue.ErrPending if none
 	Claim(ctx context.Context, state, nullifier string) (voteID string, err error)

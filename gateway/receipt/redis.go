@@ -2,7 +2,6 @@ package receipt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -22,16 +21,10 @@ func (s RedisStore) Location(ctx context.Context, voteID string) (votequeue.Loca
 	return votequeue.GetLocation(ctx, s.RDB, voteID)
 }
 
-// Claim returns the vote id holding a pending claim on the nullifier, or "".
+// Claim returns the id of the nullifier's accepted vote not yet on the
+// ledger, or "".
 func (s RedisStore) Claim(ctx context.Context, state, nullifier string) (string, error) {
-	id, err := s.RDB.Get(ctx, votequeue.ClaimKey(state, nullifier)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read claim: %w", err)
-	}
-	return id, nil
+	return votequeue.PendingVote(ctx, s.RDB, state, nullifier)
 }
 
 // RollState finds the state whose roll holds the nullifier (one pipelined
@@ -43,15 +36,15 @@ func (s RedisStore) RollState(ctx context.Context, nullifier string) (string, er
 	}
 	states := s.States()
 	pipe := s.RDB.Pipeline()
-	cmds := make([]*redis.BoolCmd, len(states))
+	cmds := make([][2]*redis.BoolCmd, len(states))
 	for i, st := range states {
-		cmds[i] = pipe.SIsMember(ctx, votequeue.RollKey(st), raw[:])
+		cmds[i] = votequeue.OnRoll(ctx, pipe, st, raw[:])
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", fmt.Errorf("roll look-up: %w", err)
 	}
 	for i, c := range cmds {
-		if c.Val() {
+		if c[0].Val() || c[1].Val() {
 			return states[i], nil
 		}
 	}

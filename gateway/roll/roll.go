@@ -117,7 +117,8 @@ type Options struct {
 // Load reads a roll CSV, derives nullifiers with secret, loads them into
 // Redis when o.Redis is set, sizes the Bloom filters and returns the roll's
 // summary and Merkle root. A voter listed under two states is an error.
-// Loading is idempotent: re-running it adds nothing already there, and a
+// Loading is idempotent: re-running it adds nothing already there (a voter
+// who has voted stays in the voted set, see votequeue), and a
 // Bloom shape already stored (the filter may be in use) is kept and reported.
 func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, error) {
 	if o.Batch <= 0 {
@@ -129,9 +130,13 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 		if o.Redis == nil || len(pending) == 0 {
 			return nil
 		}
-		pipe := o.Redis.Pipeline()
+		byState := map[string][][]byte{}
 		for _, m := range pending {
-			pipe.SAdd(ctx, votequeue.RollKey(m.state), m.nullifier[:])
+			byState[m.state] = append(byState[m.state], m.nullifier[:])
+		}
+		pipe := o.Redis.Pipeline()
+		for st, nullifiers := range byState {
+			votequeue.Enroll(ctx, pipe, st, nullifiers)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("roll: load into Redis: %w", err)

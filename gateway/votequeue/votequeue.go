@@ -11,10 +11,11 @@
 // update them atomically:
 //
 //	votes:{CA}            stream of accepted votes (StreamKey)
-//	claim:{CA}:<nullhex>  pending claim of a nullifier; value = vote id (ClaimKey)
+//	roll:{CA}             set of eligible nullifiers (raw 32 bytes) that have not voted (RollKey)
+//	voted:{CA}            set of nullifiers (raw 32 bytes) whose vote was accepted (VotedKey)
+//	pending:{CA}          hash raw nullifier -> vote id, votes not yet on the ledger (PendingKey)
 //	bloom:{CA}            Bloom filter bitmap of nullifiers ever accepted (BloomKey)
 //	bloom:{CA}:params     "bits,hashes" of that filter, set once (BloomParamsKey)
-//	roll:{CA}             set of eligible nullifiers, raw 32 bytes (RollKey)
 //	dupes:{CA}            hash nullifier hex -> duplicate attempts (DupesKey)
 //	review:{CA}           stream of refused attempts for human review (ReviewKey)
 //	lag:{CA}              age in ms of the oldest vote not yet committed, set by the batcher (LagKey)
@@ -22,6 +23,25 @@
 // A review entry has the fields "reason" ("not_eligible" or "duplicate") and
 // "request_id" (the gateway request that was refused), followed by the
 // attempted vote's fields as below; it is capped with XADD MAXLEN ~.
+//
+// # The roll and the "already voted" record
+//
+// The roll loader puts every eligible nullifier in roll:{CA} (EnrollScript:
+// never one already in voted:{CA}). Accepting a vote moves its nullifier from
+// roll:{CA} to voted:{CA} with SMOVE, which is at once the eligibility check,
+// the exact duplicate check and the claim: it succeeds for exactly one of any
+// number of concurrent attempts. A nullifier is therefore on the roll if it
+// is in either set, and has voted if and only if it is in voted:{CA}. The
+// record is permanent and costs no memory beyond the roll's own (the member
+// moves between two sets), so a re-sent vote is answered from Redis alone at
+// any time, before or after its commit; the ledger is asked only when the
+// Bloom filter says "maybe seen" of a nullifier still on roll:{CA}, which
+// happens for Bloom false positives and after a roll was reloaded into a
+// Redis that had lost its data.
+//
+// pending:{CA} maps the nullifiers of accepted votes not yet acknowledged by
+// the batcher to their vote ids (32 hex), so a voter can look a pending vote
+// up by credentials; Ack deletes the entries with the stream entries.
 //
 // # Stream entries
 //
@@ -34,16 +54,18 @@
 //	candidate  candidate name as listed in the election record
 //	cast_at    acceptance time, decimal Unix milliseconds
 //
-// # Life cycle
+// # Life cycle and cost
 //
-// The gateway writes the claim and the entry in one atomic script and answers
-// 202 only after Redis has both on disk. The batcher reads the stream through
-// the consumer group Group (created at ID 0 by whichever side comes first, see
-// EnsureGroup, so no entry is ever skipped), acknowledges an entry with XACK and
-// deletes it with XDEL only after its batch is committed VALID on the ledger,
-// and then deletes the entry's claim key. A claim therefore exists for every
-// accepted vote that is not yet on the ledger; its TTL is only a safety net and
-// must outlast the election.
+// The gateway moves the nullifier to voted:{CA}, sets its Bloom bits, records
+// it in pending:{CA} and appends the entry, in one atomic script for a
+// micro-batch of votes, and answers 202 only after Redis has it on disk. The
+// batcher reads the stream through the consumer group Group (created at ID 0
+// by whichever side comes first, see EnsureGroup, so no entry is ever
+// skipped), writes the receipts of a batch committed VALID on the ledger and
+// then calls Ack, which acknowledges (XACK) and deletes (XDEL) the batch's
+// entries and deletes their pending:{CA} fields in three variadic commands per
+// batch. Per accepted vote Redis thus runs SMOVE, BITFIELD and XADD, a share
+// of one HSET at intake and of three commands at Ack, plus the receipt's SET.
 package votequeue
 
 import (
@@ -76,19 +98,22 @@ const (
 // names lists the entry fields in the order Fields writes them.
 var names = [...]string{FieldVersion, FieldVoteID, FieldState, FieldNullifier, FieldCandidate, FieldCastAt}
 
+// Names returns the entry field names in the order Fields writes them.
+func Names() [len(names)]string { return names }
+
 // tag returns the Redis Cluster hash tag of a partition.
 func tag(partition string) string { return "{" + partition + "}" }
 
 // StreamKey is the stream holding accepted votes of a partition.
 func StreamKey(partition string) string { return "votes:" + tag(partition) }
 
-// ClaimKey is the pending claim of a nullifier (64 hex) in a partition.
-func ClaimKey(partition, nullifierHex string) string {
-	return "claim:" + tag(partition) + ":" + nullifierHex
-}
+// VotedKey is the set of nullifiers (raw 32 bytes) of a partition whose vote
+// was accepted: the permanent "already voted" record.
+func VotedKey(partition string) string { return "voted:" + tag(partition) }
 
-// ClaimPattern matches every claim key of a partition (for SCAN).
-func ClaimPattern(partition string) string { return "claim:" + tag(partition) + ":*" }
+// PendingKey is the hash raw nullifier -> vote id of a partition's accepted
+// votes not yet acknowledged on the ledger.
+func PendingKey(partition string) string { return "pending:" + tag(partition) }
 
 // BloomKey is the Bloom filter bitmap of a partition.
 func BloomKey(partition string) string { return "bloom:" + tag(partition) }
@@ -96,7 +121,8 @@ func BloomKey(partition string) string { return "bloom:" + tag(partition) }
 // BloomParamsKey holds the Bloom filter's size as "bits,hashes".
 func BloomParamsKey(partition string) string { return "bloom:" + tag(partition) + ":params" }
 
-// RollKey is the set of eligible nullifiers (raw 32 bytes) of a partition.
+// RollKey is the set of eligible nullifiers (raw 32 bytes) of a partition
+// that have not voted.
 func RollKey(partition string) string { return "roll:" + tag(partition) }
 
 // DupesKey is the hash counting duplicate attempts per nullifier.
