@@ -15,7 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/votechain/votechain/bench/procstat"
+	"github.com/votechain/votechain/bench/measure"
 )
 
 // benchParallelism is concurrent requests per GOMAXPROCS: enough in flight
@@ -100,7 +100,7 @@ func BenchmarkVoteLoopback(b *testing.B) {
 }
 
 func cpuOf(b *testing.B, pid int) time.Duration {
-	u, err := procstat.Read(pid)
+	u, err := measure.ReadProc(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
