@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,35 @@ func FuzzVoteRequest(f *testing.F) {
 			t.Fatalf("body %q: status %d; want a 4xx refusal", body, rec.Code)
 		}
 		errorOf(t, rec.Code, rec.Body.Bytes(), rec.Header())
+	})
+}
+
+// FuzzScanPlainAgrees checks the one-pass reader of vote bodies against the
+// encoding/json one: whatever scanPlain accepts, decodeStrict accepts with
+// the same values.
+func FuzzScanPlainAgrees(f *testing.F) {
+	for _, seed := range []string{
+		voteBody("v1", "c1", "CA", "alice"),
+		` { "candidate" : "bob" ,"state":"NY","credential":"c","voter_id":"v" } ` + "\n",
+		`{"voter_id":"v1","credential":"c1","state":"CA","candidate":"alice"}x`,
+		`{"voter_id":"v1","voter_id":"v1","credential":"c1","state":"CA","candidate":"alice"}`,
+		`{"voter_id":"v\u0031","credential":"c1","state":"CA","candidate":"alice"}`,
+		`{"voter_id":"","credential":"c1","state":"CA","candidate":"alice"}`,
+		`{"voter_id":"v1","credential":"c1","state":"CA"}`, `{}`, `{"a":"b"}`,
+	} {
+		f.Add(seed)
+	}
+	if _, ok := scanPlain(voteBody("v1", "c1", "CA", "alice"), voteFields); !ok {
+		f.Fatal("scanPlain refused a plain vote body")
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		fast, ok := scanPlain(body, voteFields)
+		if !ok {
+			return
+		}
+		strict, err := decodeStrict([]byte(body), voteFields)
+		if err != nil || !slices.Equal(fast, strict) {
+			t.Fatalf("body %q: one pass read %q, encoding/json %q, %v", body, fast, strict, err)
+		}
 	})
 }

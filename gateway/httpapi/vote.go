@@ -79,7 +79,18 @@ func decodeVote(body []byte) (voteRequest, *decodeError) {
 // keys are exactly the given names (case-sensitive; unknown or repeated keys
 // refused), each a non-empty string within its length limit. It returns the
 // values in the fields' order. Only *decodeError is returned.
+//
+// A well-formed body of plain strings is read in one pass (scanPlain);
+// anything else goes through encoding/json, which also words the refusals.
 func decodeFields(body []byte, fields []field) ([]string, *decodeError) {
+	if values, ok := scanPlain(string(body), fields); ok {
+		return values, nil
+	}
+	return decodeStrict(body, fields)
+}
+
+// decodeStrict is decodeFields through encoding/json, for any body.
+func decodeStrict(body []byte, fields []field) ([]string, *decodeError) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {
@@ -115,6 +126,81 @@ func decodeFields(body []byte, fields []field) ([]string, *decodeError) {
 		}
 	}
 	return values, nil
+}
+
+// scanPlain reads body in one pass if it is a JSON object whose keys are
+// exactly the fields' names, each once, and whose values are strings within
+// their limits, every key and value printable ASCII without escapes (what
+// clients send). It reports false for anything else, valid or not, and
+// never accepts a body decodeFields would refuse. The values share body's
+// memory.
+func scanPlain(body string, fields []field) ([]string, bool) {
+	if len(fields) > 64 {
+		return nil, false
+	}
+	values := make([]string, len(fields))
+	var seen uint64
+	i := skipSpace(body, 0)
+	if i == len(body) || body[i] != '{' {
+		return nil, false
+	}
+	for {
+		key, j, ok := plainString(body, skipSpace(body, i+1))
+		if !ok {
+			return nil, false
+		}
+		k := slices.IndexFunc(fields, func(f field) bool { return f.name == key })
+		if k < 0 || seen&(1<<k) != 0 {
+			return nil, false
+		}
+		if i = skipSpace(body, j); i == len(body) || body[i] != ':' {
+			return nil, false
+		}
+		v, j, ok := plainString(body, skipSpace(body, i+1))
+		if !ok || v == "" || len(v) > fields[k].max {
+			return nil, false
+		}
+		values[k], seen = v, seen|1<<k
+		if i = skipSpace(body, j); i == len(body) {
+			return nil, false
+		}
+		if body[i] == '}' {
+			break
+		}
+		if body[i] != ',' {
+			return nil, false
+		}
+	}
+	if seen != 1<<len(fields)-1 || skipSpace(body, i+1) != len(body) {
+		return nil, false
+	}
+	return values, true
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString reads a JSON string at s[i] made of printable ASCII without
+// escapes, returning its content and the index after its closing quote.
+func plainString(s string, i int) (string, int, bool) {
+	if i == len(s) || s[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(s); j++ {
+		switch b := s[j]; {
+		case b == '"':
+			return s[i+1 : j], j + 1, true
+		case b < 0x20 || b > 0x7e || b == '\\':
+			return "", 0, false
+		}
+	}
+	return "", 0, false
 }
 
 // noRepeatedKeys refuses an object that names a key twice: decoders differ
