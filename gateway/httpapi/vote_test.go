@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -354,3 +355,11 @@ func TestKillRedisLosesNoAcceptedVote(t *testing.T) {
 }
 
 func voterName(i int) string { return fmt.Sprintf("voter-%06d", i) }
+
+func TestAcceptedBodyIsTheJSONEncoding(t *testing.T) {
+	id, _ := ballot.NewVoteID()
+	want, _ := json.Marshal(voteAccepted{VoteID: id, Status: "pending", ReceiptURL: "/api/v1/votes/" + id})
+	if got := acceptedBody(id); string(got) != string(want) {
+		t.Fatalf("acceptedBody = %s; want %s", got, want)
+	}
+}
