@@ -28,8 +28,9 @@ type waited struct {
 }
 
 // attempt submits a batch once and waits for its commit until the recovery
-// policy judges the transaction lost.
-func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch) (ballot.Committed, error) {
+// policy judges the transaction lost; losses is how many times in a row the
+// batch was found lost before.
+func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int) (ballot.Committed, error) {
 	tx, err := b.ledger.Submit(ctx, batch)
 	if err != nil {
 		return ballot.Committed{}, err
@@ -50,7 +51,7 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch) (ballot.Commi
 		if h0 == 0 {
 			h0 = h // no block seen before acceptance: count from the first one seen
 		}
-		if b.recovery.lost(elapsed, h-h0, lat) {
+		if b.recovery.lost(elapsed, h-h0, lat, losses) {
 			stopWait()
 			if r := <-res; r.err == nil {
 				return r.done, nil // committed just as we gave up
@@ -64,7 +65,7 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch) (ballot.Commi
 			}
 			return r.done, r.err
 		case <-grew:
-		case <-b.clock.After(b.recovery.bound(lat) - elapsed):
+		case <-b.clock.After(b.recovery.bound(lat, losses) - elapsed):
 		}
 	}
 }
@@ -110,9 +111,10 @@ func (b *Batcher) followBlocks(ctx context.Context) {
 func (l *lane) commit(ctx, stop context.Context, j journalEntry) error {
 	clock := l.b.clock
 	began := clock.Now()
+	losses, failures := 0, 0 // in a row: lost transactions; other failures
 	for attempt := 1; ; attempt++ {
 		attemptCtx, cancel := context.WithTimeout(ctx, l.b.cfg.CommitTimeout)
-		done, err := l.b.attempt(attemptCtx, j.Batch)
+		done, err := l.b.attempt(attemptCtx, j.Batch, losses)
 		cancel()
 		if err == nil {
 			return l.finish(ctx, j, done, began)
@@ -121,9 +123,12 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry) error {
 		l.b.metrics.retries.WithLabelValues(cause).Inc()
 		l.log.Warn("batch commit failed; retrying", "batch", j.Batch.ID(), "attempt", attempt, "cause", cause, "err", err)
 		if cause == "lost" {
+			losses++
 			continue
 		}
-		if !sleep(stop, clock, backoff(attempt, 100*time.Millisecond, 2*time.Second)) {
+		losses = 0
+		failures++
+		if !sleep(stop, clock, backoff(failures, 100*time.Millisecond, 2*time.Second)) {
 			return stop.Err()
 		}
 	}

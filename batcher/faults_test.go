@@ -17,6 +17,7 @@ import (
 	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/localnet"
 	"github.com/votechain/votechain/test-network/nettest"
@@ -32,8 +33,11 @@ type stack struct {
 	dir    string
 }
 
-func newStack(t *testing.T) *stack {
-	n := nettest.Start(t)
+func newStack(t *testing.T) *stack { return newStackConsensus(t, "") }
+
+// newStackConsensus is newStack on a network of the given consensus ("" for the default).
+func newStackConsensus(t *testing.T, consensus network.Consensus) *stack {
+	n := nettest.StartConsensus(t, consensus)
 	nettest.SetupElection(t, n, nettest.Election(states, batcher.TestCandidates))
 	rs := redistest.Start(t)
 	dir := nettest.RunDir(t, "batcher")
@@ -140,7 +144,13 @@ func TestBatcherKill9AndRestart(t *testing.T) {
 // batch ids, so no vote waits long for its receipt, and every vote is
 // counted exactly once.
 func TestOrdererKillWhileVotesFlow(t *testing.T) {
-	s := newStack(t)
+	for _, consensus := range []network.Consensus{network.Raft, network.BFT} {
+		t.Run(string(consensus), func(t *testing.T) { testOrdererKill(t, consensus) })
+	}
+}
+
+func testOrdererKill(t *testing.T, consensus network.Consensus) {
+	s := newStackConsensus(t, consensus)
 	s.startBatcher(t, "batcher")
 	ctx := context.Background()
 

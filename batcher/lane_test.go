@@ -292,7 +292,7 @@ func TestAttemptGivesUpOnLostTransaction(t *testing.T) {
 			f.mine(1)
 			waitFor(t, "the first block", func() bool { h, _ := b.height.get(); return h == 1 })
 			res := make(chan error, 1)
-			go func() { _, err := b.attempt(ctx, batch); res <- err }()
+			go func() { _, err := b.attempt(ctx, batch, 0); res <- err }()
 			waitFor(t, "the commit wait", func() bool { return clk.waiting() > 0 })
 
 			// Without measurements the typical commit is 500 ms: blocks

@@ -79,21 +79,32 @@ type latencyStats struct {
 var defaultLatency = latencyStats{typical: 500 * time.Millisecond, worst: 2 * time.Second}
 
 // lost reports whether a transaction accepted elapsed ago, with blocks
-// committed since, will never commit. A block-based verdict also needs
-// settle and twice the typical latency to have passed, because the peer's
-// block stream can trail the orderer by a block or two. A false verdict costs one no-op
+// committed since, will never commit; losses is how many times in a row its
+// batch was already found lost. A block-based verdict also needs settle and
+// twice the typical latency to have passed, because the peer's block stream
+// can trail the orderer by a block or two. A false verdict costs one no-op
 // transaction: the batch is committed once whatever happens.
-func (p recoveryPolicy) lost(elapsed time.Duration, blocksSince uint64, lat latencyStats) bool {
-	if elapsed >= p.bound(lat) {
+func (p recoveryPolicy) lost(elapsed time.Duration, blocksSince uint64, lat latencyStats, losses int) bool {
+	if elapsed >= p.bound(lat, losses) {
 		return true
 	}
 	return blocksSince >= uint64(p.blocks) && elapsed >= max(p.settle, 2*lat.typical)
 }
 
-// bound is the longest wait for any commit: four times the slowest recent
-// commit, within [floor, limit].
-func (p recoveryPolicy) bound(lat latencyStats) time.Duration {
-	return min(max(4*lat.worst, p.floor), p.limit)
+// bound is the longest wait for a commit: four times the slowest recent
+// commit, within [floor, limit], doubled for every loss in a row. When no
+// block follows at all, ordering itself is stalled (a Raft election, a
+// SmartBFT view change) and a transaction an orderer still holds may yet be
+// ordered: resubmitting again and again would only queue duplicates.
+func (p recoveryPolicy) bound(lat latencyStats, losses int) time.Duration {
+	d := max(4*lat.worst, p.floor)
+	for range losses {
+		if d >= p.limit {
+			break
+		}
+		d *= 2
+	}
+	return min(d, p.limit)
 }
 
 // latencyWindow keeps the last few acceptance-to-commit times.

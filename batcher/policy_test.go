@@ -175,23 +175,27 @@ func TestRecoveryPolicy(t *testing.T) {
 		elapsed time.Duration
 		blocks  uint64
 		lat     latencyStats
+		losses  int
 		want    bool
 	}{
-		{"fresh", 100 * time.Millisecond, 0, lat, false},
-		{"blocks without it, but not yet twice the typical commit", 500 * time.Millisecond, 5, lat, false},
-		{"blocks without it after twice the typical commit", 600 * time.Millisecond, 3, lat, true},
-		{"too few blocks", 3 * time.Second, 2, lat, false},
-		{"no blocks: four times the slowest commit", 4 * time.Second, 0, lat, true},
-		{"no blocks, just under the bound", 3999 * time.Millisecond, 0, lat, false},
-		{"slow network: bound follows it", 30 * time.Second, 0, latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}, false},
-		{"slow network: blocks need 2× its typical commit", 9 * time.Second, 10, latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}, false},
-		{"the configured limit caps the bound", time.Minute, 0, latencyStats{typical: time.Minute, worst: time.Hour}, true},
+		{"fresh", 100 * time.Millisecond, 0, lat, 0, false},
+		{"blocks without it, but not yet twice the typical commit", 500 * time.Millisecond, 5, lat, 0, false},
+		{"blocks without it after twice the typical commit", 600 * time.Millisecond, 3, lat, 0, true},
+		{"too few blocks", 3 * time.Second, 2, lat, 0, false},
+		{"no blocks: four times the slowest commit", 4 * time.Second, 0, lat, 0, true},
+		{"no blocks, just under the bound", 3999 * time.Millisecond, 0, lat, 0, false},
+		{"slow network: bound follows it", 30 * time.Second, 0, latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}, 0, false},
+		{"slow network: blocks need 2× its typical commit", 9 * time.Second, 10, latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}, 0, false},
+		{"the configured limit caps the bound", time.Minute, 0, latencyStats{typical: time.Minute, worst: time.Hour}, 0, true},
+		{"lost twice before: the bound is 4× longer", 15 * time.Second, 0, lat, 2, false},
+		{"lost twice before, at 4× the bound", 16 * time.Second, 0, lat, 2, true},
+		{"lost before: blocks still decide", 600 * time.Millisecond, 3, lat, 5, true},
 	} {
-		if got := p.lost(c.elapsed, c.blocks, c.lat); got != c.want {
+		if got := p.lost(c.elapsed, c.blocks, c.lat, c.losses); got != c.want {
 			t.Errorf("%s: lost(%v, %d blocks) = %v, want %v", c.name, c.elapsed, c.blocks, got, c.want)
 		}
 	}
-	if got := p.bound(latencyStats{worst: 10 * time.Millisecond}); got != p.floor {
+	if got := p.bound(latencyStats{worst: 10 * time.Millisecond}, 0); got != p.floor {
 		t.Errorf("bound of a fast network %v, want the floor %v", got, p.floor)
 	}
 }
