@@ -347,3 +347,21 @@ func TestAcceptAfterClose(t *testing.T) {
 		t.Fatalf("err = %v; want ErrClosed", err)
 	}
 }
+
+// QueueAge takes the batcher's reported lag, else the stream's first entry.
+func TestQueueAge(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	if age, err := f.d.QueueAge(ctx, "CA"); err != nil || age != 0 {
+		t.Fatalf("empty queue: age %v, %v; want 0", age, err)
+	}
+	f.accepted(t, "CA")
+	time.Sleep(20 * time.Millisecond)
+	if age, err := f.d.QueueAge(ctx, "CA"); err != nil || age < 10*time.Millisecond || age > time.Minute {
+		t.Fatalf("one queued vote: age %v, %v; want its time since acceptance", age, err)
+	}
+	votequeue.SetLag(ctx, f.rdb, "CA", 42*time.Second, time.Minute)
+	if age, err := f.d.QueueAge(ctx, "CA"); err != nil || age != 42*time.Second {
+		t.Fatalf("with a reported lag: age %v, %v; want 42s", age, err)
+	}
+}

@@ -3,8 +3,6 @@ package dedup
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,25 +23,30 @@ func (d *Deduper) QueueDepth(ctx context.Context, partition string) (int64, erro
 	return n, nil
 }
 
-// OldestQueued is when the oldest vote of a partition that is not yet on the
-// ledger was accepted (the time part of its stream entry id, Redis's clock),
-// or the zero time when none waits.
-func (d *Deduper) OldestQueued(ctx context.Context, partition string) (time.Time, error) {
+// QueueAge is how long the oldest vote of a partition that is not yet on
+// the ledger has waited since it was accepted, 0 when none waits. It is the
+// lag the batcher holding the partition's lane reports (votequeue.LagKey),
+// or, when no batcher reported lately, the age of the stream's first entry
+// by Redis's clock.
+func (d *Deduper) QueueAge(ctx context.Context, partition string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()
+	lag, ok, err := votequeue.GetLag(ctx, d.rdb, partition)
+	if err != nil || ok {
+		return lag, err
+	}
 	first, err := d.rdb.XRangeN(ctx, votequeue.StreamKey(partition), "-", "+", 1).Result()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("dedup: oldest vote of %s: %w", partition, err)
+		return 0, fmt.Errorf("dedup: oldest vote of %s: %w", partition, err)
 	}
 	if len(first) == 0 {
-		return time.Time{}, nil
+		return 0, nil
 	}
-	ms, _, _ := strings.Cut(first[0].ID, "-")
-	n, err := strconv.ParseInt(ms, 10, 64)
+	at, err := votequeue.EntryTime(first[0].ID)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("dedup: stream entry id %q of %s: %w", first[0].ID, partition, err)
+		return 0, fmt.Errorf("dedup: %s: %w", partition, err)
 	}
-	return time.UnixMilli(n), nil
+	return max(time.Since(at), 0), nil
 }
 
 // BloomStats describes how full a partition's filter is.

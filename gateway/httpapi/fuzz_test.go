@@ -23,10 +23,8 @@ type refusingIntake struct{}
 func (refusingIntake) Accept(context.Context, dedup.Attempt) (dedup.Result, error) {
 	return dedup.Result{Outcome: dedup.NotEligible}, nil
 }
-func (refusingIntake) QueueDepth(context.Context, string) (int64, error) { return 0, nil }
-func (refusingIntake) OldestQueued(context.Context, string) (time.Time, error) {
-	return time.Time{}, nil
-}
+func (refusingIntake) QueueDepth(context.Context, string) (int64, error)       { return 0, nil }
+func (refusingIntake) QueueAge(context.Context, string) (time.Duration, error) { return 0, nil }
 func (refusingIntake) BloomStats(context.Context, string) (dedup.BloomStats, error) {
 	return dedup.BloomStats{}, nil
 }

@@ -53,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"state"}),
 		queueAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vote_queue_oldest_age_seconds",
-			Help: "Age of the oldest accepted vote not yet on the ledger, per state; 0 when none waits.",
+			Help: "Age of the oldest accepted vote not yet on the ledger, per state (the batcher's reported lag, else the stream's first entry); 0 when none waits.",
 		}, []string{"state"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "api_request_duration_seconds",

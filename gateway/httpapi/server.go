@@ -41,7 +41,7 @@ type Elections interface {
 type Intake interface {
 	Accept(ctx context.Context, a dedup.Attempt) (dedup.Result, error)
 	QueueDepth(ctx context.Context, state string) (int64, error)
-	OldestQueued(ctx context.Context, state string) (time.Time, error)
+	QueueAge(ctx context.Context, state string) (time.Duration, error)
 	BloomStats(ctx context.Context, state string) (dedup.BloomStats, error)
 	Ping(ctx context.Context) error
 }
@@ -67,7 +67,10 @@ type Config struct {
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
 	// MaxQueueDepth is the deepest a state's queue may be before votes
-	// are refused with 503 overloaded; negative turns the check off.
+	// are refused with 503 overloaded; negative turns the check off. It
+	// bounds Redis memory only: intake has priority over the ledger drain,
+	// so a lagging batcher (the lag it reports is the queue-age metric)
+	// never slows or refuses votes by itself.
 	MaxQueueDepth int64
 	// RetryAfter is what 503 answers tell clients to wait.
 	RetryAfter time.Duration

@@ -79,15 +79,11 @@ func (w *watcher) pollDepths(ctx context.Context) {
 		w.depths[st] = n
 		w.mu.Unlock()
 		w.m.queueDepth.WithLabelValues(st).Set(float64(n))
-		oldest, err := w.intake.OldestQueued(ctx, st)
+		age, err := w.intake.QueueAge(ctx, st)
 		if err != nil {
 			return err
 		}
-		age := 0.0
-		if !oldest.IsZero() {
-			age = max(time.Since(oldest).Seconds(), 0)
-		}
-		w.m.queueAge.WithLabelValues(st).Set(age)
+		w.m.queueAge.WithLabelValues(st).Set(age.Seconds())
 		return nil
 	})
 }
