@@ -172,10 +172,10 @@ func (r *Report) Markdown() string {
 	p(" |\n\nCPU from /proc/PID/stat between phase boundaries: utime+stime plus the children a process waited for (Redis's AOF-rewrite child counts as Redis once it ends); peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other users' work (and any child still running, such as an AOF rewrite in progress).\n\n")
 
 	if len(r.Saturation) > 0 {
-		p("## What saturated\n\nCores held per phase (of %d): the intake (gateway + Redis), the ledger side (peers, chaincode, orderers, batcher, explorer), the load generator, and everything else on the machine (other users).\n\n", r.Machine.CPUs)
-		p("| phase | machine | intake | ledger side | load generator | others | busiest processes |\n|---|---|---|---|---|---|---|\n")
+		p("## What saturated\n\nCores held per phase (of %d): the intake (gateway + Redis), the ledger side (peers, chaincode, orderers, batcher, explorer), the load generator, the monitoring (Prometheus and the Redis exporter), and everything else on the machine (other users).\n\n", r.Machine.CPUs)
+		p("| phase | machine | intake | ledger side | load generator | monitoring | others | busiest processes |\n|---|---|---|---|---|---|---|---|\n")
 		for _, s := range r.Saturation {
-			p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Phase, s.Machine, s.Intake, s.Ledger, s.LoadGen, s.Others, s.Top)
+			p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Phase, s.Machine, s.Intake, s.Ledger, s.LoadGen, s.Monitor, s.Others, s.Top)
 		}
 		p("\n%s\n\n", r.Why)
 	}

@@ -191,6 +191,7 @@ type Saturation struct {
 	Intake  float64 `json:"intake"`         // gateway and Redis
 	Ledger  float64 `json:"ledger"`         // peers, chaincode, orderers, batcher, explorer
 	LoadGen float64 `json:"load_generator"` // benchrun and the bare handler
+	Monitor float64 `json:"monitoring"`     // Prometheus and the Redis exporter
 	Others  float64 `json:"others"`         // everything else: other users of the machine
 	Top     string  `json:"top"`            // the busiest processes
 }

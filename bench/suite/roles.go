@@ -1,21 +1,27 @@
 package suite
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/votechain/votechain/internal/monitor"
+)
 
 // The process names come from the stack and the network's status:
 // "orderer0".., "peer.<Org>", "cc.<Org>", "redis", "gateway", "batcher0"..,
 // "explorer"; the benchmark adds its own.
 
 // role groups the processes of the CPU table: the intake (gateway and
-// Redis), the load generator (this process and the bare handler), and the
-// ledger side (everything else: orderers, peers, chaincode, batchers,
-// explorer).
+// Redis), the load generator (this process and the bare handler), the
+// monitoring (Prometheus and the Redis exporter), and the ledger side
+// (everything else: orderers, peers, chaincode, batchers, explorer).
 func role(name string) string {
 	switch {
 	case name == "gateway" || name == "redis":
 		return "intake"
 	case strings.HasPrefix(name, "benchrun") || name == "bare handler":
 		return "loadgen"
+	case name == monitor.PrometheusProcess || name == monitor.ExporterProcess:
+		return "monitor"
 	default:
 		return "ledger"
 	}

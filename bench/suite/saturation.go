@@ -27,11 +27,13 @@ func (r *run) saturation() {
 				s.Intake += c
 			case "loadgen":
 				s.LoadGen += c
+			case "monitor":
+				s.Monitor += c
 			default:
 				s.Ledger += c
 			}
 		}
-		s.Others = max(s.Machine-s.Intake-s.Ledger-s.LoadGen, 0)
+		s.Others = max(s.Machine-s.Intake-s.Ledger-s.LoadGen-s.Monitor, 0)
 		sort.Slice(all, func(i, j int) bool { return all[i].cores > all[j].cores })
 		var top []string
 		for _, x := range all[:min(3, len(all))] {

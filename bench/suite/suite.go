@@ -64,6 +64,9 @@ type Plan struct {
 	NaiveDur      time.Duration
 	GrowTo        uint64        // votes on the ledger before the grown ceiling (0: no growth phase)
 	FillLimit     time.Duration // longest fill
+	// OtherConsensus measures the fresh-ledger ceiling of the consensus the
+	// run's network does not use, on a second network brought up for it.
+	OtherConsensus bool
 
 	ReferendumRate float64
 	ReferendumDur  time.Duration
@@ -100,7 +103,7 @@ var DefaultPlan = Plan{
 	SweepVotes: []int{500, 1000, 2000}, SweepFlights: []int{16, 8, 32}, SweepDur: 6 * time.Second, Warmup: 3 * time.Second,
 	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 20 * time.Second,
 	NaiveFlight: 200, NaiveDur: 15 * time.Second,
-	GrowTo: 2_000_000, FillLimit: 3 * time.Minute,
+	GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true,
 
 	ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
 	RampRates: []float64{500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000}, RampStep: 4 * time.Second,
@@ -157,16 +160,11 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
 	if cfg.Fresh {
-		if old, err := stack.New(stack.Config{Dir: cfg.Stack.Dir, PortBase: cfg.Stack.PortBase, BinDir: cfg.Stack.BinDir,
-			FabricBin: cfg.Stack.FabricBin, Builder: network.BuilderDir, Election: cfg.Stack.Election}); err == nil {
-			if _, err := os.Stat(cfg.Stack.Dir); err == nil {
-				r.say("wiping the previous benchmark system in %s", cfg.Stack.Dir)
-				if err := old.Down(true); err != nil {
-					return nil, fmt.Errorf("wipe %s: %w", cfg.Stack.Dir, err)
-				}
-			}
+		if err := r.wipe(); err != nil {
+			return nil, err
 		}
 	}
+
 	r.say("bringing the benchmark system up in %s (port base %d, %d voters)", cfg.Stack.Dir, cfg.Stack.PortBase, cfg.Stack.Voters)
 	st, err := StartStack(ctx, cfg.Stack)
 	if err != nil {
@@ -191,6 +189,29 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	r.rep.Machine.LoadEnd = measure.LoadAvg()
 	r.rep.DurationS = time.Since(began).Seconds()
 	return r.rep, nil
+}
+
+// wipe stops the previous benchmark system and deletes its data. A folder
+// the current code cannot open (left by an older version) is deleted as
+// it is: its processes were stopped when that run ended.
+func (r *run) wipe() error {
+	dir := r.cfg.Stack.Dir
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		return nil
+	}
+	c := r.cfg.Stack
+	old, err := stack.New(stack.Config{Dir: dir, PortBase: c.PortBase, BinDir: c.BinDir, FabricBin: c.FabricBin, Builder: network.BuilderDir, Election: c.Election})
+	if err == nil {
+		r.say("wiping the previous benchmark system in %s", dir)
+		err = old.Down(true)
+	}
+	if err != nil {
+		r.say("the previous benchmark system in %s cannot be stopped as such (%v): deleting the folder", dir, err)
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("wipe %s: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // connect dials the ledger and Redis, reads the election and roll, and
@@ -247,7 +268,7 @@ func (r *run) connect(ctx context.Context) error {
 
 	r.t0 = time.Now()
 	r.nextSeq = ledgerload.SeqBaseFor(r.t0)
-	r.rep.Ledger14.Consensus = "etcdraft (Raft)"
+	r.rep.Ledger14.Consensus = string(r.st.Network().Consensus())
 	r.rec = loadgen.NewRecorder(r.t0)
 	r.runner = &loadgen.Runner{URL: r.st.GatewayURL() + "/api/v1/vote", Gen: gen, Rec: r.rec, Progress: r.cfg.Progress, MaxWorkers: r.cfg.Workers}
 	r.queued = measure.NewSeries(r.t0)
@@ -320,6 +341,9 @@ func (r *run) phases(ctx context.Context) error {
 	r.lossCheck(ctx)
 	r.ledgerSize(ctx)
 	r.grow(ctx)
+	if r.cfg.Plan.OtherConsensus {
+		r.otherConsensus(ctx)
+	}
 	r.series()
 	if r.cfg.Profile != nil {
 		r.say("profiling the vote intake")
