@@ -62,7 +62,7 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 		"Loss check PASSED",
 		"## Scaling out",
 		"| 2000 | 16 | 0.0 | 6,100 |",
-		"| after the fill | etcdraft (Raft) | 2,100,000 | 2000 | 16 | **4,500** |",
+		"| grown ledger (after the fill) | etcdraft (Raft) | 2,100,000 | 2000 | 16 | **4,500** |",
 		"**0.75 × the fresh one**",
 		"| sustained | 300,000 | 80 µs | 90 µs | **170 µs** |",
 		"**99,990 × 409, 10 × 503**",

@@ -33,7 +33,7 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 	}
 	row("fresh ledger", l.Fresh)
 	row("after the intake phases (headline)", l.After)
-	row("after the fill", l.Grown)
+	row("grown ledger (after the fill)", l.Grown)
 	if l.Other != nil {
 		row("other consensus, fresh ledger", *l.Other)
 	}

@@ -5,7 +5,8 @@
 // sustained and the search for the sustainable rate, ramp to the knee,
 // fixed offered rates, surge and drain, a duplicate storm, the ceiling after
 // intake and the naive baseline, results reads against a bare handler, the
-// ceiling after the ledger has grown), checks that no accepted vote was
+// ceiling after the ledger has grown, the other consensus's ceiling on a
+// second network), checks that no accepted vote was
 // lost, and writes the report (Markdown, JSON, SVG) into a folder named by
 // date and machine. Benchmarks report; a slow machine never fails the run.
 //
