@@ -57,7 +57,7 @@ func (s *stack) startBatcher(t *testing.T, name string) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(s.bin, "--profile", s.net.Layout().Profile(), "--redis", s.redis.Addr,
+	cmd := exec.Command(s.bin, "--profile", s.net.Layout().Profile(), "--redis-addr", s.redis.Addr,
 		"--batch-size", "200", "--lease-ttl", "2s", "--metrics", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

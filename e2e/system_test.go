@@ -21,8 +21,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -118,7 +118,7 @@ func startSystem(t *testing.T, batchers, voters int) *system {
 		t.Fatalf("system up: %v", err)
 	}
 	t.Logf("system up in %.1f s", time.Since(began).Seconds())
-	secret, err := gateway.LoadSecret(st.SecretFile())
+	secret, err := cli.LoadSecret(st.SecretFile())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,13 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 func main() {
@@ -39,11 +36,9 @@ func main() {
 func run() error {
 	d := batcher.DefaultConfig
 	fs := flag.NewFlagSet("batcher", flag.ContinueOnError)
-	defaultRedis := fmt.Sprintf("127.0.0.1:%d", network.Ports{Base: network.DefaultPortBase}.Redis())
-	profilePath := fs.String("profile", ".run/network/profile.json", "connection profile written by the network")
-	org := fs.String("org", "Commission", "organisation to submit as")
-	user := fs.String("user", "User1", "enrolled user to submit as")
-	redisAddr := fs.String("redis", defaultRedis, "Redis address")
+	ledgerFlags := cli.LedgerFlags(fs, "Commission")
+	redisFlags := cli.RedisFlags(fs)
+	logFlags := cli.LogFlags(fs)
 	partitions := fs.String("partitions", "", "comma-separated partitions to serve; default: the election's states")
 	batchSize := fs.Int("batch-size", d.BatchSize, "most votes per batch (a lane's batch grows while its transactions are in flight)")
 	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight (0: a quarter of --batch-size)")
@@ -53,7 +48,6 @@ func run() error {
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
 	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
 	if _, _, err := cli.Parse(fs, "BATCHER", os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -62,31 +56,26 @@ func run() error {
 		return err
 	}
 
-	var handler slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-	if *logFormat == "json" {
-		handler = slog.NewJSONHandler(os.Stderr, nil)
+	log, err := logFlags.Logger(os.Stderr)
+	if err != nil {
+		return err
 	}
-	log := slog.New(handler)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	profile, err := network.LoadProfile(*profilePath)
-	if err != nil {
-		return err
-	}
-	conn, err := fabricclient.Dial(profile, *org, fabricclient.WithUser(*user))
+	conn, err := ledgerFlags.Dial()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	ledger := conn.Ballot()
 
-	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s: %w (start it with `make up`, or set --redis)", *redisAddr, err)
+	rdb, err := redisFlags.Connect(ctx)
+	if err != nil {
+		return err
 	}
+	defer rdb.Close()
 
 	parts, err := partitionsToServe(ctx, *partitions, ledger, log)
 	if err != nil {

@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/explorer"
-	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
@@ -39,12 +38,10 @@ const envPrefix = "EXPLORER"
 type options struct {
 	mode            string // "serve" or "reindex"
 	listen          string
-	profile         string
-	org             string
-	user            string
+	ledger          *cli.Ledger
+	log             *cli.Log
 	db              string
 	pageSize        int
-	logLevel        string
 	shutdownTimeout time.Duration
 }
 
@@ -52,24 +49,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{mode: "serve"}
 	fs := flag.NewFlagSet("explorer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `explorer indexes and verifies the Votechain ledger and serves its web UI and JSON API.
+	fs.Usage = cli.Usage(fs, envPrefix, `explorer indexes and verifies the Votechain ledger and serves its web UI and JSON API.
 
 Usage:
   explorer [flags]          follow the chain from the index's checkpoint and serve
-  explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit
-
-Flags (each may also be set by the environment variable %s, e.g. %s; flags win):
-`, cli.EnvName(envPrefix, "<flag-name>"), cli.EnvName(envPrefix, "listen"))
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8090", "HTTP listen address of the UI, the API (/api/v1), /healthz and /metrics")
-	fs.StringVar(&o.profile, "profile", filepath.Join(".run", "network", "profile.json"), "connection profile written by the network's bring-up")
-	fs.StringVar(&o.org, "org", "Observers", "organisation whose peer and identity the explorer uses (an observer, not the commission)")
-	fs.StringVar(&o.user, "user", "User1", "enrolled user of --org")
+  explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit`, "")
+	fs.StringVar(&o.listen, "listen", cli.DefaultExplorerAddr(), "HTTP listen address of the UI, the API (/api/v1), /healthz and /metrics")
+	o.ledger = cli.LedgerFlags(fs, "Observers")
+	o.log = cli.LogFlags(fs)
 	fs.StringVar(&o.db, "db", filepath.Join(".run", "explorer", "index.db"), "index database (SQLite); its folder is created")
 	fs.IntVar(&o.pageSize, "page-size", 25, "rows per page of every list")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -102,7 +91,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "explorer:", err)
 		os.Exit(2)
 	}
-	log, err := gateway.NewLogger(os.Stderr, o.logLevel)
+	log, err := o.log.Logger(os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "explorer:", err)
 		os.Exit(2)
@@ -116,7 +105,7 @@ func main() {
 }
 
 func run(ctx context.Context, o *options, log *slog.Logger) error {
-	profile, err := network.LoadProfile(o.profile)
+	profile, err := network.LoadProfile(o.ledger.Profile)
 	if err != nil {
 		return err
 	}
@@ -128,19 +117,19 @@ func run(ctx context.Context, o *options, log *slog.Logger) error {
 			return fmt.Errorf("delete index: %w", err)
 		}
 	}
-	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.org, User: o.user, DB: o.db,
+	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.ledger.Org, User: o.ledger.User, DB: o.db,
 		PageSize: o.pageSize, Log: log, ShutdownTimeout: o.shutdownTimeout})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
 	if o.mode == "reindex" {
-		bar := newProgress(os.Stderr)
+		bar := cli.NewProgress(os.Stderr, "blocks", 0)
 		began := time.Now()
-		if err := e.CatchUp(ctx, bar.update); err != nil {
+		if err := e.CatchUp(ctx, func(n, height uint64) { bar.Set(int64(n), int64(height)) }); err != nil {
 			return fmt.Errorf("reindex: %w", err)
 		}
-		bar.done()
+		bar.Finish()
 		t, err := e.Index().Totals(ctx)
 		if err != nil {
 			return err
@@ -153,6 +142,6 @@ func run(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("explorer serving", "url", "http://"+l.Addr().String(), "db", o.db, "org", o.org)
+	log.Info("explorer serving", "url", "http://"+l.Addr().String(), "db", o.db, "org", o.ledger.Org)
 	return e.Serve(ctx, l)
 }

@@ -6,7 +6,7 @@
 //
 // Every flag may also be set by the environment (GATEWAY_<FLAG>, upper case,
 // dashes as underscores); run gateway --help for the list and defaults. The
-// election secret is read from --secret-file or $VOTECHAIN_ELECTION_SECRET.
+// shared flags (Redis, ledger, logging, the election secret) are internal/cli's.
 package main
 
 import (
@@ -29,15 +29,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/httpapi"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/results"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 const envPrefix = "GATEWAY"
@@ -45,14 +42,13 @@ const envPrefix = "GATEWAY"
 // options are the command's settings.
 type options struct {
 	listen          string
-	redisAddr       string
-	secretFile      string
-	profile         string
-	org, user       string
+	redis           *cli.Redis
+	ledger          *cli.Ledger
+	log             *cli.Log
+	secretFile      *string
 	resultsFile     string
 	receiptBatches  int
 	electionTTL     time.Duration
-	logLevel        string
 	shutdownTimeout time.Duration
 	pprof           string
 	trustedProxies  string
@@ -64,18 +60,16 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	hd, dd := httpapi.DefaultConfig(), dedup.DefaultConfig()
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.Usage = gateway.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).")
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+	fs.Usage = cli.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).", "")
+	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address")
 	fs.StringVar(&o.pprof, "pprof", "", "listen address for Go profiling (/debug/pprof/); empty: off. Loopback only: it exposes internals")
-	fs.StringVar(&o.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis address (run with appendonly yes, appendfsync always); password from $REDIS_PASSWORD")
-	fs.StringVar(&o.secretFile, "secret-file", "", "file holding the election secret in hex (else $"+gateway.SecretEnv+")")
-	fs.StringVar(&o.profile, "profile", ".run/network/profile.json", "connection profile of the consortium (written by `make up`)")
-	fs.StringVar(&o.org, "org", "Commission", "organisation whose peer the gateway reads the ledger through")
-	fs.StringVar(&o.user, "user", "User1", "enrolled user of that organisation")
+	o.redis = cli.RedisFlags(fs)
+	o.secretFile = cli.SecretFlag(fs)
+	o.ledger = cli.LedgerFlags(fs, "Commission")
+	o.log = cli.LogFlags(fs)
 	fs.StringVar(&o.resultsFile, "results-checkpoint", ".run/gateway/results.json", "where the results cache persists its results and event checkpoint")
 	fs.IntVar(&o.receiptBatches, "receipt-cache", 256, "batches whose Merkle trees are kept for receipts")
 	fs.DurationVar(&o.electionTTL, "election-ttl", 5*time.Second, "how long the election record is cached")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (logs every request), info, warn, error")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted")
@@ -116,7 +110,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(2)
 	}
-	log, err := gateway.NewLogger(os.Stderr, o.logLevel)
+	log, err := o.log.Logger(os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(2)
@@ -133,19 +127,20 @@ func main() {
 // gracefully: no new connections, requests in flight finish, the intake's
 // workers drain.
 func run(ctx context.Context, o *options, log *slog.Logger) error {
-	secret, err := gateway.LoadSecret(o.secretFile)
+	secret, err := cli.LoadSecret(*o.secretFile)
 	if err != nil {
 		return err
 	}
-	redis.SetLogger(gateway.RedisLogger{Log: log})
-	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr, Password: os.Getenv("REDIS_PASSWORD"), PoolSize: 64})
+	redis.SetLogger(cli.RedisLogger{Log: log})
+	ropts, err := o.redis.Options()
+	if err != nil {
+		return err
+	}
+	ropts.PoolSize = 64
+	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 
-	profile, err := network.LoadProfile(o.profile)
-	if err != nil {
-		return err
-	}
-	conn, err := fabricclient.Dial(profile, o.org, fabricclient.WithUser(o.user))
+	conn, err := o.ledger.Dial()
 	if err != nil {
 		return err
 	}
@@ -195,7 +190,7 @@ func run(ctx context.Context, o *options, log *slog.Logger) error {
 	srv := &http.Server{Addr: o.listen, Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("gateway listening", "addr", o.listen, "redis", o.redisAddr)
+	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -28,7 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/bench/loadgen"
-	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/internal/cli"
 )
 
 const synopsis = `Usage: loadgen [flags]
@@ -58,10 +58,9 @@ type summary struct {
 }
 
 func run() error {
-	ports := network.Ports{Base: network.DefaultPortBase}
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	url := fs.String("url", fmt.Sprintf("http://127.0.0.1:%d", ports.Gateway()), "gateway base URL")
-	redisAddr := fs.String("redis", fmt.Sprintf("127.0.0.1:%d", ports.Redis()), "Redis address (surge mode watches the queues drain)")
+	url := fs.String("url", "http://"+cli.DefaultGatewayAddr(), "gateway base URL")
+	redisFlags := cli.RedisFlags(fs) // surge mode watches the queues drain
 	rollPath := fs.String("roll", ".run/roll/voters.csv", "roll CSV with credentials (voter_id,credential,state)")
 	mode := fs.String("mode", "constant", "constant, ramp or surge")
 	rate := fs.Float64("rate", 1000, "offered votes/s (constant and surge)")
@@ -133,7 +132,11 @@ func run() error {
 		p, runErr = runner.Constant(ctx, "surge", *rate, *duration)
 		out.Phases = []loadgen.Phase{p}
 		if runErr == nil {
-			rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+			ropts, err := redisFlags.Options()
+			if err != nil {
+				return err
+			}
+			rdb := redis.NewClient(ropts)
 			defer rdb.Close()
 			d, err := loadgen.WaitDrained(ctx, rdb, election.States, *drainLimit, os.Stderr, nil)
 			out.DrainS = d.Seconds()

@@ -7,13 +7,13 @@
 //	roll load -csv roll.csv [-dry-run] [-redis-addr ADDR] [-secret-file F] [-bloom-fp-rate P]
 //	    derive nullifiers, load them per state into Redis, size the Bloom
 //	    filters, and print the roll's Merkle root (JSON summary on stdout)
-//	roll rebuild-bloom -profile .run/network/profile.json -states CA,NY [-redis-addr ADDR]
+//	roll rebuild-bloom -states CA,NY [-profile P] [-redis-addr ADDR]
 //	    set Bloom bits and mark voters as voted from the ledger's nullifiers
 //	    (read through a peer; or -nullifiers FILE for a CSV export state,nullifier)
 //
-// Flags may also be set by the environment (ROLL_<FLAG>); the election secret
-// is read from -secret-file or $VOTECHAIN_ELECTION_SECRET. Progress goes to
-// stderr.
+// Flags may also be set by the environment (ROLL_<FLAG>); the shared flags
+// (Redis, ledger, logging, the election secret) are internal/cli's. Progress
+// goes to stderr.
 package main
 
 import (
@@ -23,20 +23,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 const envPrefix = "ROLL"
@@ -83,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("roll "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = gateway.Usage(fs, envPrefix, synopsis)
+	fs.Usage = cli.Usage(fs, envPrefix, synopsis, "")
 	return fs
 }
 
@@ -98,14 +92,6 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return cli.ApplyEnv(fs, envPrefix)
 }
 
-// redisFlag registers -redis-addr and returns a function that connects.
-func redisFlag(fs *flag.FlagSet) func() *redis.Client {
-	addr := fs.String("redis-addr", "127.0.0.1:6379", "Redis address; password from $REDIS_PASSWORD")
-	return func() *redis.Client {
-		return redis.NewClient(&redis.Options{Addr: *addr, Password: os.Getenv("REDIS_PASSWORD")})
-	}
-}
-
 func gen(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gen", "roll gen writes a synthetic roll CSV (voter_id,credential,state).", stderr)
 	n := fs.Int("n", 1000, "number of voters")
@@ -115,7 +101,8 @@ func gen(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	progress := roll.NewProgress(stderr, "generating", int64(*n))
+	progress := cli.NewProgress(stderr, "generating", int64(*n))
+	defer progress.Finish()
 	if *out == "-" {
 		return roll.Generate(stdout, *n, strings.Split(*states, ","), *seed, progress)
 	}
@@ -134,17 +121,17 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("load", "roll load derives nullifiers from a roll CSV, loads them per state into Redis, sizes the Bloom filters and prints the roll root.", stderr)
 	csvPath := fs.String("csv", "", "roll CSV (voter_id,credential,state); required")
 	dryRun := fs.Bool("dry-run", false, "only compute the summary and root; do not touch Redis")
-	secretFile := fs.String("secret-file", "", "file holding the election secret in hex (else $"+gateway.SecretEnv+")")
+	secretFile := cli.SecretFlag(fs)
 	fpRate := fs.Float64("bloom-fp-rate", dedup.DefaultConfig().FalsePositiveRate, "Bloom false-positive rate each state's filter is sized for")
 	batch := fs.Int("batch", 10_000, "rows per Redis pipeline")
-	connect := redisFlag(fs)
+	redisFlags := cli.RedisFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *csvPath == "" {
 		return errors.New("load: -csv is required")
 	}
-	secret, err := gateway.LoadSecret(*secretFile)
+	secret, err := cli.LoadSecret(*secretFile)
 	if err != nil {
 		return err
 	}
@@ -153,13 +140,18 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	opts := roll.Options{FalsePositiveRate: *fpRate, Batch: *batch, Progress: roll.NewProgress(stderr, "rows", 0)}
+	bar := cli.NewProgress(stderr, "rows", 0)
+	opts := roll.Options{FalsePositiveRate: *fpRate, Batch: *batch, Progress: bar}
 	if !*dryRun {
-		rdb := connect()
+		rdb, err := redisFlags.Connect(ctx)
+		if err != nil {
+			return err
+		}
 		defer rdb.Close()
 		opts.Redis = rdb
 	}
 	sum, err := roll.Load(ctx, f, secret, opts)
+	bar.Finish()
 	if err != nil {
 		return err
 	}
@@ -170,38 +162,40 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("rebuild-bloom", "roll rebuild-bloom sets each state's Bloom bits from the ledger's nullifiers and marks the voters the ledger holds as voted.", stderr)
-	profile := fs.String("profile", "", "connection profile of the consortium: read the nullifiers from the ledger (through the Observers' peer unless -org says otherwise)")
-	org := fs.String("org", "Observers", "with -profile: organisation whose peer to read")
-	file := fs.String("nullifiers", "", "instead of -profile: CSV export of the ledger's nullifiers (state,nullifier)")
+	ledgerFlags := cli.LedgerFlags(fs, "Observers")
+	file := fs.String("nullifiers", "", "instead of the ledger: CSV export of its nullifiers (state,nullifier)")
 	states := fs.String("states", "", "comma-separated states to rebuild; required")
-	connect := redisFlag(fs)
+	redisFlags := cli.RedisFlags(fs)
+	logFlags := cli.LogFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if (*file == "") == (*profile == "") || *states == "" {
-		return errors.New("rebuild-bloom: give -states and one of -profile (read the ledger) or -nullifiers (a CSV export)")
+	if *states == "" {
+		return errors.New("rebuild-bloom: give -states, and -nullifiers FILE unless the nullifiers are read from the ledger (-profile)")
+	}
+	log, err := logFlags.Logger(stderr)
+	if err != nil {
+		return err
 	}
 	var src dedup.NullifierSource = roll.NullifierFile{Path: *file}
-	if *profile != "" {
-		p, err := network.LoadProfile(*profile)
-		if err != nil {
-			return err
-		}
-		conn, err := fabricclient.Dial(p, *org)
+	if *file == "" {
+		conn, err := ledgerFlags.Dial()
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
 		src = conn.Ballot()
 	}
-	rdb := connect()
+	rdb, err := redisFlags.Connect(ctx)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	d := dedup.New(rdb, gateway.NoLedger{}, dedup.Config{}, log)
+	d := dedup.New(rdb, rebuildOnly{}, dedup.Config{}, log)
 	defer d.Close()
 	for _, st := range strings.Split(*states, ",") {
-		p := roll.NewProgress(stderr, "rebuilding "+st, 0)
-		stats, err := d.Rebuild(ctx, st, src, func(done int) { p.Add(int64(done) - p.Done()) })
+		p := cli.NewProgress(stderr, "rebuilding "+st, 0)
+		stats, err := d.Rebuild(ctx, st, src, func(done int) { p.Set(int64(done), 0) })
 		p.Finish()
 		if err != nil {
 			return err
@@ -209,4 +203,13 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "%s: %d nullifiers, %d voters marked as voted\n", st, stats.Nullifiers, stats.MarkedVoted)
 	}
 	return nil
+}
+
+// rebuildOnly is the ledger of a Deduper that only rebuilds Bloom filters:
+// it takes no votes, so no exact check is ever asked of it; one that were
+// would fail rather than guess.
+type rebuildOnly struct{}
+
+func (rebuildOnly) NullifierUsed(context.Context, string, string) (bool, error) {
+	return false, errors.New("roll rebuild-bloom checks no votes")
 }

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -57,7 +56,7 @@ func run() error {
 	consensus := fs.String("consensus", "", fmt.Sprintf("ordering of a new network: %s or %s (default %s; an existing network keeps its own)", network.BFT, network.Raft, network.DefaultConsensus))
 	wipe := fs.Bool("wipe", false, "with down: also delete the run folder")
 	asJSON := fs.Bool("json", false, "with status: print JSON")
-	verbose := fs.Bool("v", false, "verbose: log retries while the network settles")
+	logFlags := cli.LogFlags(fs) // debug: log retries while the network settles
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -70,11 +69,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
+	log, err := logFlags.Logger(os.Stderr)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	n, err := localnet.New(localnet.Config{Dir: *dir, PortBase: *portBase, FabricBin: *fabricBin, Chaincode: *chaincode, Builder: *builder, Consensus: network.Consensus(*consensus), Log: log})
 	if err != nil {
 		return err

@@ -25,8 +25,6 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 const usage = `Usage: verify [flags] RECEIPT.json ...
@@ -44,10 +42,9 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	profilePath := fs.String("profile", ".run/network/profile.json", "connection profile of the consortium")
-	org := fs.String("org", "Observers", "organisation whose peer to read the ledger through")
+	ledgerFlags := cli.LedgerFlags(fs, "Observers")
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
-	gatewayURL := fs.String("gateway", "http://127.0.0.1:27380", "gateway URL for --vote-id")
+	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway URL for --vote-id")
 	quiet := fs.Bool("q", false, "print only failures and the summary")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -81,12 +78,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
-	profile, err := network.LoadProfile(*profilePath)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
-	}
-	conn, err := fabricclient.Dial(profile, *org)
+	conn, err := ledgerFlags.Dial()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,6 +50,7 @@ func run() error {
 	voters := fs.Int("voters", 100_000, "synthetic voters on the roll of a new election")
 	batchers := fs.Int("batchers", 1, "batcher processes")
 	wipe := fs.Bool("wipe", false, "with down: delete all data")
+	logFlags := cli.LogFlags(fs)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	cmd, _, err := cli.Parse(fs, "VOTECHAIN", os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
@@ -59,7 +59,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log, err := logFlags.Logger(os.Stderr)
+	if err != nil {
+		return err
+	}
 	s, err := stack.New(stack.Config{
 		Dir: *dir, PortBase: *portBase, BinDir: *binDir, FabricBin: *fabricBin, Builder: network.BuilderDir,
 		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Log: log,

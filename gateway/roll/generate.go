@@ -14,8 +14,8 @@ import (
 // Generate writes a synthetic roll of n voters spread round-robin over
 // states: voter ids "V000000001"..., 128-bit credentials from a ChaCha8
 // stream seeded by seed, so a benchmark can regenerate the same roll and
-// know every voter's credential.
-func Generate(w io.Writer, n int, states []string, seed uint64, p *Progress) error {
+// know every voter's credential. p, if set, is told of the rows written.
+func Generate(w io.Writer, n int, states []string, seed uint64, p Progress) error {
 	if len(states) == 0 {
 		return errors.New("roll: generate: no states")
 	}
@@ -36,11 +36,10 @@ func Generate(w io.Writer, n int, states []string, seed uint64, p *Progress) err
 			return fmt.Errorf("roll: generate: %w", err)
 		}
 		if i%1024 == 1023 {
-			p.Add(1024)
+			report(p, 1024)
 		}
 	}
-	p.Add(int64(n % 1024))
-	p.Finish()
+	report(p, int64(n%1024))
 	cw.Flush()
 	if err := cw.Error(); err != nil {
 		return fmt.Errorf("roll: generate: %w", err)

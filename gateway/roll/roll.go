@@ -111,7 +111,17 @@ type Options struct {
 	// Batch is the number of rows per pipeline.
 	Batch int
 	// Progress, if set, is told of every row read.
-	Progress *Progress
+	Progress Progress
+}
+
+// Progress is told how much work is done (internal/cli.Progress draws it).
+type Progress interface{ Add(n int64) }
+
+// report tells p, if set, of n more units done.
+func report(p Progress, n int64) {
+	if p != nil {
+		p.Add(n)
+	}
 }
 
 // Load reads a roll CSV, derives nullifiers with secret, loads them into
@@ -150,7 +160,7 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 		members = append(members, m)
 		pending = append(pending, m)
 		sum.Rows++
-		o.Progress.Add(1)
+		report(o.Progress, 1)
 		if len(pending) >= o.Batch {
 			return flush()
 		}
@@ -159,7 +169,6 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	if err == nil {
 		err = flush()
 	}
-	o.Progress.Finish()
 	if err != nil {
 		return Summary{}, err
 	}

@@ -1,7 +1,10 @@
 // Package cli is what Votechain's commands share on the command line: every
 // flag can also be set by an environment variable named after the command
 // and the flag (prefix GATEWAY and flag redis-addr give GATEWAY_REDIS_ADDR),
-// and flags win over the environment, the environment over defaults.
+// and flags win over the environment, the environment over defaults. The
+// flags several commands take (Redis, the ledger, logging, the election
+// secret) are registered here once, with defaults from the default port
+// plan, and so is the one progress bar.
 package cli
 
 import (
@@ -38,15 +41,26 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 }
 
 // Usage returns a usage function printing the synopsis, the flags and how
-// the environment sets them, then the epilogue (if any).
+// the environment sets them, where the shared secrets come from (for the
+// shared flags fs has), then the epilogue (if any).
 func Usage(fs *flag.FlagSet, prefix, synopsis, epilogue string) func() {
 	return func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "%s\n\nFlags (each may also be set by the environment variable %s, e.g. %s; flags win):\n",
 			strings.TrimRight(synopsis, "\n"), EnvName(prefix, "<flag-name>"), EnvName(prefix, firstFlag(fs)))
 		fs.PrintDefaults()
+		var notes []string
+		if fs.Lookup("secret-file") != nil {
+			notes = append(notes, "The election secret (hex) is read from --secret-file, else $"+SecretEnv+".")
+		}
+		if fs.Lookup("redis-password-file") != nil {
+			notes = append(notes, "The Redis password is read from --redis-password-file, else $"+RedisPasswordEnv+".")
+		}
 		if epilogue != "" {
-			fmt.Fprintf(w, "\n%s\n", strings.TrimRight(epilogue, "\n"))
+			notes = append(notes, strings.TrimRight(epilogue, "\n"))
+		}
+		if len(notes) > 0 {
+			fmt.Fprintf(w, "\n%s\n", strings.Join(notes, "\n"))
 		}
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/gateway"
 	"github.com/votechain/votechain/gateway/roll"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
@@ -24,7 +24,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	if err := s.ensureSecret(); err != nil {
 		return err
 	}
-	secret, err := gateway.LoadSecret(s.SecretFile())
+	secret, err := cli.LoadSecret(s.SecretFile())
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (s *Stack) generateRoll(states []string) error {
 	}
 	defer f.Close()
 	w := bufio.NewWriter(f)
-	p := roll.NewProgress(os.Stderr, "generating voter roll", int64(s.cfg.Voters))
+	p := cli.NewProgress(os.Stderr, "generating voter roll", int64(s.cfg.Voters))
 	if err := roll.Generate(w, s.cfg.Voters, states, uint64(time.Now().UnixNano()), p); err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte) 
 		return roll.Summary{}, err
 	}
 	defer f.Close()
-	p := roll.NewProgress(os.Stderr, "loading voter roll", int64(s.cfg.Voters))
+	p := cli.NewProgress(os.Stderr, "loading voter roll", int64(s.cfg.Voters))
 	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{Redis: rdb, FalsePositiveRate: 0.0001, Progress: p})
 	p.Finish()
 	if err != nil {

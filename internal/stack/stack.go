@@ -131,7 +131,7 @@ func (s *Stack) votechain() []proc.Spec {
 	for i := 0; i < s.cfg.Batchers; i++ {
 		specs = append(specs, proc.Spec{
 			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i),
-			Args: []string{"--profile", profile, "--redis", s.RedisAddr(), "--metrics", fmt.Sprintf("127.0.0.1:%d", s.batcherPort(i))},
+			Args: []string{"--profile", profile, "--redis-addr", s.RedisAddr(), "--metrics", fmt.Sprintf("127.0.0.1:%d", s.batcherPort(i))},
 		})
 	}
 	specs = append(specs, proc.Spec{

@@ -1,4 +1,4 @@
-package roll
+package cli
 
 import (
 	"fmt"
@@ -8,13 +8,14 @@ import (
 )
 
 // Progress draws a one-line progress bar on a terminal (or any writer),
-// redrawn at most every tenth of a second so millions of rows cost nothing.
-// A nil *Progress does nothing.
+// redrawn at most every tenth of a second so millions of updates cost
+// nothing. With no total it shows the count and rate; with one, a bar, the
+// percentage and the time left. A nil *Progress does nothing.
 type Progress struct {
 	w     io.Writer
 	label string
-	total int64 // 0 if unknown
 	done  int64
+	total int64 // 0 if unknown
 	start time.Time
 	drawn time.Time
 	now   func() time.Time
@@ -23,30 +24,33 @@ type Progress struct {
 // progressWidth is the bar's width in characters.
 const progressWidth = 30
 
-// NewProgress returns a bar for total units (0: unknown) labelled label.
+// NewProgress returns a bar labelled label for total units (0: unknown).
 func NewProgress(w io.Writer, label string, total int64) *Progress {
-	now := time.Now
+	return newProgress(w, label, total, time.Now)
+}
+
+func newProgress(w io.Writer, label string, total int64, now func() time.Time) *Progress {
 	return &Progress{w: w, label: label, total: total, start: now(), now: now}
 }
 
 // Add records n more units done.
 func (p *Progress) Add(n int64) {
+	if p != nil {
+		p.Set(p.done+n, p.total)
+	}
+}
+
+// Set records done units of total (0: unknown); the total may change as the
+// work grows (blocks indexed of a chain that is still growing).
+func (p *Progress) Set(done, total int64) {
 	if p == nil {
 		return
 	}
-	p.done += n
+	p.done, p.total = done, total
 	if t := p.now(); t.Sub(p.drawn) >= 100*time.Millisecond {
 		p.drawn = t
 		p.draw(t)
 	}
-}
-
-// Done is the number of units recorded so far.
-func (p *Progress) Done() int64 {
-	if p == nil {
-		return 0
-	}
-	return p.done
 }
 
 // Finish draws the final state and ends the line.
@@ -72,7 +76,7 @@ func (p *Progress) draw(t time.Time) {
 	filled := int(frac * progressWidth)
 	eta := "?"
 	if rate > 0 {
-		eta = time.Duration(float64(p.total-p.done) / rate * float64(time.Second)).Round(time.Second).String()
+		eta = time.Duration(float64(max(p.total-p.done, 0)) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%% %d/%d  %.0f/s  ETA %s ", p.label,
 		strings.Repeat("#", filled), strings.Repeat(" ", progressWidth-filled), 100*frac, p.done, p.total, rate, eta)

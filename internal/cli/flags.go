@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
+)
+
+// The flags several commands share are registered here, once, with one
+// spelling and one default each. Every default address is the port plan's
+// for the default port base (network.DefaultPortBase), so commands run with
+// their defaults reach the system `make up` started, and one another.
+
+func defaultPorts() network.Ports { return network.Ports{Base: network.DefaultPortBase} }
+
+// DefaultRedisAddr is the Redis of the default port plan (B+379).
+func DefaultRedisAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts().Redis()) }
+
+// DefaultGatewayAddr is the gateway's listen address in the default port
+// plan (B+380).
+func DefaultGatewayAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts().Gateway()) }
+
+// DefaultExplorerAddr is the explorer's listen address in the default port
+// plan (B+390).
+func DefaultExplorerAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts().Explorer()) }
+
+// DefaultProfile is the connection profile `make up` writes.
+func DefaultProfile() string { return network.Layout{Dir: filepath.Join(".run", "network")}.Profile() }
+
+// RedisPasswordEnv holds the Redis password when no password file is given.
+const RedisPasswordEnv = "REDIS_PASSWORD"
+
+// Redis is how a command reaches Redis: --redis-addr, and the password from
+// --redis-password-file or $REDIS_PASSWORD (never a flag's value: the
+// command line is visible to every user of the machine).
+type Redis struct {
+	Addr         string
+	PasswordFile string
+}
+
+// RedisFlags registers --redis-addr and --redis-password-file on fs.
+func RedisFlags(fs *flag.FlagSet) *Redis {
+	r := &Redis{}
+	fs.StringVar(&r.Addr, "redis-addr", DefaultRedisAddr(), "Redis address (run it with appendonly yes, appendfsync always)")
+	fs.StringVar(&r.PasswordFile, "redis-password-file", "", "file holding the Redis password (else $"+RedisPasswordEnv+"; none if unset)")
+	return r
+}
+
+// Options returns the client options: the address and the password.
+func (r *Redis) Options() (*redis.Options, error) {
+	password := os.Getenv(RedisPasswordEnv)
+	if r.PasswordFile != "" {
+		b, err := os.ReadFile(r.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis password: %w", err)
+		}
+		password = strings.TrimSpace(string(b))
+	}
+	return &redis.Options{Addr: r.Addr, Password: password}, nil
+}
+
+// Connect returns a client that has answered a PING, or an error saying how
+// to fix the address.
+func (r *Redis) Connect(ctx context.Context) (*redis.Client, error) {
+	opts, err := r.Options()
+	if err != nil {
+		return nil, err
+	}
+	rdb := redis.NewClient(opts)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis at %s: %w (start the system with `make up`, or set --redis-addr)", r.Addr, err)
+	}
+	return rdb, nil
+}
+
+// RedisLogger adapts slog to go-redis's internal logger (redis.SetLogger,
+// which a main package may call once), so the client's own messages are
+// structured too.
+type RedisLogger struct{ Log *slog.Logger }
+
+// Printf logs one go-redis message at warn level.
+func (r RedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.Log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
+}
+
+// Ledger is how a command reaches the consortium: the connection profile,
+// and the organisation and enrolled user to act as.
+type Ledger struct {
+	Profile string
+	Org     string
+	User    string
+}
+
+// LedgerFlags registers --profile, --org (default org: "Commission" for the
+// components that submit, "Observers" for those that audit) and --user on fs.
+func LedgerFlags(fs *flag.FlagSet, org string) *Ledger {
+	l := &Ledger{}
+	fs.StringVar(&l.Profile, "profile", DefaultProfile(), "connection profile of the consortium, written by make up")
+	fs.StringVar(&l.Org, "org", org, "organisation whose peer and identity to use: Commission or Observers")
+	fs.StringVar(&l.User, "user", "User1", "enrolled user of --org")
+	return l
+}
+
+// Dial loads the profile and connects to the organisation's peer as the user.
+func (l *Ledger) Dial(opts ...fabricclient.Option) (*fabricclient.Conn, error) {
+	profile, err := network.LoadProfile(l.Profile)
+	if err != nil {
+		return nil, err
+	}
+	return fabricclient.Dial(profile, l.Org, append([]fabricclient.Option{fabricclient.WithUser(l.User)}, opts...)...)
+}
+
+// Log is a command's logging: --log-level and --log-format.
+type Log struct {
+	Level  string
+	Format string
+}
+
+// LogFlags registers --log-level and --log-format on fs.
+func LogFlags(fs *flag.FlagSet) *Log {
+	l := &Log{}
+	fs.StringVar(&l.Level, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&l.Format, "log-format", "text", "log format: text (key=value) or json")
+	return l
+}
+
+// Logger returns the slog logger the flags describe, writing to w.
+func (l *Log) Logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", l.Level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch l.Format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", l.Format)
+}
+
+// SecretEnv is the environment variable that may hold the election secret
+// (hex) when no secret file is given. The secret is never a flag's value:
+// the command line is visible to every user of the machine.
+const SecretEnv = "VOTECHAIN_ELECTION_SECRET"
+
+// minSecret is the shortest secret accepted: 128 bits.
+const minSecret = 16
+
+// SecretFlag registers --secret-file on fs; LoadSecret reads the secret.
+func SecretFlag(fs *flag.FlagSet) *string {
+	return fs.String("secret-file", "", "file holding the election secret in hex (else $"+SecretEnv+")")
+}
+
+// LoadSecret reads the election secret: the file's contents (hex, surrounding
+// space ignored) if file is set, else the SecretEnv variable (hex).
+func LoadSecret(file string) ([]byte, error) {
+	text, from := os.Getenv(SecretEnv), "$"+SecretEnv
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("election secret: %w", err)
+		}
+		text, from = string(b), file
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, fmt.Errorf("election secret: none given (set --secret-file or $%s)", SecretEnv)
+	}
+	secret, err := hex.DecodeString(text)
+	if err != nil {
+		return nil, fmt.Errorf("election secret in %s is not hex: %w", from, err)
+	}
+	if len(secret) < minSecret {
+		return nil, fmt.Errorf("election secret in %s has %d bytes; want at least %d", from, len(secret), minSecret)
+	}
+	return secret, nil
+}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/network"
+)
+
+// TestSharedDefaultsFollowThePortPlan: commands run with their defaults
+// reach the Redis, gateway and explorer of the default port plan.
+func TestSharedDefaultsFollowThePortPlan(t *testing.T) {
+	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+	r, l := RedisFlags(fs), LedgerFlags(fs, "Observers")
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	p := network.Ports{Base: network.DefaultPortBase}
+	if want := fmt.Sprintf("127.0.0.1:%d", p.Redis()); r.Addr != want {
+		t.Errorf("--redis-addr default %s, want %s", r.Addr, want)
+	}
+	if DefaultGatewayAddr() != fmt.Sprintf("127.0.0.1:%d", p.Gateway()) || DefaultExplorerAddr() != fmt.Sprintf("127.0.0.1:%d", p.Explorer()) {
+		t.Errorf("gateway %s, explorer %s", DefaultGatewayAddr(), DefaultExplorerAddr())
+	}
+	if l.Profile != filepath.Join(".run", "network", "profile.json") || l.Org != "Observers" || l.User != "User1" {
+		t.Errorf("ledger flags %+v", l)
+	}
+}
+
+func TestRedisPassword(t *testing.T) {
+	t.Setenv(RedisPasswordEnv, "from-env")
+	r := &Redis{Addr: "127.0.0.1:1"}
+	if o, err := r.Options(); err != nil || o.Password != "from-env" || o.Addr != "127.0.0.1:1" {
+		t.Fatalf("env password: %+v, %v", o, err)
+	}
+	r.PasswordFile = filepath.Join(t.TempDir(), "pw")
+	if _, err := r.Options(); err == nil {
+		t.Fatal("a missing password file was ignored")
+	}
+	os.WriteFile(r.PasswordFile, []byte("from-file\n"), 0o600)
+	if o, err := r.Options(); err != nil || o.Password != "from-file" {
+		t.Fatalf("file password: %+v, %v", o, err)
+	}
+}
+
+func TestLogFlags(t *testing.T) {
+	var out bytes.Buffer
+	log, err := (&Log{Level: "warn", Format: "json"}).Logger(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("hidden")
+	log.Warn("shown", "k", 1)
+	if got := out.String(); strings.Contains(got, "hidden") || !strings.Contains(got, `"msg":"shown","k":1`) {
+		t.Fatalf("json at warn: %q", got)
+	}
+	for _, bad := range []Log{{Level: "loud", Format: "text"}, {Level: "info", Format: "xml"}} {
+		if _, err := bad.Logger(io.Discard); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestLoadSecret(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "s")
+	_ = os.WriteFile(good, []byte(strings.Repeat("ab", 32)+"\n"), 0o600)
+	if s, err := LoadSecret(good); err != nil || len(s) != 32 {
+		t.Fatalf("file: %x, %v", s, err)
+	}
+	t.Setenv(SecretEnv, strings.Repeat("cd", 16))
+	if s, err := LoadSecret(""); err != nil || len(s) != 16 {
+		t.Fatalf("env: %x, %v", s, err)
+	}
+	for _, bad := range []string{"", "zz", "abcd"} {
+		t.Setenv(SecretEnv, bad)
+		if _, err := LoadSecret(""); err == nil {
+			t.Errorf("secret %q accepted", bad)
+		}
+	}
+}
+
+func TestUsageNamesWhereSecretsComeFrom(t *testing.T) {
+	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	RedisFlags(fs)
+	SecretFlag(fs)
+	Usage(fs, "TOOL", "tool does things.", "More.")()
+	for _, want := range []string{"TOOL_REDIS_ADDR", "$" + SecretEnv, "$" + RedisPasswordEnv, "More."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// clock is a settable time source.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestProgressBar(t *testing.T) {
+	var out bytes.Buffer
+	c := &clock{t: time.Unix(0, 0)}
+	p := newProgress(&out, "blocks", 200, c.now)
+	c.t = c.t.Add(time.Second)
+	p.Add(50)
+	if got := out.String(); !strings.Contains(got, "blocks [#######") || !strings.Contains(got, " 25% 50/200  50/s  ETA 3s") {
+		t.Fatalf("after 50 of 200 in 1 s: %q", got)
+	}
+	out.Reset()
+	p.Add(1) // within 100 ms of the last draw: not drawn
+	if out.Len() != 0 {
+		t.Fatalf("redrawn too soon: %q", out.String())
+	}
+	c.t = c.t.Add(time.Second)
+	p.Set(300, 300) // the chain grew
+	p.Finish()
+	if got := out.String(); !strings.Contains(got, "100% 300/300") || !strings.HasSuffix(got, "\n") {
+		t.Fatalf("finished: %q", got)
+	}
+}
+
+func TestProgressWithoutTotal(t *testing.T) {
+	var out bytes.Buffer
+	c := &clock{t: time.Unix(0, 0)}
+	p := newProgress(&out, "rows", 0, c.now)
+	c.t = c.t.Add(2 * time.Second)
+	p.Add(3000)
+	p.Finish()
+	if got := out.String(); !strings.Contains(got, "rows 3000  1500/s  2s") {
+		t.Fatalf("count without a total: %q", got)
+	}
+	var none *Progress
+	none.Add(1)
+	none.Set(1, 2)
+	none.Finish() // a nil bar does nothing
+}
