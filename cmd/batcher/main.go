@@ -12,9 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,13 +25,10 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "batcher:", err)
-		os.Exit(1)
-	}
+	cli.Main("batcher", run)
 }
 
-func run() error {
+func run(ctx context.Context) error {
 	d := batcher.DefaultConfig
 	fs := flag.NewFlagSet("batcher", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, "Commission")
@@ -49,10 +44,7 @@ func run() error {
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
 	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz")
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
-	if _, _, err := cli.Parse(fs, "BATCHER", os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if err := cli.ParseFlags(fs, "BATCHER", os.Args[1:]); err != nil {
 		return err
 	}
 
@@ -60,9 +52,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	conn, err := ledgerFlags.Dial()
 	if err != nil {

@@ -15,16 +15,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/votechain/votechain/explorer"
@@ -39,7 +36,7 @@ type options struct {
 	mode            string // "serve" or "reindex"
 	listen          string
 	ledger          *cli.Ledger
-	log             *cli.Log
+	log             *slog.Logger
 	db              string
 	pageSize        int
 	shutdownTimeout time.Duration
@@ -56,55 +53,36 @@ Usage:
   explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit`, "")
 	fs.StringVar(&o.listen, "listen", cli.DefaultExplorerAddr(), "HTTP listen address of the UI, the API (/api/v1), /healthz and /metrics")
 	o.ledger = cli.LedgerFlags(fs, "Observers")
-	o.log = cli.LogFlags(fs)
+	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.db, "db", filepath.Join(".run", "explorer", "index.db"), "index database (SQLite); its folder is created")
 	fs.IntVar(&o.pageSize, "page-size", 25, "rows per page of every list")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	cmd, rest, err := cli.Parse(fs, envPrefix, args)
+	if err == nil {
+		o.log, err = logFlags.Logger(stderr)
 	}
-	if err := cli.ApplyEnv(fs, envPrefix); err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		if fs.Arg(0) != "reindex" {
-			return nil, fmt.Errorf("unknown command %q (want reindex or nothing)", fs.Arg(0))
-		}
+	case cmd == "reindex" && len(rest) == 0:
 		o.mode = "reindex"
-	default:
-		return nil, fmt.Errorf("too many arguments: %q", fs.Args())
+	case cmd != "":
+		return nil, cli.Usagef("unexpected arguments %q (want reindex or nothing)", fs.Args())
 	}
 	if o.pageSize < 1 || o.pageSize > 1000 {
-		return nil, fmt.Errorf("--page-size %d: want 1..1000", o.pageSize)
+		return nil, cli.Usagef("--page-size %d: want 1..1000", o.pageSize)
 	}
 	return o, nil
 }
 
-func main() {
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "explorer:", err)
-		os.Exit(2)
-	}
-	log, err := o.log.Logger(os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "explorer:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, log); err != nil {
-		log.Error("explorer failed", "error", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("explorer", run) }
 
-func run(ctx context.Context, o *options, log *slog.Logger) error {
+func run(ctx context.Context) error {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		return err
+	}
+	log := o.log
 	profile, err := network.LoadProfile(o.ledger.Profile)
 	if err != nil {
 		return err

@@ -11,16 +11,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -44,7 +41,7 @@ type options struct {
 	listen          string
 	redis           *cli.Redis
 	ledger          *cli.Ledger
-	log             *cli.Log
+	log             *slog.Logger
 	secretFile      *string
 	resultsFile     string
 	receiptBatches  int
@@ -66,7 +63,7 @@ func parseFlags(args []string) (*options, error) {
 	o.redis = cli.RedisFlags(fs)
 	o.secretFile = cli.SecretFlag(fs)
 	o.ledger = cli.LedgerFlags(fs, "Commission")
-	o.log = cli.LogFlags(fs)
+	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.resultsFile, "results-checkpoint", ".run/gateway/results.json", "where the results cache persists its results and event checkpoint")
 	fs.IntVar(&o.receiptBatches, "receipt-cache", 256, "batches whose Merkle trees are kept for receipts")
 	fs.DurationVar(&o.electionTTL, "election-ttl", 5*time.Second, "how long the election record is cached")
@@ -86,13 +83,11 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call")
 	fs.IntVar(&o.dedup.Workers, "workers", dd.Workers, "concurrent Redis script calls per state")
 	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	err := cli.ParseFlags(fs, envPrefix, args)
+	if err == nil {
+		o.log, err = logFlags.Logger(os.Stderr)
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if err := cli.ApplyEnv(fs, envPrefix); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if o.trustedProxies != "" {
@@ -101,32 +96,17 @@ func parseFlags(args []string) (*options, error) {
 	return o, nil
 }
 
-func main() {
-	o, err := parseFlags(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(2)
-	}
-	log, err := o.log.Logger(os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, log); err != nil {
-		log.Error("gateway stopped", "err", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("gateway", run) }
 
 // run wires the gateway and serves until ctx ends, then shuts down
 // gracefully: no new connections, requests in flight finish, the intake's
 // workers drain.
-func run(ctx context.Context, o *options, log *slog.Logger) error {
+func run(ctx context.Context) error {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		return err
+	}
+	log := o.log
 	secret, err := cli.LoadSecret(*o.secretFile)
 	if err != nil {
 		return err

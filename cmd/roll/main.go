@@ -24,9 +24,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/roll"
@@ -45,15 +43,7 @@ Commands:
 Run roll COMMAND -help for its flags.`
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "roll:", err)
-		os.Exit(1)
-	}
+	cli.Main("roll", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout, os.Stderr) })
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -68,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+		return cli.Usagef("unknown command %q\n%s", args[0], usage)
 	}
 	return cmd(ctx, args[1:], stdout, stderr)
 }
@@ -82,15 +72,7 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parse parses args, then the environment.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	return cli.ApplyEnv(fs, envPrefix)
-}
+func parse(fs *flag.FlagSet, args []string) error { return cli.ParseFlags(fs, envPrefix, args) }
 
 func gen(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gen", "roll gen writes a synthetic roll CSV (voter_id,credential,state).", stderr)
@@ -129,7 +111,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *csvPath == "" {
-		return errors.New("load: -csv is required")
+		return cli.Usagef("load: -csv is required")
 	}
 	secret, err := cli.LoadSecret(*secretFile)
 	if err != nil {
@@ -171,7 +153,7 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if *states == "" {
-		return errors.New("rebuild-bloom: give -states, and -nullifiers FILE unless the nullifiers are read from the ledger (-profile)")
+		return cli.Usagef("rebuild-bloom: give -states, and -nullifiers FILE unless the nullifiers are read from the ledger (-profile)")
 	}
 	log, err := logFlags.Logger(stderr)
 	if err != nil {

@@ -13,12 +13,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/votechain/votechain/internal/cli"
@@ -33,20 +30,13 @@ Commands:
   down     stop every network process by PID; --wipe also deletes ledgers, crypto and logs
   status   show processes, ports and block heights (--json for machine-readable)
   deploy   deploy the chaincode binary as the next sequence if it changed
-  probe    submit a probe transaction endorsed by both organisations and read it back
-
-Flags (each may also be set by the environment variable VCNET_<FLAG_NAME>,
-e.g. VCNET_PORT_BASE; flags win):
-`
+  probe    submit a probe transaction endorsed by both organisations and read it back`
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "vcnet:", err)
-		os.Exit(1)
-	}
+	cli.Main("vcnet", run)
 }
 
-func run() error {
+func run(ctx context.Context) error {
 	fs := flag.NewFlagSet("vcnet", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/network", "run folder of the network instance")
 	portBase := fs.Int("port-base", network.DefaultPortBase, "first port of the port plan")
@@ -57,15 +47,9 @@ func run() error {
 	wipe := fs.Bool("wipe", false, "with down: also delete the run folder")
 	asJSON := fs.Bool("json", false, "with status: print JSON")
 	logFlags := cli.LogFlags(fs) // debug: log retries while the network settles
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
+	fs.Usage = cli.Usage(fs, "VCNET", usage, "")
 	// Flags may also follow the command: vcnet down --wipe.
 	cmd, _, err := cli.Parse(fs, "VCNET", os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
@@ -77,8 +61,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	switch cmd {
 	case "up":
@@ -109,6 +91,6 @@ func run() error {
 		return fmt.Errorf("no command given")
 	default:
 		fs.Usage()
-		return fmt.Errorf("unknown command %q", cmd)
+		return cli.Usagef("unknown command %q", cmd)
 	}
 }

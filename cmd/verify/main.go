@@ -32,11 +32,7 @@ const usage = `Usage: verify [flags] RECEIPT.json ...
 
 Checks each receipt: the vote hashes to the receipt's leaf, the proof leads
 from the leaf to the root, and the root is the one the ledger recorded for the
-batch. Receipt files hold one JSON receipt, or one per line; "-" reads stdin.
-
-Flags (each may also be set by the environment variable VERIFY_<FLAG_NAME>,
-e.g. VERIFY_GATEWAY; flags win):
-`
+batch. Receipt files hold one JSON receipt, or one per line; "-" reads stdin.`
 
 func main() { os.Exit(run()) }
 
@@ -46,7 +42,7 @@ func run() int {
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
 	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway URL for --vote-id")
 	quiet := fs.Bool("q", false, "print only failures and the summary")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	fs.Usage = cli.Usage(fs, "VERIFY", usage, "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -8,12 +8,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/votechain/votechain/internal/cli"
@@ -26,20 +23,13 @@ const usage = `Usage: votechain [flags] COMMAND
 Commands:
   up       bring the whole system up (network, Redis, election, batchers, gateway, explorer)
   down     stop every process by PID; --wipe also deletes ledgers, Redis data and the roll
-  status   show what runs on which port
-
-Flags (each may also be set by the environment variable VOTECHAIN_<FLAG_NAME>,
-e.g. VOTECHAIN_PORT_BASE; flags win):
-`
+  status   show what runs on which port`
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "votechain:", err)
-		os.Exit(1)
-	}
+	cli.Main("votechain", run)
 }
 
-func run() error {
+func run(ctx context.Context) error {
 	fs := flag.NewFlagSet("votechain", flag.ContinueOnError)
 	dir := fs.String("dir", ".run", "run folder")
 	portBase := fs.Int("port-base", network.DefaultPortBase, "first port of the port plan")
@@ -51,11 +41,8 @@ func run() error {
 	batchers := fs.Int("batchers", 1, "batcher processes")
 	wipe := fs.Bool("wipe", false, "with down: delete all data")
 	logFlags := cli.LogFlags(fs)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	fs.Usage = cli.Usage(fs, "VOTECHAIN", usage, "")
 	cmd, _, err := cli.Parse(fs, "VOTECHAIN", os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
@@ -70,8 +57,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	switch cmd {
 	case "up":
 		began := time.Now()
@@ -100,9 +85,9 @@ func run() error {
 		return nil
 	case "":
 		fs.Usage()
-		return errors.New("no command given")
+		return cli.Usagef("no command given")
 	default:
 		fs.Usage()
-		return fmt.Errorf("unknown command %q", cmd)
+		return cli.Usagef("unknown command %q", cmd)
 	}
 }

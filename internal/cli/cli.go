@@ -8,11 +8,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 // EnvName is the environment variable that sets flag name under prefix.
@@ -37,7 +41,10 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 			}
 		}
 	})
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	return nil
 }
 
 // Usage returns a usage function printing the synopsis, the flags and how
@@ -77,17 +84,73 @@ func firstFlag(fs *flag.FlagSet) string {
 
 // Parse parses args, which may put flags after the command word too
 // ("down --wipe"), applies the environment, and returns the command word
-// ("" if none) and any arguments after it.
+// ("" if none) and any arguments after it. Mistakes wrap ErrUsage; --help
+// gives flag.ErrHelp.
 func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, error) {
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return "", nil, err
 	}
 	cmd, rest := fs.Arg(0), []string(nil)
 	if fs.NArg() > 1 {
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
+		if err := parseFlags(fs, fs.Args()[1:]); err != nil {
 			return "", nil, err
 		}
 		rest = fs.Args()
 	}
 	return cmd, rest, ApplyEnv(fs, prefix)
+}
+
+// ParseFlags parses args, which must hold flags only, and applies the
+// environment. Mistakes wrap ErrUsage; --help gives flag.ErrHelp.
+func ParseFlags(fs *flag.FlagSet, prefix string, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return Usagef("unexpected arguments %q", fs.Args())
+	}
+	return ApplyEnv(fs, prefix)
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return usageError{err}
+	}
+	return err
+}
+
+// ErrUsage marks a command-line mistake (Usagef, Parse): Main exits 2 for
+// it instead of 1.
+var ErrUsage = errors.New("usage error")
+
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error        { return e.error }
+func (e usageError) Is(target error) bool { return target == ErrUsage }
+
+// Usagef returns a command-line mistake, described as fmt.Errorf would.
+func Usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// Main runs a command's body with a context that ends on SIGINT or SIGTERM,
+// then exits: 0 when body returns nil or flag.ErrHelp; otherwise it prints
+// "name: error" and exits 2 for an ErrUsage, 1 for anything else.
+func Main(name string, body func(ctx context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := body(ctx)
+	stop()
+	os.Exit(exitCode(os.Stderr, name, err))
+}
+
+func exitCode(w io.Writer, name string, err error) int {
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, ErrUsage):
+		fmt.Fprintf(w, "%s: %v\n", name, err)
+		return 2
+	default:
+		fmt.Fprintf(w, "%s: %v\n", name, err)
+		return 1
+	}
 }

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 )
@@ -46,5 +48,27 @@ func TestUsageExplainsTheEnvironment(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestParseFlagsAndExitCodes(t *testing.T) {
+	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Int("n", 1, "")
+	for _, args := range [][]string{{"-n", "x"}, {"-nope"}, {"extra"}} {
+		err := ParseFlags(fs, "TOOL", args)
+		if !errors.Is(err, ErrUsage) || exitCode(io.Discard, "tool", err) != 2 {
+			t.Errorf("ParseFlags(%q) = %v; want a usage error (exit 2)", args, err)
+		}
+	}
+	if err := ParseFlags(fs, "TOOL", []string{"-help"}); !errors.Is(err, flag.ErrHelp) || exitCode(io.Discard, "tool", err) != 0 {
+		t.Errorf("--help: %v", err)
+	}
+	var out bytes.Buffer
+	if code := exitCode(&out, "tool", errors.New("peer down")); code != 1 || out.String() != "tool: peer down\n" {
+		t.Errorf("failure: exit %d, %q", code, out.String())
+	}
+	if exitCode(io.Discard, "tool", nil) != 0 {
+		t.Error("success does not exit 0")
 	}
 }

@@ -140,7 +140,7 @@ func LogFlags(fs *flag.FlagSet) *Log {
 func (l *Log) Logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", l.Level)
+		return nil, Usagef("--log-level %q: want debug, info, warn or error", l.Level)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch l.Format {
@@ -149,7 +149,7 @@ func (l *Log) Logger(w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", l.Format)
+	return nil, Usagef("--log-format %q: want text or json", l.Format)
 }
 
 // SecretEnv is the environment variable that may hold the election secret
