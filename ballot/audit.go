@@ -2,7 +2,6 @@ package ballot
 
 import (
 	"fmt"
-	"slices"
 )
 
 // The audit rules of a receipt, written once: the gateway's receipt service,
@@ -13,20 +12,24 @@ import (
 // record of the batch. Audit does both.
 
 // Status returns the receipt status the record gives vote index i of its
-// batch: ReceiptDuplicate if the chaincode rejected the vote (its nullifier
-// was used before), else ReceiptCounted.
+// batch: ReceiptCounted if the chaincode counted it, ReceiptDuplicate if it
+// rejected it as a duplicate (its nullifier was used before), else
+// ReceiptRejected (Reason says why).
 func (r BatchRecord) Status(i int) string {
-	if slices.Contains(r.Rejected, i) {
+	switch r.Reason(i) {
+	case "":
+		return ReceiptCounted
+	case RejectDuplicate:
 		return ReceiptDuplicate
 	}
-	return ReceiptCounted
+	return ReceiptRejected
 }
 
 // Committed returns the receipt as the ledger committed its batch: with the
-// record's transaction, the block that holds it, and the status the record
-// gives the receipt's vote.
+// record's transaction, the block that holds it, and the status and reason
+// the record gives the receipt's vote.
 func (r Receipt) Committed(rec BatchRecord, block uint64) Receipt {
-	r.TxID, r.Block, r.Status = rec.TxID, block, rec.Status(r.Index)
+	r.TxID, r.Block, r.Status, r.Reason = rec.TxID, block, rec.Status(r.Index), rec.Reason(r.Index)
 	return r
 }
 
@@ -47,6 +50,8 @@ func (r Receipt) CheckRecord(rec BatchRecord) error {
 		return fmt.Errorf("receipt names transaction %s; the ledger's batch %s came in %s", r.TxID, id, rec.TxID)
 	case status != r.Status:
 		return fmt.Errorf("receipt says %s; the ledger says %s", r.Status, status)
+	case r.Reason != "" && r.Reason != rec.Reason(r.Index):
+		return fmt.Errorf("receipt gives reason %s; the ledger says %s", r.Reason, rec.Reason(r.Index))
 	}
 	return nil
 }

@@ -138,15 +138,16 @@ func (b Batch) Verify() ([][32]byte, error) {
 // BatchRecord is what the ledger stores under BatchKey(State, Seq) once a
 // batch is committed (JSON).
 type BatchRecord struct {
-	State       string `json:"state"`
-	Seq         uint64 `json:"seq"`
-	Root        string `json:"root"`         // Merkle root over all votes of the batch
-	Votes       int    `json:"votes"`        // votes in the batch (the tree size)
-	Counted     int    `json:"counted"`      // votes counted: Votes - len(Rejected)
-	Tallies     Tally  `json:"tallies"`      // counted votes per candidate
-	Rejected    []int  `json:"rejected"`     // indices of votes rejected as duplicate nullifiers, ascending; never null
-	TxID        string `json:"tx_id"`        // transaction that committed the batch
-	CommittedAt int64  `json:"committed_at"` // transaction timestamp, Unix milliseconds
+	State       string   `json:"state"`
+	Seq         uint64   `json:"seq"`
+	Root        string   `json:"root"`         // Merkle root over all votes of the batch
+	Votes       int      `json:"votes"`        // votes in the batch (the tree size)
+	Counted     int      `json:"counted"`      // votes counted: Votes - len(Rejected)
+	Tallies     Tally    `json:"tallies"`      // counted votes per candidate
+	Rejected    []int    `json:"rejected"`     // indices of rejected votes, ascending; never null
+	Reasons     []string `json:"reasons"`      // why each of Rejected was rejected (Reject* constants), in the same order; never null
+	TxID        string   `json:"tx_id"`        // transaction that committed the batch
+	CommittedAt int64    `json:"committed_at"` // transaction timestamp, Unix milliseconds
 }
 
 // MaxBatchVotes is the most votes one batch may hold: the chaincode refuses
@@ -158,17 +159,18 @@ const EventBatchCommitted = "BatchCommitted"
 
 // BatchEvent is the payload (JSON) of the BatchCommitted chaincode event.
 type BatchEvent struct {
-	State    string `json:"state"`
-	Seq      uint64 `json:"seq"`
-	Root     string `json:"root"`
-	Counted  int    `json:"counted"`
-	Rejected []int  `json:"rejected"` // indices of duplicate votes; never null
-	Tallies  Tally  `json:"tallies"`  // counted votes per candidate
+	State    string   `json:"state"`
+	Seq      uint64   `json:"seq"`
+	Root     string   `json:"root"`
+	Counted  int      `json:"counted"`
+	Rejected []int    `json:"rejected"` // indices of rejected votes; never null
+	Reasons  []string `json:"reasons"`  // why each of Rejected was rejected
+	Tallies  Tally    `json:"tallies"`  // counted votes per candidate
 }
 
 // Event returns the BatchCommitted event of the record.
 func (r BatchRecord) Event() BatchEvent {
-	return BatchEvent{State: r.State, Seq: r.Seq, Root: r.Root, Counted: r.Counted, Rejected: r.Rejected, Tallies: r.Tallies}
+	return BatchEvent{State: r.State, Seq: r.Seq, Root: r.Root, Counted: r.Counted, Rejected: r.Rejected, Reasons: r.Reasons, Tallies: r.Tallies}
 }
 
 // NullifierRecord is the value stored under NullifierKey: where the vote

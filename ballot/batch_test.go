@@ -119,9 +119,9 @@ func TestDecodeBatch(t *testing.T) {
 }
 
 func TestBatchRecordEventAndResults(t *testing.T) {
-	r := BatchRecord{State: "CA", Seq: 3, Root: "r", Votes: 3, Counted: 2, Tallies: Tally{"alice": 2}, Rejected: []int{1}, TxID: "tx", CommittedAt: 5}
+	r := BatchRecord{State: "CA", Seq: 3, Root: "r", Votes: 3, Counted: 2, Tallies: Tally{"alice": 2}, Rejected: []int{1}, Reasons: []string{RejectDuplicate}, TxID: "tx", CommittedAt: 5}
 	data, _ := json.Marshal(r.Event())
-	want := `{"state":"CA","seq":3,"root":"r","counted":2,"rejected":[1],"tallies":{"alice":2}}`
+	want := `{"state":"CA","seq":3,"root":"r","counted":2,"rejected":[1],"reasons":["duplicate"],"tallies":{"alice":2}}`
 	if string(data) != want {
 		t.Fatalf("event JSON %s, want %s", data, want)
 	}

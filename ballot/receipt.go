@@ -10,6 +10,7 @@ const (
 	ReceiptPending   = "pending"   // accepted, not yet on the ledger
 	ReceiptCounted   = "counted"   // on the ledger and counted
 	ReceiptDuplicate = "duplicate" // on the ledger, rejected as a duplicate nullifier
+	ReceiptRejected  = "rejected"  // on the ledger, rejected for another reason (Receipt.Reason)
 )
 
 // Receipt lets a voter (or anyone holding it) check that a vote is in a
@@ -27,6 +28,7 @@ type Receipt struct {
 	TxID   string   `json:"tx_id"`
 	Block  uint64   `json:"block"`
 	Status string   `json:"status"`
+	Reason string   `json:"reason,omitempty"` // why the ledger rejected the vote (Reject* constants); "" unless duplicate or rejected
 	// Vote is the vote itself, as the ledger holds it, so its holder can
 	// recompute the leaf (VerifyVote); absent while pending.
 	Vote *Vote `json:"vote,omitempty"`

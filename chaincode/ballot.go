@@ -1,10 +1,12 @@
 package chaincode
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -24,6 +26,12 @@ const (
 	MaxBatchVotes = ballot.MaxBatchVotes
 	// maxElectionBytes bounds the election record accepted by SetupElection.
 	maxElectionBytes = 64 << 10
+
+	// MaxClockSkew is how far a proposal's timestamp, which the client sets
+	// and the chaincode takes as the transaction's time, may be from the
+	// endorsing peer's own clock: each organisation's chaincode refuses to
+	// endorse a backdated or postdated election or batch transaction.
+	MaxClockSkew = 2 * time.Minute
 )
 
 // BallotContract is the ballot ledger's contract, registered as "ballot".
@@ -40,11 +48,13 @@ const (
 // batches never conflict.
 type BallotContract struct {
 	contractapi.Contract
+	clock func() time.Time // this peer's clock, for MaxClockSkew
 }
 
-// NewBallotContract returns the contract, named "ballot".
+// NewBallotContract returns the contract, named "ballot", checking
+// transaction times against the local clock.
 func NewBallotContract() *BallotContract {
-	c := &BallotContract{}
+	c := &BallotContract{clock: time.Now}
 	c.Name = "ballot"
 	c.Info.Title = "Votechain ballot ledger"
 	c.Info.Version = "1.0.0"
@@ -60,7 +70,9 @@ func (c *BallotContract) GetEvaluateTransactions() []string {
 // SetupElection records the election (JSON ballot.Election; status may be
 // omitted or "configured"). Only a Commission admin may call it. It may be
 // re-run to change the election until the recorded window opens (by
-// transaction time); afterwards, and once closed, it is refused.
+// transaction time, which must be within MaxClockSkew of the peer's clock)
+// and while no batch is committed; afterwards, and once closed, it is
+// refused.
 func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterface, electionJSON string) (string, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return "", err
@@ -69,7 +81,7 @@ func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterfa
 	if err != nil {
 		return "", err
 	}
-	now, err := txTime(ctx)
+	now, err := c.txTime(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -83,7 +95,33 @@ func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterfa
 	case !now.Before(old.OpensAt):
 		return "", fmt.Errorf("election %s opened at %s; it can no longer be changed", old.ID, old.OpensAt.Format(time.RFC3339))
 	}
+	if batch, err := anyBatch(ctx); err != nil || batch != "" {
+		return "", cmp.Or(err, fmt.Errorf("batch %s is committed; the election can no longer be changed", batch))
+	}
 	return putJSON(ctx, ballot.ElectionKey, e)
+}
+
+// anyBatch returns the key of a committed batch, or "" if there is none. It
+// reads at most one key of the range of batch keys, so a batch committed
+// meanwhile makes the caller's transaction fail validation (a phantom read).
+func anyBatch(ctx contractapi.TransactionContextInterface) (string, error) {
+	it, err := ctx.GetStub().GetStateByPartialCompositeKey(ballot.BatchObject, nil)
+	if err != nil {
+		return "", fmt.Errorf("look for committed batches: %w", err)
+	}
+	defer it.Close()
+	if !it.HasNext() {
+		return "", nil
+	}
+	kv, err := it.Next()
+	if err != nil {
+		return "", fmt.Errorf("look for committed batches: %w", err)
+	}
+	_, attrs, err := ballot.SplitKey(kv.Key)
+	if err != nil {
+		return "", fmt.Errorf("malformed batch key %q", kv.Key)
+	}
+	return strings.Join(attrs, "/"), nil
 }
 
 // parseElection decodes and validates a new election record.
@@ -112,19 +150,19 @@ func parseElection(electionJSON string) (*ballot.Election, error) {
 // earlier, the window ends at the transaction time. Batches of votes cast in
 // the window can still be committed. Commission admins only.
 func (c *BallotContract) CloseElection(ctx contractapi.TransactionContextInterface) (string, error) {
-	return transition(ctx, ballot.StatusConfigured, ballot.StatusClosed, func(e *ballot.Election, now time.Time) { e.ClosedAt = now })
+	return c.transition(ctx, ballot.StatusConfigured, ballot.StatusClosed, func(e *ballot.Election, now time.Time) { e.ClosedAt = now })
 }
 
 // FinaliseElection freezes the results of a closed election: no batch can be
 // committed afterwards. Commission admins only; the batcher must have drained
 // first.
 func (c *BallotContract) FinaliseElection(ctx contractapi.TransactionContextInterface) (string, error) {
-	return transition(ctx, ballot.StatusClosed, ballot.StatusFinalised, func(e *ballot.Election, now time.Time) { e.FinalisedAt = now })
+	return c.transition(ctx, ballot.StatusClosed, ballot.StatusFinalised, func(e *ballot.Election, now time.Time) { e.FinalisedAt = now })
 }
 
 // transition moves the election from status from to status to as an admin,
 // stamping it with the transaction time through stamp.
-func transition(ctx contractapi.TransactionContextInterface, from, to string, stamp func(*ballot.Election, time.Time)) (string, error) {
+func (c *BallotContract) transition(ctx contractapi.TransactionContextInterface, from, to string, stamp func(*ballot.Election, time.Time)) (string, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return "", err
 	}
@@ -135,7 +173,7 @@ func transition(ctx contractapi.TransactionContextInterface, from, to string, st
 	if e.Status != from {
 		return "", fmt.Errorf("election %s is %s, not %s; cannot make it %s", e.ID, e.Status, from, to)
 	}
-	now, err := txTime(ctx)
+	now, err := c.txTime(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -220,8 +258,10 @@ func putJSON(ctx contractapi.TransactionContextInterface, key string, v any) (st
 }
 
 // txTime returns the transaction's timestamp, the same for every endorser
-// (never the local clock, which differs between peers).
-func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
+// (never the local clock, which differs between peers). It refuses a
+// timestamp more than MaxClockSkew from this peer's clock: the client sets
+// it, and must not backdate or postdate what the ledger records.
+func (c *BallotContract) txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
 	ts, err := ctx.GetStub().GetTxTimestamp()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read transaction time: %w", err)
@@ -229,7 +269,12 @@ func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
 	if ts == nil {
 		return time.Time{}, errors.New("transaction has no timestamp")
 	}
-	return ts.AsTime().UTC(), nil
+	t := ts.AsTime().UTC()
+	if skew := c.clock().Sub(t); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return time.Time{}, fmt.Errorf("proposal timestamp %s is %s from this peer's clock, more than %s: refused (check the client's clock)",
+			t.Format(time.RFC3339Nano), skew.Abs().Round(time.Millisecond), MaxClockSkew)
+	}
+	return t, nil
 }
 
 // requireCommission refuses callers outside the Commission MSP.
@@ -244,18 +289,27 @@ func requireCommission(ctx contractapi.TransactionContextInterface) error {
 	return nil
 }
 
-// requireAdmin refuses callers that are not Commission admins: with NodeOUs,
-// an admin's certificate carries the organisational unit "admin".
+// requireAdmin refuses callers that are not Commission admins.
 func requireAdmin(ctx contractapi.TransactionContextInterface) error {
 	if err := requireCommission(ctx); err != nil {
 		return err
 	}
+	if err := requireAnyAdmin(ctx); err != nil {
+		return fmt.Errorf("%s admins only: %w", CommissionMSP, err)
+	}
+	return nil
+}
+
+// requireAnyAdmin refuses callers that are not admins of their organisation:
+// with NodeOUs, an admin's certificate carries the organisational unit
+// "admin".
+func requireAnyAdmin(ctx contractapi.TransactionContextInterface) error {
 	cert, err := ctx.GetClientIdentity().GetX509Certificate()
 	if err != nil {
 		return fmt.Errorf("read caller certificate: %w", err)
 	}
 	if cert == nil || !slices.Contains(cert.Subject.OrganizationalUnit, adminOU) {
-		return fmt.Errorf("caller is not a %s admin (certificate OU %q required)", CommissionMSP, adminOU)
+		return fmt.Errorf("caller is not an admin (certificate OU %q required)", adminOU)
 	}
 	return nil
 }

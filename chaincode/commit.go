@@ -16,14 +16,18 @@ import (
 //
 // The batch must decode strictly, hold at most MaxBatchVotes votes, and its
 // claimed root and tallies must equal those recomputed from its votes. The
-// election must have opened (by transaction time) and not be finalised, and
-// must list the batch's state and every vote's candidate; every vote must
-// have been cast inside the voting window.
+// transaction time must be within MaxClockSkew of the peer's clock, the
+// election must have opened (by transaction time), not be finalised, and
+// list the batch's state. Otherwise the batch is refused.
 //
-// A vote whose nullifier is already on the ledger, or repeats an earlier
-// vote of the same batch, is recorded as rejected and not counted; every
-// other vote's nullifier is written, locating the vote. The record holds the
-// counted tallies, and a BatchCommitted event carries them.
+// Each vote is then decided on its own, in order: one the election refuses
+// (ballot.Election.Refusal: unknown candidate, cast outside the window or
+// after the transaction's time), or whose nullifier is already on the
+// ledger or used by an earlier counted vote of the batch (duplicate), is
+// recorded as rejected with its reason and not counted; every other vote's
+// nullifier is written, locating the vote. A deterministic refusal of one
+// vote never refuses the batch. The record holds the counted tallies, and a
+// BatchCommitted event carries them.
 //
 // Re-submitting a committed batch with the same root returns the existing
 // record and writes nothing (an idempotent retry); a different root under a
@@ -52,7 +56,7 @@ func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface
 	if prev, err := committedBatch(in.record, b); err != nil || prev != "" {
 		return prev, err
 	}
-	now, err := txTime(ctx)
+	now, err := c.txTime(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -64,7 +68,7 @@ func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface
 		return "", err
 	}
 	stub.StartWriteBatch()
-	rec, err := recordVotes(stub, b, in.used)
+	rec, err := recordVotes(stub, b, e, now, in.used)
 	if err != nil {
 		return "", err
 	}
@@ -137,9 +141,8 @@ func committedBatch(data []byte, b ballot.Batch) (string, error) {
 	return string(data), nil
 }
 
-// checkAgainstElection checks the batch against the election: opened at
-// now, not finalised, the state and every candidate on the ballot, every
-// vote cast inside the window.
+// checkAgainstElection checks the batch as a whole against the election:
+// opened at now, not finalised, the batch's state on it.
 func checkAgainstElection(e *ballot.Election, b ballot.Batch, now time.Time) error {
 	switch {
 	case e.Status == ballot.StatusFinalised:
@@ -149,32 +152,24 @@ func checkAgainstElection(e *ballot.Election, b ballot.Batch, now time.Time) err
 	case !e.HasState(b.State):
 		return fmt.Errorf("state %s is not in election %s", b.State, e.ID)
 	}
-	candidates := make(map[string]bool, len(e.Candidates))
-	for _, c := range e.Candidates {
-		candidates[c] = true
-	}
-	for i, v := range b.Votes {
-		if !candidates[v.Candidate] {
-			return fmt.Errorf("batch %s vote %d: candidate %q is not on the ballot", b.ID(), i, v.Candidate)
-		}
-		if !e.InWindow(time.UnixMilli(v.CastAt)) {
-			return fmt.Errorf("batch %s vote %d: cast at %s, outside the voting window", b.ID(), i,
-				time.UnixMilli(v.CastAt).UTC().Format(time.RFC3339Nano))
-		}
-	}
 	return nil
 }
 
-// recordVotes marks each vote's nullifier used, or rejects the vote as a
-// duplicate of one on the ledger (used) or earlier in the batch, and returns
-// the batch record without transaction details. The in-batch check is ours:
-// a transaction does not read its own writes.
-func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch, used map[string]struct{}) (ballot.BatchRecord, error) {
+// recordVotes decides each vote: rejected with the election's refusal, or
+// as a duplicate of a nullifier on the ledger (used) or of an earlier
+// counted vote of the batch, else counted with its nullifier written. It
+// returns the batch record without transaction details. The in-batch check
+// is ours: a transaction does not read its own writes.
+func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch, e *ballot.Election, now time.Time, used map[string]struct{}) (ballot.BatchRecord, error) {
 	rec := ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes),
-		Tallies: make(ballot.Tally), Rejected: []int{}}
+		Tallies: make(ballot.Tally), Rejected: []int{}, Reasons: []string{}}
 	for i, v := range b.Votes {
+		if reason := e.Refusal(v, now); reason != "" {
+			rec.Reject(i, reason)
+			continue
+		}
 		if _, dup := used[v.Nullifier]; dup {
-			rec.Rejected = append(rec.Rejected, i)
+			rec.Reject(i, ballot.RejectDuplicate)
 			continue
 		}
 		used[v.Nullifier] = struct{}{}

@@ -2,6 +2,7 @@ package chaincode
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestCommitBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ballot.BatchRecord{State: "CA", Seq: 1, Root: b.Root, Votes: 5, Counted: 5,
-		Tallies: ballot.Tally{"alice": 3, "bob": 2}, Rejected: []int{}, TxID: "tx2", CommittedAt: h.now.UnixMilli()}
+		Tallies: ballot.Tally{"alice": 3, "bob": 2}, Rejected: []int{}, Reasons: []string{}, TxID: "tx2", CommittedAt: h.now.UnixMilli()}
 	if !recordsEqual(rec, want) {
 		t.Fatalf("record %+v, want %+v", rec, want)
 	}
@@ -34,7 +35,7 @@ func TestCommitBatch(t *testing.T) {
 			s.gets, s.multiGets, s.keysRead, s.puts, s.writeExchanges, s.ranges)
 	}
 	ev := h.stub.event
-	wantEvent := `{"state":"CA","seq":1,"root":"` + b.Root + `","counted":5,"rejected":[],"tallies":{"alice":3,"bob":2}}`
+	wantEvent := `{"state":"CA","seq":1,"root":"` + b.Root + `","counted":5,"rejected":[],"reasons":[],"tallies":{"alice":3,"bob":2}}`
 	if ev == nil || ev.name != "BatchCommitted" || string(ev.payload) != wantEvent {
 		t.Fatalf("event %+v, want BatchCommitted %s", ev, wantEvent)
 	}
@@ -53,6 +54,7 @@ func TestCommitBatch(t *testing.T) {
 func recordsEqual(a, b ballot.BatchRecord) bool {
 	return a.State == b.State && a.Seq == b.Seq && a.Root == b.Root && a.Votes == b.Votes && a.Counted == b.Counted &&
 		a.Tallies.Equal(b.Tallies) && slices.Equal(a.Rejected, b.Rejected) && a.Rejected != nil &&
+		slices.Equal(a.Reasons, b.Reasons) && a.Reasons != nil &&
 		a.TxID == b.TxID && a.CommittedAt == b.CommittedAt
 }
 
@@ -68,11 +70,6 @@ func TestCommitBatchRefusals(t *testing.T) {
 	forgedRoot.Root = batch(t, "CA", 1, good[:2]).Root
 	forgedTally := batch(t, "CA", 1, good)
 	forgedTally.Tallies = ballot.Tally{"alice": 3}
-	unknownCandidate := slices.Clone(good)
-	unknownCandidate[1].Candidate = "carol"
-	early, late := slices.Clone(good), slices.Clone(good)
-	early[0].CastAt = opens.UnixMilli() - 1
-	late[2].CastAt = closes.UnixMilli()
 
 	tests := []struct {
 		name   string
@@ -86,10 +83,7 @@ func TestCommitBatchRefusals(t *testing.T) {
 		{"malformed", commissionClient, ballot.Batch{}, `{"state":`, false, "decode batch"},
 		{"forged root", commissionClient, forgedRoot, "", false, "root does not match"},
 		{"forged tally", commissionClient, forgedTally, "", false, "tallies do not match"},
-		{"unknown candidate", commissionClient, batch(t, "CA", 1, unknownCandidate), "", false, `candidate "carol"`},
 		{"unknown state", commissionClient, batch(t, "TX", 1, votes("TX", 0, 1)), "", false, "state TX is not in election"},
-		{"cast before opening", commissionClient, batch(t, "CA", 1, early), "", false, "vote 0: cast at"},
-		{"cast at closing", commissionClient, batch(t, "CA", 1, late), "", false, "vote 2: cast at"},
 		{"committed before opening", commissionClient, batch(t, "CA", 1, good), "", true, "opens at"},
 	}
 	for _, tt := range tests {
@@ -112,6 +106,71 @@ func TestCommitBatchRefusals(t *testing.T) {
 	}
 }
 
+// TestCommitBatchRejectsVotesByRule: votes the election refuses are recorded
+// as rejected with their reasons, use no nullifier, and the rest of the
+// batch is counted.
+func TestCommitBatchRejectsVotesByRule(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	vs := votes("CA", 0, 8)
+	vs[1].Candidate = "carol"            // unknown candidate
+	vs[2].CastAt = opens.UnixMilli() - 1 // before opening
+	vs[3].CastAt = closes.UnixMilli()    // at closing
+	vs[5].CastAt = h.now.UnixMilli() + 1 // after the transaction
+	vs[6] = vote("CA", 0, "alice")       // duplicate of vote 0
+	vs[7] = vote("CA", 2, "bob")         // same voter as the refused vote 2: counts
+	rec, err := h.commit(batch(t, "CA", 1, vs))
+	if err != nil {
+		t.Fatalf("a batch with refused votes was refused: %v", err)
+	}
+	if h.stub.writeExchanges != 1 {
+		t.Errorf("%d write exchanges, want 1", h.stub.writeExchanges)
+	}
+	wantRejected := []int{1, 2, 3, 5, 6}
+	wantReasons := []string{ballot.RejectUnknownCandidate, ballot.RejectOutsideWindow, ballot.RejectOutsideWindow,
+		ballot.RejectCastAfterTx, ballot.RejectDuplicate}
+	if !slices.Equal(rec.Rejected, wantRejected) || !slices.Equal(rec.Reasons, wantReasons) ||
+		rec.Counted != 3 || !rec.Tallies.Equal(ballot.Tally{"alice": 2, "bob": 1}) {
+		t.Fatalf("record %+v; want rejected %v for %v, 3 counted", rec, wantRejected, wantReasons)
+	}
+	var ev ballot.BatchEvent
+	json.Unmarshal(h.stub.event.payload, &ev)
+	if !slices.Equal(ev.Reasons, wantReasons) {
+		t.Errorf("event reasons %v, want %v", ev.Reasons, wantReasons)
+	}
+	for _, i := range []int{1, 3, 5} { // refused votes use no nullifier
+		if _, err := h.call(observerAdmin, locate(h, "CA", vs[i].Nullifier)); err == nil {
+			t.Errorf("refused vote %d used its nullifier", i)
+		}
+	}
+	loc := h.must(observerAdmin, locate(h, "CA", vs[7].Nullifier))
+	if !strings.Contains(loc, `"index":7`) {
+		t.Errorf("vote 7 (its voter's first vote refused) located at %s", loc)
+	}
+}
+
+// TestClockSkew: each peer refuses a transaction whose time is more than
+// MaxClockSkew from its own clock, either way.
+func TestClockSkew(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	b := batch(t, "CA", 1, votes("CA", 0, 2))
+	for _, skew := range []time.Duration{MaxClockSkew + time.Millisecond, -MaxClockSkew - time.Millisecond} {
+		h.skew = skew
+		for name, fn := range map[string]txFunc{"commit": h.commitFn(b), "close": h.cc.CloseElection} {
+			caller := commissionClient
+			if name == "close" {
+				caller = commissionAdmin
+			}
+			_, err := h.call(caller, fn)
+			wantErr(t, fmt.Sprintf("%s with the peer %s off", name, skew), err, "from this peer's clock")
+		}
+	}
+	h.skew = MaxClockSkew
+	if _, err := h.commit(b); err != nil {
+		t.Fatalf("commit at the skew bound: %v", err)
+	}
+}
 func TestCommitBatchWithoutElection(t *testing.T) {
 	h := newHarness(t)
 	_, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 1)))

@@ -35,11 +35,16 @@ type harness struct {
 	cc   *BallotContract
 	stub *fakeStub
 	now  time.Time
+	skew time.Duration // how far the peer's clock is ahead of the transaction time
 	txs  int
 }
 
+// newHarness returns a harness whose peer clock is the transaction time
+// (h.now) plus h.skew.
 func newHarness(t testing.TB) *harness {
-	return &harness{t: t, cc: NewBallotContract(), stub: newFakeStub(), now: opens.Add(-time.Hour)}
+	h := &harness{t: t, cc: NewBallotContract(), stub: newFakeStub(), now: opens.Add(-time.Hour)}
+	h.cc.clock = func() time.Time { return h.now.Add(h.skew) }
+	return h
 }
 
 type txFunc func(contractapi.TransactionContextInterface) (string, error)

@@ -24,6 +24,12 @@ func TestLedgerFailuresPropagate(t *testing.T) {
 		caller fakeIdentity
 		fn     txFunc
 	}{
+		{"setup: caller cert", "", fakeIdentity{msp: CommissionMSP, failCert: true}, h.setupFn(testElection())},
+		{"setup: no cert", "", fakeIdentity{msp: CommissionMSP, noCert: true}, h.setupFn(testElection())},
+		{"setup: read", "GetState", commissionAdmin, h.setupFn(testElection())},
+		{"setup: time", "GetTxTimestamp", commissionAdmin, h.setupFn(testElection())},
+		{"setup: write", "PutState", commissionAdmin, h.setupFn(testElection())},
+		{"setup: range", "GetStateByPartialCompositeKey", commissionAdmin, h.setupFn(testElection())},
 		{"commit: read", "GetMultipleStates", commissionClient, good},
 		{"commit: write", "PutState", commissionClient, good},
 		{"commit: write batch", "FinishWriteBatch", commissionClient, good},
@@ -31,11 +37,6 @@ func TestLedgerFailuresPropagate(t *testing.T) {
 		{"commit: no time", "NoTimestamp", commissionClient, good},
 		{"commit: event", "SetEvent", commissionClient, good},
 		{"commit: caller MSP", "", fakeIdentity{msp: CommissionMSP, failMSP: true}, good},
-		{"setup: caller cert", "", fakeIdentity{msp: CommissionMSP, failCert: true}, h.setupFn(testElection())},
-		{"setup: no cert", "", fakeIdentity{msp: CommissionMSP, noCert: true}, h.setupFn(testElection())},
-		{"setup: read", "GetState", commissionAdmin, h.setupFn(testElection())},
-		{"setup: time", "GetTxTimestamp", commissionAdmin, h.setupFn(testElection())},
-		{"setup: write", "PutState", commissionAdmin, h.setupFn(testElection())},
 		{"close: time", "GetTxTimestamp", commissionAdmin, h.cc.CloseElection},
 		{"results: range", "GetStateByPartialCompositeKey", observerAdmin, h.cc.GetResults},
 		{"results: next", "Next", observerAdmin, h.cc.GetResults},
@@ -43,16 +44,14 @@ func TestLedgerFailuresPropagate(t *testing.T) {
 		{"state results: next", "Next", observerAdmin, stateResults(h, "NY")},
 		{"batch: read", "GetState", observerAdmin, getBatch},
 	}
-	for _, tt := range tests {
-		// Commit one batch first so ranges have something to read.
+	for _, tt := range tests { // set-up first: a committed batch freezes the election
 		h.stub.failOn, h.now = "", inWindow
-		if _, err := h.commit(batch(t, "NY", 1, votes("NY", 0, 1))); err != nil {
+		if tt.name[:6] == "setup:" {
+			h.now = opens.Add(-time.Minute) // still changeable
+		} else if _, err := h.commit(batch(t, "NY", 1, votes("NY", 0, 1))); err != nil { // so ranges have something to read
 			t.Fatal(err)
 		}
 		h.stub.failOn = tt.failOn
-		if tt.name[:6] == "setup:" {
-			h.now = opens.Add(-time.Minute) // still changeable
-		}
 		if _, err := h.call(tt.caller, tt.fn); err == nil {
 			t.Errorf("%s: failure was not reported", tt.name)
 		} else if tt.failOn != "" && tt.failOn != "NoTimestamp" && tt.failOn != "Next" && !errors.Is(err, errInjected) {

@@ -48,11 +48,13 @@ func serializedIdentity(t testing.TB, mspID, ou string) []byte {
 // TestInvokeThroughContractAPI runs the contract as the peer does: through
 // contractapi's dispatch and the real cid identity parsed from a certificate.
 func TestInvokeThroughContractAPI(t *testing.T) {
-	cc, err := contractapi.NewChaincode(NewBallotContract(), NewProbeContract(new(PeerLink)))
+	stub := newFakeStub()
+	bc := NewBallotContract()
+	bc.clock = func() time.Time { return stub.txTime }
+	cc, err := contractapi.NewChaincode(bc, NewProbeContract(new(PeerLink)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stub := newFakeStub()
 	admin := serializedIdentity(t, CommissionMSP, "admin")
 	client := serializedIdentity(t, CommissionMSP, "client")
 	invoke := func(creator []byte, now time.Time, args ...string) (int32, string) {

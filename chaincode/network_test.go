@@ -2,9 +2,11 @@ package chaincode_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +15,12 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/chaincode"
@@ -98,14 +106,14 @@ func (r *ledgerRun) freshBatch(t *testing.T, state string, n int) ballot.Batch {
 	return r.batch(t, state, votes)
 }
 
-// commit submits b, which must commit VALID with the given votes rejected as
-// duplicates, and adds it to the model.
-func (r *ledgerRun) commit(ctx context.Context, b ballot.Batch, rejected ...int) (committed, error) {
+// commit submits b, which must commit VALID with the votes of rejects
+// (index → reason) rejected, and returns it for the model.
+func (r *ledgerRun) commit(ctx context.Context, b ballot.Batch, rejects map[int]string) (committed, error) {
 	c, err := r.ledger.CommitBatch(ctx, b)
 	if err != nil {
 		return committed{}, err
 	}
-	want := expectedEvent(b, rejected)
+	want := expectedEvent(b, rejects)
 	if err := checkRecord(c, b, want); err != nil {
 		return committed{}, err
 	}
@@ -113,14 +121,16 @@ func (r *ledgerRun) commit(ctx context.Context, b ballot.Batch, rejected ...int)
 }
 
 // expectedEvent is what committing b must count: every vote except those
-// at the rejected indices, which are duplicates.
-func expectedEvent(b ballot.Batch, rejected []int) ballot.BatchEvent {
-	ev := ballot.BatchEvent{State: b.State, Seq: b.Seq, Root: b.Root, Rejected: rejected, Tallies: ballot.Tally{}}
+// of rejects (index → reason).
+func expectedEvent(b ballot.Batch, rejects map[int]string) ballot.BatchEvent {
+	ev := ballot.BatchEvent{State: b.State, Seq: b.Seq, Root: b.Root, Rejected: []int{}, Reasons: []string{}, Tallies: ballot.Tally{}}
 	for i, v := range b.Votes {
-		if !slices.Contains(rejected, i) {
-			ev.Tallies.Add(v.Candidate, 1)
-			ev.Counted++
+		if reason, ok := rejects[i]; ok {
+			ev.Rejected, ev.Reasons = append(ev.Rejected, i), append(ev.Reasons, reason)
+			continue
 		}
+		ev.Tallies.Add(v.Candidate, 1)
+		ev.Counted++
 	}
 	return ev
 }
@@ -152,9 +162,10 @@ func checkRecord(c ballot.Committed, b ballot.Batch, want ballot.BatchEvent) err
 	switch {
 	case rec.State != want.State || rec.Seq != want.Seq || rec.Root != want.Root:
 		return fmt.Errorf("batch %s recorded as %s/%d root %s", b.ID(), rec.State, rec.Seq, rec.Root)
-	case rec.Votes != len(b.Votes) || rec.Counted != want.Counted || !slices.Equal(rec.Rejected, want.Rejected):
-		return fmt.Errorf("batch %s: %d votes, %d counted, rejected %v; want %d, %d, %v",
-			b.ID(), rec.Votes, rec.Counted, rec.Rejected, len(b.Votes), want.Counted, want.Rejected)
+	case rec.Votes != len(b.Votes) || rec.Counted != want.Counted || !slices.Equal(rec.Rejected, want.Rejected) ||
+		!slices.Equal(rec.Reasons, want.Reasons):
+		return fmt.Errorf("batch %s: %d votes, %d counted, rejected %v for %v; want %d, %d, %v for %v",
+			b.ID(), rec.Votes, rec.Counted, rec.Rejected, rec.Reasons, len(b.Votes), want.Counted, want.Rejected, want.Reasons)
 	case !rec.Tallies.Equal(want.Tallies):
 		return fmt.Errorf("batch %s tallies %v, want %v", b.ID(), rec.Tallies, want.Tallies)
 	case rec.TxID != c.TxID:
@@ -198,6 +209,8 @@ func TestBallotOnNetwork(t *testing.T) {
 	t.Run("DuplicateAcrossBatches", r.duplicateAcrossBatches)
 	t.Run("ForgedBatchesRefused", r.forgedBatchesRefused)
 	t.Run("ResubmitIsNoOp", r.resubmitIsNoOp)
+	t.Run("RefusedVotesDoNotPoisonBatch", r.refusedVotesDoNotPoisonBatch)
+	t.Run("BackdatedProposalNotEndorsed", func(t *testing.T) { r.backdatedProposal(t, n) })
 }
 
 // peersBatch asks each organisation's chaincode, through its own peer, what
@@ -217,6 +230,11 @@ func peersBatch(t *testing.T, n *localnet.Network) {
 		if err != nil || got != want {
 			t.Errorf("%s peer advertised %s (%v); want %+v", org.Name, out, err, want)
 		}
+	}
+	// The probe is for admins only.
+	_, err := nettest.Dial(t, n, "Commission").Contract("probe").EvaluateWithContext(ctx, "Batching")
+	if err == nil || !strings.Contains(err.Error(), "not an admin") {
+		t.Errorf("probe by a client: %v; want refused, not an admin", err)
 	}
 }
 
@@ -238,7 +256,7 @@ func (r *ledgerRun) concurrentBatches(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			out[i], errs[i] = r.commit(ctx, b)
+			out[i], errs[i] = r.commit(ctx, b, nil)
 		}()
 	}
 	began := time.Now()
@@ -276,7 +294,7 @@ func (r *ledgerRun) concurrentBatches(t *testing.T) {
 func (r *ledgerRun) duplicateAcrossBatches(t *testing.T) {
 	ctx := ctxFor(t)
 	first := r.freshBatch(t, "CA", 10)
-	c1, err := r.commit(ctx, first)
+	c1, err := r.commit(ctx, first, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +309,7 @@ func (r *ledgerRun) duplicateAcrossBatches(t *testing.T) {
 		}
 		votes[i] = r.vote(t, "CA", i+1, null)
 	}
-	c2, err := r.commit(ctx, r.batch(t, "CA", votes), dupAt)
+	c2, err := r.commit(ctx, r.batch(t, "CA", votes), map[int]string{dupAt: ballot.RejectDuplicate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,4 +380,164 @@ func (r *ledgerRun) resubmitIsNoOp(t *testing.T) {
 		}
 	}
 	r.checkResults(t, ctx)
+}
+
+// refusedVotesDoNotPoisonBatch commits a batch holding a vote cast before
+// the window opened and one for a candidate not on the ballot: both are
+// recorded rejected with their reasons, the rest counted, and the batch
+// commits once (a resubmission changes nothing).
+func (r *ledgerRun) refusedVotesDoNotPoisonBatch(t *testing.T) {
+	ctx := ctxFor(t)
+	e, err := r.ledger.Election(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := r.freshBatch(t, "FL", 6)
+	b.Votes[2].CastAt = e.OpensAt.Add(-time.Second).UnixMilli()
+	b.Votes[4].Candidate = "mallory"
+	b, err = ballot.BuildBatch(b.State, b.Seq, b.Votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.commit(ctx, b, map[int]string{2: ballot.RejectOutsideWindow, 4: ballot.RejectUnknownCandidate})
+	if err != nil {
+		t.Fatalf("a batch with refused votes: %v", err)
+	}
+	r.record(c)
+	again, err := r.ledger.CommitBatch(ctx, b)
+	if err != nil || !reflect.DeepEqual(again.Record, c.Record) {
+		t.Errorf("resubmission: %+v, %v; want the stored record", again.Record, err)
+	}
+	if _, err := r.ledger.LocateNullifier(ctx, "FL", b.Votes[2].Nullifier); !errors.Is(err, ballot.ErrNotFound) {
+		t.Errorf("the refused vote's nullifier: %v; want unused", err)
+	}
+	r.checkResults(t, ctx)
+}
+
+// backdatedProposal signs CommitBatch proposals by hand with a chosen
+// timestamp: 10 minutes in the past, neither organisation's chaincode
+// endorses it (it is within the peers' own 15-minute window, so the refusal
+// is the chaincode's); the same batch timestamped now commits.
+func (r *ledgerRun) backdatedProposal(t *testing.T, n *localnet.Network) {
+	ctx := ctxFor(t)
+	profile, err := n.Profile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := profile.Org("Commission")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := os.ReadFile(org.Users["User1"].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := identity.PrivateKeyFromPEM(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign, err := identity.NewPrivateKeySign(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := nettest.Dial(t, n, "Commission")
+	b := r.freshBatch(t, "WA", 5)
+	payload, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	propose := func(at time.Time) *client.Proposal {
+		t.Helper()
+		unsigned, err := conn.Contract("ballot").NewProposal("CommitBatch", client.WithBytesArguments(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := unsigned.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := retimeProposal(data, at, sign)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := conn.Gateway.NewSignedProposal(signed.bytes, signed.signature)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	_, err = propose(time.Now().Add(-10 * time.Minute)).EndorseWithContext(ctx)
+	var endorse *client.EndorseError
+	if !errors.As(err, &endorse) || !strings.Contains(err.Error(), "from this peer's clock") {
+		t.Fatalf("backdated proposal: %v; want an endorse error from the chaincode's clock check", err)
+	}
+	if _, err := r.ledger.Batch(ctx, b.State, b.Seq); !errors.Is(err, ballot.ErrNotFound) {
+		t.Fatalf("backdated batch on the ledger: %v", err)
+	}
+
+	tx, err := propose(time.Now()).EndorseWithContext(ctx)
+	if err != nil {
+		t.Fatalf("the same batch timestamped now (control): %v", err)
+	}
+	commit, err := tx.SubmitWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, err := commit.StatusWithContext(ctx); err != nil || !status.Successful {
+		t.Fatalf("control commit: %+v, %v", status, err)
+	}
+	rec, err := r.ledger.Batch(ctx, b.State, b.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := expectedEvent(b, nil)
+	if err := checkRecord(ballot.Committed{Record: rec, TxID: tx.TransactionID()}, b, want); err != nil {
+		t.Fatal(err)
+	}
+	r.record(committed{batch: b, Committed: ballot.Committed{Record: rec, TxID: tx.TransactionID()}, want: want})
+	r.checkResults(t, ctx)
+}
+
+// signedProposal is a serialized gateway ProposedTransaction and the
+// client's signature of its proposal.
+type signedProposal struct{ bytes, signature []byte }
+
+// retimeProposal sets the channel header timestamp of a serialized
+// unsigned proposal to at and signs it, as the client would have.
+func retimeProposal(data []byte, at time.Time, sign identity.Sign) (signedProposal, error) {
+	var pt gateway.ProposedTransaction
+	var prop peer.Proposal
+	var hdr common.Header
+	var ch common.ChannelHeader
+	if err := proto.Unmarshal(data, &pt); err != nil {
+		return signedProposal{}, err
+	}
+	if err := proto.Unmarshal(pt.GetProposal().GetProposalBytes(), &prop); err != nil {
+		return signedProposal{}, err
+	}
+	if err := proto.Unmarshal(prop.GetHeader(), &hdr); err != nil {
+		return signedProposal{}, err
+	}
+	if err := proto.Unmarshal(hdr.GetChannelHeader(), &ch); err != nil {
+		return signedProposal{}, err
+	}
+	ch.Timestamp = timestamppb.New(at)
+	var err error
+	if hdr.ChannelHeader, err = proto.Marshal(&ch); err != nil {
+		return signedProposal{}, err
+	}
+	if prop.Header, err = proto.Marshal(&hdr); err != nil {
+		return signedProposal{}, err
+	}
+	if pt.Proposal.ProposalBytes, err = proto.Marshal(&prop); err != nil {
+		return signedProposal{}, err
+	}
+	digest := sha256.Sum256(pt.Proposal.ProposalBytes)
+	sig, err := sign(digest[:])
+	if err != nil {
+		return signedProposal{}, err
+	}
+	out, err := proto.Marshal(&pt)
+	return signedProposal{out, sig}, err
 }

@@ -14,6 +14,7 @@ const probeKeyPrefix = "probe~"
 // prove the network end to end: a Put must be endorsed by both organisations,
 // ordered and committed; a Get reads it back; Batching says whether the peer
 // lets the chaincode batch its ledger access. It never touches election data.
+// Only admins of either organisation may call it.
 type ProbeContract struct {
 	contractapi.Contract
 	link *PeerLink
@@ -33,6 +34,9 @@ func (c *ProbeContract) GetEvaluateTransactions() []string { return []string{"Ge
 
 // Put records value under key.
 func (c *ProbeContract) Put(ctx contractapi.TransactionContextInterface, key, value string) error {
+	if err := requireAnyAdmin(ctx); err != nil {
+		return err
+	}
 	if key == "" || len(key) > 128 {
 		return fmt.Errorf("probe key must be 1..128 bytes, got %d", len(key))
 	}
@@ -44,6 +48,9 @@ func (c *ProbeContract) Put(ctx contractapi.TransactionContextInterface, key, va
 
 // Get returns the value last recorded under key, or an error if there is none.
 func (c *ProbeContract) Get(ctx contractapi.TransactionContextInterface, key string) (string, error) {
+	if err := requireAnyAdmin(ctx); err != nil {
+		return "", err
+	}
 	v, err := ctx.GetStub().GetState(probeKeyPrefix + key)
 	if err != nil {
 		return "", fmt.Errorf("read probe %q: %w", key, err)
@@ -58,5 +65,8 @@ func (c *ProbeContract) Get(ctx contractapi.TransactionContextInterface, key str
 // connected to this chaincode service (JSON Batching): a test or operator
 // evaluates it on each organisation's peer to prove batching is on.
 func (c *ProbeContract) Batching(ctx contractapi.TransactionContextInterface) (string, error) {
+	if err := requireAnyAdmin(ctx); err != nil {
+		return "", err
+	}
 	return marshal(c.link.Batching())
 }

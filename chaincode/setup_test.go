@@ -114,8 +114,10 @@ func TestCloseAndFinalise(t *testing.T) {
 	}
 	late := vote("CA", 5, "bob")
 	late.CastAt = closedAt.UnixMilli()
-	_, err = h.commit(batch(t, "CA", 2, []ballot.Vote{late}))
-	wantErr(t, "vote cast at close", err, "outside the voting window")
+	rec, err := h.commit(batch(t, "CA", 2, []ballot.Vote{late}))
+	if err != nil || rec.Counted != 0 || rec.Reason(0) != ballot.RejectOutsideWindow {
+		t.Fatalf("vote cast at close: %+v, %v; want it rejected %s", rec, err, ballot.RejectOutsideWindow)
+	}
 
 	json.Unmarshal([]byte(h.must(commissionAdmin, h.cc.FinaliseElection)), &e)
 	if e.Status != ballot.StatusFinalised || e.FinalisedAt.IsZero() {
@@ -126,5 +128,25 @@ func TestCloseAndFinalise(t *testing.T) {
 	// An idempotent retry of a committed batch still succeeds.
 	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 2))); err != nil {
 		t.Fatalf("retry after finalise: %v", err)
+	}
+}
+
+// TestSetupElectionFrozenByBatch: once a batch is committed the election
+// cannot change, even by a transaction timestamped before the opening (a
+// client sets the timestamp; the peers only bound its skew).
+func TestSetupElectionFrozenByBatch(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	h.now = opens.Add(time.Millisecond)
+	if _, err := h.commit(batch(t, "NY", 1, []ballot.Vote{vote("NY", 0, "alice")})); err != nil {
+		t.Fatal(err)
+	}
+	h.now = opens.Add(-time.Minute)
+	changed := testElection()
+	changed.Candidates = []string{"mallory"}
+	_, err := h.call(commissionAdmin, h.setupFn(changed))
+	wantErr(t, "set-up after a batch", err, "batch NY/00000000000000000001 is committed")
+	if got := h.must(observerAdmin, h.cc.GetElection); strings.Contains(got, "mallory") {
+		t.Fatalf("election changed after a batch: %s", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/network/fabricblock"
@@ -54,6 +55,10 @@ type History interface {
 	NullifierUsed(state, nullifier string) (bool, error)
 	// BatchRoot returns the root of batch (state, seq) if it was committed.
 	BatchRoot(state string, seq uint64) (root string, ok bool, err error)
+	// Election returns the election record as last written before the
+	// block, or nil if none was (or the index predates recording it: then
+	// only the duplicate rule is recounted).
+	Election() (*ballot.Election, error)
 }
 
 // Batch is a committed batch as the audit recounted it.
@@ -61,9 +66,11 @@ type Batch struct {
 	TxID    string
 	TxIndex int
 	Batch   ballot.Batch // as the transaction carried it
-	// Rejected are the indices of votes whose nullifier was used before
-	// (earlier on the ledger or earlier in the batch), recomputed.
+	// Rejected are the indices of the votes the recount rejects, and
+	// Reasons why (ballot.Reject*): the election's refusals, then nullifiers
+	// used before (earlier on the ledger or earlier in the batch).
 	Rejected []int
+	Reasons  []string
 	Tallies  ballot.Tally // recount of the counted votes
 	RootOK   bool         // the votes give the claimed root
 	// RecordOK reports that the written record and the event agree with
@@ -83,6 +90,9 @@ type Report struct {
 	Block   fabricblock.Block
 	Batches []Batch
 	Issues  []Issue
+	// Election is the election record as the block's last VALID write of
+	// it left it; nil if the block did not write it.
+	Election *ballot.Election
 }
 
 // Auditor audits blocks of one channel.
@@ -103,13 +113,26 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	if !b.DataHashOK {
 		r.issue(KindDataHash, "", fmt.Sprintf("data hash %x does not match the block's %d transactions", b.DataHash, len(b.Txs)))
 	}
-	bh := &blockHistory{History: h, nullifiers: map[[2]string]bool{}, roots: map[batchID]string{}}
+	e, err := h.Election()
+	if err != nil {
+		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
+	}
+	bh := &blockHistory{History: h, nullifiers: map[[2]string]bool{}, roots: map[batchID]string{}, election: e}
 	for _, tx := range b.Txs {
 		if tx.Err != "" {
 			r.issue(KindTxDecode, tx.ID, fmt.Sprintf("transaction %d: %s", tx.Index, tx.Err))
 			continue
 		}
-		if !tx.Valid() || !a.isCommitBatch(tx) {
+		if !tx.Valid() {
+			continue
+		}
+		if raw, ok := tx.Write(a.Chaincode, ballot.ElectionKey); ok {
+			var e ballot.Election
+			if err := json.Unmarshal(raw, &e); err == nil {
+				bh.election, r.Election = &e, &e
+			}
+		}
+		if !a.isCommitBatch(tx) {
 			continue
 		}
 		batch, err := a.batch(&r, tx, bh)
@@ -169,7 +192,7 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, h *blockHistory) (*Batch, e
 		out.RecordOK = false
 		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: record written again (first root %s)", b.ID(), prevRoot))
 	}
-	if err := h.recount(out); err != nil {
+	if err := h.recount(out, tx.Time); err != nil {
 		return nil, err
 	}
 	var rec ballot.BatchRecord
@@ -203,6 +226,9 @@ func compareRecord(rec ballot.BatchRecord, b Batch, txID string) []string {
 	check(rec.Votes == len(b.Batch.Votes), "record holds %d votes, transaction %d", rec.Votes, len(b.Batch.Votes))
 	check(rec.Counted == b.Counted(), "record counts %d votes, recount %d", rec.Counted, b.Counted())
 	check(slices.Equal(rec.Rejected, b.Rejected), "record rejects %v, recount %v", rec.Rejected, b.Rejected)
+	for k, i := range b.Rejected {
+		check(rec.Reason(i) == b.Reasons[k], "record rejects vote %d as %s, recount as %s", i, rec.Reason(i), b.Reasons[k])
+	}
 	check(rec.Tallies.Equal(b.Tallies), "record tallies %v, recount %v", rec.Tallies, b.Tallies)
 	check(rec.TxID == txID, "record names transaction %s", rec.TxID)
 	return diffs
@@ -220,7 +246,7 @@ func compareEvent(rec ballot.BatchRecord, tx fabricblock.Tx) string {
 		}
 		want := rec.Event()
 		if got.State != want.State || got.Seq != want.Seq || got.Root != want.Root || got.Counted != want.Counted ||
-			!slices.Equal(got.Rejected, want.Rejected) || !got.Tallies.Equal(want.Tallies) {
+			!slices.Equal(got.Rejected, want.Rejected) || !slices.Equal(got.Reasons, want.Reasons) || !got.Tallies.Equal(want.Tallies) {
 			return fmt.Sprintf("event %+v differs from record %+v", got, want)
 		}
 		return ""
@@ -239,6 +265,7 @@ type blockHistory struct {
 	History
 	nullifiers map[[2]string]bool
 	roots      map[batchID]string
+	election   *ballot.Election // as of the transaction being audited
 }
 
 func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
@@ -248,12 +275,23 @@ func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error)
 	return h.History.BatchRoot(state, seq)
 }
 
-// recount decides which of b's votes count, as the chaincode must: a vote
-// whose nullifier a counted vote used before (on the ledger or earlier in
-// the batch) is rejected. It records b's batch and counted nullifiers.
-func (h *blockHistory) recount(b *Batch) error {
-	b.Rejected, b.Tallies = []int{}, ballot.Tally{}
+// recount decides which of b's votes count, as the chaincode must in a
+// transaction of time txTime: a vote the election refuses
+// (ballot.Election.Refusal), or whose nullifier a counted vote used before
+// (on the ledger or earlier in the batch), is rejected with its reason. It
+// records b's batch and counted nullifiers.
+func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
+	b.Rejected, b.Reasons, b.Tallies = []int{}, []string{}, ballot.Tally{}
+	reject := func(i int, reason string) {
+		b.Rejected, b.Reasons = append(b.Rejected, i), append(b.Reasons, reason)
+	}
 	for i, v := range b.Batch.Votes {
+		if h.election != nil {
+			if reason := h.election.Refusal(v, txTime); reason != "" {
+				reject(i, reason)
+				continue
+			}
+		}
 		key := [2]string{v.State, v.Nullifier}
 		used := h.nullifiers[key]
 		if !used {
@@ -263,7 +301,7 @@ func (h *blockHistory) recount(b *Batch) error {
 			}
 		}
 		if used {
-			b.Rejected = append(b.Rejected, i)
+			reject(i, ballot.RejectDuplicate)
 			continue
 		}
 		h.nullifiers[key] = true

@@ -17,6 +17,7 @@ import (
 type memHistory struct {
 	nullifiers map[[2]string]bool
 	roots      map[string]string
+	election   *ballot.Election
 }
 
 func newHistory() *memHistory {
@@ -26,6 +27,7 @@ func newHistory() *memHistory {
 func (h *memHistory) NullifierUsed(state, n string) (bool, error) {
 	return h.nullifiers[[2]string{state, n}], nil
 }
+func (h *memHistory) Election() (*ballot.Election, error) { return h.election, nil }
 func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
 	r, ok := h.roots[fmt.Sprint(state, "/", seq)]
 	return r, ok, nil
@@ -33,6 +35,9 @@ func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
 
 // add records a report's batches, as the index does when it saves them.
 func (h *memHistory) add(r audit.Report) {
+	if r.Election != nil {
+		h.election = r.Election
+	}
 	for _, b := range r.Batches {
 		if b.Resubmission {
 			continue
@@ -75,16 +80,28 @@ func vote(state string, voter int, candidate string) ballot.Vote {
 }
 
 // commitTx is the transaction the chaincode produces for batch b, which
-// rejects the votes at rejected.
+// rejects the votes at rejected as duplicates.
 func commitTx(t *testing.T, id string, b ballot.Batch, rejected ...int) ledgertest.Tx {
 	t.Helper()
+	rejects := map[int]string{}
+	for _, i := range rejected {
+		rejects[i] = ballot.RejectDuplicate
+	}
+	return commitTxWith(t, id, b, rejects)
+}
+
+// commitTxWith is commitTx with the reasons of rejects (index → reason).
+func commitTxWith(t *testing.T, id string, b ballot.Batch, rejects map[int]string) ledgertest.Tx {
+	t.Helper()
 	rec := ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes), Tallies: ballot.Tally{},
-		Rejected: append([]int{}, rejected...), TxID: id}
+		Rejected: []int{}, Reasons: []string{}, TxID: id}
 	for i, v := range b.Votes {
-		if !slices.Contains(rejected, i) {
-			rec.Tallies.Add(v.Candidate, 1)
-			rec.Counted++
+		if reason, ok := rejects[i]; ok {
+			rec.Reject(i, reason)
+			continue
 		}
+		rec.Tallies.Add(v.Candidate, 1)
+		rec.Counted++
 	}
 	arg, _ := json.Marshal(b)
 	value, _ := json.Marshal(rec)
@@ -136,6 +153,50 @@ func TestHonestLedger(t *testing.T) {
 	}
 	if r := reports[3].Batches; len(r) != 1 || !r[0].Resubmission {
 		t.Fatalf("retry not recognised as a resubmission: %+v", r)
+	}
+}
+
+// setupTx is the transaction that writes election e.
+func setupTx(t *testing.T, id string, e ballot.Election) ledgertest.Tx {
+	value, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ledgertest.Tx{ID: id, Function: "SetupElection", Args: [][]byte{value},
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: value}}}
+}
+
+// TestRefusedVotesRecounted: with the election known from its set-up
+// transaction, the recount rejects what the election refuses, with the
+// chaincode's reasons; a record that counts such a vote, or gives another
+// reason, is flagged.
+func TestRefusedVotesRecounted(t *testing.T) {
+	e := ballot.Election{ID: "e", Name: "E", States: []string{"CA"}, Candidates: []string{"alice", "bob"},
+		OpensAt: time.Date(2026, 11, 3, 7, 0, 0, 0, time.UTC), ClosesAt: time.Date(2026, 11, 3, 20, 0, 0, 0, time.UTC),
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured}
+	early := vote("CA", 2, "bob")
+	early.CastAt = e.OpensAt.Add(-time.Second).UnixMilli()
+	b := build(t, "CA", 1, vote("CA", 1, "alice"), early, vote("CA", 3, "mallory"), vote("CA", 1, "bob"))
+	honest := map[int]string{1: ballot.RejectOutsideWindow, 2: ballot.RejectUnknownCandidate, 3: ballot.RejectDuplicate}
+	cases := map[string]struct {
+		rejects map[int]string
+		flagged bool
+	}{
+		"honest":           {honest, false},
+		"refused counted":  {map[int]string{2: ballot.RejectUnknownCandidate, 3: ballot.RejectDuplicate}, true},
+		"reason misstated": {map[int]string{1: ballot.RejectDuplicate, 2: ballot.RejectUnknownCandidate, 3: ballot.RejectDuplicate}, true},
+	}
+	for name, c := range cases {
+		reports := auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e)}, {commitTxWith(t, "t1", b, c.rejects)}})
+		ks := kinds(reports)
+		if flagged := slices.Contains(ks, audit.KindBatchRecord); flagged != c.flagged || (!c.flagged && len(ks) != 0) {
+			t.Errorf("%s: issues %v; want flagged %v", name, ks, c.flagged)
+		}
+		got := reports[2].Batches[0]
+		if !slices.Equal(got.Rejected, []int{1, 2, 3}) ||
+			!slices.Equal(got.Reasons, []string{ballot.RejectOutsideWindow, ballot.RejectUnknownCandidate, ballot.RejectDuplicate}) {
+			t.Errorf("%s: recount rejects %v for %v", name, got.Rejected, got.Reasons)
+		}
 	}
 }
 

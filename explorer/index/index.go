@@ -14,6 +14,8 @@ import (
 	"net/url"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/votechain/votechain/ballot"
 )
 
 // Index is an open explorer database.
@@ -75,6 +77,7 @@ CREATE TABLE IF NOT EXISTS batches (
 	tallies   TEXT NOT NULL,     -- JSON object, recounted counted votes per candidate
 	root_ok   INTEGER NOT NULL,
 	record_ok INTEGER NOT NULL,
+	reasons   TEXT NOT NULL DEFAULT '[]', -- JSON array, why each of rejected was rejected (ballot.Reject*)
 	PRIMARY KEY (state, seq)
 );
 CREATE INDEX IF NOT EXISTS batches_block ON batches (block);
@@ -106,6 +109,10 @@ CREATE TABLE IF NOT EXISTS issues (
 	message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS issues_block ON issues (block);
+CREATE TABLE IF NOT EXISTS election (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	record TEXT NOT NULL         -- JSON ballot.Election, as last written on the ledger
+);
 INSERT OR IGNORE INTO checkpoint (id, next) VALUES (1, 0);
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
@@ -121,6 +128,16 @@ func Open(path string) (*Index, error) {
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create index schema in %s: %w", path, err)
+	}
+	// An index made before rejection reasons were recorded gains the column;
+	// `explorer reindex` fills it.
+	var hasReasons bool
+	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM pragma_table_info('batches') WHERE name = 'reasons'`).Scan(&hasReasons); err == nil && !hasReasons {
+		_, err = db.Exec(`ALTER TABLE batches ADD COLUMN reasons TEXT NOT NULL DEFAULT '[]'`)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("add rejection reasons to index %s: %w", path, err)
+		}
 	}
 	return &Index{db: db}, nil
 }
@@ -149,6 +166,24 @@ func (x *Index) NullifierUsed(state, nullifier string) (bool, error) {
 		return false, fmt.Errorf("look up nullifier: %w", err)
 	}
 	return true, nil
+}
+
+// Election returns the election record as last indexed, or nil if no
+// indexed block wrote one.
+func (x *Index) Election() (*ballot.Election, error) {
+	var record string
+	err := x.db.QueryRow(`SELECT record FROM election WHERE id = 1`).Scan(&record)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read indexed election: %w", err)
+	}
+	var e ballot.Election
+	if err := json.Unmarshal([]byte(record), &e); err != nil {
+		return nil, fmt.Errorf("decode indexed election: %w", err)
+	}
+	return &e, nil
 }
 
 // BatchRoot returns the root of the indexed batch (state, seq), if any.

@@ -69,6 +69,7 @@ type Batch struct {
 	Votes    int          `json:"votes"`
 	Counted  int          `json:"counted"`
 	Rejected []int        `json:"rejected"`
+	Reasons  []string     `json:"reasons"` // why each of Rejected was rejected (ballot.Reject*)
 	Tallies  ballot.Tally `json:"tallies"`
 	RootOK   bool         `json:"root_ok"`   // the votes give the root
 	RecordOK bool         `json:"record_ok"` // the ledger's record and event equal the recount
@@ -78,7 +79,7 @@ type Batch struct {
 // recount, which equals the ledger's own record unless RecordOK is false.
 func (b Batch) Record() ballot.BatchRecord {
 	return ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: b.Votes, Counted: b.Counted,
-		Tallies: b.Tallies, Rejected: b.Rejected, TxID: b.TxID, CommittedAt: b.Time.UnixMilli()}
+		Tallies: b.Tallies, Rejected: b.Rejected, Reasons: b.Reasons, TxID: b.TxID, CommittedAt: b.Time.UnixMilli()}
 }
 
 // Vote is an indexed vote.
@@ -196,13 +197,13 @@ func (x *Index) Txs(ctx context.Context, id string) ([]Tx, error) {
 	return list(ctx, x.db, scanTx, `SELECT `+txCols+` FROM txs WHERE id = ? ORDER BY block, idx LIMIT 16`, id)
 }
 
-const batchCols = `state, seq, block, tx_id, time, root, votes, counted, rejected, tallies, root_ok, record_ok`
+const batchCols = `state, seq, block, tx_id, time, root, votes, counted, rejected, tallies, root_ok, record_ok, reasons`
 
 func scanBatch(r rowScanner) (Batch, error) {
 	var b Batch
 	var ms int64
-	var rejected, tallies string
-	if err := r.Scan(&b.State, &b.Seq, &b.Block, &b.TxID, &ms, &b.Root, &b.Votes, &b.Counted, &rejected, &tallies, &b.RootOK, &b.RecordOK); err != nil {
+	var rejected, tallies, reasons string
+	if err := r.Scan(&b.State, &b.Seq, &b.Block, &b.TxID, &ms, &b.Root, &b.Votes, &b.Counted, &rejected, &tallies, &b.RootOK, &b.RecordOK, &reasons); err != nil {
 		return Batch{}, err
 	}
 	b.Time = msTime(ms)
@@ -211,6 +212,9 @@ func scanBatch(r rowScanner) (Batch, error) {
 	}
 	if err := json.Unmarshal([]byte(tallies), &b.Tallies); err != nil {
 		return Batch{}, fmt.Errorf("batch %s/%d tallies: %w", b.State, b.Seq, err)
+	}
+	if err := json.Unmarshal([]byte(reasons), &b.Reasons); err != nil {
+		return Batch{}, fmt.Errorf("batch %s/%d reasons: %w", b.State, b.Seq, err)
 	}
 	return b, nil
 }

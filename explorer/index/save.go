@@ -30,7 +30,7 @@ func (x *Index) Save(ctx context.Context, r audit.Report) (err error) {
 		return fmt.Errorf("save block %d: the index expects block %d next", r.Block.Number, next)
 	}
 	s := saver{ctx: ctx, tx: tx, r: r}
-	for _, step := range []func() error{s.block, s.txs, s.batches, s.issues, s.totals, s.checkpoint} {
+	for _, step := range []func() error{s.block, s.txs, s.batches, s.election, s.issues, s.totals, s.checkpoint} {
 		if err := step(); err != nil {
 			return fmt.Errorf("save block %d: %w", r.Block.Number, err)
 		}
@@ -102,9 +102,9 @@ func (s saver) batches() error {
 			continue
 		}
 		b := bt.Batch
-		if err := s.exec(`INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.State, b.Seq, s.r.Block.Number, bt.TxID,
+		if err := s.exec(`INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.State, b.Seq, s.r.Block.Number, bt.TxID,
 			s.r.Block.Txs[bt.TxIndex].Time.UnixMilli(), b.Root, len(b.Votes), bt.Counted(), jsonText(bt.Rejected), jsonText(bt.Tallies),
-			boolInt(bt.RootOK), boolInt(bt.RecordOK)); err != nil {
+			boolInt(bt.RootOK), boolInt(bt.RecordOK), jsonText(bt.Reasons)); err != nil {
 			return fmt.Errorf("batch %s: %w", b.ID(), err)
 		}
 		if err := s.votes(bt); err != nil {
@@ -118,6 +118,15 @@ func (s saver) batches() error {
 		}
 	}
 	return nil
+}
+
+// election keeps the election record the block last wrote, for the audit
+// of later blocks.
+func (s saver) election() error {
+	if s.r.Election == nil {
+		return nil
+	}
+	return s.exec(`INSERT INTO election VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record`, jsonText(s.r.Election))
 }
 
 func (s saver) votes(bt audit.Batch) error {

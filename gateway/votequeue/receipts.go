@@ -29,18 +29,20 @@ type Location struct {
 	Size   int    `json:"size"`  // votes in the batch
 	TxID   string `json:"tx_id"` // transaction that committed the batch
 	Block  uint64 `json:"block"`
-	Status string `json:"status"` // ballot.ReceiptCounted or ballot.ReceiptDuplicate
+	Status string `json:"status"`           // ballot.ReceiptCounted, ReceiptDuplicate or ReceiptRejected
+	Reason string `json:"reason,omitempty"` // why the ledger rejected the vote (ballot.Reject*)
 }
 
 // ReceiptKey is the Redis key of a vote's receipt.
 func ReceiptKey(voteID string) string { return "receipt:" + voteID }
 
 // Locations derives every vote's location from a committed batch and the
-// ledger's record of it (the status is the record's, BatchRecord.Status).
+// ledger's record of it (the status and reason are the record's,
+// BatchRecord.Status and Reason).
 func Locations(b ballot.Batch, rec ballot.BatchRecord, block uint64) map[string]Location {
 	out := make(map[string]Location, len(b.Votes))
 	for i, v := range b.Votes {
-		out[v.ID] = Location{State: b.State, Seq: b.Seq, Index: i, Size: len(b.Votes), TxID: rec.TxID, Block: block, Status: rec.Status(i)}
+		out[v.ID] = Location{State: b.State, Seq: b.Seq, Index: i, Size: len(b.Votes), TxID: rec.TxID, Block: block, Status: rec.Status(i), Reason: rec.Reason(i)}
 	}
 	return out
 }

@@ -19,18 +19,20 @@ func TestLocationsMarkDuplicatesAndPlaceEveryVote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	locs := Locations(b, ballot.BatchRecord{TxID: "tx9", Rejected: []int{2}}, 17)
+	rec := ballot.BatchRecord{TxID: "tx9", Rejected: []int{}, Reasons: []string{}}
+	rec.Reject(2, ballot.RejectDuplicate)
+	rec.Reject(3, ballot.RejectOutsideWindow)
+	locs := Locations(b, rec, 17)
 	if len(locs) != 4 {
 		t.Fatalf("%d locations for 4 votes", len(locs))
 	}
+	wants := []struct{ status, reason string }{{ballot.ReceiptCounted, ""}, {ballot.ReceiptCounted, ""},
+		{ballot.ReceiptDuplicate, ballot.RejectDuplicate}, {ballot.ReceiptRejected, ballot.RejectOutsideWindow}}
 	for i, v := range votes {
-		loc := locs[v.ID]
-		want := ballot.ReceiptCounted
-		if i == 2 {
-			want = ballot.ReceiptDuplicate
-		}
-		if loc.Index != i || loc.Size != 4 || loc.Seq != 9 || loc.State != "CA" || loc.TxID != "tx9" || loc.Block != 17 || loc.Status != want {
-			t.Errorf("vote %d: %+v, want index %d status %s", i, loc, i, want)
+		loc, want := locs[v.ID], wants[i]
+		if loc.Index != i || loc.Size != 4 || loc.Seq != 9 || loc.State != "CA" || loc.TxID != "tx9" || loc.Block != 17 ||
+			loc.Status != want.status || loc.Reason != want.reason {
+			t.Errorf("vote %d: %+v, want index %d status %s reason %q", i, loc, i, want.status, want.reason)
 		}
 	}
 }

@@ -247,7 +247,7 @@ func probeContract(t *testing.T, n *localnet.Network) *client.Contract {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := fabricclient.Dial(profile, "Commission")
+	conn, err := fabricclient.Dial(profile, "Commission", fabricclient.WithUser("Admin")) // the probe is admins only
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ func (n *Network) Probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := fabricclient.Dial(profile, "Commission",
+	conn, err := fabricclient.Dial(profile, "Commission", fabricclient.WithUser("Admin"), // the probe is admins only
 		fabricclient.WithTimeouts(10*time.Second, 15*time.Second, 10*time.Second, 30*time.Second))
 	if err != nil {
 		return err

@@ -1,0 +1,61 @@
+package ballot
+
+import (
+	"slices"
+	"time"
+)
+
+// Reasons CommitBatch gives for rejecting a vote, recorded beside its index
+// in BatchRecord.Reasons. A rejected vote stays in its batch (it is a leaf
+// of the root) but is not counted and uses no nullifier; the rest of the
+// batch is counted. These are the vocabulary of receipts and audits too.
+const (
+	// RejectDuplicate: the vote's nullifier was used before, on the ledger
+	// or by an earlier vote of the same batch.
+	RejectDuplicate = "duplicate"
+	// RejectUnknownCandidate: the candidate is not on the election's ballot.
+	RejectUnknownCandidate = "unknown_candidate"
+	// RejectOutsideWindow: cast_at is outside the election's voting window.
+	RejectOutsideWindow = "outside_window"
+	// RejectCastAfterTx: cast_at is after the time of the transaction that
+	// commits the batch, so the vote cannot have been cast when claimed.
+	RejectCastAfterTx = "cast_after_tx"
+)
+
+// Refusal returns why the election refuses vote v in a batch committed by a
+// transaction of time txTime, or "" if the vote may be counted (unless it
+// is a duplicate, which only the ledger can tell). It is deterministic: the
+// chaincode and every auditor's recount decide alike.
+func (e *Election) Refusal(v Vote, txTime time.Time) string {
+	cast := time.UnixMilli(v.CastAt)
+	switch {
+	case !slices.Contains(e.Candidates, v.Candidate):
+		return RejectUnknownCandidate
+	case !e.InWindow(cast):
+		return RejectOutsideWindow
+	case v.CastAt > txTime.UnixMilli():
+		return RejectCastAfterTx
+	}
+	return ""
+}
+
+// Reject records vote index i as rejected for reason. Indices must be
+// rejected in ascending order.
+func (r *BatchRecord) Reject(i int, reason string) {
+	r.Rejected = append(r.Rejected, i)
+	r.Reasons = append(r.Reasons, reason)
+}
+
+// Reason returns why the record rejected vote index i, or "" if the vote was
+// counted. Records written before reasons were recorded rejected only
+// duplicates.
+func (r BatchRecord) Reason(i int) string {
+	k := slices.Index(r.Rejected, i)
+	switch {
+	case k < 0:
+		return ""
+	case k < len(r.Reasons):
+		return r.Reasons[k]
+	}
+	return RejectDuplicate
+}

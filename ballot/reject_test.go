@@ -1,0 +1,64 @@
+package ballot
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRefusal(t *testing.T) {
+	e := testElection()
+	tx := testOpens.Add(time.Hour)
+	at := func(ts time.Time, candidate string) Vote { return Vote{Candidate: candidate, CastAt: ts.UnixMilli()} }
+	closedEarly := testElection()
+	closedEarly.ClosedAt = testOpens.Add(30 * time.Minute)
+	tests := []struct {
+		name string
+		e    Election
+		v    Vote
+		want string
+	}{
+		{"in window", e, at(testOpens, "alice"), ""},
+		{"cast at tx time", e, at(tx, "bob"), ""},
+		{"unknown candidate", e, at(testOpens, "mallory"), RejectUnknownCandidate},
+		{"before opening", e, at(testOpens.Add(-time.Millisecond), "alice"), RejectOutsideWindow},
+		{"at closing", e, at(testCloses, "alice"), RejectOutsideWindow},
+		{"after an early close", closedEarly, at(closedEarly.ClosedAt, "alice"), RejectOutsideWindow},
+		{"before an early close", closedEarly, at(closedEarly.ClosedAt.Add(-time.Millisecond), "alice"), ""},
+		{"after the transaction", e, at(tx.Add(time.Millisecond), "alice"), RejectCastAfterTx},
+		{"candidate checked first", e, at(testCloses, "mallory"), RejectUnknownCandidate},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Refusal(tt.v, tx); got != tt.want {
+			t.Errorf("%s: Refusal = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestRecordReasonsAndStatus(t *testing.T) {
+	var r BatchRecord
+	r.Reject(1, RejectDuplicate)
+	r.Reject(4, RejectOutsideWindow)
+	want := []struct {
+		reason, status string
+	}{{"", ReceiptCounted}, {RejectDuplicate, ReceiptDuplicate}, {"", ReceiptCounted}, {"", ReceiptCounted}, {RejectOutsideWindow, ReceiptRejected}}
+	for i, w := range want {
+		if got := r.Reason(i); got != w.reason {
+			t.Errorf("Reason(%d) = %q, want %q", i, got, w.reason)
+		}
+		if got := r.Status(i); got != w.status {
+			t.Errorf("Status(%d) = %q, want %q", i, got, w.status)
+		}
+	}
+	// A record written before reasons were recorded rejected duplicates only.
+	old := BatchRecord{Rejected: []int{2}}
+	if old.Reason(2) != RejectDuplicate || old.Status(2) != ReceiptDuplicate || old.Reason(0) != "" {
+		t.Errorf("old record: reason %q status %q", old.Reason(2), old.Status(2))
+	}
+	rc := Receipt{Index: 4}.Committed(r, 9)
+	if rc.Status != ReceiptRejected || rc.Reason != RejectOutsideWindow || rc.Block != 9 {
+		t.Errorf("committed receipt %+v", rc)
+	}
+	if err := (Receipt{Index: 4, Status: ReceiptRejected, Reason: RejectCastAfterTx}).CheckRecord(r); err == nil {
+		t.Error("a receipt with the wrong reason passed CheckRecord")
+	}
+}
