@@ -15,25 +15,19 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
 	"github.com/votechain/votechain/chaincode"
+	"github.com/votechain/votechain/internal/cli"
 )
 
-func main() {
-	if err := run(); err != nil {
-		slog.Error("chaincode server stopped", "err", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("ballotcc", run) }
 
-func run() error {
+func run(ctx context.Context) error {
 	ccid, addr := os.Getenv("CHAINCODE_ID"), os.Getenv("CHAINCODE_SERVER_ADDRESS")
 	if ccid == "" || addr == "" {
-		return fmt.Errorf("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both)")
+		return cli.Usagef("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both)")
 	}
 	link := new(chaincode.PeerLink)
 	cc, err := contractapi.NewChaincode(chaincode.NewBallotContract(), chaincode.NewProbeContract(link))
@@ -45,8 +39,6 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	slog.Info("chaincode server listening", "address", addr, "ccid", ccid)
 	return chaincode.Serve(ctx, lis, ccid, cc, link, slog.Default())
 }
