@@ -106,13 +106,21 @@ func (b *Batcher) followBlocks(ctx context.Context) {
 // commit submits the batch until it is committed VALID, then records the
 // receipts and acknowledges the entries. Failures (endorsement, MVCC conflict,
 // peer or orderer down) are retried with backoff, a lost transaction at once;
-// the batch is never half acknowledged. stop ends the retries (the journal
-// keeps the batch).
-func (l *lane) commit(ctx, stop context.Context, j journalEntry) error {
+// the batch is never half acknowledged. Before submitting a batch again
+// (resumed: a previous owner may have submitted it), the ledger is read: a
+// transaction given up as lost may have committed after all, and its
+// duplicates would only conflict. stop ends the retries (the journal keeps
+// the batch).
+func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool) error {
 	clock := l.b.clock
 	began := clock.Now()
 	losses, failures := 0, 0 // in a row: lost transactions; other failures
 	for attempt := 1; ; attempt++ {
+		if attempt > 1 || resumed {
+			if done, ok := l.committedBefore(ctx, j.Batch); ok {
+				return l.finish(ctx, j, done, began)
+			}
+		}
 		attemptCtx, cancel := context.WithTimeout(ctx, l.b.cfg.CommitTimeout)
 		done, err := l.b.attempt(attemptCtx, j.Batch, losses)
 		cancel()
@@ -132,6 +140,18 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry) error {
 			return stop.Err()
 		}
 	}
+}
+
+// committedBefore returns the batch's record if the ledger (as the peer
+// queried sees it) already holds the batch; otherwise the batch is
+// submitted again, which is safe either way.
+func (l *lane) committedBefore(ctx context.Context, b ballot.Batch) (ballot.Committed, bool) {
+	rec, err := l.b.ledger.Batch(ctx, b.State, b.Seq)
+	if err != nil || rec.Root != b.Root {
+		return ballot.Committed{}, false
+	}
+	// No new transaction: finish finds the block of the one that committed it.
+	return ballot.Committed{Record: rec}, true
 }
 
 // finish writes receipts and acknowledges a committed batch.

@@ -19,6 +19,7 @@ const (
 	commitInvalid       // ordered but committed invalid (an MVCC conflict)
 	loseTx              // accepted, then lost by its orderer: never commits
 	holdTx              // accepted; commits when the test calls release
+	loseStatus          // committed, but its commit status never arrives (the peer's gateway lost it)
 )
 
 // fakeLedger is an in-memory ledger with the chaincode's CommitBatch rules
@@ -95,6 +96,8 @@ func (f *fakeLedger) Submit(ctx context.Context, b ballot.Batch) (Tx, error) {
 		close(tx.done)
 	case holdTx:
 		f.held = append(f.held, tx)
+	case loseStatus:
+		f.commitLocked(&fakeTx{id: tx.id, batch: b, done: make(chan struct{})})
 	}
 	return tx, nil
 }
@@ -165,6 +168,16 @@ func (f *fakeLedger) commitDirect(b ballot.Batch) string {
 	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batch: b, done: make(chan struct{})}
 	f.commitLocked(tx)
 	return tx.id
+}
+
+func (f *fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.BatchRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rec, ok := f.records[ballot.Batch{State: state, Seq: seq}.ID()]
+	if !ok {
+		return ballot.BatchRecord{}, fmt.Errorf("fake: batch %s/%d: %w", state, seq, ballot.ErrNotFound)
+	}
+	return rec, nil
 }
 
 func (f *fakeLedger) BlockOfTx(_ context.Context, txID string) (uint64, error) {

@@ -261,7 +261,7 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 		l.fence(err)
 		return err
 	}
-	l.launch(ctx, j)
+	l.launch(ctx, j, false)
 	return nil
 }
 
@@ -278,7 +278,7 @@ func (l *lane) resubmitJournal(ctx context.Context) error {
 		if err := l.b.inflight.acquire(ctx); err != nil {
 			return nil
 		}
-		l.launch(ctx, j)
+		l.launch(ctx, j, true)
 	}
 	return nil
 }
@@ -293,8 +293,9 @@ func (l *lane) fence(err error) {
 }
 
 // launch commits a journaled batch in the background, holding its process
-// slot and one of the lane's.
-func (l *lane) launch(ctx context.Context, j journalEntry) {
+// slot and one of the lane's; resumed says a previous owner may have
+// submitted it.
+func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool) {
 	l.wg.Add(1)
 	l.inflight.Add(1)
 	l.b.metrics.inflight.Inc()
@@ -310,7 +311,7 @@ func (l *lane) launch(ctx context.Context, j journalEntry) {
 			}
 		}()
 		// Commit even while shutting down: a graceful stop drains what is in flight.
-		if err := l.commit(context.WithoutCancel(ctx), ctx, j); err != nil {
+		if err := l.commit(context.WithoutCancel(ctx), ctx, j, resumed); err != nil {
 			l.fence(err)
 			l.log.Warn("batch left in the journal for the next owner", "batch", j.Batch.ID(), "err", err)
 		}

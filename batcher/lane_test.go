@@ -170,10 +170,42 @@ func TestTakeoverResubmitsJournalAndReclaims(t *testing.T) {
 			t.Fatalf("vote of the batch already committed in %s: receipt %+v", firstTx, loc)
 		}
 	}
-	for _, j := range journaled {
-		if n := f.submissions(j.Batch.ID()); n != 1 {
-			t.Errorf("journaled batch %s submitted %d times by the new owner, want once", j.Batch.ID(), n)
+	// The committed batch is found on the ledger, the other submitted once.
+	for i, want := range []int{0, 1} {
+		if n := f.submissions(journaled[i].Batch.ID()); n != want {
+			t.Errorf("journaled batch %s submitted %d times by the new owner, want %d", journaled[i].Batch.ID(), n, want)
 		}
+	}
+}
+
+// A transaction whose commit status never arrives is given up as lost, and
+// the ledger, read before submitting again, shows it committed: the batch
+// is acknowledged under that transaction without a second submission.
+func TestLostStatusFoundOnTheLedger(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	f := newFakeLedger()
+	first := ballot.Batch{State: "CA", Seq: 1}.ID()
+	f.plan = func(b ballot.Batch, n int) fault {
+		if b.ID() == first && n == 1 {
+			return loseStatus
+		}
+		return commitOK
+	}
+	b := startBatcher(t, Config{BatchSize: 10}, rdb, f)
+	votes := EnqueueVotes(t, rdb, 0, 500, "s")
+	WaitDrained(t, rdb, 30*time.Second)
+	checkCountedOnce(t, f, rdb, votes)
+	if n := f.submissions(first); n != 1 {
+		t.Errorf("batch %s submitted %d times, want once", first, n)
+	}
+	if n := metricValue(t, b.metrics.retries.WithLabelValues("lost")); n != 1 {
+		t.Errorf("%v transactions given up as lost, want 1", n)
+	}
+	rec, _ := f.Batch(ctx, "CA", 1)
+	loc, err := votequeue.GetLocation(ctx, rdb, votes[0].ID) // the first CA vote, in CA/1
+	if err != nil || loc.Seq != 1 || loc.TxID != rec.TxID {
+		t.Errorf("receipt of CA/1's first vote: %+v, %v; want seq 1 in %s", loc, err, rec.TxID)
 	}
 }
 

@@ -13,6 +13,9 @@ import (
 type Ledger interface {
 	// Submit endorses the batch and hands its transaction to ordering.
 	Submit(ctx context.Context, b ballot.Batch) (Tx, error)
+	// Batch returns the ledger's record of a committed batch, or an error
+	// wrapping ballot.ErrNotFound if the batch is not committed.
+	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
 	// BlockOfTx returns the number of the block holding a committed transaction.
 	BlockOfTx(ctx context.Context, txID string) (uint64, error)
 	// BlockNumbers streams the number of every block committed from now on;
