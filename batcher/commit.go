@@ -179,7 +179,9 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed
 	m.batches.WithLabelValues(l.partition()).Inc()
 	m.batchVotes.Observe(float64(len(j.Batch.Votes)))
 	m.votes.WithLabelValues("counted").Add(float64(done.Record.Counted))
-	m.votes.WithLabelValues("duplicate").Add(float64(len(done.Record.Rejected)))
+	for _, i := range done.Record.Rejected {
+		m.votes.WithLabelValues(done.Record.Reason(i)).Inc()
+	}
 	m.latency.Observe(l.b.clock.Now().Sub(began).Seconds())
 	l.log.Debug("batch committed", "batch", j.Batch.ID(), "votes", len(j.Batch.Votes), "block", block, "tx", done.TxID)
 	return nil
