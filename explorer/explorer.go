@@ -29,10 +29,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/votechain/votechain/config"
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/follow"
 	"github.com/votechain/votechain/explorer/index"
 	"github.com/votechain/votechain/explorer/web"
+	"github.com/votechain/votechain/internal/monitor"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 )
@@ -44,7 +46,10 @@ type Config struct {
 	User     string // enrolled user of Org (default "User1")
 	DB       string // index database file
 	PageSize int    // rows per page (default 25)
-	Log      *slog.Logger
+	// Prometheus is the base URL of the system's Prometheus, for the
+	// operator page (/ops); empty: the page says monitoring is not set up.
+	Prometheus string
+	Log        *slog.Logger
 	// ShutdownTimeout bounds the wait for requests in flight on shutdown
 	// (default 10 s).
 	ShutdownTimeout time.Duration
@@ -106,7 +111,16 @@ func (e *Explorer) wire() error {
 		Log:     e.cfg.Log,
 		Metrics: follow.NewMetrics(reg, next, issues),
 	}
-	e.handler, err = web.New(web.Config{Index: e.idx, Ledger: e.conn.Ballot(), Log: e.cfg.Log, Gatherer: reg, PageSize: e.cfg.PageSize})
+	panels, err := monitor.Panels(config.Dashboard)
+	if err != nil {
+		return err
+	}
+	wc := web.Config{Index: e.idx, Ledger: e.conn.Ballot(), Log: e.cfg.Log, Gatherer: reg, PageSize: e.cfg.PageSize,
+		PrometheusURL: e.cfg.Prometheus, Panels: panels}
+	if e.cfg.Prometheus != "" {
+		wc.Monitoring = monitor.NewClient(e.cfg.Prometheus)
+	}
+	e.handler, err = web.New(wc)
 	return err
 }
 

@@ -39,6 +39,7 @@ type options struct {
 	log             *slog.Logger
 	db              string
 	pageSize        int
+	prometheus      string
 	shutdownTimeout time.Duration
 }
 
@@ -56,6 +57,7 @@ Usage:
 	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.db, "db", filepath.Join(".run", "explorer", "index.db"), "index database (SQLite); its folder is created")
 	fs.IntVar(&o.pageSize, "page-size", 25, "rows per page of every list")
+	fs.StringVar(&o.prometheus, "prometheus", "", "base URL of the system's Prometheus, for the operator page /ops (make up sets it); empty: no operator page")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
 	cmd, rest, err := cli.Parse(fs, envPrefix, args)
 	if err == nil {
@@ -96,7 +98,7 @@ func run(ctx context.Context) error {
 		}
 	}
 	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.ledger.Org, User: o.ledger.User, DB: o.db,
-		PageSize: o.pageSize, Log: log, ShutdownTimeout: o.shutdownTimeout})
+		PageSize: o.pageSize, Prometheus: o.prometheus, Log: log, ShutdownTimeout: o.shutdownTimeout})
 	if err != nil {
 		return err
 	}

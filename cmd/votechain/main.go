@@ -66,7 +66,7 @@ func run(ctx context.Context) error {
 		fmt.Printf("\nVotechain is up (%.1f s).\n", time.Since(began).Seconds())
 		fmt.Printf("  gateway   %s/api/v1/election\n", s.GatewayURL())
 		fmt.Printf("  results   %s/api/v1/results\n", s.GatewayURL())
-		fmt.Printf("  explorer  %s/\n", s.ExplorerURL())
+		fmt.Printf("  explorer  %s/ (operator page: %s/ops)\n", s.ExplorerURL(), s.ExplorerURL())
 		fmt.Printf("  prometheus %s/alerts (targets: %s/targets)\n", s.PrometheusURL(), s.PrometheusURL())
 		fmt.Printf("  voter roll with credentials (demo only): %s\n", s.RollCSV())
 		fmt.Printf("  network status: make network-status; stop: make down (WIPE=1 deletes data)\n")

@@ -41,4 +41,6 @@ var funcs = template.FuncMap{
 	"msTime": func(ms int64) time.Time { return time.UnixMilli(ms) },
 	"inc":    func(n uint64) uint64 { return n + 1 },
 	"dec":    func(n uint64) uint64 { return n - 1 },
+	// clock is the time of day in UTC, for chart axes.
+	"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
 }

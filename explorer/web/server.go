@@ -22,6 +22,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/internal/monitor"
 )
 
 //go:embed templates/*.html
@@ -49,8 +50,15 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// PageSize is the rows per page of every list (default 25).
 	PageSize int
-	// LedgerTimeout bounds each query to the peer (default 10 s).
+	// LedgerTimeout bounds each query to the peer, and the operator page's
+	// queries to Prometheus (default 10 s).
 	LedgerTimeout time.Duration
+	// Monitoring, when set, feeds the operator page (/ops) from the
+	// Prometheus at PrometheusURL; Panels are the charts it draws (the
+	// Grafana dashboard's, see monitor.Panels).
+	Monitoring    Monitoring
+	PrometheusURL string
+	Panels        []monitor.Panel
 }
 
 // Server is the explorer's HTTP handler.
@@ -98,6 +106,7 @@ func New(cfg Config) (*Server, error) {
 		{"POST", "/verify", "", "verify", s.verify},
 		{"GET", "/audit", "", "audit", s.audit},
 		{"GET", "/search", "", "search", s.search},
+		{"GET", "/ops", "", "ops", s.ops},
 	}
 	for _, rt := range routes {
 		t, ok := s.pages[rt.page]

@@ -71,7 +71,7 @@ func TestPagesOnEmptyIndex(t *testing.T) {
 		{"/blocks/0", 404}, {"/api/v1/blocks/x", 400}, {"/txs/abc", 404}, {"/batches?state=CA", 200},
 		{"/api/v1/batches/CA/1", 404}, {"/verify", 200}, {"/api/v1/verify?vote_id=00", 404}, {"/audit", 200},
 		{"/api/v1/audit", 200}, {"/search?q=nothing", 404}, {"/api/v1/search", 400}, {"/blocks?page=0", 400},
-		{"/healthz", 200}, {"/static/app.js", 200}, {"/api/v1/openapi.yaml", 200},
+		{"/healthz", 200}, {"/static/app.js", 200}, {"/ops", 200}, {"/api/v1/ops", 200}, {"/static/ops.js", 200}, {"/api/v1/openapi.yaml", 200},
 	} {
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))

@@ -25,8 +25,8 @@ func NewClient(base string) *Client {
 
 // Point is one value of a series.
 type Point struct {
-	T time.Time
-	V float64
+	T time.Time `json:"t"`
+	V float64   `json:"v"`
 }
 
 // Series is one labelled series: one point for an instant query, many for

@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"cmp"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,9 +55,6 @@ type Config struct {
 	RedisAddr    string // host:port of the Redis to export
 	Targets      []Target
 }
-
-// URL is Prometheus's base URL.
-func (c Config) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", c.Port) }
 
 func (c Config) interval() time.Duration { return cmp.Or(c.Interval, 5*time.Second) }
 

@@ -99,7 +99,9 @@ func (s *Stack) GatewayURL() string  { return fmt.Sprintf("http://127.0.0.1:%d",
 func (s *Stack) ExplorerURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Explorer()) }
 
 // PrometheusURL is the monitoring's Prometheus.
-func (s *Stack) PrometheusURL() string { return s.monitor().URL() }
+func (s *Stack) PrometheusURL() string { return s.monitorURL() }
+
+func (s *Stack) monitorURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Prometheus()) }
 
 // SecretFile holds the election secret (hex).
 func (s *Stack) SecretFile() string { return s.path("election.secret") }
@@ -141,7 +143,7 @@ func (s *Stack) votechain() []proc.Spec {
 	}, proc.Spec{
 		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(),
 		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Explorer()), "--profile", profile,
-			"--db", s.path("explorer", "index.db")},
+			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL()},
 	})
 	return specs
 }
