@@ -84,9 +84,10 @@ func commands(t *testing.T) string {
 	return binDir
 }
 
-// startSystem brings up the whole system with a roll of voters; under -short
-// it skips t.
-func startSystem(t *testing.T, batchers, voters int) *system {
+// startSystem brings up the whole system with a roll of voters; tune
+// changes the configuration before the start (monitoring timings). Under
+// -short it skips t.
+func startSystem(t *testing.T, batchers, voters int, tune ...func(*stack.Config)) *system {
 	t.Helper()
 	nettest.Integration(t)
 	root := nettest.RepoRoot(t)
@@ -97,12 +98,16 @@ func startSystem(t *testing.T, batchers, voters int) *system {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logFile.Close() })
-	st, err := stack.New(stack.Config{
+	cfg := stack.Config{
 		Dir: dir, PortBase: nettest.PortBase(t), BinDir: bin,
 		FabricBin: filepath.Join(root, "bin", "fabric"), Builder: filepath.Join(root, network.BuilderDir),
 		Election: filepath.Join(root, "config", "election.json"), Window: time.Hour, Voters: voters, Batchers: batchers,
 		Log: slog.New(slog.NewTextHandler(logFile, nil)),
-	})
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	st, err := stack.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer"
+	"github.com/votechain/votechain/internal/browsertest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -29,7 +29,7 @@ func browse(t *testing.T, l *testLedger, e *explorer.Explorer) {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx := newBrowser(t)
+	ctx := browsertest.New(t)
 
 	// The test's own receipt of a vote of a batch it committed.
 	b, c := l.writer.batches[1], l.writer.commits[1]
@@ -138,34 +138,6 @@ func serve(t *testing.T, e *explorer.Explorer) string {
 		}
 	})
 	return "http://" + l.Addr().String()
-}
-
-// newBrowser starts Debian's headless Chromium with a fresh profile. A
-// missing Chromium fails the test: the browser test is part of make test.
-func newBrowser(t *testing.T) context.Context {
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: install it with `apt-get install -y chromium` (or `make deps`)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// The first action starts the browser; its context must live as long
-	// as the browser (a timeout here would close it).
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
 }
 
 func mustJSON(t *testing.T, v any) string {

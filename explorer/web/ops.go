@@ -22,11 +22,11 @@ type Monitoring interface {
 	Alerts(ctx context.Context) ([]monitor.Alert, error)
 }
 
-// The operator page shows the last opsWindow at opsStep resolution, drawn
-// into an opsWidth × opsHeight chart.
+// The operator page shows the last opsWindow (or ?window=, from 1 min to
+// 24 h) in opsPoints steps, drawn into an opsWidth × opsHeight chart.
 const (
 	opsWindow = 15 * time.Minute
-	opsStep   = 10 * time.Second
+	opsPoints = 90
 	opsWidth  = 600
 	opsHeight = 150
 )
@@ -42,6 +42,7 @@ type opsView struct {
 	Firing     int         `json:"firing"`
 	Step       float64     `json:"step_seconds"`
 	Window     float64     `json:"window_seconds"`
+	WindowText string      `json:"-"` // "15m0s"
 	Size       [2]int      `json:"-"` // chart width and height
 	Grid       []opsGridLn `json:"-"`
 }
@@ -76,11 +77,20 @@ type opsSeries struct {
 // opsGridLn is a horizontal grid line of the charts.
 type opsGridLn struct{ Y int }
 
-// ops is the operator page: the dashboard's panels over the last
-// opsWindow, and the alerts Prometheus holds.
+// ops is the operator page: the dashboard's panels over the window, and
+// the alerts Prometheus holds.
 func (s *Server) ops(r *http.Request) (any, error) {
+	window := opsWindow
+	if q := r.URL.Query().Get("window"); q != "" {
+		d, err := time.ParseDuration(q)
+		if err != nil || d < time.Minute || d > 24*time.Hour {
+			return nil, fmt.Errorf("%w: window %q: want a duration from 1m to 24h", errBadRequest, q)
+		}
+		window = d
+	}
+	step := max(window/opsPoints, time.Second).Truncate(time.Second)
 	v := opsView{Configured: s.cfg.Monitoring != nil, Prometheus: s.cfg.PrometheusURL, Size: [2]int{opsWidth, opsHeight},
-		Step: opsStep.Seconds(), Window: opsWindow.Seconds()}
+		Step: step.Seconds(), Window: window.Seconds(), WindowText: window.String()}
 	for y := 0; y <= opsHeight; y += opsHeight / 4 {
 		v.Grid = append(v.Grid, opsGridLn{y})
 	}
@@ -89,8 +99,8 @@ func (s *Server) ops(r *http.Request) (any, error) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.LedgerTimeout)
 	defer cancel()
-	v.To = time.Now().Truncate(opsStep)
-	v.From = v.To.Add(-opsWindow)
+	v.To = time.Now().Truncate(step)
+	v.From = v.To.Add(-window)
 	alerts, err := s.cfg.Monitoring.Alerts(ctx)
 	if err != nil {
 		v.Error = err.Error()
@@ -107,7 +117,7 @@ func (s *Server) ops(r *http.Request) (any, error) {
 	g.SetLimit(4)
 	for i, p := range s.cfg.Panels {
 		g.Go(func() error {
-			v.Panels[i] = s.opsPanel(ctx, p, v.From, v.To)
+			v.Panels[i] = s.opsPanel(ctx, p, v.From, v.To, step)
 			return nil
 		})
 	}
@@ -147,11 +157,11 @@ func cmpAll(c ...int) int {
 }
 
 // opsPanel queries a panel's expressions and lays its series out.
-func (s *Server) opsPanel(ctx context.Context, p monitor.Panel, from, to time.Time) opsPanel {
+func (s *Server) opsPanel(ctx context.Context, p monitor.Panel, from, to time.Time, step time.Duration) opsPanel {
 	out := opsPanel{Title: p.Title, Description: p.Description, Unit: p.Unit}
 	top := 0.0
 	for _, q := range p.Queries {
-		series, err := s.cfg.Monitoring.QueryRange(ctx, q.Expr, from, to, opsStep)
+		series, err := s.cfg.Monitoring.QueryRange(ctx, q.Expr, from, to, step)
 		if err != nil {
 			out.Error = err.Error()
 			return out
@@ -179,11 +189,11 @@ func (s *Server) opsPanel(ctx context.Context, p monitor.Panel, from, to time.Ti
 		for _, pt := range out.Series[i].Points {
 			x := float64(opsWidth) * pt.T.Sub(from).Seconds() / span
 			y := float64(opsHeight) * (1 - pt.V/top)
-			op := "L"
-			if prev.IsZero() || pt.T.Sub(prev) > 3*opsStep/2 { // a gap: no scrape, or no data
-				op = "M"
+			if prev.IsZero() || pt.T.Sub(prev) > 3*step/2 { // a gap: no scrape, or no data
+				fmt.Fprintf(&b, "M%.1f,%.1f h0 ", x, y) // h0: a lone point shows as a dot
+			} else {
+				fmt.Fprintf(&b, "L%.1f,%.1f ", x, y)
 			}
-			fmt.Fprintf(&b, "%s%.1f,%.1f ", op, x, y)
 			prev = pt.T
 		}
 		out.Series[i].SVG = strings.TrimSpace(b.String())

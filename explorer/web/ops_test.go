@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,11 +23,14 @@ import (
 type fakeMonitoring struct {
 	alerts []monitor.Alert
 	err    error
+	mu     sync.Mutex
 	exprs  []string
 }
 
 func (f *fakeMonitoring) QueryRange(_ context.Context, expr string, start, end time.Time, step time.Duration) ([]monitor.Series, error) {
+	f.mu.Lock()
 	f.exprs = append(f.exprs, expr)
+	f.mu.Unlock()
 	var out []monitor.Series
 	for i, st := range []string{"CA", "TX"} {
 		s := monitor.Series{Labels: map[string]string{"state": st, "instance": "gateway"}}
@@ -87,6 +91,13 @@ func TestOpsPage(t *testing.T) {
 	if len(m.exprs) != 2 {
 		t.Errorf("queried %v; want each panel's expression once", m.exprs)
 	}
+	for q, code := range map[string]int{"?window=1h": 200, "?window=10s": 400, "?window=x": 400} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/ops"+q, nil))
+		if rec.Code != code {
+			t.Errorf("GET /api/v1/ops%s: %d, want %d", q, rec.Code, code)
+		}
+	}
 
 	rec = httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/ops", nil))
@@ -105,7 +116,7 @@ func TestOpsPage(t *testing.T) {
 	if v.Firing != 1 || len(v.Panels) != 2 || len(v.Panels[0].Series) != 2 || v.Panels[0].Series[0].Name != "CA" {
 		t.Fatalf("/api/v1/ops: %+v", v)
 	}
-	want := int(opsWindow/opsStep) + 1 - 1 // every step of the window but the NaN one
+	want := opsPoints + 1 - 1 // every step of the window but the NaN one
 	if n := len(v.Panels[0].Series[0].Points); n != want {
 		t.Errorf("%d points, want %d (the NaN one dropped)", n, want)
 	}
