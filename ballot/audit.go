@@ -2,14 +2,60 @@ package ballot
 
 import (
 	"fmt"
+	"time"
 )
 
-// The audit rules of a receipt, written once: the gateway's receipt service,
-// the batcher's receipt locations, the verify command and the explorer all
-// call these. A receipt passes when Verify (or VerifyVote) shows its vote's
+// The counting rule and the audit rules of a receipt, written once. Count is
+// how the chaincode decides which votes of a batch count and how the
+// explorer recounts them. The gateway's receipt service, the batcher's
+// receipt locations, the verify command and the explorer call the receipt
+// rules. A receipt passes when Verify (or VerifyVote) shows its vote's
 // leaf leads through its proof to its root, and CheckRecord shows that root,
 // its batch's size, its transaction and its status are those of the ledger's
 // record of the batch. Audit does both.
+
+// Count applies the counting rule to the batch, committed by a
+// transaction of time txTime: a vote the election refuses (e.Refusal; with a
+// nil e none is refused) is rejected with that reason; a vote whose
+// nullifier is on the ledger (used reports it) or repeats the nullifier of an
+// earlier counted vote of the batch is rejected as RejectDuplicate; every
+// other vote counts. counted, if not nil, is called for each counted vote in
+// order (the chaincode writes its nullifier there). It returns the batch's
+// record without transaction details (TxID, CommittedAt); Rejected and
+// Reasons are never nil.
+func (b Batch) Count(e *Election, txTime time.Time, used func(Vote) (bool, error), counted func(i int, v Vote) error) (BatchRecord, error) {
+	rec := BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes),
+		Tallies: Tally{}, Rejected: []int{}, Reasons: []string{}}
+	seen := make(map[string]bool, len(b.Votes))
+	for i, v := range b.Votes {
+		if e != nil {
+			if reason := e.Refusal(v, txTime); reason != "" {
+				rec.Reject(i, reason)
+				continue
+			}
+		}
+		dup := seen[v.Nullifier]
+		if !dup {
+			var err error
+			if dup, err = used(v); err != nil {
+				return BatchRecord{}, fmt.Errorf("batch %s vote %d: %w", b.ID(), i, err)
+			}
+		}
+		if dup {
+			rec.Reject(i, RejectDuplicate)
+			continue
+		}
+		seen[v.Nullifier] = true
+		if counted != nil {
+			if err := counted(i, v); err != nil {
+				return BatchRecord{}, fmt.Errorf("batch %s vote %d: %w", b.ID(), i, err)
+			}
+		}
+		rec.Tallies.Add(v.Candidate, 1)
+		rec.Counted++
+	}
+	return rec, nil
+}
 
 // Status returns the receipt status the record gives vote index i of its
 // batch: ReceiptCounted if the chaincode counted it, ReceiptDuplicate if it

@@ -2,8 +2,10 @@ package ballot
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCheckRecord: a receipt committed from a record passes against it, and
@@ -48,5 +50,44 @@ func TestCheckRecord(t *testing.T) {
 	noVote.Vote = nil
 	if err := noVote.Audit(rec); !errors.Is(err, ErrNoVote) {
 		t.Errorf("audit of a receipt without its vote: %v", err)
+	}
+}
+
+// TestCount: votes the election refuses, votes on the ledger and repeats
+// inside the batch are rejected with their reasons, the rest counted in
+// order; failures of either callback stop the count.
+func TestCount(t *testing.T) {
+	votes := testVotes("TX", 7)
+	votes[4].Nullifier = votes[1].Nullifier // a repeat inside the batch
+	votes[6].Candidate = "mallory"          // not on the ballot
+	votes[5].Nullifier = votes[6].Nullifier // the refused vote used no nullifier
+	b, _ := BuildBatch("TX", 2, votes)
+	e := &Election{Candidates: []string{"alice", "bob", "carol"}, OpensAt: testOpens, ClosesAt: testOpens.Add(time.Hour)}
+	txTime := testOpens.Add(time.Minute)
+	onLedger := map[string]bool{votes[3].Nullifier: true}
+	var order []int
+	rec, err := b.Count(e, txTime, func(v Vote) (bool, error) { return onLedger[v.Nullifier], nil },
+		func(i int, v Vote) error { order = append(order, i); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rec.Rejected, []int{3, 4, 6}) || !slices.Equal(rec.Reasons, []string{RejectDuplicate, RejectDuplicate, RejectUnknownCandidate}) ||
+		!slices.Equal(order, []int{0, 1, 2, 5}) || rec.Counted != 4 || rec.Votes != 7 || rec.Root != b.Root || rec.State != "TX" || rec.Seq != 2 ||
+		!rec.Tallies.Equal(TallyOf([]Vote{votes[0], votes[1], votes[2], votes[5]})) {
+		t.Fatalf("record %+v, counted %v", rec, order)
+	}
+	if rec.Status(6) != ReceiptRejected || rec.Status(4) != ReceiptDuplicate || rec.Status(5) != ReceiptCounted {
+		t.Errorf("statuses %s %s %s", rec.Status(6), rec.Status(4), rec.Status(5))
+	}
+	none, _ := b.Count(nil, txTime, func(Vote) (bool, error) { return false, nil }, nil)
+	if !slices.Equal(none.Rejected, []int{4, 6}) {
+		t.Errorf("no election, nothing on the ledger: rejected %v, want only the in-batch repeats", none.Rejected)
+	}
+	boom := errors.New("peer down")
+	if _, err := b.Count(e, txTime, func(Vote) (bool, error) { return false, boom }, nil); !errors.Is(err, boom) {
+		t.Errorf("used failing: %v", err)
+	}
+	if _, err := b.Count(e, txTime, func(Vote) (bool, error) { return false, nil }, func(int, Vote) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("counted failing: %v", err)
 	}
 }

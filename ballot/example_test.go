@@ -2,6 +2,7 @@ package ballot_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 )
@@ -36,10 +37,21 @@ func Example() {
 	}
 	fmt.Println("before the commit:", receipts[0].Status)
 
-	// The chaincode commits the batch in transaction "tx-1" of block 7 and
-	// records it. Ann's second vote reuses her nullifier: it is rejected.
-	record := ballot.BatchRecord{State: "CA", Seq: 1, Root: batch.Root, Votes: 3, Counted: 2,
-		Tallies: ballot.Tally{"alice": 1, "bob": 1}, Rejected: []int{2}, TxID: "tx-1"}
+	// The chaincode counts the batch against the election at the
+	// transaction's time (no nullifier is on the ledger yet) and records it
+	// in transaction "tx-1" of block 7. Ann's second vote reuses her
+	// nullifier: it is rejected as a duplicate.
+	election := &ballot.Election{Candidates: []string{"alice", "bob"},
+		OpensAt: time.UnixMilli(1_767_225_000_000), ClosesAt: time.UnixMilli(1_767_226_000_000)}
+	txTime := time.UnixMilli(1_767_225_601_000)
+	nothingOnTheLedger := func(ballot.Vote) (bool, error) { return false, nil }
+	record, err := batch.Count(election, txTime, nothingOnTheLedger, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	record.TxID = "tx-1"
+	fmt.Println("counted:", record.Counted, record.Tallies, "rejected:", record.Rejected, record.Reasons)
 
 	// Each voter's receipt names the transaction and block, and says
 	// whether the vote counted; it carries the vote so anyone can recompute
@@ -53,6 +65,7 @@ func Example() {
 	}
 	// Output:
 	// before the commit: pending
+	// counted: 2 map[alice:1 bob:1] rejected: [2] [duplicate]
 	// vote 0: counted, audit error: <nil>
 	// vote 1: counted, audit error: <nil>
 	// vote 2: duplicate, audit error: <nil>

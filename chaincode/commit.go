@@ -155,35 +155,27 @@ func checkAgainstElection(e *ballot.Election, b ballot.Batch, now time.Time) err
 	return nil
 }
 
-// recordVotes decides each vote: rejected with the election's refusal, or
-// as a duplicate of a nullifier on the ledger (used) or of an earlier
-// counted vote of the batch, else counted with its nullifier written. It
-// returns the batch record without transaction details. The in-batch check
-// is ours: a transaction does not read its own writes.
+// recordVotes counts the batch by ballot's rule (Batch.Count: a vote the
+// election refuses, or whose nullifier is on the ledger, used, or earlier in
+// the batch, is rejected with its reason) and writes each counted vote's
+// nullifier record. It returns the batch record without transaction
+// details. The in-batch check is the rule's: a transaction does not read its
+// own writes.
 func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch, e *ballot.Election, now time.Time, used map[string]struct{}) (ballot.BatchRecord, error) {
-	rec := ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes),
-		Tallies: make(ballot.Tally), Rejected: []int{}, Reasons: []string{}}
-	for i, v := range b.Votes {
-		if reason := e.Refusal(v, now); reason != "" {
-			rec.Reject(i, reason)
-			continue
-		}
-		if _, dup := used[v.Nullifier]; dup {
-			rec.Reject(i, ballot.RejectDuplicate)
-			continue
-		}
-		used[v.Nullifier] = struct{}{}
+	onLedger := func(v ballot.Vote) (bool, error) {
+		_, ok := used[v.Nullifier]
+		return ok, nil
+	}
+	return b.Count(e, now, onLedger, func(i int, v ballot.Vote) error {
 		loc, err := json.Marshal(ballot.NullifierRecord{State: b.State, Seq: b.Seq, Index: i, VoteID: v.ID})
 		if err != nil {
-			return ballot.BatchRecord{}, fmt.Errorf("encode nullifier record: %w", err)
+			return fmt.Errorf("encode nullifier record: %w", err)
 		}
 		if err := stub.PutState(ballot.NullifierKey(b.State, v.Nullifier), loc); err != nil {
-			return ballot.BatchRecord{}, fmt.Errorf("batch %s vote %d: write nullifier: %w", b.ID(), i, err)
+			return fmt.Errorf("write nullifier: %w", err)
 		}
-		rec.Tallies.Add(v.Candidate, 1)
-		rec.Counted++
-	}
-	return rec, nil
+		return nil
+	})
 }
 
 // emitCommitted sets the transaction's BatchCommitted event.

@@ -276,37 +276,25 @@ func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error)
 }
 
 // recount decides which of b's votes count, as the chaincode must in a
-// transaction of time txTime: a vote the election refuses
-// (ballot.Election.Refusal), or whose nullifier a counted vote used before
-// (on the ledger or earlier in the batch), is rejected with its reason. It
-// records b's batch and counted nullifiers.
+// transaction of time txTime, by the chaincode's own rule (ballot's
+// Batch.Count): a vote the election refuses, or whose nullifier a counted
+// vote used before (on the ledger or earlier in the batch), is rejected with
+// its reason. It records b's batch and counted nullifiers.
 func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
-	b.Rejected, b.Reasons, b.Tallies = []int{}, []string{}, ballot.Tally{}
-	reject := func(i int, reason string) {
-		b.Rejected, b.Reasons = append(b.Rejected, i), append(b.Reasons, reason)
+	used := func(v ballot.Vote) (bool, error) {
+		if h.nullifiers[[2]string{v.State, v.Nullifier}] {
+			return true, nil
+		}
+		return h.History.NullifierUsed(v.State, v.Nullifier)
 	}
-	for i, v := range b.Batch.Votes {
-		if h.election != nil {
-			if reason := h.election.Refusal(v, txTime); reason != "" {
-				reject(i, reason)
-				continue
-			}
-		}
-		key := [2]string{v.State, v.Nullifier}
-		used := h.nullifiers[key]
-		if !used {
-			var err error
-			if used, err = h.History.NullifierUsed(v.State, v.Nullifier); err != nil {
-				return err
-			}
-		}
-		if used {
-			reject(i, ballot.RejectDuplicate)
-			continue
-		}
-		h.nullifiers[key] = true
-		b.Tallies.Add(v.Candidate, 1)
+	rec, err := b.Batch.Count(h.election, txTime, used, func(_ int, v ballot.Vote) error {
+		h.nullifiers[[2]string{v.State, v.Nullifier}] = true
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	b.Rejected, b.Reasons, b.Tallies = rec.Rejected, rec.Reasons, rec.Tallies
 	h.roots[batchID{b.Batch.State, b.Batch.Seq}] = b.Batch.Root
 	return nil
 }
