@@ -39,8 +39,7 @@ func main() {
 func run(ctx context.Context) error {
 	fs := flag.NewFlagSet("vcnet", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/network", "run folder of the network instance")
-	portBase := fs.Int("port-base", network.DefaultPortBase, "first port of the port plan")
-	fabricBin := fs.String("fabric-bin", "bin/fabric", "folder of the Fabric binaries and sample config")
+	net := cli.NetworkFlags(fs)
 	chaincode := fs.String("chaincode", "bin/ballotcc", "chaincode service binary")
 	builder := fs.String("builder", network.BuilderDir, "external builder folder")
 	consensus := fs.String("consensus", "", fmt.Sprintf("ordering of a new network: %s or %s (default %s; an existing network keeps its own)", network.BFT, network.Raft, network.DefaultConsensus))
@@ -57,7 +56,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := localnet.New(localnet.Config{Dir: *dir, PortBase: *portBase, FabricBin: *fabricBin, Chaincode: *chaincode, Builder: *builder, Consensus: network.Consensus(*consensus), Log: log})
+	n, err := localnet.New(localnet.Config{Dir: *dir, PortBase: net.PortBase, FabricBin: net.FabricBin, Chaincode: *chaincode, Builder: *builder, Consensus: network.Consensus(*consensus), Log: log})
 	if err != nil {
 		return err
 	}

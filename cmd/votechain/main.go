@@ -32,9 +32,8 @@ func main() {
 func run(ctx context.Context) error {
 	fs := flag.NewFlagSet("votechain", flag.ContinueOnError)
 	dir := fs.String("dir", ".run", "run folder")
-	portBase := fs.Int("port-base", network.DefaultPortBase, "first port of the port plan")
+	net := cli.NetworkFlags(fs)
 	binDir := fs.String("bin", "bin", "folder of the project's commands")
-	fabricBin := fs.String("fabric-bin", "bin/fabric", "folder of the Fabric binaries")
 	election := fs.String("election", "config/election.json", "election template for a new election: id, name, states, candidates")
 	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
 	voters := fs.Int("voters", 100_000, "synthetic voters on the roll of a new election")
@@ -51,7 +50,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	s, err := stack.New(stack.Config{
-		Dir: *dir, PortBase: *portBase, BinDir: *binDir, FabricBin: *fabricBin, Builder: network.BuilderDir,
+		Dir: *dir, PortBase: net.PortBase, BinDir: *binDir, FabricBin: net.FabricBin, Builder: network.BuilderDir,
 		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Log: log,
 	})
 	if err != nil {

@@ -122,6 +122,21 @@ func (l *Ledger) Dial(opts ...fabricclient.Option) (*fabricclient.Conn, error) {
 	return fabricclient.Dial(profile, l.Org, append([]fabricclient.Option{fabricclient.WithUser(l.User)}, opts...)...)
 }
 
+// Network is where a command runs the consortium: --port-base (the port
+// plan's B) and --fabric-bin (the Fabric binaries `make fabric-bin` builds).
+type Network struct {
+	PortBase  int
+	FabricBin string
+}
+
+// NetworkFlags registers --port-base and --fabric-bin on fs.
+func NetworkFlags(fs *flag.FlagSet) *Network {
+	n := &Network{}
+	fs.IntVar(&n.PortBase, "port-base", network.DefaultPortBase, "first port of the port plan")
+	fs.StringVar(&n.FabricBin, "fabric-bin", filepath.Join("bin", "fabric"), "folder of the Fabric binaries and sample config")
+	return n
+}
+
 // Log is a command's logging: --log-level and --log-format.
 type Log struct {
 	Level  string
