@@ -85,8 +85,9 @@ func TestMonitoring(t *testing.T) {
 		return len(empty) == 0, "no data: " + strings.Join(empty, "; ")
 	})
 
-	// The operator page's charts (3 min in 2 s steps) have a few points to draw.
-	waitUntil(t, 2*time.Minute, "three points in every chart of the operator page", func() (bool, string) {
+	// The operator page's charts (the last minute in 1 s steps) have half a
+	// minute of points to draw.
+	waitUntil(t, 2*time.Minute, "30 points in every chart of the operator page", func() (bool, string) {
 		var v struct {
 			Panels []struct {
 				Title  string `json:"title"`
@@ -95,12 +96,12 @@ func TestMonitoring(t *testing.T) {
 				} `json:"series"`
 			} `json:"panels"`
 		}
-		if err := s.explorerJSON("/api/v1/ops?window=3m", &v); err != nil {
+		if err := s.explorerJSON("/api/v1/ops?window=1m", &v); err != nil {
 			return false, err.Error()
 		}
 		var short []string
 		for _, p := range v.Panels {
-			if len(p.Series) == 0 || len(p.Series[0].Points) < 3 {
+			if len(p.Series) == 0 || len(p.Series[0].Points) < 30 {
 				short = append(short, p.Title)
 			}
 		}
@@ -201,7 +202,7 @@ func (s *system) opsPage(t *testing.T, browser context.Context, file string) str
 	t.Helper()
 	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
 	defer cancel()
-	err := chromedp.Do(ctx, chromedp.Navigate(s.st.ExplorerURL()+"/ops?window=3m"), chromedp.WaitVisible(chromedp.ID("ops-firing")))
+	err := chromedp.Do(ctx, chromedp.Navigate(s.st.ExplorerURL()+"/ops?window=1m"), chromedp.WaitVisible(chromedp.ID("ops-firing")))
 	var html string
 	if err == nil {
 		html, err = chromedp.Run(ctx, chromedp.OuterHTML(chromedp.ID("ops")))

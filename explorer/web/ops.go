@@ -178,10 +178,10 @@ func (s *Server) opsPanel(ctx context.Context, p monitor.Panel, from, to time.Ti
 		}
 	}
 	slices.SortStableFunc(out.Series, func(a, b opsSeries) int { return strings.Compare(a.Name, b.Name) })
-	if top <= 0 {
-		top = 1
-	}
 	out.Max = formatValue(top, p.Unit)
+	if top <= 0 {
+		top = 1 // all zero: a flat line at the bottom
+	}
 	span := to.Sub(from).Seconds()
 	for i := range out.Series {
 		var b strings.Builder
