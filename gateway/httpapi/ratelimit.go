@@ -51,10 +51,13 @@ func newLimiter(perClient float64, clientBurst int, global float64, globalBurst 
 	}
 }
 
+// on reports whether any limit is set.
+func (l *limiter) on() bool { return l.perClient > 0 || l.global > 0 }
+
 // allow takes a token for client (and from the global bucket) or reports
 // how long to wait. A refused request takes no token from either bucket.
 func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {
-	if l.perClient <= 0 && l.global <= 0 {
+	if !l.on() {
 		return true, 0
 	}
 	l.mu.Lock()

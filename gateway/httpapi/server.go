@@ -312,6 +312,9 @@ func (s *Server) recover(c *gin.Context) {
 
 // rateLimit refuses requests over the per-client or global rate with 429.
 func (s *Server) rateLimit(c *gin.Context) {
+	if !s.limit.on() {
+		return // no limits: the client address need not be worked out
+	}
 	if ok, wait := s.limit.allow(c.ClientIP(), s.cfg.Now()); !ok {
 		abortRetry(c, http.StatusTooManyRequests, codeRateLimited, "too many requests; slow down", wait)
 		return
