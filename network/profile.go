@@ -80,7 +80,7 @@ func (p Profile) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	return os.WriteFile(path, append(data, '\n'), 0o600) // it names the key files
 }
 
 // LoadProfile reads a profile written by the test network.

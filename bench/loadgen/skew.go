@@ -8,7 +8,6 @@ package loadgen
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -119,9 +118,9 @@ func Counts(n int, weights []float64) []int {
 }
 
 // WriteRoll writes a synthetic roll CSV (roll.Header; voter ids
-// roll.VoterID(i); 128-bit credentials from a ChaCha8 stream seeded by seed)
-// of n voters whose states follow weights exactly (Counts), interleaved so
-// any prefix of the roll is skewed alike.
+// roll.VoterID(i); credentials from roll.NewCredential, crypto/rand) of n
+// voters whose states follow weights exactly (Counts), interleaved so any
+// prefix of the roll is skewed alike; seed fixes the order of the states.
 func WriteRoll(w io.Writer, n int, states []string, weights []float64, seed uint64) error {
 	if len(states) == 0 || len(states) != len(weights) {
 		return errors.New("skew: write roll: need one weight per state")
@@ -141,20 +140,17 @@ func WriteRoll(w io.Writer, n int, states []string, weights []float64, seed uint
 	if err := cw.Write(roll.Header); err != nil {
 		return fmt.Errorf("skew: write roll: %w", err)
 	}
-	var cred [16]byte
 	for i := range n {
 		st := picker.Pick(rng.Float64())
 		for left[st] == 0 { // this state is full: take the next one with room
 			st = (st + 1) % len(states)
 		}
 		left[st]--
-		for k := 0; k < len(cred); k += 8 {
-			v := rng.Uint64()
-			for j := range 8 {
-				cred[k+j] = byte(v >> (8 * j))
-			}
+		cred, err := roll.NewCredential()
+		if err != nil {
+			return err
 		}
-		if err := cw.Write([]string{roll.VoterID(i), hex.EncodeToString(cred[:]), states[st]}); err != nil {
+		if err := cw.Write([]string{roll.VoterID(i), cred, states[st]}); err != nil {
 			return fmt.Errorf("skew: write roll: %w", err)
 		}
 	}

@@ -67,7 +67,7 @@ func writeSkewedRoll(path, template string, n int) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(path + ".tmp")
+	f, err := os.OpenFile(path+".tmp", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // it holds every credential
 	if err != nil {
 		return err
 	}

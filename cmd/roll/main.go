@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	roll gen -n N -states CA,NY [-seed S] [-o roll.csv]
+//	roll gen -n N -states CA,NY [-o roll.csv]
 //	    write a synthetic roll CSV (voter_id,credential,state)
 //	roll load -csv roll.csv [-dry-run] [-redis-addr ADDR] [-secret-file F] [-bloom-fp-rate P]
 //	    derive nullifiers, load them per state into Redis, size the Bloom
@@ -78,22 +78,21 @@ func gen(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gen", "roll gen writes a synthetic roll CSV (voter_id,credential,state).", stderr)
 	n := fs.Int("n", 1000, "number of voters")
 	states := fs.String("states", "CA,NY", "comma-separated states, assigned round-robin")
-	seed := fs.Uint64("seed", 1, "seed of the credentials; the same seed gives the same roll")
-	out := fs.String("o", "-", "output file; - for stdout")
+	out := fs.String("o", "-", "output file, created with mode 0600 (it holds every credential); - for stdout")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	progress := cli.NewProgress(stderr, "generating", int64(*n))
 	defer progress.Finish()
 	if *out == "-" {
-		return roll.Generate(stdout, *n, strings.Split(*states, ","), *seed, progress)
+		return roll.Generate(stdout, *n, strings.Split(*states, ","), progress)
 	}
-	f, err := os.Create(*out)
+	f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := roll.Generate(f, *n, strings.Split(*states, ","), *seed, progress); err != nil {
+	if err := roll.Generate(f, *n, strings.Split(*states, ","), progress); err != nil {
 		return err
 	}
 	return f.Close()

@@ -2,20 +2,33 @@ package roll
 
 import (
 	"bufio"
-	"encoding/binary"
+	"crypto/rand"
 	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 )
 
+// CredentialBytes is the size of a generated credential: 128 bits from
+// crypto/rand, so credentials can neither be guessed nor regenerated.
+const CredentialBytes = 16
+
+// NewCredential returns a fresh credential: CredentialBytes from
+// crypto/rand, hex-encoded.
+func NewCredential() (string, error) {
+	var b [CredentialBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("roll: credential: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
 // Generate writes a synthetic roll of n voters spread round-robin over
-// states: voter ids "V000000001"..., 128-bit credentials from a ChaCha8
-// stream seeded by seed, so a benchmark can regenerate the same roll and
-// know every voter's credential. p, if set, is told of the rows written.
-func Generate(w io.Writer, n int, states []string, seed uint64, p Progress) error {
+// states: voter ids "V000000001"..., each with a NewCredential. The CSV is
+// the only copy of the credentials: write it to a file only its owner can
+// read (mode 0600). p, if set, is told of the rows written.
+func Generate(w io.Writer, n int, states []string, p Progress) error {
 	if len(states) == 0 {
 		return errors.New("roll: generate: no states")
 	}
@@ -24,14 +37,13 @@ func Generate(w io.Writer, n int, states []string, seed uint64, p Progress) erro
 	if err := cw.Write(Header); err != nil {
 		return fmt.Errorf("roll: generate: %w", err)
 	}
-	var s [32]byte
-	binary.LittleEndian.PutUint64(s[:8], seed)
-	rng := rand.NewChaCha8(s)
-	var cred [16]byte
 	row := make([]string, 3)
 	for i := range n {
-		_, _ = rng.Read(cred[:]) // never fails
-		row[0], row[1], row[2] = VoterID(i), hex.EncodeToString(cred[:]), states[i%len(states)]
+		cred, err := NewCredential()
+		if err != nil {
+			return err
+		}
+		row[0], row[1], row[2] = VoterID(i), cred, states[i%len(states)]
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("roll: generate: %w", err)
 		}

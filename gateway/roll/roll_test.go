@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"slices"
@@ -29,7 +30,7 @@ func generated(t *testing.T, n int, states ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var rows counter
-	if err := Generate(&buf, n, states, 7, &rows); err != nil {
+	if err := Generate(&buf, n, states, &rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows.n != int64(n) {
@@ -43,14 +44,28 @@ type noLedger struct{}
 
 func (noLedger) NullifierUsed(context.Context, string, string) (bool, error) { return false, nil }
 
-func TestGenerateIsDeterministic(t *testing.T) {
+// TestGenerateCredentialsAreFresh: credentials are 128 random bits, never
+// repeated within a roll or across two generations of the same roll.
+func TestGenerateCredentialsAreFresh(t *testing.T) {
 	a, b := generated(t, 100, "CA", "NY"), generated(t, 100, "CA", "NY")
-	if !bytes.Equal(a, b) {
-		t.Fatal("same seed, different rolls")
-	}
 	rows, err := csv.NewReader(bytes.NewReader(a)).ReadAll()
 	if err != nil || len(rows) != 101 || !slices.Equal(rows[0], Header) || rows[1][0] != VoterID(0) || rows[2][2] != "NY" {
 		t.Fatalf("rows %v, %v", rows[:3], err)
+	}
+	again, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil || len(again) != len(rows) {
+		t.Fatalf("second roll: %d rows, %v", len(again), err)
+	}
+	seen := map[string]bool{}
+	for i, r := range append(rows[1:], again[1:]...) {
+		cred, err := hex.DecodeString(r[1])
+		if err != nil || len(cred) != CredentialBytes || CredentialBytes*8 < 128 {
+			t.Fatalf("row %d: credential %q (%v)", i, r[1], err)
+		}
+		if seen[r[1]] {
+			t.Fatalf("row %d: credential %s repeated", i, r[1])
+		}
+		seen[r[1]] = true
 	}
 }
 

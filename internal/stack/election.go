@@ -106,14 +106,14 @@ func (s *Stack) generateRoll(states []string) error {
 	if err := os.MkdirAll(filepath.Dir(s.RollCSV()), 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(s.RollCSV() + ".tmp")
+	f, err := os.OpenFile(s.RollCSV()+".tmp", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // it holds every credential
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	w := bufio.NewWriter(f)
 	p := cli.NewProgress(os.Stderr, "generating voter roll", int64(s.cfg.Voters))
-	if err := roll.Generate(w, s.cfg.Voters, states, uint64(time.Now().UnixNano()), p); err != nil {
+	if err := roll.Generate(w, s.cfg.Voters, states, p); err != nil {
 		return err
 	}
 	p.Finish()
