@@ -103,7 +103,8 @@ func (s *Server) ops(r *http.Request) (any, error) {
 	v.From = v.To.Add(-window)
 	alerts, err := s.cfg.Monitoring.Alerts(ctx)
 	if err != nil {
-		v.Error = err.Error()
+		s.cfg.Log.Warn("monitoring alerts", "error", err)
+		v.Error = monitoringUnavailable
 		return v, nil
 	}
 	v.Alerts = opsAlerts(alerts)
@@ -156,6 +157,10 @@ func cmpAll(c ...int) int {
 	return 0
 }
 
+// monitoringUnavailable is what the operations page shows when Prometheus
+// fails; the log has the error.
+const monitoringUnavailable = "monitoring data cannot be read right now"
+
 // opsPanel queries a panel's expressions and lays its series out.
 func (s *Server) opsPanel(ctx context.Context, p monitor.Panel, from, to time.Time, step time.Duration) opsPanel {
 	out := opsPanel{Title: p.Title, Description: p.Description, Unit: p.Unit}
@@ -163,7 +168,8 @@ func (s *Server) opsPanel(ctx context.Context, p monitor.Panel, from, to time.Ti
 	for _, q := range p.Queries {
 		series, err := s.cfg.Monitoring.QueryRange(ctx, q.Expr, from, to, step)
 		if err != nil {
-			out.Error = err.Error()
+			s.cfg.Log.Warn("monitoring query", "expr", q.Expr, "error", err)
+			out.Error = monitoringUnavailable
 			return out
 		}
 		for _, sr := range series {

@@ -164,7 +164,7 @@ func (s *Server) html(t *template.Template, load loader) http.Handler {
 		status := s.status(r, err)
 		data := map[string]any{"View": view, "Path": r.URL.Path, "Query": r.URL.Query().Get("q")}
 		if err != nil {
-			data["Error"] = err.Error()
+			data["Error"] = publicMessage(status, err)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:")
@@ -186,7 +186,7 @@ func (s *Server) json(load loader) http.Handler {
 			if code == "" {
 				code = "internal"
 			}
-			body = map[string]any{"error": map[string]string{"code": code, "message": err.Error()}}
+			body = map[string]any{"error": map[string]string{"code": code, "message": publicMessage(status, err)}}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -210,10 +210,26 @@ func (s *Server) status(r *http.Request, err error) int {
 	return http.StatusInternalServerError
 }
 
+// internalMessage is all a client learns of a fault on our side; the log
+// has the details.
+const internalMessage = "internal error; the explorer's log has the details"
+
+// publicMessage is the message a client sees for a loader error: the
+// explorer's own words for a bad request or a missing item, a generic one
+// for anything else (already logged by status), so no path, address or
+// ledger error leaks.
+func publicMessage(status int, err error) string {
+	if status == http.StatusNotFound || status == http.StatusBadRequest {
+		return err.Error()
+	}
+	return internalMessage
+}
+
 // healthz answers 200 when the index can be read.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.cfg.Index.Totals(r.Context()); err != nil {
-		http.Error(w, "index unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		s.cfg.Log.Error("healthz: index unavailable", "error", err)
+		http.Error(w, "index unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "ok")

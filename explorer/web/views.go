@@ -100,7 +100,8 @@ func (s *Server) ledgerHeight(ctx context.Context) (uint64, string) {
 	defer cancel()
 	h, err := s.cfg.Ledger.Height(ctx)
 	if err != nil {
-		return 0, err.Error()
+		s.cfg.Log.Warn("ledger height", "error", err)
+		return 0, "the ledger cannot be reached"
 	}
 	return h, ""
 }
@@ -403,7 +404,8 @@ func (s *Server) audit(r *http.Request) (any, error) {
 		res, err := s.cfg.Ledger.Results(lctx)
 		cancel()
 		if err != nil {
-			v.LedgerError = err.Error()
+			s.cfg.Log.Warn("chaincode results", "error", err)
+			v.LedgerError = "the chaincode's results cannot be read"
 		} else {
 			v.Chaincode = &res
 			v.Rows, v.Match = compare(v.Recount, res)

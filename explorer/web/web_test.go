@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,5 +89,63 @@ func TestPagesOnEmptyIndex(t *testing.T) {
 	s.ServeHTTP(rec, req)
 	if rec.Code != http.StatusBadRequest {
 		t.Errorf("POST a broken receipt: %d", rec.Code)
+	}
+}
+
+// failingLedger fails with an error carrying internal details.
+type failingLedger struct{}
+
+const internalDetail = "dial tcp 127.0.0.1:27051: peer0.commission.example.com"
+
+func (failingLedger) Results(context.Context) (ballot.Results, error) {
+	return ballot.Results{}, errors.New(internalDetail)
+}
+func (failingLedger) Height(context.Context) (uint64, error) { return 0, errors.New(internalDetail) }
+
+// TestErrorsShowNoInternals: faults of the index or the ledger reach the
+// client as generic messages; the details go to the log only.
+func TestErrorsShowNoInternals(t *testing.T) {
+	dir := t.TempDir()
+	idx, err := index.Open(filepath.Join(dir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	s, err := New(Config{Index: idx, Ledger: failingLedger{}, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec
+	}
+	for _, path := range []string{"/api/v1/audit", "/audit", "/api/v1/dashboard", "/"} {
+		rec := get(path)
+		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), internalDetail) {
+			t.Errorf("GET %s with the ledger down: %d %.300s", path, rec.Code, rec.Body.String())
+		}
+	}
+	if !strings.Contains(log.String(), internalDetail) {
+		t.Errorf("the ledger's error is not logged: %s", log.String())
+	}
+	idx.Close() // every index read now fails with SQLite's own error
+	for _, path := range []string{"/api/v1/blocks", "/blocks", "/healthz"} {
+		rec := get(path)
+		body := rec.Body.String()
+		if rec.Code < 500 || strings.Contains(strings.ToLower(body), "sql") || strings.Contains(body, dir) {
+			t.Errorf("GET %s with the index closed: %d %.300s", path, rec.Code, body)
+		}
+		if strings.HasPrefix(path, "/api/") {
+			var e struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code != "internal" || e.Error.Message != internalMessage {
+				t.Errorf("GET %s: error %+v (%v), want internal / %q", path, e.Error, err, internalMessage)
+			}
+		}
+	}
+	if !strings.Contains(strings.ToLower(log.String()), "sql") {
+		t.Errorf("the index's error is not logged: %s", log.String())
 	}
 }

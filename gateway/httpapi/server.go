@@ -220,12 +220,16 @@ func (s *Server) getElection(c *gin.Context) {
 func (s *Server) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
+	// The answer names no internal detail (addresses, users, peer errors);
+	// the log has it.
 	if err := s.deps.Intake.Ping(ctx); err != nil {
-		s.unavailable(c, codeNotReady, "redis: "+err.Error())
+		s.logger(c).Warn("not ready: redis", "err", err)
+		s.unavailable(c, codeNotReady, "the gateway cannot reach its queue")
 		return
 	}
 	if _, err := s.deps.Ledger.Election(ctx); err != nil {
-		s.unavailable(c, codeNotReady, "ledger: "+err.Error())
+		s.logger(c).Warn("not ready: ledger", "err", err)
+		s.unavailable(c, codeNotReady, "the gateway cannot reach the ledger")
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
