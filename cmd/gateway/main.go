@@ -47,6 +47,7 @@ type options struct {
 	resultsFile     string
 	receiptBatches  int
 	electionTTL     time.Duration
+	electionMaxAge  time.Duration
 	shutdownTimeout time.Duration
 	pprof           string
 	gcPercent       int
@@ -69,7 +70,8 @@ func parseFlags(args []string) (*options, error) {
 	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.resultsFile, "results-checkpoint", ".run/gateway/results.json", "where the results cache persists its results and event checkpoint")
 	fs.IntVar(&o.receiptBatches, "receipt-cache", 256, "batches whose Merkle trees are kept for receipts")
-	fs.DurationVar(&o.electionTTL, "election-ttl", 5*time.Second, "how long the election record is cached")
+	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger")
+	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted")
@@ -130,7 +132,7 @@ func run(ctx context.Context) error {
 	}
 	defer conn.Close()
 	ledger := conn.Ballot()
-	elections := election.NewCache(ledger, o.electionTTL, log, nil)
+	elections := election.NewCache(ledger, o.electionTTL, o.electionMaxAge, log, nil)
 	e, err := waitForElection(ctx, elections, log)
 	if err != nil {
 		return err

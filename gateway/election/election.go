@@ -6,6 +6,7 @@ package election
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -43,52 +44,72 @@ func (f File) Election(context.Context) (*ballot.Election, error) {
 	return &e, nil
 }
 
+// ErrStale is returned (wrapped) by Cache.Election when the last good
+// record is older than the cache's bound: the gateway then refuses votes
+// rather than honour a record the ledger may have moved past (an early
+// close).
+var ErrStale = errors.New("election record is stale")
+
 // Cache serves the record from memory and refreshes it from its source at
 // most once per TTL. When a refresh fails it keeps serving the last good
-// record (the window is checked against the local clock, so the election
-// still closes on time) and logs the failure; with no good record yet it
-// returns the error. Records returned are shared: callers must not modify
-// them.
+// record, and logs the failure, for as long as that record is younger than
+// maxAge; after that it returns ErrStale until a refresh succeeds. So a
+// record served is never older than maxAge, and a close on the ledger is
+// honoured within maxAge (within the TTL while the source answers). With no
+// good record yet it returns the source's error. Records returned are
+// shared: callers must not modify them.
 type Cache struct {
-	src Source
-	ttl time.Duration
-	log *slog.Logger
-	now func() time.Time
+	src    Source
+	ttl    time.Duration
+	maxAge time.Duration
+	log    *slog.Logger
+	now    func() time.Time
 
 	mu      sync.Mutex
 	cur     *ballot.Election
-	fetched time.Time
+	fetched time.Time // when cur was read from the source
+	tried   time.Time // the last refresh attempt
 }
 
-// NewCache returns a cache over src; now is the clock (time.Now if nil).
-func NewCache(src Source, ttl time.Duration, log *slog.Logger, now func() time.Time) *Cache {
+// NewCache returns a cache over src refreshing every ttl and serving no
+// record older than maxAge (raised to ttl if smaller); now is the clock
+// (time.Now if nil).
+func NewCache(src Source, ttl, maxAge time.Duration, log *slog.Logger, now func() time.Time) *Cache {
 	if now == nil {
 		now = time.Now
 	}
-	return &Cache{src: src, ttl: ttl, log: log, now: now}
+	return &Cache{src: src, ttl: ttl, maxAge: max(maxAge, ttl), log: log, now: now}
 }
 
 // Election returns the cached record, refreshing it if it is older than the
-// TTL.
+// TTL, or an error wrapping ErrStale if it is older than the bound and the
+// refresh fails.
 func (c *Cache) Election(ctx context.Context) (*ballot.Election, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	if c.cur != nil && now.Sub(c.fetched) < c.ttl {
-		return c.cur, nil
+	if c.cur != nil && (now.Sub(c.fetched) < c.ttl || now.Sub(c.tried) < c.ttl) {
+		return c.fresh(now)
 	}
+	c.tried = now
 	e, err := c.src.Election(ctx)
 	if err != nil {
 		if c.cur == nil {
 			return nil, err
 		}
-		c.log.Warn("election refresh failed; serving the cached record", "err", err, "age", now.Sub(c.fetched))
-		// Try again after another TTL rather than on every request.
-		c.fetched = now
-		return c.cur, nil
+		c.log.Warn("election refresh failed", "err", err, "age", now.Sub(c.fetched))
+		return c.fresh(now)
 	}
 	c.cur, c.fetched = e, now
 	return e, nil
+}
+
+// fresh returns the cached record if it is younger than the bound.
+func (c *Cache) fresh(now time.Time) (*ballot.Election, error) {
+	if age := now.Sub(c.fetched); age >= c.maxAge {
+		return nil, fmt.Errorf("%w: last read from the ledger %s ago, bound %s", ErrStale, age.Round(time.Millisecond), c.maxAge)
+	}
+	return c.cur, nil
 }
 
 // Source returns the underlying source, for readiness checks that must

@@ -29,7 +29,7 @@ func (c *countingSource) Election(context.Context) (*ballot.Election, error) {
 func TestCacheRefreshesAndServesStale(t *testing.T) {
 	now := time.Unix(1000, 0)
 	src := &countingSource{e: &ballot.Election{ID: "a"}}
-	c := NewCache(src, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
+	c := NewCache(src, time.Minute, 5*time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
 	for range 3 {
 		if e, err := c.Election(context.Background()); err != nil || e.ID != "a" {
 			t.Fatalf("%v, %v", e, err)
@@ -43,9 +43,45 @@ func TestCacheRefreshesAndServesStale(t *testing.T) {
 	if e, err := c.Election(context.Background()); err != nil || e.ID != "a" {
 		t.Fatalf("stale: %v, %v; want the last good record", e, err)
 	}
-	empty := NewCache(src, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	empty := NewCache(src, time.Minute, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if _, err := empty.Election(context.Background()); err == nil {
 		t.Fatal("no record and a failing source gave no error")
+	}
+}
+
+func TestCacheStaleBound(t *testing.T) {
+	now := time.Unix(1000, 0)
+	src := &countingSource{e: &ballot.Election{ID: "a", Status: ballot.StatusConfigured}}
+	c := NewCache(src, time.Second, 5*time.Second, slog.New(slog.DiscardHandler), func() time.Time { return now })
+	if _, err := c.Election(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A close on the source is served after one TTL.
+	src.e = &ballot.Election{ID: "a", Status: ballot.StatusClosed}
+	now = now.Add(time.Second)
+	if e, err := c.Election(context.Background()); err != nil || e.Status != ballot.StatusClosed {
+		t.Fatalf("after a TTL: %+v, %v; want the closed record", e, err)
+	}
+	// The source fails: the last record serves until it is maxAge old, then
+	// ErrStale, and a successful refresh ends it.
+	src.err = errors.New("peer down")
+	now = now.Add(4900 * time.Millisecond)
+	if _, err := c.Election(context.Background()); err != nil {
+		t.Fatalf("4.9 s old: %v; want the cached record", err)
+	}
+	now = now.Add(100 * time.Millisecond)
+	if _, err := c.Election(context.Background()); !errors.Is(err, ErrStale) {
+		t.Fatalf("5 s old: %v; want ErrStale", err)
+	}
+	calls := src.calls
+	now = now.Add(500 * time.Millisecond)
+	if _, err := c.Election(context.Background()); !errors.Is(err, ErrStale) || src.calls != calls {
+		t.Fatalf("within a TTL of the failed refresh: %v after %d calls (%d before); want ErrStale without a call", err, src.calls, calls)
+	}
+	src.err = nil
+	now = now.Add(time.Second)
+	if _, err := c.Election(context.Background()); err != nil {
+		t.Fatalf("after the source recovered: %v", err)
 	}
 }
 

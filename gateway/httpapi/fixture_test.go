@@ -23,6 +23,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -58,6 +59,13 @@ func (s *staticElections) Election(context.Context) (*ballot.Election, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.e, s.err
+}
+
+// set replaces the record served.
+func (s *staticElections) set(e *ballot.Election) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.e = e
 }
 
 func (s *staticElections) fail(err error) {
@@ -101,6 +109,7 @@ type fixture struct {
 
 type fixtureOpts struct {
 	cfg      Config
+	cache    func(src election.Source) Elections // the server's Elections over the fixture's record (default: the record itself)
 	ledger   dedup.NullifierLedger
 	dedup    dedup.Config
 	receipts Receipts
@@ -123,7 +132,11 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.receipts == nil {
 		o.receipts = fakeReceipts{}
 	}
-	srv, err := New(o.cfg, Deps{Elections: f.elections, Ledger: f.elections, Intake: f.intake,
+	var elections Elections = f.elections
+	if o.cache != nil {
+		elections = o.cache(f.elections)
+	}
+	srv, err := New(o.cfg, Deps{Elections: elections, Ledger: f.elections, Intake: f.intake,
 		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: log})
 	if err != nil {
 		t.Fatal(err)

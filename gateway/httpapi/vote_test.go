@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/bloom"
 	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/votequeue"
 )
 
@@ -145,6 +147,40 @@ func TestElectionClosed(t *testing.T) {
 			wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 403, codeElectionClosed)
 		})
 	}
+}
+
+// TestEarlyCloseWithinBound runs the gateway's election cache (1 s TTL, 5 s
+// bound) on a fake clock over a fake ledger: a close on the ledger is
+// honoured (403 election_closed) one TTL later, and when the ledger cannot
+// be read the gateway refuses votes (503) once its record is 5 s old.
+func TestEarlyCloseWithinBound(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	f := newFixture(t, fixtureOpts{cache: func(src election.Source) Elections {
+		return election.NewCache(src, time.Second, 5*time.Second, slog.New(slog.DiscardHandler), clock)
+	}})
+	for _, v := range []string{"v1", "v2", "v3"} {
+		f.enroll(v, "c", "CA")
+	}
+	f.accept(voteBody("v1", "c", "CA", "alice"))
+
+	closed := *testElection()
+	closed.Status, closed.ClosedAt = ballot.StatusClosed, time.Now()
+	f.elections.set(&closed)
+	advance(time.Second)
+	wantError(t, f.vote(voteBody("v2", "c", "CA", "alice")), 403, codeElectionClosed)
+
+	f.elections.set(testElection()) // (a ledger cannot reopen; this isolates the bound)
+	advance(time.Second)
+	f.accept(voteBody("v2", "c", "CA", "alice"))
+	f.elections.fail(errTest)
+	advance(4 * time.Second)
+	f.accept(voteBody("v3", "c", "CA", "alice")) // 4 s old: still served
+	f.enroll("v4", "c", "CA")
+	advance(time.Second)
+	wantError(t, f.vote(voteBody("v4", "c", "CA", "alice")), 503, codeElectionUnavailable)
 }
 
 func TestUnavailable(t *testing.T) {
