@@ -16,14 +16,16 @@ import (
 
 // Count applies the counting rule to the batch, committed by a
 // transaction of time txTime: a vote the election refuses (e.Refusal; with a
-// nil e none is refused) is rejected with that reason; a vote whose
+// nil e none is refused) is rejected with that reason; with a roll (onRoll
+// not nil, the chaincode's once the roll is sealed) a vote whose nullifier is
+// not on the roll of its state is rejected as RejectNotOnRoll; a vote whose
 // nullifier is on the ledger (used reports it) or repeats the nullifier of an
 // earlier counted vote of the batch is rejected as RejectDuplicate; every
 // other vote counts. counted, if not nil, is called for each counted vote in
 // order (the chaincode writes its nullifier there). It returns the batch's
 // record without transaction details (TxID, CommittedAt); Rejected and
 // Reasons are never nil.
-func (b Batch) Count(e *Election, txTime time.Time, used func(Vote) (bool, error), counted func(i int, v Vote) error) (BatchRecord, error) {
+func (b Batch) Count(e *Election, txTime time.Time, onRoll, used func(Vote) (bool, error), counted func(i int, v Vote) error) (BatchRecord, error) {
 	rec := BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes),
 		Tallies: Tally{}, Rejected: []int{}, Reasons: []string{}}
 	seen := make(map[string]bool, len(b.Votes))
@@ -31,6 +33,16 @@ func (b Batch) Count(e *Election, txTime time.Time, used func(Vote) (bool, error
 		if e != nil {
 			if reason := e.Refusal(v, txTime); reason != "" {
 				rec.Reject(i, reason)
+				continue
+			}
+		}
+		if onRoll != nil {
+			ok, err := onRoll(v)
+			if err != nil {
+				return BatchRecord{}, fmt.Errorf("batch %s vote %d: %w", b.ID(), i, err)
+			}
+			if !ok {
+				rec.Reject(i, RejectNotOnRoll)
 				continue
 			}
 		}

@@ -66,7 +66,7 @@ func TestCount(t *testing.T) {
 	txTime := testOpens.Add(time.Minute)
 	onLedger := map[string]bool{votes[3].Nullifier: true}
 	var order []int
-	rec, err := b.Count(e, txTime, func(v Vote) (bool, error) { return onLedger[v.Nullifier], nil },
+	rec, err := b.Count(e, txTime, nil, func(v Vote) (bool, error) { return onLedger[v.Nullifier], nil },
 		func(i int, v Vote) error { order = append(order, i); return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -79,15 +79,37 @@ func TestCount(t *testing.T) {
 	if rec.Status(6) != ReceiptRejected || rec.Status(4) != ReceiptDuplicate || rec.Status(5) != ReceiptCounted {
 		t.Errorf("statuses %s %s %s", rec.Status(6), rec.Status(4), rec.Status(5))
 	}
-	none, _ := b.Count(nil, txTime, func(Vote) (bool, error) { return false, nil }, nil)
+	none, _ := b.Count(nil, txTime, nil, func(Vote) (bool, error) { return false, nil }, nil)
 	if !slices.Equal(none.Rejected, []int{4, 6}) {
 		t.Errorf("no election, nothing on the ledger: rejected %v, want only the in-batch repeats", none.Rejected)
 	}
 	boom := errors.New("peer down")
-	if _, err := b.Count(e, txTime, func(Vote) (bool, error) { return false, boom }, nil); !errors.Is(err, boom) {
+	if _, err := b.Count(e, txTime, nil, func(Vote) (bool, error) { return false, boom }, nil); !errors.Is(err, boom) {
 		t.Errorf("used failing: %v", err)
 	}
-	if _, err := b.Count(e, txTime, func(Vote) (bool, error) { return false, nil }, func(int, Vote) error { return boom }); !errors.Is(err, boom) {
+	if _, err := b.Count(e, txTime, nil, func(Vote) (bool, error) { return false, nil }, func(int, Vote) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("counted failing: %v", err)
+	}
+}
+
+// TestCountRoll: with a roll, a vote not on it is rejected as not_on_roll
+// and uses no nullifier; the election's refusals come first.
+func TestCountRoll(t *testing.T) {
+	votes := testVotes("TX", 4)
+	votes[2].Nullifier = votes[1].Nullifier // a repeat of an off-roll vote counts once
+	votes[3].Candidate = "mallory"
+	b, _ := BuildBatch("TX", 1, votes)
+	e := &Election{Candidates: []string{"alice", "bob", "carol"}, OpensAt: testOpens, ClosesAt: testOpens.Add(time.Hour)}
+	onRoll := func(v Vote) (bool, error) { return v.Nullifier != votes[1].Nullifier || v.ID == votes[2].ID, nil }
+	rec, err := b.Count(e, testOpens.Add(time.Minute), onRoll, func(Vote) (bool, error) { return false, nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rec.Rejected, []int{1, 3}) || !slices.Equal(rec.Reasons, []string{RejectNotOnRoll, RejectUnknownCandidate}) || rec.Counted != 2 {
+		t.Fatalf("record %+v", rec)
+	}
+	boom := errors.New("peer down")
+	if _, err := b.Count(e, testOpens.Add(time.Minute), func(Vote) (bool, error) { return false, boom }, func(Vote) (bool, error) { return false, nil }, nil); !errors.Is(err, boom) {
+		t.Errorf("onRoll failing: %v", err)
 	}
 }

@@ -45,7 +45,7 @@ func Example() {
 		OpensAt: time.UnixMilli(1_767_225_000_000), ClosesAt: time.UnixMilli(1_767_226_000_000)}
 	txTime := time.UnixMilli(1_767_225_601_000)
 	nothingOnTheLedger := func(ballot.Vote) (bool, error) { return false, nil }
-	record, err := batch.Count(election, txTime, nothingOnTheLedger, nil)
+	record, err := batch.Count(election, txTime, nil, nothingOnTheLedger, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

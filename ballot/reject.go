@@ -20,6 +20,9 @@ const (
 	// RejectCastAfterTx: cast_at is after the time of the transaction that
 	// commits the batch, so the vote cannot have been cast when claimed.
 	RejectCastAfterTx = "cast_after_tx"
+	// RejectNotOnRoll: the roll on the ledger is sealed and the vote's
+	// nullifier is not on the roll of its state.
+	RejectNotOnRoll = "not_on_roll"
 )
 
 // Refusal returns why the election refuses vote v in a batch committed by a

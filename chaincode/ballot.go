@@ -64,7 +64,7 @@ func NewBallotContract() *BallotContract {
 // GetEvaluateTransactions marks the read-only functions as "evaluate" in the
 // contract metadata: clients should query them rather than submit them.
 func (c *BallotContract) GetEvaluateTransactions() []string {
-	return []string{"GetElection", "GetBatch", "LocateNullifier", "GetStateResults", "GetResults", "ListNullifiers"}
+	return []string{"GetElection", "GetBatch", "LocateNullifier", "GetStateResults", "GetResults", "ListNullifiers", "GetRollSeal"}
 }
 
 // SetupElection records the election (JSON ballot.Election; status may be
@@ -72,7 +72,7 @@ func (c *BallotContract) GetEvaluateTransactions() []string {
 // re-run to change the election until the recorded window opens (by
 // transaction time, which must be within MaxClockSkew of the peer's clock)
 // and while no batch is committed; afterwards, and once closed, it is
-// refused.
+// refused. Once the roll is sealed (SealRoll) the roll root cannot change.
 func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterface, electionJSON string) (string, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return "", err
@@ -97,6 +97,9 @@ func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterfa
 	}
 	if batch, err := anyBatch(ctx); err != nil || batch != "" {
 		return "", cmp.Or(err, fmt.Errorf("batch %s is committed; the election can no longer be changed", batch))
+	}
+	if err := checkRollRoot(ctx, e); err != nil {
+		return "", err
 	}
 	return putJSON(ctx, ballot.ElectionKey, e)
 }

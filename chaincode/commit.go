@@ -22,7 +22,9 @@ import (
 //
 // Each vote is then decided on its own, in order: one the election refuses
 // (ballot.Election.Refusal: unknown candidate, cast outside the window or
-// after the transaction's time), or whose nullifier is already on the
+// after the transaction's time), once the roll is sealed (SealRoll) one whose
+// nullifier is not on the roll of the batch's state (not_on_roll), or whose
+// nullifier is already on the
 // ledger or used by an earlier counted vote of the batch (duplicate), is
 // recorded as rejected with its reason and not counted; every other vote's
 // nullifier is written, locating the vote. A deterministic refusal of one
@@ -34,8 +36,8 @@ import (
 // committed batch id is refused.
 //
 // Ledger access is two exchanges with the peer, whatever the batch size:
-// one GetMultipleStates reads the batch key, the election and every
-// nullifier, and one write batch carries every write (Fabric 3.1; with the
+// one GetMultipleStates reads the batch key, the election, the roll's seal
+// and every nullifier with its roll entry, and one write batch carries every write (Fabric 3.1; with the
 // peer's batching off the shim falls back to one exchange per key).
 func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface, batchJSON string) (string, error) {
 	if err := requireCommission(ctx); err != nil {
@@ -68,7 +70,7 @@ func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface
 		return "", err
 	}
 	stub.StartWriteBatch()
-	rec, err := recordVotes(stub, b, e, now, in.used)
+	rec, err := recordVotes(stub, b, e, now, in)
 	if err != nil {
 		return "", err
 	}
@@ -90,22 +92,24 @@ func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface
 type batchInputs struct {
 	record   []byte              // the batch's stored record; nil if not committed
 	election []byte              // the election record; nil before set-up
+	sealed   bool                // the roll is sealed: only its voters count
 	used     map[string]struct{} // the batch's nullifiers already on the ledger
+	onRoll   map[string]struct{} // the batch's nullifiers on the roll of its state
 }
 
-// readForBatch reads the batch key, the election and every distinct
-// nullifier of b in one GetMultipleStates.
+// readForBatch reads the batch key, the election, the roll's seal and every
+// distinct nullifier of b with its roll entry in one GetMultipleStates.
 func readForBatch(stub shim.ChaincodeStubInterface, b ballot.Batch) (batchInputs, error) {
-	const fixed = 2 // the batch key and the election key come first
-	keys := make([]string, fixed, fixed+len(b.Votes))
-	keys[0], keys[1] = ballot.BatchKey(b.State, b.Seq), ballot.ElectionKey
+	const fixed = 3 // the batch key, the election key and the roll seal come first
+	keys := make([]string, fixed, fixed+2*len(b.Votes))
+	keys[0], keys[1], keys[2] = ballot.BatchKey(b.State, b.Seq), ballot.ElectionKey, ballot.RollSealKey
 	nullifiers := make([]string, 0, len(b.Votes))
 	seen := make(map[string]struct{}, len(b.Votes))
 	for _, v := range b.Votes {
 		if _, dup := seen[v.Nullifier]; !dup {
 			seen[v.Nullifier] = struct{}{}
 			nullifiers = append(nullifiers, v.Nullifier)
-			keys = append(keys, ballot.NullifierKey(b.State, v.Nullifier))
+			keys = append(keys, ballot.NullifierKey(b.State, v.Nullifier), ballot.RollKey(b.State, v.Nullifier))
 		}
 	}
 	vals, err := stub.GetMultipleStates(keys...)
@@ -115,10 +119,14 @@ func readForBatch(stub shim.ChaincodeStubInterface, b ballot.Batch) (batchInputs
 	if len(vals) != len(keys) {
 		return batchInputs{}, fmt.Errorf("read ledger for batch %s: %d values for %d keys", b.ID(), len(vals), len(keys))
 	}
-	in := batchInputs{record: vals[0], election: vals[1], used: make(map[string]struct{})}
+	in := batchInputs{record: vals[0], election: vals[1], sealed: vals[2] != nil,
+		used: make(map[string]struct{}), onRoll: make(map[string]struct{}, len(nullifiers))}
 	for i, n := range nullifiers {
-		if vals[fixed+i] != nil {
+		if vals[fixed+2*i] != nil {
 			in.used[n] = struct{}{}
+		}
+		if vals[fixed+2*i+1] != nil {
+			in.onRoll[n] = struct{}{}
 		}
 	}
 	return in, nil
@@ -156,17 +164,24 @@ func checkAgainstElection(e *ballot.Election, b ballot.Batch, now time.Time) err
 }
 
 // recordVotes counts the batch by ballot's rule (Batch.Count: a vote the
-// election refuses, or whose nullifier is on the ledger, used, or earlier in
-// the batch, is rejected with its reason) and writes each counted vote's
-// nullifier record. It returns the batch record without transaction
-// details. The in-batch check is the rule's: a transaction does not read its
-// own writes.
-func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch, e *ballot.Election, now time.Time, used map[string]struct{}) (ballot.BatchRecord, error) {
+// election refuses, not on the sealed roll, or whose nullifier is on the
+// ledger, used, or earlier in the batch, is rejected with its reason) and
+// writes each counted vote's nullifier record. It returns the batch record
+// without transaction details. The in-batch check is the rule's: a
+// transaction does not read its own writes.
+func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch, e *ballot.Election, now time.Time, in batchInputs) (ballot.BatchRecord, error) {
 	onLedger := func(v ballot.Vote) (bool, error) {
-		_, ok := used[v.Nullifier]
+		_, ok := in.used[v.Nullifier]
 		return ok, nil
 	}
-	return b.Count(e, now, onLedger, func(i int, v ballot.Vote) error {
+	var onRoll func(ballot.Vote) (bool, error)
+	if in.sealed {
+		onRoll = func(v ballot.Vote) (bool, error) {
+			_, ok := in.onRoll[v.Nullifier]
+			return ok, nil
+		}
+	}
+	return b.Count(e, now, onRoll, onLedger, func(i int, v ballot.Vote) error {
 		loc, err := json.Marshal(ballot.NullifierRecord{State: b.State, Seq: b.Seq, Index: i, VoteID: v.ID})
 		if err != nil {
 			return fmt.Errorf("encode nullifier record: %w", err)

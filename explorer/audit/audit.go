@@ -287,7 +287,7 @@ func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
 		}
 		return h.History.NullifierUsed(v.State, v.Nullifier)
 	}
-	rec, err := b.Batch.Count(h.election, txTime, used, func(_ int, v ballot.Vote) error {
+	rec, err := b.Batch.Count(h.election, txTime, nil, used, func(_ int, v ballot.Vote) error {
 		h.nullifiers[[2]string{v.State, v.Nullifier}] = true
 		return nil
 	})

@@ -1,0 +1,153 @@
+package ballot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The roll on the ledger. The election's roll root is the RFC 6962 root over
+// the roll's distinct nullifiers in ascending byte order (the leaves are the
+// nullifiers themselves). The commission writes the roll to the ledger in
+// chunks of RollChunkEntries consecutive entries of that order, one chunk per
+// transaction (RollChunk); each chunk's entries become RollKey keys and the
+// chunk's summary a RollChunkRecord. Because every chunk but the last holds
+// exactly RollChunkEntries (a power of two) leaves, each is a whole subtree,
+// and the roll root is the RFC 6962 root over the chunks' roots: SealRoll
+// checks the loaded chunks against the election's root that way, reading a
+// few hundred chunk records instead of a million entries.
+const (
+	// RollObject is the composite-key object type of roll entries:
+	// attributes [state, nullifier].
+	RollObject = "roll"
+	// RollChunkObject is the composite-key object type of loaded chunk
+	// records: attribute [index as 10 zero-padded digits].
+	RollChunkObject = "rollchunk"
+	// RollSealKey holds the RollSeal once the loaded roll is checked.
+	RollSealKey = "\x00rollseal\x00"
+
+	// RollChunkEntries is the size of every roll chunk but the last; a
+	// power of two, so that chunks are whole subtrees of the roll's tree.
+	RollChunkEntries = 8192
+)
+
+// RollValue is the value stored under every RollKey (Fabric treats an empty
+// value as a deletion).
+var RollValue = []byte{'1'}
+
+// RollKey is the ledger key marking nullifier as on the roll of state.
+func RollKey(state, nullifier string) string { return compositeKey(RollObject, state, nullifier) }
+
+// RollChunkKey is the ledger key of the record of roll chunk index.
+func RollChunkKey(index int) string {
+	return compositeKey(RollChunkObject, fmt.Sprintf("%010d", index))
+}
+
+// RollEntry is one voter of the roll as the ledger holds it: a nullifier
+// and the state it may vote in. It carries no personal data.
+type RollEntry struct {
+	State     string `json:"state"`
+	Nullifier string `json:"nullifier"`
+}
+
+// RollChunk is the argument of one LoadRoll transaction: chunk Index of the
+// roll, its entries in strictly ascending nullifier order.
+type RollChunk struct {
+	Index   int         `json:"index"`
+	Entries []RollEntry `json:"entries"`
+}
+
+// RollChunkRecord is what the ledger stores under RollChunkKey for a loaded
+// chunk.
+type RollChunkRecord struct {
+	Index   int    `json:"index"`
+	Entries int    `json:"entries"`
+	First   string `json:"first"` // lowest nullifier of the chunk
+	Last    string `json:"last"`  // highest nullifier of the chunk
+	Root    string `json:"root"`  // RFC 6962 root over the chunk's nullifiers
+}
+
+// RollSeal is what the ledger stores under RollSealKey once the loaded roll
+// matches the election's roll root. From then on CommitBatch counts only
+// votes whose nullifier is on the roll of their state.
+type RollSeal struct {
+	Root     string `json:"roll_root"`
+	Voters   int    `json:"voters"`
+	Chunks   int    `json:"chunks"`
+	TxID     string `json:"tx_id"`
+	SealedAt int64  `json:"sealed_at"` // transaction time, Unix milliseconds
+}
+
+// ChunkRoll cuts entries, sorted by nullifier, into the chunks LoadRoll
+// takes. The entries are not copied.
+func ChunkRoll(entries []RollEntry) []RollChunk {
+	chunks := make([]RollChunk, 0, (len(entries)+RollChunkEntries-1)/RollChunkEntries)
+	for i := 0; i < len(entries); i += RollChunkEntries {
+		chunks = append(chunks, RollChunk{Index: len(chunks), Entries: entries[i:min(i+RollChunkEntries, len(entries))]})
+	}
+	return chunks
+}
+
+// Check validates the chunk (index not negative; 1..RollChunkEntries
+// entries, each of a valid state and nullifier, nullifiers strictly
+// ascending) and returns its record.
+func (c RollChunk) Check() (RollChunkRecord, error) {
+	n := len(c.Entries)
+	if c.Index < 0 || n == 0 || n > RollChunkEntries {
+		return RollChunkRecord{}, fmt.Errorf("ballot: roll chunk %d must have an index ≥ 0 and 1..%d entries, has %d", c.Index, RollChunkEntries, n)
+	}
+	leaves := make([][32]byte, n)
+	for i, e := range c.Entries {
+		h, err := ParseHash(e.Nullifier)
+		if err != nil || !ValidState(e.State) {
+			return RollChunkRecord{}, fmt.Errorf("ballot: roll chunk %d entry %d: invalid state %q or nullifier %q", c.Index, i, truncate(e.State), truncate(e.Nullifier))
+		}
+		if i > 0 && bytes.Compare(leaves[i-1][:], h[:]) >= 0 {
+			return RollChunkRecord{}, fmt.Errorf("ballot: roll chunk %d entry %d: nullifiers must be strictly ascending", c.Index, i)
+		}
+		leaves[i] = h
+	}
+	return RollChunkRecord{Index: c.Index, Entries: n, First: c.Entries[0].Nullifier, Last: c.Entries[n-1].Nullifier,
+		Root: HashHex(MerkleRoot(leaves))}, nil
+}
+
+// ErrRollRoot is returned (wrapped) by SealRoll when the loaded chunks do
+// not hash to the election's roll root.
+var ErrRollRoot = errors.New("ballot: the loaded roll does not match the roll root")
+
+// SealRoll checks that chunks, the records of every loaded chunk in index
+// order, form the roll whose root is root: indices 0..n-1, every chunk but
+// the last full, nullifiers ascending across chunks, and the root over the
+// chunk roots equal to root. It returns the seal without transaction
+// details. No chunks is the empty roll.
+func SealRoll(root string, chunks []RollChunkRecord) (RollSeal, error) {
+	roots := make([][32]byte, len(chunks))
+	seal := RollSeal{Root: root, Chunks: len(chunks)}
+	for i, c := range chunks {
+		switch {
+		case c.Index != i:
+			return RollSeal{}, fmt.Errorf("ballot: roll chunk %d is missing (found chunk %d)", i, c.Index)
+		case i < len(chunks)-1 && c.Entries != RollChunkEntries:
+			return RollSeal{}, fmt.Errorf("ballot: roll chunk %d has %d entries; every chunk but the last must have %d", i, c.Entries, RollChunkEntries)
+		case i > 0 && c.First <= chunks[i-1].Last:
+			return RollSeal{}, fmt.Errorf("ballot: roll chunk %d does not follow chunk %d in nullifier order", i, i-1)
+		}
+		h, err := ParseHash(c.Root)
+		if err != nil {
+			return RollSeal{}, fmt.Errorf("ballot: roll chunk %d: %w", i, err)
+		}
+		roots[i] = h
+		seal.Voters += c.Entries
+	}
+	if got := HashHex(MerkleRoot(roots)); got != root {
+		return RollSeal{}, fmt.Errorf("%w: %d chunks of %d voters give %s, the election's is %s", ErrRollRoot, len(chunks), seal.Voters, got, root)
+	}
+	return seal, nil
+}
+
+// SortRoll sorts entries by nullifier, the order ChunkRoll needs.
+func SortRoll(entries []RollEntry) {
+	slices.SortFunc(entries, func(a, b RollEntry) int { return strings.Compare(a.Nullifier, b.Nullifier) })
+}

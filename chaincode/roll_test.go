@@ -1,0 +1,103 @@
+package chaincode
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// testRoll returns the roll of voters 0..n-1 of state (the nullifiers of
+// vote), sorted, and its root.
+func testRoll(state string, n int) ([]ballot.RollEntry, string) {
+	entries := make([]ballot.RollEntry, n)
+	leaves := make([][32]byte, n)
+	for i := range entries {
+		entries[i] = ballot.RollEntry{State: state, Nullifier: vote(state, i, "alice").Nullifier}
+	}
+	ballot.SortRoll(entries)
+	for i, e := range entries {
+		leaves[i], _ = ballot.ParseHash(e.Nullifier)
+	}
+	return entries, ballot.HashHex(ballot.MerkleRoot(leaves))
+}
+
+func (h *harness) loadFn(c ballot.RollChunk) txFunc { return h.jsonArg(c, h.cc.LoadRoll) }
+
+func (h *harness) sealFn() txFunc { return h.cc.SealRoll }
+
+// TestRollOnLedger: an admin loads the roll in chunks and seals it against
+// the election's roll root; from then on CommitBatch rejects votes whose
+// nullifier is not on the roll of the batch's state as not_on_roll, reading
+// the roll entries in the same exchange as the nullifiers, and counts the
+// rest.
+func TestRollOnLedger(t *testing.T) {
+	h := newHarness(t)
+	entries, root := testRoll("CA", 10)
+	e := testElection()
+	e.RollRoot = root
+	h.must(commissionAdmin, h.setupFn(e))
+
+	_, err := h.call(commissionAdmin, h.sealFn())
+	wantErr(t, "SealRoll before loading", err, "does not match the roll root")
+	chunk := ballot.RollChunk{Index: 0, Entries: entries}
+	_, err = h.call(commissionClient, h.loadFn(chunk))
+	wantErr(t, "LoadRoll by a client", err, "admins only")
+	h.must(commissionAdmin, h.loadFn(chunk))
+	if h.stub.puts != 10+1 || h.stub.writeExchanges != 1 {
+		t.Fatalf("LoadRoll: %d PutState in %d exchanges, want 11 in 1", h.stub.puts, h.stub.writeExchanges)
+	}
+	h.must(commissionAdmin, h.loadFn(chunk)) // a retry writes nothing
+	if h.stub.puts != 0 {
+		t.Fatalf("LoadRoll again wrote %d keys", h.stub.puts)
+	}
+	_, err = h.call(commissionAdmin, h.loadFn(ballot.RollChunk{Index: 0, Entries: entries[1:]}))
+	wantErr(t, "LoadRoll changing a chunk", err, "already loaded")
+
+	var seal ballot.RollSeal
+	if err := json.Unmarshal([]byte(h.must(commissionAdmin, h.sealFn())), &seal); err != nil || seal.Voters != 10 || seal.Chunks != 1 || seal.Root != root {
+		t.Fatalf("seal %+v (%v)", seal, err)
+	}
+	_, err = h.call(commissionAdmin, h.loadFn(ballot.RollChunk{Index: 1, Entries: []ballot.RollEntry{{State: "CA", Nullifier: root}}}))
+	wantErr(t, "LoadRoll after sealing", err, "sealed")
+	e.RollRoot = entries[0].Nullifier
+	_, err = h.call(commissionAdmin, h.setupFn(e))
+	wantErr(t, "SetupElection changing a sealed roll's root", err, "roll is sealed")
+
+	h.now = opens.Add(time.Hour)
+	vs := votes("CA", 8, 4) // voters 8 and 9 are on the roll, 10 and 11 not
+	rec, err := h.commit(batch(t, "CA", 1, vs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Counted != 2 || !slices.Equal(rec.Rejected, []int{2, 3}) || !slices.Equal(rec.Reasons, []string{ballot.RejectNotOnRoll, ballot.RejectNotOnRoll}) ||
+		!rec.Tallies.Equal(ballot.TallyOf(vs[:2])) {
+		t.Fatalf("record %+v", rec)
+	}
+	if s := h.stub; s.multiGets != 1 || s.keysRead != 3+2*4 || s.gets != 0 {
+		t.Fatalf("CommitBatch read %d keys in %d GetMultipleStates and %d GetState", s.keysRead, s.multiGets, s.gets)
+	}
+	// Voter 0 is on the roll of CA, not of NY.
+	rec, err = h.commit(batch(t, "NY", 1, []ballot.Vote{vote("NY", 0, "bob")}))
+	if err != nil || rec.Counted != 0 || rec.Reason(0) != ballot.RejectNotOnRoll {
+		t.Fatalf("a CA voter in NY: %+v (%v)", rec, err)
+	}
+	// The rejected votes used no nullifier: not even a vote on the roll's
+	// repeat is a duplicate of them.
+	_, err = h.call(observerAdmin, locate(h, "CA", vs[2].Nullifier))
+	wantErr(t, "a not_on_roll vote's nullifier", err, "not used")
+}
+
+// TestSealRollAfterBatch: once a batch is committed without a sealed roll,
+// the roll can no longer be sealed, so one rule holds for every batch.
+func TestSealRollAfterBatch(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	if rec, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 2))); err != nil || rec.Counted != 2 {
+		t.Fatalf("without a sealed roll: %+v (%v)", rec, err)
+	}
+	_, err := h.call(commissionAdmin, h.sealFn())
+	wantErr(t, "SealRoll after a batch", err, "can no longer be sealed")
+}
