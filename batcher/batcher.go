@@ -19,7 +19,8 @@
 // entries that were read but never journaled.
 //
 // Each lane publishes its lag, the age of its oldest vote not yet committed,
-// as a metric and in Redis (votequeue.LagKey) for the gateway's backpressure.
+// as a metric and in Redis (votequeue.LagKey) for the gateway's queue-age
+// metric.
 package batcher
 
 import (

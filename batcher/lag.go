@@ -12,7 +12,7 @@ import (
 // reportLag publishes every LagInterval, for each lane this process holds,
 // the lane's lag (the age of the oldest vote in its stream: the stream holds
 // only votes not yet committed) and backlog (the stream's length), as
-// metrics and in votequeue.LagKey for the gateway's backpressure.
+// metrics and in votequeue.LagKey for the gateway's queue-age metric.
 func (b *Batcher) reportLag(ctx context.Context) {
 	for sleep(ctx, b.clock, b.cfg.LagInterval) {
 		if err := b.publishLag(ctx, b.Lanes()); err != nil && ctx.Err() == nil {

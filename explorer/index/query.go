@@ -24,7 +24,7 @@ type Totals struct {
 	Batches  int64  `json:"batches"`
 	Votes    int64  `json:"votes"`    // votes in committed batches
 	Counted  int64  `json:"counted"`  // votes counted by the recount
-	Rejected int64  `json:"rejected"` // duplicate nullifiers rejected by the recount
+	Rejected int64  `json:"rejected"` // votes rejected by the recount (duplicates and the election's refusals)
 	Issues   int64  `json:"issues"`   // verification failures
 }
 

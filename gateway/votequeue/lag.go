@@ -1,10 +1,11 @@
 // Lag: how far the batcher is behind, per partition, for the gateway's
-// backpressure. The batcher that holds a partition's lane writes
-// lag:{CA} (LagKey) every fraction of a second: the age in milliseconds of
-// the oldest vote in votes:{CA} (the stream holds only votes not yet
-// committed, so this is the oldest pending vote's time since its 202), with
-// a TTL of a few seconds. A missing key means no batcher has reported
-// lately (none runs, or the lane is moving to another process).
+// queue-age metric (the gateway refuses votes on queue depth, not on lag).
+// The batcher that holds a partition's lane writes lag:{CA} (LagKey) every
+// fraction of a second: the age in milliseconds of the oldest vote in
+// votes:{CA} (the stream holds only votes not yet committed, so this is the
+// oldest pending vote's time since its 202), with a TTL of a few seconds.
+// A missing key means no batcher has reported lately (none runs, or the
+// lane is moving to another process).
 
 package votequeue
 
