@@ -66,8 +66,14 @@ func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) repor
 }
 
 func (r *run) ceilingOn(ctx context.Context, lt ledgerUnderTest, name string, dur time.Duration) report.Ceiling {
-	c := report.Ceiling{Consensus: lt.consensus, AtVotes: r.ledgerVotes(ctx, lt.ledger)}
+	before, _ := lt.ledger.Results(ctx)
+	c := report.Ceiling{Consensus: lt.consensus, AtVotes: before.Counted + before.Rejected}
 	c.Drive = r.driveOn(ctx, lt, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Warmup: r.cfg.Plan.Warmup, Duration: dur})
+	// The driver's votes are random: a chaincode that checks the roll
+	// refuses them, and the ceiling then measures refusals.
+	if after, err := lt.ledger.Results(ctx); err == nil && 2*(after.Rejected-before.Rejected) > uint64(c.Drive.AllVotes) {
+		r.note("%s: the chaincode refused %d of the %d driver votes (random voters, not on the roll): the figure is of refusals, not of counted votes", name, after.Rejected-before.Rejected, c.Drive.AllVotes)
+	}
 	// CPU over the whole drive, per vote committed over the whole drive.
 	secs := lt.book.Seconds(name, ledgerNode)
 	if c.Drive.AllVotes > 0 {
