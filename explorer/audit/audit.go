@@ -59,6 +59,11 @@ type History interface {
 	// block, or nil if none was (or the index predates recording it: then
 	// only the duplicate rule is recounted).
 	Election() (*ballot.Election, error)
+	// RollSealed reports whether a block before wrote the roll's seal.
+	RollSealed() (bool, error)
+	// OnRoll reports whether a block before wrote nullifier on the roll of
+	// state (a LoadRoll transaction's roll key).
+	OnRoll(state, nullifier string) (bool, error)
 }
 
 // Batch is a committed batch as the audit recounted it.
@@ -93,6 +98,10 @@ type Report struct {
 	// Election is the election record as the block's last VALID write of
 	// it left it; nil if the block did not write it.
 	Election *ballot.Election
+	// Roll are the roll entries the block's VALID transactions wrote
+	// (LoadRoll), and RollSealed whether one of them sealed the roll.
+	Roll       []ballot.RollEntry
+	RollSealed bool
 }
 
 // Auditor audits blocks of one channel.
@@ -117,7 +126,12 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	if err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
-	bh := &blockHistory{History: h, nullifiers: map[[2]string]bool{}, roots: map[batchID]string{}, election: e}
+	sealed, err := h.RollSealed()
+	if err != nil {
+		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
+	}
+	bh := &blockHistory{History: h, nullifiers: map[[2]string]bool{}, roots: map[batchID]string{}, election: e,
+		roll: map[[2]string]bool{}, sealed: sealed}
 	for _, tx := range b.Txs {
 		if tx.Err != "" {
 			r.issue(KindTxDecode, tx.ID, fmt.Sprintf("transaction %d: %s", tx.Index, tx.Err))
@@ -132,6 +146,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 				bh.election, r.Election = &e, &e
 			}
 		}
+		a.rollWrites(&r, tx, bh)
 		if !a.isCommitBatch(tx) {
 			continue
 		}
@@ -144,6 +159,25 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		}
 	}
 	return r, nil
+}
+
+// rollWrites records the roll entries and the roll seal tx wrote.
+func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) {
+	for _, w := range tx.Writes {
+		if w.Namespace != a.Chaincode || w.Delete {
+			continue
+		}
+		if w.Key == ballot.RollSealKey {
+			h.sealed, r.RollSealed = true, true
+			continue
+		}
+		object, attrs, err := ballot.SplitKey(w.Key)
+		if err != nil || object != ballot.RollObject || len(attrs) != 2 {
+			continue
+		}
+		h.roll[[2]string{attrs[0], attrs[1]}] = true
+		r.Roll = append(r.Roll, ballot.RollEntry{State: attrs[0], Nullifier: attrs[1]})
+	}
 }
 
 func (a Auditor) isCommitBatch(tx fabricblock.Tx) bool {
@@ -266,6 +300,8 @@ type blockHistory struct {
 	nullifiers map[[2]string]bool
 	roots      map[batchID]string
 	election   *ballot.Election // as of the transaction being audited
+	roll       map[[2]string]bool
+	sealed     bool // the roll is sealed as of the transaction being audited
 }
 
 func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
@@ -277,7 +313,8 @@ func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error)
 
 // recount decides which of b's votes count, as the chaincode must in a
 // transaction of time txTime, by the chaincode's own rule (ballot's
-// Batch.Count): a vote the election refuses, or whose nullifier a counted
+// Batch.Count): a vote the election refuses, once the roll is sealed one
+// not on the roll its LoadRoll transactions wrote, or whose nullifier a counted
 // vote used before (on the ledger or earlier in the batch), is rejected with
 // its reason. It records b's batch and counted nullifiers.
 func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
@@ -287,7 +324,16 @@ func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
 		}
 		return h.History.NullifierUsed(v.State, v.Nullifier)
 	}
-	rec, err := b.Batch.Count(h.election, txTime, nil, used, func(_ int, v ballot.Vote) error {
+	var onRoll func(ballot.Vote) (bool, error)
+	if h.sealed {
+		onRoll = func(v ballot.Vote) (bool, error) {
+			if h.roll[[2]string{v.State, v.Nullifier}] {
+				return true, nil
+			}
+			return h.History.OnRoll(v.State, v.Nullifier)
+		}
+	}
+	rec, err := b.Batch.Count(h.election, txTime, onRoll, used, func(_ int, v ballot.Vote) error {
 		h.nullifiers[[2]string{v.State, v.Nullifier}] = true
 		return nil
 	})

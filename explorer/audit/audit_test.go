@@ -18,16 +18,22 @@ type memHistory struct {
 	nullifiers map[[2]string]bool
 	roots      map[string]string
 	election   *ballot.Election
+	roll       map[[2]string]bool
+	sealed     bool
 }
 
 func newHistory() *memHistory {
-	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}}
+	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}, roll: map[[2]string]bool{}}
 }
 
 func (h *memHistory) NullifierUsed(state, n string) (bool, error) {
 	return h.nullifiers[[2]string{state, n}], nil
 }
 func (h *memHistory) Election() (*ballot.Election, error) { return h.election, nil }
+func (h *memHistory) RollSealed() (bool, error)           { return h.sealed, nil }
+func (h *memHistory) OnRoll(state, nullifier string) (bool, error) {
+	return h.roll[[2]string{state, nullifier}], nil
+}
 func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
 	r, ok := h.roots[fmt.Sprint(state, "/", seq)]
 	return r, ok, nil
@@ -38,6 +44,10 @@ func (h *memHistory) add(r audit.Report) {
 	if r.Election != nil {
 		h.election = r.Election
 	}
+	for _, e := range r.Roll {
+		h.roll[[2]string{e.State, e.Nullifier}] = true
+	}
+	h.sealed = h.sealed || r.RollSealed
 	for _, b := range r.Batches {
 		if b.Resubmission {
 			continue
@@ -273,5 +283,54 @@ func TestBrokenChain(t *testing.T) {
 	}
 	if want := []string{"1 previous_hash", "2 previous_hash", "2 data_hash"}; !slices.Equal(got, want) {
 		t.Fatalf("issues %v; want %v", got, want)
+	}
+}
+
+// loadRollTx is a LoadRoll transaction writing the roll keys of votes, and
+// sealRollTx the SealRoll that follows.
+func loadRollTx(id string, votes ...ballot.Vote) ledgertest.Tx {
+	tx := ledgertest.Tx{ID: id, Function: "LoadRoll"}
+	for _, v := range votes {
+		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.RollKey(v.State, v.Nullifier), Value: ballot.RollValue})
+	}
+	return tx
+}
+
+func sealRollTx(id string) ledgertest.Tx {
+	return ledgertest.Tx{ID: id, Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte(`{}`)}}}
+}
+
+// TestRecountRoll: once a block seals the roll, the recount rejects a vote
+// not on the roll its LoadRoll transactions wrote (in earlier blocks or
+// earlier in the block) as not_on_roll, and flags a record that counted it.
+func TestRecountRoll(t *testing.T) {
+	on, alsoOn, off := vote("CA", 1, "alice"), vote("CA", 2, "bob"), vote("CA", 3, "alice")
+	offState := vote("NY", 1, "alice") // voter 1 is on the roll of CA only
+	honest := build(t, "CA", 1, on, off, alsoOn)
+	lying := build(t, "NY", 1, offState)
+	reports := auditChain(t, [][]ledgertest.Tx{
+		{loadRollTx("load1", on)},
+		{loadRollTx("load2", alsoOn), sealRollTx("seal"), commitTxWith(t, "c1", honest, map[int]string{1: ballot.RejectNotOnRoll})},
+		{commitTxWith(t, "c2", lying, nil)},
+	})
+	if len(reports[0].Roll) != 1 || reports[0].RollSealed || !reports[1].RollSealed {
+		t.Fatalf("roll of the reports: %+v sealed %v, %v", reports[0].Roll, reports[0].RollSealed, reports[1].RollSealed)
+	}
+	b := reports[1].Batches[0]
+	if !slices.Equal(b.Rejected, []int{1}) || !slices.Equal(b.Reasons, []string{ballot.RejectNotOnRoll}) || !b.RecordOK {
+		t.Fatalf("honest batch recounted as %+v", b)
+	}
+	if len(reports[0].Issues)+len(reports[1].Issues) != 0 || len(reports[2].Issues) == 0 {
+		t.Fatalf("issues %v; want only the record that counted a vote off the roll", kinds(reports))
+	}
+	for _, is := range reports[2].Issues {
+		if is.Kind != audit.KindBatchRecord || is.TxID != "c2" {
+			t.Errorf("issue %+v; want batch_record of c2", is)
+		}
+	}
+	// Before the seal, no vote is checked against the roll.
+	unsealed := auditChain(t, [][]ledgertest.Tx{{loadRollTx("load", on), commitTxWith(t, "c", build(t, "CA", 1, off), nil)}})
+	if len(kinds(unsealed)) != 0 || len(unsealed[0].Batches[0].Rejected) != 0 {
+		t.Fatalf("unsealed roll: %v, %+v", kinds(unsealed), unsealed[0].Batches[0])
 	}
 }

@@ -113,6 +113,15 @@ CREATE TABLE IF NOT EXISTS election (
 	id     INTEGER PRIMARY KEY CHECK (id = 1),
 	record TEXT NOT NULL         -- JSON ballot.Election, as last written on the ledger
 );
+CREATE TABLE IF NOT EXISTS roll (
+	state     TEXT NOT NULL,
+	nullifier TEXT NOT NULL,     -- written on the roll by a VALID LoadRoll transaction
+	PRIMARY KEY (state, nullifier)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roll_seal (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	block INTEGER NOT NULL       -- block of the VALID SealRoll transaction
+);
 INSERT OR IGNORE INTO checkpoint (id, next) VALUES (1, 0);
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
@@ -157,15 +166,7 @@ func (x *Index) Checkpoint(ctx context.Context) (next uint64, lastHash []byte, e
 
 // NullifierUsed reports whether a counted vote of state used nullifier.
 func (x *Index) NullifierUsed(state, nullifier string) (bool, error) {
-	var one int
-	err := x.db.QueryRow(`SELECT 1 FROM votes WHERE state = ? AND nullifier = ? AND counted = 1 LIMIT 1`, state, nullifier).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("look up nullifier: %w", err)
-	}
-	return true, nil
+	return x.exists(`SELECT 1 FROM votes WHERE state = ? AND nullifier = ? AND counted = 1 LIMIT 1`, state, nullifier)
 }
 
 // Election returns the election record as last indexed, or nil if no
@@ -184,6 +185,30 @@ func (x *Index) Election() (*ballot.Election, error) {
 		return nil, fmt.Errorf("decode indexed election: %w", err)
 	}
 	return &e, nil
+}
+
+// OnRoll reports whether an indexed LoadRoll transaction wrote nullifier on
+// the roll of state.
+func (x *Index) OnRoll(state, nullifier string) (bool, error) {
+	return x.exists(`SELECT 1 FROM roll WHERE state = ? AND nullifier = ?`, state, nullifier)
+}
+
+// RollSealed reports whether an indexed transaction sealed the roll.
+func (x *Index) RollSealed() (bool, error) {
+	return x.exists(`SELECT 1 FROM roll_seal WHERE id = 1`)
+}
+
+// exists reports whether query returns a row.
+func (x *Index) exists(query string, args ...any) (bool, error) {
+	var one int
+	err := x.db.QueryRow(query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("index lookup: %w", err)
+	}
+	return true, nil
 }
 
 // BatchRoot returns the root of the indexed batch (state, seq), if any.

@@ -30,7 +30,7 @@ func (x *Index) Save(ctx context.Context, r audit.Report) (err error) {
 		return fmt.Errorf("save block %d: the index expects block %d next", r.Block.Number, next)
 	}
 	s := saver{ctx: ctx, tx: tx, r: r}
-	for _, step := range []func() error{s.block, s.txs, s.batches, s.election, s.issues, s.totals, s.checkpoint} {
+	for _, step := range []func() error{s.block, s.txs, s.batches, s.election, s.roll, s.issues, s.totals, s.checkpoint} {
 		if err := step(); err != nil {
 			return fmt.Errorf("save block %d: %w", r.Block.Number, err)
 		}
@@ -127,6 +127,27 @@ func (s saver) election() error {
 		return nil
 	}
 	return s.exec(`INSERT INTO election VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record`, jsonText(s.r.Election))
+}
+
+// roll keeps the roll entries and the seal the block wrote, for the
+// recount of later blocks.
+func (s saver) roll() error {
+	if len(s.r.Roll) > 0 {
+		stmt, err := s.tx.PrepareContext(s.ctx, `INSERT OR IGNORE INTO roll VALUES (?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range s.r.Roll {
+			if _, err := stmt.ExecContext(s.ctx, e.State, e.Nullifier); err != nil {
+				return fmt.Errorf("roll entry: %w", err)
+			}
+		}
+	}
+	if s.r.RollSealed {
+		return s.exec(`INSERT OR IGNORE INTO roll_seal VALUES (1, ?)`, s.r.Block.Number)
+	}
+	return nil
 }
 
 func (s saver) votes(bt audit.Batch) error {

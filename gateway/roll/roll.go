@@ -94,6 +94,9 @@ type Summary struct {
 	Voters int              `json:"voters"`    // distinct nullifiers
 	Rows   int              `json:"rows"`      // CSV rows read
 	States map[string]State `json:"states"`
+	// Entries is the roll as the ledger holds it (ballot.LoadRoll's input),
+	// sorted by nullifier; only with Options.Entries.
+	Entries []ballot.RollEntry `json:"-"`
 }
 
 // State is one state's part of the roll.
@@ -112,6 +115,9 @@ type Options struct {
 	Batch int
 	// Progress, if set, is told of every row read.
 	Progress Progress
+	// Entries asks for the roll's entries in the summary, to write the
+	// roll to the ledger.
+	Entries bool
 }
 
 // Progress is told how much work is done (internal/cli.Progress draws it).
@@ -178,6 +184,9 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	}
 	sum.Voters = len(leaves)
 	sum.Root = ballot.HashHex(ballot.MerkleRoot(leaves))
+	if o.Entries {
+		sum.Entries = rollEntries(members)
+	}
 	if o.Redis != nil {
 		if err := sizeBlooms(ctx, o.Redis, o.FalsePositiveRate, sum.States); err != nil {
 			return Summary{}, err
@@ -205,6 +214,18 @@ func distinct(members []member, states map[string]State) ([][32]byte, error) {
 		states[m.state] = st
 	}
 	return leaves, nil
+}
+
+// rollEntries returns the distinct members, sorted by nullifier as distinct
+// left them, as ledger roll entries.
+func rollEntries(sorted []member) []ballot.RollEntry {
+	entries := make([]ballot.RollEntry, 0, len(sorted))
+	for i, m := range sorted {
+		if i == 0 || sorted[i-1].nullifier != m.nullifier {
+			entries = append(entries, ballot.RollEntry{State: m.state, Nullifier: ballot.HashHex(m.nullifier)})
+		}
+	}
+	return entries
 }
 
 // sizeBlooms stores each state's Bloom shape for its roll unless one is

@@ -152,3 +152,40 @@ func TestLoadRefusesBadRolls(t *testing.T) {
 		t.Fatalf("repeated row: %+v, %v", sum, err)
 	}
 }
+
+// TestLoadEntries: the roll's ledger entries are its distinct voters with
+// their states, sorted, and as chunks they seal against the roll root.
+func TestLoadEntries(t *testing.T) {
+	data := generated(t, 50, "CA", "NY")
+	first := strings.SplitN(string(data), "\n", 3)[1]
+	data = append(data, first+"\n"...) // a repeated row
+	sum, err := Load(context.Background(), bytes.NewReader(data), secret, Options{Entries: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sorted := slices.IsSortedFunc(sum.Entries, func(a, b ballot.RollEntry) int { return strings.Compare(a.Nullifier, b.Nullifier) })
+	if len(sum.Entries) != 50 || !sorted {
+		t.Fatalf("%d entries, sorted %v", len(sum.Entries), sorted)
+	}
+	want := map[ballot.RollEntry]bool{}
+	ReadCSV(bytes.NewReader(data), func(_ int, e Entry) error {
+		want[ballot.RollEntry{State: e.State, Nullifier: ballot.HashHex(e.Nullifier(secret))}] = true
+		return nil
+	})
+	for _, e := range sum.Entries {
+		if !want[e] {
+			t.Fatalf("entry %+v is not a voter of the roll", e)
+		}
+	}
+	var recs []ballot.RollChunkRecord
+	for _, c := range ballot.ChunkRoll(sum.Entries) {
+		r, err := c.Check()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if _, err := ballot.SealRoll(sum.Root, recs); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -17,7 +17,8 @@ import (
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
-// ensureElection makes sure the ledger holds an election and Redis its roll.
+// ensureElection makes sure the ledger holds an election and its sealed
+// roll, and Redis the roll.
 // A new election gets a synthetic roll of cfg.Voters voters over the
 // template's states, and a window from now for cfg.Window.
 func (s *Stack) ensureElection(ctx context.Context) error {
@@ -72,6 +73,9 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 			return fmt.Errorf("roll root %s in Redis differs from the ledger's %s", summary.Root, existing.RollRoot)
 		}
 		s.log.Info("election on the ledger", "id", existing.ID, "states", len(existing.States), "closes_at", existing.ClosesAt)
+		if err := s.sealRoll(ctx, ledger, summary); err != nil {
+			s.log.Warn("the roll is not sealed on the ledger: eligibility is not enforced", "err", err)
+		}
 		return nil
 	}
 	e, err := s.template()
@@ -85,6 +89,23 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 		return err
 	}
 	s.log.Info("election set up on the ledger", "id", e.ID, "voters", summary.Voters, "roll_root", e.RollRoot, "closes_at", e.ClosesAt)
+	return s.sealRoll(ctx, ledger, summary)
+}
+
+// rollParallel is how many LoadRoll transactions are in flight at once.
+const rollParallel = 8
+
+// sealRoll writes the roll to the ledger and seals it against the roll root
+// (idempotent), with a progress bar, before any batch can be committed.
+func (s *Stack) sealRoll(ctx context.Context, ledger *fabricclient.Ballot, summary roll.Summary) error {
+	start := time.Now()
+	p := cli.NewProgress(os.Stderr, "writing voter roll to the ledger", int64(len(summary.Entries)))
+	seal, err := ledger.LoadRoll(ctx, summary.Entries, rollParallel, p)
+	p.Finish()
+	if err != nil {
+		return err
+	}
+	s.log.Info("voter roll sealed on the ledger", "voters", seal.Voters, "chunks", seal.Chunks, "roll_root", seal.Root, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -131,7 +152,7 @@ func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte) 
 	}
 	defer f.Close()
 	p := cli.NewProgress(os.Stderr, "loading voter roll", int64(s.cfg.Voters))
-	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{Redis: rdb, FalsePositiveRate: 0.0001, Progress: p})
+	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{Redis: rdb, FalsePositiveRate: 0.0001, Progress: p, Entries: true})
 	p.Finish()
 	if err != nil {
 		return roll.Summary{}, fmt.Errorf("load roll: %w", err)
