@@ -4,6 +4,8 @@
 //	votechain up       bring everything up (idempotent); prints the URLs
 //	votechain down     stop everything by PID (--wipe deletes all data)
 //	votechain status   what runs where
+//	votechain close    close the election now (Commission admin)
+//	votechain finalise freeze the results once every accepted vote is on the ledger
 package main
 
 import (
@@ -23,7 +25,10 @@ const usage = `Usage: votechain [flags] COMMAND
 Commands:
   up       bring the whole system up (network, Redis, election, batchers, gateway, explorer)
   down     stop every process by PID; --wipe also deletes ledgers, Redis data and the roll
-  status   show what runs on which port`
+  status   show what runs on which port
+  close    close the election on the ledger now; gateways refuse votes within 5 s
+  finalise freeze the results of the closed election; refused while accepted votes
+           are not yet on the ledger (it says how many remain), or within 5 s of the close`
 
 func main() {
 	cli.Main("votechain", run)
@@ -81,6 +86,17 @@ func run(ctx context.Context) error {
 			fmt.Printf("%-14s %-8s pid %-8d port %d\n", st.Name, state, st.PID, st.Port)
 		}
 		s.Network().Status(ctx).Print(os.Stdout)
+		return nil
+	case "close", "finalise":
+		change, done := s.CloseElection, "closed; run `votechain finalise` once the batchers have committed every accepted vote"
+		if cmd == "finalise" {
+			change, done = s.FinaliseElection, "finalised"
+		}
+		e, err := change(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("election %s %s\n", e.ID, done)
 		return nil
 	case "":
 		fs.Usage()

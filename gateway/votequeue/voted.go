@@ -111,3 +111,25 @@ func PendingVote(ctx context.Context, rdb redis.Cmdable, partition, nullifierHex
 func OnRoll(ctx context.Context, pipe redis.Pipeliner, partition string, raw []byte) [2]*redis.BoolCmd {
 	return [2]*redis.BoolCmd{pipe.SIsMember(ctx, RollKey(partition), raw), pipe.SIsMember(ctx, VotedKey(partition), raw)}
 }
+
+// PendingCounts returns how many accepted votes of each partition are not
+// yet acknowledged on the ledger (HLEN pending:{P}, one pipelined round
+// trip), leaving out partitions with none. The operator's finalise refuses
+// while any remain.
+func PendingCounts(ctx context.Context, rdb redis.Cmdable, partitions []string) (map[string]int64, error) {
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(partitions))
+	for i, p := range partitions {
+		cmds[i] = pipe.HLen(ctx, PendingKey(p))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("votequeue: count pending votes: %w", err)
+	}
+	out := map[string]int64{}
+	for i, p := range partitions {
+		if n := cmds[i].Val(); n > 0 {
+			out[p] = n
+		}
+	}
+	return out, nil
+}

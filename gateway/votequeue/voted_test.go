@@ -81,4 +81,7 @@ func TestAckUnderFence(t *testing.T) {
 	if got, err := PendingVote(ctx, rdb, "CA", votes[0].Nullifier); err != nil || got != "" {
 		t.Fatalf("PendingVote after Ack = %q, %v; want none", got, err)
 	}
+	if got, err := PendingCounts(ctx, rdb, []string{"CA", "NY"}); err != nil || len(got) != 1 || got["CA"] != 1 {
+		t.Fatalf("PendingCounts after Ack = %v, %v; want map[CA:1]", got, err)
+	}
 }

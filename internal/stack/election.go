@@ -14,7 +14,6 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // ensureElection makes sure the ledger holds an election and its sealed
@@ -29,11 +28,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	profile, err := s.net.Profile()
-	if err != nil {
-		return err
-	}
-	admin, err := fabricclient.Dial(profile, "Commission", fabricclient.WithUser("Admin"))
+	admin, err := s.dialAdmin()
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,33 @@ func (b *Ballot) SetupElection(ctx context.Context, e ballot.Election) error {
 	return nil
 }
 
+// CloseElection ends voting now (Commission admin identity only) and
+// returns the closed record.
+func (b *Ballot) CloseElection(ctx context.Context) (*ballot.Election, error) {
+	return b.transition(ctx, "CloseElection")
+}
+
+// FinaliseElection freezes the results of a closed election (Commission
+// admin identity only) and returns the finalised record. Callers check
+// first that every accepted vote is on the ledger: no batch can be
+// committed afterwards.
+func (b *Ballot) FinaliseElection(ctx context.Context) (*ballot.Election, error) {
+	return b.transition(ctx, "FinaliseElection")
+}
+
+// transition submits a status change of the election and decodes the new record.
+func (b *Ballot) transition(ctx context.Context, fn string) (*ballot.Election, error) {
+	result, err := b.contract.SubmitWithContext(ctx, fn)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fn, err)
+	}
+	var e ballot.Election
+	if err := json.Unmarshal(result, &e); err != nil {
+		return nil, fmt.Errorf("decode %s result: %w", fn, err)
+	}
+	return &e, nil
+}
+
 // Results reads national and per-state results summed from batch records.
 func (b *Ballot) Results(ctx context.Context) (ballot.Results, error) {
 	var r ballot.Results

@@ -1,0 +1,67 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// fakeAdmin is a ledger holding one election record.
+type fakeAdmin struct {
+	e         ballot.Election
+	finalised int
+}
+
+func (f *fakeAdmin) Election(context.Context) (*ballot.Election, error) { e := f.e; return &e, nil }
+
+func (f *fakeAdmin) CloseElection(context.Context) (*ballot.Election, error) {
+	return nil, errors.New("not used")
+}
+
+func (f *fakeAdmin) FinaliseElection(context.Context) (*ballot.Election, error) {
+	f.finalised++
+	f.e.Status = ballot.StatusFinalised
+	return f.Election(context.Background())
+}
+
+func TestFinaliseRefusesUntilDrained(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client()
+	closedAt := time.Now()
+	ledger := &fakeAdmin{e: ballot.Election{ID: "e1", States: []string{"CA", "NY", "TX"}, Status: ballot.StatusConfigured}}
+
+	if _, err := finalise(ctx, ledger, rdb, closedAt); err == nil || !strings.Contains(err.Error(), "votechain close") {
+		t.Fatalf("finalise while open: %v; want an error naming votechain close", err)
+	}
+	ledger.e.Status, ledger.e.ClosedAt = ballot.StatusClosed, closedAt
+	if _, err := finalise(ctx, ledger, rdb, closedAt.Add(time.Second)); err == nil || !strings.Contains(err.Error(), "run finalise again in") {
+		t.Fatalf("finalise 1 s after the close: %v; want to be told to wait", err)
+	}
+
+	later := closedAt.Add(CloseSettle)
+	rdb.HSet(ctx, votequeue.PendingKey("CA"), "n1", "v1", "n2", "v2")
+	rdb.HSet(ctx, votequeue.PendingKey("TX"), "n3", "v3")
+	_, err := finalise(ctx, ledger, rdb, later)
+	var nd *NotDrainedError
+	if !errors.As(err, &nd) || nd.Remaining() != 3 || !strings.Contains(err.Error(), "3 accepted votes are not yet on the ledger (CA 2, TX 1)") {
+		t.Fatalf("finalise with 3 pending votes: %v; want NotDrainedError naming 3 (CA 2, TX 1)", err)
+	}
+	rdb.HDel(ctx, votequeue.PendingKey("CA"), "n1", "n2")
+	if _, err := finalise(ctx, ledger, rdb, later); !errors.As(err, &nd) || nd.Remaining() != 1 {
+		t.Fatalf("finalise with 1 pending vote: %v", err)
+	}
+	if ledger.finalised != 0 {
+		t.Fatal("the ledger was asked to finalise before the queue drained")
+	}
+	rdb.Del(ctx, votequeue.PendingKey("TX"))
+	e, err := finalise(ctx, ledger, rdb, later)
+	if err != nil || e.Status != ballot.StatusFinalised || ledger.finalised != 1 {
+		t.Fatalf("finalise once drained: %+v, %v, %d ledger calls", e, err, ledger.finalised)
+	}
+}
