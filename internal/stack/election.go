@@ -14,6 +14,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // ensureElection makes sure the ledger holds an election and its sealed
