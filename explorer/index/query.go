@@ -333,20 +333,55 @@ func (x *Index) BlockIssues(ctx context.Context, n uint64) ([]Issue, error) {
 
 // IssueCounts counts issues by kind.
 func (x *Index) IssueCounts(ctx context.Context) (map[string]int64, error) {
+	return countBy(ctx, x.db, `SELECT kind, COUNT(*) FROM issues GROUP BY kind`)
+}
+
+// countBy runs query, which returns (key, count) rows, into a map.
+func countBy(ctx context.Context, db *sql.DB, query string) (map[string]int64, error) {
 	type kc struct {
-		kind string
-		n    int64
+		key string
+		n   int64
 	}
-	rows, err := list(ctx, x.db, func(r rowScanner) (kc, error) {
+	rows, err := list(ctx, db, func(r rowScanner) (kc, error) {
 		var k kc
-		err := r.Scan(&k.kind, &k.n)
+		err := r.Scan(&k.key, &k.n)
 		return k, err
-	}, `SELECT kind, COUNT(*) FROM issues GROUP BY kind`)
+	}, query)
 	out := map[string]int64{}
 	for _, r := range rows {
-		out[r.kind] = r.n
+		out[r.key] = r.n
 	}
 	return out, err
+}
+
+// RejectedByReason counts the recount's rejected votes by reason
+// (ballot.Reject*).
+func (x *Index) RejectedByReason(ctx context.Context) (map[string]int64, error) {
+	return countBy(ctx, x.db, `SELECT j.value, COUNT(*) FROM batches, json_each(batches.reasons) AS j GROUP BY j.value`)
+}
+
+// Roll is the roll as the indexed blocks wrote it.
+type Roll struct {
+	Voters    int64  `json:"voters"`     // roll entries LoadRoll transactions wrote
+	Sealed    bool   `json:"sealed"`     // a SealRoll transaction sealed it
+	SealBlock uint64 `json:"seal_block"` // the block of that transaction
+}
+
+// Roll returns the indexed roll's size and seal.
+func (x *Index) Roll(ctx context.Context) (Roll, error) {
+	var r Roll
+	if err := x.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM roll`).Scan(&r.Voters); err != nil {
+		return r, fmt.Errorf("count roll: %w", err)
+	}
+	err := x.db.QueryRowContext(ctx, `SELECT block FROM roll_seal WHERE id = 1`).Scan(&r.SealBlock)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return r, nil
+	case err != nil:
+		return r, fmt.Errorf("read roll seal: %w", err)
+	}
+	r.Sealed = true
+	return r, nil
 }
 
 // Throughput returns votes counted per second over the latest n seconds

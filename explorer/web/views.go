@@ -370,18 +370,20 @@ type auditRow struct {
 }
 
 type auditView struct {
-	Totals        index.Totals    `json:"totals"`
-	LedgerHeight  uint64          `json:"ledger_height"`
-	InSync        bool            `json:"in_sync"` // every block of the ledger is indexed
-	LedgerError   string          `json:"ledger_error,omitempty"`
-	BrokenBlocks  int64           `json:"broken_blocks"`
-	Recount       ballot.Results  `json:"recount"`
-	Chaincode     *ballot.Results `json:"chaincode,omitempty"`
-	Rows          []auditRow      `json:"rows"`
-	LedgerBatches int64           `json:"chaincode_batches"`
-	Match         bool            `json:"match"` // every count and the batch count agree
-	Issues        []index.Issue   `json:"issues"`
-	Pager         Pager           `json:"issues_pager"`
+	Totals        index.Totals     `json:"totals"`
+	LedgerHeight  uint64           `json:"ledger_height"`
+	InSync        bool             `json:"in_sync"` // every block of the ledger is indexed
+	LedgerError   string           `json:"ledger_error,omitempty"`
+	BrokenBlocks  int64            `json:"broken_blocks"`
+	Recount       ballot.Results   `json:"recount"`
+	Chaincode     *ballot.Results  `json:"chaincode,omitempty"`
+	Rows          []auditRow       `json:"rows"`
+	Rejected      map[string]int64 `json:"rejected_by_reason"` // the recount's rejections by reason (ballot.Reject*)
+	Roll          index.Roll       `json:"roll"`               // the roll the blocks wrote, and its seal
+	LedgerBatches int64            `json:"chaincode_batches"`
+	Match         bool             `json:"match"` // every count and the batch count agree
+	Issues        []index.Issue    `json:"issues"`
+	Pager         Pager            `json:"issues_pager"`
 }
 
 func (s *Server) audit(r *http.Request) (any, error) {
@@ -395,6 +397,12 @@ func (s *Server) audit(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if v.BrokenBlocks, err = s.cfg.Index.BrokenBlocks(ctx); err != nil {
+		return nil, err
+	}
+	if v.Rejected, err = s.cfg.Index.RejectedByReason(ctx); err != nil {
+		return nil, err
+	}
+	if v.Roll, err = s.cfg.Index.Roll(ctx); err != nil {
 		return nil, err
 	}
 	v.LedgerHeight, v.LedgerError = s.ledgerHeight(ctx)
