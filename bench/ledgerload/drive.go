@@ -23,6 +23,10 @@ type Drive struct {
 	Prebuilt   int           // batches built before the clock starts
 	SeqBase    uint64        // first sequence number (>= DriverSeqBase, fresh for this run)
 	StopAfter  int           // if > 0, stop once this many votes are committed (filling the ledger)
+	// Roll, if set, casts the votes as these voters, each once, so that a
+	// chaincode with a sealed roll counts them (the ceiling with
+	// eligibility); else every vote is of a random voter.
+	Roll []ballot.RollEntry
 }
 
 // DriveResult is what the drive achieved.
@@ -55,10 +59,15 @@ func SeqBaseFor(now time.Time) uint64 {
 func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d Drive) (DriveResult, error) {
 	var seq atomic.Uint64
 	seq.Store(d.SeqBase)
+	voters := newRollVoters(d.Roll)
 	build := func() (ballot.Batch, error) {
 		n := seq.Add(1) - 1
 		state := e.States[n%uint64(len(e.States))]
-		return RandomBatch(state, n, e.Candidates, d.VotesPerTx, time.Now())
+		b, err := RandomBatch(state, n, e.Candidates, d.VotesPerTx, time.Now())
+		if err != nil || d.Roll == nil {
+			return b, err
+		}
+		return voters.cast(b)
 	}
 	ready := make(chan ballot.Batch, max(d.Prebuilt, d.InFlight))
 	for range cap(ready) {
@@ -151,4 +160,28 @@ func RandomBatch(state string, seq uint64, candidates []string, n int, castAt ti
 		return ballot.Batch{}, fmt.Errorf("ledgerload: %w", err)
 	}
 	return b, nil
+}
+
+// rollVoters hands out each state's roll voters in turn.
+type rollVoters map[string][]string
+
+func newRollVoters(roll []ballot.RollEntry) rollVoters {
+	v := rollVoters{}
+	for _, e := range roll {
+		v[e.State] = append(v[e.State], e.Nullifier)
+	}
+	return v
+}
+
+// cast gives b's votes the state's next unused roll voters and rebuilds it.
+func (v rollVoters) cast(b ballot.Batch) (ballot.Batch, error) {
+	left := v[b.State]
+	if len(left) < len(b.Votes) {
+		return ballot.Batch{}, fmt.Errorf("ledgerload: the roll of %s has %d voters left, %d needed", b.State, len(left), len(b.Votes))
+	}
+	for i := range b.Votes {
+		b.Votes[i].Nullifier = left[i]
+	}
+	v[b.State] = left[len(b.Votes):]
+	return ballot.BuildBatch(b.State, b.Seq, b.Votes)
 }
