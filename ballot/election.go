@@ -29,6 +29,11 @@ type Election struct {
 	RollRoot   string    `json:"roll_root"` // hex Merkle root over the roll's nullifiers (sorted)
 	Status     string    `json:"status"`    // "configured" | "closed" | "finalised"
 
+	// Batchers are the certificate subject common names of the Commission
+	// client identities allowed to commit batches (see MayCommit), e.g.
+	// "User2@commission.votechain.test". Empty: any Commission client.
+	Batchers []string `json:"batchers,omitempty"`
+
 	// ClosedAt is when CloseElection ran (transaction time); zero while
 	// configured. Closing early ends the voting window at ClosedAt.
 	ClosedAt time.Time `json:"closed_at,omitzero"`
@@ -51,11 +56,18 @@ func (e *Election) Validate() error {
 		return fmt.Errorf("ballot: election opens_at %s is not before closes_at %s", e.OpensAt.Format(time.RFC3339), e.ClosesAt.Format(time.RFC3339))
 	case !isLowerHex(e.RollRoot, 64):
 		return fmt.Errorf("ballot: roll_root %q is not 64 lowercase hex characters", truncate(e.RollRoot))
+	case len(e.Batchers) > maxBatchers:
+		return fmt.Errorf("ballot: election names %d batchers; at most %d", len(e.Batchers), maxBatchers)
 	case e.Status != StatusConfigured && e.Status != StatusClosed && e.Status != StatusFinalised:
 		return fmt.Errorf("ballot: unknown election status %q", truncate(e.Status))
 	}
 	if err := validList("state", e.States, ValidState); err != nil {
 		return err
+	}
+	if len(e.Batchers) > 0 {
+		if err := validList("batcher", e.Batchers, validCommonName); err != nil {
+			return err
+		}
 	}
 	return validList("candidate", e.Candidates, ValidCandidate)
 }
@@ -77,6 +89,20 @@ func validList(what string, list []string, valid func(string) bool) error {
 		seen[s] = true
 	}
 	return nil
+}
+
+// maxBatchers bounds the batcher identities an election record names.
+const maxBatchers = 64
+
+// validCommonName reports whether s is a plausible certificate common name:
+// 1..128 printable ASCII characters.
+func validCommonName(s string) bool { return inCharset(s, 1, 128, &printableChars) }
+
+// MayCommit reports whether the Commission client whose certificate's
+// common name is cn may commit batches: it is one of Batchers, or Batchers
+// is empty.
+func (e *Election) MayCommit(cn string) bool {
+	return len(e.Batchers) == 0 || slices.Contains(e.Batchers, cn)
 }
 
 // HasState reports whether s is one of the election's states.

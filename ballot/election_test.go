@@ -41,6 +41,9 @@ func TestElectionValidate(t *testing.T) {
 		{"repeated state", func(e *Election) { e.States = []string{"CA", "CA"} }, "twice"},
 		{"no candidates", func(e *Election) { e.Candidates = nil }, "no candidates"},
 		{"repeated candidate", func(e *Election) { e.Candidates = []string{"bob", "bob"} }, "twice"},
+		{"batchers", func(e *Election) { e.Batchers = []string{"User2@commission.votechain.test"} }, ""},
+		{"bad batcher", func(e *Election) { e.Batchers = []string{"a\nb"} }, "invalid batcher"},
+		{"repeated batcher", func(e *Election) { e.Batchers = []string{"b", "b"} }, "twice"},
 	}
 	for _, tt := range tests {
 		e := testElection()
@@ -52,6 +55,17 @@ func TestElectionValidate(t *testing.T) {
 		case tt.errHas != "" && (err == nil || !strings.Contains(err.Error(), tt.errHas)):
 			t.Errorf("%s: error %v, want one mentioning %q", tt.name, err, tt.errHas)
 		}
+	}
+}
+
+func TestElectionMayCommit(t *testing.T) {
+	e := testElection()
+	if !e.MayCommit("anyone") {
+		t.Fatal("with no batchers listed any Commission client may commit")
+	}
+	e.Batchers = []string{"User2@c", "User3@c"}
+	if !e.MayCommit("User3@c") || e.MayCommit("User1@c") || e.MayCommit("") {
+		t.Fatal("with batchers listed only they may commit")
 	}
 }
 

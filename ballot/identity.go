@@ -81,9 +81,10 @@ func newCharset(ranges ...string) (c charset) {
 }
 
 var (
-	stateChars    = newCharset("AZ", "09")
-	identChars    = newCharset("AZ", "az", "09", "_", "-")
-	lowerHexChars = newCharset("09", "af")
+	stateChars     = newCharset("AZ", "09")
+	identChars     = newCharset("AZ", "az", "09", "_", "-")
+	lowerHexChars  = newCharset("09", "af")
+	printableChars = newCharset(" ~")
 )
 
 // inCharset reports whether s has min..max bytes, each in set.

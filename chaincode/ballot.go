@@ -292,6 +292,25 @@ func requireCommission(ctx contractapi.TransactionContextInterface) error {
 	return nil
 }
 
+// requireBatcher refuses callers that are not a batcher of the election:
+// a Commission client whose certificate's common name the record lists
+// (ballot.Election.MayCommit). The gateway's and explorer's identities can
+// thus only evaluate.
+func requireBatcher(ctx contractapi.TransactionContextInterface, e *ballot.Election) error {
+	cert, err := ctx.GetClientIdentity().GetX509Certificate()
+	if err != nil {
+		return fmt.Errorf("read caller certificate: %w", err)
+	}
+	if cert == nil || !e.MayCommit(cert.Subject.CommonName) {
+		cn := ""
+		if cert != nil {
+			cn = cert.Subject.CommonName
+		}
+		return fmt.Errorf("caller %q is not a batcher of election %s: only %v may commit batches", cn, e.ID, e.Batchers)
+	}
+	return nil
+}
+
 // requireAdmin refuses callers that are not Commission admins.
 func requireAdmin(ctx contractapi.TransactionContextInterface) error {
 	if err := requireCommission(ctx); err != nil {

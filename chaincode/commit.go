@@ -12,7 +12,8 @@ import (
 )
 
 // CommitBatch records a batch of votes (JSON ballot.Batch) and returns its
-// record (JSON ballot.BatchRecord). Only Commission clients may call it.
+// record (JSON ballot.BatchRecord). Only the Commission clients the election
+// record names as batchers may call it (ballot.Election.MayCommit).
 //
 // The batch must decode strictly, hold at most MaxBatchVotes votes, and its
 // claimed root and tallies must equal those recomputed from its votes. The
@@ -55,14 +56,17 @@ func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface
 	if err != nil {
 		return "", err
 	}
+	e, err := decodeElection(in.election)
+	if err != nil {
+		return "", err
+	}
+	if err := requireBatcher(ctx, e); err != nil {
+		return "", err
+	}
 	if prev, err := committedBatch(in.record, b); err != nil || prev != "" {
 		return prev, err
 	}
 	now, err := c.txTime(ctx)
-	if err != nil {
-		return "", err
-	}
-	e, err := decodeElection(in.election)
 	if err != nil {
 		return "", err
 	}

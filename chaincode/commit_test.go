@@ -171,6 +171,29 @@ func TestClockSkew(t *testing.T) {
 		t.Fatalf("commit at the skew bound: %v", err)
 	}
 }
+
+// TestCommitBatchOnlyByBatchers: with batchers named in the election record,
+// another Commission client (the gateway's, the explorer's) cannot commit a
+// batch, nor even retry a committed one; a named batcher can.
+func TestCommitBatchOnlyByBatchers(t *testing.T) {
+	h := newHarness(t)
+	e := testElection()
+	e.Batchers = []string{"User2@commission.votechain.test"}
+	h.must(commissionAdmin, h.setupFn(e))
+	h.now = opens.Add(time.Hour)
+	b := batch(t, "CA", 1, votes("CA", 0, 2))
+	gateway := fakeIdentity{msp: CommissionMSP, ous: []string{"client"}, cn: "User1@commission.votechain.test"}
+	batcher := fakeIdentity{msp: CommissionMSP, ous: []string{"client"}, cn: "User2@commission.votechain.test"}
+	_, err := h.call(gateway, h.commitFn(b))
+	wantErr(t, "commit by the gateway", err, "is not a batcher")
+	h.must(batcher, h.commitFn(b))
+	_, err = h.call(gateway, h.commitFn(b))
+	wantErr(t, "retry by the gateway", err, "is not a batcher")
+	outsider := fakeIdentity{msp: "ObserversMSP", ous: []string{"client"}, cn: "User2@commission.votechain.test"}
+	_, err = h.call(outsider, h.commitFn(b))
+	wantErr(t, "commit by another MSP", err, "not a CommissionMSP client")
+}
+
 func TestCommitBatchWithoutElection(t *testing.T) {
 	h := newHarness(t)
 	_, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 1)))

@@ -220,9 +220,10 @@ func (it *fakeIterator) Next() (*queryresult.KV, error) {
 type fakeIdentity struct {
 	msp      string
 	ous      []string
-	failMSP  bool // GetMSPID fails
-	failCert bool // GetX509Certificate fails
-	noCert   bool // GetX509Certificate finds no certificate
+	cn       string // certificate subject common name
+	failMSP  bool   // GetMSPID fails
+	failCert bool   // GetX509Certificate fails
+	noCert   bool   // GetX509Certificate finds no certificate
 }
 
 var _ cid.ClientIdentity = fakeIdentity{}
@@ -251,7 +252,7 @@ func (f fakeIdentity) GetX509Certificate() (*x509.Certificate, error) {
 	case f.noCert:
 		return nil, nil
 	}
-	return &x509.Certificate{Subject: pkix.Name{OrganizationalUnit: f.ous}}, nil
+	return &x509.Certificate{Subject: pkix.Name{OrganizationalUnit: f.ous, CommonName: f.cn}}, nil
 }
 
 // txContext returns a transaction context over the stub for caller.
