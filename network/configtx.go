@@ -61,22 +61,25 @@ var RaftOptions = map[string]any{
 
 // SmartBFT timeouts, chosen for one machine that may be loaded (2 shared
 // cores) rather than SmartBFT's defaults for a WAN (forward 2 s, complain
-// 20 s, heartbeat 1 min). The gateway sends each transaction to all four
+// 20 s, heartbeat 1 min): short enough that a dead or silent leader is
+// replaced within about 5 s, so the batcher's lost-transaction recovery keeps
+// every vote's 202→commit under 15 s; long enough that a loaded but live
+// leader (heartbeats every 0.5 s) is not replaced. The gateway sends each transaction to all four
 // orderers, so followers hold every request the leader should order.
 const (
 	// BFTRequestForwardTimeout: a follower still holding a request after
 	// this forwards it to the leader.
-	BFTRequestForwardTimeout = 2 * time.Second
+	BFTRequestForwardTimeout = 1 * time.Second
 	// BFTRequestComplainTimeout: a follower whose forwarded request is still
 	// not ordered after this complains about the leader; complaints from a
 	// quorum start a view change (a new leader).
-	BFTRequestComplainTimeout = 8 * time.Second
+	BFTRequestComplainTimeout = 4 * time.Second
 	// BFTRequestTimeout bounds how long a silent or censoring leader can hold
 	// up a request before the followers replace it.
 	BFTRequestTimeout = BFTRequestForwardTimeout + BFTRequestComplainTimeout
 	// BFTLeaderHeartbeatTimeout: followers that hear nothing from the leader
 	// for this long (heartbeats every tenth of it) replace it, even when idle.
-	BFTLeaderHeartbeatTimeout = 10 * time.Second
+	BFTLeaderHeartbeatTimeout = 5 * time.Second
 	// BFTViewChangeTimeout: a view change that has not completed after this
 	// moves on to the next leader.
 	BFTViewChangeTimeout = 10 * time.Second
