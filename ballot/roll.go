@@ -12,16 +12,16 @@ import (
 // the roll's distinct nullifiers in ascending byte order (the leaves are the
 // nullifiers themselves). The commission writes the roll to the ledger in
 // chunks of RollChunkEntries consecutive entries of that order, one chunk per
-// transaction (RollChunk); each chunk's entries become RollKey keys and the
-// chunk's summary a RollChunkRecord. Because every chunk but the last holds
-// exactly RollChunkEntries (a power of two) leaves, each is a whole subtree,
-// and the roll root is the RFC 6962 root over the chunks' roots: SealRoll
-// checks the loaded chunks against the election's root that way, reading a
-// few hundred chunk records instead of a million entries.
+// transaction (RollChunk). Each entry marks its nullifier key (NullifierKey
+// of its state) with RollValue, so that CommitBatch learns with one read per
+// vote both whether the voter is on the roll (the key exists) and whether
+// they have voted (the key holds a NullifierRecord instead of the mark); the
+// chunk's summary goes under RollChunkKey. Because every chunk but the last
+// holds exactly RollChunkEntries (a power of two) leaves, each is a whole
+// subtree, and the roll root is the RFC 6962 root over the chunks' roots:
+// SealRoll checks the loaded chunks against the election's root that way,
+// reading a few hundred chunk records instead of a million entries.
 const (
-	// RollObject is the composite-key object type of roll entries:
-	// attributes [state, nullifier].
-	RollObject = "roll"
 	// RollChunkObject is the composite-key object type of loaded chunk
 	// records: attribute [index as 10 zero-padded digits].
 	RollChunkObject = "rollchunk"
@@ -33,12 +33,14 @@ const (
 	RollChunkEntries = 8192
 )
 
-// RollValue is the value stored under every RollKey (Fabric treats an empty
-// value as a deletion).
+// RollValue is the value under the NullifierKey of a voter on the roll who
+// has not voted (Fabric treats an empty value as a deletion). Counting the
+// voter's vote replaces it with the NullifierRecord.
 var RollValue = []byte{'1'}
 
-// RollKey is the ledger key marking nullifier as on the roll of state.
-func RollKey(state, nullifier string) string { return compositeKey(RollObject, state, nullifier) }
+// OnRollUnused reports whether value, stored under a NullifierKey, is the
+// roll's mark: the voter is on the roll and has not voted.
+func OnRollUnused(value []byte) bool { return bytes.Equal(value, RollValue) }
 
 // RollChunkKey is the ledger key of the record of roll chunk index.
 func RollChunkKey(index int) string {

@@ -201,12 +201,18 @@ func (c *BallotContract) GetBatch(ctx contractapi.TransactionContextInterface, s
 }
 
 // LocateNullifier returns where a used nullifier's vote sits on the ledger
-// (JSON ballot.NullifierRecord), or a ballot.NotFound error if it is unused.
+// (JSON ballot.NullifierRecord), or a ballot.NotFound error if it is unused
+// (on the roll or not).
 func (c *BallotContract) LocateNullifier(ctx contractapi.TransactionContextInterface, state, nullifier string) (string, error) {
 	if !ballot.ValidState(state) || !ballot.ValidNullifier(nullifier) {
 		return "", fmt.Errorf("invalid state %q or nullifier %q", state, nullifier)
 	}
-	return getRaw(ctx, ballot.NullifierKey(state, nullifier), ballot.NotFound(fmt.Sprintf("nullifier %s is not used in %s", nullifier, state)))
+	unused := ballot.NotFound(fmt.Sprintf("nullifier %s is not used in %s", nullifier, state))
+	rec, err := getRaw(ctx, ballot.NullifierKey(state, nullifier), unused)
+	if err == nil && ballot.OnRollUnused([]byte(rec)) {
+		return "", unused
+	}
+	return rec, err
 }
 
 // errNoElection is returned (wrapped) by loadElection before set-up; clients

@@ -38,7 +38,8 @@ import (
 //
 // Ledger access is two exchanges with the peer, whatever the batch size:
 // one GetMultipleStates reads the batch key, the election, the roll's seal
-// and every nullifier with its roll entry, and one write batch carries every write (Fabric 3.1; with the
+// and every nullifier key (which holds the roll's mark for a voter on the
+// roll who has not voted), and one write batch carries every write (Fabric 3.1; with the
 // peer's batching off the shim falls back to one exchange per key).
 func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface, batchJSON string) (string, error) {
 	if err := requireCommission(ctx); err != nil {
@@ -97,15 +98,17 @@ type batchInputs struct {
 	record   []byte              // the batch's stored record; nil if not committed
 	election []byte              // the election record; nil before set-up
 	sealed   bool                // the roll is sealed: only its voters count
-	used     map[string]struct{} // the batch's nullifiers already on the ledger
-	onRoll   map[string]struct{} // the batch's nullifiers on the roll of its state
+	used     map[string]struct{} // the batch's nullifiers already used on the ledger
+	onRoll   map[string]struct{} // the batch's nullifiers on the roll of its state (used or not)
 }
 
 // readForBatch reads the batch key, the election, the roll's seal and every
-// distinct nullifier of b with its roll entry in one GetMultipleStates.
+// distinct nullifier key of b in one GetMultipleStates. A nullifier key
+// holding the roll's mark is on the roll and unused; one holding a record is
+// used (and, once the roll is sealed, on the roll).
 func readForBatch(stub shim.ChaincodeStubInterface, b ballot.Batch) (batchInputs, error) {
 	const fixed = 3 // the batch key, the election key and the roll seal come first
-	keys := make([]string, fixed, fixed+2*len(b.Votes))
+	keys := make([]string, fixed, fixed+len(b.Votes))
 	keys[0], keys[1], keys[2] = ballot.BatchKey(b.State, b.Seq), ballot.ElectionKey, ballot.RollSealKey
 	nullifiers := make([]string, 0, len(b.Votes))
 	seen := make(map[string]struct{}, len(b.Votes))
@@ -113,7 +116,7 @@ func readForBatch(stub shim.ChaincodeStubInterface, b ballot.Batch) (batchInputs
 		if _, dup := seen[v.Nullifier]; !dup {
 			seen[v.Nullifier] = struct{}{}
 			nullifiers = append(nullifiers, v.Nullifier)
-			keys = append(keys, ballot.NullifierKey(b.State, v.Nullifier), ballot.RollKey(b.State, v.Nullifier))
+			keys = append(keys, ballot.NullifierKey(b.State, v.Nullifier))
 		}
 	}
 	vals, err := stub.GetMultipleStates(keys...)
@@ -126,11 +129,12 @@ func readForBatch(stub shim.ChaincodeStubInterface, b ballot.Batch) (batchInputs
 	in := batchInputs{record: vals[0], election: vals[1], sealed: vals[2] != nil,
 		used: make(map[string]struct{}), onRoll: make(map[string]struct{}, len(nullifiers))}
 	for i, n := range nullifiers {
-		if vals[fixed+2*i] != nil {
-			in.used[n] = struct{}{}
-		}
-		if vals[fixed+2*i+1] != nil {
+		switch v := vals[fixed+i]; {
+		case v == nil:
+		case ballot.OnRollUnused(v):
 			in.onRoll[n] = struct{}{}
+		default:
+			in.onRoll[n], in.used[n] = struct{}{}, struct{}{}
 		}
 	}
 	return in, nil

@@ -18,7 +18,8 @@ type NullifierPage struct {
 }
 
 // ListNullifiers returns a page of the nullifiers used in state (JSON
-// NullifierPage), for rebuilding the gateway's Bloom filters from the ledger
+// NullifierPage; the roll's unused marks are skipped, so a page may hold
+// fewer than pageSize with more to come: follow the bookmark), for rebuilding the gateway's Bloom filters from the ledger
 // after a Redis loss. Pass "" as bookmark for the first page. Paginated range
 // queries only run in evaluate (read-only) transactions.
 func (c *BallotContract) ListNullifiers(ctx contractapi.TransactionContextInterface, state, bookmark string, pageSize int) (string, error) {
@@ -34,7 +35,8 @@ func (c *BallotContract) ListNullifiers(ctx contractapi.TransactionContextInterf
 	}
 	defer it.Close()
 	page := NullifierPage{Nullifiers: make([]string, 0, pageSize)}
-	for it.HasNext() {
+	read := 0
+	for ; it.HasNext(); read++ {
 		kv, err := it.Next()
 		if err != nil {
 			return "", fmt.Errorf("list nullifiers of %s: %w", state, err)
@@ -43,9 +45,11 @@ func (c *BallotContract) ListNullifiers(ctx contractapi.TransactionContextInterf
 		if err != nil || len(attrs) != 2 {
 			return "", fmt.Errorf("malformed nullifier key %q", kv.Key)
 		}
-		page.Nullifiers = append(page.Nullifiers, attrs[1])
+		if !ballot.OnRollUnused(kv.Value) { // a voter on the roll who has not voted
+			page.Nullifiers = append(page.Nullifiers, attrs[1])
+		}
 	}
-	if len(page.Nullifiers) == pageSize {
+	if read == pageSize {
 		page.Bookmark = meta.GetBookmark()
 	}
 	return marshal(page)

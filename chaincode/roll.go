@@ -18,10 +18,12 @@ const maxRollChunkBytes = 64<<10 + ballot.RollChunkEntries*110
 var errRollSealed = errors.New("the roll is sealed: it can no longer be loaded or changed")
 
 // LoadRoll writes one chunk of the election's roll (JSON ballot.RollChunk:
-// its index and entries, nullifiers strictly ascending) as one key per
-// entry (ballot.RollKey, scoped by state) and the chunk's record
-// (ballot.RollChunkRecord, returned as JSON). Only a Commission admin may
-// call it, and only before the roll is sealed. Chunks are independent
+// its index and entries, nullifiers strictly ascending): each entry's
+// nullifier key (ballot.NullifierKey of its state) gets the roll's mark
+// (ballot.RollValue), and the chunk's record (ballot.RollChunkRecord,
+// returned as JSON) its own key. Only a Commission admin may call it, and
+// only before the roll is sealed and before any batch is committed (so a
+// mark never overwrites a used nullifier). Chunks are independent
 // transactions, so they may be submitted concurrently and in any order.
 // Loading a chunk again with the same entries (the same root) writes
 // nothing and returns the stored record; different entries under a loaded
@@ -49,6 +51,12 @@ func (c *BallotContract) LoadRoll(ctx contractapi.TransactionContextInterface, c
 	if vals[0] != nil {
 		return "", errRollSealed
 	}
+	if batch, err := anyBatch(ctx); err != nil || batch != "" {
+		if err == nil {
+			err = fmt.Errorf("batch %s is committed; the roll can no longer be loaded", batch)
+		}
+		return "", err
+	}
 	if vals[1] != nil {
 		var prev ballot.RollChunkRecord
 		if err := json.Unmarshal(vals[1], &prev); err != nil {
@@ -61,7 +69,7 @@ func (c *BallotContract) LoadRoll(ctx contractapi.TransactionContextInterface, c
 	}
 	stub.StartWriteBatch()
 	for _, e := range chunk.Entries {
-		if err := stub.PutState(ballot.RollKey(e.State, e.Nullifier), ballot.RollValue); err != nil {
+		if err := stub.PutState(ballot.NullifierKey(e.State, e.Nullifier), ballot.RollValue); err != nil {
 			return "", fmt.Errorf("write roll entry: %w", err)
 		}
 	}

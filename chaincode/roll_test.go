@@ -76,7 +76,7 @@ func TestRollOnLedger(t *testing.T) {
 		!rec.Tallies.Equal(ballot.TallyOf(vs[:2])) {
 		t.Fatalf("record %+v", rec)
 	}
-	if s := h.stub; s.multiGets != 1 || s.keysRead != 3+2*4 || s.gets != 0 {
+	if s := h.stub; s.multiGets != 1 || s.keysRead != 3+4 || s.gets != 0 {
 		t.Fatalf("CommitBatch read %d keys in %d GetMultipleStates and %d GetState", s.keysRead, s.multiGets, s.gets)
 	}
 	// Voter 0 is on the roll of CA, not of NY.
@@ -84,10 +84,30 @@ func TestRollOnLedger(t *testing.T) {
 	if err != nil || rec.Counted != 0 || rec.Reason(0) != ballot.RejectNotOnRoll {
 		t.Fatalf("a CA voter in NY: %+v (%v)", rec, err)
 	}
-	// The rejected votes used no nullifier: not even a vote on the roll's
-	// repeat is a duplicate of them.
+	// The rejected votes used no nullifier, and a voter on the roll who
+	// has not voted is no used nullifier either.
 	_, err = h.call(observerAdmin, locate(h, "CA", vs[2].Nullifier))
 	wantErr(t, "a not_on_roll vote's nullifier", err, "not used")
+	_, err = h.call(observerAdmin, locate(h, "CA", vote("CA", 0, "alice").Nullifier))
+	wantErr(t, "an unused roll voter's nullifier", err, "not used")
+	if used, _ := listAll(t, h, "CA", 3); !slices.Equal(used, sortedNullifiers(vs[:2])) {
+		t.Fatalf("ListNullifiers(CA) = %v; want only the two counted voters", used)
+	}
+	// A second vote of a roll voter is a duplicate.
+	rec, err = h.commit(batch(t, "CA", 2, []ballot.Vote{vote("CA", 9, "bob")}))
+	if err != nil || rec.Reason(0) != ballot.RejectDuplicate {
+		t.Fatalf("a roll voter voting again: %+v (%v)", rec, err)
+	}
+}
+
+// sortedNullifiers returns the votes' nullifiers in key order.
+func sortedNullifiers(vs []ballot.Vote) []string {
+	var ns []string
+	for _, v := range vs {
+		ns = append(ns, v.Nullifier)
+	}
+	slices.Sort(ns)
+	return ns
 }
 
 // TestSealRollAfterBatch: once a batch is committed without a sealed roll,
@@ -100,4 +120,8 @@ func TestSealRollAfterBatch(t *testing.T) {
 	}
 	_, err := h.call(commissionAdmin, h.sealFn())
 	wantErr(t, "SealRoll after a batch", err, "can no longer be sealed")
+	// Nor loaded: a roll mark must never overwrite a used nullifier.
+	entries, _ := testRoll("CA", 2)
+	_, err = h.call(commissionAdmin, h.loadFn(ballot.RollChunk{Entries: entries}))
+	wantErr(t, "LoadRoll after a batch", err, "can no longer be loaded")
 }

@@ -161,7 +161,8 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	return r, nil
 }
 
-// rollWrites records the roll entries and the roll seal tx wrote.
+// rollWrites records the roll entries (nullifier keys given the roll's
+// mark) and the roll seal tx wrote.
 func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) {
 	for _, w := range tx.Writes {
 		if w.Namespace != a.Chaincode || w.Delete {
@@ -172,7 +173,7 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) {
 			continue
 		}
 		object, attrs, err := ballot.SplitKey(w.Key)
-		if err != nil || object != ballot.RollObject || len(attrs) != 2 {
+		if err != nil || object != ballot.NullifierObject || len(attrs) != 2 || !ballot.OnRollUnused(w.Value) {
 			continue
 		}
 		h.roll[[2]string{attrs[0], attrs[1]}] = true

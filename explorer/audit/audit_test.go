@@ -291,7 +291,7 @@ func TestBrokenChain(t *testing.T) {
 func loadRollTx(id string, votes ...ballot.Vote) ledgertest.Tx {
 	tx := ledgertest.Tx{ID: id, Function: "LoadRoll"}
 	for _, v := range votes {
-		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.RollKey(v.State, v.Nullifier), Value: ballot.RollValue})
+		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey(v.State, v.Nullifier), Value: ballot.RollValue})
 	}
 	return tx
 }

@@ -101,7 +101,7 @@ func indexChain(t *testing.T, path string, reopenAt int, blocks []*common.Block)
 	return idx
 }
 
-// TestRollKept: the index keeps the roll keys and the seal the blocks
+// TestRollKept: the index keeps the roll marks and the seal the blocks
 // wrote, so that after reopening the recount rejects a vote off the roll as
 // not_on_roll; the audit page's counts by reason and the roll's size come
 // from it.
@@ -111,7 +111,7 @@ func TestRollKept(t *testing.T) {
 	on := ballot.Vote{ID: "00000000000000000000000000000001", State: "CA", Nullifier: ballot.HashHex([32]byte{1}), Candidate: "alice", CastAt: at}
 	off := ballot.Vote{ID: "00000000000000000000000000000002", State: "CA", Nullifier: ballot.HashHex([32]byte{2}), Candidate: "alice", CastAt: at}
 	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
-		[]ledgertest.Tx{{ID: "l", Function: "LoadRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollKey("CA", on.Nullifier), Value: ballot.RollValue}}}},
+		[]ledgertest.Tx{{ID: "l", Function: "LoadRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.NullifierKey("CA", on.Nullifier), Value: ballot.RollValue}}}},
 		[]ledgertest.Tx{{ID: "s", Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte("{}")}}}},
 		[]ledgertest.Tx{commitTx(t, []ballot.Vote{on, off}, ballot.RejectNotOnRoll)})
 	idx := indexChain(t, filepath.Join(t.TempDir(), "index.db"), 3, blocks)
