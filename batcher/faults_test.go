@@ -16,6 +16,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -58,7 +59,7 @@ func (s *stack) startBatcher(t *testing.T, name string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(s.bin, "--profile", s.net.Layout().Profile(), "--redis-addr", s.redis.Addr,
-		"--batch-size", "200", "--lease-ttl", "2s", "--metrics", "127.0.0.1:0")
+		"--redis-password-file", s.redis.ACL.PasswordFile(redisserver.UserBatcher), "--batch-size", "200", "--lease-ttl", "2s", "--metrics", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

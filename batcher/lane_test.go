@@ -12,6 +12,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
 
@@ -80,9 +81,10 @@ func checkCountedOnce(t *testing.T, f *fakeLedger, rdb *redis.Client, votes []ba
 }
 
 func TestLanesCommitEveryVoteOnce(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
 	f := newFakeLedger()
-	b := startBatcher(t, Config{BatchSize: 50}, rdb, f)
+	b := startBatcher(t, Config{BatchSize: 50}, srv.ClientAs(redisserver.UserBatcher), f)
 	votes := EnqueueVotes(t, rdb, 0, 1000, "s")
 	WaitDrained(t, rdb, 30*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
@@ -94,7 +96,8 @@ func TestLanesCommitEveryVoteOnce(t *testing.T) {
 }
 
 func TestBatcherRetriesFaultsWithoutLosingOrRepeatingVotes(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
 	f := newFakeLedger()
 	// The first submission of every batch meets a fault, in turn: refused,
 	// committed invalid, lost by its orderer; the second commits.
@@ -105,7 +108,7 @@ func TestBatcherRetriesFaultsWithoutLosingOrRepeatingVotes(t *testing.T) {
 		}
 		return commitOK
 	}
-	b := startBatcher(t, Config{BatchSize: 20}, rdb, f)
+	b := startBatcher(t, Config{BatchSize: 20}, srv.ClientAs(redisserver.UserBatcher), f)
 	votes := EnqueueVotes(t, rdb, 0, 300, "s")
 	WaitDrained(t, rdb, 60*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
@@ -124,7 +127,8 @@ func TestBatcherRetriesFaultsWithoutLosingOrRepeatingVotes(t *testing.T) {
 // A previous owner of CA died after journaling two batches, one of which
 // it had committed, and after reading votes it never journaled.
 func TestTakeoverResubmitsJournalAndReclaims(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
 	ctx := context.Background()
 	f := newFakeLedger()
 	votes := EnqueueVotes(t, rdb, 0, 50, "s") // 10 per state
@@ -162,7 +166,7 @@ func TestTakeoverResubmitsJournalAndReclaims(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	startBatcher(t, Config{}, rdb, f)
+	startBatcher(t, Config{}, srv.ClientAs(redisserver.UserBatcher), f)
 	WaitDrained(t, rdb, 30*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
 	for _, v := range journaled[0].Batch.Votes {
@@ -182,7 +186,8 @@ func TestTakeoverResubmitsJournalAndReclaims(t *testing.T) {
 // the ledger, read before submitting again, shows it committed: the batch
 // is acknowledged under that transaction without a second submission.
 func TestLostStatusFoundOnTheLedger(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
 	ctx := context.Background()
 	f := newFakeLedger()
 	first := ballot.Batch{State: "CA", Seq: 1}.ID()
@@ -192,7 +197,7 @@ func TestLostStatusFoundOnTheLedger(t *testing.T) {
 		}
 		return commitOK
 	}
-	b := startBatcher(t, Config{BatchSize: 10}, rdb, f)
+	b := startBatcher(t, Config{BatchSize: 10}, srv.ClientAs(redisserver.UserBatcher), f)
 	votes := EnqueueVotes(t, rdb, 0, 500, "s")
 	WaitDrained(t, rdb, 30*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
@@ -210,7 +215,8 @@ func TestLostStatusFoundOnTheLedger(t *testing.T) {
 }
 
 func TestLaneStopsWhenLeaseIsLost(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
 	ctx := context.Background()
 	f := newFakeLedger()
 	var holdCA atomic.Bool
@@ -221,7 +227,7 @@ func TestLaneStopsWhenLeaseIsLost(t *testing.T) {
 		}
 		return commitOK
 	}
-	b := startBatcher(t, Config{BatchSize: 10}, rdb, f)
+	b := startBatcher(t, Config{BatchSize: 10}, srv.ClientAs(redisserver.UserBatcher), f)
 	votes := EnqueueVotes(t, rdb, 0, 100, "s")
 	waitFor(t, "a CA batch in flight", func() bool { return f.submissions(ballot.Batch{State: "CA", Seq: 1}.ID()) > 0 })
 
@@ -254,7 +260,8 @@ func TestLaneStopsWhenLeaseIsLost(t *testing.T) {
 }
 
 func TestPublishLag(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
 	ctx := context.Background()
 	EnqueueVotes(t, rdb, 0, 5, "s")
 	clk := newFakeClock()

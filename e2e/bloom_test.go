@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
 )
 
 // TestBloomRebuiltFromTheLedger loses every Bloom filter (as after a Redis
@@ -28,7 +29,8 @@ func TestBloomRebuiltFromTheLedger(t *testing.T) {
 		}
 	}
 	cmd := exec.Command(filepath.Join(s.bin, "roll"), "rebuild-bloom", "-profile", s.st.Network().Layout().Profile(),
-		"-states", strings.Join(s.states, ","), "-redis-addr", s.st.RedisAddr())
+		"-states", strings.Join(s.states, ","), "-redis-addr", s.st.RedisAddr(),
+		"-redis-password-file", s.st.RedisACL().PasswordFile(redisserver.UserRoll))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("rebuild-bloom: %v\n%s", err, out)

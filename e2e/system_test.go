@@ -23,6 +23,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -127,8 +128,12 @@ func startSystem(t *testing.T, batchers, voters int, tune ...func(*stack.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ropts, err := st.RedisOptions(redisserver.UserAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &system{st: st, secret: secret, bin: bin,
-		rdb:    redis.NewClient(&redis.Options{Addr: st.RedisAddr()}),
+		rdb:    redis.NewClient(ropts),
 		ledger: nettest.Dial(t, st.Network(), "Observers").Ballot(),
 		http:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}

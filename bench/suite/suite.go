@@ -19,6 +19,7 @@ import (
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -229,7 +230,11 @@ func (r *run) connect(ctx context.Context) error {
 	if r.election, err = r.ledger.Election(ctx); err != nil {
 		return err
 	}
-	r.rdb = redis.NewClient(&redis.Options{Addr: r.st.RedisAddr()})
+	ropts, err := r.st.RedisOptions(redisserver.UserAdmin) // INFO, SLOWLOG and the queues' depth
+	if err != nil {
+		return err
+	}
+	r.rdb = redis.NewClient(ropts)
 	if n, err := loadgen.QueueDepth(ctx, r.rdb, r.election.States); err != nil {
 		return err
 	} else if n > 0 {

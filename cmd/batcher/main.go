@@ -22,6 +22,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/redisserver"
 )
 
 func main() {
@@ -32,7 +33,7 @@ func run(ctx context.Context) error {
 	d := batcher.DefaultConfig
 	fs := flag.NewFlagSet("batcher", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, "Commission")
-	redisFlags := cli.RedisFlags(fs)
+	redisFlags := cli.RedisFlags(fs, redisserver.UserBatcher)
 	logFlags := cli.LogFlags(fs)
 	partitions := fs.String("partitions", "", "comma-separated partitions to serve; default: the election's states")
 	batchSize := fs.Int("batch-size", d.BatchSize, "most votes per batch (a lane's batch grows while its transactions are in flight)")

@@ -33,6 +33,7 @@ import (
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/results"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/redisserver"
 )
 
 const envPrefix = "GATEWAY"
@@ -64,7 +65,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address")
 	fs.IntVar(&o.gcPercent, "gc-percent", 400, "Go GC target (as GOGC): the heap may grow to 1+N/100 times the live data between collections; more spends less CPU on GC per vote (400 took ~10% less gateway CPU per vote than 100 in BenchmarkVoteLoopback), less keeps less memory")
 	fs.StringVar(&o.pprof, "pprof", "", "listen address for Go profiling (/debug/pprof/); empty: off. Loopback only: it exposes internals")
-	o.redis = cli.RedisFlags(fs)
+	o.redis = cli.RedisFlags(fs, redisserver.UserGateway)
 	o.secretFile = cli.SecretFlag(fs)
 	o.ledger = cli.LedgerFlags(fs, "Commission")
 	logFlags := cli.LogFlags(fs)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/redisserver"
 )
 
 const synopsis = `Usage: loadgen [flags]
@@ -60,7 +61,7 @@ type summary struct {
 func run() error {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	url := fs.String("url", "http://"+cli.DefaultGatewayAddr(), "gateway base URL")
-	redisFlags := cli.RedisFlags(fs) // surge mode watches the queues drain
+	redisFlags := cli.RedisFlags(fs, redisserver.UserAdmin) // surge mode watches the queues drain
 	rollPath := fs.String("roll", ".run/roll/voters.csv", "roll CSV with credentials (voter_id,credential,state)")
 	mode := fs.String("mode", "constant", "constant, ramp or surge")
 	rate := fs.Float64("rate", 1000, "offered votes/s (constant and surge)")

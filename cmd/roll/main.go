@@ -29,6 +29,7 @@ import (
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/redisserver"
 )
 
 const envPrefix = "ROLL"
@@ -105,7 +106,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	secretFile := cli.SecretFlag(fs)
 	fpRate := fs.Float64("bloom-fp-rate", dedup.DefaultConfig().FalsePositiveRate, "Bloom false-positive rate each state's filter is sized for")
 	batch := fs.Int("batch", 10_000, "rows per Redis pipeline")
-	redisFlags := cli.RedisFlags(fs)
+	redisFlags := cli.RedisFlags(fs, redisserver.UserRoll)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	ledgerFlags := cli.LedgerFlags(fs, "Observers")
 	file := fs.String("nullifiers", "", "instead of the ledger: CSV export of its nullifiers (state,nullifier)")
 	states := fs.String("states", "", "comma-separated states to rebuild; required")
-	redisFlags := cli.RedisFlags(fs)
+	redisFlags := cli.RedisFlags(fs, redisserver.UserRoll)
 	logFlags := cli.LogFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/bloom"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
 
@@ -54,7 +55,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	srv := redistest.Start(t)
 	f := &fixture{rdb: srv.Client(), ledger: &fakeLedger{}}
-	f.d = New(f.rdb, f.ledger, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.d = New(srv.ClientAs(redisserver.UserGateway), f.ledger, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(f.d.Close)
 	return f
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
 
@@ -126,7 +127,9 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		o.dedup.CallTimeout = 500 * time.Millisecond
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f.intake = dedup.New(redis.NewClient(&redis.Options{Addr: rs.Addr, MaxRetries: -1}), o.ledger, o.dedup, log)
+	gw := rs.Options(redisserver.UserGateway) // the gateway's own Redis user, as in production
+	gw.MaxRetries = -1
+	f.intake = dedup.New(redis.NewClient(gw), o.ledger, o.dedup, log)
 	t.Cleanup(f.intake.Close)
 	o.cfg.Secret = testSecret
 	if o.receipts == nil {

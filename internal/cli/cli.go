@@ -61,7 +61,7 @@ func Usage(fs *flag.FlagSet, prefix, synopsis, epilogue string) func() {
 			notes = append(notes, "The election secret (hex) is read from --secret-file, else $"+SecretEnv+".")
 		}
 		if fs.Lookup("redis-password-file") != nil {
-			notes = append(notes, "The Redis password is read from --redis-password-file, else $"+RedisPasswordEnv+".")
+			notes = append(notes, "The Redis password is $"+RedisPasswordEnv+" if set, else read from --redis-password-file.")
 		}
 		if epilogue != "" {
 			notes = append(notes, strings.TrimRight(epilogue, "\n"))

@@ -38,36 +38,48 @@ func DefaultExplorerAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPo
 // DefaultProfile is the connection profile `make up` writes.
 func DefaultProfile() string { return network.Layout{Dir: filepath.Join(".run", "network")}.Profile() }
 
-// RedisPasswordEnv holds the Redis password when no password file is given.
+// RedisPasswordEnv holds a Redis password that overrides the password file.
 const RedisPasswordEnv = "REDIS_PASSWORD"
 
-// Redis is how a command reaches Redis: --redis-addr, and the password from
-// --redis-password-file or $REDIS_PASSWORD (never a flag's value: the
-// command line is visible to every user of the machine).
+// DefaultRedisACLDir is where `make up` keeps the Redis ACL users' password
+// files (redisserver.ACL, mode 0600).
+func DefaultRedisACLDir() string { return filepath.Join(".run", "secrets", "redis") }
+
+// Redis is how a command reaches Redis: --redis-addr, the ACL user
+// --redis-user (each component has its own, redisserver.User*) and its
+// password, from $REDIS_PASSWORD if set, else from --redis-password-file
+// (never a flag's value: the command line is visible to every user of the
+// machine).
 type Redis struct {
 	Addr         string
+	User         string
 	PasswordFile string
 }
 
-// RedisFlags registers --redis-addr and --redis-password-file on fs.
-func RedisFlags(fs *flag.FlagSet) *Redis {
+// RedisFlags registers --redis-addr, --redis-user (default user, the
+// command's ACL user) and --redis-password-file (default user's file in
+// DefaultRedisACLDir, as `make up` writes it) on fs.
+func RedisFlags(fs *flag.FlagSet, user string) *Redis {
 	r := &Redis{}
 	fs.StringVar(&r.Addr, "redis-addr", DefaultRedisAddr(), "Redis address (run it with appendonly yes, appendfsync always)")
-	fs.StringVar(&r.PasswordFile, "redis-password-file", "", "file holding the Redis password (else $"+RedisPasswordEnv+"; none if unset)")
+	fs.StringVar(&r.User, "redis-user", user, "Redis ACL user to connect as")
+	fs.StringVar(&r.PasswordFile, "redis-password-file", filepath.Join(DefaultRedisACLDir(), user+".password"),
+		"file holding the Redis user's password (mode 0600; $"+RedisPasswordEnv+", if set, wins)")
 	return r
 }
 
-// Options returns the client options: the address and the password.
+// Options returns the client options: the address, the user and its
+// password.
 func (r *Redis) Options() (*redis.Options, error) {
 	password := os.Getenv(RedisPasswordEnv)
-	if r.PasswordFile != "" {
+	if password == "" {
 		b, err := os.ReadFile(r.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("redis password: %w", err)
+			return nil, fmt.Errorf("redis password of user %s: %w (start the system with `make up`, or set --redis-password-file or $%s)", r.User, err, RedisPasswordEnv)
 		}
 		password = strings.TrimSpace(string(b))
 	}
-	return &redis.Options{Addr: r.Addr, Password: password}, nil
+	return &redis.Options{Addr: r.Addr, Username: r.User, Password: password}, nil
 }
 
 // Connect returns a client that has answered a PING, or an error saying how

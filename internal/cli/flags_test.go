@@ -17,7 +17,7 @@ import (
 // reach the Redis, gateway and explorer of the default port plan.
 func TestSharedDefaultsFollowThePortPlan(t *testing.T) {
 	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
-	r, l := RedisFlags(fs), LedgerFlags(fs, "Observers")
+	r, l := RedisFlags(fs, "gateway"), LedgerFlags(fs, "Observers")
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -34,18 +34,22 @@ func TestSharedDefaultsFollowThePortPlan(t *testing.T) {
 }
 
 func TestRedisPassword(t *testing.T) {
-	t.Setenv(RedisPasswordEnv, "from-env")
-	r := &Redis{Addr: "127.0.0.1:1"}
-	if o, err := r.Options(); err != nil || o.Password != "from-env" || o.Addr != "127.0.0.1:1" {
-		t.Fatalf("env password: %+v, %v", o, err)
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	r := RedisFlags(fs, "gateway")
+	if r.User != "gateway" || r.PasswordFile != filepath.Join(".run", "secrets", "redis", "gateway.password") {
+		t.Fatalf("redis flag defaults %+v", r)
 	}
 	r.PasswordFile = filepath.Join(t.TempDir(), "pw")
 	if _, err := r.Options(); err == nil {
 		t.Fatal("a missing password file was ignored")
 	}
 	os.WriteFile(r.PasswordFile, []byte("from-file\n"), 0o600)
-	if o, err := r.Options(); err != nil || o.Password != "from-file" {
+	if o, err := r.Options(); err != nil || o.Password != "from-file" || o.Username != "gateway" {
 		t.Fatalf("file password: %+v, %v", o, err)
+	}
+	t.Setenv(RedisPasswordEnv, "from-env")
+	if o, err := r.Options(); err != nil || o.Password != "from-env" || o.Addr != r.Addr {
+		t.Fatalf("env password: %+v, %v", o, err)
 	}
 }
 
@@ -90,7 +94,7 @@ func TestUsageNamesWhereSecretsComeFrom(t *testing.T) {
 	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
 	var out bytes.Buffer
 	fs.SetOutput(&out)
-	RedisFlags(fs)
+	RedisFlags(fs, "gateway")
 	SecretFlag(fs)
 	Usage(fs, "TOOL", "tool does things.", "More.")()
 	for _, want := range []string{"TOOL_REDIS_ADDR", "$" + SecretEnv, "$" + RedisPasswordEnv, "More."} {

@@ -53,7 +53,12 @@ type Config struct {
 	Port         int    // Prometheus's HTTP port on 127.0.0.1
 	ExporterPort int    // prometheus-redis-exporter's port
 	RedisAddr    string // host:port of the Redis to export
-	Targets      []Target
+	// RedisUser and RedisPasswordFile are the exporter's Redis ACL user and
+	// its password file (the exporter's JSON map of Redis URI to password,
+	// redisserver.ACL.ExporterPasswordFile); none if empty.
+	RedisUser         string
+	RedisPasswordFile string
+	Targets           []Target
 }
 
 func (c Config) interval() time.Duration { return cmp.Or(c.Interval, 5*time.Second) }
@@ -82,6 +87,7 @@ func (c Config) Processes() []proc.Spec {
 			"-redis.addr", "redis://" + c.RedisAddr,
 			"-web.listen-address", "127.0.0.1:" + strconv.Itoa(c.ExporterPort),
 			"-include-system-metrics", "-redis-only-metrics",
+			"-redis.user", c.RedisUser, "-redis.password-file", c.RedisPasswordFile,
 		},
 	}, {
 		Name: PrometheusProcess, Bin: prom, Port: c.Port, Dir: c.Dir,

@@ -6,6 +6,10 @@
 // SIGKILL, restart it on the same folder and check that nothing acknowledged
 // was lost. Servers are stopped by PID in t.Cleanup.
 //
+// Servers run with the system's ACL (redisserver.ACL): the default user is
+// off, Client connects as the admin user and ClientAs as a component's
+// user, so tests exercise each component's permissions.
+//
 // redis-server is a hard requirement: without it tests fail (never skip) and
 // say how to install it.
 package redistest
@@ -40,6 +44,7 @@ const startTimeout = 30 * time.Second
 type Server struct {
 	Addr string // host:port
 	Dir  string // data folder, kept across Kill and Restart
+	ACL  redisserver.ACL
 
 	t    testing.TB
 	port int
@@ -67,7 +72,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
-	s := &Server{Dir: dir, t: t}
+	s := &Server{Dir: dir, ACL: redisserver.ACL{Dir: filepath.Join(dir, "acl")}, t: t}
 	t.Cleanup(func() {
 		s.stop()
 		if !t.Failed() {
@@ -82,6 +87,9 @@ func Start(t testing.TB) *Server {
 			t.Fatalf("redistest: %v", err)
 		}
 		s.port, s.Addr = port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if err := s.ACL.Ensure(s.Addr); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
 		err = s.start(bin)
 		if err == nil {
 			return s
@@ -92,11 +100,27 @@ func Start(t testing.TB) *Server {
 	}
 }
 
-// Client returns a go-redis client for the server, closed in t.Cleanup.
-func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+// Client returns a go-redis client for the server as the admin user (every
+// command on every key), closed in t.Cleanup.
+func (s *Server) Client() *redis.Client { return s.ClientAs(redisserver.UserAdmin) }
+
+// ClientAs returns a client authenticated as an ACL user (redisserver.User*),
+// closed in t.Cleanup.
+func (s *Server) ClientAs(user string) *redis.Client {
+	s.t.Helper()
+	c := redis.NewClient(s.Options(user))
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// Options are the client options of an ACL user.
+func (s *Server) Options(user string) *redis.Options {
+	s.t.Helper()
+	pw, err := s.ACL.Password(user)
+	if err != nil {
+		s.t.Fatalf("redistest: %v", err)
+	}
+	return &redis.Options{Addr: s.Addr, Username: user, Password: pw}
 }
 
 // Kill sends SIGKILL, as a crash would, and waits for the process to end.
@@ -141,7 +165,7 @@ func (s *Server) launch(bin string) {
 
 // start runs redis-server on s.port and waits until it answers.
 func (s *Server) start(bin string) error {
-	cmd := exec.Command(bin, redisserver.Args(s.port, s.Dir)...)
+	cmd := exec.Command(bin, redisserver.Args(s.port, s.Dir, s.ACL.File())...)
 	cmd.Dir = s.Dir
 	// Die with the test binary even if it is killed before t.Cleanup runs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -160,7 +184,9 @@ func (s *Server) start(bin string) error {
 
 // waitReady polls PING until the server answers PONG (not LOADING).
 func (s *Server) waitReady() error {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	opts := s.Options(redisserver.UserAdmin)
+	opts.MaxRetries, opts.DialTimeout = -1, time.Second
+	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(startTimeout)
 	var err error

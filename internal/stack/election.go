@@ -14,6 +14,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
@@ -58,7 +59,11 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 			return err
 		}
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: s.RedisAddr()})
+	opts, err := s.RedisOptions(redisserver.UserRoll)
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	summary, err := s.loadRoll(ctx, rdb, secret)
 	if err != nil {

@@ -103,6 +103,20 @@ func (s *Stack) PrometheusURL() string { return s.monitorURL() }
 
 func (s *Stack) monitorURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Prometheus()) }
 
+// RedisACL is the system's Redis users and their password files
+// (secrets/redis/ under the run folder, mode 0600), made by Up.
+func (s *Stack) RedisACL() redisserver.ACL { return redisserver.ACL{Dir: s.path("secrets", "redis")} }
+
+// RedisOptions are the client options of one of the system's Redis users
+// (redisserver.User*).
+func (s *Stack) RedisOptions(user string) (*redis.Options, error) {
+	pw, err := s.RedisACL().Password(user)
+	if err != nil {
+		return nil, err
+	}
+	return &redis.Options{Addr: s.RedisAddr(), Username: user, Password: pw}, nil
+}
+
 // SecretFile holds the election secret (hex).
 func (s *Stack) SecretFile() string { return s.path("election.secret") }
 
@@ -120,7 +134,7 @@ func (s *Stack) services() []proc.Spec {
 	mon := s.monitor().Processes()
 	specs := []proc.Spec{{
 		Name: "redis", Bin: redisBin, Port: s.ports.Redis(), Dir: s.path("redis"),
-		Args: redisserver.Args(s.ports.Redis(), s.path("redis")),
+		Args: redisserver.Args(s.ports.Redis(), s.path("redis"), s.RedisACL().File()),
 	}, mon[0]}
 	specs = append(specs, s.votechain()...)
 	return append(specs, mon[1])
@@ -133,12 +147,14 @@ func (s *Stack) votechain() []proc.Spec {
 	for i := 0; i < s.cfg.Batchers; i++ {
 		specs = append(specs, proc.Spec{
 			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i),
-			Args: []string{"--profile", profile, "--redis-addr", s.RedisAddr(), "--metrics", fmt.Sprintf("127.0.0.1:%d", s.batcherPort(i))},
+			Args: []string{"--profile", profile, "--redis-addr", s.RedisAddr(), "--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserBatcher),
+				"--metrics", fmt.Sprintf("127.0.0.1:%d", s.batcherPort(i))},
 		})
 	}
 	specs = append(specs, proc.Spec{
 		Name: "gateway", Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.ports.Gateway(),
 		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Gateway()), "--redis-addr", s.RedisAddr(),
+			"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
 			"--secret-file", s.SecretFile(), "--profile", profile, "--results-checkpoint", s.path("gateway", "results.json")},
 	}, proc.Spec{
 		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(),
@@ -169,6 +185,7 @@ func (s *Stack) monitor() monitor.Config {
 	return monitor.Config{
 		Options: s.cfg.Monitor, Dir: s.path("prometheus"), Port: s.ports.Prometheus(),
 		ExporterPort: s.ports.RedisExporter(), RedisAddr: s.RedisAddr(), Targets: targets,
+		RedisUser: redisserver.UserExporter, RedisPasswordFile: s.RedisACL().ExporterPasswordFile(),
 	}
 }
 
@@ -198,6 +215,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	if err := s.writeMonitor(); err != nil {
 		return err
+	}
+	if err := s.RedisACL().Ensure(s.RedisAddr()); err != nil {
+		return fmt.Errorf("redis users: %w", err)
 	}
 	if err := s.net.Up(ctx); err != nil {
 		return err
@@ -263,7 +283,11 @@ func (s *Stack) save() error {
 // waitRedisLoaded waits until Redis answers PING: after a restart it
 // listens at once but answers LOADING while it replays its AOF.
 func (s *Stack) waitRedisLoaded(ctx context.Context) error {
-	rdb := redis.NewClient(&redis.Options{Addr: s.RedisAddr()})
+	opts, err := s.RedisOptions(redisserver.UserAdmin)
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {

@@ -1,0 +1,159 @@
+package redisserver
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The ACL users. Each component connects as its own user, which may run
+// only the commands it needs on the keys it owns (gateway/votequeue's
+// layout); the default user's password is unknown to all (see Ensure), so a
+// connection without a component's password can do nothing but AUTH.
+const (
+	// UserGateway accepts votes: the only user that may add to votes:{S}.
+	UserGateway = "gateway"
+	// UserBatcher drains the streams (read, acknowledge, delete; never add),
+	// writes receipts and its own lease, journal and lag keys.
+	UserBatcher = "batcher"
+	// UserRoll loads the roll and rebuilds Bloom filters (`roll load`,
+	// `roll rebuild-bloom`, the system's election set-up).
+	UserRoll = "roll"
+	// UserExporter is the Prometheus exporter's: server statistics only, no
+	// key at all.
+	UserExporter = "exporter"
+	// UserAdmin is the operator's (redis-cli) and the tests' set-up: every
+	// command on every key.
+	UserAdmin = "admin"
+)
+
+// Users lists every ACL user, in the order of the ACL file.
+func Users() []string {
+	return []string{UserGateway, UserBatcher, UserRoll, UserExporter, UserAdmin}
+}
+
+// common are the command categories a component may use on its own keys:
+// reads, writes, streams, scripts (each command a script runs is checked
+// against the same rules) and transactions, never @dangerous or @admin ones
+// (FLUSHALL, KEYS, CONFIG, DEBUG, ...).
+const common = "-@all +@read +@write +@stream +@scripting +@transaction +@connection -@dangerous -@admin"
+
+// rules are each user's rules after its password. Key patterns follow
+// votequeue's layout (votes:{S}, roll:{S}, ...) and the batcher's own keys.
+func rules(user string) string {
+	switch user {
+	case UserGateway:
+		return "resetchannels " + common + " ~votes:* ~roll:* ~voted:* ~pending:* ~bloom:* ~dupes:* ~review:* ~receipt:* ~lag:*"
+	case UserBatcher:
+		// XADD only to its dead-letter streams (the selector); votes:{S} it
+		// may read, acknowledge and delete from, but never add to.
+		return "resetchannels " + common + " -xadd -xsetid ~votes:* ~pending:* ~receipt:* ~lease:* ~leasetoken:* ~batchseq:* ~journal:* ~deadletter:* ~lag:* ~batchers (~deadletter:* +xadd)"
+	case UserRoll:
+		return "resetchannels " + common + " -xadd ~roll:* ~voted:* ~pending:* ~bloom:*"
+	case UserExporter:
+		return "resetchannels resetkeys -@all +@connection +info +dbsize +config|get +client|list +client|info +slowlog|get +slowlog|len +latency|latest +memory|stats +module|list +cluster|info +select"
+	case UserAdmin:
+		return "allchannels allkeys +@all"
+	}
+	return ""
+}
+
+// ACL is the system's Redis users: one password file per user (mode 0600,
+// 256 bits from crypto/rand, hex) and the ACL file redis-server loads, all
+// in Dir (mode 0700).
+type ACL struct{ Dir string }
+
+// File is the ACL file (--aclfile).
+func (a ACL) File() string { return filepath.Join(a.Dir, "users.acl") }
+
+// PasswordFile is the file holding user's password.
+func (a ACL) PasswordFile(user string) string { return filepath.Join(a.Dir, user+".password") }
+
+// Password reads user's password.
+func (a ACL) Password(user string) (string, error) {
+	b, err := os.ReadFile(a.PasswordFile(user))
+	if err != nil {
+		return "", fmt.Errorf("redis password of %s: %w", user, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// ExporterPasswordFile is the exporter's password in the form
+// prometheus-redis-exporter's -redis.password-file takes: a JSON object
+// from the Redis URI to the password.
+func (a ACL) ExporterPasswordFile() string { return filepath.Join(a.Dir, "exporter.json") }
+
+// Ensure creates the passwords that are missing and writes the ACL file
+// from them: the default user off, then every user of Users with its
+// rules and the SHA-256 of its password (the file never holds a password);
+// and the exporter's password file for the Redis at addr. It is
+// idempotent, so a restarted system keeps its passwords.
+func (a ACL) Ensure(addr string) error {
+	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
+		return err
+	}
+	// The default user gets a password nobody knows (the SHA-256 of 256
+	// random bits that are thrown away), so no connection can use it. It
+	// cannot simply be "off": redis-server 7.0 replays the AOF as the
+	// default user and re-checks its permissions at each EXEC, so with the
+	// default user off or restricted every transaction in the AOF (each
+	// intake script's effects) would be dropped on restart.
+	var unknown [32]byte
+	if _, err := rand.Read(unknown[:]); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "user default on #%x allkeys allchannels +@all\n", sha256.Sum256(unknown[:]))
+	for _, u := range Users() {
+		pw, err := a.Password(u)
+		if errors.Is(err, fs.ErrNotExist) {
+			pw, err = a.create(u)
+		}
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256([]byte(pw))
+		fmt.Fprintf(&b, "user %s on #%s %s\n", u, hex.EncodeToString(sum[:]), rules(u))
+	}
+	if err := writePrivate(a.File(), []byte(b.String())); err != nil {
+		return err
+	}
+	pw, err := a.Password(UserExporter)
+	if err != nil {
+		return err
+	}
+	exp, err := json.Marshal(map[string]string{"redis://" + addr: pw})
+	if err != nil {
+		return err
+	}
+	return writePrivate(a.ExporterPasswordFile(), exp)
+}
+
+// create makes user's password file.
+func (a ACL) create(user string) (string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	pw := hex.EncodeToString(raw[:])
+	return pw, writePrivate(a.PasswordFile(user), []byte(pw+"\n"))
+}
+
+// writePrivate writes a file only its owner can read, replacing any other.
+func writePrivate(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil { // an old .tmp keeps its mode
+		return err
+	}
+	return os.Rename(tmp, path)
+}

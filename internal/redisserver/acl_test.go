@@ -1,0 +1,126 @@
+package redisserver_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// TestACL: without its password a connection can do nothing; only the
+// gateway's user can add to a vote stream, by command or by script.
+func TestACL(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	stream := votequeue.StreamKey("CA")
+	vote := []any{"v", "1", "vote_id", "forged"}
+
+	for _, u := range redisserver.Users() {
+		st, err := os.Stat(srv.ACL.PasswordFile(u))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("password file of %s: %v, mode %v; want 0600", u, err, st.Mode())
+		}
+	}
+	if st, err := os.Stat(srv.ACL.File()); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("ACL file: %v; want mode 0600", err)
+	}
+	acl, _ := os.ReadFile(srv.ACL.File())
+	for _, u := range redisserver.Users() {
+		if pw, _ := srv.ACL.Password(u); strings.Contains(string(acl), pw) {
+			t.Errorf("the ACL file holds %s's password in the clear", u)
+		}
+	}
+
+	refused := func(name string, c *redis.Client, want string) {
+		t.Helper()
+		err := c.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: vote}).Err()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: XADD to %s: %v; want %s", name, stream, err, want)
+		}
+	}
+	noAuth := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer noAuth.Close()
+	if err := noAuth.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("PING without a password: %v; want NOAUTH", err)
+	}
+	refused("no password", noAuth, "NOAUTH")
+	wrong := srv.Options(redisserver.UserGateway)
+	wrong.Password = strings.Repeat("0", 64)
+	wrongPW := redis.NewClient(wrong)
+	defer wrongPW.Close()
+	refused("the gateway user with a wrong password", wrongPW, "WRONGPASS")
+
+	for _, u := range []string{redisserver.UserBatcher, redisserver.UserRoll, redisserver.UserExporter} {
+		c := srv.ClientAs(u)
+		refused(u, c, "NOPERM")
+		err := c.Eval(ctx, "return redis.call('XADD', KEYS[1], '*', 'v', '1')", []string{stream}).Err()
+		if err == nil || !strings.Contains(err.Error(), "NOPERM") && !strings.Contains(err.Error(), "can't access") {
+			t.Errorf("%s: XADD by script: %v; want a refusal", u, err)
+		}
+	}
+
+	gw := srv.ClientAs(redisserver.UserGateway)
+	if err := votequeue.EnsureGroup(ctx, gw, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := gw.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: vote}).Result()
+	if err != nil {
+		t.Fatalf("gateway: XADD: %v", err)
+	}
+	if err := gw.FlushAll(ctx).Err(); err == nil {
+		t.Error("gateway: FLUSHALL allowed")
+	}
+	if err := gw.Set(ctx, "lease:{CA}", "x", 0).Err(); err == nil {
+		t.Error("gateway: may write the batcher's lease")
+	}
+
+	b := srv.ClientAs(redisserver.UserBatcher)
+	msgs, err := b.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "b", Streams: []string{stream, ">"}, Count: 10}).Result()
+	if err != nil || len(msgs) != 1 || len(msgs[0].Messages) != 1 {
+		t.Fatalf("batcher: XREADGROUP: %v, %v", msgs, err)
+	}
+	if err := b.XAck(ctx, stream, votequeue.Group, id).Err(); err != nil {
+		t.Errorf("batcher: XACK: %v", err)
+	}
+	if err := b.XDel(ctx, stream, id).Err(); err != nil {
+		t.Errorf("batcher: XDEL: %v", err)
+	}
+	if err := b.XAdd(ctx, &redis.XAddArgs{Stream: "deadletter:{CA}", Values: []any{"reason", "x"}}).Err(); err != nil {
+		t.Errorf("batcher: XADD to its dead-letter stream: %v", err)
+	}
+
+	ex := srv.ClientAs(redisserver.UserExporter)
+	if err := ex.Info(ctx, "memory").Err(); err != nil {
+		t.Errorf("exporter: INFO: %v", err)
+	}
+	if err := ex.Get(ctx, votequeue.ReceiptKey("x")).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("exporter: GET a receipt: %v; want NOPERM", err)
+	}
+}
+
+// TestEnsureKeepsPasswords: a restarted system keeps its passwords.
+func TestEnsureKeepsPasswords(t *testing.T) {
+	a := redisserver.ACL{Dir: t.TempDir()}
+	if err := a.Ensure("127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := a.Password(redisserver.UserGateway)
+	if len(first) != 64 {
+		t.Fatalf("password %q, want 256 bits in hex", first)
+	}
+	if err := a.Ensure("127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := a.Password(redisserver.UserGateway); again != first {
+		t.Error("Ensure replaced an existing password")
+	}
+	if other, _ := a.Password(redisserver.UserBatcher); other == first {
+		t.Error("two users share a password")
+	}
+}
