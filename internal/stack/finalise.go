@@ -11,6 +11,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
@@ -72,10 +73,14 @@ func (s *Stack) CloseElection(ctx context.Context) (*ballot.Election, error) {
 // with a *NotDrainedError while Redis holds pending votes, and while the
 // close is younger than CloseSettle.
 func (s *Stack) FinaliseElection(ctx context.Context) (*ballot.Election, error) {
-	rdb := redis.NewClient(&redis.Options{Addr: s.RedisAddr()})
+	opts, err := s.RedisOptions(redisserver.UserAdmin) // the operator's command
+	if err != nil {
+		return nil, err
+	}
+	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	var out *ballot.Election
-	err := s.asAdmin(func(ledger *fabricclient.Ballot) (err error) {
+	err = s.asAdmin(func(ledger *fabricclient.Ballot) (err error) {
 		out, err = finalise(ctx, ledger, rdb, time.Now())
 		return err
 	})
