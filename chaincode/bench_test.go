@@ -12,8 +12,9 @@ import (
 // BenchmarkCommitBatch measures CommitBatch's own CPU per vote (decode,
 // root and tally recomputation, election checks, key building, nullifier
 // records) against the in-memory fake stub, so no ledger round trips: on a
-// peer each GetState/PutState adds a chaincode-to-peer round trip.
-// Every vote is new, so each takes the full path: one read, one write.
+// peer its one GetMultipleStates and its one write batch are each an
+// exchange with the peer. Every vote is new, so each takes the full path:
+// its nullifier key read, its nullifier record written.
 func BenchmarkCommitBatch(b *testing.B) {
 	for _, size := range []int{100, 1_000, 5_000} {
 		b.Run(fmt.Sprintf("votes=%d", size), func(b *testing.B) {
