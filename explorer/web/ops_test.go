@@ -122,19 +122,23 @@ func TestOpsPage(t *testing.T) {
 	}
 }
 
-// TestOpsPageWithoutPrometheus says what is missing instead of failing.
+// TestOpsPageWithoutPrometheus says what is missing instead of failing,
+// without the error's details (they go to the log).
 func TestOpsPageWithoutPrometheus(t *testing.T) {
 	for name, c := range map[string]struct {
 		m    Monitoring
 		want string
 	}{
 		"unconfigured": {nil, `id="ops-unconfigured"`},
-		"unreachable":  {&fakeMonitoring{err: errors.New("connection refused")}, "connection refused"},
+		"unreachable":  {&fakeMonitoring{err: errors.New("dial tcp 10.1.2.3:9090: connection refused")}, monitoringUnavailable},
 	} {
 		rec := httptest.NewRecorder()
 		opsServer(t, c.m).ServeHTTP(rec, httptest.NewRequest("GET", "/ops", nil))
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), c.want) {
 			t.Errorf("%s: %d, page lacks %q", name, rec.Code, c.want)
+		}
+		if strings.Contains(rec.Body.String(), "10.1.2.3") {
+			t.Errorf("%s: the page shows the error's details", name)
 		}
 	}
 }
