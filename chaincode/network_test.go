@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -200,8 +203,10 @@ func (r *ledgerRun) checkResults(t *testing.T, ctx context.Context) {
 func TestBallotOnNetwork(t *testing.T) {
 	n := nettest.Start(t)
 	e := nettest.Election(netStates, netCandidates)
+	batcher := dialComponent(t, n, network.Batcher)
+	e.Batchers = []string{batcherName(t, n)}
 	nettest.SetupElection(t, n, e)
-	r := newLedgerRun(nettest.Dial(t, n, "Commission").Ballot(), e)
+	r := newLedgerRun(batcher.Ballot(), e)
 
 	t.Run("PeersBatch", func(t *testing.T) { peersBatch(t, n) })
 	// Ordered: each part builds on the ledger the parts before it left.
@@ -211,6 +216,77 @@ func TestBallotOnNetwork(t *testing.T) {
 	t.Run("ResubmitIsNoOp", r.resubmitIsNoOp)
 	t.Run("RefusedVotesDoNotPoisonBatch", r.refusedVotesDoNotPoisonBatch)
 	t.Run("BackdatedProposalNotEndorsed", func(t *testing.T) { r.backdatedProposal(t, n) })
+	t.Run("OnlyBatchersCommit", func(t *testing.T) { r.onlyBatchersCommit(t, n) })
+}
+
+// dialComponent connects as component c through its own profile, which
+// must hold its identity and no other.
+func dialComponent(t *testing.T, n *localnet.Network, c network.Component) *fabricclient.Conn {
+	t.Helper()
+	profile, err := network.LoadProfile(n.Layout().ComponentProfile(c.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for org, op := range profile.Orgs {
+		want := 0
+		if org == c.Org {
+			want = 1
+		}
+		if _, own := op.Users[c.User]; len(op.Users) != want || (want == 1 && !own) {
+			t.Fatalf("%s profile holds %s identities %v; want only its own %s %s", c.Name, org, slices.Collect(maps.Keys(op.Users)), c.Org, c.User)
+		}
+	}
+	conn, err := fabricclient.Dial(profile, c.Org, fabricclient.WithUser(c.User))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// batcherName is the batcher identity's certificate name, for the election record.
+func batcherName(t *testing.T, n *localnet.Network) string {
+	profile, err := network.LoadProfile(n.Layout().ComponentProfile(network.Batcher.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn, err := network.CommonName(profile.Orgs[network.Batcher.Org].Users[network.Batcher.User].Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cn
+}
+
+// onlyBatchersCommit: the election names the batcher's identity, so the
+// gateway's (another Commission client) is refused CommitBatch and the
+// batcher's is accepted; every private key file is 0600.
+func (r *ledgerRun) onlyBatchersCommit(t *testing.T, n *localnet.Network) {
+	ctx := ctxFor(t)
+	b := r.freshBatch(t, "TX", 3)
+	_, err := dialComponent(t, n, network.Gateway).Ballot().CommitBatch(ctx, b)
+	if err == nil || !strings.Contains(err.Error(), "is not a batcher") {
+		t.Fatalf("CommitBatch from the gateway's identity: %v; want refused, not a batcher", err)
+	}
+	c, err := r.commit(ctx, b, nil)
+	if err != nil {
+		t.Fatalf("CommitBatch from the batcher's identity: %v", err)
+	}
+	r.record(c)
+	r.checkResults(t, ctx)
+	keys := 0
+	err = filepath.WalkDir(n.Layout().Crypto(), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || (filepath.Base(filepath.Dir(path)) != "keystore" && !strings.HasSuffix(path, ".key")) {
+			return err
+		}
+		keys++
+		if info, err := d.Info(); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("key file %s: mode %v (%v); want 0600", path, info.Mode().Perm(), err)
+		}
+		return nil
+	})
+	if err != nil || keys == 0 {
+		t.Fatalf("walked %d key files: %v", keys, err)
+	}
 }
 
 // peersBatch asks each organisation's chaincode, through its own peer, what

@@ -37,7 +37,8 @@ type cryptoCount struct {
 var loopbackSANs = []string{"localhost", "127.0.0.1"}
 
 // WriteCryptoConfig writes cryptogen's input: per organisation, one peer
-// (plus Admin and User1) under its peer MSP and OrderersPerOrg orderers (plus
+// (plus Admin and the client users the Components use: User1, User2, ...)
+// under its peer MSP and OrderersPerOrg orderers (plus
 // Admin) under its orderer MSP, all with node OUs so policies can name peer,
 // orderer, client and admin roles.
 func WriteCryptoConfig(l Layout) error {
@@ -53,7 +54,7 @@ func WriteCryptoConfig(l Layout) error {
 		spec.PeerOrgs = append(spec.PeerOrgs, cryptoOrg{
 			Name: o.Name, Domain: o.Domain, EnableNodeOUs: true,
 			Template: &cryptoCount{Count: 1, SANS: loopbackSANs},
-			Users:    &cryptoCount{Count: 1},
+			Users:    &cryptoCount{Count: usersOf(o.Name)},
 		})
 	}
 	return writeYAML(l.CryptoConfig(), spec)

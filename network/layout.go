@@ -20,11 +20,15 @@ func (l Layout) GenesisBlock() string { return l.path("config", ChannelName+".bl
 func (l Layout) TLSRootBundle() string {
 	return l.path("config", "peer-tls-roots.pem")
 }
-func (l Layout) Profile() string  { return l.path("profile.json") }
-func (l Layout) State() string    { return l.path("state.json") }
-func (l Layout) LogDir() string   { return l.path("logs") }
-func (l Layout) Packages() string { return l.path("packages") }
-func (l Layout) Crypto() string   { return l.path("crypto") }
+func (l Layout) Profile() string { return l.path("profile.json") }
+
+// ComponentProfile is the connection profile of one component, holding
+// only its own identity (see Component).
+func (l Layout) ComponentProfile(name string) string { return l.path("profiles", name+".json") }
+func (l Layout) State() string                       { return l.path("state.json") }
+func (l Layout) LogDir() string                      { return l.path("logs") }
+func (l Layout) Packages() string                    { return l.path("packages") }
+func (l Layout) Crypto() string                      { return l.path("crypto") }
 
 // Log returns the log file of the named process.
 func (l Layout) Log(process string) string { return l.path("logs", process+".log") }

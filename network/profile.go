@@ -47,7 +47,11 @@ func BuildProfile(l Layout, ports Ports) (Profile, error) {
 			Peer:  Endpoint{Address: fmt.Sprintf("127.0.0.1:%d", listen), TLSRootPEM: l.PeerTLSCA(o), ServerName: "127.0.0.1"},
 			Users: map[string]Identity{},
 		}
-		for _, user := range []string{"Admin", "User1"} {
+		users := []string{"Admin"}
+		for u := 1; u <= usersOf(o.Name); u++ {
+			users = append(users, fmt.Sprintf("User%d", u))
+		}
+		for _, user := range users {
 			key, err := singleFile(l.UserKeyDir(o, user))
 			if err != nil {
 				return Profile{}, fmt.Errorf("%s %s key: %w", o.Name, user, err)
@@ -72,6 +76,42 @@ func singleFile(dir string) (string, error) {
 		return "", fmt.Errorf("%s: expected exactly one file, found %d", dir, len(entries))
 	}
 	return filepath.Join(dir, entries[0].Name()), nil
+}
+
+// For returns the profile of component c: every organisation's peer, but
+// only c's own identity.
+func (p Profile) For(c Component) (Profile, error) {
+	out := p
+	out.Orgs = map[string]OrgProfile{}
+	for name, op := range p.Orgs {
+		op.Users = map[string]Identity{}
+		if name == c.Org {
+			id, ok := p.Orgs[name].Users[c.User]
+			if !ok {
+				return Profile{}, fmt.Errorf("%s identity %s of %s is not in the profile", c.Name, c.User, c.Org)
+			}
+			op.Users[c.User] = id
+		}
+		out.Orgs[name] = op
+	}
+	return out, nil
+}
+
+// SaveComponents writes each component's profile (For) under l.
+func (p Profile) SaveComponents(l Layout) error {
+	if err := os.MkdirAll(filepath.Dir(l.ComponentProfile("x")), 0o700); err != nil {
+		return err
+	}
+	for _, c := range Components {
+		cp, err := p.For(c)
+		if err != nil {
+			return err
+		}
+		if err := cp.Save(l.ComponentProfile(c.Name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Save writes the profile as JSON.

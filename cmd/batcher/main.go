@@ -23,6 +23,7 @@ import (
 	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/network"
 )
 
 func main() {
@@ -32,7 +33,7 @@ func main() {
 func run(ctx context.Context) error {
 	d := batcher.DefaultConfig
 	fs := flag.NewFlagSet("batcher", flag.ContinueOnError)
-	ledgerFlags := cli.LedgerFlags(fs, "Commission")
+	ledgerFlags := cli.LedgerFlags(fs, network.Batcher)
 	redisFlags := cli.RedisFlags(fs, redisserver.UserBatcher)
 	logFlags := cli.LogFlags(fs)
 	partitions := fs.String("partitions", "", "comma-separated partitions to serve; default: the election's states")

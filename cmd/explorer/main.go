@@ -53,7 +53,7 @@ Usage:
   explorer [flags]          follow the chain from the index's checkpoint and serve
   explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit`, "")
 	fs.StringVar(&o.listen, "listen", cli.DefaultExplorerAddr(), "HTTP listen address of the UI, the API (/api/v1), /healthz and /metrics")
-	o.ledger = cli.LedgerFlags(fs, "Observers")
+	o.ledger = cli.LedgerFlags(fs, network.Explorer)
 	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.db, "db", filepath.Join(".run", "explorer", "index.db"), "index database (SQLite); its folder is created")
 	fs.IntVar(&o.pageSize, "page-size", 25, "rows per page of every list")

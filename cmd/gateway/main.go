@@ -34,6 +34,7 @@ import (
 	"github.com/votechain/votechain/gateway/results"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/network"
 )
 
 const envPrefix = "GATEWAY"
@@ -67,7 +68,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.pprof, "pprof", "", "listen address for Go profiling (/debug/pprof/); empty: off. Loopback only: it exposes internals")
 	o.redis = cli.RedisFlags(fs, redisserver.UserGateway)
 	o.secretFile = cli.SecretFlag(fs)
-	o.ledger = cli.LedgerFlags(fs, "Commission")
+	o.ledger = cli.LedgerFlags(fs, network.Gateway)
 	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.resultsFile, "results-checkpoint", ".run/gateway/results.json", "where the results cache persists its results and event checkpoint")
 	fs.IntVar(&o.receiptBatches, "receipt-cache", 256, "batches whose Merkle trees are kept for receipts")

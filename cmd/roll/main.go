@@ -30,6 +30,7 @@ import (
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/network"
 )
 
 const envPrefix = "ROLL"
@@ -144,7 +145,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("rebuild-bloom", "roll rebuild-bloom sets each state's Bloom bits from the ledger's nullifiers and marks the voters the ledger holds as voted.", stderr)
-	ledgerFlags := cli.LedgerFlags(fs, "Observers")
+	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	file := fs.String("nullifiers", "", "instead of the ledger: CSV export of its nullifiers (state,nullifier)")
 	states := fs.String("states", "", "comma-separated states to rebuild; required")
 	redisFlags := cli.RedisFlags(fs, redisserver.UserRoll)

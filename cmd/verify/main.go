@@ -25,6 +25,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/network"
 )
 
 const usage = `Usage: verify [flags] RECEIPT.json ...
@@ -38,7 +39,7 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	ledgerFlags := cli.LedgerFlags(fs, "Observers")
+	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
 	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway URL for --vote-id")
 	quiet := fs.Bool("q", false, "print only failures and the summary")

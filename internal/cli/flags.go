@@ -35,8 +35,10 @@ func DefaultGatewayAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPor
 // plan (B+390).
 func DefaultExplorerAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts().Explorer()) }
 
-// DefaultProfile is the connection profile `make up` writes.
-func DefaultProfile() string { return network.Layout{Dir: filepath.Join(".run", "network")}.Profile() }
+// DefaultProfile is the connection profile `make up` writes for component c.
+func DefaultProfile(c network.Component) string {
+	return network.Layout{Dir: filepath.Join(".run", "network")}.ComponentProfile(c.Name)
+}
 
 // RedisPasswordEnv holds a Redis password that overrides the password file.
 const RedisPasswordEnv = "REDIS_PASSWORD"
@@ -115,13 +117,14 @@ type Ledger struct {
 	User    string
 }
 
-// LedgerFlags registers --profile, --org (default org: "Commission" for the
-// components that submit, "Observers" for those that audit) and --user on fs.
-func LedgerFlags(fs *flag.FlagSet, org string) *Ledger {
+// LedgerFlags registers --profile, --org and --user on fs, with the
+// defaults of component c: its own profile (which holds only its identity,
+// see network.Component), its organisation and its user.
+func LedgerFlags(fs *flag.FlagSet, c network.Component) *Ledger {
 	l := &Ledger{}
-	fs.StringVar(&l.Profile, "profile", DefaultProfile(), "connection profile of the consortium, written by make up")
-	fs.StringVar(&l.Org, "org", org, "organisation whose peer and identity to use: Commission or Observers")
-	fs.StringVar(&l.User, "user", "User1", "enrolled user of --org")
+	fs.StringVar(&l.Profile, "profile", DefaultProfile(c), "connection profile of the consortium holding this component's identity, written by make up")
+	fs.StringVar(&l.Org, "org", c.Org, "organisation whose peer and identity to use: Commission or Observers")
+	fs.StringVar(&l.User, "user", c.User, "enrolled user of --org")
 	return l
 }
 

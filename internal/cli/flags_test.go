@@ -17,7 +17,7 @@ import (
 // reach the Redis, gateway and explorer of the default port plan.
 func TestSharedDefaultsFollowThePortPlan(t *testing.T) {
 	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
-	r, l := RedisFlags(fs, "gateway"), LedgerFlags(fs, "Observers")
+	r, l := RedisFlags(fs, "gateway"), LedgerFlags(fs, network.Gateway)
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestSharedDefaultsFollowThePortPlan(t *testing.T) {
 	if DefaultGatewayAddr() != fmt.Sprintf("127.0.0.1:%d", p.Gateway()) || DefaultExplorerAddr() != fmt.Sprintf("127.0.0.1:%d", p.Explorer()) {
 		t.Errorf("gateway %s, explorer %s", DefaultGatewayAddr(), DefaultExplorerAddr())
 	}
-	if l.Profile != filepath.Join(".run", "network", "profile.json") || l.Org != "Observers" || l.User != "User1" {
+	if l.Profile != filepath.Join(".run", "network", "profiles", "gateway.json") || l.Org != "Commission" || l.User != "User2" {
 		t.Errorf("ledger flags %+v", l)
 	}
 }

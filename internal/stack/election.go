@@ -15,6 +15,7 @@ import (
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
@@ -86,6 +87,9 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	now := time.Now().UTC().Truncate(time.Second)
 	e.OpensAt, e.ClosesAt = now, now.Add(s.cfg.Window)
 	e.RollRoot, e.Status = summary.Root, ballot.StatusConfigured
+	if e.Batchers, err = s.batchers(); err != nil {
+		return err
+	}
 	if err := ledger.SetupElection(ctx, e); err != nil {
 		return err
 	}
@@ -160,4 +164,18 @@ func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte) 
 	}
 	s.log.Info("voter roll loaded", "voters", summary.Voters, "roll_root", summary.Root)
 	return summary, nil
+}
+
+// batchers names the batcher identity for the election record: only it may
+// commit batches.
+func (s *Stack) batchers() ([]string, error) {
+	profile, err := network.LoadProfile(s.net.Layout().ComponentProfile(network.Batcher.Name))
+	if err != nil {
+		return nil, err
+	}
+	cn, err := network.CommonName(profile.Orgs[network.Batcher.Org].Users[network.Batcher.User].Cert)
+	if err != nil {
+		return nil, fmt.Errorf("batcher identity: %w", err)
+	}
+	return []string{cn}, nil
 }

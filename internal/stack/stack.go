@@ -142,12 +142,12 @@ func (s *Stack) services() []proc.Spec {
 
 // votechain lists the Votechain processes (batchers, gateway, explorer).
 func (s *Stack) votechain() []proc.Spec {
-	profile := s.net.Layout().Profile()
+	profile := func(c network.Component) string { return s.net.Layout().ComponentProfile(c.Name) } // each its own identity only
 	var specs []proc.Spec
 	for i := 0; i < s.cfg.Batchers; i++ {
 		specs = append(specs, proc.Spec{
 			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i),
-			Args: []string{"--profile", profile, "--redis-addr", s.RedisAddr(), "--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserBatcher),
+			Args: []string{"--profile", profile(network.Batcher), "--redis-addr", s.RedisAddr(), "--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserBatcher),
 				"--metrics", fmt.Sprintf("127.0.0.1:%d", s.batcherPort(i))},
 		})
 	}
@@ -155,10 +155,10 @@ func (s *Stack) votechain() []proc.Spec {
 		Name: "gateway", Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.ports.Gateway(),
 		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Gateway()), "--redis-addr", s.RedisAddr(),
 			"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
-			"--secret-file", s.SecretFile(), "--profile", profile, "--results-checkpoint", s.path("gateway", "results.json")},
+			"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", s.path("gateway", "results.json")},
 	}, proc.Spec{
 		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(),
-		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Explorer()), "--profile", profile,
+		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Explorer()), "--profile", profile(network.Explorer),
 			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL()},
 	})
 	return specs

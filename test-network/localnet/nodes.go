@@ -67,6 +67,9 @@ func (n *Network) create(ctx context.Context) error {
 	if _, err := proc.Run(ctx, nil, n.bin("cryptogen"), "generate", "--config", l.CryptoConfig(), "--output", l.Crypto()); err != nil {
 		return err
 	}
+	if err := network.RestrictKeys(l); err != nil {
+		return err
+	}
 	if err := network.WriteTLSRootBundles(l); err != nil {
 		return err
 	}
@@ -94,6 +97,9 @@ func (n *Network) create(ctx context.Context) error {
 		return err
 	}
 	if err := profile.Save(l.Profile()); err != nil {
+		return err
+	}
+	if err := profile.SaveComponents(l); err != nil {
 		return err
 	}
 	if _, err := n.Deploy(ctx); err != nil {
