@@ -21,16 +21,11 @@ func TestRollOnNetwork(t *testing.T) {
 	const voters = 6
 	entries := make([]ballot.RollEntry, voters)
 	onRoll := make([]string, voters)
-	leaves := make([][32]byte, voters)
 	for i := range entries {
 		onRoll[i] = r.nullifier()
 		entries[i] = ballot.RollEntry{State: "CA", Nullifier: onRoll[i]}
 	}
-	ballot.SortRoll(entries)
-	for i, en := range entries {
-		leaves[i], _ = ballot.ParseHash(en.Nullifier)
-	}
-	e.RollRoot = ballot.HashHex(ballot.MerkleRoot(leaves))
+	e.RollRoot = rollRoot(entries)
 	nettest.SetupElection(t, n, e)
 
 	ctx := ctxFor(t)

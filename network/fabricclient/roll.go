@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/status"
 
 	"github.com/votechain/votechain/ballot"
 )
@@ -45,7 +48,7 @@ func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, paral
 				return err
 			}
 			if _, err := b.contract.SubmitWithContext(gctx, "LoadRoll", client.WithBytesArguments(payload)); err != nil {
-				return fmt.Errorf("load roll chunk %d: %w", c.Index, err)
+				return fmt.Errorf("load roll chunk %d: %w%s", c.Index, err, peerMessages(err))
 			}
 			if p != nil {
 				mu.Lock()
@@ -58,12 +61,49 @@ func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, paral
 	if err := g.Wait(); err != nil {
 		return ballot.RollSeal{}, err
 	}
-	out, err := b.contract.SubmitWithContext(ctx, "SealRoll")
+	out, err := b.seal(ctx)
 	if err != nil {
-		return ballot.RollSeal{}, fmt.Errorf("seal roll: %w", err)
+		return ballot.RollSeal{}, err
 	}
 	if err := json.Unmarshal(out, &seal); err != nil {
 		return ballot.RollSeal{}, fmt.Errorf("decode roll seal: %w", err)
 	}
 	return seal, nil
+}
+
+// peerMessages returns the peers' own messages a failed endorsement carries
+// (the chaincode's refusal), as "; MSP: message" for each, or "".
+func peerMessages(err error) string {
+	st, ok := status.FromError(err)
+	if !ok {
+		return ""
+	}
+	var out string
+	for _, d := range st.Details() {
+		if ed, ok := d.(*gateway.ErrorDetail); ok {
+			out += "; " + ed.GetMspId() + ": " + ed.GetMessage()
+		}
+	}
+	return out
+}
+
+// sealAttempts bounds SealRoll's retries: a peer that has not yet committed
+// the last chunks sees a partial roll and refuses to endorse.
+const sealAttempts = 10
+
+// seal submits SealRoll, retrying while a peer lags behind the chunks.
+func (b *Ballot) seal(ctx context.Context) ([]byte, error) {
+	var err error
+	for range sealAttempts {
+		var out []byte
+		if out, err = b.contract.SubmitWithContext(ctx, "SealRoll"); err == nil {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return nil, fmt.Errorf("seal roll (%d attempts): %w%s", sealAttempts, err, peerMessages(err))
 }
