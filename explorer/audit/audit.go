@@ -72,8 +72,9 @@ type Batch struct {
 	TxIndex int
 	Batch   ballot.Batch // as the transaction carried it
 	// Rejected are the indices of the votes the recount rejects, and
-	// Reasons why (ballot.Reject*): the election's refusals, then nullifiers
-	// used before (earlier on the ledger or earlier in the batch).
+	// Reasons why (ballot.Reject*): the election's refusals, votes off the
+	// sealed roll, then nullifiers used before (earlier on the ledger or
+	// earlier in the batch).
 	Rejected []int
 	Reasons  []string
 	Tallies  ballot.Tally // recount of the counted votes
@@ -315,9 +316,9 @@ func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error)
 // recount decides which of b's votes count, as the chaincode must in a
 // transaction of time txTime, by the chaincode's own rule (ballot's
 // Batch.Count): a vote the election refuses, once the roll is sealed one
-// not on the roll its LoadRoll transactions wrote, or whose nullifier a counted
-// vote used before (on the ledger or earlier in the batch), is rejected with
-// its reason. It records b's batch and counted nullifiers.
+// not on the roll its LoadRoll transactions wrote, or whose nullifier a
+// counted vote used before (on the ledger or earlier in the batch), is
+// rejected with its reason. It records b's batch and counted nullifiers.
 func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
 	used := func(v ballot.Vote) (bool, error) {
 		if h.nullifiers[[2]string{v.State, v.Nullifier}] {
