@@ -1,0 +1,65 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/stack"
+)
+
+// TestCloseAndFinalise closes the election early while votes accepted with
+// the batcher stopped are still in Redis: once the gateway's record bound
+// (--election-max-age, 5 s) has passed, a vote gets 403 election_closed;
+// finalise refuses and names the votes still to commit; after the batcher
+// is back and has drained the queue, finalise succeeds and every accepted
+// vote is counted once.
+func TestCloseAndFinalise(t *testing.T) {
+	s := startSystem(t, 1, 400)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	accepted := s.mustCast(t, s.roll[:200], 8)
+	s.waitQueuesDrained(t, 2*time.Minute)
+	if err := s.st.Kill("batcher0"); err != nil {
+		t.Fatal(err)
+	}
+	waiting := s.mustCast(t, s.roll[200:250], 8)
+	for id, v := range waiting {
+		accepted[id] = v
+	}
+
+	e, err := s.st.CloseElection(ctx)
+	if err != nil || e.Status != ballot.StatusClosed {
+		t.Fatalf("close: %+v, %v", e, err)
+	}
+	time.Sleep(stack.CloseSettle) // the gateway's --election-max-age
+	late := s.roll[300]
+	var out struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	status, err := s.post("/api/v1/vote", map[string]string{"voter_id": late.ID, "credential": late.Credential, "state": late.State, "candidate": s.candidates[0]}, &out)
+	if err != nil || status != http.StatusForbidden || out.Error.Code != "election_closed" {
+		t.Fatalf("a vote 5 s after the close: %d %q, %v; want 403 election_closed", status, out.Error.Code, err)
+	}
+
+	_, err = s.st.FinaliseElection(ctx)
+	var nd *stack.NotDrainedError
+	if !errors.As(err, &nd) || nd.Remaining() != int64(len(waiting)) {
+		t.Fatalf("finalise with the batcher stopped: %v; want refused with %d votes remaining", err, len(waiting))
+	}
+	t.Logf("refused: %v", err)
+
+	if err := s.st.Up(ctx); err != nil { // starts the batcher again
+		t.Fatal(err)
+	}
+	s.waitQueuesDrained(t, 2*time.Minute)
+	e, err = s.st.FinaliseElection(ctx)
+	if err != nil || e.Status != ballot.StatusFinalised {
+		t.Fatalf("finalise once drained: %+v, %v", e, err)
+	}
+	s.waitPeersInSync(t)
+	s.checkExactlyOnce(t, accepted)
+}
