@@ -25,8 +25,7 @@ func TestRollOnNetwork(t *testing.T) {
 		onRoll[i] = r.nullifier()
 		entries[i] = ballot.RollEntry{State: "CA", Nullifier: onRoll[i]}
 	}
-	e.RollRoot = rollRoot(entries)
-	nettest.SetupElection(t, n, e)
+	e = nettest.SetupElectionWithRoll(t, n, e, entries, false)
 
 	ctx := ctxFor(t)
 	admin := nettest.Dial(t, n, "Commission", fabricclient.WithUser("Admin")).Ballot()
