@@ -35,8 +35,6 @@ func ledgerNode(name string) bool {
 		strings.HasPrefix(name, "orderer") || name == "explorer"
 }
 
-func intakeProcess(name string) bool { return role(name) == "intake" }
-
 // named matches exactly the names given.
 func named(names ...string) func(string) bool {
 	return func(n string) bool {
