@@ -222,6 +222,11 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.net.Up(ctx); err != nil {
 		return err
 	}
+	for _, c := range network.Components {
+		if _, err := os.Stat(s.net.Layout().ComponentProfile(c.Name)); err != nil {
+			return fmt.Errorf("the network in %s has no profile for the %s's own identity (it predates per-component identities): recreate it with `make down WIPE=1` and `make up`", s.net.Layout().Dir, c.Name)
+		}
+	}
 	if _, err := s.net.Deploy(ctx); err != nil { // a rebuilt chaincode goes live; a no-op otherwise
 		return err
 	}
