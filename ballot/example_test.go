@@ -15,7 +15,7 @@ func Example() {
 	// same nullifier as the first's: the same voter voting twice.
 	secret := []byte("the election secret, 16+ bytes")
 	nullifier := func(voter string) string {
-		return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, voter, "credential-of-"+voter)))
+		return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, "E-2026", voter, "credential-of-"+voter)))
 	}
 	votes := []ballot.Vote{
 		{ID: "00000000000000000000000000000001", State: "CA", Nullifier: nullifier("ann"), Candidate: "alice", CastAt: 1_767_225_600_000},

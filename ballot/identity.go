@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 )
@@ -12,14 +13,22 @@ import (
 // the system, so a nullifier can never be confused with a leaf or node hash.
 const nullifierDomain = "votechain/nullifier/v1"
 
-// VoterKey derives a voter's secret key from the election secret and the
-// voter's id and one-time credential: HMAC-SHA256(secret, voterID "|" credential).
-// It is what the offline roll holds; it never leaves the commission.
-func VoterKey(secret []byte, voterID, credential string) [32]byte {
+// VoterKey derives a voter's secret key from the election secret, the
+// election's id and the voter's id and one-time credential:
+// HMAC-SHA256(secret, lp(electionID) ‖ lp(voterID) ‖ lp(credential)), where
+// lp(x) is x's length as 4 big-endian bytes followed by x. The lengths make
+// the encoding unambiguous (no two (voter, credential) pairs share an
+// input), and the election id makes the same voter's key, hence nullifier,
+// differ from one election to the next. It is what the offline roll holds;
+// it never leaves the commission.
+func VoterKey(secret []byte, electionID, voterID, credential string) [32]byte {
 	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(voterID))
-	mac.Write([]byte{'|'})
-	mac.Write([]byte(credential))
+	for _, field := range [...]string{electionID, voterID, credential} {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(field)))
+		mac.Write(n[:])
+		mac.Write([]byte(field))
+	}
 	var k [32]byte
 	mac.Sum(k[:0])
 	return k

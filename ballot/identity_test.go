@@ -7,17 +7,27 @@ import (
 	"testing"
 )
 
-func TestVoterKeyIsHMACOfIDAndCredential(t *testing.T) {
+func TestVoterKeyIsHMACOfLengthPrefixedFields(t *testing.T) {
 	secret := []byte("election secret")
 	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("V123|cred-xyz"))
+	mac.Write([]byte("\x00\x00\x00\x06E-2026\x00\x00\x00\x04V123\x00\x00\x00\x08cred-xyz"))
 	var want [32]byte
 	copy(want[:], mac.Sum(nil))
-	if got := VoterKey(secret, "V123", "cred-xyz"); got != want {
+	if got := VoterKey(secret, "E-2026", "V123", "cred-xyz"); got != want {
 		t.Fatalf("VoterKey = %x, want %x", got, want)
 	}
-	if VoterKey([]byte("other"), "V123", "cred-xyz") == want {
+	if VoterKey([]byte("other"), "E-2026", "V123", "cred-xyz") == want {
 		t.Fatal("a different secret gave the same voter key")
+	}
+	if VoterKey(secret, "E-2027", "V123", "cred-xyz") == want {
+		t.Fatal("another election gave the same voter key")
+	}
+	// Without length prefixes "V1|2" + "3" and "V1" + "2|3" would collide.
+	if VoterKey(secret, "E", "V1|2", "3") == VoterKey(secret, "E", "V1", "2|3") {
+		t.Fatal("two different (voter, credential) pairs share a voter key")
+	}
+	if VoterKey(secret, "E", "V1", "23") == VoterKey(secret, "E", "V12", "3") {
+		t.Fatal("moving a byte between voter id and credential keeps the key")
 	}
 }
 

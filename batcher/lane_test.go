@@ -307,7 +307,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func TestAttemptGivesUpOnLostTransaction(t *testing.T) {
 	vote := ballot.Vote{State: "CA", Candidate: "alice", CastAt: 1}
 	vote.ID, _ = ballot.NewVoteID()
-	vote.Nullifier = ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("s"), "voter", "cred")))
+	vote.Nullifier = ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("s"), "E", "voter", "cred")))
 	batch, err := ballot.BuildBatch("CA", 1, []ballot.Vote{vote})
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,7 @@ func EnqueueVotes(t testing.TB, rdb *redis.Client, first, n int, secret string) 
 			t.Error(err)
 			return nil
 		}
-		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), fmt.Sprint("voter-", first+i), "cred"))
+		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), "batcher-test", fmt.Sprint("voter-", first+i), "cred"))
 		votes[i] = ballot.Vote{ID: id, State: TestStates[i%len(TestStates)], Nullifier: ballot.HashHex(null),
 			Candidate: TestCandidates[i%len(TestCandidates)], CastAt: time.Now().UnixMilli()}
 		pipe.HSet(ctx, votequeue.PendingKey(votes[i].State), string(null[:]), id)

@@ -77,7 +77,7 @@ func ctxFor(t *testing.T) context.Context {
 // nullifier returns the nullifier of a new voter.
 func (r *ledgerRun) nullifier() string {
 	r.voters++
-	return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("network-test"), fmt.Sprint("voter-", r.voters), "cred")))
+	return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("network-test"), "network-test", fmt.Sprint("voter-", r.voters), "cred")))
 }
 
 // vote returns a vote of state for the candidate numbered i with nullifier.

@@ -45,6 +45,7 @@ type system struct {
 	rdb        *redis.Client
 	ledger     *fabricclient.Ballot
 	secret     []byte
+	electionID string
 	roll       []voter
 	candidates []string
 	states     []string
@@ -142,7 +143,7 @@ func startSystem(t *testing.T, batchers, voters int, tune ...func(*stack.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.candidates, s.states = e.Candidates, e.States
+	s.candidates, s.states, s.electionID = e.Candidates, e.States, e.ID
 	s.roll = readRoll(t, st.RollCSV())
 	return s
 }
@@ -320,7 +321,7 @@ func (s *system) checkExactlyOnce(t *testing.T, accepted map[string]vote) {
 	t.Helper()
 	votes := make([]ballot.Vote, 0, len(accepted))
 	for id, v := range accepted {
-		null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, v.ID, v.Credential)))
+		null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, s.electionID, v.ID, v.Credential)))
 		votes = append(votes, ballot.Vote{ID: id, State: v.State, Nullifier: null, Candidate: v.Candidate})
 	}
 	nettest.CheckCountedOnce(t, s.ledger, votes)

@@ -45,7 +45,7 @@ func (w *ledgerWriter) vote(state string, voter int) ballot.Vote {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	null := ballot.NullifierOf(ballot.VoterKey([]byte("explorer-test"), fmt.Sprint("voter-", voter), "cred"))
+	null := ballot.NullifierOf(ballot.VoterKey([]byte("explorer-test"), "explorer-test", fmt.Sprint("voter-", voter), "cred"))
 	return ballot.Vote{ID: id, State: state, Nullifier: ballot.HashHex(null),
 		Candidate: testCandidates[voter%len(testCandidates)], CastAt: time.Now().UnixMilli()}
 }

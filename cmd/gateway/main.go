@@ -163,7 +163,7 @@ func run(ctx context.Context) error {
 		Ledger:    ledger,
 		Intake:    intake,
 		Results:   cache,
-		Receipts:  receipt.New(ledger, receipt.RedisStore{RDB: rdb, States: states}, secret, o.receiptBatches),
+		Receipts:  receipt.New(ledger, receipt.RedisStore{RDB: rdb, States: states}, secret, e.ID, o.receiptBatches),
 		Registry:  reg,
 		Log:       log,
 	})

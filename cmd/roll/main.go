@@ -4,7 +4,7 @@
 //
 //	roll gen -n N -states CA,NY [-o roll.csv]
 //	    write a synthetic roll CSV (voter_id,credential,state)
-//	roll load -csv roll.csv [-dry-run] [-redis-addr ADDR] [-secret-file F] [-bloom-fp-rate P]
+//	roll load -csv roll.csv -election-id ID [-dry-run] [-redis-addr ADDR] [-secret-file F] [-bloom-fp-rate P]
 //	    derive nullifiers, load them per state into Redis, size the Bloom
 //	    filters, and print the roll's Merkle root (JSON summary on stdout)
 //	roll rebuild-bloom -states CA,NY [-profile P] [-redis-addr ADDR]
@@ -103,6 +103,7 @@ func gen(_ context.Context, args []string, stdout, stderr io.Writer) error {
 func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("load", "roll load derives nullifiers from a roll CSV, loads them per state into Redis, sizes the Bloom filters and prints the roll root.", stderr)
 	csvPath := fs.String("csv", "", "roll CSV (voter_id,credential,state); required")
+	electionID := fs.String("election-id", "", "id of the election the roll is for (its record's id); required: nullifiers are bound to it")
 	dryRun := fs.Bool("dry-run", false, "only compute the summary and root; do not touch Redis")
 	secretFile := cli.SecretFlag(fs)
 	fpRate := fs.Float64("bloom-fp-rate", dedup.DefaultConfig().FalsePositiveRate, "Bloom false-positive rate each state's filter is sized for")
@@ -111,8 +112,8 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *csvPath == "" {
-		return cli.Usagef("load: -csv is required")
+	if *csvPath == "" || *electionID == "" {
+		return cli.Usagef("load: -csv and -election-id are required")
 	}
 	secret, err := cli.LoadSecret(*secretFile)
 	if err != nil {
@@ -124,7 +125,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer f.Close()
 	bar := cli.NewProgress(stderr, "rows", 0)
-	opts := roll.Options{FalsePositiveRate: *fpRate, Batch: *batch, Progress: bar}
+	opts := roll.Options{ElectionID: *electionID, FalsePositiveRate: *fpRate, Batch: *batch, Progress: bar}
 	if !*dryRun {
 		rdb, err := redisFlags.Connect(ctx)
 		if err != nil {

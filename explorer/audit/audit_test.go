@@ -84,7 +84,7 @@ func auditChain(t *testing.T, blocks [][]ledgertest.Tx) []audit.Report {
 }
 
 func vote(state string, voter int, candidate string) ballot.Vote {
-	null := ballot.NullifierOf(ballot.VoterKey([]byte("audit-test"), fmt.Sprint(voter), "c"))
+	null := ballot.NullifierOf(ballot.VoterKey([]byte("audit-test"), "audit-test", fmt.Sprint(voter), "c"))
 	return ballot.Vote{ID: fmt.Sprintf("%032x", voter+1), State: state, Nullifier: ballot.HashHex(null), Candidate: candidate,
 		CastAt: time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC).UnixMilli()}
 }

@@ -161,7 +161,7 @@ func (f *fixture) enrollMany(state, credential string, n int, name func(int) str
 	ctx := context.Background()
 	pipe := f.rdb.Pipeline()
 	for i := range n {
-		null := ballot.NullifierOf(ballot.VoterKey(testSecret, name(i), credential))
+		null := ballot.NullifierOf(ballot.VoterKey(testSecret, testElection().ID, name(i), credential))
 		pipe.SAdd(ctx, votequeue.RollKey(state), null[:])
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

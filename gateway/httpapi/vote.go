@@ -331,7 +331,7 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 		s.unavailable(c, codeUnavailable, "could not allocate a vote id")
 		return
 	}
-	nullifier := ballot.NullifierOf(ballot.VoterKey(s.cfg.Secret, req.VoterID, req.Credential))
+	nullifier := ballot.NullifierOf(ballot.VoterKey(s.cfg.Secret, e.ID, req.VoterID, req.Credential))
 	res, err := s.deps.Intake.Accept(ctx, dedup.Attempt{
 		Vote: ballot.Vote{
 			ID:        id,

@@ -44,9 +44,10 @@ var ErrNoVote = errors.New("no vote found")
 // receipts of one batch (hundreds of voters) cost two ledger reads: the
 // transaction's batch and the batch's record.
 type Service struct {
-	ledger Ledger
-	store  Store
-	secret []byte
+	ledger     Ledger
+	store      Store
+	secret     []byte
+	electionID string
 
 	mu    sync.Mutex
 	lru   *list.List // of *batchEntry, most recent first
@@ -61,9 +62,10 @@ type batchEntry struct {
 	tree   *ballot.Tree
 }
 
-// New returns a service keeping the trees of up to cached batches.
-func New(ledger Ledger, store Store, secret []byte, cached int) *Service {
-	return &Service{ledger: ledger, store: store, secret: secret, lru: list.New(), byTx: map[string]*list.Element{}, limit: max(cached, 1)}
+// New returns a service for the election electionID (whose voters' keys
+// secret derives) keeping the trees of up to cached batches.
+func New(ledger Ledger, store Store, secret []byte, electionID string, cached int) *Service {
+	return &Service{ledger: ledger, store: store, secret: secret, electionID: electionID, lru: list.New(), byTx: map[string]*list.Element{}, limit: max(cached, 1)}
 }
 
 // ByVoteID returns the receipt of a vote: pending (accepted, not yet on the
@@ -83,7 +85,7 @@ func (s *Service) ByVoteID(ctx context.Context, voteID string) (ballot.Receipt, 
 // ByCredentials returns the receipt of the voter's own vote, or ErrNoVote for
 // credentials that are not on the roll or that have not voted.
 func (s *Service) ByCredentials(ctx context.Context, voterID, credential string) (ballot.Receipt, error) {
-	null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, voterID, credential)))
+	null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, s.electionID, voterID, credential)))
 	state, err := s.store.RollState(ctx, null)
 	if err != nil {
 		return ballot.Receipt{}, err

@@ -66,8 +66,10 @@ func (f *fakeStore) RollState(_ context.Context, null string) (string, error) {
 
 var secret = []byte("s3cret")
 
+const testElectionID = "test-2026"
+
 func nullifierOf(voter string) string {
-	return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, voter, "cred-"+voter)))
+	return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, testElectionID, voter, "cred-"+voter)))
 }
 
 // fixture commits two batches of CA votes of voters v0..v(n-1) and records them.
@@ -99,7 +101,7 @@ func fixture(t *testing.T, n int) (*Service, *fakeLedger, *fakeStore, []ballot.V
 			ledger.nulls["CA/"+v.Nullifier] = ballot.NullifierRecord{State: "CA", Seq: b.Seq, Index: i, VoteID: v.ID}
 		}
 	}
-	return New(ledger, store, secret, 1), ledger, store, votes
+	return New(ledger, store, secret, testElectionID, 1), ledger, store, votes
 }
 
 func TestReceiptsVerifyAgainstTheLedgerBatch(t *testing.T) {

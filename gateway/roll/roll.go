@@ -38,9 +38,10 @@ type Entry struct {
 	VoterID, Credential, State string
 }
 
-// Nullifier derives the entry's nullifier with the election secret.
-func (e Entry) Nullifier(secret []byte) [32]byte {
-	return ballot.NullifierOf(ballot.VoterKey(secret, e.VoterID, e.Credential))
+// Nullifier derives the entry's nullifier with the election secret, for
+// the election electionID.
+func (e Entry) Nullifier(secret []byte, electionID string) [32]byte {
+	return ballot.NullifierOf(ballot.VoterKey(secret, electionID, e.VoterID, e.Credential))
 }
 
 // ReadCSV calls fn for every row of a roll CSV, checking each row's form.
@@ -107,6 +108,9 @@ type State struct {
 
 // Options tune Load.
 type Options struct {
+	// ElectionID is the id of the election the roll is for (required):
+	// nullifiers are bound to it (ballot.VoterKey).
+	ElectionID string
 	// Redis to load into; nil only computes the summary (dry run).
 	Redis redis.UniversalClient
 	// FalsePositiveRate sizes each state's Bloom filter for its roll.
@@ -137,6 +141,9 @@ func report(p Progress, n int64) {
 // who has voted stays in the voted set, see votequeue), and a
 // Bloom shape already stored (the filter may be in use) is kept and reported.
 func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, error) {
+	if o.ElectionID == "" {
+		return Summary{}, errors.New("roll: load: no election id (nullifiers are bound to the election)")
+	}
 	if o.Batch <= 0 {
 		o.Batch = 10_000
 	}
@@ -162,7 +169,7 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	}
 	sum := Summary{States: map[string]State{}}
 	err := ReadCSV(r, func(_ int, e Entry) error {
-		m := member{nullifier: e.Nullifier(secret), state: e.State}
+		m := member{nullifier: e.Nullifier(secret, o.ElectionID), state: e.State}
 		members = append(members, m)
 		pending = append(pending, m)
 		sum.Rows++

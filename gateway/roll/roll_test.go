@@ -21,6 +21,8 @@ import (
 
 var secret = []byte("0123456789abcdef-test-secret")
 
+const electionID = "test-2026"
+
 // counter is a Progress that counts.
 type counter struct{ n int64 }
 
@@ -76,7 +78,7 @@ func TestLoadIntoRedis(t *testing.T) {
 	rdb := srv.Client()
 	ctx := context.Background()
 	var rows counter
-	sum, err := Load(ctx, bytes.NewReader(data), secret, Options{Redis: rdb, FalsePositiveRate: 0.001, Batch: 500, Progress: &rows})
+	sum, err := Load(ctx, bytes.NewReader(data), secret, Options{ElectionID: electionID, Redis: rdb, FalsePositiveRate: 0.001, Batch: 500, Progress: &rows})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +92,7 @@ func TestLoadIntoRedis(t *testing.T) {
 	// independently.
 	var leaves [][32]byte
 	if err := ReadCSV(bytes.NewReader(data), func(_ int, e Entry) error {
-		leaves = append(leaves, ballot.NullifierOf(ballot.VoterKey(secret, e.VoterID, e.Credential)))
+		leaves = append(leaves, ballot.NullifierOf(ballot.VoterKey(secret, electionID, e.VoterID, e.Credential)))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -109,7 +111,7 @@ func TestLoadIntoRedis(t *testing.T) {
 		}
 	}
 	// Loading again changes nothing.
-	again, err := Load(ctx, bytes.NewReader(data), secret, Options{Redis: rdb, FalsePositiveRate: 0.01})
+	again, err := Load(ctx, bytes.NewReader(data), secret, Options{ElectionID: electionID, Redis: rdb, FalsePositiveRate: 0.01})
 	if err != nil || again.Root != sum.Root || again.States["CA"].Bloom != sum.States["CA"].Bloom {
 		t.Fatalf("reload: %+v, %v", again, err)
 	}
@@ -126,7 +128,7 @@ func TestLoadIntoRedis(t *testing.T) {
 	})
 	for state, want := range map[string]dedup.Outcome{"NY": dedup.NotEligible, first.State: dedup.Accepted} {
 		id, _ := ballot.NewVoteID()
-		n := first.Nullifier(secret)
+		n := first.Nullifier(secret, electionID)
 		res, err := d.Accept(ctx, dedup.Attempt{Vote: ballot.Vote{ID: id, State: state, Nullifier: ballot.HashHex(n), Candidate: "alice", CastAt: time.Now().UnixMilli()}})
 		if err != nil || res.Outcome != want {
 			t.Errorf("voter %s in %s: %+v, %v; want %v", first.VoterID, state, res, err, want)
@@ -142,12 +144,12 @@ func TestLoadRefusesBadRolls(t *testing.T) {
 		"short row":     "v1,c1\n",
 		"unquoted mess": "v1,\"c1,CA\n",
 	} {
-		if _, err := Load(context.Background(), strings.NewReader(data), secret, Options{}); err == nil {
+		if _, err := Load(context.Background(), strings.NewReader(data), secret, Options{ElectionID: electionID}); err == nil {
 			t.Errorf("%s: loaded", name)
 		}
 	}
 	// The same row twice is one voter.
-	sum, err := Load(context.Background(), strings.NewReader("v1,c1,CA\nv1,c1,CA\n"), secret, Options{})
+	sum, err := Load(context.Background(), strings.NewReader("v1,c1,CA\nv1,c1,CA\n"), secret, Options{ElectionID: electionID})
 	if err != nil || sum.Voters != 1 || sum.Rows != 2 {
 		t.Fatalf("repeated row: %+v, %v", sum, err)
 	}
@@ -159,7 +161,7 @@ func TestLoadEntries(t *testing.T) {
 	data := generated(t, 50, "CA", "NY")
 	first := strings.SplitN(string(data), "\n", 3)[1]
 	data = append(data, first+"\n"...) // a repeated row
-	sum, err := Load(context.Background(), bytes.NewReader(data), secret, Options{Entries: true})
+	sum, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: electionID, Entries: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +171,7 @@ func TestLoadEntries(t *testing.T) {
 	}
 	want := map[ballot.RollEntry]bool{}
 	ReadCSV(bytes.NewReader(data), func(_ int, e Entry) error {
-		want[ballot.RollEntry{State: e.State, Nullifier: ballot.HashHex(e.Nullifier(secret))}] = true
+		want[ballot.RollEntry{State: e.State, Nullifier: ballot.HashHex(e.Nullifier(secret, electionID))}] = true
 		return nil
 	})
 	for _, e := range sum.Entries {
@@ -187,5 +189,25 @@ func TestLoadEntries(t *testing.T) {
 	}
 	if _, err := ballot.SealRoll(sum.Root, recs); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoadNeedsTheElection: nullifiers are bound to an election, so a roll
+// cannot be loaded without its id, and another election's roll root differs.
+func TestLoadNeedsTheElection(t *testing.T) {
+	data := generated(t, 10, "CA")
+	if _, err := Load(context.Background(), bytes.NewReader(data), secret, Options{}); err == nil {
+		t.Fatal("a roll was loaded without an election id")
+	}
+	a, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: electionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: "another-2026"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Root == b.Root {
+		t.Fatal("the same roll gave the same root for two elections")
 	}
 }

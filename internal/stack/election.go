@@ -43,14 +43,15 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 		return err
 	}
 	var states []string
+	var electionID string
 	if existing != nil {
-		states = existing.States
+		states, electionID = existing.States, existing.ID
 	} else {
 		tmpl, err := s.template()
 		if err != nil {
 			return err
 		}
-		states = tmpl.States
+		states, electionID = tmpl.States, tmpl.ID
 	}
 	if _, err := os.Stat(s.RollCSV()); err != nil {
 		if existing != nil {
@@ -66,7 +67,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	summary, err := s.loadRoll(ctx, rdb, secret)
+	summary, err := s.loadRoll(ctx, rdb, secret, electionID)
 	if err != nil {
 		return err
 	}
@@ -150,14 +151,14 @@ func (s *Stack) generateRoll(states []string) error {
 }
 
 // loadRoll loads the roll into Redis (idempotent) and returns its summary.
-func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte) (roll.Summary, error) {
+func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte, electionID string) (roll.Summary, error) {
 	f, err := os.Open(s.RollCSV())
 	if err != nil {
 		return roll.Summary{}, err
 	}
 	defer f.Close()
 	p := cli.NewProgress(os.Stderr, "loading voter roll", int64(s.cfg.Voters))
-	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{Redis: rdb, FalsePositiveRate: 0.0001, Progress: p, Entries: true})
+	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{ElectionID: electionID, Redis: rdb, FalsePositiveRate: 0.0001, Progress: p, Entries: true})
 	p.Finish()
 	if err != nil {
 		return roll.Summary{}, fmt.Errorf("load roll: %w", err)
