@@ -58,6 +58,48 @@ func NewVoteID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
+// voteIDDomain separates the tag of an issued vote id from every other use
+// of the election secret.
+const voteIDDomain = "votechain/vote-id/v1"
+
+// voteIDTag is the size of an issued vote id's tag; the other 12 bytes are
+// random.
+const voteIDTag = 4
+
+// NewIssuedVoteID draws a vote id (32 lowercase hex, like NewVoteID) that
+// the holder of secret can later recognise as one it issued, with no
+// look-up: 96 random bits followed by a 32-bit tag, the first bytes of
+// HMAC-SHA256(secret, "votechain/vote-id/v1" ‖ the random bits). The id
+// stays unguessable (96 bits).
+func NewIssuedVoteID(secret []byte) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:16-voteIDTag]); err != nil {
+		return "", fmt.Errorf("ballot: read random vote id: %w", err)
+	}
+	tag := voteIDMAC(secret, b[:16-voteIDTag])
+	copy(b[16-voteIDTag:], tag[:voteIDTag])
+	return hex.EncodeToString(b[:]), nil
+}
+
+// IssuedVoteID reports whether id was drawn by NewIssuedVoteID with secret.
+// An id that was never issued (a guess, a typo, another election's) passes
+// with probability 2^-32.
+func IssuedVoteID(secret []byte, id string) bool {
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != 16 {
+		return false
+	}
+	tag := voteIDMAC(secret, b[:16-voteIDTag])
+	return hmac.Equal(tag[:voteIDTag], b[16-voteIDTag:])
+}
+
+func voteIDMAC(secret, random []byte) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(voteIDDomain))
+	mac.Write(random)
+	return mac.Sum(nil)
+}
+
 // ValidVoteID reports whether s is a well-formed vote id (32 lowercase hex).
 func ValidVoteID(s string) bool { return isLowerHex(s, 32) }
 

@@ -109,3 +109,34 @@ func TestParseHash(t *testing.T) {
 		}
 	}
 }
+
+func TestIssuedVoteID(t *testing.T) {
+	secret := []byte("election secret")
+	seen := map[string]bool{}
+	for range 100 {
+		id, err := NewIssuedVoteID(secret)
+		if err != nil || !ValidVoteID(id) || seen[id] {
+			t.Fatalf("id %q, %v (seen before: %v)", id, err, seen[id])
+		}
+		seen[id] = true
+		if !IssuedVoteID(secret, id) {
+			t.Fatalf("issued id %s not recognised", id)
+		}
+		if IssuedVoteID([]byte("another secret"), id) {
+			t.Fatalf("id %s recognised under another secret", id)
+		}
+	}
+	forged := 0
+	for range 1000 {
+		id, _ := NewVoteID() // random ids nobody issued
+		if IssuedVoteID(secret, id) {
+			forged++
+		}
+	}
+	if forged > 1 {
+		t.Fatalf("%d of 1000 random ids pass as issued", forged)
+	}
+	if IssuedVoteID(secret, "not hex") || IssuedVoteID(secret, "00") {
+		t.Fatal("a malformed id passes as issued")
+	}
+}

@@ -57,6 +57,12 @@ func (s *Server) getVote(c *gin.Context) {
 		abort(c, http.StatusBadRequest, codeInvalidVoteID, "a vote id is 32 lower-case hex characters")
 		return
 	}
+	// Ids carry the gateway's tag (ballot.NewIssuedVoteID): one that was
+	// never issued is refused here, at no cost to Redis or the ledger.
+	if !ballot.IssuedVoteID(s.cfg.Secret, id) {
+		abort(c, http.StatusNotFound, codeNoVote, "no vote has this id")
+		return
+	}
 	s.writeReceipt(c, func(ctx context.Context) (ballot.Receipt, error) { return s.deps.Receipts.ByVoteID(ctx, id) })
 }
 

@@ -47,7 +47,17 @@ func loadedResults(t testing.TB) *results.Cache {
 // fakeReceipts knows one committed vote of voter "v1"/"c1".
 type fakeReceipts struct{ fail bool }
 
-const knownVote = "0123456789abcdef0123456789abcdef"
+// knownVote and pendingVote are ids the gateway issued (under the
+// fixture's secret); only knownVote is on the ledger.
+var knownVote, pendingVote = issuedID(), issuedID()
+
+func issuedID() string {
+	id, err := ballot.NewIssuedVoteID(testSecret)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
 
 func (f fakeReceipts) ByVoteID(_ context.Context, id string) (ballot.Receipt, error) {
 	if f.fail {
@@ -99,7 +109,8 @@ func TestReceiptEndpoints(t *testing.T) {
 		code               string
 	}{
 		{"GET", "/api/v1/votes/" + knownVote, "", 200, ""},
-		{"GET", "/api/v1/votes/ffffffffffffffffffffffffffffffff", "", 200, ""},
+		{"GET", "/api/v1/votes/" + pendingVote, "", 200, ""},
+		{"GET", "/api/v1/votes/ffffffffffffffffffffffffffffffff", "", 404, codeNoVote}, // never issued
 		{"GET", "/api/v1/votes/not-a-vote-id", "", 400, codeInvalidVoteID},
 		{"GET", "/api/v1/votes/0123456789ABCDEF0123456789ABCDEF", "", 400, codeInvalidVoteID},
 		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1"}`, 200, ""},
@@ -125,4 +136,17 @@ func TestReceiptLedgerFailureIs503(t *testing.T) {
 	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || errorCode(t, rec) != codeLedgerUnavailable {
 		t.Fatalf("ledger down: %d %s", rec.Code, rec.Body)
 	}
+}
+
+// TestAcceptedVoteIDIsKnown: the id a 202 gives is answered (pending), a
+// random id of the same form is 404 no_vote.
+func TestAcceptedVoteIDIsKnown(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.enroll("v1", "c1", "CA")
+	id := f.accept(voteBody("v1", "c1", "CA", "alice"))
+	if rec := f.do("GET", "/api/v1/votes/"+id, ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"pending"`) {
+		t.Fatalf("GET the accepted vote %s: %d %s", id, rec.Code, rec.Body)
+	}
+	other, _ := ballot.NewVoteID()
+	wantError(t, f.do("GET", "/api/v1/votes/"+other, ""), http.StatusNotFound, codeNoVote)
 }

@@ -325,7 +325,7 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 		s.unavailable(c, codeOverloaded, "too many votes waiting for the ledger; retry later")
 		return
 	}
-	id, err := ballot.NewVoteID()
+	id, err := ballot.NewIssuedVoteID(s.cfg.Secret)
 	if err != nil {
 		s.logger(c).Error("vote id", "err", err)
 		s.unavailable(c, codeUnavailable, "could not allocate a vote id")
