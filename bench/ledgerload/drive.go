@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -25,18 +26,30 @@ type Drive struct {
 	StopAfter  int           // if > 0, stop once this many votes are committed (filling the ledger)
 	// Roll, if set, casts the votes as these voters, each once, so that a
 	// chaincode with a sealed roll counts them (the ceiling with
-	// eligibility); else every vote is of a random voter.
+	// eligibility); else every vote is of a random voter. The drive ends
+	// early when the roll runs out (DriveResult.RollOut).
 	Roll []ballot.RollEntry
 }
 
 // DriveResult is what the drive achieved.
 type DriveResult struct {
-	VotesPerTx int             `json:"votes_per_tx"`
-	InFlight   int             `json:"in_flight"`
-	DurationS  float64         `json:"duration_s"`
-	Txs        int             `json:"txs"`
-	Votes      int             `json:"votes"`     // committed in the measured window
-	AllVotes   int             `json:"all_votes"` // committed over the whole drive, warm-up and tail included
+	VotesPerTx int     `json:"votes_per_tx"`
+	InFlight   int     `json:"in_flight"`
+	DurationS  float64 `json:"duration_s"`
+	Txs        int     `json:"txs"`
+	Votes      int     `json:"votes"`     // committed in the measured window
+	AllVotes   int     `json:"all_votes"` // committed over the whole drive, warm-up and tail included
+	// What the chaincode made of the votes committed over the whole drive:
+	// counted, rejected and why (reason → votes).
+	Counted     int            `json:"counted"`
+	Rejected    int            `json:"rejected"`
+	Reasons     map[string]int `json:"rejected_reasons,omitempty"`
+	CountedPerS float64        `json:"counted_per_s"` // counted in the measured window, per second
+	RollOut     bool           `json:"roll_exhausted,omitempty"`
+	// RollTaken is, per state, how many of Drive.Roll's voters went into
+	// submitted batches (a prefix of each state's voters); the rest were
+	// not cast and may be used by a later drive.
+	RollTaken  map[string]int  `json:"-"`
 	Errors     int             `json:"errors"`
 	FirstError string          `json:"first_error,omitempty"`
 	TxPerS     float64         `json:"tx_per_s"`
@@ -63,26 +76,38 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 	build := func() (ballot.Batch, error) {
 		n := seq.Add(1) - 1
 		state := e.States[n%uint64(len(e.States))]
+		if d.Roll != nil {
+			state = voters.fullest()
+		}
 		b, err := RandomBatch(state, n, e.Candidates, d.VotesPerTx, time.Now())
 		if err != nil || d.Roll == nil {
 			return b, err
 		}
 		return voters.cast(b)
 	}
+	res := DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight, RollTaken: map[string]int{}, Reasons: map[string]int{}}
 	ready := make(chan ballot.Batch, max(d.Prebuilt, d.InFlight))
 	for range cap(ready) {
 		b, err := build()
+		if errors.Is(err, errRollOut) && len(ready) > 0 {
+			break
+		}
 		if err != nil {
-			return DriveResult{}, err
+			return res, err
 		}
 		ready <- b
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { // keep the queue topped up
+	var rollOut atomic.Bool
+	go func() { // keep the queue topped up; closed when the roll runs out
 		for {
 			b, err := build()
 			if err != nil {
+				if errors.Is(err, errRollOut) {
+					rollOut.Store(true)
+					close(ready)
+				}
 				return
 			}
 			select {
@@ -93,12 +118,12 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 		}
 	}()
 
-	res := DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight}
 	var mu sync.Mutex
 	var lat []time.Duration
 	began := time.Now().Add(d.Warmup) // the measured window's start
 	deadline := began.Add(d.Duration)
 	var done atomic.Bool // StopAfter reached
+	counted := 0         // counted in the measured window
 	ended := deadline
 	var wg sync.WaitGroup
 	for range d.InFlight {
@@ -106,13 +131,30 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) && ctx.Err() == nil && !done.Load() {
-				b := <-ready
+				var b ballot.Batch
+				select {
+				case next, ok := <-ready:
+					if !ok {
+						return
+					}
+					b = next
+				case <-ctx.Done():
+					return
+				}
+				mu.Lock()
+				res.RollTaken[b.State] += len(b.Votes)
+				mu.Unlock()
 				t := time.Now()
-				_, err := ledger.CommitBatch(ctx, b)
+				c, err := ledger.CommitBatch(ctx, b)
 				took := time.Since(t)
 				mu.Lock()
 				if err == nil {
 					res.AllVotes += len(b.Votes)
+					res.Counted += c.Record.Counted
+					res.Rejected += len(c.Record.Rejected)
+					for _, why := range c.Record.Reasons {
+						res.Reasons[why]++
+					}
 				}
 				if err != nil {
 					res.Errors++
@@ -122,6 +164,7 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 				} else if at := t.Add(took); !at.Before(began) && !at.After(deadline) {
 					res.Txs++
 					res.Votes += len(b.Votes)
+					counted += c.Record.Counted
 					lat = append(lat, took)
 					if d.StopAfter > 0 && res.Votes >= d.StopAfter && !done.Load() {
 						done.Store(true)
@@ -133,9 +176,15 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 		}()
 	}
 	wg.Wait()
-	res.DurationS = ended.Sub(began).Seconds()
+	if res.RollOut = rollOut.Load(); res.RollOut && ended.After(time.Now()) {
+		ended = time.Now()
+	}
+	if res.DurationS = ended.Sub(began).Seconds(); res.DurationS <= 0 {
+		return res, errRollOut // it ran out during the warm-up
+	}
 	res.TxPerS = float64(res.Txs) / res.DurationS
 	res.VotesPerS = float64(res.Votes) / res.DurationS
+	res.CountedPerS = float64(counted) / res.DurationS
 	res.Latency = measure.Summarize(lat)
 	return res, nil
 }
@@ -162,6 +211,9 @@ func RandomBatch(state string, seq uint64, candidates []string, n int, castAt ti
 	return b, nil
 }
 
+// errRollOut is build's error when the roll has too few voters left.
+var errRollOut = errors.New("ledgerload: the roll ran out")
+
 // rollVoters hands out each state's roll voters in turn.
 type rollVoters map[string][]string
 
@@ -173,11 +225,23 @@ func newRollVoters(roll []ballot.RollEntry) rollVoters {
 	return v
 }
 
+// fullest is the state with the most voters left (so a roll skewed by
+// state lasts as long as it can).
+func (v rollVoters) fullest() string {
+	best := ""
+	for s, left := range v {
+		if best == "" || len(left) > len(v[best]) || len(left) == len(v[best]) && s < best {
+			best = s
+		}
+	}
+	return best
+}
+
 // cast gives b's votes the state's next unused roll voters and rebuilds it.
 func (v rollVoters) cast(b ballot.Batch) (ballot.Batch, error) {
 	left := v[b.State]
 	if len(left) < len(b.Votes) {
-		return ballot.Batch{}, fmt.Errorf("ledgerload: the roll of %s has %d voters left, %d needed", b.State, len(left), len(b.Votes))
+		return ballot.Batch{}, fmt.Errorf("%w: %s has %d voters left, %d needed", errRollOut, b.State, len(left), len(b.Votes))
 	}
 	for i := range b.Votes {
 		b.Votes[i].Nullifier = left[i]

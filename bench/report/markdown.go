@@ -82,11 +82,11 @@ func (r *Report) Markdown() string {
 	}
 	p("- **Committed, sustained %.0f s: %s votes/s** end to end (batcher, with intake running).\n", r.Sustained.WindowS, num(r.Sustained.CommittedPerS))
 	p("- **Ledger ceiling: %s votes/s** (%d votes/tx, %d in flight); **naive baseline: %s votes/s** (1 vote/tx, %d in flight).\n",
-		num(r.Ceiling.VotesPerS), r.Ceiling.VotesPerTx, r.Ceiling.InFlight, num(r.Naive.VotesPerS), r.Naive.InFlight)
+		num(r.Ceiling.CountedPerS), r.Ceiling.VotesPerTx, r.Ceiling.InFlight, num(r.Naive.CountedPerS), r.Naive.InFlight)
 	p("- **Votechain ÷ ceiling = %.2f; Votechain ÷ naive = %.1f×.**", r.VsCeiling, r.VsNaive)
-	if r.Ceiling.VotesPerS > 0 && r.Surge.DrainPerS > 0 {
+	if r.Ceiling.CountedPerS > 0 && r.Surge.DrainPerS > 0 {
 		p(" (While draining after the surge, with no intake competing for the cores, the batcher committed %s votes/s = %.2f × the ceiling.)",
-			num(r.Surge.DrainPerS), r.Surge.DrainPerS/r.Ceiling.VotesPerS)
+			num(r.Surge.DrainPerS), r.Surge.DrainPerS/r.Ceiling.CountedPerS)
 	}
 	p("\n")
 	p("- **Surge drain: %.1f s** for %s queued votes after a %.0f s burst offered at %s/s (%s votes/s drained).\n",
@@ -132,9 +132,9 @@ func (r *Report) Markdown() string {
 	p("## Same network, same run: Votechain vs ledger ceiling vs naive\n\n| | votes/tx | in flight | tx/s | votes/s | commit p50 | p99 | errors |\n|---|---|---|---|---|---|---|---|\n")
 	p("| Votechain (sustained, end to end) | batcher | | | %s | | | |\n", num(r.Sustained.CommittedPerS))
 	p("| ledger ceiling: CommitBatch with pre-built batches, no gateway or Redis | %d | %d | %.1f | %s | %.0f ms | %.0f ms | %d |\n",
-		r.Ceiling.VotesPerTx, r.Ceiling.InFlight, r.Ceiling.TxPerS, num(r.Ceiling.VotesPerS), r.Ceiling.Latency.P50ms, r.Ceiling.Latency.P99ms, r.Ceiling.Errors)
+		r.Ceiling.VotesPerTx, r.Ceiling.InFlight, r.Ceiling.TxPerS, num(r.Ceiling.CountedPerS), r.Ceiling.Latency.P50ms, r.Ceiling.Latency.P99ms, r.Ceiling.Errors)
 	p("| naive: one CommitBatch transaction per vote | %d | %d | %.1f | %s | %.0f ms | %.0f ms | %d |\n\n",
-		r.Naive.VotesPerTx, r.Naive.InFlight, r.Naive.TxPerS, num(r.Naive.VotesPerS), r.Naive.Latency.P50ms, r.Naive.Latency.P99ms, r.Naive.Errors)
+		r.Naive.VotesPerTx, r.Naive.InFlight, r.Naive.TxPerS, num(r.Naive.CountedPerS), r.Naive.Latency.P50ms, r.Naive.Latency.P99ms, r.Naive.Errors)
 	p("The naive baseline is one Fabric transaction per vote through the same chaincode (CommitBatch with a one-vote batch), the same AND(Commission, Observers) endorsement policy and the same network; the ceiling drives the same function with %d-vote batches built before the clock starts. Both use batch numbers ≥ %s, apart from the batcher's.\n\n",
 		r.Ceiling.VotesPerTx, num(1e9))
 

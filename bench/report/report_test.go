@@ -28,17 +28,17 @@ func fixture() *Report {
 		KneeIndex: 0,
 		Fixed:     []loadgen.Phase{ph("fixed-10000", 10000, 3000)},
 		Sustained: Commit{Phase: ph("sustained", 5000, 3000), WindowS: 60, CommittedPerS: 2500},
-		Ceiling:   ledgerload.DriveResult{VotesPerTx: 500, InFlight: 16, VotesPerS: 4000},
-		Naive:     ledgerload.DriveResult{VotesPerTx: 1, InFlight: 200, VotesPerS: 300},
+		Ceiling:   ledgerload.DriveResult{VotesPerTx: 500, InFlight: 16, VotesPerS: 4000, CountedPerS: 4000},
+		Naive:     ledgerload.DriveResult{VotesPerTx: 1, InFlight: 200, VotesPerS: 300, CountedPerS: 300},
 		VsCeiling: 0.625, VsNaive: 8.3,
 		Reads:  Reads{Gateway: []loadgen.ReadResult{{Workers: 32, QPS: 9000}}, Bare: []loadgen.ReadResult{{Workers: 32, QPS: 10000}}, GatewayQPS: 9000, BareQPS: 10000, Ratio: 0.9},
 		Phases: []string{"ramp"},
 		CPU:    []measure.ProcessCPU{{Name: "gateway", Cores: map[string]float64{"ramp": 0.75}, PeakRSSMB: 80}},
 		Loss:   ledgerload.Loss{Accepted: 10, Counted: 10, OK: true},
 		Ledger14: LedgerSide{Consensus: "etcdraft (Raft)",
-			Sweep:          []ledgerload.DriveResult{{VotesPerTx: 500, InFlight: 16, VotesPerS: 3900, DurationS: 6}, {VotesPerTx: 2000, InFlight: 16, VotesPerS: 6100, DurationS: 6}},
-			Fresh:          Ceiling{Consensus: "etcdraft (Raft)", Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, VotesPerS: 6000}, CPUPer1000: 0.2, Cores: 1.2},
-			Grown:          Ceiling{Consensus: "etcdraft (Raft)", Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, VotesPerS: 4500}, AtVotes: 2_100_000},
+			Sweep:          []ledgerload.DriveResult{{VotesPerTx: 500, InFlight: 16, VotesPerS: 3900, CountedPerS: 3900, DurationS: 6}, {VotesPerTx: 2000, InFlight: 16, VotesPerS: 6100, CountedPerS: 6100, DurationS: 6, AllVotes: 36_600, Rejected: 20, Reasons: map[string]int{"not_on_roll": 20}}},
+			Fresh:          Ceiling{Consensus: "etcdraft (Raft)", Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, VotesPerS: 6000, CountedPerS: 6000}, CPUPer1000: 0.2, Cores: 1.2},
+			Grown:          Ceiling{Consensus: "etcdraft (Raft)", Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, VotesPerS: 4500, CountedPerS: 4500}, AtVotes: 2_100_000},
 			GrownOverFresh: 0.75, OtherNote: "the network has no consensus option"},
 		Intake15: IntakeCost{Phases: []VoteCPU{{Phase: "sustained", Accepted: 300000, GatewayUS: 80, RedisUS: 90, TotalUS: 170}},
 			Storm: Storm{Phase: loadgen.Phase{Offered: 5000, DurationS: 20, Sent: 100000, Duplicates: 99990, Overloaded: 10}, Voters: 20000, Metric: "bloom_maybe_seen_total", MetricFound: true, ExactChecks: 1300}},
@@ -61,8 +61,8 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 		"| gateway | 0.75 | 80 MB |",
 		"Loss check PASSED",
 		"## Scaling out",
-		"| 2000 | 16 | 0.0 | 6,100 |",
-		"| grown ledger (after the fill) | etcdraft (Raft) | 2,100,000 | 2000 | 16 | **4,500** |",
+		"| 2000 | 16 | 0.0 | 6,100 | 20 of 36,600 (20 not_on_roll) |",
+		"| grown ledger (after the fill) | etcdraft (Raft) | 2,100,000 | 2000 | 16 | **4,500** | 0 |",
 		"**0.75 × the fresh one**",
 		"| sustained | 300,000 | 80 µs | 90 µs | **170 µs** |",
 		"**99,990 × 409, 10 × 503**",
@@ -105,7 +105,7 @@ func TestSaveWritesAllThree(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := Load(dir)
-	if err != nil || back.Ceiling.VotesPerS != 4000 {
+	if err != nil || back.Ceiling.CountedPerS != 4000 {
 		t.Fatalf("json round trip: %v %+v", err, back)
 	}
 	for _, f := range []string{"report.md", "report.svg"} {

@@ -2,7 +2,10 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/votechain/votechain/bench/ledgerload"
 )
 
 // The sections of the open issues' measurements: the ledger side (14),
@@ -15,21 +18,21 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 		return
 	}
 	p("## Ledger side: ceilings, settings, growth, CPU per vote\n\n")
-	p("CommitBatch driven directly with pre-built batches of random votes (no gateway, no Redis), on the run's network (%s).\n\n", l.Consensus)
+	p("CommitBatch driven directly with pre-built batches (no gateway, no Redis), on the run's network (%s). The votes are of voters on the sealed roll (kept apart from the intake's) who have not voted, each once, so the chaincode checks each against the roll and counts it; *counted/s* is what it counted, *rejected* what it refused and why.\n\n", l.Consensus)
 	if len(l.Sweep) > 0 {
-		p("**Sweep on a fresh ledger** (%.0f s per setting; the best sets the ceilings below):\n\n| votes/tx | in flight | tx/s | votes/s | commit p50 | p99 | errors |\n|---|---|---|---|---|---|---|\n", l.Sweep[0].DurationS)
+		p("**Sweep on a fresh ledger** (%.0f s per setting; the best sets the ceilings below):\n\n| votes/tx | in flight | tx/s | counted/s | rejected | commit p50 | p99 | errors |\n|---|---|---|---|---|---|---|---|\n", l.Sweep[0].DurationS)
 		for _, s := range l.Sweep {
-			p("| %d | %d | %.1f | %s | %.0f ms | %.0f ms | %d |\n", s.VotesPerTx, s.InFlight, s.TxPerS, num(s.VotesPerS), s.Latency.P50ms, s.Latency.P99ms, s.Errors)
+			p("| %d | %d | %.1f | %s | %s | %.0f ms | %.0f ms | %d |\n", s.VotesPerTx, s.InFlight, s.TxPerS, num(s.CountedPerS), rejected(s), s.Latency.P50ms, s.Latency.P99ms, s.Errors)
 		}
 		p("\n")
 	}
-	p("| ceiling | consensus | votes on the ledger before | votes/tx | in flight | votes/s | ledger-side CPU | core-s per 1,000 votes |\n|---|---|---|---|---|---|---|---|\n")
+	p("| ceiling | consensus | votes on the ledger before | votes/tx | in flight | counted/s | rejected | ledger-side CPU | core-s per 1,000 votes |\n|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, c Ceiling) {
 		if c.Drive.Txs == 0 && c.Drive.Errors == 0 {
 			return
 		}
-		p("| %s | %s | %s | %d | %d | **%s** | %.2f cores | %.3f |\n", name, c.Consensus, num(float64(c.AtVotes)), c.Drive.VotesPerTx, c.Drive.InFlight,
-			num(c.Drive.VotesPerS), c.Cores, c.CPUPer1000)
+		p("| %s | %s | %s | %d | %d | **%s** | %s | %.2f cores | %.3f |\n", name, c.Consensus, num(float64(c.AtVotes)), c.Drive.VotesPerTx, c.Drive.InFlight,
+			num(c.Drive.CountedPerS), rejected(c.Drive), c.Cores, c.CPUPer1000)
 	}
 	row("fresh ledger", l.Fresh)
 	row("after the intake phases (headline)", l.After)
@@ -39,7 +42,7 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 	}
 	p("\n")
 	if l.Fill.Txs > 0 {
-		p("The fill committed %s votes in %.0f s (%s votes/s) with the same driver. ", num(float64(l.Fill.Votes)), l.Fill.DurationS, num(l.Fill.VotesPerS))
+		p("The fill committed %s votes in %.0f s (%s votes/s, %s counted/s; rejected: %s) with the same driver. ", num(float64(l.Fill.Votes)), l.Fill.DurationS, num(l.Fill.VotesPerS), num(l.Fill.CountedPerS), rejected(l.Fill))
 	}
 	if l.GrownOverFresh > 0 {
 		p("After the fill the ceiling is **%.2f × the fresh one**. ", l.GrownOverFresh)
@@ -48,6 +51,20 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 		p("Other consensus: %s", l.OtherNote)
 	}
 	p("\n\nLedger-side CPU counts the peers, the chaincode servers, the orderers and the explorer (from /proc, over the drive).\n\n")
+}
+
+// rejected is how many of a drive's committed votes the chaincode refused,
+// and why.
+func rejected(d ledgerload.DriveResult) string {
+	if d.Rejected == 0 {
+		return "0"
+	}
+	why := make([]string, 0, len(d.Reasons))
+	for reason, n := range d.Reasons {
+		why = append(why, fmt.Sprintf("%s %s", num(float64(n)), reason))
+	}
+	slices.Sort(why)
+	return fmt.Sprintf("%s of %s (%s)", num(float64(d.Rejected)), num(float64(d.AllVotes)), strings.Join(why, ", "))
 }
 
 func (r *Report) intakeMarkdown(b *strings.Builder) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
@@ -43,20 +44,44 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 	if d.Prebuilt == 0 {
 		d.Prebuilt = max(400, 2*d.InFlight)
 	}
-	r.say("%s: %d votes/tx, %d in flight, %s", name, d.VotesPerTx, d.InFlight, d.Duration)
+	d.Roll = r.driverRoll
+	r.say("%s: %d votes/tx, %d in flight, %s, %d roll voters left", name, d.VotesPerTx, d.InFlight, d.Duration, len(d.Roll))
 	lt.book.Begin(name)
 	from := time.Now()
 	res, err := ledgerload.Run(ctx, lt.ledger, r.election, d)
 	lt.book.End()
 	r.mark(name, from, time.Now())
+	if lt.ledger == r.ledger {
+		r.driverRoll = castVoters(r.driverRoll, res.RollTaken)
+	}
 	if err != nil {
 		r.note("%s: %v", name, err)
 	}
-	r.say("%s: %.0f votes/s (%.1f tx/s, %d errors)", name, res.VotesPerS, res.TxPerS, res.Errors)
+	r.say("%s: %.0f votes/s, %.0f counted/s (%.1f tx/s, %d errors; %d votes counted, %d rejected)", name, res.VotesPerS, res.CountedPerS, res.TxPerS, res.Errors, res.Counted, res.Rejected)
 	if res.FirstError != "" {
 		r.note("%s: %d failed transactions, first: %s", name, res.Errors, res.FirstError)
 	}
+	if res.Rejected > 0 {
+		r.note("%s: the chaincode rejected %d of the %d driver votes it committed (%v): the votes/s include refusals; counted %.0f/s", name, res.Rejected, res.AllVotes, res.Reasons, res.CountedPerS)
+	}
+	if res.RollOut {
+		r.note("%s: the roll voters kept for the ledger drives ran out; the drive ended early (raise --driver-voters)", name)
+	}
 	return res
+}
+
+// castVoters drops from roll the first taken[state] voters of each state,
+// the ones a drive cast.
+func castVoters(roll []ballot.RollEntry, taken map[string]int) []ballot.RollEntry {
+	left := roll[:0:0]
+	for _, e := range roll {
+		if taken[e.State] > 0 {
+			taken[e.State]--
+			continue
+		}
+		left = append(left, e)
+	}
+	return left
 }
 
 // ceiling measures the ceiling on the run's network at the best setting
@@ -69,11 +94,6 @@ func (r *run) ceilingOn(ctx context.Context, lt ledgerUnderTest, name string, du
 	before, _ := lt.ledger.Results(ctx)
 	c := report.Ceiling{Consensus: lt.consensus, AtVotes: before.Counted + before.Rejected}
 	c.Drive = r.driveOn(ctx, lt, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Warmup: r.cfg.Plan.Warmup, Duration: dur})
-	// The driver's votes are random: a chaincode that checks the roll
-	// refuses them, and the ceiling then measures refusals.
-	if after, err := lt.ledger.Results(ctx); err == nil && 2*(after.Rejected-before.Rejected) > uint64(c.Drive.AllVotes) {
-		r.note("%s: the chaincode refused %d of the %d driver votes (random voters, not on the roll): the figure is of refusals, not of counted votes", name, after.Rejected-before.Rejected, c.Drive.AllVotes)
-	}
 	// CPU over the whole drive, per vote committed over the whole drive.
 	secs := lt.book.Seconds(name, ledgerNode)
 	if c.Drive.AllVotes > 0 {
@@ -106,7 +126,7 @@ func (r *run) sweep(ctx context.Context) {
 	try := func(votes, flight int) {
 		res := r.drive(ctx, "sweep", ledgerload.Drive{VotesPerTx: votes, InFlight: flight, Warmup: pl.Warmup, Duration: pl.SweepDur})
 		l.Sweep = append(l.Sweep, res)
-		if res.Errors == 0 && res.VotesPerS > r.best.VotesPerS {
+		if res.Errors == 0 && res.CountedPerS > r.best.CountedPerS {
 			r.best = res
 		}
 	}
@@ -149,8 +169,8 @@ func (r *run) grow(ctx context.Context) {
 	if l.Grown.AtVotes < pl.GrowTo {
 		r.note("the ledger held %d votes, not %d, when the grown ceiling was measured (the fill stopped at its time limit, %s)", l.Grown.AtVotes, pl.GrowTo, pl.FillLimit)
 	}
-	if f := l.Fresh.Drive.VotesPerS; f > 0 {
-		l.GrownOverFresh = l.Grown.Drive.VotesPerS / f
+	if f := l.Fresh.Drive.CountedPerS; f > 0 {
+		l.GrownOverFresh = l.Grown.Drive.CountedPerS / f
 	}
 }
 

@@ -76,7 +76,7 @@ func (r *run) why() string {
 	}
 	fmt.Fprintf(&w, "Redis answers each dedup script call (EVALSHA, a micro-batch of votes) and fsyncs its AOF before replying (appendfsync always); see its command statistics below. ")
 	fmt.Fprintf(&w, "\n\n**Commit.** With intake running (sustained) the ledger side held %.2f cores and the batcher committed %.0f votes/s; draining with no intake it held %.2f cores and committed %.0f votes/s; the ledger ceiling, driven directly, was %.0f votes/s. ",
-		sus.Ledger, r.rep.Sustained.CommittedPerS, drain.Ledger, r.rep.Surge.DrainPerS, r.rep.Ceiling.VotesPerS)
+		sus.Ledger, r.rep.Sustained.CommittedPerS, drain.Ledger, r.rep.Surge.DrainPerS, r.rep.Ceiling.CountedPerS)
 	fmt.Fprintf(&w, "The commit path's cost is in the peers and the chaincode: at the ceiling the ledger side held %.2f of the %s. ",
 		find("ceiling").Ledger, r.rep.Machine.Cores())
 	if ref := r.rep.Referendum; ref.VotesPerBatch > 0 && ref.VotesPerBatch < float64(r.best.VotesPerTx)/2 {

@@ -21,8 +21,12 @@ type StackConfig struct {
 	BinDir    string
 	FabricBin string
 	Election  string // election template (config/election.json)
-	Voters    int    // roll size of a new election
-	Log       *slog.Logger
+	Voters    int    // roll size of a new election, DriverVoters included
+	// DriverVoters of the roll (the same share of each state's voters) are
+	// kept for the ledger drives, so the sealed roll counts their votes;
+	// the intake phases cast the rest.
+	DriverVoters int
+	Log          *slog.Logger
 }
 
 // benchWindow is the voting window of the benchmark's election: long, so a

@@ -19,6 +19,7 @@ import (
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
@@ -135,6 +136,7 @@ type run struct {
 	rep      *report.Report
 
 	nextSeq     uint64                 // first batch number of the next ledger drive
+	driverRoll  []ballot.RollEntry     // roll voters kept for the ledger drives, not yet cast
 	best        ledgerload.DriveResult // the sweep's best setting
 	stormPool   int                    // voters sent fresh by the end of the referendum
 	stormUnsure int                    // of them, first attempts answered 503 or not at all
@@ -247,6 +249,9 @@ func (r *run) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := r.reserveDriverVoters(roll); err != nil {
+		return err
+	}
 	gen, err := loadgen.NewGenerator(roll, r.election.Candidates, r.cfg.Mix, uint64(time.Now().UnixNano()))
 	if err != nil {
 		return err
@@ -281,6 +286,30 @@ func (r *run) connect(ctx context.Context) error {
 		return err
 	}
 	go r.sampleQueue(ctx)
+	return nil
+}
+
+// reserveDriverVoters takes the last DriverVoters/Size share of each
+// state's voters off roll (the intake phases cast the rest) and keeps them,
+// as the ledger knows them (nullifiers), for the ledger drives.
+func (r *run) reserveDriverVoters(roll *loadgen.Roll) error {
+	size := roll.Size()
+	if r.cfg.Stack.DriverVoters <= 0 || size == 0 {
+		return nil
+	}
+	secret, err := cli.LoadSecret(r.st.SecretFile())
+	if err != nil {
+		return err
+	}
+	share := min(float64(r.cfg.Stack.DriverVoters)/float64(size), 0.5)
+	for i, voters := range roll.Voters {
+		keep := len(voters) - int(share*float64(len(voters)))
+		for _, v := range voters[keep:] {
+			r.driverRoll = append(r.driverRoll, ballot.RollEntry{State: roll.States[i], Nullifier: ballot.HashHex(v.Nullifier(secret, r.election.ID))})
+		}
+		roll.Voters[i] = voters[:keep]
+	}
+	r.say("%d voters of the roll kept for the ledger drives, %d for the intake", len(r.driverRoll), roll.Size())
 	return nil
 }
 
@@ -339,7 +368,7 @@ func (r *run) phases(ctx context.Context) error {
 	}
 
 	r.ceilingAndNaive(ctx)
-	if c := rep.Ceiling.VotesPerS; c > 0 {
+	if c := rep.Ceiling.CountedPerS; c > 0 {
 		rep.Pace21.DrainOverCeiling = rep.Surge.DrainPerS / c
 	}
 	r.reads(ctx)

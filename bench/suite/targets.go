@@ -46,11 +46,11 @@ func exact(issue, name, measured string, met bool) report.Target {
 // targets states every target met or missed, and derives the scaling plan.
 func (r *run) targets() {
 	rep := r.rep
-	if rep.Ceiling.VotesPerS > 0 {
-		rep.VsCeiling = rep.Sustained.CommittedPerS / rep.Ceiling.VotesPerS
+	if rep.Ceiling.CountedPerS > 0 {
+		rep.VsCeiling = rep.Sustained.CommittedPerS / rep.Ceiling.CountedPerS
 	}
-	if rep.Naive.VotesPerS > 0 {
-		rep.VsNaive = rep.Sustained.CommittedPerS / rep.Naive.VotesPerS
+	if rep.Naive.CountedPerS > 0 {
+		rep.VsNaive = rep.Sustained.CommittedPerS / rep.Naive.CountedPerS
 	}
 	r.redisPerMillion()
 	rep.Targets = append(append(append(r.ledgerTargets(), r.intakeTargets()...), r.paceTargets()...),
@@ -87,14 +87,14 @@ func (r *run) ledgerTargets() []report.Target {
 	}
 	if l.Grown.Drive.Txs > 0 {
 		ts = append(ts, target("14", "ceiling after ≥ 2 M votes ÷ fresh", "≥ 0.8", fmt.Sprintf("%.2f (%.0f at %.2f M votes / %.0f at %.2f M)", l.GrownOverFresh,
-			l.Grown.Drive.VotesPerS, float64(l.Grown.AtVotes)/1e6, l.Fresh.Drive.VotesPerS, float64(l.Fresh.AtVotes)/1e6), l.GrownOverFresh, goalGrownOver, false))
+			l.Grown.Drive.CountedPerS, float64(l.Grown.AtVotes)/1e6, l.Fresh.Drive.CountedPerS, float64(l.Fresh.AtVotes)/1e6), l.GrownOverFresh, goalGrownOver, false))
 	}
 	ts = append(ts, target("14", "ledger-side CPU per 1,000 committed votes (at the ceiling)", "≤ 0.12 core-s", fmt.Sprintf("%.3f core-s (peers, chaincode, orderers, explorer: %.2f cores)", l.After.CPUPer1000, l.After.Cores),
 		l.After.CPUPer1000, goalLedgerCPU, true))
-	if o := l.Other; o != nil && l.Fresh.Drive.VotesPerS > 0 {
-		ratio := o.Drive.VotesPerS / l.Fresh.Drive.VotesPerS
+	if o := l.Other; o != nil && l.Fresh.Drive.CountedPerS > 0 {
+		ratio := o.Drive.CountedPerS / l.Fresh.Drive.CountedPerS
 		ts = append(ts, target("14", fmt.Sprintf("%s ceiling ÷ %s ceiling (fresh ledgers)", o.Consensus, l.Consensus), "≥ 0.8 (for BFT as default)",
-			fmt.Sprintf("%.2f (%.0f / %.0f votes/s)", ratio, o.Drive.VotesPerS, l.Fresh.Drive.VotesPerS), ratio, goalOtherOver, false))
+			fmt.Sprintf("%.2f (%.0f / %.0f votes/s)", ratio, o.Drive.CountedPerS, l.Fresh.Drive.CountedPerS), ratio, goalOtherOver, false))
 	}
 	return ts
 }
@@ -161,7 +161,7 @@ func (r *run) paceTargets() []report.Target {
 			rep.Referendum.CommitLatency.P95ms, goalReferendumP95, true),
 		target("21", "referendum 1,000/s: 202 p95", "< 20 ms", fmt.Sprintf("%.1f ms", rep.Referendum.Phase.AcceptLatency.P95ms),
 			rep.Referendum.Phase.AcceptLatency.P95ms, goalReferendum202, true),
-		target("21", "drain after the surge ÷ ledger ceiling", "≥ 0.95", fmt.Sprintf("%.2f (%.0f / %.0f votes/s)", pc.DrainOverCeiling, rep.Surge.DrainPerS, rep.Ceiling.VotesPerS),
+		target("21", "drain after the surge ÷ ledger ceiling", "≥ 0.95", fmt.Sprintf("%.2f (%.0f / %.0f votes/s)", pc.DrainOverCeiling, rep.Surge.DrainPerS, rep.Ceiling.CountedPerS),
 			pc.DrainOverCeiling, goalDrainOver, false),
 	)
 	return ts
@@ -197,7 +197,7 @@ func (r *run) scale() {
 		BatcherCoresPerVote:   per(b.Seconds(commitPhase, named("batcher0")), committed),
 		PeerCoresPerVote:      per(both("peer."), committed),
 		ChaincodeCoresPerVote: per(both("cc."), committed),
-		ChannelVotesPerS:      rep.Ceiling.VotesPerS,
+		ChannelVotesPerS:      rep.Ceiling.CountedPerS,
 		ReadCoresPerQuery:     per(b.Seconds("reads-gateway", named("gateway")), reads),
 	}
 	rep.Scale = report.Scale{Costs: c, Goals: scaleGoals, Plan: report.MakeScalePlan(c, scaleGoals)}

@@ -56,7 +56,8 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
 	portBase := fs.Int("port-base", 32000, "first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399)")
-	voters := fs.Int("voters", 2_500_000, "synthetic voters on the benchmark roll (default 1,000,000 with --quick); the intake phases stop early if it runs out")
+	voters := fs.Int("voters", 2_500_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out")
+	driverVoters := fs.Int("driver-voters", 1_000_000, "more voters on the roll, kept for the ledger drives so the sealed roll counts their votes (default 400,000 with --quick); a drive ends early if they run out")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
@@ -103,10 +104,13 @@ func run(args []string) error {
 		if !setFlags["voters"] {
 			*voters = 1_000_000
 		}
+		if !setFlags["driver-voters"] {
+			*driverVoters = 400_000
+		}
 	}
 	cfg := suite.Config{
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: "config/election.json",
-			Voters: *voters, Log: slog.New(slog.NewTextHandler(logFile, nil))},
+			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
 		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric,
 	}
