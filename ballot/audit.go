@@ -63,7 +63,7 @@ func (b Batch) Count(e *Election, txTime time.Time, onRoll, used func(Vote) (boo
 				return BatchRecord{}, fmt.Errorf("batch %s vote %d: %w", b.ID(), i, err)
 			}
 		}
-		rec.Tallies.Add(v.Candidate, 1)
+		rec.Tallies.Add(v.Contest, v.Choice, 1)
 		rec.Counted++
 	}
 	return rec, nil

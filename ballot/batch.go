@@ -27,7 +27,7 @@ type Batch struct {
 	Seq     uint64 `json:"seq"`
 	Votes   []Vote `json:"votes"`
 	Root    string `json:"root"`    // hex Merkle root over the votes' leaves in order
-	Tallies Tally  `json:"tallies"` // claimed counts per candidate over ALL votes in the batch
+	Tallies Tally  `json:"tallies"` // claimed counts per contest and choice over ALL votes in the batch
 }
 
 // Errors returned (wrapped) by Batch.Verify.
@@ -143,7 +143,7 @@ type BatchRecord struct {
 	Root        string   `json:"root"`         // Merkle root over all votes of the batch
 	Votes       int      `json:"votes"`        // votes in the batch (the tree size)
 	Counted     int      `json:"counted"`      // votes counted: Votes - len(Rejected)
-	Tallies     Tally    `json:"tallies"`      // counted votes per candidate
+	Tallies     Tally    `json:"tallies"`      // counted votes per contest and choice
 	Rejected    []int    `json:"rejected"`     // indices of rejected votes, ascending; never null
 	Reasons     []string `json:"reasons"`      // why each of Rejected was rejected (Reject* constants), in the same order; never null
 	TxID        string   `json:"tx_id"`        // transaction that committed the batch
@@ -165,7 +165,7 @@ type BatchEvent struct {
 	Counted  int      `json:"counted"`
 	Rejected []int    `json:"rejected"` // indices of rejected votes; never null
 	Reasons  []string `json:"reasons"`  // why each of Rejected was rejected
-	Tallies  Tally    `json:"tallies"`  // counted votes per candidate
+	Tallies  Tally    `json:"tallies"`  // counted votes per contest and choice
 }
 
 // Event returns the BatchCommitted event of the record.
@@ -176,10 +176,11 @@ func (r BatchRecord) Event() BatchEvent {
 // NullifierRecord is the value stored under NullifierKey: where the vote
 // that used the nullifier sits on the ledger.
 type NullifierRecord struct {
-	State  string `json:"state"`
-	Seq    uint64 `json:"seq"`
-	Index  int    `json:"index"`
-	VoteID string `json:"vote_id"`
+	State   string `json:"state"`
+	Contest string `json:"contest"`
+	Seq     uint64 `json:"seq"`
+	Index   int    `json:"index"`
+	VoteID  string `json:"vote_id"`
 }
 
 // StateResult is the count of one state, summed over its batch records.

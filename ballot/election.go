@@ -15,15 +15,55 @@ const (
 	StatusFinalised  = "finalised"
 )
 
-// maxElectionName bounds the free-text name stored on the ledger.
+// maxElectionName bounds the free-text name stored on the ledger, and a
+// contest's title.
 const maxElectionName = 256
+
+// maxContests bounds the contests of one election.
+const maxContests = 64
+
+// Contest kinds: a race between candidates, or a question answered by one
+// of its choices (e.g. "yes"/"no"). The kind tells readers how to present
+// the contest; the counting rule is the same for both.
+const (
+	ContestRace     = "race"
+	ContestQuestion = "question"
+)
+
+// Contest is one question on the ballot. Every voter casts at most one
+// vote per contest: a voter's nullifier is per contest (NullifierOf).
+type Contest struct {
+	ID      string   `json:"id"`      // 1..64 chars [A-Za-z0-9_-], e.g. "president" or "L2025-001"
+	Title   string   `json:"title"`   // 1..256 bytes, for people
+	Kind    string   `json:"kind"`    // ContestRace or ContestQuestion
+	Choices []string `json:"choices"` // candidates or answers, 1..64 chars [A-Za-z0-9_-] each, none repeated
+}
+
+// Validate checks the contest's id, title, kind and choices.
+func (c Contest) Validate() error {
+	switch {
+	case !ValidIdent(c.ID):
+		return fmt.Errorf("ballot: contest id %q must be 1..64 characters of [A-Za-z0-9_-]", truncate(c.ID))
+	case c.Title == "" || len(c.Title) > maxElectionName:
+		return fmt.Errorf("ballot: contest %s: title must be 1..%d bytes, got %d", c.ID, maxElectionName, len(c.Title))
+	case c.Kind != ContestRace && c.Kind != ContestQuestion:
+		return fmt.Errorf("ballot: contest %s: kind %q must be %q or %q", c.ID, truncate(c.Kind), ContestRace, ContestQuestion)
+	}
+	if err := validList("choice", c.Choices, ValidIdent); err != nil {
+		return fmt.Errorf("contest %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// HasChoice reports whether choice is one of the contest's choices.
+func (c Contest) HasChoice(choice string) bool { return slices.Contains(c.Choices, choice) }
 
 // Election is the election record stored under ElectionKey.
 type Election struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
 	States     []string  `json:"states"`
-	Candidates []string  `json:"candidates"`
+	Contests   []Contest `json:"contests"` // what the ballot asks, in ballot order
 	OpensAt    time.Time `json:"opens_at"`
 	ClosesAt   time.Time `json:"closes_at"`
 	RollRoot   string    `json:"roll_root"` // hex Merkle root over the roll's nullifiers (sorted)
@@ -42,11 +82,11 @@ type Election struct {
 }
 
 // Validate checks that the record is complete and well-formed: identifiers
-// in their character sets, no repeated states or candidates, a non-empty
-// window, a hex roll root and a known status.
+// in their character sets, no repeated states or contests, every contest
+// valid, a non-empty window, a hex roll root and a known status.
 func (e *Election) Validate() error {
 	switch {
-	case !ValidCandidate(e.ID):
+	case !ValidIdent(e.ID):
 		return fmt.Errorf("ballot: election id %q must be 1..64 characters of [A-Za-z0-9_-]", truncate(e.ID))
 	case e.Name == "" || len(e.Name) > maxElectionName:
 		return fmt.Errorf("ballot: election name must be 1..%d bytes, got %d", maxElectionName, len(e.Name))
@@ -56,6 +96,8 @@ func (e *Election) Validate() error {
 		return fmt.Errorf("ballot: election opens_at %s is not before closes_at %s", e.OpensAt.Format(time.RFC3339), e.ClosesAt.Format(time.RFC3339))
 	case !isLowerHex(e.RollRoot, 64):
 		return fmt.Errorf("ballot: roll_root %q is not 64 lowercase hex characters", truncate(e.RollRoot))
+	case len(e.Contests) == 0 || len(e.Contests) > maxContests:
+		return fmt.Errorf("ballot: election must have 1..%d contests, has %d", maxContests, len(e.Contests))
 	case len(e.Batchers) > maxBatchers:
 		return fmt.Errorf("ballot: election names %d batchers; at most %d", len(e.Batchers), maxBatchers)
 	case e.Status != StatusConfigured && e.Status != StatusClosed && e.Status != StatusFinalised:
@@ -69,7 +111,14 @@ func (e *Election) Validate() error {
 			return err
 		}
 	}
-	return validList("candidate", e.Candidates, ValidCandidate)
+	ids := make([]string, len(e.Contests))
+	for i, c := range e.Contests {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		ids[i] = c.ID
+	}
+	return validList("contest", ids, ValidIdent)
 }
 
 // validList checks that list is non-empty, every item is valid and no item
@@ -108,8 +157,33 @@ func (e *Election) MayCommit(cn string) bool {
 // HasState reports whether s is one of the election's states.
 func (e *Election) HasState(s string) bool { return slices.Contains(e.States, s) }
 
-// HasCandidate reports whether c is one of the election's candidates.
-func (e *Election) HasCandidate(c string) bool { return slices.Contains(e.Candidates, c) }
+// Contest returns the contest with the given id.
+func (e *Election) Contest(id string) (Contest, bool) {
+	for _, c := range e.Contests {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Contest{}, false
+}
+
+// ContestIDs returns the ids of the election's contests, in ballot order.
+func (e *Election) ContestIDs() []string {
+	ids := make([]string, len(e.Contests))
+	for i, c := range e.Contests {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// SoleContest returns the id of the election's only contest, and false if
+// it has several: a vote that names no contest means the sole one.
+func (e *Election) SoleContest() (string, bool) {
+	if len(e.Contests) != 1 {
+		return "", false
+	}
+	return e.Contests[0].ID, true
+}
 
 // WindowEnd is when voting ends: ClosesAt, or ClosedAt if the election was
 // closed early.

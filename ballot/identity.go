@@ -11,7 +11,7 @@ import (
 
 // nullifierDomain separates nullifier hashes from every other SHA-256 use in
 // the system, so a nullifier can never be confused with a leaf or node hash.
-const nullifierDomain = "votechain/nullifier/v1"
+const nullifierDomain = "votechain/nullifier/v2"
 
 // VoterKey derives a voter's secret key from the election secret, the
 // election's id and the voter's id and one-time credential:
@@ -34,17 +34,23 @@ func VoterKey(secret []byte, electionID, voterID, credential string) [32]byte {
 	return k
 }
 
-// NullifierOf derives the public nullifier from a voter key:
-// SHA-256("votechain/nullifier/v1" || voterKey). The ledger and the queue hold
-// only nullifiers; a nullifier reveals nothing about the voter without the
-// election secret, yet two votes by the same voter share it.
-func NullifierOf(voterKey [32]byte) [32]byte {
+// NullifierOf derives the voter's public nullifier for one contest from the
+// voter key: SHA-256("votechain/nullifier/v2" ‖ lp(contest) ‖ voterKey),
+// lp as in VoterKey. The ledger and the queue hold only nullifiers; a
+// nullifier reveals nothing about the voter without the election secret,
+// yet two votes by the same voter in the same contest share it, and the
+// voter's nullifiers of different contests cannot be linked to each other.
+func NullifierOf(voterKey [32]byte, contest string) [32]byte {
 	h := sha256.New()
 	h.Write([]byte(nullifierDomain))
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(contest)))
+	h.Write(n[:])
+	h.Write([]byte(contest))
 	h.Write(voterKey[:])
-	var n [32]byte
-	h.Sum(n[:0])
-	return n
+	var null [32]byte
+	h.Sum(null[:0])
+	return null
 }
 
 // NewVoteID returns a fresh, unguessable vote id: 128 bits from crypto/rand
@@ -110,9 +116,9 @@ func ValidNullifier(s string) bool { return isLowerHex(s, 64) }
 // of [A-Z0-9].
 func ValidState(s string) bool { return inCharset(s, 2, 8, &stateChars) }
 
-// ValidCandidate reports whether s is a well-formed candidate (or election)
-// identifier: 1..64 characters of [A-Za-z0-9_-].
-func ValidCandidate(s string) bool { return inCharset(s, 1, 64, &identChars) }
+// ValidIdent reports whether s is a well-formed identifier of an election,
+// a contest or a choice: 1..64 characters of [A-Za-z0-9_-].
+func ValidIdent(s string) bool { return inCharset(s, 1, 64, &identChars) }
 
 // isLowerHex reports whether s is exactly n lowercase hex characters. Only
 // the lowercase form is canonical, so every party hashes the same bytes.

@@ -13,15 +13,18 @@ const (
 	// RejectDuplicate: the vote's nullifier was used before, on the ledger
 	// or by an earlier vote of the same batch.
 	RejectDuplicate = "duplicate"
-	// RejectUnknownCandidate: the candidate is not on the election's ballot.
-	RejectUnknownCandidate = "unknown_candidate"
+	// RejectUnknownContest: the vote's contest is not on the election's
+	// ballot.
+	RejectUnknownContest = "unknown_contest"
+	// RejectUnknownChoice: the vote's choice is not one of its contest's.
+	RejectUnknownChoice = "unknown_choice"
 	// RejectOutsideWindow: cast_at is outside the election's voting window.
 	RejectOutsideWindow = "outside_window"
 	// RejectCastAfterTx: cast_at is after the time of the transaction that
 	// commits the batch, so the vote cannot have been cast when claimed.
 	RejectCastAfterTx = "cast_after_tx"
 	// RejectNotOnRoll: the roll on the ledger is sealed and the vote's
-	// nullifier is not on the roll of its state.
+	// nullifier is not on the roll of its state and contest.
 	RejectNotOnRoll = "not_on_roll"
 )
 
@@ -31,9 +34,12 @@ const (
 // chaincode and every auditor's recount decide alike.
 func (e *Election) Refusal(v Vote, txTime time.Time) string {
 	cast := time.UnixMilli(v.CastAt)
+	c, ok := e.Contest(v.Contest)
 	switch {
-	case !slices.Contains(e.Candidates, v.Candidate):
-		return RejectUnknownCandidate
+	case !ok:
+		return RejectUnknownContest
+	case !c.HasChoice(v.Choice):
+		return RejectUnknownChoice
 	case !e.InWindow(cast):
 		return RejectOutsideWindow
 	case v.CastAt > txTime.UnixMilli():

@@ -12,10 +12,13 @@ import (
 // the roll's distinct nullifiers in ascending byte order (the leaves are the
 // nullifiers themselves). The commission writes the roll to the ledger in
 // chunks of RollChunkEntries consecutive entries of that order, one chunk per
-// transaction (RollChunk). Each entry marks its nullifier key (NullifierKey
-// of its state) with RollValue, so that CommitBatch learns with one read per
-// vote both whether the voter is on the roll (the key exists) and whether
-// they have voted (the key holds a NullifierRecord instead of the mark); the
+// transaction (RollChunk). An entry is one voter's nullifier for one contest
+// (NullifierOf), so a voter on the roll for three contests has three
+// entries. Each entry marks its nullifier key (NullifierKey of its state)
+// with RollMark of its contest, so that CommitBatch learns with one read per
+// vote whether the voter is on the roll for the vote's contest (the key holds
+// that contest's mark) and whether they have voted in it (the key holds a
+// NullifierRecord instead of the mark); the
 // chunk's summary goes under RollChunkKey. Because every chunk but the last
 // holds exactly RollChunkEntries (a power of two) leaves, each is a whole
 // subtree, and the roll root is the RFC 6962 root over the chunks' roots:
@@ -33,24 +36,36 @@ const (
 	RollChunkEntries = 8192
 )
 
-// RollValue is the value under the NullifierKey of a voter on the roll who
-// has not voted (Fabric treats an empty value as a deletion). Counting the
-// voter's vote replaces it with the NullifierRecord.
-var RollValue = []byte{'1'}
+// rollMarkPrefix starts every roll mark; a NullifierRecord is JSON and
+// starts with '{', so the two never look alike.
+const rollMarkPrefix = "roll/"
 
-// OnRollUnused reports whether value, stored under a NullifierKey, is the
-// roll's mark: the voter is on the roll and has not voted.
-func OnRollUnused(value []byte) bool { return bytes.Equal(value, RollValue) }
+// RollMark is the value under the NullifierKey of a voter on the roll for
+// contest who has not voted in it: "roll/" followed by the contest's id.
+// Counting the voter's vote replaces it with the NullifierRecord.
+func RollMark(contest string) []byte { return []byte(rollMarkPrefix + contest) }
+
+// ParseRollMark reports whether value, stored under a NullifierKey, is a
+// roll mark (the voter is on the roll and has not voted), and for which
+// contest.
+func ParseRollMark(value []byte) (contest string, ok bool) {
+	if !bytes.HasPrefix(value, []byte(rollMarkPrefix)) {
+		return "", false
+	}
+	return string(value[len(rollMarkPrefix):]), true
+}
 
 // RollChunkKey is the ledger key of the record of roll chunk index.
 func RollChunkKey(index int) string {
 	return compositeKey(RollChunkObject, fmt.Sprintf("%010d", index))
 }
 
-// RollEntry is one voter of the roll as the ledger holds it: a nullifier
-// and the state it may vote in. It carries no personal data.
+// RollEntry is one voter's right to vote in one contest, as the ledger holds
+// it: the voter's nullifier for the contest, the contest and the state the
+// voter votes in. It carries no personal data.
 type RollEntry struct {
 	State     string `json:"state"`
+	Contest   string `json:"contest"`
 	Nullifier string `json:"nullifier"`
 }
 
@@ -93,7 +108,7 @@ func ChunkRoll(entries []RollEntry) []RollChunk {
 }
 
 // Check validates the chunk (index not negative; 1..RollChunkEntries
-// entries, each of a valid state and nullifier, nullifiers strictly
+// entries, each of a valid state, contest and nullifier, nullifiers strictly
 // ascending) and returns its record.
 func (c RollChunk) Check() (RollChunkRecord, error) {
 	n := len(c.Entries)
@@ -103,8 +118,8 @@ func (c RollChunk) Check() (RollChunkRecord, error) {
 	leaves := make([][32]byte, n)
 	for i, e := range c.Entries {
 		h, err := ParseHash(e.Nullifier)
-		if err != nil || !ValidState(e.State) {
-			return RollChunkRecord{}, fmt.Errorf("ballot: roll chunk %d entry %d: invalid state %q or nullifier %q", c.Index, i, truncate(e.State), truncate(e.Nullifier))
+		if err != nil || !ValidState(e.State) || !ValidIdent(e.Contest) {
+			return RollChunkRecord{}, fmt.Errorf("ballot: roll chunk %d entry %d: invalid state %q, contest %q or nullifier %q", c.Index, i, truncate(e.State), truncate(e.Contest), truncate(e.Nullifier))
 		}
 		if i > 0 && bytes.Compare(leaves[i-1][:], h[:]) >= 0 {
 			return RollChunkRecord{}, fmt.Errorf("ballot: roll chunk %d entry %d: nullifiers must be strictly ascending", c.Index, i)

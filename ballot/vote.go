@@ -14,8 +14,9 @@ const (
 	nodePrefix = 0x01
 )
 
-// VoteEncodingV1 is the first byte of every vote encoded by Encode.
-const VoteEncodingV1 = 1
+// VoteEncodingV2 is the first byte of every vote encoded by Encode. Version
+// 1, before contests, had no contest field; no ledger holds it any more.
+const VoteEncodingV2 = 2
 
 // Vote is one accepted vote as it travels through the queue, the batch and
 // the ledger. It carries no personal data: the voter appears only as a
@@ -23,23 +24,26 @@ const VoteEncodingV1 = 1
 type Vote struct {
 	ID        string `json:"id"`        // 32 lowercase hex
 	State     string `json:"state"`     // e.g. "CA": 2..8 chars [A-Z0-9]
-	Nullifier string `json:"nullifier"` // 64 lowercase hex
-	Candidate string `json:"candidate"` // 1..64 chars [A-Za-z0-9_-]
+	Contest   string `json:"contest"`   // the contest's id: 1..64 chars [A-Za-z0-9_-]
+	Nullifier string `json:"nullifier"` // 64 lowercase hex: the voter's nullifier for this contest
+	Choice    string `json:"choice"`    // a candidate or an answer: 1..64 chars [A-Za-z0-9_-]
 	CastAt    int64  `json:"cast_at"`   // Unix milliseconds, set by the gateway
 }
 
 // Validate checks every field's form. It does not know the election, so it
-// cannot check that the state and candidate are on the ballot.
+// cannot check that the state, contest and choice are on the ballot.
 func (v Vote) Validate() error {
 	switch {
 	case !ValidVoteID(v.ID):
 		return fmt.Errorf("ballot: vote id %q is not 32 lowercase hex characters", truncate(v.ID))
 	case !ValidState(v.State):
 		return fmt.Errorf("ballot: vote %s: state %q must be 2..8 characters of [A-Z0-9]", v.ID, truncate(v.State))
+	case !ValidIdent(v.Contest):
+		return fmt.Errorf("ballot: vote %s: contest %q must be 1..64 characters of [A-Za-z0-9_-]", v.ID, truncate(v.Contest))
 	case !ValidNullifier(v.Nullifier):
 		return fmt.Errorf("ballot: vote %s: nullifier %q is not 64 lowercase hex characters", v.ID, truncate(v.Nullifier))
-	case !ValidCandidate(v.Candidate):
-		return fmt.Errorf("ballot: vote %s: candidate %q must be 1..64 characters of [A-Za-z0-9_-]", v.ID, truncate(v.Candidate))
+	case !ValidIdent(v.Choice):
+		return fmt.Errorf("ballot: vote %s: choice %q must be 1..64 characters of [A-Za-z0-9_-]", v.ID, truncate(v.Choice))
 	}
 	return nil
 }
@@ -47,11 +51,12 @@ func (v Vote) Validate() error {
 // Encode returns the canonical encoding of a valid vote, the bytes its
 // Merkle leaf is computed over:
 //
-//	version  1 byte, VoteEncodingV1
+//	version  1 byte, VoteEncodingV2
 //	id        uint16 big-endian length, then the 32 hex characters
 //	state     uint16 big-endian length, then the characters
+//	contest   uint16 big-endian length, then the characters
 //	nullifier uint16 big-endian length, then the 64 hex characters
-//	candidate uint16 big-endian length, then the characters
+//	choice    uint16 big-endian length, then the characters
 //	cast_at   int64 big-endian (two's complement), Unix milliseconds
 //
 // The encoding is deterministic and injective: equal votes give equal bytes
@@ -64,13 +69,13 @@ func (v Vote) Encode() ([]byte, error) {
 }
 
 func (v Vote) encodedLen() int {
-	return 1 + 4*2 + len(v.ID) + len(v.State) + len(v.Nullifier) + len(v.Candidate) + 8
+	return 1 + 5*2 + len(v.ID) + len(v.State) + len(v.Contest) + len(v.Nullifier) + len(v.Choice) + 8
 }
 
 // appendEncoding appends the encoding of an already validated vote to dst.
 func (v Vote) appendEncoding(dst []byte) []byte {
-	dst = append(dst, VoteEncodingV1)
-	for _, f := range [...]string{v.ID, v.State, v.Nullifier, v.Candidate} {
+	dst = append(dst, VoteEncodingV2)
+	for _, f := range [...]string{v.ID, v.State, v.Contest, v.Nullifier, v.Choice} {
 		dst = binary.BigEndian.AppendUint16(dst, uint16(len(f)))
 		dst = append(dst, f...)
 	}
@@ -83,11 +88,11 @@ func DecodeVote(b []byte) (Vote, error) {
 	if len(b) == 0 {
 		return Vote{}, errors.New("ballot: decode vote: empty input")
 	}
-	if b[0] != VoteEncodingV1 {
+	if b[0] != VoteEncodingV2 {
 		return Vote{}, fmt.Errorf("ballot: decode vote: unknown encoding version %d", b[0])
 	}
 	rest := b[1:]
-	var fields [4]string
+	var fields [5]string
 	for i := range fields {
 		if len(rest) < 2 {
 			return Vote{}, fmt.Errorf("ballot: decode vote: truncated at field %d length", i)
@@ -102,7 +107,7 @@ func DecodeVote(b []byte) (Vote, error) {
 	if len(rest) != 8 {
 		return Vote{}, fmt.Errorf("ballot: decode vote: cast_at wants 8 bytes, %d left", len(rest))
 	}
-	v := Vote{ID: fields[0], State: fields[1], Nullifier: fields[2], Candidate: fields[3],
+	v := Vote{ID: fields[0], State: fields[1], Contest: fields[2], Nullifier: fields[3], Choice: fields[4],
 		CastAt: int64(binary.BigEndian.Uint64(rest))}
 	if err := v.Validate(); err != nil {
 		return Vote{}, fmt.Errorf("decode vote: %w", err)

@@ -209,7 +209,7 @@ func (c *BallotContract) LocateNullifier(ctx contractapi.TransactionContextInter
 	}
 	unused := ballot.NotFound(fmt.Sprintf("nullifier %s is not used in %s", nullifier, state))
 	rec, err := getRaw(ctx, ballot.NullifierKey(state, nullifier), unused)
-	if err == nil && ballot.OnRollUnused([]byte(rec)) {
+	if _, mark := ballot.ParseRollMark([]byte(rec)); err == nil && mark {
 		return "", unused
 	}
 	return rec, err

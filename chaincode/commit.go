@@ -99,13 +99,14 @@ type batchInputs struct {
 	election []byte              // the election record; nil before set-up
 	sealed   bool                // the roll is sealed: only its voters count
 	used     map[string]struct{} // the batch's nullifiers already used on the ledger
-	onRoll   map[string]struct{} // the batch's nullifiers on the roll of its state (used or not)
+	onRoll   map[string]string   // the batch's nullifiers on the roll of its state (used or not) → their contest
 }
 
 // readForBatch reads the batch key, the election, the roll's seal and every
 // distinct nullifier key of b in one GetMultipleStates. A nullifier key
-// holding the roll's mark is on the roll and unused; one holding a record is
-// used (and, once the roll is sealed, on the roll).
+// holding the roll's mark is on the roll for the mark's contest and unused;
+// one holding a record is used (and, once the roll is sealed, on the roll
+// for the record's contest).
 func readForBatch(stub shim.ChaincodeStubInterface, b ballot.Batch) (batchInputs, error) {
 	const fixed = 3 // the batch key, the election key and the roll seal come first
 	keys := make([]string, fixed, fixed+len(b.Votes))
@@ -127,15 +128,21 @@ func readForBatch(stub shim.ChaincodeStubInterface, b ballot.Batch) (batchInputs
 		return batchInputs{}, fmt.Errorf("read ledger for batch %s: %d values for %d keys", b.ID(), len(vals), len(keys))
 	}
 	in := batchInputs{record: vals[0], election: vals[1], sealed: vals[2] != nil,
-		used: make(map[string]struct{}), onRoll: make(map[string]struct{}, len(nullifiers))}
+		used: make(map[string]struct{}), onRoll: make(map[string]string, len(nullifiers))}
 	for i, n := range nullifiers {
-		switch v := vals[fixed+i]; {
-		case v == nil:
-		case ballot.OnRollUnused(v):
-			in.onRoll[n] = struct{}{}
-		default:
-			in.onRoll[n], in.used[n] = struct{}{}, struct{}{}
+		v := vals[fixed+i]
+		if v == nil {
+			continue
 		}
+		if contest, ok := ballot.ParseRollMark(v); ok {
+			in.onRoll[n] = contest
+			continue
+		}
+		var rec ballot.NullifierRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return batchInputs{}, fmt.Errorf("decode stored nullifier %s of %s: %w", n, b.State, err)
+		}
+		in.onRoll[n], in.used[n] = rec.Contest, struct{}{}
 	}
 	return in, nil
 }
@@ -185,12 +192,12 @@ func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch, e *ballot.Ele
 	var onRoll func(ballot.Vote) (bool, error)
 	if in.sealed {
 		onRoll = func(v ballot.Vote) (bool, error) {
-			_, ok := in.onRoll[v.Nullifier]
-			return ok, nil
+			contest, ok := in.onRoll[v.Nullifier]
+			return ok && contest == v.Contest, nil
 		}
 	}
 	return b.Count(e, now, onRoll, onLedger, func(i int, v ballot.Vote) error {
-		loc, err := json.Marshal(ballot.NullifierRecord{State: b.State, Seq: b.Seq, Index: i, VoteID: v.ID})
+		loc, err := json.Marshal(ballot.NullifierRecord{State: b.State, Contest: v.Contest, Seq: b.Seq, Index: i, VoteID: v.ID})
 		if err != nil {
 			return fmt.Errorf("encode nullifier record: %w", err)
 		}

@@ -45,7 +45,7 @@ func (c *BallotContract) ListNullifiers(ctx contractapi.TransactionContextInterf
 		if err != nil || len(attrs) != 2 {
 			return "", fmt.Errorf("malformed nullifier key %q", kv.Key)
 		}
-		if !ballot.OnRollUnused(kv.Value) { // a voter on the roll who has not voted
+		if _, mark := ballot.ParseRollMark(kv.Value); !mark { // a mark: a voter on the roll who has not voted
 			page.Nullifiers = append(page.Nullifiers, attrs[1])
 		}
 	}

@@ -20,7 +20,7 @@ var errRollSealed = errors.New("the roll is sealed: it can no longer be loaded o
 // LoadRoll writes one chunk of the election's roll (JSON ballot.RollChunk:
 // its index and entries, nullifiers strictly ascending): each entry's
 // nullifier key (ballot.NullifierKey of its state) gets the roll's mark
-// (ballot.RollValue), and the chunk's record (ballot.RollChunkRecord,
+// (ballot.RollMark of its contest), and the chunk's record (ballot.RollChunkRecord,
 // returned as JSON) its own key. Only a Commission admin may call it, and
 // only before the roll is sealed and before any batch is committed (so a
 // mark never overwrites a used nullifier). Chunks are independent
@@ -69,7 +69,7 @@ func (c *BallotContract) LoadRoll(ctx contractapi.TransactionContextInterface, c
 	}
 	stub.StartWriteBatch()
 	for _, e := range chunk.Entries {
-		if err := stub.PutState(ballot.NullifierKey(e.State, e.Nullifier), ballot.RollValue); err != nil {
+		if err := stub.PutState(ballot.NullifierKey(e.State, e.Nullifier), ballot.RollMark(e.Contest)); err != nil {
 			return "", fmt.Errorf("write roll entry: %w", err)
 		}
 	}

@@ -79,11 +79,11 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 		if d.Roll != nil {
 			state = voters.fullest()
 		}
-		b, err := RandomBatch(state, n, e.Candidates, d.VotesPerTx, time.Now())
+		b, err := RandomBatch(state, n, e.Contests, d.VotesPerTx, time.Now())
 		if err != nil || d.Roll == nil {
 			return b, err
 		}
-		return voters.cast(b)
+		return voters.cast(b, e)
 	}
 	res := DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight, RollTaken: map[string]int{}, Reasons: map[string]int{}}
 	ready := make(chan ballot.Batch, max(d.Prebuilt, d.InFlight))
@@ -190,8 +190,9 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 }
 
 // RandomBatch builds batch seq of state with n votes cast at castAt, each
-// with a fresh random vote id and nullifier and a candidate in turn.
-func RandomBatch(state string, seq uint64, candidates []string, n int, castAt time.Time) (ballot.Batch, error) {
+// with a fresh random vote id and nullifier, in the contests in turn, each
+// vote for the next choice of its contest.
+func RandomBatch(state string, seq uint64, contests []ballot.Contest, n int, castAt time.Time) (ballot.Batch, error) {
 	votes := make([]ballot.Vote, n)
 	raw := make([]byte, 48*n)
 	if _, err := rand.Read(raw); err != nil {
@@ -199,9 +200,10 @@ func RandomBatch(state string, seq uint64, candidates []string, n int, castAt ti
 	}
 	for i := range votes {
 		r := raw[48*i:]
+		c := contests[i%len(contests)]
 		votes[i] = ballot.Vote{
-			ID: hex.EncodeToString(r[:16]), State: state, Nullifier: hex.EncodeToString(r[16:48]),
-			Candidate: candidates[i%len(candidates)], CastAt: castAt.UnixMilli(),
+			ID: hex.EncodeToString(r[:16]), State: state, Contest: c.ID, Nullifier: hex.EncodeToString(r[16:48]),
+			Choice: c.Choices[(i/len(contests))%len(c.Choices)], CastAt: castAt.UnixMilli(),
 		}
 	}
 	b, err := ballot.BuildBatch(state, seq, votes)
@@ -214,13 +216,14 @@ func RandomBatch(state string, seq uint64, candidates []string, n int, castAt ti
 // errRollOut is build's error when the roll has too few voters left.
 var errRollOut = errors.New("ledgerload: the roll ran out")
 
-// rollVoters hands out each state's roll voters in turn.
-type rollVoters map[string][]string
+// rollVoters hands out each state's roll entries (a voter in a contest) in
+// turn.
+type rollVoters map[string][]ballot.RollEntry
 
 func newRollVoters(roll []ballot.RollEntry) rollVoters {
 	v := rollVoters{}
 	for _, e := range roll {
-		v[e.State] = append(v[e.State], e.Nullifier)
+		v[e.State] = append(v[e.State], e)
 	}
 	return v
 }
@@ -237,14 +240,20 @@ func (v rollVoters) fullest() string {
 	return best
 }
 
-// cast gives b's votes the state's next unused roll voters and rebuilds it.
-func (v rollVoters) cast(b ballot.Batch) (ballot.Batch, error) {
+// cast gives b's votes the state's next unused roll entries, each vote in
+// its entry's contest for a choice of it, and rebuilds the batch.
+func (v rollVoters) cast(b ballot.Batch, e *ballot.Election) (ballot.Batch, error) {
 	left := v[b.State]
 	if len(left) < len(b.Votes) {
 		return ballot.Batch{}, fmt.Errorf("%w: %s has %d voters left, %d needed", errRollOut, b.State, len(left), len(b.Votes))
 	}
 	for i := range b.Votes {
-		b.Votes[i].Nullifier = left[i]
+		c, ok := e.Contest(left[i].Contest)
+		if !ok {
+			return ballot.Batch{}, fmt.Errorf("ledgerload: roll entry of contest %q, which the election lacks", left[i].Contest)
+		}
+		b.Votes[i].Contest, b.Votes[i].Nullifier = c.ID, left[i].Nullifier
+		b.Votes[i].Choice = c.Choices[i%len(c.Choices)]
 	}
 	v[b.State] = left[len(b.Votes):]
 	return ballot.BuildBatch(b.State, b.Seq, b.Votes)

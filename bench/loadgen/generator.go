@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
 )
 
@@ -97,29 +99,31 @@ type voteBody struct {
 	VoterID    string `json:"voter_id"`
 	Credential string `json:"credential"`
 	State      string `json:"state"`
-	Candidate  string `json:"candidate"`
+	Contest    string `json:"contest,omitempty"` // omitted when the election has one contest
+	Choice     string `json:"choice"`
 }
 
 // Generator makes vote attempts; it is safe for concurrent use. Each roll
 // voter is sent fresh at most once.
 type Generator struct {
-	mu         sync.Mutex
-	rng        *rand.Rand
-	roll       *Roll
-	next       []int // next unused voter per state
-	picker     *Picker
-	mix        Mix
-	candidates []string
-	sent       []roll.Entry // voters sent fresh, for duplicates
-	ghosts     int
-	counts     [kinds]int64
+	mu       sync.Mutex
+	rng      *rand.Rand
+	roll     *Roll
+	next     []int // next unused voter per state
+	picker   *Picker
+	mix      Mix
+	contests []ballot.Contest
+	sent     []roll.Entry // voters sent fresh, for duplicates
+	ghosts   int
+	counts   [kinds]int64
 }
 
 // NewGenerator returns a generator over the roll's voters, picking states
-// with the Weights of the roll's states.
-func NewGenerator(r *Roll, candidates []string, mix Mix, seed uint64) (*Generator, error) {
-	if len(candidates) == 0 {
-		return nil, errors.New("loadgen: no candidates")
+// with the Weights of the roll's states. Each voter votes in one of the
+// contests (contestOf), for a choice picked at random.
+func NewGenerator(r *Roll, contests []ballot.Contest, mix Mix, seed uint64) (*Generator, error) {
+	if len(contests) == 0 {
+		return nil, errors.New("loadgen: no contests")
 	}
 	if mix.Duplicate < 0 || mix.Ineligible < 0 || mix.Duplicate+mix.Ineligible >= 1 {
 		return nil, fmt.Errorf("loadgen: duplicate %.2f + ineligible %.2f must be non-negative and below 1", mix.Duplicate, mix.Ineligible)
@@ -130,7 +134,7 @@ func NewGenerator(r *Roll, candidates []string, mix Mix, seed uint64) (*Generato
 	}
 	return &Generator{
 		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), roll: r, next: make([]int, len(r.States)),
-		picker: p, mix: mix, candidates: candidates,
+		picker: p, mix: mix, contests: contests,
 	}, nil
 }
 
@@ -141,17 +145,32 @@ func (g *Generator) Next() ([]byte, Kind, error) {
 	if err == nil {
 		g.counts[kind]++
 	}
-	cand := g.candidates[g.rng.IntN(len(g.candidates))]
+	body := g.voteBody(v)
 	g.mu.Unlock()
 	if err != nil {
 		return nil, 0, err
 	}
-	body, err := voteJSON(v, cand)
-	return body, kind, err
+	data, err := json.Marshal(body)
+	return data, kind, err
 }
 
-func voteJSON(v roll.Entry, candidate string) ([]byte, error) {
-	return json.Marshal(voteBody{VoterID: v.VoterID, Credential: v.Credential, State: v.State, Candidate: candidate})
+// voteBody is v's vote in its contest (contestOf) for a random choice;
+// g.mu is held. The contest is named only if the election has several.
+func (g *Generator) voteBody(v roll.Entry) voteBody {
+	c := g.contests[contestOf(v.VoterID, len(g.contests))]
+	b := voteBody{VoterID: v.VoterID, Credential: v.Credential, State: v.State, Choice: c.Choices[g.rng.IntN(len(c.Choices))]}
+	if len(g.contests) > 1 {
+		b.Contest = c.ID
+	}
+	return b
+}
+
+// contestOf is the index, among n contests, of the one voterID votes in: a
+// hash of the id, so a re-sent vote names the same contest.
+func contestOf(voterID string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(voterID))
+	return int(h.Sum32() % uint32(n))
 }
 
 // posts is a vegeta targeter POSTing the bodies next makes to url.
@@ -189,10 +208,10 @@ func (g *Generator) ResendTargeter(url string, n int) (vegeta.Targeter, error) {
 	return posts(url, func() ([]byte, error) {
 		g.mu.Lock()
 		v := g.sent[g.rng.IntN(n)]
-		cand := g.candidates[g.rng.IntN(len(g.candidates))]
+		body := g.voteBody(v)
 		g.counts[Duplicate]++
 		g.mu.Unlock()
-		return voteJSON(v, cand)
+		return json.Marshal(body)
 	}), nil
 }
 

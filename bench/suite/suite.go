@@ -252,7 +252,7 @@ func (r *run) connect(ctx context.Context) error {
 	if err := r.reserveDriverVoters(roll); err != nil {
 		return err
 	}
-	gen, err := loadgen.NewGenerator(roll, r.election.Candidates, r.cfg.Mix, uint64(time.Now().UnixNano()))
+	gen, err := loadgen.NewGenerator(roll, r.election.Contests, r.cfg.Mix, uint64(time.Now().UnixNano()))
 	if err != nil {
 		return err
 	}
@@ -305,7 +305,9 @@ func (r *run) reserveDriverVoters(roll *loadgen.Roll) error {
 	for i, voters := range roll.Voters {
 		keep := len(voters) - int(share*float64(len(voters)))
 		for _, v := range voters[keep:] {
-			r.driverRoll = append(r.driverRoll, ballot.RollEntry{State: roll.States[i], Nullifier: ballot.HashHex(v.Nullifier(secret, r.election.ID))})
+			for _, c := range r.election.ContestIDs() {
+				r.driverRoll = append(r.driverRoll, ballot.RollEntry{State: roll.States[i], Contest: c, Nullifier: ballot.HashHex(v.Nullifier(secret, r.election.ID, c))})
+			}
 		}
 		roll.Voters[i] = voters[:keep]
 	}

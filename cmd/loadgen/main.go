@@ -99,7 +99,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	gen, err := loadgen.NewGenerator(r, election.Candidates, loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, *seed)
+	gen, err := loadgen.NewGenerator(r, election.Contests, loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, *seed)
 	if err != nil {
 		return err
 	}

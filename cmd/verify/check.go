@@ -50,6 +50,6 @@ func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	if err := r.Audit(rec); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s for %s, leaf %d of %d in batch %s, root on the ledger (tx %.16s…, block %d)",
-		r.Status, r.Vote.Candidate, r.Index, r.Size, key, r.TxID, r.Block), nil
+	return fmt.Sprintf("%s for %s in %s, leaf %d of %d in batch %s, root on the ledger (tx %.16s…, block %d)",
+		r.Status, r.Vote.Choice, r.Vote.Contest, r.Index, r.Size, key, r.TxID, r.Block), nil
 }

@@ -62,8 +62,8 @@ type History interface {
 	// RollSealed reports whether a block before wrote the roll's seal.
 	RollSealed() (bool, error)
 	// OnRoll reports whether a block before wrote nullifier on the roll of
-	// state (a LoadRoll transaction's roll key).
-	OnRoll(state, nullifier string) (bool, error)
+	// state and contest (a LoadRoll transaction's roll key and mark).
+	OnRoll(state, contest, nullifier string) (bool, error)
 }
 
 // Batch is a committed batch as the audit recounted it.
@@ -132,7 +132,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
 	bh := &blockHistory{History: h, nullifiers: map[[2]string]bool{}, roots: map[batchID]string{}, election: e,
-		roll: map[[2]string]bool{}, sealed: sealed}
+		roll: map[[2]string]string{}, sealed: sealed}
 	for _, tx := range b.Txs {
 		if tx.Err != "" {
 			r.issue(KindTxDecode, tx.ID, fmt.Sprintf("transaction %d: %s", tx.Index, tx.Err))
@@ -174,11 +174,15 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) {
 			continue
 		}
 		object, attrs, err := ballot.SplitKey(w.Key)
-		if err != nil || object != ballot.NullifierObject || len(attrs) != 2 || !ballot.OnRollUnused(w.Value) {
+		if err != nil || object != ballot.NullifierObject || len(attrs) != 2 {
 			continue
 		}
-		h.roll[[2]string{attrs[0], attrs[1]}] = true
-		r.Roll = append(r.Roll, ballot.RollEntry{State: attrs[0], Nullifier: attrs[1]})
+		contest, mark := ballot.ParseRollMark(w.Value)
+		if !mark {
+			continue
+		}
+		h.roll[[2]string{attrs[0], attrs[1]}] = contest
+		r.Roll = append(r.Roll, ballot.RollEntry{State: attrs[0], Contest: contest, Nullifier: attrs[1]})
 	}
 }
 
@@ -302,7 +306,7 @@ type blockHistory struct {
 	nullifiers map[[2]string]bool
 	roots      map[batchID]string
 	election   *ballot.Election // as of the transaction being audited
-	roll       map[[2]string]bool
+	roll       map[[2]string]string // (state, nullifier) → contest, of this block's roll marks
 	sealed     bool // the roll is sealed as of the transaction being audited
 }
 
@@ -329,10 +333,10 @@ func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
 	var onRoll func(ballot.Vote) (bool, error)
 	if h.sealed {
 		onRoll = func(v ballot.Vote) (bool, error) {
-			if h.roll[[2]string{v.State, v.Nullifier}] {
-				return true, nil
+			if contest, ok := h.roll[[2]string{v.State, v.Nullifier}]; ok {
+				return contest == v.Contest, nil
 			}
-			return h.History.OnRoll(v.State, v.Nullifier)
+			return h.History.OnRoll(v.State, v.Contest, v.Nullifier)
 		}
 	}
 	rec, err := b.Batch.Count(h.election, txTime, onRoll, used, func(_ int, v ballot.Vote) error {

@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS batches (
 	votes     INTEGER NOT NULL,
 	counted   INTEGER NOT NULL,
 	rejected  TEXT NOT NULL,     -- JSON array of rejected vote indices (recount)
-	tallies   TEXT NOT NULL,     -- JSON object, recounted counted votes per candidate
+	tallies   TEXT NOT NULL,     -- JSON object, recounted counted votes per contest and choice
 	root_ok   INTEGER NOT NULL,
 	record_ok INTEGER NOT NULL,
 	reasons   TEXT NOT NULL DEFAULT '[]', -- JSON array, why each of rejected was rejected (ballot.Reject*)
@@ -87,8 +87,9 @@ CREATE TABLE IF NOT EXISTS votes (
 	seq       INTEGER NOT NULL,
 	idx       INTEGER NOT NULL,
 	id        TEXT NOT NULL,
+	contest   TEXT NOT NULL,
 	nullifier TEXT NOT NULL,
-	candidate TEXT NOT NULL,
+	choice    TEXT NOT NULL,
 	cast_at   INTEGER NOT NULL,
 	counted   INTEGER NOT NULL,
 	PRIMARY KEY (state, seq, idx)
@@ -97,9 +98,10 @@ CREATE INDEX IF NOT EXISTS votes_id ON votes (id);
 CREATE INDEX IF NOT EXISTS votes_nullifier ON votes (state, nullifier) WHERE counted = 1;
 CREATE TABLE IF NOT EXISTS tallies (
 	state     TEXT NOT NULL,
-	candidate TEXT NOT NULL,
+	contest   TEXT NOT NULL,
+	choice    TEXT NOT NULL,
 	votes     INTEGER NOT NULL,
-	PRIMARY KEY (state, candidate)
+	PRIMARY KEY (state, contest, choice)
 );
 CREATE TABLE IF NOT EXISTS issues (
 	id      INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -116,6 +118,7 @@ CREATE TABLE IF NOT EXISTS election (
 CREATE TABLE IF NOT EXISTS roll (
 	state     TEXT NOT NULL,
 	nullifier TEXT NOT NULL,     -- written on the roll by a VALID LoadRoll transaction
+	contest   TEXT NOT NULL,     -- the contest the nullifier may vote in
 	PRIMARY KEY (state, nullifier)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS roll_seal (
@@ -188,9 +191,9 @@ func (x *Index) Election() (*ballot.Election, error) {
 }
 
 // OnRoll reports whether an indexed LoadRoll transaction wrote nullifier on
-// the roll of state.
-func (x *Index) OnRoll(state, nullifier string) (bool, error) {
-	return x.exists(`SELECT 1 FROM roll WHERE state = ? AND nullifier = ?`, state, nullifier)
+// the roll of state and contest.
+func (x *Index) OnRoll(state, contest, nullifier string) (bool, error) {
+	return x.exists(`SELECT 1 FROM roll WHERE state = ? AND nullifier = ? AND contest = ?`, state, nullifier, contest)
 }
 
 // RollSealed reports whether an indexed transaction sealed the roll.

@@ -244,11 +244,11 @@ func (x *Index) Batch(ctx context.Context, state string, seq uint64) (Batch, err
 	return one(ctx, x.db, scanBatch, `SELECT `+batchCols+` FROM batches WHERE state = ? AND seq = ?`, state, seq)
 }
 
-const voteCols = `state, seq, idx, id, nullifier, candidate, cast_at, counted`
+const voteCols = `state, seq, idx, id, contest, nullifier, choice, cast_at, counted`
 
 func scanVote(r rowScanner) (Vote, error) {
 	var v Vote
-	err := r.Scan(&v.State, &v.Seq, &v.Index, &v.ID, &v.Nullifier, &v.Candidate, &v.CastAt, &v.Counted)
+	err := r.Scan(&v.State, &v.Seq, &v.Index, &v.ID, &v.Contest, &v.Nullifier, &v.Choice, &v.CastAt, &v.Counted)
 	return v, err
 }
 
@@ -295,20 +295,20 @@ func (x *Index) Recount(ctx context.Context) (ballot.Results, error) {
 		res.Rejected += s.Rejected
 	}
 	type tally struct {
-		state, candidate string
-		votes            uint64
+		state, contest, choice string
+		votes                  uint64
 	}
 	tallies, err := list(ctx, x.db, func(r rowScanner) (tally, error) {
 		var t tally
-		err := r.Scan(&t.state, &t.candidate, &t.votes)
+		err := r.Scan(&t.state, &t.contest, &t.choice, &t.votes)
 		return t, err
-	}, `SELECT state, candidate, votes FROM tallies`)
+	}, `SELECT state, contest, choice, votes FROM tallies`)
 	if err != nil {
 		return res, fmt.Errorf("recount tallies: %w", err)
 	}
 	for _, t := range tallies {
-		res.States[t.state].Tallies.Add(t.candidate, t.votes)
-		res.National.Add(t.candidate, t.votes)
+		res.States[t.state].Tallies.Add(t.contest, t.choice, t.votes)
+		res.National.Add(t.contest, t.choice, t.votes)
 	}
 	return res, nil
 }

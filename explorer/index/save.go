@@ -110,10 +110,12 @@ func (s saver) batches() error {
 		if err := s.votes(bt); err != nil {
 			return fmt.Errorf("batch %s: %w", b.ID(), err)
 		}
-		for c, n := range bt.Tallies {
-			if err := s.exec(`INSERT INTO tallies VALUES (?, ?, ?) ON CONFLICT (state, candidate) DO UPDATE SET votes = votes + excluded.votes`,
-				b.State, c, n); err != nil {
-				return fmt.Errorf("batch %s tallies: %w", b.ID(), err)
+		for contest, counts := range bt.Tallies {
+			for choice, n := range counts {
+				if err := s.exec(`INSERT INTO tallies VALUES (?, ?, ?, ?) ON CONFLICT (state, contest, choice) DO UPDATE SET votes = votes + excluded.votes`,
+					b.State, contest, choice, n); err != nil {
+					return fmt.Errorf("batch %s tallies: %w", b.ID(), err)
+				}
 			}
 		}
 	}
@@ -133,13 +135,13 @@ func (s saver) election() error {
 // recount of later blocks.
 func (s saver) roll() error {
 	if len(s.r.Roll) > 0 {
-		stmt, err := s.tx.PrepareContext(s.ctx, `INSERT OR IGNORE INTO roll VALUES (?, ?)`)
+		stmt, err := s.tx.PrepareContext(s.ctx, `INSERT OR IGNORE INTO roll VALUES (?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, e := range s.r.Roll {
-			if _, err := stmt.ExecContext(s.ctx, e.State, e.Nullifier); err != nil {
+			if _, err := stmt.ExecContext(s.ctx, e.State, e.Nullifier, e.Contest); err != nil {
 				return fmt.Errorf("roll entry: %w", err)
 			}
 		}
@@ -151,7 +153,7 @@ func (s saver) roll() error {
 }
 
 func (s saver) votes(bt audit.Batch) error {
-	stmt, err := s.tx.PrepareContext(s.ctx, `INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := s.tx.PrepareContext(s.ctx, `INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -161,7 +163,7 @@ func (s saver) votes(bt audit.Batch) error {
 		rejected[i] = true
 	}
 	for i, v := range bt.Batch.Votes {
-		if _, err := stmt.ExecContext(s.ctx, v.State, bt.Batch.Seq, i, v.ID, v.Nullifier, v.Candidate, v.CastAt, boolInt(!rejected[i])); err != nil {
+		if _, err := stmt.ExecContext(s.ctx, v.State, bt.Batch.Seq, i, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt, boolInt(!rejected[i])); err != nil {
 			return fmt.Errorf("vote %d: %w", i, err)
 		}
 	}

@@ -362,8 +362,9 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 
 // auditRow compares one count of the recount with the chaincode's.
 type auditRow struct {
-	State     string `json:"state"` // "" for national
-	Candidate string `json:"candidate"`
+	State     string `json:"state"`   // "" for national
+	Contest   string `json:"contest"` // "" for the counted, rejected and batch totals
+	Choice    string `json:"choice"`
 	Recount   uint64 `json:"recount"`
 	Ledger    uint64 `json:"chaincode"`
 	OK        bool   `json:"ok"`
@@ -433,18 +434,21 @@ func (s *Server) audit(r *http.Request) (any, error) {
 }
 
 // compare lines up every count of the recount and the chaincode's results:
-// national and per state, every candidate either knows, plus counted and
-// rejected totals.
+// national and per state, every contest's choices either knows, plus
+// counted and rejected totals.
 func compare(recount, chain ballot.Results) ([]auditRow, bool) {
 	var rows []auditRow
 	ok := true
-	add := func(state, cand string, a, b uint64) {
-		rows = append(rows, auditRow{State: state, Candidate: cand, Recount: a, Ledger: b, OK: a == b})
+	addContest := func(state, contest, choice string, a, b uint64) {
+		rows = append(rows, auditRow{State: state, Contest: contest, Choice: choice, Recount: a, Ledger: b, OK: a == b})
 		ok = ok && a == b
 	}
+	add := func(state, total string, a, b uint64) { addContest(state, "", total, a, b) }
 	tallies := func(state string, a, b ballot.Tally) {
-		for _, c := range sortedKeys(a, b) {
-			add(state, c, a[c], b[c])
+		for _, contest := range sortedKeys(a, b) {
+			for _, choice := range sortedKeys(a[contest], b[contest]) {
+				addContest(state, contest, choice, a[contest][choice], b[contest][choice])
+			}
 		}
 	}
 	tallies("", recount.National, chain.National)

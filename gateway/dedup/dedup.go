@@ -409,7 +409,7 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		votequeue.ReviewKey(partition),
 	}
 	names := votequeue.Names()
-	args := make([]any, 0, 12+7*len(batch))
+	args := make([]any, 0, 13+8*len(batch))
 	args = append(args, mode, p.Hashes, d.cfg.ReviewMaxLen, len(batch), partition)
 	for _, n := range names {
 		args = append(args, n)
@@ -430,7 +430,7 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		for _, pos := range positions {
 			buf = binary.BigEndian.AppendUint32(buf, uint32(pos))
 		}
-		args = append(args, buf[start:start+32], buf[start+32:], pe.attempt.RequestID, v.ID, v.Nullifier, v.Candidate, v.CastAt)
+		args = append(args, buf[start:start+32], buf[start+32:], pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()

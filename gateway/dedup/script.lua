@@ -7,11 +7,11 @@
 --       5 pending hash, 6 duplicate-count hash, 7 review stream
 -- ARGV: 1 mode ("submit" | "force" | "dup"), 2 Bloom hash count k,
 --       3 review stream MAXLEN, 4 vote count n, 5 state,
---       6..11 the six stream-entry field names in votequeue's order,
---       12 the entry version, then 7 values for each vote:
+--       6..12 the seven stream-entry field names in votequeue's order,
+--       13 the entry version, then 8 values for each vote:
 --         raw nullifier (32 bytes), Bloom bit positions (k big-endian
---         uint32, one string), request id, vote id, nullifier hex,
---         candidate, cast_at
+--         uint32, one string), request id, vote id, contest,
+--         nullifier hex, choice, cast_at
 --
 -- Answers one {status, value} pair per vote:
 --   submit  on the roll and not voted: set the Bloom bits; if every bit was
@@ -30,15 +30,16 @@ local k = tonumber(ARGV[2])
 local reviewMax = ARGV[3]
 local n = tonumber(ARGV[4])
 local state = ARGV[5]
-local name = {ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]}
-local version = ARGV[12]
-local per = 7
+local name = {ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]}
+local version = ARGV[13]
+local per = 8
 
-local function arg(v, j) return ARGV[12 + (v - 1) * per + j] end
+local function arg(v, j) return ARGV[13 + (v - 1) * per + j] end
 
 local function entry(v)
   return name[1], version, name[2], arg(v, 4), name[3], state,
-    name[4], arg(v, 5), name[5], arg(v, 6), name[6], arg(v, 7)
+    name[4], arg(v, 5), name[5], arg(v, 6), name[6], arg(v, 7),
+    name[7], arg(v, 8)
 end
 
 local function reviewed(v, reason)
@@ -47,7 +48,7 @@ local function reviewed(v, reason)
 end
 
 local function duplicate(v)
-  local c = redis.call('HINCRBY', dupes, arg(v, 5), 1)
+  local c = redis.call('HINCRBY', dupes, arg(v, 6), 1)
   reviewed(v, 'duplicate')
   return {'dup', c}
 end

@@ -23,7 +23,9 @@ const (
 	codeBodyTooLarge        = "body_too_large"         // 413
 	codeUnsupportedMedia    = "unsupported_media_type" // 415
 	codeUnknownState        = "unknown_state"          // 422
-	codeUnknownCandidate    = "unknown_candidate"      // 422
+	codeUnknownContest      = "unknown_contest"        // 422
+	codeContestRequired     = "contest_required"       // 422
+	codeUnknownChoice       = "unknown_choice"         // 422
 	codeRateLimited         = "rate_limited"           // 429
 	codeUnavailable         = "unavailable"            // 503: Redis or an internal fault
 	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -21,7 +22,7 @@ type Results interface {
 // Receipts builds voters' receipts (implemented by *receipt.Service).
 type Receipts interface {
 	ByVoteID(ctx context.Context, voteID string) (ballot.Receipt, error)
-	ByCredentials(ctx context.Context, voterID, credential string) (ballot.Receipt, error)
+	ByCredentials(ctx context.Context, voterID, credential, contest string) (ballot.Receipt, error)
 }
 
 // getResults is GET /api/v1/results: national and per-state results from
@@ -84,8 +85,19 @@ func (s *Server) lookupVote(c *gin.Context) {
 		abort(c, derr.status, derr.code, derr.msg)
 		return
 	}
+	e, err := s.deps.Elections.Election(c.Request.Context())
+	if err != nil {
+		s.logger(c).Warn("no election record", "err", err)
+		s.unavailable(c, codeElectionUnavailable, "the election record is not available")
+		return
+	}
+	contest, ok := e.SoleContest()
+	if !ok {
+		abort(c, http.StatusUnprocessableEntity, codeContestRequired, fmt.Sprintf("this election has %d contests; name one of them in \"contest\"", len(e.Contests)))
+		return
+	}
 	s.writeReceipt(c, func(ctx context.Context) (ballot.Receipt, error) {
-		return s.deps.Receipts.ByCredentials(ctx, v[0], v[1])
+		return s.deps.Receipts.ByCredentials(ctx, v[0], v[1], contest)
 	})
 }
 

@@ -23,7 +23,8 @@ type voteRequest struct {
 	VoterID    string
 	Credential string
 	State      string
-	Candidate  string
+	Contest    string // "" when the body names none: the election's sole contest
+	Choice     string
 }
 
 // voteAccepted is the 202 answer (written by acceptedBody).
@@ -63,7 +64,7 @@ type field struct {
 // voteFields are the body of POST /api/v1/vote, in the order they are
 // reported; lookupFields, the body of POST /api/v1/votes/lookup, are its first two.
 var (
-	voteFields   = []field{{"voter_id", maxVoterID}, {"credential", maxCredential}, {"state", 8}, {"candidate", 64}}
+	voteFields   = []field{{"voter_id", maxVoterID}, {"credential", maxCredential}, {"state", 8}, {"choice", 64}}
 	lookupFields = voteFields[:2]
 )
 
@@ -86,7 +87,7 @@ func decodeVote(body []byte) (voteRequest, *decodeError) {
 	if err != nil {
 		return voteRequest{}, err
 	}
-	return voteRequest{VoterID: v[0], Credential: v[1], State: v[2], Candidate: v[3]}, nil
+	return voteRequest{VoterID: v[0], Credential: v[1], State: v[2], Choice: v[3]}, nil
 }
 
 // decodeFields reads a request body strictly: exactly one JSON object whose
@@ -317,8 +318,9 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 	case !e.HasState(req.State):
 		abort(c, http.StatusUnprocessableEntity, codeUnknownState, fmt.Sprintf("state %q is not in this election", req.State))
 		return
-	case !e.HasCandidate(req.Candidate):
-		abort(c, http.StatusUnprocessableEntity, codeUnknownCandidate, fmt.Sprintf("candidate %q is not on the ballot", req.Candidate))
+	}
+	contest, ok := s.contestOf(c, e, req)
+	if !ok {
 		return
 	}
 	if depth := s.watch.depth(req.State); s.cfg.MaxQueueDepth > 0 && depth > s.cfg.MaxQueueDepth {
@@ -331,13 +333,14 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 		s.unavailable(c, codeUnavailable, "could not allocate a vote id")
 		return
 	}
-	nullifier := ballot.NullifierOf(ballot.VoterKey(s.cfg.Secret, e.ID, req.VoterID, req.Credential))
+	nullifier := ballot.NullifierOf(ballot.VoterKey(s.cfg.Secret, e.ID, req.VoterID, req.Credential), contest.ID)
 	res, err := s.deps.Intake.Accept(ctx, dedup.Attempt{
 		Vote: ballot.Vote{
 			ID:        id,
 			State:     req.State,
+			Contest:   contest.ID,
 			Nullifier: ballot.HashHex(nullifier),
-			Candidate: req.Candidate,
+			Choice:    req.Choice,
 			CastAt:    now.UnixMilli(),
 		},
 		RequestID: c.GetString(ctxRequestID),
@@ -388,4 +391,29 @@ func (s *Server) intakeFailed(c *gin.Context, err error) {
 		s.logger(c).Error("vote intake failed", "err", err)
 		s.unavailable(c, codeUnavailable, "votes cannot be stored right now; retry later")
 	}
+}
+
+// contestOf resolves the request's contest and checks its choice: the named
+// contest, or the election's sole contest when the request names none. It
+// answers the refusal itself and reports false if there is none.
+func (s *Server) contestOf(c *gin.Context, e *ballot.Election, req voteRequest) (ballot.Contest, bool) {
+	id := req.Contest
+	if id == "" {
+		sole, ok := e.SoleContest()
+		if !ok {
+			abort(c, http.StatusUnprocessableEntity, codeContestRequired, fmt.Sprintf("this election has %d contests; name one of them in \"contest\"", len(e.Contests)))
+			return ballot.Contest{}, false
+		}
+		id = sole
+	}
+	contest, ok := e.Contest(id)
+	switch {
+	case !ok:
+		abort(c, http.StatusUnprocessableEntity, codeUnknownContest, fmt.Sprintf("contest %q is not on the ballot", id))
+	case !contest.HasChoice(req.Choice):
+		abort(c, http.StatusUnprocessableEntity, codeUnknownChoice, fmt.Sprintf("choice %q is not one of contest %q's", req.Choice, id))
+	default:
+		return contest, true
+	}
+	return ballot.Contest{}, false
 }

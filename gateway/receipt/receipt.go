@@ -82,10 +82,11 @@ func (s *Service) ByVoteID(ctx context.Context, voteID string) (ballot.Receipt, 
 	return s.committed(ctx, voteID, loc)
 }
 
-// ByCredentials returns the receipt of the voter's own vote, or ErrNoVote for
-// credentials that are not on the roll or that have not voted.
-func (s *Service) ByCredentials(ctx context.Context, voterID, credential string) (ballot.Receipt, error) {
-	null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, s.electionID, voterID, credential)))
+// ByCredentials returns the receipt of the voter's own vote in contest, or
+// ErrNoVote for credentials that are not on the roll of the contest or that
+// have not voted in it.
+func (s *Service) ByCredentials(ctx context.Context, voterID, credential, contest string) (ballot.Receipt, error) {
+	null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, s.electionID, voterID, credential), contest))
 	state, err := s.store.RollState(ctx, null)
 	if err != nil {
 		return ballot.Receipt{}, err

@@ -1,10 +1,12 @@
 // Package roll turns the commission's voter roll into what the gateway and
 // the ledger need, without ever storing personal data there.
 //
-// The roll is a CSV of (voter_id, credential, state) rows. For each row the
-// voter key is HMAC-SHA256(election secret, voter_id "|" credential) and the
-// nullifier is derived from it (ballot.VoterKey, ballot.NullifierOf). Load
-// puts each state's nullifiers into its Redis roll set (votequeue.RollKey,
+// The roll is a CSV of (voter_id, credential, state) rows. Every voter on it
+// may vote once in every contest of the election. For each row the voter key
+// is derived from the election secret and the voter's id and credential
+// (ballot.VoterKey), and from it one nullifier per contest
+// (ballot.NullifierOf): the roll's entries are (state, contest, nullifier).
+// Load puts each state's nullifiers into its Redis roll set (votequeue.RollKey,
 // pipelined), sizes each state's Bloom filter from its roll, and computes the
 // roll's Merkle root over the sorted nullifiers (ballot.MerkleRoot), which the
 // commission publishes in the election record so auditors can check that every
@@ -38,10 +40,10 @@ type Entry struct {
 	VoterID, Credential, State string
 }
 
-// Nullifier derives the entry's nullifier with the election secret, for
-// the election electionID.
-func (e Entry) Nullifier(secret []byte, electionID string) [32]byte {
-	return ballot.NullifierOf(ballot.VoterKey(secret, electionID, e.VoterID, e.Credential))
+// Nullifier derives the entry's nullifier in contest with the election
+// secret, for the election electionID.
+func (e Entry) Nullifier(secret []byte, electionID, contest string) [32]byte {
+	return ballot.NullifierOf(ballot.VoterKey(secret, electionID, e.VoterID, e.Credential), contest)
 }
 
 // ReadCSV calls fn for every row of a roll CSV, checking each row's form.
@@ -82,28 +84,31 @@ func eachRecord(r io.Reader, fields int, fn func(line int, rec []string) error) 
 	}
 }
 
-// member is one nullifier of the roll with its state, for the root and the
-// cross-state check.
+// member is one nullifier of the roll with its state and contest, for the
+// root and the cross-state check.
 type member struct {
 	nullifier [32]byte
 	state     string
+	contest   string
 }
 
 // Summary is the result of reading (and maybe loading) a roll.
 type Summary struct {
-	Root   string           `json:"roll_root"` // hex Merkle root over sorted distinct nullifiers
-	Voters int              `json:"voters"`    // distinct nullifiers
+	Root    string           `json:"roll_root"` // hex Merkle root over sorted distinct nullifiers
+	Voters  int              `json:"voters"`    // distinct voters
+	Entries int              `json:"entries"`   // distinct nullifiers: one per voter and contest
 	Rows   int              `json:"rows"`      // CSV rows read
 	States map[string]State `json:"states"`
-	// Entries is the roll as the ledger holds it (ballot.LoadRoll's input),
+	// Roll is the roll as the ledger holds it (ballot.LoadRoll's input),
 	// sorted by nullifier; only with Options.Entries.
-	Entries []ballot.RollEntry `json:"-"`
+	Roll []ballot.RollEntry `json:"-"`
 }
 
 // State is one state's part of the roll.
 type State struct {
-	Voters int    `json:"voters"`
-	Bloom  string `json:"bloom,omitempty"` // Bloom shape "bits,hashes" in use (not on a dry run)
+	Voters  int    `json:"voters"`
+	Entries int    `json:"entries"`         // the state's nullifiers: one per voter and contest
+	Bloom   string `json:"bloom,omitempty"` // Bloom shape "bits,hashes" in use (not on a dry run)
 }
 
 // Options tune Load.
@@ -111,6 +116,9 @@ type Options struct {
 	// ElectionID is the id of the election the roll is for (required):
 	// nullifiers are bound to it (ballot.VoterKey).
 	ElectionID string
+	// Contests are the ids of the election's contests (required): every
+	// voter gets a nullifier in each.
+	Contests []string
 	// Redis to load into; nil only computes the summary (dry run).
 	Redis redis.UniversalClient
 	// FalsePositiveRate sizes each state's Bloom filter for its roll.
@@ -144,6 +152,9 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	if o.ElectionID == "" {
 		return Summary{}, errors.New("roll: load: no election id (nullifiers are bound to the election)")
 	}
+	if len(o.Contests) == 0 {
+		return Summary{}, errors.New("roll: load: no contests (a voter's nullifiers are per contest)")
+	}
 	if o.Batch <= 0 {
 		o.Batch = 10_000
 	}
@@ -169,9 +180,12 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	}
 	sum := Summary{States: map[string]State{}}
 	err := ReadCSV(r, func(_ int, e Entry) error {
-		m := member{nullifier: e.Nullifier(secret, o.ElectionID), state: e.State}
-		members = append(members, m)
-		pending = append(pending, m)
+		key := ballot.VoterKey(secret, o.ElectionID, e.VoterID, e.Credential)
+		for _, c := range o.Contests {
+			m := member{nullifier: ballot.NullifierOf(key, c), state: e.State, contest: c}
+			members = append(members, m)
+			pending = append(pending, m)
+		}
 		sum.Rows++
 		report(o.Progress, 1)
 		if len(pending) >= o.Batch {
@@ -189,10 +203,15 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	if err != nil {
 		return Summary{}, err
 	}
-	sum.Voters = len(leaves)
+	sum.Entries = len(leaves)
+	sum.Voters = len(leaves) / len(o.Contests)
+	for name, st := range sum.States {
+		st.Voters = st.Entries / len(o.Contests)
+		sum.States[name] = st
+	}
 	sum.Root = ballot.HashHex(ballot.MerkleRoot(leaves))
 	if o.Entries {
-		sum.Entries = rollEntries(members)
+		sum.Roll = rollEntries(members)
 	}
 	if o.Redis != nil {
 		if err := sizeBlooms(ctx, o.Redis, o.FalsePositiveRate, sum.States); err != nil {
@@ -203,8 +222,8 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 }
 
 // distinct sorts members by nullifier, drops repeated rows, refuses a
-// nullifier under two states, counts voters per state and returns the sorted
-// distinct nullifiers.
+// nullifier under two states, counts entries per state and returns the
+// sorted distinct nullifiers.
 func distinct(members []member, states map[string]State) ([][32]byte, error) {
 	slices.SortFunc(members, func(a, b member) int { return bytes.Compare(a.nullifier[:], b.nullifier[:]) })
 	leaves := make([][32]byte, 0, len(members))
@@ -217,7 +236,7 @@ func distinct(members []member, states map[string]State) ([][32]byte, error) {
 		}
 		leaves = append(leaves, m.nullifier)
 		st := states[m.state]
-		st.Voters++
+		st.Entries++
 		states[m.state] = st
 	}
 	return leaves, nil
@@ -229,7 +248,7 @@ func rollEntries(sorted []member) []ballot.RollEntry {
 	entries := make([]ballot.RollEntry, 0, len(sorted))
 	for i, m := range sorted {
 		if i == 0 || sorted[i-1].nullifier != m.nullifier {
-			entries = append(entries, ballot.RollEntry{State: m.state, Nullifier: ballot.HashHex(m.nullifier)})
+			entries = append(entries, ballot.RollEntry{State: m.state, Contest: m.contest, Nullifier: ballot.HashHex(m.nullifier)})
 		}
 	}
 	return entries
@@ -239,7 +258,7 @@ func rollEntries(sorted []member) []ballot.RollEntry {
 // stored already, and records the shape in use.
 func sizeBlooms(ctx context.Context, rdb redis.UniversalClient, rate float64, states map[string]State) error {
 	for name, st := range states {
-		want, err := bloom.ForCapacity(uint64(st.Voters), rate)
+		want, err := bloom.ForCapacity(uint64(st.Entries), rate)
 		if err != nil {
 			return fmt.Errorf("roll: Bloom for %s: %w", name, err)
 		}

@@ -83,20 +83,21 @@ import (
 const Group = "batcher"
 
 // Version is the value of the "v" field of entries written by this package.
-const Version = "1"
+const Version = "2"
 
 // Entry field names.
 const (
 	FieldVersion   = "v"
 	FieldVoteID    = "vote_id"
 	FieldState     = "state"
+	FieldContest   = "contest"
 	FieldNullifier = "nullifier"
-	FieldCandidate = "candidate"
+	FieldChoice    = "choice"
 	FieldCastAt    = "cast_at"
 )
 
 // names lists the entry fields in the order Fields writes them.
-var names = [...]string{FieldVersion, FieldVoteID, FieldState, FieldNullifier, FieldCandidate, FieldCastAt}
+var names = [...]string{FieldVersion, FieldVoteID, FieldState, FieldContest, FieldNullifier, FieldChoice, FieldCastAt}
 
 // Names returns the entry field names in the order Fields writes them.
 func Names() [len(names)]string { return names }
@@ -138,8 +139,9 @@ func Fields(v ballot.Vote) []string {
 		FieldVersion, Version,
 		FieldVoteID, v.ID,
 		FieldState, v.State,
+		FieldContest, v.Contest,
 		FieldNullifier, v.Nullifier,
-		FieldCandidate, v.Candidate,
+		FieldChoice, v.Choice,
 		FieldCastAt, strconv.FormatInt(v.CastAt, 10),
 	}
 }
@@ -163,11 +165,11 @@ func Decode(values map[string]any) (ballot.Vote, error) {
 	if fields[0] != Version {
 		return ballot.Vote{}, fmt.Errorf("votequeue: unknown entry version %q", fields[0])
 	}
-	castAt, err := strconv.ParseInt(fields[5], 10, 64)
+	castAt, err := strconv.ParseInt(fields[6], 10, 64)
 	if err != nil {
 		return ballot.Vote{}, fmt.Errorf("votequeue: cast_at: %w", err)
 	}
-	v := ballot.Vote{ID: fields[1], State: fields[2], Nullifier: fields[3], Candidate: fields[4], CastAt: castAt}
+	v := ballot.Vote{ID: fields[1], State: fields[2], Contest: fields[3], Nullifier: fields[4], Choice: fields[5], CastAt: castAt}
 	if err := v.Validate(); err != nil {
 		return ballot.Vote{}, fmt.Errorf("votequeue: %w", err)
 	}

@@ -42,16 +42,16 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	if err != nil && !errors.Is(err, ballot.ErrNotFound) {
 		return err
 	}
-	var states []string
+	var states, contests []string
 	var electionID string
 	if existing != nil {
-		states, electionID = existing.States, existing.ID
+		states, contests, electionID = existing.States, existing.ContestIDs(), existing.ID
 	} else {
 		tmpl, err := s.template()
 		if err != nil {
 			return err
 		}
-		states, electionID = tmpl.States, tmpl.ID
+		states, contests, electionID = tmpl.States, tmpl.ContestIDs(), tmpl.ID
 	}
 	if _, err := os.Stat(s.RollCSV()); err != nil {
 		if existing != nil {
@@ -67,7 +67,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	summary, err := s.loadRoll(ctx, rdb, secret, electionID)
+	summary, err := s.loadRoll(ctx, rdb, secret, electionID, contests)
 	if err != nil {
 		return err
 	}
@@ -105,8 +105,8 @@ const rollParallel = 8
 // (idempotent), with a progress bar, before any batch can be committed.
 func (s *Stack) sealRoll(ctx context.Context, ledger *fabricclient.Ballot, summary roll.Summary) error {
 	start := time.Now()
-	p := cli.NewProgress(os.Stderr, "writing voter roll to the ledger", int64(len(summary.Entries)))
-	seal, err := ledger.LoadRoll(ctx, summary.Entries, rollParallel, p)
+	p := cli.NewProgress(os.Stderr, "writing voter roll to the ledger", int64(len(summary.Roll)))
+	seal, err := ledger.LoadRoll(ctx, summary.Roll, rollParallel, p)
 	p.Finish()
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func (s *Stack) sealRoll(ctx context.Context, ledger *fabricclient.Ballot, summa
 	return nil
 }
 
-// template reads the election template (id, name, states, candidates).
+// template reads the election template (id, name, states, contests).
 func (s *Stack) template() (ballot.Election, error) {
 	var e ballot.Election
 	data, err := os.ReadFile(s.cfg.Election)
@@ -151,19 +151,19 @@ func (s *Stack) generateRoll(states []string) error {
 }
 
 // loadRoll loads the roll into Redis (idempotent) and returns its summary.
-func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte, electionID string) (roll.Summary, error) {
+func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte, electionID string, contests []string) (roll.Summary, error) {
 	f, err := os.Open(s.RollCSV())
 	if err != nil {
 		return roll.Summary{}, err
 	}
 	defer f.Close()
 	p := cli.NewProgress(os.Stderr, "loading voter roll", int64(s.cfg.Voters))
-	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{ElectionID: electionID, Redis: rdb, FalsePositiveRate: 0.0001, Progress: p, Entries: true})
+	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{ElectionID: electionID, Contests: contests, Redis: rdb, FalsePositiveRate: 0.0001, Progress: p, Entries: true})
 	p.Finish()
 	if err != nil {
 		return roll.Summary{}, fmt.Errorf("load roll: %w", err)
 	}
-	s.log.Info("voter roll loaded", "voters", summary.Voters, "roll_root", summary.Root)
+	s.log.Info("voter roll loaded", "voters", summary.Voters, "contests", len(contests), "entries", summary.Entries, "roll_root", summary.Root)
 	return summary, nil
 }
 

@@ -11,13 +11,17 @@ import (
 	"github.com/votechain/votechain/test-network/localnet"
 )
 
+// Race is the id of the one contest of Election's record.
+const Race = "race"
+
 // Election returns an election record open from a minute ago for an hour,
-// with the given states and candidates.
+// with the given states and one contest, Race, between the candidates.
 func Election(states, candidates []string) ballot.Election {
 	now := time.Now().UTC().Truncate(time.Second)
 	return ballot.Election{
 		ID: "test-election", Name: "Test election",
-		States: states, Candidates: candidates,
+		States:   states,
+		Contests: []ballot.Contest{{ID: Race, Title: "Test race", Kind: ballot.ContestRace, Choices: candidates}},
 		OpensAt: now.Add(-time.Minute), ClosesAt: now.Add(time.Hour),
 		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
 		Status:   ballot.StatusConfigured,

@@ -24,7 +24,7 @@ func CheckCountedOnce(t testing.TB, ledger *fabricclient.Ballot, votes []ballot.
 		if want[v.State] == nil {
 			want[v.State] = ballot.Tally{}
 		}
-		want[v.State].Add(v.Candidate, 1)
+		want[v.State].Add(v.Contest, v.Choice, 1)
 		g.Go(func() error {
 			rec, err := ledger.LocateNullifier(ctx, v.State, v.Nullifier)
 			if err != nil || rec.VoteID != v.ID {
