@@ -59,10 +59,10 @@ func TestCheckRecord(t *testing.T) {
 func TestCount(t *testing.T) {
 	votes := testVotes("TX", 7)
 	votes[4].Nullifier = votes[1].Nullifier // a repeat inside the batch
-	votes[6].Candidate = "mallory"          // not on the ballot
+	votes[6].Choice = "mallory"             // not on the ballot
 	votes[5].Nullifier = votes[6].Nullifier // the refused vote used no nullifier
 	b, _ := BuildBatch("TX", 2, votes)
-	e := &Election{Candidates: []string{"alice", "bob", "carol"}, OpensAt: testOpens, ClosesAt: testOpens.Add(time.Hour)}
+	e := testCountElection()
 	txTime := testOpens.Add(time.Minute)
 	onLedger := map[string]bool{votes[3].Nullifier: true}
 	var order []int
@@ -71,7 +71,7 @@ func TestCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(rec.Rejected, []int{3, 4, 6}) || !slices.Equal(rec.Reasons, []string{RejectDuplicate, RejectDuplicate, RejectUnknownCandidate}) ||
+	if !slices.Equal(rec.Rejected, []int{3, 4, 6}) || !slices.Equal(rec.Reasons, []string{RejectDuplicate, RejectDuplicate, RejectUnknownChoice}) ||
 		!slices.Equal(order, []int{0, 1, 2, 5}) || rec.Counted != 4 || rec.Votes != 7 || rec.Root != b.Root || rec.State != "TX" || rec.Seq != 2 ||
 		!rec.Tallies.Equal(TallyOf([]Vote{votes[0], votes[1], votes[2], votes[5]})) {
 		t.Fatalf("record %+v, counted %v", rec, order)
@@ -97,19 +97,58 @@ func TestCount(t *testing.T) {
 func TestCountRoll(t *testing.T) {
 	votes := testVotes("TX", 4)
 	votes[2].Nullifier = votes[1].Nullifier // a repeat of an off-roll vote counts once
-	votes[3].Candidate = "mallory"
+	votes[3].Choice = "mallory"
 	b, _ := BuildBatch("TX", 1, votes)
-	e := &Election{Candidates: []string{"alice", "bob", "carol"}, OpensAt: testOpens, ClosesAt: testOpens.Add(time.Hour)}
+	e := testCountElection()
 	onRoll := func(v Vote) (bool, error) { return v.Nullifier != votes[1].Nullifier || v.ID == votes[2].ID, nil }
 	rec, err := b.Count(e, testOpens.Add(time.Minute), onRoll, func(Vote) (bool, error) { return false, nil }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(rec.Rejected, []int{1, 3}) || !slices.Equal(rec.Reasons, []string{RejectNotOnRoll, RejectUnknownCandidate}) || rec.Counted != 2 {
+	if !slices.Equal(rec.Rejected, []int{1, 3}) || !slices.Equal(rec.Reasons, []string{RejectNotOnRoll, RejectUnknownChoice}) || rec.Counted != 2 {
 		t.Fatalf("record %+v", rec)
 	}
 	boom := errors.New("peer down")
 	if _, err := b.Count(e, testOpens.Add(time.Minute), func(Vote) (bool, error) { return false, boom }, func(Vote) (bool, error) { return false, nil }, nil); !errors.Is(err, boom) {
 		t.Errorf("onRoll failing: %v", err)
+	}
+}
+
+// testCountElection is an election of testContest (alice, bob, carol) and a
+// question, open for an hour from testOpens.
+func testCountElection() *Election {
+	return &Election{Contests: []Contest{
+		{ID: testContest, Title: "President", Kind: ContestRace, Choices: []string{"alice", "bob", "carol"}},
+		{ID: "L2025-001", Title: "Law 1", Kind: ContestQuestion, Choices: []string{"yes", "no"}},
+	}, OpensAt: testOpens, ClosesAt: testOpens.Add(time.Hour)}
+}
+
+// TestCountContests: a vote is checked against its own contest's choices,
+// tallies are per contest, an unknown contest is refused, and the roll is
+// asked about the vote itself (so a mark of another contest can say no).
+func TestCountContests(t *testing.T) {
+	votes := testVotes("TX", 6)
+	votes[1].Contest, votes[1].Choice = "L2025-001", "yes"
+	votes[2].Contest, votes[2].Choice = "L2025-001", "alice" // a choice of another contest
+	votes[3].Contest = "senate"                              // not on the ballot
+	votes[4].Contest, votes[4].Choice = "L2025-001", "no"    // its nullifier is on the roll for the president only
+	b, _ := BuildBatch("TX", 1, votes)
+	// The roll: every nullifier marked for the president, and votes[1]'s for the question.
+	marks := map[string]string{}
+	for _, v := range votes {
+		marks[v.Nullifier] = testContest
+	}
+	marks[votes[1].Nullifier] = "L2025-001"
+	onRoll := func(v Vote) (bool, error) { return marks[v.Nullifier] == v.Contest, nil }
+	rec, err := b.Count(testCountElection(), testOpens.Add(time.Minute), onRoll, func(Vote) (bool, error) { return false, nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rec.Rejected, []int{2, 3, 4}) || !slices.Equal(rec.Reasons, []string{RejectUnknownChoice, RejectUnknownContest, RejectNotOnRoll}) {
+		t.Fatalf("rejected %v %v", rec.Rejected, rec.Reasons)
+	}
+	want := Tally{testContest: {votes[0].Choice: 1, votes[5].Choice: 1}, "L2025-001": {"yes": 1}}
+	if rec.Counted != 3 || !rec.Tallies.Equal(want) {
+		t.Fatalf("counted %d, tallies %v, want %v", rec.Counted, rec.Tallies, want)
 	}
 }

@@ -31,7 +31,7 @@ func TestBuildBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaves, _ := Leaves(votes)
-	if b.Root != HashHex(MerkleRoot(leaves)) || !b.Tallies.Equal(Tally{"alice": 2, "bob": 2, "carol": 1}) {
+	if b.Root != HashHex(MerkleRoot(leaves)) || !b.Tallies.Equal(Tally{testContest: {"alice": 2, "bob": 2, "carol": 1}}) {
 		t.Fatalf("batch root %s tallies %v", b.Root, b.Tallies)
 	}
 	if b.ID() != "CA/42" {
@@ -66,9 +66,14 @@ func TestBatchVerifyRefusesForgery(t *testing.T) {
 		t.Errorf("forged root: %v", err)
 	}
 	forgedTally := b
-	forgedTally.Tallies = Tally{"alice": 4}
+	forgedTally.Tallies = Tally{testContest: {"alice": 4}}
 	if _, err := forgedTally.Verify(); !errors.Is(err, ErrBatchTally) {
 		t.Errorf("forged tally: %v", err)
+	}
+	otherContest := b
+	otherContest.Tallies = Tally{"L2025-001": b.Tallies[testContest]}
+	if _, err := otherContest.Verify(); !errors.Is(err, ErrBatchTally) {
+		t.Errorf("the right counts under another contest: %v", err)
 	}
 	badVote := b
 	badVote.Votes = append([]Vote{{}}, b.Votes[1:]...)
@@ -119,16 +124,16 @@ func TestDecodeBatch(t *testing.T) {
 }
 
 func TestBatchRecordEventAndResults(t *testing.T) {
-	r := BatchRecord{State: "CA", Seq: 3, Root: "r", Votes: 3, Counted: 2, Tallies: Tally{"alice": 2}, Rejected: []int{1}, Reasons: []string{RejectDuplicate}, TxID: "tx", CommittedAt: 5}
+	r := BatchRecord{State: "CA", Seq: 3, Root: "r", Votes: 4, Counted: 3, Tallies: Tally{"president": {"alice": 2}, "L2025-001": {"no": 1}}, Rejected: []int{1}, Reasons: []string{RejectDuplicate}, TxID: "tx", CommittedAt: 5}
 	data, _ := json.Marshal(r.Event())
-	want := `{"state":"CA","seq":3,"root":"r","counted":2,"rejected":[1],"reasons":["duplicate"],"tallies":{"alice":2}}`
+	want := `{"state":"CA","seq":3,"root":"r","counted":3,"rejected":[1],"reasons":["duplicate"],"tallies":{"L2025-001":{"no":1},"president":{"alice":2}}}`
 	if string(data) != want {
 		t.Fatalf("event JSON %s, want %s", data, want)
 	}
 	s := StateResult{State: "CA", Tallies: Tally{}}
 	s.Add(r)
 	s.Add(r)
-	if s.Batches != 2 || s.Counted != 4 || s.Rejected != 2 || s.Tallies["alice"] != 4 {
+	if s.Batches != 2 || s.Counted != 6 || s.Rejected != 2 || s.Tallies["president"]["alice"] != 4 || s.Tallies["L2025-001"]["no"] != 2 {
 		t.Fatalf("state result %+v", s)
 	}
 }
@@ -162,14 +167,17 @@ func FuzzDecodeBatch(f *testing.F) {
 
 func TestResultsApplyAddsStateAndNational(t *testing.T) {
 	var r Results
-	r.Apply(BatchEvent{State: "CA", Seq: 1, Counted: 3, Rejected: []int{}, Tallies: Tally{"a": 2, "b": 1}})
-	r.Apply(BatchEvent{State: "CA", Seq: 2, Counted: 1, Rejected: []int{0, 2}, Tallies: Tally{"a": 1}})
-	r.Apply(BatchEvent{State: "TX", Seq: 1, Counted: 2, Rejected: []int{}, Tallies: Tally{"b": 2}})
+	r.Apply(BatchEvent{State: "CA", Seq: 1, Counted: 4, Rejected: []int{}, Tallies: Tally{"p": {"a": 2, "b": 1}, "q": {"yes": 1}}})
+	r.Apply(BatchEvent{State: "CA", Seq: 2, Counted: 1, Rejected: []int{0, 2}, Tallies: Tally{"p": {"a": 1}}})
+	r.Apply(BatchEvent{State: "TX", Seq: 1, Counted: 3, Rejected: []int{}, Tallies: Tally{"p": {"b": 2}, "q": {"no": 1}}})
 	ca := r.States["CA"]
-	if ca.Batches != 2 || ca.Counted != 4 || ca.Rejected != 2 || !ca.Tallies.Equal(Tally{"a": 3, "b": 1}) {
+	if ca.Batches != 2 || ca.Counted != 5 || ca.Rejected != 2 || !ca.Tallies.Equal(Tally{"p": {"a": 3, "b": 1}, "q": {"yes": 1}}) {
 		t.Errorf("CA = %+v", ca)
 	}
-	if r.Counted != 6 || r.Rejected != 2 || !r.National.Equal(Tally{"a": 3, "b": 3}) {
+	if tx := r.States["TX"]; !tx.Tallies.Equal(Tally{"p": {"b": 2}, "q": {"no": 1}}) {
+		t.Errorf("TX = %+v", tx)
+	}
+	if r.Counted != 8 || r.Rejected != 2 || !r.National.Equal(Tally{"p": {"a": 3, "b": 3}, "q": {"yes": 1, "no": 1}}) {
 		t.Errorf("national = %d counted, %d rejected, %v", r.Counted, r.Rejected, r.National)
 	}
 }

@@ -60,14 +60,14 @@ func (c Contest) HasChoice(choice string) bool { return slices.Contains(c.Choice
 
 // Election is the election record stored under ElectionKey.
 type Election struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	States     []string  `json:"states"`
-	Contests   []Contest `json:"contests"` // what the ballot asks, in ballot order
-	OpensAt    time.Time `json:"opens_at"`
-	ClosesAt   time.Time `json:"closes_at"`
-	RollRoot   string    `json:"roll_root"` // hex Merkle root over the roll's nullifiers (sorted)
-	Status     string    `json:"status"`    // "configured" | "closed" | "finalised"
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	States   []string  `json:"states"`
+	Contests []Contest `json:"contests"` // what the ballot asks, in ballot order
+	OpensAt  time.Time `json:"opens_at"`
+	ClosesAt time.Time `json:"closes_at"`
+	RollRoot string    `json:"roll_root"` // hex Merkle root over the roll's nullifiers (sorted)
+	Status   string    `json:"status"`    // "configured" | "closed" | "finalised"
 
 	// Batchers are the certificate subject common names of the Commission
 	// client identities allowed to commit batches (see MayCommit), e.g.

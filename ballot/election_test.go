@@ -1,6 +1,8 @@
 package ballot
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +16,11 @@ var (
 func testElection() Election {
 	return Election{
 		ID: "general-2026", Name: "General election 2026",
-		States: []string{"CA", "NY", "TX"}, Candidates: []string{"alice", "bob"},
+		States: []string{"CA", "NY", "TX"},
+		Contests: []Contest{
+			{ID: "president", Title: "President", Kind: ContestRace, Choices: []string{"alice", "bob"}},
+			{ID: "L2025-001", Title: "Law 1", Kind: ContestQuestion, Choices: []string{"yes", "no"}},
+		},
 		OpensAt: testOpens, ClosesAt: testCloses,
 		RollRoot: HashHex(MerkleRoot(nil)), Status: StatusConfigured,
 	}
@@ -39,8 +45,22 @@ func TestElectionValidate(t *testing.T) {
 		{"no states", func(e *Election) { e.States = nil }, "no states"},
 		{"bad state", func(e *Election) { e.States = []string{"ca"} }, "invalid state"},
 		{"repeated state", func(e *Election) { e.States = []string{"CA", "CA"} }, "twice"},
-		{"no candidates", func(e *Election) { e.Candidates = nil }, "no candidates"},
-		{"repeated candidate", func(e *Election) { e.Candidates = []string{"bob", "bob"} }, "twice"},
+		{"one contest", func(e *Election) { e.Contests = e.Contests[:1] }, ""},
+		{"no contests", func(e *Election) { e.Contests = nil }, "1..64 contests"},
+		{"too many contests", func(e *Election) { e.Contests = manyContests(65) }, "1..64 contests, has 65"},
+		{"64 contests", func(e *Election) { e.Contests = manyContests(64) }, ""},
+		{"repeated contest", func(e *Election) { e.Contests[1].ID = "president" }, `contest "president" listed twice`},
+		{"bad contest id", func(e *Election) { e.Contests[1].ID = "L 1" }, "contest id"},
+		{"empty contest id", func(e *Election) { e.Contests[0].ID = "" }, "contest id"},
+		{"long contest id", func(e *Election) { e.Contests[0].ID = strings.Repeat("c", 65) }, "contest id"},
+		{"no title", func(e *Election) { e.Contests[0].Title = "" }, "contest president: title"},
+		{"long title", func(e *Election) { e.Contests[0].Title = strings.Repeat("t", 257) }, "title"},
+		{"bad kind", func(e *Election) { e.Contests[1].Kind = "poll" }, `kind "poll"`},
+		{"no kind", func(e *Election) { e.Contests[1].Kind = "" }, "kind"},
+		{"no choices", func(e *Election) { e.Contests[0].Choices = nil }, "contest president: ballot: election has no choices"},
+		{"repeated choice", func(e *Election) { e.Contests[1].Choices = []string{"yes", "yes"} }, `contest L2025-001: ballot: choice "yes" listed twice`},
+		{"bad choice", func(e *Election) { e.Contests[0].Choices = []string{"al ice"} }, "invalid choice"},
+		{"same choice in two contests", func(e *Election) { e.Contests[1].Choices = []string{"alice", "bob"} }, ""},
 		{"batchers", func(e *Election) { e.Batchers = []string{"User2@commission.votechain.test"} }, ""},
 		{"bad batcher", func(e *Election) { e.Batchers = []string{"a\nb"} }, "invalid batcher"},
 		{"repeated batcher", func(e *Election) { e.Batchers = []string{"b", "b"} }, "twice"},
@@ -71,8 +91,8 @@ func TestElectionMayCommit(t *testing.T) {
 
 func TestElectionMembershipAndWindow(t *testing.T) {
 	e := testElection()
-	if !e.HasState("NY") || e.HasState("FL") || !e.HasCandidate("bob") || e.HasCandidate("carol") {
-		t.Fatal("HasState/HasCandidate wrong")
+	if !e.HasState("NY") || e.HasState("FL") {
+		t.Fatal("HasState wrong")
 	}
 	tests := []struct {
 		at         time.Time
@@ -97,5 +117,45 @@ func TestElectionMembershipAndWindow(t *testing.T) {
 	e.ClosedAt = testCloses.Add(time.Hour)
 	if !e.WindowEnd().Equal(testCloses) {
 		t.Fatal("late close moved the window end")
+	}
+}
+
+// manyContests returns n valid contests with distinct ids.
+func manyContests(n int) []Contest {
+	cs := make([]Contest, n)
+	for i := range cs {
+		cs[i] = Contest{ID: fmt.Sprintf("q%d", i), Title: fmt.Sprintf("Question %d", i), Kind: ContestQuestion, Choices: []string{"yes", "no"}}
+	}
+	return cs
+}
+
+func TestElectionContests(t *testing.T) {
+	e := testElection()
+	if c, ok := e.Contest("L2025-001"); !ok || c.Title != "Law 1" || !c.HasChoice("no") || c.HasChoice("alice") {
+		t.Fatalf("Contest(L2025-001) = %+v, %v", c, ok)
+	}
+	if p, _ := e.Contest("president"); !p.HasChoice("bob") || p.HasChoice("yes") || p.HasChoice("") {
+		t.Fatal("HasChoice wrong for president")
+	}
+	if _, ok := e.Contest("senate"); ok {
+		t.Fatal("Contest found a contest not on the ballot")
+	}
+	if ids := e.ContestIDs(); !slices.Equal(ids, []string{"president", "L2025-001"}) {
+		t.Fatalf("ContestIDs = %v, want ballot order", ids)
+	}
+}
+
+func TestElectionSoleContest(t *testing.T) {
+	e := testElection()
+	if id, ok := e.SoleContest(); ok || id != "" {
+		t.Fatalf("two contests: SoleContest = %q, %v; want none", id, ok)
+	}
+	e.Contests = e.Contests[1:]
+	if id, ok := e.SoleContest(); !ok || id != "L2025-001" {
+		t.Fatalf("one contest: SoleContest = %q, %v; want L2025-001", id, ok)
+	}
+	e.Contests = nil
+	if _, ok := e.SoleContest(); ok {
+		t.Fatal("no contests: SoleContest found one")
 	}
 }

@@ -11,16 +11,26 @@ import (
 // batch, cut its receipts, let the ledger record it, then check every
 // receipt the way the verify command and the explorer do.
 func Example() {
-	// Three votes of California. The third voter's credential derives the
-	// same nullifier as the first's: the same voter voting twice.
+	// The ballot asks two things: a race and a yes/no question.
+	election := &ballot.Election{
+		Contests: []ballot.Contest{
+			{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob"}},
+			{ID: "L2025-001", Title: "Law 2025-001", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+		},
+		OpensAt: time.UnixMilli(1_767_225_000_000), ClosesAt: time.UnixMilli(1_767_226_000_000)}
+
+	// A voter has one nullifier per contest, derived from their voter key.
 	secret := []byte("the election secret, 16+ bytes")
-	nullifier := func(voter string) string {
-		return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, "E-2026", voter, "credential-of-"+voter)))
+	nullifier := func(voter, contest string) string {
+		return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, "E-2026", voter, "credential-of-"+voter), contest))
 	}
+	// Four votes of California: Ann votes in both contests, Bob for
+	// president, then Ann for president again (the same nullifier).
 	votes := []ballot.Vote{
-		{ID: "00000000000000000000000000000001", State: "CA", Nullifier: nullifier("ann"), Candidate: "alice", CastAt: 1_767_225_600_000},
-		{ID: "00000000000000000000000000000002", State: "CA", Nullifier: nullifier("bob"), Candidate: "bob", CastAt: 1_767_225_600_001},
-		{ID: "00000000000000000000000000000003", State: "CA", Nullifier: nullifier("ann"), Candidate: "bob", CastAt: 1_767_225_600_002},
+		{ID: "00000000000000000000000000000001", State: "CA", Contest: "president", Nullifier: nullifier("ann", "president"), Choice: "alice", CastAt: 1_767_225_600_000},
+		{ID: "00000000000000000000000000000002", State: "CA", Contest: "L2025-001", Nullifier: nullifier("ann", "L2025-001"), Choice: "yes", CastAt: 1_767_225_600_001},
+		{ID: "00000000000000000000000000000003", State: "CA", Contest: "president", Nullifier: nullifier("bob", "president"), Choice: "bob", CastAt: 1_767_225_600_002},
+		{ID: "00000000000000000000000000000004", State: "CA", Contest: "president", Nullifier: nullifier("ann", "president"), Choice: "bob", CastAt: 1_767_225_600_003},
 	}
 
 	// The batcher builds batch CA/1: its Merkle root and tallies come from
@@ -39,10 +49,9 @@ func Example() {
 
 	// The chaincode counts the batch against the election at the
 	// transaction's time (no nullifier is on the ledger yet) and records it
-	// in transaction "tx-1" of block 7. Ann's second vote reuses her
-	// nullifier: it is rejected as a duplicate.
-	election := &ballot.Election{Candidates: []string{"alice", "bob"},
-		OpensAt: time.UnixMilli(1_767_225_000_000), ClosesAt: time.UnixMilli(1_767_226_000_000)}
+	// in transaction "tx-1" of block 7. Ann's vote on the question counts
+	// beside her vote for president; her second vote for president reuses
+	// that contest's nullifier and is rejected as a duplicate.
 	txTime := time.UnixMilli(1_767_225_601_000)
 	nothingOnTheLedger := func(ballot.Vote) (bool, error) { return false, nil }
 	record, err := batch.Count(election, txTime, nil, nothingOnTheLedger, nil)
@@ -51,7 +60,10 @@ func Example() {
 		return
 	}
 	record.TxID = "tx-1"
-	fmt.Println("counted:", record.Counted, record.Tallies, "rejected:", record.Rejected, record.Reasons)
+	fmt.Println("counted:", record.Counted, "rejected:", record.Rejected, record.Reasons)
+	for _, c := range election.ContestIDs() {
+		fmt.Println(" ", c, record.Tallies[c])
+	}
 
 	// Each voter's receipt names the transaction and block, and says
 	// whether the vote counted; it carries the vote so anyone can recompute
@@ -61,14 +73,46 @@ func Example() {
 		r.Vote = &batch.Votes[i]
 		// An auditor reads the record of (r.State, r.Seq) from the ledger
 		// and checks the receipt against it.
-		fmt.Printf("vote %d: %s, audit error: %v\n", r.Index, r.Status, r.Audit(record))
+		fmt.Printf("vote %d (%s): %s, audit error: %v\n", r.Index, r.Vote.Contest, r.Status, r.Audit(record))
 	}
 	// Output:
 	// before the commit: pending
-	// counted: 2 map[alice:1 bob:1] rejected: [2] [duplicate]
-	// vote 0: counted, audit error: <nil>
-	// vote 1: counted, audit error: <nil>
-	// vote 2: duplicate, audit error: <nil>
+	// counted: 3 rejected: [3] [duplicate]
+	//   president map[alice:1 bob:1]
+	//   L2025-001 map[yes:1]
+	// vote 0 (president): counted, audit error: <nil>
+	// vote 1 (L2025-001): counted, audit error: <nil>
+	// vote 2 (president): counted, audit error: <nil>
+	// vote 3 (president): duplicate, audit error: <nil>
+}
+
+// ExampleElection_Refusal shows the reasons the election gives before the
+// ledger is asked about nullifiers: a contest not on the ballot, a choice
+// not of the vote's contest, a time outside the window.
+func ExampleElection_Refusal() {
+	election := &ballot.Election{
+		Contests: []ballot.Contest{
+			{ID: "L2025-001", Title: "Law 2025-001", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+			{ID: "L2025-002", Title: "Law 2025-002", Kind: ballot.ContestQuestion, Choices: []string{"oui", "non"}},
+		},
+		OpensAt: time.UnixMilli(1_000), ClosesAt: time.UnixMilli(2_000)}
+	txTime := time.UnixMilli(1_500)
+	for _, v := range []ballot.Vote{
+		{Contest: "L2025-001", Choice: "yes", CastAt: 1_200},
+		{Contest: "L2025-003", Choice: "yes", CastAt: 1_200},
+		{Contest: "L2025-002", Choice: "yes", CastAt: 1_200},
+		{Contest: "L2025-002", Choice: "non", CastAt: 2_000},
+	} {
+		fmt.Printf("%s/%s: %q\n", v.Contest, v.Choice, election.Refusal(v, txTime))
+	}
+	_, sole := election.SoleContest()
+	fmt.Println("a vote may omit its contest:", sole)
+	// Output:
+	// L2025-001/yes: ""
+	// L2025-003/yes: "unknown_contest"
+	// L2025-002/yes: "unknown_choice"
+	// L2025-002/non: "outside_window"
+	// a vote may omit its contest: false
 }
 
 // ExampleReceipt_Audit shows what an audit catches: a receipt whose vote
@@ -76,19 +120,19 @@ func Example() {
 // or transaction the ledger's record does not.
 func ExampleReceipt_Audit() {
 	votes := []ballot.Vote{
-		{ID: "0000000000000000000000000000000a", State: "NY", Nullifier: "0a" + zeros62, Candidate: "alice", CastAt: 1},
-		{ID: "0000000000000000000000000000000b", State: "NY", Nullifier: "0b" + zeros62, Candidate: "bob", CastAt: 2},
+		{ID: "0000000000000000000000000000000a", State: "NY", Contest: "mayor", Nullifier: "0a" + zeros62, Choice: "alice", CastAt: 1},
+		{ID: "0000000000000000000000000000000b", State: "NY", Contest: "mayor", Nullifier: "0b" + zeros62, Choice: "bob", CastAt: 2},
 	}
 	batch, _ := ballot.BuildBatch("NY", 4, votes)
 	receipts, _ := batch.Receipts()
 	record := ballot.BatchRecord{State: "NY", Seq: 4, Root: batch.Root, Votes: 2, Counted: 2,
-		Tallies: ballot.Tally{"alice": 1, "bob": 1}, Rejected: []int{}, TxID: "tx-9"}
+		Tallies: ballot.Tally{"mayor": {"alice": 1, "bob": 1}}, Rejected: []int{}, TxID: "tx-9"}
 	good := receipts[1].Committed(record, 12)
 	good.Vote = &batch.Votes[1]
 	fmt.Println("as issued:", good.Audit(record))
 
 	changed := good
-	changed.Vote = &ballot.Vote{ID: good.VoteID, State: "NY", Nullifier: votes[1].Nullifier, Candidate: "alice", CastAt: 2}
+	changed.Vote = &ballot.Vote{ID: good.VoteID, State: "NY", Contest: "mayor", Nullifier: votes[1].Nullifier, Choice: "alice", CastAt: 2}
 	fmt.Println("vote changed:", changed.Audit(record) != nil)
 
 	claimed := good

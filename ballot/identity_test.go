@@ -31,17 +31,50 @@ func TestVoterKeyIsHMACOfLengthPrefixedFields(t *testing.T) {
 	}
 }
 
-func TestNullifierOfIsDomainSeparatedHash(t *testing.T) {
+func TestNullifierOfIsDomainSeparatedHashPerContest(t *testing.T) {
 	var key [32]byte
 	for i := range key {
 		key[i] = byte(i)
 	}
-	want := sha256.Sum256(append([]byte("votechain/nullifier/v1"), key[:]...))
-	if got := NullifierOf(key); got != want {
+	want := sha256.Sum256(append([]byte("votechain/nullifier/v2\x00\x00\x00\x09president"), key[:]...))
+	if got := NullifierOf(key, "president"); got != want {
 		t.Fatalf("NullifierOf = %x, want %x", got, want)
 	}
-	if NullifierOf(key) == sha256.Sum256(key[:]) {
+	if NullifierOf(key, "president") == sha256.Sum256(key[:]) {
 		t.Fatal("nullifier equals the plain hash of the key")
+	}
+	// The same voter has a different nullifier in every contest, and the
+	// length prefix keeps the contest id apart from the key's bytes.
+	seen := map[[32]byte]string{}
+	for _, c := range []string{"president", "L2025-001", "L2025-002", "a", "ab"} {
+		n := NullifierOf(key, c)
+		if other, dup := seen[n]; dup {
+			t.Fatalf("contests %s and %s give the same nullifier", other, c)
+		}
+		seen[n] = c
+		if NullifierOf(key, c) != n {
+			t.Fatalf("NullifierOf(%s) is not deterministic", c)
+		}
+	}
+	other := key
+	other[31] ^= 1
+	if NullifierOf(other, "president") == want {
+		t.Fatal("two voter keys share a nullifier")
+	}
+}
+
+// TestNullifierKnownAnswer pins the derivation chain end to end (the values
+// docs/ledger.md shows): a change to VoterKey or NullifierOf would make
+// every roll on record unusable.
+func TestNullifierKnownAnswer(t *testing.T) {
+	key := VoterKey([]byte("election secret"), "E-2026", "V123", "cred-xyz")
+	for _, tt := range []struct{ contest, want string }{
+		{"president", nullifierKAT["president"]},
+		{"L2025-001", nullifierKAT["L2025-001"]},
+	} {
+		if got := HashHex(NullifierOf(key, tt.contest)); got != tt.want {
+			t.Errorf("nullifier of V123 for %s = %s, want %s", tt.contest, got, tt.want)
+		}
 	}
 }
 
@@ -83,12 +116,14 @@ func TestIdentifierForms(t *testing.T) {
 		{"state one", ValidState, "C", false},
 		{"state lower", ValidState, "ca", false},
 		{"state shard", ValidState, "CA#1", false},
-		{"candidate", ValidCandidate, "alice_B-2", true},
-		{"candidate 64", ValidCandidate, strings.Repeat("x", 64), true},
-		{"candidate 65", ValidCandidate, strings.Repeat("x", 65), false},
-		{"candidate empty", ValidCandidate, "", false},
-		{"candidate space", ValidCandidate, "a b", false},
-		{"candidate unicode", ValidCandidate, "é", false},
+		{"ident", ValidIdent, "alice_B-2", true},
+		{"ident referendum", ValidIdent, "L2025-001", true},
+		{"ident 64", ValidIdent, strings.Repeat("x", 64), true},
+		{"ident 65", ValidIdent, strings.Repeat("x", 65), false},
+		{"ident empty", ValidIdent, "", false},
+		{"ident space", ValidIdent, "a b", false},
+		{"ident slash", ValidIdent, "roll/a", false},
+		{"ident unicode", ValidIdent, "é", false},
 	}
 	for _, tt := range tests {
 		if got := tt.valid(tt.in); got != tt.want {
@@ -139,4 +174,12 @@ func TestIssuedVoteID(t *testing.T) {
 	if IssuedVoteID(secret, "not hex") || IssuedVoteID(secret, "00") {
 		t.Fatal("a malformed id passes as issued")
 	}
+}
+
+// nullifierKAT are the nullifiers of voter V123 (credential cred-xyz) of
+// election E-2026 under the secret "election secret" (voter key
+// d9d0ff0f…9655), computed independently of this package.
+var nullifierKAT = map[string]string{
+	"president": "a2ad637775d5dc721afd676187682d4148973dedc5481820506a88164bab6d70",
+	"L2025-001": "a83d7be847d29895c75de99031d3b74c017755b083ceae61a351099667b802ea",
 }

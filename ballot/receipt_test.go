@@ -29,7 +29,9 @@ func TestReceiptVerifyRefuses(t *testing.T) {
 	receipts, _ := b.Receipts()
 	r, v := receipts[2], b.Votes[2]
 	tamperedVote := v
-	tamperedVote.Candidate = "mallory"
+	tamperedVote.Choice = "mallory"
+	otherContest := v
+	otherContest.Contest = "L2025-001"
 	tests := []struct {
 		name   string
 		r      func(Receipt) Receipt
@@ -38,8 +40,9 @@ func TestReceiptVerifyRefuses(t *testing.T) {
 		errHas string
 	}{
 		{"other vote", func(r Receipt) Receipt { return r }, b.Votes[3], nil, "receipt is for"},
-		{"changed candidate", func(r Receipt) Receipt { return r }, tamperedVote, nil, "is not the leaf"},
-		{"invalid vote", func(r Receipt) Receipt { return r }, Vote{ID: v.ID, State: v.State}, nil, "nullifier"},
+		{"changed choice", func(r Receipt) Receipt { return r }, tamperedVote, nil, "is not the leaf"},
+		{"changed contest", func(r Receipt) Receipt { return r }, otherContest, nil, "is not the leaf"},
+		{"invalid vote", func(r Receipt) Receipt { return r }, Vote{ID: v.ID, State: v.State, Contest: v.Contest}, nil, "nullifier"},
 		{"bad root hex", func(r Receipt) Receipt { r.Root = "zz"; return r }, v, nil, "receipt root"},
 		{"bad proof hex", func(r Receipt) Receipt { r.Proof = []string{"zz"}; return r }, v, nil, "proof hash 0"},
 		{"other root", func(r Receipt) Receipt { r.Root = receipts[0].Leaf; return r }, v, ErrRootMismatch, ""},

@@ -8,7 +8,12 @@ import (
 func TestRefusal(t *testing.T) {
 	e := testElection()
 	tx := testOpens.Add(time.Hour)
-	at := func(ts time.Time, candidate string) Vote { return Vote{Candidate: candidate, CastAt: ts.UnixMilli()} }
+	at := func(ts time.Time, choice string) Vote {
+		return Vote{Contest: "president", Choice: choice, CastAt: ts.UnixMilli()}
+	}
+	in := func(contest, choice string) Vote {
+		return Vote{Contest: contest, Choice: choice, CastAt: testOpens.UnixMilli()}
+	}
 	closedEarly := testElection()
 	closedEarly.ClosedAt = testOpens.Add(30 * time.Minute)
 	tests := []struct {
@@ -19,13 +24,19 @@ func TestRefusal(t *testing.T) {
 	}{
 		{"in window", e, at(testOpens, "alice"), ""},
 		{"cast at tx time", e, at(tx, "bob"), ""},
-		{"unknown candidate", e, at(testOpens, "mallory"), RejectUnknownCandidate},
+		{"unknown choice", e, at(testOpens, "mallory"), RejectUnknownChoice},
+		{"question answered", e, in("L2025-001", "no"), ""},
+		{"choice of another contest", e, in("L2025-001", "alice"), RejectUnknownChoice},
+		{"unknown contest", e, in("senate", "alice"), RejectUnknownContest},
+		{"no contest", e, in("", "alice"), RejectUnknownContest},
+		{"contest ids are exact", e, in("President", "alice"), RejectUnknownContest},
 		{"before opening", e, at(testOpens.Add(-time.Millisecond), "alice"), RejectOutsideWindow},
 		{"at closing", e, at(testCloses, "alice"), RejectOutsideWindow},
 		{"after an early close", closedEarly, at(closedEarly.ClosedAt, "alice"), RejectOutsideWindow},
 		{"before an early close", closedEarly, at(closedEarly.ClosedAt.Add(-time.Millisecond), "alice"), ""},
 		{"after the transaction", e, at(tx.Add(time.Millisecond), "alice"), RejectCastAfterTx},
-		{"candidate checked first", e, at(testCloses, "mallory"), RejectUnknownCandidate},
+		{"choice checked before the window", e, at(testCloses, "mallory"), RejectUnknownChoice},
+		{"contest checked first", e, Vote{Contest: "senate", Choice: "mallory", CastAt: testCloses.UnixMilli()}, RejectUnknownContest},
 	}
 	for _, tt := range tests {
 		if got := tt.e.Refusal(tt.v, tx); got != tt.want {

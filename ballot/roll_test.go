@@ -2,8 +2,10 @@ package ballot
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -12,7 +14,7 @@ import (
 func testRoll(n int) ([]RollEntry, string) {
 	entries := make([]RollEntry, n)
 	for i := range entries {
-		entries[i] = RollEntry{State: "TX", Nullifier: HashHex(sha256.Sum256(fmt.Appendf(nil, "voter %d", i)))}
+		entries[i] = RollEntry{State: "TX", Contest: []string{"president", "L2025-001"}[i%2], Nullifier: HashHex(sha256.Sum256(fmt.Appendf(nil, "voter %d", i)))}
 	}
 	SortRoll(entries)
 	leaves := make([][32]byte, n)
@@ -55,13 +57,58 @@ func TestRollChunkCheck(t *testing.T) {
 	entries, _ := testRoll(3)
 	swapped := []RollEntry{entries[1], entries[0], entries[2]}
 	repeated := []RollEntry{entries[0], entries[0]}
-	bad := []RollEntry{{State: "tx", Nullifier: entries[0].Nullifier}}
+	bad := []RollEntry{{State: "tx", Contest: "president", Nullifier: entries[0].Nullifier}}
+	noContest := []RollEntry{{State: "TX", Nullifier: entries[0].Nullifier}}
+	badContest := []RollEntry{{State: "TX", Contest: "roll/x", Nullifier: entries[0].Nullifier}}
+	if r, err := (RollChunk{Index: 2, Entries: entries}).Check(); err != nil || r.Entries != 3 || r.Index != 2 ||
+		r.First != entries[0].Nullifier || r.Last != entries[2].Nullifier {
+		t.Fatalf("good chunk: %+v, %v", r, err)
+	}
 	for name, c := range map[string]RollChunk{
 		"unsorted": {Entries: swapped}, "repeated": {Entries: repeated}, "bad state": {Entries: bad},
+		"no contest": {Entries: noContest}, "bad contest": {Entries: badContest},
 		"empty": {}, "negative index": {Index: -1, Entries: entries}, "too long": {Entries: make([]RollEntry, RollChunkEntries+1)},
 	} {
 		if _, err := c.Check(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestRollChunkRootIgnoresContest: the roll root is over nullifiers only;
+// the contest binds through the nullifier (NullifierOf), so relabelling an
+// entry's contest keeps the chunk root. The chaincode's mark, not the root,
+// then carries the contest.
+func TestRollChunkRootIgnoresContest(t *testing.T) {
+	entries, root := testRoll(3)
+	a, _ := RollChunk{Entries: entries}.Check()
+	relabelled := slices.Clone(entries)
+	for i := range relabelled {
+		relabelled[i].Contest = "other"
+	}
+	b, _ := RollChunk{Entries: relabelled}.Check()
+	if a.Root != b.Root || a.Root != root {
+		t.Fatalf("chunk roots %s and %s, roll root %s", a.Root, b.Root, root)
+	}
+}
+
+func TestRollMark(t *testing.T) {
+	for _, c := range []string{"president", "L2025-001", "a"} {
+		m := RollMark(c)
+		if string(m) != "roll/"+c {
+			t.Fatalf("RollMark(%s) = %q", c, m)
+		}
+		if got, ok := ParseRollMark(m); !ok || got != c {
+			t.Fatalf("ParseRollMark(RollMark(%s)) = %q, %v", c, got, ok)
+		}
+	}
+	rec, _ := json.Marshal(NullifierRecord{State: "TX", Contest: "president", Seq: 1, VoteID: "v"})
+	for _, v := range [][]byte{rec, nil, []byte("roll"), []byte("Roll/president"), []byte("x/roll/president")} {
+		if c, ok := ParseRollMark(v); ok {
+			t.Errorf("ParseRollMark(%q) = %q, a mark", v, c)
+		}
+	}
+	if c, ok := ParseRollMark(RollMark("president")); !ok || c == "L2025-001" {
+		t.Fatal("a mark of one contest read as another's")
 	}
 }

@@ -8,24 +8,29 @@ import (
 	"testing"
 )
 
-// testVote returns a valid vote of state whose id and nullifier derive from i.
-func testVote(state string, i int, candidate string) Vote {
+// testContest is the contest of the votes testVote makes.
+const testContest = "president"
+
+// testVote returns a valid vote of state for choice in testContest whose id
+// and nullifier derive from i.
+func testVote(state string, i int, choice string) Vote {
 	n := sha256.Sum256([]byte{byte(i), byte(i >> 8), byte(i >> 16), 'n'})
 	id := sha256.Sum256([]byte{byte(i), byte(i >> 8), byte(i >> 16), 'i'})
-	return Vote{ID: hex.EncodeToString(id[:16]), State: state, Nullifier: HashHex(n), Candidate: candidate,
+	return Vote{ID: hex.EncodeToString(id[:16]), State: state, Contest: testContest, Nullifier: HashHex(n), Choice: choice,
 		CastAt: testOpens.UnixMilli() + int64(i)}
 }
 
 func TestVoteEncodeGolden(t *testing.T) {
-	v := Vote{ID: strings.Repeat("0", 31) + "1", State: "CA", Nullifier: strings.Repeat("ab", 32), Candidate: "bob", CastAt: 258}
+	v := Vote{ID: strings.Repeat("0", 31) + "1", State: "CA", Contest: "L-1", Nullifier: strings.Repeat("ab", 32), Choice: "yes", CastAt: 258}
 	var want []byte
-	want = append(want, 1)                      // version
+	want = append(want, 2)                      // version
 	want = append(want, 0, 32)                  // id length
 	want = append(want, v.ID...)                //
 	want = append(want, 0, 2, 'C', 'A')         // state
+	want = append(want, 0, 3, 'L', '-', '1')    // contest
 	want = append(want, 0, 64)                  // nullifier length
 	want = append(want, v.Nullifier...)         //
-	want = append(want, 0, 3, 'b', 'o', 'b')    // candidate
+	want = append(want, 0, 3, 'y', 'e', 's')    // choice
 	want = append(want, 0, 0, 0, 0, 0, 0, 1, 2) // cast_at 258
 	got, err := v.Encode()
 	if err != nil {
@@ -44,7 +49,7 @@ func TestVoteEncodeGolden(t *testing.T) {
 }
 
 func TestVoteRoundTripAndNegativeTime(t *testing.T) {
-	for _, v := range []Vote{testVote("CA", 1, "alice"), {ID: strings.Repeat("f", 32), State: "ZZ99", Nullifier: strings.Repeat("0", 64), Candidate: "x", CastAt: -1}} {
+	for _, v := range []Vote{testVote("CA", 1, "alice"), {ID: strings.Repeat("f", 32), State: "ZZ99", Contest: strings.Repeat("c", 64), Nullifier: strings.Repeat("0", 64), Choice: "x", CastAt: -1}} {
 		enc, err := v.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +70,9 @@ func TestVoteValidate(t *testing.T) {
 		{"bad id", func(v *Vote) { v.ID = "x" }, "vote id"},
 		{"bad state", func(v *Vote) { v.State = "C" }, "state"},
 		{"bad nullifier", func(v *Vote) { v.Nullifier = strings.Repeat("A", 64) }, "nullifier"},
-		{"bad candidate", func(v *Vote) { v.Candidate = "" }, "candidate"},
+		{"no contest", func(v *Vote) { v.Contest = "" }, "contest"},
+		{"bad contest", func(v *Vote) { v.Contest = "a/b" }, "contest"},
+		{"bad choice", func(v *Vote) { v.Choice = "" }, "choice"},
 	}
 	for _, tt := range tests {
 		v := testVote("CA", 1, "alice")
@@ -91,7 +98,8 @@ func TestDecodeVoteRefuses(t *testing.T) {
 		errHas string
 	}{
 		{"empty", nil, "empty"},
-		{"version 2", bad(func(b []byte) []byte { b[0] = 2; return b }), "version"},
+		{"version 1", bad(func(b []byte) []byte { b[0] = 1; return b }), "version"},
+		{"version 3", bad(func(b []byte) []byte { b[0] = 3; return b }), "version"},
 		{"version only", good[:1], "truncated"},
 		{"short field", good[:10], "wants"},
 		{"no time", good[:len(good)-8], "cast_at"},
@@ -118,7 +126,7 @@ func TestLeavesReportsBadVote(t *testing.T) {
 func FuzzDecodeVote(f *testing.F) {
 	good, _ := testVote("CA", 1, "alice").Encode()
 	f.Add(good)
-	f.Add([]byte{1, 0, 0})
+	f.Add([]byte{2, 0, 0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := DecodeVote(b)
