@@ -3,8 +3,10 @@ package web
 import (
 	"encoding/json"
 	"html/template"
+	"strconv"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/index"
 )
 
@@ -41,6 +43,31 @@ var funcs = template.FuncMap{
 	"msTime": func(ms int64) time.Time { return time.UnixMilli(ms) },
 	"inc":    func(n uint64) uint64 { return n + 1 },
 	"dec":    func(n uint64) uint64 { return n - 1 },
+	// kindLabel names a contest kind for people ("race", "question"); a
+	// contest missing from the election record has none.
+	"kindLabel": func(kind string) string {
+		if kind == "" {
+			return "contest"
+		}
+		return kind
+	},
+	// choiceLabel heads a contest's choice column: candidates or answers.
+	"choiceLabel": func(kind string) string {
+		if kind == ballot.ContestQuestion {
+			return "Answer"
+		}
+		if kind == ballot.ContestRace {
+			return "Candidate"
+		}
+		return "Choice"
+	},
+	// pct is n as a percentage of total, to one decimal ("—" for no total).
+	"pct": func(n, total uint64) string {
+		if total == 0 {
+			return "—"
+		}
+		return strconv.FormatFloat(100*float64(n)/float64(total), 'f', 1, 64) + "%"
+	},
 	// clock is the time of day in UTC, for chart axes.
 	"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
 }

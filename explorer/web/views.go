@@ -60,10 +60,12 @@ type dashboardView struct {
 	LedgerError  string         `json:"ledger_error,omitempty"`
 	BrokenBlocks int64          `json:"broken_blocks"` // blocks failing the hash-chain or data-hash check
 	Throughput   []index.Point  `json:"votes_per_second"`
-	Results      ballot.Results `json:"recount"` // per candidate and state, recounted from the ledger's transactions
-	Candidates   []string       `json:"-"`
-	Blocks       []index.Block  `json:"latest_blocks"`
-	Batches      []index.Batch  `json:"latest_batches"`
+	Results      ballot.Results `json:"recount"` // per contest, choice and state, recounted from the ledger's transactions
+	// Contests are the recount by contest, in ballot order, with each
+	// contest's title, kind and choices from the indexed election record.
+	Contests []contestResults `json:"contests"`
+	Blocks   []index.Block    `json:"latest_blocks"`
+	Batches  []index.Batch    `json:"latest_batches"`
 }
 
 func (s *Server) dashboard(r *http.Request) (any, error) {
@@ -83,7 +85,11 @@ func (s *Server) dashboard(r *http.Request) (any, error) {
 	if v.Results, err = s.cfg.Index.Recount(ctx); err != nil {
 		return nil, err
 	}
-	v.Candidates = sortedKeys(v.Results.National)
+	e, err := s.cfg.Index.Election()
+	if err != nil {
+		return nil, err
+	}
+	v.Contests = resultsByContest(e, v.Results)
 	if v.Blocks, err = s.cfg.Index.Blocks(ctx, 0, 10); err != nil {
 		return nil, err
 	}
@@ -288,6 +294,10 @@ type verifyView struct {
 	ReceiptJSON string          `json:"-"`
 	Receipt     *ballot.Receipt `json:"receipt,omitempty"`
 	Result      *proof.Result   `json:"result,omitempty"`
+	// Contest is the contest of the receipt's vote (the vote it carries,
+	// else the indexed one) as the indexed election record names it.
+	Contest *ballot.Contest `json:"contest,omitempty"`
+	Choice  string          `json:"choice,omitempty"` // the vote's choice in Contest
 }
 
 // maxReceiptBytes bounds a pasted receipt (a proof of a 2^20-vote batch is
@@ -348,7 +358,37 @@ func (s *Server) verify(r *http.Request) (any, error) {
 	}
 	res := proof.Check(rc, vote, rec)
 	v.Receipt, v.Result = &rc, &res
+	if rc.Vote != nil {
+		vote = rc.Vote
+	}
+	if vote != nil {
+		if v.Contest, err = s.contestOf(*vote); err != nil {
+			return v, err
+		}
+		v.Choice = vote.Choice
+	}
 	return v, nil
+}
+
+// contestOf returns the contest vote names (the sole contest if it names
+// none) as the indexed election record states it; a contest the record
+// does not know, or any contest without a record, is shown by its id.
+func (s *Server) contestOf(vote ballot.Vote) (*ballot.Contest, error) {
+	e, err := s.cfg.Index.Election()
+	if err != nil {
+		return nil, err
+	}
+	id := vote.Contest
+	if e == nil {
+		return &ballot.Contest{ID: id, Title: id}, nil
+	}
+	if sole, ok := e.SoleContest(); id == "" && ok {
+		id = sole
+	}
+	if c, ok := e.Contest(id); ok {
+		return &c, nil
+	}
+	return &ballot.Contest{ID: id, Title: id}, nil
 }
 
 // readBody reads a request body of at most limit bytes.
@@ -362,12 +402,12 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 
 // auditRow compares one count of the recount with the chaincode's.
 type auditRow struct {
-	State     string `json:"state"`   // "" for national
-	Contest   string `json:"contest"` // "" for the counted, rejected and batch totals
-	Choice    string `json:"choice"`
-	Recount   uint64 `json:"recount"`
-	Ledger    uint64 `json:"chaincode"`
-	OK        bool   `json:"ok"`
+	State   string `json:"state"`   // "" for national
+	Contest string `json:"contest"` // "" for the counted, rejected and batch totals
+	Choice  string `json:"choice"`  // a choice of Contest, or "(counted)", "(rejected)", "(batches)"
+	Recount uint64 `json:"recount"`
+	Ledger  uint64 `json:"chaincode"`
+	OK      bool   `json:"ok"`
 }
 
 type auditView struct {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -148,4 +149,83 @@ func TestErrorsShowNoInternals(t *testing.T) {
 	if !strings.Contains(strings.ToLower(log.String()), "sql") {
 		t.Errorf("the index's error is not logged: %s", log.String())
 	}
+}
+
+// TestOpenAPISchemasMatchViews keeps the documented properties of the
+// schemas in step with the JSON fields of the types the API encodes.
+func TestOpenAPISchemasMatchViews(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]schema `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	for name, typ := range map[string]reflect.Type{
+		"Dashboard":      reflect.TypeFor[dashboardView](),
+		"ContestResults": reflect.TypeFor[contestResults](),
+		"Contest":        reflect.TypeFor[ballot.Contest](),
+		"Results":        reflect.TypeFor[ballot.Results](),
+		"Totals":         reflect.TypeFor[index.Totals](),
+		"Block":          reflect.TypeFor[index.Block](),
+		"Transaction":    reflect.TypeFor[index.Tx](),
+		"Batch":          reflect.TypeFor[index.Batch](),
+		"Vote":           reflect.TypeFor[index.Vote](),
+		"Receipt":        reflect.TypeFor[ballot.Receipt](),
+		"Verification":   reflect.TypeFor[verifyView](),
+	} {
+		s, ok := doc.Components.Schemas[name]
+		if !ok {
+			t.Errorf("openapi.yaml has no schema %s", name)
+			continue
+		}
+		documented, fields := s.properties(doc.Components.Schemas), jsonFields(typ)
+		slices.Sort(documented)
+		slices.Sort(fields)
+		if !slices.Equal(documented, fields) {
+			t.Errorf("schema %s documents %v; %s encodes %v", name, documented, typ, fields)
+		}
+	}
+}
+
+// schema is the part of an OpenAPI schema object the check reads.
+type schema struct {
+	Ref        string         `yaml:"$ref"`
+	Properties map[string]any `yaml:"properties"`
+	AllOf      []schema       `yaml:"allOf"`
+}
+
+// properties returns the property names of s, following $ref and allOf.
+func (s schema) properties(all map[string]schema) []string {
+	if s.Ref != "" {
+		return all[strings.TrimPrefix(s.Ref, "#/components/schemas/")].properties(all)
+	}
+	var names []string
+	for name := range s.Properties {
+		names = append(names, name)
+	}
+	for _, sub := range s.AllOf {
+		names = append(names, sub.properties(all)...)
+	}
+	return names
+}
+
+// jsonFields returns the JSON object keys encoding/json writes for struct
+// type t (embedded structs flattened).
+func jsonFields(t reflect.Type) []string {
+	var names []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported() && !f.Anonymous:
+		case f.Anonymous && name == "":
+			names = append(names, jsonFields(f.Type)...)
+		case name == "":
+			names = append(names, f.Name)
+		default:
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -1,0 +1,354 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
+)
+
+// referendum is an index of generated blocks of a referendum: the three
+// questions of config/referendum.json in three states, each voter voting on
+// one to three of them, and one voter voting twice on the first question
+// (rejected). Want is what the test expects the recount to be (counted,
+// rejected, tallies), tallied here from the votes it made; Results is the chaincode's own results, summed
+// from the batch records its blocks wrote.
+type referendum struct {
+	Index    *index.Index
+	Election ballot.Election
+	Batches  []ballot.Batch
+	Want     ballot.Results
+	Results  ballot.Results
+}
+
+// newReferendum builds and indexes the referendum's blocks: the election's
+// set-up, then one block per batch, each committing the record that
+// ballot's counting rule gives over the blocks before it.
+func newReferendum(t *testing.T) *referendum {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join("..", "..", "config", "referendum.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e ballot.Election
+	if err := json.Unmarshal(tmpl, &e); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	e.States, e.OpensAt, e.ClosesAt = e.States[:3], now.Add(-time.Hour), now.Add(time.Hour)
+	e.RollRoot, e.Status = ballot.HashHex(ballot.MerkleRoot(nil)), ballot.StatusConfigured
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	r := &referendum{Index: idx, Election: e,
+		Want:    ballot.Results{National: ballot.Tally{}, States: map[string]ballot.StateResult{}},
+		Results: ballot.Results{National: ballot.Tally{}, States: map[string]ballot.StateResult{}}}
+
+	votes := map[string][]ballot.Vote{}
+	ids := 0
+	vote := func(voter int, contest, choice string) ballot.Vote {
+		ids++
+		key := ballot.VoterKey([]byte("web-test"), e.ID, fmt.Sprint("voter-", voter), "cred")
+		return ballot.Vote{ID: fmt.Sprintf("%032x", ids), State: e.States[voter%3], Contest: contest,
+			Nullifier: ballot.HashHex(ballot.NullifierOf(key, contest)), Choice: choice, CastAt: now.Add(-time.Minute).UnixMilli()}
+	}
+	for voter := range 30 {
+		for q, c := range e.Contests[:1+voter%3] {
+			choice := c.Choices[(voter*7+q)%5/3] // oui 3 of 5, non 2 of 5
+			v := vote(voter, c.ID, choice)
+			votes[v.State] = append(votes[v.State], v)
+			r.Want.National.Add(c.ID, choice, 1)
+			st := r.Want.States[v.State]
+			if st.Tallies == nil {
+				st = ballot.StateResult{State: v.State, Tallies: ballot.Tally{}}
+			}
+			st.Tallies.Add(c.ID, choice, 1)
+			st.Counted++
+			r.Want.States[v.State] = st
+			r.Want.Counted++
+		}
+	}
+	again := vote(0, e.Contests[0].ID, e.Contests[0].Choices[1])
+
+	setup, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev []byte
+	add := func(tx ledgertest.Tx) {
+		blk := ledgertest.Block(r.blocks(t), prev, tx)
+		prev = fabricblock.HeaderHash(blk.Header)
+		r.index(t, blk)
+	}
+	add(ledgertest.Tx{ID: "genesis", Config: true})
+	add(ledgertest.Tx{ID: "setup", Function: "SetupElection", Args: [][]byte{setup},
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: setup}}})
+	for _, state := range e.States {
+		vs := votes[state]
+		half := len(vs) / 2
+		add(r.commit(t, state, 1, vs[:half]))
+		add(r.commit(t, state, 2, vs[half:]))
+	}
+	add(r.commit(t, again.State, 3, []ballot.Vote{again}))
+	r.Want.Rejected = 1
+	return r
+}
+
+// blocks returns how many blocks the index holds: the next block's number.
+func (r *referendum) blocks(t *testing.T) uint64 {
+	next, _, err := r.Index.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return next
+}
+
+// index audits and saves one block as the explorer's follower does.
+func (r *referendum) index(t *testing.T, blk *common.Block) {
+	t.Helper()
+	b, err := fabricblock.Parse(blk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, prev, err := r.Index.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Auditor{Chaincode: "ballot"}.Block(prev, b, r.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Issues) > 0 {
+		t.Fatalf("block %d of an honest ledger flagged: %+v", b.Number, rep.Issues)
+	}
+	if err := r.Index.Save(context.Background(), rep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commit is the CommitBatch transaction of votes as batch (state, seq),
+// with the record the counting rule gives over the indexed blocks; it adds
+// the record to the chaincode's results.
+func (r *referendum) commit(t *testing.T, state string, seq uint64, votes []ballot.Vote) ledgertest.Tx {
+	t.Helper()
+	b, err := ballot.BuildBatch(state, seq, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Batches = append(r.Batches, b)
+	used := func(v ballot.Vote) (bool, error) { return r.Index.NullifierUsed(v.State, v.Nullifier) }
+	rec, err := b.Count(&r.Election, time.Now(), nil, used, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.TxID = fmt.Sprintf("commit-%s-%d", state, seq)
+	r.Results.Apply(rec.Event())
+	arg, _ := json.Marshal(b)
+	value, _ := json.Marshal(rec)
+	event, _ := json.Marshal(rec.Event())
+	return ledgertest.Tx{ID: rec.TxID, Function: "CommitBatch", Args: [][]byte{arg},
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(state, seq), Value: value}},
+		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: event}}
+}
+
+// server serves the referendum's index with ledger as the peer.
+func (r *referendum) server(t *testing.T, ledger Ledger) *Server {
+	t.Helper()
+	s, err := New(Config{Index: r.Index, Ledger: ledger, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// getJSON GETs path from s and decodes its JSON into v.
+func getJSON(t *testing.T, s *Server, path string, v any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET %s: %d %.300s", path, rec.Code, rec.Body.String())
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// getHTML GETs the page at path from s.
+func getHTML(t *testing.T, s *Server, path string) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET %s: %d %.300s", path, rec.Code, rec.Body.String())
+	}
+	return rec.Body.String()
+}
+
+// TestDashboardPerContest: the dashboard shows every contest of the
+// election in ballot order with its title, kind and choices, and its votes
+// nationally and per state as the test cast them.
+func TestDashboardPerContest(t *testing.T) {
+	r := newReferendum(t)
+	s := r.server(t, fakeLedger{r.Results})
+	var v struct {
+		Recount  ballot.Results   `json:"recount"`
+		Contests []contestResults `json:"contests"`
+	}
+	getJSON(t, s, "/api/v1/dashboard", &v)
+	if v.Recount.Counted != r.Want.Counted || v.Recount.Rejected != 1 || !v.Recount.National.Equal(r.Want.National) {
+		t.Errorf("recount %d counted, %d rejected, %v; want %d, 1, %v", v.Recount.Counted, v.Recount.Rejected,
+			v.Recount.National, r.Want.Counted, r.Want.National)
+	}
+	if len(v.Contests) != len(r.Election.Contests) {
+		t.Fatalf("dashboard shows %d contests, the election has %d", len(v.Contests), len(r.Election.Contests))
+	}
+	html := getHTML(t, s, "/")
+	for i, c := range v.Contests {
+		want := r.Election.Contests[i]
+		if c.ID != want.ID || c.Title != want.Title || c.Kind != want.Kind || !slices.Equal(c.Choices, want.Choices) || !c.Recorded {
+			t.Errorf("contest %d: %+v, want %+v", i, c.Contest, want)
+		}
+		if !sameCounts(c.National, r.Want.National[want.ID]) || c.Counted != r.Want.National[want.ID].Total() {
+			t.Errorf("contest %s national %v (%d), want %v", want.ID, c.National, c.Counted, r.Want.National[want.ID])
+		}
+		if len(c.States) != 3 {
+			t.Errorf("contest %s: %d states, want 3", want.ID, len(c.States))
+		}
+		for _, st := range c.States {
+			if w := r.Want.States[st.State].Tallies[want.ID]; !sameCounts(st.Votes, w) || st.Counted != w.Total() {
+				t.Errorf("contest %s state %s: %v (%d), want %v", want.ID, st.State, st.Votes, st.Counted, w)
+			}
+		}
+		for _, s := range []string{`id="contest-` + want.ID + `"`, ">" + want.Title + " ", `id="results-` + want.ID + `"`, `id="states-` + want.ID + `"`} {
+			if !strings.Contains(html, s) {
+				t.Errorf("dashboard page lacks %q", s)
+			}
+		}
+	}
+	// The later questions had fewer voters: the first question's first
+	// choice was voted by every third voter at least.
+	if v.Contests[0].Counted <= v.Contests[2].Counted || v.Contests[2].Counted == 0 {
+		t.Errorf("questions counted %d, %d, %d: want the first above the last, the last above 0",
+			v.Contests[0].Counted, v.Contests[1].Counted, v.Contests[2].Counted)
+	}
+}
+
+// sameCounts reports whether two counts hold the same non-zero entries.
+func sameCounts(a, b ballot.Counts) bool { return ballot.Tally{"x": a}.Equal(ballot.Tally{"x": b}) }
+
+// TestBatchVotesShowContest: a batch's votes list their contest and choice.
+func TestBatchVotesShowContest(t *testing.T) {
+	r := newReferendum(t)
+	s := r.server(t, fakeLedger{r.Results})
+	b := r.Batches[0]
+	path := fmt.Sprintf("/batches/%s/%d", b.State, b.Seq)
+	var v struct {
+		Votes []index.Vote `json:"votes"`
+		Batch index.Batch  `json:"batch"`
+	}
+	getJSON(t, s, "/api/v1"+path+"?page=1", &v)
+	if len(v.Votes) == 0 || !v.Batch.Tallies.Equal(ballot.TallyOf(b.Votes)) {
+		t.Fatalf("batch %s: %d votes, tallies %v; want %v", b.ID(), len(v.Votes), v.Batch.Tallies, ballot.TallyOf(b.Votes))
+	}
+	html := getHTML(t, s, path)
+	for _, iv := range v.Votes {
+		want := b.Votes[iv.Index]
+		if iv.Contest != want.Contest || iv.Choice != want.Choice {
+			t.Errorf("vote %d: contest %q choice %q, want %q %q", iv.Index, iv.Contest, iv.Choice, want.Contest, want.Choice)
+		}
+		if row := "<td><code>" + want.Contest + "</code></td><td>" + want.Choice + "</td>"; !strings.Contains(html, row) {
+			t.Errorf("batch page lacks the row cells %q", row)
+		}
+	}
+}
+
+// TestAuditPerContest: the audit lines up the recount and the chaincode's
+// results for every contest and choice, nationally and per state; a count
+// the chaincode states differently is the one row that fails.
+func TestAuditPerContest(t *testing.T) {
+	r := newReferendum(t)
+	type row struct{ State, Contest, Choice string }
+	audit := func(res ballot.Results) (bool, map[row]bool) {
+		var v auditView
+		getJSON(t, r.server(t, fakeLedger{res}), "/api/v1/audit", &v)
+		rows := map[row]bool{}
+		for _, rw := range v.Rows {
+			rows[row{rw.State, rw.Contest, rw.Choice}] = rw.OK
+		}
+		return v.Match, rows
+	}
+	match, rows := audit(r.Results)
+	if !match {
+		t.Fatalf("honest chaincode results do not match the recount: %v", rows)
+	}
+	for _, c := range r.Election.Contests {
+		for _, choice := range c.Choices {
+			for _, st := range append([]string{""}, r.Election.States...) {
+				if r.Want.National[c.ID][choice] == 0 || st != "" && r.Want.States[st].Tallies[c.ID][choice] == 0 {
+					continue
+				}
+				if ok, found := rows[row{st, c.ID, choice}]; !found || !ok {
+					t.Errorf("audit row %s/%s/%s: found %v, ok %v", st, c.ID, choice, found, ok)
+				}
+			}
+		}
+	}
+
+	c := r.Election.Contests[1]
+	forged := r.Results
+	forged.National = ballot.Tally{}
+	forged.National.Merge(r.Results.National)
+	forged.National.Add(c.ID, c.Choices[1], 1)
+	match, rows = audit(forged)
+	var bad []row
+	for rw, ok := range rows {
+		if !ok {
+			bad = append(bad, rw)
+		}
+	}
+	if match || !slices.Equal(bad, []row{{"", c.ID, c.Choices[1]}}) {
+		t.Errorf("one forged national count: match %v, failing rows %v", match, bad)
+	}
+	html := getHTML(t, r.server(t, fakeLedger{forged}), "/audit")
+	if !strings.Contains(html, "<td><code>"+c.ID+"</code></td><td>"+c.Choices[1]+"</td>") || !strings.Contains(html, "MISMATCH") {
+		t.Errorf("audit page does not show the forged row of %s/%s", c.ID, c.Choices[1])
+	}
+}
+
+// TestVerifyShowsContest: the verification of a vote names its contest.
+func TestVerifyShowsContest(t *testing.T) {
+	r := newReferendum(t)
+	s := r.server(t, fakeLedger{r.Results})
+	vote := r.Batches[len(r.Batches)-2].Votes[0]
+	var v verifyView
+	getJSON(t, s, "/api/v1/verify?vote_id="+vote.ID, &v)
+	c, _ := r.Election.Contest(vote.Contest)
+	if v.Result == nil || !v.Result.Pass || v.Contest == nil || v.Contest.Title != c.Title || v.Choice != vote.Choice {
+		t.Fatalf("verify %s: result %+v, contest %+v, choice %q; want a pass in %q for %q", vote.ID, v.Result, v.Contest, v.Choice, c.Title, vote.Choice)
+	}
+	if html := getHTML(t, s, "/verify?vote_id="+vote.ID); !strings.Contains(html, "<strong>"+c.Title+"</strong>") {
+		t.Errorf("verify page does not name the contest %q", c.Title)
+	}
+}
