@@ -25,7 +25,7 @@ import (
 
 // referendum is an index of generated blocks of a referendum: the three
 // questions of config/referendum.json in three states, each voter voting on
-// one to three of them, and one voter voting twice on the first question
+// the first one to three of them, and one voter voting twice on the first question
 // (rejected). Want is what the test expects the recount to be (counted,
 // rejected, tallies), tallied here from the votes it made; Results is the chaincode's own results, summed
 // from the batch records its blocks wrote.
@@ -70,12 +70,15 @@ func newReferendum(t *testing.T) *referendum {
 	vote := func(voter int, contest, choice string) ballot.Vote {
 		ids++
 		key := ballot.VoterKey([]byte("web-test"), e.ID, fmt.Sprint("voter-", voter), "cred")
-		return ballot.Vote{ID: fmt.Sprintf("%032x", ids), State: e.States[voter%3], Contest: contest,
+		return ballot.Vote{ID: fmt.Sprintf("%032x", ids), State: e.States[voter/3%3], Contest: contest,
 			Nullifier: ballot.HashHex(ballot.NullifierOf(key, contest)), Choice: choice, CastAt: now.Add(-time.Minute).UnixMilli()}
 	}
 	for voter := range 30 {
 		for q, c := range e.Contests[:1+voter%3] {
-			choice := c.Choices[(voter*7+q)%5/3] // oui 3 of 5, non 2 of 5
+			choice := c.Choices[0] // question q: the second choice from q+1 voters of 5
+			if voter%5 <= q {
+				choice = c.Choices[1]
+			}
 			v := vote(voter, c.ID, choice)
 			votes[v.State] = append(votes[v.State], v)
 			r.Want.National.Add(c.ID, choice, 1)
