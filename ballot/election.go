@@ -31,8 +31,8 @@ type Election struct {
 
 	// Batchers are the certificate subject common names of the Commission
 	// client identities allowed to commit batches (see MayCommit), e.g.
-	// "User2@commission.votechain.test". Empty: any Commission client.
-	Batchers []string `json:"batchers,omitempty"`
+	// "User1@commission.votechain.test". Required: no other client may.
+	Batchers []string `json:"batchers"`
 
 	// ClosedAt is when CloseElection ran (transaction time); zero while
 	// configured. Closing early ends the voting window at ClosedAt.
@@ -42,8 +42,9 @@ type Election struct {
 }
 
 // Validate checks that the record is complete and well-formed: identifiers
-// in their character sets, no repeated states or candidates, a non-empty
-// window, a hex roll root and a known status.
+// in their character sets, no repeated states, candidates or batchers, at
+// least one batcher named, a non-empty window, a hex roll root and a known
+// status.
 func (e *Election) Validate() error {
 	switch {
 	case !ValidCandidate(e.ID):
@@ -56,6 +57,8 @@ func (e *Election) Validate() error {
 		return fmt.Errorf("ballot: election opens_at %s is not before closes_at %s", e.OpensAt.Format(time.RFC3339), e.ClosesAt.Format(time.RFC3339))
 	case !isLowerHex(e.RollRoot, 64):
 		return fmt.Errorf("ballot: roll_root %q is not 64 lowercase hex characters", truncate(e.RollRoot))
+	case len(e.Batchers) == 0:
+		return errors.New(`ballot: election names no batchers: list the certificate common names of the Commission identities that may commit batches in "batchers", e.g. ["User1@commission.votechain.test"]`)
 	case len(e.Batchers) > maxBatchers:
 		return fmt.Errorf("ballot: election names %d batchers; at most %d", len(e.Batchers), maxBatchers)
 	case e.Status != StatusConfigured && e.Status != StatusClosed && e.Status != StatusFinalised:
@@ -64,10 +67,8 @@ func (e *Election) Validate() error {
 	if err := validList("state", e.States, ValidState); err != nil {
 		return err
 	}
-	if len(e.Batchers) > 0 {
-		if err := validList("batcher", e.Batchers, validCommonName); err != nil {
-			return err
-		}
+	if err := validList("batcher", e.Batchers, validCommonName); err != nil {
+		return err
 	}
 	return validList("candidate", e.Candidates, ValidCandidate)
 }
@@ -99,10 +100,10 @@ const maxBatchers = 64
 func validCommonName(s string) bool { return inCharset(s, 1, 128, &printableChars) }
 
 // MayCommit reports whether the Commission client whose certificate's
-// common name is cn may commit batches: it is one of Batchers, or Batchers
-// is empty.
+// common name is cn may commit batches: it is one of Batchers. A record
+// without batchers (which Validate refuses) lets no one commit.
 func (e *Election) MayCommit(cn string) bool {
-	return len(e.Batchers) == 0 || slices.Contains(e.Batchers, cn)
+	return slices.Contains(e.Batchers, cn)
 }
 
 // HasState reports whether s is one of the election's states.

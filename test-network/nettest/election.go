@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/localnet"
 )
 
 // Election returns an election record open from a minute ago for an hour,
-// with the given states and candidates.
+// with the given states and candidates, naming the batcher component's
+// identity as its one batcher.
 func Election(states, candidates []string) ballot.Election {
 	now := time.Now().UTC().Truncate(time.Second)
 	return ballot.Election{
@@ -21,6 +23,7 @@ func Election(states, candidates []string) ballot.Election {
 		OpensAt: now.Add(-time.Minute), ClosesAt: now.Add(time.Hour),
 		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
 		Status:   ballot.StatusConfigured,
+		Batchers: []string{network.Batcher.CommonName()},
 	}
 }
 
