@@ -1,7 +1,8 @@
 // Package ballot is Votechain's domain model, shared by the chaincode, the
 // batcher, the gateway and the explorer: voter identity and nullifiers, the
 // election record, the canonical vote encoding, RFC 6962 Merkle trees and
-// inclusion proofs, batches and receipts, the ledger key layout, and the
+// inclusion proofs, the intake log (append-only tree, consistency proofs,
+// signed tree heads, acceptance receipts), batches and receipts, the ledger key layout, and the
 // ledger's vocabulary (a commit's outcome, event positions, and the
 // "not found" contract between the chaincode and its clients).
 //

@@ -71,8 +71,8 @@ type Election struct {
 
 	// Batchers are the certificate subject common names of the Commission
 	// client identities allowed to commit batches (see MayCommit), e.g.
-	// "User2@commission.votechain.test". Empty: any Commission client.
-	Batchers []string `json:"batchers,omitempty"`
+	// "User1@commission.votechain.test". Required: no other client may.
+	Batchers []string `json:"batchers"`
 
 	// ClosedAt is when CloseElection ran (transaction time); zero while
 	// configured. Closing early ends the voting window at ClosedAt.
@@ -82,8 +82,9 @@ type Election struct {
 }
 
 // Validate checks that the record is complete and well-formed: identifiers
-// in their character sets, no repeated states or contests, every contest
-// valid, a non-empty window, a hex roll root and a known status.
+// in their character sets, no repeated states, contests or batchers, every
+// contest valid, at least one batcher named, a non-empty window, a hex roll
+// root and a known status.
 func (e *Election) Validate() error {
 	switch {
 	case !ValidIdent(e.ID):
@@ -98,6 +99,8 @@ func (e *Election) Validate() error {
 		return fmt.Errorf("ballot: roll_root %q is not 64 lowercase hex characters", truncate(e.RollRoot))
 	case len(e.Contests) == 0 || len(e.Contests) > maxContests:
 		return fmt.Errorf("ballot: election must have 1..%d contests, has %d", maxContests, len(e.Contests))
+	case len(e.Batchers) == 0:
+		return errors.New(`ballot: election names no batchers: list the certificate common names of the Commission identities that may commit batches in "batchers", e.g. ["User1@commission.votechain.test"]`)
 	case len(e.Batchers) > maxBatchers:
 		return fmt.Errorf("ballot: election names %d batchers; at most %d", len(e.Batchers), maxBatchers)
 	case e.Status != StatusConfigured && e.Status != StatusClosed && e.Status != StatusFinalised:
@@ -106,10 +109,8 @@ func (e *Election) Validate() error {
 	if err := validList("state", e.States, ValidState); err != nil {
 		return err
 	}
-	if len(e.Batchers) > 0 {
-		if err := validList("batcher", e.Batchers, validCommonName); err != nil {
-			return err
-		}
+	if err := validList("batcher", e.Batchers, validCommonName); err != nil {
+		return err
 	}
 	ids := make([]string, len(e.Contests))
 	for i, c := range e.Contests {
@@ -148,10 +149,10 @@ const maxBatchers = 64
 func validCommonName(s string) bool { return inCharset(s, 1, 128, &printableChars) }
 
 // MayCommit reports whether the Commission client whose certificate's
-// common name is cn may commit batches: it is one of Batchers, or Batchers
-// is empty.
+// common name is cn may commit batches: it is one of Batchers. A record
+// without batchers (which Validate refuses) lets no one commit.
 func (e *Election) MayCommit(cn string) bool {
-	return len(e.Batchers) == 0 || slices.Contains(e.Batchers, cn)
+	return slices.Contains(e.Batchers, cn)
 }
 
 // HasState reports whether s is one of the election's states.

@@ -23,6 +23,7 @@ func testElection() Election {
 		},
 		OpensAt: testOpens, ClosesAt: testCloses,
 		RollRoot: HashHex(MerkleRoot(nil)), Status: StatusConfigured,
+		Batchers: []string{"User1@commission.votechain.test"},
 	}
 }
 
@@ -62,6 +63,10 @@ func TestElectionValidate(t *testing.T) {
 		{"bad choice", func(e *Election) { e.Contests[0].Choices = []string{"al ice"} }, "invalid choice"},
 		{"same choice in two contests", func(e *Election) { e.Contests[1].Choices = []string{"alice", "bob"} }, ""},
 		{"batchers", func(e *Election) { e.Batchers = []string{"User2@commission.votechain.test"} }, ""},
+		{"two batchers", func(e *Election) { e.Batchers = append(e.Batchers, "User3@commission.votechain.test") }, ""},
+		{"no batchers", func(e *Election) { e.Batchers = nil }, "names no batchers"},
+		{"empty batchers", func(e *Election) { e.Batchers = []string{} }, "names no batchers"},
+		{"too many batchers", func(e *Election) { e.Batchers = make([]string, maxBatchers+1) }, "at most"},
 		{"bad batcher", func(e *Election) { e.Batchers = []string{"a\nb"} }, "invalid batcher"},
 		{"repeated batcher", func(e *Election) { e.Batchers = []string{"b", "b"} }, "twice"},
 	}
@@ -80,8 +85,9 @@ func TestElectionValidate(t *testing.T) {
 
 func TestElectionMayCommit(t *testing.T) {
 	e := testElection()
-	if !e.MayCommit("anyone") {
-		t.Fatal("with no batchers listed any Commission client may commit")
+	e.Batchers = nil
+	if e.MayCommit("anyone") || e.MayCommit("") {
+		t.Fatal("a record without batchers must let no one commit")
 	}
 	e.Batchers = []string{"User2@c", "User3@c"}
 	if !e.MayCommit("User3@c") || e.MayCommit("User1@c") || e.MayCommit("") {

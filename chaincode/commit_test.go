@@ -173,26 +173,44 @@ func TestClockSkew(t *testing.T) {
 	}
 }
 
-// TestCommitBatchOnlyByBatchers: with batchers named in the election record,
-// another Commission client (the gateway's, the explorer's) cannot commit a
-// batch, nor even retry a committed one; a named batcher can.
+// TestCommitBatchOnlyByBatchers: only the batchers the election record
+// names may commit; another Commission client (the gateway's, the
+// explorer's) cannot commit a batch, nor even retry a committed one.
 func TestCommitBatchOnlyByBatchers(t *testing.T) {
 	h := newHarness(t)
 	e := testElection()
-	e.Batchers = []string{"User2@commission.votechain.test"}
+	second := fakeIdentity{msp: CommissionMSP, ous: []string{"client"}, cn: "User3@commission.votechain.test"}
+	e.Batchers = append(e.Batchers, second.cn)
 	h.must(commissionAdmin, h.setupFn(e))
 	h.now = opens.Add(time.Hour)
 	b := batch(t, "CA", 1, votes("CA", 0, 2))
-	gateway := fakeIdentity{msp: CommissionMSP, ous: []string{"client"}, cn: "User1@commission.votechain.test"}
-	batcher := fakeIdentity{msp: CommissionMSP, ous: []string{"client"}, cn: "User2@commission.votechain.test"}
-	_, err := h.call(gateway, h.commitFn(b))
-	wantErr(t, "commit by the gateway", err, "is not a batcher")
-	h.must(batcher, h.commitFn(b))
-	_, err = h.call(gateway, h.commitFn(b))
+	for _, c := range []fakeIdentity{gatewayClient, {msp: CommissionMSP, ous: []string{"client"}}} {
+		_, err := h.call(c, h.commitFn(b))
+		wantErr(t, "commit by "+c.cn, err, "is not a batcher")
+	}
+	h.must(commissionClient, h.commitFn(b))
+	_, err := h.call(gatewayClient, h.commitFn(b))
 	wantErr(t, "retry by the gateway", err, "is not a batcher")
-	outsider := fakeIdentity{msp: "ObserversMSP", ous: []string{"client"}, cn: "User2@commission.votechain.test"}
+	h.must(second, h.commitFn(batch(t, "CA", 2, votes("CA", 2, 2))))
+	outsider := fakeIdentity{msp: "ObserversMSP", ous: []string{"client"}, cn: batcherCN}
 	_, err = h.call(outsider, h.commitFn(b))
 	wantErr(t, "commit by another MSP", err, "not a CommissionMSP client")
+}
+
+// TestSetupElectionRequiresBatchers: a record that names no batcher, which
+// would leave CommitBatch open to any Commission client or to none, is
+// refused at set-up with the fix in the message.
+func TestSetupElectionRequiresBatchers(t *testing.T) {
+	h := newHarness(t)
+	for _, batchers := range [][]string{nil, {}} {
+		e := testElection()
+		e.Batchers = batchers
+		_, err := h.call(commissionAdmin, h.setupFn(e))
+		wantErr(t, "set-up without batchers", err, `names no batchers: list the certificate common names`)
+	}
+	if _, err := h.call(commissionAdmin, h.cc.GetElection); err == nil {
+		t.Fatal("a refused set-up left an election record")
+	}
 }
 
 func TestCommitBatchWithoutElection(t *testing.T) {

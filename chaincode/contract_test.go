@@ -25,6 +25,7 @@ func testElection() ballot.Election {
 		States: []string{"CA", "NY"}, Candidates: []string{"alice", "bob"},
 		OpensAt: opens, ClosesAt: closes,
 		RollRoot: strings.Repeat("0", 64),
+		Batchers: []string{batcherCN},
 	}
 }
 

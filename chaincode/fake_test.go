@@ -228,9 +228,13 @@ type fakeIdentity struct {
 
 var _ cid.ClientIdentity = fakeIdentity{}
 
+// batcherCN is the common name of the one batcher testElection names.
+const batcherCN = "User1@commission.votechain.test"
+
 var (
 	commissionAdmin  = fakeIdentity{msp: CommissionMSP, ous: []string{"admin"}}
-	commissionClient = fakeIdentity{msp: CommissionMSP, ous: []string{"client"}}
+	commissionClient = fakeIdentity{msp: CommissionMSP, ous: []string{"client"}, cn: batcherCN} // the batcher testElection names
+	gatewayClient    = fakeIdentity{msp: CommissionMSP, ous: []string{"client"}, cn: "User2@commission.votechain.test"}
 	observerAdmin    = fakeIdentity{msp: "ObserversMSP", ous: []string{"admin"}}
 )
 

@@ -64,19 +64,20 @@ func TestLedgerFailuresPropagate(t *testing.T) {
 // error, never silently treated as absent or empty.
 func TestCorruptRecordsAreReported(t *testing.T) {
 	tests := []struct {
-		name string
-		key  string
-		fn   func(h *harness) txFunc
+		name   string
+		key    string
+		caller fakeIdentity
+		fn     func(h *harness) txFunc
 	}{
-		{"election", ballot.ElectionKey, func(h *harness) txFunc { return h.cc.CloseElection }},
-		{"batch", ballot.BatchKey("CA", 1), func(h *harness) txFunc { return h.commitFn(batch(t, "CA", 1, votes("CA", 0, 1))) }},
-		{"batch in results", ballot.BatchKey("CA", 1), func(h *harness) txFunc { return h.cc.GetResults }},
+		{"election", ballot.ElectionKey, commissionAdmin, func(h *harness) txFunc { return h.cc.CloseElection }},
+		{"batch", ballot.BatchKey("CA", 1), commissionClient, func(h *harness) txFunc { return h.commitFn(batch(t, "CA", 1, votes("CA", 0, 1))) }},
+		{"batch in results", ballot.BatchKey("CA", 1), commissionAdmin, func(h *harness) txFunc { return h.cc.GetResults }},
 	}
 	for _, tt := range tests {
 		h := newHarness(t)
 		h.open()
 		h.stub.state[tt.key] = []byte("{not json")
-		_, err := h.call(commissionAdmin, tt.fn(h))
+		_, err := h.call(tt.caller, tt.fn(h))
 		wantErr(t, tt.name, err, "decode")
 	}
 }

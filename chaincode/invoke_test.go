@@ -66,7 +66,9 @@ func TestInvokeThroughContractAPI(t *testing.T) {
 		}
 		return resp.Status, resp.Message + string(resp.Payload)
 	}
-	election, _ := json.Marshal(testElection())
+	e := testElection()
+	e.Batchers = []string{"client@" + CommissionMSP} // client's certificate name
+	election, _ := json.Marshal(e)
 	before, during := opens.Add(-time.Hour), opens.Add(time.Hour)
 
 	// "No such record" reaches the client as message text carrying the mark

@@ -204,7 +204,9 @@ func TestBallotOnNetwork(t *testing.T) {
 	n := nettest.Start(t)
 	e := nettest.Election(netStates, netCandidates)
 	batcher := dialComponent(t, n, network.Batcher)
-	e.Batchers = []string{batcherName(t, n)}
+	if cn := batcherName(t, n); !slices.Equal(e.Batchers, []string{cn}) {
+		t.Fatalf("nettest.Election names batchers %q; the batcher's certificate is %q", e.Batchers, cn)
+	}
 	nettest.SetupElection(t, n, e)
 	r := newLedgerRun(batcher.Ballot(), e)
 

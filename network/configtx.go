@@ -122,8 +122,8 @@ func SmartBFTOptions() map[string]any {
 // are an orderer organisation of their own, with its orderer endpoints
 // (channel capability V3_0 has no global orderer addresses). Anchor peers are
 // part of each organisation, so they land in the genesis block and need no
-// later channel update.
-func WriteConfigtx(l Layout, ports Ports, consensus Consensus) error {
+// later channel update. Every endpoint is on its node's host in hosts.
+func WriteConfigtx(l Layout, ports Ports, hosts Placement, consensus Consensus) error {
 	var ordererOrgs []configtxOrg
 	for _, o := range PeerOrgs {
 		org := configtxOrg{
@@ -137,7 +137,7 @@ func WriteConfigtx(l Layout, ports Ports, consensus Consensus) error {
 		for i := 0; i < OrdererCount; i++ {
 			if OrdererOrg(i) == o {
 				listen, _, _ := ports.Orderer(i)
-				org.OrdererEndpoints = append(org.OrdererEndpoints, fmt.Sprintf("127.0.0.1:%d", listen))
+				org.OrdererEndpoints = append(org.OrdererEndpoints, hosts.Orderer(i).Join(listen))
 			}
 		}
 		ordererOrgs = append(ordererOrgs, org)
@@ -154,7 +154,7 @@ func WriteConfigtx(l Layout, ports Ports, consensus Consensus) error {
 				"Admins":      signature("OR('%s.admin')", o.MSPID),
 				"Endorsement": signature("OR('%s.peer')", o.MSPID),
 			},
-			AnchorPeers: []hostPort{{Host: "127.0.0.1", Port: listen}},
+			AnchorPeers: []hostPort{{Host: hosts.Peer(i).Addr, Port: listen}},
 		})
 	}
 
@@ -188,7 +188,7 @@ func WriteConfigtx(l Layout, ports Ports, consensus Consensus) error {
 		for i := 0; i < OrdererCount; i++ {
 			listen, _, _ := ports.Orderer(i)
 			cert := filepath.Join(l.OrdererNode(i), "tls", "server.crt")
-			consenters = append(consenters, raftConsenter{Host: "127.0.0.1", Port: listen, ClientTLSCert: cert, ServerTLSCert: cert})
+			consenters = append(consenters, raftConsenter{Host: hosts.Orderer(i).Addr, Port: listen, ClientTLSCert: cert, ServerTLSCert: cert})
 		}
 		orderer["OrdererType"] = "etcdraft"
 		orderer["EtcdRaft"] = map[string]any{"Consenters": consenters, "Options": RaftOptions}
@@ -197,7 +197,7 @@ func WriteConfigtx(l Layout, ports Ports, consensus Consensus) error {
 		for i := 0; i < OrdererCount; i++ {
 			listen, _, _ := ports.Orderer(i)
 			cert := filepath.Join(l.OrdererNode(i), "tls", "server.crt")
-			consenters = append(consenters, bftConsenter{ID: i + 1, Host: "127.0.0.1", Port: listen,
+			consenters = append(consenters, bftConsenter{ID: i + 1, Host: hosts.Orderer(i).Addr, Port: listen,
 				MSPID: OrdererOrg(i).OrdererMSPID, Identity: l.OrdererSignCert(i), ClientTLSCert: cert, ServerTLSCert: cert})
 		}
 		orderer["OrdererType"] = "BFT"

@@ -49,7 +49,7 @@ func TestConfigtxOrderersSplitAcrossOrganisations(t *testing.T) {
 	for _, consensus := range []Consensus{BFT, Raft} {
 		t.Run(string(consensus), func(t *testing.T) {
 			l := Layout{Dir: t.TempDir()}
-			if err := WriteConfigtx(l, Ports{Base: DefaultPortBase}, consensus); err != nil {
+			if err := WriteConfigtx(l, Ports{Base: DefaultPortBase}, OneHost(), consensus); err != nil {
 				t.Fatal(err)
 			}
 			data, err := os.ReadFile(filepath.Join(l.ConfigtxDir(), "configtx.yaml"))
@@ -106,7 +106,7 @@ func TestConfigtxOrderersSplitAcrossOrganisations(t *testing.T) {
 			}
 		})
 	}
-	if err := WriteConfigtx(Layout{Dir: t.TempDir()}, Ports{Base: DefaultPortBase}, "pbft"); err == nil {
+	if err := WriteConfigtx(Layout{Dir: t.TempDir()}, Ports{Base: DefaultPortBase}, OneHost(), "pbft"); err == nil {
 		t.Error("unknown consensus accepted")
 	}
 }

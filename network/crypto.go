@@ -33,27 +33,25 @@ type cryptoCount struct {
 	SANS  []string `yaml:"SANS,omitempty"`
 }
 
-// loopbackSANs lets clients verify node certificates when dialling 127.0.0.1.
-var loopbackSANs = []string{"localhost", "127.0.0.1"}
-
 // WriteCryptoConfig writes cryptogen's input: per organisation, one peer
 // (plus Admin and the client users the Components use: User1, User2, ...)
 // under its peer MSP and OrderersPerOrg orderers (plus
 // Admin) under its orderer MSP, all with node OUs so policies can name peer,
-// orderer, client and admin roles.
-func WriteCryptoConfig(l Layout) error {
+// orderer, client and admin roles. Each node's TLS certificate also names
+// its host (Host.SANs), so clients verify it at the address they dial.
+func WriteCryptoConfig(l Layout, hosts Placement) error {
 	var spec cryptoSpec
 	for _, o := range PeerOrgs {
 		ord := cryptoOrg{Name: o.Name + "Orderer", Domain: o.OrdererDomain, EnableNodeOUs: true}
 		for i := 0; i < OrdererCount; i++ {
 			if OrdererOrg(i) == o {
-				ord.Specs = append(ord.Specs, cryptoHost{Hostname: fmt.Sprintf("orderer%d", i), SANS: loopbackSANs})
+				ord.Specs = append(ord.Specs, cryptoHost{Hostname: fmt.Sprintf("orderer%d", i), SANS: hosts.Orderer(i).SANs()})
 			}
 		}
 		spec.OrdererOrgs = append(spec.OrdererOrgs, ord)
 		spec.PeerOrgs = append(spec.PeerOrgs, cryptoOrg{
 			Name: o.Name, Domain: o.Domain, EnableNodeOUs: true,
-			Template: &cryptoCount{Count: 1, SANS: loopbackSANs},
+			Template: &cryptoCount{Count: 1, SANS: hosts.Org(o).SANs()},
 			Users:    &cryptoCount{Count: usersOf(o.Name)},
 		})
 	}

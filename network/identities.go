@@ -31,6 +31,18 @@ var (
 	Admin    = Component{Name: "admin", Org: "Commission", User: "Admin"}
 )
 
+// CommonName is the subject common name of the component's certificate as
+// cryptogen issues it, "User1@commission.votechain.test": the name an
+// election record's batchers list uses. CommonName reads it from the file.
+func (c Component) CommonName() string {
+	for _, o := range PeerOrgs {
+		if o.Name == c.Org {
+			return c.User + "@" + o.Domain
+		}
+	}
+	return ""
+}
+
 // Components lists every component with an identity.
 var Components = []Component{Batcher, Gateway, Explorer, Admin}
 

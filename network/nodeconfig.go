@@ -74,25 +74,26 @@ type ExternalBuilder struct {
 }
 
 // PeerSettings are the project's changes to Fabric's core.yaml for the peer of
-// the i-th organisation in PeerOrgs.
-func PeerSettings(l Layout, ports Ports, i int, builderDir string) Settings {
+// the i-th organisation in PeerOrgs, listening on its host in hosts.
+func PeerSettings(l Layout, ports Ports, hosts Placement, i int, builderDir string) Settings {
 	o := PeerOrgs[i]
 	listen, ccListen, ops := ports.Peer(i)
 	node := l.PeerNode(o)
-	addr := fmt.Sprintf("127.0.0.1:%d", listen)
+	host := hosts.Peer(i)
+	addr := host.Join(listen)
 	var bootstrap []string
 	for j := range PeerOrgs {
 		if j != i {
 			other, _, _ := ports.Peer(j)
-			bootstrap = append(bootstrap, fmt.Sprintf("127.0.0.1:%d", other))
+			bootstrap = append(bootstrap, hosts.Peer(j).Join(other))
 		}
 	}
 	return Settings{
 		"peer.id":                      o.PeerHost(),
 		"peer.listenAddress":           addr,
 		"peer.address":                 addr,
-		"peer.chaincodeListenAddress":  fmt.Sprintf("127.0.0.1:%d", ccListen),
-		"peer.chaincodeAddress":        fmt.Sprintf("127.0.0.1:%d", ccListen),
+		"peer.chaincodeListenAddress":  host.Join(ccListen),
+		"peer.chaincodeAddress":        host.Join(ccListen),
 		"peer.localMspId":              o.MSPID,
 		"peer.mspConfigPath":           filepath.Join(node, "msp"),
 		"peer.fileSystemPath":          l.NodeDataDir(o.PeerHost()),
@@ -106,7 +107,7 @@ func PeerSettings(l Layout, ports Ports, i int, builderDir string) Settings {
 		"peer.tls.rootcert.file":       l.TLSRootBundle(),
 		"peer.tls.clientRootCAs.files": []string{l.TLSRootBundle()},
 		"ledger.snapshots.rootDir":     filepath.Join(l.NodeDataDir(o.PeerHost()), "snapshots"),
-		"operations.listenAddress":     fmt.Sprintf("127.0.0.1:%d", ops),
+		"operations.listenAddress":     host.Join(ops),
 		"metrics.provider":             "prometheus",
 		// No Docker: an empty endpoint makes the peer create no Docker client,
 		// and chaincode runs as a service through the project's builder.
@@ -159,16 +160,17 @@ const BlockCensorshipTimeout = 5 * time.Second
 // orderer i: TLS everywhere (trusting both organisations' orderer TLS CAs),
 // no system channel (the channel participation API creates the channel),
 // cluster traffic on the main listener, an admin endpoint that only its own
-// organisation's orderer admin may call.
-func OrdererSettings(l Layout, ports Ports, i int) Settings {
+// organisation's orderer admin may call; all on its host in hosts.
+func OrdererSettings(l Layout, ports Ports, hosts Placement, i int) Settings {
 	listen, admin, ops := ports.Orderer(i)
+	host := hosts.Orderer(i)
 	node := l.OrdererNode(i)
 	org := OrdererOrg(i)
 	tls := func(f string) string { return filepath.Join(node, "tls", f) }
 	adminCA := filepath.Join(l.ordererOrg(org), "users", "Admin@"+org.OrdererDomain, "tls", "ca.crt")
 	data := l.NodeDataDir(OrdererProcess(i))
 	return Settings{
-		"General.ListenAddress":                   "127.0.0.1",
+		"General.ListenAddress":                   host.Addr,
 		"General.ListenPort":                      listen,
 		"General.TLS.Enabled":                     true,
 		"General.TLS.PrivateKey":                  tls("server.key"),
@@ -183,9 +185,9 @@ func OrdererSettings(l Layout, ports Ports, i int) Settings {
 		"FileLedger.Location":                     data,
 		"Consensus.WALDir":                        filepath.Join(data, "wal"),
 		"Consensus.SnapDir":                       filepath.Join(data, "snapshot"),
-		"Operations.ListenAddress":                fmt.Sprintf("127.0.0.1:%d", ops),
+		"Operations.ListenAddress":                host.Join(ops),
 		"Metrics.Provider":                        "prometheus",
-		"Admin.ListenAddress":                     fmt.Sprintf("127.0.0.1:%d", admin),
+		"Admin.ListenAddress":                     host.Join(admin),
 		"Admin.TLS.Enabled":                       true,
 		"Admin.TLS.PrivateKey":                    tls("server.key"),
 		"Admin.TLS.Certificate":                   tls("server.crt"),

@@ -37,14 +37,16 @@ type Identity struct {
 	Key  string `json:"key"`
 }
 
-// BuildProfile describes the network at l with the given ports.
-func BuildProfile(l Layout, ports Ports) (Profile, error) {
+// BuildProfile describes the network at l with the given ports and hosts:
+// clients dial each node at its host's address and verify its TLS
+// certificate against that address (one of its SANs).
+func BuildProfile(l Layout, ports Ports, hosts Placement) (Profile, error) {
 	p := Profile{Channel: ChannelName, Chaincode: ChaincodeName, Orgs: map[string]OrgProfile{}}
 	for i, o := range PeerOrgs {
 		listen, _, _ := ports.Peer(i)
 		op := OrgProfile{
 			MSPID: o.MSPID,
-			Peer:  Endpoint{Address: fmt.Sprintf("127.0.0.1:%d", listen), TLSRootPEM: l.PeerTLSCA(o), ServerName: "127.0.0.1"},
+			Peer:  Endpoint{Address: hosts.Peer(i).Join(listen), TLSRootPEM: l.PeerTLSCA(o), ServerName: hosts.Peer(i).Addr},
 			Users: map[string]Identity{},
 		}
 		users := []string{"Admin"}
@@ -62,7 +64,8 @@ func BuildProfile(l Layout, ports Ports) (Profile, error) {
 	}
 	for i := 0; i < OrdererCount; i++ {
 		listen, _, _ := ports.Orderer(i)
-		p.Orderers = append(p.Orderers, Endpoint{Address: fmt.Sprintf("127.0.0.1:%d", listen), TLSRootPEM: l.OrdererTLSCA(OrdererOrg(i)), ServerName: "127.0.0.1"})
+		h := hosts.Orderer(i)
+		p.Orderers = append(p.Orderers, Endpoint{Address: h.Join(listen), TLSRootPEM: l.OrdererTLSCA(OrdererOrg(i)), ServerName: h.Addr})
 	}
 	return p, nil
 }

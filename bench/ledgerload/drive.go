@@ -44,8 +44,8 @@ type DriveResult struct {
 	Counted     int            `json:"counted"`
 	Rejected    int            `json:"rejected"`
 	Reasons     map[string]int `json:"rejected_reasons,omitempty"`
-	CountedPerS float64        `json:"counted_per_s"` // counted in the measured window, per second
-	RollOut     bool           `json:"roll_exhausted,omitempty"`
+	CountedPerS float64        `json:"counted_per_s"`            // counted in the measured window, per second
+	RollOut     bool           `json:"roll_exhausted,omitempty"` // the drive ended early: every voter of Drive.Roll was cast
 	// RollTaken is, per state, how many of Drive.Roll's voters went into
 	// submitted batches (a prefix of each state's voters); the rest were
 	// not cast and may be used by a later drive.
@@ -99,13 +99,13 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// rollOut: a submitter found the queue closed and empty.
 	var rollOut atomic.Bool
 	go func() { // keep the queue topped up; closed when the roll runs out
 		for {
 			b, err := build()
 			if err != nil {
 				if errors.Is(err, errRollOut) {
-					rollOut.Store(true)
 					close(ready)
 				}
 				return
@@ -135,6 +135,7 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 				select {
 				case next, ok := <-ready:
 					if !ok {
+						rollOut.Store(true)
 						return
 					}
 					b = next

@@ -250,7 +250,26 @@ func (g *Generator) Counts() (fresh, duplicate, ineligible int64) {
 func (g *Generator) Remaining() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.roll.Size() - len(g.sent)
+	n := 0
+	for i, vs := range g.roll.Voters {
+		n += len(vs) - g.next[i]
+	}
+	return n
+}
+
+// TakeUnsent removes the roll voters not yet sent fresh from the generator
+// and returns them, per state in roll order: once the intake phases are
+// over they can vote another way (the ledger drives). Later attempts of
+// the generator find the roll exhausted.
+func (g *Generator) TakeUnsent() *Roll {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := &Roll{States: g.roll.States, Voters: make([][]roll.Entry, len(g.roll.States))}
+	for i, vs := range g.roll.Voters {
+		out.Voters[i] = vs[g.next[i]:]
+		g.next[i] = len(vs)
+	}
+	return out
 }
 
 // Targeter returns a vegeta targeter posting the generator's votes to url.

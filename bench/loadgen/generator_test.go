@@ -92,18 +92,7 @@ func TestResendTargeterSendsOnlyVotersAlreadySent(t *testing.T) {
 	if _, err := g.ResendTargeter("http://x/api/v1/vote", 1); err == nil {
 		t.Fatal("resend before any voter was sent accepted")
 	}
-	first := map[string]bool{}
-	for range 20 {
-		body, _, err := g.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v voteBody
-		if err := json.Unmarshal(body, &v); err != nil {
-			t.Fatal(err)
-		}
-		first[v.VoterID] = true
-	}
+	first := sendFresh(t, g, 20)
 	mark := g.SentFresh()
 	for range 30 { // later voters must not be re-sent
 		if _, _, err := g.Next(); err != nil {
@@ -131,4 +120,48 @@ func TestResendTargeterSendsOnlyVotersAlreadySent(t *testing.T) {
 	if _, dup, _ := g.Counts(); dup-dupBefore != 200 {
 		t.Fatalf("%d re-sends counted as duplicates, want 200", dup-dupBefore)
 	}
+}
+
+// TestGeneratorTakeUnsent: the voters taken are exactly those never sent
+// fresh, and the generator sends none of them afterwards.
+func TestGeneratorTakeUnsent(t *testing.T) {
+	r := testRoll(map[string]int{"CA": 500, "MI": 300}, "CA", "MI")
+	g, err := NewGenerator(r, []string{"alice"}, Mix{}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := sendFresh(t, g, 600)
+	left := g.TakeUnsent()
+	if left.Size() != 800-len(sent) || g.Remaining() != 0 {
+		t.Fatalf("took %d voters, %d remain in the generator; want %d and 0", left.Size(), g.Remaining(), 800-len(sent))
+	}
+	for i, vs := range left.Voters {
+		for _, v := range vs {
+			if sent[v.VoterID] || v.State != left.States[i] {
+				t.Fatalf("voter %s (%s) taken under %s; sent before: %v", v.VoterID, v.State, left.States[i], sent[v.VoterID])
+			}
+		}
+	}
+	if _, _, err := g.Next(); !errors.Is(err, ErrRollExhausted) {
+		t.Fatalf("Next after TakeUnsent: %v; want ErrRollExhausted", err)
+	}
+}
+
+// sendFresh makes n attempts of a generator without duplicates or
+// ineligible voters and returns the voter ids sent.
+func sendFresh(t *testing.T, g *Generator, n int) map[string]bool {
+	t.Helper()
+	sent := map[string]bool{}
+	for range n {
+		body, _, err := g.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v voteBody
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatal(err)
+		}
+		sent[v.VoterID] = true
+	}
+	return sent
 }

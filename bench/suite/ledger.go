@@ -38,13 +38,29 @@ func (r *run) drive(ctx context.Context, name string, d ledgerload.Drive) ledger
 	return r.driveOn(ctx, r.own(), name, d)
 }
 
-// driveOn runs one ledger drive on lt as CPU phase name and books it.
+// driveOn runs one ledger drive on lt as CPU phase name and books it. On
+// the run's network it casts the driver roll's voters, and does not run
+// (the run fails, ErrDriverVoters) if they might not cover it; another
+// network's ledger holds no roll, so any voter counts there.
 func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d ledgerload.Drive) ledgerload.DriveResult {
+	if r.fatal != nil {
+		return ledgerload.DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight}
+	}
 	d.SeqBase, r.nextSeq = r.nextSeq, r.nextSeq+seqsPerDrive
 	if d.Prebuilt == 0 {
 		d.Prebuilt = max(400, 2*d.InFlight)
 	}
-	d.Roll = r.driverRoll
+	if lt.ledger == r.ledger {
+		need := r.cfg.Plan.driveVoters(d.VotesPerTx, d.InFlight, d.Warmup+d.Duration)
+		if d.StopAfter > 0 {
+			need = min(need, d.StopAfter+d.InFlight*d.VotesPerTx)
+		}
+		if err := r.enoughVoters(name, need); err != nil {
+			r.fail(err)
+			return ledgerload.DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight}
+		}
+		d.Roll = r.driverRoll
+	}
 	r.say("%s: %d votes/tx, %d in flight, %s, %d roll voters left", name, d.VotesPerTx, d.InFlight, d.Duration, len(d.Roll))
 	lt.book.Begin(name)
 	from := time.Now()
@@ -65,7 +81,7 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 		r.note("%s: the chaincode rejected %d of the %d driver votes it committed (%v): the votes/s include refusals; counted %.0f/s", name, res.Rejected, res.AllVotes, res.Reasons, res.CountedPerS)
 	}
 	if res.RollOut {
-		r.note("%s: the roll voters kept for the ledger drives ran out; the drive ended early (raise --driver-voters)", name)
+		r.fail(fmt.Errorf("%w: %s ran out of them after %d votes, faster than --drive-rate %.0f votes/s allows for: raise it", ErrDriverVoters, name, res.AllVotes, r.cfg.Plan.DriveRate))
 	}
 	return res
 }

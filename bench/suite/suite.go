@@ -66,6 +66,11 @@ type Plan struct {
 	NaiveDur      time.Duration
 	GrowTo        uint64        // votes on the ledger before the grown ceiling (0: no growth phase)
 	FillLimit     time.Duration // longest fill
+	// DriveRate and DriveTxRate bound what a drive may commit per second
+	// (votes, transactions): they size the roll voters each drive may
+	// cast (Plan.DriverVoters). A drive faster than them ends the run.
+	DriveRate   float64
+	DriveTxRate float64
 	// OtherConsensus measures the fresh-ledger ceiling of the consensus the
 	// run's network does not use, on a second network brought up for it.
 	OtherConsensus bool
@@ -106,6 +111,7 @@ var DefaultPlan = Plan{
 	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 20 * time.Second,
 	NaiveFlight: 200, NaiveDur: 15 * time.Second,
 	GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true,
+	DriveRate: 10_000, DriveTxRate: 1_000, // measured here at most: 6,640 votes/s, 198 tx/s
 
 	ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
 	RampRates: []float64{500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000}, RampStep: 4 * time.Second,
@@ -140,6 +146,7 @@ type run struct {
 	best        ledgerload.DriveResult // the sweep's best setting
 	stormPool   int                    // voters sent fresh by the end of the referendum
 	stormUnsure int                    // of them, first attempts answered 503 or not at all
+	fatal       error                  // ends the run after the current phase (fail)
 
 	mu     sync.Mutex
 	queued *measure.Series // queue depth samples (max per second)
@@ -356,6 +363,9 @@ func (r *run) phases(ctx context.Context) error {
 	rep := r.rep
 	// The ledger side on a fresh ledger, before any vote comes in.
 	r.sweep(ctx)
+	if r.fatal != nil {
+		return r.fatal
+	}
 
 	if err := r.votes(ctx); loadgen.IsExhausted(err) {
 		r.note("the intake phases stopped early: %v", err)
@@ -368,8 +378,14 @@ func (r *run) phases(ctx context.Context) error {
 	if err := r.storm(ctx); err != nil {
 		r.note("duplicate storm: %v", err)
 	}
+	if err := r.handOver(ctx); err != nil {
+		return err
+	}
 
 	r.ceilingAndNaive(ctx)
+	if r.fatal != nil {
+		return r.fatal
+	}
 	if c := rep.Ceiling.CountedPerS; c > 0 {
 		rep.Pace21.DrainOverCeiling = rep.Surge.DrainPerS / c
 	}
@@ -377,6 +393,9 @@ func (r *run) phases(ctx context.Context) error {
 	r.lossCheck(ctx)
 	r.ledgerSize(ctx)
 	r.grow(ctx)
+	if r.fatal != nil {
+		return r.fatal
+	}
 	if r.cfg.Plan.OtherConsensus {
 		r.otherConsensus(ctx)
 	}

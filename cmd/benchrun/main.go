@@ -57,7 +57,8 @@ func run(args []string) error {
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
 	portBase := fs.Int("port-base", 32000, "first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399)")
 	voters := fs.Int("voters", 2_500_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out")
-	driverVoters := fs.Int("driver-voters", 1_000_000, "more voters on the roll, kept for the ledger drives so the sealed roll counts their votes (default 400,000 with --quick); a drive ends early if they run out")
+	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
+	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
@@ -95,7 +96,7 @@ func run(args []string) error {
 	}
 	defer logFile.Close()
 	plan := suite.DefaultPlan
-	plan.GrowTo = *growTo
+	plan.GrowTo, plan.DriveRate = *growTo, *driveRate
 	if *quick {
 		plan = quickPlan(plan)
 		if !setFlags["grow-to"] {
@@ -104,9 +105,9 @@ func run(args []string) error {
 		if !setFlags["voters"] {
 			*voters = 1_000_000
 		}
-		if !setFlags["driver-voters"] {
-			*driverVoters = 400_000
-		}
+	}
+	if *driverVoters <= 0 {
+		*driverVoters = plan.DriverVoters()
 	}
 	cfg := suite.Config{
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: "config/election.json",
@@ -132,6 +133,9 @@ func run(args []string) error {
 	fmt.Fprintf(os.Stderr, "\nreport: %s/report.md (and report.json, report.svg)\n", out)
 	for _, t := range rep.Targets {
 		fmt.Fprintf(os.Stderr, "  %-45s %-12s %-50s %s\n", t.Name, t.Goal, t.Measured, t.Margin)
+	}
+	if errors.Is(err, suite.ErrDriverVoters) {
+		return fmt.Errorf("the run ended early: %w", err) // the run's set-up was short, not the machine
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun: the run ended early:", err)

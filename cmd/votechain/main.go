@@ -39,7 +39,7 @@ func run(ctx context.Context) error {
 	dir := fs.String("dir", ".run", "run folder")
 	net := cli.NetworkFlags(fs)
 	binDir := fs.String("bin", "bin", "folder of the project's commands")
-	election := fs.String("election", "config/election.json", "election template for a new election: id, name, states, candidates")
+	election := fs.String("election", "config/election.json", "election template for a new election: id, name, states, candidates, batchers")
 	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
 	voters := fs.Int("voters", 100_000, "synthetic voters on the roll of a new election")
 	batchers := fs.Int("batchers", 1, "batcher processes")

@@ -183,7 +183,8 @@ func setupTx(t *testing.T, id string, e ballot.Election) ledgertest.Tx {
 func TestRefusedVotesRecounted(t *testing.T) {
 	e := ballot.Election{ID: "e", Name: "E", States: []string{"CA"}, Candidates: []string{"alice", "bob"},
 		OpensAt: time.Date(2026, 11, 3, 7, 0, 0, 0, time.UTC), ClosesAt: time.Date(2026, 11, 3, 20, 0, 0, 0, time.UTC),
-		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured}
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured,
+		Batchers: []string{"User1@commission.votechain.test"}}
 	early := vote("CA", 2, "bob")
 	early.CastAt = e.OpensAt.Add(-time.Second).UnixMilli()
 	b := build(t, "CA", 1, vote("CA", 1, "alice"), early, vote("CA", 3, "mallory"), vote("CA", 1, "bob"))

@@ -42,7 +42,8 @@ func TestElectionAndReasonsKept(t *testing.T) {
 
 	e := ballot.Election{ID: "e", Name: "E", States: []string{"CA"}, Candidates: []string{"alice"},
 		OpensAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), ClosesAt: time.Now().Add(time.Hour).UTC().Truncate(time.Second),
-		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured}
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured,
+		Batchers: []string{"User1@commission.votechain.test"}}
 	election, _ := json.Marshal(e)
 	votes := []ballot.Vote{
 		{ID: "00000000000000000000000000000001", State: "CA", Nullifier: ballot.HashHex([32]byte{1}), Candidate: "alice", CastAt: e.OpensAt.UnixMilli()},

@@ -88,7 +88,8 @@ func TestCacheStaleBound(t *testing.T) {
 func TestFile(t *testing.T) {
 	dir := t.TempDir()
 	e := ballot.Election{ID: "e1", Name: "E", States: []string{"CA"}, Candidates: []string{"alice"},
-		OpensAt: time.Unix(0, 0).UTC(), ClosesAt: time.Unix(3600, 0).UTC(), RollRoot: strings.Repeat("a", 64), Status: ballot.StatusConfigured}
+		OpensAt: time.Unix(0, 0).UTC(), ClosesAt: time.Unix(3600, 0).UTC(), RollRoot: strings.Repeat("a", 64), Status: ballot.StatusConfigured,
+		Batchers: []string{"User1@commission.votechain.test"}}
 	data, _ := json.Marshal(e)
 	good := filepath.Join(dir, "good.json")
 	bad := filepath.Join(dir, "bad.json")

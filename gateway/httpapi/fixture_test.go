@@ -95,6 +95,7 @@ func testElection() *ballot.Election {
 		ClosesAt: time.Now().Add(time.Hour),
 		RollRoot: strings.Repeat("0", 64),
 		Status:   ballot.StatusConfigured,
+		Batchers: []string{"User1@commission.votechain.test"},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,8 +25,31 @@ type Spec struct {
 	Bin  string   // absolute path of the executable
 	Args []string // arguments after the executable
 	Env  []string // added to a clean environment
-	Port int      // the process is ready when this 127.0.0.1 port accepts connections (0: once started)
+	Port int      // the process is ready when Addr:Port accepts connections (0: once started)
+	Addr string   // the address it listens on; empty for 127.0.0.1
 	Dir  string   // working directory; empty for the caller's
+	// Netns is the Linux network namespace to run it in (`ip netns exec`,
+	// which execs the executable in place, so the PID is the process's
+	// own); empty for the caller's. The caller must reach Addr from its own
+	// namespace (a test's bridge does that).
+	Netns string
+}
+
+// ListenAddr is where the process is ready: Addr (127.0.0.1 if empty) and Port.
+func (p Spec) ListenAddr() string {
+	addr := p.Addr
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
+	return net.JoinHostPort(addr, strconv.Itoa(p.Port))
+}
+
+// command is the command line that starts p.
+func (p Spec) command() *exec.Cmd {
+	if p.Netns == "" {
+		return exec.Command(p.Bin, p.Args...)
+	}
+	return exec.Command("ip", append([]string{"netns", "exec", p.Netns, p.Bin}, p.Args...)...)
 }
 
 // cleanEnv is the caller's environment without Fabric settings, so a stray
@@ -54,7 +78,7 @@ func Start(ctx context.Context, p Spec, logPath string) (int, error) {
 		return 0, fmt.Errorf("%s: open log: %w", p.Name, err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(p.Bin, p.Args...)
+	cmd := p.command()
 	cmd.Env = CleanEnv(p.Env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Dir = p.Dir
@@ -70,7 +94,7 @@ func Start(ctx context.Context, p Spec, logPath string) (int, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	addr := fmt.Sprintf("127.0.0.1:%d", p.Port)
+	addr := p.ListenAddr()
 	for {
 		select {
 		case err := <-exited:
@@ -147,8 +171,17 @@ func waitGone(pid int, bin string, d time.Duration) bool {
 }
 
 // PortFree reports whether nothing listens on 127.0.0.1:port.
-func PortFree(port int) bool {
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+func PortFree(port int) bool { return AddrFree("127.0.0.1", port) }
+
+// AddrFree reports whether nothing listens on addr:port. An address that
+// is not this namespace's (another host's, or a network namespace's behind
+// a bridge) cannot be checked from here and counts as free: a process that
+// then cannot bind it says so in its log.
+func AddrFree(addr string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return true
+	}
 	if err != nil {
 		return false
 	}

@@ -75,6 +75,9 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 		if existing.RollRoot != summary.Root {
 			return fmt.Errorf("roll root %s in Redis differs from the ledger's %s", summary.Root, existing.RollRoot)
 		}
+		if err := s.checkBatchers(existing, "the election on the ledger"); err != nil {
+			return err
+		}
 		s.log.Info("election on the ledger", "id", existing.ID, "states", len(existing.States), "closes_at", existing.ClosesAt)
 		if err := s.sealRoll(ctx, ledger, summary); err != nil {
 			s.log.Warn("the roll is not sealed on the ledger: eligibility is not enforced", "err", err)
@@ -88,9 +91,6 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	now := time.Now().UTC().Truncate(time.Second)
 	e.OpensAt, e.ClosesAt = now, now.Add(s.cfg.Window)
 	e.RollRoot, e.Status = summary.Root, ballot.StatusConfigured
-	if e.Batchers, err = s.batchers(); err != nil {
-		return err
-	}
 	if err := ledger.SetupElection(ctx, e); err != nil {
 		return err
 	}
@@ -115,8 +115,18 @@ func (s *Stack) sealRoll(ctx context.Context, ledger *fabricclient.Ballot, summa
 	return nil
 }
 
-// template reads the election template (id, name, states, contests).
+// template reads the election template (id, name, states, contests,
+// batchers) and checks that it lets the batcher processes commit.
 func (s *Stack) template() (ballot.Election, error) {
+	e, err := s.readTemplate()
+	if err != nil {
+		return e, err
+	}
+	return e, s.checkBatchers(&e, "election template "+s.cfg.Election)
+}
+
+// readTemplate reads and strictly decodes the election template.
+func (s *Stack) readTemplate() (ballot.Election, error) {
 	var e ballot.Election
 	data, err := os.ReadFile(s.cfg.Election)
 	if err != nil {
@@ -167,16 +177,26 @@ func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte, 
 	return summary, nil
 }
 
-// batchers names the batcher identity for the election record: only it may
-// commit batches.
-func (s *Stack) batchers() ([]string, error) {
+// checkBatchers refuses an election record (what names where it comes
+// from) whose batchers do not include the identity the batcher processes
+// sign with, read from their profile's certificate: their batches would
+// all be refused.
+func (s *Stack) checkBatchers(e *ballot.Election, what string) error {
 	profile, err := network.LoadProfile(s.net.Layout().ComponentProfile(network.Batcher.Name))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cn, err := network.CommonName(profile.Orgs[network.Batcher.Org].Users[network.Batcher.User].Cert)
 	if err != nil {
-		return nil, fmt.Errorf("batcher identity: %w", err)
+		return fmt.Errorf("batcher identity: %w", err)
 	}
-	return []string{cn}, nil
+	return batcherListed(e, what, cn)
+}
+
+// batcherListed refuses e unless its batchers list cn.
+func batcherListed(e *ballot.Election, what, cn string) error {
+	if !e.MayCommit(cn) {
+		return fmt.Errorf(`%s: "batchers" %q does not name the batcher processes' identity %q, so their batches would be refused: add it to "batchers" (only the identities listed may commit)`, what, e.Batchers, cn)
+	}
+	return nil
 }

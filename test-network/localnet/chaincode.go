@@ -39,7 +39,7 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	for i, o := range network.PeerOrgs {
-		addr := fmt.Sprintf("127.0.0.1:%d", n.ports.ChaincodeServer(i, next.Slot))
+		addr := n.Hosts().Peer(i).Join(n.ports.ChaincodeServer(i, next.Slot))
 		pkg, err := network.NewChaincodePackage(label, addr)
 		if err != nil {
 			return false, err
@@ -128,7 +128,7 @@ func (n *Network) approveAndCommit(ctx context.Context, cc chaincodeState) error
 	args := append([]string{"lifecycle", "chaincode", "commit"}, definition...)
 	for i := range network.PeerOrgs {
 		listen, _, _ := n.ports.Peer(i)
-		args = append(args, "--peerAddresses", fmt.Sprintf("127.0.0.1:%d", listen), "--tlsRootCertFiles", n.layout.PeerTLSCA(network.PeerOrgs[i]))
+		args = append(args, "--peerAddresses", n.Hosts().Peer(i).Join(listen), "--tlsRootCertFiles", n.layout.PeerTLSCA(network.PeerOrgs[i]))
 	}
 	if err := n.retryPeer(ctx, n.peerAdminEnv(0), "new definition must be sequence", args...); err != nil {
 		return fmt.Errorf("commit chaincode definition: %w", err)

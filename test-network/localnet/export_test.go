@@ -16,10 +16,10 @@ func (n *Network) InvokeThroughOrderer(ctx context.Context, i int, key, value st
 	listen, _, _ := n.ports.Orderer(i)
 	args := []string{"chaincode", "invoke", "-C", network.ChannelName, "-n", network.ChaincodeName,
 		"-c", fmt.Sprintf(`{"Args":["probe:Put",%q,%q]}`, key, value),
-		"-o", fmt.Sprintf("127.0.0.1:%d", listen), "--tls", "--cafile", n.layout.OrdererTLSRoots()}
+		"-o", n.Hosts().Orderer(i).Join(listen), "--tls", "--cafile", n.layout.OrdererTLSRoots()}
 	for j, o := range network.PeerOrgs {
 		peer, _, _ := n.ports.Peer(j)
-		args = append(args, "--peerAddresses", fmt.Sprintf("127.0.0.1:%d", peer), "--tlsRootCertFiles", n.layout.PeerTLSCA(o))
+		args = append(args, "--peerAddresses", n.Hosts().Peer(j).Join(peer), "--tlsRootCertFiles", n.layout.PeerTLSCA(o))
 	}
 	_, err := proc.Run(ctx, n.peerAdminEnv(0), n.bin("peer"), args...)
 	return err

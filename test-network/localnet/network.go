@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"syscall"
 	"time"
@@ -33,16 +34,26 @@ type Config struct {
 	// existing instance keeps the consensus it was created with: asking for
 	// another one is an error.
 	Consensus network.Consensus
-	Log       *slog.Logger // progress; nil discards
+	// Hosts places the nodes on hosts (network.Placement); the zero value is
+	// network.OneHost, every node on 127.0.0.1. An existing instance keeps
+	// the placement it was created with.
+	Hosts network.Placement
+	// Netns maps a host's name to the Linux network namespace its nodes run
+	// in (a test standing in for separate machines, see Config.Hosts); the
+	// nodes of a host not in it run in the caller's namespace. Bundles
+	// (network.WriteBundles) are what real machines run instead.
+	Netns map[string]string
+	Log   *slog.Logger // progress; nil discards
 }
 
 // state is what the instance remembers between commands (state.json).
 type state struct {
-	PortBase  int               `json:"port_base"`
-	Consensus network.Consensus `json:"consensus"`
-	Created   bool              `json:"created"` // channel joined and chaincode committed
-	PIDs      map[string]int    `json:"pids"`
-	Chaincode chaincodeState    `json:"chaincode"`
+	PortBase  int                `json:"port_base"`
+	Consensus network.Consensus  `json:"consensus"`
+	Hosts     *network.Placement `json:"hosts,omitempty"` // absent: network.OneHost
+	Created   bool               `json:"created"`         // channel joined and chaincode committed
+	PIDs      map[string]int     `json:"pids"`
+	Chaincode chaincodeState     `json:"chaincode"`
 }
 
 type chaincodeState struct {
@@ -76,6 +87,12 @@ func New(cfg Config) (*Network, error) {
 	if _, err := network.ParseConsensus(string(cfg.Consensus)); err != nil {
 		return nil, err
 	}
+	if cfg.Hosts.Orgs == nil {
+		cfg.Hosts = network.OneHost()
+	}
+	if err := cfg.Hosts.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.PortBase <= 1024 || cfg.PortBase > 65000 {
 		return nil, fmt.Errorf("port base %d out of range: choose 1025..65000", cfg.PortBase)
 	}
@@ -99,6 +116,15 @@ func (n *Network) Consensus() network.Consensus { return n.state.Consensus }
 
 // Ports is the instance's port plan.
 func (n *Network) Ports() network.Ports { return n.ports }
+
+// Hosts is the instance's placement: the one it was created with, or the
+// one it will be created with.
+func (n *Network) Hosts() network.Placement {
+	if n.state.Hosts == nil {
+		return network.OneHost()
+	}
+	return *n.state.Hosts
+}
 
 // Profile reads the connection profile written at bring-up.
 func (n *Network) Profile() (network.Profile, error) { return network.LoadProfile(n.layout.Profile()) }
@@ -127,7 +153,11 @@ func (n *Network) loadState() error {
 // freshState is the state of an instance not yet created.
 func (n *Network) freshState() state {
 	consensus, _ := network.ParseConsensus(string(n.cfg.Consensus)) // checked in New
-	return state{PortBase: n.cfg.PortBase, Consensus: consensus, PIDs: map[string]int{}}
+	st := state{PortBase: n.cfg.PortBase, Consensus: consensus, PIDs: map[string]int{}}
+	if !reflect.DeepEqual(n.cfg.Hosts, network.OneHost()) {
+		st.Hosts = &n.cfg.Hosts
+	}
+	return st
 }
 
 func (n *Network) saveState() error {
@@ -181,6 +211,9 @@ func (n *Network) Up(ctx context.Context) error {
 		return fmt.Errorf("the instance in %s was created with consensus %s, not %s: use --consensus %s, or wipe it with `vcnet down --wipe`",
 			n.cfg.Dir, n.state.Consensus, n.cfg.Consensus, n.state.Consensus)
 	}
+	if !reflect.DeepEqual(n.cfg.Hosts, n.Hosts()) {
+		return fmt.Errorf("the instance in %s was created with other hosts (%v): wipe it with `vcnet down --wipe` to place it anew", n.cfg.Dir, n.Hosts().Hosts())
+	}
 	if !n.state.Created {
 		if err := n.checkFreshDir(); err != nil {
 			return err
@@ -220,11 +253,12 @@ func (n *Network) checkFreshDir() error {
 // checkPorts fails with the port's owner if a port this instance needs for a
 // process that is not running is taken.
 func (n *Network) checkPorts() error {
+	addrs := n.nodeAddrs()
 	for _, np := range n.ports.NetworkPorts() {
 		if n.running(np.Process) {
 			continue
 		}
-		if !proc.PortFree(np.Port) {
+		if !proc.AddrFree(addrs[np.Process], np.Port) {
 			return fmt.Errorf("port %d (%s %s) is in use by another process: stop it (`ss -ltnp 'sport = :%d'` shows which) or choose another port base with --port-base / VOTECHAIN_PORT_BASE",
 				np.Port, np.Process, np.Role, np.Port)
 		}

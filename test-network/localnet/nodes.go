@@ -12,27 +12,43 @@ import (
 
 // processes is every long-running process of the instance, by name. The
 // chaincode servers run the build recorded in the state (slot and package id).
+// Each runs on its host (Config.Hosts), in the host's namespace if it has one.
 func (n *Network) processes() map[string]proc.Spec {
 	out := map[string]proc.Spec{}
+	hosts := n.Hosts()
 	for i := 0; i < network.OrdererCount; i++ {
 		name := network.OrdererProcess(i)
 		listen, _, _ := n.ports.Orderer(i)
-		out[name] = proc.Spec{Name: name, Bin: n.bin("orderer"), Port: listen,
+		h := hosts.Orderer(i)
+		out[name] = proc.Spec{Name: name, Bin: n.bin("orderer"), Port: listen, Addr: h.Addr, Netns: n.cfg.Netns[h.Name],
 			Env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
 	}
 	for i, o := range network.PeerOrgs {
 		name := network.PeerProcess(o)
 		listen, _, _ := n.ports.Peer(i)
-		out[name] = proc.Spec{Name: name, Bin: n.bin("peer"), Args: []string{"node", "start"}, Port: listen,
+		h := hosts.Peer(i)
+		out[name] = proc.Spec{Name: name, Bin: n.bin("peer"), Args: []string{"node", "start"}, Port: listen, Addr: h.Addr, Netns: n.cfg.Netns[h.Name],
 			Env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
 		if id := n.state.Chaincode.PackageIDs[o.Name]; id != "" {
 			cc := chaincodeProcess(o)
 			port := n.ports.ChaincodeServer(i, n.state.Chaincode.Slot)
-			out[cc] = proc.Spec{Name: cc, Bin: n.cfg.Chaincode, Port: port, Env: []string{
+			out[cc] = proc.Spec{Name: cc, Bin: n.cfg.Chaincode, Port: port, Addr: h.Addr, Netns: n.cfg.Netns[h.Name], Env: []string{
 				"CHAINCODE_ID=" + id,
-				fmt.Sprintf("CHAINCODE_SERVER_ADDRESS=127.0.0.1:%d", port),
+				"CHAINCODE_SERVER_ADDRESS=" + h.Join(port),
 			}}
 		}
+	}
+	return out
+}
+
+// nodeAddrs maps each orderer and peer process to its host's address.
+func (n *Network) nodeAddrs() map[string]string {
+	out := map[string]string{}
+	for i := 0; i < network.OrdererCount; i++ {
+		out[network.OrdererProcess(i)] = n.Hosts().Orderer(i).Addr
+	}
+	for i, o := range network.PeerOrgs {
+		out[network.PeerProcess(o)] = n.Hosts().Peer(i).Addr
 	}
 	return out
 }
@@ -61,7 +77,7 @@ func (n *Network) processNames() []string {
 func (n *Network) create(ctx context.Context) error {
 	l := n.layout
 	n.log.Info("creating network", "dir", n.cfg.Dir, "port_base", n.cfg.PortBase, "consensus", n.state.Consensus)
-	if err := network.WriteCryptoConfig(l); err != nil {
+	if err := network.WriteCryptoConfig(l, n.Hosts()); err != nil {
 		return err
 	}
 	if _, err := proc.Run(ctx, nil, n.bin("cryptogen"), "generate", "--config", l.CryptoConfig(), "--output", l.Crypto()); err != nil {
@@ -73,7 +89,7 @@ func (n *Network) create(ctx context.Context) error {
 	if err := network.WriteTLSRootBundles(l); err != nil {
 		return err
 	}
-	if err := network.WriteConfigtx(l, n.ports, n.state.Consensus); err != nil {
+	if err := network.WriteConfigtx(l, n.ports, n.Hosts(), n.state.Consensus); err != nil {
 		return err
 	}
 	if _, err := proc.Run(ctx, []string{"FABRIC_CFG_PATH=" + l.ConfigtxDir()}, n.bin("configtxgen"),
@@ -92,7 +108,7 @@ func (n *Network) create(ctx context.Context) error {
 	if err := n.joinChannel(ctx); err != nil {
 		return err
 	}
-	profile, err := network.BuildProfile(l, n.ports)
+	profile, err := network.BuildProfile(l, n.ports, n.Hosts())
 	if err != nil {
 		return err
 	}
@@ -115,13 +131,13 @@ func (n *Network) writeNodeConfigs() error {
 	sample := func(f string) string { return filepath.Join(n.cfg.FabricBin, "config", f) }
 	for i := 0; i < network.OrdererCount; i++ {
 		dst := filepath.Join(n.layout.NodeConfigDir(network.OrdererProcess(i)), "orderer.yaml")
-		if err := network.PatchYAML(sample("orderer.yaml"), dst, network.OrdererSettings(n.layout, n.ports, i)); err != nil {
+		if err := network.PatchYAML(sample("orderer.yaml"), dst, network.OrdererSettings(n.layout, n.ports, n.Hosts(), i)); err != nil {
 			return err
 		}
 	}
 	for i, o := range network.PeerOrgs {
 		dst := filepath.Join(n.layout.NodeConfigDir(network.PeerProcess(o)), "core.yaml")
-		settings := network.PeerSettings(n.layout, n.ports, i, n.cfg.Builder)
+		settings := network.PeerSettings(n.layout, n.ports, n.Hosts(), i, n.cfg.Builder)
 		maps.Copy(settings, network.PeerConnectionSettings())
 		if err := network.PatchYAML(sample("core.yaml"), dst, settings); err != nil {
 			return err
@@ -153,7 +169,7 @@ func (n *Network) joinChannel(ctx context.Context) error {
 		cert, key := n.layout.OrdererAdminTLS(network.OrdererOrg(i))
 		_, err := proc.Run(ctx, nil, n.bin("osnadmin"), "channel", "join",
 			"--channelID", network.ChannelName, "--config-block", n.layout.GenesisBlock(),
-			"-o", fmt.Sprintf("127.0.0.1:%d", admin), "--ca-file", n.layout.OrdererTLSRoots(),
+			"-o", n.Hosts().Orderer(i).Join(admin), "--ca-file", n.layout.OrdererTLSRoots(),
 			"--client-cert", cert, "--client-key", key)
 		return err
 	})
@@ -181,7 +197,7 @@ func (n *Network) peerAdminEnv(i int) []string {
 		"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(network.PeerProcess(o)),
 		"CORE_PEER_LOCALMSPID=" + o.MSPID,
 		"CORE_PEER_MSPCONFIGPATH=" + n.layout.UserMSP(o, "Admin"),
-		fmt.Sprintf("CORE_PEER_ADDRESS=127.0.0.1:%d", listen),
+		"CORE_PEER_ADDRESS=" + n.Hosts().Peer(i).Join(listen),
 		"CORE_PEER_TLS_ENABLED=true",
 		"CORE_PEER_TLS_ROOTCERT_FILE=" + n.layout.PeerTLSCA(o),
 	}
@@ -201,11 +217,11 @@ func (n *Network) ordererFlags(ctx context.Context) []string {
 			target = i
 		}
 		_, _, ops := n.ports.Orderer(i)
-		if isLeader(scrape(ctx, ops)) {
+		if isLeader(scrape(ctx, n.Hosts().Orderer(i).Join(ops))) {
 			target = i
 			break
 		}
 	}
 	port, _, _ := n.ports.Orderer(max(target, 0))
-	return []string{"-o", fmt.Sprintf("127.0.0.1:%d", port), "--tls", "--cafile", n.layout.OrdererTLSRoots()}
+	return []string{"-o", n.Hosts().Orderer(max(target, 0)).Join(port), "--tls", "--cafile", n.layout.OrdererTLSRoots()}
 }

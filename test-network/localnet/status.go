@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,12 +43,12 @@ func (n *Network) Status(ctx context.Context) Status {
 		Chaincode: n.state.Chaincode.Label, Sequence: n.state.Chaincode.Sequence}
 	procs := n.processes()
 	names := n.processNames()
-	opsPorts := n.operationsPorts()
+	opsAddrs := n.operationsAddrs()
 	for _, name := range names {
 		p := procs[name]
 		ps := ProcessStatus{Name: name, PID: n.state.PIDs[name], Port: p.Port, Log: n.layout.Log(name)}
 		ps.Running = proc.Alive(ps.PID, p.Bin)
-		if ops, ok := opsPorts[name]; ok && ps.Running {
+		if ops, ok := opsAddrs[name]; ok && ps.Running {
 			metrics := scrape(ctx, ops)
 			ps.Height = int64(metrics["ledger_blockchain_height"])
 			ps.Leader = isLeader(metrics)
@@ -62,22 +63,25 @@ func isLeader(metrics map[string]float64) bool {
 	return metrics["consensus_etcdraft_is_leader"] == 1 || metrics["consensus_BFT_is_leader"] == 1
 }
 
-// operationsPorts maps node process names to their operations (metrics) port.
-func (n *Network) operationsPorts() map[string]int {
-	out := map[string]int{}
+// operationsAddrs maps node process names to their operations (metrics)
+// address, host:port.
+func (n *Network) operationsAddrs() map[string]string {
+	out := map[string]string{}
+	addrs := n.nodeAddrs()
 	for _, np := range n.ports.NetworkPorts() {
 		if np.Role == "operations" {
-			out[np.Process] = np.Port
+			out[np.Process] = net.JoinHostPort(addrs[np.Process], strconv.Itoa(np.Port))
 		}
 	}
 	return out
 }
 
-// scrape reads the election channel's gauges from a node's Prometheus endpoint.
-func scrape(ctx context.Context, port int) map[string]float64 {
+// scrape reads the election channel's gauges from a node's Prometheus
+// endpoint at addr (host:port).
+func scrape(ctx context.Context, addr string) map[string]float64 {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil

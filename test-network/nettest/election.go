@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/localnet"
 )
@@ -15,16 +16,18 @@ import (
 const Race = "race"
 
 // Election returns an election record open from a minute ago for an hour,
-// with the given states and one contest, Race, between the candidates.
+// with the given states and one contest, Race, between the candidates,
+// naming the batcher component's identity as its one batcher.
 func Election(states, candidates []string) ballot.Election {
 	now := time.Now().UTC().Truncate(time.Second)
 	return ballot.Election{
 		ID: "test-election", Name: "Test election",
 		States:   states,
 		Contests: []ballot.Contest{{ID: Race, Title: "Test race", Kind: ballot.ContestRace, Choices: candidates}},
-		OpensAt: now.Add(-time.Minute), ClosesAt: now.Add(time.Hour),
+		OpensAt:  now.Add(-time.Minute), ClosesAt: now.Add(time.Hour),
 		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
 		Status:   ballot.StatusConfigured,
+		Batchers: []string{network.Batcher.CommonName()},
 	}
 }
 

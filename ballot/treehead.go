@@ -1,0 +1,356 @@
+package ballot
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The intake log: every vote a gateway accepts becomes, in the same atomic
+// Redis call that makes it durable, the next leaf of its state's append-only
+// RFC 6962 log (LogTree; the leaf is Vote.Leaf, the same leaf as in a
+// batch). A signer publishes a signed tree head (TreeHead) of each state's
+// log, and the heads are anchored on the ledger (LogAnchor), where each new
+// head must extend the last anchored one (a consistency proof). A voter's
+// acceptance receipt (Acceptance) proves the vote is in the log under a
+// signed head; a monitor checks that every entry of the log up to the last
+// anchored head is on the ledger (EntryStanding).
+
+// Errors returned (wrapped) by the tree head and acceptance checks.
+var (
+	ErrUnknownLogKey = errors.New("ballot: tree head signed by a key not registered on the ledger")
+	ErrBadSignature  = errors.New("ballot: tree head signature does not verify")
+	ErrBadAcceptance = errors.New("ballot: acceptance receipt does not hold together")
+)
+
+const (
+	treeHeadDomain = "votechain/treehead/v1"
+	logKeyDomain   = "votechain/logkey/v1"
+)
+
+// LogKey is a registered public key of an intake log signer.
+type LogKey struct {
+	ID        string `json:"id"`         // LogKeyID of the public key
+	PublicKey string `json:"public_key"` // Ed25519, 64 lowercase hex
+	// RegisteredAt is the registering transaction's time (Unix ms), set by
+	// the chaincode.
+	RegisteredAt int64 `json:"registered_at,omitempty"`
+}
+
+// LogKeys is the ledger's record of the registered log keys
+// (RegisterLogKeys adds to it, GetLogKeys returns it).
+type LogKeys struct {
+	Keys []LogKey `json:"keys"`
+}
+
+// LogKeyID names a public key: the first 8 bytes of
+// SHA-256("votechain/logkey/v1" ‖ key), as 16 lowercase hex.
+func LogKeyID(pub ed25519.PublicKey) string {
+	h := sha256.Sum256(append([]byte(logKeyDomain), pub...))
+	return hex.EncodeToString(h[:8])
+}
+
+// NewLogKey describes a public key for registration.
+func NewLogKey(pub ed25519.PublicKey) LogKey {
+	return LogKey{ID: LogKeyID(pub), PublicKey: hex.EncodeToString(pub)}
+}
+
+// Public returns the key, checking that it is well-formed and that its id
+// is its own.
+func (k LogKey) Public() (ed25519.PublicKey, error) {
+	raw, err := hex.DecodeString(k.PublicKey)
+	if err != nil || len(raw) != ed25519.PublicKeySize || k.PublicKey != hex.EncodeToString(raw) {
+		return nil, fmt.Errorf("ballot: log key %q: public_key must be %d lowercase hex characters", truncate(k.ID), 2*ed25519.PublicKeySize)
+	}
+	if id := LogKeyID(raw); id != k.ID {
+		return nil, fmt.Errorf("ballot: log key id %q is not its key's id %s", truncate(k.ID), id)
+	}
+	return raw, nil
+}
+
+// Find returns the registered key of id.
+func (ks LogKeys) Find(id string) (LogKey, bool) {
+	for _, k := range ks.Keys {
+		if k.ID == id {
+			return k, true
+		}
+	}
+	return LogKey{}, false
+}
+
+// Register adds keys not yet registered, stamped at (Unix ms), and returns
+// the new record and how many it added. A key already registered is left as
+// it was; every key must be well-formed.
+func (ks LogKeys) Register(keys []LogKey, at int64) (LogKeys, int, error) {
+	if len(keys) == 0 || len(keys) > 64 {
+		return ks, 0, errors.New("ballot: register 1..64 log keys at a time")
+	}
+	out := LogKeys{Keys: append([]LogKey(nil), ks.Keys...)}
+	added := 0
+	for _, k := range keys {
+		if _, err := k.Public(); err != nil {
+			return ks, 0, err
+		}
+		if _, ok := out.Find(k.ID); ok {
+			continue
+		}
+		k.RegisteredAt = at
+		out.Keys = append(out.Keys, k)
+		added++
+	}
+	if len(out.Keys) > 256 {
+		return ks, 0, errors.New("ballot: at most 256 log keys per election")
+	}
+	return out, added, nil
+}
+
+// TreeHead is a signed tree head of one state's intake log: the log held
+// Size entries with root Root at Timestamp, says the holder of key KeyID.
+type TreeHead struct {
+	Election  string `json:"election"`  // the election record's id
+	State     string `json:"state"`     // the log's state
+	Size      uint64 `json:"size"`      // entries in the log
+	Root      string `json:"root"`      // RFC 6962 root of those entries, 64 hex
+	Timestamp int64  `json:"timestamp"` // Unix ms, the signer's clock
+	KeyID     string `json:"key_id"`    // LogKeyID of the signing key
+	Signature string `json:"signature"` // Ed25519 over SignedBytes, 128 hex
+}
+
+// SignedBytes is the canonical encoding the signature covers:
+// "votechain/treehead/v1", then lp(election), lp(state), size as uint64,
+// the 32 root bytes, timestamp as int64 and lp(key id), where lp(x) is x's
+// length as 4 big-endian bytes followed by x and integers are big-endian.
+func (h TreeHead) SignedBytes() ([]byte, error) {
+	root, err := ParseHash(h.Root)
+	if err != nil {
+		return nil, fmt.Errorf("ballot: tree head root: %w", err)
+	}
+	out := []byte(treeHeadDomain)
+	lp := func(s string) {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(s)))
+		out = append(out, s...)
+	}
+	lp(h.Election)
+	lp(h.State)
+	out = binary.BigEndian.AppendUint64(out, h.Size)
+	out = append(out, root[:]...)
+	out = binary.BigEndian.AppendUint64(out, uint64(h.Timestamp))
+	lp(h.KeyID)
+	return out, nil
+}
+
+// Sign returns the head signed with priv (KeyID set to its key's id).
+func (h TreeHead) Sign(priv ed25519.PrivateKey) (TreeHead, error) {
+	h.KeyID = LogKeyID(priv.Public().(ed25519.PublicKey))
+	msg, err := h.SignedBytes()
+	if err != nil {
+		return TreeHead{}, err
+	}
+	h.Signature = hex.EncodeToString(ed25519.Sign(priv, msg))
+	return h, nil
+}
+
+// Validate checks the head's form: a valid state, a root of 64 lowercase
+// hex, an election id of 1..64 characters.
+func (h TreeHead) Validate() error {
+	switch {
+	case h.Election == "" || len(h.Election) > 64:
+		return fmt.Errorf("ballot: tree head election %q must be 1..64 characters", truncate(h.Election))
+	case !ValidState(h.State):
+		return fmt.Errorf("ballot: tree head state %q must be 2..8 characters of [A-Z0-9]", truncate(h.State))
+	case !isLowerHex(h.Root, 64):
+		return fmt.Errorf("ballot: tree head root %q is not 64 lowercase hex characters", truncate(h.Root))
+	case !isLowerHex(h.Signature, 2*ed25519.SignatureSize):
+		return fmt.Errorf("ballot: tree head signature is not %d lowercase hex characters", 2*ed25519.SignatureSize)
+	}
+	return nil
+}
+
+// Verify checks the head's form and its signature by a key registered in
+// keys. The error wraps ErrUnknownLogKey or ErrBadSignature when that is
+// the reason.
+func (h TreeHead) Verify(keys LogKeys) error {
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	k, ok := keys.Find(h.KeyID)
+	if !ok {
+		return fmt.Errorf("%w: key id %q", ErrUnknownLogKey, truncate(h.KeyID))
+	}
+	pub, err := k.Public()
+	if err != nil {
+		return err
+	}
+	msg, err := h.SignedBytes()
+	if err != nil {
+		return err
+	}
+	sig, _ := hex.DecodeString(h.Signature)
+	if !ed25519.Verify(pub, msg, sig) {
+		return fmt.Errorf("%w: %s head of size %d by key %s", ErrBadSignature, h.State, h.Size, h.KeyID)
+	}
+	return nil
+}
+
+// Extends checks that h's log extends prev's (the same election and state,
+// not smaller, and the consistency proof from prev's root to h's).
+func (h TreeHead) Extends(prev TreeHead, proof [][32]byte) error {
+	if h.Election != prev.Election || h.State != prev.State {
+		return fmt.Errorf("ballot: head of %s/%s cannot extend one of %s/%s", h.Election, h.State, prev.Election, prev.State)
+	}
+	oldRoot, err := ParseHash(prev.Root)
+	if err != nil {
+		return err
+	}
+	root, err := ParseHash(h.Root)
+	if err != nil {
+		return err
+	}
+	if err := VerifyConsistency(prev.Size, h.Size, oldRoot, root, proof); err != nil {
+		return fmt.Errorf("%s log of size %d does not extend the one of size %d: %w", h.State, h.Size, prev.Size, err)
+	}
+	return nil
+}
+
+// LogAnchor is one head to anchor on the ledger with the consistency proof
+// from the head anchored before it for its state (none for the first).
+type LogAnchor struct {
+	Head        TreeHead `json:"head"`
+	Consistency []string `json:"consistency"` // hex hashes
+}
+
+// AnchoredHead is the ledger's record of a state's last anchored head.
+type AnchoredHead struct {
+	Head       TreeHead `json:"head"`
+	TxID       string   `json:"tx_id"`
+	AnchoredAt int64    `json:"anchored_at"` // the transaction's time, Unix ms
+}
+
+// Acceptance is a signed acceptance receipt: the accepted vote, its index
+// in its state's intake log, the audit path to the root of a signed tree
+// head that covers it. With a registered log key it verifies offline.
+type Acceptance struct {
+	VoteID string   `json:"vote_id"`
+	Vote   Vote     `json:"vote"`
+	Index  uint64   `json:"index"` // leaf index in the state's log
+	Leaf   string   `json:"leaf"`  // Vote.Leaf, hex
+	Proof  []string `json:"proof"` // audit path to Head.Root, leaf side first
+	Head   TreeHead `json:"head"`
+}
+
+// Verify checks everything the receipt itself can show: the vote has the
+// receipt's id and the head's state and hashes to the leaf, the audit path
+// leads from the leaf at Index to the head's root, and the head is signed
+// by a key in keys. The error wraps ErrBadAcceptance, ErrUnknownLogKey or
+// ErrBadSignature, and the inclusion errors.
+func (a Acceptance) Verify(keys LogKeys) error {
+	leaf, err := a.Vote.Leaf()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadAcceptance, err)
+	}
+	switch {
+	case a.Vote.ID != a.VoteID:
+		return fmt.Errorf("%w: the vote's id %s is not the receipt's %s", ErrBadAcceptance, a.Vote.ID, truncate(a.VoteID))
+	case a.Vote.State != a.Head.State:
+		return fmt.Errorf("%w: a %s vote under a head of the %s log", ErrBadAcceptance, a.Vote.State, truncate(a.Head.State))
+	case HashHex(leaf) != a.Leaf:
+		return fmt.Errorf("%w: the vote hashes to %x, not to the receipt's leaf", ErrBadAcceptance, leaf)
+	case a.Head.Size > 1<<62 || a.Index >= a.Head.Size:
+		return fmt.Errorf("%w: index %d, head size %d", ErrIndexOutOfRange, a.Index, a.Head.Size)
+	}
+	if err := a.Head.Verify(keys); err != nil {
+		return err
+	}
+	proof, err := parseHashes(a.Proof)
+	if err != nil {
+		return fmt.Errorf("%w: proof: %w", ErrBadAcceptance, err)
+	}
+	root, _ := ParseHash(a.Head.Root) // Verify checked its form
+	return VerifyInclusion(leaf, int(a.Index), int(a.Head.Size), proof, root)
+}
+
+// ParseHashes decodes hex hashes.
+func ParseHashes(hexes []string) ([][32]byte, error) { return parseHashes(hexes) }
+
+func parseHashes(hexes []string) ([][32]byte, error) {
+	out := make([][32]byte, len(hexes))
+	for i, s := range hexes {
+		h, err := ParseHash(s)
+		if err != nil {
+			return nil, fmt.Errorf("hash %d: %w", i, err)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// HexHashes encodes hashes as lowercase hex.
+func HexHashes(hs [][32]byte) []string { return hexHashes(hs) }
+
+// Standings of an accepted vote (a log entry) against the ledger.
+const (
+	StandingCounted  = "counted"  // on the ledger, counted
+	StandingRejected = "rejected" // on the ledger, rejected with a reason
+	StandingPending  = "pending"  // not on the ledger yet, within the deadline
+	StandingMissing  = "MISSING"  // not on the ledger past the deadline: evidence of omission
+)
+
+// EntryStanding decides where an accepted vote stands. placed says whether
+// the ledger holds it, with status its receipt status there (ReceiptCounted,
+// ReceiptDuplicate or ReceiptRejected). A vote the ledger does not hold is
+// pending until castAt + deadline and MISSING from then on, or at once when
+// final is set (the election is finalised, or its last head must be fully
+// accounted for).
+func EntryStanding(placed bool, status string, castAt int64, now time.Time, deadline time.Duration, final bool) string {
+	switch {
+	case placed && status == ReceiptCounted:
+		return StandingCounted
+	case placed:
+		return StandingRejected
+	case !final && now.Before(time.UnixMilli(castAt).Add(deadline)):
+		return StandingPending
+	}
+	return StandingMissing
+}
+
+// LogEntries pairs a state's log entries (encoded votes, Vote.Encode) with
+// their leaves, checking that each decodes and that the first size of them
+// give root: the check a monitor makes before trusting entries it was
+// served against a signed or anchored head.
+func LogEntries(entries [][]byte, size uint64, root [32]byte) ([]Vote, *LogTree, error) {
+	if uint64(len(entries)) < size {
+		return nil, nil, fmt.Errorf("%w: %d entries for a head of size %d", ErrSizeOutOfRange, len(entries), size)
+	}
+	var t LogTree
+	votes := make([]Vote, size)
+	for i := range size {
+		v, err := DecodeVote(entries[i])
+		if err != nil {
+			return nil, nil, fmt.Errorf("log entry %d: %w", i, err)
+		}
+		buf := append([]byte{leafPrefix}, entries[i]...)
+		t.Append(sha256.Sum256(buf))
+		votes[i] = v
+	}
+	got, _ := t.Root(size)
+	if got != root {
+		return nil, nil, fmt.Errorf("%w: the %d entries give root %x, the head says %x", ErrRootMismatch, size, got, root)
+	}
+	return votes, &t, nil
+}
+
+// Ledger keys of the intake log (see keys.go).
+const (
+	// LogKeysKey holds the LogKeys record.
+	LogKeysKey = "\x00logkeys\x00"
+	// LogHeadObject is the composite-key object type of anchored heads.
+	LogHeadObject = "loghead"
+)
+
+// LogHeadKey is the ledger key of a state's last anchored head
+// (AnchoredHead): object "loghead", attribute [state].
+func LogHeadKey(state string) string { return compositeKey(LogHeadObject, state) }

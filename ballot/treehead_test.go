@@ -1,0 +1,195 @@
+package ballot
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testSigner(t *testing.T, seed byte) (ed25519.PrivateKey, LogKeys) {
+	t.Helper()
+	priv := ed25519.NewKeyFromSeed([]byte(strings.Repeat(string(rune('a'+seed)), 32)))
+	keys, n, err := LogKeys{}.Register([]LogKey{NewLogKey(priv.Public().(ed25519.PublicKey))}, 1)
+	if err != nil || n != 1 {
+		t.Fatalf("register: %d, %v", n, err)
+	}
+	return priv, keys
+}
+
+func testLogVotes(t *testing.T, n int) ([]Vote, *LogTree) {
+	t.Helper()
+	var log LogTree
+	var votes []Vote
+	for i := range n {
+		id, _ := NewVoteID()
+		v := Vote{ID: id, State: "CA", Contest: "president", Nullifier: HashHex(NullifierOf([32]byte{byte(i)}, "president")), Choice: "alice", CastAt: int64(1000 + i)}
+		leaf, err := v.Leaf()
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Append(leaf)
+		votes = append(votes, v)
+	}
+	return votes, &log
+}
+
+func signedHead(t *testing.T, priv ed25519.PrivateKey, log *LogTree, size uint64) TreeHead {
+	t.Helper()
+	root, err := log.Root(size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := TreeHead{Election: "e1", State: "CA", Size: size, Root: HashHex(root), Timestamp: 5000}.Sign(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func acceptanceOf(t *testing.T, votes []Vote, log *LogTree, head TreeHead, i uint64) Acceptance {
+	t.Helper()
+	proof, err := log.InclusionProof(i, head.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := votes[i].Leaf()
+	return Acceptance{VoteID: votes[i].ID, Vote: votes[i], Index: i, Leaf: HashHex(leaf), Proof: HexHashes(proof), Head: head}
+}
+
+func TestAcceptanceVerifiesAndRefusesTampering(t *testing.T) {
+	priv, keys := testSigner(t, 0)
+	votes, log := testLogVotes(t, 11)
+	head := signedHead(t, priv, log, 11)
+	for i := range uint64(11) {
+		if err := acceptanceOf(t, votes, log, head, i).Verify(keys); err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+	}
+	good := acceptanceOf(t, votes, log, head, 4)
+	other, _ := testSigner(t, 1)
+	cases := []struct {
+		name   string
+		change func(a *Acceptance)
+		want   error
+	}{
+		{"another choice", func(a *Acceptance) { a.Vote.Choice = "bob" }, ErrBadAcceptance},
+		{"another vote id", func(a *Acceptance) { a.VoteID = votes[5].ID }, ErrBadAcceptance},
+		{"another vote with its own leaf", func(a *Acceptance) {
+			a.Vote, a.VoteID = votes[5], votes[5].ID
+			l, _ := votes[5].Leaf()
+			a.Leaf = HashHex(l)
+		}, ErrRootMismatch},
+		{"another index", func(a *Acceptance) { a.Index = 5 }, ErrRootMismatch},
+		{"index past the head", func(a *Acceptance) { a.Index = 11 }, ErrIndexOutOfRange},
+		{"larger head size", func(a *Acceptance) { a.Head.Size = 12 }, ErrBadSignature},
+		{"another root", func(a *Acceptance) { a.Head.Root = HashHex([32]byte{1}) }, ErrBadSignature},
+		{"later timestamp", func(a *Acceptance) { a.Head.Timestamp++ }, ErrBadSignature},
+		{"another election", func(a *Acceptance) { a.Head.Election = "e2" }, ErrBadSignature},
+		{"unregistered key", func(a *Acceptance) { a.Head = signedHead(t, other, log, 11) }, ErrUnknownLogKey},
+		{"key id of the registered key, signed by another", func(a *Acceptance) {
+			h := signedHead(t, other, log, 11)
+			h.KeyID = a.Head.KeyID
+			a.Head = h
+		}, ErrBadSignature},
+		{"proof hash flipped", func(a *Acceptance) {
+			a.Proof = append([]string(nil), a.Proof...)
+			a.Proof[0] = HashHex([32]byte{9})
+		}, ErrRootMismatch},
+	}
+	for _, c := range cases {
+		a := good
+		c.change(&a)
+		if err := a.Verify(keys); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}
+
+func TestRegisterLogKeys(t *testing.T) {
+	priv, keys := testSigner(t, 0)
+	again, n, err := keys.Register([]LogKey{NewLogKey(priv.Public().(ed25519.PublicKey))}, 9)
+	if err != nil || n != 0 || len(again.Keys) != 1 || again.Keys[0].RegisteredAt != 1 {
+		t.Fatalf("registering a key again: %+v, %d, %v", again, n, err)
+	}
+	bad := NewLogKey(priv.Public().(ed25519.PublicKey))
+	bad.ID = "0000000000000000"
+	if _, _, err := keys.Register([]LogKey{bad}, 9); err == nil {
+		t.Fatal("a key under another key's id was registered")
+	}
+	if _, _, err := keys.Register([]LogKey{{ID: bad.ID, PublicKey: "zz"}}, 9); err == nil {
+		t.Fatal("a malformed key was registered")
+	}
+}
+
+// A rewritten log cannot extend a head signed before the rewrite.
+func TestHeadExtends(t *testing.T) {
+	priv, _ := testSigner(t, 0)
+	votes, log := testLogVotes(t, 9)
+	h5, h9 := signedHead(t, priv, log, 5), signedHead(t, priv, log, 9)
+	proof, _ := log.ConsistencyProof(5, 9)
+	if err := h9.Extends(h5, proof); err != nil {
+		t.Fatal(err)
+	}
+	var rewritten LogTree
+	for i, v := range votes {
+		if i == 2 {
+			v.Choice = "bob"
+		}
+		l, _ := v.Leaf()
+		rewritten.Append(l)
+	}
+	r9 := signedHead(t, priv, &rewritten, 9)
+	rproof, _ := rewritten.ConsistencyProof(5, 9)
+	if err := r9.Extends(h5, rproof); !errors.Is(err, ErrConsistencyProof) {
+		t.Fatalf("rewritten log: %v, want %v", err, ErrConsistencyProof)
+	}
+	if err := h5.Extends(h9, nil); !errors.Is(err, ErrConsistencyOrder) {
+		t.Fatalf("shrunk log: %v", err)
+	}
+}
+
+func TestLogEntries(t *testing.T) {
+	votes, log := testLogVotes(t, 6)
+	var entries [][]byte
+	for _, v := range votes {
+		e, _ := v.Encode()
+		entries = append(entries, e)
+	}
+	root, _ := log.Root(5)
+	got, tree, err := LogEntries(entries, 5, root)
+	if err != nil || len(got) != 5 || got[4] != votes[4] || tree.Size() != 5 {
+		t.Fatalf("LogEntries: %d votes, %v", len(got), err)
+	}
+	entries[1] = append([]byte(nil), entries[2]...)
+	if _, _, err := LogEntries(entries, 5, root); !errors.Is(err, ErrRootMismatch) {
+		t.Fatalf("a served entry replaced: %v", err)
+	}
+	if _, _, err := LogEntries(entries[:4], 5, root); !errors.Is(err, ErrSizeOutOfRange) {
+		t.Fatalf("too few entries: %v", err)
+	}
+}
+
+func TestEntryStanding(t *testing.T) {
+	now := time.UnixMilli(100_000)
+	cases := []struct {
+		placed bool
+		status string
+		castAt int64
+		final  bool
+		want   string
+	}{
+		{true, ReceiptCounted, 0, false, StandingCounted},
+		{true, ReceiptDuplicate, 0, true, StandingRejected},
+		{true, ReceiptRejected, 0, false, StandingRejected},
+		{false, "", 95_000, false, StandingPending},
+		{false, "", 90_000, false, StandingMissing},
+		{false, "", 99_000, true, StandingMissing},
+	}
+	for _, c := range cases {
+		if got := EntryStanding(c.placed, c.status, c.castAt, now, 10*time.Second, c.final); got != c.want {
+			t.Errorf("%+v: %s, want %s", c, got, c.want)
+		}
+	}
+}

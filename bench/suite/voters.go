@@ -1,0 +1,117 @@
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/cli"
+)
+
+// The ledger drives on the run's network cast their votes as roll voters
+// who have not voted (the sealed roll counts no one else), each once. The
+// roll's driver share covers the drives before the intake phases (the sweep
+// and the fresh ceiling, Plan.DriverVoters); after them the voters the
+// intake never sent join it (handOver) for the ceilings, the naive
+// baseline and the fill. A drive that might run out is not run: the run
+// ends with ErrDriverVoters instead of reporting a short or empty drive.
+
+// ErrDriverVoters is returned (wrapped) by Run when the roll voters left
+// for the ledger drives cannot cover the next drive.
+var ErrDriverVoters = errors.New("bench: not enough roll voters for the ledger drives")
+
+// driveVoters bounds the roll voters one drive may cast: the most it can
+// commit in warm-up plus duration at the plan's drive rates (votes/s and
+// transactions/s), plus the transactions in flight when it stops (votes
+// built ahead but not submitted go back to the pool).
+func (p Plan) driveVoters(votesPerTx, inFlight int, d time.Duration) int {
+	rate := min(p.DriveRate, p.DriveTxRate*float64(votesPerTx))
+	return int(math.Ceil(rate*d.Seconds())) + inFlight*votesPerTx
+}
+
+// largest is the largest votes per transaction and in-flight depth a
+// ceiling or the fill may use (the sweep picks among them).
+func (p Plan) largest() (votes, flight int) {
+	return slices.Max(append([]int{p.CeilingVotes}, p.SweepVotes...)), slices.Max(append([]int{p.CeilingFlight}, p.SweepFlights...))
+}
+
+// ceilingVoters bounds a ceiling drive's voters.
+func (p Plan) ceilingVoters() int {
+	votes, flight := p.largest()
+	return p.driveVoters(votes, flight, p.Warmup+p.CeilingDur)
+}
+
+// DriverVoters is how many roll voters the drives before the intake phases
+// may cast: the sweep's settings and the fresh ceiling.
+func (p Plan) DriverVoters() int {
+	n := p.ceilingVoters()
+	if len(p.SweepFlights) > 0 {
+		for _, v := range p.SweepVotes {
+			n += p.driveVoters(v, p.SweepFlights[0], p.Warmup+p.SweepDur)
+		}
+		votes, _ := p.largest()
+		for _, f := range p.SweepFlights[1:] {
+			n += p.driveVoters(votes, f, p.Warmup+p.SweepDur)
+		}
+	}
+	return n
+}
+
+// afterIntakeVoters bounds what the drives after the intake phases may
+// cast on a ledger now holding have votes: the ceiling, the naive
+// baseline, the fill to GrowTo and the grown ceiling.
+func (p Plan) afterIntakeVoters(have uint64) int {
+	n := 2*p.ceilingVoters() + p.driveVoters(1, p.NaiveFlight, p.Warmup+p.NaiveDur)
+	if p.GrowTo > have {
+		n += p.fillVoters(have)
+	}
+	return n
+}
+
+// fillVoters bounds what the fill may cast on a ledger holding have votes
+// (fewer than GrowTo): up to GrowTo, within FillLimit.
+func (p Plan) fillVoters(have uint64) int {
+	votes, flight := p.largest()
+	return min(int(p.GrowTo-have)+flight*votes, p.driveVoters(votes, flight, p.FillLimit))
+}
+
+// fail records the first error that ends the run after the current phase.
+func (r *run) fail(err error) {
+	if r.fatal == nil {
+		r.fatal = err
+	}
+}
+
+// enoughVoters returns ErrDriverVoters unless the voters left cover need
+// for what.
+func (r *run) enoughVoters(what string, need int) error {
+	if left := len(r.driverRoll); left < need {
+		return fmt.Errorf("%w: %s may cast up to %d (at up to %.0f votes/s), %d are left: raise --voters or --driver-voters, or lower --drive-rate if the ledger cannot reach it",
+			ErrDriverVoters, what, need, r.cfg.Plan.DriveRate, left)
+	}
+	return nil
+}
+
+// handOver gives the ledger drives the roll voters the intake phases did
+// not send (the generator sends none of them afterwards), and checks that
+// they cover the drives still to come.
+func (r *run) handOver(ctx context.Context) error {
+	secret, err := cli.LoadSecret(r.st.SecretFile())
+	if err != nil {
+		return err
+	}
+	left := r.runner.Gen.TakeUnsent()
+	for i, voters := range left.Voters {
+		for _, v := range voters {
+			for _, c := range r.election.ContestIDs() {
+				r.driverRoll = append(r.driverRoll, ballot.RollEntry{State: left.States[i], Contest: c, Nullifier: ballot.HashHex(v.Nullifier(secret, r.election.ID, c))})
+			}
+		}
+	}
+	r.say("%d roll voters the intake did not send join the ledger drives: %d in all", left.Size(), len(r.driverRoll))
+	return r.enoughVoters("the drives after the intake (ceiling, naive, fill, grown ceiling)", r.cfg.Plan.afterIntakeVoters(r.ledgerVotes(ctx, r.ledger)))
+}

@@ -1,0 +1,60 @@
+package suite
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/report"
+)
+
+// TestDriveThatMayRunOutIsNotRun: a drive on the run's network whose voters
+// might run out at the plan's drive rate is not run (the run's ledger here
+// is nil: running it would panic) and fails the run with ErrDriverVoters;
+// later drives are not run either.
+func TestDriveThatMayRunOutIsNotRun(t *testing.T) {
+	r := &run{cfg: Config{Plan: DefaultPlan}, rep: &report.Report{}, driverRoll: make([]ballot.RollEntry, 100_000)}
+	d := ledgerload.Drive{VotesPerTx: 1000, InFlight: 16, Warmup: 3 * time.Second, Duration: 20 * time.Second}
+	if need := DefaultPlan.driveVoters(1000, 16, 23*time.Second); need <= len(r.driverRoll) {
+		t.Fatalf("the drive needs %d voters; the test must give it fewer than %d", need, len(r.driverRoll))
+	}
+	if res := r.drive(t.Context(), "ceiling", d); res.Txs != 0 || !errors.Is(r.fatal, ErrDriverVoters) {
+		t.Fatalf("drive with too few voters: %+v, run error %v; want not run, ErrDriverVoters", res, r.fatal)
+	}
+	first := r.fatal
+	r.driverRoll = make([]ballot.RollEntry, 10_000_000)
+	if res := r.drive(t.Context(), "naive", d); res.Txs != 0 || r.fatal != first {
+		t.Fatalf("a drive after the run failed: %+v, run error %v", res, r.fatal)
+	}
+}
+
+// TestDriverVotersCoverThePlan: the roll voters reserved before the intake
+// cover each drive before it (the sweep's settings, then the fresh
+// ceiling, each passing enoughVoters after the ones before took their
+// most), and the naive baseline's bound follows its transaction rate.
+func TestDriverVotersCoverThePlan(t *testing.T) {
+	for _, p := range []Plan{DefaultPlan, {SweepVotes: []int{500, 2000}, SweepFlights: []int{16, 32}, SweepDur: 3 * time.Second,
+		Warmup: 3 * time.Second, CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 6 * time.Second, DriveRate: 10_000, DriveTxRate: 1_000}} {
+		r := &run{cfg: Config{Plan: p}, driverRoll: make([]ballot.RollEntry, p.DriverVoters())}
+		take := func(what string, votes, flight int, d time.Duration) {
+			need := p.driveVoters(votes, flight, d)
+			if err := r.enoughVoters(what, need); err != nil {
+				t.Fatal(err)
+			}
+			r.driverRoll = r.driverRoll[need:]
+		}
+		for _, v := range p.SweepVotes {
+			take("sweep", v, p.SweepFlights[0], p.Warmup+p.SweepDur)
+		}
+		for _, f := range p.SweepFlights[1:] {
+			take("sweep", 2000, f, p.Warmup+p.SweepDur)
+		}
+		votes, flight := p.largest()
+		take("ceiling-fresh", votes, flight, p.Warmup+p.CeilingDur)
+	}
+	if n := DefaultPlan.driveVoters(1, 200, 18*time.Second); n != 18*1000+200 {
+		t.Fatalf("naive drive bound %d; want 18 s × 1,000 tx/s × 1 vote + 200 in flight", n)
+	}
+}

@@ -1,0 +1,236 @@
+package localnet_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
+	"github.com/votechain/votechain/test-network/localnet"
+	"github.com/votechain/votechain/test-network/nettest"
+)
+
+// The vote run's helper process: the test binary again, started in the
+// clients' namespace with the batcher's connection profile in this variable.
+const voteRunEnv = "VOTECHAIN_TEST_VOTE_RUN_PROFILE"
+
+const voteRunVotes = 400
+
+// TestOrganisationsOnSeparateHosts runs the consortium across network
+// namespaces, one per organisation and one for the clients, each with its
+// own address on a private bridge: the usual bring-up and probe, then a
+// short vote run from the clients' namespace, and a teardown that leaves
+// no namespace or link behind.
+func TestOrganisationsOnSeparateHosts(t *testing.T) {
+	if os.Getenv(voteRunEnv) != "" {
+		t.Skip("inside the vote run's helper process")
+	}
+	cfg := nettest.Config(t)
+	m := nettest.SeparateHosts(t, cfg.PortBase)
+	cfg.Hosts, cfg.Netns = m.Hosts, m.Netns
+	n, err := localnet.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Down(false) }) // before the namespaces go (cleanups run last first)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := n.Up(ctx); err != nil {
+		t.Fatalf("network up across namespaces: %v", err)
+	}
+	t.Logf("network up across %d namespaces in %.1f s (bridge %s, %s)", len(m.Netns), time.Since(began).Seconds(), m.Bridge, m.Subnet)
+
+	st := n.Status(ctx)
+	t.Run("each node runs in its organisation's namespace", func(t *testing.T) {
+		for _, p := range st.Processes {
+			if !p.Running {
+				t.Errorf("%s is not running", p.Name)
+				continue
+			}
+			got, err := nettest.Namespace(p.PID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := m.Netns[hostOf(p.Name, m.Hosts).Name]; got != want {
+				t.Errorf("%s (pid %d) runs in namespace %q, want %q", p.Name, p.PID, got, want)
+			}
+		}
+		if len(st.Processes) != network.OrdererCount+2*len(network.PeerOrgs) {
+			t.Errorf("%d processes, want orderers, peers and chaincode services", len(st.Processes))
+		}
+	})
+
+	t.Run("TLS certificates name their host", func(t *testing.T) {
+		for _, o := range network.PeerOrgs {
+			cert := readCert(t, filepath.Join(n.Layout().PeerNode(o), "tls", "server.crt"))
+			h := m.Hosts.Org(o)
+			if !slices.Contains(cert.DNSNames, h.Name) || !slices.ContainsFunc(cert.IPAddresses, func(ip net.IP) bool { return ip.String() == h.Addr }) {
+				t.Errorf("%s peer certificate names %v %v, want %s and %s", o.Name, cert.DNSNames, cert.IPAddresses, h.Name, h.Addr)
+			}
+			if slices.ContainsFunc(cert.IPAddresses, func(ip net.IP) bool { return ip.IsLoopback() }) {
+				t.Errorf("%s peer certificate names a loopback address: %v", o.Name, cert.IPAddresses)
+			}
+		}
+	})
+
+	t.Run("a vote run from the clients' namespace is counted", func(t *testing.T) {
+		e := nettest.Election([]string{"CA", "NY"}, []string{"alice", "bob"})
+		batcherProfile := n.Layout().ComponentProfile(network.Batcher.Name)
+		p, err := network.LoadProfile(batcherProfile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cn, err := network.CommonName(p.Orgs[network.Batcher.Org].Users[network.Batcher.User].Cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Batchers = []string{cn}
+		nettest.SetupElection(t, n, e)
+
+		run := exec.CommandContext(ctx, "ip", "netns", "exec", m.Netns[network.ClientsHost],
+			os.Args[0], "-test.run", "^TestVoteRunHelper$", "-test.count=1", "-test.v")
+		run.Env = append(os.Environ(), voteRunEnv+"="+batcherProfile)
+		out, err := run.CombinedOutput()
+		if err != nil {
+			t.Fatalf("vote run in namespace %s: %v\n%s", m.Netns[network.ClientsHost], err, out)
+		}
+		res := voteRunResult(t, out)
+		t.Logf("vote run from %s: %d votes in %d transactions, %d counted, %.0f votes/s, %d errors",
+			m.Netns[network.ClientsHost], res.AllVotes, res.Txs, res.Counted, res.VotesPerS, res.Errors)
+		if res.Errors != 0 || res.AllVotes < voteRunVotes || res.Counted != res.AllVotes {
+			t.Fatalf("vote run: %d votes committed, %d counted, %d errors (%s); want ≥ %d, all counted, none failed",
+				res.AllVotes, res.Counted, res.Errors, res.FirstError, voteRunVotes)
+		}
+		// The Observers read the count on their own peer, on their own host.
+		observers := nettest.Dial(t, n, network.Observers.Name, fabricclient.WithUser("Admin")).Ballot()
+		got, err := observers.Results(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Counted != uint64(res.Counted) {
+			t.Fatalf("the Observers' peer counts %d votes, the vote run committed %d", got.Counted, res.Counted)
+		}
+	})
+
+	if err := n.Down(false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st.Processes {
+		if proc.Alive(p.PID, procBin(cfg, p.Name)) {
+			t.Errorf("%s (pid %d) still running after down", p.Name, p.PID)
+		}
+	}
+	if err := m.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if left := m.Leftovers(); len(left) > 0 {
+		t.Fatalf("after teardown still there: %v", left)
+	}
+}
+
+// TestVoteRunHelper is the vote run itself, as a separate process that the
+// test above starts in the clients' namespace; on its own it skips.
+func TestVoteRunHelper(t *testing.T) {
+	path := os.Getenv(voteRunEnv)
+	if path == "" {
+		t.Skip("helper of TestOrganisationsOnSeparateHosts")
+	}
+	profile, err := network.LoadProfile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := fabricclient.Dial(profile, network.Batcher.Org, fabricclient.WithUser(network.Batcher.User))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ledger := conn.Ballot()
+	e, err := ledger.Election(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ledgerload.Run(ctx, ledger, e, ledgerload.Drive{VotesPerTx: 50, InFlight: 4, Duration: time.Minute,
+		StopAfter: voteRunVotes, SeqBase: ledgerload.SeqBaseFor(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(res)
+	fmt.Printf("%s %s\n", voteRunEnv, data)
+}
+
+func voteRunResult(t *testing.T, out []byte) ledgerload.DriveResult {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), voteRunEnv+" "); ok {
+			var res ledgerload.DriveResult
+			if err := json.Unmarshal([]byte(rest), &res); err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+	}
+	t.Fatalf("the vote run printed no result:\n%s", out)
+	return ledgerload.DriveResult{}
+}
+
+// hostOf is the host a process of the network runs on.
+func hostOf(process string, hosts network.Placement) network.Host {
+	for i := 0; i < network.OrdererCount; i++ {
+		if process == network.OrdererProcess(i) {
+			return hosts.Orderer(i)
+		}
+	}
+	for _, o := range network.PeerOrgs {
+		if strings.HasSuffix(process, "."+o.Name) { // peer.X, cc.X
+			return hosts.Org(o)
+		}
+	}
+	return network.Host{}
+}
+
+func procBin(cfg localnet.Config, process string) string {
+	switch {
+	case strings.HasPrefix(process, "orderer"):
+		return filepath.Join(cfg.FabricBin, "orderer")
+	case strings.HasPrefix(process, "peer."):
+		return filepath.Join(cfg.FabricBin, "peer")
+	}
+	return cfg.Chaincode
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatalf("%s holds no PEM block", path)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
