@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
@@ -52,7 +51,7 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 	lt.book.End()
 	r.mark(name, from, time.Now())
 	if lt.ledger == r.ledger {
-		r.driverRoll = castVoters(r.driverRoll, res.RollTaken)
+		r.driverRoll = res.Unused(r.driverRoll)
 	}
 	if err != nil {
 		r.note("%s: %v", name, err)
@@ -68,20 +67,6 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 		r.note("%s: the roll voters kept for the ledger drives ran out; the drive ended early (raise --driver-voters)", name)
 	}
 	return res
-}
-
-// castVoters drops from roll the first taken[state] voters of each state,
-// the ones a drive cast.
-func castVoters(roll []ballot.RollEntry, taken map[string]int) []ballot.RollEntry {
-	left := roll[:0:0]
-	for _, e := range roll {
-		if taken[e.State] > 0 {
-			taken[e.State]--
-			continue
-		}
-		left = append(left, e)
-	}
-	return left
 }
 
 // ceiling measures the ceiling on the run's network at the best setting
