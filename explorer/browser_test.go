@@ -21,8 +21,9 @@ import (
 
 // browse drives the explorer's web UI in headless Chromium: the dashboard,
 // a block, its batch, a receipt built by the test from its own batch
-// (PASS), the same receipt tampered with (FAIL), and a receipt the explorer
-// builds for a vote id (PASS). Screenshots go to .run/test/explorer-browser.
+// (PASS), the same receipt tampered with (FAIL), a receipt the explorer
+// builds for a vote id (PASS), the audit (MATCH) and the results per question
+// (checkResults). Screenshots go to .run/test/explorer-browser.
 func browse(t *testing.T, l *testLedger, e *explorer.Explorer) {
 	base := serve(t, e)
 	shots := filepath.Join(nettest.RepoRoot(t), ".run", "test", "explorer-browser")
@@ -108,6 +109,7 @@ func browse(t *testing.T, l *testLedger, e *explorer.Explorer) {
 			t.Errorf("step %s: page says %q, want %q (screenshot %s)", st.name, got[st.name], st.want, file)
 		}
 	}
+	checkResults(t, l, ctx, base, shots)
 	height, rootCell, path := got["dashboard"], got["batch"], got["receipt-tampered-fail"]
 	if height == "" || height == "0" {
 		t.Errorf("dashboard height %q", height)
@@ -119,6 +121,49 @@ func browse(t *testing.T, l *testLedger, e *explorer.Explorer) {
 		t.Errorf("tampered proof path does not show the root mismatch: %q", path)
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// checkResults checks that the dashboard shows each question of the
+// referendum by its title, with every answer's national votes as the
+// chaincode's GetResults counts them, and saves its screenshot.
+func checkResults(t *testing.T, l *testLedger, browser context.Context, base, shots string) {
+	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	defer cancel()
+	results, err := l.observers.Ballot().Results(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(shots, "dashboard-results-per-question.png")
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dashboard with the results per question: %s", file)
+	for _, q := range testQuestions {
+		title, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("contest-"+q.ID+"-title")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		table, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("results-"+q.ID)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(title, q.Title) {
+			t.Errorf("question %s is titled %q on the dashboard, want %q", q.ID, title, q.Title)
+		}
+		for _, choice := range q.Choices {
+			n := results.National[q.ID][choice]
+			if row := fmt.Sprintf("%s\t%d\t", choice, n); n == 0 || !strings.Contains(table, row) {
+				t.Errorf("question %s: the chaincode counts %d %q; the dashboard's table reads %q (screenshot %s)", q.ID, n, choice, table, file)
+			}
+		}
+	}
 }
 
 // serve runs the explorer (follower and web server) on a free local port

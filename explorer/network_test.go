@@ -22,10 +22,23 @@ import (
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
+// The test ledger's election is a referendum of three yes/no questions;
+// voter i answers question i%3.
 var (
-	testStates     = []string{"CA", "TX", "NY"}
-	testCandidates = []string{"alice", "bob", "carol"}
+	testStates    = []string{"CA", "TX", "NY"}
+	testQuestions = []ballot.Contest{
+		{ID: "Q1", Title: "Question 1: public transport funding", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+		{ID: "Q2", Title: "Question 2: voting age of 16", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+		{ID: "Q3", Title: "Question 3: four-day school week", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+	}
 )
+
+// testElection is the referendum's election record.
+func testElection() ballot.Election {
+	e := nettest.Election(testStates, []string{"yes", "no"})
+	e.Contests = testQuestions
+	return e
+}
 
 // ledgerWriter commits batches as the Commission's batcher would, and keeps
 // the batches it committed.
@@ -39,15 +52,17 @@ type ledgerWriter struct {
 	commits []ballot.Committed // of batches, in the same order
 }
 
-// vote makes a vote of voter in state.
+// vote makes the vote of voter in state: its answer to question voter%3,
+// "yes" from two voters of three.
 func (w *ledgerWriter) vote(state string, voter int) ballot.Vote {
 	id, err := ballot.NewVoteID()
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	null := ballot.NullifierOf(ballot.VoterKey([]byte("explorer-test"), "explorer-test", fmt.Sprint("voter-", voter), "cred"))
-	return ballot.Vote{ID: id, State: state, Nullifier: ballot.HashHex(null),
-		Candidate: testCandidates[voter%len(testCandidates)], CastAt: time.Now().UnixMilli()}
+	q := testQuestions[voter%len(testQuestions)]
+	null := ballot.NullifierOf(ballot.VoterKey([]byte("explorer-test"), "explorer-test", fmt.Sprint("voter-", voter), "cred"), q.ID)
+	return ballot.Vote{ID: id, State: state, Contest: q.ID, Nullifier: ballot.HashHex(null),
+		Choice: q.Choices[voter/len(testQuestions)%3/2], CastAt: time.Now().UnixMilli()}
 }
 
 // newVotes makes n votes of new voters of state.
@@ -107,7 +122,7 @@ type testLedger struct {
 
 func startLedger(t *testing.T) *testLedger {
 	n := nettest.Start(t)
-	nettest.SetupElection(t, n, nettest.Election(testStates, testCandidates))
+	nettest.SetupElection(t, n, testElection())
 	w := &ledgerWriter{t: t, ledger: nettest.Dial(t, n, "Commission").Ballot(), seq: map[string]uint64{}}
 	ctx := testContext(t)
 	w.commitRound(ctx, 40)

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,9 @@ type Drive struct {
 	// eligibility); else every vote is of a random voter. The drive ends
 	// early when the roll runs out (DriveResult.RollOut).
 	Roll []ballot.RollEntry
+	// Contests are the ids of the election's contests the votes go to, in
+	// turn (vote i of a batch in Contests[i%len]); nil for all of them.
+	Contests []string
 }
 
 // DriveResult is what the drive achieved.
@@ -46,10 +51,10 @@ type DriveResult struct {
 	Reasons     map[string]int `json:"rejected_reasons,omitempty"`
 	CountedPerS float64        `json:"counted_per_s"`            // counted in the measured window, per second
 	RollOut     bool           `json:"roll_exhausted,omitempty"` // the drive ended early: every voter of Drive.Roll was cast
-	// RollTaken is, per state, how many of Drive.Roll's voters went into
-	// submitted batches (a prefix of each state's voters); the rest were
-	// not cast and may be used by a later drive.
-	RollTaken  map[string]int  `json:"-"`
+	// RollTaken is, per state and contest, how many of Drive.Roll's entries
+	// went into submitted batches (a prefix of the state's entries of the
+	// contest); the rest were not cast and may be used by a later drive.
+	RollTaken  map[RollKey]int `json:"-"`
 	Errors     int             `json:"errors"`
 	FirstError string          `json:"first_error,omitempty"`
 	TxPerS     float64         `json:"tx_per_s"`
@@ -63,29 +68,37 @@ func SeqBaseFor(now time.Time) uint64 {
 	return DriverSeqBase + uint64(now.Unix())*100_000
 }
 
-// Run commits fresh batches of random votes over the election's states,
-// d.InFlight at a time, for d.Warmup and then d.Duration (or until
+// RollKey is a state and a contest of it: the roll entries a drive takes
+// in order.
+type RollKey struct{ State, Contest string }
+
+// Run commits fresh batches of random votes over the election's states and
+// d.Contests (all the election's if nil), d.InFlight at a time, for d.Warmup and then d.Duration (or until
 // d.StopAfter votes are committed), and reports the votes committed per
 // second of the measured window (transactions that end in it). Each batch is built (vote ids, nullifiers, Merkle root, tallies)
 // before it is submitted; d.Prebuilt of them before the clock starts, so
 // the measure is of the ledger, not of the client.
 func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d Drive) (DriveResult, error) {
+	contests, err := driveContests(e, d.Contests)
+	if err != nil {
+		return DriveResult{}, err
+	}
 	var seq atomic.Uint64
 	seq.Store(d.SeqBase)
-	voters := newRollVoters(d.Roll)
+	voters := newRollVoters(d.Roll, contests)
 	build := func() (ballot.Batch, error) {
 		n := seq.Add(1) - 1
 		state := e.States[n%uint64(len(e.States))]
 		if d.Roll != nil {
 			state = voters.fullest()
 		}
-		b, err := RandomBatch(state, n, e.Contests, d.VotesPerTx, time.Now())
+		b, err := RandomBatch(state, n, contests, d.VotesPerTx, time.Now())
 		if err != nil || d.Roll == nil {
 			return b, err
 		}
-		return voters.cast(b, e)
+		return voters.cast(b)
 	}
-	res := DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight, RollTaken: map[string]int{}, Reasons: map[string]int{}}
+	res := DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight, RollTaken: map[RollKey]int{}, Reasons: map[string]int{}}
 	ready := make(chan ballot.Batch, max(d.Prebuilt, d.InFlight))
 	for range cap(ready) {
 		b, err := build()
@@ -143,7 +156,9 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 					return
 				}
 				mu.Lock()
-				res.RollTaken[b.State] += len(b.Votes)
+				for _, v := range b.Votes {
+					res.RollTaken[RollKey{v.State, v.Contest}]++
+				}
 				mu.Unlock()
 				t := time.Now()
 				c, err := ledger.CommitBatch(ctx, b)
@@ -190,6 +205,22 @@ func Run(ctx context.Context, ledger *fabricclient.Ballot, e *ballot.Election, d
 	return res, nil
 }
 
+// Unused returns the entries of roll the drive did not cast (roll as the
+// drive got it in Drive.Roll, or a superset of it in the same order): the
+// voters a later drive may still cast.
+func (r DriveResult) Unused(roll []ballot.RollEntry) []ballot.RollEntry {
+	taken := maps.Clone(r.RollTaken)
+	left := roll[:0:0]
+	for _, e := range roll {
+		if k := (RollKey{e.State, e.Contest}); taken[k] > 0 {
+			taken[k]--
+			continue
+		}
+		left = append(left, e)
+	}
+	return left
+}
+
 // RandomBatch builds batch seq of state with n votes cast at castAt, each
 // with a fresh random vote id and nullifier, in the contests in turn, each
 // vote for the next choice of its contest.
@@ -214,48 +245,95 @@ func RandomBatch(state string, seq uint64, contests []ballot.Contest, n int, cas
 	return b, nil
 }
 
+// driveContests is the election's contests of the given ids, in that
+// order; all of them if ids is nil.
+func driveContests(e *ballot.Election, ids []string) ([]ballot.Contest, error) {
+	if ids == nil {
+		return e.Contests, nil
+	}
+	out := make([]ballot.Contest, 0, len(ids))
+	for _, id := range ids {
+		c, ok := e.Contest(id)
+		if !ok {
+			return nil, fmt.Errorf("ledgerload: the election has no contest %q (it has %v)", id, e.ContestIDs())
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("ledgerload: a drive needs at least one contest")
+	}
+	return out, nil
+}
+
 // errRollOut is build's error when the roll has too few voters left.
 var errRollOut = errors.New("ledgerload: the roll ran out")
 
-// rollVoters hands out each state's roll entries (a voter in a contest) in
+// rollVoters hands out the roll's entries of each state and contest in
 // turn.
-type rollVoters map[string][]ballot.RollEntry
+type rollVoters struct {
+	contests []string
+	left     map[RollKey][]string // nullifiers not yet cast
+	states   []string
+}
 
-func newRollVoters(roll []ballot.RollEntry) rollVoters {
-	v := rollVoters{}
-	for _, e := range roll {
-		v[e.State] = append(v[e.State], e)
+// newRollVoters keeps the entries of roll in the given contests.
+func newRollVoters(roll []ballot.RollEntry, contests []ballot.Contest) *rollVoters {
+	v := &rollVoters{left: map[RollKey][]string{}}
+	for _, c := range contests {
+		v.contests = append(v.contests, c.ID)
 	}
+	for _, e := range roll {
+		if !slices.Contains(v.contests, e.Contest) {
+			continue
+		}
+		k := RollKey{e.State, e.Contest}
+		if _, ok := v.left[k]; !ok && !slices.Contains(v.states, e.State) {
+			v.states = append(v.states, e.State)
+		}
+		v.left[k] = append(v.left[k], e.Nullifier)
+	}
+	slices.Sort(v.states)
 	return v
 }
 
-// fullest is the state with the most voters left (so a roll skewed by
-// state lasts as long as it can).
-func (v rollVoters) fullest() string {
+// room is how many entries the state has left in its emptiest contest.
+func (v *rollVoters) room(state string) int {
+	n := -1
+	for _, c := range v.contests {
+		if l := len(v.left[RollKey{state, c}]); n < 0 || l < n {
+			n = l
+		}
+	}
+	return n
+}
+
+// fullest is the state with the most room (so a roll skewed by state lasts
+// as long as it can).
+func (v *rollVoters) fullest() string {
 	best := ""
-	for s, left := range v {
-		if best == "" || len(left) > len(v[best]) || len(left) == len(v[best]) && s < best {
+	for _, s := range v.states {
+		if best == "" || v.room(s) > v.room(best) {
 			best = s
 		}
 	}
 	return best
 }
 
-// cast gives b's votes the state's next unused roll entries, each vote in
-// its entry's contest for a choice of it, and rebuilds the batch.
-func (v rollVoters) cast(b ballot.Batch, e *ballot.Election) (ballot.Batch, error) {
-	left := v[b.State]
-	if len(left) < len(b.Votes) {
-		return ballot.Batch{}, fmt.Errorf("%w: %s has %d voters left, %d needed", errRollOut, b.State, len(left), len(b.Votes))
+// cast gives each of b's votes the next unused roll entry of the batch's
+// state and the vote's contest, and rebuilds the batch.
+func (v *rollVoters) cast(b ballot.Batch) (ballot.Batch, error) {
+	need := map[RollKey]int{}
+	for _, vote := range b.Votes {
+		need[RollKey{b.State, vote.Contest}]++
+	}
+	for k, n := range need {
+		if left := len(v.left[k]); left < n {
+			return ballot.Batch{}, fmt.Errorf("%w: %s has %d voters left in %s, %d needed", errRollOut, k.State, left, k.Contest, n)
+		}
 	}
 	for i := range b.Votes {
-		c, ok := e.Contest(left[i].Contest)
-		if !ok {
-			return ballot.Batch{}, fmt.Errorf("ledgerload: roll entry of contest %q, which the election lacks", left[i].Contest)
-		}
-		b.Votes[i].Contest, b.Votes[i].Nullifier = c.ID, left[i].Nullifier
-		b.Votes[i].Choice = c.Choices[i%len(c.Choices)]
+		k := RollKey{b.State, b.Votes[i].Contest}
+		b.Votes[i].Nullifier, v.left[k] = v.left[k][0], v.left[k][1:]
 	}
-	v[b.State] = left[len(b.Votes):]
 	return ballot.BuildBatch(b.State, b.Seq, b.Votes)
 }

@@ -14,19 +14,33 @@ import (
 // Loss is the exactly-once check: the votes the gateway answered 202 against
 // the votes the ledger counts in the batcher's batches of this run.
 type Loss struct {
-	Accepted        int      `json:"accepted_202"`         // distinct vote ids answered 202
-	RepeatedAnswers int      `json:"repeated_202_answers"` // ids answered 202 more than once
-	UnreadableIDs   int      `json:"unreadable_202_bodies"`
-	Batches         int      `json:"batches"`        // batcher batches committed in this run
-	Counted         int      `json:"counted"`        // votes those batches count
-	Rejected        int      `json:"rejected"`       // votes the chaincode refused as duplicates
-	Missing         int      `json:"missing"`        // answered 202, not counted
-	Extra           int      `json:"extra"`          // counted, never answered 202 in this run
-	CountedTwice    int      `json:"counted_twice"`  // counted in more than one batch
-	Unreadable      int      `json:"unreadable_txs"` // batches whose transaction could not be read
-	Unanswered      int      `json:"unanswered"`     // requests the client got no answer to (timeouts): outcome unknown
-	OK              bool     `json:"ok"`
-	Examples        []string `json:"examples,omitempty"`
+	Accepted        int `json:"accepted_202"`         // distinct vote ids answered 202
+	RepeatedAnswers int `json:"repeated_202_answers"` // ids answered 202 more than once
+	UnreadableIDs   int `json:"unreadable_202_bodies"`
+	Batches         int `json:"batches"`        // batcher batches committed in this run
+	Counted         int `json:"counted"`        // votes those batches count
+	Rejected        int `json:"rejected"`       // votes the chaincode refused as duplicates
+	Missing         int `json:"missing"`        // answered 202, not counted
+	Extra           int `json:"extra"`          // counted, never answered 202 in this run
+	CountedTwice    int `json:"counted_twice"`  // counted in more than one batch
+	Unreadable      int `json:"unreadable_txs"` // batches whose transaction could not be read
+	Unanswered      int `json:"unanswered"`     // requests the client got no answer to (timeouts): outcome unknown
+	// Contests are the same counts per contest: the 202s by the contest
+	// their request was sent in, the counted votes by their contest on the
+	// ledger.
+	Contests map[string]ContestLoss `json:"contests,omitempty"`
+	// OtherContest counts votes counted in a contest other than the one
+	// their 202's request was sent in.
+	OtherContest int      `json:"counted_in_other_contest"`
+	OK           bool     `json:"ok"`
+	Examples     []string `json:"examples,omitempty"`
+}
+
+// ContestLoss is the exactly-once check of one contest.
+type ContestLoss struct {
+	Accepted int `json:"accepted_202"` // distinct vote ids answered 202 to a request in the contest
+	Counted  int `json:"counted"`      // votes of the contest this run's batcher batches count
+	Missing  int `json:"missing"`      // answered 202, not counted
 }
 
 // Commit is when one counted vote was cast (the gateway's 202 time, from
@@ -38,19 +52,26 @@ type Commit struct {
 
 // Check reads the votes of every batcher batch among arrivals from the
 // ledger's copy of its transaction and compares them with accepted (vote id
-// -> how many 202 answers carried it). It also returns, for every counted
-// vote, its cast and commit times.
+// -> how many 202 answers carried it), overall and per contest (contests:
+// vote id -> the contest its request was sent in). It also returns, for
+// every counted vote, its cast and commit times.
 //
 // A request the client gave up on (unanswered) may still have been stored
 // and counted: the client never learnt its id. So the check passes with
 // extra counted votes as long as there are no more of them than unanswered
 // requests; a missing or twice-counted vote always fails it.
-func Check(ctx context.Context, ledger *fabricclient.Ballot, arrivals []Arrival, accepted map[loadgen.VoteID]int, unreadable202, unanswered int) (Loss, []Commit, error) {
-	l := Loss{Accepted: len(accepted), UnreadableIDs: unreadable202, Unanswered: unanswered}
-	for _, n := range accepted {
+func Check(ctx context.Context, ledger *fabricclient.Ballot, arrivals []Arrival, accepted map[loadgen.VoteID]int, contests map[loadgen.VoteID]string, unreadable202, unanswered int) (Loss, []Commit, error) {
+	l := Loss{Accepted: len(accepted), UnreadableIDs: unreadable202, Unanswered: unanswered, Contests: map[string]ContestLoss{}}
+	perContest := func(contest string, f func(*ContestLoss)) {
+		c := l.Contests[contest]
+		f(&c)
+		l.Contests[contest] = c
+	}
+	for id, n := range accepted {
 		if n > 1 {
 			l.RepeatedAnswers++
 		}
+		perContest(contests[id], func(c *ContestLoss) { c.Accepted++ })
 	}
 	todo := batcherBatches(arrivals, time.Time{})
 	l.Batches = len(todo)
@@ -76,6 +97,11 @@ func Check(ctx context.Context, ledger *fabricclient.Ballot, arrivals []Arrival,
 			}
 			counted[id]++
 			l.Counted++
+			perContest(v.Contest, func(c *ContestLoss) { c.Counted++ })
+			if sent, ok := contests[id]; ok && sent != v.Contest {
+				l.OtherContest++
+				l.example(fmt.Sprintf("vote %s sent in %s, counted in %s", id, sent, v.Contest))
+			}
 			commits = append(commits, Commit{CastAt: time.UnixMilli(v.CastAt), Committed: a.At})
 		}
 	})
@@ -95,10 +121,11 @@ func Check(ctx context.Context, ledger *fabricclient.Ballot, arrivals []Arrival,
 	for id := range accepted {
 		if counted[id] == 0 {
 			l.Missing++
+			perContest(contests[id], func(c *ContestLoss) { c.Missing++ })
 			l.example(fmt.Sprintf("vote %s answered 202 but not counted", id))
 		}
 	}
-	l.OK = l.Missing == 0 && l.Extra <= l.Unanswered && l.CountedTwice == 0 && l.RepeatedAnswers == 0 && l.Unreadable == 0 && l.UnreadableIDs == 0
+	l.OK = l.Missing == 0 && l.OtherContest == 0 && l.Extra <= l.Unanswered && l.CountedTwice == 0 && l.RepeatedAnswers == 0 && l.Unreadable == 0 && l.UnreadableIDs == 0
 	return l, commits, nil
 }
 

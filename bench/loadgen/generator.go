@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -140,29 +141,36 @@ func NewGenerator(r *Roll, contests []ballot.Contest, mix Mix, seed uint64) (*Ge
 
 // Next returns the body of the next attempt and its kind.
 func (g *Generator) Next() ([]byte, Kind, error) {
+	body, _, kind, err := g.attempt()
+	return body, kind, err
+}
+
+// attempt is the next attempt: its body, the id of its contest and its kind.
+func (g *Generator) attempt() ([]byte, string, Kind, error) {
 	g.mu.Lock()
 	v, kind, err := g.pick()
 	if err == nil {
 		g.counts[kind]++
 	}
-	body := g.voteBody(v)
+	body, contest := g.voteBody(v)
 	g.mu.Unlock()
 	if err != nil {
-		return nil, 0, err
+		return nil, "", 0, err
 	}
 	data, err := json.Marshal(body)
-	return data, kind, err
+	return data, contest, kind, err
 }
 
-// voteBody is v's vote in its contest (contestOf) for a random choice;
-// g.mu is held. The contest is named only if the election has several.
-func (g *Generator) voteBody(v roll.Entry) voteBody {
+// voteBody is v's vote in its contest (contestOf) for a random choice, and
+// that contest's id; g.mu is held. The body names the contest only if the
+// election has several.
+func (g *Generator) voteBody(v roll.Entry) (voteBody, string) {
 	c := g.contests[contestOf(v.VoterID, len(g.contests))]
 	b := voteBody{VoterID: v.VoterID, Credential: v.Credential, State: v.State, Choice: c.Choices[g.rng.IntN(len(c.Choices))]}
 	if len(g.contests) > 1 {
 		b.Contest = c.ID
 	}
-	return b
+	return b, c.ID
 }
 
 // contestOf is the index, among n contests, of the one voterID votes in: a
@@ -173,17 +181,27 @@ func contestOf(voterID string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-// posts is a vegeta targeter POSTing the bodies next makes to url.
-func posts(url string, next func() ([]byte, error)) vegeta.Targeter {
+// posts is a vegeta targeter POSTing the bodies next makes to url, each
+// with its contest's id as the URL's fragment (ContestOf): a client never
+// sends the fragment, so the gateway sees url, while the vegeta result of
+// the request tells which contest its vote was in.
+func posts(url string, next func() ([]byte, string, error)) vegeta.Targeter {
 	header := http.Header{"Content-Type": []string{"application/json"}}
 	return func(t *vegeta.Target) error {
-		body, err := next()
+		body, contest, err := next()
 		if err != nil {
 			return err
 		}
-		t.Method, t.URL, t.Body, t.Header = http.MethodPost, url, body, header
+		t.Method, t.URL, t.Body, t.Header = http.MethodPost, url+"#"+contest, body, header
 		return nil
 	}
+}
+
+// ContestOf is the contest id a target's or result's URL carries as its
+// fragment (posts), "" if none.
+func ContestOf(url string) string {
+	_, contest, _ := strings.Cut(url, "#")
+	return contest
 }
 
 // SentFresh is how many roll voters have been sent fresh so far, in order:
@@ -205,13 +223,14 @@ func (g *Generator) ResendTargeter(url string, n int) (vegeta.Targeter, error) {
 	if n <= 0 || n > sent {
 		return nil, fmt.Errorf("loadgen: resend among the first %d voters, but %d were sent", n, sent)
 	}
-	return posts(url, func() ([]byte, error) {
+	return posts(url, func() ([]byte, string, error) {
 		g.mu.Lock()
 		v := g.sent[g.rng.IntN(n)]
-		body := g.voteBody(v)
+		body, contest := g.voteBody(v)
 		g.counts[Duplicate]++
 		g.mu.Unlock()
-		return json.Marshal(body)
+		data, err := json.Marshal(body)
+		return data, contest, err
 	}), nil
 }
 
@@ -274,8 +293,8 @@ func (g *Generator) TakeUnsent() *Roll {
 
 // Targeter returns a vegeta targeter posting the generator's votes to url.
 func (g *Generator) Targeter(url string) vegeta.Targeter {
-	return posts(url, func() ([]byte, error) {
-		body, _, err := g.Next()
-		return body, err
+	return posts(url, func() ([]byte, string, error) {
+		body, contest, _, err := g.attempt()
+		return body, contest, err
 	})
 }

@@ -4,11 +4,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
+)
+
+// race is a one-race election's contest; referendum a three-question one's.
+var (
+	race       = []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob"}}}
+	referendum = []ballot.Contest{
+		{ID: "L2025-001", Title: "Law 1", Kind: ballot.ContestQuestion, Choices: []string{"oui", "non"}},
+		{ID: "L2025-002", Title: "Law 2", Kind: ballot.ContestQuestion, Choices: []string{"oui", "non"}},
+		{ID: "L2025-003", Title: "Law 3", Kind: ballot.ContestQuestion, Choices: []string{"oui", "non"}},
+	}
 )
 
 func testRoll(perState map[string]int, states ...string) *Roll {
@@ -23,9 +36,23 @@ func testRoll(perState map[string]int, states ...string) *Roll {
 	return r
 }
 
+// nextTarget is tr's next target and its vote.
+func nextTarget(t *testing.T, tr vegeta.Targeter) (vegeta.Target, voteBody) {
+	t.Helper()
+	var tg vegeta.Target
+	if err := tr(&tg); err != nil {
+		t.Fatal(err)
+	}
+	var v voteBody
+	if err := json.Unmarshal(tg.Body, &v); err != nil {
+		t.Fatal(err)
+	}
+	return tg, v
+}
+
 func TestGeneratorMixSkewAndExhaustion(t *testing.T) {
 	r := testRoll(map[string]int{"CA": 3000, "MI": 3000}, "CA", "MI")
-	g, err := NewGenerator(r, []string{"alice", "bob"}, Mix{Duplicate: 0.1, Ineligible: 0.05}, 1)
+	g, err := NewGenerator(r, race, Mix{Duplicate: 0.1, Ineligible: 0.05}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +105,14 @@ func TestGeneratorMixSkewAndExhaustion(t *testing.T) {
 
 func TestGeneratorRefusesBadMix(t *testing.T) {
 	r := testRoll(map[string]int{"CA": 1}, "CA")
-	if _, err := NewGenerator(r, []string{"a"}, Mix{Duplicate: 0.6, Ineligible: 0.5}, 1); err == nil {
+	if _, err := NewGenerator(r, race, Mix{Duplicate: 0.6, Ineligible: 0.5}, 1); err == nil {
 		t.Fatal("a mix above 1 accepted")
 	}
 }
 
 func TestResendTargeterSendsOnlyVotersAlreadySent(t *testing.T) {
 	r := testRoll(map[string]int{"CA": 100, "MI": 100}, "CA", "MI")
-	g, err := NewGenerator(r, []string{"alice"}, Mix{}, 7)
+	g, err := NewGenerator(r, race, Mix{}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,15 +132,8 @@ func TestResendTargeterSendsOnlyVotersAlreadySent(t *testing.T) {
 	}
 	_, dupBefore, _ := g.Counts()
 	for range 200 {
-		var tg vegeta.Target
-		if err := tr(&tg); err != nil {
-			t.Fatal(err)
-		}
-		var v voteBody
-		if err := json.Unmarshal(tg.Body, &v); err != nil {
-			t.Fatal(err)
-		}
-		if !first[v.VoterID] || tg.Method != "POST" || tg.URL != "http://x/api/v1/vote" {
+		tg, v := nextTarget(t, tr)
+		if !first[v.VoterID] || tg.Method != "POST" || tg.URL != "http://x/api/v1/vote#president" {
 			t.Fatalf("re-sent %s (%s %s), not one of the first %d voters", v.VoterID, tg.Method, tg.URL, mark)
 		}
 	}
@@ -126,7 +146,7 @@ func TestResendTargeterSendsOnlyVotersAlreadySent(t *testing.T) {
 // fresh, and the generator sends none of them afterwards.
 func TestGeneratorTakeUnsent(t *testing.T) {
 	r := testRoll(map[string]int{"CA": 500, "MI": 300}, "CA", "MI")
-	g, err := NewGenerator(r, []string{"alice"}, Mix{}, 7)
+	g, err := NewGenerator(r, race, Mix{}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,4 +184,74 @@ func sendFresh(t *testing.T, g *Generator, n int) map[string]bool {
 		sent[v.VoterID] = true
 	}
 	return sent
+}
+
+// TestGeneratorSpreadsVotesOverContests: with several contests every vote
+// names one of them and a choice of it, the voters spread over all of them,
+// a re-sent vote names its voter's contest again, and the target's URL
+// carries the contest; with one contest the body names none.
+func TestGeneratorSpreadsVotesOverContests(t *testing.T) {
+	r := testRoll(map[string]int{"CA": 600, "MI": 600}, "CA", "MI")
+	g, err := NewGenerator(r, referendum, Mix{Duplicate: 0.2}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contestOf, per := map[string]string{}, map[string]int{}
+	tr := g.Targeter("http://x/api/v1/vote")
+	for range 900 {
+		tg, v := nextTarget(t, tr)
+		i := slices.IndexFunc(referendum, func(c ballot.Contest) bool { return c.ID == v.Contest })
+		if i < 0 || !referendum[i].HasChoice(v.Choice) || ContestOf(tg.URL) != v.Contest {
+			t.Fatalf("vote %+v to %s: not a contest and choice of the referendum, or not the URL's contest", v, tg.URL)
+		}
+		if c, ok := contestOf[v.VoterID]; ok && c != v.Contest {
+			t.Fatalf("voter %s voted in %s, then in %s", v.VoterID, c, v.Contest)
+		} else if !ok {
+			contestOf[v.VoterID] = v.Contest
+			per[v.Contest]++
+		}
+	}
+	for _, c := range referendum {
+		if share := float64(per[c.ID]) / float64(len(contestOf)); share < 0.25 || share > 0.42 {
+			t.Errorf("%.2f of the voters in %s (%v)", share, c.ID, per)
+		}
+	}
+
+	one, err := NewGenerator(r, race, Mix{}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, err := one.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	if _, named := v["contest"]; named || !race[0].HasChoice(v["choice"].(string)) {
+		t.Fatalf("one-race vote %s: names a contest or a choice not of the race", body)
+	}
+}
+
+// TestRecorderKeepsTheContestOf202s: the recorder keeps, for every vote id
+// answered 202, the contest its request's URL named.
+func TestRecorderKeepsTheContestOf202s(t *testing.T) {
+	rc := NewRecorder(time.Now())
+	ids := []string{"00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100", "0123456789abcdef0123456789abcdef"}
+	for i, code := range []uint16{202, 202, 409} {
+		contest := referendum[i].ID
+		rc.record(&vegeta.Result{Code: code, Timestamp: time.Now(), URL: "http://x/api/v1/vote#" + contest,
+			Body: []byte(fmt.Sprintf(`{"vote_id":%q}`, ids[i]))})
+	}
+	got := rc.AcceptedContests()
+	if len(got) != 2 {
+		t.Fatalf("%d contests kept, want the two 202s': %v", len(got), got)
+	}
+	for i := range 2 {
+		id, _ := ParseVoteID(ids[i])
+		if got[id] != referendum[i].ID {
+			t.Errorf("vote %s in %q, want %s", ids[i], got[id], referendum[i].ID)
+		}
+	}
 }

@@ -3,7 +3,9 @@ package loadgen
 import (
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,19 +47,21 @@ func NewTimeline(start time.Time) *Timeline {
 }
 
 // Recorder records every answer of every phase: the timeline, and the vote
-// ids answered 202 with how often each came back. It is safe for concurrent
-// use.
+// ids answered 202 with how often each came back and the contest each was
+// sent in. It is safe for concurrent use.
 type Recorder struct {
 	mu       sync.Mutex
 	timeline *Timeline
 	ids      map[VoteID]int
-	badIDs   int // 202 answers without a readable vote id
-	lost     int // requests without an answer (timeouts, broken connections): outcome unknown
+	contests map[VoteID]string // the contest of each 202 (ContestOf its URL)
+	names    map[string]string // one copy of each contest id
+	badIDs   int               // 202 answers without a readable vote id
+	lost     int               // requests without an answer (timeouts, broken connections): outcome unknown
 }
 
 // NewRecorder returns a recorder whose timeline starts at start.
 func NewRecorder(start time.Time) *Recorder {
-	return &Recorder{timeline: NewTimeline(start), ids: map[VoteID]int{}}
+	return &Recorder{timeline: NewTimeline(start), ids: map[VoteID]int{}, contests: map[VoteID]string{}, names: map[string]string{}}
 }
 
 // outcome classifies one vegeta result.
@@ -118,11 +122,23 @@ func (rc *Recorder) record(r *vegeta.Result) outcome {
 		}
 		if ok {
 			rc.ids[id]++
+			rc.contests[id] = rc.name(ContestOf(r.URL))
 		} else {
 			rc.badIDs++
 		}
 	}
 	return o
+}
+
+// name is the recorder's copy of contest, so the ids' contests do not
+// keep their URLs alive; rc.mu is held.
+func (rc *Recorder) name(contest string) string {
+	if n, ok := rc.names[contest]; ok {
+		return n
+	}
+	contest = strings.Clone(contest)
+	rc.names[contest] = contest
+	return contest
 }
 
 // Timeline returns the run's timeline; read it only when no attack runs.
@@ -139,6 +155,14 @@ func (rc *Recorder) AcceptedIDs() (map[VoteID]int, int) {
 		out[id] = n
 	}
 	return out, rc.badIDs
+}
+
+// AcceptedContests returns the contest each vote id answered 202 was sent
+// in ("" for a request whose URL named none).
+func (rc *Recorder) AcceptedContests() map[VoteID]string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return maps.Clone(rc.contests)
 }
 
 // Unanswered is how many requests got no answer (client timeouts, broken

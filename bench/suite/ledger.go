@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
@@ -68,7 +67,7 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 	lt.book.End()
 	r.mark(name, from, time.Now())
 	if lt.ledger == r.ledger {
-		r.driverRoll = castVoters(r.driverRoll, res.RollTaken)
+		r.driverRoll = res.Unused(r.driverRoll)
 	}
 	if err != nil {
 		r.note("%s: %v", name, err)
@@ -84,20 +83,6 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 		r.fail(fmt.Errorf("%w: %s ran out of them after %d votes, faster than --drive-rate %.0f votes/s allows for: raise it", ErrDriverVoters, name, res.AllVotes, r.cfg.Plan.DriveRate))
 	}
 	return res
-}
-
-// castVoters drops from roll the first taken[state] voters of each state,
-// the ones a drive cast.
-func castVoters(roll []ballot.RollEntry, taken map[string]int) []ballot.RollEntry {
-	left := roll[:0:0]
-	for _, e := range roll {
-		if taken[e.State] > 0 {
-			taken[e.State]--
-			continue
-		}
-		left = append(left, e)
-	}
-	return left
 }
 
 // ceiling measures the ceiling on the run's network at the best setting

@@ -575,7 +575,7 @@ func (r *run) lossCheck(ctx context.Context) {
 	}
 	ids, bad := r.rec.AcceptedIDs()
 	r.book.Begin("loss-check")
-	loss, commits, err := ledgerload.Check(ctx, r.ledger, arrivals, ids, bad, r.rec.Unanswered())
+	loss, commits, err := ledgerload.Check(ctx, r.ledger, arrivals, ids, r.rec.AcceptedContests(), bad, r.rec.Unanswered())
 	r.book.End()
 	if err != nil {
 		r.rep.Notes = append(r.rep.Notes, "loss check: "+err.Error())

@@ -142,7 +142,7 @@ func run(ctx context.Context) error {
 
 	intake := dedup.New(rdb, ledger, o.dedup, log)
 	defer intake.Close()
-	cache := results.New(ledger, o.resultsFile, e.States, log)
+	cache := results.New(ledger, o.resultsFile, e.States, e.Contests, log)
 	go func() {
 		if err := cache.Run(ctx); err != nil {
 			log.Error("results cache stopped", "err", err)
@@ -155,7 +155,7 @@ func run(ctx context.Context) error {
 		return nil
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
 	o.http.Secret = secret
 	gin.SetMode(gin.ReleaseMode)
 	api, err := httpapi.New(o.http, httpapi.Deps{

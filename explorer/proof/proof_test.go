@@ -12,7 +12,7 @@ func batch(t *testing.T, n int) (ballot.BatchRecord, []ballot.Vote) {
 	t.Helper()
 	votes := make([]ballot.Vote, n)
 	for i := range votes {
-		votes[i] = ballot.Vote{ID: fmt.Sprintf("%032x", i+1), State: "CA", Nullifier: fmt.Sprintf("%064x", i+1), Candidate: "alice", CastAt: 1}
+		votes[i] = ballot.Vote{ID: fmt.Sprintf("%032x", i+1), State: "CA", Contest: "president", Nullifier: fmt.Sprintf("%064x", i+1), Choice: "alice", CastAt: 1}
 	}
 	b, err := ballot.BuildBatch("CA", 3, votes)
 	if err != nil {
@@ -45,7 +45,8 @@ func TestCheck(t *testing.T) {
 	tamper := map[string]func(r *ballot.Receipt){
 		"proof hash": func(r *ballot.Receipt) { r.Proof[1] = r.Proof[0] },
 		"root":       func(r *ballot.Receipt) { r.Root = r.Proof[0] },
-		"candidate":  func(r *ballot.Receipt) { v := *r.Vote; v.Candidate = "bob"; r.Vote = &v },
+		"choice":     func(r *ballot.Receipt) { v := *r.Vote; v.Choice = "bob"; r.Vote = &v },
+		"contest":    func(r *ballot.Receipt) { v := *r.Vote; v.Contest = "senate"; r.Vote = &v },
 		"status":     func(r *ballot.Receipt) { r.Status = ballot.ReceiptDuplicate },
 		"tx":         func(r *ballot.Receipt) { r.TxID = "other" },
 		"no vote":    func(r *ballot.Receipt) { r.Vote = nil },

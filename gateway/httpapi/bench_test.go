@@ -33,16 +33,48 @@ func BenchmarkVoteIntake(b *testing.B) {
 		g.POST("/api/v1/vote", func(c *gin.Context) {
 			c.JSON(http.StatusAccepted, voteAccepted{VoteID: "0", Status: "pending", ReceiptURL: "/api/v1/votes/0"})
 		})
-		runVotes(b, g, func(int) {})
+		runVotes(b, g, func(int) {}, benchVote)
 	})
 	b.Run("redis-intake", func(b *testing.B) {
 		f := newFixture(b, fixtureOpts{cfg: Config{MaxQueueDepth: -1}})
-		runVotes(b, f.srv.Handler(), func(n int) { f.enrollMany("CA", "c", n, benchVoter) })
+		runVotes(b, f.srv.Handler(), func(n int) { f.enrollMany("CA", "c", n, benchVoter) }, benchVote)
+	})
+	// A referendum: each vote names one of three contests.
+	b.Run("redis-intake-contests", func(b *testing.B) {
+		f := newFixture(b, fixtureOpts{cfg: Config{MaxQueueDepth: -1}})
+		f.elections.set(testReferendum())
+		runVotes(b, f.srv.Handler(), func(n int) { f.enrollMany("CA", "c", n, benchVoter) }, func(i int) string {
+			return voteIn(benchVoter(i), "c", "CA", []string{"L1", "L2", "L3"}[i%3], "oui")
+		})
 	})
 }
 
-// runVotes posts b.N distinct votes in parallel and reports votes/s.
-func runVotes(b *testing.B, h http.Handler, prepare func(n int)) {
+// BenchmarkDecodeVote measures the strict vote decoder on the bodies
+// clients send, with and without the optional contest (the one-pass path),
+// and on one with an escape (the encoding/json path).
+func BenchmarkDecodeVote(b *testing.B) {
+	for name, body := range map[string]string{
+		"sole-contest":  voteBody("voter-000001", "credential-1", "CA", "alice"),
+		"named-contest": voteIn("voter-000001", "credential-1", "CA", "L2025-001", "oui"),
+		"escaped":       `{"voter_id":"voter-00000\u0031","credential":"credential-1","state":"CA","contest":"L2025-001","choice":"oui"}`,
+	} {
+		b.Run(name, func(b *testing.B) {
+			raw := []byte(body)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decodeVote(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func benchVote(i int) string { return voteBody(benchVoter(i), "c", "CA", "alice") }
+
+// runVotes posts b.N distinct votes, body(i) for i in [0, b.N), in
+// parallel and reports votes/s.
+func runVotes(b *testing.B, h http.Handler, prepare func(n int), body func(i int) string) {
 	prepare(b.N)
 	var next atomic.Int64
 	b.SetParallelism(benchParallelism)
@@ -50,7 +82,7 @@ func runVotes(b *testing.B, h http.Handler, prepare func(n int)) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := int(next.Add(1) - 1)
-			req := httptest.NewRequest(http.MethodPost, "/api/v1/vote", strings.NewReader(voteBody(benchVoter(i), "c", "CA", "alice")))
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/vote", strings.NewReader(body(i)))
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)

@@ -45,6 +45,9 @@ type apiError struct {
 type errorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Contest is the contest the refusal is about, when it is about one
+	// (unknown_contest, unknown_choice, not_eligible, duplicate).
+	Contest string `json:"contest,omitempty"`
 	// AttemptCount is set for duplicates: attempts refused so far for this
 	// voter, this one included.
 	AttemptCount int64 `json:"attempt_count,omitempty"`

@@ -87,16 +87,28 @@ func (f *fakeLedger) NullifierUsed(context.Context, string, string) (bool, error
 	return false, f.err
 }
 
+// testElection has one contest, a race between alice and bob.
 func testElection() *ballot.Election {
 	return &ballot.Election{
 		ID: "test-2026", Name: "Test election",
-		States: []string{"CA", "NY"}, Candidates: []string{"alice", "bob"},
+		States:   []string{"CA", "NY"},
+		Contests: []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob"}}},
 		OpensAt:  time.Now().Add(-time.Hour),
 		ClosesAt: time.Now().Add(time.Hour),
 		RollRoot: strings.Repeat("0", 64),
 		Status:   ballot.StatusConfigured,
 		Batchers: []string{"User1@commission.votechain.test"},
 	}
+}
+
+// testReferendum is testElection with three yes/no questions instead.
+func testReferendum() *ballot.Election {
+	e := testElection()
+	e.Contests = nil
+	for _, id := range []string{"L1", "L2", "L3"} {
+		e.Contests = append(e.Contests, ballot.Contest{ID: id, Title: "Law " + id, Kind: ballot.ContestQuestion, Choices: []string{"oui", "non"}})
+	}
+	return e
 }
 
 type fixture struct {
@@ -156,22 +168,34 @@ func (f *fixture) enroll(voterID, credential, state string) {
 }
 
 // enrollMany puts n voters, named by name(i), with one credential on a
-// state's roll in one pipeline.
+// state's roll in one pipeline: one nullifier per contest of the election
+// the fixture serves.
 func (f *fixture) enrollMany(state, credential string, n int, name func(int) string) {
 	f.t.Helper()
 	ctx := context.Background()
+	e, _ := f.elections.Election(ctx)
 	pipe := f.rdb.Pipeline()
 	for i := range n {
-		null := ballot.NullifierOf(ballot.VoterKey(testSecret, testElection().ID, name(i), credential))
-		pipe.SAdd(ctx, votequeue.RollKey(state), null[:])
+		key := ballot.VoterKey(testSecret, e.ID, name(i), credential)
+		for _, contest := range e.ContestIDs() {
+			null := ballot.NullifierOf(key, contest)
+			pipe.SAdd(ctx, votequeue.RollKey(state), null[:])
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		f.t.Fatal(err)
 	}
 }
 
-func voteBody(voterID, credential, state, candidate string) string {
-	b, _ := json.Marshal(map[string]string{"voter_id": voterID, "credential": credential, "state": state, "candidate": candidate})
+// voteBody is a vote that names no contest (the election's sole one).
+func voteBody(voterID, credential, state, choice string) string {
+	b, _ := json.Marshal(map[string]string{"voter_id": voterID, "credential": credential, "state": state, "choice": choice})
+	return string(b)
+}
+
+// voteIn is a vote in a named contest.
+func voteIn(voterID, credential, state, contest, choice string) string {
+	b, _ := json.Marshal(map[string]string{"voter_id": voterID, "credential": credential, "state": state, "contest": contest, "choice": choice})
 	return string(b)
 }
 

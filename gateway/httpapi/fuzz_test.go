@@ -35,11 +35,14 @@ func (refusingIntake) Ping(context.Context) error { return nil }
 func FuzzVoteRequest(f *testing.F) {
 	for _, seed := range []string{
 		voteBody("v1", "c1", "CA", "alice"),
-		`{"voter_id":"v1","credential":"c1","state":"CA","candidate":"alice","x":null}`,
-		`{"voter_id":"v1","voter_id":"v1","credential":"c1","state":"CA","candidate":"alice"}`,
-		`{"voter_id":"\u0000","credential":"\ud800","state":"CA","candidate":"alice"}`,
+		`{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice","x":null}`,
+		`{"voter_id":"v1","voter_id":"v1","credential":"c1","state":"CA","choice":"alice"}`,
+		`{"voter_id":"\u0000","credential":"\ud800","state":"CA","choice":"alice"}`,
 		`{"voter_id":1e999}`, `[]`, `null`, `"x"`, `{`, `{}}`, ``, "\xff\xfe",
-		`{"voter_id":"v1","credential":"c1","state":"ca","candidate":"alice"}`,
+		`{"voter_id":"v1","credential":"c1","state":"ca","choice":"alice"}`,
+		voteIn("v1", "c1", "CA", "president", "alice"),
+		voteIn("v1", "c1", "CA", "L2", "alice"),
+		`{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice","contest":null}`,
 	} {
 		f.Add(seed)
 	}
@@ -70,17 +73,22 @@ func FuzzVoteRequest(f *testing.F) {
 func FuzzScanPlainAgrees(f *testing.F) {
 	for _, seed := range []string{
 		voteBody("v1", "c1", "CA", "alice"),
-		` { "candidate" : "bob" ,"state":"NY","credential":"c","voter_id":"v" } ` + "\n",
-		`{"voter_id":"v1","credential":"c1","state":"CA","candidate":"alice"}x`,
-		`{"voter_id":"v1","voter_id":"v1","credential":"c1","state":"CA","candidate":"alice"}`,
-		`{"voter_id":"v\u0031","credential":"c1","state":"CA","candidate":"alice"}`,
-		`{"voter_id":"","credential":"c1","state":"CA","candidate":"alice"}`,
+		` { "choice" : "bob" ,"state":"NY","credential":"c","voter_id":"v" } ` + "\n",
+		voteIn("v1", "c1", "CA", "L2025-001", "oui"),
+		`{"contest":"L1","voter_id":"v1","credential":"c1","state":"CA","choice":"oui","contest":"L1"}`,
+		`{"voter_id":"v1","credential":"c1","state":"CA","choice":"oui","contest":""}`,
+		`{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice"}x`,
+		`{"voter_id":"v1","voter_id":"v1","credential":"c1","state":"CA","choice":"alice"}`,
+		`{"voter_id":"v\u0031","credential":"c1","state":"CA","choice":"alice"}`,
+		`{"voter_id":"","credential":"c1","state":"CA","choice":"alice"}`,
 		`{"voter_id":"v1","credential":"c1","state":"CA"}`, `{}`, `{"a":"b"}`,
 	} {
 		f.Add(seed)
 	}
-	if _, ok := scanPlain(voteBody("v1", "c1", "CA", "alice"), voteFields); !ok {
-		f.Fatal("scanPlain refused a plain vote body")
+	for _, body := range []string{voteBody("v1", "c1", "CA", "alice"), voteIn("v1", "c1", "CA", "L2025-001", "oui")} {
+		if _, ok := scanPlain(body, voteFields); !ok {
+			f.Fatalf("scanPlain refused a plain vote body %s", body)
+		}
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		fast, ok := scanPlain(body, voteFields)

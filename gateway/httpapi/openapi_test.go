@@ -56,14 +56,68 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	codes := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
 	for _, code := range []string{codeInvalidJSON, codeInvalidField, codeNotEligible, codeElectionClosed, codeNotFound,
 		codeMethodNotAllowed, codeDuplicate, codeBodyTooLarge, codeUnsupportedMedia, codeUnknownState,
-		codeUnknownCandidate, codeRateLimited, codeUnavailable, codeOverloaded, codeLedgerUnavailable,
+		codeUnknownContest, codeContestRequired, codeUnknownChoice, codeRateLimited, codeUnavailable, codeOverloaded, codeLedgerUnavailable,
 		codeElectionUnavailable, codeNotReady, codeInvalidVoteID, codeNoVote, codeResultsLoading} {
 		if !slices.Contains(codes, code) {
 			t.Errorf("error code %q missing from the Error schema", code)
 		}
 	}
-	if len(codes) != 20 {
-		t.Errorf("Error schema lists %d codes; the handlers use 20", len(codes))
+	if len(codes) != 22 {
+		t.Errorf("Error schema lists %d codes; the handlers use 22", len(codes))
+	}
+}
+
+// TestOpenAPIRequestBodiesMatchDecoders keeps the request schemas in step
+// with the strict decoders: the same fields, the same required ones, the
+// same length limits.
+func TestOpenAPIRequestBodiesMatchDecoders(t *testing.T) {
+	type property struct {
+		MinLength int `yaml:"minLength"`
+		MaxLength int `yaml:"maxLength"`
+	}
+	type schema struct {
+		AdditionalProperties any                 `yaml:"additionalProperties"`
+		Required             []string            `yaml:"required"`
+		Properties           map[string]property `yaml:"properties"`
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]schema `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	for name, fields := range map[string][]field{"VoteRequest": voteFields, "LookupRequest": lookupFields} {
+		sc, ok := doc.Components.Schemas[name]
+		if !ok {
+			t.Fatalf("schema %s missing", name)
+		}
+		if sc.AdditionalProperties != false {
+			t.Errorf("%s: additionalProperties must be false (unknown fields are refused)", name)
+		}
+		var required []string
+		for _, f := range fields {
+			if !f.optional {
+				required = append(required, f.name)
+			}
+			p, ok := sc.Properties[f.name]
+			if !ok {
+				t.Errorf("%s: field %q not documented", name, f.name)
+				continue
+			}
+			if p.MinLength != 1 || p.MaxLength != f.max {
+				t.Errorf("%s.%s: length %d..%d documented, decoder takes 1..%d", name, f.name, p.MinLength, p.MaxLength, f.max)
+			}
+		}
+		if len(sc.Properties) != len(fields) {
+			t.Errorf("%s documents %d fields; the decoder reads %d", name, len(sc.Properties), len(fields))
+		}
+		slices.Sort(required)
+		slices.Sort(sc.Required)
+		if !slices.Equal(required, sc.Required) {
+			t.Errorf("%s: required %v documented, decoder requires %v", name, sc.Required, required)
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -16,7 +15,8 @@ import (
 // Results serves pre-encoded results (implemented by *results.Cache).
 type Results interface {
 	All() (results.Response, error)
-	State(state string) (results.Response, error)
+	Contest(contest string) (results.Response, error)
+	ContestState(contest, state string) (results.Response, error)
 }
 
 // Receipts builds voters' receipts (implemented by *receipt.Service).
@@ -25,16 +25,23 @@ type Receipts interface {
 	ByCredentials(ctx context.Context, voterID, credential, contest string) (ballot.Receipt, error)
 }
 
-// getResults is GET /api/v1/results: national and per-state results from
-// the read cache, with ETag / If-None-Match.
+// getResults is GET /api/v1/results: every contest's results, nationally
+// and per state, from the read cache, with ETag / If-None-Match.
 func (s *Server) getResults(c *gin.Context) {
 	r, err := s.deps.Results.All()
 	s.writeResults(c, r, err)
 }
 
-// getStateResults is GET /api/v1/results/{state}.
-func (s *Server) getStateResults(c *gin.Context) {
-	r, err := s.deps.Results.State(c.Param("state"))
+// getContestResults is GET /api/v1/results/{contest}: one contest's
+// results, nationally and per state.
+func (s *Server) getContestResults(c *gin.Context) {
+	r, err := s.deps.Results.Contest(c.Param("contest"))
+	s.writeResults(c, r, err)
+}
+
+// getContestStateResults is GET /api/v1/results/{contest}/{state}.
+func (s *Server) getContestStateResults(c *gin.Context) {
+	r, err := s.deps.Results.ContestState(c.Param("contest"), c.Param("state"))
 	s.writeResults(c, r, err)
 }
 
@@ -42,6 +49,9 @@ func (s *Server) writeResults(c *gin.Context, r results.Response, err error) {
 	switch {
 	case err == nil:
 		r.Write(c.Writer, c.Request)
+	case errors.Is(err, results.ErrUnknownContest):
+		abortBody(c, http.StatusNotFound, errorBody{Code: codeUnknownContest,
+			Message: "no contest " + quote(c.Param("contest")) + " in this election", Contest: c.Param("contest")})
 	case errors.Is(err, results.ErrUnknownState):
 		abort(c, http.StatusNotFound, codeUnknownState, "no state "+quote(c.Param("state"))+" in this election")
 	default:
@@ -64,11 +74,12 @@ func (s *Server) getVote(c *gin.Context) {
 		abort(c, http.StatusNotFound, codeNoVote, "no vote has this id")
 		return
 	}
-	s.writeReceipt(c, func(ctx context.Context) (ballot.Receipt, error) { return s.deps.Receipts.ByVoteID(ctx, id) })
+	s.writeReceipt(c, "", func(ctx context.Context) (ballot.Receipt, error) { return s.deps.Receipts.ByVoteID(ctx, id) })
 }
 
-// lookupVote is POST /api/v1/votes/lookup {voter_id, credential}: the
-// receipt of the voter's own vote. Wrong credentials, voters not on the roll
+// lookupVote is POST /api/v1/votes/lookup {voter_id, credential, contest?}:
+// the receipt of the voter's own vote in the contest (optional when the
+// election has only one). Wrong credentials, voters not on the roll
 // and voters who have not voted all get the same 404, and the endpoint has
 // its own, stricter rate limit against guessing.
 func (s *Server) lookupVote(c *gin.Context) {
@@ -91,21 +102,33 @@ func (s *Server) lookupVote(c *gin.Context) {
 		s.unavailable(c, codeElectionUnavailable, "the election record is not available")
 		return
 	}
-	contest, ok := e.SoleContest()
+	contest, ok := electionContest(c, e, v[2])
 	if !ok {
-		abort(c, http.StatusUnprocessableEntity, codeContestRequired, fmt.Sprintf("this election has %d contests; name one of them in \"contest\"", len(e.Contests)))
 		return
 	}
-	s.writeReceipt(c, func(ctx context.Context) (ballot.Receipt, error) {
-		return s.deps.Receipts.ByCredentials(ctx, v[0], v[1], contest)
+	s.writeReceipt(c, contest.ID, func(ctx context.Context) (ballot.Receipt, error) {
+		return s.deps.Receipts.ByCredentials(ctx, v[0], v[1], contest.ID)
 	})
 }
 
-func (s *Server) writeReceipt(c *gin.Context, get func(context.Context) (ballot.Receipt, error)) {
+// receiptView is a receipt as the API answers it: the receipt and the
+// contest of its vote, when known (a pending vote looked up by id alone
+// names none).
+type receiptView struct {
+	ballot.Receipt
+	Contest string `json:"contest,omitempty"`
+}
+
+// writeReceipt answers the receipt get returns; contest is the contest the
+// request named ("" if none), used while the receipt carries no vote.
+func (s *Server) writeReceipt(c *gin.Context, contest string, get func(context.Context) (ballot.Receipt, error)) {
 	r, err := get(c.Request.Context())
 	switch {
 	case err == nil:
-		c.JSON(http.StatusOK, r)
+		if r.Vote != nil {
+			contest = r.Vote.Contest
+		}
+		c.JSON(http.StatusOK, receiptView{Receipt: r, Contest: contest})
 	case errors.Is(err, receipt.ErrNoVote):
 		abort(c, http.StatusNotFound, codeNoVote, "no vote found for these credentials")
 	default:

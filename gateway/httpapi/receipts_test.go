@@ -27,9 +27,11 @@ func (l staticLedger) BatchEvents(ctx context.Context, _ ballot.Position) (<-cha
 // loadedResults is a results cache loaded from a static ledger.
 func loadedResults(t testing.TB) *results.Cache {
 	t.Helper()
-	r := ballot.Results{ElectionID: "e1", Counted: 3, National: ballot.Tally{"alice": 3},
-		States: map[string]ballot.StateResult{"CA": {State: "CA", Batches: 1, Counted: 3, Tallies: ballot.Tally{"alice": 3}}}}
-	c := results.New(staticLedger{r}, filepath.Join(t.TempDir(), "results.json"), []string{"CA", "NY"}, nil)
+	tally := ballot.Tally{"president": {"alice": 3}}
+	r := ballot.Results{ElectionID: "e1", Counted: 3, National: tally,
+		States: map[string]ballot.StateResult{"CA": {State: "CA", Batches: 1, Counted: 3, Tallies: tally}}}
+	e := testElection()
+	c := results.New(staticLedger{r}, filepath.Join(t.TempDir(), "results.json"), e.States, e.Contests, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
@@ -44,7 +46,8 @@ func loadedResults(t testing.TB) *results.Cache {
 	return c
 }
 
-// fakeReceipts knows one committed vote of voter "v1"/"c1".
+// fakeReceipts knows one committed vote of voter "v1"/"c1" in contest
+// "president" and a pending one in contest "L2".
 type fakeReceipts struct{ fail bool }
 
 // knownVote and pendingVote are ids the gateway issued (under the
@@ -64,14 +67,19 @@ func (f fakeReceipts) ByVoteID(_ context.Context, id string) (ballot.Receipt, er
 		return ballot.Receipt{}, errors.New("peer down")
 	}
 	if id == knownVote {
-		return ballot.Receipt{VoteID: id, State: "CA", Seq: 1, Status: ballot.ReceiptCounted, Proof: []string{}}, nil
+		return ballot.Receipt{VoteID: id, State: "CA", Seq: 1, Status: ballot.ReceiptCounted, Proof: []string{},
+			Vote: &ballot.Vote{ID: id, State: "CA", Contest: "president", Choice: "alice"}}, nil
 	}
 	return ballot.Receipt{VoteID: id, Status: ballot.ReceiptPending}, nil
 }
 
-func (f fakeReceipts) ByCredentials(ctx context.Context, voter, cred string) (ballot.Receipt, error) {
-	if voter == "v1" && cred == "c1" {
+func (f fakeReceipts) ByCredentials(ctx context.Context, voter, cred, contest string) (ballot.Receipt, error) {
+	switch {
+	case voter != "v1" || cred != "c1":
+	case contest == "president":
 		return f.ByVoteID(ctx, knownVote)
+	case contest == "L2":
+		return f.ByVoteID(ctx, pendingVote)
 	}
 	return ballot.Receipt{}, receipt.ErrNoVote
 }
@@ -86,23 +94,44 @@ func TestResultsEndpoints(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	rec := f.do("GET", "/api/v1/results", "")
 	var v results.View
-	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &v) != nil || v.Counted != 3 || v.AsOfBlock != 7 {
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &v) != nil || v.Counted != 3 || v.AsOfBlock != 7 ||
+		!v.National.Equal(ballot.Tally{"president": {"alice": 3}}) {
 		t.Fatalf("GET /results: %d %s", rec.Code, rec.Body)
 	}
 	if rec := f.do("GET", "/api/v1/results", "", "If-None-Match", rec.Header().Get("ETag")); rec.Code != http.StatusNotModified {
 		t.Fatalf("If-None-Match with the current ETag: %d", rec.Code)
 	}
-	if rec := f.do("GET", "/api/v1/results/NY", ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"counted":0`) {
+	rec = f.do("GET", "/api/v1/results/president", "")
+	var cv results.ContestView
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &cv) != nil || cv.Contest.ID != "president" || cv.Counted != 3 {
+		t.Fatalf("GET /results/president: %d %s", rec.Code, rec.Body)
+	}
+	if n, ok := cv.National["bob"]; !ok || n != 0 || cv.National["alice"] != 3 || cv.States["NY"].Counted != 0 || cv.States["CA"].Choices["alice"] != 3 {
+		t.Fatalf("contest results must list every choice and state: %s", rec.Body)
+	}
+	if rec := f.do("GET", "/api/v1/results/president", "", "If-None-Match", rec.Header().Get("ETag")); rec.Code != http.StatusNotModified {
+		t.Fatalf("contest results, If-None-Match with the current ETag: %d", rec.Code)
+	}
+	if rec := f.do("GET", "/api/v1/results/president/NY", ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"counted":0`) {
 		t.Fatalf("state without votes: %d %s", rec.Code, rec.Body)
 	}
-	rec = f.do("GET", "/api/v1/results/ZZ", "")
+	if rec := f.do("GET", "/api/v1/results/president/CA", ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"counted":3`) {
+		t.Fatalf("state with votes: %d %s", rec.Code, rec.Body)
+	}
+	rec = f.do("GET", "/api/v1/results/president/ZZ", "")
 	if rec.Code != 404 || errorCode(t, rec) != codeUnknownState {
 		t.Fatalf("unknown state: %d %s", rec.Code, rec.Body)
+	}
+	for _, path := range []string{"/api/v1/results/L2025-009", "/api/v1/results/L2025-009/CA"} {
+		rec = f.do("GET", path, "")
+		if rec.Code != 404 || errorCode(t, rec) != codeUnknownContest {
+			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		}
 	}
 }
 
 func TestReceiptEndpoints(t *testing.T) {
-	f := newFixture(t, fixtureOpts{cfg: Config{LookupRate: 0.001, LookupBurst: 3}})
+	f := newFixture(t, fixtureOpts{cfg: Config{LookupRate: 0.001, LookupBurst: 4}})
 	for _, c := range []struct {
 		method, path, body string
 		status             int
@@ -115,18 +144,50 @@ func TestReceiptEndpoints(t *testing.T) {
 		{"GET", "/api/v1/votes/0123456789ABCDEF0123456789ABCDEF", "", 400, codeInvalidVoteID},
 		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1"}`, 200, ""},
 		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"wrong"}`, 404, codeNoVote},
+		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1","contest":"president"}`, 200, ""},
 		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1"}`, 400, codeInvalidField},
-		// The look-up limit (burst 3) is spent: further look-ups wait.
+		// The look-up limit (burst 4) is spent: further look-ups wait.
 		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1"}`, 429, codeRateLimited},
+		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1","contest":"president","x":1}`, 429, codeRateLimited},
 	} {
 		rec := f.do(c.method, c.path, c.body)
 		if rec.Code != c.status || (c.code != "" && errorCode(t, rec) != c.code) {
 			t.Errorf("%s %s %s: %d %s; want %d %s", c.method, c.path, c.body, rec.Code, rec.Body, c.status, c.code)
 		}
 	}
-	var r ballot.Receipt
-	if rec := f.do("GET", "/api/v1/votes/"+knownVote, ""); json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Status != ballot.ReceiptCounted {
-		t.Fatalf("committed receipt: %s", rec.Body)
+	var r receiptView
+	if rec := f.do("GET", "/api/v1/votes/"+knownVote, ""); json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Status != ballot.ReceiptCounted || r.Contest != "president" {
+		t.Fatalf("committed receipt must name its contest: %s", rec.Body)
+	}
+}
+
+// TestLookupNamesTheContest: in an election of several contests a look-up
+// names one (422 without), and the receipt names it even while pending.
+func TestLookupNamesTheContest(t *testing.T) {
+	f := newFixture(t, fixtureOpts{cfg: Config{LookupRate: 1000, LookupBurst: 100}})
+	f.elections.set(testReferendum())
+	for _, c := range []struct {
+		body    string
+		status  int
+		code    string
+		contest string
+	}{
+		{`{"voter_id":"v1","credential":"c1"}`, 422, codeContestRequired, ""},
+		{`{"voter_id":"v1","credential":"c1","contest":"L9"}`, 422, codeUnknownContest, ""},
+		{`{"voter_id":"v1","credential":"c1","contest":""}`, 400, codeInvalidField, ""},
+		{`{"voter_id":"v1","credential":"c1","contest":"L2","contest":"L2"}`, 400, codeInvalidField, ""},
+		{`{"voter_id":"v1","credential":"c1","contest":"L1"}`, 404, codeNoVote, ""},
+		{`{"voter_id":"v1","credential":"c1","contest":"L2"}`, 200, "", "L2"},
+	} {
+		rec := f.do("POST", "/api/v1/votes/lookup", c.body)
+		if rec.Code != c.status || (c.code != "" && errorCode(t, rec) != c.code) {
+			t.Errorf("%s: %d %s; want %d %s", c.body, rec.Code, rec.Body, c.status, c.code)
+			continue
+		}
+		var r receiptView
+		if c.status == 200 && (json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Contest != c.contest || r.Status != ballot.ReceiptPending) {
+			t.Errorf("%s: receipt %s; want pending in contest %s", c.body, rec.Body, c.contest)
+		}
 	}
 }
 

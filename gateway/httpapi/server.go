@@ -185,7 +185,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	api.POST("/votes/lookup", s.lookupVote)
 	// Results are served from memory: no per-client limit on the read path.
 	g.GET("/api/v1/results", s.getResults)
-	g.GET("/api/v1/results/:state", s.getStateResults)
+	g.GET("/api/v1/results/:contest", s.getContestResults)
+	g.GET("/api/v1/results/:contest/:state", s.getContestStateResults)
 
 	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	g.GET("/readyz", s.ready)

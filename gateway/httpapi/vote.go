@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -30,6 +31,7 @@ type voteRequest struct {
 // voteAccepted is the 202 answer (written by acceptedBody).
 type voteAccepted struct {
 	VoteID     string `json:"vote_id"`
+	Contest    string `json:"contest"`
 	Status     string `json:"status"`
 	ReceiptURL string `json:"receipt_url"`
 }
@@ -37,12 +39,14 @@ type voteAccepted struct {
 // jsonType is the Content-Type of JSON answers, as gin writes it.
 const jsonType = "application/json; charset=utf-8"
 
-// acceptedBody encodes the voteAccepted answer of a vote id (32 hex, so
-// nothing needs escaping) without reflection.
-func acceptedBody(id string) []byte {
-	b := make([]byte, 0, 96+2*len(id))
+// acceptedBody encodes the voteAccepted answer of a vote id (32 hex) in a
+// contest (a ballot.ValidIdent), neither needing escapes, without reflection.
+func acceptedBody(id, contest string) []byte {
+	b := make([]byte, 0, 110+2*len(id)+len(contest))
 	b = append(b, `{"vote_id":"`...)
 	b = append(b, id...)
+	b = append(b, `","contest":"`...)
+	b = append(b, contest...)
 	b = append(b, `","status":"pending","receipt_url":"/api/v1/votes/`...)
 	b = append(b, id...)
 	return append(b, `"}`...)
@@ -55,17 +59,23 @@ const (
 	maxCredential = 256
 )
 
-// field is one string field of a strict JSON request body.
+// field is one string field of a strict JSON request body. An optional
+// field may be left out (its value is then ""), never given empty.
 type field struct {
-	name string
-	max  int
+	name     string
+	max      int
+	optional bool
 }
 
-// voteFields are the body of POST /api/v1/vote, in the order they are
-// reported; lookupFields, the body of POST /api/v1/votes/lookup, are its first two.
+// Fields of the request bodies, in the order they are reported.
 var (
-	voteFields   = []field{{"voter_id", maxVoterID}, {"credential", maxCredential}, {"state", 8}, {"choice", 64}}
-	lookupFields = voteFields[:2]
+	fieldVoterID    = field{name: "voter_id", max: maxVoterID}
+	fieldCredential = field{name: "credential", max: maxCredential}
+	fieldContest    = field{name: "contest", max: 64, optional: true}
+	// voteFields are the body of POST /api/v1/vote.
+	voteFields = []field{fieldVoterID, fieldCredential, {name: "state", max: 8}, {name: "choice", max: 64}, fieldContest}
+	// lookupFields are the body of POST /api/v1/votes/lookup.
+	lookupFields = []field{fieldVoterID, fieldCredential, fieldContest}
 )
 
 // decodeError is a refused request body: the status and error to answer.
@@ -87,13 +97,14 @@ func decodeVote(body []byte) (voteRequest, *decodeError) {
 	if err != nil {
 		return voteRequest{}, err
 	}
-	return voteRequest{VoterID: v[0], Credential: v[1], State: v[2], Choice: v[3]}, nil
+	return voteRequest{VoterID: v[0], Credential: v[1], State: v[2], Choice: v[3], Contest: v[4]}, nil
 }
 
 // decodeFields reads a request body strictly: exactly one JSON object whose
-// keys are exactly the given names (case-sensitive; unknown or repeated keys
-// refused), each a non-empty string within its length limit. It returns the
-// values in the fields' order. Only *decodeError is returned.
+// keys are the given names (case-sensitive; unknown or repeated keys
+// refused; every field present unless optional), each a non-empty string
+// within its length limit. It returns the values in the fields' order, ""
+// for an optional field left out. Only *decodeError is returned.
 //
 // A well-formed body of plain strings is read in one pass (scanPlain);
 // anything else goes through encoding/json, which also words the refusals.
@@ -124,6 +135,9 @@ func decodeStrict(body []byte, fields []field) ([]string, *decodeError) {
 	for i, f := range fields {
 		v, ok := raw[f.name]
 		if !ok {
+			if f.optional {
+				continue
+			}
 			return nil, badField("missing field %q", f.name)
 		}
 		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &values[i]) != nil {
@@ -133,18 +147,17 @@ func decodeStrict(body []byte, fields []field) ([]string, *decodeError) {
 			return nil, badField("field %q must have 1 to %d bytes", f.name, f.max)
 		}
 	}
-	if len(raw) != len(fields) {
-		for k := range raw {
-			if !slices.ContainsFunc(fields, func(f field) bool { return f.name == k }) {
-				return nil, badField("unknown field %q", truncate(k))
-			}
+	for k := range raw {
+		if !slices.ContainsFunc(fields, func(f field) bool { return f.name == k }) {
+			return nil, badField("unknown field %q", truncate(k))
 		}
 	}
 	return values, nil
 }
 
 // scanPlain reads body in one pass if it is a JSON object whose keys are
-// exactly the fields' names, each once, and whose values are strings within
+// the fields' names, each once and every required one present, and whose
+// values are strings within
 // their limits, every key and value printable ASCII without escapes (what
 // clients send). It reports false for anything else, valid or not, and
 // never accepts a body decodeFields would refuse. The values share body's
@@ -154,7 +167,12 @@ func scanPlain(body string, fields []field) ([]string, bool) {
 		return nil, false
 	}
 	values := make([]string, len(fields))
-	var seen uint64
+	var seen, required uint64
+	for k, f := range fields {
+		if !f.optional {
+			required |= 1 << k
+		}
+	}
 	i := skipSpace(body, 0)
 	if i == len(body) || body[i] != '{' {
 		return nil, false
@@ -186,7 +204,7 @@ func scanPlain(body string, fields []field) ([]string, bool) {
 			return nil, false
 		}
 	}
-	if seen != 1<<len(fields)-1 || skipSpace(body, i+1) != len(body) {
+	if seen&required != required || skipSpace(body, i+1) != len(body) {
 		return nil, false
 	}
 	return values, true
@@ -362,14 +380,19 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 	switch res.Outcome {
 	case dedup.Accepted:
 		c.Header("Location", "/api/v1/votes/"+id)
-		c.Data(http.StatusAccepted, jsonType, acceptedBody(id))
+		c.Data(http.StatusAccepted, jsonType, acceptedBody(id, contest.ID))
 	case dedup.NotEligible:
-		abort(c, http.StatusForbidden, codeNotEligible, "voter id and credential are not on this state's roll")
+		abortBody(c, http.StatusForbidden, errorBody{
+			Code:    codeNotEligible,
+			Message: fmt.Sprintf("voter id and credential are not on this state's roll for contest %q", contest.ID),
+			Contest: contest.ID,
+		})
 	case dedup.Duplicate:
 		s.m.duplicates.Inc()
 		abortBody(c, http.StatusConflict, errorBody{
 			Code:         codeDuplicate,
-			Message:      "a vote with this voter id and credential was already accepted",
+			Message:      fmt.Sprintf("a vote in contest %q with this voter id and credential was already accepted", contest.ID),
+			Contest:      contest.ID,
 			AttemptCount: res.Attempts,
 		})
 	default:
@@ -397,23 +420,39 @@ func (s *Server) intakeFailed(c *gin.Context, err error) {
 // contest, or the election's sole contest when the request names none. It
 // answers the refusal itself and reports false if there is none.
 func (s *Server) contestOf(c *gin.Context, e *ballot.Election, req voteRequest) (ballot.Contest, bool) {
-	id := req.Contest
+	contest, ok := electionContest(c, e, req.Contest)
+	if ok && !contest.HasChoice(req.Choice) {
+		abortBody(c, http.StatusUnprocessableEntity, errorBody{
+			Code:    codeUnknownChoice,
+			Message: fmt.Sprintf("choice %s is not one of contest %q's: %s", quote(req.Choice), contest.ID, strings.Join(contest.Choices, ", ")),
+			Contest: contest.ID,
+		})
+		return ballot.Contest{}, false
+	}
+	return contest, ok
+}
+
+// electionContest resolves a request's contest id: the contest named, or
+// the election's sole contest when id is "". It answers 422
+// contest_required or unknown_contest itself and reports false if there is
+// none.
+func electionContest(c *gin.Context, e *ballot.Election, id string) (ballot.Contest, bool) {
 	if id == "" {
 		sole, ok := e.SoleContest()
 		if !ok {
-			abort(c, http.StatusUnprocessableEntity, codeContestRequired, fmt.Sprintf("this election has %d contests; name one of them in \"contest\"", len(e.Contests)))
+			abort(c, http.StatusUnprocessableEntity, codeContestRequired,
+				fmt.Sprintf("this election has %d contests; name one of them in \"contest\": %s", len(e.Contests), strings.Join(e.ContestIDs(), ", ")))
 			return ballot.Contest{}, false
 		}
 		id = sole
 	}
 	contest, ok := e.Contest(id)
-	switch {
-	case !ok:
-		abort(c, http.StatusUnprocessableEntity, codeUnknownContest, fmt.Sprintf("contest %q is not on the ballot", id))
-	case !contest.HasChoice(req.Choice):
-		abort(c, http.StatusUnprocessableEntity, codeUnknownChoice, fmt.Sprintf("choice %q is not one of contest %q's", req.Choice, id))
-	default:
-		return contest, true
+	if !ok {
+		abortBody(c, http.StatusUnprocessableEntity, errorBody{
+			Code:    codeUnknownContest,
+			Message: fmt.Sprintf("contest %s is not on the ballot: %s", quote(id), strings.Join(e.ContestIDs(), ", ")),
+			Contest: id,
+		})
 	}
-	return ballot.Contest{}, false
+	return contest, ok
 }

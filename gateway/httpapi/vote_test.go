@@ -34,7 +34,7 @@ func TestVoteAcceptedThenDuplicate(t *testing.T) {
 		t.Fatalf("queue holds %v; want exactly %s", ids, id)
 	}
 	for want := int64(1); want <= 2; want++ {
-		// Another candidate changes nothing: one voter, one vote.
+		// Another choice changes nothing: one voter, one vote per contest.
 		e := wantError(t, f.vote(voteBody("v1", "c1", "CA", "bob")), http.StatusConflict, codeDuplicate)
 		if e.AttemptCount != want {
 			t.Fatalf("attempt_count %d; want %d", e.AttemptCount, want)
@@ -97,16 +97,21 @@ func TestVoteErrors(t *testing.T) {
 		{"trailing data", voteBody("v1", "c1", "CA", "alice") + `{}`, 400, codeInvalidJSON},
 		{"truncated", `{"voter_id":"v1"`, 400, codeInvalidJSON},
 		{"missing field", `{"voter_id":"v1","credential":"c1","state":"CA"}`, 400, codeInvalidField},
-		{"unknown field", `{"voter_id":"v1","credential":"c1","state":"CA","candidate":"alice","extra":1}`, 400, codeInvalidField},
-		{"case variant", `{"Voter_ID":"v1","credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
-		{"repeated key", `{"voter_id":"v1","voter_id":"v2","credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
-		{"number", `{"voter_id":1,"credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
-		{"null field", `{"voter_id":null,"credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
-		{"object field", `{"voter_id":{},"credential":"c1","state":"CA","candidate":"alice"}`, 400, codeInvalidField},
+		{"unknown field", `{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice","extra":1}`, 400, codeInvalidField},
+		{"case variant", `{"Voter_ID":"v1","credential":"c1","state":"CA","choice":"alice"}`, 400, codeInvalidField},
+		{"repeated key", `{"voter_id":"v1","voter_id":"v2","credential":"c1","state":"CA","choice":"alice"}`, 400, codeInvalidField},
+		{"number", `{"voter_id":1,"credential":"c1","state":"CA","choice":"alice"}`, 400, codeInvalidField},
+		{"null field", `{"voter_id":null,"credential":"c1","state":"CA","choice":"alice"}`, 400, codeInvalidField},
+		{"object field", `{"voter_id":{},"credential":"c1","state":"CA","choice":"alice"}`, 400, codeInvalidField},
 		{"empty field", voteBody("", "c1", "CA", "alice"), 400, codeInvalidField},
 		{"long field", voteBody(long, "c1", "CA", "alice"), 400, codeInvalidField},
 		{"unknown state", voteBody("v1", "c1", "TX", "alice"), 422, codeUnknownState},
-		{"unknown candidate", voteBody("v1", "c1", "CA", "mallory"), 422, codeUnknownCandidate},
+		{"unknown choice", voteBody("v1", "c1", "CA", "mallory"), 422, codeUnknownChoice},
+		{"unknown contest", voteIn("v1", "c1", "CA", "senate", "alice"), 422, codeUnknownContest},
+		{"empty contest", voteIn("v1", "c1", "CA", "", "alice"), 400, codeInvalidField},
+		{"long contest", voteIn("v1", "c1", "CA", long, "alice"), 400, codeInvalidField},
+		{"null contest", `{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice","contest":null}`, 400, codeInvalidField},
+		{"repeated contest", `{"voter_id":"v1","credential":"c1","state":"CA","contest":"president","choice":"alice","contest":"president"}`, 400, codeInvalidField},
 		{"not on roll", voteBody("v1", "wrong", "CA", "alice"), 403, codeNotEligible},
 		{"other state's roll", voteBody("v1", "c1", "NY", "alice"), 403, codeNotEligible},
 		{"too large", `{"voter_id":"` + strings.Repeat("x", 5000) + `"}`, 413, codeBodyTooLarge},
@@ -133,6 +138,64 @@ func TestVoteErrors(t *testing.T) {
 	}
 	if ids := queuedVoteIDs(t, f.rdb, "CA", "NY"); len(ids) != 0 {
 		t.Fatalf("refused requests queued %d votes", len(ids))
+	}
+}
+
+// TestVoteContests: one vote per voter and contest. In an election of
+// several contests a vote names its contest; the answers name it too.
+func TestVoteContests(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.elections.set(testReferendum())
+	f.enroll("v1", "c1", "CA")
+	wantError(t, f.vote(voteBody("v1", "c1", "CA", "oui")), 422, codeContestRequired)
+	if e := wantError(t, f.vote(voteIn("v1", "c1", "CA", "L9", "oui")), 422, codeUnknownContest); e.Contest != "L9" {
+		t.Fatalf("unknown_contest names contest %q", e.Contest)
+	}
+	if e := wantError(t, f.vote(voteIn("v1", "c1", "CA", "L1", "alice")), 422, codeUnknownChoice); e.Contest != "L1" || !strings.Contains(e.Message, "oui, non") {
+		t.Fatalf("unknown_choice: %+v", e)
+	}
+	if e := wantError(t, f.vote(voteIn("v1", "wrong", "CA", "L1", "oui")), 403, codeNotEligible); e.Contest != "L1" {
+		t.Fatalf("not_eligible names contest %q", e.Contest)
+	}
+	ids := map[string]string{} // contest → vote id
+	for _, contest := range []string{"L1", "L3"} {
+		rec := f.vote(voteIn("v1", "c1", "CA", contest, "non"))
+		ids[contest] = wantAccepted(t, rec.Code, rec.Body.Bytes())
+		var a voteAccepted
+		if json.Unmarshal(rec.Body.Bytes(), &a); a.Contest != contest {
+			t.Fatalf("202 %s names contest %q; want %q", rec.Body, a.Contest, contest)
+		}
+	}
+	e := wantError(t, f.vote(voteIn("v1", "c1", "CA", "L1", "oui")), 409, codeDuplicate)
+	if e.Contest != "L1" || e.AttemptCount != 1 || !strings.Contains(e.Message, `"L1"`) {
+		t.Fatalf("duplicate in L1: %+v", e)
+	}
+	ids["L2"] = f.accept(voteIn("v1", "c1", "CA", "L2", "oui"))
+
+	// The queue holds one vote per contest, each under its contest's nullifier.
+	msgs, err := f.rdb.XRange(context.Background(), votequeue.StreamKey("CA"), "-", "+").Result()
+	if err != nil || len(msgs) != 3 {
+		t.Fatalf("queue: %d entries, %v; want 3", len(msgs), err)
+	}
+	key := ballot.VoterKey(testSecret, testElection().ID, "v1", "c1")
+	for _, m := range msgs {
+		v, err := votequeue.Decode(m.Values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids[v.Contest] != v.ID || v.Nullifier != ballot.HashHex(ballot.NullifierOf(key, v.Contest)) {
+			t.Fatalf("queued vote %+v: not the one accepted in its contest, or not under its nullifier", v)
+		}
+	}
+}
+
+// In an election of one contest, naming it is the same as leaving it out.
+func TestSoleContestMayBeNamed(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.enroll("v1", "c1", "CA")
+	f.accept(voteIn("v1", "c1", "CA", "president", "alice"))
+	if e := wantError(t, f.vote(voteBody("v1", "c1", "CA", "bob")), 409, codeDuplicate); e.Contest != "president" {
+		t.Fatalf("duplicate names contest %q", e.Contest)
 	}
 }
 
@@ -401,8 +464,8 @@ func voterName(i int) string { return fmt.Sprintf("voter-%06d", i) }
 
 func TestAcceptedBodyIsTheJSONEncoding(t *testing.T) {
 	id, _ := ballot.NewVoteID()
-	want, _ := json.Marshal(voteAccepted{VoteID: id, Status: "pending", ReceiptURL: "/api/v1/votes/" + id})
-	if got := acceptedBody(id); string(got) != string(want) {
+	want, _ := json.Marshal(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: "/api/v1/votes/" + id})
+	if got := acceptedBody(id, "L2025-001"); string(got) != string(want) {
 		t.Fatalf("acceptedBody = %s; want %s", got, want)
 	}
 }

@@ -41,11 +41,32 @@ type View struct {
 	States     map[string]ballot.StateResult `json:"states"`
 }
 
-// StateView is the JSON body of GET /api/v1/results/{state}.
-type StateView struct {
+// ContestView is the JSON body of GET /api/v1/results/{contest}: one
+// contest's counts per choice, nationally and per state, every choice and
+// state listed (zero when it has no votes).
+type ContestView struct {
+	ElectionID string                  `json:"election_id"`
+	Status     string                  `json:"status"`
+	AsOfBlock  uint64                  `json:"as_of_block"`
+	Contest    ballot.Contest          `json:"contest"`
+	Counted    uint64                  `json:"counted"` // votes counted in this contest
+	National   ballot.Counts           `json:"national"`
+	States     map[string]ContestState `json:"states"`
+}
+
+// ContestState is one contest's counts in one state.
+type ContestState struct {
+	Counted uint64        `json:"counted"`
+	Choices ballot.Counts `json:"choices"`
+}
+
+// StateContestView is the JSON body of GET /api/v1/results/{contest}/{state}.
+type StateContestView struct {
 	ElectionID string `json:"election_id"`
 	AsOfBlock  uint64 `json:"as_of_block"`
-	ballot.StateResult
+	Contest    string `json:"contest"`
+	State      string `json:"state"`
+	ContestState
 }
 
 // encoded is a response body and its entity tag.
@@ -65,8 +86,15 @@ func encode(v any) (encoded, error) {
 
 // snapshot is one immutable generation of the results, as served.
 type snapshot struct {
+	all      encoded
+	contests map[string]contestPages // every contest of the election, with or without votes
+	national ballot.Tally            // for the votes_counted metric; read-only
+}
+
+// contestPages are one contest's encoded results: national and per state.
+type contestPages struct {
 	all    encoded
-	states map[string]encoded // every state of the election, with or without votes
+	states map[string]encoded // every state of the election
 }
 
 // checkpoint is what the cache persists: results and the position after
@@ -78,10 +106,11 @@ type checkpoint struct {
 
 // Cache is the results read cache. Run fills and follows it; Handler serves it.
 type Cache struct {
-	ledger Ledger
-	path   string // persisted checkpoint file
-	log    *slog.Logger
-	states []string // the election's states: served even before a vote
+	ledger   Ledger
+	path     string // persisted checkpoint file
+	log      *slog.Logger
+	states   []string         // the election's states: served even before a vote
+	contests []ballot.Contest // the election's contests, likewise
 
 	snap atomic.Pointer[snapshot]
 
@@ -89,13 +118,14 @@ type Cache struct {
 	cp checkpoint
 }
 
-// New returns a cache persisting its checkpoint at path. states are the
-// election's states, so each has a results page (zero) from the start.
-func New(ledger Ledger, path string, states []string, log *slog.Logger) *Cache {
+// New returns a cache persisting its checkpoint at path. states and
+// contests are the election's, so each contest and state has results
+// (zero) from the start.
+func New(ledger Ledger, path string, states []string, contests []ballot.Contest, log *slog.Logger) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{ledger: ledger, path: path, states: states, log: log}
+	return &Cache{ledger: ledger, path: path, states: states, contests: contests, log: log}
 }
 
 // Ready reports whether the cache has results to serve.
@@ -245,20 +275,41 @@ func (c *Cache) publish() error {
 	for s, sr := range r.States {
 		states[s] = sr
 	}
-	national := r.National
-	if national == nil {
-		national = ballot.Tally{}
+	national := ballot.Tally{}
+	for _, ct := range c.contests {
+		for _, choice := range ct.Choices {
+			national.Add(ct.ID, choice, 0)
+		}
 	}
+	national.Merge(r.National)
 	all, err := encode(View{ElectionID: r.ElectionID, Status: r.Status, AsOfBlock: asOf,
 		Counted: r.Counted, Rejected: r.Rejected, National: national, States: states})
 	if err != nil {
 		return err
 	}
-	snap := &snapshot{all: all, states: make(map[string]encoded, len(states))}
-	for s, sr := range states {
-		if snap.states[s], err = encode(StateView{ElectionID: r.ElectionID, AsOfBlock: asOf, StateResult: sr}); err != nil {
+	snap := &snapshot{all: all, contests: make(map[string]contestPages, len(c.contests)), national: national}
+	for _, ct := range c.contests {
+		v := ContestView{ElectionID: r.ElectionID, Status: r.Status, AsOfBlock: asOf, Contest: ct,
+			Counted: national[ct.ID].Total(), National: national[ct.ID], States: make(map[string]ContestState, len(states))}
+		pages := contestPages{states: make(map[string]encoded, len(states))}
+		for s, sr := range states {
+			cs := ContestState{Choices: ballot.Counts{}}
+			for _, choice := range ct.Choices {
+				cs.Choices[choice] = 0
+			}
+			for choice, n := range sr.Tallies[ct.ID] {
+				cs.Choices[choice] += n
+			}
+			cs.Counted = cs.Choices.Total()
+			v.States[s] = cs
+			if pages.states[s], err = encode(StateContestView{ElectionID: r.ElectionID, AsOfBlock: asOf, Contest: ct.ID, State: s, ContestState: cs}); err != nil {
+				return err
+			}
+		}
+		if pages.all, err = encode(v); err != nil {
 			return err
 		}
+		snap.contests[ct.ID] = pages
 	}
 	c.snap.Store(snap)
 	return nil

@@ -3,6 +3,7 @@ package results
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/votechain/votechain/ballot"
 )
@@ -57,6 +60,12 @@ func (f *fakeLedger) BatchEvents(ctx context.Context, from ballot.Position) (<-c
 	return out, make(chan error), nil
 }
 
+// testContests are a race and a yes/no question.
+var testContests = []ballot.Contest{
+	{ID: "race", Title: "Race", Kind: ballot.ContestRace, Choices: []string{"a", "b"}},
+	{ID: "q", Title: "Question", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+}
+
 func event(block uint64, tx, state string, tally ballot.Tally) ballot.BatchCommitted {
 	return ballot.BatchCommitted{
 		Event: ballot.BatchEvent{State: state, Counted: int(tally.Total()), Rejected: []int{}, Tallies: tally},
@@ -94,17 +103,17 @@ func runUntil(t *testing.T, c *Cache, ok func(View) bool) View {
 
 func TestCacheLoadsThenAppliesEventsAndResumesWithoutDoubleCounting(t *testing.T) {
 	base := ballot.Results{ElectionID: "e1", Status: ballot.StatusConfigured, Counted: 5,
-		National: ballot.Tally{"a": 5}, States: map[string]ballot.StateResult{"CA": {State: "CA", Batches: 1, Counted: 5, Tallies: ballot.Tally{"a": 5}}}}
+		National: ballot.Tally{"race": {"a": 5}}, States: map[string]ballot.StateResult{"CA": {State: "CA", Batches: 1, Counted: 5, Tallies: ballot.Tally{"race": {"a": 5}}}}}
 	ledger := &fakeLedger{height: 10, results: base, events: []ballot.BatchCommitted{
-		event(9, "old", "CA", ballot.Tally{"a": 5}), // already in the loaded results
-		event(10, "t1", "CA", ballot.Tally{"b": 2}),
-		event(10, "t2", "TX", ballot.Tally{"a": 1}),
-		event(12, "t3", "CA", ballot.Tally{"a": 3}),
+		event(9, "old", "CA", ballot.Tally{"race": {"a": 5}}), // already in the loaded results
+		event(10, "t1", "CA", ballot.Tally{"race": {"b": 2}}),
+		event(10, "t2", "TX", ballot.Tally{"race": {"a": 1}, "q": {"yes": 2}}),
+		event(12, "t3", "CA", ballot.Tally{"race": {"a": 3}}),
 	}}
 	path := filepath.Join(t.TempDir(), "results.json")
-	c := New(ledger, path, []string{"CA", "TX", "NY"}, nil)
-	v := runUntil(t, c, func(v View) bool { return v.Counted == 11 })
-	if !v.National.Equal(ballot.Tally{"a": 9, "b": 2}) || v.States["TX"].Counted != 1 || v.AsOfBlock != 13 {
+	c := New(ledger, path, []string{"CA", "TX", "NY"}, testContests, nil)
+	v := runUntil(t, c, func(v View) bool { return v.Counted == 13 })
+	if !v.National.Equal(ballot.Tally{"race": {"a": 9, "b": 2}, "q": {"yes": 2}}) || v.States["TX"].Counted != 3 || v.AsOfBlock != 13 {
 		t.Fatalf("after events: %+v", v)
 	}
 	if ny := v.States["NY"]; ny.Counted != 0 || ny.State != "NY" {
@@ -113,20 +122,20 @@ func TestCacheLoadsThenAppliesEventsAndResumesWithoutDoubleCounting(t *testing.T
 
 	// A restart resumes from the persisted checkpoint: the three events are
 	// not applied again, and one that arrives later is.
-	ledger.events = append(ledger.events, event(13, "t4", "NY", ballot.Tally{"b": 4}))
+	ledger.events = append(ledger.events, event(13, "t4", "NY", ballot.Tally{"race": {"b": 4}}))
 	ledger.served = 0
-	restarted := New(ledger, path, []string{"CA", "TX", "NY"}, nil)
-	v = runUntil(t, restarted, func(v View) bool { return v.Counted == 15 })
+	restarted := New(ledger, path, []string{"CA", "TX", "NY"}, testContests, nil)
+	v = runUntil(t, restarted, func(v View) bool { return v.Counted == 17 })
 	if ledger.served != 1 {
 		t.Fatalf("restart replayed %d events, want only the new one", ledger.served)
 	}
-	if !v.National.Equal(ballot.Tally{"a": 9, "b": 6}) {
+	if !v.National.Equal(ballot.Tally{"race": {"a": 9, "b": 6}, "q": {"yes": 2}}) {
 		t.Fatalf("after restart: %+v", v.National)
 	}
 }
 
-func TestResponsesCarryETagsAndRefuseUnknownStates(t *testing.T) {
-	c := New(&fakeLedger{height: 1, results: ballot.Results{ElectionID: "e1"}}, filepath.Join(t.TempDir(), "r.json"), []string{"CA"}, nil)
+func TestResponsesCarryETagsAndRefuseUnknownContestsAndStates(t *testing.T) {
+	c := New(&fakeLedger{height: 1, results: ballot.Results{ElectionID: "e1"}}, filepath.Join(t.TempDir(), "r.json"), []string{"CA"}, testContests, nil)
 	if _, err := c.All(); err != ErrLoading {
 		t.Fatalf("before loading: %v, want ErrLoading", err)
 	}
@@ -159,12 +168,85 @@ func TestResponsesCarryETagsAndRefuseUnknownStates(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Errorf("stale ETag: %d, want 200", rec.Code)
 	}
-	if _, err := c.State("CA"); err != nil {
-		t.Errorf("known state: %v", err)
+	if _, err := c.ContestState("q", "CA"); err != nil {
+		t.Errorf("known contest and state: %v", err)
 	}
-	if _, err := c.State("ZZ"); err != ErrUnknownState {
+	if _, err := c.ContestState("q", "ZZ"); err != ErrUnknownState {
 		t.Errorf("unknown state: %v, want ErrUnknownState", err)
 	}
+	for _, get := range []func() (Response, error){func() (Response, error) { return c.Contest("zz") }, func() (Response, error) { return c.ContestState("zz", "CA") }} {
+		if _, err := get(); err != ErrUnknownContest {
+			t.Errorf("unknown contest: %v, want ErrUnknownContest", err)
+		}
+	}
+}
+
+// TestContestResultsAndMetric: each contest's results list every choice and
+// state, and the votes_counted gauge follows the national counts.
+func TestContestResultsAndMetric(t *testing.T) {
+	tally := ballot.Tally{"race": {"a": 4}, "q": {"yes": 2, "no": 1}}
+	r := ballot.Results{ElectionID: "e1", Status: ballot.StatusConfigured, Counted: 7, National: tally,
+		States: map[string]ballot.StateResult{"CA": {State: "CA", Batches: 1, Counted: 7, Tallies: tally}}}
+	c := New(&fakeLedger{height: 3, results: r}, filepath.Join(t.TempDir(), "r.json"), []string{"CA", "TX"}, testContests, nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	if got := gathered(t, reg); len(got) != 0 {
+		t.Fatalf("series %v before loading; want none", got)
+	}
+	if err := c.load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Contest("q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v ContestView
+	if err := json.Unmarshal(resp.Body(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Contest.ID != "q" || v.Counted != 3 || v.AsOfBlock != 3 || v.National["yes"] != 2 || v.National["no"] != 1 ||
+		v.States["CA"].Counted != 3 || v.States["CA"].Choices["no"] != 1 {
+		t.Fatalf("contest q: %s", resp.Body())
+	}
+	if tx, ok := v.States["TX"]; !ok || tx.Counted != 0 || len(tx.Choices) != 2 {
+		t.Fatalf("a state without votes must list every choice at zero: %s", resp.Body())
+	}
+	race, _ := c.Contest("race")
+	if race.e.etag == resp.e.etag {
+		t.Fatal("two contests' results share an ETag")
+	}
+	st, err := c.ContestState("race", "CA")
+	var sv StateContestView
+	if err != nil || json.Unmarshal(st.Body(), &sv) != nil || sv.Contest != "race" || sv.State != "CA" || sv.Counted != 4 || sv.Choices["b"] != 0 {
+		t.Fatalf("race in CA: %s, %v", st.Body(), err)
+	}
+	want := map[string]float64{"race/a": 4, "race/b": 0, "q/yes": 2, "q/no": 1}
+	if got := gathered(t, reg); !maps.Equal(got, want) {
+		t.Fatalf("votes_counted %v; want %v", got, want)
+	}
+}
+
+// gathered returns the votes_counted series as "contest/choice" → value.
+func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "votes_counted" {
+			t.Fatalf("unexpected metric %s", mf.GetName())
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got[labels["contest"]+"/"+labels["choice"]] = m.GetGauge().GetValue()
+		}
+	}
+	return got
 }
 
 func TestDamagedCheckpointIsReportedWithTheFix(t *testing.T) {
@@ -172,7 +254,7 @@ func TestDamagedCheckpointIsReportedWithTheFix(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := New(&fakeLedger{}, path, nil, nil).load(context.Background())
+	err := New(&fakeLedger{}, path, nil, nil, nil).load(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "delete it") {
 		t.Fatalf("damaged checkpoint: %v", err)
 	}

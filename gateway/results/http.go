@@ -10,10 +10,11 @@ import (
 // results change with every block, so longer would show stale counts.
 const cacheControl = "public, max-age=1"
 
-// Errors of All and State, for the API to map to 503 and 404.
+// Errors of All, Contest and ContestState, for the API to map to 503 and 404.
 var (
-	ErrLoading      = errors.New("results are being loaded from the ledger")
-	ErrUnknownState = errors.New("no such state in this election")
+	ErrLoading        = errors.New("results are being loaded from the ledger")
+	ErrUnknownContest = errors.New("no such contest in this election")
+	ErrUnknownState   = errors.New("no such state in this election")
 )
 
 // Response is a pre-encoded results body and its entity tag.
@@ -28,17 +29,35 @@ func (c *Cache) All() (Response, error) {
 	return Response{snap.all}, nil
 }
 
-// State returns one state's results.
-func (c *Cache) State(state string) (Response, error) {
-	snap := c.snap.Load()
-	if snap == nil {
-		return Response{}, ErrLoading
+// Contest returns one contest's results, nationally and per state.
+func (c *Cache) Contest(contest string) (Response, error) {
+	p, err := c.contest(contest)
+	return Response{p.all}, err
+}
+
+// ContestState returns one contest's results in one state.
+func (c *Cache) ContestState(contest, state string) (Response, error) {
+	p, err := c.contest(contest)
+	if err != nil {
+		return Response{}, err
 	}
-	e, ok := snap.states[state]
+	e, ok := p.states[state]
 	if !ok {
 		return Response{}, ErrUnknownState
 	}
 	return Response{e}, nil
+}
+
+func (c *Cache) contest(contest string) (contestPages, error) {
+	snap := c.snap.Load()
+	if snap == nil {
+		return contestPages{}, ErrLoading
+	}
+	p, ok := snap.contests[contest]
+	if !ok {
+		return contestPages{}, ErrUnknownContest
+	}
+	return p, nil
 }
 
 // Write answers the request with the body, or 304 Not Modified when the

@@ -97,8 +97,8 @@ type Summary struct {
 	Root    string           `json:"roll_root"` // hex Merkle root over sorted distinct nullifiers
 	Voters  int              `json:"voters"`    // distinct voters
 	Entries int              `json:"entries"`   // distinct nullifiers: one per voter and contest
-	Rows   int              `json:"rows"`      // CSV rows read
-	States map[string]State `json:"states"`
+	Rows    int              `json:"rows"`      // CSV rows read
+	States  map[string]State `json:"states"`
 	// Roll is the roll as the ledger holds it (ballot.LoadRoll's input),
 	// sorted by nullifier; only with Options.Entries.
 	Roll []ballot.RollEntry `json:"-"`
