@@ -22,7 +22,7 @@ func Election(states, candidates []string) ballot.Election {
 		ID: "test-election", Name: "Test election",
 		States:   states,
 		Contests: []ballot.Contest{{ID: Race, Title: "Test race", Kind: ballot.ContestRace, Choices: candidates}},
-		OpensAt: now.Add(-time.Minute), ClosesAt: now.Add(time.Hour),
+		OpensAt:  now.Add(-time.Minute), ClosesAt: now.Add(time.Hour),
 		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
 		Status:   ballot.StatusConfigured,
 	}
