@@ -18,7 +18,7 @@ import (
 // transaction of time txTime: a vote the election refuses (e.Refusal; with a
 // nil e none is refused) is rejected with that reason; with a roll (onRoll
 // not nil, the chaincode's once the roll is sealed) a vote whose nullifier is
-// not on the roll of its state is rejected as RejectNotOnRoll; a vote whose
+// not on the roll of its state and contest is rejected as RejectNotOnRoll; a vote whose
 // nullifier is on the ledger (used reports it) or repeats the nullifier of an
 // earlier counted vote of the batch is rejected as RejectDuplicate; every
 // other vote counts. counted, if not nil, is called for each counted vote in

@@ -22,14 +22,17 @@ import (
 // list the batch's state. Otherwise the batch is refused.
 //
 // Each vote is then decided on its own, in order: one the election refuses
-// (ballot.Election.Refusal: unknown candidate, cast outside the window or
-// after the transaction's time), once the roll is sealed (SealRoll) one whose
-// nullifier is not on the roll of the batch's state (not_on_roll), or whose
-// nullifier is already on the
-// ledger or used by an earlier counted vote of the batch (duplicate), is
-// recorded as rejected with its reason and not counted; every other vote's
-// nullifier is written, locating the vote. A deterministic refusal of one
-// vote never refuses the batch. The record holds the counted tallies, and a
+// (ballot.Election.Refusal: unknown contest, a choice not of its contest,
+// cast outside the window or after the transaction's time), once the roll is
+// sealed (SealRoll) one whose nullifier key in the batch's state holds no
+// mark or record of the vote's contest (not_on_roll), or whose nullifier is
+// already on the ledger or used by an earlier counted vote of the batch
+// (duplicate), is recorded as rejected with its reason and not counted;
+// every other vote's nullifier is written (its ballot.NullifierRecord,
+// naming the contest), locating the vote. Nullifiers are per voter and
+// contest (ballot.NullifierOf), so a voter's votes in different contests
+// never collide. A deterministic refusal of one vote never refuses the
+// batch. The record holds the counted tallies per contest and choice, and a
 // BatchCommitted event carries them.
 //
 // Re-submitting a committed batch with the same root returns the existing

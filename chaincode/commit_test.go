@@ -22,7 +22,7 @@ func TestCommitBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ballot.BatchRecord{State: "CA", Seq: 1, Root: b.Root, Votes: 5, Counted: 5,
-		Tallies: ballot.Tally{"alice": 3, "bob": 2}, Rejected: []int{}, Reasons: []string{}, TxID: "tx2", CommittedAt: h.now.UnixMilli()}
+		Tallies: ballot.Tally{president: {"alice": 3, "bob": 2}}, Rejected: []int{}, Reasons: []string{}, TxID: "tx2", CommittedAt: h.now.UnixMilli()}
 	if !recordsEqual(rec, want) {
 		t.Fatalf("record %+v, want %+v", rec, want)
 	}
@@ -36,7 +36,7 @@ func TestCommitBatch(t *testing.T) {
 			s.gets, s.multiGets, s.keysRead, s.puts, s.writeExchanges, s.ranges)
 	}
 	ev := h.stub.event
-	wantEvent := `{"state":"CA","seq":1,"root":"` + b.Root + `","counted":5,"rejected":[],"reasons":[],"tallies":{"alice":3,"bob":2}}`
+	wantEvent := `{"state":"CA","seq":1,"root":"` + b.Root + `","counted":5,"rejected":[],"reasons":[],"tallies":{"president":{"alice":3,"bob":2}}}`
 	if ev == nil || ev.name != "BatchCommitted" || string(ev.payload) != wantEvent {
 		t.Fatalf("event %+v, want BatchCommitted %s", ev, wantEvent)
 	}
@@ -47,7 +47,7 @@ func TestCommitBatch(t *testing.T) {
 		t.Fatalf("GetBatch = %s (%v)", got, err)
 	}
 	loc := h.must(observerAdmin, locate(h, "CA", b.Votes[3].Nullifier))
-	if wantLoc := `{"state":"CA","seq":1,"index":3,"vote_id":"` + b.Votes[3].ID + `"}`; loc != wantLoc {
+	if wantLoc := `{"state":"CA","contest":"president","seq":1,"index":3,"vote_id":"` + b.Votes[3].ID + `"}`; loc != wantLoc {
 		t.Fatalf("LocateNullifier = %s, want %s", loc, wantLoc)
 	}
 }
@@ -70,7 +70,7 @@ func TestCommitBatchRefusals(t *testing.T) {
 	forgedRoot := batch(t, "CA", 1, good)
 	forgedRoot.Root = batch(t, "CA", 1, good[:2]).Root
 	forgedTally := batch(t, "CA", 1, good)
-	forgedTally.Tallies = ballot.Tally{"alice": 3}
+	forgedTally.Tallies = ballot.Tally{president: {"alice": 3}}
 
 	tests := []struct {
 		name   string
@@ -113,13 +113,15 @@ func TestCommitBatchRefusals(t *testing.T) {
 func TestCommitBatchRejectsVotesByRule(t *testing.T) {
 	h := newHarness(t)
 	h.open()
-	vs := votes("CA", 0, 8)
-	vs[1].Candidate = "carol"            // unknown candidate
+	vs := votes("CA", 0, 10)
+	vs[1].Choice = "carol"               // unknown choice
 	vs[2].CastAt = opens.UnixMilli() - 1 // before opening
 	vs[3].CastAt = closes.UnixMilli()    // at closing
 	vs[5].CastAt = h.now.UnixMilli() + 1 // after the transaction
 	vs[6] = vote("CA", 0, "alice")       // duplicate of vote 0
 	vs[7] = vote("CA", 2, "bob")         // same voter as the refused vote 2: counts
+	vs[8].Contest = "senate"             // unknown contest
+	vs[9].Contest = prop                 // "bob" is not an answer to the proposition
 	rec, err := h.commit(batch(t, "CA", 1, vs))
 	if err != nil {
 		t.Fatalf("a batch with refused votes was refused: %v", err)
@@ -127,11 +129,11 @@ func TestCommitBatchRejectsVotesByRule(t *testing.T) {
 	if h.stub.writeExchanges != 1 {
 		t.Errorf("%d write exchanges, want 1", h.stub.writeExchanges)
 	}
-	wantRejected := []int{1, 2, 3, 5, 6}
-	wantReasons := []string{ballot.RejectUnknownCandidate, ballot.RejectOutsideWindow, ballot.RejectOutsideWindow,
-		ballot.RejectCastAfterTx, ballot.RejectDuplicate}
+	wantRejected := []int{1, 2, 3, 5, 6, 8, 9}
+	wantReasons := []string{ballot.RejectUnknownChoice, ballot.RejectOutsideWindow, ballot.RejectOutsideWindow,
+		ballot.RejectCastAfterTx, ballot.RejectDuplicate, ballot.RejectUnknownContest, ballot.RejectUnknownChoice}
 	if !slices.Equal(rec.Rejected, wantRejected) || !slices.Equal(rec.Reasons, wantReasons) ||
-		rec.Counted != 3 || !rec.Tallies.Equal(ballot.Tally{"alice": 2, "bob": 1}) {
+		rec.Counted != 3 || !rec.Tallies.Equal(ballot.Tally{president: {"alice": 2, "bob": 1}}) {
 		t.Fatalf("record %+v; want rejected %v for %v, 3 counted", rec, wantRejected, wantReasons)
 	}
 	var ev ballot.BatchEvent
@@ -139,7 +141,7 @@ func TestCommitBatchRejectsVotesByRule(t *testing.T) {
 	if !slices.Equal(ev.Reasons, wantReasons) {
 		t.Errorf("event reasons %v, want %v", ev.Reasons, wantReasons)
 	}
-	for _, i := range []int{1, 3, 5} { // refused votes use no nullifier
+	for _, i := range []int{1, 3, 5, 8, 9} { // refused votes use no nullifier
 		if _, err := h.call(observerAdmin, locate(h, "CA", vs[i].Nullifier)); err == nil {
 			t.Errorf("refused vote %d used its nullifier", i)
 		}
@@ -235,7 +237,7 @@ func TestCommitBatchDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Counted != 3 || !slices.Equal(rec.Rejected, []int{3, 4}) || !rec.Tallies.Equal(ballot.Tally{"alice": 2, "bob": 1}) {
+	if rec.Counted != 3 || !slices.Equal(rec.Rejected, []int{3, 4}) || !rec.Tallies.Equal(ballot.Tally{president: {"alice": 2, "bob": 1}}) {
 		t.Fatalf("in-batch duplicates: %+v", rec)
 	}
 	if h.stub.keysRead != 3+3 || h.stub.puts != 3+1 {
@@ -247,12 +249,12 @@ func TestCommitBatchDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Counted != 1 || !slices.Equal(rec.Rejected, []int{0, 2}) || !rec.Tallies.Equal(ballot.Tally{"bob": 1}) {
+	if rec.Counted != 1 || !slices.Equal(rec.Rejected, []int{0, 2}) || !rec.Tallies.Equal(ballot.Tally{president: {"bob": 1}}) {
 		t.Fatalf("cross-batch duplicates: %+v", rec)
 	}
 	var ev ballot.BatchEvent
 	json.Unmarshal(h.stub.event.payload, &ev)
-	if ev.Counted != 1 || !slices.Equal(ev.Rejected, []int{0, 2}) || !ev.Tallies.Equal(ballot.Tally{"bob": 1}) {
+	if ev.Counted != 1 || !slices.Equal(ev.Rejected, []int{0, 2}) || !ev.Tallies.Equal(ballot.Tally{president: {"bob": 1}}) {
 		t.Fatalf("event %+v", ev)
 	}
 	// The nullifier still locates the first, counted vote.
@@ -261,7 +263,7 @@ func TestCommitBatchDuplicates(t *testing.T) {
 		t.Fatalf("duplicate moved the nullifier: %s", loc)
 	}
 	res := results(t, h)
-	if res.Counted != 4 || res.Rejected != 4 || !res.National.Equal(ballot.Tally{"alice": 2, "bob": 2}) {
+	if res.Counted != 4 || res.Rejected != 4 || !res.National.Equal(ballot.Tally{president: {"alice": 2, "bob": 2}}) {
 		t.Fatalf("results %+v", res)
 	}
 }
@@ -295,4 +297,53 @@ func TestCommitBatchReadFailure(t *testing.T) {
 	h.stub.failOn = "GetMultipleStates"
 	_, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 1)))
 	wantErr(t, "read failure", err, "injected")
+}
+
+// TestCommitBatchContests: one-person-one-vote is per voter and contest. A
+// voter's votes in two contests both count, in one batch and across
+// batches; a second vote in the same contest is a duplicate; each nullifier
+// record names its contest; the tallies are per contest.
+func TestCommitBatchContests(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	first := []ballot.Vote{
+		voteIn("CA", 0, president, "alice"), voteIn("CA", 0, prop, "yes"), // voter 0 in both contests
+		voteIn("CA", 1, president, "bob"),
+		voteIn("CA", 0, prop, "no"), // voter 0 again on the proposition
+	}
+	rec, err := h.commit(batch(t, "CA", 1, first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Counted != 3 || !slices.Equal(rec.Rejected, []int{3}) || !slices.Equal(rec.Reasons, []string{ballot.RejectDuplicate}) ||
+		!rec.Tallies.Equal(ballot.Tally{president: {"alice": 1, "bob": 1}, prop: {"yes": 1}}) {
+		t.Fatalf("first batch: %+v", rec)
+	}
+	for i, contest := range []string{president, prop} {
+		var loc ballot.NullifierRecord
+		json.Unmarshal([]byte(h.must(observerAdmin, locate(h, "CA", first[i].Nullifier))), &loc)
+		if loc != (ballot.NullifierRecord{State: "CA", Contest: contest, Seq: 1, Index: i, VoteID: first[i].ID}) {
+			t.Errorf("nullifier of voter 0 for %s: %+v", contest, loc)
+		}
+	}
+	// Across batches: voter 1 on the proposition counts, voter 0 again for
+	// president and voter 1 again for president are duplicates.
+	second := []ballot.Vote{voteIn("CA", 1, prop, "no"), voteIn("CA", 0, president, "bob"), voteIn("CA", 1, president, "alice")}
+	rec, err = h.commit(batch(t, "CA", 2, second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Counted != 1 || !slices.Equal(rec.Rejected, []int{1, 2}) || !slices.Equal(rec.Reasons, []string{ballot.RejectDuplicate, ballot.RejectDuplicate}) ||
+		!rec.Tallies.Equal(ballot.Tally{prop: {"no": 1}}) {
+		t.Fatalf("second batch: %+v", rec)
+	}
+	var ev ballot.BatchEvent
+	json.Unmarshal(h.stub.event.payload, &ev)
+	if !ev.Tallies.Equal(ballot.Tally{prop: {"no": 1}}) {
+		t.Errorf("event tallies %v", ev.Tallies)
+	}
+	res := results(t, h)
+	if want := (ballot.Tally{president: {"alice": 1, "bob": 1}, prop: {"yes": 1, "no": 1}}); res.Counted != 4 || res.Rejected != 3 || !res.National.Equal(want) {
+		t.Fatalf("results %d counted, %d rejected, %v; want 4, 3, %v", res.Counted, res.Rejected, res.National, want)
+	}
 }

@@ -22,7 +22,11 @@ var (
 func testElection() ballot.Election {
 	return ballot.Election{
 		ID: "general-2026", Name: "General election 2026",
-		States: []string{"CA", "NY"}, Candidates: []string{"alice", "bob"},
+		States: []string{"CA", "NY"},
+		Contests: []ballot.Contest{
+			{ID: president, Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob"}},
+			{ID: prop, Title: "Proposition 1", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+		},
 		OpensAt: opens, ClosesAt: closes,
 		RollRoot: strings.Repeat("0", 64),
 		Batchers: []string{batcherCN},
@@ -103,16 +107,34 @@ func (h *harness) commit(b ballot.Batch) (ballot.BatchRecord, error) {
 	return rec, nil
 }
 
-// vote returns a valid vote of state whose id and nullifier derive from
-// voter, cast one millisecond per voter after the window opens.
-func vote(state string, voter int, candidate string) ballot.Vote {
-	n := sha256.Sum256(fmt.Appendf(nil, "voter-%d", voter))
-	id := sha256.Sum256(fmt.Appendf(nil, "vote-%s-%d-%s", state, voter, candidate))
-	return ballot.Vote{ID: hex.EncodeToString(id[:16]), State: state, Nullifier: hex.EncodeToString(n[:]),
-		Candidate: candidate, CastAt: opens.UnixMilli() + int64(voter)}
+// The contests of testElection.
+const (
+	president = "president"
+	prop      = "prop-1"
+)
+
+// vote returns a valid vote of state for president whose id and nullifier
+// derive from voter, cast one millisecond per voter after the window opens.
+func vote(state string, voter int, choice string) ballot.Vote {
+	return voteIn(state, voter, president, choice)
 }
 
-// votes returns n votes of state by voters first.., alternating candidates.
+// voteIn returns a valid vote of state in contest: its nullifier is the
+// voter's for the contest (ballot.NullifierOf), its id derives from all of
+// its fields.
+func voteIn(state string, voter int, contest, choice string) ballot.Vote {
+	id := sha256.Sum256(fmt.Appendf(nil, "vote-%s-%d-%s-%s", state, voter, contest, choice))
+	return ballot.Vote{ID: hex.EncodeToString(id[:16]), State: state, Contest: contest, Nullifier: nullifier(voter, contest),
+		Choice: choice, CastAt: opens.UnixMilli() + int64(voter)}
+}
+
+// nullifier returns the test voter's nullifier for contest.
+func nullifier(voter int, contest string) string {
+	return ballot.HashHex(ballot.NullifierOf(sha256.Sum256(fmt.Appendf(nil, "voter-%d", voter)), contest))
+}
+
+// votes returns n votes of state for president by voters first..,
+// alternating alice and bob.
 func votes(state string, first, n int) []ballot.Vote {
 	vs := make([]ballot.Vote, n)
 	for i := range vs {

@@ -99,7 +99,7 @@ func TestInvokeThroughContractAPI(t *testing.T) {
 	if status, out := invoke(client, during, "GetBatch", "CA", "1"); status != shim.OK || !strings.Contains(out, `"root":"`+b.Root) {
 		t.Fatalf("GetBatch: %d %s", status, out)
 	}
-	if status, out := invoke(client, during, "GetResults"); status != shim.OK || !strings.Contains(out, `"national":{"alice":2,"bob":1}`) {
+	if status, out := invoke(client, during, "GetResults"); status != shim.OK || !strings.Contains(out, `"national":{"president":{"alice":2,"bob":1}}`) {
 		t.Fatalf("GetResults: %d %s", status, out)
 	}
 }

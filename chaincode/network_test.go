@@ -38,6 +38,18 @@ var (
 	netCandidates = []string{"alice", "bob", "carol"}
 )
 
+// netQuestion is the second contest of netElection, a yes/no question
+// beside nettest.Race.
+const netQuestion = "Q-1"
+
+// netElection is the network tests' election: nettest.Race between
+// netCandidates and the question netQuestion.
+func netElection() ballot.Election {
+	e := nettest.Election(netStates, netCandidates)
+	e.Contests = append(e.Contests, ballot.Contest{ID: netQuestion, Title: "Question 1", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}})
+	return e
+}
+
 const (
 	concurrentBatches = 20  // batches submitted at once, over all states
 	votesPerBatch     = 250 // votes in each of them
@@ -74,20 +86,30 @@ func ctxFor(t *testing.T) context.Context {
 	return ctx
 }
 
-// nullifier returns the nullifier of a new voter.
-func (r *ledgerRun) nullifier() string {
+// voterKey returns the voter key of a new voter.
+func (r *ledgerRun) voterKey() [32]byte {
 	r.voters++
-	return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("network-test"), "network-test", fmt.Sprint("voter-", r.voters), "cred")))
+	return ballot.VoterKey([]byte("network-test"), "network-test", fmt.Sprint("voter-", r.voters), "cred")
 }
 
-// vote returns a vote of state for the candidate numbered i with nullifier.
+// nullifier returns a new voter's nullifier for nettest.Race.
+func (r *ledgerRun) nullifier() string {
+	return ballot.HashHex(ballot.NullifierOf(r.voterKey(), nettest.Race))
+}
+
+// vote returns a vote of state in nettest.Race for the candidate numbered i
+// with nullifier.
 func (r *ledgerRun) vote(t *testing.T, state string, i int, nullifier string) ballot.Vote {
+	return r.voteIn(t, state, nettest.Race, netCandidates[i%len(netCandidates)], nullifier)
+}
+
+// voteIn returns a vote of state in contest for choice with nullifier.
+func (r *ledgerRun) voteIn(t *testing.T, state, contest, choice, nullifier string) ballot.Vote {
 	id, err := ballot.NewVoteID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ballot.Vote{ID: id, State: state, Nullifier: nullifier,
-		Candidate: netCandidates[i%len(netCandidates)], CastAt: time.Now().UnixMilli()}
+	return ballot.Vote{ID: id, State: state, Contest: contest, Nullifier: nullifier, Choice: choice, CastAt: time.Now().UnixMilli()}
 }
 
 // batch builds the next batch of state from votes.
@@ -132,7 +154,7 @@ func expectedEvent(b ballot.Batch, rejects map[int]string) ballot.BatchEvent {
 			ev.Rejected, ev.Reasons = append(ev.Rejected, i), append(ev.Reasons, reason)
 			continue
 		}
-		ev.Tallies.Add(v.Candidate, 1)
+		ev.Tallies.Add(v.Contest, v.Choice, 1)
 		ev.Counted++
 	}
 	return ev
@@ -202,7 +224,7 @@ func (r *ledgerRun) checkResults(t *testing.T, ctx context.Context) {
 // by both organisations' peers, ordered by Raft, committed by the peers.
 func TestBallotOnNetwork(t *testing.T) {
 	n := nettest.Start(t)
-	e := nettest.Election(netStates, netCandidates)
+	e := netElection()
 	batcher := dialComponent(t, n, network.Batcher)
 	if cn := batcherName(t, n); !slices.Equal(e.Batchers, []string{cn}) {
 		t.Fatalf("nettest.Election names batchers %q; the batcher's certificate is %q", e.Batchers, cn)
@@ -214,6 +236,7 @@ func TestBallotOnNetwork(t *testing.T) {
 	// Ordered: each part builds on the ledger the parts before it left.
 	t.Run("ConcurrentBatches", r.concurrentBatches)
 	t.Run("DuplicateAcrossBatches", r.duplicateAcrossBatches)
+	t.Run("OneVotePerVoterAndContest", r.oneVotePerVoterAndContest)
 	t.Run("ForgedBatchesRefused", r.forgedBatchesRefused)
 	t.Run("ResubmitIsNoOp", r.resubmitIsNoOp)
 	t.Run("RefusedVotesDoNotPoisonBatch", r.refusedVotesDoNotPoisonBatch)
@@ -394,7 +417,7 @@ func (r *ledgerRun) duplicateAcrossBatches(t *testing.T) {
 	r.record(c2)
 
 	loc, err := r.ledger.LocateNullifier(ctx, "CA", first.Votes[5].Nullifier)
-	want := ballot.NullifierRecord{State: "CA", Seq: first.Seq, Index: 5, VoteID: first.Votes[5].ID}
+	want := ballot.NullifierRecord{State: "CA", Contest: nettest.Race, Seq: first.Seq, Index: 5, VoteID: first.Votes[5].ID}
 	if err != nil || loc != want {
 		t.Errorf("duplicated nullifier located at %+v, %v; want the first vote %+v", loc, err, want)
 	}
@@ -411,10 +434,14 @@ func (r *ledgerRun) forgedBatchesRefused(t *testing.T) {
 		reason string
 	}{
 		{"root", func(b *ballot.Batch) { b.Root = ballot.HashHex([32]byte{1}) }, "root does not match"},
-		{"tally", func(b *ballot.Batch) { b.Tallies.Add(netCandidates[0], 1) }, "tallies do not match"},
+		{"tally", func(b *ballot.Batch) { b.Tallies.Add(nettest.Race, netCandidates[0], 1) }, "tallies do not match"},
 		{"tally moved", func(b *ballot.Batch) {
-			b.Tallies.Add(netCandidates[0], 1)
-			b.Tallies[netCandidates[1]]--
+			b.Tallies.Add(nettest.Race, netCandidates[0], 1)
+			b.Tallies[nettest.Race][netCandidates[1]]--
+		}, "tallies do not match"},
+		{"tally moved to another contest", func(b *ballot.Batch) {
+			b.Tallies.Add(netQuestion, "yes", 1)
+			b.Tallies[nettest.Race][netCandidates[1]]--
 		}, "tallies do not match"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -461,9 +488,9 @@ func (r *ledgerRun) resubmitIsNoOp(t *testing.T) {
 }
 
 // refusedVotesDoNotPoisonBatch commits a batch holding a vote cast before
-// the window opened and one for a candidate not on the ballot: both are
-// recorded rejected with their reasons, the rest counted, and the batch
-// commits once (a resubmission changes nothing).
+// the window opened, one for a candidate not on the ballot and one in a
+// contest not on it: each is recorded rejected with its reason, the rest
+// counted, and the batch commits once (a resubmission changes nothing).
 func (r *ledgerRun) refusedVotesDoNotPoisonBatch(t *testing.T) {
 	ctx := ctxFor(t)
 	e, err := r.ledger.Election(ctx)
@@ -472,12 +499,13 @@ func (r *ledgerRun) refusedVotesDoNotPoisonBatch(t *testing.T) {
 	}
 	b := r.freshBatch(t, "FL", 6)
 	b.Votes[2].CastAt = e.OpensAt.Add(-time.Second).UnixMilli()
-	b.Votes[4].Candidate = "mallory"
+	b.Votes[4].Choice = "mallory"
+	b.Votes[5].Contest = "senate"
 	b, err = ballot.BuildBatch(b.State, b.Seq, b.Votes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.commit(ctx, b, map[int]string{2: ballot.RejectOutsideWindow, 4: ballot.RejectUnknownCandidate})
+	c, err := r.commit(ctx, b, map[int]string{2: ballot.RejectOutsideWindow, 4: ballot.RejectUnknownChoice, 5: ballot.RejectUnknownContest})
 	if err != nil {
 		t.Fatalf("a batch with refused votes: %v", err)
 	}
@@ -488,6 +516,39 @@ func (r *ledgerRun) refusedVotesDoNotPoisonBatch(t *testing.T) {
 	}
 	if _, err := r.ledger.LocateNullifier(ctx, "FL", b.Votes[2].Nullifier); !errors.Is(err, ballot.ErrNotFound) {
 		t.Errorf("the refused vote's nullifier: %v; want unused", err)
+	}
+	r.checkResults(t, ctx)
+}
+
+// oneVotePerVoterAndContest: a voter votes in both contests in one batch
+// and both count; their second vote in either contest, in a later batch, is
+// a duplicate; each nullifier record names its contest.
+func (r *ledgerRun) oneVotePerVoterAndContest(t *testing.T) {
+	ctx := ctxFor(t)
+	key := r.voterKey()
+	race, question := ballot.HashHex(ballot.NullifierOf(key, nettest.Race)), ballot.HashHex(ballot.NullifierOf(key, netQuestion))
+	first := r.batch(t, "NY", []ballot.Vote{
+		r.voteIn(t, "NY", nettest.Race, "carol", race), r.vote(t, "NY", 0, r.nullifier()), r.voteIn(t, "NY", netQuestion, "yes", question),
+	})
+	c, err := r.commit(ctx, first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.record(c)
+	second := r.batch(t, "NY", []ballot.Vote{
+		r.voteIn(t, "NY", netQuestion, "no", question), r.voteIn(t, "NY", nettest.Race, "alice", race),
+		r.voteIn(t, "NY", netQuestion, "no", ballot.HashHex(ballot.NullifierOf(r.voterKey(), netQuestion))),
+	})
+	c, err = r.commit(ctx, second, map[int]string{0: ballot.RejectDuplicate, 1: ballot.RejectDuplicate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.record(c)
+	for i, n := range map[int]string{0: race, 2: question} {
+		loc, err := r.ledger.LocateNullifier(ctx, "NY", n)
+		if want := (ballot.NullifierRecord{State: "NY", Contest: first.Votes[i].Contest, Seq: first.Seq, Index: i, VoteID: first.Votes[i].ID}); err != nil || loc != want {
+			t.Errorf("nullifier %s: %+v, %v; want %+v", n, loc, err, want)
+		}
 	}
 	r.checkResults(t, ctx)
 }

@@ -46,17 +46,17 @@ func TestResults(t *testing.T) {
 	}
 	res := results(t, h)
 	want := ballot.Results{ElectionID: "general-2026", Status: ballot.StatusConfigured, Counted: 12,
-		National: ballot.Tally{"alice": 7, "bob": 5}}
+		National: ballot.Tally{president: {"alice": 7, "bob": 5}}}
 	if res.ElectionID != want.ElectionID || res.Status != want.Status || res.Counted != want.Counted || !res.National.Equal(want.National) {
 		t.Fatalf("results %+v, want %+v", res, want)
 	}
-	if ca := res.States["CA"]; ca.Batches != 2 || ca.Counted != 7 || !ca.Tallies.Equal(ballot.Tally{"alice": 4, "bob": 3}) {
+	if ca := res.States["CA"]; ca.Batches != 2 || ca.Counted != 7 || !ca.Tallies.Equal(ballot.Tally{president: {"alice": 4, "bob": 3}}) {
 		t.Fatalf("CA results %+v", ca)
 	}
 
 	var ny ballot.StateResult
 	json.Unmarshal([]byte(h.must(observerAdmin, stateResults(h, "NY"))), &ny)
-	if ny.State != "NY" || ny.Batches != 1 || ny.Counted != 5 || !ny.Tallies.Equal(ballot.Tally{"alice": 3, "bob": 2}) {
+	if ny.State != "NY" || ny.Batches != 1 || ny.Counted != 5 || !ny.Tallies.Equal(ballot.Tally{president: {"alice": 3, "bob": 2}}) {
 		t.Fatalf("NY results %+v", ny)
 	}
 	_, err = h.call(observerAdmin, stateResults(h, "TX"))

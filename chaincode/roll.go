@@ -87,7 +87,7 @@ func (c *BallotContract) LoadRoll(ctx contractapi.TransactionContextInterface, c
 // (ballot.SealRoll over every loaded chunk's record) and, if they match,
 // records the seal (JSON ballot.RollSeal, returned). From then on
 // CommitBatch rejects every vote whose nullifier is not on the roll of its
-// state as ballot.RejectNotOnRoll, the roll can no longer be loaded and the
+// state for its contest as ballot.RejectNotOnRoll, the roll can no longer be loaded and the
 // election's roll root no longer changed. Only a Commission admin may call
 // it, and only before the first batch is committed, so that one rule holds
 // for every batch of the election. Sealing again returns the seal.

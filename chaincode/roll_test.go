@@ -9,15 +9,23 @@ import (
 	"github.com/votechain/votechain/ballot"
 )
 
-// testRoll returns the roll of voters 0..n-1 of state (the nullifiers of
-// vote), sorted, and its root.
+// testRoll returns the roll of voters 0..n-1 of state for president (the
+// nullifiers of vote), sorted, and its root.
 func testRoll(state string, n int) ([]ballot.RollEntry, string) {
-	entries := make([]ballot.RollEntry, n)
-	leaves := make([][32]byte, n)
-	for i := range entries {
-		entries[i] = ballot.RollEntry{State: state, Nullifier: vote(state, i, "alice").Nullifier}
+	return testRollOf(state, n, president)
+}
+
+// testRollOf returns the roll of voters 0..n-1 of state for each of
+// contests, sorted, and its root.
+func testRollOf(state string, n int, contests ...string) ([]ballot.RollEntry, string) {
+	var entries []ballot.RollEntry
+	for i := range n {
+		for _, c := range contests {
+			entries = append(entries, ballot.RollEntry{State: state, Contest: c, Nullifier: nullifier(i, c)})
+		}
 	}
 	ballot.SortRoll(entries)
+	leaves := make([][32]byte, len(entries))
 	for i, e := range entries {
 		leaves[i], _ = ballot.ParseHash(e.Nullifier)
 	}
@@ -60,7 +68,7 @@ func TestRollOnLedger(t *testing.T) {
 	if err := json.Unmarshal([]byte(h.must(commissionAdmin, h.sealFn())), &seal); err != nil || seal.Voters != 10 || seal.Chunks != 1 || seal.Root != root {
 		t.Fatalf("seal %+v (%v)", seal, err)
 	}
-	_, err = h.call(commissionAdmin, h.loadFn(ballot.RollChunk{Index: 1, Entries: []ballot.RollEntry{{State: "CA", Nullifier: root}}}))
+	_, err = h.call(commissionAdmin, h.loadFn(ballot.RollChunk{Index: 1, Entries: []ballot.RollEntry{{State: "CA", Contest: president, Nullifier: root}}}))
 	wantErr(t, "LoadRoll after sealing", err, "sealed")
 	e.RollRoot = entries[0].Nullifier
 	_, err = h.call(commissionAdmin, h.setupFn(e))
@@ -124,4 +132,68 @@ func TestSealRollAfterBatch(t *testing.T) {
 	entries, _ := testRoll("CA", 2)
 	_, err = h.call(commissionAdmin, h.loadFn(ballot.RollChunk{Entries: entries}))
 	wantErr(t, "LoadRoll after a batch", err, "can no longer be loaded")
+}
+
+// TestRollPerContest: LoadRoll marks each entry's key with its contest
+// (ballot.RollMark), and once sealed CommitBatch counts a vote only if its
+// nullifier is on the roll for the vote's own contest: a voter on the roll
+// for both contests votes in both; a voter on the roll for one contest
+// cannot vote in the other, not even with the nullifier of the first.
+func TestRollPerContest(t *testing.T) {
+	h := newHarness(t)
+	entries := []ballot.RollEntry{ // voters 0 and 1 in both contests, voter 2 for president only
+		{State: "CA", Contest: president, Nullifier: nullifier(0, president)}, {State: "CA", Contest: prop, Nullifier: nullifier(0, prop)},
+		{State: "CA", Contest: president, Nullifier: nullifier(1, president)}, {State: "CA", Contest: prop, Nullifier: nullifier(1, prop)},
+		{State: "CA", Contest: president, Nullifier: nullifier(2, president)},
+	}
+	ballot.SortRoll(entries)
+	leaves := make([][32]byte, len(entries))
+	for i, e := range entries {
+		leaves[i], _ = ballot.ParseHash(e.Nullifier)
+	}
+	e := testElection()
+	e.RollRoot = ballot.HashHex(ballot.MerkleRoot(leaves))
+	h.must(commissionAdmin, h.setupFn(e))
+	h.must(commissionAdmin, h.loadFn(ballot.RollChunk{Entries: entries}))
+	for _, en := range entries {
+		if got := string(h.stub.state[ballot.NullifierKey("CA", en.Nullifier)]); got != "roll/"+en.Contest {
+			t.Fatalf("LoadRoll wrote %q under %s's key, want the mark of %s", got, en.Nullifier, en.Contest)
+		}
+	}
+	h.must(commissionAdmin, h.sealFn())
+
+	h.now = opens.Add(time.Hour)
+	forged := voteIn("CA", 2, prop, "yes")
+	forged.Nullifier = nullifier(2, president) // on the roll, but for president
+	vs := []ballot.Vote{
+		voteIn("CA", 0, president, "alice"), voteIn("CA", 0, prop, "yes"), // both count
+		voteIn("CA", 1, prop, "no"),
+		voteIn("CA", 2, prop, "yes"), // voter 2 has no nullifier on the roll for prop
+		forged,
+		voteIn("CA", 2, president, "bob"),
+	}
+	rec, err := h.commit(batch(t, "CA", 1, vs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rec.Rejected, []int{3, 4}) || !slices.Equal(rec.Reasons, []string{ballot.RejectNotOnRoll, ballot.RejectNotOnRoll}) ||
+		!rec.Tallies.Equal(ballot.Tally{president: {"alice": 1, "bob": 1}, prop: {"yes": 1, "no": 1}}) {
+		t.Fatalf("record %+v", rec)
+	}
+	// The mark of voter 2's president nullifier became the record of the
+	// counted vote, not of the forged one.
+	var loc ballot.NullifierRecord
+	json.Unmarshal([]byte(h.must(observerAdmin, locate(h, "CA", nullifier(2, president)))), &loc)
+	if loc.Contest != president || loc.Index != 5 {
+		t.Fatalf("voter 2's president nullifier locates %+v", loc)
+	}
+	// Once used, a nullifier's record keeps it on the roll of its contest
+	// only: a vote in the other contest with it is still not on the roll,
+	// one in its own contest a duplicate.
+	again := voteIn("CA", 0, prop, "no")
+	again.Nullifier = nullifier(0, president)
+	rec, err = h.commit(batch(t, "CA", 2, []ballot.Vote{again, voteIn("CA", 0, president, "bob")}))
+	if err != nil || !slices.Equal(rec.Reasons, []string{ballot.RejectNotOnRoll, ballot.RejectDuplicate}) {
+		t.Fatalf("second batch %+v (%v)", rec, err)
+	}
 }

@@ -40,8 +40,10 @@ func TestSetupElectionRefusesBadRecords(t *testing.T) {
 	closed.Status = ballot.StatusClosed
 	stamped := testElection()
 	stamped.ClosedAt = opens
-	noCandidates := testElection()
-	noCandidates.Candidates = nil
+	noContests := testElection()
+	noContests.Contests = nil
+	repeatedChoice := testElection()
+	repeatedChoice.Contests[1].Choices = []string{"yes", "yes"}
 	tests := []struct {
 		name string
 		fn   txFunc
@@ -53,7 +55,8 @@ func TestSetupElectionRefusesBadRecords(t *testing.T) {
 		{"oversized", raw(strings.Repeat(" ", maxElectionBytes+1)), "exceeds"},
 		{"closed status", h.setupFn(closed), "must be configured"},
 		{"closed_at set", h.setupFn(stamped), "must be configured"},
-		{"invalid", h.setupFn(noCandidates), "no candidates"},
+		{"no contests", h.setupFn(noContests), "1..64 contests"},
+		{"repeated choice", h.setupFn(repeatedChoice), `choice "yes" listed twice`},
 	}
 	for _, tt := range tests {
 		_, err := h.call(commissionAdmin, tt.fn)
@@ -66,19 +69,19 @@ func TestSetupElectionChangesOnlyBeforeOpening(t *testing.T) {
 	h.must(commissionAdmin, h.setupFn(testElection()))
 
 	changed := testElection()
-	changed.Candidates = append(changed.Candidates, "carol")
+	changed.Contests[0].Choices = append(changed.Contests[0].Choices, "carol")
 	changed.ClosesAt = closes.Add(time.Hour)
 	h.now = opens.Add(-time.Millisecond)
 	h.must(commissionAdmin, h.setupFn(changed))
 
 	h.now = opens
-	changed.Candidates = []string{"mallory"}
+	changed.Contests[0].Choices = []string{"mallory"}
 	_, err := h.call(commissionAdmin, h.setupFn(changed))
 	wantErr(t, "change at opening", err, "opened at")
 
 	var e ballot.Election
 	json.Unmarshal([]byte(h.must(commissionAdmin, h.cc.GetElection)), &e)
-	if !e.HasCandidate("carol") || e.HasCandidate("mallory") || !e.ClosesAt.Equal(closes.Add(time.Hour)) {
+	if c, _ := e.Contest(president); !c.HasChoice("carol") || c.HasChoice("mallory") || !e.ClosesAt.Equal(closes.Add(time.Hour)) {
 		t.Fatalf("election after refused change: %+v", e)
 	}
 }
@@ -143,7 +146,7 @@ func TestSetupElectionFrozenByBatch(t *testing.T) {
 	}
 	h.now = opens.Add(-time.Minute)
 	changed := testElection()
-	changed.Candidates = []string{"mallory"}
+	changed.Contests[0].Choices = []string{"mallory"}
 	_, err := h.call(commissionAdmin, h.setupFn(changed))
 	wantErr(t, "set-up after a batch", err, "batch NY/00000000000000000001 is committed")
 	if got := h.must(observerAdmin, h.cc.GetElection); strings.Contains(got, "mallory") {

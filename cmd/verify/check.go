@@ -50,6 +50,19 @@ func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	if err := r.Audit(rec); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s for %s in %s, leaf %d of %d in batch %s, root on the ledger (tx %.16s…, block %d)",
-		r.Status, r.Vote.Choice, r.Vote.Contest, r.Index, r.Size, key, r.TxID, r.Block), nil
+	status := r.Status
+	if r.Reason != "" && r.Reason != ballot.RejectDuplicate {
+		status += " (" + r.Reason + ")"
+	}
+	return fmt.Sprintf("%s for %s in contest %s, leaf %d of %d in batch %s, root on the ledger (tx %.16s…, block %d)",
+		status, r.Vote.Choice, r.Vote.Contest, r.Index, r.Size, key, r.TxID, r.Block), nil
+}
+
+// label names the receipt in output: its vote id and, when it carries its
+// vote, the vote's contest.
+func label(r ballot.Receipt) string {
+	if r.Vote == nil {
+		return r.VoteID
+	}
+	return fmt.Sprintf("%s (contest %s)", r.VoteID, r.Vote.Contest)
 }

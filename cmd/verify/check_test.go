@@ -19,14 +19,19 @@ func (f fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.B
 	return r, nil
 }
 
-// committed returns the receipts of a 5-vote batch whose vote 2 was a
-// duplicate, and the ledger holding its record.
+// contests are the contests the test votes name, in turn.
+var contests = []struct{ id, choice string }{{"president", "alice"}, {"L2025-001", "yes"}}
+
+// committed returns the receipts of a 5-vote batch over two contests whose
+// vote 2 was a duplicate and vote 3 rejected as not on the roll, and the
+// ledger holding its record.
 func committed(t *testing.T) ([]ballot.Receipt, fakeLedger) {
 	t.Helper()
 	var votes []ballot.Vote
 	for i := 0; i < 5; i++ {
 		id, _ := ballot.NewVoteID()
-		votes = append(votes, ballot.Vote{ID: id, State: "CA", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)})), Candidate: "alice", CastAt: 1})
+		c := contests[i%2]
+		votes = append(votes, ballot.Vote{ID: id, State: "CA", Contest: c.id, Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)}, c.id)), Choice: c.choice, CastAt: 1})
 	}
 	b, err := ballot.BuildBatch("CA", 7, votes)
 	if err != nil {
@@ -36,24 +41,41 @@ func committed(t *testing.T) ([]ballot.Receipt, fakeLedger) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := ballot.BatchRecord{State: "CA", Seq: 7, Root: b.Root, Votes: 5, Counted: 4, Rejected: []int{2}, TxID: "tx7"}
+	rec := ballot.BatchRecord{State: "CA", Seq: 7, Root: b.Root, Votes: 5, Counted: 3, Rejected: []int{2, 3},
+		Reasons: []string{ballot.RejectDuplicate, ballot.RejectNotOnRoll}, TxID: "tx7"}
 	for i := range rs {
 		rs[i] = rs[i].Committed(rec, 3)
 		rs[i].Vote = &votes[i]
 	}
-	if rs[2].Status != ballot.ReceiptDuplicate {
-		t.Fatalf("receipt of a rejected vote says %s", rs[2].Status)
+	if rs[2].Status != ballot.ReceiptDuplicate || rs[3].Status != ballot.ReceiptRejected {
+		t.Fatalf("receipts of rejected votes say %s and %s", rs[2].Status, rs[3].Status)
 	}
 	return rs, fakeLedger{"CA/7": rec}
 }
 
+// TestGenuineReceiptsPass: each passes, and the summary names the status,
+// the reason of a rejection other than a duplicate, the choice and the
+// contest.
 func TestGenuineReceiptsPass(t *testing.T) {
 	rs, ledger := committed(t)
 	c := newChecker(ledger)
-	for _, r := range rs {
-		if summary, err := c.check(context.Background(), r); err != nil || !strings.Contains(summary, r.Status) {
-			t.Errorf("receipt %d: %q, %v", r.Index, summary, err)
+	want := []string{
+		"counted for alice in contest president,",
+		"counted for yes in contest L2025-001,",
+		"duplicate for alice in contest president,",
+		"rejected (not_on_roll) for yes in contest L2025-001,",
+		"counted for alice in contest president,",
+	}
+	for i, r := range rs {
+		if summary, err := c.check(context.Background(), r); err != nil || !strings.HasPrefix(summary, want[i]) {
+			t.Errorf("receipt %d: %q, %v; want it to start %q", r.Index, summary, err, want[i])
 		}
+	}
+	if got := label(rs[1]); got != rs[1].VoteID+" (contest L2025-001)" {
+		t.Errorf("label %q", got)
+	}
+	if got := label(ballot.Receipt{VoteID: "v"}); got != "v" {
+		t.Errorf("label of a receipt without its vote: %q", got)
 	}
 }
 
@@ -71,7 +93,8 @@ func TestTamperedReceiptsFailWithTheReason(t *testing.T) {
 		tamper func(r *ballot.Receipt, l fakeLedger)
 		reason string
 	}{
-		{"candidate changed", func(r *ballot.Receipt, _ fakeLedger) { v := *r.Vote; v.Candidate = "bob"; r.Vote = &v }, "is not the leaf"},
+		{"choice changed", func(r *ballot.Receipt, _ fakeLedger) { v := *r.Vote; v.Choice = "bob"; r.Vote = &v }, "is not the leaf"},
+		{"contest changed", func(r *ballot.Receipt, _ fakeLedger) { v := *r.Vote; v.Contest = "L2025-001"; r.Vote = &v }, "is not the leaf"},
 		{"nullifier byte", func(r *ballot.Receipt, _ fakeLedger) { v := *r.Vote; v.Nullifier = flip(v.Nullifier); r.Vote = &v }, "is not the leaf"},
 		{"proof byte", func(r *ballot.Receipt, _ fakeLedger) { r.Proof[0] = flip(r.Proof[0]) }, "root"},
 		{"proof shortened", func(r *ballot.Receipt, _ fakeLedger) { r.Proof = r.Proof[1:] }, "proof"},

@@ -89,17 +89,17 @@ func run() int {
 		switch {
 		case errors.Is(err, errPending):
 			pending++
-			fmt.Printf("PENDING %s: accepted, not yet on the ledger\n", r.VoteID)
+			fmt.Printf("PENDING %s: accepted, not yet on the ledger\n", label(r))
 		case errors.Is(err, errLedger):
 			fmt.Fprintln(os.Stderr, "verify:", err)
 			return 2
 		case err != nil:
 			fail++
-			fmt.Printf("FAIL %s: %v\n", r.VoteID, err)
+			fmt.Printf("FAIL %s: %v\n", label(r), err)
 		default:
 			pass++
 			if !*quiet {
-				fmt.Printf("PASS %s: %s\n", r.VoteID, summary)
+				fmt.Printf("PASS %s: %s\n", label(r), summary)
 			}
 		}
 	}

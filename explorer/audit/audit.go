@@ -305,9 +305,9 @@ type blockHistory struct {
 	History
 	nullifiers map[[2]string]bool
 	roots      map[batchID]string
-	election   *ballot.Election // as of the transaction being audited
+	election   *ballot.Election     // as of the transaction being audited
 	roll       map[[2]string]string // (state, nullifier) → contest, of this block's roll marks
-	sealed     bool // the roll is sealed as of the transaction being audited
+	sealed     bool                 // the roll is sealed as of the transaction being audited
 }
 
 func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error) {

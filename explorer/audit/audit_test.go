@@ -18,12 +18,12 @@ type memHistory struct {
 	nullifiers map[[2]string]bool
 	roots      map[string]string
 	election   *ballot.Election
-	roll       map[[2]string]bool
+	roll       map[[2]string]string // (state, nullifier) → contest
 	sealed     bool
 }
 
 func newHistory() *memHistory {
-	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}, roll: map[[2]string]bool{}}
+	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}, roll: map[[2]string]string{}}
 }
 
 func (h *memHistory) NullifierUsed(state, n string) (bool, error) {
@@ -31,8 +31,9 @@ func (h *memHistory) NullifierUsed(state, n string) (bool, error) {
 }
 func (h *memHistory) Election() (*ballot.Election, error) { return h.election, nil }
 func (h *memHistory) RollSealed() (bool, error)           { return h.sealed, nil }
-func (h *memHistory) OnRoll(state, nullifier string) (bool, error) {
-	return h.roll[[2]string{state, nullifier}], nil
+func (h *memHistory) OnRoll(state, contest, nullifier string) (bool, error) {
+	c, ok := h.roll[[2]string{state, nullifier}]
+	return ok && c == contest, nil
 }
 func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
 	r, ok := h.roots[fmt.Sprint(state, "/", seq)]
@@ -45,7 +46,7 @@ func (h *memHistory) add(r audit.Report) {
 		h.election = r.Election
 	}
 	for _, e := range r.Roll {
-		h.roll[[2]string{e.State, e.Nullifier}] = true
+		h.roll[[2]string{e.State, e.Nullifier}] = e.Contest
 	}
 	h.sealed = h.sealed || r.RollSealed
 	for _, b := range r.Batches {
@@ -83,9 +84,34 @@ func auditChain(t *testing.T, blocks [][]ledgertest.Tx) []audit.Report {
 	return reports
 }
 
-func vote(state string, voter int, candidate string) ballot.Vote {
-	null := ballot.NullifierOf(ballot.VoterKey([]byte("audit-test"), "audit-test", fmt.Sprint(voter), "c"))
-	return ballot.Vote{ID: fmt.Sprintf("%032x", voter+1), State: state, Nullifier: ballot.HashHex(null), Candidate: candidate,
+// The contests of testElection.
+const (
+	president = "president"
+	question  = "Q-1"
+)
+
+// testElection is an election of CA with a race and a question.
+func testElection() ballot.Election {
+	return ballot.Election{ID: "e", Name: "E", States: []string{"CA"},
+		Contests: []ballot.Contest{
+			{ID: president, Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob"}},
+			{ID: question, Title: "Question 1", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+		},
+		OpensAt: time.Date(2026, 11, 3, 7, 0, 0, 0, time.UTC), ClosesAt: time.Date(2026, 11, 3, 20, 0, 0, 0, time.UTC),
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured,
+		Batchers: []string{"User1@commission.votechain.test"}}
+}
+
+// vote is voter's vote of state for president.
+func vote(state string, voter int, choice string) ballot.Vote {
+	return voteIn(state, voter, president, choice)
+}
+
+// voteIn is voter's vote of state in contest, with the voter's nullifier
+// for the contest.
+func voteIn(state string, voter int, contest, choice string) ballot.Vote {
+	null := ballot.NullifierOf(ballot.VoterKey([]byte("audit-test"), "audit-test", fmt.Sprint(voter), "c"), contest)
+	return ballot.Vote{ID: fmt.Sprintf("%032x", voter+1), State: state, Contest: contest, Nullifier: ballot.HashHex(null), Choice: choice,
 		CastAt: time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC).UnixMilli()}
 }
 
@@ -110,7 +136,7 @@ func commitTxWith(t *testing.T, id string, b ballot.Batch, rejects map[int]strin
 			rec.Reject(i, reason)
 			continue
 		}
-		rec.Tallies.Add(v.Candidate, 1)
+		rec.Tallies.Add(v.Contest, v.Choice, 1)
 		rec.Counted++
 	}
 	arg, _ := json.Marshal(b)
@@ -181,21 +207,23 @@ func setupTx(t *testing.T, id string, e ballot.Election) ledgertest.Tx {
 // chaincode's reasons; a record that counts such a vote, or gives another
 // reason, is flagged.
 func TestRefusedVotesRecounted(t *testing.T) {
-	e := ballot.Election{ID: "e", Name: "E", States: []string{"CA"}, Candidates: []string{"alice", "bob"},
-		OpensAt: time.Date(2026, 11, 3, 7, 0, 0, 0, time.UTC), ClosesAt: time.Date(2026, 11, 3, 20, 0, 0, 0, time.UTC),
-		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured,
-		Batchers: []string{"User1@commission.votechain.test"}}
+	e := testElection()
 	early := vote("CA", 2, "bob")
 	early.CastAt = e.OpensAt.Add(-time.Second).UnixMilli()
-	b := build(t, "CA", 1, vote("CA", 1, "alice"), early, vote("CA", 3, "mallory"), vote("CA", 1, "bob"))
-	honest := map[int]string{1: ballot.RejectOutsideWindow, 2: ballot.RejectUnknownCandidate, 3: ballot.RejectDuplicate}
+	b := build(t, "CA", 1, vote("CA", 1, "alice"), early, vote("CA", 3, "mallory"), vote("CA", 1, "bob"),
+		voteIn("CA", 1, question, "yes"), voteIn("CA", 4, "senate", "yes"), voteIn("CA", 5, question, "alice"))
+	honest := map[int]string{1: ballot.RejectOutsideWindow, 2: ballot.RejectUnknownChoice, 3: ballot.RejectDuplicate,
+		5: ballot.RejectUnknownContest, 6: ballot.RejectUnknownChoice}
 	cases := map[string]struct {
 		rejects map[int]string
 		flagged bool
 	}{
-		"honest":           {honest, false},
-		"refused counted":  {map[int]string{2: ballot.RejectUnknownCandidate, 3: ballot.RejectDuplicate}, true},
-		"reason misstated": {map[int]string{1: ballot.RejectDuplicate, 2: ballot.RejectUnknownCandidate, 3: ballot.RejectDuplicate}, true},
+		"honest":          {honest, false},
+		"refused counted": {map[int]string{2: ballot.RejectUnknownChoice, 3: ballot.RejectDuplicate, 5: ballot.RejectUnknownContest, 6: ballot.RejectUnknownChoice}, true},
+		"reason misstated": {map[int]string{1: ballot.RejectDuplicate, 2: ballot.RejectUnknownChoice, 3: ballot.RejectDuplicate,
+			5: ballot.RejectUnknownChoice, 6: ballot.RejectUnknownChoice}, true},
+		"other contest's vote a duplicate": {map[int]string{1: ballot.RejectOutsideWindow, 2: ballot.RejectUnknownChoice, 3: ballot.RejectDuplicate,
+			4: ballot.RejectDuplicate, 5: ballot.RejectUnknownContest, 6: ballot.RejectUnknownChoice}, true},
 	}
 	for name, c := range cases {
 		reports := auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e)}, {commitTxWith(t, "t1", b, c.rejects)}})
@@ -204,9 +232,13 @@ func TestRefusedVotesRecounted(t *testing.T) {
 			t.Errorf("%s: issues %v; want flagged %v", name, ks, c.flagged)
 		}
 		got := reports[2].Batches[0]
-		if !slices.Equal(got.Rejected, []int{1, 2, 3}) ||
-			!slices.Equal(got.Reasons, []string{ballot.RejectOutsideWindow, ballot.RejectUnknownCandidate, ballot.RejectDuplicate}) {
+		if !slices.Equal(got.Rejected, []int{1, 2, 3, 5, 6}) ||
+			!slices.Equal(got.Reasons, []string{ballot.RejectOutsideWindow, ballot.RejectUnknownChoice, ballot.RejectDuplicate,
+				ballot.RejectUnknownContest, ballot.RejectUnknownChoice}) {
 			t.Errorf("%s: recount rejects %v for %v", name, got.Rejected, got.Reasons)
+		}
+		if want := (ballot.Tally{president: {"alice": 1}, question: {"yes": 1}}); !got.Tallies.Equal(want) {
+			t.Errorf("%s: recount tallies %v, want %v", name, got.Tallies, want)
 		}
 	}
 }
@@ -222,14 +254,20 @@ func TestTamperedLedger(t *testing.T) {
 	swapped.Args = commitTx(t, "t1", otherVotes).Args
 
 	claims := b
-	claims.Tallies = ballot.Tally{"alice": 2}
+	claims.Tallies = ballot.Tally{president: {"alice": 2}}
 	wrongClaim := commitTx(t, "t1", claims)
 
 	wrongRecord := commitTx(t, "t1", b)
 	var rec ballot.BatchRecord
 	json.Unmarshal(wrongRecord.Writes[0].Value, &rec)
-	rec.Tallies["bob"] = 5
+	rec.Tallies[president]["bob"] = 5
 	wrongRecord.Writes[0].Value, _ = json.Marshal(rec)
+
+	// The same counts, filed under another contest.
+	otherContest := commitTx(t, "t1", b)
+	json.Unmarshal(otherContest.Writes[0].Value, &rec)
+	rec.Tallies = ballot.Tally{question: rec.Tallies[president]}
+	otherContest.Writes[0].Value, _ = json.Marshal(rec)
 
 	noEvent := commitTx(t, "t1", b)
 	noEvent.Event = nil
@@ -244,6 +282,7 @@ func TestTamperedLedger(t *testing.T) {
 		"votes swapped":        {swapped, audit.KindBatchRoot},
 		"tallies claimed":      {wrongClaim, audit.KindBatchTally},
 		"record tallies":       {wrongRecord, audit.KindBatchRecord},
+		"record contest":       {otherContest, audit.KindBatchRecord},
 		"event missing":        {noEvent, audit.KindBatchEvent},
 		"record missing":       {noRecord, audit.KindBatchRecord},
 		"not a batch":          {ledgertest.Tx{ID: "t1", Function: "CommitBatch", Args: [][]byte{[]byte("{}")}}, audit.KindBatchDecode},
@@ -287,12 +326,13 @@ func TestBrokenChain(t *testing.T) {
 	}
 }
 
-// loadRollTx is a LoadRoll transaction writing the roll keys of votes, and
-// sealRollTx the SealRoll that follows.
+// loadRollTx is a LoadRoll transaction writing the roll keys of votes,
+// each marked for the vote's contest, and sealRollTx the SealRoll that
+// follows.
 func loadRollTx(id string, votes ...ballot.Vote) ledgertest.Tx {
 	tx := ledgertest.Tx{ID: id, Function: "LoadRoll"}
 	for _, v := range votes {
-		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey(v.State, v.Nullifier), Value: ballot.RollValue})
+		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey(v.State, v.Nullifier), Value: ballot.RollMark(v.Contest)})
 	}
 	return tx
 }
@@ -333,5 +373,44 @@ func TestRecountRoll(t *testing.T) {
 	unsealed := auditChain(t, [][]ledgertest.Tx{{loadRollTx("load", on), commitTxWith(t, "c", build(t, "CA", 1, off), nil)}})
 	if len(kinds(unsealed)) != 0 || len(unsealed[0].Batches[0].Rejected) != 0 {
 		t.Fatalf("unsealed roll: %v, %+v", kinds(unsealed), unsealed[0].Batches[0])
+	}
+}
+
+// TestRecountRollPerContest: the recount reads the contest of each roll
+// mark: a vote whose nullifier is on the roll for another contest (marked
+// in an earlier block or earlier in the block) is not_on_roll, a record
+// that counted it is flagged, and the report's roll entries carry their
+// contest.
+func TestRecountRollPerContest(t *testing.T) {
+	e := testElection()
+	race1, q1, race2 := vote("CA", 1, "alice"), voteIn("CA", 1, question, "yes"), vote("CA", 2, "bob")
+	misfiled := voteIn("CA", 2, question, "no")
+	misfiled.Nullifier = race2.Nullifier // on the roll, for the race only
+	sameBlock := voteIn("CA", 3, question, "no")
+	sameBlockRace := vote("CA", 3, "alice")
+	sameBlock.Nullifier = sameBlockRace.Nullifier
+	honest := build(t, "CA", 1, race1, q1, race2, misfiled, sameBlock)
+	rejects := map[int]string{3: ballot.RejectNotOnRoll, 4: ballot.RejectNotOnRoll}
+	reports := auditChain(t, [][]ledgertest.Tx{
+		{setupTx(t, "s", e), loadRollTx("load1", race1, q1, race2)},
+		{loadRollTx("load2", sameBlockRace), sealRollTx("seal"), commitTxWith(t, "c1", honest, rejects)},
+	})
+	if ks := kinds(reports); len(ks) != 0 {
+		t.Fatalf("honest ledger flagged: %v", ks)
+	}
+	if roll := reports[0].Roll; len(roll) != 3 || roll[1] != (ballot.RollEntry{State: "CA", Contest: question, Nullifier: q1.Nullifier}) {
+		t.Fatalf("roll entries %+v", roll)
+	}
+	b := reports[1].Batches[0]
+	if !slices.Equal(b.Rejected, []int{3, 4}) || !slices.Equal(b.Reasons, []string{ballot.RejectNotOnRoll, ballot.RejectNotOnRoll}) ||
+		!b.Tallies.Equal(ballot.Tally{president: {"alice": 1, "bob": 1}, question: {"yes": 1}}) {
+		t.Fatalf("recount %+v", b)
+	}
+	lying := auditChain(t, [][]ledgertest.Tx{
+		{setupTx(t, "s", e), loadRollTx("load1", race1, q1, race2)},
+		{loadRollTx("load2", sameBlockRace), sealRollTx("seal"), commitTxWith(t, "c1", honest, map[int]string{4: ballot.RejectNotOnRoll})},
+	})
+	if ks := kinds(lying); len(ks) == 0 || slices.ContainsFunc(ks, func(k string) bool { return k != audit.KindBatchRecord }) {
+		t.Fatalf("a record counting a vote on the roll for another contest: issues %v, want batch_record", ks)
 	}
 }

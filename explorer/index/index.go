@@ -141,6 +141,17 @@ func Open(path string) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("create index schema in %s: %w", path, err)
 	}
+	// An index made before contests (ledger model v2) holds votes without
+	// one; its ledger is of the old model, so it cannot be extended.
+	var hasContest bool
+	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM pragma_table_info('votes') WHERE name = 'contest'`).Scan(&hasContest); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read index schema of %s: %w", path, err)
+	}
+	if !hasContest {
+		db.Close()
+		return nil, fmt.Errorf("index %s predates contests (its votes have no contest): remove it, or run `explorer reindex`, to index the ledger afresh", path)
+	}
 	// An index made before rejection reasons were recorded gains the column;
 	// `explorer reindex` fills it.
 	var hasReasons bool

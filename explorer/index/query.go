@@ -362,18 +362,28 @@ func (x *Index) RejectedByReason(ctx context.Context) (map[string]int64, error) 
 
 // Roll is the roll as the indexed blocks wrote it.
 type Roll struct {
-	Voters    int64  `json:"voters"`     // roll entries LoadRoll transactions wrote
-	Sealed    bool   `json:"sealed"`     // a SealRoll transaction sealed it
-	SealBlock uint64 `json:"seal_block"` // the block of that transaction
+	// Voters counts the roll entries LoadRoll transactions wrote: one per
+	// voter and contest (a voter on the roll for three contests is three).
+	Voters int64 `json:"voters"`
+	// ByContest counts the entries per contest: the voters on the roll
+	// for each.
+	ByContest map[string]int64 `json:"by_contest"`
+	Sealed    bool             `json:"sealed"`     // a SealRoll transaction sealed it
+	SealBlock uint64           `json:"seal_block"` // the block of that transaction
 }
 
-// Roll returns the indexed roll's size and seal.
+// Roll returns the indexed roll's size, per contest, and seal.
 func (x *Index) Roll(ctx context.Context) (Roll, error) {
 	var r Roll
-	if err := x.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM roll`).Scan(&r.Voters); err != nil {
+	byContest, err := countBy(ctx, x.db, `SELECT contest, COUNT(*) FROM roll GROUP BY contest`)
+	if err != nil {
 		return r, fmt.Errorf("count roll: %w", err)
 	}
-	err := x.db.QueryRowContext(ctx, `SELECT block FROM roll_seal WHERE id = 1`).Scan(&r.SealBlock)
+	r.ByContest = byContest
+	for _, n := range byContest {
+		r.Voters += n
+	}
+	err = x.db.QueryRowContext(ctx, `SELECT block FROM roll_seal WHERE id = 1`).Scan(&r.SealBlock)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return r, nil

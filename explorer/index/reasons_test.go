@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,26 +44,21 @@ func TestElectionAndReasonsKept(t *testing.T) {
 	}
 	db.Close()
 
-	e := ballot.Election{ID: "e", Name: "E", States: []string{"CA"}, Candidates: []string{"alice"},
-		OpensAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), ClosesAt: time.Now().Add(time.Hour).UTC().Truncate(time.Second),
-		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured,
-		Batchers: []string{"User1@commission.votechain.test"}}
-	election, _ := json.Marshal(e)
+	e := testElection()
 	votes := []ballot.Vote{
-		{ID: "00000000000000000000000000000001", State: "CA", Nullifier: ballot.HashHex([32]byte{1}), Candidate: "alice", CastAt: e.OpensAt.UnixMilli()},
-		{ID: "00000000000000000000000000000002", State: "CA", Nullifier: ballot.HashHex([32]byte{2}), Candidate: "bob", CastAt: e.OpensAt.UnixMilli()},
+		{ID: "00000000000000000000000000000001", State: "CA", Contest: president, Nullifier: ballot.HashHex([32]byte{1}), Choice: "alice", CastAt: e.OpensAt.UnixMilli()},
+		{ID: "00000000000000000000000000000002", State: "CA", Contest: president, Nullifier: ballot.HashHex([32]byte{2}), Choice: "bob", CastAt: e.OpensAt.UnixMilli()},
 	}
 	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
-		[]ledgertest.Tx{{ID: "s", Function: "SetupElection", Args: [][]byte{election},
-			Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: election}}}},
-		[]ledgertest.Tx{commitTx(t, votes, ballot.RejectUnknownCandidate)})
+		[]ledgertest.Tx{setupTx(e)},
+		[]ledgertest.Tx{commitTx(t, votes, ballot.RejectUnknownChoice)})
 	idx = indexChain(t, path, 2, blocks)
 	got, err := idx.Election()
 	if err != nil || got == nil || got.ID != "e" {
 		t.Fatalf("indexed election %+v, %v", got, err)
 	}
 	batch, err := idx.Batch(ctx, "CA", 1)
-	if err != nil || !slices.Equal(batch.Reasons, []string{ballot.RejectUnknownCandidate}) || batch.Record().Status(1) != ballot.ReceiptRejected {
+	if err != nil || !slices.Equal(batch.Reasons, []string{ballot.RejectUnknownChoice}) || batch.Record().Status(1) != ballot.ReceiptRejected {
 		t.Fatalf("indexed batch %+v, %v", batch, err)
 	}
 }
@@ -109,10 +108,10 @@ func indexChain(t *testing.T, path string, reopenAt int, blocks []*common.Block)
 func TestRollKept(t *testing.T) {
 	ctx := context.Background()
 	at := time.Now().UnixMilli()
-	on := ballot.Vote{ID: "00000000000000000000000000000001", State: "CA", Nullifier: ballot.HashHex([32]byte{1}), Candidate: "alice", CastAt: at}
-	off := ballot.Vote{ID: "00000000000000000000000000000002", State: "CA", Nullifier: ballot.HashHex([32]byte{2}), Candidate: "alice", CastAt: at}
+	on := ballot.Vote{ID: "00000000000000000000000000000001", State: "CA", Contest: president, Nullifier: ballot.HashHex([32]byte{1}), Choice: "alice", CastAt: at}
+	off := ballot.Vote{ID: "00000000000000000000000000000002", State: "CA", Contest: president, Nullifier: ballot.HashHex([32]byte{2}), Choice: "alice", CastAt: at}
 	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
-		[]ledgertest.Tx{{ID: "l", Function: "LoadRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.NullifierKey("CA", on.Nullifier), Value: ballot.RollValue}}}},
+		[]ledgertest.Tx{loadRollTx("l", ballot.RollEntry{State: "CA", Contest: president, Nullifier: on.Nullifier})},
 		[]ledgertest.Tx{{ID: "s", Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte("{}")}}}},
 		[]ledgertest.Tx{commitTx(t, []ballot.Vote{on, off}, ballot.RejectNotOnRoll)})
 	idx := indexChain(t, filepath.Join(t.TempDir(), "index.db"), 3, blocks)
@@ -120,26 +119,170 @@ func TestRollKept(t *testing.T) {
 	if err != nil || len(byReason) != 1 || byReason[ballot.RejectNotOnRoll] != 1 {
 		t.Fatalf("rejected by reason %v, %v", byReason, err)
 	}
-	if roll, err := idx.Roll(ctx); err != nil || roll != (index.Roll{Voters: 1, Sealed: true, SealBlock: 2}) {
+	if roll, err := idx.Roll(ctx); err != nil || !reflect.DeepEqual(roll, index.Roll{Voters: 1, ByContest: map[string]int64{president: 1}, Sealed: true, SealBlock: 2}) {
 		t.Fatalf("roll %+v, %v", roll, err)
 	}
 }
 
 // commitTx is the CommitBatch transaction "c" of batch CA/1 of votes, whose
-// first vote counts for alice and whose second is rejected for reason.
+// first vote counts and whose second is rejected for reason.
 func commitTx(t *testing.T, votes []ballot.Vote, reason string) ledgertest.Tx {
 	t.Helper()
-	b, err := ballot.BuildBatch("CA", 1, votes)
+	return commitTxWith(t, "c", "CA", 1, votes, map[int]string{1: reason})
+}
+
+// commitTxWith is the CommitBatch transaction id of batch (state, seq) of
+// votes as the chaincode writes it when it rejects rejects (index →
+// reason) and counts the rest.
+func commitTxWith(t *testing.T, id, state string, seq uint64, votes []ballot.Vote, rejects map[int]string) ledgertest.Tx {
+	t.Helper()
+	b, err := ballot.BuildBatch(state, seq, votes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := ballot.BatchRecord{State: "CA", Seq: 1, Root: b.Root, Votes: 2, Counted: 1, Tallies: ballot.Tally{"alice": 1},
-		Rejected: []int{}, Reasons: []string{}, TxID: "c"}
-	rec.Reject(1, reason)
+	rec := ballot.BatchRecord{State: state, Seq: seq, Root: b.Root, Votes: len(votes), Tallies: ballot.Tally{},
+		Rejected: []int{}, Reasons: []string{}, TxID: id}
+	for i, v := range votes {
+		if reason, ok := rejects[i]; ok {
+			rec.Reject(i, reason)
+			continue
+		}
+		rec.Tallies.Add(v.Contest, v.Choice, 1)
+		rec.Counted++
+	}
 	arg, _ := json.Marshal(b)
 	value, _ := json.Marshal(rec)
 	event, _ := json.Marshal(rec.Event())
-	return ledgertest.Tx{ID: "c", Function: "CommitBatch", Args: [][]byte{arg},
-		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey("CA", 1), Value: value}},
+	return ledgertest.Tx{ID: id, Function: "CommitBatch", Args: [][]byte{arg},
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(state, seq), Value: value}},
 		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: event}}
+}
+
+// The contests of testElection.
+const (
+	president = "president"
+	question  = "Q-1"
+)
+
+// testElection is an election of CA and NY, open now, with a race and a
+// question.
+func testElection() ballot.Election {
+	return ballot.Election{ID: "e", Name: "E", States: []string{"CA", "NY"},
+		Contests: []ballot.Contest{
+			{ID: president, Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice"}},
+			{ID: question, Title: "Question 1", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+		},
+		OpensAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), ClosesAt: time.Now().Add(time.Hour).UTC().Truncate(time.Second),
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured,
+		Batchers: []string{"User1@commission.votechain.test"}}
+}
+
+// setupTx is the SetupElection transaction "s" that writes e.
+func setupTx(e ballot.Election) ledgertest.Tx {
+	election, _ := json.Marshal(e)
+	return ledgertest.Tx{ID: "s", Function: "SetupElection", Args: [][]byte{election},
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: election}}}
+}
+
+// loadRollTx is a LoadRoll transaction id marking entries.
+func loadRollTx(id string, entries ...ballot.RollEntry) ledgertest.Tx {
+	tx := ledgertest.Tx{ID: id, Function: "LoadRoll"}
+	for _, e := range entries {
+		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey(e.State, e.Nullifier), Value: ballot.RollMark(e.Contest)})
+	}
+	return tx
+}
+
+// nullifier is voter's nullifier for contest.
+func nullifier(voter int, contest string) string {
+	return ballot.HashHex(ballot.NullifierOf([32]byte{byte(voter), 'v'}, contest))
+}
+
+// vote is voter's vote of state in contest for choice.
+func vote(state string, voter int, contest, choice string) ballot.Vote {
+	return ballot.Vote{ID: fmt.Sprintf("%032x", voter<<8|len(contest)), State: state, Contest: contest, Nullifier: nullifier(voter, contest),
+		Choice: choice, CastAt: time.Now().Add(-time.Minute).UnixMilli()}
+}
+
+// TestRecountPerContest: the index recounts per state, contest and choice
+// (as the chaincode's results are), keeps the roll with each entry's
+// contest, and after reopening recounts a vote whose nullifier is on the
+// roll for another contest as not_on_roll.
+func TestRecountPerContest(t *testing.T) {
+	ctx := context.Background()
+	e := testElection()
+	var entries []ballot.RollEntry
+	for voter := range 4 {
+		entries = append(entries, ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(voter, president)})
+		if voter < 3 {
+			entries = append(entries, ballot.RollEntry{State: "CA", Contest: question, Nullifier: nullifier(voter, question)})
+		}
+	}
+	entries = append(entries, ballot.RollEntry{State: "NY", Contest: question, Nullifier: nullifier(9, question)})
+	misfiled := vote("CA", 3, question, "no")
+	misfiled.Nullifier = nullifier(3, president) // voter 3 is on the roll for president only
+	ca1 := []ballot.Vote{vote("CA", 0, president, "alice"), vote("CA", 0, question, "yes"), vote("CA", 1, question, "no"), misfiled}
+	ca2 := []ballot.Vote{vote("CA", 1, question, "yes"), vote("CA", 2, question, "yes"), vote("CA", 3, president, "alice")}
+	ny1 := []ballot.Vote{vote("NY", 9, question, "no")}
+	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
+		[]ledgertest.Tx{setupTx(e), loadRollTx("l", entries...)},
+		[]ledgertest.Tx{{ID: "seal", Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte("{}")}}}},
+		[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, ca1, map[int]string{3: ballot.RejectNotOnRoll})},
+		[]ledgertest.Tx{commitTxWith(t, "c2", "CA", 2, ca2, map[int]string{0: ballot.RejectDuplicate}), commitTxWith(t, "c3", "NY", 1, ny1, nil)})
+	idx := indexChain(t, filepath.Join(t.TempDir(), "index.db"), 3, blocks)
+
+	res, err := idx.Recount(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCA := ballot.Tally{president: {"alice": 2}, question: {"yes": 2, "no": 1}}
+	wantNational := ballot.Tally{president: {"alice": 2}, question: {"yes": 2, "no": 2}}
+	if ca := res.States["CA"]; ca.Batches != 2 || ca.Counted != 5 || ca.Rejected != 2 || !ca.Tallies.Equal(wantCA) {
+		t.Errorf("CA recount %+v, want tallies %v", ca, wantCA)
+	}
+	if ny := res.States["NY"]; !ny.Tallies.Equal(ballot.Tally{question: {"no": 1}}) {
+		t.Errorf("NY recount %+v", ny)
+	}
+	if res.Counted != 6 || res.Rejected != 2 || !res.National.Equal(wantNational) {
+		t.Errorf("national recount %d counted, %d rejected, %v; want 6, 2, %v", res.Counted, res.Rejected, res.National, wantNational)
+	}
+	roll, err := idx.Roll(ctx)
+	if err != nil || roll.Voters != 8 || !maps.Equal(roll.ByContest, map[string]int64{president: 4, question: 4}) {
+		t.Errorf("roll %+v, %v", roll, err)
+	}
+	for _, c := range []struct {
+		state, contest, nullifier string
+		want                      bool
+	}{
+		{"CA", president, nullifier(3, president), true},
+		{"CA", question, nullifier(3, president), false},
+		{"NY", question, nullifier(0, question), false},
+	} {
+		if got, err := idx.OnRoll(c.state, c.contest, c.nullifier); err != nil || got != c.want {
+			t.Errorf("OnRoll(%s, %s, %.8s…) = %v, %v; want %v", c.state, c.contest, c.nullifier, got, err, c.want)
+		}
+	}
+	if got, err := idx.Vote(ctx, ca1[1].ID); err != nil || got.Contest != question || got.Choice != "yes" || !got.Counted {
+		t.Errorf("vote %s: %+v, %v", ca1[1].ID, got, err)
+	}
+}
+
+// TestOpenRefusesIndexBeforeContests: an index whose votes have no contest
+// (made before the ledger model gained contests) is refused with the fix.
+func TestOpenRefusesIndexBeforeContests(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, nullifier TEXT, candidate TEXT, cast_at INTEGER, counted INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if idx, err := index.Open(path); err == nil || !strings.Contains(err.Error(), "predates contests") || !strings.Contains(err.Error(), "reindex") {
+		if idx != nil {
+			idx.Close()
+		}
+		t.Fatalf("Open of an index before contests: %v", err)
+	}
 }

@@ -14,14 +14,15 @@ import (
 	"github.com/votechain/votechain/test-network/localnet"
 )
 
-// Roll returns a synthetic roll of n voters spread over states in turn,
-// sorted for LoadRoll, and its roll root.
+// Roll returns a synthetic roll of n voters of Race (the contest of
+// Election) spread over states in turn, sorted for LoadRoll, and its roll
+// root.
 func Roll(n int, states []string) ([]ballot.RollEntry, string) {
 	entries := make([]ballot.RollEntry, n)
 	var buf [8]byte
 	for i := range entries {
 		binary.LittleEndian.PutUint64(buf[:], uint64(i))
-		entries[i] = ballot.RollEntry{State: states[i%len(states)], Nullifier: ballot.HashHex(sha256.Sum256(buf[:]))}
+		entries[i] = ballot.RollEntry{State: states[i%len(states)], Contest: Race, Nullifier: ballot.HashHex(sha256.Sum256(buf[:]))}
 	}
 	return entries, RollRoot(entries)
 }
