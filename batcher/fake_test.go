@@ -116,7 +116,7 @@ func (f *fakeLedger) commitLocked(tx *fakeTx) {
 				continue
 			}
 			f.nullifiers[k] = v.ID
-			rec.Tallies.Add(v.Candidate, 1)
+			rec.Tallies.Add(v.Contest, v.Choice, 1)
 			rec.Counted++
 		}
 		f.records[tx.batch.ID()] = rec

@@ -58,7 +58,7 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 		if want[v.State] == nil {
 			want[v.State] = ballot.Tally{}
 		}
-		want[v.State].Add(v.Candidate, 1)
+		want[v.State].Add(v.Contest, v.Choice, 1)
 		loc, err := votequeue.GetLocation(context.Background(), rdb, v.ID)
 		if err != nil || loc.Status != ballot.ReceiptCounted || loc.State != v.State {
 			t.Fatalf("receipt of %s: %+v, %v", v.ID, loc, err)

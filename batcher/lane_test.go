@@ -313,9 +313,9 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // attempt gives up on a transaction its orderer lost once blocks show the
 // network moved on without it, or, with no blocks, at the time bound.
 func TestAttemptGivesUpOnLostTransaction(t *testing.T) {
-	vote := ballot.Vote{State: "CA", Candidate: "alice", CastAt: 1}
+	vote := ballot.Vote{State: "CA", Contest: "race", Choice: "alice", CastAt: 1}
 	vote.ID, _ = ballot.NewVoteID()
-	vote.Nullifier = ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("s"), "E", "voter", "cred")))
+	vote.Nullifier = ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("s"), "E", "voter", "cred"), "race"))
 	batch, err := ballot.BuildBatch("CA", 1, []ballot.Vote{vote})
 	if err != nil {
 		t.Fatal(err)

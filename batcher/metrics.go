@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "batcher_batches_committed_total", Help: "Batches committed VALID on the ledger.",
 		}, []string{"partition"}),
 		votes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "batcher_votes_committed_total", Help: "Votes in committed batches, by outcome (counted, or the reason the ledger rejected them: duplicate, unknown_candidate, outside_window, cast_after_tx, not_on_roll).",
+			Name: "batcher_votes_committed_total", Help: "Votes in committed batches, by outcome (counted, or the reason the ledger rejected them: duplicate, unknown_contest, unknown_choice, outside_window, cast_after_tx, not_on_roll).",
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "batcher_commit_latency_seconds", Help: "Time from a batch's first submission to its commit, retries included.",

@@ -22,6 +22,10 @@ var (
 	TestCandidates = []string{"alice", "bob", "carol"}
 )
 
+// TestContest is the contest of the test votes: the one contest of
+// nettest.Election's record.
+const TestContest = "race"
+
 // EnqueueVotes puts the votes of voters first..first+n-1 on their states'
 // streams with their claims, as the gateway's dedup script does, and returns them.
 func EnqueueVotes(t testing.TB, rdb *redis.Client, first, n int, secret string) []ballot.Vote {
@@ -40,9 +44,9 @@ func EnqueueVotes(t testing.TB, rdb *redis.Client, first, n int, secret string) 
 			t.Error(err)
 			return nil
 		}
-		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), "batcher-test", fmt.Sprint("voter-", first+i), "cred"))
-		votes[i] = ballot.Vote{ID: id, State: TestStates[i%len(TestStates)], Nullifier: ballot.HashHex(null),
-			Candidate: TestCandidates[i%len(TestCandidates)], CastAt: time.Now().UnixMilli()}
+		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), "batcher-test", fmt.Sprint("voter-", first+i), "cred"), TestContest)
+		votes[i] = ballot.Vote{ID: id, State: TestStates[i%len(TestStates)], Contest: TestContest, Nullifier: ballot.HashHex(null),
+			Choice: TestCandidates[i%len(TestCandidates)], CastAt: time.Now().UnixMilli()}
 		pipe.HSet(ctx, votequeue.PendingKey(votes[i].State), string(null[:]), id)
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(votes[i].State), Values: votequeue.Fields(votes[i])})
 	}

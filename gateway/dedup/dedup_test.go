@@ -80,7 +80,7 @@ func attempt(t testing.TB, state, nullifier string) Attempt {
 		t.Fatal(err)
 	}
 	return Attempt{
-		Vote:      ballot.Vote{ID: id, State: state, Nullifier: nullifier, Candidate: "alice", CastAt: time.Now().UnixMilli()},
+		Vote:      ballot.Vote{ID: id, State: state, Nullifier: nullifier, Contest: "race", Choice: "alice", CastAt: time.Now().UnixMilli()},
 		RequestID: "req-1",
 	}
 }
@@ -133,6 +133,50 @@ func TestAcceptThenDuplicate(t *testing.T) {
 	assertReview(t, f.rdb, "CA", "duplicate", 2)
 	if c := f.ledger.calls.Load(); c != 0 {
 		t.Fatalf("ledger asked %d times; the voted set must answer without it", c)
+	}
+}
+
+// TestOneVotePerVoterAndContest: the same voter (one voter key) is on the
+// roll once per contest; a vote in each contest is accepted, a second vote
+// in a contest already voted in is refused, by Redis alone.
+func TestOneVotePerVoterAndContest(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	key := ballot.VoterKey([]byte("secret"), "e1", "voter-1", "cred-1")
+	contests := []string{"L2025-001", "L2025-002"}
+	nulls := map[string]string{}
+	for _, contest := range contests {
+		raw := ballot.NullifierOf(key, contest)
+		if err := f.rdb.SAdd(ctx, votequeue.RollKey("CA"), raw[:]).Err(); err != nil {
+			t.Fatal(err)
+		}
+		nulls[contest] = ballot.HashHex(raw)
+	}
+	in := func(contest, choice string) Attempt {
+		a := attempt(t, "CA", nulls[contest])
+		a.Vote.Contest, a.Vote.Choice = contest, choice
+		return a
+	}
+	for _, contest := range contests {
+		if res, err := f.d.Accept(ctx, in(contest, "oui")); err != nil || res.Outcome != Accepted {
+			t.Fatalf("first vote in %s: %+v, %v; want accepted", contest, res, err)
+		}
+	}
+	if res, err := f.d.Accept(ctx, in("L2025-001", "non")); err != nil || res.Outcome != Duplicate || res.Attempts != 1 {
+		t.Fatalf("second vote in L2025-001: %+v, %v; want duplicate", res, err)
+	}
+	msgs, err := f.rdb.XRange(ctx, votequeue.StreamKey("CA"), "-", "+").Result()
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("stream: %d entries, %v; want one per contest", len(msgs), err)
+	}
+	for i, m := range msgs {
+		v, err := votequeue.Decode(m.Values)
+		if err != nil || v.Contest != contests[i] || v.Nullifier != nulls[contests[i]] || v.Choice != "oui" {
+			t.Fatalf("entry %d: %+v, %v; want the vote in %s", i, v, err, contests[i])
+		}
+	}
+	if c := f.ledger.calls.Load(); c != 0 {
+		t.Fatalf("ledger asked %d times; Redis must answer alone", c)
 	}
 }
 

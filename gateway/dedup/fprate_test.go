@@ -38,7 +38,7 @@ func TestBloomFalsePositiveRate(t *testing.T) {
 		inserted[i] = raw
 		id, _ := ballot.NewVoteID()
 		batch = append(batch, &pending{attempt: Attempt{Vote: ballot.Vote{
-			ID: id, State: state, Nullifier: hex.EncodeToString(raw), Candidate: "alice", CastAt: time.Now().UnixMilli()}}})
+			ID: id, State: state, Nullifier: hex.EncodeToString(raw), Contest: "race", Choice: "alice", CastAt: time.Now().UnixMilli()}}})
 		if err := f.rdb.SAdd(ctx, votequeue.RollKey(state), raw).Err(); err != nil {
 			t.Fatal(err)
 		}

@@ -87,8 +87,9 @@ func TestCacheStaleBound(t *testing.T) {
 
 func TestFile(t *testing.T) {
 	dir := t.TempDir()
-	e := ballot.Election{ID: "e1", Name: "E", States: []string{"CA"}, Candidates: []string{"alice"},
-		OpensAt: time.Unix(0, 0).UTC(), ClosesAt: time.Unix(3600, 0).UTC(), RollRoot: strings.Repeat("a", 64), Status: ballot.StatusConfigured,
+	e := ballot.Election{ID: "e1", Name: "E", States: []string{"CA"},
+		Contests: []ballot.Contest{{ID: "race", Title: "Race", Kind: ballot.ContestRace, Choices: []string{"alice"}}},
+		OpensAt:  time.Unix(0, 0).UTC(), ClosesAt: time.Unix(3600, 0).UTC(), RollRoot: strings.Repeat("a", 64), Status: ballot.StatusConfigured,
 		Batchers: []string{"User1@commission.votechain.test"}}
 	data, _ := json.Marshal(e)
 	good := filepath.Join(dir, "good.json")

@@ -69,7 +69,7 @@ var secret = []byte("s3cret")
 const testElectionID = "test-2026"
 
 func nullifierOf(voter string) string {
-	return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, testElectionID, voter, "cred-"+voter)))
+	return ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, testElectionID, voter, "cred-"+voter), "race"))
 }
 
 // fixture commits two batches of CA votes of voters v0..v(n-1) and records them.
@@ -81,7 +81,7 @@ func fixture(t *testing.T, n int) (*Service, *fakeLedger, *fakeStore, []ballot.V
 	for i := 0; i < n; i++ {
 		id, _ := ballot.NewVoteID()
 		voter := fmt.Sprint("v", i)
-		votes = append(votes, ballot.Vote{ID: id, State: "CA", Nullifier: nullifierOf(voter), Candidate: "alice", CastAt: 1})
+		votes = append(votes, ballot.Vote{ID: id, State: "CA", Nullifier: nullifierOf(voter), Contest: "race", Choice: "alice", CastAt: 1})
 		store.roll[nullifierOf(voter)] = "CA"
 	}
 	half := n / 2
@@ -182,20 +182,22 @@ func TestReceiptFailingTheAuditIsAnError(t *testing.T) {
 func TestLookupByCredentials(t *testing.T) {
 	svc, _, store, votes := fixture(t, 4)
 	ctx := context.Background()
-	r, err := svc.ByCredentials(ctx, "v3", "cred-v3")
+	r, err := svc.ByCredentials(ctx, "v3", "cred-v3", "race")
 	if err != nil || r.VoteID != votes[3].ID || r.Status != ballot.ReceiptCounted {
 		t.Fatalf("own committed vote: %+v, %v", r, err)
 	}
 	// On the roll, accepted but not yet committed: pending with the vote id.
 	store.roll[nullifierOf("late")] = "CA"
 	store.claims["CA/"+nullifierOf("late")] = "0123456789abcdef0123456789abcdef"
-	if r, err := svc.ByCredentials(ctx, "late", "cred-late"); err != nil || r.Status != ballot.ReceiptPending || r.VoteID == "" {
+	if r, err := svc.ByCredentials(ctx, "late", "cred-late", "race"); err != nil || r.Status != ballot.ReceiptPending || r.VoteID == "" {
 		t.Fatalf("pending vote: %+v, %v", r, err)
 	}
-	// Wrong credential, not on the roll, on the roll without a vote: all alike.
+	// Wrong credential, not on the roll, on the roll without a vote, a
+	// voter's other contest without a vote: all alike.
 	store.roll[nullifierOf("abstained")] = "CA"
-	for _, c := range [][2]string{{"v3", "wrong"}, {"nobody", "cred-nobody"}, {"abstained", "cred-abstained"}} {
-		if _, err := svc.ByCredentials(ctx, c[0], c[1]); !errors.Is(err, ErrNoVote) {
+	store.roll[ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, testElectionID, "v3", "cred-v3"), "q"))] = "CA"
+	for _, c := range [][3]string{{"v3", "wrong", "race"}, {"nobody", "cred-nobody", "race"}, {"abstained", "cred-abstained", "race"}, {"v3", "cred-v3", "q"}, {"v2", "cred-v2", "q"}} {
+		if _, err := svc.ByCredentials(ctx, c[0], c[1], c[2]); !errors.Is(err, ErrNoVote) {
 			t.Errorf("%v: %v, want ErrNoVote", c, err)
 		}
 	}

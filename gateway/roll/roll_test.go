@@ -23,6 +23,9 @@ var secret = []byte("0123456789abcdef-test-secret")
 
 const electionID = "test-2026"
 
+// contests are the test election's: every voter has a nullifier in each.
+var contests = []string{"president", "prop-1"}
+
 // counter is a Progress that counts.
 type counter struct{ n int64 }
 
@@ -78,21 +81,23 @@ func TestLoadIntoRedis(t *testing.T) {
 	rdb := srv.Client()
 	ctx := context.Background()
 	var rows counter
-	sum, err := Load(ctx, bytes.NewReader(data), secret, Options{ElectionID: electionID, Redis: rdb, FalsePositiveRate: 0.001, Batch: 500, Progress: &rows})
+	sum, err := Load(ctx, bytes.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests, Redis: rdb, FalsePositiveRate: 0.001, Batch: 500, Progress: &rows})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Rows != n || sum.Voters != n || len(sum.States) != 3 || sum.States["CA"].Voters != n/3 {
+	if sum.Rows != n || sum.Voters != n || sum.Entries != 2*n || len(sum.States) != 3 || sum.States["CA"].Voters != n/3 || sum.States["CA"].Entries != 2*n/3 {
 		t.Fatalf("summary %+v", sum)
 	}
 	if rows.n != n {
 		t.Errorf("Load reported %d rows of %d", rows.n, n)
 	}
-	// The root is the Merkle root of the sorted nullifiers, computed here
-	// independently.
+	// The root is the Merkle root of the sorted nullifiers, one per voter
+	// and contest, computed here independently.
 	var leaves [][32]byte
 	if err := ReadCSV(bytes.NewReader(data), func(_ int, e Entry) error {
-		leaves = append(leaves, ballot.NullifierOf(ballot.VoterKey(secret, electionID, e.VoterID, e.Credential)))
+		for _, c := range contests {
+			leaves = append(leaves, ballot.NullifierOf(ballot.VoterKey(secret, electionID, e.VoterID, e.Credential), c))
+		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -102,21 +107,22 @@ func TestLoadIntoRedis(t *testing.T) {
 		t.Fatalf("root %s; want %s", sum.Root, want)
 	}
 	for st, info := range sum.States {
-		if got := rdb.SCard(ctx, votequeue.RollKey(st)).Val(); got != int64(info.Voters) {
-			t.Errorf("roll of %s holds %d; want %d", st, got, info.Voters)
+		if got := rdb.SCard(ctx, votequeue.RollKey(st)).Val(); got != int64(info.Entries) {
+			t.Errorf("roll of %s holds %d; want %d", st, got, info.Entries)
 		}
-		want, _ := bloom.ForCapacity(uint64(info.Voters), 0.001)
+		want, _ := bloom.ForCapacity(uint64(info.Entries), 0.001)
 		if info.Bloom != want.String() || rdb.Get(ctx, votequeue.BloomParamsKey(st)).Val() != want.String() {
 			t.Errorf("Bloom shape of %s: %q; want %s", st, info.Bloom, want)
 		}
 	}
 	// Loading again changes nothing.
-	again, err := Load(ctx, bytes.NewReader(data), secret, Options{ElectionID: electionID, Redis: rdb, FalsePositiveRate: 0.01})
+	again, err := Load(ctx, bytes.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests, Redis: rdb, FalsePositiveRate: 0.01})
 	if err != nil || again.Root != sum.Root || again.States["CA"].Bloom != sum.States["CA"].Bloom {
 		t.Fatalf("reload: %+v, %v", again, err)
 	}
 
-	// The gateway's intake accepts a loaded voter in their own state only.
+	// The gateway's intake accepts a loaded voter in their own state only,
+	// once in each contest.
 	d := dedup.New(rdb, noLedger{}, dedup.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer d.Close()
 	var first Entry
@@ -126,12 +132,20 @@ func TestLoadIntoRedis(t *testing.T) {
 		}
 		return nil
 	})
-	for state, want := range map[string]dedup.Outcome{"NY": dedup.NotEligible, first.State: dedup.Accepted} {
+	for _, c := range []struct {
+		state, contest string
+		want           dedup.Outcome
+	}{
+		{"NY", "president", dedup.NotEligible},
+		{first.State, "president", dedup.Accepted},
+		{first.State, "prop-1", dedup.Accepted},
+		{first.State, "president", dedup.Duplicate},
+	} {
 		id, _ := ballot.NewVoteID()
-		n := first.Nullifier(secret, electionID)
-		res, err := d.Accept(ctx, dedup.Attempt{Vote: ballot.Vote{ID: id, State: state, Nullifier: ballot.HashHex(n), Candidate: "alice", CastAt: time.Now().UnixMilli()}})
-		if err != nil || res.Outcome != want {
-			t.Errorf("voter %s in %s: %+v, %v; want %v", first.VoterID, state, res, err, want)
+		n := first.Nullifier(secret, electionID, c.contest)
+		res, err := d.Accept(ctx, dedup.Attempt{Vote: ballot.Vote{ID: id, State: c.state, Nullifier: ballot.HashHex(n), Contest: c.contest, Choice: "yes", CastAt: time.Now().UnixMilli()}})
+		if err != nil || res.Outcome != c.want {
+			t.Errorf("voter %s in %s, contest %s: %+v, %v; want %v", first.VoterID, c.state, c.contest, res, err, c.want)
 		}
 	}
 }
@@ -144,43 +158,46 @@ func TestLoadRefusesBadRolls(t *testing.T) {
 		"short row":     "v1,c1\n",
 		"unquoted mess": "v1,\"c1,CA\n",
 	} {
-		if _, err := Load(context.Background(), strings.NewReader(data), secret, Options{ElectionID: electionID}); err == nil {
+		if _, err := Load(context.Background(), strings.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests}); err == nil {
 			t.Errorf("%s: loaded", name)
 		}
 	}
 	// The same row twice is one voter.
-	sum, err := Load(context.Background(), strings.NewReader("v1,c1,CA\nv1,c1,CA\n"), secret, Options{ElectionID: electionID})
-	if err != nil || sum.Voters != 1 || sum.Rows != 2 {
+	sum, err := Load(context.Background(), strings.NewReader("v1,c1,CA\nv1,c1,CA\n"), secret, Options{ElectionID: electionID, Contests: contests})
+	if err != nil || sum.Voters != 1 || sum.Entries != 2 || sum.Rows != 2 {
 		t.Fatalf("repeated row: %+v, %v", sum, err)
 	}
 }
 
-// TestLoadEntries: the roll's ledger entries are its distinct voters with
-// their states, sorted, and as chunks they seal against the roll root.
+// TestLoadEntries: the roll's ledger entries are its distinct voters' per
+// contest nullifiers with their states and contests, sorted, and as chunks
+// they seal against the roll root.
 func TestLoadEntries(t *testing.T) {
 	data := generated(t, 50, "CA", "NY")
 	first := strings.SplitN(string(data), "\n", 3)[1]
 	data = append(data, first+"\n"...) // a repeated row
-	sum, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: electionID, Entries: true})
+	sum, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests, Entries: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sorted := slices.IsSortedFunc(sum.Entries, func(a, b ballot.RollEntry) int { return strings.Compare(a.Nullifier, b.Nullifier) })
-	if len(sum.Entries) != 50 || !sorted {
-		t.Fatalf("%d entries, sorted %v", len(sum.Entries), sorted)
+	sorted := slices.IsSortedFunc(sum.Roll, func(a, b ballot.RollEntry) int { return strings.Compare(a.Nullifier, b.Nullifier) })
+	if len(sum.Roll) != 100 || sum.Entries != 100 || !sorted {
+		t.Fatalf("%d entries, sorted %v", len(sum.Roll), sorted)
 	}
 	want := map[ballot.RollEntry]bool{}
 	ReadCSV(bytes.NewReader(data), func(_ int, e Entry) error {
-		want[ballot.RollEntry{State: e.State, Nullifier: ballot.HashHex(e.Nullifier(secret, electionID))}] = true
+		for _, c := range contests {
+			want[ballot.RollEntry{State: e.State, Contest: c, Nullifier: ballot.HashHex(e.Nullifier(secret, electionID, c))}] = true
+		}
 		return nil
 	})
-	for _, e := range sum.Entries {
+	for _, e := range sum.Roll {
 		if !want[e] {
 			t.Fatalf("entry %+v is not a voter of the roll", e)
 		}
 	}
 	var recs []ballot.RollChunkRecord
-	for _, c := range ballot.ChunkRoll(sum.Entries) {
+	for _, c := range ballot.ChunkRoll(sum.Roll) {
 		r, err := c.Check()
 		if err != nil {
 			t.Fatal(err)
@@ -192,18 +209,22 @@ func TestLoadEntries(t *testing.T) {
 	}
 }
 
-// TestLoadNeedsTheElection: nullifiers are bound to an election, so a roll
-// cannot be loaded without its id, and another election's roll root differs.
+// TestLoadNeedsTheElection: nullifiers are bound to an election and its
+// contests, so a roll cannot be loaded without them, and another election's
+// roll root differs.
 func TestLoadNeedsTheElection(t *testing.T) {
 	data := generated(t, 10, "CA")
-	if _, err := Load(context.Background(), bytes.NewReader(data), secret, Options{}); err == nil {
+	if _, err := Load(context.Background(), bytes.NewReader(data), secret, Options{Contests: contests}); err == nil {
 		t.Fatal("a roll was loaded without an election id")
 	}
-	a, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: electionID})
+	if _, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: electionID}); err == nil {
+		t.Fatal("a roll was loaded without the election's contests")
+	}
+	a, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: "another-2026"})
+	b, err := Load(context.Background(), bytes.NewReader(data), secret, Options{ElectionID: "another-2026", Contests: contests})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ func TestLocationsMarkDuplicatesAndPlaceEveryVote(t *testing.T) {
 	var votes []ballot.Vote
 	for i := 0; i < 4; i++ {
 		id, _ := ballot.NewVoteID()
-		votes = append(votes, ballot.Vote{ID: id, State: "CA", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)})), Candidate: "alice", CastAt: 1})
+		votes = append(votes, ballot.Vote{ID: id, State: "CA", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)}, "race")), Contest: "race", Choice: "alice", CastAt: 1})
 	}
 	b, err := ballot.BuildBatch("CA", 9, votes)
 	if err != nil {

@@ -48,8 +48,8 @@ func TestAckUnderFence(t *testing.T) {
 	var ids []string
 	for i := range 3 {
 		id, _ := ballot.NewVoteID()
-		null := ballot.NullifierOf([32]byte{byte(i)})
-		v := ballot.Vote{ID: id, State: "CA", Nullifier: ballot.HashHex(null), Candidate: "alice", CastAt: 1}
+		null := ballot.NullifierOf([32]byte{byte(i)}, "race")
+		v := ballot.Vote{ID: id, State: "CA", Nullifier: ballot.HashHex(null), Contest: "race", Choice: "alice", CastAt: 1}
 		votes = append(votes, v)
 		ids = append(ids, rdb.XAdd(ctx, &redis.XAddArgs{Stream: StreamKey("CA"), Values: Fields(v)}).Val())
 		rdb.HSet(ctx, PendingKey("CA"), string(null[:]), id)

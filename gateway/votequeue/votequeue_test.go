@@ -17,7 +17,7 @@ func TestKeysShareTheHashTag(t *testing.T) {
 }
 
 func TestFieldsDecodeRoundTrip(t *testing.T) {
-	v := ballot.Vote{ID: strings.Repeat("0f", 16), State: "CA", Nullifier: strings.Repeat("ab", 32), Candidate: "alice", CastAt: 1700000000123}
+	v := ballot.Vote{ID: strings.Repeat("0f", 16), State: "CA", Nullifier: strings.Repeat("ab", 32), Contest: "race", Choice: "alice", CastAt: 1700000000123}
 	f := Fields(v)
 	values := map[string]any{}
 	for i := 0; i < len(f); i += 2 {
@@ -28,8 +28,9 @@ func TestFieldsDecodeRoundTrip(t *testing.T) {
 		t.Fatalf("Decode(Fields(v)) = %+v, %v; want %+v", got, err, v)
 	}
 	for _, mutate := range []func(map[string]any){
-		func(m map[string]any) { delete(m, FieldCandidate) },
-		func(m map[string]any) { m[FieldVersion] = "2" },
+		func(m map[string]any) { delete(m, FieldChoice) },
+		func(m map[string]any) { delete(m, FieldContest) },
+		func(m map[string]any) { m[FieldVersion] = "1" },
 		func(m map[string]any) { m[FieldCastAt] = "soon" },
 		func(m map[string]any) { m[FieldNullifier] = "xyz" },
 		func(m map[string]any) { m[FieldVoteID] = 7 },
