@@ -48,6 +48,32 @@ func TestVoteEncodeGolden(t *testing.T) {
 	}
 }
 
+// TestVoteEncodingDocExample pins the vote docs/ledger.md encodes byte by
+// byte (its nullifier is voter V123's for president, TestNullifierKnownAnswer):
+// the 131 bytes and the leaf, which is also the root of its one-vote batch.
+// Both were computed independently of this package.
+func TestVoteEncodingDocExample(t *testing.T) {
+	v := Vote{ID: "0123456789abcdef0123456789abcdef", State: "CA", Contest: "president",
+		Nullifier: nullifierKAT["president"], Choice: "alice", CastAt: 1_764_460_800_000}
+	const wantHex = "0200203031323334353637383961626364656630313233343536373839616263646566000243410009707265736964656e74" + // version, id, state, contest
+		"004061326164363337373735643564633732316166643637363138373638326434313438393733646564633534383138323035303661383831363462616236643730" + // nullifier
+		"0005616c6963650000019ad20f2800" // choice, cast_at
+	enc, err := v.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(enc); got != wantHex || len(enc) != 131 {
+		t.Fatalf("Encode = %s (%d bytes), want %s", got, len(enc), wantHex)
+	}
+	b, err := BuildBatch("CA", 7, []Vote{v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "42cfadb9be0b396a0efeb8457f28276df66e7ea28894666f171f863460a6d303"; b.Root != want {
+		t.Fatalf("leaf and root %s, want %s", b.Root, want)
+	}
+}
+
 func TestVoteRoundTripAndNegativeTime(t *testing.T) {
 	for _, v := range []Vote{testVote("CA", 1, "alice"), {ID: strings.Repeat("f", 32), State: "ZZ99", Contest: strings.Repeat("c", 64), Nullifier: strings.Repeat("0", 64), Choice: "x", CastAt: -1}} {
 		enc, err := v.Encode()
