@@ -1,14 +1,18 @@
 // Command benchrun is `make bench`: it brings up the benchmark's own
 // Votechain system (its own run folder and ports, apart from `make up`),
 // runs every phase (bench/suite: the ledger ceiling's sweep of votes per
-// transaction and in-flight depth on a fresh ledger, referendum rate, 60 s
-// sustained and the search for the sustainable rate, ramp to the knee,
-// fixed offered rates, surge and drain, a duplicate storm, the ceiling after
-// intake and the naive baseline, results reads against a bare handler, the
-// ceiling after the ledger has grown, the other consensus's ceiling on a
-// second network), checks that no accepted vote was
-// lost, and writes the report (Markdown, JSON, SVG) into a folder named by
-// date and machine. Benchmarks report; a slow machine never fails the run.
+// transaction and in-flight depth on a fresh ledger, with several contests
+// the ceiling with every vote in one contest against the votes spread over
+// all of them, referendum rate, 60 s sustained and the search for the
+// sustainable rate, ramp to the knee, fixed offered rates, surge and drain,
+// a duplicate storm, the ceiling after intake and the naive baseline,
+// results reads against a bare handler, the ceiling after the ledger has
+// grown, the other consensus's ceiling on a second network), checks that no
+// accepted vote was lost (per contest too), and writes the report
+// (Markdown, JSON, SVG) into a folder named by date and machine. --election
+// picks the election template (default the three-question
+// config/referendum.json). Benchmarks report; a slow machine never fails
+// the run.
 //
 //	benchrun [flags]                 run the benchmark
 //	benchrun serve-bytes [flags]     serve a file's bytes (the bare handler; started by the run)
@@ -58,6 +62,7 @@ func run(args []string) error {
 	portBase := fs.Int("port-base", 32000, "first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399)")
 	voters := fs.Int("voters", 2_500_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out")
 	driverVoters := fs.Int("driver-voters", 1_000_000, "more voters on the roll, kept for the ledger drives so the sealed roll counts their votes (default 400,000 with --quick); a drive ends early if they run out")
+	election := fs.String("election", "config/referendum.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose ledger ceiling is also measured with every vote in one question)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
@@ -109,7 +114,7 @@ func run(args []string) error {
 		}
 	}
 	cfg := suite.Config{
-		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: "config/election.json",
+		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *election,
 			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
 		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric,
