@@ -80,6 +80,7 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 		"| every vote in one contest (L2025-001) | BFT | 0 | 2000 | 16 | **6,000** |",
 		"| votes over 3 contests, in turn | BFT | 0 | 2000 | 16 | **5,820** |",
 		"**0.97 × the one-contest ceiling**",
+		"5,820 votes/s = **0.97 × the ceiling with every vote in one contest** (6,000 votes/s)",
 		"The election has 3 contests",
 		"| L2025-001 | question | Law 1 | 6 | 6 | 0 | 7,000 | oui 4,000, non 3,000 |",
 		"| L2025-002 | question | Law 2 | 4 | 3 | 1 | 10 | oui 10, non 0 |",
