@@ -222,20 +222,24 @@ func (r DriveResult) Unused(roll []ballot.RollEntry) []ballot.RollEntry {
 }
 
 // RandomBatch builds batch seq of state with n votes cast at castAt, each
-// with a fresh random vote id and nullifier, in the contests in turn, each
-// vote for the next choice of its contest.
+// with a fresh random vote id and nullifier. Vote i is the drive's vote
+// k = seq·n + i: in contest k mod len(contests), for that contest's choice
+// k / len(contests) (mod its choices), so the votes spread over the contests
+// and choices evenly even at one vote per batch.
 func RandomBatch(state string, seq uint64, contests []ballot.Contest, n int, castAt time.Time) (ballot.Batch, error) {
 	votes := make([]ballot.Vote, n)
 	raw := make([]byte, 48*n)
 	if _, err := rand.Read(raw); err != nil {
 		return ballot.Batch{}, err
 	}
+	nc := uint64(len(contests))
 	for i := range votes {
 		r := raw[48*i:]
-		c := contests[i%len(contests)]
+		k := seq*uint64(n) + uint64(i)
+		c := contests[k%nc]
 		votes[i] = ballot.Vote{
 			ID: hex.EncodeToString(r[:16]), State: state, Contest: c.ID, Nullifier: hex.EncodeToString(r[16:48]),
-			Choice: c.Choices[(i/len(contests))%len(c.Choices)], CastAt: castAt.UnixMilli(),
+			Choice: c.Choices[(k/nc)%uint64(len(c.Choices))], CastAt: castAt.UnixMilli(),
 		}
 	}
 	b, err := ballot.BuildBatch(state, seq, votes)

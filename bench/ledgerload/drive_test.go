@@ -1,6 +1,7 @@
 package ledgerload
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -44,6 +45,26 @@ func TestRollVoters(t *testing.T) {
 	}
 }
 
+// TestRandomBatchSpreadsOneVoteBatches: at one vote per batch (the naive
+// drive) consecutive batches still go to every contest and choice.
+func TestRandomBatchSpreadsOneVoteBatches(t *testing.T) {
+	seen := map[[2]string]int{}
+	for seq := range uint64(12) {
+		b, err := RandomBatch("CA", seq, []ballot.Contest{race, prop}, 1, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[[2]string{b.Votes[0].Contest, b.Votes[0].Choice}]++
+	}
+	for _, c := range []ballot.Contest{race, prop} {
+		for _, ch := range c.Choices {
+			if n := seen[[2]string{c.ID, ch}]; n != 3 {
+				t.Errorf("%s/%s got %d of 12 one-vote batches, want 3 (%v)", c.ID, ch, n, seen)
+			}
+		}
+	}
+}
+
 // TestDriveContests: a drive's votes go to its contests in turn, each cast
 // with a roll entry of its own contest, for one of that contest's choices;
 // entries of the other contests stay unused, and a contest the election
@@ -74,14 +95,16 @@ func TestDriveContests(t *testing.T) {
 		}
 		per := map[string]int{}
 		for i, vote := range b.Votes {
-			c := contests[i%len(contests)]
-			if vote.Contest != c.ID || contestOf[vote.Nullifier] != c.ID || !c.HasChoice(vote.Choice) {
-				t.Fatalf("contests %v: vote %d in %s by a voter of %s for %s, want contest %s", ids, i, vote.Contest, contestOf[vote.Nullifier], vote.Choice, c.ID)
+			c, ok := e.Contest(vote.Contest)
+			if !ok || !slices.ContainsFunc(contests, func(d ballot.Contest) bool { return d.ID == c.ID }) || contestOf[vote.Nullifier] != c.ID || !c.HasChoice(vote.Choice) {
+				t.Fatalf("contests %v: vote %d in %s by a voter of %s for %s", ids, i, vote.Contest, contestOf[vote.Nullifier], vote.Choice)
 			}
 			per[vote.Contest]++
 		}
-		if want := 8 / len(contests); per[contests[0].ID] != want {
-			t.Fatalf("contests %v: %v votes per contest, want %d each", ids, per, want)
+		for _, c := range contests {
+			if want := 8 / len(contests); per[c.ID] != want {
+				t.Fatalf("contests %v: %v votes per contest, want %d each", ids, per, want)
+			}
 		}
 		if _, err := b.Verify(); err != nil {
 			t.Fatal(err)

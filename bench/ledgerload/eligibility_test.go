@@ -20,7 +20,7 @@ func ceilingDrive(b *testing.B, ledger *fabricclient.Ballot, e *ballot.Election,
 	res, err := ledgerload.Run(b.Context(), ledger, e, ledgerload.Drive{VotesPerTx: 1000, InFlight: 8,
 		Warmup: 5 * time.Second, Duration: d, SeqBase: ledgerload.SeqBaseFor(time.Now()), Roll: roll, Contests: contests})
 	if err != nil || res.Errors > 0 {
-		b.Fatalf("drive: %v (%d failed transactions, first: %s)", err, res.Errors, res.FirstError)
+		b.Fatalf("drive: %v (%d failed transactions, first: %s; ROLL_VOTERS sets the roll's size)", err, res.Errors, res.FirstError)
 	}
 	if res.Rejected > 0 {
 		b.Fatalf("drive: the chaincode rejected %d votes (%v)", res.Rejected, res.Reasons)
@@ -36,9 +36,6 @@ func ceilingDrive(b *testing.B, ledger *fabricclient.Ballot, e *ballot.Election,
 // untimed.
 func BenchmarkCeilingEligibility(b *testing.B) {
 	entries, _ := nettest.Roll(nettest.RollVoters(300_000), benchStates)
-	for i := range entries {
-		entries[i].Contest = nettest.Race
-	}
 	for _, sealed := range []bool{true, false} {
 		b.Run(map[bool]string{true: "sealed", false: "unsealed"}[sealed], func(b *testing.B) {
 			for range b.N {
@@ -55,7 +52,7 @@ func BenchmarkCeilingEligibility(b *testing.B) {
 
 // BenchmarkCeilingContests drives the ledger ceiling on one fresh network
 // whose election is a three-question referendum with a sealed roll of
-// $ROLL_VOTERS (default 200,000) voters in each question: "one" casts every
+// $ROLL_VOTERS (default 300,000) voters in each question: "one" casts every
 // vote in the first question, "three" spreads the votes over the three in
 // turn. The drives run one, three, three, one (15 s measured each), so a
 // drift of the machine or the ledger's growth weighs on both alike; it
@@ -69,7 +66,7 @@ func BenchmarkCeilingContests(b *testing.B) {
 		e.Contests = append(e.Contests, ballot.Contest{ID: id, Title: "Law " + id, Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}})
 	}
 	ids := e.ContestIDs()
-	entries, _ := nettest.Roll(len(ids)*nettest.RollVoters(200_000), benchStates)
+	entries, _ := nettest.Roll(len(ids)*nettest.RollVoters(300_000), benchStates)
 	for i := range entries {
 		entries[i].Contest = ids[i%len(ids)]
 	}

@@ -83,6 +83,10 @@ func (r *Report) Markdown() string {
 	p("- **Committed, sustained %.0f s: %s votes/s** end to end (batcher, with intake running).\n", r.Sustained.WindowS, num(r.Sustained.CommittedPerS))
 	p("- **Ledger ceiling: %s votes/s** (%d votes/tx, %d in flight); **naive baseline: %s votes/s** (1 vote/tx, %d in flight).\n",
 		num(r.Ceiling.CountedPerS), r.Ceiling.VotesPerTx, r.Ceiling.InFlight, num(r.Naive.CountedPerS), r.Naive.InFlight)
+	if l := r.Ledger14; l.ContestsOverOne > 0 {
+		p("- Ledger ceiling with the votes over %d contests: %s votes/s = **%.2f × the ceiling with every vote in one contest** (%s votes/s), back to back on the fresh ledger.\n",
+			len(l.AllContests.Contests), num(l.AllContests.Drive.CountedPerS), l.ContestsOverOne, num(l.OneContest.Drive.CountedPerS))
+	}
 	p("- **Votechain ÷ ceiling = %.2f; Votechain ÷ naive = %.1f×.**", r.VsCeiling, r.VsNaive)
 	if r.Ceiling.CountedPerS > 0 && r.Surge.DrainPerS > 0 {
 		p(" (While draining after the surge, with no intake competing for the cores, the batcher committed %s votes/s = %.2f × the ceiling.)",
@@ -104,8 +108,12 @@ func (r *Report) Markdown() string {
 	r.paceMarkdown(&b)
 	r.intakeMarkdown(&b)
 	p("## Intake (gateway over HTTP, vegeta open loop)\n\n")
-	p("Votes from a roll of %s synthetic voters, states weighted by population (%s); %.0f%% of attempts re-send a voter who already voted (409 expected), %.0f%% use a voter id not on the roll (403 expected).\n\n",
+	p("Votes from a roll of %s synthetic voters, states weighted by population (%s); %.0f%% of attempts re-send a voter who already voted (409 expected), %.0f%% use a voter id not on the roll (403 expected).",
 		num(float64(r.Settings.Voters)), weights(r.Settings.StateWeight), r.Settings.Duplicates*100, r.Settings.Ineligible*100)
+	if n := len(r.Contests); n > 1 {
+		p(" The election has %d contests; each voter votes in one of them (see the results per contest).", n)
+	}
+	p("\n\n")
 	p("### Ramp (knee)\n\n")
 	phaseTable(&b, r.Ramp, r.KneeIndex)
 	p("\nA step is *served* when answers (202/409/403) reach 95%% of the offered rate, 503s and errors stay under 1%%, and p99 stays under 1 s; the knee is the last served step.\n\n")
@@ -197,14 +205,15 @@ func (r *Report) Markdown() string {
 
 	p("## Loss check\n\n")
 	l := r.Loss
-	p("Set of vote ids answered 202 (%s) against the votes counted by this run's %d batcher batches, read back from the ledger's copy of each transaction (%s counted, %d rejected by the chaincode as duplicates): missing %d, extra %d, counted twice %d, repeated 202 ids %d, unreadable transactions %d → **%s**.\n\n",
-		num(float64(l.Accepted)), l.Batches, num(float64(l.Counted)), l.Rejected, l.Missing, l.Extra, l.CountedTwice, l.RepeatedAnswers, l.Unreadable, verdict)
+	p("Set of vote ids answered 202 (%s) against the votes counted by this run's %d batcher batches, read back from the ledger's copy of each transaction (%s counted, %d rejected by the chaincode as duplicates): missing %d, extra %d, counted twice %d, counted in another contest than their request named %d, repeated 202 ids %d, unreadable transactions %d → **%s**.\n\n",
+		num(float64(l.Accepted)), l.Batches, num(float64(l.Counted)), l.Rejected, l.Missing, l.Extra, l.CountedTwice, l.OtherContest, l.RepeatedAnswers, l.Unreadable, verdict)
 	p("*Extra* votes are counted votes whose 202 the client never received: %d requests timed out or lost their connection client-side, so the gateway may have stored them without the load generator learning their ids. The check passes with at most that many extra votes; a missing or twice-counted vote always fails it.\n", l.Unanswered)
 	for _, e := range l.Examples {
 		p("- %s\n", e)
 	}
 	p("\n")
 
+	r.contestsMarkdown(&b)
 	if len(r.Profiles) > 0 {
 		p("## Profiles\n\n")
 		for _, pr := range r.Profiles {

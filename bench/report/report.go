@@ -50,6 +50,7 @@ type Report struct {
 	RedisMBPerMillion float64              `json:"redis_mb_per_million_voters"`
 	Ledger            Ledger               `json:"ledger"`
 	Loss              ledgerload.Loss      `json:"loss_check"`
+	Contests          []ContestResult      `json:"contests"` // results per contest, in ballot order
 	Profiles          []Profile            `json:"profiles"`
 
 	Scale Scale `json:"scaling_out"`
@@ -111,17 +112,42 @@ type LedgerSide struct {
 	GrownOverFresh float64  `json:"grown_over_fresh"`
 	Other          *Ceiling `json:"other_consensus,omitempty"` // the other consensus, fresh ledger
 	OtherNote      string   `json:"other_consensus_note,omitempty"`
+	// OneContest and AllContests are the ceiling right after Fresh with
+	// every vote in the election's first contest, then with the votes
+	// spread over all its contests (issue 17; not measured for an election
+	// of one contest); ContestsOverOne is AllContests ÷ OneContest
+	// counted/s.
+	OneContest      Ceiling `json:"one_contest"`
+	AllContests     Ceiling `json:"all_contests"`
+	ContestsOverOne float64 `json:"contests_over_one"`
 }
 
 // Ceiling is one ceiling measurement and where the ledger stood.
 type Ceiling struct {
 	Consensus string                 `json:"consensus,omitempty"`
+	Contests  []string               `json:"contests,omitempty"` // the votes' contests, in turn; none named: all the election's
 	Drive     ledgerload.DriveResult `json:"drive"`
 	AtVotes   uint64                 `json:"ledger_votes_before"` // votes on the ledger when it began
 	// CPUPer1000 is the ledger side's CPU (peers, chaincode, orderers,
 	// explorer) in core-seconds per 1,000 committed votes.
 	CPUPer1000 float64 `json:"ledger_cpu_s_per_1000_votes"`
 	Cores      float64 `json:"ledger_cores"` // the same processes' CPU in cores
+}
+
+// ContestResult is one contest of the election and its votes: the
+// intake's, from the loss check, and the ledger's, drivers' votes included.
+type ContestResult struct {
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Kind     string   `json:"kind"`
+	Choices  []string `json:"choices"`
+	Accepted int      `json:"accepted_202"` // distinct votes of the contest the gateway answered 202
+	Counted  int      `json:"counted"`      // of the intake's votes, counted in the contest on the ledger
+	Missing  int      `json:"missing"`      // answered 202, not counted
+	// Ledger is the ledger's national count per choice (GetResults after
+	// the intake phases and the drives up to then), LedgerCounted its sum.
+	Ledger        map[string]uint64 `json:"ledger"`
+	LedgerCounted uint64            `json:"ledger_counted"`
 }
 
 // IntakeCost is what accepting a vote costs, and the duplicate storm.

@@ -39,7 +39,15 @@ func fixture() *Report {
 			Sweep:          []ledgerload.DriveResult{{VotesPerTx: 500, InFlight: 16, VotesPerS: 3900, CountedPerS: 3900, DurationS: 6}, {VotesPerTx: 2000, InFlight: 16, VotesPerS: 6100, CountedPerS: 6100, DurationS: 6, AllVotes: 36_600, Rejected: 20, Reasons: map[string]int{"not_on_roll": 20}}},
 			Fresh:          Ceiling{Consensus: "etcdraft (Raft)", Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, VotesPerS: 6000, CountedPerS: 6000}, CPUPer1000: 0.2, Cores: 1.2},
 			Grown:          Ceiling{Consensus: "etcdraft (Raft)", Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, VotesPerS: 4500, CountedPerS: 4500}, AtVotes: 2_100_000},
-			GrownOverFresh: 0.75, OtherNote: "the network has no consensus option"},
+			GrownOverFresh: 0.75, OtherNote: "the network has no consensus option",
+			OneContest:      Ceiling{Consensus: "BFT", Contests: []string{"L2025-001"}, Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, CountedPerS: 6000}},
+			AllContests:     Ceiling{Consensus: "BFT", Contests: []string{"L2025-001", "L2025-002", "L2025-003"}, Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, CountedPerS: 5820}},
+			ContestsOverOne: 0.97},
+		Contests: []ContestResult{
+			{ID: "L2025-001", Title: "Law 1", Kind: "question", Choices: []string{"oui", "non"}, Accepted: 6, Counted: 6, Ledger: map[string]uint64{"oui": 4000, "non": 3000}, LedgerCounted: 7000},
+			{ID: "L2025-002", Title: "Law 2", Kind: "question", Choices: []string{"oui", "non"}, Accepted: 4, Counted: 3, Missing: 1, Ledger: map[string]uint64{"oui": 10}, LedgerCounted: 10},
+			{ID: "L2025-003", Title: "Law 3", Kind: "question", Choices: []string{"oui", "non"}},
+		},
 		Intake15: IntakeCost{Phases: []VoteCPU{{Phase: "sustained", Accepted: 300000, GatewayUS: 80, RedisUS: 90, TotalUS: 170}},
 			Storm: Storm{Phase: loadgen.Phase{Offered: 5000, DurationS: 20, Sent: 100000, Duplicates: 99990, Overloaded: 10}, Voters: 20000, Metric: "bloom_maybe_seen_total", MetricFound: true, ExactChecks: 1300}},
 		Pace21: Pace{Probes: []Probe{{Commit: Commit{Phase: ph("sustained", 5000, 4900), WindowS: 60, CommittedPerS: 2400}, CommittedOverAccepted: 0.49, Why: "committed 0.49 of accepted: the queue grew by 150000"}},
@@ -69,6 +77,14 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 		"`bloom_maybe_seen_total` rose by **1300**",
 		"**Sustainable rate: 2,500 votes/s offered**",
 		"| sustained | 60 s | 5,000 | 4,900 | 2,400 | 0.49 |",
+		"| every vote in one contest (L2025-001) | BFT | 0 | 2000 | 16 | **6,000** |",
+		"| votes over 3 contests, in turn | BFT | 0 | 2000 | 16 | **5,820** |",
+		"**0.97 × the one-contest ceiling**",
+		"5,820 votes/s = **0.97 × the ceiling with every vote in one contest** (6,000 votes/s)",
+		"The election has 3 contests",
+		"| L2025-001 | question | Law 1 | 6 | 6 | 0 | 7,000 | oui 4,000, non 3,000 |",
+		"| L2025-002 | question | Law 2 | 4 | 3 | 1 | 10 | oui 10, non 0 |",
+		"| L2025-003 | question | Law 3 | 0 | 0 | 0 | 0 | oui 0, non 0 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)

@@ -36,6 +36,10 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 	}
 	row("fresh ledger", l.Fresh)
 	row("after the intake phases (headline)", l.After)
+	if len(l.OneContest.Contests) > 0 {
+		row("every vote in one contest ("+strings.Join(l.OneContest.Contests, ", ")+")", l.OneContest)
+		row(fmt.Sprintf("votes over %d contests, in turn", len(l.AllContests.Contests)), l.AllContests)
+	}
 	row("grown ledger (after the fill)", l.Grown)
 	if l.Other != nil {
 		row("other consensus, fresh ledger", *l.Other)
@@ -43,6 +47,9 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 	p("\n")
 	if l.Fill.Txs > 0 {
 		p("The fill committed %s votes in %.0f s (%s votes/s, %s counted/s; rejected: %s) with the same driver. ", num(float64(l.Fill.Votes)), l.Fill.DurationS, num(l.Fill.VotesPerS), num(l.Fill.CountedPerS), rejected(l.Fill))
+	}
+	if l.ContestsOverOne > 0 {
+		p("With the votes spread over %d contests the ceiling is **%.2f × the one-contest ceiling** (the two drives back to back after the fresh ceiling, same setting). ", len(l.AllContests.Contests), l.ContestsOverOne)
 	}
 	if l.GrownOverFresh > 0 {
 		p("After the fill the ceiling is **%.2f × the fresh one**. ", l.GrownOverFresh)
@@ -104,4 +111,25 @@ func (r *Report) paceMarkdown(b *strings.Builder) {
 			pr.CommitLatency.P50ms, pr.CommitLatency.P95ms, pr.Why)
 	}
 	p("\n**Sustainable rate: %s votes/s offered** (the highest that held; 0 if none did). Drain after the surge ÷ ledger ceiling: **%.2f**.\n\n", num(pc.Sustainable), pc.DrainOverCeiling)
+}
+
+func (r *Report) contestsMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	if len(r.Contests) == 0 {
+		return
+	}
+	p("## Results per contest\n\nThe election's %d contests in ballot order. *202* and *counted* are the intake's votes (each voter votes in one contest, picked by a hash of the voter id): the vote ids answered 202 to a request in the contest, and those counted in it by this run's batcher batches, read back from the ledger by the loss check. *Ledger* is the ledger's own national count (GetResults), which includes the ledger drives' votes.\n\n", len(r.Contests))
+	p("| contest | kind | title | 202 | counted | missing | ledger counted | ledger per choice |\n|---|---|---|---|---|---|---|---|\n")
+	for _, c := range r.Contests {
+		choices := make([]string, len(c.Choices))
+		for i, ch := range c.Choices {
+			choices[i] = fmt.Sprintf("%s %s", ch, num(float64(c.Ledger[ch])))
+		}
+		p("| %s | %s | %s | %s | %s | %d | %s | %s |\n", c.ID, c.Kind, c.Title, num(float64(c.Accepted)), num(float64(c.Counted)), c.Missing,
+			num(float64(c.LedgerCounted)), strings.Join(choices, ", "))
+	}
+	if r.Loss.OtherContest > 0 {
+		p("\n**%d votes were counted in another contest than the one their request named.**\n", r.Loss.OtherContest)
+	}
+	p("\n")
 }

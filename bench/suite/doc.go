@@ -3,4 +3,8 @@
 // knee, fixed offered rates, sustained commit, surge and drain, ledger
 // ceiling, naive baseline, results reads), checks that no accepted vote was
 // lost, measures processes, Redis and the ledger, and returns the report.
+// The votes spread over the election's contests: each intake voter votes in
+// one (loadgen), the ledger drives cast their votes in the contests in turn;
+// with several contests the ceiling is also measured with every vote in one
+// (contestsPair), and the report gives the results per contest.
 package suite

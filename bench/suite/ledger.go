@@ -88,13 +88,15 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 // ceiling measures the ceiling on the run's network at the best setting
 // as CPU phase name.
 func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) report.Ceiling {
-	return r.ceilingOn(ctx, r.own(), name, dur)
+	return r.ceilingOn(ctx, r.own(), name, dur, nil)
 }
 
-func (r *run) ceilingOn(ctx context.Context, lt ledgerUnderTest, name string, dur time.Duration) report.Ceiling {
+// ceilingOn measures the ceiling on lt as CPU phase name, the votes in the
+// given contests (all if nil).
+func (r *run) ceilingOn(ctx context.Context, lt ledgerUnderTest, name string, dur time.Duration, contests []string) report.Ceiling {
 	before, _ := lt.ledger.Results(ctx)
-	c := report.Ceiling{Consensus: lt.consensus, AtVotes: before.Counted + before.Rejected}
-	c.Drive = r.driveOn(ctx, lt, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Warmup: r.cfg.Plan.Warmup, Duration: dur})
+	c := report.Ceiling{Consensus: lt.consensus, AtVotes: before.Counted + before.Rejected, Contests: contests}
+	c.Drive = r.driveOn(ctx, lt, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Warmup: r.cfg.Plan.Warmup, Duration: dur, Contests: contests})
 	// CPU over the whole drive, per vote committed over the whole drive.
 	secs := lt.book.Seconds(name, ledgerNode)
 	if c.Drive.AllVotes > 0 {
@@ -142,6 +144,7 @@ func (r *run) sweep(ctx context.Context) {
 	}
 	r.say("best setting: %d votes/tx, %d in flight", r.best.VotesPerTx, r.best.InFlight)
 	l.Fresh = r.ceiling(ctx, "ceiling-fresh", pl.CeilingDur)
+	r.contestsPair(ctx)
 }
 
 // ceilingAndNaive measures the ceiling after the intake phases and the

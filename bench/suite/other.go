@@ -61,7 +61,7 @@ func (r *run) otherConsensus(ctx context.Context) {
 		}
 	}
 	lt := ledgerUnderTest{consensus: string(other), ledger: ledger, book: measure.NewCPUBook(pids)}
-	c := r.ceilingOn(ctx, lt, "ceiling-"+string(other), r.cfg.Plan.CeilingDur)
+	c := r.ceilingOn(ctx, lt, "ceiling-"+string(other), r.cfg.Plan.CeilingDur, nil)
 	l.Other = &c
 	l.OtherNote = fmt.Sprintf("measured on a second network (%s) brought up for it, on a fresh ledger at the same setting, while the run's system stood idle; compare it with the fresh-ledger ceiling above.", other)
 }

@@ -581,6 +581,7 @@ func (r *run) lossCheck(ctx context.Context) {
 		r.rep.Notes = append(r.rep.Notes, "loss check: "+err.Error())
 	}
 	r.rep.Loss = loss
+	r.contestResults(ctx)
 	r.say("loss check: %d accepted, %d counted, missing %d, extra %d, twice %d", loss.Accepted, loss.Counted, loss.Missing, loss.Extra, loss.CountedTwice)
 	within := func(p loadgen.Phase) measure.Latency {
 		from := r.t0.Add(time.Duration(p.StartS * float64(time.Second)))

@@ -1,14 +1,18 @@
 // Command benchrun is `make bench`: it brings up the benchmark's own
 // Votechain system (its own run folder and ports, apart from `make up`),
 // runs every phase (bench/suite: the ledger ceiling's sweep of votes per
-// transaction and in-flight depth on a fresh ledger, referendum rate, 60 s
-// sustained and the search for the sustainable rate, ramp to the knee,
-// fixed offered rates, surge and drain, a duplicate storm, the ceiling after
-// intake and the naive baseline, results reads against a bare handler, the
-// ceiling after the ledger has grown, the other consensus's ceiling on a
-// second network), checks that no accepted vote was
-// lost, and writes the report (Markdown, JSON, SVG) into a folder named by
-// date and machine. Benchmarks report; a slow machine never fails the run.
+// transaction and in-flight depth on a fresh ledger, with several contests
+// the ceiling with every vote in one contest against the votes spread over
+// all of them, referendum rate, 60 s sustained and the search for the
+// sustainable rate, ramp to the knee, fixed offered rates, surge and drain,
+// a duplicate storm, the ceiling after intake and the naive baseline,
+// results reads against a bare handler, the ceiling after the ledger has
+// grown, the other consensus's ceiling on a second network), checks that no
+// accepted vote was lost (per contest too), and writes the report
+// (Markdown, JSON, SVG) into a folder named by date and machine. --election
+// picks the election template (default the three-question
+// config/referendum.json). Benchmarks report; a slow machine never fails
+// the run.
 //
 //	benchrun [flags]                 run the benchmark
 //	benchrun serve-bytes [flags]     serve a file's bytes (the bare handler; started by the run)
@@ -59,6 +63,7 @@ func run(args []string) error {
 	voters := fs.Int("voters", 2_500_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
 	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
+	election := fs.String("election", "config/referendum.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose ledger ceiling is also measured with every vote in one question)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
@@ -110,7 +115,7 @@ func run(args []string) error {
 		*driverVoters = plan.DriverVoters()
 	}
 	cfg := suite.Config{
-		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: "config/election.json",
+		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *election,
 			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
 		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric,

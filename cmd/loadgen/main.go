@@ -1,7 +1,8 @@
 // Command loadgen drives a running Votechain gateway over HTTP (vegeta,
 // open loop) with votes from the synthetic roll, spread over the election's
-// states with a population skew, plus a share of duplicate and ineligible
-// attempts. Modes:
+// states with a population skew and over its contests (each voter votes in
+// one, picked by a hash of the voter id), plus a share of duplicate and
+// ineligible attempts. Modes:
 //
 //	constant  offer --rate votes/s for --duration
 //	ramp      offer --ramp-from, +--ramp-by, ... up to --ramp-to votes/s, --ramp-step each,
@@ -56,6 +57,8 @@ type summary struct {
 	DrainS      float64         `json:"drain_s,omitempty"`
 	AcceptedIDs int             `json:"accepted_ids"`
 	RepeatedIDs int             `json:"repeated_ids"`
+	// PerContest is the vote ids answered 202 per contest of the election.
+	PerContest map[string]int `json:"accepted_per_contest"`
 }
 
 func run() error {
@@ -167,6 +170,10 @@ func write(out summary, rec *loadgen.Recorder, idsPath, summaryPath string) erro
 			out.RepeatedIDs++
 		}
 	}
+	out.PerContest = map[string]int{}
+	for _, c := range rec.AcceptedContests() {
+		out.PerContest[c]++
+	}
 	f, err := os.Create(idsPath)
 	if err != nil {
 		return err
@@ -178,7 +185,7 @@ func write(out summary, rec *loadgen.Recorder, idsPath, summaryPath string) erro
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "%s vote ids in %s\n", strconv.Itoa(len(ids)), idsPath)
+	fmt.Fprintf(os.Stderr, "%s vote ids in %s; per contest: %v\n", strconv.Itoa(len(ids)), idsPath, out.PerContest)
 	if summaryPath == "" {
 		return nil
 	}
