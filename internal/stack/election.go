@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -116,17 +117,7 @@ func (s *Stack) sealRoll(ctx context.Context, ledger *fabricclient.Ballot, summa
 }
 
 // template reads the election template (id, name, states, contests).
-func (s *Stack) template() (ballot.Election, error) {
-	var e ballot.Election
-	data, err := os.ReadFile(s.cfg.Election)
-	if err != nil {
-		return e, fmt.Errorf("election template: %w", err)
-	}
-	if err := ballot.DecodeStrict(data, &e); err != nil {
-		return e, fmt.Errorf("election template %s: %w", s.cfg.Election, err)
-	}
-	return e, nil
-}
+func (s *Stack) template() (ballot.Election, error) { return election.Template(s.cfg.Election) }
 
 // generateRoll writes a synthetic roll with a progress bar.
 func (s *Stack) generateRoll(states []string) error {
