@@ -48,8 +48,12 @@ network-status: build ## show network processes, ports and block heights
 deploy: build ## deploy a changed chaincode as the next sequence, keeping the ledger
 	$(VCNET) deploy
 
-up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batcher, gateway
-	bin/votechain up
+# The election template of a new election (`make up ELECTION=config/referendum.json`
+# for the three-question referendum); an election already on the ledger is kept.
+ELECTION ?= config/election.json
+
+up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batcher, gateway (ELECTION=config/referendum.json for the referendum)
+	bin/votechain up -election $(ELECTION)
 
 down: build ## stop the whole system (WIPE=1 deletes its data)
 	bin/votechain down $(if $(WIPE),--wipe)

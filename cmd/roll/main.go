@@ -4,9 +4,10 @@
 //
 //	roll gen -n N -states CA,NY [-o roll.csv]
 //	    write a synthetic roll CSV (voter_id,credential,state)
-//	roll load -csv roll.csv -election-id ID [-dry-run] [-redis-addr ADDR] [-secret-file F] [-bloom-fp-rate P]
-//	    derive nullifiers, load them per state into Redis, size the Bloom
-//	    filters, and print the roll's Merkle root (JSON summary on stdout)
+//	roll load -csv roll.csv (-election TEMPLATE | -election-id ID -contests C1,C2) [-dry-run] [-redis-addr ADDR] [-secret-file F] [-bloom-fp-rate P]
+//	    derive nullifiers (one per voter and contest), load them per state
+//	    into Redis, size the Bloom filters, and print the roll's Merkle root
+//	    (JSON summary on stdout)
 //	roll rebuild-bloom -states CA,NY [-profile P] [-redis-addr ADDR]
 //	    set Bloom bits and mark voters as voted from the ledger's nullifiers
 //	    (read through a peer; or -nullifiers FILE for a CSV export state,nullifier)
@@ -17,6 +18,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,7 +28,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -103,7 +107,9 @@ func gen(_ context.Context, args []string, stdout, stderr io.Writer) error {
 func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("load", "roll load derives nullifiers from a roll CSV, loads them per state into Redis, sizes the Bloom filters and prints the roll root.", stderr)
 	csvPath := fs.String("csv", "", "roll CSV (voter_id,credential,state); required")
-	electionID := fs.String("election-id", "", "id of the election the roll is for (its record's id); required: nullifiers are bound to it")
+	template := fs.String("election", "", "election template (config/election.json's shape): the election id and contests, unless -election-id or -contests are given")
+	electionID := fs.String("election-id", "", "id of the election the roll is for (its record's id): nullifiers are bound to it")
+	contests := fs.String("contests", "", "comma-separated ids of the election's contests, e.g. L2025-001,L2025-002: every voter gets a nullifier in each")
 	dryRun := fs.Bool("dry-run", false, "only compute the summary and root; do not touch Redis")
 	secretFile := cli.SecretFlag(fs)
 	fpRate := fs.Float64("bloom-fp-rate", dedup.DefaultConfig().FalsePositiveRate, "Bloom false-positive rate each state's filter is sized for")
@@ -112,8 +118,16 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *csvPath == "" || *electionID == "" {
-		return cli.Usagef("load: -csv and -election-id are required")
+	if *template != "" {
+		e, err := election.Template(*template)
+		if err != nil {
+			return err
+		}
+		*electionID = cmp.Or(*electionID, e.ID)
+		*contests = cmp.Or(*contests, strings.Join(e.ContestIDs(), ","))
+	}
+	if *csvPath == "" || *electionID == "" || *contests == "" {
+		return cli.Usagef("load: -csv is required, and -election TEMPLATE or both -election-id and -contests (e.g. -election config/referendum.json)")
 	}
 	secret, err := cli.LoadSecret(*secretFile)
 	if err != nil {
@@ -125,7 +139,13 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer f.Close()
 	bar := cli.NewProgress(stderr, "rows", 0)
-	opts := roll.Options{ElectionID: *electionID, FalsePositiveRate: *fpRate, Batch: *batch, Progress: bar}
+	ids := strings.Split(*contests, ",")
+	for _, id := range ids {
+		if !ballot.ValidIdent(id) {
+			return cli.Usagef("load: contest id %q in -contests must be 1..64 characters of [A-Za-z0-9_-]", id)
+		}
+	}
+	opts := roll.Options{ElectionID: *electionID, Contests: ids, FalsePositiveRate: *fpRate, Batch: *batch, Progress: bar}
 	if !*dryRun {
 		rdb, err := redisFlags.Connect(ctx)
 		if err != nil {

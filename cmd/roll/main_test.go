@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/votechain/votechain/gateway/roll"
 )
 
 // TestGenWritesPrivateCSV: the credentials CSV is readable by its owner only.
@@ -25,5 +29,53 @@ func TestGenWritesPrivateCSV(t *testing.T) {
 	data, _ := os.ReadFile(out)
 	if n := strings.Count(string(data), "\n"); n != 11 {
 		t.Errorf("roll CSV has %d lines, want header + 10", n)
+	}
+}
+
+// TestLoadTakesTheElectionsContests: every voter gets one nullifier per
+// contest, the contests named by -contests or read from -election's
+// template; without them the load is refused with the fix.
+func TestLoadTakesTheElectionsContests(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "voters.csv")
+	if err := run(context.Background(), []string{"gen", "-n", "10", "-o", csv}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "secret")
+	tmpl := filepath.Join(dir, "referendum.json")
+	if err := os.WriteFile(secret, []byte("00112233445566778899aabbccddeeff"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmpl, []byte(`{"id":"ref-1","name":"R","states":["CA","NY"],"contests":[
+		{"id":"L1","title":"L1","kind":"question","choices":["oui","non"]},
+		{"id":"L2","title":"L2","kind":"question","choices":["oui","non"]},
+		{"id":"L3","title":"L3","kind":"question","choices":["oui","non"]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func(args ...string) (roll.Summary, error) {
+		var out bytes.Buffer
+		args = append([]string{"load", "-dry-run", "-csv", csv, "-secret-file", secret}, args...)
+		if err := run(context.Background(), args, &out, io.Discard); err != nil {
+			return roll.Summary{}, err
+		}
+		var sum roll.Summary
+		err := json.Unmarshal(out.Bytes(), &sum)
+		return sum, err
+	}
+	fromTemplate, err := load("-election", tmpl)
+	if err != nil || fromTemplate.Voters != 10 || fromTemplate.Entries != 30 {
+		t.Fatalf("from the template: %+v, %v; want 10 voters, 30 entries", fromTemplate, err)
+	}
+	byFlags, err := load("-election-id", "ref-1", "-contests", "L1,L2,L3")
+	if err != nil || byFlags.Root != fromTemplate.Root {
+		t.Fatalf("by flags: %+v, %v; want the template's root %s", byFlags, err, fromTemplate.Root)
+	}
+	if one, err := load("-election", tmpl, "-contests", "L1"); err != nil || one.Entries != 10 {
+		t.Fatalf("-contests overriding the template: %+v, %v; want 10 entries", one, err)
+	}
+	for _, args := range [][]string{{"-election-id", "ref-1"}, {"-contests", "L1"}, {"-election-id", "ref-1", "-contests", "L1,bad id"}} {
+		if _, err := load(args...); err == nil || !strings.Contains(err.Error(), "-contests") {
+			t.Errorf("%v: %v; want a usage error naming -contests", args, err)
+		}
 	}
 }

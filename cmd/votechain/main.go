@@ -39,7 +39,7 @@ func run(ctx context.Context) error {
 	dir := fs.String("dir", ".run", "run folder")
 	net := cli.NetworkFlags(fs)
 	binDir := fs.String("bin", "bin", "folder of the project's commands")
-	election := fs.String("election", "config/election.json", "election template for a new election: id, name, states, candidates, batchers")
+	election := fs.String("election", "config/election.json", "election template for a new election: id, name, states, contests, batchers (config/election.json: one race; config/referendum.json: three questions)")
 	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
 	voters := fs.Int("voters", 100_000, "synthetic voters on the roll of a new election")
 	batchers := fs.Int("batchers", 1, "batcher processes")
@@ -69,7 +69,7 @@ func run(ctx context.Context) error {
 		}
 		fmt.Printf("\nVotechain is up (%.1f s).\n", time.Since(began).Seconds())
 		fmt.Printf("  gateway   %s/api/v1/election\n", s.GatewayURL())
-		fmt.Printf("  results   %s/api/v1/results\n", s.GatewayURL())
+		fmt.Printf("  results   %s/api/v1/results (one contest: /api/v1/results/{contest})\n", s.GatewayURL())
 		fmt.Printf("  explorer  %s/ (operator page: %s/ops)\n", s.ExplorerURL(), s.ExplorerURL())
 		fmt.Printf("  prometheus %s/alerts (targets: %s/targets)\n", s.PrometheusURL(), s.PrometheusURL())
 		fmt.Printf("  voter roll with credentials (demo only): %s\n", s.RollCSV())

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,28 @@ func (f File) Election(context.Context) (*ballot.Election, error) {
 		return nil, fmt.Errorf("election: %s: %w", f.Path, err)
 	}
 	return &e, nil
+}
+
+// Template reads an election template (config/election.json's shape: id,
+// name, states, contests; the window, roll root and status are set when the
+// election is set up). It is decoded strictly and checked as the record it
+// becomes would be.
+func Template(path string) (ballot.Election, error) {
+	var e ballot.Election
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return e, fmt.Errorf("election template: %w", err)
+	}
+	if err := ballot.DecodeStrict(data, &e); err != nil {
+		return e, fmt.Errorf("election template %s: %w", path, err)
+	}
+	check := e
+	check.OpensAt, check.ClosesAt = time.Unix(0, 0), time.Unix(1, 0)
+	check.RollRoot, check.Status = strings.Repeat("0", 64), ballot.StatusConfigured
+	if err := check.Validate(); err != nil {
+		return e, fmt.Errorf("election template %s: %w", path, err)
+	}
+	return e, nil
 }
 
 // ErrStale is returned (wrapped) by Cache.Election when the last good

@@ -106,3 +106,26 @@ func TestFile(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplate: the repository's templates read; one with a mistake (an
+// unknown field, a contest without choices) is refused naming the file.
+func TestTemplate(t *testing.T) {
+	for path, contests := range map[string]int{"../../config/election.json": 1, "../../config/referendum.json": 3} {
+		e, err := Template(path)
+		if err != nil || len(e.Contests) != contests || len(e.States) == 0 {
+			t.Errorf("%s: %d contests, %v; want %d", path, len(e.Contests), err, contests)
+		}
+	}
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"unknown.json":    `{"id":"e","name":"E","states":["CA"],"candidates":["a"],"contests":[{"id":"r","title":"R","kind":"race","choices":["a"]}]}`,
+		"nochoices.json":  `{"id":"e","name":"E","states":["CA"],"contests":[{"id":"r","title":"R","kind":"race","choices":[]}]}`,
+		"nocontests.json": `{"id":"e","name":"E","states":["CA"],"contests":[]}`,
+	} {
+		path := filepath.Join(dir, name)
+		_ = os.WriteFile(path, []byte(body), 0o600)
+		if _, err := Template(path); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v; want an error naming the file", name, err)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -118,24 +119,11 @@ func (s *Stack) sealRoll(ctx context.Context, ledger *fabricclient.Ballot, summa
 // template reads the election template (id, name, states, contests,
 // batchers) and checks that it lets the batcher processes commit.
 func (s *Stack) template() (ballot.Election, error) {
-	e, err := s.readTemplate()
+	e, err := election.Template(s.cfg.Election)
 	if err != nil {
 		return e, err
 	}
 	return e, s.checkBatchers(&e, "election template "+s.cfg.Election)
-}
-
-// readTemplate reads and strictly decodes the election template.
-func (s *Stack) readTemplate() (ballot.Election, error) {
-	var e ballot.Election
-	data, err := os.ReadFile(s.cfg.Election)
-	if err != nil {
-		return e, fmt.Errorf("election template: %w", err)
-	}
-	if err := ballot.DecodeStrict(data, &e); err != nil {
-		return e, fmt.Errorf("election template %s: %w", s.cfg.Election, err)
-	}
-	return e, nil
 }
 
 // generateRoll writes a synthetic roll with a progress bar.

@@ -9,17 +9,32 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/network"
 )
 
-// TestElectionTemplate: the shipped template, completed as ensureElection
-// completes it, is a valid record whose batchers name the batcher
-// component's identity, so `make up`'s batches are not refused.
+// TestElectionTemplate: the shipped templates (one race, three questions),
+// completed as ensureElection completes them, are valid records whose
+// batchers name the batcher component's identity, so `make up`'s batches
+// are not refused.
 func TestElectionTemplate(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
-	path := filepath.Join(filepath.Dir(file), "..", "..", "config", "election.json")
-	s := &Stack{cfg: Config{Election: path}}
-	e, err := s.readTemplate()
+	for _, name := range []string{"election.json", "referendum.json"} {
+		checkTemplate(t, filepath.Join(filepath.Dir(file), "..", "..", "config", name))
+	}
+	bad := filepath.Join(t.TempDir(), "election.json")
+	if err := os.WriteFile(bad, []byte(`{"id":"e","name":"E","states":["CA"],"contests":[{"id":"c","title":"C","kind":"race","choices":["a"]}],"batcher":["x"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &Stack{cfg: Config{Election: bad}}
+	if _, err := s.template(); err == nil || !strings.Contains(err.Error(), "batcher") {
+		t.Fatalf("template with a misspelt batchers field: %v; want refused", err)
+	}
+}
+
+func checkTemplate(t *testing.T, path string) {
+	t.Helper()
+	e, err := election.Template(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +49,5 @@ func TestElectionTemplate(t *testing.T) {
 	}
 	if err := batcherListed(&e, path, network.Gateway.CommonName()); err == nil || !strings.Contains(err.Error(), `add it to "batchers"`) {
 		t.Fatalf("the gateway's identity %q as the batcher: %v; want refused with the fix", network.Gateway.CommonName(), err)
-	}
-
-	bad := filepath.Join(t.TempDir(), "election.json")
-	if err := os.WriteFile(bad, []byte(`{"id":"e","name":"E","states":["CA"],"candidates":["a"],"batcher":["x"]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.cfg.Election = bad
-	if _, err := s.readTemplate(); err == nil || !strings.Contains(err.Error(), "batcher") {
-		t.Fatalf("template with a misspelt batchers field: %v; want refused", err)
 	}
 }
