@@ -40,8 +40,7 @@ func TestMonitoring(t *testing.T) {
 	// Some votes, and duplicates of five of them (409), for the refusal series.
 	accepted := s.mustCast(t, s.roll[:20], 4)
 	for _, v := range s.roll[:5] {
-		body := map[string]string{"voter_id": v.ID, "credential": v.Credential, "state": v.State, "candidate": s.candidates[0]}
-		if status, err := s.post("/api/v1/vote", body, nil); status != 409 {
+		if status, err := s.post("/api/v1/vote", s.body(s.voteOf(v, 0)), nil); status != 409 {
 			t.Fatalf("re-sent vote of %s: %d, %v; want 409", v.ID, status, err)
 		}
 	}
@@ -175,7 +174,7 @@ func (s *system) castPaced(t *testing.T, voters []voter, rate int) func() map[st
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				v := vote{voter: voters[i], Candidate: s.candidates[i%len(s.candidates)]}
+				v := s.voteOf(voters[i], i)
 				id, err := s.castOne(v)
 				if err != nil {
 					t.Error(err)

@@ -33,10 +33,10 @@ import (
 // voter is one row of the synthetic roll.
 type voter struct{ ID, Credential, State string }
 
-// vote is one vote the gateway accepted (202).
+// vote is one vote the gateway accepted (202): a voter's choice in a contest.
 type vote struct {
 	voter
-	Candidate string
+	Contest, Choice string
 }
 
 // system is a running Votechain for one test.
@@ -47,7 +47,7 @@ type system struct {
 	secret     []byte
 	electionID string
 	roll       []voter
-	candidates []string
+	contests   []ballot.Contest
 	states     []string
 	bin        string
 	http       *http.Client
@@ -143,7 +143,7 @@ func startSystem(t *testing.T, batchers, voters int, tune ...func(*stack.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.candidates, s.states, s.electionID = e.Candidates, e.States, e.ID
+	s.contests, s.states, s.electionID = e.Contests, e.States, e.ID
 	s.roll = readRoll(t, st.RollCSV())
 	return s
 }
@@ -198,13 +198,22 @@ func (s *system) get(path string, out any) (int, error) {
 // concurrent clients and returns the accepted votes by vote id. A 503 is
 // retried (the gateway stored nothing); any other non-202 is an error.
 func (s *system) cast(voters []voter, workers int) (map[string]vote, error) {
+	votes := make([]vote, len(voters))
+	for i, v := range voters {
+		votes[i] = s.voteOf(v, i)
+	}
+	return s.castVotes(votes, workers)
+}
+
+// castVotes casts the votes as cast does.
+func (s *system) castVotes(votes []vote, workers int) (map[string]vote, error) {
 	var mu sync.Mutex
-	accepted := make(map[string]vote, len(voters))
+	accepted := make(map[string]vote, len(votes))
 	var g errgroup.Group
 	g.SetLimit(workers)
-	for i := range voters {
+	for i := range votes {
 		g.Go(func() error {
-			v := vote{voter: voters[i], Candidate: s.candidates[i%len(s.candidates)]}
+			v := votes[i]
 			id, err := s.castOne(v)
 			if err != nil {
 				return err
@@ -242,8 +251,25 @@ func (s *system) castInBackground(t *testing.T, voters []voter, workers int) <-c
 	return done
 }
 
+// voteOf is voter's vote in the ballot's first contest, for the i-th of the
+// contest's choices (round robin).
+func (s *system) voteOf(v voter, i int) vote {
+	c := s.contests[0]
+	return vote{voter: v, Contest: c.ID, Choice: c.Choices[i%len(c.Choices)]}
+}
+
+// body is the request body of v: it names the contest when the election has
+// several, and leaves it out otherwise (the sole contest is meant).
+func (s *system) body(v vote) map[string]string {
+	b := map[string]string{"voter_id": v.ID, "credential": v.Credential, "state": v.State, "choice": v.Choice}
+	if len(s.contests) > 1 {
+		b["contest"] = v.Contest
+	}
+	return b
+}
+
 func (s *system) castOne(v vote) (string, error) {
-	body := map[string]string{"voter_id": v.ID, "credential": v.Credential, "state": v.State, "candidate": v.Candidate}
+	body := s.body(v)
 	for attempt := 0; attempt < 50; attempt++ {
 		var out struct {
 			VoteID string `json:"vote_id"`
@@ -316,13 +342,13 @@ func (s *system) waitPeersInSync(t *testing.T) {
 
 // checkExactlyOnce asserts the durability invariant: the votes that got 202
 // are exactly the votes counted on the ledger, each once, and the ledger's
-// results equal the accepted votes per state and candidate.
+// results equal the accepted votes per state, contest and choice.
 func (s *system) checkExactlyOnce(t *testing.T, accepted map[string]vote) {
 	t.Helper()
 	votes := make([]ballot.Vote, 0, len(accepted))
 	for id, v := range accepted {
-		null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, s.electionID, v.ID, v.Credential)))
-		votes = append(votes, ballot.Vote{ID: id, State: v.State, Nullifier: null, Candidate: v.Candidate})
+		null := ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(s.secret, s.electionID, v.ID, v.Credential), v.Contest))
+		votes = append(votes, ballot.Vote{ID: id, State: v.State, Contest: v.Contest, Nullifier: null, Choice: v.Choice})
 	}
 	nettest.CheckCountedOnce(t, s.ledger, votes)
 }
