@@ -113,10 +113,10 @@ type LedgerSide struct {
 	Other          *Ceiling `json:"other_consensus,omitempty"` // the other consensus, fresh ledger
 	OtherNote      string   `json:"other_consensus_note,omitempty"`
 	// OneContest and AllContests are the ceiling right after Fresh with
-	// every vote in the election's first contest, then with the votes
-	// spread over all its contests (issue 17; not measured for an election
-	// of one contest); ContestsOverOne is AllContests ÷ OneContest
-	// counted/s.
+	// every vote in the election's first contest, then again with the votes
+	// spread over all its contests as in Fresh (issue 17; not measured for
+	// an election of one contest); ContestsOverOne is the mean of Fresh and
+	// AllContests ÷ OneContest, counted/s.
 	OneContest      Ceiling `json:"one_contest"`
 	AllContests     Ceiling `json:"all_contests"`
 	ContestsOverOne float64 `json:"contests_over_one"`

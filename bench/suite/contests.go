@@ -12,9 +12,12 @@ import (
 // and the results per contest.
 
 // contestsPair measures, right after the fresh ceiling and at its setting,
-// the ceiling with every vote in the election's first contest and then with
-// the votes spread over all its contests (each vote of a batch in the next
-// contest). An election of one contest has no pair.
+// the ceiling with every vote in the election's first contest and then
+// again with the votes spread over all its contests (each vote of a batch
+// in the next contest), as the fresh ceiling spread them. The one-contest
+// drive thus sits between two drives over all contests, and the ratio is
+// their mean over it, so a drift of the machine or the ledger's growth
+// weighs on both sides alike. An election of one contest has no pair.
 func (r *run) contestsPair(ctx context.Context) {
 	l := &r.rep.Ledger14
 	ids := r.election.ContestIDs()
@@ -26,7 +29,7 @@ func (r *run) contestsPair(ctx context.Context) {
 	l.OneContest = r.ceilingOn(ctx, r.own(), "ceiling-one-contest", dur, ids[:1])
 	l.AllContests = r.ceilingOn(ctx, r.own(), "ceiling-contests", dur, ids)
 	if one := l.OneContest.Drive.CountedPerS; one > 0 {
-		l.ContestsOverOne = l.AllContests.Drive.CountedPerS / one
+		l.ContestsOverOne = (l.Fresh.Drive.CountedPerS + l.AllContests.Drive.CountedPerS) / 2 / one
 	}
 }
 
@@ -62,6 +65,6 @@ func (r *run) contestsTarget() []report.Target {
 	}
 	n := len(r.election.Contests)
 	return []report.Target{target("17", fmt.Sprintf("ledger ceiling, votes over %d contests ÷ all in one", n), "≥ 0.9",
-		fmt.Sprintf("%.2f (%.0f / %.0f votes/s)", l.ContestsOverOne, l.AllContests.Drive.CountedPerS, l.OneContest.Drive.CountedPerS),
+		fmt.Sprintf("%.2f (mean of %.0f and %.0f / %.0f votes/s)", l.ContestsOverOne, l.Fresh.Drive.CountedPerS, l.AllContests.Drive.CountedPerS, l.OneContest.Drive.CountedPerS),
 		l.ContestsOverOne, goalContestsOver, false)}
 }
