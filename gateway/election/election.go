@@ -1,5 +1,5 @@
 // Package election gives the gateway the election record (states,
-// candidates, voting window, status): a cache over whatever source holds it
+// contests and their choices, voting window, status): a cache over whatever source holds it
 // (the ledger in production, a JSON file in development).
 package election
 

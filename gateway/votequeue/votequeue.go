@@ -47,11 +47,12 @@
 //
 // Each entry of votes:{CA} has exactly these fields (see Fields and Decode):
 //
-//	v          encoding version, "1"
+//	v          encoding version, "2"
 //	vote_id    32 lower-case hex characters (ballot.ValidVoteID)
 //	state      the partition's state, equal to the one in the key's hash tag
-//	nullifier  64 lower-case hex characters
-//	candidate  candidate name as listed in the election record
+//	contest    the contest's id as listed in the election record
+//	nullifier  64 lower-case hex characters: the voter's nullifier in the contest
+//	choice     one of the contest's choices
 //	cast_at    acceptance time, decimal Unix milliseconds
 //
 // # Life cycle and cost

@@ -38,7 +38,7 @@ type Config struct {
 	BinDir    string // the project's commands (make build)
 	FabricBin string
 	Builder   string
-	Election  string        // election template: id, name, states, candidates, batchers (config/election.json)
+	Election  string        // election template: id, name, states, contests, batchers (config/election.json or config/referendum.json)
 	Window    time.Duration // voting window of a new election, from now
 	Voters    int           // synthetic roll size of a new election
 	Batchers  int
