@@ -46,7 +46,8 @@ type errorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	// Contest is the contest the refusal is about, when it is about one
-	// (unknown_contest, unknown_choice, not_eligible, duplicate).
+	// (unknown_contest, unknown_choice, not_eligible, duplicate; no_vote
+	// of a look-up).
 	Contest string `json:"contest,omitempty"`
 	// AttemptCount is set for duplicates: attempts refused so far for this
 	// voter, this one included.

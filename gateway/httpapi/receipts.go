@@ -129,6 +129,8 @@ func (s *Server) writeReceipt(c *gin.Context, contest string, get func(context.C
 			contest = r.Vote.Contest
 		}
 		c.JSON(http.StatusOK, receiptView{Receipt: r, Contest: contest})
+	case errors.Is(err, receipt.ErrNoVote) && contest != "":
+		abortBody(c, http.StatusNotFound, errorBody{Code: codeNoVote, Message: "no vote found for these credentials in contest " + quote(contest), Contest: contest})
 	case errors.Is(err, receipt.ErrNoVote):
 		abort(c, http.StatusNotFound, codeNoVote, "no vote found for these credentials")
 	default:

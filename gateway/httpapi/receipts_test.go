@@ -176,13 +176,18 @@ func TestLookupNamesTheContest(t *testing.T) {
 		{`{"voter_id":"v1","credential":"c1","contest":"L9"}`, 422, codeUnknownContest, ""},
 		{`{"voter_id":"v1","credential":"c1","contest":""}`, 400, codeInvalidField, ""},
 		{`{"voter_id":"v1","credential":"c1","contest":"L2","contest":"L2"}`, 400, codeInvalidField, ""},
-		{`{"voter_id":"v1","credential":"c1","contest":"L1"}`, 404, codeNoVote, ""},
+		{`{"voter_id":"v1","credential":"c1","contest":"L1"}`, 404, codeNoVote, "L1"},
 		{`{"voter_id":"v1","credential":"c1","contest":"L2"}`, 200, "", "L2"},
 	} {
 		rec := f.do("POST", "/api/v1/votes/lookup", c.body)
 		if rec.Code != c.status || (c.code != "" && errorCode(t, rec) != c.code) {
 			t.Errorf("%s: %d %s; want %d %s", c.body, rec.Code, rec.Body, c.status, c.code)
 			continue
+		}
+		if c.code == codeNoVote {
+			if e := errorOf(t, rec.Code, rec.Body.Bytes(), rec.Header()); e.Contest != c.contest {
+				t.Errorf("%s: no_vote names contest %q; want %q", c.body, e.Contest, c.contest)
+			}
 		}
 		var r receiptView
 		if c.status == 200 && (json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Contest != c.contest || r.Status != ballot.ReceiptPending) {
