@@ -54,7 +54,7 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 		if d.StopAfter > 0 {
 			need = min(need, d.StopAfter+d.InFlight*d.VotesPerTx)
 		}
-		if err := r.enoughVoters(name, need); err != nil {
+		if err := r.enoughVoters(name, need, d.Contests); err != nil {
 			r.fail(err)
 			return ledgerload.DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight}
 		}

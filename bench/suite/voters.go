@@ -46,17 +46,26 @@ func (p Plan) ceilingVoters() int {
 }
 
 // DriverVoters is how many roll voters the drives before the intake phases
-// may cast: the sweep's settings and the fresh ceiling.
-func (p Plan) DriverVoters() int {
-	n := p.ceilingVoters()
+// may cast in an election of the given number of contests (each voter is on
+// the roll once per contest): the sweep's settings and the fresh ceiling,
+// which spread their votes over all contests, and with several contests the
+// pair after it (contestsPair), whose first drive casts every vote in the
+// first contest.
+func (p Plan) DriverVoters(contests int) int {
+	contests = max(contests, 1)
+	spread := func(votes int) int { return (votes + contests - 1) / contests }
+	n := spread(p.ceilingVoters())
 	if len(p.SweepFlights) > 0 {
 		for _, v := range p.SweepVotes {
-			n += p.driveVoters(v, p.SweepFlights[0], p.Warmup+p.SweepDur)
+			n += spread(p.driveVoters(v, p.SweepFlights[0], p.Warmup+p.SweepDur))
 		}
 		votes, _ := p.largest()
 		for _, f := range p.SweepFlights[1:] {
-			n += p.driveVoters(votes, f, p.Warmup+p.SweepDur)
+			n += spread(p.driveVoters(votes, f, p.Warmup+p.SweepDur))
 		}
+	}
+	if contests > 1 {
+		n += p.ceilingVoters() + spread(p.ceilingVoters())
 	}
 	return n
 }
@@ -86,12 +95,23 @@ func (r *run) fail(err error) {
 	}
 }
 
-// enoughVoters returns ErrDriverVoters unless the voters left cover need
-// for what.
-func (r *run) enoughVoters(what string, need int) error {
-	if left := len(r.driverRoll); left < need {
-		return fmt.Errorf("%w: %s may cast up to %d (at up to %.0f votes/s), %d are left: raise --voters or --driver-voters, or lower --drive-rate if the ledger cannot reach it",
-			ErrDriverVoters, what, need, r.cfg.Plan.DriveRate, left)
+// enoughVoters returns ErrDriverVoters unless the roll entries left cover
+// need votes for what, spread over contests in turn (nil: all the
+// election's): each contest needs its share.
+func (r *run) enoughVoters(what string, need int, contests []string) error {
+	if contests == nil {
+		contests = r.election.ContestIDs()
+	}
+	left := map[string]int{}
+	for _, e := range r.driverRoll {
+		left[e.Contest]++
+	}
+	share := (need + len(contests) - 1) / len(contests)
+	for _, c := range contests {
+		if left[c] < share {
+			return fmt.Errorf("%w: %s may cast up to %d (at up to %.0f votes/s), %d in contest %s, where %d voters are left: raise --voters or --driver-voters, or lower --drive-rate if the ledger cannot reach it",
+				ErrDriverVoters, what, need, r.cfg.Plan.DriveRate, share, c, left[c])
+		}
 	}
 	return nil
 }
@@ -113,5 +133,5 @@ func (r *run) handOver(ctx context.Context) error {
 		}
 	}
 	r.say("%d roll voters the intake did not send join the ledger drives: %d in all", left.Size(), len(r.driverRoll))
-	return r.enoughVoters("the drives after the intake (ceiling, naive, fill, grown ceiling)", r.cfg.Plan.afterIntakeVoters(r.ledgerVotes(ctx, r.ledger)))
+	return r.enoughVoters("the drives after the intake (ceiling, naive, fill, grown ceiling)", r.cfg.Plan.afterIntakeVoters(r.ledgerVotes(ctx, r.ledger)), nil)
 }

@@ -2,6 +2,7 @@ package suite
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // is nil: running it would panic) and fails the run with ErrDriverVoters;
 // later drives are not run either.
 func TestDriveThatMayRunOutIsNotRun(t *testing.T) {
-	r := &run{cfg: Config{Plan: DefaultPlan}, rep: &report.Report{}, driverRoll: make([]ballot.RollEntry, 100_000)}
+	r := &run{cfg: Config{Plan: DefaultPlan}, rep: &report.Report{}, election: election("race"), driverRoll: entries(100_000, "race")}
 	d := ledgerload.Drive{VotesPerTx: 1000, InFlight: 16, Warmup: 3 * time.Second, Duration: 20 * time.Second}
 	if need := DefaultPlan.driveVoters(1000, 16, 23*time.Second); need <= len(r.driverRoll) {
 		t.Fatalf("the drive needs %d voters; the test must give it fewer than %d", need, len(r.driverRoll))
@@ -24,35 +25,73 @@ func TestDriveThatMayRunOutIsNotRun(t *testing.T) {
 		t.Fatalf("drive with too few voters: %+v, run error %v; want not run, ErrDriverVoters", res, r.fatal)
 	}
 	first := r.fatal
-	r.driverRoll = make([]ballot.RollEntry, 10_000_000)
+	r.driverRoll = entries(10_000_000, "race")
 	if res := r.drive(t.Context(), "naive", d); res.Txs != 0 || r.fatal != first {
 		t.Fatalf("a drive after the run failed: %+v, run error %v", res, r.fatal)
 	}
 }
 
+// election is an election of the given contests.
+func election(contests ...string) *ballot.Election {
+	e := &ballot.Election{}
+	for _, c := range contests {
+		e.Contests = append(e.Contests, ballot.Contest{ID: c})
+	}
+	return e
+}
+
+// entries are the roll entries of n voters, each in every contest (voter
+// by voter, as reserveDriverVoters lists them).
+func entries(n int, contests ...string) []ballot.RollEntry {
+	es := make([]ballot.RollEntry, 0, n*len(contests))
+	for range n {
+		for _, c := range contests {
+			es = append(es, ballot.RollEntry{Contest: c})
+		}
+	}
+	return es
+}
+
 // TestDriverVotersCoverThePlan: the roll voters reserved before the intake
 // cover each drive before it (the sweep's settings, then the fresh
-// ceiling, each passing enoughVoters after the ones before took their
-// most), and the naive baseline's bound follows its transaction rate.
+// ceiling, and with three contests the pair after it, each passing
+// enoughVoters after the ones before took their most from each of their
+// contests), and the naive baseline's bound follows its transaction rate.
 func TestDriverVotersCoverThePlan(t *testing.T) {
 	for _, p := range []Plan{DefaultPlan, {SweepVotes: []int{500, 2000}, SweepFlights: []int{16, 32}, SweepDur: 3 * time.Second,
 		Warmup: 3 * time.Second, CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 6 * time.Second, DriveRate: 10_000, DriveTxRate: 1_000}} {
-		r := &run{cfg: Config{Plan: p}, driverRoll: make([]ballot.RollEntry, p.DriverVoters())}
-		take := func(what string, votes, flight int, d time.Duration) {
-			need := p.driveVoters(votes, flight, d)
-			if err := r.enoughVoters(what, need); err != nil {
-				t.Fatal(err)
+		for _, contests := range [][]string{{"race"}, {"L1", "L2", "L3"}} {
+			r := &run{cfg: Config{Plan: p}, election: election(contests...), driverRoll: entries(p.DriverVoters(len(contests)), contests...)}
+			take := func(what string, votes, flight int, d time.Duration, in []string) {
+				need := p.driveVoters(votes, flight, d)
+				if err := r.enoughVoters(what, need, in); err != nil {
+					t.Fatalf("%d contests: %v", len(contests), err)
+				}
+				if in == nil {
+					in = contests
+				}
+				taken := map[string]int{}
+				for i := range need {
+					taken[in[i%len(in)]]++
+				}
+				r.driverRoll = slices.DeleteFunc(r.driverRoll, func(e ballot.RollEntry) bool {
+					taken[e.Contest]--
+					return taken[e.Contest] >= 0
+				})
 			}
-			r.driverRoll = r.driverRoll[need:]
+			for _, v := range p.SweepVotes {
+				take("sweep", v, p.SweepFlights[0], p.Warmup+p.SweepDur, nil)
+			}
+			for _, f := range p.SweepFlights[1:] {
+				take("sweep", 2000, f, p.Warmup+p.SweepDur, nil)
+			}
+			votes, flight := p.largest()
+			take("ceiling-fresh", votes, flight, p.Warmup+p.CeilingDur, nil)
+			if len(contests) > 1 {
+				take("ceiling-one-contest", votes, flight, p.Warmup+p.CeilingDur, contests[:1])
+				take("ceiling-contests", votes, flight, p.Warmup+p.CeilingDur, nil)
+			}
 		}
-		for _, v := range p.SweepVotes {
-			take("sweep", v, p.SweepFlights[0], p.Warmup+p.SweepDur)
-		}
-		for _, f := range p.SweepFlights[1:] {
-			take("sweep", 2000, f, p.Warmup+p.SweepDur)
-		}
-		votes, flight := p.largest()
-		take("ceiling-fresh", votes, flight, p.Warmup+p.CeilingDur)
 	}
 	if n := DefaultPlan.driveVoters(1, 200, 18*time.Second); n != 18*1000+200 {
 		t.Fatalf("naive drive bound %d; want 18 s × 1,000 tx/s × 1 vote + 200 in flight", n)

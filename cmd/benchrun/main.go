@@ -38,6 +38,7 @@ import (
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/bench/suite"
+	"github.com/votechain/votechain/gateway/election"
 )
 
 func main() {
@@ -63,7 +64,7 @@ func run(args []string) error {
 	voters := fs.Int("voters", 2_500_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
 	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
-	election := fs.String("election", "config/referendum.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose ledger ceiling is also measured with every vote in one question)")
+	electionFile := fs.String("election", "config/referendum.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose ledger ceiling is also measured with every vote in one question)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
@@ -112,10 +113,14 @@ func run(args []string) error {
 		}
 	}
 	if *driverVoters <= 0 {
-		*driverVoters = plan.DriverVoters()
+		tmpl, err := election.Template(*electionFile)
+		if err != nil {
+			return err
+		}
+		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
 	}
 	cfg := suite.Config{
-		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *election,
+		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
 			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
 		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric,
