@@ -74,6 +74,7 @@ func run(args []string) error {
 	inel := fs.Float64("ineligible", 0.01, "share of vote attempts by voter ids not on the roll")
 	workers := fs.Uint64("max-workers", 1024, "most vote requests in flight")
 	exactMetric := fs.String("exact-check-metric", "ledger_exact_checks_total,bloom_maybe_seen_total", "the gateway's counter of duplicate checks that asked the ledger, or a comma-separated list: the first the gateway exposes (the duplicate storm reports its increase)")
+	other := fs.Bool("other-consensus", true, "measure the other consensus's fresh-ledger ceiling on a second network brought up for it")
 	growTo := fs.Uint64("grow-to", suite.DefaultPlan.GrowTo, "fill the ledger to this many votes before measuring the ceiling again (0: skip)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: benchrun [flags]   (make bench)\n\nRuns the Votechain benchmark and writes its report.\n\nFlags:\n")
@@ -102,7 +103,7 @@ func run(args []string) error {
 	}
 	defer logFile.Close()
 	plan := suite.DefaultPlan
-	plan.GrowTo, plan.DriveRate = *growTo, *driveRate
+	plan.GrowTo, plan.DriveRate, plan.OtherConsensus = *growTo, *driveRate, *other
 	if *quick {
 		plan = quickPlan(plan)
 		if !setFlags["grow-to"] {
