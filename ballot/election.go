@@ -49,10 +49,7 @@ func (c Contest) Validate() error {
 	case c.Kind != ContestRace && c.Kind != ContestQuestion:
 		return fmt.Errorf("ballot: contest %s: kind %q must be %q or %q", c.ID, truncate(c.Kind), ContestRace, ContestQuestion)
 	}
-	if err := validList("choice", c.Choices, ValidIdent); err != nil {
-		return fmt.Errorf("contest %s: %w", c.ID, err)
-	}
-	return nil
+	return validList("contest "+c.ID, "choice", c.Choices, ValidIdent)
 }
 
 // HasChoice reports whether choice is one of the contest's choices.
@@ -106,10 +103,10 @@ func (e *Election) Validate() error {
 	case e.Status != StatusConfigured && e.Status != StatusClosed && e.Status != StatusFinalised:
 		return fmt.Errorf("ballot: unknown election status %q", truncate(e.Status))
 	}
-	if err := validList("state", e.States, ValidState); err != nil {
+	if err := validList("election", "state", e.States, ValidState); err != nil {
 		return err
 	}
-	if err := validList("batcher", e.Batchers, validCommonName); err != nil {
+	if err := validList("election", "batcher", e.Batchers, validCommonName); err != nil {
 		return err
 	}
 	ids := make([]string, len(e.Contests))
@@ -119,22 +116,22 @@ func (e *Election) Validate() error {
 		}
 		ids[i] = c.ID
 	}
-	return validList("contest", ids, ValidIdent)
+	return validList("election", "contest", ids, ValidIdent)
 }
 
-// validList checks that list is non-empty, every item is valid and no item
-// repeats.
-func validList(what string, list []string, valid func(string) bool) error {
+// validList checks that owner's list of what is non-empty, every item is
+// valid and no item repeats.
+func validList(owner, what string, list []string, valid func(string) bool) error {
 	if len(list) == 0 {
-		return fmt.Errorf("ballot: election has no %ss", what)
+		return fmt.Errorf("ballot: %s has no %ss", owner, what)
 	}
 	seen := make(map[string]bool, len(list))
 	for _, s := range list {
 		if !valid(s) {
-			return fmt.Errorf("ballot: invalid %s %q", what, truncate(s))
+			return fmt.Errorf("ballot: %s: invalid %s %q", owner, what, truncate(s))
 		}
 		if seen[s] {
-			return fmt.Errorf("ballot: %s %q listed twice", what, s)
+			return fmt.Errorf("ballot: %s: %s %q listed twice", owner, what, s)
 		}
 		seen[s] = true
 	}
