@@ -54,6 +54,7 @@ type options struct {
 	pprof           string
 	gcPercent       int
 	trustedProxies  string
+	replicas        int
 	http            httpapi.Config
 	dedup           dedup.Config
 }
@@ -90,6 +91,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call")
 	fs.IntVar(&o.dedup.Workers, "workers", dd.Workers, "concurrent Redis script calls per state")
 	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call")
+	fs.IntVar(&o.replicas, "redis-replicas", -1, "replicas that must acknowledge a vote (WAIT) before its 202; -1: 1 on a Redis Cluster, 0 on a single server")
+	fs.DurationVar(&o.dedup.ReplicaTimeout, "redis-replica-timeout", dd.ReplicaTimeout, "longest wait for the replicas' acknowledgement; without it the vote gets 503")
+	fs.DurationVar(&o.dedup.FailoverWait, "redis-failover-wait", dd.FailoverWait, "how long a vote waits for its slot's master and replicas (a Redis failover) before 503")
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {
 		o.log, err = logFlags.Logger(os.Stderr)
@@ -125,8 +129,15 @@ func run(ctx context.Context) error {
 		return err
 	}
 	ropts.PoolSize = 64
-	rdb := redis.NewClient(ropts)
+	rdb := redis.NewUniversalClient(ropts)
 	defer rdb.Close()
+	o.dedup.Replicas = o.replicas
+	if o.replicas < 0 {
+		o.dedup.Replicas = 0
+		if ropts.IsClusterMode {
+			o.dedup.Replicas = 1
+		}
+	}
 
 	conn, err := o.ledger.Dial()
 	if err != nil {
@@ -178,7 +189,7 @@ func run(ctx context.Context) error {
 	srv := &http.Server{Addr: o.listen, Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr)
+	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

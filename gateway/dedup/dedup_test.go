@@ -46,7 +46,7 @@ func (f *fakeLedger) mark(state, n string) {
 }
 
 type fixture struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	d      *Deduper
 	ledger *fakeLedger
 }
@@ -155,7 +155,7 @@ func TestNotEligible(t *testing.T) {
 	}
 }
 
-func assertReview(t *testing.T, rdb *redis.Client, state, reason string, want int) {
+func assertReview(t *testing.T, rdb redis.UniversalClient, state, reason string, want int) {
 	t.Helper()
 	msgs, err := rdb.XRange(context.Background(), votequeue.ReviewKey(state), "-", "+").Result()
 	if err != nil {
@@ -227,7 +227,7 @@ func TestCommittedVoterResendNeedsNoLedger(t *testing.T) {
 }
 
 // commit does what the batcher does once a vote is on the ledger.
-func commit(t *testing.T, rdb *redis.Client, state, entryID string, v ballot.Vote) {
+func commit(t *testing.T, rdb redis.UniversalClient, state, entryID string, v ballot.Vote) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "t", Streams: []string{votequeue.StreamKey(state), ">"}}).Result(); err != nil {

@@ -381,6 +381,9 @@ func (s *Server) intakeFailed(c *gin.Context, err error) {
 	case errors.Is(err, dedup.ErrLedger):
 		s.logger(c).Warn("exact duplicate check failed", "err", err)
 		s.unavailable(c, codeLedgerUnavailable, "the ledger cannot be reached to check this vote; retry later")
+	case errors.Is(err, dedup.ErrNotReplicated):
+		s.logger(c).Warn("vote not acknowledged by the Redis replicas", "err", err)
+		s.unavailable(c, codeUnavailable, "the vote could not be confirmed on a Redis replica; retry later (a 409 duplicate on retry means it was kept)")
 	case errors.Is(err, context.Canceled):
 		s.logger(c).Info("client went away", "err", err)
 		s.unavailable(c, codeUnavailable, "request cancelled")
