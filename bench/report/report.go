@@ -111,6 +111,19 @@ type LedgerSide struct {
 	GrownOverFresh float64  `json:"grown_over_fresh"`
 	Other          *Ceiling `json:"other_consensus,omitempty"` // the other consensus, fresh ledger
 	OtherNote      string   `json:"other_consensus_note,omitempty"`
+	// Eligibility is the ceiling with the roll on the ledger and without.
+	Eligibility *Eligibility `json:"eligibility,omitempty"`
+}
+
+// Eligibility compares the ceiling on two fresh networks of the run's
+// consensus, one whose roll is written and sealed (every vote checked
+// against it) and one where it is not, cast by the same Voters.
+type Eligibility struct {
+	Voters   int     `json:"voters"`
+	Sealed   Ceiling `json:"sealed"`
+	Unsealed Ceiling `json:"unsealed"`
+	Ratio    float64 `json:"sealed_over_unsealed"` // counted/s; 0 when either is missing
+	Note     string  `json:"note,omitempty"`
 }
 
 // Ceiling is one ceiling measurement and where the ledger stood.

@@ -1,6 +1,8 @@
 // Package suite runs the whole benchmark behind `make bench`: it brings up
 // the benchmark's own system, runs the phases (referendum rate, ramp to the
 // knee, fixed offered rates, sustained commit, surge and drain, ledger
-// ceiling, naive baseline, results reads), checks that no accepted vote was
+// ceiling, naive baseline, results reads, the other consensus's ceiling,
+// the ceiling with and without eligibility on the ledger), checks that no
+// accepted vote was
 // lost, measures processes, Redis and the ledger, and returns the report.
 package suite

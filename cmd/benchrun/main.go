@@ -6,7 +6,8 @@
 // fixed offered rates, surge and drain, a duplicate storm, the ceiling after
 // intake and the naive baseline, results reads against a bare handler, the
 // ceiling after the ledger has grown, the other consensus's ceiling on a
-// second network), checks that no accepted vote was
+// second network, the ceiling with and without the roll sealed on two more),
+// checks that no accepted vote was
 // lost, and writes the report (Markdown, JSON, SVG) into a folder named by
 // date and machine. Benchmarks report; a slow machine never fails the run.
 //

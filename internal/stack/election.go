@@ -98,15 +98,15 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	return s.sealRoll(ctx, ledger, summary)
 }
 
-// rollParallel is how many LoadRoll transactions are in flight at once.
-const rollParallel = 8
+// RollParallel is how many LoadRoll transactions are in flight at once.
+const RollParallel = 8
 
 // sealRoll writes the roll to the ledger and seals it against the roll root
 // (idempotent), with a progress bar, before any batch can be committed.
 func (s *Stack) sealRoll(ctx context.Context, ledger *fabricclient.Ballot, summary roll.Summary) error {
 	start := time.Now()
 	p := cli.NewProgress(os.Stderr, "writing voter roll to the ledger", int64(len(summary.Entries)))
-	seal, err := ledger.LoadRoll(ctx, summary.Entries, rollParallel, p)
+	seal, err := ledger.LoadRoll(ctx, summary.Entries, RollParallel, p)
 	p.Finish()
 	if err != nil {
 		return err
