@@ -64,7 +64,11 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 	} else {
 		d.Roll = lt.voters
 	}
-	r.say("%s: %d votes/tx, %d in flight, %s, %d roll voters left", name, d.VotesPerTx, d.InFlight, d.Duration, len(d.Roll))
+	voters := "random voters"
+	if d.Roll != nil {
+		voters = fmt.Sprintf("%d roll voters left", len(d.Roll))
+	}
+	r.say("%s: %d votes/tx, %d in flight, %s, %s", name, d.VotesPerTx, d.InFlight, d.Duration, voters)
 	lt.book.Begin(name)
 	from := time.Now()
 	res, err := ledgerload.Run(ctx, lt.ledger, r.election, d)
