@@ -42,7 +42,7 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 	}
 	cfg := nettest.Config(t)
 	m := nettest.SeparateHosts(t, cfg.PortBase)
-	cfg.Hosts, cfg.Netns = m.Hosts, m.Netns
+	cfg.Hosts, cfg.Netns, cfg.Bundles = m.Hosts, m.Netns, true
 	n, err := localnet.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +89,59 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 		}
 	})
 
+	t.Run("each host's bundle holds what it runs and no other's keys", func(t *testing.T) {
+		for _, p := range st.Processes {
+			h := hostOf(p.Name, m.Hosts)
+			bundle := n.Layout().Bundle(h.Name)
+			if cfgPath := processEnv(t, p.PID)["FABRIC_CFG_PATH"]; !strings.HasPrefix(p.Name, "cc.") && !strings.HasPrefix(cfgPath, bundle+"/") {
+				t.Errorf("%s runs with FABRIC_CFG_PATH %q, not from its host's bundle %s", p.Name, cfgPath, bundle)
+			}
+		}
+		for _, h := range m.Hosts.Hosts() {
+			bundle := n.Layout().Bundle(h.Name)
+			var own []string // the folders whose keys this host may hold: its organisations' and its components' users'
+			for _, o := range network.PeerOrgs {
+				if m.Hosts.Org(o) == h {
+					own = append(own, "/"+o.Domain+"/", "/"+o.OrdererDomain+"/")
+				}
+			}
+			if h == m.Hosts.Clients {
+				for _, c := range []network.Component{network.Batcher, network.Gateway, network.Explorer} {
+					i := slices.IndexFunc(network.PeerOrgs, func(o network.Org) bool { return o.Name == c.Org })
+					own = append(own, fmt.Sprintf("/users/%s@%s/", c.User, network.PeerOrgs[i].Domain))
+				}
+			}
+			for _, key := range privateKeys(t, bundle) {
+				if !slices.ContainsFunc(own, func(d string) bool { return strings.Contains(key, d) }) {
+					t.Errorf("bundle of %s holds %s, a key of another organisation, component or a CA", h.Name, key)
+				}
+			}
+			if h != m.Hosts.Clients {
+				for _, script := range []string{network.BundleRunScript, network.BundleSetupScript} {
+					if out, err := exec.Command("sh", "-n", filepath.Join(bundle, script)).CombinedOutput(); err != nil {
+						t.Errorf("%s of %s: %v\n%s", script, h.Name, err, out)
+					}
+				}
+			}
+		}
+		for _, c := range []network.Component{network.Batcher, network.Gateway, network.Explorer} {
+			bundle := n.Layout().Bundle(network.ClientsHost)
+			p, err := network.LoadProfile(network.Layout{Dir: bundle}.ComponentProfile(c.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range p.Files() {
+				if _, err := os.Stat(f); err != nil || !strings.HasPrefix(f, bundle+"/") {
+					t.Errorf("%s profile in the clients' bundle names %s, not a file of the bundle (%v)", c.Name, f, err)
+				}
+			}
+		}
+	})
+
 	t.Run("a vote run from the clients' namespace is counted", func(t *testing.T) {
 		e := nettest.Election([]string{"CA", "NY"}, []string{"alice", "bob"})
-		batcherProfile := n.Layout().ComponentProfile(network.Batcher.Name)
+		// The batcher's profile as the clients' host has it, in its bundle.
+		batcherProfile := network.Layout{Dir: n.Layout().Bundle(network.ClientsHost)}.ComponentProfile(network.Batcher.Name)
 		p, err := network.LoadProfile(batcherProfile)
 		if err != nil {
 			t.Fatal(err)
@@ -206,6 +256,41 @@ func hostOf(process string, hosts network.Placement) network.Host {
 		}
 	}
 	return network.Host{}
+}
+
+// privateKeys lists the private key files under dir.
+func privateKeys(t *testing.T, dir string) []string {
+	t.Helper()
+	var keys []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if filepath.Base(filepath.Dir(path)) == "keystore" || strings.HasSuffix(path, ".key") || d.Name() == "priv_sk" {
+			keys = append(keys, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// processEnv reads a process's environment.
+func processEnv(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(data), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
 }
 
 func procBin(cfg localnet.Config, process string) string {
