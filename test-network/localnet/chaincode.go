@@ -27,30 +27,22 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 		n.log.Info("chaincode unchanged, nothing to deploy", "label", label, "sequence", old.Sequence)
 		return false, nil
 	}
-	next := chaincodeState{Label: label, Sequence: old.Sequence + 1, Slot: 0, PackageIDs: map[string]string{}}
+	next := chaincodeState{Label: label, Sequence: old.Sequence + 1, Slot: 0}
 	if old.Sequence > 0 {
 		next.Slot = 1 - old.Slot
 	}
 	n.log.Info("deploying chaincode", "label", label, "sequence", next.Sequence)
 
-	if err := os.MkdirAll(n.layout.Packages(), 0o755); err != nil {
+	ids, err := n.writePackages(label, next.Slot)
+	if err != nil {
 		return false, err
 	}
 	for i, o := range network.PeerOrgs {
-		addr := n.Hosts().Peer(i).Join(n.ports.ChaincodeServer(i, next.Slot))
-		pkg, err := network.NewChaincodePackage(label, addr)
-		if err != nil {
+		if err := n.install(ctx, i, n.layout.ChaincodePackage(label, o.Name)); err != nil {
 			return false, err
 		}
-		file := n.layout.ChaincodePackage(label, o.Name)
-		if err := os.WriteFile(file, pkg.Data, 0o644); err != nil {
-			return false, err
-		}
-		if err := n.install(ctx, i, file); err != nil {
-			return false, err
-		}
-		next.PackageIDs[o.Name] = pkg.ID()
 	}
+	next.PackageIDs = ids
 
 	oldPIDs := map[string]int{}
 	var servers []string
@@ -76,6 +68,27 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 	}
 	n.log.Info("chaincode deployed", "label", label, "sequence", next.Sequence)
 	return true, errors.Join(n.saveState(), n.writeBundles())
+}
+
+// writePackages writes each organisation's package of the chaincode label,
+// pointing its peer at its chaincode service in slot, and returns the
+// package ids by organisation.
+func (n *Network) writePackages(label string, slot int) (map[string]string, error) {
+	if err := os.MkdirAll(n.layout.Packages(), 0o755); err != nil {
+		return nil, err
+	}
+	ids := map[string]string{}
+	for i, o := range network.PeerOrgs {
+		pkg, err := network.NewChaincodePackage(label, n.Hosts().Peer(i).Join(n.ports.ChaincodeServer(i, slot)))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(n.layout.ChaincodePackage(label, o.Name), pkg.Data, 0o644); err != nil {
+			return nil, err
+		}
+		ids[o.Name] = pkg.ID()
+	}
+	return ids, nil
 }
 
 // switchChaincode starts the new chaincode servers, then approves and commits

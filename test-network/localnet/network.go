@@ -47,16 +47,21 @@ type Config struct {
 	// under Dir/bundles) and run each node from its host's bundle, as the
 	// host's machine would. An existing instance keeps what it was created with.
 	Bundles bool
-	Log     *slog.Logger // progress; nil discards
+	// BundleRoot is the folder each bundle will be copied to on its
+	// machine: the paths in its files start there. Empty means where the
+	// bundle is written, so it also runs in place.
+	BundleRoot string
+	Log        *slog.Logger // progress; nil discards
 }
 
 // state is what the instance remembers between commands (state.json).
 type state struct {
 	PortBase  int                `json:"port_base"`
 	Consensus network.Consensus  `json:"consensus"`
-	Hosts     *network.Placement `json:"hosts,omitempty"`   // absent: network.OneHost
-	Bundles   bool               `json:"bundles,omitempty"` // nodes run from their host's bundle
-	Created   bool               `json:"created"`           // channel joined and chaincode committed
+	Hosts     *network.Placement `json:"hosts,omitempty"`     // absent: network.OneHost
+	Bundles   bool               `json:"bundles,omitempty"`   // nodes run from their host's bundle
+	Generated bool               `json:"generated,omitempty"` // files only, for other machines (Generate)
+	Created   bool               `json:"created"`             // channel joined and chaincode committed
 	PIDs      map[string]int     `json:"pids"`
 	Chaincode chaincodeState     `json:"chaincode"`
 }
@@ -218,6 +223,9 @@ func (n *Network) Up(ctx context.Context) error {
 	}
 	if !reflect.DeepEqual(n.cfg.Hosts, n.Hosts()) {
 		return fmt.Errorf("the instance in %s was created with other hosts (%v): wipe it with `vcnet down --wipe` to place it anew", n.cfg.Dir, n.Hosts().Hosts())
+	}
+	if n.state.Generated {
+		return fmt.Errorf("%s was generated for other machines (vcnet bundles): its nodes run from its bundles there; wipe it with `vcnet down --wipe` to bring a network up here", n.cfg.Dir)
 	}
 	if !n.state.Created {
 		if err := n.checkFreshDir(); err != nil {

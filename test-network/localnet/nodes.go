@@ -2,6 +2,7 @@ package localnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -56,6 +57,9 @@ func (n *Network) writeBundles() error {
 		return nil
 	}
 	spec := network.BundleSpec{Ports: n.ports, Hosts: n.Hosts(), FabricConfig: filepath.Join(n.cfg.FabricBin, "config"), Builder: n.cfg.Builder}
+	if root := n.cfg.BundleRoot; root != "" {
+		spec.Root = func(network.Host) string { return root }
+	}
 	if cc := n.state.Chaincode; cc.Sequence > 0 {
 		spec.Chaincode = &network.BundleChaincode{Label: cc.Label, Sequence: cc.Sequence, Slot: cc.Slot, PackageIDs: cc.PackageIDs}
 	}
@@ -94,8 +98,63 @@ func (n *Network) processNames() []string {
 // create builds a new instance: crypto material, channel genesis block, node
 // configuration, processes, channel membership and the chaincode.
 func (n *Network) create(ctx context.Context) error {
-	l := n.layout
 	n.log.Info("creating network", "dir", n.cfg.Dir, "port_base", n.cfg.PortBase, "consensus", n.state.Consensus)
+	if err := n.generate(ctx); err != nil {
+		return err
+	}
+	if err := n.writeBundles(); err != nil {
+		return err
+	}
+	if err := n.saveState(); err != nil {
+		return err
+	}
+	if err := n.startAll(ctx, n.processNames()); err != nil {
+		return err
+	}
+	if err := n.joinChannel(ctx); err != nil {
+		return err
+	}
+	if _, err := n.Deploy(ctx); err != nil {
+		return err
+	}
+	n.state.Created = true
+	return n.saveState()
+}
+
+// Generate writes a new instance's files and starts nothing: crypto
+// material, the genesis block, node configurations, connection profiles,
+// the chaincode packages of Config.Chaincode (as sequence 1) and, with
+// Config.Bundles, a bundle per host. It is for a deployment whose nodes
+// run on other machines, each host's from its bundle (see
+// docs/operations.md); such a folder cannot be brought up here.
+func (n *Network) Generate(ctx context.Context) error {
+	if err := n.checkPrerequisites(); err != nil {
+		return err
+	}
+	if err := n.checkFreshDir(); err != nil {
+		return err
+	}
+	n.log.Info("generating network", "dir", n.cfg.Dir, "port_base", n.cfg.PortBase, "consensus", n.state.Consensus, "hosts", n.Hosts().Hosts())
+	if err := n.generate(ctx); err != nil {
+		return err
+	}
+	label, err := network.ChaincodeLabel(n.cfg.Chaincode)
+	if err != nil {
+		return err
+	}
+	ids, err := n.writePackages(label, 0)
+	if err != nil {
+		return err
+	}
+	n.state.Chaincode = chaincodeState{Label: label, Sequence: 1, PackageIDs: ids}
+	n.state.Generated = true
+	return errors.Join(n.writeBundles(), n.saveState())
+}
+
+// generate writes a new instance's files: crypto material, genesis block,
+// node configurations and connection profiles.
+func (n *Network) generate(ctx context.Context) error {
+	l := n.layout
 	if err := network.WriteCryptoConfig(l, n.Hosts()); err != nil {
 		return err
 	}
@@ -118,18 +177,6 @@ func (n *Network) create(ctx context.Context) error {
 	if err := n.writeNodeConfigs(); err != nil {
 		return err
 	}
-	if err := n.writeBundles(); err != nil {
-		return err
-	}
-	if err := n.saveState(); err != nil {
-		return err
-	}
-	if err := n.startAll(ctx, n.processNames()); err != nil {
-		return err
-	}
-	if err := n.joinChannel(ctx); err != nil {
-		return err
-	}
 	profile, err := network.BuildProfile(l, n.ports, n.Hosts())
 	if err != nil {
 		return err
@@ -137,14 +184,7 @@ func (n *Network) create(ctx context.Context) error {
 	if err := profile.Save(l.Profile()); err != nil {
 		return err
 	}
-	if err := profile.SaveComponents(l); err != nil {
-		return err
-	}
-	if _, err := n.Deploy(ctx); err != nil {
-		return err
-	}
-	n.state.Created = true
-	return n.saveState()
+	return profile.SaveComponents(l)
 }
 
 // writeNodeConfigs writes each node's core.yaml or orderer.yaml from Fabric's
