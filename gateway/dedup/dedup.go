@@ -105,6 +105,9 @@ type Result struct {
 	Outcome  Outcome
 	Attempts int64  // for Duplicate: duplicate attempts so far, this one included
 	EntryID  string // for Accepted: the stream entry id
+	// LogIndex is, for Accepted, the vote's index in its state's intake log
+	// (votequeue.LogKey), or -1 when the log is off.
+	LogIndex int64
 	// BloomMaybe is true when the Bloom filter answered "maybe seen" and the
 	// ledger was asked.
 	BloomMaybe bool
@@ -134,6 +137,9 @@ type Config struct {
 	// reachable with its replicas online (a failover, a replica resyncing)
 	// before it fails. Only with Replicas > 0.
 	FailoverWait time.Duration
+	// NoLog turns the intake log off: accepted votes are not appended to
+	// their state's log (for measuring its cost; see votequeue.LogKey).
+	NoLog bool
 }
 
 // DefaultConfig returns the values used for zero fields of Config.
@@ -177,6 +183,7 @@ func (c Config) withDefaults() Config {
 	if c.FailoverWait > 0 {
 		d.FailoverWait = c.FailoverWait
 	}
+	d.NoLog = c.NoLog
 	return d
 }
 
@@ -444,10 +451,10 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 	keys := []string{
 		votequeue.RollKey(partition), votequeue.VotedKey(partition), votequeue.BloomKey(partition),
 		votequeue.StreamKey(partition), votequeue.PendingKey(partition), votequeue.DupesKey(partition),
-		votequeue.ReviewKey(partition),
+		votequeue.ReviewKey(partition), votequeue.LogKey(partition),
 	}
 	names := votequeue.Names()
-	args := make([]any, 0, 12+7*len(batch))
+	args := make([]any, 0, 12+8*len(batch))
 	args = append(args, mode, p.Hashes, d.cfg.ReviewMaxLen, len(batch), partition)
 	for _, n := range names {
 		args = append(args, n)
@@ -468,7 +475,13 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		for _, pos := range positions {
 			buf = binary.BigEndian.AppendUint32(buf, uint32(pos))
 		}
-		args = append(args, buf[start:start+32], buf[start+32:], pe.attempt.RequestID, v.ID, v.Nullifier, v.Candidate, v.CastAt)
+		var enc []byte
+		if !d.cfg.NoLog {
+			if enc, err = v.Encode(); err != nil {
+				return nil, fmt.Errorf("dedup: %w", err)
+			}
+		}
+		args = append(args, buf[start:start+32], buf[start+32:], pe.attempt.RequestID, v.ID, v.Nullifier, v.Candidate, v.CastAt, enc)
 	}
 	var reply []any
 	var err error
@@ -494,17 +507,24 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 	return results, nil
 }
 
-// parseResult decodes one {status, value} pair of the script's answer.
+// parseResult decodes one {status, value[, log index]} answer of the script.
 func parseResult(r any) (Result, error) {
 	pair, ok := r.([]any)
-	if !ok || len(pair) != 2 {
+	if !ok || len(pair) < 2 {
 		return Result{}, fmt.Errorf("dedup: malformed script result %v", r)
 	}
 	status, _ := pair[0].(string)
 	switch status {
 	case "ok":
 		id, _ := pair[1].(string)
-		return Result{Outcome: Accepted, EntryID: id}, nil
+		index, ok := int64(-1), len(pair) == 3
+		if ok {
+			index, ok = pair[2].(int64)
+		}
+		if !ok {
+			return Result{}, fmt.Errorf("dedup: malformed accept result %v", r)
+		}
+		return Result{Outcome: Accepted, EntryID: id, LogIndex: index}, nil
 	case "ne":
 		return Result{Outcome: NotEligible}, nil
 	case "dup":

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -31,20 +32,44 @@ type voteAccepted struct {
 	VoteID     string `json:"vote_id"`
 	Status     string `json:"status"`
 	ReceiptURL string `json:"receipt_url"`
+	// LogIndex and AcceptanceURL are set when the intake log is on: the
+	// vote's index in its state's log and where its signed acceptance
+	// receipt is served.
+	LogIndex      *int64 `json:"log_index,omitempty"`
+	AcceptanceURL string `json:"acceptance_url,omitempty"`
 }
 
 // jsonType is the Content-Type of JSON answers, as gin writes it.
 const jsonType = "application/json; charset=utf-8"
 
 // acceptedBody encodes the voteAccepted answer of a vote id (32 hex, so
-// nothing needs escaping) without reflection.
-func acceptedBody(id string) []byte {
-	b := make([]byte, 0, 96+2*len(id))
+// nothing needs escaping) of a state, at logIndex in the state's log (-1:
+// the log is off), without reflection.
+func acceptedBody(id, state string, logIndex int64) []byte {
+	b := make([]byte, 0, 200+3*len(id))
 	b = append(b, `{"vote_id":"`...)
 	b = append(b, id...)
 	b = append(b, `","status":"pending","receipt_url":"/api/v1/votes/`...)
 	b = append(b, id...)
+	if logIndex < 0 {
+		return append(b, `"}`...)
+	}
+	b = append(b, `","log_index":`...)
+	b = strconv.AppendInt(b, logIndex, 10)
+	b = append(b, `,"acceptance_url":"`...)
+	b = appendAcceptanceURL(b, id, state, logIndex)
 	return append(b, `"}`...)
+}
+
+// appendAcceptanceURL appends the path of a vote's acceptance receipt
+// (the state is a validated state code: nothing to escape).
+func appendAcceptanceURL(b []byte, id, state string, logIndex int64) []byte {
+	b = append(b, "/api/v1/votes/"...)
+	b = append(b, id...)
+	b = append(b, "/acceptance?state="...)
+	b = append(b, state...)
+	b = append(b, "&index="...)
+	return strconv.AppendInt(b, logIndex, 10)
 }
 
 // Field limits: generous for any real id scheme, small enough that a body
@@ -359,7 +384,11 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 	switch res.Outcome {
 	case dedup.Accepted:
 		c.Header("Location", "/api/v1/votes/"+id)
-		c.Data(http.StatusAccepted, jsonType, acceptedBody(id))
+		logIndex := res.LogIndex
+		if s.deps.IntakeLog == nil {
+			logIndex = -1 // no acceptance receipts served here
+		}
+		c.Data(http.StatusAccepted, jsonType, acceptedBody(id, req.State, logIndex))
 	case dedup.NotEligible:
 		abort(c, http.StatusForbidden, codeNotEligible, "voter id and credential are not on this state's roll")
 	case dedup.Duplicate:

@@ -56,7 +56,7 @@ func rules(user string) string {
 	case UserGateway:
 		// ROLE: on a cluster the gateway accepts a vote only while the
 		// master of its slot has a replica online (gateway/dedup).
-		return "resetchannels " + common + " +role ~votes:* ~roll:* ~voted:* ~pending:* ~bloom:* ~dupes:* ~review:* ~receipt:* ~lag:*"
+		return "resetchannels " + common + " +role ~votes:* ~roll:* ~voted:* ~pending:* ~bloom:* ~dupes:* ~review:* ~receipt:* ~lag:* ~log:* ~loghead:*"
 	case UserBatcher:
 		// XADD only to its dead-letter streams (the selector); votes:{S} it
 		// may read, acknowledge and delete from, but never add to.
