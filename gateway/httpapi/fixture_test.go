@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -117,8 +118,10 @@ type fixtureOpts struct {
 	ledger   dedup.NullifierLedger
 	dedup    dedup.Config
 	receipts Receipts
-	// logKey turns the intake log on, signing with this key; nil: off.
-	logKey ed25519.PrivateKey
+	// logKey turns the intake log on, signing with this key every
+	// logInterval (50 ms if zero); nil: off.
+	logKey      ed25519.PrivateKey
+	logInterval time.Duration
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -149,7 +152,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: log}
 	if o.logKey != nil {
 		il := intakelog.New(redis.NewClient(rs.Options(redisserver.UserGateway)), nil,
-			intakelog.Config{Key: o.logKey, Interval: 50 * time.Millisecond}, log)
+			intakelog.Config{Key: o.logKey, Interval: cmp.Or(o.logInterval, 50*time.Millisecond)}, log)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); il.Run(ctx, f.elections) }()
