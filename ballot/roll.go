@@ -164,6 +164,18 @@ func SealRoll(root string, chunks []RollChunkRecord) (RollSeal, error) {
 	return seal, nil
 }
 
+// RollRoot sorts entries by nullifier (SortRoll) and returns their roll
+// root: the RFC 6962 root over the nullifiers, which SealRoll finds from
+// the chunks' roots. Entries must hold valid nullifiers (RollChunk.Check).
+func RollRoot(entries []RollEntry) string {
+	SortRoll(entries)
+	leaves := make([][32]byte, len(entries))
+	for i, e := range entries {
+		leaves[i], _ = ParseHash(e.Nullifier)
+	}
+	return HashHex(MerkleRoot(leaves))
+}
+
 // SortRoll sorts entries by nullifier, the order ChunkRoll needs.
 func SortRoll(entries []RollEntry) {
 	slices.SortFunc(entries, func(a, b RollEntry) int { return strings.Compare(a.Nullifier, b.Nullifier) })

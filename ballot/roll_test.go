@@ -10,18 +10,14 @@ import (
 )
 
 // testRoll returns n roll entries of distinct nullifiers, sorted, and their
-// roll root computed over all leaves at once.
+// roll root computed over all leaves at once (RollRoot).
 func testRoll(n int) ([]RollEntry, string) {
 	entries := make([]RollEntry, n)
 	for i := range entries {
 		entries[i] = RollEntry{State: "TX", Contest: []string{"president", "L2025-001"}[i%2], Nullifier: HashHex(sha256.Sum256(fmt.Appendf(nil, "voter %d", i)))}
 	}
-	SortRoll(entries)
-	leaves := make([][32]byte, n)
-	for i, e := range entries {
-		leaves[i], _ = ParseHash(e.Nullifier)
-	}
-	return entries, HashHex(MerkleRoot(leaves))
+	root := RollRoot(entries)
+	return entries, root
 }
 
 // TestSealRoll: chunk roots combine into the root over all nullifiers, for

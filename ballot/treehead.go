@@ -317,6 +317,17 @@ func EntryStanding(placed bool, status string, castAt int64, now time.Time, dead
 	return StandingMissing
 }
 
+// EntryLeaf is the leaf hash of a log entry (an encoded vote):
+// SHA-256(0x00 ‖ entry), which is Vote.Leaf of the vote it encodes.
+func EntryLeaf(entry []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte{leafPrefix})
+	h.Write(entry)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
 // LogEntries pairs a state's log entries (encoded votes, Vote.Encode) with
 // their leaves, checking that each decodes and that the first size of them
 // give root: the check a monitor makes before trusting entries it was
@@ -332,8 +343,7 @@ func LogEntries(entries [][]byte, size uint64, root [32]byte) ([]Vote, *LogTree,
 		if err != nil {
 			return nil, nil, fmt.Errorf("log entry %d: %w", i, err)
 		}
-		buf := append([]byte{leafPrefix}, entries[i]...)
-		t.Append(sha256.Sum256(buf))
+		t.Append(EntryLeaf(entries[i]))
 		votes[i] = v
 	}
 	got, _ := t.Root(size)
@@ -354,3 +364,41 @@ const (
 // LogHeadKey is the ledger key of a state's last anchored head
 // (AnchoredHead): object "loghead", attribute [state].
 func LogHeadKey(state string) string { return compositeKey(LogHeadObject, state) }
+
+// Check decides whether the ledger may anchor a as the next head of its
+// state after prev (the state's anchored head; the zero TreeHead when there
+// is none), in election e with the registered keys: the head is of this
+// election and one of its states, signed by a registered key, not older
+// than prev, and its log extends prev's (the consistency proof). It
+// reports false, with no error, for a repeat of prev.
+func (a LogAnchor) Check(e *Election, keys LogKeys, prev TreeHead) (bool, error) {
+	h := a.Head
+	switch {
+	case h.Election != e.ID:
+		return false, fmt.Errorf("ballot: a head of election %q, not %q", truncate(h.Election), e.ID)
+	case !e.HasState(h.State):
+		return false, fmt.Errorf("ballot: state %q is not in this election", truncate(h.State))
+	case len(a.Consistency) > 64:
+		return false, fmt.Errorf("%w: %d hashes", ErrConsistencyProofSz, len(a.Consistency))
+	}
+	if err := h.Verify(keys); err != nil {
+		return false, err
+	}
+	if prev.Size == h.Size && prev.Root == h.Root && prev.Size > 0 {
+		return false, nil
+	}
+	proof, err := parseHashes(a.Consistency)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrConsistencyProof, err)
+	}
+	if prev.Size == 0 {
+		prev = TreeHead{Election: h.Election, State: h.State, Root: HashHex(emptyRoot)}
+	}
+	if err := h.Extends(prev, proof); err != nil {
+		return false, err
+	}
+	if h.Timestamp < prev.Timestamp {
+		return false, fmt.Errorf("ballot: the %s head of %d is older than the anchored one", h.State, h.Timestamp)
+	}
+	return true, nil
+}

@@ -35,6 +35,19 @@ func testLogVotes(t *testing.T, n int) ([]Vote, *LogTree) {
 	return votes, &log
 }
 
+// rewrite returns the log of votes with vote i's choice changed.
+func rewrite(votes []Vote, i int) *LogTree {
+	var t LogTree
+	for j, v := range votes {
+		if j == i {
+			v.Choice = "carol"
+		}
+		l, _ := v.Leaf()
+		t.Append(l)
+	}
+	return &t
+}
+
 func signedHead(t *testing.T, priv ed25519.PrivateKey, log *LogTree, size uint64) TreeHead {
 	t.Helper()
 	root, err := log.Root(size)
@@ -132,15 +145,8 @@ func TestHeadExtends(t *testing.T) {
 	if err := h9.Extends(h5, proof); err != nil {
 		t.Fatal(err)
 	}
-	var rewritten LogTree
-	for i, v := range votes {
-		if i == 2 {
-			v.Choice = "bob"
-		}
-		l, _ := v.Leaf()
-		rewritten.Append(l)
-	}
-	r9 := signedHead(t, priv, &rewritten, 9)
+	rewritten := rewrite(votes, 2)
+	r9 := signedHead(t, priv, rewritten, 9)
 	rproof, _ := rewritten.ConsistencyProof(5, 9)
 	if err := r9.Extends(h5, rproof); !errors.Is(err, ErrConsistencyProof) {
 		t.Fatalf("rewritten log: %v, want %v", err, ErrConsistencyProof)
@@ -191,5 +197,47 @@ func TestEntryStanding(t *testing.T) {
 		if got := EntryStanding(c.placed, c.status, c.castAt, now, 10*time.Second, c.final); got != c.want {
 			t.Errorf("%+v: %s, want %s", c, got, c.want)
 		}
+	}
+}
+
+func TestAnchorCheck(t *testing.T) {
+	priv, keys := testSigner(t, 0)
+	other, _ := testSigner(t, 1)
+	e := &Election{ID: "e1", States: []string{"CA"}}
+	votes, log := testLogVotes(t, 9)
+	h4, h9 := signedHead(t, priv, log, 4), signedHead(t, priv, log, 9)
+	proof, _ := log.ConsistencyProof(4, 9)
+	if ok, err := (LogAnchor{Head: h4}).Check(e, keys, TreeHead{}); !ok || err != nil {
+		t.Fatalf("first head: %v, %v", ok, err)
+	}
+	if ok, err := (LogAnchor{Head: h9, Consistency: HexHashes(proof)}).Check(e, keys, h4); !ok || err != nil {
+		t.Fatalf("extending head: %v, %v", ok, err)
+	}
+	if ok, err := (LogAnchor{Head: h4}).Check(e, keys, h4); ok || err != nil {
+		t.Fatalf("repeat: %v, %v; want no change, no error", ok, err)
+	}
+	rewritten := rewrite(votes, 1)
+	r9 := signedHead(t, priv, rewritten, 9)
+	rproof, _ := rewritten.ConsistencyProof(4, 9)
+	refusals := []struct {
+		name string
+		a    LogAnchor
+		prev TreeHead
+		want error
+	}{
+		{"rewritten log", LogAnchor{Head: r9, Consistency: HexHashes(rproof)}, h4, ErrConsistencyProof},
+		{"shrunk log", LogAnchor{Head: h4}, h9, ErrConsistencyOrder},
+		{"no proof", LogAnchor{Head: h9}, h4, ErrConsistencyProofSz},
+		{"unregistered key", LogAnchor{Head: signedHead(t, other, log, 4)}, TreeHead{}, ErrUnknownLogKey},
+	}
+	for _, r := range refusals {
+		if _, err := r.a.Check(e, keys, r.prev); !errors.Is(err, r.want) {
+			t.Errorf("%s: %v, want %v", r.name, err, r.want)
+		}
+	}
+	wrong := h4
+	wrong.Election = "e2"
+	if _, err := (LogAnchor{Head: wrong}).Check(e, keys, TreeHead{}); err == nil {
+		t.Error("a head of another election was anchored")
 	}
 }

@@ -64,7 +64,7 @@ func NewBallotContract() *BallotContract {
 // GetEvaluateTransactions marks the read-only functions as "evaluate" in the
 // contract metadata: clients should query them rather than submit them.
 func (c *BallotContract) GetEvaluateTransactions() []string {
-	return []string{"GetElection", "GetBatch", "LocateNullifier", "GetStateResults", "GetResults", "ListNullifiers", "GetRollSeal"}
+	return []string{"GetElection", "GetBatch", "LocateNullifier", "GetStateResults", "GetResults", "ListNullifiers", "GetRollSeal", "GetLogKeys", "GetLogHead", "ListBatches"}
 }
 
 // SetupElection records the election (JSON ballot.Election; status may be

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -157,16 +156,7 @@ func (s *system) waitResults(t *testing.T, n uint64, within time.Duration) time.
 // verify runs the verify command on a receipts file.
 func (s *system) verify(t *testing.T, file string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(s.bin, "verify"), "-q", "--profile", s.st.Network().Layout().Profile(), file)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if exit, ok := err.(*exec.ExitError); ok {
-		return out.String(), exit.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), 0
+	return s.runVerify(t, "-q", file)
 }
 
 func writeJSONLines(t *testing.T, path string, rs []ballot.Receipt) string {

@@ -131,6 +131,9 @@ type NamedPort struct {
 func OrdererProcess(i int) string { return fmt.Sprintf("orderer%d", i) }
 func PeerProcess(o Org) string    { return "peer." + o.Name }
 
+// ChaincodeProcess names the organisation's chaincode service.
+func ChaincodeProcess(o Org) string { return "cc." + o.Name }
+
 // NetworkPorts lists every port the Fabric processes of the network bind.
 func (p Ports) NetworkPorts() []NamedPort {
 	var out []NamedPort

@@ -59,6 +59,48 @@ func Spread(addrs ...string) (Placement, error) {
 	return p, p.Validate()
 }
 
+// ParseSpread reads a Spread placement written as
+// "commission=ADDR,observers=ADDR,clients=ADDR" (any order).
+func ParseSpread(s string) (Placement, error) {
+	byName := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		name, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return Placement{}, fmt.Errorf("hosts %q: write name=address pairs separated by commas, e.g. %s", s, spreadExample())
+		}
+		byName[name] = addr
+	}
+	var addrs []string
+	for _, name := range append(orgHostNames(), ClientsHost) {
+		addr, ok := byName[name]
+		if !ok {
+			return Placement{}, fmt.Errorf("hosts %q: no address for %s, e.g. %s", s, name, spreadExample())
+		}
+		delete(byName, name)
+		addrs = append(addrs, addr)
+	}
+	for name := range byName {
+		return Placement{}, fmt.Errorf("hosts %q: unknown host %s; the hosts are %s", s, name, strings.Join(append(orgHostNames(), ClientsHost), ", "))
+	}
+	return Spread(addrs...)
+}
+
+func orgHostNames() []string {
+	var names []string
+	for _, o := range PeerOrgs {
+		names = append(names, o.HostName())
+	}
+	return names
+}
+
+func spreadExample() string {
+	var parts []string
+	for i, name := range append(orgHostNames(), ClientsHost) {
+		parts = append(parts, fmt.Sprintf("%s=10.0.0.%d", name, i+2))
+	}
+	return strings.Join(parts, ",")
+}
+
 // HostName is the name of the organisation's host when it has one of its
 // own (Spread): its name in lower case.
 func (o Org) HostName() string { return strings.ToLower(o.Name) }

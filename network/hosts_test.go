@@ -155,3 +155,18 @@ func mustNotLoopback(t *testing.T, what, text string) {
 		}
 	}
 }
+
+func TestParseSpread(t *testing.T) {
+	p, err := ParseSpread("clients=10.213.7.4, commission=10.213.7.2,observers=10.213.7.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := spread(t); p.Clients != want.Clients || p.Org(Commission) != want.Org(Commission) || p.Org(Observers) != want.Org(Observers) {
+		t.Fatalf("parsed %+v, want %+v", p, want)
+	}
+	for _, bad := range []string{"", "commission=10.0.0.2,observers=10.0.0.3", "commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4,extra=10.0.0.5", "commission:10.0.0.2"} {
+		if _, err := ParseSpread(bad); err == nil {
+			t.Errorf("ParseSpread(%q) accepted", bad)
+		}
+	}
+}

@@ -28,7 +28,15 @@ func (l Layout) ComponentProfile(name string) string { return l.path("profiles",
 func (l Layout) State() string                       { return l.path("state.json") }
 func (l Layout) LogDir() string                      { return l.path("logs") }
 func (l Layout) Packages() string                    { return l.path("packages") }
-func (l Layout) Crypto() string                      { return l.path("crypto") }
+
+// ChaincodePackage is the package of a chaincode label for one organisation.
+func (l Layout) ChaincodePackage(label, org string) string {
+	return l.path("packages", fmt.Sprintf("%s-%s.tgz", label, org))
+}
+
+// Bundle is the folder of one host's bundle (WriteBundles).
+func (l Layout) Bundle(host string) string { return l.path("bundles", host) }
+func (l Layout) Crypto() string            { return l.path("crypto") }
 
 // Log returns the log file of the named process.
 func (l Layout) Log(process string) string { return l.path("logs", process+".log") }

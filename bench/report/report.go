@@ -120,6 +120,19 @@ type LedgerSide struct {
 	OneContest      Ceiling `json:"one_contest"`
 	AllContests     Ceiling `json:"all_contests"`
 	ContestsOverOne float64 `json:"contests_over_one"`
+	// Eligibility is the ceiling with the roll on the ledger and without.
+	Eligibility *Eligibility `json:"eligibility,omitempty"`
+}
+
+// Eligibility compares the ceiling on two fresh networks of the run's
+// consensus, one whose roll is written and sealed (every vote checked
+// against it) and one where it is not, cast by the same Voters.
+type Eligibility struct {
+	Voters   int     `json:"voters"`
+	Sealed   Ceiling `json:"sealed"`
+	Unsealed Ceiling `json:"unsealed"`
+	Ratio    float64 `json:"sealed_over_unsealed"` // counted/s; 0 when either is missing
+	Note     string  `json:"note,omitempty"`
 }
 
 // Ceiling is one ceiling measurement and where the ledger stood.

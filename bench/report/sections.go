@@ -44,6 +44,10 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 	if l.Other != nil {
 		row("other consensus, fresh ledger", *l.Other)
 	}
+	if el := l.Eligibility; el != nil {
+		row("roll sealed on a fresh ledger (eligibility checked)", el.Sealed)
+		row("no roll on a fresh ledger (not checked)", el.Unsealed)
+	}
 	p("\n")
 	if l.Fill.Txs > 0 {
 		p("The fill committed %s votes in %.0f s (%s votes/s, %s counted/s; rejected: %s) with the same driver. ", num(float64(l.Fill.Votes)), l.Fill.DurationS, num(l.Fill.VotesPerS), num(l.Fill.CountedPerS), rejected(l.Fill))
@@ -56,6 +60,15 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 	}
 	if l.OtherNote != "" {
 		p("Other consensus: %s", l.OtherNote)
+	}
+	if el := l.Eligibility; el != nil {
+		p("\n\nEligibility on the ledger: two more fresh networks of the run's consensus, one after the other while the run's system stood idle, the same %s roll voters casting on both; on the first the roll is written and sealed, so the chaincode checks every vote against it, on the second nothing does. ", num(float64(el.Voters)))
+		if el.Ratio > 0 {
+			p("With the roll the ceiling is **%.2f × the one without** (%s / %s counted/s). ", el.Ratio, num(el.Sealed.Drive.CountedPerS), num(el.Unsealed.Drive.CountedPerS))
+		}
+		if el.Note != "" {
+			p("%s", el.Note)
+		}
 	}
 	p("\n\nLedger-side CPU counts the peers, the chaincode servers, the orderers and the explorer (from /proc, over the drive).\n\n")
 }

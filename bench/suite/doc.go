@@ -1,7 +1,9 @@
 // Package suite runs the whole benchmark behind `make bench`: it brings up
 // the benchmark's own system, runs the phases (referendum rate, ramp to the
 // knee, fixed offered rates, sustained commit, surge and drain, ledger
-// ceiling, naive baseline, results reads), checks that no accepted vote was
+// ceiling, naive baseline, results reads, the other consensus's ceiling,
+// the ceiling with and without eligibility on the ledger), checks that no
+// accepted vote was
 // lost, measures processes, Redis and the ledger, and returns the report.
 // The votes spread over the election's contests: each intake voter votes in
 // one (loadgen), the ledger drives cast their votes in the contests in turn;

@@ -3,6 +3,7 @@ package suite
 import (
 	"context"
 	"fmt"
+	"github.com/votechain/votechain/ballot"
 	"time"
 
 	"github.com/votechain/votechain/bench/ledgerload"
@@ -25,6 +26,7 @@ type ledgerUnderTest struct {
 	consensus string
 	ledger    *fabricclient.Ballot
 	book      *measure.CPUBook
+	voters    []ballot.RollEntry // who casts the votes on another network (nil: random voters)
 }
 
 // own is the run's own network.
@@ -39,8 +41,8 @@ func (r *run) drive(ctx context.Context, name string, d ledgerload.Drive) ledger
 
 // driveOn runs one ledger drive on lt as CPU phase name and books it. On
 // the run's network it casts the driver roll's voters, and does not run
-// (the run fails, ErrDriverVoters) if they might not cover it; another
-// network's ledger holds no roll, so any voter counts there.
+// (the run fails, ErrDriverVoters) if they might not cover it; on another
+// network, lt.voters.
 func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d ledgerload.Drive) ledgerload.DriveResult {
 	if r.fatal != nil {
 		return ledgerload.DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight}
@@ -59,8 +61,14 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 			return ledgerload.DriveResult{VotesPerTx: d.VotesPerTx, InFlight: d.InFlight}
 		}
 		d.Roll = r.driverRoll
+	} else {
+		d.Roll = lt.voters
 	}
-	r.say("%s: %d votes/tx, %d in flight, %s, %d roll voters left", name, d.VotesPerTx, d.InFlight, d.Duration, len(d.Roll))
+	voters := "random voters"
+	if d.Roll != nil {
+		voters = fmt.Sprintf("%d roll voters left", len(d.Roll))
+	}
+	r.say("%s: %d votes/tx, %d in flight, %s, %s", name, d.VotesPerTx, d.InFlight, d.Duration, voters)
 	lt.book.Begin(name)
 	from := time.Now()
 	res, err := ledgerload.Run(ctx, lt.ledger, r.election, d)

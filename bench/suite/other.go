@@ -8,13 +8,16 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/measure"
+	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/localnet"
 )
 
-// otherPortOffset places the other consensus's network above the run's
-// system's ports (its network ports end at +130, below the ephemeral range).
+// otherPortOffset places the extra networks (the other consensus's, the
+// eligibility pair's; one at a time) above the run's system's ports (their
+// network ports end at +130, below the ephemeral range).
 const otherPortOffset = 400
 
 // otherConsensus brings up a second network running the consensus the
@@ -26,32 +29,44 @@ func (r *run) otherConsensus(ctx context.Context) {
 	if r.st.Network().Consensus() == network.BFT {
 		other = network.Raft
 	}
+	c, err := r.ceilingOnExtra(ctx, other, "ceiling-"+string(other), *r.election, nil, nil)
+	if err != nil {
+		l.OtherNote = err.Error()
+		return
+	}
+	l.Other = &c
+	l.OtherNote = fmt.Sprintf("measured on a second network (%s) brought up for it, on a fresh ledger at the same setting, while the run's system stood idle; compare it with the fresh-ledger ceiling above.", other)
+}
+
+// ceilingOnExtra brings up a fresh network of the given consensus, sets up
+// election e on it with sealed, if set, written and sealed as its roll,
+// measures its ceiling at the sweep's best setting as CPU phase name with
+// votes cast by voters (nil: random voters, whom only an unsealed roll
+// counts), and removes the network.
+func (r *run) ceilingOnExtra(ctx context.Context, consensus network.Consensus, name string, e ballot.Election, sealed, voters []ballot.RollEntry) (report.Ceiling, error) {
 	cfg := r.cfg.Stack
-	r.say("other consensus: bringing up a %s network for its ceiling", other)
+	r.say("%s: bringing up a fresh %s network", name, consensus)
 	n, err := localnet.New(localnet.Config{
-		Dir: filepath.Join(cfg.Dir, "other-"+string(other)), PortBase: cfg.PortBase + otherPortOffset,
-		FabricBin: cfg.FabricBin, Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: network.BuilderDir,
-		Consensus: other, Log: cfg.Log,
+		Dir: filepath.Join(cfg.Dir, name), PortBase: cfg.PortBase + otherPortOffset,
+		FabricBin: cfg.FabricBin, Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.builder(),
+		Consensus: consensus, Log: cfg.Log,
 	})
 	if err != nil {
-		l.OtherNote = fmt.Sprintf("the %s network could not be prepared: %v", other, err)
-		return
+		return report.Ceiling{}, fmt.Errorf("the %s network for %s could not be prepared: %w", consensus, name, err)
 	}
 	defer func() {
 		if err := n.Down(true); err != nil {
-			r.note("other consensus: down: %v", err)
+			r.note("%s: down: %v", name, err)
 		}
 	}()
 	upCtx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	if err := n.Up(upCtx); err != nil {
-		l.OtherNote = fmt.Sprintf("the %s network did not come up: %v", other, err)
-		return
+		return report.Ceiling{}, fmt.Errorf("the %s network for %s did not come up: %w", consensus, name, err)
 	}
-	ledger, closeAll, err := r.electionOn(ctx, n)
+	ledger, closeAll, err := r.electionOn(ctx, n, e, sealed)
 	if err != nil {
-		l.OtherNote = fmt.Sprintf("the %s network: %v", other, err)
-		return
+		return report.Ceiling{}, fmt.Errorf("the %s network for %s: %w", consensus, name, err)
 	}
 	defer closeAll()
 	pids := map[string]int{}
@@ -60,15 +75,14 @@ func (r *run) otherConsensus(ctx context.Context) {
 			pids[p.Name] = p.PID
 		}
 	}
-	lt := ledgerUnderTest{consensus: string(other), ledger: ledger, book: measure.NewCPUBook(pids)}
-	c := r.ceilingOn(ctx, lt, "ceiling-"+string(other), r.cfg.Plan.CeilingDur, nil)
-	l.Other = &c
-	l.OtherNote = fmt.Sprintf("measured on a second network (%s) brought up for it, on a fresh ledger at the same setting, while the run's system stood idle; compare it with the fresh-ledger ceiling above.", other)
+	lt := ledgerUnderTest{consensus: string(consensus), ledger: ledger, book: measure.NewCPUBook(pids), voters: voters}
+	return r.ceilingOn(ctx, lt, name, r.cfg.Plan.CeilingDur, nil), nil
 }
 
-// electionOn sets up the run's election on network n and returns a client
-// of its ballot contract as the Commission's user.
-func (r *run) electionOn(ctx context.Context, n *localnet.Network) (*fabricclient.Ballot, func(), error) {
+// electionOn sets up election e on network n, and roll if set (written and
+// sealed against e's roll root), and returns a client of its ballot
+// contract as the Commission's user (the batcher e names).
+func (r *run) electionOn(ctx context.Context, n *localnet.Network, e ballot.Election, roll []ballot.RollEntry) (*fabricclient.Ballot, func(), error) {
 	profile, err := n.Profile()
 	if err != nil {
 		return nil, nil, err
@@ -78,10 +92,17 @@ func (r *run) electionOn(ctx context.Context, n *localnet.Network) (*fabricclien
 		return nil, nil, err
 	}
 	defer admin.Close()
-	e := *r.election
 	e.Status = ballot.StatusConfigured
 	if err := admin.Ballot().SetupElection(ctx, e); err != nil {
 		return nil, nil, fmt.Errorf("election set-up: %w", err)
+	}
+	if roll != nil {
+		began := time.Now()
+		seal, err := admin.Ballot().LoadRoll(ctx, roll, stack.RollParallel, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("roll: %w", err)
+		}
+		r.say("roll of %d voters written and sealed in %.1f s", seal.Voters, time.Since(began).Seconds())
 	}
 	conn, err := fabricclient.Dial(profile, "Commission")
 	if err != nil {

@@ -20,6 +20,7 @@ type StackConfig struct {
 	PortBase  int
 	BinDir    string
 	FabricBin string
+	Builder   string // the external chaincode builder (default network.BuilderDir)
 	Election  string // election template (config/election.json)
 	Voters    int    // roll size of a new election, DriverVoters included
 	// DriverVoters of the roll (the same share of each state's voters) are
@@ -27,6 +28,13 @@ type StackConfig struct {
 	// the intake phases cast the rest.
 	DriverVoters int
 	Log          *slog.Logger
+}
+
+func (c StackConfig) builder() string {
+	if c.Builder == "" {
+		return network.BuilderDir
+	}
+	return c.Builder
 }
 
 // benchWindow is the voting window of the benchmark's election: long, so a
@@ -39,7 +47,7 @@ const benchWindow = 30 * 24 * time.Hour
 // of its round-robin one.
 func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
 	st, err := stack.New(stack.Config{
-		Dir: cfg.Dir, PortBase: cfg.PortBase, BinDir: cfg.BinDir, FabricBin: cfg.FabricBin, Builder: network.BuilderDir,
+		Dir: cfg.Dir, PortBase: cfg.PortBase, BinDir: cfg.BinDir, FabricBin: cfg.FabricBin, Builder: cfg.builder(),
 		Election: cfg.Election, Window: benchWindow, Voters: cfg.Voters, Batchers: 1, Log: cfg.Log,
 	})
 	if err != nil {

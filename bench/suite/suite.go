@@ -22,7 +22,6 @@ import (
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/stack"
-	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
@@ -74,6 +73,9 @@ type Plan struct {
 	// OtherConsensus measures the fresh-ledger ceiling of the consensus the
 	// run's network does not use, on a second network brought up for it.
 	OtherConsensus bool
+	// Eligibility measures the fresh-ledger ceiling with the roll sealed
+	// and without, on two more networks of the run's consensus.
+	Eligibility bool
 
 	ReferendumRate float64
 	ReferendumDur  time.Duration
@@ -110,7 +112,7 @@ var DefaultPlan = Plan{
 	SweepVotes: []int{500, 1000, 2000}, SweepFlights: []int{16, 8, 32}, SweepDur: 6 * time.Second, Warmup: 3 * time.Second,
 	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 20 * time.Second,
 	NaiveFlight: 200, NaiveDur: 15 * time.Second,
-	GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true,
+	GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true, Eligibility: true,
 	DriveRate: 10_000, DriveTxRate: 1_000, // measured here at most: 6,640 votes/s, 198 tx/s
 
 	ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
@@ -210,7 +212,7 @@ func (r *run) wipe() error {
 		return nil
 	}
 	c := r.cfg.Stack
-	old, err := stack.New(stack.Config{Dir: dir, PortBase: c.PortBase, BinDir: c.BinDir, FabricBin: c.FabricBin, Builder: network.BuilderDir, Election: c.Election})
+	old, err := stack.New(stack.Config{Dir: dir, PortBase: c.PortBase, BinDir: c.BinDir, FabricBin: c.FabricBin, Builder: c.builder(), Election: c.Election})
 	if err == nil {
 		r.say("wiping the previous benchmark system in %s", dir)
 		err = old.Down(true)
@@ -398,6 +400,12 @@ func (r *run) phases(ctx context.Context) error {
 	}
 	if r.cfg.Plan.OtherConsensus {
 		r.otherConsensus(ctx)
+	}
+	if r.cfg.Plan.Eligibility {
+		r.eligibility(ctx)
+	}
+	if r.fatal != nil {
+		return r.fatal
 	}
 	r.series()
 	if r.cfg.Profile != nil {

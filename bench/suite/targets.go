@@ -16,6 +16,7 @@ const (
 	goalGrownOver     = 0.8    // ceiling after 2 M votes ÷ fresh (issue 14)
 	goalLedgerCPU     = 0.12   // core-seconds per 1,000 committed votes (issue 14)
 	goalOtherOver     = 0.8    // BFT ceiling ÷ Raft's, to make BFT the default (issue 14)
+	goalEligibility   = 0.85   // ceiling with the roll sealed ÷ without (issue 16)
 	goalVoteCPU       = 50     // µs of gateway + Redis CPU per accepted vote (issue 15)
 	goalKnee          = 20_000 // accepted votes/s (issue 15)
 	goalP99At10k      = 50     // ms (issue 15)
@@ -96,6 +97,10 @@ func (r *run) ledgerTargets() []report.Target {
 		ratio := o.Drive.CountedPerS / l.Fresh.Drive.CountedPerS
 		ts = append(ts, target("14", fmt.Sprintf("%s ceiling ÷ %s ceiling (fresh ledgers)", o.Consensus, l.Consensus), "≥ 0.8 (for BFT as default)",
 			fmt.Sprintf("%.2f (%.0f / %.0f votes/s)", ratio, o.Drive.CountedPerS, l.Fresh.Drive.CountedPerS), ratio, goalOtherOver, false))
+	}
+	if el := l.Eligibility; el != nil && el.Ratio > 0 {
+		ts = append(ts, target("16", "ceiling with eligibility on the ledger ÷ without (fresh ledgers)", "≥ 0.85",
+			fmt.Sprintf("%.2f (%.0f / %.0f counted/s)", el.Ratio, el.Sealed.Drive.CountedPerS, el.Unsealed.Drive.CountedPerS), el.Ratio, goalEligibility, false))
 	}
 	return ts
 }

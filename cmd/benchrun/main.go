@@ -7,7 +7,8 @@
 // sustainable rate, ramp to the knee, fixed offered rates, surge and drain,
 // a duplicate storm, the ceiling after intake and the naive baseline,
 // results reads against a bare handler, the ceiling after the ledger has
-// grown, the other consensus's ceiling on a second network), checks that no
+// grown, the other consensus's ceiling on a second network, the ceiling
+// with and without the roll sealed on two more), checks that no
 // accepted vote was lost (per contest too), and writes the report
 // (Markdown, JSON, SVG) into a folder named by date and machine. --election
 // picks the election template (default the three-question

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,7 @@ import (
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/httpapi"
+	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/results"
 	"github.com/votechain/votechain/internal/cli"
@@ -38,6 +40,9 @@ import (
 )
 
 const envPrefix = "GATEWAY"
+
+// DefaultLogKeyFile is where make up keeps the gateway's log signing key.
+const DefaultLogKeyFile = ".run/secrets/intakelog/gateway.key"
 
 // options are the command's settings.
 type options struct {
@@ -54,8 +59,12 @@ type options struct {
 	pprof           string
 	gcPercent       int
 	trustedProxies  string
+	replicas        int
 	http            httpapi.Config
 	dedup           dedup.Config
+	intakeLog       bool
+	logKeyFile      string
+	logInterval     time.Duration
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -90,6 +99,12 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call")
 	fs.IntVar(&o.dedup.Workers, "workers", dd.Workers, "concurrent Redis script calls per state")
 	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call")
+	fs.IntVar(&o.replicas, "redis-replicas", -1, "replicas that must acknowledge a vote (WAIT) before its 202; -1: 1 on a Redis Cluster, 0 on a single server")
+	fs.DurationVar(&o.dedup.ReplicaTimeout, "redis-replica-timeout", dd.ReplicaTimeout, "longest wait for the replicas' acknowledgement; without it the vote gets 503")
+	fs.DurationVar(&o.dedup.FailoverWait, "redis-failover-wait", dd.FailoverWait, "how long a vote waits for its slot's master and replicas (a Redis failover) before 503")
+	fs.BoolVar(&o.intakeLog, "intake-log", true, "keep the intake log: append every accepted vote to its state's log, sign and anchor tree heads, serve acceptance receipts; false measures intake without it")
+	fs.StringVar(&o.logKeyFile, "log-key", DefaultLogKeyFile, "the intake log's Ed25519 signing key (0600; make up creates it and registers its public half on the ledger); empty: follow and serve the log, sign nothing")
+	fs.DurationVar(&o.logInterval, "log-interval", time.Second, "how often tree heads of the logs that grew are signed, published and anchored")
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {
 		o.log, err = logFlags.Logger(os.Stderr)
@@ -97,6 +112,7 @@ func parseFlags(args []string) (*options, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.dedup.NoLog = !o.intakeLog
 	if o.trustedProxies != "" {
 		o.http.TrustedProxies = strings.Split(o.trustedProxies, ",")
 	}
@@ -125,8 +141,15 @@ func run(ctx context.Context) error {
 		return err
 	}
 	ropts.PoolSize = 64
-	rdb := redis.NewClient(ropts)
+	rdb := redis.NewUniversalClient(ropts)
 	defer rdb.Close()
+	o.dedup.Replicas = o.replicas
+	if o.replicas < 0 {
+		o.dedup.Replicas = 0
+		if ropts.IsClusterMode {
+			o.dedup.Replicas = 1
+		}
+	}
 
 	conn, err := o.ledger.Dial()
 	if err != nil {
@@ -154,6 +177,18 @@ func run(ctx context.Context) error {
 		}
 		return nil
 	}
+	var ilog httpapi.IntakeLog
+	if o.intakeLog {
+		var key ed25519.PrivateKey
+		if o.logKeyFile != "" {
+			if key, err = intakelog.LoadKey(o.logKeyFile); err != nil {
+				return fmt.Errorf("%w (make up creates it; or set --log-key to another key, or --intake-log=false)", err)
+			}
+		}
+		l := intakelog.New(rdb, ledger, intakelog.Config{Key: key, Interval: o.logInterval}, log)
+		go l.Run(ctx, elections)
+		ilog = l
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
 	o.http.Secret = secret
@@ -164,6 +199,7 @@ func run(ctx context.Context) error {
 		Intake:    intake,
 		Results:   cache,
 		Receipts:  receipt.New(ledger, receipt.RedisStore{RDB: rdb, States: states}, secret, e.ID, o.receiptBatches),
+		IntakeLog: ilog,
 		Registry:  reg,
 		Log:       log,
 	})
@@ -178,7 +214,7 @@ func run(ctx context.Context) error {
 	srv := &http.Server{Addr: o.listen, Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr)
+	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

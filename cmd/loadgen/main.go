@@ -140,7 +140,7 @@ func run() error {
 			if err != nil {
 				return err
 			}
-			rdb := redis.NewClient(ropts)
+			rdb := redis.NewUniversalClient(ropts)
 			defer rdb.Close()
 			d, err := loadgen.WaitDrained(ctx, rdb, election.States, *drainLimit, os.Stderr, nil)
 			out.DrainS = d.Seconds()

@@ -8,6 +8,7 @@
 //	vcnet status    what runs, on which ports, block heights
 //	vcnet deploy    deploy a rebuilt chaincode as the next sequence, keeping the ledger
 //	vcnet probe     submit and read back a probe transaction endorsed by both orgs
+//	vcnet bundles   generate a network for separate machines: one bundle per host
 package main
 
 import (
@@ -30,7 +31,9 @@ Commands:
   down     stop every network process by PID; --wipe also deletes ledgers, crypto and logs
   status   show processes, ports and block heights (--json for machine-readable)
   deploy   deploy the chaincode binary as the next sequence if it changed
-  probe    submit a probe transaction endorsed by both organisations and read it back`
+  probe    submit a probe transaction endorsed by both organisations and read it back
+  bundles  generate a new network for separate machines and start nothing: one folder
+           per host (--hosts) to copy to that machine's --bundle-root (docs/operations.md)`
 
 func main() {
 	cli.Main("vcnet", run)
@@ -45,6 +48,9 @@ func run(ctx context.Context) error {
 	consensus := fs.String("consensus", "", fmt.Sprintf("ordering of a new network: %s or %s (default %s; an existing network keeps its own)", network.BFT, network.Raft, network.DefaultConsensus))
 	wipe := fs.Bool("wipe", false, "with down: also delete the run folder")
 	asJSON := fs.Bool("json", false, "with status: print JSON")
+	hosts := fs.String("hosts", "", "with bundles: each host's address, e.g. commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4")
+	bundleRoot := fs.String("bundle-root", "/opt/votechain", "with bundles: the folder each bundle is copied to on its machine")
+	profile := fs.String("profile", "", "with probe: probe through this connection profile (holding the Commission's admin, e.g. a bundle's profiles/admin.json) instead of the local network's")
 	logFlags := cli.LogFlags(fs) // debug: log retries while the network settles
 	fs.Usage = cli.Usage(fs, "VCNET", usage, "")
 	// Flags may also follow the command: vcnet down --wipe.
@@ -56,7 +62,20 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := localnet.New(localnet.Config{Dir: *dir, PortBase: net.PortBase, FabricBin: net.FabricBin, Chaincode: *chaincode, Builder: *builder, Consensus: network.Consensus(*consensus), Log: log})
+	cfg := localnet.Config{Dir: *dir, PortBase: net.PortBase, FabricBin: net.FabricBin, Chaincode: *chaincode, Builder: *builder, Consensus: network.Consensus(*consensus), Log: log}
+	if cmd == "bundles" {
+		if *hosts == "" {
+			return cli.Usagef("bundles needs --hosts, e.g. --hosts commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4")
+		}
+		if cfg.Hosts, err = network.ParseSpread(*hosts); err != nil {
+			return cli.Usagef("%v", err)
+		}
+		if !isSet(fs, "dir") {
+			cfg.Dir = ".run/deploy" // not make up's network
+		}
+		cfg.Bundles, cfg.BundleRoot = true, *bundleRoot
+	}
+	n, err := localnet.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -84,7 +103,22 @@ func run(ctx context.Context) error {
 		_, err := n.Deploy(ctx)
 		return err
 	case "probe":
+		if *profile != "" {
+			p, err := network.LoadProfile(*profile)
+			if err != nil {
+				return err
+			}
+			return localnet.ProbeProfile(ctx, p, log)
+		}
 		return n.Probe(ctx)
+	case "bundles":
+		if err := n.Generate(ctx); err != nil {
+			return err
+		}
+		for _, h := range cfg.Hosts.Hosts() {
+			fmt.Printf("%-11s %-15s %s  → copy to %s on that machine\n", h.Name, h.Addr, n.Layout().Bundle(h.Name), cfg.BundleRoot)
+		}
+		return nil
 	case "":
 		fs.Usage()
 		return fmt.Errorf("no command given")
@@ -92,4 +126,12 @@ func run(ctx context.Context) error {
 		fs.Usage()
 		return cli.Usagef("unknown command %q", cmd)
 	}
+}
+
+// isSet reports whether the flag was given (on the command line or in the
+// environment).
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

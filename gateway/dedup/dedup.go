@@ -19,6 +19,15 @@
 // one round trip and one fsync for many votes under load and no extra latency
 // when idle.
 //
+// On a Redis Cluster (Config.Replicas > 0) a call also waits for the
+// replicas: the script and WAIT run on one connection to the master of the
+// partition's slot, and the vote counts as accepted only once that many
+// replicas acknowledged it, so a master's death and its replica's promotion
+// lose no accepted vote. A call goes ahead only while the master has the
+// replicas online; while it has not, or the slot has no reachable master
+// (mid-failover), the call waits and tries again, up to
+// Config.FailoverWait, as long as nothing can have been written.
+//
 // Key names and the stream entry encoding are those of package votequeue.
 package dedup
 
@@ -52,6 +61,13 @@ type NullifierLedger interface {
 // ErrLedger wraps failures of the exact check against the ledger, so callers
 // can tell them from Redis failures.
 var ErrLedger = errors.New("ledger unavailable")
+
+// ErrNotReplicated means the master stored the votes of a call but fewer
+// replicas than Config.Replicas acknowledged them within
+// Config.ReplicaTimeout: they may survive a failover or not, so they are
+// not acknowledged as accepted (a re-sent vote then finds itself a
+// duplicate if it was kept).
+var ErrNotReplicated = errors.New("not acknowledged by the replicas")
 
 // ErrClosed is returned by Accept after Close.
 var ErrClosed = errors.New("dedup: closed")
@@ -89,6 +105,9 @@ type Result struct {
 	Outcome  Outcome
 	Attempts int64  // for Duplicate: duplicate attempts so far, this one included
 	EntryID  string // for Accepted: the stream entry id
+	// LogIndex is, for Accepted, the vote's index in its state's intake log
+	// (votequeue.LogKey), or -1 when the log is off.
+	LogIndex int64
 	// BloomMaybe is true when the Bloom filter answered "maybe seen" and the
 	// ledger was asked.
 	BloomMaybe bool
@@ -109,6 +128,18 @@ type Config struct {
 	ReviewMaxLen int64
 	// CallTimeout bounds one Redis call.
 	CallTimeout time.Duration
+	// Replicas is how many replicas must acknowledge a call's writes
+	// (WAIT) before its votes count as accepted; 0 (a single server): none.
+	Replicas int
+	// ReplicaTimeout bounds the wait for the replicas' acknowledgement.
+	ReplicaTimeout time.Duration
+	// FailoverWait bounds how long a call waits for its slot's master to be
+	// reachable with its replicas online (a failover, a replica resyncing)
+	// before it fails. Only with Replicas > 0.
+	FailoverWait time.Duration
+	// NoLog turns the intake log off: accepted votes are not appended to
+	// their state's log (for measuring its cost; see votequeue.LogKey).
+	NoLog bool
 }
 
 // DefaultConfig returns the values used for zero fields of Config.
@@ -120,6 +151,8 @@ func DefaultConfig() Config {
 		Workers:           4,
 		ReviewMaxLen:      1_000_000,
 		CallTimeout:       2 * time.Second,
+		ReplicaTimeout:    time.Second,
+		FailoverWait:      10 * time.Second,
 	}
 }
 
@@ -143,6 +176,14 @@ func (c Config) withDefaults() Config {
 	if c.CallTimeout > 0 {
 		d.CallTimeout = c.CallTimeout
 	}
+	d.Replicas = c.Replicas
+	if c.ReplicaTimeout > 0 {
+		d.ReplicaTimeout = c.ReplicaTimeout
+	}
+	if c.FailoverWait > 0 {
+		d.FailoverWait = c.FailoverWait
+	}
+	d.NoLog = c.NoLog
 	return d
 }
 
@@ -154,6 +195,10 @@ type Deduper struct {
 	cfg    Config
 	log    *slog.Logger
 	script *redis.Script
+
+	// replicasOK maps a master's address to when it last had its replicas
+	// online (Replicas > 0 only).
+	replicasOK sync.Map
 
 	mu     sync.Mutex // guards lanes and params
 	lanes  map[string]*lane
@@ -406,10 +451,10 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 	keys := []string{
 		votequeue.RollKey(partition), votequeue.VotedKey(partition), votequeue.BloomKey(partition),
 		votequeue.StreamKey(partition), votequeue.PendingKey(partition), votequeue.DupesKey(partition),
-		votequeue.ReviewKey(partition),
+		votequeue.ReviewKey(partition), votequeue.LogKey(partition),
 	}
 	names := votequeue.Names()
-	args := make([]any, 0, 13+8*len(batch))
+	args := make([]any, 0, 13+9*len(batch))
 	args = append(args, mode, p.Hashes, d.cfg.ReviewMaxLen, len(batch), partition)
 	for _, n := range names {
 		args = append(args, n)
@@ -430,11 +475,23 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		for _, pos := range positions {
 			buf = binary.BigEndian.AppendUint32(buf, uint32(pos))
 		}
-		args = append(args, buf[start:start+32], buf[start+32:], pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt)
+		var enc []byte
+		if !d.cfg.NoLog {
+			if enc, err = v.Encode(); err != nil {
+				return nil, fmt.Errorf("dedup: %w", err)
+			}
+		}
+		args = append(args, buf[start:start+32], buf[start+32:], pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt, enc)
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
-	defer cancel()
-	reply, err := d.script.Run(ctx, d.rdb, keys, args...).Slice()
+	var reply []any
+	var err error
+	if d.cfg.Replicas > 0 {
+		reply, err = d.runReplicated(ctx, keys, args)
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+		defer cancel()
+		reply, err = d.script.Run(ctx, d.rdb, keys, args...).Slice()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dedup: %s call for %d votes of %s: %w", mode, len(batch), partition, err)
 	}
@@ -450,17 +507,24 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 	return results, nil
 }
 
-// parseResult decodes one {status, value} pair of the script's answer.
+// parseResult decodes one {status, value[, log index]} answer of the script.
 func parseResult(r any) (Result, error) {
 	pair, ok := r.([]any)
-	if !ok || len(pair) != 2 {
+	if !ok || len(pair) < 2 {
 		return Result{}, fmt.Errorf("dedup: malformed script result %v", r)
 	}
 	status, _ := pair[0].(string)
 	switch status {
 	case "ok":
 		id, _ := pair[1].(string)
-		return Result{Outcome: Accepted, EntryID: id}, nil
+		index, ok := int64(-1), len(pair) == 3
+		if ok {
+			index, ok = pair[2].(int64)
+		}
+		if !ok {
+			return Result{}, fmt.Errorf("dedup: malformed accept result %v", r)
+		}
+		return Result{Outcome: Accepted, EntryID: id, LogIndex: index}, nil
 	case "ne":
 		return Result{Outcome: NotEligible}, nil
 	case "dup":

@@ -46,7 +46,7 @@ func (f *fakeLedger) mark(state, n string) {
 }
 
 type fixture struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	d      *Deduper
 	ledger *fakeLedger
 }
@@ -199,7 +199,7 @@ func TestNotEligible(t *testing.T) {
 	}
 }
 
-func assertReview(t *testing.T, rdb *redis.Client, state, reason string, want int) {
+func assertReview(t *testing.T, rdb redis.UniversalClient, state, reason string, want int) {
 	t.Helper()
 	msgs, err := rdb.XRange(context.Background(), votequeue.ReviewKey(state), "-", "+").Result()
 	if err != nil {
@@ -271,7 +271,7 @@ func TestCommittedVoterResendNeedsNoLedger(t *testing.T) {
 }
 
 // commit does what the batcher does once a vote is on the ledger.
-func commit(t *testing.T, rdb *redis.Client, state, entryID string, v ballot.Vote) {
+func commit(t *testing.T, rdb redis.UniversalClient, state, entryID string, v ballot.Vote) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "t", Streams: []string{votequeue.StreamKey(state), ">"}}).Result(); err != nil {
@@ -408,5 +408,58 @@ func TestQueueAge(t *testing.T) {
 	votequeue.SetLag(ctx, f.rdb, "CA", 42*time.Second, time.Minute)
 	if age, err := f.d.QueueAge(ctx, "CA"); err != nil || age != 42*time.Second {
 		t.Fatalf("with a reported lag: age %v, %v; want 42s", age, err)
+	}
+}
+
+// Every accepted vote, and only accepted votes, becomes the entry of the
+// state's intake log at the index its result names, in the same call; with
+// the log off nothing is appended.
+func TestAcceptedVotesAreLogged(t *testing.T) {
+	f := newFixture(t, Config{MaxBatch: 8})
+	ctx := context.Background()
+	const voters = 60
+	votes := make([]ballot.Vote, voters)
+	indices := make([]int64, voters)
+	var wg sync.WaitGroup
+	for i := range voters {
+		a := attempt(t, "CA", f.voter(t, "CA", true))
+		votes[i] = a.Vote
+		wg.Go(func() {
+			res, err := f.d.Accept(ctx, a)
+			if err != nil || res.Outcome != Accepted {
+				t.Errorf("voter %d: %+v, %v", i, res, err)
+			}
+			indices[i] = res.LogIndex
+		})
+	}
+	wg.Wait()
+	// Refused attempts append nothing.
+	if res, err := f.d.Accept(ctx, attempt(t, "CA", votes[0].Nullifier)); err != nil || res.Outcome != Duplicate {
+		t.Fatalf("repeat: %+v, %v", res, err)
+	}
+	if res, err := f.d.Accept(ctx, attempt(t, "CA", f.voter(t, "CA", false))); err != nil || res.Outcome != NotEligible {
+		t.Fatalf("ineligible: %+v, %v", res, err)
+	}
+	entries, err := f.rdb.LRange(ctx, votequeue.LogKey("CA"), 0, -1).Result()
+	if err != nil || len(entries) != voters {
+		t.Fatalf("log holds %d entries, %v; want %d", len(entries), err, voters)
+	}
+	seen := map[int64]bool{}
+	for i, v := range votes {
+		idx := indices[i]
+		if idx < 0 || idx >= voters || seen[idx] {
+			t.Fatalf("vote %d got log index %d (seen before: %v)", i, idx, seen[idx])
+		}
+		seen[idx] = true
+		got, err := ballot.DecodeVote([]byte(entries[idx]))
+		if err != nil || got != v {
+			t.Fatalf("log entry %d = %+v, %v; want vote %d %+v", idx, got, err, i, v)
+		}
+	}
+
+	off := newFixture(t, Config{NoLog: true})
+	_, _, res := off.accepted(t, "CA")
+	if res.LogIndex != -1 || off.rdb.Exists(ctx, votequeue.LogKey("CA")).Val() != 0 {
+		t.Fatalf("log off: index %d, log key exists %d", res.LogIndex, off.rdb.Exists(ctx, votequeue.LogKey("CA")).Val())
 	}
 }

@@ -4,27 +4,31 @@
 -- counting. Every key shares the partition's hash tag (see votequeue).
 --
 -- KEYS: 1 roll set, 2 voted set, 3 Bloom bitmap, 4 vote stream,
---       5 pending hash, 6 duplicate-count hash, 7 review stream
+--       5 pending hash, 6 duplicate-count hash, 7 review stream,
+--       8 intake log (list)
 -- ARGV: 1 mode ("submit" | "force" | "dup"), 2 Bloom hash count k,
 --       3 review stream MAXLEN, 4 vote count n, 5 state,
 --       6..12 the seven stream-entry field names in votequeue's order,
---       13 the entry version, then 8 values for each vote:
+--       13 the entry version, then 9 values for each vote:
 --         raw nullifier (32 bytes), Bloom bit positions (k big-endian
 --         uint32, one string), request id, vote id, contest,
---         nullifier hex, choice, cast_at
+--         nullifier hex, choice, cast_at, the vote's encoding
+--         (ballot.Vote.Encode) for the intake log, or "" when the log is off
 --
 -- Answers one {status, value} pair per vote:
 --   submit  on the roll and not voted: set the Bloom bits; if every bit was
 --           set already -> {"maybe", 0} and nothing written (the caller
---           checks the ledger), else accept -> {"ok", entry id};
+--           checks the ledger), else accept -> {"ok", entry id, log index}
+--           (-1 when the log is off: the accepted votes' encodings are
+--           appended to the log by one RPUSH for the call);
 --           voted -> {"dup", attempts}; not on the roll -> {"ne", 0}
 --   force   the caller found the nullifier unused on the ledger after a
 --           "maybe": accept unless it voted meanwhile (-> "dup")
 --   dup     the ledger holds the nullifier: record it as voted, count and
 --           review -> {"dup", attempts}
 -- A review entry holds the reason, the request id and the vote's fields.
-local roll, voted, bloom, stream, pending, dupes, review =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local roll, voted, bloom, stream, pending, dupes, review, log =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local mode = ARGV[1]
 local k = tonumber(ARGV[2])
 local reviewMax = ARGV[3]
@@ -32,7 +36,7 @@ local n = tonumber(ARGV[4])
 local state = ARGV[5]
 local name = {ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]}
 local version = ARGV[13]
-local per = 8
+local per = 9
 
 local function arg(v, j) return ARGV[13 + (v - 1) * per + j] end
 
@@ -63,10 +67,17 @@ local function refused(v)
 end
 
 local pend = {}
+local logged, loggedOut = {}, {}
 local function accept(v)
   pend[#pend + 1] = arg(v, 1)
   pend[#pend + 1] = arg(v, 4)
-  return {'ok', redis.call('XADD', stream, '*', entry(v))}
+  local out = {'ok', redis.call('XADD', stream, '*', entry(v)), -1}
+  local enc = arg(v, 9)
+  if enc ~= '' then
+    logged[#logged + 1] = enc
+    loggedOut[#loggedOut + 1] = out
+  end
+  return out
 end
 
 -- setBits sets the k bits of each of the votes, in as few BITFIELD calls
@@ -128,5 +139,11 @@ if #movers > 0 then
 end
 if #pend > 0 then
   redis.call('HSET', pending, unpack(pend))
+end
+if #logged > 0 then
+  local first = redis.call('RPUSH', log, unpack(logged)) - #logged
+  for i, o in ipairs(loggedOut) do
+    o[3] = first + i - 1
+  end
 end
 return out

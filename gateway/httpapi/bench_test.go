@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net/http"
@@ -106,9 +107,23 @@ const loopbackClientEnv = "VOTECHAIN_LOOPBACK_CLIENT"
 // BenchmarkVoteLoopback serves the whole handler on a loopback TCP listener
 // and drives it from a separate client process (this test binary re-run as
 // a client), so the CPU this process and redis-server use is the intake's
-// alone: it reports gateway and Redis CPU per accepted vote from /proc.
+// alone: it reports gateway and Redis CPU per accepted vote from /proc,
+// with the intake log off and on (its signer following the log and signing
+// a head every second, as in production) in the same run.
 func BenchmarkVoteLoopback(b *testing.B) {
-	f := newFixture(b, fixtureOpts{cfg: Config{MaxQueueDepth: -1}})
+	key, _ := testLogKey()
+	for _, c := range []struct {
+		name string
+		key  ed25519.PrivateKey
+	}{{"log-off", nil}, {"log-on", key}} {
+		b.Run(c.name, func(b *testing.B) {
+			f := newFixture(b, fixtureOpts{cfg: Config{MaxQueueDepth: -1}, logKey: c.key, logInterval: time.Second})
+			loopback(b, f)
+		})
+	}
+}
+
+func loopback(b *testing.B, f *fixture) {
 	f.enrollMany("CA", "c", b.N, benchVoter)
 	ts := httptest.NewServer(f.srv.Handler())
 	defer ts.Close()

@@ -35,6 +35,9 @@ const (
 	codeInvalidVoteID       = "invalid_vote_id"        // 400
 	codeNoVote              = "no_vote"                // 404: unknown credentials or vote id
 	codeResultsLoading      = "results_loading"        // 503: results cache still loading
+	codeLogOff              = "log_off"                // 404: this gateway keeps no intake log
+	codeNoHead              = "no_head"                // 404: no tree head signed yet
+	codeHeadPending         = "head_pending"           // 503: no signed head covers the vote yet
 )
 
 // apiError is the body of every error answer.

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
@@ -127,6 +130,10 @@ type fixtureOpts struct {
 	ledger   dedup.NullifierLedger
 	dedup    dedup.Config
 	receipts Receipts
+	// logKey turns the intake log on, signing with this key every
+	// logInterval (50 ms if zero); nil: off.
+	logKey      ed25519.PrivateKey
+	logInterval time.Duration
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -139,6 +146,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.dedup.CallTimeout == 0 {
 		o.dedup.CallTimeout = 500 * time.Millisecond
 	}
+	o.dedup.NoLog = o.logKey == nil
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	gw := rs.Options(redisserver.UserGateway) // the gateway's own Redis user, as in production
 	gw.MaxRetries = -1
@@ -152,8 +160,18 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.cache != nil {
 		elections = o.cache(f.elections)
 	}
-	srv, err := New(o.cfg, Deps{Elections: elections, Ledger: f.elections, Intake: f.intake,
-		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: log})
+	deps := Deps{Elections: elections, Ledger: f.elections, Intake: f.intake,
+		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: log}
+	if o.logKey != nil {
+		il := intakelog.New(redis.NewClient(rs.Options(redisserver.UserGateway)), nil,
+			intakelog.Config{Key: o.logKey, Interval: cmp.Or(o.logInterval, 50*time.Millisecond)}, log)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); il.Run(ctx, f.elections) }()
+		t.Cleanup(func() { cancel(); <-done })
+		deps.IntakeLog = il
+	}
+	srv, err := New(o.cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,13 +57,14 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, code := range []string{codeInvalidJSON, codeInvalidField, codeNotEligible, codeElectionClosed, codeNotFound,
 		codeMethodNotAllowed, codeDuplicate, codeBodyTooLarge, codeUnsupportedMedia, codeUnknownState,
 		codeUnknownContest, codeContestRequired, codeUnknownChoice, codeRateLimited, codeUnavailable, codeOverloaded, codeLedgerUnavailable,
-		codeElectionUnavailable, codeNotReady, codeInvalidVoteID, codeNoVote, codeResultsLoading} {
+		codeElectionUnavailable, codeNotReady, codeInvalidVoteID, codeNoVote, codeResultsLoading,
+		codeLogOff, codeNoHead, codeHeadPending} {
 		if !slices.Contains(codes, code) {
 			t.Errorf("error code %q missing from the Error schema", code)
 		}
 	}
-	if len(codes) != 22 {
-		t.Errorf("Error schema lists %d codes; the handlers use 22", len(codes))
+	if len(codes) != 25 {
+		t.Errorf("Error schema lists %d codes; the handlers use 25", len(codes))
 	}
 }
 

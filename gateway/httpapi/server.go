@@ -55,8 +55,11 @@ type Deps struct {
 	Intake   Intake
 	Results  Results
 	Receipts Receipts
-	Registry *prometheus.Registry
-	Log      *slog.Logger
+	// IntakeLog serves the intake log; nil when it is off (its routes
+	// answer 404 log_off).
+	IntakeLog IntakeLog
+	Registry  *prometheus.Registry
+	Log       *slog.Logger
 }
 
 // Config tunes the server. Zero fields take DefaultConfig's values, except
@@ -183,6 +186,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	api.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
 	api.GET("/votes/:vote_id", s.getVote)
 	api.POST("/votes/lookup", s.lookupVote)
+	api.GET("/votes/:vote_id/acceptance", s.getAcceptance)
+	api.GET("/log/:state/head", s.getLogHead)
+	api.GET("/log/:state/entries", s.getLogEntries)
+	api.GET("/log/:state/consistency", s.getLogConsistency)
 	// Results are served from memory: no per-client limit on the read path.
 	g.GET("/api/v1/results", s.getResults)
 	g.GET("/api/v1/results/:contest", s.getContestResults)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -34,22 +35,46 @@ type voteAccepted struct {
 	Contest    string `json:"contest"`
 	Status     string `json:"status"`
 	ReceiptURL string `json:"receipt_url"`
+	// LogIndex and AcceptanceURL are set when the intake log is on: the
+	// vote's index in its state's log and where its signed acceptance
+	// receipt is served.
+	LogIndex      *int64 `json:"log_index,omitempty"`
+	AcceptanceURL string `json:"acceptance_url,omitempty"`
 }
 
 // jsonType is the Content-Type of JSON answers, as gin writes it.
 const jsonType = "application/json; charset=utf-8"
 
 // acceptedBody encodes the voteAccepted answer of a vote id (32 hex) in a
-// contest (a ballot.ValidIdent), neither needing escapes, without reflection.
-func acceptedBody(id, contest string) []byte {
-	b := make([]byte, 0, 110+2*len(id)+len(contest))
+// contest (a ballot.ValidIdent), neither needing escapes, of a state, at
+// logIndex in the state's log (-1: the log is off), without reflection.
+func acceptedBody(id, contest, state string, logIndex int64) []byte {
+	b := make([]byte, 0, 220+3*len(id)+len(contest))
 	b = append(b, `{"vote_id":"`...)
 	b = append(b, id...)
 	b = append(b, `","contest":"`...)
 	b = append(b, contest...)
 	b = append(b, `","status":"pending","receipt_url":"/api/v1/votes/`...)
 	b = append(b, id...)
+	if logIndex < 0 {
+		return append(b, `"}`...)
+	}
+	b = append(b, `","log_index":`...)
+	b = strconv.AppendInt(b, logIndex, 10)
+	b = append(b, `,"acceptance_url":"`...)
+	b = appendAcceptanceURL(b, id, state, logIndex)
 	return append(b, `"}`...)
+}
+
+// appendAcceptanceURL appends the path of a vote's acceptance receipt
+// (the state is a validated state code: nothing to escape).
+func appendAcceptanceURL(b []byte, id, state string, logIndex int64) []byte {
+	b = append(b, "/api/v1/votes/"...)
+	b = append(b, id...)
+	b = append(b, "/acceptance?state="...)
+	b = append(b, state...)
+	b = append(b, "&index="...)
+	return strconv.AppendInt(b, logIndex, 10)
 }
 
 // Field limits: generous for any real id scheme, small enough that a body
@@ -380,7 +405,11 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 	switch res.Outcome {
 	case dedup.Accepted:
 		c.Header("Location", "/api/v1/votes/"+id)
-		c.Data(http.StatusAccepted, jsonType, acceptedBody(id, contest.ID))
+		logIndex := res.LogIndex
+		if s.deps.IntakeLog == nil {
+			logIndex = -1 // no acceptance receipts served here
+		}
+		c.Data(http.StatusAccepted, jsonType, acceptedBody(id, contest.ID, req.State, logIndex))
 	case dedup.NotEligible:
 		abortBody(c, http.StatusForbidden, errorBody{
 			Code:    codeNotEligible,
@@ -407,6 +436,9 @@ func (s *Server) intakeFailed(c *gin.Context, err error) {
 	case errors.Is(err, dedup.ErrLedger):
 		s.logger(c).Warn("exact duplicate check failed", "err", err)
 		s.unavailable(c, codeLedgerUnavailable, "the ledger cannot be reached to check this vote; retry later")
+	case errors.Is(err, dedup.ErrNotReplicated):
+		s.logger(c).Warn("vote not acknowledged by the Redis replicas", "err", err)
+		s.unavailable(c, codeUnavailable, "the vote could not be confirmed on a Redis replica; retry later (a 409 duplicate on retry means it was kept)")
 	case errors.Is(err, context.Canceled):
 		s.logger(c).Info("client went away", "err", err)
 		s.unavailable(c, codeUnavailable, "request cancelled")

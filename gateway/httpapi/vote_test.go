@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -465,7 +466,17 @@ func voterName(i int) string { return fmt.Sprintf("voter-%06d", i) }
 func TestAcceptedBodyIsTheJSONEncoding(t *testing.T) {
 	id, _ := ballot.NewVoteID()
 	want, _ := json.Marshal(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: "/api/v1/votes/" + id})
-	if got := acceptedBody(id, "L2025-001"); string(got) != string(want) {
-		t.Fatalf("acceptedBody = %s; want %s", got, want)
+	if got := acceptedBody(id, "L2025-001", "CA", -1); string(got) != string(want) {
+		t.Fatalf("acceptedBody without the log = %s; want %s", got, want)
+	}
+	index := int64(1234567)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // the "&" of the URL stays as it is
+	_ = enc.Encode(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: "/api/v1/votes/" + id,
+		LogIndex: &index, AcceptanceURL: "/api/v1/votes/" + id + "/acceptance?state=CA&index=1234567"})
+	want = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if got := acceptedBody(id, "L2025-001", "CA", index); string(got) != string(want) {
+		t.Fatalf("acceptedBody with the log = %s; want %s", got, want)
 	}
 }

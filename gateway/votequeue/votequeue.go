@@ -19,6 +19,8 @@
 //	dupes:{CA}            hash nullifier hex -> duplicate attempts (DupesKey)
 //	review:{CA}           stream of refused attempts for human review (ReviewKey)
 //	lag:{CA}              age in ms of the oldest vote not yet committed, set by the batcher (LagKey)
+//	log:{CA}              list: the intake log, every accepted vote's encoding in acceptance order (LogKey)
+//	loghead:{CA}          the log's latest signed tree head, JSON ballot.TreeHead (HeadKey)
 //
 // A review entry has the fields "reason" ("not_eligible" or "duplicate") and
 // "request_id" (the gateway request that was refused), followed by the
@@ -42,6 +44,19 @@
 // pending:{CA} maps the nullifiers of accepted votes not yet acknowledged by
 // the batcher to their vote ids (32 hex), so a voter can look a pending vote
 // up by credentials; Ack deletes the entries with the stream entries.
+//
+// # The intake log
+//
+// log:{CA} is the state's append-only intake log (see ballot.LogTree): the
+// same script call that accepts votes appends their canonical encodings
+// (ballot.Vote.Encode, about 120 bytes) with one RPUSH, so a vote is in the
+// log exactly when it is in the stream, and its index (the list position)
+// comes back with its 202. Entry i is leaf i of the log's RFC 6962 tree,
+// whose leaf hash is the vote's Merkle leaf (ballot.Vote.Leaf). Nothing ever
+// removes an entry: the log outlives the stream entries, which the batcher
+// deletes once committed. A signer (gateway/intakelog) publishes the log's
+// signed tree head under loghead:{CA}, replacing it only with a larger one
+// (PublishHead).
 //
 // # Stream entries
 //
@@ -132,6 +147,12 @@ func DupesKey(partition string) string { return "dupes:" + tag(partition) }
 
 // ReviewKey is the stream of refused attempts (ineligible or duplicate).
 func ReviewKey(partition string) string { return "review:" + tag(partition) }
+
+// LogKey is the intake log of a partition: a list of encoded votes.
+func LogKey(partition string) string { return "log:" + tag(partition) }
+
+// HeadKey holds the latest signed tree head of a partition's log.
+func HeadKey(partition string) string { return "loghead:" + tag(partition) }
 
 // Fields encodes a vote as the field/value list of a stream entry, in the
 // order XADD takes them.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 )
@@ -47,32 +48,48 @@ const RedisPasswordEnv = "REDIS_PASSWORD"
 // files (redisserver.ACL, mode 0600).
 func DefaultRedisACLDir() string { return filepath.Join(".run", "secrets", "redis") }
 
-// Redis is how a command reaches Redis: --redis-addr, the ACL user
-// --redis-user (each component has its own, redisserver.User*) and its
-// password, from $REDIS_PASSWORD if set, else from --redis-password-file
-// (never a flag's value: the command line is visible to every user of the
-// machine).
+// Redis is how a command reaches Redis: --redis-addr (one server, or a
+// comma-separated list of Redis Cluster nodes), --redis-cluster (a cluster
+// reached through one seed address), the ACL user --redis-user (each
+// component has its own, redisserver.User*) and its password, from
+// $REDIS_PASSWORD if set, else from --redis-password-file (never a flag's
+// value: the command line is visible to every user of the machine).
 type Redis struct {
 	Addr         string
+	Cluster      bool
 	User         string
 	PasswordFile string
 }
 
-// RedisFlags registers --redis-addr, --redis-user (default user, the
-// command's ACL user) and --redis-password-file (default user's file in
-// DefaultRedisACLDir, as `make up` writes it) on fs.
+// RedisFlags registers --redis-addr, --redis-cluster, --redis-user (default
+// user, the command's ACL user) and --redis-password-file (default user's
+// file in DefaultRedisACLDir, as `make up` writes it) on fs.
 func RedisFlags(fs *flag.FlagSet, user string) *Redis {
 	r := &Redis{}
-	fs.StringVar(&r.Addr, "redis-addr", DefaultRedisAddr(), "Redis address (run it with appendonly yes, appendfsync always)")
+	fs.StringVar(&r.Addr, "redis-addr", DefaultRedisAddr(), "Redis address, or comma-separated Redis Cluster node addresses (run it with appendonly yes, appendfsync always)")
+	fs.BoolVar(&r.Cluster, "redis-cluster", false, "--redis-addr is a Redis Cluster (implied by several addresses)")
 	fs.StringVar(&r.User, "redis-user", user, "Redis ACL user to connect as")
 	fs.StringVar(&r.PasswordFile, "redis-password-file", filepath.Join(DefaultRedisACLDir(), user+".password"),
 		"file holding the Redis user's password (mode 0600; $"+RedisPasswordEnv+", if set, wins)")
 	return r
 }
 
-// Options returns the client options: the address, the user and its
-// password.
-func (r *Redis) Options() (*redis.Options, error) {
+// Endpoint is the server or cluster the flags name.
+func (r *Redis) Endpoint() (redisserver.Endpoint, error) {
+	e, err := redisserver.ParseEndpoint(r.Addr, r.Cluster)
+	if err != nil {
+		return e, Usagef("--redis-addr: %v", err)
+	}
+	return e, nil
+}
+
+// Options returns the client options (redisserver.Endpoint.Options): the
+// addresses, the user and its password.
+func (r *Redis) Options() (*redis.UniversalOptions, error) {
+	e, err := r.Endpoint()
+	if err != nil {
+		return nil, err
+	}
 	password := os.Getenv(RedisPasswordEnv)
 	if password == "" {
 		b, err := os.ReadFile(r.PasswordFile)
@@ -81,17 +98,17 @@ func (r *Redis) Options() (*redis.Options, error) {
 		}
 		password = strings.TrimSpace(string(b))
 	}
-	return &redis.Options{Addr: r.Addr, Username: r.User, Password: password}, nil
+	return e.Options(r.User, password), nil
 }
 
-// Connect returns a client that has answered a PING, or an error saying how
-// to fix the address.
-func (r *Redis) Connect(ctx context.Context) (*redis.Client, error) {
+// Connect returns a client (one server's or a cluster's) that has answered
+// a PING, or an error saying how to fix the address.
+func (r *Redis) Connect(ctx context.Context) (redis.UniversalClient, error) {
 	opts, err := r.Options()
 	if err != nil {
 		return nil, err
 	}
-	rdb := redis.NewClient(opts)
+	rdb := redis.NewUniversalClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis at %s: %w (start the system with `make up`, or set --redis-addr)", r.Addr, err)

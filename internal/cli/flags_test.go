@@ -48,8 +48,33 @@ func TestRedisPassword(t *testing.T) {
 		t.Fatalf("file password: %+v, %v", o, err)
 	}
 	t.Setenv(RedisPasswordEnv, "from-env")
-	if o, err := r.Options(); err != nil || o.Password != "from-env" || o.Addr != r.Addr {
+	if o, err := r.Options(); err != nil || o.Password != "from-env" || len(o.Addrs) != 1 || o.Addrs[0] != r.Addr {
 		t.Fatalf("env password: %+v, %v", o, err)
+	}
+}
+
+// TestRedisEndpoint: several addresses, or --redis-cluster, mean a Redis
+// Cluster; a malformed address is refused.
+func TestRedisEndpoint(t *testing.T) {
+	for _, c := range []struct {
+		addr    string
+		cluster bool
+		want    int
+		isClust bool
+	}{
+		{"127.0.0.1:1", false, 1, false},
+		{"127.0.0.1:1", true, 1, true},
+		{"127.0.0.1:1, 127.0.0.1:2,127.0.0.1:3", false, 3, true},
+	} {
+		e, err := (&Redis{Addr: c.addr, Cluster: c.cluster}).Endpoint()
+		if err != nil || len(e.Addrs) != c.want || e.Cluster != c.isClust || e.Options("u", "p").IsClusterMode != c.isClust {
+			t.Errorf("%q cluster=%v: %+v, %v; want %d addresses, cluster %v", c.addr, c.cluster, e, err, c.want, c.isClust)
+		}
+	}
+	for _, bad := range []string{"", " , ", "localhost"} {
+		if _, err := (&Redis{Addr: bad}).Endpoint(); err == nil {
+			t.Errorf("address %q accepted", bad)
+		}
 	}
 }
 

@@ -32,25 +32,31 @@ const (
 	// UserAdmin is the operator's (redis-cli) and the tests' set-up: every
 	// command on every key.
 	UserAdmin = "admin"
+	// UserReplica is how a Redis Cluster replica authenticates to its
+	// master (masteruser): replication commands only, no key.
+	UserReplica = "replica"
 )
 
 // Users lists every ACL user, in the order of the ACL file.
 func Users() []string {
-	return []string{UserGateway, UserBatcher, UserRoll, UserExporter, UserAdmin}
+	return []string{UserGateway, UserBatcher, UserRoll, UserExporter, UserAdmin, UserReplica}
 }
 
 // common are the command categories a component may use on its own keys:
 // reads, writes, streams, scripts (each command a script runs is checked
 // against the same rules) and transactions, never @dangerous or @admin ones
-// (FLUSHALL, KEYS, CONFIG, DEBUG, ...).
-const common = "-@all +@read +@write +@stream +@scripting +@transaction +@connection -@dangerous -@admin"
+// (FLUSHALL, KEYS, CONFIG, DEBUG, ...), except what a Redis Cluster client
+// reads to route its commands (the slot map, the command table).
+const common = "-@all +@read +@write +@stream +@scripting +@transaction +@connection -@dangerous -@admin +cluster|slots +cluster|shards +cluster|nodes +cluster|info +command"
 
 // rules are each user's rules after its password. Key patterns follow
 // votequeue's layout (votes:{S}, roll:{S}, ...) and the batcher's own keys.
 func rules(user string) string {
 	switch user {
 	case UserGateway:
-		return "resetchannels " + common + " ~votes:* ~roll:* ~voted:* ~pending:* ~bloom:* ~dupes:* ~review:* ~receipt:* ~lag:*"
+		// ROLE: on a cluster the gateway accepts a vote only while the
+		// master of its slot has a replica online (gateway/dedup).
+		return "resetchannels " + common + " +role ~votes:* ~roll:* ~voted:* ~pending:* ~bloom:* ~dupes:* ~review:* ~receipt:* ~lag:* ~log:* ~loghead:*"
 	case UserBatcher:
 		// XADD only to its dead-letter streams (the selector); votes:{S} it
 		// may read, acknowledge and delete from, but never add to.
@@ -61,6 +67,8 @@ func rules(user string) string {
 		return "resetchannels resetkeys -@all +@connection +info +dbsize +config|get +client|list +client|info +slowlog|get +slowlog|len +latency|latest +memory|stats +module|list +cluster|info +select"
 	case UserAdmin:
 		return "allchannels allkeys +@all"
+	case UserReplica:
+		return "resetchannels resetkeys -@all +psync +replconf +ping"
 	}
 	return ""
 }
@@ -93,7 +101,8 @@ func (a ACL) ExporterPasswordFile() string { return filepath.Join(a.Dir, "export
 // Ensure creates the passwords that are missing and writes the ACL file
 // from them: the default user off, then every user of Users with its
 // rules and the SHA-256 of its password (the file never holds a password);
-// and the exporter's password file for the Redis at addr. It is
+// the exporter's password file for the Redis at addr; and the cluster
+// nodes' ReplicationFile. It is
 // idempotent, so a restarted system keeps its passwords.
 func (a ACL) Ensure(addr string) error {
 	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
@@ -133,8 +142,20 @@ func (a ACL) Ensure(addr string) error {
 	if err != nil {
 		return err
 	}
-	return writePrivate(a.ExporterPasswordFile(), exp)
+	if err := writePrivate(a.ExporterPasswordFile(), exp); err != nil {
+		return err
+	}
+	rpw, err := a.Password(UserReplica)
+	if err != nil {
+		return err
+	}
+	return writePrivate(a.ReplicationFile(), []byte(fmt.Sprintf("masteruser %s\nmasterauth %s\n", UserReplica, rpw)))
 }
+
+// ReplicationFile is the redis-server configuration file (mode 0600) a
+// cluster node reads first: the user and password it replicates as when it
+// is a replica (masteruser, masterauth), kept off the command line.
+func (a ACL) ReplicationFile() string { return filepath.Join(a.Dir, "replication.conf") }
 
 // create makes user's password file.
 func (a ACL) create(user string) (string, error) {

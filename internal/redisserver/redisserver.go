@@ -2,11 +2,14 @@
 // with, in production (`make up`) and in tests alike: loopback only, AOF on
 // with appendfsync always (a 202 means the vote is on disk; Redis group-commits
 // the fsyncs), no RDB snapshots, and ACL users per component with the
-// default user disabled (see ACL).
+// default user disabled (see ACL). It also runs the same server as a Redis
+// Cluster (ClusterArgs, CreateCluster) and builds every component's client
+// (Endpoint), a single-server or a cluster client by configuration.
 package redisserver
 
 import (
 	"strconv"
+	"time"
 )
 
 // Args are the redis-server command-line settings for a server on
@@ -25,4 +28,26 @@ func Args(port int, dir, aclFile string) []string {
 		"--aclfile", aclFile,
 		"--logfile", "redis.log",
 	}
+}
+
+// NodeTimeout is a cluster node's cluster-node-timeout: a master silent
+// this long is failed and its replica promoted (about NodeTimeout plus up
+// to two seconds of election).
+const NodeTimeout = 1500 * time.Millisecond
+
+// ClusterArgs are the redis-server command-line settings for one node of a
+// Redis Cluster: the single server's (Args) in cluster mode, its cluster
+// bus on busPort (not the default port+10000, so the node stays inside the
+// port plan), nodes.conf in dir, and the ACL's ReplicationFile read first
+// (a replica authenticates to its master as UserReplica). Slots whose
+// master is down refuse while the rest of the cluster serves
+// (cluster-require-full-coverage no).
+func ClusterArgs(port, busPort int, dir string, acl ACL) []string {
+	return append(append([]string{acl.ReplicationFile()}, Args(port, dir, acl.File())...),
+		"--cluster-enabled", "yes",
+		"--cluster-port", strconv.Itoa(busPort),
+		"--cluster-config-file", "nodes.conf",
+		"--cluster-node-timeout", strconv.FormatInt(NodeTimeout.Milliseconds(), 10),
+		"--cluster-require-full-coverage", "no",
+	)
 }

@@ -46,39 +46,21 @@ type Server struct {
 	Dir  string // data folder, kept across Kill and Restart
 	ACL  redisserver.ACL
 
-	t    testing.TB
-	port int
-	cmd  *exec.Cmd
-	exit chan struct{} // closed when cmd has been waited for
+	t       testing.TB
+	port    int
+	busPort int // cluster nodes only: the cluster bus port
+	cmd     *exec.Cmd
+	exit    chan struct{} // closed when cmd has been waited for
 }
 
 // Start launches a redis-server for t and registers its shutdown and the
 // removal of its data folder (kept if the test failed) in t.Cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal(InstallHint)
-	}
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatalf("redistest: %v", err)
-	}
-	base := filepath.Join(root, ".run", "test", "redis")
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		t.Fatalf("redistest: %v", err)
-	}
-	dir, err := os.MkdirTemp(base, sanitize(t.Name())+"-")
-	if err != nil {
-		t.Fatalf("redistest: %v", err)
-	}
+	bin := serverBin(t)
+	dir := testDir(t)
 	s := &Server{Dir: dir, ACL: redisserver.ACL{Dir: filepath.Join(dir, "acl")}, t: t}
-	t.Cleanup(func() {
-		s.stop()
-		if !t.Failed() {
-			_ = os.RemoveAll(dir)
-		}
-	})
+	t.Cleanup(s.stop)
 	// A free port can be taken by another process between the check and
 	// redis-server's bind: try a few.
 	for attempt := 1; ; attempt++ {
@@ -98,6 +80,41 @@ func Start(t testing.TB) *Server {
 			t.Fatalf("redistest: %v (log: %s)", err, filepath.Join(s.Dir, "redis.log"))
 		}
 	}
+}
+
+// serverBin is redis-server's path; t fails without it.
+func serverBin(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(InstallHint)
+	}
+	return bin
+}
+
+// testDir makes t's data folder under .run/test/redis/, removed in
+// t.Cleanup unless the test failed (registered first, so it runs after the
+// servers' shutdown).
+func testDir(t testing.TB) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	base := filepath.Join(root, ".run", "test", "redis")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	dir, err := os.MkdirTemp(base, sanitize(t.Name())+"-")
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		}
+	})
+	return dir
 }
 
 // Client returns a go-redis client for the server as the admin user (every
@@ -165,7 +182,11 @@ func (s *Server) launch(bin string) {
 
 // start runs redis-server on s.port and waits until it answers.
 func (s *Server) start(bin string) error {
-	cmd := exec.Command(bin, redisserver.Args(s.port, s.Dir, s.ACL.File())...)
+	args := redisserver.Args(s.port, s.Dir, s.ACL.File())
+	if s.busPort != 0 {
+		args = redisserver.ClusterArgs(s.port, s.busPort, s.Dir, s.ACL)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.Dir
 	// Die with the test binary even if it is killed before t.Cleanup runs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

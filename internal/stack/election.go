@@ -3,6 +3,7 @@ package stack
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -83,6 +85,9 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 		if err := s.sealRoll(ctx, ledger, summary); err != nil {
 			s.log.Warn("the roll is not sealed on the ledger: eligibility is not enforced", "err", err)
 		}
+		if err := s.registerLogKey(ctx, ledger); err != nil {
+			s.log.Warn("the gateway's log key is not registered: its tree heads cannot be anchored", "err", err)
+		}
 		return nil
 	}
 	e, err := s.template()
@@ -96,18 +101,39 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 		return err
 	}
 	s.log.Info("election set up on the ledger", "id", e.ID, "voters", summary.Voters, "roll_root", e.RollRoot, "closes_at", e.ClosesAt)
-	return s.sealRoll(ctx, ledger, summary)
+	if err := s.sealRoll(ctx, ledger, summary); err != nil {
+		return err
+	}
+	return s.registerLogKey(ctx, ledger)
 }
 
-// rollParallel is how many LoadRoll transactions are in flight at once.
-const rollParallel = 8
+// LogKeyFile is the gateway's intake log signing key (0600).
+func (s *Stack) LogKeyFile() string { return s.path("secrets", "intakelog", "gateway.key") }
+
+// registerLogKey creates the gateway's log signing key on first use and
+// registers its public half on the ledger (idempotent).
+func (s *Stack) registerLogKey(ctx context.Context, ledger *fabricclient.Ballot) error {
+	key, err := intakelog.EnsureKey(s.LogKeyFile())
+	if err != nil {
+		return err
+	}
+	lk := ballot.NewLogKey(key.Public().(ed25519.PublicKey))
+	if _, err := ledger.RegisterLogKeys(ctx, []ballot.LogKey{lk}); err != nil {
+		return err
+	}
+	s.log.Info("intake log key registered on the ledger", "key_id", lk.ID)
+	return nil
+}
+
+// RollParallel is how many LoadRoll transactions are in flight at once.
+const RollParallel = 8
 
 // sealRoll writes the roll to the ledger and seals it against the roll root
 // (idempotent), with a progress bar, before any batch can be committed.
 func (s *Stack) sealRoll(ctx context.Context, ledger *fabricclient.Ballot, summary roll.Summary) error {
 	start := time.Now()
 	p := cli.NewProgress(os.Stderr, "writing voter roll to the ledger", int64(len(summary.Roll)))
-	seal, err := ledger.LoadRoll(ctx, summary.Roll, rollParallel, p)
+	seal, err := ledger.LoadRoll(ctx, summary.Roll, RollParallel, p)
 	p.Finish()
 	if err != nil {
 		return err

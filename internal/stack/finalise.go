@@ -2,7 +2,9 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/logmonitor"
+	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -81,10 +85,48 @@ func (s *Stack) FinaliseElection(ctx context.Context) (*ballot.Election, error) 
 	defer rdb.Close()
 	var out *ballot.Election
 	err = s.asAdmin(func(ledger *fabricclient.Ballot) (err error) {
-		out, err = finalise(ctx, ledger, rdb, time.Now())
+		accounted := func(ctx context.Context, e *ballot.Election) error { return logAccounted(ctx, e, ledger, rdb, s.log) }
+		out, err = finalise(ctx, ledger, rdb, time.Now(), accounted)
 		return err
 	})
 	return out, err
+}
+
+// logAccounted requires every state's intake log to be fully accounted
+// for: its last anchored head covers every entry in Redis (the gateway
+// anchors every second), and every entry up to it is on the ledger,
+// counted or rejected (explorer/logmonitor with no deadline: an entry not
+// on the ledger is MISSING).
+func logAccounted(ctx context.Context, e *ballot.Election, ledger *fabricclient.Ballot, rdb redis.UniversalClient, log *slog.Logger) error {
+	for _, st := range e.States {
+		n, err := votequeue.LogLen(ctx, rdb, st)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			continue
+		}
+		h, err := ledger.LogHead(ctx, st)
+		if err != nil && !errors.Is(err, ballot.ErrNotFound) {
+			return err
+		}
+		if h.Head.Size < n {
+			return fmt.Errorf("refusing to finalise: the %s intake log holds %d accepted votes but its last head anchored on the ledger only %d; keep the gateway running until it anchors the rest (every second) and run finalise again", st, n, h.Head.Size)
+		}
+	}
+	m := &logmonitor.Monitor{Log: intakelog.New(rdb, nil, intakelog.Config{}, log), Ledger: ledger}
+	rep, err := m.Check(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("refusing to finalise: the intake log cannot be accounted for: %w", err)
+	}
+	if missing := rep.Missing(); len(missing) > 0 {
+		ids := make([]string, 0, 5)
+		for _, m := range missing[:min(5, len(missing))] {
+			ids = append(ids, m.State+"/"+m.Vote.ID)
+		}
+		return fmt.Errorf("refusing to finalise: %d votes accepted under anchored heads of the intake log are not on the ledger (MISSING: %s…); `verify --log` lists them", len(missing), strings.Join(ids, ", "))
+	}
+	return nil
 }
 
 // asAdmin runs f with the Commission admin's ballot client.
@@ -107,8 +149,9 @@ func (s *Stack) dialAdmin() (*fabricclient.Conn, error) {
 }
 
 // finalise is the finalise guard: the election closed at least CloseSettle
-// before now, and no accepted vote of any of its states pending in Redis.
-func finalise(ctx context.Context, ledger electionAdmin, rdb redis.Cmdable, now time.Time) (*ballot.Election, error) {
+// before now, no accepted vote of any of its states pending in Redis, and
+// the intake log accounted for (accounted).
+func finalise(ctx context.Context, ledger electionAdmin, rdb redis.Cmdable, now time.Time, accounted func(context.Context, *ballot.Election) error) (*ballot.Election, error) {
 	e, err := ledger.Election(ctx)
 	if err != nil {
 		return nil, err
@@ -126,6 +169,9 @@ func finalise(ctx context.Context, ledger electionAdmin, rdb redis.Cmdable, now 
 	}
 	if len(pending) > 0 {
 		return nil, &NotDrainedError{Pending: pending}
+	}
+	if err := accounted(ctx, e); err != nil {
+		return nil, err
 	}
 	return ledger.FinaliseElection(ctx)
 }

@@ -35,32 +35,39 @@ func TestFinaliseRefusesUntilDrained(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	closedAt := time.Now()
 	ledger := &fakeAdmin{e: ballot.Election{ID: "e1", States: []string{"CA", "NY", "TX"}, Status: ballot.StatusConfigured}}
+	var missing error // what the intake log's check answers
+	accounted := func(context.Context, *ballot.Election) error { return missing }
 
-	if _, err := finalise(ctx, ledger, rdb, closedAt); err == nil || !strings.Contains(err.Error(), "votechain close") {
+	if _, err := finalise(ctx, ledger, rdb, closedAt, accounted); err == nil || !strings.Contains(err.Error(), "votechain close") {
 		t.Fatalf("finalise while open: %v; want an error naming votechain close", err)
 	}
 	ledger.e.Status, ledger.e.ClosedAt = ballot.StatusClosed, closedAt
-	if _, err := finalise(ctx, ledger, rdb, closedAt.Add(time.Second)); err == nil || !strings.Contains(err.Error(), "run finalise again in") {
+	if _, err := finalise(ctx, ledger, rdb, closedAt.Add(time.Second), accounted); err == nil || !strings.Contains(err.Error(), "run finalise again in") {
 		t.Fatalf("finalise 1 s after the close: %v; want to be told to wait", err)
 	}
 
 	later := closedAt.Add(CloseSettle)
 	rdb.HSet(ctx, votequeue.PendingKey("CA"), "n1", "v1", "n2", "v2")
 	rdb.HSet(ctx, votequeue.PendingKey("TX"), "n3", "v3")
-	_, err := finalise(ctx, ledger, rdb, later)
+	_, err := finalise(ctx, ledger, rdb, later, accounted)
 	var nd *NotDrainedError
 	if !errors.As(err, &nd) || nd.Remaining() != 3 || !strings.Contains(err.Error(), "3 accepted votes are not yet on the ledger (CA 2, TX 1)") {
 		t.Fatalf("finalise with 3 pending votes: %v; want NotDrainedError naming 3 (CA 2, TX 1)", err)
 	}
 	rdb.HDel(ctx, votequeue.PendingKey("CA"), "n1", "n2")
-	if _, err := finalise(ctx, ledger, rdb, later); !errors.As(err, &nd) || nd.Remaining() != 1 {
+	if _, err := finalise(ctx, ledger, rdb, later, accounted); !errors.As(err, &nd) || nd.Remaining() != 1 {
 		t.Fatalf("finalise with 1 pending vote: %v", err)
 	}
 	if ledger.finalised != 0 {
 		t.Fatal("the ledger was asked to finalise before the queue drained")
 	}
 	rdb.Del(ctx, votequeue.PendingKey("TX"))
-	e, err := finalise(ctx, ledger, rdb, later)
+	missing = errors.New("refusing to finalise: 2 votes accepted under anchored heads of the intake log are not on the ledger")
+	if _, err := finalise(ctx, ledger, rdb, later, accounted); err != missing || ledger.finalised != 0 {
+		t.Fatalf("finalise with the log not accounted for: %v, %d ledger calls", err, ledger.finalised)
+	}
+	missing = nil
+	e, err := finalise(ctx, ledger, rdb, later, accounted)
 	if err != nil || e.Status != ballot.StatusFinalised || ledger.finalised != 1 {
 		t.Fatalf("finalise once drained: %+v, %v, %d ledger calls", e, err, ledger.finalised)
 	}

@@ -155,7 +155,8 @@ func (s *Stack) votechain() []proc.Spec {
 		Name: "gateway", Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.ports.Gateway(),
 		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Gateway()), "--redis-addr", s.RedisAddr(),
 			"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
-			"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", s.path("gateway", "results.json")},
+			"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", s.path("gateway", "results.json"),
+			"--log-key", s.LogKeyFile()},
 	}, proc.Spec{
 		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(),
 		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Explorer()), "--profile", profile(network.Explorer),

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,36 +27,28 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 		n.log.Info("chaincode unchanged, nothing to deploy", "label", label, "sequence", old.Sequence)
 		return false, nil
 	}
-	next := chaincodeState{Label: label, Sequence: old.Sequence + 1, Slot: 0, PackageIDs: map[string]string{}}
+	next := chaincodeState{Label: label, Sequence: old.Sequence + 1, Slot: 0}
 	if old.Sequence > 0 {
 		next.Slot = 1 - old.Slot
 	}
 	n.log.Info("deploying chaincode", "label", label, "sequence", next.Sequence)
 
-	if err := os.MkdirAll(n.layout.Packages(), 0o755); err != nil {
+	ids, err := n.writePackages(label, next.Slot)
+	if err != nil {
 		return false, err
 	}
 	for i, o := range network.PeerOrgs {
-		addr := n.Hosts().Peer(i).Join(n.ports.ChaincodeServer(i, next.Slot))
-		pkg, err := network.NewChaincodePackage(label, addr)
-		if err != nil {
+		if err := n.install(ctx, i, n.layout.ChaincodePackage(label, o.Name)); err != nil {
 			return false, err
 		}
-		file := filepath.Join(n.layout.Packages(), fmt.Sprintf("%s-%s.tgz", label, o.Name))
-		if err := os.WriteFile(file, pkg.Data, 0o644); err != nil {
-			return false, err
-		}
-		if err := n.install(ctx, i, file); err != nil {
-			return false, err
-		}
-		next.PackageIDs[o.Name] = pkg.ID()
 	}
+	next.PackageIDs = ids
 
 	oldPIDs := map[string]int{}
 	var servers []string
 	for _, o := range network.PeerOrgs {
-		servers = append(servers, chaincodeProcess(o))
-		oldPIDs[chaincodeProcess(o)] = n.state.PIDs[chaincodeProcess(o)]
+		servers = append(servers, network.ChaincodeProcess(o))
+		oldPIDs[network.ChaincodeProcess(o)] = n.state.PIDs[network.ChaincodeProcess(o)]
 	}
 	n.state.Chaincode = next
 	if err := n.switchChaincode(ctx, next, servers); err != nil {
@@ -77,7 +67,28 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 		}
 	}
 	n.log.Info("chaincode deployed", "label", label, "sequence", next.Sequence)
-	return true, n.saveState()
+	return true, errors.Join(n.saveState(), n.writeBundles())
+}
+
+// writePackages writes each organisation's package of the chaincode label,
+// pointing its peer at its chaincode service in slot, and returns the
+// package ids by organisation.
+func (n *Network) writePackages(label string, slot int) (map[string]string, error) {
+	if err := os.MkdirAll(n.layout.Packages(), 0o755); err != nil {
+		return nil, err
+	}
+	ids := map[string]string{}
+	for i, o := range network.PeerOrgs {
+		pkg, err := network.NewChaincodePackage(label, n.Hosts().Peer(i).Join(n.ports.ChaincodeServer(i, slot)))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(n.layout.ChaincodePackage(label, o.Name), pkg.Data, 0o644); err != nil {
+			return nil, err
+		}
+		ids[o.Name] = pkg.ID()
+	}
+	return ids, nil
 }
 
 // switchChaincode starts the new chaincode servers, then approves and commits
@@ -113,11 +124,7 @@ func (n *Network) install(ctx context.Context, i int, file string) error {
 // approveAndCommit approves the definition for both organisations, then
 // commits it with endorsements from both peers.
 func (n *Network) approveAndCommit(ctx context.Context, cc chaincodeState) error {
-	definition := []string{
-		"--channelID", network.ChannelName, "--name", network.ChaincodeName,
-		"--version", cc.Label, "--sequence", strconv.FormatInt(cc.Sequence, 10),
-		"--signature-policy", network.EndorsementPolicy,
-	}
+	definition := network.ChaincodeDefinitionArgs(cc.Label, cc.Sequence)
 	err := parallel(len(network.PeerOrgs), func(i int) error {
 		args := append([]string{"lifecycle", "chaincode", "approveformyorg", "--package-id", cc.PackageIDs[network.PeerOrgs[i].Name]}, definition...)
 		return n.retryPeer(ctx, n.peerAdminEnv(i), "redefine uncommitted sequence", args...)
@@ -126,10 +133,7 @@ func (n *Network) approveAndCommit(ctx context.Context, cc chaincodeState) error
 		return fmt.Errorf("approve chaincode definition: %w", err)
 	}
 	args := append([]string{"lifecycle", "chaincode", "commit"}, definition...)
-	for i := range network.PeerOrgs {
-		listen, _, _ := n.ports.Peer(i)
-		args = append(args, "--peerAddresses", n.Hosts().Peer(i).Join(listen), "--tlsRootCertFiles", n.layout.PeerTLSCA(network.PeerOrgs[i]))
-	}
+	args = append(args, network.CommitPeerArgs(n.layout, n.ports, n.Hosts())...)
 	if err := n.retryPeer(ctx, n.peerAdminEnv(0), "new definition must be sequence", args...); err != nil {
 		return fmt.Errorf("commit chaincode definition: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -42,7 +43,7 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 	}
 	cfg := nettest.Config(t)
 	m := nettest.SeparateHosts(t, cfg.PortBase)
-	cfg.Hosts, cfg.Netns = m.Hosts, m.Netns
+	cfg.Hosts, cfg.Netns, cfg.Bundles = m.Hosts, m.Netns, true
 	n, err := localnet.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -89,43 +90,57 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 		}
 	})
 
-	t.Run("a vote run from the clients' namespace is counted", func(t *testing.T) {
-		e := nettest.Election([]string{"CA", "NY"}, []string{"alice", "bob"})
-		batcherProfile := n.Layout().ComponentProfile(network.Batcher.Name)
-		p, err := network.LoadProfile(batcherProfile)
-		if err != nil {
-			t.Fatal(err)
+	t.Run("each host's bundle holds what it runs and no other's keys", func(t *testing.T) {
+		for _, p := range st.Processes {
+			h := hostOf(p.Name, m.Hosts)
+			bundle := n.Layout().Bundle(h.Name)
+			if cfgPath := processEnv(t, p.PID)["FABRIC_CFG_PATH"]; !strings.HasPrefix(p.Name, "cc.") && !strings.HasPrefix(cfgPath, bundle+"/") {
+				t.Errorf("%s runs with FABRIC_CFG_PATH %q, not from its host's bundle %s", p.Name, cfgPath, bundle)
+			}
 		}
-		cn, err := network.CommonName(p.Orgs[network.Batcher.Org].Users[network.Batcher.User].Cert)
-		if err != nil {
-			t.Fatal(err)
+		for _, h := range m.Hosts.Hosts() {
+			bundle := n.Layout().Bundle(h.Name)
+			var own []string // the folders whose keys this host may hold: its organisations' and its components' users'
+			for _, o := range network.PeerOrgs {
+				if m.Hosts.Org(o) == h {
+					own = append(own, "/"+o.Domain+"/", "/"+o.OrdererDomain+"/")
+				}
+			}
+			if h == m.Hosts.Clients {
+				for _, c := range []network.Component{network.Batcher, network.Gateway, network.Explorer} {
+					i := slices.IndexFunc(network.PeerOrgs, func(o network.Org) bool { return o.Name == c.Org })
+					own = append(own, fmt.Sprintf("/users/%s@%s/", c.User, network.PeerOrgs[i].Domain))
+				}
+			}
+			for _, key := range privateKeys(t, bundle) {
+				if !slices.ContainsFunc(own, func(d string) bool { return strings.Contains(key, d) }) {
+					t.Errorf("bundle of %s holds %s, a key of another organisation, component or a CA", h.Name, key)
+				}
+			}
+			if h != m.Hosts.Clients {
+				for _, script := range []string{network.BundleRunScript, network.BundleSetupScript} {
+					if out, err := exec.Command("sh", "-n", filepath.Join(bundle, script)).CombinedOutput(); err != nil {
+						t.Errorf("%s of %s: %v\n%s", script, h.Name, err, out)
+					}
+				}
+			}
 		}
-		e.Batchers = []string{cn}
-		nettest.SetupElection(t, n, e)
+		for _, c := range []network.Component{network.Batcher, network.Gateway, network.Explorer} {
+			bundle := n.Layout().Bundle(network.ClientsHost)
+			p, err := network.LoadProfile(network.Layout{Dir: bundle}.ComponentProfile(c.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range p.Files() {
+				if _, err := os.Stat(f); err != nil || !strings.HasPrefix(f, bundle+"/") {
+					t.Errorf("%s profile in the clients' bundle names %s, not a file of the bundle (%v)", c.Name, f, err)
+				}
+			}
+		}
+	})
 
-		run := exec.CommandContext(ctx, "ip", "netns", "exec", m.Netns[network.ClientsHost],
-			os.Args[0], "-test.run", "^TestVoteRunHelper$", "-test.count=1", "-test.v")
-		run.Env = append(os.Environ(), voteRunEnv+"="+batcherProfile)
-		out, err := run.CombinedOutput()
-		if err != nil {
-			t.Fatalf("vote run in namespace %s: %v\n%s", m.Netns[network.ClientsHost], err, out)
-		}
-		res := voteRunResult(t, out)
-		t.Logf("vote run from %s: %d votes in %d transactions, %d counted, %.0f votes/s, %d errors",
-			m.Netns[network.ClientsHost], res.AllVotes, res.Txs, res.Counted, res.VotesPerS, res.Errors)
-		if res.Errors != 0 || res.AllVotes < voteRunVotes || res.Counted != res.AllVotes {
-			t.Fatalf("vote run: %d votes committed, %d counted, %d errors (%s); want ≥ %d, all counted, none failed",
-				res.AllVotes, res.Counted, res.Errors, res.FirstError, voteRunVotes)
-		}
-		// The Observers read the count on their own peer, on their own host.
-		observers := nettest.Dial(t, n, network.Observers.Name, fabricclient.WithUser("Admin")).Ballot()
-		got, err := observers.Results(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Counted != uint64(res.Counted) {
-			t.Fatalf("the Observers' peer counts %d votes, the vote run committed %d", got.Counted, res.Counted)
-		}
+	t.Run("a vote run from the clients' namespace is counted", func(t *testing.T) {
+		voteRun(ctx, t, n, m)
 	})
 
 	if err := n.Down(false); err != nil {
@@ -141,6 +156,180 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 	}
 	if left := m.Leftovers(); len(left) > 0 {
 		t.Fatalf("after teardown still there: %v", left)
+	}
+}
+
+// voteRun sets an election up and runs the vote run helper in the clients'
+// namespace with the batcher's profile from the clients' bundle, then checks
+// the Observers' peer counts every vote it committed.
+func voteRun(ctx context.Context, t *testing.T, n *localnet.Network, m *nettest.Machines) {
+	t.Helper()
+	e := nettest.Election([]string{"CA", "NY"}, []string{"alice", "bob"})
+	// The batcher's profile as the clients' host has it, in its bundle.
+	batcherProfile := network.Layout{Dir: n.Layout().Bundle(network.ClientsHost)}.ComponentProfile(network.Batcher.Name)
+	p, err := network.LoadProfile(batcherProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn, err := network.CommonName(p.Orgs[network.Batcher.Org].Users[network.Batcher.User].Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Batchers = []string{cn}
+	nettest.SetupElection(t, n, e)
+
+	run := exec.CommandContext(ctx, "ip", "netns", "exec", m.Netns[network.ClientsHost],
+		os.Args[0], "-test.run", "^TestVoteRunHelper$", "-test.count=1", "-test.v")
+	run.Env = append(os.Environ(), voteRunEnv+"="+batcherProfile)
+	out, err := run.CombinedOutput()
+	if err != nil {
+		t.Fatalf("vote run in namespace %s: %v\n%s", m.Netns[network.ClientsHost], err, out)
+	}
+	res := voteRunResult(t, out)
+	t.Logf("vote run from %s: %d votes in %d transactions, %d counted, %.0f votes/s, %d errors",
+		m.Netns[network.ClientsHost], res.AllVotes, res.Txs, res.Counted, res.VotesPerS, res.Errors)
+	if res.Errors != 0 || res.AllVotes < voteRunVotes || res.Counted != res.AllVotes {
+		t.Fatalf("vote run: %d votes committed, %d counted, %d errors (%s); want ≥ %d, all counted, none failed",
+			res.AllVotes, res.Counted, res.Errors, res.FirstError, voteRunVotes)
+	}
+	// The Observers read the count on their own peer, on their own host.
+	observers := nettest.Dial(t, n, network.Observers.Name, fabricclient.WithUser("Admin")).Ballot()
+	got, err := observers.Results(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Counted != uint64(res.Counted) {
+		t.Fatalf("the Observers' peer counts %d votes, the vote run committed %d", got.Counted, res.Counted)
+	}
+}
+
+// TestBundlesBringUpAcrossNamespaces is the operators' bring-up on
+// separate machines, each namespace standing in for one: the network is
+// only generated (vcnet bundles), each organisation's host starts its
+// nodes with its bundle's run.sh and its admin joins the channel and
+// installs, approves and commits the chaincode with its setup.sh; then
+// the probe through the Commission admin's bundled profile, and a vote
+// run from the clients' host with its bundle.
+func TestBundlesBringUpAcrossNamespaces(t *testing.T) {
+	if os.Getenv(voteRunEnv) != "" {
+		t.Skip("inside the vote run's helper process")
+	}
+	cfg := nettest.Config(t)
+	m := nettest.SeparateHosts(t, cfg.PortBase)
+	cfg.Hosts, cfg.Bundles = m.Hosts, true
+	n, err := localnet.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := n.Generate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Up(ctx); err == nil || !strings.Contains(err.Error(), "generated for other machines") {
+		t.Fatalf("up on a generated network: %v; want refused", err)
+	}
+	ports := n.Ports()
+	type started struct {
+		pid int
+		bin string
+	}
+	var nodes []started
+	start := func(h network.Host, node string, port int) {
+		t.Helper()
+		log, err := os.Create(filepath.Join(n.Layout().LogDir(), node+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer log.Close()
+		cmd := exec.Command("ip", "netns", "exec", m.Netns[h.Name], "sh", filepath.Join(n.Layout().Bundle(h.Name), network.BundleRunScript), node)
+		cmd.Env = append(os.Environ(), "FABRIC_BIN="+cfg.FabricBin, "BALLOTCC="+cfg.Chaincode)
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go cmd.Wait()
+		pid, bin := cmd.Process.Pid, procBin(cfg, node)
+		nodes = append(nodes, started{pid, bin})
+		t.Cleanup(func() { _ = proc.Stop(pid, bin, 10*time.Second) })
+		waitListening(t, h.Join(port), log.Name())
+	}
+	setup := func(h network.Host, step, done string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			cmd := exec.CommandContext(ctx, "ip", "netns", "exec", m.Netns[h.Name], "sh", filepath.Join(n.Layout().Bundle(h.Name), network.BundleSetupScript), step)
+			cmd.Env = append(os.Environ(), "FABRIC_BIN="+cfg.FabricBin)
+			out, err := cmd.CombinedOutput()
+			if err == nil || done != "" && strings.Contains(string(out), done) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("setup.sh %s on %s: %v\n%s", step, h.Name, err, out)
+			}
+			time.Sleep(time.Second) // the ordering service is still forming
+		}
+	}
+	if err := os.MkdirAll(n.Layout().LogDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < network.OrdererCount; i++ {
+		listen, _, _ := ports.Orderer(i)
+		start(m.Hosts.Orderer(i), network.OrdererProcess(i), listen)
+	}
+	for i, o := range network.PeerOrgs {
+		listen, _, _ := ports.Peer(i)
+		start(m.Hosts.Peer(i), network.PeerProcess(o), listen)
+	}
+	for _, o := range network.PeerOrgs {
+		setup(m.Hosts.Org(o), "join", "")
+	}
+	for _, o := range network.PeerOrgs {
+		setup(m.Hosts.Org(o), "chaincode", "redefine uncommitted sequence")
+	}
+	setup(m.Hosts.Org(network.Commission), "commit", "new definition must be sequence")
+	for i, o := range network.PeerOrgs {
+		start(m.Hosts.Peer(i), network.ChaincodeProcess(o), ports.ChaincodeServer(i, 0))
+	}
+	admin, err := network.LoadProfile(network.Layout{Dir: n.Layout().Bundle(network.Commission.HostName())}.ComponentProfile(network.Admin.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := localnet.ProbeProfile(ctx, admin, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("probe through the Commission admin's bundled profile: %v", err)
+	}
+	t.Logf("network up from its bundles across %d namespaces in %.1f s", len(m.Netns), time.Since(began).Seconds())
+
+	voteRun(ctx, t, n, m)
+
+	for _, p := range nodes {
+		if err := proc.Stop(p.pid, p.bin, 10*time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := m.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if left := m.Leftovers(); len(left) > 0 {
+		t.Fatalf("after teardown still there: %v", left)
+	}
+}
+
+// waitListening waits until addr accepts connections.
+func waitListening(t *testing.T, addr, log string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s after 30 s; last lines of %s:\n%s", addr, log, proc.Tail(log, 15))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -206,6 +395,41 @@ func hostOf(process string, hosts network.Placement) network.Host {
 		}
 	}
 	return network.Host{}
+}
+
+// privateKeys lists the private key files under dir.
+func privateKeys(t *testing.T, dir string) []string {
+	t.Helper()
+	var keys []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if filepath.Base(filepath.Dir(path)) == "keystore" || strings.HasSuffix(path, ".key") || d.Name() == "priv_sk" {
+			keys = append(keys, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// processEnv reads a process's environment.
+func processEnv(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(data), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
 }
 
 func procBin(cfg localnet.Config, process string) string {

@@ -43,15 +43,25 @@ type Config struct {
 	// nodes of a host not in it run in the caller's namespace. Bundles
 	// (network.WriteBundles) are what real machines run instead.
 	Netns map[string]string
-	Log   *slog.Logger // progress; nil discards
+	// Bundles makes the instance write a bundle per host (network.WriteBundles,
+	// under Dir/bundles) and run each node from its host's bundle, as the
+	// host's machine would. An existing instance keeps what it was created with.
+	Bundles bool
+	// BundleRoot is the folder each bundle will be copied to on its
+	// machine: the paths in its files start there. Empty means where the
+	// bundle is written, so it also runs in place.
+	BundleRoot string
+	Log        *slog.Logger // progress; nil discards
 }
 
 // state is what the instance remembers between commands (state.json).
 type state struct {
 	PortBase  int                `json:"port_base"`
 	Consensus network.Consensus  `json:"consensus"`
-	Hosts     *network.Placement `json:"hosts,omitempty"` // absent: network.OneHost
-	Created   bool               `json:"created"`         // channel joined and chaincode committed
+	Hosts     *network.Placement `json:"hosts,omitempty"`     // absent: network.OneHost
+	Bundles   bool               `json:"bundles,omitempty"`   // nodes run from their host's bundle
+	Generated bool               `json:"generated,omitempty"` // files only, for other machines (Generate)
+	Created   bool               `json:"created"`             // channel joined and chaincode committed
 	PIDs      map[string]int     `json:"pids"`
 	Chaincode chaincodeState     `json:"chaincode"`
 }
@@ -153,7 +163,7 @@ func (n *Network) loadState() error {
 // freshState is the state of an instance not yet created.
 func (n *Network) freshState() state {
 	consensus, _ := network.ParseConsensus(string(n.cfg.Consensus)) // checked in New
-	st := state{PortBase: n.cfg.PortBase, Consensus: consensus, PIDs: map[string]int{}}
+	st := state{PortBase: n.cfg.PortBase, Consensus: consensus, PIDs: map[string]int{}, Bundles: n.cfg.Bundles}
 	if !reflect.DeepEqual(n.cfg.Hosts, network.OneHost()) {
 		st.Hosts = &n.cfg.Hosts
 	}
@@ -213,6 +223,9 @@ func (n *Network) Up(ctx context.Context) error {
 	}
 	if !reflect.DeepEqual(n.cfg.Hosts, n.Hosts()) {
 		return fmt.Errorf("the instance in %s was created with other hosts (%v): wipe it with `vcnet down --wipe` to place it anew", n.cfg.Dir, n.Hosts().Hosts())
+	}
+	if n.state.Generated {
+		return fmt.Errorf("%s was generated for other machines (vcnet bundles): its nodes run from its bundles there; wipe it with `vcnet down --wipe` to bring a network up here", n.cfg.Dir)
 	}
 	if !n.state.Created {
 		if err := n.checkFreshDir(); err != nil {

@@ -2,6 +2,7 @@ package localnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -21,16 +22,16 @@ func (n *Network) processes() map[string]proc.Spec {
 		listen, _, _ := n.ports.Orderer(i)
 		h := hosts.Orderer(i)
 		out[name] = proc.Spec{Name: name, Bin: n.bin("orderer"), Port: listen, Addr: h.Addr, Netns: n.cfg.Netns[h.Name],
-			Env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
+			Env: []string{"FABRIC_CFG_PATH=" + n.nodeLayout(h).NodeConfigDir(name)}}
 	}
 	for i, o := range network.PeerOrgs {
 		name := network.PeerProcess(o)
 		listen, _, _ := n.ports.Peer(i)
 		h := hosts.Peer(i)
 		out[name] = proc.Spec{Name: name, Bin: n.bin("peer"), Args: []string{"node", "start"}, Port: listen, Addr: h.Addr, Netns: n.cfg.Netns[h.Name],
-			Env: []string{"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(name)}}
+			Env: []string{"FABRIC_CFG_PATH=" + n.nodeLayout(h).NodeConfigDir(name)}}
 		if id := n.state.Chaincode.PackageIDs[o.Name]; id != "" {
-			cc := chaincodeProcess(o)
+			cc := network.ChaincodeProcess(o)
 			port := n.ports.ChaincodeServer(i, n.state.Chaincode.Slot)
 			out[cc] = proc.Spec{Name: cc, Bin: n.cfg.Chaincode, Port: port, Addr: h.Addr, Netns: n.cfg.Netns[h.Name], Env: []string{
 				"CHAINCODE_ID=" + id,
@@ -39,6 +40,30 @@ func (n *Network) processes() map[string]proc.Spec {
 		}
 	}
 	return out
+}
+
+// nodeLayout is where the nodes on host h find their configuration: the
+// host's bundle if the instance runs from bundles, else the instance's folder.
+func (n *Network) nodeLayout(h network.Host) network.Layout {
+	if n.state.Bundles {
+		return network.Layout{Dir: n.layout.Bundle(h.Name)}
+	}
+	return n.layout
+}
+
+// writeBundles writes the per-host bundles if the instance runs from them.
+func (n *Network) writeBundles() error {
+	if !n.state.Bundles {
+		return nil
+	}
+	spec := network.BundleSpec{Ports: n.ports, Hosts: n.Hosts(), FabricConfig: filepath.Join(n.cfg.FabricBin, "config"), Builder: n.cfg.Builder}
+	if root := n.cfg.BundleRoot; root != "" {
+		spec.Root = func(network.Host) string { return root }
+	}
+	if cc := n.state.Chaincode; cc.Sequence > 0 {
+		spec.Chaincode = &network.BundleChaincode{Label: cc.Label, Sequence: cc.Sequence, Slot: cc.Slot, PackageIDs: cc.PackageIDs}
+	}
+	return network.WriteBundles(n.layout, spec)
 }
 
 // nodeAddrs maps each orderer and peer process to its host's address.
@@ -53,8 +78,6 @@ func (n *Network) nodeAddrs() map[string]string {
 	return out
 }
 
-func chaincodeProcess(o network.Org) string { return "cc." + o.Name }
-
 // processNames lists the processes in start order: orderers, peers, chaincode.
 func (n *Network) processNames() []string {
 	var names []string
@@ -66,7 +89,7 @@ func (n *Network) processNames() []string {
 	}
 	for _, o := range network.PeerOrgs {
 		if n.state.Chaincode.PackageIDs[o.Name] != "" {
-			names = append(names, chaincodeProcess(o))
+			names = append(names, network.ChaincodeProcess(o))
 		}
 	}
 	return names
@@ -75,8 +98,63 @@ func (n *Network) processNames() []string {
 // create builds a new instance: crypto material, channel genesis block, node
 // configuration, processes, channel membership and the chaincode.
 func (n *Network) create(ctx context.Context) error {
-	l := n.layout
 	n.log.Info("creating network", "dir", n.cfg.Dir, "port_base", n.cfg.PortBase, "consensus", n.state.Consensus)
+	if err := n.generate(ctx); err != nil {
+		return err
+	}
+	if err := n.writeBundles(); err != nil {
+		return err
+	}
+	if err := n.saveState(); err != nil {
+		return err
+	}
+	if err := n.startAll(ctx, n.processNames()); err != nil {
+		return err
+	}
+	if err := n.joinChannel(ctx); err != nil {
+		return err
+	}
+	if _, err := n.Deploy(ctx); err != nil {
+		return err
+	}
+	n.state.Created = true
+	return n.saveState()
+}
+
+// Generate writes a new instance's files and starts nothing: crypto
+// material, the genesis block, node configurations, connection profiles,
+// the chaincode packages of Config.Chaincode (as sequence 1) and, with
+// Config.Bundles, a bundle per host. It is for a deployment whose nodes
+// run on other machines, each host's from its bundle (see
+// docs/operations.md); such a folder cannot be brought up here.
+func (n *Network) Generate(ctx context.Context) error {
+	if err := n.checkPrerequisites(); err != nil {
+		return err
+	}
+	if err := n.checkFreshDir(); err != nil {
+		return err
+	}
+	n.log.Info("generating network", "dir", n.cfg.Dir, "port_base", n.cfg.PortBase, "consensus", n.state.Consensus, "hosts", n.Hosts().Hosts())
+	if err := n.generate(ctx); err != nil {
+		return err
+	}
+	label, err := network.ChaincodeLabel(n.cfg.Chaincode)
+	if err != nil {
+		return err
+	}
+	ids, err := n.writePackages(label, 0)
+	if err != nil {
+		return err
+	}
+	n.state.Chaincode = chaincodeState{Label: label, Sequence: 1, PackageIDs: ids}
+	n.state.Generated = true
+	return errors.Join(n.writeBundles(), n.saveState())
+}
+
+// generate writes a new instance's files: crypto material, genesis block,
+// node configurations and connection profiles.
+func (n *Network) generate(ctx context.Context) error {
+	l := n.layout
 	if err := network.WriteCryptoConfig(l, n.Hosts()); err != nil {
 		return err
 	}
@@ -99,15 +177,6 @@ func (n *Network) create(ctx context.Context) error {
 	if err := n.writeNodeConfigs(); err != nil {
 		return err
 	}
-	if err := n.saveState(); err != nil {
-		return err
-	}
-	if err := n.startAll(ctx, n.processNames()); err != nil {
-		return err
-	}
-	if err := n.joinChannel(ctx); err != nil {
-		return err
-	}
 	profile, err := network.BuildProfile(l, n.ports, n.Hosts())
 	if err != nil {
 		return err
@@ -115,14 +184,7 @@ func (n *Network) create(ctx context.Context) error {
 	if err := profile.Save(l.Profile()); err != nil {
 		return err
 	}
-	if err := profile.SaveComponents(l); err != nil {
-		return err
-	}
-	if _, err := n.Deploy(ctx); err != nil {
-		return err
-	}
-	n.state.Created = true
-	return n.saveState()
+	return profile.SaveComponents(l)
 }
 
 // writeNodeConfigs writes each node's core.yaml or orderer.yaml from Fabric's
@@ -165,12 +227,7 @@ func parallel(count int, f func(i int) error) error {
 // its own organisation's orderer admin) and both peers to the election channel.
 func (n *Network) joinChannel(ctx context.Context) error {
 	err := parallel(network.OrdererCount, func(i int) error {
-		_, admin, _ := n.ports.Orderer(i)
-		cert, key := n.layout.OrdererAdminTLS(network.OrdererOrg(i))
-		_, err := proc.Run(ctx, nil, n.bin("osnadmin"), "channel", "join",
-			"--channelID", network.ChannelName, "--config-block", n.layout.GenesisBlock(),
-			"-o", n.Hosts().Orderer(i).Join(admin), "--ca-file", n.layout.OrdererTLSRoots(),
-			"--client-cert", cert, "--client-key", key)
+		_, err := proc.Run(ctx, nil, n.bin("osnadmin"), network.OrdererJoinArgs(n.layout, n.ports, n.Hosts(), i)...)
 		return err
 	})
 	if err != nil {
@@ -191,16 +248,7 @@ func (n *Network) joinChannel(ctx context.Context) error {
 // peerAdminEnv is the environment for the peer CLI acting as the admin of the
 // i-th organisation against its own peer.
 func (n *Network) peerAdminEnv(i int) []string {
-	o := network.PeerOrgs[i]
-	listen, _, _ := n.ports.Peer(i)
-	return []string{
-		"FABRIC_CFG_PATH=" + n.layout.NodeConfigDir(network.PeerProcess(o)),
-		"CORE_PEER_LOCALMSPID=" + o.MSPID,
-		"CORE_PEER_MSPCONFIGPATH=" + n.layout.UserMSP(o, "Admin"),
-		"CORE_PEER_ADDRESS=" + n.Hosts().Peer(i).Join(listen),
-		"CORE_PEER_TLS_ENABLED=true",
-		"CORE_PEER_TLS_ROOTCERT_FILE=" + n.layout.PeerTLSCA(o),
-	}
+	return network.PeerAdminEnv(n.layout, n.ports, n.Hosts(), i)
 }
 
 // ordererFlags point a peer CLI command at the consensus leader if an
@@ -222,6 +270,5 @@ func (n *Network) ordererFlags(ctx context.Context) []string {
 			break
 		}
 	}
-	port, _, _ := n.ports.Orderer(max(target, 0))
-	return []string{"-o", n.Hosts().Orderer(max(target, 0)).Join(port), "--tls", "--cafile", n.layout.OrdererTLSRoots()}
+	return network.OrdererArgs(n.layout, n.ports, n.Hosts(), max(target, 0))
 }

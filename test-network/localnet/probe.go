@@ -3,9 +3,11 @@ package localnet
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
@@ -18,6 +20,16 @@ func (n *Network) Probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := ProbeProfile(ctx, profile, n.log); err != nil {
+		return fmt.Errorf("%w (logs in %s)", err, n.layout.LogDir())
+	}
+	return nil
+}
+
+// ProbeProfile is Probe through the given connection profile, which must
+// hold the Commission's admin: a network this package did not start (one
+// run from its bundles) is probed the same way.
+func ProbeProfile(ctx context.Context, profile network.Profile, log *slog.Logger) error {
 	conn, err := fabricclient.Dial(profile, "Commission", fabricclient.WithUser("Admin"), // the probe is admins only
 		fabricclient.WithTimeouts(10*time.Second, 15*time.Second, 10*time.Second, 30*time.Second))
 	if err != nil {
@@ -35,10 +47,10 @@ func (n *Network) Probe(ctx context.Context) error {
 		if err == nil {
 			break
 		}
-		n.log.Debug("probe not yet committed", "attempt", attempt, "err", err)
+		log.Debug("probe not yet committed", "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("network not ready after %s: last probe error: %w (logs in %s)", time.Since(began).Round(time.Second), err, n.layout.LogDir())
+			return fmt.Errorf("network not ready after %s: last probe error: %w", time.Since(began).Round(time.Second), err)
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
@@ -49,6 +61,6 @@ func (n *Network) Probe(ctx context.Context) error {
 	if string(got) != value {
 		return fmt.Errorf("probe read back %q, wrote %q", got, value)
 	}
-	n.log.Info("probe committed and read back", "elapsed", time.Since(began).Round(time.Millisecond).String())
+	log.Info("probe committed and read back", "elapsed", time.Since(began).Round(time.Millisecond).String())
 	return nil
 }

@@ -28,14 +28,7 @@ func Roll(n int, states []string) ([]ballot.RollEntry, string) {
 }
 
 // RollRoot sorts entries by nullifier and returns their roll root.
-func RollRoot(entries []ballot.RollEntry) string {
-	ballot.SortRoll(entries)
-	leaves := make([][32]byte, len(entries))
-	for i, e := range entries {
-		leaves[i], _ = ballot.ParseHash(e.Nullifier)
-	}
-	return ballot.HashHex(ballot.MerkleRoot(leaves))
-}
+func RollRoot(entries []ballot.RollEntry) string { return ballot.RollRoot(entries) }
 
 // SetupElectionWithRoll records e with the roll root of entries (sorted in
 // place) on the network's ledger and, if seal, writes the roll and seals it

@@ -1,0 +1,50 @@
+package suite
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/network"
+)
+
+// eligibility measures what enforcing the roll on the ledger costs: the
+// ceiling on a fresh network of the run's consensus whose roll is written
+// and sealed (the chaincode checks every vote against it), then on another
+// where it is not (nothing checks), at the sweep's best setting, each vote
+// cast by a roll voter, each once, the same voters on both. The run's own
+// network cannot do both: its roll is sealed before its first batch.
+func (r *run) eligibility(ctx context.Context) {
+	el := &report.Eligibility{Voters: r.cfg.Plan.ceilingVoters()}
+	r.rep.Ledger14.Eligibility = el
+	roll := make([]ballot.RollEntry, el.Voters)
+	for i := range roll {
+		var h [32]byte
+		rand.Read(h[:])
+		roll[i] = ballot.RollEntry{State: r.election.States[i%len(r.election.States)], Nullifier: ballot.HashHex(h)}
+	}
+	e := *r.election
+	e.RollRoot = ballot.RollRoot(roll)
+	consensus := network.Consensus(r.rep.Ledger14.Consensus) // the run's
+	for _, side := range []struct {
+		name string
+		out  *report.Ceiling
+		roll []ballot.RollEntry // written and sealed
+	}{{"ceiling-roll-sealed", &el.Sealed, roll}, {"ceiling-roll-unsealed", &el.Unsealed, nil}} {
+		c, err := r.ceilingOnExtra(ctx, consensus, side.name, e, side.roll, roll)
+		if err != nil {
+			el.Note = err.Error()
+			return
+		}
+		*side.out = c
+	}
+	if u := el.Unsealed.Drive.CountedPerS; u > 0 {
+		el.Ratio = el.Sealed.Drive.CountedPerS / u
+	}
+	r.say("eligibility on the ledger: %.0f counted/s sealed, %.0f unsealed (%.2f×)", el.Sealed.Drive.CountedPerS, el.Unsealed.Drive.CountedPerS, el.Ratio)
+	if el.Sealed.Drive.Rejected > 0 || el.Unsealed.Drive.Rejected > 0 {
+		el.Note = fmt.Sprintf("the chaincode rejected %d votes with the roll sealed and %d without: every vote should count", el.Sealed.Drive.Rejected, el.Unsealed.Drive.Rejected)
+	}
+}

@@ -1,0 +1,147 @@
+package chaincode
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"testing"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// logFixture is a log of CA votes signed by a key.
+type logFixture struct {
+	key  ed25519.PrivateKey
+	tree ballot.LogTree
+}
+
+func (l *logFixture) grow(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		leaf, err := vote("CA", int(l.tree.Size())+i, "alice").Leaf()
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.tree.Append(leaf)
+	}
+}
+
+func (l *logFixture) anchor(t *testing.T, from uint64) ballot.LogAnchor {
+	t.Helper()
+	size := l.tree.Size()
+	root, _ := l.tree.Root(size)
+	h, err := ballot.TreeHead{Election: testElection().ID, State: "CA", Size: size, Root: ballot.HashHex(root), Timestamp: int64(size)}.Sign(l.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, _ := l.tree.ConsistencyProof(from, size)
+	return ballot.LogAnchor{Head: h, Consistency: ballot.HexHashes(proof)}
+}
+
+func (h *harness) registerFn(keys ...ed25519.PrivateKey) txFunc {
+	var in logKeysInput
+	for _, k := range keys {
+		in.Keys = append(in.Keys, ballot.NewLogKey(k.Public().(ed25519.PublicKey)))
+	}
+	return h.jsonArg(in, h.cc.RegisterLogKeys)
+}
+
+func (h *harness) anchorFn(anchors ...ballot.LogAnchor) txFunc {
+	return h.jsonArg(logAnchorsInput{Heads: anchors}, h.cc.AnchorLogHeads)
+}
+
+// TestAnchorLogHeads: the admin registers a key; a Commission client
+// anchors heads that extend the anchored one; a head by an unregistered key,
+// a rewritten log and a shrunk log are refused with the reason.
+func TestAnchorLogHeads(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	log := &logFixture{key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	rogue := ed25519.NewKeyFromSeed([]byte("rogue-key-rogue-key-rogue-key-32"))
+	_, err := h.call(commissionClient, h.registerFn(log.key))
+	wantErr(t, "RegisterLogKeys by a client", err, "admins only")
+	h.must(commissionAdmin, h.registerFn(log.key))
+	var keys ballot.LogKeys
+	if err := json.Unmarshal([]byte(h.must(observerAdmin, h.cc.GetLogKeys)), &keys); err != nil || len(keys.Keys) != 1 || keys.Keys[0].RegisteredAt != h.now.UnixMilli() {
+		t.Fatalf("GetLogKeys: %+v, %v", keys, err)
+	}
+
+	log.grow(t, 5)
+	first := log.anchor(t, 0)
+	_, err = h.call(observerAdmin, h.anchorFn(first))
+	wantErr(t, "AnchorLogHeads by an observer", err, "is not a CommissionMSP client")
+	h.must(commissionClient, h.anchorFn(first))
+	h.must(commissionClient, h.anchorFn(first)) // a repeat writes nothing
+	if h.stub.puts != 0 {
+		t.Fatalf("a repeated anchor wrote %d keys", h.stub.puts)
+	}
+	log.grow(t, 7)
+	second := log.anchor(t, 5)
+	h.must(commissionClient, h.anchorFn(second))
+	var rec ballot.AnchoredHead
+	if err := json.Unmarshal([]byte(h.must(observerAdmin, func(ctx contractapi.TransactionContextInterface) (string, error) { return h.cc.GetLogHead(ctx, "CA") })), &rec); err != nil ||
+		rec.Head != second.Head || rec.TxID == "" {
+		t.Fatalf("GetLogHead: %+v, %v", rec, err)
+	}
+
+	unregistered := log.anchor(t, 12)
+	unregistered.Head, _ = unregistered.Head.Sign(rogue)
+	_, err = h.call(commissionClient, h.anchorFn(unregistered))
+	wantErr(t, "a head by an unregistered key", err, "not registered")
+
+	rewritten := &logFixture{key: log.key}
+	rewritten.grow(t, 3)
+	rewritten.tree.Append([32]byte{7}) // entry 3 replaced
+	rewritten.grow(t, 10)
+	_, err = h.call(commissionClient, h.anchorFn(rewritten.anchor(t, 12)))
+	wantErr(t, "a rewritten log", err, "does not extend")
+	_, err = h.call(commissionClient, h.anchorFn(first))
+	wantErr(t, "a shrunk log", err, "cannot shrink")
+
+	h.must(commissionAdmin, h.cc.CloseElection)
+	h.must(commissionAdmin, h.cc.FinaliseElection)
+	log.grow(t, 1)
+	_, err = h.call(commissionClient, h.anchorFn(log.anchor(t, 12)))
+	wantErr(t, "anchoring after finalise", err, "finalised")
+}
+
+func TestListBatches(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	for seq := uint64(1); seq <= 3; seq++ {
+		if _, err := h.commit(batch(t, "CA", seq, votes("CA", int(seq)*10, 2))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.commit(batch(t, "NY", 1, votes("NY", 0, 1))); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	bookmark := ""
+	for pages := 0; ; pages++ {
+		out := h.must(observerAdmin, func(ctx contractapi.TransactionContextInterface) (string, error) {
+			return h.cc.ListBatches(ctx, "CA", bookmark, 2)
+		})
+		var page BatchPage
+		if err := json.Unmarshal([]byte(out), &page); err != nil || pages > 3 {
+			t.Fatalf("page %s: %v", out, err)
+		}
+		for _, r := range page.Batches {
+			if r.State != "CA" || r.TxID == "" {
+				t.Fatalf("record %+v", r)
+			}
+			seqs = append(seqs, r.Seq)
+		}
+		if bookmark = page.Bookmark; bookmark == "" {
+			break
+		}
+	}
+	if len(seqs) != 3 || seqs[0] != 1 || seqs[2] != 3 {
+		t.Fatalf("CA batches listed: %v; want 1, 2, 3", seqs)
+	}
+	_, err := h.call(observerAdmin, func(ctx contractapi.TransactionContextInterface) (string, error) {
+		return h.cc.ListBatches(ctx, "CA", "", 0)
+	})
+	wantErr(t, "page size 0", err, "page size")
+}

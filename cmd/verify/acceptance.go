@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/logmonitor"
+)
+
+// readKeys reads log keys from a file: the ledger's record as GetLogKeys
+// returns it ({"keys":[...]}), or Ed25519 public keys, 64 hex each, one a
+// line.
+func readKeys(path string) (ballot.LogKeys, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ballot.LogKeys{}, err
+	}
+	var keys ballot.LogKeys
+	if json.Unmarshal(data, &keys) == nil && len(keys.Keys) > 0 {
+		return keys, nil
+	}
+	var pubs []ballot.LogKey
+	for _, line := range strings.Fields(string(data)) {
+		raw, err := hex.DecodeString(line)
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return ballot.LogKeys{}, fmt.Errorf("%s: want {\"keys\":[...]} or one 64-hex public key a line", path)
+		}
+		pubs = append(pubs, ballot.NewLogKey(raw))
+	}
+	keys, _, err = ballot.LogKeys{}.Register(pubs, 0)
+	if err != nil {
+		return ballot.LogKeys{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return keys, nil
+}
+
+// standingLedger is what checking acceptance receipts against the ledger
+// needs.
+type standingLedger interface {
+	logmonitor.Ledger
+}
+
+// acceptanceTally counts outcomes for the summary and exit status.
+type acceptanceTally struct{ ok, fail, missing, pending int }
+
+func (t acceptanceTally) exit() int {
+	switch {
+	case t.fail > 0 || t.missing > 0:
+		return 1
+	case t.pending > 0:
+		return 3
+	}
+	return 0
+}
+
+// checkAcceptances verifies each receipt with keys and, with a ledger,
+// reports where its vote stands: COUNTED, REJECTED (reason), PENDING
+// (within the deadline) or MISSING (past it: the signed head proves the
+// vote was accepted, and the ledger does not hold it). Without a ledger
+// (offline) a receipt that verifies is VALID.
+func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, deadline time.Duration, now time.Time) (acceptanceTally, error) {
+	var t acceptanceTally
+	final := false
+	placed := map[string]map[[32]byte]logmonitor.Placement{}
+	if ledger != nil {
+		e, err := ledger.Election(ctx)
+		if err != nil {
+			return t, fmt.Errorf("%w: %v", errLedger, err)
+		}
+		final = e.Status == ballot.StatusFinalised
+	}
+	for _, a := range as {
+		if ledger == nil {
+			if err := a.Verify(keys); err != nil {
+				t.fail++
+				fmt.Fprintf(w, "FAIL %s: %v\n", a.VoteID, err)
+				continue
+			}
+			t.ok++
+			fmt.Fprintf(w, "VALID %s: accepted as entry %d of the %s log under a head of %d entries signed by key %s\n", a.VoteID, a.Index, a.Head.State, a.Head.Size, a.Head.KeyID)
+			continue
+		}
+		if _, ok := placed[a.Head.State]; !ok && ballot.ValidState(a.Head.State) {
+			p, err := logmonitor.Placements(ctx, ledger, a.Head.State)
+			if err != nil {
+				return t, fmt.Errorf("%w: %v", errLedger, err)
+			}
+			placed[a.Head.State] = p
+		}
+		standing, reason, err := logmonitor.Standing(a, keys, placed[a.Head.State], now, deadline, final)
+		switch {
+		case err != nil:
+			t.fail++
+			fmt.Fprintf(w, "FAIL %s: %v\n", a.VoteID, err)
+		case standing == ballot.StandingMissing:
+			t.missing++
+			fmt.Fprintf(w, "MISSING %s: accepted (entry %d of the %s log, cast %s) under the head of %d entries signed by key %s at %s, and not on the ledger %s after\n",
+				a.VoteID, a.Index, a.Head.State, time.UnixMilli(a.Vote.CastAt).UTC().Format(time.RFC3339), a.Head.Size, a.Head.KeyID,
+				time.UnixMilli(a.Head.Timestamp).UTC().Format(time.RFC3339), deadline)
+		case standing == ballot.StandingPending:
+			t.pending++
+			fmt.Fprintf(w, "PENDING %s: accepted, not on the ledger yet (within %s of its cast time)\n", a.VoteID, deadline)
+		case standing == ballot.StandingRejected:
+			t.ok++
+			fmt.Fprintf(w, "REJECTED %s: on the ledger, rejected: %s\n", a.VoteID, reason)
+		default:
+			t.ok++
+			fmt.Fprintf(w, "COUNTED %s: accepted as entry %d of the %s log and counted on the ledger\n", a.VoteID, a.Index, a.Head.State)
+		}
+	}
+	return t, nil
+}
+
+// monitorLog runs the log monitor and prints its findings; the exit status
+// is 1 on an inconsistent log or a MISSING vote, 3 with pending votes.
+func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, stateFile string) (int, error) {
+	seen := map[string]ballot.TreeHead{}
+	if stateFile != "" {
+		data, err := os.ReadFile(stateFile)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return 2, err
+		}
+		if err == nil {
+			if err := json.Unmarshal(data, &seen); err != nil {
+				return 2, fmt.Errorf("%s: %w", stateFile, err)
+			}
+		}
+	}
+	rep, err := m.Check(ctx, seen)
+	if errors.Is(err, logmonitor.ErrInconsistent) {
+		fmt.Fprintf(w, "FAIL %v\n", err)
+		return 1, nil
+	}
+	if err != nil {
+		return 2, err
+	}
+	var t acceptanceTally
+	for _, s := range rep.States {
+		if s.Head == nil {
+			fmt.Fprintf(w, "%s: no head anchored yet\n", s.State)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %d entries under the head anchored in tx %.16s… (signed by key %s at %s): %d counted, %d rejected, %d pending, %d MISSING\n",
+			s.State, s.Head.Head.Size, s.Head.TxID, s.Head.Head.KeyID, time.UnixMilli(s.Head.Head.Timestamp).UTC().Format(time.RFC3339),
+			s.Counts[ballot.StandingCounted], s.Counts[ballot.StandingRejected], s.Counts[ballot.StandingPending], s.Counts[ballot.StandingMissing])
+		for _, e := range s.Entries {
+			line := fmt.Sprintf("  %s %s: entry %d, cast %s", e.Standing, e.Vote.ID, e.Index, time.UnixMilli(e.Vote.CastAt).UTC().Format(time.RFC3339))
+			if e.Reason != "" {
+				line += ", " + e.Reason
+			}
+			fmt.Fprintln(w, line)
+		}
+		t.missing += s.Counts[ballot.StandingMissing]
+		t.pending += s.Counts[ballot.StandingPending]
+		seen[s.State] = s.Head.Head
+	}
+	if stateFile != "" {
+		data, _ := json.MarshalIndent(seen, "", "  ")
+		if err := os.WriteFile(stateFile, data, 0o644); err != nil {
+			return 2, err
+		}
+	}
+	return t.exit(), nil
+}

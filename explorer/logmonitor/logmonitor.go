@@ -1,0 +1,247 @@
+// Package logmonitor is the intake log's monitor: omission detection. For
+// each state it takes the last head anchored on the ledger, reads the log's
+// entries up to it (from the gateway's API or Redis), checks that they give
+// the head's root, so nothing served can differ from what was signed, and
+// finds every entry on the ledger: in a committed batch (read from the
+// batch's own transaction), counted or rejected with the ledger's reason.
+// An entry the ledger does not hold is pending until its cast time plus a
+// deadline and MISSING after it: the signed, anchored head is the evidence
+// that it was accepted (ballot.EntryStanding).
+//
+// It also checks acceptance receipts against the ledger (Standing), and
+// that heads seen before (a monitor's own record, a receipt's head) are
+// consistent with the log: their roots are the log's at their sizes.
+package logmonitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// Log serves a state's log entries (encoded votes): the gateway's API
+// (Gateway) or Redis (*intakelog.Log).
+type Log interface {
+	Entries(ctx context.Context, state string, start, end uint64) ([][]byte, error)
+}
+
+// Ledger is what the monitor reads of the ledger (*fabricclient.Ballot).
+type Ledger interface {
+	Election(ctx context.Context) (*ballot.Election, error)
+	LogKeys(ctx context.Context) (ballot.LogKeys, error)
+	LogHead(ctx context.Context, state string) (ballot.AnchoredHead, error)
+	Batches(ctx context.Context, state string, fn func(ballot.BatchRecord) error) error
+	CommittedBatch(ctx context.Context, txID string) (ballot.Batch, error)
+}
+
+// ErrInconsistent marks a log that does not match a signed head: entries
+// served that do not give the anchored root, or a head seen before whose
+// root is not the log's at its size (a rewritten log).
+var ErrInconsistent = errors.New("logmonitor: the log is inconsistent with a signed head")
+
+// Entry is one log entry and where it stands.
+type Entry struct {
+	State    string      `json:"state"`
+	Index    uint64      `json:"index"`
+	Vote     ballot.Vote `json:"vote"`
+	Standing string      `json:"standing"`         // ballot.Standing*
+	Reason   string      `json:"reason,omitempty"` // the ledger's reason for a rejected vote
+}
+
+// StateReport is the monitor's finding for one state.
+type StateReport struct {
+	State  string               `json:"state"`
+	Head   *ballot.AnchoredHead `json:"head,omitempty"` // nil: nothing anchored yet
+	Counts map[string]int       `json:"counts"`         // by standing
+	// Entries lists every entry not counted (rejected, pending, MISSING).
+	Entries []Entry `json:"entries"`
+}
+
+// Report is the monitor's finding for the election.
+type Report struct {
+	Election string        `json:"election"`
+	States   []StateReport `json:"states"`
+}
+
+// Missing returns the MISSING entries of every state.
+func (r Report) Missing() []Entry {
+	var out []Entry
+	for _, s := range r.States {
+		for _, e := range s.Entries {
+			if e.Standing == ballot.StandingMissing {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// Monitor checks logs against the ledger.
+type Monitor struct {
+	Log    Log
+	Ledger Ledger
+	// Deadline is how long after its cast time an accepted vote may take to
+	// reach the ledger before it counts as MISSING.
+	Deadline time.Duration
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+}
+
+func (m *Monitor) now() time.Time {
+	if m.Now == nil {
+		return time.Now()
+	}
+	return m.Now()
+}
+
+// Check audits every state's log up to its anchored head. seen are heads
+// the caller saw before (by state; may be nil): each must be consistent
+// with the log, or Check fails with ErrInconsistent. In a finalised
+// election every entry not on the ledger is MISSING.
+func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (Report, error) {
+	e, err := m.Ledger.Election(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	keys, err := m.Ledger.LogKeys(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Election: e.ID}
+	for _, st := range e.States {
+		sr, err := m.checkState(ctx, st, keys, seen[st], e.Status == ballot.StatusFinalised)
+		if err != nil {
+			return rep, err
+		}
+		rep.States = append(rep.States, sr)
+	}
+	return rep, nil
+}
+
+func (m *Monitor) checkState(ctx context.Context, state string, keys ballot.LogKeys, seen ballot.TreeHead, final bool) (StateReport, error) {
+	sr := StateReport{State: state, Counts: map[string]int{}}
+	anchored, err := m.Ledger.LogHead(ctx, state)
+	if errors.Is(err, ballot.ErrNotFound) {
+		return sr, nil
+	}
+	if err != nil {
+		return sr, err
+	}
+	sr.Head = &anchored
+	h := anchored.Head
+	if err := h.Verify(keys); err != nil {
+		return sr, fmt.Errorf("the anchored %s head: %w", state, err)
+	}
+	votes, tree, err := m.entries(ctx, state, h)
+	if err != nil {
+		return sr, err
+	}
+	if seen.Size > 0 {
+		if err := consistent(tree, seen); err != nil {
+			return sr, err
+		}
+	}
+	placed, err := Placements(ctx, m.Ledger, state)
+	if err != nil {
+		return sr, err
+	}
+	now := m.now()
+	for i, v := range votes {
+		leaf, _ := tree.Leaf(uint64(i))
+		p, ok := placed[leaf]
+		standing := ballot.EntryStanding(ok, p.Status, v.CastAt, now, m.Deadline, final)
+		sr.Counts[standing]++
+		if standing != ballot.StandingCounted {
+			sr.Entries = append(sr.Entries, Entry{State: state, Index: uint64(i), Vote: v, Standing: standing, Reason: p.Reason})
+		}
+	}
+	return sr, nil
+}
+
+// entries reads and checks the state's entries up to h.
+func (m *Monitor) entries(ctx context.Context, state string, h ballot.TreeHead) ([]ballot.Vote, *ballot.LogTree, error) {
+	var all [][]byte
+	for start := uint64(0); start < h.Size; {
+		end := min(start+1000, h.Size)
+		got, err := m.Log.Entries(ctx, state, start, end)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read the %s log: %w", state, err)
+		}
+		if len(got) == 0 {
+			return nil, nil, fmt.Errorf("%w: the %s log serves %d entries, its anchored head says %d", ErrInconsistent, state, start, h.Size)
+		}
+		all = append(all, got...)
+		start += uint64(len(got))
+	}
+	root, _ := ballot.ParseHash(h.Root)
+	votes, tree, err := ballot.LogEntries(all, h.Size, root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrInconsistent, state, err)
+	}
+	return votes, tree, nil
+}
+
+// consistent checks a head against the log's tree: its root must be the
+// log's at its size (a head beyond the tree cannot be checked yet).
+func consistent(tree *ballot.LogTree, h ballot.TreeHead) error {
+	if h.Size > tree.Size() {
+		return nil
+	}
+	root, _ := tree.Root(h.Size)
+	if ballot.HashHex(root) != h.Root {
+		return fmt.Errorf("%w: the %s head of size %d signed at %d has root %.16s…, the log has %.16s… there (rewritten)",
+			ErrInconsistent, h.State, h.Size, h.Timestamp, h.Root, ballot.HashHex(root))
+	}
+	return nil
+}
+
+// Placement is where the ledger put a vote.
+type Placement struct {
+	Seq    uint64
+	Index  int
+	Status string // ballot.ReceiptCounted, ReceiptDuplicate or ReceiptRejected
+	Reason string
+}
+
+// Placements indexes every vote of the state's committed batches by its
+// leaf hash (one transaction read per batch). A vote in several batches
+// keeps its counted place.
+func Placements(ctx context.Context, ledger Ledger, state string) (map[[32]byte]Placement, error) {
+	out := map[[32]byte]Placement{}
+	err := ledger.Batches(ctx, state, func(rec ballot.BatchRecord) error {
+		b, err := ledger.CommittedBatch(ctx, rec.TxID)
+		if err != nil {
+			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
+		}
+		leaves, err := ballot.Leaves(b.Votes)
+		if err != nil {
+			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
+		}
+		for i, l := range leaves {
+			if prev, ok := out[l]; ok && prev.Status == ballot.ReceiptCounted {
+				continue
+			}
+			out[l] = Placement{Seq: rec.Seq, Index: i, Status: rec.Status(i), Reason: rec.Reason(i)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the %s batches: %w", state, err)
+	}
+	return out, nil
+}
+
+// Standing verifies an acceptance receipt with the ledger's registered keys
+// and says where its vote stands on the ledger (placed: from Placements of
+// its state), with the ledger's reason for a rejected vote.
+func Standing(a ballot.Acceptance, keys ballot.LogKeys, placed map[[32]byte]Placement, now time.Time, deadline time.Duration, final bool) (string, string, error) {
+	if err := a.Verify(keys); err != nil {
+		return "", "", err
+	}
+	leaf, _ := ballot.ParseHash(a.Leaf)
+	p, ok := placed[leaf]
+	return ballot.EntryStanding(ok, p.Status, a.Vote.CastAt, now, deadline, final), p.Reason, nil
+}

@@ -1,0 +1,195 @@
+package logmonitor
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// fakeLog serves entries, optionally with one replaced.
+type fakeLog struct{ entries [][]byte }
+
+func (f fakeLog) Entries(_ context.Context, _ string, start, end uint64) ([][]byte, error) {
+	end = min(end, uint64(len(f.entries)))
+	if start >= end {
+		return nil, nil
+	}
+	return f.entries[start:end], nil
+}
+
+type fakeLedger struct {
+	status  string
+	keys    ballot.LogKeys
+	head    *ballot.AnchoredHead
+	batches []ballot.Batch
+	records []ballot.BatchRecord
+}
+
+func (f *fakeLedger) Election(context.Context) (*ballot.Election, error) {
+	return &ballot.Election{ID: "e1", States: []string{"CA"}, Status: f.status}, nil
+}
+func (f *fakeLedger) LogKeys(context.Context) (ballot.LogKeys, error) { return f.keys, nil }
+func (f *fakeLedger) LogHead(context.Context, string) (ballot.AnchoredHead, error) {
+	if f.head == nil {
+		return ballot.AnchoredHead{}, fmt.Errorf("%w: none", ballot.ErrNotFound)
+	}
+	return *f.head, nil
+}
+func (f *fakeLedger) Batches(_ context.Context, _ string, fn func(ballot.BatchRecord) error) error {
+	for _, r := range f.records {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (f *fakeLedger) CommittedBatch(_ context.Context, txID string) (ballot.Batch, error) {
+	for i, r := range f.records {
+		if r.TxID == txID {
+			return f.batches[i], nil
+		}
+	}
+	return ballot.Batch{}, errors.New("no such transaction")
+}
+
+// scene: 10 accepted votes, anchored; the ledger holds 0..5 counted, 6 as a
+// rejected duplicate; 7..9 were deleted from the queue (7 and 8 cast long
+// ago, 9 just now).
+type scene struct {
+	key     ed25519.PrivateKey
+	votes   []ballot.Vote
+	entries [][]byte
+	tree    ballot.LogTree
+	ledger  *fakeLedger
+	now     time.Time
+}
+
+func newScene(t *testing.T) *scene {
+	t.Helper()
+	s := &scene{key: ed25519.NewKeyFromSeed(make([]byte, 32)), now: time.UnixMilli(1_000_000)}
+	s.ledger = &fakeLedger{status: ballot.StatusConfigured}
+	s.ledger.keys, _, _ = ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(s.key.Public().(ed25519.PublicKey))}, 1)
+	for i := range 10 {
+		id, _ := ballot.NewVoteID()
+		cast := s.now.Add(-time.Hour).UnixMilli()
+		if i == 9 {
+			cast = s.now.Add(-time.Second).UnixMilli()
+		}
+		v := ballot.Vote{ID: id, State: "CA", Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)}, "president")), Choice: "alice", CastAt: cast}
+		enc, _ := v.Encode()
+		s.votes = append(s.votes, v)
+		s.entries = append(s.entries, enc)
+		s.tree.Append(ballot.EntryLeaf(enc))
+	}
+	s.anchor(t, 10)
+	for seq, vs := range [][]ballot.Vote{s.votes[:4], s.votes[4:7]} {
+		b, err := ballot.BuildBatch("CA", uint64(seq+1), vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := ballot.BatchRecord{State: "CA", Seq: uint64(seq + 1), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}}
+		if seq == 1 {
+			rec.Reject(2, ballot.RejectDuplicate)
+		}
+		s.ledger.batches = append(s.ledger.batches, b)
+		s.ledger.records = append(s.ledger.records, rec)
+	}
+	return s
+}
+
+func (s *scene) signed(t *testing.T, size uint64) ballot.TreeHead {
+	t.Helper()
+	root, _ := s.tree.Root(size)
+	h, err := ballot.TreeHead{Election: "e1", State: "CA", Size: size, Root: ballot.HashHex(root), Timestamp: s.now.UnixMilli()}.Sign(s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (s *scene) anchor(t *testing.T, size uint64) {
+	s.ledger.head = &ballot.AnchoredHead{Head: s.signed(t, size), TxID: "anchor"}
+}
+
+func (s *scene) monitor(entries [][]byte) *Monitor {
+	return &Monitor{Log: fakeLog{entries: entries}, Ledger: s.ledger, Deadline: time.Minute, Now: func() time.Time { return s.now }}
+}
+
+// The monitor flags exactly the votes deleted before commit as MISSING
+// (past the deadline) or pending (within it), and the duplicate as
+// rejected with the ledger's reason.
+func TestMonitorFindsOmissions(t *testing.T) {
+	s := newScene(t)
+	rep, err := s.monitor(s.entries).Check(context.Background(), map[string]ballot.TreeHead{"CA": s.signed(t, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.States[0]
+	if st.Counts[ballot.StandingCounted] != 6 || st.Counts[ballot.StandingRejected] != 1 || st.Counts[ballot.StandingMissing] != 2 || st.Counts[ballot.StandingPending] != 1 {
+		t.Fatalf("counts %v", st.Counts)
+	}
+	want := map[uint64]string{6: ballot.StandingRejected, 7: ballot.StandingMissing, 8: ballot.StandingMissing, 9: ballot.StandingPending}
+	for _, e := range st.Entries {
+		if want[e.Index] != e.Standing || e.Vote != s.votes[e.Index] {
+			t.Errorf("entry %d: %s, want %s", e.Index, e.Standing, want[e.Index])
+		}
+		if e.Index == 6 && e.Reason != ballot.RejectDuplicate {
+			t.Errorf("the duplicate's reason %q", e.Reason)
+		}
+	}
+	if got := len(rep.Missing()); got != 2 {
+		t.Fatalf("%d MISSING, want 2", got)
+	}
+	// Acceptance receipts of the same votes stand the same way.
+	placed, err := Placements(context.Background(), s.ledger, "CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range map[int]string{0: ballot.StandingCounted, 6: ballot.StandingRejected, 7: ballot.StandingMissing} {
+		proof, _ := s.tree.InclusionProof(uint64(i), 10)
+		leaf, _ := s.tree.Leaf(uint64(i))
+		a := ballot.Acceptance{VoteID: s.votes[i].ID, Vote: s.votes[i], Index: uint64(i), Leaf: ballot.HashHex(leaf), Proof: ballot.HexHashes(proof), Head: s.ledger.head.Head}
+		got, _, err := Standing(a, s.ledger.keys, placed, s.now, time.Minute, false)
+		if err != nil || got != want {
+			t.Errorf("receipt %d: %s, %v; want %s", i, got, err, want)
+		}
+	}
+}
+
+// Entries served that are not the signed ones, and a head seen before that
+// the log no longer gives, fail the check with ErrInconsistent.
+func TestMonitorRefusesARewrittenLog(t *testing.T) {
+	s := newScene(t)
+	forged := append([][]byte(nil), s.entries...)
+	forged[7] = s.entries[8]
+	if _, err := s.monitor(forged).Check(context.Background(), nil); !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("forged entries: %v, want ErrInconsistent", err)
+	}
+	if _, err := s.monitor(s.entries[:5]).Check(context.Background(), nil); !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("withheld entries: %v, want ErrInconsistent", err)
+	}
+	old := s.signed(t, 4)
+	other := ballot.Vote{ID: "0123456789abcdef0123456789abcdef", State: "CA", Contest: "president", Nullifier: ballot.HashHex([32]byte{1}), Choice: "bob", CastAt: 1}
+	var rewritten ballot.LogTree
+	enc, _ := other.Encode()
+	rewritten.Append(ballot.EntryLeaf(enc))
+	root, _ := rewritten.Root(1)
+	old.Size, old.Root = 1, ballot.HashHex(root)
+	if _, err := s.monitor(s.entries).Check(context.Background(), map[string]ballot.TreeHead{"CA": old}); !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("a head of another log: %v, want ErrInconsistent", err)
+	}
+}
+
+func TestFinalisedMeansMissing(t *testing.T) {
+	s := newScene(t)
+	s.ledger.status = ballot.StatusFinalised
+	rep, err := s.monitor(s.entries).Check(context.Background(), nil)
+	if err != nil || rep.States[0].Counts[ballot.StandingMissing] != 3 {
+		t.Fatalf("finalised: %+v, %v; want the 3 entries off the ledger MISSING", rep.States, err)
+	}
+}

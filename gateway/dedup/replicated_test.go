@@ -1,0 +1,117 @@
+package dedup
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// TestReplicatedAcceptSurvivesFailover: on a Redis Cluster (three masters,
+// a replica each) with Replicas 1, votes keep being accepted while the
+// master of one state's slot is killed with SIGKILL: calls made during the
+// failover wait for the promoted replica (and for the restarted node to
+// rejoin as its replica) instead of failing, only calls in flight at the
+// kill may fail, and every vote accepted before or after the kill is in its
+// state's stream afterwards.
+func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a six-node Redis Cluster and a failover take ~15 s")
+	}
+	c := redistest.StartCluster(t, 3)
+	f := &fixture{rdb: c.ClientAs(redisserver.UserAdmin), ledger: &fakeLedger{}}
+	f.d = New(c.ClientAs(redisserver.UserGateway), f.ledger, Config{Replicas: 1, FailoverWait: 30 * time.Second},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(f.d.Close)
+	states := []string{"CA", "NY", "TX", "FL", "WA", "OR"}
+	const perState, workers = 150, 8
+	var queue []Attempt
+	for i := 0; i < perState; i++ {
+		for _, st := range states {
+			queue = append(queue, attempt(t, st, f.voter(t, st, true)))
+		}
+	}
+	victim := c.MasterOf(votequeue.StreamKey("CA"))
+
+	var (
+		mu       sync.Mutex
+		accepted = map[string][]string{} // state -> vote ids answered Accepted
+		failed   atomic.Int64
+		done     atomic.Int64
+		next     atomic.Int64
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(queue)); i = next.Add(1) - 1 {
+				a := queue[i]
+				res, err := f.d.Accept(context.Background(), a)
+				done.Add(1)
+				if err != nil {
+					failed.Add(1)
+					t.Logf("vote %s of %s: %v", a.Vote.ID, a.Vote.State, err)
+					continue
+				}
+				if res.Outcome != Accepted {
+					t.Errorf("vote of %s: %v; want accepted", a.Vote.State, res.Outcome)
+					continue
+				}
+				mu.Lock()
+				accepted[a.Vote.State] = append(accepted[a.Vote.State], a.Vote.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	for done.Load() < int64(len(queue))/4 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	victim.Kill()
+	killed := time.Now()
+	for m := c.MasterOf(votequeue.StreamKey("CA")); m == nil || m == victim; m = c.MasterOf(votequeue.StreamKey("CA")) {
+		if time.Since(killed) > 30*time.Second {
+			t.Fatal("no replica promoted 30 s after the kill")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("replica promoted %.1f s after the kill; %d of %d calls answered", time.Since(killed).Seconds(), done.Load(), len(queue))
+	victim.Restart() // rejoins as the new master's replica
+	wg.Wait()
+	t.Logf("all answered %.1f s after the kill; %d failed", time.Since(killed).Seconds(), failed.Load())
+	if n := failed.Load(); n > workers {
+		t.Errorf("%d calls failed; only the %d in flight at the kill may", n, workers)
+	}
+	ctx := context.Background()
+	total := 0
+	for _, st := range states {
+		msgs, err := f.rdb.XRange(ctx, votequeue.StreamKey(st), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inStream := map[string]bool{}
+		for _, m := range msgs {
+			v, err := votequeue.Decode(m.Values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inStream[v.ID] = true
+		}
+		for _, id := range accepted[st] {
+			if !inStream[id] {
+				t.Errorf("vote %s of %s was accepted but is not in the stream after the failover", id, st)
+			}
+		}
+		total += len(accepted[st])
+	}
+	if total+int(failed.Load()) != len(queue) {
+		t.Errorf("%d accepted + %d failed of %d", total, failed.Load(), len(queue))
+	}
+}

@@ -1,0 +1,134 @@
+package httpapi
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+func testLogKey() (ed25519.PrivateKey, ballot.LogKeys) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	keys, _, _ := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 1)
+	return key, keys
+}
+
+// A 202 names the vote's log index and acceptance URL; the receipt there
+// arrives within 2 s and verifies offline with the registered key; a
+// monitor reads the entries and a consistency proof.
+func TestAcceptanceReceipt(t *testing.T) {
+	key, keys := testLogKey()
+	f := newFixture(t, fixtureOpts{logKey: key})
+	var accepted []voteAccepted
+	for i := range 3 {
+		name := voterName(i)
+		f.enroll(name, "cred", "CA")
+		rec := f.vote(voteBody(name, "cred", "CA", "alice"))
+		wantAccepted(t, rec.Code, rec.Body.Bytes())
+		var a voteAccepted
+		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || a.LogIndex == nil || *a.LogIndex != int64(i) {
+			t.Fatalf("202 body %s: want log_index %d", rec.Body, i)
+		}
+		accepted = append(accepted, a)
+	}
+	for i, a := range accepted {
+		start := time.Now()
+		rec := f.do(http.MethodGet, a.AcceptanceURL, "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", a.AcceptanceURL, rec.Code, rec.Body)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("acceptance receipt took %v; the API promises 2 s", took)
+		}
+		var r ballot.Acceptance
+		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Verify(keys); err != nil || r.VoteID != a.VoteID || r.Index != uint64(i) || r.Vote.Choice != "alice" {
+			t.Fatalf("acceptance %d: %+v does not verify: %v", i, r, err)
+		}
+	}
+	head := f.do(http.MethodGet, "/api/v1/log/CA/head", "")
+	var h ballot.TreeHead
+	if err := json.Unmarshal(head.Body.Bytes(), &h); err != nil || h.Size != 3 || h.Verify(keys) != nil {
+		t.Fatalf("head %d %s", head.Code, head.Body)
+	}
+	rec := f.do(http.MethodGet, "/api/v1/log/CA/entries?start=0&end=10", "")
+	var es logEntries
+	if err := json.Unmarshal(rec.Body.Bytes(), &es); err != nil || len(es.Entries) != 3 {
+		t.Fatalf("entries %d %s", rec.Code, rec.Body)
+	}
+	raw := make([][]byte, len(es.Entries))
+	for i, e := range es.Entries {
+		raw[i], _ = hex.DecodeString(e)
+	}
+	root, _ := ballot.ParseHash(h.Root)
+	if _, _, err := ballot.LogEntries(raw, h.Size, root); err != nil {
+		t.Fatalf("served entries do not give the signed root: %v", err)
+	}
+	rec = f.do(http.MethodGet, "/api/v1/log/CA/consistency?first=1&second=3", "")
+	var cp logConsistency
+	if err := json.Unmarshal(rec.Body.Bytes(), &cp); err != nil || cp.First != 1 || cp.Second != 3 || len(cp.Proof) == 0 {
+		t.Fatalf("consistency %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestAcceptanceErrors walks every refusal of the log's routes.
+func TestAcceptanceErrors(t *testing.T) {
+	key, _ := testLogKey()
+	f := newFixture(t, fixtureOpts{logKey: key})
+	var issued string
+	for i := range 2 {
+		f.enroll(voterName(i), "c", "NY")
+		rec := f.vote(voteBody(voterName(i), "c", "NY", "bob"))
+		issued = wantAccepted(t, rec.Code, rec.Body.Bytes())
+	}
+	unissued, _ := ballot.NewVoteID()
+	cases := []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/api/v1/votes/XYZ/acceptance?state=NY&index=1", http.StatusBadRequest, codeInvalidVoteID},
+		{"/api/v1/votes/" + issued + "/acceptance?state=NY", http.StatusBadRequest, codeInvalidField},
+		{"/api/v1/votes/" + issued + "/acceptance?state=NY&index=-1", http.StatusBadRequest, codeInvalidField},
+		{"/api/v1/votes/" + issued + "/acceptance?state=ZZ&index=1", http.StatusNotFound, codeUnknownState},
+		{"/api/v1/votes/" + issued + "/acceptance?state=NY&index=0", http.StatusNotFound, codeNoVote},
+		{"/api/v1/votes/" + issued + "/acceptance?state=NY&index=" + strconv.Itoa(1<<40), http.StatusNotFound, codeNoVote},
+		{"/api/v1/votes/" + unissued + "/acceptance?state=NY&index=1", http.StatusNotFound, codeNoVote},
+		{"/api/v1/log/ZZ/head", http.StatusNotFound, codeUnknownState},
+		{"/api/v1/log/NY/entries?start=5&end=5", http.StatusBadRequest, codeInvalidField},
+		{"/api/v1/log/NY/entries?start=0&end=1001", http.StatusBadRequest, codeInvalidField},
+		{"/api/v1/log/NY/entries?start=0", http.StatusBadRequest, codeInvalidField},
+		{"/api/v1/log/NY/consistency?first=2&second=1", http.StatusBadRequest, codeInvalidField},
+		{"/api/v1/log/NY/consistency?first=1&second=99", http.StatusBadRequest, codeInvalidField},
+	}
+	for _, c := range cases {
+		rec := f.do(http.MethodGet, c.path, "")
+		if rec.Code != c.status {
+			t.Errorf("GET %s: %d %s; want %d %s", c.path, rec.Code, rec.Body, c.status, c.code)
+			continue
+		}
+		if e := errorOf(t, rec.Code, rec.Body.Bytes(), rec.Header()); e.Code != c.code {
+			t.Errorf("GET %s: code %s; want %s", c.path, e.Code, c.code)
+		}
+	}
+	if rec := f.do(http.MethodGet, "/api/v1/votes/"+issued+"/acceptance?state=NY&index=1", ""); rec.Code != http.StatusOK {
+		t.Fatalf("the genuine receipt: %d %s", rec.Code, rec.Body)
+	}
+
+	off := newFixture(t, fixtureOpts{})
+	off.enroll("v1", "cred", "CA")
+	rec := off.vote(voteBody("v1", "cred", "CA", "alice"))
+	var a voteAccepted
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || a.LogIndex != nil || a.AcceptanceURL != "" {
+		t.Fatalf("202 without a log: %s", rec.Body)
+	}
+	wantError(t, off.do(http.MethodGet, "/api/v1/votes/"+a.VoteID+"/acceptance?state=CA&index=0", ""), http.StatusNotFound, codeLogOff)
+	wantError(t, off.do(http.MethodGet, "/api/v1/log/CA/head", ""), http.StatusNotFound, codeLogOff)
+}

@@ -1,0 +1,391 @@
+// Package intakelog is the gateway's side of the intake log: it follows
+// each state's log in Redis (votequeue.LogKey, appended by the intake's
+// script) into an in-memory ballot.LogTree, signs and publishes tree heads,
+// anchors them on the ledger, and serves what voters and monitors ask of the
+// log: acceptance receipts, entries, heads and consistency proofs.
+//
+// # Signing and anchoring
+//
+// Every Config.Interval (1 s) the log reads the new entries of every state
+// of the election, and for each state whose log grew it signs a head
+// (ballot.TreeHead: election, state, size, root, time, key id; Ed25519) and
+// publishes it in Redis with votequeue.PublishHead, which keeps the largest.
+// One signature per state per interval, whatever the vote rate: no vote
+// waits for a signature. Then, unless an anchoring transaction is still in
+// flight, it anchors the heads it published since the last anchor on the
+// ledger in one AnchorLogHeads transaction, each with the consistency proof
+// from its state's last anchored head, which the chaincode checks: the
+// ledger accepts only heads that extend what it holds.
+//
+// Several gateways may run the log at once: each follows the log, only a
+// head larger than the published one replaces it, and the chaincode refuses
+// an anchor that does not extend the anchored head (a concurrent anchor of
+// another gateway makes one of two fail, and the next round anchors again
+// from the new head). A gateway without a key (Config.Key nil) only follows
+// and serves.
+//
+// # Memory
+//
+// The tree keeps about two hashes (64 bytes) per entry: 64 MB per million
+// accepted votes per gateway. Entries themselves stay in Redis.
+package intakelog
+
+import (
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+// Ledger anchors heads and reads the anchored ones (implemented by
+// fabricclient.Ballot).
+type Ledger interface {
+	AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error
+	// LogHead returns a state's last anchored head, or an error wrapping
+	// ballot.ErrNotFound when none is.
+	LogHead(ctx context.Context, state string) (ballot.AnchoredHead, error)
+}
+
+// Elections gives the current election record (its id and states).
+type Elections interface {
+	Election(ctx context.Context) (*ballot.Election, error)
+}
+
+// Errors of the serving side.
+var (
+	// ErrNoEntry: no entry of this vote at this index.
+	ErrNoEntry = errors.New("intakelog: no such entry")
+	// ErrNoHead: no signed head covers the entry yet.
+	ErrNoHead = errors.New("intakelog: no signed tree head covers the entry yet")
+	// ErrDiverged: the log in Redis no longer gives the published head's
+	// root (it was rewritten). Never expected; it is logged as an error.
+	ErrDiverged = errors.New("intakelog: the log does not match its signed head")
+)
+
+// Config tunes a Log. Zero fields take DefaultConfig's values.
+type Config struct {
+	// Key signs heads; nil: follow and serve only.
+	Key ed25519.PrivateKey
+	// Interval is how often heads are signed and anchored.
+	Interval time.Duration
+	// Wait bounds how long an acceptance receipt waits for a head that
+	// covers the vote.
+	Wait time.Duration
+	// CallTimeout bounds one Redis or ledger call.
+	CallTimeout time.Duration
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults of Config's zero fields.
+func DefaultConfig() Config {
+	return Config{Interval: time.Second, Wait: 2 * time.Second, CallTimeout: 5 * time.Second, Now: time.Now}
+}
+
+// chunk is the most entries read from Redis in one call.
+const chunk = 10_000
+
+// Log follows, signs and anchors the intake logs. It is safe for
+// concurrent use.
+type Log struct {
+	rdb    redis.UniversalClient
+	ledger Ledger
+	cfg    Config
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	states map[string]*stateLog
+}
+
+// stateLog is one state's tree, as far as this process has read it.
+type stateLog struct {
+	mu   sync.Mutex
+	tree ballot.LogTree
+	// signed is the last head this process published; anchored the last
+	// head it knows the ledger holds (Size 0: none read yet or none).
+	signed, anchored ballot.TreeHead
+	anchoredKnown    bool
+}
+
+// New returns a Log over rdb; ledger may be nil when Key is (no anchoring).
+func New(rdb redis.UniversalClient, ledger Ledger, cfg Config, log *slog.Logger) *Log {
+	d := DefaultConfig()
+	cfg.Interval = cmp.Or(cfg.Interval, d.Interval)
+	cfg.Wait = cmp.Or(cfg.Wait, d.Wait)
+	cfg.CallTimeout = cmp.Or(cfg.CallTimeout, d.CallTimeout)
+	if cfg.Now == nil {
+		cfg.Now = d.Now
+	}
+	return &Log{rdb: rdb, ledger: ledger, cfg: cfg, log: log, states: map[string]*stateLog{}}
+}
+
+func (l *Log) state(state string) *stateLog {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.states[state]
+	if !ok {
+		s = &stateLog{}
+		l.states[state] = s
+	}
+	return s
+}
+
+// follow reads entries into s's tree until it holds at least upto of them
+// (or all there are, when upto is 0). The caller holds s.mu.
+func (l *Log) follow(ctx context.Context, state string, s *stateLog, upto uint64) error {
+	for {
+		have := s.tree.Size()
+		if upto > 0 && have >= upto {
+			return nil
+		}
+		entries, err := votequeue.LogEntries(ctx, l.rdb, state, have, have+chunk)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			s.tree.Append(ballot.EntryLeaf(e))
+		}
+		if len(entries) < chunk {
+			if upto > s.tree.Size() {
+				return fmt.Errorf("%w: the %s log holds %d entries, a head says %d", ErrDiverged, state, s.tree.Size(), upto)
+			}
+			return nil
+		}
+	}
+}
+
+// Run signs and anchors every Interval until ctx ends. Without a key it
+// returns at once.
+func (l *Log) Run(ctx context.Context, elections Elections) {
+	if l.cfg.Key == nil {
+		return
+	}
+	tick := time.NewTicker(l.cfg.Interval)
+	defer tick.Stop()
+	anchoring := make(chan struct{}, 1)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		e, err := elections.Election(ctx)
+		if err != nil {
+			l.log.Warn("intake log: no election record", "err", err)
+			continue
+		}
+		for _, st := range e.States {
+			if err := l.sign(ctx, e.ID, st); err != nil {
+				l.log.Warn("intake log: sign", "state", st, "err", err)
+			}
+		}
+		if l.ledger == nil {
+			continue
+		}
+		select {
+		case anchoring <- struct{}{}:
+			go func() {
+				defer func() { <-anchoring }()
+				if err := l.anchor(ctx, e.States); err != nil && ctx.Err() == nil {
+					l.log.Warn("intake log: anchor", "err", err)
+				}
+			}()
+		default: // the previous anchor is still in flight
+		}
+	}
+}
+
+// sign publishes a head of the state's log if it grew since the last head
+// this process published.
+func (l *Log) sign(ctx context.Context, election, state string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
+	defer cancel()
+	s := l.state(state)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := l.follow(ctx, state, s, 0); err != nil {
+		return err
+	}
+	size := s.tree.Size()
+	if size == 0 || size == s.signed.Size {
+		return nil
+	}
+	root, _ := s.tree.Root(size)
+	h, err := ballot.TreeHead{Election: election, State: state, Size: size, Root: ballot.HashHex(root),
+		Timestamp: l.cfg.Now().UnixMilli()}.Sign(l.cfg.Key)
+	if err != nil {
+		return err
+	}
+	stored, err := votequeue.PublishHead(ctx, l.rdb, h)
+	if err != nil {
+		return err
+	}
+	if stored {
+		// Only a published head is anchored: a larger one published by
+		// another gateway meanwhile is that gateway's to anchor.
+		s.signed = h
+	}
+	return nil
+}
+
+// anchor anchors the heads this process signed since their state's last
+// anchored head, in one transaction.
+func (l *Log) anchor(ctx context.Context, states []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 4*l.cfg.CallTimeout)
+	defer cancel()
+	var anchors []ballot.LogAnchor
+	var heads []*stateLog
+	for _, st := range states {
+		s := l.state(st)
+		s.mu.Lock()
+		a, ok, err := l.anchorOf(ctx, st, s)
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if ok {
+			anchors = append(anchors, a)
+			heads = append(heads, s)
+		}
+	}
+	if len(anchors) == 0 {
+		return nil
+	}
+	err := l.ledger.AnchorLogHeads(ctx, anchors)
+	for i, s := range heads {
+		s.mu.Lock()
+		if err == nil {
+			s.anchored = anchors[i].Head
+		} else {
+			s.anchoredKnown = false // read it again: another gateway may have anchored
+		}
+		s.mu.Unlock()
+	}
+	if err != nil {
+		return fmt.Errorf("anchor %d heads: %w", len(anchors), err)
+	}
+	return nil
+}
+
+// anchorOf returns the anchor of s's last signed head, if it extends the
+// anchored one. The caller holds s.mu.
+func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.LogAnchor, bool, error) {
+	if s.signed.Size == 0 {
+		return ballot.LogAnchor{}, false, nil
+	}
+	if !s.anchoredKnown {
+		a, err := l.ledger.LogHead(ctx, state)
+		switch {
+		case errors.Is(err, ballot.ErrNotFound):
+			s.anchored = ballot.TreeHead{}
+		case err != nil:
+			return ballot.LogAnchor{}, false, fmt.Errorf("read the anchored %s head: %w", state, err)
+		default:
+			s.anchored = a.Head
+		}
+		s.anchoredKnown = true
+	}
+	if s.signed.Size <= s.anchored.Size {
+		return ballot.LogAnchor{}, false, nil
+	}
+	proof, err := s.tree.ConsistencyProof(s.anchored.Size, s.signed.Size)
+	if err != nil {
+		return ballot.LogAnchor{}, false, err
+	}
+	return ballot.LogAnchor{Head: s.signed, Consistency: ballot.HexHashes(proof)}, true, nil
+}
+
+// Head returns the state's latest published head, or ErrNoHead.
+func (l *Log) Head(ctx context.Context, state string) (ballot.TreeHead, error) {
+	h, err := votequeue.GetHead(ctx, l.rdb, state)
+	if errors.Is(err, votequeue.ErrNoHead) {
+		return h, ErrNoHead
+	}
+	return h, err
+}
+
+// Entries returns entries [start, end) of the state's log.
+func (l *Log) Entries(ctx context.Context, state string, start, end uint64) ([][]byte, error) {
+	return votequeue.LogEntries(ctx, l.rdb, state, start, end)
+}
+
+// ConsistencyProof returns the proof that the state's log of size first
+// is a prefix of its log of size second.
+func (l *Log) ConsistencyProof(ctx context.Context, state string, first, second uint64) ([][32]byte, error) {
+	s := l.state(state)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := l.follow(ctx, state, s, second); err != nil {
+		return nil, err
+	}
+	return s.tree.ConsistencyProof(first, second)
+}
+
+// Acceptance returns the acceptance receipt of the vote at index of the
+// state's log, under the latest published head, waiting up to Config.Wait
+// for a head that covers it. ErrNoEntry if the entry there is not the vote
+// voteID, ErrNoHead if no head covers it in time.
+func (l *Log) Acceptance(ctx context.Context, voteID, state string, index uint64) (ballot.Acceptance, error) {
+	entries, err := votequeue.LogEntries(ctx, l.rdb, state, index, index+1)
+	if err != nil {
+		return ballot.Acceptance{}, err
+	}
+	if len(entries) == 0 {
+		return ballot.Acceptance{}, ErrNoEntry
+	}
+	v, err := ballot.DecodeVote(entries[0])
+	if err != nil || v.ID != voteID {
+		return ballot.Acceptance{}, ErrNoEntry
+	}
+	h, err := l.coveringHead(ctx, state, index)
+	if err != nil {
+		return ballot.Acceptance{}, err
+	}
+	s := l.state(state)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := l.follow(ctx, state, s, h.Size); err != nil {
+		return ballot.Acceptance{}, err
+	}
+	if root, _ := s.tree.Root(h.Size); ballot.HashHex(root) != h.Root {
+		l.log.Error("intake log: the log does not give its signed head's root", "state", state, "size", h.Size)
+		return ballot.Acceptance{}, fmt.Errorf("%w: %s at size %d", ErrDiverged, state, h.Size)
+	}
+	proof, err := s.tree.InclusionProof(index, h.Size)
+	if err != nil {
+		return ballot.Acceptance{}, err
+	}
+	leaf, _ := s.tree.Leaf(index)
+	return ballot.Acceptance{VoteID: voteID, Vote: v, Index: index, Leaf: ballot.HashHex(leaf),
+		Proof: ballot.HexHashes(proof), Head: h}, nil
+}
+
+// coveringHead polls the published head until it covers index.
+func (l *Log) coveringHead(ctx context.Context, state string, index uint64) (ballot.TreeHead, error) {
+	deadline := time.Now().Add(l.cfg.Wait)
+	for {
+		h, err := votequeue.GetHead(ctx, l.rdb, state)
+		switch {
+		case err == nil && h.Size > index:
+			return h, nil
+		case err != nil && !errors.Is(err, votequeue.ErrNoHead):
+			return h, err
+		case time.Now().After(deadline):
+			return h, ErrNoHead
+		}
+		select {
+		case <-ctx.Done():
+			return h, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

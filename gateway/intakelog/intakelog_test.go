@@ -1,0 +1,225 @@
+package intakelog
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+var testElection = &ballot.Election{ID: "e1", States: []string{"CA", "NY"}}
+
+type fixedElections struct{}
+
+func (fixedElections) Election(context.Context) (*ballot.Election, error) { return testElection, nil }
+
+// fakeLedger anchors by the chaincode's rule (ballot.LogAnchor.Check).
+type fakeLedger struct {
+	mu      sync.Mutex
+	keys    ballot.LogKeys
+	heads   map[string]ballot.TreeHead
+	refused []error
+}
+
+func (f *fakeLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAnchor) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next := map[string]ballot.TreeHead{}
+	for _, a := range anchors {
+		if _, err := a.Check(testElection, f.keys, f.heads[a.Head.State]); err != nil {
+			f.refused = append(f.refused, err)
+			return err
+		}
+		next[a.Head.State] = a.Head
+	}
+	for st, h := range next {
+		f.heads[st] = h
+	}
+	return nil
+}
+
+func (f *fakeLedger) LogHead(_ context.Context, state string) (ballot.AnchoredHead, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h, ok := f.heads[state]
+	if !ok {
+		return ballot.AnchoredHead{}, fmt.Errorf("%w: no head", ballot.ErrNotFound)
+	}
+	return ballot.AnchoredHead{Head: h}, nil
+}
+
+func (f *fakeLedger) head(state string) ballot.TreeHead {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.heads[state]
+}
+
+func appendVotes(t *testing.T, rdb *redis.Client, state string, n int) []ballot.Vote {
+	t.Helper()
+	var votes []ballot.Vote
+	for i := range n {
+		id, _ := ballot.NewVoteID()
+		v := ballot.Vote{ID: id, State: state, Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i), byte(n)}, "president")), Choice: "alice", CastAt: 1}
+		enc, _ := v.Encode()
+		if err := rdb.RPush(context.Background(), votequeue.LogKey(state), enc).Err(); err != nil {
+			t.Fatal(err)
+		}
+		votes = append(votes, v)
+	}
+	return votes
+}
+
+func startLog(t *testing.T, srv *redistest.Server, ledger *fakeLedger, key ed25519.PrivateKey) *Log {
+	t.Helper()
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Interval: 20 * time.Millisecond},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx, fixedElections{}) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return l
+}
+
+func waitAnchored(t *testing.T, ledger *fakeLedger, state string, size uint64) ballot.TreeHead {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for ledger.head(state).Size < size {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s head anchored at size %d after 5 s; want %d", state, ledger.head(state).Size, size)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return ledger.head(state)
+}
+
+// The log signs and anchors heads as it grows, each extending the last, and
+// serves acceptance receipts that verify offline with the registered key.
+func TestSignAnchorAndAccept(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	key, err := EnsureKey(filepath.Join(t.TempDir(), "keys", "gateway.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _, _ := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 1)
+	ledger := &fakeLedger{keys: keys, heads: map[string]ballot.TreeHead{}}
+	l := startLog(t, srv, ledger, key)
+	ctx := context.Background()
+
+	votes := appendVotes(t, rdb, "CA", 5)
+	waitAnchored(t, ledger, "CA", 5)
+	votes = append(votes, appendVotes(t, rdb, "CA", 8)...)
+	anchored := waitAnchored(t, ledger, "CA", 13)
+	if anchored.Election != "e1" || anchored.State != "CA" {
+		t.Fatalf("anchored head %+v", anchored)
+	}
+	for i, v := range votes {
+		a, err := l.Acceptance(ctx, v.ID, "CA", uint64(i))
+		if err != nil {
+			t.Fatalf("acceptance %d: %v", i, err)
+		}
+		if err := a.Verify(keys); err != nil {
+			t.Fatalf("acceptance %d does not verify: %v", i, err)
+		}
+	}
+	if _, err := l.Acceptance(ctx, votes[1].ID, "CA", 2); !errors.Is(err, ErrNoEntry) {
+		t.Fatalf("another vote's index: %v, want ErrNoEntry", err)
+	}
+	if _, err := l.Acceptance(ctx, votes[1].ID, "CA", 99); !errors.Is(err, ErrNoEntry) {
+		t.Fatalf("index past the log: %v, want ErrNoEntry", err)
+	}
+	if len(ledger.refused) != 0 {
+		t.Fatalf("the ledger refused anchors: %v", ledger.refused)
+	}
+	// A consistency proof served between two heads checks out.
+	proof, err := l.ConsistencyProof(ctx, "CA", 5, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree ballot.LogTree
+	for _, v := range votes {
+		leaf, _ := v.Leaf()
+		tree.Append(leaf)
+	}
+	r5, _ := tree.Root(5)
+	r13, _ := tree.Root(13)
+	if err := ballot.VerifyConsistency(5, 13, r5, r13, proof); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A log rewritten under its anchored head (an entry replaced in Redis) can
+// no longer be anchored: the ledger's check refuses the inconsistent head,
+// with the reason.
+func TestRewrittenLogIsNotAnchored(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	keys, _, _ := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 1)
+	ledger := &fakeLedger{keys: keys, heads: map[string]ballot.TreeHead{}}
+	first := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	appendVotes(t, rdb, "NY", 6)
+	if err := first.sign(ctx, "e1", "NY"); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.anchor(ctx, []string{"NY"}); err != nil {
+		t.Fatal(err)
+	}
+	// The rogue replaces entry 2 and the log grows; a gateway that reads
+	// the log afresh signs the rewritten log.
+	forged := ballot.Vote{ID: "00000000000000000000000000000002", State: "NY", Contest: "president", Nullifier: ballot.HashHex([32]byte{7}), Choice: "bob", CastAt: 1}
+	enc, _ := forged.Encode()
+	rdb.LSet(ctx, votequeue.LogKey("NY"), 2, enc)
+	appendVotes(t, rdb, "NY", 3)
+	second := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := second.sign(ctx, "e1", "NY"); err != nil {
+		t.Fatal(err)
+	}
+	err := second.anchor(ctx, []string{"NY"})
+	if !errors.Is(err, ballot.ErrConsistencyProof) {
+		t.Fatalf("anchoring the rewritten log: %v, want %v", err, ballot.ErrConsistencyProof)
+	}
+	if got := ledger.head("NY").Size; got != 6 {
+		t.Fatalf("anchored size %d; want the honest 6", got)
+	}
+	// The first gateway, which read the honest entries, refuses to serve
+	// proofs under the rewritten log's head.
+	if _, err := first.Acceptance(ctx, forged.ID, "NY", 2); !errors.Is(err, ErrDiverged) {
+		t.Fatalf("acceptance under a rewritten log: %v, want ErrDiverged", err)
+	}
+}
+
+func TestKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k")
+	k1, err := EnsureKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v; want 0600", st.Mode().Perm())
+	}
+	k2, err := EnsureKey(path)
+	if err != nil || !k1.Equal(k2) {
+		t.Fatalf("the key changed on a second EnsureKey: %v", err)
+	}
+	_ = os.Chmod(path, 0o644)
+	if _, err := LoadKey(path); err == nil {
+		t.Fatal("a key file others may read was loaded")
+	}
+}

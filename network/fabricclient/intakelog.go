@@ -1,0 +1,85 @@
+package fabricclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// RegisterLogKeys registers intake log public keys (Commission admin
+// identity only) and returns the registered record.
+func (b *Ballot) RegisterLogKeys(ctx context.Context, keys []ballot.LogKey) (ballot.LogKeys, error) {
+	payload, err := json.Marshal(map[string][]ballot.LogKey{"keys": keys})
+	if err != nil {
+		return ballot.LogKeys{}, err
+	}
+	out, err := b.contract.SubmitWithContext(ctx, "RegisterLogKeys", client.WithBytesArguments(payload))
+	if err != nil {
+		return ballot.LogKeys{}, fmt.Errorf("register %d log keys: %w%s", len(keys), err, peerMessages(err))
+	}
+	var rec ballot.LogKeys
+	if err := json.Unmarshal(out, &rec); err != nil {
+		return ballot.LogKeys{}, fmt.Errorf("decode RegisterLogKeys result: %w", err)
+	}
+	return rec, nil
+}
+
+// LogKeys reads the registered intake log keys.
+func (b *Ballot) LogKeys(ctx context.Context) (ballot.LogKeys, error) {
+	var k ballot.LogKeys
+	err := b.evaluate(ctx, &k, "GetLogKeys")
+	return k, err
+}
+
+// AnchorLogHeads anchors signed tree heads (Commission client identity)
+// and waits for the transaction to commit VALID. A refusal carries the
+// chaincode's reason.
+func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
+	payload, err := json.Marshal(map[string][]ballot.LogAnchor{"heads": anchors})
+	if err != nil {
+		return err
+	}
+	if _, err := b.contract.SubmitWithContext(ctx, "AnchorLogHeads", client.WithBytesArguments(payload)); err != nil {
+		return fmt.Errorf("anchor %d log heads: %w%s", len(anchors), err, peerMessages(err))
+	}
+	return nil
+}
+
+// LogHead reads a state's last anchored head, or ballot.ErrNotFound.
+func (b *Ballot) LogHead(ctx context.Context, state string) (ballot.AnchoredHead, error) {
+	var h ballot.AnchoredHead
+	err := b.evaluate(ctx, &h, "GetLogHead", state)
+	return h, err
+}
+
+// batchPageSize is how many records one ListBatches call returns.
+const batchPageSize = 500
+
+// Batches calls fn for the record of every batch committed in state, in
+// sequence order, paging through the ledger.
+func (b *Ballot) Batches(ctx context.Context, state string, fn func(ballot.BatchRecord) error) error {
+	bookmark := ""
+	for {
+		var page struct {
+			Batches  []ballot.BatchRecord `json:"batches"`
+			Bookmark string               `json:"bookmark"`
+		}
+		if err := b.evaluate(ctx, &page, "ListBatches", state, bookmark, strconv.Itoa(batchPageSize)); err != nil {
+			return err
+		}
+		for _, r := range page.Batches {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if page.Bookmark == "" {
+			return nil
+		}
+		bookmark = page.Bookmark
+	}
+}
