@@ -16,7 +16,7 @@ import (
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
 
-// realBlocks loads the blocks captured from a real Fabric 2.5 network
+// realBlocks loads the blocks captured from a real Fabric network (3.1.1, with contests)
 // (testdata/block-N.pb; see captureBlocks in the explorer's network test).
 func realBlocks(t *testing.T) []*common.Block {
 	t.Helper()
