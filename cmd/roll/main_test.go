@@ -49,7 +49,8 @@ func TestLoadTakesTheElectionsContests(t *testing.T) {
 	if err := os.WriteFile(tmpl, []byte(`{"id":"ref-1","name":"R","states":["CA","NY"],"contests":[
 		{"id":"L1","title":"L1","kind":"question","choices":["oui","non"]},
 		{"id":"L2","title":"L2","kind":"question","choices":["oui","non"]},
-		{"id":"L3","title":"L3","kind":"question","choices":["oui","non"]}]}`), 0o600); err != nil {
+		{"id":"L3","title":"L3","kind":"question","choices":["oui","non"]}],
+		"batchers":["User1@commission.votechain.test"]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	load := func(args ...string) (roll.Summary, error) {
