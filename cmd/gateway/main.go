@@ -1,4 +1,5 @@
-// Command gateway serves Votechain's vote intake API (see gateway/httpapi).
+// Command gateway serves Votechain's vote intake API (see gateway/httpapi)
+// and the voter's web page at /vote (see gateway/voterweb).
 //
 // Usage:
 //
@@ -32,6 +33,7 @@ import (
 	"github.com/votechain/votechain/gateway/httpapi"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/results"
+	"github.com/votechain/votechain/gateway/voterweb"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
@@ -158,6 +160,10 @@ func run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
 	o.http.Secret = secret
 	gin.SetMode(gin.ReleaseMode)
+	page, err := voterweb.New(elections, log)
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(o.http, httpapi.Deps{
 		Elections: elections,
 		Ledger:    ledger,
@@ -166,6 +172,7 @@ func run(ctx context.Context) error {
 		Receipts:  receipt.New(ledger, receipt.RedisStore{RDB: rdb, States: states}, secret, e.ID, o.receiptBatches),
 		Registry:  reg,
 		Log:       log,
+		VoterPage: page,
 	})
 	if err != nil {
 		return err
