@@ -65,7 +65,7 @@ async function cast(ev) {
   for (const fs of document.querySelectorAll("fieldset.contest")) {
     const picked = fs.querySelector("input[type=radio]:checked");
     if (picked && picked.value !== "") {
-      chosen.push({ contest: fs.dataset.contest, title: fs.querySelector("legend").textContent.trim(), choice: picked.value });
+      chosen.push({ contest: fs.dataset.contest, title: fs.querySelector("legend").textContent.replace(/\s+/g, " ").trim(), choice: picked.value });
     }
   }
   const missing = [];
@@ -75,7 +75,7 @@ async function cast(ev) {
   if (!voter.state) missing.push("choose your state");
   if (missing.length) {
     answer.append(message("error", "Not sent", "please " + missing.join(", ") + "."));
-    $("download").hidden = true;
+    $("keep").hidden = true;
     $("answer-heading").focus();
     return;
   }
@@ -114,7 +114,7 @@ async function cast(ev) {
     answer.append(el("p", {}, "Write down your vote id" + (votes.length > 1 ? "s" : "") +
       " or download the receipt: you need it to check your vote later."));
   }
-  $("download").hidden = !votes.length;
+  $("keep").hidden = !votes.length;
   $("cast").disabled = false;
   $("answer-heading").focus();
 }
