@@ -19,12 +19,14 @@ import (
 )
 
 // fakeAPI answers the page's API calls for a two-question election: a vote
-// in L1 is accepted (with a signed acceptance to fetch), one in L2 is a
+// in L1 is accepted (its signed acceptance receipt answers 503 head_pending
+// once, then 200), one in L2 is a
 // duplicate; the L1 vote's receipt says rejected, not on the roll. It
 // records the vote bodies.
 type fakeAPI struct {
-	mu     sync.Mutex
-	bodies []map[string]string
+	mu              sync.Mutex
+	bodies          []map[string]string
+	acceptanceCalls int
 }
 
 const fakeVoteID = "0123456789abcdef0123456789abcdef"
@@ -43,7 +45,7 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		if b["contest"] == "L1" {
 			w.WriteHeader(http.StatusAccepted)
 			json.NewEncoder(w).Encode(map[string]string{"vote_id": fakeVoteID, "contest": "L1", "status": "pending",
-				"receipt_url": "/api/v1/votes/" + fakeVoteID, "acceptance_url": "/api/v1/votes/" + fakeVoteID + "/acceptance"})
+				"receipt_url": "/api/v1/votes/" + fakeVoteID, "acceptance_url": "/api/v1/votes/" + fakeVoteID + "/acceptance?state=CA&index=4"})
 			return
 		}
 		w.WriteHeader(http.StatusConflict)
@@ -51,7 +53,18 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /api/v1/votes/{id}/acceptance", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"vote_id":"` + r.PathValue("id") + `","signed_tree_head":{"size":7}}`))
+		f.mu.Lock()
+		f.acceptanceCalls++
+		first := f.acceptanceCalls == 1
+		f.mu.Unlock()
+		if first { // no signed head covers the vote yet
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":{"code":"head_pending","message":"no signed tree head covers this vote yet; retry in a second"}}`))
+			return
+		}
+		w.Write([]byte(`{"vote_id":"` + r.PathValue("id") + `","index":4,"leaf":"00","proof":[],` +
+			`"head":{"election":"ref-1","state":"` + r.URL.Query().Get("state") + `","size":7,"key_id":"k1"}}`))
 	})
 	mux.HandleFunc("GET /api/v1/votes/{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -70,8 +83,9 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 // TestSeveralContestsInBrowser drives the page in headless Chromium over a
 // fake API: voting in two of two questions sends one POST per question
 // naming it; the page shows the accepted vote id and the duplicate's 409
-// message; the downloaded file keeps the signed acceptance the 202 pointed
-// to; pasting it into "Check my vote" shows the rejection reason in words;
+// message and that the signed acceptance receipt the 202 pointed to
+// arrived (after one head_pending); the receipt file keeps it and it
+// downloads alone; pasting it into "Check my vote" shows the rejection reason in words;
 // an unknown vote id shows the API's 404 message. Screenshots go to
 // .run/test/voter-page-browser.
 func TestSeveralContestsInBrowser(t *testing.T) {
@@ -118,6 +132,7 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(results) != 2 || !strings.HasPrefix(results[0], "Accepted") || !strings.Contains(results[0], fakeVoteID) ||
+		!strings.Contains(results[0], "signed acceptance receipt received (entry 4 of the CA intake log, under a head of 7 entries signed by key k1)") ||
 		!strings.HasPrefix(results[1], "Refused") || !strings.Contains(results[1], `already accepted (duplicate, HTTP 409)`) {
 		t.Errorf("the page shows %q (screenshot %s)", results, file)
 	}
@@ -137,14 +152,33 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	}
 	var saved struct {
 		Votes []struct {
-			VoteID     string          `json:"vote_id"`
-			Acceptance json.RawMessage `json:"acceptance"`
+			VoteID     string `json:"vote_id"`
+			Acceptance struct {
+				Head struct {
+					KeyID string `json:"key_id"`
+				}
+			}
 		}
 	}
-	_, data := browsertest.Downloaded(t, downloads, "*.json", 10*time.Second)
+	_, data := browsertest.Downloaded(t, downloads, "votechain-receipt-*.json", 10*time.Second)
 	if err := json.Unmarshal(data, &saved); err != nil || len(saved.Votes) != 1 || saved.Votes[0].VoteID != fakeVoteID ||
-		!strings.Contains(string(saved.Votes[0].Acceptance), "signed_tree_head") {
+		saved.Votes[0].Acceptance.Head.KeyID != "k1" {
 		t.Errorf("downloaded %s: %v", data, err)
+	}
+
+	// The signed acceptance receipt alone, one JSON object per line as
+	// verify --acceptance reads it.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("download-acceptance"))); err != nil {
+		t.Fatal(err)
+	}
+	_, acc := browsertest.Downloaded(t, downloads, "votechain-acceptance-*.json", 10*time.Second)
+	var a struct {
+		VoteID string `json:"vote_id"`
+		Index  int
+		Head   struct{ State string }
+	}
+	if err := json.Unmarshal(acc, &a); err != nil || a.VoteID != fakeVoteID || a.Index != 4 || a.Head.State != "CA" {
+		t.Errorf("downloaded acceptance %s: %v", acc, err)
 	}
 
 	// Pasting the file's text shows the receipt: rejected, reason in words.

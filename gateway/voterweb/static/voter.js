@@ -88,18 +88,27 @@ async function cast(ev) {
     const item = el("li", { "data-contest": c.contest });
     if (ans.status === 202) {
       const v = { contest: c.contest, title: c.title, vote_id: ans.body.vote_id, receipt_url: ans.body.receipt_url, accepted: ans.body };
-      // Hook for signed acceptance receipts (issue 18's intake log): when
-      // the 202 carries one, or names where to fetch it, the file keeps it.
-      if (ans.body.acceptance) v.acceptance = ans.body.acceptance;
-      else if (ans.body.acceptance_url) {
-        const acc = await api("GET", ans.body.acceptance_url);
+      // The signed acceptance receipt (the intake log): when the 202 names
+      // where to fetch it, the receipt file keeps it and it can be
+      // downloaded on its own for verify --acceptance.
+      let accError = "";
+      if (ans.body.acceptance_url) {
+        const acc = await acceptance(ans.body.acceptance_url);
         if (acc.status === 200) v.acceptance = acc.body;
+        else accError = errorText(acc);
       }
       const r = await api("GET", ans.body.receipt_url);
       if (r.status === 200) v.receipt = r.body;
       votes.push(v);
       item.append(el("strong", {}, "Accepted: "), c.title + " — your vote id is ",
         el("code", { class: "vote-id" }, v.vote_id), " (status: " + ans.body.status + ")");
+      if (v.acceptance) {
+        const h = v.acceptance.head || {};
+        item.append(el("span", { class: "acceptance" }, "; signed acceptance receipt received (entry " + v.acceptance.index +
+          " of the " + h.state + " intake log, under a head of " + h.size + " entries signed by key " + h.key_id + ")"));
+      } else if (accError) {
+        item.append(el("span", { class: "acceptance" }, "; no signed acceptance receipt yet: " + accError));
+      }
     } else {
       item.classList.add("refused");
       item.append(el("strong", {}, "Refused: "), c.title + " — ", el("span", { class: "reason" }, errorText(ans)));
@@ -115,18 +124,44 @@ async function cast(ev) {
       " or download the receipt: you need it to check your vote later."));
   }
   $("keep").hidden = !votes.length;
+  $("download-acceptance").hidden = !votes.some((v) => v.acceptance);
   $("cast").disabled = false;
   $("answer-heading").focus();
 }
 
-function download() {
-  if (!saved) return;
-  const blob = new Blob([JSON.stringify(saved, null, 2) + "\n"], { type: "application/json" });
-  const a = el("a", { href: URL.createObjectURL(blob), download: "votechain-receipt-" + saved.votes[0].vote_id.slice(0, 8) + ".json" });
+// acceptance fetches a signed acceptance receipt, retrying for a few
+// seconds while no signed tree head covers the vote yet (503 head_pending).
+async function acceptance(url) {
+  for (let i = 0; ; i++) {
+    const ans = await api("GET", url);
+    const code = ans.body && ans.body.error && ans.body.error.code;
+    if (ans.status !== 503 || code !== "head_pending" || i === 4) return ans;
+    await new Promise((done) => setTimeout(done, 1000));
+  }
+}
+
+function saveFile(name, text) {
+  const blob = new Blob([text], { type: "application/json" });
+  const a = el("a", { href: URL.createObjectURL(blob), download: name });
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+// download saves the receipt file: the election and, per vote, its id,
+// contest, the 202, the receipt then and the signed acceptance receipt.
+function download() {
+  if (saved) saveFile("votechain-receipt-" + saved.votes[0].vote_id.slice(0, 8) + ".json", JSON.stringify(saved, null, 2) + "\n");
+}
+
+// downloadAcceptance saves the signed acceptance receipts alone, one JSON
+// object per line, as bin/verify --acceptance reads them.
+function downloadAcceptance() {
+  const accs = saved ? saved.votes.filter((v) => v.acceptance) : [];
+  if (accs.length) {
+    saveFile("votechain-acceptance-" + accs[0].vote_id.slice(0, 8) + ".json", accs.map((v) => JSON.stringify(v.acceptance)).join("\n") + "\n");
+  }
 }
 
 // ---- checking ----
@@ -138,6 +173,18 @@ function voteIDs(doc) {
   if (doc && Array.isArray(doc.votes)) return doc.votes.map((v) => v.vote_id).filter(Boolean);
   if (doc && typeof doc.vote_id === "string") return [doc.vote_id];
   return [];
+}
+
+// parseReceipt reads one JSON document, or one per line (a file of signed
+// acceptance receipts).
+function parseReceipt(text) {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const lines = text.split("\n").filter((l) => l.trim());
+    if (lines.length < 2) throw err;
+    return lines.map((l) => JSON.parse(l));
+  }
 }
 
 async function check(ev) {
@@ -152,7 +199,7 @@ async function check(ev) {
   if (!text && file) text = (await file.text()).trim();
   if (text) {
     try {
-      const found = voteIDs(JSON.parse(text));
+      const found = voteIDs(parseReceipt(text));
       if (!found.length) {
         out.append(message("error", "Error", "the receipt names no vote id."));
         return;
@@ -259,5 +306,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (vf) vf.addEventListener("submit", cast);
   const dl = $("download");
   if (dl) dl.addEventListener("click", download);
+  const da = $("download-acceptance");
+  if (da) da.addEventListener("click", downloadAcceptance);
   $("check-form").addEventListener("submit", check);
 });
