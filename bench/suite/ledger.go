@@ -60,7 +60,7 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 		}
 		d.Roll = r.driverRoll
 	}
-	r.say("%s: %d votes/tx, %d in flight, %s, %d roll voters left", name, d.VotesPerTx, d.InFlight, d.Duration, len(d.Roll))
+	r.say("%s: %d votes/tx, %d in flight, %s, %d roll entries (voter and contest) left", name, d.VotesPerTx, d.InFlight, d.Duration, len(d.Roll))
 	lt.book.Begin(name)
 	from := time.Now()
 	res, err := ledgerload.Run(ctx, lt.ledger, r.election, d)
