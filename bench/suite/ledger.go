@@ -66,7 +66,7 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 	}
 	voters := "random voters"
 	if d.Roll != nil {
-		voters = fmt.Sprintf("%d roll voters left", len(d.Roll))
+		voters = fmt.Sprintf("%d roll entries (voter and contest) left", len(d.Roll))
 	}
 	r.say("%s: %d votes/tx, %d in flight, %s, %s", name, d.VotesPerTx, d.InFlight, d.Duration, voters)
 	lt.book.Begin(name)

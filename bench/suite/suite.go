@@ -320,7 +320,7 @@ func (r *run) reserveDriverVoters(roll *loadgen.Roll) error {
 		}
 		roll.Voters[i] = voters[:keep]
 	}
-	r.say("%d voters of the roll kept for the ledger drives, %d for the intake", len(r.driverRoll), roll.Size())
+	r.say("%d roll entries (voter and contest) kept for the ledger drives, %d voters for the intake", len(r.driverRoll), roll.Size())
 	return nil
 }
 

@@ -132,6 +132,6 @@ func (r *run) handOver(ctx context.Context) error {
 			}
 		}
 	}
-	r.say("%d roll voters the intake did not send join the ledger drives: %d in all", left.Size(), len(r.driverRoll))
+	r.say("%d roll voters the intake did not send join the ledger drives: %d roll entries (voter and contest) in all", left.Size(), len(r.driverRoll))
 	return r.enoughVoters("the drives after the intake (ceiling, naive, fill, grown ceiling)", r.cfg.Plan.afterIntakeVoters(r.ledgerVotes(ctx, r.ledger)), nil)
 }

@@ -1,4 +1,5 @@
-// Command gateway serves Votechain's vote intake API (see gateway/httpapi).
+// Command gateway serves Votechain's vote intake API (see gateway/httpapi)
+// and the voter's web page at /vote (see gateway/voterweb).
 //
 // Usage:
 //
@@ -34,6 +35,7 @@ import (
 	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/results"
+	"github.com/votechain/votechain/gateway/voterweb"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
@@ -193,6 +195,10 @@ func run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
 	o.http.Secret = secret
 	gin.SetMode(gin.ReleaseMode)
+	page, err := voterweb.New(elections, log)
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(o.http, httpapi.Deps{
 		Elections: elections,
 		Ledger:    ledger,
@@ -202,6 +208,7 @@ func run(ctx context.Context) error {
 		IntakeLog: ilog,
 		Registry:  reg,
 		Log:       log,
+		VoterPage: page,
 	})
 	if err != nil {
 		return err

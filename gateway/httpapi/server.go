@@ -60,6 +60,10 @@ type Deps struct {
 	IntakeLog IntakeLog
 	Registry  *prometheus.Registry
 	Log       *slog.Logger
+	// VoterPage, if set, serves the voter's web page at GET /vote and its
+	// files at GET /vote/static/* (package voterweb); it is not part of
+	// the API and sets its own headers.
+	VoterPage http.Handler
 }
 
 // Config tunes the server. Zero fields take DefaultConfig's values, except
@@ -194,6 +198,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	g.GET("/api/v1/results", s.getResults)
 	g.GET("/api/v1/results/:contest", s.getContestResults)
 	g.GET("/api/v1/results/:contest/:state", s.getContestStateResults)
+
+	if deps.VoterPage != nil {
+		page := gin.WrapH(deps.VoterPage)
+		g.GET("/vote", page)
+		g.GET("/vote/static/*file", page)
+	}
 
 	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	g.GET("/readyz", s.ready)

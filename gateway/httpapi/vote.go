@@ -182,9 +182,8 @@ func decodeStrict(body []byte, fields []field) ([]string, *decodeError) {
 
 // scanPlain reads body in one pass if it is a JSON object whose keys are
 // the fields' names, each once and every required one present, and whose
-// values are strings within
-// their limits, every key and value printable ASCII without escapes (what
-// clients send). It reports false for anything else, valid or not, and
+// values are strings within their limits, every key and value printable
+// ASCII without escapes (what clients send). It reports false for anything else, valid or not, and
 // never accepts a body decodeFields would refuse. The values share body's
 // memory.
 func scanPlain(body string, fields []field) ([]string, bool) {

@@ -1,13 +1,17 @@
 // Package browsertest drives Debian's headless Chromium for the browser
-// tests of the web pages (explorer, operator page), with a fresh profile and
+// tests of the web pages (explorer, operator page, voter's page), with a fresh profile and
 // no network traffic of its own.
 package browsertest
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -39,4 +43,53 @@ func New(t *testing.T) context.Context {
 		t.Fatalf("start chromium: %v", err)
 	}
 	return ctx
+}
+
+// Screenshot writes a full-page PNG of the page in ctx to dir/name.png
+// (creating dir), logs its path and returns it.
+func Screenshot(t *testing.T, ctx context.Context, dir, name string) string {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG, below: JPEG
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", file)
+	return file
+}
+
+// Downloads lets the browser of ctx save downloads, under their suggested
+// names, into a fresh directory it returns.
+func Downloads(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
+		t.Fatalf("allow downloads: %v", err)
+	}
+	return dir
+}
+
+// Downloaded waits up to within for exactly one completed file matching
+// pattern (a filepath.Match pattern; Chromium writes .crdownload files
+// until done) in dir and returns its path and content.
+func Downloaded(t *testing.T, dir, pattern string, within time.Duration) (string, []byte) {
+	t.Helper()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if names, _ := filepath.Glob(filepath.Join(dir, pattern)); len(names) == 1 {
+			data, err := os.ReadFile(names[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return names[0], data
+		}
+	}
+	t.Fatalf("no %s downloaded into %s within %v", pattern, dir, within)
+	return "", nil
 }

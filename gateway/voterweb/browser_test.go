@@ -1,0 +1,216 @@
+package voterweb
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/browsertest"
+)
+
+// fakeAPI answers the page's API calls for a two-question election: a vote
+// in L1 is accepted (its signed acceptance receipt answers 503 head_pending
+// once, then 200), one in L2 is a
+// duplicate; the L1 vote's receipt says rejected, not on the roll. It
+// records the vote bodies.
+type fakeAPI struct {
+	mu              sync.Mutex
+	bodies          []map[string]string
+	acceptanceCalls int
+}
+
+const fakeVoteID = "0123456789abcdef0123456789abcdef"
+
+func (f *fakeAPI) routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/vote", func(w http.ResponseWriter, r *http.Request) {
+		var b map[string]string
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.bodies = append(f.bodies, b)
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if b["contest"] == "L1" {
+			w.WriteHeader(http.StatusAccepted)
+			json.NewEncoder(w).Encode(map[string]string{"vote_id": fakeVoteID, "contest": "L1", "status": "pending",
+				"receipt_url": "/api/v1/votes/" + fakeVoteID, "acceptance_url": "/api/v1/votes/" + fakeVoteID + "/acceptance?state=CA&index=4"})
+			return
+		}
+		w.WriteHeader(http.StatusConflict)
+		w.Write([]byte(`{"error":{"code":"duplicate","message":"a vote in contest \"L2\" with this voter id and credential was already accepted","contest":"L2"}}`))
+	})
+	mux.HandleFunc("GET /api/v1/votes/{id}/acceptance", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		f.mu.Lock()
+		f.acceptanceCalls++
+		first := f.acceptanceCalls == 1
+		f.mu.Unlock()
+		if first { // no signed head covers the vote yet
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":{"code":"head_pending","message":"no signed tree head covers this vote yet; retry in a second"}}`))
+			return
+		}
+		w.Write([]byte(`{"vote_id":"` + r.PathValue("id") + `","index":4,"leaf":"00","proof":[],` +
+			`"head":{"election":"ref-1","state":"` + r.URL.Query().Get("state") + `","size":7,"key_id":"k1"}}`))
+	})
+	mux.HandleFunc("GET /api/v1/votes/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.PathValue("id") != fakeVoteID {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":{"code":"no_vote","message":"no vote has this id"}}`))
+			return
+		}
+		json.NewEncoder(w).Encode(ballot.Receipt{VoteID: fakeVoteID, State: "CA", Seq: 3, Index: 0, Size: 1,
+			Leaf: strings.Repeat("ab", 32), Root: strings.Repeat("ab", 32), Proof: []string{}, TxID: "tx1", Block: 9,
+			Status: ballot.ReceiptRejected, Reason: ballot.RejectNotOnRoll,
+			Vote: &ballot.Vote{ID: fakeVoteID, State: "CA", Contest: "L1", Choice: "oui", CastAt: 1}})
+	})
+}
+
+// TestSeveralContestsInBrowser drives the page in headless Chromium over a
+// fake API: voting in two of two questions sends one POST per question
+// naming it; the page shows the accepted vote id and the duplicate's 409
+// message and that the signed acceptance receipt the 202 pointed to
+// arrived (after one head_pending); the receipt file keeps it and it
+// downloads alone; pasting it into "Check my vote" shows the rejection reason in words;
+// an unknown vote id shows the API's 404 message. Screenshots go to
+// .run/test/voter-page-browser.
+func TestSeveralContestsInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives headless Chromium: skipped under -short (run make test)")
+	}
+	h, err := New(fakeElections{e: referendum()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &fakeAPI{}
+	mux := http.NewServeMux()
+	api.routes(mux)
+	mux.Handle("/vote", h)
+	mux.Handle("/vote/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shots := filepath.Join(root, ".run", "test", "voter-page-browser")
+	b := browsertest.New(t)
+	downloads := browsertest.Downloads(t, b)
+	ctx, cancel := context.WithTimeout(b, time.Minute)
+	defer cancel()
+	shot := func(name string) string { return browsertest.Screenshot(t, ctx, shots, name) }
+	// Keyboard only for the choices: Space checks the focused radio button.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"),
+		chromedp.Focus(chromedp.ID("choice-L1-0")), chromedp.KeyEvent(" "),
+		chromedp.Focus(chromedp.ID("choice-L2-1")), chromedp.KeyEvent(" "),
+		chromedp.SendKeys(chromedp.ID("voter-id"), "V1"),
+		chromedp.SendKeys(chromedp.ID("credential"), "secret"),
+		chromedp.SetValue(chromedp.ID("state"), "CA"),
+		chromedp.Click(chromedp.ID("cast")),
+		chromedp.WaitVisible(chromedp.CSS("#cast-results li.refused")),
+	); err != nil {
+		t.Fatalf("cast: %v", err)
+	}
+	file := shot("several-contests-cast")
+	results, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#cast-results li")].map(li => li.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || !strings.HasPrefix(results[0], "Accepted") || !strings.Contains(results[0], fakeVoteID) ||
+		!strings.Contains(results[0], "signed acceptance receipt received (entry 4 of the CA intake log, under a head of 7 entries signed by key k1)") ||
+		!strings.HasPrefix(results[1], "Refused") || !strings.Contains(results[1], `already accepted (duplicate, HTTP 409)`) {
+		t.Errorf("the page shows %q (screenshot %s)", results, file)
+	}
+	api.mu.Lock()
+	bodies := api.bodies
+	api.mu.Unlock()
+	want := []map[string]string{
+		{"voter_id": "V1", "credential": "secret", "state": "CA", "contest": "L1", "choice": "oui"},
+		{"voter_id": "V1", "credential": "secret", "state": "CA", "contest": "L2", "choice": "non"},
+	}
+	if len(bodies) != 2 || !equalMaps(bodies[0], want[0]) || !equalMaps(bodies[1], want[1]) {
+		t.Errorf("the page sent %v; want %v", bodies, want)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("download"))); err != nil {
+		t.Fatal(err)
+	}
+	var saved struct {
+		Votes []struct {
+			VoteID     string `json:"vote_id"`
+			Acceptance struct {
+				Head struct {
+					KeyID string `json:"key_id"`
+				}
+			}
+		}
+	}
+	_, data := browsertest.Downloaded(t, downloads, "votechain-receipt-*.json", 10*time.Second)
+	if err := json.Unmarshal(data, &saved); err != nil || len(saved.Votes) != 1 || saved.Votes[0].VoteID != fakeVoteID ||
+		saved.Votes[0].Acceptance.Head.KeyID != "k1" {
+		t.Errorf("downloaded %s: %v", data, err)
+	}
+
+	// The signed acceptance receipt alone, one JSON object per line as
+	// verify --acceptance reads it.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("download-acceptance"))); err != nil {
+		t.Fatal(err)
+	}
+	_, acc := browsertest.Downloaded(t, downloads, "votechain-acceptance-*.json", 10*time.Second)
+	var a struct {
+		VoteID string `json:"vote_id"`
+		Index  int
+		Head   struct{ State string }
+	}
+	if err := json.Unmarshal(acc, &a); err != nil || a.VoteID != fakeVoteID || a.Index != 4 || a.Head.State != "CA" {
+		t.Errorf("downloaded acceptance %s: %v", acc, err)
+	}
+
+	// Pasting the file's text shows the receipt: rejected, reason in words.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("check-paste"), string(data)),
+		chromedp.Click(chromedp.ID("check")), chromedp.WaitVisible(chromedp.CSS(".vote-check .reason"))); err != nil {
+		t.Fatal(err)
+	}
+	reason, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".vote-check .reason")))
+	file = shot("several-contests-rejected")
+	if err != nil || !strings.Contains(reason, Reasons[ballot.RejectNotOnRoll]) || !strings.Contains(reason, "(not_on_roll)") {
+		t.Errorf("reason shown %q (%v); want the words for not_on_roll (screenshot %s)", reason, err, file)
+	}
+
+	// An unknown id: the API's 404 message.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"),
+		chromedp.SendKeys(chromedp.ID("check-id"), strings.Repeat("f", 32)),
+		chromedp.Click(chromedp.ID("check")), chromedp.WaitVisible(chromedp.CSS(".vote-check .error"))); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".vote-check .error"))); err != nil || !strings.Contains(msg, "no vote has this id (no_vote, HTTP 404)") {
+		t.Errorf("unknown vote id shows %q (%v)", msg, err)
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

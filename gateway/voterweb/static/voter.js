@@ -1,0 +1,312 @@
+// The voter's page (see package voterweb): casts through the JSON API, one
+// POST /api/v1/vote per chosen contest; keeps and offers the receipt as a
+// JSON file; checks votes by id or receipt file, drawing the Merkle path of
+// a counted vote from its leaf to the batch root. Every refusal is shown in
+// the API's own words.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+// el builds an element with text or child nodes (never HTML strings).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
+const pageData = (() => {
+  const d = $("page-data");
+  return d ? JSON.parse(d.textContent) : { reasons: {} };
+})();
+
+// api calls the gateway and returns {status, body}; a body that is not JSON
+// becomes an error in words.
+async function api(method, path, body) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let resp;
+  try {
+    resp = await fetch(path, init);
+  } catch (err) {
+    return { status: 0, body: { error: { code: "network", message: "the gateway could not be reached (" + err.message + ")" } } };
+  }
+  try {
+    return { status: resp.status, body: await resp.json() };
+  } catch (err) {
+    return { status: resp.status, body: { error: { code: "http_" + resp.status, message: "the gateway answered " + resp.status + " " + resp.statusText } } };
+  }
+}
+
+// errorText words an API error answer.
+function errorText(ans) {
+  const e = (ans.body && ans.body.error) || {};
+  return (e.message || "unexpected answer") + (e.code ? " (" + e.code + ", HTTP " + ans.status + ")" : "");
+}
+
+function message(kind, label, text) {
+  return el("p", { class: "message " + kind, role: kind === "error" ? "alert" : "status" }, el("strong", {}, label + ": "), text);
+}
+
+// ---- casting ----
+
+let saved = null; // the receipt file's content after a cast
+
+async function cast(ev) {
+  ev.preventDefault();
+  const answer = $("answer");
+  answer.replaceChildren();
+  $("answer-section").hidden = false;
+  const voter = { voter_id: $("voter-id").value.trim(), credential: $("credential").value, state: $("state").value };
+  const chosen = [];
+  for (const fs of document.querySelectorAll("fieldset.contest")) {
+    const picked = fs.querySelector("input[type=radio]:checked");
+    if (picked && picked.value !== "") {
+      chosen.push({ contest: fs.dataset.contest, title: fs.querySelector("legend").textContent.replace(/\s+/g, " ").trim(), choice: picked.value });
+    }
+  }
+  const missing = [];
+  if (!chosen.length) missing.push("choose an answer in at least one contest");
+  if (!voter.voter_id) missing.push("enter your voter id");
+  if (!voter.credential) missing.push("enter your credential");
+  if (!voter.state) missing.push("choose your state");
+  if (missing.length) {
+    answer.append(message("error", "Not sent", "please " + missing.join(", ") + "."));
+    $("keep").hidden = true;
+    $("answer-heading").focus();
+    return;
+  }
+  $("cast").disabled = true;
+  answer.append(el("p", { id: "casting" }, "Sending your vote…"));
+  const votes = [];
+  const list = el("ul", { id: "cast-results" });
+  for (const c of chosen) {
+    const ans = await api("POST", "/api/v1/vote", { ...voter, contest: c.contest, choice: c.choice });
+    const item = el("li", { "data-contest": c.contest });
+    if (ans.status === 202) {
+      const v = { contest: c.contest, title: c.title, vote_id: ans.body.vote_id, receipt_url: ans.body.receipt_url, accepted: ans.body };
+      // The signed acceptance receipt (the intake log): when the 202 names
+      // where to fetch it, the receipt file keeps it and it can be
+      // downloaded on its own for verify --acceptance.
+      let accError = "";
+      if (ans.body.acceptance_url) {
+        const acc = await acceptance(ans.body.acceptance_url);
+        if (acc.status === 200) v.acceptance = acc.body;
+        else accError = errorText(acc);
+      }
+      const r = await api("GET", ans.body.receipt_url);
+      if (r.status === 200) v.receipt = r.body;
+      votes.push(v);
+      item.append(el("strong", {}, "Accepted: "), c.title + " — your vote id is ",
+        el("code", { class: "vote-id" }, v.vote_id), " (status: " + ans.body.status + ")");
+      if (v.acceptance) {
+        const h = v.acceptance.head || {};
+        item.append(el("span", { class: "acceptance" }, "; signed acceptance receipt received (entry " + v.acceptance.index +
+          " of the " + h.state + " intake log, under a head of " + h.size + " entries signed by key " + h.key_id + ")"));
+      } else if (accError) {
+        item.append(el("span", { class: "acceptance" }, "; no signed acceptance receipt yet: " + accError));
+      }
+    } else {
+      item.classList.add("refused");
+      item.append(el("strong", {}, "Refused: "), c.title + " — ", el("span", { class: "reason" }, errorText(ans)));
+    }
+    list.append(item);
+  }
+  $("casting").remove();
+  answer.append(list);
+  if (votes.length) {
+    saved = { kind: "votechain-voter-receipt", version: 1, election: pageData.election, gateway: location.origin,
+      saved_at: new Date().toISOString(), votes };
+    answer.append(el("p", {}, "Write down your vote id" + (votes.length > 1 ? "s" : "") +
+      " or download the receipt: you need it to check your vote later."));
+  }
+  $("keep").hidden = !votes.length;
+  $("download-acceptance").hidden = !votes.some((v) => v.acceptance);
+  $("cast").disabled = false;
+  $("answer-heading").focus();
+}
+
+// acceptance fetches a signed acceptance receipt, retrying for a few
+// seconds while no signed tree head covers the vote yet (503 head_pending).
+async function acceptance(url) {
+  for (let i = 0; ; i++) {
+    const ans = await api("GET", url);
+    const code = ans.body && ans.body.error && ans.body.error.code;
+    if (ans.status !== 503 || code !== "head_pending" || i === 4) return ans;
+    await new Promise((done) => setTimeout(done, 1000));
+  }
+}
+
+function saveFile(name, text) {
+  const blob = new Blob([text], { type: "application/json" });
+  const a = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+// download saves the receipt file: the election and, per vote, its id,
+// contest, the 202, the receipt then and the signed acceptance receipt.
+function download() {
+  if (saved) saveFile("votechain-receipt-" + saved.votes[0].vote_id.slice(0, 8) + ".json", JSON.stringify(saved, null, 2) + "\n");
+}
+
+// downloadAcceptance saves the signed acceptance receipts alone, one JSON
+// object per line, as bin/verify --acceptance reads them.
+function downloadAcceptance() {
+  const accs = saved ? saved.votes.filter((v) => v.acceptance) : [];
+  if (accs.length) {
+    saveFile("votechain-acceptance-" + accs[0].vote_id.slice(0, 8) + ".json", accs.map((v) => JSON.stringify(v.acceptance)).join("\n") + "\n");
+  }
+}
+
+// ---- checking ----
+
+// voteIDs reads the vote ids of a receipt: the page's file, one API
+// receipt, or a list of either.
+function voteIDs(doc) {
+  if (Array.isArray(doc)) return doc.flatMap(voteIDs);
+  if (doc && Array.isArray(doc.votes)) return doc.votes.map((v) => v.vote_id).filter(Boolean);
+  if (doc && typeof doc.vote_id === "string") return [doc.vote_id];
+  return [];
+}
+
+// parseReceipt reads one JSON document, or one per line (a file of signed
+// acceptance receipts).
+function parseReceipt(text) {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const lines = text.split("\n").filter((l) => l.trim());
+    if (lines.length < 2) throw err;
+    return lines.map((l) => JSON.parse(l));
+  }
+}
+
+async function check(ev) {
+  ev.preventDefault();
+  const out = $("check-result");
+  out.replaceChildren();
+  let ids = [];
+  const typed = $("check-id").value.trim().toLowerCase();
+  if (typed) ids.push(typed);
+  let text = $("check-paste").value.trim();
+  const file = $("check-file").files[0];
+  if (!text && file) text = (await file.text()).trim();
+  if (text) {
+    try {
+      const found = voteIDs(parseReceipt(text));
+      if (!found.length) {
+        out.append(message("error", "Error", "the receipt names no vote id."));
+        return;
+      }
+      ids.push(...found);
+    } catch (err) {
+      out.append(message("error", "Error", "the receipt is not a JSON file: " + err.message));
+      return;
+    }
+  }
+  ids = [...new Set(ids)];
+  if (!ids.length) {
+    out.append(message("error", "Error", "enter a vote id, or choose or paste your receipt."));
+    return;
+  }
+  for (const id of ids) {
+    const ans = await api("GET", "/api/v1/votes/" + encodeURIComponent(id));
+    const box = el("article", { class: "vote-check", "data-vote-id": id }, el("h3", {}, "Vote ", el("code", {}, id)));
+    if (ans.status !== 200) box.append(message("error", "Error", errorText(ans)));
+    else await showReceipt(box, ans.body);
+    out.append(box);
+  }
+}
+
+const statusWords = {
+  pending: "accepted by the gateway, waiting to be written to the ledger; check again in a few seconds",
+  counted: "on the ledger and counted",
+  duplicate: "on the ledger but not counted",
+  rejected: "on the ledger but not counted",
+};
+
+async function showReceipt(box, r) {
+  box.append(el("p", { class: "status status-" + r.status },
+    el("strong", {}, "Status: " + r.status), " — " + (statusWords[r.status] || "")));
+  if (r.reason) {
+    box.append(el("p", { class: "reason" }, el("strong", {}, "Reason: "),
+      (pageData.reasons[r.reason] || "the ledger gave no description") + " (" + r.reason + ")"));
+  }
+  const facts = el("dl", {});
+  const fact = (k, v) => v !== undefined && v !== "" && facts.append(el("dt", {}, k), el("dd", {}, v));
+  fact("Contest", r.contest);
+  if (r.vote) {
+    fact("Choice", r.vote.choice);
+    fact("State", r.vote.state);
+    fact("Cast at", new Date(r.vote.cast_at).toISOString());
+  }
+  if (r.status !== "pending") {
+    fact("Batch", r.state + " #" + r.seq + " (vote " + (r.index + 1) + " of " + r.size + ")");
+    fact("Block", String(r.block));
+    fact("Transaction", r.tx_id);
+  }
+  box.append(facts);
+  if (r.status !== "pending" && r.leaf && r.root) box.append(await merklePath(r));
+}
+
+// ---- the Merkle path (RFC 6962 / RFC 9162 2.1.3.2) ----
+
+const hex2bytes = (h) => Uint8Array.from(h.match(/../g) || [], (b) => parseInt(b, 16));
+const bytes2hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+
+// node is SHA-256(0x01 || left || right), in the browser when it can.
+async function node(left, right) {
+  const buf = new Uint8Array(65);
+  buf[0] = 1;
+  buf.set(hex2bytes(left), 1);
+  buf.set(hex2bytes(right), 33);
+  return bytes2hex(await crypto.subtle.digest("SHA-256", buf));
+}
+
+// merklePath draws the path from the vote's leaf to the batch root: each
+// step names the sibling hash, its side and the hash they make together.
+async function merklePath(r) {
+  const canHash = !!(window.crypto && crypto.subtle);
+  const inner = (r.index ^ (r.size - 1)).toString(2).replace(/^0+/, "").length;
+  const fig = el("figure", { class: "merkle" }, el("figcaption", {}, "Merkle proof: from your vote to the batch root"));
+  const ol = el("ol", { class: "merkle-path" });
+  ol.append(el("li", { class: "leaf" }, el("strong", {}, "Your vote's leaf: "), el("code", {}, r.leaf)));
+  let h = r.leaf;
+  for (let i = 0; i < r.proof.length; i++) {
+    const p = r.proof[i];
+    const siblingRight = i < inner && ((r.index >> i) & 1) === 0;
+    const li = el("li", { class: "step" }, el("strong", {}, "Step " + (i + 1) + ": "),
+      "joined with the sibling on the " + (siblingRight ? "right" : "left") + " ", el("code", {}, p));
+    if (canHash) {
+      h = siblingRight ? await node(h, p) : await node(p, h);
+      li.append(" gives ", el("code", { class: "computed" }, h));
+    }
+    ol.append(li);
+  }
+  const root = el("li", { class: "root" }, el("strong", {}, "Batch root on the ledger: "), el("code", {}, r.root));
+  ol.append(root);
+  fig.append(ol);
+  let verdict;
+  if (!canHash) verdict = message("note", "Not checked here", "this browser computes hashes only over HTTPS; check the receipt file with the verify command.");
+  else if (h === r.root) verdict = message("ok", "Proof checked", "the path leads from your vote to the root recorded on the ledger (computed in your browser).");
+  else verdict = message("error", "Proof FAILED", "the path leads to " + h + ", not to the root on the ledger.");
+  verdict.classList.add("proof-verdict");
+  fig.append(verdict);
+  return fig;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const vf = $("vote-form");
+  if (vf) vf.addEventListener("submit", cast);
+  const dl = $("download");
+  if (dl) dl.addEventListener("click", download);
+  const da = $("download-acceptance");
+  if (da) da.addEventListener("click", downloadAcceptance);
+  $("check-form").addEventListener("submit", check);
+});

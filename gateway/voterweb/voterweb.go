@@ -1,0 +1,126 @@
+// Package voterweb is the voter's web page, served by the gateway at /vote:
+// one server-side HTML page listing the election's contests and a small
+// script (static/voter.js) that casts through the JSON API (POST
+// /api/v1/vote, one request per chosen contest), offers the receipt as a
+// JSON file, and checks a vote later (GET /api/v1/votes/{id}): pending, or
+// counted with its Merkle path drawn from leaf to root, or the reason it
+// was rejected. The page loads nothing from elsewhere and is served under a
+// strict Content-Security-Policy (CSP).
+//
+// The page holds no rules of its own: the API decides and words every
+// refusal, and the page shows those words.
+package voterweb
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// Path is where the page is served; its files are under Path+"/static/".
+const Path = "/vote"
+
+// CSP is the Content-Security-Policy of every answer: nothing but the
+// page's own script and style, forms post only to the gateway, no framing.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+//go:embed templates/page.html
+var pageHTML string
+
+//go:embed static
+var staticFS embed.FS
+
+// Elections gives the current election record (implemented by
+// *election.Cache).
+type Elections interface {
+	Election(ctx context.Context) (*ballot.Election, error)
+}
+
+// Reasons words each ledger rejection reason (ballot.Reject*) for voters;
+// the page shows the words with the code.
+var Reasons = map[string]string{
+	ballot.RejectDuplicate:      "another vote with the same voter id and credential in this contest was counted first",
+	ballot.RejectUnknownContest: "the contest is not on this election's ballot",
+	ballot.RejectUnknownChoice:  "the choice is not one of the contest's",
+	ballot.RejectOutsideWindow:  "the vote was cast outside the voting window",
+	ballot.RejectCastAfterTx:    "the vote's time is after the ledger transaction that recorded it",
+	ballot.RejectNotOnRoll:      "the voter id and credential are not on the sealed roll of this state and contest",
+}
+
+// Handler serves the page and its static files.
+type Handler struct {
+	elections Elections
+	log       *slog.Logger
+	page      *template.Template
+	mux       *http.ServeMux
+}
+
+// New builds the handler.
+func New(elections Elections, log *slog.Logger) (*Handler, error) {
+	if elections == nil || log == nil {
+		return nil, errors.New("voterweb: New needs an election source and a logger")
+	}
+	page, err := template.New("page").Parse(pageHTML)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{elections: elections, log: log, page: page, mux: http.NewServeMux()}
+	static, _ := fs.Sub(staticFS, "static")
+	h.mux.HandleFunc("GET "+Path+"", h.servePage)
+	h.mux.Handle("GET "+Path+"/static/", http.StripPrefix(Path+"/static/", http.FileServerFS(static)))
+	return h, nil
+}
+
+// ServeHTTP serves GET /vote and GET /vote/static/*; every answer carries
+// the CSP and refuses MIME sniffing and referrers.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", CSP)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	h.mux.ServeHTTP(w, r)
+}
+
+// pageData is what the page template shows.
+type pageData struct {
+	Election *ballot.Election
+	// Single is true when the election has one contest: the page shows
+	// just that contest and the vote names none.
+	Single  bool
+	Reasons map[string]string
+	// Error is set when the election record is not available.
+	Error string
+}
+
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
+	d := pageData{Reasons: Reasons}
+	status := http.StatusOK
+	e, err := h.elections.Election(r.Context())
+	if err != nil {
+		h.log.Warn("voter page: no election record", "err", err)
+		d.Error = "The election record is not available yet; please try again in a minute."
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "30")
+	} else {
+		d.Election, d.Single = e, len(e.Contests) == 1
+	}
+	var buf bytes.Buffer
+	if err := h.page.Execute(&buf, d); err != nil {
+		h.log.Error("voter page", "err", err)
+		http.Error(w, "the page could not be built", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
