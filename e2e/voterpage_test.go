@@ -86,13 +86,19 @@ func TestVoterPageInBrowser(t *testing.T) {
 
 	// The receipt file: the vote id, the 202 and the pending receipt.
 	do("download", chromedp.Click(chromedp.ID("download")))
-	file, data := browsertest.Downloaded(t, downloads, "*.json", 10*time.Second)
+	file, data := browsertest.Downloaded(t, downloads, "votechain-receipt-*.json", 10*time.Second)
 	var saved struct {
 		Election string
 		Votes    []struct {
-			VoteID  string `json:"vote_id"`
-			Contest string
-			Receipt ballot.Receipt
+			VoteID   string `json:"vote_id"`
+			Contest  string
+			Receipt  ballot.Receipt
+			Accepted struct {
+				AcceptanceURL string `json:"acceptance_url"`
+			}
+			Acceptance *struct {
+				VoteID string `json:"vote_id"`
+			}
 		}
 	}
 	if err := json.Unmarshal(data, &saved); err != nil {
@@ -102,6 +108,23 @@ func TestVoterPageInBrowser(t *testing.T) {
 	if saved.Election != s.electionID || len(saved.Votes) != 1 || saved.Votes[0].VoteID != voteID ||
 		saved.Votes[0].Contest != c.ID || saved.Votes[0].Receipt.Status != ballot.ReceiptPending {
 		t.Fatalf("downloaded receipt %+v; want vote %s in %s, pending", saved, voteID, c.ID)
+	}
+
+	// A gateway keeping the intake log names the signed acceptance receipt
+	// in its 202: the file holds it, and it downloads alone.
+	if saved.Votes[0].Accepted.AcceptanceURL == "" {
+		t.Log("the gateway's 202 names no acceptance_url: no signed acceptance receipt to check")
+	} else {
+		if a := saved.Votes[0].Acceptance; a == nil || a.VoteID != voteID {
+			t.Errorf("the 202 names %s but the receipt file holds no acceptance receipt of vote %s", saved.Votes[0].Accepted.AcceptanceURL, voteID)
+		}
+		do("download the acceptance receipt", chromedp.Click(chromedp.ID("download-acceptance")))
+		accFile, acc := browsertest.Downloaded(t, downloads, "votechain-acceptance-*.json", 10*time.Second)
+		var a ballot.Acceptance
+		if err := json.Unmarshal(acc, &a); err != nil || a.VoteID != voteID {
+			t.Errorf("downloaded acceptance receipt %s: %v, vote %q", accFile, err, a.VoteID)
+		}
+		t.Logf("downloaded %s", accFile)
 	}
 
 	// A second attempt: the 409 in words.
