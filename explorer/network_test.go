@@ -220,7 +220,7 @@ func TestExplorerOnRealNetwork(t *testing.T) {
 	}
 
 	if dir := os.Getenv("EXPLORER_CAPTURE_BLOCKS"); dir != "" {
-		captureBlocks(t, l, dir, 6)
+		captureBlocks(t, l, dir, 10)
 	}
 	t.Run("browser", func(t *testing.T) { browse(t, l, e) })
 }

@@ -47,6 +47,7 @@ func realBlocks(t *testing.T) []*common.Block {
 func TestRealChain(t *testing.T) {
 	var prev []byte
 	batches := 0
+	committed := map[string]bool{} // batch ids already committed: a later CommitBatch of one is a retry
 	for _, blk := range realBlocks(t) {
 		b, err := fabricblock.Parse(blk)
 		if err != nil {
@@ -74,12 +75,17 @@ func TestRealChain(t *testing.T) {
 			if err != nil {
 				t.Fatalf("block %d: CommitBatch argument: %v", b.Number, err)
 			}
-			if _, ok := tx.Write("ballot", ballot.BatchKey(batch.State, batch.Seq)); !ok {
+			_, wrote := tx.Write("ballot", ballot.BatchKey(batch.State, batch.Seq))
+			switch {
+			case committed[batch.ID()] && (wrote || len(tx.Events) != 0):
+				t.Errorf("block %d: the retry of CommitBatch %s wrote its record again or emitted %+v", b.Number, batch.ID(), tx.Events)
+			case committed[batch.ID()]:
+			case !wrote:
 				t.Errorf("block %d: CommitBatch %s wrote no batch record", b.Number, batch.ID())
-			}
-			if len(tx.Events) != 1 || tx.Events[0].Name != ballot.EventBatchCommitted {
+			case len(tx.Events) != 1 || tx.Events[0].Name != ballot.EventBatchCommitted:
 				t.Errorf("block %d: CommitBatch events %+v", b.Number, tx.Events)
 			}
+			committed[batch.ID()] = true
 			if tx.Creator != "CommissionMSP" || tx.Chaincode != "ballot" || !tx.Valid() || tx.Time.IsZero() {
 				t.Errorf("block %d: CommitBatch tx %+v", b.Number, tx)
 			}
