@@ -163,8 +163,6 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	intake := dedup.New(rdb, ledger, o.dedup, log)
-	defer intake.Close()
 	cache := results.New(ledger, o.resultsFile, e.States, log)
 	go func() {
 		if err := cache.Run(ctx); err != nil {
@@ -187,8 +185,10 @@ func run(ctx context.Context) error {
 		}
 		l := intakelog.New(rdb, ledger, intakelog.Config{Key: key, Interval: o.logInterval}, log)
 		go l.Run(ctx, elections)
-		ilog = l
+		ilog, o.dedup.Logged = l, l.Observe
 	}
+	intake := dedup.New(rdb, ledger, o.dedup, log)
+	defer intake.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	o.http.Secret = secret

@@ -24,6 +24,14 @@
 // from the new head). A gateway without a key (Config.Key nil) only follows
 // and serves.
 //
+// # Following the log
+//
+// The gateway's intake (dedup.Config.Logged) hands Observe every entry it
+// appended, with its index, so the tree grows from entries the process built
+// anyway; only the entries between them (another gateway's) are read back
+// from Redis, and when there are none that is one empty read per state a
+// second.
+//
 // # Memory
 //
 // The tree keeps about two hashes (64 bytes) per entry: 64 MB per million
@@ -110,6 +118,9 @@ type Log struct {
 type stateLog struct {
 	mu   sync.Mutex
 	tree ballot.LogTree
+	// early holds the leaves of entries this process appended (Observe)
+	// beyond the tree's end, by index, until the entries before them are in.
+	early map[uint64][32]byte
 	// signed is the last head this process published; anchored the last
 	// head it knows the ledger holds (Size 0: none read yet or none).
 	signed, anchored ballot.TreeHead
@@ -139,22 +150,70 @@ func (l *Log) state(state string) *stateLog {
 	return s
 }
 
+// Observe records an entry this process appended at index of the state's
+// log (dedup.Config.Logged), so the tree grows without reading it back from
+// Redis; entries other gateways appended are still read (follow).
+func (l *Log) Observe(state string, index int64, entry []byte) {
+	if index < 0 {
+		return
+	}
+	leaf := ballot.EntryLeaf(entry)
+	s := l.state(state)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if uint64(index) < s.tree.Size() {
+		return // read from Redis already
+	}
+	if s.early == nil {
+		s.early = map[uint64][32]byte{}
+	}
+	s.early[uint64(index)] = leaf
+	s.drain()
+}
+
+// drain appends the observed leaves that continue the tree. The caller
+// holds s.mu.
+func (s *stateLog) drain() {
+	for {
+		leaf, ok := s.early[s.tree.Size()]
+		if !ok {
+			return
+		}
+		delete(s.early, s.tree.Size())
+		s.tree.Append(leaf)
+	}
+}
+
 // follow reads entries into s's tree until it holds at least upto of them
-// (or all there are, when upto is 0). The caller holds s.mu.
+// (or all there are, when upto is 0), taking observed leaves where it can
+// and reading from Redis only the entries between them. The caller holds
+// s.mu.
 func (l *Log) follow(ctx context.Context, state string, s *stateLog, upto uint64) error {
 	for {
+		s.drain()
 		have := s.tree.Size()
 		if upto > 0 && have >= upto {
 			return nil
 		}
-		entries, err := votequeue.LogEntries(ctx, l.rdb, state, have, have+chunk)
+		end := have + chunk
+		for i := range s.early { // read only up to the next observed leaf
+			if i > have && i < end {
+				end = i
+			}
+		}
+		entries, err := votequeue.LogEntries(ctx, l.rdb, state, have, end)
 		if err != nil {
 			return err
 		}
 		for _, e := range entries {
 			s.tree.Append(ballot.EntryLeaf(e))
 		}
-		if len(entries) < chunk {
+		for i := range s.early {
+			if i < s.tree.Size() {
+				delete(s.early, i)
+			}
+		}
+		if uint64(len(entries)) < end-have { // the log ends here, for now
 			if upto > s.tree.Size() {
 				return fmt.Errorf("%w: the %s log holds %d entries, a head says %d", ErrDiverged, state, s.tree.Size(), upto)
 			}
@@ -163,12 +222,9 @@ func (l *Log) follow(ctx context.Context, state string, s *stateLog, upto uint64
 	}
 }
 
-// Run signs and anchors every Interval until ctx ends. Without a key it
-// returns at once.
+// Run signs and anchors every Interval until ctx ends; without a key it
+// only follows the logs.
 func (l *Log) Run(ctx context.Context, elections Elections) {
-	if l.cfg.Key == nil {
-		return
-	}
 	tick := time.NewTicker(l.cfg.Interval)
 	defer tick.Stop()
 	anchoring := make(chan struct{}, 1)
@@ -188,7 +244,7 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 				l.log.Warn("intake log: sign", "state", st, "err", err)
 			}
 		}
-		if l.ledger == nil {
+		if l.ledger == nil || l.cfg.Key == nil {
 			continue
 		}
 		select {
@@ -204,8 +260,8 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 	}
 }
 
-// sign publishes a head of the state's log if it grew since the last head
-// this process published.
+// sign follows the state's log and, with a key, publishes a head of it if
+// it grew since the last head this process published.
 func (l *Log) sign(ctx context.Context, election, state string) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
 	defer cancel()
@@ -216,7 +272,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		return err
 	}
 	size := s.tree.Size()
-	if size == 0 || size == s.signed.Size {
+	if l.cfg.Key == nil || size == 0 || size == s.signed.Size {
 		return nil
 	}
 	root, _ := s.tree.Root(size)

@@ -223,3 +223,36 @@ func TestKeyFile(t *testing.T) {
 		t.Fatal("a key file others may read was loaded")
 	}
 }
+
+// Entries this process appended are observed, in any order, and the
+// entries between them (another gateway's) are read from Redis: the tree
+// is the log's either way.
+func TestObserveAndFollow(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	votes := appendVotes(t, rdb, "CA", 12)
+	l := New(srv.ClientAs(redisserver.UserGateway), nil, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, i := range []int{9, 3, 4, 0, 11} {
+		enc, _ := votes[i].Encode()
+		l.Observe("CA", int64(i), enc)
+	}
+	s := l.state("CA")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tree.Size() != 1 || len(s.early) != 4 {
+		t.Fatalf("after observing 0, 3, 4, 9, 11: tree of %d, %d early; want 1 and 4", s.tree.Size(), len(s.early))
+	}
+	if err := l.follow(context.Background(), "CA", s, 0); err != nil {
+		t.Fatal(err)
+	}
+	var want ballot.LogTree
+	for _, v := range votes {
+		leaf, _ := v.Leaf()
+		want.Append(leaf)
+	}
+	got, _ := s.tree.Root(s.tree.Size())
+	root, _ := want.Root(12)
+	if s.tree.Size() != 12 || got != root || len(s.early) != 0 {
+		t.Fatalf("tree of %d (%d early) with root %x; want the log's 12 entries, root %x", s.tree.Size(), len(s.early), got, root)
+	}
+}
