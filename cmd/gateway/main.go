@@ -175,6 +175,8 @@ func run(ctx context.Context) error {
 		}
 		return nil
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var ilog httpapi.IntakeLog
 	if o.intakeLog {
 		var key ed25519.PrivateKey
@@ -183,14 +185,12 @@ func run(ctx context.Context) error {
 				return fmt.Errorf("%w (make up creates it; or set --log-key to another key, or --intake-log=false)", err)
 			}
 		}
-		l := intakelog.New(rdb, ledger, intakelog.Config{Key: key, Interval: o.logInterval}, log)
+		l := intakelog.New(rdb, ledger, intakelog.Config{Key: key, Interval: o.logInterval, Registry: reg}, log)
 		go l.Run(ctx, elections)
 		ilog, o.dedup.Logged = l, l.Observe
 	}
 	intake := dedup.New(rdb, ledger, o.dedup, log)
 	defer intake.Close()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	o.http.Secret = secret
 	gin.SetMode(gin.ReleaseMode)
 	api, err := httpapi.New(o.http, httpapi.Deps{

@@ -48,6 +48,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
@@ -92,6 +93,31 @@ type Config struct {
 	CallTimeout time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+	// Registry, if set, gets the log's metrics (intake_log_*).
+	Registry prometheus.Registerer
+}
+
+// metrics are the log's Prometheus series.
+type metrics struct {
+	entries, signed, anchored *prometheus.GaugeVec
+	anchorFailures            prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	gauge := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{"state"})
+	}
+	m := &metrics{
+		entries:  gauge("intake_log_entries", "Entries of the state's intake log this gateway has in its tree."),
+		signed:   gauge("intake_log_signed_entries", "Size of the last tree head this gateway signed and published."),
+		anchored: gauge("intake_log_anchored_entries", "Size of the last tree head this gateway knows anchored on the ledger."),
+		anchorFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_failures_total",
+			Help: "AnchorLogHeads transactions that failed (refused, conflicting with another gateway's, or the ledger unreachable)."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.entries, m.signed, m.anchored, m.anchorFailures)
+	}
+	return m
 }
 
 // DefaultConfig returns the defaults of Config's zero fields.
@@ -109,6 +135,7 @@ type Log struct {
 	ledger Ledger
 	cfg    Config
 	log    *slog.Logger
+	m      *metrics
 
 	mu     sync.Mutex
 	states map[string]*stateLog
@@ -136,7 +163,7 @@ func New(rdb redis.UniversalClient, ledger Ledger, cfg Config, log *slog.Logger)
 	if cfg.Now == nil {
 		cfg.Now = d.Now
 	}
-	return &Log{rdb: rdb, ledger: ledger, cfg: cfg, log: log, states: map[string]*stateLog{}}
+	return &Log{rdb: rdb, ledger: ledger, cfg: cfg, log: log, m: newMetrics(cfg.Registry), states: map[string]*stateLog{}}
 }
 
 func (l *Log) state(state string) *stateLog {
@@ -272,6 +299,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		return err
 	}
 	size := s.tree.Size()
+	l.m.entries.WithLabelValues(state).Set(float64(size))
 	if l.cfg.Key == nil || size == 0 || size == s.signed.Size {
 		return nil
 	}
@@ -289,6 +317,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		// Only a published head is anchored: a larger one published by
 		// another gateway meanwhile is that gateway's to anchor.
 		s.signed = h
+		l.m.signed.WithLabelValues(state).Set(float64(size))
 	}
 	return nil
 }
@@ -317,10 +346,14 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 		return nil
 	}
 	err := l.ledger.AnchorLogHeads(ctx, anchors)
+	if err != nil {
+		l.m.anchorFailures.Inc()
+	}
 	for i, s := range heads {
 		s.mu.Lock()
 		if err == nil {
 			s.anchored = anchors[i].Head
+			l.m.anchored.WithLabelValues(s.anchored.State).Set(float64(s.anchored.Size))
 		} else {
 			s.anchoredKnown = false // read it again: another gateway may have anchored
 		}
