@@ -48,8 +48,8 @@ network-status: build ## show network processes, ports and block heights
 deploy: build ## deploy a changed chaincode as the next sequence, keeping the ledger
 	$(VCNET) deploy
 
-up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batcher, gateway
-	bin/votechain up
+up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batcher, gateway (GATEWAYS=n BATCHERS=n REDIS=cluster scale it out)
+	bin/votechain up $(if $(GATEWAYS),--gateways $(GATEWAYS)) $(if $(BATCHERS),--batchers $(BATCHERS)) $(if $(REDIS),--redis $(REDIS))
 
 down: build ## stop the whole system (WIPE=1 deletes its data)
 	bin/votechain down $(if $(WIPE),--wipe)
