@@ -186,3 +186,55 @@ func TestConsistencyRefusals(t *testing.T) {
 		t.Errorf("root beyond the log: %v", err)
 	}
 }
+
+// FuzzVerifyConsistency: VerifyConsistency never panics, accepts the
+// genuine proof and refuses arbitrary hashes for any other claim.
+func FuzzVerifyConsistency(f *testing.F) {
+	f.Add(uint16(6), uint16(8), uint16(6), uint16(8), []byte{0})
+	f.Add(uint16(1), uint16(1), uint16(0), uint16(3), []byte{})
+	leaves := testLeaves(300)
+	log := logOf(leaves)
+	f.Fuzz(func(t *testing.T, m, n, cm, cn uint16, junk []byte) {
+		size := uint64(n%300) + 1
+		old := uint64(m) % (size + 1)
+		oldRoot, _ := log.Root(old)
+		root, _ := log.Root(size)
+		proof, err := log.ConsistencyProof(old, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyConsistency(old, size, oldRoot, root, proof); err != nil {
+			t.Fatalf("genuine proof %d -> %d refused: %v", old, size, err)
+		}
+		forged := make([][32]byte, len(junk)%20)
+		for j := range forged {
+			forged[j] = leafOf(append([]byte{byte(j)}, junk...))
+		}
+		claimOld, claimSize := uint64(cm), uint64(cn)
+		genuine := claimOld == old && claimSize == size && equalHashes(forged, proof)
+		if claimOld == 0 || claimOld == claimSize && len(forged) == 0 {
+			return // the empty tree, or a tree and itself: no hashes to forge
+		}
+		if VerifyConsistency(claimOld, claimSize, oldRoot, root, forged) == nil && !genuine {
+			t.Fatalf("forged proof accepted: %d -> %d", claimOld, claimSize)
+		}
+	})
+}
+
+func BenchmarkLogTreeAppend(b *testing.B) {
+	leaves := testLeaves(1024)
+	var log LogTree
+	for i := 0; b.Loop(); i++ {
+		log.Append(leaves[i%len(leaves)])
+	}
+}
+
+func BenchmarkLogTreeInclusionProof(b *testing.B) {
+	log := logOf(testLeaves(1 << 16))
+	size := log.Size() - 7 // not a power of two
+	for i := uint64(0); b.Loop(); i++ {
+		if _, err := log.InclusionProof(i%size, size); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -118,14 +118,14 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool) e
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 || resumed {
 			if done, ok := l.committedBefore(ctx, j.Batch); ok {
-				return l.finish(ctx, j, done, began)
+				return settled(l.finish(ctx, j, done, began))
 			}
 		}
 		attemptCtx, cancel := context.WithTimeout(ctx, l.b.cfg.CommitTimeout)
 		done, err := l.b.attempt(attemptCtx, j.Batch, losses)
 		cancel()
 		if err == nil {
-			return l.finish(ctx, j, done, began)
+			return settled(l.finish(ctx, j, done, began))
 		}
 		cause := classify(err)
 		l.b.metrics.retries.WithLabelValues(cause).Inc()
@@ -140,6 +140,20 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool) e
 			return stop.Err()
 		}
 	}
+}
+
+// errUnsettled marks a batch committed on the ledger whose receipts or
+// acknowledgement could not be written: it stays in the journal, and the
+// lane restarts to settle it (lane.restart).
+var errUnsettled = errors.New("committed, not settled in Redis")
+
+// settled marks a failure of finish as errUnsettled (a lost lease stays
+// errFenced).
+func settled(err error) error {
+	if err == nil || errors.Is(err, errFenced) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errUnsettled, err)
 }
 
 // committedBefore returns the batch's record if the ledger (as the peer

@@ -26,8 +26,9 @@ type lane struct {
 	inflight atomic.Int32  // the lane's transactions in flight
 	finished chan struct{} // signalled (without blocking) when one finishes
 	wg       sync.WaitGroup
-	fenced   chan struct{} // closed when the lease is found lost
+	fenced   chan struct{} // closed when the lane must stop: its lease is lost, or Redis failed under it
 	fenceOne sync.Once
+	stopErr  error // why fenced was closed
 }
 
 func (b *Batcher) newLane(partition, lease string) *lane {
@@ -120,7 +121,7 @@ func (l *lane) run(ctx context.Context) error {
 	select {
 	case <-l.fenced:
 		// Entries read but not cut stay pending in the group; the next owner reclaims them.
-		return errFenced
+		return l.stopErr
 	default:
 	}
 	// Graceful stop: what was cut is committed too, not left to a takeover.
@@ -203,6 +204,7 @@ func (l *lane) readLoop(ctx context.Context, room <-chan int, reads chan<- []Ent
 				failures++
 				l.log.Warn("queue read failed", "err", err)
 				l.b.metrics.retries.WithLabelValues("redis").Inc()
+				l.restart(err)
 				sleep(ctx, l.b.clock, backoff(failures, 100*time.Millisecond, 2*time.Second))
 				continue
 			}
@@ -287,9 +289,29 @@ func (l *lane) fence(err error) {
 	if errors.Is(err, errFenced) {
 		l.fenceOne.Do(func() {
 			l.log.Warn("lane lease lost; stopping the lane")
+			l.stopErr = errFenced
 			close(l.fenced)
 		})
 	}
+}
+
+// errRedis stops a lane whose Redis calls failed.
+var errRedis = errors.New("redis failed under the lane; it restarts")
+
+// restart stops the lane after a Redis failure, once its batches in
+// flight have finished; its lease is released and the lane taken again
+// (here or by another batcher), which resubmits its journal and reclaims
+// its unacknowledged entries. On a Redis Cluster that is what recovers a
+// failover's losses: a master's last writes may never have reached the
+// promoted replica (an acknowledgement: the votes are pending again; a
+// batch's receipts), and a committed batch whose bookkeeping failed is
+// settled by the journal's resubmission.
+func (l *lane) restart(err error) {
+	l.fenceOne.Do(func() {
+		l.log.Warn("redis failed; restarting the lane", "err", err)
+		l.stopErr = fmt.Errorf("%w: %w", errRedis, err)
+		close(l.fenced)
+	})
 }
 
 // launch commits a journaled batch in the background, holding its process
@@ -313,6 +335,9 @@ func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool) {
 		// Commit even while shutting down: a graceful stop drains what is in flight.
 		if err := l.commit(context.WithoutCancel(ctx), ctx, j, resumed); err != nil {
 			l.fence(err)
+			if errors.Is(err, errUnsettled) {
+				l.restart(err)
+			}
 			l.log.Warn("batch left in the journal for the next owner", "batch", j.Batch.ID(), "err", err)
 		}
 	}()

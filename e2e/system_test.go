@@ -42,7 +42,7 @@ type vote struct {
 // system is a running Votechain for one test.
 type system struct {
 	st         *stack.Stack
-	rdb        *redis.Client
+	rdb        redis.UniversalClient
 	ledger     *fabricclient.Ballot
 	secret     []byte
 	electionID string
@@ -134,7 +134,7 @@ func startSystem(t *testing.T, batchers, voters int, tune ...func(*stack.Config)
 		t.Fatal(err)
 	}
 	s := &system{st: st, secret: secret, bin: bin,
-		rdb:    redis.NewClient(ropts),
+		rdb:    redis.NewUniversalClient(ropts),
 		ledger: nettest.Dial(t, st.Network(), "Observers").Ballot(),
 		http:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}

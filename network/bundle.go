@@ -283,7 +283,8 @@ func (b bundle) setupScript(orgs []int) string {
 		}
 		env := shellArgs(PeerAdminEnv(sh, b.spec.Ports, b.spec.Hosts, i)...)
 		o := PeerOrgs[i]
-		add(fmt.Sprintf(`  env %s "$(fabric peer)" lifecycle chaincode install %s || true # already installed is fine`, env, shellArgs(sh.ChaincodePackage(cc.Label, o.Name))),
+		add(fmt.Sprintf(`  env %s "$(fabric peer)" lifecycle chaincode install %s ||`, env, shellArgs(sh.ChaincodePackage(cc.Label, o.Name))),
+			fmt.Sprintf(`    env %s "$(fabric peer)" lifecycle chaincode queryinstalled | grep -qF %s # installed before`, env, shellArgs(cc.PackageIDs[o.Name])),
 			fmt.Sprintf(`  env %s "$(fabric peer)" lifecycle chaincode approveformyorg --package-id %s %s %s`, env, cc.PackageIDs[o.Name],
 				shellArgs(ChaincodeDefinitionArgs(cc.Label, cc.Sequence)...), orderer))
 	}

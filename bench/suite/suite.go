@@ -245,7 +245,7 @@ func (r *run) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.rdb = redis.NewClient(ropts)
+	r.rdb = redis.NewClient(ropts.Simple()) // the bench runs a single Redis
 	if n, err := loadgen.QueueDepth(ctx, r.rdb, r.election.States); err != nil {
 		return err
 	} else if n > 0 {

@@ -165,8 +165,6 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	intake := dedup.New(rdb, ledger, o.dedup, log)
-	defer intake.Close()
 	cache := results.New(ledger, o.resultsFile, e.States, e.Contests, log)
 	go func() {
 		if err := cache.Run(ctx); err != nil {
@@ -179,6 +177,8 @@ func run(ctx context.Context) error {
 		}
 		return nil
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
 	var ilog httpapi.IntakeLog
 	if o.intakeLog {
 		var key ed25519.PrivateKey
@@ -187,12 +187,12 @@ func run(ctx context.Context) error {
 				return fmt.Errorf("%w (make up creates it; or set --log-key to another key, or --intake-log=false)", err)
 			}
 		}
-		l := intakelog.New(rdb, ledger, intakelog.Config{Key: key, Interval: o.logInterval}, log)
+		l := intakelog.New(rdb, ledger, intakelog.Config{Key: key, Interval: o.logInterval, Registry: reg}, log)
 		go l.Run(ctx, elections)
-		ilog = l
+		ilog, o.dedup.Logged = l, l.Observe
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
+	intake := dedup.New(rdb, ledger, o.dedup, log)
+	defer intake.Close()
 	o.http.Secret = secret
 	gin.SetMode(gin.ReleaseMode)
 	page, err := voterweb.New(elections, log)

@@ -42,7 +42,9 @@ func run(ctx context.Context) error {
 	election := fs.String("election", "config/election.json", "election template for a new election: id, name, states, contests, batchers (config/election.json: one race; config/referendum.json: three questions)")
 	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
 	voters := fs.Int("voters", 100_000, "synthetic voters on the roll of a new election")
-	batchers := fs.Int("batchers", 1, "batcher processes")
+	batchers := fs.Int("batchers", 0, "batcher processes sharing the lanes (0: as the last up, else 1)")
+	gateways := fs.Int("gateways", 0, "gateway processes; more than one run behind HAProxy on the gateway's port (0: as the last up, else 1)")
+	redisMode := fs.String("redis", "", "Redis: single (one redis-server) or cluster (3 masters with a replica each); an existing system keeps its own (empty: as the last up, else single)")
 	wipe := fs.Bool("wipe", false, "with down: delete all data")
 	logFlags := cli.LogFlags(fs)
 	fs.Usage = cli.Usage(fs, "VOTECHAIN", usage, "")
@@ -56,7 +58,7 @@ func run(ctx context.Context) error {
 	}
 	s, err := stack.New(stack.Config{
 		Dir: *dir, PortBase: net.PortBase, BinDir: *binDir, FabricBin: net.FabricBin, Builder: network.BuilderDir,
-		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Log: log,
+		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Gateways: *gateways, Redis: *redisMode, Log: log,
 	})
 	if err != nil {
 		return err
@@ -69,6 +71,7 @@ func run(ctx context.Context) error {
 		}
 		fmt.Printf("\nVotechain is up (%.1f s).\n", time.Since(began).Seconds())
 		fmt.Printf("  gateway   %s/api/v1/election\n", s.GatewayURL())
+		fmt.Printf("  redis     %s\n", s.RedisAddr())
 		fmt.Printf("  results   %s/api/v1/results (one contest: /api/v1/results/{contest})\n", s.GatewayURL())
 		fmt.Printf("  explorer  %s/ (operator page: %s/ops)\n", s.ExplorerURL(), s.ExplorerURL())
 		fmt.Printf("  prometheus %s/alerts (targets: %s/targets)\n", s.PrometheusURL(), s.PrometheusURL())

@@ -140,6 +140,10 @@ type Config struct {
 	// NoLog turns the intake log off: accepted votes are not appended to
 	// their state's log (for measuring its cost; see votequeue.LogKey).
 	NoLog bool
+	// Logged, if set, is told of every vote appended to a log: its state,
+	// index and entry (intakelog.Log.Observe), so the log's follower need
+	// not read back what this process wrote. It must not block.
+	Logged func(state string, index int64, entry []byte)
 }
 
 // DefaultConfig returns the values used for zero fields of Config.
@@ -183,7 +187,7 @@ func (c Config) withDefaults() Config {
 	if c.FailoverWait > 0 {
 		d.FailoverWait = c.FailoverWait
 	}
-	d.NoLog = c.NoLog
+	d.NoLog, d.Logged = c.NoLog, c.Logged
 	return d
 }
 
@@ -463,6 +467,10 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 	// One buffer for the raw nullifiers and Bloom positions of all votes.
 	buf := make([]byte, 0, len(batch)*(32+4*p.Hashes))
 	positions := make([]uint64, 0, p.Hashes)
+	var encs [][]byte // the log entries, by vote
+	if !d.cfg.NoLog {
+		encs = make([][]byte, 0, len(batch))
+	}
 	for _, pe := range batch {
 		v := pe.attempt.Vote
 		raw, err := ballot.ParseHash(v.Nullifier)
@@ -480,6 +488,7 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 			if enc, err = v.Encode(); err != nil {
 				return nil, fmt.Errorf("dedup: %w", err)
 			}
+			encs = append(encs, enc)
 		}
 		args = append(args, buf[start:start+32], buf[start+32:], pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt, enc)
 	}
@@ -502,6 +511,9 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 	for i, r := range reply {
 		if results[i], err = parseResult(r); err != nil {
 			return nil, err
+		}
+		if res := results[i]; d.cfg.Logged != nil && res.Outcome == Accepted && res.LogIndex >= 0 && i < len(encs) {
+			d.cfg.Logged(partition, res.LogIndex, encs[i])
 		}
 	}
 	return results, nil

@@ -412,10 +412,16 @@ func TestQueueAge(t *testing.T) {
 }
 
 // Every accepted vote, and only accepted votes, becomes the entry of the
-// state's intake log at the index its result names, in the same call; with
-// the log off nothing is appended.
+// state's intake log at the index its result names, in the same call, and
+// Config.Logged is told of it; with the log off nothing is appended.
 func TestAcceptedVotesAreLogged(t *testing.T) {
-	f := newFixture(t, Config{MaxBatch: 8})
+	var mu sync.Mutex
+	observed := map[int64]string{} // what Config.Logged was told
+	f := newFixture(t, Config{MaxBatch: 8, Logged: func(state string, index int64, entry []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		observed[index] = state + "/" + string(entry)
+	}})
 	ctx := context.Background()
 	const voters = 60
 	votes := make([]ballot.Vote, voters)
@@ -451,6 +457,9 @@ func TestAcceptedVotesAreLogged(t *testing.T) {
 			t.Fatalf("vote %d got log index %d (seen before: %v)", i, idx, seen[idx])
 		}
 		seen[idx] = true
+		if observed[idx] != "CA/"+entries[idx] {
+			t.Fatalf("Logged was told %q at index %d; the log holds %q", observed[idx], idx, entries[idx])
+		}
 		got, err := ballot.DecodeVote([]byte(entries[idx]))
 		if err != nil || got != v {
 			t.Fatalf("log entry %d = %+v, %v; want vote %d %+v", idx, got, err, i, v)

@@ -3,6 +3,7 @@ package dedup
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -78,8 +79,35 @@ func (d *Deduper) BloomStats(ctx context.Context, partition string) (BloomStats,
 func (d *Deduper) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()
+	if c, ok := d.rdb.(*redis.ClusterClient); ok {
+		return pingAny(ctx, c)
+	}
 	if err := d.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("dedup: redis: %w", err)
 	}
 	return nil
+}
+
+// pingAny succeeds when any node of the cluster answers: a master down
+// until its replica is promoted stops only its slots' states, on every
+// gateway alike, so it is no reason to take a gateway out of a load
+// balancer.
+func pingAny(ctx context.Context, c *redis.ClusterClient) error {
+	var answered atomic.Bool
+	var last atomic.Value
+	err := c.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
+		if err := node.Ping(ctx).Err(); err != nil {
+			last.Store(err)
+		} else {
+			answered.Store(true)
+		}
+		return nil
+	})
+	switch {
+	case answered.Load():
+		return nil
+	case err != nil:
+		return fmt.Errorf("dedup: redis cluster: %w", err)
+	}
+	return fmt.Errorf("dedup: redis cluster: no node answers: %v", last.Load())
 }

@@ -150,6 +150,16 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	gw := rs.Options(redisserver.UserGateway) // the gateway's own Redis user, as in production
 	gw.MaxRetries = -1
+	var il *intakelog.Log
+	if o.logKey != nil {
+		il = intakelog.New(redis.NewClient(rs.Options(redisserver.UserGateway)), nil,
+			intakelog.Config{Key: o.logKey, Interval: cmp.Or(o.logInterval, 50*time.Millisecond)}, log)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); il.Run(ctx, f.elections) }()
+		t.Cleanup(func() { cancel(); <-done })
+		o.dedup.Logged = il.Observe
+	}
 	f.intake = dedup.New(redis.NewClient(gw), o.ledger, o.dedup, log)
 	t.Cleanup(f.intake.Close)
 	o.cfg.Secret = testSecret
@@ -162,13 +172,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	}
 	deps := Deps{Elections: elections, Ledger: f.elections, Intake: f.intake,
 		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: log}
-	if o.logKey != nil {
-		il := intakelog.New(redis.NewClient(rs.Options(redisserver.UserGateway)), nil,
-			intakelog.Config{Key: o.logKey, Interval: cmp.Or(o.logInterval, 50*time.Millisecond)}, log)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); il.Run(ctx, f.elections) }()
-		t.Cleanup(func() { cancel(); <-done })
+	if il != nil {
 		deps.IntakeLog = il
 	}
 	srv, err := New(o.cfg, deps)

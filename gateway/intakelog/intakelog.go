@@ -24,6 +24,14 @@
 // from the new head). A gateway without a key (Config.Key nil) only follows
 // and serves.
 //
+// # Following the log
+//
+// The gateway's intake (dedup.Config.Logged) hands Observe every entry it
+// appended, with its index, so the tree grows from entries the process built
+// anyway; only the entries between them (another gateway's) are read back
+// from Redis, and when there are none that is one empty read per state a
+// second.
+//
 // # Memory
 //
 // The tree keeps about two hashes (64 bytes) per entry: 64 MB per million
@@ -40,6 +48,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
@@ -84,6 +93,31 @@ type Config struct {
 	CallTimeout time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+	// Registry, if set, gets the log's metrics (intake_log_*).
+	Registry prometheus.Registerer
+}
+
+// metrics are the log's Prometheus series.
+type metrics struct {
+	entries, signed, anchored *prometheus.GaugeVec
+	anchorFailures            prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	gauge := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{"state"})
+	}
+	m := &metrics{
+		entries:  gauge("intake_log_entries", "Entries of the state's intake log this gateway has in its tree."),
+		signed:   gauge("intake_log_signed_entries", "Size of the last tree head this gateway signed and published."),
+		anchored: gauge("intake_log_anchored_entries", "Size of the last tree head this gateway knows anchored on the ledger."),
+		anchorFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_failures_total",
+			Help: "AnchorLogHeads transactions that failed (refused, conflicting with another gateway's, or the ledger unreachable)."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.entries, m.signed, m.anchored, m.anchorFailures)
+	}
+	return m
 }
 
 // DefaultConfig returns the defaults of Config's zero fields.
@@ -101,6 +135,7 @@ type Log struct {
 	ledger Ledger
 	cfg    Config
 	log    *slog.Logger
+	m      *metrics
 
 	mu     sync.Mutex
 	states map[string]*stateLog
@@ -110,6 +145,9 @@ type Log struct {
 type stateLog struct {
 	mu   sync.Mutex
 	tree ballot.LogTree
+	// early holds the leaves of entries this process appended (Observe)
+	// beyond the tree's end, by index, until the entries before them are in.
+	early map[uint64][32]byte
 	// signed is the last head this process published; anchored the last
 	// head it knows the ledger holds (Size 0: none read yet or none).
 	signed, anchored ballot.TreeHead
@@ -125,7 +163,7 @@ func New(rdb redis.UniversalClient, ledger Ledger, cfg Config, log *slog.Logger)
 	if cfg.Now == nil {
 		cfg.Now = d.Now
 	}
-	return &Log{rdb: rdb, ledger: ledger, cfg: cfg, log: log, states: map[string]*stateLog{}}
+	return &Log{rdb: rdb, ledger: ledger, cfg: cfg, log: log, m: newMetrics(cfg.Registry), states: map[string]*stateLog{}}
 }
 
 func (l *Log) state(state string) *stateLog {
@@ -139,22 +177,70 @@ func (l *Log) state(state string) *stateLog {
 	return s
 }
 
+// Observe records an entry this process appended at index of the state's
+// log (dedup.Config.Logged), so the tree grows without reading it back from
+// Redis; entries other gateways appended are still read (follow).
+func (l *Log) Observe(state string, index int64, entry []byte) {
+	if index < 0 {
+		return
+	}
+	leaf := ballot.EntryLeaf(entry)
+	s := l.state(state)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if uint64(index) < s.tree.Size() {
+		return // read from Redis already
+	}
+	if s.early == nil {
+		s.early = map[uint64][32]byte{}
+	}
+	s.early[uint64(index)] = leaf
+	s.drain()
+}
+
+// drain appends the observed leaves that continue the tree. The caller
+// holds s.mu.
+func (s *stateLog) drain() {
+	for {
+		leaf, ok := s.early[s.tree.Size()]
+		if !ok {
+			return
+		}
+		delete(s.early, s.tree.Size())
+		s.tree.Append(leaf)
+	}
+}
+
 // follow reads entries into s's tree until it holds at least upto of them
-// (or all there are, when upto is 0). The caller holds s.mu.
+// (or all there are, when upto is 0), taking observed leaves where it can
+// and reading from Redis only the entries between them. The caller holds
+// s.mu.
 func (l *Log) follow(ctx context.Context, state string, s *stateLog, upto uint64) error {
 	for {
+		s.drain()
 		have := s.tree.Size()
 		if upto > 0 && have >= upto {
 			return nil
 		}
-		entries, err := votequeue.LogEntries(ctx, l.rdb, state, have, have+chunk)
+		end := have + chunk
+		for i := range s.early { // read only up to the next observed leaf
+			if i > have && i < end {
+				end = i
+			}
+		}
+		entries, err := votequeue.LogEntries(ctx, l.rdb, state, have, end)
 		if err != nil {
 			return err
 		}
 		for _, e := range entries {
 			s.tree.Append(ballot.EntryLeaf(e))
 		}
-		if len(entries) < chunk {
+		for i := range s.early {
+			if i < s.tree.Size() {
+				delete(s.early, i)
+			}
+		}
+		if uint64(len(entries)) < end-have { // the log ends here, for now
 			if upto > s.tree.Size() {
 				return fmt.Errorf("%w: the %s log holds %d entries, a head says %d", ErrDiverged, state, s.tree.Size(), upto)
 			}
@@ -163,12 +249,9 @@ func (l *Log) follow(ctx context.Context, state string, s *stateLog, upto uint64
 	}
 }
 
-// Run signs and anchors every Interval until ctx ends. Without a key it
-// returns at once.
+// Run signs and anchors every Interval until ctx ends; without a key it
+// only follows the logs.
 func (l *Log) Run(ctx context.Context, elections Elections) {
-	if l.cfg.Key == nil {
-		return
-	}
 	tick := time.NewTicker(l.cfg.Interval)
 	defer tick.Stop()
 	anchoring := make(chan struct{}, 1)
@@ -188,7 +271,7 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 				l.log.Warn("intake log: sign", "state", st, "err", err)
 			}
 		}
-		if l.ledger == nil {
+		if l.ledger == nil || l.cfg.Key == nil {
 			continue
 		}
 		select {
@@ -204,8 +287,8 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 	}
 }
 
-// sign publishes a head of the state's log if it grew since the last head
-// this process published.
+// sign follows the state's log and, with a key, publishes a head of it if
+// it grew since the last head this process published.
 func (l *Log) sign(ctx context.Context, election, state string) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
 	defer cancel()
@@ -216,7 +299,8 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		return err
 	}
 	size := s.tree.Size()
-	if size == 0 || size == s.signed.Size {
+	l.m.entries.WithLabelValues(state).Set(float64(size))
+	if l.cfg.Key == nil || size == 0 || size == s.signed.Size {
 		return nil
 	}
 	root, _ := s.tree.Root(size)
@@ -233,6 +317,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		// Only a published head is anchored: a larger one published by
 		// another gateway meanwhile is that gateway's to anchor.
 		s.signed = h
+		l.m.signed.WithLabelValues(state).Set(float64(size))
 	}
 	return nil
 }
@@ -261,10 +346,14 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 		return nil
 	}
 	err := l.ledger.AnchorLogHeads(ctx, anchors)
+	if err != nil {
+		l.m.anchorFailures.Inc()
+	}
 	for i, s := range heads {
 		s.mu.Lock()
 		if err == nil {
 			s.anchored = anchors[i].Head
+			l.m.anchored.WithLabelValues(s.anchored.State).Set(float64(s.anchored.Size))
 		} else {
 			s.anchoredKnown = false // read it again: another gateway may have anchored
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
@@ -83,15 +84,42 @@ func appendVotes(t *testing.T, rdb *redis.Client, state string, n int) []ballot.
 	return votes
 }
 
-func startLog(t *testing.T, srv *redistest.Server, ledger *fakeLedger, key ed25519.PrivateKey) *Log {
+// testLog is a running Log and the registry of its metrics.
+type testLog struct {
+	*Log
+	reg *prometheus.Registry
+}
+
+func startLog(t *testing.T, srv *redistest.Server, ledger *fakeLedger, key ed25519.PrivateKey) testLog {
 	t.Helper()
-	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Interval: 20 * time.Millisecond},
+	reg := prometheus.NewRegistry()
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Interval: 20 * time.Millisecond, Registry: reg},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); l.Run(ctx, fixedElections{}) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return l
+	return testLog{l, reg}
+}
+
+// metricValue reads the one sample of a gauge or counter family.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) == 0 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if c := m.GetCounter(); c != nil {
+			return c.GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	return -1
 }
 
 func waitAnchored(t *testing.T, ledger *fakeLedger, state string, size uint64) ballot.TreeHead {
@@ -145,6 +173,13 @@ func TestSignAnchorAndAccept(t *testing.T) {
 	if len(ledger.refused) != 0 {
 		t.Fatalf("the ledger refused anchors: %v", ledger.refused)
 	}
+	deadline := time.Now().Add(5 * time.Second)
+	for metricValue(t, l.reg, "intake_log_anchored_entries") != 13 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the gauge is set just after the anchor returns
+	}
+	if got, entries := metricValue(t, l.reg, "intake_log_anchored_entries"), metricValue(t, l.reg, "intake_log_entries"); got != 13 || entries != 13 {
+		t.Fatalf("intake_log_anchored_entries{CA} = %v, intake_log_entries %v; want 13", got, entries)
+	}
 	// A consistency proof served between two heads checks out.
 	proof, err := l.ConsistencyProof(ctx, "CA", 5, 13)
 	if err != nil {
@@ -186,13 +221,17 @@ func TestRewrittenLogIsNotAnchored(t *testing.T) {
 	enc, _ := forged.Encode()
 	rdb.LSet(ctx, votequeue.LogKey("NY"), 2, enc)
 	appendVotes(t, rdb, "NY", 3)
-	second := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	reg := prometheus.NewRegistry()
+	second := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Registry: reg}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := second.sign(ctx, "e1", "NY"); err != nil {
 		t.Fatal(err)
 	}
 	err := second.anchor(ctx, []string{"NY"})
 	if !errors.Is(err, ballot.ErrConsistencyProof) {
 		t.Fatalf("anchoring the rewritten log: %v, want %v", err, ballot.ErrConsistencyProof)
+	}
+	if got := metricValue(t, reg, "intake_log_anchor_failures_total"); got != 1 {
+		t.Fatalf("intake_log_anchor_failures_total = %v; want 1", got)
 	}
 	if got := ledger.head("NY").Size; got != 6 {
 		t.Fatalf("anchored size %d; want the honest 6", got)
@@ -221,5 +260,38 @@ func TestKeyFile(t *testing.T) {
 	_ = os.Chmod(path, 0o644)
 	if _, err := LoadKey(path); err == nil {
 		t.Fatal("a key file others may read was loaded")
+	}
+}
+
+// Entries this process appended are observed, in any order, and the
+// entries between them (another gateway's) are read from Redis: the tree
+// is the log's either way.
+func TestObserveAndFollow(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	votes := appendVotes(t, rdb, "CA", 12)
+	l := New(srv.ClientAs(redisserver.UserGateway), nil, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, i := range []int{9, 3, 4, 0, 11} {
+		enc, _ := votes[i].Encode()
+		l.Observe("CA", int64(i), enc)
+	}
+	s := l.state("CA")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tree.Size() != 1 || len(s.early) != 4 {
+		t.Fatalf("after observing 0, 3, 4, 9, 11: tree of %d, %d early; want 1 and 4", s.tree.Size(), len(s.early))
+	}
+	if err := l.follow(context.Background(), "CA", s, 0); err != nil {
+		t.Fatal(err)
+	}
+	var want ballot.LogTree
+	for _, v := range votes {
+		leaf, _ := v.Leaf()
+		want.Append(leaf)
+	}
+	got, _ := s.tree.Root(s.tree.Size())
+	root, _ := want.Root(12)
+	if s.tree.Size() != 12 || got != root || len(s.early) != 0 {
+		t.Fatalf("tree of %d (%d early) with root %x; want the log's 12 entries, root %x", s.tree.Size(), len(s.early), got, root)
 	}
 }

@@ -68,7 +68,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(opts)
+	rdb := redis.NewUniversalClient(opts)
 	defer rdb.Close()
 	summary, err := s.loadRoll(ctx, rdb, secret, electionID, contests)
 	if err != nil {
@@ -175,7 +175,7 @@ func (s *Stack) generateRoll(states []string) error {
 }
 
 // loadRoll loads the roll into Redis (idempotent) and returns its summary.
-func (s *Stack) loadRoll(ctx context.Context, rdb *redis.Client, secret []byte, electionID string, contests []string) (roll.Summary, error) {
+func (s *Stack) loadRoll(ctx context.Context, rdb redis.UniversalClient, secret []byte, electionID string, contests []string) (roll.Summary, error) {
 	f, err := os.Open(s.RollCSV())
 	if err != nil {
 		return roll.Summary{}, err

@@ -38,10 +38,12 @@ type Config struct {
 	BinDir    string // the project's commands (make build)
 	FabricBin string
 	Builder   string
-	Election  string        // election template: id, name, states, contests, batchers (config/election.json or config/referendum.json)
-	Window    time.Duration // voting window of a new election, from now
-	Voters    int           // synthetic roll size of a new election
-	Batchers  int
+	Election  string          // election template: id, name, states, contests, batchers (config/election.json or config/referendum.json)
+	Window    time.Duration   // voting window of a new election, from now
+	Voters    int             // synthetic roll size of a new election
+	Batchers  int             // batcher processes; 0: as last time, else 1
+	Gateways  int             // gateway processes, behind HAProxy when more than one; 0: as last time, else 1
+	Redis     string          // RedisSingle or RedisCluster; "": as last time, else single
 	Monitor   monitor.Options // scrape/evaluation interval and alert overrides (tests)
 	Log       *slog.Logger
 }
@@ -57,9 +59,6 @@ type Stack struct {
 
 // New prepares a handle on the system in cfg.Dir; it starts nothing.
 func New(cfg Config) (*Stack, error) {
-	if cfg.Batchers <= 0 {
-		cfg.Batchers = 1
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -75,6 +74,13 @@ func New(cfg Config) (*Stack, error) {
 		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Log: cfg.Log,
 	})
 	if err != nil {
+		return nil, err
+	}
+	recorded, err := readShape(filepath.Join(cfg.Dir, "shape.json"))
+	if err != nil {
+		return nil, err
+	}
+	if err := resolveShape(&cfg, recorded); err != nil {
 		return nil, err
 	}
 	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]int{}}
@@ -93,8 +99,10 @@ func (s *Stack) path(elem ...string) string {
 // Network is the consortium under the system.
 func (s *Stack) Network() *localnet.Network { return s.net }
 
-// RedisAddr, GatewayURL and ExplorerURL locate the system's services.
-func (s *Stack) RedisAddr() string   { return fmt.Sprintf("127.0.0.1:%d", s.ports.Redis()) }
+// RedisAddr (the server, or the cluster's nodes, comma-separated, as
+// --redis-addr takes them), GatewayURL (HAProxy's when several gateways
+// run) and ExplorerURL locate the system's services.
+func (s *Stack) RedisAddr() string   { return s.RedisEndpoint().String() }
 func (s *Stack) GatewayURL() string  { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Gateway()) }
 func (s *Stack) ExplorerURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Explorer()) }
 
@@ -108,13 +116,14 @@ func (s *Stack) monitorURL() string { return fmt.Sprintf("http://127.0.0.1:%d", 
 func (s *Stack) RedisACL() redisserver.ACL { return redisserver.ACL{Dir: s.path("secrets", "redis")} }
 
 // RedisOptions are the client options of one of the system's Redis users
-// (redisserver.User*).
-func (s *Stack) RedisOptions(user string) (*redis.Options, error) {
+// (redisserver.User*); redis.NewUniversalClient makes a cluster client of
+// them on a cluster.
+func (s *Stack) RedisOptions(user string) (*redis.UniversalOptions, error) {
 	pw, err := s.RedisACL().Password(user)
 	if err != nil {
 		return nil, err
 	}
-	return &redis.Options{Addr: s.RedisAddr(), Username: user, Password: pw}, nil
+	return s.RedisEndpoint().Options(user, pw), nil
 }
 
 // SecretFile holds the election secret (hex).
@@ -127,16 +136,16 @@ func (s *Stack) RollCSV() string { return s.path("roll", "voters.csv") }
 // batcherPort is the metrics port of batcher i (its readiness port).
 func (s *Stack) batcherPort(i int) int { return s.ports.Gateway() + 1 + i }
 
-// services lists the application processes in start order: Redis and its
-// exporter, the Votechain processes, Prometheus.
+// services lists the application processes in start order: Redis (one
+// server or the cluster's nodes) and its exporter, the Votechain processes,
+// HAProxy if several gateways run, Prometheus.
 func (s *Stack) services() []proc.Spec {
-	redisBin, _ := exec.LookPath("redis-server")
 	mon := s.monitor().Processes()
-	specs := []proc.Spec{{
-		Name: "redis", Bin: redisBin, Port: s.ports.Redis(), Dir: s.path("redis"),
-		Args: redisserver.Args(s.ports.Redis(), s.path("redis"), s.RedisACL().File()),
-	}, mon[0]}
+	specs := append(s.redisSpecs(), mon[0])
 	specs = append(specs, s.votechain()...)
+	if s.cfg.Gateways > 1 {
+		specs = append(specs, s.haproxySpec())
+	}
 	return append(specs, mon[1])
 }
 
@@ -151,13 +160,22 @@ func (s *Stack) votechain() []proc.Spec {
 				"--metrics", fmt.Sprintf("127.0.0.1:%d", s.batcherPort(i))},
 		})
 	}
+	for i := 0; i < s.cfg.Gateways; i++ {
+		name, checkpoint := "gateway", s.path("gateway", "results.json")
+		var extra []string
+		if s.cfg.Gateways > 1 { // behind HAProxy, which names the client
+			name, checkpoint = fmt.Sprintf("gateway%d", i), s.path(fmt.Sprintf("gateway%d", i), "results.json")
+			extra = []string{"--trusted-proxies", "127.0.0.1"}
+		}
+		specs = append(specs, proc.Spec{
+			Name: name, Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.gatewayPort(i),
+			Args: append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.gatewayPort(i)), "--redis-addr", s.RedisAddr(),
+				"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
+				"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", checkpoint,
+				"--log-key", s.LogKeyFile()}, extra...),
+		})
+	}
 	specs = append(specs, proc.Spec{
-		Name: "gateway", Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.ports.Gateway(),
-		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Gateway()), "--redis-addr", s.RedisAddr(),
-			"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
-			"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", s.path("gateway", "results.json"),
-			"--log-key", s.LogKeyFile()},
-	}, proc.Spec{
 		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(),
 		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Explorer()), "--profile", profile(network.Explorer),
 			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL()},
@@ -185,7 +203,7 @@ func (s *Stack) monitor() monitor.Config {
 	}
 	return monitor.Config{
 		Options: s.cfg.Monitor, Dir: s.path("prometheus"), Port: s.ports.Prometheus(),
-		ExporterPort: s.ports.RedisExporter(), RedisAddr: s.RedisAddr(), Targets: targets,
+		ExporterPort: s.ports.RedisExporter(), RedisAddr: s.RedisEndpoint().Addrs[0], Targets: targets,
 		RedisUser: redisserver.UserExporter, RedisPasswordFile: s.RedisACL().ExporterPasswordFile(),
 	}
 }
@@ -214,10 +232,21 @@ func (s *Stack) Up(ctx context.Context) error {
 	if _, _, err := monitor.Binaries(); err != nil {
 		return err
 	}
+	if err := s.saveShape(); err != nil {
+		return err
+	}
+	if s.cfg.Gateways > 1 {
+		if _, err := os.Stat(haproxyBin()); err != nil {
+			return errors.New("haproxy not found: install it with `make deps` (Debian package haproxy)")
+		}
+		if err := s.writeHAProxy(); err != nil {
+			return err
+		}
+	}
 	if err := s.writeMonitor(); err != nil {
 		return err
 	}
-	if err := s.RedisACL().Ensure(s.RedisAddr()); err != nil {
+	if err := s.RedisACL().Ensure(s.RedisEndpoint().Addrs[0]); err != nil {
 		return fmt.Errorf("redis users: %w", err)
 	}
 	if err := s.net.Up(ctx); err != nil {
@@ -231,17 +260,17 @@ func (s *Stack) Up(ctx context.Context) error {
 	if _, err := s.net.Deploy(ctx); err != nil { // a rebuilt chaincode goes live; a no-op otherwise
 		return err
 	}
-	specs := s.services()
-	if err := s.startIfStopped(ctx, specs[:1]); err != nil { // Redis first: the election set-up loads the roll
+	specs, nRedis := s.services(), len(s.redisSpecs())
+	if err := s.startIfStopped(ctx, specs[:nRedis]); err != nil { // Redis first: the election set-up loads the roll
 		return err
 	}
-	if err := s.waitRedisLoaded(ctx); err != nil {
+	if err := s.waitRedis(ctx); err != nil {
 		return err
 	}
 	if err := s.ensureElection(ctx); err != nil {
 		return err
 	}
-	if err := s.startIfStopped(ctx, specs[1:]); err != nil {
+	if err := s.startIfStopped(ctx, specs[nRedis:]); err != nil {
 		return err
 	}
 	s.log.Info("system up", "elapsed", time.Since(began).Round(time.Millisecond).String(), "gateway", s.GatewayURL())
@@ -284,28 +313,6 @@ func (s *Stack) save() error {
 		return err
 	}
 	return os.WriteFile(s.path("stack.json"), data, 0o644)
-}
-
-// waitRedisLoaded waits until Redis answers PING: after a restart it
-// listens at once but answers LOADING while it replays its AOF.
-func (s *Stack) waitRedisLoaded(ctx context.Context) error {
-	opts, err := s.RedisOptions(redisserver.UserAdmin)
-	if err != nil {
-		return err
-	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		err := rdb.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("redis at %s is not ready: %w (log: %s)", s.RedisAddr(), err, s.path("logs", "redis.log"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // Down stops the application processes (reverse order), then the network.

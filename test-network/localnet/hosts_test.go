@@ -71,6 +71,9 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 			if want := m.Netns[hostOf(p.Name, m.Hosts).Name]; got != want {
 				t.Errorf("%s (pid %d) runs in namespace %q, want %q", p.Name, p.PID, got, want)
 			}
+			if want := hostOf(p.Name, m.Hosts).Join(p.Port); p.Addr != want {
+				t.Errorf("%s listens on %s, want %s", p.Name, p.Addr, want)
+			}
 		}
 		if len(st.Processes) != network.OrdererCount+2*len(network.PeerOrgs) {
 			t.Errorf("%d processes, want orderers, peers and chaincode services", len(st.Processes))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/network"
@@ -225,10 +227,19 @@ func parallel(count int, f func(i int) error) error {
 
 // joinChannel joins the four orderers (channel participation API, each by
 // its own organisation's orderer admin) and both peers to the election channel.
+// An orderer accepts gRPC connections (what start-up waits for) a moment
+// before its admin endpoint does, so a refused join is tried again for a
+// few seconds.
 func (n *Network) joinChannel(ctx context.Context) error {
 	err := parallel(network.OrdererCount, func(i int) error {
-		_, err := proc.Run(ctx, nil, n.bin("osnadmin"), network.OrdererJoinArgs(n.layout, n.ports, n.Hosts(), i)...)
-		return err
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out, err := proc.Run(ctx, nil, n.bin("osnadmin"), network.OrdererJoinArgs(n.layout, n.ports, n.Hosts(), i)...)
+			if err == nil || !strings.Contains(string(out), "connection refused") || time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("join orderers to %s: %w", network.ChannelName, err)

@@ -21,6 +21,7 @@ type ProcessStatus struct {
 	PID     int    `json:"pid,omitempty"`
 	Running bool   `json:"running"`
 	Port    int    `json:"port"`
+	Addr    string `json:"addr"`             // where it listens: its host's address and Port
 	Height  int64  `json:"height,omitempty"` // blocks on the election channel, from the node's metrics
 	Leader  bool   `json:"leader,omitempty"` // orderers only: the Raft leader or the SmartBFT view's leader
 	Log     string `json:"log"`
@@ -32,6 +33,7 @@ type Status struct {
 	PortBase  int               `json:"port_base"`
 	Consensus network.Consensus `json:"consensus"`
 	Created   bool              `json:"created"`
+	Hosts     []network.Host    `json:"hosts"` // network.Placement.Hosts
 	Chaincode string            `json:"chaincode"`
 	Sequence  int64             `json:"sequence"`
 	Processes []ProcessStatus   `json:"processes"`
@@ -40,13 +42,13 @@ type Status struct {
 // Status reports what runs, on which ports, and each node's block height.
 func (n *Network) Status(ctx context.Context) Status {
 	st := Status{Dir: n.cfg.Dir, PortBase: n.state.PortBase, Consensus: n.state.Consensus, Created: n.state.Created,
-		Chaincode: n.state.Chaincode.Label, Sequence: n.state.Chaincode.Sequence}
+		Chaincode: n.state.Chaincode.Label, Sequence: n.state.Chaincode.Sequence, Hosts: n.Hosts().Hosts()}
 	procs := n.processes()
 	names := n.processNames()
 	opsAddrs := n.operationsAddrs()
 	for _, name := range names {
 		p := procs[name]
-		ps := ProcessStatus{Name: name, PID: n.state.PIDs[name], Port: p.Port, Log: n.layout.Log(name)}
+		ps := ProcessStatus{Name: name, PID: n.state.PIDs[name], Port: p.Port, Addr: p.ListenAddr(), Log: n.layout.Log(name)}
 		ps.Running = proc.Alive(ps.PID, p.Bin)
 		if ops, ok := opsAddrs[name]; ok && ps.Running {
 			metrics := scrape(ctx, ops)
@@ -121,6 +123,13 @@ func (st Status) Print(w io.Writer) {
 	fmt.Fprintf(w, "network in %s (port base %d, consensus %s)\n", st.Dir, st.PortBase, st.Consensus)
 	if !st.Created {
 		fmt.Fprintln(w, "not created: run `make network-up`")
+	}
+	if len(st.Hosts) > 1 {
+		var hosts []string
+		for _, h := range st.Hosts {
+			hosts = append(hosts, h.Name+" "+h.Addr)
+		}
+		fmt.Fprintf(w, "hosts: %s\n", strings.Join(hosts, ", "))
 	}
 	fmt.Fprintf(w, "chaincode %s, sequence %d\n\n", st.Chaincode, st.Sequence)
 	fmt.Fprintf(w, "%-18s %-8s %-8s %-6s %-7s %s\n", "PROCESS", "STATE", "PID", "PORT", "HEIGHT", "LOG")

@@ -1,0 +1,266 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/redisserver"
+)
+
+// The system's shape: how many gateways and batchers run, and whether Redis
+// is one server or a cluster. The defaults are one of each and a single
+// server; with several gateways HAProxy takes the gateway's address and
+// spreads requests over them.
+const (
+	RedisSingle  = "single"
+	RedisCluster = "cluster"
+)
+
+// ClusterMasters is the Redis Cluster's size: three masters, each with one
+// replica.
+const ClusterMasters = 3
+
+// Ports of the scaled-out shape, inside the port plan's B..B+399 (the
+// network's own ports stop at B+125, the application's start at B+379).
+func (s *Stack) clusterPort(i int) int    { return s.cfg.PortBase + 340 + i } // node i
+func (s *Stack) clusterBusPort(i int) int { return s.cfg.PortBase + 350 + i } // node i's cluster bus
+func (s *Stack) gatewayPort(i int) int { // gateway i behind HAProxy
+	if s.cfg.Gateways == 1 {
+		return s.ports.Gateway()
+	}
+	return s.cfg.PortBase + 360 + i
+}
+
+// shape is what Up records of the configuration, so later commands (down,
+// status, finalise, a plain `make up`) find the same processes.
+type shape struct {
+	Gateways int    `json:"gateways"`
+	Batchers int    `json:"batchers"`
+	Redis    string `json:"redis"`
+}
+
+const maxScale = 8 // gateways and batchers: the ports reserved for each
+
+// resolveShape fills the zero fields of cfg from the recorded shape, else
+// the defaults, and checks them.
+func resolveShape(cfg *Config, recorded *shape) error {
+	if recorded != nil {
+		if cfg.Gateways == 0 {
+			cfg.Gateways = recorded.Gateways
+		}
+		if cfg.Batchers == 0 {
+			cfg.Batchers = recorded.Batchers
+		}
+		if cfg.Redis == "" {
+			cfg.Redis = recorded.Redis
+		}
+	}
+	if cfg.Gateways <= 0 {
+		cfg.Gateways = 1
+	}
+	if cfg.Batchers <= 0 {
+		cfg.Batchers = 1
+	}
+	if cfg.Redis == "" {
+		cfg.Redis = RedisSingle
+	}
+	if cfg.Gateways > maxScale || cfg.Batchers > maxScale {
+		return fmt.Errorf("%d gateways, %d batchers: at most %d of each", cfg.Gateways, cfg.Batchers, maxScale)
+	}
+	if cfg.Redis != RedisSingle && cfg.Redis != RedisCluster {
+		return fmt.Errorf("redis %q: want %s or %s", cfg.Redis, RedisSingle, RedisCluster)
+	}
+	if recorded != nil && recorded.Redis != "" && recorded.Redis != cfg.Redis {
+		return fmt.Errorf("the system in %s keeps its votes in a %s Redis; it cannot become %s: wipe it first with `make down WIPE=1`", cfg.Dir, recorded.Redis, cfg.Redis)
+	}
+	return nil
+}
+
+func (s *Stack) shapeFile() string { return s.path("shape.json") }
+
+func readShape(path string) (*shape, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sh shape
+	if err := json.Unmarshal(data, &sh); err != nil {
+		return nil, fmt.Errorf("%s is damaged (%v): run `make down WIPE=1`", path, err)
+	}
+	return &sh, nil
+}
+
+// saveShape records the shape; a running system must be stopped to change
+// its numbers (its HAProxy and Prometheus configurations name them).
+func (s *Stack) saveShape() error {
+	now := shape{Gateways: s.cfg.Gateways, Batchers: s.cfg.Batchers, Redis: s.cfg.Redis}
+	if old, err := readShape(s.shapeFile()); err == nil && old != nil && *old != now && s.anyRunning() {
+		return fmt.Errorf("the system runs with %d gateways, %d batchers; stop it with `make down` to change the numbers", old.Gateways, old.Batchers)
+	}
+	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(now)
+	return os.WriteFile(s.shapeFile(), data, 0o644)
+}
+
+func (s *Stack) anyRunning() bool {
+	for _, st := range s.Status() {
+		if st.Running {
+			return true
+		}
+	}
+	return false
+}
+
+// RedisEndpoint is the system's Redis: the server, or every cluster node.
+func (s *Stack) RedisEndpoint() redisserver.Endpoint {
+	if s.cfg.Redis != RedisCluster {
+		return redisserver.Endpoint{Addrs: []string{fmt.Sprintf("127.0.0.1:%d", s.ports.Redis())}}
+	}
+	e := redisserver.Endpoint{Cluster: true}
+	for i := 0; i < 2*ClusterMasters; i++ {
+		e.Addrs = append(e.Addrs, fmt.Sprintf("127.0.0.1:%d", s.clusterPort(i)))
+	}
+	return e
+}
+
+// redisSpecs are the Redis processes: "redis", or cluster nodes
+// "redis0".."redis5" (the first three start as masters).
+func (s *Stack) redisSpecs() []proc.Spec {
+	bin, _ := exec.LookPath("redis-server")
+	if s.cfg.Redis != RedisCluster {
+		return []proc.Spec{{
+			Name: "redis", Bin: bin, Port: s.ports.Redis(), Dir: s.path("redis"),
+			Args: redisserver.Args(s.ports.Redis(), s.path("redis"), s.RedisACL().File()),
+		}}
+	}
+	var specs []proc.Spec
+	for i := 0; i < 2*ClusterMasters; i++ {
+		dir := s.path("redis", fmt.Sprintf("node%d", i))
+		specs = append(specs, proc.Spec{
+			Name: fmt.Sprintf("redis%d", i), Bin: bin, Port: s.clusterPort(i), Dir: dir,
+			Args: redisserver.ClusterArgs(s.clusterPort(i), s.clusterBusPort(i), dir, s.RedisACL()),
+		})
+	}
+	return specs
+}
+
+// waitRedis waits until every Redis process answers PING (after a restart
+// they listen at once but answer LOADING while they replay their AOF),
+// then, on a cluster, creates it (the first time) and waits until it is ok
+// with every replica online.
+func (s *Stack) waitRedis(ctx context.Context) error {
+	pw, err := s.RedisACL().Password(redisserver.UserAdmin)
+	if err != nil {
+		return err
+	}
+	connect := func(addr string) *redis.Client {
+		return redis.NewClient(&redis.Options{Addr: addr, Username: redisserver.UserAdmin, Password: pw})
+	}
+	var nodes []redisserver.Node
+	for i, addr := range s.RedisEndpoint().Addrs {
+		if err := waitPing(ctx, connect(addr)); err != nil {
+			return fmt.Errorf("redis at %s is not ready: %w (log: %s)", addr, err, s.path("logs", s.redisSpecs()[i].Name+".log"))
+		}
+		nodes = append(nodes, redisserver.Node{Addr: addr, BusPort: s.clusterBusPort(i)})
+	}
+	if s.cfg.Redis != RedisCluster {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return redisserver.CreateCluster(ctx, nodes, ClusterMasters, connect)
+}
+
+func waitPing(ctx context.Context, rdb *redis.Client) error {
+	defer rdb.Close()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		err := rdb.Ping(ctx).Err()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// haproxySpec is the load balancer in front of several gateways, on the
+// gateway's address of the port plan.
+func (s *Stack) haproxySpec() proc.Spec {
+	return proc.Spec{Name: "haproxy", Bin: haproxyBin(), Port: s.ports.Gateway(),
+		Args: []string{"-f", s.path("haproxy", "haproxy.cfg")}}
+}
+
+// haproxyBin finds Debian's haproxy (in /usr/sbin, often not on a user's PATH).
+func haproxyBin() string {
+	if p, err := exec.LookPath("haproxy"); err == nil {
+		return p
+	}
+	return "/usr/sbin/haproxy"
+}
+
+// HAProxyConfig is the load balancer's configuration for gateways on ports:
+// round robin, each gateway checked on /readyz every 500 ms (out after two
+// failures, back after two successes), a request whose connection fails
+// sent to another gateway (retries, redispatch); a request a gateway took
+// and then lost is never re-sent (the vote may be stored), the client gets
+// the 502 or 504. The client's address goes along in X-Forwarded-For.
+func HAProxyConfig(listen int, ports []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `global
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 60s
+    timeout server 60s
+    retries 3
+    option redispatch
+    option forwardfor
+
+frontend votechain
+    bind 127.0.0.1:%d
+    default_backend gateways
+
+backend gateways
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 500ms fall 2 rise 2
+`, listen)
+	for i, p := range ports {
+		fmt.Fprintf(&b, "    server gateway%d 127.0.0.1:%d check\n", i, p)
+	}
+	return b.String()
+}
+
+// writeHAProxy writes the load balancer's configuration.
+func (s *Stack) writeHAProxy() error {
+	var ports []int
+	for i := 0; i < s.cfg.Gateways; i++ {
+		ports = append(ports, s.gatewayPort(i))
+	}
+	path := s.path("haproxy", "haproxy.cfg")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(HAProxyConfig(s.ports.Gateway(), ports)), 0o644)
+}
