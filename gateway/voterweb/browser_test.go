@@ -81,13 +81,14 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 }
 
 // TestSeveralContestsInBrowser drives the page in headless Chromium over a
-// fake API: voting in two of two questions sends one POST per question
-// naming it; the page shows the accepted vote id and the duplicate's 409
-// message and that the signed acceptance receipt the 202 pointed to
-// arrived (after one head_pending); the receipt file keeps it and it
-// downloads alone; pasting it into "Check my vote" shows the rejection reason in words;
-// an unknown vote id shows the API's 404 message. Screenshots go to
-// .run/test/voter-page-browser.
+// fake API: voting in two of two questions (choices picked by keyboard)
+// sends one POST per question naming it; the page shows the accepted vote
+// id with a link to check it later, the duplicate's 409 message, and that
+// the signed acceptance receipt the 202 pointed to arrived (after one
+// head_pending); the receipt file keeps it and it downloads alone; pasting
+// the file into "Check my vote" shows the rejection reason in words; a
+// check link of an unknown vote id shows the API's 404 message.
+// Screenshots go to .run/test/voter-page-browser.
 func TestSeveralContestsInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives headless Chromium: skipped under -short (run make test)")
@@ -132,6 +133,7 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(results) != 2 || !strings.HasPrefix(results[0], "Accepted") || !strings.Contains(results[0], fakeVoteID) ||
+		!strings.Contains(results[0], "link to check it later") ||
 		!strings.Contains(results[0], "signed acceptance receipt received (entry 4 of the CA intake log, under a head of 7 entries signed by key k1)") ||
 		!strings.HasPrefix(results[1], "Refused") || !strings.Contains(results[1], `already accepted (duplicate, HTTP 409)`) {
 		t.Errorf("the page shows %q (screenshot %s)", results, file)
@@ -192,10 +194,9 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 		t.Errorf("reason shown %q (%v); want the words for not_on_roll (screenshot %s)", reason, err, file)
 	}
 
-	// An unknown id: the API's 404 message.
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"),
-		chromedp.SendKeys(chromedp.ID("check-id"), strings.Repeat("f", 32)),
-		chromedp.Click(chromedp.ID("check")), chromedp.WaitVisible(chromedp.CSS(".vote-check .error"))); err != nil {
+	// A bookmarked /vote?vote_id= of an unknown id: the API's 404 message.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote?vote_id="+strings.Repeat("f", 32)),
+		chromedp.WaitVisible(chromedp.CSS(".vote-check .error"))); err != nil {
 		t.Fatal(err)
 	}
 	if msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".vote-check .error"))); err != nil || !strings.Contains(msg, "no vote has this id (no_vote, HTTP 404)") {

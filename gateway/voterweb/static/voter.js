@@ -101,7 +101,8 @@ async function cast(ev) {
       if (r.status === 200) v.receipt = r.body;
       votes.push(v);
       item.append(el("strong", {}, "Accepted: "), c.title + " — your vote id is ",
-        el("code", { class: "vote-id" }, v.vote_id), " (status: " + ans.body.status + ")");
+        el("code", { class: "vote-id" }, v.vote_id), " (status: " + ans.body.status + "; ",
+        el("a", { href: "/vote?vote_id=" + encodeURIComponent(v.vote_id) }, "link to check it later"), ")");
       if (v.acceptance) {
         const h = v.acceptance.head || {};
         item.append(el("span", { class: "acceptance" }, "; signed acceptance receipt received (entry " + v.acceptance.index +
@@ -308,5 +309,12 @@ document.addEventListener("DOMContentLoaded", () => {
   if (dl) dl.addEventListener("click", download);
   const da = $("download-acceptance");
   if (da) da.addEventListener("click", downloadAcceptance);
-  $("check-form").addEventListener("submit", check);
+  const cf = $("check-form");
+  cf.addEventListener("submit", check);
+  // A bookmarked /vote?vote_id=… checks that vote at once.
+  const id = new URLSearchParams(location.search).get("vote_id");
+  if (id) {
+    $("check-id").value = id;
+    cf.requestSubmit();
+  }
 });
