@@ -402,3 +402,17 @@ func (a LogAnchor) Check(e *Election, keys LogKeys, prev TreeHead) (bool, error)
 	}
 	return true, nil
 }
+
+// Unaccounted is how many of the votes an anchored head says its state
+// accepted cannot be on the ledger, given the state's batch totals: every
+// accepted vote is in some batch (counted or rejected), so fewer votes in
+// the state's batches than the head's size prove that many missing. A
+// vote batched twice counts twice, so 0 does not prove none is missing
+// (the log monitor checks each entry).
+func (h AnchoredHead) Unaccounted(sr StateResult) uint64 {
+	onLedger := sr.Counted + sr.Rejected
+	if h.Head.Size <= onLedger {
+		return 0
+	}
+	return h.Head.Size - onLedger
+}

@@ -241,3 +241,12 @@ func TestAnchorCheck(t *testing.T) {
 		t.Error("a head of another election was anchored")
 	}
 }
+
+func TestUnaccounted(t *testing.T) {
+	h := AnchoredHead{Head: TreeHead{Size: 10}}
+	for _, c := range []struct{ counted, rejected, want uint64 }{{6, 1, 3}, {9, 1, 0}, {12, 0, 0}, {0, 0, 10}} {
+		if got := h.Unaccounted(StateResult{Counted: c.counted, Rejected: c.rejected}); got != c.want {
+			t.Errorf("%d counted, %d rejected under a head of 10: %d unaccounted, want %d", c.counted, c.rejected, got, c.want)
+		}
+	}
+}

@@ -153,19 +153,50 @@ func parseElection(electionJSON string) (*ballot.Election, error) {
 // earlier, the window ends at the transaction time. Batches of votes cast in
 // the window can still be committed. Commission admins only.
 func (c *BallotContract) CloseElection(ctx contractapi.TransactionContextInterface) (string, error) {
-	return c.transition(ctx, ballot.StatusConfigured, ballot.StatusClosed, func(e *ballot.Election, now time.Time) { e.ClosedAt = now })
+	return c.transition(ctx, ballot.StatusConfigured, ballot.StatusClosed, func(e *ballot.Election, now time.Time) { e.ClosedAt = now }, nil)
 }
 
 // FinaliseElection freezes the results of a closed election: no batch can be
 // committed afterwards. Commission admins only; the batcher must have drained
-// first.
+// first. It refuses while a state's batches hold fewer votes than its last
+// anchored intake log head says were accepted (ballot.AnchoredHead.
+// Unaccounted): those votes are certainly missing from the ledger.
 func (c *BallotContract) FinaliseElection(ctx contractapi.TransactionContextInterface) (string, error) {
-	return c.transition(ctx, ballot.StatusClosed, ballot.StatusFinalised, func(e *ballot.Election, now time.Time) { e.FinalisedAt = now })
+	return c.transition(ctx, ballot.StatusClosed, ballot.StatusFinalised, func(e *ballot.Election, now time.Time) { e.FinalisedAt = now }, logsAccounted)
+}
+
+// logsAccounted refuses when a state's batches hold fewer votes than its
+// anchored log head.
+func logsAccounted(ctx contractapi.TransactionContextInterface, e *ballot.Election) error {
+	for _, st := range e.States {
+		data, err := ctx.GetStub().GetState(ballot.LogHeadKey(st))
+		if err != nil {
+			return fmt.Errorf("read the anchored %s head: %w", st, err)
+		}
+		if data == nil {
+			continue
+		}
+		var h ballot.AnchoredHead
+		if err := json.Unmarshal(data, &h); err != nil {
+			return fmt.Errorf("decode the anchored %s head: %w", st, err)
+		}
+		sr, err := stateResult(ctx, st)
+		if err != nil {
+			return err
+		}
+		if n := h.Unaccounted(sr); n > 0 {
+			return fmt.Errorf("the %s intake log's anchored head says %d votes were accepted, its batches hold %d: at least %d accepted votes are not on the ledger; refusing to finalise",
+				st, h.Head.Size, sr.Counted+sr.Rejected, n)
+		}
+	}
+	return nil
 }
 
 // transition moves the election from status from to status to as an admin,
-// stamping it with the transaction time through stamp.
-func (c *BallotContract) transition(ctx contractapi.TransactionContextInterface, from, to string, stamp func(*ballot.Election, time.Time)) (string, error) {
+// stamping it with the transaction time through stamp, once check (if any)
+// passes.
+func (c *BallotContract) transition(ctx contractapi.TransactionContextInterface, from, to string, stamp func(*ballot.Election, time.Time),
+	check func(contractapi.TransactionContextInterface, *ballot.Election) error) (string, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return "", err
 	}
@@ -175,6 +206,11 @@ func (c *BallotContract) transition(ctx contractapi.TransactionContextInterface,
 	}
 	if e.Status != from {
 		return "", fmt.Errorf("election %s is %s, not %s; cannot make it %s", e.ID, e.Status, from, to)
+	}
+	if check != nil {
+		if err := check(ctx, e); err != nil {
+			return "", err
+		}
 	}
 	now, err := c.txTime(ctx)
 	if err != nil {

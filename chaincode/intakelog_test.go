@@ -99,6 +99,9 @@ func TestAnchorLogHeads(t *testing.T) {
 	_, err = h.call(commissionClient, h.anchorFn(first))
 	wantErr(t, "a shrunk log", err, "cannot shrink")
 
+	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 12))); err != nil { // the 12 anchored votes
+		t.Fatal(err)
+	}
 	h.must(commissionAdmin, h.cc.CloseElection)
 	h.must(commissionAdmin, h.cc.FinaliseElection)
 	log.grow(t, 1)
@@ -144,4 +147,25 @@ func TestListBatches(t *testing.T) {
 		return h.cc.ListBatches(ctx, "CA", "", 0)
 	})
 	wantErr(t, "page size 0", err, "page size")
+}
+
+// FinaliseElection refuses while a state's batches hold fewer votes than
+// its anchored head says were accepted.
+func TestFinaliseNeedsTheAnchoredVotes(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	log := &logFixture{key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	h.must(commissionAdmin, h.registerFn(log.key))
+	log.grow(t, 5)
+	h.must(commissionClient, h.anchorFn(log.anchor(t, 0)))
+	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 3))); err != nil {
+		t.Fatal(err)
+	}
+	h.must(commissionAdmin, h.cc.CloseElection)
+	_, err := h.call(commissionAdmin, h.cc.FinaliseElection)
+	wantErr(t, "finalise with 2 anchored votes off the ledger", err, "at least 2 accepted votes are not on the ledger")
+	if _, err := h.commit(batch(t, "CA", 2, votes("CA", 3, 2))); err != nil {
+		t.Fatal(err)
+	}
+	h.must(commissionAdmin, h.cc.FinaliseElection)
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/network/fabricclient"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // TestOmittedVotesAreFound: with the batcher stopped, voters cast votes and
@@ -109,6 +111,13 @@ func TestOmittedVotesAreFound(t *testing.T) {
 		if time.Now().After(deadline) { // still within the close's settle time, or a head to anchor
 			t.Fatalf("finalise: %v; want a refusal naming the MISSING votes", err)
 		}
+	}
+	// An admin who calls the chaincode directly, past votechain's check, is
+	// refused too: the states' batches hold fewer votes than their anchored
+	// heads say were accepted.
+	admin := nettest.Dial(t, s.st.Network(), "Commission", fabricclient.WithUser("Admin")).Ballot()
+	if _, err := admin.FinaliseElection(ctx); err == nil || !strings.Contains(err.Error(), "accepted votes are not on the ledger") {
+		t.Fatalf("FinaliseElection on the chaincode: %v; want refused for the votes missing under the anchored heads", err)
 	}
 }
 

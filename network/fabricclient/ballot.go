@@ -80,7 +80,7 @@ func (b *Ballot) FinaliseElection(ctx context.Context) (*ballot.Election, error)
 func (b *Ballot) transition(ctx context.Context, fn string) (*ballot.Election, error) {
 	result, err := b.contract.SubmitWithContext(ctx, fn)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", fn, err)
+		return nil, fmt.Errorf("%s: %w%s", fn, err, peerMessages(err))
 	}
 	var e ballot.Election
 	if err := json.Unmarshal(result, &e); err != nil {
