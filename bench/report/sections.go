@@ -53,7 +53,8 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 		p("The fill committed %s votes in %.0f s (%s votes/s, %s counted/s; rejected: %s) with the same driver. ", num(float64(l.Fill.Votes)), l.Fill.DurationS, num(l.Fill.VotesPerS), num(l.Fill.CountedPerS), rejected(l.Fill))
 	}
 	if l.ContestsOverOne > 0 {
-		p("With the votes spread over %d contests the ceiling is **%.2f × the one-contest ceiling**: the one-contest drive ran between two drives spreading the votes over all contests (the fresh ceiling and the one after it, same setting), and the ratio is their mean over it. ", len(l.AllContests.Contests), l.ContestsOverOne)
+		p("With the votes spread over %d contests the ceiling is **%.2f × the one-contest ceiling**: the one-contest drive ran between two drives spreading the votes over all contests (the fresh ceiling and the one after it, same setting), and the ratio is their mean over it. On a machine shared with other work the rates follow the cores left to the ledger side; its CPU per 1,000 votes (%.3f core-s in one contest; %.3f and %.3f spread) is steadier. ",
+			len(l.AllContests.Contests), l.ContestsOverOne, l.OneContest.CPUPer1000, l.Fresh.CPUPer1000, l.AllContests.CPUPer1000)
 	}
 	if l.GrownOverFresh > 0 {
 		p("After the fill the ceiling is **%.2f × the fresh one**. ", l.GrownOverFresh)

@@ -20,10 +20,13 @@ func (r *run) eligibility(ctx context.Context) {
 	el := &report.Eligibility{Voters: r.cfg.Plan.ceilingVoters()}
 	r.rep.Ledger14.Eligibility = el
 	roll := make([]ballot.RollEntry, el.Voters)
+	// Every state gets every contest alike: the drives spread their votes
+	// over the contests in turn, in whichever state has the most left.
+	states, contests := r.election.States, r.election.ContestIDs()
 	for i := range roll {
 		var h [32]byte
 		rand.Read(h[:])
-		roll[i] = ballot.RollEntry{State: r.election.States[i%len(r.election.States)], Nullifier: ballot.HashHex(h)}
+		roll[i] = ballot.RollEntry{State: states[i%len(states)], Contest: contests[i/len(states)%len(contests)], Nullifier: ballot.HashHex(h)}
 	}
 	e := *r.election
 	e.RollRoot = ballot.RollRoot(roll)

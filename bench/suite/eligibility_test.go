@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/network"
@@ -14,10 +15,12 @@ import (
 // TestEligibilityPair runs the eligibility phase with a short plan: both
 // ceilings are measured on their own fresh networks, every vote is counted
 // on both (on the sealed one because each voter is on its roll), and the
-// ratio is the sealed one's counted/s over the other's.
+// ratio is the sealed one's counted/s over the other's. The election has
+// two contests, so the roll and the votes are spread over both.
 func TestEligibilityPair(t *testing.T) {
 	cfg := nettest.Config(t)
 	e := nettest.Election([]string{"CA", "TX"}, []string{"alice", "bob"})
+	e.Contests = append(e.Contests, ballot.Contest{ID: "prop-1", Title: "Proposition 1", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}})
 	plan := Plan{Warmup: time.Second, CeilingDur: 3 * time.Second, CeilingVotes: 200, CeilingFlight: 4, DriveRate: 10_000, DriveTxRate: 1_000}
 	r := &run{
 		cfg: Config{Plan: plan, Stack: StackConfig{Dir: filepath.Dir(cfg.Dir), PortBase: cfg.PortBase, BinDir: filepath.Dir(cfg.Chaincode),
