@@ -51,8 +51,14 @@ type Config struct {
 	CommitTimeout time.Duration // the longest wait for one transaction's commit
 	LeaseTTL      time.Duration // a dead process's lanes move after this long
 	LagInterval   time.Duration // how often lanes publish their lag
-	Owner         string        // this process's name in leases and consumer groups
-	Clock         Clock         // nil: the system clock
+	// Replicas is how many replicas must acknowledge a batch's journal entry
+	// (WAIT) before it is submitted; 0 (a single server): none. On a Redis
+	// Cluster 1: a journal entry (and the batch sequence number before it)
+	// lost with a failed master would let its sequence number be reused.
+	Replicas       int
+	ReplicaTimeout time.Duration // longest wait for the replicas (default 1 s)
+	Owner          string        // this process's name in leases and consumer groups
+	Clock          Clock         // nil: the system clock
 }
 
 // DefaultConfig follows the ledger ceiling measured on Fabric 3.1.1 (best at
@@ -62,6 +68,7 @@ type Config struct {
 var DefaultConfig = Config{
 	BatchSize: 1000, MaxWait: time.Second, Depth: 4, MaxInflight: 16,
 	CommitTimeout: 60 * time.Second, LeaseTTL: 5 * time.Second, LagInterval: 250 * time.Millisecond,
+	ReplicaTimeout: time.Second,
 }
 
 func (c *Config) applyDefaults() error {
@@ -74,6 +81,7 @@ func (c *Config) applyDefaults() error {
 	c.CommitTimeout = cmp.Or(max(c.CommitTimeout, 0), d.CommitTimeout)
 	c.LeaseTTL = cmp.Or(max(c.LeaseTTL, 0), d.LeaseTTL)
 	c.LagInterval = cmp.Or(max(c.LagInterval, 0), d.LagInterval)
+	c.ReplicaTimeout = cmp.Or(max(c.ReplicaTimeout, 0), d.ReplicaTimeout)
 	if c.Clock == nil {
 		c.Clock = systemClock{}
 	}

@@ -34,7 +34,7 @@ type lane struct {
 func (b *Batcher) newLane(partition, lease string) *lane {
 	return &lane{
 		b:        b,
-		store:    &store{rdb: b.rdb, partition: partition, consumer: b.owner},
+		store:    &store{rdb: b.rdb, partition: partition, consumer: b.owner, replicas: b.cfg.Replicas, waitFor: b.cfg.ReplicaTimeout},
 		lease:    lease,
 		log:      b.log.With("partition", partition),
 		finished: make(chan struct{}, 1),

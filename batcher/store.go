@@ -36,16 +36,20 @@ type journalEntry struct {
 var errFenced = errors.New("lane lease lost")
 
 // journalScript records a batch if the caller still holds the lease.
-var journalScript = redis.NewScript(`
+const journalSource = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-return 1`)
+return 1`
+
+var journalScript = redis.NewScript(journalSource)
 
 // store is a lane's view of Redis.
 type store struct {
 	rdb       redis.UniversalClient
 	partition string
 	consumer  string
+	replicas  int           // Config.Replicas
+	waitFor   time.Duration // Config.ReplicaTimeout
 }
 
 // read returns up to count new entries, blocking up to block for the first.
@@ -100,8 +104,20 @@ func (s *store) journal(ctx context.Context, lease string, j journalEntry) error
 	if err != nil {
 		return err
 	}
-	ok, err := journalScript.Run(ctx, s.rdb, []string{leaseKey(s.partition), journalKey(s.partition)},
-		lease, strconv.FormatUint(j.Batch.Seq, 10), data).Int()
+	keys := []string{leaseKey(s.partition), journalKey(s.partition)}
+	args := []any{lease, strconv.FormatUint(j.Batch.Seq, 10), data}
+	var ok int
+	if s.replicas > 0 {
+		var node *redis.Client
+		if node, err = votequeue.Master(ctx, s.rdb, keys[0]); err == nil {
+			var res *redis.Cmd
+			if res, err = votequeue.EvalReplicated(ctx, node, journalScript, journalSource, keys, args, s.replicas, s.waitFor); err == nil {
+				ok, err = res.Int()
+			}
+		}
+	} else {
+		ok, err = journalScript.Run(ctx, s.rdb, keys, args...).Int()
+	}
 	if err != nil {
 		return fmt.Errorf("journal batch %s: %w", j.Batch.ID(), err)
 	}

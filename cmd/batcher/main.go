@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
@@ -28,6 +29,17 @@ import (
 
 func main() {
 	cli.Main("batcher", run)
+}
+
+// replicasFor resolves --redis-replicas: -1 means 1 on a cluster, else 0.
+func replicasFor(flag int, rdb redis.UniversalClient) int {
+	if flag >= 0 {
+		return flag
+	}
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		return 1
+	}
+	return 0
 }
 
 func run(ctx context.Context) error {
@@ -44,6 +56,7 @@ func run(ctx context.Context) error {
 	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
+	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
 	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz")
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
 	if err := cli.ParseFlags(fs, "BATCHER", os.Args[1:]); err != nil {
@@ -78,6 +91,7 @@ func run(ctx context.Context) error {
 	b, err := batcher.New(batcher.Config{
 		Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
 		MaxInflight: *maxInflight, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
+		Replicas: replicasFor(*replicas, rdb),
 	}, rdb, batcher.FabricLedger(ledger), log, reg)
 	if err != nil {
 		return err

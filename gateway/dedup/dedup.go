@@ -62,12 +62,12 @@ type NullifierLedger interface {
 // can tell them from Redis failures.
 var ErrLedger = errors.New("ledger unavailable")
 
-// ErrNotReplicated means the master stored the votes of a call but fewer
-// replicas than Config.Replicas acknowledged them within
-// Config.ReplicaTimeout: they may survive a failover or not, so they are
-// not acknowledged as accepted (a re-sent vote then finds itself a
-// duplicate if it was kept).
-var ErrNotReplicated = errors.New("not acknowledged by the replicas")
+// ErrNotReplicated means the votes of a call could not be confirmed on
+// Config.Replicas replicas: the master had fewer online, or stored the votes
+// but fewer replicas acknowledged them within Config.ReplicaTimeout (they
+// may survive a failover or not). They are not acknowledged as accepted (a
+// re-sent vote then finds itself a duplicate if it was kept).
+var ErrNotReplicated = votequeue.ErrNotReplicated
 
 // ErrClosed is returned by Accept after Close.
 var ErrClosed = errors.New("dedup: closed")

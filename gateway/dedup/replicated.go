@@ -4,20 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// cluster is what runReplicated needs of a Redis Cluster client
-// (redis.ClusterClient): the master of a key's slot, and a refresh of the
-// slot map after a failover.
-type cluster interface {
-	MasterForKey(ctx context.Context, key string) (*redis.Client, error)
-	ReloadState(ctx context.Context)
-}
+	"github.com/votechain/votechain/gateway/votequeue"
+)
 
 // runReplicated runs the script on the master of keys' slot and waits for
 // Config.Replicas replicas to acknowledge it, on one connection (WAIT
@@ -32,8 +24,8 @@ func (d *Deduper) runReplicated(ctx context.Context, keys []string, args []any) 
 		if !retry || time.Now().After(deadline) {
 			return reply, err
 		}
-		if c, ok := d.rdb.(cluster); ok {
-			c.ReloadState(ctx)
+		if c, ok := d.rdb.(*redis.ClusterClient); ok {
+			c.ReloadState(ctx) // learn a promoted replica
 		}
 		d.log.Debug("redis master not ready; retrying", "key", keys[0], "err", err)
 		select {
@@ -55,43 +47,20 @@ func (d *Deduper) tryReplicated(ctx context.Context, keys []string, args []any) 
 	if err := d.replicasOnline(ctx, node); err != nil {
 		return nil, true, err
 	}
-	run := func(eval func(redis.Pipeliner) *redis.Cmd) (*redis.Cmd, *redis.IntCmd, error) {
-		pipe := node.Pipeline()
-		res := eval(pipe)
-		wait := redis.NewIntCmd(ctx, "WAIT", d.cfg.Replicas, d.cfg.ReplicaTimeout.Milliseconds())
-		_ = pipe.Process(ctx, wait)
-		_, err := pipe.Exec(ctx)
-		return res, wait, err
-	}
-	res, wait, _ := run(func(p redis.Pipeliner) *redis.Cmd { return p.EvalSha(ctx, d.script.Hash(), keys, args...) })
-	if res.Err() != nil && strings.HasPrefix(res.Err().Error(), "NOSCRIPT") {
-		res, wait, _ = run(func(p redis.Pipeliner) *redis.Cmd { return p.Eval(ctx, scriptSource, keys, args...) })
-	}
-	if err := res.Err(); err != nil {
-		return nil, notRun(err), err
-	}
-	acked, err := wait.Result()
-	if err != nil {
-		return nil, false, fmt.Errorf("WAIT: %w", err)
-	}
-	if acked < int64(d.cfg.Replicas) {
+	res, err := votequeue.EvalReplicated(ctx, node, d.script, scriptSource, keys, args, d.cfg.Replicas, d.cfg.ReplicaTimeout)
+	if errors.Is(err, votequeue.ErrNotReplicated) {
 		d.forget(node)
-		return nil, false, fmt.Errorf("%w: %d of %d replicas in %v", ErrNotReplicated, acked, d.cfg.Replicas, d.cfg.ReplicaTimeout)
+	}
+	if err != nil {
+		return nil, votequeue.NotRun(err), err
 	}
 	reply, err = res.Slice()
 	return reply, false, err
 }
 
-// master is the client of the master of key's slot: the cluster's, or the
-// single server's own client (its pipelines use one connection too).
+// master is the client of the master of key's slot.
 func (d *Deduper) master(ctx context.Context, key string) (*redis.Client, error) {
-	switch c := d.rdb.(type) {
-	case cluster:
-		return c.MasterForKey(ctx, key)
-	case *redis.Client:
-		return c, nil
-	}
-	return nil, fmt.Errorf("dedup: waiting for replicas needs a cluster or single-server client, not %T", d.rdb)
+	return votequeue.Master(ctx, d.rdb, key)
 }
 
 // replicasTTL is how long a master's count of online replicas is trusted.
@@ -122,19 +91,3 @@ func (d *Deduper) replicasOnline(ctx context.Context, node *redis.Client) error 
 
 // forget drops node's trusted replica count (it just failed a WAIT).
 func (d *Deduper) forget(node *redis.Client) { d.replicasOK.Delete(node.Options().Addr) }
-
-// notRun reports whether err proves the script did not run: the
-// connection was never made, or the server refused it before execution.
-func notRun(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	msg := err.Error()
-	for _, prefix := range []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "MASTERDOWN"} {
-		if strings.HasPrefix(msg, prefix) {
-			return true
-		}
-	}
-	return false
-}
