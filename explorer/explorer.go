@@ -10,6 +10,7 @@
 //	proof    checks receipts and lays out Merkle paths (pure)
 //	index    the SQLite store
 //	follow   streams blocks into the index
+//	logmonitor  checks the intake logs against the ledger (omissions)
 //	web      HTML pages and JSON API
 //
 // This package wires them together for cmd/explorer and the tests.
@@ -33,6 +34,7 @@ import (
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/follow"
 	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/explorer/web"
 	"github.com/votechain/votechain/internal/monitor"
 	"github.com/votechain/votechain/network"
@@ -49,7 +51,14 @@ type Config struct {
 	// Prometheus is the base URL of the system's Prometheus, for the
 	// operator page (/ops); empty: the page says monitoring is not set up.
 	Prometheus string
-	Log        *slog.Logger
+	// Gateway is the base URL of a gateway whose intake logs the explorer
+	// monitors (the intake log page, /intake-log) every LogRefresh
+	// (default 15 s), with LogDeadline (default 5 min) for a vote to reach
+	// the ledger before it is MISSING; empty: the page says the logs are
+	// not monitored.
+	Gateway                 string
+	LogRefresh, LogDeadline time.Duration
+	Log                     *slog.Logger
 	// ShutdownTimeout bounds the wait for requests in flight on shutdown
 	// (default 10 s).
 	ShutdownTimeout time.Duration
@@ -63,6 +72,7 @@ type Explorer struct {
 	idx      *index.Index
 	follower *follow.Follower
 	handler  *web.Server
+	logs     *web.IntakeLog // nil without a gateway
 }
 
 // Open connects to the peer and opens (or creates) the index; it starts
@@ -120,6 +130,15 @@ func (e *Explorer) wire() error {
 	if e.cfg.Prometheus != "" {
 		wc.Monitoring = monitor.NewClient(e.cfg.Prometheus)
 	}
+	if e.cfg.Gateway != "" {
+		deadline := e.cfg.LogDeadline
+		if deadline <= 0 {
+			deadline = 5 * time.Minute
+		}
+		e.logs = &web.IntakeLog{Every: e.cfg.LogRefresh, Deadline: deadline, Log: e.cfg.Log,
+			Monitor: &logmonitor.Monitor{Log: logmonitor.Gateway{Base: e.cfg.Gateway}, Ledger: e.conn.Ballot(), Deadline: deadline}}
+		wc.IntakeLog = e.logs
+	}
 	e.handler, err = web.New(wc)
 	return err
 }
@@ -137,6 +156,9 @@ func (e *Explorer) Serve(ctx context.Context, l net.Listener) error {
 		WriteTimeout: 60 * time.Second, ErrorLog: slog.NewLogLogger(e.cfg.Log.Handler(), slog.LevelWarn)}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.follower.Run(ctx) })
+	if e.logs != nil {
+		g.Go(func() error { return e.logs.Run(ctx) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)

@@ -40,6 +40,9 @@ type options struct {
 	db              string
 	pageSize        int
 	prometheus      string
+	gateway         string
+	logRefresh      time.Duration
+	logDeadline     time.Duration
 	shutdownTimeout time.Duration
 }
 
@@ -58,6 +61,9 @@ Usage:
 	fs.StringVar(&o.db, "db", filepath.Join(".run", "explorer", "index.db"), "index database (SQLite); its folder is created")
 	fs.IntVar(&o.pageSize, "page-size", 25, "rows per page of every list")
 	fs.StringVar(&o.prometheus, "prometheus", "", "base URL of the system's Prometheus, for the operator page /ops (make up sets it); empty: no operator page")
+	fs.StringVar(&o.gateway, "gateway", "", "base URL of a gateway whose intake logs to monitor for the intake log page /intake-log (make up sets it); empty: not monitored")
+	fs.DurationVar(&o.logRefresh, "log-refresh", 15*time.Second, "with --gateway: time between intake log checks (the page shows the last)")
+	fs.DurationVar(&o.logDeadline, "log-deadline", 5*time.Minute, "with --gateway: how long after its cast time an accepted vote may take to reach the ledger before it is MISSING")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
 	cmd, rest, err := cli.Parse(fs, envPrefix, args)
 	if err == nil {
@@ -70,6 +76,9 @@ Usage:
 		o.mode = "reindex"
 	case cmd != "":
 		return nil, cli.Usagef("unexpected arguments %q (want reindex or nothing)", fs.Args())
+	}
+	if o.logRefresh < time.Second || o.logDeadline <= 0 {
+		return nil, cli.Usagef("--log-refresh %s, --log-deadline %s: want at least 1s and a positive duration", o.logRefresh, o.logDeadline)
 	}
 	if o.pageSize < 1 || o.pageSize > 1000 {
 		return nil, cli.Usagef("--page-size %d: want 1..1000", o.pageSize)
@@ -98,7 +107,7 @@ func run(ctx context.Context) error {
 		}
 	}
 	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.ledger.Org, User: o.ledger.User, DB: o.db,
-		PageSize: o.pageSize, Prometheus: o.prometheus, Log: log, ShutdownTimeout: o.shutdownTimeout})
+		PageSize: o.pageSize, Prometheus: o.prometheus, Gateway: o.gateway, LogRefresh: o.logRefresh, LogDeadline: o.logDeadline, Log: log, ShutdownTimeout: o.shutdownTimeout})
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,9 @@ type Config struct {
 	Monitoring    Monitoring
 	PrometheusURL string
 	Panels        []monitor.Panel
+	// IntakeLog, when set, feeds the intake log page (/intake-log) with
+	// the log monitor's last finding (run it with IntakeLog.Run).
+	IntakeLog *IntakeLog
 }
 
 // Server is the explorer's HTTP handler.
@@ -107,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 		{"GET", "/audit", "", "audit", s.audit},
 		{"GET", "/search", "", "search", s.search},
 		{"GET", "/ops", "", "ops", s.ops},
+		{"GET", "/intake-log", "", "intakelog", s.intakeLog},
 	}
 	for _, rt := range routes {
 		t, ok := s.pages[rt.page]

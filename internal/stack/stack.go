@@ -178,7 +178,7 @@ func (s *Stack) votechain() []proc.Spec {
 	specs = append(specs, proc.Spec{
 		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(),
 		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Explorer()), "--profile", profile(network.Explorer),
-			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL()},
+			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL(), "--gateway", s.GatewayURL()},
 	})
 	return specs
 }

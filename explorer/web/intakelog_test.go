@@ -1,0 +1,146 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/explorer/logmonitor"
+)
+
+// fakeMonitor answers the reports queued in it, one per check, and records
+// the heads it was handed as seen.
+type fakeMonitor struct {
+	reports []logmonitor.Report
+	errs    []error
+	seen    []map[string]ballot.TreeHead
+}
+
+func (f *fakeMonitor) Check(_ context.Context, seen map[string]ballot.TreeHead) (logmonitor.Report, error) {
+	f.seen = append(f.seen, seen)
+	i := len(f.seen) - 1
+	return f.reports[i], f.errs[i]
+}
+
+func head(state string, size uint64) *ballot.AnchoredHead {
+	return &ballot.AnchoredHead{TxID: fmt.Sprintf("tx%s%d", state, size), Head: ballot.TreeHead{Election: "e", State: state, Size: size,
+		Root: strings.Repeat(fmt.Sprint(size%10), 64), Timestamp: 1700000000000, KeyID: "k1", Signature: strings.Repeat("ab", 64)}}
+}
+
+func intakeServer(t *testing.T, il *IntakeLog) *Server {
+	t.Helper()
+	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	s, err := New(Config{Index: idx, Ledger: fakeLedger{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), IntakeLog: il})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func getIntakeLog(t *testing.T, s *Server) (intakeLogView, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/intake-log", nil))
+	var v intakeLogView
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &v) != nil {
+		t.Fatalf("GET /api/v1/intake-log: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/intake-log", nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET /intake-log: %d %s", rec.Code, rec.Body)
+	}
+	return v, rec.Body.String()
+}
+
+// TestIntakeLogPage: the page shows the monitor's last finding, hands the
+// last verified head of each state to the next check, keeps it when a
+// check fails, and names MISSING entries in words.
+func TestIntakeLogPage(t *testing.T) {
+	missing := logmonitor.Entry{State: "CA", Index: 4, Vote: ballot.Vote{ID: "vote-gone"}, Standing: ballot.StandingMissing}
+	rejected := logmonitor.Entry{State: "CA", Index: 1, Vote: ballot.Vote{ID: "vote-bad"}, Standing: ballot.StandingRejected, Reason: "not_on_roll"}
+	fm := &fakeMonitor{
+		reports: []logmonitor.Report{
+			{Election: "e", States: []logmonitor.StateReport{
+				{State: "CA", Head: head("CA", 3), Counts: map[string]int{"counted": 3}},
+				{State: "NY", Counts: map[string]int{}}}},
+			{Election: "e", States: []logmonitor.StateReport{
+				{State: "CA", Head: head("CA", 6), Counts: map[string]int{"counted": 4, "rejected": 1, "MISSING": 1}, Entries: []logmonitor.Entry{rejected, missing}},
+				{State: "NY", Counts: map[string]int{}}}},
+			{},
+			{},
+		},
+		errs: []error{nil, nil, fmt.Errorf("%w: CA head of size 6 rewritten", logmonitor.ErrInconsistent), errors.New("dial tcp: refused")},
+	}
+	il := &IntakeLog{Monitor: fm, Every: 20e9, Deadline: 60e9}
+	s := intakeServer(t, il)
+
+	if v, _ := getIntakeLog(t, s); !v.Configured || !v.CheckedAt.IsZero() || v.Every != 20 {
+		t.Fatalf("before the first check: %+v", v)
+	}
+	il.Refresh(context.Background())
+	v, _ := getIntakeLog(t, s)
+	if v.Election != "e" || len(v.States) != 2 || v.States[0].Consistency != "first" || !v.States[0].SignatureVerified || v.States[1].Consistency != "none" || v.Missing != 0 {
+		t.Fatalf("first check: %+v", v)
+	}
+
+	il.Refresh(context.Background())
+	if got := fm.seen[1]["CA"]; got.Size != 3 || len(fm.seen[1]) != 1 {
+		t.Fatalf("second check was handed %+v, want the CA head of size 3", fm.seen[1])
+	}
+	v, page := getIntakeLog(t, s)
+	ca := v.States[0]
+	if ca.Consistency != "consistent" || ca.Previous == nil || ca.Previous.Size != 3 || ca.Head.Head.Size != 6 ||
+		ca.Counted != 4 || ca.Rejected != 1 || ca.Missing != 1 || v.Missing != 1 || len(ca.Entries) != 2 {
+		t.Fatalf("second check: %+v", v)
+	}
+	var ids []string
+	for _, st := range v.States {
+		for _, e := range st.Entries {
+			if e.Standing == ballot.StandingMissing {
+				ids = append(ids, e.Vote.ID)
+			}
+		}
+	}
+	if !slices.Equal(ids, []string{"vote-gone"}) {
+		t.Errorf("MISSING in JSON: %v", ids)
+	}
+	for _, want := range []string{"1 MISSING", "<strong class=\"bad\">MISSING</strong>", "vote-gone", "not_on_roll", "consistent</span> with the head of 3 entries", "txCA6"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+
+	il.Refresh(context.Background()) // inconsistent
+	v, page = getIntakeLog(t, s)
+	if !strings.Contains(v.Failure, "rewritten") || !strings.Contains(page, "FAILED:") || len(v.States) != 2 {
+		t.Fatalf("inconsistent log: %+v", v)
+	}
+	il.Refresh(context.Background()) // unreachable
+	v, page = getIntakeLog(t, s)
+	if fm.seen[3]["CA"].Size != 6 || v.Failure != "" || v.Error == "" || strings.Contains(page, "refused") || v.Missing != 1 {
+		t.Fatalf("after failures: handed %+v, view %+v", fm.seen[3], v)
+	}
+}
+
+// TestIntakeLogUnconfigured: without a monitor the page says so.
+func TestIntakeLogUnconfigured(t *testing.T) {
+	v, page := getIntakeLog(t, intakeServer(t, nil))
+	if v.Configured || !strings.Contains(page, "--gateway") {
+		t.Fatalf("unconfigured: %+v", v)
+	}
+}
