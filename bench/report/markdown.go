@@ -85,7 +85,7 @@ func (r *Report) Markdown() string {
 		num(r.Ceiling.CountedPerS), r.Ceiling.VotesPerTx, r.Ceiling.InFlight, num(r.Naive.CountedPerS), r.Naive.InFlight)
 	if l := r.Ledger14; l.ContestsOverOne > 0 {
 		p("- Ledger ceiling with the votes over %d contests: %s and %s votes/s before and after the ceiling with every vote in one contest (%s votes/s), their mean **%.2f × the one-contest ceiling**.\n",
-			len(l.AllContests.Contests), num(l.Fresh.Drive.CountedPerS), num(l.AllContests.Drive.CountedPerS), num(l.OneContest.Drive.CountedPerS), l.ContestsOverOne)
+			len(l.AllContests.Contests), num(l.ContestsBefore().Drive.CountedPerS), num(l.AllContests.Drive.CountedPerS), num(l.OneContest.Drive.CountedPerS), l.ContestsOverOne)
 	}
 	p("- **Votechain ÷ ceiling = %.2f; Votechain ÷ naive = %.1f×.**", r.VsCeiling, r.VsNaive)
 	if r.Ceiling.CountedPerS > 0 && r.Surge.DrainPerS > 0 {

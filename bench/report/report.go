@@ -112,16 +112,29 @@ type LedgerSide struct {
 	GrownOverFresh float64  `json:"grown_over_fresh"`
 	Other          *Ceiling `json:"other_consensus,omitempty"` // the other consensus, fresh ledger
 	OtherNote      string   `json:"other_consensus_note,omitempty"`
-	// OneContest and AllContests are the ceiling right after Fresh with
-	// every vote in the election's first contest, then again with the votes
-	// spread over all its contests as in Fresh (issue 17; not measured for
-	// an election of one contest); ContestsOverOne is the mean of Fresh and
-	// AllContests ÷ OneContest, counted/s.
-	OneContest      Ceiling `json:"one_contest"`
-	AllContests     Ceiling `json:"all_contests"`
-	ContestsOverOne float64 `json:"contests_over_one"`
+	// OneContest and AllContests are the ceiling with every vote in the
+	// first contest, then again with the votes spread over all contests
+	// (issue 17). With an election of several contests they follow Fresh on
+	// the run's network; with one, they run on an extra network of several
+	// contests after ContestsFirst, its ceiling over all contests.
+	// ContestsOverOne is the mean of ContestsBefore and AllContests ÷
+	// OneContest, counted/s.
+	OneContest      Ceiling  `json:"one_contest"`
+	AllContests     Ceiling  `json:"all_contests"`
+	ContestsFirst   *Ceiling `json:"contests_first,omitempty"`
+	ContestsOverOne float64  `json:"contests_over_one"`
+	ContestsNote    string   `json:"contests_note,omitempty"`
 	// Eligibility is the ceiling with the roll on the ledger and without.
 	Eligibility *Eligibility `json:"eligibility,omitempty"`
+}
+
+// ContestsBefore is the ceiling over all contests before OneContest:
+// ContestsFirst on an extra network, else Fresh.
+func (l LedgerSide) ContestsBefore() Ceiling {
+	if l.ContestsFirst != nil {
+		return *l.ContestsFirst
+	}
+	return l.Fresh
 }
 
 // Eligibility compares the ceiling on two fresh networks of the run's

@@ -172,3 +172,24 @@ func TestMovingMean(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownContestsOnExtra renders the contests pair of a one-race run,
+// measured on an extra network: the spread drive before the one-contest
+// drive is ContestsFirst, not the fresh ceiling, and the note says where.
+func TestMarkdownContestsOnExtra(t *testing.T) {
+	r := fixture()
+	first := Ceiling{Consensus: "BFT", Contests: []string{"L2025-001", "L2025-002", "L2025-003"}, Drive: ledgerload.DriveResult{VotesPerTx: 2000, InFlight: 16, Txs: 3, CountedPerS: 5400}, CPUPer1000: 0.21}
+	r.Ledger14.ContestsFirst = &first
+	r.Ledger14.ContestsNote = "measured on a fresh bft network brought up for it"
+	md := string(r.Markdown())
+	for _, want := range []string{
+		"| votes over 3 contests on a fresh ledger (extra network) | BFT | 0 | 2000 | 16 | **5,400** |",
+		"(0.180 core-s in one contest; 0.210 and 0.190 spread)",
+		"5,400 and 5,820 votes/s before and after the ceiling with every vote in one contest",
+		"Contests: measured on a fresh bft network brought up for it",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}

@@ -37,6 +37,9 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 	row("fresh ledger", l.Fresh)
 	row("after the intake phases (headline)", l.After)
 	if len(l.OneContest.Contests) > 0 {
+		if l.ContestsFirst != nil {
+			row(fmt.Sprintf("votes over %d contests on a fresh ledger (extra network)", len(l.AllContests.Contests)), *l.ContestsFirst)
+		}
 		row("every vote in one contest ("+strings.Join(l.OneContest.Contests, ", ")+")", l.OneContest)
 		row(fmt.Sprintf("votes over %d contests, in turn", len(l.AllContests.Contests)), l.AllContests)
 	}
@@ -53,8 +56,11 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 		p("The fill committed %s votes in %.0f s (%s votes/s, %s counted/s; rejected: %s) with the same driver. ", num(float64(l.Fill.Votes)), l.Fill.DurationS, num(l.Fill.VotesPerS), num(l.Fill.CountedPerS), rejected(l.Fill))
 	}
 	if l.ContestsOverOne > 0 {
-		p("With the votes spread over %d contests the ceiling is **%.2f × the one-contest ceiling**: the one-contest drive ran between two drives spreading the votes over all contests (the fresh ceiling and the one after it, same setting), and the ratio is their mean over it. On a machine shared with other work the rates follow the cores left to the ledger side; its CPU per 1,000 votes (%.3f core-s in one contest; %.3f and %.3f spread) is steadier. ",
-			len(l.AllContests.Contests), l.ContestsOverOne, l.OneContest.CPUPer1000, l.Fresh.CPUPer1000, l.AllContests.CPUPer1000)
+		p("With the votes spread over %d contests the ceiling is **%.2f × the one-contest ceiling**: the one-contest drive ran between two drives spreading the votes over all contests (same setting), and the ratio is their mean over it. On a machine shared with other work the rates follow the cores left to the ledger side; its CPU per 1,000 votes (%.3f core-s in one contest; %.3f and %.3f spread) is steadier. ",
+			len(l.AllContests.Contests), l.ContestsOverOne, l.OneContest.CPUPer1000, l.ContestsBefore().CPUPer1000, l.AllContests.CPUPer1000)
+	}
+	if l.ContestsNote != "" {
+		p("Contests: %s ", l.ContestsNote)
 	}
 	if l.GrownOverFresh > 0 {
 		p("After the fill the ceiling is **%.2f × the fresh one**. ", l.GrownOverFresh)

@@ -21,12 +21,13 @@ import (
 const seqsPerDrive = 500_000
 
 // ledgerUnderTest is a network the drives commit to, with the CPU book of
-// its processes: the run's own, or the other consensus's.
+// its processes: the run's own, or an extra one brought up for a phase.
 type ledgerUnderTest struct {
 	consensus string
 	ledger    *fabricclient.Ballot
 	book      *measure.CPUBook
 	voters    []ballot.RollEntry // who casts the votes on another network (nil: random voters)
+	election  *ballot.Election   // set up on another network (nil: the run's)
 }
 
 // own is the run's own network.
@@ -71,7 +72,11 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 	r.say("%s: %d votes/tx, %d in flight, %s, %s", name, d.VotesPerTx, d.InFlight, d.Duration, voters)
 	lt.book.Begin(name)
 	from := time.Now()
-	res, err := ledgerload.Run(ctx, lt.ledger, r.election, d)
+	e := r.election
+	if lt.election != nil {
+		e = lt.election
+	}
+	res, err := ledgerload.Run(ctx, lt.ledger, e, d)
 	lt.book.End()
 	r.mark(name, from, time.Now())
 	if lt.ledger == r.ledger {

@@ -16,7 +16,7 @@ import (
 )
 
 // otherPortOffset places the extra networks (the other consensus's, the
-// eligibility pair's; one at a time) above the run's system's ports (their
+// eligibility pair's, the contests pair's; one at a time) above the run's system's ports (their
 // network ports end at +130, below the ephemeral range).
 const otherPortOffset = 400
 
@@ -44,6 +44,19 @@ func (r *run) otherConsensus(ctx context.Context) {
 // votes cast by voters (nil: random voters, whom only an unsealed roll
 // counts), and removes the network.
 func (r *run) ceilingOnExtra(ctx context.Context, consensus network.Consensus, name string, e ballot.Election, sealed, voters []ballot.RollEntry) (report.Ceiling, error) {
+	var c report.Ceiling
+	err := r.onExtra(ctx, consensus, name, e, sealed, func(lt ledgerUnderTest) {
+		lt.voters = voters
+		c = r.ceilingOn(ctx, lt, name, r.cfg.Plan.CeilingDur, nil)
+	})
+	return c, err
+}
+
+// onExtra brings up a fresh network of the given consensus in the folder
+// name, sets up election e on it with sealed, if set, written and sealed as
+// its roll, runs do on it (random voters, e as its election) and
+// removes the network.
+func (r *run) onExtra(ctx context.Context, consensus network.Consensus, name string, e ballot.Election, sealed []ballot.RollEntry, do func(ledgerUnderTest)) error {
 	cfg := r.cfg.Stack
 	r.say("%s: bringing up a fresh %s network", name, consensus)
 	n, err := localnet.New(localnet.Config{
@@ -52,7 +65,7 @@ func (r *run) ceilingOnExtra(ctx context.Context, consensus network.Consensus, n
 		Consensus: consensus, Log: cfg.Log,
 	})
 	if err != nil {
-		return report.Ceiling{}, fmt.Errorf("the %s network for %s could not be prepared: %w", consensus, name, err)
+		return fmt.Errorf("the %s network for %s could not be prepared: %w", consensus, name, err)
 	}
 	defer func() {
 		if err := n.Down(true); err != nil {
@@ -62,11 +75,11 @@ func (r *run) ceilingOnExtra(ctx context.Context, consensus network.Consensus, n
 	upCtx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	if err := n.Up(upCtx); err != nil {
-		return report.Ceiling{}, fmt.Errorf("the %s network for %s did not come up: %w", consensus, name, err)
+		return fmt.Errorf("the %s network for %s did not come up: %w", consensus, name, err)
 	}
 	ledger, closeAll, err := r.electionOn(ctx, n, e, sealed)
 	if err != nil {
-		return report.Ceiling{}, fmt.Errorf("the %s network for %s: %w", consensus, name, err)
+		return fmt.Errorf("the %s network for %s: %w", consensus, name, err)
 	}
 	defer closeAll()
 	pids := map[string]int{}
@@ -75,8 +88,8 @@ func (r *run) ceilingOnExtra(ctx context.Context, consensus network.Consensus, n
 			pids[p.Name] = p.PID
 		}
 	}
-	lt := ledgerUnderTest{consensus: string(consensus), ledger: ledger, book: measure.NewCPUBook(pids), voters: voters}
-	return r.ceilingOn(ctx, lt, name, r.cfg.Plan.CeilingDur, nil), nil
+	do(ledgerUnderTest{consensus: string(consensus), ledger: ledger, book: measure.NewCPUBook(pids), election: &e})
+	return nil
 }
 
 // electionOn sets up election e on network n, and roll if set (written and

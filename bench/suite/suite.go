@@ -38,6 +38,10 @@ type Config struct {
 	Profile  Profiler  // takes the CPU profiles for missed targets; nil for none
 	Progress io.Writer // progress lines
 	Log      *slog.Logger
+	// Contests are the contests of the election the contests pair runs on
+	// an extra network when the run's election has one contest (fewer than
+	// two: not measured).
+	Contests []ballot.Contest
 	// ExactCheckMetric is the gateway's counter of duplicate checks that
 	// went to the ledger, or a comma-separated list of candidates (the
 	// first the gateway exposes counts); the duplicate storm reports its
@@ -404,6 +408,7 @@ func (r *run) phases(ctx context.Context) error {
 	if r.cfg.Plan.Eligibility {
 		r.eligibility(ctx)
 	}
+	r.contestsOnExtra(ctx)
 	if r.fatal != nil {
 		return r.fatal
 	}

@@ -1,19 +1,20 @@
 // Command benchrun is `make bench`: it brings up the benchmark's own
 // Votechain system (its own run folder and ports, apart from `make up`),
 // runs every phase (bench/suite: the ledger ceiling's sweep of votes per
-// transaction and in-flight depth on a fresh ledger, with several contests
-// the ceiling with every vote in one contest against the votes spread over
-// all of them, referendum rate, 60 s sustained and the search for the
+// transaction and in-flight depth on a fresh ledger, referendum rate, 60 s sustained and the search for the
 // sustainable rate, ramp to the knee, fixed offered rates, surge and drain,
 // a duplicate storm, the ceiling after intake and the naive baseline,
 // results reads against a bare handler, the ceiling after the ledger has
 // grown, the other consensus's ceiling on a second network, the ceiling
-// with and without the roll sealed on two more), checks that no
-// accepted vote was lost (per contest too), and writes the report
+// with and without the roll sealed on two more, and the ceiling with every
+// vote in one contest against the votes spread over several), checks that
+// no accepted vote was lost (per contest too), and writes the report
 // (Markdown, JSON, SVG) into a folder named by date and machine. --election
-// picks the election template (default the three-question
-// config/referendum.json). Benchmarks report; a slow machine never fails
-// the run.
+// picks the election template (default the one-race config/election.json);
+// with one contest the contests pair runs on an extra network with the
+// contests of --contests-election (default the three-question
+// config/referendum.json), with several on the run's own network.
+// Benchmarks report; a slow machine never fails the run.
 //
 //	benchrun [flags]                 run the benchmark
 //	benchrun serve-bytes [flags]     serve a file's bytes (the bare handler; started by the run)
@@ -36,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/bench/suite"
@@ -65,7 +67,8 @@ func run(args []string) error {
 	voters := fs.Int("voters", 2_500_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
 	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
-	electionFile := fs.String("election", "config/referendum.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose ledger ceiling is also measured with every vote in one question)")
+	electionFile := fs.String("election", "config/election.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose roll has three entries per voter and takes three times as long to write, and whose ledger ceiling is then also measured with every vote in one question on the run's own network)")
+	contestsFile := fs.String("contests-election", "config/referendum.json", "election template whose contests (two or more) the ledger ceiling is measured over, against every vote in one of them, on an extra network, when --election has one contest (empty: not measured)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
@@ -114,18 +117,29 @@ func run(args []string) error {
 			*voters = 1_000_000
 		}
 	}
+	tmpl, err := election.Template(*electionFile)
+	if err != nil {
+		return err
+	}
 	if *driverVoters <= 0 {
-		tmpl, err := election.Template(*electionFile)
+		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
+	}
+	var contests []ballot.Contest
+	if *contestsFile != "" && len(tmpl.Contests) == 1 {
+		ce, err := election.Template(*contestsFile)
 		if err != nil {
 			return err
 		}
-		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
+		if len(ce.Contests) < 2 {
+			return fmt.Errorf("--contests-election %s has %d contest: give a template of two or more (config/referendum.json), or --contests-election '' to skip", *contestsFile, len(ce.Contests))
+		}
+		contests = ce.Contests
 	}
 	cfg := suite.Config{
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
 			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
-		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric,
+		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests,
 	}
 	if *profile {
 		cfg.Profile = profileIntake
