@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,8 +27,13 @@ import (
 // records) before they are committed. Once the batcher has drained the rest
 // and the heads are anchored, the log monitor (verify --log) flags exactly
 // the deleted votes MISSING, verify --acceptance reports their receipts
-// MISSING and every other receipt COUNTED, and finalise is refused.
+// MISSING and every other receipt COUNTED, the explorer's intake log page
+// lists exactly the deleted votes MISSING, and finalise is refused.
 func TestOmittedVotesAreFound(t *testing.T) {
+	// The explorer's intake log page checks every second, with the 1 s
+	// deadline of the checks below (the stack passes it --gateway).
+	t.Setenv("EXPLORER_LOG_REFRESH", "1s")
+	t.Setenv("EXPLORER_LOG_DEADLINE", "1s")
 	s := startSystem(t, 1, 300)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -73,6 +79,7 @@ func TestOmittedVotesAreFound(t *testing.T) {
 		t.Fatalf("verify --log reports votes neither counted nor deleted:\n%s", out)
 	}
 	t.Logf("verify --log:\n%s", out)
+	s.checkIntakeLogPage(t, deleted, len(receipts)-len(deleted))
 
 	file := filepath.Join(t.TempDir(), "acceptances.json")
 	var buf bytes.Buffer
@@ -118,6 +125,74 @@ func TestOmittedVotesAreFound(t *testing.T) {
 	admin := nettest.Dial(t, s.st.Network(), "Commission", fabricclient.WithUser("Admin")).Ballot()
 	if _, err := admin.FinaliseElection(ctx); err == nil || !strings.Contains(err.Error(), "accepted votes are not on the ledger") {
 		t.Fatalf("FinaliseElection on the chaincode: %v; want refused for the votes missing under the anchored heads", err)
+	}
+}
+
+// checkIntakeLogPage waits for the explorer's next intake log check and
+// asserts that its JSON lists exactly the deleted votes MISSING, each under
+// a signed head that covers it, and counts the others counted, and that
+// its page names each of them MISSING in words.
+func (s *system) checkIntakeLogPage(t *testing.T, deleted map[string]bool, counted int) {
+	t.Helper()
+	after := time.Now()
+	var v struct {
+		CheckedAt time.Time `json:"checked_at"`
+		Failure   string    `json:"failure"`
+		Error     string    `json:"error"`
+		Missing   int       `json:"missing"`
+		States    []struct {
+			Head *struct {
+				Head ballot.TreeHead `json:"head"`
+			} `json:"head"`
+			SignatureVerified bool `json:"signature_verified"`
+			Counted, Pending  int
+			Entries           []struct {
+				Index    uint64      `json:"index"`
+				Vote     ballot.Vote `json:"vote"`
+				Standing string      `json:"standing"`
+			} `json:"entries"`
+		} `json:"states"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		resp, err := s.http.Get(s.st.ExplorerURL() + "/api/v1/intake-log")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+		}
+		if err == nil && v.CheckedAt.After(after) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the explorer's intake log was not checked after %s: %+v, %v", after, v, err)
+		}
+	}
+	var missing []string
+	total := 0
+	for _, st := range v.States {
+		total += st.Counted
+		for _, e := range st.Entries {
+			if e.Standing == ballot.StandingMissing && st.SignatureVerified && st.Head != nil && e.Index < st.Head.Head.Size {
+				missing = append(missing, e.Vote.ID)
+			}
+		}
+	}
+	slices.Sort(missing)
+	if v.Failure != "" || v.Error != "" || v.Missing != len(deleted) || total != counted || !slices.Equal(missing, sortedKeys(deleted)) {
+		t.Fatalf("the explorer's intake log: %+v; want exactly the deleted %v MISSING under verified heads and %d counted", v, sortedKeys(deleted), counted)
+	}
+	resp, err := s.http.Get(s.st.ExplorerURL() + "/intake-log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	if got := strings.Count(string(page), `<strong class="bad">MISSING</strong>`); got != len(deleted) {
+		t.Errorf("the intake log page names %d entries MISSING, want %d", got, len(deleted))
+	}
+	for id := range deleted {
+		if !strings.Contains(string(page), id) {
+			t.Errorf("the intake log page does not list the deleted vote %s", id)
+		}
 	}
 }
 
