@@ -135,8 +135,9 @@ func (e *Explorer) wire() error {
 		if deadline <= 0 {
 			deadline = 5 * time.Minute
 		}
-		e.logs = &web.IntakeLog{Every: e.cfg.LogRefresh, Deadline: deadline, Log: e.cfg.Log,
-			Monitor: &logmonitor.Monitor{Log: logmonitor.Gateway{Base: e.cfg.Gateway}, Ledger: e.conn.Ballot(), Deadline: deadline}}
+		gw := logmonitor.Gateway{Base: e.cfg.Gateway}
+		e.logs = &web.IntakeLog{Every: e.cfg.LogRefresh, Deadline: deadline, Log: e.cfg.Log, Proofs: gw,
+			Monitor: &logmonitor.Monitor{Log: gw, Ledger: e.conn.Ballot(), Deadline: deadline}}
 		wc.IntakeLog = e.logs
 	}
 	e.handler, err = web.New(wc)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/votechain/votechain/ballot"
 )
 
 // Gateway reads a log through a gateway's API
@@ -60,4 +62,24 @@ func (g Gateway) get(ctx context.Context, path string, out any) error {
 		return fmt.Errorf("gateway answered %s to %s: %s", resp.Status, path, body)
 	}
 	return json.Unmarshal(body, out)
+}
+
+// Consistency implements Proofs: GET /api/v1/log/{state}/consistency.
+func (g Gateway) Consistency(ctx context.Context, state string, first, second uint64) ([][32]byte, error) {
+	q := url.Values{"first": {strconv.FormatUint(first, 10)}, "second": {strconv.FormatUint(second, 10)}}
+	var out struct {
+		Proof []string `json:"proof"`
+	}
+	if err := g.get(ctx, "/api/v1/log/"+url.PathEscape(state)+"/consistency?"+q.Encode(), &out); err != nil {
+		return nil, err
+	}
+	proof := make([][32]byte, len(out.Proof))
+	for i, h := range out.Proof {
+		p, err := ballot.ParseHash(h)
+		if err != nil {
+			return nil, fmt.Errorf("consistency proof %s %d..%d, hash %d: %w", state, first, second, i, err)
+		}
+		proof[i] = p
+	}
+	return proof, nil
 }

@@ -198,6 +198,34 @@ func consistent(tree *ballot.LogTree, h ballot.TreeHead) error {
 	return nil
 }
 
+// Proofs serves consistency proofs between two sizes of a state's log
+// (Gateway).
+type Proofs interface {
+	Consistency(ctx context.Context, state string, first, second uint64) ([][32]byte, error)
+}
+
+// Extends checks that the log of cur extends that of prev, a head seen
+// before it, with a consistency proof from proofs (ballot's
+// TreeHead.Extends); of two heads the smaller must be the larger's prefix.
+// A proof that does not verify is ErrInconsistent; equal sizes need no
+// proof, only equal roots.
+func Extends(ctx context.Context, proofs Proofs, prev, cur ballot.TreeHead) error {
+	if cur.Size < prev.Size {
+		prev, cur = cur, prev
+	}
+	var proof [][32]byte
+	if prev.Size > 0 && prev.Size < cur.Size {
+		var err error
+		if proof, err = proofs.Consistency(ctx, cur.State, prev.Size, cur.Size); err != nil {
+			return fmt.Errorf("consistency proof of the %s log from %d to %d: %w", cur.State, prev.Size, cur.Size, err)
+		}
+	}
+	if err := cur.Extends(prev, proof); err != nil {
+		return fmt.Errorf("%w: %w", ErrInconsistent, err)
+	}
+	return nil
+}
+
 // Placement is where the ledger put a vote.
 type Placement struct {
 	Seq    uint64

@@ -193,3 +193,40 @@ func TestFinalisedMeansMissing(t *testing.T) {
 		t.Fatalf("finalised: %+v, %v; want the 3 entries off the ledger MISSING", rep.States, err)
 	}
 }
+
+// treeProofs serves consistency proofs of a tree, optionally from another
+// (rewritten) one.
+type treeProofs struct{ tree *ballot.LogTree }
+
+func (p treeProofs) Consistency(_ context.Context, _ string, first, second uint64) ([][32]byte, error) {
+	return p.tree.ConsistencyProof(first, second)
+}
+
+// TestExtends: a later head extends an earlier one by the served proof, in
+// either order; a rewritten log's proof, or another root at the same size,
+// is ErrInconsistent.
+func TestExtends(t *testing.T) {
+	s := newScene(t)
+	ctx := context.Background()
+	h3, h7, h10 := s.signed(t, 3), s.signed(t, 7), s.signed(t, 10)
+	for _, c := range [][2]ballot.TreeHead{{h3, h7}, {h7, h10}, {h10, h3}, {h7, h7}} {
+		if err := Extends(ctx, treeProofs{&s.tree}, c[0], c[1]); err != nil {
+			t.Errorf("%d → %d: %v", c[0].Size, c[1].Size, err)
+		}
+	}
+	var rewritten ballot.LogTree
+	for i, e := range s.entries {
+		if i == 1 {
+			e = append([]byte(nil), s.entries[2]...)
+		}
+		rewritten.Append(ballot.EntryLeaf(e))
+	}
+	if err := Extends(ctx, treeProofs{&rewritten}, h3, h10); !errors.Is(err, ErrInconsistent) {
+		t.Errorf("proof from a rewritten log: %v, want ErrInconsistent", err)
+	}
+	other := h7
+	other.Root = h10.Root
+	if err := Extends(ctx, treeProofs{&s.tree}, h7, other); !errors.Is(err, ErrInconsistent) {
+		t.Errorf("two roots at size 7: %v, want ErrInconsistent", err)
+	}
+}

@@ -27,6 +27,10 @@ type LogMonitor interface {
 // reported inconsistent, and the remembered head is kept as the evidence.
 type IntakeLog struct {
 	Monitor LogMonitor
+	// Proofs, when set, serves consistency proofs (logmonitor.Gateway):
+	// each new head is also checked to extend the one verified before it
+	// by a proof (logmonitor.Extends), besides the monitor's recount.
+	Proofs logmonitor.Proofs
 	// Every is the time between checks (default 15 s); Timeout bounds one
 	// check (default Every).
 	Every, Timeout time.Duration
@@ -68,12 +72,14 @@ type intakeLogState struct {
 	SignatureVerified bool                 `json:"signature_verified"`
 	// Previous is the head this explorer verified before Head, which the
 	// log still gives (nil: Head is the first seen).
-	Previous    *ballot.TreeHead `json:"previous,omitempty"`
-	Consistency string           `json:"consistency"` // "consistent", "first" (nothing seen before) or "none" (no head)
-	Counted     int              `json:"counted"`
-	Rejected    int              `json:"rejected"`
-	Pending     int              `json:"pending"`
-	Missing     int              `json:"missing"`
+	Previous *ballot.TreeHead `json:"previous,omitempty"`
+	// ProofVerified: the consistency proof from Previous to Head verified.
+	ProofVerified bool   `json:"consistency_proof_verified"`
+	Consistency   string `json:"consistency"` // "consistent", "first" (nothing seen before) or "none" (no head)
+	Counted       int    `json:"counted"`
+	Rejected      int    `json:"rejected"`
+	Pending       int    `json:"pending"`
+	Missing       int    `json:"missing"`
 	// Entries are the entries not counted (rejected, pending, MISSING),
 	// each under Head, the signed head that proves its acceptance.
 	Entries []logmonitor.Entry `json:"entries"`
@@ -110,6 +116,13 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 	l.mu.Unlock()
 
 	rep, err := l.Monitor.Check(ctx, seen)
+	proved := map[string]bool{}
+	for _, sr := range rep.States {
+		if prev, ok := seen[sr.State]; ok && err == nil && sr.Head != nil && l.Proofs != nil {
+			err = logmonitor.Extends(ctx, l.Proofs, prev, sr.Head.Head)
+			proved[sr.State] = err == nil
+		}
+	}
 	now := time.Now()
 
 	l.mu.Lock()
@@ -139,7 +152,7 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 			st.SignatureVerified = true // Check verified it, or failed
 			st.Consistency = "first"
 			if prev, ok := l.seen[sr.State]; ok {
-				st.Previous, st.Consistency = &prev, "consistent"
+				st.Previous, st.Consistency, st.ProofVerified = &prev, "consistent", proved[sr.State]
 			}
 			if prev, ok := l.seen[sr.State]; !ok || sr.Head.Head.Size >= prev.Size {
 				l.seen[sr.State] = sr.Head.Head // never forget a larger head

@@ -144,3 +144,53 @@ func TestIntakeLogUnconfigured(t *testing.T) {
 		t.Fatalf("unconfigured: %+v", v)
 	}
 }
+
+// treeProofs serves a tree's consistency proofs.
+type treeProofs struct{ tree *ballot.LogTree }
+
+func (p treeProofs) Consistency(_ context.Context, _ string, first, second uint64) ([][32]byte, error) {
+	return p.tree.ConsistencyProof(first, second)
+}
+
+// TestIntakeLogProofs: a new head is checked to extend the one verified
+// before by the served consistency proof; a proof from a rewritten log is
+// a failure and the verified head is kept.
+func TestIntakeLogProofs(t *testing.T) {
+	var tree, rewritten ballot.LogTree
+	for i := range 6 {
+		tree.Append([32]byte{byte(i)})
+		rewritten.Append([32]byte{byte(i + 1)})
+	}
+	at := func(size uint64) *ballot.AnchoredHead {
+		h := head("CA", size)
+		root, _ := tree.Root(size)
+		h.Head.Root = ballot.HashHex(root)
+		return h
+	}
+	report := func(size uint64) logmonitor.Report {
+		return logmonitor.Report{Election: "e", States: []logmonitor.StateReport{{State: "CA", Head: at(size), Counts: map[string]int{"counted": int(size)}}}}
+	}
+	fm := &fakeMonitor{reports: []logmonitor.Report{report(3), report(6), report(6)}, errs: make([]error, 3)}
+	il := &IntakeLog{Monitor: fm, Proofs: treeProofs{&tree}}
+	s := intakeServer(t, il)
+	il.Refresh(context.Background())
+	il.Refresh(context.Background())
+	v, page := getIntakeLog(t, s)
+	if ca := v.States[0]; !ca.ProofVerified || ca.Previous.Size != 3 || v.Failure != "" || !strings.Contains(page, "consistency proof verified") {
+		t.Fatalf("3 → 6: %+v", v)
+	}
+	fm.reports = append(fm.reports, report(6))
+	fm.errs = append(fm.errs, nil)
+	il.Proofs = treeProofs{&rewritten}
+	fm.reports[2].States[0].Head = at(6)
+	fm.reports[2].States[0].Head.Head.Size = 5 // a smaller head: the proof 5 → 6 comes from the rewritten log
+	il.Refresh(context.Background())
+	v, _ = getIntakeLog(t, s)
+	if !strings.Contains(v.Failure, "does not extend") || !strings.Contains(v.Failure, "inconsistent") {
+		t.Fatalf("rewritten: %+v", v)
+	}
+	il.Refresh(context.Background())
+	if got := fm.seen[3]["CA"]; got.Size != 6 {
+		t.Fatalf("after the failure the check was handed %+v, want the head of size 6", got)
+	}
+}
