@@ -145,6 +145,7 @@ func (s *system) checkIntakeLogPage(t *testing.T, deleted map[string]bool, count
 				Head ballot.TreeHead `json:"head"`
 			} `json:"head"`
 			SignatureVerified bool `json:"signature_verified"`
+			ProofVerified     bool `json:"consistency_proof_verified"`
 			Counted, Pending  int
 			Entries           []struct {
 				Index    uint64      `json:"index"`
@@ -167,9 +168,12 @@ func (s *system) checkIntakeLogPage(t *testing.T, deleted map[string]bool, count
 		}
 	}
 	var missing []string
-	total := 0
+	total, proofs := 0, 0
 	for _, st := range v.States {
 		total += st.Counted
+		if st.ProofVerified {
+			proofs++
+		}
 		for _, e := range st.Entries {
 			if e.Standing == ballot.StandingMissing && st.SignatureVerified && st.Head != nil && e.Index < st.Head.Head.Size {
 				missing = append(missing, e.Vote.ID)
@@ -180,6 +184,7 @@ func (s *system) checkIntakeLogPage(t *testing.T, deleted map[string]bool, count
 	if v.Failure != "" || v.Error != "" || v.Missing != len(deleted) || total != counted || !slices.Equal(missing, sortedKeys(deleted)) {
 		t.Fatalf("the explorer's intake log: %+v; want exactly the deleted %v MISSING under verified heads and %d counted", v, sortedKeys(deleted), counted)
 	}
+	t.Logf("explorer intake log: %d MISSING, %d counted, consistency proofs to the latest head verified in %d of %d states", v.Missing, total, proofs, len(v.States))
 	resp, err := s.http.Get(s.st.ExplorerURL() + "/intake-log")
 	if err != nil {
 		t.Fatal(err)
