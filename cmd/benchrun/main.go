@@ -101,6 +101,9 @@ func run(args []string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(*dir), 0o755); err != nil { // a fresh clone has no .run yet
+		return err
+	}
 	logFile, err := os.Create(filepath.Join(*dir + ".log"))
 	if err != nil {
 		return err
