@@ -3,16 +3,21 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
 
-// Progress draws a one-line progress bar on a terminal (or any writer),
-// redrawn at most every tenth of a second so millions of updates cost
-// nothing. With no total it shows the count and rate; with one, a bar, the
-// percentage and the time left. A nil *Progress does nothing.
+// Progress draws a one-line progress bar on a terminal, redrawn in place at
+// most every tenth of a second so millions of updates cost nothing. On any
+// other writer (a log file, a pipe) it writes a plain line at most every
+// ten seconds instead, so logs stay readable. With no total it shows the
+// count and rate; with one, a bar, the percentage and the time left. A nil
+// *Progress does nothing.
 type Progress struct {
 	w     io.Writer
+	lines bool          // not a terminal: one line per draw, no redraw in place
+	every time.Duration // least time between draws
 	label string
 	done  int64
 	total int64 // 0 if unknown
@@ -24,13 +29,33 @@ type Progress struct {
 // progressWidth is the bar's width in characters.
 const progressWidth = 30
 
+// Draw intervals on a terminal and on other writers.
+const (
+	terminalEvery = 100 * time.Millisecond
+	linesEvery    = 10 * time.Second
+)
+
 // NewProgress returns a bar labelled label for total units (0: unknown).
 func NewProgress(w io.Writer, label string, total int64) *Progress {
-	return newProgress(w, label, total, time.Now)
+	return newProgress(w, !isTerminal(w), label, total, time.Now)
 }
 
-func newProgress(w io.Writer, label string, total int64, now func() time.Time) *Progress {
-	return &Progress{w: w, label: label, total: total, start: now(), now: now}
+func newProgress(w io.Writer, lines bool, label string, total int64, now func() time.Time) *Progress {
+	every := terminalEvery
+	if lines {
+		every = linesEvery
+	}
+	return &Progress{w: w, lines: lines, every: every, label: label, total: total, start: now(), now: now}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // Add records n more units done.
@@ -47,7 +72,7 @@ func (p *Progress) Set(done, total int64) {
 		return
 	}
 	p.done, p.total = done, total
-	if t := p.now(); t.Sub(p.drawn) >= 100*time.Millisecond {
+	if t := p.now(); t.Sub(p.drawn) >= p.every {
 		p.drawn = t
 		p.draw(t)
 	}
@@ -59,7 +84,9 @@ func (p *Progress) Finish() {
 		return
 	}
 	p.draw(p.now())
-	fmt.Fprintln(p.w)
+	if !p.lines {
+		fmt.Fprintln(p.w)
+	}
 }
 
 func (p *Progress) draw(t time.Time) {
@@ -68,8 +95,12 @@ func (p *Progress) draw(t time.Time) {
 	if s := elapsed.Seconds(); s > 0 {
 		rate = float64(p.done) / s
 	}
+	start, end := "\r", " "
+	if p.lines {
+		start, end = "", "\n"
+	}
 	if p.total <= 0 {
-		fmt.Fprintf(p.w, "\r%s %d  %.0f/s  %s ", p.label, p.done, rate, elapsed.Round(time.Second))
+		fmt.Fprintf(p.w, "%s%s %d  %.0f/s  %s%s", start, p.label, p.done, rate, elapsed.Round(time.Second), end)
 		return
 	}
 	frac := min(float64(p.done)/float64(p.total), 1)
@@ -78,6 +109,6 @@ func (p *Progress) draw(t time.Time) {
 	if rate > 0 {
 		eta = time.Duration(float64(max(p.total-p.done, 0)) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%% %d/%d  %.0f/s  ETA %s ", p.label,
-		strings.Repeat("#", filled), strings.Repeat(" ", progressWidth-filled), 100*frac, p.done, p.total, rate, eta)
+	fmt.Fprintf(p.w, "%s%s [%s%s] %3.0f%% %d/%d  %.0f/s  ETA %s%s", start, p.label,
+		strings.Repeat("#", filled), strings.Repeat(" ", progressWidth-filled), 100*frac, p.done, p.total, rate, eta, end)
 }

@@ -15,7 +15,7 @@ func (c *clock) now() time.Time { return c.t }
 func TestProgressBar(t *testing.T) {
 	var out bytes.Buffer
 	c := &clock{t: time.Unix(0, 0)}
-	p := newProgress(&out, "blocks", 200, c.now)
+	p := newProgress(&out, false, "blocks", 200, c.now)
 	c.t = c.t.Add(time.Second)
 	p.Add(50)
 	if got := out.String(); !strings.Contains(got, "blocks [#######") || !strings.Contains(got, " 25% 50/200  50/s  ETA 3s") {
@@ -37,7 +37,7 @@ func TestProgressBar(t *testing.T) {
 func TestProgressWithoutTotal(t *testing.T) {
 	var out bytes.Buffer
 	c := &clock{t: time.Unix(0, 0)}
-	p := newProgress(&out, "rows", 0, c.now)
+	p := newProgress(&out, false, "rows", 0, c.now)
 	c.t = c.t.Add(2 * time.Second)
 	p.Add(3000)
 	p.Finish()
@@ -48,4 +48,22 @@ func TestProgressWithoutTotal(t *testing.T) {
 	none.Add(1)
 	none.Set(1, 2)
 	none.Finish() // a nil bar does nothing
+}
+
+func TestProgressInALog(t *testing.T) {
+	var out bytes.Buffer
+	if isTerminal(&out) {
+		t.Fatal("a buffer is not a terminal")
+	}
+	c := &clock{t: time.Unix(0, 0)}
+	p := newProgress(&out, true, "rows", 100, c.now)
+	for range 50 { // 50 updates over 25 s: drawn at once, then every 10 s
+		c.t = c.t.Add(500 * time.Millisecond)
+		p.Add(1)
+	}
+	p.Finish()
+	got := out.String()
+	if strings.Contains(got, "\r") || strings.Count(got, "\n") != 4 || !strings.Contains(got, " 21/100 ") || !strings.HasSuffix(got, "50/100  2/s  ETA 25s\n") {
+		t.Fatalf("in a log: want 4 plain lines, the last at 50/100; got %q", got)
+	}
 }
