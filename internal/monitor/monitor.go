@@ -52,7 +52,11 @@ type Config struct {
 	Dir          string // prometheus.yml, alerts.yml and the TSDB (data/)
 	Port         int    // Prometheus's HTTP port on 127.0.0.1
 	ExporterPort int    // prometheus-redis-exporter's port
-	RedisAddr    string // host:port of the Redis to export
+	// RedisAddrs are the host:port of the Redis server, or of every node of
+	// a Redis Cluster. One server is scraped through the exporter's
+	// /metrics (instance "redis"); a cluster's nodes through its /scrape
+	// endpoint, one target each (instance "redis-<host:port>").
+	RedisAddrs []string
 	// RedisUser and RedisPasswordFile are the exporter's Redis ACL user and
 	// its password file (the exporter's JSON map of Redis URI to password,
 	// redisserver.ACL.ExporterPasswordFile); none if empty.
@@ -84,7 +88,7 @@ func (c Config) Processes() []proc.Spec {
 	return []proc.Spec{{
 		Name: ExporterProcess, Bin: exporter, Port: c.ExporterPort,
 		Args: []string{
-			"-redis.addr", "redis://" + c.RedisAddr,
+			"-redis.addr", "redis://" + c.RedisAddrs[0],
 			"-web.listen-address", "127.0.0.1:" + strconv.Itoa(c.ExporterPort),
 			"-include-system-metrics", "-redis-only-metrics",
 			"-redis.user", c.RedisUser, "-redis.password-file", c.RedisPasswordFile,
@@ -101,8 +105,18 @@ func (c Config) Processes() []proc.Spec {
 
 // scrapeConfig is one job of prometheus.yml.
 type scrapeConfig struct {
-	JobName       string         `yaml:"job_name"`
-	StaticConfigs []staticConfig `yaml:"static_configs"`
+	JobName        string          `yaml:"job_name"`
+	MetricsPath    string          `yaml:"metrics_path,omitempty"`
+	StaticConfigs  []staticConfig  `yaml:"static_configs"`
+	RelabelConfigs []relabelConfig `yaml:"relabel_configs,omitempty"`
+}
+
+// relabelConfig is one relabelling step of a job.
+type relabelConfig struct {
+	SourceLabels []string `yaml:"source_labels,omitempty"`
+	Regex        string   `yaml:"regex,omitempty"`
+	TargetLabel  string   `yaml:"target_label"`
+	Replacement  string   `yaml:"replacement,omitempty"`
 }
 
 type staticConfig struct {
@@ -123,9 +137,11 @@ type promConfig struct {
 // Jobs are the scrape targets grouped by job in first-seen order, with
 // Redis (through the exporter) and Prometheus itself added.
 func (c Config) jobs() []scrapeConfig {
-	all := append(append([]Target(nil), c.Targets...),
-		Target{Job: "redis", Instance: "redis", Port: c.ExporterPort},
-		Target{Job: "prometheus", Instance: PrometheusProcess, Port: c.Port})
+	all := append([]Target(nil), c.Targets...)
+	if len(c.RedisAddrs) == 1 {
+		all = append(all, Target{Job: "redis", Instance: "redis", Port: c.ExporterPort})
+	}
+	all = append(all, Target{Job: "prometheus", Instance: PrometheusProcess, Port: c.Port})
 	var jobs []scrapeConfig
 	at := map[string]int{}
 	for _, t := range all {
@@ -140,7 +156,29 @@ func (c Config) jobs() []scrapeConfig {
 			Labels:  map[string]string{"instance": t.Instance},
 		})
 	}
+	if len(c.RedisAddrs) > 1 {
+		jobs = append(jobs, c.clusterJob())
+	}
 	return jobs
+}
+
+// clusterJob scrapes every node of a Redis Cluster through the exporter's
+// multi-target endpoint: the node's URI is the target, passed to the
+// exporter as ?target=, and names the instance.
+func (c Config) clusterJob() scrapeConfig {
+	var uris []string
+	for _, a := range c.RedisAddrs {
+		uris = append(uris, "redis://"+a)
+	}
+	return scrapeConfig{
+		JobName: "redis", MetricsPath: "/scrape",
+		StaticConfigs: []staticConfig{{Targets: uris}},
+		RelabelConfigs: []relabelConfig{
+			{SourceLabels: []string{"__address__"}, TargetLabel: "__param_target"},
+			{SourceLabels: []string{"__param_target"}, Regex: "redis://(.*)", TargetLabel: "instance", Replacement: "redis-$1"},
+			{TargetLabel: "__address__", Replacement: "127.0.0.1:" + strconv.Itoa(c.ExporterPort)},
+		},
+	}
 }
 
 // Write writes prometheus.yml and alerts.yml into Dir. It reports whether

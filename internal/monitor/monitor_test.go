@@ -74,7 +74,7 @@ func TestEveryAlertHasARunbookAndATest(t *testing.T) {
 
 func testConfig(t *testing.T) Config {
 	return Config{
-		Dir: t.TempDir(), Port: 20395, ExporterPort: 20396, RedisAddr: "127.0.0.1:20379",
+		Dir: t.TempDir(), Port: 20395, ExporterPort: 20396, RedisAddrs: []string{"127.0.0.1:20379"},
 		Targets: []Target{
 			{"gateway", "gateway0", 20380}, {"gateway", "gateway1", 20385},
 			{"batcher", "batcher0", 20381}, {"batcher", "batcher1", 20382}, {"batcher", "batcher2", 20383},

@@ -101,10 +101,10 @@ func (a ACL) ExporterPasswordFile() string { return filepath.Join(a.Dir, "export
 // Ensure creates the passwords that are missing and writes the ACL file
 // from them: the default user off, then every user of Users with its
 // rules and the SHA-256 of its password (the file never holds a password);
-// the exporter's password file for the Redis at addr; and the cluster
-// nodes' ReplicationFile. It is
-// idempotent, so a restarted system keeps its passwords.
-func (a ACL) Ensure(addr string) error {
+// the exporter's password file for the Redis servers at addrs (every node
+// of a cluster); and the cluster nodes' ReplicationFile. It is idempotent,
+// so a restarted system keeps its passwords.
+func (a ACL) Ensure(addrs ...string) error {
 	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
 		return err
 	}
@@ -138,7 +138,11 @@ func (a ACL) Ensure(addr string) error {
 	if err != nil {
 		return err
 	}
-	exp, err := json.Marshal(map[string]string{"redis://" + addr: pw})
+	uris := map[string]string{}
+	for _, addr := range addrs {
+		uris["redis://"+addr] = pw
+	}
+	exp, err := json.Marshal(uris)
 	if err != nil {
 		return err
 	}

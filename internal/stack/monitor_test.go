@@ -40,8 +40,8 @@ func TestMonitorFollowsThePortPlan(t *testing.T) {
 	if !slices.Equal(got, want) || nodes != network.OrdererCount+len(network.PeerOrgs) {
 		t.Errorf("targets\n  %v\nwant\n  %v", got, want)
 	}
-	if m.Port != 23395 || m.ExporterPort != 23396 || m.RedisAddr != "127.0.0.1:23379" {
-		t.Errorf("prometheus :%d, exporter :%d for %s", m.Port, m.ExporterPort, m.RedisAddr)
+	if m.Port != 23395 || m.ExporterPort != 23396 || !slices.Equal(m.RedisAddrs, []string{"127.0.0.1:23379"}) {
+		t.Errorf("prometheus :%d, exporter :%d for %v", m.Port, m.ExporterPort, m.RedisAddrs)
 	}
 	var names []string
 	for _, sp := range s.services() {

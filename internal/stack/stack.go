@@ -203,7 +203,7 @@ func (s *Stack) monitor() monitor.Config {
 	}
 	return monitor.Config{
 		Options: s.cfg.Monitor, Dir: s.path("prometheus"), Port: s.ports.Prometheus(),
-		ExporterPort: s.ports.RedisExporter(), RedisAddr: s.RedisEndpoint().Addrs[0], Targets: targets,
+		ExporterPort: s.ports.RedisExporter(), RedisAddrs: s.RedisEndpoint().Addrs, Targets: targets,
 		RedisUser: redisserver.UserExporter, RedisPasswordFile: s.RedisACL().ExporterPasswordFile(),
 	}
 }
@@ -246,7 +246,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.writeMonitor(); err != nil {
 		return err
 	}
-	if err := s.RedisACL().Ensure(s.RedisEndpoint().Addrs[0]); err != nil {
+	if err := s.RedisACL().Ensure(s.RedisEndpoint().Addrs...); err != nil {
 		return fmt.Errorf("redis users: %w", err)
 	}
 	if err := s.net.Up(ctx); err != nil {
