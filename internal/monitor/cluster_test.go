@@ -5,15 +5,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
@@ -27,15 +23,7 @@ func TestClusterConfig(t *testing.T) {
 	if _, err := c.Write(); err != nil {
 		t.Fatal(err)
 	}
-	promtool(t, "check", "config", filepath.Join(c.Dir, "prometheus.yml"))
-	data, err := os.ReadFile(filepath.Join(c.Dir, "prometheus.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pc promConfig
-	if err := yaml.Unmarshal(data, &pc); err != nil {
-		t.Fatal(err)
-	}
+	pc := checkedConfig(t, c.Dir)
 	var redisJobs []scrapeConfig
 	for _, j := range pc.ScrapeConfigs {
 		if j.JobName == "redis" {

@@ -93,16 +93,7 @@ func TestConfigFromTargets(t *testing.T) {
 	if err != nil || !changed {
 		t.Fatalf("first write: changed %v, %v", changed, err)
 	}
-	promtool(t, "check", "config", filepath.Join(c.Dir, "prometheus.yml"))
-
-	data, err := os.ReadFile(filepath.Join(c.Dir, "prometheus.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pc promConfig
-	if err := yaml.Unmarshal(data, &pc); err != nil {
-		t.Fatal(err)
-	}
+	pc := checkedConfig(t, c.Dir)
 	var got []string
 	for _, j := range pc.ScrapeConfigs {
 		for _, sc := range j.StaticConfigs {
@@ -243,3 +234,19 @@ func TestClient(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// checkedConfig has promtool check the prometheus.yml written in dir and
+// reads it back.
+func checkedConfig(t *testing.T, dir string) promConfig {
+	t.Helper()
+	promtool(t, "check", "config", filepath.Join(dir, "prometheus.yml"))
+	data, err := os.ReadFile(filepath.Join(dir, "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc promConfig
+	if err := yaml.Unmarshal(data, &pc); err != nil {
+		t.Fatal(err)
+	}
+	return pc
+}
