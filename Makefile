@@ -21,16 +21,13 @@ deps: ## install the Debian packages the tests and `make up` need (redis-server,
 fabric-bin: $(FABRIC_BIN)/.built ## build the Fabric 3.1.1 binaries (only when missing)
 
 # Fabric is built as a dependency of its own small module (network/fabricbin),
-# so the main module does not inherit Fabric's dependency tree. Fabric's own
+# so the main module does not inherit Fabric's dependency tree, with the
+# patches in network/fabricbin/patches applied (docs/ledger.md). Fabric's own
 # sample core.yaml and orderer.yaml are copied beside the binaries; the test
 # network applies the project's settings to them.
-$(FABRIC_BIN)/.built: network/fabricbin/go.mod network/fabricbin/go.sum
+$(FABRIC_BIN)/.built: network/fabricbin/go.mod network/fabricbin/go.sum network/fabricbin/build.sh network/fabricbin/patches $(wildcard network/fabricbin/patches/*.patch)
 	@echo "building Fabric 3.1.1 ($(FABRIC_CMDS)) into $(FABRIC_BIN); the first build takes a few minutes"
-	cd network/fabricbin && $(GO) build -o ../../$(FABRIC_BIN)/ $(addprefix github.com/hyperledger/fabric/cmd/,$(FABRIC_CMDS))
-	mkdir -p $(FABRIC_BIN)/config
-	src="$$(cd network/fabricbin && $(GO) list -m -f '{{.Dir}}' github.com/hyperledger/fabric)/sampleconfig"; \
-	  cp "$$src/core.yaml" "$$src/orderer.yaml" $(FABRIC_BIN)/config/
-	chmod u+w $(FABRIC_BIN)/config/*
+	GO=$(GO) network/fabricbin/build.sh $(FABRIC_BIN) $(FABRIC_CMDS)
 	touch $@
 
 build: ## build the project's commands into bin/
