@@ -89,8 +89,12 @@ func (r *Report) Markdown() string {
 	}
 	p("- **Votechain ÷ ceiling = %.2f; Votechain ÷ naive = %.1f×.**", r.VsCeiling, r.VsNaive)
 	if r.Ceiling.CountedPerS > 0 && r.Surge.DrainPerS > 0 {
-		p(" (While draining after the surge, with no intake competing for the cores, the batcher committed %s votes/s = %.2f × the ceiling.)",
+		p(" (While draining after the surge, with no intake competing for the cores, the batcher committed %s votes/s = %.2f × the ceiling",
 			num(r.Surge.DrainPerS), r.Surge.DrainPerS/r.Ceiling.CountedPerS)
+		if d := r.Surge.During; d.WindowS > 0 {
+			p("; during the surge, %s votes/s", num(d.CommittedPerS))
+		}
+		p(".)")
 	}
 	p("\n")
 	p("- **Surge drain: %.1f s** for %s queued votes after a %.0f s burst offered at %s/s (%s votes/s drained).\n",
@@ -133,8 +137,17 @@ func (r *Report) Markdown() string {
 			num(c.CommittedPerS), c.BatchesPerS, c.VotesPerBatch, c.CommitLatency.P50ms, c.CommitLatency.P95ms)
 	}
 	s := r.Surge
+	if d := s.During; d.WindowS > 0 {
+		p("| %s (during) | %.0f s | %s/s | %s | %s | %.1f | %.0f | | |\n", s.Phase.Name, d.WindowS, num(s.Phase.Offered), num(s.Phase.AcceptedPerS),
+			num(d.CommittedPerS), d.BatchesPerS, d.VotesPerBatch)
+	}
 	p("| %s + drain | %.0f s + %.1f s | %s/s | %s | %s (drain) | | | %.0f ms | %.0f ms |\n\n", s.Phase.Name, s.Phase.DurationS, s.DrainS,
 		num(s.Phase.Offered), num(s.Phase.AcceptedPerS), num(s.DrainPerS), s.CommitLatency.P50ms, s.CommitLatency.P95ms)
+	if n := r.Settings.LedgerNice; n > 0 {
+		p("The ledger side (orderers, peers, chaincode servers, batcher, explorer) runs at niceness +%d, so under a surge the gateway and Redis take the cores first and the batcher commits in the time left: compare committed/s during the intake phases with the drain, when no intake competes.\n\n", n)
+	} else {
+		p("Every process runs at the same priority (the ledger side not niced).\n\n")
+	}
 	p("202→commit is from the vote's cast time on the ledger (set by the gateway when it answers 202) to the arrival of its batch's BatchCommitted event at the benchmark; it includes the time queued behind earlier votes.\n\n")
 
 	p("## Same network, same run: Votechain vs ledger ceiling vs naive\n\n| | votes/tx | in flight | tx/s | votes/s | commit p50 | p99 | errors |\n|---|---|---|---|---|---|---|---|\n")

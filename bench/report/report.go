@@ -67,6 +67,8 @@ type Settings struct {
 	StateWeight map[string]float64 `json:"state_weights"`
 	Batchers    int                `json:"batchers"`
 	Workers     uint64             `json:"max_client_workers"`
+	// LedgerNice is the niceness added to the ledger side (stack.Config.LedgerNice; 0: none).
+	LedgerNice int `json:"ledger_nice"`
 }
 
 // Target is one goal of the issue and how the run did against it.
@@ -92,6 +94,7 @@ type Commit struct {
 // Surge is a burst and its drain.
 type Surge struct {
 	Phase         loadgen.Phase   `json:"phase"`
+	During        Commit          `json:"during"` // what the batcher committed while the surge ran
 	QueuedAtEnd   int64           `json:"queued_at_end"`
 	DrainS        float64         `json:"drain_s"`
 	DrainPerS     float64         `json:"drain_per_s"`

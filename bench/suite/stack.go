@@ -27,6 +27,7 @@ type StackConfig struct {
 	// kept for the ledger drives, so the sealed roll counts their votes;
 	// the intake phases cast the rest.
 	DriverVoters int
+	LedgerNice   int // niceness added to the ledger side (stack.Config.LedgerNice)
 	Log          *slog.Logger
 }
 
@@ -48,7 +49,7 @@ const benchWindow = 30 * 24 * time.Hour
 func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
 	st, err := stack.New(stack.Config{
 		Dir: cfg.Dir, PortBase: cfg.PortBase, BinDir: cfg.BinDir, FabricBin: cfg.FabricBin, Builder: cfg.builder(),
-		Election: cfg.Election, Window: benchWindow, Voters: cfg.Voters, Batchers: 1, Log: cfg.Log,
+		Election: cfg.Election, Window: benchWindow, Voters: cfg.Voters, Batchers: 1, LedgerNice: cfg.LedgerNice, Log: cfg.Log,
 	})
 	if err != nil {
 		return nil, err

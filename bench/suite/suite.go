@@ -271,7 +271,7 @@ func (r *run) connect(ctx context.Context) error {
 	}
 	weights := loadgen.Weights(roll.States)
 	r.rep.Settings = report.Settings{Voters: roll.Size(), Duplicates: r.cfg.Mix.Duplicate, Ineligible: r.cfg.Mix.Ineligible,
-		StateWeight: map[string]float64{}, Batchers: 1, Workers: r.cfg.Workers}
+		StateWeight: map[string]float64{}, Batchers: 1, Workers: r.cfg.Workers, LedgerNice: r.cfg.Stack.LedgerNice}
 	for i, s := range roll.States {
 		r.rep.Settings.StateWeight[s] = weights[i]
 	}
@@ -478,6 +478,8 @@ func (r *run) votes(ctx context.Context) error {
 		r.voteCPU(name, p)
 	}
 	rep.Surge.Phase, err = r.intake(ctx, "surge", "surge", pl.SurgeRate, pl.SurgeDur)
+	surgeFrom := r.t0.Add(time.Duration(rep.Surge.Phase.StartS * float64(time.Second)))
+	rep.Surge.During = r.committed(rep.Surge.Phase, surgeFrom, surgeFrom.Add(pl.SurgeDur))
 	return err
 }
 

@@ -70,6 +70,7 @@ func run(args []string) error {
 	electionFile := fs.String("election", "config/election.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose roll has three entries per voter and takes three times as long to write, and whose ledger ceiling is then also measured with every vote in one question on the run's own network)")
 	contestsFile := fs.String("contests-election", "config/referendum.json", "election template whose contests (two or more) the ledger ceiling is measured over, against every vote in one of them, on an extra network, when --election has one contest (empty: not measured)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
+	ledgerNice := fs.Int("ledger-nice", 10, "niceness added to the ledger side (orderers, peers, chaincode servers, batcher, explorer) when the benchmark's system starts them, as make up does (0: off)")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
 	quick := fs.Bool("quick", false, "shorter phases, for trying the benchmark out (figures are less steady)")
@@ -140,7 +141,7 @@ func run(args []string) error {
 	}
 	cfg := suite.Config{
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
-			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, Log: slog.New(slog.NewTextHandler(logFile, nil))},
+			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerNice: *ledgerNice, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
 		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests,
 	}

@@ -45,6 +45,7 @@ func run(ctx context.Context) error {
 	batchers := fs.Int("batchers", 0, "batcher processes sharing the lanes (0: as the last up, else 1)")
 	gateways := fs.Int("gateways", 0, "gateway processes; more than one run behind HAProxy on the gateway's port (0: as the last up, else 1)")
 	redisMode := fs.String("redis", "", "Redis: single (one redis-server) or cluster (3 masters with a replica each); an existing system keeps its own (empty: as the last up, else single)")
+	ledgerNice := fs.Int("ledger-nice", 10, "niceness added to the ledger side (orderers, peers, chaincode servers, batchers, explorer) when up starts them, so the gateway and Redis win the cores under a surge and the ledger drains in the time left (0: off; 0..19)")
 	wipe := fs.Bool("wipe", false, "with down: delete all data")
 	logFlags := cli.LogFlags(fs)
 	fs.Usage = cli.Usage(fs, "VOTECHAIN", usage, "")
@@ -58,7 +59,7 @@ func run(ctx context.Context) error {
 	}
 	s, err := stack.New(stack.Config{
 		Dir: *dir, PortBase: net.PortBase, BinDir: *binDir, FabricBin: net.FabricBin, Builder: network.BuilderDir,
-		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Gateways: *gateways, Redis: *redisMode, Log: log,
+		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Gateways: *gateways, Redis: *redisMode, LedgerNice: *ledgerNice, Log: log,
 	})
 	if err != nil {
 		return err

@@ -2,12 +2,15 @@ package proc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -20,6 +23,17 @@ func lookPath(t *testing.T, name string) string {
 	}
 	p, _ = filepath.EvalSymlinks(p)
 	return p
+}
+
+// freePort is a 127.0.0.1 port nothing listens on (one that just did).
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 func TestStartAliveStop(t *testing.T) {
@@ -58,13 +72,8 @@ func TestKill(t *testing.T) {
 }
 
 func TestStartReportsEarlyExitWithLogTail(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	_, err = Start(context.Background(), Spec{Name: "broken", Bin: lookPath(t, "sh"), Args: []string{"-c", "echo bad config here; exit 3"}, Port: port},
+	port := freePort(t)
+	_, err := Start(context.Background(), Spec{Name: "broken", Bin: lookPath(t, "sh"), Args: []string{"-c", "echo bad config here; exit 3"}, Port: port},
 		filepath.Join(t.TempDir(), "broken.log"))
 	if err == nil || !strings.Contains(err.Error(), "broken exited during start-up") || !strings.Contains(err.Error(), "bad config here") {
 		t.Fatalf("error %v; want the process named and its log tail", err)
@@ -88,12 +97,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestStartWaitsForThePort(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	if !PortFree(port) {
 		t.Fatal("closed port reported busy")
 	}
@@ -109,5 +113,62 @@ func TestStartWaitsForThePort(t *testing.T) {
 	defer Kill(pid, self)
 	if PortFree(port) {
 		t.Fatal("Start returned before the port was listening")
+	}
+}
+
+// niceness reads the niceness of each thread of pid that is still there.
+func niceness(t *testing.T, pid int) map[string]int {
+	t.Helper()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	out := map[string]int{}
+	for _, f := range tasks {
+		data, err := os.ReadFile(f)
+		if os.IsNotExist(err) || errors.Is(err, syscall.ESRCH) {
+			continue // the thread ended meanwhile
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Fields after the command name (in parentheses): state is field 3, nice field 19.
+		fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+		var n int
+		if _, err := fmt.Sscan(fields[16], &n); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[f] = n
+	}
+	return out
+}
+
+func TestStartNicesEveryThreadOfTheProcessOnly(t *testing.T) {
+	port := freePort(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.LockOSThread() // the caller's own thread, read before and after
+	defer runtime.UnlockOSThread()
+	me := fmt.Sprintf("/proc/%d/task/%d/stat", os.Getpid(), syscall.Gettid())
+	mine := niceness(t, os.Getpid())[me]
+	pid, err := Start(context.Background(), Spec{Name: "niced", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port, Nice: 7},
+		filepath.Join(t.TempDir(), "niced.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Kill(pid, self)
+	threads := niceness(t, pid) // a Go server: several threads, all made after the start
+	if len(threads) < 2 {
+		t.Fatalf("want a multi-threaded child, got %d threads", len(threads))
+	}
+	for f, n := range threads {
+		if want := min(mine+7, 19); n != want {
+			t.Errorf("%s: niceness %d, want %d", f, n, want)
+		}
+	}
+	if now := niceness(t, os.Getpid())[me]; now != mine {
+		t.Errorf("the caller's thread went from niceness %d to %d", mine, now)
 	}
 }

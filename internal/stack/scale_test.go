@@ -47,3 +47,37 @@ func TestHAProxyConfig(t *testing.T) {
 		t.Error("retry-on would re-send requests a gateway may have stored")
 	}
 }
+
+// TestLedgerNice: the ledger side (batchers, explorer) is niced, the
+// intake (Redis, gateways, HAProxy) is not; out-of-range values are refused.
+func TestLedgerNice(t *testing.T) {
+	cfg := Config{Dir: t.TempDir(), PortBase: 27000, BinDir: "bin", FabricBin: "bin/fabric", Builder: "network/builder",
+		Election: "config/election.json", Gateways: 2, Batchers: 2, LedgerNice: 10}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, sp := range s.services() {
+		kind := strings.TrimRight(sp.Name, "0123456789")
+		seen[kind] = true
+		want := 0
+		if kind == "batcher" || kind == "explorer" {
+			want = 10
+		}
+		if sp.Nice != want {
+			t.Errorf("%s: niceness +%d, want +%d", sp.Name, sp.Nice, want)
+		}
+	}
+	for _, kind := range []string{"batcher", "explorer", "gateway", "redis", "haproxy"} {
+		if !seen[kind] {
+			t.Errorf("no %s among the services %v", kind, seen)
+		}
+	}
+	for _, bad := range []int{-1, 20} {
+		cfg.LedgerNice = bad
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "0 (off) to 19") {
+			t.Errorf("niceness %d: %v; want a refusal naming the range", bad, err)
+		}
+	}
+}

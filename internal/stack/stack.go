@@ -45,7 +45,12 @@ type Config struct {
 	Gateways  int             // gateway processes, behind HAProxy when more than one; 0: as last time, else 1
 	Redis     string          // RedisSingle or RedisCluster; "": as last time, else single
 	Monitor   monitor.Options // scrape/evaluation interval and alert overrides (tests)
-	Log       *slog.Logger
+	// LedgerNice is added to the niceness of the ledger side (orderers,
+	// peers, chaincode servers, batchers, explorer) when they start, so the
+	// gateway and Redis win the cores under a surge and the ledger drains in
+	// the time left; 0 runs everything at the same priority.
+	LedgerNice int
+	Log        *slog.Logger
 }
 
 // Stack is one instance of the whole system.
@@ -62,6 +67,9 @@ func New(cfg Config) (*Stack, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LedgerNice < 0 || cfg.LedgerNice > 19 {
+		return nil, fmt.Errorf("ledger niceness %d out of range: choose 0 (off) to 19", cfg.LedgerNice)
+	}
 	for _, p := range []*string{&cfg.Dir, &cfg.BinDir, &cfg.Election} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
@@ -71,7 +79,7 @@ func New(cfg Config) (*Stack, error) {
 	}
 	n, err := localnet.New(localnet.Config{
 		Dir: filepath.Join(cfg.Dir, "network"), PortBase: cfg.PortBase, FabricBin: cfg.FabricBin,
-		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Log: cfg.Log,
+		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Nice: cfg.LedgerNice, Log: cfg.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -155,7 +163,7 @@ func (s *Stack) votechain() []proc.Spec {
 	var specs []proc.Spec
 	for i := 0; i < s.cfg.Batchers; i++ {
 		specs = append(specs, proc.Spec{
-			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i),
+			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i), Nice: s.cfg.LedgerNice,
 			Args: []string{"--profile", profile(network.Batcher), "--redis-addr", s.RedisAddr(), "--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserBatcher),
 				"--metrics", fmt.Sprintf("127.0.0.1:%d", s.batcherPort(i))},
 		})
@@ -176,7 +184,7 @@ func (s *Stack) votechain() []proc.Spec {
 		})
 	}
 	specs = append(specs, proc.Spec{
-		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(),
+		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(), Nice: s.cfg.LedgerNice,
 		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Explorer()), "--profile", profile(network.Explorer),
 			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL(), "--gateway", s.GatewayURL()},
 	})

@@ -51,7 +51,10 @@ type Config struct {
 	// machine: the paths in its files start there. Empty means where the
 	// bundle is written, so it also runs in place.
 	BundleRoot string
-	Log        *slog.Logger // progress; nil discards
+	// Nice is added to the niceness of every node and chaincode server
+	// (proc.Spec.Nice); 0 runs them at the caller's.
+	Nice int
+	Log  *slog.Logger // progress; nil discards
 }
 
 // state is what the instance remembers between commands (state.json).
@@ -366,7 +369,9 @@ func (n *Network) startAll(ctx context.Context, names []string) error {
 	results := make(chan result, len(names))
 	for _, name := range names {
 		go func() {
-			pid, err := proc.Start(ctx, procs[name], n.layout.Log(name))
+			sp := procs[name]
+			sp.Nice = n.cfg.Nice
+			pid, err := proc.Start(ctx, sp, n.layout.Log(name))
 			results <- result{name, pid, err}
 		}()
 	}
