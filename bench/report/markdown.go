@@ -60,6 +60,13 @@ func (r *Report) Markdown() string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	m := r.Machine
 	p("# Votechain benchmark — %s, %s (%s)\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), m.Host, m.Cores())
+	if r.Only != "" {
+		p("`benchrun --only %s` on %s: %d × %s, Linux %s, %s: only that phase ran. Run took %.0f s; load average %s at the start and %s at the end.\n\n",
+			r.Only, m.Host, m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, r.DurationS, m.LoadStart, m.LoadEnd)
+		r.scalingMarkdown(&b)
+		r.notesMarkdown(&b)
+		return b.String()
+	}
 	p("`make bench` on %s: %d × %s, %.0f GB RAM, Linux %s, %s. Everything co-located: %s, Redis, the gateway and the load generator share the %s. Run took %.0f s. "+
 		"Load average %s at the start and %s at the end; work of other users of the machine shows as *machine busy* beyond this run's processes below.\n\n",
 		m.Host, m.CPUs, m.CPUModel, m.MemoryGB, m.Kernel, m.GoVersion, r.topology(), m.Cores(), r.DurationS, m.LoadStart, m.LoadEnd)
@@ -234,13 +241,17 @@ func (r *Report) Markdown() string {
 		}
 	}
 	r.scalingMarkdown(&b)
+	r.notesMarkdown(&b)
+	return b.String()
+}
+
+func (r *Report) notesMarkdown(b *strings.Builder) {
 	if len(r.Notes) > 0 {
-		p("## Notes\n\n")
+		fmt.Fprintf(b, "## Notes\n\n")
 		for _, n := range r.Notes {
-			p("- %s\n", n)
+			fmt.Fprintf(b, "- %s\n", n)
 		}
 	}
-	return b.String()
 }
 
 // topology names the ledger-side processes the run measured, counted from

@@ -18,6 +18,7 @@ import (
 // Report is everything one `make bench` run measured.
 type Report struct {
 	Date      time.Time       `json:"date"`
+	Only      string          `json:"only,omitempty"` // the one phase run (benchrun --only); empty: all
 	Machine   measure.Machine `json:"machine"`
 	DurationS float64         `json:"duration_s"` // wall time of the whole run
 	Settings  Settings        `json:"settings"`
@@ -264,13 +265,6 @@ type Profile struct {
 	How     string `json:"how"`
 	File    string `json:"file"`
 	Top     string `json:"top"`
-}
-
-// Scale is the scaling-out derivation.
-type Scale struct {
-	Costs ScaleCosts `json:"costs"`
-	Goals ScaleGoals `json:"goals"`
-	Plan  ScalePlan  `json:"plan"`
 }
 
 // Series are per-second values from the run's start.

@@ -2,38 +2,104 @@ package report
 
 import (
 	"fmt"
-	"math"
 	"strings"
 )
 
-// us formats CPU seconds per item as microseconds.
-func us(coresPerItem float64) string { return fmt.Sprintf("%.0f µs", coresPerItem*1e6) }
-
 func (r *Report) scalingMarkdown(b *strings.Builder) {
 	s := r.Scale
-	c, g, pl := s.Costs, s.Goals, s.Plan
+	c, g, pl := s.Cluster, s.Goals, s.Plan
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## Scaling out\n\n")
-	p("Derived from this run's measured per-process CPU (the table above) and the ledger ceiling. Each part is assumed to scale linearly in its units, each unit used to %.0f%% of a core; nodes have %d cores.\n\n", g.Headroom*100, g.NodeCores)
-	p("| part | measured cost | one unit does | for the goal |\n|---|---|---|---|\n")
-	p("| gateway (gin, HMAC, Lua call) | %s CPU per accepted vote | %s votes/s per core | %.0f cores = **%d gateway nodes** for %s votes/s |\n",
-		us(c.GatewayCoresPerVote), num(pl.PerGatewayCore), pl.GatewayCores, pl.GatewayNodes, num(g.AcceptPerS))
-	p("| Redis (single-threaded: one shard = one core) | %s CPU per accepted vote (all Redis work in the ramp: intake scripts, plus the batcher's reads, acks and receipts and any AOF rewrite) | %s votes/s per shard | **%d Redis shards** (Cluster; keys hash-tagged per state, big states split CA#0..CA#7) |\n",
-		us(c.RedisCoresPerVote), num(pl.PerRedisShard), pl.RedisShards)
-	p("| Fabric channel (%d orgs, as measured) | ledger ceiling | %s votes/s per channel | **%d channels** (groups of states) to commit %s votes/s |\n",
-		g.Orgs, num(pl.PerChannel), pl.Channels, num(g.CommitPerS))
-	p("| batcher | %s CPU per committed vote | one lane per partition | **%d lanes** (≥ 1 per channel) on %d batcher nodes |\n",
-		us(c.BatcherCoresPerVote), pl.BatcherLanes, max(pl.BatcherNodes, 1))
-	p("| peers + chaincode | %s (peer) + %s (chaincode) CPU per committed vote, per org | %d peers per channel | **%d peers** (one per org per channel) on %d peer nodes |\n",
-		us(c.PeerCoresPerVote), us(c.ChaincodeCoresPerVote), g.Orgs, pl.Peers, pl.PeerNodes)
-	p("| results reads (gateway, from memory) | %s CPU per GET | %s reads/s per core | %.0f cores = **%d read nodes** for %s reads/s |\n\n",
-		us(c.ReadCoresPerQuery), num(pl.PerReadCore), pl.ReadCores, pl.ReadNodes, num(g.ReadsPerS))
-	p("**Surge.** A %.0f s final-minute surge at %s votes/s is %s votes. Acceptance absorbs it (202 once the vote is on disk in Redis); "+
-		"the ledger side above commits %s votes/s, so the queue drains **%.0f s (%.1f min) after the surge ends**. "+
-		"Committing the surge as fast as it arrives would need %d channels (%d peers).\n\n",
-		g.SurgeS, num(g.AcceptPerS), num(pl.SurgeVotes), num(float64(pl.Channels)*pl.PerChannel), pl.DrainS, pl.DrainS/60,
-		int(math.Ceil(g.AcceptPerS/math.Max(pl.PerChannel, 1))), g.Orgs*int(math.Ceil(g.AcceptPerS/math.Max(pl.PerChannel, 1))))
-	p("**Reads.** Results are pre-encoded bodies with an ETag, so %s reads/s also fit behind any HTTP cache or CDN: a cache with a 1 s TTL turns them into one request per second per edge, and the gateways only serve cache misses. Without a cache: %d read nodes as above.\n\n",
-		num(g.ReadsPerS), pl.ReadNodes)
-	p("**What saturates first.** Per unit, the cheapest part to run out is %s. On the measured machine (%s) every part shares the same cores: see the CPU table for which process held them in each phase.\n\n", pl.FirstToSaturate, r.Machine.Cores())
+	if !c.Ran() {
+		why := c.Error
+		if why == "" {
+			why = "it was not run"
+		}
+		p("**The scale-out phase did not complete: %s.** No cluster costs were measured, so this run makes no scale-out plan.\n\n", why)
+		return
+	}
+	ph := c.Phase
+	p("Measured on the cluster shape (%s), brought up on an extra stack on its own ports while the run's system stood idle: %s votes/s offered through HAProxy for %.0f s (%s answered 202, 202 p99 %.0f ms, %d × 503, %d errors), then drained in %.0f s%s. "+
+		"Each process's CPU comes from /proc over the offer and the drain (%.0f s) and is divided by the votes accepted (%s; %s committed). The machine was %.0f%% busy over that time, other users included: absolute rates on it are low, the cost per vote is what carries to other machines.\n\n",
+		c.Shape, num(ph.Offered), ph.DurationS, num(float64(c.Accepted)), ph.AcceptLatency.P99ms, ph.Overloaded, ph.Errors+ph.OtherStatus,
+		c.DrainS, map[bool]string{true: "", false: " (the drain did not finish in its limit)"}[c.Drained], c.WallS, num(float64(c.Accepted)), num(float64(c.Committed)), c.MachineBusy*100)
+	p("| process | part | CPU s | cores in the offer | core-s per 1,000 votes | its own votes | core-s per 1,000 of its own | Redis used memory after (bytes per own vote added) |\n|---|---|---|---|---|---|---|---|\n")
+	for _, pr := range c.Procs {
+		own, ownCost := "all", "—"
+		var whose []string
+		if len(pr.States) > 0 {
+			whose = append(whose, strings.Join(pr.States, " "))
+		}
+		if pr.Lanes > 0 {
+			whose = append(whose, fmt.Sprintf("%d lanes, %.3f cores per lane in the offer", pr.Lanes, pr.OfferCores/float64(pr.Lanes)))
+		}
+		if pr.Votes > 0 || len(whose) > 0 {
+			own = num(float64(pr.Votes))
+			if len(whose) > 0 {
+				own += " (" + strings.Join(whose, "; ") + ")"
+			}
+		}
+		if pr.Votes > 0 {
+			ownCost = fmt.Sprintf("%.3f", pr.OwnPer1000(c.Accepted))
+		}
+		mem := "—"
+		if pr.MemAfter > 0 {
+			mem = fmt.Sprintf("%.1f MB", float64(pr.MemAfter)/(1<<20))
+			if n := pr.Votes; n > 0 {
+				mem += fmt.Sprintf(" (%.0f)", float64(pr.MemAfter-pr.MemBefore)/float64(n))
+			}
+		}
+		p("| %s | %s | %.2f | %.2f | %.3f | %s | %s | %s |\n", pr.Name, pr.Part, pr.CPUS, pr.OfferCores, pr.CPUS/float64(c.Accepted)*1000, own, ownCost, mem)
+	}
+	l := c.Loss
+	p("\n**Loss check on the cluster:** %s vote ids answered 202 against the votes counted by the phase's %d batcher batches, read back from the ledger: missing %d, extra %d (%d requests unanswered), counted twice %d → **%s**.\n\n",
+		num(float64(l.Accepted)), l.Batches, l.Missing, l.Extra, l.Unanswered, l.CountedTwice, map[bool]string{true: "exact", false: "FAILED"}[l.OK])
+
+	p("### What %s votes/s takes\n\n", num(g.RatePerS))
+	p("From the costs above, each part assumed linear in its units and each core used to %.0f%%; hosts have %d cores. A part's cost per vote is that of all its processes in the measured shape: every peer (one per organisation, %d here) and every orderer of a channel handles all of the channel's votes, so a channel of the same organisations costs the same per vote.\n\n",
+		g.Headroom*100, g.HostCores, g.Orgs)
+	p("| part | measured | core-s per 1,000 votes | one unit carries | for %s votes/s | cores | %d-core hosts | votes/s per added host |\n|---|---|---|---|---|---|---|---|\n", num(g.RatePerS), g.HostCores)
+	for _, r := range pl.Rows {
+		p("| %s | %d | %.3f | %s votes/s per %s | **%d** × %s | %.1f | %d | %s |\n", r.Part, r.Measured, r.Per1000, num(r.PerUnit), r.Unit, r.Need, unitNoun(r.Unit), r.Cores, r.Hosts, num(r.PerHost))
+	}
+	p("| **total** | | | | | %.1f | %d | |\n\n", pl.TotalCores, pl.TotalHosts)
+	if pl.PerChannel > 0 {
+		p("**Channels and lanes.** One channel commits %s votes/s (this run's ledger ceiling, on its single network), so %s votes/s take **%d channels** (groups of states, each with its %d peers and its orderers), and the batchers at least **%d lanes** (one per channel, and no more than a core's work per lane). More cores do not raise a channel's ceiling: beyond it only another channel adds commit rate.\n\n",
+			num(pl.PerChannel), num(g.RatePerS), pl.Channels, g.Orgs, pl.Lanes)
+	} else {
+		p("**Channels and lanes.** The ledger ceiling of one channel was not measured in this run, so the channels %s votes/s take are not derived; the batchers need at least **%d lanes** (no more than a core's work per lane).\n\n", num(g.RatePerS), pl.Lanes)
+	}
+	if pl.BigState != "" {
+		p("**The largest state.** %s cast %.1f%% of the votes: at %s votes/s that is %s votes/s on the one master its hash tag `{%s}` lives on", pl.BigState, pl.BigStateShare*100, num(g.RatePerS), num(pl.BigStateRate), pl.BigState)
+		for _, r := range pl.Rows {
+			if r.Part == PartMaster {
+				if pl.BigStateRate > r.PerUnit {
+					p(", %.1f× what one master carries (%s votes/s): a state that large must be split over several hash tags (partitions) before masters can share it", pl.BigStateRate/r.PerUnit, num(r.PerUnit))
+				} else {
+					p(", within one master's %s votes/s", num(r.PerUnit))
+				}
+			}
+		}
+		p(".\n\n")
+	}
+	p("**What runs out first.** On this machine (%d cores, everything co-located): **%s**", pl.MachineCores, pl.MachineFirst)
+	if pl.MachineRate > 0 {
+		p(" (all cores busy at %s votes/s", num(pl.MachineRate))
+		if pl.HotMasterRate > 0 {
+			p("; the busiest master, %s, would fill its core at %s votes/s", pl.HotMaster, num(pl.HotMasterRate))
+		}
+		if pl.PerChannel > 0 {
+			p("; the channel's ceiling is %s votes/s", num(pl.PerChannel))
+		}
+		p(")")
+	}
+	p(". Per added host: **%s** is the part that needs hosts first as the rate grows; the table's last column ranks the others.\n\n", pl.HostFirst)
+}
+
+// unitNoun is the counted noun of a unit ("master (one core…)" → "master").
+func unitNoun(unit string) string {
+	if i := strings.IndexByte(unit, ' '); i > 0 && !strings.HasSuffix(unit, "core") {
+		return unit[:i]
+	}
+	return unit
 }

@@ -1,7 +1,9 @@
-// Scaling out: the run's measured per-process costs turned into a plan for
-// national scale: how many gateway cores, Redis shards, batcher lanes, peers
-// and channels it takes to accept a surge rate, commit it, and serve a read
-// rate, and which part runs out first.
+// Scaling out: the costs measured on the cluster shape (a Redis Cluster,
+// gateways behind HAProxy, several batchers; bench/suite's scale-out phase)
+// turned into what a national rate takes: gateway cores, Redis masters,
+// batcher cores and lanes, peer and orderer cores, channels, hosts; and
+// which resource runs out first, on the measured machine and per added
+// host.
 
 package report
 
@@ -9,102 +11,281 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/loadgen"
 )
 
-// ScaleCosts are measured figures from one machine.
-type ScaleCosts struct {
-	GatewayCoresPerVote   float64 // gateway CPU seconds per accepted vote (at the knee)
-	RedisCoresPerVote     float64 // Redis CPU seconds per accepted vote (single-threaded: a shard has one core)
-	BatcherCoresPerVote   float64 // batcher CPU seconds per committed vote
-	PeerCoresPerVote      float64 // CPU seconds per committed vote of ONE peer (endorsing and committing)
-	ChaincodeCoresPerVote float64 // chaincode CPU seconds per committed vote, per endorsing org
-	ChannelVotesPerS      float64 // committed votes/s of one channel (the measured ledger ceiling)
-	ReadCoresPerQuery     float64 // gateway CPU seconds per results GET
+// The parts of the cluster shape, as ClusterProc.Part names them.
+const (
+	PartGateway   = "gateway"
+	PartHAProxy   = "haproxy"
+	PartMaster    = "redis master"
+	PartReplica   = "redis replica"
+	PartBatcher   = "batcher"
+	PartPeer      = "peer"
+	PartChaincode = "chaincode"
+	PartOrderer   = "orderer"
+	PartExplorer  = "explorer"
+	PartMonitor   = "monitoring"
+	PartLoadGen   = "load generator"
+)
+
+// Scale is the scaling-out section: the cluster shape's measured costs and
+// the plan made from them.
+type Scale struct {
+	Cluster ClusterRun `json:"cluster"`
+	Goals   ScaleGoals `json:"goals"`
+	Plan    ScalePlan  `json:"plan"`
 }
 
-// ScaleGoals are the rates to reach.
-type ScaleGoals struct {
-	AcceptPerS float64 // e.g. 1e6 votes/s accepted (the surge)
-	SurgeS     float64 // how long the surge lasts, e.g. 60 s
-	ReadsPerS  float64 // e.g. 1e7 results GETs/s
-	CommitPerS float64 // committed votes/s the ledger side is built for
-	Headroom   float64 // usable share of a core, e.g. 0.7
-	NodeCores  int     // cores per gateway/batcher/peer node, e.g. 16
-	Orgs       int     // endorsing organisations (peers per channel), e.g. 2
+// ClusterRun is the scale-out phase: the cluster shape on an extra stack, a
+// fixed rate offered through HAProxy for a window, the drain after it, and
+// every process's CPU over both (from /proc).
+type ClusterRun struct {
+	Shape     string        `json:"shape"`
+	Phase     loadgen.Phase `json:"phase"` // the offered window
+	DrainS    float64       `json:"drain_s"`
+	Drained   bool          `json:"drained"`
+	Accepted  int           `json:"accepted"`  // distinct vote ids answered 202: what the costs are per
+	Committed int           `json:"committed"` // votes the batchers' batches of the phase count
+	// StateVotes are the committed votes per state (the lanes' and the
+	// masters' shares).
+	StateVotes  map[string]int  `json:"state_votes,omitempty"`
+	MachineBusy float64         `json:"machine_busy"` // busy share of all cores over offer and drain (0..1)
+	WallS       float64         `json:"wall_s"`       // offer + drain
+	Procs       []ClusterProc   `json:"processes"`
+	Loss        ledgerload.Loss `json:"loss_check"`
+	Error       string          `json:"error,omitempty"` // why the phase did not complete; empty: it did
 }
 
-// ScalePlan is what the goals take.
-type ScalePlan struct {
-	GatewayCores    float64 `json:"gateway_cores"`
-	GatewayNodes    int     `json:"gateway_nodes"`
-	RedisShards     int     `json:"redis_shards"`
-	Channels        int     `json:"channels"`
-	BatcherLanes    int     `json:"batcher_lanes"` // one per partition; at least one per channel
-	BatcherNodes    int     `json:"batcher_nodes"`
-	Peers           int     `json:"peers"` // Orgs per channel (a peer node may join several channels)
-	PeerNodes       int     `json:"peer_nodes"`
-	ReadCores       float64 `json:"read_cores"`
-	ReadNodes       int     `json:"read_nodes"`
-	SurgeVotes      float64 `json:"surge_votes"`
-	DrainS          float64 `json:"drain_s"` // time after the surge until it is all committed
-	FirstToSaturate string  `json:"first_to_saturate"`
-	// Per-unit capacity, votes/s (or reads/s), the plan is built from.
-	PerGatewayCore float64 `json:"per_gateway_core"`
-	PerRedisShard  float64 `json:"per_redis_shard"`
-	PerChannel     float64 `json:"per_channel"`
-	PerReadCore    float64 `json:"per_read_core"`
+// ClusterProc is one process of the cluster shape.
+type ClusterProc struct {
+	Name       string  `json:"name"`
+	Part       string  `json:"part"`
+	CPUS       float64 `json:"cpu_s"`       // over offer + drain
+	OfferCores float64 `json:"offer_cores"` // during the offer
+	// States are the states whose slot a master holds, and Votes their
+	// committed votes; a batcher's Votes are those it committed and Lanes
+	// the lanes it owned at the offer's end.
+	States []string `json:"states,omitempty"`
+	Votes  int      `json:"votes,omitempty"`
+	Lanes  int      `json:"lanes,omitempty"`
+	// MemBefore and MemAfter are a Redis node's used_memory before the
+	// offer and after the drain.
+	MemBefore int64 `json:"used_memory_before,omitempty"`
+	MemAfter  int64 `json:"used_memory_after,omitempty"`
 }
 
-func capacity(costPerUnit, headroom float64) float64 {
-	if costPerUnit <= 0 {
-		return math.Inf(1)
+// Ran reports whether the phase completed with votes to divide by.
+func (c ClusterRun) Ran() bool { return c.Error == "" && c.Accepted > 0 }
+
+// Units counts the processes of part.
+func (c ClusterRun) Units(part string) int {
+	n := 0
+	for _, p := range c.Procs {
+		if p.Part == part {
+			n++
+		}
 	}
-	return headroom / costPerUnit
+	return n
+}
+
+// CostPerVote is the CPU of every process of part, in core-seconds per
+// accepted vote.
+func (c ClusterRun) CostPerVote(part string) float64 {
+	if c.Accepted <= 0 {
+		return 0
+	}
+	var s float64
+	for _, p := range c.Procs {
+		if p.Part == part {
+			s += p.CPUS
+		}
+	}
+	return s / float64(c.Accepted)
+}
+
+// OwnPer1000 is a process's CPU per 1,000 of the votes it alone handled
+// (0 when it has none recorded).
+func (p ClusterProc) OwnPer1000(accepted int) float64 {
+	n := p.Votes
+	if n == 0 {
+		n = accepted
+	}
+	if n <= 0 {
+		return 0
+	}
+	return p.CPUS / float64(n) * 1000
+}
+
+// ScaleGoals are the rate to plan for and the hosts to plan with.
+type ScaleGoals struct {
+	RatePerS  float64 `json:"rate_per_s"` // votes/s accepted and committed, e.g. 50,000
+	Headroom  float64 `json:"headroom"`   // usable share of a core, e.g. 0.7
+	HostCores int     `json:"host_cores"` // cores per added host, e.g. 16
+	Orgs      int     `json:"orgs"`       // endorsing organisations: peers per channel
+}
+
+// ScaleRow is one part of the plan.
+type ScaleRow struct {
+	Part     string  `json:"part"`
+	Measured int     `json:"measured_units"` // processes in the measured shape
+	Per1000  float64 `json:"cpu_s_per_1000"` // core-seconds per 1,000 votes, all of the part's processes
+	Unit     string  `json:"unit"`           // what PerUnit and Need count
+	PerUnit  float64 `json:"per_unit"`       // votes/s one unit carries at the headroom
+	Need     int     `json:"need"`           // units for the goal
+	Cores    float64 `json:"cores"`          // cores for the goal at the headroom
+	Hosts    int     `json:"hosts"`          // hosts of HostCores for the goal
+	PerHost  float64 `json:"per_host"`       // votes/s one added host carries of this part
+}
+
+// ScalePlan is what the goal takes, from measured costs.
+type ScalePlan struct {
+	Rows       []ScaleRow `json:"rows"`
+	PerChannel float64    `json:"per_channel"` // the ledger ceiling of one channel (0: not measured)
+	Channels   int        `json:"channels"`
+	Lanes      int        `json:"lanes"` // batcher lanes: one per partition, at least one per channel and per batcher core
+	TotalCores float64    `json:"total_cores"`
+	TotalHosts int        `json:"total_hosts"`
+	// On the measured machine: the rate at which all its cores are busy
+	// with the shape's processes, at which the busiest Redis master's one
+	// core is, and the channel's ceiling; the least is what runs out first.
+	MachineCores  int     `json:"machine_cores"`
+	MachineRate   float64 `json:"machine_rate"`
+	HotMaster     string  `json:"hot_master"`
+	HotMasterRate float64 `json:"hot_master_rate"`
+	MachineFirst  string  `json:"machine_first"`
+	// Per added host: the part that carries the fewest votes/s per host.
+	HostFirst string `json:"host_first"`
+	// The largest state's share of the votes, and the votes/s it puts on
+	// the one master its hash tag lives on at the goal rate.
+	BigState      string  `json:"big_state"`
+	BigStateShare float64 `json:"big_state_share"`
+	BigStateRate  float64 `json:"big_state_rate"`
 }
 
 func ceilDiv(need, per float64) int {
-	if math.IsInf(per, 1) || need <= 0 {
+	if per <= 0 || math.IsInf(per, 1) || need <= 0 {
 		return 0
 	}
-	return int(math.Ceil(need/per - 1e-9)) // forgive float noise: 400.0000001 cores is 400
+	return int(math.Ceil(need/per - 1e-9)) // forgive float noise: 400.0000001 is 400
 }
 
-// Make derives the plan. Throughput of each part is assumed linear in its
-// units (gateways and Redis shards are independent per state hash tag;
-// channels are independent ledgers over groups of states).
-func MakeScalePlan(c ScaleCosts, g ScaleGoals) ScalePlan {
-	var p ScalePlan
-	p.PerGatewayCore = capacity(c.GatewayCoresPerVote, g.Headroom)
-	p.PerRedisShard = capacity(c.RedisCoresPerVote, g.Headroom)
-	p.PerChannel = c.ChannelVotesPerS
-	p.PerReadCore = capacity(c.ReadCoresPerQuery, g.Headroom)
+// MakeScalePlan derives the plan from the cluster run's costs and one
+// channel's ledger ceiling (perChannel, 0 when not measured). Each part is
+// assumed linear in its units: gateways, masters (states' hash tags spread
+// over the slots) and batchers are independent; every peer and orderer of a
+// channel handles all of the channel's votes, so their cost per vote is the
+// measured one per process times the peers (orgs) or orderers per channel.
+func MakeScalePlan(c ClusterRun, perChannel float64, machineCores int, g ScaleGoals) ScalePlan {
+	p := ScalePlan{PerChannel: perChannel, Channels: ceilDiv(g.RatePerS, perChannel), MachineCores: machineCores}
+	specs := []struct{ part, unit string }{
+		{PartGateway, "gateway core"}, {PartHAProxy, "HAProxy core"},
+		{PartMaster, "master (one core: Redis is single-threaded)"}, {PartReplica, "replica (one per master)"},
+		{PartBatcher, "batcher core"}, {PartPeer, "peer core"}, {PartChaincode, "chaincode core"}, {PartOrderer, "orderer core"},
+	}
+	var masters int
+	for _, s := range specs {
+		n := c.Units(s.part)
+		cost := c.CostPerVote(s.part)
+		if n == 0 || cost <= 0 {
+			continue
+		}
+		r := ScaleRow{Part: s.part, Measured: n, Per1000: cost * 1000, Unit: s.unit}
+		r.PerUnit = g.Headroom / cost
+		r.Cores = g.RatePerS * cost / g.Headroom
+		switch s.part {
+		case PartMaster:
+			// Every master's one core at the headroom, states spread evenly.
+			r.PerUnit = g.Headroom / (cost / float64(n))
+			r.Need = ceilDiv(g.RatePerS, r.PerUnit)
+			masters = r.Need
+		case PartReplica:
+			r.PerUnit = g.Headroom / (cost / float64(n))
+			r.Need = masters
+		default:
+			r.Need = int(math.Ceil(r.Cores - 1e-9))
+		}
+		r.PerHost = float64(g.HostCores) * g.Headroom / cost
+		r.Hosts = ceilDiv(g.RatePerS, r.PerHost)
+		if s.part == PartMaster || s.part == PartReplica {
+			r.Hosts = max(r.Hosts, ceilDiv(float64(r.Need), float64(g.HostCores))) // one core per node
+		}
+		if (s.part == PartPeer || s.part == PartChaincode) && g.Orgs > 0 {
+			r.Hosts = max(r.Hosts, g.Orgs) // each organisation runs its own
+		}
+		p.TotalCores += r.Cores
+		p.TotalHosts += r.Hosts
+		p.Rows = append(p.Rows, r)
+	}
+	for i := range p.Rows {
+		if p.Rows[i].Part == PartBatcher {
+			p.Lanes = max(p.Channels, p.Rows[i].Need, 1)
+		}
+	}
 
-	p.GatewayCores = g.AcceptPerS / p.PerGatewayCore
-	p.GatewayNodes = ceilDiv(p.GatewayCores, float64(g.NodeCores))
-	p.RedisShards = ceilDiv(g.AcceptPerS, p.PerRedisShard)
-	p.Channels = ceilDiv(g.CommitPerS, p.PerChannel)
-	p.BatcherLanes = max(p.Channels, 1)
-	p.BatcherNodes = ceilDiv(g.CommitPerS*c.BatcherCoresPerVote/g.Headroom, float64(g.NodeCores))
-	p.Peers = p.Channels * g.Orgs
-	peerCores := g.CommitPerS * (c.PeerCoresPerVote + c.ChaincodeCoresPerVote) * float64(g.Orgs) / g.Headroom
-	p.PeerNodes = max(ceilDiv(peerCores, float64(g.NodeCores)), g.Orgs)
-	p.ReadCores = g.ReadsPerS / p.PerReadCore
-	p.GatewayCores = math.Round(p.GatewayCores*1000) / 1000
-	p.ReadCores = math.Round(p.ReadCores*1000) / 1000
-	p.ReadNodes = ceilDiv(p.ReadCores, float64(g.NodeCores))
-	p.SurgeVotes = g.AcceptPerS * g.SurgeS
-	if commit := float64(p.Channels) * p.PerChannel; commit > 0 && g.AcceptPerS > commit {
-		p.DrainS = (g.AcceptPerS - commit) * g.SurgeS / commit
+	// On this machine.
+	var total, hot float64
+	for _, pr := range c.Procs {
+		if pr.Part == PartLoadGen {
+			continue
+		}
+		total += pr.CPUS
+		if pr.Part == PartMaster && pr.CPUS > hot {
+			hot, p.HotMaster = pr.CPUS, pr.Name
+		}
 	}
-	// What saturates first on a single unit of each: the part with the
-	// lowest capacity in votes/s.
-	parts := []struct {
-		name string
-		cap  float64
+	if c.Accepted > 0 && total > 0 {
+		p.MachineRate = float64(machineCores) * float64(c.Accepted) / total
+	}
+	if hot > 0 {
+		p.HotMasterRate = float64(c.Accepted) / hot
+	}
+	limits := []struct {
+		what string
+		rate float64
 	}{
-		{"one gateway core", p.PerGatewayCore}, {"one Redis shard (one core)", p.PerRedisShard}, {"one Fabric channel", p.PerChannel},
+		{fmt.Sprintf("the machine's %d cores (every process of the shape together)", machineCores), p.MachineRate},
+		{fmt.Sprintf("the busiest Redis master's one core (%s)", p.HotMaster), p.HotMasterRate},
+		{"the Fabric channel's ledger ceiling", perChannel},
 	}
-	sort.SliceStable(parts, func(i, j int) bool { return parts[i].cap < parts[j].cap })
-	p.FirstToSaturate = fmt.Sprintf("%s at %.0f votes/s", parts[0].name, parts[0].cap)
+	sort.SliceStable(limits, func(i, j int) bool { return positive(limits[i].rate) < positive(limits[j].rate) })
+	if limits[0].rate > 0 {
+		p.MachineFirst = fmt.Sprintf("%s at %s votes/s", limits[0].what, num(limits[0].rate))
+	}
+
+	// Per added host.
+	var low float64
+	for _, r := range p.Rows {
+		if r.PerHost > 0 && (low == 0 || r.PerHost < low) {
+			low, p.HostFirst = r.PerHost, fmt.Sprintf("%s at %s votes/s per %d-core host", r.Part, num(r.PerHost), g.HostCores)
+		}
+	}
+
+	// The largest state on its one master.
+	var sum int
+	for _, n := range c.StateVotes {
+		sum += n
+	}
+	states := make([]string, 0, len(c.StateVotes))
+	for s := range c.StateVotes {
+		states = append(states, s)
+	}
+	sort.Strings(states)
+	for _, s := range states {
+		if share := float64(c.StateVotes[s]) / float64(sum); share > p.BigStateShare {
+			p.BigState, p.BigStateShare = s, share
+		}
+	}
+	p.BigStateRate = p.BigStateShare * g.RatePerS
 	return p
+}
+
+// positive orders zero (not measured) last.
+func positive(x float64) float64 {
+	if x <= 0 {
+		return math.Inf(1)
+	}
+	return x
 }

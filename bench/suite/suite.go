@@ -42,6 +42,9 @@ type Config struct {
 	// an extra network when the run's election has one contest (fewer than
 	// two: not measured).
 	Contests []ballot.Contest
+	// Only runs one phase on its own instead of the whole benchmark
+	// (OnlyScaleOut); empty: every phase.
+	Only string
 	// ExactCheckMetric is the gateway's counter of duplicate checks that
 	// went to the ledger, or a comma-separated list of candidates (the
 	// first the gateway exposes counts); the duplicate storm reports its
@@ -108,6 +111,13 @@ type Plan struct {
 
 	ReadWorkers int
 	ReadDur     time.Duration // per run; three runs each, alternating
+
+	// The scale-out phase (the cluster shape on an extra stack): the rate
+	// offered through HAProxy for ScaleOutDur, then at most ScaleOutDrain
+	// for the drain. A rate of 0 skips it.
+	ScaleOutRate  float64
+	ScaleOutDur   time.Duration
+	ScaleOutDrain time.Duration
 }
 
 // DefaultPlan aims at about 15 minutes for `make bench` on a small machine;
@@ -131,6 +141,8 @@ var DefaultPlan = Plan{
 	StormRate: 5000, StormDur: 20 * time.Second,
 
 	ReadWorkers: 32, ReadDur: 5 * time.Second,
+
+	ScaleOutRate: 2000, ScaleOutDur: 30 * time.Second, ScaleOutDrain: 2 * time.Minute,
 }
 
 // run is the state of one benchmark run.
@@ -175,6 +187,9 @@ func (r *run) mark(name string, from, to time.Time) {
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
+	if cfg.Only != "" {
+		return r.only(ctx, began)
+	}
 	if cfg.Fresh {
 		if err := r.wipe(); err != nil {
 			return nil, err
@@ -411,6 +426,9 @@ func (r *run) phases(ctx context.Context) error {
 	r.contestsOnExtra(ctx)
 	if r.fatal != nil {
 		return r.fatal
+	}
+	if r.cfg.Plan.ScaleOutRate > 0 {
+		r.scaleOut(ctx)
 	}
 	r.series()
 	if r.cfg.Profile != nil {

@@ -31,9 +31,6 @@ const (
 	goalContestsOver  = 0.9    // ceiling with votes over several contests ÷ all in one (issue 17)
 )
 
-// scaleGoals are the national-scale goals of the seeds.
-var scaleGoals = report.ScaleGoals{AcceptPerS: 1e6, SurgeS: 60, ReadsPerS: 1e7, CommitPerS: 100_000, Headroom: 0.7, NodeCores: 16, Orgs: 2}
-
 func target(issue, name, goal, measured string, m, g float64, lowerBetter bool) report.Target {
 	met, margin := report.Margin(m, g, lowerBetter)
 	return report.Target{Issue: issue, Name: name, Goal: goal, Measured: measured, Met: met, Margin: margin}
@@ -45,7 +42,7 @@ func exact(issue, name, measured string, met bool) report.Target {
 		Margin: map[bool]string{true: "met", false: "FAILED"}[met]}
 }
 
-// targets states every target met or missed, and derives the scaling plan.
+// targets states every target met or missed.
 func (r *run) targets() {
 	rep := r.rep
 	if rep.Ceiling.CountedPerS > 0 {
@@ -60,7 +57,7 @@ func (r *run) targets() {
 			rep.Reads.Ratio, goalReadRatio, false),
 		exact("", "loss check: 202 ids = ledger ids, each once",
 			fmt.Sprintf("%d accepted, %d counted; missing %d, extra %d, twice %d", rep.Loss.Accepted, rep.Loss.Counted, rep.Loss.Missing, rep.Loss.Extra, rep.Loss.CountedTwice), rep.Loss.OK))
-	r.scale()
+	rep.Targets = append(rep.Targets, r.scaleOutTarget()...)
 }
 
 // redisPerMillion is Redis's memory per million voters who have all voted
@@ -171,40 +168,4 @@ func (r *run) paceTargets() []report.Target {
 			pc.DrainOverCeiling, goalDrainOver, false),
 	)
 	return ts
-}
-
-// scale derives per-vote costs from the CPU book and makes the plan.
-func (r *run) scale() {
-	rep, b := r.rep, r.book
-	var rampAnswered float64
-	for _, p := range rep.Ramp {
-		rampAnswered += float64(p.Sent - p.Overloaded - p.Errors)
-	}
-	per := func(sec, n float64) float64 {
-		if n <= 0 {
-			return 0
-		}
-		return sec / n
-	}
-	commitPhase, committed := "drain", float64(rep.Surge.QueuedAtEnd)
-	if committed < 1000 {
-		commitPhase, committed = "sustained", rep.Sustained.CommittedPerS*rep.Sustained.WindowS
-	}
-	both := func(prefix string) float64 {
-		return b.Seconds(commitPhase, prefixed(prefix)) / float64(scaleGoals.Orgs)
-	}
-	var reads float64
-	for _, x := range rep.Reads.Gateway {
-		reads += float64(x.OK)
-	}
-	c := report.ScaleCosts{
-		GatewayCoresPerVote:   per(b.Seconds("ramp", named("gateway")), rampAnswered),
-		RedisCoresPerVote:     per(b.Seconds("ramp", named("redis")), rampAnswered),
-		BatcherCoresPerVote:   per(b.Seconds(commitPhase, named("batcher0")), committed),
-		PeerCoresPerVote:      per(both("peer."), committed),
-		ChaincodeCoresPerVote: per(both("cc."), committed),
-		ChannelVotesPerS:      rep.Ceiling.CountedPerS,
-		ReadCoresPerQuery:     per(b.Seconds("reads-gateway", named("gateway")), reads),
-	}
-	rep.Scale = report.Scale{Costs: c, Goals: scaleGoals, Plan: report.MakeScalePlan(c, scaleGoals)}
 }

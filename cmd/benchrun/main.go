@@ -7,13 +7,19 @@
 // results reads against a bare handler, the ceiling after the ledger has
 // grown, the other consensus's ceiling on a second network, the ceiling
 // with and without the roll sealed on two more, and the ceiling with every
-// vote in one contest against the votes spread over several), checks that
+// vote in one contest against the votes spread over several, and last the
+// scale-out phase: the cluster shape - a Redis Cluster, two gateways behind
+// HAProxy, two batchers - on an extra stack, a fixed rate offered through
+// HAProxy and every process's CPU per vote, which the report's scale-out
+// plan is made of), checks that
 // no accepted vote was lost (per contest too), and writes the report
 // (Markdown, JSON, SVG) into a folder named by date and machine. --election
 // picks the election template (default the one-race config/election.json);
 // with one contest the contests pair runs on an extra network with the
 // contests of --contests-election (default the three-question
-// config/referendum.json), with several on the run's own network.
+// config/referendum.json), with several on the run's own network. --only
+// scaleout runs the scale-out phase alone (its report folder ends in
+// -only-scaleout), for trying it out.
 // Benchmarks report; a slow machine never fails the run.
 //
 //	benchrun [flags]                 run the benchmark
@@ -33,6 +39,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -80,6 +87,9 @@ func run(args []string) error {
 	workers := fs.Uint64("max-workers", 1024, "most vote requests in flight")
 	exactMetric := fs.String("exact-check-metric", "ledger_exact_checks_total,bloom_maybe_seen_total", "the gateway's counter of duplicate checks that asked the ledger, or a comma-separated list: the first the gateway exposes (the duplicate storm reports its increase)")
 	other := fs.Bool("other-consensus", true, "measure the other consensus's fresh-ledger ceiling on a second network brought up for it")
+	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (the cluster shape on its own stack at --port-base - 400; the report's folder gets the suffix -only-<phase>)")
+	scaleRate := fs.Float64("scaleout-rate", suite.DefaultPlan.ScaleOutRate, "votes/s offered through HAProxy in the scale-out phase (default 1000 with --quick; 0: skip the phase)")
+	scaleDur := fs.Duration("scaleout-duration", suite.DefaultPlan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
 	growTo := fs.Uint64("grow-to", suite.DefaultPlan.GrowTo, "fill the ledger to this many votes before measuring the ceiling again (0: skip)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: benchrun [flags]   (make bench)\n\nRuns the Votechain benchmark and writes its report.\n\nFlags:\n")
@@ -99,6 +109,12 @@ func run(args []string) error {
 	}
 	host, _ := os.Hostname()
 	out := filepath.Join(*reports, fmt.Sprintf("%s-%dcpu-%s", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), host))
+	if *only != "" {
+		if !slices.Contains(suite.OnlyPhases, *only) {
+			return fmt.Errorf("--only %q: the phases that run alone are %s", *only, strings.Join(suite.OnlyPhases, ", "))
+		}
+		out += "-only-" + *only // never over a whole run's report
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -112,8 +128,15 @@ func run(args []string) error {
 	defer logFile.Close()
 	plan := suite.DefaultPlan
 	plan.GrowTo, plan.DriveRate, plan.OtherConsensus = *growTo, *driveRate, *other
+	plan.ScaleOutRate, plan.ScaleOutDur = *scaleRate, *scaleDur
 	if *quick {
 		plan = quickPlan(plan)
+		if !setFlags["scaleout-rate"] {
+			plan.ScaleOutRate = 1000
+		}
+		if !setFlags["scaleout-duration"] {
+			plan.ScaleOutDur = 10 * time.Second
+		}
 		if !setFlags["grow-to"] {
 			plan.GrowTo = 300_000
 		}
@@ -143,7 +166,7 @@ func run(args []string) error {
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
 			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerNice: *ledgerNice, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
-		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests,
+		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only,
 	}
 	if *profile {
 		cfg.Profile = profileIntake
