@@ -48,11 +48,16 @@ type Issue struct {
 // the ledger holds, not what the chaincode should have accepted.
 const MaxBatchVotes = 1 << 20
 
+// Nullifier is a nullifier of a state: the key of the duplicate rule and of
+// the roll.
+type Nullifier struct{ State, Nullifier string }
+
 // History is what the audit of a block needs from the blocks before it.
+// The audit asks for a whole batch's nullifiers at once, so that a store
+// answers with one lookup per batch rather than one per vote.
 type History interface {
-	// NullifierUsed reports whether a counted vote of state already used
-	// nullifier.
-	NullifierUsed(state, nullifier string) (bool, error)
+	// UsedNullifiers returns those of keys that a counted vote already used.
+	UsedNullifiers(keys []Nullifier) (map[Nullifier]bool, error)
 	// BatchRoot returns the root of batch (state, seq) if it was committed.
 	BatchRoot(state string, seq uint64) (root string, ok bool, err error)
 	// Election returns the election record as last written before the
@@ -61,9 +66,10 @@ type History interface {
 	Election() (*ballot.Election, error)
 	// RollSealed reports whether a block before wrote the roll's seal.
 	RollSealed() (bool, error)
-	// OnRoll reports whether a block before wrote nullifier on the roll of
-	// state and contest (a LoadRoll transaction's roll key and mark).
-	OnRoll(state, contest, nullifier string) (bool, error)
+	// RollContests returns, for those of keys a block before wrote on the
+	// roll (a LoadRoll transaction's roll key and mark), the contest of
+	// the mark.
+	RollContests(keys []Nullifier) (map[Nullifier]string, error)
 }
 
 // Batch is a committed batch as the audit recounted it.
@@ -131,8 +137,8 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	if err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
-	bh := &blockHistory{History: h, nullifiers: map[[2]string]bool{}, roots: map[batchID]string{}, election: e,
-		roll: map[[2]string]string{}, sealed: sealed}
+	bh := &blockHistory{History: h, nullifiers: map[Nullifier]bool{}, roots: map[batchID]string{}, election: e,
+		roll: map[Nullifier]string{}, sealed: sealed}
 	for _, tx := range b.Txs {
 		if tx.Err != "" {
 			r.issue(KindTxDecode, tx.ID, fmt.Sprintf("transaction %d: %s", tx.Index, tx.Err))
@@ -181,7 +187,7 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) {
 		if !mark {
 			continue
 		}
-		h.roll[[2]string{attrs[0], attrs[1]}] = contest
+		h.roll[Nullifier{attrs[0], attrs[1]}] = contest
 		r.Roll = append(r.Roll, ballot.RollEntry{State: attrs[0], Contest: contest, Nullifier: attrs[1]})
 	}
 }
@@ -303,10 +309,10 @@ type batchID struct {
 // audited on the History of the blocks before it.
 type blockHistory struct {
 	History
-	nullifiers map[[2]string]bool
+	nullifiers map[Nullifier]bool
 	roots      map[batchID]string
 	election   *ballot.Election     // as of the transaction being audited
-	roll       map[[2]string]string // (state, nullifier) → contest, of this block's roll marks
+	roll       map[Nullifier]string // nullifier → contest, of this block's roll marks
 	sealed     bool                 // the roll is sealed as of the transaction being audited
 }
 
@@ -323,24 +329,38 @@ func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error)
 // not on the roll its LoadRoll transactions wrote, or whose nullifier a
 // counted vote used before (on the ledger or earlier in the batch), is
 // rejected with its reason. It records b's batch and counted nullifiers.
+// What the blocks before say of b's nullifiers is read in one lookup each
+// for the duplicate rule and the roll.
 func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
+	keys := make([]Nullifier, 0, len(b.Batch.Votes))
+	for _, v := range b.Batch.Votes {
+		keys = append(keys, Nullifier{v.State, v.Nullifier})
+	}
+	usedBefore, err := h.History.UsedNullifiers(keys)
+	if err != nil {
+		return err
+	}
 	used := func(v ballot.Vote) (bool, error) {
-		if h.nullifiers[[2]string{v.State, v.Nullifier}] {
-			return true, nil
-		}
-		return h.History.NullifierUsed(v.State, v.Nullifier)
+		k := Nullifier{v.State, v.Nullifier}
+		return h.nullifiers[k] || usedBefore[k], nil
 	}
 	var onRoll func(ballot.Vote) (bool, error)
 	if h.sealed {
+		rolled, err := h.History.RollContests(keys)
+		if err != nil {
+			return err
+		}
 		onRoll = func(v ballot.Vote) (bool, error) {
-			if contest, ok := h.roll[[2]string{v.State, v.Nullifier}]; ok {
-				return contest == v.Contest, nil
+			k := Nullifier{v.State, v.Nullifier}
+			contest, ok := h.roll[k]
+			if !ok {
+				contest, ok = rolled[k]
 			}
-			return h.History.OnRoll(v.State, v.Contest, v.Nullifier)
+			return ok && contest == v.Contest, nil
 		}
 	}
 	rec, err := b.Batch.Count(h.election, txTime, onRoll, used, func(_ int, v ballot.Vote) error {
-		h.nullifiers[[2]string{v.State, v.Nullifier}] = true
+		h.nullifiers[Nullifier{v.State, v.Nullifier}] = true
 		return nil
 	})
 	if err != nil {

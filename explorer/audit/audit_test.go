@@ -26,14 +26,25 @@ func newHistory() *memHistory {
 	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}, roll: map[[2]string]string{}}
 }
 
-func (h *memHistory) NullifierUsed(state, n string) (bool, error) {
-	return h.nullifiers[[2]string{state, n}], nil
+func (h *memHistory) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
+	out := map[audit.Nullifier]bool{}
+	for _, k := range keys {
+		if h.nullifiers[[2]string{k.State, k.Nullifier}] {
+			out[k] = true
+		}
+	}
+	return out, nil
 }
 func (h *memHistory) Election() (*ballot.Election, error) { return h.election, nil }
 func (h *memHistory) RollSealed() (bool, error)           { return h.sealed, nil }
-func (h *memHistory) OnRoll(state, contest, nullifier string) (bool, error) {
-	c, ok := h.roll[[2]string{state, nullifier}]
-	return ok && c == contest, nil
+func (h *memHistory) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
+	out := map[audit.Nullifier]string{}
+	for _, k := range keys {
+		if c, ok := h.roll[[2]string{k.State, k.Nullifier}]; ok {
+			out[k] = c
+		}
+	}
+	return out, nil
 }
 func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
 	r, ok := h.roots[fmt.Sprint(state, "/", seq)]
@@ -129,22 +140,7 @@ func commitTx(t *testing.T, id string, b ballot.Batch, rejected ...int) ledgerte
 // commitTxWith is commitTx with the reasons of rejects (index → reason).
 func commitTxWith(t *testing.T, id string, b ballot.Batch, rejects map[int]string) ledgertest.Tx {
 	t.Helper()
-	rec := ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes), Tallies: ballot.Tally{},
-		Rejected: []int{}, Reasons: []string{}, TxID: id}
-	for i, v := range b.Votes {
-		if reason, ok := rejects[i]; ok {
-			rec.Reject(i, reason)
-			continue
-		}
-		rec.Tallies.Add(v.Contest, v.Choice, 1)
-		rec.Counted++
-	}
-	arg, _ := json.Marshal(b)
-	value, _ := json.Marshal(rec)
-	event, _ := json.Marshal(rec.Event())
-	return ledgertest.Tx{ID: id, Function: "CommitBatch", Args: [][]byte{arg},
-		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: value}},
-		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: event}}
+	return ledgertest.CommitBatch(id, b, rejects)
 }
 
 func build(t *testing.T, state string, seq uint64, votes ...ballot.Vote) ballot.Batch {
@@ -194,12 +190,8 @@ func TestHonestLedger(t *testing.T) {
 
 // setupTx is the transaction that writes election e.
 func setupTx(t *testing.T, id string, e ballot.Election) ledgertest.Tx {
-	value, err := json.Marshal(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ledgertest.Tx{ID: id, Function: "SetupElection", Args: [][]byte{value},
-		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: value}}}
+	t.Helper()
+	return ledgertest.SetupElection(id, e)
 }
 
 // TestRefusedVotesRecounted: with the election known from its set-up

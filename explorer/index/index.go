@@ -16,11 +16,14 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
 )
 
 // Index is an open explorer database.
 type Index struct {
 	db *sql.DB
+	// The audit's lookups, prepared once: one per batch and state.
+	used, rolled *sql.Stmt
 }
 
 const schema = `
@@ -162,11 +165,26 @@ func Open(path string) (*Index, error) {
 			return nil, fmt.Errorf("add rejection reasons to index %s: %w", path, err)
 		}
 	}
-	return &Index{db: db}, nil
+	x := &Index{db: db}
+	if x.used, err = db.Prepare(usedQuery); err == nil {
+		x.rolled, err = db.Prepare(rolledQuery)
+	}
+	if err != nil {
+		x.Close()
+		return nil, fmt.Errorf("prepare index lookups in %s: %w", path, err)
+	}
+	return x, nil
 }
 
 // Close closes the database.
-func (x *Index) Close() error { return x.db.Close() }
+func (x *Index) Close() error {
+	for _, s := range []*sql.Stmt{x.used, x.rolled} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	return x.db.Close()
+}
 
 // Checkpoint returns the number of the next block to index and the
 // recomputed hash of the block before it (nil when next is 0).
@@ -181,6 +199,69 @@ func (x *Index) Checkpoint(ctx context.Context) (next uint64, lastHash []byte, e
 // NullifierUsed reports whether a counted vote of state used nullifier.
 func (x *Index) NullifierUsed(state, nullifier string) (bool, error) {
 	return x.exists(`SELECT 1 FROM votes WHERE state = ? AND nullifier = ? AND counted = 1 LIMIT 1`, state, nullifier)
+}
+
+// The bulk lookups of the audit: ?1 a state, ?2 a JSON array of its
+// nullifiers (the indexes on votes (state, nullifier) and on the roll's key
+// serve them).
+const (
+	usedQuery   = `SELECT DISTINCT nullifier FROM votes WHERE state = ?1 AND counted = 1 AND nullifier IN (SELECT value FROM json_each(?2))`
+	rolledQuery = `SELECT nullifier, contest FROM roll WHERE state = ?1 AND nullifier IN (SELECT value FROM json_each(?2))`
+)
+
+// UsedNullifiers implements audit.History: those of keys a counted vote
+// used, with one query per state.
+func (x *Index) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
+	out := map[audit.Nullifier]bool{}
+	err := lookupByState(x.used, keys, func(r *sql.Rows, state string) error {
+		var n string
+		if err := r.Scan(&n); err != nil {
+			return err
+		}
+		out[audit.Nullifier{State: state, Nullifier: n}] = true
+		return nil
+	})
+	return out, err
+}
+
+// RollContests implements audit.History: the contest of each of keys on
+// the indexed roll, with one query per state.
+func (x *Index) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
+	out := map[audit.Nullifier]string{}
+	err := lookupByState(x.rolled, keys, func(r *sql.Rows, state string) error {
+		var n, contest string
+		if err := r.Scan(&n, &contest); err != nil {
+			return err
+		}
+		out[audit.Nullifier{State: state, Nullifier: n}] = contest
+		return nil
+	})
+	return out, err
+}
+
+// lookupByState runs stmt (usedQuery, rolledQuery) once for each state of
+// keys with that state's nullifiers, and scan on every row.
+func lookupByState(stmt *sql.Stmt, keys []audit.Nullifier, scan func(r *sql.Rows, state string) error) error {
+	byState := map[string][]string{}
+	for _, k := range keys {
+		byState[k.State] = append(byState[k.State], k.Nullifier)
+	}
+	for state, nullifiers := range byState {
+		rows, err := stmt.Query(state, jsonText(nullifiers))
+		if err != nil {
+			return fmt.Errorf("index lookup: %w", err)
+		}
+		for rows.Next() {
+			if err := scan(rows, state); err != nil {
+				rows.Close()
+				return fmt.Errorf("index lookup: %w", err)
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("index lookup: %w", err)
+		}
+	}
+	return nil
 }
 
 // Election returns the election record as last indexed, or nil if no

@@ -3,7 +3,6 @@ package index_test
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -140,22 +139,7 @@ func commitTxWith(t *testing.T, id, state string, seq uint64, votes []ballot.Vot
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := ballot.BatchRecord{State: state, Seq: seq, Root: b.Root, Votes: len(votes), Tallies: ballot.Tally{},
-		Rejected: []int{}, Reasons: []string{}, TxID: id}
-	for i, v := range votes {
-		if reason, ok := rejects[i]; ok {
-			rec.Reject(i, reason)
-			continue
-		}
-		rec.Tallies.Add(v.Contest, v.Choice, 1)
-		rec.Counted++
-	}
-	arg, _ := json.Marshal(b)
-	value, _ := json.Marshal(rec)
-	event, _ := json.Marshal(rec.Event())
-	return ledgertest.Tx{ID: id, Function: "CommitBatch", Args: [][]byte{arg},
-		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(state, seq), Value: value}},
-		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: event}}
+	return ledgertest.CommitBatch(id, b, rejects)
 }
 
 // The contests of testElection.
@@ -178,19 +162,11 @@ func testElection() ballot.Election {
 }
 
 // setupTx is the SetupElection transaction "s" that writes e.
-func setupTx(e ballot.Election) ledgertest.Tx {
-	election, _ := json.Marshal(e)
-	return ledgertest.Tx{ID: "s", Function: "SetupElection", Args: [][]byte{election},
-		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: election}}}
-}
+func setupTx(e ballot.Election) ledgertest.Tx { return ledgertest.SetupElection("s", e) }
 
 // loadRollTx is a LoadRoll transaction id marking entries.
 func loadRollTx(id string, entries ...ballot.RollEntry) ledgertest.Tx {
-	tx := ledgertest.Tx{ID: id, Function: "LoadRoll"}
-	for _, e := range entries {
-		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey(e.State, e.Nullifier), Value: ballot.RollMark(e.Contest)})
-	}
-	return tx
+	return ledgertest.LoadRoll(id, entries...)
 }
 
 // nullifier is voter's nullifier for contest.
@@ -261,6 +237,24 @@ func TestRecountPerContest(t *testing.T) {
 		if got, err := idx.OnRoll(c.state, c.contest, c.nullifier); err != nil || got != c.want {
 			t.Errorf("OnRoll(%s, %s, %.8s…) = %v, %v; want %v", c.state, c.contest, c.nullifier, got, err, c.want)
 		}
+	}
+	// The audit's bulk lookups, over two states: the rejected misfiled
+	// vote used no nullifier; voter 3's president nullifier is on the roll
+	// (for president), voter 0's question nullifier is not in NY.
+	key := func(state string, voter int, contest string) audit.Nullifier {
+		return audit.Nullifier{State: state, Nullifier: nullifier(voter, contest)}
+	}
+	keys := []audit.Nullifier{key("CA", 0, president), key("CA", 3, president), key("CA", 2, question), key("NY", 9, question),
+		key("NY", 0, question), key("CA", 5, president)}
+	used, err := idx.UsedNullifiers(keys)
+	wantUsed := map[audit.Nullifier]bool{keys[0]: true, keys[1]: true, keys[2]: true, keys[3]: true}
+	if err != nil || !maps.Equal(used, wantUsed) {
+		t.Errorf("UsedNullifiers = %v, %v; want %v", used, err, wantUsed)
+	}
+	rolled, err := idx.RollContests(keys)
+	wantRolled := map[audit.Nullifier]string{keys[0]: president, keys[1]: president, keys[2]: question, keys[3]: question}
+	if err != nil || !maps.Equal(rolled, wantRolled) {
+		t.Errorf("RollContests = %v, %v; want %v", rolled, err, wantRolled)
 	}
 	if got, err := idx.Vote(ctx, ca1[1].ID); err != nil || got.Contest != question || got.Choice != "yes" || !got.Counted {
 		t.Errorf("vote %s: %+v, %v", ca1[1].ID, got, err)

@@ -1,0 +1,128 @@
+package follow_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/explorer/follow"
+	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
+)
+
+// sliceSource streams blocks from a slice, then closes the stream.
+type sliceSource []*common.Block
+
+func (s sliceSource) Blocks(ctx context.Context, from uint64) (<-chan *common.Block, error) {
+	ch := make(chan *common.Block)
+	go func() {
+		defer close(ch)
+		for _, b := range s[from:] {
+			select {
+			case ch <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// electionChain is a ledger as the system writes it: the election set up,
+// a sealed roll of every voter, then blocks of txsPerBlock CommitBatch
+// transactions of votesPerTx votes each, every vote on the roll and
+// counted. It returns the blocks and how many of them precede the votes.
+func electionChain(blocks, txsPerBlock, votesPerTx int) (chain []*common.Block, setup int) {
+	states := []string{"CA", "NY", "TX", "FL"}
+	now := time.Now().UTC().Truncate(time.Second)
+	e := ballot.Election{ID: "e", Name: "E", States: states,
+		Contests: []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob", "carol"}}},
+		OpensAt:  now.Add(-time.Hour), ClosesAt: now.Add(time.Hour), RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
+		Status: ballot.StatusConfigured, Batchers: []string{"User1@commission.votechain.test"}}
+	var roll []ballot.RollEntry
+	var commits [][]ledgertest.Tx
+	seq := map[string]uint64{}
+	for b := range blocks {
+		var block []ledgertest.Tx
+		for t := range txsPerBlock {
+			// One state per transaction, as the batcher's lanes cut them.
+			state := states[(b*txsPerBlock+t)%len(states)]
+			batch := make([]ballot.Vote, votesPerTx)
+			for i := range batch {
+				voter := len(roll)
+				n := ballot.HashHex(ballot.NullifierOf([32]byte{byte(voter), byte(voter >> 8), byte(voter >> 16), 'v'}, "president"))
+				batch[i] = ballot.Vote{ID: fmt.Sprintf("%032x", voter+1), State: state, Contest: "president", Nullifier: n,
+					Choice: e.Contests[0].Choices[voter%3], CastAt: now.Add(-time.Minute).UnixMilli()}
+				roll = append(roll, ballot.RollEntry{State: state, Contest: "president", Nullifier: n})
+			}
+			seq[state]++
+			bt, err := ballot.BuildBatch(state, seq[state], batch)
+			if err != nil {
+				panic(err)
+			}
+			block = append(block, ledgertest.CommitBatch(fmt.Sprintf("c%d.%d", b, t), bt, nil))
+		}
+		commits = append(commits, block)
+	}
+	txs := [][]ledgertest.Tx{{{ID: "genesis", Config: true}}, {ledgertest.SetupElection("setup", e)},
+		{ledgertest.LoadRoll("roll", roll...)}, {ledgertest.SealRoll("seal")}}
+	setup = len(txs)
+	txs = append(txs, commits...)
+	return ledgertest.Chain(txs...), setup
+}
+
+// follower indexes into a fresh index at dir.
+func follower(tb testing.TB, dir string, chain []*common.Block) (*follow.Follower, *index.Index) {
+	idx, err := index.Open(filepath.Join(dir, "index.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { idx.Close() })
+	return &follow.Follower{Source: sliceSource(chain), Store: idx, Auditor: audit.Auditor{Chaincode: "ballot"},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, idx
+}
+
+// TestFollowElection: the follower indexes an election's chain to its end:
+// every vote counted, nothing flagged.
+func TestFollowElection(t *testing.T) {
+	chain, _ := electionChain(3, 2, 50)
+	f, idx := follower(t, t.TempDir(), chain)
+	if err := f.Until(context.Background(), uint64(len(chain))); err != nil {
+		t.Fatal(err)
+	}
+	tot, err := idx.Totals(context.Background())
+	if err != nil || tot.Blocks != uint64(len(chain)) || tot.Votes != 300 || tot.Counted != 300 || tot.Issues != 0 {
+		t.Fatalf("totals %+v, %v", tot, err)
+	}
+}
+
+// BenchmarkFollowVotes indexes blocks of CommitBatch transactions (decode,
+// audit with the recount against the sealed roll, save) into an index that
+// holds the election and its roll: the explorer's CPU per vote indexed.
+func BenchmarkFollowVotes(b *testing.B) {
+	const blocks, txsPerBlock, votesPerTx = 10, 4, 500
+	chain, setup := electionChain(blocks, txsPerBlock, votesPerTx)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		f, _ := follower(b, b.TempDir(), chain)
+		if err := f.Until(ctx, uint64(setup)); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := f.Until(ctx, uint64(len(chain))); err != nil {
+			b.Fatal(err)
+		}
+		_ = i
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*blocks*txsPerBlock*votesPerTx), "ns/vote")
+}

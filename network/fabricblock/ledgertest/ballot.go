@@ -1,0 +1,60 @@
+package ledgertest
+
+import (
+	"encoding/json"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network/fabricblock"
+)
+
+// The ballot chaincode's transactions, as the chaincode writes them.
+
+// CommitBatch is the VALID CommitBatch transaction id of batch b when the
+// chaincode rejects rejects (vote index → reason, ballot.Reject*) and
+// counts the rest: its argument, the batch record and the BatchCommitted
+// event.
+func CommitBatch(id string, b ballot.Batch, rejects map[int]string) Tx {
+	rec := ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes), Tallies: ballot.Tally{},
+		Rejected: []int{}, Reasons: []string{}, TxID: id}
+	for i, v := range b.Votes {
+		if reason, ok := rejects[i]; ok {
+			rec.Reject(i, reason)
+			continue
+		}
+		rec.Tallies.Add(v.Contest, v.Choice, 1)
+		rec.Counted++
+	}
+	arg, event := mustJSON(b), mustJSON(rec.Event())
+	return Tx{ID: id, Function: "CommitBatch", Args: [][]byte{arg},
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: mustJSON(rec)}},
+		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: event}}
+}
+
+// SetupElection is the SetupElection transaction id that writes e.
+func SetupElection(id string, e ballot.Election) Tx {
+	election := mustJSON(e)
+	return Tx{ID: id, Function: "SetupElection", Args: [][]byte{election},
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: election}}}
+}
+
+// LoadRoll is the LoadRoll transaction id that writes entries on the roll.
+func LoadRoll(id string, entries ...ballot.RollEntry) Tx {
+	tx := Tx{ID: id, Function: "LoadRoll"}
+	for _, e := range entries {
+		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey(e.State, e.Nullifier), Value: ballot.RollMark(e.Contest)})
+	}
+	return tx
+}
+
+// SealRoll is the SealRoll transaction id that seals the roll.
+func SealRoll(id string) Tx {
+	return Tx{ID: id, Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte(`{}`)}}}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil { // unreachable for the ledger's record types
+		panic(err)
+	}
+	return b
+}
