@@ -96,7 +96,7 @@ CREATE TABLE IF NOT EXISTS votes (
 	cast_at   INTEGER NOT NULL,
 	counted   INTEGER NOT NULL,
 	PRIMARY KEY (state, seq, idx)
-);
+) WITHOUT ROWID;               -- one b-tree for the rows and their key (indexes made before keep their rowid table)
 CREATE INDEX IF NOT EXISTS votes_id ON votes (id);
 CREATE INDEX IF NOT EXISTS votes_nullifier ON votes (state, nullifier) WHERE counted = 1;
 CREATE TABLE IF NOT EXISTS tallies (
