@@ -145,6 +145,22 @@ func (p Placement) Orderer(i int) Host { return p.Org(OrdererOrg(i)) }
 // Peer is the host of the i-th organisation's peer and chaincode service.
 func (p Placement) Peer(i int) Host { return p.Org(PeerOrgs[i]) }
 
+// Process is the host of one of the consortium's processes
+// (OrdererProcess, PeerProcess, ChaincodeProcess); false for any other name.
+func (p Placement) Process(name string) (Host, bool) {
+	for i := 0; i < OrdererCount; i++ {
+		if name == OrdererProcess(i) {
+			return p.Orderer(i), true
+		}
+	}
+	for _, o := range PeerOrgs {
+		if name == PeerProcess(o) || name == ChaincodeProcess(o) {
+			return p.Org(o), true
+		}
+	}
+	return Host{}, false
+}
+
 // Hosts lists the distinct hosts: the organisations' in PeerOrgs order,
 // then the clients'.
 func (p Placement) Hosts() []Host {

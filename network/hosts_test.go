@@ -56,6 +56,21 @@ func TestSpreadPlacesEachOrganisationOnItsHost(t *testing.T) {
 	if sans := p.Org(Observers).SANs(); strings.Join(sans, ",") != "observers,10.213.7.3" {
 		t.Errorf("observers SANs %v", sans)
 	}
+	for i := 0; i < OrdererCount; i++ {
+		if h, ok := p.Process(OrdererProcess(i)); !ok || h != p.Orderer(i) {
+			t.Errorf("process %s on %v %v, want %v", OrdererProcess(i), h, ok, p.Orderer(i))
+		}
+	}
+	for _, o := range PeerOrgs {
+		for _, name := range []string{PeerProcess(o), ChaincodeProcess(o)} {
+			if h, ok := p.Process(name); !ok || h != p.Org(o) {
+				t.Errorf("process %s on %v %v, want %v", name, h, ok, p.Org(o))
+			}
+		}
+	}
+	if h, ok := p.Process("gateway"); ok {
+		t.Errorf("gateway placed by the consortium's placement on %v", h)
+	}
 }
 
 func TestPlacementValidate(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"cmp"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,11 +31,17 @@ const (
 	ExporterProcess   = "redis-exporter"
 )
 
-// Target is one process Prometheus scrapes at http://127.0.0.1:Port/metrics.
+// Target is one process Prometheus scrapes at http://Addr:Port/metrics.
 type Target struct {
 	Job      string // what it is: "gateway", "batcher", "explorer", "peer", "orderer"
 	Instance string // which one: the process name, "batcher0", "peer.Commission"
+	Addr     string // its host's address; empty for 127.0.0.1
 	Port     int
+}
+
+// hostPort is addr:port, addr defaulting to 127.0.0.1.
+func hostPort(addr string, port int) string {
+	return net.JoinHostPort(cmp.Or(addr, "127.0.0.1"), strconv.Itoa(port))
 }
 
 // Options tune the monitoring; zero values take the defaults.
@@ -50,7 +57,8 @@ type Options struct {
 type Config struct {
 	Options
 	Dir          string // prometheus.yml, alerts.yml and the TSDB (data/)
-	Port         int    // Prometheus's HTTP port on 127.0.0.1
+	Addr         string // where Prometheus and the exporter listen; empty for 127.0.0.1
+	Port         int    // Prometheus's HTTP port on Addr
 	ExporterPort int    // prometheus-redis-exporter's port
 	// RedisAddrs are the host:port of the Redis server, or of every node of
 	// a Redis Cluster. One server is scraped through the exporter's
@@ -86,19 +94,19 @@ func (c Config) Processes() []proc.Spec {
 		prom, exporter = "prometheus", "prometheus-redis-exporter"
 	}
 	return []proc.Spec{{
-		Name: ExporterProcess, Bin: exporter, Port: c.ExporterPort,
+		Name: ExporterProcess, Bin: exporter, Port: c.ExporterPort, Addr: c.Addr,
 		Args: []string{
 			"-redis.addr", "redis://" + c.RedisAddrs[0],
-			"-web.listen-address", "127.0.0.1:" + strconv.Itoa(c.ExporterPort),
+			"-web.listen-address", hostPort(c.Addr, c.ExporterPort),
 			"-include-system-metrics", "-redis-only-metrics",
 			"-redis.user", c.RedisUser, "-redis.password-file", c.RedisPasswordFile,
 		},
 	}, {
-		Name: PrometheusProcess, Bin: prom, Port: c.Port, Dir: c.Dir,
+		Name: PrometheusProcess, Bin: prom, Port: c.Port, Addr: c.Addr, Dir: c.Dir,
 		Args: []string{
 			"--config.file", filepath.Join(c.Dir, "prometheus.yml"),
 			"--storage.tsdb.path", filepath.Join(c.Dir, "data"),
-			"--web.listen-address", "127.0.0.1:" + strconv.Itoa(c.Port),
+			"--web.listen-address", hostPort(c.Addr, c.Port),
 		},
 	}}
 }
@@ -139,9 +147,9 @@ type promConfig struct {
 func (c Config) jobs() []scrapeConfig {
 	all := append([]Target(nil), c.Targets...)
 	if len(c.RedisAddrs) == 1 {
-		all = append(all, Target{Job: "redis", Instance: "redis", Port: c.ExporterPort})
+		all = append(all, Target{Job: "redis", Instance: "redis", Addr: c.Addr, Port: c.ExporterPort})
 	}
-	all = append(all, Target{Job: "prometheus", Instance: PrometheusProcess, Port: c.Port})
+	all = append(all, Target{Job: "prometheus", Instance: PrometheusProcess, Addr: c.Addr, Port: c.Port})
 	var jobs []scrapeConfig
 	at := map[string]int{}
 	for _, t := range all {
@@ -152,7 +160,7 @@ func (c Config) jobs() []scrapeConfig {
 			jobs = append(jobs, scrapeConfig{JobName: t.Job})
 		}
 		jobs[i].StaticConfigs = append(jobs[i].StaticConfigs, staticConfig{
-			Targets: []string{"127.0.0.1:" + strconv.Itoa(t.Port)},
+			Targets: []string{hostPort(t.Addr, t.Port)},
 			Labels:  map[string]string{"instance": t.Instance},
 		})
 	}
@@ -176,7 +184,7 @@ func (c Config) clusterJob() scrapeConfig {
 		RelabelConfigs: []relabelConfig{
 			{SourceLabels: []string{"__address__"}, TargetLabel: "__param_target"},
 			{SourceLabels: []string{"__param_target"}, Regex: "redis://(.*)", TargetLabel: "instance", Replacement: "redis-$1"},
-			{TargetLabel: "__address__", Replacement: "127.0.0.1:" + strconv.Itoa(c.ExporterPort)},
+			{TargetLabel: "__address__", Replacement: hostPort(c.Addr, c.ExporterPort)},
 		},
 	}
 }

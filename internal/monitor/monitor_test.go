@@ -76,10 +76,10 @@ func testConfig(t *testing.T) Config {
 	return Config{
 		Dir: t.TempDir(), Port: 20395, ExporterPort: 20396, RedisAddrs: []string{"127.0.0.1:20379"},
 		Targets: []Target{
-			{"gateway", "gateway0", 20380}, {"gateway", "gateway1", 20385},
-			{"batcher", "batcher0", 20381}, {"batcher", "batcher1", 20382}, {"batcher", "batcher2", 20383},
-			{"explorer", "explorer", 20390},
-			{"orderer", "orderer0", 20070}, {"peer", "peer.Commission", 20102},
+			{"gateway", "gateway0", "", 20380}, {"gateway", "gateway1", "", 20385},
+			{"batcher", "batcher0", "", 20381}, {"batcher", "batcher1", "", 20382}, {"batcher", "batcher2", "", 20383},
+			{"explorer", "explorer", "", 20390},
+			{"orderer", "orderer0", "10.213.9.2", 20070}, {"peer", "peer.Commission", "10.213.9.2", 20102}, // on another host
 		},
 	}
 }
@@ -102,7 +102,11 @@ func TestConfigFromTargets(t *testing.T) {
 	}
 	want := []string{"redis redis 127.0.0.1:20396", "prometheus prometheus 127.0.0.1:20395"}
 	for _, tg := range c.Targets {
-		want = append(want, tg.Job+" "+tg.Instance+" 127.0.0.1:"+itoa(tg.Port))
+		addr := tg.Addr
+		if addr == "" {
+			addr = "127.0.0.1"
+		}
+		want = append(want, tg.Job+" "+tg.Instance+" "+addr+":"+itoa(tg.Port))
 	}
 	slices.Sort(got)
 	slices.Sort(want)

@@ -1,5 +1,6 @@
 // Package redisserver holds the one redis-server configuration Votechain runs
-// with, in production (`make up`) and in tests alike: loopback only, AOF on
+// with, in production (`make up`) and in tests alike: one listen address (the
+// clients' host's, 127.0.0.1 on one machine), AOF on
 // with appendfsync always (a 202 means the vote is on disk; Redis group-commits
 // the fsyncs), no RDB snapshots, and ACL users per component with the
 // default user disabled (see ACL). It also runs the same server as a Redis
@@ -13,12 +14,12 @@ import (
 )
 
 // Args are the redis-server command-line settings for a server on
-// 127.0.0.1:port keeping its data (AOF, log) in dir, with the users of the
+// bind:port (bind an IP address, "127.0.0.1" on one machine) keeping its data (AOF, log) in dir, with the users of the
 // ACL file aclFile (ACL.Ensure writes it).
-func Args(port int, dir, aclFile string) []string {
+func Args(bind string, port int, dir, aclFile string) []string {
 	return []string{
 		"--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1",
+		"--bind", bind,
 		"--dir", dir,
 		"--appendonly", "yes",
 		"--appendfsync", "always",
@@ -42,8 +43,8 @@ const NodeTimeout = 1500 * time.Millisecond
 // (a replica authenticates to its master as UserReplica). Slots whose
 // master is down refuse while the rest of the cluster serves
 // (cluster-require-full-coverage no).
-func ClusterArgs(port, busPort int, dir string, acl ACL) []string {
-	return append(append([]string{acl.ReplicationFile()}, Args(port, dir, acl.File())...),
+func ClusterArgs(bind string, port, busPort int, dir string, acl ACL) []string {
+	return append(append([]string{acl.ReplicationFile()}, Args(bind, port, dir, acl.File())...),
 		"--cluster-enabled", "yes",
 		"--cluster-port", strconv.Itoa(busPort),
 		"--cluster-config-file", "nodes.conf",

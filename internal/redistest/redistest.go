@@ -182,9 +182,9 @@ func (s *Server) launch(bin string) {
 
 // start runs redis-server on s.port and waits until it answers.
 func (s *Server) start(bin string) error {
-	args := redisserver.Args(s.port, s.Dir, s.ACL.File())
+	args := redisserver.Args("127.0.0.1", s.port, s.Dir, s.ACL.File())
 	if s.busPort != 0 {
-		args = redisserver.ClusterArgs(s.port, s.busPort, s.Dir, s.ACL)
+		args = redisserver.ClusterArgs("127.0.0.1", s.port, s.busPort, s.Dir, s.ACL)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.Dir

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,11 +131,11 @@ func (s *Stack) anyRunning() bool {
 // RedisEndpoint is the system's Redis: the server, or every cluster node.
 func (s *Stack) RedisEndpoint() redisserver.Endpoint {
 	if s.cfg.Redis != RedisCluster {
-		return redisserver.Endpoint{Addrs: []string{fmt.Sprintf("127.0.0.1:%d", s.ports.Redis())}}
+		return redisserver.Endpoint{Addrs: []string{s.Clients().Join(s.ports.Redis())}}
 	}
 	e := redisserver.Endpoint{Cluster: true}
 	for i := 0; i < 2*ClusterMasters; i++ {
-		e.Addrs = append(e.Addrs, fmt.Sprintf("127.0.0.1:%d", s.clusterPort(i)))
+		e.Addrs = append(e.Addrs, s.Clients().Join(s.clusterPort(i)))
 	}
 	return e
 }
@@ -145,7 +147,7 @@ func (s *Stack) redisSpecs() []proc.Spec {
 	if s.cfg.Redis != RedisCluster {
 		return []proc.Spec{{
 			Name: "redis", Bin: bin, Port: s.ports.Redis(), Dir: s.path("redis"),
-			Args: redisserver.Args(s.ports.Redis(), s.path("redis"), s.RedisACL().File()),
+			Args: redisserver.Args(s.Clients().Addr, s.ports.Redis(), s.path("redis"), s.RedisACL().File()),
 		}}
 	}
 	var specs []proc.Spec
@@ -153,7 +155,7 @@ func (s *Stack) redisSpecs() []proc.Spec {
 		dir := s.path("redis", fmt.Sprintf("node%d", i))
 		specs = append(specs, proc.Spec{
 			Name: fmt.Sprintf("redis%d", i), Bin: bin, Port: s.clusterPort(i), Dir: dir,
-			Args: redisserver.ClusterArgs(s.clusterPort(i), s.clusterBusPort(i), dir, s.RedisACL()),
+			Args: redisserver.ClusterArgs(s.Clients().Addr, s.clusterPort(i), s.clusterBusPort(i), dir, s.RedisACL()),
 		})
 	}
 	return specs
@@ -216,13 +218,14 @@ func haproxyBin() string {
 	return "/usr/sbin/haproxy"
 }
 
-// HAProxyConfig is the load balancer's configuration for gateways on ports:
+// HAProxyConfig is the load balancer's configuration on addr (the clients'
+// host's address, 127.0.0.1 on one machine) for gateways on ports there:
 // round robin, each gateway checked on /readyz every 500 ms (out after two
 // failures, back after two successes), a request whose connection fails
 // sent to another gateway (retries, redispatch); a request a gateway took
 // and then lost is never re-sent (the vote may be stored), the client gets
 // the 502 or 504. The client's address goes along in X-Forwarded-For.
-func HAProxyConfig(listen int, ports []int) string {
+func HAProxyConfig(addr string, listen int, ports []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     maxconn 4096
@@ -237,7 +240,7 @@ defaults
     option forwardfor
 
 frontend votechain
-    bind 127.0.0.1:%d
+    bind %s
     default_backend gateways
 
 backend gateways
@@ -245,9 +248,9 @@ backend gateways
     option httpchk GET /readyz
     http-check expect status 200
     default-server inter 500ms fall 2 rise 2
-`, listen)
+`, net.JoinHostPort(addr, strconv.Itoa(listen)))
 	for i, p := range ports {
-		fmt.Fprintf(&b, "    server gateway%d 127.0.0.1:%d check\n", i, p)
+		fmt.Fprintf(&b, "    server gateway%d %s check\n", i, net.JoinHostPort(addr, strconv.Itoa(p)))
 	}
 	return b.String()
 }
@@ -262,5 +265,5 @@ func (s *Stack) writeHAProxy() error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(HAProxyConfig(s.ports.Gateway(), ports)), 0o644)
+	return os.WriteFile(path, []byte(HAProxyConfig(s.Clients().Addr, s.ports.Gateway(), ports)), 0o644)
 }

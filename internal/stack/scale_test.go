@@ -31,7 +31,7 @@ func TestResolveShape(t *testing.T) {
 // TestHAProxyConfig: HAProxy listens on the gateway's address, checks every
 // gateway's /readyz and never re-sends a request a gateway took.
 func TestHAProxyConfig(t *testing.T) {
-	cfg := HAProxyConfig(27380, []int{27360, 27361})
+	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361})
 	for _, want := range []string{
 		"bind 127.0.0.1:27380",
 		"option httpchk GET /readyz",

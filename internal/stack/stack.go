@@ -1,7 +1,10 @@
 // Package stack runs the whole Votechain system on one machine: the
 // consortium (through test-network/localnet), redis-server, the batchers, the gateway,
 // the explorer and the monitoring (Prometheus and its Redis exporter, see
-// internal/monitor), each a native process found again by PID. On the first
+// internal/monitor), each a native process found again by PID. The
+// application processes listen on the clients' host of the network's
+// placement (Config.Hosts; 127.0.0.1 by default), in its network namespace
+// when a test gives it one. On the first
 // bring-up it also prepares an election: a secret, a synthetic voter roll
 // loaded into Redis, and the election record (with the roll's Merkle root) on
 // the ledger.
@@ -50,7 +53,18 @@ type Config struct {
 	// gateway and Redis win the cores under a surge and the ledger drains in
 	// the time left; 0 runs everything at the same priority.
 	LedgerNice int
-	Log        *slog.Logger
+	// Hosts places the consortium's nodes on hosts (localnet.Config.Hosts);
+	// every application process (Redis, batchers, gateways, HAProxy,
+	// explorer, monitoring) listens on the clients' host address. The zero
+	// value is network.OneHost: everything on 127.0.0.1. An existing system
+	// keeps the placement its network was created with.
+	Hosts network.Placement
+	// Netns maps a host's name to the network namespace its processes run
+	// in (tests standing in for machines, localnet.Config.Netns); the
+	// application processes run in the clients' host's.
+	Netns   map[string]string
+	Bundles bool // run the nodes from per-host bundles (localnet.Config.Bundles)
+	Log     *slog.Logger
 }
 
 // Stack is one instance of the whole system.
@@ -80,6 +94,7 @@ func New(cfg Config) (*Stack, error) {
 	n, err := localnet.New(localnet.Config{
 		Dir: filepath.Join(cfg.Dir, "network"), PortBase: cfg.PortBase, FabricBin: cfg.FabricBin,
 		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Nice: cfg.LedgerNice, Log: cfg.Log,
+		Hosts: cfg.Hosts, Netns: cfg.Netns, Bundles: cfg.Bundles,
 	})
 	if err != nil {
 		return nil, err
@@ -111,13 +126,17 @@ func (s *Stack) Network() *localnet.Network { return s.net }
 // --redis-addr takes them), GatewayURL (HAProxy's when several gateways
 // run) and ExplorerURL locate the system's services.
 func (s *Stack) RedisAddr() string   { return s.RedisEndpoint().String() }
-func (s *Stack) GatewayURL() string  { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Gateway()) }
-func (s *Stack) ExplorerURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Explorer()) }
+func (s *Stack) GatewayURL() string  { return "http://" + s.Clients().Join(s.ports.Gateway()) }
+func (s *Stack) ExplorerURL() string { return "http://" + s.Clients().Join(s.ports.Explorer()) }
 
 // PrometheusURL is the monitoring's Prometheus.
 func (s *Stack) PrometheusURL() string { return s.monitorURL() }
 
-func (s *Stack) monitorURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.ports.Prometheus()) }
+func (s *Stack) monitorURL() string { return "http://" + s.Clients().Join(s.ports.Prometheus()) }
+
+// Clients is the host the application processes run on: the clients' host
+// of the network's placement (network.LocalHost on one machine).
+func (s *Stack) Clients() network.Host { return s.net.Hosts().Clients }
 
 // RedisACL is the system's Redis users and their password files
 // (secrets/redis/ under the run folder, mode 0600), made by Up.
@@ -146,7 +165,8 @@ func (s *Stack) batcherPort(i int) int { return s.ports.Gateway() + 1 + i }
 
 // services lists the application processes in start order: Redis (one
 // server or the cluster's nodes) and its exporter, the Votechain processes,
-// HAProxy if several gateways run, Prometheus.
+// HAProxy if several gateways run, Prometheus; all on the clients' host,
+// in its namespace if it has one.
 func (s *Stack) services() []proc.Spec {
 	mon := s.monitor().Processes()
 	specs := append(s.redisSpecs(), mon[0])
@@ -154,18 +174,22 @@ func (s *Stack) services() []proc.Spec {
 	if s.cfg.Gateways > 1 {
 		specs = append(specs, s.haproxySpec())
 	}
-	return append(specs, mon[1])
+	specs = append(specs, mon[1])
+	for i := range specs {
+		specs[i].Addr, specs[i].Netns = s.Clients().Addr, s.cfg.Netns[s.Clients().Name]
+	}
+	return specs
 }
 
 // votechain lists the Votechain processes (batchers, gateway, explorer).
 func (s *Stack) votechain() []proc.Spec {
-	profile := func(c network.Component) string { return s.net.Layout().ComponentProfile(c.Name) } // each its own identity only
+	profile := s.componentProfile // each its own identity only
 	var specs []proc.Spec
 	for i := 0; i < s.cfg.Batchers; i++ {
 		specs = append(specs, proc.Spec{
 			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i), Nice: s.cfg.LedgerNice,
 			Args: []string{"--profile", profile(network.Batcher), "--redis-addr", s.RedisAddr(), "--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserBatcher),
-				"--metrics", fmt.Sprintf("127.0.0.1:%d", s.batcherPort(i))},
+				"--metrics", s.Clients().Join(s.batcherPort(i))},
 		})
 	}
 	for i := 0; i < s.cfg.Gateways; i++ {
@@ -173,11 +197,11 @@ func (s *Stack) votechain() []proc.Spec {
 		var extra []string
 		if s.cfg.Gateways > 1 { // behind HAProxy, which names the client
 			name, checkpoint = fmt.Sprintf("gateway%d", i), s.path(fmt.Sprintf("gateway%d", i), "results.json")
-			extra = []string{"--trusted-proxies", "127.0.0.1"}
+			extra = []string{"--trusted-proxies", s.Clients().Addr} // HAProxy runs beside them
 		}
 		specs = append(specs, proc.Spec{
 			Name: name, Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.gatewayPort(i),
-			Args: append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.gatewayPort(i)), "--redis-addr", s.RedisAddr(),
+			Args: append([]string{"--listen", s.Clients().Join(s.gatewayPort(i)), "--redis-addr", s.RedisAddr(),
 				"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
 				"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", checkpoint,
 				"--log-key", s.LogKeyFile()}, extra...),
@@ -185,10 +209,20 @@ func (s *Stack) votechain() []proc.Spec {
 	}
 	specs = append(specs, proc.Spec{
 		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(), Nice: s.cfg.LedgerNice,
-		Args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", s.ports.Explorer()), "--profile", profile(network.Explorer),
+		Args: []string{"--listen", s.Clients().Join(s.ports.Explorer()), "--profile", profile(network.Explorer),
 			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL(), "--gateway", s.GatewayURL()},
 	})
 	return specs
+}
+
+// componentProfile is the connection profile of a component's own
+// identity: from the clients' host's bundle when the nodes run from
+// bundles (what that machine holds), else from the network's folder.
+func (s *Stack) componentProfile(c network.Component) string {
+	if s.cfg.Bundles {
+		return network.Layout{Dir: s.net.Layout().Bundle(s.Clients().Name)}.ComponentProfile(c.Name)
+	}
+	return s.net.Layout().ComponentProfile(c.Name)
 }
 
 // monitor is the monitoring of this system: every Votechain process and
@@ -197,7 +231,7 @@ func (s *Stack) monitor() monitor.Config {
 	var targets []monitor.Target
 	for _, sp := range s.votechain() {
 		// gateway, batcher0, batcher1, explorer: the job is the kind.
-		targets = append(targets, monitor.Target{Job: strings.TrimRight(sp.Name, "0123456789"), Instance: sp.Name, Port: sp.Port})
+		targets = append(targets, monitor.Target{Job: strings.TrimRight(sp.Name, "0123456789"), Instance: sp.Name, Addr: s.Clients().Addr, Port: sp.Port})
 	}
 	for _, np := range s.ports.NetworkPorts() {
 		if np.Role != "operations" {
@@ -207,10 +241,11 @@ func (s *Stack) monitor() monitor.Config {
 		if strings.HasPrefix(np.Process, "peer") {
 			job = "peer"
 		}
-		targets = append(targets, monitor.Target{Job: job, Instance: np.Process, Port: np.Port})
+		host, _ := s.net.Hosts().Process(np.Process)
+		targets = append(targets, monitor.Target{Job: job, Instance: np.Process, Addr: host.Addr, Port: np.Port})
 	}
 	return monitor.Config{
-		Options: s.cfg.Monitor, Dir: s.path("prometheus"), Port: s.ports.Prometheus(),
+		Options: s.cfg.Monitor, Dir: s.path("prometheus"), Addr: s.Clients().Addr, Port: s.ports.Prometheus(),
 		ExporterPort: s.ports.RedisExporter(), RedisAddrs: s.RedisEndpoint().Addrs, Targets: targets,
 		RedisUser: redisserver.UserExporter, RedisPasswordFile: s.RedisACL().ExporterPasswordFile(),
 	}
@@ -294,8 +329,8 @@ func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
 		if _, err := os.Stat(sp.Bin); err != nil {
 			return fmt.Errorf("%s: %s is missing: run `make build`", sp.Name, sp.Bin)
 		}
-		if !proc.PortFree(sp.Port) {
-			return fmt.Errorf("port %d (%s) is in use by another process: stop it or choose another port base with --port-base", sp.Port, sp.Name)
+		if !proc.AddrFree(sp.Addr, sp.Port) {
+			return fmt.Errorf("%s (%s) is in use by another process: stop it or choose another port base with --port-base", sp.ListenAddr(), sp.Name)
 		}
 		if sp.Dir != "" {
 			if err := os.MkdirAll(sp.Dir, 0o755); err != nil {
