@@ -6,7 +6,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -31,7 +30,7 @@ import (
 )
 
 // voter is one row of the synthetic roll.
-type voter struct{ ID, Credential, State string }
+type voter = nettest.Voter
 
 // vote is one vote the gateway accepted (202): a voter's choice in a contest.
 type vote struct {
@@ -144,26 +143,8 @@ func startSystem(t *testing.T, batchers, voters int, tune ...func(*stack.Config)
 		t.Fatal(err)
 	}
 	s.contests, s.states, s.electionID = e.Contests, e.States, e.ID
-	s.roll = readRoll(t, st.RollCSV())
+	s.roll = nettest.ReadRollCSV(t, st.RollCSV())
 	return s
-}
-
-func readRoll(t *testing.T, path string) []voter {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]voter, 0, len(rows)-1)
-	for _, r := range rows[1:] {
-		out = append(out, voter{ID: r[0], Credential: r[1], State: r[2]})
-	}
-	return out
 }
 
 // post sends a JSON body to the gateway and decodes the answer into out.

@@ -9,17 +9,24 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/localnet"
@@ -32,32 +39,46 @@ const voteRunEnv = "VOTECHAIN_TEST_VOTE_RUN_PROFILE"
 
 const voteRunVotes = 400
 
-// TestOrganisationsOnSeparateHosts runs the consortium across network
+// hostsVotes is the roll size of TestOrganisationsOnSeparateHosts, and the
+// votes it casts through the gateway: one per voter.
+const hostsVotes = 300
+
+// TestOrganisationsOnSeparateHosts runs the whole system across network
 // namespaces, one per organisation and one for the clients, each with its
-// own address on a private bridge: the usual bring-up and probe, then a
-// short vote run from the clients' namespace, and a teardown that leaves
-// no namespace or link behind.
+// own address on a private bridge: the stack's usual bring-up (the
+// consortium on the organisations' hosts; Redis, the election set-up, the
+// batcher, the gateway, the explorer and the monitoring on the clients'
+// host), votes cast over HTTP to the gateway from outside the clients'
+// namespace and counted on the Observers' peer, and a teardown that stops
+// every process and leaves no namespace or link behind.
 func TestOrganisationsOnSeparateHosts(t *testing.T) {
 	if os.Getenv(voteRunEnv) != "" {
 		t.Skip("inside the vote run's helper process")
 	}
 	cfg := nettest.Config(t)
 	m := nettest.SeparateHosts(t, cfg.PortBase)
-	cfg.Hosts, cfg.Netns, cfg.Bundles = m.Hosts, m.Netns, true
-	n, err := localnet.New(cfg)
+	bin := filepath.Dir(cfg.Chaincode) // the test's run folder, with the chaincode built
+	nettest.BuildCommands(t, bin, "batcher", "gateway", "explorer")
+	sys, err := stack.New(stack.Config{
+		Dir: filepath.Join(bin, "system"), PortBase: cfg.PortBase, BinDir: bin, FabricBin: cfg.FabricBin, Builder: cfg.Builder,
+		Election: filepath.Join(nettest.RepoRoot(t), "config", "election.json"), Window: time.Hour,
+		Voters: hostsVotes, Log: cfg.Log, Hosts: m.Hosts, Netns: m.Netns, Bundles: true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = n.Down(false) }) // before the namespaces go (cleanups run last first)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	n := sys.Network()
+	t.Cleanup(func() { _ = sys.Down(false) }) // before the namespaces go (cleanups run last first)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	began := time.Now()
-	if err := n.Up(ctx); err != nil {
-		t.Fatalf("network up across namespaces: %v", err)
+	if err := sys.Up(ctx); err != nil {
+		t.Fatalf("system up across namespaces: %v", err)
 	}
-	t.Logf("network up across %d namespaces in %.1f s (bridge %s, %s)", len(m.Netns), time.Since(began).Seconds(), m.Bridge, m.Subnet)
+	t.Logf("system up across %d namespaces in %.1f s (bridge %s, %s)", len(m.Netns), time.Since(began).Seconds(), m.Bridge, m.Subnet)
 
 	st := n.Status(ctx)
+	services := sys.Status()
 	t.Run("each node runs in its organisation's namespace", func(t *testing.T) {
 		for _, p := range st.Processes {
 			if !p.Running {
@@ -77,6 +98,37 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 		}
 		if len(st.Processes) != network.OrdererCount+2*len(network.PeerOrgs) {
 			t.Errorf("%d processes, want orderers, peers and chaincode services", len(st.Processes))
+		}
+	})
+
+	t.Run("the application runs in the clients' namespace on their address", func(t *testing.T) {
+		clients := m.Hosts.Clients
+		if sys.Clients() != clients {
+			t.Fatalf("the stack's clients' host is %v, want %v", sys.Clients(), clients)
+		}
+		for _, p := range services {
+			if !p.Running {
+				t.Errorf("%s is not running", p.Name)
+				continue
+			}
+			if got, err := nettest.Namespace(p.PID); err != nil || got != m.Netns[clients.Name] {
+				t.Errorf("%s (pid %d) runs in namespace %q (%v), want %q", p.Name, p.PID, got, err, m.Netns[clients.Name])
+			}
+			c, err := net.DialTimeout("tcp", clients.Join(p.Port), 2*time.Second) // from the test's namespace, over the bridge
+			if err != nil {
+				t.Errorf("%s: nothing answers on %s: %v", p.Name, clients.Join(p.Port), err)
+				continue
+			}
+			c.Close()
+		}
+		if !slices.ContainsFunc(services, func(p stack.ServiceStatus) bool { return p.Name == "gateway" }) ||
+			!slices.ContainsFunc(services, func(p stack.ServiceStatus) bool { return p.Name == "batcher0" }) {
+			t.Errorf("services %+v: want a gateway and a batcher", services)
+		}
+		for _, u := range []string{sys.GatewayURL(), sys.ExplorerURL(), sys.PrometheusURL(), "redis://" + sys.RedisAddr()} {
+			if !strings.Contains(u, "//"+clients.Addr+":") {
+				t.Errorf("service at %s, want on the clients' address %s", u, clients.Addr)
+			}
 		}
 	})
 
@@ -142,15 +194,24 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 		}
 	})
 
-	t.Run("a vote run from the clients' namespace is counted", func(t *testing.T) {
-		voteRun(ctx, t, n, m)
+	t.Run("votes through the gateway are counted once on the Observers' peer", func(t *testing.T) {
+		castThroughGateway(ctx, t, sys)
 	})
 
-	if err := n.Down(false); err != nil {
+	exes := map[int]string{} // each application process's executable, to tell it from a reused PID
+	for _, p := range services {
+		exes[p.PID], _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", p.PID))
+	}
+	if err := sys.Down(false); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range st.Processes {
 		if proc.Alive(p.PID, procBin(cfg, p.Name)) {
+			t.Errorf("%s (pid %d) still running after down", p.Name, p.PID)
+		}
+	}
+	for _, p := range services {
+		if proc.Alive(p.PID, exes[p.PID]) {
 			t.Errorf("%s (pid %d) still running after down", p.Name, p.PID)
 		}
 	}
@@ -160,6 +221,137 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 	if left := m.Leftovers(); len(left) > 0 {
 		t.Fatalf("after teardown still there: %v", left)
 	}
+}
+
+// castThroughGateway casts one vote per voter of the system's roll over
+// HTTP to its gateway from the test's namespace (across the bridge, as a
+// voter's device would), waits for every accepted vote's receipt, and
+// checks that the Observers' peer, on its own host, counts exactly the
+// accepted votes, each once, and that every receipt verifies against the
+// ledger's record of its batch.
+func castThroughGateway(ctx context.Context, t *testing.T, sys *stack.Stack) {
+	t.Helper()
+	observers := nettest.Dial(t, sys.Network(), network.Observers.Name, fabricclient.WithUser("Admin")).Ballot()
+	e, err := observers.Election(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	voters := nettest.ReadRollCSV(t, sys.RollCSV())
+	began := time.Now()
+	accepted := map[string]bool{}
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i, v := range voters {
+		c := e.Contests[0]
+		body := map[string]string{"voter_id": v.ID, "credential": v.Credential, "state": v.State, "choice": c.Choices[i%len(c.Choices)]}
+		if len(e.Contests) > 1 {
+			body["contest"] = c.ID
+		}
+		g.Go(func() error {
+			id, err := postVote(ctx, sys.GatewayURL(), body)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if accepted[id] {
+				return fmt.Errorf("vote id %s accepted twice", id)
+			}
+			accepted[id] = true
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	castIn := time.Since(began)
+
+	receipts := waitCounted(ctx, t, sys.GatewayURL(), accepted)
+	var votes []ballot.Vote
+	records := map[string]ballot.BatchRecord{}
+	for _, r := range receipts {
+		key := fmt.Sprintf("%s/%d", r.State, r.Seq)
+		rec, ok := records[key]
+		if !ok {
+			if rec, err = observers.Batch(ctx, r.State, r.Seq); err != nil {
+				t.Fatalf("batch %s on the Observers' peer: %v", key, err)
+			}
+			records[key] = rec
+		}
+		if err := r.Audit(rec); err != nil {
+			t.Fatalf("receipt of %s does not verify against the Observers' ledger: %v", r.VoteID, err)
+		}
+		votes = append(votes, *r.Vote)
+	}
+	nettest.CheckCountedOnce(t, observers, votes) // every 202 counted once, and nothing else
+	t.Logf("%d votes posted to %s from the test's namespace: %d accepted (202) in %.1f s, %d counted on the Observers' peer in %d batches, every receipt verified, %.1f s in all",
+		len(voters), sys.GatewayURL(), len(accepted), castIn.Seconds(), len(votes), len(records), time.Since(began).Seconds())
+	if len(accepted) != len(voters) {
+		t.Fatalf("%d of %d votes accepted", len(accepted), len(voters))
+	}
+}
+
+// postVote posts one vote and returns its id; a 503 (nothing stored) is
+// retried, any other answer but 202 is an error.
+func postVote(ctx context.Context, gateway string, body map[string]string) (string, error) {
+	data, _ := json.Marshal(body)
+	for attempt := 0; ; attempt++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, gateway+"/api/v1/vote", bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		var out struct {
+			VoteID string `json:"vote_id"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusAccepted && err == nil:
+			return out.VoteID, nil
+		case resp.StatusCode == http.StatusServiceUnavailable && attempt < 50:
+			time.Sleep(100 * time.Millisecond)
+		default:
+			return "", fmt.Errorf("vote of %s: status %d, %v", body["voter_id"], resp.StatusCode, err)
+		}
+	}
+}
+
+// waitCounted polls the gateway for each vote's receipt until all are
+// counted, and returns them.
+func waitCounted(ctx context.Context, t *testing.T, gateway string, ids map[string]bool) []ballot.Receipt {
+	t.Helper()
+	var done []ballot.Receipt
+	left := maps.Clone(ids)
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(left) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d votes not counted after 2 minutes", len(left), len(ids))
+		}
+		for id := range left {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, gateway+"/api/v1/votes/"+id, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r ballot.Receipt
+			if resp.StatusCode == http.StatusOK {
+				err = json.NewDecoder(resp.Body).Decode(&r)
+			}
+			resp.Body.Close()
+			if err != nil {
+				t.Fatalf("receipt of %s: %v", id, err)
+			}
+			if r.Status == ballot.ReceiptCounted {
+				done = append(done, r)
+				delete(left, id)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return done
 }
 
 // voteRun sets an election up and runs the vote run helper in the clients'

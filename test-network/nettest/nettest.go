@@ -74,10 +74,18 @@ func BuildChaincode(t testing.TB, dir string, ldflags string) string {
 	return filepath.Join(dir, "ballotcc")
 }
 
-// BuildCommands compiles the project's commands (./cmd/...) into dir.
-func BuildCommands(t testing.TB, dir string) {
+// BuildCommands compiles the named commands (cmd/NAME), or all of them
+// (./cmd/...) if none are named, into dir.
+func BuildCommands(t testing.TB, dir string, names ...string) {
 	t.Helper()
-	build(t, "-o", dir+"/", "./cmd/...")
+	pkgs := []string{"./cmd/..."}
+	if len(names) > 0 {
+		pkgs = nil
+		for _, name := range names {
+			pkgs = append(pkgs, "./cmd/"+name)
+		}
+	}
+	build(t, append([]string{"-o", dir + "/"}, pkgs...)...)
 }
 
 func build(t testing.TB, args ...string) {

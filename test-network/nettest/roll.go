@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/csv"
 	"os"
 	"strconv"
 	"testing"
@@ -54,4 +55,27 @@ func RollVoters(def int) int {
 		return v
 	}
 	return def
+}
+
+// Voter is one row of a synthetic roll CSV (cmd/roll, stack.Stack.RollCSV):
+// the voter, the credential the voter casts with, and the state.
+type Voter struct{ ID, Credential, State string }
+
+// ReadRollCSV reads a synthetic roll CSV.
+func ReadRollCSV(t testing.TB, path string) []Voter {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]Voter, 0, len(rows)-1)
+	for _, r := range rows[1:] {
+		out = append(out, Voter{ID: r[0], Credential: r[1], State: r[2]})
+	}
+	return out
 }
