@@ -29,3 +29,19 @@ func TestCounterSumAddsEverySeriesOfOneMetric(t *testing.T) {
 		t.Fatalf("absent metric found=%v err=%v", found, err)
 	}
 }
+
+func TestCounterSumWithOneLabel(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(exposition)) }))
+	defer srv.Close()
+	ctx := context.Background()
+	if v, found, err := CounterSumWith(ctx, srv.URL, "bloom_maybe_seen_total", `state="a}b"`); err != nil || !found || v != 2.5 {
+		t.Fatalf(`state="a}b": %v %v %v, want 2.5`, v, found, err)
+	}
+	if v, found, err := CounterSumWith(ctx, srv.URL, "bloom_maybe_seen_total", `result="duplicate"`); err != nil || !found || v != 7 {
+		t.Fatalf(`result="duplicate": %v %v %v, want 7`, v, found, err)
+	}
+	// A series without labels has none to match.
+	if _, found, err := CounterSumWith(ctx, srv.URL, "votes_submitted_total", `status="accepted"`); err != nil || found {
+		t.Fatalf("unlabelled series matched: found=%v err=%v", found, err)
+	}
+}

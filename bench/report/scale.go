@@ -19,10 +19,17 @@ func (r *Report) scalingMarkdown(b *strings.Builder) {
 		return
 	}
 	ph := c.Phase
-	p("Measured on the cluster shape (%s), brought up on an extra stack on its own ports while the run's system stood idle: %s votes/s offered through HAProxy for %.0f s (%s answered 202, 202 p99 %.0f ms, %d × 503, %d errors), then drained in %.0f s%s. "+
+	where := "on an extra stack on its own ports while the run's system stood idle"
+	if r.Only != "" {
+		where = "on a stack of its own, alone"
+	}
+	p("Measured on the cluster shape (%s), brought up %s: %s votes/s offered through HAProxy for %.0f s (%s answered 202, 202 p99 %.0f ms, %d × 503, %d errors), then drained in %.0f s%s. "+
 		"Each process's CPU comes from /proc over the offer and the drain (%.0f s) and is divided by the votes accepted (%s; %s committed). The machine was %.0f%% busy over that time, other users included: absolute rates on it are low, the cost per vote is what carries to other machines.\n\n",
-		c.Shape, num(ph.Offered), ph.DurationS, num(float64(c.Accepted)), ph.AcceptLatency.P99ms, ph.Overloaded, ph.Errors+ph.OtherStatus,
+		c.Shape, where, num(ph.Offered), ph.DurationS, num(float64(c.Accepted)), ph.AcceptLatency.P99ms, ph.Overloaded, ph.Errors+ph.OtherStatus,
 		c.DrainS, map[bool]string{true: "", false: " (the drain did not finish in its limit)"}[c.Drained], c.WallS, num(float64(c.Accepted)), num(float64(c.Committed)), c.MachineBusy*100)
+	if ph.Sent > 0 && float64(ph.Overloaded) > 0.05*float64(ph.Sent) {
+		p("%.0f%% of the requests were answered 503 (a vote not confirmed on its replica in time, or the intake's queue full): their work is in the CPU too, so the costs per accepted vote below are over-estimates by up to that share.\n\n", float64(ph.Overloaded)/float64(ph.Sent)*100)
+	}
 	p("| process | part | CPU s | cores in the offer | core-s per 1,000 votes | its own votes | core-s per 1,000 of its own | Redis used memory after (bytes per own vote added) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, pr := range c.Procs {
 		own, ownCost := "all", "—"

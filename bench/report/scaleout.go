@@ -66,8 +66,9 @@ type ClusterProc struct {
 	CPUS       float64 `json:"cpu_s"`       // over offer + drain
 	OfferCores float64 `json:"offer_cores"` // during the offer
 	// States are the states whose slot a master holds, and Votes their
-	// committed votes; a batcher's Votes are those it committed and Lanes
-	// the lanes it owned at the offer's end.
+	// committed votes; a gateway's Votes are those it answered 202, a
+	// batcher's those it committed, and Lanes the lanes it owned at the
+	// offer's end.
 	States []string `json:"states,omitempty"`
 	Votes  int      `json:"votes,omitempty"`
 	Lanes  int      `json:"lanes,omitempty"`

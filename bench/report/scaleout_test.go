@@ -134,3 +134,17 @@ func TestScalingMarkdown(t *testing.T) {
 		t.Errorf("failed phase:\n%s", b.String())
 	}
 }
+
+func TestOnlyScaleOutReport(t *testing.T) {
+	c := clusterFixture()
+	r := &Report{Only: "scaleout", Scale: Scale{Cluster: c, Goals: fixtureGoals, Plan: MakeScalePlan(c, 0, 2, fixtureGoals)}, Notes: []string{"a note"}}
+	md := r.Markdown()
+	for _, want := range []string{"`benchrun --only scaleout`", "## Scaling out", "on a stack of its own, alone", "- a note"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "## Targets") || strings.Contains(md, "## Loss check") {
+		t.Errorf("a one-phase report shows the whole run's sections:\n%s", md)
+	}
+}

@@ -188,7 +188,7 @@ func (r *run) offerCluster(ctx context.Context, st *stack.Stack, c *report.Clust
 	if err != nil {
 		return err
 	}
-	committedBefore := batcherCounters(ctx, ports)
+	ownBefore := ownCounts(ctx, ports)
 	book := measure.NewCPUBook(pids)
 
 	r.say("scale-out: offering %.0f votes/s through HAProxy for %s", pl.ScaleOutRate, pl.ScaleOutDur)
@@ -209,7 +209,7 @@ func (r *run) offerCluster(ctx context.Context, st *stack.Stack, c *report.Clust
 	if err := watcher.WaitIdle(ctx, 2*time.Second, time.Minute); err != nil {
 		r.note("scale-out: waiting for the last commit events: %v", err)
 	}
-	committedAfter := batcherCounters(ctx, ports)
+	ownAfter := ownCounts(ctx, ports)
 
 	arrivals, werr := watcher.Arrivals()
 	if werr != nil {
@@ -247,8 +247,8 @@ func (r *run) offerCluster(ctx context.Context, st *stack.Stack, c *report.Clust
 				p.MemAfter, _ = measure.RedisUsedMemory(ctx, n.client)
 			}
 		}
-		if before, ok := committedBefore[name]; ok {
-			p.Votes, p.Lanes = int(committedAfter[name]-before), lanes[name]
+		if before, ok := ownBefore[name]; ok {
+			p.Votes, p.Lanes = int(ownAfter[name]-before), lanes[name]
 		}
 		c.Procs = append(c.Procs, p)
 	}
@@ -331,32 +331,40 @@ func isRedisNode(name string) bool {
 	return ok && err == nil
 }
 
-// batcherCounters reads each batcher's votes committed so far (its
-// batcher_votes_committed_total, every outcome) from its metrics port; a
-// batcher whose metrics cannot be read is left out.
-func batcherCounters(ctx context.Context, ports map[string]int) map[string]float64 {
-	return batcherMetric(ctx, ports, "batcher_votes_committed_total")
+// ownCounts reads, from each gateway's and batcher's metrics (on its port
+// in ports), the votes it alone handled so far: a gateway's accepted
+// (votes_validated_total{status="accepted"}), a batcher's committed
+// (batcher_votes_committed_total, every outcome). A counter shows once it
+// has a series, so an absent one is 0; a process whose metrics cannot be
+// read is left out.
+func ownCounts(ctx context.Context, ports map[string]int) map[string]float64 {
+	out := map[string]float64{}
+	for name, port := range ports {
+		metric, label := "", ""
+		switch {
+		case strings.HasPrefix(name, "gateway"):
+			metric, label = "votes_validated_total", `status="accepted"`
+		case strings.HasPrefix(name, "batcher"):
+			metric = "batcher_votes_committed_total"
+		default:
+			continue
+		}
+		if v, _, err := measure.CounterSumWith(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), metric, label); err == nil {
+			out[name] = v
+		}
+	}
+	return out
 }
 
 // batcherLanes reads how many lanes each batcher owns (batcher_lanes_owned).
 func batcherLanes(ctx context.Context, ports map[string]int) map[string]int {
 	out := map[string]int{}
-	for name, v := range batcherMetric(ctx, ports, "batcher_lanes_owned") {
-		out[name] = int(v)
-	}
-	return out
-}
-
-func batcherMetric(ctx context.Context, ports map[string]int, metric string) map[string]float64 {
-	out := map[string]float64{}
 	for name, port := range ports {
 		if !strings.HasPrefix(name, "batcher") {
 			continue
 		}
-		// A counter shows once it has a series: before a batcher's first
-		// commit its votes counter is absent, which is 0.
-		if v, _, err := measure.CounterSum(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), metric); err == nil {
-			out[name] = v
+		if v, _, err := measure.CounterSum(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), "batcher_lanes_owned"); err == nil {
+			out[name] = int(v)
 		}
 	}
 	return out
