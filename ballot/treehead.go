@@ -336,21 +336,35 @@ func LogEntries(entries [][]byte, size uint64, root [32]byte) ([]Vote, *LogTree,
 	if uint64(len(entries)) < size {
 		return nil, nil, fmt.Errorf("%w: %d entries for a head of size %d", ErrSizeOutOfRange, len(entries), size)
 	}
+	votes, leaves, err := DecodeLogEntries(entries[:size])
+	if err != nil {
+		return nil, nil, err
+	}
 	var t LogTree
-	votes := make([]Vote, size)
-	for i := range size {
-		v, err := DecodeVote(entries[i])
-		if err != nil {
-			return nil, nil, fmt.Errorf("log entry %d: %w", i, err)
-		}
-		t.Append(EntryLeaf(entries[i]))
-		votes[i] = v
+	for _, l := range leaves {
+		t.Append(l)
 	}
 	got, _ := t.Root(size)
 	if got != root {
 		return nil, nil, fmt.Errorf("%w: the %d entries give root %x, the head says %x", ErrRootMismatch, size, got, root)
 	}
 	return votes, &t, nil
+}
+
+// DecodeLogEntries decodes log entries (encoded votes) and hashes their
+// leaves (EntryLeaf), for a monitor that extends a tree it verified before;
+// the caller checks the root.
+func DecodeLogEntries(entries [][]byte) ([]Vote, [][32]byte, error) {
+	votes := make([]Vote, len(entries))
+	leaves := make([][32]byte, len(entries))
+	for i, e := range entries {
+		v, err := DecodeVote(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log entry %d: %w", i, err)
+		}
+		votes[i], leaves[i] = v, EntryLeaf(e)
+	}
+	return votes, leaves, nil
 }
 
 // Ledger keys of the intake log (see keys.go).

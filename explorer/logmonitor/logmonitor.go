@@ -11,12 +11,24 @@
 // It also checks acceptance receipts against the ledger (Standing), and
 // that heads seen before (a monitor's own record, a receipt's head) are
 // consistent with the log: their roots are the log's at their sizes.
+//
+// A Monitor remembers what it verified (per state: the log's tree up to the
+// last head, the entries not yet counted, the batches read and where they
+// put each vote), so a check costs what is new since the last one: the new
+// entries, read and hashed once; the new batches, each transaction read
+// once; and the entries not yet counted. Entries once verified and counted,
+// and batches once read, are never read again: the ledger is append-only
+// and a new head's root is checked over the remembered leaves and the new
+// ones, which is the proof that the new head extends the old. Only a check
+// that finds the log inconsistent, a new election, or a new process starts
+// a state from scratch.
 package logmonitor
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
@@ -79,7 +91,9 @@ func (r Report) Missing() []Entry {
 	return out
 }
 
-// Monitor checks logs against the ledger.
+// Monitor checks logs against the ledger. Its zero value (with Log and
+// Ledger set) is ready; it is safe for concurrent use (checks run one at a
+// time).
 type Monitor struct {
 	Log    Log
 	Ledger Ledger
@@ -88,6 +102,29 @@ type Monitor struct {
 	Deadline time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+
+	mu       sync.Mutex
+	election string                // of the memos
+	memos    map[string]*stateMemo // by state
+}
+
+// stateMemo is what a Monitor verified of one state's log and ledger.
+type stateMemo struct {
+	tree ballot.LogTree // the entries up to the last verified head, each checked against it
+	// open are the entries not counted yet (pending, MISSING or rejected),
+	// in index order, with their votes; counted counts the others.
+	open    []openEntry
+	counted int
+	// read are the batches whose transactions were read (batch records are
+	// written once), and placed where their votes are (Placements).
+	read   map[uint64]bool
+	placed map[[32]byte]Placement
+}
+
+type openEntry struct {
+	index uint64
+	leaf  [32]byte
+	vote  ballot.Vote
 }
 
 func (m *Monitor) now() time.Time {
@@ -100,8 +137,11 @@ func (m *Monitor) now() time.Time {
 // Check audits every state's log up to its anchored head. seen are heads
 // the caller saw before (by state; may be nil): each must be consistent
 // with the log, or Check fails with ErrInconsistent. In a finalised
-// election every entry not on the ledger is MISSING.
+// election every entry not on the ledger is MISSING. It reads only what is
+// new since the Monitor's last check (see the package doc).
 func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	e, err := m.Ledger.Election(ctx)
 	if err != nil {
 		return Report{}, err
@@ -110,9 +150,15 @@ func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (R
 	if err != nil {
 		return Report{}, err
 	}
+	if m.memos == nil || m.election != e.ID {
+		m.election, m.memos = e.ID, map[string]*stateMemo{}
+	}
 	rep := Report{Election: e.ID}
 	for _, st := range e.States {
 		sr, err := m.checkState(ctx, st, keys, seen[st], e.Status == ballot.StatusFinalised)
+		if errors.Is(err, ErrInconsistent) {
+			delete(m.memos, st) // the next check starts the state from scratch
+		}
 		if err != nil {
 			return rep, err
 		}
@@ -135,53 +181,101 @@ func (m *Monitor) checkState(ctx context.Context, state string, keys ballot.LogK
 	if err := h.Verify(keys); err != nil {
 		return sr, fmt.Errorf("the anchored %s head: %w", state, err)
 	}
-	votes, tree, err := m.entries(ctx, state, h)
-	if err != nil {
+	memo := m.memos[state]
+	if memo == nil || h.Size < memo.tree.Size() { // an anchored head never shrinks: start afresh
+		memo = &stateMemo{read: map[uint64]bool{}, placed: map[[32]byte]Placement{}}
+		m.memos[state] = memo
+	}
+	if err := m.extend(ctx, memo, state, h); err != nil {
 		return sr, err
 	}
 	if seen.Size > 0 {
-		if err := consistent(tree, seen); err != nil {
+		if err := consistent(&memo.tree, seen); err != nil {
 			return sr, err
 		}
 	}
-	placed, err := Placements(ctx, m.Ledger, state)
-	if err != nil {
+	if err := m.place(ctx, memo, state); err != nil {
 		return sr, err
 	}
 	now := m.now()
-	for i, v := range votes {
-		leaf, _ := tree.Leaf(uint64(i))
-		p, ok := placed[leaf]
-		standing := ballot.EntryStanding(ok, p.Status, v.CastAt, now, m.Deadline, final)
-		sr.Counts[standing]++
-		if standing != ballot.StandingCounted {
-			sr.Entries = append(sr.Entries, Entry{State: state, Index: uint64(i), Vote: v, Standing: standing, Reason: p.Reason})
+	open := memo.open[:0]
+	for _, o := range memo.open {
+		p, ok := memo.placed[o.leaf]
+		standing := ballot.EntryStanding(ok, p.Status, o.vote.CastAt, now, m.Deadline, final)
+		if standing == ballot.StandingCounted {
+			memo.counted++
+			continue
 		}
+		open = append(open, o)
+		sr.Counts[standing]++
+		sr.Entries = append(sr.Entries, Entry{State: state, Index: o.index, Vote: o.vote, Standing: standing, Reason: p.Reason})
+	}
+	memo.open = open
+	if memo.counted > 0 {
+		sr.Counts[ballot.StandingCounted] = memo.counted
 	}
 	return sr, nil
 }
 
-// entries reads and checks the state's entries up to h.
-func (m *Monitor) entries(ctx context.Context, state string, h ballot.TreeHead) ([]ballot.Vote, *ballot.LogTree, error) {
+// extend reads the state's entries from the memo's size up to h, adds
+// them to the memo (as open entries) and checks that the memo's leaves and
+// theirs give h's root. A mismatch is ErrInconsistent, after which the memo
+// is spoilt (Check drops it).
+func (m *Monitor) extend(ctx context.Context, memo *stateMemo, state string, h ballot.TreeHead) error {
+	root, _ := ballot.ParseHash(h.Root)
+	from := memo.tree.Size()
+	if from == h.Size {
+		if got, _ := memo.tree.Root(h.Size); got != root {
+			return fmt.Errorf("%w: %s: the entries give root %x, the head says %x", ErrInconsistent, state, got, root)
+		}
+		return nil
+	}
 	var all [][]byte
-	for start := uint64(0); start < h.Size; {
+	for start := from; start < h.Size; {
 		end := min(start+1000, h.Size)
 		got, err := m.Log.Entries(ctx, state, start, end)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read the %s log: %w", state, err)
+			return fmt.Errorf("read the %s log: %w", state, err)
 		}
 		if len(got) == 0 {
-			return nil, nil, fmt.Errorf("%w: the %s log serves %d entries, its anchored head says %d", ErrInconsistent, state, start, h.Size)
+			return fmt.Errorf("%w: the %s log serves %d entries, its anchored head says %d", ErrInconsistent, state, start, h.Size)
 		}
 		all = append(all, got...)
 		start += uint64(len(got))
 	}
-	root, _ := ballot.ParseHash(h.Root)
-	votes, tree, err := ballot.LogEntries(all, h.Size, root)
+	votes, leaves, err := ballot.DecodeLogEntries(all[:h.Size-from])
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %w", ErrInconsistent, state, err)
+		return fmt.Errorf("%w: %s: the entries from %d: %w", ErrInconsistent, state, from, err)
 	}
-	return votes, tree, nil
+	for _, l := range leaves {
+		memo.tree.Append(l)
+	}
+	if got, _ := memo.tree.Root(h.Size); got != root {
+		return fmt.Errorf("%w: %s: the %d entries give root %x, the head says %x", ErrInconsistent, state, h.Size, got, root)
+	}
+	for i, v := range votes {
+		memo.open = append(memo.open, openEntry{index: from + uint64(i), leaf: leaves[i], vote: v})
+	}
+	return nil
+}
+
+// place reads the transactions of the state's batches the memo has not
+// read and records where they put each vote.
+func (m *Monitor) place(ctx context.Context, memo *stateMemo, state string) error {
+	err := m.Ledger.Batches(ctx, state, func(rec ballot.BatchRecord) error {
+		if memo.read[rec.Seq] {
+			return nil
+		}
+		if err := placeBatch(ctx, m.Ledger, memo.placed, rec); err != nil {
+			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
+		}
+		memo.read[rec.Seq] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the %s batches: %w", state, err)
+	}
+	return nil
 }
 
 // consistent checks a head against the log's tree: its root must be the
@@ -240,19 +334,8 @@ type Placement struct {
 func Placements(ctx context.Context, ledger Ledger, state string) (map[[32]byte]Placement, error) {
 	out := map[[32]byte]Placement{}
 	err := ledger.Batches(ctx, state, func(rec ballot.BatchRecord) error {
-		b, err := ledger.CommittedBatch(ctx, rec.TxID)
-		if err != nil {
+		if err := placeBatch(ctx, ledger, out, rec); err != nil {
 			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
-		}
-		leaves, err := ballot.Leaves(b.Votes)
-		if err != nil {
-			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
-		}
-		for i, l := range leaves {
-			if prev, ok := out[l]; ok && prev.Status == ballot.ReceiptCounted {
-				continue
-			}
-			out[l] = Placement{Seq: rec.Seq, Index: i, Status: rec.Status(i), Reason: rec.Reason(i)}
 		}
 		return nil
 	})
@@ -260,6 +343,26 @@ func Placements(ctx context.Context, ledger Ledger, state string) (map[[32]byte]
 		return nil, fmt.Errorf("read the %s batches: %w", state, err)
 	}
 	return out, nil
+}
+
+// placeBatch reads the transaction of the batch of rec and adds where it
+// put each vote to placed; a vote placed counted before keeps that place.
+func placeBatch(ctx context.Context, ledger Ledger, placed map[[32]byte]Placement, rec ballot.BatchRecord) error {
+	b, err := ledger.CommittedBatch(ctx, rec.TxID)
+	if err != nil {
+		return err
+	}
+	leaves, err := ballot.Leaves(b.Votes)
+	if err != nil {
+		return err
+	}
+	for i, l := range leaves {
+		if prev, ok := placed[l]; ok && prev.Status == ballot.ReceiptCounted {
+			continue
+		}
+		placed[l] = Placement{Seq: rec.Seq, Index: i, Status: rec.Status(i), Reason: rec.Reason(i)}
+	}
+	return nil
 }
 
 // Standing verifies an acceptance receipt with the ledger's registered keys

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -69,7 +70,7 @@ type scene struct {
 	now     time.Time
 }
 
-func newScene(t *testing.T) *scene {
+func newScene(t testing.TB) *scene {
 	t.Helper()
 	s := &scene{key: ed25519.NewKeyFromSeed(make([]byte, 32)), now: time.UnixMilli(1_000_000)}
 	s.ledger = &fakeLedger{status: ballot.StatusConfigured}
@@ -102,7 +103,7 @@ func newScene(t *testing.T) *scene {
 	return s
 }
 
-func (s *scene) signed(t *testing.T, size uint64) ballot.TreeHead {
+func (s *scene) signed(t testing.TB, size uint64) ballot.TreeHead {
 	t.Helper()
 	root, _ := s.tree.Root(size)
 	h, err := ballot.TreeHead{Election: "e1", State: "CA", Size: size, Root: ballot.HashHex(root), Timestamp: s.now.UnixMilli()}.Sign(s.key)
@@ -112,7 +113,7 @@ func (s *scene) signed(t *testing.T, size uint64) ballot.TreeHead {
 	return h
 }
 
-func (s *scene) anchor(t *testing.T, size uint64) {
+func (s *scene) anchor(t testing.TB, size uint64) {
 	s.ledger.head = &ballot.AnchoredHead{Head: s.signed(t, size), TxID: "anchor"}
 }
 
@@ -228,5 +229,156 @@ func TestExtends(t *testing.T) {
 	other.Root = h10.Root
 	if err := Extends(ctx, treeProofs{&s.tree}, h7, other); !errors.Is(err, ErrInconsistent) {
 		t.Errorf("two roots at size 7: %v, want ErrInconsistent", err)
+	}
+}
+
+// countingLog is a fakeLog that counts the entries it serves.
+type countingLog struct {
+	fakeLog
+	served int
+}
+
+func (c *countingLog) Entries(ctx context.Context, state string, start, end uint64) ([][]byte, error) {
+	got, err := c.fakeLog.Entries(ctx, state, start, end)
+	c.served += len(got)
+	return got, err
+}
+
+// countingLedger is a fakeLedger that counts the transactions read.
+type countingLedger struct {
+	*fakeLedger
+	txs int
+}
+
+func (c *countingLedger) CommittedBatch(ctx context.Context, txID string) (ballot.Batch, error) {
+	c.txs++
+	return c.fakeLedger.CommittedBatch(ctx, txID)
+}
+
+// addVotes appends n votes cast long ago to the scene's log.
+func (s *scene) addVotes(n int) {
+	for range n {
+		id, _ := ballot.NewVoteID()
+		v := ballot.Vote{ID: id, State: "CA", Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(len(s.votes))}, "president")),
+			Choice: "bob", CastAt: s.now.Add(-time.Hour).UnixMilli()}
+		enc, _ := v.Encode()
+		s.votes = append(s.votes, v)
+		s.entries = append(s.entries, enc)
+		s.tree.Append(ballot.EntryLeaf(enc))
+	}
+}
+
+// commit adds batch seq of votes, all counted, to the scene's ledger.
+func (s *scene) commit(t testing.TB, seq uint64, votes ...ballot.Vote) {
+	t.Helper()
+	b, err := ballot.BuildBatch("CA", seq, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ledger.batches = append(s.ledger.batches, b)
+	s.ledger.records = append(s.ledger.records, ballot.BatchRecord{State: "CA", Seq: seq, TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}})
+}
+
+// TestMonitorReadsOnlyWhatIsNew: a second check with nothing new reads no
+// entry and no transaction and finds the same; after new entries and a new
+// batch it reads exactly those, and an entry counted since is no longer
+// listed; every check still verifies the anchored head and the heads seen.
+func TestMonitorReadsOnlyWhatIsNew(t *testing.T) {
+	s := newScene(t)
+	ctx := context.Background()
+	log := &countingLog{fakeLog: fakeLog{entries: s.entries}}
+	ledger := &countingLedger{fakeLedger: s.ledger}
+	m := &Monitor{Log: log, Ledger: ledger, Deadline: time.Minute, Now: func() time.Time { return s.now }}
+	check := func(seen map[string]ballot.TreeHead, entries, txs int) StateReport {
+		t.Helper()
+		log.served, ledger.txs = 0, 0
+		rep, err := m.Check(ctx, seen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if log.served != entries || ledger.txs != txs {
+			t.Fatalf("the check read %d entries and %d transactions, want %d and %d", log.served, ledger.txs, entries, txs)
+		}
+		return rep.States[0]
+	}
+	first := check(nil, 10, 2)
+	again := check(map[string]ballot.TreeHead{"CA": s.signed(t, 10)}, 0, 0)
+	if !reflect.DeepEqual(again, first) {
+		t.Fatalf("a check with nothing new found\n%+v\nthe first found\n%+v", again, first)
+	}
+
+	s.addVotes(2) // entries 10, 11
+	log.entries = s.entries
+	s.anchor(t, 12)
+	s.commit(t, 3, s.votes[7], s.votes[10])
+	st := check(map[string]ballot.TreeHead{"CA": s.signed(t, 10)}, 2, 1)
+	want := map[uint64]string{6: ballot.StandingRejected, 8: ballot.StandingMissing, 9: ballot.StandingPending, 11: ballot.StandingMissing}
+	if st.Counts[ballot.StandingCounted] != 8 || len(st.Entries) != len(want) {
+		t.Fatalf("after new entries and a batch: counts %v, entries %+v", st.Counts, st.Entries)
+	}
+	for _, e := range st.Entries {
+		if want[e.Index] != e.Standing || e.Vote != s.votes[e.Index] {
+			t.Errorf("entry %d: %s, want %s", e.Index, e.Standing, want[e.Index])
+		}
+	}
+
+	// A head seen before that the remembered log does not give, and an
+	// anchored head of the same size with another root, are still caught.
+	other := s.signed(t, 5)
+	other.Root = s.signed(t, 6).Root
+	if _, err := m.Check(ctx, map[string]ballot.TreeHead{"CA": other}); !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("a head the log does not give: %v, want ErrInconsistent", err)
+	}
+	check(nil, 12, 3) // from scratch after the failure
+	s.ledger.head.Head = s.signed(t, 11)
+	s.ledger.head.Head.Size = 12
+	s.ledger.head.Head, _ = s.ledger.head.Head.Sign(s.key)
+	if _, err := m.Check(ctx, nil); !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("an anchored head of the same size with another root: %v, want ErrInconsistent", err)
+	}
+}
+
+// BenchmarkMonitorCheck is the explorer's periodic intake log check of a
+// state whose log holds 50,000 entries, all committed in batches of 500:
+// with nothing new since the last check (new=0), and with 1,000 new
+// entries and their two batches (new=1000).
+func BenchmarkMonitorCheck(b *testing.B) {
+	const entries, perBatch = 50_000, 500
+	for _, fresh := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("new=%d", fresh), func(b *testing.B) {
+			s := newScene(b)
+			s.ledger.head, s.ledger.batches, s.ledger.records = nil, nil, nil
+			s.votes, s.entries, s.tree = nil, nil, ballot.LogTree{}
+			seq := uint64(0)
+			grow := func(n int) {
+				from := len(s.votes)
+				s.addVotes(n)
+				for i := from; i < len(s.votes); i += perBatch {
+					seq++
+					s.commit(b, seq, s.votes[i:min(i+perBatch, len(s.votes))]...)
+				}
+				s.anchor(b, uint64(len(s.votes)))
+			}
+			grow(entries)
+			log := &fakeLog{entries: s.entries}
+			m := &Monitor{Log: log, Ledger: s.ledger, Deadline: time.Minute, Now: func() time.Time { return s.now }}
+			ctx := context.Background()
+			if _, err := m.Check(ctx, nil); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if fresh > 0 {
+					b.StopTimer()
+					grow(fresh)
+					log.entries = s.entries
+					b.StartTimer()
+				}
+				rep, err := m.Check(ctx, nil)
+				if err != nil || rep.States[0].Counts[ballot.StandingCounted] != len(s.votes) {
+					b.Fatalf("%+v, %v", rep.States[0].Counts, err)
+				}
+			}
+		})
 	}
 }

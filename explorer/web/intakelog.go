@@ -22,6 +22,8 @@ type LogMonitor interface {
 
 // IntakeLog runs the log monitor on a timer and keeps its latest finding
 // for the intake log page, so a request costs no ledger or gateway query.
+// The monitor (*logmonitor.Monitor) remembers what it verified, so a check
+// reads only the entries and batches new since the last one.
 // It remembers the last verified head of each state (in memory) and hands
 // it to the next check: a log that no longer gives that head's root is
 // reported inconsistent, and the remembered head is kept as the evidence.
