@@ -82,14 +82,8 @@ func (r *run) scaleOut(ctx context.Context) {
 // against the ledger, and removes the stack (keeping its folder, logs
 // included, if anything failed).
 func (r *run) measureCluster(ctx context.Context) (c report.ClusterRun, err error) {
-	cfg, pl := r.cfg.Stack, r.cfg.Plan
-	dir := filepath.Join(cfg.Dir, "scaleout")
-	voters := int(pl.ScaleOutRate*pl.ScaleOutDur.Seconds()*1.25) + 1000
-	scfg := stack.Config{
-		Dir: dir, PortBase: cfg.PortBase + scaleOutPortOffset, BinDir: cfg.BinDir, FabricBin: cfg.FabricBin, Builder: cfg.builder(),
-		Election: cfg.Election, Window: benchWindow, Voters: voters,
-		Gateways: scaleOutGateways, Batchers: scaleOutBatchers, Redis: stack.RedisCluster, Log: cfg.Log,
-	}
+	cfg, scfg := r.cfg.Stack, r.scaleOutConfig()
+	dir, voters := scfg.Dir, scfg.Voters
 	if err := wipeStack(scfg); err != nil {
 		return c, err
 	}
@@ -115,6 +109,17 @@ func (r *run) measureCluster(ctx context.Context) (c report.ClusterRun, err erro
 	c.Shape = fmt.Sprintf("a Redis Cluster of %d masters with a replica each, %d gateways behind HAProxy, %d batchers, %s network",
 		stack.ClusterMasters, scaleOutGateways, scaleOutBatchers, st.Network().Consensus())
 	return c, r.offerCluster(ctx, st, &c)
+}
+
+// scaleOutConfig is the scale-out stack's: in the run folder's scaleout/,
+// with a roll a quarter larger than the offer may cast.
+func (r *run) scaleOutConfig() stack.Config {
+	cfg, pl := r.cfg.Stack, r.cfg.Plan
+	return stack.Config{
+		Dir: filepath.Join(cfg.Dir, "scaleout"), PortBase: cfg.PortBase + scaleOutPortOffset, BinDir: cfg.BinDir, FabricBin: cfg.FabricBin,
+		Builder: cfg.builder(), Election: cfg.Election, Window: benchWindow, Voters: int(pl.ScaleOutRate*pl.ScaleOutDur.Seconds()*1.25) + 1000,
+		Gateways: scaleOutGateways, Batchers: scaleOutBatchers, Redis: stack.RedisCluster, Log: cfg.Log,
+	}
 }
 
 // wipeStack stops and deletes what an earlier scale-out phase left in

@@ -230,6 +230,9 @@ func (r *run) wipe() error {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		return nil
 	}
+	if err := wipeStack(r.scaleOutConfig()); err != nil { // inside dir, with processes of its own if a run was cut short
+		return fmt.Errorf("wipe the scale-out stack: %w", err)
+	}
 	c := r.cfg.Stack
 	old, err := stack.New(stack.Config{Dir: dir, PortBase: c.PortBase, BinDir: c.BinDir, FabricBin: c.FabricBin, Builder: c.builder(), Election: c.Election})
 	if err == nil {
