@@ -25,7 +25,7 @@ const usage = `Usage: votechain [flags] COMMAND
 Commands:
   up       bring the whole system up (network, Redis, election, batchers, gateway, explorer)
   down     stop every process by PID; --wipe also deletes ledgers, Redis data and the roll
-  status   show what runs on which port
+  status   show what runs on which address and port
   close    close the election on the ledger now; gateways refuse votes within 5 s
   finalise freeze the results of the closed election; refused while accepted votes
            are not yet on the ledger (it says how many remain), or within 5 s of the close`
@@ -46,6 +46,7 @@ func run(ctx context.Context) error {
 	gateways := fs.Int("gateways", 0, "gateway processes; more than one run behind HAProxy on the gateway's port (0: as the last up, else 1)")
 	redisMode := fs.String("redis", "", "Redis: single (one redis-server) or cluster (3 masters with a replica each); an existing system keeps its own (empty: as the last up, else single)")
 	ledgerNice := fs.Int("ledger-nice", 10, "niceness added to the ledger side (orderers, peers, chaincode servers, batchers, explorer) when up starts them, so the gateway and Redis win the cores under a surge and the ledger drains in the time left (0: off; 0..19)")
+	hosts := fs.String("hosts", "", "place a new system on several addresses of this machine, commission=ADDR,observers=ADDR,clients=ADDR (e.g. 127.0.0.2, .3, .4): each organisation's nodes on its address, Redis, batchers, gateways, explorer and monitoring on the clients' (empty: all on 127.0.0.1, or as the system was created; separate machines: docs/operations.md)")
 	wipe := fs.Bool("wipe", false, "with down: delete all data")
 	logFlags := cli.LogFlags(fs)
 	fs.Usage = cli.Usage(fs, "VOTECHAIN", usage, "")
@@ -57,9 +58,16 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var placement network.Placement // zero: as created, else one host
+	if *hosts != "" {
+		if placement, err = network.ParseSpread(*hosts); err != nil {
+			return cli.Usagef("%v", err)
+		}
+	}
 	s, err := stack.New(stack.Config{
 		Dir: *dir, PortBase: net.PortBase, BinDir: *binDir, FabricBin: net.FabricBin, Builder: network.BuilderDir,
-		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Gateways: *gateways, Redis: *redisMode, LedgerNice: *ledgerNice, Log: log,
+		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Gateways: *gateways, Redis: *redisMode, LedgerNice: *ledgerNice,
+		Hosts: placement, Log: log,
 	})
 	if err != nil {
 		return err
@@ -87,7 +95,7 @@ func run(ctx context.Context) error {
 			if st.Running {
 				state = "running"
 			}
-			fmt.Printf("%-14s %-8s pid %-8d port %d\n", st.Name, state, st.PID, st.Port)
+			fmt.Printf("%-14s %-8s pid %-8d %s\n", st.Name, state, st.PID, st.Addr)
 		}
 		s.Network().Status(ctx).Print(os.Stdout)
 		return nil

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -56,8 +57,8 @@ type Config struct {
 	// Hosts places the consortium's nodes on hosts (localnet.Config.Hosts);
 	// every application process (Redis, batchers, gateways, HAProxy,
 	// explorer, monitoring) listens on the clients' host address. The zero
-	// value is network.OneHost: everything on 127.0.0.1. An existing system
-	// keeps the placement its network was created with.
+	// value is the placement the system was created with, else
+	// network.OneHost: everything on 127.0.0.1.
 	Hosts network.Placement
 	// Netns maps a host's name to the network namespace its processes run
 	// in (tests standing in for machines, localnet.Config.Netns); the
@@ -91,11 +92,16 @@ func New(cfg Config) (*Stack, error) {
 		}
 		*p = abs
 	}
-	n, err := localnet.New(localnet.Config{
+	ncfg := localnet.Config{
 		Dir: filepath.Join(cfg.Dir, "network"), PortBase: cfg.PortBase, FabricBin: cfg.FabricBin,
 		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Nice: cfg.LedgerNice, Log: cfg.Log,
 		Hosts: cfg.Hosts, Netns: cfg.Netns, Bundles: cfg.Bundles,
-	})
+	}
+	n, err := localnet.New(ncfg)
+	if err == nil && cfg.Hosts.Orgs == nil && !reflect.DeepEqual(n.Hosts(), network.OneHost()) {
+		ncfg.Hosts = n.Hosts() // no placement given: the one the system was created with
+		n, err = localnet.New(ncfg)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -412,13 +418,14 @@ type ServiceStatus struct {
 	PID     int    `json:"pid,omitempty"`
 	Running bool   `json:"running"`
 	Port    int    `json:"port"`
+	Addr    string `json:"addr"` // where it listens, host:port
 }
 
 // Status reports the application processes.
 func (s *Stack) Status() []ServiceStatus {
 	var out []ServiceStatus
 	for _, sp := range s.services() {
-		out = append(out, ServiceStatus{Name: sp.Name, PID: s.pids[sp.Name], Running: proc.Alive(s.pids[sp.Name], sp.Bin), Port: sp.Port})
+		out = append(out, ServiceStatus{Name: sp.Name, PID: s.pids[sp.Name], Running: proc.Alive(s.pids[sp.Name], sp.Bin), Port: sp.Port, Addr: sp.ListenAddr()})
 	}
 	return out
 }

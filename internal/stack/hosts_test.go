@@ -1,0 +1,67 @@
+package stack
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/internal/monitor"
+	"github.com/votechain/votechain/network"
+)
+
+// TestApplicationOnTheClientsHost: with the organisations and the clients
+// on hosts of their own, every application process of the scaled-out shape
+// runs on the clients' address and in their namespace, names no loopback
+// address in its arguments, and Prometheus scrapes each Fabric node on its
+// organisation's host.
+func TestApplicationOnTheClientsHost(t *testing.T) {
+	hosts, err := network.Spread("10.213.9.2", "10.213.9.3", "10.213.9.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Dir: t.TempDir(), PortBase: 24500, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
+		Election: "election.json", Gateways: 2, Batchers: 2, Redis: RedisCluster,
+		Hosts: hosts, Netns: map[string]string{network.ClientsHost: "vc9-clients"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Clients() != hosts.Clients {
+		t.Fatalf("clients' host %v, want %v", s.Clients(), hosts.Clients)
+	}
+	specs := s.services()
+	for _, sp := range specs {
+		if sp.Addr != hosts.Clients.Addr || sp.Netns != "vc9-clients" {
+			t.Errorf("%s on %q in namespace %q, want %s in vc9-clients", sp.Name, sp.Addr, sp.Netns, hosts.Clients.Addr)
+		}
+		if args := strings.Join(sp.Args, " "); strings.Contains(args, "127.0.0.1") || strings.Contains(args, "localhost") {
+			t.Errorf("%s names a loopback address: %s", sp.Name, args)
+		}
+	}
+	if n := len(specs); n != 2*ClusterMasters+1+2+2+1+1+1 { // Redis nodes, exporter, batchers, gateways, explorer, HAProxy, Prometheus
+		t.Errorf("%d application processes, want 14", n)
+	}
+	for _, u := range []string{s.GatewayURL(), s.ExplorerURL(), s.PrometheusURL(), s.RedisAddr()} {
+		if !strings.Contains(u, hosts.Clients.Addr+":") || strings.Contains(u, "127.0.0.1") {
+			t.Errorf("service at %s, want on %s only", u, hosts.Clients.Addr)
+		}
+	}
+	if cfg := HAProxyConfig(s.Clients().Addr, 24880, []int{24860, 24861}); strings.Contains(cfg, "127.0.0.1") {
+		t.Errorf("HAProxy configuration names 127.0.0.1:\n%s", cfg)
+	}
+	mon := s.monitor()
+	if mon.Addr != hosts.Clients.Addr {
+		t.Errorf("Prometheus on %q, want %s", mon.Addr, hosts.Clients.Addr)
+	}
+	for _, tg := range mon.Targets {
+		want := hosts.Clients.Addr
+		if h, ok := hosts.Process(tg.Instance); ok {
+			want = h.Addr
+		}
+		if tg.Addr != want {
+			t.Errorf("target %s scraped on %q, want %s", tg.Instance, tg.Addr, want)
+		}
+	}
+	if !slices.ContainsFunc(mon.Targets, func(tg monitor.Target) bool { return tg.Instance == network.PeerProcess(network.Observers) }) {
+		t.Errorf("no target for the Observers' peer in %v", mon.Targets)
+	}
+}
