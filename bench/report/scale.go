@@ -81,7 +81,7 @@ func (r *Report) scalingMarkdown(b *strings.Builder) {
 		for _, r := range pl.Rows {
 			if r.Part == PartMaster {
 				if pl.BigStateRate > r.PerUnit {
-					p(", %.1f× what one master carries (%s votes/s): a state that large must be split over several hash tags (partitions) before masters can share it", pl.BigStateRate/r.PerUnit, num(r.PerUnit))
+					p(", %.2f× what one master carries (%s votes/s): a state that large must be split over several hash tags (partitions) before masters can share it", pl.BigStateRate/r.PerUnit, num(r.PerUnit))
 				} else {
 					p(", within one master's %s votes/s", num(r.PerUnit))
 				}
@@ -91,7 +91,7 @@ func (r *Report) scalingMarkdown(b *strings.Builder) {
 	}
 	p("**What runs out first.** On this machine (%d cores, everything co-located): **%s**", pl.MachineCores, pl.MachineFirst)
 	if pl.MachineRate > 0 {
-		p(" (all cores busy at %s votes/s", num(pl.MachineRate))
+		p(" (all cores busy at %s votes/s, the largest share of them the %s processes' %.0f%%", num(pl.MachineRate), pl.TopPart, pl.TopShare*100)
 		if pl.HotMasterRate > 0 {
 			p("; the busiest master, %s, would fill its core at %s votes/s", pl.HotMaster, num(pl.HotMasterRate))
 		}

@@ -157,6 +157,8 @@ type ScalePlan struct {
 	HotMaster     string  `json:"hot_master"`
 	HotMasterRate float64 `json:"hot_master_rate"`
 	MachineFirst  string  `json:"machine_first"`
+	TopPart       string  `json:"top_part"`  // the part with the largest share of that CPU
+	TopShare      float64 `json:"top_share"` // its share (0..1)
 	// Per added host: the part that carries the fewest votes/s per host.
 	HostFirst string `json:"host_first"`
 	// The largest state's share of the votes, and the votes/s it puts on
@@ -228,17 +230,24 @@ func MakeScalePlan(c ClusterRun, perChannel float64, machineCores int, g ScaleGo
 
 	// On this machine.
 	var total, hot float64
+	byPart := map[string]float64{}
 	for _, pr := range c.Procs {
 		if pr.Part == PartLoadGen {
 			continue
 		}
 		total += pr.CPUS
+		byPart[pr.Part] += pr.CPUS
 		if pr.Part == PartMaster && pr.CPUS > hot {
 			hot, p.HotMaster = pr.CPUS, pr.Name
 		}
 	}
 	if c.Accepted > 0 && total > 0 {
 		p.MachineRate = float64(machineCores) * float64(c.Accepted) / total
+		for _, part := range sortedKeys(byPart) {
+			if share := byPart[part] / total; share > p.TopShare {
+				p.TopPart, p.TopShare = part, share
+			}
+		}
 	}
 	if hot > 0 {
 		p.HotMasterRate = float64(c.Accepted) / hot
@@ -269,12 +278,7 @@ func MakeScalePlan(c ClusterRun, perChannel float64, machineCores int, g ScaleGo
 	for _, n := range c.StateVotes {
 		sum += n
 	}
-	states := make([]string, 0, len(c.StateVotes))
-	for s := range c.StateVotes {
-		states = append(states, s)
-	}
-	sort.Strings(states)
-	for _, s := range states {
+	for _, s := range sortedKeys(c.StateVotes) {
 		if share := float64(c.StateVotes[s]) / float64(sum); share > p.BigStateShare {
 			p.BigState, p.BigStateShare = s, share
 		}
@@ -289,4 +293,13 @@ func positive(x float64) float64 {
 		return math.Inf(1)
 	}
 	return x
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -81,6 +81,9 @@ func TestMakeScalePlan(t *testing.T) {
 	if !near(p.MachineRate, 1250) || p.HotMaster != "redis1" || !near(p.HotMasterRate, 10_000/1.2) {
 		t.Errorf("machine %v, hot master %s at %v", p.MachineRate, p.HotMaster, p.HotMasterRate)
 	}
+	if p.TopPart != PartPeer || !near(p.TopShare, 4.0/16) {
+		t.Errorf("top part %s %v, want the peers' 4 of 16 core-s", p.TopPart, p.TopShare)
+	}
 	if !strings.HasPrefix(p.MachineFirst, "the machine's 2 cores") || !strings.HasSuffix(p.MachineFirst, "at 1,250 votes/s") {
 		t.Errorf("machine first: %s", p.MachineFirst)
 	}
@@ -120,7 +123,8 @@ func TestScalingMarkdown(t *testing.T) {
 		"| redis master | 3 | 0.300 | 7,000 votes/s per master (one core: Redis is single-threaded) | **8** × master |",
 		"**13 channels**",
 		"NY cast 50.0% of the votes: at 50,000 votes/s that is 25,000 votes/s on the one master",
-		"3.6× what one master carries",
+		"3.57× what one master carries",
+		"the largest share of them the peer processes' 25%",
 		"Per added host: **peer at 28,000 votes/s per 16-core host**",
 	} {
 		if !strings.Contains(md, want) {
