@@ -1,5 +1,6 @@
 // What the gateway's Redis data costs per voter: MEMORY USAGE of each kind
-// of key (Bloom filters, rolls, vote streams, pending claims, receipts),
+// of key (Bloom filters, rolls, vote streams, pending claims, receipts,
+// intake logs),
 // scaled to a million voters.
 
 package measure
@@ -95,7 +96,7 @@ func RedisUsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
 // with the voted sets their voters move to where the gateway keeps one,
 // per voter on the roll) and the per-vote keys present now (streams per
 // queued vote; pending claims or pending hashes per pending vote; receipts
-// per receipt key). Call it while votes are queued (after a surge) to see
+// per receipt key; intake logs per entry). Call it while votes are queued (after a surge) to see
 // streams and pending votes. Key families a gateway version does not use
 // measure 0.
 func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters int64) (RedisUsage, error) {
@@ -150,6 +151,21 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 	if err != nil {
 		return u, err
 	}
+	// The intake logs: an entry per accepted vote, kept for good.
+	logBytes, err := sum(ctx, rdb, keys(votequeue.LogKey))
+	if err != nil {
+		return u, err
+	}
+	var logged, logKeys int64
+	for _, s := range states {
+		n, err := rdb.LLen(ctx, votequeue.LogKey(s)).Result()
+		if err != nil {
+			return u, fmt.Errorf("measure: LLEN: %w", err)
+		}
+		if n > 0 {
+			logged, logKeys = logged+n, logKeys+1
+		}
+	}
 	u.Classes = []RedisClass{
 		newRedisClass("bloom filters (per voter on the roll)", int64(len(states)), voters, bloom),
 		newRedisClass("roll and voted sets (per voter on the roll)", int64(len(states))+votedKeys, voters, rollBytes+votedBytes),
@@ -157,6 +173,7 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 		newRedisClass("pending claims (per claim)", claims, claims, claimBytes),
 		newRedisClass("pending hashes (per pending vote)", hashes, pendingVotes, pendingBytes),
 		newRedisClass("receipts (per committed vote)", recs, recs, recBytes),
+		newRedisClass("intake logs (per accepted vote)", logKeys, logged, logBytes),
 	}
 	return u, nil
 }

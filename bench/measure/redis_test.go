@@ -29,6 +29,7 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 	for i := range 4 {
 		rdb.Set(ctx, votequeue.ReceiptKey(fmt.Sprint(i)), "loc", 0)
 	}
+	rdb.RPush(ctx, votequeue.LogKey("CA"), "e1", "e2", "e3", "e4", "e5")
 	u, err := RedisMemory(ctx, rdb, states, 140)
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +43,7 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 		"pending claims (per claim)":                  {1, 1},
 		"pending hashes (per pending vote)":           {1, 3},
 		"receipts (per committed vote)":               {4, 4},
+		"intake logs (per accepted vote)":             {1, 5},
 	}
 	for _, c := range u.Classes {
 		w, ok := want[c.Name]

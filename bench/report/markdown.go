@@ -211,7 +211,7 @@ func (r *Report) Markdown() string {
 	for _, c := range r.Redis.Classes {
 		p("| %s | %s | %s | %.1f | %.1f |\n", c.Name, num(float64(c.Keys)), num(float64(c.Items)), c.BytesPerItem, c.MBPerMillion)
 	}
-	p("\n**Redis per million voters ≈ %.0f MB** when every voter has voted and the votes are committed (Bloom + roll + receipt), plus the stream entry and claim of each vote while it waits for the ledger.\n\n", r.RedisMBPerMillion)
+	p("\n**Redis per million voters ≈ %.0f MB** when every voter has voted and the votes are committed (Bloom + roll + receipt + intake log entry), plus the stream entry and claim of each vote while it waits for the ledger.\n\n", r.RedisMBPerMillion)
 	p("Ledger: ")
 	names := make([]string, 0, len(r.Ledger.PeerBytes))
 	for n := range r.Ledger.PeerBytes {

@@ -61,12 +61,13 @@ func (r *run) targets() {
 }
 
 // redisPerMillion is Redis's memory per million voters who have all voted
-// and whose votes are committed: Bloom filter, roll and receipt.
+// and whose votes are committed: Bloom filter, roll, receipt and intake log
+// entry.
 func (r *run) redisPerMillion() {
 	rep := r.rep
 	var mb float64
 	for _, cl := range rep.Redis.Classes {
-		if strings.HasPrefix(cl.Name, "bloom") || strings.HasPrefix(cl.Name, "roll") || strings.HasPrefix(cl.Name, "receipts") {
+		if strings.HasPrefix(cl.Name, "bloom") || strings.HasPrefix(cl.Name, "roll") || strings.HasPrefix(cl.Name, "receipts") || strings.HasPrefix(cl.Name, "intake logs") {
 			mb += cl.MBPerMillion
 		}
 	}

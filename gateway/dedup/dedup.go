@@ -141,9 +141,10 @@ type Config struct {
 	// their state's log (for measuring its cost; see votequeue.LogKey).
 	NoLog bool
 	// Logged, if set, is told of every vote appended to a log: its state,
-	// index and entry (intakelog.Log.Observe), so the log's follower need
-	// not read back what this process wrote. It must not block.
-	Logged func(state string, index int64, entry []byte)
+	// index and leaf hash (ballot.Vote.Leaf; intakelog.Log.Observe), so the
+	// log's follower need not read back what this process wrote. It must
+	// not block.
+	Logged func(state string, index int64, leaf [32]byte)
 }
 
 // DefaultConfig returns the values used for zero fields of Config.
@@ -464,13 +465,10 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		args = append(args, n)
 	}
 	args = append(args, votequeue.Version)
-	// One buffer for the raw nullifiers and Bloom positions of all votes.
-	buf := make([]byte, 0, len(batch)*(32+4*p.Hashes))
+	// One buffer for the raw nullifiers, Bloom positions and log entries of
+	// all votes (the log entry's contest and choice are under 64 bytes each).
+	buf := make([]byte, 0, len(batch)*(32+4*p.Hashes+57+2*65))
 	positions := make([]uint64, 0, p.Hashes)
-	var encs [][]byte // the log entries, by vote
-	if !d.cfg.NoLog {
-		encs = make([][]byte, 0, len(batch))
-	}
 	for _, pe := range batch {
 		v := pe.attempt.Vote
 		raw, err := ballot.ParseHash(v.Nullifier)
@@ -483,14 +481,13 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		for _, pos := range positions {
 			buf = binary.BigEndian.AppendUint32(buf, uint32(pos))
 		}
-		var enc []byte
+		bits := len(buf)
 		if !d.cfg.NoLog {
-			if enc, err = v.Encode(); err != nil {
+			if buf, err = votequeue.AppendLogEntry(buf, v); err != nil {
 				return nil, fmt.Errorf("dedup: %w", err)
 			}
-			encs = append(encs, enc)
 		}
-		args = append(args, buf[start:start+32], buf[start+32:], pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt, enc)
+		args = append(args, buf[start:start+32], buf[start+32:bits], pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt, buf[bits:])
 	}
 	var reply []any
 	var err error
@@ -512,8 +509,12 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		if results[i], err = parseResult(r); err != nil {
 			return nil, err
 		}
-		if res := results[i]; d.cfg.Logged != nil && res.Outcome == Accepted && res.LogIndex >= 0 && i < len(encs) {
-			d.cfg.Logged(partition, res.LogIndex, encs[i])
+		if res := results[i]; d.cfg.Logged != nil && res.Outcome == Accepted && res.LogIndex >= 0 {
+			leaf, err := batch[i].attempt.Vote.Leaf()
+			if err != nil {
+				return nil, fmt.Errorf("dedup: %w", err)
+			}
+			d.cfg.Logged(partition, res.LogIndex, leaf)
 		}
 	}
 	return results, nil

@@ -417,10 +417,10 @@ func TestQueueAge(t *testing.T) {
 func TestAcceptedVotesAreLogged(t *testing.T) {
 	var mu sync.Mutex
 	observed := map[int64]string{} // what Config.Logged was told
-	f := newFixture(t, Config{MaxBatch: 8, Logged: func(state string, index int64, entry []byte) {
+	f := newFixture(t, Config{MaxBatch: 8, Logged: func(state string, index int64, leaf [32]byte) {
 		mu.Lock()
 		defer mu.Unlock()
-		observed[index] = state + "/" + string(entry)
+		observed[index] = state + "/" + ballot.HashHex(leaf)
 	}})
 	ctx := context.Background()
 	const voters = 60
@@ -457,12 +457,12 @@ func TestAcceptedVotesAreLogged(t *testing.T) {
 			t.Fatalf("vote %d got log index %d (seen before: %v)", i, idx, seen[idx])
 		}
 		seen[idx] = true
-		if observed[idx] != "CA/"+entries[idx] {
-			t.Fatalf("Logged was told %q at index %d; the log holds %q", observed[idx], idx, entries[idx])
-		}
-		got, err := ballot.DecodeVote([]byte(entries[idx]))
+		got, err := votequeue.DecodeLogEntry("CA", []byte(entries[idx]))
 		if err != nil || got != v {
 			t.Fatalf("log entry %d = %+v, %v; want vote %d %+v", idx, got, err, i, v)
+		}
+		if leaf, _ := got.Leaf(); observed[idx] != "CA/"+ballot.HashHex(leaf) {
+			t.Fatalf("Logged was told %q at index %d; the log holds the vote with leaf %x", observed[idx], idx, leaf)
 		}
 	}
 

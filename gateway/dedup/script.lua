@@ -12,14 +12,14 @@
 --       13 the entry version, then 9 values for each vote:
 --         raw nullifier (32 bytes), Bloom bit positions (k big-endian
 --         uint32, one string), request id, vote id, contest,
---         nullifier hex, choice, cast_at, the vote's encoding
---         (ballot.Vote.Encode) for the intake log, or "" when the log is off
+--         nullifier hex, choice, cast_at, the vote's intake log entry
+--         (votequeue.AppendLogEntry), or "" when the log is off
 --
 -- Answers one {status, value} pair per vote:
 --   submit  on the roll and not voted: set the Bloom bits; if every bit was
 --           set already -> {"maybe", 0} and nothing written (the caller
 --           checks the ledger), else accept -> {"ok", entry id, log index}
---           (-1 when the log is off: the accepted votes' encodings are
+--           (-1 when the log is off: the accepted votes' log entries are
 --           appended to the log by one RPUSH for the call);
 --           voted -> {"dup", attempts}; not on the roll -> {"ne", 0}
 --   force   the caller found the nullifier unused on the ledger after a

@@ -26,9 +26,9 @@
 //
 // # Following the log
 //
-// The gateway's intake (dedup.Config.Logged) hands Observe every entry it
-// appended, with its index, so the tree grows from entries the process built
-// anyway; only the entries between them (another gateway's) are read back
+// The gateway's intake (dedup.Config.Logged) hands Observe the leaf of every
+// entry it appended, with its index, so the tree grows from votes the
+// process holds anyway; only the entries between them (another gateway's) are read back
 // from Redis, and when there are none that is one empty read per state a
 // second.
 //
@@ -177,14 +177,13 @@ func (l *Log) state(state string) *stateLog {
 	return s
 }
 
-// Observe records an entry this process appended at index of the state's
+// Observe records the leaf of an entry this process appended at index of the state's
 // log (dedup.Config.Logged), so the tree grows without reading it back from
 // Redis; entries other gateways appended are still read (follow).
-func (l *Log) Observe(state string, index int64, entry []byte) {
+func (l *Log) Observe(state string, index int64, leaf [32]byte) {
 	if index < 0 {
 		return
 	}
-	leaf := ballot.EntryLeaf(entry)
 	s := l.state(state)
 	s.mu.Lock()
 	defer s.mu.Unlock()

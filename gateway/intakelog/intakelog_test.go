@@ -75,8 +75,8 @@ func appendVotes(t *testing.T, rdb *redis.Client, state string, n int) []ballot.
 	for i := range n {
 		id, _ := ballot.NewVoteID()
 		v := ballot.Vote{ID: id, State: state, Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i), byte(n)}, "president")), Choice: "alice", CastAt: 1}
-		enc, _ := v.Encode()
-		if err := rdb.RPush(context.Background(), votequeue.LogKey(state), enc).Err(); err != nil {
+		entry, _ := votequeue.AppendLogEntry(nil, v)
+		if err := rdb.RPush(context.Background(), votequeue.LogKey(state), entry).Err(); err != nil {
 			t.Fatal(err)
 		}
 		votes = append(votes, v)
@@ -218,8 +218,8 @@ func TestRewrittenLogIsNotAnchored(t *testing.T) {
 	// The rogue replaces entry 2 and the log grows; a gateway that reads
 	// the log afresh signs the rewritten log.
 	forged := ballot.Vote{ID: "00000000000000000000000000000002", State: "NY", Contest: "president", Nullifier: ballot.HashHex([32]byte{7}), Choice: "bob", CastAt: 1}
-	enc, _ := forged.Encode()
-	rdb.LSet(ctx, votequeue.LogKey("NY"), 2, enc)
+	entry, _ := votequeue.AppendLogEntry(nil, forged)
+	rdb.LSet(ctx, votequeue.LogKey("NY"), 2, entry)
 	appendVotes(t, rdb, "NY", 3)
 	reg := prometheus.NewRegistry()
 	second := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Registry: reg}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -272,8 +272,8 @@ func TestObserveAndFollow(t *testing.T) {
 	votes := appendVotes(t, rdb, "CA", 12)
 	l := New(srv.ClientAs(redisserver.UserGateway), nil, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for _, i := range []int{9, 3, 4, 0, 11} {
-		enc, _ := votes[i].Encode()
-		l.Observe("CA", int64(i), enc)
+		leaf, _ := votes[i].Leaf()
+		l.Observe("CA", int64(i), leaf)
 	}
 	s := l.state("CA")
 	s.mu.Lock()

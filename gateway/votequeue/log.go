@@ -4,9 +4,12 @@ package votequeue
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -27,7 +30,9 @@ func LogLen(ctx context.Context, rdb redis.Cmdable, partition string) (uint64, e
 }
 
 // LogEntries returns entries [start, end) of a partition's log (fewer if
-// the log is shorter).
+// the log is shorter), each as its vote's canonical encoding
+// (ballot.Vote.Encode): compact entries are expanded, and entries kept as
+// canonical encodings (by gateways before the compact form) come as they are.
 func LogEntries(ctx context.Context, rdb redis.Cmdable, partition string, start, end uint64) ([][]byte, error) {
 	if end <= start {
 		return nil, nil
@@ -36,11 +41,74 @@ func LogEntries(ctx context.Context, rdb redis.Cmdable, partition string, start,
 	if err != nil {
 		return nil, fmt.Errorf("votequeue: read the %s log [%d, %d): %w", partition, start, end, err)
 	}
+	state, _, _ := strings.Cut(partition, "#")
 	out := make([][]byte, len(vals))
-	for i, v := range vals {
-		out[i] = []byte(v)
+	for i, val := range vals {
+		if len(val) > 0 && val[0] == ballot.VoteEncodingV2 {
+			if _, err := ballot.DecodeVote([]byte(val)); err != nil {
+				return nil, fmt.Errorf("votequeue: %s log entry %d: %w", partition, start+uint64(i), err)
+			}
+			out[i] = []byte(val)
+			continue
+		}
+		v, err := DecodeLogEntry(state, []byte(val))
+		if err != nil {
+			return nil, fmt.Errorf("votequeue: %s log entry %d: %w", partition, start+uint64(i), err)
+		}
+		if out[i], err = v.Encode(); err != nil {
+			return nil, fmt.Errorf("votequeue: %s log entry %d: %w", partition, start+uint64(i), err)
+		}
 	}
 	return out, nil
+}
+
+// logEntryTag is the first byte of a log entry as Redis keeps it; a
+// canonical encoding starts with ballot.VoteEncodingV2 instead.
+const logEntryTag = 0x10
+
+// AppendLogEntry appends the form in which a partition's log keeps v in
+// Redis to dst (see the package comment, "The intake log"): the vote
+// without its state, which the key names, and with its id and nullifier
+// as raw bytes:
+//
+//	tag        1 byte, 0x10
+//	id         16 bytes
+//	nullifier  32 bytes
+//	cast_at    int64 big-endian, Unix milliseconds
+//	contest    1 byte length, then the characters
+//	choice     1 byte length, then the characters
+func AppendLogEntry(dst []byte, v ballot.Vote) ([]byte, error) {
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	dst = append(dst, logEntryTag)
+	dst, _ = hex.AppendDecode(dst, []byte(v.ID)) // valid hex: Validate checked it
+	dst, _ = hex.AppendDecode(dst, []byte(v.Nullifier))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(v.CastAt))
+	dst = append(append(dst, byte(len(v.Contest))), v.Contest...)
+	return append(append(dst, byte(len(v.Choice))), v.Choice...), nil
+}
+
+// DecodeLogEntry is the strict inverse of AppendLogEntry for a log of state.
+func DecodeLogEntry(state string, b []byte) (ballot.Vote, error) {
+	const fixed = 1 + 16 + 32 + 8
+	if len(b) < fixed+2 || b[0] != logEntryTag {
+		return ballot.Vote{}, fmt.Errorf("not a log entry (%d bytes)", len(b))
+	}
+	v := ballot.Vote{ID: hex.EncodeToString(b[1:17]), State: state, Nullifier: hex.EncodeToString(b[17:49]),
+		CastAt: int64(binary.BigEndian.Uint64(b[49:57]))}
+	rest := b[fixed:]
+	for _, f := range []*string{&v.Contest, &v.Choice} {
+		if len(rest) == 0 || len(rest) < 1+int(rest[0]) {
+			return ballot.Vote{}, fmt.Errorf("log entry %s is truncated", v.ID)
+		}
+		n := 1 + int(rest[0])
+		*f, rest = string(rest[1:n]), rest[n:]
+	}
+	if len(rest) > 0 {
+		return ballot.Vote{}, fmt.Errorf("log entry %s has %d trailing bytes", v.ID, len(rest))
+	}
+	return v, v.Validate()
 }
 
 // publishScript replaces a head only with one of a larger log.

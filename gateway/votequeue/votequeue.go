@@ -19,7 +19,7 @@
 //	dupes:{CA}            hash nullifier hex -> duplicate attempts (DupesKey)
 //	review:{CA}           stream of refused attempts for human review (ReviewKey)
 //	lag:{CA}              age in ms of the oldest vote not yet committed, set by the batcher (LagKey)
-//	log:{CA}              list: the intake log, every accepted vote's encoding in acceptance order (LogKey)
+//	log:{CA}              list: the intake log, every accepted vote in acceptance order, compact (LogKey)
 //	loghead:{CA}          the log's latest signed tree head, JSON ballot.TreeHead (HeadKey)
 //
 // A review entry has the fields "reason" ("not_eligible" or "duplicate") and
@@ -48,15 +48,19 @@
 // # The intake log
 //
 // log:{CA} is the state's append-only intake log (see ballot.LogTree): the
-// same script call that accepts votes appends their canonical encodings
-// (ballot.Vote.Encode, about 120 bytes) with one RPUSH, so a vote is in the
-// log exactly when it is in the stream, and its index (the list position)
-// comes back with its 202. Entry i is leaf i of the log's RFC 6962 tree,
-// whose leaf hash is the vote's Merkle leaf (ballot.Vote.Leaf). Nothing ever
-// removes an entry: the log outlives the stream entries, which the batcher
-// deletes once committed. A signer (gateway/intakelog) publishes the log's
-// signed tree head under loghead:{CA}, replacing it only with a larger one
-// (PublishHead).
+// same script call that accepts votes appends them with one RPUSH, so a vote
+// is in the log exactly when it is in the stream, and its index (the list
+// position) comes back with its 202. Entry i is leaf i of the log's RFC 6962
+// tree, whose leaf hash is the vote's Merkle leaf (ballot.Vote.Leaf, over
+// its canonical encoding ballot.Vote.Encode). Redis keeps each entry compact
+// (AppendLogEntry: no state, which the key names; id and nullifier as raw
+// bytes; about 70 bytes instead of the encoding's 130), and LogEntries
+// gives back the canonical encodings, which is what the log's readers
+// (gateway/intakelog, its HTTP routes, explorer/logmonitor, verify --log)
+// hash and serve. Nothing ever removes an entry: the log outlives the
+// stream entries, which the batcher deletes once committed. A signer
+// (gateway/intakelog) publishes the log's signed tree head under
+// loghead:{CA}, replacing it only with a larger one (PublishHead).
 //
 // # Stream entries
 //

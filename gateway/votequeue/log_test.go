@@ -1,0 +1,94 @@
+package votequeue
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+func logVote(i int) ballot.Vote {
+	return ballot.Vote{ID: fmt.Sprintf("%032x", i+1), State: "CA", Contest: "president",
+		Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i), byte(i >> 8)}, "president")), Choice: "alice", CastAt: 1_764_000_000_000 + int64(i)}
+}
+
+// A log entry decodes to the vote it was made of, with the state its log
+// names; anything else is refused.
+func TestLogEntryRoundTripAndStrictness(t *testing.T) {
+	v := logVote(7)
+	entry, err := AppendLogEntry(nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DecodeLogEntry("CA", entry); err != nil || got != v {
+		t.Fatalf("round trip: %+v, %v; want %+v", got, err, v)
+	}
+	enc, _ := v.Encode()
+	if len(entry) >= len(enc)*2/3 {
+		t.Errorf("log entry of %d bytes; the canonical encoding has %d: want it at most two thirds", len(entry), len(enc))
+	}
+	for name, bad := range map[string][]byte{
+		"empty":              nil,
+		"canonical encoding": enc,
+		"truncated":          entry[:len(entry)-1],
+		"trailing byte":      append(bytes.Clone(entry), 'x'),
+		"no choice":          entry[:len(entry)-len(v.Choice)-1],
+	} {
+		if got, err := DecodeLogEntry("CA", bad); err == nil {
+			t.Errorf("%s: decoded as %+v", name, got)
+		}
+	}
+	if _, err := AppendLogEntry(nil, ballot.Vote{ID: "xyz"}); err == nil {
+		t.Error("an invalid vote was encoded")
+	}
+}
+
+// LogEntries serves the canonical encodings (what the log's leaves hash)
+// of the compact entries Redis keeps, and what those cost in Redis.
+func TestLogEntriesAreCanonicalAndCompactInRedis(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	const n = 5000
+	var entries, canonical []any
+	for i := range n {
+		v := logVote(i)
+		e, _ := AppendLogEntry(nil, v)
+		enc, _ := v.Encode()
+		entries, canonical = append(entries, e), append(canonical, enc)
+	}
+	if err := rdb.RPush(ctx, LogKey("CA"), entries...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LogEntries(ctx, rdb, "CA", 10, 13)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("entries [10, 13): %d, %v", len(got), err)
+	}
+	for i, e := range got {
+		if !bytes.Equal(e, canonical[10+i].([]byte)) {
+			t.Fatalf("entry %d = %x; want the canonical encoding %x", 10+i, e, canonical[10+i])
+		}
+	}
+	if err := rdb.RPush(ctx, "canonical", canonical...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	compactBytes, _ := rdb.MemoryUsage(ctx, LogKey("CA"), 0).Result()
+	canonicalBytes, _ := rdb.MemoryUsage(ctx, "canonical", 0).Result()
+	per, was := float64(compactBytes)/n, float64(canonicalBytes)/n
+	t.Logf("Redis memory per log entry: %.1f bytes compact, %.1f bytes as canonical encodings (%d-byte entries, %d-byte encodings)",
+		per, was, len(entries[0].([]byte)), len(canonical[0].([]byte)))
+	if per > float64(len(entries[0].([]byte)))+8 || per > was*2/3 {
+		t.Errorf("%.1f bytes per entry in Redis (canonical %.1f); want at most the entry plus 8 bytes and two thirds of the canonical", per, was)
+	}
+	// An entry an older gateway kept as its canonical encoding is served as it is.
+	rdb.LPush(ctx, LogKey("CA"), canonical[1])
+	if got, err := LogEntries(ctx, rdb, "CA", 0, 2); err != nil || !bytes.Equal(got[0], canonical[1].([]byte)) || !bytes.Equal(got[1], canonical[0].([]byte)) {
+		t.Fatalf("a canonical entry before a compact one: %x, %v", got, err)
+	}
+	rdb.LPush(ctx, LogKey("CA"), "garbage")
+	if _, err := LogEntries(ctx, rdb, "CA", 0, 1); err == nil {
+		t.Error("an entry in neither form was served")
+	}
+}
