@@ -3,6 +3,7 @@ package batcher
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -27,10 +28,30 @@ var (
 const TestContest = "race"
 
 // EnqueueVotes puts the votes of voters first..first+n-1 on their states'
-// streams with their claims, as the gateway's dedup script does, and returns them.
+// streams (TestStates in turn) with their claims, as the gateway's dedup
+// script does, and returns them.
 func EnqueueVotes(t testing.TB, rdb *redis.Client, first, n int, secret string) []ballot.Vote {
+	return enqueue(t, rdb, first, n, secret, TestStates, func(i int) string { return TestStates[i%len(TestStates)] })
+}
+
+// EnqueueWeighted is EnqueueVotes over states, each getting its weight's
+// share of the votes (weights sum to 1): voter k's state is drawn from a
+// low-discrepancy sequence, so any run of voters is spread by weight.
+func EnqueueWeighted(t testing.TB, rdb *redis.Client, first, n int, secret string, states []string, weights []float64) []ballot.Vote {
+	return enqueue(t, rdb, first, n, secret, states, func(i int) string {
+		x := math.Mod(float64(first+i)*0.6180339887498949, 1)
+		for s, w := range weights {
+			if x -= w; x < 0 {
+				return states[s]
+			}
+		}
+		return states[len(states)-1]
+	})
+}
+
+func enqueue(t testing.TB, rdb *redis.Client, first, n int, secret string, states []string, stateOf func(i int) string) []ballot.Vote {
 	ctx := context.Background()
-	for _, s := range TestStates {
+	for _, s := range states {
 		if err := votequeue.EnsureGroup(ctx, rdb, s); err != nil {
 			t.Error(err)
 			return nil
@@ -45,7 +66,7 @@ func EnqueueVotes(t testing.TB, rdb *redis.Client, first, n int, secret string) 
 			return nil
 		}
 		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), "batcher-test", fmt.Sprint("voter-", first+i), "cred"), TestContest)
-		votes[i] = ballot.Vote{ID: id, State: TestStates[i%len(TestStates)], Contest: TestContest, Nullifier: ballot.HashHex(null),
+		votes[i] = ballot.Vote{ID: id, State: stateOf(i), Contest: TestContest, Nullifier: ballot.HashHex(null),
 			Choice: TestCandidates[i%len(TestCandidates)], CastAt: time.Now().UnixMilli()}
 		pipe.HSet(ctx, votequeue.PendingKey(votes[i].State), string(null[:]), id)
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(votes[i].State), Values: votequeue.Fields(votes[i])})
@@ -56,13 +77,19 @@ func EnqueueVotes(t testing.TB, rdb *redis.Client, first, n int, secret string) 
 	return votes
 }
 
-// WaitDrained waits until every stream is empty (every vote acknowledged).
+// WaitDrained waits until every stream of TestStates is empty (every vote acknowledged).
 func WaitDrained(t testing.TB, rdb *redis.Client, within time.Duration) {
+	t.Helper()
+	WaitStatesDrained(t, rdb, TestStates, within)
+}
+
+// WaitStatesDrained waits until the streams of states are empty.
+func WaitStatesDrained(t testing.TB, rdb *redis.Client, states []string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
 		left := int64(0)
-		for _, s := range TestStates {
+		for _, s := range states {
 			n, err := rdb.XLen(context.Background(), votequeue.StreamKey(s)).Result()
 			if err != nil {
 				t.Fatal(err)
@@ -77,6 +104,22 @@ func WaitDrained(t testing.TB, rdb *redis.Client, within time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// CommittedBatches is how many batches the batcher registered on reg committed.
+func CommittedBatches(t testing.TB, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "batcher_batch_votes" {
+			return float64(mf.GetMetric()[0].GetHistogram().GetSampleCount())
+		}
+	}
+	t.Fatal("no batcher_batch_votes metric")
+	return 0
 }
 
 // metricValue reads a gauge's or counter's value.

@@ -1,0 +1,270 @@
+package batcher_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/batcher"
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/bench/measure"
+	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/test-network/nettest"
+)
+
+// drainStates are the states of `make bench`'s election (config/election.json).
+var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}
+
+// BenchmarkDrainCost compares the CPU the whole commit path spends per
+// 1,000 committed votes when the batcher drains a queue (votes spread over
+// the states by population, as in `make bench`) with the ledger driven
+// directly by pre-built batches of 2,000 votes, 16 in flight (the bench's
+// ledger ceiling), on one network. CPU time per vote, not the rate, is what
+// carries over a machine shared with other work. DRAIN_VOTES sets the votes
+// per drain (default 40,000; 0: no drains), DRAIN_RATE the rate of the
+// paced runs that measure latency (default 1,000 votes/s for 20 s; 0: none),
+// DRAIN_ROUNDS how many times the whole sequence runs (default 1).
+//
+//	go test -run '^$' -bench DrainCost -benchtime 1x ./batcher/
+func BenchmarkDrainCost(b *testing.B) {
+	n := nettest.Start(b)
+	nettest.SetupElection(b, n, nettest.Election(drainStates, batcher.TestCandidates))
+	srv := redistest.Start(b)
+	rdb := srv.Client()
+	conn := nettest.Dial(b, n, "Commission")
+	election, err := conn.Ballot().Election(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	votes := envInt(b, "DRAIN_VOTES", 40_000)
+	// Votes spread over the states by population, or with DRAIN_ONLY=S all
+	// in state S (a lane alone, as at the end of a drain).
+	weights := loadgen.Weights(drainStates)
+	if only := os.Getenv("DRAIN_ONLY"); only != "" {
+		for i, s := range drainStates {
+			weights[i] = 0
+			if s == only {
+				weights[i] = 1
+			}
+		}
+	}
+	pids := map[string]int{"client": os.Getpid(), "redis": srv.PID()}
+	for _, p := range n.Status(context.Background()).Processes {
+		if p.Running {
+			pids[p.Name] = p.PID
+		}
+	}
+	// report sets the metrics of one drain from CPU snapshots around it.
+	report := func(b *testing.B, from, to measure.Snapshot, committed int, txs float64) {
+		perK := func(match func(string) bool) float64 {
+			return cpuSeconds(from, to, match) / float64(committed) * 1000
+		}
+		b.ReportMetric(perK(ledgerSide), "ledger-core-s/kvote")
+		b.ReportMetric(perK(func(name string) bool { return strings.HasPrefix(name, "peer") }), "peer-core-s/kvote")
+		b.ReportMetric(perK(func(name string) bool { return strings.HasPrefix(name, "orderer") }), "orderer-core-s/kvote")
+		b.ReportMetric(perK(func(name string) bool { return name == "client" }), "client-core-s/kvote")
+		b.ReportMetric(perK(func(name string) bool { return name == "redis" }), "redis-core-s/kvote")
+		b.ReportMetric(float64(committed)/txs, "votes/tx")
+		b.ReportMetric(float64(committed)/to.At.Sub(from.At).Seconds(), "votes/s")
+	}
+
+	ceiling := func(b *testing.B) {
+		for range b.N {
+			from := measure.Take(pids)
+			res, err := ledgerload.Run(context.Background(), conn.Ballot(), election, ledgerload.Drive{
+				VotesPerTx: 2000, InFlight: 16, Prebuilt: 16, Duration: time.Hour,
+				SeqBase: ledgerload.SeqBaseFor(time.Now()), StopAfter: votes,
+			})
+			to := measure.Take(pids)
+			if err != nil || res.Errors > 0 {
+				b.Fatalf("drive: %v (%d errors, first %s)", err, res.Errors, res.FirstError)
+			}
+			report(b, from, to, res.AllVotes, float64(res.AllVotes)/2000)
+		}
+	}
+	first := 0
+	// run drains a queue of votes, or with rate > 0 offers them at rate
+	// for seconds, and reports what the batcher spent per vote.
+	run := func(b *testing.B, cfg batcher.Config, rate, seconds int) {
+		reg := prometheus.NewRegistry()
+		cfg.Partitions = drainStates
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		timed := &timedLedger{Ledger: batcher.FabricLedger(conn.Ballot())}
+		bt, err := batcher.New(cfg, rdb, timed, log, reg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := votes
+		if rate > 0 {
+			n = rate * seconds
+		} else {
+			batcher.EnqueueWeighted(b, rdb, first, n, "drain", drainStates, weights)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		from := measure.Take(pids)
+		go func() { done <- bt.Run(ctx) }()
+		if rate > 0 {
+			tick := time.NewTicker(10 * time.Millisecond)
+			began := time.Now()
+			for sent := 0; sent < n; {
+				<-tick.C
+				due := min(n, int(time.Since(began).Seconds()*float64(rate)))
+				batcher.EnqueueWeighted(b, rdb, first+sent, due-sent, "drain", drainStates, weights)
+				sent = due
+			}
+			tick.Stop()
+		}
+		first += n
+		batcher.WaitStatesDrained(b, rdb, drainStates, 10*time.Minute)
+		to := measure.Take(pids)
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		report(b, from, to, n, batcher.CommittedBatches(b, reg))
+		if rate > 0 {
+			e2e, tx := timed.summary()
+			b.ReportMetric(e2e.P50ms, "e2e-p50-ms")
+			b.ReportMetric(e2e.P95ms, "e2e-p95-ms")
+			b.ReportMetric(tx.P50ms, "tx-p50-ms")
+			b.ReportMetric(tx.P95ms, "tx-p95-ms")
+		}
+	}
+	rounds, rate := envInt(b, "DRAIN_ROUNDS", 1), envInt(b, "DRAIN_RATE", 1000)
+	b.Run("idle", func(b *testing.B) {
+		// What the network spends with nothing to do, per second.
+		for range b.N {
+			from := measure.Take(pids)
+			time.Sleep(10 * time.Second)
+			to := measure.Take(pids)
+			b.ReportMetric(cpuSeconds(from, to, ledgerSide)/to.At.Sub(from.At).Seconds(), "ledger-cores")
+		}
+	})
+	for range rounds {
+		if votes > 0 {
+			b.Run("ceiling", ceiling)
+		}
+		for _, c := range drainConfigs(b) {
+			if votes > 0 {
+				b.Run("drain-"+c.name, func(b *testing.B) {
+					for range b.N {
+						run(b, c.cfg, 0, 0)
+					}
+				})
+			}
+			if rate > 0 {
+				b.Run(fmt.Sprintf("paced%d-%s", rate, c.name), func(b *testing.B) {
+					for range b.N {
+						run(b, c.cfg, rate, 20)
+					}
+				})
+			}
+		}
+	}
+}
+
+// timedLedger records, for every committed batch, each vote's time from
+// being queued (its CastAt) to its transaction's commit, and the
+// transaction's own time from submission to commit.
+type timedLedger struct {
+	batcher.Ledger
+	mu       sync.Mutex
+	e2e, txs []time.Duration
+}
+
+func (l *timedLedger) Submit(ctx context.Context, b ballot.Batch) (batcher.Tx, error) {
+	tx, err := l.Ledger.Submit(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return timedTx{Tx: tx, l: l, b: b, at: time.Now()}, nil
+}
+
+func (l *timedLedger) summary() (e2e, tx measure.Latency) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return measure.Summarize(l.e2e), measure.Summarize(l.txs)
+}
+
+type timedTx struct {
+	batcher.Tx
+	l  *timedLedger
+	b  ballot.Batch
+	at time.Time
+}
+
+func (t timedTx) Wait(ctx context.Context) (ballot.Committed, error) {
+	c, err := t.Tx.Wait(ctx)
+	if err == nil {
+		now := time.Now()
+		t.l.mu.Lock()
+		defer t.l.mu.Unlock()
+		t.l.txs = append(t.l.txs, now.Sub(t.at))
+		for _, v := range t.b.Votes {
+			t.l.e2e = append(t.l.e2e, now.Sub(time.UnixMilli(v.CastAt)))
+		}
+	}
+	return c, err
+}
+
+// ledgerSide matches the network's processes: peers, chaincode servers, orderers.
+func ledgerSide(name string) bool { return name != "client" && name != "redis" }
+
+// cpuSeconds is the CPU time the processes matched spent between two snapshots.
+func cpuSeconds(from, to measure.Snapshot, match func(string) bool) float64 {
+	var s float64
+	for name, u := range to.Procs {
+		if a, ok := from.Procs[name]; ok && match(name) {
+			s += (u.CPU - a.CPU).Seconds()
+		}
+	}
+	return s
+}
+
+// envInt is the environment variable name as a number, def if unset.
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		b.Fatalf("%s=%q: want a number ≥ 0", name, v)
+	}
+	return n
+}
+
+type drainConfig struct {
+	name string
+	cfg  batcher.Config
+}
+
+// drainConfigs are the batcher settings compared: the defaults, and any
+// given in DRAIN_CONFIGS as name:size,fill,depth,inflight;... (0:
+// the default).
+func drainConfigs(b *testing.B) []drainConfig {
+	out := []drainConfig{{name: "defaults"}}
+	for _, spec := range strings.Split(os.Getenv("DRAIN_CONFIGS"), ";") {
+		if spec == "" {
+			continue
+		}
+		name, nums, _ := strings.Cut(spec, ":")
+		var c batcher.Config
+		if _, err := fmt.Sscanf(nums, "%d,%d,%d,%d", &c.BatchSize, &c.Fill, &c.Depth, &c.MaxInflight); err != nil {
+			b.Fatalf("DRAIN_CONFIGS %q: want name:size,fill,depth,inflight (%v)", spec, err)
+		}
+		out = append(out, drainConfig{name: name, cfg: c})
+	}
+	return out
+}
