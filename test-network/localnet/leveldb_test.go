@@ -27,7 +27,7 @@ import (
 const bloomFilterMeta = "filter.leveldb.BuiltinBloomFilter"
 
 // TestPeerLevelDBHasBloomFilter shows that the Fabric build carries the
-// LevelDB patch (network/fabricbin/patches/leveldb-bloom.patch) on a real
+// LevelDB patch (network/fabricbin/patches/leveldb-options.patch) on a real
 // peer: after transactions commit and the peer is killed and restarted
 // (LevelDB flushes its journal into a table when it reopens), every table of
 // the peer's ledger databases, the state database among them, holds a bloom
@@ -84,7 +84,7 @@ func TestPeerLevelDBHasBloomFilter(t *testing.T) {
 		if slices.Contains(meta, bloomFilterMeta) {
 			withFilter++
 		} else {
-			t.Errorf("%s has no bloom filter (metaindex %q, want %q): bin/fabric was built without network/fabricbin/patches/leveldb-bloom.patch", path, meta, bloomFilterMeta)
+			t.Errorf("%s has no bloom filter (metaindex %q, want %q): bin/fabric was built without network/fabricbin/patches/leveldb-options.patch", path, meta, bloomFilterMeta)
 		}
 		return nil
 	})

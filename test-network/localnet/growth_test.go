@@ -1,0 +1,109 @@
+package localnet_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/measure"
+	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
+	"github.com/votechain/votechain/test-network/localnet"
+	"github.com/votechain/votechain/test-network/nettest"
+)
+
+// BenchmarkLedgerGrowthCPU measures how the ledger side's CPU per vote
+// changes as the ledger grows (docs/ledger.md, the peers' LevelDB): it fills
+// a fresh network's ledger with CommitBatch (2,000 votes a transaction, 16 in
+// flight) in steps, and logs for each step the core-seconds per 1,000 votes
+// of the peers, chaincode services and orderers (from /proc), so the figure
+// holds on a loaded machine. One run whatever b.N: -benchtime 1x.
+//
+//	GROWTH_VOTES=total,step   votes to commit and per step (default 1500000,250000)
+//	GROWTH_FABRIC_BIN=dir     Fabric binaries to run (default bin/fabric)
+//	GROWTH_CONSENSUS=raft     consensus (default the network's default)
+//	GROWTH_PPROF=host:port    a peer's pprof address (peer.profile in the binaries'
+//	GROWTH_PPROF_DIR=dir      config/core.yaml): a 20 s CPU profile per step into dir
+func BenchmarkLedgerGrowthCPU(b *testing.B) {
+	spec := cmp.Or(os.Getenv("GROWTH_VOTES"), "1500000,250000")
+	total, step, ok := strings.Cut(spec, ",")
+	totalVotes, err1 := strconv.Atoi(total)
+	stepVotes, err2 := strconv.Atoi(step)
+	if !ok || err1 != nil || err2 != nil || stepVotes <= 0 {
+		b.Fatalf("GROWTH_VOTES=%q: want total,step (e.g. 1500000,250000)", spec)
+	}
+	cfg := nettest.Config(b)
+	if bin := os.Getenv("GROWTH_FABRIC_BIN"); bin != "" {
+		cfg.FabricBin = bin
+	}
+	cfg.Consensus = network.Consensus(os.Getenv("GROWTH_CONSENSUS"))
+	n, err := localnet.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Down(false) })
+	ctx := context.Background()
+	if err := n.Up(ctx); err != nil {
+		b.Fatal(err)
+	}
+	e := nettest.Election([]string{"CA", "NY", "TX", "FL"}, []string{"alice", "bob"})
+	nettest.SetupElection(b, n, e)
+	ledger := nettest.Dial(b, n, network.Batcher.Org, fabricclient.WithUser(network.Batcher.User)).Ballot()
+	got, err := ledger.Election(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids := map[string]int{}
+	for _, p := range n.Status(ctx).Processes {
+		pids[p.Name] = p.PID
+	}
+	book := measure.NewCPUBook(pids)
+	b.Logf("fabric %s, consensus %s; processes %v", cfg.FabricBin, n.Consensus(), pids)
+	var done int
+	seq := ledgerload.SeqBaseFor(time.Now())
+	for done < totalVotes {
+		phase := fmt.Sprintf("from %.2fM", float64(done)/1e6)
+		book.Begin(phase)
+		profiled := make(chan struct{})
+		go func() {
+			defer close(profiled)
+			addr, dir := os.Getenv("GROWTH_PPROF"), os.Getenv("GROWTH_PPROF_DIR")
+			if addr == "" {
+				return
+			}
+			time.Sleep(5 * time.Second)
+			resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=20")
+			if err != nil {
+				b.Logf("pprof: %v", err)
+				return
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			os.WriteFile(filepath.Join(dir, strings.ReplaceAll(phase, " ", "-")+".pprof"), data, 0o644)
+		}()
+		res, err := ledgerload.Run(ctx, ledger, got, ledgerload.Drive{VotesPerTx: 2000, InFlight: 16, Duration: 30 * time.Minute,
+			StopAfter: stepVotes, SeqBase: seq})
+		book.End()
+		<-profiled
+		if err != nil {
+			b.Fatal(err)
+		}
+		seq += uint64(res.Txs) + 1000
+		done += res.AllVotes
+		peers := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "peer.") })
+		ccs := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "cc.") })
+		ords := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "orderer") })
+		k := float64(res.AllVotes) / 1000
+		b.Logf("%s votes %d counted %d errors %d wall %.0fs | core-s/1000 votes: all %.4f peers %.4f chaincode %.4f orderers %.4f | machine busy %.2f",
+			phase, res.AllVotes, res.Counted, res.Errors, book.WallSeconds(phase), (peers+ccs+ords)/k, peers/k, ccs/k, ords/k, book.MachineBusy(phase))
+	}
+}
