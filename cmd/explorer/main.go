@@ -44,6 +44,7 @@ type options struct {
 	logRefresh      time.Duration
 	logDeadline     time.Duration
 	shutdownTimeout time.Duration
+	pprof           string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -65,6 +66,7 @@ Usage:
 	fs.DurationVar(&o.logRefresh, "log-refresh", 15*time.Second, "with --gateway: time between intake log checks (the page shows the last)")
 	fs.DurationVar(&o.logDeadline, "log-deadline", 5*time.Minute, "with --gateway: how long after its cast time an accepted vote may take to reach the ledger before it is MISSING")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
+	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
 	cmd, rest, err := cli.Parse(fs, envPrefix, args)
 	if err == nil {
 		o.log, err = logFlags.Logger(stderr)
@@ -112,6 +114,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer e.Close()
+	if o.pprof != "" {
+		go cli.ServePprof(o.pprof, log)
+	}
 	if o.mode == "reindex" {
 		bar := cli.NewProgress(os.Stderr, "blocks", 0)
 		began := time.Now()

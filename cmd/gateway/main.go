@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -76,7 +75,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.Usage = cli.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).", "")
 	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address")
 	fs.IntVar(&o.gcPercent, "gc-percent", 400, "Go GC target (as GOGC): the heap may grow to 1+N/100 times the live data between collections; more spends less CPU on GC per vote (400 took ~10% less gateway CPU per vote than 100 in BenchmarkVoteLoopback), less keeps less memory")
-	fs.StringVar(&o.pprof, "pprof", "", "listen address for Go profiling (/debug/pprof/); empty: off. Loopback only: it exposes internals")
+	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
 	o.redis = cli.RedisFlags(fs, redisserver.UserGateway)
 	o.secretFile = cli.SecretFlag(fs)
 	o.ledger = cli.LedgerFlags(fs, network.Gateway)
@@ -216,7 +215,7 @@ func run(ctx context.Context) error {
 	go api.Run(ctx)
 
 	if o.pprof != "" {
-		go servePprof(o.pprof, log)
+		go cli.ServePprof(o.pprof, log)
 	}
 	srv := &http.Server{Addr: o.listen, Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
@@ -250,21 +249,5 @@ func waitForElection(ctx context.Context, src election.Source, log *slog.Logger)
 			return nil, ctx.Err()
 		case <-time.After(2 * time.Second):
 		}
-	}
-}
-
-// servePprof serves Go's profiling endpoints on their own listener, so they
-// never share the public API's address.
-func servePprof(addr string, log *slog.Logger) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	log.Info("profiling endpoints listening", "addr", addr)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	if err := srv.ListenAndServe(); err != nil {
-		log.Error("profiling listener stopped", "err", err)
 	}
 }
