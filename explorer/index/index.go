@@ -3,6 +3,12 @@
 // recounted tallies and verification issues. Each block is saved in one SQL
 // transaction together with the checkpoint, so a restart resumes exactly
 // after the last saved block and never stores a row twice.
+//
+// Its cost is per vote: one row in votes and an entry in each of its two
+// indexes (by id, and by state and nullifier for the duplicate rule), and
+// the audit's lookups, which read a whole batch's nullifiers at once
+// (UsedNullifiers, RollContests). BenchmarkFollowVotes in explorer/follow
+// measures it on a fresh and on a grown index.
 package index
 
 import (
