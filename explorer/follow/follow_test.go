@@ -114,7 +114,7 @@ func TestFollowElection(t *testing.T) {
 // machine disturbs less than the wall-clock ns/vote.
 func BenchmarkFollowVotes(b *testing.B) {
 	const blocks, txsPerBlock, votesPerTx = 10, 4, 500 // per op
-	for _, grown := range []int{0, 100} {               // blocks indexed before
+	for _, grown := range []int{0, 100} {              // blocks indexed before
 		name := "fresh"
 		if grown > 0 {
 			name = fmt.Sprintf("grown=%d", grown*txsPerBlock*votesPerTx)
