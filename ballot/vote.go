@@ -120,8 +120,8 @@ func (v Vote) Leaf() ([32]byte, error) {
 	if err := v.Validate(); err != nil {
 		return [32]byte{}, err
 	}
-	buf := make([]byte, 1, 1+v.encodedLen())
-	buf[0] = leafPrefix
+	var room [320]byte // the longest encoding, with its prefix, is 251 bytes: no allocation
+	buf := append(room[:0], leafPrefix)
 	return sha256.Sum256(v.appendEncoding(buf)), nil
 }
 

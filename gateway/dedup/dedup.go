@@ -466,8 +466,14 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 	}
 	args = append(args, votequeue.Version)
 	// One buffer for the raw nullifiers, Bloom positions and log entries of
-	// all votes (the log entry's contest and choice are under 64 bytes each).
-	buf := make([]byte, 0, len(batch)*(32+4*p.Hashes+57+2*65))
+	// all votes.
+	size := len(batch) * (32 + 4*p.Hashes)
+	if !d.cfg.NoLog {
+		for _, pe := range batch {
+			size += votequeue.LogEntrySize(pe.attempt.Vote)
+		}
+	}
+	buf := make([]byte, 0, size)
 	positions := make([]uint64, 0, p.Hashes)
 	for _, pe := range batch {
 		v := pe.attempt.Vote

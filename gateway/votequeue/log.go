@@ -82,12 +82,30 @@ func AppendLogEntry(dst []byte, v ballot.Vote) ([]byte, error) {
 		return nil, err
 	}
 	dst = append(dst, logEntryTag)
-	dst, _ = hex.AppendDecode(dst, []byte(v.ID)) // valid hex: Validate checked it
-	dst, _ = hex.AppendDecode(dst, []byte(v.Nullifier))
+	dst = appendUnhex(dst, v.ID)
+	dst = appendUnhex(dst, v.Nullifier)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(v.CastAt))
 	dst = append(append(dst, byte(len(v.Contest))), v.Contest...)
 	return append(append(dst, byte(len(v.Choice))), v.Choice...), nil
 }
+
+// appendUnhex appends the bytes of s, lower-case hex that Validate checked,
+// without converting s to a slice first (an allocation for the nullifier).
+func appendUnhex(dst []byte, s string) []byte {
+	unhex := func(c byte) byte {
+		if c <= '9' {
+			return c - '0'
+		}
+		return c - 'a' + 10
+	}
+	for i := 0; i+1 < len(s); i += 2 {
+		dst = append(dst, unhex(s[i])<<4|unhex(s[i+1]))
+	}
+	return dst
+}
+
+// LogEntrySize is the length of v's log entry (AppendLogEntry).
+func LogEntrySize(v ballot.Vote) int { return 1 + 16 + 32 + 8 + 2 + len(v.Contest) + len(v.Choice) }
 
 // DecodeLogEntry is the strict inverse of AppendLogEntry for a log of state.
 func DecodeLogEntry(state string, b []byte) (ballot.Vote, error) {

@@ -23,6 +23,9 @@ func TestLogEntryRoundTripAndStrictness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(entry) != LogEntrySize(v) {
+		t.Errorf("entry of %d bytes, LogEntrySize says %d", len(entry), LogEntrySize(v))
+	}
 	if got, err := DecodeLogEntry("CA", entry); err != nil || got != v {
 		t.Fatalf("round trip: %+v, %v; want %+v", got, err, v)
 	}
