@@ -86,12 +86,7 @@ func browse(t *testing.T, l *testLedger, e *explorer.Explorer) {
 	got := map[string]string{}
 	for i, st := range steps {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		text, err := func() (string, error) {
-			if err := chromedp.Do(sctx, st.act); err != nil {
-				return "", err
-			}
-			return chromedp.Run(sctx, st.read)
-		}()
+		text, err := browsertest.Step(sctx, st.act, st.read)
 		var png []byte
 		if err == nil {
 			png, err = chromedp.Run(sctx, chromedp.FullScreenshot(100))

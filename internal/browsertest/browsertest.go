@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +93,38 @@ func Downloaded(t *testing.T, dir, pattern string, within time.Duration) (string
 	}
 	t.Fatalf("no %s downloaded into %s within %v", pattern, dir, within)
 	return "", nil
+}
+
+// Step does act (a click, a navigation, a form) and then read, and returns
+// what read found. When a click navigates, Chromium can replace the
+// document between chromedp's query of a node and its use (CDP error
+// -32000 "No node with given id found"); such a step is retried once from
+// where it stands: the read alone if the page already changed, else act
+// and read again. Any other error is returned as it is.
+func Step(ctx context.Context, act chromedp.Action[chromedp.Void], read chromedp.Action[string]) (string, error) {
+	if err := chromedp.Do(ctx, act); err != nil {
+		if !staleNode(err) {
+			return "", err
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		text, rerr := chromedp.Run(rctx, read)
+		cancel()
+		if rerr == nil {
+			return text, nil
+		}
+		if err := chromedp.Do(ctx, act); err != nil {
+			return "", err
+		}
+	}
+	text, err := chromedp.Run(ctx, read)
+	if staleNode(err) {
+		return chromedp.Run(ctx, read)
+	}
+	return text, err
+}
+
+// staleNode reports whether err is Chromium's answer for a node of a
+// document that was replaced.
+func staleNode(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "No node with given id found")
 }
