@@ -1,0 +1,39 @@
+package suite
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/report"
+)
+
+func ceiling(consensus string, counted float64) report.Ceiling {
+	return report.Ceiling{Consensus: consensus, Drive: ledgerload.DriveResult{CountedPerS: counted}}
+}
+
+// TestBFTOverRaft: the ratio is BFT's ceiling over Raft's whichever is the
+// run's consensus, taken like for like from the eligibility pair's
+// unsealed network when there is one.
+func TestBFTOverRaft(t *testing.T) {
+	raft := ceiling("raft", 20800)
+	for _, c := range []struct {
+		name  string
+		l     report.LedgerSide
+		ratio string
+		met   bool
+	}{
+		{"like for like", report.LedgerSide{Consensus: "bft", Fresh: ceiling("", 6000), Other: &raft,
+			Eligibility: &report.Eligibility{Unsealed: ceiling("bft", 18400)}}, "0.88 (18400 / 20800", true},
+		{"no eligibility pair: the run's network", report.LedgerSide{Consensus: "bft", Fresh: ceiling("", 6000), Other: &raft}, "0.29 (6000 / 20800", false},
+		{"raft run, bft other", report.LedgerSide{Consensus: "raft", Fresh: ceiling("", 10000), Other: &report.Ceiling{Consensus: "bft", Drive: ledgerload.DriveResult{CountedPerS: 9000}}}, "0.90 (9000 / 10000", true},
+	} {
+		got, ok := bftOverRaft(c.l)
+		if !ok || !strings.HasPrefix(got.Measured, c.ratio) || got.Met != c.met || !strings.HasPrefix(got.Name, "bft ceiling ÷ raft ceiling") {
+			t.Errorf("%s: %+v (%v); want %q..., met %v", c.name, got, ok, c.ratio, c.met)
+		}
+	}
+	if _, ok := bftOverRaft(report.LedgerSide{Fresh: ceiling("", 6000)}); ok {
+		t.Error("a target without the other consensus measured")
+	}
+}
