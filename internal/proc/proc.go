@@ -6,6 +6,7 @@
 package proc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -192,15 +193,46 @@ func Kill(pid int, bin string) error {
 	return nil
 }
 
+// waitGone waits up to d for pid to have finished exiting (see exited).
 func waitGone(pid int, bin string, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if !Alive(pid, bin) {
+		if exited(pid, bin) {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return !Alive(pid, bin)
+	return exited(pid, bin)
+}
+
+// exited reports whether pid, once bin, has finished exiting: it is gone,
+// a zombie, or the PID now runs another executable. It is stricter than
+// !Alive: a dying process loses its /proc/PID/exe link when its memory is
+// released, before the kernel closes its files, so for a moment it is not
+// Alive yet still holds its listening ports. A caller that restarts the
+// process on the same port right after Kill must wait for this.
+func exited(pid int, bin string) bool {
+	if Alive(pid, bin) {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // reaped
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself hold spaces or parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return true
+	}
+	switch stat[i+2] {
+	case 'Z', 'X': // files closed, waiting to be reaped
+		return true
+	}
+	if _, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+		return true // the PID was reused by another executable
+	}
+	return false // still tearing down
 }
 
 // PortFree reports whether nothing listens on 127.0.0.1:port.

@@ -172,3 +172,43 @@ func TestStartNicesEveryThreadOfTheProcessOnly(t *testing.T) {
 		t.Errorf("the caller's thread went from niceness %d to %d", mine, now)
 	}
 }
+
+func TestExitedWaitsForTheEndOfTheProcess(t *testing.T) {
+	sleep := lookPath(t, "sleep")
+	cmd := exec.Command(sleep, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	if exited(pid, sleep) {
+		t.Fatal("a running process counted as exited")
+	}
+	if !exited(pid, lookPath(t, "sh")) {
+		t.Fatal("a PID running another executable did not count as exited")
+	}
+	_ = cmd.Process.Kill()
+	// Not reaped yet: the child stays a zombie, whose files are closed.
+	deadline := time.Now().Add(5 * time.Second)
+	for !zombie(t, pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("killed child never became a zombie")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !exited(pid, sleep) {
+		t.Fatal("a zombie did not count as exited")
+	}
+	_ = cmd.Wait()
+	if !exited(pid, sleep) {
+		t.Fatal("a reaped process did not count as exited")
+	}
+}
+
+func zombie(t *testing.T, pid int) bool {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(stat), ") Z ")
+}
