@@ -1,12 +1,15 @@
 package ballot
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
+	"sync"
 )
 
 // nullifierDomain separates nullifier hashes from every other SHA-256 use in
@@ -22,15 +25,61 @@ const nullifierDomain = "votechain/nullifier/v2"
 // differ from one election to the next. It is what the offline roll holds;
 // it never leaves the commission.
 func VoterKey(secret []byte, electionID, voterID, credential string) [32]byte {
-	mac := hmac.New(sha256.New, secret)
+	return newKeyedMAC(secret).voterKey(electionID, voterID, credential)
+}
+
+// Secret is an election secret ready for repeated use: VoterKey,
+// NewIssuedVoteID and IssuedVoteID with it give what the functions of those
+// names give, reusing HMAC-SHA256 states already keyed with the secret
+// (the keyed pads are hashed once, not per call, and nothing is allocated
+// per call but the vote id's string). It is safe for concurrent use.
+type Secret struct {
+	macs sync.Pool // of *keyedMAC
+}
+
+// keyedMAC is an HMAC keyed with the secret and a buffer for its input and
+// output.
+type keyedMAC struct {
+	mac hash.Hash
+	buf []byte
+}
+
+func newKeyedMAC(secret []byte) *keyedMAC {
+	return &keyedMAC{mac: hmac.New(sha256.New, secret), buf: make([]byte, 0, 256)}
+}
+
+// NewSecret prepares secret for repeated use.
+func NewSecret(secret []byte) *Secret {
+	key := bytes.Clone(secret)
+	s := &Secret{}
+	s.macs.New = func() any { return newKeyedMAC(key) }
+	return s
+}
+
+// VoterKey is the package's VoterKey with this secret.
+func (s *Secret) VoterKey(electionID, voterID, credential string) [32]byte {
+	m := s.macs.Get().(*keyedMAC)
+	defer s.macs.Put(m)
+	return m.voterKey(electionID, voterID, credential)
+}
+
+func (m *keyedMAC) voterKey(electionID, voterID, credential string) [32]byte {
+	in := m.buf[:0]
 	for _, field := range [...]string{electionID, voterID, credential} {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(field)))
-		mac.Write(n[:])
-		mac.Write([]byte(field))
+		in = binary.BigEndian.AppendUint32(in, uint32(len(field)))
+		in = append(in, field...)
 	}
+	return m.sum(in)
+}
+
+// sum is the HMAC of in (which may be m.buf), keeping the grown buffer.
+func (m *keyedMAC) sum(in []byte) [32]byte {
+	m.mac.Reset()
+	m.mac.Write(in)
+	out := m.mac.Sum(in[:0])
+	m.buf = in[:0]
 	var k [32]byte
-	mac.Sum(k[:0])
+	copy(k[:], out)
 	return k
 }
 
@@ -41,16 +90,11 @@ func VoterKey(secret []byte, electionID, voterID, credential string) [32]byte {
 // yet two votes by the same voter in the same contest share it, and the
 // voter's nullifiers of different contests cannot be linked to each other.
 func NullifierOf(voterKey [32]byte, contest string) [32]byte {
-	h := sha256.New()
-	h.Write([]byte(nullifierDomain))
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(contest)))
-	h.Write(n[:])
-	h.Write([]byte(contest))
-	h.Write(voterKey[:])
-	var null [32]byte
-	h.Sum(null[:0])
-	return null
+	var buf [128]byte // room for any contest id (ValidIdent): no allocation
+	in := append(buf[:0], nullifierDomain...)
+	in = binary.BigEndian.AppendUint32(in, uint32(len(contest)))
+	in = append(in, contest...)
+	return sha256.Sum256(append(in, voterKey[:]...))
 }
 
 // NewVoteID returns a fresh, unguessable vote id: 128 bits from crypto/rand
@@ -78,32 +122,55 @@ const voteIDTag = 4
 // HMAC-SHA256(secret, "votechain/vote-id/v1" ‖ the random bits). The id
 // stays unguessable (96 bits).
 func NewIssuedVoteID(secret []byte) (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:16-voteIDTag]); err != nil {
-		return "", fmt.Errorf("ballot: read random vote id: %w", err)
-	}
-	tag := voteIDMAC(secret, b[:16-voteIDTag])
-	copy(b[16-voteIDTag:], tag[:voteIDTag])
-	return hex.EncodeToString(b[:]), nil
+	return newKeyedMAC(secret).newIssuedVoteID()
 }
 
 // IssuedVoteID reports whether id was drawn by NewIssuedVoteID with secret.
 // An id that was never issued (a guess, a typo, another election's) passes
 // with probability 2^-32.
 func IssuedVoteID(secret []byte, id string) bool {
-	b, err := hex.DecodeString(id)
-	if err != nil || len(b) != 16 {
+	return newKeyedMAC(secret).issuedVoteID(id)
+}
+
+// NewIssuedVoteID is the package's NewIssuedVoteID with this secret.
+func (s *Secret) NewIssuedVoteID() (string, error) {
+	m := s.macs.Get().(*keyedMAC)
+	defer s.macs.Put(m)
+	return m.newIssuedVoteID()
+}
+
+func (m *keyedMAC) newIssuedVoteID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:16-voteIDTag]); err != nil {
+		return "", fmt.Errorf("ballot: read random vote id: %w", err)
+	}
+	tag := m.voteIDTag(b[:16-voteIDTag])
+	copy(b[16-voteIDTag:], tag[:voteIDTag])
+	return hex.EncodeToString(b[:]), nil
+}
+
+// IssuedVoteID is the package's IssuedVoteID with this secret.
+func (s *Secret) IssuedVoteID(id string) bool {
+	m := s.macs.Get().(*keyedMAC)
+	defer s.macs.Put(m)
+	return m.issuedVoteID(id)
+}
+
+func (m *keyedMAC) issuedVoteID(id string) bool {
+	var b [16]byte
+	if len(id) != 32 {
 		return false
 	}
-	tag := voteIDMAC(secret, b[:16-voteIDTag])
+	if _, err := hex.Decode(b[:], []byte(id)); err != nil {
+		return false
+	}
+	tag := m.voteIDTag(b[:16-voteIDTag])
 	return hmac.Equal(tag[:voteIDTag], b[16-voteIDTag:])
 }
 
-func voteIDMAC(secret, random []byte) []byte {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(voteIDDomain))
-	mac.Write(random)
-	return mac.Sum(nil)
+// voteIDTag is HMAC-SHA256(secret, "votechain/vote-id/v1" ‖ random).
+func (m *keyedMAC) voteIDTag(random []byte) [32]byte {
+	return m.sum(append(append(m.buf[:0], voteIDDomain...), random...))
 }
 
 // ValidVoteID reports whether s is a well-formed vote id (32 lowercase hex).

@@ -3,7 +3,10 @@ package ballot
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -182,4 +185,75 @@ func TestIssuedVoteID(t *testing.T) {
 var nullifierKAT = map[string]string{
 	"president": "a2ad637775d5dc721afd676187682d4148973dedc5481820506a88164bab6d70",
 	"L2025-001": "a83d7be847d29895c75de99031d3b74c017755b083ceae61a351099667b802ea",
+}
+
+// TestSecretMatchesFunctions: a prepared Secret, used from many goroutines
+// at once, gives the voter keys and vote id tags of the plain HMAC
+// definitions, and keeps its own copy of the secret.
+func TestSecretMatchesFunctions(t *testing.T) {
+	raw := []byte("election secret")
+	s := NewSecret(raw)
+	raw[0] = 'X' // the caller's buffer changes; s must not
+	secret := []byte("election secret")
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				voter, cred := fmt.Sprint("V", g, "-", i), strings.Repeat("c", i%70)
+				if got, want := s.VoterKey("E-2026", voter, cred), VoterKey(secret, "E-2026", voter, cred); got != want {
+					t.Errorf("Secret.VoterKey(%s, %q) = %x, VoterKey = %x", voter, cred, got, want)
+					return
+				}
+				id, err := s.NewIssuedVoteID()
+				if err != nil || !ValidVoteID(id) || !IssuedVoteID(secret, id) || !s.IssuedVoteID(id) {
+					t.Errorf("Secret.NewIssuedVoteID = %q, %v: not recognised as issued", id, err)
+					return
+				}
+				b, _ := hex.DecodeString(id)
+				mac := hmac.New(sha256.New, secret)
+				mac.Write([]byte("votechain/vote-id/v1"))
+				mac.Write(b[:12])
+				if tag := mac.Sum(nil)[:4]; !hmac.Equal(tag, b[12:]) {
+					t.Errorf("id %s: tag %x, want HMAC(secret, domain ‖ random) = %x…", id, b[12:], tag)
+					return
+				}
+				if s.IssuedVoteID(id[:31]+"x") || s.IssuedVoteID(id[:30]) {
+					t.Errorf("a malformed id passes as issued")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if s.VoterKey("E-2026", "V123", "cred-xyz") != VoterKey(secret, "E-2026", "V123", "cred-xyz") {
+		t.Fatal("Secret followed a change to the caller's secret buffer")
+	}
+}
+
+// BenchmarkVoterKey compares deriving a voter key from the raw secret (a
+// fresh HMAC per call) with a prepared Secret.
+func BenchmarkVoterKey(b *testing.B) {
+	secret := []byte("election secret")
+	b.Run("func", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			VoterKey(secret, "E-2026", "voter-000123", "credential-000123")
+		}
+	})
+	b.Run("secret", func(b *testing.B) {
+		s := NewSecret(secret)
+		b.ReportAllocs()
+		for b.Loop() {
+			s.VoterKey("E-2026", "voter-000123", "credential-000123")
+		}
+	})
+	b.Run("secret-vote-id", func(b *testing.B) {
+		s := NewSecret(secret)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.NewIssuedVoteID(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

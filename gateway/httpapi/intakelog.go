@@ -50,7 +50,7 @@ func (s *Server) getAcceptance(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !ballot.IssuedVoteID(s.cfg.Secret, id) {
+	if !s.secret.IssuedVoteID(id) {
 		abort(c, http.StatusNotFound, codeNoVote, "no vote has this id")
 		return
 	}

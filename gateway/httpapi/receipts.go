@@ -70,7 +70,7 @@ func (s *Server) getVote(c *gin.Context) {
 	}
 	// Ids carry the gateway's tag (ballot.NewIssuedVoteID): one that was
 	// never issued is refused here, at no cost to Redis or the ledger.
-	if !ballot.IssuedVoteID(s.cfg.Secret, id) {
+	if !s.secret.IssuedVoteID(id) {
 		abort(c, http.StatusNotFound, codeNoVote, "no vote has this id")
 		return
 	}
@@ -87,12 +87,8 @@ func (s *Server) lookupVote(c *gin.Context) {
 		abortRetry(c, http.StatusTooManyRequests, codeRateLimited, "too many look-ups; slow down", wait)
 		return
 	}
-	body, derr := s.readBody(c)
-	var v []string
-	if derr == nil {
-		v, derr = decodeFields(body, lookupFields)
-	}
-	if derr != nil {
+	var v [3]string
+	if derr := s.decodeBody(c, lookupFields, v[:]); derr != nil {
 		abort(c, derr.status, derr.code, derr.msg)
 		return
 	}

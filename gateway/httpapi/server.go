@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -135,11 +136,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Keys of values kept in the gin context.
-const (
-	ctxRequestID = "request_id"
-	ctxErrorCode = "error_code"
-)
+// ctxErrorCode is the gin context's key of an error answer's code.
+const ctxErrorCode = "error_code"
+
+// headerRequestID is X-Request-ID as net/http keys it (canonical form), so
+// the header maps are read and written without canonicalising the name.
+const headerRequestID = "X-Request-Id"
 
 // Server is the gateway's HTTP API. Handler serves it; Run keeps its queue
 // and Bloom statistics fresh.
@@ -153,6 +155,8 @@ type Server struct {
 	gin         *gin.Engine
 	reqPrefix   string
 	reqSeq      atomic.Uint64
+	secret      *ballot.Secret
+	bodies      sync.Pool // *[]byte: request bodies of known length
 }
 
 // New builds the server and registers its metrics on deps.Registry.
@@ -171,6 +175,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		limit:       newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.GlobalRate, cfg.GlobalBurst),
 		lookupLimit: newLimiter(cfg.LookupRate, cfg.LookupBurst, 0, 0),
 		reqPrefix:   rand.Text()[:10] + "-",
+		secret:      ballot.NewSecret(cfg.Secret),
+		bodies:      sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }},
 	}
 	s.watch = newWatcher(deps.Elections, deps.Intake, s.m, deps.Log)
 	g := gin.New()
@@ -255,15 +261,25 @@ func (s *Server) ready(c *gin.Context) {
 
 // requestID takes the client's X-Request-ID if it is sane, or makes one (a
 // random prefix drawn at start and a counter: unique without a system call
-// per request), and echoes it in the answer.
+// per request), and echoes it in the answer, where requestIDOf finds it.
 func (s *Server) requestID(c *gin.Context) {
-	id := c.GetHeader("X-Request-ID")
-	if !saneRequestID(id) {
-		id = s.reqPrefix + strconv.FormatUint(s.reqSeq.Add(1), 16)
+	var id string
+	if v := c.Request.Header[headerRequestID]; len(v) > 0 && saneRequestID(v[0]) {
+		id = v[0]
+	} else {
+		var b [32]byte
+		id = string(strconv.AppendUint(append(b[:0], s.reqPrefix...), s.reqSeq.Add(1), 16))
 	}
-	c.Set(ctxRequestID, id)
-	c.Header("X-Request-ID", id)
+	c.Writer.Header()[headerRequestID] = []string{id}
 	c.Next()
+}
+
+// requestIDOf is the request's id, as requestID set it in the answer.
+func requestIDOf(c *gin.Context) string {
+	if v := c.Writer.Header()[headerRequestID]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func saneRequestID(id string) bool {
@@ -280,7 +296,7 @@ func saneRequestID(id string) bool {
 
 // logger is the request's logger, carrying its id.
 func (s *Server) logger(c *gin.Context) *slog.Logger {
-	return s.deps.Log.With("request_id", c.GetString(ctxRequestID))
+	return s.deps.Log.With("request_id", requestIDOf(c))
 }
 
 // routeLabel is the request's route pattern for metrics ("unmatched" for a
@@ -301,20 +317,38 @@ func (s *Server) accessLog(c *gin.Context) {
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelWarn
 	}
-	s.m.requests.WithLabelValues(c.Request.Method, routeLabel(c), strconv.Itoa(c.Writer.Status())).
+	s.m.requests.WithLabelValues(c.Request.Method, routeLabel(c), statusLabel(c.Writer.Status())).
 		Observe(time.Since(start).Seconds())
 	ctx := c.Request.Context()
 	if !s.deps.Log.Enabled(ctx, level) {
 		return
 	}
 	s.deps.Log.Log(ctx, level, "http",
-		"request_id", c.GetString(ctxRequestID),
+		"request_id", requestIDOf(c),
 		"method", c.Request.Method,
 		"path", c.Request.URL.Path,
 		"status", c.Writer.Status(),
 		"code", c.GetString(ctxErrorCode),
 		"client", c.ClientIP(),
 		"duration", time.Since(start))
+}
+
+// statusLabel is an HTTP status as a metric label, without an allocation
+// for the statuses the API answers most.
+func statusLabel(status int) string {
+	switch status {
+	case http.StatusOK:
+		return "200"
+	case http.StatusAccepted:
+		return "202"
+	case http.StatusForbidden:
+		return "403"
+	case http.StatusConflict:
+		return "409"
+	case http.StatusServiceUnavailable:
+		return "503"
+	}
+	return strconv.Itoa(status)
 }
 
 // recover turns a panic into a logged 503, so a bug answers like any other

@@ -29,7 +29,7 @@ type voteRequest struct {
 	Choice     string
 }
 
-// voteAccepted is the 202 answer (written by acceptedBody).
+// voteAccepted is the 202 answer (written by appendAccepted).
 type voteAccepted struct {
 	VoteID     string `json:"vote_id"`
 	Contest    string `json:"contest"`
@@ -42,14 +42,14 @@ type voteAccepted struct {
 	AcceptanceURL string `json:"acceptance_url,omitempty"`
 }
 
-// jsonType is the Content-Type of JSON answers, as gin writes it.
-const jsonType = "application/json; charset=utf-8"
+// jsonContentType is the Content-Type header of JSON answers, as gin
+// writes it; header maps share it (never modified).
+var jsonContentType = []string{"application/json; charset=utf-8"}
 
-// acceptedBody encodes the voteAccepted answer of a vote id (32 hex) in a
+// appendAccepted appends the voteAccepted answer of a vote id (32 hex) in a
 // contest (a ballot.ValidIdent), neither needing escapes, of a state, at
 // logIndex in the state's log (-1: the log is off), without reflection.
-func acceptedBody(id, contest, state string, logIndex int64) []byte {
-	b := make([]byte, 0, 220+3*len(id)+len(contest))
+func appendAccepted(b []byte, id, contest, state string, logIndex int64) []byte {
 	b = append(b, `{"vote_id":"`...)
 	b = append(b, id...)
 	b = append(b, `","contest":"`...)
@@ -116,81 +116,80 @@ func badField(format string, args ...any) *decodeError {
 	return &decodeError{http.StatusBadRequest, codeInvalidField, fmt.Sprintf(format, args...)}
 }
 
-// decodeVote reads a vote request strictly (see decodeFields).
-func decodeVote(body []byte) (voteRequest, *decodeError) {
-	v, err := decodeFields(body, voteFields)
-	if err != nil {
-		return voteRequest{}, err
-	}
-	return voteRequest{VoterID: v[0], Credential: v[1], State: v[2], Choice: v[3], Contest: v[4]}, nil
+// voteRequestOf is the request of voteFields' values.
+func voteRequestOf(v *[5]string) voteRequest {
+	return voteRequest{VoterID: v[0], Credential: v[1], State: v[2], Choice: v[3], Contest: v[4]}
 }
 
 // decodeFields reads a request body strictly: exactly one JSON object whose
 // keys are the given names (case-sensitive; unknown or repeated keys
 // refused; every field present unless optional), each a non-empty string
-// within its length limit. It returns the values in the fields' order, ""
-// for an optional field left out. Only *decodeError is returned.
+// within its length limit. It sets values (as long as fields) in the
+// fields' order, "" for an optional field left out; the values do not
+// share body's memory. Only *decodeError is returned.
 //
-// A well-formed body of plain strings is read in one pass (scanPlain);
+// A well-formed body of plain strings is read in one pass (scanPlain, with
+// one allocation: the body as a string);
 // anything else goes through encoding/json, which also words the refusals.
-func decodeFields(body []byte, fields []field) ([]string, *decodeError) {
-	if values, ok := scanPlain(string(body), fields); ok {
-		return values, nil
+func decodeFields(body []byte, fields []field, values []string) *decodeError {
+	if scanPlain(string(body), fields, values) {
+		return nil
 	}
-	return decodeStrict(body, fields)
+	return decodeStrict(body, fields, values)
 }
 
 // decodeStrict is decodeFields through encoding/json, for any body.
-func decodeStrict(body []byte, fields []field) ([]string, *decodeError) {
+func decodeStrict(body []byte, fields []field, values []string) *decodeError {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {
-		return nil, &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object: " + err.Error()}
+		return &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object: " + err.Error()}
 	}
 	if raw == nil {
-		return nil, &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object"}
+		return &decodeError{http.StatusBadRequest, codeInvalidJSON, "body is not a JSON object"}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &decodeError{http.StatusBadRequest, codeInvalidJSON, "data after the JSON object"}
+		return &decodeError{http.StatusBadRequest, codeInvalidJSON, "data after the JSON object"}
 	}
 	if err := noRepeatedKeys(body, len(fields)); err != nil {
-		return nil, err
+		return err
 	}
-	values := make([]string, len(fields))
+	clear(values)
 	for i, f := range fields {
 		v, ok := raw[f.name]
 		if !ok {
 			if f.optional {
 				continue
 			}
-			return nil, badField("missing field %q", f.name)
+			return badField("missing field %q", f.name)
 		}
 		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &values[i]) != nil {
-			return nil, badField("field %q must be a string", f.name)
+			return badField("field %q must be a string", f.name)
 		}
 		if values[i] == "" || len(values[i]) > f.max {
-			return nil, badField("field %q must have 1 to %d bytes", f.name, f.max)
+			return badField("field %q must have 1 to %d bytes", f.name, f.max)
 		}
 	}
 	for k := range raw {
 		if !slices.ContainsFunc(fields, func(f field) bool { return f.name == k }) {
-			return nil, badField("unknown field %q", truncate(k))
+			return badField("unknown field %q", truncate(k))
 		}
 	}
-	return values, nil
+	return nil
 }
 
 // scanPlain reads body in one pass if it is a JSON object whose keys are
 // the fields' names, each once and every required one present, and whose
 // values are strings within their limits, every key and value printable
 // ASCII without escapes (what clients send). It reports false for anything else, valid or not, and
-// never accepts a body decodeFields would refuse. The values share body's
-// memory.
-func scanPlain(body string, fields []field) ([]string, bool) {
+// never accepts a body decodeFields would refuse. It sets values (as long
+// as fields; "" for an optional field left out), which share body's memory,
+// and may leave them set when it reports false.
+func scanPlain(body string, fields []field, values []string) bool {
 	if len(fields) > 64 {
-		return nil, false
+		return false
 	}
-	values := make([]string, len(fields))
+	clear(values)
 	var seen, required uint64
 	for k, f := range fields {
 		if !f.optional {
@@ -199,39 +198,39 @@ func scanPlain(body string, fields []field) ([]string, bool) {
 	}
 	i := skipSpace(body, 0)
 	if i == len(body) || body[i] != '{' {
-		return nil, false
+		return false
 	}
 	for {
 		key, j, ok := plainString(body, skipSpace(body, i+1))
 		if !ok {
-			return nil, false
+			return false
 		}
 		k := slices.IndexFunc(fields, func(f field) bool { return f.name == key })
 		if k < 0 || seen&(1<<k) != 0 {
-			return nil, false
+			return false
 		}
 		if i = skipSpace(body, j); i == len(body) || body[i] != ':' {
-			return nil, false
+			return false
 		}
 		v, j, ok := plainString(body, skipSpace(body, i+1))
 		if !ok || v == "" || len(v) > fields[k].max {
-			return nil, false
+			return false
 		}
 		values[k], seen = v, seen|1<<k
 		if i = skipSpace(body, j); i == len(body) {
-			return nil, false
+			return false
 		}
 		if body[i] == '}' {
 			break
 		}
 		if body[i] != ',' {
-			return nil, false
+			return false
 		}
 	}
 	if seen&required != required || skipSpace(body, i+1) != len(body) {
-		return nil, false
+		return false
 	}
-	return values, true
+	return true
 }
 
 // skipSpace returns the index of the first byte at or after i that is not
@@ -294,23 +293,46 @@ func truncate(s string) string {
 	return s
 }
 
-// readBody checks the media type and reads at most MaxBodyBytes.
-func (s *Server) readBody(c *gin.Context) ([]byte, *decodeError) {
-	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, &decodeError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Content-Type must be application/json"}
-	}
-	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
-		return nil, s.tooLarge()
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, s.tooLarge()
+// decodeBody checks the media type, reads at most MaxBodyBytes and decodes
+// the body into values (decodeFields). A body of known length is read into
+// a pooled buffer (decodeFields copies what it keeps).
+func (s *Server) decodeBody(c *gin.Context, fields []field, values []string) *decodeError {
+	ct := c.Request.Header["Content-Type"]
+	if len(ct) == 0 || ct[0] != "application/json" { // the common form needs no parsing
+		mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+		if err != nil || mt != "application/json" {
+			return &decodeError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Content-Type must be application/json"}
 		}
-		return nil, &decodeError{http.StatusBadRequest, codeInvalidJSON, "reading the body: " + err.Error()}
 	}
-	return body, nil
+	n := c.Request.ContentLength
+	if n > s.cfg.MaxBodyBytes {
+		return s.tooLarge()
+	}
+	if n < 0 { // length unknown (chunked): read up to the limit
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+		if err != nil {
+			return s.bodyError(err)
+		}
+		return decodeFields(body, fields, values)
+	}
+	buf := s.bodies.Get().(*[]byte)
+	defer s.bodies.Put(buf)
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	body := (*buf)[:n]
+	if _, err := io.ReadFull(c.Request.Body, body); err != nil {
+		return s.bodyError(err)
+	}
+	return decodeFields(body, fields, values)
+}
+
+// bodyError is the refusal of a body that could not be read.
+func (s *Server) bodyError(err error) *decodeError {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return s.tooLarge()
+	}
+	return &decodeError{http.StatusBadRequest, codeInvalidJSON, "reading the body: " + err.Error()}
 }
 
 func (s *Server) tooLarge() *decodeError {
@@ -332,15 +354,12 @@ func (s *Server) postVote(c *gin.Context) {
 		s.m.latency.Observe(time.Since(start).Seconds())
 	}()
 
-	body, derr := s.readBody(c)
-	if derr == nil {
-		var req voteRequest
-		if req, derr = decodeVote(body); derr == nil {
-			s.castVote(c, req)
-			return
-		}
+	var v [5]string
+	if derr := s.decodeBody(c, voteFields, v[:]); derr != nil {
+		abort(c, derr.status, derr.code, derr.msg)
+		return
 	}
-	abort(c, derr.status, derr.code, derr.msg)
+	s.castVote(c, voteRequestOf(&v))
 }
 
 // castVote handles a well-formed request.
@@ -369,13 +388,13 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 		s.unavailable(c, codeOverloaded, "too many votes waiting for the ledger; retry later")
 		return
 	}
-	id, err := ballot.NewIssuedVoteID(s.cfg.Secret)
+	id, err := s.secret.NewIssuedVoteID()
 	if err != nil {
 		s.logger(c).Error("vote id", "err", err)
 		s.unavailable(c, codeUnavailable, "could not allocate a vote id")
 		return
 	}
-	nullifier := ballot.NullifierOf(ballot.VoterKey(s.cfg.Secret, e.ID, req.VoterID, req.Credential), contest.ID)
+	nullifier := ballot.NullifierOf(s.secret.VoterKey(e.ID, req.VoterID, req.Credential), contest.ID)
 	res, err := s.deps.Intake.Accept(ctx, dedup.Attempt{
 		Vote: ballot.Vote{
 			ID:        id,
@@ -385,7 +404,7 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 			Choice:    req.Choice,
 			CastAt:    now.UnixMilli(),
 		},
-		RequestID: c.GetString(ctxRequestID),
+		RequestID: requestIDOf(c),
 	})
 	if res.BloomMaybe || errors.Is(err, dedup.ErrLedger) {
 		s.m.ledgerExact.Inc()
@@ -403,12 +422,18 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 	}
 	switch res.Outcome {
 	case dedup.Accepted:
-		c.Header("Location", "/api/v1/votes/"+id)
 		logIndex := res.LogIndex
 		if s.deps.IntakeLog == nil {
 			logIndex = -1 // no acceptance receipts served here
 		}
-		c.Data(http.StatusAccepted, jsonType, acceptedBody(id, contest.ID, req.State, logIndex))
+		h := c.Writer.Header()
+		h["Location"] = []string{"/api/v1/votes/" + id}
+		h["Content-Type"] = jsonContentType
+		c.Writer.WriteHeader(http.StatusAccepted)
+		buf := s.bodies.Get().(*[]byte)
+		*buf = appendAccepted((*buf)[:0], id, contest.ID, req.State, logIndex)
+		c.Writer.Write(*buf) // copied into the connection's buffer
+		s.bodies.Put(buf)
 	case dedup.NotEligible:
 		abortBody(c, http.StatusForbidden, errorBody{
 			Code:    codeNotEligible,

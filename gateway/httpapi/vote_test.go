@@ -466,8 +466,8 @@ func voterName(i int) string { return fmt.Sprintf("voter-%06d", i) }
 func TestAcceptedBodyIsTheJSONEncoding(t *testing.T) {
 	id, _ := ballot.NewVoteID()
 	want, _ := json.Marshal(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: "/api/v1/votes/" + id})
-	if got := acceptedBody(id, "L2025-001", "CA", -1); string(got) != string(want) {
-		t.Fatalf("acceptedBody without the log = %s; want %s", got, want)
+	if got := appendAccepted(nil, id, "L2025-001", "CA", -1); string(got) != string(want) {
+		t.Fatalf("appendAccepted without the log = %s; want %s", got, want)
 	}
 	index := int64(1234567)
 	var buf bytes.Buffer
@@ -476,7 +476,7 @@ func TestAcceptedBodyIsTheJSONEncoding(t *testing.T) {
 	_ = enc.Encode(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: "/api/v1/votes/" + id,
 		LogIndex: &index, AcceptanceURL: "/api/v1/votes/" + id + "/acceptance?state=CA&index=1234567"})
 	want = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if got := acceptedBody(id, "L2025-001", "CA", index); string(got) != string(want) {
-		t.Fatalf("acceptedBody with the log = %s; want %s", got, want)
+	if got := appendAccepted(nil, id, "L2025-001", "CA", index); string(got) != string(want) {
+		t.Fatalf("appendAccepted with the log = %s; want %s", got, want)
 	}
 }
