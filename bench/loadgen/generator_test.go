@@ -255,3 +255,40 @@ func TestRecorderKeepsTheContestOf202s(t *testing.T) {
 		}
 	}
 }
+
+// TestVoteBodyIsTheJSONEncoding: the hand-written body is byte for byte
+// what encoding/json writes, escapes included.
+func TestVoteBodyIsTheJSONEncoding(t *testing.T) {
+	for _, b := range []voteBody{
+		{VoterID: "CA-1", Credential: "c", State: "CA", Choice: "alice"},
+		{VoterID: "ghost-1-2", Credential: "0000000000000000", State: "TX", Contest: "L2025-001", Choice: "oui"},
+		{VoterID: `a"b\c`, Credential: "<&>", State: "é", Contest: "x\ny", Choice: "\u2028\x7f"},
+	} {
+		want, _ := json.Marshal(b)
+		if got := b.appendJSON([]byte("prefix")); string(got) != "prefix"+string(want) {
+			t.Errorf("appendJSON(%+v) = %s; want %s", b, got[6:], want)
+		}
+	}
+}
+
+// TestVoteIDOf reads the vote id of a 202 body as the gateway writes it and,
+// through encoding/json, of any other JSON form; a body without a well-formed
+// id gives none.
+func TestVoteIDOf(t *testing.T) {
+	const id = "00112233445566778899aabbccddeeff"
+	want, _ := ParseVoteID(id)
+	for _, body := range []string{
+		`{"vote_id":"` + id + `","contest":"president","status":"pending"}`,
+		`{"status":"pending","vote_id":"` + id + `"}`,
+		` { "vote_id" : "` + id + `" }`,
+	} {
+		if got, ok := voteIDOf([]byte(body)); !ok || got != want {
+			t.Errorf("voteIDOf(%s) = %s, %v; want %s", body, got, ok, id)
+		}
+	}
+	for _, body := range []string{`{"vote_id":"` + id[:31] + `"}`, `{"vote_id":"` + id + `0"}`, `{"vote_id":"zz` + id[2:] + `"}`, `{}`, `not json`} {
+		if got, ok := voteIDOf([]byte(body)); ok {
+			t.Errorf("voteIDOf(%s) = %s; want none", body, got)
+		}
+	}
+}

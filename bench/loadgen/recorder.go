@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"maps"
@@ -113,14 +114,7 @@ func (rc *Recorder) record(r *vegeta.Result) outcome {
 	if o == accepted {
 		tl.Accepted.Add(end, 1)
 		tl.AcceptLat.Add(end, r.Latency)
-		var body struct {
-			VoteID string `json:"vote_id"`
-		}
-		id, ok := VoteID{}, false
-		if json.Unmarshal(r.Body, &body) == nil {
-			id, ok = ParseVoteID(body.VoteID)
-		}
-		if ok {
+		if id, ok := voteIDOf(r.Body); ok {
 			rc.ids[id]++
 			rc.contests[id] = rc.name(ContestOf(r.URL))
 		} else {
@@ -128,6 +122,28 @@ func (rc *Recorder) record(r *vegeta.Result) outcome {
 		}
 	}
 	return o
+}
+
+// acceptedPrefix is how the gateway's 202 body begins (httpapi's
+// appendAccepted): the vote id comes first.
+const acceptedPrefix = `{"vote_id":"`
+
+// voteIDOf reads the vote id of a 202 body: directly when the body begins
+// as the gateway writes it, through encoding/json otherwise.
+func voteIDOf(body []byte) (VoteID, bool) {
+	if rest, ok := bytes.CutPrefix(body, []byte(acceptedPrefix)); ok && len(rest) > 32 && rest[32] == '"' {
+		var id VoteID
+		if _, err := hex.Decode(id[:], rest[:32]); err == nil {
+			return id, true
+		}
+	}
+	var v struct {
+		VoteID string `json:"vote_id"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return VoteID{}, false
+	}
+	return ParseVoteID(v.VoteID)
 }
 
 // name is the recorder's copy of contest, so the ids' contests do not
