@@ -31,11 +31,13 @@ type waited struct {
 // policy judges the transaction lost; losses is how many times in a row the
 // batch was found lost before.
 func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int) (ballot.Committed, error) {
+	submitted := b.clock.Now()
 	tx, err := b.ledger.Submit(ctx, batch)
 	if err != nil {
 		return ballot.Committed{}, err
 	}
 	accepted := b.clock.Now()
+	b.metrics.stage.endorse.Observe(accepted.Sub(submitted).Seconds())
 	h0, _ := b.height.get()
 	waitCtx, stopWait := context.WithCancel(ctx)
 	defer stopWait()
@@ -61,7 +63,9 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int) (
 		select {
 		case r := <-res:
 			if r.err == nil {
-				b.recordLatency(b.clock.Now().Sub(accepted))
+				d := b.clock.Now().Sub(accepted)
+				b.recordLatency(d)
+				b.metrics.stage.commit.Observe(d.Seconds())
 			}
 			return r.done, r.err
 		case <-grew:
@@ -170,6 +174,7 @@ func (l *lane) committedBefore(ctx context.Context, b ballot.Batch) (ballot.Comm
 
 // finish writes receipts and acknowledges a committed batch.
 func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed, began time.Time) error {
+	settling := l.b.clock.Now()
 	block := done.Block
 	if done.Record.TxID != done.TxID {
 		// An idempotent resubmission: the batch was committed by an earlier
@@ -196,7 +201,12 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed
 	for _, i := range done.Record.Rejected {
 		m.votes.WithLabelValues(done.Record.Reason(i)).Inc()
 	}
-	m.latency.Observe(l.b.clock.Now().Sub(began).Seconds())
+	now := l.b.clock.Now()
+	m.latency.Observe(now.Sub(began).Seconds())
+	m.stage.settle.Observe(now.Sub(settling).Seconds())
+	for _, id := range j.StreamIDs {
+		m.voteLatency.Observe(queued(now, id).Seconds())
+	}
 	l.log.Debug("batch committed", "batch", j.Batch.ID(), "votes", len(j.Batch.Votes), "block", block, "tx", done.TxID)
 	return nil
 }

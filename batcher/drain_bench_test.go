@@ -38,6 +38,7 @@ var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC",
 //	go test -run '^$' -bench DrainCost -benchtime 1x ./batcher/
 func BenchmarkDrainCost(b *testing.B) {
 	n := nettest.Start(b)
+	fabricNet := n
 	nettest.SetupElection(b, n, nettest.Election(drainStates, batcher.TestCandidates))
 	srv := redistest.Start(b)
 	rdb := srv.Client()
@@ -112,6 +113,7 @@ func BenchmarkDrainCost(b *testing.B) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
+		nodesFrom := scrapeNodes(b, fabricNet)
 		from := measure.Take(pids)
 		go func() { done <- bt.Run(ctx) }()
 		if rate > 0 {
@@ -132,8 +134,11 @@ func BenchmarkDrainCost(b *testing.B) {
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
-		report(b, from, to, n, batcher.CommittedBatches(b, reg))
+		txs := batcher.CommittedBatches(b, reg)
+		report(b, from, to, n, txs)
+		reportFabricStages(b, nodesFrom, scrapeNodes(b, fabricNet), txs)
 		if rate > 0 {
+			reportStages(b, reg)
 			e2e, tx := timed.summary()
 			b.ReportMetric(e2e.P50ms, "e2e-p50-ms")
 			b.ReportMetric(e2e.P95ms, "e2e-p95-ms")

@@ -54,13 +54,35 @@ type pending struct {
 type Entry struct {
 	StreamID string // Redis stream entry id, acknowledged after commit
 	Vote     ballot.Vote
+	read     time.Time // when the lane read it
 }
 
+// add appends entries read at now.
 func (p *pending) add(now time.Time, es []Entry) {
 	if len(p.entries) == 0 && len(es) > 0 {
 		p.oldest = now
 	}
+	for i := range es {
+		es[i].read = now
+	}
 	p.entries = append(p.entries, es...)
+}
+
+// queued is how long ago, at now, the stream entry id was added (the
+// vote's 202); 0 if the id holds no time.
+func queued(now time.Time, id string) time.Duration {
+	at, err := votequeue.EntryTime(id)
+	if err != nil {
+		return 0
+	}
+	return max(0, now.Sub(at))
+}
+
+// observeRead records how long entries read at now waited in the stream.
+func (l *lane) observeRead(now time.Time, es []Entry) {
+	for _, e := range es {
+		l.b.metrics.stage.queue.Observe(queued(now, e.StreamID).Seconds())
+	}
 }
 
 // take removes the n oldest entries; the rest count as read at now.
@@ -101,7 +123,9 @@ func (l *lane) run(ctx context.Context) error {
 	if len(reclaimed) > 0 {
 		l.log.Info("reclaimed unacknowledged votes", "count", len(reclaimed))
 	}
-	p.add(l.b.clock.Now(), l.decode(ctx, reclaimed))
+	now := l.b.clock.Now()
+	p.add(now, l.decode(ctx, reclaimed))
+	l.observeRead(now, p.entries)
 
 	reads := make(chan []Entry)
 	room := make(chan int, 1)
@@ -174,7 +198,9 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 		select {
 		case es := <-reads:
 			asked = false
-			p.add(clock.Now(), es)
+			now := clock.Now()
+			p.add(now, es)
+			l.observeRead(now, es)
 		case <-l.finished:
 		case <-freed:
 		case <-timer:
@@ -244,6 +270,10 @@ func (l *lane) decode(ctx context.Context, msgs []redis.XMessage) []Entry {
 // submitNew builds, journals and submits a batch from entries, holding a
 // process slot the caller acquired.
 func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
+	cut := l.b.clock.Now()
+	for _, e := range entries {
+		l.b.metrics.stage.buffer.Observe(cut.Sub(e.read).Seconds())
+	}
 	seq, err := l.store.nextSeq(ctx)
 	if err != nil {
 		l.b.inflight.release()
@@ -263,6 +293,7 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 		l.fence(err)
 		return err
 	}
+	l.b.metrics.stage.journal.Observe(l.b.clock.Now().Sub(cut).Seconds())
 	l.launch(ctx, j, false)
 	return nil
 }

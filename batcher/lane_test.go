@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
@@ -421,5 +422,52 @@ func BenchmarkBatcherThroughput(b *testing.B) {
 			b.ReportMetric(float64(votes*b.N)/elapsed.Seconds(), "votes/s")
 			b.ReportMetric(float64(votes*b.N)/batches, "votes/batch")
 		})
+	}
+}
+
+// TestStageMetrics: every vote is timed through the queue, the buffer and
+// its whole path, every batch through the journal, endorsement, commit and
+// settlement, and a commit's time shows the ledger's block time.
+func TestStageMetrics(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	f := newFakeLedger()
+	f.latency = 100 * time.Millisecond
+	b := startBatcher(t, Config{BatchSize: 50}, srv.ClientAs(redisserver.UserBatcher), f)
+	votes := EnqueueVotes(t, rdb, 0, 300, "s")
+	WaitDrained(t, rdb, 30*time.Second)
+	checkCountedOnce(t, f, rdb, votes)
+
+	hist := func(o prometheus.Observer) *dto.Histogram {
+		var m dto.Metric
+		if err := o.(prometheus.Metric).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram()
+	}
+	s := b.metrics.stage
+	perVote := map[string]prometheus.Observer{"queue": s.queue, "buffer": s.buffer, "vote": b.metrics.voteLatency}
+	for name, o := range perVote {
+		if n := hist(o).GetSampleCount(); n != uint64(len(votes)) {
+			t.Errorf("%s: %d samples, want one per vote (%d)", name, n, len(votes))
+		}
+	}
+	f.mu.Lock()
+	batches := uint64(f.txs)
+	f.mu.Unlock()
+	perBatch := map[string]prometheus.Observer{"journal": s.journal, "endorse": s.endorse, "commit": s.commit, "settle": s.settle}
+	for name, o := range perBatch {
+		if n := hist(o).GetSampleCount(); n != batches {
+			t.Errorf("%s: %d samples, want one per transaction (%d)", name, n, batches)
+		}
+	}
+	mean := func(h *dto.Histogram) time.Duration {
+		return time.Duration(h.GetSampleSum() / float64(h.GetSampleCount()) * float64(time.Second))
+	}
+	if c := mean(hist(s.commit)); c < f.latency {
+		t.Errorf("mean commit %v, below the ledger's block time %v", c, f.latency)
+	}
+	if v, c := mean(hist(b.metrics.voteLatency)), mean(hist(s.commit)); v < c {
+		t.Errorf("mean vote latency %v, below the mean commit %v it includes", v, c)
 	}
 }

@@ -4,16 +4,30 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // metrics are the batcher's Prometheus series.
 type metrics struct {
-	batches    *prometheus.CounterVec // by partition
-	votes      *prometheus.CounterVec // by outcome: counted, duplicate
-	latency    prometheus.Histogram   // from first submission to committed, per batch
-	batchVotes prometheus.Histogram   // votes per committed batch
-	inflight   prometheus.Gauge
-	buffered   *prometheus.GaugeVec   // votes read but not yet cut into a batch, by partition
-	backlog    *prometheus.GaugeVec   // entries in the stream not yet acknowledged, by partition
-	lag        *prometheus.GaugeVec   // age of the oldest entry not yet acknowledged, by partition
-	retries    *prometheus.CounterVec // by cause
-	lanes      prometheus.Gauge
+	batches     *prometheus.CounterVec // by partition
+	votes       *prometheus.CounterVec // by outcome: counted, duplicate
+	latency     prometheus.Histogram   // from first submission to committed, per batch
+	batchVotes  prometheus.Histogram   // votes per committed batch
+	inflight    prometheus.Gauge
+	buffered    *prometheus.GaugeVec   // votes read but not yet cut into a batch, by partition
+	backlog     *prometheus.GaugeVec   // entries in the stream not yet acknowledged, by partition
+	lag         *prometheus.GaugeVec   // age of the oldest entry not yet acknowledged, by partition
+	retries     *prometheus.CounterVec // by cause
+	lanes       prometheus.Gauge
+	stage       stageObservers
+	voteLatency prometheus.Histogram // per vote, from its 202 to its acknowledgement
+}
+
+// stageObservers time the steps of a vote's path through the batcher, one
+// series of batcher_stage_seconds each: where the time from 202 to commit
+// goes (see docs/operations.md).
+type stageObservers struct {
+	queue   prometheus.Observer // per vote: from its 202 (the stream entry's time) to the lane reading it
+	buffer  prometheus.Observer // per vote: from being read to its batch's cut (waiting for a free slot)
+	journal prometheus.Observer // per batch: from the cut to the journal entry written
+	endorse prometheus.Observer // per submission: endorsement and handing the transaction to ordering
+	commit  prometheus.Observer // per submission: from ordering accepted to the peer's commit status (block cutting, consensus, validation, commit)
+	settle  prometheus.Observer // per batch: receipts written and votes acknowledged
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -51,6 +65,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "batcher_lanes_owned", Help: "Partitions whose lane this process holds.",
 		}),
 	}
-	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lanes)
+	stage := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "batcher_stage_seconds", Help: "Time spent in each stage of a vote's path through the batcher: queue, buffer (per vote); journal, endorse, commit, settle (per batch or submission).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 1.5, 24),
+	}, []string{"stage"})
+	m.stage = stageObservers{
+		queue: stage.WithLabelValues("queue"), buffer: stage.WithLabelValues("buffer"), journal: stage.WithLabelValues("journal"),
+		endorse: stage.WithLabelValues("endorse"), commit: stage.WithLabelValues("commit"), settle: stage.WithLabelValues("settle"),
+	}
+	m.voteLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "batcher_vote_latency_seconds", Help: "Time from a vote's 202 (its stream entry) to its acknowledgement after commit, receipts written.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 1.4, 24),
+	})
+	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lanes, stage, m.voteLatency)
 	return m
 }
