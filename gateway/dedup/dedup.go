@@ -459,21 +459,30 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		votequeue.ReviewKey(partition), votequeue.LogKey(partition),
 	}
 	names := votequeue.Names()
-	args := make([]any, 0, 13+9*len(batch))
+	args := make([]any, 0, 13+perVoteArgs*len(batch))
 	args = append(args, mode, p.Hashes, d.cfg.ReviewMaxLen, len(batch), partition)
 	for _, n := range names {
 		args = append(args, n)
 	}
 	args = append(args, votequeue.Version)
-	// One buffer for the raw nullifiers, Bloom positions and log entries of
-	// all votes.
-	size := len(batch) * (32 + 4*p.Hashes)
-	if !d.cfg.NoLog {
-		for _, pe := range batch {
-			size += votequeue.LogEntrySize(pe.attempt.Vote)
+	// One buffer for every per-vote argument of all votes (raw nullifier,
+	// Bloom positions, the vote's fields, log entry), each passed as a
+	// pointer to its slice (rawArg): boxing a pointer allocates nothing, so
+	// the call allocates per batch, not per vote and argument.
+	size := len(batch) * (32 + 4*p.Hashes + 20)
+	for _, pe := range batch {
+		v := pe.attempt.Vote
+		size += len(pe.attempt.RequestID) + len(v.ID) + len(v.Contest) + len(v.Nullifier) + len(v.Choice)
+		if !d.cfg.NoLog {
+			size += votequeue.LogEntrySize(v)
 		}
 	}
 	buf := make([]byte, 0, size)
+	fields := make([]rawArg, 0, perVoteArgs*len(batch))
+	field := func(start int) int { // the bytes since start are the next argument
+		fields = append(fields, buf[start:len(buf):len(buf)])
+		return len(buf)
+	}
 	positions := make([]uint64, 0, p.Hashes)
 	for _, pe := range batch {
 		v := pe.attempt.Vote
@@ -483,17 +492,27 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		}
 		start := len(buf)
 		buf = append(buf, raw[:]...)
+		start = field(start)
 		positions = p.Positions(positions[:0], raw[:])
 		for _, pos := range positions {
 			buf = binary.BigEndian.AppendUint32(buf, uint32(pos))
 		}
-		bits := len(buf)
+		start = field(start)
+		for _, s := range [...]string{pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice} {
+			buf = append(buf, s...)
+			start = field(start)
+		}
+		buf = strconv.AppendInt(buf, v.CastAt, 10)
+		start = field(start)
 		if !d.cfg.NoLog {
 			if buf, err = votequeue.AppendLogEntry(buf, v); err != nil {
 				return nil, fmt.Errorf("dedup: %w", err)
 			}
 		}
-		args = append(args, buf[start:start+32], buf[start+32:bits], pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt, buf[bits:])
+		field(start)
+	}
+	for i := range fields {
+		args = append(args, &fields[i])
 	}
 	var reply []any
 	var err error
@@ -525,6 +544,15 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 	}
 	return results, nil
 }
+
+// perVoteArgs is how many script arguments each vote of a call has.
+const perVoteArgs = 9
+
+// rawArg is a script argument sent as it is (go-redis writes an
+// encoding.BinaryMarshaler's bytes).
+type rawArg []byte
+
+func (a *rawArg) MarshalBinary() ([]byte, error) { return *a, nil }
 
 // parseResult decodes one {status, value[, log index]} answer of the script.
 func parseResult(r any) (Result, error) {
