@@ -185,7 +185,7 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed
 		}
 		block = b
 	}
-	if err := votequeue.WriteLocations(ctx, l.b.rdb, votequeue.Locations(j.Batch, done.Record, block)); err != nil {
+	if err := votequeue.WriteReceipts(ctx, l.b.rdb, j.Batch, done.Record, block); err != nil {
 		return err
 	}
 	fence := votequeue.Fence{LeaseKey: leaseKey(l.partition()), Lease: l.lease, JournalKey: journalKey(l.partition()), JournalField: strconv.FormatUint(j.Batch.Seq, 10)}

@@ -100,8 +100,7 @@ func (s *stack) waitCommitted(t *testing.T, k int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		keys, _ := s.rdb.Keys(context.Background(), votequeue.ReceiptKey("*")).Result()
-		if len(keys) >= k {
+		if n, _ := votequeue.CountReceipts(context.Background(), s.rdb); n >= int64(k) {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -204,18 +203,14 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 			}
 		}
 		mu.Unlock()
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.IntCmd, len(ids))
-		for i, id := range ids {
-			cmds[i] = pipe.Exists(ctx, votequeue.ReceiptKey(id))
-		}
-		if _, err := pipe.Exec(ctx); err != nil && len(ids) > 0 {
+		receipted, err := votequeue.Receipted(ctx, s.rdb, ids)
+		if err != nil {
 			t.Fatal(err)
 		}
 		now := time.Now()
 		mu.Lock()
 		for i, id := range ids {
-			if cmds[i].Val() == 1 {
+			if receipted[i] {
 				waits[id] = now.Sub(queued[id])
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/votechain/votechain/gateway/votequeue"
 )
 
 // TestVotesThroughTheGatewayCountExactlyOnce casts 20,000 votes across 10
@@ -77,12 +79,7 @@ func (s *system) waitReceipts(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		var count int
-		iter := s.rdb.Scan(context.Background(), 0, "receipt:*", 1000).Iterator()
-		for iter.Next(context.Background()) {
-			count++
-		}
-		if count >= n {
+		if count, _ := votequeue.CountReceipts(context.Background(), s.rdb); count >= int64(n) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -5,15 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/results"
+	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -124,8 +127,13 @@ func (s *system) waitAllReceipts(t *testing.T, accepted map[string]vote) time.Ti
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		for id := range left {
-			if n, _ := s.rdb.Exists(context.Background(), "receipt:"+id).Result(); n == 1 {
+		ids := slices.Collect(maps.Keys(left))
+		receipted, err := votequeue.Receipted(context.Background(), s.rdb, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			if receipted[i] {
 				delete(left, id)
 			}
 		}

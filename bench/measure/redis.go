@@ -19,7 +19,7 @@ import (
 // RedisClass is one kind of key.
 type RedisClass struct {
 	Name         string  `json:"name"`
-	Keys         int64   `json:"keys"`  // keys of this kind (estimated from a scan for claims and receipts)
+	Keys         int64   `json:"keys"`  // keys of this kind (estimated from a scan for claims)
 	Items        int64   `json:"items"` // what the bytes are per: voters on the roll, queued votes, keys
 	Bytes        int64   `json:"bytes"` // total (sampled keys scaled to Keys)
 	BytesPerItem float64 `json:"bytes_per_item"`
@@ -96,7 +96,7 @@ func RedisUsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
 // with the voted sets their voters move to where the gateway keeps one,
 // per voter on the roll) and the per-vote keys present now (streams per
 // queued vote; pending claims or pending hashes per pending vote; receipts
-// per receipt key; intake logs per entry). Call it while votes are queued (after a surge) to see
+// per committed vote; intake logs per entry). Call it while votes are queued (after a surge) to see
 // streams and pending votes. Key families a gateway version does not use
 // measure 0.
 func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters int64) (RedisUsage, error) {
@@ -147,7 +147,13 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 	if err != nil {
 		return u, err
 	}
-	recs, recBytes, err := sampleMatch(ctx, rdb, votequeue.ReceiptKey("*"), 500)
+	// Receipts: hashes of vote-id buckets (a field per committed vote) and
+	// each partition's hash of what a batch's votes share.
+	buckets, bucketBytes, recs, err := hashFields(ctx, rdb, votequeue.ReceiptBuckets)
+	if err != nil {
+		return u, err
+	}
+	batchKeys, batchBytes, _, err := hashFields(ctx, rdb, votequeue.BatchesKey("*"))
 	if err != nil {
 		return u, err
 	}
@@ -172,7 +178,7 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 		newRedisClass("vote streams (per queued vote)", int64(len(states)), queued, streams),
 		newRedisClass("pending claims (per claim)", claims, claims, claimBytes),
 		newRedisClass("pending hashes (per pending vote)", hashes, pendingVotes, pendingBytes),
-		newRedisClass("receipts (per committed vote)", recs, recs, recBytes),
+		newRedisClass("receipts (per committed vote)", buckets+batchKeys, recs, bucketBytes+batchBytes),
 		newRedisClass("intake logs (per accepted vote)", logKeys, logged, logBytes),
 	}
 	return u, nil

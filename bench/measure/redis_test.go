@@ -26,9 +26,11 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 	}
 	rdb.HSet(ctx, "pending:{CA}", "n1", "x", "n2", "y", "n3", "z")
 	rdb.Set(ctx, "claim:{MI}:abc", "1", 0)
-	for i := range 4 {
-		rdb.Set(ctx, votequeue.ReceiptKey(fmt.Sprint(i)), "loc", 0)
+	for i := range 4 { // two buckets and CA's batches hash
+		id := fmt.Sprintf("%04x%028x", i%2, i)
+		rdb.HSet(ctx, votequeue.ReceiptKey(id), id, "CA 1 "+fmt.Sprint(i))
 	}
+	rdb.HSet(ctx, votequeue.BatchesKey("CA"), "1", "5 4 tx")
 	rdb.RPush(ctx, votequeue.LogKey("CA"), "e1", "e2", "e3", "e4", "e5")
 	u, err := RedisMemory(ctx, rdb, states, 140)
 	if err != nil {
@@ -42,7 +44,7 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 		"vote streams (per queued vote)":              {2, 2},
 		"pending claims (per claim)":                  {1, 1},
 		"pending hashes (per pending vote)":           {1, 3},
-		"receipts (per committed vote)":               {4, 4},
+		"receipts (per committed vote)":               {3, 4},
 		"intake logs (per accepted vote)":             {1, 5},
 	}
 	for _, c := range u.Classes {

@@ -207,7 +207,7 @@ func (r *Report) Markdown() string {
 		}
 		p("\n%s\n\n", r.Why)
 	}
-	p("## Memory and storage\n\nRedis `used_memory` %.1f MB. Per kind of key (MEMORY USAGE; claims and receipts sampled and scaled):\n\n| keys | keys | per | bytes each | MB per million |\n|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
+	p("## Memory and storage\n\nRedis `used_memory` %.1f MB. Per kind of key (MEMORY USAGE; claims sampled and scaled):\n\n| keys | keys | per | bytes each | MB per million |\n|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
 	for _, c := range r.Redis.Classes {
 		p("| %s | %s | %s | %.1f | %.1f |\n", c.Name, num(float64(c.Keys)), num(float64(c.Items)), c.BytesPerItem, c.MBPerMillion)
 	}

@@ -3,22 +3,30 @@ package votequeue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/internal/redistest"
 )
 
-func TestLocationsMarkDuplicatesAndPlaceEveryVote(t *testing.T) {
+// testBatch builds a batch of n votes of CA with sequence number seq.
+func testBatch(t *testing.T, seq uint64, n int) ballot.Batch {
+	t.Helper()
 	var votes []ballot.Vote
-	for i := 0; i < 4; i++ {
+	for i := 0; i < n; i++ {
 		id, _ := ballot.NewVoteID()
-		votes = append(votes, ballot.Vote{ID: id, State: "CA", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)}, "race")), Contest: "race", Choice: "alice", CastAt: 1})
+		votes = append(votes, ballot.Vote{ID: id, State: "CA", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i), byte(seq)}, "race")), Contest: "race", Choice: "alice", CastAt: 1})
 	}
-	b, err := ballot.BuildBatch("CA", 9, votes)
+	b, err := ballot.BuildBatch("CA", seq, votes)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+func TestLocationsMarkDuplicatesAndPlaceEveryVote(t *testing.T) {
+	b := testBatch(t, 9, 4)
 	rec := ballot.BatchRecord{TxID: "tx9", Rejected: []int{}, Reasons: []string{}}
 	rec.Reject(2, ballot.RejectDuplicate)
 	rec.Reject(3, ballot.RejectOutsideWindow)
@@ -28,7 +36,7 @@ func TestLocationsMarkDuplicatesAndPlaceEveryVote(t *testing.T) {
 	}
 	wants := []struct{ status, reason string }{{ballot.ReceiptCounted, ""}, {ballot.ReceiptCounted, ""},
 		{ballot.ReceiptDuplicate, ballot.RejectDuplicate}, {ballot.ReceiptRejected, ballot.RejectOutsideWindow}}
-	for i, v := range votes {
+	for i, v := range b.Votes {
 		loc, want := locs[v.ID], wants[i]
 		if loc.Index != i || loc.Size != 4 || loc.Seq != 9 || loc.State != "CA" || loc.TxID != "tx9" || loc.Block != 17 ||
 			loc.Status != want.status || loc.Reason != want.reason {
@@ -37,32 +45,68 @@ func TestLocationsMarkDuplicatesAndPlaceEveryVote(t *testing.T) {
 	}
 }
 
-func TestKeyIsPerVote(t *testing.T) {
-	if ReceiptKey("ab") == ReceiptKey("ac") || ReceiptKey("ab") != "receipt:ab" {
-		t.Fatalf("keys %q %q", ReceiptKey("ab"), ReceiptKey("ac"))
+func TestBucketsSpreadByVoteID(t *testing.T) {
+	a, b := "ab01"+fmt.Sprintf("%028x", 1), "ab01"+fmt.Sprintf("%028x", 2)
+	if ReceiptKey(a) != ReceiptKey(b) || ReceiptKey(a) != "receipt:ab01" || ReceiptKey("ab02"+a[4:]) == ReceiptKey(a) {
+		t.Fatalf("buckets %q %q %q", ReceiptKey(a), ReceiptKey(b), ReceiptKey("ab02"+a[4:]))
 	}
 }
 
-// A vote re-batched after a takeover comes back as a duplicate of itself:
-// its counted receipt must stand, while a genuine duplicate gets its own.
-func TestWriteKeepsACountedReceipt(t *testing.T) {
+// Every vote of a written batch reads back as Locations derives it; a vote
+// re-batched after a takeover comes back as a duplicate of itself: its
+// counted receipt must stand, while a genuine duplicate gets its own.
+func TestWriteReceiptsReadBackAndKeepACountedReceipt(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	ctx := context.Background()
-	counted := Location{State: "CA", Seq: 1, TxID: "tx1", Status: ballot.ReceiptCounted}
-	again := Location{State: "CA", Seq: 7, TxID: "tx7", Status: ballot.ReceiptDuplicate}
-	if err := WriteLocations(ctx, rdb, map[string]Location{"v1": counted}); err != nil {
+	first := testBatch(t, 1, 300)
+	rec1 := ballot.BatchRecord{TxID: "tx1", Rejected: []int{7}, Reasons: []string{ballot.RejectOutsideWindow}}
+	if err := WriteReceipts(ctx, rdb, first, rec1, 11); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteLocations(ctx, rdb, map[string]Location{"v1": again, "v2": again}); err != nil {
+	want := Locations(first, rec1, 11)
+	for id, w := range want {
+		if got, err := GetLocation(ctx, rdb, id); err != nil || got != w {
+			t.Fatalf("vote %s: %+v, %v; want %+v", id, got, err, w)
+		}
+	}
+	// Batch 7 re-batches vote 0 of batch 1 with one new vote; the ledger
+	// finds both duplicates.
+	again := testBatch(t, 7, 2)
+	again.Votes[0] = first.Votes[0]
+	rec7 := ballot.BatchRecord{TxID: "tx7", Rejected: []int{0, 1}, Reasons: []string{ballot.RejectDuplicate, ballot.RejectDuplicate}}
+	if err := WriteReceipts(ctx, rdb, again, rec7, 12); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := GetLocation(ctx, rdb, "v1"); err != nil || got != counted {
-		t.Fatalf("v1 after a duplicate write: %+v, %v; want the counted receipt", got, err)
+	if got, err := GetLocation(ctx, rdb, first.Votes[0].ID); err != nil || got != want[first.Votes[0].ID] {
+		t.Fatalf("vote 0 after a duplicate write: %+v, %v; want the counted receipt", got, err)
 	}
-	if got, err := GetLocation(ctx, rdb, "v2"); err != nil || got != again {
-		t.Fatalf("v2: %+v, %v", got, err)
+	dup := Locations(again, rec7, 12)[again.Votes[1].ID]
+	if got, err := GetLocation(ctx, rdb, again.Votes[1].ID); err != nil || got != dup || got.Status != ballot.ReceiptDuplicate {
+		t.Fatalf("genuine duplicate: %+v, %v; want %+v", got, err, dup)
 	}
-	if _, err := GetLocation(ctx, rdb, "v3"); !errors.Is(err, ErrPending) {
+	unknown, _ := ballot.NewVoteID()
+	if _, err := GetLocation(ctx, rdb, unknown); !errors.Is(err, ErrPending) {
 		t.Fatalf("unknown vote: %v, want ErrPending", err)
+	}
+	ids := []string{first.Votes[5].ID, unknown, again.Votes[1].ID}
+	if got, err := Receipted(ctx, rdb, ids); err != nil || !got[0] || got[1] || !got[2] {
+		t.Fatalf("Receipted(%v) = %v, %v; want [true false true]", ids, got, err)
+	}
+	if _, err := GetLocation(ctx, rdb, "v1"); err == nil || errors.Is(err, ErrPending) {
+		t.Fatalf("malformed vote id: %v, want an error", err)
+	}
+}
+
+// A vote whose batch's shared part is missing (a write cut short) is pending.
+func TestReceiptWithoutItsBatchIsPending(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	b := testBatch(t, 3, 2)
+	if err := WriteReceipts(ctx, rdb, b, ballot.BatchRecord{TxID: "tx3"}, 5); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Del(ctx, BatchesKey("CA"))
+	if _, err := GetLocation(ctx, rdb, b.Votes[1].ID); !errors.Is(err, ErrPending) {
+		t.Fatalf("vote of a batch with no shared part: %v, want ErrPending", err)
 	}
 }

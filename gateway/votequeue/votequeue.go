@@ -21,6 +21,8 @@
 //	lag:{CA}              age in ms of the oldest vote not yet committed, set by the batcher (LagKey)
 //	log:{CA}              list: the intake log, every accepted vote in acceptance order, compact (LogKey)
 //	loghead:{CA}          the log's latest signed tree head, JSON ballot.TreeHead (HeadKey)
+//	receipt:{CA}:batches  hash batch seq -> what its votes' receipts share (BatchesKey)
+//	receipt:<4 hex>       hash raw vote id -> receipt location, no hash tag (ReceiptKey; receipts.go)
 //
 // A review entry has the fields "reason" ("not_eligible" or "duplicate") and
 // "request_id" (the gateway request that was refused), followed by the
@@ -85,7 +87,8 @@
 // then calls Ack, which acknowledges (XACK) and deletes (XDEL) the batch's
 // entries and deletes their pending:{CA} fields in three variadic commands per
 // batch. Per accepted vote Redis thus runs SMOVE, BITFIELD and XADD, a share
-// of one HSET at intake and of three commands at Ack, plus the receipt's SET.
+// of one HSET at intake and of three commands at Ack, plus a share of the
+// receipts' HSETs (one per bucket a batch touches, about one per vote).
 package votequeue
 
 import (

@@ -99,7 +99,7 @@ func TestACL(t *testing.T) {
 	if err := ex.Info(ctx, "memory").Err(); err != nil {
 		t.Errorf("exporter: INFO: %v", err)
 	}
-	if err := ex.Get(ctx, votequeue.ReceiptKey("x")).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+	if err := ex.Get(ctx, votequeue.ReceiptKey("0123456789abcdef0123456789abcdef")).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
 		t.Errorf("exporter: GET a receipt: %v; want NOPERM", err)
 	}
 }
