@@ -13,9 +13,10 @@
 // A vote's field lives in the bucket named by the first four hex characters
 // of its id (65,536 buckets; vote ids are 128-bit random, so the buckets
 // fill evenly and spread over a Redis Cluster without a hash tag). Up to
-// about 8 million committed votes a bucket holds fewer than Redis's
-// hash-max-listpack-entries (128) fields and stays a listpack; beyond that
-// buckets turn into hash tables, still exact, at about 100 bytes per vote.
+// about 25 million committed votes a bucket holds fewer than Redis's
+// hash-max-listpack-entries (512 by default) fields and stays a listpack;
+// beyond that buckets turn into hash tables, still exact, at about 100
+// bytes per vote.
 // The status is left out for a counted vote. What a batch's votes share
 // (transaction, block, size) is stored once in its partition's batches hash.
 // A vote with no field, or whose batch has no entry yet, is still pending
