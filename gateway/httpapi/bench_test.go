@@ -108,7 +108,8 @@ const loopbackClientEnv = "VOTECHAIN_LOOPBACK_CLIENT"
 // BenchmarkVoteLoopback serves the whole handler on a loopback TCP listener
 // and drives it from a separate client process (this test binary re-run as
 // a client), so the CPU this process and redis-server use is the intake's
-// alone: it reports gateway and Redis CPU per accepted vote from /proc,
+// alone: it reports gateway and Redis CPU per accepted vote from /proc
+// (B/op and allocs/op with -benchmem are the gateway's per request),
 // with the intake log off and on (its signer following the log and signing
 // a head every second, as in production) in the same run.
 func BenchmarkVoteLoopback(b *testing.B) {
@@ -126,7 +127,9 @@ func BenchmarkVoteLoopback(b *testing.B) {
 
 func loopback(b *testing.B, f *fixture) {
 	f.enrollMany("CA", "c", b.N, benchVoter)
-	ts := httptest.NewServer(f.srv.Handler())
+	ts := httptest.NewUnstartedServer(f.srv.Handler())
+	ts.Config = f.srv.HTTPServer("") // the gateway's own server settings
+	ts.Start()
 	defer ts.Close()
 	exe, err := os.Executable()
 	if err != nil {

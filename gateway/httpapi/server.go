@@ -222,6 +222,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Handler is the HTTP handler of the API.
 func (s *Server) Handler() http.Handler { return s.gin }
 
+// HTTPServer is the http.Server the gateway serves the API with on addr:
+// HTTP/1.1 keep-alive connections (idle ones closed after 2 minutes), and
+// a request's headers must arrive within 5 s and its body within 10 s, so
+// slow clients cannot hold connections and handlers. net/http's buffers
+// (4 KiB each way) already hold a whole vote request and answer, so one
+// read and one write serve a request.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{Addr: addr, Handler: s.gin, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+}
+
 // Run polls queue depths and Bloom statistics until ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	s.watch.run(ctx, s.cfg.DepthInterval, s.cfg.BloomInterval)
