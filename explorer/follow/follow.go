@@ -5,6 +5,7 @@
 package follow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 
 	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/explorer/index"
 	"github.com/votechain/votechain/network/fabricblock"
 )
 
@@ -25,11 +27,11 @@ type Source interface {
 	Blocks(ctx context.Context, from uint64) (<-chan *common.Block, error)
 }
 
-// Store is where audited blocks go.
+// Store is where audited blocks go: saved in write transactions of one or
+// more blocks each, which the audit of later blocks reads through.
 type Store interface {
-	audit.History
 	Checkpoint(ctx context.Context) (next uint64, lastHash []byte, err error)
-	Save(ctx context.Context, r audit.Report) error
+	Begin(ctx context.Context) (*index.Writer, error)
 }
 
 // NetworkSource reads blocks through the Fabric Gateway's block events.
@@ -47,9 +49,15 @@ type Follower struct {
 	Auditor audit.Auditor
 	Log     *slog.Logger
 	Metrics *Metrics // may be nil
-	// OnSaved, if set, is called after each block is saved with the
-	// number of blocks indexed so far (e.g. to draw a progress bar).
+	// OnSaved, if set, is called for each block once it is committed, with
+	// the number of blocks indexed up to it (e.g. to draw a progress bar).
 	OnSaved func(indexed uint64)
+	// MaxBlocks and MaxDelay bound a write transaction: blocks that are
+	// ready at once (the follower is behind) are saved together, up to
+	// MaxBlocks (default 50) or MaxDelay after the first (default 1 s);
+	// a block that is the last ready one is committed at once.
+	MaxBlocks int
+	MaxDelay  time.Duration
 	// Retry is the first wait before reconnecting a failed stream; it
 	// doubles up to 30 s. Default 1 s.
 	Retry time.Duration
@@ -127,25 +135,41 @@ func (f *Follower) stream(ctx context.Context, done func(next uint64) bool) (pro
 	if err != nil {
 		return false, fmt.Errorf("open block stream at %d: %w", next, err)
 	}
-	for blk := range blocks {
+	b := batch{f: f}
+	defer b.rollback()
+	for {
+		blk, ok := b.receive(blocks)
+		if b.w != nil && blk == nil && ok {
+			if err := b.commit(); err != nil {
+				return progressed, err
+			}
+			progressed = true
+			continue
+		}
+		if !ok {
+			break
+		}
 		n := blk.GetHeader().GetNumber()
 		if n < next {
 			continue // delivered again after a reconnect
 		}
 		if n > next {
-			return progressed, fmt.Errorf("stream skipped from block %d to %d", next, n)
+			return progressed, errors.Join(fmt.Errorf("stream skipped from block %d to %d", next, n), b.commit())
 		}
-		hash, err := f.index(ctx, prev, blk)
+		hash, err := b.index(ctx, prev, blk)
 		if err != nil {
 			return progressed, err
 		}
-		progressed, prev, next = true, hash, next+1
-		if f.OnSaved != nil {
-			f.OnSaved(next)
-		}
+		prev, next = hash, next+1
 		if done(next) {
+			if err := b.commit(); err != nil {
+				return progressed, err
+			}
 			return true, errDone
 		}
+	}
+	if err := b.commit(); err != nil {
+		return progressed, err
 	}
 	if ctx.Err() != nil {
 		return progressed, ctx.Err()
@@ -153,25 +177,100 @@ func (f *Follower) stream(ctx context.Context, done func(next uint64) bool) (pro
 	return progressed, errors.New("block stream closed")
 }
 
-// index decodes, audits and saves one block; it returns the block's hash.
-func (f *Follower) index(ctx context.Context, prev []byte, blk *common.Block) ([]byte, error) {
+// batch is the open write transaction of a stream and the reports saved
+// in it.
+type batch struct {
+	f       *Follower
+	w       *index.Writer // nil: none open
+	began   time.Time
+	reports []audit.Report
+}
+
+// receive returns the next block of blocks, ok false once it is closed.
+// With a transaction open it waits for none: it returns a nil block (ok
+// true) when none is ready or the transaction is full, to commit first.
+func (b *batch) receive(blocks <-chan *common.Block) (blk *common.Block, ok bool) {
+	if b.w == nil {
+		blk, ok = <-blocks
+		return blk, ok
+	}
+	if len(b.reports) >= cmp.Or(b.f.MaxBlocks, 50) || time.Since(b.began) >= cmp.Or(b.f.MaxDelay, time.Second) {
+		return nil, true
+	}
+	select {
+	case blk, ok = <-blocks:
+		return blk, ok
+	default:
+		return nil, true
+	}
+}
+
+// index decodes, audits and saves one block into the open transaction
+// (beginning one if needed); it returns the block's hash.
+func (b *batch) index(ctx context.Context, prev []byte, blk *common.Block) ([]byte, error) {
+	if b.w == nil {
+		// The transaction outlives ctx: the blocks saved when ctx ends are
+		// committed (stream commits what it saved before returning).
+		w, err := b.f.Store.Begin(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, &storeError{err}
+		}
+		b.w, b.began = w, time.Now()
+	}
+	report, err := b.f.index(ctx, prev, blk, b.w)
+	if err != nil {
+		return nil, err
+	}
+	b.reports = append(b.reports, report)
+	return report.Block.Hash, nil
+}
+
+// commit commits the open transaction, if any, and reports its blocks.
+func (b *batch) commit() error {
+	if b.w == nil {
+		return nil
+	}
+	err := b.w.Commit()
+	b.w = nil
+	if err != nil {
+		return &storeError{err}
+	}
+	for _, r := range b.reports {
+		for _, is := range r.Issues {
+			b.f.Log.Error("ledger verification failed", "kind", is.Kind, "block", is.Block, "tx", is.TxID, "message", is.Message)
+		}
+		b.f.Metrics.saved(r)
+		if b.f.OnSaved != nil {
+			b.f.OnSaved(r.Block.Number + 1)
+		}
+	}
+	b.reports = b.reports[:0]
+	return nil
+}
+
+// rollback discards an open transaction (after a failure).
+func (b *batch) rollback() {
+	if b.w != nil {
+		b.w.Rollback()
+		b.w = nil
+	}
+}
+
+// index decodes and audits one block and saves it with w.
+func (f *Follower) index(ctx context.Context, prev []byte, blk *common.Block, w *index.Writer) (audit.Report, error) {
 	b, err := fabricblock.Parse(blk)
 	if err != nil {
-		return nil, &storeError{fmt.Errorf("block %d: %w", blk.GetHeader().GetNumber(), err)}
+		return audit.Report{}, &storeError{fmt.Errorf("block %d: %w", blk.GetHeader().GetNumber(), err)}
 	}
-	report, err := f.Auditor.Block(prev, b, f.Store)
+	report, err := f.Auditor.Block(prev, b, w)
 	if err != nil {
-		return nil, &storeError{err}
+		return audit.Report{}, &storeError{err}
 	}
-	if err := f.Store.Save(ctx, report); err != nil {
+	if err := w.Save(ctx, report); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return audit.Report{}, ctx.Err()
 		}
-		return nil, &storeError{err}
+		return audit.Report{}, &storeError{err}
 	}
-	for _, is := range report.Issues {
-		f.Log.Error("ledger verification failed", "kind", is.Kind, "block", is.Block, "tx", is.TxID, "message", is.Message)
-	}
-	f.Metrics.saved(report)
-	return b.Hash, nil
+	return report, nil
 }

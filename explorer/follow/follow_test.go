@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -101,6 +102,51 @@ func TestFollowElection(t *testing.T) {
 	}
 	tot, err := idx.Totals(context.Background())
 	if err != nil || tot.Blocks != uint64(len(chain)) || tot.Votes != 300 || tot.Counted != 300 || tot.Issues != 0 {
+		t.Fatalf("totals %+v, %v", tot, err)
+	}
+}
+
+// readySource streams blocks that are all ready at once (buffered), then
+// closes the stream.
+type readySource []*common.Block
+
+func (s readySource) Blocks(_ context.Context, from uint64) (<-chan *common.Block, error) {
+	ch := make(chan *common.Block, len(s))
+	for _, b := range s[from:] {
+		ch <- b
+	}
+	close(ch)
+	return ch, nil
+}
+
+// TestFollowCommitsReadyBlocksTogether: blocks that are ready at once are
+// committed together, at most MaxBlocks per commit, and the commits leave
+// the index complete.
+func TestFollowCommitsReadyBlocksTogether(t *testing.T) {
+	chain, _ := electionChain(6, 2, 20) // 4 setup blocks + 6
+	f, idx := follower(t, t.TempDir(), chain)
+	f.Source, f.MaxBlocks, f.MaxDelay = readySource(chain), 3, time.Hour
+	// OnSaved reports each block after its commit: the commits so far, as
+	// the checkpoint shows them, at each call.
+	var saved, committed []uint64
+	f.OnSaved = func(n uint64) {
+		next, _, err := idx.Checkpoint(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		saved, committed = append(saved, n), append(committed, next)
+	}
+	if err := f.Until(context.Background(), uint64(len(chain))); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}; !slices.Equal(saved, want) {
+		t.Fatalf("OnSaved reported blocks %v; want %v", saved, want)
+	}
+	if want := []uint64{3, 3, 3, 6, 6, 6, 9, 9, 9, 10}; !slices.Equal(committed, want) {
+		t.Fatalf("committed up to blocks %v; want %v", committed, want)
+	}
+	tot, err := idx.Totals(context.Background())
+	if err != nil || tot.Blocks != uint64(len(chain)) || tot.Votes != 240 || tot.Counted != 240 || tot.Issues != 0 {
 		t.Fatalf("totals %+v, %v", tot, err)
 	}
 }

@@ -12,40 +12,78 @@ import (
 // tallies and issues, and advances the checkpoint past it, all in one SQL
 // transaction. The block must be the checkpoint's next block: saving a block
 // twice, or out of order, is refused.
-func (x *Index) Save(ctx context.Context, r audit.Report) (err error) {
-	tx, err := x.db.BeginTx(ctx, nil)
+func (x *Index) Save(ctx context.Context, r audit.Report) error {
+	w, err := x.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("save block %d: %w", r.Block.Number, err)
+		return err
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
+	if err := w.Save(ctx, r); err != nil {
+		w.Rollback()
+		return err
+	}
+	return w.Commit()
+}
+
+// Writer saves blocks in one SQL transaction, which commits them together
+// with the checkpoint: fewer, larger commits write each page of the index
+// once for many blocks. Its audit.History lookups see the blocks saved in
+// it. A Writer is used by one goroutine; the index has one at a time.
+type Writer struct {
+	history
+	tx    *sql.Tx
+	votes *sql.Stmt // the vote insert, prepared once per transaction
+}
+
+// Begin starts a Writer on the index's write connection. It ends with
+// Commit or Rollback; a failed Save leaves it fit only for Rollback.
+func (x *Index) Begin(ctx context.Context) (*Writer, error) {
+	tx, err := x.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin index write: %w", err)
+	}
+	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled)}, tx: tx}
+	if w.votes, err = tx.PrepareContext(ctx, `INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("begin index write: %w", err)
+	}
+	return w, nil
+}
+
+// Commit makes the saved blocks durable and visible to readers.
+func (w *Writer) Commit() error {
+	if err := w.tx.Commit(); err != nil {
+		return fmt.Errorf("commit index write: %w", err)
+	}
+	return nil
+}
+
+// Rollback discards the blocks saved since Begin.
+func (w *Writer) Rollback() error { return w.tx.Rollback() }
+
+// Save stores an audited block as Index.Save does, inside w's transaction.
+func (w *Writer) Save(ctx context.Context, r audit.Report) error {
 	var next uint64
-	if err := tx.QueryRowContext(ctx, `SELECT next FROM checkpoint WHERE id = 1`).Scan(&next); err != nil {
+	if err := w.tx.QueryRowContext(ctx, `SELECT next FROM checkpoint WHERE id = 1`).Scan(&next); err != nil {
 		return fmt.Errorf("save block %d: read checkpoint: %w", r.Block.Number, err)
 	}
 	if r.Block.Number != next {
 		return fmt.Errorf("save block %d: the index expects block %d next", r.Block.Number, next)
 	}
-	s := saver{ctx: ctx, tx: tx, r: r}
+	s := saver{ctx: ctx, tx: w.tx, votesStmt: w.votes, r: r}
 	for _, step := range []func() error{s.block, s.txs, s.batches, s.election, s.roll, s.issues, s.totals, s.checkpoint} {
 		if err := step(); err != nil {
 			return fmt.Errorf("save block %d: %w", r.Block.Number, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("save block %d: commit: %w", r.Block.Number, err)
 	}
 	return nil
 }
 
 // saver writes the rows of one report inside one SQL transaction.
 type saver struct {
-	ctx context.Context
-	tx  *sql.Tx
-	r   audit.Report
+	ctx       context.Context
+	tx        *sql.Tx
+	votesStmt *sql.Stmt
+	r         audit.Report
 }
 
 func (s saver) exec(query string, args ...any) error {
@@ -153,17 +191,12 @@ func (s saver) roll() error {
 }
 
 func (s saver) votes(bt audit.Batch) error {
-	stmt, err := s.tx.PrepareContext(s.ctx, `INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
 	rejected := map[int]bool{}
 	for _, i := range bt.Rejected {
 		rejected[i] = true
 	}
 	for i, v := range bt.Batch.Votes {
-		if _, err := stmt.ExecContext(s.ctx, v.State, bt.Batch.Seq, i, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt, boolInt(!rejected[i])); err != nil {
+		if _, err := s.votesStmt.ExecContext(s.ctx, v.State, bt.Batch.Seq, i, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt, boolInt(!rejected[i])); err != nil {
 			return fmt.Errorf("vote %d: %w", i, err)
 		}
 	}
