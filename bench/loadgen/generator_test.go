@@ -1,10 +1,14 @@
 package loadgen
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -289,6 +293,38 @@ func TestVoteIDOf(t *testing.T) {
 	for _, body := range []string{`{"vote_id":"` + id[:31] + `"}`, `{"vote_id":"` + id + `0"}`, `{"vote_id":"zz` + id[2:] + `"}`, `{}`, `not json`} {
 		if got, ok := voteIDOf([]byte(body)); ok {
 			t.Errorf("voteIDOf(%s) = %s; want none", body, got)
+		}
+	}
+}
+
+// TestRunnerSendsNoNeedlessHeaders: a vote request carries its JSON body's
+// Content-Type but neither a User-Agent nor vegeta's attack name, headers
+// the gateway would parse on every request for nothing.
+func TestRunnerSendsNoNeedlessHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var seen []http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, `{"vote_id":"00112233445566778899aabbccddeeff"}`)
+	}))
+	defer srv.Close()
+	g, err := NewGenerator(testRoll(map[string]int{"CA": 100}, "CA"), race, Mix{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{URL: srv.URL + "/api/v1/vote", Gen: g, Rec: NewRecorder(time.Now())}
+	p, err := r.Constant(context.Background(), "headers", 50, 200*time.Millisecond)
+	if err != nil || p.Accepted == 0 {
+		t.Fatalf("phase %+v, %v: no vote accepted", p, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, h := range seen {
+		if h.Get("Content-Type") != "application/json" || len(h["User-Agent"]) > 0 || len(h["X-Vegeta-Attack"]) > 0 {
+			t.Fatalf("request headers %v: want Content-Type application/json, no User-Agent, no X-Vegeta-Attack", h)
 		}
 	}
 }

@@ -87,7 +87,9 @@ func (r *Runner) Resend(ctx context.Context, name string, rate float64, d time.D
 func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.Duration, tr vegeta.Targeter) (Phase, error) {
 	atk := r.attacker()
 	began := time.Now()
-	results := atk.Attack(tr, vegeta.ConstantPacer{Freq: int(math.Round(rate)), Per: time.Second}, d, name)
+	// No attack name: vegeta would send it as a header the gateway parses
+	// on every request.
+	results := atk.Attack(tr, vegeta.ConstantPacer{Freq: int(math.Round(rate)), Per: time.Second}, d, "")
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 
