@@ -19,6 +19,7 @@ import (
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -34,6 +35,10 @@ var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC",
 // per drain (default 40,000; 0: no drains), DRAIN_RATE the rate of the
 // paced runs that measure latency (default 1,000 votes/s for 20 s; 0: none),
 // DRAIN_ROUNDS how many times the whole sequence runs (default 1).
+// DRAIN_GATEWAY_ENDORSERS=1 runs every step a second time, on a connection
+// that leaves the choice of endorsers to the peer's gateway (suffix
+// -gwendorse; fabricclient.WithGatewayEndorsers), beside the default that
+// has both organisations' peers endorse at once.
 //
 //	go test -run '^$' -bench DrainCost -benchtime 1x ./batcher/
 func BenchmarkDrainCost(b *testing.B) {
@@ -79,10 +84,18 @@ func BenchmarkDrainCost(b *testing.B) {
 		b.ReportMetric(float64(committed)/to.At.Sub(from.At).Seconds(), "votes/s")
 	}
 
-	ceiling := func(b *testing.B) {
+	type endorsing struct {
+		name   string
+		ledger *fabricclient.Ballot
+	}
+	endorsings := []endorsing{{"", conn.Ballot()}}
+	if os.Getenv("DRAIN_GATEWAY_ENDORSERS") == "1" {
+		endorsings = append(endorsings, endorsing{"-gwendorse", nettest.Dial(b, n, "Commission", fabricclient.WithGatewayEndorsers()).Ballot()})
+	}
+	ceiling := func(b *testing.B, ledger *fabricclient.Ballot) {
 		for range b.N {
 			from := measure.Take(pids)
-			res, err := ledgerload.Run(context.Background(), conn.Ballot(), election, ledgerload.Drive{
+			res, err := ledgerload.Run(context.Background(), ledger, election, ledgerload.Drive{
 				VotesPerTx: 2000, InFlight: 16, Prebuilt: 16, Duration: time.Hour,
 				SeqBase: ledgerload.SeqBaseFor(time.Now()), StopAfter: votes,
 			})
@@ -96,11 +109,11 @@ func BenchmarkDrainCost(b *testing.B) {
 	first := 0
 	// run drains a queue of votes, or with rate > 0 offers them at rate
 	// for seconds, and reports what the batcher spent per vote.
-	run := func(b *testing.B, cfg batcher.Config, rate, seconds int) {
+	run := func(b *testing.B, ledger *fabricclient.Ballot, cfg batcher.Config, rate, seconds int) {
 		reg := prometheus.NewRegistry()
 		cfg.Partitions = drainStates
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		timed := &timedLedger{Ledger: batcher.FabricLedger(conn.Ballot())}
+		timed := &timedLedger{Ledger: batcher.FabricLedger(ledger)}
 		bt, err := batcher.New(cfg, rdb, timed, log, reg)
 		if err != nil {
 			b.Fatal(err)
@@ -157,23 +170,25 @@ func BenchmarkDrainCost(b *testing.B) {
 		}
 	})
 	for range rounds {
-		if votes > 0 {
-			b.Run("ceiling", ceiling)
-		}
-		for _, c := range drainConfigs(b) {
+		for _, e := range endorsings {
 			if votes > 0 {
-				b.Run("drain-"+c.name, func(b *testing.B) {
-					for range b.N {
-						run(b, c.cfg, 0, 0)
-					}
-				})
+				b.Run("ceiling"+e.name, func(b *testing.B) { ceiling(b, e.ledger) })
 			}
-			if rate > 0 {
-				b.Run(fmt.Sprintf("paced%d-%s", rate, c.name), func(b *testing.B) {
-					for range b.N {
-						run(b, c.cfg, rate, 20)
-					}
-				})
+			for _, c := range drainConfigs(b) {
+				if votes > 0 {
+					b.Run("drain-"+c.name+e.name, func(b *testing.B) {
+						for range b.N {
+							run(b, e.ledger, c.cfg, 0, 0)
+						}
+					})
+				}
+				if rate > 0 {
+					b.Run(fmt.Sprintf("paced%d-%s%s", rate, c.name, e.name), func(b *testing.B) {
+						for range b.N {
+							run(b, e.ledger, c.cfg, rate, 20)
+						}
+					})
+				}
 			}
 		}
 	}

@@ -11,6 +11,16 @@ const (
 	EndorsementPolicy = "AND('CommissionMSP.peer','ObserversMSP.peer')"
 )
 
+// EndorsingMSPs are the organisations whose peers EndorsementPolicy
+// requires: every peer organisation.
+func EndorsingMSPs() []string {
+	out := make([]string, len(PeerOrgs))
+	for i, o := range PeerOrgs {
+		out[i] = o.MSPID
+	}
+	return out
+}
+
 // Block cutting for large vote batches. A batch of 500 votes is ~160 KB, and
 // the batcher keeps ~16 in flight, so a block usually closes on the timeout
 // with a few MB of votes. The absolute limit leaves room for a 10,000-vote

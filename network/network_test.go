@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -143,6 +144,23 @@ func TestPortPlanHasNoOverlaps(t *testing.T) {
 	for port := range seen {
 		if port < p.Base || port >= p.Base+400 {
 			t.Errorf("port %d outside the instance's range of 400", port)
+		}
+	}
+}
+
+// The organisations a batch's endorsement is asked of are exactly those the
+// endorsement policy requires, all of them (AND).
+func TestEndorsingMSPsAreThePolicys(t *testing.T) {
+	msps := EndorsingMSPs()
+	if !strings.HasPrefix(EndorsementPolicy, "AND(") {
+		t.Fatalf("policy %s: not an AND of organisations; EndorsingMSPs would ask too many", EndorsementPolicy)
+	}
+	if n := strings.Count(EndorsementPolicy, ".peer'"); n != len(msps) {
+		t.Errorf("policy %s names %d organisations, EndorsingMSPs %d (%v)", EndorsementPolicy, n, len(msps), msps)
+	}
+	for _, msp := range msps {
+		if !strings.Contains(EndorsementPolicy, "'"+msp+".peer'") {
+			t.Errorf("%s endorses, but policy %s does not name it", msp, EndorsementPolicy)
 		}
 	}
 }

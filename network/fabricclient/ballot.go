@@ -21,11 +21,13 @@ type Ballot struct {
 	qscc     *client.Contract // the peer's query system chaincode, for blocks
 	network  *client.Network
 	channel  string
+	// endorsers are the organisations whose peers endorse a batch together (Conn.endorsers).
+	endorsers []string
 }
 
 // Ballot returns the ballot contract client of this connection.
 func (c *Conn) Ballot() *Ballot {
-	return &Ballot{contract: c.Contract("ballot"), qscc: c.Network.GetContract("qscc"), network: c.Network, channel: c.profile.Channel}
+	return &Ballot{contract: c.Contract("ballot"), qscc: c.Network.GetContract("qscc"), network: c.Network, channel: c.profile.Channel, endorsers: c.endorsers}
 }
 
 // CommitBatch submits the batch, waits until its transaction is committed and

@@ -21,12 +21,19 @@ type PendingBatch struct {
 }
 
 // SubmitBatch endorses the batch and hands its transaction to ordering.
+// The peers of every organisation the endorsement policy requires run the
+// chaincode at once (unless the connection leaves the choice to the
+// gateway, WithGatewayEndorsers).
 func (b *Ballot) SubmitBatch(ctx context.Context, batch ballot.Batch) (*PendingBatch, error) {
 	payload, err := json.Marshal(batch)
 	if err != nil {
 		return nil, fmt.Errorf("encode batch %s: %w", batch.ID(), err)
 	}
-	result, commit, err := b.contract.SubmitAsyncWithContext(ctx, "CommitBatch", client.WithBytesArguments(payload))
+	opts := []client.ProposalOption{client.WithBytesArguments(payload)}
+	if len(b.endorsers) > 0 {
+		opts = append(opts, client.WithEndorsingOrganizations(b.endorsers...))
+	}
+	result, commit, err := b.contract.SubmitAsyncWithContext(ctx, "CommitBatch", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("submit batch %s: %w", batch.ID(), err)
 	}
