@@ -111,6 +111,18 @@ type Report struct {
 	RollSealed bool
 }
 
+// Votes counts the votes of the block's committed batches (retries of a
+// committed batch are not counted again).
+func (r Report) Votes() int {
+	n := 0
+	for _, b := range r.Batches {
+		if !b.Resubmission {
+			n += len(b.Batch.Votes)
+		}
+	}
+	return n
+}
+
 // Auditor audits blocks of one channel.
 type Auditor struct {
 	// Chaincode is the name of the ballot chaincode ("ballot"): the

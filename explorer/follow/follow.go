@@ -58,6 +58,9 @@ type Follower struct {
 	// a block that is the last ready one is committed at once.
 	MaxBlocks int
 	MaxDelay  time.Duration
+	// ProgressEvery is how often a follower that is behind logs how far it
+	// got (default 10 s).
+	ProgressEvery time.Duration
 	// Retry is the first wait before reconnecting a failed stream; it
 	// doubles up to 30 s. Default 1 s.
 	Retry time.Duration
@@ -184,6 +187,11 @@ type batch struct {
 	w       *index.Writer // nil: none open
 	began   time.Time
 	reports []audit.Report
+	// The progress window: since when, the blocks and votes committed in
+	// it, and whether a commit held several blocks (the follower is behind).
+	window        time.Time
+	blocks, votes int
+	behind        bool
 }
 
 // receive returns the next block of blocks, ok false once it is closed.
@@ -244,8 +252,33 @@ func (b *batch) commit() error {
 			b.f.OnSaved(r.Block.Number + 1)
 		}
 	}
+	b.progress()
 	b.reports = b.reports[:0]
 	return nil
+}
+
+// progress logs, once per ProgressEvery in which a commit held several
+// blocks (the follower is behind, e.g. on its first catch-up of a long
+// ledger), the blocks indexed and the rates over that time.
+func (b *batch) progress() {
+	if b.window.IsZero() {
+		b.window = time.Now()
+	}
+	b.blocks += len(b.reports)
+	for _, r := range b.reports {
+		b.votes += r.Votes()
+	}
+	b.behind = b.behind || len(b.reports) > 1
+	d := time.Since(b.window)
+	if d < cmp.Or(b.f.ProgressEvery, 10*time.Second) {
+		return
+	}
+	if b.behind {
+		last := b.reports[len(b.reports)-1].Block
+		b.f.Log.Info("catching up", "indexed", last.Number+1, "block_time", last.Time,
+			"blocks_per_s", float64(b.blocks)/d.Seconds(), "votes_per_s", float64(b.votes)/d.Seconds())
+	}
+	b.window, b.blocks, b.votes, b.behind = time.Now(), 0, 0, false
 }
 
 // rollback discards an open transaction (after a failure).

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -120,12 +121,14 @@ func (s readySource) Blocks(_ context.Context, from uint64) (<-chan *common.Bloc
 }
 
 // TestFollowCommitsReadyBlocksTogether: blocks that are ready at once are
-// committed together, at most MaxBlocks per commit, and the commits leave
-// the index complete.
+// committed together, at most MaxBlocks per commit, with a progress line
+// while behind, and the commits leave the index complete.
 func TestFollowCommitsReadyBlocksTogether(t *testing.T) {
 	chain, _ := electionChain(6, 2, 20) // 4 setup blocks + 6
 	f, idx := follower(t, t.TempDir(), chain)
-	f.Source, f.MaxBlocks, f.MaxDelay = readySource(chain), 3, time.Hour
+	f.Source, f.MaxBlocks, f.MaxDelay, f.ProgressEvery = readySource(chain), 3, time.Hour, time.Nanosecond
+	var logged strings.Builder
+	f.Log = slog.New(slog.NewTextHandler(&logged, nil))
 	// OnSaved reports each block after its commit: the commits so far, as
 	// the checkpoint shows them, at each call.
 	var saved, committed []uint64
@@ -138,6 +141,10 @@ func TestFollowCommitsReadyBlocksTogether(t *testing.T) {
 	}
 	if err := f.Until(context.Background(), uint64(len(chain))); err != nil {
 		t.Fatal(err)
+	}
+	// Behind, it logs its progress (every commit here, at ProgressEvery 1 ns).
+	if got := strings.Count(logged.String(), "catching up"); got != 3 || !strings.Contains(logged.String(), "indexed=9") {
+		t.Errorf("%d progress lines; want 3 (commits of 3 blocks), the last at block 9:\n%s", got, logged.String())
 	}
 	if want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}; !slices.Equal(saved, want) {
 		t.Fatalf("OnSaved reported blocks %v; want %v", saved, want)

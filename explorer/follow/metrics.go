@@ -56,11 +56,7 @@ func (m *Metrics) saved(r audit.Report) {
 	}
 	m.blocks.Inc()
 	m.txs.Add(float64(len(r.Block.Txs)))
-	for _, b := range r.Batches {
-		if !b.Resubmission {
-			m.votes.Add(float64(len(b.Batch.Votes)))
-		}
-	}
+	m.votes.Add(float64(r.Votes()))
 	for _, is := range r.Issues {
 		m.issues.WithLabelValues(is.Kind).Inc()
 	}
