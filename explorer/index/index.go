@@ -5,9 +5,10 @@
 // a restart resumes exactly after the last saved block and never stores a
 // row twice.
 //
-// Its cost is per vote: one row in votes and an entry in each of its two
-// indexes (by id, and by state and nullifier for the duplicate rule), and
-// the audit's lookups, which read a whole batch's nullifiers at once
+// Its cost is per vote: an entry in vote_ids (by id, for receipts) and, if
+// counted, in used (by state and nullifier, for the duplicate rule); a
+// batch's votes are stored once, as its transaction's argument. And the
+// audit's lookups, which read a whole batch's nullifiers at once
 // (UsedNullifiers, RollContests). BenchmarkFollowVotes in explorer/follow
 // measures it on a fresh and on a grown index.
 package index
@@ -109,20 +110,27 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE INDEX IF NOT EXISTS batches_block ON batches (block);
 CREATE INDEX IF NOT EXISTS batches_time ON batches (time);
-CREATE TABLE IF NOT EXISTS votes (
+-- A batch's votes are its transaction's argument, stored once; per vote the
+-- index holds only what is looked up by key: where a vote id is (receipts,
+-- search) and the nullifiers counted votes used (the duplicate rule).
+CREATE TABLE IF NOT EXISTS batch_votes (
 	state     TEXT NOT NULL,
 	seq       INTEGER NOT NULL,
-	idx       INTEGER NOT NULL,
+	data      BLOB NOT NULL,     -- the CommitBatch argument: a ballot.Batch as JSON
+	UNIQUE (state, seq)
+);
+CREATE TABLE IF NOT EXISTS vote_ids (
 	id        TEXT NOT NULL,
-	contest   TEXT NOT NULL,
-	nullifier TEXT NOT NULL,
-	choice    TEXT NOT NULL,
-	cast_at   INTEGER NOT NULL,
-	counted   INTEGER NOT NULL,
-	PRIMARY KEY (state, seq, idx)
-) WITHOUT ROWID;               -- one b-tree for the rows and their key (indexes made before keep their rowid table)
-CREATE INDEX IF NOT EXISTS votes_id ON votes (id);
-CREATE INDEX IF NOT EXISTS votes_nullifier ON votes (state, nullifier) WHERE counted = 1;
+	state     TEXT NOT NULL,
+	seq       INTEGER NOT NULL,
+	idx       INTEGER NOT NULL,  -- the vote's index in batch (state, seq)
+	PRIMARY KEY (id, state, seq, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS used (
+	state     TEXT NOT NULL,
+	nullifier TEXT NOT NULL,     -- used by a vote the recount counted
+	PRIMARY KEY (state, nullifier)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tallies (
 	state     TEXT NOT NULL,
 	contest   TEXT NOT NULL,
@@ -181,16 +189,16 @@ func Open(path string) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("create index schema in %s: %w", path, err)
 	}
-	// An index made before contests (ledger model v2) holds votes without
-	// one; its ledger is of the old model, so it cannot be extended.
-	var hasContest bool
-	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM pragma_table_info('votes') WHERE name = 'contest'`).Scan(&hasContest); err != nil {
+	// An index made before the votes were stored per batch (or before
+	// contests, ledger model v2) has a votes table; it is rebuilt.
+	var oldVotes bool
+	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'votes'`).Scan(&oldVotes); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read index schema of %s: %w", path, err)
 	}
-	if !hasContest {
+	if oldVotes {
 		db.Close()
-		return nil, fmt.Errorf("index %s predates contests (its votes have no contest): remove it, or run `explorer reindex`, to index the ledger afresh", path)
+		return nil, fmt.Errorf("index %s stores votes in an older layout: remove it, or run `explorer reindex`, to index the ledger afresh", path)
 	}
 	// An index made before rejection reasons were recorded gains the column;
 	// `explorer reindex` fills it.
@@ -244,14 +252,13 @@ func (x *Index) Checkpoint(ctx context.Context) (next uint64, lastHash []byte, e
 
 // NullifierUsed reports whether a counted vote of state used nullifier.
 func (x history) NullifierUsed(state, nullifier string) (bool, error) {
-	return x.exists(`SELECT 1 FROM votes WHERE state = ? AND nullifier = ? AND counted = 1 LIMIT 1`, state, nullifier)
+	return x.exists(`SELECT 1 FROM used WHERE state = ? AND nullifier = ?`, state, nullifier)
 }
 
 // The bulk lookups of the audit: ?1 a state, ?2 a JSON array of its
-// nullifiers (the indexes on votes (state, nullifier) and on the roll's key
-// serve them).
+// nullifiers (the keys of used and roll serve them).
 const (
-	usedQuery   = `SELECT DISTINCT nullifier FROM votes WHERE state = ?1 AND counted = 1 AND nullifier IN (SELECT value FROM json_each(?2))`
+	usedQuery   = `SELECT nullifier FROM used WHERE state = ?1 AND nullifier IN (SELECT value FROM json_each(?2))`
 	rolledQuery = `SELECT nullifier, contest FROM roll WHERE state = ?1 AND nullifier IN (SELECT value FROM json_each(?2))`
 )
 

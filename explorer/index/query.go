@@ -244,24 +244,60 @@ func (x *Index) Batch(ctx context.Context, state string, seq uint64) (Batch, err
 	return one(ctx, x.db, scanBatch, `SELECT `+batchCols+` FROM batches WHERE state = ? AND seq = ?`, state, seq)
 }
 
-const voteCols = `state, seq, idx, id, contest, nullifier, choice, cast_at, counted`
-
-func scanVote(r rowScanner) (Vote, error) {
-	var v Vote
-	err := r.Scan(&v.State, &v.Seq, &v.Index, &v.ID, &v.Contest, &v.Nullifier, &v.Choice, &v.CastAt, &v.Counted)
-	return v, err
+// batchVotes returns the votes of batch (state, seq) in order, each marked
+// counted or not by the recount; ErrNotFound if the index holds no such
+// batch.
+func (x *Index) batchVotes(ctx context.Context, state string, seq uint64) ([]Vote, error) {
+	var data []byte
+	var rejected string
+	err := x.db.QueryRowContext(ctx, `SELECT v.data, b.rejected FROM batch_votes v JOIN batches b USING (state, seq)
+		WHERE v.state = ? AND v.seq = ?`, state, seq).Scan(&data, &rejected)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read votes of batch %s/%d: %w", state, seq, err)
+	}
+	b, err := ballot.DecodeBatch(data, audit.MaxBatchVotes)
+	if err != nil {
+		return nil, fmt.Errorf("votes of batch %s/%d: %w", state, seq, err)
+	}
+	var out []int
+	if err := json.Unmarshal([]byte(rejected), &out); err != nil {
+		return nil, fmt.Errorf("batch %s/%d rejected: %w", state, seq, err)
+	}
+	votes := make([]Vote, len(b.Votes))
+	for i, v := range b.Votes {
+		votes[i] = Vote{Vote: v, Seq: seq, Index: i, Counted: true}
+	}
+	for _, i := range out {
+		if i >= 0 && i < len(votes) {
+			votes[i].Counted = false
+		}
+	}
+	return votes, nil
 }
 
 // Votes returns up to limit votes of batch (state, seq) in order, skipping offset.
 func (x *Index) Votes(ctx context.Context, state string, seq uint64, offset, limit int) ([]Vote, error) {
-	return list(ctx, x.db, scanVote, `SELECT `+voteCols+` FROM votes WHERE state = ? AND seq = ? ORDER BY idx LIMIT ? OFFSET ?`,
-		state, seq, limit, offset)
+	votes, err := x.batchVotes(ctx, state, seq)
+	if errors.Is(err, ErrNotFound) {
+		return []Vote{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	offset = min(max(offset, 0), len(votes))
+	return votes[offset:min(offset+max(limit, 0), len(votes))], nil
 }
 
 // BatchVotes returns every vote of batch (state, seq) in order, as
 // committed: what its Merkle tree is built over.
 func (x *Index) BatchVotes(ctx context.Context, state string, seq uint64) ([]ballot.Vote, error) {
-	rows, err := list(ctx, x.db, scanVote, `SELECT `+voteCols+` FROM votes WHERE state = ? AND seq = ? ORDER BY idx`, state, seq)
+	rows, err := x.batchVotes(ctx, state, seq)
+	if errors.Is(err, ErrNotFound) {
+		return []ballot.Vote{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +310,25 @@ func (x *Index) BatchVotes(ctx context.Context, state string, seq uint64) ([]bal
 
 // Vote returns the first committed vote with id.
 func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
-	return one(ctx, x.db, scanVote, `SELECT `+voteCols+` FROM votes WHERE id = ? ORDER BY state, seq, idx`, id)
+	var state string
+	var seq uint64
+	var i int
+	err := x.db.QueryRowContext(ctx, `SELECT state, seq, idx FROM vote_ids WHERE id = ? ORDER BY state, seq, idx LIMIT 1`, id).
+		Scan(&state, &seq, &i)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Vote{}, ErrNotFound
+	}
+	if err != nil {
+		return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
+	}
+	votes, err := x.batchVotes(ctx, state, seq)
+	if err != nil {
+		return Vote{}, err
+	}
+	if i >= len(votes) {
+		return Vote{}, fmt.Errorf("vote %s: batch %s/%d has no vote %d", id, state, seq, i)
+	}
+	return votes[i], nil
 }
 
 // Recount returns the results recounted from the ledger's transactions, in

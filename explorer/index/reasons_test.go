@@ -261,22 +261,28 @@ func TestRecountPerContest(t *testing.T) {
 	}
 }
 
-// TestOpenRefusesIndexBeforeContests: an index whose votes have no contest
-// (made before the ledger model gained contests) is refused with the fix.
-func TestOpenRefusesIndexBeforeContests(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "index.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, nullifier TEXT, candidate TEXT, cast_at INTEGER, counted INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if idx, err := index.Open(path); err == nil || !strings.Contains(err.Error(), "predates contests") || !strings.Contains(err.Error(), "reindex") {
-		if idx != nil {
-			idx.Close()
+// TestOpenRefusesOlderIndex: an index with a votes table (made before a
+// batch's votes were stored once per batch; the oldest without contests)
+// is refused with the fix.
+func TestOpenRefusesOlderIndex(t *testing.T) {
+	for name, votes := range map[string]string{
+		"before contests": `CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, nullifier TEXT, candidate TEXT, cast_at INTEGER, counted INTEGER)`,
+		"rows per vote":   `CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, contest TEXT, nullifier TEXT, choice TEXT, cast_at INTEGER, counted INTEGER)`,
+	} {
+		path := filepath.Join(t.TempDir(), "index.db")
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Fatalf("Open of an index before contests: %v", err)
+		if _, err := db.Exec(votes); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if idx, err := index.Open(path); err == nil || !strings.Contains(err.Error(), "older layout") || !strings.Contains(err.Error(), "reindex") {
+			if idx != nil {
+				idx.Close()
+			}
+			t.Fatalf("Open of an index %s: %v", name, err)
+		}
 	}
 }

@@ -31,7 +31,7 @@ func (x *Index) Save(ctx context.Context, r audit.Report) error {
 type Writer struct {
 	history
 	tx    *sql.Tx
-	votes *sql.Stmt // the vote insert, prepared once per transaction
+	votes voteStmts
 }
 
 // Begin starts a Writer on the index's write connection. It ends with
@@ -42,7 +42,10 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 		return nil, fmt.Errorf("begin index write: %w", err)
 	}
 	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled)}, tx: tx}
-	if w.votes, err = tx.PrepareContext(ctx, `INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+	if w.votes.voteID, err = tx.PrepareContext(ctx, `INSERT INTO vote_ids VALUES (?, ?, ?, ?)`); err == nil {
+		w.votes.used, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO used VALUES (?, ?)`)
+	}
+	if err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("begin index write: %w", err)
 	}
@@ -69,7 +72,7 @@ func (w *Writer) Save(ctx context.Context, r audit.Report) error {
 	if r.Block.Number != next {
 		return fmt.Errorf("save block %d: the index expects block %d next", r.Block.Number, next)
 	}
-	s := saver{ctx: ctx, tx: w.tx, votesStmt: w.votes, r: r}
+	s := saver{ctx: ctx, tx: w.tx, stmts: &w.votes, r: r}
 	for _, step := range []func() error{s.block, s.txs, s.batches, s.election, s.roll, s.issues, s.totals, s.checkpoint} {
 		if err := step(); err != nil {
 			return fmt.Errorf("save block %d: %w", r.Block.Number, err)
@@ -80,11 +83,14 @@ func (w *Writer) Save(ctx context.Context, r audit.Report) error {
 
 // saver writes the rows of one report inside one SQL transaction.
 type saver struct {
-	ctx       context.Context
-	tx        *sql.Tx
-	votesStmt *sql.Stmt
-	r         audit.Report
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts *voteStmts
+	r     audit.Report
 }
+
+// voteStmts are the per-vote inserts, prepared once per transaction.
+type voteStmts struct{ voteID, used *sql.Stmt }
 
 func (s saver) exec(query string, args ...any) error {
 	_, err := s.tx.ExecContext(s.ctx, query, args...)
@@ -190,13 +196,25 @@ func (s saver) roll() error {
 	return nil
 }
 
+// votes stores the batch's votes as its transaction carried them, where
+// each vote id is, and the nullifiers of the counted votes.
 func (s saver) votes(bt audit.Batch) error {
+	b := bt.Batch
+	if err := s.exec(`INSERT INTO batch_votes VALUES (?, ?, ?)`, b.State, b.Seq, s.r.Block.Txs[bt.TxIndex].Args[0]); err != nil {
+		return err
+	}
 	rejected := map[int]bool{}
 	for _, i := range bt.Rejected {
 		rejected[i] = true
 	}
-	for i, v := range bt.Batch.Votes {
-		if _, err := s.votesStmt.ExecContext(s.ctx, v.State, bt.Batch.Seq, i, v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt, boolInt(!rejected[i])); err != nil {
+	for i, v := range b.Votes {
+		if _, err := s.stmts.voteID.ExecContext(s.ctx, v.ID, b.State, b.Seq, i); err != nil {
+			return fmt.Errorf("vote %d: %w", i, err)
+		}
+		if rejected[i] {
+			continue
+		}
+		if _, err := s.stmts.used.ExecContext(s.ctx, v.State, v.Nullifier); err != nil {
 			return fmt.Errorf("vote %d: %w", i, err)
 		}
 	}
