@@ -92,9 +92,8 @@ func RedisUsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
 	return 0, fmt.Errorf("measure: no used_memory in INFO")
 }
 
-// RedisMemory sizes the per-voter keys (Bloom filters, and the roll sets
-// with the voted sets their voters move to where the gateway keeps one,
-// per voter on the roll) and the per-vote keys present now (streams per
+// RedisMemory sizes the per-voter keys (Bloom filters, and the rolls'
+// shards, which keep whether each voter voted, per voter on the roll) and the per-vote keys present now (streams per
 // queued vote; pending claims or pending hashes per pending vote; receipts
 // per committed vote; intake logs per entry). Call it while votes are queued (after a surge) to see
 // streams and pending votes. Key families a gateway version does not use
@@ -116,12 +115,8 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 	if err != nil {
 		return u, err
 	}
-	rollBytes, err := sum(ctx, rdb, keys(votequeue.RollKey))
-	if err != nil {
-		return u, err
-	}
-	// Sets of voters who voted ("voted:{CA}"), where the gateway keeps them.
-	votedKeys, votedBytes, err := sampleMatch(ctx, rdb, "voted:*", 1000)
+	// The rolls: each state's shard hashes, nullifier -> voted or not.
+	rollKeys, rollBytes, _, err := hashFields(ctx, rdb, "roll:*")
 	if err != nil {
 		return u, err
 	}
@@ -174,7 +169,7 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 	}
 	u.Classes = []RedisClass{
 		newRedisClass("bloom filters (per voter on the roll)", int64(len(states)), voters, bloom),
-		newRedisClass("roll and voted sets (per voter on the roll)", int64(len(states))+votedKeys, voters, rollBytes+votedBytes),
+		newRedisClass("roll shards (per voter on the roll)", rollKeys, voters, rollBytes),
 		newRedisClass("vote streams (per queued vote)", int64(len(states)), queued, streams),
 		newRedisClass("pending claims (per claim)", claims, claims, claimBytes),
 		newRedisClass("pending hashes (per pending vote)", hashes, pendingVotes, pendingBytes),
@@ -186,7 +181,7 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 
 // hashFields sums MEMORY USAGE and HLEN over the hashes matching pattern.
 func hashFields(ctx context.Context, rdb *redis.Client, pattern string) (keys, bytes, fields int64, err error) {
-	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	iter := rdb.ScanType(ctx, 0, pattern, 1000, "hash").Iterator()
 	for iter.Next(ctx) {
 		k := iter.Val()
 		n, err := rdb.MemoryUsage(ctx, k).Result()

@@ -16,11 +16,16 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 	ctx := context.Background()
 	states := []string{"CA", "MI"}
 	for _, s := range states {
-		for i := range 50 {
-			rdb.SAdd(ctx, votequeue.RollKey(s), fmt.Sprintf("%s-roll-%d", s, i))
+		roll, err := votequeue.EnsureRoll(ctx, rdb, s, 1)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for i := range 20 {
-			rdb.SAdd(ctx, "voted:{"+s+"}", fmt.Sprintf("%s-voted-%d", s, i))
+		pipe := rdb.Pipeline()
+		for i := range 70 {
+			votequeue.Enroll(ctx, pipe, roll, [][]byte{[]byte(fmt.Sprintf("%c%s-roll-%d", i*4, s, i))})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
 		}
 		rdb.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(s), Values: []string{"v", "1"}})
 	}
@@ -40,12 +45,12 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 		t.Fatalf("used memory %d", u.UsedBytes)
 	}
 	want := map[string][2]int64{ // class -> keys, items
-		"roll and voted sets (per voter on the roll)": {4, 140},
-		"vote streams (per queued vote)":              {2, 2},
-		"pending claims (per claim)":                  {1, 1},
-		"pending hashes (per pending vote)":           {1, 3},
-		"receipts (per committed vote)":               {3, 4},
-		"intake logs (per accepted vote)":             {1, 5},
+		"roll shards (per voter on the roll)": {4, 140},
+		"vote streams (per queued vote)":      {2, 2},
+		"pending claims (per claim)":          {1, 1},
+		"pending hashes (per pending vote)":   {1, 3},
+		"receipts (per committed vote)":       {3, 4},
+		"intake logs (per accepted vote)":     {1, 5},
 	}
 	for _, c := range u.Classes {
 		w, ok := want[c.Name]

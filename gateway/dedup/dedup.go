@@ -1,13 +1,13 @@
 // Package dedup accepts votes into the durable Redis queue exactly once per
 // nullifier: "one lock, two checks".
 //
-// One atomic Lua script (script.lua) per call moves the nullifier from the
-// partition's roll to its voted set (SMOVE: the eligibility check, the exact
-// duplicate check and the claim in one command; see votequeue), tests and
+// One atomic Lua script (script.lua) per call marks the nullifier voted on
+// the partition's roll (its "0" turned "1": the eligibility check, the exact
+// duplicate check and the claim in one step; see votequeue), tests and
 // sets its bits in the partition's Bloom filter, records it as pending and
 // appends the vote to the partition's stream, and Redis (AOF, appendfsync
-// always) has it on disk before the call returns. A nullifier already in the
-// voted set is a duplicate, answered from Redis alone, before or after its
+// always) has it on disk before the call returns. A nullifier already
+// marked voted is a duplicate, answered from Redis alone, before or after its
 // vote reached the ledger. When a nullifier on the roll finds every Bloom bit
 // already set it was maybe seen (a false positive, or a roll reloaded after
 // Redis lost its data): the exact check asks the ledger whether the
@@ -207,7 +207,7 @@ type Deduper struct {
 
 	mu     sync.Mutex // guards lanes and params
 	lanes  map[string]*lane
-	params map[string]bloom.Params
+	params map[string]shape
 
 	// sendMu orders sends to lane queues before Close closes them.
 	sendMu sync.RWMutex
@@ -224,7 +224,7 @@ func New(rdb redis.UniversalClient, ledger NullifierLedger, cfg Config, log *slo
 		log:    log,
 		script: redis.NewScript(scriptSource),
 		lanes:  make(map[string]*lane),
-		params: make(map[string]bloom.Params),
+		params: make(map[string]shape),
 	}
 }
 
@@ -236,7 +236,7 @@ func (d *Deduper) Config() Config { return d.cfg }
 // not be stored and must not be acknowledged as accepted.
 func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
 	partition := a.Vote.State
-	p, err := d.Params(ctx, partition)
+	p, err := d.shape(ctx, partition)
 	if err != nil {
 		return Result{}, err
 	}
@@ -280,30 +280,46 @@ func (d *Deduper) Close() {
 	d.wg.Wait()
 }
 
+// shape is how a partition's Bloom filter and roll are laid out.
+type shape struct {
+	bloom bloom.Params
+	roll  *votequeue.Roll
+}
+
 // Params returns the Bloom filter shape of a partition. The first gateway to
 // need it (or the roll loader, which sizes it from the roll) stores it with
 // SET NX; everyone then uses the stored value, so all gateways agree.
 func (d *Deduper) Params(ctx context.Context, partition string) (bloom.Params, error) {
+	s, err := d.shape(ctx, partition)
+	return s.bloom, err
+}
+
+// shape returns the partition's Bloom shape (Params) and roll layout
+// (votequeue.EnsureRoll, sized for ExpectedVoters if no roll was loaded),
+// fetched once.
+func (d *Deduper) shape(ctx context.Context, partition string) (shape, error) {
 	d.mu.Lock()
-	p, ok := d.params[partition]
+	s, ok := d.params[partition]
 	d.mu.Unlock()
 	if ok {
-		return p, nil
+		return s, nil
 	}
 	def, err := bloom.ForCapacity(d.cfg.ExpectedVoters, d.cfg.FalsePositiveRate)
 	if err != nil {
-		return bloom.Params{}, fmt.Errorf("dedup: default Bloom size: %w", err)
+		return shape{}, fmt.Errorf("dedup: default Bloom size: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()
-	p, err = EnsureParams(ctx, d.rdb, partition, def)
-	if err != nil {
-		return bloom.Params{}, err
+	if s.bloom, err = EnsureParams(ctx, d.rdb, partition, def); err != nil {
+		return shape{}, err
+	}
+	if s.roll, err = votequeue.EnsureRoll(ctx, d.rdb, partition, votequeue.RollBits(d.cfg.ExpectedVoters)); err != nil {
+		return shape{}, err
 	}
 	d.mu.Lock()
-	d.params[partition] = p
+	d.params[partition] = s
 	d.mu.Unlock()
-	return p, nil
+	return s, nil
 }
 
 // EnsureParams stores def as the partition's Bloom shape unless one is
@@ -435,7 +451,7 @@ func (l *lane) run(batch []*pending) {
 	if len(live) == 0 {
 		return
 	}
-	params, err := l.d.Params(context.Background(), l.partition)
+	params, err := l.d.shape(context.Background(), l.partition)
 	var results []Result
 	if err == nil {
 		results, err = l.d.call(context.Background(), "submit", params, live)
@@ -451,13 +467,11 @@ func (l *lane) run(batch []*pending) {
 }
 
 // call runs the script in mode for the attempts of one partition.
-func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch []*pending) ([]Result, error) {
-	partition := batch[0].attempt.Vote.State
-	keys := []string{
-		votequeue.RollKey(partition), votequeue.VotedKey(partition), votequeue.BloomKey(partition),
-		votequeue.StreamKey(partition), votequeue.PendingKey(partition), votequeue.DupesKey(partition),
-		votequeue.ReviewKey(partition), votequeue.LogKey(partition),
-	}
+func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pending) ([]Result, error) {
+	partition, p := batch[0].attempt.Vote.State, s.bloom
+	keys := make([]string, 6, 6+len(batch))
+	keys[0], keys[1], keys[2] = votequeue.BloomKey(partition), votequeue.StreamKey(partition), votequeue.PendingKey(partition)
+	keys[3], keys[4], keys[5] = votequeue.DupesKey(partition), votequeue.ReviewKey(partition), votequeue.LogKey(partition)
 	names := votequeue.Names()
 	args := make([]any, 0, 13+perVoteArgs*len(batch))
 	args = append(args, mode, p.Hashes, d.cfg.ReviewMaxLen, len(batch), partition)
@@ -490,6 +504,7 @@ func (d *Deduper) call(ctx context.Context, mode string, p bloom.Params, batch [
 		if err != nil {
 			return nil, fmt.Errorf("dedup: %w", err)
 		}
+		keys = append(keys, s.roll.Key(raw[:]))
 		start := len(buf)
 		buf = append(buf, raw[:]...)
 		start = field(start)

@@ -60,15 +60,58 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	return f
 }
 
+// enroll puts raw nullifiers on a state's roll (laid out in 16 shards
+// unless the deduper laid it out first).
+func (f *fixture) enroll(t testing.TB, state string, raws ...[]byte) {
+	t.Helper()
+	ctx := context.Background()
+	roll, err := votequeue.EnsureRoll(ctx, f.rdb, state, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe := f.rdb.Pipeline()
+	votequeue.Enroll(ctx, pipe, roll, raws)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rollStatus says whether a raw nullifier is on a state's roll and voted.
+func (f *fixture) rollStatus(t testing.TB, state string, raw []byte) (onRoll, voted bool) {
+	t.Helper()
+	ctx := context.Background()
+	roll, ok, err := votequeue.GetRoll(ctx, f.rdb, state)
+	if !ok || err != nil {
+		t.Fatalf("roll layout of %s: %v, %v", state, ok, err)
+	}
+	onRoll, voted, err = votequeue.RollStatus(ctx, f.rdb, roll, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return onRoll, voted
+}
+
+// unvote puts a raw nullifier back on a state's roll as not voted, as a
+// roll reloaded into a Redis that lost its data does.
+func (f *fixture) unvote(t testing.TB, state string, raw []byte) {
+	t.Helper()
+	ctx := context.Background()
+	roll, _, err := votequeue.GetRoll(ctx, f.rdb, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.HSet(ctx, roll.Key(raw), string(raw), votequeue.NotVoted).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // voter returns a fresh nullifier, put on the roll of state if eligible.
 func (f *fixture) voter(t testing.TB, state string, eligible bool) string {
 	t.Helper()
 	var raw [32]byte
 	_, _ = rand.Read(raw[:])
 	if eligible {
-		if err := f.rdb.SAdd(context.Background(), votequeue.RollKey(state), raw[:]).Err(); err != nil {
-			t.Fatal(err)
-		}
+		f.enroll(t, state, raw[:])
 	}
 	return hex.EncodeToString(raw[:])
 }
@@ -114,8 +157,8 @@ func TestAcceptThenDuplicate(t *testing.T) {
 	if id, err := f.rdb.HGet(ctx, votequeue.PendingKey("CA"), string(raw)).Result(); err != nil || id != a.Vote.ID {
 		t.Fatalf("pending record = %q, %v; want vote id %s", id, err, a.Vote.ID)
 	}
-	if !f.rdb.SIsMember(ctx, votequeue.VotedKey("CA"), raw).Val() || f.rdb.SIsMember(ctx, votequeue.RollKey("CA"), raw).Val() {
-		t.Fatal("the nullifier did not move from the roll to the voted set")
+	if on, voted := f.rollStatus(t, "CA", raw); !on || !voted {
+		t.Fatalf("the nullifier is on the roll %v, voted %v; want marked voted", on, voted)
 	}
 	groups, err := f.rdb.XInfoGroups(ctx, votequeue.StreamKey("CA")).Result()
 	if err != nil || len(groups) != 1 || groups[0].Name != votequeue.Group {
@@ -132,7 +175,7 @@ func TestAcceptThenDuplicate(t *testing.T) {
 	}
 	assertReview(t, f.rdb, "CA", "duplicate", 2)
 	if c := f.ledger.calls.Load(); c != 0 {
-		t.Fatalf("ledger asked %d times; the voted set must answer without it", c)
+		t.Fatalf("ledger asked %d times; the roll must answer without it", c)
 	}
 }
 
@@ -147,9 +190,7 @@ func TestOneVotePerVoterAndContest(t *testing.T) {
 	nulls := map[string]string{}
 	for _, contest := range contests {
 		raw := ballot.NullifierOf(key, contest)
-		if err := f.rdb.SAdd(ctx, votequeue.RollKey("CA"), raw[:]).Err(); err != nil {
-			t.Fatal(err)
-		}
+		f.enroll(t, "CA", raw[:])
 		nulls[contest] = ballot.HashHex(raw)
 	}
 	in := func(contest, choice string) Attempt {
@@ -244,11 +285,11 @@ func TestBloomFalsePositiveIsAccepted(t *testing.T) {
 	if err != nil || res.Outcome != Accepted || !res.BloomMaybe {
 		t.Fatalf("got %+v, %v; want accepted after the exact check", res, err)
 	}
-	// Now the voted set answers without the ledger.
+	// Now the roll answers without the ledger.
 	calls := f.ledger.calls.Load()
 	res, err = f.d.Accept(ctx, attempt(t, "CA", n))
 	if err != nil || res.Outcome != Duplicate || res.Attempts != 1 || f.ledger.calls.Load() != calls {
-		t.Fatalf("second: %+v, %v, ledger calls %d->%d; want duplicate from the voted set", res, err, calls, f.ledger.calls.Load())
+		t.Fatalf("second: %+v, %v, ledger calls %d->%d; want duplicate from the roll", res, err, calls, f.ledger.calls.Load())
 	}
 }
 
@@ -287,7 +328,7 @@ func commit(t *testing.T, rdb redis.UniversalClient, state, entryID string, v ba
 	}
 }
 
-// A roll reloaded into a Redis that lost the voted set puts a committed
+// A roll reloaded into a Redis that lost the roll puts a committed
 // voter back on the roll: the Bloom filter sends the re-send to the ledger,
 // which finds the nullifier used, and the voter is marked voted again.
 func TestLedgerDuplicateAfterRollReload(t *testing.T) {
@@ -296,7 +337,7 @@ func TestLedgerDuplicateAfterRollReload(t *testing.T) {
 	n, _, _ := f.accepted(t, "CA")
 	f.ledger.mark("CA", n)
 	raw, _ := hex.DecodeString(n)
-	f.rdb.SMove(ctx, votequeue.VotedKey("CA"), votequeue.RollKey("CA"), raw)
+	f.unvote(t, "CA", raw)
 	res, err := f.d.Accept(ctx, attempt(t, "CA", n))
 	if err != nil || res.Outcome != Duplicate || !res.BloomMaybe || res.Attempts != 1 {
 		t.Fatalf("got %+v, %v; want duplicate found on the ledger", res, err)
@@ -304,7 +345,7 @@ func TestLedgerDuplicateAfterRollReload(t *testing.T) {
 	calls := f.ledger.calls.Load()
 	res, err = f.d.Accept(ctx, attempt(t, "CA", n))
 	if err != nil || res.Outcome != Duplicate || res.BloomMaybe || f.ledger.calls.Load() != calls {
-		t.Fatalf("again: %+v, %v; want a duplicate from the voted set, the ledger not asked", res, err)
+		t.Fatalf("again: %+v, %v; want a duplicate from the roll, the ledger not asked", res, err)
 	}
 }
 

@@ -26,7 +26,8 @@ func TestBloomFalsePositiveRate(t *testing.T) {
 	)
 	f := newFixture(t, Config{ExpectedVoters: capacity, FalsePositiveRate: rate})
 	ctx := context.Background()
-	p, err := f.d.Params(ctx, state)
+	s, err := f.d.shape(ctx, state)
+	p := s.bloom
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,13 +40,11 @@ func TestBloomFalsePositiveRate(t *testing.T) {
 		id, _ := ballot.NewVoteID()
 		batch = append(batch, &pending{attempt: Attempt{Vote: ballot.Vote{
 			ID: id, State: state, Nullifier: hex.EncodeToString(raw), Contest: "race", Choice: "alice", CastAt: time.Now().UnixMilli()}}})
-		if err := f.rdb.SAdd(ctx, votequeue.RollKey(state), raw).Err(); err != nil {
-			t.Fatal(err)
-		}
+		f.enroll(t, state, raw)
 		if len(batch) == cap(batch) {
 			// "force" skips the Bloom test: it only claims, sets the bits
 			// and enqueues, which is all this test needs.
-			if _, err := f.d.call(ctx, "force", p, batch); err != nil {
+			if _, err := f.d.call(ctx, "force", s, batch); err != nil {
 				t.Fatal(err)
 			}
 			batch = batch[:0]

@@ -22,7 +22,7 @@ type RebuildStats struct {
 	Nullifiers int // nullifiers read from the source
 	// MarkedVoted counts nullifiers the ledger holds that were on the roll
 	// as not voted (a roll reloaded into a Redis that lost its data) and are
-	// now in the voted set.
+	// now marked as voted.
 	MarkedVoted int
 }
 
@@ -30,13 +30,13 @@ type RebuildStats struct {
 const rebuildBatch = 5000
 
 // Rebuild repopulates a state's Bloom filter from the ledger's nullifiers
-// (after a Redis loss, or to check a filter) and moves every nullifier the
-// ledger holds into the state's voted set (see votequeue), so re-sent votes
+// (after a Redis loss, or to check a filter) and marks every nullifier the
+// ledger holds as voted on the state's roll (see votequeue), so re-sent votes
 // are answered from Redis again. It only ever sets bits and marks voters as
 // voted, so it is safe while the gateway serves. progress, if not nil, is
 // called with the count after each batch.
 func (d *Deduper) Rebuild(ctx context.Context, state string, src NullifierSource, progress func(done int)) (RebuildStats, error) {
-	p, err := d.Params(ctx, state)
+	s, err := d.shape(ctx, state)
 	if err != nil {
 		return RebuildStats{}, err
 	}
@@ -48,25 +48,25 @@ func (d *Deduper) Rebuild(ctx context.Context, state string, src NullifierSource
 			return nil
 		}
 		pipe := d.rdb.Pipeline()
-		moves := make([]*redis.BoolCmd, len(batch))
+		moves := make([]*redis.Cmd, len(batch))
 		for i, n := range batch {
 			raw, err := hex.DecodeString(n)
 			if err != nil || len(raw) != 32 {
 				return fmt.Errorf("dedup: rebuild %s: nullifier %q is not 64 hex characters", state, n)
 			}
-			positions = p.Positions(positions[:0], raw)
+			positions = s.bloom.Positions(positions[:0], raw)
 			args := make([]any, 0, 4*len(positions))
 			for _, pos := range positions {
 				args = append(args, "SET", "u1", pos, 1)
 			}
 			pipe.BitField(ctx, votequeue.BloomKey(state), args...)
-			moves[i] = pipe.SMove(ctx, votequeue.RollKey(state), votequeue.VotedKey(state), raw)
+			moves[i] = votequeue.MarkVoted(ctx, pipe, s.roll, raw)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("dedup: rebuild %s: %w", state, err)
 		}
 		for _, c := range moves {
-			if c.Val() {
+			if n, _ := c.Int(); n == 1 {
 				st.MarkedVoted++
 			}
 		}

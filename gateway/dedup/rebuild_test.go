@@ -28,12 +28,12 @@ func TestRebuildAfterBloomLoss(t *testing.T) {
 		t.Fatalf("accept: %+v, %v", res, err)
 	}
 	// a and b are on the ledger (b through another gateway); then Redis
-	// lost the Bloom filter and the voted set, and the roll was reloaded.
+	// lost the Bloom filter and the roll, and the roll was reloaded.
 	f.ledger.mark("CA", a)
 	f.ledger.mark("CA", b)
-	f.rdb.Del(ctx, votequeue.BloomKey("CA"), votequeue.VotedKey("CA"))
+	f.rdb.Del(ctx, votequeue.BloomKey("CA"))
 	rawA, _ := hex.DecodeString(a)
-	f.rdb.SAdd(ctx, votequeue.RollKey("CA"), rawA)
+	f.unvote(t, "CA", rawA)
 
 	var reported int
 	st, err := f.d.Rebuild(ctx, "CA", sliceSource{"CA": {a, b}, "NY": {f.voter(t, "NY", false)}}, func(n int) { reported = n })
@@ -49,7 +49,7 @@ func TestRebuildAfterBloomLoss(t *testing.T) {
 		}
 		res, err := f.d.Accept(ctx, attempt(t, "CA", n))
 		if err != nil || res.Outcome != Duplicate || res.BloomMaybe {
-			t.Fatalf("voting again after rebuild: %+v, %v; want duplicate from the voted set", res, err)
+			t.Fatalf("voting again after rebuild: %+v, %v; want duplicate from the roll", res, err)
 		}
 	}
 	if c := f.ledger.calls.Load(); c != 0 {

@@ -1,11 +1,12 @@
 -- Vote intake for one or more votes of ONE partition, in one atomic call:
--- eligibility, exact duplicate check and claim (one SMOVE from the roll to
--- the voted set), Bloom test-and-set, pending record, enqueue, duplicate
--- counting. Every key shares the partition's hash tag (see votequeue).
+-- eligibility, exact duplicate check and claim (the nullifier's "0" on its
+-- roll shard turned into "1"), Bloom test-and-set, pending record, enqueue,
+-- duplicate counting. Every key shares the partition's hash tag (see
+-- votequeue).
 --
--- KEYS: 1 roll set, 2 voted set, 3 Bloom bitmap, 4 vote stream,
---       5 pending hash, 6 duplicate-count hash, 7 review stream,
---       8 intake log (list)
+-- KEYS: 1 Bloom bitmap, 2 vote stream, 3 pending hash,
+--       4 duplicate-count hash, 5 review stream, 6 intake log (list),
+--       then for each vote its roll shard (hash raw nullifier -> "0"|"1")
 -- ARGV: 1 mode ("submit" | "force" | "dup"), 2 Bloom hash count k,
 --       3 review stream MAXLEN, 4 vote count n, 5 state,
 --       6..12 the seven stream-entry field names in votequeue's order,
@@ -27,8 +28,9 @@
 --   dup     the ledger holds the nullifier: record it as voted, count and
 --           review -> {"dup", attempts}
 -- A review entry holds the reason, the request id and the vote's fields.
-local roll, voted, bloom, stream, pending, dupes, review, log =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local bloom, stream, pending, dupes, review, log =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local function shard(v) return KEYS[6 + v] end
 local mode = ARGV[1]
 local k = tonumber(ARGV[2])
 local reviewMax = ARGV[3]
@@ -57,9 +59,10 @@ local function duplicate(v)
   return {'dup', c}
 end
 
--- refused answers a vote whose nullifier was not on the roll unvoted.
-local function refused(v)
-  if redis.call('SISMEMBER', voted, arg(v, 1)) == 1 then
+-- refused answers a vote whose nullifier was not on the roll unvoted
+-- (status: its roll value, "1" or false when not on the roll).
+local function refused(v, status)
+  if status == '1' then
     return duplicate(v)
   end
   reviewed(v, 'not_eligible')
@@ -115,13 +118,16 @@ end
 local out = {}
 local movers = {}
 for v = 1, n do
+  local status = redis.call('HGET', shard(v), arg(v, 1))
+  if status == '0' then
+    redis.call('HSET', shard(v), arg(v, 1), '1')
+  end
   if mode == 'dup' then
-    redis.call('SMOVE', roll, voted, arg(v, 1))
     out[v] = duplicate(v)
-  elseif redis.call('SMOVE', roll, voted, arg(v, 1)) == 1 then
+  elseif status == '0' then
     movers[#movers + 1] = v
   else
-    out[v] = refused(v)
+    out[v] = refused(v, status)
   end
 end
 if #movers > 0 then
@@ -130,7 +136,7 @@ if #movers > 0 then
     if seen[i] and mode == 'submit' then
       -- Every bit was set already (so setting them changed nothing): undo
       -- the move and let the caller ask the ledger.
-      redis.call('SMOVE', voted, roll, arg(v, 1))
+      redis.call('HSET', shard(v), arg(v, 1), '0')
       out[v] = {'maybe', 0}
     else
       out[v] = accept(v)

@@ -196,12 +196,16 @@ func (f *fixture) enrollMany(state, credential string, n int, name func(int) str
 	f.t.Helper()
 	ctx := context.Background()
 	e, _ := f.elections.Election(ctx)
+	roll, err := votequeue.EnsureRoll(ctx, f.rdb, state, votequeue.RollBits(uint64(n*len(e.ContestIDs()))))
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	pipe := f.rdb.Pipeline()
 	for i := range n {
 		key := ballot.VoterKey(testSecret, e.ID, name(i), credential)
 		for _, contest := range e.ContestIDs() {
 			null := ballot.NullifierOf(key, contest)
-			pipe.SAdd(ctx, votequeue.RollKey(state), null[:])
+			votequeue.Enroll(ctx, pipe, roll, [][]byte{null[:]})
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

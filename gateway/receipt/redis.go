@@ -2,6 +2,7 @@ package receipt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -27,8 +28,9 @@ func (s RedisStore) Claim(ctx context.Context, state, nullifier string) (string,
 	return votequeue.PendingVote(ctx, s.RDB, state, nullifier)
 }
 
-// RollState finds the state whose roll holds the nullifier (one pipelined
-// round trip over the election's states), or "" if none does.
+// RollState finds the state whose roll holds the nullifier (two pipelined
+// round trips over the election's states: their roll layouts, then the
+// nullifier's shard in each), or "" if none does.
 func (s RedisStore) RollState(ctx context.Context, nullifier string) (string, error) {
 	raw, err := ballot.ParseHash(nullifier)
 	if err != nil {
@@ -36,15 +38,31 @@ func (s RedisStore) RollState(ctx context.Context, nullifier string) (string, er
 	}
 	states := s.States()
 	pipe := s.RDB.Pipeline()
-	cmds := make([][2]*redis.BoolCmd, len(states))
+	layouts := make([]*redis.StringCmd, len(states))
 	for i, st := range states {
-		cmds[i] = votequeue.OnRoll(ctx, pipe, st, raw[:])
+		layouts[i] = pipe.Get(ctx, votequeue.RollShardsKey(st))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("roll look-up: %w", err)
+	}
+	pipe = s.RDB.Pipeline()
+	cmds := make([]*redis.BoolCmd, len(states))
+	for i, st := range states {
+		bits, err := layouts[i].Int()
+		if errors.Is(err, redis.Nil) {
+			continue // no roll loaded for st
+		}
+		roll, err := votequeue.NewRoll(st, bits)
+		if err != nil {
+			return "", fmt.Errorf("roll look-up: %s: %w", votequeue.RollShardsKey(st), err)
+		}
+		cmds[i] = votequeue.OnRoll(ctx, pipe, roll, raw[:])
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("roll look-up: %w", err)
 	}
 	for i, c := range cmds {
-		if c[0].Val() || c[1].Val() {
+		if c != nil && c.Val() {
 			return states[i], nil
 		}
 	}

@@ -6,8 +6,9 @@
 // is derived from the election secret and the voter's id and credential
 // (ballot.VoterKey), and from it one nullifier per contest
 // (ballot.NullifierOf): the roll's entries are (state, contest, nullifier).
-// Load puts each state's nullifiers into its Redis roll set (votequeue.RollKey,
-// pipelined), sizes each state's Bloom filter from its roll, and computes the
+// Load puts each state's nullifiers on its Redis roll (votequeue.Enroll,
+// pipelined, the roll's shards sized from the state's entries), sizes each
+// state's Bloom filter from its roll, and computes the
 // roll's Merkle root over the sorted nullifiers (ballot.MerkleRoot), which the
 // commission publishes in the election record so auditors can check that every
 // nullifier on the ledger belongs to the roll.
@@ -146,7 +147,7 @@ func report(p Progress, n int64) {
 // Redis when o.Redis is set, sizes the Bloom filters and returns the roll's
 // summary and Merkle root. A voter listed under two states is an error.
 // Loading is idempotent: re-running it adds nothing already there (a voter
-// who has voted stays in the voted set, see votequeue), and a
+// who has voted stays marked so, see votequeue), and a
 // Bloom shape already stored (the filter may be in use) is kept and reported.
 func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, error) {
 	if o.ElectionID == "" {
@@ -159,49 +160,27 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 		o.Batch = 10_000
 	}
 	var members []member
-	var pending []member
-	flush := func() error {
-		if o.Redis == nil || len(pending) == 0 {
-			return nil
-		}
-		byState := map[string][][]byte{}
-		for _, m := range pending {
-			byState[m.state] = append(byState[m.state], m.nullifier[:])
-		}
-		pipe := o.Redis.Pipeline()
-		for st, nullifiers := range byState {
-			votequeue.Enroll(ctx, pipe, st, nullifiers)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("roll: load into Redis: %w", err)
-		}
-		pending = pending[:0]
-		return nil
-	}
 	sum := Summary{States: map[string]State{}}
 	err := ReadCSV(r, func(_ int, e Entry) error {
 		key := ballot.VoterKey(secret, o.ElectionID, e.VoterID, e.Credential)
 		for _, c := range o.Contests {
-			m := member{nullifier: ballot.NullifierOf(key, c), state: e.State, contest: c}
-			members = append(members, m)
-			pending = append(pending, m)
+			members = append(members, member{nullifier: ballot.NullifierOf(key, c), state: e.State, contest: c})
 		}
 		sum.Rows++
 		report(o.Progress, 1)
-		if len(pending) >= o.Batch {
-			return flush()
-		}
 		return nil
 	})
-	if err == nil {
-		err = flush()
-	}
 	if err != nil {
 		return Summary{}, err
 	}
 	leaves, err := distinct(members, sum.States)
 	if err != nil {
 		return Summary{}, err
+	}
+	if o.Redis != nil {
+		if err := enroll(ctx, o.Redis, o.Batch, members, sum.States); err != nil {
+			return Summary{}, err
+		}
 	}
 	sum.Entries = len(leaves)
 	sum.Voters = len(leaves) / len(o.Contests)
@@ -219,6 +198,36 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 		}
 	}
 	return sum, nil
+}
+
+// enroll puts the members (sorted by nullifier, as distinct left them) on
+// their states' rolls, batch at a time, each roll laid out for its state's
+// entries unless a layout is stored already (votequeue.EnsureRoll).
+func enroll(ctx context.Context, rdb redis.UniversalClient, batch int, sorted []member, states map[string]State) error {
+	rolls := map[string]*votequeue.Roll{}
+	for name, st := range states {
+		r, err := votequeue.EnsureRoll(ctx, rdb, name, votequeue.RollBits(uint64(st.Entries)))
+		if err != nil {
+			return fmt.Errorf("roll: %w", err)
+		}
+		rolls[name] = r
+	}
+	for start := 0; start < len(sorted); start += batch {
+		byState := map[string][][]byte{}
+		for i := start; i < min(start+batch, len(sorted)); i++ {
+			if m := &sorted[i]; i == 0 || sorted[i-1].nullifier != m.nullifier {
+				byState[m.state] = append(byState[m.state], m.nullifier[:])
+			}
+		}
+		pipe := rdb.Pipeline()
+		for st, nullifiers := range byState {
+			votequeue.Enroll(ctx, pipe, rolls[st], nullifiers)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("roll: load into Redis: %w", err)
+		}
+	}
+	return nil
 }
 
 // distinct sorts members by nullifier, drops repeated rows, refuses a

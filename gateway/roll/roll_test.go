@@ -107,8 +107,12 @@ func TestLoadIntoRedis(t *testing.T) {
 		t.Fatalf("root %s; want %s", sum.Root, want)
 	}
 	for st, info := range sum.States {
-		if got := rdb.SCard(ctx, votequeue.RollKey(st)).Val(); got != int64(info.Entries) {
-			t.Errorf("roll of %s holds %d; want %d", st, got, info.Entries)
+		r, ok, err := votequeue.GetRoll(ctx, rdb, st)
+		if !ok || err != nil || r.Bits() != votequeue.RollBits(uint64(info.Entries)) {
+			t.Fatalf("roll layout of %s: %v, %v; want %d bits", st, ok, err, votequeue.RollBits(uint64(info.Entries)))
+		}
+		if got, err := votequeue.RollSize(ctx, rdb, r); err != nil || got != int64(info.Entries) {
+			t.Errorf("roll of %s holds %d, %v; want %d", st, got, err, info.Entries)
 		}
 		want, _ := bloom.ForCapacity(uint64(info.Entries), 0.001)
 		if info.Bloom != want.String() || rdb.Get(ctx, votequeue.BloomParamsKey(st)).Val() != want.String() {

@@ -4,32 +4,158 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
 )
 
-// enrollScript adds nullifiers to a roll unless they have voted already, so
-// reloading a roll never puts a voter back among those who have not voted.
-// KEYS: roll, voted; ARGV: raw nullifiers. Returns the number added.
-var enrollScript = redis.NewScript(`
-local added = 0
-for i = 1, #ARGV do
-  if redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 0 then
-    added = added + redis.call('SADD', KEYS[1], ARGV[i])
-  end
-end
-return added`)
+// Roll is the layout of a partition's roll (see the package comment, "The
+// roll and the already-voted record"): 2^Bits hashes, a nullifier in the
+// one its first Bits bits name. It is fixed when the roll is first loaded
+// (EnsureRoll) and never changes.
+type Roll struct {
+	prefix string // of the shards' key names
+	bits   int
+	keys   []string // the shards' key names by number, if made (EnsureRoll)
+}
+
+// MaxRollBits bounds Roll's bits: 65,536 shards.
+const MaxRollBits = 16
+
+// rollShardTarget is the most members RollBits plans per shard, well
+// below Redis's hash-max-listpack-entries (512 by default), so every
+// shard stays a listpack.
+const rollShardTarget = 128
+
+// RollBits is the number of shard bits for a roll of entries nullifiers:
+// the fewest that put at most about 128 in a shard.
+func RollBits(entries uint64) int {
+	bits := 0
+	for bits < MaxRollBits && entries>>bits > rollShardTarget {
+		bits++
+	}
+	return bits
+}
+
+// NewRoll returns the layout of partition's roll in 2^bits shards.
+func NewRoll(partition string, bits int) (*Roll, error) {
+	if bits < 0 || bits > MaxRollBits {
+		return nil, fmt.Errorf("votequeue: %d roll shard bits, want 0..%d", bits, MaxRollBits)
+	}
+	return &Roll{prefix: "roll:" + tag(partition) + ":", bits: bits}, nil
+}
+
+// withKeys makes the shards' key names once, so Key allocates nothing.
+func (r *Roll) withKeys() *Roll {
+	r.keys = make([]string, 1<<r.bits)
+	for i := range r.keys {
+		r.keys[i] = r.shardKey(i)
+	}
+	return r
+}
+
+func (r *Roll) shardKey(i int) string { return r.prefix + strconv.FormatInt(int64(i), 16) }
+
+// Bits is the number of shard bits.
+func (r *Roll) Bits() int { return r.bits }
+
+// Key is the shard that holds a raw nullifier (32 bytes).
+func (r *Roll) Key(raw []byte) string {
+	i := int((uint32(raw[0])<<16 | uint32(raw[1])<<8 | uint32(raw[2])) >> (24 - r.bits))
+	if r.keys != nil {
+		return r.keys[i]
+	}
+	return r.shardKey(i)
+}
+
+// RollShardsKey holds the shard bits of a partition's roll, set once.
+func RollShardsKey(partition string) string { return "roll:" + tag(partition) + ":shards" }
+
+// legacyRollKey is the set that held a partition's roll before the sharded
+// hashes; EnsureRoll refuses to work over it.
+func legacyRollKey(partition string) string { return "roll:" + tag(partition) }
+
+// EnsureRoll stores bits as the partition's roll layout unless one is
+// stored already, and returns the stored layout. It refuses a Redis that
+// holds the roll as it was kept before the shards (the sets roll:{P} and
+// voted:{P}): that data must be wiped and the roll loaded again.
+func EnsureRoll(ctx context.Context, rdb redis.Cmdable, partition string, bits int) (*Roll, error) {
+	pipe := rdb.Pipeline()
+	legacy := pipe.Exists(ctx, legacyRollKey(partition))
+	stored := pipe.SetArgs(ctx, RollShardsKey(partition), bits, redis.SetArgs{Mode: "NX", Get: true})
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("votequeue: roll layout of %s: %w", partition, err)
+	}
+	if legacy.Val() > 0 {
+		return nil, fmt.Errorf("votequeue: Redis holds the roll of %s as the set %s, the layout before the sharded hashes; wipe Redis (make down WIPE=1) and load the roll again", partition, legacyRollKey(partition))
+	}
+	if s, err := stored.Result(); err == nil {
+		if bits, err = strconv.Atoi(s); err != nil {
+			return nil, fmt.Errorf("votequeue: %s holds %q", RollShardsKey(partition), s)
+		}
+	}
+	r, err := NewRoll(partition, bits)
+	if err != nil {
+		return nil, err
+	}
+	return r.withKeys(), nil
+}
+
+// GetRoll returns a partition's stored roll layout; ok is false when no
+// roll was loaded (nothing is on it).
+func GetRoll(ctx context.Context, rdb redis.Cmdable, partition string) (r *Roll, ok bool, err error) {
+	bits, err := rdb.Get(ctx, RollShardsKey(partition)).Int()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("votequeue: roll layout of %s: %w", partition, err)
+	}
+	r, err = NewRoll(partition, bits)
+	return r, err == nil, err
+}
+
+// Roll values: a nullifier on the roll that has not voted, and one that has.
+const (
+	NotVoted = "0"
+	Voted    = "1"
+)
 
 // Enroll queues on pipe the addition of raw nullifiers (32 bytes each) to a
-// partition's roll, skipping those that have voted. It is idempotent.
-func Enroll(ctx context.Context, pipe redis.Pipeliner, partition string, nullifiers [][]byte) {
-	args := make([]any, len(nullifiers))
-	for i, n := range nullifiers {
-		args[i] = n
+// roll as not voted (HSETNX: a voter who has voted stays so). It is
+// idempotent.
+func Enroll(ctx context.Context, pipe redis.Pipeliner, r *Roll, nullifiers [][]byte) {
+	for _, n := range nullifiers {
+		pipe.HSetNX(ctx, r.Key(n), string(n), NotVoted)
 	}
-	enrollScript.Eval(ctx, pipe, []string{RollKey(partition), VotedKey(partition)}, args...)
+}
+
+// markScript marks a nullifier on the roll as voted. KEYS: shard; ARGV:
+// raw nullifier. Returns 1 if it had not voted.
+var markScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= '0' then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], '1')
+return 1`)
+
+// MarkVoted queues on pipe the marking of a raw nullifier on the roll as
+// voted; the command's value is 1 if it was on the roll and had not voted.
+func MarkVoted(ctx context.Context, pipe redis.Pipeliner, r *Roll, raw []byte) *redis.Cmd {
+	return markScript.Eval(ctx, pipe, []string{r.Key(raw)}, raw)
+}
+
+// RollStatus says whether a raw nullifier is on the roll, and if so
+// whether it has voted.
+func RollStatus(ctx context.Context, rdb redis.Cmdable, r *Roll, raw []byte) (onRoll, voted bool, err error) {
+	v, err := rdb.HGet(ctx, r.Key(raw), string(raw)).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("votequeue: roll status: %w", err)
+	}
+	return true, v == Voted, nil
 }
 
 // ErrFenced is returned by Ack when the caller no longer holds its lease.
@@ -63,7 +189,7 @@ return 1`)
 // Ack settles the votes of a batch committed VALID on the ledger: their
 // stream entries are acknowledged and deleted and their pending records
 // dropped, in one atomic call under the caller's fence (ErrFenced if it no
-// longer holds). Their nullifiers stay in the partition's voted set for good.
+// longer holds). Their nullifiers stay marked as voted on the roll for good.
 func Ack(ctx context.Context, rdb redis.Scripter, partition string, f Fence, streamIDs []string, votes []ballot.Vote) error {
 	args := make([]any, 0, 4+len(streamIDs)+len(votes))
 	args = append(args, f.Lease, Group, f.JournalField, len(streamIDs))
@@ -105,11 +231,10 @@ func PendingVote(ctx context.Context, rdb redis.Cmdable, partition, nullifierHex
 	return id, nil
 }
 
-// OnRoll queues on pipe the two checks of whether a raw nullifier is on a
-// partition's roll: among those who have not voted, and among those who
-// have. It is on the roll if either answers true.
-func OnRoll(ctx context.Context, pipe redis.Pipeliner, partition string, raw []byte) [2]*redis.BoolCmd {
-	return [2]*redis.BoolCmd{pipe.SIsMember(ctx, RollKey(partition), raw), pipe.SIsMember(ctx, VotedKey(partition), raw)}
+// OnRoll queues on pipe the check of whether a raw nullifier is on a roll
+// (voted or not).
+func OnRoll(ctx context.Context, pipe redis.Pipeliner, r *Roll, raw []byte) *redis.BoolCmd {
+	return pipe.HExists(ctx, r.Key(raw), string(raw))
 }
 
 // PendingCounts returns how many accepted votes of each partition are not
@@ -132,4 +257,22 @@ func PendingCounts(ctx context.Context, rdb redis.Cmdable, partitions []string) 
 		}
 	}
 	return out, nil
+}
+
+// RollSize returns the number of nullifiers on a roll, voted or not (an
+// HLEN of every shard in one pipelined round trip).
+func RollSize(ctx context.Context, rdb redis.Cmdable, r *Roll) (int64, error) {
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, 1<<r.bits)
+	for i := range cmds {
+		cmds[i] = pipe.HLen(ctx, r.shardKey(i))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("votequeue: roll size: %w", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
 }

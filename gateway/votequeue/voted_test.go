@@ -12,27 +12,73 @@ import (
 	"github.com/votechain/votechain/internal/redistest"
 )
 
-// Reloading a roll adds new voters but never puts one who voted back.
+// Reloading a roll adds new voters but never puts one who voted back; a
+// voter who voted is on the roll, a stranger not.
 func TestEnrollSkipsVoters(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	ctx := context.Background()
+	roll, err := EnsureRoll(ctx, rdb, "CA", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, b := []byte(strings.Repeat("a", 32)), []byte(strings.Repeat("b", 32))
-	rdb.SAdd(ctx, VotedKey("CA"), a)
 	pipe := rdb.Pipeline()
-	Enroll(ctx, pipe, "CA", [][]byte{a, b})
+	Enroll(ctx, pipe, roll, [][]byte{a})
+	marked := MarkVoted(ctx, pipe, roll, a)
+	again := MarkVoted(ctx, pipe, roll, a)
+	Enroll(ctx, pipe, roll, [][]byte{a, b})
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if rdb.SIsMember(ctx, RollKey("CA"), a).Val() || !rdb.SIsMember(ctx, RollKey("CA"), b).Val() {
-		t.Fatalf("roll holds %q; want only the voter who has not voted", rdb.SMembers(ctx, RollKey("CA")).Val())
+	if marked.Val() != int64(1) || again.Val() != int64(0) {
+		t.Fatalf("MarkVoted = %v then %v; want 1 then 0", marked.Val(), again.Val())
 	}
-	pipe = rdb.Pipeline()
-	on := [2][2]*redis.BoolCmd{OnRoll(ctx, pipe, "CA", a), OnRoll(ctx, pipe, "CA", []byte(strings.Repeat("c", 32)))}
-	if _, err := pipe.Exec(ctx); err != nil {
+	for _, c := range []struct {
+		raw           []byte
+		onRoll, voted bool
+	}{{a, true, true}, {b, true, false}, {[]byte(strings.Repeat("c", 32)), false, false}} {
+		on, voted, err := RollStatus(ctx, rdb, roll, c.raw)
+		if err != nil || on != c.onRoll || voted != c.voted {
+			t.Errorf("RollStatus(%q) = %v, %v, %v; want %v, %v", c.raw[:1], on, voted, err, c.onRoll, c.voted)
+		}
+		pipe := rdb.Pipeline()
+		cmd := OnRoll(ctx, pipe, roll, c.raw)
+		if _, err := pipe.Exec(ctx); (err != nil && !errors.Is(err, redis.Nil)) || cmd.Val() != c.onRoll {
+			t.Errorf("OnRoll(%q) = %v, %v; want %v", c.raw[:1], cmd.Val(), err, c.onRoll)
+		}
+	}
+}
+
+// The layout is fixed by the first caller; a shard holds the nullifiers of
+// its prefix; a Redis holding the roll as the old set is refused.
+func TestRollLayout(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	if _, ok, err := GetRoll(ctx, rdb, "CA"); ok || err != nil {
+		t.Fatalf("GetRoll before any load: %v, %v; want none", ok, err)
+	}
+	first, err := EnsureRoll(ctx, rdb, "CA", 5)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !(on[0][0].Val() || on[0][1].Val()) || on[1][0].Val() || on[1][1].Val() {
-		t.Fatal("OnRoll: a voter who voted must be on the roll, a stranger not")
+	second, err := EnsureRoll(ctx, rdb, "CA", 9)
+	if err != nil || second.Bits() != 5 || first.Bits() != 5 {
+		t.Fatalf("second EnsureRoll: %v bits, %v; want the stored 5", second.Bits(), err)
+	}
+	if got, ok, err := GetRoll(ctx, rdb, "CA"); !ok || err != nil || got.Bits() != 5 {
+		t.Fatalf("GetRoll: %v, %v", ok, err)
+	}
+	if first.Key([]byte{0xf8, 0, 0}) != "roll:{CA}:1f" || first.Key([]byte{0x07, 0xff, 0xff}) != "roll:{CA}:0" {
+		t.Fatalf("shards %q %q", first.Key([]byte{0xf8, 0, 0}), first.Key([]byte{0x07, 0xff, 0xff}))
+	}
+	for entries, want := range map[uint64]int{0: 0, 128: 0, 129: 1, 250_000: 11, 1 << 40: MaxRollBits} {
+		if got := RollBits(entries); got != want {
+			t.Errorf("RollBits(%d) = %d, want %d", entries, got, want)
+		}
+	}
+	rdb.SAdd(ctx, "roll:{NY}", "x")
+	if _, err := EnsureRoll(ctx, rdb, "NY", 2); err == nil || !strings.Contains(err.Error(), "WIPE=1") {
+		t.Fatalf("EnsureRoll over the old set: %v; want a refusal saying how to fix it", err)
 	}
 }
 

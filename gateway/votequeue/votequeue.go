@@ -11,8 +11,8 @@
 // update them atomically:
 //
 //	votes:{CA}            stream of accepted votes (StreamKey)
-//	roll:{CA}             set of eligible nullifiers (raw 32 bytes) that have not voted (RollKey)
-//	voted:{CA}            set of nullifiers (raw 32 bytes) whose vote was accepted (VotedKey)
+//	roll:{CA}:<hex>       hash: a shard of the roll, raw nullifier -> "0" not voted, "1" voted (Roll.Key)
+//	roll:{CA}:shards      the roll's shard bits, set once (RollShardsKey)
 //	pending:{CA}          hash raw nullifier -> vote id, votes not yet on the ledger (PendingKey)
 //	bloom:{CA}            Bloom filter bitmap of nullifiers ever accepted (BloomKey)
 //	bloom:{CA}:params     "bits,hashes" of that filter, set once (BloomParamsKey)
@@ -30,18 +30,24 @@
 //
 // # The roll and the "already voted" record
 //
-// The roll loader puts every eligible nullifier in roll:{CA} (EnrollScript:
-// never one already in voted:{CA}). Accepting a vote moves its nullifier from
-// roll:{CA} to voted:{CA} with SMOVE, which is at once the eligibility check,
-// the exact duplicate check and the claim: it succeeds for exactly one of any
-// number of concurrent attempts. A nullifier is therefore on the roll if it
-// is in either set, and has voted if and only if it is in voted:{CA}. The
-// record is permanent and costs no memory beyond the roll's own (the member
-// moves between two sets), so a re-sent vote is answered from Redis alone at
-// any time, before or after its commit; the ledger is asked only when the
-// Bloom filter says "maybe seen" of a nullifier still on roll:{CA}, which
-// happens for Bloom false positives and after a roll was reloaded into a
-// Redis that had lost its data.
+// The roll is split into 2^b hashes (Roll), a nullifier in the shard
+// roll:{CA}:<hex> its first b bits name, b fixed when the roll is first
+// loaded (EnsureRoll, RollBits: about 128 nullifiers a shard, so every
+// shard stays a listpack of ~36 bytes a member however many have voted;
+// at most 65,536 shards). The roll loader puts every eligible nullifier in
+// its shard as "0" (Enroll, HSETNX: never resetting one that voted).
+// Accepting a vote turns its "0" into "1" in the intake script (HGET, then
+// HSET, atomic inside the script), which is at once the eligibility check,
+// the exact duplicate check and the claim: it succeeds for exactly one of
+// any number of concurrent attempts. A nullifier is on the roll if it is a
+// field of its shard, and has voted if and only if its value is "1". The
+// record is permanent and costs no memory beyond the roll's own, so a
+// re-sent vote is answered from Redis alone at any time, before or after
+// its commit; the ledger is asked only when the Bloom filter says "maybe
+// seen" of a nullifier still "0", which happens for Bloom false positives
+// and after a roll was reloaded into a Redis that had lost its data. (A
+// Redis holding the roll as the sets roll:{CA} and voted:{CA} of earlier
+// versions is refused, EnsureRoll: wipe it and load the roll again.)
 //
 // pending:{CA} maps the nullifiers of accepted votes not yet acknowledged by
 // the batcher to their vote ids (32 hex), so a voter can look a pending vote
@@ -78,7 +84,7 @@
 //
 // # Life cycle and cost
 //
-// The gateway moves the nullifier to voted:{CA}, sets its Bloom bits, records
+// The gateway marks the nullifier voted on the roll, sets its Bloom bits, records
 // it in pending:{CA} and appends the entry, in one atomic script for a
 // micro-batch of votes, and answers 202 only after Redis has it on disk. The
 // batcher reads the stream through the consumer group Group (created at ID 0
@@ -86,7 +92,8 @@
 // skipped), writes the receipts of a batch committed VALID on the ledger and
 // then calls Ack, which acknowledges (XACK) and deletes (XDEL) the batch's
 // entries and deletes their pending:{CA} fields in three variadic commands per
-// batch. Per accepted vote Redis thus runs SMOVE, BITFIELD and XADD, a share
+// batch. Per accepted vote Redis thus runs HGET and HSET on the roll's
+// shard, a share of BITFIELD, XADD, a share
 // of one HSET at intake and of three commands at Ack, plus a share of the
 // receipts' HSETs (one per bucket a batch touches, about one per vote).
 package votequeue
@@ -131,10 +138,6 @@ func tag(partition string) string { return "{" + partition + "}" }
 // StreamKey is the stream holding accepted votes of a partition.
 func StreamKey(partition string) string { return "votes:" + tag(partition) }
 
-// VotedKey is the set of nullifiers (raw 32 bytes) of a partition whose vote
-// was accepted: the permanent "already voted" record.
-func VotedKey(partition string) string { return "voted:" + tag(partition) }
-
 // PendingKey is the hash raw nullifier -> vote id of a partition's accepted
 // votes not yet acknowledged on the ledger.
 func PendingKey(partition string) string { return "pending:" + tag(partition) }
@@ -144,10 +147,6 @@ func BloomKey(partition string) string { return "bloom:" + tag(partition) }
 
 // BloomParamsKey holds the Bloom filter's size as "bits,hashes".
 func BloomParamsKey(partition string) string { return "bloom:" + tag(partition) + ":params" }
-
-// RollKey is the set of eligible nullifiers (raw 32 bytes) of a partition
-// that have not voted.
-func RollKey(partition string) string { return "roll:" + tag(partition) }
 
 // DupesKey is the hash counting duplicate attempts per nullifier.
 func DupesKey(partition string) string { return "dupes:" + tag(partition) }

@@ -56,13 +56,13 @@ func rules(user string) string {
 	case UserGateway:
 		// ROLE: on a cluster the gateway accepts a vote only while the
 		// master of its slot has a replica online (gateway/dedup).
-		return "resetchannels " + common + " +role ~votes:* ~roll:* ~voted:* ~pending:* ~bloom:* ~dupes:* ~review:* ~receipt:* ~lag:* ~log:* ~loghead:*"
+		return "resetchannels " + common + " +role ~votes:* ~roll:* ~pending:* ~bloom:* ~dupes:* ~review:* ~receipt:* ~lag:* ~log:* ~loghead:*"
 	case UserBatcher:
 		// XADD only to its dead-letter streams (the selector); votes:{S} it
 		// may read, acknowledge and delete from, but never add to.
 		return "resetchannels " + common + " -xadd -xsetid ~votes:* ~pending:* ~receipt:* ~lease:* ~leasetoken:* ~batchseq:* ~journal:* ~deadletter:* ~lag:* ~batchers (~deadletter:* +xadd)"
 	case UserRoll:
-		return "resetchannels " + common + " -xadd ~roll:* ~voted:* ~pending:* ~bloom:*"
+		return "resetchannels " + common + " -xadd ~roll:* ~pending:* ~bloom:*"
 	case UserExporter:
 		return "resetchannels resetkeys -@all +@connection +info +dbsize +config|get +client|list +client|info +slowlog|get +slowlog|len +latency|latest +memory|stats +module|list +cluster|info +select"
 	case UserAdmin:
