@@ -12,11 +12,12 @@
 // large (up to BatchSize) under backlog, with at most Depth transactions in
 // flight per lane and MaxInflight per process. Each batch is journaled in
 // Redis before it is submitted. A transaction that will never commit (its
-// orderer died) is recognised from the blocks committed after it and from
-// the recent commit latencies (see recoveryPolicy) and submitted again under
-// the same batch id; the chaincode treats a committed id as a no-op. After a
-// crash the next owner resubmits journaled batches the same way and reclaims
-// entries that were read but never journaled.
+// orderer died) is recognised from blocks committed after it that hold a
+// transaction accepted later, or from this process's commits stalling for a
+// bound set by the recent commit latencies (see recoveryPolicy), and is
+// submitted again under the same batch id; the chaincode treats a committed
+// id as a no-op. After a crash the next owner resubmits journaled batches
+// the same way and reclaims entries that were read but never journaled.
 //
 // Each lane publishes its lag, the age of its oldest vote not yet committed,
 // as a metric and in Redis (votequeue.LagKey) for the gateway's queue-age
@@ -114,6 +115,7 @@ type Batcher struct {
 	recovery recoveryPolicy
 	inflight *slots       // process-wide in-flight slots
 	height   *chainHeight // the ledger's committed blocks, for lost transactions
+	progress *progress    // this process's commits, for lost transactions
 
 	mu        sync.Mutex
 	lanes     map[string]*ownedLane
@@ -139,7 +141,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		owner: cfg.Owner, clock: cfg.Clock,
 		cut:      cutPolicy{maxVotes: cfg.BatchSize, fill: cfg.Fill, depth: cfg.Depth, maxWait: cfg.MaxWait},
 		recovery: recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: 2 * time.Second, limit: cfg.CommitTimeout},
-		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), lanes: map[string]*ownedLane{},
+		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
 	}, nil
 }
 

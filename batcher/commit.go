@@ -48,20 +48,26 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int) (
 	}()
 	for {
 		lat := b.latencyStats()
-		elapsed := b.clock.Now().Sub(accepted)
+		now := b.clock.Now()
 		h, grew := b.height.get()
 		if h0 == 0 {
 			h0 = h // no block seen before acceptance: count from the first one seen
 		}
-		if b.recovery.lost(elapsed, h-h0, lat, losses) {
+		last, newest, progressed := b.progress.get()
+		w := txWait{elapsed: now.Sub(accepted), stalled: now.Sub(later(accepted, last)), blocks: h - h0, overtaken: newest.Sub(accepted)}
+		if b.recovery.lost(w, lat, losses) {
 			stopWait()
 			if r := <-res; r.err == nil {
 				return r.done, nil // committed just as we gave up
 			}
-			return ballot.Committed{}, &errLost{txID: tx.TransactionID(), elapsed: elapsed, blocks: h - h0}
+			return ballot.Committed{}, &errLost{txID: tx.TransactionID(), elapsed: w.elapsed, blocks: w.blocks}
 		}
 		select {
 		case r := <-res:
+			var invalid *ballot.CommitError
+			if r.err == nil || errors.As(r.err, &invalid) {
+				b.progress.committed(accepted, b.clock.Now()) // in a block either way
+			}
 			if r.err == nil {
 				d := b.clock.Now().Sub(accepted)
 				b.recordLatency(d)
@@ -69,9 +75,18 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int) (
 			}
 			return r.done, r.err
 		case <-grew:
-		case <-b.clock.After(b.recovery.bound(lat, losses) - elapsed):
+		case <-progressed:
+		case <-b.clock.After(b.recovery.bound(lat, losses) - w.stalled):
 		}
 	}
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (b *Batcher) latencyStats() latencyStats {

@@ -160,6 +160,14 @@ func (f *fakeLedger) release() {
 	f.held = nil
 }
 
+// releaseNext commits the held transaction submitted first.
+func (f *fakeLedger) releaseNext() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commitLocked(f.held[0])
+	f.held = f.held[1:]
+}
+
 // commitDirect commits a batch as an earlier owner did, returning its transaction.
 func (f *fakeLedger) commitDirect(b ballot.Batch) string {
 	f.mu.Lock()

@@ -311,65 +311,162 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-// attempt gives up on a transaction its orderer lost once blocks show the
-// network moved on without it, or, with no blocks, at the time bound.
-func TestAttemptGivesUpOnLostTransaction(t *testing.T) {
-	vote := ballot.Vote{State: "CA", Contest: "race", Choice: "alice", CastAt: 1}
-	vote.ID, _ = ballot.NewVoteID()
-	vote.Nullifier = ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("s"), "E", "voter", "cred"), "race"))
-	batch, err := ballot.BuildBatch("CA", 1, []ballot.Vote{vote})
+// attemptRig runs Batcher.attempt against the fake ledger on a fake clock,
+// following the fake's blocks.
+type attemptRig struct {
+	t   *testing.T
+	f   *fakeLedger
+	clk *fakeClock
+	b   *Batcher
+	ctx context.Context
+}
+
+func newAttemptRig(t *testing.T, plan func(ballot.Batch, int) fault) *attemptRig {
+	f := newFakeLedger()
+	f.plan = plan
+	clk := newFakeClock()
+	b, err := New(Config{Partitions: []string{"CA"}, Clock: clk}, nil, f, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		name   string
-		blocks bool
-	}{{"blocks", true}, {"time bound", false}} {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFakeLedger()
-			f.plan = func(ballot.Batch, int) fault { return loseTx }
-			clk := newFakeClock()
-			b, err := New(Config{Partitions: []string{"CA"}, Clock: clk}, nil, f, nil, prometheus.NewRegistry())
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go b.followBlocks(ctx)
-			waitFor(t, "the block stream", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.subs) > 0 })
-			f.mine(1)
-			waitFor(t, "the first block", func() bool { h, _ := b.height.get(); return h == 1 })
-			res := make(chan error, 1)
-			go func() { _, err := b.attempt(ctx, batch, 0); res <- err }()
-			waitFor(t, "the commit wait", func() bool { return clk.waiting() > 0 })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go b.followBlocks(ctx)
+	waitFor(t, "the block stream", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.subs) > 0 })
+	r := &attemptRig{t: t, f: f, clk: clk, b: b, ctx: ctx}
+	r.mine(1)
+	return r
+}
 
-			// Without measurements the typical commit is 500 ms: blocks
-			// count only after twice that; the bound is 4×2 s.
-			step, bound := time.Second-time.Millisecond, 8*time.Second
-			if c.blocks {
-				clk.Advance(step)
-				f.mine(3)
-				waitFor(t, "three blocks", func() bool { h, _ := b.height.get(); return h == 4 })
-				notYet(t, res)
-				clk.Advance(time.Millisecond)
-				f.mine(1)
-			} else {
-				clk.Advance(bound - time.Millisecond)
-				notYet(t, res)
-				clk.Advance(time.Millisecond)
-			}
-			select {
-			case err := <-res:
-				var lost *errLost
-				if !errors.As(err, &lost) {
-					t.Fatalf("attempt returned %v, want a lost transaction", err)
+// mine cuts k blocks and waits until the batcher has seen them.
+func (r *attemptRig) mine(k int) {
+	r.f.mine(k)
+	r.f.mu.Lock()
+	want := r.f.height
+	r.f.mu.Unlock()
+	waitFor(r.t, "the blocks", func() bool { h, _ := r.b.height.get(); return h == want })
+}
+
+// start submits the batch of sequence number seq (one vote) and waits for
+// its commit in the background.
+func (r *attemptRig) start(seq uint64) <-chan error {
+	vote := ballot.Vote{State: "CA", Contest: "race", Choice: "alice", CastAt: 1}
+	vote.ID, _ = ballot.NewVoteID()
+	vote.Nullifier = ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("s"), "E", vote.ID, "cred"), "race"))
+	batch, err := ballot.BuildBatch("CA", seq, []ballot.Vote{vote})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	timers := r.clk.waiting()
+	res := make(chan error, 1)
+	go func() { _, err := r.b.attempt(r.ctx, batch, 0); res <- err }()
+	waitFor(r.t, "the commit wait", func() bool { return r.clk.waiting() > timers })
+	return res
+}
+
+// wantLost waits for res to report a lost transaction.
+func wantLost(t *testing.T, res <-chan error) {
+	t.Helper()
+	select {
+	case err := <-res:
+		var lost *errLost
+		if !errors.As(err, &lost) {
+			t.Fatalf("attempt returned %v, want a lost transaction", err)
+		}
+		t.Log(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("attempt still waiting")
+	}
+}
+
+// attempt gives up on a transaction its orderer lost once blocks hold a
+// transaction accepted after it, or, with no commit at all, at the time bound.
+func TestAttemptGivesUpOnLostTransaction(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		overtaken bool
+	}{{"overtaken", true}, {"time bound", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newAttemptRig(t, func(b ballot.Batch, _ int) fault {
+				if b.Seq == 1 {
+					return loseTx
 				}
-				t.Log(err)
-			case <-time.After(10 * time.Second):
-				t.Fatal("attempt still waiting")
+				return commitOK
+			})
+			res := r.start(1)
+			// Without measurements the bound is 4×2 s.
+			if c.overtaken {
+				r.clk.Advance(500 * time.Millisecond)
+				if err := <-r.start(2); err != nil { // accepted 500 ms later, committed at once in a block
+					t.Fatal(err)
+				}
+				r.mine(1)
+				notYet(t, res) // two blocks since
+				r.mine(1)
+			} else {
+				r.mine(5) // blocks of other transactions are no evidence
+				r.clk.Advance(8*time.Second - time.Millisecond)
+				notYet(t, res)
+				r.clk.Advance(time.Millisecond)
+			}
+			wantLost(t, res)
+			if n := r.f.submissions(ballot.Batch{State: "CA", Seq: 1}.ID()); n != 1 {
+				t.Errorf("the lost batch was submitted %d times by attempt, want 1", n)
 			}
 		})
 	}
+}
+
+// A drain after a paced run: commits were fast (the bound is at its 2 s
+// floor), then transactions queue behind each other and each commits long
+// after that bound, with blocks of other transactions in between. None is
+// judged lost while commits keep coming; a transaction that is truly lost
+// behind them is judged lost at the bound once they stop.
+func TestSlowDrainIsNotLost(t *testing.T) {
+	const held = 4
+	r := newAttemptRig(t, func(b ballot.Batch, _ int) fault {
+		if b.Seq > held {
+			return loseTx
+		}
+		return holdTx
+	})
+	for range latencySamples {
+		r.b.recordLatency(400 * time.Millisecond) // the paced run
+	}
+	if got := r.b.recovery.bound(r.b.latencyStats(), 0); got != 2*time.Second {
+		t.Fatalf("bound after fast commits %v, want the 2 s floor", got)
+	}
+	var waits []<-chan error
+	for seq := uint64(1); seq <= held+1; seq++ {
+		waits = append(waits, r.start(seq))
+		r.clk.Advance(100 * time.Millisecond)
+	}
+	// Each held transaction commits 1.2 s after the one before it, 3
+	// blocks of other transactions in between: the last one 4.9 s after
+	// its acceptance.
+	for i := range held {
+		for range 3 {
+			r.clk.Advance(400 * time.Millisecond)
+			r.mine(1)
+		}
+		notYet(t, waits[held])
+		r.f.releaseNext()
+		if err := <-waits[i]; err != nil {
+			t.Fatalf("transaction %d of the drain: %v, want committed", i+1, err)
+		}
+	}
+	for seq := uint64(1); seq <= held; seq++ {
+		if n := r.f.submissions(ballot.Batch{State: "CA", Seq: seq}.ID()); n != 1 {
+			t.Errorf("batch %d submitted %d times, want once", seq, n)
+		}
+	}
+	// The lost one: commits stopped, so the bound (now following the
+	// drain's slow commits) runs from the last one.
+	bound := r.b.recovery.bound(r.b.latencyStats(), 0)
+	r.clk.Advance(bound - time.Millisecond)
+	notYet(t, waits[held])
+	r.clk.Advance(time.Millisecond)
+	wantLost(t, waits[held])
 }
 
 // notYet checks an attempt is still waiting (after letting it run).

@@ -59,14 +59,28 @@ func (p cutPolicy) room(pending int) int { return max(0, p.maxVotes-pending) }
 // recoveryPolicy decides when a submitted transaction will never commit (an
 // orderer accepted it and died before cutting its block, or a peer's
 // gateway lost it), so the batch is submitted again under the same id. It
-// judges by what the network itself shows: blocks committed after the
-// transaction was accepted that did not hold it, and the commit latencies
-// recently measured.
+// judges by evidence that ordering has moved past the transaction: blocks
+// committed since, holding a transaction of this process accepted after it
+// (orderers order what they accept first first). Blocks alone are no
+// evidence: under backlog the orderers may hold many transactions accepted
+// before it, cut a few per block. Without such evidence only a stall counts:
+// no transaction of this process committed for a time bound after the
+// transaction's acceptance or the last commit since (a commit of a
+// transaction accepted before it shows the queue ahead of it moving; a slow
+// drain keeps committing, a dead orderer does not).
 type recoveryPolicy struct {
 	blocks int           // blocks committed since acceptance without the transaction
-	settle time.Duration // ... and at least this long since acceptance
+	settle time.Duration // ... and at least this long since acceptance, and a commit accepted this much later
 	floor  time.Duration // the time bound is never below this
 	limit  time.Duration // nor above this (the configured commit timeout)
+}
+
+// txWait is what the recovery policy judges of a transaction not yet committed.
+type txWait struct {
+	elapsed   time.Duration // since its acceptance by ordering
+	stalled   time.Duration // since its acceptance or the process's last commit after it, whichever is later
+	blocks    uint64        // blocks committed since its acceptance
+	overtaken time.Duration // how much later than it the last transaction of the process to commit was accepted (<= 0: none later)
 }
 
 // latencyStats summarises recent acceptance-to-commit times.
@@ -78,20 +92,22 @@ type latencyStats struct {
 // Without measurements yet: what a one-machine network shows at rest.
 var defaultLatency = latencyStats{typical: 500 * time.Millisecond, worst: 2 * time.Second}
 
-// lost reports whether a transaction accepted elapsed ago, with blocks
-// committed since, will never commit; losses is how many times in a row its
-// batch was already found lost. A block-based verdict also needs settle and
-// twice the typical latency to have passed, because the peer's block stream
-// can trail the orderer by a block or two. A false verdict costs one no-op
-// transaction: the batch is committed once whatever happens.
-func (p recoveryPolicy) lost(elapsed time.Duration, blocksSince uint64, lat latencyStats, losses int) bool {
-	if elapsed >= p.bound(lat, losses) {
+// lost reports whether a transaction will never commit; losses is how many
+// times in a row its batch was already found lost. It is lost when the
+// process's commits stalled for the bound, or when blocks committed since
+// it hold a transaction accepted at least settle after it and settle and
+// twice the typical latency have passed (the peer's block stream can trail
+// the orderer by a block or two, and acceptance times are taken by the
+// client). A false verdict costs one no-op transaction: the batch is
+// committed once whatever happens.
+func (p recoveryPolicy) lost(w txWait, lat latencyStats, losses int) bool {
+	if w.stalled >= p.bound(lat, losses) {
 		return true
 	}
-	return blocksSince >= uint64(p.blocks) && elapsed >= max(p.settle, 2*lat.typical)
+	return w.blocks >= uint64(p.blocks) && w.overtaken >= p.settle && w.elapsed >= max(p.settle, 2*lat.typical)
 }
 
-// bound is the longest wait for a commit: four times the slowest recent
+// bound is the longest stall of commits: four times the slowest recent
 // commit, within [floor, limit], doubled for every loss in a row. When no
 // block follows at all, ordering itself is stalled (a Raft election, a
 // SmartBFT view change) and a transaction an orderer still holds may yet be

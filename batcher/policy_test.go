@@ -170,29 +170,39 @@ func BenchmarkCutPolicy(b *testing.B) {
 func TestRecoveryPolicy(t *testing.T) {
 	p := recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: 2 * time.Second, limit: time.Minute}
 	lat := latencyStats{typical: 300 * time.Millisecond, worst: time.Second}
+	slow := latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}
+	// waiting: a transaction accepted d ago, nothing committed since.
+	waiting := func(d time.Duration) txWait { return txWait{elapsed: d, stalled: d} }
+	// overtaken: blocks since, and a transaction accepted by later after it committed now.
+	overtaken := func(d time.Duration, blocks uint64, by time.Duration) txWait {
+		return txWait{elapsed: d, blocks: blocks, overtaken: by}
+	}
 	for _, c := range []struct {
-		name    string
-		elapsed time.Duration
-		blocks  uint64
-		lat     latencyStats
-		losses  int
-		want    bool
+		name   string
+		w      txWait
+		lat    latencyStats
+		losses int
+		want   bool
 	}{
-		{"fresh", 100 * time.Millisecond, 0, lat, 0, false},
-		{"blocks without it, but not yet twice the typical commit", 500 * time.Millisecond, 5, lat, 0, false},
-		{"blocks without it after twice the typical commit", 600 * time.Millisecond, 3, lat, 0, true},
-		{"too few blocks", 3 * time.Second, 2, lat, 0, false},
-		{"no blocks: four times the slowest commit", 4 * time.Second, 0, lat, 0, true},
-		{"no blocks, just under the bound", 3999 * time.Millisecond, 0, lat, 0, false},
-		{"slow network: bound follows it", 30 * time.Second, 0, latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}, 0, false},
-		{"slow network: blocks need 2× its typical commit", 9 * time.Second, 10, latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}, 0, false},
-		{"the configured limit caps the bound", time.Minute, 0, latencyStats{typical: time.Minute, worst: time.Hour}, 0, true},
-		{"lost twice before: the bound is 4× longer", 15 * time.Second, 0, lat, 2, false},
-		{"lost twice before, at 4× the bound", 16 * time.Second, 0, lat, 2, true},
-		{"lost before: blocks still decide", 600 * time.Millisecond, 3, lat, 5, true},
+		{"fresh", waiting(100 * time.Millisecond), lat, 0, false},
+		{"overtaken, but not yet twice the typical commit", overtaken(500*time.Millisecond, 5, time.Second), lat, 0, false},
+		{"overtaken after twice the typical commit", overtaken(600*time.Millisecond, 3, 500*time.Millisecond), lat, 0, true},
+		{"overtaken in too few blocks", txWait{elapsed: 3 * time.Second, blocks: 2, overtaken: time.Second}, lat, 0, false},
+		{"blocks, none with a later transaction (a backlog ahead of it)", txWait{elapsed: 3 * time.Second, blocks: 30, overtaken: -time.Second}, lat, 0, false},
+		{"overtaken by one accepted just after it (order of acceptance unsure)", overtaken(3*time.Second, 30, 499*time.Millisecond), lat, 0, false},
+		{"slow drain: commits keep coming", txWait{elapsed: 30 * time.Second, stalled: time.Second, blocks: 50}, lat, 0, false},
+		{"commits stalled: four times the slowest commit", txWait{elapsed: 30 * time.Second, stalled: 4 * time.Second, blocks: 50}, lat, 0, true},
+		{"nothing committed: four times the slowest commit", waiting(4 * time.Second), lat, 0, true},
+		{"nothing committed, just under the bound", waiting(3999 * time.Millisecond), lat, 0, false},
+		{"slow network: bound follows it", waiting(30 * time.Second), slow, 0, false},
+		{"slow network: overtaken needs 2× its typical commit", overtaken(9*time.Second, 10, time.Second), slow, 0, false},
+		{"the configured limit caps the bound", waiting(time.Minute), latencyStats{typical: time.Minute, worst: time.Hour}, 0, true},
+		{"lost twice before: the bound is 4× longer", waiting(15 * time.Second), lat, 2, false},
+		{"lost twice before, at 4× the bound", waiting(16 * time.Second), lat, 2, true},
+		{"lost before: being overtaken still decides", overtaken(600*time.Millisecond, 3, time.Second), lat, 5, true},
 	} {
-		if got := p.lost(c.elapsed, c.blocks, c.lat, c.losses); got != c.want {
-			t.Errorf("%s: lost(%v, %d blocks) = %v, want %v", c.name, c.elapsed, c.blocks, got, c.want)
+		if got := p.lost(c.w, c.lat, c.losses); got != c.want {
+			t.Errorf("%s: lost(%+v) = %v, want %v", c.name, c.w, got, c.want)
 		}
 	}
 	if got := p.bound(latencyStats{worst: 10 * time.Millisecond}, 0); got != p.floor {

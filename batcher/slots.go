@@ -3,6 +3,7 @@ package batcher
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // slots counts the process's transactions in flight, up to a limit, and
@@ -89,4 +90,38 @@ func (h *chainHeight) saw(block uint64) {
 	h.height = block + 1
 	close(h.changed)
 	h.changed = make(chan struct{})
+}
+
+// progress follows the process's own commits: when the last one happened
+// and the latest acceptance time among committed transactions, and wakes
+// waiters on every commit.
+type progress struct {
+	mu       sync.Mutex
+	last     time.Time // when a transaction last committed
+	accepted time.Time // the latest acceptance of a committed transaction
+	changed  chan struct{}
+}
+
+func newProgress() *progress { return &progress{changed: make(chan struct{})} }
+
+// get returns the last commit, the latest acceptance among committed
+// transactions and a channel closed at the next commit.
+func (p *progress) get() (last, accepted time.Time, changed <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last, p.accepted, p.changed
+}
+
+// committed records that a transaction accepted at accepted committed at at.
+func (p *progress) committed(accepted, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if at.After(p.last) {
+		p.last = at
+	}
+	if accepted.After(p.accepted) {
+		p.accepted = accepted
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
 }
