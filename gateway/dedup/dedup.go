@@ -473,12 +473,16 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 	keys[0], keys[1], keys[2] = votequeue.BloomKey(partition), votequeue.StreamKey(partition), votequeue.PendingKey(partition)
 	keys[3], keys[4], keys[5] = votequeue.DupesKey(partition), votequeue.ReviewKey(partition), votequeue.LogKey(partition)
 	names := votequeue.Names()
-	args := make([]any, 0, 13+perVoteArgs*len(batch))
+	args := make([]any, 0, 15+perVoteArgs*len(batch))
 	args = append(args, mode, p.Hashes, d.cfg.ReviewMaxLen, len(batch), partition)
 	for _, n := range names {
 		args = append(args, n)
 	}
-	args = append(args, votequeue.Version)
+	logOn := 1
+	if d.cfg.NoLog {
+		logOn = 0
+	}
+	args = append(args, votequeue.FieldsVersion, votequeue.Version, logOn)
 	// One buffer for every per-vote argument of all votes (raw nullifier,
 	// Bloom positions, the vote's fields, log entry), each passed as a
 	// pointer to its slice (rawArg): boxing a pointer allocates nothing, so
@@ -486,10 +490,7 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 	size := len(batch) * (32 + 4*p.Hashes + 20)
 	for _, pe := range batch {
 		v := pe.attempt.Vote
-		size += len(pe.attempt.RequestID) + len(v.ID) + len(v.Contest) + len(v.Nullifier) + len(v.Choice)
-		if !d.cfg.NoLog {
-			size += votequeue.LogEntrySize(v)
-		}
+		size += len(pe.attempt.RequestID) + len(v.ID) + len(v.Contest) + len(v.Nullifier) + len(v.Choice) + votequeue.LogEntrySize(v)
 	}
 	buf := make([]byte, 0, size)
 	fields := make([]rawArg, 0, perVoteArgs*len(batch))
@@ -519,10 +520,8 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 		}
 		buf = strconv.AppendInt(buf, v.CastAt, 10)
 		start = field(start)
-		if !d.cfg.NoLog {
-			if buf, err = votequeue.AppendLogEntry(buf, v); err != nil {
-				return nil, fmt.Errorf("dedup: %w", err)
-			}
+		if buf, err = votequeue.AppendLogEntry(buf, v); err != nil {
+			return nil, fmt.Errorf("dedup: %w", err)
 		}
 		field(start)
 	}

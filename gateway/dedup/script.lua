@@ -9,12 +9,14 @@
 --       then for each vote its roll shard (hash raw nullifier -> "0"|"1")
 -- ARGV: 1 mode ("submit" | "force" | "dup"), 2 Bloom hash count k,
 --       3 review stream MAXLEN, 4 vote count n, 5 state,
---       6..12 the seven stream-entry field names in votequeue's order,
---       13 the entry version, then 9 values for each vote:
+--       6..12 the seven field names of votequeue's field form, 13 that
+--       form's version (review entries), 14 the stream entry version,
+--       15 "1" if the intake log is on, then 9 values for each vote:
 --         raw nullifier (32 bytes), Bloom bit positions (k big-endian
 --         uint32, one string), request id, vote id, contest,
---         nullifier hex, choice, cast_at, the vote's intake log entry
---         (votequeue.AppendLogEntry), or "" when the log is off
+--         nullifier hex, choice, cast_at, the vote's compact entry
+--         (votequeue.AppendLogEntry): the stream entry's "e" and, with
+--         the log on, the log's entry
 --
 -- Answers one {status, value} pair per vote:
 --   submit  on the roll and not voted: set the Bloom bits; if every bit was
@@ -37,13 +39,14 @@ local reviewMax = ARGV[3]
 local n = tonumber(ARGV[4])
 local state = ARGV[5]
 local name = {ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]}
-local version = ARGV[13]
+local fieldsVersion, version, logOn = ARGV[13], ARGV[14], ARGV[15] == '1'
 local per = 9
 
-local function arg(v, j) return ARGV[13 + (v - 1) * per + j] end
+local function arg(v, j) return ARGV[15 + (v - 1) * per + j] end
 
+-- entry is the vote as the fields of a review entry.
 local function entry(v)
-  return name[1], version, name[2], arg(v, 4), name[3], state,
+  return name[1], fieldsVersion, name[2], arg(v, 4), name[3], state,
     name[4], arg(v, 5), name[5], arg(v, 6), name[6], arg(v, 7),
     name[7], arg(v, 8)
 end
@@ -74,9 +77,9 @@ local logged, loggedOut = {}, {}
 local function accept(v)
   pend[#pend + 1] = arg(v, 1)
   pend[#pend + 1] = arg(v, 4)
-  local out = {'ok', redis.call('XADD', stream, '*', entry(v)), -1}
   local enc = arg(v, 9)
-  if enc ~= '' then
+  local out = {'ok', redis.call('XADD', stream, '*', name[1], version, name[3], state, 'e', enc), -1}
+  if logOn then
     logged[#logged + 1] = enc
     loggedOut[#loggedOut + 1] = out
   end

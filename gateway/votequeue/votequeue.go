@@ -72,7 +72,12 @@
 //
 // # Stream entries
 //
-// Each entry of votes:{CA} has exactly these fields (see Fields and Decode):
+// The gateway writes each entry of votes:{CA} in the compact form, exactly
+// three fields: "v" ("3", Version), "state" (the vote's state) and "e" (the
+// vote as the intake log keeps it, AppendLogEntry: ~75 bytes instead of
+// ~200 in seven fields). Decode also reads the field form, version "2",
+// which review entries use and stream entries had before; it has exactly
+// these fields (see Fields):
 //
 //	v          encoding version, "2"
 //	vote_id    32 lower-case hex characters (ballot.ValidVoteID)
@@ -101,6 +106,8 @@ package votequeue
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -112,8 +119,16 @@ import (
 // Group is the consumer group through which batchers read every vote stream.
 const Group = "batcher"
 
-// Version is the value of the "v" field of entries written by this package.
-const Version = "2"
+// Version is the "v" field of stream entries in the compact form, which
+// the gateway writes.
+const Version = "3"
+
+// FieldsVersion is the "v" field of entries in the field form (Fields):
+// review entries, and stream entries written before the compact form.
+const FieldsVersion = "2"
+
+// FieldEntry is the compact form's field holding the vote (AppendLogEntry).
+const FieldEntry = "e"
 
 // Entry field names.
 const (
@@ -164,7 +179,7 @@ func HeadKey(partition string) string { return "loghead:" + tag(partition) }
 // order XADD takes them.
 func Fields(v ballot.Vote) []string {
 	return []string{
-		FieldVersion, Version,
+		FieldVersion, FieldsVersion,
 		FieldVoteID, v.ID,
 		FieldState, v.State,
 		FieldContest, v.Contest,
@@ -175,9 +190,21 @@ func Fields(v ballot.Vote) []string {
 }
 
 // Decode turns the values of a stream entry (as go-redis returns them in
-// redis.XMessage.Values) back into a vote and validates its form, so a batcher
-// never commits a malformed entry.
+// redis.XMessage.Values), in either form, back into a vote and validates
+// its form, so a batcher never commits a malformed entry.
 func Decode(values map[string]any) (ballot.Vote, error) {
+	if values[FieldVersion] == Version {
+		state, ok1 := values[FieldState].(string)
+		e, ok2 := values[FieldEntry].(string)
+		if !ok1 || !ok2 || len(values) != 3 {
+			return ballot.Vote{}, fmt.Errorf("votequeue: compact entry has fields %v", slices.Sorted(maps.Keys(values)))
+		}
+		v, err := DecodeLogEntry(state, []byte(e))
+		if err != nil {
+			return ballot.Vote{}, fmt.Errorf("votequeue: %w", err)
+		}
+		return v, nil
+	}
 	var fields [len(names)]string
 	for i, name := range names {
 		raw, ok := values[name]
@@ -190,7 +217,7 @@ func Decode(values map[string]any) (ballot.Vote, error) {
 		}
 		fields[i] = s
 	}
-	if fields[0] != Version {
+	if fields[0] != FieldsVersion {
 		return ballot.Vote{}, fmt.Errorf("votequeue: unknown entry version %q", fields[0])
 	}
 	castAt, err := strconv.ParseInt(fields[6], 10, 64)

@@ -49,3 +49,31 @@ func TestFieldsDecodeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The compact form the gateway writes decodes to the vote; a malformed one
+// is refused.
+func TestDecodeCompactEntry(t *testing.T) {
+	v := ballot.Vote{ID: strings.Repeat("0f", 16), State: "CA", Nullifier: strings.Repeat("ab", 32), Contest: "race", Choice: "alice", CastAt: 1700000000123}
+	e, err := AppendLogEntry(nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func() map[string]any {
+		return map[string]any{FieldVersion: Version, FieldState: "CA", FieldEntry: string(e)}
+	}
+	if got, err := Decode(entry()); err != nil || got != v {
+		t.Fatalf("Decode(compact) = %+v, %v; want %+v", got, err, v)
+	}
+	for _, mutate := range []func(map[string]any){
+		func(m map[string]any) { m[FieldEntry] = string(e[:len(e)-1]) },
+		func(m map[string]any) { m[FieldState] = "ca" },
+		func(m map[string]any) { delete(m, FieldState) },
+		func(m map[string]any) { m[FieldChoice] = "bob" },
+	} {
+		bad := entry()
+		mutate(bad)
+		if _, err := Decode(bad); err == nil {
+			t.Errorf("Decode(%q) accepted a malformed compact entry", bad)
+		}
+	}
+}
