@@ -158,6 +158,9 @@ type Ceiling struct {
 	Contests  []string               `json:"contests,omitempty"` // the votes' contests, in turn; none named: all the election's
 	Drive     ledgerload.DriveResult `json:"drive"`
 	AtVotes   uint64                 `json:"ledger_votes_before"` // votes on the ledger when it began
+	// RollEntries is the roll entries (voter and contest) sealed on the
+	// ledger; each vote of a voter on it reads a key that exists.
+	RollEntries int `json:"roll_entries"`
 	// CPUPer1000 is the ledger side's CPU (peers, chaincode, orderers,
 	// explorer) in core-seconds per 1,000 committed votes.
 	CPUPer1000 float64 `json:"ledger_cpu_s_per_1000_votes"`

@@ -26,12 +26,12 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 		}
 		p("\n")
 	}
-	p("| ceiling | consensus | votes on the ledger before | votes/tx | in flight | counted/s | rejected | ledger-side CPU | core-s per 1,000 votes |\n|---|---|---|---|---|---|---|---|---|\n")
+	p("| ceiling | consensus | votes on the ledger before | roll entries sealed | votes/tx | in flight | counted/s | rejected | ledger-side CPU | core-s per 1,000 votes |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, c Ceiling) {
 		if c.Drive.Txs == 0 && c.Drive.Errors == 0 {
 			return
 		}
-		p("| %s | %s | %s | %d | %d | **%s** | %s | %.2f cores | %.3f |\n", name, c.Consensus, num(float64(c.AtVotes)), c.Drive.VotesPerTx, c.Drive.InFlight,
+		p("| %s | %s | %s | %s | %d | %d | **%s** | %s | %.2f cores | %.3f |\n", name, c.Consensus, num(float64(c.AtVotes)), num(float64(c.RollEntries)), c.Drive.VotesPerTx, c.Drive.InFlight,
 			num(c.Drive.CountedPerS), rejected(c.Drive), c.Cores, c.CPUPer1000)
 	}
 	row("fresh ledger", l.Fresh)
@@ -77,7 +77,7 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 			p("%s", el.Note)
 		}
 	}
-	p("\n\nLedger-side CPU counts the peers, the chaincode servers, the orderers and the explorer (from /proc, over the drive).\n\n")
+	p("\n\nLedger-side CPU counts the peers, the chaincode servers, the orderers and the explorer (from /proc, over the drive). Compare ceilings with their *roll entries sealed*: a vote of a voter on a sealed roll reads a key that exists (its roll mark), at endorsement and again at validation on each peer, and the larger the roll the more of those reads miss the peers' caches and go to disk; a vote on a network without a roll reads a key that does not exist, which the LevelDB bloom filter answers without a disk read. The run's network carries the whole election's roll, the extra networks a smaller one or none.\n\n")
 }
 
 // rejected is how many of a drive's committed votes the chaincode refused,

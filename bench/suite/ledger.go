@@ -28,11 +28,15 @@ type ledgerUnderTest struct {
 	book      *measure.CPUBook
 	voters    []ballot.RollEntry // who casts the votes on another network (nil: random voters)
 	election  *ballot.Election   // set up on another network (nil: the run's)
+	// rollEntries is the roll entries (voter and contest) sealed on the
+	// ledger: each is a key every vote of that voter reads and finds, so
+	// ceilings of networks with rolls of different sizes differ by that.
+	rollEntries int
 }
 
 // own is the run's own network.
 func (r *run) own() ledgerUnderTest {
-	return ledgerUnderTest{consensus: r.rep.Ledger14.Consensus, ledger: r.ledger, book: r.book}
+	return ledgerUnderTest{consensus: r.rep.Ledger14.Consensus, ledger: r.ledger, book: r.book, rollEntries: r.rollEntries}
 }
 
 // drive runs one ledger drive on the run's network as CPU phase name.
@@ -108,7 +112,7 @@ func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) repor
 // given contests (all if nil).
 func (r *run) ceilingOn(ctx context.Context, lt ledgerUnderTest, name string, dur time.Duration, contests []string) report.Ceiling {
 	before, _ := lt.ledger.Results(ctx)
-	c := report.Ceiling{Consensus: lt.consensus, AtVotes: before.Counted + before.Rejected, Contests: contests}
+	c := report.Ceiling{Consensus: lt.consensus, AtVotes: before.Counted + before.Rejected, Contests: contests, RollEntries: lt.rollEntries}
 	c.Drive = r.driveOn(ctx, lt, name, ledgerload.Drive{VotesPerTx: r.best.VotesPerTx, InFlight: r.best.InFlight, Warmup: r.cfg.Plan.Warmup, Duration: dur, Contests: contests})
 	// CPU over the whole drive, per vote committed over the whole drive.
 	secs := lt.book.Seconds(name, ledgerNode)

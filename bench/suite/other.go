@@ -88,7 +88,7 @@ func (r *run) onExtra(ctx context.Context, consensus network.Consensus, name str
 			pids[p.Name] = p.PID
 		}
 	}
-	do(ledgerUnderTest{consensus: string(consensus), ledger: ledger, book: measure.NewCPUBook(pids), election: &e})
+	do(ledgerUnderTest{consensus: string(consensus), ledger: ledger, book: measure.NewCPUBook(pids), election: &e, rollEntries: len(sealed)})
 	return nil
 }
 

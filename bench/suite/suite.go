@@ -163,6 +163,7 @@ type run struct {
 
 	nextSeq     uint64                 // first batch number of the next ledger drive
 	driverRoll  []ballot.RollEntry     // roll voters kept for the ledger drives, not yet cast
+	rollEntries int                    // roll entries sealed on the run's ledger (intake's and drivers')
 	best        ledgerload.DriveResult // the sweep's best setting
 	stormPool   int                    // voters sent fresh by the end of the referendum
 	stormUnsure int                    // of them, first attempts answered 503 or not at all
@@ -285,6 +286,7 @@ func (r *run) connect(ctx context.Context) error {
 	if err := r.reserveDriverVoters(roll); err != nil {
 		return err
 	}
+	r.rollEntries = len(r.driverRoll) + roll.Size()*len(r.election.Contests)
 	gen, err := loadgen.NewGenerator(roll, r.election.Contests, r.cfg.Mix, uint64(time.Now().UnixNano()))
 	if err != nil {
 		return err
