@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -195,8 +196,21 @@ func Receipted(ctx context.Context, rdb redis.Cmdable, voteIDs []string) ([]bool
 const ReceiptBuckets = "receipt:????"
 
 // CountReceipts returns how many votes have a recorded location (a scan of
-// every bucket: for tests and measurements, not for serving).
+// every bucket, on every master of a cluster: for tests and measurements,
+// not for serving).
 func CountReceipts(ctx context.Context, rdb redis.Cmdable) (int64, error) {
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		var total int64
+		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			n, err := CountReceipts(ctx, node)
+			mu.Lock()
+			total += n
+			mu.Unlock()
+			return err
+		})
+		return total, err
+	}
 	var keys []string
 	iter := rdb.Scan(ctx, 0, ReceiptBuckets, 10000).Iterator()
 	for iter.Next(ctx) {

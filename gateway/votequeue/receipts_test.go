@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
 
@@ -108,5 +109,29 @@ func TestReceiptWithoutItsBatchIsPending(t *testing.T) {
 	rdb.Del(ctx, BatchesKey("CA"))
 	if _, err := GetLocation(ctx, rdb, b.Votes[1].ID); !errors.Is(err, ErrPending) {
 		t.Fatalf("vote of a batch with no shared part: %v, want ErrPending", err)
+	}
+}
+
+// On a Redis Cluster the receipts of a batch spread over the masters, and
+// every one reads back and is counted.
+func TestReceiptsOnACluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	rdb := redistest.StartCluster(t, 3).ClientAs(redisserver.UserAdmin)
+	ctx := context.Background()
+	b := testBatch(t, 4, 200)
+	rec := ballot.BatchRecord{TxID: "tx4"}
+	if err := WriteReceipts(ctx, rdb, b, rec, 8); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := CountReceipts(ctx, rdb); err != nil || n != 200 {
+		t.Fatalf("CountReceipts = %d, %v; want 200", n, err)
+	}
+	want := Locations(b, rec, 8)
+	for _, v := range b.Votes {
+		if got, err := GetLocation(ctx, rdb, v.ID); err != nil || got != want[v.ID] {
+			t.Fatalf("vote %s: %+v, %v; want %+v", v.ID, got, err, want[v.ID])
+		}
 	}
 }
