@@ -146,7 +146,10 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	opts := roll.Options{ElectionID: *electionID, Contests: ids, FalsePositiveRate: *fpRate, Batch: *batch, Progress: bar}
+	var enrolled *cli.Progress
 	if !*dryRun {
+		enrolled = cli.NewProgress(stderr, "entries into Redis", 0)
+		opts.Enrolled = enrolled
 		rdb, err := redisFlags.Connect(ctx)
 		if err != nil {
 			return err
@@ -156,6 +159,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	sum, err := roll.Load(ctx, f, secret, opts)
 	bar.Finish()
+	enrolled.Finish()
 	if err != nil {
 		return err
 	}

@@ -128,6 +128,9 @@ type Options struct {
 	Batch int
 	// Progress, if set, is told of every row read.
 	Progress Progress
+	// Enrolled, if set, is told of every roll entry written into Redis,
+	// which happens once every row is read and sorted.
+	Enrolled Progress
 	// Entries asks for the roll's entries in the summary, to write the
 	// roll to the ledger.
 	Entries bool
@@ -161,8 +164,9 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	}
 	var members []member
 	sum := Summary{States: map[string]State{}}
+	keyed := ballot.NewSecret(secret) // one keyed HMAC for every row
 	err := ReadCSV(r, func(_ int, e Entry) error {
-		key := ballot.VoterKey(secret, o.ElectionID, e.VoterID, e.Credential)
+		key := keyed.VoterKey(o.ElectionID, e.VoterID, e.Credential)
 		for _, c := range o.Contests {
 			members = append(members, member{nullifier: ballot.NullifierOf(key, c), state: e.State, contest: c})
 		}
@@ -178,7 +182,7 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 		return Summary{}, err
 	}
 	if o.Redis != nil {
-		if err := enroll(ctx, o.Redis, o.Batch, members, sum.States); err != nil {
+		if err := enroll(ctx, o.Redis, o.Batch, members, sum.States, o.Enrolled); err != nil {
 			return Summary{}, err
 		}
 	}
@@ -202,8 +206,9 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 
 // enroll puts the members (sorted by nullifier, as distinct left them) on
 // their states' rolls, batch at a time, each roll laid out for its state's
-// entries unless a layout is stored already (votequeue.EnsureRoll).
-func enroll(ctx context.Context, rdb redis.UniversalClient, batch int, sorted []member, states map[string]State) error {
+// entries unless a layout is stored already (votequeue.EnsureRoll), and
+// tells p of every distinct entry written.
+func enroll(ctx context.Context, rdb redis.UniversalClient, batch int, sorted []member, states map[string]State, p Progress) error {
 	rolls := map[string]*votequeue.Roll{}
 	for name, st := range states {
 		r, err := votequeue.EnsureRoll(ctx, rdb, name, votequeue.RollBits(uint64(st.Entries)))
@@ -220,12 +225,15 @@ func enroll(ctx context.Context, rdb redis.UniversalClient, batch int, sorted []
 			}
 		}
 		pipe := rdb.Pipeline()
+		written := 0
 		for st, nullifiers := range byState {
 			votequeue.Enroll(ctx, pipe, rolls[st], nullifiers)
+			written += len(nullifiers)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("roll: load into Redis: %w", err)
 		}
+		report(p, int64(written))
 	}
 	return nil
 }

@@ -80,8 +80,8 @@ func TestLoadIntoRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 	ctx := context.Background()
-	var rows counter
-	sum, err := Load(ctx, bytes.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests, Redis: rdb, FalsePositiveRate: 0.001, Batch: 500, Progress: &rows})
+	var rows, enrolled counter
+	sum, err := Load(ctx, bytes.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests, Redis: rdb, FalsePositiveRate: 0.001, Batch: 500, Progress: &rows, Enrolled: &enrolled})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +90,9 @@ func TestLoadIntoRedis(t *testing.T) {
 	}
 	if rows.n != n {
 		t.Errorf("Load reported %d rows of %d", rows.n, n)
+	}
+	if enrolled.n != int64(sum.Entries) {
+		t.Errorf("Load reported %d entries written into Redis of %d", enrolled.n, sum.Entries)
 	}
 	// The root is the Merkle root of the sorted nullifiers, one per voter
 	// and contest, computed here independently.

@@ -181,9 +181,11 @@ func (s *Stack) loadRoll(ctx context.Context, rdb redis.UniversalClient, secret 
 		return roll.Summary{}, err
 	}
 	defer f.Close()
-	p := cli.NewProgress(os.Stderr, "loading voter roll", int64(s.cfg.Voters))
-	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{ElectionID: electionID, Contests: contests, Redis: rdb, FalsePositiveRate: 0.0001, Progress: p, Entries: true})
-	p.Finish()
+	read := cli.NewProgress(os.Stderr, "reading voter roll", int64(s.cfg.Voters))
+	enrolled := cli.NewProgress(os.Stderr, "loading voter roll into Redis", int64(s.cfg.Voters*len(contests)))
+	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{ElectionID: electionID, Contests: contests, Redis: rdb, FalsePositiveRate: 0.0001, Progress: read, Enrolled: enrolled, Entries: true})
+	read.Finish()
+	enrolled.Finish()
 	if err != nil {
 		return roll.Summary{}, fmt.Errorf("load roll: %w", err)
 	}
