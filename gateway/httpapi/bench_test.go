@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -136,8 +138,15 @@ func loopback(b *testing.B, f *fixture) {
 		b.Fatal(err)
 	}
 	client := exec.Command(exe, "-test.run=^$")
-	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", loopbackClientEnv, ts.URL, b.N, benchParallelism))
+	conns := benchParallelism
+	if v := os.Getenv(loopbackConnsEnv); v != "" {
+		if conns, err = strconv.Atoi(v); err != nil || conns < 1 {
+			b.Fatalf("%s=%q: want a positive number of connections", loopbackConnsEnv, v)
+		}
+	}
+	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", loopbackClientEnv, ts.URL, b.N, conns))
 	client.Stdout, client.Stderr = os.Stdout, os.Stderr
+	calls0 := scriptCalls(b, f)
 	gw0, rd0 := cpuOf(b, os.Getpid()), cpuOf(b, f.redis.PID())
 	b.ResetTimer()
 	if err := client.Run(); err != nil {
@@ -148,6 +157,27 @@ func loopback(b *testing.B, f *fixture) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "votes/s")
 	b.ReportMetric(float64(gw.Microseconds())/float64(b.N), "gw-µs/vote")
 	b.ReportMetric(float64(rd.Microseconds())/float64(b.N), "redis-µs/vote")
+	if calls := scriptCalls(b, f) - calls0; calls > 0 {
+		b.ReportMetric(float64(b.N)/float64(calls), "votes/call")
+	}
+}
+
+// loopbackConnsEnv sets BenchmarkVoteLoopback's client connections
+// (default benchParallelism).
+const loopbackConnsEnv = "VOTECHAIN_LOOPBACK_CONNS"
+
+// scriptCalls is how many EVALSHA calls Redis has served.
+func scriptCalls(b *testing.B, f *fixture) int64 {
+	info, err := f.rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "cmdstat_evalsha:calls=")
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+	return n
 }
 
 func cpuOf(b *testing.B, pid int) time.Duration {
