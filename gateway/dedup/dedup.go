@@ -17,7 +17,10 @@
 // Concurrent votes of one partition are coalesced into micro-batches (one
 // script call for all votes waiting at that moment, no timer), so Redis does
 // one round trip and one fsync for many votes under load and no extra latency
-// when idle.
+// when idle. Batches are group-committed: while a call of the partition is
+// in flight, the next batch keeps growing until that call ends or it holds
+// Config.GroupBatch votes, so under load batches grow rather than calls
+// multiply (up to Config.Workers calls at once).
 //
 // On a Redis Cluster (Config.Replicas > 0) a call also waits for the
 // replicas: the script and WAIT run on one connection to the master of the
@@ -40,6 +43,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -123,6 +127,10 @@ type Config struct {
 	MaxBatch int
 	// Workers is the number of concurrent script calls per partition.
 	Workers int
+	// GroupBatch is the size at which a batch starts its call while
+	// another call of its partition is in flight; a smaller one waits for
+	// that call to end, gathering more votes meanwhile.
+	GroupBatch int
 	// ReviewMaxLen caps each review stream (approximately), so a flood of
 	// refused attempts cannot fill Redis.
 	ReviewMaxLen int64
@@ -154,6 +162,7 @@ func DefaultConfig() Config {
 		FalsePositiveRate: 0.0001,
 		MaxBatch:          256,
 		Workers:           4,
+		GroupBatch:        32,
 		ReviewMaxLen:      1_000_000,
 		CallTimeout:       2 * time.Second,
 		ReplicaTimeout:    time.Second,
@@ -174,6 +183,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Workers > 0 {
 		d.Workers = c.Workers
+	}
+	if c.GroupBatch > 0 {
+		d.GroupBatch = c.GroupBatch
 	}
 	if c.ReviewMaxLen > 0 {
 		d.ReviewMaxLen = c.ReviewMaxLen
@@ -365,13 +377,23 @@ func (d *Deduper) lane(ctx context.Context, partition string) (*lane, error) {
 	if l, ok := d.lanes[partition]; ok {
 		return l, nil
 	}
-	l = &lane{d: d, partition: partition, queue: make(chan *pending, d.cfg.MaxBatch*d.cfg.Workers)}
+	l = d.startLane(partition, nil)
 	d.lanes[partition] = l
+	return l, nil
+}
+
+// startLane returns a new lane for partition with its workers running,
+// whose calls are made by run (nil: lane.run, the script).
+func (d *Deduper) startLane(partition string, run func([]*pending)) *lane {
+	l := &lane{d: d, partition: partition, queue: make(chan *pending, d.cfg.MaxBatch*d.cfg.Workers), ended: make(chan struct{}, 1)}
+	if l.call = run; run == nil {
+		l.call = l.run
+	}
 	for range d.cfg.Workers {
 		d.wg.Add(1)
 		go func() { defer d.wg.Done(); l.work() }()
 	}
-	return l, nil
+	return l
 }
 
 // pending is an attempt waiting in a lane for its script call.
@@ -388,6 +410,11 @@ type lane struct {
 	d         *Deduper
 	partition string
 	queue     chan *pending
+	call      func([]*pending) // runs a batch's call and answers its attempts
+
+	gathering sync.Mutex    // one worker gathers a batch at a time
+	inflight  atomic.Int32  // calls running
+	ended     chan struct{} // a call ended (capacity 1: one gatherer waits)
 }
 
 func (l *lane) submit(ctx context.Context, a Attempt) (Result, error) {
@@ -415,25 +442,67 @@ func (l *lane) enqueue(ctx context.Context, p *pending) error {
 	}
 }
 
-// work takes whatever is waiting (up to MaxBatch) and runs one call for it.
+// work gathers batches and runs one call for each, until the queue closes.
 func (l *lane) work() {
 	batch := make([]*pending, 0, l.d.cfg.MaxBatch)
-	for first := range l.queue {
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < l.d.cfg.MaxBatch {
+	for {
+		var open bool
+		batch, open = l.gather(batch[:0])
+		if len(batch) > 0 {
+			l.call(batch)
+			l.inflight.Add(-1)
 			select {
-			case p, ok := <-l.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, p)
-			default:
-				break fill
+			case l.ended <- struct{}{}:
+			default: // a wake-up is pending already
 			}
 		}
-		l.run(batch)
+		if !open {
+			return
+		}
 	}
+}
+
+// gather waits for a vote, then takes whatever is waiting (up to MaxBatch)
+// and, while another call is in flight and the batch is under GroupBatch,
+// keeps taking votes until that call ends. It counts the batch's call as in
+// flight before it lets the next worker gather. open is false once the
+// queue is closed.
+func (l *lane) gather(batch []*pending) (_ []*pending, open bool) {
+	l.gathering.Lock()
+	defer l.gathering.Unlock()
+	defer func() {
+		if len(batch) > 0 {
+			l.inflight.Add(1)
+		}
+	}()
+	first, open := <-l.queue
+	if !open {
+		return batch, false
+	}
+	batch = append(batch, first)
+	for len(batch) < l.d.cfg.MaxBatch {
+		select {
+		case p, ok := <-l.queue:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, p)
+			continue
+		default:
+		}
+		if len(batch) >= l.d.cfg.GroupBatch || l.inflight.Load() == 0 {
+			break
+		}
+		select {
+		case p, ok := <-l.queue:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, p)
+		case <-l.ended: // recheck what is in flight
+		}
+	}
+	return batch, true
 }
 
 // run performs one "submit" call for batch, skipping attempts whose caller

@@ -1,0 +1,155 @@
+package dedup
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeCalls stands in for a lane's script calls: each call reports its
+// batch on started and answers it (accepted) once release is sent.
+type fakeCalls struct {
+	started  chan []*pending
+	release  chan struct{}
+	inflight atomic.Int32
+	peak     atomic.Int32
+}
+
+func (f *fakeCalls) run(batch []*pending) {
+	n := f.inflight.Add(1)
+	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
+	}
+	f.started <- slices.Clone(batch)
+	<-f.release
+	f.inflight.Add(-1)
+	for _, p := range batch {
+		p.res = Result{Outcome: Accepted}
+		close(p.done)
+	}
+}
+
+// newGroupLane returns a Deduper (no Redis) with one lane whose calls are
+// fake.
+func newGroupLane(t *testing.T, cfg Config) (*Deduper, *lane, *fakeCalls) {
+	t.Helper()
+	d := New(nil, nil, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f := &fakeCalls{started: make(chan []*pending), release: make(chan struct{})}
+	l := d.startLane("CA", f.run)
+	d.lanes["CA"] = l
+	t.Cleanup(d.Close)
+	return d, l, f
+}
+
+// busyLane is newGroupLane with a call of one vote (first) in flight.
+func busyLane(t *testing.T, cfg Config) (d *Deduper, l *lane, f *fakeCalls, first []*pending) {
+	t.Helper()
+	d, l, f = newGroupLane(t, cfg)
+	first = send(t, l, 1)
+	wantBatch(t, f, 1)
+	return d, l, f, first
+}
+
+// send queues n attempts on l.
+func send(t *testing.T, l *lane, n int) []*pending {
+	t.Helper()
+	ps := make([]*pending, n)
+	for i := range ps {
+		ps[i] = &pending{ctx: context.Background(), done: make(chan struct{})}
+		if err := l.enqueue(context.Background(), ps[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ps
+}
+
+// drained waits until the lane's workers have taken everything queued.
+func drained(l *lane) {
+	for len(l.queue) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func answered(t *testing.T, ps []*pending) {
+	t.Helper()
+	for i, p := range ps {
+		<-p.done
+		if p.err != nil || p.res.Outcome != Accepted {
+			t.Fatalf("attempt %d: %+v, %v", i, p.res, p.err)
+		}
+	}
+}
+
+func wantBatch(t *testing.T, f *fakeCalls, n int) {
+	t.Helper()
+	if b := <-f.started; len(b) != n {
+		t.Fatalf("call with %d votes, want %d", len(b), n)
+	}
+}
+
+func noCall(t *testing.T, f *fakeCalls) {
+	t.Helper()
+	select {
+	case b := <-f.started:
+		t.Fatalf("a call with %d votes started while a small batch should wait", len(b))
+	default:
+	}
+}
+
+func TestGroupIdleGoesAtOnce(t *testing.T) {
+	_, l, f := newGroupLane(t, Config{})
+	ps := send(t, l, 1)
+	wantBatch(t, f, 1) // nothing in flight: no waiting for more
+	f.release <- struct{}{}
+	answered(t, ps)
+}
+
+func TestGroupWaitsForCallInFlight(t *testing.T) {
+	_, l, f, first := busyLane(t, Config{Workers: 4, GroupBatch: 32})
+	rest := send(t, l, 10)
+	drained(l)
+	noCall(t, f) // 10 < GroupBatch: they wait for the first call
+	f.release <- struct{}{}
+	wantBatch(t, f, 10) // then go in one call
+	f.release <- struct{}{}
+	answered(t, append(first, rest...))
+	if p := f.peak.Load(); p != 1 {
+		t.Fatalf("%d calls at once, want 1", p)
+	}
+}
+
+func TestGroupFullBatchRunsAlongside(t *testing.T) {
+	_, l, f, first := busyLane(t, Config{Workers: 2, GroupBatch: 4})
+	full := send(t, l, 4)
+	wantBatch(t, f, 4) // GroupBatch reached: no waiting for the first call
+	if p := f.peak.Load(); p != 2 {
+		t.Fatalf("%d calls at once, want 2", p)
+	}
+	rest := send(t, l, 3) // both workers busy: these wait
+	noCall(t, f)
+	f.release <- struct{}{}
+	f.release <- struct{}{}
+	wantBatch(t, f, 3)
+	f.release <- struct{}{}
+	answered(t, slices.Concat(first, full, rest))
+}
+
+func TestGroupCloseRunsGatheredBatch(t *testing.T) {
+	d, l, f, first := busyLane(t, Config{Workers: 2})
+	rest := send(t, l, 2)
+	drained(l)
+	closed := make(chan struct{})
+	go func() { d.Close(); close(closed) }()
+	wantBatch(t, f, 2) // the batch being gathered still gets its call
+	f.release <- struct{}{}
+	f.release <- struct{}{}
+	<-closed
+	answered(t, append(first, rest...))
+	if err := l.enqueue(context.Background(), &pending{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("enqueue after Close: %v, want ErrClosed", err)
+	}
+}
