@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,6 +86,21 @@ func peerMessages(err error) string {
 		}
 	}
 	return out
+}
+
+// peersDisagree tells whether a failed endorsement failed because the
+// endorsing peers returned different results for the same proposal.
+func peersDisagree(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	for _, d := range st.Details() {
+		if ed, ok := d.(*gateway.ErrorDetail); ok && strings.Contains(ed.GetMessage(), "ProposalResponsePayloads do not match") {
+			return true
+		}
+	}
+	return false
 }
 
 // sealAttempts bounds SealRoll's retries: a peer that has not yet committed

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
@@ -33,12 +34,35 @@ func (b *Ballot) SubmitBatch(ctx context.Context, batch ballot.Batch) (*PendingB
 	if len(b.endorsers) > 0 {
 		opts = append(opts, client.WithEndorsingOrganizations(b.endorsers...))
 	}
-	result, commit, err := b.contract.SubmitAsyncWithContext(ctx, "CommitBatch", opts...)
-	if err != nil {
-		return nil, fmt.Errorf("submit batch %s: %w", batch.ID(), err)
+	wait := disagreementBackoff
+	for attempt := 1; ; attempt++ {
+		result, commit, err := b.contract.SubmitAsyncWithContext(ctx, "CommitBatch", opts...)
+		if err == nil {
+			return &PendingBatch{batch: batch, result: result, commit: commit}, nil
+		}
+		if !peersDisagree(err) || attempt == disagreementAttempts {
+			return nil, fmt.Errorf("submit batch %s: %w", batch.ID(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("submit batch %s: %w (peers disagreed: %v)", batch.ID(), ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait *= 2
 	}
-	return &PendingBatch{batch: batch, result: result, commit: commit}, nil
 }
+
+// Endorsing peers at different block heights can answer the same proposal
+// differently: just after a batch commits, one peer returns its stored record
+// while another has not committed it yet and counts it afresh. Fabric then
+// refuses the endorsement ("ProposalResponsePayloads do not match"); the
+// answers agree once the lagging peer catches up, so SubmitBatch tries again
+// after disagreementBackoff, doubling, up to disagreementAttempts in all
+// (about 3 s of waiting, several block intervals).
+const (
+	disagreementAttempts = 6
+	disagreementBackoff  = 100 * time.Millisecond
+)
 
 // TransactionID is the transaction's id.
 func (p *PendingBatch) TransactionID() string { return p.commit.TransactionID() }
