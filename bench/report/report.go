@@ -108,10 +108,13 @@ type Surge struct {
 type LedgerSide struct {
 	Consensus string                   `json:"consensus"` // of the run's network
 	Sweep     []ledgerload.DriveResult `json:"sweep"`     // votes/tx × in flight on a fresh ledger
-	Fresh     Ceiling                  `json:"fresh"`     // at the sweep's best setting, before any intake
-	After     Ceiling                  `json:"after"`     // the headline ceiling, after the intake phases
-	Fill      ledgerload.DriveResult   `json:"fill"`      // the ceiling driver growing the ledger
-	Grown     Ceiling                  `json:"grown"`     // after the fill
+	// Choice is how the sweep chose the setting of the ceilings; its
+	// Trials are the Sweep rows', in the same order.
+	Choice *SweepChoice           `json:"sweep_choice,omitempty"`
+	Fresh  Ceiling                `json:"fresh"` // at the sweep's best setting, before any intake
+	After  Ceiling                `json:"after"` // the headline ceiling, after the intake phases
+	Fill   ledgerload.DriveResult `json:"fill"`  // the ceiling driver growing the ledger
+	Grown  Ceiling                `json:"grown"` // after the fill
 	// GrownOverFresh is Grown ÷ Fresh votes/s (0 when either is missing).
 	GrownOverFresh float64  `json:"grown_over_fresh"`
 	Other          *Ceiling `json:"other_consensus,omitempty"` // the other consensus, fresh ledger

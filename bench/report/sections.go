@@ -20,11 +20,7 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 	p("## Ledger side: ceilings, settings, growth, CPU per vote\n\n")
 	p("CommitBatch driven directly with pre-built batches (no gateway, no Redis), on the run's network (%s). The votes are of voters on the sealed roll (kept apart from the intake's) who have not voted, each once, so the chaincode checks each against the roll and counts it; *counted/s* is what it counted, *rejected* what it refused and why.\n\n", l.Consensus)
 	if len(l.Sweep) > 0 {
-		p("**Sweep on a fresh ledger** (%.0f s per setting; the best sets the ceilings below):\n\n| votes/tx | in flight | tx/s | counted/s | rejected | commit p50 | p99 | errors |\n|---|---|---|---|---|---|---|---|\n", l.Sweep[0].DurationS)
-		for _, s := range l.Sweep {
-			p("| %d | %d | %.1f | %s | %s | %.0f ms | %.0f ms | %d |\n", s.VotesPerTx, s.InFlight, s.TxPerS, num(s.CountedPerS), rejected(s), s.Latency.P50ms, s.Latency.P99ms, s.Errors)
-		}
-		p("\n")
+		r.sweepMarkdown(b)
 	}
 	p("| ceiling | consensus | votes on the ledger before | roll entries sealed | votes/tx | in flight | counted/s | rejected | ledger-side CPU | core-s per 1,000 votes |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, c Ceiling) {
@@ -152,4 +148,45 @@ func (r *Report) contestsMarkdown(b *strings.Builder) {
 		p("\n**%d votes were counted in another contest than the one their request named.**\n", r.Loss.OtherContest)
 	}
 	p("\n")
+}
+
+// sweepMarkdown is the sweep's table and how it chose the setting.
+func (r *Report) sweepMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	l := r.Ledger14
+	c := l.Choice
+	if c != nil && len(c.Trials) != len(l.Sweep) {
+		c = nil // not the same drives: show the rates only
+	}
+	p("**Sweep on a fresh ledger** (%.0f s per setting; the choice below sets the ceilings):\n\n| votes/tx | in flight | tx/s | counted/s | rejected | commit p50 | p99 | errors |", l.Sweep[0].DurationS)
+	if c != nil {
+		p(" peers, chaincode, orderers: core-s per 1,000 votes | drive |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	} else {
+		p("\n|---|---|---|---|---|---|---|---|\n")
+	}
+	for i, s := range l.Sweep {
+		p("| %d | %d | %.1f | %s | %s | %.0f ms | %.0f ms | %d |", s.VotesPerTx, s.InFlight, s.TxPerS, num(s.CountedPerS), rejected(s), s.Latency.P50ms, s.Latency.P99ms, s.Errors)
+		if c != nil {
+			what := "sweep"
+			if c.Trials[i].Confirm {
+				what = "confirmation"
+			}
+			p(" %.3f | %s |", c.Trials[i].CPUPer1000, what)
+		}
+		p("\n")
+	}
+	if c != nil {
+		p("\n**Setting for the ceilings: %d votes/tx, %d in flight.** %s. ", c.Chosen.VotesPerTx, c.Chosen.InFlight, upper(c.Why()))
+		p("A sweep drive holds only a few blocks of large transactions, so rates a few percent apart swap places from run to run; rates within ±%.0f%% of the fastest count as equal, and when the choice rests on such a tie the two settings that decide it are driven once more each (*confirmation*) and pooled. Among equals the least CPU per vote of the peers, chaincode servers and orderers wins: with the ledger side CPU-bound its rate is the cores it gets over that CPU, and the CPU does not depend on what else the machine runs (the explorer is left out: it indexes behind the drives, so its work on one setting lands in the next).\n\n", c.Noise*100)
+	} else {
+		p("\n")
+	}
+}
+
+// upper capitalises s's first letter.
+func upper(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }

@@ -137,29 +137,52 @@ func (r *run) ledgerVotes(ctx context.Context, ledger *fabricclient.Ballot) uint
 }
 
 // sweep tries votes per transaction at the first in-flight depth, then the
-// other depths at the best size, and keeps the best setting for the
-// ceilings; then measures the fresh-ledger ceiling there.
+// other depths at the size chosen among them; when the choice rests on
+// rates within the noise band (report.ChooseSetting), it drives the two
+// contenders once more each, then chooses the setting for the ceilings;
+// then measures the fresh-ledger ceiling there.
 func (r *run) sweep(ctx context.Context) {
 	pl := r.cfg.Plan
 	l := &r.rep.Ledger14
+	fallback := report.SweepSetting{VotesPerTx: pl.CeilingVotes, InFlight: pl.CeilingFlight}
 	r.best = ledgerload.DriveResult{VotesPerTx: pl.CeilingVotes, InFlight: pl.CeilingFlight}
-	try := func(votes, flight int) {
+	var trials []report.SweepTrial
+	try := func(votes, flight int, confirm bool) {
+		// The committing nodes' CPU over this drive alone: the book adds
+		// up every window of the phase.
+		cpu0 := r.book.Seconds("sweep", commitNode)
 		res := r.drive(ctx, "sweep", ledgerload.Drive{VotesPerTx: votes, InFlight: flight, Warmup: pl.Warmup, Duration: pl.SweepDur})
-		l.Sweep = append(l.Sweep, res)
-		if res.Errors == 0 && res.CountedPerS > r.best.CountedPerS {
-			r.best = res
+		t := report.SweepTrial{VotesPerTx: votes, InFlight: flight, CountedPerS: res.CountedPerS, Errors: res.Errors, Confirm: confirm}
+		if res.AllVotes > 0 {
+			t.CPUPer1000 = (r.book.Seconds("sweep", commitNode) - cpu0) / float64(res.AllVotes) * 1000
 		}
+		l.Sweep, trials = append(l.Sweep, res), append(trials, t)
 	}
+	choose := func() report.SweepChoice { return report.ChooseSetting(trials, pl.SweepNoise, fallback) }
 	if len(pl.SweepFlights) > 0 {
 		for _, v := range pl.SweepVotes {
-			try(v, pl.SweepFlights[0])
+			try(v, pl.SweepFlights[0], false)
 		}
-		bestVotes := r.best.VotesPerTx
+		size := choose().Chosen.VotesPerTx
 		for _, f := range pl.SweepFlights[1:] {
-			try(bestVotes, f)
+			try(size, f, false)
+		}
+		// The runner-up first: a machine getting busier or quieter then
+		// does not favour the setting already ahead.
+		con := choose().Contenders()
+		for i := len(con) - 1; i >= 0; i-- {
+			try(con[i].VotesPerTx, con[i].InFlight, true)
 		}
 	}
-	r.say("best setting: %d votes/tx, %d in flight", r.best.VotesPerTx, r.best.InFlight)
+	c := choose()
+	l.Choice = &c
+	for i, t := range trials {
+		if t.VotesPerTx == c.Chosen.VotesPerTx && t.InFlight == c.Chosen.InFlight {
+			r.best = l.Sweep[i]
+		}
+	}
+	r.best.VotesPerTx, r.best.InFlight = c.Chosen.VotesPerTx, c.Chosen.InFlight
+	r.say("setting for the ceilings: %d votes/tx, %d in flight: %s", r.best.VotesPerTx, r.best.InFlight, c.Why())
 	l.Fresh = r.ceiling(ctx, "ceiling-fresh", pl.CeilingDur)
 	r.contestsPair(ctx)
 }

@@ -61,9 +61,12 @@ type Plan struct {
 	// the first in-flight depth, then the other depths at the best size;
 	// the ceilings run at the best setting (CeilingVotes and CeilingFlight
 	// without a sweep).
-	SweepVotes    []int
-	SweepFlights  []int
-	SweepDur      time.Duration
+	SweepVotes   []int
+	SweepFlights []int
+	SweepDur     time.Duration
+	// SweepNoise is the share of the fastest setting's rate within which
+	// sweep rates count as equal (report.ChooseSetting).
+	SweepNoise    float64
 	Warmup        time.Duration // of every sweep, ceiling and naive drive, before its measured window
 	CeilingVotes  int
 	CeilingFlight int
@@ -124,6 +127,9 @@ type Plan struct {
 // the drains take what the batcher needs.
 var DefaultPlan = Plan{
 	SweepVotes: []int{500, 1000, 2000}, SweepFlights: []int{16, 8, 32}, SweepDur: 6 * time.Second, Warmup: 3 * time.Second,
+	// Runs 3 to 5 measured 2,000×16 at 8,667, 6,667 and 8,667 counted/s and
+	// 500×16 at 7,667 to 7,833: a 6 s window holds few 2,000-vote blocks.
+	SweepNoise:   0.15,
 	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 20 * time.Second,
 	NaiveFlight: 200, NaiveDur: 15 * time.Second,
 	GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true, Eligibility: true,

@@ -47,7 +47,8 @@ func (p Plan) ceilingVoters() int {
 
 // DriverVoters is how many roll voters the drives before the intake phases
 // may cast in an election of the given number of contests (each voter is on
-// the roll once per contest): the sweep's settings and the fresh ceiling,
+// the roll once per contest): the sweep's settings, the two drives that
+// confirm a tie, and the fresh ceiling,
 // which spread their votes over all contests, and with several contests the
 // pair after it (contestsPair), whose first drive casts every vote in the
 // first contest.
@@ -59,10 +60,11 @@ func (p Plan) DriverVoters(contests int) int {
 		for _, v := range p.SweepVotes {
 			n += spread(p.driveVoters(v, p.SweepFlights[0], p.Warmup+p.SweepDur))
 		}
-		votes, _ := p.largest()
+		votes, flight := p.largest()
 		for _, f := range p.SweepFlights[1:] {
 			n += spread(p.driveVoters(votes, f, p.Warmup+p.SweepDur))
 		}
+		n += 2 * spread(p.driveVoters(votes, flight, p.Warmup+p.SweepDur)) // the confirmation of a tie
 	}
 	if contests > 1 {
 		n += p.ceilingVoters() + spread(p.ceilingVoters())
