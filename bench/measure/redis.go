@@ -21,13 +21,14 @@ type RedisClass struct {
 	Name         string  `json:"name"`
 	Keys         int64   `json:"keys"`  // keys of this kind (estimated from a scan for claims)
 	Items        int64   `json:"items"` // what the bytes are per: voters on the roll, queued votes, keys
+	Per          string  `json:"per"`   // what Items counts, and how
 	Bytes        int64   `json:"bytes"` // total (sampled keys scaled to Keys)
 	BytesPerItem float64 `json:"bytes_per_item"`
 	MBPerMillion float64 `json:"mb_per_million"` // BytesPerItem * 1e6 / 2^20
 }
 
-func newRedisClass(name string, keys, items, bytes int64) RedisClass {
-	c := RedisClass{Name: name, Keys: keys, Items: items, Bytes: bytes}
+func newRedisClass(name, per string, keys, items, bytes int64) RedisClass {
+	c := RedisClass{Name: name, Per: per, Keys: keys, Items: items, Bytes: bytes}
 	if items > 0 {
 		c.BytesPerItem = float64(bytes) / float64(items)
 		c.MBPerMillion = c.BytesPerItem * 1e6 / (1 << 20)
@@ -93,12 +94,14 @@ func RedisUsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
 }
 
 // RedisMemory sizes the per-voter keys (Bloom filters, and the rolls'
-// shards, which keep whether each voter voted, per voter on the roll) and the per-vote keys present now (streams per
-// queued vote; pending claims or pending hashes per pending vote; receipts
-// per committed vote; intake logs per entry). Call it while votes are queued (after a surge) to see
-// streams and pending votes. Key families a gateway version does not use
-// measure 0.
-func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters int64) (RedisUsage, error) {
+// shards, which keep whether each voter voted) per voter on the roll Redis
+// holds (the fields of the shards: every voter loaded, the ledger drives'
+// too), and the per-vote keys present now (streams per queued vote;
+// pending claims or pending hashes per pending vote; receipts per
+// committed vote; intake logs per entry). Call it while votes are queued
+// (after a surge) to see streams and pending votes. Key families a
+// gateway version does not use measure 0.
+func RedisMemory(ctx context.Context, rdb *redis.Client, states []string) (RedisUsage, error) {
 	var u RedisUsage
 	var err error
 	if u.UsedBytes, err = RedisUsedMemory(ctx, rdb); err != nil {
@@ -116,7 +119,7 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 		return u, err
 	}
 	// The rolls: each state's shard hashes, nullifier -> voted or not.
-	rollKeys, rollBytes, _, err := hashFields(ctx, rdb, "roll:*")
+	rollKeys, rollBytes, voters, err := hashFields(ctx, rdb, "roll:*")
 	if err != nil {
 		return u, err
 	}
@@ -167,14 +170,15 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string, voters
 			logged, logKeys = logged+n, logKeys+1
 		}
 	}
+	onRoll := "voters on the roll in Redis (fields of the shards)"
 	u.Classes = []RedisClass{
-		newRedisClass("bloom filters (per voter on the roll)", int64(len(states)), voters, bloom),
-		newRedisClass("roll shards (per voter on the roll)", rollKeys, voters, rollBytes),
-		newRedisClass("vote streams (per queued vote)", int64(len(states)), queued, streams),
-		newRedisClass("pending claims (per claim)", claims, claims, claimBytes),
-		newRedisClass("pending hashes (per pending vote)", hashes, pendingVotes, pendingBytes),
-		newRedisClass("receipts (per committed vote)", buckets+batchKeys, recs, bucketBytes+batchBytes),
-		newRedisClass("intake logs (per accepted vote)", logKeys, logged, logBytes),
+		newRedisClass("bloom filters (per voter on the roll)", onRoll, int64(len(states)), voters, bloom),
+		newRedisClass("roll shards (per voter on the roll)", onRoll, rollKeys, voters, rollBytes),
+		newRedisClass("vote streams (per queued vote)", "votes queued (XLEN)", int64(len(states)), queued, streams),
+		newRedisClass("pending claims (per claim)", "claim keys", claims, claims, claimBytes),
+		newRedisClass("pending hashes (per pending vote)", "pending votes (fields)", hashes, pendingVotes, pendingBytes),
+		newRedisClass("receipts (per committed vote)", "receipts of committed votes (fields)", buckets+batchKeys, recs, bucketBytes+batchBytes),
+		newRedisClass("intake logs (per accepted vote)", "log entries, one per accepted vote (LLEN)", logKeys, logged, logBytes),
 	}
 	return u, nil
 }

@@ -37,7 +37,10 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 	}
 	rdb.HSet(ctx, votequeue.BatchesKey("CA"), "1", "5 4 tx")
 	rdb.RPush(ctx, votequeue.LogKey("CA"), "e1", "e2", "e3", "e4", "e5")
-	u, err := RedisMemory(ctx, rdb, states, 140)
+	for _, s := range states {
+		rdb.SetBit(ctx, votequeue.BloomKey(s), 4095, 1)
+	}
+	u, err := RedisMemory(ctx, rdb, states)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,12 +48,13 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 		t.Fatalf("used memory %d", u.UsedBytes)
 	}
 	want := map[string][2]int64{ // class -> keys, items
-		"roll shards (per voter on the roll)": {4, 140},
-		"vote streams (per queued vote)":      {2, 2},
-		"pending claims (per claim)":          {1, 1},
-		"pending hashes (per pending vote)":   {1, 3},
-		"receipts (per committed vote)":       {3, 4},
-		"intake logs (per accepted vote)":     {1, 5},
+		"bloom filters (per voter on the roll)": {2, 140},
+		"roll shards (per voter on the roll)":   {4, 140},
+		"vote streams (per queued vote)":        {2, 2},
+		"pending claims (per claim)":            {1, 1},
+		"pending hashes (per pending vote)":     {1, 3},
+		"receipts (per committed vote)":         {3, 4},
+		"intake logs (per accepted vote)":       {1, 5},
 	}
 	for _, c := range u.Classes {
 		w, ok := want[c.Name]
@@ -58,7 +62,7 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 			continue
 		}
 		delete(want, c.Name)
-		if c.Keys != w[0] || c.Items != w[1] || c.Bytes <= 0 || c.MBPerMillion <= 0 {
+		if c.Keys != w[0] || c.Items != w[1] || c.Bytes <= 0 || c.MBPerMillion <= 0 || c.Per == "" {
 			t.Errorf("%s: %+v, want %d keys, %d items, some bytes", c.Name, c, w[0], w[1])
 		}
 	}

@@ -63,7 +63,11 @@ func (r *Report) Markdown() string {
 	if r.Only != "" {
 		p("`benchrun --only %s` on %s: %d × %s, Linux %s, %s: only that phase ran. Run took %.0f s; load average %s at the start and %s at the end.\n\n",
 			r.Only, m.Host, m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, r.DurationS, m.LoadStart, m.LoadEnd)
-		r.scalingMarkdown(&b)
+		if r.Only == "sweep" {
+			r.sweepOnlyMarkdown(&b)
+		} else {
+			r.scalingMarkdown(&b)
+		}
 		r.notesMarkdown(&b)
 		return b.String()
 	}
@@ -155,6 +159,7 @@ func (r *Report) Markdown() string {
 	} else {
 		p("Every process runs at the same priority (the ledger side not niced).\n\n")
 	}
+	r.referendumMarkdown(&b)
 	p("202→commit is from the vote's cast time on the ledger (set by the gateway when it answers 202) to the arrival of its batch's BatchCommitted event at the benchmark; it includes the time queued behind earlier votes.\n\n")
 
 	p("## Same network, same run: Votechain vs ledger ceiling vs naive\n\n| | votes/tx | in flight | tx/s | votes/s | commit p50 | p99 | errors |\n|---|---|---|---|---|---|---|---|\n")
@@ -207,11 +212,11 @@ func (r *Report) Markdown() string {
 		}
 		p("\n%s\n\n", r.Why)
 	}
-	p("## Memory and storage\n\nRedis `used_memory` %.1f MB. Per kind of key (MEMORY USAGE; claims sampled and scaled):\n\n| keys | keys | per | bytes each | MB per million |\n|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
+	p("## Memory and storage\n\nRedis `used_memory` %.1f MB. Per kind of key (MEMORY USAGE; claims sampled and scaled), divided by what it is per:\n\n| keys | keys | divided by | count | bytes each | MB per million |\n|---|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
 	for _, c := range r.Redis.Classes {
-		p("| %s | %s | %s | %.1f | %.1f |\n", c.Name, num(float64(c.Keys)), num(float64(c.Items)), c.BytesPerItem, c.MBPerMillion)
+		p("| %s | %s | %s | %s | %.1f | %.1f |\n", c.Name, num(float64(c.Keys)), c.Per, num(float64(c.Items)), c.BytesPerItem, c.MBPerMillion)
 	}
-	p("\n**Redis per million voters ≈ %.0f MB** when every voter has voted and the votes are committed (Bloom + roll + receipt + intake log entry), plus the stream entry and claim of each vote while it waits for the ledger.\n\n", r.RedisMBPerMillion)
+	p("\n**Redis per million voters ≈ %.0f MB** (#15's figure): what a million voters take once each has voted and the vote is committed — the Bloom filters' and the roll shards' bytes per voter on the roll in Redis (every voter loaded, whether or not they have voted: these keys are sized by the roll), plus a receipt per committed vote and an intake log entry per accepted vote (each divided by the receipts and entries there are). The stream entry and pending record of each vote while it waits for the ledger come on top, for the votes queued only.\n\n", r.RedisMBPerMillion)
 	p("Ledger: ")
 	names := make([]string, 0, len(r.Ledger.PeerBytes))
 	for n := range r.Ledger.PeerBytes {

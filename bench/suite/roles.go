@@ -40,6 +40,33 @@ func ledgerNode(name string) bool {
 // blocks lands in the next setting's window).
 func commitNode(name string) bool { return ledgerNode(name) && name != "explorer" }
 
+// partOrder lists the components part names, in the report's order.
+var partOrder = []string{"gateway", "Redis", "batcher", "explorer", "peers", "chaincode", "orderers", "load generator", "monitoring"}
+
+// part is a process's component: one of partOrder.
+func part(name string) string {
+	switch {
+	case name == "gateway":
+		return "gateway"
+	case name == "redis":
+		return "Redis"
+	case strings.HasPrefix(name, "batcher"):
+		return "batcher"
+	case name == "explorer":
+		return "explorer"
+	case strings.HasPrefix(name, "peer."):
+		return "peers"
+	case strings.HasPrefix(name, "cc."):
+		return "chaincode"
+	case strings.HasPrefix(name, "orderer"):
+		return "orderers"
+	case role(name) == "loadgen":
+		return "load generator"
+	default:
+		return "monitoring"
+	}
+}
+
 // named matches exactly the names given.
 func named(names ...string) func(string) bool {
 	return func(n string) bool {

@@ -43,7 +43,7 @@ type Config struct {
 	// two: not measured).
 	Contests []ballot.Contest
 	// Only runs one phase on its own instead of the whole benchmark
-	// (OnlyScaleOut); empty: every phase.
+	// (OnlyScaleOut, OnlySweep); empty: every phase.
 	Only string
 	// ExactCheckMetric is the gateway's counter of duplicate checks that
 	// went to the ledger, or a comma-separated list of candidates (the
@@ -87,6 +87,9 @@ type Plan struct {
 	// and without, on two more networks of the run's consensus.
 	Eligibility bool
 
+	// CatchUpLimit bounds the wait before the referendum for the explorer
+	// and the batcher to catch up with the drives before it (0: no wait).
+	CatchUpLimit   time.Duration
 	ReferendumRate float64
 	ReferendumDur  time.Duration
 	RampRates      []float64
@@ -135,7 +138,7 @@ var DefaultPlan = Plan{
 	GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true, Eligibility: true,
 	DriveRate: 25_000, DriveTxRate: 1_000, // measured here at most: 16,504 votes/s (a fresh ledger, roll sealed), 198 tx/s
 
-	ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
+	CatchUpLimit: 3 * time.Minute, ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
 	RampRates: []float64{500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000}, RampStep: 4 * time.Second,
 	Knee:       loadgen.KneeCriteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
 	FixedRates: []float64{5000, 10000}, FixedDur: 10 * time.Second,
@@ -196,7 +199,7 @@ func (r *run) mark(name string, from, to time.Time) {
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
-	if cfg.Only != "" {
+	if cfg.Only != "" && cfg.Only != OnlySweep {
 		return r.only(ctx, began)
 	}
 	if cfg.Fresh {
@@ -223,7 +226,11 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		return nil, err
 	}
 	defer r.rdb.Close()
-	if err := r.phases(ctx); err != nil {
+	phases := r.phases
+	if cfg.Only == OnlySweep {
+		phases = r.sweepOnly
+	}
+	if err := phases(ctx); err != nil {
 		return r.rep, err
 	}
 	r.rep.Machine.LoadEnd = measure.LoadAvg()
@@ -457,12 +464,14 @@ func (r *run) phases(ctx context.Context) error {
 	for _, ph := range rep.Phases {
 		rep.MachineBusy[ph] = r.book.MachineBusy(ph)
 	}
+	rep.ReferendumStart.Busy, rep.ReferendumStart.Parts = r.parts("referendum")
 	r.saturation()
 	r.targets()
 	return nil
 }
 
-// votes runs the phases that cast votes through the gateway: referendum,
+// votes runs the phases that cast votes through the gateway: referendum
+// (once the explorer and the batcher have caught up, catchUp),
 // the batcher's pace (sustained, then the search: each probe starts on a
 // drained queue, so its votes queue behind nothing older), the ramp to the
 // knee, the fixed rates and the surge (whose drain also takes the ramp's
@@ -471,12 +480,10 @@ func (r *run) phases(ctx context.Context) error {
 func (r *run) votes(ctx context.Context) error {
 	pl := r.cfg.Plan
 	rep := r.rep
-	ref, err := r.intake(ctx, "referendum", "referendum", pl.ReferendumRate, pl.ReferendumDur)
+	ref, _, err := r.referendum(ctx)
 	if err != nil {
 		return err
 	}
-	refFrom := r.t0.Add(time.Duration(ref.StartS * float64(time.Second)))
-	rep.Referendum = r.committed(ref, refFrom, refFrom.Add(pl.ReferendumDur))
 	r.stormPool, r.stormUnsure = r.runner.Gen.SentFresh(), ref.Overloaded+ref.Errors+ref.OtherStatus
 
 	sus, err := r.probe(ctx, "sustained", "sustained", pl.SustainedRate, pl.SustainedDur)
@@ -540,7 +547,7 @@ func (r *run) drain(ctx context.Context) error {
 	memDone := make(chan struct{})
 	go func() {
 		defer close(memDone)
-		u, err := measure.RedisMemory(ctx, r.rdb, r.election.States, int64(r.rep.Settings.Voters))
+		u, err := measure.RedisMemory(ctx, r.rdb, r.election.States)
 		if err != nil {
 			r.rep.Notes = append(r.rep.Notes, "redis memory: "+err.Error())
 			return

@@ -61,8 +61,9 @@ func (r *run) targets() {
 }
 
 // redisPerMillion is Redis's memory per million voters who have all voted
-// and whose votes are committed: Bloom filter, roll, receipt and intake log
-// entry.
+// and whose votes are committed (issue 15's figure): Bloom filter and roll
+// shard entry, each per voter on the roll in Redis, plus receipt and
+// intake log entry, each per vote that has one.
 func (r *run) redisPerMillion() {
 	rep := r.rep
 	var mb float64

@@ -53,7 +53,8 @@ func entries(n int, contests ...string) []ballot.RollEntry {
 }
 
 // TestDriverVotersCoverThePlan: the roll voters reserved before the intake
-// cover each drive before it (the sweep's settings, then the fresh
+// cover each drive before it (the sweep's settings and the two drives
+// confirming a tie, then the fresh
 // ceiling, and with three contests the pair after it, each passing
 // enoughVoters after the ones before took their most from each of their
 // contests), and the naive baseline's bound follows its transaction rate.
@@ -86,6 +87,9 @@ func TestDriverVotersCoverThePlan(t *testing.T) {
 				take("sweep", 2000, f, p.Warmup+p.SweepDur, nil)
 			}
 			votes, flight := p.largest()
+			for range 2 { // a tie's confirmation
+				take("sweep", votes, flight, p.Warmup+p.SweepDur, nil)
+			}
 			take("ceiling-fresh", votes, flight, p.Warmup+p.CeilingDur, nil)
 			if len(contests) > 1 {
 				take("ceiling-one-contest", votes, flight, p.Warmup+p.CeilingDur, contests[:1])

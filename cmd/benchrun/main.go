@@ -87,7 +87,8 @@ func run(args []string) error {
 	workers := fs.Uint64("max-workers", 1024, "most vote requests in flight")
 	exactMetric := fs.String("exact-check-metric", "ledger_exact_checks_total,bloom_maybe_seen_total", "the gateway's counter of duplicate checks that asked the ledger, or a comma-separated list: the first the gateway exposes (the duplicate storm reports its increase)")
 	other := fs.Bool("other-consensus", true, "measure the other consensus's fresh-ledger ceiling on a second network brought up for it")
-	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (the cluster shape on its own stack at --port-base - 400; the report's folder gets the suffix -only-<phase>)")
+	sweepNoise := fs.Float64("sweep-noise", suite.DefaultPlan.SweepNoise, "share of the fastest sweep setting's rate within which settings count as equal: the two that decide such a tie are driven once more, and the least CPU per vote wins")
+	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (scaleout: the cluster shape on its own stack at --port-base - 400; sweep: the sweep and its choice, the fresh ceiling, the catch-up and the referendum on the run's system; the report's folder gets the suffix -only-<phase>)")
 	scaleRate := fs.Float64("scaleout-rate", suite.DefaultPlan.ScaleOutRate, "votes/s offered through HAProxy in the scale-out phase (default 1000 with --quick; 0: skip the phase)")
 	scaleDur := fs.Duration("scaleout-duration", suite.DefaultPlan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
 	growTo := fs.Uint64("grow-to", suite.DefaultPlan.GrowTo, "fill the ledger to this many votes before measuring the ceiling again (0: skip)")
@@ -128,6 +129,10 @@ func run(args []string) error {
 	defer logFile.Close()
 	plan := suite.DefaultPlan
 	plan.GrowTo, plan.DriveRate, plan.OtherConsensus = *growTo, *driveRate, *other
+	if *sweepNoise < 0 || *sweepNoise >= 1 {
+		return fmt.Errorf("--sweep-noise %v: give a share of the rate from 0 to below 1 (0.15 counts rates within 15%% of the fastest as equal)", *sweepNoise)
+	}
+	plan.SweepNoise = *sweepNoise
 	plan.ScaleOutRate, plan.ScaleOutDur = *scaleRate, *scaleDur
 	if *quick {
 		plan = quickPlan(plan)

@@ -1,0 +1,114 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/bench/measure"
+	"github.com/votechain/votechain/bench/report"
+)
+
+// explorerHeightMetric is the explorer's gauge of blocks indexed (the
+// number of the next block to index).
+const explorerHeightMetric = "explorer_indexed_height"
+
+// catchUp waits, at most Plan.CatchUpLimit, until the explorer has indexed
+// every block on the channel and the vote queues are empty, so that the
+// next phase measures itself and not the backlog of the phases before it.
+// The wait is CPU phase "catch-up". An explorer that does not expose its
+// height is not waited for (the note says so).
+func (r *run) catchUp(ctx context.Context) report.PhaseStart {
+	limit := r.cfg.Plan.CatchUpLimit
+	s := report.PhaseStart{LimitS: limit.Seconds()}
+	if limit <= 0 {
+		return s
+	}
+	metrics := r.st.ExplorerURL() + "/metrics"
+	explorer := true
+	lag := func() (behind uint64, queued int64, err error) {
+		if queued, err = loadgen.QueueDepth(ctx, r.rdb, r.election.States); err != nil {
+			return 0, 0, err
+		}
+		if !explorer {
+			return 0, queued, nil
+		}
+		height, err := r.ledger.Height(ctx)
+		if err != nil {
+			return 0, queued, err
+		}
+		indexed, found, err := measure.CounterSum(ctx, metrics, explorerHeightMetric)
+		if err != nil {
+			return 0, queued, err
+		}
+		if !found {
+			explorer = false
+			r.note("catch-up: the explorer exposes no %s at %s: not waited for", explorerHeightMetric, metrics)
+			return 0, queued, nil
+		}
+		if h := uint64(indexed); h < height {
+			behind = height - h
+		}
+		return behind, queued, nil
+	}
+	r.book.Begin("catch-up")
+	from := time.Now()
+	for first := true; ; first = false {
+		behind, queued, err := lag()
+		if first {
+			s.Behind, s.Queued = behind, queued
+			r.say("catch-up: the explorer is %d blocks behind, %d votes queued; waiting at most %s", behind, queued, limit)
+		}
+		if err == nil && behind == 0 && queued == 0 {
+			s.CaughtUp = true
+			break
+		}
+		if time.Since(from) >= limit || ctx.Err() != nil {
+			s.Note = fmt.Sprintf("the explorer was still %d blocks behind and %d votes queued", behind, queued)
+			if err != nil {
+				s.Note = "the lag could not be read: " + err.Error()
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	r.book.End()
+	r.mark("catch-up", from, time.Now())
+	s.WaitS = time.Since(from).Seconds()
+	r.say("catch-up: %.1f s (caught up: %v)", s.WaitS, s.CaughtUp)
+	return s
+}
+
+// referendum waits for the catch-up, then offers the referendum rate and
+// books what the batcher committed meanwhile; it returns the phase and
+// when it began.
+func (r *run) referendum(ctx context.Context) (loadgen.Phase, time.Time, error) {
+	pl := r.cfg.Plan
+	r.rep.ReferendumStart = r.catchUp(ctx)
+	ref, err := r.intake(ctx, "referendum", "referendum", pl.ReferendumRate, pl.ReferendumDur)
+	if err != nil {
+		return ref, time.Time{}, err
+	}
+	from := r.t0.Add(time.Duration(ref.StartS * float64(time.Second)))
+	r.rep.Referendum = r.committed(ref, from, from.Add(pl.ReferendumDur))
+	return ref, from, nil
+}
+
+// parts is the CPU of this run's processes in phase by component, in a
+// fixed order, and the machine's busy cores.
+func (r *run) parts(phase string) (busy float64, parts []report.PartCores) {
+	sum := map[string]float64{}
+	for _, name := range r.book.Names() {
+		sum[part(name)] += r.book.Cores(phase, name)
+	}
+	for _, p := range partOrder {
+		if c, ok := sum[p]; ok {
+			parts = append(parts, report.PartCores{Part: p, Cores: c})
+		}
+	}
+	return r.book.MachineBusy(phase) * float64(r.rep.Machine.CPUs), parts
+}
