@@ -116,16 +116,22 @@ func TestMarkdownShowsTheSweepChoice(t *testing.T) {
 	c := ChooseSetting([]SweepTrial{trial(500, 16, 3900, 0.30), trial(2000, 16, 6100, 0.20)}, 0.15, fallback)
 	r.Ledger14.Choice = &c
 	md := r.Markdown()
-	for _, want := range []string{
+	hasAll(t, md,
 		"| 500 | 16 | 0.0 | 3,900 | 0 | 0 ms | 0 ms | 0 | 0.300 | sweep |",
 		"**Setting for the ceilings: 2000 votes/tx, 16 in flight.** 2000×16 is the fastest by 56% (6,100 against 3,900 counted/s for 500×16), outside the ±15% noise band.",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("markdown lacks %q", want)
-		}
-	}
+	)
 	c.Trials = c.Trials[:1] // not the sweep's drives: no CPU column
 	if md := r.Markdown(); strings.Contains(md, "| sweep |") || strings.Contains(md, "Setting for the ceilings") {
 		t.Error("a choice of other drives shown against the sweep")
+	}
+}
+
+// hasAll fails t for each of wants that md lacks.
+func hasAll(t *testing.T, md string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
 	}
 }

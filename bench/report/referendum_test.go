@@ -13,14 +13,10 @@ func TestMarkdownSaysHowTheReferendumBegan(t *testing.T) {
 	parts := []PartCores{{"gateway", 0.19}, {"Redis", 0.21}, {"explorer", 0.05}, {"peers", 0.6}}
 	r.ReferendumStart = PhaseStart{WaitS: 41.5, CaughtUp: true, LimitS: 180, Behind: 120, Queued: 0, Busy: 1.5, Parts: parts}
 	md := r.Markdown()
-	for _, want := range []string{
+	hasAll(t, md,
 		"the wait took 41.5 s (bound 180 s), from the explorer 120 blocks behind the channel and 0 votes queued",
 		"In the phase the machine held 1.50 cores busy: gateway 0.19, Redis 0.21, explorer 0.05, peers 0.60, other users 0.45.",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("markdown lacks %q", want)
-		}
-	}
+	)
 	r.ReferendumStart = PhaseStart{WaitS: 180, LimitS: 180, Note: "the explorer was still 7 blocks behind and 0 votes queued", Busy: 1, Parts: parts}
 	if md := r.Markdown(); !strings.Contains(md, "waiting 180.0 s (the bound) for the ledger side to catch up, which it had not: the explorer was still 7 blocks behind") {
 		t.Errorf("markdown of a wait that hit its bound:\n%s", md)
