@@ -47,29 +47,65 @@ func (p Plan) ceilingVoters() int {
 
 // DriverVoters is how many roll voters the drives before the intake phases
 // may cast in an election of the given number of contests (each voter is on
-// the roll once per contest): the sweep's settings, the two drives that
-// confirm a tie, and the fresh ceiling,
+// the roll once per contest): the sweep's settings and the fresh ceiling,
 // which spread their votes over all contests, and with several contests the
 // pair after it (contestsPair), whose first drive casts every vote in the
-// first contest.
+// first contest. The two drives that confirm a tie in the sweep are not
+// reserved for: they run on what the sweep left unused (canConfirm).
 func (p Plan) DriverVoters(contests int) int {
 	contests = max(contests, 1)
 	spread := func(votes int) int { return (votes + contests - 1) / contests }
-	n := spread(p.ceilingVoters())
+	n := p.afterSweepVoters(contests)
 	if len(p.SweepFlights) > 0 {
 		for _, v := range p.SweepVotes {
 			n += spread(p.driveVoters(v, p.SweepFlights[0], p.Warmup+p.SweepDur))
 		}
-		votes, flight := p.largest()
+		votes, _ := p.largest()
 		for _, f := range p.SweepFlights[1:] {
 			n += spread(p.driveVoters(votes, f, p.Warmup+p.SweepDur))
 		}
-		n += 2 * spread(p.driveVoters(votes, flight, p.Warmup+p.SweepDur)) // the confirmation of a tie
 	}
+	return n
+}
+
+// afterSweepVoters is what the drives after the sweep and before the
+// intake may cast in each contest: the fresh ceiling and, with several
+// contests, the pair after it.
+func (p Plan) afterSweepVoters(contests int) int {
+	spread := func(votes int) int { return (votes + contests - 1) / contests }
+	n := spread(p.ceilingVoters())
 	if contests > 1 {
 		n += p.ceilingVoters() + spread(p.ceilingVoters())
 	}
 	return n
+}
+
+// canConfirm reports whether left roll voters in each contest cover the
+// two drives confirming a tie at the largest setting and then the drives
+// after the sweep. A sweep drive casts what the ledger commits, mostly far
+// less than its bound, so they usually do; when not, the choice rests on
+// one drive of each setting.
+func (p Plan) canConfirm(left, contests int) bool {
+	contests = max(contests, 1)
+	votes, flight := p.largest()
+	confirm := 2 * ((p.driveVoters(votes, flight, p.Warmup+p.SweepDur) + contests - 1) / contests)
+	return left >= confirm+p.afterSweepVoters(contests)
+}
+
+// leftPerContest is the fewest roll voters left for the drives in any of
+// the election's contests.
+func (r *run) leftPerContest() int {
+	left := map[string]int{}
+	for _, e := range r.driverRoll {
+		left[e.Contest]++
+	}
+	least := -1
+	for _, c := range r.election.ContestIDs() {
+		if least < 0 || left[c] < least {
+			least = left[c]
+		}
+	}
+	return max(least, 0)
 }
 
 // afterIntakeVoters bounds what the drives after the intake phases may

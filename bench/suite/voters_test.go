@@ -53,8 +53,7 @@ func entries(n int, contests ...string) []ballot.RollEntry {
 }
 
 // TestDriverVotersCoverThePlan: the roll voters reserved before the intake
-// cover each drive before it (the sweep's settings and the two drives
-// confirming a tie, then the fresh
+// cover each drive before it (the sweep's settings, then the fresh
 // ceiling, and with three contests the pair after it, each passing
 // enoughVoters after the ones before took their most from each of their
 // contests), and the naive baseline's bound follows its transaction rate.
@@ -87,9 +86,6 @@ func TestDriverVotersCoverThePlan(t *testing.T) {
 				take("sweep", 2000, f, p.Warmup+p.SweepDur, nil)
 			}
 			votes, flight := p.largest()
-			for range 2 { // a tie's confirmation
-				take("sweep", votes, flight, p.Warmup+p.SweepDur, nil)
-			}
 			take("ceiling-fresh", votes, flight, p.Warmup+p.CeilingDur, nil)
 			if len(contests) > 1 {
 				take("ceiling-one-contest", votes, flight, p.Warmup+p.CeilingDur, contests[:1])
@@ -99,5 +95,28 @@ func TestDriverVotersCoverThePlan(t *testing.T) {
 	}
 	if n := DefaultPlan.driveVoters(1, 200, 18*time.Second); n != 18*1000+200 {
 		t.Fatalf("naive drive bound %d; want 18 s × 1,000 tx/s × 1 vote + 200 in flight", n)
+	}
+}
+
+// TestConfirmationRunsOnWhatTheSweepLeft: the two drives confirming a tie
+// are not reserved for; they run when the sweep drives cast less than
+// their bounds (as they do: the ledger commits far less than DriveRate),
+// and not when the sweep took all it might, so the drives after it are
+// still covered.
+func TestConfirmationRunsOnWhatTheSweepLeft(t *testing.T) {
+	for _, contests := range []int{1, 3} {
+		p := DefaultPlan
+		reserved := p.DriverVoters(contests)
+		sweep := reserved - p.afterSweepVoters(contests)
+		if p.canConfirm(reserved-sweep, contests) {
+			t.Errorf("%d contests: confirmation allowed after the sweep took its whole bound", contests)
+		}
+		if !p.canConfirm(reserved-sweep/3, contests) {
+			t.Errorf("%d contests: no confirmation after the sweep took a third of its bound (%d of %d voters left)", contests, reserved-sweep/3, reserved)
+		}
+	}
+	r := &run{election: election("L1", "L2"), driverRoll: append(entries(5, "L1", "L2"), entries(2, "L1")...)}
+	if n := r.leftPerContest(); n != 5 {
+		t.Errorf("left per contest %d, want 5 (L2's)", n)
 	}
 }
