@@ -130,9 +130,9 @@ func (c SweepChoice) Why() string {
 	}
 	switch {
 	case c.By == ByDefault:
-		return fmt.Sprintf("no sweep drive ended without errors, so the plan's setting %s is used", ch)
+		return fmt.Sprintf("no sweep drive counted votes in its window without errors, so the plan's setting %s is used", ch)
 	case ru.Trials == 0:
-		return fmt.Sprintf("%s is the only setting measured without errors", ch)
+		return fmt.Sprintf("%s is the only setting that counted votes in its window without errors", ch)
 	case c.By == ByRate:
 		return fmt.Sprintf("%s is the fastest by %.0f%% (%s against %s counted/s for %s%s), outside the ±%.0f%% noise band", ch, pct(ch.CountedPerS, ru.CountedPerS),
 			num(ch.CountedPerS), num(ru.CountedPerS), ru, pooled, c.Noise*100)

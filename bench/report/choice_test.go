@@ -85,7 +85,7 @@ func TestChooseSettingLeavesOutTrialsWithErrors(t *testing.T) {
 	if c.Chosen.VotesPerTx != 1000 || len(c.Settings) != 1 {
 		t.Fatalf("chose %s from %v", c.Chosen, c.Settings)
 	}
-	if why := c.Why(); !strings.Contains(why, "only setting") {
+	if why := c.Why(); !strings.Contains(why, "only setting that counted") {
 		t.Errorf("why: %s", why)
 	}
 	c = ChooseSetting([]SweepTrial{bad}, 0.15, fallback)

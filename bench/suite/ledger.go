@@ -179,7 +179,9 @@ func (r *run) sweep(ctx context.Context) {
 		}
 	}
 	c := choose()
-	l.Choice = &c
+	if len(trials) > 0 {
+		l.Choice = &c
+	}
 	for i, t := range trials {
 		if t.VotesPerTx == c.Chosen.VotesPerTx && t.InFlight == c.Chosen.InFlight {
 			r.best = l.Sweep[i]
