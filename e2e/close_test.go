@@ -9,6 +9,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/internal/stack"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // TestCloseAndFinalise closes the election early while votes accepted with
@@ -69,6 +70,6 @@ func TestCloseAndFinalise(t *testing.T) {
 	if err != nil || e.Status != ballot.StatusFinalised {
 		t.Fatalf("finalise once drained: %+v, %v", e, err)
 	}
-	s.waitPeersInSync(t)
+	nettest.SyncPeers(t, s.st.Network())
 	s.checkExactlyOnce(t, accepted)
 }

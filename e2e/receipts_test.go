@@ -85,7 +85,7 @@ func TestReceiptsVerifyAndResultsFollowTheLedger(t *testing.T) {
 	if status, err := s.get("/api/v1/results", &view); status != 200 || err != nil {
 		t.Fatalf("results after restart: %d %v", status, err)
 	}
-	s.waitPeersInSync(t)
+	nettest.SyncPeers(t, s.st.Network())
 	ledger, err := s.ledger.Results(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -269,7 +269,9 @@ func (s *system) castOne(v vote) (string, error) {
 }
 
 // waitQueuesDrained waits until every state's stream is empty: every
-// accepted vote is committed and acknowledged.
+// accepted vote is committed and acknowledged. The batcher acknowledges once
+// the Commission's peer has committed, and the tests read the Observers'
+// peer, so it then waits for the peers to be in step (nettest.SyncPeers).
 func (s *system) waitQueuesDrained(t *testing.T, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -283,41 +285,13 @@ func (s *system) waitQueuesDrained(t *testing.T, within time.Duration) {
 			left += n
 		}
 		if left == 0 {
-			s.waitPeersInSync(t)
+			nettest.SyncPeers(t, s.st.Network())
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d votes still queued after %s", left, within)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitPeersInSync waits until the Observers' peer, through which the tests
-// read the ledger, has every block the Commission's peer has: the batcher
-// acknowledges votes once the Commission's peer has committed them, and the
-// other peer may be a block behind for a moment.
-func (s *system) waitPeersInSync(t *testing.T) {
-	t.Helper()
-	ctx := context.Background()
-	commission := nettest.Dial(t, s.st.Network(), "Commission").Ballot()
-	want, err := commission.Height(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got, err := s.ledger.Height(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got >= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the Observers' peer is at height %d, the Commission's at %d, after 30 s", got, want)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
