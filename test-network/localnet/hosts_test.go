@@ -268,6 +268,7 @@ func castThroughGateway(ctx context.Context, t *testing.T, sys *stack.Stack) {
 	castIn := time.Since(began)
 
 	receipts := waitCounted(ctx, t, sys.GatewayURL(), accepted)
+	nettest.SyncPeers(t, sys.Network()) // receipts follow the Commission's peer's commits
 	var votes []ballot.Vote
 	records := map[string]ballot.BatchRecord{}
 	for _, r := range receipts {
@@ -387,7 +388,9 @@ func voteRun(ctx context.Context, t *testing.T, n *localnet.Network, m *nettest.
 		t.Fatalf("vote run: %d votes committed, %d counted, %d errors (%s); want ≥ %d, all counted, none failed",
 			res.AllVotes, res.Counted, res.Errors, res.FirstError, voteRunVotes)
 	}
-	// The Observers read the count on their own peer, on their own host.
+	// The Observers read the count on their own peer, on their own host,
+	// once it holds the blocks the vote run saw committed on the Commission's.
+	nettest.SyncPeers(t, n)
 	observers := nettest.Dial(t, n, network.Observers.Name, fabricclient.WithUser("Admin")).Ballot()
 	got, err := observers.Results(ctx)
 	if err != nil {
