@@ -34,13 +34,17 @@ func SyncPeers(t testing.TB, n *localnet.Network) {
 		}
 		want = max(want, h)
 	}
+	began := time.Now()
 	for i, org := range network.PeerOrgs {
-		for {
+		for behind := false; ; behind = true {
 			h, err := ledgers[i].Height(ctx)
 			if err != nil {
 				t.Fatalf("%s's peer did not reach height %d within %s: %v", org.Name, want, syncWithin, err)
 			}
 			if h >= want {
+				if behind {
+					t.Logf("%s's peer was behind: it reached height %d after %s", org.Name, want, time.Since(began).Round(time.Millisecond))
+				}
 				break
 			}
 			select {
