@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 )
@@ -13,20 +14,28 @@ var (
 	errLedger  = errors.New("cannot read the ledger")
 )
 
-// batchRecords reads batch records from the ledger (*fabricclient.Ballot).
+// batchRecords reads batch records from the ledger, and the height of the
+// peer it reads (*fabricclient.Ballot).
 type batchRecords interface {
 	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
+	Height(ctx context.Context) (uint64, error)
 }
+
+// peerWait bounds how long verify waits for its peer to reach a receipt's
+// block (checker.record).
+const peerWait = 30 * time.Second
 
 // checker audits receipts against the ledger (ballot's Receipt.Audit),
 // reading each batch record once.
 type checker struct {
 	ledger  batchRecords
 	records map[string]ballot.BatchRecord
+	// peerWait bounds the wait for the peer to reach a receipt's block.
+	peerWait time.Duration
 }
 
 func newChecker(l batchRecords) *checker {
-	return &checker{ledger: l, records: map[string]ballot.BatchRecord{}}
+	return &checker{ledger: l, records: map[string]ballot.BatchRecord{}, peerWait: peerWait}
 }
 
 // check audits one receipt and describes it, or says precisely why it fails.
@@ -38,12 +47,8 @@ func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	rec, ok := c.records[key]
 	if !ok {
 		var err error
-		rec, err = c.ledger.Batch(ctx, r.State, r.Seq)
-		if errors.Is(err, ballot.ErrNotFound) {
-			return "", fmt.Errorf("the ledger has no batch %s", key)
-		}
-		if err != nil {
-			return "", fmt.Errorf("%w: batch %s: %v", errLedger, key, err)
+		if rec, err = c.record(ctx, r, key); err != nil {
+			return "", err
 		}
 		c.records[key] = rec
 	}
@@ -56,6 +61,42 @@ func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	}
 	return fmt.Sprintf("%s for %s in contest %s, leaf %d of %d in batch %s, root on the ledger (tx %.16s…, block %d)",
 		status, r.Vote.Choice, r.Vote.Contest, r.Index, r.Size, key, r.TxID, r.Block), nil
+}
+
+// record reads the record of the receipt's batch (key). The receipt comes
+// from the gateway once the Commission's peer has committed the batch, and
+// verify reads another peer (the Observers'), which may not hold that block
+// yet: a batch missing from the ledger fails the receipt only once the peer
+// holds the block the receipt names; until then record waits for it, up to
+// peerWait, and a peer that stays short of it gives errLedger (no verdict).
+func (c *checker) record(ctx context.Context, r ballot.Receipt, key string) (ballot.BatchRecord, error) {
+	deadline := time.Now().Add(c.peerWait)
+	for {
+		// The height first: a batch missing at a height read before it is missing.
+		height, err := c.ledger.Height(ctx)
+		if err != nil {
+			return ballot.BatchRecord{}, fmt.Errorf("%w: batch %s: %v", errLedger, key, err)
+		}
+		rec, err := c.ledger.Batch(ctx, r.State, r.Seq)
+		if err == nil {
+			return rec, nil
+		}
+		if !errors.Is(err, ballot.ErrNotFound) {
+			return rec, fmt.Errorf("%w: batch %s: %v", errLedger, key, err)
+		}
+		if height > r.Block {
+			return rec, fmt.Errorf("the ledger has no batch %s", key)
+		}
+		if time.Now().After(deadline) {
+			return rec, fmt.Errorf("%w: batch %s: the peer is at height %d and has not reached the receipt's block %d; try again later",
+				errLedger, key, height, r.Block)
+		}
+		select {
+		case <-ctx.Done():
+			return rec, fmt.Errorf("%w: batch %s: %v", errLedger, key, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // label names the receipt in output: its vote id and, when it carries its

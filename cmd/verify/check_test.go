@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 )
 
+// fakeLedger holds batch records, on a peer at height fakeHeight (past
+// the block the test's receipts name).
 type fakeLedger map[string]ballot.BatchRecord
+
+const fakeHeight = 4
 
 func (f fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.BatchRecord, error) {
 	r, ok := f[fmt.Sprintf("%s/%d", state, seq)]
@@ -17,6 +23,27 @@ func (f fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.B
 		return r, ballot.ErrNotFound
 	}
 	return r, nil
+}
+
+func (f fakeLedger) Height(context.Context) (uint64, error) { return fakeHeight, nil }
+
+// laggingLedger is a peer at height 3, short of the block (3) of the
+// test's receipts; it commits that block, and with it the batch, when
+// asked its height for the catchUp-th time (never if 0).
+type laggingLedger struct {
+	fakeLedger
+	batch   ballot.BatchRecord
+	catchUp int
+	asked   int
+}
+
+func (l *laggingLedger) Height(context.Context) (uint64, error) {
+	l.asked++
+	if l.asked == l.catchUp {
+		l.fakeLedger["CA/7"] = l.batch
+		return fakeHeight, nil
+	}
+	return 3, nil
 }
 
 // contests are the contests the test votes name, in turn.
@@ -125,5 +152,28 @@ func TestPendingIsNotAFailure(t *testing.T) {
 	_, err := newChecker(fakeLedger{}).check(context.Background(), ballot.Receipt{Status: ballot.ReceiptPending})
 	if err != errPending {
 		t.Fatalf("pending receipt: %v", err)
+	}
+}
+
+// TestReceiptAheadOfThePeer: a receipt whose block the peer has not yet
+// committed is not a failure: the check waits for the peer and passes once
+// the batch is there; a peer that stays short of the block gives no verdict
+// (errLedger) after the wait.
+func TestReceiptAheadOfThePeer(t *testing.T) {
+	rs, ledger := committed(t)
+	l := &laggingLedger{fakeLedger: fakeLedger{}, batch: ledger["CA/7"], catchUp: 3}
+	if _, err := newChecker(l).check(context.Background(), rs[0]); err != nil {
+		t.Fatalf("receipt of a block the peer commits a moment later: %v", err)
+	}
+	if l.asked != 3 {
+		t.Errorf("the peer was asked its height %d times; want 3 (it reached the block then)", l.asked)
+	}
+
+	l = &laggingLedger{fakeLedger: fakeLedger{}, batch: ledger["CA/7"]}
+	c := newChecker(l)
+	c.peerWait = 50 * time.Millisecond
+	_, err := c.check(context.Background(), rs[0])
+	if !errors.Is(err, errLedger) || !strings.Contains(err.Error(), "has not reached the receipt's block 3") {
+		t.Fatalf("receipt of a block the peer never reaches: %v; want errLedger naming the block", err)
 	}
 }

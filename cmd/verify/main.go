@@ -3,6 +3,8 @@
 // proof to the root, and compares that root (and the transaction) with the
 // batch record on the ledger, read through a peer of the organisation you
 // trust (the Observers' by default). It prints PASS or FAIL with the reason.
+// A receipt names its block; while the peer has not committed that block
+// yet, verify waits for it (up to 30 s) rather than fail the receipt.
 //
 //	verify [flags] RECEIPT.json ...      receipts as JSON (one object, or one per line)
 //	verify [flags] --vote-id ID          fetch the receipt from the gateway first
