@@ -166,6 +166,7 @@ func TestVoterPageInBrowser(t *testing.T) {
 	root := text(".merkle-path li.root code")
 	verdict := text(".proof-verdict")
 	t.Logf("counted in batch %s#%d of %d votes; the page drew %d steps; %s", r.State, r.Seq, r.Size, steps, verdict)
+	nettest.SyncPeers(t, s.st.Network()) // "counted" follows the Commission's peer; verify reads the Observers'
 	if out, code := s.runVerify(t, "--acceptance", accFile); code != 0 || !strings.Contains(out, "COUNTED "+voteID) {
 		t.Errorf("verify --acceptance of the downloaded file: exit %d; want COUNTED %s\n%s", code, voteID, out)
 	}
