@@ -230,6 +230,10 @@ func TestBallotOnNetwork(t *testing.T) {
 		t.Fatalf("nettest.Election names batchers %q; the batcher's certificate is %q", e.Batchers, cn)
 	}
 	nettest.SetupElection(t, n, e)
+	// SetupElection returns once both endorsing peers hold the record.
+	if got, err := nettest.Dial(t, n, "Observers").Ballot().Election(ctxFor(t)); err != nil || got.ID != e.ID {
+		t.Fatalf("the Observers' peer right after set-up: %+v, %v; want election %s", got, err, e.ID)
+	}
 	r := newLedgerRun(batcher.Ballot(), e)
 
 	t.Run("PeersBatch", func(t *testing.T) { peersBatch(t, n) })

@@ -51,7 +51,9 @@ func (b *Ballot) Election(ctx context.Context) (*ballot.Election, error) {
 	return &e, nil
 }
 
-// SetupElection records the election (Commission admin identity only).
+// SetupElection records the election (Commission admin identity only) and
+// waits until every endorsing organisation's peer holds it, so a batch
+// submitted next is not refused by a peer that has not yet committed it.
 func (b *Ballot) SetupElection(ctx context.Context, e ballot.Election) error {
 	payload, err := json.Marshal(e)
 	if err != nil {
@@ -60,6 +62,9 @@ func (b *Ballot) SetupElection(ctx context.Context, e ballot.Election) error {
 	_, err = b.contract.SubmitWithContext(ctx, "SetupElection", client.WithBytesArguments(payload))
 	if err != nil {
 		return fmt.Errorf("set up election %s: %w", e.ID, err)
+	}
+	if err := b.syncEndorsers(ctx); err != nil {
+		return fmt.Errorf("election %s set up; waiting for the endorsing peers to hold it: %w", e.ID, err)
 	}
 	return nil
 }

@@ -44,8 +44,11 @@ func (b *Ballot) BatchEvents(ctx context.Context, from ballot.Position) (<-chan 
 }
 
 // Height is the number of blocks on the channel (the next block's number).
-func (b *Ballot) Height(ctx context.Context) (uint64, error) {
-	data, err := b.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(b.channel))
+func (b *Ballot) Height(ctx context.Context) (uint64, error) { return b.height(ctx) }
+
+// height is Height of the peer opts choose (by default this client's).
+func (b *Ballot) height(ctx context.Context, opts ...client.ProposalOption) (uint64, error) {
+	data, err := b.qscc.EvaluateWithContext(ctx, "GetChainInfo", append(opts, client.WithArguments(b.channel))...)
 	if err != nil {
 		return 0, fmt.Errorf("chain info: %w", err)
 	}

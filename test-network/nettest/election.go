@@ -31,9 +31,8 @@ func Election(states, candidates []string) ballot.Election {
 	}
 }
 
-// SetupElection records e on the network's ledger as the Commission admin,
-// and waits until both peers hold it (SyncPeers): a batch submitted next is
-// endorsed by both, and a peer without the election refuses it.
+// SetupElection records e on the network's ledger as the Commission admin
+// (which returns once both peers hold it).
 func SetupElection(t testing.TB, n *localnet.Network, e ballot.Election) {
 	t.Helper()
 	conn := Dial(t, n, "Commission", fabricclient.WithUser("Admin"))
@@ -42,7 +41,6 @@ func SetupElection(t testing.TB, n *localnet.Network, e ballot.Election) {
 	if err := conn.Ballot().SetupElection(ctx, e); err != nil {
 		t.Fatalf("set up election: %v", err)
 	}
-	SyncPeers(t, n)
 }
 
 // Dial connects to org's peer of the network, closed when the test ends.
