@@ -5,10 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +19,11 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/klauspost/compress/snappy"
 
+	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
+	"github.com/votechain/votechain/test-network/localnet"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -153,4 +159,84 @@ func metaindexKeys(table []byte) ([]string, error) {
 		p += int(unshared + value)
 	}
 	return keys, nil
+}
+
+// TestPeerStateReadCacheAnswersValidation shows that the Fabric build carries
+// the state database read cache (network/fabricbin/patches/
+// statedb-read-cache.patch) on real peers: after CommitBatch transactions
+// commit one at a time, each peer's cache has answered at least one read per
+// vote, because every vote's nullifier key is read at endorsement (a miss)
+// and again when the block is validated (the MVCC check: a hit). Built
+// without the patch, the peers report no such metric.
+func TestPeerStateReadCacheAnswersValidation(t *testing.T) {
+	n := nettest.Start(t)
+	ctx := context.Background()
+	e := nettest.Election([]string{"CA", "NY"}, []string{"alice", "bob"})
+	nettest.SetupElection(t, n, e)
+	ledger := nettest.Dial(t, n, network.Batcher.Org, fabricclient.WithUser(network.Batcher.User)).Ballot()
+	got, err := ledger.Election(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := readCacheLookups(t, n)
+	// One transaction in flight, so no read overlaps a commit (such a read
+	// is not cached).
+	res, err := ledgerload.Run(ctx, ledger, got, ledgerload.Drive{VotesPerTx: 100, InFlight: 1, Duration: 2 * time.Minute,
+		StopAfter: 500, SeqBase: ledgerload.SeqBaseFor(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.AllVotes < 500 || res.Errors > 0 {
+		t.Fatalf("drive committed %d votes with %d errors (first: %s), want 500 and none", res.AllVotes, res.Errors, res.FirstError)
+	}
+	after := readCacheLookups(t, n)
+	for _, o := range network.PeerOrgs {
+		hits := after[o.Name]["hit"] - before[o.Name]["hit"]
+		misses := after[o.Name]["miss"] - before[o.Name]["miss"]
+		t.Logf("%s peer: %d votes committed, read cache %.0f hits, %.0f misses", o.Name, res.AllVotes, hits, misses)
+		if hits < float64(res.AllVotes) {
+			t.Errorf("%s peer: %.0f read cache hits for %d votes, want at least one a vote (its nullifier, validated after endorsement)", o.Name, hits, res.AllVotes)
+		}
+	}
+}
+
+// readCacheLookups reads each peer's ledger_statedb_read_cache_lookups for
+// the election channel from its operations endpoint: org → result → count.
+func readCacheLookups(t *testing.T, n *localnet.Network) map[string]map[string]float64 {
+	t.Helper()
+	const metric = "ledger_statedb_read_cache_lookups"
+	out := map[string]map[string]float64{}
+	for i, o := range network.PeerOrgs {
+		_, _, ops := n.Ports().Peer(i)
+		url := "http://" + n.Hosts().Peer(i).Join(ops) + "/metrics"
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[o.Name] = map[string]float64{}
+		for _, line := range strings.Split(string(body), "\n") {
+			if !strings.HasPrefix(line, metric+"{") || !strings.Contains(line, `channel="election"`) {
+				continue
+			}
+			for _, r := range []string{"hit", "miss"} {
+				if strings.Contains(line, `result="`+r+`"`) {
+					fields := strings.Fields(line)
+					v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+					if err != nil {
+						t.Fatalf("%s: %q: %v", url, line, err)
+					}
+					out[o.Name][r] = v
+				}
+			}
+		}
+		if len(out[o.Name]) == 0 {
+			t.Fatalf("%s peer reports no %s at %s: bin/fabric was built without network/fabricbin/patches/statedb-read-cache.patch (make fabric-bin)", o.Name, metric, url)
+		}
+	}
+	return out
 }
