@@ -167,13 +167,13 @@ func (r *run) sweep(ctx context.Context) {
 		for _, f := range pl.SweepFlights[1:] {
 			try(size, f, false)
 		}
-		// The runner-up first: a machine getting busier or quieter then
-		// does not favour the setting already ahead.
 		con := choose().Contenders()
 		if len(con) > 0 && !pl.canConfirm(r.leftPerContest(), len(r.election.Contests)) {
 			r.note("sweep: the tie between %s and %s was not confirmed: %d roll voters left per contest do not cover two more drives and the fresh ceiling", con[0], con[1], r.leftPerContest())
 			con = nil
 		}
+		// The other first, the fastest last: a machine drifting busier
+		// then works against the setting ahead, not for it.
 		for i := len(con) - 1; i >= 0; i-- {
 			try(con[i].VotesPerTx, con[i].InFlight, true)
 		}
