@@ -126,7 +126,7 @@ func (c SweepChoice) Why() string {
 	ch, ru := c.Chosen, c.Runner
 	pooled := ""
 	if ch.Trials > 1 || ru.Trials > 1 {
-		pooled = fmt.Sprintf(" (means of %d and %d drives)", ch.Trials, ru.Trials)
+		pooled = fmt.Sprintf(", means of %d and %d drives", ch.Trials, ru.Trials)
 	}
 	switch {
 	case c.By == ByDefault:
@@ -134,13 +134,13 @@ func (c SweepChoice) Why() string {
 	case ru.Trials == 0:
 		return fmt.Sprintf("%s is the only setting that counted votes in its window without errors", ch)
 	case c.By == ByRate:
-		return fmt.Sprintf("%s is the fastest by %.0f%% (%s against %s counted/s for %s%s), outside the ±%.0f%% noise band", ch, pct(ch.CountedPerS, ru.CountedPerS),
+		return fmt.Sprintf("%s is the fastest by %.0f%% (%s against %s counted/s for %s%s), outside the %.0f%% noise band", ch, pct(ch.CountedPerS, ru.CountedPerS),
 			num(ch.CountedPerS), num(ru.CountedPerS), ru, pooled, c.Noise*100)
 	case ch == c.Settings[0]:
-		return fmt.Sprintf("%s is the fastest (%s against %s counted/s for %s%s, %.0f%% apart, within the ±%.0f%% noise band) and also spends the least CPU per vote among the settings in the band (%.3f against %.3f core-s per 1,000 votes)",
+		return fmt.Sprintf("%s is the fastest (%s against %s counted/s for %s%s, %.0f%% apart, within the %.0f%% noise band) and also spends the least CPU per vote among the settings in the band (%.3f against %.3f core-s per 1,000 votes)",
 			ch, num(ch.CountedPerS), num(ru.CountedPerS), ru, pooled, pct(ch.CountedPerS, ru.CountedPerS), c.Noise*100, ch.CPUPer1000, ru.CPUPer1000)
 	default: // the runner-up is the fastest
-		return fmt.Sprintf("%s's rate is within the ±%.0f%% noise band of the fastest, %s (%s against %s counted/s%s, %.0f%% apart), and it spends %.0f%% less CPU per vote (%.3f against %.3f core-s per 1,000 votes), the steadier measure",
+		return fmt.Sprintf("%s's rate is within the %.0f%% noise band of the fastest, %s (%s against %s counted/s%s, %.0f%% apart), and it spends %.0f%% less CPU per vote (%.3f against %.3f core-s per 1,000 votes), the steadier measure",
 			ch, c.Noise*100, ru, num(ch.CountedPerS), num(ru.CountedPerS), pooled, pct(ru.CountedPerS, ch.CountedPerS), -pct(ch.CPUPer1000, ru.CPUPer1000), ch.CPUPer1000, ru.CPUPer1000)
 	}
 }

@@ -22,7 +22,7 @@ func TestChooseSettingFastestOutsideTheBandWinsByRate(t *testing.T) {
 	if n := c.Contenders(); n != nil {
 		t.Errorf("contenders %v with no tie", n)
 	}
-	if why := c.Why(); !strings.Contains(why, "fastest by 33%") || !strings.Contains(why, "±15%") {
+	if why := c.Why(); !strings.Contains(why, "fastest by 33%") || !strings.Contains(why, "15%") {
 		t.Errorf("why: %s", why)
 	}
 }
@@ -46,7 +46,7 @@ func TestChooseSettingTieIsConfirmedThenLeastCPUWins(t *testing.T) {
 		t.Errorf("2000×16 pooled %+v, want 2 trials, 7400/s, 0.22", c.Chosen)
 	}
 	// 1000×16 is within 15% of 7700 too, but spends more than 2000×16.
-	if why := c.Why(); !strings.Contains(why, "means of 2 and 2 drives") || !strings.Contains(why, "4% apart") || !strings.Contains(why, "29% less CPU") {
+	if why := c.Why(); !strings.Contains(why, ", means of 2 and 2 drives") || !strings.Contains(why, "4% apart") || !strings.Contains(why, "29% less CPU") {
 		t.Errorf("why: %s", why)
 	}
 }
@@ -56,7 +56,7 @@ func TestChooseSettingFastestInTheBandKeepsItWithLessCPU(t *testing.T) {
 	if c.Chosen.VotesPerTx != 2000 || c.By != ByCPU || c.Runner.VotesPerTx != 500 {
 		t.Fatalf("chose %s by %s (runner %s)", c.Chosen, c.By, c.Runner)
 	}
-	if why := c.Why(); !strings.Contains(why, "is the fastest") || !strings.Contains(why, "within the ±15%") {
+	if why := c.Why(); !strings.Contains(why, "is the fastest") || !strings.Contains(why, "within the 15%") {
 		t.Errorf("why: %s", why)
 	}
 }
@@ -118,7 +118,7 @@ func TestMarkdownShowsTheSweepChoice(t *testing.T) {
 	md := r.Markdown()
 	hasAll(t, md,
 		"| 500 | 16 | 0.0 | 3,900 | 0 | 0 ms | 0 ms | 0 | 0.300 | sweep |",
-		"**Setting for the ceilings: 2000 votes/tx, 16 in flight.** 2000×16 is the fastest by 56% (6,100 against 3,900 counted/s for 500×16), outside the ±15% noise band.",
+		"**Setting for the ceilings: 2000 votes/tx, 16 in flight.** 2000×16 is the fastest by 56% (6,100 against 3,900 counted/s for 500×16), outside the 15% noise band.",
 	)
 	c.Trials = c.Trials[:1] // not the sweep's drives: no CPU column
 	if md := r.Markdown(); strings.Contains(md, "| sweep |") || strings.Contains(md, "Setting for the ceilings") {
