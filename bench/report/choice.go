@@ -13,9 +13,10 @@ import (
 // a machine where the ledger side is CPU-bound, the rate is the cores it
 // gets divided by it). So: the fastest setting wins when no other comes
 // within the noise band of its rate; when one does, the two fastest are
-// driven once more each and pooled, and among the settings whose pooled
-// rate is within the band of the fastest the one with the least CPU per
-// vote wins.
+// driven once more each and pooled, and of those two the faster wins
+// unless the other's pooled rate is within the band, when the one with the
+// least CPU per vote wins (with no confirmation: among all the settings
+// within the band of the fastest).
 
 // SweepTrial is one sweep drive: its setting, counted votes per second
 // of its window, and the CPU of the committing nodes (peers, chaincode
@@ -83,9 +84,15 @@ func ChooseSetting(trials []SweepTrial, noise float64, fallback SweepSetting) Sw
 	if len(c.Settings) == 0 {
 		return c
 	}
-	c.Chosen, c.By = c.Settings[0], ByRate
-	for _, s := range c.Settings[1:] {
-		if !c.tied(s) {
+	// After a confirmation the choice is between the two settings it
+	// drove, so that it never rests on a single drive of a third.
+	cands := c.Settings
+	if confirmed := slices.DeleteFunc(slices.Clone(c.Settings), func(s SweepSetting) bool { return !c.confirmed(s) }); len(confirmed) > 0 {
+		cands = confirmed
+	}
+	c.Chosen, c.By = cands[0], ByRate
+	for _, s := range cands[1:] {
+		if s.CountedPerS < (1-noise)*cands[0].CountedPerS {
 			break
 		}
 		if s.CPUPer1000 > 0 && (c.Chosen.CPUPer1000 <= 0 || s.CPUPer1000 < c.Chosen.CPUPer1000) {
@@ -93,7 +100,7 @@ func ChooseSetting(trials []SweepTrial, noise float64, fallback SweepSetting) Sw
 		}
 		c.By = ByCPU
 	}
-	for _, s := range c.Settings {
+	for _, s := range append(slices.Clone(cands), c.Settings...) {
 		if s != c.Chosen {
 			c.Runner = s
 			break
@@ -102,9 +109,11 @@ func ChooseSetting(trials []SweepTrial, noise float64, fallback SweepSetting) Sw
 	return c
 }
 
-// tied reports whether s's rate is within the noise band of the fastest.
-func (c SweepChoice) tied(s SweepSetting) bool {
-	return len(c.Settings) > 0 && s.CountedPerS >= (1-c.Noise)*c.Settings[0].CountedPerS
+// confirmed reports whether a confirmation drive ran at s's setting.
+func (c SweepChoice) confirmed(s SweepSetting) bool {
+	return slices.ContainsFunc(c.Trials, func(t SweepTrial) bool {
+		return t.Confirm && t.VotesPerTx == s.VotesPerTx && t.InFlight == s.InFlight
+	})
 }
 
 // Contenders are the settings to drive once more before choosing, when
@@ -112,7 +121,7 @@ func (c SweepChoice) tied(s SweepSetting) bool {
 // and the one chosen for its CPU, or the two fastest when the fastest is
 // also the cheapest; none otherwise.
 func (c SweepChoice) Contenders() []SweepSetting {
-	if c.By != ByCPU || slices.ContainsFunc(c.Trials, func(t SweepTrial) bool { return t.Confirm }) {
+	if c.By != ByCPU || slices.ContainsFunc(c.Settings, c.confirmed) {
 		return nil
 	}
 	if c.Chosen != c.Settings[0] {
@@ -136,7 +145,7 @@ func (c SweepChoice) Why() string {
 	case c.By == ByRate:
 		return fmt.Sprintf("%s is the fastest by %.0f%% (%s against %s counted/s for %s%s), outside the %.0f%% noise band", ch, pct(ch.CountedPerS, ru.CountedPerS),
 			num(ch.CountedPerS), num(ru.CountedPerS), ru, pooled, c.Noise*100)
-	case ch == c.Settings[0]:
+	case ch.CountedPerS >= ru.CountedPerS:
 		return fmt.Sprintf("%s is the fastest (%s against %s counted/s for %s%s, %.0f%% apart, within the %.0f%% noise band) and also spends the least CPU per vote among the settings in the band (%.3f against %.3f core-s per 1,000 votes)",
 			ch, num(ch.CountedPerS), num(ru.CountedPerS), ru, pooled, pct(ch.CountedPerS, ru.CountedPerS), c.Noise*100, ch.CPUPer1000, ru.CPUPer1000)
 	default: // the runner-up is the fastest

@@ -135,3 +135,23 @@ func hasAll(t *testing.T, md string, wants ...string) {
 		}
 	}
 }
+
+// After a confirmation the choice is between the two settings it drove:
+// a third setting within the band, driven once, does not win on its CPU
+// (as 1000×16 did in a trial run with a 90% band).
+func TestChooseSettingAfterAConfirmationPicksAConfirmedSetting(t *testing.T) {
+	trials := []SweepTrial{trial(500, 16, 1333, 0.20), trial(1000, 16, 2500, 0.178), trial(2000, 16, 333, 0.21),
+		trial(2000, 8, 3000, 0.19), trial(2000, 32, 0, 0.25),
+		{VotesPerTx: 2000, InFlight: 16, CountedPerS: 667, CPUPer1000: 0.20, Confirm: true},
+		{VotesPerTx: 2000, InFlight: 8, CountedPerS: 2667, CPUPer1000: 0.188, Confirm: true}}
+	c := ChooseSetting(trials, 0.9, fallback)
+	if c.Chosen.VotesPerTx != 2000 || c.Chosen.InFlight != 8 || c.Chosen.Trials != 2 {
+		t.Fatalf("chose %s (%d trials) by %s, want 2000×8 from its 2 drives", c.Chosen, c.Chosen.Trials, c.By)
+	}
+	if c.Runner.VotesPerTx != 2000 || c.Runner.InFlight != 16 {
+		t.Errorf("runner-up %s, want the other confirmed setting, 2000×16", c.Runner)
+	}
+	if c.Contenders() != nil {
+		t.Error("a second confirmation asked for")
+	}
+}
