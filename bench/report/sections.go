@@ -177,7 +177,7 @@ func (r *Report) sweepMarkdown(b *strings.Builder) {
 	}
 	if c != nil {
 		p("\n**Setting for the ceilings: %d votes/tx, %d in flight.** %s. ", c.Chosen.VotesPerTx, c.Chosen.InFlight, upper(c.Why()))
-		p("A sweep drive holds only a few blocks of large transactions, so rates a few percent apart swap places from run to run; rates within %.0f%% of the fastest count as equal, and when the choice rests on such a tie the two settings that decide it are driven once more each (*confirmation*) and pooled. Among equals the least CPU per vote of the peers, chaincode servers and orderers wins: with the ledger side CPU-bound its rate is the cores it gets over that CPU, and the CPU does not depend on what else the machine runs (the explorer is left out: it indexes behind the drives, so its work on one setting lands in the next).\n\n", c.Noise*100)
+		p("A sweep drive holds only a few blocks of large transactions, so rates a few percent apart swap places from run to run; rates within %.0f%% of the fastest count as equal, and when the choice rests on such a tie the two settings that decide it are driven once more each (*confirmation*), pooled, and the choice is between those two. Among equals the least CPU per vote of the peers, chaincode servers and orderers wins: with the ledger side CPU-bound its rate is the cores it gets over that CPU, and the CPU does not depend on what else the machine runs (the explorer is left out: it indexes behind the drives, so its work on one setting lands in the next).\n\n", c.Noise*100)
 	} else {
 		p("\n")
 	}
