@@ -37,7 +37,6 @@ package dedup
 import (
 	"context"
 	_ "embed"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -542,7 +541,8 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 	keys[0], keys[1], keys[2] = votequeue.BloomKey(partition), votequeue.StreamKey(partition), votequeue.PendingKey(partition)
 	keys[3], keys[4], keys[5] = votequeue.DupesKey(partition), votequeue.ReviewKey(partition), votequeue.LogKey(partition)
 	names := votequeue.Names()
-	args := make([]any, 0, 15+perVoteArgs*len(batch))
+	per := perVoteArgs + p.Hashes
+	args := make([]any, 0, 15+per*len(batch))
 	args = append(args, mode, p.Hashes, d.cfg.ReviewMaxLen, len(batch), partition)
 	for _, n := range names {
 		args = append(args, n)
@@ -553,16 +553,16 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 	}
 	args = append(args, votequeue.FieldsVersion, votequeue.Version, logOn)
 	// One buffer for every per-vote argument of all votes (raw nullifier,
-	// Bloom positions, the vote's fields, log entry), each passed as a
+	// the vote's fields, log entry, Bloom positions), each passed as a
 	// pointer to its slice (rawArg): boxing a pointer allocates nothing, so
 	// the call allocates per batch, not per vote and argument.
-	size := len(batch) * (32 + 4*p.Hashes + 20)
+	size := len(batch) * (32 + 11*p.Hashes + 20)
 	for _, pe := range batch {
 		v := pe.attempt.Vote
 		size += len(pe.attempt.RequestID) + len(v.ID) + len(v.Contest) + len(v.Nullifier) + len(v.Choice) + votequeue.LogEntrySize(v)
 	}
 	buf := make([]byte, 0, size)
-	fields := make([]rawArg, 0, perVoteArgs*len(batch))
+	fields := make([]rawArg, 0, per*len(batch))
 	field := func(start int) int { // the bytes since start are the next argument
 		fields = append(fields, buf[start:len(buf):len(buf)])
 		return len(buf)
@@ -578,11 +578,6 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 		start := len(buf)
 		buf = append(buf, raw[:]...)
 		start = field(start)
-		positions = p.Positions(positions[:0], raw[:])
-		for _, pos := range positions {
-			buf = binary.BigEndian.AppendUint32(buf, uint32(pos))
-		}
-		start = field(start)
 		for _, s := range [...]string{pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice} {
 			buf = append(buf, s...)
 			start = field(start)
@@ -592,7 +587,13 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 		if buf, err = votequeue.AppendLogEntry(buf, v); err != nil {
 			return nil, fmt.Errorf("dedup: %w", err)
 		}
-		field(start)
+		start = field(start)
+		// The positions in decimal: BITFIELD takes them as they are, where
+		// numbers would be formatted by Lua (snprintf) in Redis.
+		for _, pos := range p.Positions(positions[:0], raw[:]) {
+			buf = strconv.AppendUint(buf, pos, 10)
+			start = field(start)
+		}
 	}
 	for i := range fields {
 		args = append(args, &fields[i])
@@ -628,8 +629,9 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 	return results, nil
 }
 
-// perVoteArgs is how many script arguments each vote of a call has.
-const perVoteArgs = 9
+// perVoteArgs is how many script arguments each vote of a call has
+// besides its Bloom positions (one per hash).
+const perVoteArgs = 8
 
 // rawArg is a script argument sent as it is (go-redis writes an
 // encoding.BinaryMarshaler's bytes).

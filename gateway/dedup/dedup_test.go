@@ -46,15 +46,16 @@ func (f *fakeLedger) mark(state, n string) {
 }
 
 type fixture struct {
+	srv    *redistest.Server
 	rdb    redis.UniversalClient
 	d      *Deduper
 	ledger *fakeLedger
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	srv := redistest.Start(t)
-	f := &fixture{rdb: srv.Client(), ledger: &fakeLedger{}}
+	f := &fixture{srv: srv, rdb: srv.Client(), ledger: &fakeLedger{}}
 	f.d = New(srv.ClientAs(redisserver.UserGateway), f.ledger, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(f.d.Close)
 	return f

@@ -11,12 +11,12 @@
 --       3 review stream MAXLEN, 4 vote count n, 5 state,
 --       6..12 the seven field names of votequeue's field form, 13 that
 --       form's version (review entries), 14 the stream entry version,
---       15 "1" if the intake log is on, then 9 values for each vote:
---         raw nullifier (32 bytes), Bloom bit positions (k big-endian
---         uint32, one string), request id, vote id, contest,
+--       15 "1" if the intake log is on, then 8 + k values for each vote:
+--         raw nullifier (32 bytes), request id, vote id, contest,
 --         nullifier hex, choice, cast_at, the vote's compact entry
---         (votequeue.AppendLogEntry): the stream entry's "e" and, with
---         the log on, the log's entry
+--         (votequeue.AppendLogEntry: the stream entry's "e" and, with
+--         the log on, the log's entry), then its k Bloom bit positions
+--         in decimal (strings, so Lua formats no number for BITFIELD)
 --
 -- Answers one {status, value} pair per vote:
 --   submit  on the roll and not voted: set the Bloom bits; if every bit was
@@ -40,24 +40,24 @@ local n = tonumber(ARGV[4])
 local state = ARGV[5]
 local name = {ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]}
 local fieldsVersion, version, logOn = ARGV[13], ARGV[14], ARGV[15] == '1'
-local per = 9
+local per = 8 + k
 
 local function arg(v, j) return ARGV[15 + (v - 1) * per + j] end
 
 -- entry is the vote as the fields of a review entry.
 local function entry(v)
-  return name[1], fieldsVersion, name[2], arg(v, 4), name[3], state,
-    name[4], arg(v, 5), name[5], arg(v, 6), name[6], arg(v, 7),
-    name[7], arg(v, 8)
+  return name[1], fieldsVersion, name[2], arg(v, 3), name[3], state,
+    name[4], arg(v, 4), name[5], arg(v, 5), name[6], arg(v, 6),
+    name[7], arg(v, 7)
 end
 
 local function reviewed(v, reason)
   redis.call('XADD', review, 'MAXLEN', '~', reviewMax, '*',
-    'reason', reason, 'request_id', arg(v, 3), entry(v))
+    'reason', reason, 'request_id', arg(v, 2), entry(v))
 end
 
 local function duplicate(v)
-  local c = redis.call('HINCRBY', dupes, arg(v, 6), 1)
+  local c = redis.call('HINCRBY', dupes, arg(v, 5), 1)
   reviewed(v, 'duplicate')
   return {'dup', c}
 end
@@ -76,8 +76,8 @@ local pend = {}
 local logged, loggedOut = {}, {}
 local function accept(v)
   pend[#pend + 1] = arg(v, 1)
-  pend[#pend + 1] = arg(v, 4)
-  local enc = arg(v, 9)
+  pend[#pend + 1] = arg(v, 3)
+  local enc = arg(v, 8)
   local out = {'ok', redis.call('XADD', stream, '*', name[1], version, name[3], state, 'e', enc), -1}
   if logOn then
     logged[#logged + 1] = enc
@@ -96,11 +96,10 @@ local function setBits(vs)
     local last = math.min(first + chunk - 1, #vs)
     local ops = {}
     for i = first, last do
-      local positions = arg(vs[i], 2)
-      for j = 0, k - 1 do
+      local base = 15 + (vs[i] - 1) * per + 8
+      for j = 1, k do
         local o = #ops
-        ops[o + 1], ops[o + 2], ops[o + 4] = 'SET', 'u1', 1
-        ops[o + 3] = struct.unpack('>I4', positions, 4 * j + 1)
+        ops[o + 1], ops[o + 2], ops[o + 3], ops[o + 4] = 'SET', 'u1', ARGV[base + j], '1'
       end
     end
     local old = redis.call('BITFIELD', bloom, unpack(ops))

@@ -1,0 +1,138 @@
+package dedup
+
+import (
+	"context"
+	"crypto/sha256"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/bench/measure"
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+// BenchmarkVoteLife measures what Redis spends on each vote over its whole
+// life there, phase by phase: intake (Accept from 64 concurrent callers, so
+// the script calls carry micro-batches as under load), then settling as the
+// batcher does it for batches of lifeBatch votes (XREADGROUP, the receipts,
+// the acknowledgement). Per phase it reports Redis CPU per vote from /proc,
+// the commands Redis ran per vote (INFO commandstats, a script's own
+// commands included, the script call counted too) and the AOF bytes
+// written per vote.
+//
+//	go test -run '^$' -bench VoteLife -benchtime 20000x ./gateway/dedup/
+func BenchmarkVoteLife(b *testing.B) {
+	f := newFixture(b, Config{})
+	ctx := context.Background()
+	raws := make([][]byte, b.N)
+	for i := range raws {
+		sum := sha256.Sum256([]byte("life-" + strconv.Itoa(i)))
+		raws[i] = sum[:]
+	}
+	for i := 0; i < len(raws); i += 10_000 {
+		f.enroll(b, "CA", raws[i:min(i+10_000, len(raws))]...)
+	}
+	attempts := make([]Attempt, b.N)
+	for i := range attempts {
+		attempts[i] = attempt(b, "CA", ballot.HashHex([32]byte(raws[i])))
+	}
+	if _, err := f.d.Params(ctx, "CA"); err != nil {
+		b.Fatal(err)
+	}
+	fence := votequeue.Fence{LeaseKey: "lease:{CA}", Lease: "me", JournalKey: "journal:{CA}"}
+	if err := f.rdb.Set(ctx, fence.LeaseKey, fence.Lease, 0).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	lifePhase(b, f, "intake", func() {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+					if res, err := f.d.Accept(ctx, attempts[i]); err != nil || res.Outcome != Accepted {
+						b.Errorf("vote %d: %+v, %v", i, res, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	lifePhase(b, f, "settle", func() {
+		for seq := uint64(1); ; seq++ {
+			streams, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "bench",
+				Streams: []string{votequeue.StreamKey("CA"), ">"}, Count: lifeBatch, Block: -1}).Result()
+			if err == redis.Nil || (err == nil && len(streams[0].Messages) == 0) {
+				return
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			msgs := streams[0].Messages
+			batch := ballot.Batch{State: "CA", Seq: seq, Votes: make([]ballot.Vote, len(msgs))}
+			ids := make([]string, len(msgs))
+			for i, m := range msgs {
+				if batch.Votes[i], err = votequeue.Decode(m.Values); err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = m.ID
+			}
+			rec := ballot.BatchRecord{State: "CA", Seq: seq, Votes: len(msgs), Counted: len(msgs), TxID: "tx" + strconv.FormatUint(seq, 10)}
+			if err := votequeue.WriteReceipts(ctx, f.rdb, batch, rec, seq); err != nil {
+				b.Fatal(err)
+			}
+			fence.JournalField = strconv.FormatUint(seq, 10)
+			if err := votequeue.Ack(ctx, f.rdb, "CA", fence, ids, batch.Votes); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	if n, err := votequeue.CountReceipts(ctx, f.rdb); err != nil || n != int64(b.N) {
+		b.Fatalf("%d receipts, %v; want %d", n, err, b.N)
+	}
+}
+
+// lifeBatch is BenchmarkVoteLife's batch size (the bench's batches while
+// a backlog drains hold hundreds of votes).
+const lifeBatch = 500
+
+// lifePhase runs one phase of BenchmarkVoteLife and reports its costs per
+// vote under the phase's name.
+func lifePhase(b *testing.B, f *fixture, name string, run func()) {
+	ctx := context.Background()
+	stats := func() (cmds, aof int64, cpu time.Duration) {
+		u, err := measure.ReadProc(f.srv.PID())
+		if err != nil {
+			b.Fatal(err)
+		}
+		info, err := f.rdb.Info(ctx, "commandstats", "persistence").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_"); ok && !strings.HasPrefix(rest, "info:") {
+				_, calls, _ := strings.Cut(rest, "calls=")
+				n, _ := strconv.ParseInt(calls[:strings.IndexByte(calls, ',')], 10, 64)
+				cmds += n
+			}
+			if rest, ok := strings.CutPrefix(line, "aof_current_size:"); ok {
+				aof, _ = strconv.ParseInt(rest, 10, 64)
+			}
+		}
+		return cmds, aof, u.CPU
+	}
+	c0, a0, cpu0 := stats()
+	run()
+	c1, a1, cpu1 := stats()
+	n := float64(b.N)
+	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/n, name+"-redis-µs/vote")
+	b.ReportMetric(float64(c1-c0)/n, name+"-cmds/vote")
+	b.ReportMetric(float64(a1-a0)/n, name+"-aof-B/vote")
+}
