@@ -204,7 +204,7 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed
 		return err
 	}
 	fence := votequeue.Fence{LeaseKey: leaseKey(l.partition()), Lease: l.lease, JournalKey: journalKey(l.partition()), JournalField: strconv.FormatUint(j.Batch.Seq, 10)}
-	if err := votequeue.Ack(ctx, l.b.rdb, l.partition(), fence, j.StreamIDs, j.Batch.Votes); errors.Is(err, votequeue.ErrFenced) {
+	if err := votequeue.Ack(ctx, l.b.rdb, l.partition(), fence, j.StreamIDs); errors.Is(err, votequeue.ErrFenced) {
 		return errFenced
 	} else if err != nil {
 		return err

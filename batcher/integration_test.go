@@ -83,8 +83,8 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 		if n, _ := rdb.Exists(context.Background(), "lease:{"+s+"}").Result(); n != 0 {
 			t.Errorf("lease of %s still held after shutdown", s)
 		}
-		if n, _ := rdb.HLen(context.Background(), votequeue.PendingKey(s)).Result(); n != 0 {
-			t.Errorf("%d pending records of %s left after commit", n, s)
+		if n, _ := rdb.XLen(context.Background(), votequeue.StreamKey(s)).Result(); n != 0 {
+			t.Errorf("%d queued votes of %s left after commit", n, s)
 		}
 	}
 }

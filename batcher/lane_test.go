@@ -72,8 +72,8 @@ func checkCountedOnce(t *testing.T, f *fakeLedger, rdb *redis.Client, votes []ba
 		}
 	}
 	for _, s := range TestStates {
-		if n, _ := rdb.HLen(ctx, votequeue.PendingKey(s)).Result(); n != 0 {
-			t.Errorf("%d pending records of %s left after commit", n, s)
+		if n, _ := rdb.XLen(ctx, votequeue.StreamKey(s)).Result(); n != 0 {
+			t.Errorf("%d queued votes of %s left after commit", n, s)
 		}
 		if n, _ := rdb.HLen(ctx, journalKey(s)).Result(); n != 0 {
 			t.Errorf("%d batches of %s left in the journal", n, s)

@@ -68,7 +68,6 @@ func enqueue(t testing.TB, rdb *redis.Client, first, n int, secret string, state
 		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), "batcher-test", fmt.Sprint("voter-", first+i), "cred"), TestContest)
 		votes[i] = ballot.Vote{ID: id, State: stateOf(i), Contest: TestContest, Nullifier: ballot.HashHex(null),
 			Choice: TestCandidates[i%len(TestCandidates)], CastAt: time.Now().UnixMilli()}
-		pipe.HSet(ctx, votequeue.PendingKey(votes[i].State), string(null[:]), id)
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(votes[i].State), Values: votequeue.Fields(votes[i])})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -236,11 +236,9 @@ func (s *system) dropQueued(t *testing.T, ids map[string]bool) {
 			if !ids[v.ID] {
 				continue
 			}
-			raw, _ := ballot.ParseHash(v.Nullifier)
 			if err := s.rdb.XDel(ctx, votequeue.StreamKey(st), m.ID).Err(); err != nil {
 				t.Fatal(err)
 			}
-			s.rdb.HDel(ctx, votequeue.PendingKey(st), string(raw[:]))
 			dropped++
 		}
 	}

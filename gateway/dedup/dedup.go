@@ -2,10 +2,10 @@
 // nullifier: "one lock, two checks".
 //
 // One atomic Lua script (script.lua) per call marks the nullifier voted on
-// the partition's roll (its "0" turned "1": the eligibility check, the exact
-// duplicate check and the claim in one step; see votequeue), tests and
-// sets its bits in the partition's Bloom filter, records it as pending and
-// appends the vote to the partition's stream, and Redis (AOF, appendfsync
+// the partition's roll (its "0" turned into the vote's id: the eligibility
+// check, the exact duplicate check and the claim in one step; see
+// votequeue), tests and sets its bits in the partition's Bloom filter and
+// appends the vote to the partition's stream and intake log, and Redis (AOF, appendfsync
 // always) has it on disk before the call returns. A nullifier already
 // marked voted is a duplicate, answered from Redis alone, before or after its
 // vote reached the ledger. When a nullifier on the roll finds every Bloom bit
@@ -537,9 +537,9 @@ func (l *lane) run(batch []*pending) {
 // call runs the script in mode for the attempts of one partition.
 func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pending) ([]Result, error) {
 	partition, p := batch[0].attempt.Vote.State, s.bloom
-	keys := make([]string, 6, 6+len(batch))
-	keys[0], keys[1], keys[2] = votequeue.BloomKey(partition), votequeue.StreamKey(partition), votequeue.PendingKey(partition)
-	keys[3], keys[4], keys[5] = votequeue.DupesKey(partition), votequeue.ReviewKey(partition), votequeue.LogKey(partition)
+	keys := make([]string, 5, 5+len(batch))
+	keys[0], keys[1], keys[2] = votequeue.BloomKey(partition), votequeue.StreamKey(partition), votequeue.DupesKey(partition)
+	keys[3], keys[4] = votequeue.ReviewKey(partition), votequeue.LogKey(partition)
 	names := votequeue.Names()
 	per := perVoteArgs + p.Hashes
 	args := make([]any, 0, 15+per*len(batch))
@@ -553,10 +553,10 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 	}
 	args = append(args, votequeue.FieldsVersion, votequeue.Version, logOn)
 	// One buffer for every per-vote argument of all votes (raw nullifier,
-	// the vote's fields, log entry, Bloom positions), each passed as a
+	// raw vote id, the vote's fields, log entry, Bloom positions), each passed as a
 	// pointer to its slice (rawArg): boxing a pointer allocates nothing, so
 	// the call allocates per batch, not per vote and argument.
-	size := len(batch) * (32 + 11*p.Hashes + 20)
+	size := len(batch) * (32 + 16 + 11*p.Hashes + 20)
 	for _, pe := range batch {
 		v := pe.attempt.Vote
 		size += len(pe.attempt.RequestID) + len(v.ID) + len(v.Contest) + len(v.Nullifier) + len(v.Choice) + votequeue.LogEntrySize(v)
@@ -577,6 +577,8 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 		keys = append(keys, s.roll.Key(raw[:]))
 		start := len(buf)
 		buf = append(buf, raw[:]...)
+		start = field(start)
+		buf = votequeue.AppendRawVoteID(buf, v.ID)
 		start = field(start)
 		for _, s := range [...]string{pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice} {
 			buf = append(buf, s...)
@@ -631,7 +633,7 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 
 // perVoteArgs is how many script arguments each vote of a call has
 // besides its Bloom positions (one per hash).
-const perVoteArgs = 8
+const perVoteArgs = 9
 
 // rawArg is a script argument sent as it is (go-redis writes an
 // encoding.BinaryMarshaler's bytes).

@@ -155,8 +155,12 @@ func TestAcceptThenDuplicate(t *testing.T) {
 		t.Fatalf("decoded entry %+v, %v; want %+v", got, err, a.Vote)
 	}
 	raw, _ := hex.DecodeString(n)
-	if id, err := f.rdb.HGet(ctx, votequeue.PendingKey("CA"), string(raw)).Result(); err != nil || id != a.Vote.ID {
-		t.Fatalf("pending record = %q, %v; want vote id %s", id, err, a.Vote.ID)
+	roll, _, err := votequeue.GetRoll(ctx, f.rdb, "CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := votequeue.AcceptedVote(ctx, f.rdb, roll, n); err != nil || id != a.Vote.ID {
+		t.Fatalf("the roll records vote %q, %v; want vote id %s", id, err, a.Vote.ID)
 	}
 	if on, voted := f.rollStatus(t, "CA", raw); !on || !voted {
 		t.Fatalf("the nullifier is on the roll %v, voted %v; want marked voted", on, voted)
@@ -298,9 +302,9 @@ func TestBloomFalsePositiveIsAccepted(t *testing.T) {
 // the batcher's acknowledgement keeps the voted record.
 func TestCommittedVoterResendNeedsNoLedger(t *testing.T) {
 	f := newFixture(t, Config{})
-	n, a, res := f.accepted(t, "CA")
+	n, _, res := f.accepted(t, "CA")
 	f.ledger.mark("CA", n)
-	commit(t, f.rdb, "CA", res.EntryID, a.Vote)
+	commit(t, f.rdb, "CA", res.EntryID)
 	for want := int64(1); want <= 3; want++ {
 		res, err := f.d.Accept(context.Background(), attempt(t, "CA", n))
 		if err != nil || res.Outcome != Duplicate || res.BloomMaybe || res.Attempts != want {
@@ -313,7 +317,7 @@ func TestCommittedVoterResendNeedsNoLedger(t *testing.T) {
 }
 
 // commit does what the batcher does once a vote is on the ledger.
-func commit(t *testing.T, rdb redis.UniversalClient, state, entryID string, v ballot.Vote) {
+func commit(t *testing.T, rdb redis.UniversalClient, state, entryID string) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "t", Streams: []string{votequeue.StreamKey(state), ">"}}).Result(); err != nil {
@@ -321,7 +325,7 @@ func commit(t *testing.T, rdb redis.UniversalClient, state, entryID string, v ba
 	}
 	rdb.Set(ctx, "lease:{"+state+"}", "me", 0)
 	fence := votequeue.Fence{LeaseKey: "lease:{" + state + "}", Lease: "me", JournalKey: "journal:{" + state + "}", JournalField: "1"}
-	if err := votequeue.Ack(ctx, rdb, state, fence, []string{entryID}, []ballot.Vote{v}); err != nil {
+	if err := votequeue.Ack(ctx, rdb, state, fence, []string{entryID}); err != nil {
 		t.Fatal(err)
 	}
 	if l := rdb.XLen(ctx, votequeue.StreamKey(state)).Val(); l != 0 {

@@ -89,7 +89,7 @@ func BenchmarkVoteLife(b *testing.B) {
 				b.Fatal(err)
 			}
 			fence.JournalField = strconv.FormatUint(seq, 10)
-			if err := votequeue.Ack(ctx, f.rdb, "CA", fence, ids, batch.Votes); err != nil {
+			if err := votequeue.Ack(ctx, f.rdb, "CA", fence, ids); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -22,10 +22,14 @@ func (s RedisStore) Location(ctx context.Context, voteID string) (votequeue.Loca
 	return votequeue.GetLocation(ctx, s.RDB, voteID)
 }
 
-// Claim returns the id of the nullifier's accepted vote not yet on the
-// ledger, or "".
+// Claim returns the id of the nullifier's accepted vote as the state's roll
+// records it (votequeue.AcceptedVote), or "".
 func (s RedisStore) Claim(ctx context.Context, state, nullifier string) (string, error) {
-	return votequeue.PendingVote(ctx, s.RDB, state, nullifier)
+	roll, ok, err := votequeue.GetRoll(ctx, s.RDB, state)
+	if err != nil || !ok {
+		return "", err
+	}
+	return votequeue.AcceptedVote(ctx, s.RDB, roll, nullifier)
 }
 
 // RollState finds the state whose roll holds the nullifier (two pipelined

@@ -2,6 +2,7 @@ package votequeue
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -117,11 +118,19 @@ func GetRoll(ctx context.Context, rdb redis.Cmdable, partition string) (r *Roll,
 	return r, err == nil, err
 }
 
-// Roll values: a nullifier on the roll that has not voted, and one that has.
+// Roll values: a nullifier on the roll that has not voted, and one recorded
+// as voted without its vote id (from the ledger: MarkVoted, the exact check).
+// A nullifier whose vote the gateway accepted holds that vote's id instead,
+// as 16 raw bytes (AppendRawVoteID).
 const (
 	NotVoted = "0"
 	Voted    = "1"
 )
+
+// AppendRawVoteID appends the 16 raw bytes of a vote id (32 lower-case hex,
+// ballot.ValidVoteID), the value a nullifier holds on the roll once its
+// vote was accepted.
+func AppendRawVoteID(dst []byte, voteID string) []byte { return appendUnhex(dst, voteID) }
 
 // Enroll queues on pipe the addition of raw nullifiers (32 bytes each) to a
 // roll as not voted (HSETNX: a voter who has voted stays so). It is
@@ -155,7 +164,7 @@ func RollStatus(ctx context.Context, rdb redis.Cmdable, r *Roll, raw []byte) (on
 	if err != nil {
 		return false, false, fmt.Errorf("votequeue: roll status: %w", err)
 	}
-	return true, v == Voted, nil
+	return true, v != NotVoted, nil
 }
 
 // ErrFenced is returned by Ack when the caller no longer holds its lease.
@@ -170,40 +179,29 @@ type Fence struct {
 	JournalKey, JournalField string
 }
 
-// ackScript: KEYS lease, stream, pending, journal; ARGV lease value, group,
-// journal field, id count n, n stream ids, then raw nullifiers.
+// ackScript: KEYS lease, stream, journal; ARGV lease value, group,
+// journal field, then the stream ids.
 var ackScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[4])
-local function each(from, to, fn)
-  for i = from, to, 4000 do fn(unpack(ARGV, i, math.min(i + 3999, to))) end
+for i = 4, #ARGV, 4000 do
+  local last = math.min(i + 3999, #ARGV)
+  redis.call('XACK', KEYS[2], ARGV[2], unpack(ARGV, i, last))
+  redis.call('XDEL', KEYS[2], unpack(ARGV, i, last))
 end
-each(5, 4 + n, function(...)
-  redis.call('XACK', KEYS[2], ARGV[2], ...)
-  redis.call('XDEL', KEYS[2], ...)
-end)
-each(5 + n, #ARGV, function(...) redis.call('HDEL', KEYS[3], ...) end)
-redis.call('HDEL', KEYS[4], ARGV[3])
+redis.call('HDEL', KEYS[3], ARGV[3])
 return 1`)
 
 // Ack settles the votes of a batch committed VALID on the ledger: their
-// stream entries are acknowledged and deleted and their pending records
-// dropped, in one atomic call under the caller's fence (ErrFenced if it no
-// longer holds). Their nullifiers stay marked as voted on the roll for good.
-func Ack(ctx context.Context, rdb redis.Scripter, partition string, f Fence, streamIDs []string, votes []ballot.Vote) error {
-	args := make([]any, 0, 4+len(streamIDs)+len(votes))
-	args = append(args, f.Lease, Group, f.JournalField, len(streamIDs))
+// stream entries are acknowledged and deleted, in one atomic call under
+// the caller's fence (ErrFenced if it no longer holds). Their nullifiers
+// stay marked as voted on the roll for good.
+func Ack(ctx context.Context, rdb redis.Scripter, partition string, f Fence, streamIDs []string) error {
+	args := make([]any, 0, 3+len(streamIDs))
+	args = append(args, f.Lease, Group, f.JournalField)
 	for _, id := range streamIDs {
 		args = append(args, id)
 	}
-	for _, v := range votes {
-		raw, err := ballot.ParseHash(v.Nullifier)
-		if err != nil {
-			return fmt.Errorf("votequeue: ack vote %s: %w", v.ID, err)
-		}
-		args = append(args, raw[:])
-	}
-	keys := []string{f.LeaseKey, StreamKey(partition), PendingKey(partition), f.JournalKey}
+	keys := []string{f.LeaseKey, StreamKey(partition), f.JournalKey}
 	ok, err := ackScript.Run(ctx, rdb, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("votequeue: acknowledge %d votes of %s: %w", len(streamIDs), partition, err)
@@ -214,21 +212,25 @@ func Ack(ctx context.Context, rdb redis.Scripter, partition string, f Fence, str
 	return nil
 }
 
-// PendingVote returns the id of the accepted vote of a nullifier (64 hex)
-// not yet acknowledged on the ledger, or "".
-func PendingVote(ctx context.Context, rdb redis.Cmdable, partition, nullifierHex string) (string, error) {
+// AcceptedVote returns the id of the vote accepted for a nullifier (64
+// hex), as its roll shard records it, or "" when the roll records none
+// (not on the roll, not voted, or recorded as voted from the ledger).
+func AcceptedVote(ctx context.Context, rdb redis.Cmdable, r *Roll, nullifierHex string) (string, error) {
 	raw, err := ballot.ParseHash(nullifierHex)
 	if err != nil {
 		return "", err
 	}
-	id, err := rdb.HGet(ctx, PendingKey(partition), string(raw[:])).Result()
+	v, err := rdb.HGet(ctx, r.Key(raw[:]), string(raw[:])).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("votequeue: pending vote: %w", err)
+		return "", fmt.Errorf("votequeue: accepted vote: %w", err)
 	}
-	return id, nil
+	if len(v) != 16 {
+		return "", nil
+	}
+	return hex.EncodeToString([]byte(v)), nil
 }
 
 // OnRoll queues on pipe the check of whether a raw nullifier is on a roll
@@ -238,14 +240,14 @@ func OnRoll(ctx context.Context, pipe redis.Pipeliner, r *Roll, raw []byte) *red
 }
 
 // PendingCounts returns how many accepted votes of each partition are not
-// yet acknowledged on the ledger (HLEN pending:{P}, one pipelined round
-// trip), leaving out partitions with none. The operator's finalise refuses
-// while any remain.
+// yet acknowledged on the ledger (XLEN votes:{P}: Ack deletes the entries
+// it acknowledges; one pipelined round trip), leaving out partitions with
+// none. The operator's finalise refuses while any remain.
 func PendingCounts(ctx context.Context, rdb redis.Cmdable, partitions []string) (map[string]int64, error) {
 	pipe := rdb.Pipeline()
 	cmds := make([]*redis.IntCmd, len(partitions))
 	for i, p := range partitions {
-		cmds[i] = pipe.HLen(ctx, PendingKey(p))
+		cmds[i] = pipe.XLen(ctx, StreamKey(p))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("votequeue: count pending votes: %w", err)

@@ -82,12 +82,17 @@ func TestRollLayout(t *testing.T) {
 	}
 }
 
-// Ack deletes the entries and pending records under the fence, and does
-// nothing once the lease is lost.
+// Ack deletes the entries under the fence, and does nothing once the
+// lease is lost; the accepted votes' ids stay on the roll, and the stream
+// counts the pending votes.
 func TestAckUnderFence(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	ctx := context.Background()
 	if err := EnsureGroup(ctx, rdb, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	roll, err := EnsureRoll(ctx, rdb, "CA", 2)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var votes []ballot.Vote
@@ -98,36 +103,36 @@ func TestAckUnderFence(t *testing.T) {
 		v := ballot.Vote{ID: id, State: "CA", Nullifier: ballot.HashHex(null), Contest: "race", Choice: "alice", CastAt: 1}
 		votes = append(votes, v)
 		ids = append(ids, rdb.XAdd(ctx, &redis.XAddArgs{Stream: StreamKey("CA"), Values: Fields(v)}).Val())
-		rdb.HSet(ctx, PendingKey("CA"), string(null[:]), id)
+		rdb.HSet(ctx, roll.Key(null[:]), string(null[:]), AppendRawVoteID(nil, id))
 	}
-	if got, err := PendingVote(ctx, rdb, "CA", votes[0].Nullifier); err != nil || got != votes[0].ID {
-		t.Fatalf("PendingVote = %q, %v; want %s", got, err, votes[0].ID)
+	if got, err := AcceptedVote(ctx, rdb, roll, votes[0].Nullifier); err != nil || got != votes[0].ID {
+		t.Fatalf("AcceptedVote = %q, %v; want %s", got, err, votes[0].ID)
 	}
 	rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: "c", Streams: []string{StreamKey("CA"), ">"}})
 	rdb.Set(ctx, "lease:{CA}", "mine", 0)
 	rdb.HSet(ctx, "journal:{CA}", "7", "batch")
 	fence := Fence{LeaseKey: "lease:{CA}", Lease: "theirs", JournalKey: "journal:{CA}", JournalField: "7"}
-	if err := Ack(ctx, rdb, "CA", fence, ids[:2], votes[:2]); !errors.Is(err, ErrFenced) {
-		t.Fatalf("Ack without the lease: %v; want ErrFenced", err)
+	if err := Ack(ctx, rdb, "CA", fence, ids[:2]); !errors.Is(err, ErrFenced) {
+		t.Fatalf("without the lease: %v; want ErrFenced", err)
 	}
-	if rdb.XLen(ctx, StreamKey("CA")).Val() != 3 || rdb.HLen(ctx, PendingKey("CA")).Val() != 3 {
+	if rdb.XLen(ctx, StreamKey("CA")).Val() != 3 || rdb.HLen(ctx, "journal:{CA}").Val() != 1 {
 		t.Fatal("a fenced Ack changed the queue")
 	}
 	fence.Lease = "mine"
-	if err := Ack(ctx, rdb, "CA", fence, ids[:2], votes[:2]); err != nil {
+	if err := Ack(ctx, rdb, "CA", fence, ids[:2]); err != nil {
 		t.Fatal(err)
 	}
-	if l, p, j := rdb.XLen(ctx, StreamKey("CA")).Val(), rdb.HLen(ctx, PendingKey("CA")).Val(), rdb.HLen(ctx, "journal:{CA}").Val(); l != 1 || p != 1 || j != 0 {
-		t.Fatalf("after Ack: %d entries, %d pending, %d journaled; want 1, 1, 0", l, p, j)
+	if l, j := rdb.XLen(ctx, StreamKey("CA")).Val(), rdb.HLen(ctx, "journal:{CA}").Val(); l != 1 || j != 0 {
+		t.Fatalf("after the ack: %d entries, %d journaled; want 1, 0", l, j)
 	}
 	pel := rdb.XPending(ctx, StreamKey("CA"), Group).Val()
 	if pel.Count != 1 {
 		t.Fatalf("%d entries pending in the group; want 1", pel.Count)
 	}
-	if got, err := PendingVote(ctx, rdb, "CA", votes[0].Nullifier); err != nil || got != "" {
-		t.Fatalf("PendingVote after Ack = %q, %v; want none", got, err)
+	if got, err := AcceptedVote(ctx, rdb, roll, votes[0].Nullifier); err != nil || got != votes[0].ID {
+		t.Fatalf("AcceptedVote after the ack = %q, %v; want %s (for good)", got, err, votes[0].ID)
 	}
 	if got, err := PendingCounts(ctx, rdb, []string{"CA", "NY"}); err != nil || len(got) != 1 || got["CA"] != 1 {
-		t.Fatalf("PendingCounts after Ack = %v, %v; want map[CA:1]", got, err)
+		t.Fatalf("PendingCounts after the ack = %v, %v; want map[CA:1]", got, err)
 	}
 }

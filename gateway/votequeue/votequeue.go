@@ -11,9 +11,8 @@
 // update them atomically:
 //
 //	votes:{CA}            stream of accepted votes (StreamKey)
-//	roll:{CA}:<hex>       hash: a shard of the roll, raw nullifier -> "0" not voted, "1" voted (Roll.Key)
+//	roll:{CA}:<hex>       hash: a shard of the roll, raw nullifier -> "0" not voted, else voted (Roll.Key)
 //	roll:{CA}:shards      the roll's shard bits, set once (RollShardsKey)
-//	pending:{CA}          hash raw nullifier -> vote id, votes not yet on the ledger (PendingKey)
 //	bloom:{CA}            Bloom filter bitmap of nullifiers ever accepted (BloomKey)
 //	bloom:{CA}:params     "bits,hashes" of that filter, set once (BloomParamsKey)
 //	dupes:{CA}            hash nullifier hex -> duplicate attempts (DupesKey)
@@ -36,22 +35,26 @@
 // shard stays a listpack of ~36 bytes a member however many have voted;
 // at most 65,536 shards). The roll loader puts every eligible nullifier in
 // its shard as "0" (Enroll, HSETNX: never resetting one that voted).
-// Accepting a vote turns its "0" into "1" in the intake script (HGET, then
-// HSET, atomic inside the script), which is at once the eligibility check,
-// the exact duplicate check and the claim: it succeeds for exactly one of
-// any number of concurrent attempts. A nullifier is on the roll if it is a
-// field of its shard, and has voted if and only if its value is "1". The
-// record is permanent and costs no memory beyond the roll's own, so a
-// re-sent vote is answered from Redis alone at any time, before or after
-// its commit; the ledger is asked only when the Bloom filter says "maybe
+// Accepting a vote turns its "0" into the vote's id, 16 raw bytes
+// (AppendRawVoteID), in the intake script (HGET, then HSET, atomic inside
+// the script), which is at once the eligibility check, the exact duplicate
+// check and the claim: it succeeds for exactly one of any number of
+// concurrent attempts. A nullifier recorded as voted from the ledger
+// (MarkVoted, the intake's exact check) holds "1" instead. A nullifier is
+// on the roll if it is a field of its shard, and has voted if and only if
+// its value is not "0". The record is permanent and costs about 16 bytes a
+// voter beyond the roll's own, so a re-sent vote is answered from Redis
+// alone at any time, before or after its commit, and a voter's vote id is
+// found from the nullifier (AcceptedVote); the ledger is asked only when the Bloom filter says "maybe
 // seen" of a nullifier still "0", which happens for Bloom false positives
 // and after a roll was reloaded into a Redis that had lost its data. (A
 // Redis holding the roll as the sets roll:{CA} and voted:{CA} of earlier
 // versions is refused, EnsureRoll: wipe it and load the roll again.)
 //
-// pending:{CA} maps the nullifiers of accepted votes not yet acknowledged by
-// the batcher to their vote ids (32 hex), so a voter can look a pending vote
-// up by credentials; Ack deletes the entries with the stream entries.
+// The votes not yet acknowledged by the batcher are the entries of the
+// partition's stream (Ack deletes what it acknowledges; PendingCounts).
+// Gateways before this layout also kept them in a hash pending:{CA}, raw
+// nullifier -> vote id, which nothing reads any more.
 //
 // # The intake log
 //
@@ -89,18 +92,18 @@
 //
 // # Life cycle and cost
 //
-// The gateway marks the nullifier voted on the roll, sets its Bloom bits, records
-// it in pending:{CA} and appends the entry, in one atomic script for a
+// The gateway marks the nullifier voted on the roll, sets its Bloom bits and
+// appends the entry to the stream and the log, in one atomic script for a
 // micro-batch of votes, and answers 202 only after Redis has it on disk. The
 // batcher reads the stream through the consumer group Group (created at ID 0
 // by whichever side comes first, see EnsureGroup, so no entry is ever
 // skipped), writes the receipts of a batch committed VALID on the ledger and
 // then calls Ack, which acknowledges (XACK) and deletes (XDEL) the batch's
-// entries and deletes their pending:{CA} fields in three variadic commands per
-// batch. Per accepted vote Redis thus runs HGET and HSET on the roll's
-// shard, a share of BITFIELD, XADD, a share
-// of one HSET at intake and of three commands at Ack, plus a share of the
-// receipts' HSETs (one per bucket a batch touches, about one per vote).
+// entries in two variadic commands. Per accepted vote Redis thus runs
+// HGET and HSET on the roll's shard, a share of BITFIELD, XADD, a share of
+// one RPUSH at intake, XREADGROUP's share (which writes an XCLAIM per entry
+// to the AOF), about one receipt HSET (one per bucket a batch touches), and
+// a share of the two acknowledging commands.
 package votequeue
 
 import (
@@ -152,10 +155,6 @@ func tag(partition string) string { return "{" + partition + "}" }
 
 // StreamKey is the stream holding accepted votes of a partition.
 func StreamKey(partition string) string { return "votes:" + tag(partition) }
-
-// PendingKey is the hash raw nullifier -> vote id of a partition's accepted
-// votes not yet acknowledged on the ledger.
-func PendingKey(partition string) string { return "pending:" + tag(partition) }
 
 // BloomKey is the Bloom filter bitmap of a partition.
 func BloomKey(partition string) string { return "bloom:" + tag(partition) }

@@ -12,7 +12,7 @@ func TestKeysShareTheHashTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{StreamKey("CA"), PendingKey("CA"), BloomKey("CA"), BloomParamsKey("CA"),
+	for _, k := range []string{StreamKey("CA"), BloomKey("CA"), BloomParamsKey("CA"),
 		roll.Key([]byte{0xff, 0, 0}), RollShardsKey("CA"), DupesKey("CA"), ReviewKey("CA"), BatchesKey("CA")} {
 		if strings.Count(k, "{CA}") != 1 || strings.Index(k, "{") != strings.Index(k, "{CA}") {
 			t.Errorf("key %q does not carry exactly the hash tag {CA} first", k)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redistest"
@@ -47,21 +49,24 @@ func TestFinaliseRefusesUntilDrained(t *testing.T) {
 	}
 
 	later := closedAt.Add(CloseSettle)
-	rdb.HSet(ctx, votequeue.PendingKey("CA"), "n1", "v1", "n2", "v2")
-	rdb.HSet(ctx, votequeue.PendingKey("TX"), "n3", "v3")
+	queue := func(state string) string {
+		return rdb.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(state), Values: []string{"v", "3"}}).Val()
+	}
+	ca1, ca2 := queue("CA"), queue("CA")
+	queue("TX")
 	_, err := finalise(ctx, ledger, rdb, later, accounted)
 	var nd *NotDrainedError
 	if !errors.As(err, &nd) || nd.Remaining() != 3 || !strings.Contains(err.Error(), "3 accepted votes are not yet on the ledger (CA 2, TX 1)") {
 		t.Fatalf("finalise with 3 pending votes: %v; want NotDrainedError naming 3 (CA 2, TX 1)", err)
 	}
-	rdb.HDel(ctx, votequeue.PendingKey("CA"), "n1", "n2")
+	rdb.XDel(ctx, votequeue.StreamKey("CA"), ca1, ca2)
 	if _, err := finalise(ctx, ledger, rdb, later, accounted); !errors.As(err, &nd) || nd.Remaining() != 1 {
 		t.Fatalf("finalise with 1 pending vote: %v", err)
 	}
 	if ledger.finalised != 0 {
 		t.Fatal("the ledger was asked to finalise before the queue drained")
 	}
-	rdb.Del(ctx, votequeue.PendingKey("TX"))
+	rdb.Del(ctx, votequeue.StreamKey("TX"))
 	missing = errors.New("refusing to finalise: 2 votes accepted under anchored heads of the intake log are not on the ledger")
 	if _, err := finalise(ctx, ledger, rdb, later, accounted); err != missing || ledger.finalised != 0 {
 		t.Fatalf("finalise with the log not accounted for: %v, %d ledger calls", err, ledger.finalised)
