@@ -217,8 +217,8 @@ func (s *system) acceptance(t *testing.T, url string) ballot.Acceptance {
 	}
 }
 
-// dropQueued deletes the votes of ids from every state's stream and pending
-// record, as an operator with Redis's admin password could.
+// dropQueued deletes the votes of ids from every state's stream, as an
+// operator with Redis's admin password could.
 func (s *system) dropQueued(t *testing.T, ids map[string]bool) {
 	t.Helper()
 	ctx := context.Background()
