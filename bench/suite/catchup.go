@@ -112,3 +112,18 @@ func (r *run) parts(phase string) (busy float64, parts []report.PartCores) {
 	}
 	return r.book.MachineBusy(phase) * float64(r.rep.Machine.CPUs), parts
 }
+
+// startedAfter says in a few words how a phase began and how busy the
+// machine was in it, for the targets table.
+func startedAfter(s report.PhaseStart) string {
+	var how string
+	switch {
+	case s.LimitS == 0:
+		how = "no catch-up wait"
+	case s.CaughtUp:
+		how = fmt.Sprintf("after %.0f s of catch-up", s.WaitS)
+	default:
+		how = fmt.Sprintf("not caught up after %.0f s", s.WaitS)
+	}
+	return fmt.Sprintf("%s; machine %.2f cores busy", how, s.Busy)
+}

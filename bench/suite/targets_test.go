@@ -37,3 +37,18 @@ func TestBFTOverRaft(t *testing.T) {
 		t.Error("a target without the other consensus measured")
 	}
 }
+
+func TestStartedAfter(t *testing.T) {
+	for _, c := range []struct {
+		s    report.PhaseStart
+		want string
+	}{
+		{report.PhaseStart{LimitS: 180, WaitS: 41.4, CaughtUp: true, Busy: 1.2}, "after 41 s of catch-up; machine 1.20 cores busy"},
+		{report.PhaseStart{LimitS: 180, WaitS: 180, Busy: 2}, "not caught up after 180 s; machine 2.00 cores busy"},
+		{report.PhaseStart{Busy: 0.5}, "no catch-up wait; machine 0.50 cores busy"},
+	} {
+		if got := startedAfter(c.s); got != c.want {
+			t.Errorf("startedAfter(%+v) = %q, want %q", c.s, got, c.want)
+		}
+	}
+}
