@@ -3,6 +3,7 @@ package dedup
 import (
 	"context"
 	"crypto/sha256"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +20,8 @@ import (
 
 // BenchmarkVoteLife measures what Redis spends on each vote over its whole
 // life there, phase by phase: intake (Accept from 64 concurrent callers, so
-// the script calls carry micro-batches as under load), then settling as the
+// the script calls carry micro-batches as under load; VOTELIFE_CALLERS sets
+// how many, and 1 shows a call's cost for a vote alone), then settling as the
 // batcher does it for batches of lifeBatch votes (XREADGROUP, the receipts,
 // the acknowledgement). Per phase it reports Redis CPU per vote from /proc,
 // the commands Redis ran per vote (INFO commandstats, a script's own
@@ -49,11 +51,19 @@ func BenchmarkVoteLife(b *testing.B) {
 	if err := f.rdb.Set(ctx, fence.LeaseKey, fence.Lease, 0).Err(); err != nil {
 		b.Fatal(err)
 	}
+	callers := 64
+	if v := os.Getenv("VOTELIFE_CALLERS"); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("VOTELIFE_CALLERS=%q: want a positive number", v)
+		} else {
+			callers = n
+		}
+	}
 	b.ResetTimer()
 	lifePhase(b, f, "intake", func() {
 		var next atomic.Int64
 		var wg sync.WaitGroup
-		for range 64 {
+		for range callers {
 			wg.Go(func() {
 				for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
 					if res, err := f.d.Accept(ctx, attempts[i]); err != nil || res.Outcome != Accepted {
