@@ -404,26 +404,45 @@ func TestConcurrentSameVoterAcceptedOnce(t *testing.T) {
 	}
 }
 
+// Concurrent voters of several states are all accepted, each vote in its
+// own state's stream, also after Redis forgot the script (NOSCRIPT: loaded
+// again, nothing lost).
 func TestConcurrentDistinctVotersAllAccepted(t *testing.T) {
 	f := newFixture(t, Config{MaxBatch: 16})
-	const voters = 500
-	nulls := make([]string, voters)
-	for i := range nulls {
-		nulls[i] = f.voter(t, []string{"CA", "NY"}[i%2], true)
+	states := []string{"CA", "NY", "TX"}
+	const voters = 300
+	wave := func() {
+		nulls := make([]string, voters)
+		for i := range nulls {
+			nulls[i] = f.voter(t, states[i%len(states)], true)
+		}
+		var wg sync.WaitGroup
+		for i, n := range nulls {
+			wg.Go(func() {
+				res, err := f.d.Accept(context.Background(), attempt(t, states[i%len(states)], n))
+				if err != nil || res.Outcome != Accepted {
+					t.Errorf("voter %d: %+v, %v", i, res, err)
+				}
+			})
+		}
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	for i, n := range nulls {
-		wg.Go(func() {
-			res, err := f.d.Accept(context.Background(), attempt(t, []string{"CA", "NY"}[i%2], n))
-			if err != nil || res.Outcome != Accepted {
-				t.Errorf("voter %d: %+v, %v", i, res, err)
-			}
-		})
-	}
-	wg.Wait()
 	ctx := context.Background()
-	if got := f.rdb.XLen(ctx, votequeue.StreamKey("CA")).Val() + f.rdb.XLen(ctx, votequeue.StreamKey("NY")).Val(); got != voters {
-		t.Fatalf("streams hold %d votes; want %d", got, voters)
+	wave()
+	if err := f.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wave()
+	for _, st := range states {
+		msgs, err := f.rdb.XRange(ctx, votequeue.StreamKey(st), "-", "+").Result()
+		if err != nil || len(msgs) != 2*voters/len(states) {
+			t.Fatalf("%s stream holds %d votes, %v; want %d", st, len(msgs), err, 2*voters/len(states))
+		}
+		for _, m := range msgs {
+			if v, err := votequeue.Decode(m.Values); err != nil || v.State != st {
+				t.Fatalf("%s stream entry %s: %+v, %v", st, m.ID, v, err)
+			}
+		}
 	}
 }
 

@@ -21,7 +21,8 @@ import (
 // BenchmarkVoteLife measures what Redis spends on each vote over its whole
 // life there, phase by phase: intake (Accept from 64 concurrent callers, so
 // the script calls carry micro-batches as under load; VOTELIFE_CALLERS sets
-// how many, and 1 shows a call's cost for a vote alone), then settling as the
+// how many, and 1 shows a call's cost for a vote alone; VOTELIFE_STATES
+// spreads the votes over that many states, default 1), then settling as the
 // batcher does it for batches of lifeBatch votes (XREADGROUP, the receipts,
 // the acknowledgement). Per phase it reports Redis CPU per vote from /proc,
 // the commands Redis ran per vote (INFO commandstats, a script's own
@@ -32,31 +33,34 @@ import (
 func BenchmarkVoteLife(b *testing.B) {
 	f := newFixture(b, Config{})
 	ctx := context.Background()
+	callers, nStates := lifeEnv(b, "VOTELIFE_CALLERS", 64), lifeEnv(b, "VOTELIFE_STATES", 1)
+	states := drainStates[:min(nStates, len(drainStates))]
 	raws := make([][]byte, b.N)
 	for i := range raws {
 		sum := sha256.Sum256([]byte("life-" + strconv.Itoa(i)))
 		raws[i] = sum[:]
 	}
-	for i := 0; i < len(raws); i += 10_000 {
-		f.enroll(b, "CA", raws[i:min(i+10_000, len(raws))]...)
-	}
 	attempts := make([]Attempt, b.N)
+	roll := map[string][][]byte{}
 	for i := range attempts {
-		attempts[i] = attempt(b, "CA", ballot.HashHex([32]byte(raws[i])))
+		st := states[i%len(states)]
+		roll[st] = append(roll[st], raws[i])
+		attempts[i] = attempt(b, st, ballot.HashHex([32]byte(raws[i])))
 	}
-	if _, err := f.d.Params(ctx, "CA"); err != nil {
-		b.Fatal(err)
+	for st, raws := range roll {
+		for i := 0; i < len(raws); i += 10_000 {
+			f.enroll(b, st, raws[i:min(i+10_000, len(raws))]...)
+		}
 	}
-	fence := votequeue.Fence{LeaseKey: "lease:{CA}", Lease: "me", JournalKey: "journal:{CA}"}
-	if err := f.rdb.Set(ctx, fence.LeaseKey, fence.Lease, 0).Err(); err != nil {
-		b.Fatal(err)
-	}
-	callers := 64
-	if v := os.Getenv("VOTELIFE_CALLERS"); v != "" {
-		if n, err := strconv.Atoi(v); err != nil || n < 1 {
-			b.Fatalf("VOTELIFE_CALLERS=%q: want a positive number", v)
-		} else {
-			callers = n
+	for _, st := range states {
+		if _, err := f.d.Params(ctx, st); err != nil {
+			b.Fatal(err)
+		}
+		if err := votequeue.EnsureGroup(ctx, f.rdb, st); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.rdb.Set(ctx, "lease:{"+st+"}", "me", 0).Err(); err != nil {
+			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
@@ -76,36 +80,62 @@ func BenchmarkVoteLife(b *testing.B) {
 		wg.Wait()
 	})
 	lifePhase(b, f, "settle", func() {
-		for seq := uint64(1); ; seq++ {
-			streams, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "bench",
-				Streams: []string{votequeue.StreamKey("CA"), ">"}, Count: lifeBatch, Block: -1}).Result()
-			if err == redis.Nil || (err == nil && len(streams[0].Messages) == 0) {
-				return
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			msgs := streams[0].Messages
-			batch := ballot.Batch{State: "CA", Seq: seq, Votes: make([]ballot.Vote, len(msgs))}
-			ids := make([]string, len(msgs))
-			for i, m := range msgs {
-				if batch.Votes[i], err = votequeue.Decode(m.Values); err != nil {
-					b.Fatal(err)
-				}
-				ids[i] = m.ID
-			}
-			rec := ballot.BatchRecord{State: "CA", Seq: seq, Votes: len(msgs), Counted: len(msgs), TxID: "tx" + strconv.FormatUint(seq, 10)}
-			if err := votequeue.WriteReceipts(ctx, f.rdb, batch, rec, seq); err != nil {
-				b.Fatal(err)
-			}
-			fence.JournalField = strconv.FormatUint(seq, 10)
-			if err := votequeue.Ack(ctx, f.rdb, "CA", fence, ids); err != nil {
-				b.Fatal(err)
-			}
+		for _, st := range states {
+			settle(b, f, st)
 		}
 	})
 	if n, err := votequeue.CountReceipts(ctx, f.rdb); err != nil || n != int64(b.N) {
 		b.Fatalf("%d receipts, %v; want %d", n, err, b.N)
+	}
+}
+
+// drainStates are the states of `make bench`'s election.
+var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}
+
+// lifeEnv reads a positive count from the environment, def if unset.
+func lifeEnv(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+// settle drains a state's queue as the batcher does: batches of lifeBatch
+// votes read, their receipts written, acknowledged.
+func settle(b *testing.B, f *fixture, st string) {
+	ctx := context.Background()
+	fence := votequeue.Fence{LeaseKey: "lease:{" + st + "}", Lease: "me", JournalKey: "journal:{" + st + "}"}
+	for seq := uint64(1); ; seq++ {
+		streams, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "bench",
+			Streams: []string{votequeue.StreamKey(st), ">"}, Count: lifeBatch, Block: -1}).Result()
+		if err == redis.Nil || (err == nil && len(streams[0].Messages) == 0) {
+			return
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs := streams[0].Messages
+		batch := ballot.Batch{State: st, Seq: seq, Votes: make([]ballot.Vote, len(msgs))}
+		ids := make([]string, len(msgs))
+		for i, m := range msgs {
+			if batch.Votes[i], err = votequeue.Decode(m.Values); err != nil {
+				b.Fatal(err)
+			}
+			ids[i] = m.ID
+		}
+		rec := ballot.BatchRecord{State: st, Seq: seq, Votes: len(msgs), Counted: len(msgs), TxID: "tx" + strconv.FormatUint(seq, 10)}
+		if err := votequeue.WriteReceipts(ctx, f.rdb, batch, rec, seq); err != nil {
+			b.Fatal(err)
+		}
+		fence.JournalField = strconv.FormatUint(seq, 10)
+		if err := votequeue.Ack(ctx, f.rdb, st, fence, ids); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
