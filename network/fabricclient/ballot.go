@@ -63,7 +63,7 @@ func (b *Ballot) SetupElection(ctx context.Context, e ballot.Election) error {
 	if err != nil {
 		return fmt.Errorf("set up election %s: %w", e.ID, err)
 	}
-	if err := b.syncEndorsers(ctx); err != nil {
+	if err := b.SyncEndorsers(ctx); err != nil {
 		return fmt.Errorf("election %s set up; waiting for the endorsing peers to hold it: %w", e.ID, err)
 	}
 	return nil

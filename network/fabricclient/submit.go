@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
@@ -34,7 +33,6 @@ func (b *Ballot) SubmitBatch(ctx context.Context, batch ballot.Batch) (*PendingB
 	if len(b.endorsers) > 0 {
 		opts = append(opts, client.WithEndorsingOrganizations(b.endorsers...))
 	}
-	wait := disagreementBackoff
 	for attempt := 1; ; attempt++ {
 		result, commit, err := b.contract.SubmitAsyncWithContext(ctx, "CommitBatch", opts...)
 		if err == nil {
@@ -43,12 +41,9 @@ func (b *Ballot) SubmitBatch(ctx context.Context, batch ballot.Batch) (*PendingB
 		if !peersDisagree(err) || attempt == disagreementAttempts {
 			return nil, fmt.Errorf("submit batch %s: %w", batch.ID(), err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("submit batch %s: %w (peers disagreed: %v)", batch.ID(), ctx.Err(), err)
-		case <-time.After(wait):
+		if serr := b.SyncEndorsers(ctx); serr != nil {
+			return nil, fmt.Errorf("submit batch %s: %w (after the peers disagreed: %v)", batch.ID(), serr, err)
 		}
-		wait *= 2
 	}
 }
 
@@ -56,13 +51,12 @@ func (b *Ballot) SubmitBatch(ctx context.Context, batch ballot.Batch) (*PendingB
 // differently: just after a batch commits, one peer returns its stored record
 // while another has not committed it yet and counts it afresh. Fabric then
 // refuses the endorsement ("ProposalResponsePayloads do not match"); the
-// answers agree once the lagging peer catches up, so SubmitBatch tries again
-// after disagreementBackoff, doubling, up to disagreementAttempts in all
-// (about 3 s of waiting, several block intervals).
-const (
-	disagreementAttempts = 6
-	disagreementBackoff  = 100 * time.Millisecond
-)
+// answers agree once the lagging peer catches up, so SubmitBatch waits until
+// every endorsing peer holds the blocks the highest one held (SyncEndorsers)
+// and tries again, up to disagreementAttempts in all (blocks committed
+// meanwhile can cause another disagreement; peers that disagree at the
+// same height, a non-deterministic chaincode, fail at once).
+const disagreementAttempts = 6
 
 // TransactionID is the transaction's id.
 func (p *PendingBatch) TransactionID() string { return p.commit.TransactionID() }
