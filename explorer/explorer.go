@@ -136,8 +136,17 @@ func (e *Explorer) wire() error {
 			deadline = 5 * time.Minute
 		}
 		gw := logmonitor.Gateway{Base: e.cfg.Gateway}
-		e.logs = &web.IntakeLog{Every: e.cfg.LogRefresh, Deadline: deadline, Log: e.cfg.Log, Proofs: gw,
-			Monitor: &logmonitor.Monitor{Log: gw, Ledger: e.conn.Ballot(), Deadline: deadline}}
+		mon := &logmonitor.Monitor{Log: gw, Ledger: e.conn.Ballot(), Deadline: deadline}
+		e.logs = &web.IntakeLog{Every: e.cfg.LogRefresh, Deadline: deadline, Log: e.cfg.Log, Proofs: gw, Monitor: mon}
+		// The monitor places the votes of the batches the follower decoded
+		// rather than reading their transactions back from the ledger.
+		e.follower.OnCommitted = func(r audit.Report) {
+			for _, b := range r.Batches {
+				if !b.Resubmission && b.Leaves != nil {
+					mon.Committed(b.Batch.State, b.Batch.Seq, b.TxID, b.Leaves)
+				}
+			}
+		}
 		wc.IntakeLog = e.logs
 	}
 	e.handler, err = web.New(wc)
@@ -183,6 +192,7 @@ func (e *Explorer) CatchUp(ctx context.Context, progress func(indexed, height ui
 		return fmt.Errorf("explorer: ledger height: %w", err)
 	}
 	f := *e.follower
+	f.OnCommitted = nil // no monitor runs during a reindex to take the batches
 	f.OnSaved = func(n uint64) {
 		if progress != nil {
 			progress(n, height)

@@ -77,6 +77,9 @@ type Batch struct {
 	TxID    string
 	TxIndex int
 	Batch   ballot.Batch // as the transaction carried it
+	// Leaves are the votes' leaf hashes in order (ballot.Leaves), nil when
+	// they do not give the batch's root and tallies.
+	Leaves [][32]byte
 	// Rejected are the indices of the votes the recount rejects, and
 	// Reasons why (ballot.Reject*): the election's refusals, votes off the
 	// sealed roll, then nullifiers used before (earlier on the ledger or
@@ -225,7 +228,7 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, h *blockHistory) (*Batch, e
 		return nil, nil
 	}
 	out := &Batch{TxID: tx.ID, TxIndex: tx.Index, Batch: b, RootOK: true, RecordOK: true}
-	if _, err := b.Verify(); err != nil {
+	if out.Leaves, err = b.Verify(); err != nil {
 		out.RootOK = false
 		kind := KindBatchRoot
 		if errors.Is(err, ballot.ErrBatchTally) {

@@ -186,6 +186,12 @@ func TestHonestLedger(t *testing.T) {
 	if r := reports[3].Batches; len(r) != 1 || !r[0].Resubmission {
 		t.Fatalf("retry not recognised as a resubmission: %+v", r)
 	}
+	// Each batch carries its votes' leaves (the log monitor places them).
+	for _, bt := range append(reports[1].Batches, b...) {
+		if want, _ := ballot.Leaves(bt.Batch.Votes); len(want) == 0 || !slices.Equal(bt.Leaves, want) {
+			t.Errorf("batch %s: leaves %x, want %x", bt.Batch.ID(), bt.Leaves, want)
+		}
+	}
 }
 
 // setupTx is the transaction that writes election e.

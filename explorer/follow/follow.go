@@ -52,6 +52,9 @@ type Follower struct {
 	// OnSaved, if set, is called for each block once it is committed, with
 	// the number of blocks indexed up to it (e.g. to draw a progress bar).
 	OnSaved func(indexed uint64)
+	// OnCommitted, if set, is called with each block's report once the
+	// block is committed (e.g. to hand its batches to the log monitor).
+	OnCommitted func(audit.Report)
 	// MaxBlocks and MaxDelay bound a write transaction: blocks that are
 	// ready at once (the follower is behind) are saved together, up to
 	// MaxBlocks (default 50) or MaxDelay after the first (default 1 s);
@@ -248,6 +251,9 @@ func (b *batch) commit() error {
 			b.f.Log.Error("ledger verification failed", "kind", is.Kind, "block", is.Block, "tx", is.TxID, "message", is.Message)
 		}
 		b.f.Metrics.saved(r)
+		if b.f.OnCommitted != nil {
+			b.f.OnCommitted(r)
+		}
 		if b.f.OnSaved != nil {
 			b.f.OnSaved(r.Block.Number + 1)
 		}

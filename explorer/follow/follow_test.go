@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -94,12 +95,23 @@ func follower(tb testing.TB, dir string, chain []*common.Block) (*follow.Followe
 }
 
 // TestFollowElection: the follower indexes an election's chain to its end:
-// every vote counted, nothing flagged.
+// every vote counted, nothing flagged; OnCommitted sees every block's
+// report once it is committed.
 func TestFollowElection(t *testing.T) {
 	chain, _ := electionChain(3, 2, 50)
 	f, idx := follower(t, t.TempDir(), chain)
+	var reports, batches int
+	f.OnCommitted = func(r audit.Report) {
+		if next, _, err := idx.Checkpoint(context.Background()); err != nil || next <= r.Block.Number {
+			t.Errorf("block %d reported before its commit (checkpoint %d, %v)", r.Block.Number, next, err)
+		}
+		reports, batches = reports+1, batches+len(r.Batches)
+	}
 	if err := f.Until(context.Background(), uint64(len(chain))); err != nil {
 		t.Fatal(err)
+	}
+	if reports != len(chain) || batches != 6 {
+		t.Errorf("OnCommitted saw %d blocks and %d batches; want %d and 6", reports, batches, len(chain))
 	}
 	tot, err := idx.Totals(context.Background())
 	if err != nil || tot.Blocks != uint64(len(chain)) || tot.Votes != 300 || tot.Counted != 300 || tot.Issues != 0 {
@@ -160,34 +172,56 @@ func TestFollowCommitsReadyBlocksTogether(t *testing.T) {
 
 // BenchmarkFollowVotes indexes blocks of CommitBatch transactions (decode,
 // audit with the recount against the sealed roll, save): the explorer's CPU
-// per vote indexed, into an index that holds the election and its roll
-// (fresh) and one that also holds 200,000 votes already (grown: the index's
-// b-trees outgrow its page cache, as they do in an election). cpu-ns/vote is
-// the process's CPU time (user + system, every thread), which a loaded
-// machine disturbs less than the wall-clock ns/vote.
+// per vote indexed. The cases: large blocks (4 transactions of 500 votes),
+// all ready at once and so committed together (a catch-up), into an index
+// that holds the election and its roll (fresh) and one that also holds
+// 200,000 votes already (grown: the index's b-trees outgrow its page
+// cache, as they do in an election); and small blocks (2 transactions of
+// 50 votes, as a steady referendum-rate load makes them) into the grown
+// index, committed together (small/catch-up) and one commit per block, as
+// a follower that keeps up commits them (small/live). cpu-ns/vote is the
+// process's CPU time (user + system, every thread), which a loaded machine
+// disturbs less than the wall-clock ns/vote; allocs/vote counts heap
+// allocations.
 func BenchmarkFollowVotes(b *testing.B) {
-	const blocks, txsPerBlock, votesPerTx = 10, 4, 500 // per op
-	for _, grown := range []int{0, 100} {              // blocks indexed before
-		name := "fresh"
-		if grown > 0 {
-			name = fmt.Sprintf("grown=%d", grown*txsPerBlock*votesPerTx)
-		}
-		b.Run(name, func(b *testing.B) {
-			chain, setup := electionChain(grown+b.N*blocks, txsPerBlock, votesPerTx)
+	const grownVotes = 200_000
+	for _, c := range []struct {
+		name                    string
+		blocks, txs, votesPerTx int // per op
+		grown                   bool
+		maxBlocks               int // per commit; 0: the follower's default
+	}{
+		{name: "fresh", blocks: 10, txs: 4, votesPerTx: 500},
+		{name: fmt.Sprintf("grown=%d", grownVotes), blocks: 10, txs: 4, votesPerTx: 500, grown: true},
+		{name: "small/catch-up", blocks: 200, txs: 2, votesPerTx: 50, grown: true},
+		{name: "small/live", blocks: 200, txs: 2, votesPerTx: 50, grown: true, maxBlocks: 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			grown := 0 // blocks indexed before
+			if c.grown {
+				grown = grownVotes / (c.txs * c.votesPerTx)
+			}
+			chain, setup := electionChain(grown+b.N*c.blocks, c.txs, c.votesPerTx)
 			ctx := context.Background()
 			f, _ := follower(b, b.TempDir(), chain)
 			if err := f.Until(ctx, uint64(setup+grown)); err != nil {
 				b.Fatal(err)
 			}
+			f.MaxBlocks = c.maxBlocks
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
 			began := cpuTime(b)
 			b.ResetTimer()
 			if err := f.Until(ctx, uint64(len(chain))); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()
-			votes := float64(b.N * blocks * txsPerBlock * votesPerTx)
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			votes := float64(b.N * c.blocks * c.txs * c.votesPerTx)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/votes, "ns/vote")
 			b.ReportMetric(float64((cpuTime(b)-began).Nanoseconds())/votes, "cpu-ns/vote")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/votes, "allocs/vote")
 		})
 	}
 }

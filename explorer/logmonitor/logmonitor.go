@@ -16,7 +16,9 @@
 // last head, the entries not yet counted, the batches read and where they
 // put each vote), so a check costs what is new since the last one: the new
 // entries, read and hashed once; the new batches, each transaction read
-// once; and the entries not yet counted. Entries once verified and counted,
+// once (or not at all when the caller already decoded it and handed its
+// votes' leaves over with Committed, as the explorer's follower does); and
+// the entries not yet counted. Entries once verified and counted,
 // and batches once read, are never read again: the ledger is append-only
 // and a new head's root is checked over the remembered leaves and the new
 // ones, which is the proof that the new head extends the old. Only a check
@@ -28,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -106,7 +109,24 @@ type Monitor struct {
 	mu       sync.Mutex
 	election string                // of the memos
 	memos    map[string]*stateMemo // by state
+
+	// fed are the batches handed over with Committed and not placed yet,
+	// by state and sequence number; fedVotes counts their leaves.
+	fedMu    sync.Mutex
+	fed      map[string]map[uint64]fedBatch
+	fedVotes int
 }
+
+// fedBatch is a batch handed over with Committed.
+type fedBatch struct {
+	txID   string
+	leaves [][32]byte
+}
+
+// maxFedVotes bounds the leaves of batches handed over with Committed and
+// not placed yet (32 B each): should no check take them (e.g. the ledger's
+// election cannot be read), later batches are read from the ledger instead.
+const maxFedVotes = 4 << 20
 
 // stateMemo is what a Monitor verified of one state's log and ledger.
 type stateMemo struct {
@@ -155,7 +175,7 @@ func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (R
 	}
 	rep := Report{Election: e.ID}
 	for _, st := range e.States {
-		sr, err := m.checkState(ctx, st, keys, seen[st], e.Status == ballot.StatusFinalised)
+		sr, err := m.checkState(ctx, e.States, st, keys, seen[st], e.Status == ballot.StatusFinalised)
 		if errors.Is(err, ErrInconsistent) {
 			delete(m.memos, st) // the next check starts the state from scratch
 		}
@@ -167,7 +187,7 @@ func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (R
 	return rep, nil
 }
 
-func (m *Monitor) checkState(ctx context.Context, state string, keys ballot.LogKeys, seen ballot.TreeHead, final bool) (StateReport, error) {
+func (m *Monitor) checkState(ctx context.Context, states []string, state string, keys ballot.LogKeys, seen ballot.TreeHead, final bool) (StateReport, error) {
 	sr := StateReport{State: state, Counts: map[string]int{}}
 	anchored, err := m.Ledger.LogHead(ctx, state)
 	if errors.Is(err, ballot.ErrNotFound) {
@@ -197,6 +217,7 @@ func (m *Monitor) checkState(ctx context.Context, state string, keys ballot.LogK
 	if err := m.place(ctx, memo, state); err != nil {
 		return sr, err
 	}
+	m.dropFed(states, state, memo)
 	now := m.now()
 	open := memo.open[:0]
 	for _, o := range memo.open {
@@ -259,14 +280,76 @@ func (m *Monitor) extend(ctx context.Context, memo *stateMemo, state string, h b
 	return nil
 }
 
-// place reads the transactions of the state's batches the memo has not
-// read and records where they put each vote.
+// Committed hands the monitor a batch of state that the caller decoded
+// from the transaction txID that committed it, with its votes' leaf hashes
+// (ballot.Leaves) in order: the next check places the batch's votes from
+// them, where the ledger's record of batch seq names txID, rather than
+// reading the transaction back from the ledger. It does not wait for a
+// check in progress. The explorer's follower calls it for every batch it
+// indexes.
+func (m *Monitor) Committed(state string, seq uint64, txID string, leaves [][32]byte) {
+	m.fedMu.Lock()
+	defer m.fedMu.Unlock()
+	if m.fedVotes+len(leaves) > maxFedVotes {
+		return
+	}
+	if m.fed == nil {
+		m.fed = map[string]map[uint64]fedBatch{}
+	}
+	if m.fed[state] == nil {
+		m.fed[state] = map[uint64]fedBatch{}
+	}
+	if prev, ok := m.fed[state][seq]; ok {
+		m.fedVotes -= len(prev.leaves)
+	}
+	m.fed[state][seq] = fedBatch{txID: txID, leaves: leaves}
+	m.fedVotes += len(leaves)
+}
+
+// takeFed returns the leaves handed over with Committed for the batch of
+// rec, if they came from the transaction rec names and are as many as its
+// votes, and forgets them.
+func (m *Monitor) takeFed(state string, rec ballot.BatchRecord) ([][32]byte, bool) {
+	m.fedMu.Lock()
+	defer m.fedMu.Unlock()
+	f, ok := m.fed[state][rec.Seq]
+	if !ok {
+		return nil, false
+	}
+	delete(m.fed[state], rec.Seq)
+	m.fedVotes -= len(f.leaves)
+	return f.leaves, f.txID == rec.TxID && len(f.leaves) == rec.Votes
+}
+
+// dropFed forgets the batches handed over for states that are not among
+// states (the election's), and those of state that memo has placed.
+func (m *Monitor) dropFed(states []string, state string, memo *stateMemo) {
+	m.fedMu.Lock()
+	defer m.fedMu.Unlock()
+	for st, batches := range m.fed {
+		for seq, f := range batches {
+			if (st == state && memo.read[seq]) || !slices.Contains(states, st) {
+				delete(batches, seq)
+				m.fedVotes -= len(f.leaves)
+			}
+		}
+		if len(batches) == 0 {
+			delete(m.fed, st)
+		}
+	}
+}
+
+// place records where the state's batches the memo has not read put each
+// vote: from the leaves handed over with Committed, or else by reading the
+// batch's transaction.
 func (m *Monitor) place(ctx context.Context, memo *stateMemo, state string) error {
 	err := m.Ledger.Batches(ctx, state, func(rec ballot.BatchRecord) error {
 		if memo.read[rec.Seq] {
 			return nil
 		}
-		if err := placeBatch(ctx, m.Ledger, memo.placed, rec); err != nil {
+		if leaves, ok := m.takeFed(state, rec); ok {
+			placeLeaves(memo.placed, rec, leaves)
+		} else if err := placeBatch(ctx, m.Ledger, memo.placed, rec); err != nil {
 			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
 		}
 		memo.read[rec.Seq] = true
@@ -356,13 +439,19 @@ func placeBatch(ctx context.Context, ledger Ledger, placed map[[32]byte]Placemen
 	if err != nil {
 		return err
 	}
+	placeLeaves(placed, rec, leaves)
+	return nil
+}
+
+// placeLeaves adds where the batch of rec put each of its votes (leaves,
+// in order) to placed; a vote placed counted before keeps that place.
+func placeLeaves(placed map[[32]byte]Placement, rec ballot.BatchRecord, leaves [][32]byte) {
 	for i, l := range leaves {
 		if prev, ok := placed[l]; ok && prev.Status == ballot.ReceiptCounted {
 			continue
 		}
 		placed[l] = Placement{Seq: rec.Seq, Index: i, Status: rec.Status(i), Reason: rec.Reason(i)}
 	}
-	return nil
 }
 
 // Standing verifies an acceptance receipt with the ledger's registered keys

@@ -93,7 +93,7 @@ func newScene(t testing.TB) *scene {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := ballot.BatchRecord{State: "CA", Seq: uint64(seq + 1), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}}
+		rec := ballot.BatchRecord{State: "CA", Seq: uint64(seq + 1), Votes: len(vs), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}}
 		if seq == 1 {
 			rec.Reject(2, ballot.RejectDuplicate)
 		}
@@ -276,7 +276,7 @@ func (s *scene) commit(t testing.TB, seq uint64, votes ...ballot.Vote) {
 		t.Fatal(err)
 	}
 	s.ledger.batches = append(s.ledger.batches, b)
-	s.ledger.records = append(s.ledger.records, ballot.BatchRecord{State: "CA", Seq: seq, TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}})
+	s.ledger.records = append(s.ledger.records, ballot.BatchRecord{State: "CA", Seq: seq, Votes: len(votes), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}})
 }
 
 // TestMonitorReadsOnlyWhatIsNew: a second check with nothing new reads no
@@ -335,6 +335,55 @@ func TestMonitorReadsOnlyWhatIsNew(t *testing.T) {
 	s.ledger.head.Head, _ = s.ledger.head.Head.Sign(s.key)
 	if _, err := m.Check(ctx, nil); !errors.Is(err, ErrInconsistent) {
 		t.Fatalf("an anchored head of the same size with another root: %v, want ErrInconsistent", err)
+	}
+}
+
+// TestMonitorTakesCommittedBatches: a batch handed over with Committed is
+// placed without reading its transaction, and gives the same findings as
+// one read from the ledger; one handed over from another transaction than
+// the ledger's record names, or with another number of votes, is read from
+// the ledger; what a check placed, or a state outside the election, is
+// forgotten.
+func TestMonitorTakesCommittedBatches(t *testing.T) {
+	ctx := context.Background()
+	s := newScene(t)
+	want, err := s.monitor(s.entries).Check(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := &countingLedger{fakeLedger: s.ledger}
+	m := &Monitor{Log: fakeLog{entries: s.entries}, Ledger: ledger, Deadline: time.Minute, Now: func() time.Time { return s.now }}
+	for i, b := range s.ledger.batches {
+		leaves, err := ballot.Leaves(b.Votes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		txID := s.ledger.records[i].TxID
+		if i == 1 {
+			txID = "another"
+		}
+		m.Committed("CA", b.Seq, txID, leaves)
+	}
+	m.Committed("CA", 3, "tx3", make([][32]byte, 2)) // not on the ledger yet
+	m.Committed("OR", 1, "tx9", make([][32]byte, 5)) // not a state of the election
+	got, err := m.Check(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ledger.txs != 1 {
+		t.Errorf("the check read %d transactions; want 1 (the batch handed over from another transaction)", ledger.txs)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("with batches handed over the check found\n%+v\nreading the ledger it finds\n%+v", got, want)
+	}
+	if len(m.fed) != 1 || len(m.fed["CA"]) != 1 || m.fedVotes != 2 {
+		t.Fatalf("after the check the monitor keeps %v (%d votes); want only batch CA/3 (2 votes)", m.fed, m.fedVotes)
+	}
+
+	// Batch 3 committed with other votes than handed over: read from the ledger.
+	s.commit(t, 3, s.votes[7], s.votes[8], s.votes[9])
+	if _, err := m.Check(ctx, nil); err != nil || ledger.txs != 2 || m.fedVotes != 0 {
+		t.Fatalf("batch 3 of 3 votes, 2 handed over: %v, %d transactions read (want 2), %d votes kept (want 0)", err, ledger.txs, m.fedVotes)
 	}
 }
 
