@@ -35,6 +35,10 @@ type Index struct {
 	write *sql.Conn
 	// history answers the audit's lookups on the committed index.
 	history
+	// filter is the used table's Bloom filter for the Writers' lookups,
+	// built when the first begins; minFilterKeys its least size (tests).
+	filter        *usedFilter
+	minFilterKeys int
 }
 
 // history answers the audit's lookups (audit.History) on the committed
@@ -44,6 +48,9 @@ type history struct {
 	q querier
 	// The bulk lookups, prepared once: one per batch and state.
 	used, rolled *sql.Stmt
+	// filter, if set (a Writer's), holds every key of used: keys it does
+	// not hold are not looked up.
+	filter *usedFilter
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -263,9 +270,18 @@ const (
 )
 
 // UsedNullifiers implements audit.History: those of keys a counted vote
-// used, with one query per state.
+// used, with one query per state (of the keys the filter may hold).
 func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
 	out := map[audit.Nullifier]bool{}
+	if x.filter != nil {
+		maybe := keys[:0:0]
+		for _, k := range keys {
+			if x.filter.mayHold(k) {
+				maybe = append(maybe, k)
+			}
+		}
+		keys = maybe
+	}
 	err := lookupByState(x.used, keys, func(r *sql.Rows, state string) error {
 		var n string
 		if err := r.Scan(&n); err != nil {

@@ -80,24 +80,31 @@ func indexChain(t *testing.T, path string, reopenAt int, blocks []*common.Block)
 				t.Fatal(err)
 			}
 		}
-		fb, err := fabricblock.Parse(blk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := (audit.Auditor{Chaincode: "ballot"}).Block(prev, fb, idx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(r.Issues) != 0 {
-			t.Fatalf("block %d: issues %+v", i, r.Issues)
-		}
-		if err := idx.Save(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
-		prev = fb.Hash
+		prev = auditAndSave(t, blk, prev, idx, idx.Save)
 	}
 	t.Cleanup(func() { idx.Close() })
 	return idx
+}
+
+// auditAndSave audits blk (whose predecessor hashes to prev) against h,
+// fails on any issue, saves it with save and returns its hash.
+func auditAndSave(t *testing.T, blk *common.Block, prev []byte, h audit.History, save func(context.Context, audit.Report) error) []byte {
+	t.Helper()
+	fb, err := fabricblock.Parse(blk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := (audit.Auditor{Chaincode: "ballot"}).Block(prev, fb, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Issues) != 0 {
+		t.Fatalf("block %d: issues %+v", fb.Number, r.Issues)
+	}
+	if err := save(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return fb.Hash
 }
 
 // TestRollKept: the index keeps the roll marks and the seal the blocks
@@ -284,5 +291,44 @@ func TestOpenRefusesOlderIndex(t *testing.T) {
 			}
 			t.Fatalf("Open of an index %s: %v", name, err)
 		}
+	}
+}
+
+// TestWriterSeesItsOwnBlocks: blocks audited and saved in one Writer see
+// the election, roll and seal that earlier blocks of the same Writer wrote:
+// the recount rejects a refused choice, a vote off the roll and a
+// duplicate as the chaincode did, and nothing is flagged.
+func TestWriterSeesItsOwnBlocks(t *testing.T) {
+	ctx := context.Background()
+	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	e := testElection()
+	rolled := []ballot.RollEntry{{State: "CA", Contest: president, Nullifier: nullifier(0, president)},
+		{State: "CA", Contest: president, Nullifier: nullifier(2, president)}}
+	votes := []ballot.Vote{vote("CA", 0, president, "alice"), vote("CA", 1, president, "alice"), vote("CA", 2, president, "mallory")}
+	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
+		[]ledgertest.Tx{setupTx(e), loadRollTx("l", rolled...)},
+		[]ledgertest.Tx{{ID: "seal", Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte("{}")}}}},
+		[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, votes, map[int]string{1: ballot.RejectNotOnRoll, 2: ballot.RejectUnknownChoice})},
+		[]ledgertest.Tx{commitTxWith(t, "c2", "CA", 2, votes[:1], map[int]string{0: ballot.RejectDuplicate})})
+	w, err := idx.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Rollback() // after a failure; a no-op after Commit
+	var prev []byte
+	for _, blk := range blocks {
+		prev = auditAndSave(t, blk, prev, w, w.Save)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	byReason, err := idx.RejectedByReason(ctx)
+	want := map[string]int64{ballot.RejectNotOnRoll: 1, ballot.RejectUnknownChoice: 1, ballot.RejectDuplicate: 1}
+	if err != nil || !maps.Equal(byReason, want) {
+		t.Fatalf("rejected by reason %v, %v; want %v", byReason, err, want)
 	}
 }

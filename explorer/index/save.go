@@ -1,10 +1,12 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
 )
 
@@ -32,6 +34,40 @@ type Writer struct {
 	history
 	tx    *sql.Tx
 	votes voteStmts
+	// The election record and roll seal as of the last block saved, once
+	// read: the audit asks for both at every block.
+	known    bool
+	election *ballot.Election
+	sealed   bool
+}
+
+// Election implements audit.History: the election record as of the last
+// block saved.
+func (w *Writer) Election() (*ballot.Election, error) {
+	return w.election, w.know()
+}
+
+// RollSealed implements audit.History: whether a block saved before sealed
+// the roll.
+func (w *Writer) RollSealed() (bool, error) {
+	return w.sealed, w.know()
+}
+
+// know reads the election record and roll seal of the index, once.
+func (w *Writer) know() error {
+	if w.known {
+		return nil
+	}
+	e, err := w.history.Election()
+	if err != nil {
+		return err
+	}
+	sealed, err := w.history.RollSealed()
+	if err != nil {
+		return err
+	}
+	w.known, w.election, w.sealed = true, e, sealed
+	return nil
 }
 
 // Begin starts a Writer on the index's write connection. It ends with
@@ -41,7 +77,13 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin index write: %w", err)
 	}
-	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled)}, tx: tx}
+	if x.filter == nil || x.filter.full() {
+		if x.filter, err = newUsedFilter(ctx, tx, cmp.Or(x.minFilterKeys, filterMinKeys)); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter}, tx: tx}
 	if w.votes.voteID, err = tx.PrepareContext(ctx, `INSERT INTO vote_ids VALUES (?, ?, ?, ?)`); err == nil {
 		w.votes.used, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO used VALUES (?, ?)`)
 	}
@@ -72,21 +114,27 @@ func (w *Writer) Save(ctx context.Context, r audit.Report) error {
 	if r.Block.Number != next {
 		return fmt.Errorf("save block %d: the index expects block %d next", r.Block.Number, next)
 	}
-	s := saver{ctx: ctx, tx: w.tx, stmts: &w.votes, r: r}
+	s := saver{ctx: ctx, tx: w.tx, stmts: &w.votes, filter: w.filter, r: r}
 	for _, step := range []func() error{s.block, s.txs, s.batches, s.election, s.roll, s.issues, s.totals, s.checkpoint} {
 		if err := step(); err != nil {
+			w.known = false
 			return fmt.Errorf("save block %d: %w", r.Block.Number, err)
 		}
 	}
+	if r.Election != nil {
+		w.election = r.Election
+	}
+	w.sealed = w.sealed || r.RollSealed
 	return nil
 }
 
 // saver writes the rows of one report inside one SQL transaction.
 type saver struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	stmts *voteStmts
-	r     audit.Report
+	ctx    context.Context
+	tx     *sql.Tx
+	stmts  *voteStmts
+	filter *usedFilter
+	r      audit.Report
 }
 
 // voteStmts are the per-vote inserts, prepared once per transaction.
@@ -217,6 +265,7 @@ func (s saver) votes(bt audit.Batch) error {
 		if _, err := s.stmts.used.ExecContext(s.ctx, v.State, v.Nullifier); err != nil {
 			return fmt.Errorf("vote %d: %w", i, err)
 		}
+		s.filter.add(audit.Nullifier{State: v.State, Nullifier: v.Nullifier})
 	}
 	return nil
 }
