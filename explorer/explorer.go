@@ -58,7 +58,10 @@ type Config struct {
 	// not monitored.
 	Gateway                 string
 	LogRefresh, LogDeadline time.Duration
-	Log                     *slog.Logger
+	// CommitDelay is the follower's (follow.Follower.CommitDelay): how
+	// long an index write stays open for the blocks that follow.
+	CommitDelay time.Duration
+	Log         *slog.Logger
 	// ShutdownTimeout bounds the wait for requests in flight on shutdown
 	// (default 10 s).
 	ShutdownTimeout time.Duration
@@ -115,11 +118,12 @@ func (e *Explorer) wire() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e.follower = &follow.Follower{
-		Source:  follow.NetworkSource{Network: e.conn.Network},
-		Store:   e.idx,
-		Auditor: audit.Auditor{Chaincode: e.cfg.Profile.Chaincode},
-		Log:     e.cfg.Log,
-		Metrics: follow.NewMetrics(reg, next, issues),
+		Source:      follow.NetworkSource{Network: e.conn.Network},
+		Store:       e.idx,
+		Auditor:     audit.Auditor{Chaincode: e.cfg.Profile.Chaincode},
+		Log:         e.cfg.Log,
+		Metrics:     follow.NewMetrics(reg, next, issues),
+		CommitDelay: e.cfg.CommitDelay,
 	}
 	panels, err := monitor.Panels(config.Dashboard)
 	if err != nil {

@@ -170,6 +170,56 @@ func TestFollowCommitsReadyBlocksTogether(t *testing.T) {
 	}
 }
 
+// pacedSource streams blocks one at a time, each a while after the one
+// before, then closes the stream.
+type pacedSource struct {
+	blocks []*common.Block
+	gap    time.Duration
+}
+
+func (s pacedSource) Blocks(ctx context.Context, from uint64) (<-chan *common.Block, error) {
+	ch := make(chan *common.Block)
+	go func() {
+		defer close(ch)
+		for _, b := range s.blocks[from:] {
+			select {
+			case <-time.After(s.gap):
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case ch <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// TestFollowCommitDelay: with CommitDelay, a follower that keeps up (each
+// block arrives a while after the one before) still commits several blocks
+// together, up to MaxBlocks.
+func TestFollowCommitDelay(t *testing.T) {
+	chain, _ := electionChain(5, 1, 10) // 4 setup blocks + 5
+	f, idx := follower(t, t.TempDir(), chain)
+	f.Source, f.MaxBlocks, f.CommitDelay = pacedSource{blocks: chain, gap: 5 * time.Millisecond}, 3, time.Hour
+	var committed []uint64
+	f.OnSaved = func(uint64) {
+		next, _, err := idx.Checkpoint(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		committed = append(committed, next)
+	}
+	if err := f.Until(context.Background(), uint64(len(chain))); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{3, 3, 3, 6, 6, 6, 9, 9, 9}; !slices.Equal(committed, want) {
+		t.Fatalf("committed up to blocks %v; want %v", committed, want)
+	}
+}
+
 // BenchmarkFollowVotes indexes blocks of CommitBatch transactions (decode,
 // audit with the recount against the sealed roll, save): the explorer's CPU
 // per vote indexed. The cases: large blocks (4 transactions of 500 votes),
