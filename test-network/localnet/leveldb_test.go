@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/klauspost/compress/snappy"
 
@@ -40,7 +41,6 @@ const bloomFilterMeta = "filter.leveldb.BuiltinBloomFilter"
 // filter. Built without the patch, no table has one.
 func TestPeerLevelDBHasBloomFilter(t *testing.T) {
 	n := nettest.Start(t)
-	ctx := context.Background()
 	probe := probeContract(t, n)
 	for i := range 5 {
 		if code := submit(t, probe, "Put", fmt.Sprintf("bloom-%d", i), "v"); code != peer.TxValidationCode_VALID {
@@ -49,25 +49,7 @@ func TestPeerLevelDBHasBloomFilter(t *testing.T) {
 	}
 
 	o := network.PeerOrgs[0]
-	name := network.PeerProcess(o)
-	if err := n.Kill(name); err != nil {
-		t.Fatal(err)
-	}
-	// The exe link in /proc goes before the process's sockets close, so Kill
-	// may return while the peer's ports are still held for a moment.
-	for _, np := range n.Ports().NetworkPorts() {
-		for deadline := time.Now().Add(10 * time.Second); np.Process == name && !proc.PortFree(np.Port) && time.Now().Before(deadline); {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	if err := n.Up(ctx); err != nil {
-		t.Fatalf("up after killing %s: %v", name, err)
-	}
-	// Both organisations endorse, so a commit means the peer has opened its
-	// ledger again.
-	if err := submitEventually(probe, "bloom-after", "v", time.Minute); err != nil {
-		t.Fatalf("no commit after restarting %s: %v", name, err)
-	}
+	restartPeers(t, n, probe, o)
 
 	ledger := filepath.Join(n.Layout().NodeDataDir(o.PeerHost()), "ledgersData")
 	var tables, state, withFilter int
@@ -101,6 +83,142 @@ func TestPeerLevelDBHasBloomFilter(t *testing.T) {
 		t.Fatalf("no LevelDB table in %s/stateLeveldb after the restart: nothing to check", ledger)
 	}
 	t.Logf("%d of %d LevelDB tables under %s hold a bloom filter (%d in the state database)", withFilter, tables, ledger, state)
+}
+
+// restartPeers kills the organisations' peers and brings them up again
+// (LevelDB writes its journal into a level-0 table when it reopens), then
+// waits for a commit.
+func restartPeers(t *testing.T, n *localnet.Network, probe *client.Contract, orgs ...network.Org) {
+	t.Helper()
+	for _, o := range orgs {
+		name := network.PeerProcess(o)
+		if err := n.Kill(name); err != nil {
+			t.Fatal(err)
+		}
+		// The exe link in /proc goes before the process's sockets close, so Kill
+		// may return while the peer's ports are still held for a moment.
+		for _, np := range n.Ports().NetworkPorts() {
+			for deadline := time.Now().Add(10 * time.Second); np.Process == name && !proc.PortFree(np.Port) && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+	if err := n.Up(context.Background()); err != nil {
+		t.Fatalf("up after killing peers: %v", err)
+	}
+	// Both organisations endorse, so a commit means the peers have opened
+	// their ledgers again.
+	if err := submitEventually(probe, "restart-after", "v", time.Minute); err != nil {
+		t.Fatalf("no commit after restarting peers: %v", err)
+	}
+}
+
+// TestPeerLevelDBNoSeekCompaction shows that the Fabric build's LevelDB runs
+// no compaction triggered by reads (network/fabricbin/patches/
+// leveldb-options.patch): once level 0 of the peers' state databases holds
+// two overlapping tables (two restarts, a write between them), each read of
+// a key in the older table consults both, and goleveldb charges a "seek" to
+// the newer one; after 100 it rewrites that table. 300 such reads make a
+// peer with seek compaction on (the patch's VOTECHAIN_LEVELDB_SEEK_COMPACTION=on,
+// which shows the reads would trigger one) run at least one, and the peers
+// as built none, as ledger_leveldb_seek_compactions on their operations
+// endpoints counts. Built without the patch, the peers have no such metric.
+func TestPeerLevelDBNoSeekCompaction(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  string // VOTECHAIN_LEVELDB_SEEK_COMPACTION
+		want string
+	}{{"seek compaction on", "on", "at least one"}, {"as built", "", "none"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The peers inherit the test's environment. The state read cache
+			// would answer the repeated reads without LevelDB: off here.
+			t.Setenv("VOTECHAIN_STATEDB_READ_CACHE", "0")
+			t.Setenv("VOTECHAIN_LEVELDB_SEEK_COMPACTION", tc.env)
+			n := nettest.Start(t)
+			probe := probeContract(t, n)
+			for _, k := range []string{"seek-a", "seek-z"} {
+				if code := submit(t, probe, "Put", k, "v"); code != peer.TxValidationCode_VALID {
+					t.Fatalf("Put %s: status %v, want VALID", k, code)
+				}
+			}
+			restartPeers(t, n, probe, network.PeerOrgs...)
+			if code := submit(t, probe, "Put", "seek-0", "v"); code != peer.TxValidationCode_VALID {
+				t.Fatalf("Put seek-0: status %v, want VALID", code)
+			}
+			restartPeers(t, n, probe, network.PeerOrgs...)
+			for i := range 300 {
+				if _, err := probe.EvaluateTransaction("Get", "seek-a"); err != nil {
+					t.Fatalf("read %d: %v", i, err)
+				}
+			}
+			// The compaction runs in the background once a table's seeks run out.
+			var total float64
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+				total = 0
+				for i, o := range network.PeerOrgs {
+					c := stateSeekCompactions(t, n, i)
+					t.Logf("%s peer: %.0f seek compactions of its state database", o.Name, c)
+					total += c
+				}
+				if tc.env == "" || total > 0 || time.Now().After(deadline) {
+					break
+				}
+			}
+			if (tc.env == "on") != (total > 0) {
+				t.Errorf("%.0f seek compactions of the peers' state databases after 300 reads through two level-0 tables, want %s", total, tc.want)
+			}
+		})
+	}
+}
+
+// stateSeekCompactions reads ledger_leveldb_seek_compactions of the i-th
+// organisation's peer's state database from its operations endpoint.
+func stateSeekCompactions(t *testing.T, n *localnet.Network, i int) float64 {
+	t.Helper()
+	const metric = "ledger_leveldb_seek_compactions"
+	url, lines := peerMetrics(t, n, i, metric)
+	for _, line := range lines {
+		if strings.Contains(line, "stateLeveldb") {
+			return metricValue(t, url, line)
+		}
+	}
+	t.Fatalf("peer %d reports no %s for its state database at %s: bin/fabric was built without network/fabricbin/patches/leveldb-options.patch (make fabric-bin)", i, metric, url)
+	return 0
+}
+
+// peerMetrics returns the i-th organisation's peer's /metrics address and
+// its samples of metric.
+func peerMetrics(t *testing.T, n *localnet.Network, i int, metric string) (string, []string) {
+	t.Helper()
+	_, _, ops := n.Ports().Peer(i)
+	url := "http://" + n.Hosts().Peer(i).Join(ops) + "/metrics"
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, metric+"{") {
+			out = append(out, line)
+		}
+	}
+	return url, out
+}
+
+// metricValue is the value of a Prometheus text-format sample line.
+func metricValue(t *testing.T, url, line string) float64 {
+	t.Helper()
+	fields := strings.Fields(line)
+	v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+	if err != nil {
+		t.Fatalf("%s: %q: %v", url, line, err)
+	}
+	return v
 }
 
 // metaindexKeys returns the keys of a LevelDB table's metaindex block. The
@@ -207,30 +325,12 @@ func readCacheLookups(t *testing.T, n *localnet.Network) map[string]map[string]f
 	const metric = "ledger_statedb_read_cache_lookups"
 	out := map[string]map[string]float64{}
 	for i, o := range network.PeerOrgs {
-		_, _, ops := n.Ports().Peer(i)
-		url := "http://" + n.Hosts().Peer(i).Join(ops) + "/metrics"
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		url, lines := peerMetrics(t, n, i, metric)
 		out[o.Name] = map[string]float64{}
-		for _, line := range strings.Split(string(body), "\n") {
-			if !strings.HasPrefix(line, metric+"{") || !strings.Contains(line, `channel="election"`) {
-				continue
-			}
+		for _, line := range lines {
 			for _, r := range []string{"hit", "miss"} {
-				if strings.Contains(line, `result="`+r+`"`) {
-					fields := strings.Fields(line)
-					v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-					if err != nil {
-						t.Fatalf("%s: %q: %v", url, line, err)
-					}
-					out[o.Name][r] = v
+				if strings.Contains(line, `channel="election"`) && strings.Contains(line, `result="`+r+`"`) {
+					out[o.Name][r] = metricValue(t, url, line)
 				}
 			}
 		}
