@@ -67,8 +67,10 @@ type Position struct {
 func (p Position) BlockNumber() uint64   { return p.Block }
 func (p Position) TransactionID() string { return p.TxID }
 
-// BatchCommitted is one BatchCommitted chaincode event and where it sits.
+// BatchCommitted is what one transaction's chaincode event
+// (EventBatchCommitted or EventBatchesCommitted) reports committed, and
+// where the transaction sits: a checkpoint at At covers all of Events.
 type BatchCommitted struct {
-	Event BatchEvent
-	At    Position
+	Events []BatchEvent
+	At     Position
 }

@@ -42,10 +42,12 @@ const (
 // NullifierRecord, StateResult and Results. Functions refuse with an error,
 // which fails endorsement.
 //
-// The hot path, CommitBatch, reads and writes per vote one key scoped to the
-// batch's state (all reads in one exchange with the peer, all writes in
-// another), reads no shared counter and runs no range query, so concurrent
-// batches never conflict.
+// The hot path, CommitBatch (one batch) or CommitBatches (the batches of
+// several states in one transaction, so that per-transaction costs are paid
+// once for them), reads and writes per vote one key scoped to the batch's
+// state (all reads in one exchange with the peer, all writes in another),
+// reads no shared counter and runs no range query, so concurrent batches
+// never conflict.
 type BallotContract struct {
 	contractapi.Contract
 	clock func() time.Time // this peer's clock, for MaxClockSkew

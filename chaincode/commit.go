@@ -3,6 +3,7 @@ package chaincode
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -52,102 +53,189 @@ func (c *BallotContract) CommitBatch(ctx contractapi.TransactionContextInterface
 	if err != nil {
 		return "", err
 	}
-	if _, err := b.Verify(); err != nil {
+	recs, fresh, err := c.commit(ctx, []ballot.Batch{b})
+	if err != nil {
 		return "", err
+	}
+	if len(fresh) > 0 {
+		if err := emit(ctx.GetStub(), ballot.EventBatchCommitted, fresh[0].Event()); err != nil {
+			return "", err
+		}
+	}
+	return string(recs[0]), nil
+}
+
+// CommitBatches records the batches of several states in one transaction
+// (JSON array of ballot.Batch, as ballot.DecodeBatches accepts it: at most
+// MaxBatchVotes votes in all, no state twice) and returns their records
+// (JSON array of ballot.BatchRecord, in argument order). Each batch is
+// judged and recorded exactly as CommitBatch does it, under its own key,
+// root and record; a batch already committed with the same root returns its
+// existing record and writes nothing. If any batch is refused, the whole
+// transaction is: the caller commits the batches one by one to find which.
+// One BatchesCommitted event carries the records of the batches this
+// transaction committed (none if all were committed before).
+//
+// Ledger access is the same two exchanges with the peer, for all the
+// batches together.
+func (c *BallotContract) CommitBatches(ctx contractapi.TransactionContextInterface, batchesJSON string) (string, error) {
+	if err := requireCommission(ctx); err != nil {
+		return "", err
+	}
+	bs, _, err := ballot.DecodeBatches([]byte(batchesJSON), MaxBatchVotes)
+	if err != nil {
+		return "", err
+	}
+	recs, fresh, err := c.commit(ctx, bs)
+	if err != nil {
+		return "", err
+	}
+	if len(fresh) > 0 {
+		if err := emit(ctx.GetStub(), ballot.EventBatchesCommitted, ballot.BatchesEvent(fresh)); err != nil {
+			return "", err
+		}
+	}
+	return marshal(recs)
+}
+
+// commit judges and records batches of distinct states: it returns every
+// batch's record as stored (in order) and the records of those this
+// transaction committed (the others were committed before).
+func (c *BallotContract) commit(ctx contractapi.TransactionContextInterface, bs []ballot.Batch) ([]json.RawMessage, []ballot.BatchRecord, error) {
+	for _, b := range bs {
+		if _, err := b.Verify(); err != nil {
+			return nil, nil, err
+		}
 	}
 	stub := ctx.GetStub()
-	in, err := readForBatch(stub, b)
+	election, ins, err := readForBatches(stub, bs)
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	e, err := decodeElection(in.election)
+	e, err := decodeElection(election)
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	if err := requireBatcher(ctx, e); err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	if prev, err := committedBatch(in.record, b); err != nil || prev != "" {
-		return prev, err
+	recs := make([]json.RawMessage, len(bs))
+	var todo []int // the batches not yet committed
+	for i, b := range bs {
+		prev, err := committedBatch(ins[i].record, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		if prev == "" {
+			todo = append(todo, i)
+		}
+		recs[i] = json.RawMessage(prev)
+	}
+	if len(todo) == 0 {
+		return recs, nil, nil
 	}
 	now, err := c.txTime(ctx)
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	if err := checkAgainstElection(e, b, now); err != nil {
-		return "", err
+	for _, i := range todo {
+		if err := checkAgainstElection(e, bs[i], now); err != nil {
+			return nil, nil, err
+		}
 	}
 	stub.StartWriteBatch()
-	rec, err := recordVotes(stub, b, e, now, in)
-	if err != nil {
-		return "", err
-	}
-	rec.TxID, rec.CommittedAt = stub.GetTxID(), now.UnixMilli()
-	out, err := putJSON(ctx, ballot.BatchKey(b.State, b.Seq), rec)
-	if err != nil {
-		return "", err
+	fresh := make([]ballot.BatchRecord, 0, len(todo))
+	for _, i := range todo {
+		b := bs[i]
+		rec, err := recordVotes(stub, b, e, now, ins[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		rec.TxID, rec.CommittedAt = stub.GetTxID(), now.UnixMilli()
+		out, err := putJSON(ctx, ballot.BatchKey(b.State, b.Seq), rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		recs[i] = json.RawMessage(out)
+		fresh = append(fresh, rec)
 	}
 	if err := stub.FinishWriteBatch(); err != nil {
-		return "", fmt.Errorf("write batch %s: %w", b.ID(), err)
+		return nil, nil, fmt.Errorf("write batches: %w", err)
 	}
-	if err := emitCommitted(stub, rec); err != nil {
-		return "", err
-	}
-	return out, nil
+	return recs, fresh, nil
 }
 
-// batchInputs is what the ledger holds that CommitBatch needs.
+// batchInputs is what the ledger holds that committing one batch needs.
 type batchInputs struct {
-	record   []byte              // the batch's stored record; nil if not committed
-	election []byte              // the election record; nil before set-up
-	sealed   bool                // the roll is sealed: only its voters count
-	used     map[string]struct{} // the batch's nullifiers already used on the ledger
-	onRoll   map[string]string   // the batch's nullifiers on the roll of its state (used or not) → their contest
+	record []byte              // the batch's stored record; nil if not committed
+	sealed bool                // the roll is sealed: only its voters count
+	used   map[string]struct{} // the batch's nullifiers already used on the ledger
+	onRoll map[string]string   // the batch's nullifiers on the roll of its state (used or not) → their contest
 }
 
-// readForBatch reads the batch key, the election, the roll's seal and every
-// distinct nullifier key of b in one GetMultipleStates. A nullifier key
-// holding the roll's mark is on the roll for the mark's contest and unused;
-// one holding a record is used (and, once the roll is sealed, on the roll
-// for the record's contest).
-func readForBatch(stub shim.ChaincodeStubInterface, b ballot.Batch) (batchInputs, error) {
-	const fixed = 3 // the batch key, the election key and the roll seal come first
-	keys := make([]string, fixed, fixed+len(b.Votes))
-	keys[0], keys[1], keys[2] = ballot.BatchKey(b.State, b.Seq), ballot.ElectionKey, ballot.RollSealKey
-	nullifiers := make([]string, 0, len(b.Votes))
-	seen := make(map[string]struct{}, len(b.Votes))
-	for _, v := range b.Votes {
-		if _, dup := seen[v.Nullifier]; !dup {
-			seen[v.Nullifier] = struct{}{}
-			nullifiers = append(nullifiers, v.Nullifier)
-			keys = append(keys, ballot.NullifierKey(b.State, v.Nullifier))
+// readForBatches reads the election, the roll's seal and, for each batch,
+// its batch key and every distinct nullifier key, all in one
+// GetMultipleStates; it returns the election record and each batch's
+// inputs. A nullifier key holding the roll's mark is on the roll for the
+// mark's contest and unused; one holding a record is used (and, once the
+// roll is sealed, on the roll for the record's contest).
+func readForBatches(stub shim.ChaincodeStubInterface, bs []ballot.Batch) ([]byte, []batchInputs, error) {
+	keys := []string{ballot.ElectionKey, ballot.RollSealKey} // then each batch's keys
+	type span struct {
+		first      int      // index of the batch key in keys; its nullifiers follow
+		nullifiers []string // distinct, in order
+	}
+	spans := make([]span, len(bs))
+	for i, b := range bs {
+		spans[i].first = len(keys)
+		keys = append(keys, ballot.BatchKey(b.State, b.Seq))
+		seen := make(map[string]struct{}, len(b.Votes))
+		for _, v := range b.Votes {
+			if _, dup := seen[v.Nullifier]; !dup {
+				seen[v.Nullifier] = struct{}{}
+				spans[i].nullifiers = append(spans[i].nullifiers, v.Nullifier)
+				keys = append(keys, ballot.NullifierKey(b.State, v.Nullifier))
+			}
 		}
 	}
 	vals, err := stub.GetMultipleStates(keys...)
 	if err != nil {
-		return batchInputs{}, fmt.Errorf("read ledger for batch %s: %w", b.ID(), err)
+		return nil, nil, fmt.Errorf("read ledger for %s: %w", batchIDs(bs), err)
 	}
 	if len(vals) != len(keys) {
-		return batchInputs{}, fmt.Errorf("read ledger for batch %s: %d values for %d keys", b.ID(), len(vals), len(keys))
+		return nil, nil, fmt.Errorf("read ledger for %s: %d values for %d keys", batchIDs(bs), len(vals), len(keys))
 	}
-	in := batchInputs{record: vals[0], election: vals[1], sealed: vals[2] != nil,
-		used: make(map[string]struct{}), onRoll: make(map[string]string, len(nullifiers))}
-	for i, n := range nullifiers {
-		v := vals[fixed+i]
-		if v == nil {
-			continue
+	ins := make([]batchInputs, len(bs))
+	for i, sp := range spans {
+		in := batchInputs{record: vals[sp.first], sealed: vals[1] != nil,
+			used: make(map[string]struct{}), onRoll: make(map[string]string, len(sp.nullifiers))}
+		for k, n := range sp.nullifiers {
+			v := vals[sp.first+1+k]
+			if v == nil {
+				continue
+			}
+			if contest, ok := ballot.ParseRollMark(v); ok {
+				in.onRoll[n] = contest
+				continue
+			}
+			var rec ballot.NullifierRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return nil, nil, fmt.Errorf("decode stored nullifier %s of %s: %w", n, bs[i].State, err)
+			}
+			in.onRoll[n], in.used[n] = rec.Contest, struct{}{}
 		}
-		if contest, ok := ballot.ParseRollMark(v); ok {
-			in.onRoll[n] = contest
-			continue
-		}
-		var rec ballot.NullifierRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return batchInputs{}, fmt.Errorf("decode stored nullifier %s of %s: %w", n, b.State, err)
-		}
-		in.onRoll[n], in.used[n] = rec.Contest, struct{}{}
+		ins[i] = in
 	}
-	return in, nil
+	return vals[0], ins, nil
+}
+
+// batchIDs names batches for messages.
+func batchIDs(bs []ballot.Batch) string {
+	ids := make([]string, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID()
+	}
+	return "batch " + strings.Join(ids, ", ")
 }
 
 // committedBatch returns the stored record data if batch b is already
@@ -211,14 +299,14 @@ func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch, e *ballot.Ele
 	})
 }
 
-// emitCommitted sets the transaction's BatchCommitted event.
-func emitCommitted(stub shim.ChaincodeStubInterface, rec ballot.BatchRecord) error {
-	payload, err := json.Marshal(rec.Event())
+// emit sets the transaction's chaincode event name with payload v (JSON).
+func emit(stub shim.ChaincodeStubInterface, name string, v any) error {
+	payload, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	if err := stub.SetEvent(ballot.EventBatchCommitted, payload); err != nil {
-		return fmt.Errorf("emit %s: %w", ballot.EventBatchCommitted, err)
+	if err := stub.SetEvent(name, payload); err != nil {
+		return fmt.Errorf("emit %s: %w", name, err)
 	}
 	return nil
 }

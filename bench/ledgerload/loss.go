@@ -165,7 +165,7 @@ func readBatches(ctx context.Context, ledger *fabricclient.Ballot, arrivals []Ar
 		go func() {
 			defer wg.Done()
 			for a := range jobs {
-				b, err := ledger.CommittedBatch(ctx, a.TxID)
+				b, err := ledger.CommittedBatch(ctx, a.TxID, a.State, a.Seq)
 				mu.Lock()
 				fn(a, b, err)
 				mu.Unlock()

@@ -26,7 +26,8 @@ const DriverSeqBase = 1_000_000_000
 // IsDriverSeq reports whether a batch sequence number is a driver's.
 func IsDriverSeq(seq uint64) bool { return seq >= DriverSeqBase }
 
-// Arrival is one BatchCommitted event and when the watcher received it.
+// Arrival is one committed batch, as its transaction's BatchCommitted or
+// BatchesCommitted event reported it, and when the watcher received it.
 type Arrival struct {
 	State    string
 	Seq      uint64
@@ -65,9 +66,11 @@ func Watch(ctx context.Context, ledger *fabricclient.Ballot) (*Watcher, uint64, 
 				if !ok {
 					return
 				}
-				a := Arrival{State: ev.Event.State, Seq: ev.Event.Seq, Counted: ev.Event.Counted, Rejected: ev.Event.Rejected, TxID: ev.At.TxID, Block: ev.At.Block, At: time.Now()}
+				now := time.Now()
 				w.mu.Lock()
-				w.arrivals = append(w.arrivals, a)
+				for _, e := range ev.Events {
+					w.arrivals = append(w.arrivals, Arrival{State: e.State, Seq: e.Seq, Counted: e.Counted, Rejected: e.Rejected, TxID: ev.At.TxID, Block: ev.At.Block, At: now})
+				}
 				w.mu.Unlock()
 			case err := <-errs:
 				w.mu.Lock()

@@ -24,7 +24,7 @@ const (
 	KindPreviousHash = "previous_hash" // previous-hash link broken
 	KindDataHash     = "data_hash"     // data hash does not match the block's data
 	KindTxDecode     = "tx_decode"     // transaction envelope undecodable
-	KindBatchDecode  = "batch_decode"  // CommitBatch argument is not a valid batch
+	KindBatchDecode  = "batch_decode"  // CommitBatch(es) argument is not a valid batch (list)
 	KindBatchRoot    = "batch_root"    // claimed root differs from the votes' root
 	KindBatchTally   = "batch_tally"   // claimed tallies differ from the votes' tallies
 	KindBatchRecord  = "batch_record"  // written batch record missing or differing from the recount
@@ -80,6 +80,7 @@ type Batch struct {
 	// Leaves are the votes' leaf hashes in order (ballot.Leaves), nil when
 	// they do not give the batch's root and tallies.
 	Leaves [][32]byte
+	Raw    []byte // the batch's JSON as the transaction carried it
 	// Rejected are the indices of the votes the recount rejects, and
 	// Reasons why (ballot.Reject*): the election's refusals, votes off the
 	// sealed roll, then nullifiers used before (earlier on the ledger or
@@ -169,18 +170,42 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			}
 		}
 		a.rollWrites(&r, tx, bh)
-		if !a.isCommitBatch(tx) {
-			continue
-		}
-		batch, err := a.batch(&r, tx, bh)
-		if err != nil {
-			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
-		}
-		if batch != nil {
-			r.Batches = append(r.Batches, *batch)
+		for _, raw := range a.batchArgs(&r, tx) {
+			batch, err := a.batch(&r, tx, raw, bh)
+			if err != nil {
+				return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+			}
+			if batch != nil {
+				r.Batches = append(r.Batches, *batch)
+			}
 		}
 	}
 	return r, nil
+}
+
+// batchArgs returns the JSON of each batch a VALID CommitBatch or
+// CommitBatches transaction of the chaincode carries (none for other
+// transactions). A CommitBatches argument that does not decode is an issue;
+// its batches are then audited one by one as far as they decode.
+func (a Auditor) batchArgs(r *Report, tx fabricblock.Tx) []json.RawMessage {
+	switch {
+	case tx.Chaincode != a.Chaincode:
+		return nil
+	case tx.IsCommitBatch():
+		return []json.RawMessage{tx.Args[0]}
+	case tx.IsCommitBatches():
+	default:
+		return nil
+	}
+	_, raws, err := ballot.DecodeBatches(tx.Args[0], MaxBatchVotes)
+	if err == nil {
+		return raws
+	}
+	r.issue(KindBatchDecode, tx.ID, err.Error())
+	if json.Unmarshal(tx.Args[0], &raws) != nil {
+		return nil
+	}
+	return raws
 }
 
 // rollWrites records the roll entries (nullifier keys given the roll's
@@ -207,27 +232,19 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) {
 	}
 }
 
-func (a Auditor) isCommitBatch(tx fabricblock.Tx) bool {
-	return tx.Chaincode == a.Chaincode && tx.IsCommitBatch()
-}
-
 func (r *Report) issue(kind, txID, msg string) {
 	r.Issues = append(r.Issues, Issue{Kind: kind, Block: r.Block.Number, TxID: txID, Message: msg})
 }
 
-// batch audits one VALID CommitBatch transaction; nil if it carries no
-// decodable batch (an issue is recorded).
-func (a Auditor) batch(r *Report, tx fabricblock.Tx, h *blockHistory) (*Batch, error) {
-	if len(tx.Args) != 1 {
-		r.issue(KindBatchDecode, tx.ID, fmt.Sprintf("CommitBatch has %d arguments; want 1", len(tx.Args)))
-		return nil, nil
-	}
-	b, err := ballot.DecodeBatch(tx.Args[0], MaxBatchVotes)
+// batch audits one batch (JSON raw) of a VALID CommitBatch or CommitBatches
+// transaction; nil if it does not decode (an issue is recorded).
+func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, h *blockHistory) (*Batch, error) {
+	b, err := ballot.DecodeBatch(raw, MaxBatchVotes)
 	if err != nil {
 		r.issue(KindBatchDecode, tx.ID, err.Error())
 		return nil, nil
 	}
-	out := &Batch{TxID: tx.ID, TxIndex: tx.Index, Batch: b, RootOK: true, RecordOK: true}
+	out := &Batch{TxID: tx.ID, TxIndex: tx.Index, Batch: b, Raw: raw, RootOK: true, RecordOK: true}
 	if out.Leaves, err = b.Verify(); err != nil {
 		out.RootOK = false
 		kind := KindBatchRoot
@@ -247,7 +264,7 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, h *blockHistory) (*Batch, e
 		return out, nil
 	case !wrote:
 		out.RecordOK = false
-		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: VALID CommitBatch wrote no batch record and is no retry of a committed batch", b.ID()))
+		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: VALID transaction wrote no batch record and is no retry of a committed batch", b.ID()))
 		return out, nil
 	case committed:
 		out.RecordOK = false
@@ -295,24 +312,31 @@ func compareRecord(rec ballot.BatchRecord, b Batch, txID string) []string {
 	return diffs
 }
 
-// compareEvent checks that tx emitted the BatchCommitted event of rec.
+// compareEvent checks that tx's BatchCommitted or BatchesCommitted event
+// carries rec.
 func compareEvent(rec ballot.BatchRecord, tx fabricblock.Tx) string {
 	for _, ev := range tx.Events {
-		if ev.Name != ballot.EventBatchCommitted {
+		evs, ok, err := ballot.BatchEvents(ev.Name, ev.Payload)
+		if !ok {
 			continue
 		}
-		var got ballot.BatchEvent
-		if err := json.Unmarshal(ev.Payload, &got); err != nil {
+		if err != nil {
 			return fmt.Sprintf("undecodable event: %v", err)
 		}
 		want := rec.Event()
-		if got.State != want.State || got.Seq != want.Seq || got.Root != want.Root || got.Counted != want.Counted ||
-			!slices.Equal(got.Rejected, want.Rejected) || !slices.Equal(got.Reasons, want.Reasons) || !got.Tallies.Equal(want.Tallies) {
-			return fmt.Sprintf("event %+v differs from record %+v", got, want)
+		for _, got := range evs {
+			if got.State != want.State || got.Seq != want.Seq {
+				continue
+			}
+			if got.Root != want.Root || got.Counted != want.Counted ||
+				!slices.Equal(got.Rejected, want.Rejected) || !slices.Equal(got.Reasons, want.Reasons) || !got.Tallies.Equal(want.Tallies) {
+				return fmt.Sprintf("event %+v differs from record %+v", got, want)
+			}
+			return ""
 		}
-		return ""
+		return fmt.Sprintf("event %s does not carry the batch", ev.Name)
 	}
-	return "no " + ballot.EventBatchCommitted + " event"
+	return "no " + ballot.EventBatchCommitted + " or " + ballot.EventBatchesCommitted + " event"
 }
 
 type batchID struct {

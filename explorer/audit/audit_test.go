@@ -412,3 +412,70 @@ func TestRecountRollPerContest(t *testing.T) {
 		t.Fatalf("a record counting a vote on the roll for another contest: issues %v, want batch_record", ks)
 	}
 }
+
+// TestSharedTransaction: a CommitBatches transaction carrying two states'
+// batches is audited batch by batch, each recounted against the ledger
+// before it (a duplicate of an earlier block is rejected), a batch already
+// committed in it is a resubmission, and tampering with one batch's part
+// of the shared event or records is flagged.
+func TestSharedTransaction(t *testing.T) {
+	ca1 := build(t, "CA", 1, vote("CA", 1, "alice"))
+	ca2 := build(t, "CA", 2, vote("CA", 2, "bob"), vote("CA", 1, "bob")) // voter 1 again
+	tx1 := build(t, "TX", 1, vote("TX", 5, "carol"), vote("TX", 6, "alice"))
+	shared := ledgertest.CommitBatches("t2", []ballot.Batch{ca2, tx1}, []map[int]string{{1: ballot.RejectDuplicate}, nil})
+	reports := auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {commitTx(t, "t1", ca1)}, {shared}})
+	if ks := kinds(reports); len(ks) != 0 {
+		t.Fatalf("honest shared transaction flagged: %v", ks)
+	}
+	b := reports[2].Batches
+	if len(b) != 2 || b[0].Batch.ID() != "CA/2" || b[1].Batch.ID() != "TX/1" || b[0].TxID != "t2" || b[1].TxID != "t2" {
+		t.Fatalf("batches of the shared transaction: %+v", b)
+	}
+	if !slices.Equal(b[0].Rejected, []int{1}) || b[1].Counted() != 2 || reports[2].Votes() != 4 {
+		t.Fatalf("recount of the shared transaction: %+v", b)
+	}
+	if got, want := string(b[1].Raw), string(mustJSON(t, tx1)); got != want {
+		t.Fatalf("raw batch %s, want %s", got, want)
+	}
+
+	// A retry carrying CA/1 (committed) and a new batch: only the new one is written.
+	tx2 := build(t, "TX", 2, vote("TX", 7, "bob"))
+	retry := ledgertest.CommitBatches("t3", []ballot.Batch{ca1, tx2}, nil)
+	retry.Writes = retry.Writes[1:]
+	retry.Event = ledgertest.CommitBatches("t3", []ballot.Batch{tx2}, nil).Event
+	reports = auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {commitTx(t, "t1", ca1)}, {retry}})
+	if ks := kinds(reports); len(ks) != 0 {
+		t.Fatalf("partial retry flagged: %v", ks)
+	}
+	if r := reports[2].Batches; len(r) != 2 || !r[0].Resubmission || r[1].Resubmission {
+		t.Fatalf("partial retry: %+v", r)
+	}
+
+	wrongEvent := ledgertest.CommitBatches("t2", []ballot.Batch{ca2, tx1}, []map[int]string{{1: ballot.RejectDuplicate}, nil})
+	wrongEvent.Event = ledgertest.CommitBatches("t2", []ballot.Batch{ca2, tx1}, nil).Event // CA/2's duplicate counted
+	missing := ledgertest.CommitBatches("t2", []ballot.Batch{ca2, tx1}, []map[int]string{{1: ballot.RejectDuplicate}, nil})
+	missing.Event = ledgertest.CommitBatches("t2", []ballot.Batch{ca2}, []map[int]string{{1: ballot.RejectDuplicate}}).Event
+	twice := ledgertest.CommitBatches("t2", []ballot.Batch{ca2, ca2}, nil)
+	for name, c := range map[string]struct {
+		tx   ledgertest.Tx
+		want string
+	}{
+		"event differs":   {wrongEvent, audit.KindBatchEvent},
+		"event lacks one": {missing, audit.KindBatchEvent},
+		"state twice":     {twice, audit.KindBatchDecode},
+	} {
+		ks := kinds(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {commitTx(t, "t1", ca1)}, {c.tx}}))
+		if !slices.Contains(ks, c.want) {
+			t.Errorf("%s: issues %v; want %q", name, ks, c.want)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

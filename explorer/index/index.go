@@ -93,7 +93,7 @@ CREATE TABLE IF NOT EXISTS txs (
 	code      TEXT NOT NULL,
 	chaincode TEXT NOT NULL,
 	function  TEXT NOT NULL,
-	state     TEXT,              -- batch of a CommitBatch transaction
+	state     TEXT,              -- batch of a transaction carrying one batch
 	seq       INTEGER,
 	note      TEXT NOT NULL,     -- "resubmission", or why the envelope did not decode
 	PRIMARY KEY (block, idx)
@@ -123,7 +123,7 @@ CREATE INDEX IF NOT EXISTS batches_time ON batches (time);
 CREATE TABLE IF NOT EXISTS batch_votes (
 	state     TEXT NOT NULL,
 	seq       INTEGER NOT NULL,
-	data      BLOB NOT NULL,     -- the CommitBatch argument: a ballot.Batch as JSON
+	data      BLOB NOT NULL,     -- the batch as its transaction carried it: a ballot.Batch as JSON
 	UNIQUE (state, seq)
 );
 CREATE TABLE IF NOT EXISTS vote_ids (

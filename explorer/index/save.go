@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
@@ -162,19 +163,29 @@ func (s saver) block() error {
 }
 
 func (s saver) txs() error {
-	batchOf := map[int]audit.Batch{}
+	batchesOf := map[int][]audit.Batch{}
 	for _, bt := range s.r.Batches {
-		batchOf[bt.TxIndex] = bt
+		batchesOf[bt.TxIndex] = append(batchesOf[bt.TxIndex], bt)
 	}
 	for _, t := range s.r.Block.Txs {
 		var state any
 		var seq any
 		note := t.Err
-		if bt, ok := batchOf[t.Index]; ok {
-			state, seq = bt.Batch.State, bt.Batch.Seq
-			if bt.Resubmission {
+		switch bts := batchesOf[t.Index]; {
+		case len(bts) == 1:
+			state, seq = bts[0].Batch.State, bts[0].Batch.Seq
+			if bts[0].Resubmission {
 				note = "resubmission"
 			}
+		case len(bts) > 1: // CommitBatches: the batches table names the transaction of each
+			ids := make([]string, len(bts))
+			for i, bt := range bts {
+				ids[i] = bt.Batch.ID()
+				if bt.Resubmission {
+					ids[i] += " (resubmission)"
+				}
+			}
+			note = "batches " + strings.Join(ids, ", ")
 		}
 		fn := t.Function
 		if t.Contract != "" {
@@ -248,7 +259,7 @@ func (s saver) roll() error {
 // each vote id is, and the nullifiers of the counted votes.
 func (s saver) votes(bt audit.Batch) error {
 	b := bt.Batch
-	if err := s.exec(`INSERT INTO batch_votes VALUES (?, ?, ?)`, b.State, b.Seq, s.r.Block.Txs[bt.TxIndex].Args[0]); err != nil {
+	if err := s.exec(`INSERT INTO batch_votes VALUES (?, ?, ?)`, b.State, b.Seq, []byte(bt.Raw)); err != nil {
 		return err
 	}
 	rejected := map[int]bool{}

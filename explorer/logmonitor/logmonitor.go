@@ -49,7 +49,7 @@ type Ledger interface {
 	LogKeys(ctx context.Context) (ballot.LogKeys, error)
 	LogHead(ctx context.Context, state string) (ballot.AnchoredHead, error)
 	Batches(ctx context.Context, state string, fn func(ballot.BatchRecord) error) error
-	CommittedBatch(ctx context.Context, txID string) (ballot.Batch, error)
+	CommittedBatch(ctx context.Context, txID, state string, seq uint64) (ballot.Batch, error)
 }
 
 // ErrInconsistent marks a log that does not match a signed head: entries
@@ -431,7 +431,7 @@ func Placements(ctx context.Context, ledger Ledger, state string) (map[[32]byte]
 // placeBatch reads the transaction of the batch of rec and adds where it
 // put each vote to placed; a vote placed counted before keeps that place.
 func placeBatch(ctx context.Context, ledger Ledger, placed map[[32]byte]Placement, rec ballot.BatchRecord) error {
-	b, err := ledger.CommittedBatch(ctx, rec.TxID)
+	b, err := ledger.CommittedBatch(ctx, rec.TxID, rec.State, rec.Seq)
 	if err != nil {
 		return err
 	}

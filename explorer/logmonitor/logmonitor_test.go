@@ -49,9 +49,9 @@ func (f *fakeLedger) Batches(_ context.Context, _ string, fn func(ballot.BatchRe
 	}
 	return nil
 }
-func (f *fakeLedger) CommittedBatch(_ context.Context, txID string) (ballot.Batch, error) {
+func (f *fakeLedger) CommittedBatch(_ context.Context, txID, state string, seq uint64) (ballot.Batch, error) {
 	for i, r := range f.records {
-		if r.TxID == txID {
+		if r.TxID == txID && r.State == state && r.Seq == seq {
 			return f.batches[i], nil
 		}
 	}
@@ -250,9 +250,9 @@ type countingLedger struct {
 	txs int
 }
 
-func (c *countingLedger) CommittedBatch(ctx context.Context, txID string) (ballot.Batch, error) {
+func (c *countingLedger) CommittedBatch(ctx context.Context, txID, state string, seq uint64) (ballot.Batch, error) {
 	c.txs++
-	return c.fakeLedger.CommittedBatch(ctx, txID)
+	return c.fakeLedger.CommittedBatch(ctx, txID, state, seq)
 }
 
 // addVotes appends n votes cast long ago to the scene's log.

@@ -22,7 +22,7 @@ import (
 // Ledger reads committed batches, their records and nullifiers:
 // *fabricclient.Ballot.
 type Ledger interface {
-	CommittedBatch(ctx context.Context, txID string) (ballot.Batch, error)
+	CommittedBatch(ctx context.Context, txID, state string, seq uint64) (ballot.Batch, error)
 	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
 	LocateNullifier(ctx context.Context, state, nullifier string) (ballot.NullifierRecord, error)
 }
@@ -51,12 +51,20 @@ type Service struct {
 
 	mu    sync.Mutex
 	lru   *list.List // of *batchEntry, most recent first
-	byTx  map[string]*list.Element
+	byTx  map[batchKey]*list.Element
 	limit int
 }
 
+// batchKey names a batch in the transaction that carried it (a transaction
+// may carry the batches of several states).
+type batchKey struct {
+	txID  string
+	state string
+	seq   uint64
+}
+
 type batchEntry struct {
-	txID   string
+	key    batchKey
 	batch  ballot.Batch
 	record ballot.BatchRecord
 	tree   *ballot.Tree
@@ -65,7 +73,7 @@ type batchEntry struct {
 // New returns a service for the election electionID (whose voters' keys
 // secret derives) keeping the trees of up to cached batches.
 func New(ledger Ledger, store Store, secret []byte, electionID string, cached int) *Service {
-	return &Service{ledger: ledger, store: store, secret: secret, electionID: electionID, lru: list.New(), byTx: map[string]*list.Element{}, limit: max(cached, 1)}
+	return &Service{ledger: ledger, store: store, secret: secret, electionID: electionID, lru: list.New(), byTx: map[batchKey]*list.Element{}, limit: max(cached, 1)}
 }
 
 // ByVoteID returns the receipt of a vote: pending (accepted, not yet on the
@@ -113,7 +121,7 @@ func (s *Service) ByCredentials(ctx context.Context, voterID, credential, contes
 
 // committed builds the receipt of a vote the batcher recorded at loc.
 func (s *Service) committed(ctx context.Context, voteID string, loc votequeue.Location) (ballot.Receipt, error) {
-	e, err := s.batch(ctx, loc.TxID)
+	e, err := s.batch(ctx, batchKey{loc.TxID, loc.State, loc.Seq})
 	if err != nil {
 		return ballot.Receipt{}, err
 	}
@@ -143,40 +151,40 @@ func (s *Service) committed(ctx context.Context, voteID string, loc votequeue.Lo
 	return r, nil
 }
 
-// batch returns the ledger's batch of a transaction, its record and its
-// tree, cached.
-func (s *Service) batch(ctx context.Context, txID string) (*batchEntry, error) {
+// batch returns a batch as the ledger's transaction carried it, its record
+// and its tree, cached.
+func (s *Service) batch(ctx context.Context, k batchKey) (*batchEntry, error) {
 	s.mu.Lock()
-	if el, ok := s.byTx[txID]; ok {
+	if el, ok := s.byTx[k]; ok {
 		s.lru.MoveToFront(el)
 		s.mu.Unlock()
 		return el.Value.(*batchEntry), nil
 	}
 	s.mu.Unlock()
 
-	b, err := s.ledger.CommittedBatch(ctx, txID)
+	b, err := s.ledger.CommittedBatch(ctx, k.txID, k.state, k.seq)
 	if err != nil {
 		return nil, err
 	}
 	leaves, err := b.Verify()
 	if err != nil {
-		return nil, fmt.Errorf("batch in transaction %s: %w", txID, err)
+		return nil, fmt.Errorf("batch in transaction %s: %w", k.txID, err)
 	}
 	rec, err := s.ledger.Batch(ctx, b.State, b.Seq)
 	if err != nil {
 		return nil, fmt.Errorf("record of batch %s: %w", b.ID(), err)
 	}
-	e := &batchEntry{txID: txID, batch: b, record: rec, tree: ballot.NewTree(leaves)}
+	e := &batchEntry{key: k, batch: b, record: rec, tree: ballot.NewTree(leaves)}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if el, ok := s.byTx[txID]; ok { // built concurrently by another request
+	if el, ok := s.byTx[k]; ok { // built concurrently by another request
 		return el.Value.(*batchEntry), nil
 	}
-	s.byTx[txID] = s.lru.PushFront(e)
+	s.byTx[k] = s.lru.PushFront(e)
 	for s.lru.Len() > s.limit {
 		old := s.lru.Remove(s.lru.Back()).(*batchEntry)
-		delete(s.byTx, old.txID)
+		delete(s.byTx, old.key)
 	}
 	return e, nil
 }

@@ -18,10 +18,10 @@ type fakeLedger struct {
 	reads   int
 }
 
-func (f *fakeLedger) CommittedBatch(_ context.Context, txID string) (ballot.Batch, error) {
+func (f *fakeLedger) CommittedBatch(_ context.Context, txID, state string, seq uint64) (ballot.Batch, error) {
 	f.reads++
 	b, ok := f.batches[txID]
-	if !ok {
+	if !ok || b.State != state || b.Seq != seq {
 		return ballot.Batch{}, fmt.Errorf("no tx %s", txID)
 	}
 	return b, nil

@@ -241,7 +241,9 @@ func (c *Cache) follow(ctx context.Context) error {
 }
 
 func (c *Cache) apply(ev ballot.BatchCommitted) {
-	c.cp.Results.Apply(ev.Event)
+	for _, e := range ev.Events {
+		c.cp.Results.Apply(e)
+	}
 	c.cp.At = ev.At
 }
 

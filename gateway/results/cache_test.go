@@ -68,8 +68,8 @@ var testContests = []ballot.Contest{
 
 func event(block uint64, tx, state string, tally ballot.Tally) ballot.BatchCommitted {
 	return ballot.BatchCommitted{
-		Event: ballot.BatchEvent{State: state, Counted: int(tally.Total()), Rejected: []int{}, Tallies: tally},
-		At:    ballot.Position{Block: block, TxID: tx},
+		Events: []ballot.BatchEvent{{State: state, Counted: int(tally.Total()), Rejected: []int{}, Tallies: tally}},
+		At:     ballot.Position{Block: block, TxID: tx},
 	}
 }
 
@@ -122,14 +122,20 @@ func TestCacheLoadsThenAppliesEventsAndResumesWithoutDoubleCounting(t *testing.T
 
 	// A restart resumes from the persisted checkpoint: the three events are
 	// not applied again, and one that arrives later is.
-	ledger.events = append(ledger.events, event(13, "t4", "NY", ballot.Tally{"race": {"b": 4}}))
+	// The new transaction carries two states' batches (CommitBatches).
+	t4 := event(13, "t4", "NY", ballot.Tally{"race": {"b": 4}})
+	t4.Events = append(t4.Events, event(13, "t4", "TX", ballot.Tally{"race": {"a": 1}}).Events...)
+	ledger.events = append(ledger.events, t4)
 	ledger.served = 0
 	restarted := New(ledger, path, []string{"CA", "TX", "NY"}, testContests, nil)
-	v = runUntil(t, restarted, func(v View) bool { return v.Counted == 17 })
+	v = runUntil(t, restarted, func(v View) bool { return v.Counted == 18 })
 	if ledger.served != 1 {
 		t.Fatalf("restart replayed %d events, want only the new one", ledger.served)
 	}
-	if !v.National.Equal(ballot.Tally{"race": {"a": 9, "b": 6}, "q": {"yes": 2}}) {
+	if v.States["TX"].Counted != 4 || v.States["NY"].Counted != 4 {
+		t.Fatalf("after restart, both batches of t4 must count: %+v", v.States)
+	}
+	if !v.National.Equal(ballot.Tally{"race": {"a": 10, "b": 6}, "q": {"yes": 2}}) {
 		t.Fatalf("after restart: %+v", v.National)
 	}
 }

@@ -133,6 +133,12 @@ func (t Tx) IsCommitBatch() bool {
 	return t.Function == "CommitBatch" && (t.Contract == "" || t.Contract == "ballot") && len(t.Args) == 1
 }
 
+// IsCommitBatches reports whether the transaction calls the ballot
+// contract's CommitBatches (several states' batches) with its one argument.
+func (t Tx) IsCommitBatches() bool {
+	return t.Function == "CommitBatches" && (t.Contract == "" || t.Contract == "ballot") && len(t.Args) == 1
+}
+
 func unmarshal(b []byte, m proto.Message, what string) error {
 	if err := proto.Unmarshal(b, m); err != nil {
 		return fmt.Errorf("decode %s: %w", what, err)

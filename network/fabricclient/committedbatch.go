@@ -12,10 +12,11 @@ import (
 	"github.com/votechain/votechain/network/fabricblock"
 )
 
-// CommittedBatch reads the batch a VALID CommitBatch transaction carried,
-// from the ledger's copy of the transaction: the votes come from the ledger,
-// not from anything the caller holds.
-func (b *Ballot) CommittedBatch(ctx context.Context, txID string) (ballot.Batch, error) {
+// CommittedBatch reads batch state/seq as the VALID CommitBatch or
+// CommitBatches transaction txID carried it, from the ledger's copy of the
+// transaction: the votes come from the ledger, not from anything the caller
+// holds.
+func (b *Ballot) CommittedBatch(ctx context.Context, txID, state string, seq uint64) (ballot.Batch, error) {
 	data, err := b.qscc.EvaluateWithContext(ctx, "GetTransactionByID", client.WithArguments(b.channel, txID))
 	if err != nil {
 		return ballot.Batch{}, fmt.Errorf("read transaction %s: %w", txID, err)
@@ -35,12 +36,24 @@ func (b *Ballot) CommittedBatch(ctx context.Context, txID string) (ballot.Batch,
 	if tx.Err != "" {
 		return ballot.Batch{}, fmt.Errorf("transaction %s: %s", txID, tx.Err)
 	}
-	if !tx.IsCommitBatch() {
-		return ballot.Batch{}, fmt.Errorf("transaction %s is %s, not CommitBatch", txID, tx.Function)
+	var batches []ballot.Batch
+	switch {
+	case tx.IsCommitBatch():
+		var one ballot.Batch
+		one, err = ballot.DecodeBatch(tx.Args[0], ballot.MaxBatchVotes)
+		batches = []ballot.Batch{one}
+	case tx.IsCommitBatches():
+		batches, _, err = ballot.DecodeBatches(tx.Args[0], ballot.MaxBatchVotes)
+	default:
+		return ballot.Batch{}, fmt.Errorf("transaction %s is %s, not CommitBatch or CommitBatches", txID, tx.Function)
 	}
-	batch, err := ballot.DecodeBatch(tx.Args[0], ballot.MaxBatchVotes)
 	if err != nil {
 		return ballot.Batch{}, fmt.Errorf("batch in transaction %s: %w", txID, err)
 	}
-	return batch, nil
+	for _, bt := range batches {
+		if bt.State == state && bt.Seq == seq {
+			return bt, nil
+		}
+	}
+	return ballot.Batch{}, fmt.Errorf("transaction %s does not carry batch %s/%d", txID, state, seq)
 }

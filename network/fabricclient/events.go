@@ -2,7 +2,6 @@ package fabricclient
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -12,9 +11,10 @@ import (
 	"github.com/votechain/votechain/ballot"
 )
 
-// BatchEvents streams the BatchCommitted events committed after from, in
-// ledger order, until ctx ends. Malformed payloads end the stream with an
-// error on errs (they would mean a chaincode bug, never to be skipped).
+// BatchEvents streams, per transaction, the batches its BatchCommitted or
+// BatchesCommitted event reports committed after from, in ledger order,
+// until ctx ends. Malformed payloads end the stream with an error on errs
+// (they would mean a chaincode bug, never to be skipped).
 func (b *Ballot) BatchEvents(ctx context.Context, from ballot.Position) (<-chan ballot.BatchCommitted, <-chan error, error) {
 	events, err := b.network.ChaincodeEvents(ctx, b.contract.ChaincodeName(), client.WithStartBlock(from.Block), client.WithCheckpoint(from))
 	if err != nil {
@@ -25,16 +25,16 @@ func (b *Ballot) BatchEvents(ctx context.Context, from ballot.Position) (<-chan 
 	go func() {
 		defer close(out)
 		for ev := range events {
-			if ev.EventName != ballot.EventBatchCommitted {
+			evs, ok, err := ballot.BatchEvents(ev.EventName, ev.Payload)
+			if !ok {
 				continue
 			}
-			var be ballot.BatchEvent
-			if err := json.Unmarshal(ev.Payload, &be); err != nil {
-				errs <- fmt.Errorf("decode BatchCommitted in tx %s: %w", ev.TransactionID, err)
+			if err != nil {
+				errs <- fmt.Errorf("tx %s: %w", ev.TransactionID, err)
 				return
 			}
 			select {
-			case out <- ballot.BatchCommitted{Event: be, At: ballot.Position{Block: ev.BlockNumber, TxID: ev.TransactionID}}:
+			case out <- ballot.BatchCommitted{Events: evs, At: ballot.Position{Block: ev.BlockNumber, TxID: ev.TransactionID}}:
 			case <-ctx.Done():
 				return
 			}

@@ -3,7 +3,9 @@ package fabricclient
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
@@ -14,10 +16,16 @@ import (
 // an orderer but whose commit is not yet known. A transaction the orderer
 // loses (it dies before cutting the block) never commits: callers bound Wait
 // and submit the same batch again (CommitBatch is idempotent per batch id).
-type PendingBatch struct {
-	batch  ballot.Batch
-	result []byte
-	commit *client.Commit
+type PendingBatch struct{ p *PendingBatches }
+
+// PendingBatches is a transaction carrying one batch (CommitBatch) or the
+// batches of several states (CommitBatches), endorsed and accepted by an
+// orderer, whose commit is not yet known; as PendingBatch.
+type PendingBatches struct {
+	batches []ballot.Batch
+	multi   bool // CommitBatches: the result is a list of records
+	result  []byte
+	commit  *client.Commit
 }
 
 // SubmitBatch endorses the batch and hands its transaction to ordering.
@@ -25,26 +33,67 @@ type PendingBatch struct {
 // chaincode at once (unless the connection leaves the choice to the
 // gateway, WithGatewayEndorsers).
 func (b *Ballot) SubmitBatch(ctx context.Context, batch ballot.Batch) (*PendingBatch, error) {
-	payload, err := json.Marshal(batch)
+	p, err := b.submit(ctx, []ballot.Batch{batch}, false)
 	if err != nil {
-		return nil, fmt.Errorf("encode batch %s: %w", batch.ID(), err)
+		return nil, err
+	}
+	return &PendingBatch{p}, nil
+}
+
+// SubmitBatches endorses one transaction carrying the batches (of distinct
+// states, at most ballot.MaxBatchVotes votes in all) and hands it to
+// ordering, as SubmitBatch: one batch goes as CommitBatch, several as
+// CommitBatches. If the chaincode refuses one batch, it refuses them all.
+func (b *Ballot) SubmitBatches(ctx context.Context, batches []ballot.Batch) (*PendingBatches, error) {
+	if len(batches) == 0 {
+		return nil, errors.New("submit batches: none given")
+	}
+	return b.submit(ctx, batches, len(batches) > 1)
+}
+
+// submit endorses the batches as CommitBatches (multi) or CommitBatch (one
+// batch) and hands the transaction to ordering.
+func (b *Ballot) submit(ctx context.Context, batches []ballot.Batch, multi bool) (*PendingBatches, error) {
+	fn, ids := "CommitBatch", batchIDs(batches)
+	var payload []byte
+	var err error
+	if multi {
+		fn = "CommitBatches"
+		payload, err = json.Marshal(batches)
+	} else {
+		payload, err = json.Marshal(batches[0])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", ids, err)
 	}
 	opts := []client.ProposalOption{client.WithBytesArguments(payload)}
 	if len(b.endorsers) > 0 {
 		opts = append(opts, client.WithEndorsingOrganizations(b.endorsers...))
 	}
 	for attempt := 1; ; attempt++ {
-		result, commit, err := b.contract.SubmitAsyncWithContext(ctx, "CommitBatch", opts...)
+		result, commit, err := b.contract.SubmitAsyncWithContext(ctx, fn, opts...)
 		if err == nil {
-			return &PendingBatch{batch: batch, result: result, commit: commit}, nil
+			return &PendingBatches{batches: batches, multi: multi, result: result, commit: commit}, nil
 		}
 		if !peersDisagree(err) || attempt == disagreementAttempts {
-			return nil, fmt.Errorf("submit batch %s: %w", batch.ID(), err)
+			return nil, fmt.Errorf("submit %s: %w", ids, err)
 		}
 		if serr := b.SyncEndorsers(ctx); serr != nil {
-			return nil, fmt.Errorf("submit batch %s: %w (after the peers disagreed: %v)", batch.ID(), serr, err)
+			return nil, fmt.Errorf("submit %s: %w (after the peers disagreed: %v)", ids, serr, err)
 		}
 	}
+}
+
+// batchIDs names batches for messages: "batch CA/3" or "batches CA/3, TX/5".
+func batchIDs(bs []ballot.Batch) string {
+	ids := make([]string, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID()
+	}
+	if len(ids) == 1 {
+		return "batch " + ids[0]
+	}
+	return "batches " + strings.Join(ids, ", ")
 }
 
 // Endorsing peers at different block heights can answer the same proposal
@@ -59,23 +108,51 @@ func (b *Ballot) SubmitBatch(ctx context.Context, batch ballot.Batch) (*PendingB
 const disagreementAttempts = 6
 
 // TransactionID is the transaction's id.
-func (p *PendingBatch) TransactionID() string { return p.commit.TransactionID() }
+func (p *PendingBatch) TransactionID() string { return p.p.TransactionID() }
 
 // Wait waits until the peer commits the transaction and returns the ledger's
 // record of the batch; a transaction committed invalid gives a *ballot.CommitError.
 func (p *PendingBatch) Wait(ctx context.Context) (ballot.Committed, error) {
+	done, err := p.p.Wait(ctx)
+	if err != nil {
+		return ballot.Committed{}, err
+	}
+	return done[0], nil
+}
+
+// TransactionID is the transaction's id.
+func (p *PendingBatches) TransactionID() string { return p.commit.TransactionID() }
+
+// Wait waits until the peer commits the transaction and returns the ledger's
+// record of each batch, in the order submitted; a transaction committed
+// invalid gives a *ballot.CommitError. A batch committed before by another
+// transaction has a record naming that transaction.
+func (p *PendingBatches) Wait(ctx context.Context) ([]ballot.Committed, error) {
+	ids := batchIDs(p.batches)
 	status, err := p.commit.StatusWithContext(ctx)
 	if err != nil {
-		return ballot.Committed{}, fmt.Errorf("commit status of batch %s (tx %s): %w", p.batch.ID(), p.commit.TransactionID(), err)
+		return nil, fmt.Errorf("commit status of %s (tx %s): %w", ids, p.commit.TransactionID(), err)
 	}
 	if !status.Successful {
-		return ballot.Committed{}, &ballot.CommitError{TxID: status.TransactionID, Code: status.Code.String()}
+		return nil, &ballot.CommitError{TxID: status.TransactionID, Code: status.Code.String()}
 	}
-	var rec ballot.BatchRecord
-	if err := json.Unmarshal(p.result, &rec); err != nil {
-		return ballot.Committed{}, fmt.Errorf("decode record of batch %s: %w", p.batch.ID(), err)
+	recs := make([]ballot.BatchRecord, 1)
+	if p.multi {
+		err = json.Unmarshal(p.result, &recs)
+	} else {
+		err = json.Unmarshal(p.result, &recs[0])
 	}
-	return ballot.Committed{Record: rec, TxID: status.TransactionID, Block: status.BlockNumber}, nil
+	if err == nil && len(recs) != len(p.batches) {
+		err = fmt.Errorf("%d records for %d batches", len(recs), len(p.batches))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode records of %s: %w", ids, err)
+	}
+	out := make([]ballot.Committed, len(recs))
+	for i, rec := range recs {
+		out[i] = ballot.Committed{Record: rec, TxID: status.TransactionID, Block: status.BlockNumber}
+	}
+	return out, nil
 }
 
 // BlockNumbers streams the number of every block the peer commits from now

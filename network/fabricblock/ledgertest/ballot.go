@@ -14,6 +14,34 @@ import (
 // counts the rest: its argument, the batch record and the BatchCommitted
 // event.
 func CommitBatch(id string, b ballot.Batch, rejects map[int]string) Tx {
+	rec := record(id, b, rejects)
+	return Tx{ID: id, Function: "CommitBatch", Args: [][]byte{mustJSON(b)},
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: mustJSON(rec)}},
+		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: mustJSON(rec.Event())}}
+}
+
+// CommitBatches is the VALID CommitBatches transaction id of batches bs
+// (of distinct states), each counted as CommitBatch counts it with
+// rejects[i] (nil: none): its argument, the batch records and the
+// BatchesCommitted event.
+func CommitBatches(id string, bs []ballot.Batch, rejects []map[int]string) Tx {
+	tx := Tx{ID: id, Function: "CommitBatches", Args: [][]byte{mustJSON(bs)}}
+	recs := make([]ballot.BatchRecord, len(bs))
+	for i, b := range bs {
+		var r map[int]string
+		if i < len(rejects) {
+			r = rejects[i]
+		}
+		recs[i] = record(id, b, r)
+		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: mustJSON(recs[i])})
+	}
+	tx.Event = &fabricblock.Event{Name: ballot.EventBatchesCommitted, Payload: mustJSON(ballot.BatchesEvent(recs))}
+	return tx
+}
+
+// record is the record transaction id writes for batch b when the
+// chaincode rejects rejects and counts the rest.
+func record(id string, b ballot.Batch, rejects map[int]string) ballot.BatchRecord {
 	rec := ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes), Tallies: ballot.Tally{},
 		Rejected: []int{}, Reasons: []string{}, TxID: id}
 	for i, v := range b.Votes {
@@ -24,10 +52,7 @@ func CommitBatch(id string, b ballot.Batch, rejects map[int]string) Tx {
 		rec.Tallies.Add(v.Contest, v.Choice, 1)
 		rec.Counted++
 	}
-	arg, event := mustJSON(b), mustJSON(rec.Event())
-	return Tx{ID: id, Function: "CommitBatch", Args: [][]byte{arg},
-		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: mustJSON(rec)}},
-		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: event}}
+	return rec
 }
 
 // SetupElection is the SetupElection transaction id that writes e.
