@@ -67,3 +67,43 @@ func BenchmarkInvokeCommitBatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkShared compares the chaincode's CPU for two states' small
+// batches (20 votes each, the size a lane cuts at the referendum rate)
+// committed as two CommitBatch calls and as one CommitBatches call, against
+// the fake stub: the chaincode's share of the per-transaction cost a shared
+// transaction saves (the peers' and orderers' shares are not measured here).
+func BenchmarkShared(b *testing.B) {
+	h := newHarness(b)
+	h.open()
+	ctx := txContext(h.stub, commissionClient)
+	ca, ny := batch(b, "CA", 1, votes("CA", 0, 20)), batch(b, "NY", 1, votes("NY", 0, 20))
+	encode := func(v any) string {
+		data, err := json.Marshal(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return string(data)
+	}
+	type call struct {
+		fn  func(contractapi.TransactionContextInterface, string) (string, error)
+		arg string
+	}
+	calls := map[string][]call{
+		"separate": {{h.cc.CommitBatch, encode(ca)}, {h.cc.CommitBatch, encode(ny)}},
+		"shared":   {{h.cc.CommitBatches, encode([]any{ca, ny})}},
+	}
+	for _, name := range []string{"separate", "shared"} {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				for _, c := range calls[name] {
+					h.stub.begin("tx", h.now)
+					if _, err := c.fn(ctx, c.arg); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*40), "ns/vote")
+		})
+	}
+}
