@@ -15,11 +15,12 @@ import (
 // in flight only for a batch of at least fill votes, or one whose oldest vote
 // has waited maxWait (a stuck transaction must not hold its lane's votes).
 //
-// Lanes do not share transactions: CommitBatch takes one state's batch, and
-// each lane's journal and acknowledgement are fenced by that lane's own
-// lease, which another process may hold; a shared transaction would need a
-// multi-batch chaincode call and a journal fenced by several leases at once.
-// Small states instead cut small batches only while the ledger is idle.
+// Lanes do not share transactions yet: each lane submits its own batch with
+// CommitBatch. The chaincode's CommitBatches would carry the batches of
+// several lanes this process holds in one transaction (each still journaled,
+// acknowledged and fenced by its own lane's lease, and idempotent per batch
+// id), which the cut policy does not do yet. Small states instead cut small
+// batches only while the ledger is idle.
 type cutPolicy struct {
 	maxVotes int           // most votes in one batch
 	fill     int           // votes worth one more transaction beside the lane's in flight
