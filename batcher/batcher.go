@@ -11,7 +11,12 @@
 // next batch grows until a slot frees, so batches are small at low load and
 // large (up to BatchSize) under backlog, with at most Depth transactions in
 // flight per lane and MaxInflight per process. Each batch is journaled in
-// Redis before it is submitted. A transaction that will never commit (its
+// Redis before it is submitted. The batches the process's lanes cut share
+// transactions (group commit across lanes, see sharer): one transaction
+// carries the batches of several states (CommitBatches), each still
+// journaled, acknowledged and fenced by its own lane, so the ledger's
+// per-transaction cost is paid once for many small batches at low load; a
+// retry goes alone. A transaction that will never commit (its
 // orderer died) is recognised from blocks committed after it that hold a
 // transaction accepted later, or from this process's commits stalling for a
 // bound set by the recent commit latencies (see recoveryPolicy), and is
@@ -43,11 +48,14 @@ import (
 
 // Config tunes the batcher. Zero values take the defaults in DefaultConfig.
 type Config struct {
-	Partitions    []string      // partitions to serve (the election's states)
-	BatchSize     int           // most votes in one batch
-	Fill          int           // votes worth one more transaction beside a lane's in flight (0: BatchSize/4)
-	MaxWait       time.Duration // longest a vote waits behind its lane's transactions in flight
-	Depth         int           // transactions in flight per lane
+	Partitions []string      // partitions to serve (the election's states)
+	BatchSize  int           // most votes in one batch
+	Fill       int           // votes worth one more transaction beside a lane's in flight (0: BatchSize/4)
+	MaxWait    time.Duration // longest a vote waits behind its lane's transactions in flight
+	Depth      int           // transactions in flight per lane
+	// ShareVotes bounds the votes of a transaction shared by several lanes'
+	// batches (0: BatchSize; negative: lanes never share transactions).
+	ShareVotes    int
 	MaxInflight   int           // transactions in flight per process, over all lanes
 	CommitTimeout time.Duration // the longest wait for one transaction's commit
 	LeaseTTL      time.Duration // a dead process's lanes move after this long
@@ -77,6 +85,9 @@ func (c *Config) applyDefaults() error {
 	c.BatchSize = cmp.Or(max(c.BatchSize, 0), d.BatchSize)
 	c.Fill = cmp.Or(max(c.Fill, 0), max(c.BatchSize/4, 1))
 	c.MaxWait = cmp.Or(max(c.MaxWait, 0), d.MaxWait)
+	if c.ShareVotes == 0 {
+		c.ShareVotes = c.BatchSize
+	}
 	c.Depth = cmp.Or(max(c.Depth, 0), d.Depth)
 	c.MaxInflight = cmp.Or(max(c.MaxInflight, 0), d.MaxInflight)
 	c.CommitTimeout = cmp.Or(max(c.CommitTimeout, 0), d.CommitTimeout)
@@ -96,6 +107,9 @@ func (c *Config) applyDefaults() error {
 	if c.BatchSize > ballot.MaxBatchVotes {
 		return fmt.Errorf("batcher: batch size %d above the chaincode's limit of %d", c.BatchSize, ballot.MaxBatchVotes)
 	}
+	if c.ShareVotes > ballot.MaxBatchVotes {
+		return fmt.Errorf("batcher: share votes %d above the chaincode's limit of %d", c.ShareVotes, ballot.MaxBatchVotes)
+	}
 	if c.Fill > c.BatchSize {
 		return fmt.Errorf("batcher: fill %d above the batch size %d", c.Fill, c.BatchSize)
 	}
@@ -112,6 +126,7 @@ type Batcher struct {
 	owner    string
 	clock    Clock
 	cut      cutPolicy
+	share    *sharer // nil: lanes never share transactions
 	recovery recoveryPolicy
 	inflight *slots       // process-wide in-flight slots
 	height   *chainHeight // the ledger's committed blocks, for lost transactions
@@ -136,13 +151,17 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Batcher{
+	b := &Batcher{
 		cfg: cfg, rdb: rdb, ledger: ledger, log: log.With("batcher", cfg.Owner), metrics: newMetrics(reg),
 		owner: cfg.Owner, clock: cfg.Clock,
 		cut:      cutPolicy{maxVotes: cfg.BatchSize, fill: cfg.Fill, depth: cfg.Depth, maxWait: cfg.MaxWait},
 		recovery: recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: 2 * time.Second, limit: cfg.CommitTimeout},
 		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
-	}, nil
+	}
+	if cfg.ShareVotes > 0 {
+		b.share = &sharer{b: b, policy: cutPolicy{maxVotes: cfg.ShareVotes, fill: min(cfg.Fill, cfg.ShareVotes), depth: cfg.MaxInflight, maxWait: cfg.MaxWait}}
+	}
+	return b, nil
 }
 
 // Owner is this process's name in leases.
@@ -175,7 +194,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 	go b.followBlocks(watchCtx)
 	go b.reportLag(lanesCtx)
 	b.log.Info("batcher started", "partitions", len(b.cfg.Partitions), "batch_size", b.cfg.BatchSize,
-		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight)
+		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes)
 	for {
 		draining := ctx.Err() != nil
 		if draining {

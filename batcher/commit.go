@@ -29,15 +29,23 @@ type waited struct {
 
 // attempt submits a batch once and waits for its commit until the recovery
 // policy judges the transaction lost; losses is how many times in a row the
-// batch was found lost before.
-func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int) (ballot.Committed, error) {
-	submitted := b.clock.Now()
-	tx, err := b.ledger.Submit(ctx, batch)
+// batch was found lost before. A first submission (oldest, when its lane
+// read its oldest vote, set) goes in a shared transaction when the process
+// shares them; any other alone.
+func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, oldest time.Time) (ballot.Committed, error) {
+	var tx batchTx
+	var err error
+	if b.share != nil && !oldest.IsZero() {
+		tx, err = b.share.submit(ctx, batch, oldest)
+	} else {
+		var solo Tx
+		solo, err = b.submitTx(ctx, []ballot.Batch{batch})
+		tx = soloTx{solo}
+	}
 	if err != nil {
 		return ballot.Committed{}, err
 	}
 	accepted := b.clock.Now()
-	b.metrics.stage.endorse.Observe(accepted.Sub(submitted).Seconds())
 	h0, _ := b.height.get()
 	waitCtx, stopWait := context.WithCancel(ctx)
 	defer stopWait()
@@ -79,6 +87,18 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int) (
 		case <-b.clock.After(b.recovery.bound(lat, losses) - w.stalled):
 		}
 	}
+}
+
+// submitTx submits one transaction carrying bs and times its endorsement.
+func (b *Batcher) submitTx(ctx context.Context, bs []ballot.Batch) (Tx, error) {
+	submitted := b.clock.Now()
+	tx, err := b.ledger.Submit(ctx, bs)
+	if err != nil {
+		return nil, err
+	}
+	b.metrics.stage.endorse.Observe(b.clock.Now().Sub(submitted).Seconds())
+	b.metrics.txBatches.Observe(float64(len(bs)))
+	return tx, nil
 }
 
 // later returns the later of two times.
@@ -129,8 +149,10 @@ func (b *Batcher) followBlocks(ctx context.Context) {
 // (resumed: a previous owner may have submitted it), the ledger is read: a
 // transaction given up as lost may have committed after all, and its
 // duplicates would only conflict. stop ends the retries (the journal keeps
-// the batch).
-func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool) error {
+// the batch). oldest is when the lane read the batch's oldest vote (zero
+// when resumed): the first submission of a new batch may share its
+// transaction with other lanes' batches; retries go alone.
+func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, oldest time.Time) error {
 	clock := l.b.clock
 	began := clock.Now()
 	losses, failures := 0, 0 // in a row: lost transactions; other failures
@@ -141,7 +163,11 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool) e
 			}
 		}
 		attemptCtx, cancel := context.WithTimeout(ctx, l.b.cfg.CommitTimeout)
-		done, err := l.b.attempt(attemptCtx, j.Batch, losses)
+		first := oldest
+		if attempt > 1 || resumed {
+			first = time.Time{}
+		}
+		done, err := l.b.attempt(attemptCtx, j.Batch, losses, first)
 		cancel()
 		if err == nil {
 			return settled(l.finish(ctx, j, done, began))

@@ -203,12 +203,12 @@ type timedLedger struct {
 	e2e, txs []time.Duration
 }
 
-func (l *timedLedger) Submit(ctx context.Context, b ballot.Batch) (batcher.Tx, error) {
-	tx, err := l.Ledger.Submit(ctx, b)
+func (l *timedLedger) Submit(ctx context.Context, bs []ballot.Batch) (batcher.Tx, error) {
+	tx, err := l.Ledger.Submit(ctx, bs)
 	if err != nil {
 		return nil, err
 	}
-	return timedTx{Tx: tx, l: l, b: b, at: time.Now()}, nil
+	return timedTx{Tx: tx, l: l, bs: bs, at: time.Now()}, nil
 }
 
 func (l *timedLedger) summary() (e2e, tx measure.Latency) {
@@ -220,19 +220,21 @@ func (l *timedLedger) summary() (e2e, tx measure.Latency) {
 type timedTx struct {
 	batcher.Tx
 	l  *timedLedger
-	b  ballot.Batch
+	bs []ballot.Batch
 	at time.Time
 }
 
-func (t timedTx) Wait(ctx context.Context) (ballot.Committed, error) {
+func (t timedTx) Wait(ctx context.Context) ([]ballot.Committed, error) {
 	c, err := t.Tx.Wait(ctx)
 	if err == nil {
 		now := time.Now()
 		t.l.mu.Lock()
 		defer t.l.mu.Unlock()
 		t.l.txs = append(t.l.txs, now.Sub(t.at))
-		for _, v := range t.b.Votes {
-			t.l.e2e = append(t.l.e2e, now.Sub(time.UnixMilli(v.CastAt)))
+		for _, b := range t.bs {
+			for _, v := range b.Votes {
+				t.l.e2e = append(t.l.e2e, now.Sub(time.UnixMilli(v.CastAt)))
+			}
 		}
 	}
 	return c, err

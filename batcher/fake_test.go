@@ -22,11 +22,14 @@ const (
 	loseStatus          // committed, but its commit status never arrives (the peer's gateway lost it)
 )
 
-// fakeLedger is an in-memory ledger with the chaincode's CommitBatch rules
-// that matter to the batcher: a batch id commits once (a resubmission is a
-// no-op transaction naming the first), and a nullifier counts once.
+// fakeLedger is an in-memory ledger with the chaincode's CommitBatch and
+// CommitBatches rules that matter to the batcher: a batch id commits once
+// (a resubmission is a no-op naming the first transaction), a nullifier
+// counts once, and a transaction carries at most one batch per state.
 type fakeLedger struct {
-	// plan picks the fault for the n-th submission (1-based) of a batch; nil: commit.
+	// plan picks the fault for the n-th submission (1-based) of a batch; nil:
+	// commit. A transaction carrying several batches takes the first fault
+	// other than commitOK of its batches.
 	plan func(batch ballot.Batch, n int) fault
 	// latency delays every commit (a block time), in real time.
 	latency time.Duration
@@ -40,6 +43,7 @@ type fakeLedger struct {
 	submits    map[string]int                // by batch id
 	held       []*fakeTx
 	subs       []chan uint64
+	shared     [][]string // the batch ids of every transaction carrying several
 }
 
 func newFakeLedger() *fakeLedger {
@@ -48,37 +52,50 @@ func newFakeLedger() *fakeLedger {
 }
 
 type fakeTx struct {
-	id    string
-	batch ballot.Batch
-	done  chan struct{}
-	res   ballot.Committed
-	err   error
+	id      string
+	batches []ballot.Batch
+	done    chan struct{}
+	res     []ballot.Committed
+	err     error
 }
 
 func (t *fakeTx) TransactionID() string { return t.id }
 
-func (t *fakeTx) Wait(ctx context.Context) (ballot.Committed, error) {
+func (t *fakeTx) Wait(ctx context.Context) ([]ballot.Committed, error) {
 	select {
 	case <-t.done:
 		return t.res, t.err
 	case <-ctx.Done():
-		return ballot.Committed{}, fmt.Errorf("commit status of %s: %w", t.id, ctx.Err())
+		return nil, fmt.Errorf("commit status of %s: %w", t.id, ctx.Err())
 	}
 }
 
-func (f *fakeLedger) Submit(ctx context.Context, b ballot.Batch) (Tx, error) {
+func (f *fakeLedger) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.submits[b.ID()]++
+	states := map[string]bool{}
+	ids := make([]string, len(bs))
+	for i, b := range bs {
+		if states[b.State] {
+			return nil, fmt.Errorf("fake: two batches of %s in one transaction", b.State)
+		}
+		states[b.State], ids[i] = true, b.ID()
+	}
+	if len(bs) > 1 {
+		f.shared = append(f.shared, ids)
+	}
 	what := commitOK
-	if f.plan != nil {
-		what = f.plan(b, f.submits[b.ID()])
+	for _, b := range bs {
+		f.submits[b.ID()]++
+		if f.plan != nil && what == commitOK {
+			what = f.plan(b, f.submits[b.ID()])
+		}
 	}
 	if what == failSubmit {
 		return nil, errors.New("fake: endorsement failed")
 	}
 	f.txs++
-	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batch: b, done: make(chan struct{})}
+	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batches: bs, done: make(chan struct{})}
 	switch what {
 	case commitOK:
 		if f.latency > 0 {
@@ -97,19 +114,29 @@ func (f *fakeLedger) Submit(ctx context.Context, b ballot.Batch) (Tx, error) {
 	case holdTx:
 		f.held = append(f.held, tx)
 	case loseStatus:
-		f.commitLocked(&fakeTx{id: tx.id, batch: b, done: make(chan struct{})})
+		f.commitLocked(&fakeTx{id: tx.id, batches: bs, done: make(chan struct{})})
 	}
 	return tx, nil
 }
 
-// commitLocked applies CommitBatch's rules in a new block.
+// commitLocked applies CommitBatch's rules to each batch of tx in a new block.
 func (f *fakeLedger) commitLocked(tx *fakeTx) {
 	block := f.blockLocked(tx.id)
-	rec, ok := f.records[tx.batch.ID()]
+	tx.res = make([]ballot.Committed, len(tx.batches))
+	for i, b := range tx.batches {
+		tx.res[i] = ballot.Committed{Record: f.recordLocked(tx.id, b), TxID: tx.id, Block: block}
+	}
+	close(tx.done)
+}
+
+// recordLocked returns the record of batch b, committing it in transaction
+// txID unless it is committed.
+func (f *fakeLedger) recordLocked(txID string, b ballot.Batch) ballot.BatchRecord {
+	rec, ok := f.records[b.ID()]
 	if !ok {
-		rec = ballot.BatchRecord{State: tx.batch.State, Seq: tx.batch.Seq, Root: tx.batch.Root,
-			Votes: len(tx.batch.Votes), Tallies: ballot.Tally{}, Rejected: []int{}, TxID: tx.id}
-		for i, v := range tx.batch.Votes {
+		rec = ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root,
+			Votes: len(b.Votes), Tallies: ballot.Tally{}, Rejected: []int{}, TxID: txID}
+		for i, v := range b.Votes {
 			k := v.State + "/" + v.Nullifier
 			if _, used := f.nullifiers[k]; used {
 				rec.Rejected = append(rec.Rejected, i)
@@ -119,10 +146,9 @@ func (f *fakeLedger) commitLocked(tx *fakeTx) {
 			rec.Tallies.Add(v.Contest, v.Choice, 1)
 			rec.Counted++
 		}
-		f.records[tx.batch.ID()] = rec
+		f.records[b.ID()] = rec
 	}
-	tx.res = ballot.Committed{Record: rec, TxID: tx.id, Block: block}
-	close(tx.done)
+	return rec
 }
 
 // blockLocked cuts a block holding txID and tells the block subscribers.
@@ -173,7 +199,7 @@ func (f *fakeLedger) commitDirect(b ballot.Batch) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.txs++
-	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batch: b, done: make(chan struct{})}
+	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batches: []ballot.Batch{b}, done: make(chan struct{})}
 	f.commitLocked(tx)
 	return tx.id
 }

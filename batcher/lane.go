@@ -271,8 +271,12 @@ func (l *lane) decode(ctx context.Context, msgs []redis.XMessage) []Entry {
 // process slot the caller acquired.
 func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 	cut := l.b.clock.Now()
+	oldest := cut
 	for _, e := range entries {
 		l.b.metrics.stage.buffer.Observe(cut.Sub(e.read).Seconds())
+		if e.read.Before(oldest) {
+			oldest = e.read
+		}
 	}
 	seq, err := l.store.nextSeq(ctx)
 	if err != nil {
@@ -294,7 +298,7 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 		return err
 	}
 	l.b.metrics.stage.journal.Observe(l.b.clock.Now().Sub(cut).Seconds())
-	l.launch(ctx, j, false)
+	l.launch(ctx, j, false, oldest)
 	return nil
 }
 
@@ -311,7 +315,7 @@ func (l *lane) resubmitJournal(ctx context.Context) error {
 		if err := l.b.inflight.acquire(ctx); err != nil {
 			return nil
 		}
-		l.launch(ctx, j, true)
+		l.launch(ctx, j, true, time.Time{})
 	}
 	return nil
 }
@@ -347,8 +351,9 @@ func (l *lane) restart(err error) {
 
 // launch commits a journaled batch in the background, holding its process
 // slot and one of the lane's; resumed says a previous owner may have
-// submitted it.
-func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool) {
+// submitted it, and oldest is when the lane read its oldest vote (for a new
+// batch).
+func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest time.Time) {
 	l.wg.Add(1)
 	l.inflight.Add(1)
 	l.b.metrics.inflight.Inc()
@@ -364,7 +369,7 @@ func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool) {
 			}
 		}()
 		// Commit even while shutting down: a graceful stop drains what is in flight.
-		if err := l.commit(context.WithoutCancel(ctx), ctx, j, resumed); err != nil {
+		if err := l.commit(context.WithoutCancel(ctx), ctx, j, resumed, oldest); err != nil {
 			l.fence(err)
 			if errors.Is(err, errUnsettled) {
 				l.restart(err)

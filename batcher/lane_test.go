@@ -359,7 +359,7 @@ func (r *attemptRig) start(seq uint64) <-chan error {
 	}
 	timers := r.clk.waiting()
 	res := make(chan error, 1)
-	go func() { _, err := r.b.attempt(r.ctx, batch, 0); res <- err }()
+	go func() { _, err := r.b.attempt(r.ctx, batch, 0, time.Time{}); res <- err }()
 	waitFor(r.t, "the commit wait", func() bool { return r.clk.waiting() > timers })
 	return res
 }
@@ -523,8 +523,10 @@ func BenchmarkBatcherThroughput(b *testing.B) {
 }
 
 // TestStageMetrics: every vote is timed through the queue, the buffer and
-// its whole path, every batch through the journal, endorsement, commit and
-// settlement, and a commit's time shows the ledger's block time.
+// its whole path, every batch through the journal, the shared
+// transaction's queue, commit and settlement, every transaction through
+// endorsement and its count of batches, and a commit's time shows the
+// ledger's block time.
 func TestStageMetrics(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
@@ -550,13 +552,19 @@ func TestStageMetrics(t *testing.T) {
 		}
 	}
 	f.mu.Lock()
-	batches := uint64(f.txs)
+	batches, txs := uint64(len(f.records)), uint64(f.txs)
 	f.mu.Unlock()
-	perBatch := map[string]prometheus.Observer{"journal": s.journal, "endorse": s.endorse, "commit": s.commit, "settle": s.settle}
+	perBatch := map[string]prometheus.Observer{"journal": s.journal, "share": s.share, "commit": s.commit, "settle": s.settle}
 	for name, o := range perBatch {
 		if n := hist(o).GetSampleCount(); n != batches {
-			t.Errorf("%s: %d samples, want one per transaction (%d)", name, n, batches)
+			t.Errorf("%s: %d samples, want one per batch (%d)", name, n, batches)
 		}
+	}
+	if n := hist(s.endorse).GetSampleCount(); n != txs {
+		t.Errorf("endorse: %d samples, want one per transaction (%d)", n, txs)
+	}
+	if h := hist(b.metrics.txBatches); h.GetSampleCount() != txs || uint64(h.GetSampleSum()) != batches {
+		t.Errorf("batches per transaction: %d transactions carrying %v batches, want %d carrying %d", h.GetSampleCount(), h.GetSampleSum(), txs, batches)
 	}
 	mean := func(h *dto.Histogram) time.Duration {
 		return time.Duration(h.GetSampleSum() / float64(h.GetSampleCount()) * float64(time.Second))

@@ -11,8 +11,10 @@ import (
 // Ledger is what the batcher needs of the ledger. FabricLedger adapts the
 // Fabric client; the tests use an in-memory fake.
 type Ledger interface {
-	// Submit endorses the batch and hands its transaction to ordering.
-	Submit(ctx context.Context, b ballot.Batch) (Tx, error)
+	// Submit endorses one transaction carrying the batches (of distinct
+	// states; one batch: CommitBatch, several: CommitBatches) and hands it
+	// to ordering.
+	Submit(ctx context.Context, bs []ballot.Batch) (Tx, error)
 	// Batch returns the ledger's record of a committed batch, or an error
 	// wrapping ballot.ErrNotFound if the batch is not committed.
 	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
@@ -24,14 +26,15 @@ type Ledger interface {
 }
 
 // Tx is a submitted transaction. Submitting a batch that is already on the
-// ledger commits a no-op transaction whose ballot.Committed.Record names
-// the transaction that committed the batch first.
+// ledger commits a no-op (for that batch) whose ballot.Committed.Record
+// names the transaction that committed the batch first.
 type Tx interface {
 	TransactionID() string
-	// Wait returns once the transaction is committed; an error (a
-	// *ballot.CommitError if it was committed invalid) or ctx ended first. A transaction an orderer lost
+	// Wait returns each batch's outcome, in the order submitted, once the
+	// transaction is committed; an error (a *ballot.CommitError if it was
+	// committed invalid) or ctx ended first. A transaction an orderer lost
 	// never commits: Wait then returns only when ctx ends.
-	Wait(ctx context.Context) (ballot.Committed, error)
+	Wait(ctx context.Context) ([]ballot.Committed, error)
 }
 
 // FabricLedger is the Ledger of a Fabric ballot contract client.
@@ -39,8 +42,8 @@ func FabricLedger(b *fabricclient.Ballot) Ledger { return fabricLedger{b} }
 
 type fabricLedger struct{ *fabricclient.Ballot }
 
-func (f fabricLedger) Submit(ctx context.Context, b ballot.Batch) (Tx, error) {
-	p, err := f.SubmitBatch(ctx, b)
+func (f fabricLedger) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) {
+	p, err := f.SubmitBatches(ctx, bs)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ type metrics struct {
 	lanes       prometheus.Gauge
 	stage       stageObservers
 	voteLatency prometheus.Histogram // per vote, from its 202 to its acknowledgement
+	txBatches   prometheus.Histogram // batches per transaction submitted
 }
 
 // stageObservers time the steps of a vote's path through the batcher, one
@@ -28,6 +29,7 @@ type stageObservers struct {
 	endorse prometheus.Observer // per submission: endorsement and handing the transaction to ordering
 	commit  prometheus.Observer // per submission: from ordering accepted to the peer's commit status (block cutting, consensus, validation, commit)
 	settle  prometheus.Observer // per batch: receipts written and votes acknowledged
+	share   prometheus.Observer // per batch: queued for a shared transaction (waiting for other lanes' batches)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -66,17 +68,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	stage := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "batcher_stage_seconds", Help: "Time spent in each stage of a vote's path through the batcher: queue, buffer (per vote); journal, endorse, commit, settle (per batch or submission).",
+		Name: "batcher_stage_seconds", Help: "Time spent in each stage of a vote's path through the batcher: queue, buffer (per vote); share, journal, endorse, commit, settle (per batch or submission).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 1.5, 24),
 	}, []string{"stage"})
 	m.stage = stageObservers{
 		queue: stage.WithLabelValues("queue"), buffer: stage.WithLabelValues("buffer"), journal: stage.WithLabelValues("journal"),
 		endorse: stage.WithLabelValues("endorse"), commit: stage.WithLabelValues("commit"), settle: stage.WithLabelValues("settle"),
+		share: stage.WithLabelValues("share"),
 	}
 	m.voteLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "batcher_vote_latency_seconds", Help: "Time from a vote's 202 (its stream entry) to its acknowledgement after commit, receipts written.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 1.4, 24),
 	})
-	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lanes, stage, m.voteLatency)
+	m.txBatches = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "batcher_tx_batches", Help: "Batches per transaction submitted (1: a batch alone; more: a transaction shared by several lanes).",
+		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32},
+	})
+	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lanes, stage, m.voteLatency, m.txBatches)
 	return m
 }

@@ -15,12 +15,11 @@ import (
 // in flight only for a batch of at least fill votes, or one whose oldest vote
 // has waited maxWait (a stuck transaction must not hold its lane's votes).
 //
-// Lanes do not share transactions yet: each lane submits its own batch with
-// CommitBatch. The chaincode's CommitBatches would carry the batches of
-// several lanes this process holds in one transaction (each still journaled,
-// acknowledged and fenced by its own lane's lease, and idempotent per batch
-// id), which the cut policy does not do yet. Small states instead cut small
-// batches only while the ledger is idle.
+// Across lanes the process applies the same policy once more (sharer): a
+// cut batch's first submission waits for other lanes' batches to share its
+// transaction (CommitBatches) while the process's shared transactions are
+// in flight, so at low load the ledger's per-transaction cost is paid once
+// for several lanes' small batches.
 type cutPolicy struct {
 	maxVotes int           // most votes in one batch
 	fill     int           // votes worth one more transaction beside the lane's in flight

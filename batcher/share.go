@@ -1,0 +1,241 @@
+package batcher
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// sharer gathers the batches the process's lanes cut into transactions
+// shared by several states (CommitBatches): group commit across lanes, so
+// that at low load, when every lane cuts a small batch, the ledger's
+// per-transaction cost is paid once for many of them. It applies the cut
+// policy to its queue of batches as a lane applies it to its votes: with no
+// shared transaction in flight it sends what it holds at once; while some
+// are, the queue grows until one finishes, until it holds fill votes, or
+// until its oldest vote (as its lane read it) has waited maxWait. A
+// transaction takes queued batches in order, at most one per state (a
+// transaction does not read its own writes) and at most maxVotes votes
+// (one larger batch goes alone).
+//
+// Only a batch's first submission is shared: each lane still journals,
+// acknowledges and fences its own batch, and a retry (lost transaction,
+// refusal, failure) goes alone as CommitBatch, so one bad batch holds up
+// the others once at most. The chaincode is idempotent per batch id, so a
+// batch committed by a shared transaction and submitted again alone is a
+// no-op.
+type sharer struct {
+	b      *Batcher
+	policy cutPolicy
+
+	mu       sync.Mutex
+	queue    []*shareReq
+	votes    int       // in queue
+	inflight int       // shared transactions in flight
+	timer    time.Time // when a wake-up is set for (zero: none)
+}
+
+// shareReq is one batch waiting for a shared transaction.
+type shareReq struct {
+	batch  ballot.Batch
+	oldest time.Time     // when its lane read its oldest vote
+	queued time.Time     // when it was queued
+	out    chan shareOut // buffered: the sharer never blocks on it
+}
+
+type shareOut struct {
+	tx  batchTx
+	err error
+}
+
+// batchTx is one batch's view of a submitted transaction.
+type batchTx interface {
+	TransactionID() string
+	Wait(ctx context.Context) (ballot.Committed, error)
+}
+
+// submit queues batch b (whose oldest vote its lane read at oldest) for a
+// shared transaction and returns its view of that transaction once
+// submitted, or the submission's error. If ctx ends while b is still
+// queued, b is withdrawn.
+func (s *sharer) submit(ctx context.Context, b ballot.Batch, oldest time.Time) (batchTx, error) {
+	r := &shareReq{batch: b, oldest: oldest, queued: s.b.clock.Now(), out: make(chan shareOut, 1)}
+	s.mu.Lock()
+	s.queue = append(s.queue, r)
+	s.votes += len(b.Votes)
+	s.kickLocked()
+	s.mu.Unlock()
+	select {
+	case o := <-r.out:
+		return o.tx, o.err
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, q := range s.queue {
+		if q == r {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			s.votes -= len(b.Votes)
+			return nil, ctx.Err()
+		}
+	}
+	if o := <-r.out; o.tx != nil { // taken just now: stop waiting for it at once
+		o.tx.Wait(ctx)
+	}
+	return nil, ctx.Err()
+}
+
+// kickLocked sends every transaction the policy calls for now, and sets a
+// wake-up for the next decision.
+func (s *sharer) kickLocked() {
+	for {
+		now := s.b.clock.Now()
+		oldest := time.Time{}
+		for _, r := range s.queue {
+			if oldest.IsZero() || r.oldest.Before(oldest) {
+				oldest = r.oldest
+			}
+		}
+		n, wake := s.policy.decide(now, laneState{pending: s.votes, oldest: oldest, inflight: s.inflight, slotFree: true})
+		if n == 0 {
+			if !wake.IsZero() && (s.timer.IsZero() || wake.Before(s.timer)) {
+				s.timer = wake
+				go s.wakeAt(now, wake)
+			}
+			return
+		}
+		group := s.takeLocked()
+		for _, r := range group {
+			s.b.metrics.stage.share.Observe(now.Sub(r.queued).Seconds())
+		}
+		s.inflight++
+		go s.send(group)
+	}
+}
+
+// wakeAt decides again at wake (set at now).
+func (s *sharer) wakeAt(now, wake time.Time) {
+	<-s.b.clock.After(wake.Sub(now))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer.Equal(wake) {
+		s.timer = time.Time{}
+	}
+	s.kickLocked()
+}
+
+// takeLocked removes the batches of the next transaction from the queue:
+// the first, then in order those of other states while the votes stay
+// within the policy's maxVotes.
+func (s *sharer) takeLocked() []*shareReq {
+	group := []*shareReq{s.queue[0]}
+	votes := len(s.queue[0].batch.Votes)
+	states := map[string]bool{s.queue[0].batch.State: true}
+	rest := s.queue[:0]
+	for _, r := range s.queue[1:] {
+		if n := len(r.batch.Votes); !states[r.batch.State] && votes+n <= s.policy.maxVotes {
+			group = append(group, r)
+			votes += n
+			states[r.batch.State] = true
+			continue
+		}
+		rest = append(rest, r)
+	}
+	clear(s.queue[len(rest):])
+	s.queue = rest
+	s.votes -= votes
+	return group
+}
+
+// send submits one transaction carrying group, hands each batch its view,
+// and frees the in-flight slot when the transaction has committed, failed,
+// or been given up by every batch.
+func (s *sharer) send(group []*shareReq) {
+	bs := make([]ballot.Batch, len(group))
+	for i, r := range group {
+		bs[i] = r.batch
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.b.cfg.CommitTimeout)
+	tx, err := s.b.submitTx(ctx, bs)
+	if err != nil {
+		cancel()
+		s.finish()
+		for _, r := range group {
+			r.out <- shareOut{err: fmt.Errorf("shared transaction: %w", err)}
+		}
+		return
+	}
+	st := &sharedTx{tx: tx, done: make(chan struct{}), refs: len(group), cancel: cancel}
+	go func() {
+		defer s.finish()
+		defer cancel()
+		st.res, st.err = tx.Wait(ctx)
+		close(st.done)
+	}()
+	for i, r := range group {
+		r.out <- shareOut{tx: &sharedView{st: st, i: i}}
+	}
+}
+
+// finish frees an in-flight slot and decides again.
+func (s *sharer) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight--
+	s.kickLocked()
+}
+
+// sharedTx is a shared transaction waited for once for all its batches.
+type sharedTx struct {
+	tx     Tx
+	done   chan struct{} // closed when Wait returned
+	res    []ballot.Committed
+	err    error
+	mu     sync.Mutex
+	refs   int // views not done waiting
+	cancel context.CancelFunc
+}
+
+// sharedView is batch i's view of a shared transaction.
+type sharedView struct {
+	st *sharedTx
+	i  int
+}
+
+func (v *sharedView) TransactionID() string { return v.st.tx.TransactionID() }
+
+// Wait returns the batch's outcome once the transaction's is known. When
+// every batch has stopped waiting (each lane judges a lost transaction on
+// its own), the wait for the transaction ends too.
+func (v *sharedView) Wait(ctx context.Context) (ballot.Committed, error) {
+	defer func() {
+		v.st.mu.Lock()
+		defer v.st.mu.Unlock()
+		if v.st.refs--; v.st.refs == 0 {
+			v.st.cancel()
+		}
+	}()
+	select {
+	case <-v.st.done:
+		if v.st.err != nil {
+			return ballot.Committed{}, v.st.err
+		}
+		return v.st.res[v.i], nil
+	case <-ctx.Done():
+		return ballot.Committed{}, fmt.Errorf("commit status of %s: %w", v.st.tx.TransactionID(), ctx.Err())
+	}
+}
+
+// soloTx is the view of a transaction carrying one batch.
+type soloTx struct{ Tx }
+
+func (t soloTx) Wait(ctx context.Context) (ballot.Committed, error) {
+	res, err := t.Tx.Wait(ctx)
+	if err != nil {
+		return ballot.Committed{}, err
+	}
+	return res[0], nil
+}

@@ -1,0 +1,231 @@
+package batcher
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// shareRig drives a Batcher's sharer directly against the fake ledger on a
+// fake clock.
+type shareRig struct {
+	t   *testing.T
+	b   *Batcher
+	f   *fakeLedger
+	clk *fakeClock
+}
+
+func newShareRig(t *testing.T, cfg Config) *shareRig {
+	f, clk := newFakeLedger(), newFakeClock()
+	cfg.Partitions, cfg.Clock = TestStates, clk
+	b, err := New(cfg, nil, f, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &shareRig{t: t, b: b, f: f, clk: clk}
+}
+
+// batch builds batch seq of state with n votes of new voters.
+func (r *shareRig) batch(state string, seq uint64, n int) ballot.Batch {
+	votes := make([]ballot.Vote, n)
+	for i := range votes {
+		id, _ := ballot.NewVoteID()
+		votes[i] = ballot.Vote{ID: id, State: state, Contest: "race", Choice: "alice", CastAt: 1,
+			Nullifier: ballot.HashHex(ballot.NullifierOf(ballot.VoterKey([]byte("s"), "E", id, "cred"), "race"))}
+	}
+	b, err := ballot.BuildBatch(state, seq, votes)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return b
+}
+
+type outcome struct {
+	done ballot.Committed
+	err  error
+}
+
+// submit hands b to the sharer as a lane's first submission, read now, and
+// waits for its commit in the background.
+func (r *shareRig) submit(b ballot.Batch) <-chan outcome {
+	out := make(chan outcome, 1)
+	go func() {
+		tx, err := r.b.share.submit(context.Background(), b, r.clk.Now())
+		if err != nil {
+			out <- outcome{err: err}
+			return
+		}
+		done, err := tx.Wait(context.Background())
+		out <- outcome{done, err}
+	}()
+	return out
+}
+
+// queued waits until the sharer holds n batches.
+func (r *shareRig) queued(n int) {
+	waitFor(r.t, fmt.Sprintf("%d batches queued", n), func() bool {
+		r.b.share.mu.Lock()
+		defer r.b.share.mu.Unlock()
+		return len(r.b.share.queue) == n
+	})
+}
+
+// txs returns the number of transactions submitted and the batch ids of
+// those shared.
+func (r *shareRig) txs() (int, [][]string) {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	return r.f.txs, slices.Clone(r.f.shared)
+}
+
+// wantCommitted waits for b's outcome on o: committed, in transaction txID
+// unless it is "", and returns that transaction.
+func wantCommitted(t *testing.T, o <-chan outcome, b ballot.Batch, txID string) string {
+	t.Helper()
+	select {
+	case got := <-o:
+		if got.err != nil || got.done.Record.State != b.State || got.done.Record.Seq != b.Seq || got.done.Record.Counted != len(b.Votes) ||
+			(txID != "" && got.done.TxID != txID) {
+			t.Fatalf("batch %s: %+v %v; want committed in %q", b.ID(), got.done, got.err, txID)
+		}
+		return got.done.TxID
+	case <-time.After(10 * time.Second):
+		t.Fatalf("batch %s never committed", b.ID())
+	}
+	return ""
+}
+
+// TestShareGroupsLanesWhileTransactionsFly: with nothing in flight a batch
+// goes at once, alone; the batches cut while it is in flight wait and then
+// go together in one transaction, at most one per state, within the vote
+// bound, in the order queued.
+func TestShareGroupsLanesWhileTransactionsFly(t *testing.T) {
+	r := newShareRig(t, Config{BatchSize: 100, Fill: 50})
+	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
+	first := r.batch("CA", 1, 5)
+	o1 := r.submit(first)
+	waitFor(t, "the first transaction", func() bool { n, _ := r.txs(); return n == 1 })
+
+	bs := []ballot.Batch{r.batch("NY", 1, 10), r.batch("TX", 1, 10), r.batch("CA", 2, 10)}
+	outs := make([]<-chan outcome, len(bs))
+	for i, b := range bs {
+		outs[i] = r.submit(b)
+		r.queued(i + 1)
+	}
+	if n, _ := r.txs(); n != 1 {
+		t.Fatalf("%d transactions while one is in flight and fewer than fill votes wait, want 1", n)
+	}
+	r.f.releaseNext()
+	wantCommitted(t, o1, first, "tx1")
+	waitFor(t, "the shared transaction", func() bool { n, _ := r.txs(); return n >= 2 })
+	n, shared := r.txs()
+	if n != 2 || len(shared) != 1 || !slices.Equal(shared[0], []string{"NY/1", "TX/1", "CA/2"}) {
+		t.Fatalf("%d transactions, shared %v; want tx2 carrying NY/1, TX/1, CA/2", n, shared)
+	}
+
+	// While tx2 flies: 10 votes wait under fill; 95 more pass fill, and
+	// together pass the 100-vote bound, so each goes alone.
+	small, large := r.batch("NY", 2, 10), r.batch("TX", 2, 95)
+	os := r.submit(small)
+	r.queued(1)
+	ol := r.submit(large)
+	waitFor(t, "the transactions past fill", func() bool { n, _ := r.txs(); return n == 4 })
+	if _, shared := r.txs(); len(shared) != 1 {
+		t.Fatalf("shared %v; over the vote bound each batch goes alone", shared)
+	}
+	r.f.release()
+	for i, b := range bs {
+		wantCommitted(t, outs[i], b, "tx2")
+	}
+	if a, b := wantCommitted(t, os, small, ""), wantCommitted(t, ol, large, ""); a == b || a == "tx2" || b == "tx2" {
+		t.Fatalf("the batches past the bound went in %s and %s, want one each", a, b)
+	}
+}
+
+// TestShareStateOnceAndFill: two batches of one state never share a
+// transaction, and fill votes waiting open a further transaction beside
+// one in flight.
+func TestShareStateOnceAndFill(t *testing.T) {
+	r := newShareRig(t, Config{BatchSize: 100, Fill: 20})
+	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
+	r.submit(r.batch("CA", 1, 5))
+	waitFor(t, "the first transaction", func() bool { n, _ := r.txs(); return n == 1 })
+	r.submit(r.batch("NY", 1, 10))
+	r.queued(1)
+	r.submit(r.batch("NY", 2, 10)) // 20 votes wait: a transaction goes, NY/2 stays
+	waitFor(t, "the second transaction", func() bool { n, _ := r.txs(); return n == 2 })
+	r.queued(1)
+	if _, shared := r.txs(); len(shared) != 0 {
+		t.Fatalf("shared %v; NY's two batches must not share", shared)
+	}
+}
+
+// TestShareMaxWait: a batch under fill waiting behind a transaction in
+// flight goes once its oldest vote has waited MaxWait.
+func TestShareMaxWait(t *testing.T) {
+	r := newShareRig(t, Config{BatchSize: 100, Fill: 50, MaxWait: time.Second})
+	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
+	r.submit(r.batch("CA", 1, 5))
+	waitFor(t, "the first transaction", func() bool { n, _ := r.txs(); return n == 1 })
+	timers := r.clk.waiting()
+	r.submit(r.batch("NY", 1, 5))
+	r.queued(1)
+	waitFor(t, "the sharer's wake-up", func() bool { return r.clk.waiting() > timers })
+	r.clk.Advance(999 * time.Millisecond)
+	if n, _ := r.txs(); n != 1 {
+		t.Fatalf("%d transactions before MaxWait, want 1", n)
+	}
+	r.clk.Advance(time.Millisecond)
+	waitFor(t, "the waiting batch's transaction", func() bool { n, _ := r.txs(); return n == 2 })
+}
+
+// TestShareRefusedFallsBackAlone: a shared transaction the ledger refuses
+// (one batch's endorsement fails) fails for every batch in it; each lane
+// retries alone, and every vote is counted once with its receipt.
+func TestShareRefusedFallsBackAlone(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	f := newFakeLedger()
+	f.latency = 50 * time.Millisecond
+	bad := ""
+	f.plan = func(b ballot.Batch, n int) fault { // called with f.mu held, after the transaction's batches are noted
+		if n == 1 && len(f.shared) > 0 && slices.Contains(f.shared[len(f.shared)-1], b.ID()) && (bad == "" || bad == b.ID()) {
+			bad = b.ID()
+			return failSubmit
+		}
+		return commitOK
+	}
+	startBatcher(t, Config{BatchSize: 50}, srv.ClientAs(redisserver.UserBatcher), f)
+	var votes []ballot.Vote
+	for i := range 40 { // a trickle: small batches, under fill, while transactions fly
+		votes = append(votes, EnqueueVotes(t, rdb, 10*i, 10, "s")...)
+		time.Sleep(5 * time.Millisecond)
+	}
+	WaitDrained(t, rdb, 30*time.Second)
+	checkCountedOnce(t, f, rdb, votes)
+	if bad == "" {
+		t.Fatal("no shared transaction was submitted")
+	}
+	if n := f.submissions(bad); n < 2 {
+		t.Fatalf("batch %s refused in a shared transaction was submitted %d times, want again alone", bad, n)
+	}
+}
+
+// TestShareOff: with ShareVotes negative every batch goes alone.
+func TestShareOff(t *testing.T) {
+	r := newShareRig(t, Config{ShareVotes: -1})
+	if r.b.share != nil {
+		t.Fatal("sharer on with ShareVotes -1")
+	}
+	if _, err := New(Config{Partitions: TestStates, ShareVotes: ballot.MaxBatchVotes + 1}, nil, r.f, nil, prometheus.NewRegistry()); err == nil {
+		t.Fatal("ShareVotes above the chaincode's limit accepted")
+	}
+}
