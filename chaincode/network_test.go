@@ -244,6 +244,7 @@ func TestBallotOnNetwork(t *testing.T) {
 	t.Run("ForgedBatchesRefused", r.forgedBatchesRefused)
 	t.Run("ResubmitIsNoOp", r.resubmitIsNoOp)
 	t.Run("RefusedVotesDoNotPoisonBatch", r.refusedVotesDoNotPoisonBatch)
+	t.Run("SharedTransaction", r.sharedTransaction)
 	t.Run("BackdatedProposalNotEndorsed", func(t *testing.T) { r.backdatedProposal(t, n) })
 	t.Run("OnlyBatchersCommit", func(t *testing.T) { r.onlyBatchersCommit(t, n) })
 }
@@ -488,6 +489,92 @@ func (r *ledgerRun) resubmitIsNoOp(t *testing.T) {
 			t.Errorf("batch %s after resubmit: %+v, %v; want %+v", id, stored, err, prev.Record)
 		}
 	}
+	r.checkResults(t, ctx)
+}
+
+// sharedTransaction commits the batches of three states in one CommitBatches
+// transaction, one of them holding a duplicate of an earlier batch's voter:
+// each is recorded as CommitBatch would record it, under the one
+// transaction; the ledger's copy of the transaction gives each batch back,
+// and the transaction's event lists them all. Submitting two of them again
+// with a new batch commits only the new one.
+func (r *ledgerRun) sharedTransaction(t *testing.T) {
+	ctx := ctxFor(t)
+	prev, ok := r.committedWith(false)
+	if !ok {
+		t.Fatal("no clean batch was committed by an earlier part")
+	}
+	var states []string
+	for _, s := range netStates {
+		if s != prev.batch.State && len(states) < 2 {
+			states = append(states, s)
+		}
+	}
+	dup := r.freshBatch(t, prev.batch.State, 2)
+	dup.Votes[1] = r.vote(t, dup.State, 1, prev.batch.Votes[0].Nullifier)
+	dup, err := ballot.BuildBatch(dup.State, dup.Seq, dup.Votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := []ballot.Batch{dup, r.freshBatch(t, states[0], 3), r.freshBatch(t, states[1], 1)}
+	rejects := []map[int]string{{1: ballot.RejectDuplicate}, nil, nil}
+	p, err := r.ledger.SubmitBatches(ctx, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != len(bs) {
+		t.Fatalf("%d outcomes for %d batches", len(done), len(bs))
+	}
+	for i, b := range bs {
+		want := expectedEvent(b, rejects[i])
+		if err := checkRecord(done[i], b, want); err != nil {
+			t.Fatal(err)
+		}
+		if done[i].TxID != p.TransactionID() {
+			t.Fatalf("batch %s committed in %s, not the shared %s", b.ID(), done[i].TxID, p.TransactionID())
+		}
+		got, err := r.ledger.CommittedBatch(ctx, p.TransactionID(), b.State, b.Seq)
+		if err != nil || got.Root != b.Root {
+			t.Fatalf("CommittedBatch %s: root %s (%v), want %s", b.ID(), got.Root, err, b.Root)
+		}
+		r.record(committed{batch: b, Committed: done[i], want: want})
+	}
+	r.checkResults(t, ctx)
+	evCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	events, errs, err := r.ledger.BatchEvents(evCtx, ballot.Position{Block: done[0].Block})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		if ev.At.TxID != p.TransactionID() || len(ev.Events) != len(bs) || ev.Events[0].Counted != 1 || ev.Events[1].State != states[0] || ev.Events[2].Counted != 1 {
+			t.Fatalf("first event from the shared transaction's block: %s %+v; want its three batches", ev.At.TxID, ev.Events)
+		}
+	case err := <-errs:
+		t.Fatal(err)
+	case <-ctx.Done():
+		t.Fatal("no event from the shared transaction's block")
+	}
+
+	// Again, with one new batch: only that one is written.
+	extra := r.freshBatch(t, states[1], 2)
+	p, err = r.ledger.SubmitBatches(ctx, []ballot.Batch{bs[0], bs[1], extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again[0].Record, done[0].Record) || !reflect.DeepEqual(again[1].Record, done[1].Record) || again[2].Record.TxID != p.TransactionID() {
+		t.Fatalf("resubmission with a new batch: %+v", again)
+	}
+	r.record(committed{batch: extra, Committed: again[2], want: expectedEvent(extra, nil)})
 	r.checkResults(t, ctx)
 }
 
