@@ -54,7 +54,7 @@ func BenchmarkInvokeCommitBatch(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h.stub.creator = serializedIdentity(b, CommissionMSP, "client")
+			h.stub.creator = serializedIdentity(b, CommissionMSP, "client", batcherCN) // the batcher the test election names
 			h.stub.args = []string{"CommitBatch", string(data)}
 			b.ResetTimer()
 			for range b.N {

@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,8 +23,9 @@ import (
 )
 
 // serializedIdentity returns what a peer passes as the creator: an MSP id
-// and a PEM certificate whose subject has the given OU, as NodeOUs issue.
-func serializedIdentity(t testing.TB, mspID, ou string) []byte {
+// and a PEM certificate whose subject has the given OU, as NodeOUs issue,
+// and the common name cn ("" for ou@mspID).
+func serializedIdentity(t testing.TB, mspID, ou, cn string) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -31,7 +33,7 @@ func serializedIdentity(t testing.TB, mspID, ou string) []byte {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: ou + "@" + mspID, OrganizationalUnit: []string{ou}},
+		Subject:      pkix.Name{CommonName: cmp.Or(cn, ou+"@"+mspID), OrganizationalUnit: []string{ou}},
 		NotBefore:    opens.Add(-24 * time.Hour), NotAfter: closes.Add(24 * time.Hour),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -55,8 +57,8 @@ func TestInvokeThroughContractAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := serializedIdentity(t, CommissionMSP, "admin")
-	client := serializedIdentity(t, CommissionMSP, "client")
+	admin := serializedIdentity(t, CommissionMSP, "admin", "")
+	client := serializedIdentity(t, CommissionMSP, "client", "")
 	invoke := func(creator []byte, now time.Time, args ...string) (int32, string) {
 		stub.begin("tx-"+args[0], now)
 		stub.creator, stub.args = creator, args
