@@ -48,7 +48,11 @@ func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, paral
 			if err != nil {
 				return err
 			}
-			if _, err := b.contract.SubmitWithContext(gctx, "LoadRoll", client.WithBytesArguments(payload)); err != nil {
+			err = b.untilPeersAgree(gctx, func() error {
+				_, err := b.contract.SubmitWithContext(gctx, "LoadRoll", client.WithBytesArguments(payload))
+				return err
+			})
+			if err != nil {
 				return fmt.Errorf("load roll chunk %d: %w%s", c.Index, err, peerMessages(err))
 			}
 			if p != nil {

@@ -70,18 +70,16 @@ func (b *Ballot) submit(ctx context.Context, batches []ballot.Batch, multi bool)
 	if len(b.endorsers) > 0 {
 		opts = append(opts, client.WithEndorsingOrganizations(b.endorsers...))
 	}
-	for attempt := 1; ; attempt++ {
-		result, commit, err := b.contract.SubmitAsyncWithContext(ctx, fn, opts...)
-		if err == nil {
-			return &PendingBatches{batches: batches, multi: multi, result: result, commit: commit}, nil
-		}
-		if !peersDisagree(err) || attempt == disagreementAttempts {
-			return nil, fmt.Errorf("submit %s: %w", ids, err)
-		}
-		if serr := b.SyncEndorsers(ctx); serr != nil {
-			return nil, fmt.Errorf("submit %s: %w (after the peers disagreed: %v)", ids, serr, err)
-		}
+	var result []byte
+	var commit *client.Commit
+	err = b.untilPeersAgree(ctx, func() (err error) {
+		result, commit, err = b.contract.SubmitAsyncWithContext(ctx, fn, opts...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("submit %s: %w", ids, err)
 	}
+	return &PendingBatches{batches: batches, multi: multi, result: result, commit: commit}, nil
 }
 
 // batchIDs names batches for messages: "batch CA/3" or "batches CA/3, TX/5".
@@ -95,17 +93,6 @@ func batchIDs(bs []ballot.Batch) string {
 	}
 	return "batches " + strings.Join(ids, ", ")
 }
-
-// Endorsing peers at different block heights can answer the same proposal
-// differently: just after a batch commits, one peer returns its stored record
-// while another has not committed it yet and counts it afresh. Fabric then
-// refuses the endorsement ("ProposalResponsePayloads do not match"); the
-// answers agree once the lagging peer catches up, so SubmitBatch waits until
-// every endorsing peer holds the blocks the highest one held (SyncEndorsers)
-// and tries again, up to disagreementAttempts in all (blocks committed
-// meanwhile can cause another disagreement; peers that disagree at the
-// same height, a non-deterministic chaincode, fail at once).
-const disagreementAttempts = 6
 
 // TransactionID is the transaction's id.
 func (p *PendingBatch) TransactionID() string { return p.p.TransactionID() }

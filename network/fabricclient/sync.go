@@ -49,3 +49,29 @@ func (b *Ballot) SyncEndorsers(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Endorsing peers at different block heights can answer the same proposal
+// differently: just after a batch (or roll chunk) commits, one peer returns
+// its stored record while another has not committed it yet and counts it
+// afresh. Fabric then refuses the endorsement ("ProposalResponsePayloads do
+// not match"); the answers agree once the lagging peer catches up, so
+// untilPeersAgree waits until every endorsing peer holds the blocks the
+// highest one held (SyncEndorsers) and tries again, up to
+// disagreementAttempts in all (blocks committed meanwhile can cause another
+// disagreement).
+const disagreementAttempts = 6
+
+// untilPeersAgree runs submit, and again after SyncEndorsers while it fails
+// because the endorsing peers answered differently; it returns submit's
+// last error, or SyncEndorsers' (naming the disagreement).
+func (b *Ballot) untilPeersAgree(ctx context.Context, submit func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := submit()
+		if err == nil || !peersDisagree(err) || attempt == disagreementAttempts {
+			return err
+		}
+		if serr := b.SyncEndorsers(ctx); serr != nil {
+			return fmt.Errorf("%w (after the peers disagreed: %v)", serr, err)
+		}
+	}
+}
