@@ -36,30 +36,54 @@ type Step struct {
 	Parent  string `json:"parent"`  // hash of the two children
 }
 
+// Verdicts of Check. NotIndexed is no verdict on the receipt: its batch is
+// not in the index, which has not yet reached the block the receipt names.
+const (
+	VerdictPass       = "pass"
+	VerdictFail       = "fail"
+	VerdictNotIndexed = "not_yet_indexed"
+)
+
+// Verdicts lists every verdict Check gives.
+var Verdicts = []string{VerdictPass, VerdictFail, VerdictNotIndexed}
+
 // Result is the verdict on a receipt.
 type Result struct {
-	Pass     bool     `json:"pass"`
+	Verdict  string   `json:"verdict"`            // one of Verdicts
+	Pass     bool     `json:"pass"`               // Verdict is VerdictPass
 	Problems []string `json:"problems,omitempty"` // why it fails, first the Merkle check
-	Leaf     string   `json:"leaf,omitempty"`     // leaf recomputed from the vote
-	Steps    []Step   `json:"steps"`              // the path as walked from the receipt's leaf
-	Computed string   `json:"computed_root,omitempty"`
-	Ledger   string   `json:"ledger_root,omitempty"` // root of the batch as committed
+	// Pending says why there is no verdict yet (VerdictNotIndexed).
+	Pending string `json:"pending,omitempty"`
+	// IndexHeight is the number of blocks the index held when checked.
+	IndexHeight uint64 `json:"index_height"`
+	Leaf        string `json:"leaf,omitempty"` // leaf recomputed from the vote
+	Steps       []Step `json:"steps"`          // the path as walked from the receipt's leaf
+	Computed    string `json:"computed_root,omitempty"`
+	Ledger      string `json:"ledger_root,omitempty"` // root of the batch as committed
 }
 
 // Check verifies receipt r with ballot's audit rules: its vote (the
 // receipt's own, else vote) leads through the proof to the root
 // (Receipt.Verify), and that root, size, transaction and status are those of
 // the committed batch's record rec (Receipt.CheckRecord; rec is nil if the
-// index has no such batch).
-func Check(r ballot.Receipt, vote *ballot.Vote, rec *ballot.BatchRecord) Result {
-	res := Result{}
+// index has no such batch). height is the index's height (the blocks it
+// held, read before rec): a batch missing from an index that has not
+// reached the receipt's block (height <= r.Block) gives VerdictNotIndexed,
+// unless the receipt's own vote and proof already fail it; once the index
+// holds that block, a missing batch fails the receipt.
+func Check(r ballot.Receipt, vote *ballot.Vote, rec *ballot.BatchRecord, height uint64) Result {
+	res := Result{IndexHeight: height}
 	if r.Vote != nil {
 		vote = r.Vote
 	}
+	res.Steps, res.Computed = walk(r)
 	problem := func(format string, args ...any) { res.Problems = append(res.Problems, fmt.Sprintf(format, args...)) }
-	if vote == nil {
+	switch {
+	case vote == nil && rec == nil && height <= r.Block:
+		// The index's vote comes with the batch's block.
+	case vote == nil:
 		problem("the receipt carries no vote and the index has no vote %q", r.VoteID)
-	} else {
+	default:
 		if leaf, err := vote.Leaf(); err == nil {
 			res.Leaf = ballot.HashHex(leaf)
 		}
@@ -67,16 +91,25 @@ func Check(r ballot.Receipt, vote *ballot.Vote, rec *ballot.BatchRecord) Result 
 			problem("%v", err)
 		}
 	}
-	res.Steps, res.Computed = walk(r)
-	if rec == nil {
-		problem("no committed batch %s/%d in the index", r.State, r.Seq)
-	} else {
+	switch {
+	case rec == nil && height <= r.Block && len(res.Problems) == 0:
+		res.Verdict = VerdictNotIndexed
+		res.Pending = fmt.Sprintf("batch %s/%d is not in the index yet: the index is at height %d and has not reached the receipt's block %d; try again shortly",
+			r.State, r.Seq, height, r.Block)
+		return res
+	case rec == nil:
+		problem("no committed batch %s/%d in the index (index height %d, the receipt's block %d)", r.State, r.Seq, height, r.Block)
+	default:
 		res.Ledger = rec.Root
 		if err := r.CheckRecord(*rec); err != nil {
 			problem("%v", err)
 		}
 	}
 	res.Pass = len(res.Problems) == 0
+	res.Verdict = VerdictFail
+	if res.Pass {
+		res.Verdict = VerdictPass
+	}
 	return res
 }
 

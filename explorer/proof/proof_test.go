@@ -2,6 +2,7 @@ package proof_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -31,8 +32,8 @@ func TestCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := proof.Check(r, nil, &c)
-			if !res.Pass || res.Computed != c.Root || len(res.Steps) != len(r.Proof) {
+			res := proof.Check(r, nil, &c, 10)
+			if !res.Pass || res.Verdict != proof.VerdictPass || res.Computed != c.Root || len(res.Steps) != len(r.Proof) {
 				t.Fatalf("size %d vote %d: %+v", n, i, res)
 			}
 			if want := map[bool]string{true: "duplicate", false: "counted"}[i == 4]; r.Status != want {
@@ -55,11 +56,41 @@ func TestCheck(t *testing.T) {
 		r := good
 		r.Proof = append([]string(nil), good.Proof...)
 		f(&r)
-		if res := proof.Check(r, nil, &c); res.Pass || len(res.Problems) == 0 {
+		if res := proof.Check(r, nil, &c, 10); res.Pass || res.Verdict != proof.VerdictFail || len(res.Problems) == 0 {
 			t.Errorf("tampered %s passed: %+v", name, res)
 		}
+		// An index short of the receipt's block has no verdict on the
+		// batch, but the receipt's own vote and proof still fail it.
+		if res := proof.Check(r, nil, nil, r.Block); name != "tx" && name != "status" && name != "no vote" && res.Verdict != proof.VerdictFail {
+			t.Errorf("tampered %s, batch not yet indexed: %+v", name, res)
+		}
 	}
-	if res := proof.Check(good, nil, nil); res.Pass {
-		t.Error("a receipt of a batch the index lacks passed")
+}
+
+// TestCheckNotYetIndexed: a receipt whose batch the index lacks is not yet
+// indexed while the index is short of the receipt's block (height <= block),
+// and fails once the index holds that block.
+func TestCheckNotYetIndexed(t *testing.T) {
+	c, votes := batch(t, 5)
+	good, _ := proof.Receipt(c, 9, votes, 1)
+	bare := good
+	bare.Vote = nil // the index's vote comes with the batch
+	for _, r := range []ballot.Receipt{good, bare} {
+		for height, want := range map[uint64]string{0: proof.VerdictNotIndexed, 9: proof.VerdictNotIndexed, 10: proof.VerdictFail, 50: proof.VerdictFail} {
+			res := proof.Check(r, nil, nil, height)
+			if res.Verdict != want || res.Pass || res.IndexHeight != height {
+				t.Fatalf("height %d, vote %v: %+v; want %s", height, r.Vote != nil, res, want)
+			}
+			pending := want == proof.VerdictNotIndexed
+			if pending != (len(res.Problems) == 0) || pending != (res.Pending != "") {
+				t.Fatalf("height %d: verdict %s with problems %q, pending %q", height, res.Verdict, res.Problems, res.Pending)
+			}
+			if pending && (!strings.Contains(res.Pending, fmt.Sprintf("height %d", height)) || !strings.Contains(res.Pending, "block 9") || !strings.Contains(res.Pending, "try again shortly")) {
+				t.Fatalf("pending message %q names neither the index height %d nor the receipt's block 9", res.Pending, height)
+			}
+		}
+	}
+	if res := proof.Check(good, nil, &c, 9); res.Verdict != proof.VerdictPass {
+		t.Fatalf("an indexed batch at height 9: %+v", res)
 	}
 }

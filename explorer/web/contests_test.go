@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/explorer/proof"
 	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
@@ -353,5 +355,68 @@ func TestVerifyShowsContest(t *testing.T) {
 	}
 	if html := getHTML(t, s, "/verify?vote_id="+vote.ID); !strings.Contains(html, "<strong>"+c.Title+"</strong>") {
 		t.Errorf("verify page does not name the contest %q", c.Title)
+	}
+}
+
+// TestVerifyNotYetIndexed: a receipt of a batch committed in the block after
+// the index's last is not yet indexed (with the index's height and the
+// receipt's block), on the page as in the API; once the index holds that
+// block it passes. A receipt naming a block the index holds, of a batch it
+// lacks, fails.
+func TestVerifyNotYetIndexed(t *testing.T) {
+	r := newReferendum(t)
+	s := r.server(t, fakeLedger{r.Results})
+	state := r.Election.States[0]
+	votes := []ballot.Vote{r.Batches[0].Votes[0], r.Batches[0].Votes[1]}
+	for i := range votes {
+		votes[i].ID = fmt.Sprintf("%032x", 1000+i) // new votes, counted again as duplicates
+	}
+	tx := r.commit(t, state, 4, votes)
+	var rec ballot.BatchRecord
+	if err := json.Unmarshal(tx.Writes[0].Value, &rec); err != nil {
+		t.Fatal(err)
+	}
+	next, prev, err := r.Index.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipt, err := proof.Receipt(rec, next, votes, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(rc ballot.Receipt) verifyView {
+		t.Helper()
+		body, _ := json.Marshal(rc)
+		req := httptest.NewRequest("POST", "/api/v1/verify", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		var v verifyView
+		if err := json.Unmarshal(w.Body.Bytes(), &v); w.Code != 200 || err != nil || v.Result == nil {
+			t.Fatalf("POST /api/v1/verify: %d %.300s", w.Code, w.Body.String())
+		}
+		return v
+	}
+	if res := verify(receipt).Result; res.Verdict != proof.VerdictNotIndexed || res.Pass || len(res.Problems) > 0 || res.IndexHeight != next ||
+		!strings.Contains(res.Pending, fmt.Sprintf("height %d", next)) || !strings.Contains(res.Pending, fmt.Sprintf("block %d", next)) {
+		t.Fatalf("a receipt of block %d with the index at height %d: %+v", next, next, res)
+	}
+	raw, _ := json.Marshal(receipt)
+	form := "receipt=" + url.QueryEscape(string(raw))
+	req := httptest.NewRequest("POST", "/verify", strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	if html := w.Body.String(); !strings.Contains(html, "NOT YET INDEXED") || strings.Contains(html, ">FAIL<") || !strings.Contains(html, "try again shortly") {
+		t.Errorf("verify page for a batch not yet indexed: %d %.2000s", w.Code, html)
+	}
+	early := receipt
+	early.Block = next - 1 // a block the index holds, without the batch
+	if res := verify(early).Result; res.Verdict != proof.VerdictFail || len(res.Problems) == 0 {
+		t.Fatalf("a receipt of indexed block %d whose batch the index lacks: %+v", early.Block, res)
+	}
+	r.index(t, ledgertest.Block(next, prev, tx))
+	if res := verify(receipt).Result; res.Verdict != proof.VerdictPass || !res.Pass || res.IndexHeight != next+1 {
+		t.Fatalf("the receipt once its block is indexed: %+v", res)
 	}
 }

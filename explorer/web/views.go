@@ -305,7 +305,8 @@ type verifyView struct {
 const maxReceiptBytes = 64 << 10
 
 // verify checks a pasted receipt (POST: form field "receipt", or a JSON
-// body) or the receipt the index builds for ?vote_id=.
+// body) or the receipt the index builds for ?vote_id=. A receipt of a batch
+// in a block the index has not reached yet gets proof.VerdictNotIndexed.
 func (s *Server) verify(r *http.Request) (any, error) {
 	ctx := r.Context()
 	var v verifyView
@@ -347,6 +348,11 @@ func (s *Server) verify(r *http.Request) (any, error) {
 	} else if !errors.Is(err, index.ErrNotFound) {
 		return v, err
 	}
+	// The height first: a batch missing at a height read before it is missing.
+	height, _, err := s.cfg.Index.Checkpoint(ctx)
+	if err != nil {
+		return v, err
+	}
 	c, err := s.committed(ctx, rc.State, rc.Seq)
 	if err != nil {
 		return v, err
@@ -356,7 +362,7 @@ func (s *Server) verify(r *http.Request) (any, error) {
 		r := c.Record()
 		rec = &r
 	}
-	res := proof.Check(rc, vote, rec)
+	res := proof.Check(rc, vote, rec, height)
 	v.Receipt, v.Result = &rc, &res
 	if rc.Vote != nil {
 		vote = rc.Vote

@@ -18,6 +18,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/explorer/proof"
 )
 
 type fakeLedger struct{ results ballot.Results }
@@ -174,6 +175,7 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 		"Vote":           reflect.TypeFor[index.Vote](),
 		"Receipt":        reflect.TypeFor[ballot.Receipt](),
 		"Verification":   reflect.TypeFor[verifyView](),
+		"VerifyResult":   reflect.TypeFor[proof.Result](),
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {
@@ -186,6 +188,33 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 		if !slices.Equal(documented, fields) {
 			t.Errorf("schema %s documents %v; %s encodes %v", name, documented, typ, fields)
 		}
+	}
+}
+
+// TestOpenAPIVerdicts keeps the documented verdicts of a receipt check in
+// step with proof.Verdicts.
+func TestOpenAPIVerdicts(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				VerifyResult struct {
+					Properties struct {
+						Verdict struct {
+							Enum []string `yaml:"enum"`
+						} `yaml:"verdict"`
+					} `yaml:"properties"`
+				} `yaml:"VerifyResult"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	documented, given := doc.Components.Schemas.VerifyResult.Properties.Verdict.Enum, slices.Clone(proof.Verdicts)
+	slices.Sort(documented)
+	slices.Sort(given)
+	if !slices.Equal(documented, given) {
+		t.Fatalf("openapi.yaml documents the verdicts %v; proof.Check gives %v", documented, given)
 	}
 }
 
