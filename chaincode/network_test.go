@@ -245,6 +245,7 @@ func TestBallotOnNetwork(t *testing.T) {
 	t.Run("ResubmitIsNoOp", r.resubmitIsNoOp)
 	t.Run("RefusedVotesDoNotPoisonBatch", r.refusedVotesDoNotPoisonBatch)
 	t.Run("SharedTransaction", r.sharedTransaction)
+	t.Run("VoteBytes", func(t *testing.T) { r.voteBytes(t, batcher) })
 	t.Run("BackdatedProposalNotEndorsed", func(t *testing.T) { r.backdatedProposal(t, n) })
 	t.Run("OnlyBatchersCommit", func(t *testing.T) { r.onlyBatchersCommit(t, n) })
 }
