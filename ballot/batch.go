@@ -173,16 +173,6 @@ func (r BatchRecord) Event() BatchEvent {
 	return BatchEvent{State: r.State, Seq: r.Seq, Root: r.Root, Counted: r.Counted, Rejected: r.Rejected, Reasons: r.Reasons, Tallies: r.Tallies}
 }
 
-// NullifierRecord is the value stored under NullifierKey: where the vote
-// that used the nullifier sits on the ledger.
-type NullifierRecord struct {
-	State   string `json:"state"`
-	Contest string `json:"contest"`
-	Seq     uint64 `json:"seq"`
-	Index   int    `json:"index"`
-	VoteID  string `json:"vote_id"`
-}
-
 // StateResult is the count of one state, summed over its batch records.
 type StateResult struct {
 	State    string `json:"state"`

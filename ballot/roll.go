@@ -36,8 +36,8 @@ const (
 	RollChunkEntries = 8192
 )
 
-// rollMarkPrefix starts every roll mark; a NullifierRecord is JSON and
-// starts with '{', so the two never look alike.
+// rollMarkPrefix starts every roll mark; a stored NullifierRecord starts
+// with NullifierRecordV1, so the two never look alike.
 const rollMarkPrefix = "roll/"
 
 // RollMark is the value under the NullifierKey of a voter on the roll for

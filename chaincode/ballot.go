@@ -246,11 +246,18 @@ func (c *BallotContract) LocateNullifier(ctx contractapi.TransactionContextInter
 		return "", fmt.Errorf("invalid state %q or nullifier %q", state, nullifier)
 	}
 	unused := ballot.NotFound(fmt.Sprintf("nullifier %s is not used in %s", nullifier, state))
-	rec, err := getRaw(ctx, ballot.NullifierKey(state, nullifier), unused)
-	if _, mark := ballot.ParseRollMark([]byte(rec)); err == nil && mark {
+	value, err := getRaw(ctx, ballot.NullifierKey(state, nullifier), unused)
+	if err != nil {
+		return "", err
+	}
+	if _, mark := ballot.ParseRollMark([]byte(value)); mark {
 		return "", unused
 	}
-	return rec, err
+	rec, err := ballot.DecodeNullifierRecord(state, []byte(value))
+	if err != nil {
+		return "", fmt.Errorf("stored nullifier %s of %s: %w", nullifier, state, err)
+	}
+	return marshal(rec)
 }
 
 // errNoElection is returned (wrapped) by loadElection before set-up; clients

@@ -1,7 +1,6 @@
 package chaincode_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -134,8 +133,8 @@ func (r *ledgerRun) voteBytes(t *testing.T, conn *fabricclient.Conn) {
 // checkNullifierValue checks the value written under the nullifier key of
 // vote i of b: its record locates the vote.
 func checkNullifierValue(value []byte, b ballot.Batch, i int) error {
-	var rec ballot.NullifierRecord
-	if err := json.Unmarshal(value, &rec); err != nil {
+	rec, err := ballot.DecodeNullifierRecord(b.State, value)
+	if err != nil {
 		return err
 	}
 	v := b.Votes[i]

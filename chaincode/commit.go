@@ -31,7 +31,7 @@ import (
 // already on the ledger or used by an earlier counted vote of the batch
 // (duplicate), is recorded as rejected with its reason and not counted;
 // every other vote's nullifier is written (its ballot.NullifierRecord,
-// naming the contest), locating the vote. Nullifiers are per voter and
+// naming the contest, as NullifierRecord.Value encodes it), locating the vote. Nullifiers are per voter and
 // contest (ballot.NullifierOf), so a voter's votes in different contests
 // never collide. A deterministic refusal of one vote never refuses the
 // batch. The record holds the counted tallies per contest and choice, and a
@@ -219,9 +219,9 @@ func readForBatches(stub shim.ChaincodeStubInterface, bs []ballot.Batch) ([]byte
 				in.onRoll[n] = contest
 				continue
 			}
-			var rec ballot.NullifierRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return nil, nil, fmt.Errorf("decode stored nullifier %s of %s: %w", n, bs[i].State, err)
+			rec, err := ballot.DecodeNullifierRecord(bs[i].State, v)
+			if err != nil {
+				return nil, nil, fmt.Errorf("stored nullifier %s of %s: %w", n, bs[i].State, err)
 			}
 			in.onRoll[n], in.used[n] = rec.Contest, struct{}{}
 		}
@@ -289,9 +289,9 @@ func recordVotes(stub shim.ChaincodeStubInterface, b ballot.Batch, e *ballot.Ele
 		}
 	}
 	return b.Count(e, now, onRoll, onLedger, func(i int, v ballot.Vote) error {
-		loc, err := json.Marshal(ballot.NullifierRecord{State: b.State, Contest: v.Contest, Seq: b.Seq, Index: i, VoteID: v.ID})
+		loc, err := ballot.NullifierRecord{State: b.State, Contest: v.Contest, Seq: b.Seq, Index: i, VoteID: v.ID}.Value()
 		if err != nil {
-			return fmt.Errorf("encode nullifier record: %w", err)
+			return err
 		}
 		if err := stub.PutState(ballot.NullifierKey(b.State, v.Nullifier), loc); err != nil {
 			return fmt.Errorf("write nullifier: %w", err)

@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -49,6 +50,11 @@ func TestCommitBatch(t *testing.T) {
 	loc := h.must(observerAdmin, locate(h, "CA", b.Votes[3].Nullifier))
 	if wantLoc := `{"state":"CA","contest":"president","seq":1,"index":3,"vote_id":"` + b.Votes[3].ID + `"}`; loc != wantLoc {
 		t.Fatalf("LocateNullifier = %s, want %s", loc, wantLoc)
+	}
+	// The ledger holds the record's compact value, the state left to the key.
+	stored3 := s.state[ballot.NullifierKey("CA", b.Votes[3].Nullifier)]
+	if want, _ := (ballot.NullifierRecord{State: "CA", Contest: president, Seq: 1, Index: 3, VoteID: b.Votes[3].ID}).Value(); !bytes.Equal(stored3, want) {
+		t.Fatalf("nullifier value %x, want %x", stored3, want)
 	}
 }
 
