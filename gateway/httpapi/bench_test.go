@@ -102,9 +102,11 @@ func runVotes(b *testing.B, h http.Handler, prepare func(n int), body func(i int
 func benchVoter(i int) string { return fmt.Sprintf("bench-%08d", i) }
 
 // loopbackClientEnv, when set in the environment of the test binary, makes
-// it a load client instead of running tests (see TestMain): "url n conc"
-// posts n distinct votes (voters benchVoter(0..n-1)) with conc keep-alive
-// connections and exits 0 only if every one was accepted.
+// it a load client instead of running tests (see TestMain): "url n conc
+// rate states" posts n distinct votes (voter benchVoter(i) in the i-th of
+// the comma-separated states, round robin) with conc keep-alive
+// connections, at rate votes/s (0: as fast as they are answered), and
+// exits 0 only if every one was accepted.
 const loopbackClientEnv = "VOTECHAIN_LOOPBACK_CLIENT"
 
 // BenchmarkVoteLoopback serves the whole handler on a loopback TCP listener
@@ -128,7 +130,16 @@ func BenchmarkVoteLoopback(b *testing.B) {
 }
 
 func loopback(b *testing.B, f *fixture) {
-	f.enrollMany("CA", "c", b.N, benchVoter)
+	nStates := loopbackEnv(b, loopbackStatesEnv, 1)
+	states := loopbackStates[:min(nStates, len(loopbackStates))]
+	if len(states) > 1 {
+		e := testElection()
+		e.States = states
+		f.elections.set(e)
+	}
+	for s, st := range states { // voter i votes in states[i % len(states)]
+		f.enrollMany(st, "c", (b.N-s+len(states)-1)/len(states), func(j int) string { return benchVoter(j*len(states) + s) })
+	}
 	ts := httptest.NewUnstartedServer(f.srv.Handler())
 	ts.Config = f.srv.HTTPServer("") // the gateway's own server settings
 	ts.Start()
@@ -138,15 +149,10 @@ func loopback(b *testing.B, f *fixture) {
 		b.Fatal(err)
 	}
 	client := exec.Command(exe, "-test.run=^$")
-	conns := benchParallelism
-	if v := os.Getenv(loopbackConnsEnv); v != "" {
-		if conns, err = strconv.Atoi(v); err != nil || conns < 1 {
-			b.Fatalf("%s=%q: want a positive number of connections", loopbackConnsEnv, v)
-		}
-	}
-	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", loopbackClientEnv, ts.URL, b.N, conns))
+	conns, rate := loopbackEnv(b, loopbackConnsEnv, benchParallelism), loopbackEnv(b, loopbackRateEnv, 0)
+	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %s", loopbackClientEnv, ts.URL, b.N, conns, rate, strings.Join(states, ",")))
 	client.Stdout, client.Stderr = os.Stdout, os.Stderr
-	calls0 := scriptCalls(b, f)
+	r0 := redisStats(b, f)
 	gw0, rd0 := cpuOf(b, os.Getpid()), cpuOf(b, f.redis.PID())
 	b.ResetTimer()
 	if err := client.Run(); err != nil {
@@ -154,31 +160,78 @@ func loopback(b *testing.B, f *fixture) {
 	}
 	b.StopTimer()
 	gw, rd := cpuOf(b, os.Getpid())-gw0, cpuOf(b, f.redis.PID())-rd0
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "votes/s")
-	b.ReportMetric(float64(gw.Microseconds())/float64(b.N), "gw-µs/vote")
-	b.ReportMetric(float64(rd.Microseconds())/float64(b.N), "redis-µs/vote")
-	if calls := scriptCalls(b, f) - calls0; calls > 0 {
-		b.ReportMetric(float64(b.N)/float64(calls), "votes/call")
+	r := redisStats(b, f)
+	n := float64(b.N)
+	b.ReportMetric(n/b.Elapsed().Seconds(), "votes/s")
+	b.ReportMetric(float64(gw.Microseconds())/n, "gw-µs/vote")
+	b.ReportMetric(float64(rd.Microseconds())/n, "redis-µs/vote")
+	if calls := r.scriptCalls - r0.scriptCalls; calls > 0 {
+		b.ReportMetric(n/float64(calls), "votes/call")
 	}
+	b.ReportMetric(float64(r.commands-r0.commands)/n, "redis-cmds/vote")
+	b.ReportMetric(float64(r.aofBytes-r0.aofBytes)/n, "aof-B/vote")
+}
+
+// loopbackStates are the states of `make bench`'s election, which
+// BenchmarkVoteLoopback spreads its votes over (VOTECHAIN_LOOPBACK_STATES
+// of them; default 1).
+var loopbackStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}
+
+// loopbackStatesEnv and loopbackRateEnv set BenchmarkVoteLoopback's number
+// of states and its offered rate in votes/s (default 0: each connection
+// sends its next vote as soon as the last is answered; a rate offers votes
+// at that pace, open loop, as the bench's fixed-rate phases do, so the
+// intake batches as it does at that rate).
+const (
+	loopbackStatesEnv = "VOTECHAIN_LOOPBACK_STATES"
+	loopbackRateEnv   = "VOTECHAIN_LOOPBACK_RATE"
+)
+
+// loopbackEnv reads a non-negative count from the environment, def if unset.
+func loopbackEnv(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		b.Fatalf("%s=%q: want a non-negative number", name, v)
+	}
+	return n
+}
+
+// redisCounters are Redis's totals BenchmarkVoteLoopback reports per vote.
+type redisCounters struct {
+	scriptCalls, commands, aofBytes int64
+}
+
+// redisStats reads Redis's script calls, commands (INFO commandstats, a
+// script's own commands included, INFO left out) and AOF size.
+func redisStats(b *testing.B, f *fixture) redisCounters {
+	info, err := f.rdb.Info(context.Background(), "commandstats", "persistence").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var c redisCounters
+	for _, line := range strings.Split(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_"); ok && !strings.HasPrefix(rest, "info:") {
+			name, stats, _ := strings.Cut(rest, ":calls=")
+			n, _ := strconv.ParseInt(stats[:strings.IndexByte(stats, ',')], 10, 64)
+			c.commands += n
+			if name == "evalsha" {
+				c.scriptCalls = n
+			}
+		}
+		if rest, ok := strings.CutPrefix(line, "aof_current_size:"); ok {
+			c.aofBytes, _ = strconv.ParseInt(rest, 10, 64)
+		}
+	}
+	return c
 }
 
 // loopbackConnsEnv sets BenchmarkVoteLoopback's client connections
 // (default benchParallelism).
 const loopbackConnsEnv = "VOTECHAIN_LOOPBACK_CONNS"
-
-// scriptCalls is how many EVALSHA calls Redis has served.
-func scriptCalls(b *testing.B, f *fixture) int64 {
-	info, err := f.rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(info, "cmdstat_evalsha:calls=")
-	if !ok {
-		return 0
-	}
-	n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-	return n
-}
 
 func cpuOf(b *testing.B, pid int) time.Duration {
 	u, err := measure.ReadProc(pid)
@@ -190,18 +243,32 @@ func cpuOf(b *testing.B, pid int) time.Duration {
 
 // runLoopbackClient is the client side of BenchmarkVoteLoopback.
 func runLoopbackClient(spec string) error {
-	var url string
-	var n, conc int
-	if _, err := fmt.Sscan(spec, &url, &n, &conc); err != nil {
+	var url, states string
+	var n, conc, rate int
+	if _, err := fmt.Sscan(spec, &url, &n, &conc, &rate, &states); err != nil {
 		return fmt.Errorf("%s=%q: %w", loopbackClientEnv, spec, err)
 	}
+	st := strings.Split(states, ",")
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}, Timeout: time.Minute}
-	var next atomic.Int64
+	// next hands out vote numbers: at once, or paced at rate votes/s.
+	next := make(chan int, conc)
+	go func() {
+		defer close(next)
+		start := time.Now()
+		for i := range n {
+			if rate > 0 {
+				if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > time.Millisecond {
+					time.Sleep(d)
+				}
+			}
+			next <- i
+		}
+	}()
 	var g errgroup.Group
 	for range conc {
 		g.Go(func() error {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				resp, err := hc.Post(url+"/api/v1/vote", "application/json", strings.NewReader(voteBody(benchVoter(i), "c", "CA", "alice")))
+			for i := range next {
+				resp, err := hc.Post(url+"/api/v1/vote", "application/json", strings.NewReader(voteBody(benchVoter(i), "c", st[i%len(st)], "alice")))
 				if err != nil {
 					return err
 				}
