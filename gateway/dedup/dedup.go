@@ -14,13 +14,16 @@
 // nullifier is used, and a second call accepts the vote or records the
 // nullifier as voted and answers duplicate.
 //
-// Concurrent votes of one partition are coalesced into micro-batches (one
-// script call for all votes waiting at that moment, no timer), so Redis does
-// one round trip and one fsync for many votes under load and no extra latency
-// when idle. Batches are group-committed: while a call of the partition is
-// in flight, the next batch keeps growing until that call ends or it holds
-// Config.GroupBatch votes, so under load batches grow rather than calls
-// multiply (up to Config.Workers calls at once).
+// Concurrent votes are coalesced into micro-batches (one script call for all
+// votes waiting at that moment, no timer), so Redis does one round trip and
+// one fsync for many votes under load and no extra latency when idle. On a
+// single server one lane batches the votes of every partition (the call has
+// a section per partition), so at a given rate a call carries as many votes
+// as with one partition; on a Redis Cluster, whose calls stay in one slot,
+// each partition has its own lane. Batches are group-committed: while a call
+// of the lane is in flight, the next batch keeps growing until that call
+// ends or it holds Config.GroupBatch votes, so under load batches grow
+// rather than calls multiply (up to Config.Workers calls at once).
 //
 // On a Redis Cluster (Config.Replicas > 0) a call also waits for the
 // replicas: the script and WAIT run on one connection to the master of the
@@ -40,7 +43,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,7 +129,9 @@ type Config struct {
 	FalsePositiveRate float64
 	// MaxBatch bounds the votes in one script call.
 	MaxBatch int
-	// Workers is the number of concurrent script calls per partition.
+	// Workers is the number of concurrent script calls per lane (one lane
+	// for all partitions on a single server, one per partition on a Redis
+	// Cluster).
 	Workers int
 	// GroupBatch is the size at which a batch starts its call while
 	// another call of its partition is in flight; a smaller one waits for
@@ -247,11 +254,10 @@ func (d *Deduper) Config() Config { return d.cfg }
 // not be stored and must not be acknowledged as accepted.
 func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
 	partition := a.Vote.State
-	p, err := d.shape(ctx, partition)
-	if err != nil {
+	if _, err := d.shape(ctx, partition); err != nil {
 		return Result{}, err
 	}
-	l, err := d.lane(ctx, partition)
+	l, err := d.lane(d.laneKey(partition))
 	if err != nil {
 		return Result{}, err
 	}
@@ -268,7 +274,7 @@ func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
 	if used {
 		mode = "dup"
 	}
-	out, err := d.call(ctx, mode, p, []*pending{{attempt: a}})
+	out, err := d.call(ctx, mode, []*pending{{attempt: a}})
 	if err != nil {
 		return Result{}, err
 	}
@@ -307,7 +313,8 @@ func (d *Deduper) Params(ctx context.Context, partition string) (bloom.Params, e
 
 // shape returns the partition's Bloom shape (Params) and roll layout
 // (votequeue.EnsureRoll, sized for ExpectedVoters if no roll was loaded),
-// fetched once.
+// fetched once, when it also creates the partition's consumer group, so a
+// batcher that starts later still reads every entry.
 func (d *Deduper) shape(ctx context.Context, partition string) (shape, error) {
 	d.mu.Lock()
 	s, ok := d.params[partition]
@@ -325,6 +332,9 @@ func (d *Deduper) shape(ctx context.Context, partition string) (shape, error) {
 		return shape{}, err
 	}
 	if s.roll, err = votequeue.EnsureRoll(ctx, d.rdb, partition, votequeue.RollBits(d.cfg.ExpectedVoters)); err != nil {
+		return shape{}, err
+	}
+	if err := votequeue.EnsureGroup(ctx, d.rdb, partition); err != nil {
 		return shape{}, err
 	}
 	d.mu.Lock()
@@ -351,20 +361,22 @@ func EnsureParams(ctx context.Context, rdb redis.Cmdable, partition string, def 
 	return p, nil
 }
 
-// lane returns the partition's batching lane, starting it on first use.
-func (d *Deduper) lane(ctx context.Context, partition string) (*lane, error) {
+// laneKey names the lane of a partition's votes: the partition on a Redis
+// Cluster (a call's keys are in one slot), "" (one lane for all) otherwise.
+func (d *Deduper) laneKey(partition string) string {
+	if _, ok := d.rdb.(*redis.ClusterClient); ok {
+		return partition
+	}
+	return ""
+}
+
+// lane returns the batching lane named key, starting it on first use.
+func (d *Deduper) lane(key string) (*lane, error) {
 	d.mu.Lock()
-	l, ok := d.lanes[partition]
+	l, ok := d.lanes[key]
 	d.mu.Unlock()
 	if ok {
 		return l, nil
-	}
-	// Create the consumer group before the first vote, so a batcher that
-	// starts later still reads every entry.
-	gctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
-	defer cancel()
-	if err := votequeue.EnsureGroup(gctx, d.rdb, partition); err != nil {
-		return nil, err
 	}
 	d.sendMu.RLock()
 	defer d.sendMu.RUnlock()
@@ -373,18 +385,18 @@ func (d *Deduper) lane(ctx context.Context, partition string) (*lane, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if l, ok := d.lanes[partition]; ok {
+	if l, ok := d.lanes[key]; ok {
 		return l, nil
 	}
-	l = d.startLane(partition, nil)
-	d.lanes[partition] = l
+	l = d.startLane(key, nil)
+	d.lanes[key] = l
 	return l, nil
 }
 
-// startLane returns a new lane for partition with its workers running,
-// whose calls are made by run (nil: lane.run, the script).
-func (d *Deduper) startLane(partition string, run func([]*pending)) *lane {
-	l := &lane{d: d, partition: partition, queue: make(chan *pending, d.cfg.MaxBatch*d.cfg.Workers), ended: make(chan struct{}, 1)}
+// startLane returns a new lane named key with its workers running, whose
+// calls are made by run (nil: lane.run, the script).
+func (d *Deduper) startLane(key string, run func([]*pending)) *lane {
+	l := &lane{d: d, key: key, queue: make(chan *pending, d.cfg.MaxBatch*d.cfg.Workers), ended: make(chan struct{}, 1)}
 	if l.call = run; run == nil {
 		l.call = l.run
 	}
@@ -404,12 +416,13 @@ type pending struct {
 	err     error
 }
 
-// lane coalesces the submissions of one partition into script calls.
+// lane coalesces submissions into script calls: of every partition, or of
+// one (key) on a Redis Cluster.
 type lane struct {
-	d         *Deduper
-	partition string
-	queue     chan *pending
-	call      func([]*pending) // runs a batch's call and answers its attempts
+	d     *Deduper
+	key   string
+	queue chan *pending
+	call  func([]*pending) // runs a batch's call and answers its attempts
 
 	gathering sync.Mutex    // one worker gathers a batch at a time
 	inflight  atomic.Int32  // calls running
@@ -437,7 +450,7 @@ func (l *lane) enqueue(ctx context.Context, p *pending) error {
 	case l.queue <- p:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("dedup: waiting for a %s worker: %w", l.partition, ctx.Err())
+		return fmt.Errorf("dedup: waiting for a worker of lane %q: %w", l.key, ctx.Err())
 	}
 }
 
@@ -519,11 +532,7 @@ func (l *lane) run(batch []*pending) {
 	if len(live) == 0 {
 		return
 	}
-	params, err := l.d.shape(context.Background(), l.partition)
-	var results []Result
-	if err == nil {
-		results, err = l.d.call(context.Background(), "submit", params, live)
-	}
+	results, err := l.d.call(context.Background(), "submit", live)
 	for i, p := range live {
 		if err != nil {
 			p.err = err
@@ -534,71 +543,101 @@ func (l *lane) run(batch []*pending) {
 	}
 }
 
-// call runs the script in mode for the attempts of one partition.
-func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pending) ([]Result, error) {
-	partition, p := batch[0].attempt.Vote.State, s.bloom
-	keys := make([]string, 5, 5+len(batch))
-	keys[0], keys[1], keys[2] = votequeue.BloomKey(partition), votequeue.StreamKey(partition), votequeue.DupesKey(partition)
-	keys[3], keys[4] = votequeue.ReviewKey(partition), votequeue.LogKey(partition)
-	names := votequeue.Names()
-	per := perVoteArgs + p.Hashes
-	args := make([]any, 0, 15+per*len(batch))
-	args = append(args, mode, p.Hashes, d.cfg.ReviewMaxLen, len(batch), partition)
-	for _, n := range names {
-		args = append(args, n)
+// call runs the script in mode for the attempts of batch, one section per
+// partition (whose shapes are known: Accept fetched them).
+func (d *Deduper) call(ctx context.Context, mode string, batch []*pending) ([]Result, error) {
+	// order[i] is the batch index of the script's i-th vote: the batch
+	// grouped by partition, in the order the partitions first appear.
+	order := make([]int, 0, len(batch))
+	var parts []string
+	for _, pe := range batch {
+		if st := pe.attempt.Vote.State; !slices.Contains(parts, st) {
+			parts = append(parts, st)
+		}
 	}
+	shapes := make([]shape, len(parts))
+	keys := make([]string, 0, 5*len(parts)+len(batch))
+	names := votequeue.Names()
 	logOn := 1
 	if d.cfg.NoLog {
 		logOn = 0
 	}
-	args = append(args, votequeue.FieldsVersion, votequeue.Version, logOn)
+	args := make([]any, 0, 13+3*len(parts)+(perVoteArgs+16)*len(batch))
+	args = append(args, mode, d.cfg.ReviewMaxLen)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	args = append(args, votequeue.FieldsVersion, votequeue.Version, logOn, len(parts))
 	// One buffer for every per-vote argument of all votes (raw nullifier,
 	// raw vote id, the vote's fields, log entry, Bloom positions), each passed as a
 	// pointer to its slice (rawArg): boxing a pointer allocates nothing, so
 	// the call allocates per batch, not per vote and argument.
-	size := len(batch) * (32 + 16 + 11*p.Hashes + 20)
+	size, nfields := 0, 0
+	for i, st := range parts {
+		var err error
+		if shapes[i], err = d.shape(ctx, st); err != nil {
+			return nil, err
+		}
+	}
 	for _, pe := range batch {
-		v := pe.attempt.Vote
-		size += len(pe.attempt.RequestID) + len(v.ID) + len(v.Contest) + len(v.Nullifier) + len(v.Choice) + votequeue.LogEntrySize(v)
+		v, k := pe.attempt.Vote, shapes[slices.Index(parts, pe.attempt.Vote.State)].bloom.Hashes
+		size += 32 + 16 + 11*k + 20 + len(pe.attempt.RequestID) + len(v.ID) + len(v.Contest) + len(v.Nullifier) + len(v.Choice) + votequeue.LogEntrySize(v)
+		nfields += perVoteArgs + k
 	}
 	buf := make([]byte, 0, size)
-	fields := make([]rawArg, 0, per*len(batch))
+	fields := make([]rawArg, 0, nfields)
 	field := func(start int) int { // the bytes since start are the next argument
 		fields = append(fields, buf[start:len(buf):len(buf)])
 		return len(buf)
 	}
-	positions := make([]uint64, 0, p.Hashes)
-	for _, pe := range batch {
-		v := pe.attempt.Vote
-		raw, err := ballot.ParseHash(v.Nullifier)
-		if err != nil {
-			return nil, fmt.Errorf("dedup: %w", err)
+	positions := make([]uint64, 0, 32)
+	for i, st := range parts {
+		p, roll := shapes[i].bloom, shapes[i].roll
+		keys = append(keys, votequeue.BloomKey(st), votequeue.StreamKey(st), votequeue.DupesKey(st), votequeue.ReviewKey(st), votequeue.LogKey(st))
+		n := 0
+		for j, pe := range batch {
+			if pe.attempt.Vote.State == st {
+				order = append(order, j)
+				n++
+			}
 		}
-		keys = append(keys, s.roll.Key(raw[:]))
-		start := len(buf)
-		buf = append(buf, raw[:]...)
-		start = field(start)
-		buf = votequeue.AppendRawVoteID(buf, v.ID)
-		start = field(start)
-		for _, s := range [...]string{pe.attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice} {
-			buf = append(buf, s...)
+		// The section's header (k, n, state) goes before its votes' fields.
+		for _, a := range [...]any{p.Hashes, n, st} {
+			args = append(args, a)
+		}
+		for _, j := range order[len(order)-n:] {
+			v := batch[j].attempt.Vote
+			raw, err := ballot.ParseHash(v.Nullifier)
+			if err != nil {
+				return nil, fmt.Errorf("dedup: %w", err)
+			}
+			keys = append(keys, roll.Key(raw[:]))
+			first := len(fields)
+			start := len(buf)
+			buf = append(buf, raw[:]...)
 			start = field(start)
-		}
-		buf = strconv.AppendInt(buf, v.CastAt, 10)
-		start = field(start)
-		if buf, err = votequeue.AppendLogEntry(buf, v); err != nil {
-			return nil, fmt.Errorf("dedup: %w", err)
-		}
-		start = field(start)
-		// The positions in decimal: BITFIELD takes them as they are, where
-		// numbers would be formatted by Lua (snprintf) in Redis.
-		for _, pos := range p.Positions(positions[:0], raw[:]) {
-			buf = strconv.AppendUint(buf, pos, 10)
+			buf = votequeue.AppendRawVoteID(buf, v.ID)
 			start = field(start)
+			for _, s := range [...]string{batch[j].attempt.RequestID, v.ID, v.Contest, v.Nullifier, v.Choice} {
+				buf = append(buf, s...)
+				start = field(start)
+			}
+			buf = strconv.AppendInt(buf, v.CastAt, 10)
+			start = field(start)
+			if buf, err = votequeue.AppendLogEntry(buf, v); err != nil {
+				return nil, fmt.Errorf("dedup: %w", err)
+			}
+			start = field(start)
+			// The positions in decimal: BITFIELD takes them as they are, where
+			// numbers would be formatted by Lua (snprintf) in Redis.
+			for _, pos := range p.Positions(positions[:0], raw[:]) {
+				buf = strconv.AppendUint(buf, pos, 10)
+				start = field(start)
+			}
+			for f := first; f < len(fields); f++ {
+				args = append(args, &fields[f])
+			}
 		}
-	}
-	for i := range fields {
-		args = append(args, &fields[i])
 	}
 	var reply []any
 	var err error
@@ -610,22 +649,24 @@ func (d *Deduper) call(ctx context.Context, mode string, s shape, batch []*pendi
 		reply, err = d.script.Run(ctx, d.rdb, keys, args...).Slice()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dedup: %s call for %d votes of %s: %w", mode, len(batch), partition, err)
+		return nil, fmt.Errorf("dedup: %s call for %d votes of %s: %w", mode, len(batch), strings.Join(parts, ","), err)
 	}
 	if len(reply) != len(batch) {
 		return nil, fmt.Errorf("dedup: script answered %d results for %d votes", len(reply), len(batch))
 	}
 	results := make([]Result, len(batch))
 	for i, r := range reply {
-		if results[i], err = parseResult(r); err != nil {
+		j := order[i]
+		if results[j], err = parseResult(r); err != nil {
 			return nil, err
 		}
-		if res := results[i]; d.cfg.Logged != nil && res.Outcome == Accepted && res.LogIndex >= 0 {
-			leaf, err := batch[i].attempt.Vote.Leaf()
+		if res := results[j]; d.cfg.Logged != nil && res.Outcome == Accepted && res.LogIndex >= 0 {
+			v := batch[j].attempt.Vote
+			leaf, err := v.Leaf()
 			if err != nil {
 				return nil, fmt.Errorf("dedup: %w", err)
 			}
-			d.cfg.Logged(partition, res.LogIndex, leaf)
+			d.cfg.Logged(v.State, res.LogIndex, leaf)
 		}
 	}
 	return results, nil

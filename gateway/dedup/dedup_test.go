@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -442,6 +443,67 @@ func TestConcurrentDistinctVotersAllAccepted(t *testing.T) {
 			if v, err := votequeue.Decode(m.Values); err != nil || v.State != st {
 				t.Fatalf("%s stream entry %s: %+v, %v", st, m.ID, v, err)
 			}
+		}
+	}
+}
+
+// TestOneCallManyStates has one script call (as a single server's lane
+// makes it) take the votes of two states interleaved: each vote gets its
+// own answer, in the batch's order, and lands in its own state's stream
+// and log.
+func TestOneCallManyStates(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	for _, st := range []string{"CA", "NY"} {
+		if _, err := f.d.shape(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca := f.voter(t, "CA", true)
+	batch := []*pending{
+		{attempt: attempt(t, "CA", ca)},
+		{attempt: attempt(t, "NY", f.voter(t, "NY", false))},
+		{attempt: attempt(t, "NY", f.voter(t, "NY", true))},
+		{attempt: attempt(t, "CA", ca)},
+		{attempt: attempt(t, "CA", f.voter(t, "CA", true))},
+	}
+	res, err := f.d.call(ctx, "submit", batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		outcome  Outcome
+		logIndex int64
+	}{{Accepted, 0}, {NotEligible, 0}, {Accepted, 0}, {Duplicate, 0}, {Accepted, 1}}
+	for i, w := range want {
+		if res[i].Outcome != w.outcome || (w.outcome == Accepted && res[i].LogIndex != w.logIndex) {
+			t.Errorf("vote %d (%s): %+v; want %v at log index %d", i, batch[i].attempt.Vote.State, res[i], w.outcome, w.logIndex)
+		}
+	}
+	for _, st := range []string{"CA", "NY"} {
+		msgs, err := f.rdb.XRange(ctx, votequeue.StreamKey(st), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range msgs {
+			v, err := votequeue.Decode(m.Values)
+			if err != nil || v.State != st {
+				t.Fatalf("%s stream entry %s: %+v, %v", st, m.ID, v, err)
+			}
+			ids = append(ids, v.ID)
+		}
+		var wantIDs []string
+		for i, pe := range batch {
+			if pe.attempt.Vote.State == st && res[i].Outcome == Accepted {
+				wantIDs = append(wantIDs, pe.attempt.Vote.ID)
+			}
+		}
+		if !slices.Equal(ids, wantIDs) {
+			t.Errorf("%s stream holds %v; want %v", st, ids, wantIDs)
+		}
+		if n, err := f.rdb.LLen(ctx, votequeue.LogKey(st)).Result(); err != nil || n != int64(len(wantIDs)) {
+			t.Errorf("%s log holds %d entries, %v; want %d", st, n, err, len(wantIDs))
 		}
 	}
 }

@@ -44,7 +44,7 @@ func TestBloomFalsePositiveRate(t *testing.T) {
 		if len(batch) == cap(batch) {
 			// "force" skips the Bloom test: it only claims, sets the bits
 			// and enqueues, which is all this test needs.
-			if _, err := f.d.call(ctx, "force", s, batch); err != nil {
+			if _, err := f.d.call(ctx, "force", batch); err != nil {
 				t.Fatal(err)
 			}
 			batch = batch[:0]
