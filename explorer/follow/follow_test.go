@@ -63,7 +63,9 @@ func electionChain(blocks, txsPerBlock, votesPerTx int) (chain []*common.Block, 
 			for i := range batch {
 				voter := len(roll)
 				n := ballot.HashHex(ballot.NullifierOf([32]byte{byte(voter), byte(voter >> 8), byte(voter >> 16), 'v'}, "president"))
-				batch[i] = ballot.Vote{ID: fmt.Sprintf("%032x", voter+1), State: state, Contest: "president", Nullifier: n,
+				// Vote ids are random, as the gateway draws them.
+				id := ballot.HashHex(ballot.NullifierOf([32]byte{byte(voter), byte(voter >> 8), byte(voter >> 16), 'i'}, "id"))[:32]
+				batch[i] = ballot.Vote{ID: id, State: state, Contest: "president", Nullifier: n,
 					Choice: e.Contests[0].Choices[voter%3], CastAt: now.Add(-time.Minute).UnixMilli()}
 				roll = append(roll, ballot.RollEntry{State: state, Contest: "president", Nullifier: n})
 			}

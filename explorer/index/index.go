@@ -5,7 +5,7 @@
 // a restart resumes exactly after the last saved block and never stores a
 // row twice.
 //
-// Its cost is per vote: an entry in vote_ids (by id, for receipts) and, if
+// Its cost is per vote: an entry in vote_keys (by id hash, for receipts) and, if
 // counted, in used (by state and nullifier, for the duplicate rule); a
 // batch's votes are stored once, as its transaction's argument. And the
 // audit's lookups, which read a whole batch's nullifiers at once
@@ -121,17 +121,21 @@ CREATE INDEX IF NOT EXISTS batches_time ON batches (time);
 -- index holds only what is looked up by key: where a vote id is (receipts,
 -- search) and the nullifiers counted votes used (the duplicate rule).
 CREATE TABLE IF NOT EXISTS batch_votes (
+	id        INTEGER PRIMARY KEY, -- numbers the batch for vote_keys
 	state     TEXT NOT NULL,
 	seq       INTEGER NOT NULL,
 	data      BLOB NOT NULL,     -- the batch as its transaction carried it: a ballot.Batch as JSON
 	UNIQUE (state, seq)
 );
-CREATE TABLE IF NOT EXISTS vote_ids (
-	id        TEXT NOT NULL,
-	state     TEXT NOT NULL,
-	seq       INTEGER NOT NULL,
-	idx       INTEGER NOT NULL,  -- the vote's index in batch (state, seq)
-	PRIMARY KEY (id, state, seq, idx)
+-- Where each vote id is, by a 64-bit hash of the id (voteKey) rather than
+-- the id: an integer key compares and stores in a fraction of the id's 32
+-- characters, and ids that share a hash are told apart by reading their
+-- batches (Vote).
+CREATE TABLE IF NOT EXISTS vote_keys (
+	key       INTEGER NOT NULL,  -- voteKey(id)
+	batch     INTEGER NOT NULL,  -- batch_votes.id of the vote's batch
+	idx       INTEGER NOT NULL,  -- the vote's index in the batch
+	PRIMARY KEY (key, batch, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS used (
 	state     TEXT NOT NULL,
@@ -197,9 +201,10 @@ func Open(path string) (*Index, error) {
 		return nil, fmt.Errorf("create index schema in %s: %w", path, err)
 	}
 	// An index made before the votes were stored per batch (or before
-	// contests, ledger model v2) has a votes table; it is rebuilt.
+	// contests, ledger model v2) has a votes table, one made before vote ids
+	// were keyed by hash a vote_ids table; it is rebuilt.
 	var oldVotes bool
-	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'votes'`).Scan(&oldVotes); err != nil {
+	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name IN ('votes', 'vote_ids')`).Scan(&oldVotes); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read index schema of %s: %w", path, err)
 	}

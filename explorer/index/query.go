@@ -308,27 +308,35 @@ func (x *Index) BatchVotes(ctx context.Context, state string, seq uint64) ([]bal
 	return votes, nil
 }
 
-// Vote returns the first committed vote with id.
+// Vote returns the first committed vote with id (of the lowest state, seq
+// and index, should a client have reused the id).
 func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
-	var state string
-	var seq uint64
-	var i int
-	err := x.db.QueryRowContext(ctx, `SELECT state, seq, idx FROM vote_ids WHERE id = ? ORDER BY state, seq, idx LIMIT 1`, id).
-		Scan(&state, &seq, &i)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Vote{}, ErrNotFound
+	type place struct {
+		state string
+		seq   uint64
+		i     int
 	}
+	places, err := list(ctx, x.db, func(r rowScanner) (place, error) {
+		var p place
+		err := r.Scan(&p.state, &p.seq, &p.i)
+		return p, err
+	}, `SELECT b.state, b.seq, k.idx FROM vote_keys k JOIN batch_votes b ON b.id = k.batch WHERE k.key = ? ORDER BY b.state, b.seq, k.idx`, voteKey(id))
 	if err != nil {
 		return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
 	}
-	votes, err := x.batchVotes(ctx, state, seq)
-	if err != nil {
-		return Vote{}, err
+	for _, p := range places { // the votes whose ids hash as id's
+		votes, err := x.batchVotes(ctx, p.state, p.seq)
+		if err != nil {
+			return Vote{}, err
+		}
+		if p.i >= len(votes) {
+			return Vote{}, fmt.Errorf("vote %s: batch %s/%d has no vote %d", id, p.state, p.seq, p.i)
+		}
+		if votes[p.i].ID == id {
+			return votes[p.i], nil
+		}
 	}
-	if i >= len(votes) {
-		return Vote{}, fmt.Errorf("vote %s: batch %s/%d has no vote %d", id, state, seq, i)
-	}
-	return votes[i], nil
+	return Vote{}, ErrNotFound
 }
 
 // Recount returns the results recounted from the ledger's transactions, in

@@ -3,6 +3,7 @@ package index_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -268,13 +269,45 @@ func TestRecountPerContest(t *testing.T) {
 	}
 }
 
+// TestVoteKeysSharedByIDs: vote ids are found by a hash of the id; a vote
+// whose id shares the hash (made here by writing its place under the other
+// id's key) is told apart by its id, and an id that hashes as a vote's but
+// is not one is not found.
+func TestVoteKeysSharedByIDs(t *testing.T) {
+	ctx := context.Background()
+	e := testElection()
+	votes := []ballot.Vote{vote("CA", 0, question, "yes"), vote("CA", 1, question, "no"), vote("CA", 2, question, "yes")}
+	path := filepath.Join(t.TempDir(), "index.db")
+	idx := indexChain(t, path, 0, ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e)},
+		[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, votes, nil)}))
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Vote 0 and vote 2 then both stand under vote 2's key, vote 0 first.
+	if _, err := db.Exec(`INSERT INTO vote_keys SELECT k2.key, k0.batch, k0.idx FROM vote_keys k0, vote_keys k2 WHERE k0.idx = 0 AND k2.idx = 2`); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range votes {
+		if got, err := idx.Vote(ctx, v.ID); err != nil || got.ID != v.ID || got.Index != i || got.Choice != v.Choice {
+			t.Errorf("vote %d (%s): %+v, %v", i, v.ID, got, err)
+		}
+	}
+	if got, err := idx.Vote(ctx, "ffffffffffffffffffffffffffffffff"); !errors.Is(err, index.ErrNotFound) {
+		t.Errorf("unknown vote: %+v, %v; want not found", got, err)
+	}
+}
+
 // TestOpenRefusesOlderIndex: an index with a votes table (made before a
 // batch's votes were stored once per batch; the oldest without contests)
-// is refused with the fix.
+// or a vote_ids table (before vote ids were keyed by hash) is refused with
+// the fix.
 func TestOpenRefusesOlderIndex(t *testing.T) {
 	for name, votes := range map[string]string{
 		"before contests": `CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, nullifier TEXT, candidate TEXT, cast_at INTEGER, counted INTEGER)`,
 		"rows per vote":   `CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, contest TEXT, nullifier TEXT, choice TEXT, cast_at INTEGER, counted INTEGER)`,
+		"vote ids by id":  `CREATE TABLE vote_ids (id TEXT, state TEXT, seq INTEGER, idx INTEGER, PRIMARY KEY (id, state, seq, idx)) WITHOUT ROWID`,
 	} {
 		path := filepath.Join(t.TempDir(), "index.db")
 		db, err := sql.Open("sqlite", "file:"+path)

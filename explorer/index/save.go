@@ -85,7 +85,7 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 		}
 	}
 	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter}, tx: tx}
-	if w.votes.voteID, err = tx.PrepareContext(ctx, `INSERT INTO vote_ids VALUES (?, ?, ?, ?)`); err == nil {
+	if w.votes.voteID, err = tx.PrepareContext(ctx, `INSERT INTO vote_keys VALUES (?, ?, ?)`); err == nil {
 		w.votes.used, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO used VALUES (?, ?)`)
 	}
 	if err != nil {
@@ -259,7 +259,12 @@ func (s saver) roll() error {
 // each vote id is, and the nullifiers of the counted votes.
 func (s saver) votes(bt audit.Batch) error {
 	b := bt.Batch
-	if err := s.exec(`INSERT INTO batch_votes VALUES (?, ?, ?)`, b.State, b.Seq, []byte(bt.Raw)); err != nil {
+	res, err := s.tx.ExecContext(s.ctx, `INSERT INTO batch_votes (state, seq, data) VALUES (?, ?, ?)`, b.State, b.Seq, []byte(bt.Raw))
+	if err != nil {
+		return err
+	}
+	batch, err := res.LastInsertId()
+	if err != nil {
 		return err
 	}
 	rejected := map[int]bool{}
@@ -267,7 +272,7 @@ func (s saver) votes(bt audit.Batch) error {
 		rejected[i] = true
 	}
 	for i, v := range b.Votes {
-		if _, err := s.stmts.voteID.ExecContext(s.ctx, v.ID, b.State, b.Seq, i); err != nil {
+		if _, err := s.stmts.voteID.ExecContext(s.ctx, voteKey(v.ID), batch, i); err != nil {
 			return fmt.Errorf("vote %d: %w", i, err)
 		}
 		if rejected[i] {
@@ -320,4 +325,13 @@ func nonNil(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+// voteKey is the key of vote id in vote_keys: its 64-bit FNV-1a hash.
+func voteKey(id string) int64 {
+	h := uint64(14695981039346656037)
+	for i := range len(id) {
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	return int64(h)
 }
