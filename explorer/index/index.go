@@ -6,7 +6,7 @@
 // row twice.
 //
 // Its cost is per vote: an entry in vote_keys (by id hash, for receipts) and, if
-// counted, in used (by state and nullifier, for the duplicate rule); a
+// counted, in used_keys (by state and nullifier, for the duplicate rule); a
 // batch's votes are stored once, as its transaction's argument. And the
 // audit's lookups, which read a whole batch's nullifiers at once
 // (UsedNullifiers, RollContests). BenchmarkFollowVotes in explorer/follow
@@ -137,10 +137,14 @@ CREATE TABLE IF NOT EXISTS vote_keys (
 	idx       INTEGER NOT NULL,  -- the vote's index in the batch
 	PRIMARY KEY (key, batch, idx)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS used (
+-- The nullifiers counted votes used, first by a 64-bit hash of state and
+-- nullifier (nullifierKey): the lookups and inserts at random places
+-- compare integers.
+CREATE TABLE IF NOT EXISTS used_keys (
+	key       INTEGER NOT NULL,  -- nullifierKey(state, nullifier)
 	state     TEXT NOT NULL,
 	nullifier TEXT NOT NULL,     -- used by a vote the recount counted
-	PRIMARY KEY (state, nullifier)
+	PRIMARY KEY (key, state, nullifier)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tallies (
 	state     TEXT NOT NULL,
@@ -202,9 +206,10 @@ func Open(path string) (*Index, error) {
 	}
 	// An index made before the votes were stored per batch (or before
 	// contests, ledger model v2) has a votes table, one made before vote ids
-	// were keyed by hash a vote_ids table; it is rebuilt.
+	// and nullifiers were keyed by hash a vote_ids or used table; it is
+	// rebuilt.
 	var oldVotes bool
-	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name IN ('votes', 'vote_ids')`).Scan(&oldVotes); err != nil {
+	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name IN ('votes', 'vote_ids', 'used')`).Scan(&oldVotes); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read index schema of %s: %w", path, err)
 	}
@@ -264,13 +269,15 @@ func (x *Index) Checkpoint(ctx context.Context) (next uint64, lastHash []byte, e
 
 // NullifierUsed reports whether a counted vote of state used nullifier.
 func (x history) NullifierUsed(state, nullifier string) (bool, error) {
-	return x.exists(`SELECT 1 FROM used WHERE state = ? AND nullifier = ?`, state, nullifier)
+	return x.exists(`SELECT 1 FROM used_keys WHERE key = ? AND state = ? AND nullifier = ?`, nullifierKey(state, nullifier), state, nullifier)
 }
 
 // The bulk lookups of the audit: ?1 a state, ?2 a JSON array of its
-// nullifiers (the keys of used and roll serve them).
+// nullifiers, for usedQuery as [nullifierKey, nullifier] pairs (the keys
+// of used_keys and roll serve them).
 const (
-	usedQuery   = `SELECT nullifier FROM used WHERE state = ?1 AND nullifier IN (SELECT value FROM json_each(?2))`
+	usedQuery = `SELECT j.value ->> 1 FROM json_each(?2) j JOIN used_keys u
+		ON u.key = j.value ->> 0 AND u.state = ?1 AND u.nullifier = j.value ->> 1`
 	rolledQuery = `SELECT nullifier, contest FROM roll WHERE state = ?1 AND nullifier IN (SELECT value FROM json_each(?2))`
 )
 
@@ -287,7 +294,13 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 		}
 		keys = maybe
 	}
-	err := lookupByState(x.used, keys, func(r *sql.Rows, state string) error {
+	err := lookupByState(x.used, keys, func(state string, nullifiers []string) string {
+		pairs := make([][2]any, len(nullifiers))
+		for i, n := range nullifiers {
+			pairs[i] = [2]any{nullifierKey(state, n), n}
+		}
+		return jsonText(pairs)
+	}, func(r *sql.Rows, state string) error {
 		var n string
 		if err := r.Scan(&n); err != nil {
 			return err
@@ -302,7 +315,7 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 // the indexed roll, with one query per state.
 func (x history) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
 	out := map[audit.Nullifier]string{}
-	err := lookupByState(x.rolled, keys, func(r *sql.Rows, state string) error {
+	err := lookupByState(x.rolled, keys, func(_ string, nullifiers []string) string { return jsonText(nullifiers) }, func(r *sql.Rows, state string) error {
 		var n, contest string
 		if err := r.Scan(&n, &contest); err != nil {
 			return err
@@ -314,14 +327,14 @@ func (x history) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]strin
 }
 
 // lookupByState runs stmt (usedQuery, rolledQuery) once for each state of
-// keys with that state's nullifiers, and scan on every row.
-func lookupByState(stmt *sql.Stmt, keys []audit.Nullifier, scan func(r *sql.Rows, state string) error) error {
+// keys with arg of that state's nullifiers, and scan on every row.
+func lookupByState(stmt *sql.Stmt, keys []audit.Nullifier, arg func(state string, nullifiers []string) string, scan func(r *sql.Rows, state string) error) error {
 	byState := map[string][]string{}
 	for _, k := range keys {
 		byState[k.State] = append(byState[k.State], k.Nullifier)
 	}
 	for state, nullifiers := range byState {
-		rows, err := stmt.Query(state, jsonText(nullifiers))
+		rows, err := stmt.Query(state, arg(state, nullifiers))
 		if err != nil {
 			return fmt.Errorf("index lookup: %w", err)
 		}

@@ -86,7 +86,7 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 	}
 	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter}, tx: tx}
 	if w.votes.voteID, err = tx.PrepareContext(ctx, `INSERT INTO vote_keys VALUES (?, ?, ?)`); err == nil {
-		w.votes.used, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO used VALUES (?, ?)`)
+		w.votes.used, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO used_keys VALUES (?, ?, ?)`)
 	}
 	if err != nil {
 		tx.Rollback()
@@ -278,7 +278,7 @@ func (s saver) votes(bt audit.Batch) error {
 		if rejected[i] {
 			continue
 		}
-		if _, err := s.stmts.used.ExecContext(s.ctx, v.State, v.Nullifier); err != nil {
+		if _, err := s.stmts.used.ExecContext(s.ctx, nullifierKey(v.State, v.Nullifier), v.State, v.Nullifier); err != nil {
 			return fmt.Errorf("vote %d: %w", i, err)
 		}
 		s.filter.add(audit.Nullifier{State: v.State, Nullifier: v.Nullifier})
@@ -328,10 +328,19 @@ func nonNil(b []byte) []byte {
 }
 
 // voteKey is the key of vote id in vote_keys: its 64-bit FNV-1a hash.
-func voteKey(id string) int64 {
-	h := uint64(14695981039346656037)
-	for i := range len(id) {
-		h = (h ^ uint64(id[i])) * 1099511628211
+func voteKey(id string) int64 { return int64(fnv1a(fnvOffset, id)) }
+
+// nullifierKey is the key of a state's nullifier in used_keys.
+func nullifierKey(state, nullifier string) int64 {
+	return int64(fnv1a(fnv1a(fnvOffset, nullifier), state))
+}
+
+const fnvOffset = 14695981039346656037
+
+// fnv1a continues the 64-bit FNV-1a hash h over s.
+func fnv1a(h uint64, s string) uint64 {
+	for i := range len(s) {
+		h = (h ^ uint64(s[i])) * 1099511628211
 	}
-	return int64(h)
+	return h
 }

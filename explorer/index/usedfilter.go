@@ -39,12 +39,12 @@ const (
 // holds.
 func newUsedFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, error) {
 	var n int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM used`).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM used_keys`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("size the used nullifiers' filter: %w", err)
 	}
 	capacity := max(minKeys, 2*n)
 	f := &usedFilter{seed: maphash.MakeSeed(), bits: make([]uint64, (capacity*filterBitsPerKey+63)/64), capacity: capacity}
-	rows, err := q.QueryContext(ctx, `SELECT state, nullifier FROM used`)
+	rows, err := q.QueryContext(ctx, `SELECT state, nullifier FROM used_keys`)
 	if err != nil {
 		return nil, fmt.Errorf("build the used nullifiers' filter: %w", err)
 	}

@@ -24,7 +24,7 @@ func TestUsedFilter(t *testing.T) {
 	defer x.Close()
 	key := func(i int) audit.Nullifier { return audit.Nullifier{State: "CA", Nullifier: fmt.Sprintf("%064x", i)} }
 	for i := range 3 {
-		if _, err := x.db.Exec(`INSERT INTO used VALUES (?, ?)`, key(i).State, key(i).Nullifier); err != nil {
+		if _, err := x.db.Exec(`INSERT INTO used_keys VALUES (?, ?, ?)`, nullifierKey(key(i).State, key(i).Nullifier), key(i).State, key(i).Nullifier); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +53,7 @@ func TestUsedFilter(t *testing.T) {
 	}
 	lookup(w, 3)
 	for i := 3; i < 13; i++ { // as Save adds the counted votes
-		if _, err := w.votes.used.ExecContext(ctx, key(i).State, key(i).Nullifier); err != nil {
+		if _, err := w.votes.used.ExecContext(ctx, nullifierKey(key(i).State, key(i).Nullifier), key(i).State, key(i).Nullifier); err != nil {
 			t.Fatal(err)
 		}
 		w.filter.add(key(i))
