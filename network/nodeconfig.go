@@ -124,6 +124,11 @@ func PeerSettings(l Layout, ports Ports, hosts Placement, i int, builderDir stri
 		"chaincode.runtimeParams.maxSizeWriteBatch":      MaxChaincodeBatchKeys,
 		"chaincode.runtimeParams.useGetMultipleKeys":     true,
 		"chaincode.runtimeParams.maxSizeGetMultipleKeys": MaxChaincodeBatchKeys,
+		// No history database: nothing in the project reads a key's history
+		// (the shim's GetHistoryForKey), and the peer would index every key
+		// each transaction writes in it, a LevelDB write per vote that grows
+		// as large as the state database (docs/ledger.md).
+		"ledger.history.enableHistoryDatabase": false,
 	}
 }
 

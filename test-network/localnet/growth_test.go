@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/network"
@@ -31,6 +32,9 @@ import (
 //	GROWTH_VOTES=total,step   votes to commit and per step (default 1500000,250000)
 //	GROWTH_FABRIC_BIN=dir     Fabric binaries to run (default bin/fabric)
 //	GROWTH_CONSENSUS=raft     consensus (default the network's default)
+//	GROWTH_ROLL=n             first load and seal a roll of n voters, and cast the
+//	                          votes as them (each read finds its voter's roll mark,
+//	                          as the bench's grown ledger does); n >= the total
 //	GROWTH_PPROF=host:port    a peer's pprof address (peer.profile in the binaries'
 //	GROWTH_PPROF_DIR=dir      config/core.yaml): a 20 s CPU profile per step into dir
 func BenchmarkLedgerGrowthCPU(b *testing.B) {
@@ -55,8 +59,25 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 	if err := n.Up(ctx); err != nil {
 		b.Fatal(err)
 	}
-	e := nettest.Election([]string{"CA", "NY", "TX", "FL"}, []string{"alice", "bob"})
+	states := []string{"CA", "NY", "TX", "FL"}
+	e := nettest.Election(states, []string{"alice", "bob"})
+	var roll []ballot.RollEntry
+	if v := os.Getenv("GROWTH_ROLL"); v != "" {
+		voters, err := strconv.Atoi(v)
+		if err != nil || voters < totalVotes {
+			b.Fatalf("GROWTH_ROLL=%q: want a number of voters >= %d (GROWTH_VOTES's total)", v, totalVotes)
+		}
+		roll, e.RollRoot = nettest.Roll(voters, states)
+	}
 	nettest.SetupElection(b, n, e)
+	if roll != nil {
+		admin := nettest.Dial(b, n, "Commission", fabricclient.WithUser("Admin")).Ballot()
+		start := time.Now()
+		if _, err := admin.LoadRoll(ctx, roll, 8, nil); err != nil {
+			b.Fatalf("load roll: %v", err)
+		}
+		b.Logf("roll of %d voters loaded and sealed in %.0fs", len(roll), time.Since(start).Seconds())
+	}
 	ledger := nettest.Dial(b, n, network.Batcher.Org, fabricclient.WithUser(network.Batcher.User)).Ballot()
 	got, err := ledger.Election(ctx)
 	if err != nil {
@@ -91,15 +112,22 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 			os.WriteFile(filepath.Join(dir, strings.ReplaceAll(phase, " ", "-")+".pprof"), data, 0o644)
 		}()
 		res, err := ledgerload.Run(ctx, ledger, got, ledgerload.Drive{VotesPerTx: 2000, InFlight: 16, Duration: 30 * time.Minute,
-			StopAfter: stepVotes, SeqBase: seq})
+			StopAfter: stepVotes, SeqBase: seq, Roll: roll})
 		book.End()
 		<-profiled
 		if err != nil {
 			b.Fatal(err)
 		}
 		seq += uint64(res.Txs) + 1000
+		if roll != nil {
+			roll = res.Unused(roll)
+		}
 		done += res.AllVotes
 		peers := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "peer.") })
+		for _, o := range network.PeerOrgs {
+			name := network.PeerProcess(o)
+			b.Logf("%s %s core-s/1000 votes %.4f", phase, name, book.Seconds(phase, func(s string) bool { return s == name })*1000/float64(res.AllVotes))
+		}
 		ccs := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "cc.") })
 		ords := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "orderer") })
 		k := float64(res.AllVotes) / 1000

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,32 +41,13 @@ const bloomFilterMeta = "filter.leveldb.BuiltinBloomFilter"
 // the peer's ledger databases, the state database among them, holds a bloom
 // filter. Built without the patch, no table has one.
 func TestPeerLevelDBHasBloomFilter(t *testing.T) {
-	n := nettest.Start(t)
-	probe := probeContract(t, n)
-	for i := range 5 {
-		if code := submit(t, probe, "Put", fmt.Sprintf("bloom-%d", i), "v"); code != peer.TxValidationCode_VALID {
-			t.Fatalf("Put bloom-%d: status %v, want VALID", i, code)
-		}
-	}
-
-	o := network.PeerOrgs[0]
-	restartPeers(t, n, probe, o)
-
-	ledger := filepath.Join(n.Layout().NodeDataDir(o.PeerHost()), "ledgersData")
-	var tables, state, withFilter int
-	err := filepath.WalkDir(ledger, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(path) != ".ldb" {
-			return err
-		}
-		data, err := os.ReadFile(path)
+	ledger, tables := restartedPeerTables(t, "bloom", "v")
+	var state, withFilter int
+	for _, path := range slices.Sorted(maps.Keys(tables)) {
+		meta, err := metaindexKeys(tables[path])
 		if err != nil {
-			return err
+			t.Fatalf("%s: %v", path, err)
 		}
-		meta, err := metaindexKeys(data)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		tables++
 		if strings.Contains(path, string(filepath.Separator)+"stateLeveldb"+string(filepath.Separator)) {
 			state++
 		}
@@ -74,15 +56,100 @@ func TestPeerLevelDBHasBloomFilter(t *testing.T) {
 		} else {
 			t.Errorf("%s has no bloom filter (metaindex %q, want %q): bin/fabric was built without network/fabricbin/patches/leveldb-options.patch", path, meta, bloomFilterMeta)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if state == 0 {
 		t.Fatalf("no LevelDB table in %s/stateLeveldb after the restart: nothing to check", ledger)
 	}
-	t.Logf("%d of %d LevelDB tables under %s hold a bloom filter (%d in the state database)", withFilter, tables, ledger, state)
+	t.Logf("%d of %d LevelDB tables under %s hold a bloom filter (%d in the state database)", withFilter, len(tables), ledger, state)
+}
+
+// restartedPeerTables starts a network, commits five probe values (keys
+// prefix-0 … prefix-4), kills and restarts the first organisation's peer
+// (LevelDB writes its journal into a table when it reopens) and returns the
+// peer's ledgersData folder and every LevelDB table under it, by path.
+func restartedPeerTables(t *testing.T, prefix, value string) (string, map[string][]byte) {
+	t.Helper()
+	n := nettest.Start(t)
+	probe := probeContract(t, n)
+	for i := range 5 {
+		if code := submit(t, probe, "Put", fmt.Sprintf("%s-%d", prefix, i), value); code != peer.TxValidationCode_VALID {
+			t.Fatalf("Put %s-%d: status %v, want VALID", prefix, i, code)
+		}
+	}
+	o := network.PeerOrgs[0]
+	restartPeers(t, n, probe, o)
+	ledger := filepath.Join(n.Layout().NodeDataDir(o.PeerHost()), "ledgersData")
+	tables := map[string][]byte{}
+	err := filepath.WalkDir(ledger, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".ldb" {
+			return err
+		}
+		tables[path], err = os.ReadFile(path)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) == 0 {
+		t.Fatalf("no LevelDB table under %s after the restart: nothing to check", ledger)
+	}
+	return ledger, tables
+}
+
+// TestPeerLevelDBBlocksUncompressed shows that the Fabric build writes its
+// LevelDB tables without Snappy compression (network/fabricbin/patches/
+// leveldb-options.patch): after compressible values commit and the peer is
+// restarted (its journal becomes a table), no block of any table under the
+// peer's ledgersData is compressed. With the patch's
+// VOTECHAIN_LEVELDB_COMPRESSION=snappy, as with Fabric's own options, the
+// same tables hold compressed blocks, which shows the check can see them.
+func TestPeerLevelDBBlocksUncompressed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  string // VOTECHAIN_LEVELDB_COMPRESSION
+	}{{"snappy on", "snappy"}, {"as built", ""}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("VOTECHAIN_LEVELDB_COMPRESSION", tc.env) // the peers inherit it
+			ledger, tables := restartedPeerTables(t, "plain", strings.Repeat("vote ", 200))
+			var compressed, plain int
+			for _, path := range slices.Sorted(maps.Keys(tables)) {
+				c, p, err := blockCompression(tables[path])
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				compressed, plain = compressed+c, plain+p
+				if c > 0 && tc.env == "" {
+					t.Errorf("%s holds %d Snappy-compressed blocks of %d: bin/fabric was built without the NoCompression option of network/fabricbin/patches/leveldb-options.patch", path, c, c+p)
+				}
+			}
+			t.Logf("%d LevelDB tables under %s: %d blocks compressed, %d plain", len(tables), ledger, compressed, plain)
+			if tc.env == "snappy" && compressed == 0 {
+				t.Errorf("no compressed block with VOTECHAIN_LEVELDB_COMPRESSION=snappy: the check cannot tell, or the patch ignores the variable")
+			}
+		})
+	}
+}
+
+// TestPeerKeepsNoHistoryDatabase shows that the peers run without Fabric's
+// history database (ledger.history.enableHistoryDatabase in
+// network.PeerSettings): after a transaction commits, each peer's ledgersData
+// holds its state database and no historyLeveldb, which a peer with the
+// history database on creates when it starts.
+func TestPeerKeepsNoHistoryDatabase(t *testing.T) {
+	n := nettest.Start(t)
+	probe := probeContract(t, n)
+	if code := submit(t, probe, "Put", "history", "v"); code != peer.TxValidationCode_VALID {
+		t.Fatalf("Put history: status %v, want VALID", code)
+	}
+	for _, o := range network.PeerOrgs {
+		ledger := filepath.Join(n.Layout().NodeDataDir(o.PeerHost()), "ledgersData")
+		if _, err := os.Stat(filepath.Join(ledger, "stateLeveldb")); err != nil {
+			t.Fatalf("%s peer: no state database: %v", o.Name, err)
+		}
+		if _, err := os.Stat(filepath.Join(ledger, "historyLeveldb")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s peer keeps a history database in %s (stat: %v): its core.yaml does not turn it off", o.Name, ledger, err)
+		}
+	}
 }
 
 // restartPeers kills the organisations' peers and brings them up again
@@ -221,62 +288,151 @@ func metricValue(t *testing.T, url, line string) float64 {
 	return v
 }
 
-// metaindexKeys returns the keys of a LevelDB table's metaindex block. The
-// table ends in a 48-byte footer: the block handles (offset and size, as
-// uvarints) of the metaindex and of the index, padding, and an 8-byte magic
-// number. A block is followed by a type byte (0 plain, 1 snappy) and a
-// checksum; inside, entries hold a shared key prefix length, the rest of the
-// key, the value length and value, and the block ends in its restart points.
+// metaindexKeys returns the keys of a LevelDB table's metaindex block.
 func metaindexKeys(table []byte) ([]string, error) {
+	meta, _, err := tableFooter(table)
+	if err != nil {
+		return nil, err
+	}
+	block, _, err := tableBlock(table, meta)
+	if err != nil {
+		return nil, fmt.Errorf("metaindex: %w", err)
+	}
+	entries, err := blockEntries(block)
+	if err != nil {
+		return nil, fmt.Errorf("metaindex: %w", err)
+	}
+	var keys []string
+	for _, e := range entries {
+		keys = append(keys, string(e[0]))
+	}
+	return keys, nil
+}
+
+// blockCompression counts a LevelDB table's blocks stored Snappy-compressed
+// and plain: its index block, which lists the data blocks, and every data
+// block.
+func blockCompression(table []byte) (compressed, plain int, err error) {
+	_, index, err := tableFooter(table)
+	if err != nil {
+		return 0, 0, err
+	}
+	count := func(c bool) {
+		if c {
+			compressed++
+		} else {
+			plain++
+		}
+	}
+	block, c, err := tableBlock(table, index)
+	if err != nil {
+		return 0, 0, fmt.Errorf("index: %w", err)
+	}
+	count(c)
+	entries, err := blockEntries(block)
+	if err != nil {
+		return 0, 0, fmt.Errorf("index: %w", err)
+	}
+	for _, e := range entries {
+		var h blockHandle
+		if h, _, err = readHandle(e[1]); err != nil {
+			return 0, 0, fmt.Errorf("index entry: %w", err)
+		}
+		if _, c, err = tableBlock(table, h); err != nil {
+			return 0, 0, fmt.Errorf("data block at %d: %w", h.off, err)
+		}
+		count(c)
+	}
+	return compressed, plain, nil
+}
+
+// blockHandle locates a block in a LevelDB table: offset and size, written as
+// two uvarints.
+type blockHandle struct{ off, size uint64 }
+
+// readHandle reads a block handle from the start of b and returns the
+// bytes it took.
+func readHandle(b []byte) (blockHandle, int, error) {
+	off, n := binary.Uvarint(b)
+	if n <= 0 {
+		return blockHandle{}, 0, errors.New("bad block handle")
+	}
+	size, m := binary.Uvarint(b[n:])
+	if m <= 0 {
+		return blockHandle{}, 0, errors.New("bad block handle")
+	}
+	return blockHandle{off, size}, n + m, nil
+}
+
+// tableFooter reads the handles of a table's metaindex and index blocks from
+// its 48-byte footer: the two handles, padding, and an 8-byte magic number.
+func tableFooter(table []byte) (meta, index blockHandle, err error) {
 	const footerLen, magic = 48, 0xdb4775248b80fb57
 	if len(table) < footerLen || binary.LittleEndian.Uint64(table[len(table)-8:]) != magic {
-		return nil, errors.New("not a LevelDB table (no footer magic)")
+		return meta, index, errors.New("not a LevelDB table (no footer magic)")
 	}
 	footer := table[len(table)-footerLen:]
-	off, n := binary.Uvarint(footer)
-	size, m := binary.Uvarint(footer[n:])
-	if n <= 0 || m <= 0 || off+size+5 > uint64(len(table)) {
-		return nil, errors.New("bad metaindex handle in the footer")
+	meta, n, err := readHandle(footer)
+	if err != nil {
+		return meta, index, fmt.Errorf("footer: %w", err)
 	}
-	block := table[off : off+size]
-	switch table[off+size] {
+	if index, _, err = readHandle(footer[n:]); err != nil {
+		return meta, index, fmt.Errorf("footer: %w", err)
+	}
+	return meta, index, nil
+}
+
+// tableBlock returns the contents of the block at h, decompressed, and
+// whether it was stored compressed: a block is followed by a type byte (0
+// plain, 1 Snappy) and a checksum.
+func tableBlock(table []byte, h blockHandle) ([]byte, bool, error) {
+	if h.off+h.size+5 > uint64(len(table)) {
+		return nil, false, errors.New("block handle out of bounds")
+	}
+	block := table[h.off : h.off+h.size]
+	switch table[h.off+h.size] {
 	case 0:
+		return block, false, nil
 	case 1:
-		var err error
-		if block, err = snappy.Decode(nil, block); err != nil {
-			return nil, fmt.Errorf("metaindex: %w", err)
-		}
+		block, err := snappy.Decode(nil, block)
+		return block, true, err
 	default:
-		return nil, fmt.Errorf("metaindex: unknown block type %d", table[off+size])
+		return nil, false, fmt.Errorf("unknown block type %d", table[h.off+h.size])
 	}
+}
+
+// blockEntries returns the key/value entries of a table block: each holds a
+// shared key prefix length, the rest of the key, the value length and value,
+// and the block ends in its restart points.
+func blockEntries(block []byte) ([][2][]byte, error) {
 	if len(block) < 4 {
-		return nil, errors.New("metaindex block too short")
+		return nil, errors.New("block too short")
 	}
 	restarts := int(binary.LittleEndian.Uint32(block[len(block)-4:]))
 	end := len(block) - 4 - 4*restarts
 	if end < 0 {
-		return nil, errors.New("metaindex: bad restart count")
+		return nil, errors.New("bad restart count")
 	}
-	var keys []string
+	var out [][2][]byte
 	var key []byte
 	for p := 0; p < end; {
 		var lens [3]uint64
 		for i := range lens {
 			v, k := binary.Uvarint(block[p:end])
 			if k <= 0 {
-				return nil, errors.New("metaindex: bad entry")
+				return nil, errors.New("bad entry")
 			}
 			lens[i], p = v, p+k
 		}
 		shared, unshared, value := lens[0], lens[1], lens[2]
 		if shared > uint64(len(key)) || uint64(end-p) < unshared+value {
-			return nil, errors.New("metaindex: entry out of bounds")
+			return nil, errors.New("entry out of bounds")
 		}
 		key = append(key[:shared], block[p:p+int(unshared)]...)
-		keys = append(keys, string(key))
+		out = append(out, [2][]byte{slices.Clone(key), block[p+int(unshared) : p+int(unshared+value)]})
 		p += int(unshared + value)
 	}
-	return keys, nil
+	return out, nil
 }
 
 // TestPeerStateReadCacheAnswersValidation shows that the Fabric build carries
