@@ -21,13 +21,14 @@ func MaxBatchBytes(maxVotes int) int { return batchOverheadBytes + maxVotes*MaxV
 
 // Batch is a sequence of votes of one state, committed to the ledger in one
 // transaction. Its id is (State, Seq); Root and Tallies are the submitter's
-// claims, which the chaincode recomputes.
+// claims, which the chaincode recomputes. Its JSON (MarshalJSON) carries
+// the votes as columns, without their state, which is the batch's.
 type Batch struct {
-	State   string `json:"state"`
-	Seq     uint64 `json:"seq"`
-	Votes   []Vote `json:"votes"`
-	Root    string `json:"root"`    // hex Merkle root over the votes' leaves in order
-	Tallies Tally  `json:"tallies"` // claimed counts per contest and choice over ALL votes in the batch
+	State   string
+	Seq     uint64
+	Votes   []Vote
+	Root    string // hex Merkle root over the votes' leaves in order
+	Tallies Tally  // claimed counts per contest and choice over ALL votes in the batch
 }
 
 // Errors returned (wrapped) by Batch.Verify.
@@ -50,6 +51,65 @@ func BuildBatch(state string, seq uint64, votes []Vote) (Batch, error) {
 	b.Root = HashHex(MerkleRoot(leaves))
 	b.Tallies = TallyOf(votes)
 	return b, nil
+}
+
+// batchJSON is a batch as JSON carries it: the votes as columns, one array
+// per field, without the state (the batch's).
+type batchJSON struct {
+	State   string      `json:"state"`
+	Seq     uint64      `json:"seq"`
+	Votes   voteColumns `json:"votes"`
+	Root    string      `json:"root"`
+	Tallies Tally       `json:"tallies"`
+}
+
+// voteColumns holds a batch's votes field by field: vote i is the i-th
+// entry of every column.
+type voteColumns struct {
+	ID        []string `json:"id"`
+	Contest   []string `json:"contest"`
+	Nullifier []string `json:"nullifier"`
+	Choice    []string `json:"choice"`
+	CastAt    []int64  `json:"cast_at"`
+}
+
+// MarshalJSON encodes the batch as its JSON carries it (batchJSON); it
+// refuses a vote of another state, which the JSON could not carry.
+func (b Batch) MarshalJSON() ([]byte, error) {
+	n := len(b.Votes)
+	c := voteColumns{ID: make([]string, n), Contest: make([]string, n), Nullifier: make([]string, n), Choice: make([]string, n), CastAt: make([]int64, n)}
+	for i, v := range b.Votes {
+		if v.State != b.State {
+			return nil, fmt.Errorf("ballot: batch %s vote %d is of state %q", b.ID(), i, v.State)
+		}
+		c.ID[i], c.Contest[i], c.Nullifier[i], c.Choice[i], c.CastAt[i] = v.ID, v.Contest, v.Nullifier, v.Choice, v.CastAt
+	}
+	return json.Marshal(batchJSON{State: b.State, Seq: b.Seq, Votes: c, Root: b.Root, Tallies: b.Tallies})
+}
+
+// UnmarshalJSON decodes a batch's JSON strictly (DecodeStrict, columns of
+// one length), giving each vote the batch's state. It checks nothing else:
+// DecodeBatch does.
+func (b *Batch) UnmarshalJSON(data []byte) error {
+	var w batchJSON
+	if err := DecodeStrict(data, &w); err != nil {
+		return err
+	}
+	return b.fromJSON(w)
+}
+
+func (b *Batch) fromJSON(w batchJSON) error {
+	c := w.Votes
+	n := len(c.ID)
+	if len(c.Contest) != n || len(c.Nullifier) != n || len(c.Choice) != n || len(c.CastAt) != n {
+		return fmt.Errorf("ballot: batch %s/%d vote columns differ in length: %d ids, %d contests, %d nullifiers, %d choices, %d cast_at",
+			truncate(w.State), w.Seq, n, len(c.Contest), len(c.Nullifier), len(c.Choice), len(c.CastAt))
+	}
+	*b = Batch{State: w.State, Seq: w.Seq, Votes: make([]Vote, n), Root: w.Root, Tallies: w.Tallies}
+	for i := range b.Votes {
+		b.Votes[i] = Vote{ID: c.ID[i], State: w.State, Contest: c.Contest[i], Nullifier: c.Nullifier[i], Choice: c.Choice[i], CastAt: c.CastAt[i]}
+	}
+	return nil
 }
 
 // ID returns the batch id as "STATE/SEQ", for logs and messages.
@@ -76,8 +136,9 @@ func (b Batch) checkVotes() error {
 }
 
 // DecodeBatch parses a batch strictly: at most MaxBatchBytes(maxVotes) bytes,
-// one JSON object with no unknown fields and nothing after it, at most
-// maxVotes votes, every vote valid and of the batch's state, and a hex root.
+// one JSON object with no unknown fields (the votes' columns name no state:
+// it is the batch's) and nothing after it, vote columns of one length, at
+// most maxVotes votes, every vote valid, and a hex root.
 // It does not check the claimed root and tallies; call Verify for that.
 func DecodeBatch(data []byte, maxVotes int) (Batch, error) {
 	if maxVotes <= 0 {
@@ -86,9 +147,13 @@ func DecodeBatch(data []byte, maxVotes int) (Batch, error) {
 	if limit := MaxBatchBytes(maxVotes); len(data) > limit {
 		return Batch{}, fmt.Errorf("ballot: decode batch: %d bytes exceeds the %d-byte bound", len(data), limit)
 	}
-	var b Batch
-	if err := DecodeStrict(data, &b); err != nil {
+	var w batchJSON
+	if err := DecodeStrict(data, &w); err != nil {
 		return Batch{}, fmt.Errorf("ballot: decode batch: %w", err)
+	}
+	var b Batch
+	if err := b.fromJSON(w); err != nil {
+		return Batch{}, err
 	}
 	if len(b.Votes) > maxVotes {
 		return Batch{}, fmt.Errorf("ballot: decode batch %s: %d votes exceeds the bound of %d", b.ID(), len(b.Votes), maxVotes)

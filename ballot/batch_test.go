@@ -3,6 +3,7 @@ package ballot
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -89,12 +90,18 @@ func TestDecodeBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(testBatchJSON(t, got)) != string(good) {
+	if string(testBatchJSON(t, got)) != string(good) || !reflect.DeepEqual(got, b) {
 		t.Fatal("decode/encode round trip changed the batch")
+	}
+	if n := strings.Count(string(good), `"state"`); n != 1 {
+		t.Errorf("batch JSON names a state %d times, want once (the votes' state is the batch's): %s", n, good)
 	}
 	other, _ := BuildBatch("NY", 1, testVotes("NY", 1))
 	mixed := b
 	mixed.Votes = append(append([]Vote(nil), b.Votes...), other.Votes...)
+	if data, err := json.Marshal(mixed); err == nil || !strings.Contains(err.Error(), "of state") {
+		t.Errorf("a batch with a vote of another state encoded: %s, %v", data, err)
+	}
 	badRoot := b
 	badRoot.Root = strings.ToUpper(b.Root)
 	tests := []struct {
@@ -112,8 +119,11 @@ func TestDecodeBatch(t *testing.T) {
 		{"trailing garbage", string(good) + `x`, 3, "trailing"},
 		{"not json", `nope`, 3, "invalid"},
 		{"wrong type", `{"seq":"1"}`, 3, "cannot unmarshal"},
-		{"no votes", `{"state":"CA","seq":1,"votes":[],"root":"` + b.Root + `","tallies":{}}`, 3, "no votes"},
-		{"mixed states", string(testBatchJSON(t, mixed)), 5, "of state"},
+		{"no votes", `{"state":"CA","seq":1,"votes":{"id":[],"contest":[],"nullifier":[],"choice":[],"cast_at":[]},"root":"` + b.Root + `","tallies":{}}`, 3, "no votes"},
+		{"votes as objects", `{"state":"CA","seq":1,"votes":[],"root":"` + b.Root + `","tallies":{}}`, 3, "cannot unmarshal"},
+		{"short column", strings.Replace(string(good), `"choice":["`, `"choice":["alice","`, 1), 3, "differ in length"},
+		{"missing columns", `{"state":"CA","seq":7,"votes":{"id":["` + b.Votes[0].ID + `"]},"root":"` + b.Root + `","tallies":{}}`, 3, "differ in length"},
+		{"vote names a state", strings.Replace(string(good), `"contest"`, `"state":"CA","contest"`, 1), 3, "unknown field"},
 		{"bad root", string(testBatchJSON(t, badRoot)), 3, "root"},
 	}
 	for _, tt := range tests {
@@ -144,7 +154,7 @@ func FuzzDecodeBatch(f *testing.F) {
 	b, _ := BuildBatch("CA", 7, testVotes("CA", 3))
 	good, _ := json.Marshal(b)
 	f.Add(good)
-	f.Add([]byte(`{"state":"CA","seq":1,"votes":[],"root":"","tallies":null}`))
+	f.Add([]byte(`{"state":"CA","seq":1,"votes":{"id":[],"contest":[],"nullifier":[],"choice":[],"cast_at":[]},"root":"","tallies":null}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`[`))
 	f.Fuzz(func(t *testing.T, data []byte) {
