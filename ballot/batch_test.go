@@ -191,3 +191,21 @@ func TestResultsApplyAddsStateAndNational(t *testing.T) {
 		t.Errorf("national = %d counted, %d rejected, %v", r.Counted, r.Rejected, r.National)
 	}
 }
+
+// BenchmarkDecodeBatch decodes a batch of 1,000 votes as the chaincode, the
+// explorer and bin/verify do; it reports the batch JSON's bytes per vote.
+func BenchmarkDecodeBatch(b *testing.B) {
+	const n = 1000
+	batch, err := BuildBatch("CA", 7, testVotes("CA", n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := testBatchJSON(b, batch)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeBatch(data, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(data))/n, "bytes/vote")
+}
