@@ -6,18 +6,21 @@
 // through a fenced Redis lease; lanes spread evenly over the live processes
 // and move to a survivor when their owner dies.
 //
-// A lane batches by group commit (see cutPolicy): with nothing in flight it
-// cuts what it holds at once, and while its transactions are in flight the
-// next batch grows until a slot frees, so batches are small at low load and
-// large (up to BatchSize) under backlog, with at most Depth transactions in
-// flight per lane and MaxInflight per process. Each batch is journaled in
+// A lane batches by group commit (see cutPolicy): batches grow while its
+// transactions are in flight, so they are small at low load and large (up
+// to BatchSize) under backlog, with at most Depth batches in flight per lane
+// and MaxInflight transactions per process. Each batch is journaled in
 // Redis before it is submitted. The batches the process's lanes cut share
 // transactions (group commit across lanes, see sharer): one transaction
 // carries the batches of several states (CommitBatches), each still
 // journaled, acknowledged and fenced by its own lane, so the ledger's
-// per-transaction cost is paid once for many small batches at low load; a
-// retry goes alone. A transaction that will never commit (its
-// orderer died) is recognised from blocks committed after it that hold a
+// per-transaction cost is paid once for many small batches at low load. A
+// lane that shares cuts a batch below Fill votes on the clock's multiples
+// of Tick, the same instants for every lane, and the sharer sends each
+// tick's batches in one transaction; without sharing (or with a negative
+// Tick) a lane cuts at once with nothing in flight and otherwise when a
+// transaction of its own commits. A retry goes alone. A transaction that
+// will never commit (its orderer died) is recognised from blocks committed after it that hold a
 // transaction accepted later, or from this process's commits stalling for a
 // bound set by the recent commit latencies (see recoveryPolicy), and is
 // submitted again under the same batch id; the chaincode treats a committed
@@ -52,10 +55,15 @@ type Config struct {
 	BatchSize  int           // most votes in one batch
 	Fill       int           // votes worth one more transaction beside a lane's in flight (0: BatchSize/4)
 	MaxWait    time.Duration // longest a vote waits behind its lane's transactions in flight
-	Depth      int           // transactions in flight per lane
+	Depth      int           // batches in flight per lane
 	// ShareVotes bounds the votes of a transaction shared by several lanes'
 	// batches (0: BatchSize; negative: lanes never share transactions).
-	ShareVotes    int
+	ShareVotes int
+	// Tick: when lanes share transactions, a lane's batch below Fill votes
+	// is cut on the clock's multiples of Tick, so all lanes' small batches
+	// share one transaction per tick (0: the default; negative: lanes cut
+	// when their transactions commit, as without sharing).
+	Tick          time.Duration
 	MaxInflight   int           // transactions in flight per process, over all lanes
 	CommitTimeout time.Duration // the longest wait for one transaction's commit
 	LeaseTTL      time.Duration // a dead process's lanes move after this long
@@ -72,10 +80,14 @@ type Config struct {
 
 // DefaultConfig follows the ledger ceiling measured on Fabric 3.1.1 (best at
 // ~500–2,000 votes per transaction with ~16 transactions in flight): batches
-// of up to 1,000 votes, a further transaction for a lane from 250 votes, 16
-// in flight per process.
+// of up to 1,000 votes, a further batch for a lane from 250 votes, 16
+// transactions in flight per process; below 250 votes the lanes cut every
+// 150 ms, together (about the orderers' 200 ms BatchTimeout: ~7 shared
+// transactions a second at low load, as many as when each lane waited for
+// its transaction to commit; 100 ms cost ~12% more ledger CPU per vote at
+// 1,000 votes/s, in BenchmarkDrainCost).
 var DefaultConfig = Config{
-	BatchSize: 1000, MaxWait: time.Second, Depth: 4, MaxInflight: 16,
+	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 150 * time.Millisecond,
 	CommitTimeout: 60 * time.Second, LeaseTTL: 5 * time.Second, LagInterval: 250 * time.Millisecond,
 	ReplicaTimeout: time.Second,
 }
@@ -87,6 +99,12 @@ func (c *Config) applyDefaults() error {
 	c.MaxWait = cmp.Or(max(c.MaxWait, 0), d.MaxWait)
 	if c.ShareVotes == 0 {
 		c.ShareVotes = c.BatchSize
+	}
+	if c.Tick == 0 {
+		c.Tick = d.Tick
+	}
+	if c.ShareVotes < 0 {
+		c.Tick = -1
 	}
 	c.Depth = cmp.Or(max(c.Depth, 0), d.Depth)
 	c.MaxInflight = cmp.Or(max(c.MaxInflight, 0), d.MaxInflight)
@@ -160,6 +178,15 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 	}
 	if cfg.ShareVotes > 0 {
 		b.share = &sharer{b: b, policy: cutPolicy{maxVotes: cfg.ShareVotes, fill: min(cfg.Fill, cfg.ShareVotes), depth: cfg.MaxInflight, maxWait: cfg.MaxWait}}
+		if cfg.Tick > 0 {
+			// Lanes cut on ticks; the sharer bounds the transactions in
+			// flight, and the batches beyond wait for one built and
+			// journaled (up to Depth per lane, 4×MaxInflight in all), so a
+			// freed transaction slot is filled at once.
+			b.cut.tick = cfg.Tick
+			b.share.ticked = &sharePolicy{fill: cfg.ShareVotes, depth: cfg.MaxInflight, linger: cfg.Tick / 4}
+			b.inflight = newSlots(max(cfg.MaxInflight, min(len(cfg.Partitions)*cfg.Depth, 4*cfg.MaxInflight)))
+		}
 	}
 	return b, nil
 }
@@ -194,7 +221,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 	go b.followBlocks(watchCtx)
 	go b.reportLag(lanesCtx)
 	b.log.Info("batcher started", "partitions", len(b.cfg.Partitions), "batch_size", b.cfg.BatchSize,
-		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes)
+		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes, "tick", b.cfg.Tick.String())
 	for {
 		draining := ctx.Err() != nil
 		if draining {

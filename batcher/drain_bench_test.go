@@ -29,8 +29,9 @@ var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC",
 // BenchmarkDrainCost compares the CPU the whole commit path spends per
 // 1,000 committed votes when the batcher drains a queue (votes spread over
 // the states by population, as in `make bench`) with the ledger driven
-// directly by pre-built batches of 2,000 votes, 16 in flight (the bench's
-// ledger ceiling), on one network. CPU time per vote, not the rate, is what
+// directly by pre-built batches of DRAIN_CEILING_VOTES votes (default
+// 1,000), 16 in flight (the bench's ledger ceiling), on one network; each
+// drain reports its rate over the last ceiling's (of-ceiling). CPU time per vote, not the rate, is what
 // carries over a machine shared with other work. DRAIN_VOTES sets the votes
 // per drain (default 40,000; 0: no drains), DRAIN_RATE the rate of the
 // paced runs that measure latency (default 1,000 votes/s for 20 s; 0: none),
@@ -92,18 +93,21 @@ func BenchmarkDrainCost(b *testing.B) {
 	if os.Getenv("DRAIN_GATEWAY_ENDORSERS") == "1" {
 		endorsings = append(endorsings, endorsing{"-gwendorse", nettest.Dial(b, n, "Commission", fabricclient.WithGatewayEndorsers()).Ballot()})
 	}
+	perTx := envInt(b, "DRAIN_CEILING_VOTES", 1000)
+	var ceilingRate float64 // votes/s of the last ceiling drive
 	ceiling := func(b *testing.B, ledger *fabricclient.Ballot) {
 		for range b.N {
 			from := measure.Take(pids)
 			res, err := ledgerload.Run(context.Background(), ledger, election, ledgerload.Drive{
-				VotesPerTx: 2000, InFlight: 16, Prebuilt: 16, Duration: time.Hour,
+				VotesPerTx: perTx, InFlight: 16, Prebuilt: 16, Duration: time.Hour,
 				SeqBase: ledgerload.SeqBaseFor(time.Now()), StopAfter: votes,
 			})
 			to := measure.Take(pids)
 			if err != nil || res.Errors > 0 {
 				b.Fatalf("drive: %v (%d errors, first %s)", err, res.Errors, res.FirstError)
 			}
-			report(b, from, to, res.AllVotes, float64(res.AllVotes)/2000)
+			report(b, from, to, res.AllVotes, float64(res.AllVotes)/float64(perTx))
+			ceilingRate = float64(res.AllVotes) / to.At.Sub(from.At).Seconds()
 		}
 	}
 	first := 0
@@ -148,7 +152,13 @@ func BenchmarkDrainCost(b *testing.B) {
 			b.Fatal(err)
 		}
 		txs := batcher.CommittedBatches(b, reg)
-		report(b, from, to, n, txs)
+		report(b, from, to, n, txs) // votes/tx here is votes per batch
+		if submits := histogramCount(b, reg, "batcher_tx_batches"); submits > 0 {
+			b.ReportMetric(float64(n)/submits, "votes/submit")
+		}
+		if rate == 0 && ceilingRate > 0 {
+			b.ReportMetric(float64(n)/to.At.Sub(from.At).Seconds()/ceilingRate, "of-ceiling")
+		}
 		reportFabricStages(b, nodesFrom, scrapeNodes(b, fabricNet), txs)
 		if rate > 0 {
 			reportStages(b, reg)
@@ -192,6 +202,20 @@ func BenchmarkDrainCost(b *testing.B) {
 			}
 		}
 	}
+}
+
+// histogramCount is how many observations the histogram name on reg holds.
+func histogramCount(b *testing.B, reg *prometheus.Registry, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return float64(mf.GetMetric()[0].GetHistogram().GetSampleCount())
+		}
+	}
+	return 0
 }
 
 // timedLedger records, for every committed batch, each vote's time from
@@ -273,8 +297,8 @@ type drainConfig struct {
 }
 
 // drainConfigs are the batcher settings compared: the defaults, and any
-// given in DRAIN_CONFIGS as name:size,fill,depth,inflight;... (0:
-// the default).
+// given in DRAIN_CONFIGS as name:size,fill,depth,inflight[,tick ms];... (0:
+// the default; a negative tick: lanes cut when their transactions commit).
 func drainConfigs(b *testing.B) []drainConfig {
 	out := []drainConfig{{name: "defaults"}}
 	for _, spec := range strings.Split(os.Getenv("DRAIN_CONFIGS"), ";") {
@@ -283,9 +307,14 @@ func drainConfigs(b *testing.B) []drainConfig {
 		}
 		name, nums, _ := strings.Cut(spec, ":")
 		var c batcher.Config
-		if _, err := fmt.Sscanf(nums, "%d,%d,%d,%d", &c.BatchSize, &c.Fill, &c.Depth, &c.MaxInflight); err != nil {
-			b.Fatalf("DRAIN_CONFIGS %q: want name:size,fill,depth,inflight (%v)", spec, err)
+		var tick int
+		if strings.Count(nums, ",") == 3 {
+			nums += ",0"
 		}
+		if _, err := fmt.Sscanf(nums, "%d,%d,%d,%d,%d", &c.BatchSize, &c.Fill, &c.Depth, &c.MaxInflight, &tick); err != nil {
+			b.Fatalf("DRAIN_CONFIGS %q: want name:size,fill,depth,inflight[,tick ms] (%v)", spec, err)
+		}
+		c.Tick = time.Duration(tick) * time.Millisecond
 		out = append(out, drainConfig{name: name, cfg: c})
 	}
 	return out

@@ -20,11 +20,18 @@ import (
 // transaction (CommitBatches) while the process's shared transactions are
 // in flight, so at low load the ledger's per-transaction cost is paid once
 // for several lanes' small batches.
+//
+// With a tick (lanes that share transactions), a lane below fill votes cuts
+// on the clock's multiples of tick instead, in flight or not: every lane's
+// small batch is cut at the same instants, so the sharer gathers them into
+// one transaction (sharePolicy) and a vote waits at most one tick in its
+// lane, rather than behind its lane's transaction and then the sharer's.
 type cutPolicy struct {
 	maxVotes int           // most votes in one batch
 	fill     int           // votes worth one more transaction beside the lane's in flight
 	depth    int           // most transactions in flight per lane
 	maxWait  time.Duration // longest a vote waits behind its lane's transactions in flight
+	tick     time.Duration // if > 0: cut small batches on the clock's multiples of tick
 }
 
 // laneState is what the cut policy judges.
@@ -42,14 +49,50 @@ func (p cutPolicy) decide(now time.Time, s laneState) (cut int, wake time.Time) 
 		return 0, time.Time{}
 	}
 	n := min(s.pending, p.maxVotes)
-	if s.inflight == 0 || s.pending >= p.fill {
+	if s.pending >= p.fill || (s.inflight == 0 && p.tick <= 0) {
 		return n, time.Time{}
 	}
 	due := s.oldest.Add(p.maxWait)
+	if p.tick > 0 {
+		due = nextTick(s.oldest, p.tick)
+	}
 	if !now.Before(due) {
 		return n, time.Time{}
 	}
 	return 0, due
+}
+
+// nextTick is the first multiple of tick (since the Unix epoch) after t.
+func nextTick(t time.Time, tick time.Duration) time.Time {
+	return t.Truncate(tick).Add(tick)
+}
+
+// sharePolicy decides when the sharer sends the batches queued for a shared
+// transaction while lanes cut on ticks (cutPolicy.tick): the batches of one
+// tick reach the sharer within a few milliseconds of each other (each is
+// journaled first), so it sends once the first queued has lingered, or
+// once a full transaction's worth is queued, with at most depth shared
+// transactions in flight. It does not send on a commit: that would split a
+// tick's batches over two transactions.
+type sharePolicy struct {
+	fill   int           // votes that go at once (a full transaction)
+	depth  int           // most shared transactions in flight
+	linger time.Duration // how long the first queued batch waits for the others of its tick
+}
+
+// decide reports whether to send now, given the votes queued, when the
+// first queued batch was queued, and the shared transactions in flight.
+// When not, wake is the time to decide again (zero: only when a batch is
+// queued or a transaction finishes).
+func (p sharePolicy) decide(now time.Time, votes int, first time.Time, inflight int) (send bool, wake time.Time) {
+	if votes == 0 || inflight >= p.depth {
+		return false, time.Time{}
+	}
+	due := first.Add(p.linger)
+	if votes >= p.fill || !now.Before(due) {
+		return true, time.Time{}
+	}
+	return false, due
 }
 
 // room is how many more votes a lane may read: it stops at a full batch, so

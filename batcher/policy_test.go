@@ -11,13 +11,7 @@ var testCut = cutPolicy{maxVotes: 1000, fill: 250, depth: 4, maxWait: time.Secon
 
 func TestCutPolicyDecides(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	for _, c := range []struct {
-		name     string
-		now      time.Time
-		s        laneState
-		cut      int
-		wakeWait time.Duration // 0: no wake-up
-	}{
+	checkCuts(t, testCut, []cutCase{
 		{"nothing pending", t0, laneState{slotFree: true}, 0, 0},
 		{"idle lane cuts one vote at once", t0, laneState{pending: 1, oldest: t0, slotFree: true}, 1, 0},
 		{"idle lane cuts at most a full batch", t0, laneState{pending: 1500, oldest: t0, slotFree: true}, 1000, 0},
@@ -26,21 +20,71 @@ func TestCutPolicyDecides(t *testing.T) {
 		{"in flight: a vote waited maxWait", t0.Add(time.Second), laneState{pending: 3, oldest: t0, inflight: 1, slotFree: true}, 3, 0},
 		{"lane depth reached", t0.Add(time.Hour), laneState{pending: 1000, oldest: t0, inflight: 4, slotFree: true}, 0, 0},
 		{"no process slot", t0.Add(time.Hour), laneState{pending: 1000, oldest: t0, slotFree: false}, 0, 0},
-	} {
+	})
+}
+
+// cutCase is one decision of a cut policy and what it should be.
+type cutCase struct {
+	name     string
+	now      time.Time
+	s        laneState
+	cut      int
+	wakeWait time.Duration // 0: no wake-up
+}
+
+func checkCuts(t *testing.T, p cutPolicy, cases []cutCase) {
+	t.Helper()
+	checkDecisions(t, p.decide, cases)
+}
+
+// checkDecisions checks a decide function against cases.
+func checkDecisions(t *testing.T, decide func(time.Time, laneState) (int, time.Time), cases []cutCase) {
+	t.Helper()
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cut, wake := testCut.decide(c.now, c.s)
-			if cut != c.cut {
-				t.Errorf("cut %d, want %d", cut, c.cut)
-			}
+			cut, wake := decide(c.now, c.s)
 			var wait time.Duration
 			if !wake.IsZero() {
 				wait = wake.Sub(c.now)
 			}
-			if wait != c.wakeWait {
-				t.Errorf("wake after %v, want %v", wait, c.wakeWait)
+			if cut != c.cut || wait != c.wakeWait {
+				t.Errorf("cut %d, wake after %v; want %d, %v", cut, wait, c.cut, c.wakeWait)
 			}
 		})
 	}
+}
+
+func TestCutPolicyTicks(t *testing.T) {
+	p := testCut
+	p.tick = 100 * time.Millisecond
+	t0 := time.Unix(1000, 0) // on a tick
+	checkCuts(t, p, []cutCase{
+		{"idle lane waits for the next tick", t0.Add(30 * time.Millisecond), laneState{pending: 3, oldest: t0.Add(30 * time.Millisecond), slotFree: true}, 0, 70 * time.Millisecond},
+		{"in flight: waits for the next tick, not the commit", t0.Add(130 * time.Millisecond), laneState{pending: 40, oldest: t0.Add(120 * time.Millisecond), inflight: 1, slotFree: true}, 0, 70 * time.Millisecond},
+		{"cuts on the tick", t0.Add(200 * time.Millisecond), laneState{pending: 40, oldest: t0.Add(120 * time.Millisecond), inflight: 2, slotFree: true}, 40, 0},
+		{"a vote read on a tick waits a whole tick", t0, laneState{pending: 1, oldest: t0, slotFree: true}, 0, 100 * time.Millisecond},
+		{"fill cuts at once", t0.Add(10 * time.Millisecond), laneState{pending: 250, oldest: t0.Add(5 * time.Millisecond), inflight: 1, slotFree: true}, 250, 0},
+		{"lane depth reached", t0.Add(time.Hour), laneState{pending: 10, oldest: t0, inflight: 4, slotFree: true}, 0, 0},
+	})
+}
+
+func TestSharePolicyDecides(t *testing.T) {
+	p := sharePolicy{fill: 1000, depth: 16, linger: 25 * time.Millisecond}
+	t0 := time.Unix(1000, 0) // the first batch queued
+	// As a cut: all votes queued (pending) when it sends.
+	decide := func(now time.Time, s laneState) (int, time.Time) {
+		if send, wake := p.decide(now, s.pending, s.oldest, s.inflight); !send {
+			return 0, wake
+		}
+		return s.pending, time.Time{}
+	}
+	checkDecisions(t, decide, []cutCase{
+		{"nothing queued", t0, laneState{oldest: t0}, 0, 0},
+		{"nothing in flight: still lingers", t0.Add(5 * time.Millisecond), laneState{pending: 40, oldest: t0}, 0, 20 * time.Millisecond},
+		{"lingered", t0.Add(25 * time.Millisecond), laneState{pending: 40, oldest: t0, inflight: 3}, 40, 0},
+		{"a full transaction goes at once", t0, laneState{pending: 1000, oldest: t0, inflight: 3}, 1000, 0},
+		{"depth reached", t0.Add(time.Hour), laneState{pending: 1000, oldest: t0, inflight: 16}, 0, 0},
+	})
 }
 
 func TestCutPolicyRoom(t *testing.T) {

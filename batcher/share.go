@@ -16,7 +16,9 @@ import (
 // policy to its queue of batches as a lane applies it to its votes: with no
 // shared transaction in flight it sends what it holds at once; while some
 // are, the queue grows until one finishes, until it holds fill votes, or
-// until its oldest vote (as its lane read it) has waited maxWait. A
+// until its oldest vote (as its lane read it) has waited maxWait. When the
+// lanes cut on ticks it follows sharePolicy instead: a tick's batches go
+// together once the first has lingered a few milliseconds for the others. A
 // transaction takes queued batches in order, at most one per state (a
 // transaction does not read its own writes) and at most maxVotes votes
 // (one larger batch goes alone).
@@ -30,6 +32,7 @@ import (
 type sharer struct {
 	b      *Batcher
 	policy cutPolicy
+	ticked *sharePolicy // when lanes cut on ticks: the sharer's policy instead
 
 	mu       sync.Mutex
 	queue    []*shareReq
@@ -99,7 +102,17 @@ func (s *sharer) kickLocked() {
 				oldest = r.oldest
 			}
 		}
-		n, wake := s.policy.decide(now, laneState{pending: s.votes, oldest: oldest, inflight: s.inflight, slotFree: true})
+		var n int
+		var wake time.Time
+		if s.ticked != nil {
+			if send, w := s.ticked.decide(now, s.votes, s.firstQueuedLocked(), s.inflight); send {
+				n = s.votes
+			} else {
+				wake = w
+			}
+		} else {
+			n, wake = s.policy.decide(now, laneState{pending: s.votes, oldest: oldest, inflight: s.inflight, slotFree: true})
+		}
 		if n == 0 {
 			if !wake.IsZero() && (s.timer.IsZero() || wake.Before(s.timer)) {
 				s.timer = wake
@@ -114,6 +127,17 @@ func (s *sharer) kickLocked() {
 		s.inflight++
 		go s.send(group)
 	}
+}
+
+// firstQueuedLocked is when the longest-queued batch was queued.
+func (s *sharer) firstQueuedLocked() time.Time {
+	var first time.Time
+	for _, r := range s.queue {
+		if first.IsZero() || r.queued.Before(first) {
+			first = r.queued
+		}
+	}
+	return first
 }
 
 // wakeAt decides again at wake (set at now).

@@ -80,11 +80,7 @@ func (r *shareRig) queued(n int) {
 
 // txs returns the number of transactions submitted and the batch ids of
 // those shared.
-func (r *shareRig) txs() (int, [][]string) {
-	r.f.mu.Lock()
-	defer r.f.mu.Unlock()
-	return r.f.txs, slices.Clone(r.f.shared)
-}
+func (r *shareRig) txs() (int, [][]string) { return ledgerTxs(r.f) }
 
 // wantCommitted waits for b's outcome on o: committed, in transaction txID
 // unless it is "", and returns that transaction.
@@ -108,7 +104,7 @@ func wantCommitted(t *testing.T, o <-chan outcome, b ballot.Batch, txID string) 
 // go together in one transaction, at most one per state, within the vote
 // bound, in the order queued.
 func TestShareGroupsLanesWhileTransactionsFly(t *testing.T) {
-	r := newShareRig(t, Config{BatchSize: 100, Fill: 50})
+	r := newShareRig(t, Config{BatchSize: 100, Fill: 50, Tick: -1})
 	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
 	first := r.batch("CA", 1, 5)
 	o1 := r.submit(first)
@@ -154,7 +150,7 @@ func TestShareGroupsLanesWhileTransactionsFly(t *testing.T) {
 // transaction, and fill votes waiting open a further transaction beside
 // one in flight.
 func TestShareStateOnceAndFill(t *testing.T) {
-	r := newShareRig(t, Config{BatchSize: 100, Fill: 20})
+	r := newShareRig(t, Config{BatchSize: 100, Fill: 20, Tick: -1})
 	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
 	r.submit(r.batch("CA", 1, 5))
 	waitFor(t, "the first transaction", func() bool { n, _ := r.txs(); return n == 1 })
@@ -171,7 +167,7 @@ func TestShareStateOnceAndFill(t *testing.T) {
 // TestShareMaxWait: a batch under fill waiting behind a transaction in
 // flight goes once its oldest vote has waited MaxWait.
 func TestShareMaxWait(t *testing.T) {
-	r := newShareRig(t, Config{BatchSize: 100, Fill: 50, MaxWait: time.Second})
+	r := newShareRig(t, Config{BatchSize: 100, Fill: 50, MaxWait: time.Second, Tick: -1})
 	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
 	r.submit(r.batch("CA", 1, 5))
 	waitFor(t, "the first transaction", func() bool { n, _ := r.txs(); return n == 1 })
@@ -185,6 +181,53 @@ func TestShareMaxWait(t *testing.T) {
 	}
 	r.clk.Advance(time.Millisecond)
 	waitFor(t, "the waiting batch's transaction", func() bool { n, _ := r.txs(); return n == 2 })
+}
+
+// TestShareTickGathersLanes: with lanes cutting on ticks, the first batch
+// queued waits Tick/4 for the other lanes' batches of its tick, in flight or
+// not, and they go in one transaction; a commit does not send the queue
+// early; a full transaction's worth goes at once.
+func TestShareTickGathersLanes(t *testing.T) {
+	r := newShareRig(t, Config{BatchSize: 100, Fill: 50, Tick: 100 * time.Millisecond})
+	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
+	timers := r.clk.waiting()
+	first := r.batch("CA", 1, 5)
+	o1 := r.submit(first)
+	r.queued(1)
+	waitFor(t, "the sharer's wake-up", func() bool { return r.clk.waiting() > timers })
+	r.clk.Advance(10 * time.Millisecond)
+	second := r.batch("NY", 1, 5)
+	o2 := r.submit(second)
+	r.queued(2)
+	r.clk.Advance(14 * time.Millisecond)
+	if n, _ := r.txs(); n != 0 {
+		t.Fatalf("%d transactions before the first batch lingered Tick/4, want 0", n)
+	}
+	r.clk.Advance(time.Millisecond)
+	waitFor(t, "the tick's transaction", func() bool { n, _ := r.txs(); return n == 1 })
+	if _, shared := r.txs(); len(shared) != 1 || !slices.Equal(shared[0], []string{"CA/1", "NY/1"}) {
+		t.Fatalf("shared %v; want one transaction carrying CA/1, NY/1", shared)
+	}
+
+	// The next tick's batch waits although a commit comes meanwhile.
+	third := r.batch("TX", 1, 5)
+	o3 := r.submit(third)
+	r.queued(1)
+	r.f.releaseNext()
+	wantCommitted(t, o1, first, "tx1")
+	wantCommitted(t, o2, second, "tx1")
+	if n, _ := r.txs(); n != 1 {
+		t.Fatalf("%d transactions after a commit, want the queued batch to keep lingering", n)
+	}
+	r.clk.Advance(25 * time.Millisecond)
+	waitFor(t, "the next tick's transaction", func() bool { n, _ := r.txs(); return n == 2 })
+
+	// A full transaction's worth goes at once.
+	r.submit(r.batch("CA", 2, 60))
+	r.submit(r.batch("NY", 2, 40))
+	waitFor(t, "the full transaction", func() bool { n, _ := r.txs(); return n == 3 })
+	r.f.release()
+	wantCommitted(t, o3, third, "")
 }
 
 // TestShareRefusedFallsBackAlone: a shared transaction the ledger refuses
@@ -228,4 +271,51 @@ func TestShareOff(t *testing.T) {
 	if _, err := New(Config{Partitions: TestStates, ShareVotes: ballot.MaxBatchVotes + 1}, nil, r.f, nil, prometheus.NewRegistry()); err == nil {
 		t.Fatal("ShareVotes above the chaincode's limit accepted")
 	}
+}
+
+// TestLanesCutOnTicksTogether: lanes that share transactions hold their
+// small batches until the clock's next tick, then cut at once and the
+// sharer sends every lane's batch in one transaction after the linger.
+func TestLanesCutOnTicksTogether(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	f, clk := newFakeLedger(), newFakeClock()
+	clk.Advance(10 * time.Millisecond) // 10 ms past a tick
+	b := startBatcher(t, Config{BatchSize: 50, Fill: 40, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
+	votes := EnqueueVotes(t, rdb, 0, 2*len(TestStates), "s")
+	waitFor(t, "every lane holding its votes", func() bool {
+		n := 0.0
+		for _, s := range TestStates {
+			n += metricValue(t, b.metrics.buffered.WithLabelValues(s))
+		}
+		return n == float64(len(votes))
+	})
+	clk.Advance(89 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // room for a wrong cut to show
+	if n, _ := ledgerTxs(f); n != 0 {
+		t.Fatalf("%d transactions before the tick, want 0", n)
+	}
+	clk.Advance(time.Millisecond) // the tick
+	waitFor(t, "every lane's batch queued to share", func() bool {
+		b.share.mu.Lock()
+		defer b.share.mu.Unlock()
+		return len(b.share.queue) == len(TestStates)
+	})
+	if n, _ := ledgerTxs(f); n != 0 {
+		t.Fatalf("%d transactions before the linger, want 0", n)
+	}
+	clk.Advance(25 * time.Millisecond)
+	WaitDrained(t, rdb, 10*time.Second)
+	if n, shared := ledgerTxs(f); n != 1 || len(shared) != 1 || len(shared[0]) != len(TestStates) {
+		t.Fatalf("%d transactions, shared %v; want one carrying a batch of each of %v", n, shared, TestStates)
+	}
+	checkCountedOnce(t, f, rdb, votes)
+}
+
+// ledgerTxs returns the fake ledger's transactions submitted and the batch
+// ids of those shared.
+func ledgerTxs(f *fakeLedger) (int, [][]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.txs, slices.Clone(f.shared)
 }

@@ -52,9 +52,10 @@ func run(ctx context.Context) error {
 	batchSize := fs.Int("batch-size", d.BatchSize, "most votes per batch (a lane's batch grows while its transactions are in flight)")
 	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight (0: a quarter of --batch-size)")
 	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight")
-	depth := fs.Int("depth", d.Depth, "transactions in flight per lane")
-	maxInflight := fs.Int("max-inflight", d.MaxInflight, "batches in flight per process")
+	depth := fs.Int("depth", d.Depth, "batches in flight per lane")
+	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process")
 	shareVotes := fs.Int("share-votes", d.ShareVotes, "most votes in a transaction shared by several lanes' batches (0: --batch-size; -1: lanes never share)")
+	tick := fs.Duration("tick", d.Tick, "when lanes share transactions: a lane's batch below --fill votes is cut on the clock's multiples of this, the same instants for every lane, and they go in one transaction (negative: cut when the lane's transactions commit)")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
@@ -91,7 +92,7 @@ func run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b, err := batcher.New(batcher.Config{
 		Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
-		MaxInflight: *maxInflight, ShareVotes: *shareVotes, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
+		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
 		Replicas: replicasFor(*replicas, rdb),
 	}, rdb, batcher.FabricLedger(ledger), log, reg)
 	if err != nil {
