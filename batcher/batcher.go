@@ -82,12 +82,12 @@ type Config struct {
 // ~500–2,000 votes per transaction with ~16 transactions in flight): batches
 // of up to 1,000 votes, a further batch for a lane from 250 votes, 16
 // transactions in flight per process; below 250 votes the lanes cut every
-// 150 ms, together (about the orderers' 200 ms BatchTimeout: ~7 shared
-// transactions a second at low load, as many as when each lane waited for
-// its transaction to commit; 100 ms cost ~12% more ledger CPU per vote at
-// 1,000 votes/s, in BenchmarkDrainCost).
+// 200 ms, together, the orderers' BatchTimeout (BenchmarkDrainCost at
+// 1,000 votes/s against lanes that waited for their transactions to commit:
+// ~5 shared transactions a second, 0.96x the ledger CPU per vote; ticks of
+// 150 ms cost 1.09x and 100 ms ~1.12x).
 var DefaultConfig = Config{
-	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 150 * time.Millisecond,
+	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond,
 	CommitTimeout: 60 * time.Second, LeaseTTL: 5 * time.Second, LagInterval: 250 * time.Millisecond,
 	ReplicaTimeout: time.Second,
 }
