@@ -270,6 +270,9 @@ func (l *lane) decode(ctx context.Context, msgs []redis.XMessage) []Entry {
 // submitNew builds, journals and submits a batch from entries, holding a
 // process slot the caller acquired.
 func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
+	if l.b.share != nil {
+		l.b.share.announce(1) // queued by its first submission (launch)
+	}
 	cut := l.b.clock.Now()
 	oldest := cut
 	for _, e := range entries {
@@ -280,7 +283,7 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 	}
 	seq, err := l.store.nextSeq(ctx)
 	if err != nil {
-		l.b.inflight.release()
+		l.abandon()
 		return err
 	}
 	j := journalEntry{StreamIDs: make([]string, len(entries))}
@@ -289,17 +292,26 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 		votes[i], j.StreamIDs[i] = e.Vote, e.StreamID
 	}
 	if j.Batch, err = ballot.BuildBatch(l.partition(), seq, votes); err != nil {
-		l.b.inflight.release()
+		l.abandon()
 		return fmt.Errorf("build batch %s/%d: %w", l.partition(), seq, err)
 	}
 	if err := l.store.journal(ctx, l.lease, j); err != nil {
-		l.b.inflight.release()
+		l.abandon()
 		l.fence(err)
 		return err
 	}
 	l.b.metrics.stage.journal.Observe(l.b.clock.Now().Sub(cut).Seconds())
 	l.launch(ctx, j, false, oldest)
 	return nil
+}
+
+// abandon gives up a batch cut but not launched: its process slot and its
+// announcement to the sharer.
+func (l *lane) abandon() {
+	l.b.inflight.release()
+	if l.b.share != nil {
+		l.b.share.announce(-1)
+	}
 }
 
 // resubmitJournal submits every batch a previous owner journaled, with the same id.

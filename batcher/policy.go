@@ -68,28 +68,30 @@ func nextTick(t time.Time, tick time.Duration) time.Time {
 }
 
 // sharePolicy decides when the sharer sends the batches queued for a shared
-// transaction while lanes cut on ticks (cutPolicy.tick): the batches of one
-// tick reach the sharer within a few milliseconds of each other (each is
-// journaled first), so it sends once the first queued has lingered, or
-// once a full transaction's worth is queued, with at most depth shared
-// transactions in flight. It does not send on a commit: that would split a
-// tick's batches over two transactions.
+// transaction while lanes cut on ticks (cutPolicy.tick): a lane announces
+// each batch it cuts before journaling it, so the sharer sends once every
+// batch announced has been queued (the tick's batches together), once the
+// first queued has lingered (a lane slow to journal), or once a full
+// transaction's worth is queued, with at most depth shared transactions in
+// flight. It does not send on a commit: that would split a tick's batches
+// over two transactions.
 type sharePolicy struct {
 	fill   int           // votes that go at once (a full transaction)
 	depth  int           // most shared transactions in flight
-	linger time.Duration // how long the first queued batch waits for the others of its tick
+	linger time.Duration // longest the first queued batch waits for the others announced
 }
 
 // decide reports whether to send now, given the votes queued, when the
-// first queued batch was queued, and the shared transactions in flight.
-// When not, wake is the time to decide again (zero: only when a batch is
-// queued or a transaction finishes).
-func (p sharePolicy) decide(now time.Time, votes int, first time.Time, inflight int) (send bool, wake time.Time) {
+// first queued batch was queued, the batches announced and not yet queued,
+// and the shared transactions in flight. When not, wake is the time to
+// decide again (zero: only when a batch is queued or a transaction
+// finishes).
+func (p sharePolicy) decide(now time.Time, votes int, first time.Time, announced, inflight int) (send bool, wake time.Time) {
 	if votes == 0 || inflight >= p.depth {
 		return false, time.Time{}
 	}
 	due := first.Add(p.linger)
-	if votes >= p.fill || !now.Before(due) {
+	if votes >= p.fill || announced <= 0 || !now.Before(due) {
 		return true, time.Time{}
 	}
 	return false, due

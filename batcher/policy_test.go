@@ -71,19 +71,25 @@ func TestCutPolicyTicks(t *testing.T) {
 func TestSharePolicyDecides(t *testing.T) {
 	p := sharePolicy{fill: 1000, depth: 16, linger: 25 * time.Millisecond}
 	t0 := time.Unix(1000, 0) // the first batch queued
-	// As a cut: all votes queued (pending) when it sends.
+	// As a cut: all votes queued (pending) when it sends; slotFree stands
+	// for "every batch announced is queued", else one is still awaited.
 	decide := func(now time.Time, s laneState) (int, time.Time) {
-		if send, wake := p.decide(now, s.pending, s.oldest, s.inflight); !send {
+		awaited := 1
+		if s.slotFree {
+			awaited = 0
+		}
+		if send, wake := p.decide(now, s.pending, s.oldest, awaited, s.inflight); !send {
 			return 0, wake
 		}
 		return s.pending, time.Time{}
 	}
 	checkDecisions(t, decide, []cutCase{
-		{"nothing queued", t0, laneState{oldest: t0}, 0, 0},
-		{"nothing in flight: still lingers", t0.Add(5 * time.Millisecond), laneState{pending: 40, oldest: t0}, 0, 20 * time.Millisecond},
+		{"nothing queued", t0, laneState{oldest: t0, slotFree: true}, 0, 0},
+		{"a batch announced not queued: lingers", t0.Add(5 * time.Millisecond), laneState{pending: 40, oldest: t0}, 0, 20 * time.Millisecond},
+		{"every batch announced queued: at once", t0.Add(5 * time.Millisecond), laneState{pending: 40, oldest: t0, inflight: 3, slotFree: true}, 40, 0},
 		{"lingered", t0.Add(25 * time.Millisecond), laneState{pending: 40, oldest: t0, inflight: 3}, 40, 0},
 		{"a full transaction goes at once", t0, laneState{pending: 1000, oldest: t0, inflight: 3}, 1000, 0},
-		{"depth reached", t0.Add(time.Hour), laneState{pending: 1000, oldest: t0, inflight: 16}, 0, 0},
+		{"depth reached", t0.Add(time.Hour), laneState{pending: 1000, oldest: t0, inflight: 16, slotFree: true}, 0, 0},
 	})
 }
 

@@ -18,7 +18,8 @@ import (
 // are, the queue grows until one finishes, until it holds fill votes, or
 // until its oldest vote (as its lane read it) has waited maxWait. When the
 // lanes cut on ticks it follows sharePolicy instead: a tick's batches go
-// together once the first has lingered a few milliseconds for the others. A
+// together once all of them are queued (lanes announce the batches they
+// cut), or once the first has lingered a quarter tick. A
 // transaction takes queued batches in order, at most one per state (a
 // transaction does not read its own writes) and at most maxVotes votes
 // (one larger batch goes alone).
@@ -34,11 +35,12 @@ type sharer struct {
 	policy cutPolicy
 	ticked *sharePolicy // when lanes cut on ticks: the sharer's policy instead
 
-	mu       sync.Mutex
-	queue    []*shareReq
-	votes    int       // in queue
-	inflight int       // shared transactions in flight
-	timer    time.Time // when a wake-up is set for (zero: none)
+	mu        sync.Mutex
+	queue     []*shareReq
+	votes     int       // in queue
+	inflight  int       // shared transactions in flight
+	announced int       // batches cut (announce) and not yet queued (submit)
+	timer     time.Time // when a wake-up is set for (zero: none)
 }
 
 // shareReq is one batch waiting for a shared transaction.
@@ -67,6 +69,7 @@ type batchTx interface {
 func (s *sharer) submit(ctx context.Context, b ballot.Batch, oldest time.Time) (batchTx, error) {
 	r := &shareReq{batch: b, oldest: oldest, queued: s.b.clock.Now(), out: make(chan shareOut, 1)}
 	s.mu.Lock()
+	s.announced = max(0, s.announced-1)
 	s.queue = append(s.queue, r)
 	s.votes += len(b.Votes)
 	s.kickLocked()
@@ -91,6 +94,19 @@ func (s *sharer) submit(ctx context.Context, b ballot.Batch, oldest time.Time) (
 	return nil, ctx.Err()
 }
 
+// announce tells the sharer that n more batches (negative: fewer) were
+// cut and will be queued by submit: while lanes cut on ticks it waits for
+// them before sending. Each batch a lane cuts is announced once, and
+// withdrawn if it fails before its submission.
+func (s *sharer) announce(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.announced = max(0, s.announced+n)
+	if n < 0 {
+		s.kickLocked()
+	}
+}
+
 // kickLocked sends every transaction the policy calls for now, and sets a
 // wake-up for the next decision.
 func (s *sharer) kickLocked() {
@@ -105,7 +121,7 @@ func (s *sharer) kickLocked() {
 		var n int
 		var wake time.Time
 		if s.ticked != nil {
-			if send, w := s.ticked.decide(now, s.votes, s.firstQueuedLocked(), s.inflight); send {
+			if send, w := s.ticked.decide(now, s.votes, s.firstQueuedLocked(), s.announced, s.inflight); send {
 				n = s.votes
 			} else {
 				wake = w

@@ -183,46 +183,55 @@ func TestShareMaxWait(t *testing.T) {
 	waitFor(t, "the waiting batch's transaction", func() bool { n, _ := r.txs(); return n == 2 })
 }
 
-// TestShareTickGathersLanes: with lanes cutting on ticks, the first batch
-// queued waits Tick/4 for the other lanes' batches of its tick, in flight or
-// not, and they go in one transaction; a commit does not send the queue
-// early; a full transaction's worth goes at once.
+// TestShareTickGathersLanes: with lanes cutting on ticks, the batches a
+// lane announced are awaited (up to Tick/4 after the first is queued), in
+// flight or not, and go in one transaction; a commit does not send the
+// queue early; a full transaction's worth goes at once.
 func TestShareTickGathersLanes(t *testing.T) {
 	r := newShareRig(t, Config{BatchSize: 100, Fill: 50, Tick: 100 * time.Millisecond})
 	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
-	timers := r.clk.waiting()
+	r.b.share.announce(2)
 	first := r.batch("CA", 1, 5)
 	o1 := r.submit(first)
 	r.queued(1)
-	waitFor(t, "the sharer's wake-up", func() bool { return r.clk.waiting() > timers })
 	r.clk.Advance(10 * time.Millisecond)
-	second := r.batch("NY", 1, 5)
-	o2 := r.submit(second)
-	r.queued(2)
-	r.clk.Advance(14 * time.Millisecond)
 	if n, _ := r.txs(); n != 0 {
-		t.Fatalf("%d transactions before the first batch lingered Tick/4, want 0", n)
+		t.Fatalf("%d transactions while an announced batch is awaited, want 0", n)
 	}
-	r.clk.Advance(time.Millisecond)
+	second := r.batch("NY", 1, 5)
+	o2 := r.submit(second) // the last announced: both go at once
 	waitFor(t, "the tick's transaction", func() bool { n, _ := r.txs(); return n == 1 })
 	if _, shared := r.txs(); len(shared) != 1 || !slices.Equal(shared[0], []string{"CA/1", "NY/1"}) {
 		t.Fatalf("shared %v; want one transaction carrying CA/1, NY/1", shared)
 	}
 
-	// The next tick's batch waits although a commit comes meanwhile.
+	// A batch announced and never queued holds the next tick's batch for
+	// the linger only, although a commit comes meanwhile.
+	r.clk.Advance(15 * time.Millisecond) // the first batch's linger runs out: nothing queued
+	waitFor(t, "the spent wake-up", func() bool {
+		r.b.share.mu.Lock()
+		defer r.b.share.mu.Unlock()
+		return r.b.share.timer.IsZero()
+	})
+	timers := r.clk.waiting()
+	r.b.share.announce(2)
 	third := r.batch("TX", 1, 5)
 	o3 := r.submit(third)
 	r.queued(1)
+	waitFor(t, "the sharer's wake-up", func() bool { return r.clk.waiting() > timers })
 	r.f.releaseNext()
 	wantCommitted(t, o1, first, "tx1")
 	wantCommitted(t, o2, second, "tx1")
+	r.clk.Advance(24 * time.Millisecond)
 	if n, _ := r.txs(); n != 1 {
-		t.Fatalf("%d transactions after a commit, want the queued batch to keep lingering", n)
+		t.Fatalf("%d transactions before the linger, want the queued batch to wait", n)
 	}
-	r.clk.Advance(25 * time.Millisecond)
-	waitFor(t, "the next tick's transaction", func() bool { n, _ := r.txs(); return n == 2 })
+	r.clk.Advance(time.Millisecond)
+	waitFor(t, "the lingered transaction", func() bool { n, _ := r.txs(); return n == 2 })
+	r.b.share.announce(-1) // the lane that never queued gives up
 
 	// A full transaction's worth goes at once.
+	r.b.share.announce(3)
 	r.submit(r.batch("CA", 2, 60))
 	r.submit(r.batch("NY", 2, 40))
 	waitFor(t, "the full transaction", func() bool { n, _ := r.txs(); return n == 3 })
@@ -274,8 +283,9 @@ func TestShareOff(t *testing.T) {
 }
 
 // TestLanesCutOnTicksTogether: lanes that share transactions hold their
-// small batches until the clock's next tick, then cut at once and the
-// sharer sends every lane's batch in one transaction after the linger.
+// small batches until the clock's next tick, then cut at once, and the
+// sharer sends every lane's batch in one transaction as soon as the last is
+// queued (the clock stands still: no linger runs out).
 func TestLanesCutOnTicksTogether(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
@@ -295,16 +305,7 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 	if n, _ := ledgerTxs(f); n != 0 {
 		t.Fatalf("%d transactions before the tick, want 0", n)
 	}
-	clk.Advance(time.Millisecond) // the tick
-	waitFor(t, "every lane's batch queued to share", func() bool {
-		b.share.mu.Lock()
-		defer b.share.mu.Unlock()
-		return len(b.share.queue) == len(TestStates)
-	})
-	if n, _ := ledgerTxs(f); n != 0 {
-		t.Fatalf("%d transactions before the linger, want 0", n)
-	}
-	clk.Advance(25 * time.Millisecond)
+	clk.Advance(time.Millisecond) // the tick: every lane's batch goes once all are queued
 	WaitDrained(t, rdb, 10*time.Second)
 	if n, shared := ledgerTxs(f); n != 1 || len(shared) != 1 || len(shared[0]) != len(TestStates) {
 		t.Fatalf("%d transactions, shared %v; want one carrying a batch of each of %v", n, shared, TestStates)
