@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -162,5 +163,16 @@ func TestEndorsingMSPsAreThePolicys(t *testing.T) {
 		if !strings.Contains(EndorsementPolicy, "'"+msp+".peer'") {
 			t.Errorf("%s endorses, but policy %s does not name it", msp, EndorsementPolicy)
 		}
+	}
+}
+
+func TestNodeEnvAddsGOGCUnlessTheOperatorSetsIt(t *testing.T) {
+	t.Setenv("GOGC", "")
+	if got, want := fmt.Sprint(NodeEnv(PeerGCPercent, "A=1")), fmt.Sprintf("[A=1 GOGC=%d]", PeerGCPercent); got != want {
+		t.Fatalf("NodeEnv = %s, want %s", got, want)
+	}
+	t.Setenv("GOGC", "150")
+	if got := fmt.Sprint(NodeEnv(PeerGCPercent, "A=1")); got != "[A=1]" {
+		t.Fatalf("with GOGC in the environment NodeEnv = %s, want [A=1] (the node inherits the operator's)", got)
 	}
 }

@@ -1,6 +1,7 @@
 package localnet_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,31 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 	if again := pidsOf(n.Status(ctx)); fmt.Sprint(again) != fmt.Sprint(pids) {
 		t.Fatalf("second up restarted processes: %v -> %v", pids, again)
 	}
+
+	t.Run("every node and chaincode server runs with the project's GOGC", func(t *testing.T) {
+		for name, pid := range pids {
+			percent := network.OrdererGCPercent
+			if strings.HasPrefix(name, "peer.") {
+				percent = network.PeerGCPercent
+			} else if strings.HasPrefix(name, "cc.") {
+				percent = network.ChaincodeGCPercent
+			}
+			want := cmp.Or(os.Getenv("GOGC"), fmt.Sprint(percent))
+			environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			var got []string
+			for _, kv := range strings.Split(string(environ), "\x00") {
+				if v, ok := strings.CutPrefix(kv, "GOGC="); ok {
+					got = append(got, v)
+				}
+			}
+			if len(got) != 1 || got[0] != want {
+				t.Errorf("%s (pid %d) runs with GOGC %q, want %q", name, pid, got, want)
+			}
+		}
+	})
 
 	probe := probeContract(t, n)
 

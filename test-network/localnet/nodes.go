@@ -24,21 +24,21 @@ func (n *Network) processes() map[string]proc.Spec {
 		listen, _, _ := n.ports.Orderer(i)
 		h := hosts.Orderer(i)
 		out[name] = proc.Spec{Name: name, Bin: n.bin("orderer"), Port: listen, Addr: h.Addr, Netns: n.cfg.Netns[h.Name],
-			Env: []string{"FABRIC_CFG_PATH=" + n.nodeLayout(h).NodeConfigDir(name)}}
+			Env: network.NodeEnv(network.OrdererGCPercent, "FABRIC_CFG_PATH="+n.nodeLayout(h).NodeConfigDir(name))}
 	}
 	for i, o := range network.PeerOrgs {
 		name := network.PeerProcess(o)
 		listen, _, _ := n.ports.Peer(i)
 		h := hosts.Peer(i)
 		out[name] = proc.Spec{Name: name, Bin: n.bin("peer"), Args: []string{"node", "start"}, Port: listen, Addr: h.Addr, Netns: n.cfg.Netns[h.Name],
-			Env: []string{"FABRIC_CFG_PATH=" + n.nodeLayout(h).NodeConfigDir(name)}}
+			Env: network.NodeEnv(network.PeerGCPercent, "FABRIC_CFG_PATH="+n.nodeLayout(h).NodeConfigDir(name))}
 		if id := n.state.Chaincode.PackageIDs[o.Name]; id != "" {
 			cc := network.ChaincodeProcess(o)
 			port := n.ports.ChaincodeServer(i, n.state.Chaincode.Slot)
-			out[cc] = proc.Spec{Name: cc, Bin: n.cfg.Chaincode, Port: port, Addr: h.Addr, Netns: n.cfg.Netns[h.Name], Env: []string{
-				"CHAINCODE_ID=" + id,
-				"CHAINCODE_SERVER_ADDRESS=" + h.Join(port),
-			}}
+			out[cc] = proc.Spec{Name: cc, Bin: n.cfg.Chaincode, Port: port, Addr: h.Addr, Netns: n.cfg.Netns[h.Name], Env: network.NodeEnv(network.ChaincodeGCPercent,
+				"CHAINCODE_ID="+id,
+				"CHAINCODE_SERVER_ADDRESS="+h.Join(port),
+			)}
 		}
 	}
 	return out
