@@ -254,7 +254,7 @@ func (d *Deduper) Config() Config { return d.cfg }
 // not be stored and must not be acknowledged as accepted.
 func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
 	partition := a.Vote.State
-	if _, err := d.shape(ctx, partition); err != nil {
+	if _, err := d.shape(ctx, partition, true); err != nil {
 		return Result{}, err
 	}
 	l, err := d.lane(d.laneKey(partition))
@@ -299,43 +299,51 @@ func (d *Deduper) Close() {
 
 // shape is how a partition's Bloom filter and roll are laid out.
 type shape struct {
-	bloom bloom.Params
-	roll  *votequeue.Roll
+	bloom   bloom.Params
+	roll    *votequeue.Roll
+	grouped bool // the partition's consumer group is known to exist
 }
 
 // Params returns the Bloom filter shape of a partition. The first gateway to
 // need it (or the roll loader, which sizes it from the roll) stores it with
 // SET NX; everyone then uses the stored value, so all gateways agree.
 func (d *Deduper) Params(ctx context.Context, partition string) (bloom.Params, error) {
-	s, err := d.shape(ctx, partition)
+	s, err := d.shape(ctx, partition, false)
 	return s.bloom, err
 }
 
 // shape returns the partition's Bloom shape (Params) and roll layout
 // (votequeue.EnsureRoll, sized for ExpectedVoters if no roll was loaded),
-// fetched once, when it also creates the partition's consumer group, so a
-// batcher that starts later still reads every entry.
-func (d *Deduper) shape(ctx context.Context, partition string) (shape, error) {
+// fetched once. With intake set, as for a vote about to be queued, it also
+// creates the partition's consumer group first, so a batcher that starts
+// later still reads every entry; the roll tools (Rebuild), whose Redis user
+// may not touch the queue, ask without.
+func (d *Deduper) shape(ctx context.Context, partition string, intake bool) (shape, error) {
 	d.mu.Lock()
 	s, ok := d.params[partition]
 	d.mu.Unlock()
-	if ok {
+	if ok && (s.grouped || !intake) {
 		return s, nil
-	}
-	def, err := bloom.ForCapacity(d.cfg.ExpectedVoters, d.cfg.FalsePositiveRate)
-	if err != nil {
-		return shape{}, fmt.Errorf("dedup: default Bloom size: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()
-	if s.bloom, err = EnsureParams(ctx, d.rdb, partition, def); err != nil {
-		return shape{}, err
+	if !ok {
+		def, err := bloom.ForCapacity(d.cfg.ExpectedVoters, d.cfg.FalsePositiveRate)
+		if err != nil {
+			return shape{}, fmt.Errorf("dedup: default Bloom size: %w", err)
+		}
+		if s.bloom, err = EnsureParams(ctx, d.rdb, partition, def); err != nil {
+			return shape{}, err
+		}
+		if s.roll, err = votequeue.EnsureRoll(ctx, d.rdb, partition, votequeue.RollBits(d.cfg.ExpectedVoters)); err != nil {
+			return shape{}, err
+		}
 	}
-	if s.roll, err = votequeue.EnsureRoll(ctx, d.rdb, partition, votequeue.RollBits(d.cfg.ExpectedVoters)); err != nil {
-		return shape{}, err
-	}
-	if err := votequeue.EnsureGroup(ctx, d.rdb, partition); err != nil {
-		return shape{}, err
+	if intake {
+		if err := votequeue.EnsureGroup(ctx, d.rdb, partition); err != nil {
+			return shape{}, err
+		}
+		s.grouped = true
 	}
 	d.mu.Lock()
 	d.params[partition] = s
@@ -575,7 +583,7 @@ func (d *Deduper) call(ctx context.Context, mode string, batch []*pending) ([]Re
 	size, nfields := 0, 0
 	for i, st := range parts {
 		var err error
-		if shapes[i], err = d.shape(ctx, st); err != nil {
+		if shapes[i], err = d.shape(ctx, st, true); err != nil {
 			return nil, err
 		}
 	}

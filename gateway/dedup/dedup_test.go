@@ -455,7 +455,7 @@ func TestOneCallManyStates(t *testing.T) {
 	f := newFixture(t, Config{})
 	ctx := context.Background()
 	for _, st := range []string{"CA", "NY"} {
-		if _, err := f.d.shape(ctx, st); err != nil {
+		if _, err := f.d.shape(ctx, st, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -597,5 +597,26 @@ func TestAcceptedVotesAreLogged(t *testing.T) {
 	_, _, res := off.accepted(t, "CA")
 	if res.LogIndex != -1 || off.rdb.Exists(ctx, votequeue.LogKey("CA")).Val() != 0 {
 		t.Fatalf("log off: index %d, log key exists %d", res.LogIndex, off.rdb.Exists(ctx, votequeue.LogKey("CA")).Val())
+	}
+}
+
+// TestOnlyIntakeCreatesTheConsumerGroup: asking a partition's shape, as the
+// roll tools do (Params, Rebuild) under a Redis user that may not touch the
+// queue, leaves the vote stream alone; the first vote creates its group.
+func TestOnlyIntakeCreatesTheConsumerGroup(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	if _, err := f.d.Params(ctx, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.rdb.Exists(ctx, votequeue.StreamKey("CA")).Val(); n != 0 {
+		t.Fatalf("Params created %s", votequeue.StreamKey("CA"))
+	}
+	if res, err := f.d.Accept(ctx, attempt(t, "CA", f.voter(t, "CA", true))); err != nil || res.Outcome != Accepted {
+		t.Fatalf("Accept = %+v, %v", res, err)
+	}
+	groups, err := f.rdb.XInfoGroups(ctx, votequeue.StreamKey("CA")).Result()
+	if err != nil || len(groups) != 1 || groups[0].Name != votequeue.Group {
+		t.Fatalf("groups on %s after a vote: %+v, %v; want %s", votequeue.StreamKey("CA"), groups, err, votequeue.Group)
 	}
 }
