@@ -55,8 +55,11 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 		res <- waited{done, err}
 	}()
 	for {
-		lat := b.latencyStats()
+		// The clock first: what is read after it (latencies, blocks, commits)
+		// is at least as recent, so a commit recorded before now is never
+		// missed and a stall is never overstated.
 		now := b.clock.Now()
+		lat := b.latencyStats()
 		h, grew := b.height.get()
 		if h0 == 0 {
 			h0 = h // no block seen before acceptance: count from the first one seen

@@ -461,7 +461,9 @@ func TestSlowDrainIsNotLost(t *testing.T) {
 		}
 	}
 	// The lost one: commits stopped, so the bound (now following the
-	// drain's slow commits) runs from the last one.
+	// drain's slow commits) runs from the last one. notYet also lets its
+	// attempt take in that commit before the clock jumps.
+	notYet(t, waits[held])
 	bound := r.b.recovery.bound(r.b.latencyStats(), 0)
 	r.clk.Advance(bound - time.Millisecond)
 	notYet(t, waits[held])
