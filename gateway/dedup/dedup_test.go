@@ -620,3 +620,31 @@ func TestOnlyIntakeCreatesTheConsumerGroup(t *testing.T) {
 		t.Fatalf("groups on %s after a vote: %+v, %v; want %s", votequeue.StreamKey("CA"), groups, err, votequeue.Group)
 	}
 }
+
+// TestBloomBitsAreNotInTheAOF: the intake's Bloom bits live in memory only
+// (and in AOF rewrites): after kill -9 and a restart from the AOF the filter
+// has lost them, yet the voter's re-send is still a duplicate (the roll's
+// mark is durable) and a new voter is still accepted.
+func TestBloomBitsAreNotInTheAOF(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	voter := f.voter(t, "CA", true)
+	if res, err := f.d.Accept(ctx, attempt(t, "CA", voter)); err != nil || res.Outcome != Accepted {
+		t.Fatalf("Accept = %+v, %v", res, err)
+	}
+	admin := f.srv.Client()
+	if n := admin.BitCount(ctx, votequeue.BloomKey("CA"), nil).Val(); n == 0 {
+		t.Fatal("no Bloom bit set by an accepted vote")
+	}
+	f.srv.Kill()
+	f.srv.Restart()
+	if n := admin.BitCount(ctx, votequeue.BloomKey("CA"), nil).Val(); n != 0 {
+		t.Fatalf("%d Bloom bits came back from the AOF, want none", n)
+	}
+	if res, err := f.d.Accept(ctx, attempt(t, "CA", voter)); err != nil || res.Outcome != Duplicate {
+		t.Fatalf("re-send after the restart = %+v, %v; want a duplicate from the roll", res, err)
+	}
+	if res, err := f.d.Accept(ctx, attempt(t, "CA", f.voter(t, "CA", true))); err != nil || res.Outcome != Accepted {
+		t.Fatalf("a new voter after the restart = %+v, %v; want accepted", res, err)
+	}
+}

@@ -105,7 +105,13 @@ local function section(kb, ab, k, n, state)
           ops[o + 1], ops[o + 2], ops[o + 3], ops[o + 4] = 'SET', 'u1', ARGV[base + j], '1'
         end
       end
+      -- The bits are set in memory only, not appended to the AOF nor sent
+      -- to replicas: the roll's marks, written with them, are the durable
+      -- record, and after a restart a filter missing bits only makes
+      -- "maybe" rarer (votequeue's doc).
+      redis.set_repl(redis.REPL_NONE)
       local old = redis.call('BITFIELD', bloom, unpack(ops))
+      redis.set_repl(redis.REPL_ALL)
       for i = from, last do
         seen[i] = true
         local base = (i - from) * k

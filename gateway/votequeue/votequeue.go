@@ -13,7 +13,7 @@
 //	votes:{CA}            stream of accepted votes (StreamKey)
 //	roll:{CA}:<hex>       hash: a shard of the roll, raw nullifier -> "0" not voted, else voted (Roll.Key)
 //	roll:{CA}:shards      the roll's shard bits, set once (RollShardsKey)
-//	bloom:{CA}            Bloom filter bitmap of nullifiers ever accepted (BloomKey)
+//	bloom:{CA}            Bloom filter bitmap of nullifiers accepted (BloomKey); its bits are set in memory, not appended to the AOF (see below)
 //	bloom:{CA}:params     "bits,hashes" of that filter, set once (BloomParamsKey)
 //	dupes:{CA}            hash nullifier hex -> duplicate attempts (DupesKey)
 //	review:{CA}           stream of refused attempts for human review (ReviewKey)
