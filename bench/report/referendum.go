@@ -27,6 +27,16 @@ type PartCores struct {
 	Cores float64 `json:"cores"`
 }
 
+// began says how the phase named what began: after the ledger side caught
+// up (how long it took, from how far behind), or after the wait's bound.
+func (s PhaseStart) began(what string) string {
+	if s.CaughtUp {
+		return fmt.Sprintf("%s began once the ledger side had caught up with the phases before it: the wait took %.1f s (bound %.0f s), from the explorer %s blocks behind the channel and %s votes queued for the batcher",
+			what, s.WaitS, s.LimitS, num(float64(s.Behind)), num(float64(s.Queued)))
+	}
+	return fmt.Sprintf("%s began after waiting %.1f s (the bound) for the ledger side to catch up, which it had not: %s", what, s.WaitS, s.Note)
+}
+
 // referendumMarkdown says how the referendum began and who held the cores.
 func (r *Report) referendumMarkdown(b *strings.Builder) {
 	s := r.ReferendumStart
@@ -35,10 +45,9 @@ func (r *Report) referendumMarkdown(b *strings.Builder) {
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	if s.CaughtUp {
-		p("The referendum began once the ledger side had caught up with the phases before it: the wait took %.1f s (bound %.0f s), from the explorer %s blocks behind the channel and %s votes queued for the batcher, so its 202→commit measures the referendum and not a backlog. ",
-			s.WaitS, s.LimitS, num(float64(s.Behind)), num(float64(s.Queued)))
+		p("%s, so its 202→commit measures the referendum and not a backlog. ", s.began("The referendum"))
 	} else {
-		p("The referendum began after waiting %.1f s (the bound) for the ledger side to catch up, which it had not: %s. Its 202→commit includes that backlog. ", s.WaitS, s.Note)
+		p("%s. Its 202→commit includes that backlog. ", s.began("The referendum"))
 	}
 	var parts []string
 	var ours float64

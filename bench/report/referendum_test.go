@@ -22,3 +22,12 @@ func TestMarkdownSaysHowTheReferendumBegan(t *testing.T) {
 		t.Errorf("markdown of a wait that hit its bound:\n%s", md)
 	}
 }
+
+func TestMarkdownSaysHowTheCeilingAfterIntakeBegan(t *testing.T) {
+	r := fixture()
+	if strings.Contains(r.Markdown(), "The ceiling after the intake phases began") {
+		t.Fatal("a wait shown for a run without one")
+	}
+	r.CeilingStart = PhaseStart{WaitS: 12.5, CaughtUp: true, LimitS: 180, Behind: 90, Queued: 0}
+	hasAll(t, r.Markdown(), "The ceiling after the intake phases began once the ledger side had caught up with the phases before it: the wait took 12.5 s (bound 180 s), from the explorer 90 blocks behind the channel")
+}

@@ -26,12 +26,14 @@ type Report struct {
 
 	Referendum Commit `json:"referendum"` // a steady rate the ledger keeps up with
 	// ReferendumStart is the wait before the referendum and its CPU.
-	ReferendumStart PhaseStart      `json:"referendum_start"`
-	Ramp            []loadgen.Phase `json:"ramp"`
-	KneeIndex       int             `json:"knee_index"` // into Ramp; -1: no step served
-	Fixed           []loadgen.Phase `json:"fixed_rates"`
-	Sustained       Commit          `json:"sustained"`
-	Surge           Surge           `json:"surge"`
+	ReferendumStart PhaseStart `json:"referendum_start"`
+	// CeilingStart is the wait before the ceiling after the intake phases.
+	CeilingStart PhaseStart      `json:"ceiling_start"`
+	Ramp         []loadgen.Phase `json:"ramp"`
+	KneeIndex    int             `json:"knee_index"` // into Ramp; -1: no step served
+	Fixed        []loadgen.Phase `json:"fixed_rates"`
+	Sustained    Commit          `json:"sustained"`
+	Surge        Surge           `json:"surge"`
 
 	Ceiling   ledgerload.DriveResult `json:"ceiling"`
 	Naive     ledgerload.DriveResult `json:"naive"`

@@ -48,6 +48,9 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 		row("no roll on a fresh ledger (not checked)", el.Unsealed)
 	}
 	p("\n")
+	if s := r.CeilingStart; s.LimitS > 0 {
+		p("%s. ", s.began("The ceiling after the intake phases"))
+	}
 	if l.Fill.Txs > 0 {
 		p("The fill committed %s votes in %.0f s (%s votes/s, %s counted/s; rejected: %s) with the same driver. ", num(float64(l.Fill.Votes)), l.Fill.DurationS, num(l.Fill.VotesPerS), num(l.Fill.CountedPerS), rejected(l.Fill))
 	}

@@ -17,9 +17,9 @@ const explorerHeightMetric = "explorer_indexed_height"
 // catchUp waits, at most Plan.CatchUpLimit, until the explorer has indexed
 // every block on the channel and the vote queues are empty, so that the
 // next phase measures itself and not the backlog of the phases before it.
-// The wait is CPU phase "catch-up". An explorer that does not expose its
+// The wait is CPU phase phase. An explorer that does not expose its
 // height is not waited for (the note says so).
-func (r *run) catchUp(ctx context.Context) report.PhaseStart {
+func (r *run) catchUp(ctx context.Context, phase string) report.PhaseStart {
 	limit := r.cfg.Plan.CatchUpLimit
 	s := report.PhaseStart{LimitS: limit.Seconds()}
 	if limit <= 0 {
@@ -52,13 +52,13 @@ func (r *run) catchUp(ctx context.Context) report.PhaseStart {
 		}
 		return behind, queued, nil
 	}
-	r.book.Begin("catch-up")
+	r.book.Begin(phase)
 	from := time.Now()
 	for first := true; ; first = false {
 		behind, queued, err := lag()
 		if first {
 			s.Behind, s.Queued = behind, queued
-			r.say("catch-up: the explorer is %d blocks behind, %d votes queued; waiting at most %s", behind, queued, limit)
+			r.say("%s: the explorer is %d blocks behind, %d votes queued; waiting at most %s", phase, behind, queued, limit)
 		}
 		if err == nil && behind == 0 && queued == 0 {
 			s.CaughtUp = true
@@ -77,9 +77,9 @@ func (r *run) catchUp(ctx context.Context) report.PhaseStart {
 		}
 	}
 	r.book.End()
-	r.mark("catch-up", from, time.Now())
+	r.mark(phase, from, time.Now())
 	s.WaitS = time.Since(from).Seconds()
-	r.say("catch-up: %.1f s (caught up: %v)", s.WaitS, s.CaughtUp)
+	r.say("%s: %.1f s (caught up: %v)", phase, s.WaitS, s.CaughtUp)
 	return s
 }
 
@@ -88,7 +88,7 @@ func (r *run) catchUp(ctx context.Context) report.PhaseStart {
 // when it began.
 func (r *run) referendum(ctx context.Context) (loadgen.Phase, time.Time, error) {
 	pl := r.cfg.Plan
-	r.rep.ReferendumStart = r.catchUp(ctx)
+	r.rep.ReferendumStart = r.catchUp(ctx, "catch-up")
 	ref, err := r.intake(ctx, "referendum", "referendum", pl.ReferendumRate, pl.ReferendumDur)
 	if err != nil {
 		return ref, time.Time{}, err

@@ -194,9 +194,12 @@ func (r *run) sweep(ctx context.Context) {
 }
 
 // ceilingAndNaive measures the ceiling after the intake phases and the
-// naive baseline, on the now idle system.
+// naive baseline, on the now idle system: once the explorer has indexed the
+// intake phases' blocks (catchUp), so the drive does not share the ledger
+// side with that backlog.
 func (r *run) ceilingAndNaive(ctx context.Context) {
 	pl := r.cfg.Plan
+	r.rep.CeilingStart = r.catchUp(ctx, "catch-up-ceiling")
 	r.rep.Ledger14.After = r.ceiling(ctx, "ceiling", pl.CeilingDur)
 	r.rep.Ceiling = r.rep.Ledger14.After.Drive
 	r.rep.Naive = r.drive(ctx, "naive", ledgerload.Drive{VotesPerTx: 1, InFlight: pl.NaiveFlight, Warmup: pl.Warmup, Duration: pl.NaiveDur, Prebuilt: 20000})
