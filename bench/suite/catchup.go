@@ -17,7 +17,7 @@ const explorerHeightMetric = "explorer_indexed_height"
 // catchUp waits, at most Plan.CatchUpLimit, until the explorer has indexed
 // every block on the channel and the vote queues are empty, so that the
 // next phase measures itself and not the backlog of the phases before it.
-// The wait is CPU phase phase. An explorer that does not expose its
+// The wait, if any, is the CPU phase named phase. An explorer that does not expose its
 // height is not waited for (the note says so).
 func (r *run) catchUp(ctx context.Context, phase string) report.PhaseStart {
 	limit := r.cfg.Plan.CatchUpLimit
@@ -52,13 +52,21 @@ func (r *run) catchUp(ctx context.Context, phase string) report.PhaseStart {
 		}
 		return behind, queued, nil
 	}
+	behind, queued, err := lag()
+	s.Behind, s.Queued = behind, queued
+	if err == nil && behind == 0 && queued == 0 {
+		// Nothing to wait for: no CPU phase (its length would be ~0 s, and
+		// cores over it meaningless).
+		s.CaughtUp = true
+		r.say("%s: the explorer has indexed every block and no vote is queued", phase)
+		return s
+	}
+	r.say("%s: the explorer is %d blocks behind, %d votes queued; waiting at most %s", phase, behind, queued, limit)
 	r.book.Begin(phase)
 	from := time.Now()
 	for first := true; ; first = false {
-		behind, queued, err := lag()
-		if first {
-			s.Behind, s.Queued = behind, queued
-			r.say("%s: the explorer is %d blocks behind, %d votes queued; waiting at most %s", phase, behind, queued, limit)
+		if !first {
+			behind, queued, err = lag()
 		}
 		if err == nil && behind == 0 && queued == 0 {
 			s.CaughtUp = true
