@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,9 +17,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/votechain/votechain/bench/measure"
+	"github.com/votechain/votechain/gateway/dedup"
 )
 
 // benchParallelism is concurrent requests per GOMAXPROCS: enough in flight
@@ -32,11 +35,12 @@ const benchParallelism = 64
 // eligible voter and must be accepted.
 func BenchmarkVoteIntake(b *testing.B) {
 	b.Run("bare-gin-202", func(b *testing.B) {
-		g := gin.New()
-		g.POST("/api/v1/vote", func(c *gin.Context) {
-			c.JSON(http.StatusAccepted, voteAccepted{VoteID: "0", Status: "pending", ReceiptURL: "/api/v1/votes/0"})
-		})
-		runVotes(b, g, func(int) {}, benchVote)
+		runVotes(b, bareGin(), func(int) {}, benchVote)
+	})
+	// The API's own cost: the whole handler with an intake that accepts
+	// at once.
+	b.Run("instant-intake", func(b *testing.B) {
+		runVotes(b, newInstantServer(b).Handler(), func(int) {}, benchVote)
 	})
 	b.Run("redis-intake", func(b *testing.B) {
 		f := newFixture(b, fixtureOpts{cfg: Config{MaxQueueDepth: -1}})
@@ -50,6 +54,15 @@ func BenchmarkVoteIntake(b *testing.B) {
 			return voteIn(benchVoter(i), "c", "CA", []string{"L1", "L2", "L3"}[i%3], "oui")
 		})
 	})
+}
+
+// bareGin is a gin engine answering every vote a fixed 202.
+func bareGin() *gin.Engine {
+	g := gin.New()
+	g.POST("/api/v1/vote", func(c *gin.Context) {
+		c.JSON(http.StatusAccepted, voteAccepted{VoteID: "0", Status: "pending", ReceiptURL: "/api/v1/votes/0"})
+	})
+	return g
 }
 
 // BenchmarkDecodeVote measures the strict vote decoder on the bodies
@@ -140,8 +153,65 @@ func loopback(b *testing.B, f *fixture) {
 	for s, st := range states { // voter i votes in states[i % len(states)]
 		f.enrollMany(st, "c", (b.N-s+len(states)-1)/len(states), func(j int) string { return benchVoter(j*len(states) + s) })
 	}
-	ts := httptest.NewUnstartedServer(f.srv.Handler())
-	ts.Config = f.srv.HTTPServer("") // the gateway's own server settings
+	r0 := redisStats(b, f)
+	rd0 := cpuOf(b, f.redis.PID())
+	serveLoopback(b, f.srv.HTTPServer(""), states)
+	rd := cpuOf(b, f.redis.PID()) - rd0
+	r := redisStats(b, f)
+	n := float64(b.N)
+	b.ReportMetric(float64(rd.Microseconds())/n, "redis-µs/vote")
+	if calls := r.scriptCalls - r0.scriptCalls; calls > 0 {
+		b.ReportMetric(n/float64(calls), "votes/call")
+	}
+	b.ReportMetric(float64(r.commands-r0.commands)/n, "redis-cmds/vote")
+	b.ReportMetric(float64(r.aofBytes-r0.aofBytes)/n, "aof-B/vote")
+}
+
+// BenchmarkHTTPLoopback measures the gateway's HTTP cost per vote alone:
+// BenchmarkVoteLoopback's server and load client, with an intake that
+// accepts every vote at once (no Redis), against a bare gin handler
+// answering 202 over the same server settings in the same run. gw-µs/vote
+// is then net/http, gin, the middlewares and the handler; the difference
+// between the two is the API's own share.
+func BenchmarkHTTPLoopback(b *testing.B) {
+	srv := newInstantServer(b)
+	b.Run("bare-gin-202", func(b *testing.B) {
+		hs := srv.HTTPServer("")
+		hs.Handler = bareGin()
+		serveLoopback(b, hs, loopbackStates[:1])
+	})
+	b.Run("api-instant-intake", func(b *testing.B) {
+		serveLoopback(b, srv.HTTPServer(""), loopbackStates[:1])
+	})
+}
+
+// newInstantServer is the API over instantIntake, serving testElection.
+func newInstantServer(b *testing.B) *Server {
+	srv, err := New(Config{Secret: testSecret, MaxQueueDepth: -1}, Deps{
+		Elections: &staticElections{e: testElection()}, Ledger: &staticElections{e: testElection()},
+		Intake: instantIntake{}, Results: loadedResults(b), Receipts: fakeReceipts{},
+		Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv
+}
+
+// instantIntake accepts every vote at once, storing nothing.
+type instantIntake struct{ Intake }
+
+func (instantIntake) Accept(context.Context, dedup.Attempt) (dedup.Result, error) {
+	return dedup.Result{Outcome: dedup.Accepted, LogIndex: -1}, nil
+}
+
+// serveLoopback serves hs (its Handler and settings) on a loopback TCP
+// listener and posts b.N votes to it from the load client, a separate
+// process (this test binary re-run), in the given states; it reports
+// votes/s and this process's CPU per vote (the client's left out).
+func serveLoopback(b *testing.B, hs *http.Server, states []string) {
+	ts := httptest.NewUnstartedServer(hs.Handler)
+	ts.Config = hs
 	ts.Start()
 	defer ts.Close()
 	exe, err := os.Executable()
@@ -152,27 +222,19 @@ func loopback(b *testing.B, f *fixture) {
 	conns, rate := loopbackEnv(b, loopbackConnsEnv, benchParallelism), loopbackEnv(b, loopbackRateEnv, 0)
 	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %s", loopbackClientEnv, ts.URL, b.N, conns, rate, strings.Join(states, ",")))
 	client.Stdout, client.Stderr = os.Stdout, os.Stderr
-	r0 := redisStats(b, f)
-	gw0, rd0 := cpuOf(b, os.Getpid()), cpuOf(b, f.redis.PID())
+	gw0 := cpuOf(b, os.Getpid())
 	b.ResetTimer()
 	if err := client.Run(); err != nil {
 		b.Fatalf("load client: %v", err)
 	}
 	b.StopTimer()
-	gw, rd := cpuOf(b, os.Getpid())-gw0, cpuOf(b, f.redis.PID())-rd0
+	gw := cpuOf(b, os.Getpid()) - gw0
 	// /proc counts a waited-for child's CPU as its parent's: the client's
 	// is not the gateway's.
 	gw -= client.ProcessState.UserTime() + client.ProcessState.SystemTime()
-	r := redisStats(b, f)
 	n := float64(b.N)
 	b.ReportMetric(n/b.Elapsed().Seconds(), "votes/s")
 	b.ReportMetric(float64(gw.Microseconds())/n, "gw-µs/vote")
-	b.ReportMetric(float64(rd.Microseconds())/n, "redis-µs/vote")
-	if calls := r.scriptCalls - r0.scriptCalls; calls > 0 {
-		b.ReportMetric(n/float64(calls), "votes/call")
-	}
-	b.ReportMetric(float64(r.commands-r0.commands)/n, "redis-cmds/vote")
-	b.ReportMetric(float64(r.aofBytes-r0.aofBytes)/n, "aof-B/vote")
 }
 
 // loopbackStates are the states of `make bench`'s election, which
