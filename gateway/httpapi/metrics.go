@@ -1,6 +1,10 @@
 package httpapi
 
 import (
+	"maps"
+	"sync"
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -18,6 +22,16 @@ type metrics struct {
 	requests    *prometheus.HistogramVec
 	bloomFill   *prometheus.GaugeVec
 	bloomFP     *prometheus.GaugeVec
+	// routeObs and validatedBy cache the children requests use, so a
+	// request neither hashes nor checks label values.
+	routeObs    children[routeKey, prometheus.Observer]
+	validatedBy children[string, prometheus.Counter]
+}
+
+// routeKey names a child of api_request_duration_seconds.
+type routeKey struct {
+	method, route string
+	status        int
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -69,6 +83,51 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Estimated chance that a new voter tests 'maybe seen' (fill ratio ^ hashes).",
 		}, []string{"state"}),
 	}
+	m.routeObs.new = func(k routeKey) prometheus.Observer {
+		return m.requests.WithLabelValues(k.method, k.route, statusLabel(k.status))
+	}
+	m.validatedBy.new = func(status string) prometheus.Counter { return m.validated.WithLabelValues(status) }
 	reg.MustRegister(m.submitted, m.validated, m.latency, m.duplicates, m.bloomMaybe, m.ledgerExact, m.queueDepth, m.queueAge, m.requests, m.bloomFill, m.bloomFP)
 	return m
+}
+
+// request is the api_request_duration_seconds child of a request's method,
+// route pattern and status. Only matched routes' children are cached:
+// their methods and statuses are few, where an unmatched request's method
+// is the client's choice.
+func (m *metrics) request(method, route string, status int) prometheus.Observer {
+	if route == "" {
+		return m.requests.WithLabelValues(method, "unmatched", statusLabel(status))
+	}
+	return m.routeObs.get(routeKey{method, route, status})
+}
+
+// children caches a metric vector's children by key, for keys from a small
+// set: reads are a map look-up without a lock (the map is replaced, never
+// modified, when a key is added).
+type children[K comparable, M any] struct {
+	m   atomic.Pointer[map[K]M]
+	mu  sync.Mutex // serialises additions
+	new func(K) M  // the child of a key not cached yet
+}
+
+func (c *children[K, M]) get(k K) M {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := map[K]M{}
+	if old := c.m.Load(); old != nil {
+		if v, ok := (*old)[k]; ok {
+			return v
+		}
+		next = maps.Clone(*old)
+	}
+	v := c.new(k)
+	next[k] = v
+	c.m.Store(&next)
+	return v
 }

@@ -309,15 +309,6 @@ func (s *Server) logger(c *gin.Context) *slog.Logger {
 	return s.deps.Log.With("request_id", requestIDOf(c))
 }
 
-// routeLabel is the request's route pattern for metrics ("unmatched" for a
-// path no route serves, so scanners cannot grow the label set).
-func routeLabel(c *gin.Context) string {
-	if r := c.FullPath(); r != "" {
-		return r
-	}
-	return "unmatched"
-}
-
 // accessLog records every request's duration by route and status, logs
 // every request at debug level and 5xx answers at warn.
 func (s *Server) accessLog(c *gin.Context) {
@@ -327,8 +318,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelWarn
 	}
-	s.m.requests.WithLabelValues(c.Request.Method, routeLabel(c), statusLabel(c.Writer.Status())).
-		Observe(time.Since(start).Seconds())
+	s.m.request(c.Request.Method, c.FullPath(), c.Writer.Status()).Observe(time.Since(start).Seconds())
 	ctx := c.Request.Context()
 	if !s.deps.Log.Enabled(ctx, level) {
 		return
