@@ -3,12 +3,10 @@ package loadgen
 import (
 	"testing"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // BenchmarkPerRequest is the load generator's own work per request, around
-// vegeta's: the next attempt's body and target, and the recording of a 202
+// the HTTP exchange: the next attempt's body, and the recording of a 202
 // answer (as the gateway words it).
 func BenchmarkPerRequest(b *testing.B) {
 	r := testRoll(map[string]int{"CA": 1 << 20}, "CA")
@@ -16,15 +14,17 @@ func BenchmarkPerRequest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr := g.Targeter("http://127.0.0.1:1/api/v1/vote")
+	src := g.Votes()
 	rc := NewRecorder(time.Now())
 	body := []byte(`{"vote_id":"00112233445566778899aabbccddeeff","contest":"L2025-001","status":"pending","receipt_url":"/api/v1/votes/00112233445566778899aabbccddeeff","log_index":12,"acceptance_url":"/api/v1/votes/00112233445566778899aabbccddeeff/acceptance?state=CA&index=12"}`)
 	b.ReportAllocs()
+	buf := make([]byte, 0, 256)
 	for b.Loop() {
-		var t vegeta.Target
-		if err := tr(&t); err != nil {
+		req, contest, err := src(buf[:0])
+		if err != nil {
 			b.Fatal(err)
 		}
-		rc.record(&vegeta.Result{Code: 202, Timestamp: time.Now(), URL: t.URL, Body: body})
+		buf = req
+		rc.record(&answer{code: 202, sent: time.Now(), contest: contest, body: body})
 	}
 }

@@ -1,5 +1,6 @@
 // Package loadgen is the benchmark's load generation against the gateway
-// over HTTP (vegeta): votes from the synthetic roll spread over states with
+// over HTTP (its own HTTP/1.1 client over persistent connections, client.go,
+// open loop, runner.go): votes from the synthetic roll spread over states with
 // a population skew (skew.go), a share of duplicate and ineligible attempts,
 // at a constant open-loop rate, as a ramp that finds the knee (knee.go), as
 // a surge, or as re-sends of voters who already voted; it records every
@@ -14,12 +15,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"net/http"
 	"os"
-	"strings"
 	"sync"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
@@ -173,12 +170,13 @@ func NewGenerator(r *Roll, contests []ballot.Contest, mix Mix, seed uint64) (*Ge
 
 // Next returns the body of the next attempt and its kind.
 func (g *Generator) Next() ([]byte, Kind, error) {
-	body, _, kind, err := g.attempt()
+	body, _, kind, err := g.attempt(nil)
 	return body, kind, err
 }
 
-// attempt is the next attempt: its body, the id of its contest and its kind.
-func (g *Generator) attempt() ([]byte, string, Kind, error) {
+// attempt appends the next attempt's body to dst and returns it, the id of
+// its contest and its kind.
+func (g *Generator) attempt(dst []byte) ([]byte, string, Kind, error) {
 	g.mu.Lock()
 	v, kind, err := g.pick()
 	if err == nil {
@@ -187,9 +185,9 @@ func (g *Generator) attempt() ([]byte, string, Kind, error) {
 	body, contest := g.voteBody(v)
 	g.mu.Unlock()
 	if err != nil {
-		return nil, "", 0, err
+		return dst, "", 0, err
 	}
-	return body.appendJSON(make([]byte, 0, 160)), contest, kind, nil
+	return body.appendJSON(dst), contest, kind, nil
 }
 
 // voteBody is v's vote in its contest (contestOf) for a random choice, and
@@ -212,58 +210,38 @@ func contestOf(voterID string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-// posts is a vegeta targeter POSTing the bodies next makes to url, each
-// with its contest's id as the URL's fragment (ContestOf): a client never
-// sends the fragment, so the gateway sees url, while the vegeta result of
-// the request tells which contest its vote was in.
-func posts(url string, next func() ([]byte, string, error)) vegeta.Targeter {
-	// An empty User-Agent is not sent: one header less for both sides to
-	// write and parse per request.
-	header := http.Header{"Content-Type": []string{"application/json"}, "User-Agent": []string{""}}
-	return func(t *vegeta.Target) error {
-		body, contest, err := next()
-		if err != nil {
-			return err
-		}
-		t.Method, t.URL, t.Body, t.Header = http.MethodPost, url+"#"+contest, body, header
-		return nil
-	}
-}
-
-// ContestOf is the contest id a target's or result's URL carries as its
-// fragment (posts), "" if none.
-func ContestOf(url string) string {
-	_, contest, _ := strings.Cut(url, "#")
-	return contest
-}
+// Source makes the bodies of vote requests: it appends the next one to dst
+// and returns it with the id of its vote's contest (a Generator's Votes or
+// Resends). It is safe for concurrent use.
+type Source func(dst []byte) (body []byte, contest string, err error)
 
 // SentFresh is how many roll voters have been sent fresh so far, in order:
-// a mark for ResendTargeter.
+// a mark for Resends.
 func (g *Generator) SentFresh() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.sent)
 }
 
-// ResendTargeter returns a vegeta targeter re-sending, to url, votes of
-// voters picked at random among the first n the generator sent fresh (n
-// from SentFresh after a phase whose votes are known to be in): only
-// duplicates, counted as such in Counts.
-func (g *Generator) ResendTargeter(url string, n int) (vegeta.Targeter, error) {
+// Resends returns a source re-sending votes of voters picked at random
+// among the first n the generator sent fresh (n from SentFresh after a
+// phase whose votes are known to be in): only duplicates, counted as such
+// in Counts.
+func (g *Generator) Resends(n int) (Source, error) {
 	g.mu.Lock()
 	sent := len(g.sent)
 	g.mu.Unlock()
 	if n <= 0 || n > sent {
 		return nil, fmt.Errorf("loadgen: resend among the first %d voters, but %d were sent", n, sent)
 	}
-	return posts(url, func() ([]byte, string, error) {
+	return func(dst []byte) ([]byte, string, error) {
 		g.mu.Lock()
 		v := g.sent[g.rng.IntN(n)]
 		body, contest := g.voteBody(v)
 		g.counts[Duplicate]++
 		g.mu.Unlock()
-		return body.appendJSON(make([]byte, 0, 160)), contest, nil
-	}), nil
+		return body.appendJSON(dst), contest, nil
+	}, nil
 }
 
 // pick chooses the voter of the next attempt; g.mu is held.
@@ -323,10 +301,10 @@ func (g *Generator) TakeUnsent() *Roll {
 	return out
 }
 
-// Targeter returns a vegeta targeter posting the generator's votes to url.
-func (g *Generator) Targeter(url string) vegeta.Targeter {
-	return posts(url, func() ([]byte, string, error) {
-		body, contest, _, err := g.attempt()
+// Votes returns a source of the generator's attempts.
+func (g *Generator) Votes() Source {
+	return func(dst []byte) ([]byte, string, error) {
+		body, contest, _, err := g.attempt(dst)
 		return body, contest, err
-	})
+	}
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
 )
@@ -40,18 +38,21 @@ func testRoll(perState map[string]int, states ...string) *Roll {
 	return r
 }
 
-// nextTarget is tr's next target and its vote.
-func nextTarget(t *testing.T, tr vegeta.Targeter) (vegeta.Target, voteBody) {
+// nextVote is src's next vote and the contest it says the vote is in.
+func nextVote(t *testing.T, src Source) (voteBody, string) {
 	t.Helper()
-	var tg vegeta.Target
-	if err := tr(&tg); err != nil {
+	body, contest, err := src([]byte("kept"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if string(body[:4]) != "kept" {
+		t.Fatalf("source did not append to dst: %s", body)
 	}
 	var v voteBody
-	if err := json.Unmarshal(tg.Body, &v); err != nil {
+	if err := json.Unmarshal(body[4:], &v); err != nil {
 		t.Fatal(err)
 	}
-	return tg, v
+	return v, contest
 }
 
 func TestGeneratorMixSkewAndExhaustion(t *testing.T) {
@@ -114,13 +115,13 @@ func TestGeneratorRefusesBadMix(t *testing.T) {
 	}
 }
 
-func TestResendTargeterSendsOnlyVotersAlreadySent(t *testing.T) {
+func TestResendsSendOnlyVotersAlreadySent(t *testing.T) {
 	r := testRoll(map[string]int{"CA": 100, "MI": 100}, "CA", "MI")
 	g, err := NewGenerator(r, race, Mix{}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.ResendTargeter("http://x/api/v1/vote", 1); err == nil {
+	if _, err := g.Resends(1); err == nil {
 		t.Fatal("resend before any voter was sent accepted")
 	}
 	first := sendFresh(t, g, 20)
@@ -130,15 +131,15 @@ func TestResendTargeterSendsOnlyVotersAlreadySent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tr, err := g.ResendTargeter("http://x/api/v1/vote", mark)
+	src, err := g.Resends(mark)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, dupBefore, _ := g.Counts()
 	for range 200 {
-		tg, v := nextTarget(t, tr)
-		if !first[v.VoterID] || tg.Method != "POST" || tg.URL != "http://x/api/v1/vote#president" {
-			t.Fatalf("re-sent %s (%s %s), not one of the first %d voters", v.VoterID, tg.Method, tg.URL, mark)
+		v, contest := nextVote(t, src)
+		if !first[v.VoterID] || contest != "president" {
+			t.Fatalf("re-sent %s (contest %q), not one of the first %d voters", v.VoterID, contest, mark)
 		}
 	}
 	if _, dup, _ := g.Counts(); dup-dupBefore != 200 {
@@ -192,8 +193,8 @@ func sendFresh(t *testing.T, g *Generator, n int) map[string]bool {
 
 // TestGeneratorSpreadsVotesOverContests: with several contests every vote
 // names one of them and a choice of it, the voters spread over all of them,
-// a re-sent vote names its voter's contest again, and the target's URL
-// carries the contest; with one contest the body names none.
+// a re-sent vote names its voter's contest again, and the source returns
+// the contest; with one contest the body names none.
 func TestGeneratorSpreadsVotesOverContests(t *testing.T) {
 	r := testRoll(map[string]int{"CA": 600, "MI": 600}, "CA", "MI")
 	g, err := NewGenerator(r, referendum, Mix{Duplicate: 0.2}, 3)
@@ -201,12 +202,12 @@ func TestGeneratorSpreadsVotesOverContests(t *testing.T) {
 		t.Fatal(err)
 	}
 	contestOf, per := map[string]string{}, map[string]int{}
-	tr := g.Targeter("http://x/api/v1/vote")
+	src := g.Votes()
 	for range 900 {
-		tg, v := nextTarget(t, tr)
+		v, contest := nextVote(t, src)
 		i := slices.IndexFunc(referendum, func(c ballot.Contest) bool { return c.ID == v.Contest })
-		if i < 0 || !referendum[i].HasChoice(v.Choice) || ContestOf(tg.URL) != v.Contest {
-			t.Fatalf("vote %+v to %s: not a contest and choice of the referendum, or not the URL's contest", v, tg.URL)
+		if i < 0 || !referendum[i].HasChoice(v.Choice) || contest != v.Contest {
+			t.Fatalf("vote %+v (source's contest %q): not a contest and choice of the referendum, or not the source's contest", v, contest)
 		}
 		if c, ok := contestOf[v.VoterID]; ok && c != v.Contest {
 			t.Fatalf("voter %s voted in %s, then in %s", v.VoterID, c, v.Contest)
@@ -239,14 +240,13 @@ func TestGeneratorSpreadsVotesOverContests(t *testing.T) {
 }
 
 // TestRecorderKeepsTheContestOf202s: the recorder keeps, for every vote id
-// answered 202, the contest its request's URL named.
+// answered 202, the contest its request's vote was in.
 func TestRecorderKeepsTheContestOf202s(t *testing.T) {
 	rc := NewRecorder(time.Now())
 	ids := []string{"00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100", "0123456789abcdef0123456789abcdef"}
-	for i, code := range []uint16{202, 202, 409} {
+	for i, code := range []int{202, 202, 409} {
 		contest := referendum[i].ID
-		rc.record(&vegeta.Result{Code: code, Timestamp: time.Now(), URL: "http://x/api/v1/vote#" + contest,
-			Body: []byte(fmt.Sprintf(`{"vote_id":%q}`, ids[i]))})
+		rc.record(&answer{code: code, sent: time.Now(), contest: contest, body: []byte(fmt.Sprintf(`{"vote_id":%q}`, ids[i]))})
 	}
 	got := rc.AcceptedContests()
 	if len(got) != 2 {
@@ -298,8 +298,8 @@ func TestVoteIDOf(t *testing.T) {
 }
 
 // TestRunnerSendsNoNeedlessHeaders: a vote request carries its JSON body's
-// Content-Type but neither a User-Agent nor vegeta's attack name, headers
-// the gateway would parse on every request for nothing.
+// Content-Type and its length but no User-Agent or other header the gateway
+// would parse on every request for nothing.
 func TestRunnerSendsNoNeedlessHeaders(t *testing.T) {
 	var mu sync.Mutex
 	var seen []http.Header
@@ -323,8 +323,8 @@ func TestRunnerSendsNoNeedlessHeaders(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, h := range seen {
-		if h.Get("Content-Type") != "application/json" || len(h["User-Agent"]) > 0 || len(h["X-Vegeta-Attack"]) > 0 {
-			t.Fatalf("request headers %v: want Content-Type application/json, no User-Agent, no X-Vegeta-Attack", h)
+		if h.Get("Content-Type") != "application/json" || len(h) != 2 || h.Get("Content-Length") == "" {
+			t.Fatalf("request headers %v: want Content-Type application/json and Content-Length only", h)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 // Results reads: the gateway's GET /api/v1/results against a bare net/http
-// handler serving the same bytes, under the same load tool in the same run,
+// handler serving the same bytes, under the same client (client.go) in the same run,
 // so the ratio is the cost of the gateway's read path.
 
 package loadgen
@@ -10,9 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/votechain/votechain/bench/measure"
 )
 
 // ReadSnapshot is a captured answer: the body and the headers worth replaying.
@@ -79,26 +80,47 @@ type ReadResult struct {
 	P99ms     float64 `json:"p99_ms"`
 }
 
-// HammerReads GETs url as fast as workers concurrent clients can for d (vegeta
-// at an unlimited rate with a fixed worker pool) and counts 200 answers.
+// HammerReads GETs url as fast as workers concurrent clients can for d
+// (closed loop, each worker on its own persistent connection) and counts
+// 200 answers.
 func HammerReads(ctx context.Context, url string, workers int, d time.Duration) ReadResult {
-	atk := vegeta.NewAttacker(vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)),
-		vegeta.Connections(workers), vegeta.KeepAlive(true), vegeta.HTTP2(false), vegeta.MaxBody(0))
-	stop := context.AfterFunc(ctx, func() { atk.Stop() })
-	defer stop()
-	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url})
-	var m vegeta.Metrics
 	res := ReadResult{URL: url, Workers: workers, DurationS: d.Seconds()}
-	for r := range atk.Attack(tr, vegeta.Rate{Freq: 0}, d, "read") {
-		if r.Code == http.StatusOK {
-			res.OK++
-			m.Add(r)
-		} else {
-			res.Failed++
-		}
+	tgt, err := newTarget(http.MethodGet, url, "")
+	if err != nil {
+		res.Failed = 1
+		return res
 	}
-	m.Close()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newConn(tgt, 30*time.Second, 0)
+			defer c.close()
+			var ok, failed int
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				sent := time.Now()
+				code, err := c.do(nil, false)
+				if err == nil && code == http.StatusOK {
+					ok++
+					mine = append(mine, time.Since(sent))
+				} else {
+					failed++
+				}
+			}
+			mu.Lock()
+			res.OK, res.Failed = res.OK+ok, res.Failed+failed
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 	res.QPS = float64(res.OK) / d.Seconds()
-	res.P99ms = float64(m.Latencies.P99) / 1e6
+	res.P99ms = measure.Summarize(lat).P99ms
 	return res
 }

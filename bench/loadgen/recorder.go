@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
 	"github.com/votechain/votechain/bench/measure"
 )
 
@@ -54,7 +52,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	timeline *Timeline
 	ids      map[VoteID]int
-	contests map[VoteID]string // the contest of each 202 (ContestOf its URL)
+	contests map[VoteID]string // the contest of each 202
 	names    map[string]string // one copy of each contest id
 	badIDs   int               // 202 answers without a readable vote id
 	lost     int               // requests without an answer (timeouts, broken connections): outcome unknown
@@ -65,7 +63,19 @@ func NewRecorder(start time.Time) *Recorder {
 	return &Recorder{timeline: NewTimeline(start), ids: map[VoteID]int{}, contests: map[VoteID]string{}, names: map[string]string{}}
 }
 
-// outcome classifies one vegeta result.
+// answer is one request's outcome as the runner saw it.
+type answer struct {
+	sent    time.Time     // when the request was sent
+	latency time.Duration // from sent to the answer's end (or the error)
+	code    int           // the status code; 0 for a transport error
+	body    []byte        // the answer's body (its first bytes), valid during record
+	contest string        // the contest of the request's vote
+}
+
+// end is when the answer (or the error) came.
+func (a *answer) end() time.Time { return a.sent.Add(a.latency) }
+
+// outcome classifies one answer.
 type outcome int
 
 const (
@@ -78,8 +88,8 @@ const (
 	outcomes
 )
 
-func classify(r *vegeta.Result) outcome {
-	switch r.Code {
+func classify(a *answer) outcome {
+	switch a.code {
 	case http.StatusAccepted:
 		return accepted
 	case http.StatusConflict:
@@ -94,14 +104,14 @@ func classify(r *vegeta.Result) outcome {
 	return otherStatus
 }
 
-// record adds one result and returns its outcome.
-func (rc *Recorder) record(r *vegeta.Result) outcome {
-	o := classify(r)
+// record adds one answer and returns its outcome.
+func (rc *Recorder) record(a *answer) outcome {
+	o := classify(a)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	tl := rc.timeline
-	tl.Sent.Add(r.Timestamp, 1)
-	end := r.End()
+	tl.Sent.Add(a.sent, 1)
+	end := a.end()
 	switch o {
 	case overloaded, transportError:
 		tl.Failed.Add(end, 1)
@@ -113,10 +123,10 @@ func (rc *Recorder) record(r *vegeta.Result) outcome {
 	}
 	if o == accepted {
 		tl.Accepted.Add(end, 1)
-		tl.AcceptLat.Add(end, r.Latency)
-		if id, ok := voteIDOf(r.Body); ok {
+		tl.AcceptLat.Add(end, a.latency)
+		if id, ok := voteIDOf(a.body); ok {
 			rc.ids[id]++
-			rc.contests[id] = rc.name(ContestOf(r.URL))
+			rc.contests[id] = rc.name(a.contest)
 		} else {
 			rc.badIDs++
 		}
@@ -146,8 +156,7 @@ func voteIDOf(body []byte) (VoteID, bool) {
 	return ParseVoteID(v.VoteID)
 }
 
-// name is the recorder's copy of contest, so the ids' contests do not
-// keep their URLs alive; rc.mu is held.
+// name is the recorder's copy of contest, one per contest id; rc.mu is held.
 func (rc *Recorder) name(contest string) string {
 	if n, ok := rc.names[contest]; ok {
 		return n
@@ -174,7 +183,7 @@ func (rc *Recorder) AcceptedIDs() (map[VoteID]int, int) {
 }
 
 // AcceptedContests returns the contest each vote id answered 202 was sent
-// in ("" for a request whose URL named none).
+// in.
 func (rc *Recorder) AcceptedContests() map[VoteID]string {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/votechain/votechain/bench/measure"
 )
@@ -51,93 +51,198 @@ type Runner struct {
 	Rec        *Recorder
 	Progress   io.Writer     // one line per second while an attack runs; nil for none
 	Timeout    time.Duration // per request; default 30 s
-	MaxWorkers uint64        // concurrent requests at most; default 1024
+	MaxWorkers uint64        // concurrent requests (and connections) at most; default 1024
 	Grace      time.Duration // answers up to this long after a phase still count for its throughput; default 1 s
 }
 
-func (r *Runner) attacker() *vegeta.Attacker {
-	timeout, workers := r.Timeout, r.MaxWorkers
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	if workers == 0 {
-		workers = 1024
-	}
-	return vegeta.NewAttacker(vegeta.Timeout(timeout), vegeta.Workers(64), vegeta.MaxWorkers(workers),
-		vegeta.Connections(int(workers)), vegeta.KeepAlive(true), vegeta.HTTP2(false), vegeta.MaxBody(1024))
-}
+// maxVoteAnswer is how much of an answer's body is kept: a 202's vote id
+// comes first.
+const maxVoteAnswer = 1024
 
 // Constant offers rate votes per second for d, open loop, and returns the
 // phase's outcome. It ends early with ctx or when the roll is exhausted
 // (returning the partial phase and ErrRollExhausted).
 func (r *Runner) Constant(ctx context.Context, name string, rate float64, d time.Duration) (Phase, error) {
-	return r.attack(ctx, name, rate, d, r.Gen.Targeter(r.URL))
+	return r.attack(ctx, name, rate, d, r.Gen.Votes())
 }
 
 // Resend offers rate re-sends per second for d of the first voters the
-// generator sent fresh (Generator.ResendTargeter): a duplicate storm.
+// generator sent fresh (Generator.Resends): a duplicate storm.
 func (r *Runner) Resend(ctx context.Context, name string, rate float64, d time.Duration, voters int) (Phase, error) {
-	tr, err := r.Gen.ResendTargeter(r.URL, voters)
+	src, err := r.Gen.Resends(voters)
 	if err != nil {
 		return Phase{Name: name, Offered: rate}, err
 	}
-	return r.attack(ctx, name, rate, d, tr)
+	return r.attack(ctx, name, rate, d, src)
 }
 
-func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.Duration, tr vegeta.Targeter) (Phase, error) {
-	atk := r.attacker()
-	began := time.Now()
-	// No attack name: vegeta would send it as a header the gateway parses
-	// on every request.
-	results := atk.Attack(tr, vegeta.ConstantPacer{Freq: int(math.Round(rate)), Per: time.Second}, d, "")
-	stop := context.AfterFunc(ctx, func() { atk.Stop() })
-	defer stop()
+// tally is what one worker saw of a phase; the phase adds them up.
+type tally struct {
+	codes                    [outcomes]int
+	answered, acceptedInTime int
+	acceptLat, answerLat     []time.Duration
+	errorSamples             []string
+}
 
-	var mu sync.Mutex
-	var second [outcomes]int
-	done := make(chan struct{})
-	go r.progress(name, rate, began, &mu, &second, done)
+// add records one answer of outcome o; inTime is the phase's end + grace.
+func (t *tally) add(a *answer, o outcome, inTime time.Time, err error) {
+	t.codes[o]++
+	if o != overloaded && o != transportError {
+		t.answerLat = append(t.answerLat, a.latency)
+		if !a.end().After(inTime) {
+			t.answered++
+			if o == accepted {
+				t.acceptedInTime++
+			}
+		}
+	}
+	if o == accepted {
+		t.acceptLat = append(t.acceptLat, a.latency)
+	}
+	if (o == transportError || o == otherStatus) && len(t.errorSamples) < 3 {
+		msg := fmt.Sprintf("%d %s", a.code, http.StatusText(a.code))
+		if err != nil {
+			msg = err.Error()
+		}
+		if !slices.Contains(t.errorSamples, msg) {
+			t.errorSamples = append(t.errorSamples, msg)
+		}
+	}
+}
 
-	p := Phase{Name: name, Offered: rate, StartS: began.Sub(r.Rec.timeline.Start).Seconds(), DurationS: d.Seconds()}
+// attack offers rate requests per second for d, open loop: the i-th request
+// is due at i/rate from the start and is handed to an idle worker then, a
+// new worker (and connection) being started when none is idle, up to
+// MaxWorkers; with all of them busy the schedule waits for one and then
+// catches up. Latency runs from the moment a worker sends the request.
+func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.Duration, src Source) (Phase, error) {
+	timeout, maxWorkers := r.Timeout, int(r.MaxWorkers)
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	if maxWorkers <= 0 {
+		maxWorkers = 1024
+	}
 	grace := r.Grace
 	if grace <= 0 {
 		grace = time.Second
 	}
+	tgt, err := newTarget(http.MethodPost, r.URL, "application/json")
+	if err != nil {
+		return Phase{Name: name, Offered: rate}, err
+	}
+	began := time.Now()
+	p := Phase{Name: name, Offered: rate, StartS: began.Sub(r.Rec.timeline.Start).Seconds(), DurationS: d.Seconds()}
 	inTime := began.Add(d + grace)
-	var answered, acceptedInTime int
-	var acceptLat, answerLat []time.Duration
-	var runErr error
-	for res := range results {
-		if res.Code == 0 && res.Error == ErrRollExhausted.Error() {
-			runErr = ErrRollExhausted
-			continue
+
+	var second [outcomes]atomic.Int64
+	done := make(chan struct{})
+	go r.progress(name, rate, began, &second, done)
+
+	ticks := make(chan struct{})
+	exhausted := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	var total tally
+	var wg sync.WaitGroup
+	worker := func() {
+		defer wg.Done()
+		c := newConn(tgt, timeout, maxVoteAnswer)
+		defer c.close()
+		var t tally
+		buf := make([]byte, 0, 256)
+		for range ticks {
+			body, contest, err := src(buf[:0])
+			if err != nil {
+				once.Do(func() { close(exhausted) })
+				continue
+			}
+			buf = body
+			a := answer{sent: time.Now(), contest: contest}
+			a.code, err = c.do(body, true)
+			a.latency = time.Since(a.sent)
+			if err == nil {
+				a.body = c.body
+			}
+			o := r.Rec.record(&a)
+			second[o].Add(1)
+			t.add(&a, o, inTime, err)
 		}
-		o := r.Rec.record(res)
 		mu.Lock()
-		second[o]++
-		mu.Unlock()
-		p.Sent++
-		p.Codes[o]++
-		if o != overloaded && o != transportError {
-			answerLat = append(answerLat, res.Latency)
-			if !res.End().After(inTime) {
-				answered++
-				if o == accepted {
-					acceptedInTime++
-				}
+		defer mu.Unlock()
+		for i := range t.codes {
+			total.codes[i] += t.codes[i]
+		}
+		total.answered += t.answered
+		total.acceptedInTime += t.acceptedInTime
+		total.acceptLat = append(total.acceptLat, t.acceptLat...)
+		total.answerLat = append(total.answerLat, t.answerLat...)
+		for _, e := range t.errorSamples {
+			if len(total.errorSamples) < 3 && !slices.Contains(total.errorSamples, e) {
+				total.errorSamples = append(total.errorSamples, e)
 			}
 		}
-		if o == accepted {
-			acceptLat = append(acceptLat, res.Latency)
+	}
+
+	interval := float64(time.Second) / rate
+	workers, sent := 0, 0
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var runErr error
+schedule:
+	for {
+		elapsed := time.Since(began)
+		if elapsed >= d {
+			break
 		}
-		if (o == transportError || o == otherStatus) && len(p.ErrorSamples) < 3 && !slices.Contains(p.ErrorSamples, res.Error) {
-			p.ErrorSamples = append(p.ErrorSamples, res.Error)
+		// Every request due by now goes out, the first at the start.
+		for due := int(float64(elapsed)/interval) + 1; sent < due; sent++ {
+			select {
+			case ticks <- struct{}{}:
+				continue
+			default:
+			}
+			if workers < maxWorkers {
+				workers++
+				wg.Add(1)
+				go worker()
+			} else if time.Since(began) >= d {
+				break schedule // every worker busy until the phase's end
+			}
+			select {
+			case ticks <- struct{}{}:
+			case <-exhausted:
+				runErr = ErrRollExhausted
+				break schedule
+			case <-ctx.Done():
+				break schedule
+			}
+		}
+		timer.Reset(time.Until(began.Add(time.Duration(float64(sent) * interval))))
+		select {
+		case <-timer.C:
+		case <-exhausted:
+			runErr = ErrRollExhausted
+			break schedule
+		case <-ctx.Done():
+			break schedule
 		}
 	}
+	close(ticks)
+	wg.Wait()
 	close(done)
-	if runErr != nil {
+	select {
+	case <-exhausted:
+		runErr = ErrRollExhausted
+	default:
+	}
+	if runErr != nil || ctx.Err() != nil {
 		p.DurationS = time.Since(began).Seconds()
 	}
+	for _, n := range total.codes {
+		p.Sent += n
+	}
+	p.Codes, p.ErrorSamples = total.codes, total.errorSamples
 	p.Accepted, p.Duplicates, p.Ineligible = p.Codes[accepted], p.Codes[duplicate], p.Codes[ineligible]
 	p.Overloaded, p.OtherStatus, p.Errors = p.Codes[overloaded], p.Codes[otherStatus], p.Codes[transportError]
 	p.SentPerS = float64(p.Sent) / p.DurationS
@@ -145,9 +250,9 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 	// grace (a server that keeps up answers within a latency of the end;
 	// one that falls behind answers later and is not credited), over the
 	// phase's duration.
-	p.AnsweredPerS = float64(answered) / p.DurationS
-	p.AcceptedPerS = float64(acceptedInTime) / p.DurationS
-	p.AcceptLatency, p.AnswerLatency = measure.Summarize(acceptLat), measure.Summarize(answerLat)
+	p.AnsweredPerS = float64(total.answered) / p.DurationS
+	p.AcceptedPerS = float64(total.acceptedInTime) / p.DurationS
+	p.AcceptLatency, p.AnswerLatency = measure.Summarize(total.acceptLat), measure.Summarize(total.answerLat)
 	if ctx.Err() != nil && runErr == nil {
 		runErr = ctx.Err()
 	}
@@ -155,7 +260,7 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 }
 
 // progress prints, once a second, what the last second brought.
-func (r *Runner) progress(name string, rate float64, began time.Time, mu *sync.Mutex, second *[outcomes]int, done <-chan struct{}) {
+func (r *Runner) progress(name string, rate float64, began time.Time, second *[outcomes]atomic.Int64, done <-chan struct{}) {
 	if r.Progress == nil {
 		return
 	}
@@ -166,10 +271,10 @@ func (r *Runner) progress(name string, rate float64, began time.Time, mu *sync.M
 		case <-done:
 			return
 		case now := <-t.C:
-			mu.Lock()
-			s := *second
-			*second = [outcomes]int{}
-			mu.Unlock()
+			var s [outcomes]int64
+			for i := range s {
+				s[i] = second[i].Swap(0)
+			}
 			fmt.Fprintf(r.Progress, "  %-12s %5.0fs offered %6.0f/s  202 %6d  409 %5d  403 %5d  503 %5d  err %5d\n",
 				name, now.Sub(began).Seconds(), rate, s[accepted], s[duplicate], s[ineligible], s[overloaded], s[transportError]+s[otherStatus])
 		}

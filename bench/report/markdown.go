@@ -122,7 +122,7 @@ func (r *Report) Markdown() string {
 	r.ledgerMarkdown(&b)
 	r.paceMarkdown(&b)
 	r.intakeMarkdown(&b)
-	p("## Intake (gateway over HTTP, vegeta open loop)\n\n")
+	p("## Intake (gateway over HTTP, open loop)\n\n")
 	p("Votes from a roll of %s synthetic voters, states weighted by population (%s); %.0f%% of attempts re-send a voter who already voted (409 expected), %.0f%% use a voter id not on the roll (403 expected).",
 		num(float64(r.Settings.Voters)), weights(r.Settings.StateWeight), r.Settings.Duplicates*100, r.Settings.Ineligible*100)
 	if n := len(r.Contests); n > 1 {
@@ -180,7 +180,7 @@ func (r *Report) Markdown() string {
 			p("| bare net/http, same bytes | %d | %d | %s | %.2f ms |\n", i+1, bb.Workers, num(bb.QPS), bb.P99ms)
 		}
 	}
-	p("\nBoth servers are separate processes hammered by the same vegeta attacker in closed loop; runs alternate so drifting machine load hits both alike; the verdict uses the median run of each.\n\n")
+	p("\nBoth servers are separate processes hammered by the same client (the load generator's HTTP/1.1 client, a persistent connection per worker) in closed loop; runs alternate so drifting machine load hits both alike; the verdict uses the median run of each.\n\n")
 
 	p("## CPU per process (cores; 1.00 = one core busy) and peak RSS\n\n| process |")
 	for _, ph := range r.Phases {

@@ -1,4 +1,4 @@
-// Command loadgen drives a running Votechain gateway over HTTP (vegeta,
+// Command loadgen drives a running Votechain gateway over HTTP (its own client,
 // open loop) with votes from the synthetic roll, spread over the election's
 // states with a population skew and over its contests (each voter votes in
 // one, picked by a hash of the voter id), plus a share of duplicate and
@@ -79,7 +79,7 @@ func run() error {
 	dup := fs.Float64("duplicates", 0.02, "share of attempts re-sending a voter who already voted (expect 409)")
 	inel := fs.Float64("ineligible", 0.01, "share of attempts by voter ids not on the roll (expect 403)")
 	drainLimit := fs.Duration("drain-timeout", 10*time.Minute, "surge: longest wait for the drain")
-	workers := fs.Uint64("max-workers", 1024, "most requests in flight (vegeta workers; bounded so an overloaded gateway is not buried in connections)")
+	workers := fs.Uint64("max-workers", 1024, "most requests (and connections) in flight (bounded so an overloaded gateway is not buried in connections)")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (default: the clock)")
 	idsPath := fs.String("ids", "loadgen-ids.txt", "file for the vote id of every 202, one a line")

@@ -1,0 +1,317 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingServer is a net/http test server that counts the connections
+// it accepted.
+func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &conns
+}
+
+// TestConnAgainstNetHTTP: answers framed by Content-Length or chunked are
+// read whole and leave the connection reusable; a body longer than kept is
+// still consumed; Connection: close makes the next request dial again; the
+// request's body and headers reach the server as sent.
+func TestConnAgainstNetHTTP(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch r.URL.Query().Get("as") {
+		case "chunked":
+			w.WriteHeader(http.StatusConflict)
+			fmt.Fprint(w, "part1,")
+			w.(http.Flusher).Flush()
+			fmt.Fprint(w, "part2:", string(body))
+		case "long":
+			fmt.Fprint(w, long)
+		case "close":
+			w.Header().Set("Connection", "close")
+			fmt.Fprint(w, "bye")
+		case "empty":
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintf(w, "%s %s %s", r.Method, r.Header.Get("Content-Type"), body)
+		}
+	})
+	newC := func(query string, maxBody int) *conn {
+		tgt, err := newTarget(http.MethodPost, srv.URL+"/api/v1/vote?as="+query, "application/json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newConn(tgt, 5*time.Second, maxBody)
+	}
+	check := func(c *conn, body string, wantCode int, wantBody string) {
+		t.Helper()
+		code, err := c.do([]byte(body), true)
+		if err != nil || code != wantCode || string(c.body) != wantBody {
+			t.Fatalf("answer %d %q, %v; want %d %q", code, c.body, err, wantCode, wantBody)
+		}
+	}
+	c := newC("length", 1024)
+	for i := range 20 {
+		check(c, fmt.Sprint("vote", i), 202, fmt.Sprintf("POST application/json vote%d", i))
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for 20 requests; want one kept alive", n)
+	}
+	c.close()
+
+	c = newC("chunked", 1024)
+	check(c, "a", 409, "part1,part2:a")
+	check(c, "b", 409, "part1,part2:b")
+	c.close()
+	c = newC("long", 100)
+	check(c, "", 200, long[:100])
+	check(c, "", 200, long[:100])
+	c.close()
+	c = newC("empty", 100)
+	check(c, "", 204, "")
+	check(c, "", 204, "")
+	c.close()
+	before := conns.Load()
+	c = newC("close", 100)
+	check(c, "", 200, "bye")
+	if c.c != nil {
+		t.Fatal("connection kept after Connection: close")
+	}
+	check(c, "", 200, "bye")
+	c.close()
+	if n := conns.Load() - before; n != 2 {
+		t.Fatalf("%d connections for two answers with Connection: close; want 2", n)
+	}
+	// GET without a body.
+	tgt, _ := newTarget(http.MethodGet, srv.URL+"/x", "")
+	g := newConn(tgt, 5*time.Second, 1024)
+	defer g.close()
+	if code, err := g.do(nil, false); err != nil || code != 202 || string(g.body) != "GET  " {
+		t.Fatalf("GET: %d %q, %v", code, g.body, err)
+	}
+}
+
+// TestConnTimesOutAndRecovers: an answer slower than the timeout is an
+// error, and the next request goes out on a new connection.
+func TestConnTimesOutAndRecovers(t *testing.T) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("slow") != "" {
+			time.Sleep(500 * time.Millisecond)
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	slow, _ := newTarget(http.MethodPost, srv.URL+"/?slow=1", "")
+	c := newConn(slow, 100*time.Millisecond, 64)
+	began := time.Now()
+	if code, err := c.do([]byte("x"), true); err == nil {
+		t.Fatalf("slow answer: %d, no error", code)
+	}
+	if d := time.Since(began); d > 400*time.Millisecond {
+		t.Fatalf("timeout of 100ms took %s", d)
+	}
+	c.t, _ = newTarget(http.MethodPost, srv.URL+"/", "")
+	if code, err := c.do([]byte("x"), true); err != nil || code != 202 {
+		t.Fatalf("after a timeout: %d, %v", code, err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("%d connections; want a new one after the timeout", n)
+	}
+	c.close()
+	// Nothing listening: a transport error, not a hang.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	dead, _ := newTarget(http.MethodPost, "http://"+addr+"/", "")
+	if _, err := newConn(dead, time.Second, 64).do(nil, true); err == nil {
+		t.Fatal("no error from a closed port")
+	}
+}
+
+// rawServer answers each connection's first request with answer, then
+// closes it.
+func rawServer(t *testing.T, answer string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				if _, err := http.ReadRequest(r); err != nil {
+					return
+				}
+				io.WriteString(c, answer)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
+
+// TestConnReadsWhatNetHTTPWouldNotSend: a body running to the close, an
+// interim 100 answer, and broken answers give what they should.
+func TestConnReadsWhatNetHTTPWouldNotSend(t *testing.T) {
+	for _, tc := range []struct {
+		name, answer string
+		code         int
+		body         string
+		fails        bool
+	}{
+		{"to the close", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", 200, "until the end", false},
+		{"interim 100", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok", 202, "ok", false},
+		{"chunk extension and trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n", 200, "abc", false},
+		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 200, "", true},
+		{"closed without an answer", "", 0, "", true},
+		{"not HTTP", "SSH-2.0-x\r\n\r\n", 0, "", true},
+		{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 200, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tgt, _ := newTarget(http.MethodPost, rawServer(t, tc.answer), "")
+			c := newConn(tgt, 2*time.Second, 64)
+			defer c.close()
+			code, err := c.do([]byte("{}"), true)
+			if (err != nil) != tc.fails || code != tc.code || (!tc.fails && string(c.body) != tc.body) {
+				t.Fatalf("%d %q, %v; want %d %q, failing %v", code, c.body, err, tc.code, tc.body, tc.fails)
+			}
+			if err != nil && c.c != nil {
+				t.Fatal("connection kept after an error")
+			}
+		})
+	}
+	if _, err := newTarget(http.MethodGet, "https://x/", ""); err == nil {
+		t.Fatal("https accepted")
+	}
+}
+
+// TestRunnerIsOpenLoopAndCountsEveryAnswer: answers slower than the send
+// interval do not slow the sending while workers are free; every answer
+// is counted by its code, transport errors as errors; the ids of 202s are
+// recorded; with a bound of workers the sending waits for them.
+func TestRunnerIsOpenLoopAndCountsEveryAnswer(t *testing.T) {
+	var mu sync.Mutex
+	got := map[int]int{}
+	var n atomic.Int64
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		time.Sleep(100 * time.Millisecond)
+		i := n.Add(1)
+		code := []int{202, 202, 202, 409, 403, 503, 500, 0}[i%8]
+		if code == 0 { // a transport error: the connection dies unanswered
+			panic(http.ErrAbortHandler)
+		}
+		mu.Lock()
+		got[code]++
+		mu.Unlock()
+		w.WriteHeader(code)
+		if code == 202 {
+			fmt.Fprintf(w, `{"vote_id":"%032x"}`, i)
+		}
+	})
+	g, err := NewGenerator(testRoll(map[string]int{"CA": 10000}, "CA"), race, Mix{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := NewRecorder(time.Now())
+	r := &Runner{URL: srv.URL + "/api/v1/vote", Gen: g, Rec: rec}
+	p, err := r.Constant(context.Background(), "open", 400, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	answered := maps.Clone(got) // the server is done: its answers are all in
+	mu.Unlock()
+	// At 400/s, 100 ms answers take 40 requests in flight: the rate holds.
+	if p.Sent < 380 || p.Sent > 401 {
+		t.Fatalf("sent %d in 1 s at 400/s with slow answers; want about 400", p.Sent)
+	}
+	if p.Accepted != answered[202] || p.Duplicates != answered[409] || p.Ineligible != answered[403] || p.Overloaded != answered[503] ||
+		p.OtherStatus != answered[500] || p.Errors != p.Sent-answered[202]-answered[409]-answered[403]-answered[503]-answered[500] || p.Errors == 0 {
+		t.Fatalf("phase %+v; server answered %v", p, answered)
+	}
+	ids, bad := rec.AcceptedIDs()
+	if len(ids) != p.Accepted || bad != 0 || rec.Unanswered() != p.Errors || len(p.ErrorSamples) == 0 {
+		t.Fatalf("%d ids (%d unreadable), %d unanswered, samples %v; want %d ids, %d unanswered", len(ids), bad, rec.Unanswered(), p.ErrorSamples, p.Accepted, p.Errors)
+	}
+	if p.AcceptLatency.P50ms < 100 {
+		t.Fatalf("202 p50 %.1f ms; the server takes 100 ms", p.AcceptLatency.P50ms)
+	}
+
+	// Two workers at 100 ms each serve at most ~20/s: the sending waits.
+	bounded := &Runner{URL: srv.URL + "/api/v1/vote", Gen: g, Rec: rec, MaxWorkers: 2}
+	p, err = bounded.Constant(context.Background(), "bounded", 400, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Sent > 16 || p.Sent < 4 {
+		t.Fatalf("sent %d in 0.5 s with 2 workers and 100 ms answers; want about 10", p.Sent)
+	}
+}
+
+// TestRunnerStopsWhenTheRollRunsOut: the phase ends early with
+// ErrRollExhausted once every voter was sent.
+func TestRunnerStopsWhenTheRollRunsOut(t *testing.T) {
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, `{"vote_id":"00112233445566778899aabbccddeeff"}`)
+	})
+	g, err := NewGenerator(testRoll(map[string]int{"CA": 30}, "CA"), race, Mix{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{URL: srv.URL + "/api/v1/vote", Gen: g, Rec: NewRecorder(time.Now())}
+	began := time.Now()
+	p, err := r.Constant(context.Background(), "out", 200, 10*time.Second)
+	if !IsExhausted(err) || p.Sent != 30 || time.Since(began) > 5*time.Second {
+		t.Fatalf("sent %d, %v after %s; want 30 and ErrRollExhausted early", p.Sent, err, time.Since(began))
+	}
+}
+
+// TestHammerReadsCountsOKAnswers: the closed-loop reads count the bare
+// handler's 200s, and answers of any other code as failed.
+func TestHammerReadsCountsOKAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ServeBare(ctx, ln, ReadSnapshot{Body: []byte(`{"results":[]}`), ContentType: "application/json", ETag: `"1"`})
+	res := HammerReads(context.Background(), "http://"+ln.Addr().String()+"/api/v1/results", 4, 200*time.Millisecond)
+	if res.OK == 0 || res.Failed != 0 || res.QPS <= 0 {
+		t.Fatalf("reads of the bare handler: %+v", res)
+	}
+	srv, _ := countingServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) })
+	res = HammerReads(context.Background(), srv.URL+"/x", 2, 100*time.Millisecond)
+	if res.OK != 0 || res.Failed == 0 {
+		t.Fatalf("reads of a 404: %+v", res)
+	}
+}
