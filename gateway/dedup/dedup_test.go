@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,8 +171,11 @@ func TestAcceptThenDuplicate(t *testing.T) {
 	if err != nil || len(groups) != 1 || groups[0].Name != votequeue.Group {
 		t.Fatalf("consumer groups %v, %v; want %q", groups, err, votequeue.Group)
 	}
+	var repeats []Attempt
 	for want := int64(1); want <= 2; want++ {
-		res, err = f.d.Accept(ctx, attempt(t, "CA", n))
+		repeats = append(repeats, attempt(t, "CA", n))
+		repeats[len(repeats)-1].Vote.Choice = "bob-" + strconv.FormatInt(want, 10)
+		res, err = f.d.Accept(ctx, repeats[len(repeats)-1])
 		if err != nil || res.Outcome != Duplicate || res.Attempts != want {
 			t.Fatalf("repeat attempt: %+v, %v; want duplicate with attempts %d", res, err, want)
 		}
@@ -179,7 +183,7 @@ func TestAcceptThenDuplicate(t *testing.T) {
 	if l := f.rdb.XLen(ctx, votequeue.StreamKey("CA")).Val(); l != 1 {
 		t.Fatalf("stream length %d after duplicates; want 1", l)
 	}
-	assertReview(t, f.rdb, "CA", "duplicate", 2)
+	assertReview(t, f.rdb, "CA", "duplicate", repeats...)
 	if c := f.ledger.calls.Load(); c != 0 {
 		t.Fatalf("ledger asked %d times; the roll must answer without it", c)
 	}
@@ -231,38 +235,48 @@ func TestNotEligible(t *testing.T) {
 	f := newFixture(t, Config{})
 	ctx := context.Background()
 	f.voter(t, "CA", true) // the roll is not empty
-	res, err := f.d.Accept(ctx, attempt(t, "CA", f.voter(t, "CA", false)))
+	refused := []Attempt{attempt(t, "CA", f.voter(t, "CA", false)), attempt(t, "CA", f.voter(t, "NY", true))}
+	refused[1].Vote.Contest, refused[1].RequestID = "a-longer-contest-name", "req-2"
+	res, err := f.d.Accept(ctx, refused[0])
 	if err != nil || res.Outcome != NotEligible {
 		t.Fatalf("got %+v, %v; want not eligible", res, err)
 	}
 	// On the roll of another state is not on this one's.
-	res, err = f.d.Accept(ctx, attempt(t, "NY", f.voter(t, "CA", true)))
+	res, err = f.d.Accept(ctx, refused[1])
 	if err != nil || res.Outcome != NotEligible {
 		t.Fatalf("other state's voter: %+v, %v; want not eligible", res, err)
 	}
-	assertReview(t, f.rdb, "CA", "not_eligible", 1)
+	assertReview(t, f.rdb, "CA", "not_eligible", refused...)
 	if l := f.rdb.XLen(ctx, votequeue.StreamKey("CA")).Val(); l != 0 {
 		t.Fatalf("stream length %d; want 0", l)
 	}
 }
 
-func assertReview(t *testing.T, rdb redis.UniversalClient, state, reason string, want int) {
+// assertReview checks that the review stream of state holds exactly the
+// attempts want under reason, in order, each with its request id and its
+// vote's fields.
+func assertReview(t *testing.T, rdb redis.UniversalClient, state, reason string, want ...Attempt) {
 	t.Helper()
 	msgs, err := rdb.XRange(context.Background(), votequeue.ReviewKey(state), "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := 0
+	var got []Attempt
 	for _, m := range msgs {
-		if m.Values["reason"] == reason {
-			got++
-			if !ballot.ValidNullifier(m.Values["nullifier"].(string)) || m.Values["request_id"] != "req-1" {
-				t.Errorf("review entry %v lacks nullifier or request id", m.Values)
-			}
+		if m.Values["reason"] != reason {
+			continue
 		}
+		rid, _ := m.Values["request_id"].(string)
+		delete(m.Values, "reason")
+		delete(m.Values, "request_id")
+		v, err := votequeue.Decode(m.Values)
+		if err != nil {
+			t.Fatalf("review entry %v: %v", m.Values, err)
+		}
+		got = append(got, Attempt{Vote: v, RequestID: rid})
 	}
-	if got != want {
-		t.Fatalf("review stream has %d %q entries; want %d", got, reason, want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("review stream has %q entries %+v; want %+v", reason, got, want)
 	}
 }
 

@@ -26,7 +26,10 @@ import (
 // batcher does it for batches of lifeBatch votes (XREADGROUP, the receipts,
 // the acknowledgement). Per phase it reports Redis CPU per vote from /proc,
 // the commands Redis ran per vote (INFO commandstats, a script's own
-// commands included, the script call counted too) and the AOF bytes
+// commands included, the script call counted too), the time Redis spent in
+// scripts (EVALSHA's usec in INFO commandstats, their commands included:
+// the intake script, and Ack's when settling; wall time, so it grows on a
+// loaded machine) and the AOF bytes
 // written per vote.
 //
 //	go test -run '^$' -bench VoteLife -benchtime 20000x ./gateway/dedup/
@@ -147,7 +150,7 @@ const lifeBatch = 500
 // vote under the phase's name.
 func lifePhase(b *testing.B, f *fixture, name string, run func()) {
 	ctx := context.Background()
-	stats := func() (cmds, aof int64, cpu time.Duration) {
+	stats := func() (cmds, aof, script int64, cpu time.Duration) {
 		u, err := measure.ReadProc(f.srv.PID())
 		if err != nil {
 			b.Fatal(err)
@@ -161,18 +164,25 @@ func lifePhase(b *testing.B, f *fixture, name string, run func()) {
 				_, calls, _ := strings.Cut(rest, "calls=")
 				n, _ := strconv.ParseInt(calls[:strings.IndexByte(calls, ',')], 10, 64)
 				cmds += n
+				if strings.HasPrefix(rest, "evalsha:") {
+					_, usec, _ := strings.Cut(rest, "usec=")
+					script, _ = strconv.ParseInt(usec[:strings.IndexByte(usec, ',')], 10, 64)
+				}
 			}
 			if rest, ok := strings.CutPrefix(line, "aof_current_size:"); ok {
 				aof, _ = strconv.ParseInt(rest, 10, 64)
 			}
 		}
-		return cmds, aof, u.CPU
+		return cmds, aof, script, u.CPU
 	}
-	c0, a0, cpu0 := stats()
+	c0, a0, s0, cpu0 := stats()
 	run()
-	c1, a1, cpu1 := stats()
+	c1, a1, s1, cpu1 := stats()
 	n := float64(b.N)
 	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/n, name+"-redis-µs/vote")
 	b.ReportMetric(float64(c1-c0)/n, name+"-cmds/vote")
+	if s1 > s0 {
+		b.ReportMetric(float64(s1-s0)/n, name+"-script-µs/vote")
+	}
 	b.ReportMetric(float64(a1-a0)/n, name+"-aof-B/vote")
 }
