@@ -1,6 +1,8 @@
 package ballot
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,8 +22,10 @@ const (
 
 	// BatchObject is the composite-key object type of batch records.
 	BatchObject = "batch"
-	// NullifierObject is the composite-key object type of used nullifiers.
-	NullifierObject = "nullifier"
+	// NullifierObject is the composite-key object type of used nullifiers
+	// and the roll's marks: one letter, because every vote reads and writes
+	// one such key.
+	NullifierObject = "n"
 )
 
 const compositeSep = "\x00"
@@ -34,9 +38,45 @@ func BatchKey(state string, seq uint64) string {
 }
 
 // NullifierKey is the ledger key marking nullifier as used in state:
-// object "nullifier", attributes [state, nullifier].
+// object "n", attributes [state, the nullifier's 32 bytes in unpadded
+// base64url (43 characters)]. For a two-letter state that is 50 bytes,
+// against 79 with the nullifier's hex and the object "nullifier": every
+// counted vote's transaction carries its key twice (read and write), and
+// every peer's state database keeps it. A nullifier that is not 64
+// lowercase hex (ValidNullifier), which the chaincode never writes, is
+// kept as it is.
 func NullifierKey(state, nullifier string) string {
-	return compositeKey(NullifierObject, state, nullifier)
+	return compositeKey(NullifierObject, state, nullifierAttr(nullifier))
+}
+
+// ParseNullifierKey returns the state and the nullifier (64 lowercase hex,
+// or the attribute as it is when it is not an encoded nullifier) of a key
+// built by NullifierKey; ok is false for any other key.
+func ParseNullifierKey(key string) (state, nullifier string, ok bool) {
+	object, attrs, err := SplitKey(key)
+	if err != nil || object != NullifierObject || len(attrs) != 2 {
+		return "", "", false
+	}
+	nullifier = attrs[1]
+	var raw [32]byte
+	if len(nullifier) == nullifierAttrLen {
+		if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(nullifier)); err == nil && n == len(raw) {
+			nullifier = hex.EncodeToString(raw[:])
+		}
+	}
+	return attrs[0], nullifier, true
+}
+
+// nullifierAttrLen is the length of an encoded nullifier attribute.
+var nullifierAttrLen = base64.RawURLEncoding.EncodedLen(32)
+
+func nullifierAttr(nullifier string) string {
+	if !ValidNullifier(nullifier) {
+		return nullifier
+	}
+	var raw [32]byte
+	hex.Decode(raw[:], []byte(nullifier)) // cannot fail: ValidNullifier
+	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
 // compositeKey builds a composite key; attributes must be valid UTF-8 with

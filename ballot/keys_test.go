@@ -1,7 +1,9 @@
 package ballot
 
 import (
+	"crypto/sha256"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +12,8 @@ func TestKeyLayout(t *testing.T) {
 		{ElectionKey, "\x00election\x00"},
 		{BatchKey("CA", 42), "\x00batch\x00CA\x0000000000000000000042\x00"},
 		{BatchKey("NY", math.MaxUint64), "\x00batch\x00NY\x0018446744073709551615\x00"},
-		{NullifierKey("CA", "ab"), "\x00nullifier\x00CA\x00ab\x00"},
+		{NullifierKey("CA", "ab"), "\x00n\x00CA\x00ab\x00"},
+		{NullifierKey("CA", strings.Repeat("0", 62)+"ff"), "\x00n\x00CA\x00" + strings.Repeat("A", 41) + "P8\x00"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -39,8 +42,31 @@ func TestSplitKey(t *testing.T) {
 	if err != nil || obj != NullifierObject || len(attrs) != 2 || attrs[0] != "CA" || attrs[1] != "ff" {
 		t.Fatalf("SplitKey = %q %q %v", obj, attrs, err)
 	}
+	if obj, _, _ := SplitKey(NullifierKey("CA", HashHex(sha256.Sum256([]byte("v"))))); obj != NullifierObject {
+		t.Fatalf("object of a nullifier key: %q", obj)
+	}
 	obj, attrs, err = SplitKey(ElectionKey)
 	if err != nil || obj != "election" || len(attrs) != 0 {
 		t.Fatalf("SplitKey(ElectionKey) = %q %q %v", obj, attrs, err)
+	}
+}
+
+func TestParseNullifierKey(t *testing.T) {
+	n := HashHex(sha256.Sum256([]byte("voter")))
+	key := NullifierKey("NY", n)
+	if len(key) != 50 {
+		t.Errorf("nullifier key of a two-letter state is %d bytes, want 50", len(key))
+	}
+	state, got, ok := ParseNullifierKey(key)
+	if !ok || state != "NY" || got != n {
+		t.Fatalf("ParseNullifierKey = %q %q %v, want NY %s", state, got, ok, n)
+	}
+	if state, got, ok := ParseNullifierKey(NullifierKey("CA", "ab")); !ok || state != "CA" || got != "ab" {
+		t.Errorf("ParseNullifierKey of a raw attribute = %q %q %v", state, got, ok)
+	}
+	for _, bad := range []string{"", ElectionKey, BatchKey("CA", 1), "\x00n\x00CA\x00", "\x00n\x00CA\x00a\x00b\x00"} {
+		if _, _, ok := ParseNullifierKey(bad); ok {
+			t.Errorf("ParseNullifierKey(%q) accepted", bad)
+		}
 	}
 }

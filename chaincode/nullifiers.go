@@ -41,12 +41,12 @@ func (c *BallotContract) ListNullifiers(ctx contractapi.TransactionContextInterf
 		if err != nil {
 			return "", fmt.Errorf("list nullifiers of %s: %w", state, err)
 		}
-		_, attrs, err := ballot.SplitKey(kv.Key)
-		if err != nil || len(attrs) != 2 {
+		_, nullifier, ok := ballot.ParseNullifierKey(kv.Key)
+		if !ok {
 			return "", fmt.Errorf("malformed nullifier key %q", kv.Key)
 		}
 		if _, mark := ballot.ParseRollMark(kv.Value); !mark { // a mark: a voter on the roll who has not voted
-			page.Nullifiers = append(page.Nullifiers, attrs[1])
+			page.Nullifiers = append(page.Nullifiers, nullifier)
 		}
 	}
 	if read == pageSize {

@@ -1,6 +1,8 @@
 package chaincode
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -83,6 +85,7 @@ func TestQueriesRefuseBadInput(t *testing.T) {
 }
 
 func TestKeysMatchShim(t *testing.T) {
+	sum := sha256.Sum256([]byte("voter"))
 	for _, c := range []struct {
 		got    string
 		object string
@@ -90,7 +93,7 @@ func TestKeysMatchShim(t *testing.T) {
 	}{
 		{ballot.ElectionKey, "election", nil},
 		{ballot.BatchKey("CA", 42), "batch", []string{"CA", "00000000000000000042"}},
-		{ballot.NullifierKey("NY", "ab"), "nullifier", []string{"NY", "ab"}},
+		{ballot.NullifierKey("NY", ballot.HashHex(sum)), "n", []string{"NY", base64.RawURLEncoding.EncodeToString(sum[:])}},
 	} {
 		want, err := shim.CreateCompositeKey(c.object, c.attrs)
 		if err != nil || c.got != want {

@@ -219,16 +219,16 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) {
 			h.sealed, r.RollSealed = true, true
 			continue
 		}
-		object, attrs, err := ballot.SplitKey(w.Key)
-		if err != nil || object != ballot.NullifierObject || len(attrs) != 2 {
+		state, nullifier, ok := ballot.ParseNullifierKey(w.Key)
+		if !ok {
 			continue
 		}
 		contest, mark := ballot.ParseRollMark(w.Value)
 		if !mark {
 			continue
 		}
-		h.roll[Nullifier{attrs[0], attrs[1]}] = contest
-		r.Roll = append(r.Roll, ballot.RollEntry{State: attrs[0], Contest: contest, Nullifier: attrs[1]})
+		h.roll[Nullifier{state, nullifier}] = contest
+		r.Roll = append(r.Roll, ballot.RollEntry{State: state, Contest: contest, Nullifier: nullifier})
 	}
 }
 
