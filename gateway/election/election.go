@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
@@ -81,6 +82,12 @@ var ErrStale = errors.New("election record is stale")
 // honoured within maxAge (within the TTL while the source answers). With no
 // good record yet it returns the source's error. Records returned are
 // shared: callers must not modify them.
+//
+// Callers do not wait for the source while it answers within half a TTL:
+// a record past half its TTL is still served while one background call
+// refreshes it. Only a record at its TTL (the source slow or failing) or
+// no record makes callers wait, for one call at a time; the record is read
+// without a lock otherwise.
 type Cache struct {
 	src    Source
 	ttl    time.Duration
@@ -88,10 +95,17 @@ type Cache struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu      sync.Mutex
-	cur     *ballot.Election
-	fetched time.Time // when cur was read from the source
-	tried   time.Time // the last refresh attempt
+	snap       atomic.Pointer[snapshot] // the record served
+	refreshing atomic.Bool              // a background refresh is in flight
+
+	mu    sync.Mutex // serialises waited-for refreshes and stores
+	tried time.Time  // the last refresh attempt
+}
+
+// snapshot is a record and when it was read from the source.
+type snapshot struct {
+	e       *ballot.Election
+	fetched time.Time
 }
 
 // NewCache returns a cache over src refreshing every ttl and serving no
@@ -108,31 +122,72 @@ func NewCache(src Source, ttl, maxAge time.Duration, log *slog.Logger, now func(
 // TTL, or an error wrapping ErrStale if it is older than the bound and the
 // refresh fails.
 func (c *Cache) Election(ctx context.Context) (*ballot.Election, error) {
+	now := c.now()
+	if s := c.snap.Load(); s != nil {
+		if age := now.Sub(s.fetched); age < c.ttl {
+			if age >= c.ttl/2 {
+				c.refreshAhead(ctx, now)
+			}
+			return s.e, nil
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
-	if c.cur != nil && (now.Sub(c.fetched) < c.ttl || now.Sub(c.tried) < c.ttl) {
-		return c.fresh(now)
+	s := c.snap.Load()
+	if s != nil && (now.Sub(s.fetched) < c.ttl || now.Sub(c.tried) < c.ttl) {
+		return c.fresh(s, now)
 	}
 	c.tried = now
 	e, err := c.src.Election(ctx)
 	if err != nil {
-		if c.cur == nil {
+		if s == nil {
 			return nil, err
 		}
-		c.log.Warn("election refresh failed", "err", err, "age", now.Sub(c.fetched))
-		return c.fresh(now)
+		c.log.Warn("election refresh failed", "err", err, "age", now.Sub(s.fetched))
+		return c.fresh(s, now)
 	}
-	c.cur, c.fetched = e, now
+	c.snap.Store(&snapshot{e, now})
 	return e, nil
 }
 
+// refreshAhead starts a background refresh unless one is in flight or was
+// tried within half a TTL. It is bounded by a TTL: by then callers refresh
+// themselves.
+func (c *Cache) refreshAhead(ctx context.Context, now time.Time) {
+	if !c.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	c.mu.Lock()
+	if now.Sub(c.tried) < c.ttl/2 {
+		c.mu.Unlock()
+		c.refreshing.Store(false)
+		return
+	}
+	c.tried = now
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.ttl)
+	go func() {
+		defer c.refreshing.Store(false)
+		defer cancel()
+		e, err := c.src.Election(ctx)
+		if err != nil {
+			c.log.Warn("election refresh failed", "err", err)
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if s := c.snap.Load(); s == nil || now.After(s.fetched) { // not overtaken by a newer read
+			c.snap.Store(&snapshot{e, now})
+		}
+	}()
+}
+
 // fresh returns the cached record if it is younger than the bound.
-func (c *Cache) fresh(now time.Time) (*ballot.Election, error) {
-	if age := now.Sub(c.fetched); age >= c.maxAge {
+func (c *Cache) fresh(s *snapshot, now time.Time) (*ballot.Election, error) {
+	if age := now.Sub(s.fetched); age >= c.maxAge {
 		return nil, fmt.Errorf("%w: last read from the ledger %s ago, bound %s", ErrStale, age.Round(time.Millisecond), c.maxAge)
 	}
-	return c.cur, nil
+	return s.e, nil
 }
 
 // Source returns the underlying source, for readiness checks that must

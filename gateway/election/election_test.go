@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,6 +86,73 @@ func TestCacheStaleBound(t *testing.T) {
 	}
 }
 
+// gatedSource answers each call with the record sent on answer, counting
+// the calls started.
+type gatedSource struct {
+	started chan struct{}
+	answer  chan *ballot.Election
+}
+
+func (g gatedSource) Election(ctx context.Context) (*ballot.Election, error) {
+	g.started <- struct{}{}
+	select {
+	case e := <-g.answer:
+		return e, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestCacheRefreshesAhead: past half its TTL the record is still served
+// without waiting for the source while one background call refreshes it,
+// and the refreshed record is served once it lands.
+func TestCacheRefreshesAhead(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	src := gatedSource{started: make(chan struct{}, 10), answer: make(chan *ballot.Election, 1)}
+	c := NewCache(src, time.Second, 5*time.Second, slog.New(slog.DiscardHandler), clock)
+	src.answer <- &ballot.Election{ID: "a"}
+	if e, err := c.Election(context.Background()); err != nil || e.ID != "a" {
+		t.Fatalf("first read: %v, %v", e, err)
+	}
+	<-src.started
+	mu.Lock()
+	now = now.Add(600 * time.Millisecond)
+	mu.Unlock()
+	for range 3 { // the source has no answer yet: these must not wait for it
+		if e, err := c.Election(context.Background()); err != nil || e.ID != "a" {
+			t.Fatalf("past half the TTL: %v, %v; want the cached record at once", e, err)
+		}
+	}
+	select {
+	case <-src.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no background refresh started past half the TTL")
+	}
+	if n := len(src.started); n != 0 {
+		t.Fatalf("%d more source calls while a refresh was in flight; want none", n)
+	}
+	src.answer <- &ballot.Election{ID: "b"}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e, err := c.Election(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.ID == "b" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh never landed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := len(src.started); n != 0 {
+		t.Fatalf("%d source calls after the refresh; want none within its TTL", n)
+	}
+}
+
 func TestFile(t *testing.T) {
 	dir := t.TempDir()
 	e := ballot.Election{ID: "e1", Name: "E", States: []string{"CA"},
@@ -128,4 +196,19 @@ func TestTemplate(t *testing.T) {
 			t.Errorf("%s: %v; want an error naming the file", name, err)
 		}
 	}
+}
+
+// BenchmarkCacheElection reads a fresh cached record from every core, as
+// each vote does.
+func BenchmarkCacheElection(b *testing.B) {
+	c := NewCache(&countingSource{e: &ballot.Election{ID: "a"}}, time.Hour, time.Hour, slog.New(slog.DiscardHandler), nil)
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Election(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
