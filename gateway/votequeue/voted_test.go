@@ -3,6 +3,7 @@ package votequeue
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,4 +136,52 @@ func TestAckUnderFence(t *testing.T) {
 	if got, err := PendingCounts(ctx, rdb, []string{"CA", "NY"}); err != nil || len(got) != 1 || got["CA"] != 1 {
 		t.Fatalf("PendingCounts after the ack = %v, %v; want map[CA:1]", got, err)
 	}
+}
+
+// Ack deletes what it settles whatever the order of the batches, and
+// never an entry still pending or not yet delivered; an entry acknowledged
+// without Ack (moved to the dead letters) goes with the next Ack past it.
+func TestAckOutOfOrder(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	if err := EnsureGroup(ctx, rdb, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 7 {
+		ids = append(ids, rdb.XAdd(ctx, &redis.XAddArgs{Stream: StreamKey("CA"), Values: []any{"n", i}}).Val())
+	}
+	read := func(n int64) {
+		t.Helper()
+		if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: "c", Streams: []string{StreamKey("CA"), ">"}, Count: n}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rdb.Set(ctx, "lease:{CA}", "mine", 0)
+	fence := Fence{LeaseKey: "lease:{CA}", Lease: "mine", JournalKey: "journal:{CA}", JournalField: "1"}
+	ack := func(settled []string, want ...string) {
+		t.Helper()
+		if err := Ack(ctx, rdb, "CA", fence, settled); err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, m := range rdb.XRange(ctx, StreamKey("CA"), "-", "+").Val() {
+			left = append(left, m.ID)
+		}
+		if !slices.Equal(left, want) {
+			t.Fatalf("after settling %v the stream holds %v; want %v", settled, left, want)
+		}
+	}
+	read(4)                                               // 0..3 pending, 4..6 not delivered
+	ack(ids[2:4], ids[0], ids[1], ids[4], ids[5], ids[6]) // before the older batch
+	ack(ids[0:2], ids[4], ids[5], ids[6])
+	read(1)
+	rdb.XAck(ctx, StreamKey("CA"), Group, ids[4]) // a dead letter
+	read(1)
+	ack(ids[5:6], ids[6])
+	if n := rdb.XPending(ctx, StreamKey("CA"), Group).Val().Count; n != 0 {
+		t.Fatalf("%d entries pending; want 0", n)
+	}
+	read(1)
+	ack(ids[6:])
 }

@@ -98,12 +98,14 @@
 // batcher reads the stream through the consumer group Group (created at ID 0
 // by whichever side comes first, see EnsureGroup, so no entry is ever
 // skipped), writes the receipts of a batch committed VALID on the ledger and
-// then calls Ack, which acknowledges (XACK) and deletes (XDEL) the batch's
-// entries in two variadic commands. Per accepted vote Redis thus runs
+// then calls Ack, which acknowledges the batch's entries (XACK) and deletes
+// every acknowledged entry below the oldest one still pending or not yet
+// delivered with one XTRIM MINID (a batch settled before an older one has
+// its entries deleted by XDEL instead). Per accepted vote Redis thus runs
 // HGET and HSET on the roll's shard, a share of BITFIELD, XADD, a share of
 // one RPUSH at intake, XREADGROUP's share (which writes an XCLAIM per entry
 // to the AOF), about one receipt HSET (one per bucket a batch touches), and
-// a share of the two acknowledging commands.
+// a share of the acknowledging call (XACK, XINFO GROUPS, XPENDING, XTRIM).
 package votequeue
 
 import (
