@@ -30,7 +30,8 @@ var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC",
 // 1,000 committed votes when the batcher drains a queue (votes spread over
 // the states by population, as in `make bench`) with the ledger driven
 // directly by pre-built batches of DRAIN_CEILING_VOTES votes (default
-// 1,000), 16 in flight (the bench's ledger ceiling), on one network; each
+// 1,000), DRAIN_CEILING_INFLIGHT in flight (default 16; `make bench`'s
+// sweep chooses the ceiling's setting), on one network; each
 // drain reports its rate over the last ceiling's (of-ceiling). CPU time per vote, not the rate, is what
 // carries over a machine shared with other work. DRAIN_VOTES sets the votes
 // per drain (default 40,000; 0: no drains), DRAIN_RATE the rate of the
@@ -93,13 +94,13 @@ func BenchmarkDrainCost(b *testing.B) {
 	if os.Getenv("DRAIN_GATEWAY_ENDORSERS") == "1" {
 		endorsings = append(endorsings, endorsing{"-gwendorse", nettest.Dial(b, n, "Commission", fabricclient.WithGatewayEndorsers()).Ballot()})
 	}
-	perTx := envInt(b, "DRAIN_CEILING_VOTES", 1000)
+	perTx, ceilingInFlight := envInt(b, "DRAIN_CEILING_VOTES", 1000), envInt(b, "DRAIN_CEILING_INFLIGHT", 16)
 	var ceilingRate float64 // votes/s of the last ceiling drive
 	ceiling := func(b *testing.B, ledger *fabricclient.Ballot) {
 		for range b.N {
 			from := measure.Take(pids)
 			res, err := ledgerload.Run(context.Background(), ledger, election, ledgerload.Drive{
-				VotesPerTx: perTx, InFlight: 16, Prebuilt: 16, Duration: time.Hour,
+				VotesPerTx: perTx, InFlight: ceilingInFlight, Prebuilt: ceilingInFlight, Duration: time.Hour,
 				SeqBase: ledgerload.SeqBaseFor(time.Now()), StopAfter: votes,
 			})
 			to := measure.Take(pids)
