@@ -9,7 +9,8 @@
 // A lane batches by group commit (see cutPolicy): batches grow while its
 // transactions are in flight, so they are small at low load and large (up
 // to BatchSize) under backlog, with at most Depth batches in flight per lane
-// and MaxInflight transactions per process. Each batch is journaled in
+// (lanes that cut on ticks: Depth full batches' votes) and MaxInflight
+// transactions per process. Each batch is journaled in
 // Redis before it is submitted. The batches the process's lanes cut share
 // transactions (group commit across lanes, see sharer): one transaction
 // carries the batches of several states (CommitBatches), each still
@@ -55,7 +56,7 @@ type Config struct {
 	BatchSize  int           // most votes in one batch
 	Fill       int           // votes worth one more transaction beside a lane's in flight (0: BatchSize/4)
 	MaxWait    time.Duration // longest a vote waits behind its lane's transactions in flight
-	Depth      int           // batches in flight per lane
+	Depth      int           // batches in flight per lane (with Tick: votes of Depth full batches)
 	// ShareVotes bounds the votes of a transaction shared by several lanes'
 	// batches (0: BatchSize; negative: lanes never share transactions).
 	ShareVotes int
@@ -146,7 +147,8 @@ type Batcher struct {
 	cut      cutPolicy
 	share    *sharer // nil: lanes never share transactions
 	recovery recoveryPolicy
-	inflight *slots       // process-wide in-flight slots
+	inflight *slots       // process-wide in-flight slots (slotCost each batch)
+	slotVote bool         // a batch takes a slot per vote, not one (lanes cut on ticks)
 	height   *chainHeight // the ledger's committed blocks, for lost transactions
 	progress *progress    // this process's commits, for lost transactions
 
@@ -181,14 +183,29 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		if cfg.Tick > 0 {
 			// Lanes cut on ticks; the sharer bounds the transactions in
 			// flight, and the batches beyond wait for one built and
-			// journaled (up to Depth per lane, 4×MaxInflight in all), so a
-			// freed transaction slot is filled at once.
+			// journaled (up to Depth full batches' votes per lane,
+			// 4×MaxInflight in all), so a freed transaction slot is filled
+			// at once. The bounds count votes, not batches: a lane keeps
+			// cutting its small batch on every tick however long its
+			// transactions take to commit (1/Tick batches per second of
+			// commit latency), and only a backlog's full batches meet them.
 			b.cut.tick = cfg.Tick
+			b.cut.depth = cfg.Depth * cfg.BatchSize
 			b.share.ticked = &sharePolicy{fill: cfg.ShareVotes, depth: cfg.MaxInflight, linger: cfg.Tick / 4}
-			b.inflight = newSlots(max(cfg.MaxInflight, min(len(cfg.Partitions)*cfg.Depth, 4*cfg.MaxInflight)))
+			b.inflight = newSlots(max(cfg.MaxInflight, min(len(cfg.Partitions)*cfg.Depth, 4*cfg.MaxInflight)) * cfg.BatchSize)
+			b.slotVote = true
 		}
 	}
 	return b, nil
+}
+
+// slotCost is what a batch of n votes takes of the in-flight bounds (the
+// process's slots and its lane's depth): n when lanes cut on ticks, else 1.
+func (b *Batcher) slotCost(n int) int {
+	if b.slotVote {
+		return n
+	}
+	return 1
 }
 
 // Owner is this process's name in leases.

@@ -23,7 +23,7 @@ type lane struct {
 	lease string
 	log   *slog.Logger
 
-	inflight atomic.Int32  // the lane's transactions in flight
+	inflight atomic.Int32  // the lane's batches in flight, each counted by Batcher.slotCost
 	finished chan struct{} // signalled (without blocking) when one finishes
 	wg       sync.WaitGroup
 	fenced   chan struct{} // closed when the lane must stop: its lease is lost, or Redis failed under it
@@ -151,10 +151,11 @@ func (l *lane) run(ctx context.Context) error {
 	// Graceful stop: what was cut is committed too, not left to a takeover.
 	bg := context.WithoutCancel(ctx)
 	for len(p.entries) > 0 {
-		if err := l.b.inflight.acquire(bg); err != nil {
+		n := min(len(p.entries), l.b.cfg.BatchSize)
+		if err := l.b.inflight.acquire(bg, l.b.slotCost(n)); err != nil {
 			return err
 		}
-		if err := l.submitNew(bg, p.take(l.b.clock.Now(), min(len(p.entries), l.b.cfg.BatchSize))); err != nil {
+		if err := l.submitNew(bg, p.take(l.b.clock.Now(), n)); err != nil {
 			return err
 		}
 	}
@@ -175,7 +176,7 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 			pending: len(p.entries), oldest: p.oldest, inflight: int(l.inflight.Load()), slotFree: slotFree,
 		})
 		if n > 0 {
-			if l.b.inflight.tryAcquire() {
+			if l.b.inflight.tryAcquire(l.b.slotCost(n)) {
 				if err := l.submitNew(ctx, p.take(now, n)); err != nil {
 					return err
 				}
@@ -283,7 +284,7 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 	}
 	seq, err := l.store.nextSeq(ctx)
 	if err != nil {
-		l.abandon()
+		l.abandon(len(entries))
 		return err
 	}
 	j := journalEntry{StreamIDs: make([]string, len(entries))}
@@ -292,11 +293,11 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 		votes[i], j.StreamIDs[i] = e.Vote, e.StreamID
 	}
 	if j.Batch, err = ballot.BuildBatch(l.partition(), seq, votes); err != nil {
-		l.abandon()
+		l.abandon(len(entries))
 		return fmt.Errorf("build batch %s/%d: %w", l.partition(), seq, err)
 	}
 	if err := l.store.journal(ctx, l.lease, j); err != nil {
-		l.abandon()
+		l.abandon(len(entries))
 		l.fence(err)
 		return err
 	}
@@ -305,10 +306,10 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 	return nil
 }
 
-// abandon gives up a batch cut but not launched: its process slot and its
-// announcement to the sharer.
-func (l *lane) abandon() {
-	l.b.inflight.release()
+// abandon gives up a batch of n votes cut but not launched: its process
+// slot and its announcement to the sharer.
+func (l *lane) abandon(n int) {
+	l.b.inflight.release(l.b.slotCost(n))
 	if l.b.share != nil {
 		l.b.share.announce(-1)
 	}
@@ -324,7 +325,7 @@ func (l *lane) resubmitJournal(ctx context.Context) error {
 		l.log.Info("resubmitting journaled batches", "count", len(js))
 	}
 	for _, j := range js {
-		if err := l.b.inflight.acquire(ctx); err != nil {
+		if err := l.b.inflight.acquire(ctx, l.b.slotCost(len(j.Batch.Votes))); err != nil {
 			return nil
 		}
 		l.launch(ctx, j, true, time.Time{})
@@ -366,15 +367,16 @@ func (l *lane) restart(err error) {
 // submitted it, and oldest is when the lane read its oldest vote (for a new
 // batch).
 func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest time.Time) {
+	cost := l.b.slotCost(len(j.Batch.Votes))
 	l.wg.Add(1)
-	l.inflight.Add(1)
+	l.inflight.Add(int32(cost))
 	l.b.metrics.inflight.Inc()
 	go func() {
 		defer l.wg.Done()
 		defer func() {
 			l.b.metrics.inflight.Dec()
-			l.inflight.Add(-1)
-			l.b.inflight.release()
+			l.inflight.Add(-int32(cost))
+			l.b.inflight.release(cost)
 			select {
 			case l.finished <- struct{}{}:
 			default:

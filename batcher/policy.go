@@ -29,7 +29,7 @@ import (
 type cutPolicy struct {
 	maxVotes int           // most votes in one batch
 	fill     int           // votes worth one more transaction beside the lane's in flight
-	depth    int           // most transactions in flight per lane
+	depth    int           // most in flight per lane (as laneState.inflight counts)
 	maxWait  time.Duration // longest a vote waits behind its lane's transactions in flight
 	tick     time.Duration // if > 0: cut small batches on the clock's multiples of tick
 }
@@ -38,7 +38,7 @@ type cutPolicy struct {
 type laneState struct {
 	pending  int       // votes read and not yet cut
 	oldest   time.Time // when the oldest of them was read
-	inflight int       // the lane's transactions in flight
+	inflight int       // the lane's batches in flight (each Batcher.slotCost: votes when cut on ticks)
 	slotFree bool      // the process has an in-flight slot free
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,6 +311,59 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 	if n, shared := ledgerTxs(f); n != 1 || len(shared) != 1 || len(shared[0]) != len(TestStates) {
 		t.Fatalf("%d transactions, shared %v; want one carrying a batch of each of %v", n, shared, TestStates)
 	}
+	checkCountedOnce(t, f, rdb, votes)
+}
+
+// TestTickBatchesCountVotesInFlight: lanes cutting on ticks bound what
+// they have in flight by votes (Depth full batches), not batches: with
+// Depth 2 and every transaction held, each lane still cuts its small batch
+// on a third tick, while a backlog's full batches stop at the bound.
+func TestTickBatchesCountVotesInFlight(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	f, clk := newFakeLedger(), newFakeClock()
+	var hold atomic.Bool
+	hold.Store(true)
+	f.plan = func(ballot.Batch, int) fault {
+		if hold.Load() {
+			return holdTx
+		}
+		return commitOK
+	}
+	clk.Advance(10 * time.Millisecond) // 10 ms past a tick
+	b := startBatcher(t, Config{BatchSize: 50, Fill: 40, Depth: 2, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
+	t.Cleanup(func() { hold.Store(false); f.release() }) // before the batcher's: it drains what is in flight
+	buffered := func(states ...string) float64 {
+		n := 0.0
+		for _, s := range states {
+			n += metricValue(t, b.metrics.buffered.WithLabelValues(s))
+		}
+		return n
+	}
+	var votes []ballot.Vote
+	for tick := 1; tick <= 3; tick++ {
+		votes = append(votes, EnqueueVotes(t, rdb, len(votes), len(TestStates), "s")...)
+		waitFor(t, "every lane holding its vote", func() bool { return buffered(TestStates...) == float64(len(TestStates)) })
+		clk.Advance(90 * time.Millisecond)
+		if tick > 1 {
+			clk.Advance(10 * time.Millisecond)
+		}
+		waitFor(t, fmt.Sprintf("tick %d's transaction, the earlier ones in flight", tick), func() bool { n, _ := ledgerTxs(f); return n == tick })
+	}
+
+	// A backlog in CA: two full batches beside the three small ones (3 + 50
+	// < 100 votes in flight), then the bound.
+	only := []float64{1, 0, 0, 0, 0}
+	votes = append(votes, EnqueueWeighted(t, rdb, len(votes), 150, "s", TestStates, only)...)
+	waitFor(t, "two full batches of CA's backlog", func() bool { n, _ := ledgerTxs(f); return n == 5 })
+	waitFor(t, "CA's lane holding a full batch", func() bool { return buffered("CA") == 50 })
+	time.Sleep(50 * time.Millisecond) // room for a wrong cut to show
+	if n, _ := ledgerTxs(f); n != 5 {
+		t.Fatalf("%d transactions with CA's lane at its bound of 100 votes in flight, want 5", n)
+	}
+	hold.Store(false)
+	f.release()
+	WaitDrained(t, rdb, 10*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
 }
 

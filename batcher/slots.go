@@ -6,8 +6,10 @@ import (
 	"time"
 )
 
-// slots counts the process's transactions in flight, up to a limit, and
-// tells waiting lanes when one frees.
+// slots counts what the process has in flight (batches, or votes when
+// lanes cut on ticks: Batcher.slotCost), up to a limit, and tells waiting
+// lanes when some frees. A taker may pass the limit by what it takes, once:
+// a full batch is never starved by small ones.
 type slots struct {
 	mu    sync.Mutex
 	used  int
@@ -17,27 +19,27 @@ type slots struct {
 
 func newSlots(limit int) *slots { return &slots{limit: limit, freed: make(chan struct{})} }
 
-// free reports whether a slot is free now.
+// free reports whether there is room below the limit now.
 func (s *slots) free() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.used < s.limit
 }
 
-// tryAcquire takes a slot if one is free.
-func (s *slots) tryAcquire() bool {
+// tryAcquire takes n if there is room below the limit.
+func (s *slots) tryAcquire(n int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.used >= s.limit {
 		return false
 	}
-	s.used++
+	s.used += n
 	return true
 }
 
-// acquire waits for a slot until ctx ends.
-func (s *slots) acquire(ctx context.Context) error {
-	for !s.tryAcquire() {
+// acquire waits for room and takes n, until ctx ends.
+func (s *slots) acquire(ctx context.Context, n int) error {
+	for !s.tryAcquire(n) {
 		select {
 		case <-s.released():
 		case <-ctx.Done():
@@ -47,11 +49,11 @@ func (s *slots) acquire(ctx context.Context) error {
 	return nil
 }
 
-// release frees a slot and wakes every waiter.
-func (s *slots) release() {
+// release frees n taken and wakes every waiter.
+func (s *slots) release(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.used--
+	s.used -= n
 	close(s.freed)
 	s.freed = make(chan struct{})
 }

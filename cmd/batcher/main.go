@@ -52,7 +52,7 @@ func run(ctx context.Context) error {
 	batchSize := fs.Int("batch-size", d.BatchSize, "most votes per batch (a lane's batch grows while its transactions are in flight)")
 	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight (0: a quarter of --batch-size)")
 	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight")
-	depth := fs.Int("depth", d.Depth, "batches in flight per lane")
+	depth := fs.Int("depth", d.Depth, "batches in flight per lane (with --tick: the votes of this many full batches)")
 	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process")
 	shareVotes := fs.Int("share-votes", d.ShareVotes, "most votes in a transaction shared by several lanes' batches (0: --batch-size; -1: lanes never share)")
 	tick := fs.Duration("tick", d.Tick, "when lanes share transactions: a lane's batch below --fill votes is cut on the clock's multiples of this, the same instants for every lane, and they go in one transaction (negative: cut when the lane's transactions commit)")

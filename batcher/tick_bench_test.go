@@ -1,0 +1,94 @@
+package batcher
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// BenchmarkTicksUnderCommitLatency offers TICK_RATE votes/s (default
+// 5,000, `make bench`'s sustained phase) over ten states for 6 s to a
+// batcher with the default settings, against the fake ledger committing
+// every transaction TICK_LATENCY_MS after its submission (default 1,400,
+// the phase's commit latency in run 8), and reports the votes per batch
+// (ten lanes cutting on every 200 ms tick: rate/50) and the mean time a
+// vote waits in its lane (buffer: the tick, or a free slot) and from its
+// 202 to its acknowledgement.
+//
+//	go test -run '^$' -bench TicksUnderCommitLatency -benchtime 1x ./batcher/
+func BenchmarkTicksUnderCommitLatency(b *testing.B) {
+	srv := redistest.Start(b)
+	rdb := srv.Client()
+	rate, latency := envNum(b, "TICK_RATE", 5000), envNum(b, "TICK_LATENCY_MS", 1400)
+	states := []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}
+	weights := make([]float64, len(states))
+	for i := range weights {
+		weights[i] = 1 / float64(len(weights))
+	}
+	first := 0
+	for range b.N {
+		f := newFakeLedger()
+		f.latency = time.Duration(latency) * time.Millisecond
+		reg := prometheus.NewRegistry()
+		bt, err := New(Config{Partitions: states, LeaseTTL: time.Second}, srv.ClientAs(redisserver.UserBatcher), f, nil, reg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- bt.Run(ctx) }()
+		n := rate * 6
+		tick := time.NewTicker(10 * time.Millisecond)
+		began := time.Now()
+		for sent := 0; sent < n; {
+			<-tick.C
+			due := min(n, int(time.Since(began).Seconds()*float64(rate)))
+			EnqueueWeighted(b, rdb, first+sent, due-sent, "tick", states, weights)
+			sent = due
+		}
+		tick.Stop()
+		first += n
+		WaitStatesDrained(b, rdb, states, time.Minute)
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n)/CommittedBatches(b, reg), "votes/batch")
+		b.ReportMetric(meanMs(b, bt.metrics.stage.buffer), "buffer-mean-ms")
+		b.ReportMetric(meanMs(b, bt.metrics.voteLatency), "vote-mean-ms")
+	}
+}
+
+// meanMs is the mean of a histogram's observations, in milliseconds.
+func meanMs(b *testing.B, o prometheus.Observer) float64 {
+	var m dto.Metric
+	if err := o.(prometheus.Metric).Write(&m); err != nil {
+		b.Fatal(err)
+	}
+	h := m.GetHistogram()
+	if h.GetSampleCount() == 0 {
+		return 0
+	}
+	return h.GetSampleSum() / float64(h.GetSampleCount()) * 1000
+}
+
+// envNum is the environment variable name as a number, def if unset.
+func envNum(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a number > 0", name, v)
+	}
+	return n
+}
