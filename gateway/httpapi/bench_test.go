@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -330,9 +331,11 @@ func runLoopbackClient(spec string) error {
 		}
 	}()
 	var g errgroup.Group
-	for range conc {
+	lat := make([][]time.Duration, conc) // each connection's 202 latencies
+	for c := range conc {
 		g.Go(func() error {
 			for i := range next {
+				t0 := time.Now()
 				resp, err := hc.Post(url+"/api/v1/vote", "application/json", strings.NewReader(voteBody(benchVoter(i), "c", st[i%len(st)], "alice")))
 				if err != nil {
 					return err
@@ -342,9 +345,18 @@ func runLoopbackClient(spec string) error {
 				if resp.StatusCode != http.StatusAccepted {
 					return fmt.Errorf("vote %d: %d %s", i, resp.StatusCode, body)
 				}
+				lat[c] = append(lat[c], time.Since(t0))
 			}
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	all := slices.Sorted(slices.Values(slices.Concat(lat...)))
+	if len(all) > 0 {
+		q := func(f float64) time.Duration { return all[int(f*float64(len(all)-1))] }
+		fmt.Fprintf(os.Stderr, "loopback: %d votes at %d/s: 202 latency p50 %v p99 %v max %v\n", len(all), rate, q(0.5), q(0.99), all[len(all)-1])
+	}
+	return nil
 }
