@@ -153,3 +153,88 @@ func TestGroupCloseRunsGatheredBatch(t *testing.T) {
 		t.Fatalf("enqueue after Close: %v, want ErrClosed", err)
 	}
 }
+
+// paced returns arrivals that saw n votes gap apart from t0, and the last
+// one's time.
+func paced(t0 time.Time, n int, gap, linger time.Duration) (*arrivals, time.Time) {
+	var a arrivals
+	t := t0
+	for i := range n {
+		t = t0.Add(time.Duration(i) * gap)
+		a.observe(t, linger)
+	}
+	return &a, t
+}
+
+func TestLingerUnderLoad(t *testing.T) {
+	const linger = 2 * time.Millisecond
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	a, last := paced(t0, 100, 200*time.Microsecond, linger) // 5,000 votes/s
+	until, ok := a.lingerUntil(last, last, linger)
+	if !ok || !until.Equal(last.Add(linger)) {
+		t.Fatalf("5,000 votes/s: lingerUntil = %v, %v; want to wait until %v", until, ok, last.Add(linger))
+	}
+	// Near the end of the linger the next vote is not expected in time.
+	if _, ok := a.lingerUntil(last, last.Add(linger-100*time.Microsecond), linger); ok {
+		t.Fatal("waits although the next vote is expected after the linger")
+	}
+	if _, ok := a.lingerUntil(last, last, -1); ok {
+		t.Fatal("waits with lingering off")
+	}
+}
+
+func TestLingerNeverAtIdle(t *testing.T) {
+	const linger = 2 * time.Millisecond
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	var first arrivals
+	first.observe(t0, linger)
+	if _, ok := first.lingerUntil(t0, t0, linger); ok {
+		t.Fatal("the lane's first vote waits")
+	}
+	slow, last := paced(t0, 100, 5*time.Millisecond, linger) // 200 votes/s
+	if _, ok := slow.lingerUntil(last, last, linger); ok {
+		t.Fatal("waits at 200 votes/s, a vote every 5 ms")
+	}
+	// A lone vote after a pause in a busy stream goes at once.
+	busy, last := paced(t0, 100, 100*time.Microsecond, linger)
+	lone := last.Add(time.Second)
+	busy.observe(lone, linger)
+	if _, ok := busy.lingerUntil(lone, lone, linger); ok {
+		t.Fatal("a vote after a 1 s pause waits")
+	}
+	// The pace is back after a few votes close together.
+	for i := range 40 {
+		busy.observe(lone.Add(time.Duration(i+1)*100*time.Microsecond), linger)
+	}
+	now := lone.Add(40 * 100 * time.Microsecond)
+	if _, ok := busy.lingerUntil(now, now, linger); !ok {
+		t.Fatal("does not wait once votes come every 0.1 ms again")
+	}
+}
+
+func TestLingerOutOfOrderArrivals(t *testing.T) {
+	const linger = 2 * time.Millisecond
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	a, last := paced(t0, 50, 100*time.Microsecond, linger)
+	a.observe(last.Add(-50*time.Microsecond), linger) // queued by a slower goroutine
+	if !a.last.Equal(last) || a.latest != 0 {
+		t.Fatalf("after an earlier stamp: last %v latest %v, want %v and 0", a.last, a.latest, last)
+	}
+}
+
+// TestGroupLingers: votes that come close together keep a batch waiting
+// after the call in flight ends, until it holds GroupBatch votes (the
+// linger, an hour here, never runs out; 20 votes µs apart bring the pace
+// estimate, which a lane starts at 8 lingers, well under it).
+func TestGroupLingers(t *testing.T) {
+	_, l, f, first := busyLane(t, Config{Workers: 2, GroupBatch: 32, Linger: time.Hour})
+	rest := send(t, l, 20)
+	drained(l)
+	f.release <- struct{}{}
+	answered(t, first)
+	noCall(t, f) // the 20 wait for more
+	rest = append(rest, send(t, l, 12)...)
+	wantBatch(t, f, 32)
+	f.release <- struct{}{}
+	answered(t, rest)
+}
