@@ -30,8 +30,7 @@
 //
 // Concurrent votes are coalesced into micro-batches (one script call for the
 // votes waiting), so Redis does one round trip and one fsync for many votes
-// under load and no extra latency when idle. On a
-// single server one lane batches the votes of every partition (the call has
+// under load and no extra latency when idle. On a single server one lane batches the votes of every partition (the call has
 // a section per partition), so at a given rate a call carries as many votes
 // as with one partition; on a Redis Cluster, whose calls stay in one slot,
 // each partition has its own lane. Batches are group-committed: while a call
@@ -44,13 +43,22 @@
 // gap) says another vote comes before that: never at idle, where a lone
 // vote, or the first after a pause, goes at once. Small calls cost Redis
 // mostly their fsync and socket writes, and the gateway a round trip and
-// goroutine wake-ups each; against group commit alone
-// (BenchmarkVoteLoopback/log-off, 10 states, old and new alternating,
-// machine loaded) the linger took votes per call from 5.9/7.3 to 10.9/15.5
-// at 5,000 votes/s offered and from 1.2-1.9 to 3.2-3.5 at 1,000/s, Redis
-// CPU per vote at 1,000/s from 90-127 to 65-75 µs, for 2 ms more 202
-// latency at 1,000/s (p50 0.7-1.6 -> 3.2 ms). Once Redis or the gateway
-// falls behind, batches are ~27 votes either way.
+// goroutine wake-ups each. Against group commit alone
+// (BenchmarkVoteLoopback/log-off, 10 states, old and new alternating, two
+// rounds, machine loaded: load average 3), per vote, old -> new:
+//
+//	offered   votes/call          Redis µs         gateway µs
+//	 1,000/s  1.8/1.2 -> 2.5/2.2    98/120 -> 87/86  124/135 -> 127/125
+//	 5,000/s  5.4/4.7 -> 11.5/11.9  40/44 -> 30/30   52/57 -> 49/47
+//	10,000/s  18/13 -> 25/26        23/24 -> 21/22   35/37 -> 36/38
+//
+//	offered   202 p50 ms           202 p99 ms
+//	 1,000/s  1.7/0.7 -> 2.7/2.3   16/16 -> 68/18
+//	 5,000/s  1.6/1.3 -> 3.1/3.1   22/17 -> 19/23
+//	10,000/s  4.5/3.3 -> 4.7/5.5   15/12 -> 19/25
+//
+// When the machine is overloaded (load average 10+), calls carry ~27 votes
+// either way.
 //
 // On a Redis Cluster (Config.Replicas > 0) a call also waits for the
 // replicas: the script and WAIT run on one connection to the master of the
