@@ -366,3 +366,37 @@ func TestWriterSeesItsOwnBlocks(t *testing.T) {
 		t.Fatalf("rejected by reason %v, %v; want %v", byReason, err, want)
 	}
 }
+
+// TestLargeBatchKeys: a batch larger than one multi-row insert (rowsPerInsert)
+// stores every vote's id and counted nullifier: each vote is found by its
+// id at its index, and after reopening (the used nullifiers' filter rebuilt
+// from the table) a later batch's re-use of any counted nullifier is a
+// duplicate, while the nullifier of the vote rejected in the batch stays
+// usable.
+func TestLargeBatchKeys(t *testing.T) {
+	ctx := context.Background()
+	const n = 250
+	var votes []ballot.Vote
+	for voter := range n {
+		votes = append(votes, vote("CA", voter, question, "yes"))
+	}
+	// The last vote re-uses the first one's nullifier: a duplicate.
+	dup := vote("CA", n, question, "no")
+	dup.Nullifier = votes[0].Nullifier
+	votes[n-1] = dup
+	reuse := []ballot.Vote{vote("CA", n+1, question, "yes"), vote("CA", n+2, question, "yes"), vote("CA", n+3, question, "yes")}
+	reuse[0].Nullifier, reuse[1].Nullifier = votes[7].Nullifier, votes[200].Nullifier
+	reuse[2].Nullifier = nullifier(n-1, question) // the rejected vote's own voter never voted
+	path := filepath.Join(t.TempDir(), "index.db")
+	idx := indexChain(t, path, 3, ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(testElection())},
+		[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, votes, map[int]string{n - 1: ballot.RejectDuplicate})},
+		[]ledgertest.Tx{commitTxWith(t, "c2", "CA", 2, reuse, map[int]string{0: ballot.RejectDuplicate, 1: ballot.RejectDuplicate})}))
+	for i, v := range votes {
+		if got, err := idx.Vote(ctx, v.ID); err != nil || got.ID != v.ID || got.Index != i || got.Counted != (i != n-1) {
+			t.Fatalf("vote %d (%s): %+v, %v", i, v.ID, got, err)
+		}
+	}
+	if b, err := idx.Batch(ctx, "CA", 2); err != nil || !slices.Equal(b.Rejected, []int{0, 1}) || b.Counted != 1 {
+		t.Fatalf("batch CA/2 %+v, %v; want votes 0 and 1 rejected as duplicates, vote 2 counted", b, err)
+	}
+}

@@ -53,7 +53,7 @@ func TestUsedFilter(t *testing.T) {
 	}
 	lookup(w, 3)
 	for i := 3; i < 13; i++ { // as Save adds the counted votes
-		if _, err := w.votes.used.ExecContext(ctx, nullifierKey(key(i).State, key(i).Nullifier), key(i).State, key(i).Nullifier); err != nil {
+		if _, err := w.votes.used[len(rowsPerInsert)-1].ExecContext(ctx, nullifierKey(key(i).State, key(i).Nullifier), key(i).State, key(i).Nullifier); err != nil {
 			t.Fatal(err)
 		}
 		w.filter.add(key(i))
