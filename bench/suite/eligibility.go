@@ -17,7 +17,7 @@ import (
 // cast by a roll voter, each once, the same voters on both. The run's own
 // network cannot do both: its roll is sealed before its first batch.
 func (r *run) eligibility(ctx context.Context) {
-	el := &report.Eligibility{Voters: r.cfg.Plan.ceilingVoters()}
+	el := &report.Eligibility{Voters: r.cfg.Plan.extraCeilingVoters()}
 	r.rep.Ledger14.Eligibility = el
 	roll := make([]ballot.RollEntry, el.Voters)
 	// Every state gets every contest alike: the drives spread their votes

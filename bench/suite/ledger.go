@@ -97,7 +97,11 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 		r.note("%s: the chaincode rejected %d of the %d driver votes it committed (%v): the votes/s include refusals; counted %.0f/s", name, res.Rejected, res.AllVotes, res.Reasons, res.CountedPerS)
 	}
 	if res.RollOut {
-		r.fail(fmt.Errorf("%w: %s ran out of them after %d votes, faster than --drive-rate %.0f votes/s allows for: raise it", ErrDriverVoters, name, res.AllVotes, r.cfg.Plan.DriveRate))
+		flag, rate := "--drive-rate", r.cfg.Plan.DriveRate
+		if lt.ledger != r.ledger {
+			flag, rate = "--extra-drive-rate", max(rate, r.cfg.Plan.ExtraDriveRate)
+		}
+		r.fail(fmt.Errorf("%w: %s ran out of them after %d votes, faster than %s %.0f votes/s allows for: raise it", ErrDriverVoters, name, res.AllVotes, flag, rate))
 	}
 	return res
 }

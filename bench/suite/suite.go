@@ -80,6 +80,10 @@ type Plan struct {
 	// cast (Plan.DriverVoters). A drive faster than them ends the run.
 	DriveRate   float64
 	DriveTxRate float64
+	// ExtraDriveRate is DriveRate for the eligibility pair's drives on
+	// extra networks, fresh and without the run's roll, which commit
+	// faster than the run's own network: it sizes their shared roll.
+	ExtraDriveRate float64
 	// OtherConsensus measures the fresh-ledger ceiling of the consensus the
 	// run's network does not use, on a second network brought up for it.
 	OtherConsensus bool
@@ -137,6 +141,7 @@ var DefaultPlan = Plan{
 	NaiveFlight: 200, NaiveDur: 15 * time.Second,
 	GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true, Eligibility: true,
 	DriveRate: 25_000, DriveTxRate: 1_000, // measured here at most: 16,504 votes/s (a fresh ledger, roll sealed), 198 tx/s
+	ExtraDriveRate: 50_000, // an extra network with no roll ran out of 25,000/s worth of voters (session 8)
 
 	CatchUpLimit: 3 * time.Minute, ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
 	RampRates: []float64{500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000}, RampStep: 4 * time.Second,

@@ -45,6 +45,13 @@ func (p Plan) ceilingVoters() int {
 	return p.driveVoters(votes, flight, p.Warmup+p.CeilingDur)
 }
 
+// extraCeilingVoters bounds a ceiling drive's voters on an extra network
+// (at ExtraDriveRate, when it is the higher).
+func (p Plan) extraCeilingVoters() int {
+	p.DriveRate = max(p.DriveRate, p.ExtraDriveRate)
+	return p.ceilingVoters()
+}
+
 // DriverVoters is how many roll voters the drives before the intake phases
 // may cast in an election of the given number of contests (each voter is on
 // the roll once per contest): the sweep's settings and the fresh ceiling,

@@ -120,3 +120,20 @@ func TestConfirmationRunsOnWhatTheSweepLeft(t *testing.T) {
 		t.Errorf("left per contest %d, want 5 (L2's)", n)
 	}
 }
+
+// The eligibility pair's extra networks size their roll at the higher of
+// the two drive rates.
+func TestExtraCeilingVoters(t *testing.T) {
+	p := Plan{Warmup: time.Second, CeilingDur: 4 * time.Second, CeilingVotes: 500, CeilingFlight: 4, DriveRate: 1_000, DriveTxRate: 100}
+	if got, want := p.extraCeilingVoters(), p.ceilingVoters(); got != want {
+		t.Errorf("no extra rate: %d voters, want the run's %d", got, want)
+	}
+	p.ExtraDriveRate = 3_000
+	if got, want := p.extraCeilingVoters(), 3_000*5+4*500; got != want {
+		t.Errorf("extra rate 3,000/s: %d voters, want %d", got, want)
+	}
+	p.ExtraDriveRate = 500
+	if got, want := p.extraCeilingVoters(), p.ceilingVoters(); got != want {
+		t.Errorf("extra rate below the run's: %d voters, want the run's %d", got, want)
+	}
+}

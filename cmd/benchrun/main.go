@@ -74,6 +74,7 @@ func run(args []string) error {
 	voters := fs.Int("voters", 2_500_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
 	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
+	extraDriveRate := fs.Float64("extra-drive-rate", suite.DefaultPlan.ExtraDriveRate, "as --drive-rate, for the eligibility drives on extra fresh networks: sizes the roll they share")
 	electionFile := fs.String("election", "config/election.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose roll has three entries per voter and takes three times as long to write, and whose ledger ceiling is then also measured with every vote in one question on the run's own network)")
 	contestsFile := fs.String("contests-election", "config/referendum.json", "election template whose contests (two or more) the ledger ceiling is measured over, against every vote in one of them, on an extra network, when --election has one contest (empty: not measured)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
@@ -128,7 +129,7 @@ func run(args []string) error {
 	}
 	defer logFile.Close()
 	plan := suite.DefaultPlan
-	plan.GrowTo, plan.DriveRate, plan.OtherConsensus = *growTo, *driveRate, *other
+	plan.GrowTo, plan.DriveRate, plan.ExtraDriveRate, plan.OtherConsensus = *growTo, *driveRate, *extraDriveRate, *other
 	if *sweepNoise < 0 || *sweepNoise >= 1 {
 		return fmt.Errorf("--sweep-noise %v: give a share of the rate from 0 to below 1 (0.15 counts rates within 15%% of the fastest as equal)", *sweepNoise)
 	}
