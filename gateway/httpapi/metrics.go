@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"maps"
+	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -94,10 +95,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // request is the api_request_duration_seconds child of a request's method,
 // route pattern and status. Only matched routes' children are cached:
 // their methods and statuses are few, where an unmatched request's method
-// is the client's choice.
+// is the client's choice (methodLabel bounds it).
 func (m *metrics) request(method, route string, status int) prometheus.Observer {
 	if route == "" {
-		return m.requests.WithLabelValues(method, "unmatched", statusLabel(status))
+		return m.requests.WithLabelValues(methodLabel(method), "unmatched", statusLabel(status))
 	}
 	return m.routeObs.get(routeKey{method, route, status})
 }
@@ -130,4 +131,16 @@ func (c *children[K, M]) get(k K) M {
 	next[k] = v
 	c.m.Store(&next)
 	return v
+}
+
+// methodLabel is an unmatched request's method as a metric label: one of
+// the standard methods, or "other" for any other token a client may send,
+// so a scanner cannot grow the number of series.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
 }

@@ -345,13 +345,19 @@ func TestReadOnlyRoutes(t *testing.T) {
 		}
 	}
 	f.do(http.MethodGet, "/no/such/path", "")
+	f.do("SCAN1", "/no/such/path", "")
+	f.do("SCAN2", "/another/path", "")
 	metrics := f.do(http.MethodGet, "/metrics", "").Body.String()
+	if strings.Contains(metrics, `method="SCAN`) {
+		t.Errorf("an unknown method became a label of its own")
+	}
 	for _, name := range []string{"votes_submitted_total 2", `votes_validated_total{status="accepted"} 1`,
 		"vote_validation_duration_seconds_count 2", `vote_queue_depth{state="CA"} 1`, "duplicate_attempts_total 1",
 		`bloom_fill_ratio{state="CA"}`, `bloom_estimated_false_positive_rate{state="CA"}`,
 		`api_request_duration_seconds_count{code="202",method="POST",route="/api/v1/vote"} 1`,
 		`api_request_duration_seconds_count{code="409",method="POST",route="/api/v1/vote"} 1`,
 		`api_request_duration_seconds_count{code="404",method="GET",route="unmatched"} 1`,
+		`api_request_duration_seconds_count{code="404",method="other",route="unmatched"} 2`,
 		`api_request_duration_seconds_count{code="200",method="GET",route="/healthz"} 1`,
 		`vote_queue_oldest_age_seconds{state="CA"} `} {
 		if !strings.Contains(metrics, name) {
