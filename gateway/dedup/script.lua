@@ -1,9 +1,9 @@
 -- Vote intake for one or more votes of one or more partitions, in one
 -- atomic call: eligibility, exact duplicate check and claim (the
 -- nullifier's "0" on its roll shard turned into the accepted vote's raw id),
--- Bloom test-and-set, enqueue, duplicate counting. Every key of a section
--- shares its partition's hash tag (see votequeue); a call on a Redis
--- Cluster has one section (one slot), on a single server any number.
+-- Bloom test where a filter exists, enqueue, duplicate counting. Every key
+-- of a section shares its partition's hash tag (see votequeue); a call on a
+-- Redis Cluster has one section (one slot), on a single server any number.
 --
 -- KEYS: for each section: 1 Bloom bitmap, 2 vote stream, 3 duplicate-count
 --       hash, 4 review stream, 5 intake log (list), then for each of its
@@ -14,24 +14,29 @@
 --       form's version (review entries), 11 the stream entry version,
 --       12 "1" if the intake log is on, 13 the number of sections; then
 --       for each section: its Bloom hash count k, vote count n and state,
---       then 2 + k values for each of its votes: the vote's compact entry
+--       then 3 values for each of its votes: the vote's compact entry
 --       (votequeue.AppendLogEntry: the stream entry's "e" and, with the
---       log on, the log's entry), the request id, then its k Bloom bit
---       positions in decimal (strings, so Lua formats no number for
---       BITFIELD).
+--       log on, the log's entry), the request id, and its k Bloom bit
+--       positions, 4 bytes each, big-endian.
 --
 -- The accept path takes the raw vote id and nullifier from the compact
 -- entry (bytes 2-17 and 18-49) and passes the entry on as it is; only a
 -- refusal, rare, derives the review entry's fields from it.
 --
+-- The intake sets no Bloom bits: the roll's mark, set here, is the exact
+-- and permanent record of a vote. A filter exists only where the ledger's
+-- nullifiers were loaded into it (roll rebuild-bloom, dedup.Rebuild), so
+-- that a roll loaded again after that still sends those voters to the
+-- ledger; where none exists the positions are not read.
+--
 -- Answers three values per vote, in the order of the votes, flat:
---   submit  on the roll and not voted ("0"): set the Bloom bits; if every
---           bit was set already -> "maybe", 0, 0 and nothing written (the
---           caller checks the ledger), else accept -> "ok", entry id, log
---           index (-1 when the log is off: the accepted votes' log entries
---           are appended to their partition's log by one RPUSH per
---           section); voted (any other value) -> "dup", attempts, 0;
---           not on the roll -> "ne", 0, 0
+--   submit  on the roll and not voted ("0"): if the partition has a
+--           filter and every bit of the vote is set -> "maybe", 0, 0 and
+--           nothing written (the caller checks the ledger), else accept ->
+--           "ok", entry id, log index (-1 when the log is off: the
+--           accepted votes' log entries are appended to their partition's
+--           log by one RPUSH per section); voted (any other value) ->
+--           "dup", attempts, 0; not on the roll -> "ne", 0, 0
 --   force   the caller found the nullifier unused on the ledger after a
 --           "maybe": accept unless it voted meanwhile (-> "dup")
 --   dup     the ledger holds the nullifier: record it as voted ("1"), count
@@ -67,7 +72,7 @@ local kb, ab = 0, 13
 for _ = 1, tonumber(ARGV[13]) do
   local k, n, state = tonumber(ARGV[ab + 1]), tonumber(ARGV[ab + 2]), ARGV[ab + 3]
   local bloom, stream, dupes, rev, log = KEYS[kb + 1], KEYS[kb + 2], KEYS[kb + 3], KEYS[kb + 4], KEYS[kb + 5]
-  local per = 2 + k
+  local per = 3
   local base = ab + 3 -- ARGV[base + (v - 1) * per + 1] is vote v's entry
   local movers = {}
   for v = 1, n do
@@ -91,47 +96,47 @@ for _ = 1, tonumber(ARGV[13]) do
       review(rev, state, enc, ARGV[a + 2], 'not_eligible', hex(null))
     end
   end
-  -- The movers' Bloom bits, in as few BITFIELD calls as unpack allows.
-  -- They are set in memory only, not appended to the AOF nor sent to
-  -- replicas: the roll's marks, written with them, are the durable record,
-  -- and after a restart a filter missing bits only makes "maybe" rarer
-  -- (votequeue's doc).
-  local chunk = math.max(1, math.floor(7000 / (4 * k)))
-  local logged, loggedAt = {}, {}
-  for from = 1, #movers, chunk do
-    local last = math.min(from + chunk - 1, #movers)
-    local ops, o = {}, 0
-    for i = from, last do
-      local pa = base + (movers[i] - 1) * per + 2
-      for j = 1, k do
-        ops[o + 1], ops[o + 2], ops[o + 3], ops[o + 4] = 'SET', 'u1', ARGV[pa + j], '1'
-        o = o + 4
+  -- The movers' Bloom test, in as few BITFIELD calls as unpack allows,
+  -- only where the partition has a filter (see above).
+  local maybe = {}
+  if mode == 'submit' and #movers > 0 and redis.call('EXISTS', bloom) == 1 then
+    local chunk = math.max(1, math.floor(7000 / (3 * k)))
+    for from = 1, #movers, chunk do
+      local last = math.min(from + chunk - 1, #movers)
+      local ops, o = {}, 0
+      for i = from, last do
+        local ps = ARGV[base + (movers[i] - 1) * per + 3]
+        for j = 1, 4 * k, 4 do
+          local b1, b2, b3, b4 = byte(ps, j, j + 3)
+          ops[o + 1], ops[o + 2], ops[o + 3] = 'GET', 'u1', ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+          o = o + 3
+        end
+      end
+      local bits = redis.call('BITFIELD_RO', bloom, unpack(ops))
+      for i = from, last do
+        local all, b = true, (i - from) * k
+        for j = b + 1, b + k do
+          if bits[j] == 0 then
+            all = false
+            break
+          end
+        end
+        maybe[i] = all
       end
     end
-    redis.set_repl(redis.REPL_NONE)
-    local old = redis.call('BITFIELD', bloom, unpack(ops))
-    redis.set_repl(redis.REPL_ALL)
-    for i = from, last do
-      local v = movers[i]
-      local seen, b = true, (i - from) * k
-      for j = b + 1, b + k do
-        if old[j] == 0 then
-          seen = false
-          break
-        end
-      end
-      local a, at = base + (v - 1) * per, first + 3 * v
-      if seen and mode == 'submit' then
-        -- Every bit was set already (so setting them changed nothing): undo
-        -- the move and let the caller ask the ledger.
-        redis.call('HSET', KEYS[kb + 5 + v], sub(ARGV[a + 1], 18, 49), '0')
-        out[at - 2], out[at - 1], out[at] = 'maybe', 0, 0
-      else
-        local enc = ARGV[a + 1]
-        out[at - 2], out[at - 1], out[at] = 'ok', redis.call('XADD', stream, '*', ARGV[3], version, ARGV[5], state, 'e', enc), -1
-        if logOn then
-          logged[#logged + 1], loggedAt[#loggedAt + 1] = enc, at
-        end
+  end
+  local logged, loggedAt = {}, {}
+  for i, v in ipairs(movers) do
+    local a, at = base + (v - 1) * per, first + 3 * v
+    if maybe[i] then
+      -- Maybe seen: undo the move and let the caller ask the ledger.
+      redis.call('HSET', KEYS[kb + 5 + v], sub(ARGV[a + 1], 18, 49), '0')
+      out[at - 2], out[at - 1], out[at] = 'maybe', 0, 0
+    else
+      local enc = ARGV[a + 1]
+      out[at - 2], out[at - 1], out[at] = 'ok', redis.call('XADD', stream, '*', ARGV[3], version, ARGV[5], state, 'e', enc), -1
+      if logOn then
+        logged[#logged + 1], loggedAt[#loggedAt + 1] = enc, at
       end
     end
   end

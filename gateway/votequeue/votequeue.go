@@ -13,7 +13,7 @@
 //	votes:{CA}            stream of accepted votes (StreamKey)
 //	roll:{CA}:<hex>       hash: a shard of the roll, raw nullifier -> "0" not voted, else voted (Roll.Key)
 //	roll:{CA}:shards      the roll's shard bits, set once (RollShardsKey)
-//	bloom:{CA}            Bloom filter bitmap of nullifiers accepted (BloomKey); its bits are set in memory, not appended to the AOF (see below)
+//	bloom:{CA}            Bloom filter bitmap of the ledger's nullifiers, set by a rebuild only, none in normal running (BloomKey; see below)
 //	bloom:{CA}:params     "bits,hashes" of that filter, set once (BloomParamsKey)
 //	dupes:{CA}            hash nullifier hex -> duplicate attempts (DupesKey)
 //	review:{CA}           stream of refused attempts for human review (ReviewKey)
@@ -45,9 +45,11 @@
 // its value is not "0". The record is permanent and costs about 16 bytes a
 // voter beyond the roll's own, so a re-sent vote is answered from Redis
 // alone at any time, before or after its commit, and a voter's vote id is
-// found from the nullifier (AcceptedVote); the ledger is asked only when the Bloom filter says "maybe
-// seen" of a nullifier still "0", which happens for Bloom false positives
-// and after a roll was reloaded into a Redis that had lost its data. (A
+// found from the nullifier (AcceptedVote). The gateway sets no Bloom bits:
+// a partition has a filter only once the ledger's nullifiers were loaded
+// into it (dedup.Rebuild, after a Redis lost its data), and the ledger is
+// asked only when that filter says "maybe seen" of a nullifier still "0": a
+// roll loaded again after the rebuild, or a false positive. (A
 // Redis holding the roll as the sets roll:{CA} and voted:{CA} of earlier
 // versions is refused, EnsureRoll: wipe it and load the roll again.)
 //
@@ -92,8 +94,7 @@
 //
 // # Life cycle and cost
 //
-// The gateway marks the nullifier voted on the roll, sets its Bloom bits and
-// appends the entry to the stream and the log, in one atomic script for a
+// The gateway marks the nullifier voted on the roll and appends the entry to the stream and the log, in one atomic script for a
 // micro-batch of votes, and answers 202 only after Redis has it on disk. The
 // batcher reads the stream through the consumer group Group (created at ID 0
 // by whichever side comes first, see EnsureGroup, so no entry is ever
@@ -102,8 +103,7 @@
 // every acknowledged entry below the oldest one still pending or not yet
 // delivered with one XTRIM MINID (a batch settled before an older one has
 // its entries deleted by XDEL instead). Per accepted vote Redis thus runs
-// HGET and HSET on the roll's shard, a share of BITFIELD, XADD, a share of
-// one RPUSH at intake, XREADGROUP's share (which writes an XCLAIM per entry
+// HGET and HSET on the roll's shard, XADD, a share of one RPUSH at intake, XREADGROUP's share (which writes an XCLAIM per entry
 // to the AOF), about one receipt HSET (one per bucket a batch touches), and
 // a share of the acknowledging call (XACK, XINFO GROUPS, XPENDING, XTRIM).
 package votequeue
