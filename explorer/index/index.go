@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -44,6 +45,11 @@ type Index struct {
 	// built when the first begins; minFilterKeys its least size (tests).
 	filter        *usedFilter
 	minFilterKeys int
+	// prepared are the Writers' other statements, by query (prepare);
+	// open is the Writer not yet ended, if any.
+	mu       sync.Mutex
+	prepared map[string]*sql.Stmt
+	open     *Writer
 }
 
 // history answers the audit's lookups (audit.History) on the committed
@@ -251,14 +257,26 @@ func Open(path string) (*Index, error) {
 	return x, nil
 }
 
-// Close closes the database.
+// Close closes the database, first rolling back a Writer left open (the
+// write connection would otherwise wait for it forever).
 func (x *Index) Close() error {
+	x.mu.Lock()
+	w := x.open
+	x.mu.Unlock()
+	if w != nil {
+		w.Rollback()
+	}
 	for _, s := range []*sql.Stmt{x.used, x.rolled} {
 		if s != nil {
 			s.Close()
 		}
 	}
 	x.inserts.close()
+	x.mu.Lock()
+	for _, s := range x.prepared {
+		s.Close()
+	}
+	x.mu.Unlock()
 	if x.write != nil {
 		x.write.Close()
 	}

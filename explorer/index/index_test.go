@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/index"
@@ -64,5 +65,51 @@ func TestSaveOnceInOrder(t *testing.T) {
 	}
 	if txs, err := idx.Txs(ctx, "a"); err != nil || len(txs) != 1 || txs[0].Function != "probe:Put" {
 		t.Fatalf("tx a: %+v %v", txs, err)
+	}
+}
+
+// TestCloseWithWriterOpen: closing the index with a Writer still open (a
+// test that failed midway) rolls it back and returns rather than waiting
+// for it forever; the block it saved is not kept.
+func TestCloseWithWriterOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "index.db")
+	idx, err := index.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := idx.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := ledgertest.Chain([]ledgertest.Tx{{ID: "genesis", Config: true}})
+	b, err := fabricblock.Parse(chain[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := audit.Auditor{Chaincode: "ballot"}.Block(nil, b, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Save(ctx, report); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- idx.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close with a Writer open did not return in 10 s")
+	}
+	idx, err = index.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	if next, _, err := idx.Checkpoint(ctx); err != nil || next != 0 {
+		t.Fatalf("checkpoint after the rolled-back block: %d, %v; want 0", next, err)
 	}
 }
