@@ -52,7 +52,7 @@
 // ends or it holds Config.GroupBatch votes, so under load batches grow
 // rather than calls multiply (up to Config.Workers calls at once). A batch
 // under Config.GroupBatch with no call in flight then lingers, up to
-// Config.Linger (2 ms) from its first vote's arrival, but only while the
+// Config.Linger (4 ms) from its first vote's arrival, but only while the
 // recent pace of arrivals (a moving average of the gaps, and the latest
 // gap) says another vote comes before that: never at idle, where a lone
 // vote, or the first after a pause, goes at once. Small calls cost Redis
@@ -72,7 +72,21 @@
 //	10,000/s  4.5/3.3 -> 4.7/5.5   15/12 -> 19/25
 //
 // When the machine is overloaded (load average 10+), calls carry ~27 votes
-// either way.
+// either way. A 4 ms linger against 2 ms (BenchmarkVoteLoopback/log-on, 10
+// states, alternating, machine loaded: load average 4-6), per vote:
+//
+//	offered   votes/call         Redis µs                     gateway µs
+//	 5,000/s  11/11/12 -> 19/19/20  22.3/22.3/23.5 -> 18.8/18.8/17.8  45.5/44.7/47.8 -> 44.6/42.9/42.3
+//	10,000/s  23/23 -> 29/29        14.8/13.7 -> 13.3/13.2            33.3/32.0 -> 32.0/33.1
+//
+//	offered   202 p50 ms                202 p99 ms
+//	 5,000/s  2.9/2.8/3.1 -> 4.2/4.1/4.2  21/26/52 -> 21/23/60
+//	10,000/s  3.9/3.6 -> 4.6/3.7          22/17 -> 20/20
+//
+// and at 1,000/s (load average 7-16) 3.7/3.8 -> 5.1/3.8 votes a call, 202
+// p50 3.5/4.2 -> 4.4/3.0 ms, p99 278/166 -> 120/49 ms: the load's noise.
+// The 202 waits ~1.3 ms longer at the median where lingering pays; its tail
+// is the machine's.
 //
 // On a Redis Cluster (Config.Replicas > 0) a call also waits for the
 // replicas: the script and WAIT run on one connection to the master of the
@@ -224,7 +238,7 @@ func DefaultConfig() Config {
 		MaxBatch:          256,
 		Workers:           4,
 		GroupBatch:        32,
-		Linger:            2 * time.Millisecond,
+		Linger:            4 * time.Millisecond,
 		ReviewMaxLen:      1_000_000,
 		CallTimeout:       2 * time.Second,
 		ReplicaTimeout:    time.Second,
