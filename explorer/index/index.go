@@ -6,14 +6,15 @@
 // row twice.
 //
 // Its cost is per vote: an entry in vote_keys (by id hash, for receipts) and, if
-// counted, in used_keys (by state and nullifier, for the duplicate rule); a
-// batch's votes are stored once, as its transaction's argument. And the
-// audit's lookups, which read a whole batch's nullifiers at once
-// (UsedNullifiers, RollContests). The vote_keys and used_keys rows are
-// written by multi-row inserts, a hundred votes a statement. BenchmarkFollowVotes
-// in explorer/follow measures it on a fresh and on a grown index: about 10
-// and 14 µs of CPU per vote (2-core machine under load), most of it
-// SQLite's b-tree work (the inserts, the roll lookups) and commits.
+// counted, in used_votes (by state and nullifier hash, for the duplicate
+// rule), both pointing at the vote in its batch; a batch's votes are stored
+// once, as its transaction's argument. And the audit's lookups, which read
+// a whole batch's nullifiers at once (UsedNullifiers, RollContests). The
+// vote_keys and used_votes rows are written by multi-row inserts, a hundred
+// votes a statement. BenchmarkFollowVotes in explorer/follow measures it on a
+// fresh and on a grown index: about 9 and 13 µs of CPU per vote (2-core
+// machine under load), most of it SQLite's b-tree work (the inserts, the
+// roll lookups) and commits.
 package index
 
 import (
@@ -22,7 +23,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -148,14 +151,17 @@ CREATE TABLE IF NOT EXISTS vote_keys (
 	idx       INTEGER NOT NULL,  -- the vote's index in the batch
 	PRIMARY KEY (key, batch, idx)
 ) WITHOUT ROWID;
--- The nullifiers counted votes used, first by a 64-bit hash of state and
--- nullifier (nullifierKey): the lookups and inserts at random places
--- compare integers.
-CREATE TABLE IF NOT EXISTS used_keys (
-	key       INTEGER NOT NULL,  -- nullifierKey(state, nullifier)
-	state     TEXT NOT NULL,
-	nullifier TEXT NOT NULL,     -- used by a vote the recount counted
-	PRIMARY KEY (key, state, nullifier)
+-- The nullifiers counted votes used, by a 64-bit hash of state and
+-- nullifier (nullifierKey) and where the vote is, as vote_keys: a row of a
+-- fifth of the size of one holding the nullifier, so the b-tree written at
+-- a random place per vote has a fifth of the pages. Nullifiers that share
+-- a hash are told apart by reading their batches (UsedNullifiers), which
+-- only a duplicate (or a hash collision) needs.
+CREATE TABLE IF NOT EXISTS used_votes (
+	key       INTEGER NOT NULL,  -- nullifierKey(state, nullifier) of a vote the recount counted
+	batch     INTEGER NOT NULL,  -- batch_votes.id of the vote's batch
+	idx       INTEGER NOT NULL,  -- the vote's index in the batch
+	PRIMARY KEY (key, batch, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tallies (
 	state     TEXT NOT NULL,
@@ -217,10 +223,11 @@ func Open(path string) (*Index, error) {
 	}
 	// An index made before the votes were stored per batch (or before
 	// contests, ledger model v2) has a votes table, one made before vote ids
-	// and nullifiers were keyed by hash a vote_ids or used table; it is
-	// rebuilt.
+	// and nullifiers were keyed by hash a vote_ids or used table, one made
+	// before the used nullifiers pointed at their votes a used_keys table;
+	// it is rebuilt.
 	var oldVotes bool
-	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name IN ('votes', 'vote_ids', 'used')`).Scan(&oldVotes); err != nil {
+	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name IN ('votes', 'vote_ids', 'used', 'used_keys')`).Scan(&oldVotes); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read index schema of %s: %w", path, err)
 	}
@@ -295,53 +302,91 @@ func (x *Index) Checkpoint(ctx context.Context) (next uint64, lastHash []byte, e
 
 // NullifierUsed reports whether a counted vote of state used nullifier.
 func (x history) NullifierUsed(state, nullifier string) (bool, error) {
-	return x.exists(`SELECT 1 FROM used_keys WHERE key = ? AND state = ? AND nullifier = ?`, nullifierKey(state, nullifier), state, nullifier)
+	k := audit.Nullifier{State: state, Nullifier: nullifier}
+	used, err := x.UsedNullifiers([]audit.Nullifier{k})
+	return used[k], err
 }
 
-// The bulk lookups of the audit: ?1 a state, ?2 a JSON array of its
-// nullifiers, for usedQuery as [nullifierKey, nullifier] pairs (the keys
-// of used_keys and roll serve them).
+// The bulk lookups of the audit: for usedQuery ?1 a JSON array of
+// nullifierKeys, for rolledQuery ?1 a state and ?2 a JSON array of its
+// nullifiers (the keys of used_votes and roll serve them).
 const (
-	usedQuery = `SELECT j.value ->> 1 FROM json_each(?2) j JOIN used_keys u
-		ON u.key = j.value ->> 0 AND u.state = ?1 AND u.nullifier = j.value ->> 1`
+	usedQuery   = `SELECT u.key, u.batch, u.idx FROM json_each(?1) j JOIN used_votes u ON u.key = j.value`
 	rolledQuery = `SELECT nullifier, contest FROM roll WHERE state = ?1 AND nullifier IN (SELECT value FROM json_each(?2))`
 )
 
 // UsedNullifiers implements audit.History: those of keys a counted vote
-// used, with one query per state (of the keys the filter may hold).
+// used, with one query for the keys the filter may hold, and the batch of
+// each vote found read to tell its nullifier from others of the same hash.
 func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
 	out := map[audit.Nullifier]bool{}
-	if x.filter != nil {
-		maybe := keys[:0:0]
-		for _, k := range keys {
-			if x.filter.mayHold(k) {
-				maybe = append(maybe, k)
-			}
+	wanted := map[int64][]audit.Nullifier{}
+	for _, k := range keys {
+		if x.filter == nil || x.filter.mayHold(k) {
+			key := nullifierKey(k.State, k.Nullifier)
+			wanted[key] = append(wanted[key], k)
 		}
-		keys = maybe
 	}
-	err := lookupByState(x.used, keys, func(state string, nullifiers []string) string {
-		pairs := make([][2]any, len(nullifiers))
-		for i, n := range nullifiers {
-			pairs[i] = [2]any{nullifierKey(state, n), n}
+	if len(wanted) == 0 {
+		return out, nil
+	}
+	type place struct{ key, batch, idx int64 }
+	var found []place
+	rows, err := x.used.Query(jsonText(slices.Sorted(maps.Keys(wanted)))) // in key order: the lookups walk the b-tree forward
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	for rows.Next() {
+		var p place
+		if err := rows.Scan(&p.key, &p.batch, &p.idx); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("index lookup: %w", err)
 		}
-		return jsonText(pairs)
-	}, func(r *sql.Rows, state string) error {
-		var n string
-		if err := r.Scan(&n); err != nil {
-			return err
+		found = append(found, p)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	batches := map[int64][]ballot.Vote{}
+	for _, p := range found {
+		votes, ok := batches[p.batch]
+		if !ok {
+			if votes, err = x.storedVotes(p.batch); err != nil {
+				return nil, err
+			}
+			batches[p.batch] = votes
 		}
-		out[audit.Nullifier{State: state, Nullifier: n}] = true
-		return nil
-	})
-	return out, err
+		if p.idx < 0 || p.idx >= int64(len(votes)) {
+			return nil, fmt.Errorf("index lookup: stored batch %d has no vote %d", p.batch, p.idx)
+		}
+		v := votes[p.idx]
+		k := audit.Nullifier{State: v.State, Nullifier: v.Nullifier}
+		if slices.Contains(wanted[p.key], k) { // not another nullifier of the same hash
+
+			out[k] = true
+		}
+	}
+	return out, nil
+}
+
+// storedVotes returns the votes of the batch numbered id in batch_votes.
+func (x history) storedVotes(id int64) ([]ballot.Vote, error) {
+	var data []byte
+	if err := x.q.QueryRowContext(context.Background(), `SELECT data FROM batch_votes WHERE id = ?`, id).Scan(&data); err != nil {
+		return nil, fmt.Errorf("index lookup: read stored batch %d: %w", id, err)
+	}
+	b, err := ballot.DecodeBatch(data, audit.MaxBatchVotes)
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: stored batch %d: %w", id, err)
+	}
+	return b.Votes, nil
 }
 
 // RollContests implements audit.History: the contest of each of keys on
 // the indexed roll, with one query per state.
 func (x history) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
 	out := map[audit.Nullifier]string{}
-	err := lookupByState(x.rolled, keys, func(_ string, nullifiers []string) string { return jsonText(nullifiers) }, func(r *sql.Rows, state string) error {
+	err := lookupByState(x.rolled, keys, func(r *sql.Rows, state string) error {
 		var n, contest string
 		if err := r.Scan(&n, &contest); err != nil {
 			return err
@@ -352,15 +397,15 @@ func (x history) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]strin
 	return out, err
 }
 
-// lookupByState runs stmt (usedQuery, rolledQuery) once for each state of
-// keys with arg of that state's nullifiers, and scan on every row.
-func lookupByState(stmt *sql.Stmt, keys []audit.Nullifier, arg func(state string, nullifiers []string) string, scan func(r *sql.Rows, state string) error) error {
+// lookupByState runs stmt (rolledQuery) once for each state of keys with
+// the JSON array of that state's nullifiers, and scan on every row.
+func lookupByState(stmt *sql.Stmt, keys []audit.Nullifier, scan func(r *sql.Rows, state string) error) error {
 	byState := map[string][]string{}
 	for _, k := range keys {
 		byState[k.State] = append(byState[k.State], k.Nullifier)
 	}
 	for state, nullifiers := range byState {
-		rows, err := stmt.Query(state, arg(state, nullifiers))
+		rows, err := stmt.Query(state, jsonText(nullifiers))
 		if err != nil {
 			return fmt.Errorf("index lookup: %w", err)
 		}

@@ -302,13 +302,15 @@ func TestVoteKeysSharedByIDs(t *testing.T) {
 // TestOpenRefusesOlderIndex: an index with a votes table (made before a
 // batch's votes were stored once per batch; the oldest without contests)
 // or a vote_ids or used table (before vote ids and nullifiers were keyed
-// by hash) is refused with the fix.
+// by hash) or a used_keys table (before used nullifiers pointed at their
+// votes) is refused with the fix.
 func TestOpenRefusesOlderIndex(t *testing.T) {
 	for name, votes := range map[string]string{
-		"before contests": `CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, nullifier TEXT, candidate TEXT, cast_at INTEGER, counted INTEGER)`,
-		"rows per vote":   `CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, contest TEXT, nullifier TEXT, choice TEXT, cast_at INTEGER, counted INTEGER)`,
-		"vote ids by id":  `CREATE TABLE vote_ids (id TEXT, state TEXT, seq INTEGER, idx INTEGER, PRIMARY KEY (id, state, seq, idx)) WITHOUT ROWID`,
-		"used by state":   `CREATE TABLE used (state TEXT, nullifier TEXT, PRIMARY KEY (state, nullifier)) WITHOUT ROWID`,
+		"before contests":     `CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, nullifier TEXT, candidate TEXT, cast_at INTEGER, counted INTEGER)`,
+		"rows per vote":       `CREATE TABLE votes (state TEXT, seq INTEGER, idx INTEGER, id TEXT, contest TEXT, nullifier TEXT, choice TEXT, cast_at INTEGER, counted INTEGER)`,
+		"vote ids by id":      `CREATE TABLE vote_ids (id TEXT, state TEXT, seq INTEGER, idx INTEGER, PRIMARY KEY (id, state, seq, idx)) WITHOUT ROWID`,
+		"used by state":       `CREATE TABLE used (state TEXT, nullifier TEXT, PRIMARY KEY (state, nullifier)) WITHOUT ROWID`,
+		"used with nullifier": `CREATE TABLE used_keys (key INTEGER, state TEXT, nullifier TEXT, PRIMARY KEY (key, state, nullifier)) WITHOUT ROWID`,
 	} {
 		path := filepath.Join(t.TempDir(), "index.db")
 		db, err := sql.Open("sqlite", "file:"+path)

@@ -190,7 +190,7 @@ type saver struct {
 	r      audit.Report
 }
 
-// voteStmts are the inserts of vote_keys and used_keys, of rowsPerInsert
+// voteStmts are the inserts of vote_keys and used_votes, of rowsPerInsert
 // rows at once: one statement for a hundred votes rather than one per vote
 // (a quarter of a vote's insert cost was the statement's own). They are
 // INSERT OR IGNORE: a vote_keys row is new by its batch anyway, and with a
@@ -209,7 +209,7 @@ func prepareVoteStmts(db *sql.DB) (v voteStmts, err error) {
 		if v.voteID[i], err = db.Prepare(`INSERT OR IGNORE INTO vote_keys VALUES ` + rows); err != nil {
 			return v, err
 		}
-		if v.used[i], err = db.Prepare(`INSERT OR IGNORE INTO used_keys VALUES ` + rows); err != nil {
+		if v.used[i], err = db.Prepare(`INSERT OR IGNORE INTO used_votes VALUES ` + rows); err != nil {
 			return v, err
 		}
 	}
@@ -370,7 +370,7 @@ func (s saver) votes(bt audit.Batch) error {
 	for i, v := range b.Votes {
 		ids = append(ids, voteKey(v.ID), batch, i)
 		if !rejected[i] {
-			used = append(used, nullifierKey(v.State, v.Nullifier), v.State, v.Nullifier)
+			used = append(used, nullifierKey(v.State, v.Nullifier), batch, i)
 			s.filter.add(audit.Nullifier{State: v.State, Nullifier: v.Nullifier})
 		}
 	}
@@ -440,7 +440,7 @@ func nonNil(b []byte) []byte {
 // voteKey is the key of vote id in vote_keys: its 64-bit FNV-1a hash.
 func voteKey(id string) int64 { return int64(fnv1a(fnvOffset, id)) }
 
-// nullifierKey is the key of a state's nullifier in used_keys.
+// nullifierKey is the key of a state's nullifier in used_votes.
 func nullifierKey(state, nullifier string) int64 {
 	return int64(fnv1a(fnv1a(fnvOffset, nullifier), state))
 }

@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"math/rand/v2"
 
 	"github.com/votechain/votechain/explorer/audit"
 )
 
-// usedFilter is a Bloom filter of the keys (state, nullifier) of the used
+// usedFilter is a Bloom filter of the keys (nullifierKey) of the used_votes
 // table, which the writer's duplicate lookups (UsedNullifiers) consult
 // first: on an honest ledger nearly no vote's nullifier was used before, so
 // nearly no lookup reaches the table. It answers "maybe" for every key in
@@ -22,7 +22,7 @@ import (
 // when it holds more keys than it was sized for. A Writer is used by one
 // goroutine and the index has one at a time, so it needs no lock.
 type usedFilter struct {
-	seed     maphash.Seed
+	seed     uint64
 	bits     []uint64
 	keys     int // added since it was built
 	capacity int // keys it is sized for
@@ -39,22 +39,22 @@ const (
 // holds.
 func newUsedFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, error) {
 	var n int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM used_keys`).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM used_votes`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("size the used nullifiers' filter: %w", err)
 	}
 	capacity := max(minKeys, 2*n)
-	f := &usedFilter{seed: maphash.MakeSeed(), bits: make([]uint64, (capacity*filterBitsPerKey+63)/64), capacity: capacity}
-	rows, err := q.QueryContext(ctx, `SELECT state, nullifier FROM used_keys`)
+	f := &usedFilter{seed: rand.Uint64(), bits: make([]uint64, (capacity*filterBitsPerKey+63)/64), capacity: capacity}
+	rows, err := q.QueryContext(ctx, `SELECT key FROM used_votes`)
 	if err != nil {
 		return nil, fmt.Errorf("build the used nullifiers' filter: %w", err)
 	}
-	var k audit.Nullifier
+	var key int64
 	for rows.Next() {
-		if err := rows.Scan(&k.State, &k.Nullifier); err != nil {
+		if err := rows.Scan(&key); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("build the used nullifiers' filter: %w", err)
 		}
-		f.add(k)
+		f.addKey(key)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, fmt.Errorf("build the used nullifiers' filter: %w", err)
@@ -66,14 +66,9 @@ func newUsedFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, er
 func (f *usedFilter) full() bool { return f.keys > f.capacity }
 
 // positions calls fn with the bit of each of the key's hashes (double
-// hashing of one 64-bit hash).
-func (f *usedFilter) positions(k audit.Nullifier, fn func(bit uint64)) {
-	var h maphash.Hash
-	h.SetSeed(f.seed)
-	h.WriteString(k.State)
-	h.WriteByte(0)
-	h.WriteString(k.Nullifier)
-	sum := h.Sum64()
+// hashing of the key mixed with the filter's seed).
+func (f *usedFilter) positions(key int64, fn func(bit uint64)) {
+	sum := mix64(uint64(key) ^ f.seed)
 	h1, h2 := sum, sum>>32|1
 	m := uint64(len(f.bits) * 64)
 	for i := range uint64(filterHashes) {
@@ -81,14 +76,24 @@ func (f *usedFilter) positions(k audit.Nullifier, fn func(bit uint64)) {
 	}
 }
 
-func (f *usedFilter) add(k audit.Nullifier) {
-	f.positions(k, func(bit uint64) { f.bits[bit/64] |= 1 << (bit % 64) })
+func (f *usedFilter) add(k audit.Nullifier) { f.addKey(nullifierKey(k.State, k.Nullifier)) }
+
+func (f *usedFilter) addKey(key int64) {
+	f.positions(key, func(bit uint64) { f.bits[bit/64] |= 1 << (bit % 64) })
 	f.keys++
 }
 
 // mayHold reports whether k may be in the table: false means it is not.
 func (f *usedFilter) mayHold(k audit.Nullifier) bool {
 	maybe := true
-	f.positions(k, func(bit uint64) { maybe = maybe && f.bits[bit/64]&(1<<(bit%64)) != 0 })
+	f.positions(nullifierKey(k.State, k.Nullifier), func(bit uint64) { maybe = maybe && f.bits[bit/64]&(1<<(bit%64)) != 0 })
 	return maybe
+}
+
+// mix64 is splitmix64's finalizer: every bit of x moves every bit of the
+// result, so the FNV keys' low entropy in some bits does not cluster.
+func mix64(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }

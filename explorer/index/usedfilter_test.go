@@ -2,14 +2,72 @@ package index
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"hash/maphash"
 	"maps"
 	"path/filepath"
 	"testing"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
 )
+
+// key is the (state, nullifier) of storeBatch's vote i.
+func key(i int) audit.Nullifier {
+	return audit.Nullifier{State: "CA", Nullifier: fmt.Sprintf("%064x", i)}
+}
+
+// storeBatch stores a batch of n votes, vote i with nullifier key(i), as
+// Save stores it, and returns its number in batch_votes.
+func storeBatch(t *testing.T, x *Index, n int) int64 {
+	t.Helper()
+	votes := make([]ballot.Vote, n)
+	for i := range votes {
+		votes[i] = ballot.Vote{ID: fmt.Sprintf("%032x", i), State: "CA", Contest: "president", Nullifier: key(i).Nullifier, Choice: "alice", CastAt: 1}
+	}
+	bt, err := ballot.BuildBatch("CA", 1, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(bt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := x.db.Exec(`INSERT INTO batch_votes (state, seq, data) VALUES ('CA', 1, ?)`, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := res.LastInsertId()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return batch
+}
+
+// TestUsedHashCollision: a used_votes row whose key is a nullifier's but
+// whose vote has another nullifier (two nullifiers of one 64-bit hash)
+// makes neither used; a row of the vote's own nullifier does.
+func TestUsedHashCollision(t *testing.T) {
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	batch := storeBatch(t, x, 2)
+	if _, err := x.db.Exec(`INSERT INTO used_votes VALUES (?, ?, 1), (?, ?, 0)`, nullifierKey(key(7).State, key(7).Nullifier), batch,
+		nullifierKey(key(0).State, key(0).Nullifier), batch); err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.history.UsedNullifiers([]audit.Nullifier{key(0), key(1), key(7)})
+	if err != nil || !maps.Equal(got, map[audit.Nullifier]bool{key(0): true}) {
+		t.Fatalf("UsedNullifiers: %v, %v; want key 0 only", got, err)
+	}
+	for i, want := range map[int]bool{0: true, 1: false, 7: false} {
+		if used, err := x.NullifierUsed("CA", key(i).Nullifier); err != nil || used != want {
+			t.Errorf("NullifierUsed(key %d) = %v, %v; want %v", i, used, err, want)
+		}
+	}
+}
 
 // TestUsedFilter: a Writer's duplicate lookups find every used key —
 // committed before the filter was built, saved in the Writer, and after
@@ -22,9 +80,9 @@ func TestUsedFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	key := func(i int) audit.Nullifier { return audit.Nullifier{State: "CA", Nullifier: fmt.Sprintf("%064x", i)} }
+	batch := storeBatch(t, x, 13) // the used_votes rows point at its votes
 	for i := range 3 {
-		if _, err := x.db.Exec(`INSERT INTO used_keys VALUES (?, ?, ?)`, nullifierKey(key(i).State, key(i).Nullifier), key(i).State, key(i).Nullifier); err != nil {
+		if _, err := x.db.Exec(`INSERT INTO used_votes VALUES (?, ?, ?)`, nullifierKey(key(i).State, key(i).Nullifier), batch, i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +111,7 @@ func TestUsedFilter(t *testing.T) {
 	}
 	lookup(w, 3)
 	for i := 3; i < 13; i++ { // as Save adds the counted votes
-		if _, err := w.votes.used[len(rowsPerInsert)-1].ExecContext(ctx, nullifierKey(key(i).State, key(i).Nullifier), key(i).State, key(i).Nullifier); err != nil {
+		if _, err := w.votes.used[len(rowsPerInsert)-1].ExecContext(ctx, nullifierKey(key(i).State, key(i).Nullifier), batch, i); err != nil {
 			t.Fatal(err)
 		}
 		w.filter.add(key(i))
@@ -71,7 +129,7 @@ func TestUsedFilter(t *testing.T) {
 	}
 	lookup(w, 13)
 
-	full := &usedFilter{seed: maphash.MakeSeed(), bits: make([]uint64, 10_000*filterBitsPerKey/64), capacity: 10_000}
+	full := &usedFilter{seed: 1, bits: make([]uint64, 10_000*filterBitsPerKey/64), capacity: 10_000}
 	for i := range 10_000 {
 		full.add(key(i))
 	}
