@@ -32,6 +32,26 @@ type journalEntry struct {
 	StreamIDs []string     `json:"stream_ids"`
 }
 
+// encode is the entry's JSON, as json.Marshal makes it, with the batch
+// encoded by its MarshalJSON directly (json.Marshal would scan its output
+// once more).
+func (j journalEntry) encode() ([]byte, error) {
+	batch, err := j.Batch.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := json.Marshal(j.StreamIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(batch)+len(ids)+len(`{"batch":,"stream_ids":}`))
+	out = append(out, `{"batch":`...)
+	out = append(out, batch...)
+	out = append(out, `,"stream_ids":`...)
+	out = append(out, ids...)
+	return append(out, '}'), nil
+}
+
 // errFenced means this process no longer holds the partition's lease.
 var errFenced = errors.New("lane lease lost")
 
@@ -100,7 +120,7 @@ func (s *store) nextSeq(ctx context.Context) (uint64, error) {
 
 // journal records a batch before submission.
 func (s *store) journal(ctx context.Context, lease string, j journalEntry) error {
-	data, err := json.Marshal(j)
+	data, err := j.encode()
 	if err != nil {
 		return err
 	}
