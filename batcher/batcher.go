@@ -18,7 +18,8 @@
 // per-transaction cost is paid once for many small batches at low load. A
 // lane that shares cuts a batch below Fill votes on the clock's multiples
 // of Tick, the same instants for every lane, and the sharer sends each
-// tick's batches in one transaction; without sharing (or with a negative
+// tick's batches in one transaction (such a lane reads its stream about
+// once per tick, just before it: cutPolicy.nextRead); without sharing (or with a negative
 // Tick) a lane cuts at once with nothing in flight and otherwise when a
 // transaction of its own commits. A retry goes alone. A transaction that
 // will never commit (its orderer died) is recognised from blocks committed after it that hold a

@@ -40,7 +40,9 @@ var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC",
 // DRAIN_GATEWAY_ENDORSERS=1 runs every step a second time, on a connection
 // that leaves the choice of endorsers to the peer's gateway (suffix
 // -gwendorse; fabricclient.WithGatewayEndorsers), beside the default that
-// has both organisations' peers endorse at once.
+// has both organisations' peers endorse at once. DRAIN_EAGER=1 runs every
+// setting first with lanes that read again at once after every read
+// (suffix -eager; batcher.ReadEagerly), then as configured.
 //
 //	go test -run '^$' -bench DrainCost -benchtime 1x ./batcher/
 func BenchmarkDrainCost(b *testing.B) {
@@ -114,7 +116,7 @@ func BenchmarkDrainCost(b *testing.B) {
 	first := 0
 	// run drains a queue of votes, or with rate > 0 offers them at rate
 	// for seconds, and reports what the batcher spent per vote.
-	run := func(b *testing.B, ledger *fabricclient.Ballot, cfg batcher.Config, rate, seconds int) {
+	run := func(b *testing.B, ledger *fabricclient.Ballot, cfg batcher.Config, eager bool, rate, seconds int) {
 		reg := prometheus.NewRegistry()
 		cfg.Partitions = drainStates
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -122,6 +124,9 @@ func BenchmarkDrainCost(b *testing.B) {
 		bt, err := batcher.New(cfg, rdb, timed, log, reg)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if eager {
+			batcher.ReadEagerly(bt)
 		}
 		n := votes
 		if rate > 0 {
@@ -160,7 +165,7 @@ func BenchmarkDrainCost(b *testing.B) {
 		if rate == 0 && ceilingRate > 0 {
 			b.ReportMetric(float64(n)/to.At.Sub(from.At).Seconds()/ceilingRate, "of-ceiling")
 		}
-		reportFabricStages(b, nodesFrom, scrapeNodes(b, fabricNet), txs)
+		reportFabricStages(b, nodesFrom, scrapeNodes(b, fabricNet), txs, float64(n), to.At.Sub(from.At).Seconds())
 		if rate > 0 {
 			reportStages(b, reg)
 			e2e, tx := timed.summary()
@@ -171,6 +176,10 @@ func BenchmarkDrainCost(b *testing.B) {
 		}
 	}
 	rounds, rate := envInt(b, "DRAIN_ROUNDS", 1), envInt(b, "DRAIN_RATE", 1000)
+	eagers := []bool{false}
+	if os.Getenv("DRAIN_EAGER") == "1" {
+		eagers = []bool{true, false}
+	}
 	b.Run("idle", func(b *testing.B) {
 		// What the network spends with nothing to do, per second.
 		for range b.N {
@@ -186,19 +195,25 @@ func BenchmarkDrainCost(b *testing.B) {
 				b.Run("ceiling"+e.name, func(b *testing.B) { ceiling(b, e.ledger) })
 			}
 			for _, c := range drainConfigs(b) {
-				if votes > 0 {
-					b.Run("drain-"+c.name+e.name, func(b *testing.B) {
-						for range b.N {
-							run(b, e.ledger, c.cfg, 0, 0)
-						}
-					})
-				}
-				if rate > 0 {
-					b.Run(fmt.Sprintf("paced%d-%s%s", rate, c.name, e.name), func(b *testing.B) {
-						for range b.N {
-							run(b, e.ledger, c.cfg, rate, 20)
-						}
-					})
+				for _, eager := range eagers {
+					name := c.name + e.name
+					if eager {
+						name += "-eager"
+					}
+					if votes > 0 {
+						b.Run("drain-"+name, func(b *testing.B) {
+							for range b.N {
+								run(b, e.ledger, c.cfg, eager, 0, 0)
+							}
+						})
+					}
+					if rate > 0 {
+						b.Run(fmt.Sprintf("paced%d-%s", rate, name), func(b *testing.B) {
+							for range b.N {
+								run(b, e.ledger, c.cfg, eager, rate, 20)
+							}
+						})
+					}
 				}
 			}
 		}
@@ -298,8 +313,9 @@ type drainConfig struct {
 }
 
 // drainConfigs are the batcher settings compared: the defaults, and any
-// given in DRAIN_CONFIGS as name:size,fill,depth,inflight[,tick ms];... (0:
-// the default; a negative tick: lanes cut when their transactions commit).
+// given in DRAIN_CONFIGS as name:size,fill,depth,inflight[,tick ms[,share
+// votes]];... (0: the default; a negative tick: lanes cut when their
+// transactions commit; negative share votes: lanes never share).
 func drainConfigs(b *testing.B) []drainConfig {
 	out := []drainConfig{{name: "defaults"}}
 	for _, spec := range strings.Split(os.Getenv("DRAIN_CONFIGS"), ";") {
@@ -309,11 +325,11 @@ func drainConfigs(b *testing.B) []drainConfig {
 		name, nums, _ := strings.Cut(spec, ":")
 		var c batcher.Config
 		var tick int
-		if strings.Count(nums, ",") == 3 {
+		for strings.Count(nums, ",") < 5 {
 			nums += ",0"
 		}
-		if _, err := fmt.Sscanf(nums, "%d,%d,%d,%d,%d", &c.BatchSize, &c.Fill, &c.Depth, &c.MaxInflight, &tick); err != nil {
-			b.Fatalf("DRAIN_CONFIGS %q: want name:size,fill,depth,inflight[,tick ms] (%v)", spec, err)
+		if _, err := fmt.Sscanf(nums, "%d,%d,%d,%d,%d,%d", &c.BatchSize, &c.Fill, &c.Depth, &c.MaxInflight, &tick, &c.ShareVotes); err != nil {
+			b.Fatalf("DRAIN_CONFIGS %q: want name:size,fill,depth,inflight[,tick ms[,share votes]] (%v)", spec, err)
 		}
 		c.Tick = time.Duration(tick) * time.Millisecond
 		out = append(out, drainConfig{name: name, cfg: c})

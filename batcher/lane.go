@@ -167,13 +167,18 @@ func (l *lane) run(ctx context.Context) error {
 // process slot or the policy's wake-up time.
 func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <-chan []Entry) error {
 	clock := l.b.clock
-	asked := false // the reader has been told it may read
+	asked := false        // the reader has been told it may read
+	askedFor := 0         // how many votes it was told
+	var readAt time.Time  // no read asked before this (cutPolicy.nextRead)
+	drained := false      // the last read emptied the stream
+	var askedAt time.Time // when the reader was last told
+	paced := false        // ... at the instant nextRead set
 	for {
 		now := clock.Now()
 		freed := l.b.inflight.released() // before the check, so no release is missed
 		slotFree := l.b.inflight.free()
 		n, wake := l.b.cut.decide(now, laneState{
-			pending: len(p.entries), oldest: p.oldest, inflight: int(l.inflight.Load()), slotFree: slotFree,
+			pending: len(p.entries), oldest: p.oldest, inflight: int(l.inflight.Load()), slotFree: slotFree, drained: drained,
 		})
 		if n > 0 {
 			if l.b.inflight.tryAcquire(l.b.slotCost(n)) {
@@ -185,8 +190,14 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 			slotFree = false // another lane took it
 		}
 		if r := l.b.cut.room(len(p.entries)); r > 0 && !asked {
-			room <- r
-			asked = true
+			if now.Before(readAt) {
+				if wake.IsZero() || readAt.Before(wake) {
+					wake = readAt
+				}
+			} else {
+				room <- r
+				asked, askedFor, askedAt, paced = true, r, now, !readAt.IsZero()
+			}
 		}
 		var timer <-chan time.Time
 		if !wake.IsZero() {
@@ -200,8 +211,9 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 		case es := <-reads:
 			asked = false
 			now := clock.Now()
-			p.add(now, es)
+			p.add(l.b.cut.readTime(askedAt, now, paced), es)
 			l.observeRead(now, es)
+			readAt, drained = l.b.cut.nextRead(now, len(es), askedFor), len(es) < askedFor
 		case <-l.finished:
 		case <-freed:
 		case <-timer:

@@ -26,12 +26,17 @@ import (
 // small batch is cut at the same instants, so the sharer gathers them into
 // one transaction (sharePolicy) and a vote waits at most one tick in its
 // lane, rather than behind its lane's transaction and then the sharer's.
+// A lane whose last read emptied its stream (no backlog) cuts on the tick
+// even above fill, up to a full batch: lanes read once per tick
+// (nextRead), so at high rates a large state's tick batch would otherwise
+// be cut on its own a tenth of a tick early, in a transaction of its own.
 type cutPolicy struct {
 	maxVotes int           // most votes in one batch
 	fill     int           // votes worth one more transaction beside the lane's in flight
 	depth    int           // most in flight per lane (as laneState.inflight counts)
 	maxWait  time.Duration // longest a vote waits behind its lane's transactions in flight
 	tick     time.Duration // if > 0: cut small batches on the clock's multiples of tick
+	eager    bool          // with tick: read again at once after every read (nextRead), as without ticks
 }
 
 // laneState is what the cut policy judges.
@@ -40,6 +45,7 @@ type laneState struct {
 	oldest   time.Time // when the oldest of them was read
 	inflight int       // the lane's batches in flight (each Batcher.slotCost: votes when cut on ticks)
 	slotFree bool      // the process has an in-flight slot free
+	drained  bool      // the lane's last read emptied its stream (no backlog)
 }
 
 // decide returns how many pending votes to cut now. When it is zero, wake is
@@ -49,7 +55,11 @@ func (p cutPolicy) decide(now time.Time, s laneState) (cut int, wake time.Time) 
 		return 0, time.Time{}
 	}
 	n := min(s.pending, p.maxVotes)
-	if s.pending >= p.fill || (s.inflight == 0 && p.tick <= 0) {
+	filled := s.pending >= p.fill
+	if p.tick > 0 && s.drained && s.pending < p.maxVotes {
+		filled = false // no backlog: it goes with the other lanes' batches on the tick
+	}
+	if filled || (s.inflight == 0 && p.tick <= 0) {
 		return n, time.Time{}
 	}
 	due := s.oldest.Add(p.maxWait)
@@ -95,6 +105,39 @@ func (p sharePolicy) decide(now time.Time, votes int, first time.Time, announced
 		return true, time.Time{}
 	}
 	return false, due
+}
+
+// nextRead is when a lane that cuts on ticks reads its stream again after
+// a read at now that returned got of the asked votes (zero: at once). A
+// read that emptied the stream (got < asked) is followed by the next one a
+// tenth of a tick before the next tick, so a lane reads about once per tick
+// at any rate below a backlog rather than once per few votes the gateway
+// enqueues (each read a Redis call and a wake-up of the lane): a vote
+// waits for the tick anyway, and the reads' lead shifts its wait in the
+// lane by a tenth of a tick, from [0, tick) to [tick/10, tick+tick/10). A
+// full read (a backlog) and lanes without ticks read again at once.
+func (p cutPolicy) nextRead(now time.Time, got, asked int) time.Time {
+	if p.tick <= 0 || p.eager || got >= asked {
+		return time.Time{}
+	}
+	at := nextTick(now, p.tick).Add(-p.tick / 10)
+	if !at.After(now) {
+		at = at.Add(p.tick)
+	}
+	return at
+}
+
+// readTime is when votes a lane asked for at asked (paced: at the instant
+// nextRead set) and received at now count as read, for the tick they are
+// cut on: a paced read answered before a tenth of a tick after the tick it
+// was meant for counts as read when asked, so a read that the loaded
+// machine delays past the tick is cut at once rather than a tick later. A
+// read that blocked longer (no votes were waiting) counts at now.
+func (p cutPolicy) readTime(asked, now time.Time, paced bool) time.Time {
+	if paced && p.tick > 0 && now.Before(nextTick(asked, p.tick).Add(p.tick/10)) {
+		return asked
+	}
+	return now
 }
 
 // room is how many more votes a lane may read: it stops at a full batch, so

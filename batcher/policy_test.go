@@ -65,7 +65,79 @@ func TestCutPolicyTicks(t *testing.T) {
 		{"a vote read on a tick waits a whole tick", t0, laneState{pending: 1, oldest: t0, slotFree: true}, 0, 100 * time.Millisecond},
 		{"fill cuts at once", t0.Add(10 * time.Millisecond), laneState{pending: 250, oldest: t0.Add(5 * time.Millisecond), inflight: 1, slotFree: true}, 250, 0},
 		{"lane depth reached", t0.Add(time.Hour), laneState{pending: 10, oldest: t0, inflight: 4, slotFree: true}, 0, 0},
+		{"no backlog: above fill waits for the tick", t0.Add(90 * time.Millisecond), laneState{pending: 300, oldest: t0.Add(5 * time.Millisecond), inflight: 1, slotFree: true, drained: true}, 0, 10 * time.Millisecond},
+		{"no backlog: a full batch goes at once", t0.Add(90 * time.Millisecond), laneState{pending: 1200, oldest: t0.Add(5 * time.Millisecond), inflight: 1, slotFree: true, drained: true}, 1000, 0},
 	})
+	// Without ticks fill cuts at once, drained or not.
+	checkCuts(t, testCut, []cutCase{
+		{"no ticks: fill cuts at once", t0.Add(10 * time.Millisecond), laneState{pending: 250, oldest: t0, inflight: 1, slotFree: true, drained: true}, 250, 0},
+	})
+}
+
+// TestCutPolicyReadTime: votes of a paced read count as read when asked if
+// they came before a tenth of a tick after the tick the read was meant for
+// (a late answer is cut at once, not a tick later); otherwise, or unpaced,
+// when they came.
+func TestCutPolicyReadTime(t *testing.T) {
+	p := testCut
+	p.tick = 100 * time.Millisecond
+	asked := time.Unix(1000, 0).Add(90 * time.Millisecond) // a tenth of a tick before a tick
+	for _, c := range []struct {
+		name  string
+		p     cutPolicy
+		after time.Duration
+		paced bool
+		want  time.Duration // after asked
+	}{
+		{"prompt", p, 2 * time.Millisecond, true, 0},
+		{"late past the tick", p, 15 * time.Millisecond, true, 0},
+		{"blocked a tick: no votes were waiting", p, 25 * time.Millisecond, true, 25 * time.Millisecond},
+		{"unpaced", p, 2 * time.Millisecond, false, 2 * time.Millisecond},
+		{"no ticks", testCut, 2 * time.Millisecond, true, 2 * time.Millisecond},
+	} {
+		if got := c.p.readTime(asked, asked.Add(c.after), c.paced); !got.Equal(asked.Add(c.want)) {
+			t.Errorf("%s: read at asked+%v, want asked+%v", c.name, got.Sub(asked), c.want)
+		}
+	}
+}
+
+// TestCutPolicyNextRead: a lane cutting on ticks reads again a tenth of a
+// tick before the next tick after a read that emptied its stream, at once
+// after a full read; without ticks (or eager) always at once.
+func TestCutPolicyNextRead(t *testing.T) {
+	p := testCut
+	p.tick = 100 * time.Millisecond
+	t0 := time.Unix(1000, 0) // on a tick
+	eager := p
+	eager.eager = true
+	for _, c := range []struct {
+		name       string
+		p          cutPolicy
+		now        time.Time
+		got, asked int
+		want       time.Duration // after t0; -1: at once
+	}{
+		{"stream emptied: before the next tick", p, t0.Add(30 * time.Millisecond), 7, 1000, 90 * time.Millisecond},
+		{"on a tick: before the next", p, t0, 7, 1000, 90 * time.Millisecond},
+		{"within the lead: before the tick after", p, t0.Add(95 * time.Millisecond), 7, 1000, 190 * time.Millisecond},
+		{"at the lead: before the tick after", p, t0.Add(90 * time.Millisecond), 0, 1000, 190 * time.Millisecond},
+		{"full read (backlog): at once", p, t0.Add(30 * time.Millisecond), 1000, 1000, -1},
+		{"no ticks: at once", testCut, t0.Add(30 * time.Millisecond), 7, 1000, -1},
+		{"eager: at once", eager, t0.Add(30 * time.Millisecond), 7, 1000, -1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			at := c.p.nextRead(c.now, c.got, c.asked)
+			if c.want < 0 {
+				if !at.IsZero() {
+					t.Fatalf("next read at t0+%v, want at once", at.Sub(t0))
+				}
+				return
+			}
+			if !at.Equal(t0.Add(c.want)) {
+				t.Fatalf("next read at t0+%v (zero: at once %v), want t0+%v", at.Sub(t0), at.IsZero(), c.want)
+			}
+		})
+	}
 }
 
 func TestSharePolicyDecides(t *testing.T) {

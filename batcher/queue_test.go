@@ -135,3 +135,8 @@ func metricValue(t testing.TB, c prometheus.Collector) float64 {
 	}
 	return m.Counter.GetValue()
 }
+
+// ReadEagerly makes b's lanes read their streams again at once after every
+// read, as before reads were paced to the ticks (cutPolicy.eager), for
+// benchmarks that compare the two.
+func ReadEagerly(b *Batcher) { b.cut.eager = true }

@@ -265,7 +265,8 @@ func TestShareRefusedFallsBackAlone(t *testing.T) {
 	WaitDrained(t, rdb, 30*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
 	if bad == "" {
-		t.Fatal("no shared transaction was submitted")
+		n, shared := ledgerTxs(f)
+		t.Fatalf("no shared transaction was submitted (%d transactions, shared %v)", n, shared)
 	}
 	if n := f.submissions(bad); n < 2 {
 		t.Fatalf("batch %s refused in a shared transaction was submitted %d times, want again alone", bad, n)
@@ -294,6 +295,9 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 	clk.Advance(10 * time.Millisecond) // 10 ms past a tick
 	b := startBatcher(t, Config{BatchSize: 50, Fill: 40, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
 	votes := EnqueueVotes(t, rdb, 0, 2*len(TestStates), "s")
+	// A read that came on part of them found the stream empty: the next
+	// is a tenth of a tick before the tick (nextRead).
+	clk.Advance(80 * time.Millisecond)
 	waitFor(t, "every lane holding its votes", func() bool {
 		n := 0.0
 		for _, s := range TestStates {
@@ -301,7 +305,7 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 		}
 		return n == float64(len(votes))
 	})
-	clk.Advance(89 * time.Millisecond)
+	clk.Advance(9 * time.Millisecond)
 	time.Sleep(50 * time.Millisecond) // room for a wrong cut to show
 	if n, _ := ledgerTxs(f); n != 0 {
 		t.Fatalf("%d transactions before the tick, want 0", n)
@@ -355,6 +359,9 @@ func TestTickBatchesCountVotesInFlight(t *testing.T) {
 	// < 100 votes in flight), then the bound.
 	only := []float64{1, 0, 0, 0, 0}
 	votes = append(votes, EnqueueWeighted(t, rdb, len(votes), 150, "s", TestStates, only)...)
+	// A read that came on part of the backlog found the stream empty: the
+	// next is a tenth of a tick before the tick (nextRead).
+	clk.Advance(90 * time.Millisecond)
 	waitFor(t, "two full batches of CA's backlog", func() bool { n, _ := ledgerTxs(f); return n == 5 })
 	waitFor(t, "CA's lane holding a full batch", func() bool { return buffered("CA") == 50 })
 	time.Sleep(50 * time.Millisecond) // room for a wrong cut to show

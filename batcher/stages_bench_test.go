@@ -129,8 +129,8 @@ func scrapeNodes(b *testing.B, n *localnet.Network) nodeMetrics {
 }
 
 // reportFabricStages reports the mean of each of fabricStages between two
-// scrapes, and the transactions per block.
-func reportFabricStages(b *testing.B, from, to nodeMetrics, txs float64) {
+// scrapes, the batches (txs) and votes per block, and blocks per second.
+func reportFabricStages(b *testing.B, from, to nodeMetrics, txs, votes, seconds float64) {
 	for _, s := range fabricStages {
 		count := to[s.metric+"_count"] - from[s.metric+"_count"]
 		if count <= 0 {
@@ -141,5 +141,7 @@ func reportFabricStages(b *testing.B, from, to nodeMetrics, txs float64) {
 	}
 	if blocks := to["peer_height"] - from["peer_height"]; blocks > 0 {
 		b.ReportMetric(txs/blocks, "tx/block")
+		b.ReportMetric(votes/blocks, "votes/block")
+		b.ReportMetric(blocks/seconds, "blocks/s")
 	}
 }

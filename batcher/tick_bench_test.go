@@ -4,12 +4,15 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -34,7 +37,9 @@ func BenchmarkTicksUnderCommitLatency(b *testing.B) {
 		weights[i] = 1 / float64(len(weights))
 	}
 	first := 0
-	for range b.N {
+	pids := map[string]int{"process": os.Getpid(), "redis": srv.PID()}
+	for i := range 2 * b.N {
+		eager := i%2 == 1
 		f := newFakeLedger()
 		f.latency = time.Duration(latency) * time.Millisecond
 		reg := prometheus.NewRegistry()
@@ -42,8 +47,11 @@ func BenchmarkTicksUnderCommitLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		bt.cut.eager = eager
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
+		reads0 := xreadgroupCalls(b, srv.Client())
+		from := measure.Take(pids)
 		go func() { done <- bt.Run(ctx) }()
 		n := rate * 6
 		tick := time.NewTicker(10 * time.Millisecond)
@@ -57,14 +65,41 @@ func BenchmarkTicksUnderCommitLatency(b *testing.B) {
 		tick.Stop()
 		first += n
 		WaitStatesDrained(b, rdb, states, time.Minute)
+		to := measure.Take(pids)
 		cancel()
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(n)/CommittedBatches(b, reg), "votes/batch")
-		b.ReportMetric(meanMs(b, bt.metrics.stage.buffer), "buffer-mean-ms")
-		b.ReportMetric(meanMs(b, bt.metrics.voteLatency), "vote-mean-ms")
+		name := "paced-"
+		if eager {
+			name = "eager-"
+		}
+		cpu := func(p string) float64 { return (to.Procs[p].CPU - from.Procs[p].CPU).Seconds() / float64(n) * 1e6 }
+		b.ReportMetric(float64(n)/CommittedBatches(b, reg), name+"votes/batch")
+		b.ReportMetric(float64(n)/(xreadgroupCalls(b, srv.Client())-reads0), name+"votes/read")
+		b.ReportMetric(cpu("process"), name+"process-cpu-us/vote")
+		b.ReportMetric(cpu("redis"), name+"redis-cpu-us/vote")
+		b.ReportMetric(meanMs(b, bt.metrics.stage.buffer), name+"buffer-mean-ms")
+		b.ReportMetric(meanMs(b, bt.metrics.voteLatency), name+"vote-mean-ms")
 	}
+}
+
+// xreadgroupCalls is how many XREADGROUP calls the server has answered.
+func xreadgroupCalls(b *testing.B, rdb redis.UniversalClient) float64 {
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "cmdstat_xreadgroup:calls=")
+	if !ok {
+		return 0
+	}
+	calls, _, _ := strings.Cut(rest, ",")
+	n, err := strconv.ParseFloat(calls, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 // meanMs is the mean of a histogram's observations, in milliseconds.
