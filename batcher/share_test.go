@@ -256,9 +256,11 @@ func TestShareRefusedFallsBackAlone(t *testing.T) {
 		}
 		return commitOK
 	}
-	startBatcher(t, Config{BatchSize: 50}, srv.ClientAs(redisserver.UserBatcher), f)
+	// Room for every lane's tick batch in one transaction: lanes read once
+	// per tick, so each cuts up to a full batch of the trickle on a tick.
+	startBatcher(t, Config{BatchSize: 50, ShareVotes: 500}, srv.ClientAs(redisserver.UserBatcher), f)
 	var votes []ballot.Vote
-	for i := range 40 { // a trickle: small batches, under fill, while transactions fly
+	for i := range 40 { // a trickle: small batches while transactions fly
 		votes = append(votes, EnqueueVotes(t, rdb, 10*i, 10, "s")...)
 		time.Sleep(5 * time.Millisecond)
 	}
