@@ -40,8 +40,6 @@ import (
 type Index struct {
 	db    *sql.DB
 	write *sql.Conn
-	// inserts are the Writers' vote inserts, prepared once.
-	inserts voteStmts
 	// history answers the audit's lookups on the committed index.
 	history
 	// filter is the used table's Bloom filter for the Writers' lookups,
@@ -249,9 +247,7 @@ func Open(path string) (*Index, error) {
 	x.history.q = db
 	if x.used, err = db.Prepare(usedQuery); err == nil {
 		if x.rolled, err = db.Prepare(rolledQuery); err == nil {
-			if x.inserts, err = prepareVoteStmts(db); err == nil {
-				x.write, err = db.Conn(context.Background())
-			}
+			x.write, err = db.Conn(context.Background())
 		}
 	}
 	if err == nil {
@@ -278,7 +274,6 @@ func (x *Index) Close() error {
 			s.Close()
 		}
 	}
-	x.inserts.close()
 	x.mu.Lock()
 	for _, s := range x.prepared {
 		s.Close()

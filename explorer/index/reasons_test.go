@@ -369,7 +369,7 @@ func TestWriterSeesItsOwnBlocks(t *testing.T) {
 	}
 }
 
-// TestLargeBatchKeys: a batch larger than one multi-row insert (rowsPerInsert)
+// TestLargeBatchKeys: a batch larger than one multi-row insert (maxRowsPerInsert)
 // stores every vote's id and counted nullifier: each vote is found by its
 // id at its index, and after reopening (the used nullifiers' filter rebuilt
 // from the table) a later batch's re-use of any counted nullifier is a

@@ -33,9 +33,8 @@ func (x *Index) Save(ctx context.Context, r audit.Report) error {
 // it. A Writer is used by one goroutine; the index has one at a time.
 type Writer struct {
 	history
-	x     *Index
-	tx    *sql.Tx
-	votes voteStmts
+	x  *Index
+	tx *sql.Tx
 	// stmts are the statements of Save prepared for tx, by query.
 	stmts map[string]*sql.Stmt
 	// The election record and roll seal as of the last block saved, once
@@ -88,7 +87,7 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 		}
 	}
 	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter},
-		x: x, tx: tx, votes: x.inserts.tx(ctx, tx), stmts: map[string]*sql.Stmt{}}
+		x: x, tx: tx, stmts: map[string]*sql.Stmt{}}
 	x.mu.Lock()
 	x.open = w
 	x.mu.Unlock()
@@ -167,7 +166,7 @@ func (w *Writer) Save(ctx context.Context, r audit.Report) error {
 	if r.Block.Number != next {
 		return fmt.Errorf("save block %d: the index expects block %d next", r.Block.Number, next)
 	}
-	s := saver{ctx: ctx, w: w, stmts: &w.votes, filter: w.filter, r: r}
+	s := saver{ctx: ctx, w: w, filter: w.filter, r: r}
 	for _, step := range []func() error{s.block, s.txs, s.batches, s.election, s.roll, s.issues, s.totals, s.checkpoint} {
 		if err := step(); err != nil {
 			w.known = false
@@ -185,51 +184,22 @@ func (w *Writer) Save(ctx context.Context, r audit.Report) error {
 type saver struct {
 	ctx    context.Context
 	w      *Writer
-	stmts  *voteStmts
 	filter *usedFilter
 	r      audit.Report
 }
 
-// voteStmts are the inserts of vote_keys and used_votes, of rowsPerInsert
-// rows at once: one statement for a hundred votes rather than one per vote
-// (a quarter of a vote's insert cost was the statement's own). They are
-// INSERT OR IGNORE: a vote_keys row is new by its batch anyway, and with a
-// conflict that aborts, SQLite would first copy every page a multi-row
+// maxRowsPerInsert bounds the rows of one of the multi-row inserts of
+// vote_keys and used_votes (insertRows): one statement for up to a hundred
+// votes rather than one per vote (a quarter of a vote's insert cost was the
+// statement's own).
+const maxRowsPerInsert = 100
+
+// insertQuery is the insert of rows rows of three values into table. It
+// is INSERT OR IGNORE: a vote_keys row is new by its batch anyway, and with
+// a conflict that aborts, SQLite would first copy every page a multi-row
 // insert changes into a statement journal.
-type voteStmts struct{ voteID, used [len(rowsPerInsert)]*sql.Stmt }
-
-// rowsPerInsert are the rows each of voteStmts's inserts writes, largest
-// first, down to 1.
-var rowsPerInsert = [...]int{100, 10, 1}
-
-// prepareVoteStmts prepares the inserts of voteStmts on db.
-func prepareVoteStmts(db *sql.DB) (v voteStmts, err error) {
-	for i, n := range rowsPerInsert {
-		rows := strings.Repeat(", (?, ?, ?)", n)[2:]
-		if v.voteID[i], err = db.Prepare(`INSERT OR IGNORE INTO vote_keys VALUES ` + rows); err != nil {
-			return v, err
-		}
-		if v.used[i], err = db.Prepare(`INSERT OR IGNORE INTO used_votes VALUES ` + rows); err != nil {
-			return v, err
-		}
-	}
-	return v, nil
-}
-
-// tx returns the inserts for use in tx.
-func (v voteStmts) tx(ctx context.Context, tx *sql.Tx) (t voteStmts) {
-	for i := range rowsPerInsert {
-		t.voteID[i], t.used[i] = tx.StmtContext(ctx, v.voteID[i]), tx.StmtContext(ctx, v.used[i])
-	}
-	return t
-}
-
-func (v voteStmts) close() {
-	for _, s := range append(v.voteID[:], v.used[:]...) {
-		if s != nil {
-			s.Close()
-		}
-	}
+func insertQuery(table string, rows int) string {
+	return `INSERT OR IGNORE INTO ` + table + ` VALUES ` + strings.Repeat(", (?, ?, ?)", rows)[2:]
 }
 
 func (s saver) exec(query string, args ...any) error {
@@ -374,24 +344,25 @@ func (s saver) votes(bt audit.Batch) error {
 			s.filter.add(audit.Nullifier{State: v.State, Nullifier: v.Nullifier})
 		}
 	}
-	if err := insertRows(s.ctx, s.stmts.voteID, ids); err != nil {
+	if err := s.insertRows("vote_keys", ids); err != nil {
 		return fmt.Errorf("vote ids: %w", err)
 	}
-	if err := insertRows(s.ctx, s.stmts.used, used); err != nil {
+	if err := s.insertRows("used_votes", used); err != nil {
 		return fmt.Errorf("used nullifiers: %w", err)
 	}
 	return nil
 }
 
-// insertRows inserts the rows of three values in args with stmts: as many
-// as it can with the largest, and so on down.
-func insertRows(ctx context.Context, stmts [len(rowsPerInsert)]*sql.Stmt, args []any) error {
-	for i, rows := range rowsPerInsert {
-		for n := 3 * rows; len(args) >= n; args = args[n:] {
-			if _, err := stmts[i].ExecContext(ctx, args[:n]...); err != nil {
-				return err
-			}
+// insertRows inserts the rows of three values in args into table, up to
+// maxRowsPerInsert a statement: a batch of n votes takes n/100 statements,
+// rounded up, each of its size prepared once per index.
+func (s saver) insertRows(table string, args []any) error {
+	for len(args) > 0 {
+		n := min(len(args), 3*maxRowsPerInsert)
+		if err := s.exec(insertQuery(table, n/3), args[:n]...); err != nil {
+			return err
 		}
+		args = args[n:]
 	}
 	return nil
 }

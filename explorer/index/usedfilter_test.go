@@ -111,7 +111,7 @@ func TestUsedFilter(t *testing.T) {
 	}
 	lookup(w, 3)
 	for i := 3; i < 13; i++ { // as Save adds the counted votes
-		if _, err := w.votes.used[len(rowsPerInsert)-1].ExecContext(ctx, nullifierKey(key(i).State, key(i).Nullifier), batch, i); err != nil {
+		if _, err := w.tx.ExecContext(ctx, insertQuery("used_votes", 1), nullifierKey(key(i).State, key(i).Nullifier), batch, i); err != nil {
 			t.Fatal(err)
 		}
 		w.filter.add(key(i))
