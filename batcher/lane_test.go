@@ -198,7 +198,7 @@ func TestLostStatusFoundOnTheLedger(t *testing.T) {
 		}
 		return commitOK
 	}
-	b := startBatcher(t, Config{BatchSize: 10}, srv.ClientAs(redisserver.UserBatcher), f)
+	b := startBatcher(t, Config{BatchSize: 10, ShareVotes: 10}, srv.ClientAs(redisserver.UserBatcher), f)
 	votes := EnqueueVotes(t, rdb, 0, 500, "s")
 	WaitDrained(t, rdb, 30*time.Second)
 	checkCountedOnce(t, f, rdb, votes)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/votechain/votechain/ballot"
 )
 
 var testCut = cutPolicy{maxVotes: 1000, fill: 250, depth: 4, maxWait: time.Second}
@@ -374,9 +376,16 @@ func TestConfigDefaultsAndLimits(t *testing.T) {
 	if c.BatchSize != DefaultConfig.BatchSize || c.Fill != 250 || c.Owner == "" || c.Clock == nil {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
+	if c.ShareVotes != 2000 {
+		t.Errorf("share votes %d by default, want two batches' 2000", c.ShareVotes)
+	}
 	small := Config{Partitions: []string{"CA"}, BatchSize: 100}
-	if err := small.applyDefaults(); err != nil || small.Fill != 25 {
-		t.Errorf("fill of a 100-vote batch size: %d, %v; want 25", small.Fill, err)
+	if err := small.applyDefaults(); err != nil || small.Fill != 25 || small.ShareVotes != 200 {
+		t.Errorf("fill and share votes of a 100-vote batch size: %d, %d, %v; want 25, 200", small.Fill, small.ShareVotes, err)
+	}
+	large := Config{Partitions: []string{"CA"}, BatchSize: 8000}
+	if err := large.applyDefaults(); err != nil || large.ShareVotes != ballot.MaxBatchVotes {
+		t.Errorf("share votes of an 8000-vote batch size: %d, %v; want the chaincode's limit %d", large.ShareVotes, err, ballot.MaxBatchVotes)
 	}
 	if err := (&Config{}).applyDefaults(); err == nil {
 		t.Error("no partitions accepted")

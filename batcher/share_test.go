@@ -105,7 +105,7 @@ func wantCommitted(t *testing.T, o <-chan outcome, b ballot.Batch, txID string) 
 // go together in one transaction, at most one per state, within the vote
 // bound, in the order queued.
 func TestShareGroupsLanesWhileTransactionsFly(t *testing.T) {
-	r := newShareRig(t, Config{BatchSize: 100, Fill: 50, Tick: -1})
+	r := newShareRig(t, Config{BatchSize: 100, ShareVotes: 100, Fill: 50, Tick: -1})
 	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
 	first := r.batch("CA", 1, 5)
 	o1 := r.submit(first)
@@ -151,7 +151,7 @@ func TestShareGroupsLanesWhileTransactionsFly(t *testing.T) {
 // transaction, and fill votes waiting open a further transaction beside
 // one in flight.
 func TestShareStateOnceAndFill(t *testing.T) {
-	r := newShareRig(t, Config{BatchSize: 100, Fill: 20, Tick: -1})
+	r := newShareRig(t, Config{BatchSize: 100, ShareVotes: 100, Fill: 20, Tick: -1})
 	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
 	r.submit(r.batch("CA", 1, 5))
 	waitFor(t, "the first transaction", func() bool { n, _ := r.txs(); return n == 1 })
@@ -168,7 +168,7 @@ func TestShareStateOnceAndFill(t *testing.T) {
 // TestShareMaxWait: a batch under fill waiting behind a transaction in
 // flight goes once its oldest vote has waited MaxWait.
 func TestShareMaxWait(t *testing.T) {
-	r := newShareRig(t, Config{BatchSize: 100, Fill: 50, MaxWait: time.Second, Tick: -1})
+	r := newShareRig(t, Config{BatchSize: 100, ShareVotes: 100, Fill: 50, MaxWait: time.Second, Tick: -1})
 	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
 	r.submit(r.batch("CA", 1, 5))
 	waitFor(t, "the first transaction", func() bool { n, _ := r.txs(); return n == 1 })
@@ -189,7 +189,7 @@ func TestShareMaxWait(t *testing.T) {
 // flight or not, and go in one transaction; a commit does not send the
 // queue early; a full transaction's worth goes at once.
 func TestShareTickGathersLanes(t *testing.T) {
-	r := newShareRig(t, Config{BatchSize: 100, Fill: 50, Tick: 100 * time.Millisecond})
+	r := newShareRig(t, Config{BatchSize: 100, ShareVotes: 100, Fill: 50, Tick: 100 * time.Millisecond})
 	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
 	r.b.share.announce(2)
 	first := r.batch("CA", 1, 5)
@@ -295,7 +295,7 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 	rdb := srv.Client()
 	f, clk := newFakeLedger(), newFakeClock()
 	clk.Advance(10 * time.Millisecond) // 10 ms past a tick
-	b := startBatcher(t, Config{BatchSize: 50, Fill: 40, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
+	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 50, Fill: 40, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
 	votes := EnqueueVotes(t, rdb, 0, 2*len(TestStates), "s")
 	// A read that came on part of them found the stream empty: the next
 	// is a tenth of a tick before the tick (nextRead).
@@ -337,7 +337,7 @@ func TestTickBatchesCountVotesInFlight(t *testing.T) {
 		return commitOK
 	}
 	clk.Advance(10 * time.Millisecond) // 10 ms past a tick
-	b := startBatcher(t, Config{BatchSize: 50, Fill: 40, Depth: 2, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
+	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 50, Fill: 40, Depth: 2, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
 	t.Cleanup(func() { hold.Store(false); f.release() }) // before the batcher's: it drains what is in flight
 	buffered := func(states ...string) float64 {
 		n := 0.0

@@ -54,7 +54,7 @@ func run(ctx context.Context) error {
 	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight")
 	depth := fs.Int("depth", d.Depth, "batches in flight per lane (with --tick: the votes of this many full batches)")
 	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process")
-	shareVotes := fs.Int("share-votes", d.ShareVotes, "most votes in a transaction shared by several lanes' batches (0: --batch-size; -1: lanes never share)")
+	shareVotes := fs.Int("share-votes", d.ShareVotes, "most votes in a transaction shared by several lanes' batches (0: twice --batch-size; -1: lanes never share)")
 	tick := fs.Duration("tick", d.Tick, "when lanes share transactions: a lane's batch below --fill votes is cut on the clock's multiples of this, the same instants for every lane, and they go in one transaction (negative: cut when the lane's transactions commit)")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
