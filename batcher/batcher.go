@@ -95,7 +95,7 @@ type Config struct {
 // The ledger's extra CPU per vote at sustained rates follows its blocks per
 // second more than its votes per transaction: ticks of 400 ms at 6,250
 // votes/s cut blocks from ~4 to ~2.9 a second and the ledger CPU per vote to
-// 0.87–0.90x of 200 ms ticks, but 202→commit p95 was 722/1,021 against
+// 0.90–0.91x of 200 ms ticks, but 202→commit p95 was 722/1,021 against
 // 737/576 ms (same runs), so the tick stays at 200 ms.
 var DefaultConfig = Config{
 	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond,
