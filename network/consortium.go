@@ -126,6 +126,11 @@ func (p Ports) Peer(i int) (listen, chaincode, ops int) {
 	return p.Base + 100 + 10*i, p.Base + 101 + 10*i, p.Base + 102 + 10*i
 }
 
+// OrdererPprof and PeerPprof are the nodes' Go pprof ports, bound only
+// when the operator asks for profiling (NodePprofEnv).
+func (p Ports) OrdererPprof(i int) int { return p.Base + 80 + i }
+func (p Ports) PeerPprof(i int) int    { return p.Base + 103 + 10*i }
+
 // ChaincodeServer returns the listen port of the i-th organisation's chaincode
 // service in the given slot. Deploys alternate between slot 0 and 1 so a new
 // chaincode version starts before the old one stops.
@@ -143,7 +148,7 @@ func (p Ports) RedisExporter() int { return p.Base + 396 }
 // NamedPort is a port with the process that binds it and what for.
 type NamedPort struct {
 	Process string // "orderer0", "peer.Commission"
-	Role    string // "gRPC", "admin", "chaincode", "operations"
+	Role    string // "gRPC", "admin", "chaincode", "operations", "pprof"
 	Port    int
 }
 
@@ -166,6 +171,19 @@ func (p Ports) NetworkPorts() []NamedPort {
 		l, c, o := p.Peer(i)
 		name := PeerProcess(org)
 		out = append(out, NamedPort{name, "gRPC", l}, NamedPort{name, "chaincode", c}, NamedPort{name, "operations", o})
+	}
+	return out
+}
+
+// PprofPorts lists the nodes' pprof ports (NodePprofEnv), bound only when
+// profiling is on.
+func (p Ports) PprofPorts() []NamedPort {
+	var out []NamedPort
+	for i := 0; i < OrdererCount; i++ {
+		out = append(out, NamedPort{OrdererProcess(i), "pprof", p.OrdererPprof(i)})
+	}
+	for i, org := range PeerOrgs {
+		out = append(out, NamedPort{PeerProcess(org), "pprof", p.PeerPprof(i)})
 	}
 	return out
 }

@@ -131,7 +131,7 @@ func TestPortPlanHasNoOverlaps(t *testing.T) {
 		}
 		seen[port] = what
 	}
-	for _, np := range p.NetworkPorts() {
+	for _, np := range append(p.NetworkPorts(), p.PprofPorts()...) {
 		add(np.Port, np.Process+" "+np.Role)
 	}
 	for i := range PeerOrgs {

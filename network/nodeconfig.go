@@ -204,6 +204,42 @@ func OrdererSettings(l Layout, ports Ports, hosts Placement, i int) Settings {
 	}
 }
 
+// NodePprofEnv names the environment variable that turns on the Go pprof
+// HTTP service (net/http/pprof) of every peer and orderer the project starts
+// locally (localnet, `make up`, the bench), each on 127.0.0.1 at its port in
+// the plan (Ports.PeerPprof, Ports.OrdererPprof). Off unless it is "1" or
+// "true": the service serves profiles and goroutine dumps to anyone on the
+// host, so it is for profiling runs only (docs/operations.md).
+const NodePprofEnv = "VOTECHAIN_NODE_PPROF"
+
+// NodePprofFromEnv reports whether NodePprofEnv asks for the nodes' pprof.
+func NodePprofFromEnv() bool {
+	switch strings.ToLower(os.Getenv(NodePprofEnv)) {
+	case "1", "true":
+		return true
+	}
+	return false
+}
+
+// PeerPprofSettings turn on the pprof service of the i-th organisation's
+// peer on 127.0.0.1 at Ports.PeerPprof; applied over PeerSettings.
+func PeerPprofSettings(ports Ports, i int) Settings {
+	return Settings{
+		"peer.profile.enabled":       true,
+		"peer.profile.listenAddress": Host{Addr: "127.0.0.1"}.Join(ports.PeerPprof(i)),
+	}
+}
+
+// OrdererPprofSettings turn on orderer i's pprof service on 127.0.0.1 at
+// Ports.OrdererPprof, its own port (an orderer whose pprof port is taken
+// panics); applied over OrdererSettings.
+func OrdererPprofSettings(ports Ports, i int) Settings {
+	return Settings{
+		"General.Profile.Enabled": true,
+		"General.Profile.Address": Host{Addr: "127.0.0.1"}.Join(ports.OrdererPprof(i)),
+	}
+}
+
 // The Go collector's targets (GOGC) for the Fabric nodes and chaincode
 // servers the project starts: a heap may grow to 1+N/100 times its live data
 // between collections. Against Go's default, 100, these took the ledger

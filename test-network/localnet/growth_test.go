@@ -35,8 +35,9 @@ import (
 //	GROWTH_ROLL=n             first load and seal a roll of n voters, and cast the
 //	                          votes as them (each read finds its voter's roll mark,
 //	                          as the bench's grown ledger does); n >= the total
-//	GROWTH_PPROF=host:port    a peer's pprof address (peer.profile in the binaries'
-//	GROWTH_PPROF_DIR=dir      config/core.yaml): a 20 s CPU profile per step into dir
+//	GROWTH_PPROF=host:port    a peer's pprof address (with VOTECHAIN_NODE_PPROF=1,
+//	GROWTH_PPROF_DIR=dir      127.0.0.1:B+103, network.Ports.PeerPprof): a 20 s CPU
+//	                          profile per step into dir
 func BenchmarkLedgerGrowthCPU(b *testing.B) {
 	spec := cmp.Or(os.Getenv("GROWTH_VOTES"), "1500000,250000")
 	total, step, ok := strings.Cut(spec, ",")

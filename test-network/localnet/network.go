@@ -54,7 +54,13 @@ type Config struct {
 	// Nice is added to the niceness of every node and chaincode server
 	// (proc.Spec.Nice); 0 runs them at the caller's.
 	Nice int
-	Log  *slog.Logger // progress; nil discards
+	// Pprof turns on every node's Go pprof service on 127.0.0.1 at its
+	// port in the plan (network.PeerPprofSettings, OrdererPprofSettings);
+	// New also turns it on when network.NodePprofEnv asks. The setting is
+	// written when a node's configuration is, at creation and before
+	// restarting an instance whose nodes run from its own folder.
+	Pprof bool
+	Log   *slog.Logger // progress; nil discards
 }
 
 // state is what the instance remembers between commands (state.json).
@@ -103,6 +109,7 @@ func New(cfg Config) (*Network, error) {
 	if cfg.Hosts.Orgs == nil {
 		cfg.Hosts = network.OneHost()
 	}
+	cfg.Pprof = cfg.Pprof || network.NodePprofFromEnv()
 	if err := cfg.Hosts.Validate(); err != nil {
 		return nil, err
 	}
@@ -270,7 +277,11 @@ func (n *Network) checkFreshDir() error {
 // process that is not running is taken.
 func (n *Network) checkPorts() error {
 	addrs := n.nodeAddrs()
-	for _, np := range n.ports.NetworkPorts() {
+	ports := n.ports.NetworkPorts()
+	if n.cfg.Pprof {
+		ports = append(ports, n.ports.PprofPorts()...)
+	}
+	for _, np := range ports {
 		if n.running(np.Process) {
 			continue
 		}
@@ -402,6 +413,13 @@ func (n *Network) restart(ctx context.Context) error {
 	if len(missing) == 0 {
 		n.log.Info("network already running", "dir", n.cfg.Dir)
 		return nil
+	}
+	if !n.state.Bundles {
+		// The project's current settings, and Config.Pprof, for the nodes
+		// about to start.
+		if err := n.writeNodeConfigs(); err != nil {
+			return err
+		}
 	}
 	return n.startAll(ctx, missing)
 }

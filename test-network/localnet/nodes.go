@@ -195,7 +195,11 @@ func (n *Network) writeNodeConfigs() error {
 	sample := func(f string) string { return filepath.Join(n.cfg.FabricBin, "config", f) }
 	for i := 0; i < network.OrdererCount; i++ {
 		dst := filepath.Join(n.layout.NodeConfigDir(network.OrdererProcess(i)), "orderer.yaml")
-		if err := network.PatchYAML(sample("orderer.yaml"), dst, network.OrdererSettings(n.layout, n.ports, n.Hosts(), i)); err != nil {
+		settings := network.OrdererSettings(n.layout, n.ports, n.Hosts(), i)
+		if n.cfg.Pprof {
+			maps.Copy(settings, network.OrdererPprofSettings(n.ports, i))
+		}
+		if err := network.PatchYAML(sample("orderer.yaml"), dst, settings); err != nil {
 			return err
 		}
 	}
@@ -203,6 +207,9 @@ func (n *Network) writeNodeConfigs() error {
 		dst := filepath.Join(n.layout.NodeConfigDir(network.PeerProcess(o)), "core.yaml")
 		settings := network.PeerSettings(n.layout, n.ports, n.Hosts(), i, n.cfg.Builder)
 		maps.Copy(settings, network.PeerConnectionSettings())
+		if n.cfg.Pprof {
+			maps.Copy(settings, network.PeerPprofSettings(n.ports, i))
+		}
 		if err := network.PatchYAML(sample("core.yaml"), dst, settings); err != nil {
 			return err
 		}
