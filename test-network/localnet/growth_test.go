@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,6 +36,10 @@ import (
 //	GROWTH_ROLL=n             first load and seal a roll of n voters, and cast the
 //	                          votes as them (each read finds its voter's roll mark,
 //	                          as the bench's grown ledger does); n >= the total
+//	GROWTH_ROLL_ORDER=sorted  cast the roll's voters in nullifier order, as loaded
+//	                          (default: shuffled, as voters arrive and as the bench's
+//	                          drives cast them; in key order the peers' state reads
+//	                          find their LevelDB blocks cached: docs/ledger.md)
 //	GROWTH_PPROF=host:port    a peer's pprof address (with VOTECHAIN_NODE_PPROF=1,
 //	GROWTH_PPROF_DIR=dir      127.0.0.1:B+103, network.Ports.PeerPprof): a 20 s CPU
 //	                          profile per step into dir
@@ -78,6 +83,9 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 			b.Fatalf("load roll: %v", err)
 		}
 		b.Logf("roll of %d voters loaded and sealed in %.0fs", len(roll), time.Since(start).Seconds())
+		if os.Getenv("GROWTH_ROLL_ORDER") != "sorted" { // LoadRoll needs them sorted; the drive does not
+			rand.New(rand.NewPCG(1, 2)).Shuffle(len(roll), func(i, j int) { roll[i], roll[j] = roll[j], roll[i] })
+		}
 	}
 	ledger := nettest.Dial(b, n, network.Batcher.Org, fabricclient.WithUser(network.Batcher.User)).Ballot()
 	got, err := ledger.Election(ctx)
