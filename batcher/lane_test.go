@@ -109,7 +109,11 @@ func TestBatcherRetriesFaultsWithoutLosingOrRepeatingVotes(t *testing.T) {
 		}
 		return commitOK
 	}
-	b := startBatcher(t, Config{BatchSize: 20}, srv.ClientAs(redisserver.UserBatcher), f)
+	// Batches go alone (no shared transactions): in a shared one the first
+	// batch's fault would decide the others' first submission, and which
+	// batches share depends on timing, so a fault could go untested.
+	// TestShareRefusedFallsBackAlone covers faults of shared transactions.
+	b := startBatcher(t, Config{BatchSize: 20, ShareVotes: -1}, srv.ClientAs(redisserver.UserBatcher), f)
 	votes := EnqueueVotes(t, rdb, 0, 300, "s")
 	WaitDrained(t, rdb, 60*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
