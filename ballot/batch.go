@@ -141,15 +141,29 @@ func (b Batch) checkVotes() error {
 // most maxVotes votes, every vote valid, and a hex root.
 // It does not check the claimed root and tallies; call Verify for that.
 func DecodeBatch(data []byte, maxVotes int) (Batch, error) {
+	return decodeBatch(data, nil, maxVotes)
+}
+
+// decodeBatch is DecodeBatch of data, already decoded into scanned if that
+// is not nil (scanBatches).
+func decodeBatch(data []byte, scanned *batchJSON, maxVotes int) (Batch, error) {
 	if maxVotes <= 0 {
 		return Batch{}, fmt.Errorf("ballot: decode batch: vote bound %d must be positive", maxVotes)
 	}
 	if limit := MaxBatchBytes(maxVotes); len(data) > limit {
 		return Batch{}, fmt.Errorf("ballot: decode batch: %d bytes exceeds the %d-byte bound", len(data), limit)
 	}
-	var w batchJSON
-	if err := DecodeStrict(data, &w); err != nil {
-		return Batch{}, fmt.Errorf("ballot: decode batch: %w", err)
+	w, ok := batchJSON{}, false
+	if scanned != nil {
+		w, ok = *scanned, true
+	} else {
+		w, ok = scanBatch(data)
+	}
+	if !ok {
+		w = batchJSON{}
+		if err := DecodeStrict(data, &w); err != nil {
+			return Batch{}, fmt.Errorf("ballot: decode batch: %w", err)
+		}
 	}
 	var b Batch
 	if err := b.fromJSON(w); err != nil {

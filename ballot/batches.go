@@ -56,12 +56,15 @@ func DecodeBatches(data []byte, maxVotes int) ([]Batch, []json.RawMessage, error
 	if maxVotes <= 0 {
 		return nil, nil, fmt.Errorf("ballot: decode batches: vote bound %d must be positive", maxVotes)
 	}
-	var raws []json.RawMessage
 	if limit := 2 * MaxBatchBytes(maxVotes); len(data) > limit { // room for each batch's own fields
 		return nil, nil, fmt.Errorf("ballot: decode batches: %d bytes exceeds the %d-byte bound", len(data), limit)
 	}
-	if err := DecodeStrict(data, &raws); err != nil {
-		return nil, nil, fmt.Errorf("ballot: decode batches: %w", err)
+	scanned, raws, ok := scanBatches(data)
+	if !ok {
+		scanned, raws = nil, nil
+		if err := DecodeStrict(data, &raws); err != nil {
+			return nil, nil, fmt.Errorf("ballot: decode batches: %w", err)
+		}
 	}
 	if len(raws) == 0 {
 		return nil, nil, fmt.Errorf("ballot: decode batches: no batch")
@@ -70,7 +73,11 @@ func DecodeBatches(data []byte, maxVotes int) ([]Batch, []json.RawMessage, error
 	states := make(map[string]int, len(raws))
 	votes := 0
 	for i, raw := range raws {
-		b, err := DecodeBatch(raw, maxVotes)
+		var w *batchJSON
+		if scanned != nil {
+			w = &scanned[i]
+		}
+		b, err := decodeBatch(raw, w, maxVotes)
 		if err != nil {
 			return nil, nil, fmt.Errorf("batch %d: %w", i, err)
 		}

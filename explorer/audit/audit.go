@@ -170,8 +170,13 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			}
 		}
 		a.rollWrites(&r, tx, bh)
-		for _, raw := range a.batchArgs(&r, tx) {
-			batch, err := a.batch(&r, tx, raw, bh)
+		raws, decoded := a.batchArgs(&r, tx)
+		for i, raw := range raws {
+			var pre *ballot.Batch
+			if decoded != nil {
+				pre = &decoded[i]
+			}
+			batch, err := a.batch(&r, tx, raw, pre, bh)
 			if err != nil {
 				return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 			}
@@ -185,27 +190,29 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 
 // batchArgs returns the JSON of each batch a VALID CommitBatch or
 // CommitBatches transaction of the chaincode carries (none for other
-// transactions). A CommitBatches argument that does not decode is an issue;
-// its batches are then audited one by one as far as they decode.
-func (a Auditor) batchArgs(r *Report, tx fabricblock.Tx) []json.RawMessage {
+// transactions), and the batches decoded if a CommitBatches argument
+// decoded whole (nil: decode each). A CommitBatches argument that does not
+// decode is an issue; its batches are then audited one by one as far as
+// they decode.
+func (a Auditor) batchArgs(r *Report, tx fabricblock.Tx) ([]json.RawMessage, []ballot.Batch) {
 	switch {
 	case tx.Chaincode != a.Chaincode:
-		return nil
+		return nil, nil
 	case tx.IsCommitBatch():
-		return []json.RawMessage{tx.Args[0]}
+		return []json.RawMessage{tx.Args[0]}, nil
 	case tx.IsCommitBatches():
 	default:
-		return nil
+		return nil, nil
 	}
-	_, raws, err := ballot.DecodeBatches(tx.Args[0], MaxBatchVotes)
+	batches, raws, err := ballot.DecodeBatches(tx.Args[0], MaxBatchVotes)
 	if err == nil {
-		return raws
+		return raws, batches
 	}
 	r.issue(KindBatchDecode, tx.ID, err.Error())
 	if json.Unmarshal(tx.Args[0], &raws) != nil {
-		return nil
+		return nil, nil
 	}
-	return raws
+	return raws, nil
 }
 
 // rollWrites records the roll entries (nullifier keys given the roll's
@@ -219,12 +226,14 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) {
 			h.sealed, r.RollSealed = true, true
 			continue
 		}
-		state, nullifier, ok := ballot.ParseNullifierKey(w.Key)
-		if !ok {
-			continue
-		}
+		// The value first: it is a roll mark only on LoadRoll's writes, and
+		// a vote's nullifier write is not worth parsing the key of.
 		contest, mark := ballot.ParseRollMark(w.Value)
 		if !mark {
+			continue
+		}
+		state, nullifier, ok := ballot.ParseNullifierKey(w.Key)
+		if !ok {
 			continue
 		}
 		h.roll[Nullifier{state, nullifier}] = contest
@@ -236,11 +245,15 @@ func (r *Report) issue(kind, txID, msg string) {
 	r.Issues = append(r.Issues, Issue{Kind: kind, Block: r.Block.Number, TxID: txID, Message: msg})
 }
 
-// batch audits one batch (JSON raw) of a VALID CommitBatch or CommitBatches
-// transaction; nil if it does not decode (an issue is recorded).
-func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, h *blockHistory) (*Batch, error) {
-	b, err := ballot.DecodeBatch(raw, MaxBatchVotes)
-	if err != nil {
+// batch audits one batch (JSON raw, decoded already if pre is not nil) of
+// a VALID CommitBatch or CommitBatches transaction; nil if it does not
+// decode (an issue is recorded).
+func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Batch, h *blockHistory) (*Batch, error) {
+	var b ballot.Batch
+	var err error
+	if pre != nil {
+		b = *pre
+	} else if b, err = ballot.DecodeBatch(raw, MaxBatchVotes); err != nil {
 		r.issue(KindBatchDecode, tx.ID, err.Error())
 		return nil, nil
 	}
