@@ -48,7 +48,10 @@ type Ledger interface {
 	Election(ctx context.Context) (*ballot.Election, error)
 	LogKeys(ctx context.Context) (ballot.LogKeys, error)
 	LogHead(ctx context.Context, state string) (ballot.AnchoredHead, error)
-	Batches(ctx context.Context, state string, fn func(ballot.BatchRecord) error) error
+	// BatchesFrom calls fn for the records of state's committed batches in
+	// sequence order from bookmark ("": the first) and returns a bookmark
+	// to resume from: where the last page it read began.
+	BatchesFrom(ctx context.Context, state, bookmark string, fn func(ballot.BatchRecord) error) (resume string, err error)
 	CommittedBatch(ctx context.Context, txID, state string, seq uint64) (ballot.Batch, error)
 }
 
@@ -139,6 +142,9 @@ type stateMemo struct {
 	// written once), and placed where their votes are (Placements).
 	read   map[uint64]bool
 	placed map[[32]byte]Placement
+	// resume is where the next listing of the state's batch records
+	// starts (Ledger.BatchesFrom): the page the last one ended in.
+	resume string
 }
 
 type openEntry struct {
@@ -214,11 +220,19 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 			return sr, err
 		}
 	}
-	if err := m.place(ctx, memo, state); err != nil {
+	if err := m.place(ctx, memo, state, memo.resume); err != nil {
 		return sr, err
 	}
-	m.dropFed(states, state, memo)
 	now := m.now()
+	if memo.resume != "" && m.missing(memo, now, final) {
+		// A batch recorded before the listing resumed (committed out of
+		// sequence order) was not read: an entry is MISSING only once
+		// the whole list was.
+		if err := m.place(ctx, memo, state, ""); err != nil {
+			return sr, err
+		}
+	}
+	m.dropFed(states, state, memo)
 	open := memo.open[:0]
 	for _, o := range memo.open {
 		p, ok := memo.placed[o.leaf]
@@ -339,11 +353,25 @@ func (m *Monitor) dropFed(states []string, state string, memo *stateMemo) {
 	}
 }
 
+// missing reports whether an open entry of memo is MISSING as placed.
+func (m *Monitor) missing(memo *stateMemo, now time.Time, final bool) bool {
+	for _, o := range memo.open {
+		p, ok := memo.placed[o.leaf]
+		if ballot.EntryStanding(ok, p.Status, o.vote.CastAt, now, m.Deadline, final) == ballot.StandingMissing {
+			return true
+		}
+	}
+	return false
+}
+
 // place records where the state's batches the memo has not read put each
 // vote: from the leaves handed over with Committed, or else by reading the
-// batch's transaction.
-func (m *Monitor) place(ctx context.Context, memo *stateMemo, state string) error {
-	err := m.Ledger.Batches(ctx, state, func(rec ballot.BatchRecord) error {
+// batch's transaction. It lists the state's batch records from bookmark
+// (Ledger.BatchesFrom) and keeps where the next listing resumes, so that
+// a check lists one page it saw before and the batches recorded since,
+// not every batch of the election.
+func (m *Monitor) place(ctx context.Context, memo *stateMemo, state, bookmark string) error {
+	resume, err := m.Ledger.BatchesFrom(ctx, state, bookmark, func(rec ballot.BatchRecord) error {
 		if memo.read[rec.Seq] {
 			return nil
 		}
@@ -358,6 +386,7 @@ func (m *Monitor) place(ctx context.Context, memo *stateMemo, state string) erro
 	if err != nil {
 		return fmt.Errorf("read the %s batches: %w", state, err)
 	}
+	memo.resume = resume
 	return nil
 }
 
@@ -416,7 +445,7 @@ type Placement struct {
 // keeps its counted place.
 func Placements(ctx context.Context, ledger Ledger, state string) (map[[32]byte]Placement, error) {
 	out := map[[32]byte]Placement{}
-	err := ledger.Batches(ctx, state, func(rec ballot.BatchRecord) error {
+	_, err := ledger.BatchesFrom(ctx, state, "", func(rec ballot.BatchRecord) error {
 		if err := placeBatch(ctx, ledger, out, rec); err != nil {
 			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
 		}

@@ -1,11 +1,14 @@
 package logmonitor
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -29,6 +32,10 @@ type fakeLedger struct {
 	head    *ballot.AnchoredHead
 	batches []ballot.Batch
 	records []ballot.BatchRecord
+	// pageSize is the records of a BatchesFrom page (default 2); listed
+	// counts the records listed.
+	pageSize int
+	listed   int
 }
 
 func (f *fakeLedger) Election(context.Context) (*ballot.Election, error) {
@@ -41,14 +48,33 @@ func (f *fakeLedger) LogHead(context.Context, string) (ballot.AnchoredHead, erro
 	}
 	return *f.head, nil
 }
-func (f *fakeLedger) Batches(_ context.Context, _ string, fn func(ballot.BatchRecord) error) error {
-	for _, r := range f.records {
-		if err := fn(r); err != nil {
-			return err
-		}
+
+// BatchesFrom pages through the records as ListBatches does, in sequence
+// order, pageSize (default 2) a page; a bookmark is the sequence number
+// of a page's first record (a key, as the ledger's are).
+func (f *fakeLedger) BatchesFrom(_ context.Context, _ string, bookmark string, fn func(ballot.BatchRecord) error) (string, error) {
+	recs := slices.SortedFunc(slices.Values(f.records), func(a, b ballot.BatchRecord) int { return cmp.Compare(a.Seq, b.Seq) })
+	if bookmark != "" {
+		seq, _ := strconv.ParseUint(bookmark, 10, 64)
+		recs = slices.DeleteFunc(recs, func(r ballot.BatchRecord) bool { return r.Seq < seq })
 	}
-	return nil
+	size := cmp.Or(f.pageSize, 2)
+	for len(recs) > 0 {
+		page := recs[:min(size, len(recs))]
+		for _, r := range page {
+			f.listed++
+			if err := fn(r); err != nil {
+				return "", err
+			}
+		}
+		if recs = recs[len(page):]; len(page) < size || len(recs) == 0 {
+			break
+		}
+		bookmark = strconv.FormatUint(recs[0].Seq, 10)
+	}
+	return bookmark, nil
 }
+
 func (f *fakeLedger) CommittedBatch(_ context.Context, txID, state string, seq uint64) (ballot.Batch, error) {
 	for i, r := range f.records {
 		if r.TxID == txID && r.State == state && r.Seq == seq {
@@ -397,6 +423,7 @@ func BenchmarkMonitorCheck(b *testing.B) {
 		b.Run(fmt.Sprintf("new=%d", fresh), func(b *testing.B) {
 			s := newScene(b)
 			s.ledger.head, s.ledger.batches, s.ledger.records = nil, nil, nil
+			s.ledger.pageSize = 500 // fabricclient's pages
 			s.votes, s.entries, s.tree = nil, nil, ballot.LogTree{}
 			seq := uint64(0)
 			grow := func(n int) {
@@ -430,4 +457,41 @@ func BenchmarkMonitorCheck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestMonitorListsOnlyNewBatches: a check lists the state's batch records
+// from the page the last listing ended in, not from the first; an entry
+// that this listing leaves MISSING (its batch recorded late, with a lower
+// number) is looked for in the whole list before it is called MISSING.
+func TestMonitorListsOnlyNewBatches(t *testing.T) {
+	s := newScene(t)
+	s.commit(t, 3, s.votes[7], s.votes[8], s.votes[9])
+	s.addVotes(2)
+	s.commit(t, 4, s.votes[10], s.votes[11])
+	s.anchor(t, 12)
+	m := s.monitor(s.entries)
+	check := func(listed, counted int) {
+		t.Helper()
+		s.ledger.listed = 0
+		m.Log = fakeLog{entries: s.entries}
+		rep, err := m.Check(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := rep.States[0]
+		if s.ledger.listed != listed || st.Counts[ballot.StandingCounted] != counted || len(rep.Missing()) != 0 {
+			t.Fatalf("the check listed %d batch records and found %v; want %d listed, %d counted, none MISSING", s.ledger.listed, st.Counts, listed, counted)
+		}
+	}
+	check(4, 11)  // pages [1 2] [3 4]
+	check(2, 11)  // [3 4] again
+	s.addVotes(2) // entries 12, 13
+	s.commit(t, 5, s.votes[12], s.votes[13])
+	s.anchor(t, 14)
+	check(3, 13)  // [3 4] [5]
+	s.addVotes(1) // entry 14, cast long ago
+	s.commit(t, 0, s.votes[14])
+	s.anchor(t, 15)
+	check(1+6, 14) // [5], then from the first: [0 1] [2 3] [4 5]
+	check(2, 14)   // [4 5]
 }

@@ -60,25 +60,28 @@ func (b *Ballot) LogHead(ctx context.Context, state string) (ballot.AnchoredHead
 // batchPageSize is how many records one ListBatches call returns.
 const batchPageSize = 500
 
-// Batches calls fn for the record of every batch committed in state, in
-// sequence order, paging through the ledger.
-func (b *Ballot) Batches(ctx context.Context, state string, fn func(ballot.BatchRecord) error) error {
-	bookmark := ""
+// BatchesFrom calls fn for the records of the batches committed in state
+// from bookmark on ("": the first), in sequence order, paging through the
+// ledger, and returns the bookmark of the last page it read. A later call
+// from it reads that page again and every batch recorded after it (a
+// batch's key grows with its sequence number), not the whole list; a batch
+// recorded late with a lower number than that page's is not among them.
+func (b *Ballot) BatchesFrom(ctx context.Context, state, bookmark string, fn func(ballot.BatchRecord) error) (string, error) {
 	for {
 		var page struct {
 			Batches  []ballot.BatchRecord `json:"batches"`
 			Bookmark string               `json:"bookmark"`
 		}
 		if err := b.evaluate(ctx, &page, "ListBatches", state, bookmark, strconv.Itoa(batchPageSize)); err != nil {
-			return err
+			return "", err
 		}
 		for _, r := range page.Batches {
 			if err := fn(r); err != nil {
-				return err
+				return "", err
 			}
 		}
 		if page.Bookmark == "" {
-			return nil
+			return bookmark, nil
 		}
 		bookmark = page.Bookmark
 	}
