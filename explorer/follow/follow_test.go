@@ -222,9 +222,10 @@ func TestFollowCommitDelay(t *testing.T) {
 	}
 }
 
-// BenchmarkFollowVotes indexes blocks of CommitBatch transactions (decode,
-// audit with the recount against the sealed roll, save): the explorer's CPU
-// per vote indexed. The cases: large blocks (4 transactions of 500 votes),
+// BenchmarkFollowVotes indexes blocks of CommitBatch transactions, each
+// with the reads and writes the chaincode makes per vote (decode, audit
+// with the recount against the sealed roll, save): the explorer's CPU per
+// vote indexed. The cases: large blocks (4 transactions of 500 votes),
 // all ready at once and so committed together (a catch-up), into an index
 // that holds the election and its roll (fresh) and one that also holds
 // 200,000 votes already (grown: the index's b-trees outgrow its page

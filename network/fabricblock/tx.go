@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
-	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -116,15 +117,98 @@ func decodeOutcome(responsePayload []byte, tx *Tx) error {
 		return err
 	}
 	for _, ns := range rws.GetNsRwset() {
-		var kv kvrwset.KVRWSet
-		if err := unmarshal(ns.GetRwset(), &kv, "key-value set of "+ns.GetNamespace()); err != nil {
-			return err
-		}
-		for _, w := range kv.GetWrites() {
-			tx.Writes = append(tx.Writes, Write{Namespace: ns.GetNamespace(), Key: w.GetKey(), Value: w.GetValue(), Delete: w.GetIsDelete()})
+		if err := decodeWrites(ns.GetRwset(), ns.GetNamespace(), tx); err != nil {
+			return fmt.Errorf("decode key-value set of %s: %w", ns.GetNamespace(), err)
 		}
 	}
 	return nil
+}
+
+// Field numbers of kvrwset.KVRWSet's writes and of kvrwset.KVWrite.
+const (
+	kvWritesField = 3
+	kvKeyField    = 1
+	kvDeleteField = 2
+	kvValueField  = 3
+)
+
+// decodeWrites appends the writes of a serialized kvrwset.KVRWSet to tx,
+// as proto.Unmarshal would decode them, but reading the wire format
+// directly: the reads (one or two per vote), range queries and metadata
+// writes are skipped over as well-formed fields without being decoded,
+// and each write's key and value are taken from rwset without a message
+// per write. Like proto.Unmarshal it refuses malformed fields and a key
+// that is not UTF-8.
+func decodeWrites(rwset []byte, namespace string, tx *Tx) error {
+	keys := string(rwset) // every key is a substring of one copy
+	for b := rwset; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if num != kvWritesField || typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return protowire.ParseError(n)
+			}
+			b = b[n:]
+			continue
+		}
+		msg, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		w, err := decodeWrite(msg, keys[len(rwset)-len(b)-len(msg):])
+		if err != nil {
+			return err
+		}
+		w.Namespace = namespace
+		tx.Writes = append(tx.Writes, w)
+	}
+	return nil
+}
+
+// decodeWrite decodes one serialized kvrwset.KVWrite, msg; keys holds
+// msg's bytes (and maybe more after them) as a string, of which the key
+// is a substring.
+func decodeWrite(msg []byte, keys string) (Write, error) {
+	var w Write
+	for pos := 0; pos < len(msg); {
+		num, typ, n := protowire.ConsumeTag(msg[pos:])
+		if n < 0 {
+			return Write{}, protowire.ParseError(n)
+		}
+		pos += n
+		switch {
+		case (num == kvKeyField || num == kvValueField) && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(msg[pos:])
+			if n < 0 {
+				return Write{}, protowire.ParseError(n)
+			}
+			at := pos + n - len(v)
+			pos += n
+			if num == kvValueField {
+				w.Value = v
+			} else if w.Key = keys[at : at+len(v)]; !utf8.ValidString(w.Key) {
+				return Write{}, errors.New("key is not valid UTF-8")
+			}
+		case num == kvDeleteField && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(msg[pos:])
+			if n < 0 {
+				return Write{}, protowire.ParseError(n)
+			}
+			pos += n
+			w.Delete = v != 0
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, msg[pos:])
+			if n < 0 {
+				return Write{}, protowire.ParseError(n)
+			}
+			pos += n
+		}
+	}
+	return w, nil
 }
 
 // IsCommitBatch reports whether the transaction calls the ballot contract's

@@ -11,18 +11,40 @@ import (
 
 // CommitBatch is the VALID CommitBatch transaction id of batch b when the
 // chaincode rejects rejects (vote index → reason, ballot.Reject*) and
-// counts the rest: its argument, the batch record and the BatchCommitted
-// event.
+// counts the rest: its argument, the batch record (the first write), each
+// counted vote's nullifier record, the keys read (the batch's and every
+// vote's nullifier) and the BatchCommitted event.
 func CommitBatch(id string, b ballot.Batch, rejects map[int]string) Tx {
 	rec := record(id, b, rejects)
-	return Tx{ID: id, Function: "CommitBatch", Args: [][]byte{mustJSON(b)},
+	tx := Tx{ID: id, Function: "CommitBatch", Args: [][]byte{mustJSON(b)},
 		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: mustJSON(rec)}},
 		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: mustJSON(rec.Event())}}
+	tx.votes(b, rejects)
+	return tx
+}
+
+// votes adds what committing batch b reads and writes per vote: each
+// vote's nullifier key read, each counted vote's nullifier record written.
+func (tx *Tx) votes(b ballot.Batch, rejects map[int]string) {
+	tx.Reads = append(tx.Reads, ballot.BatchKey(b.State, b.Seq))
+	for i, v := range b.Votes {
+		key := ballot.NullifierKey(b.State, v.Nullifier)
+		tx.Reads = append(tx.Reads, key)
+		if _, ok := rejects[i]; ok {
+			continue
+		}
+		loc, err := ballot.NullifierRecord{State: b.State, Contest: v.Contest, Seq: b.Seq, Index: i, VoteID: v.ID}.Value()
+		if err != nil {
+			panic(err)
+		}
+		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: key, Value: loc})
+	}
 }
 
 // CommitBatches is the VALID CommitBatches transaction id of batches bs
 // (of distinct states), each counted as CommitBatch counts it with
-// rejects[i] (nil: none): its argument, the batch records and the
+// rejects[i] (nil: none): its argument, the batch records (the first
+// writes), the votes' reads and writes as CommitBatch's and the
 // BatchesCommitted event.
 func CommitBatches(id string, bs []ballot.Batch, rejects []map[int]string) Tx {
 	tx := Tx{ID: id, Function: "CommitBatches", Args: [][]byte{mustJSON(bs)}}
@@ -36,6 +58,13 @@ func CommitBatches(id string, bs []ballot.Batch, rejects []map[int]string) Tx {
 		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.BatchKey(b.State, b.Seq), Value: mustJSON(recs[i])})
 	}
 	tx.Event = &fabricblock.Event{Name: ballot.EventBatchesCommitted, Payload: mustJSON(ballot.BatchesEvent(recs))}
+	for i, b := range bs {
+		var r map[int]string
+		if i < len(rejects) {
+			r = rejects[i]
+		}
+		tx.votes(b, r)
+	}
 	return tx
 }
 

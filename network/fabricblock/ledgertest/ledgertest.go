@@ -24,6 +24,7 @@ type Tx struct {
 	Args      [][]byte
 	Event     *fabricblock.Event
 	Writes    []fabricblock.Write
+	Reads     []string              // keys read (in Chaincode's namespace, at version 1:0)
 	Code      peer.TxValidationCode // default VALID
 	Config    bool                  // a CONFIG envelope instead of an endorser transaction
 }
@@ -84,6 +85,9 @@ func transaction(t Tx) *peer.Transaction {
 	cis := &peer.ChaincodeInvocationSpec{ChaincodeSpec: &peer.ChaincodeSpec{
 		ChaincodeId: &peer.ChaincodeID{Name: t.Chaincode}, Input: &peer.ChaincodeInput{Args: args}}}
 	kv := &kvrwset.KVRWSet{}
+	for _, k := range t.Reads {
+		kv.Reads = append(kv.Reads, &kvrwset.KVRead{Key: k, Version: &kvrwset.Version{BlockNum: 1}})
+	}
 	for _, w := range t.Writes {
 		kv.Writes = append(kv.Writes, &kvrwset.KVWrite{Key: w.Key, Value: w.Value, IsDelete: w.Delete})
 	}
