@@ -17,8 +17,10 @@
 // put each vote), so a check costs what is new since the last one: the new
 // entries, read and hashed once; the new batches, each transaction read
 // once (or not at all when the caller already decoded it and handed its
-// votes' leaves over with Committed, as the explorer's follower does); and
-// the entries not yet counted. Entries once verified and counted,
+// votes' leaves over with Committed, as the explorer's follower does), the
+// batch records listed from the page the last listing ended in (the whole
+// list only before an entry would be called MISSING); and the entries not
+// yet counted. Entries once verified and counted,
 // and batches once read, are never read again: the ledger is append-only
 // and a new head's root is checked over the remembered leaves and the new
 // ones, which is the proof that the new head extends the old. Only a check
