@@ -27,7 +27,9 @@
 // bound set by the recent commit latencies (see recoveryPolicy), and is
 // submitted again under the same batch id; the chaincode treats a committed
 // id as a no-op. After a crash the next owner resubmits journaled batches
-// the same way and reclaims entries that were read but never journaled.
+// the same way, then reads the stream from its start: Ack deletes the
+// entries it settles, so the stream holds every vote read but never
+// journaled (lanes read with XREAD, which leaves no trace in Redis).
 //
 // Each lane publishes its lag, the age of its oldest vote not yet committed,
 // as a metric and in Redis (votequeue.LagKey) for the gateway's queue-age
@@ -77,7 +79,7 @@ type Config struct {
 	// lost with a failed master would let its sequence number be reused.
 	Replicas       int
 	ReplicaTimeout time.Duration // longest wait for the replicas (default 1 s)
-	Owner          string        // this process's name in leases and consumer groups
+	Owner          string        // this process's name in leases
 	Clock          Clock         // nil: the system clock
 }
 

@@ -123,7 +123,7 @@ func (s *stack) checkExactlyOnce(t *testing.T, votes []ballot.Vote) {
 
 // TestBatcherKill9AndRestart kills the only batcher with SIGKILL in the middle
 // of a run and starts a new one: journaled batches are resubmitted, read but
-// unjournaled votes reclaimed, and every vote is counted exactly once.
+// unjournaled votes read again, and every vote is counted exactly once.
 func TestBatcherKill9AndRestart(t *testing.T) {
 	s := newStack(t)
 	first := s.startBatcher(t, "first")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,7 @@ type lane struct {
 func (b *Batcher) newLane(partition, lease string) *lane {
 	return &lane{
 		b:        b,
-		store:    &store{rdb: b.rdb, partition: partition, consumer: b.owner, replicas: b.cfg.Replicas, waitFor: b.cfg.ReplicaTimeout},
+		store:    &store{rdb: b.rdb, partition: partition, replicas: b.cfg.Replicas, waitFor: b.cfg.ReplicaTimeout},
 		lease:    lease,
 		log:      b.log.With("partition", partition),
 		finished: make(chan struct{}, 1),
@@ -93,9 +94,9 @@ func (p *pending) take(now time.Time, n int) []Entry {
 	return out
 }
 
-// run resubmits journaled batches, reclaims entries abandoned by dead
-// consumers, then cuts and submits batches until ctx ends or the lease is
-// lost. It returns after every batch in flight has finished.
+// run resubmits journaled batches, then reads the stream from its start
+// (where entries a previous owner read but never settled still are) and
+// cuts and submits batches until ctx ends or the lease is lost. It returns after every batch in flight has finished.
 func (l *lane) run(ctx context.Context) error {
 	defer l.wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
@@ -108,35 +109,29 @@ func (l *lane) run(ctx context.Context) error {
 		}
 	}()
 
-	if err := votequeue.EnsureGroup(ctx, l.b.rdb, l.partition()); err != nil {
-		return err
-	}
-	if err := l.resubmitJournal(ctx); err != nil {
-		return err
-	}
-	l.wg.Wait() // journaled batches first, so their entries are acknowledged before reclaiming
-	var p pending
-	reclaimed, err := l.store.reclaim(ctx)
+	journaled, err := l.resubmitJournal(ctx)
 	if err != nil {
 		return err
 	}
-	if len(reclaimed) > 0 {
-		l.log.Info("reclaimed unacknowledged votes", "count", len(reclaimed))
+	l.wg.Wait() // journaled batches first: their entries are deleted once settled
+	select {
+	case <-l.fenced: // one could not be settled: the next owner resubmits it
+		return l.stopErr
+	default:
 	}
-	now := l.b.clock.Now()
-	p.add(now, l.decode(ctx, reclaimed))
-	l.observeRead(now, p.entries)
-
+	var p pending
+	// Read the stream from its start, where whatever a previous owner read
+	// and never settled still is, leaving out the entries of journaled
+	// batches (settled by now, or, if one could not be, left to the lane's
+	// next owner with its journal).
 	reads := make(chan []Entry)
 	room := make(chan int, 1)
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		l.readLoop(ctx, room, reads)
+		l.readLoop(ctx, journaled, room, reads)
 	}()
 	err = l.cutLoop(ctx, &p, room, reads)
-	// The lane ends (and its lease goes) only after its last read: entries
-	// delivered to it later would escape the next owner's reclaim.
 	cancel()
 	<-readerDone
 	if err != nil {
@@ -144,7 +139,7 @@ func (l *lane) run(ctx context.Context) error {
 	}
 	select {
 	case <-l.fenced:
-		// Entries read but not cut stay pending in the group; the next owner reclaims them.
+		// Entries read but not cut stay in the stream, for the next owner.
 		return l.stopErr
 	default:
 	}
@@ -223,10 +218,13 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 	}
 }
 
-// readLoop reads up to the number of votes it is told on room, blocking in
-// Redis until some arrive, and hands them over on reads. Votes it holds when
-// ctx ends stay pending in the consumer group for the next owner.
-func (l *lane) readLoop(ctx context.Context, room <-chan int, reads chan<- []Entry) {
+// readLoop reads the stream from its start, up to the number of votes it
+// is told on room at a time, blocking in Redis until some arrive, and hands
+// them over on reads, leaving out the entries in skip (those of journaled
+// batches). Votes it holds when ctx ends stay in the stream for the next
+// owner.
+func (l *lane) readLoop(ctx context.Context, skip map[string]bool, room <-chan int, reads chan<- []Entry) {
+	after := "0-0"
 	for failures := 0; ; {
 		var n int
 		select {
@@ -235,7 +233,7 @@ func (l *lane) readLoop(ctx context.Context, room <-chan int, reads chan<- []Ent
 			return
 		}
 		for {
-			msgs, err := l.store.read(ctx, n, time.Second)
+			msgs, err := l.store.read(ctx, after, n, time.Second)
 			if ctx.Err() != nil {
 				return
 			}
@@ -248,6 +246,12 @@ func (l *lane) readLoop(ctx context.Context, room <-chan int, reads chan<- []Ent
 				continue
 			}
 			failures = 0
+			if len(msgs) > 0 {
+				after = msgs[len(msgs)-1].ID
+			}
+			if len(skip) > 0 {
+				msgs = slices.DeleteFunc(msgs, func(m redis.XMessage) bool { return skip[m.ID] })
+			}
 			if es := l.decode(ctx, msgs); len(es) > 0 {
 				select {
 				case reads <- es:
@@ -327,22 +331,29 @@ func (l *lane) abandon(n int) {
 	}
 }
 
-// resubmitJournal submits every batch a previous owner journaled, with the same id.
-func (l *lane) resubmitJournal(ctx context.Context) error {
+// resubmitJournal submits every batch a previous owner journaled, with
+// the same id, and returns the stream ids of their entries.
+func (l *lane) resubmitJournal(ctx context.Context) (map[string]bool, error) {
 	js, err := l.store.journaled(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(js) > 0 {
 		l.log.Info("resubmitting journaled batches", "count", len(js))
 	}
+	ids := map[string]bool{}
+	for _, j := range js {
+		for _, id := range j.StreamIDs {
+			ids[id] = true
+		}
+	}
 	for _, j := range js {
 		if err := l.b.inflight.acquire(ctx, l.b.slotCost(len(j.Batch.Votes))); err != nil {
-			return nil
+			return ids, nil
 		}
 		l.launch(ctx, j, true, time.Time{})
 	}
-	return nil
+	return ids, nil
 }
 
 func (l *lane) fence(err error) {
@@ -360,10 +371,10 @@ var errRedis = errors.New("redis failed under the lane; it restarts")
 
 // restart stops the lane after a Redis failure, once its batches in
 // flight have finished; its lease is released and the lane taken again
-// (here or by another batcher), which resubmits its journal and reclaims
-// its unacknowledged entries. On a Redis Cluster that is what recovers a
+// (here or by another batcher), which resubmits its journal and reads
+// its unsettled entries again. On a Redis Cluster that is what recovers a
 // failover's losses: a master's last writes may never have reached the
-// promoted replica (an acknowledgement: the votes are pending again; a
+// promoted replica (an acknowledgement: the votes are in the stream again; a
 // batch's receipts), and a committed batch whose bookkeeping failed is
 // settled by the journal's resubmission.
 func (l *lane) restart(err error) {

@@ -141,8 +141,8 @@ func TestTakeoverResubmitsJournalAndReclaims(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("lease: %v %v", ok, err)
 	}
-	dead := &store{rdb: rdb, partition: "CA", consumer: "dead"}
-	msgs, err := dead.read(ctx, 10, 10*time.Millisecond)
+	dead := &store{rdb: rdb, partition: "CA"}
+	msgs, err := dead.read(ctx, "0-0", 10, 10*time.Millisecond)
 	if err != nil || len(msgs) != 10 {
 		t.Fatalf("read %d, %v", len(msgs), err)
 	}

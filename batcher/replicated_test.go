@@ -23,7 +23,7 @@ func TestJournalWaitsForReplica(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
 	rdb := c.ClientAs(redisserver.UserBatcher)
 	ctx := context.Background()
-	s := &store{rdb: rdb, partition: "CA", consumer: "b", replicas: 1, waitFor: 500 * time.Millisecond}
+	s := &store{rdb: rdb, partition: "CA", replicas: 1, waitFor: 500 * time.Millisecond}
 	lease, ok, err := acquireLease(ctx, rdb, "CA", "b", time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("lease: %v, %v", ok, err)

@@ -67,16 +67,18 @@ var journalScript = redis.NewScript(journalSource)
 type store struct {
 	rdb       redis.UniversalClient
 	partition string
-	consumer  string
 	replicas  int           // Config.Replicas
 	waitFor   time.Duration // Config.ReplicaTimeout
 }
 
-// read returns up to count new entries, blocking up to block for the first.
-func (s *store) read(ctx context.Context, count int, block time.Duration) ([]redis.XMessage, error) {
-	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: votequeue.Group, Consumer: s.consumer,
-		Streams: []string{votequeue.StreamKey(s.partition), ">"},
+// read returns up to count entries after the stream id after ("0-0": from
+// the start), blocking up to block for the first. XREAD leaves no trace in
+// Redis: the stream itself holds every vote not yet settled (Ack deletes
+// what it settles), so a lane taking a partition over reads it from the
+// start.
+func (s *store) read(ctx context.Context, after string, count int, block time.Duration) ([]redis.XMessage, error) {
+	res, err := s.rdb.XRead(ctx, &redis.XReadArgs{
+		Streams: []string{votequeue.StreamKey(s.partition), after},
 		Count:   int64(count), Block: block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
@@ -86,27 +88,6 @@ func (s *store) read(ctx context.Context, count int, block time.Duration) ([]red
 		return nil, fmt.Errorf("read %s: %w", votequeue.StreamKey(s.partition), err)
 	}
 	return res[0].Messages, nil
-}
-
-// reclaim takes over every entry delivered to any consumer but never
-// acknowledged (a batcher that died between reading and committing).
-func (s *store) reclaim(ctx context.Context) ([]redis.XMessage, error) {
-	var out []redis.XMessage
-	start := "0-0"
-	for {
-		msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-			Stream: votequeue.StreamKey(s.partition), Group: votequeue.Group, Consumer: s.consumer,
-			MinIdle: 0, Start: start, Count: 1000,
-		}).Result()
-		if err != nil {
-			return nil, fmt.Errorf("reclaim pending entries of %s: %w", s.partition, err)
-		}
-		out = append(out, msgs...)
-		if next == "0-0" || next == "" {
-			return out, nil
-		}
-		start = next
-	}
 }
 
 // nextSeq allocates the partition's next batch sequence number.
@@ -173,7 +154,7 @@ func (s *store) deadLetter(ctx context.Context, msg redis.XMessage, reason error
 	}
 	pipe := s.rdb.TxPipeline()
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: deadLetterKey(s.partition), Values: values})
-	pipe.XAck(ctx, votequeue.StreamKey(s.partition), votequeue.Group, msg.ID)
+	pipe.XDel(ctx, votequeue.StreamKey(s.partition), msg.ID)
 	_, err := pipe.Exec(ctx)
 	return err
 }

@@ -179,62 +179,26 @@ type Fence struct {
 	JournalKey, JournalField string
 }
 
-// ackScript: KEYS lease, stream, journal; ARGV lease value, group,
-// journal field, then the stream ids. After XACK it deletes the entries
-// below the floor, the oldest entry that is still pending or not yet
-// delivered to the group, with one XTRIM MINID (every entry below it was
-// delivered and acknowledged: by Ack, or moved to the batcher's dead
-// letters), and the acknowledged ids at or above it (a batch settled
-// before an older one) with XDEL.
+// ackScript: KEYS lease, stream, journal; ARGV lease value, journal
+// field, then the stream ids, which it deletes with XDEL (one call per
+// 4,000 ids).
 var ackScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-for i = 4, #ARGV, 4000 do
-  redis.call('XACK', KEYS[2], ARGV[2], unpack(ARGV, i, math.min(i + 3999, #ARGV)))
+for i = 3, #ARGV, 4000 do
+  redis.call('XDEL', KEYS[2], unpack(ARGV, i, math.min(i + 3999, #ARGV)))
 end
-local floor
-local groups = redis.call('XINFO', 'GROUPS', KEYS[2])
-for _, g in ipairs(groups) do
-  local name, last
-  for j = 1, #g, 2 do
-    if g[j] == 'name' then name = g[j + 1] elseif g[j] == 'last-delivered-id' then last = g[j + 1] end
-  end
-  if name == ARGV[2] then floor = last end
-end
-local pending = redis.call('XPENDING', KEYS[2], ARGV[2])
-if pending[1] > 0 then floor = pending[2] end -- older than the last delivered
-local function id(s)
-  local ms, seq = string.match(s, '^(%d+)-(%d+)$')
-  return tonumber(ms), tonumber(seq)
-end
-local above = {}
-if floor then
-  local fms, fseq = id(floor)
-  for i = 4, #ARGV do
-    local ms, seq = id(ARGV[i])
-    if ms > fms or (ms == fms and seq >= fseq) then
-      above[#above + 1] = ARGV[i]
-    end
-  end
-  redis.call('XTRIM', KEYS[2], 'MINID', floor)
-else -- no such group: nothing was acknowledged
-  above = {unpack(ARGV, 4)}
-end
-for i = 1, #above, 4000 do
-  redis.call('XDEL', KEYS[2], unpack(above, i, math.min(i + 3999, #above)))
-end
-redis.call('HDEL', KEYS[3], ARGV[3])
+redis.call('HDEL', KEYS[3], ARGV[2])
 return 1`)
 
-// Ack settles the votes of a batch committed VALID on the ledger: their
-// stream entries are acknowledged and deleted, in one atomic call under
-// the caller's fence (ErrFenced if it no longer holds). Settled in order,
-// a batch's entries go with one XTRIM MINID rather than an XDEL naming
-// each; the same trim removes entries acknowledged without Ack (an
-// undecodable entry the batcher moved to its dead letters). Their nullifiers
-// stay marked as voted on the roll for good.
+// Ack settles the votes of a batch committed VALID on the ledger: it
+// deletes their stream entries and the batch's journal field, in one
+// atomic call under the caller's fence (ErrFenced if it no longer holds).
+// The stream thus holds exactly the votes not yet settled, which is what
+// a batcher taking a lane over reads again. Their nullifiers stay marked
+// as voted on the roll for good.
 func Ack(ctx context.Context, rdb redis.Scripter, partition string, f Fence, streamIDs []string) error {
-	args := make([]any, 0, 3+len(streamIDs))
-	args = append(args, f.Lease, Group, f.JournalField)
+	args := make([]any, 0, 2+len(streamIDs))
+	args = append(args, f.Lease, f.JournalField)
 	for _, id := range streamIDs {
 		args = append(args, id)
 	}
