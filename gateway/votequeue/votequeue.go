@@ -96,16 +96,17 @@
 //
 // The gateway marks the nullifier voted on the roll and appends the entry to the stream and the log, in one atomic script for a
 // micro-batch of votes, and answers 202 only after Redis has it on disk. The
-// batcher reads the stream through the consumer group Group (created at ID 0
-// by whichever side comes first, see EnsureGroup, so no entry is ever
-// skipped), writes the receipts of a batch committed VALID on the ledger and
-// then calls Ack, which acknowledges the batch's entries (XACK) and deletes
-// every acknowledged entry below the oldest one still pending or not yet
-// delivered with one XTRIM MINID (a batch settled before an older one has
-// its entries deleted by XDEL instead). Per accepted vote Redis thus runs
-// HGET and HSET on the roll's shard, XADD, a share of one RPUSH at intake, XREADGROUP's share (which writes an XCLAIM per entry
-// to the AOF), about one receipt HSET (one per bucket a batch touches), and
-// a share of the acknowledging call (XACK, XINFO GROUPS, XPENDING, XTRIM).
+// batcher reads the stream with XREAD, which writes nothing (a consumer
+// group's XREADGROUP would write an XCLAIM per entry to the AOF), writes the
+// receipts of a batch committed VALID on the ledger and then calls Ack,
+// which deletes the batch's entries (XDEL). The stream thus holds exactly
+// the votes not yet settled, and a batcher taking a partition over reads it
+// from its start. The gateway still creates the consumer group Group
+// (EnsureGroup), which batchers of earlier versions read through and nothing
+// reads now. Per accepted vote Redis thus runs HGET and HSET on the roll's
+// shard, XADD, a share of one RPUSH at intake, XREAD's share, about one
+// receipt HSET (one per bucket a batch touches), and a share of the
+// acknowledging call's XDEL.
 package votequeue
 
 import (
@@ -121,7 +122,8 @@ import (
 	"github.com/votechain/votechain/ballot"
 )
 
-// Group is the consumer group through which batchers read every vote stream.
+// Group is the consumer group the gateway creates on every vote stream,
+// which batchers before XREAD read through; nothing reads it now.
 const Group = "batcher"
 
 // Version is the "v" field of stream entries in the compact form, which
@@ -233,8 +235,8 @@ func Decode(values map[string]any) (ballot.Vote, error) {
 }
 
 // EnsureGroup creates the consumer group of a partition's stream at ID 0 (and
-// the stream itself if need be) unless it exists. Both the gateway and the
-// batcher call it, so the group always starts before the first vote.
+// the stream itself if need be) unless it exists. The gateway calls it
+// before a partition's first vote; batchers no longer read the group.
 func EnsureGroup(ctx context.Context, rdb redis.Cmdable, partition string) error {
 	err := rdb.XGroupCreateMkStream(ctx, StreamKey(partition), Group, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
