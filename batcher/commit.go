@@ -233,11 +233,13 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed
 		return err
 	}
 	fence := votequeue.Fence{LeaseKey: leaseKey(l.partition()), Lease: l.lease, JournalKey: journalKey(l.partition()), JournalField: strconv.FormatUint(j.Batch.Seq, 10)}
-	if err := votequeue.Ack(ctx, l.b.rdb, l.partition(), fence, j.StreamIDs); errors.Is(err, votequeue.ErrFenced) {
+	floor := l.floor.settling(j.Batch.Seq)
+	if err := votequeue.Ack(ctx, l.b.rdb, l.partition(), fence, floor, j.StreamIDs); errors.Is(err, votequeue.ErrFenced) {
 		return errFenced
 	} else if err != nil {
 		return err
 	}
+	l.floor.settled(j.Batch.Seq)
 	m := l.b.metrics
 	m.batches.WithLabelValues(l.partition()).Inc()
 	m.batchVotes.Observe(float64(len(j.Batch.Votes)))

@@ -25,6 +25,7 @@ type lane struct {
 	log   *slog.Logger
 
 	inflight atomic.Int32  // the lane's batches in flight, each counted by Batcher.slotCost
+	floor    floor         // below it every entry of the stream is settled
 	finished chan struct{} // signalled (without blocking) when one finishes
 	wg       sync.WaitGroup
 	fenced   chan struct{} // closed when the lane must stop: its lease is lost, or Redis failed under it
@@ -177,9 +178,11 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 		})
 		if n > 0 {
 			if l.b.inflight.tryAcquire(l.b.slotCost(n)) {
+				last := p.entries[n-1].StreamID
 				if err := l.submitNew(ctx, p.take(now, n)); err != nil {
 					return err
 				}
+				l.hold(p, last)
 				continue
 			}
 			slotFree = false // another lane took it
@@ -207,6 +210,7 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 			asked = false
 			now := clock.Now()
 			p.add(l.b.cut.readTime(askedAt, now, paced), es)
+			l.hold(p, "")
 			l.observeRead(now, es)
 			readAt, drained = l.b.cut.nextRead(now, len(es), askedFor), len(es) < askedFor
 		case <-l.finished:
@@ -216,6 +220,16 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 			return nil
 		}
 	}
+}
+
+// hold tells the floor what the lane holds read and not in a batch: its
+// pending entries, or, with none, nothing up to last, the last one cut.
+func (l *lane) hold(p *pending, last string) {
+	if len(p.entries) > 0 {
+		l.floor.hold(p.entries[0].StreamID, "")
+		return
+	}
+	l.floor.hold("", last)
 }
 
 // readLoop reads the stream from its start, up to the number of votes it
@@ -391,6 +405,7 @@ func (l *lane) restart(err error) {
 // batch).
 func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest time.Time) {
 	cost := l.b.slotCost(len(j.Batch.Votes))
+	l.floor.batch(j.Batch.Seq, j.StreamIDs)
 	l.wg.Add(1)
 	l.inflight.Add(int32(cost))
 	l.b.metrics.inflight.Inc()

@@ -131,7 +131,7 @@ func TestBatcherRetriesFaultsWithoutLosingOrRepeatingVotes(t *testing.T) {
 
 // A previous owner of CA died after journaling two batches, one of which
 // it had committed, and after reading votes it never journaled.
-func TestTakeoverResubmitsJournalAndReclaims(t *testing.T) {
+func TestTakeoverResubmitsJournalAndReadsAgain(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 	ctx := context.Background()

@@ -340,7 +340,7 @@ func commit(t *testing.T, rdb redis.UniversalClient, state, entryID string) {
 	}
 	rdb.Set(ctx, "lease:{"+state+"}", "me", 0)
 	fence := votequeue.Fence{LeaseKey: "lease:{" + state + "}", Lease: "me", JournalKey: "journal:{" + state + "}", JournalField: "1"}
-	if err := votequeue.Ack(ctx, rdb, state, fence, []string{entryID}); err != nil {
+	if err := votequeue.Ack(ctx, rdb, state, fence, "", []string{entryID}); err != nil {
 		t.Fatal(err)
 	}
 	if l := rdb.XLen(ctx, votequeue.StreamKey(state)).Val(); l != 0 {

@@ -136,7 +136,7 @@ func settle(b *testing.B, f *fixture, st string) {
 			b.Fatal(err)
 		}
 		fence.JournalField = strconv.FormatUint(seq, 10)
-		if err := votequeue.Ack(ctx, f.rdb, st, fence, ids); err != nil {
+		if err := votequeue.Ack(ctx, f.rdb, st, fence, "", ids); err != nil {
 			b.Fatal(err)
 		}
 	}

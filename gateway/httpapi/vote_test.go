@@ -59,7 +59,7 @@ func TestCommittedVoterResendNeedsNoLedger(t *testing.T) {
 	msg := streams[0].Messages[0]
 	f.rdb.Set(ctx, "lease:{CA}", "me", 0)
 	fence := votequeue.Fence{LeaseKey: "lease:{CA}", Lease: "me", JournalKey: "journal:{CA}", JournalField: "1"}
-	if err := votequeue.Ack(ctx, f.rdb, "CA", fence, []string{msg.ID}); err != nil {
+	if err := votequeue.Ack(ctx, f.rdb, "CA", fence, "", []string{msg.ID}); err != nil {
 		t.Fatal(err)
 	}
 	for want := int64(1); want <= 3; want++ {

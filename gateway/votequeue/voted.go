@@ -180,12 +180,28 @@ type Fence struct {
 }
 
 // ackScript: KEYS lease, stream, journal; ARGV lease value, journal
-// field, then the stream ids, which it deletes with XDEL (one call per
-// 4,000 ids).
+// field, floor ("" for none), then the stream ids. It trims the entries
+// below the floor with one XTRIM MINID and deletes the ids at or above it
+// with XDEL (one call per 4,000 ids).
 var ackScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-for i = 3, #ARGV, 4000 do
-  redis.call('XDEL', KEYS[2], unpack(ARGV, i, math.min(i + 3999, #ARGV)))
+local ids = {unpack(ARGV, 4)}
+if ARGV[3] ~= '' then
+  local function id(s)
+    local ms, seq = string.match(s, '^(%d+)-(%d+)$')
+    return tonumber(ms), tonumber(seq)
+  end
+  local fms, fseq = id(ARGV[3])
+  local above = {}
+  for _, s in ipairs(ids) do
+    local ms, seq = id(s)
+    if ms > fms or (ms == fms and seq >= fseq) then above[#above + 1] = s end
+  end
+  redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
+  ids = above
+end
+for i = 1, #ids, 4000 do
+  redis.call('XDEL', KEYS[2], unpack(ids, i, math.min(i + 3999, #ids)))
 end
 redis.call('HDEL', KEYS[3], ARGV[2])
 return 1`)
@@ -194,11 +210,15 @@ return 1`)
 // deletes their stream entries and the batch's journal field, in one
 // atomic call under the caller's fence (ErrFenced if it no longer holds).
 // The stream thus holds exactly the votes not yet settled, which is what
-// a batcher taking a lane over reads again. Their nullifiers stay marked
-// as voted on the roll for good.
-func Ack(ctx context.Context, rdb redis.Scripter, partition string, f Fence, streamIDs []string) error {
-	args := make([]any, 0, 2+len(streamIDs))
-	args = append(args, f.Lease, f.JournalField)
+// a batcher taking a lane over reads again. floor, a stream id or "" for
+// none, is the caller's promise that every entry below it is settled
+// (this batch's or earlier ones): those go with one XTRIM MINID, far
+// cheaper than XDEL naming each, and only the batch's ids at or above the
+// floor are named. The votes' nullifiers stay marked as voted on the roll
+// for good.
+func Ack(ctx context.Context, rdb redis.Scripter, partition string, f Fence, floor string, streamIDs []string) error {
+	args := make([]any, 0, 3+len(streamIDs))
+	args = append(args, f.Lease, f.JournalField, floor)
 	for _, id := range streamIDs {
 		args = append(args, id)
 	}

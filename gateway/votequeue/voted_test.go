@@ -109,14 +109,14 @@ func TestAckUnderFence(t *testing.T) {
 	rdb.Set(ctx, "lease:{CA}", "mine", 0)
 	rdb.HSet(ctx, "journal:{CA}", "7", "batch")
 	fence := Fence{LeaseKey: "lease:{CA}", Lease: "theirs", JournalKey: "journal:{CA}", JournalField: "7"}
-	if err := Ack(ctx, rdb, "CA", fence, ids[:2]); !errors.Is(err, ErrFenced) {
+	if err := Ack(ctx, rdb, "CA", fence, "", ids[:2]); !errors.Is(err, ErrFenced) {
 		t.Fatalf("without the lease: %v; want ErrFenced", err)
 	}
 	if rdb.XLen(ctx, StreamKey("CA")).Val() != 3 || rdb.HLen(ctx, "journal:{CA}").Val() != 1 {
 		t.Fatal("a fenced Ack changed the queue")
 	}
 	fence.Lease = "mine"
-	if err := Ack(ctx, rdb, "CA", fence, ids[:2]); err != nil {
+	if err := Ack(ctx, rdb, "CA", fence, "", ids[:2]); err != nil {
 		t.Fatal(err)
 	}
 	if l, j := rdb.XLen(ctx, StreamKey("CA")).Val(), rdb.HLen(ctx, "journal:{CA}").Val(); l != 1 || j != 0 {
@@ -134,19 +134,19 @@ func TestAckUnderFence(t *testing.T) {
 }
 
 // Ack deletes exactly the entries it settles, whatever the order of the
-// batches, and nothing else.
+// batches, and, below the floor it is given, every entry.
 func TestAckOutOfOrder(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	ctx := context.Background()
 	var ids []string
-	for i := range 7 {
+	for i := range 9 {
 		ids = append(ids, rdb.XAdd(ctx, &redis.XAddArgs{Stream: StreamKey("CA"), Values: []any{"n", i}}).Val())
 	}
 	rdb.Set(ctx, "lease:{CA}", "mine", 0)
 	fence := Fence{LeaseKey: "lease:{CA}", Lease: "mine", JournalKey: "journal:{CA}", JournalField: "1"}
-	ack := func(settled []string, want ...string) {
+	ack := func(floor string, settled []string, want ...string) {
 		t.Helper()
-		if err := Ack(ctx, rdb, "CA", fence, settled); err != nil {
+		if err := Ack(ctx, rdb, "CA", fence, floor, settled); err != nil {
 			t.Fatal(err)
 		}
 		var left []string
@@ -154,12 +154,12 @@ func TestAckOutOfOrder(t *testing.T) {
 			left = append(left, m.ID)
 		}
 		if !slices.Equal(left, want) {
-			t.Fatalf("after settling %v the stream holds %v; want %v", settled, left, want)
+			t.Fatalf("after settling %v (floor %q) the stream holds %v; want %v", settled, floor, left, want)
 		}
 	}
-	ack(ids[2:4], ids[0], ids[1], ids[4], ids[5], ids[6]) // before the older batch
-	ack(ids[0:2], ids[4], ids[5], ids[6])
-	ack(ids[5:6], ids[4], ids[6])
-	ack(ids[4:5], ids[6])
-	ack(ids[6:])
+	ack("", ids[2:4], ids[0], ids[1], ids[4], ids[5], ids[6], ids[7], ids[8]) // before the older batch
+	ack(ids[4], ids[0:2], ids[4], ids[5], ids[6], ids[7], ids[8])             // all trimmed
+	ack(ids[5], ids[6:7], ids[5], ids[7], ids[8])                             // ids[4]: a dead letter's place
+	ack(ids[5], ids[5:6], ids[7], ids[8])                                     // at the floor: named
+	ack(ids[7], ids[7:9])
 }

@@ -99,14 +99,16 @@
 // batcher reads the stream with XREAD, which writes nothing (a consumer
 // group's XREADGROUP would write an XCLAIM per entry to the AOF), writes the
 // receipts of a batch committed VALID on the ledger and then calls Ack,
-// which deletes the batch's entries (XDEL). The stream thus holds exactly
+// which deletes the batch's entries: those below the floor the batcher
+// gives (every entry below it is settled) with one XTRIM MINID, the rest
+// (a batch settled before an older one) with XDEL. The stream thus holds exactly
 // the votes not yet settled, and a batcher taking a partition over reads it
 // from its start. The gateway still creates the consumer group Group
 // (EnsureGroup), which batchers of earlier versions read through and nothing
 // reads now. Per accepted vote Redis thus runs HGET and HSET on the roll's
 // shard, XADD, a share of one RPUSH at intake, XREAD's share, about one
 // receipt HSET (one per bucket a batch touches), and a share of the
-// acknowledging call's XDEL.
+// acknowledging call's XTRIM.
 package votequeue
 
 import (
