@@ -1,7 +1,8 @@
 // Package measure is the benchmark's measurement and sampling: the machine
 // description read at run time (cores, CPU model, memory, kernel, load),
 // per-process CPU and memory from /proc booked per phase (CPUBook), Redis
-// memory per kind of key, folder sizes, and the arithmetic the figures are
+// memory per kind of key, folder sizes, the compactions a peer's LevelDB
+// logged in a window (LevelDBCompactions), and the arithmetic the figures are
 // made of (latency percentiles, per-second series). It only observes: it
 // starts and drives nothing.
 package measure

@@ -3,8 +3,13 @@ package suite
 import (
 	"context"
 	"fmt"
-	"github.com/votechain/votechain/ballot"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network"
 
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/measure"
@@ -109,7 +114,36 @@ func (r *run) driveOn(ctx context.Context, lt ledgerUnderTest, name string, d le
 // ceiling measures the ceiling on the run's network at the best setting
 // as CPU phase name.
 func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) report.Ceiling {
-	return r.ceilingOn(ctx, r.own(), name, dur, nil)
+	from := time.Now()
+	c := r.ceilingOn(ctx, r.own(), name, dur, nil)
+	r.noteCompactions(name, from, time.Now())
+	return c
+}
+
+// noteCompactions notes what the peers' state databases compacted while
+// drive name ran, from goleveldb's own LOG files. A 20 s drive writes about
+// one memtable; level 0's compaction into level 1 comes every fourth (with
+// level 1's into level 2 after it) and costs the drive that meets it a
+// quarter to a half more peer CPU per vote (docs/ledger.md), so ceilings
+// are only comparable when this note says they met the same.
+func (r *run) noteCompactions(name string, from, to time.Time) {
+	var peers []string
+	for _, o := range network.PeerOrgs {
+		file := filepath.Join(r.st.Network().Layout().NodeDataDir(o.PeerHost()), "ledgersData", "stateLeveldb", "LOG")
+		f, err := os.Open(file)
+		if err != nil {
+			r.note("%s: LevelDB compactions: %v", name, err)
+			return
+		}
+		c, err := measure.LevelDBCompactions(f, from, to)
+		f.Close()
+		if err != nil {
+			r.note("%s: LevelDB compactions: %s: %v", name, file, err)
+			return
+		}
+		peers = append(peers, fmt.Sprintf("%s %s", network.PeerProcess(o), c))
+	}
+	r.note("%s: the peers' state databases during the drive (LevelDB LOG): %s", name, strings.Join(peers, "; "))
 }
 
 // ceilingOn measures the ceiling on lt as CPU phase name, the votes in the
