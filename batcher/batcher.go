@@ -11,7 +11,8 @@
 // to BatchSize) under backlog, with at most Depth batches in flight per lane
 // (lanes that cut on ticks: Depth full batches' votes) and MaxInflight
 // transactions per process. Each batch is journaled in
-// Redis before it is submitted. The batches the process's lanes cut share
+// Redis before it is submitted: its number, root and stream ids, its votes
+// staying in the stream until it is settled. The batches the process's lanes cut share
 // transactions (group commit across lanes, see sharer): one transaction
 // carries the batches of several states (CommitBatches), each still
 // journaled, acknowledged and fenced by its own lane, so the ledger's

@@ -361,6 +361,11 @@ func (l *lane) resubmitJournal(ctx context.Context) (map[string]bool, error) {
 			ids[id] = true
 		}
 	}
+	for i := range js {
+		if err := l.store.votesOf(ctx, &js[i]); err != nil {
+			return nil, err
+		}
+	}
 	for _, j := range js {
 		if err := l.b.inflight.acquire(ctx, l.b.slotCost(len(j.Batch.Votes))); err != nil {
 			return ids, nil

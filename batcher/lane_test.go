@@ -2,7 +2,9 @@ package batcher
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,8 +131,9 @@ func TestBatcherRetriesFaultsWithoutLosingOrRepeatingVotes(t *testing.T) {
 	}
 }
 
-// A previous owner of CA died after journaling two batches, one of which
-// it had committed, and after reading votes it never journaled.
+// A previous owner of CA died after journaling two batches (one in the
+// compact form, one whole as earlier batchers did), the first of which it
+// had committed, and after reading votes it never journaled.
 func TestTakeoverResubmitsJournalAndReadsAgain(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
@@ -161,8 +164,16 @@ func TestTakeoverResubmitsJournalAndReadsAgain(t *testing.T) {
 		if j.Batch, err = ballot.BuildBatch("CA", seq, vs); err != nil {
 			t.Fatal(err)
 		}
-		if err := dead.journal(ctx, lease, j); err != nil {
-			t.Fatal(err)
+		if i == 0 {
+			if err := dead.journal(ctx, lease, j); err != nil {
+				t.Fatal(err)
+			}
+		} else { // journaled in the earlier form: the whole batch
+			data, err := json.Marshal(map[string]any{"batch": j.Batch, "stream_ids": j.StreamIDs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rdb.HSet(ctx, journalKey("CA"), strconv.FormatUint(seq, 10), data)
 		}
 		journaled[i] = j
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
@@ -28,7 +27,7 @@ func TestJournalWaitsForReplica(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("lease: %v, %v", ok, err)
 	}
-	j := journalEntry{Batch: ballot.Batch{State: "CA", Seq: 1}, StreamIDs: []string{"1-1"}}
+	j := journalEntry{Batch: newShareRig(t, Config{}).batch("CA", 1, 1), StreamIDs: []string{"1-1"}}
 	if err := s.journal(ctx, lease, j); err != nil {
 		t.Fatalf("journal with the replica online: %v", err)
 	}

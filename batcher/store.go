@@ -28,28 +28,43 @@ const registryKey = "batchers"
 // journalEntry is a batch written to the journal before it is submitted, so
 // a batcher that takes the lane over resubmits exactly the same batch id.
 type journalEntry struct {
-	Batch     ballot.Batch `json:"batch"`
-	StreamIDs []string     `json:"stream_ids"`
+	Batch     ballot.Batch
+	StreamIDs []string // the stream entry of each of Batch.Votes, in order
 }
 
-// encode is the entry's JSON, as json.Marshal makes it, with the batch
-// encoded by its MarshalJSON directly (json.Marshal would scan its output
-// once more).
+// journalJSON is a journal entry as Redis keeps it: the batch's number and
+// root and its votes' stream ids (the votes stay in the stream until the
+// batch is settled, and are read from there again: store.votesOf). Batch
+// is the whole batch, in entries written before this form.
+type journalJSON struct {
+	Batch     *ballot.Batch `json:"batch,omitempty"`
+	Seq       uint64        `json:"seq,omitempty"`
+	Root      string        `json:"root,omitempty"`
+	StreamIDs []string      `json:"stream_ids"`
+}
+
+// encode is the entry's compact JSON (journalJSON without Batch).
 func (j journalEntry) encode() ([]byte, error) {
-	batch, err := j.Batch.MarshalJSON()
-	if err != nil {
-		return nil, err
+	if len(j.StreamIDs) != len(j.Batch.Votes) {
+		return nil, fmt.Errorf("batch %s: %d votes, %d stream ids", j.Batch.ID(), len(j.Batch.Votes), len(j.StreamIDs))
 	}
-	ids, err := json.Marshal(j.StreamIDs)
-	if err != nil {
-		return nil, err
+	return json.Marshal(journalJSON{Seq: j.Batch.Seq, Root: j.Batch.Root, StreamIDs: j.StreamIDs})
+}
+
+// decodeJournal reads a journal entry of partition. An entry in the
+// compact form comes back without its votes (complete reports false).
+func decodeJournal(partition string, data []byte) (j journalEntry, complete bool, err error) {
+	var raw journalJSON
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return journalEntry{}, false, err
 	}
-	out := make([]byte, 0, len(batch)+len(ids)+len(`{"batch":,"stream_ids":}`))
-	out = append(out, `{"batch":`...)
-	out = append(out, batch...)
-	out = append(out, `,"stream_ids":`...)
-	out = append(out, ids...)
-	return append(out, '}'), nil
+	if raw.Batch != nil {
+		return journalEntry{Batch: *raw.Batch, StreamIDs: raw.StreamIDs}, true, nil
+	}
+	if raw.Seq == 0 || raw.Root == "" || len(raw.StreamIDs) == 0 {
+		return journalEntry{}, false, fmt.Errorf("journal entry %s lacks its seq, root or stream ids", data)
+	}
+	return journalEntry{Batch: ballot.Batch{State: partition, Seq: raw.Seq, Root: raw.Root}, StreamIDs: raw.StreamIDs}, false, nil
 }
 
 // errFenced means this process no longer holds the partition's lease.
@@ -128,7 +143,8 @@ func (s *store) journal(ctx context.Context, lease string, j journalEntry) error
 	return nil
 }
 
-// journaled returns the batches journaled but not yet acknowledged.
+// journaled returns the batches journaled but not yet acknowledged; those
+// journaled in the compact form come without their votes (votesOf).
 func (s *store) journaled(ctx context.Context) ([]journalEntry, error) {
 	raw, err := s.rdb.HGetAll(ctx, journalKey(s.partition)).Result()
 	if err != nil {
@@ -136,13 +152,62 @@ func (s *store) journaled(ctx context.Context) ([]journalEntry, error) {
 	}
 	out := make([]journalEntry, 0, len(raw))
 	for seq, data := range raw {
-		var j journalEntry
-		if err := json.Unmarshal([]byte(data), &j); err != nil {
+		j, _, err := decodeJournal(s.partition, []byte(data))
+		if err != nil {
 			return nil, fmt.Errorf("journal of %s, seq %s: %w", s.partition, seq, err)
 		}
 		out = append(out, j)
 	}
 	return out, nil
+}
+
+// votesOf completes a journaled batch read without its votes: it reads
+// them from the stream, where they stay until the batch is settled, and
+// rebuilds the batch, which must have the journaled root.
+func (s *store) votesOf(ctx context.Context, j *journalEntry) error {
+	if len(j.Batch.Votes) == len(j.StreamIDs) {
+		return nil
+	}
+	var lo, hi streamID
+	for i, id := range j.StreamIDs {
+		a, ok := parseStreamID(id)
+		if !ok {
+			return fmt.Errorf("journaled batch %s: %q is not a stream id", j.Batch.ID(), id)
+		}
+		if i == 0 || a.less(lo) {
+			lo = a
+		}
+		if i == 0 || hi.less(a) {
+			hi = a
+		}
+	}
+	msgs, err := s.rdb.XRange(ctx, votequeue.StreamKey(s.partition), lo.String(), hi.String()).Result()
+	if err != nil {
+		return fmt.Errorf("read the votes of journaled batch %s: %w", j.Batch.ID(), err)
+	}
+	byID := make(map[string]map[string]any, len(msgs))
+	for _, m := range msgs {
+		byID[m.ID] = m.Values
+	}
+	votes := make([]ballot.Vote, len(j.StreamIDs))
+	for i, id := range j.StreamIDs {
+		values, ok := byID[id]
+		if !ok {
+			return fmt.Errorf("journaled batch %s: its vote %s is not in the stream", j.Batch.ID(), id)
+		}
+		if votes[i], err = votequeue.Decode(values); err != nil {
+			return fmt.Errorf("journaled batch %s, entry %s: %w", j.Batch.ID(), id, err)
+		}
+	}
+	b, err := ballot.BuildBatch(s.partition, j.Batch.Seq, votes)
+	if err != nil {
+		return fmt.Errorf("journaled batch %s: %w", j.Batch.ID(), err)
+	}
+	if b.Root != j.Batch.Root {
+		return fmt.Errorf("journaled batch %s: its votes in the stream have root %s, journaled %s", j.Batch.ID(), b.Root, j.Batch.Root)
+	}
+	j.Batch = b
+	return nil
 }
 
 // deadLetter moves an entry that cannot be decoded out of the queue, keeping

@@ -1,15 +1,22 @@
 package batcher
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redistest"
 )
 
-// TestJournalEntryEncode: a journal entry's encoding is byte for byte
-// json.Marshal's, decodes back to the entry, and refuses a batch whose
-// votes its JSON cannot carry.
+// TestJournalEntryEncode: a journal entry keeps the batch's number, root
+// and stream ids, not its votes; an entry of the earlier form, the whole
+// batch, still decodes complete; an entry without its ids, or whose ids do
+// not match its votes, is refused.
 func TestJournalEntryEncode(t *testing.T) {
 	r := newShareRig(t, Config{Partitions: []string{"CA"}})
 	j := journalEntry{Batch: r.batch("CA", 7, 3), StreamIDs: []string{"1-0", "1-1", "2-0"}}
@@ -17,22 +24,67 @@ func TestJournalEntryEncode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := json.Marshal(j)
+	back, complete, err := decodeJournal("CA", got)
+	want := journalEntry{Batch: ballot.Batch{State: "CA", Seq: 7, Root: j.Batch.Root}, StreamIDs: j.StreamIDs}
+	if err != nil || complete || !reflect.DeepEqual(back, want) {
+		t.Fatalf("decoded %+v, %v, %v; want %+v without its votes", back, complete, err, want)
+	}
+	if len(got) > 40+len(j.Batch.Root)+20*len(j.StreamIDs) {
+		t.Fatalf("a compact entry of %d bytes: %s", len(got), got)
+	}
+	legacy, err := json.Marshal(map[string]any{"batch": j.Batch, "stream_ids": j.StreamIDs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("encode\n%s\nwant\n%s", got, want)
+	if back, complete, err := decodeJournal("CA", legacy); err != nil || !complete || !reflect.DeepEqual(back, j) {
+		t.Fatalf("the earlier form decoded %+v, %v, %v; want %+v", back, complete, err, j)
 	}
-	var back journalEntry
-	if err := json.Unmarshal(got, &back); err != nil {
+	if _, _, err := decodeJournal("CA", []byte(`{"seq":7,"root":"ab","stream_ids":[]}`)); err == nil {
+		t.Fatal("an entry without stream ids was decoded")
+	}
+	j.StreamIDs = j.StreamIDs[:2]
+	if _, err := j.encode(); err == nil {
+		t.Fatal("a batch of 3 votes was journaled with 2 stream ids")
+	}
+}
+
+// A batch journaled in the compact form is rebuilt from its votes in the
+// stream, exactly; a vote missing from the stream, or votes whose root is
+// not the journaled one, are an error rather than another batch.
+func TestJournalVotesFromTheStream(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	votes := EnqueueVotes(t, rdb, 0, 15, "j") // 3 in CA, each fifth
+	s := &store{rdb: rdb, partition: "CA"}
+	msgs, err := s.read(ctx, "0-0", 10, 10*time.Millisecond)
+	if err != nil || len(msgs) != 3 {
+		t.Fatalf("read %d, %v", len(msgs), err)
+	}
+	var ca []ballot.Vote
+	for _, v := range votes {
+		if v.State == "CA" {
+			ca = append(ca, v)
+		}
+	}
+	want, err := ballot.BuildBatch("CA", 4, ca)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(back, j) {
-		t.Fatalf("decoded %+v, want %+v", back, j)
+	ids := []string{msgs[0].ID, msgs[1].ID, msgs[2].ID}
+	journaled := func(root string, ids []string) journalEntry {
+		return journalEntry{Batch: ballot.Batch{State: "CA", Seq: 4, Root: root}, StreamIDs: ids}
 	}
-	j.Batch.Votes[1].State = "TX"
-	if _, err := j.encode(); err == nil {
-		t.Fatal("a vote of another state was encoded")
+	j := journaled(want.Root, ids)
+	if err := s.votesOf(ctx, &j); err != nil || !reflect.DeepEqual(j.Batch, want) {
+		t.Fatalf("rebuilt %+v, %v; want %+v", j.Batch, err, want)
+	}
+	j = journaled(want.Root, []string{ids[1], ids[0], ids[2]})
+	if err := s.votesOf(ctx, &j); err == nil || !strings.Contains(err.Error(), "root") {
+		t.Fatalf("votes in another order: %v; want a root mismatch", err)
+	}
+	rdb.XDel(ctx, votequeue.StreamKey("CA"), ids[1])
+	j = journaled(want.Root, ids)
+	if err := s.votesOf(ctx, &j); err == nil || !strings.Contains(err.Error(), "not in the stream") {
+		t.Fatalf("a vote missing from the stream: %v; want an error", err)
 	}
 }
