@@ -2,9 +2,15 @@ package follow_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"iter"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -19,6 +25,7 @@ import (
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/follow"
 	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
 
@@ -45,44 +52,193 @@ func (s sliceSource) Blocks(ctx context.Context, from uint64) (<-chan *common.Bl
 // transactions of votesPerTx votes each, every vote on the roll and
 // counted. It returns the blocks and how many of them precede the votes.
 func electionChain(blocks, txsPerBlock, votesPerTx int) (chain []*common.Block, setup int) {
-	states := []string{"CA", "NY", "TX", "FL"}
-	now := time.Now().UTC().Truncate(time.Second)
-	e := ballot.Election{ID: "e", Name: "E", States: states,
-		Contests: []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob", "carol"}}},
-		OpensAt:  now.Add(-time.Hour), ClosesAt: now.Add(time.Hour), RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
-		Status: ballot.StatusConfigured, Batchers: []string{"User1@commission.votechain.test"}}
-	var roll []ballot.RollEntry
-	var commits [][]ledgertest.Tx
-	seq := map[string]uint64{}
-	for b := range blocks {
-		var block []ledgertest.Tx
-		for t := range txsPerBlock {
-			// One state per transaction, as the batcher's lanes cut them.
-			state := states[(b*txsPerBlock+t)%len(states)]
-			batch := make([]ballot.Vote, votesPerTx)
-			for i := range batch {
-				voter := len(roll)
-				n := ballot.HashHex(ballot.NullifierOf([32]byte{byte(voter), byte(voter >> 8), byte(voter >> 16), 'v'}, "president"))
-				// Vote ids are random, as the gateway draws them.
-				id := ballot.HashHex(ballot.NullifierOf([32]byte{byte(voter), byte(voter >> 8), byte(voter >> 16), 'i'}, "id"))[:32]
-				batch[i] = ballot.Vote{ID: id, State: state, Contest: "president", Nullifier: n,
-					Choice: e.Contests[0].Choices[voter%3], CastAt: now.Add(-time.Minute).UnixMilli()}
-				roll = append(roll, ballot.RollEntry{State: state, Contest: "president", Nullifier: n})
-			}
-			seq[state]++
-			bt, err := ballot.BuildBatch(state, seq[state], batch)
-			if err != nil {
-				panic(err)
-			}
-			block = append(block, ledgertest.CommitBatch(fmt.Sprintf("c%d.%d", b, t), bt, nil))
-		}
-		commits = append(commits, block)
+	var g chainGen
+	for i := range blocks * txsPerBlock { // the roll: the voters of each state's transactions
+		g.Roll[i%len(chainStates)] += votesPerTx
 	}
-	txs := [][]ledgertest.Tx{{{ID: "genesis", Config: true}}, {ledgertest.SetupElection("setup", e)},
-		{ledgertest.LoadRoll("roll", roll...)}, {ledgertest.SealRoll("seal")}}
-	setup = len(txs)
-	txs = append(txs, commits...)
-	return ledgertest.Chain(txs...), setup
+	for b := range g.setup() {
+		chain = append(chain, b)
+	}
+	setup = len(chain)
+	for range blocks {
+		chain = append(chain, g.votes(txsPerBlock, votesPerTx))
+	}
+	return chain, setup
+}
+
+// chainStates are the states of the chains chainGen writes.
+var chainStates = [...]string{"CA", "NY", "TX", "FL"}
+
+// chainGen writes an election's ledger block by block, as the system
+// writes it: the election set up, its roll loaded in chunks and sealed,
+// then blocks of CommitBatch transactions, each of one state (as the
+// batcher's lanes cut them) in turn, each vote by the next voter of its
+// state who has not voted. Voter i of state s (voterNumber) has a
+// nullifier and a vote id of its own. Its fields are where the ledger
+// stands, so a chain can be continued from them (JSON).
+type chainGen struct {
+	Number uint64                   // the next block's number
+	Prev   []byte                   // the header hash of the block before
+	Txs    int                      // CommitBatch transactions written
+	Seq    [len(chainStates)]uint64 // batches written per state
+	Voted  [len(chainStates)]int    // voters who voted, per state
+	Roll   [len(chainStates)]int    // voters on the roll, per state (set before setup)
+}
+
+// chainWindow is the elections' voting window: wide, so that an index
+// cached by the benchmark stays open for votes cast now.
+var chainWindow = [2]time.Time{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC)}
+
+// rollChunksPerBlock is how many LoadRoll transactions of
+// ballot.RollChunkEntries entries a setup block holds.
+const rollChunksPerBlock = 8
+
+// block appends the block of txs to the chain.
+func (g *chainGen) block(txs ...ledgertest.Tx) *common.Block {
+	b := ledgertest.Block(g.Number, g.Prev, txs...)
+	g.Number, g.Prev = g.Number+1, fabricblock.HeaderHash(b.Header)
+	return b
+}
+
+// setup yields the blocks that precede the votes: genesis, the election,
+// the roll of g.Roll voters per state in chunks, the roll's seal.
+func (g *chainGen) setup() iter.Seq[*common.Block] {
+	return func(yield func(*common.Block) bool) {
+		e := ballot.Election{ID: "e", Name: "E", States: chainStates[:],
+			Contests: []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob", "carol"}}},
+			OpensAt:  chainWindow[0], ClosesAt: chainWindow[1], RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
+			Status: ballot.StatusConfigured, Batchers: []string{"User1@commission.votechain.test"}}
+		if !yield(g.block(ledgertest.Tx{ID: "genesis", Config: true})) || !yield(g.block(ledgertest.SetupElection("setup", e))) {
+			return
+		}
+		var txs []ledgertest.Tx
+		var chunk []ballot.RollEntry
+		flush := func(full bool) bool { // the chunk into txs, full txs into a block
+			if len(chunk) > 0 && (!full || len(chunk) == ballot.RollChunkEntries) {
+				txs, chunk = append(txs, ledgertest.LoadRoll(fmt.Sprintf("roll%d.%d", g.Number, len(txs)), chunk...)), nil
+			}
+			if len(txs) > 0 && (!full || len(txs) == rollChunksPerBlock) {
+				blk := g.block(txs...)
+				txs = nil
+				return yield(blk)
+			}
+			return true
+		}
+		for i := range slices.Max(g.Roll[:]) {
+			for s, n := range g.Roll {
+				if i < n {
+					chunk = append(chunk, ballot.RollEntry{State: chainStates[s], Contest: "president", Nullifier: voterNullifier(voterNumber(s, i))})
+					if !flush(true) {
+						return
+					}
+				}
+			}
+		}
+		if !flush(false) {
+			return
+		}
+		yield(g.block(ledgertest.SealRoll("seal")))
+	}
+}
+
+// setupBlocks is how many blocks setup yields.
+func (g *chainGen) setupBlocks() uint64 {
+	entries := 0
+	for _, n := range g.Roll {
+		entries += n
+	}
+	chunks := (entries + ballot.RollChunkEntries - 1) / ballot.RollChunkEntries
+	return uint64(3 + (chunks+rollChunksPerBlock-1)/rollChunksPerBlock)
+}
+
+// votes returns the next block: txs CommitBatch transactions of
+// votesPerTx votes each, cast a minute ago.
+func (g *chainGen) votes(txs, votesPerTx int) *common.Block {
+	castAt := time.Now().Add(-time.Minute).UnixMilli()
+	choices := []string{"alice", "bob", "carol"}
+	block := make([]ledgertest.Tx, txs)
+	for t := range block {
+		s := g.Txs % len(chainStates)
+		batch := make([]ballot.Vote, votesPerTx)
+		for i := range batch {
+			v := voterNumber(s, g.Voted[s])
+			g.Voted[s]++
+			// Vote ids are random, as the gateway draws them.
+			id := ballot.HashHex(ballot.NullifierOf(voterKey(v, 'i'), "id"))[:32]
+			batch[i] = ballot.Vote{ID: id, State: chainStates[s], Contest: "president", Nullifier: voterNullifier(v),
+				Choice: choices[v%len(choices)], CastAt: castAt}
+		}
+		g.Seq[s]++
+		bt, err := ballot.BuildBatch(chainStates[s], g.Seq[s], batch)
+		if err != nil {
+			panic(err)
+		}
+		block[t] = ledgertest.CommitBatch(fmt.Sprintf("c%d.%d", g.Number, t), bt, nil)
+		g.Txs++
+	}
+	return g.block(block...)
+}
+
+// onRoll reports whether every voter who voted is on the roll.
+func (g *chainGen) onRoll() bool {
+	for s := range g.Voted {
+		if g.Voted[s] > g.Roll[s] {
+			return false
+		}
+	}
+	return true
+}
+
+// voterNumber numbers voter i of state s.
+func voterNumber(s, i int) int { return i*len(chainStates) + s }
+
+// voterKey is a key of voter v's own (up to 2^24 voters).
+func voterKey(v int, kind byte) [32]byte {
+	return [32]byte{byte(v), byte(v >> 8), byte(v >> 16), kind}
+}
+
+// voterNullifier is voter v's nullifier in the contest.
+func voterNullifier(v int) string {
+	return ballot.HashHex(ballot.NullifierOf(voterKey(v, 'v'), "president"))
+}
+
+// offsetSource streams blocks from a slice whose first block is number
+// first, then closes the stream.
+type offsetSource struct {
+	first  uint64
+	blocks []*common.Block
+}
+
+func (s offsetSource) Blocks(ctx context.Context, from uint64) (<-chan *common.Block, error) {
+	if from < s.first {
+		return nil, fmt.Errorf("blocks from %d, before the source's first %d", from, s.first)
+	}
+	return sliceSource(s.blocks[from-s.first:]).Blocks(ctx, 0)
+}
+
+// genSource streams the blocks of seq, which starts at block first, as
+// they are made: a chain too large to hold.
+type genSource struct {
+	first uint64
+	seq   iter.Seq[*common.Block]
+}
+
+func (s genSource) Blocks(ctx context.Context, from uint64) (<-chan *common.Block, error) {
+	if from != s.first {
+		return nil, fmt.Errorf("blocks from %d; the generated chain starts at %d", from, s.first)
+	}
+	ch := make(chan *common.Block, 16)
+	go func() {
+		defer close(ch)
+		for b := range s.seq {
+			select {
+			case ch <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
 }
 
 // follower indexes into a fresh index at dir.
@@ -236,36 +392,75 @@ func TestFollowCommitDelay(t *testing.T) {
 // process's CPU time (user + system, every thread), which a loaded machine
 // disturbs less than the wall-clock ns/vote; allocs/vote counts heap
 // allocations.
+//
+// The grown index of 200,000 votes is smaller than an election's: `make
+// bench` indexes a roll of 3,000,000 voters and about as many votes, and
+// its index (over a gigabyte) outgrows the writer's page cache many times
+// over. With VOTECHAIN_FOLLOW_BENCH_CACHE set to a folder, the cases
+// big/catch-up, big/small-catch-up and big/small-live run the catch-up and
+// the small blocks on an index of that scale: a roll of 3,000,000 voters
+// and 2,000,000 votes before the measured blocks (bigRoll, bigVotes),
+// opened afresh and warmed by one op's blocks before the timer starts.
+// That index is built once, by the follower (5 minutes on a loaded
+// 2-core machine), and kept in the folder under a name of the parameters
+// and the test binary's hash (so a change of the code builds it anew; about
+// 650 MB each: delete the folder when done); each run copies it. Each big
+// op takes 20,000 of the roll's 1,000,000 remaining voters, so run them
+// with -benchtime of at most 45x, e.g.
+//
+//	VOTECHAIN_FOLLOW_BENCH_CACHE=$PWD/.run/followbench go test -run '^$' -bench 'FollowVotes/big' -benchtime 5x ./explorer/follow
 func BenchmarkFollowVotes(b *testing.B) {
 	const grownVotes = 200_000
+	cache := os.Getenv("VOTECHAIN_FOLLOW_BENCH_CACHE")
 	for _, c := range []struct {
 		name                    string
 		blocks, txs, votesPerTx int // per op
 		grown                   bool
+		big                     bool
 		maxBlocks               int // per commit; 0: the follower's default
 	}{
 		{name: "fresh", blocks: 10, txs: 4, votesPerTx: 500},
 		{name: fmt.Sprintf("grown=%d", grownVotes), blocks: 10, txs: 4, votesPerTx: 500, grown: true},
 		{name: "small/catch-up", blocks: 200, txs: 2, votesPerTx: 50, grown: true},
 		{name: "small/live", blocks: 200, txs: 2, votesPerTx: 50, grown: true, maxBlocks: 1},
+		{name: "big/catch-up", blocks: 10, txs: 4, votesPerTx: 500, big: true},
+		{name: "big/small-catch-up", blocks: 200, txs: 2, votesPerTx: 50, big: true},
+		{name: "big/small-live", blocks: 200, txs: 2, votesPerTx: 50, big: true, maxBlocks: 1},
 	} {
+		if c.big && cache == "" {
+			continue
+		}
 		b.Run(c.name, func(b *testing.B) {
-			grown := 0 // blocks indexed before
-			if c.grown {
-				grown = grownVotes / (c.txs * c.votesPerTx)
-			}
-			chain, setup := electionChain(grown+b.N*c.blocks, c.txs, c.votesPerTx)
 			ctx := context.Background()
-			f, _ := follower(b, b.TempDir(), chain)
-			if err := f.Until(ctx, uint64(setup+grown)); err != nil {
-				b.Fatal(err)
+			var f *follow.Follower
+			var g chainGen
+			if c.big {
+				f, g = bigIndex(b, cache)
+				// Warm the freshly opened index (its caches and the
+				// writer's pages) with one op's blocks.
+				followGen(b, f, &g, c.blocks, c.txs, c.votesPerTx)
+			} else {
+				grown := 0 // blocks indexed before
+				if c.grown {
+					grown = grownVotes / (c.txs * c.votesPerTx)
+				}
+				g.rollEvenly((grown + b.N*c.blocks) * c.txs * c.votesPerTx)
+				f, _ = follower(b, b.TempDir(), nil)
+				followGen(b, f, &g, grown, c.txs, c.votesPerTx)
 			}
-			f.MaxBlocks = c.maxBlocks
+			measured := make([]*common.Block, b.N*c.blocks)
+			for i := range measured {
+				measured[i] = g.votes(c.txs, c.votesPerTx)
+			}
+			if !g.onRoll() {
+				b.Fatalf("the measured votes need more voters than the roll's %v (voted %v): a lower -benchtime", g.Roll, g.Voted)
+			}
+			f.Source, f.MaxBlocks = offsetSource{first: measured[0].Header.Number, blocks: measured}, c.maxBlocks
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
 			began := cpuTime(b)
 			b.ResetTimer()
-			if err := f.Until(ctx, uint64(len(chain))); err != nil {
+			if err := f.Until(ctx, g.Number); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()
@@ -275,8 +470,140 @@ func BenchmarkFollowVotes(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/votes, "ns/vote")
 			b.ReportMetric(float64((cpuTime(b)-began).Nanoseconds())/votes, "cpu-ns/vote")
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/votes, "allocs/vote")
+			// Every vote counted: the chain is what the case says.
+			if tot, err := f.Store.(*index.Index).Totals(ctx); err != nil || tot.Counted != tot.Votes || tot.Issues != 0 {
+				b.Fatalf("totals %+v, %v: want every vote counted, no issue", tot, err)
+			}
 		})
 	}
+}
+
+// rollEvenly puts voters voters on the roll, as many of each state.
+func (g *chainGen) rollEvenly(voters int) {
+	for s := range g.Roll {
+		g.Roll[s] = voters / len(g.Roll)
+	}
+}
+
+// followGen has f index g's chain as g makes it: the setup blocks if g is
+// at its start, then blocks vote blocks of txs transactions of votesPerTx
+// votes.
+func followGen(tb testing.TB, f *follow.Follower, g *chainGen, blocks, txs, votesPerTx int) {
+	height := g.Number + uint64(blocks)
+	if g.Number == 0 {
+		height += g.setupBlocks()
+	}
+	done := make(chan struct{})
+	f.Source = genSource{first: g.Number, seq: func(yield func(*common.Block) bool) {
+		defer close(done)
+		if g.Number == 0 {
+			for blk := range g.setup() {
+				if !yield(blk) {
+					return
+				}
+			}
+		}
+		for range blocks {
+			if !yield(g.votes(txs, votesPerTx)) {
+				return
+			}
+		}
+	}}
+	if err := f.Until(context.Background(), height); err != nil {
+		tb.Fatal(err)
+	}
+	<-done
+	if g.Number != height {
+		tb.Fatalf("the chain reached block %d; want %d", g.Number, height)
+	}
+}
+
+// The big cases' index: a roll of bigRoll voters, bigVotes of whom voted.
+const (
+	bigRoll  = 3_000_000
+	bigVotes = 2_000_000
+)
+
+// bigIndex returns a follower on a copy of the big cases' index, built
+// once into the folder cache, and the chain after its blocks.
+func bigIndex(b *testing.B, cache string) (*follow.Follower, chainGen) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin, err := os.ReadFile(exe)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum := sha256.Sum256(bin)
+	name := filepath.Join(cache, fmt.Sprintf("follow-roll%d-votes%d-%x", bigRoll, bigVotes, sum[:6]))
+	var g chainGen
+	meta, err := os.ReadFile(name + ".json")
+	if errors.Is(err, fs.ErrNotExist) {
+		g, err = buildBigIndex(b, name)
+	}
+	if err == nil && meta != nil {
+		err = json.Unmarshal(meta, &g)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	if err := copyFile(filepath.Join(dir, "index.db"), name+".db"); err != nil {
+		b.Fatal(err)
+	}
+	f, _ := follower(b, dir, nil)
+	return f, g
+}
+
+// buildBigIndex indexes the big cases' chain into name.db and writes the
+// chain's state after it to name.json.
+func buildBigIndex(b *testing.B, name string) (chainGen, error) {
+	began := time.Now()
+	var g chainGen
+	g.rollEvenly(bigRoll)
+	tmp := name + ".building"
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return g, err
+	}
+	defer os.RemoveAll(tmp)
+	idx, err := index.Open(filepath.Join(tmp, "index.db"))
+	if err != nil {
+		return g, err
+	}
+	f := &follow.Follower{Store: idx, Auditor: audit.Auditor{Chaincode: "ballot"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	const txs, votesPerTx = 4, 500
+	followGen(b, f, &g, bigVotes/(txs*votesPerTx), txs, votesPerTx)
+	if err := idx.Close(); err != nil {
+		return g, err
+	}
+	meta, err := json.Marshal(g)
+	if err == nil {
+		err = os.Rename(filepath.Join(tmp, "index.db"), name+".db")
+	}
+	if err == nil {
+		err = os.WriteFile(name+".json", meta, 0o644)
+	}
+	b.Logf("built the big index %s.db in %v", name, time.Since(began).Round(time.Second))
+	return g, err
+}
+
+// copyFile copies the file src to dst.
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // cpuTime is the CPU time the process used so far.
