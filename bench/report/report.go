@@ -194,6 +194,9 @@ type ContestResult struct {
 type IntakeCost struct {
 	Phases []VoteCPU `json:"phases"`
 	Storm  Storm     `json:"duplicate_storm"`
+	// Redis is what Redis's persistence (AOF rewrites, fsync and other
+	// latency spikes) did in each intake phase, in run order.
+	Redis []measure.RedisWindow `json:"redis_persistence,omitempty"`
 }
 
 // VoteCPU is the gateway's and Redis's CPU per accepted vote in a phase.
@@ -203,6 +206,9 @@ type VoteCPU struct {
 	GatewayUS float64 `json:"gateway_us_per_vote"`
 	RedisUS   float64 `json:"redis_us_per_vote"`
 	TotalUS   float64 `json:"total_us_per_vote"`
+	// RedisChildUS is the part of RedisUS that was Redis's AOF rewrite
+	// children's CPU (reaped in the phase); nil: not known.
+	RedisChildUS *float64 `json:"redis_child_us_per_vote,omitempty"`
 }
 
 // Storm is re-sends of votes already committed.

@@ -99,11 +99,16 @@ func (r *Report) intakeMarkdown(b *strings.Builder) {
 	if len(in.Phases) == 0 && in.Storm.Phase.Sent == 0 {
 		return
 	}
-	p("## Intake cost and the duplicate storm\n\n| phase | accepted (202) | gateway CPU per vote | Redis CPU per vote | together |\n|---|---|---|---|---|\n")
+	p("## Intake cost and the duplicate storm\n\n| phase | accepted (202) | gateway CPU per vote | Redis CPU per vote | together | of Redis's, AOF rewrite children |\n|---|---|---|---|---|---|\n")
 	for _, v := range in.Phases {
-		p("| %s | %s | %.0f µs | %.0f µs | **%.0f µs** |\n", v.Phase, num(float64(v.Accepted)), v.GatewayUS, v.RedisUS, v.TotalUS)
+		child := ""
+		if v.RedisChildUS != nil {
+			child = fmt.Sprintf("%.0f µs", *v.RedisChildUS)
+		}
+		p("| %s | %s | %.0f µs | %.0f µs | **%.0f µs** | %s |\n", v.Phase, num(float64(v.Accepted)), v.GatewayUS, v.RedisUS, v.TotalUS, child)
 	}
-	p("\nCPU of the gateway and redis-server processes over the phase, from /proc, per vote answered 202 in it (Redis's share includes the batcher's reads, acks and receipts meanwhile).\n\n")
+	p("\nCPU of the gateway and redis-server processes over the phase, from /proc, per vote answered 202 in it (Redis's share includes the batcher's reads, acks and receipts meanwhile, and the CPU of its AOF rewrite children it reaped in the phase: the last column).\n\n")
+	redisPersistenceMarkdown(b, in.Redis)
 	if s := in.Storm; s.Phase.Sent > 0 {
 		checks := fmt.Sprintf("the gateway's `%s` rose by **%.0f**", s.Metric, s.ExactChecks)
 		if !s.MetricFound {

@@ -176,7 +176,9 @@ type run struct {
 	watcher  *ledgerload.Watcher
 	book     *measure.CPUBook
 	t0       time.Time
-	rep      *report.Report
+
+	redisWatch *measure.RedisWatch // Redis's AOF rewrites and latency spikes
+	rep        *report.Report
 
 	nextSeq     uint64                 // first batch number of the next ledger drive
 	driverRoll  []ballot.RollEntry     // roll voters kept for the ledger drives, not yet cast
@@ -292,6 +294,7 @@ func (r *run) connect(ctx context.Context) error {
 		return err
 	}
 	r.rdb = redis.NewClient(ropts.Simple()) // the bench runs a single Redis
+	r.watchRedis(ctx)
 	if n, err := loadgen.QueueDepth(ctx, r.rdb, r.election.States); err != nil {
 		return err
 	} else if n > 0 {
@@ -432,6 +435,7 @@ func (r *run) phases(ctx context.Context) error {
 	}
 
 	r.ceilingAndNaive(ctx)
+	r.redisPersistence() // the ceilings took long enough for a poll after the storm
 	if r.fatal != nil {
 		return r.fatal
 	}

@@ -3,7 +3,8 @@
 // clients' host's, 127.0.0.1 on one machine), AOF on
 // with appendfsync always (a 202 means the vote is on disk; Redis group-commits
 // the fsyncs), no RDB snapshots, and ACL users per component with the
-// default user disabled (see ACL). It also runs the same server as a Redis
+// default user disabled (see ACL), and the latency monitor on
+// (LatencyThreshold). It also runs the same server as a Redis
 // Cluster (ClusterArgs, CreateCluster) and builds every component's client
 // (Endpoint), a single-server or a cluster client by configuration.
 package redisserver
@@ -28,8 +29,17 @@ func Args(bind string, port int, dir, aclFile string) []string {
 		"--protected-mode", "yes",
 		"--aclfile", aclFile,
 		"--logfile", "redis.log",
+		"--latency-monitor-threshold", strconv.FormatInt(LatencyThreshold.Milliseconds(), 10),
 	}
 }
+
+// LatencyThreshold is the server's latency-monitor-threshold: Redis's
+// latency monitor records, per second, the worst of each event (an AOF
+// fsync or write, a fork, a command) that took at least this long, for
+// LATENCY LATEST, HISTORY and DOCTOR (the exporter reads LATENCY LATEST;
+// `make bench` reports the spikes per phase). Recording costs nothing
+// below the threshold.
+const LatencyThreshold = time.Millisecond
 
 // NodeTimeout is a cluster node's cluster-node-timeout: a master silent
 // this long is failed and its replica promoted (about NodeTimeout plus up

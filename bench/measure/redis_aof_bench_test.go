@@ -1,0 +1,331 @@
+package measure
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// BenchmarkAOFRewriteStall tests whether AOF rewrites and other disk
+// writers stall Votechain's Redis: a redis-server with Votechain's
+// settings (redisserver.Args) holding a roll of AOFSTALL_VOTERS voters
+// over 10 states (3,000,000 by default: `make bench` grows Redis to about
+// 500 MB), its AOF compacted once, takes the gateway's intake script
+// (dedup.Accept from 256 callers, paced open loop at AOFSTALL_RATE votes/s,
+// at most 1,024 waiting, as the bench's load generator) for windows of
+// AOFSTALL_WINDOW_S seconds under four conditions in turn, AOFSTALL_ROUNDS
+// rounds: quiet; a BGREWRITEAOF 1 s into the window; a disk writer
+// imitating the ledger side (two writers of 256 KiB blocks, each
+// fdatasync'd, on the same disk); both. AOFSTALL_CONFIG ("key value"
+// pairs, space-separated) is applied with CONFIG SET first. Per condition
+// it reports the medians of: votes/s accepted, the accept latency p50 and
+// p99 (from each vote's scheduled time), the seconds with an
+// aof-fsync-always spike ≥ 1 ms and the worst, the fork's pause, and
+// Redis's own CPU per vote (its rewrite children's apart).
+//
+//	go test -run '^$' -bench AOFRewriteStall -benchtime 1x -timeout 60m ./bench/measure/
+func BenchmarkAOFRewriteStall(b *testing.B) {
+	voters, rate := stallEnv(b, "AOFSTALL_VOTERS", 3_000_000), stallEnv(b, "AOFSTALL_RATE", 4000)
+	window := time.Duration(stallEnv(b, "AOFSTALL_WINDOW_S", 10)) * time.Second
+	rounds := stallEnv(b, "AOFSTALL_ROUNDS", 3)
+	ctx := context.Background()
+	srv := redistest.Start(b)
+	rdb := srv.Client()
+	if err := rdb.ConfigSet(ctx, "latency-monitor-threshold", "1").Err(); err != nil {
+		b.Fatal(err)
+	}
+	if cfg := os.Getenv("AOFSTALL_CONFIG"); cfg != "" {
+		if err := stallConfig(ctx, srv, cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	states := []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}
+	perState := voters / len(states)
+	start := time.Now()
+	raws := make([][][]byte, len(states))
+	for si, st := range states {
+		roll, err := votequeue.EnsureRoll(ctx, rdb, st, votequeue.RollBits(uint64(perState)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range perState {
+			sum := sha256.Sum256([]byte(st + strconv.Itoa(i)))
+			raws[si] = append(raws[si], sum[:])
+		}
+		for i := 0; i < perState; i += 10_000 {
+			pipe := rdb.Pipeline()
+			votequeue.Enroll(ctx, pipe, roll, raws[si][i:min(i+10_000, perState)])
+			if _, err := pipe.Exec(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	d := dedup.New(srv.ClientAs(redisserver.UserGateway), noLedger{}, dedup.Config{ExpectedVoters: uint64(perState)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer d.Close()
+	for _, st := range states {
+		if _, err := d.Params(ctx, st); err != nil {
+			b.Fatal(err)
+		}
+		if err := votequeue.EnsureGroup(ctx, rdb, st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rewrite(ctx, b, rdb)
+	used, _ := RedisUsedMemory(ctx, rdb)
+	p, _ := ReadRedisPersistence(ctx, rdb)
+	b.Logf("%d voters loaded in %s: used_memory %d MB, AOF %d MB", voters, time.Since(start).Round(time.Second), used>>20, p.CurrentBytes>>20)
+
+	var next atomic.Int64 // the next voter to cast, over all states
+	vote := func() dedup.Attempt {
+		i := next.Add(1) - 1
+		si := int(i) % len(states)
+		raw := raws[si][int(i)/len(states)]
+		id, err := ballot.NewVoteID()
+		if err != nil {
+			panic(err)
+		}
+		return dedup.Attempt{Vote: ballot.Vote{ID: id, State: states[si], Nullifier: ballot.HashHex([32]byte(raw)), Contest: "race", Choice: "alice", CastAt: time.Now().UnixMilli()}}
+	}
+	conditions := []string{"quiet", "rewrite", "disk", "rewrite+disk"}
+	results := map[string][]stallResult{}
+	b.ResetTimer()
+	for round := range rounds {
+		for _, c := range conditions {
+			r := stallWindow(ctx, b, srv, d, vote, c, float64(rate), window)
+			results[c] = append(results[c], r)
+			b.Logf("round %d %-12s accepted %6.0f/s  p50 %6.1f ms  p99 %7.1f ms  max %7.1f ms  fsync≥1ms %2d s, worst %4d ms  aof-write worst %4d ms  fork %5.1f ms  Redis %5.1f µs/vote (children %.2f s)  rewrite %d s  disk writer %4.0f MB/s",
+				round+1, c, r.accepted, r.p50, r.p99, r.max, r.fsyncSeconds, r.fsyncMax, r.writeMax, r.forkMS, r.mainUS, r.childS, r.rewriteS, r.diskMBs)
+		}
+	}
+	b.StopTimer()
+	for _, c := range conditions {
+		rs := results[c]
+		med := func(f func(stallResult) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		b.ReportMetric(med(func(r stallResult) float64 { return r.accepted }), c+"-votes/s")
+		b.ReportMetric(med(func(r stallResult) float64 { return r.p50 }), c+"-p50-ms")
+		b.ReportMetric(med(func(r stallResult) float64 { return r.p99 }), c+"-p99-ms")
+		b.ReportMetric(med(func(r stallResult) float64 { return float64(r.fsyncSeconds) }), c+"-fsync-spike-s")
+		b.ReportMetric(med(func(r stallResult) float64 { return float64(r.fsyncMax) }), c+"-fsync-max-ms")
+		b.ReportMetric(med(func(r stallResult) float64 { return r.mainUS }), c+"-redis-µs/vote")
+	}
+}
+
+// noLedger is a NullifierLedger on which no nullifier was used.
+type noLedger struct{}
+
+func (noLedger) NullifierUsed(context.Context, string, string) (bool, error) { return false, nil }
+
+// stallResult is one window of BenchmarkAOFRewriteStall.
+type stallResult struct {
+	accepted, p50, p99, max float64
+	fsyncSeconds            int
+	fsyncMax, writeMax      int64
+	forkMS, mainUS, childS  float64
+	rewriteS                int64
+	diskMBs                 float64
+}
+
+// stallWindow offers rate votes/s for window under condition c.
+func stallWindow(ctx context.Context, b *testing.B, srv *redistest.Server, d *dedup.Deduper, vote func() dedup.Attempt, c string, rate float64, window time.Duration) stallResult {
+	rdb := srv.Client()
+	if err := rdb.Do(ctx, "LATENCY", "RESET").Err(); err != nil {
+		b.Fatal(err)
+	}
+	before, err := ReadRedisPersistence(ctx, rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, window)
+	defer cancel()
+	var disk atomic.Int64
+	var wg sync.WaitGroup
+	if c == "disk" || c == "rewrite+disk" {
+		for i := range 2 {
+			wg.Go(func() { disk.Add(diskWriter(wctx, b, filepath.Join(srv.Dir, fmt.Sprintf("ledger-%d", i)))) })
+		}
+	}
+	if c == "rewrite" || c == "rewrite+disk" {
+		wg.Go(func() {
+			select {
+			case <-wctx.Done():
+			case <-time.After(time.Second):
+				if err := rdb.BgRewriteAOF(ctx).Err(); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	queue := make(chan time.Time, 1024)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var accepted atomic.Int64
+	var workers sync.WaitGroup
+	for range 256 {
+		workers.Go(func() {
+			for at := range queue {
+				res, err := d.Accept(ctx, vote())
+				done := time.Since(at)
+				if err != nil || res.Outcome != dedup.Accepted {
+					b.Errorf("vote: %+v, %v", res, err)
+					continue
+				}
+				if time.Now().Before(at.Add(window + time.Second)) {
+					accepted.Add(1)
+				}
+				mu.Lock()
+				lat = append(lat, done)
+				mu.Unlock()
+			}
+		})
+	}
+	began := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	for at := began; at.Before(began.Add(window)); at = at.Add(interval) {
+		time.Sleep(time.Until(at))
+		queue <- at // blocks when 1,024 wait, as the load generator's bound
+	}
+	close(queue)
+	workers.Wait()
+	cancel()
+	wg.Wait()
+	// Let the rewrite end before the next window, and read its facts.
+	for {
+		p, err := ReadRedisPersistence(ctx, rdb)
+		if err == nil && !p.RewriteInProgress {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	after, err := ReadRedisPersistence(ctx, rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	events, err := ReadRedisLatency(ctx, rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(lat)
+	r := stallResult{accepted: float64(accepted.Load()) / window.Seconds(), p50: ms(Percentile(lat, 50)), p99: ms(Percentile(lat, 99)), max: ms(lat[len(lat)-1])}
+	for _, s := range events["aof-fsync-always"] {
+		r.fsyncSeconds++
+		r.fsyncMax = max(r.fsyncMax, s.MS)
+	}
+	for _, e := range []string{"aof-write", "aof-write-active-child", "aof-write-alone", "aof-write-pending-fsync"} {
+		for _, s := range events[e] {
+			r.writeMax = max(r.writeMax, s.MS)
+		}
+	}
+	if after.Rewrites > before.Rewrites {
+		r.forkMS, r.rewriteS = float64(after.ForkUS)/1000, after.LastRewriteS
+	}
+	r.mainUS = (after.MainCPU - before.MainCPU).Seconds() / float64(len(lat)) * 1e6
+	r.childS = (after.ChildrenCPU - before.ChildrenCPU).Seconds()
+	r.diskMBs = float64(disk.Load()) / (1 << 20) / window.Seconds()
+	return r
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// diskWriter writes 256 KiB blocks to file, each followed by fdatasync
+// (as a peer appends a block and LevelDB syncs its log), until ctx ends,
+// wrapping at 256 MiB; it returns the bytes written.
+func diskWriter(ctx context.Context, b *testing.B, file string) int64 {
+	f, err := os.Create(file)
+	if err != nil {
+		b.Error(err)
+		return 0
+	}
+	defer os.Remove(file)
+	defer f.Close()
+	block := make([]byte, 256<<10)
+	for i := range block {
+		block[i] = byte(i * 7)
+	}
+	var n int64
+	for ctx.Err() == nil {
+		if _, err := f.WriteAt(block, n%(256<<20)); err != nil {
+			b.Error(err)
+			return n
+		}
+		if err := f.Sync(); err != nil {
+			b.Error(err)
+			return n
+		}
+		n += int64(len(block))
+	}
+	return n
+}
+
+// rewrite waits for a running rewrite (an automatic one) to end, then
+// runs BGREWRITEAOF and waits for it to end.
+func rewrite(ctx context.Context, b *testing.B, rdb RedisReader) {
+	idle := func() {
+		for {
+			p, err := ReadRedisPersistence(ctx, rdb)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !p.RewriteInProgress {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	idle()
+	if err := rdb.Do(ctx, "BGREWRITEAOF").Err(); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	idle()
+}
+
+// stallConfig applies "key value ..." with CONFIG SET.
+func stallConfig(ctx context.Context, srv *redistest.Server, cfg string) error {
+	f := strings.Fields(cfg)
+	if len(f)%2 != 0 {
+		return fmt.Errorf("AOFSTALL_CONFIG=%q: want key value pairs", cfg)
+	}
+	for i := 0; i < len(f); i += 2 {
+		if err := srv.Client().ConfigSet(ctx, f[i], f[i+1]).Err(); err != nil {
+			return fmt.Errorf("CONFIG SET %s %s: %w", f[i], f[i+1], err)
+		}
+	}
+	return nil
+}
+
+// stallEnv reads a positive count from the environment, def if unset.
+func stallEnv(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
