@@ -26,10 +26,12 @@ import (
 // BenchmarkAOFRewriteStall tests whether AOF rewrites and other disk
 // writers stall Votechain's Redis: a redis-server with Votechain's
 // settings (redisserver.Args) holding a roll of AOFSTALL_VOTERS voters
-// over 10 states (3,000,000 by default: `make bench` grows Redis to about
-// 500 MB), its AOF compacted once, takes the gateway's intake script
+// over 10 states (3,000,000 by default, 117 MB) and AOFSTALL_FILL_MB of
+// filler hashes (350 by default: `make bench` grows Redis to about 500 MB),
+// its AOF compacted once, takes the gateway's intake script
 // (dedup.Accept from 256 callers, paced open loop at AOFSTALL_RATE votes/s,
-// at most 1,024 waiting, as the bench's load generator) for windows of
+// at most 1,024 waiting, as the bench's load generator; with AOFSTALL_CLOSED
+// set, closed loop: as fast as the callers go) for windows of
 // AOFSTALL_WINDOW_S seconds under four conditions in turn, AOFSTALL_ROUNDS
 // rounds: quiet; a BGREWRITEAOF 1 s into the window; a disk writer
 // imitating the ledger side (two writers of 256 KiB blocks, each
@@ -43,72 +45,25 @@ import (
 //	go test -run '^$' -bench AOFRewriteStall -benchtime 1x -timeout 60m ./bench/measure/
 func BenchmarkAOFRewriteStall(b *testing.B) {
 	voters, rate := stallEnv(b, "AOFSTALL_VOTERS", 3_000_000), stallEnv(b, "AOFSTALL_RATE", 4000)
+	if os.Getenv("AOFSTALL_CLOSED") != "" {
+		rate = 0
+	}
 	window := time.Duration(stallEnv(b, "AOFSTALL_WINDOW_S", 10)) * time.Second
 	rounds := stallEnv(b, "AOFSTALL_ROUNDS", 3)
 	ctx := context.Background()
 	srv := redistest.Start(b)
-	rdb := srv.Client()
-	if err := rdb.ConfigSet(ctx, "latency-monitor-threshold", "1").Err(); err != nil {
-		b.Fatal(err)
-	}
 	if cfg := os.Getenv("AOFSTALL_CONFIG"); cfg != "" {
 		if err := stallConfig(ctx, srv, cfg); err != nil {
 			b.Fatal(err)
 		}
 	}
-	states := []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}
-	perState := voters / len(states)
-	start := time.Now()
-	raws := make([][][]byte, len(states))
-	for si, st := range states {
-		roll, err := votequeue.EnsureRoll(ctx, rdb, st, votequeue.RollBits(uint64(perState)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i := range perState {
-			sum := sha256.Sum256([]byte(st + strconv.Itoa(i)))
-			raws[si] = append(raws[si], sum[:])
-		}
-		for i := 0; i < perState; i += 10_000 {
-			pipe := rdb.Pipeline()
-			votequeue.Enroll(ctx, pipe, roll, raws[si][i:min(i+10_000, perState)])
-			if _, err := pipe.Exec(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	d := dedup.New(srv.ClientAs(redisserver.UserGateway), noLedger{}, dedup.Config{ExpectedVoters: uint64(perState)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	defer d.Close()
-	for _, st := range states {
-		if _, err := d.Params(ctx, st); err != nil {
-			b.Fatal(err)
-		}
-		if err := votequeue.EnsureGroup(ctx, rdb, st); err != nil {
-			b.Fatal(err)
-		}
-	}
-	rewrite(ctx, b, rdb)
-	used, _ := RedisUsedMemory(ctx, rdb)
-	p, _ := ReadRedisPersistence(ctx, rdb)
-	b.Logf("%d voters loaded in %s: used_memory %d MB, AOF %d MB", voters, time.Since(start).Round(time.Second), used>>20, p.CurrentBytes>>20)
-
-	var next atomic.Int64 // the next voter to cast, over all states
-	vote := func() dedup.Attempt {
-		i := next.Add(1) - 1
-		si := int(i) % len(states)
-		raw := raws[si][int(i)/len(states)]
-		id, err := ballot.NewVoteID()
-		if err != nil {
-			panic(err)
-		}
-		return dedup.Attempt{Vote: ballot.Vote{ID: id, State: states[si], Nullifier: ballot.HashHex([32]byte(raw)), Contest: "race", Choice: "alice", CastAt: time.Now().UnixMilli()}}
-	}
+	f := newAOFFixture(ctx, b, srv, voters, stallEnv(b, "AOFSTALL_FILL_MB", 350))
 	conditions := []string{"quiet", "rewrite", "disk", "rewrite+disk"}
 	results := map[string][]stallResult{}
 	b.ResetTimer()
 	for round := range rounds {
 		for _, c := range conditions {
-			r := stallWindow(ctx, b, srv, d, vote, c, float64(rate), window)
+			r := stallWindow(ctx, b, srv, f, c, float64(rate), window)
 			results[c] = append(results[c], r)
 			b.Logf("round %d %-12s accepted %6.0f/s  p50 %6.1f ms  p99 %7.1f ms  max %7.1f ms  fsync≥1ms %2d s, worst %4d ms  aof-write worst %4d ms  fork %5.1f ms  Redis %5.1f µs/vote (children %.2f s)  rewrite %d s  disk writer %4.0f MB/s",
 				round+1, c, r.accepted, r.p50, r.p99, r.max, r.fsyncSeconds, r.fsyncMax, r.writeMax, r.forkMS, r.mainUS, r.childS, r.rewriteS, r.diskMBs)
@@ -134,6 +89,89 @@ func BenchmarkAOFRewriteStall(b *testing.B) {
 	}
 }
 
+// aofFixture is a redis-server with Votechain's settings holding a roll
+// of voters over the bench's 10 states, its AOF compacted, and a deduper
+// (the gateway's intake script path) casting their votes.
+type aofFixture struct {
+	d      *dedup.Deduper
+	states []string
+	raws   [][][]byte // per state, the voters' raw nullifiers
+	next   atomic.Int64
+}
+
+func newAOFFixture(ctx context.Context, b *testing.B, srv *redistest.Server, voters, fillMB int) *aofFixture {
+	rdb := srv.Client()
+	f := &aofFixture{states: []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}}
+	perState := voters / len(f.states)
+	start := time.Now()
+	f.raws = make([][][]byte, len(f.states))
+	for si, st := range f.states {
+		roll, err := votequeue.EnsureRoll(ctx, rdb, st, votequeue.RollBits(uint64(perState)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range perState {
+			sum := sha256.Sum256([]byte(st + strconv.Itoa(i)))
+			f.raws[si] = append(f.raws[si], sum[:])
+		}
+		for i := 0; i < perState; i += 10_000 {
+			pipe := rdb.Pipeline()
+			votequeue.Enroll(ctx, pipe, roll, f.raws[si][i:min(i+10_000, perState)])
+			if _, err := pipe.Exec(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	// Filler the size of what the bench's Redis holds beside the roll
+	// (intake logs, receipts, streams): hashes of 100 fields of 64 bytes.
+	val := strings.Repeat("v", 48)
+	for i := 0; i < fillMB<<20/6400; i += 1000 {
+		pipe := rdb.Pipeline()
+		for j := i; j < min(i+1000, fillMB<<20/6400); j++ {
+			fields := make([]any, 0, 200)
+			for k := range 100 {
+				fields = append(fields, fmt.Sprintf("%016d", k), val)
+			}
+			pipe.HSet(ctx, "fill:"+strconv.Itoa(j), fields...)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f.d = dedup.New(srv.ClientAs(redisserver.UserGateway), noLedger{}, dedup.Config{ExpectedVoters: uint64(perState)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b.Cleanup(f.d.Close)
+	for _, st := range f.states {
+		if _, err := f.d.Params(ctx, st); err != nil {
+			b.Fatal(err)
+		}
+		if err := votequeue.EnsureGroup(ctx, rdb, st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rewrite(ctx, b, rdb)
+	used, _ := RedisUsedMemory(ctx, rdb)
+	p, _ := ReadRedisPersistence(ctx, rdb)
+	b.Logf("%d voters loaded in %s: used_memory %d MB, AOF %d MB", voters, time.Since(start).Round(time.Second), used>>20, p.CurrentBytes>>20)
+	return f
+}
+
+// left is how many voters have not voted yet.
+func (f *aofFixture) left() int64 {
+	return int64(len(f.raws[0])*len(f.states)) - f.next.Load()
+}
+
+// vote is the next voter's vote, the states in turn.
+func (f *aofFixture) vote() dedup.Attempt {
+	i := f.next.Add(1) - 1
+	si := int(i) % len(f.states)
+	raw := f.raws[si][int(i)/len(f.states)]
+	id, err := ballot.NewVoteID()
+	if err != nil {
+		panic(err)
+	}
+	return dedup.Attempt{Vote: ballot.Vote{ID: id, State: f.states[si], Nullifier: ballot.HashHex([32]byte(raw)), Contest: "race", Choice: "alice", CastAt: time.Now().UnixMilli()}}
+}
+
 // noLedger is a NullifierLedger on which no nullifier was used.
 type noLedger struct{}
 
@@ -150,7 +188,7 @@ type stallResult struct {
 }
 
 // stallWindow offers rate votes/s for window under condition c.
-func stallWindow(ctx context.Context, b *testing.B, srv *redistest.Server, d *dedup.Deduper, vote func() dedup.Attempt, c string, rate float64, window time.Duration) stallResult {
+func stallWindow(ctx context.Context, b *testing.B, srv *redistest.Server, f *aofFixture, c string, rate float64, window time.Duration) stallResult {
 	rdb := srv.Client()
 	if err := rdb.Do(ctx, "LATENCY", "RESET").Err(); err != nil {
 		b.Fatal(err)
@@ -187,7 +225,7 @@ func stallWindow(ctx context.Context, b *testing.B, srv *redistest.Server, d *de
 	for range 256 {
 		workers.Go(func() {
 			for at := range queue {
-				res, err := d.Accept(ctx, vote())
+				res, err := f.d.Accept(ctx, f.vote())
 				done := time.Since(at)
 				if err != nil || res.Outcome != dedup.Accepted {
 					b.Errorf("vote: %+v, %v", res, err)
@@ -203,10 +241,19 @@ func stallWindow(ctx context.Context, b *testing.B, srv *redistest.Server, d *de
 		})
 	}
 	began := time.Now()
-	interval := time.Duration(float64(time.Second) / rate)
-	for at := began; at.Before(began.Add(window)); at = at.Add(interval) {
-		time.Sleep(time.Until(at))
-		queue <- at // blocks when 1,024 wait, as the load generator's bound
+	if rate > 0 {
+		interval := time.Duration(float64(time.Second) / rate)
+		for at := began; at.Before(began.Add(window)); at = at.Add(interval) {
+			time.Sleep(time.Until(at))
+			queue <- at // blocks when 1,024 wait, as the load generator's bound
+		}
+	} else { // closed loop: as fast as the callers go
+		for time.Since(began) < window {
+			if f.left() < 2048 {
+				b.Fatal("out of voters: raise AOFSTALL_VOTERS")
+			}
+			queue <- time.Now()
+		}
 	}
 	close(queue)
 	workers.Wait()
@@ -328,4 +375,64 @@ func stallEnv(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a positive number", name, v)
 	}
 	return n
+}
+
+// BenchmarkAOFReplay measures what a restart costs Redis with its AOF as
+// Votechain keeps it: a roll of AOFREPLAY_VOTERS voters (3,000,000) in the
+// base file (RDB-encoded, after a rewrite) with AOFREPLAY_FILL_MB of filler
+// hashes (350), then AOFREPLAY_VOTES votes
+// (300,000) accepted through the intake script in the incremental file.
+// It kills Redis (SIGKILL, a crash) and times its restart to the first
+// PONG twice: with the votes in the incremental file, then after a
+// rewrite folded them into the base. It reports both files' MB, both
+// restarts' seconds, and the replay's seconds per 100 MB of incremental
+// file: what a larger auto-aof-rewrite-percentage (a longer incremental
+// file between rewrites) adds to a restart.
+//
+//	go test -run '^$' -bench AOFReplay -benchtime 1x -timeout 60m ./bench/measure/
+func BenchmarkAOFReplay(b *testing.B) {
+	voters, votes := stallEnv(b, "AOFREPLAY_VOTERS", 3_000_000), stallEnv(b, "AOFREPLAY_VOTES", 300_000)
+	ctx := context.Background()
+	srv := redistest.Start(b)
+	f := newAOFFixture(ctx, b, srv, voters, stallEnv(b, "AOFREPLAY_FILL_MB", 350))
+	var workers sync.WaitGroup
+	var left atomic.Int64
+	left.Store(int64(votes))
+	began := time.Now()
+	for range 256 {
+		workers.Go(func() {
+			for left.Add(-1) >= 0 {
+				if res, err := f.d.Accept(ctx, f.vote()); err != nil || res.Outcome != dedup.Accepted {
+					b.Errorf("vote: %+v, %v", res, err)
+					return
+				}
+			}
+		})
+	}
+	workers.Wait()
+	b.Logf("%d votes accepted in %s", votes, time.Since(began).Round(time.Second))
+	restart := func() (base, incr int64, took time.Duration) {
+		p, err := ReadRedisPersistence(ctx, srv.Client())
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv.Kill()
+		from := time.Now()
+		srv.Restart()
+		return p.BaseBytes, p.CurrentBytes - p.BaseBytes, time.Since(from)
+	}
+	b.ResetTimer()
+	base, incr, withIncr := restart()
+	rewrite(ctx, b, srv.Client())
+	base2, _, baseOnly := restart()
+	b.StopTimer()
+	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
+	b.Logf("restart with a %.0f MB base and a %.0f MB incremental file (%d votes): %.1f s; after the rewrite, a %.0f MB base alone: %.1f s",
+		mb(base), mb(incr), votes, withIncr.Seconds(), mb(base2), baseOnly.Seconds())
+	b.ReportMetric(mb(base), "base-MB")
+	b.ReportMetric(mb(incr), "incr-MB")
+	b.ReportMetric(withIncr.Seconds(), "restart-with-incr-s")
+	b.ReportMetric(baseOnly.Seconds(), "restart-base-only-s")
+	b.ReportMetric((withIncr-baseOnly).Seconds()/mb(incr)*100, "replay-s/100MB")
+	b.ReportMetric(float64(incr)/float64(votes), "incr-B/vote")
 }
