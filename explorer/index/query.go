@@ -320,7 +320,8 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 		var p place
 		err := r.Scan(&p.state, &p.seq, &p.i)
 		return p, err
-	}, `SELECT b.state, b.seq, k.idx FROM vote_keys k JOIN batch_votes b ON b.id = k.batch WHERE k.key = ? ORDER BY b.state, b.seq, k.idx`, voteKey(id))
+	}, `SELECT b.state, b.seq, k.idx FROM (SELECT batch, idx FROM vote_keys WHERE key = ?1 UNION ALL SELECT batch, idx FROM vote_keys_recent WHERE key = ?1) k
+		JOIN batch_votes b ON b.id = k.batch ORDER BY b.state, b.seq, k.idx`, voteKey(id))
 	if err != nil {
 		return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
 	}

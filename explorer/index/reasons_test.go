@@ -285,8 +285,9 @@ func TestVoteKeysSharedByIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	// Vote 0 and vote 2 then both stand under vote 2's key, vote 0 first.
-	if _, err := db.Exec(`INSERT INTO vote_keys SELECT k2.key, k0.batch, k0.idx FROM vote_keys k0, vote_keys k2 WHERE k0.idx = 0 AND k2.idx = 2`); err != nil {
+	// Vote 0 and vote 2 then both stand under vote 2's key, vote 0 first
+	// (vote 2 in vote_keys_recent, where Save wrote it, vote 0 in vote_keys).
+	if _, err := db.Exec(`INSERT INTO vote_keys SELECT k2.key, k0.batch, k0.idx FROM vote_keys_recent k0, vote_keys_recent k2 WHERE k0.idx = 0 AND k2.idx = 2`); err != nil {
 		t.Fatal(err)
 	}
 	for i, v := range votes {

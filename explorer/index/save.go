@@ -37,6 +37,8 @@ type Writer struct {
 	tx *sql.Tx
 	// stmts are the statements of Save prepared for tx, by query.
 	stmts map[string]*sql.Stmt
+	// keys is the state of the recent vote key tables as tx has them.
+	keys recentKeys
 	// The election record and roll seal as of the last block saved, once
 	// read: the audit asks for both at every block.
 	known    bool
@@ -86,8 +88,12 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 			return nil, err
 		}
 	}
+	if err := x.countRecent(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
 	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter},
-		x: x, tx: tx, stmts: map[string]*sql.Stmt{}}
+		x: x, tx: tx, stmts: map[string]*sql.Stmt{}, keys: x.keys}
 	x.mu.Lock()
 	x.open = w
 	x.mu.Unlock()
@@ -138,12 +144,19 @@ func (x *Index) prepare(query string) (*sql.Stmt, error) {
 	return s, nil
 }
 
-// Commit makes the saved blocks durable and visible to readers.
+// Commit makes the saved blocks durable and visible to readers, first
+// merging recent vote keys into the large tables if they hold enough
+// (recent.go). If it fails, nothing of the Writer is kept.
 func (w *Writer) Commit() error {
 	defer w.x.ended(w)
+	if err := w.merge(context.Background()); err != nil {
+		w.tx.Rollback()
+		return fmt.Errorf("commit index write: %w", err)
+	}
 	if err := w.tx.Commit(); err != nil {
 		return fmt.Errorf("commit index write: %w", err)
 	}
+	w.x.keys = w.keys
 	return nil
 }
 
@@ -189,13 +202,13 @@ type saver struct {
 }
 
 // maxRowsPerInsert bounds the rows of one of the multi-row inserts of
-// vote_keys and used_votes (insertRows): one statement for up to a hundred
+// vote_keys_recent and used_votes_recent (insertRows): one statement for up to a hundred
 // votes rather than one per vote (a quarter of a vote's insert cost was the
 // statement's own).
 const maxRowsPerInsert = 100
 
 // insertQuery is the insert of rows rows of three values into table. It
-// is INSERT OR IGNORE: a vote_keys row is new by its batch anyway, and with
+// is INSERT OR IGNORE: a vote key row is new by its batch anyway, and with
 // a conflict that aborts, SQLite would first copy every page a multi-row
 // insert changes into a statement journal.
 func insertQuery(table string, rows int) string {
@@ -344,12 +357,13 @@ func (s saver) votes(bt audit.Batch) error {
 			s.filter.add(audit.Nullifier{State: v.State, Nullifier: v.Nullifier})
 		}
 	}
-	if err := s.insertRows("vote_keys", ids); err != nil {
+	if err := s.insertRows("vote_keys_recent", ids); err != nil {
 		return fmt.Errorf("vote ids: %w", err)
 	}
-	if err := s.insertRows("used_votes", used); err != nil {
+	if err := s.insertRows("used_votes_recent", used); err != nil {
 		return fmt.Errorf("used nullifiers: %w", err)
 	}
+	s.w.keys.rows += int64(len(b.Votes))
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // usedFilter is a Bloom filter of the keys (nullifierKey) of the used_votes
-// table, which the writer's duplicate lookups (UsedNullifiers) consult
+// and used_votes_recent tables, which the writer's duplicate lookups (UsedNullifiers) consult
 // first: on an honest ledger nearly no vote's nullifier was used before, so
 // nearly no lookup reaches the table. It answers "maybe" for every key in
 // the table (and about 1% of the others), never "no" for one in it. Keys
@@ -39,12 +39,12 @@ const (
 // holds.
 func newUsedFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, error) {
 	var n int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM used_votes`).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM used_votes) + (SELECT COUNT(*) FROM used_votes_recent)`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("size the used nullifiers' filter: %w", err)
 	}
 	capacity := max(minKeys, 2*n)
 	f := &usedFilter{seed: rand.Uint64(), bits: make([]uint64, (capacity*filterBitsPerKey+63)/64), capacity: capacity}
-	rows, err := q.QueryContext(ctx, `SELECT key FROM used_votes`)
+	rows, err := q.QueryContext(ctx, `SELECT key FROM used_votes UNION ALL SELECT key FROM used_votes_recent`)
 	if err != nil {
 		return nil, fmt.Errorf("build the used nullifiers' filter: %w", err)
 	}

@@ -1,0 +1,209 @@
+package index
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/network/fabricblock"
+)
+
+// BenchmarkSaveVotes saves blocks of votes (4 batches of 500, every vote
+// counted, each batch's nullifiers first looked up as the audit does)
+// into an index whose vote_keys and used_votes already hold millions of
+// rows at random keys, committing every 4 blocks (8,000 votes: what a
+// follower at the ledger's ceiling saves per 500 ms commit delay). It
+// measures the store alone, without the audit: cpu-ns/vote is the
+// process's CPU time per vote saved (user + system, every thread), which
+// includes the WAL writes and checkpoints the commits cause; making the
+// reports is not counted.
+//
+// INDEX_BENCH_ROWS sets the rows each of the two tables holds before
+// (default 3,000,000); INDEX_BENCH_TEMPLATE, if set, is a file that keeps
+// the filled index between runs (made the first time, copied after: the
+// filling takes a minute); INDEX_BENCH_MERGE_ROWS, if set, the rows of
+// the recent vote keys above which they are merged (recentMergeRows).
+// Before the timer starts, warmVotes votes are
+// saved, so that the page cache and whatever the store keeps of the
+// recent votes are as a running follower has them.
+func BenchmarkSaveVotes(b *testing.B) {
+	const (
+		blockBatches, batchVotes = 4, 500
+		blocksPerCommit          = 4
+		warmVotes                = 400_000
+	)
+	rows := 3_000_000
+	if s := os.Getenv("INDEX_BENCH_ROWS"); s != "" {
+		var err error
+		if rows, err = strconv.Atoi(s); err != nil {
+			b.Fatalf("INDEX_BENCH_ROWS=%q: %v", s, err)
+		}
+	}
+	b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+		ctx := context.Background()
+		path := filepath.Join(b.TempDir(), "index.db")
+		grownIndex(b, path, rows)
+		x, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer x.Close()
+		if s := os.Getenv("INDEX_BENCH_MERGE_ROWS"); s != "" {
+			if x.mergeRows, err = strconv.Atoi(s); err != nil {
+				b.Fatalf("INDEX_BENCH_MERGE_ROWS=%q: %v", s, err)
+			}
+		}
+		rng := rand.New(rand.NewPCG(uint64(rows), 1))
+		block := uint64(0)
+		var cpu time.Duration // in saves only, not in making the reports
+		save := func(blocks int) {
+			for blocks > 0 {
+				reports := make([]audit.Report, min(blocks, blocksPerCommit))
+				for i := range reports {
+					reports[i] = votesReport(b, rng, block, blockBatches, batchVotes)
+					block++
+				}
+				blocks -= len(reports)
+				began := cpuTime(b)
+				w, err := x.Begin(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range reports {
+					for _, bt := range r.Batches { // the audit's duplicate lookup
+						keys := make([]audit.Nullifier, len(bt.Batch.Votes))
+						for j, v := range bt.Batch.Votes {
+							keys[j] = audit.Nullifier{State: v.State, Nullifier: v.Nullifier}
+						}
+						if used, err := w.UsedNullifiers(keys); err != nil || len(used) != 0 {
+							b.Fatalf("fresh nullifiers found used: %d, %v", len(used), err)
+						}
+					}
+					if err := w.Save(ctx, r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := w.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				cpu += cpuTime(b) - began
+			}
+		}
+		save(warmVotes / (blockBatches * batchVotes))
+		cpu = 0
+		b.ResetTimer()
+		save(b.N)
+		b.StopTimer()
+		votes := float64(b.N * blockBatches * batchVotes)
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/votes, "ns/vote")
+		b.ReportMetric(float64(cpu.Nanoseconds())/votes, "cpu-ns/vote")
+	})
+}
+
+// votesReport is block number n of batches batches of votes votes each, at
+// random ids and nullifiers, all counted.
+func votesReport(tb testing.TB, rng *rand.Rand, n uint64, batches, votes int) audit.Report {
+	tb.Helper()
+	now := time.Now()
+	r := audit.Report{Block: fabricblock.Block{Number: n, Hash: []byte(fmt.Sprint(n)), PreviousHash: []byte{}, DataHash: []byte{}, DataHashOK: true, Time: now}}
+	hex := func(bytes int) string {
+		b := make([]byte, bytes)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return fmt.Sprintf("%x", b)
+	}
+	for t := range batches {
+		state := []string{"CA", "NY", "TX", "FL"}[t%4]
+		bt := ballot.Batch{State: state, Seq: n*uint64(batches) + uint64(t) + 1, Root: hex(32)}
+		for range votes {
+			bt.Votes = append(bt.Votes, ballot.Vote{ID: hex(16), State: state, Contest: "president", Nullifier: hex(32), Choice: "alice", CastAt: now.UnixMilli()})
+		}
+		raw, err := json.Marshal(bt)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		txID := fmt.Sprintf("tx%d.%d", n, t)
+		r.Block.Txs = append(r.Block.Txs, fabricblock.Tx{Index: t, ID: txID, Type: "ENDORSER_TRANSACTION", Time: now, Code: "VALID", Chaincode: "ballot", Function: "CommitBatch"})
+		r.Batches = append(r.Batches, audit.Batch{TxID: txID, TxIndex: t, Batch: bt, Raw: raw, Tallies: ballot.Tally{"president": {"alice": uint64(votes)}}, RootOK: true, RecordOK: true})
+	}
+	return r
+}
+
+// grownIndex makes at path an index whose vote_keys and used_votes hold
+// rows rows each at random keys (inserted in random order, so that their
+// b-trees' pages are as full as a follower leaves them), copying it from
+// INDEX_BENCH_TEMPLATE if that holds one.
+func grownIndex(tb testing.TB, path string, rows int) {
+	tb.Helper()
+	template := os.Getenv("INDEX_BENCH_TEMPLATE")
+	if template != "" {
+		if err := copyFile(template, path); err == nil {
+			return
+		} else if !os.IsNotExist(err) {
+			tb.Fatal(err)
+		}
+	}
+	x, err := Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := x.write.ExecContext(ctx, `PRAGMA cache_size = -1048576`); err != nil {
+		tb.Fatal(err)
+	}
+	for _, table := range []string{"vote_keys", "used_votes"} {
+		if _, err := x.write.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?)
+			INSERT INTO `+table+` SELECT random(), 1000000 + i / 500, i % 500 FROM c`, rows-1); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := x.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		tb.Fatal(err)
+	}
+	if err := x.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	if template != "" {
+		if err := copyFile(path, template); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// copyFile copies the file at from to to.
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// cpuTime is the CPU time the process used so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,124 @@
+package index
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+)
+
+// The vote keys are written in two steps, as a log-structured merge tree
+// does: a Writer inserts a vote's rows into the small tables
+// vote_keys_recent and used_votes_recent, whose pages stay in the write
+// connection's cache and of which a commit writes few, and moves them
+// into the large vote_keys and used_votes in key order now and then
+// (merge): once the recent tables hold more than mergeRows rows, its commit
+// moves the rows of one sixteenth of the key space (a slice, the next in
+// turn), each page of the large tables' slice then written once for the
+// many rows it gains. Inserted one by one at random keys, a vote's rows
+// would each make a page of the large tables dirty, written to the WAL at
+// commit and again by the checkpoint. The move is made in the Writer's
+// transaction, so a restart sees it whole or not at all; every lookup of
+// the keys reads both tables of a kind.
+
+// recentMergeRows is the rows of vote_keys_recent above which a commit
+// merges slices into vote_keys (and used_votes_recent's same slice into
+// used_votes): about 200,000 rows, ~5 MB of pages in the write cache.
+const recentMergeRows = 200_000
+
+// recentSlices is the number of key ranges merged in turn.
+const recentSlices = 16
+
+// recentKeys is what the Writers know of the recent tables: the rows in
+// vote_keys_recent (once counted) and the slice to merge next. The Index
+// holds it as committed; a Writer its own copy, taken at Begin and given
+// back at Commit.
+type recentKeys struct {
+	counted bool
+	rows    int64
+	next    int
+}
+
+// countRecent counts the rows of vote_keys_recent as tx sees them, once
+// per index.
+func (x *Index) countRecent(ctx context.Context, tx *sql.Tx) error {
+	if x.keys.counted {
+		return nil
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM vote_keys_recent`).Scan(&x.keys.rows); err != nil {
+		return fmt.Errorf("count the recent vote keys: %w", err)
+	}
+	x.keys.counted = true
+	return nil
+}
+
+// sliceRange is the range of keys, lo to hi inclusive, of slice i: the
+// keys whose top four bits (of the key read as unsigned after flipping its
+// sign bit, i.e. in the order SQLite sorts them) are i.
+func sliceRange(i int) (lo, hi int64) {
+	lo = math.MinInt64 + int64(i)<<60
+	return lo, lo + (1<<60 - 1)
+}
+
+// The statements of a merge, for the table pairs (main, recent), each
+// with ?1 and ?2 the slice's lowest and highest key. INSERT OR IGNORE
+// keeps SQLite from keeping a statement journal (a row is in one table
+// only, so none is ignored); ORDER BY the main table's key walks it
+// forward.
+var mergeTables = [][2]string{{"vote_keys", "vote_keys_recent"}, {"used_votes", "used_votes_recent"}}
+
+func mergeInsertQuery(main, recent string) string {
+	return `INSERT OR IGNORE INTO ` + main + ` SELECT key, batch, idx FROM ` + recent + ` WHERE key BETWEEN ?1 AND ?2 ORDER BY key, batch, idx`
+}
+
+func mergeDeleteQuery(recent string) string {
+	return `DELETE FROM ` + recent + ` WHERE key BETWEEN ?1 AND ?2`
+}
+
+// merge moves slices of the recent tables into the large ones, in turn,
+// while vote_keys_recent holds more than the index's mergeRows rows (and at
+// most each slice once).
+func (w *Writer) merge(ctx context.Context) error {
+	limit := int64(cmp.Or(w.x.mergeRows, recentMergeRows))
+	for range recentSlices {
+		if w.keys.rows <= limit {
+			return nil
+		}
+		if err := w.mergeSlice(ctx, w.keys.next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeSlice moves slice i of both recent tables into the large ones.
+func (w *Writer) mergeSlice(ctx context.Context, i int) error {
+	lo, hi := sliceRange(i)
+	for _, t := range mergeTables {
+		insert, err := w.stmt(ctx, mergeInsertQuery(t[0], t[1]))
+		if err == nil {
+			_, err = insert.ExecContext(ctx, lo, hi)
+		}
+		if err != nil {
+			return fmt.Errorf("merge %s slice %d into %s: %w", t[1], i, t[0], err)
+		}
+		del, err := w.stmt(ctx, mergeDeleteQuery(t[1]))
+		var res sql.Result
+		if err == nil {
+			res, err = del.ExecContext(ctx, lo, hi)
+		}
+		var n int64
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		if err != nil {
+			return fmt.Errorf("merge %s slice %d: delete the merged rows: %w", t[1], i, err)
+		}
+		if t[1] == "vote_keys_recent" {
+			w.keys.rows -= n
+		}
+	}
+	w.keys.next = (i + 1) % recentSlices
+	return nil
+}
