@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,8 +22,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/roll"
 )
 
 // benchParallelism is concurrent requests per GOMAXPROCS: enough in flight
@@ -127,7 +130,9 @@ const loopbackClientEnv = "VOTECHAIN_LOOPBACK_CLIENT"
 // and drives it from a separate client process (this test binary re-run as
 // a client), so the CPU this process and redis-server use is the intake's
 // alone: it reports gateway and Redis CPU per accepted vote from /proc
-// (B/op and allocs/op with -benchmem are the gateway's per request),
+// (B/op and allocs/op with -benchmem are the gateway's per request), and
+// the load client's (client-µs/vote; the bench's own load generator with
+// VOTECHAIN_LOOPBACK_LOADGEN),
 // with the intake log off and on (its signer following the log and signing
 // a head every second, as in production) in the same run.
 func BenchmarkVoteLoopback(b *testing.B) {
@@ -151,8 +156,12 @@ func loopback(b *testing.B, f *fixture) {
 		e.States = states
 		f.elections.set(e)
 	}
+	voters := b.N
+	if os.Getenv(loopbackLoadgenEnv) != "" {
+		voters += b.N/4 + 100 // bench/loadgen picks states by population: room for its skew
+	}
 	for s, st := range states { // voter i votes in states[i % len(states)]
-		f.enrollMany(st, "c", (b.N-s+len(states)-1)/len(states), func(j int) string { return benchVoter(j*len(states) + s) })
+		f.enrollMany(st, "c", (voters-s+len(states)-1)/len(states), func(j int) string { return benchVoter(j*len(states) + s) })
 	}
 	r0 := redisStats(b, f)
 	rd0 := cpuOf(b, f.redis.PID())
@@ -222,7 +231,8 @@ func serveLoopback(b *testing.B, hs *http.Server, states []string) {
 	client := exec.Command(exe, "-test.run=^$")
 	conns, rate := loopbackEnv(b, loopbackConnsEnv, benchParallelism), loopbackEnv(b, loopbackRateEnv, 0)
 	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %s", loopbackClientEnv, ts.URL, b.N, conns, rate, strings.Join(states, ",")))
-	client.Stdout, client.Stderr = os.Stdout, os.Stderr
+	var out strings.Builder
+	client.Stdout, client.Stderr = &out, os.Stderr
 	gw0 := cpuOf(b, os.Getpid())
 	b.ResetTimer()
 	if err := client.Run(); err != nil {
@@ -232,10 +242,15 @@ func serveLoopback(b *testing.B, hs *http.Server, states []string) {
 	gw := cpuOf(b, os.Getpid()) - gw0
 	// /proc counts a waited-for child's CPU as its parent's: the client's
 	// is not the gateway's.
-	gw -= client.ProcessState.UserTime() + client.ProcessState.SystemTime()
+	lg := client.ProcessState.UserTime() + client.ProcessState.SystemTime()
+	gw -= lg
 	n := float64(b.N)
+	if _, err := fmt.Sscanf(out.String(), "accepted %g", &n); err != nil || n == 0 {
+		b.Fatalf("load client said %q, not how many votes were accepted", out.String())
+	}
 	b.ReportMetric(n/b.Elapsed().Seconds(), "votes/s")
 	b.ReportMetric(float64(gw.Microseconds())/n, "gw-µs/vote")
+	b.ReportMetric(float64(lg.Microseconds())/n, "client-µs/vote")
 }
 
 // loopbackStates are the states of `make bench`'s election, which
@@ -296,8 +311,17 @@ func redisStats(b *testing.B, f *fixture) redisCounters {
 }
 
 // loopbackConnsEnv sets BenchmarkVoteLoopback's client connections
-// (default benchParallelism).
-const loopbackConnsEnv = "VOTECHAIN_LOOPBACK_CONNS"
+// (default benchParallelism; bench/loadgen's client opens what it needs).
+// With loopbackLoadgenEnv set (to anything) the client is the bench's load
+// generator (bench/loadgen's Runner at VOTECHAIN_LOOPBACK_RATE, which it
+// needs), so client-µs/vote is what the bench's load costs per vote; and
+// with loopbackClientProfileEnv set, the client writes its CPU profile
+// there.
+const (
+	loopbackConnsEnv         = "VOTECHAIN_LOOPBACK_CONNS"
+	loopbackLoadgenEnv       = "VOTECHAIN_LOOPBACK_LOADGEN"
+	loopbackClientProfileEnv = "VOTECHAIN_LOOPBACK_CLIENT_PROFILE"
+)
 
 func cpuOf(b *testing.B, pid int) time.Duration {
 	u, err := measure.ReadProc(pid)
@@ -315,6 +339,20 @@ func runLoopbackClient(spec string) error {
 		return fmt.Errorf("%s=%q: %w", loopbackClientEnv, spec, err)
 	}
 	st := strings.Split(states, ",")
+	if path := os.Getenv(loopbackClientProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if os.Getenv(loopbackLoadgenEnv) != "" {
+		return runLoadgenClient(url, n, rate, st)
+	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}, Timeout: time.Minute}
 	// next hands out vote numbers: at once, or paced at rate votes/s.
 	next := make(chan int, conc)
@@ -353,10 +391,47 @@ func runLoopbackClient(spec string) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	fmt.Printf("accepted %d\n", n)
 	all := slices.Sorted(slices.Values(slices.Concat(lat...)))
 	if len(all) > 0 {
 		q := func(f float64) time.Duration { return all[int(f*float64(len(all)-1))] }
 		fmt.Fprintf(os.Stderr, "loopback: %d votes at %d/s: 202 latency p50 %v p99 %v max %v\n", len(all), rate, q(0.5), q(0.99), all[len(all)-1])
 	}
+	return nil
+}
+
+// runLoadgenClient offers n votes at rate votes/s through bench/loadgen's
+// Runner (its generator over a roll of the voters the benchmark enrolled:
+// benchVoter(i) in states[i % len(states)], credential "c"), and fails
+// unless every vote sent was accepted.
+func runLoadgenClient(url string, n, rate int, states []string) error {
+	if rate <= 0 {
+		return fmt.Errorf("%s needs %s", loopbackLoadgenEnv, loopbackRateEnv)
+	}
+	voters := n + n/4 + 100 // as loopback enrolled them
+	r := &loadgen.Roll{States: states, Voters: make([][]roll.Entry, len(states))}
+	for i := range voters {
+		s := i % len(states)
+		r.Voters[s] = append(r.Voters[s], roll.Entry{VoterID: benchVoter(i), Credential: "c", State: states[s]})
+	}
+	gen, err := loadgen.NewGenerator(r, testElection().Contests, loadgen.Mix{}, 1)
+	if err != nil {
+		return err
+	}
+	runner := &loadgen.Runner{URL: url + "/api/v1/vote", Gen: gen, Rec: loadgen.NewRecorder(time.Now())}
+	// At least a millisecond: a phase of one vote at a high rate would
+	// end before its first request went out.
+	d := max(time.Duration(n)*time.Second/time.Duration(rate), time.Millisecond)
+	p, err := runner.Constant(context.Background(), "loopback", float64(rate), d)
+	if err != nil {
+		return err
+	}
+	if p.Accepted == 0 || p.Accepted != p.Sent {
+		return fmt.Errorf("%d of %d votes accepted (409 %d, 403 %d, 503 %d, other %d, errors %d: %v)",
+			p.Accepted, p.Sent, p.Duplicates, p.Ineligible, p.Overloaded, p.OtherStatus, p.Errors, p.ErrorSamples)
+	}
+	fmt.Printf("accepted %d\n", p.Accepted)
+	fmt.Fprintf(os.Stderr, "loadgen: %d votes at %d/s (sent %.0f/s): 202 latency p50 %.2f p99 %.2f ms\n",
+		p.Accepted, rate, p.SentPerS, p.AcceptLatency.P50ms, p.AcceptLatency.P99ms)
 	return nil
 }
