@@ -258,6 +258,16 @@ func TestRecorderKeepsTheContestOf202s(t *testing.T) {
 			t.Errorf("vote %s in %q, want %s", ids[i], got[id], referendum[i].ID)
 		}
 	}
+	// A gateway answering the same id twice is counted twice (the loss
+	// check reports it), and an unreadable 202 apart.
+	rc.record(&answer{code: 202, sent: time.Now(), contest: referendum[0].ID, body: []byte(fmt.Sprintf(`{"vote_id":%q}`, ids[0]))})
+	rc.record(&answer{code: 202, sent: time.Now(), contest: referendum[0].ID, body: []byte(`{"vote_id":"not hex"}`)})
+	counts, bad := rc.AcceptedIDs()
+	first, _ := ParseVoteID(ids[0])
+	second, _ := ParseVoteID(ids[1])
+	if len(counts) != 2 || counts[first] != 2 || counts[second] != 1 || bad != 1 {
+		t.Fatalf("AcceptedIDs %v, %d unreadable; want %s twice, %s once, 1 unreadable", counts, bad, ids[0], ids[1])
+	}
 }
 
 // TestVoteBodyIsTheJSONEncoding: the hand-written body is byte for byte
