@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -316,8 +317,10 @@ func redisStats(b *testing.B, f *fixture) redisCounters {
 // generator (bench/loadgen's Runner at VOTECHAIN_LOOPBACK_RATE, which it
 // needs), so client-µs/vote is what the bench's load costs per vote; and
 // with loopbackClientProfileEnv set, the client writes its CPU profile
-// there.
+// there; loopbackClientProcsEnv sets the client's GOMAXPROCS (GOMAXPROCS
+// in the environment sets both processes').
 const (
+	loopbackClientProcsEnv   = "VOTECHAIN_LOOPBACK_CLIENT_PROCS"
 	loopbackConnsEnv         = "VOTECHAIN_LOOPBACK_CONNS"
 	loopbackLoadgenEnv       = "VOTECHAIN_LOOPBACK_LOADGEN"
 	loopbackClientProfileEnv = "VOTECHAIN_LOOPBACK_CLIENT_PROFILE"
@@ -349,6 +352,13 @@ func runLoopbackClient(spec string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if p := os.Getenv(loopbackClientProcsEnv); p != "" {
+		procs, err := strconv.Atoi(p)
+		if err != nil || procs < 1 {
+			return fmt.Errorf("%s=%q: want a positive number", loopbackClientProcsEnv, p)
+		}
+		runtime.GOMAXPROCS(procs)
 	}
 	if os.Getenv(loopbackLoadgenEnv) != "" {
 		return runLoadgenClient(url, n, rate, st)
