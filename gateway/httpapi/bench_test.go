@@ -159,7 +159,7 @@ func loopback(b *testing.B, f *fixture) {
 	}
 	voters := b.N
 	if os.Getenv(loopbackLoadgenEnv) != "" {
-		voters += b.N/4 + 100 // bench/loadgen picks states by population: room for its skew
+		voters = loadgenVoters(b.N, loopbackEnv(b, loopbackRateEnv, 0))
 	}
 	for s, st := range states { // voter i votes in states[i % len(states)]
 		f.enrollMany(st, "c", (voters-s+len(states)-1)/len(states), func(j int) string { return benchVoter(j*len(states) + s) })
@@ -410,6 +410,18 @@ func runLoopbackClient(spec string) error {
 	return nil
 }
 
+// loadgenMinPhase is the shortest phase the bench's load generator is run
+// for: a phase of one vote at a high rate would end before its first
+// request went out.
+const loadgenMinPhase = 20 * time.Millisecond
+
+// loadgenVoters is how many voters loopback enrolls for n votes offered at
+// rate through the bench's load generator: it picks states by population,
+// so room for its skew, and a shortest phase may offer more than n.
+func loadgenVoters(n, rate int) int {
+	return n + n/4 + 100 + int(int64(rate)*int64(loadgenMinPhase)/int64(time.Second))
+}
+
 // runLoadgenClient offers n votes at rate votes/s through bench/loadgen's
 // Runner (its generator over a roll of the voters the benchmark enrolled:
 // benchVoter(i) in states[i % len(states)], credential "c"), and fails
@@ -418,7 +430,7 @@ func runLoadgenClient(url string, n, rate int, states []string) error {
 	if rate <= 0 {
 		return fmt.Errorf("%s needs %s", loopbackLoadgenEnv, loopbackRateEnv)
 	}
-	voters := n + n/4 + 100 // as loopback enrolled them
+	voters := loadgenVoters(n, rate) // as loopback enrolled them
 	r := &loadgen.Roll{States: states, Voters: make([][]roll.Entry, len(states))}
 	for i := range voters {
 		s := i % len(states)
@@ -429,9 +441,7 @@ func runLoadgenClient(url string, n, rate int, states []string) error {
 		return err
 	}
 	runner := &loadgen.Runner{URL: url + "/api/v1/vote", Gen: gen, Rec: loadgen.NewRecorder(time.Now())}
-	// At least a millisecond: a phase of one vote at a high rate would
-	// end before its first request went out.
-	d := max(time.Duration(n)*time.Second/time.Duration(rate), time.Millisecond)
+	d := max(time.Duration(n)*time.Second/time.Duration(rate), loadgenMinPhase)
 	p, err := runner.Constant(context.Background(), "loopback", float64(rate), d)
 	if err != nil {
 		return err
