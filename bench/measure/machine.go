@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Machine is the computer a run measured, read at run time: every figure
@@ -91,4 +92,14 @@ func DirSize(dir string) (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// FreeBytes is the space an unprivileged process may still write on the
+// file system that holds path (statfs's available blocks).
+func FreeBytes(path string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return 0, fmt.Errorf("free space of %s: %w", path, err)
+	}
+	return st.Bavail * uint64(st.Bsize), nil
 }

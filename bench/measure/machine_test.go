@@ -1,7 +1,9 @@
 package measure
 
 import (
+	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 )
 
@@ -15,5 +17,23 @@ func TestDescribeReadsThisMachine(t *testing.T) {
 	}
 	if (Machine{CPUs: 1}).Cores() != "1 core" || (Machine{CPUs: 8}).Cores() != "8 cores" {
 		t.Fatal("Cores wording")
+	}
+}
+
+func TestFreeBytesIsWithinTheFileSystem(t *testing.T) {
+	dir := t.TempDir()
+	free, err := FreeBytes(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if total := st.Blocks * uint64(st.Bsize); free == 0 || free > total {
+		t.Errorf("FreeBytes(%s) = %d; want between 1 and the file system's %d bytes", dir, free, total)
+	}
+	if _, err := FreeBytes(filepath.Join(dir, "missing")); err == nil {
+		t.Error("FreeBytes of a missing path: no error")
 	}
 }

@@ -46,6 +46,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/bench/suite"
 	"github.com/votechain/votechain/gateway/election"
@@ -92,6 +93,7 @@ func run(args []string) error {
 	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (scaleout: the cluster shape on its own stack at --port-base - 400; sweep: the sweep and its choice, the fresh ceiling, the catch-up and the referendum on the run's system; the report's folder gets the suffix -only-<phase>)")
 	scaleRate := fs.Float64("scaleout-rate", suite.DefaultPlan.ScaleOutRate, "votes/s offered through HAProxy in the scale-out phase (default 1000 with --quick; 0: skip the phase)")
 	scaleDur := fs.Duration("scaleout-duration", suite.DefaultPlan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
+	minFree := fs.Float64("min-free-gb", 30, "refuse to start with less free space than this (GB) where --dir lives: a full run's data reach about 17 GB and a full disk stops Redis and the nodes mid-run (default 10 with --quick; 0: no check)")
 	growTo := fs.Uint64("grow-to", suite.DefaultPlan.GrowTo, "fill the ledger to this many votes before measuring the ceiling again (0: skip)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: benchrun [flags]   (make bench)\n\nRuns the Votechain benchmark and writes its report.\n\nFlags:\n")
@@ -107,6 +109,12 @@ func run(args []string) error {
 	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
 	self, err := os.Executable()
 	if err != nil {
+		return err
+	}
+	if *quick && !setFlags["min-free-gb"] {
+		*minFree = 10
+	}
+	if err := checkFreeSpace(*dir, *minFree); err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
@@ -200,6 +208,27 @@ func run(args []string) error {
 		fmt.Fprintln(os.Stderr, "benchrun: the run ended early:", err)
 	}
 	return nil // a benchmark reports; it does not fail because the machine is slow
+}
+
+// checkFreeSpace refuses a run that could fill the disk under dir.
+func checkFreeSpace(dir string, minGB float64) error {
+	if minGB <= 0 {
+		return nil
+	}
+	for { // a fresh clone has no .run yet: the nearest folder that exists
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	free, err := measure.FreeBytes(dir)
+	if err != nil {
+		return err
+	}
+	if gb := float64(free) / 1e9; gb < minGB {
+		return fmt.Errorf("only %.1f GB free under %s, and this run wants %.0f GB (--min-free-gb): delete old run data (.run/bench of other clones, the Go build cache) or pass a lower --min-free-gb", gb, dir, minGB)
+	}
+	return nil
 }
 
 // quickPlan shortens every phase.
