@@ -9,7 +9,11 @@
 // counted, in used_votes (by state and nullifier hash, for the duplicate
 // rule), both pointing at the vote in its batch; a batch's votes are stored
 // once, as its transaction's argument. And the audit's lookups, which read
-// a whole batch's nullifiers at once (UsedNullifiers, RollContests). The
+// a whole batch's nullifiers at once: UsedNullifiers in used_votes, and a
+// Writer's RollContests in the roll kept in memory (rollcache.go: about 21
+// bytes a voter, 63 MB for a roll of 3,000,000, read from the roll table
+// when the first Writer begins, 7 s of CPU at that size), never in the
+// table, whose lookups were a quarter to a third of the CPU per vote. The
 // vote_keys and used_votes rows are written by multi-row inserts, a hundred
 // votes a statement, into small tables of the recent keys, which a commit
 // moves into vote_keys and used_votes in key order, a sixteenth of the key
@@ -21,9 +25,12 @@
 // (0.43× the median; loaded 2-core machine, 2026-12-01), and the big cases
 // of BenchmarkFollowVotes (3,000,000 voters, 2,000,000 votes indexed) 0.68×
 // with large blocks, 0.60× and 0.72× with small ones. BenchmarkFollowVotes
-// in explorer/follow measures it on a fresh and on a grown index: about 9
-// and 13 µs of CPU per vote (2-core machine under load), most of it
-// SQLite's b-tree work (the inserts, the roll lookups) and commits.
+// in explorer/follow measures it on a fresh and on a grown index: about 10
+// and 13 µs of CPU per vote (2-core machine under load, 2026-12-01), and,
+// with VOTECHAIN_FOLLOW_BENCH_CACHE set, on an index of make bench's scale
+// (a roll of 3,000,000 voters and 2,000,000 votes): about 17 µs for large
+// blocks caught up and 39 for small blocks committed one by one, most of
+// it SQLite's b-tree work (the inserts) and commits.
 package index
 
 import (
@@ -60,6 +67,9 @@ type Index struct {
 	// (tests).
 	keys      recentKeys
 	mergeRows int
+	// roll is the roll table for the Writers' lookups, read when the
+	// first begins.
+	roll *rollCache
 	// prepared are the Writers' other statements, by query (prepare);
 	// open is the Writer not yet ended, if any.
 	mu       sync.Mutex

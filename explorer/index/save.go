@@ -39,6 +39,8 @@ type Writer struct {
 	stmts map[string]*sql.Stmt
 	// keys is the state of the recent vote key tables as tx has them.
 	keys recentKeys
+	// roll answers RollContests.
+	roll rollWriter
 	// The election record and roll seal as of the last block saved, once
 	// read: the audit asks for both at every block.
 	known    bool
@@ -92,8 +94,14 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 		tx.Rollback()
 		return nil, err
 	}
+	if x.roll == nil {
+		if x.roll, err = loadRollCache(ctx, tx); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
 	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter},
-		x: x, tx: tx, stmts: map[string]*sql.Stmt{}, keys: x.keys}
+		x: x, tx: tx, stmts: map[string]*sql.Stmt{}, keys: x.keys, roll: rollWriter{cache: x.roll}}
 	x.mu.Lock()
 	x.open = w
 	x.mu.Unlock()
@@ -157,6 +165,7 @@ func (w *Writer) Commit() error {
 		return fmt.Errorf("commit index write: %w", err)
 	}
 	w.x.keys = w.keys
+	w.roll.committed()
 	return nil
 }
 
@@ -324,6 +333,7 @@ func (s saver) roll() error {
 			if err := s.exec(`INSERT OR IGNORE INTO roll VALUES (?, ?, ?)`, e.State, e.Nullifier, e.Contest); err != nil {
 				return fmt.Errorf("roll entry: %w", err)
 			}
+			s.w.roll.add(e.State, e.Nullifier, e.Contest)
 		}
 	}
 	if s.r.RollSealed {
