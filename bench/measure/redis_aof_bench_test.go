@@ -35,7 +35,9 @@ import (
 // AOFSTALL_WINDOW_S seconds under four conditions in turn, AOFSTALL_ROUNDS
 // rounds: quiet; a BGREWRITEAOF 1 s into the window; a disk writer
 // imitating the ledger side (two writers of 256 KiB blocks, each
-// fdatasync'd, on the same disk); both. AOFSTALL_CONFIG ("key value"
+// fdatasync'd, on the same disk); both. AOFSTALL_CONDITIONS picks some
+// (comma-separated), or adds rewrite-raw: the rewrite with rdbcompression
+// off (the base file's strings not LZF-compressed). AOFSTALL_CONFIG ("key value"
 // pairs, space-separated) is applied with CONFIG SET first. Per condition
 // it reports the medians of: votes/s accepted, the accept latency p50 and
 // p99 (from each vote's scheduled time), the seconds with an
@@ -59,14 +61,17 @@ func BenchmarkAOFRewriteStall(b *testing.B) {
 	}
 	f := newAOFFixture(ctx, b, srv, voters, stallEnv(b, "AOFSTALL_FILL_MB", 350))
 	conditions := []string{"quiet", "rewrite", "disk", "rewrite+disk"}
+	if c := os.Getenv("AOFSTALL_CONDITIONS"); c != "" {
+		conditions = strings.Split(c, ",")
+	}
 	results := map[string][]stallResult{}
 	b.ResetTimer()
 	for round := range rounds {
 		for _, c := range conditions {
 			r := stallWindow(ctx, b, srv, f, c, float64(rate), window)
 			results[c] = append(results[c], r)
-			b.Logf("round %d %-12s accepted %6.0f/s  p50 %6.1f ms  p99 %7.1f ms  max %7.1f ms  fsync≥1ms %2d s, worst %4d ms  aof-write worst %4d ms  fork %5.1f ms  Redis %5.1f µs/vote (children %.2f s)  rewrite %d s  disk writer %4.0f MB/s",
-				round+1, c, r.accepted, r.p50, r.p99, r.max, r.fsyncSeconds, r.fsyncMax, r.writeMax, r.forkMS, r.mainUS, r.childS, r.rewriteS, r.diskMBs)
+			fmt.Printf("round %d %-12s accepted %6.0f/s  p50 %6.1f ms  p99 %7.1f ms  max %7.1f ms  fsync≥1ms %2d s, worst %4d ms  aof-write worst %4d ms  fork %5.1f ms  Redis %5.1f µs/vote (children %.2f s)  rewrite %d s, base %.0f MB  disk writer %4.0f MB/s\n",
+				round+1, c, r.accepted, r.p50, r.p99, r.max, r.fsyncSeconds, r.fsyncMax, r.writeMax, r.forkMS, r.mainUS, r.childS, r.rewriteS, float64(r.baseBytes)/(1<<20), r.diskMBs) // a line per window (b.Logf would cut them)
 		}
 	}
 	b.StopTimer()
@@ -123,14 +128,15 @@ func newAOFFixture(ctx context.Context, b *testing.B, srv *redistest.Server, vot
 		}
 	}
 	// Filler the size of what the bench's Redis holds beside the roll
-	// (intake logs, receipts, streams): hashes of 100 fields of 64 bytes.
-	val := strings.Repeat("v", 48)
+	// (intake logs, receipts, streams): hashes of 100 fields of 64 bytes,
+	// as random as hashes and ids (the AOF's RDB base compresses repeats).
 	for i := 0; i < fillMB<<20/6400; i += 1000 {
 		pipe := rdb.Pipeline()
 		for j := i; j < min(i+1000, fillMB<<20/6400); j++ {
 			fields := make([]any, 0, 200)
 			for k := range 100 {
-				fields = append(fields, fmt.Sprintf("%016d", k), val)
+				sum := sha256.Sum256([]byte(strconv.Itoa(j*100 + k)))
+				fields = append(fields, fmt.Sprintf("%016d", k), fmt.Sprintf("%x", sum[:24]))
 			}
 			pipe.HSet(ctx, "fill:"+strconv.Itoa(j), fields...)
 		}
@@ -183,7 +189,7 @@ type stallResult struct {
 	fsyncSeconds            int
 	fsyncMax, writeMax      int64
 	forkMS, mainUS, childS  float64
-	rewriteS                int64
+	rewriteS, baseBytes     int64
 	diskMBs                 float64
 }
 
@@ -206,7 +212,13 @@ func stallWindow(ctx context.Context, b *testing.B, srv *redistest.Server, f *ao
 			wg.Go(func() { disk.Add(diskWriter(wctx, b, filepath.Join(srv.Dir, fmt.Sprintf("ledger-%d", i)))) })
 		}
 	}
-	if c == "rewrite" || c == "rewrite+disk" {
+	if c == "rewrite-raw" { // the base file's strings written without LZF
+		if err := rdb.ConfigSet(ctx, "rdbcompression", "no").Err(); err != nil {
+			b.Fatal(err)
+		}
+		defer rdb.ConfigSet(ctx, "rdbcompression", "yes")
+	}
+	if c == "rewrite" || c == "rewrite+disk" || c == "rewrite-raw" {
 		wg.Go(func() {
 			select {
 			case <-wctx.Done():
@@ -287,7 +299,7 @@ func stallWindow(ctx context.Context, b *testing.B, srv *redistest.Server, f *ao
 		}
 	}
 	if after.Rewrites > before.Rewrites {
-		r.forkMS, r.rewriteS = float64(after.ForkUS)/1000, after.LastRewriteS
+		r.forkMS, r.rewriteS, r.baseBytes = float64(after.ForkUS)/1000, after.LastRewriteS, after.BaseBytes
 	}
 	r.mainUS = (after.MainCPU - before.MainCPU).Seconds() / float64(len(lat)) * 1e6
 	r.childS = (after.ChildrenCPU - before.ChildrenCPU).Seconds()
@@ -383,17 +395,22 @@ func stallEnv(b *testing.B, name string, def int) int {
 // hashes (350), then AOFREPLAY_VOTES votes
 // (300,000) accepted through the intake script in the incremental file.
 // It kills Redis (SIGKILL, a crash) and times its restart to the first
-// PONG twice: with the votes in the incremental file, then after a
-// rewrite folded them into the base. It reports both files' MB, both
-// restarts' seconds, and the replay's seconds per 100 MB of incremental
-// file: what a larger auto-aof-rewrite-percentage (a longer incremental
-// file between rewrites) adds to a restart.
+// PONG: with the votes in the incremental file, then twice after a
+// rewrite folded them into the base, written with rdbcompression yes and
+// no. It reports the files' MB, the restarts' seconds, and the replay's
+// seconds per 100 MB of incremental file: what a larger
+// auto-aof-rewrite-percentage (a longer incremental file between
+// rewrites) adds to a restart.
 //
 //	go test -run '^$' -bench AOFReplay -benchtime 1x -timeout 60m ./bench/measure/
 func BenchmarkAOFReplay(b *testing.B) {
 	voters, votes := stallEnv(b, "AOFREPLAY_VOTERS", 3_000_000), stallEnv(b, "AOFREPLAY_VOTES", 300_000)
 	ctx := context.Background()
 	srv := redistest.Start(b)
+	// No automatic rewrite may fold the votes into the base meanwhile.
+	if err := srv.Client().ConfigSet(ctx, "auto-aof-rewrite-percentage", "0").Err(); err != nil {
+		b.Fatal(err)
+	}
 	f := newAOFFixture(ctx, b, srv, voters, stallEnv(b, "AOFREPLAY_FILL_MB", 350))
 	var workers sync.WaitGroup
 	var left atomic.Int64
@@ -423,16 +440,28 @@ func BenchmarkAOFReplay(b *testing.B) {
 	}
 	b.ResetTimer()
 	base, incr, withIncr := restart()
-	rewrite(ctx, b, srv.Client())
-	base2, _, baseOnly := restart()
-	b.StopTimer()
 	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
-	b.Logf("restart with a %.0f MB base and a %.0f MB incremental file (%d votes): %.1f s; after the rewrite, a %.0f MB base alone: %.1f s",
-		mb(base), mb(incr), votes, withIncr.Seconds(), mb(base2), baseOnly.Seconds())
+	// Then the base alone, written with and without LZF (rdbcompression).
+	bases := map[string]float64{}
+	for _, comp := range []string{"yes", "no"} {
+		if err := srv.Client().ConfigSet(ctx, "auto-aof-rewrite-percentage", "0").Err(); err != nil { // a restart reset it
+			b.Fatal(err)
+		}
+		if err := srv.Client().ConfigSet(ctx, "rdbcompression", comp).Err(); err != nil {
+			b.Fatal(err)
+		}
+		rewrite(ctx, b, srv.Client())
+		baseOnly, _, took := restart()
+		b.Logf("restart with a %.0f MB base alone (rdbcompression %s): %.1f s", mb(baseOnly), comp, took.Seconds())
+		bases[comp] = took.Seconds()
+		b.ReportMetric(mb(baseOnly), "base-compression-"+comp+"-MB")
+		b.ReportMetric(took.Seconds(), "restart-base-compression-"+comp+"-s")
+	}
+	b.StopTimer()
+	b.Logf("restart with a %.0f MB base and a %.0f MB incremental file (%d votes): %.1f s", mb(base), mb(incr), votes, withIncr.Seconds())
 	b.ReportMetric(mb(base), "base-MB")
 	b.ReportMetric(mb(incr), "incr-MB")
 	b.ReportMetric(withIncr.Seconds(), "restart-with-incr-s")
-	b.ReportMetric(baseOnly.Seconds(), "restart-base-only-s")
-	b.ReportMetric((withIncr-baseOnly).Seconds()/mb(incr)*100, "replay-s/100MB")
+	b.ReportMetric((withIncr.Seconds()-bases["yes"])/mb(incr)*100, "replay-s/100MB")
 	b.ReportMetric(float64(incr)/float64(votes), "incr-B/vote")
 }

@@ -1,11 +1,11 @@
 // Package redisserver holds the one redis-server configuration Votechain runs
 // with, in production (`make up`) and in tests alike: one listen address (the
-// clients' host's, 127.0.0.1 on one machine), AOF on
-// with appendfsync always (a 202 means the vote is on disk; Redis group-commits
-// the fsyncs), no RDB snapshots, and ACL users per component with the
-// default user disabled (see ACL), and the latency monitor on
-// (LatencyThreshold). It also runs the same server as a Redis
-// Cluster (ClusterArgs, CreateCluster) and builds every component's client
+// clients' host's, 127.0.0.1 on one machine), AOF on with appendfsync always
+// (a 202 means the vote is on disk; Redis group-commits the fsyncs) and
+// rewritten at RewritePercentage, no RDB snapshots, ACL users per component
+// with the default user disabled (see ACL), and the latency monitor on
+// (LatencyThreshold). It also runs the same server as a Redis Cluster
+// (ClusterArgs, CreateCluster) and builds every component's client
 // (Endpoint), a single-server or a cluster client by configuration.
 package redisserver
 
@@ -30,8 +30,24 @@ func Args(bind string, port int, dir, aclFile string) []string {
 		"--aclfile", aclFile,
 		"--logfile", "redis.log",
 		"--latency-monitor-threshold", strconv.FormatInt(LatencyThreshold.Milliseconds(), 10),
+		"--auto-aof-rewrite-percentage", strconv.Itoa(RewritePercentage),
 	}
 }
+
+// RewritePercentage is the server's auto-aof-rewrite-percentage: Redis
+// rewrites its AOF (forks; the child writes the whole dataset as a new base
+// file) once the commands appended since the last rewrite reach this share
+// of the base (and the AOF 64 MB, Redis's default). With Redis's default,
+// 100, `make bench` rewrote 8 to 11 times, about half of them during its
+// intake phases; each rewrite of its ~500 MB dataset took 6-14 s and
+// 4.6-7.2 core-s of the child's CPU, and while it ran the intake's 202 p50
+// at 10,000 votes/s went from 5.4 to 51 ms and its closed-loop rate fell to
+// 0.81x (BenchmarkAOFRewriteStall, loaded 2-core machine, 2026-12-01). 200
+// halves the rewrites; the price is a longer restart after a crash, which
+// replays the commands since the last rewrite (1.5-1.9 s per 100 MB,
+// BenchmarkAOFReplay): up to twice the base instead of once. Every write is
+// fsynced throughout (no-appendfsync-on-rewrite stays no).
+const RewritePercentage = 200
 
 // LatencyThreshold is the server's latency-monitor-threshold: Redis's
 // latency monitor records, per second, the worst of each event (an AOF
