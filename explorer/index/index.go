@@ -12,7 +12,7 @@
 // a whole batch's nullifiers at once: UsedNullifiers in used_votes, and a
 // Writer's RollContests in the roll kept in memory (rollcache.go: about 21
 // bytes a voter, 63 MB for a roll of 3,000,000, read from the roll table
-// when the first Writer begins, 7 s of CPU at that size), never in the
+// when the first Writer begins, 6–7 s of CPU at that size), never in the
 // table, whose lookups were a quarter to a third of the CPU per vote. The
 // vote_keys and used_votes rows are written by multi-row inserts, a hundred
 // votes a statement, into small tables of the recent keys, which a commit
@@ -28,8 +28,8 @@
 // in explorer/follow measures it on a fresh and on a grown index: about 10
 // and 13 µs of CPU per vote (2-core machine under load, 2026-12-01), and,
 // with VOTECHAIN_FOLLOW_BENCH_CACHE set, on an index of make bench's scale
-// (a roll of 3,000,000 voters and 2,000,000 votes): about 17 µs for large
-// blocks caught up and 39 for small blocks committed one by one, most of
+// (a roll of 3,000,000 voters and 2,000,000 votes): about 16 µs for large
+// blocks caught up and 38 for small blocks committed one by one, most of
 // it SQLite's b-tree work (the inserts) and commits.
 package index
 
