@@ -12,7 +12,8 @@
 // a whole batch's nullifiers at once: UsedNullifiers in used_votes, and a
 // Writer's RollContests in the roll kept in memory (rollcache.go: about 21
 // bytes a voter, 63 MB for a roll of 3,000,000, read from the roll table
-// when the first Writer begins, 6–7 s of CPU at that size), never in the
+// when the first Writer begins, 6–7 s of CPU at that size; up to about 15
+// bytes a voter more when this process indexed the roll), never in the
 // table, whose lookups were a quarter to a third of the CPU per vote. The
 // vote_keys and used_votes rows are written by multi-row inserts, a hundred
 // votes a statement, into small tables of the recent keys, which a commit
@@ -20,6 +21,8 @@
 // space at a time, once they hold 200,000 rows (recent.go): inserted at
 // random keys into tables of millions of rows, each vote's rows made a page
 // dirty that the commit wrote to the WAL and the checkpoint wrote again.
+// While vote_keys holds at most 250,000 rows (directRows), small enough for
+// the write cache, the rows go straight into vote_keys and used_votes.
 // BenchmarkSaveVotes (the store alone, 3,000,000 rows a table, 8,000
 // votes a commit) measures 11–18 µs of CPU per vote against 34–44 before
 // (0.43× the median; loaded 2-core machine, 2026-12-01), and the big cases
@@ -62,11 +65,12 @@ type Index struct {
 	// built when the first begins; minFilterKeys its least size (tests).
 	filter        *usedFilter
 	minFilterKeys int
-	// keys is the state of the recent vote key tables as committed
-	// (recent.go); mergeRows, if set, the rows above which they are merged
-	// (tests).
-	keys      recentKeys
-	mergeRows int
+	// keys is the state of the vote key tables as committed (recent.go);
+	// mergeRows, if set, the rows above which the recent ones are merged,
+	// directRows the rows of vote_keys up to which keys are written to it
+	// directly (tests; -1: never).
+	keys                  recentKeys
+	mergeRows, directRows int
 	// roll is the roll table for the Writers' lookups, read when the
 	// first begins.
 	roll *rollCache

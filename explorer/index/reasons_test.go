@@ -286,9 +286,14 @@ func TestVoteKeysSharedByIDs(t *testing.T) {
 	}
 	defer db.Close()
 	// Vote 0 and vote 2 then both stand under vote 2's key, vote 0 first
-	// (vote 2 in vote_keys_recent, where Save wrote it, vote 0 in vote_keys).
-	if _, err := db.Exec(`INSERT INTO vote_keys SELECT k2.key, k0.batch, k0.idx FROM vote_keys_recent k0, vote_keys_recent k2 WHERE k0.idx = 0 AND k2.idx = 2`); err != nil {
+	// (vote 2 in vote_keys, where Save wrote it into an index this small,
+	// vote 0 in vote_keys_recent).
+	res, err := db.Exec(`INSERT INTO vote_keys_recent SELECT k2.key, k0.batch, k0.idx FROM vote_keys k0, vote_keys k2 WHERE k0.idx = 0 AND k2.idx = 2`)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("%d rows written under vote 2's key, %v; want 1", n, err)
 	}
 	for i, v := range votes {
 		if got, err := idx.Vote(ctx, v.ID); err != nil || got.ID != v.ID || got.Index != i || got.Choice != v.Choice {

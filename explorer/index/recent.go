@@ -21,32 +21,47 @@ import (
 // commit and again by the checkpoint. The move is made in the Writer's
 // transaction, so a restart sees it whole or not at all; every lookup of
 // the keys reads both tables of a kind.
+//
+// While vote_keys holds at most directRows rows, a Writer inserts the keys
+// straight into the large tables instead: they are then small enough for
+// the write cache too, so the recent tables would save no page a commit
+// writes and the merge would only write each key a second time.
 
 // recentMergeRows is the rows of vote_keys_recent above which a commit
 // merges slices into vote_keys (and used_votes_recent's same slice into
-// used_votes): about 200,000 rows, ~5 MB of pages in the write cache.
+// used_votes): about 200,000 rows, ~4 MB of pages a table in the write
+// cache.
 const recentMergeRows = 200_000
+
+// directRows is the rows of vote_keys up to which a Writer inserts the
+// vote keys into the large tables directly: between BenchmarkFollowVotes
+// small/live (an index of 200,000 votes, small commits), where the recent
+// tables cost 1.19×, and BenchmarkSaveVotes with 300,000 rows and more,
+// where they cost 0.66×.
+const directRows = 250_000
 
 // recentSlices is the number of key ranges merged in turn.
 const recentSlices = 16
 
-// recentKeys is what the Writers know of the recent tables: the rows in
-// vote_keys_recent (once counted) and the slice to merge next. The Index
-// holds it as committed; a Writer its own copy, taken at Begin and given
-// back at Commit.
+// recentKeys is what the Writers know of the vote key tables: the rows in
+// vote_keys_recent and in vote_keys (the latter counted up to one more
+// than directRows: all that matters is whether it holds more) once
+// counted, and the slice to merge next. The Index holds it as committed; a
+// Writer its own copy, taken at Begin and given back at Commit.
 type recentKeys struct {
-	counted bool
-	rows    int64
-	next    int
+	counted    bool
+	rows, main int64
+	next       int
 }
 
-// countRecent counts the rows of vote_keys_recent as tx sees them, once
-// per index.
+// countRecent counts the rows of vote_keys_recent and vote_keys as tx sees
+// them, once per index.
 func (x *Index) countRecent(ctx context.Context, tx *sql.Tx) error {
 	if x.keys.counted {
 		return nil
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM vote_keys_recent`).Scan(&x.keys.rows); err != nil {
+	upTo := max(x.directLimit()+1, 0)
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM vote_keys_recent), (SELECT COUNT(*) FROM (SELECT 1 FROM vote_keys LIMIT ?))`, upTo).Scan(&x.keys.rows, &x.keys.main); err != nil {
 		return fmt.Errorf("count the recent vote keys: %w", err)
 	}
 	x.keys.counted = true
@@ -75,6 +90,20 @@ func mergeInsertQuery(main, recent string) string {
 func mergeDeleteQuery(recent string) string {
 	return `DELETE FROM ` + recent + ` WHERE key BETWEEN ?1 AND ?2`
 }
+
+// keyTables are the tables a Writer inserts the next vote keys into: the
+// large ones while vote_keys holds at most the index's directRows rows, the
+// recent ones after.
+func (w *Writer) keyTables() (ids, used string) {
+	if w.keys.main <= int64(w.x.directLimit()) {
+		return "vote_keys", "used_votes"
+	}
+	return "vote_keys_recent", "used_votes_recent"
+}
+
+// directLimit is the index's directRows: the rows of vote_keys up to which
+// keys are written to it directly.
+func (x *Index) directLimit() int { return cmp.Or(x.directRows, directRows) }
 
 // merge moves slices of the recent tables into the large ones, in turn,
 // while vote_keys_recent holds more than the index's mergeRows rows (and at
@@ -117,6 +146,7 @@ func (w *Writer) mergeSlice(ctx context.Context, i int) error {
 		}
 		if t[1] == "vote_keys_recent" {
 			w.keys.rows -= n
+			w.keys.main += n
 		}
 	}
 	w.keys.next = (i + 1) % recentSlices

@@ -211,7 +211,7 @@ type saver struct {
 }
 
 // maxRowsPerInsert bounds the rows of one of the multi-row inserts of
-// vote_keys_recent and used_votes_recent (insertRows): one statement for up to a hundred
+// the vote key tables (insertRows): one statement for up to a hundred
 // votes rather than one per vote (a quarter of a vote's insert cost was the
 // statement's own).
 const maxRowsPerInsert = 100
@@ -367,13 +367,18 @@ func (s saver) votes(bt audit.Batch) error {
 			s.filter.add(audit.Nullifier{State: v.State, Nullifier: v.Nullifier})
 		}
 	}
-	if err := s.insertRows("vote_keys_recent", ids); err != nil {
+	idTable, usedTable := s.w.keyTables()
+	if err := s.insertRows(idTable, ids); err != nil {
 		return fmt.Errorf("vote ids: %w", err)
 	}
-	if err := s.insertRows("used_votes_recent", used); err != nil {
+	if err := s.insertRows(usedTable, used); err != nil {
 		return fmt.Errorf("used nullifiers: %w", err)
 	}
-	s.w.keys.rows += int64(len(b.Votes))
+	if idTable == "vote_keys" {
+		s.w.keys.main += int64(len(b.Votes))
+	} else {
+		s.w.keys.rows += int64(len(b.Votes))
+	}
 	return nil
 }
 

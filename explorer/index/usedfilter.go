@@ -17,9 +17,11 @@ import (
 // the table (and about 1% of the others), never "no" for one in it. Keys
 // of a transaction rolled back stay in it: they only cost a lookup.
 //
-// It is built from the table when the index's first Writer begins (a scan
-// of the table: memory about 1.25 bytes per key) and rebuilt twice as large
-// when it holds more keys than it was sized for. A Writer is used by one
+// It is built from the tables when the index's first Writer begins (a scan
+// of both), sized for twice the keys they hold and at least filterMinKeys
+// (1.25 bytes per key it is sized for: 2.5 bytes per key held when built,
+// 1.25 once full, 1.25 MB at least), and rebuilt so when it holds more keys
+// than it was sized for. A Writer is used by one
 // goroutine and the index has one at a time, so it needs no lock.
 type usedFilter struct {
 	seed     uint64
