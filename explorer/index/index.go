@@ -22,7 +22,8 @@
 // random keys into tables of millions of rows, each vote's rows made a page
 // dirty that the commit wrote to the WAL and the checkpoint wrote again.
 // While vote_keys holds at most 250,000 rows (directRows), small enough for
-// the write cache, the rows go straight into vote_keys and used_votes.
+// the write cache, the rows go straight into vote_keys and used_votes
+// (BenchmarkFollowVotes' small cases 0.78–0.91× against the recent tables).
 // BenchmarkSaveVotes (the store alone, 3,000,000 rows a table, 8,000
 // votes a commit) measures 11–18 µs of CPU per vote against 34–44 before
 // (0.43× the median; loaded 2-core machine, 2026-12-01), and the big cases
