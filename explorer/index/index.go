@@ -171,9 +171,9 @@ CREATE TABLE IF NOT EXISTS batch_votes (
 -- Where each vote id is, by a 64-bit hash of the id (voteKey) rather than
 -- the id: an integer key compares and stores in a fraction of the id's 32
 -- characters, and ids that share a hash are told apart by reading their
--- batches (Vote). Its rows are written to vote_keys_recent first and
--- moved here in key order now and then (recent.go); a key is looked up in
--- both.
+-- batches (Vote). Its rows are written here while it holds at most
+-- directRows, after that to vote_keys_recent first and moved here in key
+-- order now and then (recent.go); a key is looked up in both.
 CREATE TABLE IF NOT EXISTS vote_keys (
 	key       INTEGER NOT NULL,  -- voteKey(id)
 	batch     INTEGER NOT NULL,  -- batch_votes.id of the vote's batch

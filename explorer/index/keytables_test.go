@@ -134,7 +134,11 @@ func TestWriterRolledBackLeavesNoKeys(t *testing.T) {
 			if err := x.Save(ctx, r); err != nil {
 				t.Fatal(err)
 			}
-			findAll(t, x, append(append([]ballot.Vote{}, first.Batches[0].Batch.Votes...), append(append(first.Batches[1].Batch.Votes, r.Batches[0].Batch.Votes...), r.Batches[1].Batch.Votes...)...))
+			var all []ballot.Vote
+			for _, bt := range append(first.Batches, r.Batches...) {
+				all = append(all, bt.Batch.Votes...)
+			}
+			findAll(t, x, all)
 		})
 	}
 }
