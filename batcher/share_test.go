@@ -295,11 +295,11 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 	rdb := srv.Client()
 	f, clk := newFakeLedger(), newFakeClock()
 	clk.Advance(10 * time.Millisecond) // 10 ms past a tick
-	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 50, Fill: 40, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
+	// The votes are queued before the lanes start, so each lane's first read
+	// takes all of its votes while the clock stands still (a lane whose read
+	// returned only after the clock moved would read again a tick later).
 	votes := EnqueueVotes(t, rdb, 0, 2*len(TestStates), "s")
-	// A read that came on part of them found the stream empty: the next
-	// is a tenth of a tick before the tick (nextRead).
-	clk.Advance(80 * time.Millisecond)
+	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 50, Fill: 40, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
 	waitFor(t, "every lane holding its votes", func() bool {
 		n := 0.0
 		for _, s := range TestStates {
@@ -307,8 +307,8 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 		}
 		return n == float64(len(votes))
 	})
-	clk.Advance(9 * time.Millisecond)
-	time.Sleep(50 * time.Millisecond) // room for a wrong cut to show
+	clk.Advance(89 * time.Millisecond) // 1 ms before the tick, past the lanes' next read (nextRead), which finds nothing
+	time.Sleep(50 * time.Millisecond)  // room for a wrong cut to show
 	if n, _ := ledgerTxs(f); n != 0 {
 		t.Fatalf("%d transactions before the tick, want 0", n)
 	}
