@@ -217,11 +217,21 @@ func TestLostStatusFoundOnTheLedger(t *testing.T) {
 	votes := EnqueueVotes(t, rdb, 0, 500, "s")
 	WaitDrained(t, rdb, 30*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
+	f.mu.Lock()
+	for id, n := range f.submits {
+		if n != 1 {
+			t.Errorf("batch %s submitted %d times, want once", id, n)
+		}
+	}
+	f.mu.Unlock()
 	if n := f.submissions(first); n != 1 {
 		t.Errorf("batch %s submitted %d times, want once", first, n)
 	}
-	if n := metricValue(t, b.metrics.retries.WithLabelValues("lost")); n != 1 {
-		t.Errorf("%v transactions given up as lost, want 1", n)
+	// At least the one whose status never came; on a loaded machine the
+	// recovery policy may also give up on others that were merely slow (a
+	// false verdict costs a ledger read, never a second submission).
+	if n := metricValue(t, b.metrics.retries.WithLabelValues("lost")); n < 1 {
+		t.Errorf("%v transactions given up as lost, want at least 1", n)
 	}
 	rec, _ := f.Batch(ctx, "CA", 1)
 	loc, err := votequeue.GetLocation(ctx, rdb, votes[0].ID) // the first CA vote, in CA/1
