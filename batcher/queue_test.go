@@ -51,12 +51,6 @@ func EnqueueWeighted(t testing.TB, rdb *redis.Client, first, n int, secret strin
 
 func enqueue(t testing.TB, rdb *redis.Client, first, n int, secret string, states []string, stateOf func(i int) string) []ballot.Vote {
 	ctx := context.Background()
-	for _, s := range states {
-		if err := votequeue.EnsureGroup(ctx, rdb, s); err != nil {
-			t.Error(err)
-			return nil
-		}
-	}
 	votes := make([]ballot.Vote, n)
 	pipe := rdb.Pipeline()
 	for i := range votes {

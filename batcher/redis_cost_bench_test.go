@@ -163,11 +163,6 @@ func aofBytesByCommand(b *testing.B, path string, off int64) map[string]float64 
 // in a state drawn by weight from a low-discrepancy sequence.
 func enqueueCompact(b *testing.B, rdb *redis.Client, votes int, states []string, weights []float64, total float64) {
 	ctx := context.Background()
-	for _, s := range states {
-		if err := votequeue.EnsureGroup(ctx, rdb, s); err != nil {
-			b.Fatal(err)
-		}
-	}
 	pipe := rdb.Pipeline()
 	for i := range votes {
 		x := math.Mod(float64(i)*0.6180339887498949, 1) * total

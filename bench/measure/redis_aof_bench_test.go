@@ -150,9 +150,6 @@ func newAOFFixture(ctx context.Context, b *testing.B, srv *redistest.Server, vot
 		if _, err := f.d.Params(ctx, st); err != nil {
 			b.Fatal(err)
 		}
-		if err := votequeue.EnsureGroup(ctx, rdb, st); err != nil {
-			b.Fatal(err)
-		}
 	}
 	rewrite(ctx, b, rdb)
 	used, _ := RedisUsedMemory(ctx, rdb)

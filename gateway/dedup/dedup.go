@@ -327,7 +327,7 @@ func (d *Deduper) Config() Config { return d.cfg }
 // not be stored and must not be acknowledged as accepted.
 func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
 	partition := a.Vote.State
-	if _, err := d.shape(ctx, partition, true); err != nil {
+	if _, err := d.shape(ctx, partition); err != nil {
 		return Result{}, err
 	}
 	l, err := d.lane(d.laneKey(partition))
@@ -372,51 +372,40 @@ func (d *Deduper) Close() {
 
 // shape is how a partition's Bloom filter and roll are laid out.
 type shape struct {
-	bloom   bloom.Params
-	roll    *votequeue.Roll
-	grouped bool // the partition's consumer group is known to exist
+	bloom bloom.Params
+	roll  *votequeue.Roll
 }
 
 // Params returns the Bloom filter shape of a partition. The first gateway to
 // need it (or the roll loader, which sizes it from the roll) stores it with
 // SET NX; everyone then uses the stored value, so all gateways agree.
 func (d *Deduper) Params(ctx context.Context, partition string) (bloom.Params, error) {
-	s, err := d.shape(ctx, partition, false)
+	s, err := d.shape(ctx, partition)
 	return s.bloom, err
 }
 
 // shape returns the partition's Bloom shape (Params) and roll layout
 // (votequeue.EnsureRoll, sized for ExpectedVoters if no roll was loaded),
-// fetched once. With intake set, as for a vote about to be queued, it also
-// creates the partition's consumer group first, so a batcher that starts
-// later still reads every entry; the roll tools (Rebuild), whose Redis user
-// may not touch the queue, ask without.
-func (d *Deduper) shape(ctx context.Context, partition string, intake bool) (shape, error) {
+// fetched once. It touches no key of the vote queue, so the roll tools
+// (Rebuild), whose Redis user may not, ask it too.
+func (d *Deduper) shape(ctx context.Context, partition string) (shape, error) {
 	d.mu.Lock()
 	s, ok := d.params[partition]
 	d.mu.Unlock()
-	if ok && (s.grouped || !intake) {
+	if ok {
 		return s, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()
-	if !ok {
-		def, err := bloom.ForCapacity(d.cfg.ExpectedVoters, d.cfg.FalsePositiveRate)
-		if err != nil {
-			return shape{}, fmt.Errorf("dedup: default Bloom size: %w", err)
-		}
-		if s.bloom, err = EnsureParams(ctx, d.rdb, partition, def); err != nil {
-			return shape{}, err
-		}
-		if s.roll, err = votequeue.EnsureRoll(ctx, d.rdb, partition, votequeue.RollBits(d.cfg.ExpectedVoters)); err != nil {
-			return shape{}, err
-		}
+	def, err := bloom.ForCapacity(d.cfg.ExpectedVoters, d.cfg.FalsePositiveRate)
+	if err != nil {
+		return shape{}, fmt.Errorf("dedup: default Bloom size: %w", err)
 	}
-	if intake {
-		if err := votequeue.EnsureGroup(ctx, d.rdb, partition); err != nil {
-			return shape{}, err
-		}
-		s.grouped = true
+	if s.bloom, err = EnsureParams(ctx, d.rdb, partition, def); err != nil {
+		return shape{}, err
+	}
+	if s.roll, err = votequeue.EnsureRoll(ctx, d.rdb, partition, votequeue.RollBits(d.cfg.ExpectedVoters)); err != nil {
+		return shape{}, err
 	}
 	d.mu.Lock()
 	d.params[partition] = s
@@ -720,7 +709,7 @@ func (d *Deduper) call(ctx context.Context, mode string, batch []*pending) ([]Re
 	size, nfields := 0, 0
 	for i, st := range parts {
 		var err error
-		if shapes[i], err = d.shape(ctx, st, true); err != nil {
+		if shapes[i], err = d.shape(ctx, st); err != nil {
 			return nil, err
 		}
 	}

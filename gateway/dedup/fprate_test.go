@@ -26,7 +26,7 @@ func TestBloomFalsePositiveRate(t *testing.T) {
 	)
 	f := newFixture(t, Config{ExpectedVoters: capacity, FalsePositiveRate: rate})
 	ctx := context.Background()
-	s, err := f.d.shape(ctx, state, false)
+	s, err := f.d.shape(ctx, state)
 	p := s.bloom
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 // the script calls carry micro-batches as under load; VOTELIFE_CALLERS sets
 // how many, and 1 shows a call's cost for a vote alone; VOTELIFE_STATES
 // spreads the votes over that many states, default 1), then settling as the
-// batcher does it for batches of lifeBatch votes (XREADGROUP, the receipts,
+// batcher does it for batches of lifeBatch votes (XREAD, the receipts,
 // the acknowledgement). Per phase it reports Redis CPU per vote from /proc,
 // the commands Redis ran per vote (INFO commandstats, a script's own
 // commands included, the script call counted too), the time Redis spent in
@@ -57,9 +57,6 @@ func BenchmarkVoteLife(b *testing.B) {
 	}
 	for _, st := range states {
 		if _, err := f.d.Params(ctx, st); err != nil {
-			b.Fatal(err)
-		}
-		if err := votequeue.EnsureGroup(ctx, f.rdb, st); err != nil {
 			b.Fatal(err)
 		}
 		if err := f.rdb.Set(ctx, "lease:{"+st+"}", "me", 0).Err(); err != nil {
@@ -113,9 +110,10 @@ func lifeEnv(b *testing.B, name string, def int) int {
 func settle(b *testing.B, f *fixture, st string) {
 	ctx := context.Background()
 	fence := votequeue.Fence{LeaseKey: "lease:{" + st + "}", Lease: "me", JournalKey: "journal:{" + st + "}"}
+	after := "0-0"
 	for seq := uint64(1); ; seq++ {
-		streams, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "bench",
-			Streams: []string{votequeue.StreamKey(st), ">"}, Count: lifeBatch, Block: -1}).Result()
+		streams, err := f.rdb.XRead(ctx, &redis.XReadArgs{
+			Streams: []string{votequeue.StreamKey(st), after}, Count: lifeBatch, Block: -1}).Result()
 		if err == redis.Nil || (err == nil && len(streams[0].Messages) == 0) {
 			return
 		}
@@ -131,6 +129,7 @@ func settle(b *testing.B, f *fixture, st string) {
 			}
 			ids[i] = m.ID
 		}
+		after = ids[len(ids)-1]
 		rec := ballot.BatchRecord{State: st, Seq: seq, Votes: len(msgs), Counted: len(msgs), TxID: "tx" + strconv.FormatUint(seq, 10)}
 		if err := votequeue.WriteReceipts(ctx, f.rdb, batch, rec, seq); err != nil {
 			b.Fatal(err)

@@ -36,7 +36,7 @@ const rebuildBatch = 5000
 // voted, so it is safe while the gateway serves. progress, if not nil, is
 // called with the count after each batch.
 func (d *Deduper) Rebuild(ctx context.Context, state string, src NullifierSource, progress func(done int)) (RebuildStats, error) {
-	s, err := d.shape(ctx, state, false)
+	s, err := d.shape(ctx, state)
 	if err != nil {
 		return RebuildStats{}, err
 	}

@@ -52,8 +52,8 @@ func TestCommittedVoterResendNeedsNoLedger(t *testing.T) {
 	f.accept(voteBody("v1", "c1", "CA", "alice"))
 	// The batcher reads the vote, commits it and acknowledges it.
 	ctx := context.Background()
-	streams, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: votequeue.Group, Consumer: "t", Streams: []string{votequeue.StreamKey("CA"), ">"}}).Result()
-	if err != nil || len(streams[0].Messages) != 1 {
+	streams, err := f.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{votequeue.StreamKey("CA"), "0"}, Block: -1}).Result()
+	if err != nil || len(streams) != 1 || len(streams[0].Messages) != 1 {
 		t.Fatalf("read the queue: %v, %v", streams, err)
 	}
 	msg := streams[0].Messages[0]

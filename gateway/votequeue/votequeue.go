@@ -103,30 +103,23 @@
 // gives (every entry below it is settled) with one XTRIM MINID, the rest
 // (a batch settled before an older one) with XDEL. The stream thus holds exactly
 // the votes not yet settled, and a batcher taking a partition over reads it
-// from its start. The gateway still creates the consumer group Group
-// (EnsureGroup), which batchers of earlier versions read through and nothing
-// reads now. Per accepted vote Redis thus runs HGET and HSET on the roll's
-// shard, XADD, a share of one RPUSH at intake, XREAD's share, about one
-// receipt HSET (one per bucket a batch touches), and a share of the
-// acknowledging call's XTRIM.
+// from its start. Per accepted vote Redis thus runs HGET and HSET on the
+// roll's shard, XADD, a share of one RPUSH at intake, XREAD's share, about
+// one receipt HSET (one per bucket a batch touches), and a share of the
+// acknowledging call's XTRIM. Nothing creates a consumer group: gateways
+// of earlier versions created one named "batcher" on every stream, which
+// batchers before XREAD read through; on a Redis kept from then it stays,
+// unread.
 package votequeue
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
 )
-
-// Group is the consumer group the gateway creates on every vote stream,
-// which batchers before XREAD read through; nothing reads it now.
-const Group = "batcher"
 
 // Version is the "v" field of stream entries in the compact form, which
 // the gateway writes.
@@ -234,15 +227,4 @@ func Decode(values map[string]any) (ballot.Vote, error) {
 		return ballot.Vote{}, fmt.Errorf("votequeue: %w", err)
 	}
 	return v, nil
-}
-
-// EnsureGroup creates the consumer group of a partition's stream at ID 0 (and
-// the stream itself if need be) unless it exists. The gateway calls it
-// before a partition's first vote; batchers no longer read the group.
-func EnsureGroup(ctx context.Context, rdb redis.Cmdable, partition string) error {
-	err := rdb.XGroupCreateMkStream(ctx, StreamKey(partition), Group, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("votequeue: create group on %s: %w", StreamKey(partition), err)
-	}
-	return nil
 }
