@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func lookPath(t *testing.T, name string) string {
@@ -25,15 +27,44 @@ func lookPath(t *testing.T, name string) string {
 	return p
 }
 
-// freePort is a 127.0.0.1 port nothing listens on (one that just did).
-func freePort(t *testing.T) int {
+// reservePort returns a 127.0.0.1 port that nothing listens on and only a
+// child of the test can take until the test ends: a socket bound to it with
+// SO_REUSEPORT and never listening, which the child's listener
+// (listenShared) shares. A port merely found free and released could be
+// taken by any process (an outgoing connection's ephemeral port, another
+// test's server) before the child binds it: the child would fail to start,
+// or Start would find someone else's listener.
+func reservePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa.(*unix.SockaddrInet4).Port
+}
+
+// listenShared listens on 127.0.0.1:port with SO_REUSEPORT, as the port
+// reservePort holds allows.
+func listenShared(port string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) }); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	return lc.Listen(context.Background(), "tcp", "127.0.0.1:"+port)
 }
 
 func TestStartAliveStop(t *testing.T) {
@@ -72,7 +103,7 @@ func TestKill(t *testing.T) {
 }
 
 func TestStartReportsEarlyExitWithLogTail(t *testing.T) {
-	port := freePort(t)
+	port := reservePort(t) // nothing can listen there: only the exit ends Start
 	_, err := Start(context.Background(), Spec{Name: "broken", Bin: lookPath(t, "sh"), Args: []string{"-c", "echo bad config here; exit 3"}, Port: port},
 		filepath.Join(t.TempDir(), "broken.log"))
 	if err == nil || !strings.Contains(err.Error(), "broken exited during start-up") || !strings.Contains(err.Error(), "bad config here") {
@@ -81,12 +112,14 @@ func TestStartReportsEarlyExitWithLogTail(t *testing.T) {
 }
 
 // TestMain lets the test binary act as a slow server: with PROC_TEST_LISTEN
-// set it waits a moment, listens on that port and sleeps.
+// set it waits a moment, listens on that port (reserved by reservePort) and
+// sleeps.
 func TestMain(m *testing.M) {
 	if port := os.Getenv("PROC_TEST_LISTEN"); port != "" {
 		time.Sleep(300 * time.Millisecond)
-		l, err := net.Listen("tcp", "127.0.0.1:"+port)
+		l, err := listenShared(port)
 		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
 		defer l.Close()
@@ -97,9 +130,9 @@ func TestMain(m *testing.M) {
 }
 
 func TestStartWaitsForThePort(t *testing.T) {
-	port := freePort(t)
-	if !PortFree(port) {
-		t.Fatal("closed port reported busy")
+	port := reservePort(t)
+	if PortFree(port) {
+		t.Fatal("another process could listen on the reserved port")
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -111,8 +144,35 @@ func TestStartWaitsForThePort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer Kill(pid, self)
-	if PortFree(port) {
-		t.Fatal("Start returned before the port was listening")
+	// Only the child can listen on the reserved port.
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port)))
+	if err != nil {
+		t.Fatalf("Start returned before the port was listening: %v", err)
+	}
+	c.Close()
+}
+
+// TestPortFree: a port a listener holds is busy, and once closed it is free
+// again. Another process may take a port the moment it is closed, so a port
+// reading busy after its close is tried again with another, three times.
+func TestPortFree(t *testing.T) {
+	for try := 1; ; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if PortFree(port) {
+			t.Fatalf("port %d reported free while listening", port)
+		}
+		l.Close()
+		if PortFree(port) {
+			return
+		}
+		if try == 3 {
+			t.Fatalf("three closed ports reported busy (the last %d)", port)
+		}
+		t.Logf("closed port %d reported busy: taken meanwhile?", port)
 	}
 }
 
@@ -144,7 +204,7 @@ func niceness(t *testing.T, pid int) map[string]int {
 }
 
 func TestStartNicesEveryThreadOfTheProcessOnly(t *testing.T) {
-	port := freePort(t)
+	port := reservePort(t)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
