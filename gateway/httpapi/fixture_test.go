@@ -144,7 +144,10 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		o.ledger = &fakeLedger{}
 	}
 	if o.dedup.CallTimeout == 0 {
-		o.dedup.CallTimeout = 500 * time.Millisecond
+		// Generous: under a loaded machine one intake call (a script and
+		// its fsync) took over half a second, and a test expecting 202 got
+		// 503. A dead Redis fails its calls at once anyway.
+		o.dedup.CallTimeout = 10 * time.Second
 	}
 	o.dedup.NoLog = o.logKey == nil
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

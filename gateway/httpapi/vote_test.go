@@ -373,10 +373,11 @@ func TestReadOnlyRoutes(t *testing.T) {
 // TestConcurrentSameVoter sends 1,000 concurrent requests for one voter over
 // real HTTP: exactly one 202, the rest 409, one vote queued.
 func TestConcurrentSameVoter(t *testing.T) {
-	// A generous Redis call timeout: a call that timed out on the client after
-	// its script ran in Redis would leave the winner with a 503 and everyone
-	// else with a 409 (the contract allows it; this test checks the race).
-	f := newFixture(t, fixtureOpts{dedup: dedup.Config{CallTimeout: 10 * time.Second}})
+	// The fixture's generous Redis call timeout matters here: a call that
+	// timed out on the client after its script ran in Redis would leave the
+	// winner with a 503 and everyone else with a 409 (the contract allows
+	// it; this test checks the race).
+	f := newFixture(t, fixtureOpts{})
 	f.enroll("v1", "c1", "CA")
 	ts := httptest.NewServer(f.srv.Handler())
 	defer ts.Close()
