@@ -50,17 +50,27 @@ var errNoAnswer = errors.New("connection closed before an answer")
 // conn is one persistent connection and its buffers; not safe for
 // concurrent use.
 type conn struct {
-	t       target
-	timeout time.Duration
-	maxBody int
-	c       net.Conn
-	r       *bufio.Reader
-	req     []byte // the request being written
-	body    []byte // the last answer's body (up to maxBody bytes)
+	t          target
+	timeout    time.Duration
+	maxBody    int
+	checkAfter time.Duration // idle time after which a reused connection is checked (idleCheckAfter)
+	c          net.Conn
+	r          *bufio.Reader
+	deadline   time.Time // the connection's deadline as last set
+	used       time.Time // when the last request was sent
+	req        []byte    // the request being written
+	body       []byte    // the last answer's body (up to maxBody bytes)
 }
 
+// idleCheckAfter is how long a connection may sit idle before its next
+// request checks that the server has not closed it meanwhile (servers
+// close idle keep-alive connections: the gateway after 2 minutes, most
+// after 5 s or more). Under load a connection is reused within
+// milliseconds and the check, a system call, is not made.
+const idleCheckAfter = time.Second
+
 func newConn(t target, timeout time.Duration, maxBody int) *conn {
-	return &conn{t: t, timeout: timeout, maxBody: maxBody, req: make([]byte, 0, 512), body: make([]byte, 0, maxBody)}
+	return &conn{t: t, timeout: timeout, maxBody: maxBody, checkAfter: idleCheckAfter, req: make([]byte, 0, 512), body: make([]byte, 0, maxBody)}
 }
 
 // close drops the connection; the next request dials a new one.
@@ -74,22 +84,23 @@ func (c *conn) close() {
 // do sends one request with body (none if nil, as a GET) and returns the
 // answer's status code; the body stays in c.body until the next call. Any
 // error closes the connection. The whole exchange, dial included, is
-// bounded by the timeout.
+// bounded by the timeout: the connection's deadline moves only when it
+// would move by more than a sixteenth of the timeout (a timer change less
+// per request), so an exchange may be given up to that much earlier.
+//
+// A kept-alive connection the server may have closed while it sat idle
+// (idle for checkAfter or more) is checked first and replaced if it was;
+// a request none of whose bytes could be written on a reused connection
+// is sent once more on a new one. Nothing else is ever sent twice: a
+// connection that ends after the request went out, before an answer, is
+// an error (errNoAnswer), since the server may have processed it.
 func (c *conn) do(body []byte, withBody bool) (int, error) {
-	deadline := time.Now().Add(c.timeout)
-	if c.c == nil {
-		d := net.Dialer{Deadline: deadline}
-		nc, err := d.Dial("tcp", c.t.addr)
-		if err != nil {
-			return 0, err
-		}
-		c.c = nc
-		if c.r == nil {
-			c.r = bufio.NewReaderSize(nc, 4096)
-		} else {
-			c.r.Reset(nc)
-		}
+	now := time.Now()
+	deadline := now.Add(c.timeout)
+	if c.c != nil && now.Sub(c.used) >= c.checkAfter && !peerOpen(c.c) {
+		c.close()
 	}
+	c.used = now
 	c.req = append(c.req[:0], c.t.head...)
 	if withBody {
 		c.req = append(c.req, "Content-Length: "...)
@@ -98,19 +109,41 @@ func (c *conn) do(body []byte, withBody bool) (int, error) {
 	}
 	c.req = append(c.req, "\r\n"...)
 	c.req = append(c.req, body...)
-	if err := c.c.SetDeadline(deadline); err != nil {
-		c.close()
-		return 0, err
+	for {
+		reused := c.c != nil
+		if !reused {
+			d := net.Dialer{Deadline: deadline}
+			nc, err := d.Dial("tcp", c.t.addr)
+			if err != nil {
+				return 0, err
+			}
+			c.c, c.deadline = nc, time.Time{}
+			if c.r == nil {
+				c.r = bufio.NewReaderSize(nc, 4096)
+			} else {
+				c.r.Reset(nc)
+			}
+		}
+		if deadline.Sub(c.deadline) > c.timeout/16 {
+			if err := c.c.SetDeadline(deadline); err != nil {
+				c.close()
+				return 0, err
+			}
+			c.deadline = deadline
+		}
+		if n, err := c.c.Write(c.req); err != nil {
+			c.close()
+			if n == 0 && reused {
+				continue // none of it went out: the server closed the connection first
+			}
+			return 0, err
+		}
+		code, keep, err := c.readAnswer()
+		if err != nil || !keep {
+			c.close()
+		}
+		return code, err
 	}
-	if _, err := c.c.Write(c.req); err != nil {
-		c.close()
-		return 0, err
-	}
-	code, keep, err := c.readAnswer()
-	if err != nil || !keep {
-		c.close()
-	}
-	return code, err
 }
 
 // readAnswer reads one answer: status line, headers, body (Content-Length,

@@ -3,12 +3,14 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -313,5 +315,167 @@ func TestHammerReadsCountsOKAnswers(t *testing.T) {
 	res = HammerReads(context.Background(), srv.URL+"/x", 2, 100*time.Millisecond)
 	if res.OK != 0 || res.Failed == 0 {
 		t.Fatalf("reads of a 404: %+v", res)
+	}
+}
+
+// TestConnRedialsAConnectionTheServerClosedWhileIdle: a server that closes
+// idle keep-alive connections (net/http's IdleTimeout) has closed the
+// connection before the next request is written; the client sees that
+// and sends it on a new connection, once, and the server gets each
+// request once.
+func TestConnRedialsAConnectionTheServerClosedWhileIdle(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		requests.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	srv.Config.IdleTimeout = 20 * time.Millisecond
+	var conns atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tgt, _ := newTarget(http.MethodPost, srv.URL+"/", "")
+	c := newConn(tgt, 5*time.Second, 64)
+	c.checkAfter = 50 * time.Millisecond // rather than idleCheckAfter, for a quick test
+	defer c.close()
+	for i := range 5 {
+		if code, err := c.do([]byte("x"), true); err != nil || code != 202 {
+			t.Fatalf("request %d: %d, %v", i, code, err)
+		}
+		time.Sleep(100 * time.Millisecond) // the server closes the connection meanwhile
+	}
+	if n, m := requests.Load(), conns.Load(); n != 5 || m != 5 {
+		t.Fatalf("server saw %d requests on %d connections; want 5 on 5", n, m)
+	}
+	// Unchecked, the request goes out on the closed connection: an error,
+	// and it is not sent again.
+	c.checkAfter = time.Hour
+	time.Sleep(100 * time.Millisecond)
+	if code, err := c.do([]byte("x"), true); err == nil {
+		t.Fatalf("request on a connection the server closed, unchecked: %d, no error", code)
+	}
+	if code, err := c.do([]byte("x"), true); err != nil || code != 202 {
+		t.Fatalf("the next request: %d, %v", code, err)
+	}
+	if n, m := requests.Load(), conns.Load(); n != 6 || m != 6 {
+		t.Fatalf("server saw %d requests on %d connections; want 6 on 6", n, m)
+	}
+}
+
+// TestConnDoesNotResendARequestTheServerMayHaveProcessed: a server that
+// reads a request on a kept-alive connection and closes it unanswered
+// may have processed it: the client reports an error and sends it once.
+func TestConnDoesNotResendARequestTheServerMayHaveProcessed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var requests atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(r)
+					if err != nil {
+						return
+					}
+					io.ReadAll(req.Body)
+					requests.Add(1)
+					if i == 1 {
+						return // the second request of a connection: closed unanswered
+					}
+					io.WriteString(c, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+				}
+			}()
+		}
+	}()
+	tgt, _ := newTarget(http.MethodPost, "http://"+ln.Addr().String()+"/", "")
+	c := newConn(tgt, 5*time.Second, 64)
+	c.checkAfter = 0 // checked before every request: the check must not hide this case
+	defer c.close()
+	if code, err := c.do([]byte("x"), true); err != nil || code != 202 {
+		t.Fatalf("first request: %d, %v", code, err)
+	}
+	if code, err := c.do([]byte("x"), true); !errors.Is(err, errNoAnswer) {
+		t.Fatalf("second request, closed unanswered: %d, %v; want errNoAnswer", code, err)
+	}
+	if code, err := c.do([]byte("x"), true); err != nil || code != 202 {
+		t.Fatalf("third request: %d, %v", code, err)
+	}
+	if n := requests.Load(); n != 3 {
+		t.Fatalf("server read %d requests; want 3, none sent twice", n)
+	}
+}
+
+// TestCrewWakesTheLatestIdleWorker: requests go to the worker that became
+// idle last, none when all are busy, and dismiss ends every worker.
+func TestCrewWakesTheLatestIdleWorker(t *testing.T) {
+	c := newCrew()
+	if c.wake() {
+		t.Fatal("woke a worker of an empty crew")
+	}
+	a, b := c.hire(), c.hire()
+	<-a // their first requests
+	<-b
+	c.rest(a)
+	c.rest(b)
+	select {
+	case <-c.freed:
+	default:
+		t.Fatal("no word that a worker became idle")
+	}
+	for i, want := range []chan struct{}{b, a} {
+		if !c.wake() {
+			t.Fatalf("wake %d: no idle worker", i)
+		}
+		select {
+		case <-want:
+		default:
+			t.Fatalf("wake %d: not the latest idle worker", i)
+		}
+	}
+	if c.wake() {
+		t.Fatal("woke a busy worker")
+	}
+	c.dismiss()
+	if _, open := <-a; open {
+		t.Fatal("a worker's wake-ups still open after dismiss")
+	}
+}
+
+// TestRunnerSetsGOMAXPROCSForTheAttack: an attack runs with Procs (default
+// 1) and puts the process's setting back; a negative Procs leaves it.
+func TestRunnerSetsGOMAXPROCSForTheAttack(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	var during atomic.Int64
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		during.Store(int64(runtime.GOMAXPROCS(0)))
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, `{"vote_id":"00112233445566778899aabbccddeeff"}`)
+	})
+	g, err := NewGenerator(testRoll(map[string]int{"CA": 100}, "CA"), race, Mix{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ procs, want int }{{0, 1}, {-1, before}, {3, 3}} {
+		r := &Runner{URL: srv.URL + "/api/v1/vote", Gen: g, Rec: NewRecorder(time.Now()), Procs: tc.procs}
+		if _, err := r.Constant(context.Background(), "procs", 100, 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if got, after := during.Load(), runtime.GOMAXPROCS(0); got != int64(tc.want) || after != before {
+			t.Fatalf("Procs %d: GOMAXPROCS %d during the attack, %d after; want %d, then %d", tc.procs, got, after, tc.want, before)
+		}
 	}
 }

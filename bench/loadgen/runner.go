@@ -1,12 +1,14 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -53,6 +55,12 @@ type Runner struct {
 	Timeout    time.Duration // per request; default 30 s
 	MaxWorkers uint64        // concurrent requests (and connections) at most; default 1024
 	Grace      time.Duration // answers up to this long after a phase still count for its throughput; default 1 s
+	// Procs is the process's GOMAXPROCS while an attack runs (set at its
+	// start, restored at its end, so attacks of one process must not
+	// overlap); default 1, negative leaves it alone. On one P the workers
+	// hand work to one another without waking a second thread, which
+	// costs the machine under test less CPU per request (docs/operations.md).
+	Procs int
 }
 
 // maxVoteAnswer is how much of an answer's body is kept: a 202's vote id
@@ -111,10 +119,11 @@ func (t *tally) add(a *answer, o outcome, inTime time.Time, err error) {
 }
 
 // attack offers rate requests per second for d, open loop: the i-th request
-// is due at i/rate from the start and is handed to an idle worker then, a
-// new worker (and connection) being started when none is idle, up to
-// MaxWorkers; with all of them busy the schedule waits for one and then
-// catches up. Latency runs from the moment a worker sends the request.
+// is due at i/rate from the start and is handed to an idle worker then (the
+// one idle the shortest time, crew), a new worker (and connection) being
+// started when none is idle, up to MaxWorkers; with all of them busy the
+// schedule waits for one and then catches up. Latency runs from the moment
+// a worker sends the request.
 func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.Duration, src Source) (Phase, error) {
 	timeout, maxWorkers := r.Timeout, int(r.MaxWorkers)
 	if timeout <= 0 {
@@ -131,6 +140,9 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 	if err != nil {
 		return Phase{Name: name, Offered: rate}, err
 	}
+	if procs := cmp.Or(r.Procs, 1); procs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+	}
 	began := time.Now()
 	p := Phase{Name: name, Offered: rate, StartS: began.Sub(r.Rec.timeline.Start).Seconds(), DurationS: d.Seconds()}
 	inTime := began.Add(d + grace)
@@ -139,22 +151,23 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 	done := make(chan struct{})
 	go r.progress(name, rate, began, &second, done)
 
-	ticks := make(chan struct{})
+	crew := newCrew()
 	exhausted := make(chan struct{})
 	var once sync.Once
 	var mu sync.Mutex
 	var total tally
 	var wg sync.WaitGroup
-	worker := func() {
+	worker := func(wake chan struct{}) {
 		defer wg.Done()
 		c := newConn(tgt, timeout, maxVoteAnswer)
 		defer c.close()
 		var t tally
 		buf := make([]byte, 0, 256)
-		for range ticks {
+		for range wake {
 			body, contest, err := src(buf[:0])
 			if err != nil {
 				once.Do(func() { close(exhausted) })
+				crew.rest(wake)
 				continue
 			}
 			buf = body
@@ -167,6 +180,7 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 			o := r.Rec.record(&a)
 			second[o].Add(1)
 			t.add(&a, o, inTime, err)
+			crew.rest(wake)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -197,25 +211,24 @@ schedule:
 		}
 		// Every request due by now goes out, the first at the start.
 		for due := int(float64(elapsed)/interval) + 1; sent < due; sent++ {
-			select {
-			case ticks <- struct{}{}:
-				continue
-			default:
-			}
-			if workers < maxWorkers {
-				workers++
-				wg.Add(1)
-				go worker()
-			} else if time.Since(began) >= d {
-				break schedule // every worker busy until the phase's end
-			}
-			select {
-			case ticks <- struct{}{}:
-			case <-exhausted:
-				runErr = ErrRollExhausted
-				break schedule
-			case <-ctx.Done():
-				break schedule
+			for !crew.wake() {
+				if workers < maxWorkers {
+					workers++
+					wg.Add(1)
+					go worker(crew.hire())
+					break
+				}
+				if time.Since(began) >= d {
+					break schedule // every worker busy until the phase's end
+				}
+				select {
+				case <-crew.freed:
+				case <-exhausted:
+					runErr = ErrRollExhausted
+					break schedule
+				case <-ctx.Done():
+					break schedule
+				}
 			}
 		}
 		timer.Reset(time.Until(began.Add(time.Duration(float64(sent) * interval))))
@@ -228,7 +241,7 @@ schedule:
 			break schedule
 		}
 	}
-	close(ticks)
+	crew.dismiss()
 	wg.Wait()
 	close(done)
 	select {
@@ -257,6 +270,67 @@ schedule:
 		runErr = ctx.Err()
 	}
 	return p, runErr
+}
+
+// crew is an attack's workers as the schedule sees them: it hands each
+// due request to the worker that became idle last (a stack, not a queue),
+// so under load the requests go out back to back on the connections used
+// most recently, whose answers' acknowledgements ride on the next
+// request, and connections opened for a burst fall idle.
+type crew struct {
+	mu    sync.Mutex
+	idle  []chan struct{} // idle workers' wake-ups, the latest last
+	all   []chan struct{} // every worker's, closed by dismiss
+	freed chan struct{}   // a worker became idle (capacity 1)
+}
+
+func newCrew() *crew { return &crew{freed: make(chan struct{}, 1)} }
+
+// hire adds a worker busy with a request: it receives this first one on
+// the returned channel, and later ones once it has rested.
+func (c *crew) hire() chan struct{} {
+	w := make(chan struct{}, 1)
+	w <- struct{}{}
+	c.mu.Lock()
+	c.all = append(c.all, w)
+	c.mu.Unlock()
+	return w
+}
+
+// wake hands a request to the latest idle worker; false if none is idle.
+func (c *crew) wake() bool {
+	c.mu.Lock()
+	n := len(c.idle)
+	if n == 0 {
+		c.mu.Unlock()
+		return false
+	}
+	w := c.idle[n-1]
+	c.idle = c.idle[:n-1]
+	c.mu.Unlock()
+	w <- struct{}{}
+	return true
+}
+
+// rest makes the worker whose wake-up is w idle, and says so on freed.
+func (c *crew) rest(w chan struct{}) {
+	c.mu.Lock()
+	c.idle = append(c.idle, w)
+	c.mu.Unlock()
+	select {
+	case c.freed <- struct{}{}:
+	default:
+	}
+}
+
+// dismiss ends every worker once it has done the requests handed to it.
+func (c *crew) dismiss() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.all {
+		close(w)
+	}
+	c.all, c.idle = nil, nil
 }
 
 // progress prints, once a second, what the last second brought.

@@ -81,6 +81,7 @@ func run() error {
 	drainLimit := fs.Duration("drain-timeout", 10*time.Minute, "surge: longest wait for the drain")
 	workers := fs.Uint64("max-workers", 1024, "most requests (and connections) in flight (bounded so an overloaded gateway is not buried in connections)")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout")
+	procs := fs.Int("procs", 1, "GOMAXPROCS while votes are sent (one thread costs the machine under test the least CPU per request; negative: Go's default)")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (default: the clock)")
 	idsPath := fs.String("ids", "loadgen-ids.txt", "file for the vote id of every 202, one a line")
 	summaryPath := fs.String("summary", "", "file for the JSON summary (default: none)")
@@ -107,7 +108,7 @@ func run() error {
 		return err
 	}
 	rec := loadgen.NewRecorder(time.Now())
-	runner := &loadgen.Runner{URL: *url + "/api/v1/vote", Gen: gen, Rec: rec, Progress: os.Stderr, Timeout: *timeout, MaxWorkers: *workers}
+	runner := &loadgen.Runner{URL: *url + "/api/v1/vote", Gen: gen, Rec: rec, Progress: os.Stderr, Timeout: *timeout, MaxWorkers: *workers, Procs: *procs}
 	fmt.Fprintf(os.Stderr, "loadgen: %s mode against %s; roll of %d voters over %d states\n", *mode, *url, r.Size(), len(r.States))
 
 	out := summary{Mode: *mode}

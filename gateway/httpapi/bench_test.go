@@ -318,7 +318,9 @@ func redisStats(b *testing.B, f *fixture) redisCounters {
 // needs), so client-µs/vote is what the bench's load costs per vote; and
 // with loopbackClientProfileEnv set, the client writes its CPU profile
 // there; loopbackClientProcsEnv sets the client's GOMAXPROCS (GOMAXPROCS
-// in the environment sets both processes').
+// in the environment sets both processes', except the load generator's
+// while it runs, which is its Runner's Procs, 1, unless
+// loopbackClientProcsEnv is set).
 const (
 	loopbackClientProcsEnv   = "VOTECHAIN_LOOPBACK_CLIENT_PROCS"
 	loopbackConnsEnv         = "VOTECHAIN_LOOPBACK_CONNS"
@@ -441,6 +443,9 @@ func runLoadgenClient(url string, n, rate int, states []string) error {
 		return err
 	}
 	runner := &loadgen.Runner{URL: url + "/api/v1/vote", Gen: gen, Rec: loadgen.NewRecorder(time.Now())}
+	if os.Getenv(loopbackClientProcsEnv) != "" {
+		runner.Procs = -1 // as runLoopbackClient set it, not the Runner's default
+	}
 	d := max(time.Duration(n)*time.Second/time.Duration(rate), loadgenMinPhase)
 	p, err := runner.Constant(context.Background(), "loopback", float64(rate), d)
 	if err != nil {
