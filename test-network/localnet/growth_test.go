@@ -51,47 +51,8 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 	if !ok || err1 != nil || err2 != nil || stepVotes <= 0 {
 		b.Fatalf("GROWTH_VOTES=%q: want total,step (e.g. 1500000,250000)", spec)
 	}
-	cfg := nettest.Config(b)
-	if bin := os.Getenv("GROWTH_FABRIC_BIN"); bin != "" {
-		cfg.FabricBin = bin
-	}
-	cfg.Consensus = network.Consensus(os.Getenv("GROWTH_CONSENSUS"))
-	n, err := localnet.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { n.Down(false) })
+	n, cfg, roll, ledger, got := growthNetwork(b, totalVotes)
 	ctx := context.Background()
-	if err := n.Up(ctx); err != nil {
-		b.Fatal(err)
-	}
-	states := []string{"CA", "NY", "TX", "FL"}
-	e := nettest.Election(states, []string{"alice", "bob"})
-	var roll []ballot.RollEntry
-	if v := os.Getenv("GROWTH_ROLL"); v != "" {
-		voters, err := strconv.Atoi(v)
-		if err != nil || voters < totalVotes {
-			b.Fatalf("GROWTH_ROLL=%q: want a number of voters >= %d (GROWTH_VOTES's total)", v, totalVotes)
-		}
-		roll, e.RollRoot = nettest.Roll(voters, states)
-	}
-	nettest.SetupElection(b, n, e)
-	if roll != nil {
-		admin := nettest.Dial(b, n, "Commission", fabricclient.WithUser("Admin")).Ballot()
-		start := time.Now()
-		if _, err := admin.LoadRoll(ctx, roll, 8, nil); err != nil {
-			b.Fatalf("load roll: %v", err)
-		}
-		b.Logf("roll of %d voters loaded and sealed in %.0fs", len(roll), time.Since(start).Seconds())
-		if os.Getenv("GROWTH_ROLL_ORDER") != "sorted" { // LoadRoll needs them sorted; the drive does not
-			rand.New(rand.NewPCG(1, 2)).Shuffle(len(roll), func(i, j int) { roll[i], roll[j] = roll[j], roll[i] })
-		}
-	}
-	ledger := nettest.Dial(b, n, network.Batcher.Org, fabricclient.WithUser(network.Batcher.User)).Ballot()
-	got, err := ledger.Election(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
 	pids := map[string]int{}
 	for _, p := range n.Status(ctx).Processes {
 		pids[p.Name] = p.PID
@@ -110,15 +71,7 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 			if addr == "" {
 				return
 			}
-			time.Sleep(5 * time.Second)
-			resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=20")
-			if err != nil {
-				b.Logf("pprof: %v", err)
-				return
-			}
-			defer resp.Body.Close()
-			data, _ := io.ReadAll(resp.Body)
-			os.WriteFile(filepath.Join(dir, strings.ReplaceAll(phase, " ", "-")+".pprof"), data, 0o644)
+			cpuProfile(b, addr, filepath.Join(dir, strings.ReplaceAll(phase, " ", "-")+".pprof"))
 		}()
 		res, err := ledgerload.Run(ctx, ledger, got, ledgerload.Drive{VotesPerTx: 2000, InFlight: 16, Duration: 30 * time.Minute,
 			StopAfter: stepVotes, SeqBase: seq, Roll: roll})
@@ -142,5 +95,76 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 		k := float64(res.AllVotes) / 1000
 		b.Logf("%s votes %d counted %d errors %d wall %.0fs | core-s/1000 votes: all %.4f peers %.4f chaincode %.4f orderers %.4f | machine busy %.2f",
 			phase, res.AllVotes, res.Counted, res.Errors, book.WallSeconds(phase), (peers+ccs+ords)/k, peers/k, ccs/k, ords/k, book.MachineBusy(phase))
+	}
+}
+
+// growthNetwork starts a fresh network with GROWTH_FABRIC_BIN and
+// GROWTH_CONSENSUS, records an election and, with GROWTH_ROLL, loads and
+// seals a roll of at least minVoters voters, shuffled unless
+// GROWTH_ROLL_ORDER=sorted (nil without GROWTH_ROLL). It returns the network,
+// its config, the roll, the batcher's ledger connection and the election as
+// recorded.
+func growthNetwork(b *testing.B, minVoters int) (*localnet.Network, localnet.Config, []ballot.RollEntry, *fabricclient.Ballot, *ballot.Election) {
+	b.Helper()
+	cfg := nettest.Config(b)
+	if bin := os.Getenv("GROWTH_FABRIC_BIN"); bin != "" {
+		cfg.FabricBin = bin
+	}
+	cfg.Consensus = network.Consensus(os.Getenv("GROWTH_CONSENSUS"))
+	n, err := localnet.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Down(false) })
+	ctx := context.Background()
+	if err := n.Up(ctx); err != nil {
+		b.Fatal(err)
+	}
+	states := []string{"CA", "NY", "TX", "FL"}
+	e := nettest.Election(states, []string{"alice", "bob"})
+	var roll []ballot.RollEntry
+	if v := os.Getenv("GROWTH_ROLL"); v != "" {
+		voters, err := strconv.Atoi(v)
+		if err != nil || voters < minVoters {
+			b.Fatalf("GROWTH_ROLL=%q: want a number of voters >= %d", v, minVoters)
+		}
+		roll, e.RollRoot = nettest.Roll(voters, states)
+	}
+	nettest.SetupElection(b, n, e)
+	if roll != nil {
+		admin := nettest.Dial(b, n, "Commission", fabricclient.WithUser("Admin")).Ballot()
+		start := time.Now()
+		if _, err := admin.LoadRoll(ctx, roll, 8, nil); err != nil {
+			b.Fatalf("load roll: %v", err)
+		}
+		b.Logf("roll of %d voters loaded and sealed in %.0fs", len(roll), time.Since(start).Seconds())
+		if os.Getenv("GROWTH_ROLL_ORDER") != "sorted" { // LoadRoll needs them sorted; the drive does not
+			rand.New(rand.NewPCG(1, 2)).Shuffle(len(roll), func(i, j int) { roll[i], roll[j] = roll[j], roll[i] })
+		}
+	}
+	ledger := nettest.Dial(b, n, network.Batcher.Org, fabricclient.WithUser(network.Batcher.User)).Ballot()
+	got, err := ledger.Election(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n, cfg, roll, ledger, got
+}
+
+// cpuProfile waits 5 s, then writes a 20 s CPU profile of the Go pprof
+// service at addr (host:port) to file; it logs what fails.
+func cpuProfile(b *testing.B, addr, file string) {
+	time.Sleep(5 * time.Second)
+	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=20")
+	if err != nil {
+		b.Logf("pprof: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(file, data, 0o644)
+	}
+	if err != nil {
+		b.Logf("pprof %s: %v", addr, err)
 	}
 }

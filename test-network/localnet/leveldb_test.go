@@ -155,7 +155,7 @@ func TestPeerKeepsNoHistoryDatabase(t *testing.T) {
 // restartPeers kills the organisations' peers and brings them up again
 // (LevelDB writes its journal into a level-0 table when it reopens), then
 // waits for a commit.
-func restartPeers(t *testing.T, n *localnet.Network, probe *client.Contract, orgs ...network.Org) {
+func restartPeers(t testing.TB, n *localnet.Network, probe *client.Contract, orgs ...network.Org) {
 	t.Helper()
 	for _, o := range orgs {
 		name := network.PeerProcess(o)

@@ -313,7 +313,7 @@ func TestBFTFaults(t *testing.T) {
 }
 
 // probeContract is the probe contract through the Commission's gateway peer.
-func probeContract(t *testing.T, n *localnet.Network) *client.Contract {
+func probeContract(t testing.TB, n *localnet.Network) *client.Contract {
 	t.Helper()
 	profile, err := n.Profile()
 	if err != nil {
