@@ -56,20 +56,23 @@ type Recorder struct {
 	mu       sync.Mutex
 	timeline *Timeline
 	accepted []acceptedVote    // every 202 with a readable id, in answer order
-	names    map[string]string // one copy of each contest id
+	contests []string          // the contest ids sent, acceptedVote.contest indexes them
+	index    map[string]uint32 // contest id -> its place in contests
 	badIDs   int               // 202 answers without a readable vote id
 	lost     int               // requests without an answer (timeouts, broken connections): outcome unknown
 }
 
-// acceptedVote is one 202: the vote id it gave and the contest sent.
+// acceptedVote is one 202: the vote id it gave and the contest sent (its
+// place in Recorder.contests: the list, millions long in a bench run,
+// holds no pointers for the collector to scan).
 type acceptedVote struct {
 	id      VoteID
-	contest string // the recorder's copy (Recorder.name)
+	contest uint32
 }
 
 // NewRecorder returns a recorder whose timeline starts at start.
 func NewRecorder(start time.Time) *Recorder {
-	return &Recorder{timeline: NewTimeline(start), names: map[string]string{}}
+	return &Recorder{timeline: NewTimeline(start), index: map[string]uint32{}}
 }
 
 // answer is one request's outcome as the runner saw it.
@@ -134,7 +137,7 @@ func (rc *Recorder) record(a *answer) outcome {
 		tl.Accepted.Add(end, 1)
 		tl.AcceptLat.Add(end, a.latency)
 		if id, ok := voteIDOf(a.body); ok {
-			rc.accepted = append(rc.accepted, acceptedVote{id, rc.name(a.contest)})
+			rc.accepted = append(rc.accepted, acceptedVote{id, rc.contest(a.contest)})
 		} else {
 			rc.badIDs++
 		}
@@ -164,14 +167,17 @@ func voteIDOf(body []byte) (VoteID, bool) {
 	return ParseVoteID(v.VoteID)
 }
 
-// name is the recorder's copy of contest, one per contest id; rc.mu is held.
-func (rc *Recorder) name(contest string) string {
-	if n, ok := rc.names[contest]; ok {
-		return n
+// contest is the place of contest in rc.contests, added if new; rc.mu is
+// held.
+func (rc *Recorder) contest(contest string) uint32 {
+	if i, ok := rc.index[contest]; ok {
+		return i
 	}
+	i := uint32(len(rc.contests))
 	contest = strings.Clone(contest)
-	rc.names[contest] = contest
-	return contest
+	rc.contests = append(rc.contests, contest)
+	rc.index[contest] = i
+	return i
 }
 
 // Timeline returns the run's timeline; read it only when no attack runs.
@@ -197,7 +203,7 @@ func (rc *Recorder) AcceptedContests() map[VoteID]string {
 	defer rc.mu.Unlock()
 	out := make(map[VoteID]string, len(rc.accepted))
 	for _, v := range rc.accepted {
-		out[v.id] = v.contest
+		out[v.id] = rc.contests[v.contest]
 	}
 	return out
 }
