@@ -15,8 +15,12 @@
 // when the first Writer begins, 6–7 s of CPU at that size; up to about 15
 // bytes a voter more when this process indexed the roll), never in the
 // table, whose lookups were a quarter to a third of the CPU per vote. The
-// vote_keys and used_votes rows are written by multi-row inserts, a hundred
-// votes a statement, into small tables of the recent keys, which a commit
+// vote_keys and used_votes rows of a batch are kept in memory at first,
+// read back from batch_votes when the index opens, and written, sorted by
+// key, once the votes kept so reach 50,000 (pending.go): a commit of a
+// few blocks then writes no page of the key tables. They are written by
+// multi-row inserts, a hundred votes a statement, into small tables of the
+// recent keys, which a commit
 // moves into vote_keys and used_votes in key order, a sixteenth of the key
 // space at a time, once they hold 200,000 rows (recent.go): inserted at
 // random keys into tables of millions of rows, each vote's rows made a page
@@ -72,6 +76,11 @@ type Index struct {
 	// directly (tests; -1: never).
 	keys                  recentKeys
 	mergeRows, directRows int
+	// pending are the vote keys of committed batches not yet written to
+	// the key tables (pending.go), read back at Open; flushRows, if set,
+	// the pending votes at which a commit writes them (tests).
+	pending   *pendingKeys
+	flushRows int
 	// roll is the roll table for the Writers' lookups, read when the
 	// first begins.
 	roll *rollCache
@@ -92,6 +101,9 @@ type history struct {
 	// filter, if set (a Writer's), holds every key of used: keys it does
 	// not hold are not looked up.
 	filter *usedFilter
+	// pendingUsed returns the places of a used nullifier key among the
+	// pending keys it sees (pending.go).
+	pendingUsed func(key int64) []keyPlace
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -231,6 +243,15 @@ CREATE TABLE IF NOT EXISTS roll_seal (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	block INTEGER NOT NULL       -- block of the VALID SealRoll transaction
 );
+-- The highest batch_votes id whose votes' keys are in vote_keys and
+-- used_votes (or their recent tables); the keys of the batches after it are
+-- kept in memory and read back from batch_votes at start (pending.go). An
+-- index made before has every key in the tables.
+CREATE TABLE IF NOT EXISTS keys_flushed (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	batch INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO keys_flushed SELECT 1, COALESCE(MAX(id), 0) FROM batch_votes;
 INSERT OR IGNORE INTO checkpoint (id, next) VALUES (1, 0);
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
@@ -286,6 +307,11 @@ func Open(path string) (*Index, error) {
 	}
 	x := &Index{db: db}
 	x.history.q = db
+	x.history.pendingUsed = func(key int64) []keyPlace { return x.committedPlaces(pendingUsed, key) }
+	if x.pending, err = pendingFromBatches(context.Background(), db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
 	if x.used, err = db.Prepare(usedQuery); err == nil {
 		if x.rolled, err = db.Prepare(rolledQuery); err == nil {
 			x.write, err = db.Conn(context.Background())
@@ -302,13 +328,18 @@ func Open(path string) (*Index, error) {
 }
 
 // Close closes the database, first rolling back a Writer left open (the
-// write connection would otherwise wait for it forever).
+// write connection would otherwise wait for it forever), then writing the
+// pending vote keys into their tables (pending.go).
 func (x *Index) Close() error {
 	x.mu.Lock()
 	w := x.open
 	x.mu.Unlock()
 	if w != nil {
 		w.Rollback()
+	}
+	var flushErr error
+	if x.write != nil {
+		flushErr = x.Flush(context.Background())
 	}
 	for _, s := range []*sql.Stmt{x.used, x.rolled} {
 		if s != nil {
@@ -323,7 +354,7 @@ func (x *Index) Close() error {
 	if x.write != nil {
 		x.write.Close()
 	}
-	return x.db.Close()
+	return errors.Join(flushErr, x.db.Close())
 }
 
 // Checkpoint returns the number of the next block to index and the
@@ -370,6 +401,13 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 	}
 	type place struct{ key, batch, idx int64 }
 	var found []place
+	if x.pendingUsed != nil {
+		for key := range wanted {
+			for _, p := range x.pendingUsed(key) {
+				found = append(found, place{key, p.batch, int64(p.idx)})
+			}
+		}
+	}
 	rows, err := x.used.Query(jsonText(slices.Sorted(maps.Keys(wanted)))) // in key order: the lookups walk the b-tree forward
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)

@@ -24,7 +24,7 @@ func TestVoteKeysDirectThenRecent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { x.Close() }()
-	x.mergeRows, x.directRows = 30, 50
+	x.mergeRows, x.directRows, x.flushRows = 30, 50, 1 // every commit writes its keys
 	rng := rand.New(rand.NewPCG(5, 6))
 	var votes []ballot.Vote
 	for n := range uint64(8) {
@@ -65,7 +65,7 @@ func TestVoteKeysDirectThenRecent(t *testing.T) {
 	if x, err = Open(path); err != nil {
 		t.Fatal(err)
 	}
-	x.mergeRows, x.directRows = 1000, 50
+	x.mergeRows, x.directRows, x.flushRows = 1000, 50, 1
 	r := votesReport(t, rng, 8, 2, 10)
 	if err := x.Save(ctx, r); err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestWriterRolledBackLeavesNoKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer x.Close()
-			x.directRows = direct
+			x.directRows, x.flushRows = direct, 1 // every commit writes its keys
 			rng := rand.New(rand.NewPCG(7, 8))
 			first := votesReport(t, rng, 0, 2, 10)
 			if err := x.Save(ctx, first); err != nil {

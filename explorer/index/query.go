@@ -1,12 +1,14 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
@@ -325,6 +327,17 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 	if err != nil {
 		return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
 	}
+	for _, p := range x.committedPlaces(pendingIDs, voteKey(id)) { // not in the tables yet
+		pl := place{i: int(p.idx)}
+		err := x.db.QueryRowContext(ctx, `SELECT state, seq FROM batch_votes WHERE id = ?`, p.batch).Scan(&pl.state, &pl.seq)
+		if err != nil {
+			return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
+		}
+		places = append(places, pl)
+	}
+	slices.SortFunc(places, func(a, b place) int {
+		return cmp.Or(cmp.Compare(a.state, b.state), cmp.Compare(a.seq, b.seq), cmp.Compare(a.i, b.i))
+	})
 	for _, p := range places { // the votes whose ids hash as id's
 		votes, err := x.batchVotes(ctx, p.state, p.seq)
 		if err != nil {

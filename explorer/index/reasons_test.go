@@ -280,6 +280,9 @@ func TestVoteKeysSharedByIDs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "index.db")
 	idx := indexChain(t, path, 0, ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e)},
 		[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, votes, nil)}))
+	if err := idx.Close(); err != nil { // the pending vote keys written into vote_keys
+		t.Fatal(err)
+	}
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
@@ -295,6 +298,10 @@ func TestVoteKeysSharedByIDs(t *testing.T) {
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		t.Fatalf("%d rows written under vote 2's key, %v; want 1", n, err)
 	}
+	if idx, err = index.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
 	for i, v := range votes {
 		if got, err := idx.Vote(ctx, v.ID); err != nil || got.ID != v.ID || got.Index != i || got.Choice != v.Choice {
 			t.Errorf("vote %d (%s): %+v, %v", i, v.ID, got, err)

@@ -64,7 +64,7 @@ func TestRecentKeysMerged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { x.Close() }()
-	x.mergeRows, x.directRows = 30, -1
+	x.mergeRows, x.directRows, x.flushRows = 30, -1, 1 // every commit writes its keys
 	rng := rand.New(rand.NewPCG(1, 2))
 	var votes []ballot.Vote
 	for n := range uint64(6) {
@@ -119,7 +119,7 @@ func TestRecentMergeRolledBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	x.directRows = -1
+	x.directRows, x.flushRows = -1, 1 // every commit writes its keys
 	rng := rand.New(rand.NewPCG(3, 4))
 	r := votesReport(t, rng, 0, 4, 50)
 	if err := x.Save(ctx, r); err != nil { // 200 keys of each kind, below recentMergeRows

@@ -41,6 +41,9 @@ type Writer struct {
 	keys recentKeys
 	// roll answers RollContests.
 	roll rollWriter
+	// pending are the vote keys of the batches saved by w, kept in memory
+	// until a commit writes them to the tables with the index's (flush).
+	pending *pendingKeys
 	// The election record and roll seal as of the last block saved, once
 	// read: the audit asks for both at every block.
 	known    bool
@@ -89,6 +92,9 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 			tx.Rollback()
 			return nil, err
 		}
+		for _, r := range x.pending.used.rows(nil) { // not in the tables yet
+			x.filter.addKey(r.key)
+		}
 	}
 	if err := x.countRecent(ctx, tx); err != nil {
 		tx.Rollback()
@@ -101,7 +107,10 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 		}
 	}
 	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter},
-		x: x, tx: tx, stmts: map[string]*sql.Stmt{}, keys: x.keys, roll: rollWriter{cache: x.roll}}
+		x: x, tx: tx, stmts: map[string]*sql.Stmt{}, keys: x.keys, roll: rollWriter{cache: x.roll}, pending: &pendingKeys{}}
+	w.history.pendingUsed = func(key int64) []keyPlace {
+		return w.pending.used.places(key, x.pending.used.places(key, nil))
+	}
 	x.mu.Lock()
 	x.open = w
 	x.mu.Unlock()
@@ -157,13 +166,24 @@ func (x *Index) prepare(query string) (*sql.Stmt, error) {
 // (recent.go). If it fails, nothing of the Writer is kept.
 func (w *Writer) Commit() error {
 	defer w.x.ended(w)
-	if err := w.merge(context.Background()); err != nil {
+	flushed, err := w.flush(context.Background())
+	if err == nil {
+		err = w.merge(context.Background())
+	}
+	if err != nil {
 		w.tx.Rollback()
 		return fmt.Errorf("commit index write: %w", err)
 	}
 	if err := w.tx.Commit(); err != nil {
 		return fmt.Errorf("commit index write: %w", err)
 	}
+	w.x.mu.Lock()
+	if flushed {
+		w.x.pending = &pendingKeys{}
+	} else {
+		w.x.pending.absorb(w.pending)
+	}
+	w.x.mu.Unlock()
 	w.x.keys = w.keys
 	w.roll.committed()
 	return nil
@@ -211,7 +231,7 @@ type saver struct {
 }
 
 // maxRowsPerInsert bounds the rows of one of the multi-row inserts of
-// the vote key tables (insertRows): one statement for up to a hundred
+// the vote key tables (Writer.flush): one statement for up to a hundred
 // votes rather than one per vote (a quarter of a vote's insert cost was the
 // statement's own).
 const maxRowsPerInsert = 100
@@ -342,8 +362,9 @@ func (s saver) roll() error {
 	return nil
 }
 
-// votes stores the batch's votes as its transaction carried them, where
-// each vote id is, and the nullifiers of the counted votes.
+// votes stores the batch's votes as its transaction carried them, and
+// keeps where each vote id is and the nullifiers of the counted votes
+// among w's pending keys (pending.go), for a commit to write.
 func (s saver) votes(bt audit.Batch) error {
 	b := bt.Batch
 	res, err := s.execResult(`INSERT INTO batch_votes (state, seq, data) VALUES (?, ?, ?)`, b.State, b.Seq, []byte(bt.Raw))
@@ -354,45 +375,7 @@ func (s saver) votes(bt audit.Batch) error {
 	if err != nil {
 		return err
 	}
-	rejected := map[int]bool{}
-	for _, i := range bt.Rejected {
-		rejected[i] = true
-	}
-	ids := make([]any, 0, 3*len(b.Votes))
-	used := make([]any, 0, 3*len(b.Votes))
-	for i, v := range b.Votes {
-		ids = append(ids, voteKey(v.ID), batch, i)
-		if !rejected[i] {
-			used = append(used, nullifierKey(v.State, v.Nullifier), batch, i)
-			s.filter.add(audit.Nullifier{State: v.State, Nullifier: v.Nullifier})
-		}
-	}
-	idTable, usedTable := s.w.keyTables()
-	if err := s.insertRows(idTable, ids); err != nil {
-		return fmt.Errorf("vote ids: %w", err)
-	}
-	if err := s.insertRows(usedTable, used); err != nil {
-		return fmt.Errorf("used nullifiers: %w", err)
-	}
-	if idTable == "vote_keys" {
-		s.w.keys.main += int64(len(b.Votes))
-	} else {
-		s.w.keys.rows += int64(len(b.Votes))
-	}
-	return nil
-}
-
-// insertRows inserts the rows of three values in args into table, up to
-// maxRowsPerInsert a statement: a batch of n votes takes n/100 statements,
-// rounded up, each of its size prepared once per index.
-func (s saver) insertRows(table string, args []any) error {
-	for len(args) > 0 {
-		n := min(len(args), 3*maxRowsPerInsert)
-		if err := s.exec(insertQuery(table, n/3), args[:n]...); err != nil {
-			return err
-		}
-		args = args[n:]
-	}
+	s.w.pending.addBatch(batch, b.Votes, bt.Rejected, s.filter.addKey)
 	return nil
 }
 

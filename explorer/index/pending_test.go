@@ -1,0 +1,140 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
+)
+
+// TestPendingKeys: the vote keys of committed batches stay in memory, out
+// of the tables, until the pending votes reach flushRows; meanwhile every
+// vote is found by id and every counted one's nullifier used (not a
+// rejected one's), by the index, a Writer, and an index opened anew on the
+// file (as after a crash: it reads them back from the stored batches, its
+// used filter holding them); a rolled-back Writer's keys are dropped; the
+// commit that reaches flushRows writes them all, and Close the rest.
+func TestPendingKeys(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "index.db")
+	x, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { x.Close() }()
+	x.flushRows = 50
+	rng := rand.New(rand.NewPCG(11, 12))
+	var votes []ballot.Vote
+	first := votesReport(t, rng, 0, 2, 10)
+	first.Batches[0].Rejected = []int{3}
+	rejected := first.Batches[0].Batch.Votes[3]
+	if err := x.Save(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	for _, bt := range first.Batches {
+		votes = append(votes, bt.Batch.Votes...)
+	}
+	// found checks, on y and in a Writer of y, that every vote of votes is
+	// found and its nullifier used except the rejected one's.
+	found := func(when string, y *Index) {
+		t.Helper()
+		var keys []audit.Nullifier
+		for _, v := range votes {
+			if got, err := y.Vote(ctx, v.ID); err != nil || got.Vote != v {
+				t.Fatalf("%s: vote %s: %+v, %v", when, v.ID, got, err)
+			}
+			keys = append(keys, audit.Nullifier{State: v.State, Nullifier: v.Nullifier})
+		}
+		w, err := y.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Rollback()
+		out := audit.Nullifier{State: rejected.State, Nullifier: rejected.Nullifier}
+		for name, h := range map[string]history{"index": y.history, "writer": w.history} {
+			used, err := h.UsedNullifiers(keys)
+			if err != nil || len(used) != len(votes)-1 || used[out] {
+				t.Fatalf("%s, %s: %d of %d nullifiers used (the rejected vote's: %v), %v; want all but the rejected vote's", when, name, len(used), len(votes), used[out], err)
+			}
+			if !w.filter.mayHold(keys[0]) {
+				t.Fatalf("%s: the Writer's filter does not hold a pending used nullifier", when)
+			}
+		}
+	}
+	if got := rowCounts(t, x); got != [4]int64{} || x.pending.votes != 20 {
+		t.Fatalf("after 20 votes: %v rows, %d pending; want none in the tables, 20 pending", got, x.pending.votes)
+	}
+	found("pending", x)
+
+	// A Writer sees its own pending keys; rolled back, they are gone.
+	w, err := x.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := votesReport(t, rng, 1, 1, 10)
+	if err := w.Save(ctx, dropped); err != nil {
+		t.Fatal(err)
+	}
+	v := dropped.Batches[0].Batch.Votes[0]
+	k := audit.Nullifier{State: v.State, Nullifier: v.Nullifier}
+	if used, err := w.UsedNullifiers([]audit.Nullifier{k}); err != nil || !used[k] {
+		t.Fatalf("the Writer's own vote's nullifier: used %v, %v", used[k], err)
+	}
+	w.Rollback()
+	if _, err := x.Vote(ctx, v.ID); !errors.Is(err, ErrNotFound) || x.pending.votes != 20 {
+		t.Fatalf("a rolled-back vote: %v, %d pending; want not found, 20 pending", err, x.pending.votes)
+	}
+
+	// Another index on the file reads the pending keys back.
+	y, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.pending.votes != 20 {
+		t.Fatalf("opened anew: %d pending votes; want 20", y.pending.votes)
+	}
+	found("opened anew", y)
+	y.pending = &pendingKeys{} // ended without writing them, as a crash
+	y.Close()
+
+	for n := range uint64(2) { // 40, then 60 pending votes: written
+		r := votesReport(t, rng, n+1, 2, 10)
+		if err := x.Save(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, bt := range r.Batches {
+			votes = append(votes, bt.Batch.Votes...)
+		}
+		if got, want := rowCounts(t, x), [4]int64{}; n == 0 && got != want {
+			t.Fatalf("40 pending votes: %v rows; want %v", got, want)
+		}
+	}
+	var last, flushed int64
+	if err := x.db.QueryRow(`SELECT (SELECT MAX(id) FROM batch_votes), (SELECT batch FROM keys_flushed)`).Scan(&last, &flushed); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowCounts(t, x); got != [4]int64{60, 0, 59, 0} || x.pending.votes != 0 || flushed != last {
+		t.Fatalf("60 votes: %v rows, %d pending, keys of batches up to %d of %d written; want all in the tables", got, x.pending.votes, flushed, last)
+	}
+	found("written", x)
+
+	r := votesReport(t, rng, 3, 1, 10)
+	if err := x.Save(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	votes = append(votes, r.Batches[0].Batch.Votes...)
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if x, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowCounts(t, x); got != [4]int64{70, 0, 69, 0} || x.pending.votes != 0 {
+		t.Fatalf("closed and opened: %v rows, %d pending; want the last 10 written by Close", got, x.pending.votes)
+	}
+	found("closed", x)
+}
