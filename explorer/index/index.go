@@ -76,6 +76,9 @@ type Index struct {
 	// directly (tests; -1: never).
 	keys                  recentKeys
 	mergeRows, directRows int
+	// election is the election record and roll seal as committed, once a
+	// Writer read them.
+	election electionState
 	// pending are the vote keys of committed batches not yet written to
 	// the key tables (pending.go), read back at Open; flushRows, if set,
 	// the pending votes at which a commit writes them (tests).
@@ -542,8 +545,15 @@ func (x history) exists(query string, args ...any) (bool, error) {
 
 // BatchRoot returns the root of the indexed batch (state, seq), if any.
 func (x history) BatchRoot(state string, seq uint64) (string, bool, error) {
+	return scanBatchRoot(x.q.QueryRowContext(context.Background(), batchRootQuery, state, seq), state, seq)
+}
+
+const batchRootQuery = `SELECT root FROM batches WHERE state = ? AND seq = ?`
+
+// scanBatchRoot reads the answer to batchRootQuery.
+func scanBatchRoot(r *sql.Row, state string, seq uint64) (string, bool, error) {
 	var root string
-	err := x.q.QueryRowContext(context.Background(), `SELECT root FROM batches WHERE state = ? AND seq = ?`, state, seq).Scan(&root)
+	err := r.Scan(&root)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}

@@ -45,7 +45,15 @@ type Writer struct {
 	// until a commit writes them to the tables with the index's (flush).
 	pending *pendingKeys
 	// The election record and roll seal as of the last block saved, once
-	// read: the audit asks for both at every block.
+	// read: the audit asks for both at every block. A Writer starts from
+	// the index's, which its commit updates (a follower that keeps up
+	// begins a Writer per block or two).
+	electionState
+}
+
+// electionState is the election record and roll seal as some Writer saw
+// them (known false: not read yet).
+type electionState struct {
 	known    bool
 	election *ballot.Election
 	sealed   bool
@@ -107,7 +115,8 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 		}
 	}
 	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter},
-		x: x, tx: tx, stmts: map[string]*sql.Stmt{}, keys: x.keys, roll: rollWriter{cache: x.roll}, pending: &pendingKeys{}}
+		x: x, tx: tx, stmts: map[string]*sql.Stmt{}, keys: x.keys, roll: rollWriter{cache: x.roll}, pending: &pendingKeys{},
+		electionState: x.election}
 	w.history.pendingUsed = func(key int64) []keyPlace {
 		return w.pending.used.places(key, x.pending.used.places(key, nil))
 	}
@@ -184,7 +193,7 @@ func (w *Writer) Commit() error {
 		w.x.pending.absorb(w.pending)
 	}
 	w.x.mu.Unlock()
-	w.x.keys = w.keys
+	w.x.keys, w.x.election = w.keys, w.electionState
 	w.roll.committed()
 	return nil
 }
@@ -193,6 +202,16 @@ func (w *Writer) Commit() error {
 func (w *Writer) Rollback() error {
 	defer w.x.ended(w)
 	return w.tx.Rollback()
+}
+
+// BatchRoot implements audit.History as history.BatchRoot does, with a
+// statement prepared once per index.
+func (w *Writer) BatchRoot(state string, seq uint64) (string, bool, error) {
+	stmt, err := w.stmt(context.Background(), batchRootQuery)
+	if err != nil {
+		return "", false, fmt.Errorf("look up batch %s/%d: %w", state, seq, err)
+	}
+	return scanBatchRoot(stmt.QueryRow(state, seq), state, seq)
 }
 
 // Save stores an audited block as Index.Save does, inside w's transaction.
