@@ -38,7 +38,12 @@
 // with VOTECHAIN_FOLLOW_BENCH_CACHE set, on an index of make bench's scale
 // (a roll of 3,000,000 voters and 2,000,000 votes): about 16 µs for large
 // blocks caught up and 38 for small blocks committed one by one, most of
-// it SQLite's b-tree work (the inserts) and commits.
+// it SQLite's b-tree work (the inserts) and commits. Keeping the latest
+// keys in memory (pending.go) took small blocks committed one by one to
+// 0.54× (small index) and 0.60× (big index) of that, small blocks
+// committed together to 0.51× and 0.79× (medians of 3 alternating runs,
+// loaded machine, 2026-12-01); large blocks caught up on the big index
+// 1.2× (16.0 → 19.3 µs, 6 alternating pairs).
 package index
 
 import (
