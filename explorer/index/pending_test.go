@@ -138,3 +138,54 @@ func TestPendingKeys(t *testing.T) {
 	}
 	found("closed", x)
 }
+
+// TestVoteFoundWhileKeysWritten: a committed vote is found by id however
+// its lookup interleaves with the commit that writes the pending keys into
+// the tables (and drops them from memory): a reader that looked in the
+// tables before that commit and in memory after it must still find it.
+func TestVoteFoundWhileKeysWritten(t *testing.T) {
+	ctx := context.Background()
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.flushRows = 1 << 30 // written only by Flush below
+	rng := rand.New(rand.NewPCG(13, 14))
+	const rounds, readers = 200, 2
+	for n := range uint64(rounds) {
+		r := votesReport(t, rng, n, 1, 1)
+		if err := x.Save(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		id := r.Batches[0].Batch.Votes[0].ID
+		stop := make(chan struct{})
+		errs := make(chan error, readers)
+		for range readers {
+			go func() {
+				for {
+					select {
+					case <-stop:
+						errs <- nil
+						return
+					default:
+					}
+					if _, err := x.Vote(ctx, id); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		flushErr := x.Flush(ctx)
+		close(stop)
+		for range readers {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: vote %s, committed before its keys were written, looked up meanwhile: %v", n, id, err)
+			}
+		}
+		if flushErr != nil {
+			t.Fatal(flushErr)
+		}
+	}
+}

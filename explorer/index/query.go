@@ -318,15 +318,11 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 		seq   uint64
 		i     int
 	}
-	places, err := list(ctx, x.db, func(r rowScanner) (place, error) {
-		var p place
-		err := r.Scan(&p.state, &p.seq, &p.i)
-		return p, err
-	}, `SELECT b.state, b.seq, k.idx FROM (SELECT batch, idx FROM vote_keys WHERE key = ?1 UNION ALL SELECT batch, idx FROM vote_keys_recent WHERE key = ?1) k
-		JOIN batch_votes b ON b.id = k.batch ORDER BY b.state, b.seq, k.idx`, voteKey(id))
-	if err != nil {
-		return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
-	}
+	// The keys in memory first, then the tables: a commit that writes the
+	// former into the latter in between leaves the vote in the tables
+	// (found twice then, which is harmless), whereas the other order could
+	// miss it in both.
+	var places []place
 	for _, p := range x.committedPlaces(pendingIDs, voteKey(id)) { // not in the tables yet
 		pl := place{i: int(p.idx)}
 		err := x.db.QueryRowContext(ctx, `SELECT state, seq FROM batch_votes WHERE id = ?`, p.batch).Scan(&pl.state, &pl.seq)
@@ -335,6 +331,16 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 		}
 		places = append(places, pl)
 	}
+	stored, err := list(ctx, x.db, func(r rowScanner) (place, error) {
+		var p place
+		err := r.Scan(&p.state, &p.seq, &p.i)
+		return p, err
+	}, `SELECT b.state, b.seq, k.idx FROM (SELECT batch, idx FROM vote_keys WHERE key = ?1 UNION ALL SELECT batch, idx FROM vote_keys_recent WHERE key = ?1) k
+		JOIN batch_votes b ON b.id = k.batch ORDER BY b.state, b.seq, k.idx`, voteKey(id))
+	if err != nil {
+		return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
+	}
+	places = append(places, stored...)
 	slices.SortFunc(places, func(a, b place) int {
 		return cmp.Or(cmp.Compare(a.state, b.state), cmp.Compare(a.seq, b.seq), cmp.Compare(a.i, b.i))
 	})
