@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -186,6 +187,70 @@ func TestVoteFoundWhileKeysWritten(t *testing.T) {
 		}
 		if flushErr != nil {
 			t.Fatal(flushErr)
+		}
+	}
+}
+
+// TestLookupsWhileFollowing: readers that look up committed votes by id
+// and nullifier while Writers commit more blocks (their keys joining the
+// pending keys, and every few commits written to the tables) always find
+// them (go test -race checks the pending keys' sharing too).
+func TestLookupsWhileFollowing(t *testing.T) {
+	ctx := context.Background()
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.flushRows = 25
+	rng := rand.New(rand.NewPCG(15, 16))
+	first := votesReport(t, rng, 0, 1, 4)
+	if err := x.Save(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan ballot.Vote, 1000)
+	for _, v := range first.Batches[0].Batch.Votes {
+		committed <- v
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			var known []ballot.Vote
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				case v := <-committed:
+					known = append(known, v)
+				default:
+				}
+				v := known[i%len(known)]
+				if got, err := x.Vote(ctx, v.ID); err != nil || got.Vote != v {
+					errs <- fmt.Errorf("vote %s: %+v, %v", v.ID, got.Vote, err)
+					return
+				}
+				if used, err := x.NullifierUsed(v.State, v.Nullifier); err != nil || !used {
+					errs <- fmt.Errorf("vote %s's nullifier: used %v, %v", v.ID, used, err)
+					return
+				}
+			}
+		}()
+	}
+	for n := uint64(1); n < 60; n++ {
+		r := votesReport(t, rng, n, 1, 4)
+		if err := x.Save(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range r.Batches[0].Batch.Votes {
+			committed <- v
+		}
+	}
+	close(stop)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
