@@ -29,7 +29,9 @@ const TestContest = "race"
 
 // EnqueueVotes puts the votes of voters first..first+n-1 on their states'
 // streams (TestStates in turn) with their claims, as the gateway's dedup
-// script does, and returns them.
+// script does, and returns them. The votes of one call arrive at once (one
+// MULTI/EXEC, as each of the gateway's script calls): a lane's blocked read
+// gets all of them, or as many as it asked for, never the first few.
 func EnqueueVotes(t testing.TB, rdb *redis.Client, first, n int, secret string) []ballot.Vote {
 	return enqueue(t, rdb, first, n, secret, TestStates, func(i int) string { return TestStates[i%len(TestStates)] })
 }
@@ -52,7 +54,7 @@ func EnqueueWeighted(t testing.TB, rdb *redis.Client, first, n int, secret strin
 func enqueue(t testing.TB, rdb *redis.Client, first, n int, secret string, states []string, stateOf func(i int) string) []ballot.Vote {
 	ctx := context.Background()
 	votes := make([]ballot.Vote, n)
-	pipe := rdb.Pipeline()
+	pipe := rdb.TxPipeline()
 	for i := range votes {
 		id, err := ballot.NewVoteID()
 		if err != nil {
