@@ -252,8 +252,12 @@ func TestRunnerIsOpenLoopAndCountsEveryAnswer(t *testing.T) {
 	answered := maps.Clone(got) // the server is done: its answers are all in
 	mu.Unlock()
 	// At 400/s, 100 ms answers take 40 requests in flight: the rate holds.
-	if p.Sent < 380 || p.Sent > 401 {
-		t.Fatalf("sent %d in 1 s at 400/s with slow answers; want about 400", p.Sent)
+	// A client that waited for each answer would send 10 in the second;
+	// on a loaded machine the schedule may lag a little behind 400 (the
+	// test and its server share the cores), so anything from half the
+	// rate up shows the sending does not wait for answers.
+	if p.Sent < 200 || p.Sent > 401 {
+		t.Fatalf("sent %d in 1 s at 400/s with slow answers; want about 400, at least 200", p.Sent)
 	}
 	if p.Accepted != answered[202] || p.Duplicates != answered[409] || p.Ineligible != answered[403] || p.Overloaded != answered[503] ||
 		p.OtherStatus != answered[500] || p.Errors != p.Sent-answered[202]-answered[409]-answered[403]-answered[503]-answered[500] || p.Errors == 0 {
@@ -331,10 +335,25 @@ func TestConnRedialsAConnectionTheServerClosedWhileIdle(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	srv.Config.IdleTimeout = 20 * time.Millisecond
-	var conns atomic.Int64
+	var conns, closed atomic.Int64
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+		switch s {
+		case http.StateNew:
 			conns.Add(1)
+		case http.StateClosed: // reported after the server closed it
+			closed.Add(1)
+		}
+	}
+	// serverClosed waits until the server has closed n connections: its
+	// idle timer fires late on a loaded machine, and a request written
+	// before it closes meets the close unread (a reset, which no client
+	// can tell from a request the server may have processed).
+	serverClosed := func(n int64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); closed.Load() < n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the server closed %d idle connections in 10 s; want %d", closed.Load(), n)
+			}
 		}
 	}
 	srv.Start()
@@ -347,7 +366,8 @@ func TestConnRedialsAConnectionTheServerClosedWhileIdle(t *testing.T) {
 		if code, err := c.do([]byte("x"), true); err != nil || code != 202 {
 			t.Fatalf("request %d: %d, %v", i, code, err)
 		}
-		time.Sleep(100 * time.Millisecond) // the server closes the connection meanwhile
+		serverClosed(int64(i) + 1)
+		time.Sleep(c.checkAfter) // idle long enough to be checked
 	}
 	if n, m := requests.Load(), conns.Load(); n != 5 || m != 5 {
 		t.Fatalf("server saw %d requests on %d connections; want 5 on 5", n, m)
@@ -355,7 +375,6 @@ func TestConnRedialsAConnectionTheServerClosedWhileIdle(t *testing.T) {
 	// Unchecked, the request goes out on the closed connection: an error,
 	// and it is not sent again.
 	c.checkAfter = time.Hour
-	time.Sleep(100 * time.Millisecond)
 	if code, err := c.do([]byte("x"), true); err == nil {
 		t.Fatalf("request on a connection the server closed, unchecked: %d, no error", code)
 	}
