@@ -146,7 +146,7 @@ func (e *Explorer) wire() error {
 		// rather than reading their transactions back from the ledger.
 		e.follower.OnCommitted = func(r audit.Report) {
 			for _, b := range r.Batches {
-				if !b.Resubmission && b.Leaves != nil {
+				if b.First() && b.Leaves != nil {
 					mon.Committed(b.Batch.State, b.Batch.Seq, b.TxID, b.Leaves)
 				}
 			}

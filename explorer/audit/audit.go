@@ -95,8 +95,17 @@ type Batch struct {
 	// Resubmission marks a retry of a batch already committed with the same
 	// root: the chaincode wrote and counted nothing, and neither does the audit.
 	Resubmission bool
-	Record       *ballot.BatchRecord // the record the transaction wrote, if any
+	// RecordAgain marks a VALID transaction that wrote the record of a
+	// batch already committed (flagged KindBatchRecord; the honest
+	// chaincode refuses it): the first commit stands.
+	RecordAgain bool
+	Record      *ballot.BatchRecord // the record the transaction wrote, if any
 }
+
+// First reports whether b is its batch's first commit, neither a
+// resubmission nor a record written again: only a first commit is
+// counted and indexed.
+func (b Batch) First() bool { return !b.Resubmission && !b.RecordAgain }
 
 // Counted returns the number of votes the recount counted.
 func (b Batch) Counted() int { return len(b.Batch.Votes) - len(b.Rejected) }
@@ -120,7 +129,7 @@ type Report struct {
 func (r Report) Votes() int {
 	n := 0
 	for _, b := range r.Batches {
-		if !b.Resubmission {
+		if b.First() {
 			n += len(b.Batch.Votes)
 		}
 	}
@@ -280,7 +289,7 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Bat
 		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: VALID transaction wrote no batch record and is no retry of a committed batch", b.ID()))
 		return out, nil
 	case committed:
-		out.RecordOK = false
+		out.RecordOK, out.RecordAgain = false, true
 		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: record written again (first root %s)", b.ID(), prevRoot))
 	}
 	if err := h.recount(out, tx.Time); err != nil {

@@ -156,28 +156,34 @@ func (g *chainGen) setupBlocks() uint64 {
 // votesPerTx votes each, cast a minute ago.
 func (g *chainGen) votes(txs, votesPerTx int) *common.Block {
 	castAt := time.Now().Add(-time.Minute).UnixMilli()
-	choices := []string{"alice", "bob", "carol"}
 	block := make([]ledgertest.Tx, txs)
 	for t := range block {
-		s := g.Txs % len(chainStates)
-		batch := make([]ballot.Vote, votesPerTx)
-		for i := range batch {
-			v := voterNumber(s, g.Voted[s])
-			g.Voted[s]++
-			// Vote ids are random, as the gateway draws them.
-			id := ballot.HashHex(ballot.NullifierOf(voterKey(v, 'i'), "id"))[:32]
-			batch[i] = ballot.Vote{ID: id, State: chainStates[s], Contest: "president", Nullifier: voterNullifier(v),
-				Choice: choices[v%len(choices)], CastAt: castAt}
-		}
-		g.Seq[s]++
-		bt, err := ballot.BuildBatch(chainStates[s], g.Seq[s], batch)
-		if err != nil {
-			panic(err)
-		}
-		block[t] = ledgertest.CommitBatch(fmt.Sprintf("c%d.%d", g.Number, t), bt, nil)
-		g.Txs++
+		block[t] = ledgertest.CommitBatch(fmt.Sprintf("c%d.%d", g.Number, t), g.batch(votesPerTx, castAt), nil)
 	}
 	return g.block(block...)
+}
+
+// batch returns the next transaction's batch: votesPerTx votes of the next
+// state in turn, cast at castAt (Unix ms).
+func (g *chainGen) batch(votesPerTx int, castAt int64) ballot.Batch {
+	choices := []string{"alice", "bob", "carol"}
+	s := g.Txs % len(chainStates)
+	votes := make([]ballot.Vote, votesPerTx)
+	for i := range votes {
+		v := voterNumber(s, g.Voted[s])
+		g.Voted[s]++
+		// Vote ids are random, as the gateway draws them.
+		id := ballot.HashHex(ballot.NullifierOf(voterKey(v, 'i'), "id"))[:32]
+		votes[i] = ballot.Vote{ID: id, State: chainStates[s], Contest: "president", Nullifier: voterNullifier(v),
+			Choice: choices[v%len(choices)], CastAt: castAt}
+	}
+	g.Seq[s]++
+	g.Txs++
+	bt, err := ballot.BuildBatch(chainStates[s], g.Seq[s], votes)
+	if err != nil {
+		panic(err)
+	}
+	return bt
 }
 
 // onRoll reports whether every voter who voted is on the roll.
@@ -630,4 +636,32 @@ func cpuTime(tb testing.TB) time.Duration {
 		tb.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestFollowRecordWrittenAgain: a VALID transaction that writes again the
+// record of a committed batch (the honest chaincode never does) is flagged,
+// and the follower goes on: the index keeps the first batch and counts its
+// votes once.
+func TestFollowRecordWrittenAgain(t *testing.T) {
+	var g chainGen
+	g.Roll[0] = 10
+	var chain []*common.Block
+	for b := range g.setup() {
+		chain = append(chain, b)
+	}
+	bt := g.batch(10, time.Now().Add(-time.Minute).UnixMilli())
+	chain = append(chain, g.block(ledgertest.CommitBatch("first", bt, nil)), g.block(ledgertest.CommitBatch("again", bt, nil)))
+	f, idx := follower(t, t.TempDir(), chain)
+	if err := f.Until(context.Background(), uint64(len(chain))); err != nil {
+		t.Fatalf("the follower stopped at the rewritten record: %v", err)
+	}
+	ctx := context.Background()
+	tot, err := idx.Totals(ctx)
+	if err != nil || tot.Blocks != uint64(len(chain)) || tot.Batches != 1 || tot.Votes != 10 || tot.Counted != 10 || tot.Issues == 0 {
+		t.Fatalf("totals %+v, %v; want every block, 1 batch of 10 votes counted once, issues", tot, err)
+	}
+	issues, err := idx.BlockIssues(ctx, chain[len(chain)-1].Header.Number)
+	if err != nil || !slices.ContainsFunc(issues, func(is index.Issue) bool { return is.Kind == audit.KindBatchRecord && is.TxID == "again" }) {
+		t.Fatalf("issues of the last block %+v, %v; want the record written again", issues, err)
+	}
 }

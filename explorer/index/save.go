@@ -284,7 +284,7 @@ func (s saver) block() error {
 	}
 	counted := 0
 	for _, bt := range s.r.Batches {
-		if !bt.Resubmission {
+		if bt.First() {
 			counted += bt.Counted()
 		}
 	}
@@ -304,15 +304,21 @@ func (s saver) txs() error {
 		switch bts := batchesOf[t.Index]; {
 		case len(bts) == 1:
 			state, seq = bts[0].Batch.State, bts[0].Batch.Seq
-			if bts[0].Resubmission {
+			switch {
+			case bts[0].Resubmission:
 				note = "resubmission"
+			case bts[0].RecordAgain:
+				note = "record written again"
 			}
 		case len(bts) > 1: // CommitBatches: the batches table names the transaction of each
 			ids := make([]string, len(bts))
 			for i, bt := range bts {
 				ids[i] = bt.Batch.ID()
-				if bt.Resubmission {
+				switch {
+				case bt.Resubmission:
 					ids[i] += " (resubmission)"
+				case bt.RecordAgain:
+					ids[i] += " (record written again)"
 				}
 			}
 			note = "batches " + strings.Join(ids, ", ")
@@ -331,7 +337,7 @@ func (s saver) txs() error {
 
 func (s saver) batches() error {
 	for _, bt := range s.r.Batches {
-		if bt.Resubmission {
+		if !bt.First() {
 			continue
 		}
 		b := bt.Batch
@@ -415,7 +421,7 @@ func (s saver) totals() error {
 		}
 	}
 	for _, bt := range s.r.Batches {
-		if !bt.Resubmission {
+		if bt.First() {
 			batches++
 			votes += len(bt.Batch.Votes)
 			counted += bt.Counted()
