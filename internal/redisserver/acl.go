@@ -46,8 +46,14 @@ func Users() []string {
 // reads, writes, streams, scripts (each command a script runs is checked
 // against the same rules) and transactions, never @dangerous or @admin ones
 // (FLUSHALL, KEYS, CONFIG, DEBUG, ...), except what a Redis Cluster client
-// reads to route its commands (the slot map, the command table).
-const common = "-@all +@read +@write +@stream +@scripting +@transaction +@connection -@dangerous -@admin +cluster|slots +cluster|shards +cluster|nodes +cluster|info +command"
+// reads to route its commands (the slot map, the command table). No
+// component uses stream consumer groups (batchers read with XREAD), so
+// their commands are refused: a consumer group on votes:{S} would only hold
+// a pending list nobody acknowledges.
+const common = "-@all +@read +@write +@stream +@scripting +@transaction +@connection -@dangerous -@admin " + noConsumerGroups + " +cluster|slots +cluster|shards +cluster|nodes +cluster|info +command"
+
+// noConsumerGroups removes the stream consumer-group commands.
+const noConsumerGroups = "-xgroup -xreadgroup -xack -xclaim -xautoclaim -xpending"
 
 // rules are each user's rules after its password. Key patterns follow
 // votequeue's layout (votes:{S}, roll:{S}, ...) and the batcher's own keys.

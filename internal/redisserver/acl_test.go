@@ -89,6 +89,13 @@ func TestACL(t *testing.T) {
 		t.Errorf("batcher: XADD to its dead-letter stream: %v", err)
 	}
 
+	for _, u := range []string{redisserver.UserGateway, redisserver.UserBatcher, redisserver.UserRoll} {
+		err := srv.ClientAs(u).XGroupCreateMkStream(ctx, stream, "batcher", "0").Err()
+		if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("%s: XGROUP CREATE on %s: %v; want NOPERM (no component uses consumer groups)", u, stream, err)
+		}
+	}
+
 	ex := srv.ClientAs(redisserver.UserExporter)
 	if err := ex.Info(ctx, "memory").Err(); err != nil {
 		t.Errorf("exporter: INFO: %v", err)
