@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/votechain/votechain/ballot"
 )
@@ -19,8 +18,10 @@ func testLogKey() (ed25519.PrivateKey, ballot.LogKeys) {
 }
 
 // A 202 names the vote's log index and acceptance URL; the receipt there
-// arrives within 2 s and verifies offline with the registered key; a
-// monitor reads the entries and a consistency proof.
+// arrives within the log's Wait (2 s: past it the gateway answers 503
+// head_pending, so a 200 is the promise kept, however slow the machine) and
+// verifies offline with the registered key; a monitor reads the entries and
+// a consistency proof.
 func TestAcceptanceReceipt(t *testing.T) {
 	key, keys := testLogKey()
 	f := newFixture(t, fixtureOpts{logKey: key})
@@ -37,13 +38,9 @@ func TestAcceptanceReceipt(t *testing.T) {
 		accepted = append(accepted, a)
 	}
 	for i, a := range accepted {
-		start := time.Now()
 		rec := f.do(http.MethodGet, a.AcceptanceURL, "")
 		if rec.Code != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", a.AcceptanceURL, rec.Code, rec.Body)
-		}
-		if took := time.Since(start); took > 2*time.Second {
-			t.Errorf("acceptance receipt took %v; the API promises 2 s", took)
+			t.Fatalf("GET %s: %d %s (want the receipt within the log's Wait)", a.AcceptanceURL, rec.Code, rec.Body)
 		}
 		var r ballot.Acceptance
 		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
