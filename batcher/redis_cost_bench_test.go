@@ -180,12 +180,11 @@ func enqueueCompact(b *testing.B, rdb *redis.Client, votes int, states []string,
 		null := ballot.NullifierOf(ballot.VoterKey([]byte("cost"), "batcher-bench", fmt.Sprint("voter-", i), "cred"), TestContest)
 		v := ballot.Vote{ID: id, State: state, Contest: TestContest, Nullifier: ballot.HashHex(null),
 			Choice: TestCandidates[i%len(TestCandidates)], CastAt: time.Now().UnixMilli()}
-		e, err := votequeue.AppendLogEntry(nil, v)
+		e, err := votequeue.Entry(v)
 		if err != nil {
 			b.Fatal(err)
 		}
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(state), Values: []string{
-			votequeue.FieldVersion, votequeue.Version, votequeue.FieldState, state, votequeue.FieldEntry, string(e)}})
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(state), Values: e})
 		if pipe.Len() == 1000 {
 			if _, err := pipe.Exec(ctx); err != nil {
 				b.Fatal(err)

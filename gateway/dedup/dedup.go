@@ -696,12 +696,12 @@ func (d *Deduper) call(ctx context.Context, mode string, batch []*pending) ([]Re
 	if d.cfg.NoLog {
 		logOn = 0
 	}
-	args := make([]any, 0, 13+3*len(parts)+perVoteArgs*len(batch))
+	args := make([]any, 0, 12+3*len(parts)+perVoteArgs*len(batch))
 	args = append(args, mode, d.cfg.ReviewMaxLen)
 	for _, n := range names {
 		args = append(args, n)
 	}
-	args = append(args, votequeue.FieldsVersion, votequeue.Version, logOn, len(parts))
+	args = append(args, votequeue.FieldsVersion, logOn, len(parts))
 	// One buffer for every per-vote argument of all votes (compact entry,
 	// request id, Bloom positions), each passed as a pointer to its slice
 	// (rawArg): boxing a pointer allocates nothing, so the call allocates

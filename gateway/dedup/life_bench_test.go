@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,11 +33,25 @@ import (
 // loaded machine) and the AOF bytes
 // written per vote.
 //
+// With VOTELIFE_RATE the intake is open-loop instead: votes arrive at that
+// many a second, each Accept in its own goroutine, as requests reach a
+// gateway, so the lanes batch them as they do at that rate in production
+// (lingering included); it reports the votes a script call carried and
+// Accept's latency (p50, p99). VOTELIFE_LINGER_MS and VOTELIFE_GROUP set
+// Config.Linger and Config.GroupBatch.
+//
 //	go test -run '^$' -bench VoteLife -benchtime 20000x ./gateway/dedup/
+//	VOTELIFE_RATE=5000 VOTELIFE_STATES=10 go test -run '^$' -bench VoteLife -benchtime 20000x ./gateway/dedup/
 func BenchmarkVoteLife(b *testing.B) {
-	f := newFixture(b, Config{})
+	var cfg Config
+	if ms := lifeEnv(b, "VOTELIFE_LINGER_MS", 0); ms > 0 {
+		cfg.Linger = time.Duration(ms) * time.Millisecond
+	}
+	cfg.GroupBatch = lifeEnv(b, "VOTELIFE_GROUP", 0)
+	f := newFixture(b, cfg)
 	ctx := context.Background()
 	callers, nStates := lifeEnv(b, "VOTELIFE_CALLERS", 64), lifeEnv(b, "VOTELIFE_STATES", 1)
+	rate := lifeEnv(b, "VOTELIFE_RATE", 0)
 	states := drainStates[:min(nStates, len(drainStates))]
 	raws := make([][]byte, b.N)
 	for i := range raws {
@@ -64,21 +79,11 @@ func BenchmarkVoteLife(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
-	lifePhase(b, f, "intake", func() {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range callers {
-			wg.Go(func() {
-				for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
-					if res, err := f.d.Accept(ctx, attempts[i]); err != nil || res.Outcome != Accepted {
-						b.Errorf("vote %d: %+v, %v", i, res, err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-	})
+	if rate > 0 {
+		lifePhase(b, f, "intake", func() { openLoop(b, f, attempts, rate) })
+	} else {
+		lifePhase(b, f, "intake", func() { closedLoop(b, f, attempts, callers) })
+	}
 	lifePhase(b, f, "settle", func() {
 		for _, st := range states {
 			settle(b, f, st)
@@ -87,6 +92,64 @@ func BenchmarkVoteLife(b *testing.B) {
 	if n, err := votequeue.CountReceipts(ctx, f.rdb); err != nil || n != int64(b.N) {
 		b.Fatalf("%d receipts, %v; want %d", n, err, b.N)
 	}
+}
+
+// closedLoop accepts attempts from callers goroutines, each sending its
+// next vote once the previous one is answered.
+func closedLoop(b *testing.B, f *fixture, attempts []Attempt, callers int) {
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(attempts)); i = next.Add(1) - 1 {
+				if res, err := f.d.Accept(ctx, attempts[i]); err != nil || res.Outcome != Accepted {
+					b.Errorf("vote %d: %+v, %v", i, res, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// openLoop offers attempts at rate a second, each in its own goroutine
+// whatever the answers of the earlier ones, and reports the votes per
+// script call and Accept's latency.
+func openLoop(b *testing.B, f *fixture, attempts []Attempt, rate int) {
+	ctx := context.Background()
+	calls := func() int64 {
+		info, err := f.rdb.Info(ctx, "commandstats").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, rest, _ := strings.Cut(info, "cmdstat_evalsha:calls=")
+		n, _ := strconv.ParseInt(rest[:max(strings.IndexByte(rest, ','), 0)], 10, 64)
+		return n
+	}
+	c0 := calls()
+	lat := make([]time.Duration, len(attempts))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range attempts {
+		if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+			time.Sleep(d)
+		}
+		wg.Go(func() {
+			t := time.Now()
+			if res, err := f.d.Accept(ctx, attempts[i]); err != nil || res.Outcome != Accepted {
+				b.Errorf("vote %d: %+v, %v", i, res, err)
+			}
+			lat[i] = time.Since(t)
+		})
+	}
+	wg.Wait()
+	if n := calls() - c0; n > 0 {
+		b.ReportMetric(float64(len(attempts))/float64(n), "votes/call")
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // drainStates are the states of `make bench`'s election.

@@ -11,12 +11,13 @@
 --       id)
 -- ARGV: 1 mode ("submit" | "force" | "dup"), 2 review stream MAXLEN,
 --       3..9 the seven field names of votequeue's field form, 10 that
---       form's version (review entries), 11 the stream entry version,
---       12 "1" if the intake log is on, 13 the number of sections; then
+--       form's version (review entries), 11 "1" if the intake log is on,
+--       12 the number of sections; then
 --       for each section: its Bloom hash count k, vote count n and state,
 --       then 3 values for each of its votes: the vote's compact entry
---       (votequeue.AppendLogEntry: the stream entry's "e" and, with the
---       log on, the log's entry), the request id, and its k Bloom bit
+--       (votequeue.AppendLogEntry: the value of the stream entry's one
+--       field, named by the state, and, with the log on, the log's entry),
+--       the request id, and its k Bloom bit
 --       positions, 4 bytes each, big-endian.
 --
 -- The accept path takes the raw vote id and nullifier from the compact
@@ -44,7 +45,7 @@
 -- A review entry holds the reason, the request id and the vote's fields.
 local mode = ARGV[1]
 local reviewMax = ARGV[2]
-local fieldsVersion, version, logOn = ARGV[10], ARGV[11], ARGV[12] == '1'
+local fieldsVersion, logOn = ARGV[10], ARGV[11] == '1'
 local byte, sub = string.byte, string.sub
 local out, first = {}, 0 -- a section's vote v answers out[first + 3v - 2 .. first + 3v]
 
@@ -68,8 +69,8 @@ local function review(key, state, enc, rid, reason, nullifier)
     ARGV[8], sub(enc, 60 + nc, 59 + nc + nch), ARGV[9], string.format('%.0f', castAt))
 end
 
-local kb, ab = 0, 13
-for _ = 1, tonumber(ARGV[13]) do
+local kb, ab = 0, 12
+for _ = 1, tonumber(ARGV[12]) do
   local k, n, state = tonumber(ARGV[ab + 1]), tonumber(ARGV[ab + 2]), ARGV[ab + 3]
   local bloom, stream, dupes, rev, log = KEYS[kb + 1], KEYS[kb + 2], KEYS[kb + 3], KEYS[kb + 4], KEYS[kb + 5]
   local per = 3
@@ -134,7 +135,7 @@ for _ = 1, tonumber(ARGV[13]) do
       out[at - 2], out[at - 1], out[at] = 'maybe', 0, 0
     else
       local enc = ARGV[a + 1]
-      out[at - 2], out[at - 1], out[at] = 'ok', redis.call('XADD', stream, '*', ARGV[3], version, ARGV[5], state, 'e', enc), -1
+      out[at - 2], out[at - 1], out[at] = 'ok', redis.call('XADD', stream, '*', state, enc), -1
       if logOn then
         logged[#logged + 1], loggedAt[#loggedAt + 1] = enc, at
       end

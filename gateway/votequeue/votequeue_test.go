@@ -50,6 +50,34 @@ func TestFieldsDecodeRoundTrip(t *testing.T) {
 	}
 }
 
+// The one-field form the gateway writes (Entry) decodes to the vote; a
+// malformed one is refused.
+func TestDecodeOneFieldEntry(t *testing.T) {
+	v := ballot.Vote{ID: strings.Repeat("0f", 16), State: "CA", Nullifier: strings.Repeat("ab", 32), Contest: "race", Choice: "alice", CastAt: 1700000000123}
+	fv, err := Entry(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fv) != 2 || fv[0] != "CA" {
+		t.Fatalf("Entry = %q; want the state as its one field", fv)
+	}
+	entry := func() map[string]any { return map[string]any{fv[0]: fv[1]} }
+	if got, err := Decode(entry()); err != nil || got != v {
+		t.Fatalf("Decode(one field) = %+v, %v; want %+v", got, err, v)
+	}
+	for _, bad := range []map[string]any{
+		{"CA": fv[1][:len(fv[1])-1]}, // truncated
+		{"ca": fv[1]},                // not a state
+		{"CA": "\x02" + fv[1][1:]},   // not a compact entry's tag
+		{"CA": ""},
+		{FieldVersion: Version},
+	} {
+		if _, err := Decode(bad); err == nil {
+			t.Errorf("Decode(%q) accepted a malformed one-field entry", bad)
+		}
+	}
+}
+
 // The compact form the gateway writes decodes to the vote; a malformed one
 // is refused.
 func TestDecodeCompactEntry(t *testing.T) {
