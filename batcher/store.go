@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,26 +34,33 @@ type journalEntry struct {
 }
 
 // journalJSON is a journal entry as Redis keeps it: the batch's number and
-// root and its votes' stream ids (the votes stay in the stream until the
-// batch is settled, and are read from there again: store.votesOf). Batch
-// is the whole batch, in entries written before this form.
+// root and its votes' stream ids, delta-coded in one string (IDs:
+// encodeStreamIDs; the votes stay in the stream until the batch is
+// settled, and are read from there again: store.votesOf). Entries written
+// before that form list the ids in StreamIDs, and the earliest hold the
+// whole batch in Batch.
 type journalJSON struct {
 	Batch     *ballot.Batch `json:"batch,omitempty"`
 	Seq       uint64        `json:"seq,omitempty"`
 	Root      string        `json:"root,omitempty"`
-	StreamIDs []string      `json:"stream_ids"`
+	IDs       string        `json:"ids,omitempty"`
+	StreamIDs []string      `json:"stream_ids,omitempty"`
 }
 
-// encode is the entry's compact JSON (journalJSON without Batch).
+// encode is the entry's compact JSON (journalJSON with IDs only).
 func (j journalEntry) encode() ([]byte, error) {
 	if len(j.StreamIDs) != len(j.Batch.Votes) {
 		return nil, fmt.Errorf("batch %s: %d votes, %d stream ids", j.Batch.ID(), len(j.Batch.Votes), len(j.StreamIDs))
 	}
-	return json.Marshal(journalJSON{Seq: j.Batch.Seq, Root: j.Batch.Root, StreamIDs: j.StreamIDs})
+	ids, err := encodeStreamIDs(j.StreamIDs)
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w", j.Batch.ID(), err)
+	}
+	return json.Marshal(journalJSON{Seq: j.Batch.Seq, Root: j.Batch.Root, IDs: ids})
 }
 
 // decodeJournal reads a journal entry of partition. An entry in the
-// compact form comes back without its votes (complete reports false).
+// compact forms comes back without its votes (complete reports false).
 func decodeJournal(partition string, data []byte) (j journalEntry, complete bool, err error) {
 	var raw journalJSON
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -61,10 +69,55 @@ func decodeJournal(partition string, data []byte) (j journalEntry, complete bool
 	if raw.Batch != nil {
 		return journalEntry{Batch: *raw.Batch, StreamIDs: raw.StreamIDs}, true, nil
 	}
+	if raw.IDs != "" {
+		if raw.StreamIDs, err = decodeStreamIDs(raw.IDs); err != nil {
+			return journalEntry{}, false, fmt.Errorf("journal entry %s: %w", data, err)
+		}
+	}
 	if raw.Seq == 0 || raw.Root == "" || len(raw.StreamIDs) == 0 {
 		return journalEntry{}, false, fmt.Errorf("journal entry %s lacks its seq, root or stream ids", data)
 	}
 	return journalEntry{Batch: ballot.Batch{State: partition, Seq: raw.Seq, Root: raw.Root}, StreamIDs: raw.StreamIDs}, false, nil
+}
+
+// encodeStreamIDs writes stream ids ("<ms>-<seq>") as one string of
+// comma-separated "<ms delta>.<seq>" tokens, each ms counted from the
+// previous id's (the first's from 0; a delta may be negative). A batch's
+// ids, read in stream order, mostly share or follow their predecessor's
+// millisecond: about 4 bytes an id instead of the ~18 of a JSON list.
+func encodeStreamIDs(ids []string) (string, error) {
+	buf := make([]byte, 0, 5*len(ids)+16)
+	var prev uint64
+	for i, s := range ids {
+		id, ok := parseStreamID(s)
+		if !ok {
+			return "", fmt.Errorf("%q is not a stream id", s)
+		}
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendInt(buf, int64(id.ms-prev), 10)
+		buf = strconv.AppendUint(append(buf, '.'), id.seq, 10)
+		prev = id.ms
+	}
+	return string(buf), nil
+}
+
+// decodeStreamIDs is the inverse of encodeStreamIDs.
+func decodeStreamIDs(s string) ([]string, error) {
+	ids := make([]string, 0, strings.Count(s, ",")+1)
+	var prev uint64
+	for tok := range strings.SplitSeq(s, ",") {
+		d, seq, ok := strings.Cut(tok, ".")
+		delta, err1 := strconv.ParseInt(d, 10, 64)
+		n, err2 := strconv.ParseUint(seq, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%q is not a coded stream id", tok)
+		}
+		prev += uint64(delta)
+		ids = append(ids, streamID{ms: prev, seq: n}.String())
+	}
+	return ids, nil
 }
 
 // errFenced means this process no longer holds the partition's lease.

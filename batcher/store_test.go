@@ -39,12 +39,47 @@ func TestJournalEntryEncode(t *testing.T) {
 	if back, complete, err := decodeJournal("CA", legacy); err != nil || !complete || !reflect.DeepEqual(back, j) {
 		t.Fatalf("the earlier form decoded %+v, %v, %v; want %+v", back, complete, err, j)
 	}
-	if _, _, err := decodeJournal("CA", []byte(`{"seq":7,"root":"ab","stream_ids":[]}`)); err == nil {
-		t.Fatal("an entry without stream ids was decoded")
+	listed, err := json.Marshal(map[string]any{"seq": 7, "root": j.Batch.Root, "stream_ids": j.StreamIDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, complete, err := decodeJournal("CA", listed); err != nil || complete || !reflect.DeepEqual(back, want) {
+		t.Fatalf("the form listing the ids decoded %+v, %v, %v; want %+v", back, complete, err, want)
+	}
+	for _, bad := range []string{`{"seq":7,"root":"ab","stream_ids":[]}`, `{"seq":7,"root":"ab","ids":"1-0"}`, `{"seq":7,"root":"ab","ids":"1.0,,2.0"}`} {
+		if _, _, err := decodeJournal("CA", []byte(bad)); err == nil {
+			t.Fatalf("the entry %s was decoded", bad)
+		}
 	}
 	j.StreamIDs = j.StreamIDs[:2]
 	if _, err := j.encode(); err == nil {
 		t.Fatal("a batch of 3 votes was journaled with 2 stream ids")
+	}
+}
+
+// Stream ids delta-coded for the journal decode to the same ids, in
+// order, whatever their milliseconds do; what is not a stream id is
+// refused.
+func TestStreamIDsCoding(t *testing.T) {
+	for _, ids := range [][]string{
+		{"0-0"},
+		{"1733000000000-0", "1733000000000-1", "1733000000001-0", "1733000000009-4", "1733000000009-5"},
+		{"1733000000009-0", "1733000000002-7", "18446744073709551615-18446744073709551615", "5-0"},
+	} {
+		coded, err := encodeStreamIDs(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeStreamIDs(coded)
+		if err != nil || !reflect.DeepEqual(back, ids) {
+			t.Fatalf("%q coded as %q decoded to %q, %v", ids, coded, back, err)
+		}
+	}
+	if coded, _ := encodeStreamIDs([]string{"1733000000000-0", "1733000000000-1", "1733000000001-0"}); coded != "1733000000000.0,0.1,1.0" {
+		t.Fatalf("coded %q", coded)
+	}
+	if _, err := encodeStreamIDs([]string{"1-0", "x"}); err == nil {
+		t.Fatal("coded a non-id")
 	}
 }
 
