@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -219,7 +220,8 @@ func (instantIntake) Accept(context.Context, dedup.Attempt) (dedup.Result, error
 // serveLoopback serves hs (its Handler and settings) on a loopback TCP
 // listener and posts b.N votes to it from the load client, a separate
 // process (this test binary re-run), in the given states; it reports
-// votes/s and this process's CPU per vote (the client's left out).
+// votes/s, this process's CPU per vote (the client's left out) and its
+// threads' context switches per vote (gw-ctxsw/vote).
 func serveLoopback(b *testing.B, hs *http.Server, states []string) {
 	ts := httptest.NewUnstartedServer(hs.Handler)
 	ts.Config = hs
@@ -234,13 +236,13 @@ func serveLoopback(b *testing.B, hs *http.Server, states []string) {
 	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %s", loopbackClientEnv, ts.URL, b.N, conns, rate, strings.Join(states, ",")))
 	var out strings.Builder
 	client.Stdout, client.Stderr = &out, os.Stderr
-	gw0 := cpuOf(b, os.Getpid())
+	gw0, cs0 := cpuOf(b, os.Getpid()), ctxSwitches(b)
 	b.ResetTimer()
 	if err := client.Run(); err != nil {
 		b.Fatalf("load client: %v", err)
 	}
 	b.StopTimer()
-	gw := cpuOf(b, os.Getpid()) - gw0
+	gw, cs := cpuOf(b, os.Getpid())-gw0, ctxSwitches(b)-cs0
 	// /proc counts a waited-for child's CPU as its parent's: the client's
 	// is not the gateway's.
 	lg := client.ProcessState.UserTime() + client.ProcessState.SystemTime()
@@ -252,6 +254,35 @@ func serveLoopback(b *testing.B, hs *http.Server, states []string) {
 	b.ReportMetric(n/b.Elapsed().Seconds(), "votes/s")
 	b.ReportMetric(float64(gw.Microseconds())/n, "gw-µs/vote")
 	b.ReportMetric(float64(lg.Microseconds())/n, "client-µs/vote")
+	b.ReportMetric(float64(cs)/n, "gw-ctxsw/vote")
+}
+
+// ctxSwitches is the context switches of this process's threads so far
+// (voluntary and not, from /proc/self/task/*/status): how often the
+// gateway's threads went to sleep or were put aside, which is what its
+// CPU per vote follows more than the work its handlers do.
+func ctxSwitches(b *testing.B) int64 {
+	files, err := filepath.Glob("/proc/self/task/*/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that ended meanwhile
+		}
+		for line := range strings.Lines(string(data)) {
+			if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			} else if v, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
 }
 
 // loopbackStates are the states of `make bench`'s election, which
