@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -180,28 +181,17 @@ type Fence struct {
 }
 
 // ackScript: KEYS lease, stream, journal; ARGV lease value, journal
-// field, floor ("" for none), then the stream ids. It trims the entries
-// below the floor with one XTRIM MINID and deletes the ids at or above it
-// with XDEL (one call per 4,000 ids).
+// field, floor ("" for none), then the stream ids to delete one by one
+// (the batch's at or above the floor). It trims the entries below the
+// floor with one XTRIM MINID and deletes the ids named with XDEL (one call
+// per 4,000 ids).
 var ackScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local ids = {unpack(ARGV, 4)}
 if ARGV[3] ~= '' then
-  local function id(s)
-    local ms, seq = string.match(s, '^(%d+)-(%d+)$')
-    return tonumber(ms), tonumber(seq)
-  end
-  local fms, fseq = id(ARGV[3])
-  local above = {}
-  for _, s in ipairs(ids) do
-    local ms, seq = id(s)
-    if ms > fms or (ms == fms and seq >= fseq) then above[#above + 1] = s end
-  end
   redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
-  ids = above
 end
-for i = 1, #ids, 4000 do
-  redis.call('XDEL', KEYS[2], unpack(ids, i, math.min(i + 3999, #ids)))
+for i = 4, #ARGV, 4000 do
+  redis.call('XDEL', KEYS[2], unpack(ARGV, i, math.min(i + 3999, #ARGV)))
 end
 redis.call('HDEL', KEYS[3], ARGV[2])
 return 1`)
@@ -214,13 +204,20 @@ return 1`)
 // none, is the caller's promise that every entry below it is settled
 // (this batch's or earlier ones): those go with one XTRIM MINID, far
 // cheaper than XDEL naming each, and only the batch's ids at or above the
-// floor are named. The votes' nullifiers stay marked as voted on the roll
-// for good.
+// floor are named (chosen here, so Redis neither receives nor parses the
+// others: when the batch is the oldest unsettled one, none). The votes'
+// nullifiers stay marked as voted on the roll for good.
 func Ack(ctx context.Context, rdb redis.Scripter, partition string, f Fence, floor string, streamIDs []string) error {
 	args := make([]any, 0, 3+len(streamIDs))
 	args = append(args, f.Lease, f.JournalField, floor)
+	lo, hasFloor := splitEntryID(floor)
+	if floor != "" && !hasFloor {
+		return fmt.Errorf("votequeue: acknowledge votes of %s: floor %q is not a stream id", partition, floor)
+	}
 	for _, id := range streamIDs {
-		args = append(args, id)
+		if at, ok := splitEntryID(id); !hasFloor || !ok || !at.below(lo) {
+			args = append(args, id)
+		}
 	}
 	keys := []string{f.LeaseKey, StreamKey(partition), f.JournalKey}
 	ok, err := ackScript.Run(ctx, rdb, keys, args...).Int()
@@ -232,6 +229,19 @@ func Ack(ctx context.Context, rdb redis.Scripter, partition string, f Fence, flo
 	}
 	return nil
 }
+
+// entryID is a stream entry id's two numbers.
+type entryID [2]uint64
+
+// splitEntryID reads "<ms>-<seq>"; ok is false for anything else.
+func splitEntryID(s string) (id entryID, ok bool) {
+	ms, seq, found := strings.Cut(s, "-")
+	a, err1 := strconv.ParseUint(ms, 10, 64)
+	b, err2 := strconv.ParseUint(seq, 10, 64)
+	return entryID{a, b}, found && err1 == nil && err2 == nil
+}
+
+func (a entryID) below(b entryID) bool { return a[0] < b[0] || a[0] == b[0] && a[1] < b[1] }
 
 // AcceptedVote returns the id of the vote accepted for a nullifier (64
 // hex), as its roll shard records it, or "" when the roll records none

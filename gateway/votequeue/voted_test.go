@@ -162,4 +162,7 @@ func TestAckOutOfOrder(t *testing.T) {
 	ack(ids[5], ids[6:7], ids[5], ids[7], ids[8])                             // ids[4]: a dead letter's place
 	ack(ids[5], ids[5:6], ids[7], ids[8])                                     // at the floor: named
 	ack(ids[7], ids[7:9])
+	if err := Ack(ctx, rdb, "CA", fence, "7", nil); err == nil {
+		t.Fatal("Ack took the floor \"7\", which is not a stream id")
+	}
 }
