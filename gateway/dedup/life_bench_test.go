@@ -38,7 +38,9 @@ import (
 // gateway, so the lanes batch them as they do at that rate in production
 // (lingering included); it reports the votes a script call carried and
 // Accept's latency (p50, p99). VOTELIFE_LINGER_MS and VOTELIFE_GROUP set
-// Config.Linger and Config.GroupBatch.
+// Config.Linger and Config.GroupBatch. The roll is laid out as roll load
+// lays it out for the votes of each state, or with at most
+// VOTELIFE_ROLL_PER_SHARD nullifiers a shard.
 //
 //	go test -run '^$' -bench VoteLife -benchtime 20000x ./gateway/dedup/
 //	VOTELIFE_RATE=5000 VOTELIFE_STATES=10 go test -run '^$' -bench VoteLife -benchtime 20000x ./gateway/dedup/
@@ -65,7 +67,18 @@ func BenchmarkVoteLife(b *testing.B) {
 		roll[st] = append(roll[st], raws[i])
 		attempts[i] = attempt(b, st, ballot.HashHex([32]byte(raws[i])))
 	}
+	perShard := lifeEnv(b, "VOTELIFE_ROLL_PER_SHARD", 0)
 	for st, raws := range roll {
+		// The roll laid out as roll load does (votequeue.RollBits), or
+		// with at most VOTELIFE_ROLL_PER_SHARD nullifiers a shard.
+		bits := votequeue.RollBits(uint64(len(raws)))
+		if perShard > 0 {
+			for bits = 0; bits < votequeue.MaxRollBits && len(raws)>>bits > perShard; bits++ {
+			}
+		}
+		if _, err := votequeue.EnsureRoll(ctx, f.rdb, st, bits); err != nil {
+			b.Fatal(err)
+		}
 		for i := 0; i < len(raws); i += 10_000 {
 			f.enroll(b, st, raws[i:min(i+10_000, len(raws))]...)
 		}
