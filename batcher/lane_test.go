@@ -131,9 +131,10 @@ func TestBatcherRetriesFaultsWithoutLosingOrRepeatingVotes(t *testing.T) {
 	}
 }
 
-// A previous owner of CA died after journaling two batches (one in the
-// compact form, one whole as earlier batchers did), the first of which it
-// had committed, and after reading votes it never journaled.
+// A previous owner of CA died after journaling three batches (one with
+// its stream ids coded, one listing them and one whole, as earlier
+// batchers did), the first of which it had committed, and after reading
+// votes it never journaled.
 func TestTakeoverResubmitsJournalAndReadsAgain(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
@@ -149,11 +150,11 @@ func TestTakeoverResubmitsJournalAndReadsAgain(t *testing.T) {
 	if err != nil || len(msgs) != 10 {
 		t.Fatalf("read %d, %v", len(msgs), err)
 	}
-	var journaled [2]journalEntry
+	var journaled [3]journalEntry
 	for i := range journaled {
 		j := journalEntry{}
 		var vs []ballot.Vote
-		for _, m := range msgs[4*i : 4*i+4] {
+		for _, m := range msgs[3*i : 3*i+3] {
 			v, err := votequeue.Decode(m.Values)
 			if err != nil {
 				t.Fatal(err)
@@ -168,8 +169,12 @@ func TestTakeoverResubmitsJournalAndReadsAgain(t *testing.T) {
 			if err := dead.journal(ctx, lease, j); err != nil {
 				t.Fatal(err)
 			}
-		} else { // journaled in the earlier form: the whole batch
-			data, err := json.Marshal(map[string]any{"batch": j.Batch, "stream_ids": j.StreamIDs})
+		} else { // journaled in an earlier form: the ids listed, or the whole batch
+			entry := map[string]any{"seq": seq, "root": j.Batch.Root, "stream_ids": j.StreamIDs}
+			if i == 2 {
+				entry = map[string]any{"batch": j.Batch, "stream_ids": j.StreamIDs}
+			}
+			data, err := json.Marshal(entry)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +196,7 @@ func TestTakeoverResubmitsJournalAndReadsAgain(t *testing.T) {
 		}
 	}
 	// The committed batch is found on the ledger, the other submitted once.
-	for i, want := range []int{0, 1} {
+	for i, want := range []int{0, 1, 1} {
 		if n := f.submissions(journaled[i].Batch.ID()); n != want {
 			t.Errorf("journaled batch %s submitted %d times by the new owner, want %d", journaled[i].Batch.ID(), n, want)
 		}

@@ -64,12 +64,33 @@ func enqueue(t testing.TB, rdb *redis.Client, first, n int, secret string, state
 		null := ballot.NullifierOf(ballot.VoterKey([]byte(secret), "batcher-test", fmt.Sprint("voter-", first+i), "cred"), TestContest)
 		votes[i] = ballot.Vote{ID: id, State: stateOf(i), Contest: TestContest, Nullifier: ballot.HashHex(null),
 			Choice: TestCandidates[i%len(TestCandidates)], CastAt: time.Now().UnixMilli()}
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(votes[i].State), Values: votequeue.Fields(votes[i])})
+		values, err := entryForm(i, votes[i])
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(votes[i].State), Values: values})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Error(err)
 	}
 	return votes
+}
+
+// entryForm is vote i's stream entry in one of the forms gateways wrote,
+// in turn, as a stream holds them across a rolling upgrade: mostly the
+// one-field form of today's gateways (votequeue.Entry), every third the
+// three-field form ("v" "3", "state", "e") and every seventh the field form
+// (votequeue.Fields).
+func entryForm(i int, v ballot.Vote) (any, error) {
+	switch {
+	case i%7 == 6:
+		return votequeue.Fields(v), nil
+	case i%3 == 2:
+		e, err := votequeue.AppendLogEntry(nil, v)
+		return []string{votequeue.FieldVersion, votequeue.Version, votequeue.FieldState, v.State, votequeue.FieldEntry, string(e)}, err
+	}
+	return votequeue.Entry(v)
 }
 
 // WaitDrained waits until every stream of TestStates is empty (every vote acknowledged).
