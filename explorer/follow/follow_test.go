@@ -68,7 +68,9 @@ func electionChain(blocks, txsPerBlock, votesPerTx int) (chain []*common.Block, 
 }
 
 // chainStates are the states of the chains chainGen writes.
-var chainStates = [...]string{"CA", "NY", "TX", "FL"}
+// Ten, as config/election.json has: a CommitBatches transaction of the
+// batcher carries a batch of each.
+var chainStates = [...]string{"CA", "NY", "TX", "FL", "PA", "IL", "OH", "GA", "NC", "MI"}
 
 // chainGen writes an election's ledger block by block, as the system
 // writes it: the election set up, its roll loaded in chunks and sealed,
@@ -161,6 +163,19 @@ func (g *chainGen) votes(txs, votesPerTx int) *common.Block {
 		block[t] = ledgertest.CommitBatch(fmt.Sprintf("c%d.%d", g.Number, t), g.batch(votesPerTx, castAt), nil)
 	}
 	return g.block(block...)
+}
+
+// votesBatches returns the next block: one CommitBatches transaction of
+// batches batches (of as many states in turn, at most len(chainStates)) of
+// votesPerBatch votes each, cast a minute ago: the shape of the batcher's
+// shared transactions, a batch per state that had votes in a tick.
+func (g *chainGen) votesBatches(batches, votesPerBatch int) *common.Block {
+	castAt := time.Now().Add(-time.Minute).UnixMilli()
+	bs := make([]ballot.Batch, batches)
+	for i := range bs {
+		bs[i] = g.batch(votesPerBatch, castAt)
+	}
+	return g.block(ledgertest.CommitBatches(fmt.Sprintf("c%d", g.Number), bs, nil))
 }
 
 // batch returns the next transaction's batch: votesPerTx votes of the next
@@ -395,7 +410,12 @@ func TestFollowCommitDelay(t *testing.T) {
 // cache, as they do in an election); and small blocks (2 transactions of
 // 50 votes, as a steady referendum-rate load makes them) into the grown
 // index, committed together (small/catch-up) and one commit per block, as
-// a follower that keeps up commits them (small/live). cpu-ns/vote is the
+// a follower that keeps up commits them (small/live); and blocks as the
+// batcher's sustained load makes them (one CommitBatches transaction a
+// block carrying a batch of 100 votes for each of 10 states, the batches
+// of one tick) into the grown index, one commit per block (sustained/live)
+// and together (sustained/catch-up, as a follower that drains). The grown
+// index is built of large blocks in every case. cpu-ns/vote is the
 // process's CPU time (user + system, every thread), which a loaded machine
 // disturbs less than the wall-clock ns/vote; allocs/vote counts heap
 // allocations. The vote keys the index keeps in memory are written
@@ -427,11 +447,16 @@ func BenchmarkFollowVotes(b *testing.B) {
 		grown                   bool
 		big                     bool
 		maxBlocks               int // per commit; 0: the follower's default
+		// batchesPerTx, if set, makes each block one CommitBatches
+		// transaction of that many batches of votesPerTx votes (txs 1).
+		batchesPerTx int
 	}{
 		{name: "fresh", blocks: 10, txs: 4, votesPerTx: 500},
 		{name: fmt.Sprintf("grown=%d", grownVotes), blocks: 10, txs: 4, votesPerTx: 500, grown: true},
 		{name: "small/catch-up", blocks: 200, txs: 2, votesPerTx: 50, grown: true},
 		{name: "small/live", blocks: 200, txs: 2, votesPerTx: 50, grown: true, maxBlocks: 1},
+		{name: "sustained/live", blocks: 20, txs: 1, batchesPerTx: 10, votesPerTx: 100, grown: true, maxBlocks: 1},
+		{name: "sustained/catch-up", blocks: 20, txs: 1, batchesPerTx: 10, votesPerTx: 100, grown: true},
 		{name: "big/catch-up", blocks: 10, txs: 4, votesPerTx: 500, big: true},
 		{name: "big/small-catch-up", blocks: 200, txs: 2, votesPerTx: 50, big: true},
 		{name: "big/small-live", blocks: 200, txs: 2, votesPerTx: 50, big: true, maxBlocks: 1},
@@ -443,23 +468,29 @@ func BenchmarkFollowVotes(b *testing.B) {
 			ctx := context.Background()
 			var f *follow.Follower
 			var g chainGen
+			votesPerBlock := c.txs * c.votesPerTx
+			block := func() *common.Block { return g.votes(c.txs, c.votesPerTx) }
+			if c.batchesPerTx > 0 {
+				votesPerBlock = c.batchesPerTx * c.votesPerTx
+				block = func() *common.Block { return g.votesBatches(c.batchesPerTx, c.votesPerTx) }
+			}
 			if c.big {
 				f, g = bigIndex(b, cache)
 				// Warm the freshly opened index (its caches and the
 				// writer's pages) with one op's blocks.
 				followGen(b, f, &g, c.blocks, c.txs, c.votesPerTx)
 			} else {
-				grown := 0 // blocks indexed before
+				grown := 0 // blocks of 4 transactions of 500 votes indexed before
 				if c.grown {
-					grown = grownVotes / (c.txs * c.votesPerTx)
+					grown = grownVotes / 2000
 				}
-				g.rollEvenly((grown + b.N*c.blocks) * c.txs * c.votesPerTx)
+				g.rollEvenly(grown*2000 + b.N*c.blocks*votesPerBlock)
 				f, _ = follower(b, b.TempDir(), nil)
-				followGen(b, f, &g, grown, c.txs, c.votesPerTx)
+				followGen(b, f, &g, grown, 4, 500)
 			}
 			measured := make([]*common.Block, b.N*c.blocks)
 			for i := range measured {
-				measured[i] = g.votes(c.txs, c.votesPerTx)
+				measured[i] = block()
 			}
 			if !g.onRoll() {
 				b.Fatalf("the measured votes need more voters than the roll's %v (voted %v): a lower -benchtime", g.Roll, g.Voted)
@@ -489,7 +520,7 @@ func BenchmarkFollowVotes(b *testing.B) {
 			b.StopTimer()
 			var after runtime.MemStats
 			runtime.ReadMemStats(&after)
-			votes := float64(b.N * c.blocks * c.txs * c.votesPerTx)
+			votes := float64(b.N * c.blocks * votesPerBlock)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/votes, "ns/vote")
 			b.ReportMetric(float64((cpuTime(b)-began).Nanoseconds())/votes, "cpu-ns/vote")
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/votes, "allocs/vote")
