@@ -180,12 +180,13 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		}
 		a.rollWrites(&r, tx, bh)
 		raws, decoded := a.batchArgs(&r, tx)
+		evs := &txEvents{tx: tx}
 		for i, raw := range raws {
 			var pre *ballot.Batch
 			if decoded != nil {
 				pre = &decoded[i]
 			}
-			batch, err := a.batch(&r, tx, raw, pre, bh)
+			batch, err := a.batch(&r, tx, raw, pre, bh, evs)
 			if err != nil {
 				return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 			}
@@ -255,9 +256,9 @@ func (r *Report) issue(kind, txID, msg string) {
 }
 
 // batch audits one batch (JSON raw, decoded already if pre is not nil) of
-// a VALID CommitBatch or CommitBatches transaction; nil if it does not
-// decode (an issue is recorded).
-func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Batch, h *blockHistory) (*Batch, error) {
+// a VALID CommitBatch or CommitBatches transaction, whose batch events are
+// evs; nil if it does not decode (an issue is recorded).
+func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Batch, h *blockHistory, evs *txEvents) (*Batch, error) {
 	var b ballot.Batch
 	var err error
 	if pre != nil {
@@ -306,7 +307,7 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Bat
 		out.RecordOK = false
 		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: %s", b.ID(), msg))
 	}
-	if msg := compareEvent(rec, tx); msg != "" {
+	if msg := compareEvent(rec, evs); msg != "" {
 		out.RecordOK = false
 		r.issue(KindBatchEvent, tx.ID, fmt.Sprintf("batch %s: %s", b.ID(), msg))
 	}
@@ -334,31 +335,52 @@ func compareRecord(rec ballot.BatchRecord, b Batch, txID string) []string {
 	return diffs
 }
 
-// compareEvent checks that tx's BatchCommitted or BatchesCommitted event
-// carries rec.
-func compareEvent(rec ballot.BatchRecord, tx fabricblock.Tx) string {
-	for _, ev := range tx.Events {
-		evs, ok, err := ballot.BatchEvents(ev.Name, ev.Payload)
-		if !ok {
+// txEvents are the batch events of a transaction, decoded once for all
+// of its batches (a CommitBatches transaction's event carries every one).
+type txEvents struct {
+	tx      fabricblock.Tx
+	decoded bool
+	name    string // the first batch event's name; "" if there is none
+	evs     []ballot.BatchEvent
+	err     error
+}
+
+// decode decodes the transaction's first batch event, once.
+func (e *txEvents) decode() {
+	if e.decoded {
+		return
+	}
+	e.decoded = true
+	for _, ev := range e.tx.Events {
+		if evs, ok, err := ballot.BatchEvents(ev.Name, ev.Payload); ok {
+			e.name, e.evs, e.err = ev.Name, evs, err
+			return
+		}
+	}
+}
+
+// compareEvent checks that the transaction's first BatchCommitted or
+// BatchesCommitted event (evs) carries rec.
+func compareEvent(rec ballot.BatchRecord, evs *txEvents) string {
+	evs.decode()
+	switch {
+	case evs.name == "":
+		return "no " + ballot.EventBatchCommitted + " or " + ballot.EventBatchesCommitted + " event"
+	case evs.err != nil:
+		return fmt.Sprintf("undecodable event: %v", evs.err)
+	}
+	want := rec.Event()
+	for _, got := range evs.evs {
+		if got.State != want.State || got.Seq != want.Seq {
 			continue
 		}
-		if err != nil {
-			return fmt.Sprintf("undecodable event: %v", err)
+		if got.Root != want.Root || got.Counted != want.Counted ||
+			!slices.Equal(got.Rejected, want.Rejected) || !slices.Equal(got.Reasons, want.Reasons) || !got.Tallies.Equal(want.Tallies) {
+			return fmt.Sprintf("event %+v differs from record %+v", got, want)
 		}
-		want := rec.Event()
-		for _, got := range evs {
-			if got.State != want.State || got.Seq != want.Seq {
-				continue
-			}
-			if got.Root != want.Root || got.Counted != want.Counted ||
-				!slices.Equal(got.Rejected, want.Rejected) || !slices.Equal(got.Reasons, want.Reasons) || !got.Tallies.Equal(want.Tallies) {
-				return fmt.Sprintf("event %+v differs from record %+v", got, want)
-			}
-			return ""
-		}
-		return fmt.Sprintf("event %s does not carry the batch", ev.Name)
+		return ""
 	}
-	return "no " + ballot.EventBatchCommitted + " or " + ballot.EventBatchesCommitted + " event"
+	return fmt.Sprintf("event %s does not carry the batch", evs.name)
 }
 
 type batchID struct {

@@ -456,18 +456,33 @@ func TestSharedTransaction(t *testing.T) {
 	missing := ledgertest.CommitBatches("t2", []ballot.Batch{ca2, tx1}, []map[int]string{{1: ballot.RejectDuplicate}, nil})
 	missing.Event = ledgertest.CommitBatches("t2", []ballot.Batch{ca2}, []map[int]string{{1: ballot.RejectDuplicate}}).Event
 	twice := ledgertest.CommitBatches("t2", []ballot.Batch{ca2, ca2}, nil)
+	undecodable := ledgertest.CommitBatches("t2", []ballot.Batch{ca2, tx1}, []map[int]string{{1: ballot.RejectDuplicate}, nil})
+	undecodable.Event = &fabricblock.Event{Name: ballot.EventBatchesCommitted, Payload: []byte(`[{"state":`)}
 	for name, c := range map[string]struct {
 		tx   ledgertest.Tx
 		want string
 	}{
-		"event differs":   {wrongEvent, audit.KindBatchEvent},
-		"event lacks one": {missing, audit.KindBatchEvent},
-		"state twice":     {twice, audit.KindBatchDecode},
+		"event differs":     {wrongEvent, audit.KindBatchEvent},
+		"event lacks one":   {missing, audit.KindBatchEvent},
+		"state twice":       {twice, audit.KindBatchDecode},
+		"event undecodable": {undecodable, audit.KindBatchEvent},
 	} {
 		ks := kinds(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {commitTx(t, "t1", ca1)}, {c.tx}}))
 		if !slices.Contains(ks, c.want) {
 			t.Errorf("%s: issues %v; want %q", name, ks, c.want)
 		}
+	}
+	// The event is decoded once for the transaction's batches, and each
+	// batch is flagged.
+	reports = auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {commitTx(t, "t1", ca1)}, {undecodable}})
+	var flagged []string
+	for _, is := range reports[2].Issues {
+		if is.Kind == audit.KindBatchEvent {
+			flagged = append(flagged, is.Message)
+		}
+	}
+	if len(flagged) != 2 {
+		t.Errorf("undecodable event of 2 batches: flagged %q; want each batch", flagged)
 	}
 }
 
