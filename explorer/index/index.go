@@ -84,6 +84,9 @@ type Index struct {
 	// election is the election record and roll seal as committed, once a
 	// Writer read them.
 	election electionState
+	// lastSeqs are the highest seq of each state's committed batches, once
+	// a Writer read them (nil before).
+	lastSeqs map[string]uint64
 	// pending are the vote keys of committed batches not yet written to
 	// the key tables (pending.go), read back at Open; flushRows, if set,
 	// the pending votes at which a commit writes them (tests).

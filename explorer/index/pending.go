@@ -107,6 +107,19 @@ type keyRow struct {
 	keyPlace
 }
 
+// compareKeyRows orders rows by key, then place. The places are compared
+// only for equal keys (rare): the sort, comparing all three each time, took
+// a fifth of a flush's CPU in a profile of sustained-shape blocks.
+func compareKeyRows(a, b keyRow) int {
+	if a.key != b.key {
+		if a.key < b.key {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.batch, b.batch), cmp.Compare(a.idx, b.idx))
+}
+
 // pendingKeys are vote keys not yet in the tables: ids by voteKey, used by
 // nullifierKey (counted votes only); votes counts the ids, last is the
 // highest batch they hold.
@@ -119,10 +132,7 @@ type pendingKeys struct {
 // addBatch adds the keys of batch's votes, those of counted votes to used
 // too, and calls used, if not nil, with each of the latter.
 func (p *pendingKeys) addBatch(batch int64, votes []ballot.Vote, rejected []int, used func(key int64)) {
-	if p.ids.first == nil {
-		p.ids.first = make(map[int64]keyPlace, len(votes))
-		p.used.first = make(map[int64]keyPlace, len(votes))
-	}
+	p.reserve(len(votes))
 	out := make(map[int]bool, len(rejected))
 	for _, i := range rejected {
 		out[i] = true
@@ -142,11 +152,21 @@ func (p *pendingKeys) addBatch(batch int64, votes []ballot.Vote, rejected []int,
 	p.last = max(p.last, batch)
 }
 
+// reserve makes p's maps, if not made yet, for votes votes (growing a map
+// rehashes its keys).
+func (p *pendingKeys) reserve(votes int) {
+	if p.ids.first == nil {
+		p.ids.first = make(map[int64]keyPlace, votes)
+		p.used.first = make(map[int64]keyPlace, votes)
+	}
+}
+
 // absorb adds o's keys to p.
 func (p *pendingKeys) absorb(o *pendingKeys) {
 	if o.votes == 0 {
 		return
 	}
+	p.reserve(o.votes)
 	p.ids.absorb(&o.ids)
 	p.used.absorb(&o.used)
 	p.votes += o.votes
@@ -221,9 +241,7 @@ func (w *Writer) flushAll(ctx context.Context) error {
 		pick  func(*pendingKeys) *keyMap
 	}{{idTable, pendingIDs}, {usedTable, pendingUsed}} {
 		rows := t.pick(w.pending).rows(t.pick(x.pending).rows(nil))
-		slices.SortFunc(rows, func(a, b keyRow) int {
-			return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.batch, b.batch), cmp.Compare(a.idx, b.idx))
-		})
+		slices.SortFunc(rows, compareKeyRows)
 		args := make([]any, 0, 3*min(len(rows), maxRowsPerInsert))
 		for len(rows) > 0 {
 			n := min(len(rows), maxRowsPerInsert)

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/votechain/votechain/ballot"
@@ -49,6 +51,10 @@ type Writer struct {
 	// the index's, which its commit updates (a follower that keeps up
 	// begins a Writer per block or two).
 	electionState
+	// lastSeqs are the highest seq of each state's batches as of the last
+	// block saved: BatchRoot needs no lookup for a batch above it (every
+	// batch of an honest batcher).
+	lastSeqs map[string]uint64
 }
 
 // electionState is the election record and roll seal as some Writer saw
@@ -114,9 +120,15 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 			return nil, err
 		}
 	}
+	if x.lastSeqs == nil {
+		if x.lastSeqs, err = readLastSeqs(ctx, tx); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
 	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter},
 		x: x, tx: tx, stmts: map[string]*sql.Stmt{}, keys: x.keys, roll: rollWriter{cache: x.roll}, pending: &pendingKeys{},
-		electionState: x.election}
+		electionState: x.election, lastSeqs: maps.Clone(x.lastSeqs)}
 	w.history.pendingUsed = func(key int64) []keyPlace {
 		return w.pending.used.places(key, x.pending.used.places(key, nil))
 	}
@@ -193,7 +205,7 @@ func (w *Writer) Commit() error {
 		w.x.pending.absorb(w.pending)
 	}
 	w.x.mu.Unlock()
-	w.x.keys, w.x.election = w.keys, w.electionState
+	w.x.keys, w.x.election, w.x.lastSeqs = w.keys, w.electionState, w.lastSeqs
 	w.roll.committed()
 	return nil
 }
@@ -204,9 +216,36 @@ func (w *Writer) Rollback() error {
 	return w.tx.Rollback()
 }
 
+// readLastSeqs reads the highest seq of each state's batches, as tx sees
+// them.
+func readLastSeqs(ctx context.Context, tx *sql.Tx) (map[string]uint64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT state, MAX(seq) FROM batches GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("read the batches' last seqs: %w", err)
+	}
+	defer rows.Close()
+	last := map[string]uint64{}
+	for rows.Next() {
+		var state string
+		var seq uint64
+		if err := rows.Scan(&state, &seq); err != nil {
+			return nil, fmt.Errorf("read the batches' last seqs: %w", err)
+		}
+		last[state] = seq
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("read the batches' last seqs: %w", err)
+	}
+	return last, nil
+}
+
 // BatchRoot implements audit.History as history.BatchRoot does, with a
-// statement prepared once per index.
+// statement prepared once per index, and without a lookup for a batch
+// whose seq is above its state's last (lastSeqs).
 func (w *Writer) BatchRoot(state string, seq uint64) (string, bool, error) {
+	if last, ok := w.lastSeqs[state]; !ok || seq > last {
+		return "", false, nil
+	}
 	stmt, err := w.stmt(context.Background(), batchRootQuery)
 	if err != nil {
 		return "", false, fmt.Errorf("look up batch %s/%d: %w", state, seq, err)
@@ -336,6 +375,7 @@ func (s saver) txs() error {
 }
 
 func (s saver) batches() error {
+	s.w.pending.reserve(s.r.Votes()) // a Writer of one block needs no more
 	for _, bt := range s.r.Batches {
 		if !bt.First() {
 			continue
@@ -348,6 +388,9 @@ func (s saver) batches() error {
 		}
 		if err := s.votes(bt); err != nil {
 			return fmt.Errorf("batch %s: %w", b.ID(), err)
+		}
+		if last, ok := s.w.lastSeqs[b.State]; !ok || b.Seq > last {
+			s.w.lastSeqs[b.State] = b.Seq
 		}
 		for contest, counts := range bt.Tallies {
 			for choice, n := range counts {
