@@ -20,7 +20,9 @@
 // lane that shares cuts a batch below Fill votes on the clock's multiples
 // of Tick, the same instants for every lane, and the sharer sends each
 // tick's batches in one transaction (such a lane reads its stream about
-// once per tick, just before it: cutPolicy.nextRead); without sharing (or with a negative
+// once per tick, just before it: cutPolicy.nextRead), and while the
+// ledger is behind the lanes skip ticks together so that the shared
+// transaction grows (cadencePolicy); without sharing (or with a negative
 // Tick) a lane cuts at once with nothing in flight and otherwise when a
 // transaction of its own commits. A retry goes alone. A transaction that
 // will never commit (its orderer died) is recognised from blocks committed after it that hold a
@@ -62,14 +64,23 @@ type Config struct {
 	MaxWait    time.Duration // longest a vote waits behind its lane's transactions in flight
 	Depth      int           // batches in flight per lane (with Tick: votes of Depth full batches)
 	// ShareVotes bounds the votes of a transaction shared by several lanes'
-	// batches (0: two batches' worth, 2×BatchSize within the chaincode's
-	// limit; negative: lanes never share transactions).
+	// batches (0: two and a half batches' worth, 5×BatchSize/2 within the
+	// chaincode's limit; negative: lanes never share transactions).
 	ShareVotes int
 	// Tick: when lanes share transactions, a lane's batch below Fill votes
 	// is cut on the clock's multiples of Tick, so all lanes' small batches
 	// share one transaction per tick (0: the default; negative: lanes cut
 	// when their transactions commit, as without sharing).
-	Tick          time.Duration
+	Tick time.Duration
+	// MaxGap: lanes that cut on ticks skip ticks while the ledger is
+	// behind, so that their shared transaction grows towards ShareVotes
+	// votes, but never cut further apart than this (0: the default;
+	// negative: they cut on every tick). See cadencePolicy.
+	MaxGap time.Duration
+	// Behind: with a positive duration, lanes skip ticks only while a
+	// shared transaction has been in flight this long (the ledger is
+	// behind); 0: the default, negative: whenever the rate allows.
+	Behind        time.Duration
 	MaxInflight   int           // transactions in flight per process, over all lanes
 	CommitTimeout time.Duration // the longest wait for one transaction's commit
 	LeaseTTL      time.Duration // a dead process's lanes move after this long
@@ -91,17 +102,29 @@ type Config struct {
 // 200 ms, together, the orderers' BatchTimeout (BenchmarkDrainCost at
 // 1,000 votes/s against lanes that waited for their transactions to commit:
 // ~5 shared transactions a second, 0.96x the ledger CPU per vote; ticks of
-// 150 ms cost 1.09x and 100 ms ~1.12x). A shared transaction holds up to
-// two full batches (ShareVotes 2,000): at 6,250 votes/s one transaction per
-// tick instead of two (BenchmarkDrainCost: 0.90–0.95x the ledger CPU per
-// vote of 1,000), and under backlog the ceiling's 2,000 votes per transaction.
+// 150 ms cost 1.09x and 100 ms ~1.12x). Shared transactions of up to two
+// full batches (ShareVotes 2,000) instead of one took 6,250 votes/s to one
+// transaction per tick instead of two (BenchmarkDrainCost: 0.90–0.95x the
+// ledger CPU per vote of 1,000), and under backlog to the ceiling's 2,000
+// votes per transaction.
 // The ledger's extra CPU per vote at sustained rates follows its blocks per
 // second more than its votes per transaction: ticks of 400 ms at 6,250
 // votes/s cut blocks from ~4 to ~2.9 a second and the ledger CPU per vote to
 // 0.90–0.91x of 200 ms ticks, but 202→commit p95 was 722/1,021 against
-// 737/576 ms (same runs), so the tick stays at 200 ms.
+// 737/576 ms (same runs), so the tick stays at 200 ms, and lanes skip ticks
+// (cadencePolicy) only above a quarter of ShareVotes a tick (3,125 votes/s),
+// at most MaxGap 600 ms apart: at 5,000 votes/s, BenchmarkDrainCost's paced
+// runs (loaded machine, 2026-12-01, 3 alternating rounds) took ~2.55 blocks
+// a second instead of 2.9–3.7 and 0.92x the ledger CPU per vote (medians),
+// with 202→commit p95 1,044 against 1,181 ms; skipping only while a shared
+// transaction had been in flight a tick (Behind 200 ms) saved less (0.95x,
+// 1,190–1,389 votes a transaction against 1,562–1,786), so Behind is off by
+// default. A shared transaction holds up to two and a half full batches
+// (ShareVotes 2,500), so that two ticks' votes at 5,000 votes/s (~2,000)
+// go in one transaction without a split, while a backlog's full batches
+// still go two to a transaction.
 var DefaultConfig = Config{
-	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond,
+	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond, MaxGap: 600 * time.Millisecond, Behind: -1,
 	CommitTimeout: 60 * time.Second, LeaseTTL: 5 * time.Second, LagInterval: 250 * time.Millisecond,
 	ReplicaTimeout: time.Second,
 }
@@ -112,13 +135,19 @@ func (c *Config) applyDefaults() error {
 	c.Fill = cmp.Or(max(c.Fill, 0), max(c.BatchSize/4, 1))
 	c.MaxWait = cmp.Or(max(c.MaxWait, 0), d.MaxWait)
 	if c.ShareVotes == 0 {
-		c.ShareVotes = min(2*c.BatchSize, ballot.MaxBatchVotes)
+		c.ShareVotes = min(5*c.BatchSize/2, ballot.MaxBatchVotes)
 	}
 	if c.Tick == 0 {
 		c.Tick = d.Tick
 	}
 	if c.ShareVotes < 0 {
 		c.Tick = -1
+	}
+	if c.MaxGap == 0 {
+		c.MaxGap = d.MaxGap
+	}
+	if c.Behind == 0 {
+		c.Behind = d.Behind
 	}
 	c.Depth = cmp.Or(max(c.Depth, 0), d.Depth)
 	c.MaxInflight = cmp.Or(max(c.MaxInflight, 0), d.MaxInflight)
@@ -158,7 +187,8 @@ type Batcher struct {
 	owner    string
 	clock    Clock
 	cut      cutPolicy
-	share    *sharer // nil: lanes never share transactions
+	share    *sharer  // nil: lanes never share transactions
+	cadence  *cadence // nil: lanes that cut on ticks cut on every tick
 	recovery recoveryPolicy
 	inflight *slots       // process-wide in-flight slots (slotCost each batch)
 	slotVote bool         // a batch takes a slot per vote, not one (lanes cut on ticks)
@@ -207,6 +237,12 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 			b.share.ticked = &sharePolicy{fill: cfg.ShareVotes, depth: cfg.MaxInflight, linger: cfg.Tick / 4}
 			b.inflight = newSlots(max(cfg.MaxInflight, min(len(cfg.Partitions)*cfg.Depth, 4*cfg.MaxInflight)) * cfg.BatchSize)
 			b.slotVote = true
+			if cfg.MaxGap > cfg.Tick {
+				b.cadence = &cadence{
+					policy: cadencePolicy{tick: cfg.Tick, full: cfg.ShareVotes, behind: cfg.Behind, maxGap: cfg.MaxGap},
+					flying: b.share.oldestSent,
+				}
+			}
 		}
 	}
 	return b, nil
@@ -251,7 +287,8 @@ func (b *Batcher) Run(ctx context.Context) error {
 	go b.followBlocks(watchCtx)
 	go b.reportLag(lanesCtx)
 	b.log.Info("batcher started", "partitions", len(b.cfg.Partitions), "batch_size", b.cfg.BatchSize,
-		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes, "tick", b.cfg.Tick.String())
+		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes, "tick", b.cfg.Tick.String(),
+		"max_gap", b.cfg.MaxGap.String(), "behind", b.cfg.Behind.String())
 	for {
 		draining := ctx.Err() != nil
 		if draining {

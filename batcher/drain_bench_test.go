@@ -314,24 +314,32 @@ type drainConfig struct {
 
 // drainConfigs are the batcher settings compared: the defaults, and any
 // given in DRAIN_CONFIGS as name:size,fill,depth,inflight[,tick ms[,share
-// votes]];... (0: the default; a negative tick: lanes cut when their
-// transactions commit; negative share votes: lanes never share).
+// votes[,max gap ms[,behind ms]]]];... (0: the default; a negative tick:
+// lanes cut when their transactions commit; negative share votes: lanes
+// never share; a negative max gap: lanes cut on every tick; a negative
+// behind: lanes skip ticks whenever the rate allows). DRAIN_DEFAULTS=0
+// leaves the defaults out.
 func drainConfigs(b *testing.B) []drainConfig {
 	out := []drainConfig{{name: "defaults"}}
+	if os.Getenv("DRAIN_DEFAULTS") == "0" {
+		out = nil
+	}
 	for _, spec := range strings.Split(os.Getenv("DRAIN_CONFIGS"), ";") {
 		if spec == "" {
 			continue
 		}
 		name, nums, _ := strings.Cut(spec, ":")
 		var c batcher.Config
-		var tick int
-		for strings.Count(nums, ",") < 5 {
+		var tick, gap, behind int
+		for strings.Count(nums, ",") < 7 {
 			nums += ",0"
 		}
-		if _, err := fmt.Sscanf(nums, "%d,%d,%d,%d,%d,%d", &c.BatchSize, &c.Fill, &c.Depth, &c.MaxInflight, &tick, &c.ShareVotes); err != nil {
-			b.Fatalf("DRAIN_CONFIGS %q: want name:size,fill,depth,inflight[,tick ms[,share votes]] (%v)", spec, err)
+		if _, err := fmt.Sscanf(nums, "%d,%d,%d,%d,%d,%d,%d,%d", &c.BatchSize, &c.Fill, &c.Depth, &c.MaxInflight, &tick, &c.ShareVotes, &gap, &behind); err != nil {
+			b.Fatalf("DRAIN_CONFIGS %q: want name:size,fill,depth,inflight[,tick ms[,share votes[,max gap ms[,behind ms]]]] (%v)", spec, err)
 		}
 		c.Tick = time.Duration(tick) * time.Millisecond
+		c.MaxGap = time.Duration(gap) * time.Millisecond
+		c.Behind = time.Duration(behind) * time.Millisecond
 		out = append(out, drainConfig{name: name, cfg: c})
 	}
 	return out

@@ -173,8 +173,12 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 		now := clock.Now()
 		freed := l.b.inflight.released() // before the check, so no release is missed
 		slotFree := l.b.inflight.free()
+		var cutTick time.Time
+		if l.b.cadence != nil && len(p.entries) > 0 {
+			cutTick = l.b.cadence.latest(now)
+		}
 		n, wake := l.b.cut.decide(now, laneState{
-			pending: len(p.entries), oldest: p.oldest, inflight: int(l.inflight.Load()), slotFree: slotFree, drained: drained,
+			pending: len(p.entries), oldest: p.oldest, inflight: int(l.inflight.Load()), slotFree: slotFree, drained: drained, cutTick: cutTick,
 		})
 		if n > 0 {
 			if l.b.inflight.tryAcquire(l.b.slotCost(n)) {
@@ -210,6 +214,9 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 			asked = false
 			now := clock.Now()
 			p.add(l.b.cut.readTime(askedAt, now, paced), es)
+			if l.b.cadence != nil {
+				l.b.cadence.read.Add(int64(len(es)))
+			}
 			l.hold(p, "")
 			l.observeRead(now, es)
 			readAt, drained = l.b.cut.nextRead(now, len(es), askedFor), len(es) < askedFor

@@ -46,6 +46,9 @@ type laneState struct {
 	inflight int       // the lane's batches in flight (each Batcher.slotCost: votes when cut on ticks)
 	slotFree bool      // the process has an in-flight slot free
 	drained  bool      // the lane's last read emptied its stream (no backlog)
+	// cutTick, with ticks and a cadence: the latest tick at or before now
+	// on which the process's lanes cut (cadencePolicy); zero: every tick.
+	cutTick time.Time
 }
 
 // decide returns how many pending votes to cut now. When it is zero, wake is
@@ -65,12 +68,65 @@ func (p cutPolicy) decide(now time.Time, s laneState) (cut int, wake time.Time) 
 	due := s.oldest.Add(p.maxWait)
 	if p.tick > 0 {
 		due = nextTick(s.oldest, p.tick)
+		if !now.Before(due) && !s.cutTick.IsZero() && !s.cutTick.After(s.oldest) {
+			return 0, nextTick(now, p.tick) // the ticks since its oldest vote were skipped
+		}
 	}
 	if !now.Before(due) {
 		return n, time.Time{}
 	}
 	return 0, due
 }
+
+// cadencePolicy decides, once per tick for all of a process's lanes that
+// cut on ticks, whether they cut on it: the lanes skip ticks so that a
+// shared transaction grows towards full votes (the ledger's CPU per vote
+// falls with the votes per transaction, and every tick that cuts makes a
+// block), within maxGap. They cut on a tick when
+//
+//   - with behind > 0, no shared transaction of the process has been in
+//     flight for behind (the ledger keeps up), or
+//   - a tick brings fewer than a quarter of full votes (at low rates a
+//     skipped tick costs its votes a tick of latency and saves little), or
+//   - one more tick's votes would take the transaction past full (the
+//     sharer would split it), or
+//   - maxGap has passed since the last tick that cut.
+//
+// The votes a tick brings are the recent mean of the votes the lanes read
+// per tick, not what they hold at the tick: the lanes' reads just before a
+// tick may not all have returned when it is decided. Every lane follows the
+// same decision, so their batches still go together in one transaction.
+type cadencePolicy struct {
+	tick   time.Duration
+	full   int           // votes of a full shared transaction
+	behind time.Duration // a shared transaction in flight this long: the ledger is behind (<= 0: always taken as behind)
+	maxGap time.Duration // longest between ticks that cut
+}
+
+// cadenceState is what the cadence policy judges at a tick.
+type cadenceState struct {
+	since   int       // ticks since the last tick that cut (>= 1)
+	perTick float64   // votes the lanes read per tick, recently
+	flying  time.Time // when the oldest shared transaction in flight was sent (zero: none)
+}
+
+// cuts reports whether the lanes cut on the tick at t.
+func (p cadencePolicy) cuts(t time.Time, s cadenceState) bool {
+	since := max(s.since, 1)
+	switch {
+	case p.behind > 0 && (s.flying.IsZero() || t.Sub(s.flying) < p.behind):
+		return true // the ledger keeps up
+	case s.perTick < float64(p.full)/4:
+		return true // low rate: latency first
+	case s.perTick*float64(since+1) > float64(p.full):
+		return true // one more tick would take it past full
+	}
+	return time.Duration(since)*p.tick >= p.maxGap
+}
+
+// meanWeight is the weight of the latest tick's votes in the recent mean
+// of the votes read per tick (an exponential moving average).
+const meanWeight = 0.25
 
 // nextTick is the first multiple of tick (since the Unix epoch) after t.
 func nextTick(t time.Time, tick time.Duration) time.Time {

@@ -167,6 +167,96 @@ func TestSharePolicyDecides(t *testing.T) {
 	})
 }
 
+// TestCutPolicyCadence: with a cadence, a lane past its tick cuts only if
+// a tick that cut came after its oldest vote, and otherwise waits for the
+// next tick.
+func TestCutPolicyCadence(t *testing.T) {
+	p := testCut
+	p.tick = 100 * time.Millisecond
+	t0 := time.Unix(1000, 0) // on a tick
+	read := t0.Add(-10 * time.Millisecond)
+	checkCuts(t, p, []cutCase{
+		{"the tick cut", t0.Add(time.Millisecond), laneState{pending: 40, oldest: read, inflight: 1, slotFree: true, drained: true, cutTick: t0}, 40, 0},
+		{"the tick skipped", t0.Add(time.Millisecond), laneState{pending: 40, oldest: read, inflight: 1, slotFree: true, drained: true, cutTick: t0.Add(-100 * time.Millisecond)}, 0, 99 * time.Millisecond},
+		{"a lane late past a tick that cut", t0.Add(150 * time.Millisecond), laneState{pending: 40, oldest: read, inflight: 1, slotFree: true, drained: true, cutTick: t0}, 40, 0},
+		{"before its tick", t0.Add(-5 * time.Millisecond), laneState{pending: 40, oldest: read, inflight: 1, slotFree: true, drained: true, cutTick: t0.Add(-100 * time.Millisecond)}, 0, 5 * time.Millisecond},
+		{"a full batch goes whatever the cadence", t0.Add(time.Millisecond), laneState{pending: 1000, oldest: read, inflight: 1, slotFree: true, drained: true, cutTick: t0.Add(-100 * time.Millisecond)}, 1000, 0},
+	})
+}
+
+func TestCadencePolicy(t *testing.T) {
+	p := cadencePolicy{tick: 100 * time.Millisecond, full: 2000, behind: 300 * time.Millisecond, maxGap: 300 * time.Millisecond}
+	t0 := time.Unix(1000, 0) // the tick judged
+	late := t0.Add(-300 * time.Millisecond)
+	anyRate := p
+	anyRate.behind = -1
+	for _, c := range []struct {
+		name string
+		p    cadencePolicy
+		s    cadenceState
+		want bool
+	}{
+		{"nothing in flight", p, cadenceState{since: 1, perTick: 1000}, true},
+		{"the ledger keeps up", p, cadenceState{since: 1, perTick: 1000, flying: t0.Add(-299 * time.Millisecond)}, true},
+		{"behind: the transaction grows", p, cadenceState{since: 1, perTick: 1000, flying: late}, false},
+		{"behind, two ticks: still room", p, cadenceState{since: 2, perTick: 650, flying: late}, false},
+		{"behind: one more tick would overflow", p, cadenceState{since: 2, perTick: 700, flying: late}, true},
+		{"behind: a tick fills it", p, cadenceState{since: 1, perTick: 2000, flying: late}, true},
+		{"behind: low rate", p, cadenceState{since: 1, perTick: 499, flying: late}, true},
+		{"behind: max gap", p, cadenceState{since: 3, perTick: 500, flying: late}, true},
+		{"always behind: nothing in flight", anyRate, cadenceState{since: 1, perTick: 1000}, false},
+		{"always behind: low rate", anyRate, cadenceState{since: 1, perTick: 400}, true},
+	} {
+		if got := c.p.cuts(t0, c.s); got != c.want {
+			t.Errorf("%s: cuts %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestCadenceDecidesOncePerTick: the first lane to ask about a tick decides
+// it for all, from the votes read per tick before it; a tick skipped leaves
+// the latest tick that cut.
+func TestCadenceDecidesOncePerTick(t *testing.T) {
+	var flying time.Time
+	c := &cadence{
+		policy: cadencePolicy{tick: 100 * time.Millisecond, full: 2000, behind: 150 * time.Millisecond, maxGap: 300 * time.Millisecond},
+		flying: func() time.Time { return flying },
+	}
+	t0 := time.Unix(1000, 0) // on a tick
+	c.read.Add(600)
+	if got := c.latest(t0.Add(time.Millisecond)); !got.Equal(t0) {
+		t.Fatalf("first tick: latest %v, want t0", got.Sub(t0))
+	}
+	flying = t0.Add(-time.Second) // behind from now on
+	if got := c.latest(t0.Add(50 * time.Millisecond)); !got.Equal(t0) {
+		t.Fatalf("t0 asked again: latest %v, want t0", got.Sub(t0))
+	}
+	// 600 votes a tick: skipped twice, then cut (a fourth tick's would
+	// overflow), then skipped again.
+	for i, want := range []time.Duration{0, 0, 300 * time.Millisecond, 300 * time.Millisecond} {
+		c.read.Add(600)
+		at := t0.Add(time.Duration(i+1)*100*time.Millisecond + 2*time.Millisecond)
+		for range 3 { // every lane asks; the first decides
+			if got := c.latest(at); !got.Equal(t0.Add(want)) {
+				t.Fatalf("tick %d: latest t0+%v, want t0+%v", i+1, got.Sub(t0), want)
+			}
+			c.read.Add(1) // read after the decision: the next tick's
+		}
+	}
+	// At a low rate every tick cuts again, once the mean has come down.
+	cut := 0
+	for i := range 20 {
+		c.read.Add(100)
+		at := t0.Add(time.Duration(i+5)*100*time.Millisecond + 2*time.Millisecond)
+		if c.latest(at).Equal(at.Truncate(100 * time.Millisecond)) {
+			cut++
+		}
+	}
+	if cut < 15 {
+		t.Fatalf("%d of 20 ticks cut at 100 votes a tick, want most", cut)
+	}
+}
+
 func TestCutPolicyRoom(t *testing.T) {
 	for _, c := range []struct{ pending, want int }{{0, 1000}, {400, 600}, {1000, 0}, {1200, 0}} {
 		if got := testCut.room(c.pending); got != c.want {
@@ -376,12 +466,12 @@ func TestConfigDefaultsAndLimits(t *testing.T) {
 	if c.BatchSize != DefaultConfig.BatchSize || c.Fill != 250 || c.Owner == "" || c.Clock == nil {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
-	if c.ShareVotes != 2000 {
-		t.Errorf("share votes %d by default, want two batches' 2000", c.ShareVotes)
+	if c.ShareVotes != 2500 {
+		t.Errorf("share votes %d by default, want two and a half batches' 2500", c.ShareVotes)
 	}
 	small := Config{Partitions: []string{"CA"}, BatchSize: 100}
-	if err := small.applyDefaults(); err != nil || small.Fill != 25 || small.ShareVotes != 200 {
-		t.Errorf("fill and share votes of a 100-vote batch size: %d, %d, %v; want 25, 200", small.Fill, small.ShareVotes, err)
+	if err := small.applyDefaults(); err != nil || small.Fill != 25 || small.ShareVotes != 250 {
+		t.Errorf("fill and share votes of a 100-vote batch size: %d, %d, %v; want 25, 250", small.Fill, small.ShareVotes, err)
 	}
 	large := Config{Partitions: []string{"CA"}, BatchSize: 8000}
 	if err := large.applyDefaults(); err != nil || large.ShareVotes != ballot.MaxBatchVotes {

@@ -3,7 +3,9 @@ package batcher
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
@@ -37,10 +39,11 @@ type sharer struct {
 
 	mu        sync.Mutex
 	queue     []*shareReq
-	votes     int       // in queue
-	inflight  int       // shared transactions in flight
-	announced int       // batches cut (announce) and not yet queued (submit)
-	timer     time.Time // when a wake-up is set for (zero: none)
+	votes     int         // in queue
+	inflight  int         // shared transactions in flight
+	announced int         // batches cut (announce) and not yet queued (submit)
+	sent      []time.Time // when each shared transaction in flight was sent
+	timer     time.Time   // when a wake-up is set for (zero: none)
 }
 
 // shareReq is one batch waiting for a shared transaction.
@@ -141,7 +144,8 @@ func (s *sharer) kickLocked() {
 			s.b.metrics.stage.share.Observe(now.Sub(r.queued).Seconds())
 		}
 		s.inflight++
-		go s.send(group)
+		s.sent = append(s.sent, now)
+		go s.send(group, now)
 	}
 }
 
@@ -193,7 +197,7 @@ func (s *sharer) takeLocked() []*shareReq {
 // send submits one transaction carrying group, hands each batch its view,
 // and frees the in-flight slot when the transaction has committed, failed,
 // or been given up by every batch.
-func (s *sharer) send(group []*shareReq) {
+func (s *sharer) send(group []*shareReq, at time.Time) {
 	bs := make([]ballot.Batch, len(group))
 	for i, r := range group {
 		bs[i] = r.batch
@@ -202,7 +206,7 @@ func (s *sharer) send(group []*shareReq) {
 	tx, err := s.b.submitTx(ctx, bs)
 	if err != nil {
 		cancel()
-		s.finish()
+		s.finish(at)
 		for _, r := range group {
 			r.out <- shareOut{err: fmt.Errorf("shared transaction: %w", err)}
 		}
@@ -210,7 +214,7 @@ func (s *sharer) send(group []*shareReq) {
 	}
 	st := &sharedTx{tx: tx, done: make(chan struct{}), refs: len(group), cancel: cancel}
 	go func() {
-		defer s.finish()
+		defer s.finish(at)
 		defer cancel()
 		st.res, st.err = tx.Wait(ctx)
 		close(st.done)
@@ -220,11 +224,15 @@ func (s *sharer) send(group []*shareReq) {
 	}
 }
 
-// finish frees an in-flight slot and decides again.
-func (s *sharer) finish() {
+// finish frees the in-flight slot of the transaction sent at at and
+// decides again.
+func (s *sharer) finish(at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inflight--
+	if i := slices.IndexFunc(s.sent, at.Equal); i >= 0 {
+		s.sent = slices.Delete(s.sent, i, i+1)
+	}
 	s.kickLocked()
 }
 
@@ -278,4 +286,61 @@ func (t soloTx) Wait(ctx context.Context) (ballot.Committed, error) {
 		return ballot.Committed{}, err
 	}
 	return res[0], nil
+}
+
+// cadence applies the cadence policy once per tick for every lane of the
+// process: the first lane to ask about a tick decides it, and the others
+// follow that decision.
+type cadence struct {
+	policy cadencePolicy
+	flying func() time.Time // when the oldest shared transaction in flight was sent
+	read   atomic.Int64     // votes the lanes have read, in all
+
+	mu       sync.Mutex
+	decided  time.Time // the latest tick decided
+	last     time.Time // the latest tick that cut
+	readThen int64     // read when decided
+	perTick  float64   // recent mean of the votes read per tick
+	measured bool      // perTick holds a measurement
+}
+
+// latest returns the latest tick at or before now on which the lanes cut,
+// deciding now's tick if no lane has yet.
+func (c *cadence) latest(now time.Time) time.Time {
+	t := now.Truncate(c.policy.tick)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !t.After(c.decided) {
+		return c.last
+	}
+	read := c.read.Load()
+	if !c.decided.IsZero() {
+		ticks := max(1, int64(t.Sub(c.decided)/c.policy.tick))
+		x := float64(read-c.readThen) / float64(ticks)
+		if c.measured {
+			c.perTick += meanWeight * (x - c.perTick)
+		} else {
+			c.perTick, c.measured = x, true
+		}
+	}
+	c.decided, c.readThen = t, read
+	since := int(min(t.Sub(c.last), c.policy.maxGap+c.policy.tick) / c.policy.tick)
+	if c.last.IsZero() || c.policy.cuts(t, cadenceState{since: since, perTick: c.perTick, flying: c.flying()}) {
+		c.last = t
+	}
+	return c.last
+}
+
+// oldestSent is when the oldest shared transaction in flight was
+// sent (zero: none).
+func (s *sharer) oldestSent() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first time.Time
+	for _, at := range s.sent {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return first
 }

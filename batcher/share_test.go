@@ -382,6 +382,62 @@ func TestTickBatchesCountVotesInFlight(t *testing.T) {
 	checkCountedOnce(t, f, rdb, votes)
 }
 
+// TestLanesSkipTicksWhileBehind: lanes cut on a tick while nothing is in
+// flight; while a shared transaction has been in flight for Behind they
+// skip ticks (the cadence), all of them, so the next transaction carries
+// two ticks' votes, cut at MaxGap; every vote is still committed once.
+func TestLanesSkipTicksWhileBehind(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	f, clk := newFakeLedger(), newFakeClock()
+	var hold atomic.Bool
+	hold.Store(true)
+	f.plan = func(ballot.Batch, int) fault {
+		if hold.Load() {
+			return holdTx
+		}
+		return commitOK
+	}
+	clk.Advance(10 * time.Millisecond) // 10 ms past a tick
+	tick := 100 * time.Millisecond
+	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 100, Fill: 50, Tick: tick, MaxGap: 2 * tick, Behind: tick, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
+	t.Cleanup(func() { hold.Store(false); f.release() }) // before the batcher's: it drains what is in flight
+	buffered := func() float64 {
+		n := 0.0
+		for _, s := range TestStates {
+			n += metricValue(t, b.metrics.buffered.WithLabelValues(s))
+		}
+		return n
+	}
+	perTick := 6 * len(TestStates) // above a quarter of ShareVotes: not a low rate
+	var votes []ballot.Vote
+	for i, want := range []int{1, 1, 2} { // transactions after ticks 1, 2 (skipped: behind), 3 (max gap)
+		votes = append(votes, EnqueueVotes(t, rdb, len(votes), perTick, "s")...)
+		held := perTick * max(1, i) // tick 2's votes wait for tick 3
+		waitFor(t, fmt.Sprintf("every lane holding its votes before tick %d (%d)", i+1, held), func() bool { return buffered() == float64(held) })
+		if i == 0 {
+			clk.Advance(90 * time.Millisecond) // to the tick in one step (see TestTickBatchesCountVotesInFlight)
+		} else {
+			clk.Advance(tick)
+		}
+		waitFor(t, fmt.Sprintf("%d transactions after tick %d", want, i+1), func() bool { n, _ := ledgerTxs(f); return n == want })
+		if i == 1 {
+			time.Sleep(50 * time.Millisecond) // room for a wrong cut to show
+			if n, _ := ledgerTxs(f); n != 1 || buffered() != float64(perTick) {
+				t.Fatalf("tick 2, behind: %d transactions, %v votes held; want 1 and %d", n, buffered(), perTick)
+			}
+		}
+	}
+	waitFor(t, "the lanes holding nothing", func() bool { return buffered() == 0 })
+	if n, shared := ledgerTxs(f); n != 2 || len(shared) != 2 || len(shared[1]) != len(TestStates) {
+		t.Fatalf("%d transactions, shared %v; want the second carrying a batch of each of %v", n, shared, TestStates)
+	}
+	hold.Store(false)
+	f.release()
+	WaitDrained(t, rdb, 10*time.Second)
+	checkCountedOnce(t, f, rdb, votes)
+}
+
 // ledgerTxs returns the fake ledger's transactions submitted and the batch
 // ids of those shared.
 func ledgerTxs(f *fakeLedger) (int, [][]string) {

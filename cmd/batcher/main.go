@@ -56,6 +56,8 @@ func run(ctx context.Context) error {
 	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process")
 	shareVotes := fs.Int("share-votes", d.ShareVotes, "most votes in a transaction shared by several lanes' batches (0: twice --batch-size; -1: lanes never share)")
 	tick := fs.Duration("tick", d.Tick, "when lanes share transactions: a lane's batch below --fill votes is cut on the clock's multiples of this, the same instants for every lane, and they go in one transaction (negative: cut when the lane's transactions commit)")
+	maxGap := fs.Duration("max-gap", d.MaxGap, "with --tick: above a quarter of --share-votes votes a tick, lanes skip ticks so that their shared transaction grows towards --share-votes, but cut at least this often (negative: on every tick)")
+	behind := fs.Duration("behind", d.Behind, "with --max-gap: if positive, lanes skip ticks only while a shared transaction has been in flight this long (the ledger is behind); negative: whenever the rate allows")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
@@ -92,7 +94,7 @@ func run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b, err := batcher.New(batcher.Config{
 		Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
-		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
+		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
 		Replicas: replicasFor(*replicas, rdb),
 	}, rdb, batcher.FabricLedger(ledger), log, reg)
 	if err != nil {
