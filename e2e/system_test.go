@@ -133,7 +133,7 @@ func startSystem(t *testing.T, batchers, voters int, tune ...func(*stack.Config)
 		t.Fatal(err)
 	}
 	s := &system{st: st, secret: secret, bin: bin,
-		rdb:    redis.NewUniversalClient(ropts),
+		rdb:    redisserver.NewClient(ropts),
 		ledger: nettest.Dial(t, st.Network(), "Observers").Ballot(),
 		http:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}

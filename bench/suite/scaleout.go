@@ -158,7 +158,7 @@ func (r *run) offerCluster(ctx context.Context, st *stack.Stack, c *report.Clust
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewUniversalClient(opts)
+	rdb := redisserver.NewClient(opts)
 	defer rdb.Close()
 	roll, err := loadgen.ReadRoll(st.RollCSV(), e.States)
 	if err != nil {

@@ -153,7 +153,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	ropts.PoolSize = 64
-	rdb := redis.NewUniversalClient(ropts)
+	rdb := redisserver.NewClient(ropts)
 	defer rdb.Close()
 	o.dedup.Replicas = o.replicas
 	if o.replicas < 0 {

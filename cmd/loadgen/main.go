@@ -26,8 +26,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -141,7 +139,7 @@ func run() error {
 			if err != nil {
 				return err
 			}
-			rdb := redis.NewUniversalClient(ropts)
+			rdb := redisserver.NewClient(ropts)
 			defer rdb.Close()
 			d, err := loadgen.WaitDrained(ctx, rdb, election.States, *drainLimit, os.Stderr, nil)
 			out.DrainS = d.Seconds()

@@ -108,7 +108,7 @@ func (r *Redis) Connect(ctx context.Context) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	rdb := redis.NewUniversalClient(opts)
+	rdb := redisserver.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis at %s: %w (start the system with `make up`, or set --redis-addr)", r.Addr, err)

@@ -44,7 +44,7 @@ func ParseEndpoint(list string, cluster bool) (Endpoint, error) {
 // String is the comma-separated address list.
 func (e Endpoint) String() string { return strings.Join(e.Addrs, ",") }
 
-// Options are the client options of an ACL user. redis.NewUniversalClient
+// Options are the client options of an ACL user. NewClient
 // makes of them a redis.Client for one server or a redis.ClusterClient for
 // a cluster (which sends each key to the master of its slot and follows
 // redirections and failovers).
@@ -52,9 +52,45 @@ func (e Endpoint) Options(user, password string) *redis.UniversalOptions {
 	return &redis.UniversalOptions{Addrs: e.Addrs, IsClusterMode: e.Cluster, Username: user, Password: password}
 }
 
-// Client is redis.NewUniversalClient of Options.
+// Client is NewClient of Options.
 func (e Endpoint) Client(user, password string) redis.UniversalClient {
-	return redis.NewUniversalClient(e.Options(user, password))
+	return NewClient(e.Options(user, password))
+}
+
+// NewClient is redis.NewUniversalClient of opts, except that a cluster
+// client reloads its map of the slots whenever it cannot connect to a node.
+// go-redis reloads the map only on a redirection (MOVED, ASK) and once a
+// minute, so a client whose master died kept dialling the dead address for
+// up to a minute although a replica had taken over seconds after
+// (cluster-node-timeout); with this it follows within a few commands.
+// Every component builds its Redis client here.
+func NewClient(opts *redis.UniversalOptions) redis.UniversalClient {
+	rdb := redis.NewUniversalClient(opts)
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		c.OnNewNode(func(node *redis.Client) { node.AddHook(reloadOnDialError{c}) })
+	}
+	return rdb
+}
+
+// reloadOnDialError asks its cluster client to reload the slots' map when
+// a node's connection cannot be made. Reloads run in the background, one at
+// a time, at most every 200 ms (redis.ClusterClient.ReloadState).
+type reloadOnDialError struct{ c *redis.ClusterClient }
+
+func (h reloadOnDialError) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil {
+			h.c.ReloadState(ctx)
+		}
+		return conn, err
+	}
+}
+
+func (reloadOnDialError) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (reloadOnDialError) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
 
 // Node is one node of a cluster to create: its client address and cluster

@@ -70,3 +70,38 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatalf("after the failover %s = %q, %v; want kept", key, v, err)
 	}
 }
+
+// TestClusterClientFollowsFailover: a client that only sends commands (no
+// explicit reload) reaches a killed master's keys on the promoted replica
+// within seconds, not after the client's periodic reload (a minute).
+func TestClusterClientFollowsFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a six-node Redis Cluster and a failover take ~10 s")
+	}
+	c := redistest.StartCluster(t, 3)
+	rdb := c.ClientAs(redisserver.UserAdmin)
+	ctx := context.Background()
+	key := "k:{CA}"
+	if err := rdb.Set(ctx, key, "kept", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	old := c.MasterOf(key)
+	if n, err := old.Client().Do(ctx, "WAIT", 1, 1000).Int(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1: %d replicas, %v", n, err)
+	}
+	old.Kill()
+	began := time.Now()
+	var v string
+	var err error
+	for v, err = rdb.Get(ctx, key).Result(); err != nil && time.Since(began) < 30*time.Second; v, err = rdb.Get(ctx, key).Result() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	took := time.Since(began)
+	t.Logf("read back %.1f s after the kill", took.Seconds())
+	if err != nil || v != "kept" {
+		t.Fatalf("%s = %q, %v; want kept", key, v, err)
+	}
+	if took > 20*time.Second {
+		t.Fatalf("the client reached the promoted replica %.0f s after the kill; want it to follow the failover (node timeout 1.5 s)", took.Seconds())
+	}
+}

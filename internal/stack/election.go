@@ -68,7 +68,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewUniversalClient(opts)
+	rdb := redisserver.NewClient(opts)
 	defer rdb.Close()
 	summary, err := s.loadRoll(ctx, rdb, secret, electionID, contests)
 	if err != nil {

@@ -81,7 +81,7 @@ func (s *Stack) FinaliseElection(ctx context.Context) (*ballot.Election, error) 
 	if err != nil {
 		return nil, err
 	}
-	rdb := redis.NewUniversalClient(opts)
+	rdb := redisserver.NewClient(opts)
 	defer rdb.Close()
 	var out *ballot.Election
 	err = s.asAdmin(func(ledger *fabricclient.Ballot) (err error) {

@@ -149,7 +149,7 @@ func (s *Stack) Clients() network.Host { return s.net.Hosts().Clients }
 func (s *Stack) RedisACL() redisserver.ACL { return redisserver.ACL{Dir: s.path("secrets", "redis")} }
 
 // RedisOptions are the client options of one of the system's Redis users
-// (redisserver.User*); redis.NewUniversalClient makes a cluster client of
+// (redisserver.User*); redisserver.NewClient makes a cluster client of
 // them on a cluster.
 func (s *Stack) RedisOptions(user string) (*redis.UniversalOptions, error) {
 	pw, err := s.RedisACL().Password(user)
