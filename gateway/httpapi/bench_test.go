@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,13 +145,20 @@ func BenchmarkVoteLoopback(b *testing.B) {
 		key  ed25519.PrivateKey
 	}{{"log-off", nil}, {"log-on", key}} {
 		b.Run(c.name, func(b *testing.B) {
-			f := newFixture(b, fixtureOpts{cfg: Config{MaxQueueDepth: -1}, logKey: c.key, logInterval: time.Second})
-			loopback(b, f)
+			accept := &latencies{}
+			f := newFixture(b, fixtureOpts{cfg: Config{MaxQueueDepth: -1}, logKey: c.key, logInterval: time.Second,
+				dedup:      loopbackDedup(b),
+				wrapIntake: func(in Intake) Intake { return timedIntake{Intake: in, lat: accept} }})
+			loopback(b, f, accept)
 		})
 	}
 }
 
-func loopback(b *testing.B, f *fixture) {
+// loopback runs serveLoopback over f's server in the states the
+// environment asks for, and reports Redis's costs per vote and where the
+// 202's tail was spent (reportTail): accept holds the Deduper's Accept
+// times, which it empties first.
+func loopback(b *testing.B, f *fixture, accept *latencies) {
 	nStates := loopbackEnv(b, loopbackStatesEnv, 1)
 	states := loopbackStates[:min(nStates, len(loopbackStates))]
 	if len(states) > 1 {
@@ -165,11 +173,29 @@ func loopback(b *testing.B, f *fixture) {
 	for s, st := range states { // voter i votes in states[i % len(states)]
 		f.enrollMany(st, "c", (voters-s+len(states)-1)/len(states), func(j int) string { return benchVoter(j*len(states) + s) })
 	}
+	ctx := context.Background()
+	// Redis's own view of the tail: its slowest fsyncs (the latency
+	// monitor, over 1 ms) and the script's execution times.
+	if err := f.rdb.ConfigSet(ctx, "latency-monitor-threshold", "1").Err(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.rdb.Do(ctx, "LATENCY", "RESET").Err(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.rdb.ConfigResetStat(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	accept.reset()
 	r0 := redisStats(b, f)
-	rd0 := cpuOf(b, f.redis.PID())
-	serveLoopback(b, f.srv.HTTPServer(""), states)
-	rd := cpuOf(b, f.redis.PID()) - rd0
+	rd0, rq0 := cpuOf(b, f.redis.PID()), runDelay(b, f.redis.PID())
+	tail := serveLoopback(b, f.srv.HTTPServer(""), states)
+	rd, rq := cpuOf(b, f.redis.PID())-rd0, runDelay(b, f.redis.PID())-rq0
 	r := redisStats(b, f)
+	tail.accept = accept.summary()
+	tail.redisRunDelay = rq
+	tail.fsyncs, tail.fsyncWorst = redisLatency(b, f, "aof-fsync-always")
+	tail.scriptP99, tail.scriptP999 = scriptLatency(b, f)
+	reportTail(b, tail)
 	n := float64(b.N)
 	b.ReportMetric(float64(rd.Microseconds())/n, "redis-µs/vote")
 	if calls := r.scriptCalls - r0.scriptCalls; calls > 0 {
@@ -222,7 +248,14 @@ func (instantIntake) Accept(context.Context, dedup.Attempt) (dedup.Result, error
 // process (this test binary re-run), in the given states; it reports
 // votes/s, this process's CPU per vote (the client's left out) and its
 // threads' context switches per vote (gw-ctxsw/vote).
-func serveLoopback(b *testing.B, hs *http.Server, states []string) {
+func serveLoopback(b *testing.B, hs *http.Server, states []string) tailSplit {
+	handler := &latencies{}
+	h := hs.Handler
+	hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		h.ServeHTTP(w, r)
+		handler.add(time.Since(t0))
+	})
 	ts := httptest.NewUnstartedServer(hs.Handler)
 	ts.Config = hs
 	ts.Start()
@@ -236,25 +269,32 @@ func serveLoopback(b *testing.B, hs *http.Server, states []string) {
 	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %s", loopbackClientEnv, ts.URL, b.N, conns, rate, strings.Join(states, ",")))
 	var out strings.Builder
 	client.Stdout, client.Stderr = &out, os.Stderr
-	gw0, cs0 := cpuOf(b, os.Getpid()), ctxSwitches(b)
+	gw0, cs0, rq0, ps0 := cpuOf(b, os.Getpid()), ctxSwitches(b), runDelay(b, os.Getpid()), readPressure()
 	b.ResetTimer()
 	if err := client.Run(); err != nil {
 		b.Fatalf("load client: %v", err)
 	}
 	b.StopTimer()
-	gw, cs := cpuOf(b, os.Getpid())-gw0, ctxSwitches(b)-cs0
+	gw, cs, rq := cpuOf(b, os.Getpid())-gw0, ctxSwitches(b)-cs0, runDelay(b, os.Getpid())-rq0
+	ps := readPressure().since(ps0, b.Elapsed())
 	// /proc counts a waited-for child's CPU as its parent's: the client's
 	// is not the gateway's.
 	lg := client.ProcessState.UserTime() + client.ProcessState.SystemTime()
 	gw -= lg
 	n := float64(b.N)
-	if _, err := fmt.Sscanf(out.String(), "accepted %g", &n); err != nil || n == 0 {
-		b.Fatalf("load client said %q, not how many votes were accepted", out.String())
+	tail := tailSplit{handler: handler.summary(), gwRunDelay: rq, pressure: ps}
+	var p50, p95, p99, maxMs float64
+	var clientRQ int64
+	if _, err := fmt.Sscanf(out.String(), "accepted %g latency %g %g %g %g rundelay %d", &n, &p50, &p95, &p99, &maxMs, &clientRQ); err != nil || n == 0 {
+		b.Fatalf("load client said %q, not how many votes were accepted and their latency", out.String())
 	}
+	tail.client = tailLatency{p50: ms(p50), p95: ms(p95), p99: ms(p99), max: ms(maxMs)}
+	tail.clientRunDelay, tail.n = time.Duration(clientRQ), n
 	b.ReportMetric(n/b.Elapsed().Seconds(), "votes/s")
 	b.ReportMetric(float64(gw.Microseconds())/n, "gw-µs/vote")
 	b.ReportMetric(float64(lg.Microseconds())/n, "client-µs/vote")
 	b.ReportMetric(float64(cs)/n, "gw-ctxsw/vote")
+	return tail
 }
 
 // ctxSwitches is the context switches of this process's threads so far
@@ -311,6 +351,28 @@ func loopbackEnv(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a non-negative number", name, v)
 	}
 	return n
+}
+
+// loopbackWorkersEnv and loopbackLingerEnv set BenchmarkVoteLoopback's
+// intake: its concurrent script calls (dedup.Config.Workers) and linger
+// (a duration, as the gateway's --linger; negative: none); unset, the
+// gateway's defaults.
+const (
+	loopbackWorkersEnv = "VOTECHAIN_LOOPBACK_WORKERS"
+	loopbackLingerEnv  = "VOTECHAIN_LOOPBACK_LINGER"
+)
+
+// loopbackDedup is the intake's configuration the environment asks for.
+func loopbackDedup(b *testing.B) dedup.Config {
+	c := dedup.Config{Workers: loopbackEnv(b, loopbackWorkersEnv, 0)}
+	if v := os.Getenv(loopbackLingerEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("%s=%q: %v", loopbackLingerEnv, v, err)
+		}
+		c.Linger = d
+	}
+	return c
 }
 
 // redisCounters are Redis's totals BenchmarkVoteLoopback reports per vote.
@@ -434,12 +496,10 @@ func runLoopbackClient(spec string) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	fmt.Printf("accepted %d\n", n)
 	all := slices.Sorted(slices.Values(slices.Concat(lat...)))
-	if len(all) > 0 {
-		q := func(f float64) time.Duration { return all[int(f*float64(len(all)-1))] }
-		fmt.Fprintf(os.Stderr, "loopback: %d votes at %d/s: 202 latency p50 %v p99 %v max %v\n", len(all), rate, q(0.5), q(0.99), all[len(all)-1])
-	}
+	t := summarize(all)
+	fmt.Fprintf(os.Stderr, "loopback: %d votes at %d/s: 202 latency p50 %v p99 %v max %v\n", len(all), rate, t.p50, t.p99, t.max)
+	printAccepted(n, t)
 	return nil
 }
 
@@ -486,8 +546,219 @@ func runLoadgenClient(url string, n, rate int, states []string) error {
 		return fmt.Errorf("%d of %d votes accepted (409 %d, 403 %d, 503 %d, other %d, errors %d: %v)",
 			p.Accepted, p.Sent, p.Duplicates, p.Ineligible, p.Overloaded, p.OtherStatus, p.Errors, p.ErrorSamples)
 	}
-	fmt.Printf("accepted %d\n", p.Accepted)
 	fmt.Fprintf(os.Stderr, "loadgen: %d votes at %d/s (sent %.0f/s): 202 latency p50 %.2f p99 %.2f ms\n",
 		p.Accepted, rate, p.SentPerS, p.AcceptLatency.P50ms, p.AcceptLatency.P99ms)
+	l := p.AcceptLatency
+	printAccepted(p.Accepted, tailLatency{p50: ms(l.P50ms), p95: ms(l.P95ms), p99: ms(l.P99ms), max: ms(l.MaxMs)})
 	return nil
+}
+
+// tailLatency is a latency distribution's points the tail split reports.
+type tailLatency struct{ p50, p95, p99, max time.Duration }
+
+// summarize reads a sorted sample's points (zero for none).
+func summarize(sorted []time.Duration) tailLatency {
+	if len(sorted) == 0 {
+		return tailLatency{}
+	}
+	return tailLatency{p50: measure.Percentile(sorted, 50), p95: measure.Percentile(sorted, 95),
+		p99: measure.Percentile(sorted, 99), max: sorted[len(sorted)-1]}
+}
+
+func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
+// printAccepted is the load client's answer to serveLoopback: how many
+// votes were accepted, their 202 latency (p50, p95, p99 and max in ms) and
+// the client's own threads' run-queue wait (ns, runDelay).
+func printAccepted(n int, t tailLatency) {
+	rq, _ := readRunDelay(os.Getpid())
+	f := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	fmt.Printf("accepted %d latency %.3f %.3f %.3f %.3f rundelay %d\n", n, f(t.p50), f(t.p95), f(t.p99), f(t.max), rq.Nanoseconds())
+}
+
+// tailSplit is where BenchmarkVoteLoopback's 202s spent their time, from
+// the outside in: the client's latency (send to answer), the gateway's
+// handler (its ServeHTTP), the Deduper's Accept in it (the wait for a
+// micro-batch, its script call and the answer's hand-back), and Redis's
+// slowest fsyncs and script executions; with the run-queue waits of the
+// three processes (time runnable but not running, from schedstat).
+type tailSplit struct {
+	n                         float64
+	client, handler, accept   tailLatency
+	fsyncs                    int           // seconds with an fsync over 1 ms
+	fsyncWorst                time.Duration // the slowest fsync
+	scriptP99, scriptP999     time.Duration // EVALSHA's execution in Redis
+	gwRunDelay, redisRunDelay time.Duration
+	clientRunDelay            time.Duration
+	pressure                  pressure // the machine's, over the run
+}
+
+// reportTail reports the split as benchmark metrics.
+func reportTail(b *testing.B, t tailSplit) {
+	f := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(f(t.client.p50), "client-p50-ms")
+	b.ReportMetric(f(t.client.p99), "client-p99-ms")
+	b.ReportMetric(f(t.client.max), "client-max-ms")
+	b.ReportMetric(f(t.handler.p99), "handler-p99-ms")
+	b.ReportMetric(f(t.handler.max), "handler-max-ms")
+	b.ReportMetric(f(t.accept.p50), "accept-p50-ms")
+	b.ReportMetric(f(t.accept.p99), "accept-p99-ms")
+	b.ReportMetric(f(t.accept.max), "accept-max-ms")
+	b.ReportMetric(f(t.scriptP99), "script-p99-ms")
+	b.ReportMetric(f(t.scriptP999), "script-p99.9-ms")
+	b.ReportMetric(f(t.fsyncWorst), "fsync-max-ms")
+	b.ReportMetric(float64(t.fsyncs), "fsync-slow-s")
+	b.ReportMetric(t.pressure.cpuSome, "psi-cpu-some-%")
+	b.ReportMetric(t.pressure.memSome, "psi-mem-some-%")
+	b.ReportMetric(t.pressure.memFull, "psi-mem-full-%")
+	b.ReportMetric(t.pressure.ioSome, "psi-io-some-%")
+	if t.n > 0 {
+		us := func(d time.Duration) float64 { return float64(d.Microseconds()) / t.n }
+		b.ReportMetric(us(t.gwRunDelay), "gw-runq-µs/vote")
+		b.ReportMetric(us(t.redisRunDelay), "redis-runq-µs/vote")
+		b.ReportMetric(us(t.clientRunDelay), "client-runq-µs/vote")
+	}
+}
+
+// latencies collects durations from concurrent callers.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) reset() {
+	l.mu.Lock()
+	l.d = l.d[:0]
+	l.mu.Unlock()
+}
+
+func (l *latencies) summary() tailLatency {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return summarize(slices.Sorted(slices.Values(l.d)))
+}
+
+// timedIntake records how long each Accept takes.
+type timedIntake struct {
+	Intake
+	lat *latencies
+}
+
+func (t timedIntake) Accept(ctx context.Context, a dedup.Attempt) (dedup.Result, error) {
+	t0 := time.Now()
+	r, err := t.Intake.Accept(ctx, a)
+	t.lat.add(time.Since(t0))
+	return r, err
+}
+
+// runDelay is the time the threads of process pid spent runnable but
+// waiting for a CPU, as far as /proc/PID/task/*/schedstat still holds them.
+func runDelay(b *testing.B, pid int) time.Duration {
+	d, err := readRunDelay(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func readRunDelay(pid int) (time.Duration, error) {
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("schedstat of %d: %v", pid, err)
+	}
+	var total int64
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that ended meanwhile
+		}
+		var run, wait int64
+		if _, err := fmt.Sscan(string(data), &run, &wait); err == nil {
+			total += wait
+		}
+	}
+	return time.Duration(total), nil
+}
+
+// redisLatency reads the latency monitor's event: how many seconds had one
+// over the threshold, and the worst.
+func redisLatency(b *testing.B, f *fixture, event string) (int, time.Duration) {
+	reply, err := f.rdb.Do(context.Background(), "LATENCY", "HISTORY", event).Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	samples, err := measure.ParseLatencyHistory(reply)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var worst time.Duration
+	for _, s := range samples {
+		worst = max(worst, time.Duration(s.MS)*time.Millisecond)
+	}
+	return len(samples), worst
+}
+
+// scriptLatency reads EVALSHA's p99 and p99.9 execution time from INFO
+// latencystats (since the last CONFIG RESETSTAT).
+func scriptLatency(b *testing.B, f *fixture) (p99, p999 time.Duration) {
+	info, err := f.rdb.Info(context.Background(), "latencystats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(info) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "latency_percentiles_usec_evalsha:"); ok {
+			for kv := range strings.SplitSeq(rest, ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				us, _ := strconv.ParseFloat(v, 64)
+				d := time.Duration(us * float64(time.Microsecond))
+				switch k {
+				case "p99":
+					p99 = d
+				case "p99.9":
+					p999 = d
+				}
+			}
+		}
+	}
+	return p99, p999
+}
+
+// pressure is the machine's stall times (Linux pressure stall information,
+// /proc/pressure): totals in µs, or, from since, shares of a run's wall
+// time in %: cpuSome, some runnable task waiting for a CPU; memSome and
+// memFull, some or every non-idle task stalled on memory (reclaim,
+// compaction, refaults); ioSome, some task waiting for I/O.
+type pressure struct{ cpuSome, memSome, memFull, ioSome float64 }
+
+// readPressure reads the totals; zero where the kernel has no PSI.
+func readPressure() pressure {
+	total := func(resource, kind string) float64 {
+		data, err := os.ReadFile("/proc/pressure/" + resource)
+		if err != nil {
+			return 0
+		}
+		for line := range strings.Lines(string(data)) {
+			if rest, ok := strings.CutPrefix(line, kind+" "); ok {
+				_, v, _ := strings.Cut(rest, "total=")
+				n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				return n
+			}
+		}
+		return 0
+	}
+	return pressure{cpuSome: total("cpu", "some"), memSome: total("memory", "some"),
+		memFull: total("memory", "full"), ioSome: total("io", "some")}
+}
+
+// since turns two readings d apart into shares of d in %.
+func (p pressure) since(p0 pressure, d time.Duration) pressure {
+	pct := func(a, a0 float64) float64 { return (a - a0) / float64(d.Microseconds()) * 100 }
+	return pressure{cpuSome: pct(p.cpuSome, p0.cpuSome), memSome: pct(p.memSome, p0.memSome),
+		memFull: pct(p.memFull, p0.memFull), ioSome: pct(p.ioSome, p0.ioSome)}
 }

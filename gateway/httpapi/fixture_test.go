@@ -134,6 +134,8 @@ type fixtureOpts struct {
 	// logInterval (50 ms if zero); nil: off.
 	logKey      ed25519.PrivateKey
 	logInterval time.Duration
+	// wrapIntake, if set, wraps the Deduper the server is given.
+	wrapIntake func(Intake) Intake
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -173,7 +175,11 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.cache != nil {
 		elections = o.cache(f.elections)
 	}
-	deps := Deps{Elections: elections, Ledger: f.elections, Intake: f.intake,
+	var intake Intake = f.intake
+	if o.wrapIntake != nil {
+		intake = o.wrapIntake(intake)
+	}
+	deps := Deps{Elections: elections, Ledger: f.elections, Intake: intake,
 		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: log}
 	if il != nil {
 		deps.IntakeLog = il
