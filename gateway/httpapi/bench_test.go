@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	rtmetrics "runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -269,20 +271,20 @@ func serveLoopback(b *testing.B, hs *http.Server, states []string) tailSplit {
 	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %s", loopbackClientEnv, ts.URL, b.N, conns, rate, strings.Join(states, ",")))
 	var out strings.Builder
 	client.Stdout, client.Stderr = &out, os.Stderr
-	gw0, cs0, rq0, ps0 := cpuOf(b, os.Getpid()), ctxSwitches(b), runDelay(b, os.Getpid()), readPressure()
+	gw0, cs0, rq0, ps0, gc0 := cpuOf(b, os.Getpid()), ctxSwitches(b), runDelay(b, os.Getpid()), readPressure(), readGC()
 	b.ResetTimer()
 	if err := client.Run(); err != nil {
 		b.Fatalf("load client: %v", err)
 	}
 	b.StopTimer()
 	gw, cs, rq := cpuOf(b, os.Getpid())-gw0, ctxSwitches(b)-cs0, runDelay(b, os.Getpid())-rq0
-	ps := readPressure().since(ps0, b.Elapsed())
+	ps, gc := readPressure().since(ps0, b.Elapsed()), readGC().since(gc0)
 	// /proc counts a waited-for child's CPU as its parent's: the client's
 	// is not the gateway's.
 	lg := client.ProcessState.UserTime() + client.ProcessState.SystemTime()
 	gw -= lg
 	n := float64(b.N)
-	tail := tailSplit{handler: handler.summary(), gwRunDelay: rq, pressure: ps}
+	tail := tailSplit{handler: handler.summary(), gwRunDelay: rq, pressure: ps, gc: gc}
 	var p50, p95, p99, maxMs float64
 	var clientRQ int64
 	if _, err := fmt.Sscanf(out.String(), "accepted %g latency %g %g %g %g rundelay %d", &n, &p50, &p95, &p99, &maxMs, &clientRQ); err != nil || n == 0 {
@@ -591,6 +593,7 @@ type tailSplit struct {
 	gwRunDelay, redisRunDelay time.Duration
 	clientRunDelay            time.Duration
 	pressure                  pressure // the machine's, over the run
+	gc                        gcStats  // the gateway's collector, over the run
 }
 
 // reportTail reports the split as benchmark metrics.
@@ -608,6 +611,9 @@ func reportTail(b *testing.B, t tailSplit) {
 	b.ReportMetric(f(t.scriptP999), "script-p99.9-ms")
 	b.ReportMetric(f(t.fsyncWorst), "fsync-max-ms")
 	b.ReportMetric(float64(t.fsyncs), "fsync-slow-s")
+	b.ReportMetric(t.gc.cycles, "gc-cycles")
+	b.ReportMetric(f(t.gc.maxPause), "gc-pause-max-ms")
+	b.ReportMetric(f(t.gc.assist), "gc-assist-ms")
 	b.ReportMetric(t.pressure.cpuSome, "psi-cpu-some-%")
 	b.ReportMetric(t.pressure.memSome, "psi-mem-some-%")
 	b.ReportMetric(t.pressure.memFull, "psi-mem-full-%")
@@ -761,4 +767,47 @@ func (p pressure) since(p0 pressure, d time.Duration) pressure {
 	pct := func(a, a0 float64) float64 { return (a - a0) / float64(d.Microseconds()) * 100 }
 	return pressure{cpuSome: pct(p.cpuSome, p0.cpuSome), memSome: pct(p.memSome, p0.memSome),
 		memFull: pct(p.memFull, p0.memFull), ioSome: pct(p.ioSome, p0.ioSome)}
+}
+
+// gcStats is what this process's collector did: cycles, its
+// stop-the-world pauses (the longest, as the runtime's histogram bounds
+// it) and the CPU the goroutines spent assisting its marking.
+type gcStats struct {
+	cycles   float64
+	pauses   []uint64 // the pause histogram's counts
+	bounds   []float64
+	maxPause time.Duration
+	assist   time.Duration
+}
+
+// readGC reads the collector's totals from runtime/metrics.
+func readGC() gcStats {
+	m := []rtmetrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/sched/pauses/total/gc:seconds"},
+		{Name: "/cpu/classes/gc/mark/assist:cpu-seconds"}}
+	rtmetrics.Read(m)
+	g := gcStats{cycles: float64(m[0].Value.Uint64())}
+	if h := m[1].Value; h.Kind() == rtmetrics.KindFloat64Histogram {
+		g.pauses, g.bounds = slices.Clone(h.Float64Histogram().Counts), h.Float64Histogram().Buckets
+	}
+	if a := m[2].Value; a.Kind() == rtmetrics.KindFloat64 {
+		g.assist = time.Duration(a.Float64() * float64(time.Second))
+	}
+	return g
+}
+
+// since is what happened between g0 and g: the longest pause is the
+// upper bound of the highest histogram bucket that gained a count.
+func (g gcStats) since(g0 gcStats) gcStats {
+	d := gcStats{cycles: g.cycles - g0.cycles, assist: g.assist - g0.assist}
+	for i := len(g.pauses) - 1; i >= 0; i-- {
+		if i < len(g0.pauses) && g.pauses[i] > g0.pauses[i] {
+			if hi := g.bounds[i+1]; !math.IsInf(hi, 1) {
+				d.maxPause = time.Duration(hi * float64(time.Second))
+			} else {
+				d.maxPause = time.Duration(g.bounds[i] * float64(time.Second))
+			}
+			break
+		}
+	}
+	return d
 }
