@@ -54,7 +54,7 @@ func run(ctx context.Context) error {
 	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight")
 	depth := fs.Int("depth", d.Depth, "batches in flight per lane (with --tick: the votes of this many full batches)")
 	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process")
-	shareVotes := fs.Int("share-votes", d.ShareVotes, "most votes in a transaction shared by several lanes' batches (0: twice --batch-size; -1: lanes never share)")
+	shareVotes := fs.Int("share-votes", d.ShareVotes, "most votes in a transaction shared by several lanes' batches (0: two and a half times --batch-size, within the chaincode's limit; -1: lanes never share)")
 	tick := fs.Duration("tick", d.Tick, "when lanes share transactions: a lane's batch below --fill votes is cut on the clock's multiples of this, the same instants for every lane, and they go in one transaction (negative: cut when the lane's transactions commit)")
 	maxGap := fs.Duration("max-gap", d.MaxGap, "with --tick: above a quarter of --share-votes votes a tick, lanes skip ticks so that their shared transaction grows towards --share-votes, but cut at least this often (negative: on every tick)")
 	behind := fs.Duration("behind", d.Behind, "with --max-gap: if positive, lanes skip ticks only while a shared transaction has been in flight this long (the ledger is behind); negative: whenever the rate allows")
