@@ -37,6 +37,11 @@ type Phase struct {
 	AcceptLatency measure.Latency `json:"accept_latency"` // of 202 answers
 	AnswerLatency measure.Latency `json:"answer_latency"` // of all non-503 answers
 	ErrorSamples  []string        `json:"error_samples,omitempty"`
+	// Self is the load generator's own Go runtime over the phase (it runs
+	// in the benchmark's process, on the machine it measures): a collection
+	// or a scheduling wait here delays the answers it reads, and shows in
+	// the latencies as if the gateway had been slow.
+	Self measure.GoRuntime `json:"load_generator"`
 }
 
 // Step is the phase as a rung of a ramp.
@@ -143,6 +148,7 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 	if procs := cmp.Or(r.Procs, 1); procs > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	}
+	self := measure.ReadGoRuntime()
 	began := time.Now()
 	p := Phase{Name: name, Offered: rate, StartS: began.Sub(r.Rec.timeline.Start).Seconds(), DurationS: d.Seconds()}
 	inTime := began.Add(d + grace)
@@ -243,6 +249,7 @@ schedule:
 	}
 	crew.dismiss()
 	wg.Wait()
+	p.Self = measure.ReadGoRuntime().Since(self)
 	close(done)
 	select {
 	case <-exhausted:
