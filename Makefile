@@ -25,7 +25,7 @@ fabric-bin: $(FABRIC_BIN)/.built ## build the Fabric 3.1.1 binaries (only when m
 # patches in network/fabricbin/patches applied (docs/ledger.md). Fabric's own
 # sample core.yaml and orderer.yaml are copied beside the binaries; the test
 # network applies the project's settings to them.
-$(FABRIC_BIN)/.built: network/fabricbin/go.mod network/fabricbin/go.sum network/fabricbin/build.sh network/fabricbin/patches $(wildcard network/fabricbin/patches/*.patch)
+$(FABRIC_BIN)/.built: network/fabricbin/go.mod network/fabricbin/go.sum network/fabricbin/build.sh network/fabricbin/patches $(wildcard network/fabricbin/patches/*.patch) $(wildcard network/fabricbin/patches/SmartBFT network/fabricbin/patches/SmartBFT/*.patch)
 	@echo "building Fabric 3.1.1 ($(FABRIC_CMDS)) into $(FABRIC_BIN); the first build takes a few minutes"
 	GO=$(GO) network/fabricbin/build.sh $(FABRIC_BIN) $(FABRIC_CMDS)
 	touch $@

@@ -7,8 +7,11 @@
 # copied from the module cache to OUT_DIR/.src/fabric, every patches/*.patch is
 # applied to it with no fuzz (a patch that does not apply exactly stops the
 # build), and the commands are built from a copy of go.mod that replaces the
-# module with the patched copy. Fabric's sample core.yaml and orderer.yaml are
-# copied to OUT_DIR/config. docs/ledger.md says what each patch does.
+# module with the patched copy. patches/SmartBFT/*.patch are applied the same
+# way to a copy of the SmartBFT module (the version Fabric requires, checked
+# against go.sum), which the build uses in its place. Fabric's sample core.yaml
+# and orderer.yaml are copied to OUT_DIR/config. docs/ledger.md says what each
+# patch does.
 set -euo pipefail
 
 if (($# < 2)); then
@@ -24,25 +27,42 @@ mod=github.com/hyperledger/fabric
 
 command -v patch >/dev/null 2>&1 || { echo "fabricbin: the patch command is missing: apt-get install patch" >&2; exit 1; }
 "$GO" mod download "$mod"
-ver=$("$GO" list -m -f '{{.Version}}' "$mod")
 src=$("$GO" list -m -f '{{.Dir}}' "$mod")
 
 work="$out/.src"
 rm -rf "$work"
 mkdir -p "$work"
-cp -R "$src" "$work/fabric"
-chmod -R u+w "$work/fabric"
-for p in patches/*.patch; do
-  [[ -e $p ]] || continue
-  if ! patch -p1 --fuzz=0 --forward --batch --no-backup-if-mismatch --quiet -d "$work/fabric" <"$p"; then
-    echo "fabricbin: $p does not apply to $mod@$ver: update the patch for the version pinned in go.mod, or remove it" >&2
-    exit 1
-  fi
-  echo "fabricbin: applied $p to $mod@$ver"
-done
-
 cp go.mod go.sum "$work/"
-echo "replace $mod => $work/fabric" >>"$work/go.mod"
+
+# patch_module MODULE DIR PATCH...: copies MODULE from the module cache to
+# $work/DIR, applies the patches with no fuzz, and replaces MODULE with the
+# copy in $work/go.mod.
+patch_module() {
+  local m=$1 dir=$2
+  shift 2
+  "$GO" mod download "$m"
+  local v d
+  v=$("$GO" list -m -f '{{.Version}}' "$m")
+  d=$("$GO" list -m -f '{{.Dir}}' "$m")
+  cp -R "$d" "$work/$dir"
+  chmod -R u+w "$work/$dir"
+  local p
+  for p in "$@"; do
+    [[ -e $p ]] || continue
+    if ! patch -p1 --fuzz=0 --forward --batch --no-backup-if-mismatch --quiet -d "$work/$dir" <"$p"; then
+      echo "fabricbin: $p does not apply to $m@$v: update the patch for the version pinned in go.mod, or remove it" >&2
+      exit 1
+    fi
+    echo "fabricbin: applied $p to $m@$v"
+  done
+  echo "replace $m => $work/$dir" >>"$work/go.mod"
+}
+
+patch_module "$mod" fabric patches/*.patch
+smartbft=(patches/SmartBFT/*.patch)
+if [[ -e ${smartbft[0]} ]]; then
+  patch_module github.com/hyperledger-labs/SmartBFT SmartBFT "${smartbft[@]}"
+fi
 pkgs=()
 for c in "$@"; do pkgs+=("$mod/cmd/$c"); done
 "$GO" build -modfile="$work/go.mod" -o "$out/" "${pkgs[@]}"

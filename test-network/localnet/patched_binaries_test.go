@@ -1,0 +1,82 @@
+package localnet_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/test-network/nettest"
+)
+
+// TestPeerUUIDFormatPatched shows that the Fabric build carries
+// network/fabricbin/patches/uuid-format.patch (docs/ledger.md): in the peer
+// binary's machine code, read with go tool objdump, Fabric's
+// common/util.idBytesToStr calls no fmt.Sprintf, as Fabric's own does.
+// The strings it makes are the same (the patch's own test checks that).
+func TestPeerUUIDFormatPatched(t *testing.T) {
+	nettest.Integration(t)
+	const fn = "github.com/hyperledger/fabric/common/util.idBytesToStr"
+	for _, call := range objdumpCalls(t, fabricCommand(t, "peer"), fn) {
+		if strings.Contains(call, "fmt.Sprintf") {
+			t.Fatalf("%s calls fmt.Sprintf: bin/fabric was built without network/fabricbin/patches/uuid-format.patch (run make fabric-bin)\n%s", fn, call)
+		}
+	}
+}
+
+// TestOrdererProposalDigestPatched shows that the Fabric build carries
+// network/fabricbin/patches/SmartBFT/proposal-digest.patch (docs/ledger.md):
+// in the orderer binary's machine code, SmartBFT's View collects a proposal's
+// prepares and commits without computing its digest (types.Proposal.Digest)
+// again, as SmartBFT's own does in both; it asks the view's remembered digest
+// (proposalDigest). The patch's own test checks what proposalDigest returns.
+func TestOrdererProposalDigestPatched(t *testing.T) {
+	nettest.Integration(t)
+	orderer := fabricCommand(t, "orderer")
+	const view = "github.com/hyperledger-labs/SmartBFT/internal/bft.(*View)."
+	for _, fn := range []string{view + "processPrepares", view + "processCommits"} {
+		var remembered bool
+		for _, call := range objdumpCalls(t, orderer, fn) {
+			if strings.Contains(call, "types.Proposal.Digest") {
+				t.Errorf("%s computes the proposal's digest: bin/fabric was built without network/fabricbin/patches/SmartBFT/proposal-digest.patch (run make fabric-bin)\n%s", fn, call)
+			}
+			remembered = remembered || strings.Contains(call, view+"proposalDigest")
+		}
+		if !remembered {
+			t.Errorf("%s does not call %sproposalDigest: bin/fabric was built without network/fabricbin/patches/SmartBFT/proposal-digest.patch (run make fabric-bin)", fn, view)
+		}
+	}
+}
+
+// fabricCommand returns the path of a built Fabric command in bin/fabric.
+func fabricCommand(t *testing.T, name string) string {
+	t.Helper()
+	return filepath.Join(nettest.RepoRoot(t), "bin", "fabric", name)
+}
+
+// objdumpCalls returns the CALL instructions of function fn (its full symbol
+// name) in binary bin, as go tool objdump prints them. It fails the test when
+// the binary has no such function or the function calls nothing, since a
+// check of its calls would then prove nothing.
+func objdumpCalls(t *testing.T, bin, fn string) []string {
+	t.Helper()
+	pattern := "^" + strings.NewReplacer(".", `\.`, "(", `\(`, ")", `\)`, "*", `\*`).Replace(fn) + "$"
+	out, err := exec.Command("go", "tool", "objdump", "-s", pattern, bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool objdump %s: %v\n%s", bin, err, out)
+	}
+	text := string(out)
+	if !strings.Contains(text, "TEXT "+fn+"(SB)") {
+		t.Fatalf("%s has no function %s: objdump printed\n%s", bin, fn, text)
+	}
+	var calls []string
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.Contains(line, "CALL ") {
+			calls = append(calls, line)
+		}
+	}
+	if len(calls) == 0 {
+		t.Fatalf("no CALL instruction found in %s: cannot tell (objdump printed\n%s)", fn, text)
+	}
+	return calls
+}
