@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -225,6 +226,10 @@ func TestLookupsWhileFollowing(t *testing.T) {
 				case v := <-committed:
 					known = append(known, v)
 				default:
+					if len(known) == 0 { // the other reader took the votes so far
+						runtime.Gosched()
+						continue
+					}
 				}
 				v := known[i%len(known)]
 				if got, err := x.Vote(ctx, v.ID); err != nil || got.Vote != v {
