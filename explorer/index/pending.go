@@ -32,74 +32,19 @@ import (
 // commits (a rolled-back Writer's are dropped with it).
 
 // pendingFlushRows is the votes of pending keys at which a commit writes
-// them into the key tables: about 3.3 MB of memory (two map entries a vote,
-// measured). The open Writer's own pending keys come on top until it
-// commits (67–111 bytes a vote, measured for 50,000–500,000: ~100 MB for a
-// catch-up Writer of a million votes, whose blocks the follower holds
-// decoded anyway), and a commit that writes them sorts a copy (24 bytes a
-// key).
+// them into the key tables: about 2.5 MB of memory (two 24-byte rows a
+// vote in sorted runs, 48–50 bytes a vote measured for 50,000–500,000
+// votes; maps of them took 69–112). The open Writer's own pending keys
+// come on top until it commits (~50 MB for a catch-up Writer of a million
+// votes, whose blocks the follower holds decoded anyway), and a merge of
+// runs briefly holds the rows it merges twice, as does the commit that
+// writes them (one sorted copy).
 const pendingFlushRows = 50_000
 
 // keyPlace is where a vote is: its batch (batch_votes.id) and index.
 type keyPlace struct {
 	batch int64
 	idx   int32
-}
-
-// keyMap holds places by key: one in first (nearly every key), the others
-// of a key in more (votes that share a hash, or a vote id reused).
-type keyMap struct {
-	first map[int64]keyPlace
-	more  map[int64][]keyPlace
-}
-
-func (m *keyMap) add(key int64, p keyPlace) {
-	if m.first == nil {
-		m.first = map[int64]keyPlace{}
-	}
-	if _, ok := m.first[key]; !ok {
-		m.first[key] = p
-		return
-	}
-	if m.more == nil {
-		m.more = map[int64][]keyPlace{}
-	}
-	m.more[key] = append(m.more[key], p)
-}
-
-// places appends the places of key to out.
-func (m *keyMap) places(key int64, out []keyPlace) []keyPlace {
-	if p, ok := m.first[key]; ok {
-		out = append(out, p)
-		out = append(out, m.more[key]...)
-	}
-	return out
-}
-
-// rows appends every key and place of m to out, as rows of (key, batch,
-// idx).
-func (m *keyMap) rows(out []keyRow) []keyRow {
-	for k, p := range m.first {
-		out = append(out, keyRow{k, p})
-	}
-	for k, ps := range m.more {
-		for _, p := range ps {
-			out = append(out, keyRow{k, p})
-		}
-	}
-	return out
-}
-
-// absorb adds every key of o to m.
-func (m *keyMap) absorb(o *keyMap) {
-	for k, p := range o.first {
-		m.add(k, p)
-	}
-	for k, ps := range o.more {
-		for _, p := range ps {
-			m.add(k, p)
-		}
-	}
 }
 
 type keyRow struct {
@@ -120,45 +65,128 @@ func compareKeyRows(a, b keyRow) int {
 	return cmp.Or(cmp.Compare(a.batch, b.batch), cmp.Compare(a.idx, b.idx))
 }
 
+// keyRuns holds rows as sorted runs (by compareKeyRows), each at least
+// twice as long as the next, so that there are at most about log2 of the
+// rows over a batch's: a batch's rows are sorted once and merged into
+// longer runs as they come (each row copied about log2 times), a lookup
+// searches each run, and the rows in key order are one merge of the runs
+// away. Maps of the keys cost more: an insert per key in the Writer, again
+// when the index took the Writer's keys, then a copy and a sort of them
+// all at the flush (in a profile of sustained-shape blocks about a tenth
+// of the CPU).
+type keyRuns struct {
+	runs [][]keyRow
+}
+
+// add adds run, sorted, to r, merging it with r's last runs while the
+// next to last is not longer than twice the last.
+func (r *keyRuns) add(run []keyRow) {
+	if len(run) == 0 {
+		return
+	}
+	r.runs = append(r.runs, run)
+	for n := len(r.runs); n >= 2 && len(r.runs[n-2]) <= 2*len(r.runs[n-1]); n-- {
+		r.runs[n-2] = mergeKeyRows(r.runs[n-2], r.runs[n-1])
+		r.runs = r.runs[:n-1]
+	}
+}
+
+// mergeKeyRows returns the rows of the sorted a and b, sorted, in a new
+// slice.
+func mergeKeyRows(a, b []keyRow) []keyRow {
+	out := make([]keyRow, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if compareKeyRows(b[0], a[0]) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
+}
+
+// places appends the places of key to out.
+func (r *keyRuns) places(key int64, out []keyPlace) []keyPlace {
+	for _, run := range r.runs {
+		i, _ := slices.BinarySearchFunc(run, key, func(row keyRow, key int64) int { return cmp.Compare(row.key, key) })
+		for ; i < len(run) && run[i].key == key; i++ {
+			out = append(out, run[i].keyPlace)
+		}
+	}
+	return out
+}
+
+// each calls fn with every row of r.
+func (r *keyRuns) each(fn func(keyRow)) {
+	for _, run := range r.runs {
+		for _, row := range run {
+			fn(row)
+		}
+	}
+}
+
+// absorb adds every row of o to r.
+func (r *keyRuns) absorb(o *keyRuns) {
+	for _, run := range o.runs {
+		r.add(run)
+	}
+}
+
+// sorted returns the rows of r and o in key order.
+func (r *keyRuns) sorted(o *keyRuns) []keyRow {
+	all := keyRuns{runs: slices.Concat(r.runs, o.runs)}
+	slices.SortFunc(all.runs, func(a, b []keyRow) int { return cmp.Compare(len(b), len(a)) })
+	for n := len(all.runs); n >= 2; n-- { // the shortest two each time
+		all.runs[n-2] = mergeKeyRows(all.runs[n-2], all.runs[n-1])
+		all.runs = all.runs[:n-1]
+		slices.SortFunc(all.runs, func(a, b []keyRow) int { return cmp.Compare(len(b), len(a)) })
+	}
+	if len(all.runs) == 0 {
+		return nil
+	}
+	return all.runs[0]
+}
+
 // pendingKeys are vote keys not yet in the tables: ids by voteKey, used by
 // nullifierKey (counted votes only); votes counts the ids, last is the
 // highest batch they hold.
 type pendingKeys struct {
-	ids, used keyMap
+	ids, used keyRuns
 	votes     int
 	last      int64
 }
 
 // addBatch adds the keys of batch's votes, those of counted votes to used
-// too, and calls used, if not nil, with each of the latter.
+// too, and calls used, if not nil, with each of the latter. rejected are
+// the indices of the votes not counted.
 func (p *pendingKeys) addBatch(batch int64, votes []ballot.Vote, rejected []int, used func(key int64)) {
-	p.reserve(len(votes))
-	out := make(map[int]bool, len(rejected))
-	for _, i := range rejected {
-		out[i] = true
+	if !slices.IsSorted(rejected) {
+		rejected = slices.Sorted(slices.Values(rejected))
 	}
+	ids := make([]keyRow, len(votes))
+	counted := make([]keyRow, 0, len(votes)-min(len(rejected), len(votes)))
 	for i, v := range votes {
 		at := keyPlace{batch, int32(i)}
-		p.ids.add(voteKey(v.ID), at)
-		if !out[i] {
-			key := nullifierKey(v.State, v.Nullifier)
-			p.used.add(key, at)
-			if used != nil {
-				used(key)
-			}
+		ids[i] = keyRow{voteKey(v.ID), at}
+		for len(rejected) > 0 && rejected[0] < i {
+			rejected = rejected[1:]
+		}
+		if len(rejected) > 0 && rejected[0] == i {
+			continue
+		}
+		key := nullifierKey(v.State, v.Nullifier)
+		counted = append(counted, keyRow{key, at})
+		if used != nil {
+			used(key)
 		}
 	}
+	slices.SortFunc(ids, compareKeyRows)
+	slices.SortFunc(counted, compareKeyRows)
+	p.ids.add(ids)
+	p.used.add(counted)
 	p.votes += len(votes)
 	p.last = max(p.last, batch)
-}
-
-// reserve makes p's maps, if not made yet, for votes votes (growing a map
-// rehashes its keys).
-func (p *pendingKeys) reserve(votes int) {
-	if p.ids.first == nil {
-		p.ids.first = make(map[int64]keyPlace, votes)
-		p.used.first = make(map[int64]keyPlace, votes)
-	}
 }
 
 // absorb adds o's keys to p.
@@ -166,7 +194,6 @@ func (p *pendingKeys) absorb(o *pendingKeys) {
 	if o.votes == 0 {
 		return
 	}
-	p.reserve(o.votes)
 	p.ids.absorb(&o.ids)
 	p.used.absorb(&o.used)
 	p.votes += o.votes
@@ -212,14 +239,14 @@ func (x *Index) flushLimit() int { return cmp.Or(x.flushRows, pendingFlushRows) 
 
 // committedPlaces returns the places of key in the index's committed
 // pending keys of kind ids or used (pick).
-func (x *Index) committedPlaces(pick func(*pendingKeys) *keyMap, key int64) []keyPlace {
+func (x *Index) committedPlaces(pick func(*pendingKeys) *keyRuns, key int64) []keyPlace {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return pick(x.pending).places(key, nil)
 }
 
-func pendingIDs(p *pendingKeys) *keyMap  { return &p.ids }
-func pendingUsed(p *pendingKeys) *keyMap { return &p.used }
+func pendingIDs(p *pendingKeys) *keyRuns  { return &p.ids }
+func pendingUsed(p *pendingKeys) *keyRuns { return &p.used }
 
 // flush writes the index's committed pending keys and w's own into the key
 // tables (keyTables), sorted by key, and records the last batch they hold
@@ -238,10 +265,9 @@ func (w *Writer) flushAll(ctx context.Context) error {
 	idTable, usedTable := w.keyTables()
 	for _, t := range []struct {
 		table string
-		pick  func(*pendingKeys) *keyMap
+		pick  func(*pendingKeys) *keyRuns
 	}{{idTable, pendingIDs}, {usedTable, pendingUsed}} {
-		rows := t.pick(w.pending).rows(t.pick(x.pending).rows(nil))
-		slices.SortFunc(rows, compareKeyRows)
+		rows := t.pick(x.pending).sorted(t.pick(w.pending))
 		args := make([]any, 0, 3*min(len(rows), maxRowsPerInsert))
 		for len(rows) > 0 {
 			n := min(len(rows), maxRowsPerInsert)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -256,6 +257,52 @@ func TestLookupsWhileFollowing(t *testing.T) {
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestKeyRuns: rows added as sorted runs of any length, with keys shared
+// within and across runs, are found by key in every run they are in, come
+// out of sorted (with another keyRuns' rows) in key order, and stay in at
+// most about log2 of the rows runs.
+func TestKeyRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var r, o keyRuns
+	var all []keyRow
+	for i := range 300 {
+		run := make([]keyRow, rng.IntN(40))
+		for j := range run {
+			run[j] = keyRow{rng.Int64N(500) - 250, keyPlace{int64(i), int32(j)}}
+		}
+		all = append(all, run...)
+		slices.SortFunc(run, compareKeyRows)
+		if i%3 == 0 {
+			o.add(run)
+		} else {
+			r.add(run)
+		}
+	}
+	if len(r.runs) > 14 || len(o.runs) > 14 {
+		t.Fatalf("%d and %d runs of %d rows; want at most 14 each", len(r.runs), len(o.runs), len(all))
+	}
+	slices.SortFunc(all, compareKeyRows)
+	if got := r.sorted(&o); !slices.Equal(got, all) {
+		t.Fatalf("sorted: %d rows, in order %v; want the %d rows added in key order", len(got), slices.IsSortedFunc(got, compareKeyRows), len(all))
+	}
+	var both keyRuns
+	both.absorb(&r)
+	both.absorb(&o)
+	for key := int64(-260); key < 260; key++ {
+		var want []keyPlace
+		for _, row := range all {
+			if row.key == key {
+				want = append(want, row.keyPlace)
+			}
+		}
+		got := both.places(key, nil)
+		slices.SortFunc(got, func(a, b keyPlace) int { return compareKeyRows(keyRow{0, a}, keyRow{0, b}) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("places of key %d: %v; want %v", key, got, want)
 		}
 	}
 }

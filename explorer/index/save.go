@@ -106,9 +106,7 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 			tx.Rollback()
 			return nil, err
 		}
-		for _, r := range x.pending.used.rows(nil) { // not in the tables yet
-			x.filter.addKey(r.key)
-		}
+		x.pending.used.each(func(r keyRow) { x.filter.addKey(r.key) }) // not in the tables yet
 	}
 	if err := x.countRecent(ctx, tx); err != nil {
 		tx.Rollback()
@@ -375,7 +373,6 @@ func (s saver) txs() error {
 }
 
 func (s saver) batches() error {
-	s.w.pending.reserve(s.r.Votes()) // a Writer of one block needs no more
 	for _, bt := range s.r.Batches {
 		if !bt.First() {
 			continue
