@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 
 	"github.com/votechain/votechain/explorer/audit"
@@ -67,29 +68,45 @@ func newUsedFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, er
 // full reports whether the filter holds more keys than it was sized for.
 func (f *usedFilter) full() bool { return f.keys > f.capacity }
 
-// positions calls fn with the bit of each of the key's hashes (double
-// hashing of the key mixed with the filter's seed).
-func (f *usedFilter) positions(key int64, fn func(bit uint64)) {
+// hashes are the key's two hashes for double hashing (h1 + i*h2, i <
+// filterHashes), the key mixed with the filter's seed; h2 spans all 64
+// bits (bit maps a hash by its high bits) and is odd.
+func (f *usedFilter) hashes(key int64) (h1, h2 uint64) {
 	sum := mix64(uint64(key) ^ f.seed)
-	h1, h2 := sum, sum>>32|1
-	m := uint64(len(f.bits) * 64)
-	for i := range uint64(filterHashes) {
-		fn((h1 + i*h2) % m)
-	}
+	return sum, bits.RotateLeft64(sum, 32) | 1
+}
+
+// bit maps hash h onto the filter's bits by a multiply and shift (Lemire's
+// fast range), not a division: the filter's operations took a tenth of the
+// CPU of a profile of sustained-shape blocks, seven divisions and closure
+// calls a key.
+func (f *usedFilter) bit(h uint64) uint64 {
+	hi, _ := bits.Mul64(h, uint64(len(f.bits))*64)
+	return hi
 }
 
 func (f *usedFilter) add(k audit.Nullifier) { f.addKey(nullifierKey(k.State, k.Nullifier)) }
 
 func (f *usedFilter) addKey(key int64) {
-	f.positions(key, func(bit uint64) { f.bits[bit/64] |= 1 << (bit % 64) })
+	h1, h2 := f.hashes(key)
+	for i := range uint64(filterHashes) {
+		b := f.bit(h1 + i*h2)
+		f.bits[b/64] |= 1 << (b % 64)
+	}
 	f.keys++
 }
 
 // mayHold reports whether k may be in the table: false means it is not.
+// It stops at the first of the key's bits that is not set.
 func (f *usedFilter) mayHold(k audit.Nullifier) bool {
-	maybe := true
-	f.positions(nullifierKey(k.State, k.Nullifier), func(bit uint64) { maybe = maybe && f.bits[bit/64]&(1<<(bit%64)) != 0 })
-	return maybe
+	h1, h2 := f.hashes(nullifierKey(k.State, k.Nullifier))
+	for i := range uint64(filterHashes) {
+		b := f.bit(h1 + i*h2)
+		if f.bits[b/64]&(1<<(b%64)) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // mix64 is splitmix64's finalizer: every bit of x moves every bit of the

@@ -143,3 +143,28 @@ func TestUsedFilter(t *testing.T) {
 		t.Errorf("a full filter answers maybe for %d of 10,000 keys it does not hold; want about 100", maybe)
 	}
 }
+
+// TestUsedFilterFalsePositives: a filter holding as many keys as it is
+// sized for holds every one of them and answers "maybe" for about 1% of
+// other keys (10 bits a key, 7 hashes: 0.8% in theory), well under 2%.
+func TestUsedFilterFalsePositives(t *testing.T) {
+	f := &usedFilter{seed: 42, bits: make([]uint64, (50_000*filterBitsPerKey+63)/64), capacity: 50_000}
+	for i := range 50_000 {
+		f.add(key(i))
+	}
+	for i := range 50_000 {
+		if !f.mayHold(key(i)) {
+			t.Fatalf("the filter does not hold key %d, added", i)
+		}
+	}
+	maybe := 0
+	for i := 50_000; i < 150_000; i++ {
+		if f.mayHold(key(i)) {
+			maybe++
+		}
+	}
+	if rate := float64(maybe) / 100_000; rate > 0.02 {
+		t.Fatalf("%.2f%% of keys not added may be held; want about 1%%", 100*rate)
+	}
+	t.Logf("%.2f%% false positives", float64(maybe)/1000)
+}
