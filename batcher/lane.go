@@ -385,6 +385,7 @@ func (l *lane) resubmitJournal(ctx context.Context) (map[string]bool, error) {
 func (l *lane) fence(err error) {
 	if errors.Is(err, errFenced) {
 		l.fenceOne.Do(func() {
+			l.b.metrics.retries.WithLabelValues("lane_lease_lost").Inc()
 			l.log.Warn("lane lease lost; stopping the lane")
 			l.stopErr = errFenced
 			close(l.fenced)
@@ -405,6 +406,7 @@ var errRedis = errors.New("redis failed under the lane; it restarts")
 // settled by the journal's resubmission.
 func (l *lane) restart(err error) {
 	l.fenceOne.Do(func() {
+		l.b.metrics.retries.WithLabelValues("lane_restart").Inc()
 		l.log.Warn("redis failed; restarting the lane", "err", err)
 		l.stopErr = fmt.Errorf("%w: %w", errRedis, err)
 		close(l.fenced)

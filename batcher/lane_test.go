@@ -279,6 +279,9 @@ func TestLaneStopsWhenLeaseIsLost(t *testing.T) {
 	if n, _ := rdb.HLen(ctx, journalKey("CA")).Result(); n == 0 {
 		t.Fatal("the fenced lane's batch left the journal")
 	}
+	if n := metricValue(t, b.metrics.retries.WithLabelValues("lane_lease_lost")); n != 1 {
+		t.Fatalf("batcher_retries_total{cause=lane_lease_lost} = %v after one lost lease, want 1", n)
+	}
 	if n, _ := rdb.XLen(ctx, votequeue.StreamKey("CA")).Result(); n != 20 {
 		t.Fatalf("CA's stream holds %d votes after the fence, want all 20 unacknowledged", n)
 	}
@@ -577,10 +580,15 @@ func TestStageMetrics(t *testing.T) {
 		return m.GetHistogram()
 	}
 	s := b.metrics.stage
+	// A lane stopped and taken again (its lease expired on a starved
+	// machine, or a Redis call timed out) reads its unsettled votes again
+	// and times them again: then each vote is timed at least once.
+	restarts := metricValue(t, b.metrics.retries.WithLabelValues("lane_restart")) + metricValue(t, b.metrics.retries.WithLabelValues("lane_lease_lost"))
 	perVote := map[string]prometheus.Observer{"queue": s.queue, "buffer": s.buffer, "vote": b.metrics.voteLatency}
 	for name, o := range perVote {
-		if n := hist(o).GetSampleCount(); n != uint64(len(votes)) {
-			t.Errorf("%s: %d samples, want one per vote (%d)", name, n, len(votes))
+		n := hist(o).GetSampleCount()
+		if n < uint64(len(votes)) || (restarts == 0 && n != uint64(len(votes))) {
+			t.Errorf("%s: %d samples, want one per vote (%d; %v lane restarts)", name, n, len(votes), restarts)
 		}
 	}
 	f.mu.Lock()
@@ -588,7 +596,7 @@ func TestStageMetrics(t *testing.T) {
 	f.mu.Unlock()
 	perBatch := map[string]prometheus.Observer{"journal": s.journal, "share": s.share, "commit": s.commit, "settle": s.settle}
 	for name, o := range perBatch {
-		if n := hist(o).GetSampleCount(); n != batches {
+		if n := hist(o).GetSampleCount(); n != batches && restarts == 0 {
 			t.Errorf("%s: %d samples, want one per batch (%d)", name, n, batches)
 		}
 	}
