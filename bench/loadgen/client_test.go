@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -496,5 +497,32 @@ func TestRunnerSetsGOMAXPROCSForTheAttack(t *testing.T) {
 		if got, after := during.Load(), runtime.GOMAXPROCS(0); got != int64(tc.want) || after != before {
 			t.Fatalf("Procs %d: GOMAXPROCS %d during the attack, %d after; want %d, then %d", tc.procs, got, after, tc.want, before)
 		}
+	}
+}
+
+// TestRunnerCollectsBeforeTheAttack: an attack begins with a garbage
+// collection, so a cycle is not due inside it.
+func TestRunnerCollectsBeforeTheAttack(t *testing.T) {
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, `{"vote_id":"00112233445566778899aabbccddeeff"}`)
+	})
+	g, err := NewGenerator(testRoll(map[string]int{"CA": 100}, "CA"), race, Mix{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{URL: srv.URL + "/api/v1/vote", Gen: g, Rec: NewRecorder(time.Now())}
+	cycles := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := cycles()
+	p, err := r.Constant(context.Background(), "collect", 100, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran := cycles() - before; ran < 1+p.Self.GCCycles {
+		t.Fatalf("%d GC cycles over the call, %d of them inside the attack: want one more, before it", ran, p.Self.GCCycles)
 	}
 }
