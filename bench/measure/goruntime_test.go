@@ -33,10 +33,12 @@ func TestGoRuntimeSince(t *testing.T) {
 	before := ReadGoRuntime()
 	runtime.GC()
 	runtime.GC()
-	// The goroutines are runnable while this one holds the only P (the
-	// runtime times one goroutine's wait in eight, so start several).
+	// The goroutines are runnable while this one holds the only P. The
+	// runtime times a new goroutine's first wait for one in eight of them,
+	// chosen at random: with 256, none timed has odds of ~1e-15 (with 64
+	// it was ~2e-4).
 	var wg sync.WaitGroup
-	for range 64 {
+	for range 256 {
 		wg.Add(1)
 		go wg.Done()
 	}
