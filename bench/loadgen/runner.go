@@ -42,6 +42,9 @@ type Phase struct {
 	// or a scheduling wait here delays the answers it reads, and shows in
 	// the latencies as if the gateway had been slow.
 	Self measure.GoRuntime `json:"load_generator"`
+	// Stalls is the whole machine's over the phase: time its tasks waited
+	// for a core, for memory (reclaim) or for I/O, and the direct reclaims.
+	Stalls measure.Stalls `json:"machine_stalls"`
 }
 
 // Step is the phase as a rung of a ramp.
@@ -154,7 +157,7 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 	if procs := cmp.Or(r.Procs, 1); procs > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	}
-	self := measure.ReadGoRuntime()
+	self, stalls := measure.ReadGoRuntime(), measure.ReadStalls()
 	began := time.Now()
 	p := Phase{Name: name, Offered: rate, StartS: began.Sub(r.Rec.timeline.Start).Seconds(), DurationS: d.Seconds()}
 	inTime := began.Add(d + grace)
@@ -255,7 +258,7 @@ schedule:
 	}
 	crew.dismiss()
 	wg.Wait()
-	p.Self = measure.ReadGoRuntime().Since(self)
+	p.Self, p.Stalls = measure.ReadGoRuntime().Since(self), measure.ReadStalls().Since(stalls)
 	close(done)
 	select {
 	case <-exhausted:

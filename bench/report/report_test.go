@@ -15,6 +15,15 @@ import (
 	"github.com/votechain/votechain/bench/measure"
 )
 
+// stalled gives a phase a slow answer, a load generator that collected and
+// waited, and a machine that stalled on memory.
+func stalled(ph loadgen.Phase) loadgen.Phase {
+	ph.AcceptLatency.MaxMs = 131
+	ph.Self = measure.GoRuntime{GCCycles: 1, MaxSchedWaitMs: 101}
+	ph.Stalls = measure.Stalls{CPUSomeMs: 4200, MemSomeMs: 180, MemFullMs: 95, IOSomeMs: 700, DirectReclaims: 42}
+	return ph
+}
+
 func fixture() *Report {
 	ph := func(name string, offered, acc float64) loadgen.Phase {
 		return loadgen.Phase{Name: name, Offered: offered, AcceptedPerS: acc, AnsweredPerS: acc, DurationS: 5,
@@ -26,7 +35,7 @@ func fixture() *Report {
 		Targets:   []Target{{Name: "accepted at the knee", Goal: "≥ 25,000/s", Measured: "4,000/s", Margin: "missed by 84%"}},
 		Ramp:      []loadgen.Phase{ph("ramp-1000", 1000, 990), ph("ramp-2000", 2000, 1500)},
 		KneeIndex: 0,
-		Fixed:     []loadgen.Phase{ph("fixed-10000", 10000, 3000)},
+		Fixed:     []loadgen.Phase{stalled(ph("fixed-10000", 10000, 3000))},
 		Sustained: Commit{Phase: ph("sustained", 5000, 3000), WindowS: 60, CommittedPerS: 2500},
 		Ceiling:   ledgerload.DriveResult{VotesPerTx: 500, InFlight: 16, VotesPerS: 4000, CountedPerS: 4000},
 		Naive:     ledgerload.DriveResult{VotesPerTx: 1, InFlight: 200, VotesPerS: 300, CountedPerS: 300},
@@ -69,6 +78,7 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 		"Votechain ÷ ceiling = 0.62; Votechain ÷ naive = 8.3×",
 		"| accepted at the knee | ≥ 25,000/s | 4,000/s | missed by 84% |",
 		"**ramp-1000 (knee)**",
+		"| fixed-10000 | 10,000 | 0 | 3,000 | 3,000 | 2.0 ms | 8.0 ms | 12.0 ms | 131 ms | 0 | 0 | 0 | 0 | 1, 101 ms | 4200 / 180 (95) / 700 ms, 42 |",
 		"| gateway | 0.75 | 80 MB |",
 		"Loss check PASSED",
 		"## Scaling out",

@@ -271,14 +271,14 @@ func serveLoopback(b *testing.B, hs *http.Server, states []string) tailSplit {
 	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %s", loopbackClientEnv, ts.URL, b.N, conns, rate, strings.Join(states, ",")))
 	var out strings.Builder
 	client.Stdout, client.Stderr = &out, os.Stderr
-	gw0, cs0, rq0, ps0, gc0 := cpuOf(b, os.Getpid()), ctxSwitches(b), runDelay(b, os.Getpid()), readPressure(), readGC()
+	gw0, cs0, rq0, ps0, gc0 := cpuOf(b, os.Getpid()), ctxSwitches(b), runDelay(b, os.Getpid()), measure.ReadStalls(), readGC()
 	b.ResetTimer()
 	if err := client.Run(); err != nil {
 		b.Fatalf("load client: %v", err)
 	}
 	b.StopTimer()
 	gw, cs, rq := cpuOf(b, os.Getpid())-gw0, ctxSwitches(b)-cs0, runDelay(b, os.Getpid())-rq0
-	ps, gc := readPressure().since(ps0, b.Elapsed()), readGC().since(gc0)
+	ps, gc := pressureShares(measure.ReadStalls().Since(ps0), b.Elapsed()), readGC().since(gc0)
 	// /proc counts a waited-for child's CPU as its parent's: the client's
 	// is not the gateway's.
 	lg := client.ProcessState.UserTime() + client.ProcessState.SystemTime()
@@ -735,38 +735,16 @@ func scriptLatency(b *testing.B, f *fixture) (p99, p999 time.Duration) {
 	return p99, p999
 }
 
-// pressure is the machine's stall times (Linux pressure stall information,
-// /proc/pressure): totals in µs, or, from since, shares of a run's wall
-// time in %: cpuSome, some runnable task waiting for a CPU; memSome and
-// memFull, some or every non-idle task stalled on memory (reclaim,
-// compaction, refaults); ioSome, some task waiting for I/O.
+// pressure is the machine's stall shares over a run, in % of its wall
+// time (measure.Stalls): cpuSome, some runnable task waiting for a CPU;
+// memSome and memFull, some or every non-idle task stalled on memory
+// (reclaim, compaction, refaults); ioSome, some task waiting for I/O.
 type pressure struct{ cpuSome, memSome, memFull, ioSome float64 }
 
-// readPressure reads the totals; zero where the kernel has no PSI.
-func readPressure() pressure {
-	total := func(resource, kind string) float64 {
-		data, err := os.ReadFile("/proc/pressure/" + resource)
-		if err != nil {
-			return 0
-		}
-		for line := range strings.Lines(string(data)) {
-			if rest, ok := strings.CutPrefix(line, kind+" "); ok {
-				_, v, _ := strings.Cut(rest, "total=")
-				n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				return n
-			}
-		}
-		return 0
-	}
-	return pressure{cpuSome: total("cpu", "some"), memSome: total("memory", "some"),
-		memFull: total("memory", "full"), ioSome: total("io", "some")}
-}
-
-// since turns two readings d apart into shares of d in %.
-func (p pressure) since(p0 pressure, d time.Duration) pressure {
-	pct := func(a, a0 float64) float64 { return (a - a0) / float64(d.Microseconds()) * 100 }
-	return pressure{cpuSome: pct(p.cpuSome, p0.cpuSome), memSome: pct(p.memSome, p0.memSome),
-		memFull: pct(p.memFull, p0.memFull), ioSome: pct(p.ioSome, p0.ioSome)}
+// pressureShares turns the stalls of a run d long into shares of d.
+func pressureShares(s measure.Stalls, d time.Duration) pressure {
+	pct := func(ms float64) float64 { return ms / float64(d.Milliseconds()) * 100 }
+	return pressure{cpuSome: pct(s.CPUSomeMs), memSome: pct(s.MemSomeMs), memFull: pct(s.MemFullMs), ioSome: pct(s.IOSomeMs)}
 }
 
 // gcStats is what this process's collector did: cycles, its
