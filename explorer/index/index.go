@@ -92,6 +92,14 @@ type Index struct {
 	// the pending votes at which a commit writes them (tests).
 	pending   *pendingKeys
 	flushRows int
+	// committing are the pending keys of the Writer whose SQL commit is
+	// under way (nil if none): published before that commit, so that a
+	// reader finds a batch's votes no later than the batch, and dropped if
+	// it fails. Their batches may not be visible yet: a lookup skips those.
+	committing *pendingKeys
+	// commitSQL, if set, commits a Writer's SQL transaction by calling
+	// commit (tests: to look around the commit, or fail it).
+	commitSQL func(commit func() error) error
 	// roll is the roll table for the Writers' lookups, read when the
 	// first begins.
 	roll *rollCache
@@ -410,12 +418,15 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 	if len(wanted) == 0 {
 		return out, nil
 	}
-	type place struct{ key, batch, idx int64 }
+	type place struct {
+		key, batch, idx int64
+		pending         bool
+	}
 	var found []place
 	if x.pendingUsed != nil {
 		for key := range wanted {
 			for _, p := range x.pendingUsed(key) {
-				found = append(found, place{key, p.batch, int64(p.idx)})
+				found = append(found, place{key, p.batch, int64(p.idx), true})
 			}
 		}
 	}
@@ -435,10 +446,18 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
 	batches := map[int64][]ballot.Vote{}
+	invisible := map[int64]bool{}
 	for _, p := range found {
+		if invisible[p.batch] {
+			continue
+		}
 		votes, ok := batches[p.batch]
 		if !ok {
-			if votes, err = x.storedVotes(p.batch); err != nil {
+			if votes, err = x.storedVotes(p.batch); p.pending && errors.Is(err, sql.ErrNoRows) {
+				invisible[p.batch] = true // a committing Writer's, not committed yet (committedPlaces)
+				continue
+			}
+			if err != nil {
 				return nil, err
 			}
 			batches[p.batch] = votes

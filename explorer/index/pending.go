@@ -29,7 +29,9 @@ import (
 // after it back (pendingFromBatches). Every lookup by vote id or nullifier
 // consults the pending keys besides the tables, the used nullifiers' filter
 // holds them, and a Writer's own pending keys join the index's when it
-// commits (a rolled-back Writer's are dropped with it).
+// commits (a rolled-back Writer's are dropped with it): published as the
+// committing keys before its SQL commit, so that no reader sees a batch
+// before its votes (Writer.Commit), and dropped if that commit fails.
 
 // pendingFlushRows is the votes of pending keys at which a commit writes
 // them into the key tables: about 2.5 MB of memory (two 24-byte rows a
@@ -238,11 +240,16 @@ func pendingFromBatches(ctx context.Context, q *sql.DB) (*pendingKeys, error) {
 func (x *Index) flushLimit() int { return cmp.Or(x.flushRows, pendingFlushRows) }
 
 // committedPlaces returns the places of key in the index's committed
-// pending keys of kind ids or used (pick).
+// pending keys of kind ids or used (pick), and in the committing ones: the
+// batch of such a place may not be visible yet.
 func (x *Index) committedPlaces(pick func(*pendingKeys) *keyRuns, key int64) []keyPlace {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return pick(x.pending).places(key, nil)
+	places := pick(x.pending).places(key, nil)
+	if x.committing != nil {
+		places = pick(x.committing).places(key, places)
+	}
+	return places
 }
 
 func pendingIDs(p *pendingKeys) *keyRuns  { return &p.ids }

@@ -306,3 +306,101 @@ func TestKeyRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestVotesVisibleWithTheirBatch: a reader finds every vote of a batch (by
+// id, and a counted one's nullifier used) as soon as it sees the batch:
+// the keys of a commit that does not write them into the tables are found
+// no later than its SQL commit makes the batch visible. Before that
+// commit, the batch and its votes are not found (and no lookup fails);
+// after a commit that fails, they never are, not even once the next
+// Writer's batches take the failed one's numbers.
+func TestVotesVisibleWithTheirBatch(t *testing.T) {
+	ctx := context.Background()
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.flushRows = 1 << 30 // no commit writes the keys into the tables
+	rng := rand.New(rand.NewPCG(17, 18))
+	// visible checks that the batches of r and their votes are found, or
+	// none of them if want is false.
+	visible := func(when string, r audit.Report, want bool) {
+		t.Helper()
+		for _, bt := range r.Batches {
+			b := bt.Batch
+			got, err := x.BatchVotes(ctx, b.State, b.Seq)
+			if err != nil || (len(got) > 0) != want {
+				t.Fatalf("%s: batch %s: %d votes, %v; want found %v", when, b.ID(), len(got), err, want)
+			}
+			for i, v := range b.Votes {
+				got, err := x.Vote(ctx, v.ID)
+				switch {
+				case want && (err != nil || got.Vote != v):
+					t.Fatalf("%s: batch %s visible, its vote %d: %+v, %v", when, b.ID(), i, got.Vote, err)
+				case !want && !errors.Is(err, ErrNotFound):
+					t.Fatalf("%s: batch %s not visible, its vote %d: %+v, %v; want ErrNotFound", when, b.ID(), i, got.Vote, err)
+				}
+				counted := !slices.Contains(bt.Rejected, i)
+				used, err := x.NullifierUsed(v.State, v.Nullifier)
+				if err != nil || used != (want && counted) {
+					t.Fatalf("%s: batch %s found %v, its vote %d (counted %v): nullifier used %v, %v", when, b.ID(), want, i, counted, used, err)
+				}
+			}
+		}
+	}
+	for n := range uint64(30) {
+		r := votesReport(t, rng, n, 3, 4)
+		r.Batches[1].Rejected = []int{int(n % 4)}
+		fail := n%7 == 3
+		x.commitSQL = func(commit func() error) error {
+			visible(fmt.Sprintf("block %d before its commit", n), r, false)
+			if fail {
+				return errors.New("commit failed")
+			}
+			if err := commit(); err != nil {
+				return err
+			}
+			visible(fmt.Sprintf("block %d committed", n), r, true)
+			return nil
+		}
+		w, err := x.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Save(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		err = w.Commit()
+		x.commitSQL = nil
+		if fail {
+			if err == nil {
+				t.Fatalf("block %d: failed commit returned no error", n)
+			}
+			visible(fmt.Sprintf("block %d after its failed commit", n), r, false)
+			if x.committing != nil || x.pending.votes != 3*4*int(n) { // blocks 0 to n-1
+				t.Fatalf("block %d after its failed commit: committing keys %v, %d pending votes", n, x.committing != nil, x.pending.votes)
+			}
+			again := votesReport(t, rng, n, 3, 4) // the same block number, batch numbers and seqs
+			if err := x.Save(ctx, again); err != nil {
+				t.Fatal(err)
+			}
+			visible(fmt.Sprintf("block %d saved again", n), again, true)
+			for _, bt := range r.Batches { // the batches of again are r's (state, seq)
+				for _, v := range bt.Batch.Votes {
+					if got, err := x.Vote(ctx, v.ID); !errors.Is(err, ErrNotFound) {
+						t.Fatalf("block %d saved again: the failed commit's vote %s: %+v, %v; want ErrNotFound", n, v.ID, got.Vote, err)
+					}
+					if used, err := x.NullifierUsed(v.State, v.Nullifier); err != nil || used {
+						t.Fatalf("block %d saved again: the failed commit's vote %s: nullifier used %v, %v", n, v.ID, used, err)
+					}
+				}
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		visible(fmt.Sprintf("block %d after its commit", n), r, true)
+	}
+}

@@ -326,6 +326,9 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 	for _, p := range x.committedPlaces(pendingIDs, voteKey(id)) { // not in the tables yet
 		pl := place{i: int(p.idx)}
 		err := x.db.QueryRowContext(ctx, `SELECT state, seq FROM batch_votes WHERE id = ?`, p.batch).Scan(&pl.state, &pl.seq)
+		if errors.Is(err, sql.ErrNoRows) { // a committing Writer's batch, not committed yet
+			continue
+		}
 		if err != nil {
 			return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
 		}

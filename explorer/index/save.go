@@ -193,7 +193,23 @@ func (w *Writer) Commit() error {
 		w.tx.Rollback()
 		return fmt.Errorf("commit index write: %w", err)
 	}
-	if err := w.tx.Commit(); err != nil {
+	// w's keys join the index's in two steps around the SQL commit, which
+	// makes w's batches visible to readers: before it, as the committing
+	// keys (whose batches a lookup may not see yet: it skips them), and
+	// after it, among the pending ones (or, if w flushed, in the tables).
+	// Joined only after it, a reader could see a batch and not its votes.
+	w.x.mu.Lock()
+	w.x.committing = w.pending
+	w.x.mu.Unlock()
+	commit := w.tx.Commit
+	if w.x.commitSQL != nil {
+		commit = func() error { return w.x.commitSQL(w.tx.Commit) }
+	}
+	if err := commit(); err != nil {
+		w.tx.Rollback() // if the commit left it open
+		w.x.mu.Lock()
+		w.x.committing = nil
+		w.x.mu.Unlock()
 		return fmt.Errorf("commit index write: %w", err)
 	}
 	w.x.mu.Lock()
@@ -202,6 +218,7 @@ func (w *Writer) Commit() error {
 	} else {
 		w.x.pending.absorb(w.pending)
 	}
+	w.x.committing = nil
 	w.x.mu.Unlock()
 	w.x.keys, w.x.election, w.x.lastSeqs = w.keys, w.electionState, w.lastSeqs
 	w.roll.committed()

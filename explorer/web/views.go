@@ -342,19 +342,22 @@ func (s *Server) verify(r *http.Request) (any, error) {
 		pretty, _ := json.MarshalIndent(rc, "", "  ")
 		v.ReceiptJSON = string(pretty)
 	}
-	var vote *ballot.Vote
-	if iv, err := s.cfg.Index.Vote(ctx, rc.VoteID); err == nil {
-		vote = &iv.Vote
-	} else if !errors.Is(err, index.ErrNotFound) {
-		return v, err
-	}
-	// The height first: a batch missing at a height read before it is missing.
+	// The height first: a batch missing at a height read before it is
+	// missing. The vote last: the index shows a vote no later than its
+	// batch, so a batch found has its votes found (read before it, a
+	// commit in between could show the batch without the vote: FAIL).
 	height, _, err := s.cfg.Index.Checkpoint(ctx)
 	if err != nil {
 		return v, err
 	}
 	c, err := s.committed(ctx, rc.State, rc.Seq)
 	if err != nil {
+		return v, err
+	}
+	var vote *ballot.Vote
+	if iv, err := s.cfg.Index.Vote(ctx, rc.VoteID); err == nil {
+		vote = &iv.Vote
+	} else if !errors.Is(err, index.ErrNotFound) {
 		return v, err
 	}
 	var rec *ballot.BatchRecord
