@@ -9,7 +9,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
-	"github.com/votechain/votechain/internal/stack"
+	"github.com/votechain/votechain/internal/electionsetup"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/localnet"
@@ -111,7 +111,7 @@ func (r *run) electionOn(ctx context.Context, n *localnet.Network, e ballot.Elec
 	}
 	if roll != nil {
 		began := time.Now()
-		seal, err := admin.Ballot().LoadRoll(ctx, roll, stack.RollParallel, nil)
+		seal, err := admin.Ballot().LoadRoll(ctx, roll, electionsetup.RollParallel, nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("roll: %w", err)
 		}

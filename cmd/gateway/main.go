@@ -42,9 +42,6 @@ import (
 
 const envPrefix = "GATEWAY"
 
-// DefaultLogKeyFile is where make up keeps the gateway's log signing key.
-const DefaultLogKeyFile = ".run/secrets/intakelog/gateway.key"
-
 // options are the command's settings.
 type options struct {
 	listen          string
@@ -109,7 +106,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.dedup.ReplicaTimeout, "redis-replica-timeout", dd.ReplicaTimeout, "longest wait for the replicas' acknowledgement; without it the vote gets 503")
 	fs.DurationVar(&o.dedup.FailoverWait, "redis-failover-wait", dd.FailoverWait, "how long a vote waits for its slot's master and replicas (a Redis failover) before 503")
 	fs.BoolVar(&o.intakeLog, "intake-log", true, "keep the intake log: append every accepted vote to its state's log, sign and anchor tree heads, serve acceptance receipts; false measures intake without it")
-	fs.StringVar(&o.logKeyFile, "log-key", DefaultLogKeyFile, "the intake log's Ed25519 signing key (0600; make up creates it and registers its public half on the ledger); empty: follow and serve the log, sign nothing")
+	fs.StringVar(&o.logKeyFile, "log-key", intakelog.DefaultKeyFile, "the intake log's Ed25519 signing key (0600; make up creates it and registers its public half on the ledger); empty: follow and serve the log, sign nothing")
 	fs.DurationVar(&o.logInterval, "log-interval", time.Second, "how often tree heads of the logs that grew are signed, published and anchored")
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {

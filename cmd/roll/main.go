@@ -8,6 +8,12 @@
 //	    derive nullifiers (one per voter and contest), load them per state
 //	    into Redis, size the Bloom filters, and print the roll's Merkle root
 //	    (JSON summary on stdout)
+//	roll publish -csv roll.csv -election TEMPLATE [-profile ADMIN_PROFILE] [-window 24h] [-log-public-key HEX | -log-key FILE]
+//	    set the election up on the ledger (a new one from the template), write
+//	    and seal the roll there, and register the gateways' intake log keys:
+//	    the Commission admin's part of an election's set-up
+//	roll log-key [-o FILE]
+//	    create a gateway's intake log key (if missing) and print its public half
 //	roll rebuild-bloom -states CA,NY [-profile P] [-redis-addr ADDR]
 //	    set Bloom bits and mark voters as voted from the ledger's nullifiers
 //	    (read through a peer; or -nullifiers FILE for a CSV export state,nullifier)
@@ -44,6 +50,8 @@ const usage = `roll manages the voter roll and the gateway's Redis dedup state.
 Commands:
   gen            write a synthetic roll CSV
   load           load a roll into Redis and print its Merkle root
+  publish        set the election up on the ledger and seal its roll there (Commission admin)
+  log-key        create a gateway's intake log key and print its public half
   rebuild-bloom  repopulate Bloom filters from the ledger's nullifiers
 
 Run roll COMMAND -help for its flags.`
@@ -60,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"gen":           gen,
 		"load":          load,
+		"publish":       publish,
+		"log-key":       logKey,
 		"rebuild-bloom": rebuildBloom,
 	}
 	cmd, ok := cmds[args[0]]
@@ -163,9 +173,14 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(stdout)
+	return printJSON(stdout, sum)
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(sum)
+	return enc.Encode(v)
 }
 
 func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -16,6 +16,10 @@ import (
 // characters and a newline, mode 0600. Its public half is what the election
 // admin registers on the ledger (ballot.NewLogKey, RegisterLogKeys).
 
+// DefaultKeyFile is where make up keeps the gateway's log signing key
+// (relative to the project's folder).
+const DefaultKeyFile = ".run/secrets/intakelog/gateway.key"
+
 // EnsureKey loads the key in path, creating it (and its directory, 0700)
 // from crypto/rand if the file does not exist.
 func EnsureKey(path string) (ed25519.PrivateKey, error) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -17,9 +16,9 @@ import (
 	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/electionsetup"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // ensureElection makes sure the ledger holds an election and its sealed
@@ -74,73 +73,45 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if existing != nil {
-		if existing.RollRoot != summary.Root {
-			return fmt.Errorf("roll root %s in Redis differs from the ledger's %s", summary.Root, existing.RollRoot)
-		}
-		if err := s.checkBatchers(existing, "the election on the ledger"); err != nil {
-			return err
-		}
-		s.log.Info("election on the ledger", "id", existing.ID, "states", len(existing.States), "closes_at", existing.ClosesAt)
-		if err := s.sealRoll(ctx, ledger, summary); err != nil {
-			s.log.Warn("the roll is not sealed on the ledger: eligibility is not enforced", "err", err)
-		}
-		if err := s.registerLogKey(ctx, ledger); err != nil {
-			s.log.Warn("the gateway's log key is not registered: its tree heads cannot be anchored", "err", err)
-		}
-		return nil
-	}
-	e, err := s.template()
+	logKey, err := intakelog.EnsureKey(s.LogKeyFile())
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC().Truncate(time.Second)
-	e.OpensAt, e.ClosesAt = now, now.Add(s.cfg.Window)
-	e.RollRoot, e.Status = summary.Root, ballot.StatusConfigured
-	if err := ledger.SetupElection(ctx, e); err != nil {
+	identity, err := s.batcherIdentity()
+	if err != nil {
 		return err
 	}
-	s.log.Info("election set up on the ledger", "id", e.ID, "voters", summary.Voters, "roll_root", e.RollRoot, "closes_at", e.ClosesAt)
-	if err := s.sealRoll(ctx, ledger, summary); err != nil {
+	plan := electionsetup.Plan{Roll: summary, Window: s.cfg.Window, BatcherIdentity: identity,
+		LogKeys: []ed25519.PublicKey{logKey.Public().(ed25519.PublicKey)}}
+	if existing == nil {
+		if plan.Template, err = election.Template(s.cfg.Election); err != nil {
+			return err
+		}
+	}
+	p := cli.NewProgress(os.Stderr, "writing voter roll to the ledger", int64(len(summary.Roll)))
+	plan.Progress = p
+	defer p.Finish()
+	if existing == nil {
+		_, err = electionsetup.Ensure(ctx, ledger, plan, s.log)
 		return err
 	}
-	return s.registerLogKey(ctx, ledger)
+	// An election set up by an earlier version may lack a sealed roll or a
+	// registered key: it still runs, without what those give.
+	if _, _, err := electionsetup.Record(ctx, ledger, plan); err != nil {
+		return err
+	}
+	s.log.Info("election on the ledger", "id", existing.ID, "states", len(existing.States), "closes_at", existing.ClosesAt)
+	if _, err := electionsetup.SealRoll(ctx, ledger, plan); err != nil {
+		s.log.Warn("the roll is not sealed on the ledger: eligibility is not enforced", "err", err)
+	}
+	if _, err := electionsetup.RegisterLogKeys(ctx, ledger, plan); err != nil {
+		s.log.Warn("the gateway's log key is not registered: its tree heads cannot be anchored", "err", err)
+	}
+	return nil
 }
 
 // LogKeyFile is the gateway's intake log signing key (0600).
 func (s *Stack) LogKeyFile() string { return s.path("secrets", "intakelog", "gateway.key") }
-
-// registerLogKey creates the gateway's log signing key on first use and
-// registers its public half on the ledger (idempotent).
-func (s *Stack) registerLogKey(ctx context.Context, ledger *fabricclient.Ballot) error {
-	key, err := intakelog.EnsureKey(s.LogKeyFile())
-	if err != nil {
-		return err
-	}
-	lk := ballot.NewLogKey(key.Public().(ed25519.PublicKey))
-	if _, err := ledger.RegisterLogKeys(ctx, []ballot.LogKey{lk}); err != nil {
-		return err
-	}
-	s.log.Info("intake log key registered on the ledger", "key_id", lk.ID)
-	return nil
-}
-
-// RollParallel is how many LoadRoll transactions are in flight at once.
-const RollParallel = 8
-
-// sealRoll writes the roll to the ledger and seals it against the roll root
-// (idempotent), with a progress bar, before any batch can be committed.
-func (s *Stack) sealRoll(ctx context.Context, ledger *fabricclient.Ballot, summary roll.Summary) error {
-	start := time.Now()
-	p := cli.NewProgress(os.Stderr, "writing voter roll to the ledger", int64(len(summary.Roll)))
-	seal, err := ledger.LoadRoll(ctx, summary.Roll, RollParallel, p)
-	p.Finish()
-	if err != nil {
-		return err
-	}
-	s.log.Info("voter roll sealed on the ledger", "voters", seal.Voters, "chunks", seal.Chunks, "roll_root", seal.Root, "took", time.Since(start).Round(time.Millisecond))
-	return nil
-}
 
 // template reads the election template (id, name, states, contests,
 // batchers) and checks that it lets the batcher processes commit.
@@ -149,7 +120,11 @@ func (s *Stack) template() (ballot.Election, error) {
 	if err != nil {
 		return e, err
 	}
-	return e, s.checkBatchers(&e, "election template "+s.cfg.Election)
+	identity, err := s.batcherIdentity()
+	if err != nil {
+		return e, err
+	}
+	return e, electionsetup.BatcherListed(&e, "election template "+s.cfg.Election, identity)
 }
 
 // generateRoll writes a synthetic roll with a progress bar.
@@ -193,26 +168,16 @@ func (s *Stack) loadRoll(ctx context.Context, rdb redis.UniversalClient, secret 
 	return summary, nil
 }
 
-// checkBatchers refuses an election record (what names where it comes
-// from) whose batchers do not include the identity the batcher processes
-// sign with, read from their profile's certificate: their batches would
-// all be refused.
-func (s *Stack) checkBatchers(e *ballot.Election, what string) error {
+// batcherIdentity is the certificate common name the batcher processes
+// sign with, read from their profile.
+func (s *Stack) batcherIdentity() (string, error) {
 	profile, err := network.LoadProfile(s.net.Layout().ComponentProfile(network.Batcher.Name))
 	if err != nil {
-		return err
+		return "", err
 	}
 	cn, err := network.CommonName(profile.Orgs[network.Batcher.Org].Users[network.Batcher.User].Cert)
 	if err != nil {
-		return fmt.Errorf("batcher identity: %w", err)
+		return "", fmt.Errorf("batcher identity: %w", err)
 	}
-	return batcherListed(e, what, cn)
-}
-
-// batcherListed refuses e unless its batchers list cn.
-func batcherListed(e *ballot.Election, what, cn string) error {
-	if !e.MayCommit(cn) {
-		return fmt.Errorf(`%s: "batchers" %q does not name the batcher processes' identity %q, so their batches would be refused: add it to "batchers" (only the identities listed may commit)`, what, e.Batchers, cn)
-	}
-	return nil
+	return cn, nil
 }

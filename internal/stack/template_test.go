@@ -9,6 +9,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/internal/electionsetup"
 	"github.com/votechain/votechain/network"
 )
 
@@ -44,10 +45,10 @@ func checkTemplate(t *testing.T, path string) {
 	if err := e.Validate(); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	if err := batcherListed(&e, path, network.Batcher.CommonName()); err != nil {
+	if err := electionsetup.BatcherListed(&e, path, network.Batcher.CommonName()); err != nil {
 		t.Fatal(err)
 	}
-	if err := batcherListed(&e, path, network.Gateway.CommonName()); err == nil || !strings.Contains(err.Error(), `add it to "batchers"`) {
+	if err := electionsetup.BatcherListed(&e, path, network.Gateway.CommonName()); err == nil || !strings.Contains(err.Error(), `add it to "batchers"`) {
 		t.Fatalf("the gateway's identity %q as the batcher: %v; want refused with the fix", network.Gateway.CommonName(), err)
 	}
 }

@@ -26,7 +26,7 @@ func (b *Ballot) RollSeal(ctx context.Context) (ballot.RollSeal, error) {
 }
 
 // RollProgress is told of roll entries written to the ledger.
-type RollProgress interface{ Add(n int64) }
+type RollProgress = interface{ Add(n int64) }
 
 // LoadRoll writes the roll (entries sorted by nullifier, ballot.SortRoll) to
 // the ledger, one LoadRoll transaction per chunk with up to parallel in

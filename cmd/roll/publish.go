@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/gateway/intakelog"
+	"github.com/votechain/votechain/gateway/roll"
+	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/electionsetup"
+	"github.com/votechain/votechain/network"
+)
+
+const publishSynopsis = "roll publish sets the election up on the ledger (a new one from -election), writes its roll there and seals it against the roll root, and registers the gateways' intake log keys; as the Commission admin."
+
+const publishEpilogue = `On separate machines (docs/operations.md) run it where the Commission admin's
+profile is (the Commission's bundle, profiles/admin.json) with the roll CSV and the
+election secret; the gateway's machine gives the public half of its log key with
+"roll log-key -o FILE", and loads the same roll into its Redis with "roll load".
+Running it again is safe: a record already on the ledger is kept (its roll root must
+be this roll's), the roll's chunks already written are skipped.`
+
+func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("publish", publishSynopsis, stderr)
+	fs.Usage = cli.Usage(fs, envPrefix, publishSynopsis, publishEpilogue)
+	csvPath := fs.String("csv", "", "roll CSV (voter_id,credential,state); required")
+	template := fs.String("election", "", "election template (config/election.json's shape) of a new election; required unless the ledger already holds one")
+	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
+	secretFile := cli.SecretFlag(fs)
+	ledgerFlags := cli.LedgerFlags(fs, network.Admin)
+	batcherID := fs.String("batcher-identity", network.Batcher.CommonName(), "certificate common name the batcher processes sign with: the record's \"batchers\" must list it")
+	pubKeys := fs.String("log-public-key", "", "comma-separated Ed25519 public keys (64 hex characters each) of the gateways' intake logs, as \"roll log-key\" prints them")
+	keyFile := fs.String("log-key", "", "a gateway's intake log key file (as the gateway's --log-key) whose public half to register, on a machine that holds it")
+	logFlags := cli.LogFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *csvPath == "" {
+		return cli.Usagef("publish: -csv is required (the roll the gateways load with \"roll load\")")
+	}
+	keys, err := logKeys(*pubKeys, *keyFile)
+	if err != nil {
+		return err
+	}
+	log, err := logFlags.Logger(stderr)
+	if err != nil {
+		return err
+	}
+	secret, err := cli.LoadSecret(*secretFile)
+	if err != nil {
+		return err
+	}
+	conn, err := ledgerFlags.Dial()
+	if err != nil {
+		return fmt.Errorf("%w (give the Commission admin's connection profile with -profile, e.g. a bundle's profiles/admin.json)", err)
+	}
+	defer conn.Close()
+	ledger := conn.Ballot()
+	plan := electionsetup.Plan{Window: *window, BatcherIdentity: *batcherID, LogKeys: keys}
+	existing, err := ledger.Election(ctx)
+	switch {
+	case err == nil:
+		plan.Template = *existing
+	case errors.Is(err, ballot.ErrNotFound) && *template == "":
+		return cli.Usagef("publish: the ledger holds no election yet: give its template with -election (e.g. config/election.json)")
+	case errors.Is(err, ballot.ErrNotFound):
+		if plan.Template, err = election.Template(*template); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	if plan.Roll, err = readRoll(*csvPath, secret, plan.Template, stderr); err != nil {
+		return err
+	}
+	bar := cli.NewProgress(stderr, "writing voter roll to the ledger", int64(len(plan.Roll.Roll)))
+	plan.Progress = bar
+	e, err := electionsetup.Ensure(ctx, ledger, plan, log)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	return printJSON(stdout, e)
+}
+
+// readRoll computes the roll's summary with its entries for election e,
+// touching no Redis.
+func readRoll(path string, secret []byte, e ballot.Election, stderr io.Writer) (roll.Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return roll.Summary{}, err
+	}
+	defer f.Close()
+	bar := cli.NewProgress(stderr, "reading voter roll", 0)
+	defer bar.Finish()
+	return roll.Load(context.Background(), f, secret, roll.Options{ElectionID: e.ID, Contests: e.ContestIDs(), Progress: bar, Entries: true})
+}
+
+// logKeys reads the public keys given as hex and the public half of the
+// key file, if any.
+func logKeys(hexKeys, keyFile string) ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for h := range strings.SplitSeq(hexKeys, ",") {
+		if h = strings.TrimSpace(h); h == "" {
+			continue
+		}
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, cli.Usagef("publish: -log-public-key %q is not an Ed25519 public key (64 hex characters; \"roll log-key\" prints one)", h)
+		}
+		keys = append(keys, ed25519.PublicKey(b))
+	}
+	if keyFile != "" {
+		k, err := intakelog.LoadKey(keyFile)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k.Public().(ed25519.PublicKey))
+	}
+	return keys, nil
+}
+
+func logKey(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("log-key", "roll log-key creates a gateway's intake log signing key if the file does not exist (mode 0600; the gateway's --log-key) and prints its public half in hex, for \"roll publish -log-public-key\".", stderr)
+	out := fs.String("o", intakelog.DefaultKeyFile, "the key file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	k, err := intakelog.EnsureKey(*out)
+	if err != nil {
+		return err
+	}
+	pub := k.Public().(ed25519.PublicKey)
+	_, err = fmt.Fprintf(stdout, "%s\n", hex.EncodeToString(pub))
+	return err
+}

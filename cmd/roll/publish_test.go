@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/test-network/nettest"
+)
+
+// TestLogKeyPrintsThePublicHalf: the key file is created once, private,
+// and the printed key is its public half each time.
+func TestLogKeyPrintsThePublicHalf(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keys", "gateway.key")
+	var first, again bytes.Buffer
+	for _, out := range []*bytes.Buffer{&first, &again} {
+		if err := run(context.Background(), []string{"log-key", "-o", file}, out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v; want mode 600", st, err)
+	}
+	pub, err := hex.DecodeString(strings.TrimSpace(first.String()))
+	if err != nil || len(pub) != 32 || first.String() != again.String() {
+		t.Fatalf("printed %q then %q; want the same 64 hex characters", first.String(), again.String())
+	}
+	keys, err := logKeys("", file)
+	if err != nil || len(keys) != 1 || !bytes.Equal(keys[0], pub) {
+		t.Fatalf("the file's public half %x, %v; printed %x", keys, err, pub)
+	}
+	if _, err := logKeys("abcd", ""); err == nil || !strings.Contains(err.Error(), "not an Ed25519 public key") {
+		t.Errorf("a short key: %v, want refused with the fix", err)
+	}
+}
+
+// TestPublishOnNetwork: on a real network, as the Commission admin through
+// its connection profile, publish sets the election up from the template,
+// bound to the roll's root, seals the roll and registers the key; again it
+// changes nothing; with another roll it refuses.
+func TestPublishOnNetwork(t *testing.T) {
+	n := nettest.Start(t)
+	dir := t.TempDir()
+	csv, other := filepath.Join(dir, "voters.csv"), filepath.Join(dir, "other.csv")
+	for _, f := range []string{csv, other} {
+		if err := run(context.Background(), []string{"gen", "-n", "40", "-states", "CA,NY,TX", "-o", f}, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("VOTECHAIN_ELECTION_SECRET", strings.Repeat("5a", 32))
+	template := filepath.Join(nettest.RepoRoot(t), "config", "election.json")
+	var printed bytes.Buffer
+	if err := run(context.Background(), []string{"log-key", "-o", filepath.Join(dir, "gateway.key")}, &printed, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var dry bytes.Buffer
+	if err := run(context.Background(), []string{"load", "-dry-run", "-csv", csv, "-election", template}, &dry, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Root    string `json:"roll_root"`
+		Entries int    `json:"entries"`
+	}
+	if err := json.Unmarshal(dry.Bytes(), &want); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	publish := func(csv string) (ballot.Election, error) {
+		var out bytes.Buffer
+		err := run(ctx, []string{"publish", "-csv", csv, "-election", template, "-window", "2h",
+			"-profile", n.Layout().ComponentProfile("admin"), "-log-public-key", strings.TrimSpace(printed.String())}, &out, io.Discard)
+		var e ballot.Election
+		if err == nil {
+			err = json.Unmarshal(out.Bytes(), &e)
+		}
+		return e, err
+	}
+	began := time.Now().Truncate(time.Second)
+	e, err := publish(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.RollRoot != want.Root || e.Status != ballot.StatusConfigured || e.ClosesAt.Sub(e.OpensAt) != 2*time.Hour || e.OpensAt.Before(began) {
+		t.Fatalf("published %s: root %s, status %s, window %s – %s; want root %s (roll load's), configured, 2 h from %s",
+			e.ID, e.RollRoot, e.Status, e.OpensAt, e.ClosesAt, want.Root, began)
+	}
+	ledger := nettest.Dial(t, n, "Observers").Ballot()
+	seal, err := ledger.RollSeal(ctx)
+	if err != nil || seal.Root != want.Root || seal.Voters != want.Entries {
+		t.Fatalf("the Observers' peer's roll seal %+v, %v; want root %s over %d entries", seal, err, want.Root, want.Entries)
+	}
+	keys, err := ledger.LogKeys(ctx)
+	if err != nil || !strings.Contains(fmtKeys(keys), strings.TrimSpace(printed.String())) {
+		t.Fatalf("log keys on the ledger %+v, %v; want the printed key %s", keys, err, printed.String())
+	}
+
+	again, err := publish(csv)
+	if err != nil || !again.OpensAt.Equal(e.OpensAt) || again.RollRoot != e.RollRoot {
+		t.Fatalf("publish again: %+v, %v; want the same record", again, err)
+	}
+	if _, err := publish(other); err == nil || !strings.Contains(err.Error(), "it is another roll") {
+		t.Fatalf("publish of another roll: %v; want refused", err)
+	}
+}
+
+func fmtKeys(keys ballot.LogKeys) string {
+	b, _ := json.Marshal(keys)
+	return string(b)
+}

@@ -1,0 +1,164 @@
+// Package electionsetup puts an election on the ledger: its record (from a
+// template, with the voting window and the roll's root), its roll written
+// and sealed against that root, and the gateways' intake log keys
+// registered. Every step is idempotent, so `votechain up` runs it on each
+// start, and the Commission's operator of separate machines runs it once
+// (`roll publish`) with the Commission admin's profile.
+//
+// The rules are these: a new election takes the template, opens now and
+// closes after the window; an election already on the ledger keeps its
+// record, and its roll root must be the roll's; either way the record must
+// name the identity the batcher processes sign with among its batchers, or
+// every batch they commit would be refused.
+package electionsetup
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/roll"
+)
+
+// Ledger is what a set-up needs of the chaincode, as the Commission admin
+// (network/fabricclient's Ballot).
+type Ledger interface {
+	Election(ctx context.Context) (*ballot.Election, error)
+	SetupElection(ctx context.Context, e ballot.Election) error
+	LoadRoll(ctx context.Context, entries []ballot.RollEntry, parallel int, p Progress) (ballot.RollSeal, error)
+	RegisterLogKeys(ctx context.Context, keys []ballot.LogKey) (ballot.LogKeys, error)
+}
+
+// Progress is told of every chunk of the roll's entries as it commits
+// (an alias, so that the adapters' own progress types are this one).
+type Progress = interface{ Add(n int64) }
+
+// RollParallel is how many roll transactions are in flight at once.
+const RollParallel = 8
+
+// Plan is one election's set-up.
+type Plan struct {
+	// Template is the record of a new election (id, name, states,
+	// contests, batchers); unused when the ledger already holds one.
+	Template ballot.Election
+	// Window is a new election's voting window, from Now.
+	Window time.Duration
+	// Roll is the roll's summary with its entries (roll.Options.Entries).
+	Roll roll.Summary
+	// BatcherIdentity is the certificate common name the batcher
+	// processes sign with; the record's batchers must list it.
+	BatcherIdentity string
+	// LogKeys are the gateways' intake log public keys to register.
+	LogKeys []ed25519.PublicKey
+	// Progress, if set, is told of the roll's entries as they commit.
+	Progress Progress
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+}
+
+// Record makes sure the ledger holds the election: the one there, if its
+// roll root is the plan's, or a new one from the template. It reports
+// whether it created it.
+func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created bool, err error) {
+	if err := p.checkRoll(); err != nil {
+		return nil, false, err
+	}
+	existing, err := l.Election(ctx)
+	if err != nil && !errors.Is(err, ballot.ErrNotFound) {
+		return nil, false, err
+	}
+	if existing != nil {
+		if existing.RollRoot != p.Roll.Root {
+			return nil, false, fmt.Errorf("election %s on the ledger has roll root %s, this roll's is %s: it is another roll (or another election secret)", existing.ID, existing.RollRoot, p.Roll.Root)
+		}
+		return existing, false, BatcherListed(existing, "the election on the ledger", p.BatcherIdentity)
+	}
+	if p.Window <= 0 {
+		return nil, false, fmt.Errorf("a new election needs a voting window above zero, got %s", p.Window)
+	}
+	t := p.Template
+	if err := BatcherListed(&t, "the election template", p.BatcherIdentity); err != nil {
+		return nil, false, err
+	}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	opens := now().UTC().Truncate(time.Second)
+	t.OpensAt, t.ClosesAt = opens, opens.Add(p.Window)
+	t.RollRoot, t.Status = p.Roll.Root, ballot.StatusConfigured
+	if err := l.SetupElection(ctx, t); err != nil {
+		return nil, false, err
+	}
+	return &t, true, nil
+}
+
+// SealRoll writes the roll to the ledger and seals it against its root.
+func SealRoll(ctx context.Context, l Ledger, p Plan) (ballot.RollSeal, error) {
+	if err := p.checkRoll(); err != nil {
+		return ballot.RollSeal{}, err
+	}
+	return l.LoadRoll(ctx, p.Roll.Roll, RollParallel, p.Progress)
+}
+
+// checkRoll refuses a summary read without its entries: its root alone
+// cannot be sealed.
+func (p Plan) checkRoll() error {
+	if len(p.Roll.Roll) != p.Roll.Entries {
+		return fmt.Errorf("the roll summary holds %d of its %d entries: read it with roll.Options.Entries", len(p.Roll.Roll), p.Roll.Entries)
+	}
+	return nil
+}
+
+// RegisterLogKeys registers the plan's intake log keys (none: nothing).
+func RegisterLogKeys(ctx context.Context, l Ledger, p Plan) ([]ballot.LogKey, error) {
+	if len(p.LogKeys) == 0 {
+		return nil, nil
+	}
+	keys := make([]ballot.LogKey, len(p.LogKeys))
+	for i, k := range p.LogKeys {
+		keys[i] = ballot.NewLogKey(k)
+	}
+	_, err := l.RegisterLogKeys(ctx, keys)
+	return keys, err
+}
+
+// Ensure runs the three steps in order, stopping at the first error.
+func Ensure(ctx context.Context, l Ledger, p Plan, log *slog.Logger) (*ballot.Election, error) {
+	e, created, err := Record(ctx, l, p)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("election set up on the ledger", "id", e.ID, "voters", p.Roll.Voters, "roll_root", e.RollRoot, "opens_at", e.OpensAt, "closes_at", e.ClosesAt)
+	} else {
+		log.Info("election on the ledger", "id", e.ID, "states", len(e.States), "closes_at", e.ClosesAt)
+	}
+	start := time.Now()
+	seal, err := SealRoll(ctx, l, p)
+	if err != nil {
+		return nil, fmt.Errorf("seal the roll: %w", err)
+	}
+	log.Info("voter roll sealed on the ledger", "voters", seal.Voters, "chunks", seal.Chunks, "roll_root", seal.Root, "took", time.Since(start).Round(time.Millisecond))
+	keys, err := RegisterLogKeys(ctx, l, p)
+	if err != nil {
+		return nil, fmt.Errorf("register the intake log keys: %w", err)
+	}
+	for _, k := range keys {
+		log.Info("intake log key registered on the ledger", "key_id", k.ID)
+	}
+	return e, nil
+}
+
+// BatcherListed refuses e (what names where it comes from) unless its
+// batchers list the identity the batcher processes sign with.
+func BatcherListed(e *ballot.Election, what, identity string) error {
+	if !e.MayCommit(identity) {
+		return fmt.Errorf(`%s: "batchers" %q does not name the batcher processes' identity %q, so their batches would be refused: add it to "batchers" (only the identities listed may commit)`, what, e.Batchers, identity)
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package electionsetup
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/roll"
+)
+
+// fakeLedger holds at most one election record, as the chaincode does, and
+// records what it was asked.
+type fakeLedger struct {
+	election   *ballot.Election
+	electionFn error // returned by Election instead, if set
+	setups     int
+	loaded     []ballot.RollEntry
+	parallel   int
+	keys       []ballot.LogKey
+}
+
+func (f *fakeLedger) Election(context.Context) (*ballot.Election, error) {
+	if f.electionFn != nil {
+		return nil, f.electionFn
+	}
+	if f.election == nil {
+		return nil, ballot.ErrNotFound
+	}
+	e := *f.election
+	return &e, nil
+}
+
+func (f *fakeLedger) SetupElection(_ context.Context, e ballot.Election) error {
+	if f.election != nil {
+		return errors.New("an election is already set up")
+	}
+	f.setups++
+	f.election = &e
+	return nil
+}
+
+func (f *fakeLedger) LoadRoll(_ context.Context, entries []ballot.RollEntry, parallel int, p Progress) (ballot.RollSeal, error) {
+	if f.election == nil {
+		return ballot.RollSeal{}, ballot.ErrNotFound
+	}
+	f.loaded, f.parallel = entries, parallel
+	if p != nil {
+		p.Add(int64(len(entries)))
+	}
+	return ballot.RollSeal{Root: f.election.RollRoot, Voters: len(entries), Chunks: 1}, nil
+}
+
+func (f *fakeLedger) RegisterLogKeys(_ context.Context, keys []ballot.LogKey) (ballot.LogKeys, error) {
+	f.keys = append(f.keys, keys...)
+	return ballot.LogKeys{}, nil
+}
+
+type counter struct{ n int64 }
+
+func (c *counter) Add(n int64) { c.n += n }
+
+var opens = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+
+func plan(t *testing.T) Plan {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Plan{
+		Template:        ballot.Election{ID: "E1", Name: "Election", States: []string{"CA", "NY"}, Batchers: []string{"batcher1"}},
+		Window:          24 * time.Hour,
+		Roll:            roll.Summary{Root: "aa11", Voters: 2, Entries: 2, Roll: []ballot.RollEntry{{State: "CA", Contest: "C", Nullifier: "01"}, {State: "NY", Contest: "C", Nullifier: "02"}}},
+		BatcherIdentity: "batcher1",
+		LogKeys:         []ed25519.PublicKey{pub},
+		Progress:        &counter{},
+		Now:             func() time.Time { return opens.Add(400 * time.Millisecond) },
+	}
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// TestEnsureNewElection: the template becomes the record, opening now (to
+// the second) for the window, bound to the roll's root; the roll is sealed
+// and the key registered.
+func TestEnsureNewElection(t *testing.T) {
+	l, p := &fakeLedger{}, plan(t)
+	e, err := Ensure(context.Background(), l, p, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.setups != 1 || e.ID != "E1" || e.RollRoot != "aa11" || e.Status != ballot.StatusConfigured {
+		t.Fatalf("record %+v after %d set-ups, want E1 configured with root aa11 after 1", e, l.setups)
+	}
+	if !e.OpensAt.Equal(opens) || !e.ClosesAt.Equal(opens.Add(24*time.Hour)) {
+		t.Errorf("window %s – %s, want %s – %s", e.OpensAt, e.ClosesAt, opens, opens.Add(24*time.Hour))
+	}
+	if len(l.loaded) != 2 || l.parallel != RollParallel || p.Progress.(*counter).n != 2 {
+		t.Errorf("roll: %d entries loaded %d in flight, progress %d; want 2, %d, 2", len(l.loaded), l.parallel, p.Progress.(*counter).n, RollParallel)
+	}
+	if want := ballot.NewLogKey(p.LogKeys[0]); len(l.keys) != 1 || l.keys[0] != want {
+		t.Errorf("keys registered %+v, want [%+v]", l.keys, want)
+	}
+}
+
+// TestEnsureAgain: a second run keeps the record, and seals and registers
+// again (both idempotent on the ledger).
+func TestEnsureAgain(t *testing.T) {
+	l, p := &fakeLedger{}, plan(t)
+	if _, err := Ensure(context.Background(), l, p, quiet); err != nil {
+		t.Fatal(err)
+	}
+	first := *l.election
+	p.Now = func() time.Time { return opens.Add(time.Hour) }
+	e, err := Ensure(context.Background(), l, p, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.setups != 1 || !e.OpensAt.Equal(first.OpensAt) {
+		t.Errorf("second run: %d set-ups, opens %s; want 1 and the first run's %s", l.setups, e.OpensAt, first.OpensAt)
+	}
+}
+
+// TestEnsureRefusals: every refusal stops before the ledger is written,
+// and says what to fix.
+func TestEnsureRefusals(t *testing.T) {
+	boom := errors.New("peer unreachable")
+	cases := []struct {
+		name   string
+		ledger *fakeLedger
+		change func(*Plan)
+		want   string
+	}{
+		{"another roll", &fakeLedger{election: &ballot.Election{ID: "E1", RollRoot: "bb22", Batchers: []string{"batcher1"}}}, nil,
+			"has roll root bb22, this roll's is aa11"},
+		{"template without the batchers' identity", &fakeLedger{}, func(p *Plan) { p.BatcherIdentity = "gateway1" },
+			`the election template: "batchers" ["batcher1"] does not name the batcher processes' identity "gateway1"`},
+		{"record without the batchers' identity", &fakeLedger{election: &ballot.Election{ID: "E1", RollRoot: "aa11", Batchers: []string{"other"}}}, nil,
+			`the election on the ledger: "batchers" ["other"] does not name`},
+		{"no window", &fakeLedger{}, func(p *Plan) { p.Window = 0 }, "needs a voting window above zero"},
+		{"a roll summary without its entries", &fakeLedger{}, func(p *Plan) { p.Roll.Roll = nil }, "holds 0 of its 2 entries"},
+		{"the ledger unreachable", &fakeLedger{electionFn: boom}, nil, "peer unreachable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := plan(t)
+			if c.change != nil {
+				c.change(&p)
+			}
+			before := fmt.Sprint(c.ledger.election)
+			_, err := Ensure(context.Background(), c.ledger, p, quiet)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			if len(c.ledger.loaded) != 0 || len(c.ledger.keys) != 0 {
+				t.Errorf("refused, yet %d roll entries and %d keys written", len(c.ledger.loaded), len(c.ledger.keys))
+			}
+			if fmt.Sprint(c.ledger.election) != before {
+				t.Errorf("refused, yet the record changed: %s → %s", before, fmt.Sprint(c.ledger.election))
+			}
+		})
+	}
+}
+
+func ExampleEnsure() {
+	ledger := &fakeLedger{}
+	e, err := Ensure(context.Background(), ledger, Plan{
+		Template:        ballot.Election{ID: "L2025", States: []string{"CA"}, Batchers: []string{"batcher1"}},
+		Window:          12 * time.Hour,
+		Roll:            roll.Summary{Root: "aa11", Voters: 1, Entries: 1, Roll: []ballot.RollEntry{{State: "CA", Contest: "L2025-001", Nullifier: "01"}}},
+		BatcherIdentity: "batcher1",
+		Now:             func() time.Time { return opens },
+	}, quiet)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(e.ID, e.Status, e.RollRoot, e.ClosesAt.Format(time.RFC3339))
+	// Output: L2025 configured aa11 2026-12-01T20:00:00Z
+}
