@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/votechain/votechain/internal/redisserver"
 )
 
 // Bundles: for each host of a Placement, one folder with exactly what an
@@ -18,8 +20,10 @@ import (
 // a run script that starts one node in the foreground, and a setup script
 // with its admin's steps (join the channel, install and approve the
 // chaincode). The clients' host gets the connection profiles of the
-// client-side components with only the files they name. No bundle holds
-// another organisation's private key or a CA's key.
+// client-side components with only the files they name, and its Redis
+// users (BundleRedisDir: the ACL file redis-server loads and each
+// component's password file). No bundle holds another organisation's
+// private key or a CA's key.
 
 // BundleSpec is what WriteBundles needs besides the network's files.
 type BundleSpec struct {
@@ -48,6 +52,7 @@ const (
 	BundleRunScript   = "run.sh"
 	BundleSetupScript = "setup.sh"
 	BundleHostsFile   = "hosts" // lines for /etc/hosts: every host's address and name
+	BundleRedisDir    = "redis" // the clients' host's Redis ACL (redisserver.ACL)
 )
 
 // WriteBundles writes one bundle per host of spec.Hosts from the network
@@ -141,6 +146,13 @@ func (b bundle) write() error {
 	if len(orgs) > 0 {
 		if err := b.writeOrgFiles(orgs); err != nil {
 			return err
+		}
+	}
+	if b.host == b.spec.Hosts.Clients {
+		// Passwords made once: a bundle written again keeps them.
+		acl := redisserver.ACL{Dir: filepath.Join(b.dst.Dir, BundleRedisDir)}
+		if err := acl.Ensure(b.host.Join(b.spec.Ports.Redis())); err != nil {
+			return fmt.Errorf("redis users: %w", err)
 		}
 	}
 	return os.WriteFile(filepath.Join(b.dst.Dir, BundleHostsFile), []byte(b.hostsFile()), 0o644)

@@ -26,6 +26,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -655,4 +656,52 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// TestBundlesHoldTheClientsRedisUsers: the clients' bundle carries its
+// Redis users (the ACL file redis-server loads, one private password file
+// per component, none of them in the ACL file), and the organisations'
+// bundles none.
+func TestBundlesHoldTheClientsRedisUsers(t *testing.T) {
+	cfg := nettest.Config(t)
+	hosts, err := network.ParseSpread("commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Hosts, cfg.Bundles = hosts, true
+	n, err := localnet.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := n.Generate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acl := redisserver.ACL{Dir: filepath.Join(n.Layout().Bundle(network.ClientsHost), network.BundleRedisDir)}
+	aclFile, err := os.ReadFile(acl.File())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range redisserver.Users() {
+		pw, err := acl.Password(u)
+		if err != nil || len(pw) < 32 {
+			t.Fatalf("%s's password: %q, %v; want one in the clients' bundle", u, pw, err)
+		}
+		if st, err := os.Stat(acl.PasswordFile(u)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s's password file: %v, %v; want mode 600", u, st, err)
+		}
+		if !strings.Contains(string(aclFile), "user "+u+" on #") || strings.Contains(string(aclFile), pw) {
+			t.Errorf("the ACL file does not name %s by its password's hash alone:\n%s", u, aclFile)
+		}
+	}
+	exporter, err := os.ReadFile(acl.ExporterPasswordFile())
+	if err != nil || !strings.Contains(string(exporter), "redis://10.0.0.4:"+fmt.Sprint(n.Ports().Redis())) {
+		t.Errorf("the exporter's password file %s, %v; want the clients' Redis address", exporter, err)
+	}
+	for _, o := range network.PeerOrgs {
+		if _, err := os.Stat(filepath.Join(n.Layout().Bundle(o.HostName()), network.BundleRedisDir)); err == nil {
+			t.Errorf("the %s bundle holds Redis users", o.Name)
+		}
+	}
 }
