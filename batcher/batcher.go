@@ -99,7 +99,8 @@ type Config struct {
 // ~500–2,000 votes per transaction with ~16 transactions in flight): batches
 // of up to 1,000 votes, a further batch for a lane from 250 votes, 16
 // transactions in flight per process; below 250 votes the lanes cut every
-// 200 ms, together, the orderers' BatchTimeout (BenchmarkDrainCost at
+// 200 ms, together (chosen when it was the orderers' BatchTimeout, now
+// 100 ms: network.BatchTimeout; BenchmarkDrainCost at
 // 1,000 votes/s against lanes that waited for their transactions to commit:
 // ~5 shared transactions a second, 0.96x the ledger CPU per vote; ticks of
 // 150 ms cost 1.09x and 100 ms ~1.12x). Shared transactions of up to two

@@ -18,16 +18,22 @@ import (
 
 // reportStages reports the median and 95th percentile of each stage of the
 // batcher (batcher_stage_seconds) and of a vote's whole path
-// (batcher_vote_latency_seconds), from the histograms in reg.
+// (batcher_vote_latency_seconds), from the histograms in reg, and the
+// operations retried (batcher_retries_total, all causes: a retry or a lane
+// restart in a paced run shows in its tail).
 func reportStages(b *testing.B, reg *prometheus.Registry) {
 	mfs, err := reg.Gather()
 	if err != nil {
 		b.Fatal(err)
 	}
+	retries := 0.0
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			var name string
 			switch mf.GetName() {
+			case "batcher_retries_total":
+				retries += m.GetCounter().GetValue()
+				continue
 			case "batcher_stage_seconds":
 				name = labelValue(m, "stage")
 			case "batcher_vote_latency_seconds":
@@ -40,6 +46,7 @@ func reportStages(b *testing.B, reg *prometheus.Registry) {
 			b.ReportMetric(histogramQuantile(h, 0.95)*1000, name+"-p95-ms")
 		}
 	}
+	b.ReportMetric(retries, "retries")
 }
 
 func labelValue(m *dto.Metric, name string) string {

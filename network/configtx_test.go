@@ -60,6 +60,8 @@ func TestConfigtxOrderersSplitAcrossOrganisations(t *testing.T) {
 				Profiles map[string]struct {
 					Capabilities map[string]bool `yaml:"Capabilities"`
 					Orderer      struct {
+						BatchTimeout     string         `yaml:"BatchTimeout"`
+						SmartBFT         map[string]any `yaml:"SmartBFT"`
 						OrdererType      string         `yaml:"OrdererType"`
 						Addresses        []string       `yaml:"Addresses"`
 						ConsenterMapping []bftConsenter `yaml:"ConsenterMapping"`
@@ -84,8 +86,16 @@ func TestConfigtxOrderersSplitAcrossOrganisations(t *testing.T) {
 			if endpoints[Commission.OrdererMSPID] != OrderersPerOrg || endpoints[Observers.OrdererMSPID] != OrderersPerOrg || len(endpoints) != 2 {
 				t.Errorf("orderer endpoints per organisation: %v", endpoints)
 			}
+			if p.Orderer.BatchTimeout != BatchTimeout {
+				t.Errorf("block timer %q, want BatchTimeout %s", p.Orderer.BatchTimeout, BatchTimeout)
+			}
 			switch consensus {
 			case BFT:
+				// The SmartBFT leader waits this long before each proposal
+				// that is not full: it is the channel's block timer.
+				if got := p.Orderer.SmartBFT["RequestBatchMaxInterval"]; got != BatchTimeout {
+					t.Errorf("SmartBFT RequestBatchMaxInterval %v, want the channel's BatchTimeout %s", got, BatchTimeout)
+				}
 				if p.Orderer.OrdererType != "BFT" || len(p.Orderer.ConsenterMapping) != OrdererCount {
 					t.Fatalf("type %s with %d consenters", p.Orderer.OrdererType, len(p.Orderer.ConsenterMapping))
 				}
