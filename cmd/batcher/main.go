@@ -22,6 +22,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
+	"github.com/votechain/votechain/internal/aofrewrite"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
@@ -47,6 +48,7 @@ func run(ctx context.Context) error {
 	fs := flag.NewFlagSet("batcher", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Batcher)
 	redisFlags := cli.RedisFlags(fs, redisserver.UserBatcher)
+	aofFlags := aofrewrite.RegisterFlags(fs)
 	logFlags := cli.LogFlags(fs)
 	partitions := fs.String("partitions", "", "comma-separated partitions to serve; default: the election's states")
 	batchSize := fs.Int("batch-size", d.BatchSize, "most votes per batch (a lane's batch grows while its transactions are in flight)")
@@ -105,6 +107,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer srv.Shutdown(context.Background())
+	endpoint, _ := redisFlags.Endpoint() // parsed by Connect above
+	if err := aofFlags.Start(ctx, endpoint, log, reg); err != nil {
+		return cli.Usagef("%v", err)
+	}
 	return b.Run(ctx)
 }
 

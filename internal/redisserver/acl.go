@@ -35,11 +35,15 @@ const (
 	// UserReplica is how a Redis Cluster replica authenticates to its
 	// master (masteruser): replication commands only, no key.
 	UserReplica = "replica"
+	// UserAOF starts quiet-time AOF rewrites (internal/aofrewrite, run by
+	// the batchers): INFO and BGREWRITEAOF, and on a cluster the slot
+	// map to find the masters; no key at all.
+	UserAOF = "aof"
 )
 
 // Users lists every ACL user, in the order of the ACL file.
 func Users() []string {
-	return []string{UserGateway, UserBatcher, UserRoll, UserExporter, UserAdmin, UserReplica}
+	return []string{UserGateway, UserBatcher, UserRoll, UserExporter, UserAdmin, UserReplica, UserAOF}
 }
 
 // common are the command categories a component may use on its own keys:
@@ -75,6 +79,8 @@ func rules(user string) string {
 		return "allchannels allkeys +@all"
 	case UserReplica:
 		return "resetchannels resetkeys -@all +psync +replconf +ping"
+	case UserAOF:
+		return "resetchannels resetkeys -@all +@connection +info +bgrewriteaof +cluster|slots +cluster|shards +cluster|nodes +cluster|info +command"
 	}
 	return ""
 }

@@ -56,7 +56,7 @@ func TestACL(t *testing.T) {
 	defer wrongPW.Close()
 	refused("the gateway user with a wrong password", wrongPW, "WRONGPASS")
 
-	for _, u := range []string{redisserver.UserBatcher, redisserver.UserRoll, redisserver.UserExporter} {
+	for _, u := range []string{redisserver.UserBatcher, redisserver.UserRoll, redisserver.UserExporter, redisserver.UserAOF} {
 		c := srv.ClientAs(u)
 		refused(u, c, "NOPERM")
 		err := c.Eval(ctx, "return redis.call('XADD', KEYS[1], '*', 'v', '1')", []string{stream}).Err()
@@ -102,6 +102,25 @@ func TestACL(t *testing.T) {
 	}
 	if err := ex.Get(ctx, votequeue.ReceiptKey("0123456789abcdef0123456789abcdef")).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
 		t.Errorf("exporter: GET a receipt: %v; want NOPERM", err)
+	}
+
+	aof := srv.ClientAs(redisserver.UserAOF)
+	if err := aof.Info(ctx, "persistence").Err(); err != nil {
+		t.Errorf("aof: INFO: %v", err)
+	}
+	if err := aof.BgRewriteAOF(ctx).Err(); err != nil {
+		t.Errorf("aof: BGREWRITEAOF: %v", err)
+	}
+	for name, err := range map[string]error{
+		"GET a receipt":     aof.Get(ctx, votequeue.ReceiptKey("0123456789abcdef0123456789abcdef")).Err(),
+		"CONFIG SET":        aof.ConfigSet(ctx, "appendfsync", "no").Err(),
+		"BGSAVE":            aof.BgSave(ctx).Err(),
+		"FLUSHALL":          aof.FlushAll(ctx).Err(),
+		"SHUTDOWN (NOSAVE)": aof.Do(ctx, "SHUTDOWN", "NOSAVE").Err(),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("aof: %s: %v; want NOPERM", name, err)
+		}
 	}
 }
 

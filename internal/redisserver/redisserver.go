@@ -37,17 +37,21 @@ func Args(bind string, port int, dir, aclFile string) []string {
 // RewritePercentage is the server's auto-aof-rewrite-percentage: Redis
 // rewrites its AOF (forks; the child writes the whole dataset as a new base
 // file) once the commands appended since the last rewrite reach this share
-// of the base (and the AOF 64 MB, Redis's default). With Redis's default,
-// 100, `make bench` rewrote 8 to 11 times, about half of them during its
-// intake phases; each rewrite of its ~500 MB dataset took 6-14 s and
-// 4.6-7.2 core-s of the child's CPU, and while it ran the intake's 202 p50
-// at 10,000 votes/s went from 5.4 to 51 ms and its closed-loop rate fell to
-// 0.81x (BenchmarkAOFRewriteStall, loaded 2-core machine, 2026-12-01). 200
-// halves the rewrites; the price is a longer restart after a crash, which
-// replays the commands since the last rewrite (1.5-1.9 s per 100 MB,
-// BenchmarkAOFReplay): up to twice the base instead of once. Every write is
-// fsynced throughout (no-appendfsync-on-rewrite stays no).
-const RewritePercentage = 200
+// of the base (and the AOF 64 MB, Redis's default). Each rewrite of the
+// bench's ~500 MB dataset took 6-14 s and 4.6-7.2 core-s of the child's
+// CPU, and while it ran the intake's 202 p99 at 10,000 votes/s went from
+// 263 to 627 ms (BenchmarkAOFRewriteStall, loaded 2-core machine,
+// 2026-12-01). The batchers rewrite while the intake is quiet
+// (internal/aofrewrite: once the incremental part reaches half the base),
+// so this is the safety net for a surge with no quiet moment: it bounds
+// what a restart after a crash replays (1.5-1.9 s per 100 MB,
+// BenchmarkAOFReplay) to three times the base, ~20-26 s at the bench's
+// ~450 MB base, and gives a surge that follows a quiet-time rewrite 250 to
+// 300% of the base (4-5 min at 10,000 votes/s, ~4.3 MB/s of AOF, there)
+// before a rewrite lands in it (200 gave 150 to 200%, Redis's default 100
+// gave 50 to 100%). Every write is fsynced throughout
+// (no-appendfsync-on-rewrite stays no).
+const RewritePercentage = 300
 
 // LatencyThreshold is the server's latency-monitor-threshold: Redis's
 // latency monitor records, per second, the worst of each event (an AOF

@@ -195,7 +195,7 @@ func (s *Stack) votechain() []proc.Spec {
 		specs = append(specs, proc.Spec{
 			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i), Nice: s.cfg.LedgerNice,
 			Args: []string{"--profile", profile(network.Batcher), "--redis-addr", s.RedisAddr(), "--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserBatcher),
-				"--metrics", s.Clients().Join(s.batcherPort(i))},
+				"--aof-password-file", s.RedisACL().PasswordFile(redisserver.UserAOF), "--metrics", s.Clients().Join(s.batcherPort(i))},
 		})
 	}
 	for i := 0; i < s.cfg.Gateways; i++ {

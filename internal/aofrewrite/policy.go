@@ -1,0 +1,196 @@
+// Package aofrewrite rewrites Redis's append-only file while the intake is
+// quiet, so that the rewrite's child (a fork writing the whole dataset as a
+// new base file, 4.6-7.5 core-seconds at the bench's size) does not share
+// the cores with a surge of votes. Redis's own auto-rewrite
+// (redisserver.RewritePercentage) stays on as the safety net: a long surge
+// without a quiet moment still cannot grow the AOF without bound.
+//
+// The package has two parts: Policy, a pure decision over samples of a
+// server's INFO persistence (no I/O: tested with tables), and Rewriter, the
+// adapter that polls every Redis server (each master of a Redis Cluster),
+// keeps their samples and sends BGREWRITEAOF where Policy says so.
+package aofrewrite
+
+import (
+	"fmt"
+	"time"
+)
+
+// Sample is one reading of a Redis server's INFO persistence.
+type Sample struct {
+	At time.Time
+	// BaseBytes is aof_base_size: the AOF's size when the last rewrite
+	// ended (the base file and what was appended during the rewrite).
+	BaseBytes int64
+	// CurrentBytes is aof_current_size: the base and every incremental
+	// file. CurrentBytes-BaseBytes is what a restart would replay as
+	// commands.
+	CurrentBytes int64
+	// Rewrites is aof_rewrites: rewrites begun since the server started.
+	Rewrites int64
+	// Enabled is aof_enabled.
+	Enabled bool
+	// Loading is set while the server loads its data after a start.
+	Loading bool
+	// Rewriting is set while a rewrite runs or is scheduled
+	// (aof_rewrite_in_progress, aof_rewrite_scheduled).
+	Rewriting bool
+	// Forked is set while another child runs (an RDB save, e.g. for a
+	// replica's full sync, or a module's fork): a rewrite would wait for it.
+	Forked bool
+}
+
+// Policy decides when a quiet-time rewrite is due: the AOF's incremental
+// part has grown past the threshold, max(MinGrowth, GrowthPercent of the
+// base), and over the last Window the AOF grew no faster than QuietRate in
+// any interval between two samples.
+//
+// The AOF's growth is the intake's trace: an accepted vote appends ~340
+// bytes and its settling by a batcher ~90 more (BenchmarkVoteLife), while
+// an idle system's own writes (leases, lag keys, log heads) are a few KB/s
+// at most.
+// Reading it from INFO persistence measures each server's own write load,
+// whatever the number of gateways, and each master of a cluster apart.
+type Policy struct {
+	// QuietRate is the fastest growth, in bytes per second, that still
+	// counts as quiet.
+	QuietRate float64
+	// Window is how long the AOF must have grown no faster than QuietRate.
+	Window time.Duration
+	// MinGrowth is the least incremental part worth a rewrite, in bytes.
+	MinGrowth int64
+	// GrowthPercent is the least incremental part worth a rewrite, as a
+	// share of the base.
+	GrowthPercent int
+}
+
+// DefaultPolicy is the policy the batcher runs unless configured otherwise
+// (docs/operations.md#redis-persistence-aof-rewrites):
+//   - QuietRate 64 KiB/s, about 150 votes/s taken and settled: the intake
+//     then uses a few percent of a core, and the rewrite's child has a
+//     core to itself.
+//   - Window one minute: a lull of a few seconds between waves is not
+//     taken for a quiet period (a rewrite of the bench's ~500 MB runs
+//     6-14 s).
+//   - GrowthPercent 50: a restart after a crash in a quiet period
+//     replays at most about half the base (1.5-1.9 s per 100 MB,
+//     BenchmarkAOFReplay: ~4 s at the bench's ~450 MB), and a surge that
+//     follows starts with most of the safety net's headroom.
+//   - MinGrowth 16 MiB: for a small base the safety net fires once the
+//     whole AOF reaches 64 MB (auto-aof-rewrite-min-size), i.e. at an
+//     incremental part of 64 MB less the base, never under 48 MB (at a
+//     16 MB base, where three times the base takes over); 16 MiB leaves
+//     the quiet-time rewrite room below that, and replays in a fraction
+//     of a second.
+var DefaultPolicy = Policy{QuietRate: 64 << 10, Window: time.Minute, MinGrowth: 16 << 20, GrowthPercent: 50}
+
+// Reason says why a Decision is what it is.
+type Reason string
+
+const (
+	ReasonQuiet     Reason = "quiet"                 // rewrite: grown past the threshold, quiet for the window
+	ReasonNoSamples Reason = "no samples"            // nothing read yet
+	ReasonDisabled  Reason = "AOF disabled"          // aof_enabled:0
+	ReasonLoading   Reason = "loading"               // the server is loading its data
+	ReasonBusy      Reason = "child running"         // a rewrite or another fork is running or scheduled
+	ReasonSmall     Reason = "below threshold"       // the incremental part is under the threshold
+	ReasonIntake    Reason = "intake above quiet"    // the AOF grew faster than QuietRate within the window
+	ReasonShort     Reason = "not quiet long enough" // the samples since the last discontinuity span less than the window
+)
+
+// Decision is Policy's answer for one server.
+type Decision struct {
+	Rewrite bool
+	Reason  Reason
+	// Growth is the incremental part (CurrentBytes-BaseBytes) and
+	// Threshold the size it must reach, in bytes.
+	Growth, Threshold int64
+	// Rate is the fastest growth, bytes per second, over the intervals
+	// read (the one that broke the quiet, for ReasonIntake).
+	Rate float64
+	// Quiet is how long the samples show the AOF growing no faster than
+	// QuietRate.
+	Quiet time.Duration
+}
+
+func (d Decision) String() string {
+	verb := "wait"
+	if d.Rewrite {
+		verb = "rewrite"
+	}
+	return fmt.Sprintf("%s (%s): incremental %d of %d bytes, rate %.0f B/s, quiet %s", verb, d.Reason, d.Growth, d.Threshold, d.Rate, d.Quiet.Round(100*time.Millisecond))
+}
+
+// Threshold is the incremental part a server whose AOF base is base bytes
+// must reach before a quiet-time rewrite.
+func (p Policy) Threshold(base int64) int64 {
+	return max(p.MinGrowth, base*int64(p.GrowthPercent)/100)
+}
+
+// Decide is whether to rewrite now a server whose samples, oldest first,
+// are these (the latest last). Samples across a rewrite (Rewrites changed),
+// a restart or a shrinking AOF do not count towards the quiet window: the
+// window starts again after them.
+func (p Policy) Decide(samples []Sample) Decision {
+	if len(samples) == 0 {
+		return Decision{Reason: ReasonNoSamples}
+	}
+	last := samples[len(samples)-1]
+	d := Decision{Growth: last.CurrentBytes - last.BaseBytes, Threshold: p.Threshold(last.BaseBytes)}
+	switch {
+	case !last.Enabled:
+		d.Reason = ReasonDisabled
+		return d
+	case last.Loading:
+		d.Reason = ReasonLoading
+		return d
+	case last.Rewriting || last.Forked:
+		d.Reason = ReasonBusy
+		return d
+	}
+	for i := len(samples) - 1; i > 0 && d.Quiet < p.Window; i-- {
+		prev, cur := samples[i-1], samples[i]
+		if !continuous(prev, cur) {
+			break
+		}
+		rate := float64(cur.CurrentBytes-prev.CurrentBytes) / cur.At.Sub(prev.At).Seconds()
+		if rate > p.QuietRate {
+			d.Rate, d.Reason = rate, ReasonIntake
+			return d
+		}
+		d.Rate = max(d.Rate, rate)
+		d.Quiet = last.At.Sub(prev.At)
+	}
+	switch {
+	case d.Growth < d.Threshold:
+		d.Reason = ReasonSmall
+	case d.Quiet < p.Window:
+		d.Reason = ReasonShort
+	default:
+		d.Rewrite, d.Reason = true, ReasonQuiet
+	}
+	return d
+}
+
+// continuous reports whether the AOF's growth between two samples is
+// known: the same rewrite count, a later time, no shrinking, no loading.
+func continuous(prev, cur Sample) bool {
+	return cur.At.After(prev.At) && cur.Rewrites == prev.Rewrites &&
+		cur.CurrentBytes >= prev.CurrentBytes && !prev.Loading && !cur.Loading
+}
+
+// Trim drops the samples Decide no longer needs: those before the last one
+// at least Window older than the latest. It reuses samples' array.
+func (p Policy) Trim(samples []Sample) []Sample {
+	if len(samples) == 0 {
+		return samples
+	}
+	since := samples[len(samples)-1].At.Add(-p.Window)
+	first := 0
+	for i, s := range samples {
+		if !s.At.After(since) {
+			first = i
+		}
+	}
+	return append(samples[:0], samples[first:]...)
+}

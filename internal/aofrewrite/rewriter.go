@@ -1,0 +1,224 @@
+package aofrewrite
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultInterval is how often a Rewriter reads each server's INFO
+// persistence (one short command; the quiet window holds twelve readings).
+const DefaultInterval = 5 * time.Second
+
+// Rewriter polls every Redis server of its client (the server, or each
+// master of a Redis Cluster as the cluster has them now), keeps each one's
+// samples, and sends BGREWRITEAOF to a server when its Policy says so. Its
+// client's user needs only INFO and BGREWRITEAOF (redisserver.UserAOF),
+// and on a cluster the slot map. Several Rewriters on the same servers (one
+// per batcher) are harmless: a server refuses a rewrite while one runs,
+// and the next reading sees it running.
+type Rewriter struct {
+	rdb      redis.UniversalClient
+	policy   Policy
+	interval time.Duration
+	log      *slog.Logger
+	started  *prometheus.CounterVec
+
+	mu      sync.Mutex
+	history map[string][]Sample // per server address, oldest first
+	failing map[string]string   // per server address, the last error logged
+}
+
+// Option configures a Rewriter.
+type Option func(*Rewriter)
+
+// WithPolicy sets the policy (default DefaultPolicy).
+func WithPolicy(p Policy) Option { return func(r *Rewriter) { r.policy = p } }
+
+// WithInterval sets how often each server is read (default
+// DefaultInterval).
+func WithInterval(d time.Duration) Option { return func(r *Rewriter) { r.interval = d } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(r *Rewriter) { r.log = l } }
+
+// WithRegisterer registers the Rewriter's metric,
+// aof_rewrites_started_total{server}, on reg.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(r *Rewriter) { reg.MustRegister(r.started) }
+}
+
+// New returns a Rewriter over rdb (a *redis.Client for one server or a
+// *redis.ClusterClient, as redisserver.NewClient makes them).
+func New(rdb redis.UniversalClient, opts ...Option) *Rewriter {
+	r := &Rewriter{
+		rdb: rdb, policy: DefaultPolicy, interval: DefaultInterval, log: slog.Default(),
+		started: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aof_rewrites_started_total",
+			Help: "AOF rewrites (BGREWRITEAOF) this process started because the Redis server's intake was quiet and its AOF had grown past the threshold, by server address.",
+		}, []string{"server"}),
+		history: map[string][]Sample{},
+		failing: map[string]string{},
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Run polls every interval until ctx ends, then returns nil. Errors (a
+// server unreachable, a user the server does not know) are logged, once
+// each until they change, and polling goes on.
+func (r *Rewriter) Run(ctx context.Context) error {
+	r.log.Info("AOF rewrite policy on", "quiet_rate_bytes_per_s", r.policy.QuietRate, "window", r.policy.Window.String(),
+		"min_growth_bytes", r.policy.MinGrowth, "growth_percent", r.policy.GrowthPercent, "interval", r.interval.String())
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		r.Poll(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Poll reads every server once and starts the rewrites due. It returns the
+// decisions by server address.
+func (r *Rewriter) Poll(ctx context.Context) map[string]Decision {
+	ctx, cancel := context.WithTimeout(ctx, r.interval)
+	defer cancel()
+	var mu sync.Mutex
+	decisions := map[string]Decision{}
+	poll := func(ctx context.Context, c *redis.Client) error {
+		addr := c.Options().Addr
+		if d, ok := r.pollServer(ctx, addr, c); ok {
+			mu.Lock()
+			decisions[addr] = d
+			mu.Unlock()
+		}
+		return nil
+	}
+	switch c := r.rdb.(type) {
+	case *redis.ClusterClient:
+		if err := c.ForEachMaster(ctx, poll); err != nil {
+			r.fail("cluster", err)
+		}
+	case *redis.Client:
+		_ = poll(ctx, c)
+	default:
+		r.fail("client", errors.New("aofrewrite: want a *redis.Client or a *redis.ClusterClient"))
+	}
+	// Forget servers that are no longer masters: their history must start
+	// again should they be masters again.
+	r.mu.Lock()
+	for addr := range r.history {
+		if _, ok := decisions[addr]; !ok {
+			delete(r.history, addr)
+		}
+	}
+	r.mu.Unlock()
+	return decisions
+}
+
+// server is what the Rewriter asks of one Redis server.
+type server interface {
+	Info(ctx context.Context, section ...string) *redis.StringCmd
+	BgRewriteAOF(ctx context.Context) *redis.StatusCmd
+}
+
+// pollServer reads one server, decides, and starts its rewrite if due.
+func (r *Rewriter) pollServer(ctx context.Context, addr string, c server) (Decision, bool) {
+	info, err := c.Info(ctx, "persistence").Result()
+	if err != nil {
+		r.fail(addr, err)
+		return Decision{}, false
+	}
+	s := ParseInfo(info, time.Now())
+	r.mu.Lock()
+	h := r.policy.Trim(append(r.history[addr], s))
+	r.history[addr] = h
+	d := r.policy.Decide(h)
+	r.mu.Unlock()
+	r.log.Debug("AOF rewrite policy", "server", addr, "decision", d.String())
+	if !d.Rewrite {
+		r.ok(addr)
+		return d, true
+	}
+	reply, err := c.BgRewriteAOF(ctx).Result()
+	if err != nil && strings.Contains(err.Error(), "already in progress") {
+		// Another Rewriter's (another batcher's) began meanwhile.
+		r.log.Debug("AOF rewrite already running", "server", addr)
+		return d, true
+	}
+	if err != nil {
+		r.fail(addr, err)
+		return d, true
+	}
+	r.ok(addr)
+	r.started.WithLabelValues(addr).Inc()
+	r.log.Info("AOF rewrite started: intake quiet", "server", addr, "reply", reply,
+		"incremental_bytes", d.Growth, "base_bytes", s.BaseBytes, "threshold_bytes", d.Threshold,
+		"max_rate_bytes_per_s", int64(d.Rate), "quiet_for", d.Quiet.Round(time.Second).String())
+	return d, true
+}
+
+// fail logs err for key unless it is the one logged last.
+func (r *Rewriter) fail(key string, err error) {
+	r.mu.Lock()
+	repeat := r.failing[key] == err.Error()
+	r.failing[key] = err.Error()
+	r.mu.Unlock()
+	if !repeat {
+		r.log.Warn("AOF rewrite policy: cannot read or rewrite", "server", key, "err", err)
+	}
+}
+
+// ok notes that key answered again, logging the recovery once.
+func (r *Rewriter) ok(key string) {
+	r.mu.Lock()
+	_, was := r.failing[key]
+	delete(r.failing, key)
+	r.mu.Unlock()
+	if was {
+		r.log.Info("AOF rewrite policy: server answers again", "server", key)
+	}
+}
+
+// ParseInfo reads a Sample, taken at at, from the text of INFO persistence
+// (lines of other sections are ignored).
+func ParseInfo(info string, at time.Time) Sample {
+	s := Sample{At: at}
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "aof_enabled":
+			s.Enabled = n == 1
+		case "loading", "async_loading":
+			s.Loading = s.Loading || n == 1
+		case "aof_rewrite_in_progress", "aof_rewrite_scheduled":
+			s.Rewriting = s.Rewriting || n == 1
+		case "rdb_bgsave_in_progress", "module_fork_in_progress":
+			s.Forked = s.Forked || n == 1
+		case "aof_rewrites":
+			s.Rewrites = n
+		case "aof_current_size":
+			s.CurrentBytes = n
+		case "aof_base_size":
+			s.BaseBytes = n
+		}
+	}
+	return s
+}

@@ -1,0 +1,258 @@
+package aofrewrite_test
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/internal/aofrewrite"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// toyPolicy is DefaultPolicy scaled to a test's megabytes and seconds:
+// quiet under 20 KB/s for 2 s; rewrite once 1 MiB, or half the base, was
+// appended.
+var toyPolicy = aofrewrite.Policy{QuietRate: 20_000, Window: 2 * time.Second, MinGrowth: 1 << 20, GrowthPercent: 50}
+
+const toyInterval = 200 * time.Millisecond
+
+// writer writes 1 KB values over 1,000 keys through rdb, ~20 a 20 ms
+// (~1 MB/s of AOF, fifty times toyPolicy's quiet rate), until stopped.
+type writer struct {
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+func startWriter(t *testing.T, rdb redis.UniversalClient) *writer {
+	w := &writer{stop: make(chan struct{})}
+	value := make([]byte, 1000)
+	rand.Read(value)
+	w.done.Go(func() {
+		ctx := context.Background()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			pipe := rdb.Pipeline()
+			for j := range 20 {
+				pipe.Set(ctx, "k:"+strconv.Itoa((i*20+j)%1000), value, 0)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Errorf("writer: %v", err)
+				return
+			}
+		}
+	})
+	return w
+}
+
+func (w *writer) Stop() { close(w.stop); w.done.Wait() }
+
+// persistence reads a server's INFO persistence.
+func persistence(t *testing.T, rdb *redis.Client) aofrewrite.Sample {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "persistence").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aofrewrite.ParseInfo(info, time.Now())
+}
+
+// started is aof_rewrites_started_total by server in reg.
+func started(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "aof_rewrites_started_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			n[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	return n
+}
+
+// runRewriter runs a Rewriter with toyPolicy on rdb until the test ends.
+func runRewriter(t *testing.T, rdb redis.UniversalClient) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	r := aofrewrite.New(rdb, aofrewrite.WithPolicy(toyPolicy), aofrewrite.WithInterval(toyInterval),
+		aofrewrite.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), aofrewrite.WithRegisterer(reg))
+	ctx, cancel := context.WithCancel(context.Background())
+	var done sync.WaitGroup
+	done.Go(func() { r.Run(ctx) })
+	t.Cleanup(func() { cancel(); done.Wait() })
+	return reg
+}
+
+// waitFor polls cond every 50 ms for up to d.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// TestRewriterSingleServer: on a redis-server with the system's settings,
+// the policy (two Rewriters, as two batchers run it) starts no rewrite while
+// writes run above the quiet rate, though the AOF has grown past its
+// threshold; starts one once they stop, and only one; and Redis's own
+// auto-rewrite still fires during a long surge.
+func TestRewriterSingleServer(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	admin := srv.Client()
+	if pct, err := admin.ConfigGet(ctx, "auto-aof-rewrite-percentage").Result(); err != nil || pct["auto-aof-rewrite-percentage"] != strconv.Itoa(redisserver.RewritePercentage) {
+		t.Fatalf("auto-aof-rewrite-percentage %v, %v; want redisserver.RewritePercentage", pct, err)
+	}
+	w := startWriter(t, admin) // a dataset of ~1 MB
+	time.Sleep(time.Second)
+	w.Stop()
+	if err := admin.BgRewriteAOF(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return !persistence(t, admin).Rewriting }) {
+		t.Fatal("the set-up's rewrite did not end")
+	}
+	before := persistence(t, admin)
+	// Two batchers, each with its Rewriter.
+	regs := []*prometheus.Registry{runRewriter(t, srv.ClientAs(redisserver.UserAOF)), runRewriter(t, srv.ClientAs(redisserver.UserAOF))}
+	policyRewrites := func() (n float64) {
+		for _, reg := range regs {
+			n += started(t, reg)[srv.Addr]
+		}
+		return n
+	}
+
+	// A surge: past the threshold, never quiet.
+	w = startWriter(t, admin)
+	if !waitFor(20*time.Second, func() bool { s := persistence(t, admin); return s.CurrentBytes-s.BaseBytes > 2*toyPolicy.MinGrowth }) {
+		t.Fatal("the writer did not grow the AOF")
+	}
+	time.Sleep(toyPolicy.Window + 5*toyInterval) // past the threshold for longer than the window
+	loaded := persistence(t, admin)
+	w.Stop()
+	if loaded.Rewrites != before.Rewrites || policyRewrites() != 0 {
+		t.Fatalf("under load: %d rewrites (policy: %v); want none: the intake was never quiet", loaded.Rewrites-before.Rewrites, policyRewrites())
+	}
+
+	// Quiet: a rewrite, after the window and within a few readings more.
+	quietAt := time.Now()
+	if !waitFor(toyPolicy.Window+10*toyInterval+5*time.Second, func() bool { return policyRewrites() >= 1 }) {
+		t.Fatalf("quiet for %v, AOF grown %d bytes: policy started %v rewrites; want 1", time.Since(quietAt), loaded.CurrentBytes-loaded.BaseBytes, policyRewrites())
+	}
+	took := time.Since(quietAt)
+	if took < toyPolicy.Window {
+		t.Errorf("rewrite started %v after the writes stopped; want at least the quiet window %v", took, toyPolicy.Window)
+	}
+	time.Sleep(toyPolicy.Window + 5*toyInterval)
+	// Two Rewriters deciding at once start one rewrite: Redis refuses the
+	// second while the first runs. (Only were one of them stalled between
+	// its INFO and its BGREWRITEAOF for longer than the whole rewrite would
+	// both run, one after the other.)
+	n := policyRewrites()
+	folded := persistence(t, admin)
+	if float64(folded.Rewrites-before.Rewrites) != n || folded.Rewriting {
+		t.Errorf("the server ran %d rewrites (running: %v), the Rewriters counted %v; want the same, ended", folded.Rewrites-before.Rewrites, folded.Rewriting, n)
+	}
+	if n != 1 {
+		t.Logf("the two Rewriters started %v rewrites, one after the other", n)
+	}
+	time.Sleep(toyPolicy.Window + 5*toyInterval)
+	if again := persistence(t, admin); again.Rewrites != folded.Rewrites || policyRewrites() != n {
+		t.Errorf("%d more rewrites once the AOF was folded; want none", again.Rewrites-folded.Rewrites)
+	}
+	t.Logf("policy rewrite %v after the writes stopped (window %v, readings every %v); AOF grown %d bytes at the end of the surge", took.Round(time.Millisecond), toyPolicy.Window, toyInterval, loaded.CurrentBytes-loaded.BaseBytes)
+
+	// The safety net: a surge with no quiet moment still gets rewritten by
+	// Redis at RewritePercentage (its 64 MB floor lowered to this toy
+	// dataset), and the policy keeps out.
+	if err := admin.ConfigSet(ctx, "auto-aof-rewrite-min-size", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	base := persistence(t, admin)
+	var last aofrewrite.Sample
+	w = startWriter(t, admin)
+	ok := waitFor(30*time.Second, func() bool {
+		s := persistence(t, admin)
+		if s.Rewrites == base.Rewrites {
+			last = s
+		}
+		return s.Rewrites > base.Rewrites
+	})
+	w.Stop()
+	if !ok {
+		t.Fatalf("no rewrite by Redis during a surge: %+v", persistence(t, admin))
+	}
+	if m := policyRewrites(); m != n {
+		t.Errorf("the policy started %v rewrites during the surge; want none", m-n)
+	}
+	grown := float64(last.CurrentBytes-last.BaseBytes) / float64(last.BaseBytes) * 100
+	if grown < redisserver.RewritePercentage*0.8 {
+		t.Errorf("Redis rewrote at %.0f%% of the base; want about %d%%", grown, redisserver.RewritePercentage)
+	}
+	t.Logf("safety net: Redis rewrote during the surge, the AOF %d bytes over a %d-byte base (%.0f%%, last reading before it)", last.CurrentBytes-last.BaseBytes, last.BaseBytes, grown)
+}
+
+// TestRewriterCluster: on a Redis Cluster the policy reads each master and
+// rewrites each one once the writes stop, not before.
+func TestRewriterCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	admin := c.ClientAs(redisserver.UserAdmin)
+	reg := runRewriter(t, c.ClientAs(redisserver.UserAOF))
+	nodes := map[string]*redis.Client{}
+	for _, s := range c.Nodes {
+		nodes[s.Addr] = s.Client()
+	}
+	masters := c.Nodes[:3]
+
+	w := startWriter(t, admin) // ~330 KB/s on each master
+	grown := func() bool {
+		for _, m := range masters {
+			if s := persistence(t, nodes[m.Addr]); s.CurrentBytes-s.BaseBytes < toyPolicy.MinGrowth {
+				return false
+			}
+		}
+		return true
+	}
+	if !waitFor(30*time.Second, grown) {
+		w.Stop()
+		t.Fatal("the writer did not grow every master's AOF past the threshold")
+	}
+	time.Sleep(toyPolicy.Window + 5*toyInterval)
+	w.Stop()
+	if n := started(t, reg); len(n) != 0 {
+		t.Fatalf("under load the policy started rewrites: %v; want none", n)
+	}
+	if !waitFor(toyPolicy.Window+10*toyInterval+10*time.Second, func() bool { return len(started(t, reg)) == 3 }) {
+		t.Fatalf("quiet: the policy started rewrites on %v; want each of the 3 masters", started(t, reg))
+	}
+	time.Sleep(toyPolicy.Window + 5*toyInterval)
+	for _, m := range masters {
+		if n := started(t, reg)[m.Addr]; n != 1 {
+			t.Errorf("master %s: %v rewrites by the policy; want 1", m.Addr, n)
+		}
+		if s := persistence(t, nodes[m.Addr]); s.Rewrites != 1 {
+			t.Errorf("master %s: aof_rewrites %d; want 1", m.Addr, s.Rewrites)
+		}
+	}
+}
