@@ -48,6 +48,38 @@ func TestOrdererProposalDigestPatched(t *testing.T) {
 	}
 }
 
+// TestPeerDecodeOncePatched shows that the Fabric build carries
+// network/fabricbin/patches/decode-once.patch (docs/ledger.md): in the peer
+// binary's machine code, the validator's dispatcher, the ledger's batch
+// preparer and the private data coordinator no longer unmarshal a
+// transaction's envelope again to reach its chaincode action
+// (protoutil.GetActionFromEnvelope), as Fabric's own do: the first two take
+// it from the payload they hold (protoutil.GetActionFromPayload), the
+// coordinator from the transaction it unmarshals once (protoutil.GetPayloads).
+// The patch's own test checks GetActionFromPayload gives what
+// GetActionFromEnvelope gives.
+func TestPeerDecodeOncePatched(t *testing.T) {
+	nettest.Integration(t)
+	peer := fabricCommand(t, "peer")
+	const fabric = "github.com/hyperledger/fabric/"
+	for fn, want := range map[string]string{
+		fabric + "core/committer/txvalidator/v20/plugindispatcher.(*dispatcherImpl).Dispatch": "protoutil.GetActionFromPayload(SB)",
+		fabric + "core/ledger/kvledger/txmgmt/validation.preprocessProtoBlock":                "protoutil.GetActionFromPayload(SB)",
+		fabric + "gossip/privdata.getTxInfoFromTransactionBytes":                              "protoutil.GetPayloads(SB)",
+	} {
+		var found bool
+		for _, call := range objdumpCalls(t, peer, fn) {
+			if strings.Contains(call, "protoutil.GetActionFromEnvelope(SB)") {
+				t.Errorf("%s unmarshals the envelope again: bin/fabric was built without network/fabricbin/patches/decode-once.patch (run make fabric-bin)\n%s", fn, call)
+			}
+			found = found || strings.Contains(call, want)
+		}
+		if !found {
+			t.Errorf("%s does not call %s: bin/fabric was built without network/fabricbin/patches/decode-once.patch (run make fabric-bin)", fn, want)
+		}
+	}
+}
+
 // fabricCommand returns the path of a built Fabric command in bin/fabric.
 func fabricCommand(t *testing.T, name string) string {
 	t.Helper()
