@@ -49,8 +49,9 @@ type Sample struct {
 // bytes and its settling by a batcher ~90 more (BenchmarkVoteLife), while
 // an idle system's own writes (leases, lag keys, log heads) are a few KB/s
 // at most.
-// Reading it from INFO persistence measures each server's own write load,
-// whatever the number of gateways, and each master of a cluster apart.
+// Reading it from INFO persistence measures the write load whatever the
+// number of gateways; the masters of a cluster, which share one machine,
+// are quiet only together (DecideShared).
 type Policy struct {
 	// QuietRate is the fastest growth, in bytes per second, that still
 	// counts as quiet.
@@ -88,14 +89,17 @@ var DefaultPolicy = Policy{QuietRate: 64 << 10, Window: time.Minute, MinGrowth: 
 type Reason string
 
 const (
-	ReasonQuiet     Reason = "quiet"                 // rewrite: grown past the threshold, quiet for the window
-	ReasonNoSamples Reason = "no samples"            // nothing read yet
-	ReasonDisabled  Reason = "AOF disabled"          // aof_enabled:0
-	ReasonLoading   Reason = "loading"               // the server is loading its data
-	ReasonBusy      Reason = "child running"         // a rewrite or another fork is running or scheduled
-	ReasonSmall     Reason = "below threshold"       // the incremental part is under the threshold
-	ReasonIntake    Reason = "intake above quiet"    // the AOF grew faster than QuietRate within the window
-	ReasonShort     Reason = "not quiet long enough" // the samples since the last discontinuity span less than the window
+	ReasonQuiet     Reason = "quiet"              // rewrite: grown past the threshold, quiet for the window
+	ReasonNoSamples Reason = "no samples"         // nothing read yet
+	ReasonDisabled  Reason = "AOF disabled"       // aof_enabled:0
+	ReasonLoading   Reason = "loading"            // the server is loading its data
+	ReasonBusy      Reason = "child running"      // a rewrite or another fork is running or scheduled
+	ReasonSmall     Reason = "below threshold"    // the incremental part is under the threshold
+	ReasonIntake    Reason = "intake above quiet" // the AOF grew faster than QuietRate within the window
+	// ReasonSharedIntake: quiet alone, but the servers sharing the
+	// machine grew faster than QuietRate together (DecideShared).
+	ReasonSharedIntake Reason = "servers' intake above quiet"
+	ReasonShort        Reason = "not quiet long enough" // the samples since the last discontinuity span less than the window
 )
 
 // Decision is Policy's answer for one server.
@@ -106,7 +110,8 @@ type Decision struct {
 	// Threshold the size it must reach, in bytes.
 	Growth, Threshold int64
 	// Rate is the fastest growth, bytes per second, over the intervals
-	// read (the one that broke the quiet, for ReasonIntake).
+	// read (the one that broke the quiet, for ReasonIntake; the servers'
+	// sum, for ReasonSharedIntake).
 	Rate float64
 	// Quiet is how long the samples show the AOF growing no faster than
 	// QuietRate.
@@ -137,17 +142,7 @@ func (p Policy) Decide(samples []Sample) Decision {
 	}
 	last := samples[len(samples)-1]
 	d := Decision{Growth: last.CurrentBytes - last.BaseBytes, Threshold: p.Threshold(last.BaseBytes)}
-	switch {
-	case !last.Enabled:
-		d.Reason = ReasonDisabled
-		return d
-	case last.Loading:
-		d.Reason = ReasonLoading
-		return d
-	case last.Rewriting || last.Forked:
-		d.Reason = ReasonBusy
-		return d
-	}
+	busy := false // an interval of the window above QuietRate
 	for i := len(samples) - 1; i > 0 && d.Quiet < p.Window; i-- {
 		prev, cur := samples[i-1], samples[i]
 		if !continuous(prev, cur) {
@@ -155,13 +150,21 @@ func (p Policy) Decide(samples []Sample) Decision {
 		}
 		rate := float64(cur.CurrentBytes-prev.CurrentBytes) / cur.At.Sub(prev.At).Seconds()
 		if rate > p.QuietRate {
-			d.Rate, d.Reason = rate, ReasonIntake
-			return d
+			d.Rate, busy = rate, true
+			break
 		}
 		d.Rate = max(d.Rate, rate)
 		d.Quiet = last.At.Sub(prev.At)
 	}
 	switch {
+	case !last.Enabled:
+		d.Reason = ReasonDisabled
+	case last.Loading:
+		d.Reason = ReasonLoading
+	case last.Rewriting || last.Forked:
+		d.Reason = ReasonBusy
+	case busy:
+		d.Reason = ReasonIntake
 	case d.Growth < d.Threshold:
 		d.Reason = ReasonSmall
 	case d.Quiet < p.Window:
@@ -170,6 +173,33 @@ func (p Policy) Decide(samples []Sample) Decision {
 		d.Rewrite, d.Reason = true, ReasonQuiet
 	}
 	return d
+}
+
+// DecideShared decides for servers that share the machine's cores, by
+// address: the masters of a Redis Cluster, which Votechain runs on one host
+// (the clients'). Each server's Decide stands, except that the intake is
+// quiet only while the servers' growth together is: when the sum of each
+// one's fastest rate in its window exceeds QuietRate, no server is
+// rewritten (ReasonSharedIntake, Rate the sum). (The sum of the maxima is at
+// least the fastest total: it errs towards waiting.)
+func (p Policy) DecideShared(histories map[string][]Sample) map[string]Decision {
+	ds := make(map[string]Decision, len(histories))
+	var total float64
+	for addr, h := range histories {
+		d := p.Decide(h)
+		ds[addr] = d
+		total += d.Rate
+	}
+	if total <= p.QuietRate {
+		return ds
+	}
+	for addr, d := range ds {
+		if d.Rewrite {
+			d.Rewrite, d.Reason, d.Rate = false, ReasonSharedIntake, total
+			ds[addr] = d
+		}
+	}
+	return ds
 }
 
 // continuous reports whether the AOF's growth between two samples is

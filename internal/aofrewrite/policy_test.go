@@ -81,6 +81,52 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestDecideShared: the masters of a cluster on one machine are quiet only
+// together.
+func TestDecideShared(t *testing.T) {
+	const base = 40 * mib // threshold: the 64 MiB floor
+	at := func(bytesPerSecond int64) []aofrewrite.Sample {
+		return series(5*time.Second, base, grow(base+100*mib, 5*bytesPerSecond, 13)...)
+	}
+	tests := []struct {
+		name    string
+		rates   []int64 // bytes/s of each master
+		want    aofrewrite.Reason
+		rewrite bool
+	}{
+		{"all idle", []int64{300, 800, 500}, aofrewrite.ReasonQuiet, true},
+		{"each under the quiet rate, together over", []int64{30_000, 30_000, 30_000}, aofrewrite.ReasonSharedIntake, false},
+		{"one busy", []int64{300, 500_000, 300}, aofrewrite.ReasonSharedIntake, false},
+		{"together just under", []int64{20_000, 20_000, 25_000}, aofrewrite.ReasonQuiet, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := map[string][]aofrewrite.Sample{}
+			for i, r := range tc.rates {
+				h[fmt.Sprint("m", i)] = at(r)
+			}
+			for addr, d := range testPolicy.DecideShared(h) {
+				if addr == "m1" && tc.rates[1] > 64<<10 { // the busy one's own reason
+					if d.Reason != aofrewrite.ReasonIntake || d.Rewrite {
+						t.Errorf("%s: %v; want %s", addr, d, aofrewrite.ReasonIntake)
+					}
+					continue
+				}
+				if d.Reason != tc.want || d.Rewrite != tc.rewrite {
+					t.Errorf("%s: %v; want %s, rewrite %v", addr, d, tc.want, tc.rewrite)
+				}
+			}
+		})
+	}
+	// A master loading or rewriting keeps its own reason, and its growth
+	// still counts.
+	h := map[string][]aofrewrite.Sample{"m0": at(300), "m1": with(at(70_000), func(s *aofrewrite.Sample) { s.Rewriting = true })}
+	ds := testPolicy.DecideShared(h)
+	if ds["m1"].Reason != aofrewrite.ReasonBusy || ds["m0"].Reason != aofrewrite.ReasonSharedIntake {
+		t.Errorf("DecideShared = %v; want m1 busy, m0 waiting for the sum", ds)
+	}
+}
+
 // TestDecideFigures: the decision carries what the log shows.
 func TestDecideFigures(t *testing.T) {
 	d := testPolicy.Decide(series(5*time.Second, 400*mib, grow(700*mib, 1000, 13)...))

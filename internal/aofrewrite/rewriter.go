@@ -31,9 +31,10 @@ type Rewriter struct {
 	log      *slog.Logger
 	started  *prometheus.CounterVec
 
-	mu      sync.Mutex
-	history map[string][]Sample // per server address, oldest first
-	failing map[string]string   // per server address, the last error logged
+	history map[string][]Sample // per server address, oldest first; Poll's alone
+
+	mu      sync.Mutex        // guards failing
+	failing map[string]string // per server address, the last error logged
 }
 
 // Option configures a Rewriter.
@@ -91,41 +92,54 @@ func (r *Rewriter) Run(ctx context.Context) error {
 	}
 }
 
-// Poll reads every server once and starts the rewrites due. It returns the
-// decisions by server address.
+// Poll reads every server once, decides for them together
+// (Policy.DecideShared: the masters of a cluster share the machine) and
+// starts the rewrites due. It returns the decisions by server address.
+// Calls must not overlap (Run makes them one after the other).
 func (r *Rewriter) Poll(ctx context.Context) map[string]Decision {
 	ctx, cancel := context.WithTimeout(ctx, r.interval)
 	defer cancel()
 	var mu sync.Mutex
-	decisions := map[string]Decision{}
-	poll := func(ctx context.Context, c *redis.Client) error {
+	servers := map[string]server{}
+	read := func(ctx context.Context, c *redis.Client) error {
 		addr := c.Options().Addr
-		if d, ok := r.pollServer(ctx, addr, c); ok {
-			mu.Lock()
-			decisions[addr] = d
-			mu.Unlock()
+		info, err := c.Info(ctx, "persistence").Result()
+		if err != nil {
+			r.fail(addr, err)
+			return nil
 		}
+		r.ok(addr)
+		s := ParseInfo(info, time.Now())
+		mu.Lock()
+		defer mu.Unlock()
+		servers[addr] = c
+		r.history[addr] = r.policy.Trim(append(r.history[addr], s))
 		return nil
 	}
 	switch c := r.rdb.(type) {
 	case *redis.ClusterClient:
-		if err := c.ForEachMaster(ctx, poll); err != nil {
+		if err := c.ForEachMaster(ctx, read); err != nil {
 			r.fail("cluster", err)
 		}
 	case *redis.Client:
-		_ = poll(ctx, c)
+		_ = read(ctx, c)
 	default:
 		r.fail("client", errors.New("aofrewrite: want a *redis.Client or a *redis.ClusterClient"))
 	}
-	// Forget servers that are no longer masters: their history must start
-	// again should they be masters again.
-	r.mu.Lock()
+	// Forget servers not read (no longer masters, or not answering): their
+	// history must start again.
 	for addr := range r.history {
-		if _, ok := decisions[addr]; !ok {
+		if servers[addr] == nil {
 			delete(r.history, addr)
 		}
 	}
-	r.mu.Unlock()
+	decisions := r.policy.DecideShared(r.history)
+	for addr, d := range decisions {
+		r.log.Debug("AOF rewrite policy", "server", addr, "decision", d.String())
+		if d.Rewrite {
+			r.rewrite(ctx, addr, servers[addr], d)
+		}
+	}
 	return decisions
 }
 
@@ -135,40 +149,24 @@ type server interface {
 	BgRewriteAOF(ctx context.Context) *redis.StatusCmd
 }
 
-// pollServer reads one server, decides, and starts its rewrite if due.
-func (r *Rewriter) pollServer(ctx context.Context, addr string, c server) (Decision, bool) {
-	info, err := c.Info(ctx, "persistence").Result()
-	if err != nil {
-		r.fail(addr, err)
-		return Decision{}, false
-	}
-	s := ParseInfo(info, time.Now())
-	r.mu.Lock()
-	h := r.policy.Trim(append(r.history[addr], s))
-	r.history[addr] = h
-	d := r.policy.Decide(h)
-	r.mu.Unlock()
-	r.log.Debug("AOF rewrite policy", "server", addr, "decision", d.String())
-	if !d.Rewrite {
-		r.ok(addr)
-		return d, true
-	}
+// rewrite sends BGREWRITEAOF to the server at addr, for d.
+func (r *Rewriter) rewrite(ctx context.Context, addr string, c server, d Decision) {
 	reply, err := c.BgRewriteAOF(ctx).Result()
 	if err != nil && strings.Contains(err.Error(), "already in progress") {
 		// Another Rewriter's (another batcher's) began meanwhile.
 		r.log.Debug("AOF rewrite already running", "server", addr)
-		return d, true
+		return
 	}
 	if err != nil {
-		r.fail(addr, err)
-		return d, true
+		r.fail(addr+" BGREWRITEAOF", err)
+		return
 	}
-	r.ok(addr)
+	r.ok(addr + " BGREWRITEAOF")
 	r.started.WithLabelValues(addr).Inc()
+	h := r.history[addr]
 	r.log.Info("AOF rewrite started: intake quiet", "server", addr, "reply", reply,
-		"incremental_bytes", d.Growth, "base_bytes", s.BaseBytes, "threshold_bytes", d.Threshold,
+		"incremental_bytes", d.Growth, "base_bytes", h[len(h)-1].BaseBytes, "threshold_bytes", d.Threshold,
 		"max_rate_bytes_per_s", int64(d.Rate), "quiet_for", d.Quiet.Round(time.Second).String())
-	return d, true
 }
 
 // fail logs err for key unless it is the one logged last.
