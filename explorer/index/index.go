@@ -17,16 +17,17 @@
 // table, whose lookups were a quarter to a third of the CPU per vote. The
 // vote_keys and used_votes rows of a batch are kept in memory at first,
 // read back from batch_votes when the index opens, and written, sorted by
-// key, once the votes kept so reach 50,000 (pending.go): a commit of a
+// key, once the votes kept so reach 200,000 (pending.go): a commit of a
 // few blocks then writes no page of the key tables. They are written by
-// multi-row inserts, a hundred votes a statement, into small tables of the
+// multi-row inserts, a hundred votes a statement, straight into vote_keys
+// and used_votes. Smaller writes (Close) go into small tables of the
 // recent keys, which a commit
 // moves into vote_keys and used_votes in key order, a sixteenth of the key
 // space at a time, once they hold 200,000 rows (recent.go): inserted at
 // random keys into tables of millions of rows, each vote's rows made a page
 // dirty that the commit wrote to the WAL and the checkpoint wrote again.
 // While vote_keys holds at most 250,000 rows (directRows), small enough for
-// the write cache, the rows go straight into vote_keys and used_votes
+// the write cache, every write goes straight into vote_keys and used_votes
 // (BenchmarkFollowVotes' small cases 0.78–0.91× against the recent tables).
 // BenchmarkSaveVotes (the store alone, 3,000,000 rows a table, 8,000
 // votes a commit) measures 11–18 µs of CPU per vote against 34–44 before

@@ -213,3 +213,51 @@ func TestRollEntryAfterRollback(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeFlushDirect: once vote_keys holds more than directRows rows, a
+// flush of the pending keys of at least mergeRows votes writes them
+// straight into the large tables (sorted, each key written once), a
+// smaller one (Flush, as Close does) into the recent tables; every vote is
+// found either way.
+func TestLargeFlushDirect(t *testing.T) {
+	ctx := context.Background()
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.directRows, x.mergeRows, x.flushRows = 30, 1000, 40
+	rng := rand.New(rand.NewPCG(19, 20))
+	var votes []ballot.Vote
+	save := func(n uint64) {
+		t.Helper()
+		r := votesReport(t, rng, n, 2, 10) // 20 votes a block
+		if err := x.Save(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, bt := range r.Batches {
+			votes = append(votes, bt.Batch.Votes...)
+		}
+	}
+	for n := range uint64(2) { // 40 votes: written to vote_keys, which held none
+		save(n)
+	}
+	if c := rowCounts(t, x); c != [4]int64{40, 0, 40, 0} {
+		t.Fatalf("%v rows; want the first 40 votes' in the large tables", c)
+	}
+	x.mergeRows = 40 // a flush of 40 votes is as large as a merge
+	for n := range uint64(2) {
+		save(2 + n)
+	}
+	if c := rowCounts(t, x); c != [4]int64{80, 0, 80, 0} {
+		t.Fatalf("%v rows; want a flush of 40 votes in the large tables, though vote_keys held more than directRows", c)
+	}
+	save(4)
+	if err := x.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := rowCounts(t, x); c != [4]int64{80, 20, 80, 20} || x.keys.main != 80 || x.keys.rows != 20 {
+		t.Fatalf("%v rows, %+v counted; want a flush of 20 votes in the recent tables", c, x.keys)
+	}
+	findAll(t, x, votes)
+}

@@ -21,8 +21,10 @@ import (
 // A follower that keeps up commits every block or every --commit-delay, a
 // few thousand votes or fewer: inserted at once, each of a commit's vote keys
 // dirtied a page of the key tables at a random place, which the commit wrote
-// to the WAL (and the checkpoint again); written 50,000 at a time, the same
-// pages take many keys each.
+// to the WAL (and the checkpoint again); written 200,000 at a time, the
+// same pages take many keys each, and such a write goes straight into the
+// large tables (recent.go: a merge of the recent tables writes no fewer
+// pages per key, and each key a second time).
 //
 // Nothing is lost when the process ends: keys_flushed holds the highest
 // batch_votes id whose keys are in the tables, and Open reads the batches
@@ -34,14 +36,17 @@ import (
 // before its votes (Writer.Commit), and dropped if that commit fails.
 
 // pendingFlushRows is the votes of pending keys at which a commit writes
-// them into the key tables: about 2.5 MB of memory (two 24-byte rows a
-// vote in sorted runs, 48–50 bytes a vote measured for 50,000–500,000
-// votes; maps of them took 69–112). The open Writer's own pending keys
+// them into the key tables, as many as a merge of the recent tables waits
+// for (recentMergeRows), so that the commit writes them into the large
+// tables directly: about 10 MB of memory (two 24-byte rows a vote in
+// sorted runs, 48–50 bytes a vote measured for 50,000–500,000 votes; maps
+// of them took 69–112), and as many votes read back by Open after a
+// process that did not close the index. The open Writer's own pending keys
 // come on top until it commits (~50 MB for a catch-up Writer of a million
 // votes, whose blocks the follower holds decoded anyway), and a merge of
 // runs briefly holds the rows it merges twice, as does the commit that
 // writes them (one sorted copy).
-const pendingFlushRows = 50_000
+const pendingFlushRows = 200_000
 
 // keyPlace is where a vote is: its batch (batch_votes.id) and index.
 type keyPlace struct {
@@ -269,7 +274,7 @@ func (w *Writer) flush(ctx context.Context) (bool, error) {
 // flushAll writes the pending keys as flush does, however many.
 func (w *Writer) flushAll(ctx context.Context) error {
 	x := w.x
-	idTable, usedTable := w.keyTables()
+	idTable, usedTable := w.keyTables(x.pending.votes + w.pending.votes)
 	for _, t := range []struct {
 		table string
 		pick  func(*pendingKeys) *keyRuns

@@ -25,7 +25,14 @@ import (
 // While vote_keys holds at most directRows rows, a Writer inserts the keys
 // straight into the large tables instead: they are then small enough for
 // the write cache too, so the recent tables would save no page a commit
-// writes and the merge would only write each key a second time.
+// writes and the merge would only write each key a second time. So does a
+// flush of the pending keys (pending.go) of mergeRows votes or more,
+// whatever the tables' size: its keys, sorted, make each page of the large
+// tables dirty at most once for as many keys as a merge of one slice
+// would bring it (a slice of mergeRows rows into a sixteenth of the table
+// against mergeRows rows into all of it), and are written once rather
+// than inserted into the recent tables, moved and deleted. Smaller writes
+// (Flush, as Close does) still go through the recent tables.
 
 // recentMergeRows is the rows of vote_keys_recent above which a commit
 // merges slices into vote_keys (and used_votes_recent's same slice into
@@ -93,11 +100,11 @@ func mergeDeleteQuery(recent string) string {
 	return `DELETE FROM ` + recent + ` WHERE key BETWEEN ?1 AND ?2`
 }
 
-// keyTables are the tables a Writer inserts the next vote keys into: the
-// large ones while vote_keys holds at most the index's directRows rows, the
-// recent ones after.
-func (w *Writer) keyTables() (ids, used string) {
-	if w.keys.main <= int64(w.x.directLimit()) {
+// keyTables are the tables a Writer inserts the next votes' keys into:
+// the large ones while vote_keys holds at most the index's directRows
+// rows or for mergeRows votes or more, the recent ones otherwise.
+func (w *Writer) keyTables(votes int) (ids, used string) {
+	if w.keys.main <= int64(w.x.directLimit()) || votes >= cmp.Or(w.x.mergeRows, recentMergeRows) {
 		return "vote_keys", "used_votes"
 	}
 	return "vote_keys_recent", "used_votes_recent"
