@@ -41,7 +41,7 @@ import (
 // tables directly: about 10 MB of memory (two 24-byte rows a vote in
 // sorted runs, 48–50 bytes a vote measured for 50,000–500,000 votes; maps
 // of them took 69–112), and as many votes read back by Open after a
-// process that did not close the index. The open Writer's own pending keys
+// process that did not close the index (0.28 s of CPU for 200,000). The open Writer's own pending keys
 // come on top until it commits (~50 MB for a catch-up Writer of a million
 // votes, whose blocks the follower holds decoded anyway), and a merge of
 // runs briefly holds the rows it merges twice, as does the commit that
