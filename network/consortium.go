@@ -39,9 +39,14 @@ func EndorsingMSPs() []string {
 // ledger-side CPU per vote did not measurably change: 1.02x at 5,000/s,
 // 1.04x at 1,000/s, 0.95x at the ceiling drive and 0.99x in a 40,000-vote
 // drain (medians, pairs 0.73-1.18x), where the leader's shorter cycle still
-// takes several transactions a block. 50 ms, measured before the batcher
-// shared transactions on ticks, cost 20% more ledger CPU per vote at the
-// ceiling and 20-35% more at 1,000 votes/s, from more and smaller blocks.
+// takes several transactions a block. 50 ms gains nothing more and costs
+// CPU (same benchmark, 100/50 ms alternating, 4 pairs, load 5-17): 202→commit
+// p50/p95 at 5,000 votes/s 0.94x/1.00x, at 1,000 votes/s 0.99x/1.33x, with
+// ledger-side CPU per vote 1.04x and 1.09x (each pair higher at 1,000/s),
+// 1.14x at the ceiling drive (each pair higher; the orderers' 1.21x) and
+// 1.07x in 40,000-vote drains: more, smaller blocks under backlog, as
+// measured before the batcher shared transactions on ticks (+20% at the
+// ceiling, +20-35% at 1,000 votes/s).
 // Nor does a block close on fewer transactions: MaxMessageCount 4 (same
 // benchmark, runs alternating, before shared transactions) took a vote's
 // 202→commit p50 at 1,000 votes/s from 535-631 to 462-464 ms but cut 2.2x
