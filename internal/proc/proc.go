@@ -166,8 +166,17 @@ func Alive(pid int, bin string) bool {
 
 // Stop sends SIGTERM to pid (if it is still bin), waits up to grace, then
 // sends SIGKILL and waits for it to go.
+//
+// A pid that runs an executable of bin's name from another folder is left
+// alone and reported: the binaries were moved or swapped (a new build or
+// version put in their folder's place) while it ran, so it is most likely
+// this system's process, but a reused PID cannot be ruled out, and saying
+// "stopped" would leave it running unseen.
 func Stop(pid int, bin string, grace time.Duration) error {
 	if !Alive(pid, bin) {
+		if exe, ok := runsMoved(pid, bin); ok {
+			return fmt.Errorf("process %d runs %s, not %s: its binaries were moved or swapped since it started, so it was left running; if it is this system's, stop it with `kill %d` and run this again", pid, exe, bin, pid)
+		}
 		return nil
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
@@ -179,6 +188,17 @@ func Stop(pid int, bin string, grace time.Duration) error {
 		return nil
 	}
 	return fmt.Errorf("process %d (%s) did not stop", pid, filepath.Base(bin))
+}
+
+// runsMoved reports whether pid runs an executable named as bin's but at
+// another path, and that path.
+func runsMoved(pid int, bin string) (string, bool) {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return "", false
+	}
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	return exe, filepath.Base(exe) == filepath.Base(bin)
 }
 
 // Kill sends SIGKILL to pid if it is still bin, and waits for it to go.

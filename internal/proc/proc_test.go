@@ -272,3 +272,42 @@ func zombie(t *testing.T, pid int) bool {
 	}
 	return strings.Contains(string(stat), ") Z ")
 }
+
+// TestStopReportsMovedBinaries: a process whose executable's folder was
+// renamed while it ran (binaries swapped for a new build) is neither
+// signalled nor reported stopped: Stop says what runs and how to stop it.
+func TestStopReportsMovedBinaries(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(lookPath(t, "sleep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, moved := filepath.Join(dir, "v1"), filepath.Join(dir, "v1-old")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(old, "sleeper")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := Start(context.Background(), Spec{Name: "sleeper", Bin: bin, Args: []string{"30"}}, filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(old, moved); err != nil {
+		t.Fatal(err)
+	}
+	err = Stop(pid, bin, time.Second)
+	if err == nil || !strings.Contains(err.Error(), "left running") || !strings.Contains(err.Error(), fmt.Sprintf("kill %d", pid)) {
+		t.Fatalf("Stop after the binaries moved: %v; want it reported, with the fix", err)
+	}
+	if !Alive(pid, filepath.Join(moved, "sleeper")) {
+		t.Fatal("Stop signalled a process it did not recognise")
+	}
+	if err := Stop(pid, filepath.Join(moved, "sleeper"), 2*time.Second); err != nil || Alive(pid, filepath.Join(moved, "sleeper")) {
+		t.Fatalf("Stop by its new path: %v", err)
+	}
+	if err := Stop(pid, bin, time.Second); err != nil {
+		t.Fatalf("Stop of a process gone: %v, want nil", err)
+	}
+}
