@@ -19,6 +19,7 @@ import (
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/nettest"
 )
@@ -43,10 +44,16 @@ var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC",
 // has both organisations' peers endorse at once. DRAIN_EAGER=1 runs every
 // setting first with lanes that read again at once after every read
 // (suffix -eager; batcher.ReadEagerly), then as configured.
+// DRAIN_CONSENSUS=raft runs it all on a Raft network (default: the
+// network's default consensus, SmartBFT).
 //
 //	go test -run '^$' -bench DrainCost -benchtime 1x ./batcher/
 func BenchmarkDrainCost(b *testing.B) {
-	n := nettest.Start(b)
+	consensus, err := network.ParseConsensus(os.Getenv("DRAIN_CONSENSUS"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := nettest.StartConsensus(b, consensus)
 	fabricNet := n
 	nettest.SetupElection(b, n, nettest.Election(drainStates, batcher.TestCandidates))
 	srv := redistest.Start(b)

@@ -39,7 +39,10 @@ func EndorsingMSPs() []string {
 // ledger-side CPU per vote did not measurably change: 1.02x at 5,000/s,
 // 1.04x at 1,000/s, 0.95x at the ceiling drive and 0.99x in a 40,000-vote
 // drain (medians, pairs 0.73-1.18x), where the leader's shorter cycle still
-// takes several transactions a block. 50 ms gains nothing more and costs
+// takes several transactions a block. Raft's block timer is the same
+// setting: on a Raft network (DRAIN_CONSENSUS=raft, 200/100 ms alternating,
+// 4 pairs, load 5-10) the ceiling drive's ledger CPU per vote was 1.00x and a
+// drain's 0.95x, with 1.56x the blocks a second draining. 50 ms gains nothing more and costs
 // CPU (same benchmark, 100/50 ms alternating, 4 pairs, load 5-17): 202→commit
 // p50/p95 at 5,000 votes/s 0.94x/1.00x, at 1,000 votes/s 0.99x/1.33x, with
 // ledger-side CPU per vote 1.04x and 1.09x (each pair higher at 1,000/s),
