@@ -99,7 +99,10 @@ const (
 	// ReasonSharedIntake: quiet alone, but the servers sharing the
 	// machine grew faster than QuietRate together (DecideShared).
 	ReasonSharedIntake Reason = "servers' intake above quiet"
-	ReasonShort        Reason = "not quiet long enough" // the samples since the last discontinuity span less than the window
+	// ReasonSharedUnknown: a server sharing the machine has no measured
+	// latest interval, so the intake on it is unknown (DecideShared).
+	ReasonSharedUnknown Reason = "a server's intake unknown"
+	ReasonShort         Reason = "not quiet long enough" // the samples since the last discontinuity span less than the window
 )
 
 // Decision is Policy's answer for one server.
@@ -178,28 +181,58 @@ func (p Policy) Decide(samples []Sample) Decision {
 // DecideShared decides for servers that share the machine's cores, by
 // address: the masters of a Redis Cluster, which Votechain runs on one host
 // (the clients'). Each server's Decide stands, except that the intake is
-// quiet only while the servers' growth together is: when the sum of each
-// one's fastest rate in its window exceeds QuietRate, no server is
-// rewritten (ReasonSharedIntake, Rate the sum). (The sum of the maxima is at
-// least the fastest total: it errs towards waiting.)
+// quiet only while the servers' growth together is known and quiet:
+//   - a server whose latest interval is not measured (one sample only, or
+//     a rewrite, restart or shrink between its last two) may be taking
+//     votes at any rate, so no server is rewritten (ReasonSharedUnknown);
+//   - when the sum of each one's fastest rate in the window (its
+//     intervals across a rewrite or restart skipped, not ending the scan)
+//     exceeds QuietRate, no server is rewritten (ReasonSharedIntake, Rate
+//     the sum). The sum of the maxima is at least the fastest total: it
+//     errs towards waiting.
 func (p Policy) DecideShared(histories map[string][]Sample) map[string]Decision {
 	ds := make(map[string]Decision, len(histories))
 	var total float64
+	known := true
 	for addr, h := range histories {
-		d := p.Decide(h)
-		ds[addr] = d
-		total += d.Rate
+		ds[addr] = p.Decide(h)
+		rate, ok := p.windowRate(h)
+		total += rate
+		known = known && ok
 	}
-	if total <= p.QuietRate {
+	reason := ReasonSharedIntake
+	switch {
+	case !known:
+		reason = ReasonSharedUnknown
+	case total <= p.QuietRate:
 		return ds
 	}
 	for addr, d := range ds {
 		if d.Rewrite {
-			d.Rewrite, d.Reason, d.Rate = false, ReasonSharedIntake, total
+			d.Rewrite, d.Reason, d.Rate = false, reason, total
 			ds[addr] = d
 		}
 	}
 	return ds
+}
+
+// windowRate is the fastest growth over the measured intervals of the last
+// Window of samples (those across a rewrite, restart or shrink skipped),
+// and whether the latest interval is measured.
+func (p Policy) windowRate(samples []Sample) (rate float64, latest bool) {
+	n := len(samples)
+	if n < 2 {
+		return 0, false
+	}
+	since := samples[n-1].At.Add(-p.Window)
+	for i := n - 1; i > 0 && samples[i].At.After(since); i-- {
+		prev, cur := samples[i-1], samples[i]
+		if !continuous(prev, cur) {
+			continue
+		}
+		rate = max(rate, float64(cur.CurrentBytes-prev.CurrentBytes)/cur.At.Sub(prev.At).Seconds())
+	}
+	return rate, continuous(samples[n-2], samples[n-1])
 }
 
 // continuous reports whether the AOF's growth between two samples is

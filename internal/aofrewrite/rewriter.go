@@ -101,11 +101,15 @@ func (r *Rewriter) Poll(ctx context.Context) map[string]Decision {
 	defer cancel()
 	var mu sync.Mutex
 	servers := map[string]server{}
+	missed := false // a server not read: its intake is unknown this round
 	read := func(ctx context.Context, c *redis.Client) error {
 		addr := c.Options().Addr
 		info, err := c.Info(ctx, "persistence").Result()
 		if err != nil {
 			r.fail(addr, err)
+			mu.Lock()
+			missed = true
+			mu.Unlock()
 			return nil
 		}
 		r.ok(addr)
@@ -120,6 +124,7 @@ func (r *Rewriter) Poll(ctx context.Context) map[string]Decision {
 	case *redis.ClusterClient:
 		if err := c.ForEachMaster(ctx, read); err != nil {
 			r.fail("cluster", err)
+			missed = true
 		}
 	case *redis.Client:
 		_ = read(ctx, c)
@@ -135,6 +140,10 @@ func (r *Rewriter) Poll(ctx context.Context) map[string]Decision {
 	}
 	decisions := r.policy.DecideShared(r.history)
 	for addr, d := range decisions {
+		if d.Rewrite && missed {
+			d.Rewrite, d.Reason = false, ReasonSharedUnknown
+			decisions[addr] = d
+		}
 		r.log.Debug("AOF rewrite policy", "server", addr, "decision", d.String())
 		if d.Rewrite {
 			r.rewrite(ctx, addr, servers[addr], d)
