@@ -464,6 +464,9 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 			batches[p.batch] = votes
 		}
 		if p.idx < 0 || p.idx >= int64(len(votes)) {
+			if p.pending { // a failed commit's place, its batch number taken since
+				continue
+			}
 			return nil, fmt.Errorf("index lookup: stored batch %d has no vote %d", p.batch, p.idx)
 		}
 		v := votes[p.idx]

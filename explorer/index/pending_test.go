@@ -404,3 +404,39 @@ func TestVotesVisibleWithTheirBatch(t *testing.T) {
 		visible(fmt.Sprintf("block %d after its commit", n), r, true)
 	}
 }
+
+// TestStaleCommittingPlace: a place a reader takes from a committing
+// Writer's keys may, once that commit fails, name a batch number the next
+// Writer's batch took, with fewer votes: the lookup then finds nothing
+// there (not found), not an error. (Found by review.)
+func TestStaleCommittingPlace(t *testing.T) {
+	ctx := context.Background()
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.flushRows = 1 << 30
+	rng := rand.New(rand.NewPCG(3, 4))
+	if err := x.Save(ctx, votesReport(t, rng, 0, 1, 4)); err != nil {
+		t.Fatal(err)
+	}
+	var batch int64
+	if err := x.db.QueryRow(`SELECT id FROM batch_votes LIMIT 1`).Scan(&batch); err != nil {
+		t.Fatal(err)
+	}
+	// The failed Writer's batch had 6 votes under that number.
+	stale := votesReport(t, rng, 1, 1, 6).Batches[0].Batch.Votes
+	c := &pendingKeys{}
+	c.addBatch(batch, stale, nil, func(int64) {})
+	x.mu.Lock()
+	x.committing = c
+	x.mu.Unlock()
+	last := stale[5]
+	if got, err := x.Vote(ctx, last.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Vote of a stale committing place: %+v, %v; want ErrNotFound", got.Vote, err)
+	}
+	if used, err := x.NullifierUsed(last.State, last.Nullifier); err != nil || used {
+		t.Errorf("NullifierUsed of a stale committing place: %v, %v; want false, nil", used, err)
+	}
+}

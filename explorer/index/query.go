@@ -314,9 +314,10 @@ func (x *Index) BatchVotes(ctx context.Context, state string, seq uint64) ([]bal
 // and index, should a client have reused the id).
 func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 	type place struct {
-		state string
-		seq   uint64
-		i     int
+		state   string
+		seq     uint64
+		i       int
+		pending bool // from the keys in memory, maybe a committing Writer's
 	}
 	// The keys in memory first, then the tables: a commit that writes the
 	// former into the latter in between leaves the vote in the tables
@@ -324,7 +325,7 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 	// miss it in both.
 	var places []place
 	for _, p := range x.committedPlaces(pendingIDs, voteKey(id)) { // not in the tables yet
-		pl := place{i: int(p.idx)}
+		pl := place{i: int(p.idx), pending: true}
 		err := x.db.QueryRowContext(ctx, `SELECT state, seq FROM batch_votes WHERE id = ?`, p.batch).Scan(&pl.state, &pl.seq)
 		if errors.Is(err, sql.ErrNoRows) { // a committing Writer's batch, not committed yet
 			continue
@@ -353,6 +354,11 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 			return Vote{}, err
 		}
 		if p.i >= len(votes) {
+			if p.pending {
+				// A failed commit's place whose batch number the next
+				// Writer's batch took meanwhile: not this vote.
+				continue
+			}
 			return Vote{}, fmt.Errorf("vote %s: batch %s/%d has no vote %d", id, p.state, p.seq, p.i)
 		}
 		if votes[p.i].ID == id {
