@@ -8,7 +8,7 @@
 //	    derive nullifiers (one per voter and contest), load them per state
 //	    into Redis, size the Bloom filters, and print the roll's Merkle root
 //	    (JSON summary on stdout)
-//	roll publish -csv roll.csv -election TEMPLATE [-profile ADMIN_PROFILE] [-window 24h] [-log-public-key HEX | -log-key FILE]
+//	roll publish -csv roll.csv -election TEMPLATE [-profile ADMIN_PROFILE] [-window 24h] (-log-public-key HEX | -log-key FILE)
 //	    set the election up on the ledger (a new one from the template), write
 //	    and seal the roll there, and register the gateways' intake log keys:
 //	    the Commission admin's part of an election's set-up

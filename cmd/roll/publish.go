@@ -27,18 +27,20 @@ profile is (the Commission's bundle, profiles/admin.json) with the roll CSV and 
 election secret; the gateway's machine gives the public half of its log key with
 "roll log-key -o FILE", and loads the same roll into its Redis with "roll load".
 Running it again is safe: a record already on the ledger is kept (its roll root must
-be this roll's), the roll's chunks already written are skipped.`
+be this roll's, and -election, if given, the template it was set up from), the
+roll's chunks already written are skipped, and keys already registered stay so
+(give new ones to add them). At least one intake log key is required.`
 
 func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("publish", publishSynopsis, stderr)
 	fs.Usage = cli.Usage(fs, envPrefix, publishSynopsis, publishEpilogue)
 	csvPath := fs.String("csv", "", "roll CSV (voter_id,credential,state); required")
-	template := fs.String("election", "", "election template (config/election.json's shape) of a new election; required unless the ledger already holds one")
+	template := fs.String("election", "", "election template (config/election.json's shape) of a new election; required unless the ledger already holds one, and then it must be the one that election was set up from")
 	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
 	secretFile := cli.SecretFlag(fs)
 	ledgerFlags := cli.LedgerFlags(fs, network.Admin)
 	batcherID := fs.String("batcher-identity", network.Batcher.CommonName(), "certificate common name the batcher processes sign with: the record's \"batchers\" must list it")
-	pubKeys := fs.String("log-public-key", "", "comma-separated Ed25519 public keys (64 hex characters each) of the gateways' intake logs, as \"roll log-key\" prints them")
+	pubKeys := fs.String("log-public-key", "", "comma-separated Ed25519 public keys (64 hex characters each) of the gateways' intake logs, as \"roll log-key\" prints them; this or -log-key is required")
 	keyFile := fs.String("log-key", "", "a gateway's intake log key file (as the gateway's --log-key) whose public half to register, on a machine that holds it")
 	logFlags := cli.LogFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -50,6 +52,9 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	keys, err := logKeys(*pubKeys, *keyFile)
 	if err != nil {
 		return err
+	}
+	if len(keys) == 0 {
+		return cli.Usagef("publish: no intake log key given, so none would be registered and the ledger would refuse every tree head the gateways anchor: give each gateway's public key with -log-public-key (what \"roll log-key\" prints on its machine) or its key file with -log-key; running publish again with more keys adds them")
 	}
 	log, err := logFlags.Logger(stderr)
 	if err != nil {
@@ -68,6 +73,15 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	plan := electionsetup.Plan{Window: *window, BatcherIdentity: *batcherID, LogKeys: keys}
 	existing, err := ledger.Election(ctx)
 	switch {
+	case err == nil && *template != "":
+		t, err := election.Template(*template)
+		if err != nil {
+			return err
+		}
+		if diff := electionsetup.TemplateDiff(t, *existing); len(diff) > 0 {
+			return fmt.Errorf("publish: -election %s is not election %s on the ledger (%s): the ledger holds one election, which cannot change once it has opened; give -election the template it was set up from, or leave -election out to keep the ledger's", *template, existing.ID, strings.Join(diff, "; "))
+		}
+		plan.Template = *existing
 	case err == nil:
 		plan.Template = *existing
 	case errors.Is(err, ballot.ErrNotFound) && *template == "":

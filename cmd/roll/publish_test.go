@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -39,6 +42,18 @@ func TestLogKeyPrintsThePublicHalf(t *testing.T) {
 	}
 	if _, err := logKeys("abcd", ""); err == nil || !strings.Contains(err.Error(), "not an Ed25519 public key") {
 		t.Errorf("a short key: %v, want refused with the fix", err)
+	}
+}
+
+// TestPublishNeedsALogKey: without an intake log key publish registers
+// none, so it refuses before it reads the secret or dials the ledger,
+// naming the flags that give one.
+func TestPublishNeedsALogKey(t *testing.T) {
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"publish", "-csv", filepath.Join(dir, "voters.csv"), "-election", "election.json",
+		"-profile", filepath.Join(dir, "no-such-profile.json")}, io.Discard, io.Discard)
+	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "-log-public-key") || !strings.Contains(err.Error(), "-log-key") {
+		t.Fatalf("publish without a key: %v; want a usage error naming -log-public-key and -log-key", err)
 	}
 }
 
@@ -74,7 +89,7 @@ func TestPublishOnNetwork(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	publish := func(csv string) (ballot.Election, error) {
+	publish := func(csv, template string) (ballot.Election, error) {
 		var out bytes.Buffer
 		err := run(ctx, []string{"publish", "-csv", csv, "-election", template, "-window", "2h",
 			"-profile", n.Layout().ComponentProfile("admin"), "-log-public-key", strings.TrimSpace(printed.String())}, &out, io.Discard)
@@ -85,7 +100,7 @@ func TestPublishOnNetwork(t *testing.T) {
 		return e, err
 	}
 	began := time.Now().Truncate(time.Second)
-	e, err := publish(csv)
+	e, err := publish(csv, template)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,12 +118,24 @@ func TestPublishOnNetwork(t *testing.T) {
 		t.Fatalf("log keys on the ledger %+v, %v; want the printed key %s", keys, err, printed.String())
 	}
 
-	again, err := publish(csv)
+	again, err := publish(csv, template)
 	if err != nil || !again.OpensAt.Equal(e.OpensAt) || again.RollRoot != e.RollRoot {
 		t.Fatalf("publish again: %+v, %v; want the same record", again, err)
 	}
-	if _, err := publish(other); err == nil || !strings.Contains(err.Error(), "it is another roll") {
+	if _, err := publish(other, template); err == nil || !strings.Contains(err.Error(), "it is another roll") {
 		t.Fatalf("publish of another roll: %v; want refused", err)
+	}
+	renamed := filepath.Join(dir, "renamed.json")
+	tmpl, err := election.Template(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.Name = "Another election"
+	if data, err := json.Marshal(tmpl); err != nil || os.WriteFile(renamed, data, 0o600) != nil {
+		t.Fatal(err)
+	}
+	if _, err := publish(csv, renamed); err == nil || !strings.Contains(err.Error(), `name "Another election", the ledger's`) || !strings.Contains(err.Error(), "give -election the template it was set up from") {
+		t.Fatalf("publish with another template: %v; want refused naming the difference and the fix", err)
 	}
 }
 

@@ -7,7 +7,8 @@
 //
 // The rules are these: a new election takes the template, opens now and
 // closes after the window; an election already on the ledger keeps its
-// record, and its roll root must be the roll's; either way the record must
+// record, its roll root must be the roll's, and a template given must be
+// the one it was set up from (TemplateDiff); either way the record must
 // name the identity the batcher processes sign with among its batchers, or
 // every batch they commit would be refused.
 package electionsetup
@@ -18,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
@@ -43,7 +46,9 @@ const RollParallel = 8
 // Plan is one election's set-up.
 type Plan struct {
 	// Template is the record of a new election (id, name, states,
-	// contests, batchers); unused when the ledger already holds one.
+	// contests, batchers). When the ledger already holds one, a template
+	// given must be the one it was set up from (TemplateDiff finds no
+	// difference); a zero Template (no ID) gives none.
 	Template ballot.Election
 	// Window is a new election's voting window, from Now.
 	Window time.Duration
@@ -61,8 +66,8 @@ type Plan struct {
 }
 
 // Record makes sure the ledger holds the election: the one there, if its
-// roll root is the plan's, or a new one from the template. It reports
-// whether it created it.
+// roll root is the plan's and the plan's template (if any) is its own, or a
+// new one from the template. It reports whether it created it.
 func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created bool, err error) {
 	if err := p.checkRoll(); err != nil {
 		return nil, false, err
@@ -74,6 +79,11 @@ func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created 
 	if existing != nil {
 		if existing.RollRoot != p.Roll.Root {
 			return nil, false, fmt.Errorf("election %s on the ledger has roll root %s, this roll's is %s: it is another roll (or another election secret)", existing.ID, existing.RollRoot, p.Roll.Root)
+		}
+		if p.Template.ID != "" {
+			if diff := TemplateDiff(p.Template, *existing); len(diff) > 0 {
+				return nil, false, fmt.Errorf("the election template differs from election %s on the ledger (%s): the ledger holds one election, which cannot change once it has opened; give the template it was set up from, or none to keep it", existing.ID, strings.Join(diff, "; "))
+			}
 		}
 		return existing, false, BatcherListed(existing, "the election on the ledger", p.BatcherIdentity)
 	}
@@ -149,7 +159,7 @@ func Ensure(ctx context.Context, l Ledger, p Plan, log *slog.Logger) (*ballot.El
 		return nil, fmt.Errorf("register the intake log keys: %w", err)
 	}
 	for _, k := range keys {
-		log.Info("intake log key registered on the ledger", "key_id", k.ID)
+		log.Info("intake log key registered on the ledger", "key_id", k.ID, "public_key", k.PublicKey)
 	}
 	return e, nil
 }
@@ -161,4 +171,78 @@ func BatcherListed(e *ballot.Election, what, identity string) error {
 		return fmt.Errorf(`%s: "batchers" %q does not name the batcher processes' identity %q, so their batches would be refused: add it to "batchers" (only the identities listed may commit)`, what, e.Batchers, identity)
 	}
 	return nil
+}
+
+// TemplateDiff lists, for people, how template differs from the election
+// onLedger in what a template gives: id, name, states, contests and
+// batchers (the window, roll root and status are the record's own). States
+// and batchers compare as sets; contests in ballot order, each by title,
+// kind and choices (in order). Each entry names the field, the template's
+// value first, then the ledger's. No entries: the record is the template's.
+func TemplateDiff(template, onLedger ballot.Election) []string {
+	var diff []string
+	if template.ID != onLedger.ID {
+		diff = append(diff, fmt.Sprintf("id %q, the ledger's %q", template.ID, onLedger.ID))
+	}
+	if template.Name != onLedger.Name {
+		diff = append(diff, fmt.Sprintf("name %q, the ledger's %q", template.Name, onLedger.Name))
+	}
+	if !sameSet(template.States, onLedger.States) {
+		diff = append(diff, fmt.Sprintf("states %q, the ledger's %q", template.States, onLedger.States))
+	}
+	diff = append(diff, contestsDiff(template.Contests, onLedger.Contests)...)
+	if !sameSet(template.Batchers, onLedger.Batchers) {
+		diff = append(diff, fmt.Sprintf("batchers %q, the ledger's %q", template.Batchers, onLedger.Batchers))
+	}
+	return diff
+}
+
+// contestsDiff lists the contests only one side has, those whose title,
+// kind or choices differ, and their order if only it differs.
+func contestsDiff(template, onLedger []ballot.Contest) []string {
+	var diff []string
+	find := func(cs []ballot.Contest, id string) (ballot.Contest, bool) {
+		i := slices.IndexFunc(cs, func(c ballot.Contest) bool { return c.ID == id })
+		if i < 0 {
+			return ballot.Contest{}, false
+		}
+		return cs[i], true
+	}
+	for _, c := range template {
+		l, ok := find(onLedger, c.ID)
+		switch {
+		case !ok:
+			diff = append(diff, fmt.Sprintf("contest %s not on the ledger", c.ID))
+		case c.Title != l.Title:
+			diff = append(diff, fmt.Sprintf("contest %s: title %q, the ledger's %q", c.ID, c.Title, l.Title))
+		case c.Kind != l.Kind:
+			diff = append(diff, fmt.Sprintf("contest %s: kind %q, the ledger's %q", c.ID, c.Kind, l.Kind))
+		case !slices.Equal(c.Choices, l.Choices):
+			diff = append(diff, fmt.Sprintf("contest %s: choices %q, the ledger's %q", c.ID, c.Choices, l.Choices))
+		}
+	}
+	for _, l := range onLedger {
+		if _, ok := find(template, l.ID); !ok {
+			diff = append(diff, fmt.Sprintf("contest %s only on the ledger", l.ID))
+		}
+	}
+	ids := func(cs []ballot.Contest) []string {
+		out := make([]string, len(cs))
+		for i, c := range cs {
+			out[i] = c.ID
+		}
+		return out
+	}
+	if t, l := ids(template), ids(onLedger); len(diff) == 0 && !slices.Equal(t, l) {
+		diff = append(diff, fmt.Sprintf("contests in the order %q, the ledger's %q", t, l))
+	}
+	return diff
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

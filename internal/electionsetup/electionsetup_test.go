@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,7 @@ func TestEnsureRefusals(t *testing.T) {
 			"has roll root bb22, this roll's is aa11"},
 		{"template without the batchers' identity", &fakeLedger{}, func(p *Plan) { p.BatcherIdentity = "gateway1" },
 			`the election template: "batchers" ["batcher1"] does not name the batcher processes' identity "gateway1"`},
-		{"record without the batchers' identity", &fakeLedger{election: &ballot.Election{ID: "E1", RollRoot: "aa11", Batchers: []string{"other"}}}, nil,
+		{"record without the batchers' identity", &fakeLedger{election: &ballot.Election{ID: "E1", RollRoot: "aa11", Batchers: []string{"other"}}}, func(p *Plan) { p.Template = ballot.Election{} },
 			`the election on the ledger: "batchers" ["other"] does not name`},
 		{"no window", &fakeLedger{}, func(p *Plan) { p.Window = 0 }, "needs a voting window above zero"},
 		{"a roll summary without its entries", &fakeLedger{}, func(p *Plan) { p.Roll.Roll = nil }, "holds 0 of its 2 entries"},
@@ -183,4 +184,91 @@ func ExampleEnsure() {
 	}
 	fmt.Println(e.ID, e.Status, e.RollRoot, e.ClosesAt.Format(time.RFC3339))
 	// Output: L2025 configured aa11 2026-12-01T20:00:00Z
+}
+
+// TestTemplateOfTheElectionOnTheLedger: a template given while the ledger
+// holds an election must be the one it was set up from: the same one (its
+// states and batchers in another order too) changes nothing, and any
+// difference is refused, naming it, before the ledger is written.
+func TestTemplateOfTheElectionOnTheLedger(t *testing.T) {
+	onLedger := func() *fakeLedger {
+		p := plan(t)
+		p.Template.Contests = []ballot.Contest{
+			{ID: "C", Title: "Mayor", Kind: ballot.ContestRace, Choices: []string{"ann", "bo"}},
+			{ID: "D", Title: "Bridge", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+		}
+		p.Template.Batchers = []string{"batcher1", "batcher2"}
+		l := &fakeLedger{}
+		if _, err := Ensure(context.Background(), l, p, quiet); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	same := []struct {
+		name   string
+		change func(*ballot.Election)
+	}{
+		{"the same template", func(*ballot.Election) {}},
+		{"states and batchers in another order", func(e *ballot.Election) {
+			e.States, e.Batchers = []string{"NY", "CA"}, []string{"batcher2", "batcher1"}
+		}},
+		{"no template", func(e *ballot.Election) { *e = ballot.Election{} }},
+	}
+	for _, c := range same {
+		t.Run(c.name, func(t *testing.T) {
+			l, p := onLedger(), plan(t)
+			p.Template = *l.election
+			c.change(&p.Template)
+			if _, err := Ensure(context.Background(), l, p, quiet); err != nil || l.setups != 1 {
+				t.Fatalf("%v after %d set-ups; want the record kept", err, l.setups)
+			}
+		})
+	}
+	differ := []struct {
+		name   string
+		change func(*ballot.Election)
+		want   []string
+	}{
+		{"another id and name", func(e *ballot.Election) { e.ID, e.Name = "E2", "Other" },
+			[]string{`id "E2", the ledger's "E1"`, `name "Other", the ledger's "Election"`}},
+		{"a state more", func(e *ballot.Election) { e.States = append(e.States, "TX") },
+			[]string{`states ["CA" "NY" "TX"], the ledger's ["CA" "NY"]`}},
+		{"a batcher less", func(e *ballot.Election) { e.Batchers = e.Batchers[:1] },
+			[]string{`batchers ["batcher1"], the ledger's ["batcher1" "batcher2"]`}},
+		{"contests changed", func(e *ballot.Election) {
+			e.Contests = []ballot.Contest{
+				{ID: "C", Title: "Mayor", Kind: ballot.ContestRace, Choices: []string{"bo", "ann"}},
+				{ID: "E", Title: "Park", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
+			}
+		}, []string{`contest C: choices ["bo" "ann"], the ledger's ["ann" "bo"]`, "contest E not on the ledger", "contest D only on the ledger"}},
+		{"a contest retitled", func(e *ballot.Election) { e.Contests[1].Title = "Tunnel" },
+			[]string{`contest D: title "Tunnel", the ledger's "Bridge"`}},
+		{"contests in another order", func(e *ballot.Election) { slices.Reverse(e.Contests) },
+			[]string{`contests in the order ["D" "C"], the ledger's ["C" "D"]`}},
+	}
+	for _, c := range differ {
+		t.Run(c.name, func(t *testing.T) {
+			l, p := onLedger(), plan(t)
+			p.Template = *l.election
+			p.Template.Contests = slices.Clone(l.election.Contests)
+			c.change(&p.Template)
+			if diff := TemplateDiff(p.Template, *l.election); len(diff) != len(c.want) {
+				t.Errorf("differences %q, want %d: %q", diff, len(c.want), c.want)
+			}
+			before := fmt.Sprint(l.election)
+			l.loaded, l.keys = nil, nil
+			_, err := Ensure(context.Background(), l, p, quiet)
+			if err == nil || !strings.Contains(err.Error(), "differs from election E1 on the ledger") || !strings.Contains(err.Error(), "give the template it was set up from") {
+				t.Fatalf("error %v, want the template refused with the fix", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v, want it to name %s", err, w)
+				}
+			}
+			if fmt.Sprint(l.election) != before || len(l.loaded) != 0 || len(l.keys) != 0 {
+				t.Errorf("refused, yet the ledger was written")
+			}
+		})
+	}
 }
