@@ -98,9 +98,9 @@ type Index struct {
 	// reader finds a batch's votes no later than the batch, and dropped if
 	// it fails. Their batches may not be visible yet: a lookup skips those.
 	committing *pendingKeys
-	// commitSQL, if set, commits a Writer's SQL transaction by calling
-	// commit (tests: to look around the commit, or fail it).
-	commitSQL func(commit func() error) error
+	// commitSQL, if set, commits a Writer's SQL transaction in place of
+	// tx.Commit (tests: to look around the commit, or make it fail).
+	commitSQL func(tx *sql.Tx) error
 	// roll is the roll table for the Writers' lookups, read when the
 	// first begins.
 	roll *rollCache

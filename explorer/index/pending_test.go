@@ -2,12 +2,14 @@ package index
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -313,7 +315,10 @@ func TestKeyRuns(t *testing.T) {
 // no later than its SQL commit makes the batch visible. Before that
 // commit, the batch and its votes are not found (and no lookup fails);
 // after a commit that fails, they never are, not even once the next
-// Writer's batches take the failed one's numbers.
+// Writer's batches take the failed one's numbers. The commits fail for
+// real (a deferred foreign key unmet: SQLite refuses the COMMIT and leaves
+// the transaction open): the Writer is ended with nothing to roll back,
+// and the next Writer begins on the same connection.
 func TestVotesVisibleWithTheirBatch(t *testing.T) {
 	ctx := context.Background()
 	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
@@ -322,6 +327,12 @@ func TestVotesVisibleWithTheirBatch(t *testing.T) {
 	}
 	defer x.Close()
 	x.flushRows = 1 << 30 // no commit writes the keys into the tables
+	// A row of orphans fails the COMMIT of its transaction, on its
+	// deferred foreign key, and leaves it open in SQLite.
+	if _, err := x.write.ExecContext(ctx, `CREATE TEMP TABLE parents (id INTEGER PRIMARY KEY);
+		CREATE TEMP TABLE orphans (parent INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED)`); err != nil {
+		t.Fatal(err)
+	}
 	rng := rand.New(rand.NewPCG(17, 18))
 	// visible checks that the batches of r and their votes are found, or
 	// none of them if want is false.
@@ -353,12 +364,14 @@ func TestVotesVisibleWithTheirBatch(t *testing.T) {
 		r := votesReport(t, rng, n, 3, 4)
 		r.Batches[1].Rejected = []int{int(n % 4)}
 		fail := n%7 == 3
-		x.commitSQL = func(commit func() error) error {
+		x.commitSQL = func(tx *sql.Tx) error {
 			visible(fmt.Sprintf("block %d before its commit", n), r, false)
-			if fail {
-				return errors.New("commit failed")
+			if fail { // a real failed COMMIT, which SQLite leaves open
+				if _, err := tx.Exec(`INSERT INTO temp.orphans VALUES (1)`); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err := commit(); err != nil {
+			if err := tx.Commit(); err != nil {
 				return err
 			}
 			visible(fmt.Sprintf("block %d committed", n), r, true)
@@ -374,8 +387,11 @@ func TestVotesVisibleWithTheirBatch(t *testing.T) {
 		err = w.Commit()
 		x.commitSQL = nil
 		if fail {
-			if err == nil {
-				t.Fatalf("block %d: failed commit returned no error", n)
+			if err == nil || !strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
+				t.Fatalf("block %d: failed commit returned %v; want the orphan's constraint", n, err)
+			}
+			if err := w.Rollback(); !errors.Is(err, sql.ErrTxDone) {
+				t.Fatalf("block %d: Rollback after a failed commit: %v; want sql.ErrTxDone (nothing to roll back)", n, err)
 			}
 			visible(fmt.Sprintf("block %d after its failed commit", n), r, false)
 			if x.committing != nil || x.pending.votes != 3*4*int(n) { // blocks 0 to n-1
