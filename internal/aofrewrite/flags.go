@@ -42,6 +42,8 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.Var(&f.minGrowth, "aof-min-growth", "least incremental part of the AOF (appended since the last rewrite) worth a quiet-time rewrite")
 	fs.IntVar(&f.Policy.GrowthPercent, "aof-growth-percent", DefaultPolicy.GrowthPercent, "least incremental part worth a quiet-time rewrite, in percent of the AOF's base")
 	fs.DurationVar(&f.Interval, "aof-poll", DefaultInterval, "how often each Redis server's INFO persistence is read")
+	fs.DurationVar(&f.Policy.RetryWait, "aof-retry-wait", DefaultPolicy.RetryWait, "after a failed AOF rewrite on a server (e.g. a full disk), how long its quiet-time rewrites wait; doubled for each further failure in a row, up to --aof-retry-max; 0: no wait")
+	fs.DurationVar(&f.Policy.MaxRetryWait, "aof-retry-max", DefaultPolicy.MaxRetryWait, "the longest wait after failed AOF rewrites")
 	return f
 }
 
@@ -56,6 +58,9 @@ func (f *Flags) Start(ctx context.Context, e redisserver.Endpoint, log *slog.Log
 	p.QuietRate, p.MinGrowth = float64(f.quietRate), int64(f.minGrowth)
 	if p.Window <= 0 || f.Interval <= 0 || p.GrowthPercent < 0 {
 		return fmt.Errorf("--aof-quiet-window and --aof-poll must be positive, --aof-growth-percent at least 0")
+	}
+	if p.RetryWait < 0 || p.MaxRetryWait < p.RetryWait {
+		return fmt.Errorf("--aof-retry-wait %s and --aof-retry-max %s: want 0 <= wait <= max", p.RetryWait, p.MaxRetryWait)
 	}
 	if !f.Enabled {
 		log.Info("AOF rewrite policy off (--aof-rewrite=false): Redis's auto-rewrite alone")

@@ -6,9 +6,11 @@
 // without a quiet moment still cannot grow the AOF without bound.
 //
 // The package has two parts: Policy, a pure decision over samples of a
-// server's INFO persistence (no I/O: tested with tables), and Rewriter, the
+// server's INFO persistence (no I/O: tested with tables), with Failures,
+// which holds a server's rewrites back after failed ones, and Rewriter, the
 // adapter that polls every Redis server (each master of a Redis Cluster),
-// keeps their samples and sends BGREWRITEAOF where Policy says so.
+// keeps their samples and failures and sends BGREWRITEAOF where Policy says
+// so.
 package aofrewrite
 
 import (
@@ -38,6 +40,10 @@ type Sample struct {
 	// Forked is set while another child runs (an RDB save, e.g. for a
 	// replica's full sync, or a module's fork): a rewrite would wait for it.
 	Forked bool
+	// RewriteFailed is aof_last_bgrewrite_status:err: the last rewrite
+	// (this process's, another batcher's or Redis's own) failed, e.g. on a
+	// full disk (Failures).
+	RewriteFailed bool
 }
 
 // Policy decides when a quiet-time rewrite is due: the AOF's incremental
@@ -63,6 +69,11 @@ type Policy struct {
 	// GrowthPercent is the least incremental part worth a rewrite, as a
 	// share of the base.
 	GrowthPercent int
+	// RetryWait is how long a server's quiet-time rewrites wait after a
+	// failed one (Hold); each further failure in a row doubles the wait,
+	// up to MaxRetryWait. A rewrite that succeeds ends the wait. Zero: no
+	// wait.
+	RetryWait, MaxRetryWait time.Duration
 }
 
 // DefaultPolicy is the policy the batcher runs unless configured otherwise
@@ -83,7 +94,13 @@ type Policy struct {
 //     16 MB base, where three times the base takes over); 16 MiB leaves
 //     the quiet-time rewrite room below that, and replays in a fraction
 //     of a second.
-var DefaultPolicy = Policy{QuietRate: 64 << 10, Window: time.Minute, MinGrowth: 16 << 20, GrowthPercent: 50}
+//   - RetryWait 5 minutes, MaxRetryWait an hour: a rewrite that fails
+//     (a full disk, a fork refused) is tried again after 5, 10, 20, 40
+//     minutes, then hourly, not at every quiet minute, each try a fork
+//     that copies the dataset for nothing; the safety net's own retries
+//     Redis limits itself.
+var DefaultPolicy = Policy{QuietRate: 64 << 10, Window: time.Minute, MinGrowth: 16 << 20, GrowthPercent: 50,
+	RetryWait: 5 * time.Minute, MaxRetryWait: time.Hour}
 
 // Reason says why a Decision is what it is.
 type Reason string
@@ -103,6 +120,9 @@ const (
 	// latest interval, so the intake on it is unknown (DecideShared).
 	ReasonSharedUnknown Reason = "a server's intake unknown"
 	ReasonShort         Reason = "not quiet long enough" // the samples since the last discontinuity span less than the window
+	// ReasonFailed: due, but the server's last rewrites failed and the
+	// wait after them is not over (Hold).
+	ReasonFailed Reason = "waiting after failed rewrites"
 )
 
 // Decision is Policy's answer for one server.
@@ -119,6 +139,9 @@ type Decision struct {
 	// Quiet is how long the samples show the AOF growing no faster than
 	// QuietRate.
 	Quiet time.Duration
+	// RetryAt is when the wait after failed rewrites ends
+	// (ReasonFailed only).
+	RetryAt time.Time
 }
 
 func (d Decision) String() string {
@@ -126,7 +149,11 @@ func (d Decision) String() string {
 	if d.Rewrite {
 		verb = "rewrite"
 	}
-	return fmt.Sprintf("%s (%s): incremental %d of %d bytes, rate %.0f B/s, quiet %s", verb, d.Reason, d.Growth, d.Threshold, d.Rate, d.Quiet.Round(100*time.Millisecond))
+	retry := ""
+	if !d.RetryAt.IsZero() {
+		retry = ", retry at " + d.RetryAt.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("%s (%s): incremental %d of %d bytes, rate %.0f B/s, quiet %s%s", verb, d.Reason, d.Growth, d.Threshold, d.Rate, d.Quiet.Round(100*time.Millisecond), retry)
 }
 
 // Threshold is the incremental part a server whose AOF base is base bytes

@@ -174,14 +174,14 @@ func TestBytesFlag(t *testing.T) {
 }
 
 func TestParseInfo(t *testing.T) {
-	info := "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:1\r\naof_rewrites:7\r\naof_current_size:734003200\r\naof_base_size:419430400\r\nmodule_fork_in_progress:0\r\n"
+	info := "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:1\r\naof_rewrites:7\r\naof_current_size:734003200\r\naof_base_size:419430400\r\nmodule_fork_in_progress:0\r\naof_last_bgrewrite_status:err\r\n"
 	s := aofrewrite.ParseInfo(info, t0)
-	want := aofrewrite.Sample{At: t0, BaseBytes: 400 * mib, CurrentBytes: 700 * mib, Rewrites: 7, Enabled: true, Rewriting: true}
+	want := aofrewrite.Sample{At: t0, BaseBytes: 400 * mib, CurrentBytes: 700 * mib, Rewrites: 7, Enabled: true, Rewriting: true, RewriteFailed: true}
 	if s != want {
 		t.Errorf("ParseInfo = %+v; want %+v", s, want)
 	}
-	if s := aofrewrite.ParseInfo("loading:1\nrdb_bgsave_in_progress:1\n", t0); !s.Loading || !s.Forked || s.Enabled {
-		t.Errorf("ParseInfo = %+v; want loading, forked, AOF off", s)
+	if s := aofrewrite.ParseInfo("loading:1\nrdb_bgsave_in_progress:1\naof_last_bgrewrite_status:ok\n", t0); !s.Loading || !s.Forked || s.Enabled || s.RewriteFailed {
+		t.Errorf("ParseInfo = %+v; want loading, forked, AOF off, the last rewrite ok", s)
 	}
 }
 

@@ -24,14 +24,21 @@ const DefaultInterval = 5 * time.Second
 // and on a cluster the slot map. Several Rewriters on the same servers (one
 // per batcher) are harmless: a server refuses a rewrite while one runs,
 // and the next reading sees it running.
+//
+// After a rewrite fails on a server (aof_last_bgrewrite_status:err, or
+// BGREWRITEAOF refused), whoever started it, the Rewriter holds that
+// server's rewrites back (Policy.Hold): it logs a warning once per failure
+// counted, with when it will try again, and the recovery once.
 type Rewriter struct {
 	rdb      redis.UniversalClient
 	policy   Policy
 	interval time.Duration
 	log      *slog.Logger
 	started  *prometheus.CounterVec
+	failed   *prometheus.GaugeVec
 
-	history map[string][]Sample // per server address, oldest first; Poll's alone
+	history  map[string][]Sample // per server address, oldest first; Poll's alone
+	failures map[string]Failures // per server address, kept while it is not read; Poll's alone
 
 	mu      sync.Mutex        // guards failing
 	failing map[string]string // per server address, the last error logged
@@ -50,10 +57,11 @@ func WithInterval(d time.Duration) Option { return func(r *Rewriter) { r.interva
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(r *Rewriter) { r.log = l } }
 
-// WithRegisterer registers the Rewriter's metric,
-// aof_rewrites_started_total{server}, on reg.
+// WithRegisterer registers the Rewriter's metrics,
+// aof_rewrites_started_total{server} and aof_rewrite_failures{server}, on
+// reg.
 func WithRegisterer(reg prometheus.Registerer) Option {
-	return func(r *Rewriter) { reg.MustRegister(r.started) }
+	return func(r *Rewriter) { reg.MustRegister(r.started, r.failed) }
 }
 
 // New returns a Rewriter over rdb (a *redis.Client for one server or a
@@ -65,8 +73,13 @@ func New(rdb redis.UniversalClient, opts ...Option) *Rewriter {
 			Name: "aof_rewrites_started_total",
 			Help: "AOF rewrites (BGREWRITEAOF) this process started because the Redis server's intake was quiet and its AOF had grown past the threshold, by server address.",
 		}, []string{"server"}),
-		history: map[string][]Sample{},
-		failing: map[string]string{},
+		failed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "aof_rewrite_failures",
+			Help: "AOF rewrites in a row that failed on the Redis server (aof_last_bgrewrite_status:err, or BGREWRITEAOF refused), whoever started them, as this process saw them; 0 once one succeeds. While above 0 the quiet-time rewrites wait (5 min doubling to 1 h by default).",
+		}, []string{"server"}),
+		history:  map[string][]Sample{},
+		failures: map[string]Failures{},
+		failing:  map[string]string{},
 	}
 	for _, o := range opts {
 		o(r)
@@ -79,7 +92,8 @@ func New(rdb redis.UniversalClient, opts ...Option) *Rewriter {
 // each until they change, and polling goes on.
 func (r *Rewriter) Run(ctx context.Context) error {
 	r.log.Info("AOF rewrite policy on", "quiet_rate_bytes_per_s", r.policy.QuietRate, "window", r.policy.Window.String(),
-		"min_growth_bytes", r.policy.MinGrowth, "growth_percent", r.policy.GrowthPercent, "interval", r.interval.String())
+		"min_growth_bytes", r.policy.MinGrowth, "growth_percent", r.policy.GrowthPercent, "interval", r.interval.String(),
+		"retry_wait", r.policy.RetryWait.String(), "max_retry_wait", r.policy.MaxRetryWait.String())
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
 	for {
@@ -118,6 +132,7 @@ func (r *Rewriter) Poll(ctx context.Context) map[string]Decision {
 		defer mu.Unlock()
 		servers[addr] = c
 		r.history[addr] = r.policy.Trim(append(r.history[addr], s))
+		r.setFailures(addr, r.failures[addr].Observe(s), nil)
 		return nil
 	}
 	switch c := r.rdb.(type) {
@@ -139,11 +154,13 @@ func (r *Rewriter) Poll(ctx context.Context) map[string]Decision {
 		}
 	}
 	decisions := r.policy.DecideShared(r.history)
+	now := time.Now()
 	for addr, d := range decisions {
 		if d.Rewrite && missed {
 			d.Rewrite, d.Reason = false, ReasonSharedUnknown
-			decisions[addr] = d
 		}
+		d = r.policy.Hold(d, r.failures[addr], now)
+		decisions[addr] = d
 		r.log.Debug("AOF rewrite policy", "server", addr, "decision", d.String())
 		if d.Rewrite {
 			r.rewrite(ctx, addr, servers[addr], d)
@@ -166,16 +183,37 @@ func (r *Rewriter) rewrite(ctx context.Context, addr string, c server, d Decisio
 		r.log.Debug("AOF rewrite already running", "server", addr)
 		return
 	}
+	h := r.history[addr]
 	if err != nil {
-		r.fail(addr+" BGREWRITEAOF", err)
+		r.setFailures(addr, r.failures[addr].Refused(h[len(h)-1], time.Now()), err)
 		return
 	}
-	r.ok(addr + " BGREWRITEAOF")
 	r.started.WithLabelValues(addr).Inc()
-	h := r.history[addr]
 	r.log.Info("AOF rewrite started: intake quiet", "server", addr, "reply", reply,
 		"incremental_bytes", d.Growth, "base_bytes", h[len(h)-1].BaseBytes, "threshold_bytes", d.Threshold,
 		"max_rate_bytes_per_s", int64(d.Rate), "quiet_for", d.Quiet.Round(time.Second).String())
+}
+
+// setFailures records f as the failures of the server at addr, and logs
+// a change: a failure counted (err: BGREWRITEAOF's refusal, if that is
+// it) at warn, the run ended at info. Its callers hold mu or are Poll's.
+func (r *Rewriter) setFailures(addr string, f Failures, err error) {
+	r.failed.WithLabelValues(addr).Set(float64(f.Count))
+	was := r.failures[addr]
+	if f == was {
+		return
+	}
+	r.failures[addr] = f
+	switch {
+	case f.Count > was.Count:
+		attrs := []any{"server", addr, "failures_in_a_row", f.Count, "retry_at", r.policy.RetryAt(f).UTC().Format(time.RFC3339)}
+		if err != nil {
+			attrs = append(attrs, "err", err)
+		}
+		r.log.Warn("AOF rewrite failed (see the Redis server's log: a full disk?): quiet-time rewrites wait", attrs...)
+	case f.Count == 0:
+		r.log.Info("AOF rewrite succeeded after failed ones: quiet-time rewrites resume", "server", addr, "failures_in_a_row", was.Count)
+	}
 }
 
 // fail logs err for key unless it is the one logged last.
@@ -225,6 +263,8 @@ func ParseInfo(info string, at time.Time) Sample {
 			s.CurrentBytes = n
 		case "aof_base_size":
 			s.BaseBytes = n
+		case "aof_last_bgrewrite_status":
+			s.RewriteFailed = v == "err"
 		}
 	}
 	return s

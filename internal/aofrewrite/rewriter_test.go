@@ -1,11 +1,13 @@
 package aofrewrite_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,20 +79,7 @@ func persistence(t *testing.T, rdb *redis.Client) aofrewrite.Sample {
 // started is aof_rewrites_started_total by server in reg.
 func started(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "aof_rewrites_started_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			n[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-		}
-	}
-	return n
+	return metric(t, reg, "aof_rewrites_started_total")
 }
 
 // runRewriter runs a Rewriter with toyPolicy on rdb until the test ends.
@@ -258,4 +247,82 @@ func TestRewriterCluster(t *testing.T) {
 			t.Errorf("master %s: aof_rewrites %d; want 1", m.Addr, s.Rewrites)
 		}
 	}
+}
+
+// TestRewriterWaitsAfterAFailure: a server that refuses BGREWRITEAOF (here
+// to a user without the permission: NOPERM, as Redis refuses a rewrite
+// whose fork or AOF directory fails) is asked once, not at every reading
+// once quiet: the failure counted in aof_rewrite_failures and logged once,
+// at warn. With no wait (RetryWait 0, the policy before Failures) it is
+// asked at every reading.
+func TestRewriterWaitsAfterAFailure(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	admin := srv.Client()
+	if err := admin.Do(ctx, "ACL", "SETUSER", "nobgrewrite", "on", ">pw", "+info").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "nobgrewrite", Password: "pw"})
+	defer rdb.Close()
+	for i := range 100 { // an AOF grown past the threshold below
+		if err := admin.Set(ctx, "k:"+strconv.Itoa(i), strconv.Itoa(i), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refusals := func() int {
+		info, err := admin.Info(ctx, "errorstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, n, _ := strings.Cut(info, "errorstat_NOPERM:count=")
+		count, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(n, "\n", 2)[0]))
+		return count
+	}
+	poll := func(retryWait time.Duration) (asked int, failures float64, logs string) {
+		p := aofrewrite.Policy{QuietRate: 20_000, Window: 300 * time.Millisecond, MinGrowth: 1000, GrowthPercent: 0,
+			RetryWait: retryWait, MaxRetryWait: retryWait}
+		var buf bytes.Buffer
+		reg := prometheus.NewRegistry()
+		r := aofrewrite.New(rdb, aofrewrite.WithPolicy(p), aofrewrite.WithInterval(100*time.Millisecond),
+			aofrewrite.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))), aofrewrite.WithRegisterer(reg))
+		before := refusals()
+		for range 20 { // 2 s, quiet after the first 0.3 s
+			r.Poll(ctx)
+			time.Sleep(100 * time.Millisecond)
+		}
+		return refusals() - before, metric(t, reg, "aof_rewrite_failures")[srv.Addr], buf.String()
+	}
+	asked, failures, logs := poll(time.Hour)
+	if asked != 1 || failures != 1 {
+		t.Errorf("waiting an hour after a failure: asked %d times, aof_rewrite_failures %v; want 1 and 1", asked, failures)
+	}
+	if n := strings.Count(logs, "AOF rewrite failed"); n != 1 || !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "NOPERM") {
+		t.Errorf("logged the failure %d times; want once, at warn, with the server's answer:\n%s", n, logs)
+	}
+	if asked, _, _ := poll(0); asked < 10 {
+		t.Errorf("with no wait: asked %d times in 2 s of readings every 100 ms; want at every reading once quiet", asked)
+	}
+}
+
+// metric is the counter or gauge name by server in reg.
+func metric(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			v := m.GetGauge().GetValue()
+			if c := m.GetCounter(); c != nil {
+				v = c.GetValue()
+			}
+			n[m.GetLabel()[0].GetValue()] = v
+		}
+	}
+	return n
 }
