@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -93,6 +94,9 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		return err
 	}
+	if existing != nil && isSet(fs, "window") {
+		log.Info("the election on the ledger keeps its voting window: -window is not used", "id", existing.ID, "opens_at", existing.OpensAt, "closes_at", existing.ClosesAt)
+	}
 	if plan.Roll, err = readRoll(*csvPath, secret, plan.Template, stderr); err != nil {
 		return err
 	}
@@ -104,6 +108,12 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	return printJSON(stdout, e)
+}
+
+// isSet reports whether the command line or the environment set the flag.
+func isSet(fs *flag.FlagSet, name string) (set bool) {
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // readRoll computes the roll's summary with its entries for election e,

@@ -89,10 +89,12 @@ func TestPublishOnNetwork(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	var logged bytes.Buffer // the last publish's
 	publish := func(csv, template string) (ballot.Election, error) {
 		var out bytes.Buffer
+		logged.Reset()
 		err := run(ctx, []string{"publish", "-csv", csv, "-election", template, "-window", "2h",
-			"-profile", n.Layout().ComponentProfile("admin"), "-log-public-key", strings.TrimSpace(printed.String())}, &out, io.Discard)
+			"-profile", n.Layout().ComponentProfile("admin"), "-log-public-key", strings.TrimSpace(printed.String())}, &out, &logged)
 		var e ballot.Election
 		if err == nil {
 			err = json.Unmarshal(out.Bytes(), &e)
@@ -118,9 +120,16 @@ func TestPublishOnNetwork(t *testing.T) {
 		t.Fatalf("log keys on the ledger %+v, %v; want the printed key %s", keys, err, printed.String())
 	}
 
+	if !strings.Contains(logged.String(), "public_key="+strings.TrimSpace(printed.String())) {
+		t.Errorf("publish logged:\n%s\nwant the key registered, by its public key", logged.String())
+	}
+
 	again, err := publish(csv, template)
 	if err != nil || !again.OpensAt.Equal(e.OpensAt) || again.RollRoot != e.RollRoot {
 		t.Fatalf("publish again: %+v, %v; want the same record", again, err)
+	}
+	if !strings.Contains(logged.String(), "-window is not used") {
+		t.Errorf("publish again logged:\n%s\nwant a note that -window is not used", logged.String())
 	}
 	if _, err := publish(other, template); err == nil || !strings.Contains(err.Error(), "it is another roll") {
 		t.Fatalf("publish of another roll: %v; want refused", err)
