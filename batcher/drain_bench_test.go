@@ -45,7 +45,11 @@ var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC",
 // setting first with lanes that read again at once after every read
 // (suffix -eager; batcher.ReadEagerly), then as configured.
 // DRAIN_CONSENSUS=raft runs it all on a Raft network (default: the
-// network's default consensus, SmartBFT).
+// network's default consensus, SmartBFT). The ceiling also reports the
+// blocks a second and transactions a block, so that drives whose blocks
+// hold one transaction (DRAIN_CEILING_INFLIGHT=1) and many separate the
+// ledger's cost per block from its cost per transaction (docs/ledger.md,
+// "The ledger's cost per block").
 //
 //	go test -run '^$' -bench DrainCost -benchtime 1x ./batcher/
 func BenchmarkDrainCost(b *testing.B) {
@@ -89,6 +93,7 @@ func BenchmarkDrainCost(b *testing.B) {
 		b.ReportMetric(perK(ledgerSide), "ledger-core-s/kvote")
 		b.ReportMetric(perK(func(name string) bool { return strings.HasPrefix(name, "peer") }), "peer-core-s/kvote")
 		b.ReportMetric(perK(func(name string) bool { return strings.HasPrefix(name, "orderer") }), "orderer-core-s/kvote")
+		b.ReportMetric(perK(func(name string) bool { return strings.HasPrefix(name, "cc.") }), "cc-core-s/kvote")
 		b.ReportMetric(perK(func(name string) bool { return name == "client" }), "client-core-s/kvote")
 		b.ReportMetric(perK(func(name string) bool { return name == "redis" }), "redis-core-s/kvote")
 		b.ReportMetric(float64(committed)/txs, "votes/tx")
@@ -107,6 +112,7 @@ func BenchmarkDrainCost(b *testing.B) {
 	var ceilingRate float64 // votes/s of the last ceiling drive
 	ceiling := func(b *testing.B, ledger *fabricclient.Ballot) {
 		for range b.N {
+			nodesFrom := scrapeNodes(b, fabricNet)
 			from := measure.Take(pids)
 			res, err := ledgerload.Run(context.Background(), ledger, election, ledgerload.Drive{
 				VotesPerTx: perTx, InFlight: ceilingInFlight, Prebuilt: ceilingInFlight, Duration: time.Hour,
@@ -117,6 +123,9 @@ func BenchmarkDrainCost(b *testing.B) {
 				b.Fatalf("drive: %v (%d errors, first %s)", err, res.Errors, res.FirstError)
 			}
 			report(b, from, to, res.AllVotes, float64(res.AllVotes)/float64(perTx))
+			// Blocks a second and transactions a block: what separates the
+			// ledger's per-block cost from its per-transaction cost.
+			reportFabricStages(b, nodesFrom, scrapeNodes(b, fabricNet), float64(res.AllVotes)/float64(perTx), float64(res.AllVotes), to.At.Sub(from.At).Seconds())
 			ceilingRate = float64(res.AllVotes) / to.At.Sub(from.At).Seconds()
 		}
 	}

@@ -55,7 +55,8 @@ func EndorsingMSPs() []string {
 // 202→commit p50 at 1,000 votes/s from 535-631 to 462-464 ms but cut 2.2x
 // the blocks, +55-65% ledger CPU per vote (0.51-0.56 → 0.84 core-s per 1,000
 // votes: a block costs the ledger side ~40 ms of CPU besides its
-// transactions' ~16 ms each), with no change at the ceiling.
+// transactions' ~16 ms each; docs/ledger.md, "The ledger's cost per block",
+// splits it by process and component), with no change at the ceiling.
 const (
 	BatchTimeout      = "100ms"
 	MaxMessageCount   = 100
