@@ -48,6 +48,39 @@ func TestOrdererProposalDigestPatched(t *testing.T) {
 	}
 }
 
+// TestOrdererWALBufferAndLazyLogPatched shows that the Fabric build carries
+// network/fabricbin/patches/SmartBFT/wal-buffer.patch and view-log-lazy.patch
+// (docs/ledger.md, "The ledger's cost per block"): in the orderer binary's
+// machine code, the write-ahead log's append takes the buffer it marshals a
+// record into from marshalBuffer (the last record's) and makes none of its
+// own, as SmartBFT's does for every record, and neither the controller nor
+// the view formats each message it gets with MsgToString for a debug line
+// that is not written. The patches' own tests check the records read back
+// unchanged and the log text is the same.
+func TestOrdererWALBufferAndLazyLogPatched(t *testing.T) {
+	nettest.Integration(t)
+	orderer := fabricCommand(t, "orderer")
+	const bft = "github.com/hyperledger-labs/SmartBFT/internal/bft."
+	for _, fn := range []string{bft + "(*Controller).ProcessMessages", bft + "(*View).processMsg"} {
+		for _, call := range objdumpCalls(t, orderer, fn) {
+			if strings.Contains(call, bft+"MsgToString(SB)") {
+				t.Errorf("%s formats every message it gets: bin/fabric was built without network/fabricbin/patches/SmartBFT/view-log-lazy.patch (run make fabric-bin)\n%s", fn, call)
+			}
+		}
+	}
+	const wal = "github.com/hyperledger-labs/SmartBFT/pkg/wal.(*WriteAheadLogFile)."
+	var reused bool
+	for _, call := range objdumpCalls(t, orderer, wal+"append") {
+		if strings.Contains(call, "runtime.makeslice(SB)") {
+			t.Errorf("%sappend makes a new buffer for each record: bin/fabric was built without network/fabricbin/patches/SmartBFT/wal-buffer.patch (run make fabric-bin)\n%s", wal, call)
+		}
+		reused = reused || strings.Contains(call, wal+"marshalBuffer(SB)")
+	}
+	if !reused {
+		t.Errorf("%sappend does not call marshalBuffer: bin/fabric was built without network/fabricbin/patches/SmartBFT/wal-buffer.patch (run make fabric-bin)", wal)
+	}
+}
+
 // TestPeerDecodeOncePatched shows that the Fabric build carries
 // network/fabricbin/patches/decode-once.patch (docs/ledger.md): in the peer
 // binary's machine code, the validator's dispatcher, the ledger's batch
