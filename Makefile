@@ -49,8 +49,8 @@ deploy: build ## deploy a changed chaincode as the next sequence, keeping the le
 # for the three-question referendum); an election already on the ledger is kept.
 ELECTION ?= config/election.json
 
-up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batcher, gateway (ELECTION=config/referendum.json for the referendum; GATEWAYS=n BATCHERS=n REDIS=cluster scale it out; HOSTS=commission=127.0.0.2,observers=127.0.0.3,clients=127.0.0.4 places it on several addresses; LEDGER_NICE=0 runs the ledger side at the same CPU priority as the intake)
-	bin/votechain up -election $(ELECTION) $(if $(GATEWAYS),--gateways $(GATEWAYS)) $(if $(BATCHERS),--batchers $(BATCHERS)) $(if $(REDIS),--redis $(REDIS)) $(if $(LEDGER_NICE),--ledger-nice $(LEDGER_NICE)) $(if $(HOSTS),--hosts $(HOSTS))
+up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batcher, gateway (ELECTION=config/referendum.json for the referendum; GATEWAYS=n BATCHERS=n REDIS=cluster scale it out; HOSTS=commission=127.0.0.2,observers=127.0.0.3,clients=127.0.0.4 places it on several addresses; LEDGER_PRIORITY=idle|nice:N|normal sets the ledger side's CPU priority, default nice:10; LEDGER_NICE=N is LEDGER_PRIORITY=nice:N)
+	bin/votechain up -election $(ELECTION) $(if $(GATEWAYS),--gateways $(GATEWAYS)) $(if $(BATCHERS),--batchers $(BATCHERS)) $(if $(REDIS),--redis $(REDIS)) $(if $(LEDGER_NICE),--ledger-nice $(LEDGER_NICE)) $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(if $(HOSTS),--hosts $(HOSTS))
 
 down: build ## stop the whole system (WIPE=1 deletes its data)
 	bin/votechain down $(if $(WIPE),--wipe)
@@ -74,5 +74,5 @@ clean: down ## stop everything and delete bin/ and .run/
 	rm -rf bin .run
 
 .PHONY: bench
-bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try)
-	bin/benchrun $(BENCH_FLAGS)
+bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS=--only intake for the intake phases alone; LEDGER_PRIORITY as for up)
+	bin/benchrun $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(BENCH_FLAGS)

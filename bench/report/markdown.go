@@ -63,9 +63,12 @@ func (r *Report) Markdown() string {
 	if r.Only != "" {
 		p("`benchrun --only %s` on %s: %d × %s, Linux %s, %s: only that phase ran. Run took %.0f s; load average %s at the start and %s at the end.\n\n",
 			r.Only, m.Host, m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, r.DurationS, m.LoadStart, m.LoadEnd)
-		if r.Only == "sweep" {
+		switch r.Only {
+		case "sweep":
 			r.sweepOnlyMarkdown(&b)
-		} else {
+		case "intake":
+			r.intakeOnlyMarkdown(&b)
+		default:
 			r.scalingMarkdown(&b)
 		}
 		r.notesMarkdown(&b)
@@ -122,44 +125,8 @@ func (r *Report) Markdown() string {
 	r.ledgerMarkdown(&b)
 	r.paceMarkdown(&b)
 	r.intakeMarkdown(&b)
-	p("## Intake (gateway over HTTP, open loop)\n\n")
-	p("Votes from a roll of %s synthetic voters, states weighted by population (%s); %.0f%% of attempts re-send a voter who already voted (409 expected), %.0f%% use a voter id not on the roll (403 expected).",
-		num(float64(r.Settings.Voters)), weights(r.Settings.StateWeight), r.Settings.Duplicates*100, r.Settings.Ineligible*100)
-	if n := len(r.Contests); n > 1 {
-		p(" The election has %d contests; each voter votes in one of them (see the results per contest).", n)
-	}
-	p("\n\n")
-	p("### Ramp (knee)\n\n")
-	phaseTable(&b, r.Ramp, r.KneeIndex)
-	p("\nThe last two columns tell a stall of the measurer or the machine from one of the gateway: the load generator's own Go collections and the longest a runnable goroutine of it waited; the time some task on the machine waited for a core, for memory (in parentheses: every task at once) and for I/O (Linux's pressure stall information), and the allocations that stalled to reclaim memory.\n")
-	p("\nA step is *served* when answers (202/409/403) reach 95%% of the offered rate, 503s and errors stay under 1%%, and p99 stays under 1 s; the knee is the last served step.\n\n")
-	p("### Fixed offered rates, sustained and surge\n\n")
-	all := append(append([]loadgen.Phase{r.Referendum.Phase}, r.Fixed...), r.Sustained.Phase, r.Surge.Phase)
-	phaseTable(&b, all, -1)
-	for _, ph := range append(r.Ramp, all...) {
-		if len(ph.ErrorSamples) > 0 {
-			p("\n- %s, client-side errors (%d): %s", ph.Name, ph.Errors+ph.OtherStatus, strings.Join(ph.ErrorSamples, "; "))
-		}
-	}
-	p("\n\n*sent/s* below *offered/s* means the load generator could not start requests that fast (it is bounded to %d requests in flight and shares the cores); *accepted/s* and *answered/s* count the answers that arrived by the phase's end plus 1 s, per second of the phase, so a gateway that falls behind is not credited with what it answers later.\n", r.Settings.Workers)
-
-	p("\n## Commit (batcher onto the ledger)\n\n| phase | window | offered | accepted/s | committed/s | batches/s | votes/batch | 202→commit p50 | p95 |\n|---|---|---|---|---|---|---|---|---|\n")
-	for _, c := range []Commit{r.Referendum, r.Sustained} {
-		p("| %s | %.0f s | %s/s | %s | %s | %.1f | %.0f | %.0f ms | %.0f ms |\n", c.Phase.Name, c.WindowS, num(c.Phase.Offered), num(c.Phase.AcceptedPerS),
-			num(c.CommittedPerS), c.BatchesPerS, c.VotesPerBatch, c.CommitLatency.P50ms, c.CommitLatency.P95ms)
-	}
-	s := r.Surge
-	if d := s.During; d.WindowS > 0 {
-		p("| %s (during) | %.0f s | %s/s | %s | %s | %.1f | %.0f | | |\n", s.Phase.Name, d.WindowS, num(s.Phase.Offered), num(s.Phase.AcceptedPerS),
-			num(d.CommittedPerS), d.BatchesPerS, d.VotesPerBatch)
-	}
-	p("| %s + drain | %.0f s + %.1f s | %s/s | %s | %s (drain) | | | %.0f ms | %.0f ms |\n\n", s.Phase.Name, s.Phase.DurationS, s.DrainS,
-		num(s.Phase.Offered), num(s.Phase.AcceptedPerS), num(s.DrainPerS), s.CommitLatency.P50ms, s.CommitLatency.P95ms)
-	if n := r.Settings.LedgerNice; n > 0 {
-		p("The ledger side (orderers, peers, chaincode servers, batcher, explorer) runs at niceness +%d, so under a surge the gateway and Redis take the cores first and the batcher commits in the time left: compare committed/s during the intake phases with the drain, when no intake competes.\n\n", n)
-	} else {
-		p("Every process runs at the same priority (the ledger side not niced).\n\n")
-	}
+	r.intakePhasesMarkdown(&b)
+	r.commitMarkdown(&b)
 	r.referendumMarkdown(&b)
 	p("202→commit is from the vote's cast time on the ledger (set by the gateway when it answers 202) to the arrival of its batch's BatchCommitted event at the benchmark; it includes the time queued behind earlier votes.\n\n")
 
@@ -183,6 +150,107 @@ func (r *Report) Markdown() string {
 	}
 	p("\nBoth servers are separate processes hammered by the same client (the load generator's HTTP/1.1 client, a persistent connection per worker) in closed loop; runs alternate so drifting machine load hits both alike; the verdict uses the median run of each.\n\n")
 
+	r.cpuMarkdown(&b)
+	r.saturationMarkdown(&b)
+	p("## Memory and storage\n\nRedis `used_memory` %.1f MB. Per kind of key (MEMORY USAGE; claims sampled and scaled), divided by what it is per:\n\n| keys | keys | divided by | count | bytes each | MB per million |\n|---|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
+	for _, c := range r.Redis.Classes {
+		p("| %s | %s | %s | %s | %.1f | %.1f |\n", c.Name, num(float64(c.Keys)), c.Per, num(float64(c.Items)), c.BytesPerItem, c.MBPerMillion)
+	}
+	p("\n**Redis per million voters ≈ %.0f MB** (#15's figure): what a million voters take once each has voted and the vote is committed — the Bloom filters' and the roll shards' bytes per voter on the roll in Redis (every voter loaded, whether or not they have voted: these keys are sized by the roll), plus a receipt per committed vote and an intake log entry per accepted vote (each divided by the receipts and entries there are). The stream entry and pending record of each vote while it waits for the ledger come on top, for the votes queued only.\n\n", r.RedisMBPerMillion)
+	p("Ledger: ")
+	names := make([]string, 0, len(r.Ledger.PeerBytes))
+	for n := range r.Ledger.PeerBytes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p("%s %.1f MB; ", n, float64(r.Ledger.PeerBytes[n])/(1<<20))
+	}
+	p("%s votes on the channel (all runs, drivers included) → **%.0f bytes of ledger per vote** per peer.\n\n", num(float64(r.Ledger.Votes)), r.Ledger.BytesPerVote)
+
+	r.lossMarkdown(&b)
+	r.contestsMarkdown(&b)
+	if len(r.Profiles) > 0 {
+		p("## Profiles\n\n")
+		for _, pr := range r.Profiles {
+			p("### %s\n\n%s (`%s`).\n\n```\n%s\n```\n\n", pr.Process, pr.How, pr.File, strings.TrimSpace(pr.Top))
+		}
+	}
+	r.scalingMarkdown(&b)
+	r.notesMarkdown(&b)
+	return b.String()
+}
+
+// intakePhasesMarkdown is the intake's section: the roll, the ramp and the
+// constant-rate phases.
+func (r *Report) intakePhasesMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## Intake (gateway over HTTP, open loop)\n\n")
+	p("Votes from a roll of %s synthetic voters, states weighted by population (%s); %.0f%% of attempts re-send a voter who already voted (409 expected), %.0f%% use a voter id not on the roll (403 expected).",
+		num(float64(r.Settings.Voters)), weights(r.Settings.StateWeight), r.Settings.Duplicates*100, r.Settings.Ineligible*100)
+	if n := len(r.Contests); n > 1 {
+		p(" The election has %d contests; each voter votes in one of them (see the results per contest).", n)
+	}
+	p("\n\n")
+	p("### Ramp (knee)\n\n")
+	phaseTable(b, r.Ramp, r.KneeIndex)
+	p("\nThe last two columns tell a stall of the measurer or the machine from one of the gateway: the load generator's own Go collections and the longest a runnable goroutine of it waited; the time some task on the machine waited for a core, for memory (in parentheses: every task at once) and for I/O (Linux's pressure stall information), and the allocations that stalled to reclaim memory.\n")
+	p("\nA step is *served* when answers (202/409/403) reach 95%% of the offered rate, 503s and errors stay under 1%%, and p99 stays under 1 s; the knee is the last served step.\n\n")
+	p("### Fixed offered rates, sustained and surge\n\n")
+	var all []loadgen.Phase
+	for _, ph := range append(append([]loadgen.Phase{r.Referendum.Phase}, r.Fixed...), r.Sustained.Phase, r.Surge.Phase) {
+		if ph.Name != "" { // a phase the run had (--only runs some)
+			all = append(all, ph)
+		}
+	}
+	phaseTable(b, all, -1)
+	for _, ph := range append(r.Ramp, all...) {
+		if len(ph.ErrorSamples) > 0 {
+			p("\n- %s, client-side errors (%d): %s", ph.Name, ph.Errors+ph.OtherStatus, strings.Join(ph.ErrorSamples, "; "))
+		}
+	}
+	p("\n\n*sent/s* below *offered/s* means the load generator could not start requests that fast (it is bounded to %d requests in flight and shares the cores); *accepted/s* and *answered/s* count the answers that arrived by the phase's end plus 1 s, per second of the phase, so a gateway that falls behind is not credited with what it answers later.\n", r.Settings.Workers)
+}
+
+// commitMarkdown is the batcher's commit table and the ledger side's CPU
+// priority.
+func (r *Report) commitMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("\n## Commit (batcher onto the ledger)\n\n| phase | window | offered | accepted/s | committed/s | batches/s | votes/batch | 202→commit p50 | p95 |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range []Commit{r.Referendum, r.Sustained} {
+		if c.Phase.Name == "" {
+			continue // not run (--only)
+		}
+		p("| %s | %.0f s | %s/s | %s | %s | %.1f | %.0f | %.0f ms | %.0f ms |\n", c.Phase.Name, c.WindowS, num(c.Phase.Offered), num(c.Phase.AcceptedPerS),
+			num(c.CommittedPerS), c.BatchesPerS, c.VotesPerBatch, c.CommitLatency.P50ms, c.CommitLatency.P95ms)
+	}
+	s := r.Surge
+	if d := s.During; d.WindowS > 0 {
+		p("| %s (during) | %.0f s | %s/s | %s | %s | %.1f | %.0f | | |\n", s.Phase.Name, d.WindowS, num(s.Phase.Offered), num(s.Phase.AcceptedPerS),
+			num(d.CommittedPerS), d.BatchesPerS, d.VotesPerBatch)
+	}
+	p("| %s + drain | %.0f s + %.1f s | %s/s | %s | %s (drain) | | | %.0f ms | %.0f ms |\n\n", s.Phase.Name, s.Phase.DurationS, s.DrainS,
+		num(s.Phase.Offered), num(s.Phase.AcceptedPerS), num(s.DrainPerS), s.CommitLatency.P50ms, s.CommitLatency.P95ms)
+	p("%s\n\n", r.Settings.priorityText())
+}
+
+// priorityText says at what CPU priority the ledger side ran.
+func (s Settings) priorityText() string {
+	const side = "The ledger side (orderers, peers, chaincode servers, batcher, explorer)"
+	const rest = "so under a surge the gateway and Redis take the cores first and the batcher commits in the time left: compare committed/s during the intake phases with the drain, when no intake competes."
+	switch prio := s.LedgerPriority; {
+	case prio == "idle":
+		return side + " runs under Linux's SCHED_IDLE policy (only on CPU time the intake leaves; a waking intake thread preempts it at once), " + rest
+	case s.LedgerNice > 0:
+		return fmt.Sprintf("%s runs at niceness +%d, %s", side, s.LedgerNice, rest)
+	default:
+		return "Every process runs at the same priority (the ledger side not lowered)."
+	}
+}
+
+// cpuMarkdown is the CPU per process and phase.
+func (r *Report) cpuMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## CPU per process (cores; 1.00 = one core busy) and peak RSS\n\n| process |")
 	for _, ph := range r.Phases {
 		p(" %s |", ph)
@@ -205,6 +273,11 @@ func (r *Report) Markdown() string {
 	}
 	p(" |\n\nCPU from /proc/PID/stat between phase boundaries: utime+stime plus the children a process waited for (Redis's AOF-rewrite child counts as Redis once it ends); peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other users' work (and any child still running, such as an AOF rewrite in progress).\n\n")
 
+}
+
+// saturationMarkdown is what held the cores in each phase.
+func (r *Report) saturationMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	if len(r.Saturation) > 0 {
 		p("## What saturated\n\nCores held per phase (of %d): the intake (gateway + Redis), the ledger side (peers, chaincode, orderers, batcher, explorer), the load generator, the monitoring (Prometheus and the Redis exporter), and everything else on the machine (other users).\n\n", r.Machine.CPUs)
 		p("| phase | machine | intake | ledger side | load generator | monitoring | others | busiest processes |\n|---|---|---|---|---|---|---|---|\n")
@@ -213,24 +286,17 @@ func (r *Report) Markdown() string {
 		}
 		p("\n%s\n\n", r.Why)
 	}
-	p("## Memory and storage\n\nRedis `used_memory` %.1f MB. Per kind of key (MEMORY USAGE; claims sampled and scaled), divided by what it is per:\n\n| keys | keys | divided by | count | bytes each | MB per million |\n|---|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
-	for _, c := range r.Redis.Classes {
-		p("| %s | %s | %s | %s | %.1f | %.1f |\n", c.Name, num(float64(c.Keys)), c.Per, num(float64(c.Items)), c.BytesPerItem, c.MBPerMillion)
-	}
-	p("\n**Redis per million voters ≈ %.0f MB** (#15's figure): what a million voters take once each has voted and the vote is committed — the Bloom filters' and the roll shards' bytes per voter on the roll in Redis (every voter loaded, whether or not they have voted: these keys are sized by the roll), plus a receipt per committed vote and an intake log entry per accepted vote (each divided by the receipts and entries there are). The stream entry and pending record of each vote while it waits for the ledger come on top, for the votes queued only.\n\n", r.RedisMBPerMillion)
-	p("Ledger: ")
-	names := make([]string, 0, len(r.Ledger.PeerBytes))
-	for n := range r.Ledger.PeerBytes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		p("%s %.1f MB; ", n, float64(r.Ledger.PeerBytes[n])/(1<<20))
-	}
-	p("%s votes on the channel (all runs, drivers included) → **%.0f bytes of ledger per vote** per peer.\n\n", num(float64(r.Ledger.Votes)), r.Ledger.BytesPerVote)
+}
 
+// lossMarkdown is the loss check.
+func (r *Report) lossMarkdown(b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## Loss check\n\n")
 	l := r.Loss
+	verdict := "PASSED"
+	if !l.OK {
+		verdict = "FAILED"
+	}
 	p("Set of vote ids answered 202 (%s) against the votes counted by this run's %d batcher batches, read back from the ledger's copy of each transaction (%s counted, %d rejected by the chaincode as duplicates): missing %d, extra %d, counted twice %d, counted in another contest than their request named %d, repeated 202 ids %d, unreadable transactions %d → **%s**.\n\n",
 		num(float64(l.Accepted)), l.Batches, num(float64(l.Counted)), l.Rejected, l.Missing, l.Extra, l.CountedTwice, l.OtherContest, l.RepeatedAnswers, l.Unreadable, verdict)
 	p("*Extra* votes are counted votes whose 202 the client never received: %d requests timed out or lost their connection client-side, so the gateway may have stored them without the load generator learning their ids. The check passes with at most that many extra votes; a missing or twice-counted vote always fails it.\n", l.Unanswered)
@@ -239,16 +305,18 @@ func (r *Report) Markdown() string {
 	}
 	p("\n")
 
-	r.contestsMarkdown(&b)
-	if len(r.Profiles) > 0 {
-		p("## Profiles\n\n")
-		for _, pr := range r.Profiles {
-			p("### %s\n\n%s (`%s`).\n\n```\n%s\n```\n\n", pr.Process, pr.How, pr.File, strings.TrimSpace(pr.Top))
-		}
-	}
-	r.scalingMarkdown(&b)
-	r.notesMarkdown(&b)
-	return b.String()
+}
+
+// intakeOnlyMarkdown is the report of `benchrun --only intake`: the
+// batcher's pace, the intake phases, the commit table, CPU and the loss
+// check.
+func (r *Report) intakeOnlyMarkdown(b *strings.Builder) {
+	r.paceMarkdown(b)
+	r.intakePhasesMarkdown(b)
+	r.commitMarkdown(b)
+	r.cpuMarkdown(b)
+	r.saturationMarkdown(b)
+	r.lossMarkdown(b)
 }
 
 func (r *Report) notesMarkdown(b *strings.Builder) {

@@ -72,8 +72,12 @@ type Settings struct {
 	StateWeight map[string]float64 `json:"state_weights"`
 	Batchers    int                `json:"batchers"`
 	Workers     uint64             `json:"max_client_workers"`
-	// LedgerNice is the niceness added to the ledger side (stack.Config.LedgerNice; 0: none).
+	// LedgerNice is the niceness added to the ledger side (stack.Config.LedgerPriority.Nice; 0: none or SCHED_IDLE, which LedgerPriority tells).
 	LedgerNice int `json:"ledger_nice"`
+	// LedgerPriority is the ledger side's CPU priority as
+	// proc.ParsePriority reads it ("idle", "nice:10", "normal"); empty in
+	// reports from before it was recorded, whose LedgerNice says it.
+	LedgerPriority string `json:"ledger_priority,omitempty"`
 }
 
 // Target is one goal of the issue and how the run did against it.

@@ -134,6 +134,10 @@ func (r *Report) paceMarkdown(b *strings.Builder) {
 			num(pr.CommittedPerS), pr.CommittedOverAccepted, pr.VotesPerBatch, num(float64(pr.QueuedBefore)), num(float64(pr.QueuedAfter)), pr.DrainS,
 			pr.CommitLatency.P50ms, pr.CommitLatency.P95ms, pr.Why)
 	}
+	if r.Only != "" { // no search and no ceiling (--only intake)
+		p("\n")
+		return
+	}
 	p("\n**Sustainable rate: %s votes/s offered** (the highest that held; 0 if none did). Drain after the surge ÷ ledger ceiling: **%.2f**.\n\n", num(pc.Sustainable), pc.DrainOverCeiling)
 }
 

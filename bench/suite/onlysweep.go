@@ -36,11 +36,6 @@ func (r *run) sweepOnly(ctx context.Context) error {
 		r.note("referendum: %d batches unreadable for the 202→commit latency", unreadable)
 	}
 	rep.Referendum.CommitLatency = measure.Summarize(lat)
-	rep.Phases, rep.CPU, rep.MachineBusy = r.book.Phases(), r.book.Rows(), map[string]float64{}
-	for _, ph := range rep.Phases {
-		rep.MachineBusy[ph] = r.book.MachineBusy(ph)
-	}
-	rep.ReferendumStart.Busy, rep.ReferendumStart.Parts = r.parts("referendum")
-	r.saturation()
+	r.bookCPU()
 	return nil
 }

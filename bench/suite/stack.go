@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 )
@@ -26,9 +27,9 @@ type StackConfig struct {
 	// DriverVoters of the roll (the same share of each state's voters) are
 	// kept for the ledger drives, so the sealed roll counts their votes;
 	// the intake phases cast the rest.
-	DriverVoters int
-	LedgerNice   int // niceness added to the ledger side (stack.Config.LedgerNice)
-	Log          *slog.Logger
+	DriverVoters   int
+	LedgerPriority proc.Priority // the ledger side's CPU priority (stack.Config.LedgerPriority)
+	Log            *slog.Logger
 }
 
 func (c StackConfig) builder() string {
@@ -49,7 +50,7 @@ const benchWindow = 30 * 24 * time.Hour
 func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
 	st, err := stack.New(stack.Config{
 		Dir: cfg.Dir, PortBase: cfg.PortBase, BinDir: cfg.BinDir, FabricBin: cfg.FabricBin, Builder: cfg.builder(),
-		Election: cfg.Election, Window: benchWindow, Voters: cfg.Voters, Batchers: 1, LedgerNice: cfg.LedgerNice, Log: cfg.Log,
+		Election: cfg.Election, Window: benchWindow, Voters: cfg.Voters, Batchers: 1, LedgerPriority: cfg.LedgerPriority, Log: cfg.Log,
 	})
 	if err != nil {
 		return nil, err

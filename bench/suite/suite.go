@@ -209,7 +209,7 @@ func (r *run) mark(name string, from, to time.Time) {
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
-	if cfg.Only != "" && cfg.Only != OnlySweep {
+	if cfg.Only != "" && cfg.Only != OnlySweep && cfg.Only != OnlyIntake {
 		return r.only(ctx, began)
 	}
 	if cfg.Fresh {
@@ -237,8 +237,11 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	}
 	defer r.rdb.Close()
 	phases := r.phases
-	if cfg.Only == OnlySweep {
+	switch cfg.Only {
+	case OnlySweep:
 		phases = r.sweepOnly
+	case OnlyIntake:
+		phases = r.intakeOnly
 	}
 	if err := phases(ctx); err != nil {
 		return r.rep, err
@@ -317,7 +320,7 @@ func (r *run) connect(ctx context.Context) error {
 	}
 	weights := loadgen.Weights(roll.States)
 	r.rep.Settings = report.Settings{Voters: roll.Size(), Duplicates: r.cfg.Mix.Duplicate, Ineligible: r.cfg.Mix.Ineligible,
-		StateWeight: map[string]float64{}, Batchers: 1, Workers: r.cfg.Workers, LedgerNice: r.cfg.Stack.LedgerNice}
+		StateWeight: map[string]float64{}, Batchers: 1, Workers: r.cfg.Workers, LedgerNice: r.cfg.Stack.LedgerPriority.Nice, LedgerPriority: r.cfg.Stack.LedgerPriority.String()}
 	for i, s := range roll.States {
 		r.rep.Settings.StateWeight[s] = weights[i]
 	}
@@ -472,14 +475,21 @@ func (r *run) phases(ctx context.Context) error {
 		}
 	}
 	rep.Profiles = append(rep.Profiles, r.redisProfile(ctx))
+	r.bookCPU()
+	r.targets()
+	return nil
+}
+
+// bookCPU puts the CPU book's phases, per process and machine-wide, and
+// what saturated in them into the report.
+func (r *run) bookCPU() {
+	rep := r.rep
 	rep.Phases, rep.CPU, rep.MachineBusy = r.book.Phases(), r.book.Rows(), map[string]float64{}
 	for _, ph := range rep.Phases {
 		rep.MachineBusy[ph] = r.book.MachineBusy(ph)
 	}
 	rep.ReferendumStart.Busy, rep.ReferendumStart.Parts = r.parts("referendum")
 	r.saturation()
-	r.targets()
-	return nil
 }
 
 // votes runs the phases that cast votes through the gateway: referendum
@@ -508,7 +518,15 @@ func (r *run) votes(ctx context.Context) error {
 	if err := r.search(ctx); err != nil {
 		return err
 	}
+	return r.rampFixedSurge(ctx)
+}
 
+// rampFixedSurge runs the ramp to the knee, the fixed rates and the surge,
+// whose backlog drain measures.
+func (r *run) rampFixedSurge(ctx context.Context) error {
+	pl := r.cfg.Plan
+	rep := r.rep
+	var err error
 	r.say("ramp: %v votes/s, %s per step, until a step is not served", pl.RampRates, pl.RampStep)
 	r.book.Begin("ramp")
 	from := time.Now()

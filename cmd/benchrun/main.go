@@ -19,7 +19,8 @@
 // contests of --contests-election (default the three-question
 // config/referendum.json), with several on the run's own network. --only
 // scaleout runs the scale-out phase alone (its report folder ends in
-// -only-scaleout), for trying it out.
+// -only-scaleout), for trying it out; --only sweep and --only intake run
+// the start of a run and its intake phases alone on the run's own system.
 // Benchmarks report; a slow machine never fails the run.
 //
 //	benchrun [flags]                 run the benchmark
@@ -50,6 +51,7 @@ import (
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/bench/suite"
 	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/internal/stack"
 )
 
 func main() {
@@ -79,7 +81,7 @@ func run(args []string) error {
 	electionFile := fs.String("election", "config/election.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose roll has three entries per voter and takes three times as long to write, and whose ledger ceiling is then also measured with every vote in one question on the run's own network)")
 	contestsFile := fs.String("contests-election", "config/referendum.json", "election template whose contests (two or more) the ledger ceiling is measured over, against every vote in one of them, on an extra network, when --election has one contest (empty: not measured)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
-	ledgerNice := fs.Int("ledger-nice", 10, "niceness added to the ledger side (orderers, peers, chaincode servers, batcher, explorer) when the benchmark's system starts them, as make up does (0: off)")
+	ledgerPrio := stack.LedgerPriorityFlag(fs, "the benchmark's system (as make up)")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll)")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
 	quick := fs.Bool("quick", false, "shorter phases, for trying the benchmark out (figures are less steady)")
@@ -90,7 +92,7 @@ func run(args []string) error {
 	exactMetric := fs.String("exact-check-metric", "ledger_exact_checks_total,bloom_maybe_seen_total", "the gateway's counter of duplicate checks that asked the ledger, or a comma-separated list: the first the gateway exposes (the duplicate storm reports its increase)")
 	other := fs.Bool("other-consensus", true, "measure the other consensus's fresh-ledger ceiling on a second network brought up for it")
 	sweepNoise := fs.Float64("sweep-noise", suite.DefaultPlan.SweepNoise, "share of the fastest sweep setting's rate within which settings count as equal: the two that decide such a tie are driven once more, and the least CPU per vote wins")
-	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (scaleout: the cluster shape on its own stack at --port-base - 400; sweep: the sweep and its choice, the fresh ceiling, the catch-up and the referendum on the run's system; the report's folder gets the suffix -only-<phase>)")
+	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (scaleout: the cluster shape on its own stack at --port-base - 400; sweep: the sweep and its choice, the fresh ceiling, the catch-up and the referendum on the run's system; intake: the sustained phase, the ramp, the fixed rates, the surge and its drain and the loss check on the run's system, no ledger drives, to compare --ledger-priority settings; the report's folder gets the suffix -only-<phase>)")
 	scaleRate := fs.Float64("scaleout-rate", suite.DefaultPlan.ScaleOutRate, "votes/s offered through HAProxy in the scale-out phase (default 1000 with --quick; 0: skip the phase)")
 	scaleDur := fs.Duration("scaleout-duration", suite.DefaultPlan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
 	minFree := fs.Float64("min-free-gb", 30, "refuse to start with less free space than this (GB) where --dir lives: a full run's data reach about 17 GB and a full disk stops Redis and the nodes mid-run (default 10 with --quick; 0: no check)")
@@ -162,7 +164,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *driverVoters <= 0 {
+	if *driverVoters <= 0 && *only != suite.OnlyIntake { // the intake alone drives no ledger
 		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
 	}
 	var contests []ballot.Contest
@@ -178,11 +180,11 @@ func run(args []string) error {
 	}
 	cfg := suite.Config{
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
-			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerNice: *ledgerNice, Log: slog.New(slog.NewTextHandler(logFile, nil))},
+			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerPriority: *ledgerPrio, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
 		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only,
 	}
-	if *profile {
+	if *profile && *only == "" {
 		cfg.Profile = profileIntake
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

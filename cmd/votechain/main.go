@@ -45,7 +45,7 @@ func run(ctx context.Context) error {
 	batchers := fs.Int("batchers", 0, "batcher processes sharing the lanes (0: as the last up, else 1)")
 	gateways := fs.Int("gateways", 0, "gateway processes; more than one run behind HAProxy on the gateway's port (0: as the last up, else 1)")
 	redisMode := fs.String("redis", "", "Redis: single (one redis-server) or cluster (3 masters with a replica each); an existing system keeps its own (empty: as the last up, else single)")
-	ledgerNice := fs.Int("ledger-nice", 10, "niceness added to the ledger side (orderers, peers, chaincode servers, batchers, explorer) when up starts them, so the gateway and Redis win the cores under a surge and the ledger drains in the time left (0: off; 0..19)")
+	ledgerPrio := stack.LedgerPriorityFlag(fs, "up")
 	hosts := fs.String("hosts", "", "place a new system on several addresses of this machine, commission=ADDR,observers=ADDR,clients=ADDR (e.g. 127.0.0.2, .3, .4): each organisation's nodes on its address, Redis, batchers, gateways, explorer and monitoring on the clients' (empty: all on 127.0.0.1, or as the system was created; separate machines: docs/operations.md)")
 	wipe := fs.Bool("wipe", false, "with down: delete all data")
 	logFlags := cli.LogFlags(fs)
@@ -66,7 +66,7 @@ func run(ctx context.Context) error {
 	}
 	s, err := stack.New(stack.Config{
 		Dir: *dir, PortBase: net.PortBase, BinDir: *binDir, FabricBin: net.FabricBin, Builder: network.BuilderDir,
-		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Gateways: *gateways, Redis: *redisMode, LedgerNice: *ledgerNice,
+		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Gateways: *gateways, Redis: *redisMode, LedgerPriority: *ledgerPrio,
 		Hosts: placement, Log: log,
 	})
 	if err != nil {

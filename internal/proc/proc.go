@@ -35,12 +35,12 @@ type Spec struct {
 	// own); empty for the caller's. The caller must reach Addr from its own
 	// namespace (a test's bridge does that).
 	Netns string
-	// Nice is added to the caller's niceness for the process and every
-	// thread it makes (as nice(1) does; capped at 19); 0 runs it at the
-	// caller's. The ledger side runs niced so that, on a shared machine,
-	// intake wins the cores under a surge and the ledger drains in the time
-	// left (docs/operations.md#cpu-priority-intake-first).
-	Nice int
+	// Priority is the CPU priority of the process and every thread it
+	// makes; the zero value runs it at the caller's. The ledger side runs
+	// at a lower one so that, on a shared machine, intake wins the cores
+	// under a surge and the ledger drains in the time left
+	// (docs/operations.md#cpu-priority-intake-first).
+	Priority Priority
 }
 
 // ListenAddr is where the process is ready: Addr (127.0.0.1 if empty) and Port.
@@ -91,7 +91,7 @@ func Start(ctx context.Context, p Spec, logPath string) (int, error) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Dir = p.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := startNiced(cmd, p.Nice); err != nil {
+	if err := startAt(cmd, p.Priority); err != nil {
 		return 0, fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	exited := make(chan error, 1)
@@ -119,25 +119,22 @@ func Start(ctx context.Context, p Spec, logPath string) (int, error) {
 	}
 }
 
-// startNiced starts cmd from an OS thread of its own whose niceness is
-// raised by nice first, so the child and every thread it ever makes inherit
-// it from birth (Linux keeps niceness per thread; renicing a started
-// process would miss threads made from those not yet reniced). The thread
-// is discarded afterwards, as an unprivileged one cannot lower it again.
-func startNiced(cmd *exec.Cmd, nice int) error {
-	if nice == 0 {
+// startAt starts cmd from an OS thread of its own whose priority is
+// lowered to prio first, so the child and every thread it ever makes
+// inherit it from birth (Linux keeps niceness and scheduling policy per
+// thread; changing a started process would miss threads made from those
+// not yet changed). The thread is discarded afterwards, as an
+// unprivileged one cannot raise it again.
+func startAt(cmd *exec.Cmd, prio Priority) error {
+	if prio == (Priority{}) {
 		return cmd.Start()
 	}
 	done := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread ends with this goroutine.
 		runtime.LockOSThread()
-		raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0) // the kernel's 20 - niceness
-		if err == nil {
-			err = syscall.Setpriority(syscall.PRIO_PROCESS, 0, min(20-raw+nice, 19))
-		}
-		if err != nil {
-			done <- fmt.Errorf("niceness %+d: %w", nice, err)
+		if err := prio.applyToThread(); err != nil {
+			done <- err
 			return
 		}
 		done <- cmd.Start()

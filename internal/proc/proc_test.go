@@ -176,14 +176,18 @@ func TestPortFree(t *testing.T) {
 	}
 }
 
-// niceness reads the niceness of each thread of pid that is still there.
-func niceness(t *testing.T, pid int) map[string]int {
+// threadSched is a thread's niceness and scheduling policy.
+type threadSched struct{ nice, policy int }
+
+// scheduling reads the niceness and policy of each thread of pid that is
+// still there.
+func scheduling(t *testing.T, pid int) map[string]threadSched {
 	t.Helper()
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
 	if err != nil || len(tasks) == 0 {
 		t.Fatalf("threads of %d: %v", pid, err)
 	}
-	out := map[string]int{}
+	out := map[string]threadSched{}
 	for _, f := range tasks {
 		data, err := os.ReadFile(f)
 		if os.IsNotExist(err) || errors.Is(err, syscall.ESRCH) {
@@ -192,19 +196,25 @@ func niceness(t *testing.T, pid int) map[string]int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Fields after the command name (in parentheses): state is field 3, nice field 19.
+		// Fields after the command name (in parentheses): state is field
+		// 3, nice field 19, policy field 41.
 		fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-		var n int
-		if _, err := fmt.Sscan(fields[16], &n); err != nil {
+		var ts threadSched
+		if _, err := fmt.Sscan(fields[16], &ts.nice); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		out[f] = n
+		if _, err := fmt.Sscan(fields[38], &ts.policy); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[f] = ts
 	}
 	return out
 }
 
-func TestStartNicesEveryThreadOfTheProcessOnly(t *testing.T) {
-	port := reservePort(t)
+// TestStartLowersEveryThreadOfTheProcessOnly: a process started at a
+// priority has it on every thread, all made after the start (a Go server
+// makes several), and the caller's thread keeps its own.
+func TestStartLowersEveryThreadOfTheProcessOnly(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -212,24 +222,54 @@ func TestStartNicesEveryThreadOfTheProcessOnly(t *testing.T) {
 	runtime.LockOSThread() // the caller's own thread, read before and after
 	defer runtime.UnlockOSThread()
 	me := fmt.Sprintf("/proc/%d/task/%d/stat", os.Getpid(), syscall.Gettid())
-	mine := niceness(t, os.Getpid())[me]
-	pid, err := Start(context.Background(), Spec{Name: "niced", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port, Nice: 7},
-		filepath.Join(t.TempDir(), "niced.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Kill(pid, self)
-	threads := niceness(t, pid) // a Go server: several threads, all made after the start
-	if len(threads) < 2 {
-		t.Fatalf("want a multi-threaded child, got %d threads", len(threads))
-	}
-	for f, n := range threads {
-		if want := min(mine+7, 19); n != want {
-			t.Errorf("%s: niceness %d, want %d", f, n, want)
+	mine := scheduling(t, os.Getpid())[me]
+	for _, tc := range []struct {
+		prio Priority
+		want threadSched
+	}{
+		{Priority{Nice: 7}, threadSched{nice: min(mine.nice+7, 19), policy: mine.policy}},
+		{PriorityIdle, threadSched{nice: mine.nice, policy: unix.SCHED_IDLE}},
+	} {
+		port := reservePort(t)
+		pid, err := Start(context.Background(), Spec{Name: "lowered", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port, Priority: tc.prio},
+			filepath.Join(t.TempDir(), "lowered.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		threads := scheduling(t, pid)
+		if len(threads) < 2 {
+			t.Errorf("%s: want a multi-threaded child, got %d threads", tc.prio, len(threads))
+		}
+		for f, got := range threads {
+			if got != tc.want {
+				t.Errorf("%s: %s: niceness %d policy %d, want niceness %d policy %d", tc.prio, f, got.nice, got.policy, tc.want.nice, tc.want.policy)
+			}
+		}
+		if err := Kill(pid, self); err != nil {
+			t.Error(err)
+		}
+		if now := scheduling(t, os.Getpid())[me]; now != mine {
+			t.Errorf("%s: the caller's thread went from %+v to %+v", tc.prio, mine, now)
 		}
 	}
-	if now := niceness(t, os.Getpid())[me]; now != mine {
-		t.Errorf("the caller's thread went from niceness %d to %d", mine, now)
+}
+
+// TestParsePriority: the flag's forms, and String reads back.
+func TestParsePriority(t *testing.T) {
+	for in, want := range map[string]Priority{"idle": PriorityIdle, "normal": PriorityNormal, "nice:0": PriorityNormal, "0": PriorityNormal, "nice:10": {Nice: 10}, "19": {Nice: 19}} {
+		got, err := ParsePriority(in)
+		if err != nil || got != want {
+			t.Errorf("ParsePriority(%q) = %+v, %v; want %+v", in, got, err, want)
+			continue
+		}
+		if back, err := ParsePriority(got.String()); err != nil || back != got {
+			t.Errorf("%q: String %q reads back as %+v, %v", in, got.String(), back, err)
+		}
+	}
+	for _, bad := range []string{"", "nice:20", "-1", "nice:x", "IDLE", "batch"} {
+		if p, err := ParsePriority(bad); err == nil {
+			t.Errorf("ParsePriority(%q) = %+v, want an error", bad, p)
+		}
 	}
 }
 

@@ -3,6 +3,8 @@ package stack
 import (
 	"strings"
 	"testing"
+
+	"github.com/votechain/votechain/internal/proc"
 )
 
 // TestResolveShape: zero fields come from the recorded shape, else the
@@ -48,34 +50,38 @@ func TestHAProxyConfig(t *testing.T) {
 	}
 }
 
-// TestLedgerNice: the ledger side (batchers, explorer) is niced, the
-// intake (Redis, gateways, HAProxy) is not; out-of-range values are refused.
-func TestLedgerNice(t *testing.T) {
-	cfg := Config{Dir: t.TempDir(), PortBase: 27000, BinDir: "bin", FabricBin: "bin/fabric", Builder: "network/builder",
-		Election: "config/election.json", Gateways: 2, Batchers: 2, LedgerNice: 10}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, sp := range s.services() {
-		kind := strings.TrimRight(sp.Name, "0123456789")
-		seen[kind] = true
-		want := 0
-		if kind == "batcher" || kind == "explorer" {
-			want = 10
+// TestLedgerPriority: the ledger side (batchers, explorer) runs at the
+// ledger priority, niced or SCHED_IDLE, the intake (Redis, gateways,
+// HAProxy) at the caller's; out-of-range niceness is refused.
+func TestLedgerPriority(t *testing.T) {
+	for _, prio := range []proc.Priority{{Nice: 10}, proc.PriorityIdle} {
+		cfg := Config{Dir: t.TempDir(), PortBase: 27000, BinDir: "bin", FabricBin: "bin/fabric", Builder: "network/builder",
+			Election: "config/election.json", Gateways: 2, Batchers: 2, LedgerPriority: prio}
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if sp.Nice != want {
-			t.Errorf("%s: niceness +%d, want +%d", sp.Name, sp.Nice, want)
+		seen := map[string]bool{}
+		for _, sp := range s.services() {
+			kind := strings.TrimRight(sp.Name, "0123456789")
+			seen[kind] = true
+			want := proc.PriorityNormal
+			if kind == "batcher" || kind == "explorer" {
+				want = prio
+			}
+			if sp.Priority != want {
+				t.Errorf("%s: priority %s, want %s", sp.Name, sp.Priority, want)
+			}
+		}
+		for _, kind := range []string{"batcher", "explorer", "gateway", "redis", "haproxy"} {
+			if !seen[kind] {
+				t.Errorf("no %s among the services %v", kind, seen)
+			}
 		}
 	}
-	for _, kind := range []string{"batcher", "explorer", "gateway", "redis", "haproxy"} {
-		if !seen[kind] {
-			t.Errorf("no %s among the services %v", kind, seen)
-		}
-	}
+	cfg := Config{Dir: t.TempDir(), PortBase: 27000, BinDir: "bin", FabricBin: "bin/fabric", Builder: "network/builder", Election: "config/election.json"}
 	for _, bad := range []int{-1, 20} {
-		cfg.LedgerNice = bad
+		cfg.LedgerPriority = proc.Priority{Nice: bad}
 		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "0 (off) to 19") {
 			t.Errorf("niceness %d: %v; want a refusal naming the range", bad, err)
 		}

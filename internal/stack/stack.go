@@ -49,11 +49,12 @@ type Config struct {
 	Gateways  int             // gateway processes, behind HAProxy when more than one; 0: as last time, else 1
 	Redis     string          // RedisSingle or RedisCluster; "": as last time, else single
 	Monitor   monitor.Options // scrape/evaluation interval and alert overrides (tests)
-	// LedgerNice is added to the niceness of the ledger side (orderers,
+	// LedgerPriority is the CPU priority of the ledger side (orderers,
 	// peers, chaincode servers, batchers, explorer) when they start, so the
 	// gateway and Redis win the cores under a surge and the ledger drains in
-	// the time left; 0 runs everything at the same priority.
-	LedgerNice int
+	// the time left (DefaultLedgerPriority for up); the zero value runs
+	// everything at the same priority.
+	LedgerPriority proc.Priority
 	// Hosts places the consortium's nodes on hosts (localnet.Config.Hosts);
 	// every application process (Redis, batchers, gateways, HAProxy,
 	// explorer, monitoring) listens on the clients' host address. The zero
@@ -82,8 +83,8 @@ func New(cfg Config) (*Stack, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.LedgerNice < 0 || cfg.LedgerNice > 19 {
-		return nil, fmt.Errorf("ledger niceness %d out of range: choose 0 (off) to 19", cfg.LedgerNice)
+	if err := cfg.LedgerPriority.Valid(); err != nil {
+		return nil, fmt.Errorf("ledger priority: %w", err)
 	}
 	for _, p := range []*string{&cfg.Dir, &cfg.BinDir, &cfg.Election} {
 		abs, err := filepath.Abs(*p)
@@ -94,7 +95,7 @@ func New(cfg Config) (*Stack, error) {
 	}
 	ncfg := localnet.Config{
 		Dir: filepath.Join(cfg.Dir, "network"), PortBase: cfg.PortBase, FabricBin: cfg.FabricBin,
-		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Nice: cfg.LedgerNice, Log: cfg.Log,
+		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Priority: cfg.LedgerPriority, Log: cfg.Log,
 		Hosts: cfg.Hosts, Netns: cfg.Netns, Bundles: cfg.Bundles,
 	}
 	n, err := localnet.New(ncfg)
@@ -193,7 +194,7 @@ func (s *Stack) votechain() []proc.Spec {
 	var specs []proc.Spec
 	for i := 0; i < s.cfg.Batchers; i++ {
 		specs = append(specs, proc.Spec{
-			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i), Nice: s.cfg.LedgerNice,
+			Name: fmt.Sprintf("batcher%d", i), Bin: filepath.Join(s.cfg.BinDir, "batcher"), Port: s.batcherPort(i), Priority: s.cfg.LedgerPriority,
 			Args: []string{"--profile", profile(network.Batcher), "--redis-addr", s.RedisAddr(), "--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserBatcher),
 				"--aof-password-file", s.RedisACL().PasswordFile(redisserver.UserAOF), "--metrics", s.Clients().Join(s.batcherPort(i))},
 		})
@@ -214,7 +215,7 @@ func (s *Stack) votechain() []proc.Spec {
 		})
 	}
 	specs = append(specs, proc.Spec{
-		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(), Nice: s.cfg.LedgerNice,
+		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(), Priority: s.cfg.LedgerPriority,
 		Args: []string{"--listen", s.Clients().Join(s.ports.Explorer()), "--profile", profile(network.Explorer),
 			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL(), "--gateway", s.GatewayURL()},
 	})

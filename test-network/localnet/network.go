@@ -51,9 +51,9 @@ type Config struct {
 	// machine: the paths in its files start there. Empty means where the
 	// bundle is written, so it also runs in place.
 	BundleRoot string
-	// Nice is added to the niceness of every node and chaincode server
-	// (proc.Spec.Nice); 0 runs them at the caller's.
-	Nice int
+	// Priority is the CPU priority of every node and chaincode server
+	// (proc.Spec.Priority); the zero value runs them at the caller's.
+	Priority proc.Priority
 	// Pprof turns on every node's Go pprof service on 127.0.0.1 at its
 	// port in the plan (network.PeerPprofSettings, OrdererPprofSettings);
 	// New also turns it on when network.NodePprofEnv asks. The setting is
@@ -381,7 +381,7 @@ func (n *Network) startAll(ctx context.Context, names []string) error {
 	for _, name := range names {
 		go func() {
 			sp := procs[name]
-			sp.Nice = n.cfg.Nice
+			sp.Priority = n.cfg.Priority
 			pid, err := proc.Start(ctx, sp, n.layout.Log(name))
 			results <- result{name, pid, err}
 		}()
