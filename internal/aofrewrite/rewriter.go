@@ -151,6 +151,7 @@ func (r *Rewriter) Poll(ctx context.Context) map[string]Decision {
 	for addr := range r.history {
 		if servers[addr] == nil {
 			delete(r.history, addr)
+			r.failed.DeleteLabelValues(addr) // a failover's old master: no stale alert
 		}
 	}
 	decisions := r.policy.DecideShared(r.history)
@@ -184,8 +185,16 @@ func (r *Rewriter) rewrite(ctx context.Context, addr string, c server, d Decisio
 		return
 	}
 	h := r.history[addr]
-	if err != nil {
+	var refusal redis.Error
+	if errors.As(err, &refusal) {
+		// The server's own answer: it could not start the rewrite.
 		r.setFailures(addr, r.failures[addr].Refused(h[len(h)-1], time.Now()), err)
+		return
+	}
+	if err != nil {
+		// No answer (a deadline, a reset connection, shutdown): says
+		// nothing about the server's disk, so it holds nothing back.
+		r.fail(addr, err)
 		return
 	}
 	r.started.WithLabelValues(addr).Inc()
