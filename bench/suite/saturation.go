@@ -75,18 +75,26 @@ func (r *run) why() string {
 		fmt.Fprintf(&w, "No process held a whole core (the busiest, %s, %.2f): the knee is where the machine's %s run out, not one process. Latency grows in the run queue: every process waits its turn for a core. ", busiest, most, r.rep.Machine.Cores())
 	}
 	fmt.Fprintf(&w, "Redis answers each dedup script call (EVALSHA, a micro-batch of votes) and fsyncs its AOF before replying (appendfsync always); see its command statistics below. ")
-	fmt.Fprintf(&w, "\n\n**Commit.** With intake running (sustained) the ledger side held %.2f cores and the batcher committed %.0f votes/s; draining with no intake it held %.2f cores and committed %.0f votes/s; the ledger ceiling, driven directly, was %.0f votes/s. ",
-		sus.Ledger, r.rep.Sustained.CommittedPerS, drain.Ledger, r.rep.Surge.DrainPerS, r.rep.Ceiling.CountedPerS)
-	fmt.Fprintf(&w, "The commit path's cost is in the peers and the chaincode: at the ceiling the ledger side held %.2f of the %s. ",
-		find("ceiling").Ledger, r.rep.Machine.Cores())
+	fmt.Fprintf(&w, "\n\n**Commit.** With intake running (sustained) the ledger side held %.2f cores and the batcher committed %.0f votes/s; draining with no intake it held %.2f cores and committed %.0f votes/s",
+		sus.Ledger, r.rep.Sustained.CommittedPerS, drain.Ledger, r.rep.Surge.DrainPerS)
+	ceiling := r.rep.Ceiling.CountedPerS > 0 // not driven in an intake-only run
+	if !ceiling {
+		fmt.Fprintf(&w, " (the ledger ceiling was not driven in this run). ")
+	} else {
+		fmt.Fprintf(&w, "; the ledger ceiling, driven directly, was %.0f votes/s. ", r.rep.Ceiling.CountedPerS)
+		fmt.Fprintf(&w, "The commit path's cost is in the peers and the chaincode: at the ceiling the ledger side held %.2f of the %s. ",
+			find("ceiling").Ledger, r.rep.Machine.Cores())
+	}
 	if ref := r.rep.Referendum; ref.VotesPerBatch > 0 && ref.VotesPerBatch < float64(r.best.VotesPerTx)/2 {
 		fmt.Fprintf(&w, "At the referendum rate the batcher cut %.1f batches/s of %.0f votes on average (each state's lane cuts at its batch timeout before a batch fills), against %d votes per transaction for the ceiling: per-transaction costs (endorsement by both orgs, ordering, validation) are paid on few votes, so the ledger falls behind even at %.0f votes/s and 202→commit grows; once a backlog forms the batches fill and the rate rises (%.0f votes per batch while sustained). ",
 			ref.BatchesPerS, ref.VotesPerBatch, r.best.VotesPerTx, ref.Phase.Offered, r.rep.Sustained.VotesPerBatch)
 	}
-	if d := r.rep.Pace21.DrainOverCeiling; d < goalDrainOver {
+	switch d := r.rep.Pace21.DrainOverCeiling; {
+	case !ceiling:
+	case d < goalDrainOver:
 		fmt.Fprintf(&w, "Draining with no intake, the batcher reached %.2f of the ceiling: the bare driver's batches (%d votes, %d in flight) use the ledger better than the batcher's lanes do. With intake running, intake and commit co-located on %s also compete for the same CPU: every core-second the gateway, Redis and load generator take is one the peers do not get. ",
 			d, r.best.VotesPerTx, r.best.InFlight, r.rep.Machine.Cores())
-	} else {
+	default:
 		fmt.Fprintf(&w, "Draining, the batcher keeps the ledger as busy as the bare driver does (%.2f of the ceiling); what limits both is the cores the peers get. ", d)
 	}
 	var sum, worst float64
