@@ -197,8 +197,8 @@ func TemplateDiff(template, onLedger ballot.Election) []string {
 	return diff
 }
 
-// contestsDiff lists the contests only one side has, those whose title,
-// kind or choices differ, and their order if only it differs.
+// contestsDiff lists the contests only one side has, each title, kind and
+// choices that differ, and the contests' order if only it differs.
 func contestsDiff(template, onLedger []ballot.Contest) []string {
 	var diff []string
 	find := func(cs []ballot.Contest, id string) (ballot.Contest, bool) {
@@ -210,14 +210,17 @@ func contestsDiff(template, onLedger []ballot.Contest) []string {
 	}
 	for _, c := range template {
 		l, ok := find(onLedger, c.ID)
-		switch {
-		case !ok:
+		if !ok {
 			diff = append(diff, fmt.Sprintf("contest %s not on the ledger", c.ID))
-		case c.Title != l.Title:
+			continue
+		}
+		if c.Title != l.Title {
 			diff = append(diff, fmt.Sprintf("contest %s: title %q, the ledger's %q", c.ID, c.Title, l.Title))
-		case c.Kind != l.Kind:
+		}
+		if c.Kind != l.Kind {
 			diff = append(diff, fmt.Sprintf("contest %s: kind %q, the ledger's %q", c.ID, c.Kind, l.Kind))
-		case !slices.Equal(c.Choices, l.Choices):
+		}
+		if !slices.Equal(c.Choices, l.Choices) {
 			diff = append(diff, fmt.Sprintf("contest %s: choices %q, the ledger's %q", c.ID, c.Choices, l.Choices))
 		}
 	}

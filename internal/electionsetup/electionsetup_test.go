@@ -243,6 +243,9 @@ func TestTemplateOfTheElectionOnTheLedger(t *testing.T) {
 		}, []string{`contest C: choices ["bo" "ann"], the ledger's ["ann" "bo"]`, "contest E not on the ledger", "contest D only on the ledger"}},
 		{"a contest retitled", func(e *ballot.Election) { e.Contests[1].Title = "Tunnel" },
 			[]string{`contest D: title "Tunnel", the ledger's "Bridge"`}},
+		{"a contest's title, kind and choices all changed", func(e *ballot.Election) {
+			e.Contests[0] = ballot.Contest{ID: "C", Title: "Governor", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}}
+		}, []string{`contest C: title "Governor", the ledger's "Mayor"`, `contest C: kind "question", the ledger's "race"`, `contest C: choices ["yes" "no"], the ledger's ["ann" "bo"]`}},
 		{"contests in another order", func(e *ballot.Election) { slices.Reverse(e.Contests) },
 			[]string{`contests in the order ["D" "C"], the ledger's ["C" "D"]`}},
 	}
