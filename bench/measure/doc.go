@@ -4,5 +4,6 @@
 // memory per kind of key, folder sizes, the compactions a peer's LevelDB
 // logged in a window (LevelDBCompactions), and the arithmetic the figures are
 // made of (latency percentiles, per-second series). It only observes: it
-// starts and drives nothing.
+// starts and drives nothing, apart from the yardstick (yardstick.go), a
+// fixed CPU-only workload it times in its own process.
 package measure

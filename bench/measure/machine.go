@@ -23,6 +23,10 @@ type Machine struct {
 	GoVersion string  `json:"go_version"`
 	LoadStart string  `json:"loadavg_start"`
 	LoadEnd   string  `json:"loadavg_end"`
+	// YardstickStart and YardstickEnd are MeasureYardstick before the run
+	// brought anything up and after its last phase (nil: not measured).
+	YardstickStart *Yardstick `json:"yardstick_start,omitempty"`
+	YardstickEnd   *Yardstick `json:"yardstick_end,omitempty"`
 }
 
 // Describe reads this machine from /proc: cores (those the Go runtime may

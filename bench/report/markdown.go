@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/votechain/votechain/bench/loadgen"
+	"github.com/votechain/votechain/bench/measure"
 )
 
 // Num formats a number with thousands separators and no decimals.
@@ -63,6 +64,7 @@ func (r *Report) Markdown() string {
 	if r.Only != "" {
 		p("`benchrun --only %s` on %s: %d × %s, Linux %s, %s: only that phase ran. Run took %.0f s; load average %s at the start and %s at the end.\n\n",
 			r.Only, m.Host, m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, r.DurationS, m.LoadStart, m.LoadEnd)
+		r.yardstickMarkdown(&b)
 		switch r.Only {
 		case "sweep":
 			r.sweepOnlyMarkdown(&b)
@@ -77,6 +79,7 @@ func (r *Report) Markdown() string {
 	p("`make bench` on %s: %d × %s, %.0f GB RAM, Linux %s, %s. Everything co-located: %s, Redis, the gateway and the load generator share the %s. Run took %.0f s. "+
 		"Load average %s at the start and %s at the end; work of other users of the machine shows as *machine busy* beyond this run's processes below.\n\n",
 		m.Host, m.CPUs, m.CPUModel, m.MemoryGB, m.Kernel, m.GoVersion, r.topology(), m.Cores(), r.DurationS, m.LoadStart, m.LoadEnd)
+	r.yardstickMarkdown(&b)
 	p("![accepted and committed votes per second, and accept latency, over time](report.svg)\n\n")
 
 	p("## Targets\n\nGoals as the issues state them for the machine they were measured on; every figure here is of this run on the machine above, and ratios within one run (ceiling ÷ naive, drain ÷ ceiling, gateway ÷ bare handler) carry across machines better than absolute rates.\n\n| issue | target | goal | measured | verdict |\n|---|---|---|---|---|\n")
@@ -391,4 +394,24 @@ func phaseTable(b *strings.Builder, phases []loadgen.Phase, knee int) {
 			ph.Duplicates, ph.Ineligible, ph.Overloaded, ph.Errors+ph.OtherStatus, ph.Self.GCCycles, ph.Self.MaxSchedWaitMs,
 			st.CPUSomeMs, st.MemSomeMs, st.MemFullMs, st.IOSomeMs, st.DirectReclaims)
 	}
+}
+
+// yardstickMarkdown says what the machine's yardstick gave at the run's start
+// and end (nothing if it was not measured).
+func (r *Report) yardstickMarkdown(b *strings.Builder) {
+	m := r.Machine
+	if m.YardstickStart == nil && m.YardstickEnd == nil {
+		return
+	}
+	var parts []string
+	for _, y := range []struct {
+		when string
+		y    *measure.Yardstick
+	}{{"before the run", m.YardstickStart}, {"after it", m.YardstickEnd}} {
+		if y.y != nil {
+			parts = append(parts, fmt.Sprintf("%s %s ops/s on one core and %s on all %d (%.2f×)",
+				y.when, num(y.y.OneCore), num(y.y.AllCores), y.y.CPUs, y.y.Scaling()))
+		}
+	}
+	fmt.Fprintf(b, "**Yardstick** (a fixed CPU-only Go workload: a vote-sized record to JSON and back, then SHA-256; the machine's speed at that moment, to compare runs across machines and hours): %s. The absolute figures below move with it.\n\n", strings.Join(parts, "; "))
 }

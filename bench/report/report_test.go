@@ -203,3 +203,25 @@ func TestMarkdownContestsOnExtra(t *testing.T) {
 		}
 	}
 }
+
+func TestYardstickInTheHeader(t *testing.T) {
+	r := fixture()
+	if md := r.Markdown(); strings.Contains(md, "Yardstick") {
+		t.Fatalf("a run without a yardstick mentions one:\n%s", md[:400])
+	}
+	r.Machine.YardstickStart = &measure.Yardstick{OneCore: 120_000, AllCores: 216_000, CPUs: 2}
+	r.Machine.YardstickEnd = &measure.Yardstick{OneCore: 60_000, AllCores: 90_000, CPUs: 2}
+	md := r.Markdown()
+	for _, want := range []string{
+		"before the run 120,000 ops/s on one core and 216,000 on all 2 (1.80×)",
+		"after it 60,000 ops/s on one core and 90,000 on all 2 (1.50×)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("header lacks %q:\n%s", want, md[:600])
+		}
+	}
+	r.Only = "intake"
+	if md := r.Markdown(); !strings.Contains(md, "before the run 120,000 ops/s") {
+		t.Errorf("an --only report lacks the yardstick")
+	}
+}

@@ -43,8 +43,7 @@ func (r *run) only(ctx context.Context, began time.Time) (*report.Report, error)
 	r.rep.Only = r.cfg.Only
 	r.scaleOut(ctx)
 	r.rep.Targets = r.scaleOutTarget()
-	r.rep.Machine.LoadEnd = measure.LoadAvg()
-	r.rep.DurationS = time.Since(began).Seconds()
+	r.end(ctx, began)
 	return r.rep, ctx.Err()
 }
 

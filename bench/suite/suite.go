@@ -209,6 +209,7 @@ func (r *run) mark(name string, from, to time.Time) {
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
+	r.rep.Machine.YardstickStart = r.yardstick(ctx, "before the run")
 	if cfg.Only != "" && cfg.Only != OnlySweep && cfg.Only != OnlyIntake {
 		return r.only(ctx, began)
 	}
@@ -246,9 +247,27 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if err := phases(ctx); err != nil {
 		return r.rep, err
 	}
+	r.end(ctx, began)
+	return r.rep, nil
+}
+
+// yardstickFor is how long each half of the machine's yardstick runs.
+const yardstickFor = 2 * time.Second
+
+// yardstick measures the machine's yardstick (measure.MeasureYardstick)
+// and says what it gave; when names the moment for the progress output.
+func (r *run) yardstick(ctx context.Context, when string) *measure.Yardstick {
+	y := measure.MeasureYardstick(ctx, yardstickFor)
+	r.say("yardstick %s: %.0f ops/s on one core, %.0f on all %d (%.2fx)", when, y.OneCore, y.AllCores, y.CPUs, y.Scaling())
+	return &y
+}
+
+// end records what the report says about the run's end: the machine's
+// yardstick and load, and the run's duration.
+func (r *run) end(ctx context.Context, began time.Time) {
+	r.rep.Machine.YardstickEnd = r.yardstick(ctx, "after the run")
 	r.rep.Machine.LoadEnd = measure.LoadAvg()
 	r.rep.DurationS = time.Since(began).Seconds()
-	return r.rep, nil
 }
 
 // wipe stops the previous benchmark system and deletes its data. A folder
