@@ -1,12 +1,11 @@
 // Package proc starts, watches and stops the long-running native processes
 // Votechain runs (Fabric nodes, chaincode services, redis-server, gateway,
 // batcher, explorer). Processes are detached into their own process group so
-// they outlive the command that started them, are found again by PID, and are
-// checked against their executable so a reused PID is never signalled.
+// they outlive the command that started them, and are found again by their
+// ID, a PID and its start time, so a reused PID is never signalled.
 package proc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -76,14 +75,15 @@ func CleanEnv(extra ...string) []string {
 
 // Start launches p detached (own process group, so it outlives the command
 // that started it), appending its output to logPath, and waits until its port
-// accepts connections. It returns the PID.
-func Start(ctx context.Context, p Spec, logPath string) (int, error) {
+// accepts connections. It returns the process's ID, for the caller to record
+// and find it again by (Running, Stop).
+func Start(ctx context.Context, p Spec, logPath string) (ID, error) {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return 0, err
+		return ID{}, err
 	}
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return 0, fmt.Errorf("%s: open log: %w", p.Name, err)
+		return ID{}, fmt.Errorf("%s: open log: %w", p.Name, err)
 	}
 	defer logFile.Close()
 	cmd := p.command()
@@ -92,12 +92,20 @@ func Start(ctx context.Context, p Spec, logPath string) (int, error) {
 	cmd.Dir = p.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := startAt(cmd, p.Priority); err != nil {
-		return 0, fmt.Errorf("start %s: %w", p.Name, err)
+		return ID{}, fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	// Read before anything reaps the child: until then its /proc entry
+	// stays, a zombie's at worst.
+	id, err := Identify(cmd.Process.Pid)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return ID{}, fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reaps the child if this process lives on (tests)
 	if p.Port == 0 {
-		return cmd.Process.Pid, nil
+		return id, nil
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -106,15 +114,15 @@ func Start(ctx context.Context, p Spec, logPath string) (int, error) {
 	for {
 		select {
 		case err := <-exited:
-			return 0, fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.Name, err, logPath, Tail(logPath, 15))
+			return ID{}, fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.Name, err, logPath, Tail(logPath, 15))
 		case <-ctx.Done():
-			_ = Stop(cmd.Process.Pid, p.Bin, time.Second)
-			return 0, fmt.Errorf("%s did not listen on %s within 30 s; last lines of %s:\n%s", p.Name, addr, logPath, Tail(logPath, 15))
+			_, _ = Stop(id, p.Bin, time.Second)
+			return ID{}, fmt.Errorf("%s did not listen on %s within 30 s; last lines of %s:\n%s", p.Name, addr, logPath, Tail(logPath, 15))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 			c.Close()
-			return cmd.Process.Pid, nil
+			return id, nil
 		}
 	}
 }
@@ -142,10 +150,12 @@ func startAt(cmd *exec.Cmd, prio Priority) error {
 	return <-done
 }
 
-// Alive reports whether pid is a running instance of bin. Checking the
+// Alive reports whether pid is a running instance of bin: the check for a
+// recorded process without a start time (ID.Start 0). Checking the
 // executable guards against a PID reused by an unrelated process. It reads
 // /proc/PID/exe, not the command line, which some servers (redis-server)
-// rewrite; a binary replaced on disk since the start still counts.
+// rewrite; a binary deleted or replaced on disk since the start still
+// counts, one moved (its folder renamed) does not.
 func Alive(pid int, bin string) bool {
 	if pid <= 0 {
 		return false
@@ -161,30 +171,77 @@ func Alive(pid int, bin string) bool {
 	return strings.TrimSuffix(exe, " (deleted)") == want
 }
 
-// Stop sends SIGTERM to pid (if it is still bin), waits up to grace, then
-// sends SIGKILL and waits for it to go.
+// Running reports whether the recorded process id still runs: its PID has
+// the recorded start time and is not a zombie, whatever executable it runs
+// now (a binary replaced, moved or deleted since the start still counts).
+// An ID without a start time falls back to Alive(id.PID, bin).
+func Running(id ID, bin string) bool {
+	if id.Start == 0 {
+		return Alive(id.PID, bin)
+	}
+	st, err := readStat(id.PID)
+	return err == nil && st.start == id.Start && !st.dead()
+}
+
+// Outcome is what Stop found.
+type Outcome int
+
+const (
+	// Stopped: the process ran, and was stopped.
+	Stopped Outcome = iota
+	// Gone: the process had already exited.
+	Gone
+	// Reused: the process had already exited, and its PID now belongs to
+	// a process started after it, which was left alone.
+	Reused
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Stopped:
+		return "stopped"
+	case Gone:
+		return "already gone"
+	case Reused:
+		return "already gone; its PID now belongs to a later process, left alone"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Stop sends SIGTERM to the recorded process id if it still runs
+// (Running), waits up to grace, then sends SIGKILL and waits for it to go.
+// It says whether it stopped it, found it gone, or found its PID reused.
 //
-// A pid that runs an executable of bin's name from another folder is left
-// alone and reported: the binaries were moved or swapped (a new build or
-// version put in their folder's place) while it ran, so it is most likely
-// this system's process, but a reused PID cannot be ruled out, and saying
-// "stopped" would leave it running unseen.
-func Stop(pid int, bin string, grace time.Duration) error {
-	if !Alive(pid, bin) {
-		if exe, ok := runsMoved(pid, bin); ok {
-			return fmt.Errorf("process %d runs %s, not %s: its binaries were moved or swapped since it started, so it was left running; if it is this system's, stop it with `kill %d` and run this again", pid, exe, bin, pid)
+// For an ID without a start time (a record from an earlier version) the
+// executable is the check: a pid that runs an executable of bin's name
+// from another folder is left alone and reported as an error. The binaries
+// were moved or swapped while it ran, so it is most likely this system's
+// process, but a reused PID cannot be ruled out, and saying "stopped"
+// would leave it running unseen.
+func Stop(id ID, bin string, grace time.Duration) (Outcome, error) {
+	if !Running(id, bin) {
+		if id.Start == 0 {
+			if exe, ok := runsMoved(id.PID, bin); ok {
+				return Gone, fmt.Errorf("process %d runs %s, not %s: its binaries were moved or swapped since it started, so it was left running; if it is this system's, stop it with `kill %d` and run this again", id.PID, exe, bin, id.PID)
+			}
+			return Gone, nil
 		}
-		return nil
+		if st, err := readStat(id.PID); err == nil && st.start != id.Start {
+			return Reused, nil
+		}
+		return Gone, nil
 	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	if waitGone(pid, bin, grace) {
-		return nil
+	if err := Signal(id, bin, syscall.SIGTERM); errors.Is(err, ErrNotRunning) {
+		return Gone, nil
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	if waitGone(pid, bin, 5*time.Second) {
-		return nil
+	if waitGone(id, bin, grace) {
+		return Stopped, nil
 	}
-	return fmt.Errorf("process %d (%s) did not stop", pid, filepath.Base(bin))
+	_ = Signal(id, bin, syscall.SIGKILL)
+	if waitGone(id, bin, 5*time.Second) {
+		return Stopped, nil
+	}
+	return Stopped, fmt.Errorf("process %d (%s) did not stop", id.PID, filepath.Base(bin))
 }
 
 // runsMoved reports whether pid runs an executable named as bin's but at
@@ -198,55 +255,51 @@ func runsMoved(pid int, bin string) (string, bool) {
 	return exe, filepath.Base(exe) == filepath.Base(bin)
 }
 
-// Kill sends SIGKILL to pid if it is still bin, and waits for it to go.
-func Kill(pid int, bin string) error {
-	if !Alive(pid, bin) {
-		return fmt.Errorf("process %d (%s) is not running", pid, filepath.Base(bin))
+// Kill sends SIGKILL to the recorded process id if it still runs
+// (Running), and waits for it to go.
+func Kill(id ID, bin string) error {
+	if err := Signal(id, bin, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("process %d (%s) is not running", id.PID, filepath.Base(bin))
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	if !waitGone(pid, bin, 5*time.Second) {
-		return fmt.Errorf("process %d (%s) survived SIGKILL", pid, filepath.Base(bin))
+	if !waitGone(id, bin, 5*time.Second) {
+		return fmt.Errorf("process %d (%s) survived SIGKILL", id.PID, filepath.Base(bin))
 	}
 	return nil
 }
 
-// waitGone waits up to d for pid to have finished exiting (see exited).
-func waitGone(pid int, bin string, d time.Duration) bool {
+// waitGone waits up to d for id to have finished exiting (see exited).
+func waitGone(id ID, bin string, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if exited(pid, bin) {
+		if exited(id, bin) {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return exited(pid, bin)
+	return exited(id, bin)
 }
 
-// exited reports whether pid, once bin, has finished exiting: it is gone,
-// a zombie, or the PID now runs another executable. It is stricter than
-// !Alive: a dying process loses its /proc/PID/exe link when its memory is
-// released, before the kernel closes its files, so for a moment it is not
-// Alive yet still holds its listening ports. A caller that restarts the
-// process on the same port right after Kill must wait for this.
-func exited(pid int, bin string) bool {
-	if Alive(pid, bin) {
+// exited reports whether the recorded process id has finished exiting: it
+// is gone, a zombie, or its PID belongs to another process. A zombie has
+// closed its files, its listening ports among them: a caller that restarts
+// the process on the same port right after Kill must wait for this.
+//
+// Without a start time it is stricter than !Alive: a dying process loses
+// its /proc/PID/exe link when its memory is released, before the kernel
+// closes its files, so for a moment it is not Alive yet still holds its
+// ports.
+func exited(id ID, bin string) bool {
+	if id.Start != 0 {
+		return !Running(id, bin)
+	}
+	if Alive(id.PID, bin) {
 		return false
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true // reaped
+	st, err := readStat(id.PID)
+	if err != nil || st.dead() {
+		return true // reaped, or its files closed, waiting to be reaped
 	}
-	// The state follows the command name, which is in parentheses and may
-	// itself hold spaces or parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 || i+2 >= len(stat) {
-		return true
-	}
-	switch stat[i+2] {
-	case 'Z', 'X': // files closed, waiting to be reaped
-		return true
-	}
-	if _, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+	if _, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", id.PID)); err == nil {
 		return true // the PID was reused by another executable
 	}
 	return false // still tearing down

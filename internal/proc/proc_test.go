@@ -2,6 +2,7 @@ package proc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -70,35 +71,38 @@ func listenShared(port string) (net.Listener, error) {
 func TestStartAliveStop(t *testing.T) {
 	sleep := lookPath(t, "sleep")
 	log := filepath.Join(t.TempDir(), "sleep.log")
-	pid, err := Start(context.Background(), Spec{Name: "sleeper", Bin: sleep, Args: []string{"30"}}, log)
+	id, err := Start(context.Background(), Spec{Name: "sleeper", Bin: sleep, Args: []string{"30"}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !Alive(pid, sleep) {
-		t.Fatal("started process not alive")
+	if id.Start == 0 || !Running(id, sleep) || !Alive(id.PID, sleep) {
+		t.Fatalf("started process %+v not running", id)
 	}
-	if Alive(pid, lookPath(t, "sh")) {
+	if Alive(id.PID, lookPath(t, "sh")) {
 		t.Fatal("Alive accepted the wrong executable (a reused PID would be signalled)")
 	}
-	if err := Stop(pid, sleep, 2*time.Second); err != nil {
-		t.Fatal(err)
+	if out, err := Stop(id, sleep, 2*time.Second); err != nil || out != Stopped {
+		t.Fatalf("Stop: %v, %v; want stopped", out, err)
 	}
-	if Alive(pid, sleep) {
-		t.Fatal("alive after Stop")
+	if Running(id, sleep) {
+		t.Fatal("running after Stop")
 	}
-	if err := Kill(pid, sleep); err == nil {
+	if out, err := Stop(id, sleep, 2*time.Second); err != nil || out != Gone {
+		t.Fatalf("Stop again: %v, %v; want already gone", out, err)
+	}
+	if err := Kill(id, sleep); err == nil {
 		t.Fatal("Kill of a stopped process reported success")
 	}
 }
 
 func TestKill(t *testing.T) {
 	sleep := lookPath(t, "sleep")
-	pid, err := Start(context.Background(), Spec{Name: "sleeper", Bin: sleep, Args: []string{"30"}}, filepath.Join(t.TempDir(), "l"))
+	id, err := Start(context.Background(), Spec{Name: "sleeper", Bin: sleep, Args: []string{"30"}}, filepath.Join(t.TempDir(), "l"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Kill(pid, sleep); err != nil || Alive(pid, sleep) {
-		t.Fatalf("Kill: %v, alive %v", err, Alive(pid, sleep))
+	if err := Kill(id, sleep); err != nil || Running(id, sleep) {
+		t.Fatalf("Kill: %v, running %v", err, Running(id, sleep))
 	}
 }
 
@@ -138,12 +142,12 @@ func TestStartWaitsForThePort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, err := Start(context.Background(), Spec{Name: "late", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port},
+	id, err := Start(context.Background(), Spec{Name: "late", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port},
 		filepath.Join(t.TempDir(), "late.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer Kill(pid, self)
+	defer Kill(id, self)
 	// Only the child can listen on the reserved port.
 	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port)))
 	if err != nil {
@@ -231,12 +235,12 @@ func TestStartLowersEveryThreadOfTheProcessOnly(t *testing.T) {
 		{PriorityIdle, threadSched{nice: mine.nice, policy: unix.SCHED_IDLE}},
 	} {
 		port := reservePort(t)
-		pid, err := Start(context.Background(), Spec{Name: "lowered", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port, Priority: tc.prio},
+		id, err := Start(context.Background(), Spec{Name: "lowered", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port, Priority: tc.prio},
 			filepath.Join(t.TempDir(), "lowered.log"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		threads := scheduling(t, pid)
+		threads := scheduling(t, id.PID)
 		if len(threads) < 2 {
 			t.Errorf("%s: want a multi-threaded child, got %d threads", tc.prio, len(threads))
 		}
@@ -245,7 +249,7 @@ func TestStartLowersEveryThreadOfTheProcessOnly(t *testing.T) {
 				t.Errorf("%s: %s: niceness %d policy %d, want niceness %d policy %d", tc.prio, f, got.nice, got.policy, tc.want.nice, tc.want.policy)
 			}
 		}
-		if err := Kill(pid, self); err != nil {
+		if err := Kill(id, self); err != nil {
 			t.Error(err)
 		}
 		if now := scheduling(t, os.Getpid())[me]; now != mine {
@@ -273,6 +277,9 @@ func TestParsePriority(t *testing.T) {
 	}
 }
 
+// TestExitedWaitsForTheEndOfTheProcess: a running process has not exited,
+// a zombie (files closed) and a reaped one have, recorded with its start
+// time or, as before start times were kept, without.
 func TestExitedWaitsForTheEndOfTheProcess(t *testing.T) {
 	sleep := lookPath(t, "sleep")
 	cmd := exec.Command(sleep, "30")
@@ -280,11 +287,19 @@ func TestExitedWaitsForTheEndOfTheProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
-	if exited(pid, sleep) {
+	id, err := Identify(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := ID{PID: pid}
+	if exited(id, sleep) || exited(old, sleep) {
 		t.Fatal("a running process counted as exited")
 	}
-	if !exited(pid, lookPath(t, "sh")) {
-		t.Fatal("a PID running another executable did not count as exited")
+	if !exited(old, lookPath(t, "sh")) {
+		t.Fatal("without a start time: a PID running another executable did not count as exited")
+	}
+	if !exited(ID{PID: pid, Start: id.Start + 1}, sleep) {
+		t.Fatal("a PID started at another time did not count as exited")
 	}
 	_ = cmd.Process.Kill()
 	// Not reaped yet: the child stays a zombie, whose files are closed.
@@ -295,11 +310,11 @@ func TestExitedWaitsForTheEndOfTheProcess(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !exited(pid, sleep) {
+	if !exited(id, sleep) || !exited(old, sleep) || Running(id, sleep) {
 		t.Fatal("a zombie did not count as exited")
 	}
 	_ = cmd.Wait()
-	if !exited(pid, sleep) {
+	if !exited(id, sleep) || !exited(old, sleep) {
 		t.Fatal("a reaped process did not count as exited")
 	}
 }
@@ -313,41 +328,184 @@ func zombie(t *testing.T, pid int) bool {
 	return strings.Contains(string(stat), ") Z ")
 }
 
-// TestStopReportsMovedBinaries: a process whose executable's folder was
-// renamed while it ran (binaries swapped for a new build) is neither
-// signalled nor reported stopped: Stop says what runs and how to stop it.
-func TestStopReportsMovedBinaries(t *testing.T) {
+// startCopy starts a copy of sleep at dir/v1/sleeper (as a system's
+// binaries' folder) for 30 s, and returns its ID, the copy's path and the
+// name of the folder the test may move it to.
+func startCopy(t *testing.T) (id ID, bin, old, moved string) {
+	t.Helper()
 	dir := t.TempDir()
 	data, err := os.ReadFile(lookPath(t, "sleep"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, moved := filepath.Join(dir, "v1"), filepath.Join(dir, "v1-old")
+	old, moved = filepath.Join(dir, "v1"), filepath.Join(dir, "v1-old")
 	if err := os.MkdirAll(old, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(old, "sleeper")
+	bin = filepath.Join(old, "sleeper")
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	pid, err := Start(context.Background(), Spec{Name: "sleeper", Bin: bin, Args: []string{"30"}}, filepath.Join(dir, "log"))
+	id, err = Start(context.Background(), Spec{Name: "sleeper", Bin: bin, Args: []string{"30"}}, filepath.Join(dir, "log"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = Signal(id, bin, syscall.SIGKILL) })
+	return id, bin, old, moved
+}
+
+// TestStopByStartTime: a recorded process is stopped though its binary
+// was moved (its folder renamed: binaries swapped for a new build),
+// deleted, or replaced since it started; a recorded PID that now belongs
+// to a process started at another time (a reused PID: here the start time
+// faked in the record) is left alone, and said so, however alike the
+// executables. (Before start times were kept, the moved one was left
+// running and the reused one, running the same executable, was killed.)
+func TestStopByStartTime(t *testing.T) {
+	for _, change := range []string{"moved", "deleted", "replaced"} {
+		t.Run(change, func(t *testing.T) {
+			id, bin, old, moved := startCopy(t)
+			switch change {
+			case "moved":
+				if err := os.Rename(old, moved); err != nil {
+					t.Fatal(err)
+				}
+			case "deleted":
+				if err := os.Remove(bin); err != nil {
+					t.Fatal(err)
+				}
+			case "replaced":
+				if err := os.Remove(bin); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !Running(id, bin) {
+				t.Fatal("not running once its binary was " + change)
+			}
+			if out, err := Stop(id, bin, 2*time.Second); err != nil || out != Stopped {
+				t.Fatalf("Stop: %v, %v; want stopped", out, err)
+			}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", id.PID)); err == nil && !zombie(t, id.PID) {
+				t.Fatal("still running after Stop")
+			}
+		})
+	}
+
+	t.Run("PID reused", func(t *testing.T) {
+		id, bin, _, _ := startCopy(t)
+		recorded := ID{PID: id.PID, Start: id.Start - 1} // the recorded process started earlier: not this one
+		if Running(recorded, bin) {
+			t.Fatal("a PID started at another time counted as the recorded process")
+		}
+		if out, err := Stop(recorded, bin, time.Second); err != nil || out != Reused {
+			t.Fatalf("Stop: %v, %v; want %v", out, err, Reused)
+		}
+		if err := Kill(recorded, bin); err == nil {
+			t.Fatal("Kill of a reused PID reported success")
+		}
+		if err := Signal(recorded, bin, syscall.SIGTERM); !errors.Is(err, ErrNotRunning) {
+			t.Fatalf("Signal to a reused PID: %v; want ErrNotRunning", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if !Running(id, bin) {
+			t.Fatal("the process now holding the PID was signalled")
+		}
+	})
+}
+
+// TestStopReportsMovedBinariesOfAnOldRecord: recorded without a start
+// time (by an earlier version), a process whose executable's folder was
+// renamed while it ran is neither signalled nor reported stopped: Stop
+// says what runs and how to stop it. By its new path it is stopped.
+func TestStopReportsMovedBinariesOfAnOldRecord(t *testing.T) {
+	started, bin, old, moved := startCopy(t)
+	id := ID{PID: started.PID}
 	if err := os.Rename(old, moved); err != nil {
 		t.Fatal(err)
 	}
-	err = Stop(pid, bin, time.Second)
-	if err == nil || !strings.Contains(err.Error(), "left running") || !strings.Contains(err.Error(), fmt.Sprintf("kill %d", pid)) {
+	_, err := Stop(id, bin, time.Second)
+	if err == nil || !strings.Contains(err.Error(), "left running") || !strings.Contains(err.Error(), fmt.Sprintf("kill %d", id.PID)) {
 		t.Fatalf("Stop after the binaries moved: %v; want it reported, with the fix", err)
 	}
-	if !Alive(pid, filepath.Join(moved, "sleeper")) {
+	if !Alive(id.PID, filepath.Join(moved, "sleeper")) {
 		t.Fatal("Stop signalled a process it did not recognise")
 	}
-	if err := Stop(pid, filepath.Join(moved, "sleeper"), 2*time.Second); err != nil || Alive(pid, filepath.Join(moved, "sleeper")) {
-		t.Fatalf("Stop by its new path: %v", err)
+	if out, err := Stop(id, filepath.Join(moved, "sleeper"), 2*time.Second); err != nil || out != Stopped || Alive(id.PID, filepath.Join(moved, "sleeper")) {
+		t.Fatalf("Stop by its new path: %v, %v", out, err)
 	}
-	if err := Stop(pid, bin, time.Second); err != nil {
-		t.Fatalf("Stop of a process gone: %v, want nil", err)
+	if out, err := Stop(id, bin, time.Second); err != nil || out != Gone {
+		t.Fatalf("Stop of a process gone: %v, %v; want already gone", out, err)
+	}
+}
+
+// TestIDJSON: an ID is written with its start time, and read back; a bare
+// PID, as records before start times hold it, reads as an ID without one.
+func TestIDJSON(t *testing.T) {
+	in := map[string]ID{"redis": {PID: 41, Start: 123456789}}
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]ID
+	if err := json.Unmarshal(data, &back); err != nil || back["redis"] != in["redis"] {
+		t.Fatalf("%s read back as %+v, %v", data, back, err)
+	}
+	var old map[string]ID
+	if err := json.Unmarshal([]byte(`{"redis": 41, "gateway": 42}`), &old); err != nil || old["redis"] != (ID{PID: 41}) || old["gateway"] != (ID{PID: 42}) {
+		t.Fatalf("a record of bare PIDs read as %+v, %v", old, err)
+	}
+	if err := json.Unmarshal([]byte(`{"redis": "x"}`), &old); err == nil {
+		t.Fatal("a damaged record read without an error")
+	}
+}
+
+// TestIdentifyReadsTheStartTime: the start time is field 22 of
+// /proc/PID/stat, read after a command name with spaces and parentheses.
+func TestIdentifyReadsTheStartTime(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(lookPath(t, "sleep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "a) b (c")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	id, err := Identify(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ps's elapsed seconds, taken from the uptime, is the start in
+	// seconds after boot; the ticks are CLK_TCK a second.
+	var hz, elapsed, uptime float64
+	for _, v := range []struct {
+		dst *float64
+		out func() ([]byte, error)
+	}{
+		{&hz, exec.Command("getconf", "CLK_TCK").Output},
+		{&elapsed, exec.Command("ps", "-o", "etimes=", "-p", fmt.Sprint(id.PID)).Output},
+		{&uptime, func() ([]byte, error) { return os.ReadFile("/proc/uptime") }},
+	} {
+		out, err := v.out()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Sscan(string(out), v.dst); err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+	}
+	if got, want := float64(id.Start)/hz, uptime-elapsed; got < want-2 || got > want+2 {
+		t.Fatalf("start %d ticks = %.2f s after boot; ps and /proc/uptime say %.0f s", id.Start, got, want)
+	}
+	if _, err := Identify(1 << 30); err == nil {
+		t.Fatal("Identify of a PID that cannot exist succeeded")
 	}
 }

@@ -75,7 +75,7 @@ type Stack struct {
 	net   *localnet.Network
 	ports network.Ports
 	log   *slog.Logger
-	pids  map[string]int
+	pids  map[string]proc.ID // stack.json; a bare number: recorded before start times were kept
 }
 
 // New prepares a handle on the system in cfg.Dir; it starts nothing.
@@ -113,7 +113,7 @@ func New(cfg Config) (*Stack, error) {
 	if err := resolveShape(&cfg, recorded); err != nil {
 		return nil, err
 	}
-	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]int{}}
+	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]proc.ID{}}
 	if data, err := os.ReadFile(s.path("stack.json")); err == nil {
 		if err := json.Unmarshal(data, &s.pids); err != nil {
 			return nil, fmt.Errorf("%s is damaged (%v): run `make down WIPE=1`", s.path("stack.json"), err)
@@ -266,9 +266,13 @@ func (s *Stack) writeMonitor() error {
 		return err
 	}
 	prom := s.monitor().Processes()[1]
-	if pid := s.pids[prom.Name]; changed && proc.Alive(pid, prom.Bin) {
-		s.log.Info("prometheus configuration changed; reloading", "pid", pid)
-		return syscall.Kill(pid, syscall.SIGHUP)
+	if !changed {
+		return nil
+	}
+	id := s.pids[prom.Name]
+	if err := proc.Signal(id, prom.Bin, syscall.SIGHUP); !errors.Is(err, proc.ErrNotRunning) {
+		s.log.Info("prometheus configuration changed; reloading", "pid", id.PID)
+		return err
 	}
 	return nil
 }
@@ -330,7 +334,7 @@ func (s *Stack) Up(ctx context.Context) error {
 // startIfStopped starts each spec that is not running, checking its port first.
 func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
 	for _, sp := range specs {
-		if proc.Alive(s.pids[sp.Name], sp.Bin) {
+		if proc.Running(s.pids[sp.Name], sp.Bin) {
 			continue
 		}
 		if _, err := os.Stat(sp.Bin); err != nil {
@@ -344,12 +348,12 @@ func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
 				return err
 			}
 		}
-		pid, err := proc.Start(ctx, sp, s.path("logs", sp.Name+".log"))
+		id, err := proc.Start(ctx, sp, s.path("logs", sp.Name+".log"))
 		if err != nil {
 			return err
 		}
-		s.pids[sp.Name] = pid
-		s.log.Info("started", "process", sp.Name, "pid", pid, "port", sp.Port, "log", s.path("logs", sp.Name+".log"))
+		s.pids[sp.Name] = id
+		s.log.Info("started", "process", sp.Name, "pid", id.PID, "port", sp.Port, "log", s.path("logs", sp.Name+".log"))
 		if err := s.save(); err != nil {
 			return err
 		}
@@ -372,15 +376,16 @@ func (s *Stack) Down(wipe bool) error {
 	var errs []error
 	for i := len(specs) - 1; i >= 0; i-- {
 		sp := specs[i]
-		pid, ok := s.pids[sp.Name]
+		id, ok := s.pids[sp.Name]
 		if !ok {
 			continue
 		}
-		if err := proc.Stop(pid, sp.Bin, 20*time.Second); err != nil {
+		out, err := proc.Stop(id, sp.Bin, 20*time.Second)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		s.log.Info("stopped", "process", sp.Name, "pid", pid)
+		localnet.LogStop(s.log, sp.Name, id, out)
 		delete(s.pids, sp.Name)
 	}
 	if len(errs) > 0 {
@@ -426,7 +431,8 @@ type ServiceStatus struct {
 func (s *Stack) Status() []ServiceStatus {
 	var out []ServiceStatus
 	for _, sp := range s.services() {
-		out = append(out, ServiceStatus{Name: sp.Name, PID: s.pids[sp.Name], Running: proc.Alive(s.pids[sp.Name], sp.Bin), Port: sp.Port, Addr: sp.ListenAddr()})
+		id := s.pids[sp.Name]
+		out = append(out, ServiceStatus{Name: sp.Name, PID: id.PID, Running: proc.Running(id, sp.Bin), Port: sp.Port, Addr: sp.ListenAddr()})
 	}
 	return out
 }

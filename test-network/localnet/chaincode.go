@@ -44,7 +44,7 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 	}
 	next.PackageIDs = ids
 
-	oldPIDs := map[string]int{}
+	oldPIDs := map[string]proc.ID{}
 	var servers []string
 	for _, o := range network.PeerOrgs {
 		servers = append(servers, network.ChaincodeProcess(o))
@@ -55,16 +55,19 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 		// Roll back: stop whatever new server started, keep the old ones.
 		for _, name := range servers {
 			if n.state.PIDs[name] != oldPIDs[name] {
-				_ = proc.Stop(n.state.PIDs[name], n.cfg.Chaincode, 5*time.Second)
+				_, _ = proc.Stop(n.state.PIDs[name], n.cfg.Chaincode, 5*time.Second)
 			}
 		}
 		n.state.Chaincode, n.state.PIDs = old, mergePIDs(n.state.PIDs, oldPIDs)
 		return false, errors.Join(err, n.saveState())
 	}
-	for name, pid := range oldPIDs {
-		if err := proc.Stop(pid, n.cfg.Chaincode, 5*time.Second); err != nil {
-			n.log.Warn("old chaincode server did not stop", "process", name, "pid", pid, "err", err)
+	for name, id := range oldPIDs {
+		out, err := proc.Stop(id, n.cfg.Chaincode, 5*time.Second)
+		if err != nil {
+			n.log.Warn("old chaincode server did not stop", "process", name, "pid", id.PID, "err", err)
+			continue
 		}
+		LogStop(n.log, name+" (old)", id, out)
 	}
 	n.log.Info("chaincode deployed", "label", label, "sequence", next.Sequence)
 	return true, errors.Join(n.saveState(), n.writeBundles())
@@ -100,9 +103,9 @@ func (n *Network) switchChaincode(ctx context.Context, next chaincodeState, serv
 	return n.approveAndCommit(ctx, next)
 }
 
-func mergePIDs(into, from map[string]int) map[string]int {
+func mergePIDs(into, from map[string]proc.ID) map[string]proc.ID {
 	for k, v := range from {
-		if v == 0 {
+		if v.PID == 0 {
 			delete(into, k)
 		} else {
 			into[k] = v

@@ -431,7 +431,7 @@ func TestBundlesBringUpAcrossNamespaces(t *testing.T) {
 	}
 	ports := n.Ports()
 	type started struct {
-		pid int
+		id  proc.ID
 		bin string
 	}
 	var nodes []started
@@ -448,10 +448,14 @@ func TestBundlesBringUpAcrossNamespaces(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		id, err := proc.Identify(cmd.Process.Pid) // before cmd.Wait can reap it
+		if err != nil {
+			t.Fatal(err)
+		}
 		go cmd.Wait()
-		pid, bin := cmd.Process.Pid, procBin(cfg, node)
-		nodes = append(nodes, started{pid, bin})
-		t.Cleanup(func() { _ = proc.Stop(pid, bin, 10*time.Second) })
+		bin := procBin(cfg, node)
+		nodes = append(nodes, started{id, bin})
+		t.Cleanup(func() { _, _ = proc.Stop(id, bin, 10*time.Second) })
 		waitListening(t, h.Join(port), log.Name())
 	}
 	setup := func(h network.Host, step, done string) {
@@ -503,7 +507,7 @@ func TestBundlesBringUpAcrossNamespaces(t *testing.T) {
 	voteRun(ctx, t, n, m)
 
 	for _, p := range nodes {
-		if err := proc.Stop(p.pid, p.bin, 10*time.Second); err != nil {
+		if _, err := proc.Stop(p.id, p.bin, 10*time.Second); err != nil {
 			t.Error(err)
 		}
 	}

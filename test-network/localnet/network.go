@@ -71,7 +71,7 @@ type state struct {
 	Bundles   bool               `json:"bundles,omitempty"`   // nodes run from their host's bundle
 	Generated bool               `json:"generated,omitempty"` // files only, for other machines (Generate)
 	Created   bool               `json:"created"`             // channel joined and chaincode committed
-	PIDs      map[string]int     `json:"pids"`
+	PIDs      map[string]proc.ID `json:"pids"`                // a bare number: recorded before start times were kept
 	Chaincode chaincodeState     `json:"chaincode"`
 }
 
@@ -162,7 +162,7 @@ func (n *Network) loadState() error {
 		return fmt.Errorf("%s is damaged (%v): wipe the instance with `vcnet down --wipe` (make network-down WIPE=1)", n.layout.State(), err)
 	}
 	if n.state.PIDs == nil {
-		n.state.PIDs = map[string]int{}
+		n.state.PIDs = map[string]proc.ID{}
 	}
 	if n.state.Consensus == "" {
 		return fmt.Errorf("the instance in %s was created by an older version (three orderers of one organisation): wipe it with `vcnet down --wipe` (make network-down WIPE=1) and run up again", n.cfg.Dir)
@@ -173,7 +173,7 @@ func (n *Network) loadState() error {
 // freshState is the state of an instance not yet created.
 func (n *Network) freshState() state {
 	consensus, _ := network.ParseConsensus(string(n.cfg.Consensus)) // checked in New
-	st := state{PortBase: n.cfg.PortBase, Consensus: consensus, PIDs: map[string]int{}, Bundles: n.cfg.Bundles}
+	st := state{PortBase: n.cfg.PortBase, Consensus: consensus, PIDs: map[string]proc.ID{}, Bundles: n.cfg.Bundles}
 	if !reflect.DeepEqual(n.cfg.Hosts, network.OneHost()) {
 		st.Hosts = &n.cfg.Hosts
 	}
@@ -296,11 +296,13 @@ func (n *Network) checkPorts() error {
 // running reports whether the named process of this instance is alive.
 func (n *Network) running(name string) bool {
 	p, ok := n.processes()[name]
-	return ok && proc.Alive(n.state.PIDs[name], p.Bin)
+	return ok && proc.Running(n.state.PIDs[name], p.Bin)
 }
 
-// Down stops every process of the instance by PID. With wipe it also deletes
-// the run folder (ledgers, crypto material, logs).
+// Down stops every process of the instance by its recorded ID (proc.Stop:
+// a PID that now belongs to another process is left alone and logged).
+// With wipe it also deletes the run folder (ledgers, crypto material,
+// logs).
 func (n *Network) Down(wipe bool) error {
 	procs := n.processes()
 	// Stop in reverse start order: chaincode servers, peers, then orderers.
@@ -313,11 +315,12 @@ func (n *Network) Down(wipe bool) error {
 		}
 		bin := procs[name].Bin
 		_ = n.Resume(name) // a paused process would only see SIGTERM once continued
-		if err := proc.Stop(n.state.PIDs[name], bin, 10*time.Second); err != nil {
+		out, err := proc.Stop(n.state.PIDs[name], bin, 10*time.Second)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		n.log.Info("stopped", "process", name, "pid", n.state.PIDs[name])
+		LogStop(n.log, name, n.state.PIDs[name], out)
 		delete(n.state.PIDs, name)
 	}
 	if len(errs) > 0 {
@@ -362,19 +365,18 @@ func (n *Network) signal(name string, sig syscall.Signal) error {
 	if !ok {
 		return fmt.Errorf("no process %q in this network", name)
 	}
-	pid := n.state.PIDs[name]
-	if !proc.Alive(pid, p.Bin) {
-		return fmt.Errorf("%s is not running", name)
+	if err := proc.Signal(n.state.PIDs[name], p.Bin, sig); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	return syscall.Kill(pid, sig)
+	return nil
 }
 
-// startAll starts the named processes concurrently and records their PIDs.
+// startAll starts the named processes concurrently and records their IDs.
 func (n *Network) startAll(ctx context.Context, names []string) error {
 	procs := n.processes()
 	type result struct {
 		name string
-		pid  int
+		id   proc.ID
 		err  error
 	}
 	results := make(chan result, len(names))
@@ -382,8 +384,8 @@ func (n *Network) startAll(ctx context.Context, names []string) error {
 		go func() {
 			sp := procs[name]
 			sp.Priority = n.cfg.Priority
-			pid, err := proc.Start(ctx, sp, n.layout.Log(name))
-			results <- result{name, pid, err}
+			id, err := proc.Start(ctx, sp, n.layout.Log(name))
+			results <- result{name, id, err}
 		}()
 	}
 	var errs []error
@@ -393,8 +395,8 @@ func (n *Network) startAll(ctx context.Context, names []string) error {
 			errs = append(errs, r.err)
 			continue
 		}
-		n.state.PIDs[r.name] = r.pid
-		n.log.Info("started", "process", r.name, "pid", r.pid, "log", n.layout.Log(r.name))
+		n.state.PIDs[r.name] = r.id
+		n.log.Info("started", "process", r.name, "pid", r.id.PID, "log", n.layout.Log(r.name))
 	}
 	if err := n.saveState(); err != nil {
 		errs = append(errs, err)
@@ -422,4 +424,15 @@ func (n *Network) restart(ctx context.Context) error {
 		}
 	}
 	return n.startAll(ctx, missing)
+}
+
+// LogStop logs what proc.Stop did with the recorded process id of name:
+// stopped or already gone at info, a PID found reused (the process gone,
+// another one left alone in its place) at warn.
+func LogStop(log *slog.Logger, name string, id proc.ID, out proc.Outcome) {
+	level := slog.LevelInfo
+	if out == proc.Reused {
+		level = slog.LevelWarn
+	}
+	log.Log(context.Background(), level, out.String(), "process", name, "pid", id.PID)
 }

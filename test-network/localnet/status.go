@@ -48,8 +48,9 @@ func (n *Network) Status(ctx context.Context) Status {
 	opsAddrs := n.operationsAddrs()
 	for _, name := range names {
 		p := procs[name]
-		ps := ProcessStatus{Name: name, PID: n.state.PIDs[name], Port: p.Port, Addr: p.ListenAddr(), Log: n.layout.Log(name)}
-		ps.Running = proc.Alive(ps.PID, p.Bin)
+		id := n.state.PIDs[name]
+		ps := ProcessStatus{Name: name, PID: id.PID, Port: p.Port, Addr: p.ListenAddr(), Log: n.layout.Log(name)}
+		ps.Running = proc.Running(id, p.Bin)
 		if ops, ok := opsAddrs[name]; ok && ps.Running {
 			metrics := scrape(ctx, ops)
 			ps.Height = int64(metrics["ledger_blockchain_height"])

@@ -1,0 +1,108 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/internal/proc"
+)
+
+// TestDownByStartTime: stack.json records each application process's
+// start time beside its PID. With the binaries' folder moved (a new build
+// put in its place) while the system ran, status shows the gateway running
+// and down stops it; a recorded batcher PID now held by a process started
+// at another time (the start time faked in stack.json) shows as stopped,
+// and down leaves that process alone, says so at warn, and forgets it.
+// A stack.json of bare PIDs (before start times were kept) still reads.
+func TestDownByStartTime(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(name string) proc.ID {
+		if err := os.WriteFile(filepath.Join(bin, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		id, err := proc.Start(context.Background(), proc.Spec{Name: name, Bin: filepath.Join(bin, name), Args: []string{"30"}}, filepath.Join(dir, name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = proc.Signal(id, "", syscall.SIGKILL) })
+		return id
+	}
+	gateway, other := start("gateway"), start("batcher")
+	reused := proc.ID{PID: other.PID, Start: other.Start - 1}
+	record := func(pids any) {
+		data, err := json.Marshal(pids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "stack.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs bytes.Buffer
+	cfg := Config{Dir: dir, PortBase: 42600, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+
+	record(map[string]int{"gateway": gateway.PID, "batcher0": other.PID})
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("a stack.json of bare PIDs: %v", err)
+	}
+	if s.pids["gateway"] != (proc.ID{PID: gateway.PID}) {
+		t.Fatalf("bare PIDs read as %+v", s.pids)
+	}
+
+	record(map[string]proc.ID{"gateway": gateway, "batcher0": reused})
+	if err := os.Rename(bin, bin+"-old"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	running := map[string]bool{}
+	for _, st := range s.Status() {
+		running[st.Name] = st.Running
+	}
+	if !running["gateway"] || running["batcher0"] {
+		t.Errorf("status: gateway running %v, batcher0 running %v; want true (its binary moved), false (its PID reused)", running["gateway"], running["batcher0"])
+	}
+	if err := s.Down(false); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(5 * time.Second); proc.Running(gateway, "") && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if proc.Running(gateway, "") {
+		t.Error("the gateway, its binary moved, still runs after down")
+	}
+	if !proc.Running(other, "") {
+		t.Error("down signalled the process holding the batcher's reused PID")
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "process=batcher0") || !strings.Contains(logs.String(), "left alone") {
+		t.Errorf("down did not report the reused PID at warn:\n%s", logs.String())
+	}
+	saved, err := os.ReadFile(filepath.Join(dir, "stack.json"))
+	if err != nil || strings.TrimSpace(string(saved)) != "{}" {
+		t.Errorf("stack.json after down: %s, %v; want no process", saved, err)
+	}
+}
