@@ -3,11 +3,22 @@ package aofrewrite
 import "time"
 
 // Failures is one server's run of failed rewrites as its samples show them
-// (aof_last_bgrewrite_status) and its refusals of BGREWRITEAOF, which holds
-// its quiet-time rewrites back (Policy.Hold): a rewrite that fails, e.g.
-// on a full disk, forks and writes the whole dataset again for nothing,
-// and would be retried at every quiet window. The zero value is no
-// failure. Like Policy it does no I/O: the Rewriter keeps one per server.
+// and its refusals of BGREWRITEAOF, which holds its quiet-time rewrites
+// back (Policy.Hold): a rewrite that fails, e.g. on a full disk, forks and
+// writes the whole dataset again for nothing, and would be retried at
+// every quiet window. The zero value is no failure. Like Policy it does no
+// I/O: the Rewriter keeps one per server.
+//
+// A server that counts its failed rewrites (Sample.FailuresReported,
+// Redis 7) is followed by its count: every Rewriter reading it (one per
+// batcher) holds the same failures, including one that started after them,
+// and the count back at 0 (a rewrite that succeeded, whoever started it,
+// or a restart) ends the run. Redis does not count a BGREWRITEAOF it
+// refuses outright (measured on 7.0.15: aof_last_bgrewrite_status turns
+// err, aof_rewrites and aof_rewrites_consecutive_failures stay), so
+// refusals are added as they are seen: the Rewriter's own, and, once, a
+// failed status with a count of 0 (another's). With an older server the
+// run is read from aof_last_bgrewrite_status and aof_rewrites alone.
 type Failures struct {
 	// Count is how many rewrites in a row failed; 0 once one succeeded.
 	Count int
@@ -20,17 +31,31 @@ type Failures struct {
 	// refused: the latest failure is a refusal, which the next sample may
 	// show as the status (then it is the same failure) or not.
 	refused bool
+	// server is the server's count of failed rewrites as last read, and
+	// refusals the refusals counted since it last changed (servers that
+	// report the count only).
+	server   int64
+	refusals int
+	// hidden: the latest refusal did not show in the status (a refusal
+	// such as an ACL's, before the rewrite machinery): only aof_rewrites
+	// moving ends it.
+	hidden bool
 }
 
-// Observe is f after sample s. A rewrite that ended in failure and is not
-// counted yet (status err, no rewrite running, and aof_rewrites not the
-// counted failure's, or none counted) adds one. A rewrite that ended well
-// since the latest failure (status ok, none running, aof_rewrites moved)
-// ends the run. A sample taken while a rewrite runs or the server loads
-// changes nothing: the status is still the previous rewrite's.
+// Observe is f after sample s. A sample taken while a rewrite runs or the
+// server loads changes nothing: the status is still the previous
+// rewrite's. Then, for a server that reports its count of failed
+// rewrites, see Failures; for one that does not: a rewrite that ended in
+// failure and is not counted yet (status err, and aof_rewrites not the
+// counted failure's, or none counted) adds one, and a rewrite that ended
+// well since the latest failure (status ok, aof_rewrites moved) ends the
+// run.
 func (f Failures) Observe(s Sample) Failures {
 	if s.Rewriting || s.Loading {
 		return f
+	}
+	if s.FailuresReported {
+		return f.observeCounted(s)
 	}
 	refused := f.refused
 	f.refused = false
@@ -45,11 +70,40 @@ func (f Failures) Observe(s Sample) Failures {
 	return f
 }
 
+// observeCounted is Observe for a server that counts its failed rewrites.
+func (f Failures) observeCounted(s Sample) Failures {
+	if f.refused {
+		f.refused, f.hidden = false, !s.RewriteFailed
+	}
+	switch {
+	case s.RewriteFailures != f.server:
+		// A failed rewrite counted (anyone's), or the count started
+		// again (a success or a restart, then failures).
+		f.server, f.refusals, f.hidden, f.Last = s.RewriteFailures, 0, false, s.At
+	case !s.RewriteFailed && !(f.hidden && s.Rewrites == f.rewrites):
+		// Status ok, and no refusal of ours that it does not show: no
+		// failure since the last success or the start.
+		f.server, f.refusals, f.hidden = s.RewriteFailures, 0, false
+	}
+	if s.RewriteFailed && s.RewriteFailures == 0 && f.refusals == 0 {
+		// A refusal (another Rewriter's, or one before this one
+		// started) since the last success or the start.
+		f.refusals, f.Last, f.rewrites = 1, s.At, s.Rewrites
+	}
+	f.Count = int(f.server) + f.refusals
+	if f.Count == 0 {
+		return Failures{}
+	}
+	return f
+}
+
 // Refused is f after the server refused BGREWRITEAOF at at (an error other
 // than a rewrite already running: a fork that failed, an AOF directory it
 // cannot write); last is the server's latest sample.
 func (f Failures) Refused(last Sample, at time.Time) Failures {
-	return Failures{Count: f.Count + 1, Last: at, rewrites: last.Rewrites, refused: true}
+	f.Count, f.Last, f.rewrites, f.refused = f.Count+1, at, last.Rewrites, true
+	f.refusals++
+	return f
 }
 
 // RetryAt is when a server with failures f may be rewritten again: RetryWait

@@ -65,6 +65,94 @@ func TestFailuresObserve(t *testing.T) {
 	}
 }
 
+// counted is reading with the server's count of failed rewrites (Redis 7).
+func counted(at time.Duration, rewrites int64, failed, rewriting bool, failures int64) aofrewrite.Sample {
+	s := reading(at, rewrites, failed, rewriting)
+	s.RewriteFailures, s.FailuresReported = failures, true
+	return s
+}
+
+// TestFailuresObserveCounted: on a server that counts its failed rewrites
+// the run is the server's count, whoever's rewrites failed; a refusal,
+// which Redis does not count, adds one (the Rewriter's own, or once, a
+// failed status with a count of 0: another's); the count back at 0 with
+// the status ok (a success by anyone, a restart) ends the run, even when
+// aof_rewrites is back at the value it had at the failure.
+func TestFailuresObserveCounted(t *testing.T) {
+	type step struct {
+		name    string
+		sample  aofrewrite.Sample
+		refused bool // BGREWRITEAOF refused after the sample
+		count   int
+		last    time.Duration // when the latest failure was seen
+	}
+	steps := []step{
+		{"rewrites ending well", counted(0, 3, false, false, 0), false, 0, 0},
+		{"a rewrite failed", counted(5*time.Second, 4, true, false, 1), false, 1, 5 * time.Second},
+		{"the same failure read again", counted(10*time.Second, 4, true, false, 1), false, 1, 5 * time.Second},
+		{"another's retry running", counted(15*time.Second, 5, true, true, 1), false, 1, 5 * time.Second},
+		{"it failed", counted(20*time.Second, 5, true, false, 2), false, 2, 20 * time.Second},
+		{"our retry refused (a fork that failed)", counted(25*time.Second, 5, true, false, 2), true, 3, 25 * time.Second},
+		{"the count unmoved by the refusal", counted(30*time.Second, 5, true, false, 2), false, 3, 25 * time.Second},
+		{"a restart, then Redis's own rewrite went well", counted(35*time.Second, 1, false, false, 0), false, 0, 0},
+		{"a refusal the status shows", counted(40*time.Second, 1, false, false, 0), true, 1, 40 * time.Second},
+		{"shown", counted(45*time.Second, 1, true, false, 0), false, 1, 40 * time.Second},
+		{"a restart: status ok, count 0", counted(50*time.Second, 1, false, false, 0), false, 0, 0},
+		{"a refusal the status does not show (an ACL's)", counted(55*time.Second, 1, false, false, 0), true, 1, 55 * time.Second},
+		{"the status still ok, no rewrite since", counted(60*time.Second, 1, false, false, 0), false, 1, 55 * time.Second},
+		{"a rewrite by another went well", counted(65*time.Second, 2, false, false, 0), false, 0, 0},
+		{"another's refusal seen", counted(70*time.Second, 2, true, false, 0), false, 1, 70 * time.Second},
+		{"and read again", counted(75*time.Second, 2, true, false, 0), false, 1, 70 * time.Second},
+		{"then a failed rewrite", counted(80*time.Second, 3, true, false, 1), false, 1, 80 * time.Second},
+	}
+	var f aofrewrite.Failures
+	for _, s := range steps {
+		f = f.Observe(s.sample)
+		if s.refused {
+			f = f.Refused(s.sample, s.sample.At)
+		}
+		var last time.Time
+		if s.count > 0 {
+			last = t0.Add(s.last)
+		}
+		if f.Count != s.count || !f.Last.Equal(last) {
+			t.Fatalf("%s: %d failures, the latest at %v; want %d at %v", s.name, f.Count, f.Last.Sub(t0), s.count, s.last)
+		}
+	}
+}
+
+// TestBatchersAgreeOnTheServersCount: a batcher that starts (or restarts)
+// after four failed rewrites in a row holds the server back as long as
+// the batchers that saw them, 40 minutes by DefaultPolicy, not the 5 of a
+// first failure; a success by another batcher, or a restart, ends every
+// batcher's wait at its next reading.
+func TestBatchersAgreeOnTheServersCount(t *testing.T) {
+	p := aofrewrite.DefaultPolicy
+	var seen aofrewrite.Failures // a batcher that saw each failure
+	for i := range int64(4) {
+		seen = seen.Observe(counted(time.Duration(i)*time.Minute, i+1, true, false, i+1))
+	}
+	late := (aofrewrite.Failures{}).Observe(counted(3*time.Minute, 4, true, false, 4))
+	if late.Count != seen.Count || !p.RetryAt(late).Equal(p.RetryAt(seen)) {
+		t.Errorf("started after 4 failures: %d failures, retry %v after the last; the batcher that saw them: %d, %v", late.Count, p.RetryAt(late).Sub(late.Last), seen.Count, p.RetryAt(seen).Sub(seen.Last))
+	}
+	if wait := p.RetryAt(late).Sub(late.Last); wait != 40*time.Minute {
+		t.Errorf("after 4 failures: wait %v; want 40m", wait)
+	}
+	for name, s := range map[string]aofrewrite.Sample{
+		"a success by another": counted(10*time.Minute, 5, false, false, 0),
+		"a restart":            counted(10*time.Minute, 0, false, false, 0),
+		// aof_rewrites as at the last failure: only the count tells
+		"a restart, then four rewrites that went well": counted(10*time.Minute, 4, false, false, 0),
+	} {
+		for _, f := range []aofrewrite.Failures{seen, late} {
+			if f = f.Observe(s); f.Count != 0 || !p.RetryAt(f).IsZero() {
+				t.Errorf("%s: %d failures, retry at %v; want none", name, f.Count, p.RetryAt(f))
+			}
+		}
+	}
+}
+
 // TestRetryAt: the wait after failed rewrites doubles for each one in a
 // row, up to the cap; none without a failure or a RetryWait.
 func TestRetryAt(t *testing.T) {

@@ -44,6 +44,14 @@ type Sample struct {
 	// (this process's, another batcher's or Redis's own) failed, e.g. on a
 	// full disk (Failures).
 	RewriteFailed bool
+	// RewriteFailures is aof_rewrites_consecutive_failures, which Redis 7
+	// reports (FailuresReported): the rewrites in a row whose child
+	// failed (a full disk mid-write, a killed child), whoever started
+	// them; 0 after one succeeds and after a start. A BGREWRITEAOF
+	// refused outright (measured: its new AOF file could not be created;
+	// the status turns err) leaves it as it is (Failures).
+	RewriteFailures  int64
+	FailuresReported bool
 }
 
 // Policy decides when a quiet-time rewrite is due: the AOF's incremental

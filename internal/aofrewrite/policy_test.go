@@ -180,8 +180,13 @@ func TestParseInfo(t *testing.T) {
 	if s != want {
 		t.Errorf("ParseInfo = %+v; want %+v", s, want)
 	}
-	if s := aofrewrite.ParseInfo("loading:1\nrdb_bgsave_in_progress:1\naof_last_bgrewrite_status:ok\n", t0); !s.Loading || !s.Forked || s.Enabled || s.RewriteFailed {
-		t.Errorf("ParseInfo = %+v; want loading, forked, AOF off, the last rewrite ok", s)
+	if s := aofrewrite.ParseInfo("loading:1\nrdb_bgsave_in_progress:1\naof_last_bgrewrite_status:ok\n", t0); !s.Loading || !s.Forked || s.Enabled || s.RewriteFailed || s.FailuresReported {
+		t.Errorf("ParseInfo = %+v; want loading, forked, AOF off, the last rewrite ok, no count of failures reported", s)
+	}
+	for info, want := range map[string]int64{"aof_rewrites_consecutive_failures:3\r\n": 3, "aof_rewrites_consecutive_failures:0\r\n": 0} {
+		if s := aofrewrite.ParseInfo(info, t0); !s.FailuresReported || s.RewriteFailures != want {
+			t.Errorf("ParseInfo(%q) = %+v; want %d failed rewrites reported", info, s, want)
+		}
 	}
 }
 

@@ -27,8 +27,9 @@ const DefaultInterval = 5 * time.Second
 //
 // After a rewrite fails on a server (aof_last_bgrewrite_status:err, or
 // BGREWRITEAOF refused), whoever started it, the Rewriter holds that
-// server's rewrites back (Policy.Hold): it logs a warning once per failure
-// counted, with when it will try again, and the recovery once.
+// server's rewrites back (Policy.Hold), by the server's own count of failed
+// rewrites where it reports one (Failures): it logs a warning once per
+// failure counted, with when it will try again, and the recovery once.
 type Rewriter struct {
 	rdb      redis.UniversalClient
 	policy   Policy
@@ -75,7 +76,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Rewriter {
 		}, []string{"server"}),
 		failed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "aof_rewrite_failures",
-			Help: "AOF rewrites in a row that failed on the Redis server (aof_last_bgrewrite_status:err, or BGREWRITEAOF refused), whoever started them, as this process saw them; 0 once one succeeds. While above 0 the quiet-time rewrites wait (5 min doubling to 1 h by default).",
+			Help: "AOF rewrites in a row that failed on the Redis server (aof_last_bgrewrite_status:err, or BGREWRITEAOF refused), whoever started them: the server's aof_rewrites_consecutive_failures where it reports it (Redis 7), plus the refusals this process saw; 0 once one succeeds. While above 0 the quiet-time rewrites wait (5 min doubling to 1 h by default).",
 		}, []string{"server"}),
 		history:  map[string][]Sample{},
 		failures: map[string]Failures{},
@@ -274,6 +275,8 @@ func ParseInfo(info string, at time.Time) Sample {
 			s.BaseBytes = n
 		case "aof_last_bgrewrite_status":
 			s.RewriteFailed = v == "err"
+		case "aof_rewrites_consecutive_failures":
+			s.RewriteFailures, s.FailuresReported = n, true
 		}
 	}
 	return s

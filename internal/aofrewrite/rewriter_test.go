@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -325,4 +328,107 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) map[string]floa
 		}
 	}
 	return n
+}
+
+// failRewrite makes one rewrite on srv fail: it starts one whose child
+// writes slowly (rdb-key-save-delay) and kills the child, as a full disk
+// or the OOM killer would end it.
+func failRewrite(t *testing.T, srv *redistest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	admin := srv.Client()
+	if err := admin.ConfigSet(ctx, "rdb-key-save-delay", "100000").Err(); err != nil { // 0.1 s a key
+		t.Fatal(err)
+	}
+	defer admin.ConfigSet(ctx, "rdb-key-save-delay", "0")
+	if err := admin.BgRewriteAOF(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var child int
+	if !waitFor(5*time.Second, func() bool {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", srv.PID(), srv.PID()))
+		_, err := fmt.Sscan(string(data), &child)
+		return err == nil
+	}) {
+		t.Fatal("no rewrite child")
+	}
+	if err := syscall.Kill(child, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { s := persistence(t, admin); return !s.Rewriting && s.RewriteFailed }) {
+		t.Fatalf("the killed rewrite did not end in failure: %+v", persistence(t, admin))
+	}
+}
+
+// TestRewritersFollowTheServersFailureCount: on redis-server (7.0:
+// aof_rewrites_consecutive_failures), a Rewriter that starts after two
+// failed rewrites in a row holds the server back as long as one that saw
+// both (2 failures, the same retry time, where by aof_last_bgrewrite_status
+// alone it counted 1: half the wait); neither sends BGREWRITEAOF while
+// held; a rewrite that succeeds, started by neither, ends both waits.
+func TestRewritersFollowTheServersFailureCount(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	admin := srv.Client()
+	for i := range 100 {
+		if err := admin.Set(ctx, "k:"+strconv.Itoa(i), strconv.Itoa(i), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := aofrewrite.Policy{QuietRate: 20_000, Window: 300 * time.Millisecond, MinGrowth: 1, GrowthPercent: 0,
+		RetryWait: time.Hour, MaxRetryWait: 4 * time.Hour}
+	newRewriter := func() (*aofrewrite.Rewriter, *prometheus.Registry) {
+		reg := prometheus.NewRegistry()
+		return aofrewrite.New(srv.ClientAs(redisserver.UserAOF), aofrewrite.WithPolicy(p), aofrewrite.WithInterval(100*time.Millisecond),
+			aofrewrite.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), aofrewrite.WithRegisterer(reg)), reg
+	}
+	saw, sawReg := newRewriter()
+	saw.Poll(ctx)
+	failRewrite(t, srv)
+	saw.Poll(ctx)
+	failRewrite(t, srv)
+	if s := persistence(t, admin); !s.FailuresReported || s.RewriteFailures != 2 {
+		t.Fatalf("after two killed rewrites: %+v; want aof_rewrites_consecutive_failures:2", s)
+	}
+	late, lateReg := newRewriter()
+	if err := admin.Set(ctx, "grown", "after the failures", 0).Err(); err != nil { // a rewrite due once quiet
+		t.Fatal(err)
+	}
+	rewrites := persistence(t, admin).Rewrites
+	var held map[string]aofrewrite.Decision
+	for range 8 { // 0.8 s: quiet for longer than the window
+		saw.Poll(ctx)
+		held = late.Poll(ctx)
+		time.Sleep(100 * time.Millisecond)
+	}
+	ds := saw.Poll(ctx)
+	for name, reg := range map[string]*prometheus.Registry{"saw both": sawReg, "started after": lateReg} {
+		if n := metric(t, reg, "aof_rewrite_failures")[srv.Addr]; n != 2 {
+			t.Errorf("%s: aof_rewrite_failures %v; want 2, the server's count", name, n)
+		}
+	}
+	a, b := ds[srv.Addr], held[srv.Addr]
+	if a.Reason != aofrewrite.ReasonFailed || b.Reason != aofrewrite.ReasonFailed {
+		t.Fatalf("quiet and grown: %v / %v; want both held (%s)", a, b, aofrewrite.ReasonFailed)
+	}
+	if gap := a.RetryAt.Sub(b.RetryAt).Abs(); gap > 2*time.Second {
+		t.Errorf("retry at %v / %v: %v apart; want the same wait", a.RetryAt, b.RetryAt, gap)
+	}
+	if got := persistence(t, admin).Rewrites; got != rewrites {
+		t.Errorf("%d rewrites started while held; want none", got-rewrites)
+	}
+
+	if err := admin.BgRewriteAOF(ctx).Err(); err != nil { // an operator's, which succeeds
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { s := persistence(t, admin); return !s.Rewriting && !s.RewriteFailed }) {
+		t.Fatal("the operator's rewrite did not succeed")
+	}
+	saw.Poll(ctx)
+	late.Poll(ctx)
+	for name, reg := range map[string]*prometheus.Registry{"saw both": sawReg, "started after": lateReg} {
+		if n := metric(t, reg, "aof_rewrite_failures")[srv.Addr]; n != 0 {
+			t.Errorf("%s, after a rewrite that succeeded: aof_rewrite_failures %v; want 0", name, n)
+		}
+	}
 }
