@@ -40,6 +40,13 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if kind := os.Getenv(readsServerEnv); kind != "" {
+		if err := runReadsServer(kind); err != nil {
+			fmt.Fprintln(os.Stderr, "reads server:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	gin.SetMode(gin.TestMode)
 	// Tests kill Redis on purpose; its client's dial errors are expected.
 	redis.SetLogger(quietRedis{})
