@@ -84,12 +84,9 @@ func readsResults(ctx context.Context, dir string) (*results.Cache, error) {
 	return c, nil
 }
 
-// readsGateway is the API as cmd/gateway wires it for reads: release mode,
-// its GC setting, a registry with the Go and process collectors and the
-// results cache, logs at info.
+// readsGateway is the API as cmd/gateway wires it for reads: a registry
+// with the Go and process collectors and the results cache, logs at info.
 func readsGateway(ctx context.Context, dir string) (*Server, error) {
-	gin.SetMode(gin.ReleaseMode)
-	debug.SetGCPercent(400)
 	cache, err := readsResults(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -113,6 +110,8 @@ func runReadsServer(kind string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	gin.SetMode(gin.ReleaseMode) // as cmd/gateway runs
+	debug.SetGCPercent(400)
 	api, err := readsGateway(ctx, dir)
 	if err != nil {
 		return err
@@ -255,7 +254,7 @@ func BenchmarkResultsReads(b *testing.B) {
 			}
 			s.qps = append(s.qps, res.QPS)
 			s.cpuUS = append(s.cpuUS, float64(cpu.Microseconds())/float64(res.OK))
-			b.Logf("round %d %-4s %8.0f QPS %6.2f µs/req p99 %.2f ms", round+1, s.name, res.QPS, s.cpuUS[len(s.cpuUS)-1], res.P99ms)
+			fmt.Fprintf(os.Stderr, "round %d %-4s %8.0f QPS %6.2f µs/req p99 %.2f ms\n", round+1, s.name, res.QPS, s.cpuUS[len(s.cpuUS)-1], res.P99ms)
 		}
 	}
 	b.StopTimer()
@@ -280,4 +279,56 @@ func median(xs []float64) float64 {
 		return xs[n/2]
 	}
 	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// BenchmarkResultsHandler is the handler side of BenchmarkResultsReads in
+// process, without sockets: the API's GET /api/v1/results (gin, the
+// middlewares, the handler) and bench/loadgen's bare handler, each writing
+// to a fresh header map per request as net/http does; the difference is
+// what the gateway adds per request.
+func BenchmarkResultsHandler(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	api, err := readsGateway(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap, err := capturedResults(api.Handler())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, h := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", loadgen.BareHandler(snap)}, {"gateway", api.Handler()}} {
+		b.Run(h.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/results", nil)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &discardWriter{}
+				for pb.Next() {
+					w.h = http.Header{}
+					h.h.ServeHTTP(w, req)
+					if w.status != http.StatusOK {
+						b.Fatalf("status %d", w.status)
+					}
+				}
+			})
+		})
+	}
+}
+
+// discardWriter is an http.ResponseWriter that keeps the status only.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header  { return w.h }
+func (w *discardWriter) WriteHeader(code int) { w.status = code }
+func (w *discardWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(p), nil
 }

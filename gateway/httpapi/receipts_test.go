@@ -7,8 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/receipt"
@@ -215,4 +219,45 @@ func TestAcceptedVoteIDIsKnown(t *testing.T) {
 	}
 	other, _ := ballot.NewVoteID()
 	wantError(t, f.do("GET", "/api/v1/votes/"+other, ""), http.StatusNotFound, codeNoVote)
+}
+
+// TestResultsAnswersCarryTheirHeadersAndAreTimed: GET /api/v1/results
+// answers 200 and 304 with the request id, ETag and Cache-Control (and
+// Content-Type on 200), each request counts in api_request_duration_seconds
+// by status, and the time it records is the request's (a handler that
+// sleeps 30 ms is recorded as taking at least that).
+func TestResultsAnswersCarryTheirHeadersAndAreTimed(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.srv.gin.GET("/test/slow", func(c *gin.Context) { time.Sleep(30 * time.Millisecond); c.Status(http.StatusOK) })
+	rec := f.do("GET", "/api/v1/results", "")
+	h := rec.Header()
+	if rec.Code != 200 || h.Get("Content-Type") != "application/json" || h.Get("Cache-Control") != "public, max-age=1" ||
+		h.Get("ETag") == "" || h.Get("X-Request-ID") == "" {
+		t.Fatalf("GET /results: %d, headers %v", rec.Code, h)
+	}
+	etag, id := h.Get("ETag"), h.Get("X-Request-ID")
+	if rec := f.do("GET", "/api/v1/results", ""); rec.Header().Get("X-Request-ID") == id || rec.Header().Get("ETag") != etag {
+		t.Fatalf("second GET: request id %q (the first's %q), ETag %q (the first's %q)", rec.Header().Get("X-Request-ID"), id, rec.Header().Get("ETag"), etag)
+	}
+	rec = f.do("GET", "/api/v1/results", "", "If-None-Match", etag, "X-Request-ID", "reads-1")
+	h = rec.Header()
+	if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 || h.Get("ETag") != etag || h.Get("Cache-Control") != "public, max-age=1" ||
+		h.Get("X-Request-ID") != "reads-1" || h.Get("Content-Type") != "" {
+		t.Fatalf("If-None-Match: %d with %d bytes, headers %v", rec.Code, rec.Body.Len(), h)
+	}
+	f.do("GET", "/test/slow", "")
+	metrics := f.do(http.MethodGet, "/metrics", "").Body.String()
+	for _, want := range []string{
+		`api_request_duration_seconds_count{code="200",method="GET",route="/api/v1/results"} 2`,
+		`api_request_duration_seconds_count{code="304",method="GET",route="/api/v1/results"} 1`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	_, rest, ok := strings.Cut(metrics, `api_request_duration_seconds_sum{code="200",method="GET",route="/test/slow"} `)
+	line, _, _ := strings.Cut(rest, "\n")
+	if sum, err := strconv.ParseFloat(line, 64); !ok || err != nil || sum < 0.03 || sum > 10 {
+		t.Fatalf("a 30 ms request recorded as %q s (%v)", line, err)
+	}
 }

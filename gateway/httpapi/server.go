@@ -155,8 +155,12 @@ type Server struct {
 	gin         *gin.Engine
 	reqPrefix   string
 	reqSeq      atomic.Uint64
-	secret      *ballot.Secret
-	bodies      sync.Pool // *[]byte: request bodies of known length
+	// epoch is when the server was made: accessLog times a request as
+	// time.Since(epoch) at its start and end, one read of the monotonic
+	// clock each (time.Now reads the wall clock too).
+	epoch  time.Time
+	secret *ballot.Secret
+	bodies sync.Pool // *[]byte: request bodies of known length
 }
 
 // New builds the server and registers its metrics on deps.Registry.
@@ -175,6 +179,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		limit:       newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.GlobalRate, cfg.GlobalBurst),
 		lookupLimit: newLimiter(cfg.LookupRate, cfg.LookupBurst, 0, 0),
 		reqPrefix:   rand.Text()[:10] + "-",
+		epoch:       time.Now(),
 		secret:      ballot.NewSecret(cfg.Secret),
 		bodies:      sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }},
 	}
@@ -312,13 +317,14 @@ func (s *Server) logger(c *gin.Context) *slog.Logger {
 // accessLog records every request's duration by route and status, logs
 // every request at debug level and 5xx answers at warn.
 func (s *Server) accessLog(c *gin.Context) {
-	start := time.Now()
+	start := time.Since(s.epoch)
 	c.Next()
+	took := time.Since(s.epoch) - start
 	level := slog.LevelDebug
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelWarn
 	}
-	s.m.request(c.Request.Method, c.FullPath(), c.Writer.Status()).Observe(time.Since(start).Seconds())
+	s.m.request(c.Request.Method, c.FullPath(), c.Writer.Status()).Observe(took.Seconds())
 	ctx := c.Request.Context()
 	if !s.deps.Log.Enabled(ctx, level) {
 		return
@@ -330,7 +336,7 @@ func (s *Server) accessLog(c *gin.Context) {
 		"status", c.Writer.Status(),
 		"code", c.GetString(ctxErrorCode),
 		"client", c.ClientIP(),
-		"duration", time.Since(start))
+		"duration", took)
 }
 
 // statusLabel is an HTTP status as a metric label, without an allocation

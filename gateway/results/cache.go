@@ -73,6 +73,9 @@ type StateContestView struct {
 type encoded struct {
 	body []byte
 	etag string
+	// etagHeader is etag as a header value, built once: Write sets it
+	// without an allocation per request.
+	etagHeader []string
 }
 
 func encode(v any) (encoded, error) {
@@ -81,7 +84,8 @@ func encode(v any) (encoded, error) {
 		return encoded{}, err
 	}
 	sum := sha256.Sum256(body)
-	return encoded{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}, nil
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	return encoded{body: body, etag: etag, etagHeader: []string{etag}}, nil
 }
 
 // snapshot is one immutable generation of the results, as served.

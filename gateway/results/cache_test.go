@@ -265,3 +265,56 @@ func TestDamagedCheckpointIsReportedWithTheFix(t *testing.T) {
 		t.Fatalf("damaged checkpoint: %v", err)
 	}
 }
+
+// TestWriteHeadersAreEveryAnswersOwn: the header values Write sets are
+// shared between answers (built once), so a handler or middleware that
+// adds to or sets them on one answer must not change the next one's;
+// a 304 carries the ETag and Cache-Control but no Content-Type, and an
+// empty If-None-Match is no match.
+func TestWriteHeadersAreEveryAnswersOwn(t *testing.T) {
+	c := New(&fakeLedger{height: 3, results: ballot.Results{ElectionID: "e1"}}, filepath.Join(t.TempDir(), "r.json"), []string{"CA"}, testContests, nil)
+	if err := c.load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	all, err := c.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(h http.Header, ctype string) {
+		t.Helper()
+		if got := h.Values("ETag"); len(got) != 1 || got[0] != all.e.etag {
+			t.Errorf("ETag %q, want [%s]", got, all.e.etag)
+		}
+		if got := h.Values("Cache-Control"); len(got) != 1 || got[0] != "public, max-age=1" {
+			t.Errorf("Cache-Control %q", got)
+		}
+		if got := h.Values("Content-Type"); (ctype == "" && len(got) != 0) || (ctype != "" && (len(got) != 1 || got[0] != ctype)) {
+			t.Errorf("Content-Type %q, want %q", got, ctype)
+		}
+	}
+	for range 2 {
+		rec := httptest.NewRecorder()
+		all.Write(rec, httptest.NewRequest("GET", "/api/v1/results", nil))
+		want(rec.Header(), "application/json")
+		// What a middleware may do to its answer's headers afterwards.
+		rec.Header().Add("ETag", `"other"`)
+		rec.Header().Add("Cache-Control", "no-store")
+		rec.Header().Add("Content-Type", "text/plain")
+		rec.Header()["Etag"] = append(rec.Header()["Etag"], `"third"`)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/api/v1/results", nil)
+	req.Header.Set("If-None-Match", all.e.etag)
+	all.Write(rec, req)
+	if rec.Code != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %d, want 304", rec.Code)
+	}
+	want(rec.Header(), "")
+	rec = httptest.NewRecorder()
+	req = httptest.NewRequest("GET", "/api/v1/results", nil)
+	req.Header["If-None-Match"] = []string{""}
+	all.Write(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("empty If-None-Match: %d, want 200", rec.Code)
+	}
+}

@@ -10,6 +10,15 @@ import (
 // results change with every block, so longer would show stale counts.
 const cacheControl = "public, max-age=1"
 
+// The header values Write sets, built once and shared by every answer
+// (with the snapshot's etagHeader), so setting them allocates nothing.
+// They are never modified in place: Header.Set replaces a value and
+// Header.Add appends to a full slice, which copies it.
+var (
+	cacheControlHeader = []string{cacheControl}
+	jsonHeader         = []string{"application/json"}
+)
+
 // Errors of All, Contest and ContestState, for the API to map to 503 and 404.
 var (
 	ErrLoading        = errors.New("results are being loaded from the ledger")
@@ -64,13 +73,15 @@ func (c *Cache) contest(contest string) (contestPages, error) {
 // request's If-None-Match names the current ETag.
 func (r Response) Write(w http.ResponseWriter, req *http.Request) {
 	h := w.Header()
-	h["Etag"] = []string{r.e.etag}
-	h["Cache-Control"] = []string{cacheControl}
-	if match := req.Header.Get("If-None-Match"); match != "" && etagMatches(match, r.e.etag) {
+	h["Etag"] = r.e.etagHeader[:1:1]
+	h["Cache-Control"] = cacheControlHeader[:1:1]
+	// net/http keys request headers in canonical form: index the map
+	// rather than canonicalise the name per request (Header.Get).
+	if match := req.Header["If-None-Match"]; len(match) > 0 && match[0] != "" && etagMatches(match[0], r.e.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h["Content-Type"] = []string{"application/json"}
+	h["Content-Type"] = jsonHeader[:1:1]
 	w.WriteHeader(http.StatusOK)
 	w.Write(r.e.body)
 }
