@@ -261,3 +261,53 @@ func TestResultsAnswersCarryTheirHeadersAndAreTimed(t *testing.T) {
 		t.Fatalf("a 30 ms request recorded as %q s (%v)", line, err)
 	}
 }
+
+// deadlineRecorder is an httptest.ResponseRecorder that can set read
+// deadlines (as net/http's ResponseWriter can) and records them.
+type deadlineRecorder struct {
+	*httptest.ResponseRecorder
+	deadlines []time.Time
+}
+
+func (r *deadlineRecorder) SetReadDeadline(t time.Time) error {
+	r.deadlines = append(r.deadlines, t)
+	return nil
+}
+
+// TestReadDeadlineWhereSomethingIsRead: a request with a body, and every
+// request of the /api/v1 group, gets one read deadline readTimeout ahead
+// (what http.Server.ReadTimeout gave every request); a results GET and the
+// other bodiless requests outside the group get none.
+func TestReadDeadlineWhereSomethingIsRead(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	for _, tc := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "/api/v1/results", "", 0},
+		{"GET", "/api/v1/results/president", "", 0},
+		{"GET", "/api/v1/results/president/CA", "", 0},
+		{"GET", "/healthz", "", 0},
+		{"GET", "/metrics", "", 0},
+		{"GET", "/no/such/path", "", 0},
+		{"GET", "/api/v1/election", "", 1},
+		{"GET", "/api/v1/votes/" + knownVote, "", 1},
+		{"POST", "/api/v1/vote", voteBody("v1", "c1", "CA", "alice"), 1},
+		{"POST", "/no/such/path", "{}", 1},
+		{"GET", "/api/v1/results", "x", 1},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
+		before := time.Now()
+		f.srv.Handler().ServeHTTP(rec, req)
+		if len(rec.deadlines) != tc.want {
+			t.Errorf("%s %s with %d body bytes: %d read deadlines set, want %d", tc.method, tc.path, len(tc.body), len(rec.deadlines), tc.want)
+			continue
+		}
+		for _, d := range rec.deadlines {
+			if d.Before(before.Add(readTimeout)) || d.After(time.Now().Add(readTimeout)) {
+				t.Errorf("%s %s: deadline %s after the request, want %s", tc.method, tc.path, d.Sub(before), readTimeout)
+			}
+		}
+	}
+}
