@@ -414,7 +414,11 @@ func TestFollowCommitDelay(t *testing.T) {
 // batcher's sustained load makes them (one CommitBatches transaction a
 // block carrying a batch of 100 votes for each of 10 states, the batches
 // of one tick) into the grown index, one commit per block (sustained/live)
-// and together (sustained/catch-up, as a follower that drains). The grown
+// and together (sustained/catch-up, as a follower that drains); and blocks
+// as the ledger's ceiling makes them (one CommitBatch transaction of 2,000
+// votes a block, 20 blocks an op) into the grown index, four blocks a commit
+// (ceiling/live: 8,000 votes, what a follower that keeps up with 16,000
+// votes/s commits every 500 ms --commit-delay). The grown
 // index is built of large blocks in every case. cpu-ns/vote is the
 // process's CPU time (user + system, every thread), which a loaded machine
 // disturbs less than the wall-clock ns/vote; allocs/vote counts heap
@@ -427,15 +431,16 @@ func TestFollowCommitDelay(t *testing.T) {
 // its index (over a gigabyte) outgrows the writer's page cache many times
 // over. With VOTECHAIN_FOLLOW_BENCH_CACHE set to a folder, the cases
 // big/catch-up, big/small-catch-up and big/small-live run the catch-up and
-// the small blocks on an index of that scale: a roll of 3,000,000 voters
+// the small blocks on an index of that scale (and big/ceiling-live the
+// ceiling's blocks): a roll of 3,000,000 voters
 // and 2,000,000 votes before the measured blocks (bigRoll, bigVotes),
 // opened afresh and warmed by one op's blocks before the timer starts.
 // That index is built once, by the follower (5 minutes on a loaded
 // 2-core machine), and kept in the folder under a name of the parameters
 // and the test binary's hash (so a change of the code builds it anew; about
 // 650 MB each: delete the folder when done); each run copies it. Each big
-// op takes 20,000 of the roll's 1,000,000 remaining voters, so run them
-// with -benchtime of at most 45x, e.g.
+// op takes 20,000 of the roll's 1,000,000 remaining voters (big/ceiling-live
+// 40,000), so run them with -benchtime of at most 45x (20x), e.g.
 //
 //	VOTECHAIN_FOLLOW_BENCH_CACHE=$PWD/.run/followbench go test -run '^$' -bench 'FollowVotes/big' -benchtime 5x ./explorer/follow
 func BenchmarkFollowVotes(b *testing.B) {
@@ -457,9 +462,11 @@ func BenchmarkFollowVotes(b *testing.B) {
 		{name: "small/live", blocks: 200, txs: 2, votesPerTx: 50, grown: true, maxBlocks: 1},
 		{name: "sustained/live", blocks: 20, txs: 1, batchesPerTx: 10, votesPerTx: 100, grown: true, maxBlocks: 1},
 		{name: "sustained/catch-up", blocks: 20, txs: 1, batchesPerTx: 10, votesPerTx: 100, grown: true},
+		{name: "ceiling/live", blocks: 20, txs: 1, votesPerTx: 2000, grown: true, maxBlocks: 4},
 		{name: "big/catch-up", blocks: 10, txs: 4, votesPerTx: 500, big: true},
 		{name: "big/small-catch-up", blocks: 200, txs: 2, votesPerTx: 50, big: true},
 		{name: "big/small-live", blocks: 200, txs: 2, votesPerTx: 50, big: true, maxBlocks: 1},
+		{name: "big/ceiling-live", blocks: 20, txs: 1, votesPerTx: 2000, big: true, maxBlocks: 4},
 	} {
 		if c.big && cache == "" {
 			continue
