@@ -5,46 +5,31 @@
 // a restart resumes exactly after the last saved block and never stores a
 // row twice.
 //
-// Its cost is per vote: an entry in vote_keys (by id hash, for receipts) and, if
-// counted, in used_votes (by state and nullifier hash, for the duplicate
-// rule), both pointing at the vote in its batch; a batch's votes are stored
-// once, as its transaction's argument. And the audit's lookups, which read
-// a whole batch's nullifiers at once: UsedNullifiers in used_votes, and a
-// Writer's RollContests in the roll kept in memory (rollcache.go: about 21
-// bytes a voter, 63 MB for a roll of 3,000,000, read from the roll table
-// when the first Writer begins, 6–7 s of CPU at that size; up to about 15
-// bytes a voter more when this process indexed the roll), never in the
-// table, whose lookups were a quarter to a third of the CPU per vote. The
-// vote_keys and used_votes rows of a batch are kept in memory at first,
-// read back from batch_votes when the index opens, and written, sorted by
-// key, once the votes kept so reach 200,000 (pending.go): a commit of a
-// few blocks then writes no page of the key tables. They are written by
-// multi-row inserts, a hundred votes a statement, straight into vote_keys
-// and used_votes. Smaller writes (Close) go into small tables of the
-// recent keys, which a commit
-// moves into vote_keys and used_votes in key order, a sixteenth of the key
-// space at a time, once they hold 200,000 rows (recent.go): inserted at
-// random keys into tables of millions of rows, each vote's rows made a page
-// dirty that the commit wrote to the WAL and the checkpoint wrote again.
-// While vote_keys holds at most 250,000 rows (directRows), small enough for
-// the write cache, every write goes straight into vote_keys and used_votes
-// (BenchmarkFollowVotes' small cases 0.78–0.91× against the recent tables).
-// BenchmarkSaveVotes (the store alone, 3,000,000 rows a table, 8,000
-// votes a commit) measures 11–18 µs of CPU per vote against 34–44 before
-// (0.43× the median; loaded 2-core machine, 2026-12-01), and the big cases
-// of BenchmarkFollowVotes (3,000,000 voters, 2,000,000 votes indexed) 0.68×
-// with large blocks, 0.60× and 0.72× with small ones. BenchmarkFollowVotes
-// in explorer/follow measures it on a fresh and on a grown index: about 10
-// and 13 µs of CPU per vote (2-core machine under load, 2026-12-01), and,
-// with VOTECHAIN_FOLLOW_BENCH_CACHE set, on an index of make bench's scale
-// (a roll of 3,000,000 voters and 2,000,000 votes): about 16 µs for large
-// blocks caught up and 38 for small blocks committed one by one, most of
-// it SQLite's b-tree work (the inserts) and commits. Keeping the latest
-// keys in memory (pending.go) took small blocks committed one by one to
-// 0.54× (small index) and 0.60× (big index) of that, small blocks
-// committed together to 0.51× and 0.79× (medians of 3 alternating runs,
-// loaded machine, 2026-12-01); large blocks caught up on the big index
-// 1.2× (16.0 → 19.3 µs, 6 alternating pairs).
+// Its cost is per vote: a row in the vote ids' segments (by id hash, for
+// receipts) and, if counted, in the used nullifiers' (by state and
+// nullifier hash, for the duplicate rule), both pointing at the vote in its
+// batch; a batch's votes are stored once, as its transaction's argument.
+// And the audit's lookups, which read a whole batch's nullifiers at once:
+// UsedNullifiers in the used nullifiers' segments (only for the keys a
+// Bloom filter in memory cannot rule out, usedfilter.go), and a Writer's
+// RollContests in the roll kept in memory (rollcache.go: about 21 bytes a
+// voter, 63 MB for a roll of 3,000,000, read from the roll table when the
+// first Writer begins, 6–7 s of CPU at that size; up to about 15 bytes a
+// voter more when this process indexed the roll), never in the table,
+// whose lookups were a quarter to a third of the CPU per vote. A batch's
+// vote keys are kept in memory at first, read back from batch_votes when
+// the index opens, and written, sorted by key, once the votes kept so
+// reach 200,000 (pending.go), as a segment of packed rows merged with the
+// latest segments (segments.go): a log-structured merge of sorted runs, in
+// which a row costs a copy into a chunk per merge rather than an insert at
+// a random place of a b-tree that grows with the election (vote_keys and
+// used_votes, until 2026-12-01: about a third of the explorer's CPU per
+// vote, more the larger the index). An index written before keeps those
+// tables, looked up and no longer written. BenchmarkFollowVotes in
+// explorer/follow measures the whole indexing (decoding, audit, store) on a
+// fresh and a grown index and, with VOTECHAIN_FOLLOW_BENCH_CACHE set, on an
+// index of make bench's scale (a roll of 3,000,000 voters and 2,000,000
+// votes); docs/architecture.md ("Explorer") keeps its figures.
 package index
 
 import (
@@ -76,12 +61,6 @@ type Index struct {
 	// built when the first begins; minFilterKeys its least size (tests).
 	filter        *usedFilter
 	minFilterKeys int
-	// keys is the state of the vote key tables as committed (recent.go);
-	// mergeRows, if set, the rows above which the recent ones are merged,
-	// directRows the rows of vote_keys up to which keys are written to it
-	// directly (tests; -1: never).
-	keys                  recentKeys
-	mergeRows, directRows int
 	// election is the election record and roll seal as committed, once a
 	// Writer read them.
 	election electionState
@@ -89,7 +68,7 @@ type Index struct {
 	// a Writer read them (nil before).
 	lastSeqs map[string]uint64
 	// pending are the vote keys of committed batches not yet written to
-	// the key tables (pending.go), read back at Open; flushRows, if set,
+	// the key segments (pending.go), read back at Open; flushRows, if set,
 	// the pending votes at which a commit writes them (tests).
 	pending   *pendingKeys
 	flushRows int
@@ -116,8 +95,9 @@ type Index struct {
 // then sees.
 type history struct {
 	q querier
-	// The bulk lookups, prepared once: one per batch and state.
-	used, rolled *sql.Stmt
+	// The bulk lookups, prepared once: one per batch and state; segs reads
+	// a key's chunks of the vote key segments (segmentQuery).
+	used, rolled, segs *sql.Stmt
 	// filter, if set (a Writer's), holds every key of used: keys it does
 	// not hold are not looked up.
 	filter *usedFilter
@@ -194,7 +174,7 @@ CREATE INDEX IF NOT EXISTS batches_time ON batches (time);
 -- index holds only what is looked up by key: where a vote id is (receipts,
 -- search) and the nullifiers counted votes used (the duplicate rule).
 CREATE TABLE IF NOT EXISTS batch_votes (
-	id        INTEGER PRIMARY KEY, -- numbers the batch for vote_keys
+	id        INTEGER PRIMARY KEY, -- numbers the batch for the vote keys
 	state     TEXT NOT NULL,
 	seq       INTEGER NOT NULL,
 	data      BLOB NOT NULL,     -- the batch as its transaction carried it: a ballot.Batch as JSON
@@ -203,9 +183,8 @@ CREATE TABLE IF NOT EXISTS batch_votes (
 -- Where each vote id is, by a 64-bit hash of the id (voteKey) rather than
 -- the id: an integer key compares and stores in a fraction of the id's 32
 -- characters, and ids that share a hash are told apart by reading their
--- batches (Vote). Its rows are written here while it holds at most
--- directRows, after that to vote_keys_recent first and moved here in key
--- order now and then (recent.go); a key is looked up in both.
+-- batches (Vote). Written until 2026-12-01 (now the key segments below);
+-- an index written before keeps its rows here, still looked up.
 CREATE TABLE IF NOT EXISTS vote_keys (
 	key       INTEGER NOT NULL,  -- voteKey(id)
 	batch     INTEGER NOT NULL,  -- batch_votes.id of the vote's batch
@@ -217,15 +196,17 @@ CREATE TABLE IF NOT EXISTS vote_keys (
 -- fifth of the size of one holding the nullifier, so the b-tree written at
 -- a random place per vote has a fifth of the pages. Nullifiers that share
 -- a hash are told apart by reading their batches (UsedNullifiers), which
--- only a duplicate (or a hash collision) needs. Written through
--- used_votes_recent, as vote_keys.
+-- only a duplicate (or a hash collision) needs. Written until 2026-12-01,
+-- as vote_keys.
 CREATE TABLE IF NOT EXISTS used_votes (
 	key       INTEGER NOT NULL,  -- nullifierKey(state, nullifier) of a vote the recount counted
 	batch     INTEGER NOT NULL,  -- batch_votes.id of the vote's batch
 	idx       INTEGER NOT NULL,  -- the vote's index in the batch
 	PRIMARY KEY (key, batch, idx)
 ) WITHOUT ROWID;
--- The rows of vote_keys and used_votes not yet merged into them.
+-- The rows of vote_keys and used_votes not yet merged into them, in an
+-- index written before 2026-12-01 (vote_keys, used_votes and these are
+-- looked up, no longer written).
 CREATE TABLE IF NOT EXISTS vote_keys_recent (
 	key INTEGER NOT NULL, batch INTEGER NOT NULL, idx INTEGER NOT NULL,
 	PRIMARY KEY (key, batch, idx)
@@ -233,6 +214,23 @@ CREATE TABLE IF NOT EXISTS vote_keys_recent (
 CREATE TABLE IF NOT EXISTS used_votes_recent (
 	key INTEGER NOT NULL, batch INTEGER NOT NULL, idx INTEGER NOT NULL,
 	PRIMARY KEY (key, batch, idx)
+) WITHOUT ROWID;
+-- The vote keys (vote ids by voteKey, kind 0, and the nullifiers of
+-- counted votes by nullifierKey, kind 1) as sorted segments (segments.go):
+-- each a list of chunks of up to 240 rows (more when they share the last
+-- key), 16 bytes a row (the key, then the batch_votes id shifted left by
+-- 24 bits or-ed with the vote's index, little-endian), in key order.
+CREATE TABLE IF NOT EXISTS key_segments (
+	id    INTEGER PRIMARY KEY,
+	kind  INTEGER NOT NULL,
+	rows  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS key_segments_kind ON key_segments (kind);
+CREATE TABLE IF NOT EXISTS key_chunks (
+	segment INTEGER NOT NULL,  -- key_segments.id
+	first   INTEGER NOT NULL,  -- the key of its first row
+	rows    BLOB NOT NULL,
+	PRIMARY KEY (segment, first)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tallies (
 	state     TEXT NOT NULL,
@@ -263,10 +261,10 @@ CREATE TABLE IF NOT EXISTS roll_seal (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	block INTEGER NOT NULL       -- block of the VALID SealRoll transaction
 );
--- The highest batch_votes id whose votes' keys are in vote_keys and
--- used_votes (or their recent tables); the keys of the batches after it are
+-- The highest batch_votes id whose votes' keys are in the key segments
+-- (or, written before, vote_keys and used_votes); the keys of the batches after it are
 -- kept in memory and read back from batch_votes at start (pending.go). An
--- index made before has every key in the tables.
+-- index made before has every key in vote_keys and used_votes.
 CREATE TABLE IF NOT EXISTS keys_flushed (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	batch INTEGER NOT NULL
@@ -334,7 +332,9 @@ func Open(path string) (*Index, error) {
 	}
 	if x.used, err = db.Prepare(usedQuery); err == nil {
 		if x.rolled, err = db.Prepare(rolledQuery); err == nil {
-			x.write, err = db.Conn(context.Background())
+			if x.segs, err = db.Prepare(segmentQuery); err == nil {
+				x.write, err = db.Conn(context.Background())
+			}
 		}
 	}
 	if err == nil {
@@ -361,7 +361,7 @@ func (x *Index) Close() error {
 	if x.write != nil {
 		flushErr = x.Flush(context.Background())
 	}
-	for _, s := range []*sql.Stmt{x.used, x.rolled} {
+	for _, s := range []*sql.Stmt{x.used, x.rolled, x.segs} {
 		if s != nil {
 			s.Close()
 		}
@@ -397,7 +397,8 @@ func (x history) NullifierUsed(state, nullifier string) (bool, error) {
 // The bulk lookups of the audit: for usedQuery ?1 a JSON array of
 // nullifierKeys, for rolledQuery ?1 a state and ?2 a JSON array of its
 // nullifiers (the keys of used_votes, used_votes_recent and roll serve
-// them).
+// them; used_votes and its recent table are an index's written before the
+// key segments, whose rows UsedNullifiers reads with segmentQuery).
 const (
 	usedQuery = `SELECT u.key, u.batch, u.idx FROM json_each(?1) j JOIN used_votes u ON u.key = j.value
 		UNION ALL SELECT u.key, u.batch, u.idx FROM json_each(?1) j JOIN used_votes_recent u ON u.key = j.value`
@@ -429,6 +430,16 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 			for _, p := range x.pendingUsed(key) {
 				found = append(found, place{key, p.batch, int64(p.idx), true})
 			}
+		}
+	}
+	var places []keyPlace
+	for key := range wanted {
+		var err error
+		if places, err = segmentPlaces(x.segs, segmentUsed, key, places[:0]); err != nil {
+			return nil, fmt.Errorf("index lookup: %w", err)
+		}
+		for _, p := range places {
+			found = append(found, place{key, p.batch, int64(p.idx), false})
 		}
 	}
 	rows, err := x.used.Query(jsonText(slices.Sorted(maps.Keys(wanted)))) // in key order: the lookups walk the b-tree forward

@@ -20,8 +20,8 @@ import (
 
 // BenchmarkSaveVotes saves blocks of votes (4 batches of 500, every vote
 // counted, each batch's nullifiers first looked up as the audit does)
-// into an index whose vote_keys and used_votes already hold millions of
-// rows at random keys, committing every 4 blocks (8,000 votes: what a
+// into an index whose vote key segments already hold millions of rows of
+// each kind at random keys, committing every 4 blocks (8,000 votes: what a
 // follower at the ledger's ceiling saves per 500 ms commit delay). It
 // measures the store alone, without the audit: cpu-ns/vote is the
 // process's CPU time per vote saved (user + system, every thread), which
@@ -31,9 +31,7 @@ import (
 // INDEX_BENCH_ROWS sets the rows each of the two tables holds before
 // (default 3,000,000); INDEX_BENCH_TEMPLATE, if set, is a file that keeps
 // the filled index between runs (made the first time, copied after: the
-// filling takes a minute); INDEX_BENCH_MERGE_ROWS, if set, the rows of
-// the recent vote keys above which they are merged (recentMergeRows).
-// Before the timer starts, warmVotes votes are
+// filling takes a minute). Before the timer starts, warmVotes votes are
 // saved, so that the page cache and whatever the store keeps of the
 // recent votes are as a running follower has them; the vote keys kept in
 // memory are written then, and the measured votes' before the timer stops.
@@ -59,11 +57,6 @@ func BenchmarkSaveVotes(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer x.Close()
-		if s := os.Getenv("INDEX_BENCH_MERGE_ROWS"); s != "" {
-			if x.mergeRows, err = strconv.Atoi(s); err != nil {
-				b.Fatalf("INDEX_BENCH_MERGE_ROWS=%q: %v", s, err)
-			}
-		}
 		rng := rand.New(rand.NewPCG(uint64(rows), 1))
 		block := uint64(0)
 		var cpu time.Duration // in saves only, not in making the reports
@@ -150,9 +143,8 @@ func votesReport(tb testing.TB, rng *rand.Rand, n uint64, batches, votes int) au
 	return r
 }
 
-// grownIndex makes at path an index whose vote_keys and used_votes hold
-// rows rows each at random keys (inserted in random order, so that their
-// b-trees' pages are as full as a follower leaves them), copying it from
+// grownIndex makes at path an index whose vote key segments hold rows rows
+// of each kind at random keys, in one segment each, copying it from
 // INDEX_BENCH_TEMPLATE if that holds one.
 func grownIndex(tb testing.TB, path string, rows int) {
 	tb.Helper()
@@ -169,14 +161,13 @@ func grownIndex(tb testing.TB, path string, rows int) {
 		tb.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := x.write.ExecContext(ctx, `PRAGMA cache_size = -1048576`); err != nil {
-		tb.Fatal(err)
-	}
-	for _, table := range []string{"vote_keys", "used_votes"} {
-		if _, err := x.write.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?)
-			INSERT INTO `+table+` SELECT random(), 1000000 + i / 500, i % 500 FROM c`, rows-1); err != nil {
-			tb.Fatal(err)
+	rng := rand.New(rand.NewPCG(uint64(rows), 2))
+	for _, kind := range []int{segmentIDs, segmentUsed} {
+		keys := make([]keyRow, rows)
+		for i := range keys {
+			keys[i] = keyRow{int64(rng.Uint64()), keyPlace{int64(1_000_000 + i/500), int32(i % 500)}}
 		}
+		addSegmentRows(tb, x, kind, keys)
 	}
 	if _, err := x.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		tb.Fatal(err)

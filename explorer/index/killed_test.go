@@ -116,7 +116,7 @@ func writeUntilKilled(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x.flushRows, x.mergeRows, x.directRows = 37, 40, 60
+	x.flushRows = 37
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	for i := 0; ; i++ {
 		w, err := x.Begin(ctx)

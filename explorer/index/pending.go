@@ -15,30 +15,24 @@ import (
 
 // The vote keys of the latest batches are kept in memory before they are
 // written (pending keys): a Writer saves a batch's votes (batch_votes), which
-// its commit makes durable, but not the batch's vote_keys and used_votes rows;
-// those are written, sorted by key, once the batches committed since the last
-// such write hold flushRows votes, by the commit that reaches it (flush).
-// A follower that keeps up commits every block or every --commit-delay, a
-// few thousand votes or fewer: inserted at once, each of a commit's vote keys
-// dirtied a page of the key tables at a random place, which the commit wrote
-// to the WAL (and the checkpoint again); written 200,000 at a time, the
-// same pages take many keys each, and such a write goes straight into the
-// large tables (recent.go: a merge of the recent tables writes no fewer
-// pages per key, and each key a second time).
+// its commit makes durable, but not the batch's vote keys; those are
+// written, sorted by key, as a segment of each kind (segments.go) once the
+// batches committed since the last such write hold flushRows votes, by the
+// commit that reaches it (flush). A follower that keeps up commits every
+// block or every --commit-delay, a few thousand votes or fewer: a segment
+// of so few rows would be merged again at nearly every flush.
 //
 // Nothing is lost when the process ends: keys_flushed holds the highest
-// batch_votes id whose keys are in the tables, and Open reads the batches
+// batch_votes id whose keys are in the segments, and Open reads the batches
 // after it back (pendingFromBatches). Every lookup by vote id or nullifier
-// consults the pending keys besides the tables, the used nullifiers' filter
+// consults the pending keys besides the segments, the used nullifiers' filter
 // holds them, and a Writer's own pending keys join the index's when it
 // commits (a rolled-back Writer's are dropped with it): published as the
 // committing keys before its SQL commit, so that no reader sees a batch
 // before its votes (Writer.Commit), and dropped if that commit fails.
 
 // pendingFlushRows is the votes of pending keys at which a commit writes
-// them into the key tables, as many as a merge of the recent tables waits
-// for (recentMergeRows), so that the commit writes them into the large
-// tables directly: about 10 MB of memory (two 24-byte rows a vote in
+// them as segments: about 10 MB of memory (two 24-byte rows a vote in
 // sorted runs, 48–50 bytes a vote measured for 50,000–500,000 votes; maps
 // of them took 69–112), and as many votes read back by Open after a
 // process that did not close the index (0.28 s of CPU for 200,000). The open Writer's own pending keys
@@ -155,7 +149,7 @@ func (r *keyRuns) sorted(o *keyRuns) []keyRow {
 	return all.runs[0]
 }
 
-// pendingKeys are vote keys not yet in the tables: ids by voteKey, used by
+// pendingKeys are vote keys not yet in the segments: ids by voteKey, used by
 // nullifierKey (counted votes only); votes counts the ids, last is the
 // highest batch they hold.
 type pendingKeys struct {
@@ -241,7 +235,7 @@ func pendingFromBatches(ctx context.Context, q *sql.DB) (*pendingKeys, error) {
 }
 
 // flushLimit is the index's flushRows: the pending votes at which a commit
-// writes the keys into the tables.
+// writes the keys as segments.
 func (x *Index) flushLimit() int { return cmp.Or(x.flushRows, pendingFlushRows) }
 
 // committedPlaces returns the places of key in the index's committed
@@ -260,8 +254,8 @@ func (x *Index) committedPlaces(pick func(*pendingKeys) *keyRuns, key int64) []k
 func pendingIDs(p *pendingKeys) *keyRuns  { return &p.ids }
 func pendingUsed(p *pendingKeys) *keyRuns { return &p.used }
 
-// flush writes the index's committed pending keys and w's own into the key
-// tables (keyTables), sorted by key, and records the last batch they hold
+// flush writes the index's committed pending keys and w's own as segments,
+// sorted by key, and records the last batch they hold
 // in keys_flushed, if they hold the index's flushLimit votes or more.
 func (w *Writer) flush(ctx context.Context) (bool, error) {
 	x := w.x
@@ -271,37 +265,17 @@ func (w *Writer) flush(ctx context.Context) (bool, error) {
 	return true, w.flushAll(ctx)
 }
 
-// flushAll writes the pending keys as flush does, however many.
+// flushAll writes the pending keys as flush does, however many, as a
+// segment of each kind (segments.go).
 func (w *Writer) flushAll(ctx context.Context) error {
 	x := w.x
-	idTable, usedTable := w.keyTables(x.pending.votes + w.pending.votes)
 	for _, t := range []struct {
-		table string
-		pick  func(*pendingKeys) *keyRuns
-	}{{idTable, pendingIDs}, {usedTable, pendingUsed}} {
-		rows := t.pick(x.pending).sorted(t.pick(w.pending))
-		args := make([]any, 0, 3*min(len(rows), maxRowsPerInsert))
-		for len(rows) > 0 {
-			n := min(len(rows), maxRowsPerInsert)
-			args = args[:0]
-			for _, r := range rows[:n] {
-				args = append(args, r.key, r.batch, r.idx)
-			}
-			stmt, err := w.stmt(ctx, insertQuery(t.table, n))
-			if err == nil {
-				_, err = stmt.ExecContext(ctx, args...)
-			}
-			if err != nil {
-				return fmt.Errorf("write the pending vote keys into %s: %w", t.table, err)
-			}
-			rows = rows[n:]
+		kind int
+		pick func(*pendingKeys) *keyRuns
+	}{{segmentIDs, pendingIDs}, {segmentUsed, pendingUsed}} {
+		if err := w.addSegment(ctx, t.kind, t.pick(x.pending).sorted(t.pick(w.pending))); err != nil {
+			return fmt.Errorf("write the pending vote keys: %w", err)
 		}
-	}
-	votes := int64(x.pending.votes + w.pending.votes)
-	if idTable == "vote_keys" {
-		w.keys.main += votes
-	} else {
-		w.keys.rows += votes
 	}
 	last := max(x.pending.last, w.pending.last)
 	if _, err := w.tx.ExecContext(ctx, `UPDATE keys_flushed SET batch = ? WHERE id = 1`, last); err != nil {
@@ -310,9 +284,9 @@ func (w *Writer) flushAll(ctx context.Context) error {
 	return nil
 }
 
-// Flush writes the index's pending vote keys into their tables, as a
-// commit does once they hold flushRows votes; Close calls it, so that a
-// closed index holds every key in its tables (and the next Open reads no
+// Flush writes the index's pending vote keys as segments, as a commit does
+// once they hold flushRows votes; Close calls it, so that a closed index
+// holds every key in its segments (and the next Open reads no
 // batch back). It waits for no open Writer: call it between Writers.
 func (x *Index) Flush(ctx context.Context) error {
 	if x.pending == nil || x.pending.votes == 0 {
@@ -323,12 +297,7 @@ func (x *Index) Flush(ctx context.Context) error {
 		return fmt.Errorf("write the pending vote keys: %w", err)
 	}
 	w := &Writer{x: x, tx: tx, stmts: map[string]*sql.Stmt{}, pending: &pendingKeys{}}
-	err = x.countRecent(ctx, tx)
-	if err == nil {
-		w.keys = x.keys
-		err = w.flushAll(ctx)
-	}
-	if err != nil {
+	if err := w.flushAll(ctx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -336,7 +305,7 @@ func (x *Index) Flush(ctx context.Context) error {
 		return fmt.Errorf("write the pending vote keys: %w", err)
 	}
 	x.mu.Lock()
-	x.keys, x.pending = w.keys, &pendingKeys{}
+	x.pending = &pendingKeys{}
 	x.mu.Unlock()
 	return nil
 }

@@ -319,15 +319,21 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 		i       int
 		pending bool // from the keys in memory, maybe a committing Writer's
 	}
-	// The keys in memory first, then the tables: a commit that writes the
-	// former into the latter in between leaves the vote in the tables
-	// (found twice then, which is harmless), whereas the other order could
-	// miss it in both.
+	// The keys in memory first, then the segments and tables: a commit
+	// that writes the former into the latter in between leaves the vote in
+	// the segments (found twice then, which is harmless), whereas the other
+	// order could miss it in both.
 	var places []place
-	for _, p := range x.committedPlaces(pendingIDs, voteKey(id)) { // not in the tables yet
-		pl := place{i: int(p.idx), pending: true}
+	key := voteKey(id)
+	inMemory := x.committedPlaces(pendingIDs, key) // not in the segments yet
+	inSegments, err := segmentPlaces(x.segs, segmentIDs, key, nil)
+	if err != nil {
+		return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
+	}
+	for k, p := range slices.Concat(inMemory, inSegments) {
+		pl := place{i: int(p.idx), pending: k < len(inMemory)}
 		err := x.db.QueryRowContext(ctx, `SELECT state, seq FROM batch_votes WHERE id = ?`, p.batch).Scan(&pl.state, &pl.seq)
-		if errors.Is(err, sql.ErrNoRows) { // a committing Writer's batch, not committed yet
+		if pl.pending && errors.Is(err, sql.ErrNoRows) { // a committing Writer's batch, not committed yet
 			continue
 		}
 		if err != nil {
@@ -340,7 +346,7 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 		err := r.Scan(&p.state, &p.seq, &p.i)
 		return p, err
 	}, `SELECT b.state, b.seq, k.idx FROM (SELECT batch, idx FROM vote_keys WHERE key = ?1 UNION ALL SELECT batch, idx FROM vote_keys_recent WHERE key = ?1) k
-		JOIN batch_votes b ON b.id = k.batch ORDER BY b.state, b.seq, k.idx`, voteKey(id))
+		JOIN batch_votes b ON b.id = k.batch ORDER BY b.state, b.seq, k.idx`, key)
 	if err != nil {
 		return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
 	}

@@ -271,44 +271,60 @@ func TestRecountPerContest(t *testing.T) {
 
 // TestVoteKeysSharedByIDs: vote ids are found by a hash of the id; a vote
 // whose id shares the hash (made here by writing its place under the other
-// id's key) is told apart by its id, and an id that hashes as a vote's but
+// id's key, in a segment or in the recent table of an index written
+// before) is told apart by its id, and an id that hashes as a vote's but
 // is not one is not found.
 func TestVoteKeysSharedByIDs(t *testing.T) {
-	ctx := context.Background()
-	e := testElection()
-	votes := []ballot.Vote{vote("CA", 0, question, "yes"), vote("CA", 1, question, "no"), vote("CA", 2, question, "yes")}
-	path := filepath.Join(t.TempDir(), "index.db")
-	idx := indexChain(t, path, 0, ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e)},
-		[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, votes, nil)}))
-	if err := idx.Close(); err != nil { // the pending vote keys written into vote_keys
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	// Vote 0 and vote 2 then both stand under vote 2's key, vote 0 first
-	// (vote 2 in vote_keys, where Save wrote it into an index this small,
-	// vote 0 in vote_keys_recent).
-	res, err := db.Exec(`INSERT INTO vote_keys_recent SELECT k2.key, k0.batch, k0.idx FROM vote_keys k0, vote_keys k2 WHERE k0.idx = 0 AND k2.idx = 2`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		t.Fatalf("%d rows written under vote 2's key, %v; want 1", n, err)
-	}
-	if idx, err = index.Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	for i, v := range votes {
-		if got, err := idx.Vote(ctx, v.ID); err != nil || got.ID != v.ID || got.Index != i || got.Choice != v.Choice {
-			t.Errorf("vote %d (%s): %+v, %v", i, v.ID, got, err)
-		}
-	}
-	if got, err := idx.Vote(ctx, "ffffffffffffffffffffffffffffffff"); !errors.Is(err, index.ErrNotFound) {
-		t.Errorf("unknown vote: %+v, %v; want not found", got, err)
+	for _, where := range []string{"segment", "vote_keys_recent"} {
+		t.Run(where, func(t *testing.T) {
+			ctx := context.Background()
+			e := testElection()
+			votes := []ballot.Vote{vote("CA", 0, question, "yes"), vote("CA", 1, question, "no"), vote("CA", 2, question, "yes")}
+			path := filepath.Join(t.TempDir(), "index.db")
+			idx := indexChain(t, path, 0, ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e)},
+				[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, votes, nil)}))
+			// Vote 0 and vote 2 then both stand under vote 2's key, vote 0
+			// first (vote 2 in the segment Close writes, vote 0 in another
+			// or in the table).
+			var batch int64
+			var err error
+			if where == "segment" {
+				if err := idx.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := index.AddVoteKeySegment(idx, index.VoteKey(votes[2].ID), 1, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := idx.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if where == "vote_keys_recent" {
+				db, err := sql.Open("sqlite", "file:"+path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := db.QueryRow(`SELECT id FROM batch_votes WHERE state = 'CA' AND seq = 1`).Scan(&batch); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.Exec(`INSERT INTO vote_keys_recent VALUES (?, ?, 0)`, index.VoteKey(votes[2].ID), batch); err != nil {
+					t.Fatal(err)
+				}
+				db.Close()
+			}
+			if idx, err = index.Open(path); err != nil {
+				t.Fatal(err)
+			}
+			defer idx.Close()
+			for i, v := range votes {
+				if got, err := idx.Vote(ctx, v.ID); err != nil || got.ID != v.ID || got.Index != i || got.Choice != v.Choice {
+					t.Errorf("vote %d (%s): %+v, %v", i, v.ID, got, err)
+				}
+			}
+			if got, err := idx.Vote(ctx, "ffffffffffffffffffffffffffffffff"); !errors.Is(err, index.ErrNotFound) {
+				t.Errorf("unknown vote: %+v, %v; want not found", got, err)
+			}
+		})
 	}
 }
 

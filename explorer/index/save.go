@@ -39,12 +39,10 @@ type Writer struct {
 	tx *sql.Tx
 	// stmts are the statements of Save prepared for tx, by query.
 	stmts map[string]*sql.Stmt
-	// keys is the state of the recent vote key tables as tx has them.
-	keys recentKeys
 	// roll answers RollContests.
 	roll rollWriter
 	// pending are the vote keys of the batches saved by w, kept in memory
-	// until a commit writes them to the tables with the index's (flush).
+	// until a commit writes them as segments with the index's (flush).
 	pending *pendingKeys
 	// The election record and roll seal as of the last block saved, once
 	// read: the audit asks for both at every block. A Writer starts from
@@ -106,11 +104,7 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 			tx.Rollback()
 			return nil, err
 		}
-		x.pending.used.each(func(r keyRow) { x.filter.addKey(r.key) }) // not in the tables yet
-	}
-	if err := x.countRecent(ctx, tx); err != nil {
-		tx.Rollback()
-		return nil, err
+		x.pending.used.each(func(r keyRow) { x.filter.addKey(r.key) }) // not in the segments yet
 	}
 	if x.roll == nil {
 		if x.roll, err = loadRollCache(ctx, tx); err != nil {
@@ -124,8 +118,8 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 			return nil, err
 		}
 	}
-	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), filter: x.filter},
-		x: x, tx: tx, stmts: map[string]*sql.Stmt{}, keys: x.keys, roll: rollWriter{cache: x.roll}, pending: &pendingKeys{},
+	w := &Writer{history: history{q: tx, used: tx.StmtContext(ctx, x.used), rolled: tx.StmtContext(ctx, x.rolled), segs: tx.StmtContext(ctx, x.segs),
+		filter: x.filter}, x: x, tx: tx, stmts: map[string]*sql.Stmt{}, roll: rollWriter{cache: x.roll}, pending: &pendingKeys{},
 		electionState: x.election, lastSeqs: maps.Clone(x.lastSeqs)}
 	w.history.pendingUsed = func(key int64) []keyPlace {
 		return w.pending.used.places(key, x.pending.used.places(key, nil))
@@ -181,16 +175,13 @@ func (x *Index) prepare(query string) (*sql.Stmt, error) {
 }
 
 // Commit makes the saved blocks durable and visible to readers, first
-// merging recent vote keys into the large tables if they hold enough
-// (recent.go). If it fails, nothing of the Writer is kept, and the index
+// writing the pending vote keys as segments if they hold enough
+// (pending.go). If it fails, nothing of the Writer is kept, and the index
 // is fit for the next Begin. The Writer is ended either way: a Rollback
 // after it is a no-op.
 func (w *Writer) Commit() error {
 	defer w.x.ended(w)
 	flushed, err := w.flush(context.Background())
-	if err == nil {
-		err = w.merge(context.Background())
-	}
 	if err != nil {
 		w.tx.Rollback()
 		return fmt.Errorf("commit index write: %w", err)
@@ -198,7 +189,7 @@ func (w *Writer) Commit() error {
 	// w's keys join the index's in two steps around the SQL commit, which
 	// makes w's batches visible to readers: before it, as the committing
 	// keys (whose batches a lookup may not see yet: it skips them), and
-	// after it, among the pending ones (or, if w flushed, in the tables).
+	// after it, among the pending ones (or, if w flushed, in the segments).
 	// Joined only after it, a reader could see a batch and not its votes.
 	w.x.mu.Lock()
 	w.x.committing = w.pending
@@ -229,7 +220,7 @@ func (w *Writer) Commit() error {
 	}
 	w.x.committing = nil
 	w.x.mu.Unlock()
-	w.x.keys, w.x.election, w.x.lastSeqs = w.keys, w.electionState, w.lastSeqs
+	w.x.election, w.x.lastSeqs = w.electionState, w.lastSeqs
 	w.roll.committed()
 	return nil
 }
@@ -310,20 +301,6 @@ type saver struct {
 	w      *Writer
 	filter *usedFilter
 	r      audit.Report
-}
-
-// maxRowsPerInsert bounds the rows of one of the multi-row inserts of
-// the vote key tables (Writer.flush): one statement for up to a hundred
-// votes rather than one per vote (a quarter of a vote's insert cost was the
-// statement's own).
-const maxRowsPerInsert = 100
-
-// insertQuery is the insert of rows rows of three values into table. It
-// is INSERT OR IGNORE: a vote key row is new by its batch anyway, and with
-// a conflict that aborts, SQLite would first copy every page a multi-row
-// insert changes into a statement journal.
-func insertQuery(table string, rows int) string {
-	return `INSERT OR IGNORE INTO ` + table + ` VALUES ` + strings.Repeat(", (?, ?, ?)", rows)[2:]
 }
 
 func (s saver) exec(query string, args ...any) error {
@@ -511,10 +488,12 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// voteKey is the key of vote id in vote_keys: its 64-bit FNV-1a hash.
+// voteKey is the key of vote id in the vote ids' segments: its 64-bit
+// FNV-1a hash.
 func voteKey(id string) int64 { return int64(fnv1a(fnvOffset, id)) }
 
-// nullifierKey is the key of a state's nullifier in used_votes.
+// nullifierKey is the key of a state's nullifier in the used nullifiers'
+// segments.
 func nullifierKey(state, nullifier string) int64 {
 	return int64(fnv1a(fnv1a(fnvOffset, nullifier), state))
 }

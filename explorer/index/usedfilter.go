@@ -11,14 +11,15 @@ import (
 	"github.com/votechain/votechain/explorer/audit"
 )
 
-// usedFilter is a Bloom filter of the keys (nullifierKey) of the used_votes
-// and used_votes_recent tables, which the writer's duplicate lookups (UsedNullifiers) consult
+// usedFilter is a Bloom filter of the keys (nullifierKey) of the used
+// nullifiers' segments (and of the used_votes and used_votes_recent tables
+// of an index written before them), which the writer's duplicate lookups (UsedNullifiers) consult
 // first: on an honest ledger nearly no vote's nullifier was used before, so
 // nearly no lookup reaches the table. It answers "maybe" for every key in
 // the table (and about 1% of the others), never "no" for one in it. Keys
 // of a transaction rolled back stay in it: they only cost a lookup.
 //
-// It is built from the tables when the index's first Writer begins (a scan
+// It is built from the segments and tables when the index's first Writer begins (a scan
 // of both), sized for twice the keys they hold and at least filterMinKeys
 // (1.25 bytes per key it is sized for: 2.5 bytes per key held when built,
 // 1.25 once full, 1.25 MB at least), and rebuilt so when it holds more keys
@@ -42,7 +43,9 @@ const (
 // holds.
 func newUsedFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, error) {
 	var n int
-	if err := q.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM used_votes) + (SELECT COUNT(*) FROM used_votes_recent)`).Scan(&n); err != nil {
+	err := q.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM used_votes) + (SELECT COUNT(*) FROM used_votes_recent)
+		+ (SELECT COALESCE(SUM(rows), 0) FROM key_segments WHERE kind = ?)`, segmentUsed).Scan(&n)
+	if err != nil {
 		return nil, fmt.Errorf("size the used nullifiers' filter: %w", err)
 	}
 	capacity := max(minKeys, 2*n)
@@ -60,6 +63,9 @@ func newUsedFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, er
 		f.addKey(key)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("build the used nullifiers' filter: %w", err)
+	}
+	if err := eachSegmentKey(ctx, q, segmentUsed, f.addKey); err != nil {
 		return nil, fmt.Errorf("build the used nullifiers' filter: %w", err)
 	}
 	return f, nil
@@ -96,7 +102,7 @@ func (f *usedFilter) addKey(key int64) {
 	f.keys++
 }
 
-// mayHold reports whether k may be in the table: false means it is not.
+// mayHold reports whether k may be used: false means it is not.
 // It stops at the first of the key's bits that is not set.
 func (f *usedFilter) mayHold(k audit.Nullifier) bool {
 	h1, h2 := f.hashes(nullifierKey(k.State, k.Nullifier))

@@ -44,28 +44,35 @@ func storeBatch(t *testing.T, x *Index, n int) int64 {
 	return batch
 }
 
-// TestUsedHashCollision: a used_votes row whose key is a nullifier's but
+// TestUsedHashCollision: a used nullifier's row (in a segment, or in
+// used_votes of an index written before) whose key is a nullifier's but
 // whose vote has another nullifier (two nullifiers of one 64-bit hash)
 // makes neither used; a row of the vote's own nullifier does.
 func TestUsedHashCollision(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	batch := storeBatch(t, x, 2)
-	if _, err := x.db.Exec(`INSERT INTO used_votes VALUES (?, ?, 1), (?, ?, 0)`, nullifierKey(key(7).State, key(7).Nullifier), batch,
-		nullifierKey(key(0).State, key(0).Nullifier), batch); err != nil {
-		t.Fatal(err)
-	}
-	got, err := x.history.UsedNullifiers([]audit.Nullifier{key(0), key(1), key(7)})
-	if err != nil || !maps.Equal(got, map[audit.Nullifier]bool{key(0): true}) {
-		t.Fatalf("UsedNullifiers: %v, %v; want key 0 only", got, err)
-	}
-	for i, want := range map[int]bool{0: true, 1: false, 7: false} {
-		if used, err := x.NullifierUsed("CA", key(i).Nullifier); err != nil || used != want {
-			t.Errorf("NullifierUsed(key %d) = %v, %v; want %v", i, used, err, want)
-		}
+	for _, where := range []string{"segment", "used_votes"} {
+		t.Run(where, func(t *testing.T) {
+			x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Close()
+			batch := storeBatch(t, x, 2)
+			k7, k0 := nullifierKey(key(7).State, key(7).Nullifier), nullifierKey(key(0).State, key(0).Nullifier)
+			if where == "segment" {
+				addSegmentRows(t, x, segmentUsed, []keyRow{{k7, keyPlace{batch, 1}}, {k0, keyPlace{batch, 0}}})
+			} else if _, err := x.db.Exec(`INSERT INTO used_votes VALUES (?, ?, 1), (?, ?, 0)`, k7, batch, k0, batch); err != nil {
+				t.Fatal(err)
+			}
+			got, err := x.history.UsedNullifiers([]audit.Nullifier{key(0), key(1), key(7)})
+			if err != nil || !maps.Equal(got, map[audit.Nullifier]bool{key(0): true}) {
+				t.Fatalf("UsedNullifiers: %v, %v; want key 0 only", got, err)
+			}
+			for i, want := range map[int]bool{0: true, 1: false, 7: false} {
+				if used, err := x.NullifierUsed("CA", key(i).Nullifier); err != nil || used != want {
+					t.Errorf("NullifierUsed(key %d) = %v, %v; want %v", i, used, err, want)
+				}
+			}
+		})
 	}
 }
 
@@ -111,7 +118,7 @@ func TestUsedFilter(t *testing.T) {
 	}
 	lookup(w, 3)
 	for i := 3; i < 13; i++ { // as Save adds the counted votes
-		if _, err := w.tx.ExecContext(ctx, insertQuery("used_votes", 1), nullifierKey(key(i).State, key(i).Nullifier), batch, i); err != nil {
+		if err := w.addSegment(ctx, segmentUsed, []keyRow{{nullifierKey(key(i).State, key(i).Nullifier), keyPlace{batch, int32(i)}}}); err != nil {
 			t.Fatal(err)
 		}
 		w.filter.add(key(i))
