@@ -55,3 +55,32 @@ func (r *run) redisPersistence() {
 		}
 	}
 }
+
+// rewriteWaitLimit bounds how long a measurement waits for Redis's AOF
+// rewrite to end: a rewrite of the bench's data takes seconds to tens of
+// seconds on the 2-core machine.
+const rewriteWaitLimit = 90 * time.Second
+
+// waitNoRewrite waits until Redis has no AOF rewrite in progress, polling
+// every poll, up to limit, so a measurement that compares two servers
+// (the results reads) does not give one of them a rewrite's child to share
+// the cores with (the quiet-time rewriter starts one when the intake stops).
+// It returns how long it waited and whether a rewrite was still running at
+// the end; a failed read counts as no rewrite.
+func waitNoRewrite(ctx context.Context, rdb measure.RedisReader, poll, limit time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	for {
+		p, err := measure.ReadRedisPersistence(ctx, rdb)
+		if err != nil || !p.RewriteInProgress {
+			return time.Since(start), false
+		}
+		if time.Since(start)+poll > limit {
+			return time.Since(start), true
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), true
+		case <-time.After(poll):
+		}
+	}
+}

@@ -1,9 +1,14 @@
 package suite
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/measure"
@@ -69,5 +74,42 @@ func TestRedisPersistencePerPhase(t *testing.T) {
 	}
 	if cpu[0].RedisChildUS == nil || *cpu[0].RedisChildUS != 0 || cpu[2].RedisChildUS != nil {
 		t.Fatalf("child shares: sustained %v, storm %v", cpu[0].RedisChildUS, cpu[2].RedisChildUS)
+	}
+}
+
+// rewritingRedis answers INFO with a rewrite in progress for its first
+// busy readings.
+type rewritingRedis struct{ busy, reads int }
+
+func (f *rewritingRedis) Info(ctx context.Context, section ...string) *redis.StringCmd {
+	f.reads++
+	return redis.NewStringResult(fmt.Sprintf("# Persistence\r\naof_rewrite_in_progress:%d\r\n", b2i(f.reads <= f.busy)), nil)
+}
+
+func (f *rewritingRedis) Do(ctx context.Context, args ...any) *redis.Cmd {
+	return redis.NewCmdResult(nil, errors.New("not used"))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestWaitNoRewrite(t *testing.T) {
+	ctx := context.Background()
+	f := &rewritingRedis{busy: 3}
+	waited, running := waitNoRewrite(ctx, f, time.Millisecond, time.Second)
+	if running || f.reads != 4 || waited <= 0 {
+		t.Fatalf("a rewrite ending after 3 readings: waited %v, running %v, %d readings", waited, running, f.reads)
+	}
+	f = &rewritingRedis{busy: 1 << 30}
+	if _, running := waitNoRewrite(ctx, f, time.Millisecond, 20*time.Millisecond); !running {
+		t.Fatal("a rewrite that never ends was not reported running at the limit")
+	}
+	f = &rewritingRedis{}
+	if waited, running := waitNoRewrite(ctx, f, time.Second, time.Minute); running || f.reads != 1 || waited > 100*time.Millisecond {
+		t.Fatalf("no rewrite: waited %v, running %v, %d readings", waited, running, f.reads)
 	}
 }

@@ -617,7 +617,8 @@ func (r *run) drain(ctx context.Context) error {
 	return err
 }
 
-// reads compares the gateway's results GET with a bare handler, alternating.
+// reads compares the gateway's results GET with a bare handler, alternating,
+// each run once Redis has no AOF rewrite in progress.
 func (r *run) reads(ctx context.Context) {
 	pl := r.cfg.Plan
 	url := r.st.GatewayURL() + "/api/v1/results"
@@ -646,6 +647,11 @@ func (r *run) reads(ctx context.Context) {
 			phase, url string
 			out        *[]loadgen.ReadResult
 		}{{"reads-gateway", url, &rd.Gateway}, {"reads-bare", bareURL + "/api/v1/results", &rd.Bare}} {
+			if waited, running := waitNoRewrite(ctx, r.rdb, 500*time.Millisecond, rewriteWaitLimit); running {
+				r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("results reads: Redis's AOF rewrite still ran after %s; %s measured beside it", waited.Round(time.Second), side.phase))
+			} else if waited > time.Second {
+				r.say("%s: waited %s for Redis's AOF rewrite to end", side.phase, waited.Round(time.Second))
+			}
 			r.say("%s: %d workers for %s", side.phase, pl.ReadWorkers, pl.ReadDur)
 			r.book.Begin(side.phase)
 			res := loadgen.HammerReads(ctx, side.url, pl.ReadWorkers, pl.ReadDur)
