@@ -189,13 +189,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("httpapi: trusted proxies: %w", err)
 	}
 	g.HandleMethodNotAllowed = true
-	g.Use(s.requestID, s.accessLog, s.recover, bodyDeadline)
+	g.Use(s.requestID, s.accessLog, s.recover)
 	g.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, codeNotFound, "no such resource") })
 	g.NoMethod(func(c *gin.Context) {
 		abort(c, http.StatusMethodNotAllowed, codeMethodNotAllowed, c.Request.Method+" is not allowed here")
 	})
 
-	api := g.Group("/api/v1", apiDeadline, s.rateLimit)
+	api := g.Group("/api/v1", s.rateLimit)
 	api.POST("/vote", s.postVote)
 	api.GET("/election", s.getElection)
 	api.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
@@ -229,47 +229,12 @@ func (s *Server) Handler() http.Handler { return s.gin }
 
 // HTTPServer is the http.Server the gateway serves the API with on addr:
 // HTTP/1.1 keep-alive connections (idle ones closed after 2 minutes), and
-// a request's headers must arrive within 5 s and the rest of it within
-// readTimeout after them (see readDeadline), so slow clients cannot hold
-// connections and handlers. net/http's buffers (4 KiB each way) already
-// hold a whole vote request and answer, so one read and one write serve a
-// request.
+// a request's headers must arrive within 5 s and its body within 10 s, so
+// slow clients cannot hold connections and handlers. net/http's buffers
+// (4 KiB each way) already hold a whole vote request and answer, so one
+// read and one write serve a request.
 func (s *Server) HTTPServer(addr string) *http.Server {
-	return &http.Server{Addr: addr, Handler: s.gin, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
-}
-
-// readTimeout bounds what is read of a request after its headers.
-const readTimeout = 10 * time.Second
-
-// readDeadline sets the connection's read deadline to readTimeout from now,
-// as http.Server.ReadTimeout would have from the request's start: the
-// body must arrive by then, and when net/http's read in the background
-// (it watches for the client going away) meets the deadline it ends the
-// request's context, so a handler waiting on Redis or the ledger is bounded
-// too. It is set per request rather than as ReadTimeout, which moves the
-// deadline (a clock read and a timer reset) on every request: every request
-// with a body sets it (bodyDeadline), and so does every request of the
-// /api/v1 group (apiDeadline), but a results GET, /healthz, /metrics and
-// the voter page, which read nothing and wait on nothing, set none. A
-// ResponseWriter that cannot set deadlines (not net/http's) goes without.
-func readDeadline(c *gin.Context) {
-	_ = http.NewResponseController(c.Writer).SetReadDeadline(time.Now().Add(readTimeout))
-}
-
-// bodyDeadline is readDeadline for every request with a body (a declared
-// length or chunked), whatever its route.
-func bodyDeadline(c *gin.Context) {
-	if c.Request.ContentLength != 0 {
-		readDeadline(c)
-	}
-}
-
-// apiDeadline is readDeadline for the /api/v1 group's requests that
-// bodyDeadline left out.
-func apiDeadline(c *gin.Context) {
-	if c.Request.ContentLength == 0 {
-		readDeadline(c)
-	}
+	return &http.Server{Addr: addr, Handler: s.gin, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 // Run polls queue depths and Bloom statistics until ctx ends.
