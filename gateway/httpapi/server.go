@@ -101,6 +101,12 @@ type Config struct {
 	BloomInterval time.Duration
 	// ReadyTimeout bounds each /readyz probe.
 	ReadyTimeout time.Duration
+	// ReadHeaderTimeout bounds the arrival of a request's headers and
+	// ReadTimeout of the whole request, body included (HTTPServer's
+	// http.Server; every route, gin's redirects too), so slow clients cannot
+	// hold connections and handlers.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
 }
@@ -108,15 +114,17 @@ type Config struct {
 // DefaultConfig returns the defaults for zero fields of Config.
 func DefaultConfig() Config {
 	return Config{
-		MaxBodyBytes:  4096,
-		MaxQueueDepth: 5_000_000,
-		RetryAfter:    2 * time.Second,
-		DepthInterval: 500 * time.Millisecond,
-		BloomInterval: 15 * time.Second,
-		ReadyTimeout:  2 * time.Second,
-		LookupRate:    1,
-		LookupBurst:   5,
-		Now:           time.Now,
+		MaxBodyBytes:      4096,
+		MaxQueueDepth:     5_000_000,
+		RetryAfter:        2 * time.Second,
+		DepthInterval:     500 * time.Millisecond,
+		BloomInterval:     15 * time.Second,
+		ReadyTimeout:      2 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		LookupRate:        1,
+		LookupBurst:       5,
+		Now:               time.Now,
 	}
 }
 
@@ -128,6 +136,8 @@ func (c Config) withDefaults() Config {
 	c.DepthInterval = cmp.Or(c.DepthInterval, d.DepthInterval)
 	c.BloomInterval = cmp.Or(c.BloomInterval, d.BloomInterval)
 	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, d.ReadyTimeout)
+	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, d.ReadHeaderTimeout)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, d.ReadTimeout)
 	c.LookupRate = cmp.Or(c.LookupRate, d.LookupRate)
 	c.LookupBurst = cmp.Or(c.LookupBurst, d.LookupBurst)
 	if c.Now == nil {
@@ -229,12 +239,13 @@ func (s *Server) Handler() http.Handler { return s.gin }
 
 // HTTPServer is the http.Server the gateway serves the API with on addr:
 // HTTP/1.1 keep-alive connections (idle ones closed after 2 minutes), and
-// a request's headers must arrive within 5 s and its body within 10 s, so
+// a request's headers must arrive within Config.ReadHeaderTimeout (5 s) and
+// the whole request within Config.ReadTimeout (10 s), on every route, so
 // slow clients cannot hold connections and handlers. net/http's buffers
 // (4 KiB each way) already hold a whole vote request and answer, so one
 // read and one write serve a request.
 func (s *Server) HTTPServer(addr string) *http.Server {
-	return &http.Server{Addr: addr, Handler: s.gin, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	return &http.Server{Addr: addr, Handler: s.gin, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout, IdleTimeout: 2 * time.Minute}
 }
 
 // Run polls queue depths and Bloom statistics until ctx ends.

@@ -318,3 +318,11 @@ func TestWriteHeadersAreEveryAnswersOwn(t *testing.T) {
 		t.Fatalf("empty If-None-Match: %d, want 200", rec.Code)
 	}
 }
+
+func TestZeroResponseWritesWithoutPanicking(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Response{}.Write(rec, httptest.NewRequest(http.MethodGet, "/api/v1/results", nil))
+	if rec.Code != http.StatusOK || len(rec.Header()["Etag"]) != 1 {
+		t.Fatalf("zero Response: %d %v", rec.Code, rec.Header())
+	}
+}

@@ -73,7 +73,11 @@ func (c *Cache) contest(contest string) (contestPages, error) {
 // request's If-None-Match names the current ETag.
 func (r Response) Write(w http.ResponseWriter, req *http.Request) {
 	h := w.Header()
-	h["Etag"] = r.e.etagHeader[:1:1]
+	etag := r.e.etagHeader
+	if len(etag) == 0 { // a Response not from a Cache
+		etag = []string{r.e.etag}
+	}
+	h["Etag"] = etag[:1:1]
 	h["Cache-Control"] = cacheControlHeader[:1:1]
 	// net/http keys request headers in canonical form: index the map
 	// rather than canonicalise the name per request (Header.Get).
