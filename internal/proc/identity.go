@@ -80,6 +80,9 @@ func readStat(pid int) (procStat, error) {
 	return procStat{state: fields[0][0], start: start}, nil
 }
 
+// pidfdOpen is unix.PidfdOpen; tests replace it to refuse the call.
+var pidfdOpen = unix.PidfdOpen
+
 // ErrNotRunning is Signal's error for a process that no longer runs.
 var ErrNotRunning = errors.New("not running")
 
@@ -88,15 +91,18 @@ var ErrNotRunning = errors.New("not running")
 // the check and the signal cannot receive it. It returns ErrNotRunning if
 // the process does not run.
 func Signal(id ID, bin string, sig syscall.Signal) error {
-	fd, err := unix.PidfdOpen(id.PID, 0)
-	if errors.Is(err, unix.ENOSYS) { // a kernel before 5.3: check, then kill
+	fd, err := pidfdOpen(id.PID, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return ErrNotRunning
+	}
+	if err != nil {
+		// No pidfd (a kernel before 5.3: ENOSYS; a seccomp profile that
+		// refuses the call: EPERM; no descriptor left: EMFILE): check,
+		// then kill, as before pidfds.
 		if !Running(id, bin) {
 			return ErrNotRunning
 		}
 		return syscall.Kill(id.PID, sig)
-	}
-	if err != nil {
-		return ErrNotRunning
 	}
 	defer unix.Close(fd)
 	if !Running(id, bin) {

@@ -509,3 +509,36 @@ func TestIdentifyReadsTheStartTime(t *testing.T) {
 		t.Fatal("Identify of a PID that cannot exist succeeded")
 	}
 }
+
+// TestSignalWithoutPidfds: where pidfd_open is refused (a seccomp profile's
+// EPERM, EMFILE) Signal checks and kills as before pidfds instead of calling
+// a running process gone; where the process is gone (ESRCH) it says so.
+func TestSignalWithoutPidfds(t *testing.T) {
+	refuse := func(errno syscall.Errno) {
+		pidfdOpen = func(int, int) (int, error) { return -1, errno }
+		t.Cleanup(func() { pidfdOpen = unix.PidfdOpen })
+	}
+	for _, errno := range []syscall.Errno{unix.EPERM, unix.EMFILE, unix.ENOSYS} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			refuse(errno)
+			id, bin, _, _ := startCopy(t)
+			if err := Signal(id, bin, syscall.SIGKILL); err != nil {
+				t.Fatalf("Signal with pidfd_open refused (%v): %v", errno, err)
+			}
+			deadline := time.Now().Add(2 * time.Second)
+			for Running(id, bin) && !zombie(t, id.PID) {
+				if time.Now().After(deadline) {
+					t.Fatal("still running after SIGKILL")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	t.Run("gone", func(t *testing.T) {
+		refuse(unix.ESRCH)
+		id, bin, _, _ := startCopy(t)
+		if err := Signal(id, bin, syscall.SIGTERM); !errors.Is(err, ErrNotRunning) {
+			t.Fatalf("Signal when pidfd_open says ESRCH: %v; want ErrNotRunning", err)
+		}
+	})
+}
