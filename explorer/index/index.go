@@ -226,6 +226,10 @@ CREATE TABLE IF NOT EXISTS key_segments (
 	rows  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS key_segments_kind ON key_segments (kind);
+-- Never written: explorers before the segments refuse an index with a
+-- used_keys table (their older layout's), as they must, since they would
+-- not see the keys in the segments.
+CREATE TABLE IF NOT EXISTS used_keys (never_written INTEGER);
 CREATE TABLE IF NOT EXISTS key_chunks (
 	segment INTEGER NOT NULL,  -- key_segments.id
 	first   INTEGER NOT NULL,  -- the key of its first row
@@ -288,6 +292,49 @@ const pragmas = "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=
 // which every vote's insert and lookup walks, stay in it.
 const writeCacheKiB = 64 << 10
 
+// layoutVersion is the index's layout, kept in SQLite's user_version: 1
+// since the vote keys became segments (2026-12-01; before, 0). An index of
+// a later layout is refused rather than read wrongly.
+const layoutVersion = 1
+
+// checkLayout refuses an index this code cannot read, before the schema is
+// created in it: one made before the votes were stored per batch (or
+// before contests, ledger model v2) has a votes table, one made before
+// vote ids and nullifiers were keyed by hash a vote_ids or used table, one
+// made before the used nullifiers pointed at their votes a used_keys table
+// without key_segments beside it (this layout creates an empty used_keys
+// so that explorers before the segments, which would miss every key in
+// them, refuse it), one made by a later explorer a higher user_version.
+func checkLayout(db *sql.DB, path string) error {
+	tables := map[string]bool{}
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		return fmt.Errorf("read index schema of %s: %w", path, err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("read index schema of %s: %w", path, err)
+		}
+		tables[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read index schema of %s: %w", path, err)
+	}
+	if tables["votes"] || tables["vote_ids"] || tables["used"] || tables["used_keys"] && !tables["key_segments"] {
+		return fmt.Errorf("index %s stores votes in an older layout: remove it, or run `explorer reindex`, to index the ledger afresh", path)
+	}
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("read index version of %s: %w", path, err)
+	}
+	if version > layoutVersion {
+		return fmt.Errorf("index %s was written by a later explorer (layout %d; this one reads up to %d): use that explorer, or run `explorer reindex` to index the ledger afresh with this one", path, version, layoutVersion)
+	}
+	return nil
+}
+
 // Open opens (creating if needed) the database at path.
 func Open(path string) (*Index, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + pragmas
@@ -295,23 +342,17 @@ func Open(path string) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
+	if err := checkLayout(db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create index schema in %s: %w", path, err)
 	}
-	// An index made before the votes were stored per batch (or before
-	// contests, ledger model v2) has a votes table, one made before vote ids
-	// and nullifiers were keyed by hash a vote_ids or used table, one made
-	// before the used nullifiers pointed at their votes a used_keys table;
-	// it is rebuilt.
-	var oldVotes bool
-	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name IN ('votes', 'vote_ids', 'used', 'used_keys')`).Scan(&oldVotes); err != nil {
+	if _, err := db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, layoutVersion)); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("read index schema of %s: %w", path, err)
-	}
-	if oldVotes {
-		db.Close()
-		return nil, fmt.Errorf("index %s stores votes in an older layout: remove it, or run `explorer reindex`, to index the ledger afresh", path)
+		return nil, fmt.Errorf("mark index %s: %w", path, err)
 	}
 	// An index made before rejection reasons were recorded gains the column;
 	// `explorer reindex` fills it.
@@ -349,7 +390,7 @@ func Open(path string) (*Index, error) {
 
 // Close closes the database, first rolling back a Writer left open (the
 // write connection would otherwise wait for it forever), then writing the
-// pending vote keys into their tables (pending.go).
+// pending vote keys as a segment (pending.go, segments.go).
 func (x *Index) Close() error {
 	x.mu.Lock()
 	w := x.open
@@ -435,7 +476,7 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 	var places []keyPlace
 	for key := range wanted {
 		var err error
-		if places, err = segmentPlaces(x.segs, segmentUsed, key, places[:0]); err != nil {
+		if places, err = segmentPlaces(context.Background(), x.segs, segmentUsed, key, places[:0]); err != nil {
 			return nil, fmt.Errorf("index lookup: %w", err)
 		}
 		for _, p := range places {

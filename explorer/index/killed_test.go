@@ -22,8 +22,8 @@ import (
 const killedChildEnv = "VOTECHAIN_INDEX_KILLED_CHILD"
 
 // TestPendingKeysSurviveKill: a process that commits blocks (some Writers
-// rolled back, the pending keys written every few commits, the recent
-// tables merged) is killed with SIGKILL at a random moment, six times on
+// rolled back, the pending keys written every few commits as segments and
+// merged) is killed with SIGKILL at a random moment, six times on
 // the same file, each time started again from it; after each kill the
 // index opened anew finds every committed vote by id and its nullifier
 // used, and the key tables hold exactly the keys of the batches up to

@@ -326,7 +326,7 @@ func (x *Index) Vote(ctx context.Context, id string) (Vote, error) {
 	var places []place
 	key := voteKey(id)
 	inMemory := x.committedPlaces(pendingIDs, key) // not in the segments yet
-	inSegments, err := segmentPlaces(x.segs, segmentIDs, key, nil)
+	inSegments, err := segmentPlaces(ctx, x.segs, segmentIDs, key, nil)
 	if err != nil {
 		return Vote{}, fmt.Errorf("look up vote %s: %w", id, err)
 	}

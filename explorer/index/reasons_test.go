@@ -28,17 +28,8 @@ import (
 // reason, and the batch keeps the reasons.
 func TestElectionAndReasonsKept(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx.Close()
+	path, db := freshIndexFile(t)
 	// An index from before reasons were recorded.
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := db.Exec(`ALTER TABLE batches DROP COLUMN reasons`); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +43,7 @@ func TestElectionAndReasonsKept(t *testing.T) {
 	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
 		[]ledgertest.Tx{setupTx(e)},
 		[]ledgertest.Tx{commitTx(t, votes, ballot.RejectUnknownChoice)})
-	idx = indexChain(t, path, 2, blocks)
+	idx := indexChain(t, path, 2, blocks)
 	got, err := idx.Election()
 	if err != nil || got == nil || got.ID != "e" {
 		t.Fatalf("indexed election %+v, %v", got, err)
@@ -356,6 +347,54 @@ func TestOpenRefusesOlderIndex(t *testing.T) {
 			}
 			t.Fatalf("Open of an index %s: %v", name, err)
 		}
+	}
+}
+
+// freshIndexFile makes an index file, closes it and opens it with SQLite
+// alone, for a test to change or inspect.
+func freshIndexFile(t *testing.T) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "index.db")
+	idx, err := index.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, db
+}
+
+// TestIndexRefusedAcrossLayouts: an index of this layout holds the table
+// by which explorers before the segments (whose check was this query)
+// refuse it, since they would miss every key in the segments, and reopens
+// here; one marked by a later layout is refused with the fix.
+func TestIndexRefusedAcrossLayouts(t *testing.T) {
+	path, db := freshIndexFile(t)
+	defer db.Close()
+	var refusedBefore bool
+	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name IN ('votes', 'vote_ids', 'used', 'used_keys')`).Scan(&refusedBefore); err != nil || !refusedBefore {
+		t.Fatalf("an explorer before the segments would open this index: %v, %v", refusedBefore, err)
+	}
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version != 1 {
+		t.Fatalf("user_version %d, %v; want 1", version, err)
+	}
+	idx, err := index.Open(path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	idx.Close()
+	if _, err := db.Exec(`PRAGMA user_version = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if idx, err := index.Open(path); err == nil || !strings.Contains(err.Error(), "later explorer") || !strings.Contains(err.Error(), "reindex") {
+		if idx != nil {
+			idx.Close()
+		}
+		t.Fatalf("Open of a later layout: %v", err)
 	}
 }
 

@@ -95,9 +95,10 @@ func chunkPlaces(b []byte, key int64, out []keyPlace) ([]keyPlace, error) {
 }
 
 // segmentPlaces appends the places of key in the segments of kind to out,
-// read with stmt (segmentQuery prepared on the database or a transaction).
-func segmentPlaces(stmt *sql.Stmt, kind int, key int64, out []keyPlace) ([]keyPlace, error) {
-	rows, err := stmt.Query(kind, key)
+// read with stmt (segmentQuery prepared on the database or a transaction)
+// until ctx ends.
+func segmentPlaces(ctx context.Context, stmt *sql.Stmt, kind int, key int64, out []keyPlace) ([]keyPlace, error) {
+	rows, err := stmt.QueryContext(ctx, kind, key)
 	if err != nil {
 		return out, err
 	}

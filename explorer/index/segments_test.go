@@ -237,7 +237,7 @@ func TestSegmentSharedKeys(t *testing.T) {
 	checkSegments(t, x)
 	places := func(key int64) []keyPlace {
 		t.Helper()
-		got, err := segmentPlaces(x.segs, segmentIDs, key, nil)
+		got, err := segmentPlaces(context.Background(), x.segs, segmentIDs, key, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
