@@ -21,6 +21,7 @@ import (
 // report stay zero.
 type RedisPersistence struct {
 	RewriteInProgress bool  `json:"aof_rewrite_in_progress"`
+	RewriteScheduled  bool  `json:"aof_rewrite_scheduled"`     // to start once a running child (an RDB save) ends
 	Rewrites          int64 `json:"aof_rewrites"`              // rewrites started since Redis started (counted at the fork)
 	LastRewriteS      int64 `json:"aof_last_rewrite_time_sec"` // -1: none yet
 	LastCowBytes      int64 `json:"aof_last_cow_size"`         // memory the last rewrite's child copied on write
@@ -49,6 +50,8 @@ func ParseRedisPersistence(info string) RedisPersistence {
 		switch k {
 		case "aof_rewrite_in_progress":
 			p.RewriteInProgress = n == 1
+		case "aof_rewrite_scheduled":
+			p.RewriteScheduled = n == 1
 		case "aof_rewrites":
 			p.Rewrites = n
 		case "aof_last_rewrite_time_sec":

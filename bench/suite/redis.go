@@ -61,26 +61,42 @@ func (r *run) redisPersistence() {
 // seconds on the 2-core machine.
 const rewriteWaitLimit = 90 * time.Second
 
-// waitNoRewrite waits until Redis has no AOF rewrite in progress, polling
-// every poll, up to limit, so a measurement that compares two servers
-// (the results reads) does not give one of them a rewrite's child to share
-// the cores with (the quiet-time rewriter starts one when the intake stops).
-// It returns how long it waited and whether a rewrite was still running at
-// the end; a failed read counts as no rewrite.
-func waitNoRewrite(ctx context.Context, rdb measure.RedisReader, poll, limit time.Duration) (time.Duration, bool) {
+// waitNoRewrite waits until Redis has no AOF rewrite in progress or
+// scheduled, polling every poll, up to limit, so a measurement that
+// compares two servers (the results reads) does not give one of them a
+// rewrite's child to share the cores with (the quiet-time rewriter starts
+// one when the intake stops). It returns how long it waited, whether a
+// rewrite was still running or scheduled at the end, and the count of
+// rewrites started so far (-1 if Redis could not be read; a failed read
+// counts as no rewrite), which rewroteSince compares after the measurement.
+func waitNoRewrite(ctx context.Context, rdb measure.RedisReader, poll, limit time.Duration) (time.Duration, bool, int64) {
 	start := time.Now()
 	for {
 		p, err := measure.ReadRedisPersistence(ctx, rdb)
-		if err != nil || !p.RewriteInProgress {
-			return time.Since(start), false
+		if err != nil {
+			return time.Since(start), false, -1
+		}
+		if !p.RewriteInProgress && !p.RewriteScheduled {
+			return time.Since(start), false, p.Rewrites
 		}
 		if time.Since(start)+poll > limit {
-			return time.Since(start), true
+			return time.Since(start), true, p.Rewrites
 		}
 		select {
 		case <-ctx.Done():
-			return time.Since(start), true
+			return time.Since(start), true, p.Rewrites
 		case <-time.After(poll):
 		}
 	}
+}
+
+// rewroteSince says whether Redis started an AOF rewrite, or has one
+// running, since it counted rewrites (waitNoRewrite's count; -1: unknown,
+// so false).
+func rewroteSince(ctx context.Context, rdb measure.RedisReader, rewrites int64) bool {
+	if rewrites < 0 {
+		return false
+	}
+	p, err := measure.ReadRedisPersistence(ctx, rdb)
+	return err == nil && (p.Rewrites != rewrites || p.RewriteInProgress)
 }

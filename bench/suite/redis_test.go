@@ -77,39 +77,64 @@ func TestRedisPersistencePerPhase(t *testing.T) {
 	}
 }
 
-// rewritingRedis answers INFO with a rewrite in progress for its first
-// busy readings.
-type rewritingRedis struct{ busy, reads int }
+// rewritingRedis answers INFO with a rewrite in progress (or scheduled)
+// for its first busy readings, and rewrites as the count of rewrites.
+type rewritingRedis struct {
+	busy, reads int
+	scheduled   bool
+	rewrites    int
+}
 
 func (f *rewritingRedis) Info(ctx context.Context, section ...string) *redis.StringCmd {
 	f.reads++
-	return redis.NewStringResult(fmt.Sprintf("# Persistence\r\naof_rewrite_in_progress:%d\r\n", b2i(f.reads <= f.busy)), nil)
+	running, scheduled := 0, 0
+	if f.reads <= f.busy {
+		running = 1
+		if f.scheduled {
+			running, scheduled = 0, 1
+		}
+	}
+	return redis.NewStringResult(fmt.Sprintf("# Persistence\r\naof_rewrite_in_progress:%d\r\naof_rewrite_scheduled:%d\r\naof_rewrites:%d\r\n", running, scheduled, f.rewrites), nil)
 }
 
 func (f *rewritingRedis) Do(ctx context.Context, args ...any) *redis.Cmd {
 	return redis.NewCmdResult(nil, errors.New("not used"))
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func TestWaitNoRewrite(t *testing.T) {
 	ctx := context.Background()
-	f := &rewritingRedis{busy: 3}
-	waited, running := waitNoRewrite(ctx, f, time.Millisecond, time.Second)
-	if running || f.reads != 4 || waited <= 0 {
-		t.Fatalf("a rewrite ending after 3 readings: waited %v, running %v, %d readings", waited, running, f.reads)
+	for _, scheduled := range []bool{false, true} {
+		f := &rewritingRedis{busy: 3, scheduled: scheduled, rewrites: 7}
+		waited, running, rewrites := waitNoRewrite(ctx, f, time.Millisecond, time.Second)
+		if running || f.reads != 4 || waited <= 0 || rewrites != 7 {
+			t.Fatalf("a rewrite (scheduled %v) ending after 3 readings: waited %v, running %v, %d readings, count %d", scheduled, waited, running, f.reads, rewrites)
+		}
 	}
-	f = &rewritingRedis{busy: 1 << 30}
-	if _, running := waitNoRewrite(ctx, f, time.Millisecond, 20*time.Millisecond); !running {
+	f := &rewritingRedis{busy: 1 << 30}
+	if _, running, _ := waitNoRewrite(ctx, f, time.Millisecond, 20*time.Millisecond); !running {
 		t.Fatal("a rewrite that never ends was not reported running at the limit")
 	}
 	f = &rewritingRedis{}
-	if waited, running := waitNoRewrite(ctx, f, time.Second, time.Minute); running || f.reads != 1 || waited > 100*time.Millisecond {
+	if waited, running, _ := waitNoRewrite(ctx, f, time.Second, time.Minute); running || f.reads != 1 || waited > 100*time.Millisecond {
 		t.Fatalf("no rewrite: waited %v, running %v, %d readings", waited, running, f.reads)
+	}
+}
+
+func TestRewroteSince(t *testing.T) {
+	ctx := context.Background()
+	f := &rewritingRedis{rewrites: 7}
+	if rewroteSince(ctx, f, 7) {
+		t.Fatal("no rewrite since the count, but rewroteSince says one")
+	}
+	f.rewrites = 8
+	if !rewroteSince(ctx, f, 7) {
+		t.Fatal("a rewrite begun since the count went unseen")
+	}
+	if rewroteSince(ctx, f, -1) {
+		t.Fatal("an unknown count claimed a rewrite")
+	}
+	f = &rewritingRedis{busy: 1 << 30, rewrites: 7} // still running, same count
+	if !rewroteSince(ctx, f, 7) {
+		t.Fatal("a rewrite in progress after the measurement went unseen")
 	}
 }

@@ -225,14 +225,15 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		return nil, err
 	}
 	r.st = st
-	if !cfg.Keep {
-		defer func() {
+	defer func() {
+		if !cfg.Keep {
 			r.say("stopping the benchmark system (data kept in %s)", cfg.Stack.Dir)
 			if err := st.Down(false); err != nil {
 				r.say("stop: %v", err)
 			}
-		}()
-	}
+		}
+		r.end(ctx, began) // once the system is down: the yardstick then has the machine
+	}()
 	if err := r.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -247,7 +248,6 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if err := phases(ctx); err != nil {
 		return r.rep, err
 	}
-	r.end(ctx, began)
 	return r.rep, nil
 }
 
@@ -256,14 +256,19 @@ const yardstickFor = 2 * time.Second
 
 // yardstick measures the machine's yardstick (measure.MeasureYardstick)
 // and says what it gave; when names the moment for the progress output.
+// A cancelled run measures none (nil).
 func (r *run) yardstick(ctx context.Context, when string) *measure.Yardstick {
+	if ctx.Err() != nil {
+		return nil
+	}
 	y := measure.MeasureYardstick(ctx, yardstickFor)
 	r.say("yardstick %s: %.0f ops/s on one core, %.0f on all %d (%.2fx)", when, y.OneCore, y.AllCores, y.CPUs, y.Scaling())
 	return &y
 }
 
 // end records what the report says about the run's end: the machine's
-// yardstick and load, and the run's duration.
+// yardstick (after the run's system stopped, unless --keep) and load, and
+// the run's duration.
 func (r *run) end(ctx context.Context, began time.Time) {
 	r.rep.Machine.YardstickEnd = r.yardstick(ctx, "after the run")
 	r.rep.Machine.LoadEnd = measure.LoadAvg()
@@ -647,7 +652,8 @@ func (r *run) reads(ctx context.Context) {
 			phase, url string
 			out        *[]loadgen.ReadResult
 		}{{"reads-gateway", url, &rd.Gateway}, {"reads-bare", bareURL + "/api/v1/results", &rd.Bare}} {
-			if waited, running := waitNoRewrite(ctx, r.rdb, 500*time.Millisecond, rewriteWaitLimit); running {
+			waited, running, rewrites := waitNoRewrite(ctx, r.rdb, 500*time.Millisecond, rewriteWaitLimit)
+			if running {
 				r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("results reads: Redis's AOF rewrite still ran after %s; %s measured beside it", waited.Round(time.Second), side.phase))
 			} else if waited > time.Second {
 				r.say("%s: waited %s for Redis's AOF rewrite to end", side.phase, waited.Round(time.Second))
@@ -656,6 +662,9 @@ func (r *run) reads(ctx context.Context) {
 			r.book.Begin(side.phase)
 			res := loadgen.HammerReads(ctx, side.url, pl.ReadWorkers, pl.ReadDur)
 			r.book.End()
+			if !running && rewroteSince(ctx, r.rdb, rewrites) {
+				r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("results reads: Redis began an AOF rewrite during a %s run, which shared the cores with it", side.phase))
+			}
 			*side.out = append(*side.out, res)
 			r.say("%s: %.0f QPS", side.phase, res.QPS)
 		}
