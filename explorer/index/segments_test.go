@@ -376,11 +376,13 @@ func TestLegacyKeyTablesLookedUp(t *testing.T) {
 	}
 }
 
-// TestWriterRolledBackLeavesNoKeys: a Writer's vote keys, written as a
-// segment and merged with the segments before, go with its rollback: the
-// segments are as before, no vote of it is found and none of its
+// TestWriterRolledBackLeavesNoKeys: a Writer rolled back leaves no vote
+// key: the segments are as before, no vote of it is found and none of its
 // nullifiers used (though the used filter may still hold them); saved
-// again and committed, every vote is found.
+// again and committed (flushed as a segment, new or merged with the one
+// before), every vote is found. Keys are flushed only in Commit, so this
+// Writer never wrote a segment: a commit that fails after its flush and
+// merge is TestVotesVisibleWithTheirBatch's.
 func TestWriterRolledBackLeavesNoKeys(t *testing.T) {
 	for name, merged := range map[string]int{"new segment": 1, "merged": 2} {
 		t.Run(name, func(t *testing.T) {
