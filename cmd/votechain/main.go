@@ -95,7 +95,11 @@ func run(ctx context.Context) error {
 			if st.Running {
 				state = "running"
 			}
-			fmt.Printf("%-14s %-8s pid %-8d %s\n", st.Name, state, st.PID, st.Addr)
+			fmt.Printf("%-14s %-8s pid %-8d %s", st.Name, state, st.PID, st.Addr)
+			if st.Note != "" {
+				fmt.Printf(" (%s)", st.Note)
+			}
+			fmt.Println()
 		}
 		s.Network().Status(ctx).Print(os.Stdout)
 		return nil

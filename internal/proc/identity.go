@@ -12,15 +12,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ID identifies one process across commands: its PID and its start time,
-// in clock ticks after the machine's boot (field 22 of /proc/PID/stat). The
-// kernel gives a PID again only to a process started later, so the pair
-// never names another process, whatever executable either runs. A Start of
-// 0 is a record made before start times were kept: it is checked by its
-// executable instead (Alive).
+// ID identifies one process across commands: its PID, its start time, in
+// clock ticks after the machine's boot (field 22 of /proc/PID/stat), and
+// that boot (/proc/sys/kernel/random/boot_id). Within one boot the kernel
+// gives a PID again only to a process started later, so the three never
+// name another process, whatever executable either runs, nor across a
+// reboot that a record in a kept folder survived. A Start of 0 is a record
+// made before start times were kept: it is checked by its executable
+// instead (Alive); an empty Boot, one made before boots were kept: its
+// start time alone is checked.
 type ID struct {
 	PID   int    `json:"pid"`
 	Start uint64 `json:"start,omitempty"`
+	Boot  string `json:"boot,omitempty"`
 }
 
 // UnmarshalJSON reads an ID, or a bare PID as the records made before start
@@ -40,7 +44,30 @@ func Identify(pid int) (ID, error) {
 	if err != nil {
 		return ID{}, err
 	}
-	return ID{PID: pid, Start: st.start}, nil
+	return ID{PID: pid, Start: st.start, Boot: bootID()}, nil
+}
+
+// bootFile names this boot of the machine: a random UUID the kernel draws
+// at every boot.
+const bootFile = "/proc/sys/kernel/random/boot_id"
+
+// bootID is this boot's id, or "" if the kernel does not say.
+func bootID() string {
+	data, err := os.ReadFile(bootFile)
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(data))
+}
+
+// earlierBoot reports whether id was recorded in an earlier boot of the
+// machine than this one.
+func (id ID) earlierBoot() bool {
+	if id.Boot == "" {
+		return false
+	}
+	now := bootID()
+	return now != "" && now != id.Boot
 }
 
 // procStat is what Votechain reads of /proc/PID/stat.

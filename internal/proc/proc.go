@@ -171,16 +171,47 @@ func Alive(pid int, bin string) bool {
 	return strings.TrimSuffix(exe, " (deleted)") == want
 }
 
-// Running reports whether the recorded process id still runs: its PID has
-// the recorded start time and is not a zombie, whatever executable it runs
-// now (a binary replaced, moved or deleted since the start still counts).
-// An ID without a start time falls back to Alive(id.PID, bin).
+// Running reports whether the recorded process id still runs: it was
+// recorded in this boot of the machine, its PID has the recorded start time
+// and is not a zombie, whatever executable it runs now (a binary replaced,
+// moved or deleted since the start still counts). An ID without a start
+// time falls back to Alive(id.PID, bin).
 func Running(id ID, bin string) bool {
 	if id.Start == 0 {
 		return Alive(id.PID, bin)
 	}
+	if id.earlierBoot() {
+		return false
+	}
 	st, err := readStat(id.PID)
 	return err == nil && st.start == id.Start && !st.dead()
+}
+
+// reused reports whether the recorded process id, which does not run, has
+// its PID held by another process now: one started after it, or in a later
+// boot of the machine. Records without a start time cannot tell.
+func reused(id ID) bool {
+	if id.Start == 0 || id.PID <= 0 {
+		return false
+	}
+	st, err := readStat(id.PID)
+	return err == nil && (st.start != id.Start || id.earlierBoot())
+}
+
+// Why says, for a status line, why the recorded process id does not run:
+// "" if it runs (Running) or none was recorded (PID 0); otherwise that it
+// ran before the machine last booted, that it exited and its PID now
+// belongs to a later process (left alone), or that it exited.
+func Why(id ID, bin string) string {
+	switch {
+	case id.PID <= 0 || Running(id, bin):
+		return ""
+	case id.earlierBoot():
+		return "started before the machine's last boot"
+	case reused(id):
+		return fmt.Sprintf("exited; PID %d now belongs to a later process", id.PID)
+	}
+	return "exited"
 }
 
 // Outcome is what Stop found.
@@ -226,7 +257,7 @@ func Stop(id ID, bin string, grace time.Duration) (Outcome, error) {
 			}
 			return Gone, nil
 		}
-		if st, err := readStat(id.PID); err == nil && st.start != id.Start {
+		if reused(id) {
 			return Reused, nil
 		}
 		return Gone, nil

@@ -413,6 +413,45 @@ func TestStopByStartTime(t *testing.T) {
 		if !Running(id, bin) {
 			t.Fatal("the process now holding the PID was signalled")
 		}
+		if got, want := Why(recorded, bin), fmt.Sprintf("exited; PID %d now belongs to a later process", id.PID); got != want {
+			t.Fatalf("Why = %q; want %q", got, want)
+		}
+	})
+
+	// A record kept across a reboot: the same PID and even the same start
+	// tick name another process in a later boot.
+	t.Run("earlier boot", func(t *testing.T) {
+		id, bin, _, _ := startCopy(t)
+		if id.Boot == "" || id.Boot != bootID() {
+			t.Fatalf("Identify recorded boot %q; this boot is %q", id.Boot, bootID())
+		}
+		if Why(id, bin) != "" {
+			t.Fatalf("Why of a running process = %q; want \"\"", Why(id, bin))
+		}
+		recorded := id
+		recorded.Boot = "00000000-0000-4000-8000-000000000000"
+		if Running(recorded, bin) {
+			t.Fatal("a record of an earlier boot counted as running")
+		}
+		if got, want := Why(recorded, bin), "started before the machine's last boot"; got != want {
+			t.Fatalf("Why = %q; want %q", got, want)
+		}
+		if out, err := Stop(recorded, bin, time.Second); err != nil || out != Reused {
+			t.Fatalf("Stop: %v, %v; want %v", out, err, Reused)
+		}
+		if err := Signal(recorded, bin, syscall.SIGTERM); !errors.Is(err, ErrNotRunning) {
+			t.Fatalf("Signal to a record of an earlier boot: %v; want ErrNotRunning", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if !Running(id, bin) {
+			t.Fatal("the process now holding the PID was signalled")
+		}
+		if out, err := Stop(id, bin, 2*time.Second); err != nil || out != Stopped {
+			t.Fatalf("Stop: %v, %v; want stopped", out, err)
+		}
+		if got := Why(id, bin); got != "exited" {
+			t.Fatalf("Why of a stopped process = %q; want \"exited\"", got)
+		}
 	})
 }
 
@@ -441,16 +480,18 @@ func TestStopReportsMovedBinariesOfAnOldRecord(t *testing.T) {
 	}
 }
 
-// TestIDJSON: an ID is written with its start time, and read back; a bare
+// TestIDJSON: an ID is written with its start time and boot (a record
+// without a boot, as before boots were kept, reads back without one), and
+// read back; a bare
 // PID, as records before start times hold it, reads as an ID without one.
 func TestIDJSON(t *testing.T) {
-	in := map[string]ID{"redis": {PID: 41, Start: 123456789}}
+	in := map[string]ID{"redis": {PID: 41, Start: 123456789, Boot: "5e0a3c1e-8f5b-4f7e-9a51-6c1f0d2b7a90"}, "gateway": {PID: 42, Start: 7}}
 	data, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var back map[string]ID
-	if err := json.Unmarshal(data, &back); err != nil || back["redis"] != in["redis"] {
+	if err := json.Unmarshal(data, &back); err != nil || back["redis"] != in["redis"] || back["gateway"] != in["gateway"] {
 		t.Fatalf("%s read back as %+v, %v", data, back, err)
 	}
 	var old map[string]ID

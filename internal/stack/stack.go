@@ -423,6 +423,7 @@ type ServiceStatus struct {
 	Name    string `json:"name"`
 	PID     int    `json:"pid,omitempty"`
 	Running bool   `json:"running"`
+	Note    string `json:"note,omitempty"` // why a recorded process does not run (proc.Why)
 	Port    int    `json:"port"`
 	Addr    string `json:"addr"` // where it listens, host:port
 }
@@ -432,7 +433,8 @@ func (s *Stack) Status() []ServiceStatus {
 	var out []ServiceStatus
 	for _, sp := range s.services() {
 		id := s.pids[sp.Name]
-		out = append(out, ServiceStatus{Name: sp.Name, PID: id.PID, Running: proc.Running(id, sp.Bin), Port: sp.Port, Addr: sp.ListenAddr()})
+		note := proc.Why(id, sp.Bin)
+		out = append(out, ServiceStatus{Name: sp.Name, PID: id.PID, Running: id.PID > 0 && note == "", Note: note, Port: sp.Port, Addr: sp.ListenAddr()})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -21,7 +22,7 @@ import (
 // put in its place) while the system ran, status shows the gateway running
 // and down stops it; a recorded batcher PID now held by a process started
 // at another time (the start time faked in stack.json) shows as stopped,
-// and down leaves that process alone, says so at warn, and forgets it.
+// (and says why), and down leaves that process alone, says so at warn, and forgets it.
 // A stack.json of bare PIDs (before start times were kept) still reads.
 func TestDownByStartTime(t *testing.T) {
 	dir := t.TempDir()
@@ -79,12 +80,15 @@ func TestDownByStartTime(t *testing.T) {
 	if s, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	running := map[string]bool{}
+	running, notes := map[string]bool{}, map[string]string{}
 	for _, st := range s.Status() {
-		running[st.Name] = st.Running
+		running[st.Name], notes[st.Name] = st.Running, st.Note
 	}
 	if !running["gateway"] || running["batcher0"] {
 		t.Errorf("status: gateway running %v, batcher0 running %v; want true (its binary moved), false (its PID reused)", running["gateway"], running["batcher0"])
+	}
+	if want := fmt.Sprintf("exited; PID %d now belongs to a later process", other.PID); notes["batcher0"] != want || notes["gateway"] != "" {
+		t.Errorf("status notes: batcher0 %q, gateway %q; want %q and none", notes["batcher0"], notes["gateway"], want)
 	}
 	if err := s.Down(false); err != nil {
 		t.Fatal(err)

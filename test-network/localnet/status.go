@@ -20,6 +20,7 @@ type ProcessStatus struct {
 	Name    string `json:"name"`
 	PID     int    `json:"pid,omitempty"`
 	Running bool   `json:"running"`
+	Note    string `json:"note,omitempty"` // why a recorded process does not run (proc.Why)
 	Port    int    `json:"port"`
 	Addr    string `json:"addr"`             // where it listens: its host's address and Port
 	Height  int64  `json:"height,omitempty"` // blocks on the election channel, from the node's metrics
@@ -50,7 +51,8 @@ func (n *Network) Status(ctx context.Context) Status {
 		p := procs[name]
 		id := n.state.PIDs[name]
 		ps := ProcessStatus{Name: name, PID: id.PID, Port: p.Port, Addr: p.ListenAddr(), Log: n.layout.Log(name)}
-		ps.Running = proc.Running(id, p.Bin)
+		ps.Note = proc.Why(id, p.Bin)
+		ps.Running = id.PID > 0 && ps.Note == ""
 		if ops, ok := opsAddrs[name]; ok && ps.Running {
 			metrics := scrape(ctx, ops)
 			ps.Height = int64(metrics["ledger_blockchain_height"])
@@ -147,5 +149,8 @@ func (st Status) Print(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "%-18s %-8s %-8d %-6d %-7s %s\n", p.Name, state, p.PID, p.Port, height, p.Log)
+		if p.Note != "" {
+			fmt.Fprintf(w, "%-18s   (%s)\n", "", p.Note)
+		}
 	}
 }

@@ -63,7 +63,8 @@ func running(id proc.ID) bool { return proc.Running(id, "") }
 // time beside its PID. With the binaries' folder moved (swapped for a new
 // build) while the network ran, status shows the recorded process running
 // and down stops it; a recorded PID now held by a process started at
-// another time (the start time faked in the state) shows as stopped, and
+// another time (the start time faked in the state) shows as stopped, with
+// why, and
 // down leaves that process alone, says so, and forgets the record.
 func TestDownByStartTime(t *testing.T) {
 	cfg, logs := fakeFabric(t)
@@ -83,6 +84,11 @@ func TestDownByStartTime(t *testing.T) {
 	}
 	if !st["orderer0"].Running || st["orderer1"].Running {
 		t.Errorf("status: orderer0 running %v, orderer1 running %v; want true (its binary moved), false (its PID reused)", st["orderer0"].Running, st["orderer1"].Running)
+	}
+	var printed bytes.Buffer
+	n.Status(context.Background()).Print(&printed)
+	if want := fmt.Sprintf("(exited; PID %d now belongs to a later process)", other.PID); st["orderer1"].Note == "" || !strings.Contains(printed.String(), want) {
+		t.Errorf("status does not say why orderer1 is stopped (note %q); printed:\n%s", st["orderer1"].Note, printed.String())
 	}
 	if err := n.Down(false); err != nil {
 		t.Fatal(err)
