@@ -121,11 +121,12 @@ func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) repor
 }
 
 // noteCompactions notes what the peers' state databases compacted while
-// drive name ran, from goleveldb's own LOG files. A 20 s drive writes about
-// one memtable; level 0's compaction into level 1 comes every fourth (with
-// level 1's into level 2 after it) and costs the drive that meets it a
-// quarter to a half more peer CPU per vote (docs/ledger.md), so ceilings
-// are only comparable when this note says they met the same.
+// drive or probe name ran, from goleveldb's own LOG files. A 20 s drive
+// writes about one memtable; level 0's compaction into level 1 comes every
+// fourth (with level 1's into level 2 after it) and costs the drive that
+// meets it a quarter to a half more peer CPU per vote (docs/ledger.md), so
+// ceilings are only comparable when this note says they met the same; a
+// pace probe that meets one commits from fewer cores left.
 func (r *run) noteCompactions(name string, from, to time.Time) {
 	var peers []string
 	for _, o := range network.PeerOrgs {
@@ -143,7 +144,7 @@ func (r *run) noteCompactions(name string, from, to time.Time) {
 		}
 		peers = append(peers, fmt.Sprintf("%s %s", network.PeerProcess(o), c))
 	}
-	r.note("%s: the peers' state databases during the drive (LevelDB LOG): %s", name, strings.Join(peers, "; "))
+	r.note("%s: the peers' state databases meanwhile (LevelDB LOG): %s", name, strings.Join(peers, "; "))
 }
 
 // ceilingOn measures the ceiling on lt as CPU phase name, the votes in the

@@ -58,6 +58,7 @@ func (r *run) probe(ctx context.Context, name, cpuPhase string, rate float64, d 
 		return pr, err
 	}
 	pr.Commit = r.committed(p, from, from.Add(d))
+	r.noteCompactions(name, from, from.Add(d))
 	pr.QueuedAfter, _ = loadgen.QueueDepth(ctx, r.rdb, r.election.States)
 	if pr.Phase.AcceptedPerS > 0 {
 		pr.CommittedOverAccepted = pr.CommittedPerS / pr.Phase.AcceptedPerS
