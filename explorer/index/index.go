@@ -72,6 +72,9 @@ type Index struct {
 	// the pending votes at which a commit writes them (tests).
 	pending   *pendingKeys
 	flushRows int
+	// merges, if set, is the segments' merge policy in place of
+	// defaultMergePolicy (tests, benchmarks).
+	merges mergePolicy
 	// committing are the pending keys of the Writer whose SQL commit is
 	// under way (nil if none): published before that commit, so that a
 	// reader finds a batch's votes no later than the batch, and dropped if

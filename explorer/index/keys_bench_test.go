@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -207,4 +208,94 @@ func cpuTime(tb testing.TB) time.Duration {
 		tb.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSegmentMerges drives the vote key segments alone (no blocks):
+// one kind's keys, random, flushed 200,000 rows at a time
+// (pendingFlushRows), each flush a commit of its own, until the kind holds
+// INDEX_MERGE_ROWS rows (default 2,000,000; an op is the whole filling, so
+// run it -benchtime 1x), under the merge policy before the ceiling
+// (policy=unbounded) and the index's (policy=bounded). It reports the most
+// rows one commit's merge read back from the segments (max-read-rows, and
+// as MB at 16 bytes a row), the longest commit (max-commit-ms, wall
+// time), the largest size the write-ahead log reached (wal-MB), the CPU
+// per row flushed (cpu-ns/row), the segments at the end, and the wall and
+// CPU time of a lookup of a random key in them (lookup-ns, lookup-cpu-ns:
+// segmentPlaces, the second 20,000 lookups, after a checkpoint).
+func BenchmarkSegmentMerges(b *testing.B) {
+	const flush = pendingFlushRows
+	total := 2_000_000
+	if s := os.Getenv("INDEX_MERGE_ROWS"); s != "" {
+		var err error
+		if total, err = strconv.Atoi(s); err != nil {
+			b.Fatalf("INDEX_MERGE_ROWS=%q: %v", s, err)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		policy mergePolicy
+	}{{"unbounded", mergePolicy{ratio: 2}}, {"bounded", defaultMergePolicy}} {
+		b.Run(fmt.Sprintf("policy=%s/rows=%d", c.name, total), func(b *testing.B) {
+			for range b.N {
+				path := filepath.Join(b.TempDir(), "index.db")
+				x, err := Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				x.merges = c.policy
+				rng := rand.New(rand.NewPCG(uint64(total), 3))
+				var maxRead, walBytes int64
+				var maxCommit, cpu time.Duration
+				rows := make([]keyRow, flush)
+				for done := 0; done < total; done += flush {
+					for i := range rows {
+						rows[i] = keyRow{int64(rng.Uint64()), keyPlace{int64(done/500 + i/500 + 1), int32(i % 500)}}
+					}
+					before := segmentList(b, x)
+					began, cpuBegan := time.Now(), cpuTime(b)
+					addSegmentRows(b, x, segmentIDs, rows)
+					maxCommit, cpu = max(maxCommit, time.Since(began)), cpu+cpuTime(b)-cpuBegan
+					after := segmentList(b, x)
+					var read int64
+					for _, s := range before {
+						if !slices.Contains(after, s) {
+							read += s.rows
+						}
+					}
+					maxRead = max(maxRead, read)
+					if fi, err := os.Stat(path + "-wal"); err == nil {
+						walBytes = max(walBytes, fi.Size())
+					}
+				}
+				segs := len(segmentList(b, x))
+				// The lookups read the segments from the database file, as
+				// they do once a checkpoint wrote them there.
+				if _, err := x.write.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+					b.Fatal(err)
+				}
+				const lookups = 20_000
+				var lookup, lookupCPU time.Duration
+				for range 2 { // the second time, the mapped pages read once
+					began, cpuBegan := time.Now(), cpuTime(b)
+					for range lookups {
+						if _, err := segmentPlaces(context.Background(), x.segs, segmentIDs, int64(rng.Uint64()), nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					lookup, lookupCPU = time.Since(began)/lookups, (cpuTime(b)-cpuBegan)/lookups
+				}
+				if err := x.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(maxRead), "max-read-rows")
+				b.ReportMetric(float64(maxRead*segmentRowBytes)/1e6, "max-read-MB")
+				b.ReportMetric(float64(maxCommit.Milliseconds()), "max-commit-ms")
+				b.ReportMetric(float64(walBytes)/1e6, "wal-MB")
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(total), "cpu-ns/row")
+				b.ReportMetric(float64(segs), "segments")
+				b.ReportMetric(float64(lookup.Nanoseconds()), "lookup-ns")
+				b.ReportMetric(float64(lookupCPU.Nanoseconds()), "lookup-cpu-ns")
+			}
+		})
+	}
 }

@@ -17,17 +17,23 @@ import (
 	"github.com/votechain/votechain/explorer/audit"
 )
 
+// killedMerges is the merge policy of TestPendingKeysSurviveKill's
+// children: a ceiling of 150 rows on a merged segment, which the children's
+// flushes of 37 votes or more reach within a round.
+var killedMerges = mergePolicy{ratio: 2, maxRows: 150}
+
 // killedChildEnv names the index file a child process of
 // TestPendingKeysSurviveKill writes to until it is killed.
 const killedChildEnv = "VOTECHAIN_INDEX_KILLED_CHILD"
 
 // TestPendingKeysSurviveKill: a process that commits blocks (some Writers
 // rolled back, the pending keys written every few commits as segments and
-// merged) is killed with SIGKILL at a random moment, six times on
+// merged up to a ceiling, killedMerges) is killed with SIGKILL at a random moment, six times on
 // the same file, each time started again from it; after each kill the
 // index opened anew finds every committed vote by id and its nullifier
-// used, and the key tables hold exactly the keys of the batches up to
-// keys_flushed (the rest are read back into memory).
+// used, the key tables hold exactly the keys of the batches up to
+// keys_flushed (the rest are read back into memory), and the segments are
+// sound (checkSegments).
 func TestPendingKeysSurviveKill(t *testing.T) {
 	if path := os.Getenv(killedChildEnv); path != "" {
 		writeUntilKilled(t, path)
@@ -99,6 +105,12 @@ func TestPendingKeysSurviveKill(t *testing.T) {
 				round, ids, used, x.pending.votes, tableVotes, flushed, pendingVotes)
 		}
 		findAll(t, x, votes)
+		x.merges = killedMerges
+		checkSegments(t, x)
+		var segs int64
+		if err := x.db.QueryRow(`SELECT COUNT(*) FROM key_segments WHERE kind = 0`).Scan(&segs); err != nil || segs < tableVotes/killedMerges.maxRows {
+			t.Fatalf("round %d: %d segments of %d vote ids, %v; want at least %d (the ceiling)", round, segs, tableVotes, err, tableVotes/killedMerges.maxRows)
+		}
 		t.Logf("round %d: %d votes committed, %d of them pending", round, len(votes), pendingVotes)
 		x.pending = &pendingKeys{} // closed without writing them, as killed
 		if err := x.Close(); err != nil {
@@ -116,7 +128,7 @@ func writeUntilKilled(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x.flushRows = 37
+	x.flushRows, x.merges = 37, killedMerges
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	for i := 0; ; i++ {
 		w, err := x.Begin(ctx)

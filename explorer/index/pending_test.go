@@ -323,8 +323,9 @@ func TestKeyRuns(t *testing.T) {
 // Twice: with the keys kept in memory, and with every second commit
 // flushing them as a segment and merging segments (two blocks' 24 votes
 // reach flushRows), where a failed commit's flush and merge are rolled back
-// with it and the keys it held stay pending; at the end every committed
-// vote is still found and the segments are sound.
+// with it and the keys it held stay pending (as many as a restart would
+// read back, and the committed segments sound); at the end every
+// committed vote is still found and the segments are sound.
 func TestVotesVisibleWithTheirBatch(t *testing.T) {
 	for _, c := range []struct {
 		name      string
@@ -351,6 +352,7 @@ func votesVisibleWithTheirBatch(t *testing.T, flushRows int) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(17, 18))
+	failedMerges := 0 // failed commits that flushed keys and merged segments
 	// visible checks that the batches of r and their votes are found, or
 	// none of them if want is false.
 	visible := func(when string, r audit.Report, want bool) {
@@ -383,6 +385,9 @@ func votesVisibleWithTheirBatch(t *testing.T, flushRows int) {
 		fail := n%7 == 3
 		x.commitSQL = func(tx *sql.Tx) error {
 			visible(fmt.Sprintf("block %d before its commit", n), r, false)
+			if fail && flushing && flushedAndMerged(t, x, tx) {
+				failedMerges++
+			}
 			if fail { // a real failed COMMIT, which SQLite leaves open
 				if _, err := tx.Exec(`INSERT INTO temp.orphans VALUES (1)`); err != nil {
 					t.Fatal(err)
@@ -414,6 +419,15 @@ func votesVisibleWithTheirBatch(t *testing.T, flushRows int) {
 			if x.committing != nil || !flushing && x.pending.votes != 3*4*int(n) { // blocks 0 to n-1
 				t.Fatalf("block %d after its failed commit: committing keys %v, %d pending votes", n, x.committing != nil, x.pending.votes)
 			}
+			// The pending keys are those of every committed batch whose
+			// keys the committed segments do not hold, as a restart reads
+			// them back.
+			if back, err := pendingFromBatches(ctx, x.db); err != nil || back.votes != x.pending.votes {
+				t.Fatalf("block %d after its failed commit: %d pending votes; the committed index's batches after keys_flushed hold %d, %v", n, x.pending.votes, back.votes, err)
+			}
+			if flushing {
+				checkSegments(t, x)
+			}
 			again := votesReport(t, rng, n, 3, 4) // the same block number, batch numbers and seqs
 			if err := x.Save(ctx, again); err != nil {
 				t.Fatal(err)
@@ -442,6 +456,9 @@ func votesVisibleWithTheirBatch(t *testing.T, flushRows int) {
 		visible(fmt.Sprintf("committed block %d at the end", i), r, true)
 	}
 	if flushing {
+		if failedMerges == 0 {
+			t.Fatal("no failed commit had flushed the keys and merged segments")
+		}
 		var segments int
 		if err := x.db.QueryRow(`SELECT COUNT(*) FROM key_segments`).Scan(&segments); err != nil || segments == 0 {
 			t.Fatalf("flushing every commit wrote %d segments, %v", segments, err)
@@ -484,4 +501,21 @@ func TestStaleCommittingPlace(t *testing.T) {
 	if used, err := x.NullifierUsed(last.State, last.Nullifier); err != nil || used {
 		t.Errorf("NullifierUsed of a stale committing place: %v, %v; want false, nil", used, err)
 	}
+}
+
+// flushedAndMerged reports whether tx, a Writer's transaction about to
+// commit, flushed the pending keys (keys_flushed moved) and merged
+// segments (a kind holds fewer segments in tx than a flush alone would
+// leave: the committed ones and one more).
+func flushedAndMerged(t *testing.T, x *Index, tx *sql.Tx) bool {
+	t.Helper()
+	const q = `SELECT (SELECT batch FROM keys_flushed), (SELECT COUNT(*) FROM key_segments WHERE kind = 0)`
+	var flushed, segs, committedFlushed, committedSegs int64
+	if err := tx.QueryRow(q).Scan(&flushed, &segs); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.db.QueryRow(q).Scan(&committedFlushed, &committedSegs); err != nil {
+		t.Fatal(err)
+	}
+	return flushed != committedFlushed && segs <= committedSegs
 }

@@ -13,9 +13,10 @@ import (
 // tree writes its runs: a flush of the pending keys (pending.go) writes
 // each kind's rows, sorted, as packed chunks of chunkRows rows (16 bytes a
 // row) of a new segment, and merges it with the latest segments while the
-// one before is at most twice its size, so that each kind has about log2
-// of its rows over a flush's segments, each row rewritten about as many
-// times. Inserted into one b-tree per kind (vote_keys and used_votes, as
+// one before is at most twice its size and the merged segment stays within
+// a ceiling (mergePolicy, mergepolicy.go), so that no merge rewrites more
+// than the ceiling's rows and each kind holds its rows in full segments
+// and about log2 of the ceiling over a flush's smaller ones. Inserted into one b-tree per kind (vote_keys and used_votes, as
 // they were until 2026-12-01), each flushed row took a b-tree insert at a
 // random place, and the pages a flush made dirty grew with the tables (at
 // a few million rows nearly every page of the tables for a flush of
@@ -137,9 +138,9 @@ func (w *Writer) readSegments(ctx context.Context, kind int) ([]segment, error) 
 }
 
 // addSegment writes rows (sorted by compareKeyRows) as a segment of kind,
-// merged with the latest segments while the one before is at most twice
-// as large as what it merges into: the merged segments are read back and
-// deleted, and the rows written once, into one new segment.
+// merged with the latest segments the index's merge policy picks
+// (mergepolicy.go): the merged segments are read back and deleted, and the
+// rows written once, into one new segment.
 func (w *Writer) addSegment(ctx context.Context, kind int, rows []keyRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -148,13 +149,15 @@ func (w *Writer) addSegment(ctx context.Context, kind int, rows []keyRow) error 
 	if err != nil {
 		return fmt.Errorf("read the vote key segments: %w", err)
 	}
-	total, n := int64(len(rows)), len(segs)
-	for n > 0 && segs[n-1].rows <= 2*total {
-		total += segs[n-1].rows
-		n--
+	sizes := make([]int64, len(segs))
+	for i, s := range segs {
+		sizes[i] = s.rows
 	}
+	n := len(segs) - w.x.mergePolicy().merges(sizes, int64(len(rows)))
+	total := int64(len(rows))
 	sources := []rowSource{&sliceSource{rows: rows}}
 	for _, s := range segs[n:] {
+		total += s.rows
 		sources = append(sources, &segmentReader{w: w, ctx: ctx, id: s.id})
 	}
 	if err := w.writeSegment(ctx, kind, total, sources); err != nil {

@@ -33,7 +33,7 @@ func rowCounts(t *testing.T, x *Index) (counts [4]int64) {
 }
 
 // segmentList is the segments of the committed index, by kind, as id:rows.
-func segmentList(t *testing.T, x *Index) []segment {
+func segmentList(t testing.TB, x *Index) []segment {
 	t.Helper()
 	rows, err := x.db.Query(`SELECT id, rows FROM key_segments ORDER BY kind, id`)
 	if err != nil {
@@ -57,8 +57,8 @@ func segmentList(t *testing.T, x *Index) []segment {
 // checkSegments checks every segment of the committed index: its chunks
 // hold as many rows as it says, in key order, each chunk named by its
 // first key, at most chunkRows rows unless its last key's rows continue,
-// no key split over two chunks; and each kind's segments are each more
-// than twice as large as the next (the merges).
+// no key split over two chunks; and each kind's segments are as the
+// index's merge policy leaves them (mergePolicy.settled).
 func checkSegments(t *testing.T, x *Index) {
 	t.Helper()
 	for _, kind := range []int{segmentIDs, segmentUsed} {
@@ -75,10 +75,14 @@ func checkSegments(t *testing.T, x *Index) {
 			segs = append(segs, s)
 		}
 		rows.Close()
+		sizes := make([]int64, len(segs))
 		for i, s := range segs {
-			if i > 0 && segs[i-1].rows <= 2*s.rows {
-				t.Fatalf("kind %d: segment of %d rows after one of %d; want merged", kind, s.rows, segs[i-1].rows)
-			}
+			sizes[i] = s.rows
+		}
+		if !x.mergePolicy().settled(sizes) {
+			t.Fatalf("kind %d: segments of %v rows; want them merged (%+v)", kind, sizes, x.mergePolicy())
+		}
+		for _, s := range segs {
 			chunks, err := x.db.Query(`SELECT first, rows FROM key_chunks WHERE segment = ? ORDER BY first`, s.id)
 			if err != nil {
 				t.Fatal(err)
@@ -174,7 +178,16 @@ func findAll(t *testing.T, x *Index, votes []ballot.Vote) {
 // segment of each kind, merged with the latest ones while those are at
 // most twice as large; the segments hold every key once, in order, and
 // every vote is found, after each commit and after reopening the index.
+// Again with a ceiling of 300 rows on a merged segment (the blocks hold
+// 10 to 164 votes, 1,044 in all): no segment grows above it, and the
+// kind's rows stay in as many segments as that takes.
 func TestSegmentsMerged(t *testing.T) {
+	for name, p := range map[string]mergePolicy{"default": {}, "maxRows=300": {ratio: 2, maxRows: 300}} {
+		t.Run(name, func(t *testing.T) { segmentsMerged(t, p) })
+	}
+}
+
+func segmentsMerged(t *testing.T, p mergePolicy) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
 	x, err := Open(path)
@@ -182,7 +195,7 @@ func TestSegmentsMerged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { x.Close() }()
-	x.flushRows = 1
+	x.flushRows, x.merges = 1, p
 	rng := rand.New(rand.NewPCG(1, 2))
 	var votes []ballot.Vote
 	merges := 0
@@ -207,11 +220,79 @@ func TestSegmentsMerged(t *testing.T) {
 	if merges == 0 {
 		t.Fatal("no commit merged segments")
 	}
+	if segs := segmentList(t, x); p.maxRows > 0 {
+		for _, s := range segs {
+			if s.rows > p.maxRows {
+				t.Fatalf("segments %v: one above the ceiling %d", segs, p.maxRows)
+			}
+		}
+		if want := 2 * int((int64(len(votes))+p.maxRows-1)/p.maxRows); len(segs) < want {
+			t.Fatalf("segments %v; want at least %d", segs, want)
+		}
+	}
 	x.Close()
 	if x, err = Open(path); err != nil {
 		t.Fatal(err)
 	}
 	findAll(t, x, votes)
+}
+
+// TestSegmentReaderManyChunks: a segment of more chunks than a reader's
+// query reads at once (readerChunks) is read back whole, in order, and
+// merged with another into one that holds every row of both.
+func TestSegmentReaderManyChunks(t *testing.T) {
+	ctx := context.Background()
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	random := func(n int, batch int64) []keyRow {
+		rows := make([]keyRow, n)
+		for i := range rows {
+			rows[i] = keyRow{int64(rng.Uint64()), keyPlace{batch, int32(i)}}
+		}
+		return rows
+	}
+	first := random((2*readerChunks+readerChunks/2)*chunkRows+7, 1) // 2.5 queries' chunks
+	addSegmentRows(t, x, segmentIDs, first)                         // sorted in place
+	var chunks int
+	if err := x.db.QueryRow(`SELECT COUNT(*) FROM key_chunks`).Scan(&chunks); err != nil || chunks <= 2*readerChunks {
+		t.Fatalf("%d chunks, %v; want more than %d", chunks, err, 2*readerChunks)
+	}
+	read := func(id int64) []keyRow {
+		t.Helper()
+		tx, err := x.write.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		r := &segmentReader{w: &Writer{x: x, tx: tx, stmts: map[string]*sql.Stmt{}}, ctx: ctx, id: id}
+		var got []keyRow
+		for {
+			row, ok, err := r.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return got
+			}
+			got = append(got, row)
+		}
+	}
+	segs := segmentList(t, x)
+	if got := read(segs[0].id); !slices.Equal(got, first) {
+		t.Fatalf("read back %d rows of %d, or not in order", len(got), len(first))
+	}
+	second := random(len(first)/2+1, 2)
+	addSegmentRows(t, x, segmentIDs, second) // merged with the first: at least half as large
+	checkSegments(t, x)
+	segs = segmentList(t, x)
+	want := slices.SortedFunc(slices.Values(slices.Concat(first, second)), compareKeyRows)
+	if got := read(segs[0].id); len(segs) != 1 || !slices.Equal(got, want) {
+		t.Fatalf("segments %v: read back %d rows; want one of %d", segs, len(got), len(want))
+	}
 }
 
 // TestSegmentSharedKeys: rows of one key are kept in one chunk, however
