@@ -113,6 +113,46 @@ func TestPeerDecodeOncePatched(t *testing.T) {
 	}
 }
 
+// TestPeerRwSetOncePatched shows that the Fabric build carries
+// network/fabricbin/patches/rwset-once.patch (docs/ledger.md): in the peer
+// binary's machine code, the private data coordinator's StoreBlock shares the
+// block's parsed read-write sets (rwsetutil.ShareBlockRwSets), and the
+// validator's dispatcher, the key-level endorsement check (its dependency
+// extraction and its Validate), the coordinator and the ledger's batch
+// preparer take a transaction's set from rwsetutil.TxRwSetOfBlock instead of
+// each parsing it with (*rwsetutil.TxRwSet).FromProtoBytes, as Fabric's own
+// do. The patch's own test checks TxRwSetOfBlock gives what FromProtoBytes
+// gives.
+func TestPeerRwSetOncePatched(t *testing.T) {
+	nettest.Integration(t)
+	peer := fabricCommand(t, "peer")
+	const fabric = "github.com/hyperledger/fabric/"
+	const (
+		share = "rwsetutil.ShareBlockRwSets(SB)"
+		take  = "rwsetutil.TxRwSetOfBlock(SB)"
+		parse = "rwsetutil.(*TxRwSet).FromProtoBytes(SB)"
+	)
+	for fn, want := range map[string]string{
+		fabric + "gossip/privdata.(*coordinator).StoreBlock":                                       share,
+		fabric + "gossip/privdata.getTxInfoFromTransactionBytes":                                   take,
+		fabric + "core/committer/txvalidator/v20/plugindispatcher.(*dispatcherImpl).Dispatch":      take,
+		fabric + "core/common/validation/statebased.(*KeyLevelValidator).extractDependenciesForTx": take,
+		fabric + "core/common/validation/statebased.(*KeyLevelValidator).Validate":                 take,
+		fabric + "core/ledger/kvledger/txmgmt/validation.preprocessProtoBlock":                     take,
+	} {
+		var found bool
+		for _, call := range objdumpCalls(t, peer, fn) {
+			if strings.Contains(call, parse) {
+				t.Errorf("%s parses the read-write set itself: bin/fabric was built without network/fabricbin/patches/rwset-once.patch (run make fabric-bin)\n%s", fn, call)
+			}
+			found = found || strings.Contains(call, want)
+		}
+		if !found {
+			t.Errorf("%s does not call %s: bin/fabric was built without network/fabricbin/patches/rwset-once.patch (run make fabric-bin)", fn, want)
+		}
+	}
+}
+
 // fabricCommand returns the path of a built Fabric command in bin/fabric.
 func fabricCommand(t *testing.T, name string) string {
 	t.Helper()
