@@ -46,7 +46,8 @@ type voteSide struct {
 // build's, alternating (the order rotated each round). It reports each
 // build's median gateway and Redis CPU per accepted vote (from /proc, as
 // BenchmarkVoteLoopback measures them) and the median of the rounds'
-// new ÷ old ratios (each round's ratio is logged). Run it with
+// new ÷ old ratios (each run's figures and each round's ratios go to
+// standard error). Run it with
 // -benchtime 1x and under flock /work/wt/measure.lock on a shared machine:
 // the rounds, not b.N, set its length.
 func BenchmarkVoteAB(b *testing.B) {
@@ -74,7 +75,7 @@ func BenchmarkVoteAB(b *testing.B) {
 				b.Fatalf("%s: %v", s.name, err)
 			}
 			s.gwUS, s.redisUS = append(s.gwUS, m["gw-µs/vote"]), append(s.redisUS, m["redis-µs/vote"])
-			b.Logf("round %d %-3s gateway %6.1f µs/vote, Redis %5.1f µs/vote, %5.1f votes/call, 202 p50 %.2f p99 %.2f ms",
+			fmt.Fprintf(os.Stderr, "round %d %-3s gateway %6.1f µs/vote, Redis %5.1f µs/vote, %5.1f votes/call, 202 p50 %.2f p99 %.2f ms\n",
 				round+1, s.name, m["gw-µs/vote"], m["redis-µs/vote"], m["votes/call"], m["client-p50-ms"], m["client-p99-ms"])
 		}
 	}
@@ -97,7 +98,7 @@ func BenchmarkVoteAB(b *testing.B) {
 			for i := range ratios {
 				ratios[i] = c.new(i) / c.old(i)
 			}
-			b.Logf("%s by round: %.3f", c.unit, ratios)
+			fmt.Fprintf(os.Stderr, "%s by round: %.3f\n", c.unit, ratios)
 			b.ReportMetric(median(ratios), c.unit)
 		}
 	}
