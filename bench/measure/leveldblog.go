@@ -31,10 +31,15 @@ var committedLine = regexp.MustCompile(`^(\d\d:\d\d:\d\d\.\d+) (table@compaction
 
 // LevelDBCompactions reads a goleveldb LOG file (the file named LOG in the
 // database's folder, which goleveldb writes itself) and adds up the
-// compactions and flushes committed between from and to. goleveldb stamps
-// its lines with the local time of day only: a line counts if that time,
-// on from's day or the next, falls in the window, so the window must be
-// shorter than a day. Lines of other kinds are skipped.
+// compactions and flushes that ran in the window from..to: each one whose
+// span (its commit's time, less the time goleveldb says it took) overlaps
+// the window counts once, with the part of its time inside the window. A
+// compaction still running when the LOG is read is not in it yet: read the
+// LOG once the database has had time to finish what began in the window.
+// goleveldb stamps its lines with the local time of day only: a line's
+// time is taken on from's day, the day before or the day after, whichever
+// makes its span overlap the window, so the window must be shorter than a
+// day. Lines of other kinds are skipped.
 func LevelDBCompactions(r io.Reader, from, to time.Time) (Compactions, error) {
 	var c Compactions
 	day := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, from.Location())
@@ -54,17 +59,27 @@ func LevelDBCompactions(r io.Reader, from, to time.Time) (Compactions, error) {
 		}
 		at := day.Add(time.Duration(clock.Hour())*time.Hour + time.Duration(clock.Minute())*time.Minute +
 			time.Duration(clock.Second())*time.Second + time.Duration(clock.Nanosecond()))
-		if at.Before(from) {
-			at = at.Add(24 * time.Hour)
-		}
-		if at.After(to) {
-			continue
-		}
-		if m[2] == "memdb@flush" {
-			c.Flushes, c.FlushTime = c.Flushes+1, c.FlushTime+took
-		} else {
-			c.Tables, c.TableTime = c.Tables+1, c.TableTime+took
+		for _, end := range []time.Time{at.Add(-24 * time.Hour), at, at.Add(24 * time.Hour)} {
+			start := end.Add(-took)
+			if end.Before(from) || start.After(to) {
+				continue
+			}
+			inside := later(end, to, true).Sub(later(start, from, false))
+			if m[2] == "memdb@flush" {
+				c.Flushes, c.FlushTime = c.Flushes+1, c.FlushTime+inside
+			} else {
+				c.Tables, c.TableTime = c.Tables+1, c.TableTime+inside
+			}
+			break
 		}
 	}
 	return c, sc.Err()
+}
+
+// later returns the later of a and b, or with earliest the earlier.
+func later(a, b time.Time, earliest bool) time.Time {
+	if a.After(b) != earliest {
+		return a
+	}
+	return b
 }

@@ -50,3 +50,38 @@ func TestLevelDBCompactionsAcrossMidnight(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
+
+// A compaction counts in every window its span overlaps, with the part of
+// its time inside: one that began before the window and one still running
+// at its end (the 5.9 s compaction from 20:37:17.72 to 20:37:23.61).
+func TestLevelDBCompactionsOverlapTheWindow(t *testing.T) {
+	day := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	at := func(s string) time.Time {
+		c, err := time.Parse("15:04:05.000000", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return day.Add(c.Sub(time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)))
+	}
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		want     Compactions
+	}{
+		{"ends inside it", at("20:37:20.000000"), at("20:37:40.000000"),
+			Compactions{Tables: 2, TableTime: at("20:37:23.614993").Sub(at("20:37:20.000000")) + 675971100}},
+		{"still running at its end", at("20:37:10.000000"), at("20:37:20.000000"),
+			Compactions{Tables: 1, TableTime: at("20:37:20.000000").Sub(at("20:37:23.614993").Add(-5896490441)), Flushes: 1, FlushTime: 1407345502}},
+		{"between two", at("20:37:25.000000"), at("20:37:57.000000"), Compactions{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := LevelDBCompactions(strings.NewReader(levelDBLog), tc.from, tc.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

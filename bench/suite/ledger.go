@@ -126,7 +126,10 @@ func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) repor
 // fourth (with level 1's into level 2 after it) and costs the drive that
 // meets it a quarter to a half more peer CPU per vote (docs/ledger.md), so
 // ceilings are only comparable when this note says they met the same; a
-// pace probe that meets one commits from fewer cores left.
+// pace probe that meets one commits from fewer cores left. Each counts with
+// the part of its time inside the window; one still running when the LOG
+// is read is missed (a ceiling's note is read as its drive ends, a probe's
+// after its drain).
 func (r *run) noteCompactions(name string, from, to time.Time) {
 	var peers []string
 	for _, o := range network.PeerOrgs {

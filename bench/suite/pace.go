@@ -58,12 +58,12 @@ func (r *run) probe(ctx context.Context, name, cpuPhase string, rate float64, d 
 		return pr, err
 	}
 	pr.Commit = r.committed(p, from, from.Add(d))
-	r.noteCompactions(name, from, from.Add(d))
 	pr.QueuedAfter, _ = loadgen.QueueDepth(ctx, r.rdb, r.election.States)
 	if pr.Phase.AcceptedPerS > 0 {
 		pr.CommittedOverAccepted = pr.CommittedPerS / pr.Phase.AcceptedPerS
 	}
 	drained, _, derr := r.settle(ctx, "drain-"+name)
+	r.noteCompactions(name, from, from.Add(d)) // after the drain: what began in the window has finished
 	pr.DrainS = drained.Seconds()
 	arrivals, _ := r.watcher.Arrivals()
 	lat, unreadable, lerr := ledgerload.CommitLatencies(ctx, r.ledger, arrivals, from, from.Add(d))

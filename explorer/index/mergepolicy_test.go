@@ -67,15 +67,21 @@ func simulateMerges(t *testing.T, p mergePolicy, flush, total int64) (maxRead in
 
 // TestMergePolicyBounded: flushes of 200,000 rows (pendingFlushRows) up to
 // 10 M and 50 M rows a kind: under the default policy no merge reads back
-// more than maxSegmentRows rows, and a kind holds at most
-// total/(maxSegmentRows/2) + log2(maxSegmentRows/flush) + 1 segments (the
-// segments a lookup reads); without the ceiling a merge reads back
-// nearly the whole kind.
+// more than maxSegmentRows rows, and a kind holds at most total/full +
+// log2(maxSegmentRows/flush) + 1 segments, full being the largest
+// flush<<k within the ceiling (the segments a lookup reads: 7 and 32 here,
+// bounds 10 and 35); without the ceiling a merge reads back nearly the
+// whole kind.
 func TestMergePolicyBounded(t *testing.T) {
 	const flush = pendingFlushRows
 	for _, total := range []int64{10_000_000, 50_000_000} {
 		maxRead, maxSegs, segs := simulateMerges(t, defaultMergePolicy, flush, total)
-		bound := int(total/(maxSegmentRows/2)) + int(math.Log2(maxSegmentRows/flush)) + 1
+		// Flushes of equal size merge in powers of two: a full segment is
+		// the largest flush<<k within the ceiling (1.6 M rows here), and
+		// below the full ones at most one segment of each smaller size.
+		tiers := int(math.Log2(maxSegmentRows / flush))
+		full := int64(flush) << tiers
+		bound := int(total/full) + tiers + 1
 		t.Logf("%d rows, bounded: the largest merge read back %d rows; at most %d segments (%d at the end: %v)", total, maxRead, maxSegs, len(segs), segs)
 		if maxRead > maxSegmentRows || maxSegs > bound {
 			t.Errorf("%d rows: a merge read back %d rows (ceiling %d), %d segments (bound %d)", total, maxRead, maxSegmentRows, maxSegs, bound)

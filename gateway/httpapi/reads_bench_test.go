@@ -224,6 +224,9 @@ func BenchmarkResultsReads(b *testing.B) {
 		b.Fatal(err)
 	}
 	rounds := loopbackEnv(b, readsRoundsEnv, 3)
+	if rounds < 1 {
+		b.Fatalf("%s=%d: want at least one round", readsRoundsEnv, rounds)
+	}
 	dur := 5 * time.Second
 	if v := os.Getenv(readsDurEnv); v != "" {
 		if dur, err = time.ParseDuration(v); err != nil {

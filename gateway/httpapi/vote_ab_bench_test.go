@@ -56,6 +56,9 @@ func BenchmarkVoteAB(b *testing.B) {
 		b.Fatal(err)
 	}
 	rounds, votes := loopbackEnv(b, voteRoundsEnv, 3), loopbackEnv(b, voteVotesEnv, 30_000)
+	if rounds < 1 {
+		b.Fatalf("%s=%d: want at least one round", voteRoundsEnv, rounds)
+	}
 	sides := []*voteSide{{name: "new", exe: exe}}
 	if other := os.Getenv(voteOtherEnv); other != "" {
 		sides = append(sides, &voteSide{name: "old", exe: other})
