@@ -93,24 +93,12 @@ func TestOrdererWALBufferAndLazyLogPatched(t *testing.T) {
 // GetActionFromEnvelope gives.
 func TestPeerDecodeOncePatched(t *testing.T) {
 	nettest.Integration(t)
-	peer := fabricCommand(t, "peer")
 	const fabric = "github.com/hyperledger/fabric/"
-	for fn, want := range map[string]string{
-		fabric + "core/committer/txvalidator/v20/plugindispatcher.(*dispatcherImpl).Dispatch": "protoutil.GetActionFromPayload(SB)",
-		fabric + "core/ledger/kvledger/txmgmt/validation.preprocessProtoBlock":                "protoutil.GetActionFromPayload(SB)",
-		fabric + "gossip/privdata.getTxInfoFromTransactionBytes":                              "protoutil.GetPayloads(SB)",
-	} {
-		var found bool
-		for _, call := range objdumpCalls(t, peer, fn) {
-			if strings.Contains(call, "protoutil.GetActionFromEnvelope(SB)") {
-				t.Errorf("%s unmarshals the envelope again: bin/fabric was built without network/fabricbin/patches/decode-once.patch (run make fabric-bin)\n%s", fn, call)
-			}
-			found = found || strings.Contains(call, want)
-		}
-		if !found {
-			t.Errorf("%s does not call %s: bin/fabric was built without network/fabricbin/patches/decode-once.patch (run make fabric-bin)", fn, want)
-		}
-	}
+	requirePeerCalls(t, "decode-once.patch", "protoutil.GetActionFromEnvelope(SB)", map[string][]string{
+		fabric + "core/committer/txvalidator/v20/plugindispatcher.(*dispatcherImpl).Dispatch": {"protoutil.GetActionFromPayload(SB)"},
+		fabric + "core/ledger/kvledger/txmgmt/validation.preprocessProtoBlock":                {"protoutil.GetActionFromPayload(SB)"},
+		fabric + "gossip/privdata.getTxInfoFromTransactionBytes":                              {"protoutil.GetPayloads(SB)"},
+	})
 }
 
 // TestPeerRwSetOncePatched shows that the Fabric build carries
@@ -125,30 +113,69 @@ func TestPeerDecodeOncePatched(t *testing.T) {
 // gives.
 func TestPeerRwSetOncePatched(t *testing.T) {
 	nettest.Integration(t)
-	peer := fabricCommand(t, "peer")
 	const fabric = "github.com/hyperledger/fabric/"
-	const (
-		share = "rwsetutil.ShareBlockRwSets(SB)"
-		take  = "rwsetutil.TxRwSetOfBlock(SB)"
-		parse = "rwsetutil.(*TxRwSet).FromProtoBytes(SB)"
-	)
-	for fn, want := range map[string]string{
+	share := []string{"rwsetutil.ShareBlockRwSets(SB)"}
+	take := []string{"rwsetutil.TxRwSetOfBlock(SB)"}
+	requirePeerCalls(t, "rwset-once.patch", "rwsetutil.(*TxRwSet).FromProtoBytes(SB)", map[string][]string{
 		fabric + "gossip/privdata.(*coordinator).StoreBlock":                                       share,
 		fabric + "gossip/privdata.getTxInfoFromTransactionBytes":                                   take,
 		fabric + "core/committer/txvalidator/v20/plugindispatcher.(*dispatcherImpl).Dispatch":      take,
 		fabric + "core/common/validation/statebased.(*KeyLevelValidator).extractDependenciesForTx": take,
 		fabric + "core/common/validation/statebased.(*KeyLevelValidator).Validate":                 take,
 		fabric + "core/ledger/kvledger/txmgmt/validation.preprocessProtoBlock":                     take,
-	} {
+	})
+}
+
+// TestPeerTxActionOncePatched shows that the Fabric build carries
+// network/fabricbin/patches/txaction-once.patch (docs/ledger.md): in the peer
+// binary's machine code, the private data coordinator's StoreBlock shares the
+// block's unmarshalled transactions (protoutil.ShareBlockTxActions), and the
+// validator's dispatcher, the validation plugin, the key-level endorsement
+// check's dependency extraction, the coordinator and the ledger's batch
+// preparer ask for a transaction unmarshalled down to its action
+// (protoutil.TxActionOfBlock, or KeptTxActionOfBlock, which never
+// unmarshals) before unmarshalling its envelope themselves, as Fabric's own
+// always do (it cannot check that they no longer unmarshal: each keeps its
+// own unmarshals for what is not kept). The patch's own test checks that what they get is what their
+// own unmarshals give, and nothing where those fail.
+func TestPeerTxActionOncePatched(t *testing.T) {
+	nettest.Integration(t)
+	const fabric = "github.com/hyperledger/fabric/"
+	// TxActionOfBlock and KeptTxActionOfBlock are small enough to be
+	// inlined: then their callers call their body, txActionOfBlock.
+	share := []string{"protoutil.ShareBlockTxActions(SB)"}
+	take := []string{"protoutil.TxActionOfBlock(SB)", "protoutil.txActionOfBlock(SB)"}
+	kept := []string{"protoutil.KeptTxActionOfBlock(SB)", "protoutil.txActionOfBlock(SB)"}
+	requirePeerCalls(t, "txaction-once.patch", "", map[string][]string{
+		fabric + "gossip/privdata.(*coordinator).StoreBlock":                                       share,
+		fabric + "core/committer/txvalidator/v20/plugindispatcher.(*dispatcherImpl).Dispatch":      take,
+		fabric + "core/handlers/validation/builtin/v20.(*Validator).extractValidationArtifacts":    take,
+		fabric + "core/common/validation/statebased.(*KeyLevelValidator).extractDependenciesForTx": take,
+		fabric + "gossip/privdata.getTxInfoFromTransactionBytes":                                   kept,
+		fabric + "core/ledger/kvledger/txmgmt/validation.preprocessProtoBlock":                     kept,
+	})
+}
+
+// requirePeerCalls fails t unless each function of calls (its full symbol
+// name) in the peer binary calls one of the functions listed for it (as go
+// tool objdump names them, "protoutil.GetPayloads(SB)"), and, unless
+// forbidden is "", none of them calls forbidden: what the Fabric build with
+// network/fabricbin/patches/<patch> does.
+func requirePeerCalls(t *testing.T, patch, forbidden string, calls map[string][]string) {
+	t.Helper()
+	peer := fabricCommand(t, "peer")
+	for fn, want := range calls {
 		var found bool
 		for _, call := range objdumpCalls(t, peer, fn) {
-			if strings.Contains(call, parse) {
-				t.Errorf("%s parses the read-write set itself: bin/fabric was built without network/fabricbin/patches/rwset-once.patch (run make fabric-bin)\n%s", fn, call)
+			if forbidden != "" && strings.Contains(call, forbidden) {
+				t.Errorf("%s calls %s: bin/fabric was built without network/fabricbin/patches/%s (run make fabric-bin)\n%s", fn, forbidden, patch, call)
 			}
-			found = found || strings.Contains(call, want)
+			for _, w := range want {
+				found = found || strings.Contains(call, w)
+			}
 		}
 		if !found {
-			t.Errorf("%s does not call %s: bin/fabric was built without network/fabricbin/patches/rwset-once.patch (run make fabric-bin)", fn, want)
+			t.Errorf("%s calls none of %s: bin/fabric was built without network/fabricbin/patches/%s (run make fabric-bin)", fn, strings.Join(want, ", "), patch)
 		}
 	}
 }
