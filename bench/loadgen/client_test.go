@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -524,5 +525,48 @@ func TestRunnerCollectsBeforeTheAttack(t *testing.T) {
 	}
 	if ran := cycles() - before; ran < 1+p.Self.GCCycles {
 		t.Fatalf("%d GC cycles over the call, %d of them inside the attack: want one more, before it", ran, p.Self.GCCycles)
+	}
+}
+
+// TestRampCallsOnStepAroundEachStep: OnStep is called as each step begins,
+// with its name, and its end as the step is over (after its answers),
+// once per step run, in order; the ramp stops after the step that was not
+// served, and that step is booked too.
+func TestRampCallsOnStepAroundEachStep(t *testing.T) {
+	var sent atomic.Int64
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		sent.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, `{"vote_id":"00112233445566778899aabbccddeeff"}`)
+	})
+	g, err := NewGenerator(testRoll(map[string]int{"CA": 10000}, "CA"), race, Mix{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	r := &Runner{URL: srv.URL + "/api/v1/vote", Gen: g, Rec: NewRecorder(time.Now())}
+	r.OnStep = func(step string) func() {
+		events = append(events, "begin "+step)
+		before := sent.Load()
+		return func() { events = append(events, fmt.Sprintf("end %s sent>0:%v", step, sent.Load() > before)) }
+	}
+	// A p99 bound no answer can meet ends the ramp after its first step.
+	phases, knee, err := r.Ramp(context.Background(), []float64{100, 200, 300}, 300*time.Millisecond, KneeCriteria{MinServed: 0.5, MaxFailed: 1, MaxP99: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"begin ramp-100", "end ramp-100 sent>0:true"}
+	if len(phases) != 1 || knee != -1 || !slices.Equal(events, want) {
+		t.Fatalf("%d steps, knee %d, OnStep saw %q; want 1 step, knee -1, %q", len(phases), knee, events, want)
+	}
+	events = nil
+	phases, _, err = r.Ramp(context.Background(), []float64{100, 200}, 300*time.Millisecond, KneeCriteria{MinServed: 0.5, MaxFailed: 1, MaxP99: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"begin ramp-100", "end ramp-100 sent>0:true", "begin ramp-200", "end ramp-200 sent>0:true"}
+	if len(phases) != 2 || !slices.Equal(events, want) {
+		t.Fatalf("%d steps, OnStep saw %q; want 2 steps, %q", len(phases), events, want)
 	}
 }

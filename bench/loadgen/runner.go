@@ -69,6 +69,10 @@ type Runner struct {
 	// hand work to one another without waking a second thread, which
 	// costs the machine under test less CPU per request (docs/operations.md).
 	Procs int
+	// OnStep, if set, is called by Ramp as each step begins, with the
+	// step's name, and the function it returns as the step ends (its
+	// answers' grace included): what the bench books each step's CPU by.
+	OnStep func(step string) (end func())
 }
 
 // maxVoteAnswer is how much of an answer's body is kept: a 202's vote id
@@ -378,7 +382,13 @@ func (r *Runner) Ramp(ctx context.Context, rates []float64, step time.Duration, 
 	var phases []Phase
 	var steps []KneeStep
 	for _, rate := range rates {
-		p, err := r.Constant(ctx, fmt.Sprintf("ramp-%.0f", rate), rate, step)
+		name := fmt.Sprintf("ramp-%.0f", rate)
+		end := func() {}
+		if r.OnStep != nil {
+			end = r.OnStep(name)
+		}
+		p, err := r.Constant(ctx, name, rate, step)
+		end()
 		phases = append(phases, p)
 		steps = append(steps, p.Step())
 		if err != nil {

@@ -33,6 +33,18 @@ func NewCPUBook(pids map[string]int) *CPUBook {
 		busy: map[string]time.Duration{}, total: map[string]time.Duration{}, peak: map[string]int64{}}
 }
 
+// Sub is a new, empty book watching the same processes as b (those b
+// watches now; a process b watches later is not added to it): a finer
+// breakdown of one of b's windows, such as each step of a ramp, whose
+// windows may be open while b's is. The two share nothing.
+func (b *CPUBook) Sub() *CPUBook {
+	pids := make(map[string]int, len(b.pids))
+	for name, pid := range b.pids {
+		pids[name] = pid
+	}
+	return NewCPUBook(pids)
+}
+
 // Watch adds a process to the book (from the next window on).
 func (b *CPUBook) Watch(name string, pid int) { b.pids[name] = pid }
 

@@ -199,6 +199,7 @@ func (r *Report) intakePhasesMarkdown(b *strings.Builder) {
 	phaseTable(b, r.Ramp, r.KneeIndex)
 	p("\nThe last two columns tell a stall of the measurer or the machine from one of the gateway: the load generator's own Go collections and the longest a runnable goroutine of it waited; the time some task on the machine waited for a core, for memory (in parentheses: every task at once) and for I/O (Linux's pressure stall information), and the allocations that stalled to reclaim memory.\n")
 	p("\nA step is *served* when answers (202/409/403) reach 95%% of the offered rate, 503s and errors stay under 1%%, and p99 stays under 1 s; the knee is the last served step.\n\n")
+	r.rampCPUMarkdown(b)
 	p("### Fixed offered rates, sustained and surge\n\n")
 	var all []loadgen.Phase
 	for _, ph := range append(append([]loadgen.Phase{r.Referendum.Phase}, r.Fixed...), r.Sustained.Phase, r.Surge.Phase) {
@@ -213,6 +214,27 @@ func (r *Report) intakePhasesMarkdown(b *strings.Builder) {
 		}
 	}
 	p("\n\n*sent/s* below *offered/s* means the load generator could not start requests that fast (it is bounded to %d requests in flight and shares the cores); *accepted/s* and *answered/s* count the answers that arrived by the phase's end plus 1 s, per second of the phase, so a gateway that falls behind is not credited with what it answers later.\n", r.Settings.Workers)
+}
+
+// rampCPUMarkdown is who held the cores in each step of the ramp (none in
+// reports from before it was recorded).
+func (r *Report) rampCPUMarkdown(b *strings.Builder) {
+	if len(r.RampCPU) == 0 {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("**CPU per ramp step** (cores of %d, over each step and its answers' grace): the intake (gateway + Redis), the ledger side (peers, chaincode, orderers, batcher, explorer, committing the backlog at their priority), the load generator, the monitoring and everything else on the machine.\n\n", r.Machine.CPUs)
+	saturationTable(b, "step", r.RampCPU)
+	p("\n")
+}
+
+// saturationTable is rows as a table whose first column is named first.
+func saturationTable(b *strings.Builder, first string, rows []Saturation) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("| %s | machine | intake | ledger side | load generator | monitoring | others | busiest processes |\n|---|---|---|---|---|---|---|---|\n", first)
+	for _, s := range rows {
+		p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Phase, s.Machine, s.Intake, s.Ledger, s.LoadGen, s.Monitor, s.Others, s.Top)
+	}
 }
 
 // commitMarkdown is the batcher's commit table and the ledger side's CPU
@@ -283,10 +305,7 @@ func (r *Report) saturationMarkdown(b *strings.Builder) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	if len(r.Saturation) > 0 {
 		p("## What saturated\n\nCores held per phase (of %d): the intake (gateway + Redis), the ledger side (peers, chaincode, orderers, batcher, explorer), the load generator, the monitoring (Prometheus and the Redis exporter), and everything else on the machine (other users).\n\n", r.Machine.CPUs)
-		p("| phase | machine | intake | ledger side | load generator | monitoring | others | busiest processes |\n|---|---|---|---|---|---|---|---|\n")
-		for _, s := range r.Saturation {
-			p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Phase, s.Machine, s.Intake, s.Ledger, s.LoadGen, s.Monitor, s.Others, s.Top)
-		}
+		saturationTable(b, "phase", r.Saturation)
 		p("\n%s\n\n", r.Why)
 	}
 }

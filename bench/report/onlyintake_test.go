@@ -1,6 +1,8 @@
 package report
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,5 +41,47 @@ func TestOnlyIntakeReport(t *testing.T) {
 		if strings.Contains(md, unwanted) {
 			t.Errorf("report shows %q, which --only intake does not measure:\n%s", unwanted, md)
 		}
+	}
+}
+
+// TestRampCPUPerStep: the ramp's CPU per step shows as a table after the
+// ramp, one row per step with each group's cores and the busiest
+// processes, and survives the JSON round trip; a report without it (from
+// before it was recorded) shows no such table.
+func TestRampCPUPerStep(t *testing.T) {
+	r := &Report{
+		Machine:   measure.Machine{CPUs: 2},
+		Ramp:      []loadgen.Phase{{Name: "ramp-8000", Offered: 8000}, {Name: "ramp-10000", Offered: 10000}},
+		KneeIndex: 0,
+		RampCPU: []Saturation{
+			{Phase: "ramp-8000", Machine: 1.91, Intake: 0.71, Ledger: 0.98, LoadGen: 0.18, Others: 0.04, Top: "gateway 0.45, peer.Commission 0.30"},
+			{Phase: "ramp-10000", Machine: 1.99, Intake: 0.32, Ledger: 1.52, LoadGen: 0.11, Others: 0.04, Top: "peer.Commission 0.61, peer.Observers 0.55"},
+		},
+	}
+	md := r.Markdown()
+	for _, want := range []string{"**CPU per ramp step** (cores of 2",
+		"| ramp-8000 | 1.91 | 0.71 | 0.98 | 0.18 | 0.00 | 0.04 | gateway 0.45, peer.Commission 0.30 |",
+		"| ramp-10000 | 1.99 | 0.32 | 1.52 | 0.11 | 0.00 | 0.04 | peer.Commission 0.61, peer.Observers 0.55 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if i, j := strings.Index(md, "### Ramp (knee)"), strings.Index(md, "**CPU per ramp step**"); i < 0 || j < i {
+		t.Errorf("the ramp's CPU table is not after the ramp's table (at %d, ramp at %d)", j, i)
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.RampCPU, r.RampCPU) {
+		t.Errorf("ramp CPU after JSON %+v, want %+v", back.RampCPU, r.RampCPU)
+	}
+	r.RampCPU = nil
+	if md := r.Markdown(); strings.Contains(md, "CPU per ramp step") {
+		t.Errorf("a report without per-step CPU shows its table:\n%s", md)
 	}
 }

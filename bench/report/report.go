@@ -46,17 +46,21 @@ type Report struct {
 
 	Reads Reads `json:"reads"`
 
-	Phases            []string             `json:"phases"` // CPU columns, in run order
-	CPU               []measure.ProcessCPU `json:"cpu"`
-	MachineBusy       map[string]float64   `json:"machine_busy"` // busy share of all cores per phase (0..1)
-	Saturation        []Saturation         `json:"saturation"`
-	Why               string               `json:"why"` // what the saturation table says about the missed targets
-	Redis             measure.RedisUsage   `json:"redis"`
-	RedisMBPerMillion float64              `json:"redis_mb_per_million_voters"`
-	Ledger            Ledger               `json:"ledger"`
-	Loss              ledgerload.Loss      `json:"loss_check"`
-	Contests          []ContestResult      `json:"contests"` // results per contest, in ballot order
-	Profiles          []Profile            `json:"profiles"`
+	Phases      []string             `json:"phases"` // CPU columns, in run order
+	CPU         []measure.ProcessCPU `json:"cpu"`
+	MachineBusy map[string]float64   `json:"machine_busy"` // busy share of all cores per phase (0..1)
+	Saturation  []Saturation         `json:"saturation"`
+	// RampCPU is Saturation for each step of the ramp (phase ramp-RATE):
+	// who held the cores in the step that was not served. Empty in
+	// reports from before it was recorded.
+	RampCPU           []Saturation       `json:"ramp_cpu,omitempty"`
+	Why               string             `json:"why"` // what the saturation table says about the missed targets
+	Redis             measure.RedisUsage `json:"redis"`
+	RedisMBPerMillion float64            `json:"redis_mb_per_million_voters"`
+	Ledger            Ledger             `json:"ledger"`
+	Loss              ledgerload.Loss    `json:"loss_check"`
+	Contests          []ContestResult    `json:"contests"` // results per contest, in ballot order
+	Profiles          []Profile          `json:"profiles"`
 
 	Scale Scale `json:"scaling_out"`
 
@@ -289,6 +293,10 @@ type Profile struct {
 
 // Series are per-second values from the run's start.
 type Series struct {
+	// Start is the wall clock of second 0 (and of the phases' start_s and
+	// the marks), to line the series up with logs and outside samplers;
+	// zero in reports from before it was recorded.
+	Start           time.Time `json:"start"`
 	Sent            []float64 `json:"sent"`
 	Accepted        []float64 `json:"accepted"`
 	Committed       []float64 `json:"committed"`        // batcher's batches

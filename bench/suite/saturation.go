@@ -5,44 +5,70 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
 )
 
-// saturation says, per phase, who held the cores.
+// saturation says, per phase and per ramp step, who held the cores.
 func (r *run) saturation() {
-	b := r.book
 	cpus := float64(r.rep.Machine.CPUs)
-	for _, ph := range b.Phases() {
-		s := report.Saturation{Phase: ph, Machine: r.rep.MachineBusy[ph] * cpus}
-		type nc struct {
-			name  string
-			cores float64
-		}
-		var all []nc
-		for _, name := range b.Names() {
-			c := b.Cores(ph, name)
-			all = append(all, nc{name, c})
-			switch role(name) {
-			case "intake":
-				s.Intake += c
-			case "loadgen":
-				s.LoadGen += c
-			case "monitor":
-				s.Monitor += c
-			default:
-				s.Ledger += c
-			}
-		}
-		s.Others = max(s.Machine-s.Intake-s.Ledger-s.LoadGen-s.Monitor, 0)
-		sort.Slice(all, func(i, j int) bool { return all[i].cores > all[j].cores })
-		var top []string
-		for _, x := range all[:min(3, len(all))] {
-			top = append(top, fmt.Sprintf("%s %.2f", x.name, x.cores))
-		}
-		s.Top = strings.Join(top, ", ")
-		r.rep.Saturation = append(r.rep.Saturation, s)
+	r.rep.Saturation = shares(r.book, cpus)
+	if r.steps != nil {
+		r.rep.RampCPU = shares(r.steps, cpus)
 	}
 	r.rep.Why = r.why()
+}
+
+// shares is who held the cores in each of book's phases, grouped by role:
+// the intake, the ledger side, the load generator, the monitoring and,
+// from the machine's busy time, everything else.
+func shares(b *measure.CPUBook, cpus float64) []report.Saturation {
+	var out []report.Saturation
+	for _, ph := range b.Phases() {
+		cores := map[string]float64{}
+		for _, name := range b.Names() {
+			cores[name] = b.Cores(ph, name)
+		}
+		out = append(out, share(ph, b.MachineBusy(ph)*cpus, cores))
+	}
+	return out
+}
+
+// share groups one phase's cores per process (name -> cores) by role;
+// machine is the machine's busy cores in it.
+func share(phase string, machine float64, cores map[string]float64) report.Saturation {
+	s := report.Saturation{Phase: phase, Machine: machine}
+	type nc struct {
+		name  string
+		cores float64
+	}
+	var all []nc
+	for name, c := range cores {
+		all = append(all, nc{name, c})
+		switch role(name) {
+		case "intake":
+			s.Intake += c
+		case "loadgen":
+			s.LoadGen += c
+		case "monitor":
+			s.Monitor += c
+		default:
+			s.Ledger += c
+		}
+	}
+	s.Others = max(s.Machine-s.Intake-s.Ledger-s.LoadGen-s.Monitor, 0)
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].cores != all[j].cores {
+			return all[i].cores > all[j].cores
+		}
+		return all[i].name < all[j].name
+	})
+	var top []string
+	for _, x := range all[:min(3, len(all))] {
+		top = append(top, fmt.Sprintf("%s %.2f", x.name, x.cores))
+	}
+	s.Top = strings.Join(top, ", ")
+	return s
 }
 
 // why reads the saturation table for the missed targets.

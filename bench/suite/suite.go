@@ -175,6 +175,7 @@ type run struct {
 	runner   *loadgen.Runner
 	watcher  *ledgerload.Watcher
 	book     *measure.CPUBook
+	steps    *measure.CPUBook // the ramp's steps, each a phase (nil before the ramp)
 	t0       time.Time
 
 	redisWatch *measure.RedisWatch // Redis's AOF rewrites and latency spikes
@@ -554,7 +555,13 @@ func (r *run) rampFixedSurge(ctx context.Context) error {
 	r.say("ramp: %v votes/s, %s per step, until a step is not served", pl.RampRates, pl.RampStep)
 	r.book.Begin("ramp")
 	from := time.Now()
+	r.steps = r.book.Sub() // each step's CPU apart (the report's ramp CPU table)
+	r.runner.OnStep = func(step string) func() {
+		r.steps.Begin(step)
+		return r.steps.End
+	}
 	rep.Ramp, rep.KneeIndex, err = r.runner.Ramp(ctx, pl.RampRates, pl.RampStep, pl.Knee)
+	r.runner.OnStep = nil
 	r.book.End()
 	r.mark("ramp", from, time.Now())
 	if err != nil {
@@ -760,6 +767,7 @@ func (r *run) ledgerSize(ctx context.Context) {
 func (r *run) series() {
 	tl := r.rec.Timeline()
 	s := &r.rep.Series
+	s.Start = r.t0
 	s.Sent, s.Accepted = tl.Sent.Count, tl.Accepted.Count
 	s.AcceptP50ms, s.AcceptP99ms = tl.AcceptLat.PerSecond(50), tl.AcceptLat.PerSecond(99)
 	committed, driver := measure.NewSeries(r.t0), measure.NewSeries(r.t0)
