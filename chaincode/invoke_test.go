@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
-	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"google.golang.org/protobuf/proto"
 
@@ -53,7 +52,7 @@ func TestInvokeThroughContractAPI(t *testing.T) {
 	stub := newFakeStub()
 	bc := NewBallotContract()
 	bc.clock = func() time.Time { return stub.txTime }
-	cc, err := contractapi.NewChaincode(bc, NewProbeContract(new(PeerLink)))
+	cc, err := NewChaincode(bc, NewProbeContract(new(PeerLink)))
 	if err != nil {
 		t.Fatal(err)
 	}

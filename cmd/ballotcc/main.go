@@ -16,8 +16,6 @@ import (
 	"net"
 	"os"
 
-	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
-
 	"github.com/votechain/votechain/chaincode"
 	"github.com/votechain/votechain/internal/cli"
 )
@@ -30,7 +28,7 @@ func run(ctx context.Context) error {
 		return cli.Usagef("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both)")
 	}
 	link := new(chaincode.PeerLink)
-	cc, err := contractapi.NewChaincode(chaincode.NewBallotContract(), chaincode.NewProbeContract(link))
+	cc, err := chaincode.NewChaincode(chaincode.NewBallotContract(), chaincode.NewProbeContract(link))
 	if err != nil {
 		return fmt.Errorf("build chaincode: %w", err)
 	}
