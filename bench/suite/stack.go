@@ -3,6 +3,7 @@ package suite
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -43,7 +44,8 @@ func (c StackConfig) builder() string {
 // kept stack can be benchmarked again another day.
 const benchWindow = 30 * 24 * time.Hour
 
-// StartStack brings the benchmark's system up (idempotent). On the first
+// StartStack brings the benchmark's system up (idempotent); if that fails
+// it stops the processes the attempt started. On the first
 // bring-up it writes a roll skewed by state population (loadgen.WriteRoll)
 // where the stack looks for its roll, so the stack loads that roll instead
 // of its round-robin one.
@@ -61,6 +63,12 @@ func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
 		}
 	}
 	if err := st.Up(ctx); err != nil {
+		// What came up before the failure is stopped: a run that did not
+		// start measures nothing, and its nodes would load the machine
+		// until the next run wipes them.
+		if derr := st.Down(false); derr != nil {
+			err = errors.Join(err, fmt.Errorf("stop what came up: %w", derr))
+		}
 		return nil, fmt.Errorf("bench stack up: %w", err)
 	}
 	return st, nil
