@@ -45,7 +45,8 @@ func (c StackConfig) builder() string {
 const benchWindow = 30 * 24 * time.Hour
 
 // StartStack brings the benchmark's system up (idempotent); if that fails
-// it stops the processes the attempt started. On the first
+// it stops the whole system: what the attempt started and, in a run folder
+// kept from an earlier run (--fresh=false), what already ran there. On the first
 // bring-up it writes a roll skewed by state population (loadgen.WriteRoll)
 // where the stack looks for its roll, so the stack loads that roll instead
 // of its round-robin one.
@@ -63,9 +64,9 @@ func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
 		}
 	}
 	if err := st.Up(ctx); err != nil {
-		// What came up before the failure is stopped: a run that did not
-		// start measures nothing, and its nodes would load the machine
-		// until the next run wipes them.
+		// The system is stopped: a run that did not start measures
+		// nothing, and its nodes would load the machine until the next
+		// run wipes them.
 		if derr := st.Down(false); derr != nil {
 			err = errors.Join(err, fmt.Errorf("stop what came up: %w", derr))
 		}
