@@ -2,10 +2,12 @@ package localnet_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -16,11 +18,12 @@ import (
 // TestFabricPatchesOwnTests runs the Go tests that
 // network/fabricbin/patches/*.patch add to Fabric's source, in the patched
 // source that make fabric-bin leaves in bin/fabric/.src: every Test
-// function a patch adds must run there and pass. Built without a patch, or
-// with an older version of it, the source lacks its tests and this test
-// fails saying which. It runs them without -race, which would compile every
-// Fabric dependency again (minutes with an empty build cache; docs/ledger.md,
-// "The patches' own tests in make test"); the concurrency tests still run.
+// function a patch adds must run in the package the patch adds it to, and
+// pass. Built without a patch, or with an older version of it, the source
+// lacks its tests and this test fails saying which. It runs them without
+// -race, which would compile every Fabric dependency again (minutes with an
+// empty build cache; docs/ledger.md, "The patches' own tests in make
+// test"); the concurrency tests still run.
 func TestFabricPatchesOwnTests(t *testing.T) {
 	nettest.Integration(t)
 	root := nettest.RepoRoot(t)
@@ -28,49 +31,101 @@ func TestFabricPatchesOwnTests(t *testing.T) {
 	if err != nil || len(patches) == 0 {
 		t.Fatalf("no patches in network/fabricbin/patches (%v)", err)
 	}
-	tests := map[string]string{} // test name: the patch that adds it
-	var pkgs []string
+	var tests []patchTest
 	for _, p := range patches {
-		names, pkgsOf := patchTests(t, p)
-		for _, name := range names {
-			tests[name] = filepath.Base(p)
-		}
-		for _, pkg := range pkgsOf {
-			if !slices.Contains(pkgs, pkg) {
-				pkgs = append(pkgs, pkg)
-			}
-		}
+		tests = append(tests, patchTests(t, p)...)
 	}
 	if len(tests) == 0 {
 		t.Fatal("the patches add no Test function: nothing to run")
 	}
-	names := make([]string, 0, len(tests))
-	for name := range tests {
-		names = append(names, name)
+	var names, pkgs []string
+	for _, pt := range tests {
+		if !slices.Contains(names, pt.name) {
+			names = append(names, pt.name)
+		}
+		if !slices.Contains(pkgs, pt.pkg) {
+			pkgs = append(pkgs, pt.pkg)
+		}
 	}
 	slices.Sort(names)
 	slices.Sort(pkgs)
 	src := filepath.Join(root, "bin", "fabric", ".src")
-	args := append([]string{"test", "-modfile=" + srcModFile(t, src), "-count=1", "-v", "-run", "^(" + strings.Join(names, "|") + ")$"}, pkgs...)
-	cmd := exec.Command("go", args...)
+	// One go test for every package, so that they build in parallel; -json
+	// tells which package each result is of.
+	args := append([]string{"test", "-modfile=" + srcModFile(t, src), "-count=1", "-json", "-run", "^(" + strings.Join(names, "|") + ")$"}, pkgs...)
+	cmd := exec.Command(goCommand(t), args...)
 	cmd.Dir = src
 	out, err := cmd.CombinedOutput()
+	results, outputs, text := testResults(out)
 	if err != nil {
-		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), src, err, out)
+		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), src, err, text)
 	}
-	for _, name := range names {
-		if !regexp.MustCompile(`(?m)^--- PASS: ` + name + ` `).Match(out) {
-			t.Errorf("%s (network/fabricbin/patches/%s) did not run: bin/fabric was not built with this patch (run make fabric-bin)", name, tests[name])
+	for _, pt := range tests {
+		switch results[pt.pkg+" "+pt.name] {
+		case "pass":
+		case "skip":
+			t.Errorf("%s (network/fabricbin/patches/%s) skipped itself in %s: a patch's test must run\n%s", pt.name, pt.patch, pt.pkg, outputs[pt.pkg+" "+pt.name])
+		default:
+			t.Errorf("%s (network/fabricbin/patches/%s) did not run in %s: bin/fabric was not built with this patch (run make fabric-bin)", pt.name, pt.patch, pt.pkg)
 		}
 	}
 	if !t.Failed() {
-		t.Logf("%d tests of %d patches passed in %s", len(names), len(patches), strings.Join(pkgs, " "))
+		t.Logf("%d tests of %d patches passed in %s", len(tests), len(patches), strings.Join(pkgs, " "))
 	}
 }
 
+// goCommand returns the go command of the toolchain running this test: the
+// one in runtime.GOROOT, or, where the test was built with -trimpath and
+// knows no GOROOT, the first in PATH, where go test puts its own GOROOT/bin.
+func goCommand(t *testing.T) string {
+	t.Helper()
+	if root := runtime.GOROOT(); root != "" {
+		return filepath.Join(root, "bin", "go")
+	}
+	p, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command: %v", err)
+	}
+	return p
+}
+
+// testResults returns, from the output of go test -json, the last action
+// (pass, fail, skip) of each top-level test and what it printed, by
+// "package name", and the output the tests and the build printed, as go
+// test without -json prints it.
+func testResults(out []byte) (results, outputs map[string]string, text string) {
+	results, outputs = map[string]string{}, map[string]string{}
+	var b strings.Builder
+	for line := range strings.Lines(string(out)) {
+		var ev struct{ Action, Package, Test, Output string }
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			b.WriteString(line) // not an event: the go command's own output
+			continue
+		}
+		b.WriteString(ev.Output)
+		if ev.Test == "" || strings.Contains(ev.Test, "/") {
+			continue
+		}
+		key := ev.Package + " " + ev.Test
+		outputs[key] += ev.Output
+		switch ev.Action {
+		case "pass", "fail", "skip":
+			results[key] = ev.Action
+		}
+	}
+	return results, outputs, b.String()
+}
+
+// patchTest is a Test function a patch file adds to Fabric's source.
+type patchTest struct {
+	patch string // the patch file's name
+	pkg   string // the test's package in Fabric's module
+	name  string
+}
+
 // patchTests returns the Test functions the patch file p adds in new or
-// changed _test.go files, and those files' packages in Fabric's module.
-func patchTests(t *testing.T, p string) (names, pkgs []string) {
+// changed _test.go files.
+func patchTests(t *testing.T, p string) []patchTest {
 	t.Helper()
 	f, err := os.Open(p)
 	if err != nil {
@@ -78,6 +133,7 @@ func patchTests(t *testing.T, p string) (names, pkgs []string) {
 	}
 	defer f.Close()
 	testFunc := regexp.MustCompile(`^\+func (Test\w+)\(t \*testing\.T\)`)
+	var tests []patchTest
 	var file string
 	s := bufio.NewScanner(f)
 	s.Buffer(nil, 1<<20)
@@ -91,16 +147,12 @@ func patchTests(t *testing.T, p string) (names, pkgs []string) {
 		if m == nil || !strings.HasSuffix(file, "_test.go") {
 			continue
 		}
-		names = append(names, m[1])
-		pkg := "github.com/hyperledger/fabric/" + filepath.Dir(file)
-		if !slices.Contains(pkgs, pkg) {
-			pkgs = append(pkgs, pkg)
-		}
+		tests = append(tests, patchTest{patch: filepath.Base(p), pkg: "github.com/hyperledger/fabric/" + filepath.Dir(file), name: m[1]})
 	}
 	if err := s.Err(); err != nil {
 		t.Fatalf("%s: %v", p, err)
 	}
-	return names, pkgs
+	return tests
 }
 
 // srcModFile returns a copy of the go.mod that network/fabricbin/build.sh
