@@ -83,11 +83,15 @@ var ErrStale = errors.New("election record is stale")
 // good record yet it returns the source's error. Records returned are
 // shared: callers must not modify them.
 //
-// Callers do not wait for the source while it answers within half a TTL:
-// a record past half its TTL is still served while one background call
-// refreshes it. Only a record at its TTL (the source slow or failing) or
-// no record makes callers wait, for one call at a time; the record is read
-// without a lock otherwise.
+// Callers never wait for the source while they have a record younger than
+// maxAge: a record past half its TTL is still served while one background
+// call refreshes it (bounded by the record's remaining life, at least a
+// TTL), so a close is honoured within a TTL plus the source's answer time,
+// and never later than maxAge. Only no record, or one maxAge old, makes
+// callers wait, for one call at a time; the record is read without a lock
+// otherwise. (Callers used to wait from the TTL on: with the ledger's peers
+// busy a query took over a second, and every vote waited on it, a stall of
+// the whole intake; docs/operations.md.)
 type Cache struct {
 	src    Source
 	ttl    time.Duration
@@ -118,15 +122,16 @@ func NewCache(src Source, ttl, maxAge time.Duration, log *slog.Logger, now func(
 	return &Cache{src: src, ttl: ttl, maxAge: max(maxAge, ttl), log: log, now: now}
 }
 
-// Election returns the cached record, refreshing it if it is older than the
-// TTL, or an error wrapping ErrStale if it is older than the bound and the
+// Election returns the cached record while it is younger than maxAge
+// (refreshing it in the background past half the TTL); an older one, or
+// none, it refreshes first, returning an error wrapping ErrStale if the
 // refresh fails.
 func (c *Cache) Election(ctx context.Context) (*ballot.Election, error) {
 	now := c.now()
 	if s := c.snap.Load(); s != nil {
-		if age := now.Sub(s.fetched); age < c.ttl {
+		if age := now.Sub(s.fetched); age < c.maxAge {
 			if age >= c.ttl/2 {
-				c.refreshAhead(ctx, now)
+				c.refreshAhead(ctx, now, max(c.maxAge-age, c.ttl))
 			}
 			return s.e, nil
 		}
@@ -134,7 +139,7 @@ func (c *Cache) Election(ctx context.Context) (*ballot.Election, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.snap.Load()
-	if s != nil && (now.Sub(s.fetched) < c.ttl || now.Sub(c.tried) < c.ttl) {
+	if s != nil && (now.Sub(s.fetched) < c.maxAge || now.Sub(c.tried) < c.ttl) {
 		return c.fresh(s, now)
 	}
 	c.tried = now
@@ -150,10 +155,9 @@ func (c *Cache) Election(ctx context.Context) (*ballot.Election, error) {
 	return e, nil
 }
 
-// refreshAhead starts a background refresh unless one is in flight or was
-// tried within half a TTL. It is bounded by a TTL: by then callers refresh
-// themselves.
-func (c *Cache) refreshAhead(ctx context.Context, now time.Time) {
+// refreshAhead starts a background refresh, bounded by limit, unless one is
+// in flight or was tried within half a TTL.
+func (c *Cache) refreshAhead(ctx context.Context, now time.Time, limit time.Duration) {
 	if !c.refreshing.CompareAndSwap(false, true) {
 		return
 	}
@@ -165,7 +169,7 @@ func (c *Cache) refreshAhead(ctx context.Context, now time.Time) {
 	}
 	c.tried = now
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.ttl)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	go func() {
 		defer c.refreshing.Store(false)
 		defer cancel()

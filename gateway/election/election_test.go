@@ -16,15 +16,46 @@ import (
 	"github.com/votechain/votechain/ballot"
 )
 
+// countingSource answers at once with its record or error, counting the
+// calls; safe for the cache's background refreshes.
 type countingSource struct {
+	mu    sync.Mutex
 	e     *ballot.Election
 	err   error
 	calls int
 }
 
 func (c *countingSource) Election(context.Context) (*ballot.Election, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.calls++
 	return c.e, c.err
+}
+
+// set makes the source answer e and err from now on.
+func (c *countingSource) set(e *ballot.Election, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.e, c.err = e, err
+}
+
+// count is the number of calls so far.
+func (c *countingSource) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+// settle waits until the cache has no background refresh in flight.
+func settle(t *testing.T, c *Cache) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.refreshing.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("a background refresh never ended")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func TestCacheRefreshesAndServesStale(t *testing.T) {
@@ -36,14 +67,15 @@ func TestCacheRefreshesAndServesStale(t *testing.T) {
 			t.Fatalf("%v, %v", e, err)
 		}
 	}
-	if src.calls != 1 {
-		t.Fatalf("%d source calls within the TTL; want 1", src.calls)
+	if n := src.count(); n != 1 {
+		t.Fatalf("%d source calls within the TTL; want 1", n)
 	}
 	now = now.Add(2 * time.Minute)
-	src.e, src.err = nil, errors.New("peer down")
+	src.set(nil, errors.New("peer down"))
 	if e, err := c.Election(context.Background()); err != nil || e.ID != "a" {
 		t.Fatalf("stale: %v, %v; want the last good record", e, err)
 	}
+	settle(t, c)
 	empty := NewCache(src, time.Minute, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if _, err := empty.Election(context.Background()); err == nil {
 		t.Fatal("no record and a failing source gave no error")
@@ -51,36 +83,45 @@ func TestCacheRefreshesAndServesStale(t *testing.T) {
 }
 
 func TestCacheStaleBound(t *testing.T) {
+	var mu sync.Mutex
 	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
 	src := &countingSource{e: &ballot.Election{ID: "a", Status: ballot.StatusConfigured}}
-	c := NewCache(src, time.Second, 5*time.Second, slog.New(slog.DiscardHandler), func() time.Time { return now })
+	c := NewCache(src, time.Second, 5*time.Second, slog.New(slog.DiscardHandler), clock)
 	if _, err := c.Election(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// A close on the source is served after one TTL.
-	src.e = &ballot.Election{ID: "a", Status: ballot.StatusClosed}
-	now = now.Add(time.Second)
+	// A close on the source is served once the refresh begun after half a
+	// TTL lands.
+	src.set(&ballot.Election{ID: "a", Status: ballot.StatusClosed}, nil)
+	advance(time.Second)
+	if _, err := c.Election(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, c)
 	if e, err := c.Election(context.Background()); err != nil || e.Status != ballot.StatusClosed {
 		t.Fatalf("after a TTL: %+v, %v; want the closed record", e, err)
 	}
 	// The source fails: the last record serves until it is maxAge old, then
 	// ErrStale, and a successful refresh ends it.
-	src.err = errors.New("peer down")
-	now = now.Add(4900 * time.Millisecond)
+	src.set(nil, errors.New("peer down"))
+	advance(4900 * time.Millisecond)
 	if _, err := c.Election(context.Background()); err != nil {
 		t.Fatalf("4.9 s old: %v; want the cached record", err)
 	}
-	now = now.Add(100 * time.Millisecond)
+	settle(t, c)
+	advance(100 * time.Millisecond)
 	if _, err := c.Election(context.Background()); !errors.Is(err, ErrStale) {
 		t.Fatalf("5 s old: %v; want ErrStale", err)
 	}
-	calls := src.calls
-	now = now.Add(500 * time.Millisecond)
-	if _, err := c.Election(context.Background()); !errors.Is(err, ErrStale) || src.calls != calls {
-		t.Fatalf("within a TTL of the failed refresh: %v after %d calls (%d before); want ErrStale without a call", err, src.calls, calls)
+	calls := src.count()
+	advance(500 * time.Millisecond)
+	if _, err := c.Election(context.Background()); !errors.Is(err, ErrStale) || src.count() != calls {
+		t.Fatalf("within a TTL of the failed refresh: %v after %d calls (%d before); want ErrStale without a call", err, src.count(), calls)
 	}
-	src.err = nil
-	now = now.Add(time.Second)
+	src.set(&ballot.Election{ID: "a", Status: ballot.StatusClosed}, nil)
+	advance(time.Second)
 	if _, err := c.Election(context.Background()); err != nil {
 		t.Fatalf("after the source recovered: %v", err)
 	}
@@ -211,4 +252,57 @@ func BenchmarkCacheElection(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCacheSlowSourceDoesNotStall: a source slower than the TTL does not
+// make callers wait while the record is younger than maxAge (a refresh
+// waited for from the TTL on held every vote of the gateway for as long as
+// a busy peer took to answer); one background call is in flight, bounded
+// by the record's remaining life, and once the record is maxAge old
+// callers get ErrStale rather than an older record.
+func TestCacheSlowSourceDoesNotStall(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	src := gatedSource{started: make(chan struct{}, 10), answer: make(chan *ballot.Election, 1)}
+	c := NewCache(src, time.Second, 5*time.Second, slog.New(slog.DiscardHandler), clock)
+	src.answer <- &ballot.Election{ID: "a"}
+	if _, err := c.Election(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-src.started
+	for _, d := range []time.Duration{600 * time.Millisecond, time.Second, 2 * time.Second, time.Second} { // ages 0.6, 1.6, 3.6, 4.6 s
+		advance(d)
+		got := make(chan error, 1)
+		go func() {
+			e, err := c.Election(context.Background())
+			if err == nil && e.ID != "a" {
+				err = errors.New("record " + e.ID)
+			}
+			got <- err
+		}()
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("a slow source: %v; want the cached record", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a caller waited for a slow source while the record was younger than maxAge")
+		}
+	}
+	select {
+	case <-src.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no background refresh started")
+	}
+	if n := len(src.started); n != 0 {
+		t.Fatalf("%d more source calls while a refresh was in flight; want none", n)
+	}
+	advance(500 * time.Millisecond) // 5.1 s old
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.Election(ctx); !errors.Is(err, ErrStale) {
+		t.Fatalf("maxAge old, the source still silent: %v; want ErrStale", err)
+	}
 }

@@ -218,9 +218,28 @@ func TestEarlyCloseWithinBound(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	var cache *election.Cache
 	f := newFixture(t, fixtureOpts{cache: func(src election.Source) Elections {
-		return election.NewCache(src, time.Second, 5*time.Second, slog.New(slog.DiscardHandler), clock)
+		cache = election.NewCache(src, time.Second, 5*time.Second, slog.New(slog.DiscardHandler), clock)
+		return cache
 	}})
+	// refreshed waits until the cache serves a record of the given status: a
+	// record past half its TTL is refreshed in the background, votes meanwhile
+	// going by the one cached.
+	refreshed := func(status string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			e, err := cache.Election(context.Background())
+			if err == nil && e.Status == status {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the cache still serves %+v, %v; want status %s", e, err, status)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	for _, v := range []string{"v1", "v2", "v3"} {
 		f.enroll(v, "c", "CA")
 	}
@@ -230,10 +249,12 @@ func TestEarlyCloseWithinBound(t *testing.T) {
 	closed.Status, closed.ClosedAt = ballot.StatusClosed, time.Now()
 	f.elections.set(&closed)
 	advance(time.Second)
+	refreshed(ballot.StatusClosed)
 	wantError(t, f.vote(voteBody("v2", "c", "CA", "alice")), 403, codeElectionClosed)
 
 	f.elections.set(testElection()) // (a ledger cannot reopen; this isolates the bound)
 	advance(time.Second)
+	refreshed(testElection().Status)
 	f.accept(voteBody("v2", "c", "CA", "alice"))
 	f.elections.fail(errTest)
 	advance(4 * time.Second)
