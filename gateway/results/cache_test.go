@@ -33,10 +33,13 @@ func (f *fakeLedger) Height(context.Context) (uint64, error)          { return f
 
 func (f *fakeLedger) BatchEvents(ctx context.Context, from ballot.Position) (<-chan ballot.BatchCommitted, <-chan error, error) {
 	out := make(chan ballot.BatchCommitted)
+	f.mu.Lock()
+	events := f.events
+	f.mu.Unlock()
 	go func() {
 		defer close(out)
 		skipping := from.TxID != ""
-		for _, ev := range f.events {
+		for _, ev := range events {
 			if ev.At.Block < from.Block {
 				continue
 			}
@@ -58,6 +61,22 @@ func (f *fakeLedger) BatchEvents(ctx context.Context, from ballot.Position) (<-c
 		<-ctx.Done()
 	}()
 	return out, make(chan error), nil
+}
+
+// replay appends events for the next BatchEvents and resets the count of
+// events delivered; delivered reads that count. Both lock, as BatchEvents's
+// goroutine counts under the lock and may outlive the cache that read it.
+func (f *fakeLedger) replay(evs ...ballot.BatchCommitted) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, evs...)
+	f.served = 0
+}
+
+func (f *fakeLedger) delivered() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.served
 }
 
 // testContests are a race and a yes/no question.
@@ -125,12 +144,11 @@ func TestCacheLoadsThenAppliesEventsAndResumesWithoutDoubleCounting(t *testing.T
 	// The new transaction carries two states' batches (CommitBatches).
 	t4 := event(13, "t4", "NY", ballot.Tally{"race": {"b": 4}})
 	t4.Events = append(t4.Events, event(13, "t4", "TX", ballot.Tally{"race": {"a": 1}}).Events...)
-	ledger.events = append(ledger.events, t4)
-	ledger.served = 0
+	ledger.replay(t4)
 	restarted := New(ledger, path, []string{"CA", "TX", "NY"}, testContests, nil)
 	v = runUntil(t, restarted, func(v View) bool { return v.Counted == 18 })
-	if ledger.served != 1 {
-		t.Fatalf("restart replayed %d events, want only the new one", ledger.served)
+	if n := ledger.delivered(); n != 1 {
+		t.Fatalf("restart replayed %d events, want only the new one", n)
 	}
 	if v.States["TX"].Counted != 4 || v.States["NY"].Counted != 4 {
 		t.Fatalf("after restart, both batches of t4 must count: %+v", v.States)
