@@ -370,7 +370,11 @@ func (s *Stack) save() error {
 }
 
 // Down stops the application processes (reverse order), then the network.
-// With wipe it deletes the whole run folder.
+// With wipe it deletes the whole run folder. An application process that
+// will not stop does not keep the network running: Down stops the network
+// all the same and returns every error joined, but then deletes nothing
+// (with or without wipe), so stack.json still names the process for the
+// next Down.
 func (s *Stack) Down(wipe bool) error {
 	specs := s.services()
 	var errs []error
@@ -388,19 +392,17 @@ func (s *Stack) Down(wipe bool) error {
 		localnet.LogStop(s.log, sp.Name, id, out)
 		delete(s.pids, sp.Name)
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
+	wipe = wipe && len(errs) == 0
 	if err := s.net.Down(wipe); err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
 	if wipe {
 		return os.RemoveAll(s.cfg.Dir)
 	}
 	if _, err := os.Stat(s.cfg.Dir); err == nil {
-		return s.save()
+		errs = append(errs, s.save())
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Kill sends SIGKILL to one application process (for fault tests); Up

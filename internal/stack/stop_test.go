@@ -17,6 +17,32 @@ import (
 	"github.com/votechain/votechain/internal/proc"
 )
 
+// startSleeper starts a copy of sleep(1) named bin/name for 30 s, killed
+// when the test ends.
+func startSleeper(t *testing.T, bin, name string) proc.ID {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, name), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id, err := proc.Start(context.Background(), proc.Spec{Name: name, Bin: filepath.Join(bin, name), Args: []string{"30"}}, filepath.Join(bin, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proc.Signal(id, "", syscall.SIGKILL) })
+	return id
+}
+
 // TestDownByStartTime: stack.json records each application process's
 // start time beside its PID. With the binaries' folder moved (a new build
 // put in its place) while the system ran, status shows the gateway running
@@ -27,29 +53,7 @@ import (
 func TestDownByStartTime(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := func(name string) proc.ID {
-		if err := os.WriteFile(filepath.Join(bin, name), data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		id, err := proc.Start(context.Background(), proc.Spec{Name: name, Bin: filepath.Join(bin, name), Args: []string{"30"}}, filepath.Join(dir, name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = proc.Signal(id, "", syscall.SIGKILL) })
-		return id
-	}
-	gateway, other := start("gateway"), start("batcher")
+	gateway, other := startSleeper(t, bin, "gateway"), startSleeper(t, bin, "batcher")
 	reused := proc.ID{PID: other.PID, Start: other.Start - 1}
 	record := func(pids any) {
 		data, err := json.Marshal(pids)
@@ -108,5 +112,53 @@ func TestDownByStartTime(t *testing.T) {
 	saved, err := os.ReadFile(filepath.Join(dir, "stack.json"))
 	if err != nil || strings.TrimSpace(string(saved)) != "{}" {
 		t.Errorf("stack.json after down: %s, %v; want no process", saved, err)
+	}
+}
+
+// TestDownStopsTheNetworkWhenAnAppWontStop: the gateway, recorded by bare
+// PID, runs a binary that has since moved, so down must leave it running
+// and fail; it still stops the network's orderer, and though asked to wipe
+// it keeps the run folder with the gateway in stack.json for the next down.
+func TestDownStopsTheNetworkWhenAnAppWontStop(t *testing.T) {
+	dir := t.TempDir()
+	bin, fabric := filepath.Join(dir, "bin"), filepath.Join(dir, "fabric")
+	gateway, orderer := startSleeper(t, bin, "gateway"), startSleeper(t, fabric, "orderer")
+	write := func(path string, v any) {
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "stack.json"), map[string]int{"gateway": gateway.PID})
+	write(filepath.Join(dir, "network", "state.json"), map[string]any{"port_base": 42600, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
+	if err := os.Rename(bin, bin+"-old"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: bin, FabricBin: fabric, Builder: dir, Election: dir, Batchers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Down(true)
+	if err == nil || !strings.Contains(err.Error(), "left running") {
+		t.Fatalf("down with a gateway that will not stop: %v; want its error", err)
+	}
+	for end := time.Now().Add(5 * time.Second); proc.Running(orderer, "") && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if proc.Running(orderer, "") {
+		t.Error("the network's orderer still runs: down gave up at the gateway")
+	}
+	if !proc.Running(gateway, "") {
+		t.Error("down stopped a process whose binary it could not confirm")
+	}
+	saved, err := os.ReadFile(filepath.Join(dir, "stack.json"))
+	if err != nil || !strings.Contains(string(saved), `"gateway"`) {
+		t.Errorf("stack.json after a failed down: %s, %v; want the gateway still recorded", saved, err)
 	}
 }
