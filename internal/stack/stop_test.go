@@ -2,45 +2,32 @@ package stack
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/proc/proctest"
 )
 
-// startSleeper starts a copy of sleep(1) named bin/name for 30 s, killed
-// when the test ends.
-func startSleeper(t *testing.T, bin, name string) proc.ID {
+// writeJSON writes v as JSON to path, creating its folder.
+func writeJSON(t *testing.T, path string, v any) {
 	t.Helper()
-	sleep, err := exec.LookPath("sleep")
+	data, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(sleep)
-	if err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(bin, 0o755); err != nil {
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(bin, name), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	id, err := proc.Start(context.Background(), proc.Spec{Name: name, Bin: filepath.Join(bin, name), Args: []string{"30"}}, filepath.Join(bin, name+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proc.Signal(id, "", syscall.SIGKILL) })
-	return id
 }
 
 // TestDownByStartTime: stack.json records each application process's
@@ -53,17 +40,9 @@ func startSleeper(t *testing.T, bin, name string) proc.ID {
 func TestDownByStartTime(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
-	gateway, other := startSleeper(t, bin, "gateway"), startSleeper(t, bin, "batcher")
+	gateway, other := proctest.Sleeper(t, bin, "gateway"), proctest.Sleeper(t, bin, "batcher")
 	reused := proc.ID{PID: other.PID, Start: other.Start - 1}
-	record := func(pids any) {
-		data, err := json.Marshal(pids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "stack.json"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	record := func(pids any) { writeJSON(t, filepath.Join(dir, "stack.json"), pids) }
 	var logs bytes.Buffer
 	cfg := Config{Dir: dir, PortBase: 42600, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
@@ -122,21 +101,9 @@ func TestDownByStartTime(t *testing.T) {
 func TestDownStopsTheNetworkWhenAnAppWontStop(t *testing.T) {
 	dir := t.TempDir()
 	bin, fabric := filepath.Join(dir, "bin"), filepath.Join(dir, "fabric")
-	gateway, orderer := startSleeper(t, bin, "gateway"), startSleeper(t, fabric, "orderer")
-	write := func(path string, v any) {
-		data, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(dir, "stack.json"), map[string]int{"gateway": gateway.PID})
-	write(filepath.Join(dir, "network", "state.json"), map[string]any{"port_base": 42600, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
+	gateway, orderer := proctest.Sleeper(t, bin, "gateway"), proctest.Sleeper(t, fabric, "orderer")
+	writeJSON(t, filepath.Join(dir, "stack.json"), map[string]int{"gateway": gateway.PID})
+	writeJSON(t, filepath.Join(dir, "network", "state.json"), map[string]any{"port_base": 42600, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
 	if err := os.Rename(bin, bin+"-old"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/test-network/localnet"
 )
 
@@ -24,21 +24,8 @@ import (
 func fakeFabric(t *testing.T) (localnet.Config, *bytes.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
 	fabric := filepath.Join(dir, "fabric")
-	if err := os.MkdirAll(fabric, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(fabric, "orderer"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	proctest.CopySleep(t, fabric, "orderer")
 	var logs bytes.Buffer
 	return localnet.Config{Dir: filepath.Join(dir, "network"), PortBase: 42500, FabricBin: fabric,
 		Chaincode: filepath.Join(dir, "ballotcc"), Builder: dir, Log: slog.New(slog.NewTextHandler(&logs, nil))}, &logs
