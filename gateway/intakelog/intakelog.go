@@ -30,7 +30,9 @@
 // entry it appended, with its index, so the tree grows from votes the
 // process holds anyway; only the entries between them (another gateway's) are read back
 // from Redis, and when there are none that is one empty read per state a
-// second.
+// second. Observe takes only its state's mutex, which nothing holds across a
+// Redis or ledger call: a slow Redis or peer never holds up a vote's answer
+// here (it did, docs/operations.md "The ramp's other stall found").
 //
 // # Memory
 //
@@ -212,13 +214,17 @@ func (s *stateLog) drain() {
 
 // follow reads entries into s's tree until it holds at least upto of them
 // (or all there are, when upto is 0), taking observed leaves where it can
-// and reading from Redis only the entries between them. The caller holds
-// s.mu.
+// and reading from Redis only the entries between them. It takes s.mu
+// itself, and never holds it across a read: Observe, on every accepted
+// vote's path, waits for no Redis call (an entry read here that Observe
+// appended meanwhile is skipped).
 func (l *Log) follow(ctx context.Context, state string, s *stateLog, upto uint64) error {
 	for {
+		s.mu.Lock()
 		s.drain()
 		have := s.tree.Size()
 		if upto > 0 && have >= upto {
+			s.mu.Unlock()
 			return nil
 		}
 		end := have + chunk
@@ -227,21 +233,29 @@ func (l *Log) follow(ctx context.Context, state string, s *stateLog, upto uint64
 				end = i
 			}
 		}
+		s.mu.Unlock()
 		entries, err := votequeue.LogEntries(ctx, l.rdb, state, have, end)
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			s.tree.Append(ballot.EntryLeaf(e))
+		leaves := make([][32]byte, len(entries))
+		for i, e := range entries {
+			leaves[i] = ballot.EntryLeaf(e)
+		}
+		s.mu.Lock()
+		for i := s.tree.Size() - have; i < uint64(len(leaves)); i++ {
+			s.tree.Append(leaves[i])
 		}
 		for i := range s.early {
 			if i < s.tree.Size() {
 				delete(s.early, i)
 			}
 		}
+		size := s.tree.Size()
+		s.mu.Unlock()
 		if uint64(len(entries)) < end-have { // the log ends here, for now
-			if upto > s.tree.Size() {
-				return fmt.Errorf("%w: the %s log holds %d entries, a head says %d", ErrDiverged, state, s.tree.Size(), upto)
+			if upto > size {
+				return fmt.Errorf("%w: the %s log holds %d entries, a head says %d", ErrDiverged, state, size, upto)
 			}
 			return nil
 		}
@@ -287,22 +301,26 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 }
 
 // sign follows the state's log and, with a key, publishes a head of it if
-// it grew since the last head this process published.
+// it grew since the last head this process published. sign and anchor are
+// never called concurrently for one state's head (Run).
 func (l *Log) sign(ctx context.Context, election, state string) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
 	defer cancel()
 	s := l.state(state)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := l.follow(ctx, state, s, 0); err != nil {
 		return err
 	}
-	size := s.tree.Size()
+	s.mu.Lock()
+	size, signed := s.tree.Size(), s.signed.Size
+	var root [32]byte
+	if l.cfg.Key != nil && size > 0 && size != signed {
+		root, _ = s.tree.Root(size)
+	}
+	s.mu.Unlock()
 	l.m.entries.WithLabelValues(state).Set(float64(size))
-	if l.cfg.Key == nil || size == 0 || size == s.signed.Size {
+	if l.cfg.Key == nil || size == 0 || size == signed {
 		return nil
 	}
-	root, _ := s.tree.Root(size)
 	h, err := ballot.TreeHead{Election: election, State: state, Size: size, Root: ballot.HashHex(root),
 		Timestamp: l.cfg.Now().UnixMilli()}.Sign(l.cfg.Key)
 	if err != nil {
@@ -315,7 +333,9 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	if stored {
 		// Only a published head is anchored: a larger one published by
 		// another gateway meanwhile is that gateway's to anchor.
+		s.mu.Lock()
 		s.signed = h
+		s.mu.Unlock()
 		l.m.signed.WithLabelValues(state).Set(float64(size))
 	}
 	return nil
@@ -330,9 +350,7 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 	var heads []*stateLog
 	for _, st := range states {
 		s := l.state(st)
-		s.mu.Lock()
 		a, ok, err := l.anchorOf(ctx, st, s)
-		s.mu.Unlock()
 		if err != nil {
 			return err
 		}
@@ -365,23 +383,31 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 }
 
 // anchorOf returns the anchor of s's last signed head, if it extends the
-// anchored one. The caller holds s.mu.
+// anchored one, reading the anchored head from the ledger first if it is
+// not known (without holding s.mu across the read).
 func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.LogAnchor, bool, error) {
-	if s.signed.Size == 0 {
+	s.mu.Lock()
+	signed, known := s.signed.Size, s.anchoredKnown
+	s.mu.Unlock()
+	if signed == 0 {
 		return ballot.LogAnchor{}, false, nil
 	}
-	if !s.anchoredKnown {
+	if !known {
+		var anchored ballot.TreeHead
 		a, err := l.ledger.LogHead(ctx, state)
 		switch {
 		case errors.Is(err, ballot.ErrNotFound):
-			s.anchored = ballot.TreeHead{}
 		case err != nil:
 			return ballot.LogAnchor{}, false, fmt.Errorf("read the anchored %s head: %w", state, err)
 		default:
-			s.anchored = a.Head
+			anchored = a.Head
 		}
-		s.anchoredKnown = true
+		s.mu.Lock()
+		s.anchored, s.anchoredKnown = anchored, true
+		s.mu.Unlock()
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.signed.Size <= s.anchored.Size {
 		return ballot.LogAnchor{}, false, nil
 	}
@@ -410,11 +436,11 @@ func (l *Log) Entries(ctx context.Context, state string, start, end uint64) ([][
 // is a prefix of its log of size second.
 func (l *Log) ConsistencyProof(ctx context.Context, state string, first, second uint64) ([][32]byte, error) {
 	s := l.state(state)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := l.follow(ctx, state, s, second); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.tree.ConsistencyProof(first, second)
 }
 
@@ -439,11 +465,11 @@ func (l *Log) Acceptance(ctx context.Context, voteID, state string, index uint64
 		return ballot.Acceptance{}, err
 	}
 	s := l.state(state)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := l.follow(ctx, state, s, h.Size); err != nil {
 		return ballot.Acceptance{}, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if root, _ := s.tree.Root(h.Size); ballot.HashHex(root) != h.Root {
 		l.log.Error("intake log: the log does not give its signed head's root", "state", state, "size", h.Size)
 		return ballot.Acceptance{}, fmt.Errorf("%w: %s at size %d", ErrDiverged, state, h.Size)

@@ -277,13 +277,16 @@ func TestObserveAndFollow(t *testing.T) {
 	}
 	s := l.state("CA")
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tree.Size() != 1 || len(s.early) != 4 {
-		t.Fatalf("after observing 0, 3, 4, 9, 11: tree of %d, %d early; want 1 and 4", s.tree.Size(), len(s.early))
+	size, early := s.tree.Size(), len(s.early)
+	s.mu.Unlock()
+	if size != 1 || early != 4 {
+		t.Fatalf("after observing 0, 3, 4, 9, 11: tree of %d, %d early; want 1 and 4", size, early)
 	}
 	if err := l.follow(context.Background(), "CA", s, 0); err != nil {
 		t.Fatal(err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var want ballot.LogTree
 	for _, v := range votes {
 		leaf, _ := v.Leaf()
@@ -293,5 +296,88 @@ func TestObserveAndFollow(t *testing.T) {
 	root, _ := want.Root(12)
 	if s.tree.Size() != 12 || got != root || len(s.early) != 0 {
 		t.Fatalf("tree of %d (%d early) with root %x; want the log's 12 entries, root %x", s.tree.Size(), len(s.early), got, root)
+	}
+}
+
+// slowLedger is a fakeLedger whose LogHead waits until release is closed.
+type slowLedger struct {
+	*fakeLedger
+	reading chan struct{} // closed when a LogHead call began
+	release chan struct{}
+	once    sync.Once
+}
+
+func (f *slowLedger) LogHead(ctx context.Context, state string) (ballot.AnchoredHead, error) {
+	f.once.Do(func() { close(f.reading) })
+	select {
+	case <-f.release:
+	case <-ctx.Done():
+		return ballot.AnchoredHead{}, ctx.Err()
+	}
+	return f.fakeLedger.LogHead(ctx, state)
+}
+
+// observeQuickly observes a leaf at index of CA's log and fails the test
+// if that took a third of slow or more (what names the slow call).
+func observeQuickly(t *testing.T, l *Log, index int64, slow time.Duration, what string) {
+	t.Helper()
+	v := ballot.Vote{ID: fmt.Sprintf("%032x", index), State: "CA", Contest: "president", Nullifier: ballot.HashHex([32]byte{byte(index)}), Choice: "alice", CastAt: 1}
+	leaf, _ := v.Leaf()
+	start := time.Now()
+	l.Observe("CA", index, leaf) // past the log's end: it waits in early
+	if took := time.Since(start); took >= slow/3 {
+		t.Errorf("Observe took %v while %s", took, what)
+	}
+}
+
+// Observe runs on every accepted vote's path (dedup.Config.Logged, in the
+// intake's call workers): it must not wait while the log reads the
+// anchored head from a slow ledger, nor while it reads or publishes in a
+// slow Redis. It did, on the state's lock, and held the whole intake with
+// it (docs/operations.md, "The ramp's other stall found").
+func TestObserveWaitsForNoLedgerOrRedisCall(t *testing.T) {
+	const slow = 1500 * time.Millisecond
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	keys, _, _ := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 1)
+	ledger := &slowLedger{fakeLedger: &fakeLedger{keys: keys, heads: map[string]ballot.TreeHead{}},
+		reading: make(chan struct{}), release: make(chan struct{})}
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	appendVotes(t, rdb, "CA", 3)
+	if err := l.sign(ctx, "e1", "CA"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The ledger: the first anchor reads the anchored head, which takes
+	// slow.
+	anchored := make(chan error, 1)
+	go func() { anchored <- l.anchor(ctx, []string{"CA"}) }()
+	<-ledger.reading
+	timer := time.AfterFunc(slow, func() { close(ledger.release) })
+	observeQuickly(t, l, 10, slow, "the log read the anchored head from a slow ledger")
+	if timer.Stop() {
+		close(ledger.release)
+	}
+	if err := <-anchored; err != nil {
+		t.Fatal(err)
+	}
+
+	// Redis: every client's commands wait for slow (CLIENT PAUSE) while the
+	// log follows and publishes a head.
+	if err := rdb.Do(ctx, "CLIENT", "PAUSE", slow.Milliseconds(), "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	signed := make(chan error, 1)
+	go func() { signed <- l.sign(ctx, "e1", "CA") }()
+	time.Sleep(slow / 5) // sign is in its first Redis call by now
+	observeQuickly(t, l, 11, slow, "the log's Redis calls waited")
+	if err := <-signed; err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(paused); waited < slow/2 {
+		t.Fatalf("sign returned after %v: Redis was not paused (the test measured nothing)", waited)
 	}
 }
