@@ -16,10 +16,10 @@ import (
 )
 
 // TestFabricPatchesOwnTests runs the Go tests that
-// network/fabricbin/patches/*.patch add to Fabric's source, in the patched
-// source that make fabric-bin leaves in bin/fabric/.src: every Test
-// function a patch adds must run in the package the patch adds it to, and
-// pass. Built without a patch, or with an older version of it, the source
+// network/fabricbin/patches/*.patch add to Fabric's source, and
+// patches/SmartBFT/*.patch to SmartBFT's, in the patched source that make
+// fabric-bin leaves in bin/fabric/.src: every Test function a patch adds
+// must run in the package the patch adds it to, and pass. Built without a patch, or with an older version of it, the source
 // lacks its tests and this test fails saying which. It runs them without
 // -race, which would compile every Fabric dependency again (minutes with an
 // empty build cache; docs/ledger.md, "The patches' own tests in make
@@ -27,13 +27,20 @@ import (
 func TestFabricPatchesOwnTests(t *testing.T) {
 	nettest.Integration(t)
 	root := nettest.RepoRoot(t)
-	patches, err := filepath.Glob(filepath.Join(root, "network", "fabricbin", "patches", "*.patch"))
-	if err != nil || len(patches) == 0 {
-		t.Fatalf("no patches in network/fabricbin/patches (%v)", err)
-	}
+	var patches []string
 	var tests []patchTest
-	for _, p := range patches {
-		tests = append(tests, patchTests(t, p)...)
+	for _, m := range []struct{ dir, module string }{
+		{"patches", "github.com/hyperledger/fabric"},
+		{"patches/SmartBFT", "github.com/hyperledger-labs/SmartBFT"},
+	} {
+		ps, err := filepath.Glob(filepath.Join(root, "network", "fabricbin", m.dir, "*.patch"))
+		if err != nil || len(ps) == 0 {
+			t.Fatalf("no patches in network/fabricbin/%s (%v)", m.dir, err)
+		}
+		for _, p := range ps {
+			tests = append(tests, patchTests(t, p, m.module)...)
+		}
+		patches = append(patches, ps...)
 	}
 	if len(tests) == 0 {
 		t.Fatal("the patches add no Test function: nothing to run")
@@ -118,14 +125,14 @@ func testResults(out []byte) (results, outputs map[string]string, text string) {
 
 // patchTest is a Test function a patch file adds to Fabric's source.
 type patchTest struct {
-	patch string // the patch file's name
+	patch string // the patch file's path under network/fabricbin/patches
 	pkg   string // the test's package in Fabric's module
 	name  string
 }
 
-// patchTests returns the Test functions the patch file p adds in new or
-// changed _test.go files.
-func patchTests(t *testing.T, p string) []patchTest {
+// patchTests returns the Test functions the patch file p, a patch to module,
+// adds in new or changed _test.go files.
+func patchTests(t *testing.T, p, module string) []patchTest {
 	t.Helper()
 	f, err := os.Open(p)
 	if err != nil {
@@ -147,12 +154,20 @@ func patchTests(t *testing.T, p string) []patchTest {
 		if m == nil || !strings.HasSuffix(file, "_test.go") {
 			continue
 		}
-		tests = append(tests, patchTest{patch: filepath.Base(p), pkg: "github.com/hyperledger/fabric/" + filepath.Dir(file), name: m[1]})
+		tests = append(tests, patchTest{patch: patchName(p), pkg: module + "/" + filepath.Dir(file), name: m[1]})
 	}
 	if err := s.Err(); err != nil {
 		t.Fatalf("%s: %v", p, err)
 	}
 	return tests
+}
+
+// patchName is p's path under network/fabricbin/patches.
+func patchName(p string) string {
+	if filepath.Base(filepath.Dir(p)) == "SmartBFT" {
+		return "SmartBFT/" + filepath.Base(p)
+	}
+	return filepath.Base(p)
 }
 
 // srcModFile returns a copy of the go.mod that network/fabricbin/build.sh

@@ -94,7 +94,7 @@ func TestOrdererWALBufferAndLazyLogPatched(t *testing.T) {
 func TestPeerDecodeOncePatched(t *testing.T) {
 	nettest.Integration(t)
 	const fabric = "github.com/hyperledger/fabric/"
-	requirePeerCalls(t, "decode-once.patch", "protoutil.GetActionFromEnvelope(SB)", map[string][]string{
+	requireCalls(t, "peer", "decode-once.patch", "protoutil.GetActionFromEnvelope(SB)", map[string][]string{
 		fabric + "core/committer/txvalidator/v20/plugindispatcher.(*dispatcherImpl).Dispatch": {"protoutil.GetActionFromPayload(SB)"},
 		fabric + "core/ledger/kvledger/txmgmt/validation.preprocessProtoBlock":                {"protoutil.GetActionFromPayload(SB)"},
 		fabric + "gossip/privdata.getTxInfoFromTransactionBytes":                              {"protoutil.GetPayloads(SB)"},
@@ -116,7 +116,7 @@ func TestPeerRwSetOncePatched(t *testing.T) {
 	const fabric = "github.com/hyperledger/fabric/"
 	share := []string{"rwsetutil.ShareBlockRwSets(SB)"}
 	take := []string{"rwsetutil.TxRwSetOfBlock(SB)"}
-	requirePeerCalls(t, "rwset-once.patch", "rwsetutil.(*TxRwSet).FromProtoBytes(SB)", map[string][]string{
+	requireCalls(t, "peer", "rwset-once.patch", "rwsetutil.(*TxRwSet).FromProtoBytes(SB)", map[string][]string{
 		fabric + "gossip/privdata.(*coordinator).StoreBlock":                                       share,
 		fabric + "gossip/privdata.getTxInfoFromTransactionBytes":                                   take,
 		fabric + "core/committer/txvalidator/v20/plugindispatcher.(*dispatcherImpl).Dispatch":      take,
@@ -146,7 +146,7 @@ func TestPeerTxActionOncePatched(t *testing.T) {
 	share := []string{"protoutil.ShareBlockTxActions(SB)"}
 	take := []string{"protoutil.TxActionOfBlock(SB)", "protoutil.txActionOfBlock(SB)"}
 	kept := []string{"protoutil.KeptTxActionOfBlock(SB)", "protoutil.txActionOfBlock(SB)"}
-	requirePeerCalls(t, "txaction-once.patch", "", map[string][]string{
+	requireCalls(t, "peer", "txaction-once.patch", "", map[string][]string{
 		fabric + "gossip/privdata.(*coordinator).StoreBlock":                                       share,
 		fabric + "core/committer/txvalidator/v20/plugindispatcher.(*dispatcherImpl).Dispatch":      take,
 		fabric + "core/handlers/validation/builtin/v20.(*Validator).extractValidationArtifacts":    take,
@@ -156,17 +156,17 @@ func TestPeerTxActionOncePatched(t *testing.T) {
 	})
 }
 
-// requirePeerCalls fails t unless each function of calls (its full symbol
-// name) in the peer binary calls one of the functions listed for it (as go
-// tool objdump names them, "protoutil.GetPayloads(SB)"), and, unless
-// forbidden is "", none of them calls forbidden: what the Fabric build with
-// network/fabricbin/patches/<patch> does.
-func requirePeerCalls(t *testing.T, patch, forbidden string, calls map[string][]string) {
+// requireCalls fails t unless each function of calls (its full symbol
+// name) in the Fabric command's binary calls one of the functions listed for
+// it (as go tool objdump names them, "protoutil.GetPayloads(SB)"), and,
+// unless forbidden is "", none of them calls forbidden: what the Fabric build
+// with network/fabricbin/patches/<patch> does.
+func requireCalls(t *testing.T, command, patch, forbidden string, calls map[string][]string) {
 	t.Helper()
-	peer := fabricCommand(t, "peer")
+	bin := fabricCommand(t, command)
 	for fn, want := range calls {
 		var found bool
-		for _, call := range objdumpCalls(t, peer, fn) {
+		for _, call := range objdumpCalls(t, bin, fn) {
 			if forbidden != "" && strings.Contains(call, forbidden) {
 				t.Errorf("%s calls %s: bin/fabric was built without network/fabricbin/patches/%s (run make fabric-bin)\n%s", fn, forbidden, patch, call)
 			}
@@ -178,6 +178,41 @@ func requirePeerCalls(t *testing.T, patch, forbidden string, calls map[string][]
 			t.Errorf("%s calls none of %s: bin/fabric was built without network/fabricbin/patches/%s (run make fabric-bin)", fn, strings.Join(want, ", "), patch)
 		}
 	}
+}
+
+// TestOrdererProposalBlockOncePatched shows that the Fabric build carries
+// network/fabricbin/patches/proposal-block-once.patch (docs/ledger.md): in
+// the orderer binary's machine code, the SmartBFT chain's verifier (to verify
+// a proposal, to check a commit signature against it, to list its requests),
+// signer and delivery take a proposal's block from the chain's proposalBlocks
+// instead of each calling ProposalToBlock, as Fabric's own do. The patch's own
+// test checks that a block is decoded once and only served for its bytes.
+func TestOrdererProposalBlockOncePatched(t *testing.T) {
+	nettest.Integration(t)
+	const smartbft = "github.com/hyperledger/fabric/orderer/consensus/smartbft."
+	shared := []string{"smartbft.(*proposalBlocks).Block(SB)"}
+	requireCalls(t, "orderer", "proposal-block-once.patch", "smartbft.ProposalToBlock(SB)", map[string][]string{
+		smartbft + "(*Verifier).VerifyProposal":                   shared,
+		smartbft + "(*Verifier).RequestsFromProposal":             shared,
+		smartbft + "(*Verifier).verifySignatureIsBoundToProposal": shared,
+		smartbft + "(*Signer).SignProposal":                       shared,
+		smartbft + "(*BFTChain).Deliver":                          {"smartbft.(*proposalBlocks).Owned(SB)"},
+	})
+}
+
+// TestOrdererRequestUnwrapPatched shows that the Fabric build carries
+// network/fabricbin/patches/request-unwrap-in-place.patch (docs/ledger.md):
+// in the orderer binary's machine code, the SmartBFT request inspector's
+// unwrapReq (behind RequestID and each transaction's check in a proposal)
+// tries unwrapEndorserReqInPlace first, where Fabric's own unmarshals the
+// envelope. The patch's own test checks it unwraps what Fabric's
+// unmarshalling unwraps, with the same errors.
+func TestOrdererRequestUnwrapPatched(t *testing.T) {
+	nettest.Integration(t)
+	const smartbft = "github.com/hyperledger/fabric/orderer/consensus/smartbft."
+	requireCalls(t, "orderer", "request-unwrap-in-place.patch", "", map[string][]string{
+		smartbft + "(*RequestInspector).unwrapReq": {"smartbft.unwrapEndorserReqInPlace(SB)"},
+	})
 }
 
 // fabricCommand returns the path of a built Fabric command in bin/fabric.
