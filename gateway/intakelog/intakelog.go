@@ -301,8 +301,9 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 }
 
 // sign follows the state's log and, with a key, publishes a head of it if
-// it grew since the last head this process published. sign and anchor are
-// never called concurrently for one state's head (Run).
+// it grew since the last head this process published. Run signs one state
+// at a time and runs one anchor at a time; only sign sets a state's signed
+// head, only anchor its anchored one.
 func (l *Log) sign(ctx context.Context, election, state string) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
 	defer cancel()
