@@ -74,23 +74,26 @@ var RaftOptions = map[string]any{
 // same deadline, and view changes follow one another (docs/ledger.md,
 // "SmartBFT under roll-sized load"): it was 5 s until a benchmark's roll load
 // (blocks of 12-24 MB on a just-booted, memory-short machine) took 6-14 s a
-// block; now it is SmartBFT's own forward timeout plus 18 s. The cost: a
-// leader that stays live but leaves requests out is replaced after 20 s
-// rather than 5 s, and so is a new leader whose first proposal reached
-// followers before they had installed its view (they drop it, and SmartBFT
-// sends a proposal once). The gateway sends each transaction to all four
+// block. A 20 s timeout (forward 2 s + complain 18 s) was tried against that
+// and withdrawn: a new leader whose first proposal reached followers before
+// they had installed its view (they drop it, and SmartBFT sends a proposal
+// once) then waits out the whole 20 s, and with the leader killed while votes
+// flowed a vote waited 35.7 s for its receipt, over the batcher's 15 s bound
+// (TestOrdererKillWhileVotesFlow). So it stays 5 s (forward 1 s + complain
+// 4 s); the storm's lasting part, view changes that could never complete, is
+// prevented by the block limit (BFTMaxBlockBytes) instead. The gateway sends each transaction to all four
 // orderers, so followers hold every request the leader should order.
 const (
 	// BFTRequestForwardTimeout: a follower still holding a request after
 	// this forwards it to the leader (the gateway sent it there too, so
 	// this only serves a leader that missed it; each forward of a roll
 	// transaction is 1.5 MB more for the leader to take in).
-	BFTRequestForwardTimeout = 2 * time.Second
+	BFTRequestForwardTimeout = 1 * time.Second
 	// BFTRequestComplainTimeout: a follower whose forwarded request is still
 	// not ordered after this complains about the leader; complaints from a
 	// quorum start a view change (a new leader). A leader holding a request
 	// this long stops sending heartbeats.
-	BFTRequestComplainTimeout = 18 * time.Second
+	BFTRequestComplainTimeout = 4 * time.Second
 	// BFTRequestTimeout bounds how long a live leader that leaves requests
 	// out (or cannot order them) holds them up before it is replaced.
 	BFTRequestTimeout = BFTRequestForwardTimeout + BFTRequestComplainTimeout
