@@ -61,48 +61,25 @@ var RaftOptions = map[string]any{
 
 // SmartBFT timeouts, chosen for one machine that may be loaded (2 shared
 // cores) rather than SmartBFT's defaults for a WAN (forward 2 s, complain
-// 20 s, heartbeat 1 min). A dead, paused or cut-off leader sends no
-// heartbeats: the followers replace it after the heartbeat timeout (Fabric
-// checks once a second), within about 6 s, so the batcher's lost-transaction
-// recovery keeps every vote's 202→commit under 15 s. A live leader sends
-// heartbeats every tenth of that timeout and is replaced only if it does not
-// order the requests it holds within the request timeout: a leader whose own
-// requests are that old stops its heartbeats, and followers whose requests
-// are that old complain. That timeout must exceed the time a live but loaded
-// leader takes to order a full block behind the ones before it, or a slow
-// leader is deposed, the next one starts with the same backlog and the
-// same deadline, and view changes follow one another (docs/ledger.md,
-// "SmartBFT under roll-sized load"): it was 5 s until a benchmark's roll load
-// (blocks of 12-24 MB on a just-booted, memory-short machine) took 6-14 s a
-// block. A 20 s timeout (forward 2 s + complain 18 s) was tried against that
-// and withdrawn: a new leader whose first proposal reached followers before
-// they had installed its view (they drop it, and SmartBFT sends a proposal
-// once) then waits out the whole 20 s, and with the leader killed while votes
-// flowed a vote waited 35.7 s for its receipt, over the batcher's 15 s bound
-// (TestOrdererKillWhileVotesFlow). So it stays 5 s (forward 1 s + complain
-// 4 s); the storm's lasting part, view changes that could never complete, is
-// prevented by the block limit (BFTMaxBlockBytes) instead. The gateway sends each transaction to all four
+// 20 s, heartbeat 1 min): short enough that a dead or silent leader is
+// replaced within about 5 s, so the batcher's lost-transaction recovery keeps
+// every vote's 202→commit under 15 s; long enough that a loaded but live
+// leader (heartbeats every 0.5 s) is not replaced. The gateway sends each transaction to all four
 // orderers, so followers hold every request the leader should order.
 const (
 	// BFTRequestForwardTimeout: a follower still holding a request after
-	// this forwards it to the leader (the gateway sent it there too, so
-	// this only serves a leader that missed it; each forward of a roll
-	// transaction is 1.5 MB more for the leader to take in).
+	// this forwards it to the leader.
 	BFTRequestForwardTimeout = 1 * time.Second
 	// BFTRequestComplainTimeout: a follower whose forwarded request is still
 	// not ordered after this complains about the leader; complaints from a
-	// quorum start a view change (a new leader). A leader holding a request
-	// this long stops sending heartbeats.
+	// quorum start a view change (a new leader).
 	BFTRequestComplainTimeout = 4 * time.Second
-	// BFTRequestTimeout bounds how long a live leader that leaves requests
-	// out (or cannot order them) holds them up before it is replaced.
+	// BFTRequestTimeout bounds how long a silent or censoring leader can hold
+	// up a request before the followers replace it.
 	BFTRequestTimeout = BFTRequestForwardTimeout + BFTRequestComplainTimeout
 	// BFTLeaderHeartbeatTimeout: followers that hear nothing from the leader
 	// for this long (heartbeats every tenth of it) replace it, even when idle.
 	BFTLeaderHeartbeatTimeout = 5 * time.Second
-	// BFTSilentLeaderTimeout bounds when the followers notice a silent
-	// leader: the heartbeat timeout, checked once a second.
-	BFTSilentLeaderTimeout = BFTLeaderHeartbeatTimeout + time.Second
 	// BFTViewChangeTimeout: a view change that has not completed after this
 	// moves on to the next leader.
 	BFTViewChangeTimeout = 10 * time.Second
@@ -111,8 +88,7 @@ const (
 // SmartBFTOptions are the SmartBFT settings. configtxgen takes them as given
 // (missing fields become zero, not defaults), so every one is set. Block
 // cutting reuses the channel's BatchSize (MaxMessageCount and
-// AbsoluteMaxBytes, BFTMaxBlockBytes under BFT, become the request batch
-// limits, and AbsoluteMaxBytes the largest request); a block also closes
+// AbsoluteMaxBytes become the request batch limits); a block also closes
 // after BatchTimeout, as with Raft. Leader rotation stays off: Fabric 3.1.1
 // refuses config updates with it on ("leader rotation must be turned off for
 // this version"); a leader that withholds requests is replaced by the
@@ -225,11 +201,6 @@ func WriteConfigtx(l Layout, ports Ports, hosts Placement, consensus Consensus) 
 				MSPID: OrdererOrg(i).OrdererMSPID, Identity: l.OrdererSignCert(i), ClientTLSCert: cert, ServerTLSCert: cert})
 		}
 		orderer["OrdererType"] = "BFT"
-		orderer["BatchSize"] = map[string]any{
-			"MaxMessageCount":   MaxMessageCount,
-			"AbsoluteMaxBytes":  BFTMaxBlockBytes,
-			"PreferredMaxBytes": BFTMaxBlockBytes,
-		}
 		orderer["ConsenterMapping"] = consenters
 		orderer["SmartBFT"] = SmartBFTOptions()
 	default:

@@ -32,9 +32,8 @@ type RollProgress = interface{ Add(n int64) }
 // the ledger, one LoadRoll transaction per chunk with up to parallel in
 // flight, then seals it against the election's roll root and returns the
 // seal (Commission admin identity only). It is idempotent: loaded chunks are
-// not written again, and a sealed roll is returned as it is; a chunk whose
-// transaction's fate is unknown (untilOrdered) is submitted again. p, if
-// set, is told of every chunk's entries as its transaction commits.
+// not written again, and a sealed roll is returned as it is. p, if set, is
+// told of every chunk's entries as its transaction commits.
 func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, parallel int, p RollProgress) (ballot.RollSeal, error) {
 	seal, err := b.RollSeal(ctx)
 	if err == nil || !errors.Is(err, ballot.ErrNotFound) {
@@ -50,10 +49,8 @@ func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, paral
 				return err
 			}
 			err = b.untilPeersAgree(gctx, func() error {
-				return untilOrdered(gctx, func() error {
-					_, err := b.contract.SubmitWithContext(gctx, "LoadRoll", client.WithBytesArguments(payload))
-					return err
-				})
+				_, err := b.contract.SubmitWithContext(gctx, "LoadRoll", client.WithBytesArguments(payload))
+				return err
 			})
 			if err != nil {
 				return fmt.Errorf("load roll chunk %d: %w%s", c.Index, err, peerMessages(err))
@@ -77,33 +74,6 @@ func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, paral
 		return ballot.RollSeal{}, fmt.Errorf("decode roll seal: %w", err)
 	}
 	return seal, nil
-}
-
-// rollSubmitAttempts bounds how often untilOrdered submits a chunk.
-const rollSubmitAttempts = 5
-
-// untilOrdered calls submit again (after a second) while it fails with the
-// transaction's fate unknown: refused by the ordering service as a whole or
-// its commit status not seen in time. Under SmartBFT the gateway needs three
-// of the four orderers to accept a transaction, and an orderer that comes
-// back from a stall after the others ordered it answers "request already
-// processed", which the gateway counts as a refusal: the transaction is on
-// the ledger, the client is told it failed. Only for idempotent
-// transactions: loading a chunk again writes nothing (chaincode LoadRoll).
-func untilOrdered(ctx context.Context, submit func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := submit()
-		var subErr *client.SubmitError
-		var statusErr *client.CommitStatusError
-		if err == nil || attempt == rollSubmitAttempts || !(errors.As(err, &subErr) || errors.As(err, &statusErr)) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // peerMessages returns the peers' own messages a failed endorsement carries

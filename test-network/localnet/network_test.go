@@ -163,16 +163,16 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 }
 
 // TestBFTFaults checks what SmartBFT across both organisations adds: a
-// leader that stops answering is replaced within the heartbeat timeout and
-// one view change, one organisation's two orderers cannot order without the
+// leader that stops answering is replaced within the configured request
+// timeout and one view change, one organisation's two orderers cannot order without the
 // other's, while restarting those resumes ordering with nothing lost, and a
-// silent follower costs less than the peers' block censorship timeout.
+// silent follower costs less than the request timeout.
 func TestBFTFaults(t *testing.T) {
 	n := nettest.StartConsensus(t, network.BFT)
 	ctx := context.Background()
 	probe := probeContract(t, n)
 
-	t.Run("a silent leader stalls commits at most the heartbeat timeout and a view change", func(t *testing.T) {
+	t.Run("a silent leader stalls commits at most the request timeout", func(t *testing.T) {
 		l := startLoad(probe, 4)
 		time.Sleep(2 * time.Second)
 		victim := leader(t, n)
@@ -181,25 +181,23 @@ func TestBFTFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = n.Resume(victim) })
-		// The followers miss its heartbeats (the heartbeat timeout, checked
-		// once a second), then one view change, which the protocol bounds
-		// by its own timeout: a stall past that means a second view change
-		// or no recovery. (The request timeout, longer, is for a leader
-		// that stays live.)
-		bound := network.BFTSilentLeaderTimeout + network.BFTViewChangeTimeout
-		time.Sleep(bound + 5*time.Second)
+		time.Sleep(network.BFTRequestTimeout + 15*time.Second)
 		res := l.stop()
 		gap := res.maxGap(pausedAt)
-		t.Logf("paused %s (the leader): %d commits after, longest gap %.1f s (heartbeat timeout %s, bound %s)",
-			victim, res.since(pausedAt), gap.Seconds(), network.BFTLeaderHeartbeatTimeout, bound)
+		// The request timeout (forward, then complain), then one view
+		// change, which the protocol bounds by its own timeout: a stall
+		// past that means a second view change or no recovery.
+		bound := network.BFTRequestTimeout + network.BFTViewChangeTimeout
+		t.Logf("paused %s (the leader): %d commits after, longest gap %.1f s (request timeout %s, bound %s)",
+			victim, res.since(pausedAt), gap.Seconds(), network.BFTRequestTimeout, bound)
 		if res.err != nil {
 			t.Fatalf("a transaction never committed: %v", res.err)
 		}
 		if res.since(pausedAt.Add(bound)) == 0 {
-			t.Fatalf("nothing committed once the bound had passed")
+			t.Fatalf("nothing committed once the request timeout had passed")
 		}
 		if gap > bound {
-			t.Fatalf("commits stalled %.1f s with %s silent; the heartbeat timeout is %s, a view change at most %s", gap.Seconds(), victim, network.BFTLeaderHeartbeatTimeout, network.BFTViewChangeTimeout)
+			t.Fatalf("commits stalled %.1f s with %s silent; the request timeout is %s, a view change at most %s", gap.Seconds(), victim, network.BFTRequestTimeout, network.BFTViewChangeTimeout)
 		}
 		if now := leader(t, n); now == victim {
 			t.Fatalf("%s still leads after going silent", victim)
@@ -271,15 +269,14 @@ func TestBFTFaults(t *testing.T) {
 		}
 	})
 
-	// A silent follower costs no view change (the leader holds every
-	// request: the gateway sends each to all four orderers), but a peer
-	// taking its blocks from it must notice (block censorship timeout) and
-	// switch orderer. It is paused for longer than the bound, so a peer
-	// stuck on it would fail it. One follower only: one resumed from a pause
+	// A silent follower costs no view change, but a peer taking its blocks
+	// from it must notice (block censorship timeout) and switch orderer. It
+	// is paused for longer than the request timeout, so a peer stuck on it
+	// would fail the bound. One follower only: one resumed from a pause
 	// rejoins consensus once it notices it is behind (10 leader heartbeats,
 	// ~10 s, sometimes two rounds under load), and until then pausing
 	// another would be a second fault, more than four orderers tolerate.
-	t.Run("a silent follower stalls commits at most the block-censorship timeout", func(t *testing.T) {
+	t.Run("a silent follower stalls commits at most the request or block-censorship timeout", func(t *testing.T) {
 		lead := leader(t, n)
 		victim := network.OrdererProcess(0)
 		if victim == lead {
@@ -292,22 +289,22 @@ func TestBFTFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = n.Resume(victim) })
-		// A peer pulling blocks from the silent follower waits for the block
-		// censorship timeout before it switches; plus slack for a loaded
-		// machine.
-		bound := network.BlockCensorshipTimeout + 3*time.Second
-		time.Sleep(bound + 2*time.Second)
+		time.Sleep(network.BFTRequestTimeout + 2*time.Second)
 		resumedAt := time.Now()
 		if err := n.Resume(victim); err != nil {
 			t.Fatal(err)
 		}
 		res := l.stop()
 		gap := res.maxGapIn(pausedAt, resumedAt)
-		t.Logf("paused %s (a follower) for %.0f s: %d commits meanwhile, longest gap %.1f s (block censorship timeout %s)",
-			victim, resumedAt.Sub(pausedAt).Seconds(), res.since(pausedAt)-res.since(resumedAt), gap.Seconds(), network.BlockCensorshipTimeout)
+		t.Logf("paused %s (a follower) for %.0f s: %d commits meanwhile, longest gap %.1f s (request timeout %s, block censorship timeout %s)",
+			victim, resumedAt.Sub(pausedAt).Seconds(), res.since(pausedAt)-res.since(resumedAt), gap.Seconds(), network.BFTRequestTimeout, network.BlockCensorshipTimeout)
 		if res.err != nil {
 			t.Fatalf("a transaction never committed: %v", res.err)
 		}
+		// A peer pulling blocks from the silent follower waits for the block
+		// censorship timeout before it switches; requests wait at most the
+		// request timeout. Either way, plus slack for a loaded machine.
+		bound := max(network.BFTRequestTimeout, network.BlockCensorshipTimeout) + 3*time.Second
 		if gap > bound {
 			t.Fatalf("commits stalled %.1f s with %s silent; the bound is %s", gap.Seconds(), victim, bound)
 		}
