@@ -83,8 +83,14 @@ type Config struct {
 	Behind        time.Duration
 	MaxInflight   int           // transactions in flight per process, over all lanes
 	CommitTimeout time.Duration // the longest wait for one transaction's commit
-	LeaseTTL      time.Duration // a dead process's lanes move after this long
-	LagInterval   time.Duration // how often lanes publish their lag
+	// Failover is how long ordering may stall replacing a failed orderer
+	// while every transaction it accepted can still be ordered
+	// (network.Consensus.Failover; 0 under Raft): a stall of commits shorter
+	// than this never makes a transaction count as lost, since submitting it
+	// again would only queue a duplicate behind the original (recoveryPolicy).
+	Failover    time.Duration
+	LeaseTTL    time.Duration // a dead process's lanes move after this long
+	LagInterval time.Duration // how often lanes publish their lag
 	// Replicas is how many replicas must acknowledge a batch's journal entry
 	// (WAIT) before it is submitted; 0 (a single server): none. On a Redis
 	// Cluster 1: a journal entry (and the batch sequence number before it)
@@ -222,7 +228,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		cfg: cfg, rdb: rdb, ledger: ledger, log: log.With("batcher", cfg.Owner), metrics: newMetrics(reg),
 		owner: cfg.Owner, clock: cfg.Clock,
 		cut:      cutPolicy{maxVotes: cfg.BatchSize, fill: cfg.Fill, depth: cfg.Depth, maxWait: cfg.MaxWait},
-		recovery: recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: 2 * time.Second, limit: cfg.CommitTimeout},
+		recovery: recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: max(2*time.Second, cfg.Failover), limit: cfg.CommitTimeout},
 		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
 	}
 	if cfg.ShareVotes > 0 {
@@ -292,7 +298,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 	go b.reportLag(lanesCtx)
 	b.log.Info("batcher started", "partitions", len(b.cfg.Partitions), "batch_size", b.cfg.BatchSize,
 		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes, "tick", b.cfg.Tick.String(),
-		"max_gap", b.cfg.MaxGap.String(), "behind", b.cfg.Behind.String())
+		"max_gap", b.cfg.MaxGap.String(), "behind", b.cfg.Behind.String(), "failover", b.cfg.Failover.String())
 	for {
 		draining := ctx.Err() != nil
 		if draining {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,8 +21,9 @@ import (
 var states = batcher.TestStates
 
 // TestBatcherCommitsEveryVoteOnce drives the real batcher against a real
-// network and Redis: every queued vote gets a receipt, a duplicate nullifier
-// is recorded as a duplicate, and the ledger's results equal the votes.
+// network and Redis: every queued vote gets a receipt, of two votes with one
+// nullifier one is counted and the other recorded as a duplicate, and the
+// ledger's results equal the votes.
 func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 	n := nettest.Start(t)
 	nettest.SetupElection(t, n, nettest.Election(states, batcher.TestCandidates))
@@ -59,13 +61,23 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 			want[v.State] = ballot.Tally{}
 		}
 		want[v.State].Add(v.Contest, v.Choice, 1)
+		if v.ID == votes[0].ID {
+			continue // checked with its duplicate below
+		}
 		loc, err := votequeue.GetLocation(context.Background(), rdb, v.ID)
 		if err != nil || loc.Status != ballot.ReceiptCounted || loc.State != v.State {
 			t.Fatalf("receipt of %s: %+v, %v", v.ID, loc, err)
 		}
 	}
-	if loc, err := votequeue.GetLocation(context.Background(), rdb, dup.ID); err != nil || loc.Status != ballot.ReceiptDuplicate {
-		t.Fatalf("receipt of the duplicate: %+v, %v", loc, err)
+	// The ledger counts whichever of the two commits first: the lane's
+	// batches are in flight together, and a retried one (an MVCC conflict
+	// under load) can commit after a later one.
+	first, err1 := votequeue.GetLocation(context.Background(), rdb, votes[0].ID)
+	second, err2 := votequeue.GetLocation(context.Background(), rdb, dup.ID)
+	statuses := []string{first.Status, second.Status}
+	slices.Sort(statuses)
+	if err1 != nil || err2 != nil || !slices.Equal(statuses, []string{ballot.ReceiptCounted, ballot.ReceiptDuplicate}) {
+		t.Fatalf("receipts of two votes with one nullifier: %+v (%v) and %+v (%v), want one counted and one duplicate", first, err1, second, err2)
 	}
 	results, err := ledger.Results(context.Background())
 	if err != nil {

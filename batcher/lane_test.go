@@ -355,10 +355,16 @@ type attemptRig struct {
 }
 
 func newAttemptRig(t *testing.T, plan func(ballot.Batch, int) fault) *attemptRig {
+	return newAttemptRigConfig(t, Config{}, plan)
+}
+
+// newAttemptRigConfig is newAttemptRig with cfg (its partitions and clock set here).
+func newAttemptRigConfig(t *testing.T, cfg Config, plan func(ballot.Batch, int) fault) *attemptRig {
 	f := newFakeLedger()
 	f.plan = plan
 	clk := newFakeClock()
-	b, err := New(Config{Partitions: []string{"CA"}, Clock: clk}, nil, f, nil, prometheus.NewRegistry())
+	cfg.Partitions, cfg.Clock = []string{"CA"}, clk
+	b, err := New(cfg, nil, f, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,6 +508,23 @@ func TestSlowDrainIsNotLost(t *testing.T) {
 	notYet(t, waits[held])
 	r.clk.Advance(time.Millisecond)
 	wantLost(t, waits[held])
+}
+
+// Under SmartBFT a dead leader loses no transaction: one held through a
+// stall shorter than the ordering's failover is waited for, not submitted
+// again (its duplicate would only fail MVCC after the original).
+func TestAttemptWaitsOutOrderingFailover(t *testing.T) {
+	r := newAttemptRigConfig(t, Config{Failover: 10 * time.Second}, func(ballot.Batch, int) fault { return holdTx })
+	res := r.start(1)
+	r.clk.Advance(10*time.Second - time.Millisecond) // past 4×2 s, the bound without a failover
+	notYet(t, res)
+	r.f.release()
+	if err := <-res; err != nil {
+		t.Fatalf("held through the failover: %v, want committed", err)
+	}
+	if n := r.f.submissions(ballot.Batch{State: "CA", Seq: 1}.ID()); n != 1 {
+		t.Errorf("batch submitted %d times, want once", n)
+	}
 }
 
 // notYet checks an attempt is still waiting (after letting it run).

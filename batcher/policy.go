@@ -211,11 +211,15 @@ func (p cutPolicy) room(pending int) int { return max(0, p.maxVotes-pending) }
 // no transaction of this process committed for a time bound after the
 // transaction's acceptance or the last commit since (a commit of a
 // transaction accepted before it shows the queue ahead of it moving; a slow
-// drain keeps committing, a dead orderer does not).
+// drain keeps committing, a dead orderer does not). Where every orderer
+// holds every transaction (SmartBFT), a dead orderer loses none: a stall
+// shorter than the followers' time to replace it is no evidence at all, and
+// a batch submitted again then only doubles the work after the failover
+// (its duplicate is ordered behind the original and fails MVCC).
 type recoveryPolicy struct {
 	blocks int           // blocks committed since acceptance without the transaction
 	settle time.Duration // ... and at least this long since acceptance, and a commit accepted this much later
-	floor  time.Duration // the time bound is never below this
+	floor  time.Duration // the time bound is never below this (nor below ordering's failover: Config.Failover)
 	limit  time.Duration // nor above this (the configured commit timeout)
 }
 

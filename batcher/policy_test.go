@@ -424,6 +424,27 @@ func TestRecoveryPolicy(t *testing.T) {
 	}
 }
 
+// Under SmartBFT (Config.Failover) a stall of commits is no loss until the
+// followers had time to replace a dead leader; being overtaken still is.
+func TestRecoveryPolicyWaitsOutFailover(t *testing.T) {
+	p := recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: 10 * time.Second, limit: time.Minute}
+	lat := latencyStats{typical: 300 * time.Millisecond, worst: time.Second}
+	for _, c := range []struct {
+		name string
+		w    txWait
+		want bool
+	}{
+		{"stalled four times the slowest commit, within the failover", txWait{elapsed: 4 * time.Second, stalled: 4 * time.Second}, false},
+		{"stalled just under the failover", txWait{elapsed: 9999 * time.Millisecond, stalled: 9999 * time.Millisecond}, false},
+		{"stalled the whole failover", txWait{elapsed: 10 * time.Second, stalled: 10 * time.Second}, true},
+		{"overtaken within the failover", txWait{elapsed: time.Second, blocks: 3, overtaken: time.Second}, true},
+	} {
+		if got := p.lost(c.w, lat, 0); got != c.want {
+			t.Errorf("%s: lost(%+v) = %v, want %v", c.name, c.w, got, c.want)
+		}
+	}
+}
+
 func TestLatencyWindow(t *testing.T) {
 	var w latencyWindow
 	if w.stats() != defaultLatency {

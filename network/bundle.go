@@ -29,8 +29,9 @@ import (
 type BundleSpec struct {
 	Ports        Ports
 	Hosts        Placement
-	FabricConfig string // folder with Fabric's sample core.yaml and orderer.yaml
-	Builder      string // the external builder folder, copied into each organisation's bundle
+	Consensus    Consensus // the channel's, recorded in the connection profiles
+	FabricConfig string    // folder with Fabric's sample core.yaml and orderer.yaml
+	Builder      string    // the external builder folder, copied into each organisation's bundle
 	// Chaincode is the deployed chaincode; nil before the first deploy.
 	Chaincode *BundleChaincode
 	// Root is where each host's bundle will live on its machine (every path
@@ -168,7 +169,7 @@ func (b bundle) componentHost(c Component) Host {
 }
 
 func (b bundle) profile(c Component) (Profile, error) {
-	full, err := BuildProfile(b.src, b.spec.Ports, b.spec.Hosts)
+	full, err := BuildProfile(b.src, b.spec.Ports, b.spec.Hosts, b.spec.Consensus)
 	if err != nil {
 		return Profile{}, err
 	}

@@ -62,8 +62,8 @@ var RaftOptions = map[string]any{
 // SmartBFT timeouts, chosen for one machine that may be loaded (2 shared
 // cores) rather than SmartBFT's defaults for a WAN (forward 2 s, complain
 // 20 s, heartbeat 1 min): short enough that a dead or silent leader is
-// replaced within about 5 s, so the batcher's lost-transaction recovery keeps
-// every vote's 202→commit under 15 s; long enough that a loaded but live
+// replaced within about 5 s, so every vote's 202→commit stays under 15 s
+// (the batcher waits the failover out: Consensus.Failover); long enough that a loaded but live
 // leader (heartbeats every 0.5 s) is not replaced. The gateway sends each transaction to all four
 // orderers, so followers hold every request the leader should order.
 const (

@@ -1,6 +1,9 @@
 package network
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Channel and chaincode names used across the project.
 const (
@@ -118,6 +121,21 @@ const (
 	// Raft's (README, the consortium).
 	DefaultConsensus = BFT
 )
+
+// Failover is how long ordering may stall while it replaces a failed
+// orderer with every transaction it accepted still to be ordered: what a
+// client should wait out before it takes a stall for a lost transaction.
+// Under SmartBFT every orderer holds every request (the peers' gateways send
+// each one to all four), so a dead leader loses none: followers replace it
+// after BFTLeaderHeartbeatTimeout, and a new leader that stalls in turn
+// after BFTRequestTimeout. Under Raft a transaction dies with the orderer
+// that held it uncut, so there is nothing to wait for: 0.
+func (c Consensus) Failover() time.Duration {
+	if c == BFT {
+		return BFTLeaderHeartbeatTimeout + BFTRequestTimeout
+	}
+	return 0
+}
 
 // ParseConsensus accepts "bft" or "raft"; an empty string is DefaultConsensus.
 func ParseConsensus(s string) (Consensus, error) {

@@ -176,3 +176,18 @@ func TestNodeEnvAddsGOGCUnlessTheOperatorSetsIt(t *testing.T) {
 		t.Fatalf("with GOGC in the environment NodeEnv = %s, want [A=1] (the node inherits the operator's)", got)
 	}
 }
+
+// A dead SmartBFT leader loses no request (every orderer holds each), so its
+// failover spans the followers' heartbeat timeout and a stalled successor's
+// request timeout; a dead Raft orderer loses what it held: nothing to wait for.
+func TestConsensusFailover(t *testing.T) {
+	if got, least := BFT.Failover(), BFTLeaderHeartbeatTimeout+BFTRequestTimeout; got < least {
+		t.Errorf("BFT failover %v, want at least the heartbeat and request timeouts (%v)", got, least)
+	}
+	if got := Raft.Failover(); got != 0 {
+		t.Errorf("Raft failover %v, want 0", got)
+	}
+	if got := Consensus("").Failover(); got != 0 {
+		t.Errorf("failover of a profile without consensus %v, want Raft's 0", got)
+	}
+}

@@ -15,6 +15,9 @@ type Profile struct {
 	Chaincode string                `json:"chaincode"`
 	Orgs      map[string]OrgProfile `json:"orgs"` // by organisation name: "Commission", "Observers"
 	Orderers  []Endpoint            `json:"orderers"`
+	// Consensus is the ordering service's protocol (empty in profiles
+	// written before it was recorded: clients then assume Raft's).
+	Consensus Consensus `json:"consensus,omitempty"`
 }
 
 // OrgProfile is what a client of one organisation needs.
@@ -37,11 +40,11 @@ type Identity struct {
 	Key  string `json:"key"`
 }
 
-// BuildProfile describes the network at l with the given ports and hosts:
-// clients dial each node at its host's address and verify its TLS
+// BuildProfile describes the network at l with the given ports, hosts and
+// consensus: clients dial each node at its host's address and verify its TLS
 // certificate against that address (one of its SANs).
-func BuildProfile(l Layout, ports Ports, hosts Placement) (Profile, error) {
-	p := Profile{Channel: ChannelName, Chaincode: ChaincodeName, Orgs: map[string]OrgProfile{}}
+func BuildProfile(l Layout, ports Ports, hosts Placement, consensus Consensus) (Profile, error) {
+	p := Profile{Channel: ChannelName, Chaincode: ChaincodeName, Orgs: map[string]OrgProfile{}, Consensus: consensus}
 	for i, o := range PeerOrgs {
 		listen, _, _ := ports.Peer(i)
 		op := OrgProfile{

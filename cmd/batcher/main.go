@@ -62,6 +62,7 @@ func run(ctx context.Context) error {
 	behind := fs.Duration("behind", d.Behind, "with --max-gap: if positive, lanes skip ticks only while a shared transaction has been in flight this long (the ledger is behind); negative: whenever the rate allows")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
+	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
 	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz")
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
@@ -97,6 +98,7 @@ func run(ctx context.Context) error {
 	b, err := batcher.New(batcher.Config{
 		Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
 		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
+		Failover: failoverFor(*failover, conn.Consensus()),
 		Replicas: replicasFor(*replicas, rdb),
 	}, rdb, batcher.FabricLedger(ledger), log, reg)
 	if err != nil {
@@ -112,6 +114,14 @@ func run(ctx context.Context) error {
 		return cli.Usagef("%v", err)
 	}
 	return b.Run(ctx)
+}
+
+// failoverFor resolves --failover: negative means the consensus's.
+func failoverFor(flag time.Duration, c network.Consensus) time.Duration {
+	if flag >= 0 {
+		return flag
+	}
+	return c.Failover()
 }
 
 // electionSource reads the election record (*fabricclient.Ballot).

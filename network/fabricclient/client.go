@@ -109,6 +109,10 @@ func (c *Conn) Contract(name string) *client.Contract {
 	return c.Network.GetContractWithName(c.profile.Chaincode, name)
 }
 
+// Consensus is the ordering service's protocol as the connection profile
+// records it (empty for a profile written before it was recorded).
+func (c *Conn) Consensus() network.Consensus { return c.profile.Consensus }
+
 // Close closes the gateway and its gRPC connection.
 func (c *Conn) Close() error {
 	c.Gateway.Close()

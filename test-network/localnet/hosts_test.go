@@ -187,6 +187,9 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if p.Consensus != n.Consensus() {
+				t.Errorf("%s profile in the clients' bundle records consensus %q, want %q", c.Name, p.Consensus, n.Consensus())
+			}
 			for _, f := range p.Files() {
 				if _, err := os.Stat(f); err != nil || !strings.HasPrefix(f, bundle+"/") {
 					t.Errorf("%s profile in the clients' bundle names %s, not a file of the bundle (%v)", c.Name, f, err)

@@ -40,6 +40,11 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 	if got := n.Status(ctx).Consensus; got != consensus {
 		t.Fatalf("status says consensus %q, want %q", got, consensus)
 	}
+	for _, path := range []string{n.Layout().Profile(), n.Layout().ComponentProfile(network.Batcher.Name)} {
+		if p, err := network.LoadProfile(path); err != nil || p.Consensus != consensus {
+			t.Fatalf("%s records consensus %q (%v), want %q: the batcher times its failover by it", path, p.Consensus, err, consensus)
+		}
+	}
 
 	pids := pidsOf(n.Status(ctx))
 	if err := n.Up(ctx); err != nil {

@@ -58,7 +58,7 @@ func (n *Network) writeBundles() error {
 	if !n.state.Bundles {
 		return nil
 	}
-	spec := network.BundleSpec{Ports: n.ports, Hosts: n.Hosts(), FabricConfig: filepath.Join(n.cfg.FabricBin, "config"), Builder: n.cfg.Builder}
+	spec := network.BundleSpec{Ports: n.ports, Hosts: n.Hosts(), Consensus: n.state.Consensus, FabricConfig: filepath.Join(n.cfg.FabricBin, "config"), Builder: n.cfg.Builder}
 	if root := n.cfg.BundleRoot; root != "" {
 		spec.Root = func(network.Host) string { return root }
 	}
@@ -179,7 +179,7 @@ func (n *Network) generate(ctx context.Context) error {
 	if err := n.writeNodeConfigs(); err != nil {
 		return err
 	}
-	profile, err := network.BuildProfile(l, n.ports, n.Hosts())
+	profile, err := network.BuildProfile(l, n.ports, n.Hosts(), n.state.Consensus)
 	if err != nil {
 		return err
 	}
