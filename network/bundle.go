@@ -233,7 +233,7 @@ func (b bundle) writeOrgFiles(orgs []int) error {
 				return err
 			}
 			nodes = append(nodes, name)
-			run = append(run, fmt.Sprintf(`%s) export FABRIC_CFG_PATH=%s GOGC="${GOGC:-%d}"; exec "$(fabric orderer)" ;;`, name, shellArgs(sh.NodeConfigDir(name)), OrdererGCPercent))
+			run = append(run, fmt.Sprintf(`%s) export FABRIC_CFG_PATH=%s GOGC="${GOGC:-%d}" FABRIC_LOGGING_SPEC="${FABRIC_LOGGING_SPEC:-%s}"; exec "$(fabric orderer)" ;;`, name, shellArgs(sh.NodeConfigDir(name)), OrdererGCPercent, OrdererLogSpec))
 		}
 		name := PeerProcess(o)
 		settings := PeerSettings(b.at, b.spec.Ports, b.spec.Hosts, i, filepath.Join(b.at.Dir, "builder"))

@@ -177,6 +177,18 @@ func TestNodeEnvAddsGOGCUnlessTheOperatorSetsIt(t *testing.T) {
 	}
 }
 
+func TestOrdererEnvSetsTheLogSpecUnlessTheOperatorDoes(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("FABRIC_LOGGING_SPEC", "")
+	if got, want := fmt.Sprint(OrdererEnv("A=1")), fmt.Sprintf("[A=1 FABRIC_LOGGING_SPEC=%s GOGC=%d]", OrdererLogSpec, OrdererGCPercent); got != want {
+		t.Fatalf("OrdererEnv = %s, want %s", got, want)
+	}
+	t.Setenv("FABRIC_LOGGING_SPEC", "debug")
+	if got, want := fmt.Sprint(OrdererEnv("A=1")), fmt.Sprintf("[A=1 GOGC=%d]", OrdererGCPercent); got != want {
+		t.Fatalf("with FABRIC_LOGGING_SPEC in the environment OrdererEnv = %s, want %s (the orderer inherits the operator's)", got, want)
+	}
+}
+
 // A dead SmartBFT leader loses no request (every orderer holds each), so its
 // failover spans the followers' heartbeat timeout and a stalled successor's
 // request timeout; a dead Raft orderer loses what it held: nothing to wait for.

@@ -92,6 +92,29 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 		}
 	})
 
+	if consensus == network.BFT {
+		t.Run("orderers write SmartBFT's chain logger at WARNING only", func(t *testing.T) {
+			// network.OrdererLogSpec: its INFO lines print whole proposals when an orderer synchronises.
+			for i := range network.OrdererCount {
+				name := network.OrdererProcess(i)
+				data, err := os.ReadFile(n.Layout().Log(name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				log := string(data)
+				if !strings.Contains(log, "[orderer.consensus.smartbft.consensus]") {
+					t.Errorf("%s's log has no SmartBFT consensus line: not the orderer log expected", name)
+				}
+				for _, line := range strings.Split(log, "\n") {
+					if strings.Contains(line, "INFO") && strings.Contains(line, "[orderer.consensus.smartbft.chain]") {
+						t.Errorf("%s logs SmartBFT's chain logger at INFO: %.200s", name, line)
+						break
+					}
+				}
+			}
+		})
+	}
+
 	t.Run("one org alone is refused", func(t *testing.T) {
 		status := submit(t, probe, "Put", "k2", "only-commission", client.WithEndorsingOrganizations(network.Commission.MSPID))
 		if status != peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE {

@@ -24,7 +24,7 @@ func (n *Network) processes() map[string]proc.Spec {
 		listen, _, _ := n.ports.Orderer(i)
 		h := hosts.Orderer(i)
 		out[name] = proc.Spec{Name: name, Bin: n.bin("orderer"), Port: listen, Addr: h.Addr, Netns: n.cfg.Netns[h.Name],
-			Env: network.NodeEnv(network.OrdererGCPercent, "FABRIC_CFG_PATH="+n.nodeLayout(h).NodeConfigDir(name))}
+			Env: network.OrdererEnv("FABRIC_CFG_PATH=" + n.nodeLayout(h).NodeConfigDir(name))}
 	}
 	for i, o := range network.PeerOrgs {
 		name := network.PeerProcess(o)
