@@ -63,8 +63,15 @@ var RaftOptions = map[string]any{
 // cores) rather than SmartBFT's defaults for a WAN (forward 2 s, complain
 // 20 s, heartbeat 1 min): short enough that a dead or silent leader is
 // replaced within about 5 s, so every vote's 202→commit stays under 15 s
-// (the batcher waits the failover out: Consensus.Failover); long enough that a loaded but live
-// leader (heartbeats every 0.5 s) is not replaced. The gateway sends each transaction to all four
+// (the batcher waits the failover out: Consensus.Failover). A live leader
+// (heartbeats every 0.5 s) is replaced too if it holds a request longer than
+// the request timeout: it then stops its own heartbeats, and followers
+// holding it complain. A benchmark's roll load, 12-24 MB blocks on a loaded
+// machine, took longer than that a block, and each new leader, which starts
+// with the same backlog and a fresh 5 s, was replaced in turn; those view
+// changes complete (BFTMaxBlockBytes), and a longer timeout, 20 s, made a
+// vote wait 35.7 s with the leader killed (docs/ledger.md, "SmartBFT under
+// roll-sized load"). The gateway sends each transaction to all four
 // orderers, so followers hold every request the leader should order.
 const (
 	// BFTRequestForwardTimeout: a follower still holding a request after
@@ -88,7 +95,8 @@ const (
 // SmartBFTOptions are the SmartBFT settings. configtxgen takes them as given
 // (missing fields become zero, not defaults), so every one is set. Block
 // cutting reuses the channel's BatchSize (MaxMessageCount and
-// AbsoluteMaxBytes become the request batch limits); a block also closes
+// AbsoluteMaxBytes, BFTMaxBlockBytes under BFT, become the request batch
+// limits, and AbsoluteMaxBytes the largest request); a block also closes
 // after BatchTimeout, as with Raft. Leader rotation stays off: Fabric 3.1.1
 // refuses config updates with it on ("leader rotation must be turned off for
 // this version"); a leader that withholds requests is replaced by the
@@ -201,6 +209,11 @@ func WriteConfigtx(l Layout, ports Ports, hosts Placement, consensus Consensus) 
 				MSPID: OrdererOrg(i).OrdererMSPID, Identity: l.OrdererSignCert(i), ClientTLSCert: cert, ServerTLSCert: cert})
 		}
 		orderer["OrdererType"] = "BFT"
+		orderer["BatchSize"] = map[string]any{
+			"MaxMessageCount":   MaxMessageCount,
+			"AbsoluteMaxBytes":  BFTMaxBlockBytes,
+			"PreferredMaxBytes": BFTMaxBlockBytes,
+		}
 		orderer["ConsenterMapping"] = consenters
 		orderer["SmartBFT"] = SmartBFTOptions()
 	default:

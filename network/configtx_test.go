@@ -1,6 +1,7 @@
 package network
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -28,7 +29,7 @@ func TestSmartBFTOptionsSetEveryField(t *testing.T) {
 		}
 	}
 	// The orderer fills these from the channel's BatchSize; RequestMaxBytes 0
-	// means the batch limit (a 64 MB transaction is allowed).
+	// means the batch limit (a BFTMaxBlockBytes transaction is allowed).
 	derived := map[string]bool{"RequestBatchMaxCount": true, "RequestBatchMaxBytes": true, "RequestMaxBytes": true}
 	for name := range fields {
 		if _, ok := opts[name]; !ok && !derived[name] {
@@ -43,6 +44,38 @@ func TestSmartBFTOptionsSetEveryField(t *testing.T) {
 	if opts["LeaderRotation"] != int(smartbft.Options_ROTATION_OFF) || opts["DecisionsPerLeader"] != 0 {
 		t.Error("leader rotation must be off on Fabric 3.1.1")
 	}
+}
+
+// A SmartBFT view change completes only if the new leader's new-view
+// message, which holds each orderer's last decided block and proposal in
+// flight, fits one gRPC message between orderers.
+func TestBFTViewChangeFitsOneMessage(t *testing.T) {
+	block := megabytes(t, BFTMaxBlockBytes)
+	const headers = 1 << 20 // headers, metadata, signatures, framing: a few KB in fact
+	if need := 2*OrdererCount*block + headers; need > OrdererMaxMessageBytes {
+		t.Errorf("a new-view message may hold %d bytes (2 blocks of %s from each of %d orderers), over the orderers' %d-byte gRPC limit",
+			need, BFTMaxBlockBytes, OrdererCount, OrdererMaxMessageBytes)
+	}
+	// The limit the orderers run with is the one the block limit is sized
+	// against (it also bounds their cluster connections).
+	for i := 0; i < OrdererCount; i++ {
+		s := OrdererSettings(Layout{Dir: t.TempDir()}, Ports{Base: DefaultPortBase}, OneHost(), i)
+		for _, key := range []string{"General.MaxRecvMsgSize", "General.MaxSendMsgSize"} {
+			if s[key] != OrdererMaxMessageBytes {
+				t.Errorf("%s %s = %v, want OrdererMaxMessageBytes (%d)", OrdererProcess(i), key, s[key], OrdererMaxMessageBytes)
+			}
+		}
+	}
+}
+
+// megabytes parses a size as configtxgen does ("12 MB" is 12 MiB).
+func megabytes(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscanf(s, "%d MB", &n); err != nil || fmt.Sprintf("%d MB", n) != s {
+		t.Fatalf("size %q is not N MB", s)
+	}
+	return n << 20
 }
 
 func TestConfigtxOrderersSplitAcrossOrganisations(t *testing.T) {
@@ -60,7 +93,12 @@ func TestConfigtxOrderersSplitAcrossOrganisations(t *testing.T) {
 				Profiles map[string]struct {
 					Capabilities map[string]bool `yaml:"Capabilities"`
 					Orderer      struct {
-						BatchTimeout     string         `yaml:"BatchTimeout"`
+						BatchTimeout string `yaml:"BatchTimeout"`
+						BatchSize    struct {
+							MaxMessageCount   int    `yaml:"MaxMessageCount"`
+							AbsoluteMaxBytes  string `yaml:"AbsoluteMaxBytes"`
+							PreferredMaxBytes string `yaml:"PreferredMaxBytes"`
+						} `yaml:"BatchSize"`
 						SmartBFT         map[string]any `yaml:"SmartBFT"`
 						OrdererType      string         `yaml:"OrdererType"`
 						Addresses        []string       `yaml:"Addresses"`
@@ -89,8 +127,12 @@ func TestConfigtxOrderersSplitAcrossOrganisations(t *testing.T) {
 			if p.Orderer.BatchTimeout != BatchTimeout {
 				t.Errorf("block timer %q, want BatchTimeout %s", p.Orderer.BatchTimeout, BatchTimeout)
 			}
+			bs := p.Orderer.BatchSize
 			switch consensus {
 			case BFT:
+				if bs.MaxMessageCount != MaxMessageCount || bs.AbsoluteMaxBytes != BFTMaxBlockBytes || bs.PreferredMaxBytes != BFTMaxBlockBytes {
+					t.Errorf("BFT batch size %+v, want %d transactions and %s", bs, MaxMessageCount, BFTMaxBlockBytes)
+				}
 				// The SmartBFT leader waits this long before each proposal
 				// that is not full: it is the channel's block timer.
 				if got := p.Orderer.SmartBFT["RequestBatchMaxInterval"]; got != BatchTimeout {
@@ -110,6 +152,9 @@ func TestConfigtxOrderersSplitAcrossOrganisations(t *testing.T) {
 					t.Errorf("consenters per MSP %v: a 3-of-4 quorum must need both organisations", perMSP)
 				}
 			case Raft:
+				if bs.MaxMessageCount != MaxMessageCount || bs.AbsoluteMaxBytes != AbsoluteMaxBytes || bs.PreferredMaxBytes != PreferredMaxBytes {
+					t.Errorf("Raft batch size %+v, want %d transactions, %s preferred, %s absolute", bs, MaxMessageCount, PreferredMaxBytes, AbsoluteMaxBytes)
+				}
 				if p.Orderer.OrdererType != "etcdraft" || len(p.Orderer.EtcdRaft.Consenters) != OrdererCount {
 					t.Fatalf("type %s with %d consenters", p.Orderer.OrdererType, len(p.Orderer.EtcdRaft.Consenters))
 				}

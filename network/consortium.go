@@ -67,6 +67,28 @@ const (
 	AbsoluteMaxBytes  = "64 MB"
 )
 
+// BFTMaxBlockBytes is the channel's AbsoluteMaxBytes and PreferredMaxBytes
+// under SmartBFT, which cuts a block on AbsoluteMaxBytes alone (a Raft
+// channel keeps the limits above). A SmartBFT view change carries each
+// orderer's last decided block and its proposal in flight in its view data,
+// and the new leader sends the view data it collected (a quorum of three, or
+// all four) in one message. gRPC refuses a message above
+// OrdererMaxMessageBytes; the view change then never completes, and nothing
+// is ordered again: a benchmark's roll load, with blocks of 12-24 MB, built
+// a 110,048,811-byte new-view message and stalled for good (docs/ledger.md,
+// "SmartBFT under roll-sized load"), and blocks could reach 64 MB. So two
+// blocks from each of the four orderers must fit: 8 × 12 MiB = 96 MiB,
+// leaving 4 MiB for headers and signatures. A block still takes 8 of the
+// roll's 1.5 MB transactions (the roll keeps eight in flight) or 18 of the
+// batcher's largest (10,000 votes, 3.3 MB), and one transaction may be
+// 12 MB.
+const BFTMaxBlockBytes = "12 MB"
+
+// OrdererMaxMessageBytes is the largest gRPC message an orderer sends or
+// takes, between orderers too (General.MaxSendMsgSize and MaxRecvMsgSize,
+// OrdererSettings; Fabric's default).
+const OrdererMaxMessageBytes = 100 << 20
+
 // Org is one organisation of the consortium: it runs a peer under its peer
 // MSP and OrderersPerOrg orderers under its own orderer MSP (a separate CA),
 // so each organisation administers its own ordering nodes.

@@ -201,6 +201,10 @@ func OrdererSettings(l Layout, ports Ports, hosts Placement, i int) Settings {
 		"Admin.TLS.ClientRootCAs":                 []string{adminCA},
 		"ChannelParticipation.Enabled":            true,
 		"ChannelParticipation.MaxRequestBodySize": "64 MB",
+		// Fabric's defaults, set here because BFTMaxBlockBytes is sized
+		// against them.
+		"General.MaxRecvMsgSize": OrdererMaxMessageBytes,
+		"General.MaxSendMsgSize": OrdererMaxMessageBytes,
 	}
 }
 

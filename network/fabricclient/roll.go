@@ -11,6 +11,7 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/status"
 
@@ -32,8 +33,10 @@ type RollProgress = interface{ Add(n int64) }
 // the ledger, one LoadRoll transaction per chunk with up to parallel in
 // flight, then seals it against the election's roll root and returns the
 // seal (Commission admin identity only). It is idempotent: loaded chunks are
-// not written again, and a sealed roll is returned as it is. p, if set, is
-// told of every chunk's entries as its transaction commits.
+// not written again, and a sealed roll is returned as it is; a chunk whose
+// transaction's fate is unknown, or that lost a read conflict, is submitted
+// again (untilOrdered). p, if set, is told of every chunk's entries as its
+// transaction commits.
 func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, parallel int, p RollProgress) (ballot.RollSeal, error) {
 	seal, err := b.RollSeal(ctx)
 	if err == nil || !errors.Is(err, ballot.ErrNotFound) {
@@ -49,8 +52,10 @@ func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, paral
 				return err
 			}
 			err = b.untilPeersAgree(gctx, func() error {
-				_, err := b.contract.SubmitWithContext(gctx, "LoadRoll", client.WithBytesArguments(payload))
-				return err
+				return untilOrdered(gctx, rollResubmitWait, func() error {
+					_, err := b.contract.SubmitWithContext(gctx, "LoadRoll", client.WithBytesArguments(payload))
+					return err
+				})
 			})
 			if err != nil {
 				return fmt.Errorf("load roll chunk %d: %w%s", c.Index, err, peerMessages(err))
@@ -74,6 +79,55 @@ func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, paral
 		return ballot.RollSeal{}, fmt.Errorf("decode roll seal: %w", err)
 	}
 	return seal, nil
+}
+
+// untilOrdered submits a roll chunk up to rollSubmitAttempts times in all,
+// rollResubmitWait apart.
+const (
+	rollSubmitAttempts = 5
+	rollResubmitWait   = time.Second
+)
+
+// untilOrdered calls submit again, wait apart and up to rollSubmitAttempts
+// times in all, while it fails in a way that leaves the transaction's fate
+// unknown or that a fresh transaction may not hit: refused by the ordering
+// service (SubmitError), its commit status not seen (CommitStatusError), or
+// invalidated by a read conflict (a CommitError with MVCC_READ_CONFLICT or
+// PHANTOM_READ_CONFLICT). Under SmartBFT the gateway needs three of the four
+// orderers to accept a transaction, and an orderer back from a stall after
+// the others ordered it answers "request already processed", which the
+// gateway counts as a refusal: the chunk is on the ledger, the client is
+// told it failed. A chunk submitted again while the first is still waiting
+// to be ordered reads the chunk as not yet loaded and is then invalidated
+// behind it. Only for idempotent transactions: a chunk loaded again writes
+// nothing (chaincode LoadRoll).
+func untilOrdered(ctx context.Context, wait time.Duration, submit func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := submit()
+		if err == nil || attempt == rollSubmitAttempts || !resubmittable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// resubmittable tells whether err, from a submit, is one untilOrdered
+// submits again on.
+func resubmittable(err error) bool {
+	var subErr *client.SubmitError
+	var statusErr *client.CommitStatusError
+	var commitErr *client.CommitError
+	switch {
+	case errors.As(err, &subErr), errors.As(err, &statusErr):
+		return true
+	case errors.As(err, &commitErr):
+		return commitErr.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || commitErr.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
+	}
+	return false
 }
 
 // peerMessages returns the peers' own messages a failed endorsement carries

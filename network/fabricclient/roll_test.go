@@ -1,0 +1,65 @@
+package fabricclient
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+)
+
+// TestUntilOrdered: a roll chunk is submitted again while its fate is
+// unknown (refused by the ordering service, commit status lost) or it lost
+// a read conflict to its own earlier submission, at most rollSubmitAttempts
+// times; any other failure, and success, end it at once.
+func TestUntilOrdered(t *testing.T) {
+	refused := &client.SubmitError{TransactionError: &client.TransactionError{TransactionID: "a"}}
+	statusLost := &client.CommitStatusError{TransactionError: &client.TransactionError{TransactionID: "b"}}
+	conflict := &client.CommitError{TransactionID: "c", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}
+	phantom := &client.CommitError{TransactionID: "d", Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}
+	badSignature := &client.CommitError{TransactionID: "e", Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}
+	refusal := endorseFailure(t, "chaincode response 500, roll chunk 3 is already loaded with root x")
+	for _, tc := range []struct {
+		name  string
+		errs  []error // submit's results in turn; nil after the last
+		calls int
+		want  error
+	}{
+		{"committed", nil, 1, nil},
+		{"refused, then committed", []error{refused, statusLost}, 3, nil},
+		{"read conflicts, then committed", []error{conflict, phantom}, 3, nil},
+		{"refused every time", []error{refused, refused, refused, refused, refused, refused}, rollSubmitAttempts, refused},
+		{"chaincode refusal", []error{refusal}, 1, refusal},
+		{"invalid otherwise", []error{badSignature}, 1, badSignature},
+		{"refused, then invalid otherwise", []error{refused, badSignature}, 2, badSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := untilOrdered(context.Background(), 0, func() error {
+				calls++
+				if calls <= len(tc.errs) {
+					return tc.errs[calls-1]
+				}
+				return nil
+			})
+			if calls != tc.calls || !errors.Is(err, tc.want) {
+				t.Fatalf("%d submits, error %T; want %d, %T", calls, err, tc.calls, tc.want) // (the fakes have no message)
+			}
+		})
+	}
+
+	t.Run("stops when the context ends", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		err := untilOrdered(ctx, time.Hour, func() error {
+			calls++
+			cancel()
+			return refused
+		})
+		if calls != 1 || !errors.Is(err, refused) {
+			t.Fatalf("%d submits, error %T; want 1 and the refusal", calls, err)
+		}
+	})
+}
