@@ -5,11 +5,13 @@ import (
 	"time"
 )
 
-// ProcessCPU is one process's CPU use per phase (in cores) and peak RSS.
+// ProcessCPU is one process's CPU use per phase (in cores), its minor page
+// faults per phase, and its peak RSS.
 type ProcessCPU struct {
-	Name      string             `json:"name"`
-	Cores     map[string]float64 `json:"cores"`
-	PeakRSSMB float64            `json:"peak_rss_mb"`
+	Name       string             `json:"name"`
+	Cores      map[string]float64 `json:"cores"`
+	PageFaults map[string]int64   `json:"page_faults,omitempty"`
+	PeakRSSMB  float64            `json:"peak_rss_mb"`
 }
 
 // CPUBook adds up each watched process's CPU time per named phase, over
@@ -19,6 +21,7 @@ type CPUBook struct {
 	pids   map[string]int
 	order  []string
 	cpu    map[string]map[string]time.Duration // phase -> process -> CPU
+	faults map[string]map[string]int64         // phase -> process -> minor page faults
 	wall   map[string]time.Duration
 	busy   map[string]time.Duration // machine busy, all cores
 	total  map[string]time.Duration // machine time, all cores
@@ -29,7 +32,7 @@ type CPUBook struct {
 
 // NewCPUBook watches the processes of pids (name -> PID).
 func NewCPUBook(pids map[string]int) *CPUBook {
-	return &CPUBook{pids: pids, cpu: map[string]map[string]time.Duration{}, wall: map[string]time.Duration{},
+	return &CPUBook{pids: pids, cpu: map[string]map[string]time.Duration{}, faults: map[string]map[string]int64{}, wall: map[string]time.Duration{},
 		busy: map[string]time.Duration{}, total: map[string]time.Duration{}, peak: map[string]int64{}}
 }
 
@@ -65,6 +68,7 @@ func (b *CPUBook) Begin(phase string) {
 	if _, ok := b.cpu[phase]; !ok {
 		b.order = append(b.order, phase)
 		b.cpu[phase] = map[string]time.Duration{}
+		b.faults[phase] = map[string]int64{}
 	}
 }
 
@@ -75,6 +79,7 @@ func (b *CPUBook) End() {
 	for name, u := range now.Procs {
 		if a, ok := b.last.Procs[name]; ok {
 			b.cpu[ph][name] += u.CPU - a.CPU
+			b.faults[ph][name] += u.MinorFaults - a.MinorFaults
 		}
 	}
 	b.wall[ph] += now.At.Sub(b.last.At)
@@ -113,6 +118,18 @@ func (b *CPUBook) Seconds(phase string, match func(name string) bool) float64 {
 	return s
 }
 
+// PageFaults is the minor page faults in phase of the processes whose names
+// satisfy match.
+func (b *CPUBook) PageFaults(phase string, match func(name string) bool) int64 {
+	var n int64
+	for name, f := range b.faults[phase] {
+		if match(name) {
+			n += f
+		}
+	}
+	return n
+}
+
 // WallSeconds is the wall time booked to phase.
 func (b *CPUBook) WallSeconds(phase string) float64 { return b.wall[phase].Seconds() }
 
@@ -128,9 +145,10 @@ func (b *CPUBook) MachineBusy(phase string) float64 {
 func (b *CPUBook) Rows() []ProcessCPU {
 	var rows []ProcessCPU
 	for _, n := range b.Names() {
-		r := ProcessCPU{Name: n, Cores: map[string]float64{}, PeakRSSMB: float64(b.peak[n]) / (1 << 20)}
+		r := ProcessCPU{Name: n, Cores: map[string]float64{}, PageFaults: map[string]int64{}, PeakRSSMB: float64(b.peak[n]) / (1 << 20)}
 		for _, ph := range b.order {
 			r.Cores[ph] = b.Cores(ph, n)
+			r.PageFaults[ph] = b.faults[ph][n]
 		}
 		rows = append(rows, r)
 	}

@@ -27,6 +27,10 @@ type Machine struct {
 	// brought anything up and after its last phase (nil: not measured).
 	YardstickStart *Yardstick `json:"yardstick_start,omitempty"`
 	YardstickEnd   *Yardstick `json:"yardstick_end,omitempty"`
+	// PageFaultStart and PageFaultEnd are MeasurePageFaultCost at the same
+	// moments (nil: not measured).
+	PageFaultStart *PageFaultCost `json:"page_fault_start,omitempty"`
+	PageFaultEnd   *PageFaultCost `json:"page_fault_end,omitempty"`
 }
 
 // Describe reads this machine from /proc: cores (those the Go runtime may

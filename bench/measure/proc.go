@@ -1,5 +1,6 @@
 // Per-process counters from /proc: CPU time (user + system, plus waited-for
-// children), resident memory and its peak; and the machine's busy time.
+// children), minor page faults, resident memory and its peak; and the
+// machine's busy time.
 
 package measure
 
@@ -19,35 +20,56 @@ const ticksPerSecond = 100
 
 // ProcUsage is one process's counters at one moment.
 type ProcUsage struct {
-	CPU      time.Duration // user + system time since the process started
-	RSSBytes int64         // VmRSS
-	HWMBytes int64         // VmHWM: peak resident set
+	CPU         time.Duration // user + system time since the process started
+	MinorFaults int64         // page faults served without I/O since it started (minflt)
+	RSSBytes    int64         // VmRSS
+	HWMBytes    int64         // VmHWM: peak resident set
 }
 
 // ParseStat returns the CPU time from the contents of /proc/PID/stat: user +
 // system time of the process and of its children it has waited for (so
-// Redis's AOF-rewrite child counts as Redis once it ends). The command name
-// (field 2) may hold spaces and parentheses: fields are counted after its
-// closing parenthesis.
+// Redis's AOF-rewrite child counts as Redis once it ends).
 func ParseStat(data []byte) (time.Duration, error) {
+	cpu, _, err := parseStat(data)
+	return cpu, err
+}
+
+// ParseMinorFaults returns the process's minor page faults (minflt, field
+// 10) from the contents of /proc/PID/stat: each is a page the kernel had to
+// supply on first touch, which on a VM whose host takes freed memory back
+// costs far more than on bare metal (see PageFaultCost).
+func ParseMinorFaults(data []byte) (int64, error) {
+	_, faults, err := parseStat(data)
+	return faults, err
+}
+
+// parseStat reads CPU time and minor faults from /proc/PID/stat. The
+// command name (field 2) may hold spaces and parentheses: fields are counted
+// after its closing parenthesis.
+func parseStat(data []byte) (time.Duration, int64, error) {
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("measure: stat without a command name")
+		return 0, 0, fmt.Errorf("measure: stat without a command name")
 	}
 	f := strings.Fields(string(data[i+1:]))
-	// f[0] is field 3 (state); utime, stime, cutime, cstime are fields 14-17.
+	// f[0] is field 3 (state); minflt is field 10, utime, stime, cutime,
+	// cstime are fields 14-17.
 	if len(f) < 15 {
-		return 0, fmt.Errorf("measure: stat has %d fields", len(f)+2)
+		return 0, 0, fmt.Errorf("measure: stat has %d fields", len(f)+2)
 	}
 	var ticks int64
 	for _, s := range f[11:15] {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("measure: stat time %q", s)
+			return 0, 0, fmt.Errorf("measure: stat time %q", s)
 		}
 		ticks += n
 	}
-	return time.Duration(ticks) * time.Second / ticksPerSecond, nil
+	faults, err := strconv.ParseInt(f[7], 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("measure: stat minflt %q", f[7])
+	}
+	return time.Duration(ticks) * time.Second / ticksPerSecond, faults, nil
 }
 
 // ParseStatus returns VmRSS and VmHWM in bytes from /proc/PID/status.
@@ -79,7 +101,7 @@ func ReadProc(pid int) (ProcUsage, error) {
 	if err != nil {
 		return ProcUsage{}, fmt.Errorf("measure: %w", err)
 	}
-	cpu, err := ParseStat(stat)
+	cpu, faults, err := parseStat(stat)
 	if err != nil {
 		return ProcUsage{}, err
 	}
@@ -88,7 +110,7 @@ func ReadProc(pid int) (ProcUsage, error) {
 		return ProcUsage{}, fmt.Errorf("measure: %w", err)
 	}
 	rss, hwm := ParseStatus(status)
-	return ProcUsage{CPU: cpu, RSSBytes: rss, HWMBytes: hwm}, nil
+	return ProcUsage{CPU: cpu, MinorFaults: faults, RSSBytes: rss, HWMBytes: hwm}, nil
 }
 
 // ParseMachine returns the busy and total CPU time of all cores from the

@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseStatCountsAfterTheCommandName(t *testing.T) {
-	// comm with a space and a parenthesis; utime 150, stime 40, children 6 + 4 ticks.
+	// comm with a space and a parenthesis; minflt 500; utime 150, stime 40, children 6 + 4 ticks.
 	line := "1234 (redis-server (x) a) S 1 1234 1234 0 -1 4194560 500 0 0 0 150 40 6 4 20 0 4 0 100 1000000 200\n"
 	d, err := ParseStat([]byte(line))
 	if err != nil {
@@ -15,6 +15,9 @@ func TestParseStatCountsAfterTheCommandName(t *testing.T) {
 	}
 	if d != 2*time.Second {
 		t.Fatalf("cpu %v, want 2s", d)
+	}
+	if n, err := ParseMinorFaults([]byte(line)); err != nil || n != 500 {
+		t.Fatalf("minflt %d (%v), want 500", n, err)
 	}
 	if _, err := ParseStat([]byte("garbage")); err == nil {
 		t.Fatal("garbage parsed")

@@ -27,8 +27,9 @@ type SweepTrial struct {
 	InFlight    int     `json:"in_flight"`
 	CountedPerS float64 `json:"counted_per_s"`
 	CPUPer1000  float64 `json:"cpu_s_per_1000_votes"`
-	Errors      int     `json:"errors"`
-	Confirm     bool    `json:"confirmation,omitempty"` // a rerun of one of the two fastest settings
+	Faults
+	Errors  int  `json:"errors"`
+	Confirm bool `json:"confirmation,omitempty"` // a rerun of one of the two fastest settings
 }
 
 // SweepSetting is a setting's trials pooled: the mean rate and CPU.

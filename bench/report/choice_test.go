@@ -113,11 +113,13 @@ func TestChooseSettingRuns4And5Agree(t *testing.T) {
 
 func TestMarkdownShowsTheSweepChoice(t *testing.T) {
 	r := fixture()
-	c := ChooseSetting([]SweepTrial{trial(500, 16, 3900, 0.30), trial(2000, 16, 6100, 0.20)}, 0.15, fallback)
+	slow := trial(500, 16, 3900, 0.30)
+	slow.Faults = Faults{PageFaultsPer1000: 1234, PageFaultCPUShare: 0.25}
+	c := ChooseSetting([]SweepTrial{slow, trial(2000, 16, 6100, 0.20)}, 0.15, fallback)
 	r.Ledger14.Choice = &c
 	md := r.Markdown()
 	hasAll(t, md,
-		"| 500 | 16 | 0.0 | 3,900 | 0 | 0 ms | 0 ms | 0 | 0.300 | sweep |",
+		"| 500 | 16 | 0.0 | 3,900 | 0 | 0 ms | 0 ms | 0 | 0.300 | 1234 (25%) | sweep |",
 		"**Setting for the ceilings: 2000 votes/tx, 16 in flight.** 2000×16 is the fastest by 56% (6,100 against 3,900 counted/s for 500×16), outside the 15% noise band.",
 	)
 	c.Trials = c.Trials[:1] // not the sweep's drives: no CPU column

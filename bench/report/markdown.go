@@ -433,4 +433,23 @@ func (r *Report) yardstickMarkdown(b *strings.Builder) {
 		}
 	}
 	fmt.Fprintf(b, "**Yardstick** (a fixed CPU-only Go workload: a vote-sized record to JSON and back, then SHA-256; the machine's speed at that moment, to compare runs across machines and hours): %s. The absolute figures below move with it.\n\n", strings.Join(parts, "; "))
+	r.pageFaultMarkdown(b)
+}
+
+// pageFaultMarkdown says what a page fault of fresh memory cost the machine
+// at the run's start and end (nothing if it was not measured).
+func (r *Report) pageFaultMarkdown(b *strings.Builder) {
+	var parts []string
+	for _, c := range []struct {
+		when string
+		c    *measure.PageFaultCost
+	}{{"before the run", r.Machine.PageFaultStart}, {"after it", r.Machine.PageFaultEnd}} {
+		if c.c != nil {
+			parts = append(parts, fmt.Sprintf("%s %.2f µs", c.when, c.c.MicrosPerFault))
+		}
+	}
+	if len(parts) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "**Page faults** (CPU per minor fault while first touching freshly mapped memory; well under 1 µs on bare metal, far more on a VM whose host takes freed memory back and must supply it again): %s. The ledger tables give each drive's page faults per 1,000 votes and the share of its CPU they took at the first figure.\n\n", strings.Join(parts, "; "))
 }

@@ -180,6 +180,26 @@ type Ceiling struct {
 	// explorer) in core-seconds per 1,000 committed votes.
 	CPUPer1000 float64 `json:"ledger_cpu_s_per_1000_votes"`
 	Cores      float64 `json:"ledger_cores"` // the same processes' CPU in cores
+	Faults
+}
+
+// Faults is what the same processes' minor page faults were over a drive:
+// per 1,000 committed votes, and the share of their CPU those faults took
+// at the machine's cost per fault measured before the run (0: not
+// measured). A process faults when it takes memory it does not hold: a heap
+// that grows, or memory given back to the kernel and taken again.
+type Faults struct {
+	PageFaultsPer1000 float64 `json:"page_faults_per_1000_votes"`
+	PageFaultCPUShare float64 `json:"page_fault_cpu_share,omitempty"`
+}
+
+// FaultsText is f for a table cell: faults per 1,000 votes and, when
+// known, the share of the CPU they took.
+func (f Faults) FaultsText() string {
+	if f.PageFaultCPUShare <= 0 {
+		return fmt.Sprintf("%.0f", f.PageFaultsPer1000)
+	}
+	return fmt.Sprintf("%.0f (%.0f%%)", f.PageFaultsPer1000, f.PageFaultCPUShare*100)
 }
 
 // ContestResult is one contest of the election and its votes: the

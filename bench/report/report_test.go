@@ -225,3 +225,29 @@ func TestYardstickInTheHeader(t *testing.T) {
 		t.Errorf("an --only report lacks the yardstick")
 	}
 }
+
+// TestPageFaultsShown: the machine's cost per fault goes beside the
+// yardstick, and each ceiling's faults per 1,000 votes, with their share of
+// its CPU when the cost was measured, into the ceilings' table.
+func TestPageFaultsShown(t *testing.T) {
+	r := fixture()
+	if md := r.Markdown(); strings.Contains(md, "**Page faults**") {
+		t.Fatal("a run without the probe reports its cost")
+	}
+	r.Machine.YardstickStart = &measure.Yardstick{OneCore: 120_000, AllCores: 216_000, CPUs: 2}
+	r.Machine.PageFaultStart = &measure.PageFaultCost{MicrosPerFault: 16.25, Faults: 16_384}
+	r.Machine.PageFaultEnd = &measure.PageFaultCost{MicrosPerFault: 4.5, Faults: 16_384}
+	r.Ledger14.Fresh.Faults = Faults{PageFaultsPer1000: 2_500, PageFaultCPUShare: 0.2}
+	r.Ledger14.After = r.Ledger14.Fresh
+	r.Ledger14.After.Faults = Faults{PageFaultsPer1000: 40}
+	md := r.Markdown()
+	for _, want := range []string{
+		"before the run 16.25 µs; after it 4.50 µs",
+		"| 0.200 | 2500 (20%) |",
+		"| 0.200 | 40 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}

@@ -22,13 +22,13 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 	if len(l.Sweep) > 0 {
 		r.sweepMarkdown(b)
 	}
-	p("| ceiling | consensus | votes on the ledger before | roll entries sealed | votes/tx | in flight | counted/s | rejected | ledger-side CPU | core-s per 1,000 votes |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| ceiling | consensus | votes on the ledger before | roll entries sealed | votes/tx | in flight | counted/s | rejected | ledger-side CPU | core-s per 1,000 votes | page faults per 1,000 votes (share of that CPU) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, c Ceiling) {
 		if c.Drive.Txs == 0 && c.Drive.Errors == 0 {
 			return
 		}
-		p("| %s | %s | %s | %s | %d | %d | **%s** | %s | %.2f cores | %.3f |\n", name, c.Consensus, num(float64(c.AtVotes)), num(float64(c.RollEntries)), c.Drive.VotesPerTx, c.Drive.InFlight,
-			num(c.Drive.CountedPerS), rejected(c.Drive), c.Cores, c.CPUPer1000)
+		p("| %s | %s | %s | %s | %d | %d | **%s** | %s | %.2f cores | %.3f | %s |\n", name, c.Consensus, num(float64(c.AtVotes)), num(float64(c.RollEntries)), c.Drive.VotesPerTx, c.Drive.InFlight,
+			num(c.Drive.CountedPerS), rejected(c.Drive), c.Cores, c.CPUPer1000, c.FaultsText())
 	}
 	row("fresh ledger", l.Fresh)
 	row("after the intake phases (headline)", l.After)
@@ -172,7 +172,7 @@ func (r *Report) sweepMarkdown(b *strings.Builder) {
 	}
 	p("**Sweep on a fresh ledger** (%.0f s per setting; the choice below sets the ceilings):\n\n| votes/tx | in flight | tx/s | counted/s | rejected | commit p50 | p99 | errors |", l.Sweep[0].DurationS)
 	if c != nil {
-		p(" peers, chaincode, orderers: core-s per 1,000 votes | drive |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		p(" peers, chaincode, orderers: core-s per 1,000 votes | their page faults per 1,000 votes (share of that CPU) | drive |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	} else {
 		p("\n|---|---|---|---|---|---|---|---|\n")
 	}
@@ -183,7 +183,7 @@ func (r *Report) sweepMarkdown(b *strings.Builder) {
 			if c.Trials[i].Confirm {
 				what = "confirmation"
 			}
-			p(" %.3f | %s |", c.Trials[i].CPUPer1000, what)
+			p(" %.3f | %s | %s |", c.Trials[i].CPUPer1000, c.Trials[i].FaultsText(), what)
 		}
 		p("\n")
 	}

@@ -150,6 +150,20 @@ func (r *run) noteCompactions(name string, from, to time.Time) {
 	r.note("%s: the peers' state databases meanwhile (LevelDB LOG): %s", name, strings.Join(peers, "; "))
 }
 
+// faults is a drive's page faults (n, by processes that spent cpuSecs)
+// per 1,000 of its votes, and their share of that CPU at the cost per fault
+// the machine showed before the run.
+func (r *run) faults(n int64, cpuSecs float64, votes int) report.Faults {
+	var f report.Faults
+	if votes > 0 {
+		f.PageFaultsPer1000 = float64(n) / float64(votes) * 1000
+	}
+	if c := r.rep.Machine.PageFaultStart; c != nil && cpuSecs > 0 {
+		f.PageFaultCPUShare = c.CPUSeconds(n) / cpuSecs
+	}
+	return f
+}
+
 // ceilingOn measures the ceiling on lt as CPU phase name, the votes in the
 // given contests (all if nil).
 func (r *run) ceilingOn(ctx context.Context, lt ledgerUnderTest, name string, dur time.Duration, contests []string) report.Ceiling {
@@ -164,6 +178,7 @@ func (r *run) ceilingOn(ctx context.Context, lt ledgerUnderTest, name string, du
 	if w := lt.book.WallSeconds(name); w > 0 {
 		c.Cores = secs / w
 	}
+	c.Faults = r.faults(lt.book.PageFaults(name, ledgerNode), secs, c.Drive.AllVotes)
 	return c
 }
 
@@ -192,11 +207,13 @@ func (r *run) sweep(ctx context.Context) {
 	try := func(votes, flight int, confirm bool) {
 		// The committing nodes' CPU over this drive alone: the book adds
 		// up every window of the phase.
-		cpu0 := r.book.Seconds("sweep", commitNode)
+		cpu0, faults0 := r.book.Seconds("sweep", commitNode), r.book.PageFaults("sweep", commitNode)
 		res := r.drive(ctx, "sweep", ledgerload.Drive{VotesPerTx: votes, InFlight: flight, Warmup: pl.Warmup, Duration: pl.SweepDur})
 		t := report.SweepTrial{VotesPerTx: votes, InFlight: flight, CountedPerS: res.CountedPerS, Errors: res.Errors, Confirm: confirm}
 		if res.AllVotes > 0 {
-			t.CPUPer1000 = (r.book.Seconds("sweep", commitNode) - cpu0) / float64(res.AllVotes) * 1000
+			secs := r.book.Seconds("sweep", commitNode) - cpu0
+			t.CPUPer1000 = secs / float64(res.AllVotes) * 1000
+			t.Faults = r.faults(r.book.PageFaults("sweep", commitNode)-faults0, secs, res.AllVotes)
 		}
 		l.Sweep, trials = append(l.Sweep, res), append(trials, t)
 	}

@@ -211,6 +211,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
 	r.rep.Machine.YardstickStart = r.yardstick(ctx, "before the run")
+	r.rep.Machine.PageFaultStart = r.pageFaultCost(ctx, "before the run")
 	if cfg.Only != "" && cfg.Only != OnlySweep && cfg.Only != OnlyIntake {
 		return r.only(ctx, began)
 	}
@@ -267,11 +268,34 @@ func (r *run) yardstick(ctx context.Context, when string) *measure.Yardstick {
 	return &y
 }
 
+// Page fault probe: 64 MiB of fresh memory touched three times.
+const (
+	pageFaultProbeBytes  = 64 << 20
+	pageFaultProbeRounds = 3
+)
+
+// pageFaultCost measures what a minor page fault costs the machine now
+// (measure.MeasurePageFaultCost) and says so; nil if cancelled or the probe
+// failed (noted).
+func (r *run) pageFaultCost(ctx context.Context, when string) *measure.PageFaultCost {
+	if ctx.Err() != nil {
+		return nil
+	}
+	c, err := measure.MeasurePageFaultCost(pageFaultProbeBytes, pageFaultProbeRounds)
+	if err != nil {
+		r.note("page fault probe %s: %v", when, err)
+		return nil
+	}
+	r.say("page fault probe %s: %.2f µs of CPU per fault of fresh memory (%d faults a round)", when, c.MicrosPerFault, c.Faults)
+	return &c
+}
+
 // end records what the report says about the run's end: the machine's
 // yardstick (after the run's system stopped, unless --keep) and load, and
 // the run's duration.
 func (r *run) end(ctx context.Context, began time.Time) {
 	r.rep.Machine.YardstickEnd = r.yardstick(ctx, "after the run")
+	r.rep.Machine.PageFaultEnd = r.pageFaultCost(ctx, "after the run")
 	r.rep.Machine.LoadEnd = measure.LoadAvg()
 	r.rep.DurationS = time.Since(began).Seconds()
 }
