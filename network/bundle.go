@@ -233,7 +233,7 @@ func (b bundle) writeOrgFiles(orgs []int) error {
 				return err
 			}
 			nodes = append(nodes, name)
-			run = append(run, fmt.Sprintf(`%s) export FABRIC_CFG_PATH=%s GOGC="${GOGC:-%d}" FABRIC_LOGGING_SPEC="${FABRIC_LOGGING_SPEC:-%s}"; exec "$(fabric orderer)" ;;`, name, shellArgs(sh.NodeConfigDir(name)), OrdererGCPercent, OrdererLogSpec))
+			run = append(run, fmt.Sprintf(`%s) export FABRIC_CFG_PATH=%s GOGC="${GOGC:-%d}" GODEBUG="${GODEBUG:-%s}" FABRIC_LOGGING_SPEC="${FABRIC_LOGGING_SPEC:-%s}"; exec "$(fabric orderer)" ;;`, name, shellArgs(sh.NodeConfigDir(name)), OrdererGCPercent, NodeGODEBUG, OrdererLogSpec))
 		}
 		name := PeerProcess(o)
 		settings := PeerSettings(b.at, b.spec.Ports, b.spec.Hosts, i, filepath.Join(b.at.Dir, "builder"))
@@ -242,15 +242,15 @@ func (b bundle) writeOrgFiles(orgs []int) error {
 			return err
 		}
 		nodes = append(nodes, name)
-		run = append(run, fmt.Sprintf(`%s) export FABRIC_CFG_PATH=%s GOGC="${GOGC:-%d}"; exec "$(fabric peer)" node start ;;`, name, shellArgs(sh.NodeConfigDir(name)), PeerGCPercent))
+		run = append(run, fmt.Sprintf(`%s) export FABRIC_CFG_PATH=%s GOGC="${GOGC:-%d}" GODEBUG="${GODEBUG:-%s}"; exec "$(fabric peer)" node start ;;`, name, shellArgs(sh.NodeConfigDir(name)), PeerGCPercent, NodeGODEBUG))
 		if cc := b.spec.Chaincode; cc != nil {
 			if err := b.copy(b.src.ChaincodePackage(cc.Label, o.Name)); err != nil {
 				return err
 			}
 			name := ChaincodeProcess(o)
 			nodes = append(nodes, name)
-			run = append(run, fmt.Sprintf(`%s) export CHAINCODE_ID=%s CHAINCODE_SERVER_ADDRESS=%s GOGC="${GOGC:-%d}"; exec "${BALLOTCC:?set BALLOTCC to the chaincode service binary}" ;;`,
-				name, cc.PackageIDs[o.Name], b.spec.Hosts.Peer(i).Join(b.spec.Ports.ChaincodeServer(i, cc.Slot)), ChaincodeGCPercent))
+			run = append(run, fmt.Sprintf(`%s) export CHAINCODE_ID=%s CHAINCODE_SERVER_ADDRESS=%s GOGC="${GOGC:-%d}" GODEBUG="${GODEBUG:-%s}"; exec "${BALLOTCC:?set BALLOTCC to the chaincode service binary}" ;;`,
+				name, cc.PackageIDs[o.Name], b.spec.Hosts.Peer(i).Join(b.spec.Ports.ChaincodeServer(i, cc.Slot)), ChaincodeGCPercent, NodeGODEBUG))
 		}
 	}
 	run = append(run, fmt.Sprintf(`*) echo "usage: $0 %s" >&2; exit 2 ;;`, strings.Join(nodes, "|")), "esac", "")

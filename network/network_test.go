@@ -166,19 +166,25 @@ func TestEndorsingMSPsAreThePolicys(t *testing.T) {
 	}
 }
 
-func TestNodeEnvAddsGOGCUnlessTheOperatorSetsIt(t *testing.T) {
+func TestNodeEnvAddsGOGCAndGODEBUGUnlessTheOperatorSetsThem(t *testing.T) {
 	t.Setenv("GOGC", "")
-	if got, want := fmt.Sprint(NodeEnv(PeerGCPercent, "A=1")), fmt.Sprintf("[A=1 GOGC=%d]", PeerGCPercent); got != want {
+	t.Setenv("GODEBUG", "")
+	if got, want := fmt.Sprint(NodeEnv(PeerGCPercent, "A=1")), fmt.Sprintf("[A=1 GOGC=%d GODEBUG=madvdontneed=0]", PeerGCPercent); got != want {
 		t.Fatalf("NodeEnv = %s, want %s", got, want)
 	}
 	t.Setenv("GOGC", "150")
+	if got := fmt.Sprint(NodeEnv(PeerGCPercent, "A=1")); got != "[A=1 GODEBUG=madvdontneed=0]" {
+		t.Fatalf("with GOGC in the environment NodeEnv = %s, want [A=1 GODEBUG=madvdontneed=0] (the node inherits the operator's GOGC)", got)
+	}
+	t.Setenv("GODEBUG", "gctrace=1")
 	if got := fmt.Sprint(NodeEnv(PeerGCPercent, "A=1")); got != "[A=1]" {
-		t.Fatalf("with GOGC in the environment NodeEnv = %s, want [A=1] (the node inherits the operator's)", got)
+		t.Fatalf("with GOGC and GODEBUG in the environment NodeEnv = %s, want [A=1] (the node inherits the operator's)", got)
 	}
 }
 
 func TestOrdererEnvSetsTheLogSpecUnlessTheOperatorDoes(t *testing.T) {
 	t.Setenv("GOGC", "")
+	t.Setenv("GODEBUG", "x=1")
 	t.Setenv("FABRIC_LOGGING_SPEC", "")
 	if got, want := fmt.Sprint(OrdererEnv("A=1")), fmt.Sprintf("[A=1 FABRIC_LOGGING_SPEC=%s GOGC=%d]", OrdererLogSpec, OrdererGCPercent); got != want {
 		t.Fatalf("OrdererEnv = %s, want %s", got, want)

@@ -54,7 +54,7 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 		t.Fatalf("second up restarted processes: %v -> %v", pids, again)
 	}
 
-	t.Run("every node and chaincode server runs with the project's GOGC", func(t *testing.T) {
+	t.Run("every node and chaincode server runs with the project's GOGC and GODEBUG", func(t *testing.T) {
 		for name, pid := range pids {
 			percent := network.OrdererGCPercent
 			if strings.HasPrefix(name, "peer.") {
@@ -67,14 +67,20 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			var got []string
+			var got, debug []string
 			for _, kv := range strings.Split(string(environ), "\x00") {
 				if v, ok := strings.CutPrefix(kv, "GOGC="); ok {
 					got = append(got, v)
 				}
+				if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+					debug = append(debug, v)
+				}
 			}
 			if len(got) != 1 || got[0] != want {
 				t.Errorf("%s (pid %d) runs with GOGC %q, want %q", name, pid, got, want)
+			}
+			if want := cmp.Or(os.Getenv("GODEBUG"), network.NodeGODEBUG); len(debug) != 1 || debug[0] != want {
+				t.Errorf("%s (pid %d) runs with GODEBUG %q, want %q", name, pid, debug, want)
 			}
 		}
 	})
