@@ -81,6 +81,27 @@ func TestOrdererWALBufferAndLazyLogPatched(t *testing.T) {
 	}
 }
 
+// TestOrdererViewReplayPatched shows that the Fabric build carries
+// network/fabricbin/patches/SmartBFT/view-replay.patch (docs/ledger.md,
+// "SmartBFT under roll-sized load"): in the orderer binary's machine code,
+// SmartBFT's controller keeps the view messages it gets for a view not
+// running (ProcessMessages calls lateMessages.keepLocked), hands a starting
+// view those of its number (startView calls takeLocked), and gives the view
+// changer's in-flight view its own (takeLateMessages); SmartBFT's own has
+// none of these. The patch's own tests check a follower entering a view late
+// still prepares its leader's one pre-prepare, and an in-flight view started
+// late still decides.
+func TestOrdererViewReplayPatched(t *testing.T) {
+	nettest.Integration(t)
+	const bft = "github.com/hyperledger-labs/SmartBFT/internal/bft."
+	take := []string{bft + "(*lateMessages).takeLocked(SB)", bft + "(*lateMessages).take(SB)"}
+	requireCalls(t, "orderer", "SmartBFT/view-replay.patch", "", map[string][]string{
+		bft + "(*Controller).ProcessMessages":  {bft + "(*lateMessages).keepLocked(SB)"},
+		bft + "(*Controller).startView":        take,
+		bft + "(*Controller).takeLateMessages": take,
+	})
+}
+
 // TestPeerDecodeOncePatched shows that the Fabric build carries
 // network/fabricbin/patches/decode-once.patch (docs/ledger.md): in the peer
 // binary's machine code, the validator's dispatcher, the ledger's batch
