@@ -203,10 +203,24 @@ func OrdererSettings(l Layout, ports Ports, hosts Placement, i int) Settings {
 		"ChannelParticipation.MaxRequestBodySize": "64 MB",
 		// Fabric's defaults, set here because BFTMaxBlockBytes is sized
 		// against them.
-		"General.MaxRecvMsgSize": OrdererMaxMessageBytes,
-		"General.MaxSendMsgSize": OrdererMaxMessageBytes,
+		"General.MaxRecvMsgSize":      OrdererMaxMessageBytes,
+		"General.MaxSendMsgSize":      OrdererMaxMessageBytes,
+		"General.Cluster.DialTimeout": OrdererDialTimeout.String(),
 	}
 }
+
+// OrdererDialTimeout bounds an orderer's connection to another orderer,
+// its TLS handshake included (General.Cluster.DialTimeout; Fabric's default
+// is 5 s). An orderer that is paused or hung accepts the TCP connection and
+// never completes the handshake, so every dial to it waits the whole
+// timeout: SmartBFT's synchronisation, which asks every orderer for its
+// height before it returns, and a consensus message to it whose stream must
+// be made again. Under SmartBFT a follower synchronises as it learns of the
+// next view, and one that spent 5 s doing so entered the view after the
+// others' request deadline had ended it (docs/ledger.md, "SmartBFT under
+// roll-sized load"). Orderers on one machine or a LAN finish a handshake in
+// milliseconds; a loaded machine delays it by scheduling, well under this.
+const OrdererDialTimeout = 2 * time.Second
 
 // NodePprofEnv names the environment variable that turns on the Go pprof
 // HTTP service (net/http/pprof) of every peer and orderer the project starts
