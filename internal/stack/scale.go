@@ -218,10 +218,23 @@ func haproxyBin() string {
 	return "/usr/sbin/haproxy"
 }
 
+// haproxyCheckTimeout is how long HAProxy waits for a gateway's /readyz: a
+// little over the gateway's own bound on the probe (httpapi's ReadyTimeout,
+// 2 s), so the gateway's answer decides. HAProxy's default, the check
+// interval (500 ms), took both gateways out of rotation whenever the ledger
+// answered the probe's read slower than that on a busy machine, and every
+// vote in flight then got a 503 (TestScaleOutWithFaults, 2026-12-02: the
+// gateways marked down eight times in 90 s, 180 votes met errors); a vote's
+// intake does not wait for the ledger, so a slow ledger is no reason to stop
+// sending votes. A gateway that is gone still fails its check at once
+// (connection refused).
+const haproxyCheckTimeout = "2500ms"
+
 // HAProxyConfig is the load balancer's configuration on addr (the clients'
 // host's address, 127.0.0.1 on one machine) for gateways on ports there:
 // round robin, each gateway checked on /readyz every 500 ms (out after two
-// failures, back after two successes), a request whose connection fails
+// failures, back after two successes; a check waits up to haproxyCheckTimeout
+// for the answer), a request whose connection fails
 // sent to another gateway (retries, redispatch); a request a gateway took
 // and then lost is never re-sent (the vote may be stored), the client gets
 // the 502 or 504. The client's address goes along in X-Forwarded-For.
@@ -247,8 +260,9 @@ backend gateways
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
+    timeout check %s
     default-server inter 500ms fall 2 rise 2
-`, net.JoinHostPort(addr, strconv.Itoa(listen)))
+`, net.JoinHostPort(addr, strconv.Itoa(listen)), haproxyCheckTimeout)
 	for i, p := range ports {
 		fmt.Fprintf(&b, "    server gateway%d %s check\n", i, net.JoinHostPort(addr, strconv.Itoa(p)))
 	}

@@ -37,6 +37,7 @@ func TestHAProxyConfig(t *testing.T) {
 	for _, want := range []string{
 		"bind 127.0.0.1:27380",
 		"option httpchk GET /readyz",
+		"timeout check 2500ms",
 		"server gateway0 127.0.0.1:27360 check",
 		"server gateway1 127.0.0.1:27361 check",
 		"option redispatch",
