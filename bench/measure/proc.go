@@ -34,16 +34,8 @@ func ParseStat(data []byte) (time.Duration, error) {
 	return cpu, err
 }
 
-// ParseMinorFaults returns the process's minor page faults (minflt, field
-// 10) from the contents of /proc/PID/stat: each is a page the kernel had to
-// supply on first touch, which on a VM whose host takes freed memory back
-// costs far more than on bare metal (see PageFaultCost).
-func ParseMinorFaults(data []byte) (int64, error) {
-	_, faults, err := parseStat(data)
-	return faults, err
-}
-
-// parseStat reads CPU time and minor faults from /proc/PID/stat. The
+// parseStat reads CPU time and minor faults (minflt, field 10: pages the
+// kernel had to supply, see PageFaultCost) from /proc/PID/stat. The
 // command name (field 2) may hold spaces and parentheses: fields are counted
 // after its closing parenthesis.
 func parseStat(data []byte) (time.Duration, int64, error) {

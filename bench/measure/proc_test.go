@@ -16,7 +16,7 @@ func TestParseStatCountsAfterTheCommandName(t *testing.T) {
 	if d != 2*time.Second {
 		t.Fatalf("cpu %v, want 2s", d)
 	}
-	if n, err := ParseMinorFaults([]byte(line)); err != nil || n != 500 {
+	if _, n, err := parseStat([]byte(line)); err != nil || n != 500 {
 		t.Fatalf("minflt %d (%v), want 500", n, err)
 	}
 	if _, err := ParseStat([]byte("garbage")); err == nil {

@@ -223,8 +223,8 @@ func haproxyBin() string {
 // 2 s), so the gateway's answer decides. HAProxy's default, the check
 // interval (500 ms), took both gateways out of rotation whenever the ledger
 // answered the probe's read slower than that on a busy machine, and every
-// vote in flight then got a 503 (TestScaleOutWithFaults, 2026-12-02: the
-// gateways marked down eight times in 90 s, 180 votes met errors); a vote's
+// vote in flight then got a 503 (TestScaleOutWithFaults, 2026-12-02: both
+// gateways out at once six times in an 86 s run, 180 votes met errors); a vote's
 // intake does not wait for the ledger, so a slow ledger is no reason to stop
 // sending votes. A gateway that is gone still fails its check at once
 // (connection refused).
