@@ -23,6 +23,12 @@ type Machine struct {
 	GoVersion string  `json:"go_version"`
 	LoadStart string  `json:"loadavg_start"`
 	LoadEnd   string  `json:"loadavg_end"`
+	// HugePages is the kernel's transparent huge page mode for anonymous
+	// memory (always, madvise or never; empty where the kernel has none):
+	// with madvise, Go programs (the Fabric nodes among them) get 4 KiB
+	// pages only, and on a VM whose page faults are dear that shows in
+	// the CPU of every process that grows its heap (docs/ledger.md).
+	HugePages string `json:"transparent_hugepages,omitempty"`
 	// YardstickStart and YardstickEnd are MeasureYardstick before the run
 	// brought anything up and after its last phase (nil: not measured).
 	YardstickStart *Yardstick `json:"yardstick_start,omitempty"`
@@ -51,6 +57,9 @@ func Describe() Machine {
 		}
 		f.Close()
 	}
+	if b, err := os.ReadFile(hugePageMode); err == nil {
+		m.HugePages = ParseHugePageMode(string(b))
+	}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
@@ -60,6 +69,23 @@ func Describe() Machine {
 		}
 	}
 	return m
+}
+
+// hugePageMode is where Linux shows its transparent huge page mode.
+const hugePageMode = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+// ParseHugePageMode is the selected mode of a transparent huge page
+// setting as Linux shows it ("always [madvise] never" is madvise), or ""
+// if none is selected.
+func ParseHugePageMode(s string) string {
+	for _, f := range strings.Fields(s) {
+		if m, ok := strings.CutPrefix(f, "["); ok {
+			if m, ok := strings.CutSuffix(m, "]"); ok {
+				return m
+			}
+		}
+	}
+	return ""
 }
 
 // Cores says how many cores in words: "1 core", "2 cores".

@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"os"
 	"path/filepath"
 	"runtime"
 	"syscall"
@@ -17,6 +18,23 @@ func TestDescribeReadsThisMachine(t *testing.T) {
 	}
 	if (Machine{CPUs: 1}).Cores() != "1 core" || (Machine{CPUs: 8}).Cores() != "8 cores" {
 		t.Fatal("Cores wording")
+	}
+}
+
+func TestParseHugePageMode(t *testing.T) {
+	for in, want := range map[string]string{
+		"always [madvise] never\n": "madvise",
+		"[always] madvise never":   "always",
+		"always madvise [never]":   "never",
+		"always madvise never":     "",
+		"":                         "",
+	} {
+		if got := ParseHugePageMode(in); got != want {
+			t.Errorf("ParseHugePageMode(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if b, err := os.ReadFile(hugePageMode); err == nil && Describe().HugePages != ParseHugePageMode(string(b)) {
+		t.Errorf("Describe().HugePages = %q, the kernel says %q", Describe().HugePages, b)
 	}
 }
 

@@ -76,9 +76,9 @@ func (r *Report) Markdown() string {
 		r.notesMarkdown(&b)
 		return b.String()
 	}
-	p("`make bench` on %s: %d × %s, %.0f GB RAM, Linux %s, %s. Everything co-located: %s, Redis, the gateway and the load generator share the %s. Run took %.0f s. "+
+	p("`make bench` on %s: %d × %s, %.0f GB RAM, Linux %s%s, %s. Everything co-located: %s, Redis, the gateway and the load generator share the %s. Run took %.0f s. "+
 		"Load average %s at the start and %s at the end; work of other users of the machine shows as *machine busy* beyond this run's processes below.\n\n",
-		m.Host, m.CPUs, m.CPUModel, m.MemoryGB, m.Kernel, m.GoVersion, r.topology(), m.Cores(), r.DurationS, m.LoadStart, m.LoadEnd)
+		m.Host, m.CPUs, m.CPUModel, m.MemoryGB, m.Kernel, hugePagesWords(m.HugePages), m.GoVersion, r.topology(), m.Cores(), r.DurationS, m.LoadStart, m.LoadEnd)
 	r.yardstickMarkdown(&b)
 	p("![accepted and committed votes per second, and accept latency, over time](report.svg)\n\n")
 
@@ -413,6 +413,15 @@ func phaseTable(b *strings.Builder, phases []loadgen.Phase, knee int) {
 			ph.Duplicates, ph.Ineligible, ph.Overloaded, ph.Errors+ph.OtherStatus, ph.Self.GCCycles, ph.Self.MaxSchedWaitMs,
 			st.CPUSomeMs, st.MemSomeMs, st.MemFullMs, st.IOSomeMs, st.DirectReclaims)
 	}
+}
+
+// hugePagesWords names the kernel's transparent huge page mode after the
+// kernel's version ("" if not known).
+func hugePagesWords(mode string) string {
+	if mode == "" {
+		return ""
+	}
+	return " (transparent huge pages: " + mode + ")"
 }
 
 // yardstickMarkdown says what the machine's yardstick gave at the run's start

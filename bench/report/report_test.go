@@ -31,7 +31,7 @@ func fixture() *Report {
 	}
 	return &Report{
 		Date:      time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC),
-		Machine:   measure.Machine{Host: "box", CPUs: 2, CPUModel: "cpu", MemoryGB: 24, LoadStart: "1.0", LoadEnd: "2.0"},
+		Machine:   measure.Machine{Host: "box", CPUs: 2, CPUModel: "cpu", MemoryGB: 24, Kernel: "6.18", HugePages: "madvise", LoadStart: "1.0", LoadEnd: "2.0"},
 		Targets:   []Target{{Name: "accepted at the knee", Goal: "≥ 25,000/s", Measured: "4,000/s", Margin: "missed by 84%"}},
 		Ramp:      []loadgen.Phase{ph("ramp-1000", 1000, 990), ph("ramp-2000", 2000, 1500)},
 		KneeIndex: 0,
@@ -74,6 +74,7 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 	for _, want := range []string{
 		"# Votechain benchmark — 2026-11-24 04:00 UTC, box (2 cores)",
 		"share the 2 cores",
+		"Linux 6.18 (transparent huge pages: madvise), ",
 		"**Accepted at the knee: 990 votes/s**",
 		"Votechain ÷ ceiling = 0.62; Votechain ÷ naive = 8.3×",
 		"| accepted at the knee | ≥ 25,000/s | 4,000/s | missed by 84% |",
