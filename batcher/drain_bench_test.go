@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/measure"
+	"github.com/votechain/votechain/internal/benchenv"
 	"github.com/votechain/votechain/internal/redistest"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -67,7 +67,7 @@ func BenchmarkDrainCost(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	votes := envInt(b, "DRAIN_VOTES", 40_000)
+	votes := benchenv.Int(b, "DRAIN_VOTES", 40_000, 0)
 	// Votes spread over the states by population, or with DRAIN_ONLY=S all
 	// in state S (a lane alone, as at the end of a drain).
 	weights := loadgen.Weights(drainStates)
@@ -108,7 +108,7 @@ func BenchmarkDrainCost(b *testing.B) {
 	if os.Getenv("DRAIN_GATEWAY_ENDORSERS") == "1" {
 		endorsings = append(endorsings, endorsing{"-gwendorse", nettest.Dial(b, n, "Commission", fabricclient.WithGatewayEndorsers()).Ballot()})
 	}
-	perTx, ceilingInFlight := envInt(b, "DRAIN_CEILING_VOTES", 1000), envInt(b, "DRAIN_CEILING_INFLIGHT", 16)
+	perTx, ceilingInFlight := benchenv.Int(b, "DRAIN_CEILING_VOTES", 1000, 0), benchenv.Int(b, "DRAIN_CEILING_INFLIGHT", 16, 0)
 	var ceilingRate float64 // votes/s of the last ceiling drive
 	ceiling := func(b *testing.B, ledger *fabricclient.Ballot) {
 		for range b.N {
@@ -191,7 +191,7 @@ func BenchmarkDrainCost(b *testing.B) {
 			b.ReportMetric(tx.P95ms, "tx-p95-ms")
 		}
 	}
-	rounds, rate := envInt(b, "DRAIN_ROUNDS", 1), envInt(b, "DRAIN_RATE", 1000)
+	rounds, rate := benchenv.Int(b, "DRAIN_ROUNDS", 1, 0), benchenv.Int(b, "DRAIN_RATE", 1000, 0)
 	eagers := []bool{false}
 	if os.Getenv("DRAIN_EAGER") == "1" {
 		eagers = []bool{true, false}
@@ -308,19 +308,6 @@ func cpuSeconds(from, to measure.Snapshot, match func(string) bool) float64 {
 		}
 	}
 	return s
-}
-
-// envInt is the environment variable name as a number, def if unset.
-func envInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		b.Fatalf("%s=%q: want a number ≥ 0", name, v)
-	}
-	return n
 }
 
 type drainConfig struct {

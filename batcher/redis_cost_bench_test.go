@@ -19,6 +19,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/benchenv"
 	"github.com/votechain/votechain/internal/redistest"
 )
 
@@ -33,10 +34,7 @@ import (
 //
 //	go test -run '^$' -bench DrainRedisCost -benchtime 3x ./batcher/
 func BenchmarkDrainRedisCost(b *testing.B) {
-	votes := 20000
-	if v, err := strconv.Atoi(os.Getenv("DRAIN_REDIS_VOTES")); err == nil && v > 0 {
-		votes = v
-	}
+	votes := benchenv.Int(b, "DRAIN_REDIS_VOTES", 20000, 1)
 	states := []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}
 	weights := []float64{39, 30, 22, 20, 13, 12.6, 11.8, 11, 10.8, 10}
 	var total float64

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/bench/measure"
+	"github.com/votechain/votechain/internal/benchenv"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -30,7 +31,7 @@ import (
 func BenchmarkTicksUnderCommitLatency(b *testing.B) {
 	srv := redistest.Start(b)
 	rdb := srv.Client()
-	rate, latency := envNum(b, "TICK_RATE", 5000), envNum(b, "TICK_LATENCY_MS", 1400)
+	rate, latency := benchenv.Int(b, "TICK_RATE", 5000, 1), benchenv.Int(b, "TICK_LATENCY_MS", 1400, 1)
 	states := []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}
 	weights := make([]float64, len(states))
 	for i := range weights {
@@ -113,17 +114,4 @@ func meanMs(b *testing.B, o prometheus.Observer) float64 {
 		return 0
 	}
 	return h.GetSampleSum() / float64(h.GetSampleCount()) * 1000
-}
-
-// envNum is the environment variable name as a number, def if unset.
-func envNum(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a number > 0", name, v)
-	}
-	return n
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/aofrewrite"
+	"github.com/votechain/votechain/internal/benchenv"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -29,10 +30,10 @@ import (
 //
 //	go test -run '^$' -bench QuietRewrite -benchtime 1x -timeout 30m ./bench/measure/
 func BenchmarkQuietRewrite(b *testing.B) {
-	voters, rate := stallEnv(b, "AOFQUIET_VOTERS", 500_000), stallEnv(b, "AOFQUIET_RATE", 4000)
+	voters, rate := benchenv.Int(b, "AOFQUIET_VOTERS", 500_000, 1), benchenv.Int(b, "AOFQUIET_RATE", 4000, 1)
 	ctx := context.Background()
 	srv := redistest.Start(b)
-	f := newAOFFixture(ctx, b, srv, voters, stallEnv(b, "AOFQUIET_FILL_MB", 0))
+	f := newAOFFixture(ctx, b, srv, voters, benchenv.Int(b, "AOFQUIET_FILL_MB", 0, 1))
 	admin := srv.Client()
 	r := aofrewrite.New(srv.ClientAs(redisserver.UserAOF), aofrewrite.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 

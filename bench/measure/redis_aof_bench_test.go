@@ -19,6 +19,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/benchenv"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -46,12 +47,12 @@ import (
 //
 //	go test -run '^$' -bench AOFRewriteStall -benchtime 1x -timeout 60m ./bench/measure/
 func BenchmarkAOFRewriteStall(b *testing.B) {
-	voters, rate := stallEnv(b, "AOFSTALL_VOTERS", 3_000_000), stallEnv(b, "AOFSTALL_RATE", 4000)
+	voters, rate := benchenv.Int(b, "AOFSTALL_VOTERS", 3_000_000, 1), benchenv.Int(b, "AOFSTALL_RATE", 4000, 1)
 	if os.Getenv("AOFSTALL_CLOSED") != "" {
 		rate = 0
 	}
-	window := time.Duration(stallEnv(b, "AOFSTALL_WINDOW_S", 10)) * time.Second
-	rounds := stallEnv(b, "AOFSTALL_ROUNDS", 3)
+	window := time.Duration(benchenv.Int(b, "AOFSTALL_WINDOW_S", 10, 1)) * time.Second
+	rounds := benchenv.Int(b, "AOFSTALL_ROUNDS", 3, 1)
 	ctx := context.Background()
 	srv := redistest.Start(b)
 	if cfg := os.Getenv("AOFSTALL_CONFIG"); cfg != "" {
@@ -59,7 +60,7 @@ func BenchmarkAOFRewriteStall(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	f := newAOFFixture(ctx, b, srv, voters, stallEnv(b, "AOFSTALL_FILL_MB", 350))
+	f := newAOFFixture(ctx, b, srv, voters, benchenv.Int(b, "AOFSTALL_FILL_MB", 350, 1))
 	conditions := []string{"quiet", "rewrite", "disk", "rewrite+disk"}
 	if c := os.Getenv("AOFSTALL_CONDITIONS"); c != "" {
 		conditions = strings.Split(c, ",")
@@ -373,19 +374,6 @@ func stallConfig(ctx context.Context, srv *redistest.Server, cfg string) error {
 	return nil
 }
 
-// stallEnv reads a positive count from the environment, def if unset.
-func stallEnv(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q: want a positive number", name, v)
-	}
-	return n
-}
-
 // BenchmarkAOFReplay measures what a restart costs Redis with its AOF as
 // Votechain keeps it: a roll of AOFREPLAY_VOTERS voters (3,000,000) in the
 // base file (RDB-encoded, after a rewrite) with AOFREPLAY_FILL_MB of filler
@@ -401,14 +389,14 @@ func stallEnv(b *testing.B, name string, def int) int {
 //
 //	go test -run '^$' -bench AOFReplay -benchtime 1x -timeout 60m ./bench/measure/
 func BenchmarkAOFReplay(b *testing.B) {
-	voters, votes := stallEnv(b, "AOFREPLAY_VOTERS", 3_000_000), stallEnv(b, "AOFREPLAY_VOTES", 300_000)
+	voters, votes := benchenv.Int(b, "AOFREPLAY_VOTERS", 3_000_000, 1), benchenv.Int(b, "AOFREPLAY_VOTES", 300_000, 1)
 	ctx := context.Background()
 	srv := redistest.Start(b)
 	// No automatic rewrite may fold the votes into the base meanwhile.
 	if err := srv.Client().ConfigSet(ctx, "auto-aof-rewrite-percentage", "0").Err(); err != nil {
 		b.Fatal(err)
 	}
-	f := newAOFFixture(ctx, b, srv, voters, stallEnv(b, "AOFREPLAY_FILL_MB", 350))
+	f := newAOFFixture(ctx, b, srv, voters, benchenv.Int(b, "AOFREPLAY_FILL_MB", 350, 1))
 	var workers sync.WaitGroup
 	var left atomic.Int64
 	left.Store(int64(votes))

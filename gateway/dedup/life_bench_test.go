@@ -3,7 +3,6 @@ package dedup
 import (
 	"context"
 	"crypto/sha256"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/benchenv"
 )
 
 // BenchmarkVoteLife measures what Redis spends on each vote over its whole
@@ -46,14 +46,14 @@ import (
 //	VOTELIFE_RATE=5000 VOTELIFE_STATES=10 go test -run '^$' -bench VoteLife -benchtime 20000x ./gateway/dedup/
 func BenchmarkVoteLife(b *testing.B) {
 	var cfg Config
-	if ms := lifeEnv(b, "VOTELIFE_LINGER_MS", 0); ms > 0 {
+	if ms := benchenv.Int(b, "VOTELIFE_LINGER_MS", 0, 1); ms > 0 {
 		cfg.Linger = time.Duration(ms) * time.Millisecond
 	}
-	cfg.GroupBatch = lifeEnv(b, "VOTELIFE_GROUP", 0)
+	cfg.GroupBatch = benchenv.Int(b, "VOTELIFE_GROUP", 0, 1)
 	f := newFixture(b, cfg)
 	ctx := context.Background()
-	callers, nStates := lifeEnv(b, "VOTELIFE_CALLERS", 64), lifeEnv(b, "VOTELIFE_STATES", 1)
-	rate := lifeEnv(b, "VOTELIFE_RATE", 0)
+	callers, nStates := benchenv.Int(b, "VOTELIFE_CALLERS", 64, 1), benchenv.Int(b, "VOTELIFE_STATES", 1, 1)
+	rate := benchenv.Int(b, "VOTELIFE_RATE", 0, 1)
 	states := drainStates[:min(nStates, len(drainStates))]
 	raws := make([][]byte, b.N)
 	for i := range raws {
@@ -67,7 +67,7 @@ func BenchmarkVoteLife(b *testing.B) {
 		roll[st] = append(roll[st], raws[i])
 		attempts[i] = attempt(b, st, ballot.HashHex([32]byte(raws[i])))
 	}
-	perShard := lifeEnv(b, "VOTELIFE_ROLL_PER_SHARD", 0)
+	perShard := benchenv.Int(b, "VOTELIFE_ROLL_PER_SHARD", 0, 1)
 	for st, raws := range roll {
 		// The roll laid out as roll load does (votequeue.RollBits), or
 		// with at most VOTELIFE_ROLL_PER_SHARD nullifiers a shard.
@@ -167,19 +167,6 @@ func openLoop(b *testing.B, f *fixture, attempts []Attempt, rate int) {
 
 // drainStates are the states of `make bench`'s election.
 var drainStates = []string{"CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI"}
-
-// lifeEnv reads a positive count from the environment, def if unset.
-func lifeEnv(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q: want a positive number", name, v)
-	}
-	return n
-}
 
 // settle drains a state's queue as the batcher does: batches of lifeBatch
 // votes read, their receipts written, acknowledged.

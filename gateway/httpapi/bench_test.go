@@ -31,6 +31,7 @@ import (
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/roll"
+	"github.com/votechain/votechain/internal/benchenv"
 )
 
 // benchParallelism is concurrent requests per GOMAXPROCS: enough in flight
@@ -161,7 +162,7 @@ func BenchmarkVoteLoopback(b *testing.B) {
 // 202's tail was spent (reportTail): accept holds the Deduper's Accept
 // times, which it empties first.
 func loopback(b *testing.B, f *fixture, accept *latencies) {
-	nStates := loopbackEnv(b, loopbackStatesEnv, 1)
+	nStates := benchenv.Int(b, loopbackStatesEnv, 1, 0)
 	states := loopbackStates[:min(nStates, len(loopbackStates))]
 	if len(states) > 1 {
 		e := testElection()
@@ -170,7 +171,7 @@ func loopback(b *testing.B, f *fixture, accept *latencies) {
 	}
 	voters := b.N
 	if os.Getenv(loopbackLoadgenEnv) != "" {
-		voters = loadgenVoters(b.N, loopbackEnv(b, loopbackRateEnv, 0))
+		voters = loadgenVoters(b.N, benchenv.Int(b, loopbackRateEnv, 0, 0))
 	}
 	for s, st := range states { // voter i votes in states[i % len(states)]
 		f.enrollMany(st, "c", (voters-s+len(states)-1)/len(states), func(j int) string { return benchVoter(j*len(states) + s) })
@@ -267,7 +268,7 @@ func serveLoopback(b *testing.B, hs *http.Server, states []string) tailSplit {
 		b.Fatal(err)
 	}
 	client := exec.Command(exe, "-test.run=^$")
-	conns, rate := loopbackEnv(b, loopbackConnsEnv, benchParallelism), loopbackEnv(b, loopbackRateEnv, 0)
+	conns, rate := benchenv.Int(b, loopbackConnsEnv, benchParallelism, 0), benchenv.Int(b, loopbackRateEnv, 0, 0)
 	client.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %s", loopbackClientEnv, ts.URL, b.N, conns, rate, strings.Join(states, ",")))
 	var out strings.Builder
 	client.Stdout, client.Stderr = &out, os.Stderr
@@ -342,19 +343,6 @@ const (
 	loopbackRateEnv   = "VOTECHAIN_LOOPBACK_RATE"
 )
 
-// loopbackEnv reads a non-negative count from the environment, def if unset.
-func loopbackEnv(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		b.Fatalf("%s=%q: want a non-negative number", name, v)
-	}
-	return n
-}
-
 // loopbackWorkersEnv and loopbackLingerEnv set BenchmarkVoteLoopback's
 // intake: its concurrent script calls (dedup.Config.Workers) and linger
 // (a duration, as the gateway's --linger; negative: none); unset, the
@@ -366,7 +354,7 @@ const (
 
 // loopbackDedup is the intake's configuration the environment asks for.
 func loopbackDedup(b *testing.B) dedup.Config {
-	c := dedup.Config{Workers: loopbackEnv(b, loopbackWorkersEnv, 0)}
+	c := dedup.Config{Workers: benchenv.Int(b, loopbackWorkersEnv, 0, 0)}
 	if v := os.Getenv(loopbackLingerEnv); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {

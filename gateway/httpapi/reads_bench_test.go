@@ -25,6 +25,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/gateway/results"
+	"github.com/votechain/votechain/internal/benchenv"
 )
 
 // readsServerEnv makes this test binary a results server (see TestMain):
@@ -223,7 +224,7 @@ func BenchmarkResultsReads(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rounds := loopbackEnv(b, readsRoundsEnv, 3)
+	rounds := benchenv.Int(b, readsRoundsEnv, 3, 0)
 	if rounds < 1 {
 		b.Fatalf("%s=%d: want at least one round", readsRoundsEnv, rounds)
 	}

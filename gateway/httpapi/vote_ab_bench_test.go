@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/votechain/votechain/internal/benchenv"
 )
 
 // voteOtherEnv names another build of this test binary (say, of main
@@ -55,7 +57,7 @@ func BenchmarkVoteAB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rounds, votes := loopbackEnv(b, voteRoundsEnv, 3), loopbackEnv(b, voteVotesEnv, 30_000)
+	rounds, votes := benchenv.Int(b, voteRoundsEnv, 3, 0), benchenv.Int(b, voteVotesEnv, 30_000, 0)
 	if rounds < 1 {
 		b.Fatalf("%s=%d: want at least one round", voteRoundsEnv, rounds)
 	}

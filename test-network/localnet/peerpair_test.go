@@ -15,6 +15,7 @@ import (
 
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/measure"
+	"github.com/votechain/votechain/internal/benchenv"
 	"github.com/votechain/votechain/network"
 )
 
@@ -48,8 +49,8 @@ func BenchmarkPeerSettingPairs(b *testing.B) {
 	if err != nil || drives <= 0 {
 		b.Fatalf("PAIR_DRIVES=%q: want a number of drives", os.Getenv("PAIR_DRIVES"))
 	}
-	driveFor := durationEnv(b, "PAIR_DRIVE", 40*time.Second)
-	warmFor := durationEnv(b, "PAIR_WARMUP", 15*time.Second)
+	driveFor := benchenv.Duration(b, "PAIR_DRIVE", 40*time.Second)
+	warmFor := benchenv.Duration(b, "PAIR_WARMUP", 15*time.Second)
 
 	n, cfg, roll, ledger, got := growthNetwork(b, 0)
 	ctx := context.Background()
@@ -118,19 +119,6 @@ func BenchmarkPeerSettingPairs(b *testing.B) {
 			book.WallSeconds(phase), book.MachineBusy(phase), perB/perA)
 	}
 	b.Logf("all drives: A=%s %.4f, B=%s %.4f core-s/1000 votes a peer, B/A %.3f", a, sumA/votesA, bv, sumB/votesB, (sumB/votesB)/(sumA/votesA))
-}
-
-// durationEnv is the duration in the environment variable name, or def.
-func durationEnv(b *testing.B, name string, def time.Duration) time.Duration {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		b.Fatalf("%s=%q: want a duration (e.g. 40s)", name, v)
-	}
-	return d
 }
 
 // residentMemory is the process's resident and peak resident memory from
