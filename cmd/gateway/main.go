@@ -96,6 +96,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.http.GlobalBurst, "global-burst", 1000, "global burst")
 	fs.DurationVar(&o.http.DepthInterval, "depth-interval", hd.DepthInterval, "how often queue depths are polled")
 	fs.DurationVar(&o.http.BloomInterval, "bloom-interval", hd.BloomInterval, "how often Bloom filter fill is counted")
+	fs.DurationVar(&o.http.LedgerProbeInterval, "ledger-probe-interval", hd.LedgerProbeInterval, "how often the ledger is probed in the background (an uncached read of the election record): /readyz's body, the ledger_probe_* metrics and a log line on each change report it; readiness does not depend on it")
+	fs.DurationVar(&o.http.LedgerProbeTimeout, "ledger-probe-timeout", hd.LedgerProbeTimeout, "longest a ledger probe waits for its answer before the ledger counts as unreachable")
 	fs.Uint64Var(&o.dedup.ExpectedVoters, "bloom-expected-voters", dd.ExpectedVoters, "Bloom size per state when the roll loader did not size it")
 	fs.Float64Var(&o.dedup.FalsePositiveRate, "bloom-fp-rate", dd.FalsePositiveRate, "Bloom false-positive rate target when the roll loader did not size it")
 	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call")

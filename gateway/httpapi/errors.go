@@ -31,7 +31,7 @@ const (
 	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed
 	codeLedgerUnavailable   = "ledger_unavailable"     // 503: exact duplicate check failed
 	codeElectionUnavailable = "election_unavailable"   // 503: no election record yet
-	codeNotReady            = "not_ready"              // 503: /readyz
+	codeNotReady            = "not_ready"              // 503: /readyz, the queue (Redis) unreachable
 	codeInvalidVoteID       = "invalid_vote_id"        // 400
 	codeNoVote              = "no_vote"                // 404: unknown credentials or vote id
 	codeResultsLoading      = "results_loading"        // 503: results cache still loading

@@ -132,11 +132,14 @@ type fixture struct {
 }
 
 type fixtureOpts struct {
-	cfg      Config
-	cache    func(src election.Source) Elections // the server's Elections over the fixture's record (default: the record itself)
-	ledger   dedup.NullifierLedger
-	dedup    dedup.Config
-	receipts Receipts
+	cfg    Config
+	cache  func(src election.Source) Elections // the server's Elections over the fixture's record (default: the record itself)
+	ledger dedup.NullifierLedger
+	// readLedger is Deps.Ledger, what the ledger probe reads (default: the
+	// fixture's record).
+	readLedger Elections
+	dedup      dedup.Config
+	receipts   Receipts
 	// logKey turns the intake log on, signing with this key every
 	// logInterval (50 ms if zero); nil: off.
 	logKey      ed25519.PrivateKey
@@ -186,7 +189,11 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.wrapIntake != nil {
 		intake = o.wrapIntake(intake)
 	}
-	deps := Deps{Elections: elections, Ledger: f.elections, Intake: intake,
+	var readLedger Elections = f.elections
+	if o.readLedger != nil {
+		readLedger = o.readLedger
+	}
+	deps := Deps{Elections: elections, Ledger: readLedger, Intake: intake,
 		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: log}
 	if il != nil {
 		deps.IntakeLog = il

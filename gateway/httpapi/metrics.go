@@ -23,6 +23,9 @@ type metrics struct {
 	requests    *prometheus.HistogramVec
 	bloomFill   *prometheus.GaugeVec
 	bloomFP     *prometheus.GaugeVec
+	// ledgerReachable and ledgerLastOK are the ledger probe's outcome.
+	ledgerReachable prometheus.Gauge
+	ledgerLastOK    prometheus.Gauge
 	// routeObs and validatedBy cache the children requests use, so a
 	// request neither hashes nor checks label values.
 	routeObs    children[routeKey, prometheus.Observer]
@@ -83,12 +86,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "bloom_estimated_false_positive_rate",
 			Help: "Estimated chance that a new voter tests 'maybe seen' (fill ratio ^ hashes).",
 		}, []string{"state"}),
+		ledgerReachable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ledger_probe_reachable",
+			Help: "1 when the gateway's last background read of the election record from the ledger succeeded, 0 when it failed or timed out (and before the first); readiness does not depend on it.",
+		}),
+		ledgerLastOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ledger_probe_last_success_timestamp_seconds",
+			Help: "Unix time of the gateway's last successful background read of the election record from the ledger; 0 before the first.",
+		}),
 	}
 	m.routeObs.new = func(k routeKey) prometheus.Observer {
 		return m.requests.WithLabelValues(k.method, k.route, statusLabel(k.status))
 	}
 	m.validatedBy.new = func(status string) prometheus.Counter { return m.validated.WithLabelValues(status) }
-	reg.MustRegister(m.submitted, m.validated, m.latency, m.duplicates, m.bloomMaybe, m.ledgerExact, m.queueDepth, m.queueAge, m.requests, m.bloomFill, m.bloomFP)
+	reg.MustRegister(m.submitted, m.validated, m.latency, m.duplicates, m.bloomMaybe, m.ledgerExact, m.queueDepth, m.queueAge, m.requests, m.bloomFill, m.bloomFP,
+		m.ledgerReachable, m.ledgerLastOK)
 	return m
 }
 

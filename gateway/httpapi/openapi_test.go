@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -131,4 +133,49 @@ func ginToOpenAPIPath(p string) string {
 		}
 	}
 	return strings.Join(parts, "/")
+}
+
+// TestOpenAPIReadiness keeps /readyz's 200 schema in step with its answer
+// (readiness): the same fields, the required ones those always present,
+// and the ledger's states.
+func TestOpenAPIReadiness(t *testing.T) {
+	type prop struct {
+		Enum []string `yaml:"enum"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Content map[string]struct {
+					Schema struct {
+						Required   []string        `yaml:"required"`
+						Properties map[string]prop `yaml:"properties"`
+					} `yaml:"schema"`
+				} `yaml:"content"`
+			} `yaml:"responses"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	schema := doc.Paths["/readyz"]["get"].Responses["200"].Content["application/json"].Schema
+	var fields, required []string
+	rt := reflect.TypeFor[readiness]()
+	for i := range rt.NumField() {
+		name, opts, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		fields = append(fields, name)
+		if opts != "omitempty" {
+			required = append(required, name)
+		}
+	}
+	documented := slices.Sorted(maps.Keys(schema.Properties))
+	slices.Sort(fields)
+	slices.Sort(required)
+	slices.Sort(schema.Required)
+	if !slices.Equal(documented, fields) || !slices.Equal(schema.Required, required) {
+		t.Errorf("/readyz 200 documents %v (required %v); the answer has %v (always %v)", documented, schema.Required, fields, required)
+	}
+	states := []string{ledgerReachable, ledgerUnreachable, ledgerUnknown}
+	if got := schema.Properties["ledger"].Enum; !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(states))) {
+		t.Errorf("/readyz documents the ledger states %v; the probe reports %v", got, states)
+	}
 }

@@ -2,6 +2,10 @@
 // record, health, readiness, metrics and the OpenAPI document (openapi.yaml,
 // served at /api/v1/openapi.yaml and kept in step with the routes by a test).
 //
+// /readyz is ready when the gateway can take votes: its queue (Redis)
+// answers. The ledger is probed in the background and reported, not gated
+// on (ledgerProbe).
+//
 // The handlers validate requests and map outcomes to answers; eligibility,
 // deduplication and durable storage are the intake's (package dedup), the
 // election record comes from a cache over the ledger (package election).
@@ -50,8 +54,9 @@ type Intake interface {
 // Deps are the server's collaborators.
 type Deps struct {
 	Elections Elections
-	// Ledger is probed by /readyz: an uncached election source that
-	// reaches the ledger.
+	// Ledger is probed in the background (Config.LedgerProbeInterval) and
+	// its state reported by /readyz and the metrics: an uncached election
+	// source that reaches the ledger, honouring its context.
 	Ledger   Elections
 	Intake   Intake
 	Results  Results
@@ -99,8 +104,15 @@ type Config struct {
 	// often Bloom fill is counted (BITCOUNT is linear in the filter size).
 	DepthInterval time.Duration
 	BloomInterval time.Duration
-	// ReadyTimeout bounds each /readyz probe.
+	// ReadyTimeout bounds /readyz's ping of the queue (Redis).
 	ReadyTimeout time.Duration
+	// LedgerProbeInterval is how often the ledger is probed in the
+	// background (an uncached read of the election record, Deps.Ledger),
+	// and LedgerProbeTimeout bounds each probe: the outcome is reported
+	// (/readyz's body, the ledger_probe_* gauges, a log line when it
+	// changes), never gated on.
+	LedgerProbeInterval time.Duration
+	LedgerProbeTimeout  time.Duration
 	// ReadHeaderTimeout bounds the arrival of a request's headers and
 	// ReadTimeout of the whole request, body included (HTTPServer's
 	// http.Server; every route, gin's redirects too), so slow clients cannot
@@ -114,17 +126,19 @@ type Config struct {
 // DefaultConfig returns the defaults for zero fields of Config.
 func DefaultConfig() Config {
 	return Config{
-		MaxBodyBytes:      4096,
-		MaxQueueDepth:     5_000_000,
-		RetryAfter:        2 * time.Second,
-		DepthInterval:     500 * time.Millisecond,
-		BloomInterval:     15 * time.Second,
-		ReadyTimeout:      2 * time.Second,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		LookupRate:        1,
-		LookupBurst:       5,
-		Now:               time.Now,
+		MaxBodyBytes:        4096,
+		MaxQueueDepth:       5_000_000,
+		RetryAfter:          2 * time.Second,
+		DepthInterval:       500 * time.Millisecond,
+		BloomInterval:       15 * time.Second,
+		ReadyTimeout:        2 * time.Second,
+		LedgerProbeInterval: 5 * time.Second,
+		LedgerProbeTimeout:  2 * time.Second,
+		ReadHeaderTimeout:   5 * time.Second,
+		ReadTimeout:         10 * time.Second,
+		LookupRate:          1,
+		LookupBurst:         5,
+		Now:                 time.Now,
 	}
 }
 
@@ -136,6 +150,8 @@ func (c Config) withDefaults() Config {
 	c.DepthInterval = cmp.Or(c.DepthInterval, d.DepthInterval)
 	c.BloomInterval = cmp.Or(c.BloomInterval, d.BloomInterval)
 	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, d.ReadyTimeout)
+	c.LedgerProbeInterval = cmp.Or(c.LedgerProbeInterval, d.LedgerProbeInterval)
+	c.LedgerProbeTimeout = cmp.Or(c.LedgerProbeTimeout, d.LedgerProbeTimeout)
 	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, d.ReadHeaderTimeout)
 	c.ReadTimeout = cmp.Or(c.ReadTimeout, d.ReadTimeout)
 	c.LookupRate = cmp.Or(c.LookupRate, d.LookupRate)
@@ -154,7 +170,7 @@ const ctxErrorCode = "error_code"
 const headerRequestID = "X-Request-Id"
 
 // Server is the gateway's HTTP API. Handler serves it; Run keeps its queue
-// and Bloom statistics fresh.
+// and Bloom statistics and the ledger's state fresh.
 type Server struct {
 	cfg         Config
 	deps        Deps
@@ -162,6 +178,7 @@ type Server struct {
 	limit       *limiter
 	lookupLimit *limiter
 	watch       *watcher
+	ledger      *ledgerProbe
 	gin         *gin.Engine
 	reqPrefix   string
 	reqSeq      atomic.Uint64
@@ -194,6 +211,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		bodies:      sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }},
 	}
 	s.watch = newWatcher(deps.Elections, deps.Intake, s.m, deps.Log)
+	s.ledger = newLedgerProbe(deps.Ledger, cfg, s.m, deps.Log)
 	g := gin.New()
 	if err := g.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("httpapi: trusted proxies: %w", err)
@@ -248,9 +266,13 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	return &http.Server{Addr: addr, Handler: s.gin, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout, IdleTimeout: 2 * time.Minute}
 }
 
-// Run polls queue depths and Bloom statistics until ctx ends.
+// Run polls queue depths and Bloom statistics and probes the ledger until
+// ctx ends; it returns once they have all stopped.
 func (s *Server) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.ledger.run(ctx) })
 	s.watch.run(ctx, s.cfg.DepthInterval, s.cfg.BloomInterval)
+	wg.Wait()
 }
 
 // Routes lists "METHOD path" of every route, for the OpenAPI test.
@@ -266,23 +288,21 @@ func (s *Server) getElection(c *gin.Context) {
 	c.JSON(http.StatusOK, e)
 }
 
-// ready answers 200 when Redis and the ledger answer, 503 otherwise.
+// ready answers 200 when the gateway can take votes, its queue (Redis)
+// answering within ReadyTimeout, with the ledger's state as the background
+// probe last found it (readiness); 503 not_ready otherwise. The ledger is
+// not read here: a vote's intake does not wait for it (ledgerProbe).
 func (s *Server) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
-	// The answer names no internal detail (addresses, users, peer errors);
-	// the log has it.
+	// The answer names no internal detail (addresses, users, errors); the
+	// log has it.
 	if err := s.deps.Intake.Ping(ctx); err != nil {
 		s.logger(c).Warn("not ready: redis", "err", err)
 		s.unavailable(c, codeNotReady, "the gateway cannot reach its queue")
 		return
 	}
-	if _, err := s.deps.Ledger.Election(ctx); err != nil {
-		s.logger(c).Warn("not ready: ledger", "err", err)
-		s.unavailable(c, codeNotReady, "the gateway cannot reach the ledger")
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	c.JSON(http.StatusOK, s.ledger.readiness())
 }
 
 // requestID takes the client's X-Request-ID if it is sane, or makes one (a

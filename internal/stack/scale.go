@@ -219,15 +219,17 @@ func haproxyBin() string {
 }
 
 // haproxyCheckTimeout is how long HAProxy waits for a gateway's /readyz: a
-// little over the gateway's own bound on the probe (httpapi's ReadyTimeout,
-// 2 s), so the gateway's answer decides. HAProxy's default, the check
-// interval (500 ms), took both gateways out of rotation whenever the ledger
-// answered the probe's read slower than that on a busy machine, and every
+// little over the gateway's own bound on it (httpapi's ReadyTimeout, 2 s,
+// on its ping of Redis), so the gateway's answer decides. HAProxy's
+// default, the check interval (500 ms), took both gateways out of rotation
+// whenever /readyz answered slower than that on a busy machine, and every
 // vote in flight then got a 503 (TestScaleOutWithFaults, 2026-12-02: both
-// gateways out at once six times in an 86 s run, 180 votes met errors); a vote's
-// intake does not wait for the ledger, so a slow ledger is no reason to stop
-// sending votes. A gateway that is gone still fails its check at once
-// (connection refused).
+// gateways out at once six times in an 86 s run, 180 votes met errors).
+// /readyz then also read the election record from the ledger, the slow
+// part; it no longer does: a vote's intake does not wait for the ledger, so
+// a slow ledger is no reason to stop sending votes (the gateway probes the
+// ledger in the background and reports it, httpapi's ledgerProbe). A
+// gateway that is gone still fails its check at once (connection refused).
 const haproxyCheckTimeout = "2500ms"
 
 // HAProxyConfig is the load balancer's configuration on addr (the clients'

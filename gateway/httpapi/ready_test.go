@@ -1,0 +1,228 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// hangingLedger is an election source that answers only when its context
+// ends, and counts the reads in flight.
+type hangingLedger struct{ inFlight, calls atomic.Int64 }
+
+func (h *hangingLedger) Election(ctx context.Context) (*ballot.Election, error) {
+	h.calls.Add(1)
+	h.inFlight.Add(1)
+	defer h.inFlight.Add(-1)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// readyAnswer fetches /readyz, which must answer 200, and decodes it.
+func (f *fixture) readyAnswer(t *testing.T) readiness {
+	t.Helper()
+	rec := f.do(http.MethodGet, "/readyz", "")
+	var r readiness
+	dec := json.NewDecoder(rec.Body)
+	dec.DisallowUnknownFields()
+	if rec.Code != http.StatusOK || dec.Decode(&r) != nil || r.Status != "ready" {
+		t.Fatalf("/readyz: %d %s; want 200 {status: ready, ledger, …}", rec.Code, rec.Body)
+	}
+	return r
+}
+
+// TestReadyDoesNotWaitForTheLedger: with a ledger that never answers,
+// /readyz answers 200 at once (the ledger is probed in the background),
+// says the ledger is unknown and then, once a probe timed out,
+// unreachable; Run stops its probe when its context ends.
+func TestReadyDoesNotWaitForTheLedger(t *testing.T) {
+	ledger := &hangingLedger{}
+	f := newFixture(t, fixtureOpts{readLedger: ledger,
+		cfg: Config{LedgerProbeInterval: 20 * time.Millisecond, LedgerProbeTimeout: time.Second}})
+	if r := f.readyAnswer(t); r.Ledger != ledgerUnknown || r.LedgerLastSuccessAge != nil {
+		t.Fatalf("before any probe: %+v; want ledger unknown, no age", r)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); f.srv.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+
+	for ledger.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// The first probe hangs for its second meanwhile: an answer that
+	// waited for the ledger could not say unknown.
+	if r := f.readyAnswer(t); r.Ledger != ledgerUnknown {
+		t.Fatalf("while the first probe hangs: %+v; want ledger unknown", r)
+	}
+	r := f.readyAnswer(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Ledger != ledgerUnreachable && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		r = f.readyAnswer(t)
+	}
+	if r.Ledger != ledgerUnreachable || r.LedgerLastSuccessAge != nil {
+		t.Fatalf("after probes timed out: %+v; want ledger unreachable, no age (none succeeded)", r)
+	}
+	if m := f.do(http.MethodGet, "/metrics", "").Body.String(); !strings.Contains(m, "\nledger_probe_reachable 0\n") {
+		t.Errorf("/metrics lacks ledger_probe_reachable 0")
+	}
+
+	cancel()
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return 5 s after its context ended")
+	}
+	if n := ledger.inFlight.Load(); n != 0 {
+		t.Fatalf("%d ledger reads still in flight after Run returned", n)
+	}
+}
+
+// TestReadyNeedsTheQueue: with Redis down /readyz is 503 not_ready, the
+// ledger reachable or not, and names no internal detail.
+func TestReadyNeedsTheQueue(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.srv.ledger.probe(context.Background())
+	if r := f.readyAnswer(t); r.Ledger != ledgerReachable || r.LedgerLastSuccessAge == nil || *r.LedgerLastSuccessAge < 0 {
+		t.Fatalf("after a probe that read the record: %+v; want reachable with an age", r)
+	}
+	f.redis.Kill()
+	e := wantError(t, f.do(http.MethodGet, "/readyz", ""), 503, codeNotReady)
+	if _, port, _ := strings.Cut(f.redis.Addr, ":"); strings.Contains(e.Message, port) || strings.Contains(strings.ToLower(e.Message), "redis") {
+		t.Errorf("/readyz shows an internal detail: %q", e.Message)
+	}
+	f.redis.Restart()
+	f.readyAnswer(t)
+}
+
+// logRecord is one line of a JSON slog handler.
+type logRecord struct {
+	Level, Msg     string
+	LastSuccess    string `json:"last_success"`
+	UnreachableFor string `json:"unreachable_for"`
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// records returns the lines logged since the last call.
+func (s *syncBuffer) records(t *testing.T) []logRecord {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []logRecord
+	for line := range strings.Lines(s.b.String()) {
+		var r logRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	s.b.Reset()
+	return out
+}
+
+// TestLedgerProbeStates: on an injected clock, the probe's state follows
+// its reads (unknown, unreachable, reachable, …), its gauges and the age of
+// the last success with it; a change of state is logged once (warn when
+// the ledger becomes unreachable, info when it is back), a repeat is not;
+// a read cut short by shutdown is not an outcome.
+func TestLedgerProbeStates(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	src := &staticElections{e: testElection()}
+	reg := prometheus.NewRegistry()
+	var logged syncBuffer
+	p := newLedgerProbe(src, Config{LedgerProbeTimeout: time.Second, Now: func() time.Time { return now }}, newMetrics(reg),
+		slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	ctx := context.Background()
+	gauges := func() (reachable, lastOK float64) {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			switch mf.GetName() {
+			case "ledger_probe_reachable":
+				reachable = mf.GetMetric()[0].GetGauge().GetValue()
+			case "ledger_probe_last_success_timestamp_seconds":
+				lastOK = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return reachable, lastOK
+	}
+	want := func(step, state string, age float64, reachable, lastOK float64, logs ...logRecord) {
+		t.Helper()
+		r := p.readiness()
+		gotAge := -1.0
+		if r.LedgerLastSuccessAge != nil {
+			gotAge = *r.LedgerLastSuccessAge
+		}
+		if r.Ledger != state || gotAge != age {
+			t.Errorf("%s: %+v (age %v); want %s, age %v", step, r, gotAge, state, age)
+		}
+		if gr, gl := gauges(); gr != reachable || gl != lastOK {
+			t.Errorf("%s: ledger_probe_reachable %v, last success %v; want %v, %v", step, gr, gl, reachable, lastOK)
+		}
+		got := logged.records(t)
+		if len(got) != len(logs) {
+			t.Fatalf("%s: logged %+v; want %+v", step, got, logs)
+		}
+		for i, l := range logs {
+			if g := got[i]; g.Level != l.Level || !strings.HasPrefix(g.Msg, l.Msg) || g.LastSuccess != l.LastSuccess || g.UnreachableFor != l.UnreachableFor {
+				t.Errorf("%s: logged %+v; want %+v", step, g, l)
+			}
+		}
+	}
+	want("before any probe", ledgerUnknown, -1, 0, 0)
+
+	src.fail(errTest)
+	p.probe(ctx)
+	want("first probe failed", ledgerUnreachable, -1, 0, 0,
+		logRecord{Level: "WARN", Msg: "ledger unreachable", LastSuccess: "never"})
+
+	now = now.Add(3 * time.Second)
+	src.fail(nil)
+	p.probe(ctx)
+	okAt := float64(now.Unix())
+	want("back", ledgerReachable, 0, 1, okAt,
+		logRecord{Level: "INFO", Msg: "ledger reachable again", UnreachableFor: "3s"})
+
+	now = now.Add(2500 * time.Millisecond)
+	want("2.5 s later", ledgerReachable, 2.5, 1, okAt)
+
+	src.fail(errTest)
+	p.probe(ctx)
+	want("failed again", ledgerUnreachable, 2.5, 0, okAt,
+		logRecord{Level: "WARN", Msg: "ledger unreachable", LastSuccess: "2.5s ago"})
+	now = now.Add(5 * time.Second)
+	p.probe(ctx)
+	want("still failing", ledgerUnreachable, 7.5, 0, okAt) // no new line
+
+	src.fail(nil)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	p.probe(cancelled)
+	want("shutting down", ledgerUnreachable, 7.5, 0, okAt)
+}
