@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -25,7 +26,26 @@ var (
 	ErrUnknownLogKey = errors.New("ballot: tree head signed by a key not registered on the ledger")
 	ErrBadSignature  = errors.New("ballot: tree head signature does not verify")
 	ErrBadAcceptance = errors.New("ballot: acceptance receipt does not hold together")
+	// ErrHeadConflict: a head to anchor does not extend its state's
+	// anchored head as its consistency proof claims (LogAnchor.Check). It
+	// is what a signer sees when another signer anchored a head of the
+	// state after it read the anchored one (its proof starts from that
+	// older head), and also what a log rewritten under its anchored head
+	// gives: only the signer can tell them apart, by reading the anchored
+	// head again. Its text carries HeadConflictMark, so the chaincode's
+	// refusal says it across the process boundary (IsHeadConflict).
+	ErrHeadConflict = errors.New(HeadConflictMark + " ballot: the head does not extend its state's anchored head")
 )
+
+// HeadConflictMark is in the message of every error wrapping
+// ErrHeadConflict. A chaincode error reaches a client only as message text,
+// so, as NotFoundMark, it is the contract between them: the client finds
+// it with IsHeadConflict and answers an error wrapping ErrHeadConflict.
+const HeadConflictMark = "[head-conflict]"
+
+// IsHeadConflict reports whether a message from the chaincode, however
+// wrapped, says ErrHeadConflict.
+func IsHeadConflict(message string) bool { return strings.Contains(message, HeadConflictMark) }
 
 const (
 	treeHeadDomain = "votechain/treehead/v1"
@@ -383,8 +403,9 @@ func LogHeadKey(state string) string { return compositeKey(LogHeadObject, state)
 // state after prev (the state's anchored head; the zero TreeHead when there
 // is none), in election e with the registered keys: the head is of this
 // election and one of its states, signed by a registered key, not older
-// than prev, and its log extends prev's (the consistency proof). It
-// reports false, with no error, for a repeat of prev.
+// than prev, and its log extends prev's (the consistency proof; the error
+// of a head that does not wraps ErrHeadConflict). It reports false, with no
+// error, for a repeat of prev.
 func (a LogAnchor) Check(e *Election, keys LogKeys, prev TreeHead) (bool, error) {
 	h := a.Head
 	switch {
@@ -409,7 +430,7 @@ func (a LogAnchor) Check(e *Election, keys LogKeys, prev TreeHead) (bool, error)
 		prev = TreeHead{Election: h.Election, State: h.State, Root: HashHex(emptyRoot)}
 	}
 	if err := h.Extends(prev, proof); err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: %w", ErrHeadConflict, err)
 	}
 	if h.Timestamp < prev.Timestamp {
 		return false, fmt.Errorf("ballot: the %s head of %d is older than the anchored one", h.State, h.Timestamp)

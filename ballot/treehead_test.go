@@ -3,6 +3,7 @@ package ballot
 import (
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -231,8 +232,15 @@ func TestAnchorCheck(t *testing.T) {
 		{"unregistered key", LogAnchor{Head: signedHead(t, other, log, 4)}, TreeHead{}, ErrUnknownLogKey},
 	}
 	for _, r := range refusals {
-		if _, err := r.a.Check(e, keys, r.prev); !errors.Is(err, r.want) {
+		_, err := r.a.Check(e, keys, r.prev)
+		if !errors.Is(err, r.want) {
 			t.Errorf("%s: %v, want %v", r.name, err, r.want)
+		}
+		// A log that does not extend the anchored one is a head conflict,
+		// and says so in its text (what crosses the chaincode's boundary).
+		conflict := r.want != ErrUnknownLogKey
+		if errors.Is(err, ErrHeadConflict) != conflict || IsHeadConflict(fmt.Sprint("peer: ", err)) != conflict {
+			t.Errorf("%s: %v; a head conflict: %v", r.name, err, conflict)
 		}
 	}
 	wrong := h4

@@ -96,8 +96,10 @@ func TestAnchorLogHeads(t *testing.T) {
 	rewritten.grow(t, 10)
 	_, err = h.call(commissionClient, h.anchorFn(rewritten.anchor(t, 12)))
 	wantErr(t, "a rewritten log", err, "does not extend")
+	wantErr(t, "a rewritten log", err, ballot.HeadConflictMark) // what the gateway classifies by
 	_, err = h.call(commissionClient, h.anchorFn(first))
 	wantErr(t, "a shrunk log", err, "cannot shrink")
+	wantErr(t, "a shrunk log", err, ballot.HeadConflictMark)
 
 	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 12))); err != nil { // the 12 anchored votes
 		t.Fatal(err)

@@ -122,6 +122,16 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return -1
 }
 
+// signerSetup starts a Redis server and gives a client of it, a signing
+// key and a fake ledger with that key registered and no head anchored.
+func signerSetup(t *testing.T) (*redistest.Server, *redis.Client, ed25519.PrivateKey, *fakeLedger) {
+	t.Helper()
+	srv := redistest.Start(t)
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	keys, _, _ := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 1)
+	return srv, srv.Client(), key, &fakeLedger{keys: keys, heads: map[string]ballot.TreeHead{}}
+}
+
 func waitAnchored(t *testing.T, ledger *fakeLedger, state string, size uint64) ballot.TreeHead {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -201,11 +211,7 @@ func TestSignAnchorAndAccept(t *testing.T) {
 // no longer be anchored: the ledger's check refuses the inconsistent head,
 // with the reason.
 func TestRewrittenLogIsNotAnchored(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := srv.Client()
-	key := ed25519.NewKeyFromSeed(make([]byte, 32))
-	keys, _, _ := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 1)
-	ledger := &fakeLedger{keys: keys, heads: map[string]ballot.TreeHead{}}
+	srv, rdb, key, ledger := signerSetup(t)
 	first := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx := context.Background()
 	appendVotes(t, rdb, "NY", 6)
@@ -230,8 +236,12 @@ func TestRewrittenLogIsNotAnchored(t *testing.T) {
 	if !errors.Is(err, ballot.ErrConsistencyProof) {
 		t.Fatalf("anchoring the rewritten log: %v, want %v", err, ballot.ErrConsistencyProof)
 	}
-	if got := metricValue(t, reg, "intake_log_anchor_failures_total"); got != 1 {
-		t.Fatalf("intake_log_anchor_failures_total = %v; want 1", got)
+	// A head conflict, but no other anchor explains it: a real failure.
+	if errors.Is(err, errSuperseded) {
+		t.Fatalf("anchoring the rewritten log: %v, taken for the race with another gateway", err)
+	}
+	if got, races := metricValue(t, reg, "intake_log_anchor_failures_total"), metricValue(t, reg, "intake_log_anchor_races_total"); got != 1 || races != 0 {
+		t.Fatalf("intake_log_anchor_failures_total = %v, intake_log_anchor_races_total = %v; want 1 and 0", got, races)
 	}
 	if got := ledger.head("NY").Size; got != 6 {
 		t.Fatalf("anchored size %d; want the honest 6", got)
@@ -240,6 +250,46 @@ func TestRewrittenLogIsNotAnchored(t *testing.T) {
 	// proofs under the rewritten log's head.
 	if _, err := first.Acceptance(ctx, forged.ID, "NY", 2); !errors.Is(err, ErrDiverged) {
 		t.Fatalf("acceptance under a rewritten log: %v, want ErrDiverged", err)
+	}
+}
+
+// Two gateways anchoring the same state: one anchors from a head the
+// other has since replaced on the ledger, and the ledger refuses it. That
+// is the expected race: counted as one, not as a failure, and the next
+// round anchors from the new head.
+func TestAnchorRaceIsNotAFailure(t *testing.T) {
+	srv, rdb, key, ledger := signerSetup(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg1, reg2 := prometheus.NewRegistry(), prometheus.NewRegistry()
+	g1 := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Registry: reg1}, quiet)
+	g2 := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Registry: reg2}, quiet)
+	ctx := context.Background()
+	step := func(g *Log, votes int) error {
+		t.Helper()
+		appendVotes(t, rdb, "CA", votes)
+		if err := g.sign(ctx, "e1", "CA"); err != nil {
+			t.Fatal(err)
+		}
+		return g.anchor(ctx, []string{"CA"})
+	}
+	if err := step(g2, 3); err != nil { // g2 anchors 3 and knows it
+		t.Fatal(err)
+	}
+	if err := step(g1, 2); err != nil { // g1 anchors 5 over it
+		t.Fatal(err)
+	}
+	err := step(g2, 3) // g2's 8 extends its 3, not the ledger's 5
+	if !errors.Is(err, errSuperseded) || !errors.Is(err, ballot.ErrHeadConflict) {
+		t.Fatalf("the losing anchor: %v; want the race (%v)", err, errSuperseded)
+	}
+	if got, races := metricValue(t, reg2, "intake_log_anchor_failures_total"), metricValue(t, reg2, "intake_log_anchor_races_total"); got != 0 || races != 1 {
+		t.Fatalf("intake_log_anchor_failures_total = %v, intake_log_anchor_races_total = %v; want 0 and 1", got, races)
+	}
+	if err := g2.anchor(ctx, []string{"CA"}); err != nil {
+		t.Fatalf("the next round: %v", err)
+	}
+	if got := ledger.head("CA").Size; got != 8 {
+		t.Fatalf("anchored size %d; want 8", got)
 	}
 }
 
@@ -337,12 +387,8 @@ func observeQuickly(t *testing.T, l *Log, index int64, slow time.Duration, what 
 // it (docs/operations.md, "The ramp's other stall found").
 func TestObserveWaitsForNoLedgerOrRedisCall(t *testing.T) {
 	const slow = 1500 * time.Millisecond
-	srv := redistest.Start(t)
-	rdb := srv.Client()
-	key := ed25519.NewKeyFromSeed(make([]byte, 32))
-	keys, _, _ := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 1)
-	ledger := &slowLedger{fakeLedger: &fakeLedger{keys: keys, heads: map[string]ballot.TreeHead{}},
-		reading: make(chan struct{}), release: make(chan struct{})}
+	srv, rdb, key, fake := signerSetup(t)
+	ledger := &slowLedger{fakeLedger: fake, reading: make(chan struct{}), release: make(chan struct{})}
 	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx := context.Background()
 	appendVotes(t, rdb, "CA", 3)

@@ -3,6 +3,7 @@ package fabricclient
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -38,16 +39,33 @@ func (b *Ballot) LogKeys(ctx context.Context) (ballot.LogKeys, error) {
 
 // AnchorLogHeads anchors signed tree heads (Commission client identity)
 // and waits for the transaction to commit VALID. A refusal carries the
-// chaincode's reason.
+// chaincode's reason; see anchorError for the errors that wrap
+// ballot.ErrHeadConflict.
 func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
 	payload, err := json.Marshal(map[string][]ballot.LogAnchor{"heads": anchors})
 	if err != nil {
 		return err
 	}
 	if _, err := b.contract.SubmitWithContext(ctx, "AnchorLogHeads", client.WithBytesArguments(payload)); err != nil {
-		return fmt.Errorf("anchor %d log heads: %w%s", len(anchors), err, peerMessages(err))
+		return anchorError(len(anchors), err)
 	}
 	return nil
+}
+
+// anchorError describes a failed AnchorLogHeads of n heads. Two failures
+// wrap ballot.ErrHeadConflict, both what another signer's anchor of the
+// same state causes: the chaincode's refusal of a head that does not extend
+// the anchored one (ballot.HeadConflictMark in a peer's message; the
+// other anchor committed before this one was endorsed), and a read
+// conflict at commit (it committed between this one's endorsement and its
+// commit: the validation code, not text).
+func anchorError(n int, err error) error {
+	peers := peerMessages(err)
+	var commitErr *client.CommitError
+	if ballot.IsHeadConflict(err.Error()+peers) || errors.As(err, &commitErr) && readConflict(commitErr.Code) {
+		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrHeadConflict, err, peers)
+	}
+	return fmt.Errorf("anchor %d log heads: %w%s", n, err, peers)
 }
 
 // LogHead reads a state's last anchored head, or ballot.ErrNotFound.

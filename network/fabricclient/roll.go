@@ -125,9 +125,16 @@ func resubmittable(err error) bool {
 	case errors.As(err, &subErr), errors.As(err, &statusErr):
 		return true
 	case errors.As(err, &commitErr):
-		return commitErr.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || commitErr.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
+		return readConflict(commitErr.Code)
 	}
 	return false
+}
+
+// readConflict tells whether a validation code says the transaction read
+// keys (or a range) another transaction wrote between its endorsement and
+// its commit.
+func readConflict(code peer.TxValidationCode) bool {
+	return code == peer.TxValidationCode_MVCC_READ_CONFLICT || code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
 }
 
 // peerMessages returns the peers' own messages a failed endorsement carries

@@ -3,11 +3,14 @@ package fabricclient
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+
+	"github.com/votechain/votechain/ballot"
 )
 
 // TestUntilOrdered: a roll chunk is submitted again while its fate is
@@ -62,4 +65,31 @@ func TestUntilOrdered(t *testing.T) {
 			t.Fatalf("%d submits, error %T; want 1 and the refusal", calls, err)
 		}
 	})
+}
+
+// TestAnchorError: the chaincode's head-conflict refusal and a read
+// conflict at commit wrap ballot.ErrHeadConflict; another refusal, another
+// validation code and an unreachable peer do not. Every one keeps the
+// peers' messages.
+func TestAnchorError(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		err      error
+		conflict bool
+	}{
+		{"head conflict refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadConflictMark+" ballot: ..."), true},
+		{"read conflict", &client.CommitError{TransactionID: "c", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, true},
+		{"phantom read conflict", &client.CommitError{TransactionID: "d", Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}, true},
+		{"another refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: ballot: tree head signed by a key not registered on the ledger"), false},
+		{"invalid otherwise", &client.CommitError{TransactionID: "e", Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}, false},
+		{"unreachable", context.DeadlineExceeded, false},
+	} {
+		err := anchorError(2, tc.err)
+		if errors.Is(err, ballot.ErrHeadConflict) != tc.conflict || !errors.Is(err, tc.err) {
+			t.Errorf("%s: %v; want a head conflict: %v, wrapping the cause", tc.name, err, tc.conflict)
+		}
+		if msgs := peerMessages(tc.err); !strings.HasSuffix(err.Error(), msgs) {
+			t.Errorf("%s: %v lacks the peers' messages %q", tc.name, err, msgs)
+		}
+	}
 }
