@@ -73,6 +73,15 @@ vet: ## go vet
 clean: down ## stop everything and delete bin/ and .run/
 	rm -rf bin .run
 
+# The race lane: test-unit's tests built with Go's race detector, which
+# needs cgo and a C compiler (not among deps: nothing else needs one). The
+# detector slows the tests several times over (the explorer's index tests
+# most), hence the longer per-package timeout.
+.PHONY: test-race
+test-race: deps ## the fast lane under Go's race detector (-race -short; several times slower than test-unit, the first run also builds everything for the detector; needs a C compiler)
+	@cc=$$($(GO) env CC); command -v "$$cc" >/dev/null || { echo "test-race: the race detector needs cgo and a C compiler ($$cc); on Debian: apt-get install gcc" >&2; exit 1; }
+	$(GO) test -race -short -trimpath -count=1 -timeout 20m ./...
+
 .PHONY: bench
 bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS=--only intake for the intake phases alone; LEDGER_PRIORITY as for up)
 	bin/benchrun $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(BENCH_FLAGS)
