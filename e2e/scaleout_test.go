@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -26,13 +27,15 @@ import (
 // is promoted). The votes answered 202 are exactly the votes counted on the
 // ledger, each once; clients see errors only for requests in flight at a
 // kill, and each such vote, cast again, is either accepted then or found
-// stored (409, then its receipt by credentials).
+// stored (409, then its receipt by credentials). /readyz through HAProxy
+// answers ready with the ledger reachable (the gateways' background probe).
 func TestScaleOutWithFaults(t *testing.T) {
 	const workers = 32
 	s := startSystem(t, 2, 20_000, func(c *stack.Config) { c.Gateways, c.Redis = 2, stack.RedisCluster })
 	if len(s.roll) != 20_000 {
 		t.Fatalf("roll of %d voters, want 20000", len(s.roll))
 	}
+	s.waitLedgerReachable(t)
 	c := &faultyCaster{s: s}
 	began := time.Now()
 	done := make(chan error, 1)
@@ -74,6 +77,7 @@ func TestScaleOutWithFaults(t *testing.T) {
 		time.Since(began).Seconds(), len(c.accepted), c.failedVotes.Load(), c.failedAttempts.Load(), len(c.ambiguous))
 	s.waitQueuesDrained(t, 5*time.Minute)
 	t.Logf("all committed %.1f s after the first vote", time.Since(began).Seconds())
+	s.logAnchoring(t) // gateway1's: gateway0 is dead
 
 	// Three kills: at each, a worker holds at most one vote that fails until
 	// the system recovers (re-sent every 100 ms, so its failed attempts grow
@@ -217,4 +221,42 @@ func (s *system) redisMasterOf(t *testing.T, state string) string {
 		t.Fatalf("master %s of %s is not a node of the system", node.Options().Addr, state)
 	}
 	return fmt.Sprintf("redis%d", i)
+}
+
+// waitLedgerReachable waits up to 15 s for /readyz to answer ready with
+// the ledger reachable.
+func (s *system) waitLedgerReachable(t *testing.T) {
+	t.Helper()
+	var ready struct{ Status, Ledger string }
+	for deadline := time.Now().Add(15 * time.Second); ready.Status != "ready" || ready.Ledger != "reachable"; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %+v 15 s after the start; want ready, ledger reachable", ready)
+		}
+		if _, err := s.get("/readyz", &ready); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// logAnchoring logs the intake log's anchoring counters of the gateway
+// that answers /metrics: how often it lost the expected race with the
+// other gateway's anchor, and how often anchoring failed otherwise.
+func (s *system) logAnchoring(t *testing.T) {
+	t.Helper()
+	resp, err := s.http.Get(s.st.GatewayURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counters []string
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "intake_log_anchor_") {
+			counters = append(counters, strings.TrimSpace(line))
+		}
+	}
+	t.Logf("anchoring: %s", strings.Join(counters, ", "))
 }
