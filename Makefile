@@ -8,9 +8,11 @@ VCNET       := bin/vcnet
 
 # Test timeout for the whole suite (integration tests start real networks).
 TEST_TIMEOUT ?= 45m
+# Timeout of each heavy test (make test-heavy).
+TEST_HEAVY_TIMEOUT ?= 30m
 
 .DEFAULT_GOAL := help
-.PHONY: help deps fabric-bin build up down status network-up network-down network-status deploy test test-unit fmt vet clean
+.PHONY: help deps fabric-bin build up down status network-up network-down network-status deploy test test-unit test-heavy fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,17 +60,26 @@ down: build ## stop the whole system (WIPE=1 deletes its data)
 status: build ## show what runs where
 	bin/votechain status
 
-test: deps fabric-bin build ## run all tests, including integration tests on real services
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+# Heavy tests (files with //go:build heavy, scripts/test-heavy.sh) need the
+# machine to themselves: test and test-unit only compile and vet them, test-heavy
+# runs them. test holds the machine's test lock shared (scripts/test-lock.sh), so
+# make tests run beside each other but never beside a heavy test.
+test: deps fabric-bin build ## run all tests, including integration tests on real services (heavy tests only compiled and vetted)
+	GO=$(GO) scripts/test-heavy.sh --vet
+	scripts/test-lock.sh shared $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-unit: deps ## the fast lane: every test that needs no Fabric network (-short; about a minute)
+	GO=$(GO) scripts/test-heavy.sh --vet -trimpath
 	$(GO) test -short -trimpath -count=1 -timeout 10m ./...
+
+test-heavy: deps fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test or test-heavy on the machine (about 3 minutes)
+	GO=$(GO) TEST_HEAVY_TIMEOUT=$(TEST_HEAVY_TIMEOUT) scripts/test-heavy.sh
 
 fmt: ## gofmt the code
 	gofmt -w $$(git ls-files '*.go')
 
-vet: ## go vet
-	$(GO) vet ./...
+vet: ## go vet (with the heavy tests)
+	$(GO) vet -tags heavy ./...
 
 clean: down ## stop everything and delete bin/ and .run/
 	rm -rf bin .run
