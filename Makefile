@@ -89,7 +89,7 @@ clean: down ## stop everything and delete bin/ and .run/
 # detector slows the tests several times over (the explorer's index tests
 # most), hence the longer per-package timeout.
 .PHONY: test-race
-test-race: deps ## the fast lane under Go's race detector (-race -short; about 6 minutes on 2 cores, twice test-unit; the first run also builds everything for the detector; needs a C compiler)
+test-race: deps ## the fast lane under Go's race detector (-race -short; about 6 minutes on 2 cores, where test-unit then took 3; the first run also builds everything for the detector; needs a C compiler)
 	@cc=$$($(GO) env CC); command -v "$$cc" >/dev/null || { echo "test-race: the race detector needs cgo and a C compiler ($$cc); on Debian: apt-get install gcc" >&2; exit 1; }
 	$(GO) test -race -short -trimpath -count=1 -timeout 20m ./...
 
