@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -174,12 +175,15 @@ func run(ctx context.Context) error {
 		return err
 	}
 
+	// The background loops all end with ctx; the graceful shutdown waits
+	// for them before the deferred closes of Redis and the ledger.
+	var loops sync.WaitGroup
 	cache := results.New(ledger, o.resultsFile, e.States, e.Contests, log)
-	go func() {
+	loops.Go(func() {
 		if err := cache.Run(ctx); err != nil {
 			log.Error("results cache stopped", "err", err)
 		}
-	}()
+	})
 	states := func() []string {
 		if e, err := elections.Election(ctx); err == nil {
 			return e.States
@@ -197,7 +201,7 @@ func run(ctx context.Context) error {
 			}
 		}
 		l := intakelog.New(rdb, ledger, intakelog.Config{Key: key, Interval: o.logInterval, Registry: reg}, log)
-		go l.Run(ctx, elections)
+		loops.Go(func() { l.Run(ctx, elections) })
 		ilog, o.dedup.Logged = l, l.Observe
 	}
 	intake := dedup.New(rdb, ledger, o.dedup, log)
@@ -222,7 +226,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	go api.Run(ctx)
+	loops.Go(func() { api.Run(ctx) })
 
 	if o.pprof != "" {
 		go cli.ServePprof(o.pprof, log)
@@ -241,6 +245,13 @@ func run(ctx context.Context) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	stopped := make(chan struct{})
+	go func() { loops.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-sctx.Done():
+		log.Warn("shutting down: background loops still running after the grace period")
 	}
 	return nil
 }

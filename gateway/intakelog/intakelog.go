@@ -276,14 +276,17 @@ func (l *Log) follow(ctx context.Context, state string, s *stateLog, upto uint64
 }
 
 // Run signs and anchors every Interval until ctx ends; without a key it
-// only follows the logs.
+// only follows the logs. It returns once ctx is done and the anchoring
+// transaction it had in flight, if any, has returned, so a caller may close
+// the Redis client and the ledger connection after it.
 func (l *Log) Run(ctx context.Context, elections Elections) {
 	tick := time.NewTicker(l.cfg.Interval)
 	defer tick.Stop()
-	anchoring := make(chan struct{}, 1)
+	anchoring := make(chan struct{}, 1) // held while an anchor is in flight
 	for {
 		select {
 		case <-ctx.Done():
+			anchoring <- struct{}{} // waits for the anchor in flight
 			return
 		case <-tick.C:
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,6 +131,52 @@ func signerSetup(t *testing.T) (*redistest.Server, *redis.Client, ed25519.Privat
 	key := ed25519.NewKeyFromSeed(make([]byte, 32))
 	keys, _, _ := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 1)
 	return srv, srv.Client(), key, &fakeLedger{keys: keys, heads: map[string]ballot.TreeHead{}}
+}
+
+// blockingLedger's anchors wait until their context ends, then take a
+// little longer to return, as a transaction in flight does when its
+// process stops.
+type blockingLedger struct {
+	*fakeLedger
+	entered  chan struct{}
+	returned atomic.Bool
+}
+
+func (b *blockingLedger) AnchorLogHeads(ctx context.Context, _ []ballot.LogAnchor) error {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	time.Sleep(50 * time.Millisecond)
+	b.returned.Store(true)
+	return ctx.Err()
+}
+
+func TestRunWaitsForTheAnchorInFlight(t *testing.T) {
+	srv, rdb, key, fake := signerSetup(t)
+	ledger := &blockingLedger{fakeLedger: fake, entered: make(chan struct{}, 1)}
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Interval: 20 * time.Millisecond, Registry: prometheus.NewRegistry()},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	appendVotes(t, rdb, "CA", 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx, fixedElections{}) }()
+	select {
+	case <-ledger.entered:
+	case <-time.After(5 * time.Second):
+		cancel()
+		t.Fatal("no anchor began within 5 s")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of its context's end")
+	}
+	if !ledger.returned.Load() {
+		t.Fatal("Run returned while its anchor was still in flight")
+	}
 }
 
 func waitAnchored(t *testing.T, ledger *fakeLedger, state string, size uint64) ballot.TreeHead {
