@@ -68,7 +68,7 @@ test: deps fabric-bin build ## run all tests, including integration tests on rea
 	GO=$(GO) scripts/test-heavy.sh --vet
 	scripts/test-lock.sh shared $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-test-unit: deps ## the fast lane: every test that needs no Fabric network (-short; about six minutes on 2 cores)
+test-unit: deps ## the fast lane: every test that needs no Fabric network (-short; about 3 minutes on 2 cores)
 	GO=$(GO) scripts/test-heavy.sh --vet -trimpath
 	$(GO) test -short -trimpath -count=1 -timeout 10m ./...
 
