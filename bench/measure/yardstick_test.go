@@ -16,9 +16,17 @@ func TestMeasureYardstick(t *testing.T) {
 		t.Fatalf("machine not recorded: %+v", y)
 	}
 	// Every core runs the same operation: all of them together cannot do
-	// more than CPUs times one of them, with room for timing noise.
-	if s := y.Scaling(); s > float64(y.CPUs)*1.5 {
-		t.Fatalf("scaling %.2f with %d cores", s, y.CPUs)
+	// more than CPUs times one of them, with room for timing noise. Other
+	// work on the machine can starve the one-core window alone and inflate
+	// the ratio (5.67 with 2 cores was seen under a -race run), never
+	// deflate it, so the least of up to three probes is judged: a yardstick
+	// that miscounts fails all three.
+	least := y.Scaling()
+	for i := 0; i < 2 && least > float64(y.CPUs)*1.5; i++ {
+		least = min(least, MeasureYardstick(context.Background(), 200*time.Millisecond).Scaling())
+	}
+	if least > float64(y.CPUs)*1.5 {
+		t.Fatalf("scaling %.2f with %d cores in the best of three probes", least, y.CPUs)
 	}
 }
 
