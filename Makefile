@@ -64,7 +64,8 @@ status: build ## show what runs where
 # Heavy tests (files with //go:build heavy, scripts/test-heavy.sh) need the
 # machine to themselves: test and test-unit only compile and vet them, test-heavy
 # runs them. test holds the machine's test lock shared (scripts/test-lock.sh), so
-# make tests run beside each other but never beside a heavy test.
+# make tests run beside each other but never beside a heavy test or a bench,
+# which hold it alone (test-unit and test-race take no lock).
 test: deps fabric-bin build ## run all tests, including integration tests on real services (heavy tests only compiled and vetted)
 	GO=$(GO) scripts/test-heavy.sh --vet
 	scripts/test-lock.sh shared $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -73,7 +74,7 @@ test-unit: deps ## the fast lane: every test that needs no Fabric network (-shor
 	GO=$(GO) scripts/test-heavy.sh --vet -trimpath
 	$(GO) test -short -trimpath -count=1 -timeout 10m ./...
 
-test-heavy: deps fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test or test-heavy on the machine (about 3 minutes)
+test-heavy: deps fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test, test-heavy or bench on the machine (about 3 minutes)
 	GO=$(GO) TEST_HEAVY_TIMEOUT=$(TEST_HEAVY_TIMEOUT) scripts/test-heavy.sh
 
 fmt: ## gofmt the code
@@ -95,5 +96,5 @@ test-race: deps ## the fast lane under Go's race detector (-race -short; about 6
 	$(GO) test -race -short -trimpath -count=1 -timeout 20m ./...
 
 .PHONY: bench
-bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS=--only intake for the intake phases alone; LEDGER_PRIORITY as for up)
-	bin/benchrun $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(BENCH_FLAGS)
+bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS=--only intake for the intake phases alone; LEDGER_PRIORITY as for up); holds the machine's test lock alone, so it waits for any make test, test-heavy or bench on the machine and says so, and they wait for it
+	scripts/test-lock.sh exclusive bin/benchrun $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(BENCH_FLAGS)

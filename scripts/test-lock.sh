@@ -2,16 +2,28 @@
 # Runs a command holding the machine's test lock, shared or exclusive:
 #
 #   scripts/test-lock.sh shared    CMD ARGS...   (make test)
-#   scripts/test-lock.sh exclusive CMD ARGS...   (make test-heavy, each heavy test)
+#   scripts/test-lock.sh exclusive CMD ARGS...   (make test-heavy, each heavy test; make bench)
 #
 # make test's packages share the machine with each other anyway, so several
-# make tests may run at once; a heavy test (scripts/test-heavy.sh) must have the
-# machine to itself, so it waits until no make test or other heavy test runs,
-# and they wait for it. The lock file sits beside the test networks' port-range
-# locks (nettest.PortBase), in one folder for every checkout on the machine, so
-# two checkouts' runs see each other too. It says so when it has to wait.
-# The command does not inherit the lock's file descriptor: a process it leaves
-# running cannot hold the lock after it ends. Exits with the command's status.
+# make tests may run at once; a heavy test (scripts/test-heavy.sh) and a bench
+# must have the machine to themselves, so they wait until no make test, heavy
+# test or bench runs, and those wait for them. The lock file sits beside the
+# test networks' port-range locks (nettest.PortBase), in one folder for every
+# checkout on the machine, so two checkouts' runs see each other too. It says
+# so when it has to wait, and which processes hold the lock.
+#
+# flock(2) alone would starve an exclusive waiter: a shared lock is granted
+# while others are held, whoever waits, so make tests that overlap without a
+# gap would keep a heavy test or a bench waiting for ever. So every caller
+# first takes a second lock, the gate, exclusively, takes the test lock
+# (waiting for it there if it must) and only then lets go of the gate: an
+# exclusive waiter holds the gate, and a make test arriving after it waits
+# at the gate until the exclusive run has started. Callers that wait at the
+# gate together get it in the kernel's order, not necessarily first come.
+#
+# The command does not inherit the locks' file descriptors: a process it
+# leaves running cannot hold a lock after it ends. Exits with the command's
+# status.
 set -euo pipefail
 
 want=${1:-}
@@ -29,13 +41,40 @@ shift
 dir=${TMPDIR:-/tmp}/votechain-test-ports
 mkdir -p "$dir"
 lock=$dir/test-lanes.lock
-exec 9>>"$lock"
-if ! flock -n "$mode" 9; then
-  waited=$SECONDS
-  echo "test-lock: waiting to hold $lock ($want): a make test or make test-heavy runs on this machine" >&2
-  flock "$mode" 9
-  echo "test-lock: got it after $((SECONDS - waited)) s" >&2
-fi
+gate=$dir/test-lanes.gate
+
+# holders FILE: the processes that hold a flock on FILE, one line each: PID,
+# elapsed time and command line. An open file descriptor holds one if its
+# /proc fdinfo lists a lock (one that waits for it lists none).
+holders() {
+  local fd pids=()
+  for fd in /proc/[0-9]*/fd/*; do
+    [[ $fd -ef $1 ]] || continue
+    local pid=${fd#/proc/}
+    pid=${pid%%/*}
+    grep -qs '^lock:' "/proc/$pid/fdinfo/${fd##*/}" && pids+=("$pid")
+  done
+  ((${#pids[@]} > 0)) || { echo "  (none now)"; return; }
+  ps -o pid=,etime=,args= -p "$(printf '%s,' "${pids[@]}" | sed 's/,$//')" | cut -c1-200 | sed 's/^/  /' || true
+}
+
+waited=
+# take FD MODE FILE WHAT: flock MODE on FD, saying what it waits for if it must.
+take() {
+  local fd=$1 m=$2 file=$3 what=$4
+  flock -n "$m" "$fd" && return
+  [[ -n $waited ]] || waited=$SECONDS
+  echo "test-lock: waiting ($want) for $what; held by:" >&2
+  holders "$file" >&2
+  flock "$m" "$fd"
+}
+
+exec 8>>"$gate" 9>>"$lock"
+take 8 -x "$gate" "another make test, make test-heavy or make bench waiting before this one to hold $lock"
+take 9 "$mode" "$lock" "$lock: a make test (shared), make test-heavy or make bench (exclusive) runs on this machine"
+flock -u 8
+exec 8>&-
+[[ -z $waited ]] || echo "test-lock: got it after $((SECONDS - waited)) s" >&2
 status=0
 "$@" 9>&- || status=$?
 exit "$status"

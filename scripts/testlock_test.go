@@ -1,0 +1,77 @@
+// Package scripts holds the tests of the shell scripts in this folder.
+package scripts
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLockExclusiveWaiterIsNotStarved runs test-lock.sh shared holders that
+// overlap without a gap (one arriving every 300 ms, each holding the lock for
+// 1 s, as make tests from several checkouts can), and an exclusive run (make
+// test-heavy, make bench) asking after the first. The exclusive run must get
+// the lock while shared holders still arrive, and hold it alone. With flock
+// alone it would wait until the arrivals stop (here after 100, about 30 s).
+func TestLockExclusiveWaiterIsNotStarved(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := append(os.Environ(), "TMPDIR="+dir)
+	in := filepath.Join(dir, "in")     // one file per shared holder holding the lock
+	done := filepath.Join(dir, "done") // the exclusive run's
+	if err := os.Mkdir(in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lock := func(mode, script string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, "bash", "test-lock.sh", mode, "sh", "-c", script)
+		cmd.Env = env
+		return cmd
+	}
+
+	const most = 100
+	arrivals := make(chan int)
+	go func() {
+		var shared []*exec.Cmd
+		n := 0
+		for ; n < most; n++ {
+			if _, err := os.Stat(done); err == nil {
+				break
+			}
+			cmd := lock("shared", `touch "$0/$$"; sleep 1; rm "$0/$$"`)
+			cmd.Args = append(cmd.Args, in)
+			if err := cmd.Start(); err != nil {
+				t.Error(err)
+				break
+			}
+			shared = append(shared, cmd)
+			time.Sleep(300 * time.Millisecond)
+		}
+		for _, cmd := range shared {
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("a shared holder: %v", err)
+			}
+		}
+		arrivals <- n
+	}()
+
+	time.Sleep(500 * time.Millisecond)
+	excl := lock("exclusive", `ls "$0" | grep -q . && { echo "shared holders beside the exclusive run: $(ls "$0")"; exit 1; }; touch "$1"`)
+	excl.Args = append(excl.Args, in, done)
+	out, err := excl.CombinedOutput()
+	if err != nil {
+		t.Errorf("the exclusive run: %v\n%s", err, out)
+	} else if !strings.Contains(string(out), "test-lock: waiting (exclusive)") {
+		t.Errorf("the exclusive run did not say it waited:\n%s", out)
+	}
+	n := <-arrivals
+	t.Logf("%d shared arrivals; the exclusive run said:\n%s", n, out)
+	if n >= most {
+		t.Errorf("the exclusive run got the lock only once the %d shared arrivals stopped: starved", n)
+	}
+}
