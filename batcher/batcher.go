@@ -72,15 +72,22 @@ type Config struct {
 	// share one transaction per tick (0: the default; negative: lanes cut
 	// when their transactions commit, as without sharing).
 	Tick time.Duration
-	// MaxGap: lanes that cut on ticks skip ticks while the ledger is
-	// behind, so that their shared transaction grows towards ShareVotes
-	// votes, but never cut further apart than this (0: the default;
-	// negative: they cut on every tick). See cadencePolicy.
+	// MaxGap: lanes that cut on ticks skip ticks above a quarter of
+	// ShareVotes votes a tick, or while the ledger lags (Lag), so that
+	// their shared transaction grows towards ShareVotes votes, but never
+	// cut further apart than this (0: the default; negative: they cut on
+	// every tick). See cadencePolicy.
 	MaxGap time.Duration
 	// Behind: with a positive duration, lanes skip ticks only while a
 	// shared transaction has been in flight this long (the ledger is
-	// behind); 0: the default, negative: whenever the rate allows.
-	Behind        time.Duration
+	// behind); 0: the default, negative: whenever the rate (or Lag)
+	// allows.
+	Behind time.Duration
+	// Lag: while a shared transaction has been in flight this long (the
+	// ledger lags), lanes skip ticks at any rate, not only above a quarter
+	// of ShareVotes votes a tick, still within MaxGap (0: the default, 1 s;
+	// negative: never).
+	Lag           time.Duration
 	MaxInflight   int           // transactions in flight per process, over all lanes
 	CommitTimeout time.Duration // the longest wait for one transaction's commit
 	// Failover is how long ordering may stall replacing a failed orderer
@@ -126,7 +133,13 @@ type Config struct {
 // with 202→commit p95 1,044 against 1,181 ms; skipping only while a shared
 // transaction had been in flight a tick (Behind 200 ms) saved less (0.95x,
 // 1,190–1,389 votes a transaction against 1,562–1,786), so Behind is off by
-// default. A shared transaction holds up to two and a half full batches
+// default. Below a quarter of ShareVotes a tick the lanes skip ticks only
+// while the ledger lags, a shared transaction in flight for Lag (1 s, where
+// the referendum's 202→commit is ~0.4 s p50), within the same MaxGap: in
+// make bench run 38, before this rule, they cut every tick at 2,000–2,500
+// votes/s (a tick's 400–500 votes a transaction, 44–55 a lane's batch)
+// while 202→commit grew to 4.1–5.4 s p50 (see cadencePolicy).
+// A shared transaction holds up to two and a half full batches
 // (ShareVotes 2,500), so that two ticks' votes at 5,000 votes/s (~2,000)
 // go in one transaction without a split, while a backlog's full batches
 // still go two to a transaction. Two ticks' votes in one transaction at
@@ -134,7 +147,7 @@ type Config struct {
 // vote (median of nine alternating pairs) with a worse 202→commit: see
 // docs/architecture.md.
 var DefaultConfig = Config{
-	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond, MaxGap: 600 * time.Millisecond, Behind: -1,
+	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond, MaxGap: 600 * time.Millisecond, Behind: -1, Lag: time.Second,
 	CommitTimeout: 60 * time.Second, LeaseTTL: 5 * time.Second, LagInterval: 250 * time.Millisecond,
 	ReplicaTimeout: time.Second,
 }
@@ -158,6 +171,9 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.Behind == 0 {
 		c.Behind = d.Behind
+	}
+	if c.Lag == 0 {
+		c.Lag = d.Lag
 	}
 	c.Depth = cmp.Or(max(c.Depth, 0), d.Depth)
 	c.MaxInflight = cmp.Or(max(c.MaxInflight, 0), d.MaxInflight)
@@ -249,7 +265,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 			b.slotVote = true
 			if cfg.MaxGap > cfg.Tick {
 				b.cadence = &cadence{
-					policy: cadencePolicy{tick: cfg.Tick, full: cfg.ShareVotes, behind: cfg.Behind, maxGap: cfg.MaxGap},
+					policy: cadencePolicy{tick: cfg.Tick, full: cfg.ShareVotes, behind: cfg.Behind, lag: cfg.Lag, maxGap: cfg.MaxGap},
 					flying: b.share.oldestSent,
 				}
 			}
@@ -298,7 +314,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 	go b.reportLag(lanesCtx)
 	b.log.Info("batcher started", "partitions", len(b.cfg.Partitions), "batch_size", b.cfg.BatchSize,
 		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes, "tick", b.cfg.Tick.String(),
-		"max_gap", b.cfg.MaxGap.String(), "behind", b.cfg.Behind.String(), "failover", b.cfg.Failover.String())
+		"max_gap", b.cfg.MaxGap.String(), "behind", b.cfg.Behind.String(), "lag", b.cfg.Lag.String(), "failover", b.cfg.Failover.String())
 	for {
 		draining := ctx.Err() != nil
 		if draining {

@@ -317,10 +317,11 @@ type drainConfig struct {
 
 // drainConfigs are the batcher settings compared: the defaults, and any
 // given in DRAIN_CONFIGS as name:size,fill,depth,inflight[,tick ms[,share
-// votes[,max gap ms[,behind ms]]]];... (0: the default; a negative tick:
-// lanes cut when their transactions commit; negative share votes: lanes
-// never share; a negative max gap: lanes cut on every tick; a negative
-// behind: lanes skip ticks whenever the rate allows). DRAIN_DEFAULTS=0
+// votes[,max gap ms[,behind ms[,lag ms]]]]];... (0: the default; a
+// negative tick: lanes cut when their transactions commit; negative share
+// votes: lanes never share; a negative max gap: lanes cut on every tick; a
+// negative behind: lanes skip ticks whenever the rate allows; a negative
+// lag: the ledger's lag never makes them skip ticks). DRAIN_DEFAULTS=0
 // leaves the defaults out.
 func drainConfigs(b *testing.B) []drainConfig {
 	out := []drainConfig{{name: "defaults"}}
@@ -333,16 +334,17 @@ func drainConfigs(b *testing.B) []drainConfig {
 		}
 		name, nums, _ := strings.Cut(spec, ":")
 		var c batcher.Config
-		var tick, gap, behind int
-		for strings.Count(nums, ",") < 7 {
+		var tick, gap, behind, lag int
+		for strings.Count(nums, ",") < 8 {
 			nums += ",0"
 		}
-		if _, err := fmt.Sscanf(nums, "%d,%d,%d,%d,%d,%d,%d,%d", &c.BatchSize, &c.Fill, &c.Depth, &c.MaxInflight, &tick, &c.ShareVotes, &gap, &behind); err != nil {
-			b.Fatalf("DRAIN_CONFIGS %q: want name:size,fill,depth,inflight[,tick ms[,share votes[,max gap ms[,behind ms]]]] (%v)", spec, err)
+		if _, err := fmt.Sscanf(nums, "%d,%d,%d,%d,%d,%d,%d,%d,%d", &c.BatchSize, &c.Fill, &c.Depth, &c.MaxInflight, &tick, &c.ShareVotes, &gap, &behind, &lag); err != nil {
+			b.Fatalf("DRAIN_CONFIGS %q: want name:size,fill,depth,inflight[,tick ms[,share votes[,max gap ms[,behind ms[,lag ms]]]]] (%v)", spec, err)
 		}
 		c.Tick = time.Duration(tick) * time.Millisecond
 		c.MaxGap = time.Duration(gap) * time.Millisecond
 		c.Behind = time.Duration(behind) * time.Millisecond
+		c.Lag = time.Duration(lag) * time.Millisecond
 		out = append(out, drainConfig{name: name, cfg: c})
 	}
 	return out

@@ -86,11 +86,28 @@ func (p cutPolicy) decide(now time.Time, s laneState) (cut int, wake time.Time) 
 //
 //   - with behind > 0, no shared transaction of the process has been in
 //     flight for behind (the ledger keeps up), or
-//   - a tick brings fewer than a quarter of full votes (at low rates a
-//     skipped tick costs its votes a tick of latency and saves little), or
 //   - one more tick's votes would take the transaction past full (the
 //     sharer would split it), or
+//   - a tick brings fewer than a quarter of full votes (at low rates a
+//     skipped tick costs its votes a tick of latency and saves little),
+//     unless the ledger lags (below), or
 //   - maxGap has passed since the last tick that cut.
+//
+// The ledger lags when, with lag > 0, the oldest shared transaction of the
+// process has been in flight for lag or longer: then a low rate no longer
+// forces a cut, and the lanes skip ticks at any rate (tick-sized
+// transactions are what keep a lagging ledger behind: make bench run 38,
+// 2,000–2,500 votes/s, 400–500 votes a transaction, 202→commit 4.1–5.4 s
+// p50). The default, 1 s, is well above a transaction's time in flight
+// while the ledger keeps up (202→commit ~0.4 s p50 at the referendum's
+// rate). While it lags the bound stays maxGap, not a longer one: the
+// lanes' wait adds to a vote's 202→commit, which then already holds a
+// second or more of the ledger's against make bench's 2 s bound, and three
+// 200 ms ticks at 2,000–2,500 votes/s already make transactions of
+// 1,200–1,500 votes, within the ceiling's best range (~500–2,000 votes a
+// transaction: DefaultConfig), at a third of the transactions and blocks a
+// second. The rule lasts as long as the lag: once the ledger catches up the
+// lanes cut on every tick again.
 //
 // The votes a tick brings are the recent mean of the votes the lanes read
 // per tick, not what they hold at the tick: the lanes' reads just before a
@@ -100,6 +117,7 @@ type cadencePolicy struct {
 	tick   time.Duration
 	full   int           // votes of a full shared transaction
 	behind time.Duration // a shared transaction in flight this long: the ledger is behind (<= 0: always taken as behind)
+	lag    time.Duration // a shared transaction in flight this long: the ledger lags, skip ticks at any rate (<= 0: never)
 	maxGap time.Duration // longest between ticks that cut
 }
 
@@ -113,13 +131,14 @@ type cadenceState struct {
 // cuts reports whether the lanes cut on the tick at t.
 func (p cadencePolicy) cuts(t time.Time, s cadenceState) bool {
 	since := max(s.since, 1)
+	inFlight := func(d time.Duration) bool { return !s.flying.IsZero() && t.Sub(s.flying) >= d }
 	switch {
-	case p.behind > 0 && (s.flying.IsZero() || t.Sub(s.flying) < p.behind):
+	case p.behind > 0 && !inFlight(p.behind):
 		return true // the ledger keeps up
-	case s.perTick < float64(p.full)/4:
-		return true // low rate: latency first
 	case s.perTick*float64(since+1) > float64(p.full):
 		return true // one more tick would take it past full
+	case s.perTick < float64(p.full)/4 && !(p.lag > 0 && inFlight(p.lag)):
+		return true // low rate, the ledger not lagging: latency first
 	}
 	return time.Duration(since)*p.tick >= p.maxGap
 }

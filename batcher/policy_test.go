@@ -184,12 +184,26 @@ func TestCutPolicyCadence(t *testing.T) {
 	})
 }
 
+// TestCadencePolicy: with Behind, the lanes skip ticks only while the
+// ledger is behind. With Lag (the defaults' shape: 200 ms ticks, full
+// 2,500, Behind off, MaxGap 600 ms, Lag 1 s), below a quarter of full votes
+// a tick they cut on every tick while the ledger keeps up, and skip ticks
+// up to MaxGap while a shared transaction has been in flight for Lag; the
+// past-full rule still cuts; with Lag off the low rate always cuts.
 func TestCadencePolicy(t *testing.T) {
 	p := cadencePolicy{tick: 100 * time.Millisecond, full: 2000, behind: 300 * time.Millisecond, maxGap: 300 * time.Millisecond}
 	t0 := time.Unix(1000, 0) // the tick judged
 	late := t0.Add(-300 * time.Millisecond)
 	anyRate := p
 	anyRate.behind = -1
+	d := cadencePolicy{tick: 200 * time.Millisecond, full: 2500, behind: -1, lag: time.Second, maxGap: 600 * time.Millisecond}
+	lagging := t0.Add(-time.Second)
+	longGap := d // a bound that lets the past-full rule come first at a low rate
+	longGap.maxGap = 2 * time.Second
+	lagOff, lagZero := d, d
+	lagOff.lag, lagZero.lag = -1, 0
+	withBehind := d // Behind above Lag: the ledger keeps up until Behind
+	withBehind.behind = 2 * time.Second
 	for _, c := range []struct {
 		name string
 		p    cadencePolicy
@@ -206,6 +220,22 @@ func TestCadencePolicy(t *testing.T) {
 		{"behind: max gap", p, cadenceState{since: 3, perTick: 500, flying: late}, true},
 		{"always behind: nothing in flight", anyRate, cadenceState{since: 1, perTick: 1000}, false},
 		{"always behind: low rate", anyRate, cadenceState{since: 1, perTick: 400}, true},
+		{"lag: nothing in flight, low rate cuts", d, cadenceState{since: 1, perTick: 400}, true},
+		{"lag: keeping up, low rate cuts", d, cadenceState{since: 1, perTick: 400, flying: t0.Add(-999 * time.Millisecond)}, true},
+		{"lagging: skips", d, cadenceState{since: 1, perTick: 400, flying: lagging}, false},
+		{"lagging: skips a second tick", d, cadenceState{since: 2, perTick: 400, flying: lagging}, false},
+		{"lagging: cuts at max gap", d, cadenceState{since: 3, perTick: 400, flying: lagging}, true},
+		{"lagging, a trickle: skips", d, cadenceState{since: 2, perTick: 5, flying: t0.Add(-time.Minute)}, false},
+		{"lagging, a trickle: cuts at max gap", d, cadenceState{since: 3, perTick: 5, flying: t0.Add(-time.Minute)}, true},
+		{"lagging, long gap: room for one more tick", longGap, cadenceState{since: 3, perTick: 600, flying: lagging}, false},
+		{"lagging, long gap: one more tick would pass full", longGap, cadenceState{since: 4, perTick: 600, flying: lagging}, true},
+		{"lagging above a quarter: skips", d, cadenceState{since: 1, perTick: 1000, flying: lagging}, false},
+		{"lagging above a quarter: one more tick would pass full", d, cadenceState{since: 2, perTick: 1000, flying: lagging}, true},
+		{"lag off: low rate cuts", lagOff, cadenceState{since: 1, perTick: 400, flying: t0.Add(-time.Minute)}, true},
+		{"lag zero: low rate cuts", lagZero, cadenceState{since: 1, perTick: 400, flying: t0.Add(-time.Minute)}, true},
+		{"lag off above a quarter: skips as before", lagOff, cadenceState{since: 1, perTick: 1000, flying: t0.Add(-time.Minute)}, false},
+		{"behind above lag: keeping up by Behind cuts", withBehind, cadenceState{since: 1, perTick: 400, flying: t0.Add(-1500 * time.Millisecond)}, true},
+		{"behind above lag: behind and lagging skips", withBehind, cadenceState{since: 1, perTick: 400, flying: t0.Add(-2 * time.Second)}, false},
 	} {
 		if got := c.p.cuts(t0, c.s); got != c.want {
 			t.Errorf("%s: cuts %v, want %v", c.name, got, c.want)

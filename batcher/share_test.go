@@ -382,60 +382,102 @@ func TestTickBatchesCountVotesInFlight(t *testing.T) {
 	checkCountedOnce(t, f, rdb, votes)
 }
 
-// TestLanesSkipTicksWhileBehind: lanes cut on a tick while nothing is in
-// flight; while a shared transaction has been in flight for Behind they
-// skip ticks (the cadence), all of them, so the next transaction carries
-// two ticks' votes, cut at MaxGap; every vote is still committed once.
-func TestLanesSkipTicksWhileBehind(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := srv.Client()
-	f, clk := newFakeLedger(), newFakeClock()
-	var hold atomic.Bool
-	hold.Store(true)
-	f.plan = func(ballot.Batch, int) fault {
-		if hold.Load() {
-			return holdTx
-		}
-		return commitOK
-	}
-	clk.Advance(10 * time.Millisecond) // 10 ms past a tick
+// TestLanesSkipTicks: the lanes skip ticks (the cadence), all of them, so
+// that a shared transaction carries several ticks' votes, up to MaxGap;
+// every vote is still committed once. With Behind, they cut on a tick while
+// nothing is in flight, and skip while a shared transaction has been in
+// flight for Behind. At a low rate (below a quarter of ShareVotes a tick)
+// they cut on every tick while the ledger keeps up, each transaction
+// carrying a tick's votes, and skip once a shared transaction has been in
+// flight for Lag (the ledger lags).
+func TestLanesSkipTicks(t *testing.T) {
 	tick := 100 * time.Millisecond
-	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 100, Fill: 50, Tick: tick, MaxGap: 2 * tick, Behind: tick, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
-	t.Cleanup(func() { hold.Store(false); f.release() }) // before the batcher's: it drains what is in flight
-	buffered := func() float64 {
-		n := 0.0
-		for _, s := range TestStates {
-			n += metricValue(t, b.metrics.buffered.WithLabelValues(s))
-		}
-		return n
-	}
-	perTick := 6 * len(TestStates) // above a quarter of ShareVotes: not a low rate
-	var votes []ballot.Vote
-	for i, want := range []int{1, 1, 2} { // transactions after ticks 1, 2 (skipped: behind), 3 (max gap)
-		votes = append(votes, EnqueueVotes(t, rdb, len(votes), perTick, "s")...)
-		held := perTick * max(1, i) // tick 2's votes wait for tick 3
-		waitFor(t, fmt.Sprintf("every lane holding its votes before tick %d (%d)", i+1, held), func() bool { return buffered() == float64(held) })
-		if i == 0 {
-			clk.Advance(90 * time.Millisecond) // to the tick in one step (see TestTickBatchesCountVotesInFlight)
-		} else {
-			clk.Advance(tick)
-		}
-		waitFor(t, fmt.Sprintf("%d transactions after tick %d", want, i+1), func() bool { n, _ := ledgerTxs(f); return n == want })
-		if i == 1 {
-			time.Sleep(50 * time.Millisecond) // room for a wrong cut to show
-			if n, _ := ledgerTxs(f); n != 1 || buffered() != float64(perTick) {
-				t.Fatalf("tick 2, behind: %d transactions, %v votes held; want 1 and %d", n, buffered(), perTick)
+	for _, c := range []struct {
+		name    string
+		cfg     Config
+		slow    bool  // every transaction is held until the end
+		perTick int   // votes enqueued before each tick
+		txs     []int // transactions submitted after each tick
+		votes   []int // votes of each transaction
+	}{
+		// Tick 1 cuts (nothing in flight); tick 2 is skipped (tick 1's
+		// transaction in flight for Behind); tick 3 is MaxGap after tick 1.
+		{"behind", Config{MaxGap: 2 * tick, Behind: tick}, true, 6 * len(TestStates), []int{1, 1, 2}, []int{30, 60}},
+		{"low rate, fast ledger: every tick", Config{MaxGap: 3 * tick, Lag: 3 * tick / 2}, false, 2 * len(TestStates), []int{1, 2, 3, 4, 5}, []int{10, 10, 10, 10, 10}},
+		// Ticks 1 and 2 cut (tick 1's transaction in flight 100 ms at tick
+		// 2, below Lag); at ticks 3 and 4 it has been in flight for Lag:
+		// skipped; tick 5 is MaxGap after tick 2.
+		{"low rate, slow ledger: lagging", Config{MaxGap: 3 * tick, Lag: 3 * tick / 2}, true, 2 * len(TestStates), []int{1, 2, 2, 2, 3}, []int{10, 10, 30}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			rdb := srv.Client()
+			f, clk := newFakeLedger(), newFakeClock()
+			var hold atomic.Bool
+			hold.Store(c.slow)
+			f.plan = func(ballot.Batch, int) fault {
+				if hold.Load() {
+					return holdTx
+				}
+				return commitOK
 			}
+			clk.Advance(10 * time.Millisecond) // 10 ms past a tick
+			cfg := c.cfg
+			cfg.BatchSize, cfg.ShareVotes, cfg.Fill, cfg.Tick, cfg.Clock = 50, 100, 50, tick, clk
+			b := startBatcher(t, cfg, srv.ClientAs(redisserver.UserBatcher), f)
+			t.Cleanup(func() { hold.Store(false); f.release() }) // before the batcher's: it drains what is in flight
+			buffered := func() float64 {
+				n := 0.0
+				for _, s := range TestStates {
+					n += metricValue(t, b.metrics.buffered.WithLabelValues(s))
+				}
+				return n
+			}
+			var votes []ballot.Vote
+			held, txs := 0, 0
+			for i, want := range c.txs {
+				votes = append(votes, EnqueueVotes(t, rdb, len(votes), c.perTick, "s")...)
+				held += c.perTick
+				waitFor(t, fmt.Sprintf("every lane holding its votes before tick %d (%d)", i+1, held), func() bool { return buffered() == float64(held) })
+				if i == 0 {
+					clk.Advance(90 * time.Millisecond) // to the tick in one step (see TestTickBatchesCountVotesInFlight)
+				} else {
+					clk.Advance(tick)
+				}
+				waitFor(t, fmt.Sprintf("%d transactions after tick %d", want, i+1), func() bool { n, _ := ledgerTxs(f); return n == want })
+				if want == txs {
+					time.Sleep(50 * time.Millisecond) // room for a wrong cut to show
+					if n, _ := ledgerTxs(f); n != want || buffered() != float64(held) {
+						t.Fatalf("tick %d, skipped: %d transactions, %v votes held; want %d and %d", i+1, n, buffered(), want, held)
+					}
+					continue
+				}
+				waitFor(t, fmt.Sprintf("the lanes holding nothing after tick %d", i+1), func() bool { return buffered() == 0 })
+				held, txs = 0, want
+			}
+			hold.Store(false)
+			f.release()
+			WaitDrained(t, rdb, 10*time.Second)
+			checkCountedOnce(t, f, rdb, votes)
+			if n, _ := ledgerTxs(f); n != len(c.votes) || !slices.Equal(sharedVotes(f), c.votes) {
+				t.Fatalf("%d transactions, shared ones of %v votes; want %v", n, sharedVotes(f), c.votes)
+			}
+		})
+	}
+}
+
+// sharedVotes returns the votes committed by each of the fake ledger's
+// shared transactions.
+func sharedVotes(f *fakeLedger) []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]int, len(f.shared))
+	for i, ids := range f.shared {
+		for _, id := range ids {
+			out[i] += f.records[id].Votes
 		}
 	}
-	waitFor(t, "the lanes holding nothing", func() bool { return buffered() == 0 })
-	if n, shared := ledgerTxs(f); n != 2 || len(shared) != 2 || len(shared[1]) != len(TestStates) {
-		t.Fatalf("%d transactions, shared %v; want the second carrying a batch of each of %v", n, shared, TestStates)
-	}
-	hold.Store(false)
-	f.release()
-	WaitDrained(t, rdb, 10*time.Second)
-	checkCountedOnce(t, f, rdb, votes)
+	return out
 }
 
 // ledgerTxs returns the fake ledger's transactions submitted and the batch
