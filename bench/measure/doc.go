@@ -2,8 +2,11 @@
 // description read at run time (cores, CPU model, memory, kernel, load),
 // per-process CPU and memory from /proc booked per phase (CPUBook), Redis
 // memory per kind of key, folder sizes, the compactions a peer's LevelDB
-// logged in a window (LevelDBCompactions), and the arithmetic the figures are
-// made of (latency percentiles, per-second series). It only observes: it
+// logged in a window (LevelDBCompactions), Prometheus /metrics read and the
+// increase of histograms between two scrapes (ParseMetrics, Histogram,
+// BatcherWindow: where a phase's time went in the batchers), and the
+// arithmetic the figures are made of (latency percentiles, histogram
+// quantiles, per-second series). It only observes: it
 // starts and drives nothing, apart from the yardstick (yardstick.go), a
 // fixed CPU-only workload it times in its own process.
 package measure

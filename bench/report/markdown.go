@@ -127,6 +127,7 @@ func (r *Report) Markdown() string {
 
 	r.ledgerMarkdown(&b)
 	r.paceMarkdown(&b)
+	r.stagesMarkdown(&b)
 	r.intakeMarkdown(&b)
 	r.intakePhasesMarkdown(&b)
 	r.commitMarkdown(&b)
@@ -334,6 +335,7 @@ func (r *Report) lossMarkdown(b *strings.Builder) {
 // check.
 func (r *Report) intakeOnlyMarkdown(b *strings.Builder) {
 	r.paceMarkdown(b)
+	r.stagesMarkdown(b)
 	r.intakePhasesMarkdown(b)
 	r.commitMarkdown(b)
 	r.cpuMarkdown(b)

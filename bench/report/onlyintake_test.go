@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -69,15 +68,7 @@ func TestRampCPUPerStep(t *testing.T) {
 	if i, j := strings.Index(md, "### Ramp (knee)"), strings.Index(md, "**CPU per ramp step**"); i < 0 || j < i {
 		t.Errorf("the ramp's CPU table is not after the ramp's table (at %d, ramp at %d)", j, i)
 	}
-	data, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back Report
-	if err := json.Unmarshal(data, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(back.RampCPU, r.RampCPU) {
+	if back := saved(t, r); !slices.Equal(back.RampCPU, r.RampCPU) {
 		t.Errorf("ramp CPU after JSON %+v, want %+v", back.RampCPU, r.RampCPU)
 	}
 	r.RampCPU = nil

@@ -66,4 +66,5 @@ func (r *Report) sweepOnlyMarkdown(b *strings.Builder) {
 	fmt.Fprintf(b, "## Referendum\n\n%s votes/s offered for %.0f s: %s accepted/s (202 p95 %.1f ms), %s committed/s in %.1f batches/s of %.0f votes; 202→commit p50 %.0f ms, p95 %.0f ms.\n\n",
 		num(c.Phase.Offered), c.WindowS, num(c.Phase.AcceptedPerS), c.Phase.AcceptLatency.P95ms, num(c.CommittedPerS), c.BatchesPerS, c.VotesPerBatch, c.CommitLatency.P50ms, c.CommitLatency.P95ms)
 	r.referendumMarkdown(b)
+	r.stagesMarkdown(b)
 }

@@ -102,6 +102,11 @@ type Commit struct {
 	BatchesPerS   float64         `json:"batches_per_s"`   // batcher transactions per second over the window
 	VotesPerBatch float64         `json:"votes_per_batch"` // mean counted votes per batch in the window
 	CommitLatency measure.Latency `json:"commit_latency"`  // 202 to commit event, votes cast in the phase
+	// Stages is where the time went in the batchers, from the phase's
+	// start until its votes were drained (the referendum and the pace
+	// probes; nil for other phases and in reports from before it was
+	// recorded).
+	Stages *measure.BatcherStages `json:"batcher_stages,omitempty"`
 }
 
 // Surge is a burst and its drain.

@@ -69,6 +69,20 @@ func fixture() *Report {
 	}
 }
 
+// saved is r saved (report.json, report.md, report.svg) and loaded back.
+func saved(t *testing.T, r *Report) *Report {
+	t.Helper()
+	dir := t.TempDir()
+	if err := r.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
 func TestMarkdownHasTheHeadlines(t *testing.T) {
 	md := fixture().Markdown()
 	for _, want := range []string{

@@ -91,18 +91,24 @@ func (r *run) catchUp(ctx context.Context, phase string) report.PhaseStart {
 	return s
 }
 
-// referendum waits for the catch-up, then offers the referendum rate and
-// books what the batcher committed meanwhile; it returns the phase and
-// when it began.
+// referendum waits for the catch-up, then offers the referendum rate,
+// books what the batcher committed meanwhile and waits for the drain (the
+// batchers' stages cover the phase until its votes are drained); it
+// returns the phase and when it began.
 func (r *run) referendum(ctx context.Context) (loadgen.Phase, time.Time, error) {
 	pl := r.cfg.Plan
 	r.rep.ReferendumStart = r.catchUp(ctx, "catch-up")
+	stages := r.scrapeBatchers(ctx, "referendum")
 	ref, err := r.intake(ctx, "referendum", "referendum", pl.ReferendumRate, pl.ReferendumDur)
 	if err != nil {
 		return ref, time.Time{}, err
 	}
 	from := r.t0.Add(time.Duration(ref.StartS * float64(time.Second)))
 	r.rep.Referendum = r.committed(ref, from, from.Add(pl.ReferendumDur))
+	if _, _, err := r.settle(ctx, "drain-referendum"); err != nil {
+		r.note("referendum drain: %v", err)
+	}
+	r.rep.Referendum.Stages = r.batcherStages(ctx, "referendum", stages)
 	return ref, from, nil
 }
 

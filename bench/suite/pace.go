@@ -52,6 +52,7 @@ func (r *run) probe(ctx context.Context, name, cpuPhase string, rate float64, d 
 	if pr.QueuedBefore, err = loadgen.QueueDepth(ctx, r.rdb, r.election.States); err != nil {
 		return pr, err
 	}
+	stages := r.scrapeBatchers(ctx, name)
 	from := time.Now()
 	p, err := r.intake(ctx, name, cpuPhase, rate, d)
 	if err != nil {
@@ -63,7 +64,8 @@ func (r *run) probe(ctx context.Context, name, cpuPhase string, rate float64, d 
 		pr.CommittedOverAccepted = pr.CommittedPerS / pr.Phase.AcceptedPerS
 	}
 	drained, _, derr := r.settle(ctx, "drain-"+name)
-	r.noteCompactions(name, from, from.Add(d)) // after the drain: what began in the window has finished
+	pr.Stages = r.batcherStages(ctx, name, stages) // over the window's votes, now drained
+	r.noteCompactions(name, from, from.Add(d))     // after the drain: what began in the window has finished
 	pr.DrainS = drained.Seconds()
 	arrivals, _ := r.watcher.Arrivals()
 	lat, unreadable, lerr := ledgerload.CommitLatencies(ctx, r.ledger, arrivals, from, from.Add(d))
