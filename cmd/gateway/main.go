@@ -125,13 +125,39 @@ func parseFlags(args []string) (*options, error) {
 	return o, nil
 }
 
-func main() { cli.Main("gateway", run) }
+func main() {
+	cli.Main("gateway", func(ctx context.Context) error { return run(ctx, os.Args[1:], dialFabric) })
+}
 
-// run wires the gateway and serves until ctx ends, then shuts down
-// gracefully: no new connections, requests in flight finish, the intake's
-// workers drain.
-func run(ctx context.Context) error {
-	o, err := parseFlags(os.Args[1:])
+// ledger is what the gateway reads from and writes to the ledger: each
+// part's own interface, all met by the Fabric client (*fabricclient.Ballot).
+type ledger interface {
+	election.Source
+	results.Ledger
+	intakelog.Ledger
+	dedup.NullifierLedger
+	receipt.Ledger
+}
+
+// dialer connects to the ledger the options name; closeFn ends the
+// connection.
+type dialer func(o *options) (l ledger, closeFn func() error, err error)
+
+// dialFabric connects to the consortium's peer through the Fabric Gateway
+// (the --profile, --org and --user flags).
+func dialFabric(o *options) (ledger, func() error, error) {
+	conn, err := o.ledger.Dial()
+	if err != nil {
+		return nil, nil, err
+	}
+	return conn.Ballot(), conn.Close, nil
+}
+
+// run wires the gateway from its flags (args) and serves until ctx ends,
+// then shuts down gracefully: no new connections, requests in flight
+// finish, the background loops stop, all within --shutdown-timeout.
+func run(ctx context.Context, args []string, dial dialer) error {
+	o, err := parseFlags(args)
 	if err != nil {
 		return err
 	}
@@ -163,75 +189,26 @@ func run(ctx context.Context) error {
 		}
 	}
 
-	conn, err := o.ledger.Dial()
+	l, closeLedger, err := dial(o)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ledger := conn.Ballot()
-	elections := election.NewCache(ledger, o.electionTTL, o.electionMaxAge, log, nil)
+	defer closeLedger()
+	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
 	e, err := waitForElection(ctx, elections, log)
 	if err != nil {
 		return err
 	}
-
-	// The background loops all end with ctx; the graceful shutdown waits
-	// for them before the deferred closes of Redis and the ledger.
-	var loops sync.WaitGroup
-	cache := results.New(ledger, o.resultsFile, e.States, e.Contests, log)
-	loops.Go(func() {
-		if err := cache.Run(ctx); err != nil {
-			log.Error("results cache stopped", "err", err)
-		}
-	})
-	states := func() []string {
-		if e, err := elections.Election(ctx); err == nil {
-			return e.States
-		}
-		return nil
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
-	var ilog httpapi.IntakeLog
-	if o.intakeLog {
-		var key ed25519.PrivateKey
-		if o.logKeyFile != "" {
-			if key, err = intakelog.LoadKey(o.logKeyFile); err != nil {
-				return fmt.Errorf("%w (make up creates it; or set --log-key to another key, or --intake-log=false)", err)
-			}
-		}
-		l := intakelog.New(rdb, ledger, intakelog.Config{Key: key, Interval: o.logInterval, Registry: reg}, log)
-		loops.Go(func() { l.Run(ctx, elections) })
-		ilog, o.dedup.Logged = l, l.Observe
-	}
-	intake := dedup.New(rdb, ledger, o.dedup, log)
-	defer intake.Close()
-	o.http.Secret = secret
-	gin.SetMode(gin.ReleaseMode)
-	page, err := voterweb.New(elections, log)
+	g, err := wire(ctx, o, secret, rdb, l, elections, e)
 	if err != nil {
 		return err
 	}
-	api, err := httpapi.New(o.http, httpapi.Deps{
-		Elections: elections,
-		Ledger:    ledger,
-		Intake:    intake,
-		Results:   cache,
-		Receipts:  receipt.New(ledger, receipt.RedisStore{RDB: rdb, States: states}, secret, e.ID, o.receiptBatches),
-		IntakeLog: ilog,
-		Registry:  reg,
-		Log:       log,
-		VoterPage: page,
-	})
-	if err != nil {
-		return err
-	}
-	loops.Go(func() { api.Run(ctx) })
+	defer g.intake.Close()
 
 	if o.pprof != "" {
 		go cli.ServePprof(o.pprof, log)
 	}
-	srv := api.HTTPServer(o.listen)
+	srv := g.api.HTTPServer(o.listen)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas)
@@ -247,13 +224,86 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	stopped := make(chan struct{})
-	go func() { loops.Wait(); close(stopped) }()
+	go func() { g.loops.Wait(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-sctx.Done():
 		log.Warn("shutting down: background loops still running after the grace period")
 	}
 	return nil
+}
+
+// gateway is the wired gateway: its API server, the registry its /metrics
+// serves, the intake (closed last) and its background loops, which all
+// end with the context wire was given.
+type gateway struct {
+	api    *httpapi.Server
+	reg    *prometheus.Registry
+	intake *dedup.Deduper
+	loops  *sync.WaitGroup
+}
+
+// wire builds the gateway's parts over Redis and the ledger for election e
+// and starts their background loops (the results cache, the intake log,
+// the API's pollers and ledger probe) on ctx. The caller closes g.intake
+// once the loops have stopped.
+func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalClient, l ledger, elections *election.Cache, e *ballot.Election) (*gateway, error) {
+	log := o.log
+	// The background loops all end with ctx; the graceful shutdown waits
+	// for them before the deferred closes of Redis and the ledger.
+	g := &gateway{loops: &sync.WaitGroup{}}
+	cache := results.New(l, o.resultsFile, e.States, e.Contests, log)
+	g.loops.Go(func() {
+		if err := cache.Run(ctx); err != nil {
+			log.Error("results cache stopped", "err", err)
+		}
+	})
+	states := func() []string {
+		if e, err := elections.Election(ctx); err == nil {
+			return e.States
+		}
+		return nil
+	}
+	g.reg = prometheus.NewRegistry()
+	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
+	var ilog httpapi.IntakeLog
+	if o.intakeLog {
+		var key ed25519.PrivateKey
+		if o.logKeyFile != "" {
+			var err error
+			if key, err = intakelog.LoadKey(o.logKeyFile); err != nil {
+				return nil, fmt.Errorf("%w (make up creates it; or set --log-key to another key, or --intake-log=false)", err)
+			}
+		}
+		il := intakelog.New(rdb, l, intakelog.Config{Key: key, Interval: o.logInterval, Registry: g.reg}, log)
+		g.loops.Go(func() { il.Run(ctx, elections) })
+		ilog, o.dedup.Logged = il, il.Observe
+	}
+	g.intake = dedup.New(rdb, l, o.dedup, log)
+	o.http.Secret = secret
+	gin.SetMode(gin.ReleaseMode)
+	page, err := voterweb.New(elections, log)
+	if err != nil {
+		g.intake.Close()
+		return nil, err
+	}
+	g.api, err = httpapi.New(o.http, httpapi.Deps{
+		Elections: elections,
+		Ledger:    l,
+		Intake:    g.intake,
+		Results:   cache,
+		Receipts:  receipt.New(l, receipt.RedisStore{RDB: rdb, States: states}, secret, e.ID, o.receiptBatches),
+		IntakeLog: ilog,
+		Registry:  g.reg,
+		Log:       log,
+		VoterPage: page,
+	})
+	if err != nil {
+		g.intake.Close()
+		return nil, err
+	}
+	g.loops.Go(func() { g.api.Run(ctx) })
+	return g, nil
 }
 
 // waitForElection waits until the election record is on the ledger (the

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// testSecretHex is the election secret of the tests (hex, as --secret-file
+// holds it).
+const testSecretHex = "00112233445566778899aabbccddeeff"
+
+// testElection is the election `make up` creates from its template
+// (config/election.json: ten states, one race), open from an hour ago to an
+// hour from now.
+func testElection() (*ballot.Election, error) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "election.json"))
+	if err != nil {
+		return nil, err
+	}
+	var e ballot.Election
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("config/election.json: %w", err)
+	}
+	e.OpensAt, e.ClosesAt = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	e.RollRoot, e.Status = strings.Repeat("0", 64), ballot.StatusConfigured
+	return &e, nil
+}
+
+// fakeLedger stands in for the Fabric network in tests that need none: it
+// holds one election record and nothing else (no votes counted, no batch,
+// no anchored head; anchoring is refused).
+type fakeLedger struct{ e *ballot.Election }
+
+func (f fakeLedger) Election(context.Context) (*ballot.Election, error) { return f.e, nil }
+func (f fakeLedger) Results(context.Context) (ballot.Results, error) {
+	return ballot.Results{ElectionID: f.e.ID}, nil
+}
+func (fakeLedger) Height(context.Context) (uint64, error) { return 1, nil }
+
+// BatchEvents sends no event: the stream stays open until ctx ends.
+func (fakeLedger) BatchEvents(context.Context, ballot.Position) (<-chan ballot.BatchCommitted, <-chan error, error) {
+	return make(chan ballot.BatchCommitted), make(chan error), nil
+}
+func (fakeLedger) AnchorLogHeads(context.Context, []ballot.LogAnchor) error {
+	return errors.New("fake ledger: anchoring refused")
+}
+func (fakeLedger) LogHead(_ context.Context, state string) (ballot.AnchoredHead, error) {
+	return ballot.AnchoredHead{}, fmt.Errorf("log head of %s: %w", state, ballot.ErrNotFound)
+}
+func (fakeLedger) CommittedBatch(context.Context, string, string, uint64) (ballot.Batch, error) {
+	return ballot.Batch{}, ballot.ErrNotFound
+}
+func (fakeLedger) Batch(context.Context, string, uint64) (ballot.BatchRecord, error) {
+	return ballot.BatchRecord{}, ballot.ErrNotFound
+}
+func (fakeLedger) LocateNullifier(context.Context, string, string) (ballot.NullifierRecord, error) {
+	return ballot.NullifierRecord{}, ballot.ErrNotFound
+}
+func (fakeLedger) NullifierUsed(context.Context, string, string) (bool, error) { return false, nil }
+
+// TestOpenAPIListsEveryMetric wires the gateway as run does (on a real
+// redis-server and a fake ledger) and checks the /metrics operation of the
+// OpenAPI document it serves against the registry its /metrics serves:
+// every registered metric is listed, with its labels, and every listed one
+// is registered. go_* and process_* lines cover their collectors' series.
+func TestOpenAPIListsEveryMetric(t *testing.T) {
+	rs := redistest.Start(t)
+	o, err := parseFlags([]string{"--log-key=", "--log-level=error",
+		"--results-checkpoint", filepath.Join(t.TempDir(), "results.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := testElection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := fakeLedger{e}
+	ctx, cancel := context.WithCancel(context.Background())
+	secret, _ := hex.DecodeString(testSecretHex)
+	g, err := wire(ctx, o, secret, rs.ClientAs(redisserver.UserGateway), l,
+		election.NewCache(l, time.Second, 5*time.Second, o.log, nil), l.e)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); g.loops.Wait(); g.intake.Close() })
+
+	registered := registeredMetrics(t, g.reg)
+	if len(registered) < 20 {
+		t.Fatalf("%d metrics registered; want the gateway's own and the Go and process collectors'", len(registered))
+	}
+	listed, prefixes := documentedMetrics(t, g.api.Handler())
+	for name, labels := range registered {
+		if doc, ok := listed[name]; ok {
+			if !slices.Equal(doc, labels) {
+				t.Errorf("%s: labels %v documented, %v registered", name, doc, labels)
+			}
+			continue
+		}
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			t.Errorf("metric %s%v is registered but missing from openapi.yaml's /metrics", name, labels)
+		}
+	}
+	for name := range listed {
+		if _, ok := registered[name]; !ok {
+			t.Errorf("openapi.yaml's /metrics lists %s, which the gateway does not register", name)
+		}
+	}
+	for _, p := range prefixes {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(registered)), func(n string) bool { return strings.HasPrefix(n, p) }) {
+			t.Errorf("openapi.yaml's /metrics lists %s*, and no registered metric starts so", p)
+		}
+	}
+}
+
+// registeredMetrics lists the metrics of reg by name, with their variable
+// labels sorted, from the descriptors its collectors describe (vectors
+// without children included, which a scrape would not show). Desc has no
+// accessor for its name and labels: they are read from its String form,
+// Desc{fqName: "…", help: "…", constLabels: {…}, variableLabels: {…}}.
+func registeredMetrics(t *testing.T, reg *prometheus.Registry) map[string][]string {
+	t.Helper()
+	ch := make(chan *prometheus.Desc)
+	go func() { reg.Describe(ch); close(ch) }()
+	out := map[string][]string{}
+	for d := range ch {
+		s := d.String()
+		_, rest, ok := strings.Cut(s, "fqName: ")
+		if !ok {
+			t.Fatalf("descriptor %s: no fqName", s)
+		}
+		q, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			t.Fatalf("descriptor %s: %v", s, err)
+		}
+		name, _ := strconv.Unquote(q)
+		i := strings.LastIndex(s, "variableLabels: {")
+		if i < 0 {
+			t.Fatalf("descriptor %s: no variableLabels", s)
+		}
+		vl, _, _ := strings.Cut(s[i+len("variableLabels: {"):], "}")
+		labels := []string{}
+		for _, l := range strings.Fields(strings.ReplaceAll(vl, ",", " ")) {
+			labels = append(labels, strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"))
+		}
+		slices.Sort(labels)
+		out[name] = labels
+	}
+	return out
+}
+
+// metricLine is one "- name{labels}: meaning" line of the /metrics
+// operation's description; a name ending in _* covers a prefix.
+var metricLine = regexp.MustCompile(`(?m)^- ([a-z_][a-z0-9_]*)(\*|\{([a-z_,]*)\})?: `)
+
+// documentedMetrics reads the /metrics operation of the OpenAPI document h
+// serves: the metrics listed, with their labels sorted, and the prefixes
+// listed as name_*.
+func documentedMetrics(t *testing.T, h http.Handler) (map[string][]string, []string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/openapi.yaml", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /api/v1/openapi.yaml: %d", rec.Code)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Description string `yaml:"description"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	desc := doc.Paths["/metrics"]["get"].Description
+	listed := map[string][]string{}
+	var prefixes []string
+	for _, m := range metricLine.FindAllStringSubmatch(desc, -1) {
+		if m[2] == "*" {
+			prefixes = append(prefixes, m[1])
+			continue
+		}
+		labels := []string{}
+		if m[3] != "" {
+			labels = strings.Split(m[3], ",")
+		}
+		slices.Sort(labels)
+		if _, dup := listed[m[1]]; dup {
+			t.Errorf("openapi.yaml's /metrics lists %s twice", m[1])
+		}
+		listed[m[1]] = labels
+	}
+	if len(listed) == 0 {
+		t.Fatalf("openapi.yaml's /metrics lists no metric:\n%s", desc)
+	}
+	return listed, prefixes
+}
