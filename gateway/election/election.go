@@ -91,7 +91,7 @@ var ErrStale = errors.New("election record is stale")
 // callers wait, for one call at a time; the record is read without a lock
 // otherwise. (Callers used to wait from the TTL on: with the ledger's peers
 // busy a query took over a second, and every vote waited on it, a stall of
-// the whole intake; docs/operations.md.)
+// the whole intake; docs/bench-history.md, "The ramp's stall found".)
 type Cache struct {
 	src    Source
 	ttl    time.Duration

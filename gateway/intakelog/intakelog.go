@@ -40,7 +40,7 @@
 // from Redis, and when there are none that is one empty read per state a
 // second. Observe takes only its state's mutex, which nothing holds across a
 // Redis or ledger call: a slow Redis or peer never holds up a vote's answer
-// here (it did, docs/operations.md "The ramp's other stall found").
+// here (it did, docs/bench-history.md "The ramp's other stall found").
 //
 // # Memory
 //

@@ -431,7 +431,7 @@ func observeQuickly(t *testing.T, l *Log, index int64, slow time.Duration, what 
 // intake's call workers): it must not wait while the log reads the
 // anchored head from a slow ledger, nor while it reads or publishes in a
 // slow Redis. It did, on the state's lock, and held the whole intake with
-// it (docs/operations.md, "The ramp's other stall found").
+// it (docs/bench-history.md, "The ramp's other stall found").
 func TestObserveWaitsForNoLedgerOrRedisCall(t *testing.T) {
 	const slow = 1500 * time.Millisecond
 	srv, rdb, key, fake := signerSetup(t)
