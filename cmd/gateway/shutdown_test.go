@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
+)
+
+// asGatewayEnv, set to 1, makes the test binary run as the gateway
+// (TestMain): main's code (cli.Main, run with its flags) over fakeLedger
+// instead of a Fabric network, which the gateway needs only to read the
+// election record before it listens.
+const asGatewayEnv = "VOTECHAIN_TEST_AS_GATEWAY"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asGatewayEnv) == "1" {
+		cli.Main("gateway", func(ctx context.Context) error {
+			return run(ctx, os.Args[1:], func(*options) (ledger, func() error, error) {
+				e, err := testElection()
+				return fakeLedger{e}, func() error { return nil }, err
+			})
+		})
+	}
+	os.Exit(m.Run())
+}
+
+// TestSIGTERMFinishesRequestsInFlight starts the gateway as a process of
+// its own (the test binary run as cmd/gateway's main over a fake ledger, on
+// a real redis-server), opens a vote request and sends half its body, then
+// SIGTERM. The gateway must log its shutdown, close its listener (a new
+// connection is refused), still answer the request in flight 202 once the
+// rest of the body arrives, with the vote in Redis, and exit 0 within its
+// grace period (--shutdown-timeout) without leaving background loops
+// running.
+func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
+	const grace = 10 * time.Second
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte(testSecretHex+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := hex.DecodeString(testSecretHex)
+	e, err := testElection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	roll, err := votequeue.EnsureRoll(ctx, rs.Client(), "CA", votequeue.RollBits(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	null := ballot.NullifierOf(ballot.VoterKey(secret, e.ID, "v1", "c1"), "president")
+	pipe := rs.Client().Pipeline()
+	votequeue.Enroll(ctx, pipe, roll, [][]byte{null[:]})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0], "--listen", addr,
+		"--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
+		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
+		"--secret-file", secretFile, "--log-key=", "--results-checkpoint", filepath.Join(dir, "results.json"),
+		"--shutdown-timeout", grace.String())
+	cmd.Env = append(os.Environ(), asGatewayEnv+"=1")
+	logs := logFile(filepath.Join(dir, "gateway.log"))
+	out, err := os.Create(string(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{}) // closed once cmd.Wait has returned waitErr
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill() // by its PID
+			<-exited
+		}
+	})
+	waitReady(t, addr, exited, logs)
+
+	body := `{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice"}`
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	half := len(body) / 2
+	if _, err := fmt.Fprintf(conn, "POST /api/v1/vote HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		addr, len(body), body[:half]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the request reaches its handler, which reads the body
+
+	termAt := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the shutdown's log line", func() bool { return strings.Contains(logs.String(), `msg="shutting down"`) }, logs)
+	waitFor(t, "the listener to close", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return false
+		}
+		return true
+	}, logs)
+
+	if _, err := conn.Write([]byte(body[half:])); err != nil {
+		t.Fatalf("rest of the request in flight: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(grace))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the request in flight got no answer: %v\n%s", err, logs.String())
+	}
+	var answer struct {
+		VoteID string `json:"vote_id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || err != nil || answer.VoteID == "" {
+		t.Fatalf("the request in flight got %d (vote id %q, %v); want 202 with a vote id", resp.StatusCode, answer.VoteID, err)
+	}
+	if n, err := rs.Client().XLen(ctx, votequeue.StreamKey("CA")).Result(); err != nil || n != 1 {
+		t.Errorf("vote stream of CA holds %d entries (%v); want the accepted vote", n, err)
+	}
+
+	select {
+	case <-exited:
+		took := time.Since(termAt)
+		if waitErr != nil {
+			t.Fatalf("gateway exited with %v after SIGTERM; want 0\n%s", waitErr, logs.String())
+		}
+		if took > grace {
+			t.Errorf("gateway took %v to exit after SIGTERM; grace period %v", took, grace)
+		}
+		t.Logf("gateway exited 0 %v after SIGTERM", took.Round(time.Millisecond))
+	case <-time.After(grace + 5*time.Second):
+		t.Fatalf("gateway still running %v after SIGTERM\n%s", grace+5*time.Second, logs.String())
+	}
+	logged := logs.String()
+	if !strings.Contains(logged, `msg="shutting down" grace=`+grace.String()) {
+		t.Errorf("no shutdown line with the grace period in the gateway's log:\n%s", logged)
+	}
+	if strings.Contains(logged, "background loops still running") {
+		t.Errorf("background loops outlived the grace period:\n%s", logged)
+	}
+}
+
+// logFile is the file a process logs to.
+type logFile string
+
+// String is what the process has logged so far.
+func (f logFile) String() string {
+	b, _ := os.ReadFile(string(f))
+	return string(b)
+}
+
+// freeAddr is a 127.0.0.1 address whose port was free a moment ago (the
+// kernel's choice, as redistest picks its ports).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitReady waits until the gateway at addr answers /readyz 200; it fails
+// the test if the process exits first or takes over 30 s.
+func waitReady(t *testing.T, addr string, exited <-chan struct{}, logs logFile) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("gateway exited before it was ready:\n%s", logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not ready after 30 s:\n%s", logs.String())
+		}
+	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool, logs logFile) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 5 s:\n%s", what, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
