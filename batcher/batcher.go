@@ -73,21 +73,21 @@ type Config struct {
 	// when their transactions commit, as without sharing).
 	Tick time.Duration
 	// MaxGap: lanes that cut on ticks skip ticks above a quarter of
-	// ShareVotes votes a tick, or while the ledger lags (Lag), so that
+	// ShareVotes votes a tick, or while the ledger lags (LedgerLag), so that
 	// their shared transaction grows towards ShareVotes votes, but never
 	// cut further apart than this (0: the default; negative: they cut on
 	// every tick). See cadencePolicy.
 	MaxGap time.Duration
 	// Behind: with a positive duration, lanes skip ticks only while a
 	// shared transaction has been in flight this long (the ledger is
-	// behind); 0: the default, negative: whenever the rate (or Lag)
+	// behind); 0: the default, negative: whenever the rate (or LedgerLag)
 	// allows.
 	Behind time.Duration
-	// Lag: while a shared transaction has been in flight this long (the
+	// LedgerLag: while a shared transaction has been in flight this long (the
 	// ledger lags), lanes skip ticks at any rate, not only above a quarter
 	// of ShareVotes votes a tick, still within MaxGap (0: the default, 1 s;
 	// negative: never).
-	Lag           time.Duration
+	LedgerLag     time.Duration
 	MaxInflight   int           // transactions in flight per process, over all lanes
 	CommitTimeout time.Duration // the longest wait for one transaction's commit
 	// Failover is how long ordering may stall replacing a failed orderer
@@ -134,7 +134,7 @@ type Config struct {
 // transaction had been in flight a tick (Behind 200 ms) saved less (0.95x,
 // 1,190–1,389 votes a transaction against 1,562–1,786), so Behind is off by
 // default. Below a quarter of ShareVotes a tick the lanes skip ticks only
-// while the ledger lags, a shared transaction in flight for Lag (1 s, where
+// while the ledger lags, a shared transaction in flight for LedgerLag (1 s, where
 // the referendum's 202→commit is ~0.4 s p50), within the same MaxGap: in
 // make bench run 38, before this rule, they cut every tick at 2,000–2,500
 // votes/s (a tick's 400–500 votes a transaction, 44–55 a lane's batch)
@@ -147,7 +147,7 @@ type Config struct {
 // vote (median of nine alternating pairs) with a worse 202→commit: see
 // docs/architecture.md.
 var DefaultConfig = Config{
-	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond, MaxGap: 600 * time.Millisecond, Behind: -1, Lag: time.Second,
+	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond, MaxGap: 600 * time.Millisecond, Behind: -1, LedgerLag: time.Second,
 	CommitTimeout: 60 * time.Second, LeaseTTL: 5 * time.Second, LagInterval: 250 * time.Millisecond,
 	ReplicaTimeout: time.Second,
 }
@@ -172,8 +172,8 @@ func (c *Config) applyDefaults() error {
 	if c.Behind == 0 {
 		c.Behind = d.Behind
 	}
-	if c.Lag == 0 {
-		c.Lag = d.Lag
+	if c.LedgerLag == 0 {
+		c.LedgerLag = d.LedgerLag
 	}
 	c.Depth = cmp.Or(max(c.Depth, 0), d.Depth)
 	c.MaxInflight = cmp.Or(max(c.MaxInflight, 0), d.MaxInflight)
@@ -265,7 +265,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 			b.slotVote = true
 			if cfg.MaxGap > cfg.Tick {
 				b.cadence = &cadence{
-					policy: cadencePolicy{tick: cfg.Tick, full: cfg.ShareVotes, behind: cfg.Behind, lag: cfg.Lag, maxGap: cfg.MaxGap},
+					policy: cadencePolicy{tick: cfg.Tick, full: cfg.ShareVotes, behind: cfg.Behind, lag: cfg.LedgerLag, maxGap: cfg.MaxGap},
 					flying: b.share.oldestSent,
 				}
 			}
@@ -314,7 +314,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 	go b.reportLag(lanesCtx)
 	b.log.Info("batcher started", "partitions", len(b.cfg.Partitions), "batch_size", b.cfg.BatchSize,
 		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes, "tick", b.cfg.Tick.String(),
-		"max_gap", b.cfg.MaxGap.String(), "behind", b.cfg.Behind.String(), "lag", b.cfg.Lag.String(), "failover", b.cfg.Failover.String())
+		"max_gap", b.cfg.MaxGap.String(), "behind", b.cfg.Behind.String(), "ledger_lag", b.cfg.LedgerLag.String(), "failover", b.cfg.Failover.String())
 	for {
 		draining := ctx.Err() != nil
 		if draining {

@@ -344,7 +344,7 @@ func drainConfigs(b *testing.B) []drainConfig {
 		c.Tick = time.Duration(tick) * time.Millisecond
 		c.MaxGap = time.Duration(gap) * time.Millisecond
 		c.Behind = time.Duration(behind) * time.Millisecond
-		c.Lag = time.Duration(lag) * time.Millisecond
+		c.LedgerLag = time.Duration(lag) * time.Millisecond
 		out = append(out, drainConfig{name: name, cfg: c})
 	}
 	return out

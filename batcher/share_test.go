@@ -389,7 +389,7 @@ func TestTickBatchesCountVotesInFlight(t *testing.T) {
 // flight for Behind. At a low rate (below a quarter of ShareVotes a tick)
 // they cut on every tick while the ledger keeps up, each transaction
 // carrying a tick's votes, and skip once a shared transaction has been in
-// flight for Lag (the ledger lags).
+// flight for LedgerLag (the ledger lags).
 func TestLanesSkipTicks(t *testing.T) {
 	tick := 100 * time.Millisecond
 	for _, c := range []struct {
@@ -403,11 +403,11 @@ func TestLanesSkipTicks(t *testing.T) {
 		// Tick 1 cuts (nothing in flight); tick 2 is skipped (tick 1's
 		// transaction in flight for Behind); tick 3 is MaxGap after tick 1.
 		{"behind", Config{MaxGap: 2 * tick, Behind: tick}, true, 6 * len(TestStates), []int{1, 1, 2}, []int{30, 60}},
-		{"low rate, fast ledger: every tick", Config{MaxGap: 3 * tick, Lag: 3 * tick / 2}, false, 2 * len(TestStates), []int{1, 2, 3, 4, 5}, []int{10, 10, 10, 10, 10}},
+		{"low rate, fast ledger: every tick", Config{MaxGap: 3 * tick, LedgerLag: 3 * tick / 2}, false, 2 * len(TestStates), []int{1, 2, 3, 4, 5}, []int{10, 10, 10, 10, 10}},
 		// Ticks 1 and 2 cut (tick 1's transaction in flight 100 ms at tick
 		// 2, below Lag); at ticks 3 and 4 it has been in flight for Lag:
 		// skipped; tick 5 is MaxGap after tick 2.
-		{"low rate, slow ledger: lagging", Config{MaxGap: 3 * tick, Lag: 3 * tick / 2}, true, 2 * len(TestStates), []int{1, 2, 2, 2, 3}, []int{10, 10, 30}},
+		{"low rate, slow ledger: lagging", Config{MaxGap: 3 * tick, LedgerLag: 3 * tick / 2}, true, 2 * len(TestStates), []int{1, 2, 2, 2, 3}, []int{10, 10, 30}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := redistest.Start(t)

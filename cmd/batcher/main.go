@@ -58,9 +58,9 @@ func run(ctx context.Context) error {
 	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process")
 	shareVotes := fs.Int("share-votes", d.ShareVotes, "most votes in a transaction shared by several lanes' batches (0: two and a half times --batch-size, within the chaincode's limit; -1: lanes never share)")
 	tick := fs.Duration("tick", d.Tick, "when lanes share transactions: a lane's batch below --fill votes is cut on the clock's multiples of this, the same instants for every lane, and they go in one transaction (negative: cut when the lane's transactions commit)")
-	maxGap := fs.Duration("max-gap", d.MaxGap, "with --tick: above a quarter of --share-votes votes a tick, or while the ledger lags (--lag), lanes skip ticks so that their shared transaction grows towards --share-votes, but cut at least this often (negative: on every tick)")
+	maxGap := fs.Duration("max-gap", d.MaxGap, "with --tick: above a quarter of --share-votes votes a tick, or while the ledger lags (--ledger-lag), lanes skip ticks so that their shared transaction grows towards --share-votes, but cut at least this often (negative: on every tick)")
 	behind := fs.Duration("behind", d.Behind, "with --max-gap: if positive, lanes skip ticks only while a shared transaction has been in flight this long (the ledger is behind); negative: whenever the rate allows")
-	lag := fs.Duration("lag", d.Lag, "with --max-gap: while a shared transaction has been in flight this long (the ledger lags), lanes skip ticks at any rate, not only above a quarter of --share-votes votes a tick (negative: never)")
+	ledgerLag := fs.Duration("ledger-lag", d.LedgerLag, "with --max-gap: while a shared transaction has been in flight this long (the ledger lags), lanes skip ticks at any rate, not only above a quarter of --share-votes votes a tick (negative: never)")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
 	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
@@ -98,7 +98,7 @@ func run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b, err := batcher.New(batcher.Config{
 		Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
-		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, Lag: *lag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
+		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LedgerLag: *ledgerLag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
 		Failover: failoverFor(*failover, conn.Consensus()),
 		Replicas: replicasFor(*replicas, rdb),
 	}, rdb, batcher.FabricLedger(ledger), log, reg)
