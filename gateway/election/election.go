@@ -81,7 +81,9 @@ var ErrStale = errors.New("election record is stale")
 // record served is never older than maxAge, and a close on the ledger is
 // honoured within maxAge (within the TTL while the source answers). With no
 // good record yet it returns the source's error. Records returned are
-// shared: callers must not modify them.
+// shared: callers must not modify them. It logs when its record goes stale
+// (warn: votes are refused from then on) and when a fresh one ends that
+// (info), once each.
 //
 // Callers never wait for the source while they have a record younger than
 // maxAge: a record past half its TTL is still served while one background
@@ -102,8 +104,9 @@ type Cache struct {
 	snap       atomic.Pointer[snapshot] // the record served
 	refreshing atomic.Bool              // a background refresh is in flight
 
-	mu    sync.Mutex // serialises waited-for refreshes and stores
-	tried time.Time  // the last refresh attempt
+	mu         sync.Mutex // serialises waited-for refreshes and stores
+	tried      time.Time  // the last refresh attempt
+	staleSince time.Time  // when Election first returned ErrStale; zero: it has not since the last store
 }
 
 // snapshot is a record and when it was read from the source.
@@ -151,7 +154,7 @@ func (c *Cache) Election(ctx context.Context) (*ballot.Election, error) {
 		c.log.Warn("election refresh failed", "err", err, "age", now.Sub(s.fetched))
 		return c.fresh(s, now)
 	}
-	c.snap.Store(&snapshot{e, now})
+	c.store(e, now)
 	return e, nil
 }
 
@@ -181,14 +184,31 @@ func (c *Cache) refreshAhead(ctx context.Context, now time.Time, limit time.Dura
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if s := c.snap.Load(); s == nil || now.After(s.fetched) { // not overtaken by a newer read
-			c.snap.Store(&snapshot{e, now})
+			c.store(e, now)
 		}
 	}()
 }
 
-// fresh returns the cached record if it is younger than the bound.
+// store makes e, read at now, the record served, and logs the end of a
+// stale spell. The caller holds c.mu.
+func (c *Cache) store(e *ballot.Election, now time.Time) {
+	c.snap.Store(&snapshot{e, now})
+	if !c.staleSince.IsZero() {
+		c.log.Info("election record read from the ledger again; votes are taken again",
+			"refused_for", now.Sub(c.staleSince).Round(time.Millisecond).String())
+		c.staleSince = time.Time{}
+	}
+}
+
+// fresh returns the cached record if it is younger than the bound, and
+// logs the start of a stale spell. The caller holds c.mu.
 func (c *Cache) fresh(s *snapshot, now time.Time) (*ballot.Election, error) {
 	if age := now.Sub(s.fetched); age >= c.maxAge {
+		if c.staleSince.IsZero() {
+			c.staleSince = now
+			c.log.Warn("election record stale: votes are refused (503 election_unavailable) until the ledger answers",
+				"age", age.Round(time.Millisecond).String(), "max_age", c.maxAge.String())
+		}
 		return nil, fmt.Errorf("%w: last read from the ledger %s ago, bound %s", ErrStale, age.Round(time.Millisecond), c.maxAge)
 	}
 	return s.e, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -304,5 +305,83 @@ func TestCacheSlowSourceDoesNotStall(t *testing.T) {
 	defer cancel()
 	if _, err := c.Election(ctx); !errors.Is(err, ErrStale) {
 		t.Fatalf("maxAge old, the source still silent: %v; want ErrStale", err)
+	}
+}
+
+// recordingHandler keeps the message, level and attributes of each record
+// logged through it; safe for the cache's background refreshes.
+type recordingHandler struct {
+	mu   sync.Mutex
+	recs []string // "LEVEL msg key=value …"
+}
+
+func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *recordingHandler) WithGroup(string) slog.Handler            { return h }
+func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	line := r.Level.String() + " " + r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, line)
+	return nil
+}
+
+// take returns the records logged since the last call whose message
+// starts with "election record".
+func (h *recordingHandler) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.recs {
+		if _, msg, _ := strings.Cut(r, " "); strings.HasPrefix(msg, "election record") {
+			out = append(out, r)
+		}
+	}
+	h.recs = nil
+	return out
+}
+
+// TestCacheLogsStaleSpells: the first request that finds the record
+// maxAge old logs once that votes are refused (not again while it stays
+// stale), the next record read logs once that they are taken again and
+// for how long they were not, and a second spell logs again.
+func TestCacheLogsStaleSpells(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	src := &countingSource{e: &ballot.Election{ID: "a"}}
+	h := &recordingHandler{}
+	c := NewCache(src, time.Second, 5*time.Second, slog.New(h), clock)
+	ctx := context.Background()
+	want := func(step string, wantErr bool, logs ...string) {
+		t.Helper()
+		_, err := c.Election(ctx)
+		settle(t, c)
+		if got := errors.Is(err, ErrStale); got != wantErr {
+			t.Errorf("%s: %v; want ErrStale %v", step, err, wantErr)
+		}
+		got := h.take()
+		if strings.Join(got, "\n") != strings.Join(logs, "\n") {
+			t.Errorf("%s: logged %q; want %q", step, got, logs)
+		}
+	}
+	want("first read", false)
+	for spell := range 2 {
+		src.set(nil, errors.New("peer down"))
+		advance(4900 * time.Millisecond)
+		want("4.9 s old", false)
+		advance(100 * time.Millisecond)
+		want("5 s old", true,
+			`WARN election record stale: votes are refused (503 election_unavailable) until the ledger answers age=5s max_age=5s`)
+		advance(time.Second)
+		want("6 s old", true)
+		advance(time.Second)
+		want("7 s old", true)
+		src.set(&ballot.Election{ID: "a"}, nil)
+		advance(time.Second)
+		want(fmt.Sprintf("spell %d: the ledger answers", spell), false,
+			`INFO election record read from the ledger again; votes are taken again refused_for=3s`)
 	}
 }

@@ -104,7 +104,7 @@ func (p *ledgerProbe) record(err error) {
 		if !okAt.IsZero() {
 			lastOK = now.Sub(okAt).Round(time.Millisecond).String() + " ago"
 		}
-		p.log.Warn("ledger unreachable; the gateway still takes votes (readiness does not depend on the ledger)",
+		p.log.Warn("ledger unreachable; votes are taken until the election record is --election-max-age old, then refused 503 election_unavailable until the ledger answers (readiness does not depend on the ledger)",
 			"err", err, "last_success", lastOK)
 	case was == ledgerUnreachable:
 		p.log.Info("ledger reachable again", "unreachable_for", now.Sub(since).Round(time.Millisecond).String())
