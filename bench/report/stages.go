@@ -33,7 +33,7 @@ func (r *Report) stagesMarkdown(b *strings.Builder) {
 		p("\n")
 	}
 	p("## Where the time goes in the batcher\n\n")
-	p("From the batchers' own metrics: the increase of each histogram from the phase's start until its votes were drained (the same votes as its 202→commit), added up over the batchers. A cell is **p50 / p95 / mean** in ms; p50 and p95 are estimated from the histogram's buckets by linear interpolation within the bucket that holds the rank, as Prometheus's `histogram_quantile` does, so each is only as fine as its bucket (the bounds grow geometrically: batcher/metrics.go); the mean is exact (sum ÷ count). *queue* and *buffer* are per vote, *endorse* per transaction submitted, the others per batch, so the stages do not add up to a vote's path: the *vote* row is that path as the batcher sees it, 202 to acknowledgement once committed, receipts written.\n\n")
+	p("From the batchers' own metrics: the increase of each histogram from the phase's start until its votes were drained (the same votes as its 202→commit), added up over the batchers. A cell is **p50 / p95 / mean** in ms; p50 and p95 are estimated from the histogram's buckets by linear interpolation within the bucket that holds the rank, as Prometheus's `histogram_quantile` does, so each is only as fine as its bucket (the bounds are 50 ms apart from 0.25 to 0.6 s and 250 ms apart from 1 to 2 s, wider elsewhere: batcher/metrics.go); the mean is exact (sum ÷ count). *queue* and *buffer* are per vote, *endorse* per transaction submitted, the others per batch, so the stages do not add up to a vote's path: the *vote* row is that path as the batcher sees it, 202 to acknowledgement once committed, receipts written.\n\n")
 	p("| stage (per) |")
 	for _, c := range cols {
 		p(" %s |", c.name)
