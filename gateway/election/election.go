@@ -81,9 +81,11 @@ var ErrStale = errors.New("election record is stale")
 // record served is never older than maxAge, and a close on the ledger is
 // honoured within maxAge (within the TTL while the source answers). With no
 // good record yet it returns the source's error. Records returned are
-// shared: callers must not modify them. It logs when its record goes stale
-// (warn: votes are refused from then on) and when a fresh one ends that
-// (info), once each.
+// shared: callers must not modify them. It logs two conditions once per
+// spell, as a warn when the spell begins and an info with its length when
+// it ends: refreshes failing (from the first failure to the next refresh
+// that succeeds) and the record stale (votes are refused from the first
+// ErrStale to the next record stored).
 //
 // Callers never wait for the source while they have a record younger than
 // maxAge: a record past half its TTL is still served while one background
@@ -104,9 +106,37 @@ type Cache struct {
 	snap       atomic.Pointer[snapshot] // the record served
 	refreshing atomic.Bool              // a background refresh is in flight
 
-	mu         sync.Mutex // serialises waited-for refreshes and stores
-	tried      time.Time  // the last refresh attempt
-	staleSince time.Time  // when Election first returned ErrStale; zero: it has not since the last store
+	mu      sync.Mutex // serialises waited-for refreshes, stores and the spells
+	tried   time.Time  // the last refresh attempt
+	failing spell      // refreshes have failed since the last one that succeeded
+	stale   spell      // Election has returned ErrStale since the last store
+}
+
+// spell is a condition a log tells once while it lasts: warn began (with
+// what begin is given) when it begins, info ended with how long it lasted
+// (attribute forKey) when it ends. The caller serialises calls.
+type spell struct {
+	began, ended, forKey string
+	since                time.Time // zero: no spell
+}
+
+// begin starts a spell at now, logging args with the warn, unless one
+// lasts.
+func (s *spell) begin(log *slog.Logger, now time.Time, args ...any) {
+	if !s.since.IsZero() {
+		return
+	}
+	s.since = now
+	log.Warn(s.began, args...)
+}
+
+// end ends the spell that lasts, if any, at now, logging its length.
+func (s *spell) end(log *slog.Logger, now time.Time) {
+	if s.since.IsZero() {
+		return
+	}
+	log.Info(s.ended, s.forKey, now.Sub(s.since).Round(time.Millisecond).String())
+	s.since = time.Time{}
 }
 
 // snapshot is a record and when it was read from the source.
@@ -122,7 +152,10 @@ func NewCache(src Source, ttl, maxAge time.Duration, log *slog.Logger, now func(
 	if now == nil {
 		now = time.Now
 	}
-	return &Cache{src: src, ttl: ttl, maxAge: max(maxAge, ttl), log: log, now: now}
+	return &Cache{src: src, ttl: ttl, maxAge: max(maxAge, ttl), log: log, now: now,
+		failing: spell{began: "election refresh failed", ended: "election refresh succeeded again", forKey: "failed_for"},
+		stale: spell{began: "election record stale: votes are refused (503 election_unavailable) until the ledger answers",
+			ended: "election record read from the ledger again; votes are taken again", forKey: "refused_for"}}
 }
 
 // Election returns the cached record while it is younger than maxAge
@@ -151,9 +184,10 @@ func (c *Cache) Election(ctx context.Context) (*ballot.Election, error) {
 		if s == nil {
 			return nil, err
 		}
-		c.log.Warn("election refresh failed", "err", err, "age", now.Sub(s.fetched))
+		c.refreshFailed(err, s, now)
 		return c.fresh(s, now)
 	}
+	c.failing.end(c.log, now)
 	c.store(e, now)
 	return e, nil
 }
@@ -177,38 +211,39 @@ func (c *Cache) refreshAhead(ctx context.Context, now time.Time, limit time.Dura
 		defer c.refreshing.Store(false)
 		defer cancel()
 		e, err := c.src.Election(ctx)
-		if err != nil {
-			c.log.Warn("election refresh failed", "err", err)
-			return
-		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if s := c.snap.Load(); s == nil || now.After(s.fetched) { // not overtaken by a newer read
-			c.store(e, now)
+		s := c.snap.Load()
+		if s != nil && !now.After(s.fetched) {
+			return // overtaken by a newer read, which has said how refreshes go
 		}
+		if err != nil {
+			c.refreshFailed(err, s, c.now())
+			return
+		}
+		c.failing.end(c.log, c.now())
+		c.store(e, now)
 	}()
+}
+
+// refreshFailed logs the start of a spell of failed refreshes (with err and
+// the age of s, the record still held). The caller holds c.mu.
+func (c *Cache) refreshFailed(err error, s *snapshot, now time.Time) {
+	c.failing.begin(c.log, now, "err", err, "age", now.Sub(s.fetched).Round(time.Millisecond).String())
 }
 
 // store makes e, read at now, the record served, and logs the end of a
 // stale spell. The caller holds c.mu.
 func (c *Cache) store(e *ballot.Election, now time.Time) {
 	c.snap.Store(&snapshot{e, now})
-	if !c.staleSince.IsZero() {
-		c.log.Info("election record read from the ledger again; votes are taken again",
-			"refused_for", now.Sub(c.staleSince).Round(time.Millisecond).String())
-		c.staleSince = time.Time{}
-	}
+	c.stale.end(c.log, now)
 }
 
 // fresh returns the cached record if it is younger than the bound, and
 // logs the start of a stale spell. The caller holds c.mu.
 func (c *Cache) fresh(s *snapshot, now time.Time) (*ballot.Election, error) {
 	if age := now.Sub(s.fetched); age >= c.maxAge {
-		if c.staleSince.IsZero() {
-			c.staleSince = now
-			c.log.Warn("election record stale: votes are refused (503 election_unavailable) until the ledger answers",
-				"age", age.Round(time.Millisecond).String(), "max_age", c.maxAge.String())
-		}
+		c.stale.begin(c.log, now, "age", age.Round(time.Millisecond).String(), "max_age", c.maxAge.String())
 		return nil, fmt.Errorf("%w: last read from the ledger %s ago, bound %s", ErrStale, age.Round(time.Millisecond), c.maxAge)
 	}
 	return s.e, nil

@@ -328,13 +328,13 @@ func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
 }
 
 // take returns the records logged since the last call whose message
-// starts with "election record".
-func (h *recordingHandler) take() []string {
+// starts with prefix.
+func (h *recordingHandler) take(prefix string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []string
 	for _, r := range h.recs {
-		if _, msg, _ := strings.Cut(r, " "); strings.HasPrefix(msg, "election record") {
+		if _, msg, _ := strings.Cut(r, " "); strings.HasPrefix(msg, prefix) {
 			out = append(out, r)
 		}
 	}
@@ -342,46 +342,106 @@ func (h *recordingHandler) take() []string {
 	return out
 }
 
+// loggedCache is a Cache with a TTL of 1 s and a max age of 5 s over a
+// source the test sets, on a clock it advances, logging into a
+// recordingHandler.
+type loggedCache struct {
+	t   *testing.T
+	c   *Cache
+	src *countingSource
+	h   *recordingHandler
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newLoggedCache(t *testing.T) *loggedCache {
+	lc := &loggedCache{t: t, src: &countingSource{e: &ballot.Election{ID: "a"}}, h: &recordingHandler{}, now: time.Unix(1000, 0)}
+	lc.c = NewCache(lc.src, time.Second, 5*time.Second, slog.New(lc.h), func() time.Time { lc.mu.Lock(); defer lc.mu.Unlock(); return lc.now })
+	return lc
+}
+
+// advance moves the clock on by d.
+func (lc *loggedCache) advance(d time.Duration) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.now = lc.now.Add(d)
+}
+
+// want asks for the record once, lets any background refresh end, and
+// checks that the answer is ErrStale or not and that the records logged
+// whose message starts with prefix are logs.
+func (lc *loggedCache) want(step string, wantErr bool, prefix string, logs ...string) {
+	t := lc.t
+	t.Helper()
+	_, err := lc.c.Election(context.Background())
+	settle(t, lc.c)
+	if got := errors.Is(err, ErrStale); got != wantErr {
+		t.Errorf("%s: %v; want ErrStale %v", step, err, wantErr)
+	}
+	if got := lc.h.take(prefix); strings.Join(got, "\n") != strings.Join(logs, "\n") {
+		t.Errorf("%s: logged %q; want %q", step, got, logs)
+	}
+}
+
 // TestCacheLogsStaleSpells: the first request that finds the record
 // maxAge old logs once that votes are refused (not again while it stays
 // stale), the next record read logs once that they are taken again and
 // for how long they were not, and a second spell logs again.
 func TestCacheLogsStaleSpells(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Unix(1000, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
-	src := &countingSource{e: &ballot.Election{ID: "a"}}
-	h := &recordingHandler{}
-	c := NewCache(src, time.Second, 5*time.Second, slog.New(h), clock)
-	ctx := context.Background()
-	want := func(step string, wantErr bool, logs ...string) {
-		t.Helper()
-		_, err := c.Election(ctx)
-		settle(t, c)
-		if got := errors.Is(err, ErrStale); got != wantErr {
-			t.Errorf("%s: %v; want ErrStale %v", step, err, wantErr)
-		}
-		got := h.take()
-		if strings.Join(got, "\n") != strings.Join(logs, "\n") {
-			t.Errorf("%s: logged %q; want %q", step, got, logs)
-		}
-	}
-	want("first read", false)
+	lc := newLoggedCache(t)
+	const stale = "election record"
+	lc.want("first read", false, stale)
 	for spell := range 2 {
-		src.set(nil, errors.New("peer down"))
-		advance(4900 * time.Millisecond)
-		want("4.9 s old", false)
-		advance(100 * time.Millisecond)
-		want("5 s old", true,
+		lc.src.set(nil, errors.New("peer down"))
+		lc.advance(4900 * time.Millisecond)
+		lc.want("4.9 s old", false, stale)
+		lc.advance(100 * time.Millisecond)
+		lc.want("5 s old", true, stale,
 			`WARN election record stale: votes are refused (503 election_unavailable) until the ledger answers age=5s max_age=5s`)
-		advance(time.Second)
-		want("6 s old", true)
-		advance(time.Second)
-		want("7 s old", true)
-		src.set(&ballot.Election{ID: "a"}, nil)
-		advance(time.Second)
-		want(fmt.Sprintf("spell %d: the ledger answers", spell), false,
+		lc.advance(time.Second)
+		lc.want("6 s old", true, stale)
+		lc.advance(time.Second)
+		lc.want("7 s old", true, stale)
+		lc.src.set(&ballot.Election{ID: "a"}, nil)
+		lc.advance(time.Second)
+		lc.want(fmt.Sprintf("spell %d: the ledger answers", spell), false, stale,
 			`INFO election record read from the ledger again; votes are taken again refused_for=3s`)
 	}
+}
+
+// TestCacheLogsRefreshFailureSpells: while the source fails, the first
+// failed refresh logs a warn with the error and the record's age, and no
+// later one (background or waited-for, before and after the record went
+// stale) logs again; the next refresh that succeeds logs once, with how
+// long refreshes failed. A second, short spell, background refreshes only,
+// logs the same two lines again.
+func TestCacheLogsRefreshFailureSpells(t *testing.T) {
+	lc := newLoggedCache(t)
+	const refresh = "election refresh"
+	lc.want("first read", false, refresh)
+	lc.src.set(nil, errors.New("peer down"))
+	lc.advance(600 * time.Millisecond)
+	lc.want("first failure (background)", false, refresh, `WARN election refresh failed err=peer down age=600ms`)
+	for _, age := range []string{"1.2 s", "1.8 s", "2.4 s"} {
+		lc.advance(600 * time.Millisecond)
+		lc.want("failing in the background, "+age+" old", false, refresh)
+	}
+	lc.advance(3 * time.Second)
+	lc.want("failing, waited for, 5.4 s old", true, refresh)
+	lc.advance(time.Second)
+	lc.want("failing, waited for, 6.4 s old", true, refresh)
+	if n := lc.src.count(); n < 7 {
+		t.Fatalf("%d calls of the source; want every refresh tried", n)
+	}
+	lc.src.set(&ballot.Election{ID: "a"}, nil)
+	lc.advance(time.Second)
+	lc.want("the ledger answers", false, refresh, `INFO election refresh succeeded again failed_for=6.8s`)
+
+	lc.src.set(nil, errors.New("timeout"))
+	lc.advance(600 * time.Millisecond)
+	lc.want("second spell", false, refresh, `WARN election refresh failed err=timeout age=600ms`)
+	lc.src.set(&ballot.Election{ID: "a"}, nil)
+	lc.advance(600 * time.Millisecond)
+	lc.want("second spell ends (background)", false, refresh, `INFO election refresh succeeded again failed_for=600ms`)
 }
