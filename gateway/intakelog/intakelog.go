@@ -116,6 +116,11 @@ type metrics struct {
 	anchorFailures, anchorRaces prometheus.Counter
 }
 
+// anchoredHelp says what intake_log_anchored_entries counts: only this
+// gateway's own anchors set it (anchor), not the heads it reads.
+const anchoredHelp = "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway itself anchored on the ledger: that head's size. " +
+	"A head another gateway anchored does not move it (take the max by state over the gateways); no series until this gateway's first anchor of the state."
+
 func newMetrics(reg prometheus.Registerer) *metrics {
 	gauge := func(name, help string) *prometheus.GaugeVec {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{"state"})
@@ -123,7 +128,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		entries:  gauge("intake_log_entries", "Entries of the state's intake log this gateway has in its tree."),
 		signed:   gauge("intake_log_signed_entries", "Size of the last tree head this gateway signed and published."),
-		anchored: gauge("intake_log_anchored_entries", "Size of the last tree head this gateway knows anchored on the ledger."),
+		anchored: gauge("intake_log_anchored_entries", anchoredHelp),
 		anchorFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_failures_total",
 			Help: "AnchorLogHeads transactions that failed other than by the expected race with another gateway's (refused, or the ledger unreachable)."}),
 		anchorRaces: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_races_total",

@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
@@ -103,24 +105,33 @@ func startLog(t *testing.T, srv *redistest.Server, ledger *fakeLedger, key ed255
 	return testLog{l, reg}
 }
 
-// metricValue reads the one sample of a gauge or counter family.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// family is the metric family name that reg gathers (nil if none).
+func family(t *testing.T, reg *prometheus.Registry, name string) *dto.MetricFamily {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != name || len(mf.GetMetric()) == 0 {
-			continue
+		if mf.GetName() == name {
+			return mf
 		}
-		m := mf.GetMetric()[0]
-		if c := m.GetCounter(); c != nil {
-			return c.GetValue()
-		}
-		return m.GetGauge().GetValue()
 	}
-	return -1
+	return nil
+}
+
+// metricValue reads the one sample of a gauge or counter family (-1: none).
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mf := family(t, reg, name)
+	if len(mf.GetMetric()) == 0 {
+		return -1
+	}
+	m := mf.GetMetric()[0]
+	if c := m.GetCounter(); c != nil {
+		return c.GetValue()
+	}
+	return m.GetGauge().GetValue()
 }
 
 // signerSetup starts a Redis server and gives a client of it, a signing
@@ -303,7 +314,10 @@ func TestRewrittenLogIsNotAnchored(t *testing.T) {
 // Two gateways anchoring the same state: one anchors from a head the
 // other has since replaced on the ledger, and the ledger refuses it. That
 // is the expected race: counted as one, not as a failure, and the next
-// round anchors from the new head.
+// round anchors from the new head. Each gateway's
+// intake_log_anchored_entries is the size of the last head it anchored
+// itself, as its help says: the loser's stays at its own head after it has
+// read the winner's larger one from the ledger.
 func TestAnchorRaceIsNotAFailure(t *testing.T) {
 	srv, rdb, key, ledger := signerSetup(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -332,12 +346,36 @@ func TestAnchorRaceIsNotAFailure(t *testing.T) {
 	if got, races := metricValue(t, reg2, "intake_log_anchor_failures_total"), metricValue(t, reg2, "intake_log_anchor_races_total"); got != 0 || races != 1 {
 		t.Fatalf("intake_log_anchor_failures_total = %v, intake_log_anchor_races_total = %v; want 0 and 1", got, races)
 	}
+	anchoredEntries := func(when string, want1, want2 float64) {
+		t.Helper()
+		if g1, g2 := metricValue(t, reg1, "intake_log_anchored_entries"), metricValue(t, reg2, "intake_log_anchored_entries"); g1 != want1 || g2 != want2 {
+			t.Errorf("%s: intake_log_anchored_entries{CA} %v and %v; want %v and %v", when, g1, g2, want1, want2)
+		}
+	}
+	anchoredEntries("g2 lost the race to g1's 5", 5, 3)
 	if err := g2.anchor(ctx, []string{"CA"}); err != nil {
 		t.Fatalf("the next round: %v", err)
 	}
 	if got := ledger.head("CA").Size; got != 8 {
 		t.Fatalf("anchored size %d; want 8", got)
 	}
+	anchoredEntries("g2 anchored 8 over g1's 5", 5, 8)
+	help := metricHelp(t, reg2, "intake_log_anchored_entries")
+	for _, says := range []string{"Entries of the state's intake log", "this gateway itself anchored", "another gateway anchored does not move it"} {
+		if !strings.Contains(help, says) {
+			t.Errorf("intake_log_anchored_entries's help %q does not say %q", help, says)
+		}
+	}
+}
+
+// metricHelp is the help text of a metric family reg gathers.
+func metricHelp(t *testing.T, reg *prometheus.Registry, name string) string {
+	t.Helper()
+	mf := family(t, reg, name)
+	if mf == nil {
+		t.Fatalf("no metric %s gathered", name)
+	}
+	return mf.GetHelp()
 }
 
 func TestKeyFile(t *testing.T) {
