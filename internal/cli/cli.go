@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // EnvName is the environment variable that sets flag name under prefix.
@@ -37,7 +38,7 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 		env := EnvName(prefix, f.Name)
 		if v, ok := os.LookupEnv(env); ok {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("$%s: %w", env, err))
+				errs = append(errs, fmt.Errorf("$%s=%q: not a valid --%s%s: %w", env, v, f.Name, valueForm(f), err))
 			}
 		}
 	})
@@ -45,6 +46,17 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 		return usageError{errors.Join(errs...)}
 	}
 	return nil
+}
+
+// valueForm says what form a flag's value takes where the flag package's own
+// error does not ("parse error" for a duration), else "".
+func valueForm(f *flag.Flag) string {
+	if g, ok := f.Value.(flag.Getter); ok {
+		if _, ok := g.Get().(time.Duration); ok {
+			return " (a duration with its unit: 1s, 500ms, -1s)"
+		}
+	}
+	return ""
 }
 
 // Usage returns a usage function printing the synopsis, the flags and how

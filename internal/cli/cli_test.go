@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFlagsWinOverEnvironmentOverDefaults(t *testing.T) {
@@ -35,6 +36,21 @@ func TestBadEnvironmentValueIsNamed(t *testing.T) {
 	fs.Int("port-base", 27000, "")
 	if _, _, err := Parse(fs, "TOOL", nil); err == nil || !strings.Contains(err.Error(), "$TOOL_PORT_BASE") {
 		t.Fatalf("error %v; want it to name the variable", err)
+	}
+}
+
+func TestBadEnvironmentDurationSaysTheForm(t *testing.T) {
+	t.Setenv("TOOL_LEDGER_LAG", "-1")
+	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+	fs.Duration("ledger-lag", time.Second, "")
+	err := ParseFlags(fs, "TOOL", nil)
+	if !errors.Is(err, ErrUsage) {
+		t.Fatalf("error %v; want a usage error", err)
+	}
+	for _, want := range []string{`$TOOL_LEDGER_LAG="-1"`, "--ledger-lag", "-1s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 }
 
