@@ -3,6 +3,7 @@ package scripts
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,5 +74,21 @@ func TestLockExclusiveWaiterIsNotStarved(t *testing.T) {
 	t.Logf("%d shared arrivals; the exclusive run said:\n%s", n, out)
 	if n >= most {
 		t.Errorf("the exclusive run got the lock only once the %d shared arrivals stopped: starved", n)
+	}
+}
+
+// TestLockPassesTheStatusOn: test-lock.sh exits with its command's status,
+// so `make bench` fails with an interrupted benchrun (130, 143) or one that
+// ended early (1).
+func TestLockPassesTheStatusOn(t *testing.T) {
+	t.Parallel()
+	env := append(os.Environ(), "TMPDIR="+t.TempDir()) // its own lock: never waits for the machine's
+	for _, code := range []int{0, 1, 130, 143} {
+		cmd := exec.Command("bash", "test-lock.sh", "exclusive", "sh", "-c", fmt.Sprintf("exit %d", code))
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if got := cmd.ProcessState.ExitCode(); got != code {
+			t.Errorf("a command exiting %d: test-lock.sh exited %d (%v)\n%s", code, got, err, out)
+		}
 	}
 }

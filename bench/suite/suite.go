@@ -258,12 +258,17 @@ const yardstickFor = 2 * time.Second
 
 // yardstick measures the machine's yardstick (measure.MeasureYardstick)
 // and says what it gave; when names the moment for the progress output.
-// A cancelled run measures none (nil).
+// A cancelled run measures none (nil), and keeps none it cut short: those
+// figures are of less than yardstickFor, not of the machine's speed.
 func (r *run) yardstick(ctx context.Context, when string) *measure.Yardstick {
 	if ctx.Err() != nil {
 		return nil
 	}
 	y := measure.MeasureYardstick(ctx, yardstickFor)
+	if ctx.Err() != nil {
+		r.say("yardstick %s: cut short, not kept", when)
+		return nil
+	}
 	r.say("yardstick %s: %.0f ops/s on one core, %.0f on all %d (%.2fx)", when, y.OneCore, y.AllCores, y.CPUs, y.Scaling())
 	return &y
 }

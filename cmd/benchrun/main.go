@@ -21,7 +21,11 @@
 // scaleout runs the scale-out phase alone (its report folder ends in
 // -only-scaleout), for trying it out; --only sweep and --only intake run
 // the start of a run and its intake phases alone on the run's own system.
-// Benchmarks report; a slow machine never fails the run.
+// Benchmarks report; a slow machine never fails the run: it exits 0 once
+// the run got to its end, whatever it measured. A run cut short saves what
+// it measured as a partial report and exits non-zero, its last line saying
+// why and where the report is: 130 after SIGINT, 143 after SIGTERM, 1 for
+// any other early end.
 //
 //	benchrun [flags]                 run the benchmark
 //	benchrun serve-bytes [flags]     serve a file's bytes (the bare handler; started by the run)
@@ -33,6 +37,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -44,6 +49,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
@@ -66,7 +73,12 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
-		os.Exit(1)
+		code := 1
+		var ended earlyEnd
+		if errors.As(err, &ended) {
+			code = ended.code
+		}
+		os.Exit(code)
 	}
 }
 
@@ -187,29 +199,98 @@ func run(args []string) error {
 	if *profile && *only == "" {
 		cfg.Profile = profileIntake
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := suite.Run(ctx, cfg)
+	return conclude(ctx, os.Stderr, rep, err, out)
+}
+
+// signalled is the cause of a run's context cancelled by a signal
+// (notifyContext).
+type signalled struct{ sig syscall.Signal }
+
+func (s signalled) Error() string { return unix.SignalName(s.sig) + " received" }
+
+// notifyContext is signal.NotifyContext whose cause, when one of sigs
+// arrives, is a signalled naming it (signal.NotifyContext's cause is only
+// text). Later signals are ignored until stop.
+func notifyContext(sigs ...os.Signal) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(signalled{s.(syscall.Signal)})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel(nil) }
+}
+
+// earlyEnd is a run that ended before its last phase: main prints it last
+// and exits with code.
+type earlyEnd struct {
+	code int
+	err  error
+}
+
+func (e earlyEnd) Error() string { return e.err.Error() }
+func (e earlyEnd) Unwrap() error { return e.err }
+
+// conclude saves what a run measured (rep; nil if the run never got that
+// far) into out, says so on w with the targets, and returns how the run
+// ended, for main to print last and exit with. It is nil only for a run
+// that got to its end, whatever it measured: a benchmark reports, it does
+// not fail because the machine is slow. A run that a signal cut short
+// (ctx's cause a signalled) is an earlyEnd with the shell's code for it,
+// 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), even if
+// every phase took the cancellation in its stride (runErr nil); any other
+// early end (runErr) is one with code 1. Both name the partial report.
+func conclude(ctx context.Context, w io.Writer, rep *report.Report, runErr error, out string) error {
+	var sig signalled
+	interrupted := errors.As(context.Cause(ctx), &sig)
+	why := runErr
+	if interrupted {
+		why = fmt.Errorf("interrupted by %s", unix.SignalName(sig.sig))
+		if runErr != nil {
+			why = fmt.Errorf("%w: %w", why, runErr)
+		}
+	}
+	end := func(e error) error {
+		if interrupted {
+			return earlyEnd{128 + int(sig.sig), e}
+		}
+		return earlyEnd{1, e}
+	}
 	if rep == nil {
+		if why == nil {
+			return nil
+		}
+		return end(fmt.Errorf("the run ended early, before it measured anything (no report written): %w", why))
+	}
+	if why != nil {
+		rep.Notes = append(rep.Notes, "the run ended early: "+why.Error())
+	}
+	if err := rep.Save(out); err != nil {
+		if why != nil {
+			return end(fmt.Errorf("the run ended early: %w; and its partial report could not be saved: %w", why, err))
+		}
 		return err
 	}
-	if err != nil {
-		rep.Notes = append(rep.Notes, "the run ended early: "+err.Error())
+	md := filepath.Join(out, "report.md")
+	what := "report"
+	if why != nil {
+		what = "partial report"
 	}
-	if serr := rep.Save(out); serr != nil {
-		return errors.Join(err, serr)
-	}
-	fmt.Fprintf(os.Stderr, "\nreport: %s/report.md (and report.json, report.svg)\n", out)
+	fmt.Fprintf(w, "\n%s: %s (and report.json, report.svg)\n", what, md)
 	for _, t := range rep.Targets {
-		fmt.Fprintf(os.Stderr, "  %-45s %-12s %-50s %s\n", t.Name, t.Goal, t.Measured, t.Margin)
+		fmt.Fprintf(w, "  %-45s %-12s %-50s %s\n", t.Name, t.Goal, t.Measured, t.Margin)
 	}
-	if errors.Is(err, suite.ErrDriverVoters) {
-		return fmt.Errorf("the run ended early: %w", err) // the run's set-up was short, not the machine
+	if why == nil {
+		return nil
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchrun: the run ended early:", err)
-	}
-	return nil // a benchmark reports; it does not fail because the machine is slow
+	return end(fmt.Errorf("the run ended early: %w; partial report: %s", why, md))
 }
 
 // checkFreeSpace refuses a run that could fill the disk under dir.

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/bench/report"
+)
+
+// TestConcludeExitStatus: a run a signal cut short, or that ended early
+// otherwise, saves its partial report and ends in an error naming the
+// cause and the report, with the shell's status for the signal (130, 143)
+// or 1; a run that got to its end returns nil. The signals are real ones,
+// sent to this process and caught by notifyContext.
+func TestConcludeExitStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sig      syscall.Signal // 0: none
+		runErr   error
+		wantCode int // 0: nil
+		wantMsg  []string
+	}{
+		{"SIGINT, phases noted the cancellation", syscall.SIGINT, nil, 130, []string{"interrupted by SIGINT"}},
+		{"SIGTERM mid-phase", syscall.SIGTERM, context.Canceled, 143, []string{"interrupted by SIGTERM", "context canceled"}},
+		{"the driver voters ran out", 0, errors.New("a drive might run out of voters"), 1, []string{"a drive might run out of voters"}},
+		{"to the end", 0, nil, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if tc.sig != 0 {
+				if err := syscall.Kill(os.Getpid(), tc.sig); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%v sent, the context not cancelled", tc.sig)
+				}
+			}
+			out := t.TempDir()
+			var w bytes.Buffer
+			err := conclude(ctx, &w, &report.Report{Date: time.Now(), KneeIndex: -1}, tc.runErr, out)
+			md, rerr := os.ReadFile(filepath.Join(out, "report.md"))
+			if rerr != nil {
+				t.Fatalf("no report saved: %v", rerr)
+			}
+			if tc.wantCode == 0 {
+				if err != nil {
+					t.Fatalf("a run to its end: %v; want nil", err)
+				}
+				if strings.Contains(string(md), "ended early") || !strings.Contains(w.String(), "\nreport: ") {
+					t.Fatalf("a run to its end: said %q, report notes %q", w.String(), md)
+				}
+				return
+			}
+			var ended earlyEnd
+			if !errors.As(err, &ended) || ended.code != tc.wantCode {
+				t.Fatalf("conclude: %v (%#v); want an early end with status %d", err, err, tc.wantCode)
+			}
+			want := append([]string{"the run ended early", "partial report: " + filepath.Join(out, "report.md")}, tc.wantMsg...)
+			for _, s := range want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("last line %q does not say %q", err, s)
+				}
+			}
+			for _, s := range tc.wantMsg {
+				if !strings.Contains(string(md), s) {
+					t.Errorf("report.md's notes do not say %q", s)
+				}
+			}
+			if !strings.Contains(w.String(), "partial report: ") {
+				t.Errorf("said %q; want it to call the report partial", w.String())
+			}
+		})
+	}
+}
+
+// TestConcludeBeforeAnyReport: a run interrupted before it had a report
+// (its system was still coming up) writes none, says so, and exits 130 all
+// the same.
+func TestConcludeBeforeAnyReport(t *testing.T) {
+	ctx, stop := notifyContext(os.Interrupt)
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	<-ctx.Done()
+	out := t.TempDir()
+	err := conclude(ctx, io.Discard, nil, errors.New("bench stack up: context canceled"), out)
+	var ended earlyEnd
+	if !errors.As(err, &ended) || ended.code != 130 || !strings.Contains(err.Error(), "interrupted by SIGINT") || !strings.Contains(err.Error(), "no report written") {
+		t.Fatalf("conclude: %v; want an early end with status 130 that says no report was written", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) > 0 {
+		t.Fatalf("wrote %d files for a run without a report", len(entries))
+	}
+}
