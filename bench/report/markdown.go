@@ -65,6 +65,7 @@ func (r *Report) Markdown() string {
 		p("`benchrun --only %s` on %s: %d × %s, Linux %s, %s: only that phase ran. Run took %.0f s; load average %s at the start and %s at the end.\n\n",
 			r.Only, m.Host, m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, r.DurationS, m.LoadStart, m.LoadEnd)
 		r.yardstickMarkdown(&b)
+		r.environmentMarkdown(&b)
 		switch r.Only {
 		case "sweep":
 			r.sweepOnlyMarkdown(&b)
@@ -80,6 +81,7 @@ func (r *Report) Markdown() string {
 		"Load average %s at the start and %s at the end; work of other users of the machine shows as *machine busy* beyond this run's processes below.\n\n",
 		m.Host, m.CPUs, m.CPUModel, m.MemoryGB, m.Kernel, hugePagesWords(m.HugePages), m.GoVersion, r.topology(), m.Cores(), r.DurationS, m.LoadStart, m.LoadEnd)
 	r.yardstickMarkdown(&b)
+	r.environmentMarkdown(&b)
 	p("![accepted and committed votes per second, and accept latency, over time](report.svg)\n\n")
 
 	p("## Targets\n\nGoals as the issues state them for the machine they were measured on; every figure here is of this run on the machine above, and ratios within one run (ceiling ÷ naive, drain ÷ ceiling, gateway ÷ bare handler) carry across machines better than absolute rates.\n\n| issue | target | goal | measured | verdict |\n|---|---|---|---|---|\n")
@@ -445,6 +447,17 @@ func (r *Report) yardstickMarkdown(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "**Yardstick** (a fixed CPU-only Go workload: a vote-sized record to JSON and back, then SHA-256; the machine's speed at that moment, to compare runs across machines and hours): %s. The absolute figures below move with it.\n\n", strings.Join(parts, "; "))
 	r.pageFaultMarkdown(b)
+}
+
+// environmentMarkdown says which variables of the run's environment set
+// flags of its processes (nothing for a report from before it was
+// recorded).
+func (r *Report) environmentMarkdown(b *strings.Builder) {
+	e := r.Settings.Environment
+	if len(e.Prefixes) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "**Environment** (the batchers, gateways and explorer take any flag the run's stack does not pass on their command line from the variable of the run's environment named after it): %s.\n\n", e.summary(func(s string) string { return "`" + s + "`" }))
 }
 
 // pageFaultMarkdown says what a page fault of fresh memory cost the machine

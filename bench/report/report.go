@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/votechain/votechain/bench/ledgerload"
@@ -82,6 +83,41 @@ type Settings struct {
 	// proc.ParsePriority reads it ("idle", "nice:10", "normal"); empty in
 	// reports from before it was recorded, whose LedgerNice says it.
 	LedgerPriority string `json:"ledger_priority,omitempty"`
+	// Environment is what the run's processes took from its environment;
+	// zero in reports from before it was recorded.
+	Environment Environment `json:"environment,omitzero"`
+}
+
+// Environment is the variables of a run's environment that set flags of
+// the processes it starts: the batchers, gateways and explorer inherit it
+// and take any flag the run's stack does not pass on their command line
+// from PREFIX_FLAG_NAME (stack.EnvPrefixes, cli.ApplyEnv), so
+// `BATCHER_LEDGER_LAG=-1s make bench` measures another batcher than
+// `make bench`.
+type Environment struct {
+	Prefixes []string `json:"prefixes"` // the prefixes looked for (BATCHER, ...)
+	// Set is those variables that were set, as NAME=value sorted by name;
+	// a value whose name suggests a secret is "(set)" (cli.EnvSettings).
+	Set []string `json:"set"`
+}
+
+// Summary says which variables were set, for a line of text: "A=1, B=2",
+// or that none of PREFIX_* was.
+func (e Environment) Summary() string { return e.summary(func(s string) string { return s }) }
+
+// summary is Summary with each variable or pattern as name gives it.
+func (e Environment) summary(name func(string) string) string {
+	var parts []string
+	for _, kv := range e.Set {
+		parts = append(parts, name(kv))
+	}
+	if len(parts) > 0 {
+		return strings.Join(parts, ", ")
+	}
+	for _, p := range e.Prefixes {
+		parts = append(parts, name(p+"_*"))
+	}
+	return "none of " + strings.Join(parts, ", ") + " set"
 }
 
 // Target is one goal of the issue and how the run did against it.

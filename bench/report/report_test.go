@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +265,31 @@ func TestPageFaultsShown(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}
+	}
+}
+
+// TestEnvironmentInTheHeader: the variables that set the run's processes'
+// flags go into the header of a whole run's report and an --only one, and
+// into the JSON; none set is said so; a report from before they were
+// recorded says nothing of them.
+func TestEnvironmentInTheHeader(t *testing.T) {
+	r := fixture()
+	if md := r.Markdown(); strings.Contains(md, "**Environment**") {
+		t.Fatal("a report without the record mentions the environment")
+	}
+	r.Settings.Environment = Environment{Prefixes: []string{"BATCHER", "GATEWAY"}, Set: []string{"BATCHER_LEDGER_LAG=-1s", "GATEWAY_LOG_KEY=(set)"}}
+	back := saved(t, r)
+	if !slices.Equal(back.Settings.Environment.Set, r.Settings.Environment.Set) {
+		t.Fatalf("report.json gave back %+v", back.Settings.Environment)
+	}
+	for _, only := range []string{"", "scaleout"} {
+		r.Only = only
+		if md := r.Markdown(); !strings.Contains(md, "): `BATCHER_LEDGER_LAG=-1s`, `GATEWAY_LOG_KEY=(set)`.") {
+			t.Errorf("--only %q: the header lacks the variables:\n%s", only, md[:min(len(md), 1200)])
+		}
+	}
+	r.Settings.Environment.Set = nil
+	if md := r.Markdown(); !strings.Contains(md, "): none of `BATCHER_*`, `GATEWAY_*` set.") {
+		t.Errorf("none set: the header does not say so:\n%s", md[:min(len(md), 1200)])
 	}
 }

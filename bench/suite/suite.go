@@ -210,6 +210,7 @@ func (r *run) mark(name string, from, to time.Time) {
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
+	r.recordEnvironment()
 	r.rep.Machine.YardstickStart = r.yardstick(ctx, "before the run")
 	r.rep.Machine.PageFaultStart = r.pageFaultCost(ctx, "before the run")
 	if cfg.Only != "" && cfg.Only != OnlySweep && cfg.Only != OnlyIntake {
@@ -251,6 +252,16 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		return r.rep, err
 	}
 	return r.rep, nil
+}
+
+// recordEnvironment puts the variables of the environment that set flags
+// of the processes the run starts into the report, and says them first:
+// the stack passes this process's environment on, and each of its
+// Votechain processes reads the flags it is not given from it.
+func (r *run) recordEnvironment() {
+	env := report.Environment{Prefixes: stack.EnvPrefixes, Set: cli.EnvSettings(stack.EnvPrefixes...)}
+	r.rep.Settings.Environment = env
+	r.say("environment of the run's batchers, gateways and explorer: %s", env.Summary())
 }
 
 // yardstickFor is how long each half of the machine's yardstick runs.
@@ -374,7 +385,8 @@ func (r *run) connect(ctx context.Context) error {
 	}
 	weights := loadgen.Weights(roll.States)
 	r.rep.Settings = report.Settings{Voters: roll.Size(), Duplicates: r.cfg.Mix.Duplicate, Ineligible: r.cfg.Mix.Ineligible,
-		StateWeight: map[string]float64{}, Batchers: 1, Workers: r.cfg.Workers, LedgerNice: r.cfg.Stack.LedgerPriority.Nice, LedgerPriority: r.cfg.Stack.LedgerPriority.String()}
+		StateWeight: map[string]float64{}, Batchers: 1, Workers: r.cfg.Workers, LedgerNice: r.cfg.Stack.LedgerPriority.Nice, LedgerPriority: r.cfg.Stack.LedgerPriority.String(),
+		Environment: r.rep.Settings.Environment}
 	for i, s := range roll.States {
 		r.rep.Settings.StateWeight[s] = weights[i]
 	}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -58,6 +59,31 @@ func valueForm(f *flag.Flag) string {
 	}
 	return ""
 }
+
+// EnvSettings lists the variables of the environment that may set flags of
+// the commands with the given prefixes (PREFIX_…, as EnvName names them),
+// as NAME=value sorted by name: a record of what a process started with
+// this environment was given, for a benchmark's report. The value of a name
+// that contains SECRET, PASSWORD, TOKEN or KEY is never shown: "(set)"
+// stands for it. None set: nil.
+func EnvSettings(prefixes ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(name, p+"_") }) {
+			continue
+		}
+		if slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(strings.ToUpper(name), w) }) {
+			value = "(set)"
+		}
+		out = append(out, name+"="+value)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// secretWords mark a variable whose value EnvSettings does not show.
+var secretWords = []string{"SECRET", "PASSWORD", "TOKEN", "KEY"}
 
 // Usage returns a usage function printing the synopsis, the flags and how
 // the environment sets them, where the shared secrets come from (for the

@@ -88,3 +88,41 @@ func TestParseFlagsAndExitCodes(t *testing.T) {
 		t.Error("success does not exit 0")
 	}
 }
+
+// TestEnvSettings: the variables under the prefixes, sorted, each with its
+// value unless its name says it holds a secret; none of another prefix,
+// nor of one that only starts with the prefix's letters.
+func TestEnvSettings(t *testing.T) {
+	for k, v := range map[string]string{
+		"BATCHER_LEDGER_LAG":            "-1",
+		"GATEWAY_REDIS_PASSWORD_FILE":   "/tmp/pw",
+		"GATEWAY_LOG_KEY":               "k.pem",
+		"EXPLORER_API_TOKEN":            "t0k",
+		"BATCHER_ELECTION_SECRET":       "beef",
+		"GATEWAY_ELECTION_MAX_AGE":      "10s",
+		"VCNET_PORT_BASE":               "27000",
+		"BATCHERS":                      "2",
+		"batcher_key_lowercase_ignored": "x",
+	} {
+		t.Setenv(k, v)
+	}
+	got := EnvSettings("BATCHER", "GATEWAY", "EXPLORER")
+	want := []string{
+		"BATCHER_ELECTION_SECRET=(set)",
+		"BATCHER_LEDGER_LAG=-1",
+		"EXPLORER_API_TOKEN=(set)",
+		"GATEWAY_ELECTION_MAX_AGE=10s",
+		"GATEWAY_LOG_KEY=(set)",
+		"GATEWAY_REDIS_PASSWORD_FILE=(set)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("EnvSettings = %q;\nwant %q", got, want)
+	}
+	for _, kv := range got {
+		for _, secret := range []string{"beef", "t0k", "k.pem", "/tmp/pw"} {
+			if strings.Contains(kv, secret) {
+				t.Errorf("%s shows the value %q", kv, secret)
+			}
+		}
+	}
+}

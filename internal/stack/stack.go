@@ -188,6 +188,14 @@ func (s *Stack) services() []proc.Spec {
 	return specs
 }
 
+// EnvPrefixes are the environment prefixes of the Votechain processes a
+// stack starts (votechain: batchers, gateways, explorer). They inherit the
+// caller's environment (proc.CleanEnv) and take any flag the stack does
+// not pass on their command line from PREFIX_FLAG_NAME (cli.ApplyEnv), so
+// `BATCHER_LEDGER_LAG=-1s` before the command that starts a stack changes
+// its batchers.
+var EnvPrefixes = []string{"BATCHER", "GATEWAY", "EXPLORER"}
+
 // votechain lists the Votechain processes (batchers, gateway, explorer).
 func (s *Stack) votechain() []proc.Spec {
 	profile := s.componentProfile // each its own identity only
