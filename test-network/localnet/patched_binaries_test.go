@@ -102,6 +102,24 @@ func TestOrdererViewReplayPatched(t *testing.T) {
 	})
 }
 
+// TestOrdererSyncDecideRacePatched shows that the Fabric build carries
+// network/fabricbin/patches/SmartBFT/sync-decide-race.patch (docs/ledger.md,
+// "SmartBFT: a stall after a sync raced a decision"): in the orderer binary's
+// machine code, SmartBFT's controller makes each decision its own channel
+// (Decide calls makechan) and closes it once the decision is delivered
+// (decide calls closechan), where SmartBFT's own signals every decision on
+// one unbuffered channel. The patch's own tests check that a decision whose
+// view a sync aborted leaves the controller running and that Decide returns
+// after its own decision only.
+func TestOrdererSyncDecideRacePatched(t *testing.T) {
+	nettest.Integration(t)
+	const bft = "github.com/hyperledger-labs/SmartBFT/internal/bft."
+	requireCalls(t, "orderer", "SmartBFT/sync-decide-race.patch", "", map[string][]string{
+		bft + "(*Controller).Decide": {"runtime.makechan(SB)"},
+		bft + "(*Controller).decide": {"runtime.closechan(SB)"},
+	})
+}
+
 // TestPeerDecodeOncePatched shows that the Fabric build carries
 // network/fabricbin/patches/decode-once.patch (docs/ledger.md): in the peer
 // binary's machine code, the validator's dispatcher, the ledger's batch
