@@ -222,6 +222,9 @@ type Ceiling struct {
 	CPUPer1000 float64 `json:"ledger_cpu_s_per_1000_votes"`
 	Cores      float64 `json:"ledger_cores"` // the same processes' CPU in cores
 	Faults
+	// Warmup is the warm-up an extra network got before this, its first
+	// measured drive (nil: none, or not an extra network's first).
+	Warmup *Warmup `json:"warmup,omitempty"`
 }
 
 // Faults is what the same processes' minor page faults were over a drive:

@@ -68,7 +68,7 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 		p("Other consensus: %s", l.OtherNote)
 	}
 	if el := l.Eligibility; el != nil {
-		p("\n\nEligibility on the ledger: two more fresh networks of the run's consensus, one after the other while the run's system stood idle, the same %s roll voters casting on both; on the first the roll is written and sealed, so the chaincode checks every vote against it, on the second nothing does. ", num(float64(el.Voters)))
+		p("\n\nEligibility on the ledger: two more fresh networks of the run's consensus, one after the other while the run's system stood idle, the votes on both cast by voters of the same roll of %s, each once on each network; on the first the roll is written and sealed, so the chaincode checks every vote against it, on the second nothing does. ", num(float64(el.Voters)))
 		if el.Ratio > 0 {
 			p("With the roll the ceiling is **%.2f × the one without** (%s / %s counted/s). ", el.Ratio, num(el.Sealed.Drive.CountedPerS), num(el.Unsealed.Drive.CountedPerS))
 		}
@@ -76,6 +76,7 @@ func (r *Report) ledgerMarkdown(b *strings.Builder) {
 			p("%s", el.Note)
 		}
 	}
+	r.warmupMarkdown(b)
 	p("\n\nLedger-side CPU counts the peers, the chaincode servers, the orderers and the explorer (from /proc, over the drive). Compare ceilings with their *roll entries sealed*: a vote of a voter on a sealed roll reads a key that exists (its roll mark), at endorsement and again at validation on each peer, and the larger the roll the more of those reads miss the peers' caches and go to disk; a vote on a network without a roll reads a key that does not exist, which the LevelDB bloom filter answers without a disk read. The run's network carries the whole election's roll, the extra networks a smaller one or none.\n\n")
 }
 
