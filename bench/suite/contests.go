@@ -32,8 +32,9 @@ func (r *run) contestsPair(ctx context.Context) {
 // contestsOnExtra measures the pair when the run's election has one
 // contest: on a fresh network of the run's consensus brought up for it,
 // with the run's election but Config.Contests as its contests and no roll
-// (random voters, all counted), the ceiling over all contests, with every
-// vote in the first, and over all again, at the sweep's best setting.
+// (random voters, all counted), after its warm-up, the ceiling over all
+// contests, with every vote in the first, and over all again, at the
+// sweep's best setting.
 func (r *run) contestsOnExtra(ctx context.Context) {
 	l := &r.rep.Ledger14
 	if len(r.election.Contests) > 1 {
@@ -45,8 +46,9 @@ func (r *run) contestsOnExtra(ctx context.Context) {
 	}
 	e := *r.election
 	e.Contests = r.cfg.Contests
-	err := r.onExtra(ctx, network.Consensus(l.Consensus), "ceiling-contests", e, nil, func(lt ledgerUnderTest) {
+	err := r.onExtra(ctx, network.Consensus(l.Consensus), "ceiling-contests", e, nil, nil, func(lt ledgerUnderTest, w *report.Warmup) {
 		first := r.ceilingOn(ctx, lt, "ceiling-contests-first", r.cfg.Plan.CeilingDur, nil)
+		first.Warmup = w
 		l.ContestsFirst = &first
 		l.OneContest, l.AllContests = r.oneThenAll(ctx, lt, e.ContestIDs())
 	})
@@ -55,7 +57,7 @@ func (r *run) contestsOnExtra(ctx context.Context) {
 		return
 	}
 	l.ContestsOverOne = contestsOverOne(*l.ContestsFirst, l.OneContest, l.AllContests)
-	l.ContestsNote = fmt.Sprintf("measured on a fresh %s network brought up for it, with the run's election but %d contests and no roll (random voters), while the run's system stood idle.", l.Consensus, len(e.Contests))
+	l.ContestsNote = fmt.Sprintf("measured on a fresh %s network brought up for it, with the run's election but %d contests and no roll (random voters), after its warm-up, while the run's system stood idle.", l.Consensus, len(e.Contests))
 	r.say("contests on the ledger: %.0f and %.0f counted/s over %d contests, %.0f in one (%.2f×)", l.ContestsFirst.Drive.CountedPerS, l.AllContests.Drive.CountedPerS, len(e.Contests), l.OneContest.Drive.CountedPerS, l.ContestsOverOne)
 }
 

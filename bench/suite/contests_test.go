@@ -10,10 +10,10 @@ import (
 )
 
 // TestContestsOnExtra runs the contests pair of a one-race run: on an
-// extra network whose election has three questions, the ceiling over all
-// of them, with every vote in the first, and over all again; every vote
-// counts, each drive names the contests it used, and the ratio is the
-// mean of the two spread drives over the one-contest drive.
+// extra network whose election has three questions, after its warm-up, the
+// ceiling over all of them, with every vote in the first, and over all
+// again; every vote counts, each drive names the contests it used, and the
+// ratio is the mean of the two spread drives over the one-contest drive.
 func TestContestsOnExtra(t *testing.T) {
 	e := nettest.Election([]string{"CA", "TX"}, []string{"alice", "bob"})
 	r := shortRun(t, &e)
@@ -30,6 +30,10 @@ func TestContestsOnExtra(t *testing.T) {
 		if d.Txs == 0 || d.Errors > 0 || d.Rejected > 0 || d.Counted != d.AllVotes || d.CountedPerS <= 0 || c.Consensus != string(network.BFT) || c.CPUPer1000 <= 0 {
 			t.Errorf("%s: %+v; want votes counted, none rejected, no errors, CPU booked, on bft", name, c)
 		}
+	}
+	checkWarmup(t, "contests", *l.ContestsFirst, r.cfg.Plan.ExtraWarmup)
+	if l.OneContest.Warmup != nil || l.AllContests.Warmup != nil {
+		t.Errorf("warm-ups before the network's later drives: %+v, %+v; want one, before its first", l.OneContest.Warmup, l.AllContests.Warmup)
 	}
 	if got := l.OneContest.Contests; len(got) != 1 || got[0] != "q1" {
 		t.Errorf("one-contest drive over %v, want [q1]", got)

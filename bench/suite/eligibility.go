@@ -14,10 +14,12 @@ import (
 // ceiling on a fresh network of the run's consensus whose roll is written
 // and sealed (the chaincode checks every vote against it), then on another
 // where it is not (nothing checks), at the sweep's best setting, each vote
-// cast by a roll voter, each once, the same voters on both. The run's own
-// network cannot do both: its roll is sealed before its first batch.
+// cast by a voter of the same roll, each once on each network: its warm-up
+// first, the measured drive then from the voters the warm-up left (the
+// roll covers both: extraWarmupVoters and extraCeilingVoters). The run's
+// own network cannot do both: its roll is sealed before its first batch.
 func (r *run) eligibility(ctx context.Context) {
-	el := &report.Eligibility{Voters: r.cfg.Plan.extraCeilingVoters()}
+	el := &report.Eligibility{Voters: r.cfg.Plan.extraWarmupVoters() + r.cfg.Plan.extraCeilingVoters()}
 	r.rep.Ledger14.Eligibility = el
 	roll := make([]ballot.RollEntry, el.Voters)
 	// Every state gets every contest alike: the drives spread their votes

@@ -35,28 +35,29 @@ func (r *run) otherConsensus(ctx context.Context) {
 		return
 	}
 	l.Other = &c
-	l.OtherNote = fmt.Sprintf("measured on a second network (%s) brought up for it, on a fresh ledger at the same setting, while the run's system stood idle; compare it with the fresh-ledger ceiling above.", other)
+	l.OtherNote = fmt.Sprintf("measured on a second network (%s) brought up for it, on a fresh ledger at the same setting after its warm-up, while the run's system stood idle; compare it with the fresh-ledger ceiling above.", other)
 }
 
 // ceilingOnExtra brings up a fresh network of the given consensus, sets up
 // election e on it with sealed, if set, written and sealed as its roll,
-// measures its ceiling at the sweep's best setting as CPU phase name with
-// votes cast by voters (nil: random voters, whom only an unsealed roll
-// counts), and removes the network.
+// warms it up and measures its ceiling at the sweep's best setting as CPU
+// phase name with votes cast by voters (nil: random voters, whom only an
+// unsealed roll counts), and removes the network.
 func (r *run) ceilingOnExtra(ctx context.Context, consensus network.Consensus, name string, e ballot.Election, sealed, voters []ballot.RollEntry) (report.Ceiling, error) {
 	var c report.Ceiling
-	err := r.onExtra(ctx, consensus, name, e, sealed, func(lt ledgerUnderTest) {
-		lt.voters = voters
+	err := r.onExtra(ctx, consensus, name, e, sealed, voters, func(lt ledgerUnderTest, w *report.Warmup) {
 		c = r.ceilingOn(ctx, lt, name, r.cfg.Plan.CeilingDur, nil)
+		c.Warmup = w
 	})
 	return c, err
 }
 
 // onExtra brings up a fresh network of the given consensus in the folder
 // name, sets up election e on it with sealed, if set, written and sealed as
-// its roll, runs do on it (random voters, e as its election) and
-// removes the network.
-func (r *run) onExtra(ctx context.Context, consensus network.Consensus, name string, e ballot.Election, sealed []ballot.RollEntry, do func(ledgerUnderTest)) error {
+// its roll, warms it up (warmUp) with votes cast by voters (nil: random
+// voters), runs do on it (e as its election, the voters the warm-up left,
+// its warm-up) and removes the network.
+func (r *run) onExtra(ctx context.Context, consensus network.Consensus, name string, e ballot.Election, sealed, voters []ballot.RollEntry, do func(ledgerUnderTest, *report.Warmup)) error {
 	cfg := r.cfg.Stack
 	r.say("%s: bringing up a fresh %s network", name, consensus)
 	n, err := localnet.New(localnet.Config{
@@ -88,7 +89,9 @@ func (r *run) onExtra(ctx context.Context, consensus network.Consensus, name str
 			pids[p.Name] = p.PID
 		}
 	}
-	do(ledgerUnderTest{consensus: string(consensus), ledger: ledger, book: measure.NewCPUBook(pids), election: &e, rollEntries: len(sealed)})
+	lt := ledgerUnderTest{consensus: string(consensus), ledger: ledger, book: measure.NewCPUBook(pids), voters: voters, election: &e, rollEntries: len(sealed)}
+	w := r.warmUp(ctx, &lt, name)
+	do(lt, w)
 	return nil
 }
 

@@ -84,6 +84,9 @@ type Plan struct {
 	// extra networks, fresh and without the run's roll, which commit
 	// faster than the run's own network: it sizes their shared roll.
 	ExtraDriveRate float64
+	// ExtraWarmup is how each extra network is warmed up before its first
+	// measured drive (a zero Limit: not at all).
+	ExtraWarmup WarmupRule
 	// OtherConsensus measures the fresh-ledger ceiling of the consensus the
 	// run's network does not use, on a second network brought up for it.
 	OtherConsensus bool
@@ -142,6 +145,9 @@ var DefaultPlan = Plan{
 	GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true, Eligibility: true,
 	DriveRate: 25_000, DriveTxRate: 1_000, // measured here at most: 16,504 votes/s (a fresh ledger, roll sealed), 198 tx/s
 	ExtraDriveRate: 50_000, // an extra network with no roll ran out of 25,000/s worth of voters (session 8)
+	// The first drive on a fresh extra network spent 38-54% of its ledger
+	// processes' CPU in page faults (runs 38-44), the run's network 0-6%.
+	ExtraWarmup: WarmupRule{Slice: 5 * time.Second, MaxShare: 0.10, Limit: 45 * time.Second},
 
 	CatchUpLimit: 3 * time.Minute, ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
 	RampRates: []float64{500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000}, RampStep: 4 * time.Second,

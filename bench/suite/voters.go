@@ -45,11 +45,39 @@ func (p Plan) ceilingVoters() int {
 	return p.driveVoters(votes, flight, p.Warmup+p.CeilingDur)
 }
 
-// extraCeilingVoters bounds a ceiling drive's voters on an extra network
-// (at ExtraDriveRate, when it is the higher).
-func (p Plan) extraCeilingVoters() int {
+// extra is p with the extra networks' drive rate: ExtraDriveRate, when it
+// is the higher.
+func (p Plan) extra() Plan {
 	p.DriveRate = max(p.DriveRate, p.ExtraDriveRate)
-	return p.ceilingVoters()
+	return p
+}
+
+// extraCeilingVoters bounds a ceiling drive's voters on an extra network.
+func (p Plan) extraCeilingVoters() int { return p.extra().ceilingVoters() }
+
+// extraSliceVoters bounds the voters one warm-up slice at the given
+// setting may cast on an extra network.
+func (p Plan) extraSliceVoters(votes, flight int) int {
+	return p.extra().driveVoters(votes, flight, p.ExtraWarmup.Slice)
+}
+
+// extraWarmupVoters is what an extra network's warm-up may cast of a roll
+// it shares with the ceiling after it (the eligibility pair's roll): what
+// a drive may commit over the warm-up's Limit at DriveRate (not the extra
+// rate, well above the most an extra network here committed, 27,700
+// counted/s in run 12: the roll would take minutes more to write), and one
+// slice's bound at the extra rate, since the warm-up stops once the voters
+// left beyond the ceiling's do not cover another slice (WarmupRule.stop).
+// A warm-up committing under DriveRate thus ends warm or at about its
+// Limit, and one committing faster may end for want of voters (the report
+// says why it ended), never with the measured drive's; 0 without a
+// warm-up.
+func (p Plan) extraWarmupVoters() int {
+	if p.ExtraWarmup.Limit <= 0 {
+		return 0
+	}
+	votes, flight := p.largest()
+	return p.driveVoters(votes, flight, p.ExtraWarmup.Limit) + p.extraSliceVoters(votes, flight)
 }
 
 // DriverVoters is how many roll voters the drives before the intake phases
