@@ -43,7 +43,7 @@ type warmupSlice struct {
 func (w WarmupRule) stop(s warmupSlice, next int) (bool, string) {
 	switch {
 	case s.Share >= 0 && s.Share < w.MaxShare:
-		return true, fmt.Sprintf("warm: page faults took %.0f%% of the ledger CPU in the last slice, under %.0f%%", s.Share*100, w.MaxShare*100)
+		return true, fmt.Sprintf("warm: page faults took %.1f%% of the ledger CPU in the last slice, under %.0f%%", s.Share*100, w.MaxShare*100)
 	case s.Votes == 0:
 		return true, "not warm: the last slice committed no votes"
 	case s.Elapsed >= w.Limit:

@@ -21,7 +21,7 @@ func TestWarmupStop(t *testing.T) {
 		why  string
 	}{
 		{"cold, early", warmupSlice{Elapsed: 5 * time.Second, Share: 0.48, Votes: 60_000, Spare: -1}, false, ""},
-		{"warm", warmupSlice{Elapsed: 15 * time.Second, Share: 0.07, Votes: 60_000, Spare: -1}, true, "warm: page faults took 7% of the ledger CPU in the last slice, under 10%"},
+		{"warm", warmupSlice{Elapsed: 15 * time.Second, Share: 0.07, Votes: 60_000, Spare: -1}, true, "warm: page faults took 7.0% of the ledger CPU in the last slice, under 10%"},
 		{"at the share", warmupSlice{Elapsed: 15 * time.Second, Share: 0.10, Votes: 60_000, Spare: -1}, false, ""},
 		{"no faults", warmupSlice{Elapsed: 5 * time.Second, Share: 0, Votes: 60_000, Spare: 0}, true, "warm:"},
 		{"warm at the bound", warmupSlice{Elapsed: 50 * time.Second, Share: 0.05, Votes: 60_000, Spare: 0}, true, "warm:"},
