@@ -458,6 +458,12 @@ func (r *Report) environmentMarkdown(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "**Environment** (the batchers, gateways and explorer take any flag the run's stack does not pass on their command line from the variable of the run's environment named after it): %s.\n\n", e.summary(func(s string) string { return "`" + s + "`" }))
+	for _, line := range e.Checked() {
+		fmt.Fprintf(b, "- %s\n", line)
+	}
+	if len(e.Checked()) > 0 {
+		b.WriteString("\n")
+	}
 }
 
 // pageFaultMarkdown says what a page fault of fresh memory cost the machine

@@ -99,6 +99,32 @@ type Environment struct {
 	// Set is those variables that were set, as NAME=value sorted by name;
 	// a value whose name suggests a secret is "(set)" (cli.EnvSettings).
 	Set []string `json:"set"`
+	// Overrides are those of Set that change a flag of a process from its
+	// default, "NAME=value: command --flag (default D)" (cli.EnvCheck);
+	// Unread are those that change nothing, "NAME: why": no such flag (a
+	// misspelling), or the stack gives it on the command line. Both are
+	// read from the commands' --help; Unchecked says why they could not
+	// be (empty when they were, or nothing was set).
+	Overrides []string `json:"overrides,omitempty"`
+	Unread    []string `json:"unread,omitempty"`
+	Unchecked string   `json:"unchecked,omitempty"`
+}
+
+// Checked says what the set variables do, for lines of text: each that
+// changes nothing (a warning), each that overrides a default, or why they
+// were not checked; nil when none was set.
+func (e Environment) Checked() []string {
+	var out []string
+	for _, u := range e.Unread {
+		out = append(out, "WARNING: read by no process, changes nothing: "+u)
+	}
+	for _, o := range e.Overrides {
+		out = append(out, "overrides a default: "+o)
+	}
+	if e.Unchecked != "" {
+		out = append(out, "not checked against the processes' flags: "+e.Unchecked)
+	}
+	return out
 }
 
 // Summary says which variables were set, for a line of text: "A=1, B=2",

@@ -293,3 +293,30 @@ func TestEnvironmentInTheHeader(t *testing.T) {
 		t.Errorf("none set: the header does not say so:\n%s", md[:min(len(md), 1200)])
 	}
 }
+
+// TestEnvironmentCheckInTheHeader: what the set variables do (warnings
+// for those read by no process, the defaults the others override, or why
+// that was not checked) goes into the JSON and the header, one item each.
+func TestEnvironmentCheckInTheHeader(t *testing.T) {
+	r := fixture()
+	r.Settings.Environment = Environment{Prefixes: []string{"BATCHER"}, Set: []string{"BATCHER_LEDGER_LAG=-1s", "BATCHER_LEDGR_LAG=-1s"},
+		Overrides: []string{"BATCHER_LEDGER_LAG=-1s: batcher --ledger-lag (default 1s)"},
+		Unread:    []string{"BATCHER_LEDGR_LAG: batcher has no such flag (did you mean BATCHER_LEDGER_LAG?)"}}
+	back := saved(t, r)
+	if !slices.Equal(back.Settings.Environment.Overrides, r.Settings.Environment.Overrides) || !slices.Equal(back.Settings.Environment.Unread, r.Settings.Environment.Unread) {
+		t.Fatalf("report.json gave back %+v", back.Settings.Environment)
+	}
+	md := r.Markdown()
+	for _, want := range []string{
+		"\n- WARNING: read by no process, changes nothing: BATCHER_LEDGR_LAG: batcher has no such flag (did you mean BATCHER_LEDGER_LAG?)\n",
+		"\n- overrides a default: BATCHER_LEDGER_LAG=-1s: batcher --ledger-lag (default 1s)\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the header lacks %q:\n%s", want, md[:min(len(md), 1500)])
+		}
+	}
+	r.Settings.Environment = Environment{Prefixes: []string{"BATCHER"}, Set: []string{"BATCHER_LEDGER_LAG=-1s"}, Unchecked: "the flags of batcher: not built"}
+	if md := r.Markdown(); !strings.Contains(md, "\n- not checked against the processes' flags: the flags of batcher: not built\n") {
+		t.Errorf("the header does not say why the variables were not checked:\n%s", md[:min(len(md), 1500)])
+	}
+}

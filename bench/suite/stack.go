@@ -40,6 +40,14 @@ func (c StackConfig) builder() string {
 	return c.Builder
 }
 
+// stackConfig is the configuration of the benchmark's system (StartStack).
+func (c StackConfig) stackConfig() stack.Config {
+	return stack.Config{
+		Dir: c.Dir, PortBase: c.PortBase, BinDir: c.BinDir, FabricBin: c.FabricBin, Builder: c.builder(),
+		Election: c.Election, Window: benchWindow, Voters: c.Voters, Batchers: 1, LedgerPriority: c.LedgerPriority, Log: c.Log,
+	}
+}
+
 // benchWindow is the voting window of the benchmark's election: long, so a
 // kept stack can be benchmarked again another day.
 const benchWindow = 30 * 24 * time.Hour
@@ -51,10 +59,7 @@ const benchWindow = 30 * 24 * time.Hour
 // where the stack looks for its roll, so the stack loads that roll instead
 // of its round-robin one.
 func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
-	st, err := stack.New(stack.Config{
-		Dir: cfg.Dir, PortBase: cfg.PortBase, BinDir: cfg.BinDir, FabricBin: cfg.FabricBin, Builder: cfg.builder(),
-		Election: cfg.Election, Window: benchWindow, Voters: cfg.Voters, Batchers: 1, LedgerPriority: cfg.LedgerPriority, Log: cfg.Log,
-	})
+	st, err := stack.New(cfg.stackConfig())
 	if err != nil {
 		return nil, err
 	}

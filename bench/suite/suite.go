@@ -216,7 +216,7 @@ func (r *run) mark(name string, from, to time.Time) {
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
-	r.recordEnvironment()
+	r.recordEnvironment(ctx)
 	r.rep.Machine.YardstickStart = r.yardstick(ctx, "before the run")
 	r.rep.Machine.PageFaultStart = r.pageFaultCost(ctx, "before the run")
 	if cfg.Only != "" && cfg.Only != OnlySweep && cfg.Only != OnlyIntake {
@@ -263,11 +263,29 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 // recordEnvironment puts the variables of the environment that set flags
 // of the processes the run starts into the report, and says them first:
 // the stack passes this process's environment on, and each of its
-// Votechain processes reads the flags it is not given from it.
-func (r *run) recordEnvironment() {
+// Votechain processes reads the flags it is not given from it. Any that
+// is set is checked against the flags the commands' --help lists and the
+// command lines the run's stack gives them (stack.EnvReaders,
+// cli.CheckEnv): a warning for each that changes nothing, a line for each
+// that overrides a default.
+func (r *run) recordEnvironment(ctx context.Context) {
 	env := report.Environment{Prefixes: stack.EnvPrefixes, Set: cli.EnvSettings(stack.EnvPrefixes...)}
+	if len(env.Set) > 0 {
+		st, err := stack.New(r.cfg.Stack.stackConfig())
+		var c cli.EnvCheck
+		if err == nil {
+			c, err = cli.CheckEnv(ctx, st.EnvReaders())
+		}
+		if err != nil {
+			env.Unchecked = err.Error()
+		}
+		env.Overrides, env.Unread = c.Overrides, c.Unread
+	}
 	r.rep.Settings.Environment = env
 	r.say("environment of the run's batchers, gateways and explorer: %s", env.Summary())
+	for _, line := range env.Checked() {
+		r.say("environment: %s", line)
+	}
 }
 
 // yardstickFor is how long each half of the machine's yardstick runs.

@@ -68,17 +68,32 @@ func valueForm(f *flag.Flag) string {
 // stands for it. None set: nil.
 func EnvSettings(prefixes ...string) []string {
 	var out []string
+	for _, v := range envVars(prefixes) {
+		out = append(out, v.name+"="+v.shown)
+	}
+	return out
+}
+
+// envVar is a variable of the environment: its name, its value, and the
+// value as shown ("(set)" for a secret's).
+type envVar struct{ name, value, shown string }
+
+// envVars are the variables of the environment under the prefixes
+// (PREFIX_…), sorted by name, each shown as EnvSettings says.
+func envVars(prefixes []string) []envVar {
+	var out []envVar
 	for _, kv := range os.Environ() {
 		name, value, _ := strings.Cut(kv, "=")
 		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(name, p+"_") }) {
 			continue
 		}
+		shown := value
 		if slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(strings.ToUpper(name), w) }) {
-			value = "(set)"
+			shown = "(set)"
 		}
-		out = append(out, name+"="+value)
+		out = append(out, envVar{name, value, shown})
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b envVar) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
@@ -91,8 +106,8 @@ var secretWords = []string{"SECRET", "PASSWORD", "TOKEN", "KEY"}
 func Usage(fs *flag.FlagSet, prefix, synopsis, epilogue string) func() {
 	return func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "%s\n\nFlags (each may also be set by the environment variable %s, e.g. %s; flags win):\n",
-			strings.TrimRight(synopsis, "\n"), EnvName(prefix, "<flag-name>"), EnvName(prefix, firstFlag(fs)))
+		fmt.Fprintf(w, "%s\n\n%s%s, e.g. %s; flags win):\n",
+			strings.TrimRight(synopsis, "\n"), helpFlagsHeader, EnvName(prefix, "<flag-name>"), EnvName(prefix, firstFlag(fs)))
 		fs.PrintDefaults()
 		var notes []string
 		if fs.Lookup("secret-file") != nil {

@@ -22,12 +22,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/monitor"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -195,6 +197,23 @@ func (s *Stack) services() []proc.Spec {
 // `BATCHER_LEDGER_LAG=-1s` before the command that starts a stack changes
 // its batchers.
 var EnvPrefixes = []string{"BATCHER", "GATEWAY", "EXPLORER"}
+
+// EnvReaders are the Votechain commands the stack starts (batcher,
+// gateway, explorer: EnvPrefixes), one each, with the command line the
+// stack gives them (its first instance's), for cli.CheckEnv: which
+// variables of the environment set their flags, and which change nothing.
+func (s *Stack) EnvReaders() []cli.EnvReader {
+	var out []cli.EnvReader
+	for _, sp := range s.votechain() {
+		name := filepath.Base(sp.Bin)
+		prefix := strings.ToUpper(name)
+		if slices.ContainsFunc(out, func(r cli.EnvReader) bool { return r.Prefix == prefix }) {
+			continue
+		}
+		out = append(out, cli.EnvReader{Name: name, Prefix: prefix, Bin: sp.Bin, Args: sp.Args})
+	}
+	return out
+}
 
 // votechain lists the Votechain processes (batchers, gateway, explorer).
 func (s *Stack) votechain() []proc.Spec {

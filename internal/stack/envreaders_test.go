@@ -1,0 +1,72 @@
+package stack
+
+import (
+	"context"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/test-network/nettest"
+)
+
+// TestEnvReadersAgainstTheCommands: the commands the stack starts, built
+// from this checkout, are EnvPrefixes' three; their --help gives the flags
+// their variables set, so a flag's variable overrides its default (the
+// batcher's --ledger-lag, 1s), a misspelt one is unread with the right
+// name suggested, and one for a flag the stack gives each instance (the
+// gateway's --redis-addr, the explorer's --db) is unread.
+func TestEnvReadersAgainstTheCommands(t *testing.T) {
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/batcher", "./cmd/gateway", "./cmd/explorer")
+	build.Dir = nettest.RepoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the commands: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	s, err := New(Config{Dir: dir, PortBase: 23100, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readers := s.EnvReaders()
+	var prefixes []string
+	for _, r := range readers {
+		prefixes = append(prefixes, r.Prefix)
+	}
+	if !slices.Equal(prefixes, EnvPrefixes) {
+		t.Fatalf("the stack's commands read %q; EnvPrefixes says %q", prefixes, EnvPrefixes)
+	}
+	for k, v := range map[string]string{
+		"BATCHER_LEDGER_LAG":  "-1s",
+		"BATCHER_LEDGR_LAG":   "-1s",
+		"GATEWAY_REDIS_ADDR":  "10.0.0.1:1",
+		"GATEWAY_GC_PERCENT":  "100",
+		"EXPLORER_DB":         "/elsewhere.db",
+		"EXPLORER_PAGE_SIZE":  "25",
+		"EXPLORER_NO_SUCH_XY": "1",
+	} {
+		t.Setenv(k, v)
+	}
+	c, err := cli.CheckEnv(context.Background(), readers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOverrides := []string{
+		"BATCHER_LEDGER_LAG=-1s: batcher --ledger-lag (default 1s)",
+		"EXPLORER_PAGE_SIZE=25: explorer --page-size (the default)",
+		"GATEWAY_GC_PERCENT=100: gateway --gc-percent (default 400)",
+	}
+	wantUnread := []string{
+		"BATCHER_LEDGR_LAG: batcher has no such flag (did you mean BATCHER_LEDGER_LAG?)",
+		"EXPLORER_DB: explorer is given --db on its command line, which wins",
+		"EXPLORER_NO_SUCH_XY: explorer has no such flag",
+		"GATEWAY_REDIS_ADDR: gateway is given --redis-addr on its command line, which wins",
+	}
+	if strings.Join(c.Overrides, "\n") != strings.Join(wantOverrides, "\n") {
+		t.Errorf("overrides:\n%s\nwant:\n%s", strings.Join(c.Overrides, "\n"), strings.Join(wantOverrides, "\n"))
+	}
+	if strings.Join(c.Unread, "\n") != strings.Join(wantUnread, "\n") {
+		t.Errorf("unread:\n%s\nwant:\n%s", strings.Join(c.Unread, "\n"), strings.Join(wantUnread, "\n"))
+	}
+}
