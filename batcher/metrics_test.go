@@ -9,9 +9,10 @@ import (
 )
 
 // TestLatencyBuckets: the latency histograms' bounds have edges at the
-// targets (0.5 s, 2 s), are at most 1.2x apart from 0.25 to 0.6 s, reach
-// 60 s, and the registered histograms expose them (the stages from 1 ms,
-// the vote from 10 ms).
+// targets (0.5 s, 2 s), are at most 1.2x apart from 0.25 to 0.6 s and
+// 1.5x from 50 ms to 5 s, reach 60 s, and the registered histograms
+// expose them (the stages from 1 ms, the vote from 10 ms, a batch's commit
+// from 50 ms).
 func TestLatencyBuckets(t *testing.T) {
 	for _, edge := range []float64{0.5, 2, 60} {
 		if !slices.Contains(latencyBuckets, edge) {
@@ -26,17 +27,21 @@ func TestLatencyBuckets(t *testing.T) {
 		if lo >= 0.25 && hi <= 0.6 && hi/lo > 1.2 {
 			t.Errorf("(%v, %v] is x%.2f wide near the 500 ms target; want at most x1.2", lo, hi, hi/lo)
 		}
+		if lo >= 0.05 && hi <= 5 && hi/lo > 1.5 {
+			t.Errorf("(%v, %v] is x%.2f wide; want at most x1.5 from 50 ms to 5 s", lo, hi, hi/lo)
+		}
 	}
 
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	m.stage.commit.Observe(0.52)
 	m.voteLatency.Observe(0.52)
+	m.latency.Observe(0.52)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"batcher_stage_seconds": 39, "batcher_vote_latency_seconds": 34}
+	want := map[string]int{"batcher_stage_seconds": 39, "batcher_vote_latency_seconds": 34, "batcher_commit_latency_seconds": 30}
 	for _, mf := range mfs {
 		n, ok := want[mf.GetName()]
 		if !ok {

@@ -26,7 +26,7 @@ func NewMetrics(reg prometheus.Registerer, indexed uint64, issues map[string]int
 		height: prometheus.NewGauge(prometheus.GaugeOpts{Name: "explorer_indexed_height",
 			Help: "Blocks indexed (the number of the next block to index)."}),
 		blockTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: "explorer_last_block_timestamp_seconds",
-			Help: "Time of the latest transaction in the last indexed block."}),
+			Help: "Unix time in seconds of the latest transaction in the last indexed block."}),
 		blocks: prometheus.NewCounter(prometheus.CounterOpts{Name: "explorer_blocks_indexed_total",
 			Help: "Blocks indexed by this process."}),
 		txs: prometheus.NewCounter(prometheus.CounterOpts{Name: "explorer_transactions_indexed_total",

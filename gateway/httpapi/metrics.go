@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"status"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "vote_validation_duration_seconds",
-			Help:    "Time from receiving a vote submission to answering it.",
+			Help:    "Time in seconds from receiving a vote submission to answering it.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms .. 4 s
 		}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
@@ -71,20 +71,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"state"}),
 		queueAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vote_queue_oldest_age_seconds",
-			Help: "Age of the oldest accepted vote not yet on the ledger, per state (the batcher's reported lag, else the stream's first entry); 0 when none waits.",
+			Help: "Age in seconds of the oldest accepted vote not yet on the ledger, per state (the batcher's reported lag, else the stream's first entry); 0 when none waits.",
 		}, []string{"state"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "api_request_duration_seconds",
-			Help:    "Time to answer an HTTP request, by method, route pattern and status code.",
+			Help:    "Time in seconds to answer an HTTP request, by method, route pattern and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms .. 4 s
 		}, []string{"method", "route", "code"}),
 		bloomFill: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "bloom_fill_ratio",
-			Help: "Fraction of the state's Bloom filter bits that are set.",
+			Help: "Fraction of the state's Bloom filter bits that are set, 0 to 1.",
 		}, []string{"state"}),
 		bloomFP: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "bloom_estimated_false_positive_rate",
-			Help: "Estimated chance that a new voter tests 'maybe seen' (fill ratio ^ hashes).",
+			Help: "Estimated chance, 0 to 1, that a new voter tests 'maybe seen' (fill ratio ^ hashes).",
 		}, []string{"state"}),
 		ledgerReachable: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ledger_probe_reachable",
@@ -92,7 +92,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		ledgerLastOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ledger_probe_last_success_timestamp_seconds",
-			Help: "Unix time of the gateway's last successful background read of the election record from the ledger; 0 before the first.",
+			Help: "Unix time in seconds of the gateway's last successful background read of the election record from the ledger; 0 before the first.",
 		}),
 	}
 	m.routeObs.new = func(k routeKey) prometheus.Observer {

@@ -126,8 +126,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{"state"})
 	}
 	m := &metrics{
-		entries:  gauge("intake_log_entries", "Entries of the state's intake log this gateway has in its tree."),
-		signed:   gauge("intake_log_signed_entries", "Size of the last tree head this gateway signed and published."),
+		entries:  gauge("intake_log_entries", "Entries of the state's intake log (one per vote accepted in the state) this gateway has in its tree."),
+		signed:   gauge("intake_log_signed_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway signed and published: that head's size."),
 		anchored: gauge("intake_log_anchored_entries", anchoredHelp),
 		anchorFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_failures_total",
 			Help: "AnchorLogHeads transactions that failed other than by the expected race with another gateway's (refused, or the ledger unreachable)."}),
