@@ -65,14 +65,15 @@ status: build ## show what runs where
 # machine to themselves: test and test-unit only compile and vet them, test-heavy
 # runs them. test holds the machine's test lock shared (scripts/test-lock.sh), so
 # make tests run beside each other but never beside a heavy test or a bench,
-# which hold it alone (test-unit and test-race take no lock).
+# which hold it alone (test-unit and test-race take no lock and never wait:
+# test-lock.sh notice says who holds it, if anyone, before they run).
 test: deps fabric-bin build ## run all tests, including integration tests on real services (heavy tests only compiled and vetted)
 	GO=$(GO) scripts/test-heavy.sh --vet
 	scripts/test-lock.sh shared $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-unit: deps ## the fast lane: every test that needs no Fabric network (-short; about 3 minutes on 2 cores)
 	GO=$(GO) scripts/test-heavy.sh --vet -trimpath
-	$(GO) test -short -trimpath -count=1 -timeout 10m ./...
+	scripts/test-lock.sh notice $(GO) test -short -trimpath -count=1 -timeout 10m ./...
 
 test-heavy: deps fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test, test-heavy or bench on the machine (about 3 minutes)
 	GO=$(GO) TEST_HEAVY_TIMEOUT=$(TEST_HEAVY_TIMEOUT) scripts/test-heavy.sh
@@ -93,7 +94,7 @@ clean: down ## stop everything and delete bin/ and .run/
 .PHONY: test-race
 test-race: deps ## the fast lane under Go's race detector (-race -short; about 6 minutes on 2 cores, where test-unit then took 3; the first run also builds everything for the detector; needs a C compiler)
 	@cc=$$($(GO) env CC); command -v "$$cc" >/dev/null || { echo "test-race: the race detector needs cgo and a C compiler ($$cc); on Debian: apt-get install gcc" >&2; exit 1; }
-	$(GO) test -race -short -trimpath -count=1 -timeout 20m ./...
+	scripts/test-lock.sh notice $(GO) test -race -short -trimpath -count=1 -timeout 20m ./...
 
 .PHONY: bench
 bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS=--only intake for the intake phases alone; LEDGER_PRIORITY as for up); holds the machine's test lock alone, so it waits for any make test, test-heavy or bench on the machine and says so, and they wait for it

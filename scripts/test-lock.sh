@@ -3,6 +3,11 @@
 #
 #   scripts/test-lock.sh shared    CMD ARGS...   (make test)
 #   scripts/test-lock.sh exclusive CMD ARGS...   (make test-heavy, each heavy test; make bench)
+#   scripts/test-lock.sh notice    CMD ARGS...   (make test-unit, make test-race)
+#
+# notice takes no lock and never waits: it says who holds the lock, if
+# anyone does (a bench or a heavy test measures, and this run shares the
+# machine with it), then runs the command.
 #
 # make test's packages share the machine with each other anyway, so several
 # make tests may run at once; a heavy test (scripts/test-heavy.sh) and a bench
@@ -30,23 +35,25 @@ want=${1:-}
 case $want in
 shared) mode=-s ;;
 exclusive) mode=-x ;;
+notice) mode= ;;
 *)
-  echo "usage: $0 shared|exclusive CMD ARGS..." >&2
+  echo "usage: $0 shared|exclusive|notice CMD ARGS..." >&2
   exit 2
   ;;
 esac
 shift
-(($# > 0)) || { echo "usage: $0 shared|exclusive CMD ARGS..." >&2; exit 2; }
+(($# > 0)) || { echo "usage: $0 shared|exclusive|notice CMD ARGS..." >&2; exit 2; }
 
 dir=${TMPDIR:-/tmp}/votechain-test-ports
 mkdir -p "$dir"
 lock=$dir/test-lanes.lock
 gate=$dir/test-lanes.gate
 
-# holders FILE: the processes that hold a flock on FILE, one line each: PID,
-# elapsed time and command line. An open file descriptor holds one if its
-# /proc fdinfo lists a lock (one that waits for it lists none).
-holders() {
+# holding FILE: the processes that hold a flock on FILE, one line each: PID,
+# elapsed time and command line; nothing if none does. An open file
+# descriptor holds one if its /proc fdinfo lists a lock (one that waits for
+# it lists none).
+holding() {
   local fd pids=()
   for fd in /proc/[0-9]*/fd/*; do
     [[ $fd -ef $1 ]] || continue
@@ -54,9 +61,22 @@ holders() {
     pid=${pid%%/*}
     grep -qs '^lock:' "/proc/$pid/fdinfo/${fd##*/}" && pids+=("$pid")
   done
-  ((${#pids[@]} > 0)) || { echo "  (none now)"; return; }
+  ((${#pids[@]} > 0)) || return 0
   ps -o pid=,etime=,args= -p "$(printf '%s,' "${pids[@]}" | sed 's/,$//')" | cut -c1-200 | sed 's/^/  /' || true
 }
+
+# holders FILE: holding FILE, or "(none now)".
+holders() {
+  local h
+  h=$(holding "$1")
+  echo "${h:-  (none now)}"
+}
+
+if [[ -z $mode ]]; then
+  [[ -e $lock ]] && h=$(holding "$lock") && [[ -n $h ]] &&
+    printf 'test-lock: this run takes no lock and does not wait, but %s is held (a make test, test-heavy or bench runs: both share the machine, and a bench measures it) by:\n%s\n' "$lock" "$h" >&2
+  exec "$@"
+fi
 
 waited=
 # take FD MODE FILE WHAT: flock MODE on FD, saying what it waits for if it must.

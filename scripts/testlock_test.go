@@ -92,3 +92,52 @@ func TestLockPassesTheStatusOn(t *testing.T) {
 		}
 	}
 }
+
+// TestLockNoticeSaysWhoHoldsIt: notice (make test-unit, make test-race)
+// runs its command at once while an exclusive holder (a bench) holds the
+// lock, and says so naming the holder's command line; with the lock free
+// it says nothing. It passes the command's status on.
+func TestLockNoticeSaysWhoHoldsIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := append(os.Environ(), "TMPDIR="+dir)
+	notice := func() (string, int) {
+		cmd := exec.Command("bash", "test-lock.sh", "notice", "sh", "-c", "echo ran; exit 3")
+		cmd.Env = env
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	if out, code := notice(); out != "ran\n" || code != 3 {
+		t.Fatalf("lock free: said %q, exit %d; want only the command's output and its status 3", out, code)
+	}
+
+	held, release := filepath.Join(dir, "held"), filepath.Join(dir, "release")
+	holder := exec.Command("bash", "test-lock.sh", "exclusive", "sh", "-c", `touch "$0"; while [ ! -e "$1" ]; do sleep 0.1; done`, held, release)
+	holder.Env = env
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		os.WriteFile(release, nil, 0o644)
+		holder.Wait()
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(held); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the exclusive holder never got the lock")
+		}
+	}
+	began := time.Now()
+	out, code := notice()
+	if code != 3 || !strings.HasSuffix(out, "ran\n") {
+		t.Fatalf("lock held: exit %d, said %q; want the command run, status 3", code, out)
+	}
+	if !strings.Contains(out, "test-lock: this run takes no lock and does not wait, but") || !strings.Contains(out, "test-lock.sh exclusive sh -c") {
+		t.Errorf("lock held: said %q; want the notice naming the holder", out)
+	}
+	if d := time.Since(began); d > 20*time.Second {
+		t.Errorf("notice took %v beside the holder: it waited", d)
+	}
+}
