@@ -71,6 +71,10 @@ func (r *Report) Markdown() string {
 			r.sweepOnlyMarkdown(&b)
 		case "intake":
 			r.intakeOnlyMarkdown(&b)
+		case "ab":
+			if r.AB != nil {
+				r.abMarkdown(&b)
+			}
 		default:
 			r.scalingMarkdown(&b)
 		}

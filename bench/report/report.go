@@ -64,6 +64,7 @@ type Report struct {
 	Profiles          []Profile          `json:"profiles"`
 
 	Scale Scale `json:"scaling_out"`
+	AB    *AB   `json:"ab,omitempty"` // benchrun --only ab; nil otherwise
 
 	Series Series   `json:"series"`
 	Notes  []string `json:"notes"`
