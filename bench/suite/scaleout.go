@@ -32,7 +32,7 @@ import (
 const OnlyScaleOut = "scaleout"
 
 // OnlyPhases are the phases Config.Only can name.
-var OnlyPhases = []string{OnlyScaleOut, OnlySweep, OnlyIntake}
+var OnlyPhases = []string{OnlyScaleOut, OnlySweep, OnlyIntake, OnlyAB}
 
 // only runs the one phase Config.Only names, without the run's own system
 // (so no ledger ceiling: the plan derives no channels).

@@ -43,8 +43,10 @@ type Config struct {
 	// two: not measured).
 	Contests []ballot.Contest
 	// Only runs one phase on its own instead of the whole benchmark
-	// (OnlyScaleOut, OnlySweep); empty: every phase.
+	// (OnlyScaleOut, OnlySweep, OnlyIntake, OnlyAB); empty: every phase.
 	Only string
+	// AB is what OnlyAB compares.
+	AB AB
 	// ExactCheckMetric is the gateway's counter of duplicate checks that
 	// went to the ledger, or a comma-separated list of candidates (the
 	// first the gateway exposes counts); the duplicate storm reports its
@@ -217,9 +219,14 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
 	r.recordEnvironment(ctx)
+	if cfg.Only == OnlyAB {
+		if err := CheckAB(ctx, cfg.AB, cfg.Stack.BinDir); err != nil {
+			return nil, err
+		}
+	}
 	r.rep.Machine.YardstickStart = r.yardstick(ctx, "before the run")
 	r.rep.Machine.PageFaultStart = r.pageFaultCost(ctx, "before the run")
-	if cfg.Only != "" && cfg.Only != OnlySweep && cfg.Only != OnlyIntake {
+	if cfg.Only != "" && cfg.Only != OnlySweep && cfg.Only != OnlyIntake && cfg.Only != OnlyAB {
 		return r.only(ctx, began)
 	}
 	if cfg.Fresh {
@@ -253,6 +260,8 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		phases = r.sweepOnly
 	case OnlyIntake:
 		phases = r.intakeOnly
+	case OnlyAB:
+		phases = r.abOnly
 	}
 	if err := phases(ctx); err != nil {
 		return r.rep, err

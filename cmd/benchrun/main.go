@@ -20,7 +20,9 @@
 // config/referendum.json), with several on the run's own network. --only
 // scaleout runs the scale-out phase alone (its report folder ends in
 // -only-scaleout), for trying it out; --only sweep and --only intake run
-// the start of a run and its intake phases alone on the run's own system.
+// the start of a run and its intake phases alone on the run's own system;
+// --only ab compares two settings of the batchers' environment (--ab-env
+// against --ab-env-a) in one run, probes A B B A at each --ab-rates rate.
 // Benchmarks report; a slow machine never fails the run: it exits 0 once
 // the run got to its end, whatever it measured. A run cut short saves what
 // it measured as a partial report and exits non-zero, its last line saying
@@ -104,7 +106,11 @@ func run(args []string) error {
 	exactMetric := fs.String("exact-check-metric", "ledger_exact_checks_total,bloom_maybe_seen_total", "the gateway's counter of duplicate checks that asked the ledger, or a comma-separated list: the first the gateway exposes (the duplicate storm reports its increase)")
 	other := fs.Bool("other-consensus", true, "measure the other consensus's fresh-ledger ceiling on a second network brought up for it")
 	sweepNoise := fs.Float64("sweep-noise", suite.DefaultPlan.SweepNoise, "share of the fastest sweep setting's rate within which settings count as equal: the two that decide such a tie are driven once more, and the least CPU per vote wins")
-	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (scaleout: the cluster shape on its own stack at --port-base - 400; sweep: the sweep and its choice, the fresh ceiling, the catch-up and the referendum on the run's system; intake: the sustained phase, the ramp, the fixed rates, the surge and its drain and the loss check on the run's system, no ledger drives, to compare --ledger-priority settings; the report's folder gets the suffix -only-<phase>)")
+	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (scaleout: the cluster shape on its own stack at --port-base - 400; sweep: the sweep and its choice, the fresh ceiling, the catch-up and the referendum on the run's system; intake: the sustained phase, the ramp, the fixed rates, the surge and its drain and the loss check on the run's system, no ledger drives, to compare --ledger-priority settings; ab: an A/B of the batchers' environment, --ab-env against --ab-env-a, on the run's system; the report's folder gets the suffix -only-<phase>)")
+	abB := fs.String("ab-env", "", "with --only ab: B's batcher settings, NAME=value separated by spaces, each the BATCHER_* variable of a batcher flag (e.g. 'BATCHER_LEDGER_LAG=-1s'), added to the batchers' environment for B's probes; at each --ab-rates rate the probes run A B B A, the batchers restarted with the probe's settings before each")
+	abA := fs.String("ab-env-a", "", "with --only ab: A's batcher settings, as --ab-env (empty: the batchers' defaults; a name one side sets and the other does not must be unset in benchrun's environment)")
+	abRates := fs.String("ab-rates", suite.FormatRates(suite.DefaultAB.Rates), "with --only ab: the offered votes/s, comma-separated; four probes at each")
+	abDur := fs.Duration("ab-duration", suite.DefaultAB.Dur, "with --only ab: each probe's intake at its rate, before the queue's drain")
 	scaleRate := fs.Float64("scaleout-rate", suite.DefaultPlan.ScaleOutRate, "votes/s offered through HAProxy in the scale-out phase (default 1000 with --quick; 0: skip the phase)")
 	scaleDur := fs.Duration("scaleout-duration", suite.DefaultPlan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
 	minFree := fs.Float64("min-free-gb", 30, "refuse to start with less free space than this (GB) where --dir lives: a full run's data reach about 17 GB and a full disk stops Redis and the nodes mid-run (default 10 with --quick; 0: no check)")
@@ -129,6 +135,10 @@ func run(args []string) error {
 		*minFree = 10
 	}
 	if err := checkFreeSpace(*dir, *minFree); err != nil {
+		return err
+	}
+	ab, err := abConfig(*only, setFlags, *abA, *abB, *abRates, *abDur, "bin")
+	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
@@ -176,7 +186,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *driverVoters <= 0 && *only != suite.OnlyIntake { // the intake alone drives no ledger
+	if *driverVoters <= 0 && *only != suite.OnlyIntake && *only != suite.OnlyAB { // the intake alone and the A/B drive no ledger
 		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
 	}
 	var contests []ballot.Contest
@@ -194,7 +204,7 @@ func run(args []string) error {
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
 			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerPriority: *ledgerPrio, Log: slog.New(slog.NewTextHandler(logFile, nil))},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
-		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only,
+		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only, AB: ab,
 	}
 	if *profile && *only == "" {
 		cfg.Profile = profileIntake
@@ -203,6 +213,26 @@ func run(args []string) error {
 	defer stop()
 	rep, err := suite.Run(ctx, cfg)
 	return conclude(ctx, os.Stderr, rep, err, out)
+}
+
+// abConfig is the A/B --only ab runs, from its flags (set: the flags
+// given), checked (suite.CheckAB, against the batcher in binDir) before
+// anything starts; an --ab-* flag without --only ab is a mistake.
+func abConfig(only string, set map[string]bool, a, b, rates string, d time.Duration, binDir string) (suite.AB, error) {
+	if only != suite.OnlyAB {
+		for _, f := range []string{"ab-env", "ab-env-a", "ab-rates", "ab-duration"} {
+			if set[f] {
+				return suite.AB{}, fmt.Errorf("--%s goes with --only ab", f)
+			}
+		}
+		return suite.AB{}, nil
+	}
+	rs, err := suite.ParseRates(rates)
+	if err != nil {
+		return suite.AB{}, fmt.Errorf("--ab-rates: %w", err)
+	}
+	ab := suite.AB{A: suite.ParseEnv(a), B: suite.ParseEnv(b), Rates: rs, Dur: d}
+	return ab, suite.CheckAB(context.Background(), ab, binDir)
 }
 
 // signalled is the cause of a run's context cancelled by a signal

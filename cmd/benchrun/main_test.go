@@ -104,3 +104,46 @@ func TestConcludeBeforeAnyReport(t *testing.T) {
 		t.Fatalf("wrote %d files for a run without a report", len(entries))
 	}
 }
+
+// TestABFlags is --only ab's wiring: its flags make the A/B (rates,
+// duration, both sides' settings) once the names are the batcher's flags
+// (a stand-in batcher lists them as flag.PrintDefaults does); a misspelt
+// name, a bad rate, no --ab-env, or an --ab-* flag without --only ab is
+// refused before the run makes its report folder.
+func TestABFlags(t *testing.T) {
+	bin := t.TempDir()
+	script := "#!/bin/sh\nprintf '  -ledger-lag duration\\n    \\tlag\\n  -tick duration\\n    \\ttick\\n' >&2\nexit 2\n"
+	if err := os.WriteFile(filepath.Join(bin, "batcher"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]bool{"ab-env": true}
+	ab, err := abConfig("ab", set, "BATCHER_TICK=20ms", " BATCHER_LEDGER_LAG=-1s  BATCHER_TICK=50ms", "2000,2500", 30*time.Second, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ab.A, " ") != "BATCHER_TICK=20ms" || strings.Join(ab.B, " ") != "BATCHER_LEDGER_LAG=-1s BATCHER_TICK=50ms" ||
+		len(ab.Rates) != 2 || ab.Rates[0] != 2000 || ab.Rates[1] != 2500 || ab.Dur != 30*time.Second {
+		t.Errorf("the A/B: %+v", ab)
+	}
+	for _, tc := range []struct {
+		name       string
+		b, rates   string
+		wantSubstr string
+	}{
+		{"misspelt", "BATCHER_LEDGERLAG=-1s", "2000", "BATCHER_LEDGERLAG: no flag"},
+		{"bad rate", "BATCHER_LEDGER_LAG=-1s", "2000,fast", "--ab-rates"},
+		{"no B", "", "2000", "no B"},
+	} {
+		if _, err := abConfig("ab", set, "", tc.b, tc.rates, time.Minute, bin); err == nil || !strings.Contains(err.Error(), tc.wantSubstr) {
+			t.Errorf("%s: %v; want an error with %q", tc.name, err, tc.wantSubstr)
+		}
+	}
+	reports := t.TempDir()
+	err = run([]string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
+	if err == nil || !strings.Contains(err.Error(), "--ab-env goes with --only ab") {
+		t.Errorf("--ab-env without --only ab: %v", err)
+	}
+	if entries, _ := os.ReadDir(reports); len(entries) > 0 {
+		t.Errorf("a refused run made %s", entries[0].Name())
+	}
+}

@@ -1,0 +1,194 @@
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/internal/stack"
+)
+
+// OnlyAB is Config.Only for an A/B of the batchers' environment on the
+// run's own system (Config.AB, report.AB): at each rate, probes in the order
+// A B B A, the batchers restarted with the probe's environment before each.
+const OnlyAB = "ab"
+
+// AB is what an A/B compares and how.
+type AB struct {
+	// A and B are NAME=value settings (BATCHER_…) added to the batchers'
+	// environment for each side; A empty: the batchers' defaults.
+	A, B  []string
+	Rates []float64     // offered votes/s; four probes each
+	Dur   time.Duration // of each probe's intake, before its drain
+}
+
+// DefaultAB is the A/B's schedule: 8 minutes of intake, plus the drains
+// and restarts.
+var DefaultAB = AB{Rates: []float64{2000, 2500}, Dur: 60 * time.Second}
+
+// ParseEnv splits NAME=value settings separated by white space ("" gives
+// none).
+func ParseEnv(s string) []string { return strings.Fields(s) }
+
+// ParseRates reads comma-separated votes/s, each above 0.
+func ParseRates(s string) ([]float64, error) {
+	var rates []float64
+	for _, f := range strings.Split(s, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || x <= 0 {
+			return nil, fmt.Errorf("rate %q: give votes/s above 0, comma-separated (2000,2500)", f)
+		}
+		rates = append(rates, x)
+	}
+	return rates, nil
+}
+
+// FormatRates writes rates as ParseRates reads them.
+func FormatRates(rates []float64) string {
+	fs := make([]string, len(rates))
+	for i, x := range rates {
+		fs[i] = strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return strings.Join(fs, ",")
+}
+
+// Check returns an error for an A/B that could not tell its sides apart or
+// would not set what it says: no B, an entry not NAME=value with a name
+// BATCHER_…, a name twice on one side, A the same as B, a rate of 0 or no
+// rate, a duration of 0, or a name one side sets that environ (the run's
+// own environment, os.Environ's form) sets and the other side does not, so
+// that side would run with environ's value rather than the batchers'
+// default.
+func (a AB) Check(environ []string) error {
+	if len(a.B) == 0 {
+		return errors.New("no B: give the batcher settings to compare with A, e.g. BATCHER_LEDGER_LAG=-1s")
+	}
+	names := func(side string, env []string) ([]string, error) {
+		var ns []string
+		for _, kv := range env {
+			name, _, ok := strings.Cut(kv, "=")
+			if !ok || !strings.HasPrefix(name, stack.BatcherEnvPrefix+"_") {
+				return nil, fmt.Errorf("%s's %q: give NAME=value with a name %s_… (the batcher's flag, as its -h says)", side, kv, stack.BatcherEnvPrefix)
+			}
+			if slices.Contains(ns, name) {
+				return nil, fmt.Errorf("%s sets %s twice", side, name)
+			}
+			ns = append(ns, name)
+		}
+		return ns, nil
+	}
+	aNames, err := names("A", a.A)
+	if err != nil {
+		return err
+	}
+	bNames, err := names("B", a.B)
+	if err != nil {
+		return err
+	}
+	if slices.Equal(slices.Sorted(slices.Values(a.A)), slices.Sorted(slices.Values(a.B))) {
+		return errors.New("A and B are the same settings")
+	}
+	if len(a.Rates) == 0 || slices.ContainsFunc(a.Rates, func(x float64) bool { return x <= 0 }) {
+		return fmt.Errorf("rates %v: give one or more above 0", a.Rates)
+	}
+	if a.Dur <= 0 {
+		return fmt.Errorf("probe duration %s: give one above 0", a.Dur)
+	}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		for _, side := range []struct {
+			name        string
+			sets, other []string
+		}{{"A", bNames, aNames}, {"B", aNames, bNames}} {
+			if slices.Contains(side.sets, name) && !slices.Contains(side.other, name) {
+				return fmt.Errorf("%s is set in this environment (%s), so %s would run with it rather than the batchers' default: unset it, or give %s's value too", name, kv, side.name, side.name)
+			}
+		}
+	}
+	return nil
+}
+
+// abSystem is what the A/B needs of the run's system: batchers restarted
+// with an environment, and a probe (run.probe: the queue drained, an
+// intake at rate for d, the drain, the figures).
+type abSystem interface {
+	restartBatchers(ctx context.Context, env []string) error
+	probe(ctx context.Context, name, cpuPhase string, rate float64, d time.Duration) (report.Probe, error)
+}
+
+// abOrder is the arms' order at each rate, with the round of each.
+var abOrder = []struct {
+	arm   string
+	round int
+}{{"A", 1}, {"B", 1}, {"B", 2}, {"A", 2}}
+
+// runAB runs a's probes on sys into out (which keeps the probes so far when
+// one fails) and compares them; say reports progress.
+func runAB(ctx context.Context, sys abSystem, a AB, out *report.AB, say func(string, ...any)) error {
+	*out = report.AB{A: a.A, B: a.B, Rates: a.Rates, DurationS: a.Dur.Seconds()}
+	defer func() { out.Compare = report.SummarizeAB(out.Probes) }()
+	for _, rate := range a.Rates {
+		for _, o := range abOrder {
+			env := a.A
+			if o.arm == "B" {
+				env = a.B
+			}
+			name := fmt.Sprintf("ab-%.0f-%s%d", rate, o.arm, o.round)
+			say("%s: restarting the batchers with %s", name, describeEnv(env))
+			if err := sys.restartBatchers(ctx, env); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			pr, err := sys.probe(ctx, name, name, rate, a.Dur)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			out.Probes = append(out.Probes, report.ABProbe{Arm: o.arm, Round: o.round, Rate: rate, Probe: pr})
+		}
+	}
+	return nil
+}
+
+// describeEnv names settings for the progress output.
+func describeEnv(env []string) string {
+	if len(env) == 0 {
+		return "the run's environment alone"
+	}
+	return strings.Join(env, " ")
+}
+
+// restartBatchers is abSystem's for the run's system.
+func (r *run) restartBatchers(ctx context.Context, env []string) error {
+	return r.st.RestartBatchers(ctx, env...)
+}
+
+// abOnly runs OnlyAB's probes and books what the report shows of them.
+func (r *run) abOnly(ctx context.Context) error {
+	r.rep.Only, r.rep.AB = OnlyAB, &report.AB{}
+	err := runAB(ctx, r, r.cfg.AB, r.rep.AB, r.say)
+	for _, c := range r.rep.AB.Compare {
+		r.say("%s at %.0f/s: B÷A %.3f (noise ±%.1f%%): %s", c.Metric, c.Rate, c.Ratio, c.Band*100, c.Verdict)
+	}
+	r.series()
+	r.bookCPU()
+	return err
+}
+
+// CheckAB refuses an A/B that could not work, before any system comes up:
+// a.Check against this process's environment (which the batchers inherit),
+// and the names against the flags of the batcher in binDir
+// (stack.CheckBatcherEnv).
+func CheckAB(ctx context.Context, a AB, binDir string) error {
+	if err := a.Check(os.Environ()); err != nil {
+		return fmt.Errorf("A/B: %w", err)
+	}
+	if err := stack.CheckBatcherEnv(ctx, binDir, append(slices.Clone(a.A), a.B...)); err != nil {
+		return fmt.Errorf("A/B: %w", err)
+	}
+	return nil
+}
