@@ -74,7 +74,7 @@ func (a AB) Check(environ []string) error {
 		for _, kv := range env {
 			name, _, ok := strings.Cut(kv, "=")
 			if !ok || !strings.HasPrefix(name, stack.BatcherEnvPrefix+"_") {
-				return nil, fmt.Errorf("%s's %q: give NAME=value with a name %s_… (the batcher's flag, as its -h says)", side, kv, stack.BatcherEnvPrefix)
+				return nil, fmt.Errorf("%s's %q: give NAME=value with a name %s_… (the batcher's flag, as its --help says)", side, kv, stack.BatcherEnvPrefix)
 			}
 			if slices.Contains(ns, name) {
 				return nil, fmt.Errorf("%s sets %s twice", side, name)

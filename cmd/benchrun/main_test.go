@@ -107,12 +107,12 @@ func TestConcludeBeforeAnyReport(t *testing.T) {
 
 // TestABFlags is --only ab's wiring: its flags make the A/B (rates,
 // duration, both sides' settings) once the names are the batcher's flags
-// (a stand-in batcher lists them as flag.PrintDefaults does); a misspelt
-// name, a bad rate, no --ab-env, or an --ab-* flag without --only ab is
+// (a stand-in batcher's --help lists them as flag.PrintDefaults does); a
+// misspelt name, a bad rate, no --ab-env, or an --ab-* flag without --only ab is
 // refused before the run makes its report folder.
 func TestABFlags(t *testing.T) {
 	bin := t.TempDir()
-	script := "#!/bin/sh\nprintf '  -ledger-lag duration\\n    \\tlag\\n  -tick duration\\n    \\ttick\\n' >&2\nexit 2\n"
+	script := "#!/bin/sh\nprintf '  -ledger-lag duration\\n    \\tlag\\n  -tick duration\\n    \\ttick\\n' >&2\nexit 0\n"
 	if err := os.WriteFile(filepath.Join(bin, "batcher"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

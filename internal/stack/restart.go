@@ -1,13 +1,9 @@
 package stack
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -73,27 +69,19 @@ func passedFlags(args []string) []string {
 	return names
 }
 
-// flagLine is a flag's first line in a command's -h output (flag.PrintDefaults).
-var flagLine = regexp.MustCompile(`^ {2}-([a-z0-9-]+)`)
-
 // CheckBatcherEnv returns an error naming each entry of env (NAME=value)
 // whose name is not the environment variable of a flag of the batcher in
-// binDir (as its -h lists them): a misspelt name would change nothing.
+// binDir (as its --help lists them, cli.CommandFlags): a misspelt name would
+// change nothing.
 func CheckBatcherEnv(ctx context.Context, binDir string, env []string) error {
 	bin := filepath.Join(binDir, "batcher")
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "-h")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	_ = cmd.Run() // -h may exit non-zero; the listing is what counts
-	var known []string
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		if m := flagLine.FindStringSubmatch(sc.Text()); m != nil {
-			known = append(known, cli.EnvName(BatcherEnvPrefix, m[1]))
-		}
+	flags, err := cli.CommandFlags(ctx, bin)
+	if err != nil {
+		return fmt.Errorf("%w (run `make build`)", err)
 	}
-	if len(known) == 0 {
-		return fmt.Errorf("%s -h listed no flags: run `make build`", bin)
+	known := make([]string, len(flags))
+	for i, f := range flags {
+		known[i] = cli.EnvName(BatcherEnvPrefix, f.Name)
 	}
 	var unknown []string
 	for _, kv := range env {

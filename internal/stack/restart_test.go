@@ -17,15 +17,17 @@ import (
 	"github.com/votechain/votechain/internal/proc"
 )
 
-// asBatcherEnv, set to a folder, makes the test binary run as a stand-in
-// batcher (TestMain): with -h it lists two flags as flag.PrintDefaults
-// does; else it writes the BATCHER_* variables it got to <folder>/<pid>,
-// listens on its --metrics address and exits on SIGTERM.
+// asBatcherEnv names the folder the stand-in batcher writes into. The test
+// binary runs as a stand-in batcher (TestMain) when it is run as bin/batcher:
+// with --help (which cli.CommandFlags runs in an empty environment) it lists
+// its flags as flag.PrintDefaults does; else it writes the BATCHER_*
+// variables it got to <folder>/<pid>, listens on its --metrics address and
+// exits on SIGTERM.
 const asBatcherEnv = "STACK_TEST_AS_BATCHER"
 
 func TestMain(m *testing.M) {
-	if dir := os.Getenv(asBatcherEnv); dir != "" {
-		os.Exit(fakeBatcher(dir, os.Args[1:]))
+	if filepath.Base(os.Args[0]) == "batcher" {
+		os.Exit(fakeBatcher(os.Getenv(asBatcherEnv), os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -39,7 +41,7 @@ func fakeBatcher(dir string, args []string) int {
 	fs.String("redis-password-file", "", "password")
 	fs.String("aof-password-file", "", "password")
 	if err := fs.Parse(args); err != nil {
-		return 0 // -h: the listing is on stderr
+		return 0 // --help: the listing is on stderr
 	}
 	var got []string
 	for _, kv := range os.Environ() {
