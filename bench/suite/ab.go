@@ -148,7 +148,7 @@ func runAB(ctx context.Context, sys abSystem, a AB, out *report.AB, say func(str
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			out.Probes = append(out.Probes, report.ABProbe{Arm: o.arm, Round: o.round, Rate: rate, Probe: pr})
+			out.Probes = append(out.Probes, report.ABProbe{Arm: o.arm, Round: 1, Nth: o.round, Rate: rate, Probe: pr})
 		}
 	}
 	return nil
