@@ -15,8 +15,9 @@ import (
 )
 
 // OnlyAB is Config.Only for an A/B of the batchers' environment on the
-// run's own system (Config.AB, report.AB): at each rate, probes in the order
-// A B B A, the batchers restarted with the probe's environment before each.
+// run's own system (Config.AB, report.AB): at each rate, rounds of probes in
+// the order A B B A, then B A A B, alternating, the batchers restarted with
+// the probe's environment before each.
 const OnlyAB = "ab"
 
 // AB is what an A/B compares and how.
@@ -24,13 +25,16 @@ type AB struct {
 	// A and B are NAME=value settings (BATCHER_…) added to the batchers'
 	// environment for each side; A empty: the batchers' defaults.
 	A, B  []string
-	Rates []float64     // offered votes/s; four probes each
+	Rates []float64     // offered votes/s, each once; Rounds × four probes each
 	Dur   time.Duration // of each probe's intake, before its drain
+	// Rounds is how many rounds of four probes run in a row at each rate,
+	// 1 or more.
+	Rounds int
 }
 
 // DefaultAB is the A/B's schedule: 8 minutes of intake, plus the drains
 // and restarts.
-var DefaultAB = AB{Rates: []float64{2000, 2500}, Dur: 60 * time.Second}
+var DefaultAB = AB{Rates: []float64{2000, 2500}, Dur: 60 * time.Second, Rounds: 1}
 
 // ParseEnv splits NAME=value settings separated by white space ("" gives
 // none).
@@ -61,10 +65,11 @@ func FormatRates(rates []float64) string {
 // Check returns an error for an A/B that could not tell its sides apart or
 // would not set what it says: no B, an entry not NAME=value with a name
 // BATCHER_…, a name twice on one side, A the same as B, a rate of 0 or no
-// rate, a duration of 0, or a name one side sets that environ (the run's
-// own environment, os.Environ's form) sets and the other side does not, so
-// that side would run with environ's value rather than the batchers'
-// default.
+// rate, a rate twice (its probes would not pool with the first's: repeats
+// are rounds), a duration of 0, fewer than one round, or a name one side
+// sets that environ (the run's own environment, os.Environ's form) sets
+// and the other side does not, so that side would run with environ's value
+// rather than the batchers' default.
 func (a AB) Check(environ []string) error {
 	if len(a.B) == 0 {
 		return errors.New("no B: give the batcher settings to compare with A, e.g. BATCHER_LEDGER_LAG=-1s")
@@ -97,8 +102,16 @@ func (a AB) Check(environ []string) error {
 	if len(a.Rates) == 0 || slices.ContainsFunc(a.Rates, func(x float64) bool { return x <= 0 }) {
 		return fmt.Errorf("rates %v: give one or more above 0", a.Rates)
 	}
+	for i, x := range a.Rates {
+		if slices.Contains(a.Rates[:i], x) {
+			return fmt.Errorf("rate %s given twice: to repeat the probes at a rate, give more rounds (--ab-rounds) and the rate once", FormatRates([]float64{x}))
+		}
+	}
 	if a.Dur <= 0 {
 		return fmt.Errorf("probe duration %s: give one above 0", a.Dur)
+	}
+	if a.Rounds < 1 {
+		return fmt.Errorf("%d rounds: give 1 or more", a.Rounds)
 	}
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
@@ -122,33 +135,42 @@ type abSystem interface {
 	probe(ctx context.Context, name, cpuPhase string, rate float64, d time.Duration) (report.Probe, error)
 }
 
-// abOrder is the arms' order at each rate, with the round of each.
-var abOrder = []struct {
-	arm   string
-	round int
-}{{"A", 1}, {"B", 1}, {"B", 2}, {"A", 2}}
+// abOrders are the arms' order in a round, with the nth probe of its arm
+// each is: A B B A in odd rounds, B A A B in even ones.
+var abOrders = [2][]struct {
+	arm string
+	nth int
+}{{{"A", 1}, {"B", 1}, {"B", 2}, {"A", 2}}, {{"B", 1}, {"A", 1}, {"A", 2}, {"B", 2}}}
 
 // runAB runs a's probes on sys into out (which keeps the probes so far when
-// one fails) and compares them; say reports progress.
+// one fails) and compares them; say reports progress. A probe is named
+// ab-RATE-LABEL (ab-2000-B1), with more than one round ab-RATE-rROUND-LABEL
+// (ab-2000-r2-B1).
 func runAB(ctx context.Context, sys abSystem, a AB, out *report.AB, say func(string, ...any)) error {
-	*out = report.AB{A: a.A, B: a.B, Rates: a.Rates, DurationS: a.Dur.Seconds()}
+	*out = report.AB{A: a.A, B: a.B, Rates: a.Rates, DurationS: a.Dur.Seconds(), Rounds: a.Rounds}
 	defer func() { out.Compare = report.SummarizeAB(out.Probes) }()
 	for _, rate := range a.Rates {
-		for _, o := range abOrder {
-			env := a.A
-			if o.arm == "B" {
-				env = a.B
+		for round := 1; round <= a.Rounds; round++ {
+			for _, o := range abOrders[(round-1)%2] {
+				x := report.ABProbe{Arm: o.arm, Round: round, Nth: o.nth, Rate: rate}
+				env := a.A
+				if x.Arm == "B" {
+					env = a.B
+				}
+				name := fmt.Sprintf("ab-%.0f-%s", rate, x.Label())
+				if a.Rounds > 1 {
+					name = fmt.Sprintf("ab-%.0f-r%d-%s", rate, round, x.Label())
+				}
+				say("%s: restarting the batchers with %s", name, describeEnv(env))
+				if err := sys.restartBatchers(ctx, env); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				var err error
+				if x.Probe, err = sys.probe(ctx, name, name, rate, a.Dur); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				out.Probes = append(out.Probes, x)
 			}
-			name := fmt.Sprintf("ab-%.0f-%s%d", rate, o.arm, o.round)
-			say("%s: restarting the batchers with %s", name, describeEnv(env))
-			if err := sys.restartBatchers(ctx, env); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			pr, err := sys.probe(ctx, name, name, rate, a.Dur)
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			out.Probes = append(out.Probes, report.ABProbe{Arm: o.arm, Round: 1, Nth: o.round, Rate: rate, Probe: pr})
 		}
 	}
 	return nil
@@ -172,7 +194,11 @@ func (r *run) abOnly(ctx context.Context) error {
 	r.rep.Only, r.rep.AB = OnlyAB, &report.AB{}
 	err := runAB(ctx, r, r.cfg.AB, r.rep.AB, r.say)
 	for _, c := range r.rep.AB.Compare {
-		r.say("%s at %.0f/s: B÷A %.3f (noise ±%.1f%%): %s", c.Metric, c.Rate, c.Ratio, c.Band*100, c.Verdict)
+		paired := ""
+		if n := len(c.RoundRatios); n > 1 {
+			paired = fmt.Sprintf("; B lower in %d of %d rounds", c.Lower, n)
+		}
+		r.say("%s at %.0f/s: B÷A %.3f (noise ±%.1f%%): %s%s", c.Metric, c.Rate, c.Ratio, c.Band*100, c.Verdict, paired)
 	}
 	r.series()
 	r.bookCPU()

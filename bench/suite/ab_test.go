@@ -42,65 +42,90 @@ func (f *fakeAB) probe(_ context.Context, name, cpuPhase string, rate float64, d
 	return p, nil
 }
 
-// TestRunABOrder is the A/B's dry wiring: at each rate the probes run A B
-// B A, each after a restart of the batchers with its side's settings, for
-// the A/B's duration, named after rate and probe; the report keeps the
-// probes and compares them (B's p50 10% lower, beyond a noise of 0). A
-// failing probe ends it with the probes before it kept and the complete
-// rates compared.
+// TestRunABOrder is the A/B's dry wiring: at each rate the rounds run in a
+// row, A B B A then B A A B, each probe after a restart of the batchers
+// with its side's settings, for the A/B's duration, named after rate,
+// round (with more than one) and probe; the report keeps the probes and
+// compares them pooled (B's p50 10% lower, beyond a noise of 0, in every
+// round). A failing probe ends it with the probes before it kept and the
+// complete rounds compared.
 func TestRunABOrder(t *testing.T) {
-	a := AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{2000, 2500}, Dur: 60 * time.Second}
-	f := &fakeAB{}
-	var out report.AB
-	if err := runAB(context.Background(), f, a, &out, func(string, ...any) {}); err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, rate := range a.Rates {
-		for _, arm := range []string{"A1", "B1", "B2", "A2"} {
-			env := ""
-			if arm[0] == 'B' {
-				env = "BATCHER_LEDGER_LAG=-1s"
-			}
-			name := fmt.Sprintf("ab-%.0f-%s", rate, arm)
-			want = append(want, "restart "+env, fmt.Sprintf("probe %s %s %.0f 1m0s", name, name, rate))
+	for _, rounds := range []int{1, 2} {
+		a := AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{2000, 2500}, Dur: 60 * time.Second, Rounds: rounds}
+		f := &fakeAB{}
+		var out report.AB
+		if err := runAB(context.Background(), f, a, &out, func(string, ...any) {}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !slices.Equal(f.calls, want) {
-		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(f.calls, "\n"), strings.Join(want, "\n"))
-	}
-	if len(out.Probes) != 8 || out.Probes[1].Label() != "B1" || out.Probes[7].Label() != "A2" || out.Probes[7].Rate != 2500 {
-		t.Errorf("probes kept: %+v", out.Probes)
-	}
-	if out.DurationS != 60 || !slices.Equal(out.B, a.B) || len(out.A) != 0 || !slices.Equal(out.Rates, a.Rates) {
-		t.Errorf("the report's A/B: %+v", out)
-	}
-	var p50s int
-	for _, c := range out.Compare {
-		if c.Metric == "202→commit p50 ms" {
-			p50s++
-			if c.Ratio < 0.8999 || c.Ratio > 0.9001 || c.Verdict != "B 10% lower, beyond the ±0% noise" {
-				t.Errorf("p50 at %.0f: B÷A %.4f, %q; want 0.9, 10%% lower", c.Rate, c.Ratio, c.Verdict)
+		var want, labels []string
+		for _, rate := range a.Rates {
+			for round := 1; round <= rounds; round++ {
+				order := []string{"A1", "B1", "B2", "A2"}
+				if round == 2 {
+					order = []string{"B1", "A1", "A2", "B2"}
+				}
+				for _, label := range order {
+					env := ""
+					if label[0] == 'B' {
+						env = "BATCHER_LEDGER_LAG=-1s"
+					}
+					name := fmt.Sprintf("ab-%.0f-%s", rate, label)
+					if rounds > 1 {
+						name = fmt.Sprintf("ab-%.0f-r%d-%s", rate, round, label)
+					}
+					want = append(want, "restart "+env, fmt.Sprintf("probe %s %s %.0f 1m0s", name, name, rate))
+					labels = append(labels, fmt.Sprintf("%.0f %d %s", rate, round, label))
+				}
 			}
 		}
-	}
-	if p50s != 2 {
-		t.Errorf("%d p50 comparisons; want one per rate", p50s)
+		if !slices.Equal(f.calls, want) {
+			t.Errorf("%d rounds: calls:\n%s\nwant:\n%s", rounds, strings.Join(f.calls, "\n"), strings.Join(want, "\n"))
+		}
+		var got []string
+		for _, p := range out.Probes {
+			got = append(got, fmt.Sprintf("%.0f %d %s", p.Rate, p.Round, p.Label()))
+		}
+		if !slices.Equal(got, labels) {
+			t.Errorf("%d rounds: probes kept %q; want %q", rounds, got, labels)
+		}
+		if out.DurationS != 60 || out.Rounds != rounds || !slices.Equal(out.B, a.B) || len(out.A) != 0 || !slices.Equal(out.Rates, a.Rates) {
+			t.Errorf("%d rounds: the report's A/B: %+v", rounds, out)
+		}
+		var p50s int
+		for _, c := range out.Compare {
+			if c.Metric == "202→commit p50 ms" {
+				p50s++
+				if c.Ratio < 0.8999 || c.Ratio > 0.9001 || c.Verdict != "B 10% lower, beyond the ±0% noise" || len(c.RoundRatios) != rounds || c.Lower != rounds {
+					t.Errorf("%d rounds: p50 at %.0f: B÷A %.4f, %q, lower in %d of %v; want 0.9, 10%% lower, in every round", rounds, c.Rate, c.Ratio, c.Verdict, c.Lower, c.RoundRatios)
+				}
+			}
+		}
+		if p50s != 2 {
+			t.Errorf("%d rounds: %d p50 comparisons; want one per rate", rounds, p50s)
+		}
 	}
 
-	f = &fakeAB{failAt: "ab-2500-B2"}
+	a := AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{2000, 2500}, Dur: 60 * time.Second, Rounds: 2}
+	f := &fakeAB{failAt: "ab-2500-r2-A1"}
+	var out report.AB
 	err := runAB(context.Background(), f, a, &out, func(string, ...any) {})
-	if err == nil || !strings.Contains(err.Error(), "ab-2500-B2: the queue did not drain") {
+	if err == nil || !strings.Contains(err.Error(), "ab-2500-r2-A1: the queue did not drain") {
 		t.Fatalf("a failing probe: %v; want its name and error", err)
 	}
-	if len(out.Probes) != 6 || len(out.Compare) != 4 || out.Compare[0].Rate != 2000 {
-		t.Errorf("after the failure: %d probes, %d comparisons; want 6 and the 4 of 2,000", len(out.Probes), len(out.Compare))
+	if len(out.Probes) != 13 || len(out.Compare) != 8 {
+		t.Fatalf("after the failure: %d probes, %d comparisons; want 13 and the 4 of each rate", len(out.Probes), len(out.Compare))
+	}
+	if c := out.Compare[0]; c.Rate != 2000 || len(c.RoundRatios) != 2 {
+		t.Errorf("2,000's first comparison: %+v; want both rounds pooled", c)
+	}
+	if c := out.Compare[4]; c.Rate != 2500 || len(c.RoundRatios) != 1 {
+		t.Errorf("2,500's first comparison: %+v; want the complete round alone", c)
 	}
 }
 
 // TestABCheck: what an A/B refuses before any system comes up.
 func TestABCheck(t *testing.T) {
-	good := AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{2000}, Dur: time.Minute}
+	good := AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{2000}, Dur: time.Minute, Rounds: 1}
 	if err := good.Check([]string{"HOME=/root", "BATCHER_TICK=50ms"}); err != nil {
 		t.Errorf("a good A/B: %v", err)
 	}
@@ -123,7 +148,9 @@ func TestABCheck(t *testing.T) {
 		{"the same", func(a *AB) { a.A = a.B }, nil, "the same settings"},
 		{"no rate", func(a *AB) { a.Rates = nil }, nil, "rates"},
 		{"a rate of 0", func(a *AB) { a.Rates = []float64{2000, 0} }, nil, "rates"},
+		{"a rate twice", func(a *AB) { a.Rates = []float64{3750, 4500, 3750} }, nil, "rate 3750 given twice: to repeat the probes at a rate, give more rounds (--ab-rounds)"},
 		{"no duration", func(a *AB) { a.Dur = 0 }, nil, "duration"},
+		{"no round", func(a *AB) { a.Rounds = 0 }, nil, "0 rounds: give 1 or more"},
 		{"A not the default", func(*AB) {}, []string{"BATCHER_LEDGER_LAG=3s"}, "so A would run with it"},
 		{"B not the default", func(a *AB) { a.A = []string{"BATCHER_TICK=20ms"} }, []string{"BATCHER_TICK=50ms"}, "so B would run with it"},
 	} {

@@ -22,7 +22,8 @@
 // -only-scaleout), for trying it out; --only sweep and --only intake run
 // the start of a run and its intake phases alone on the run's own system;
 // --only ab compares two settings of the batchers' environment (--ab-env
-// against --ab-env-a) in one run, probes A B B A at each --ab-rates rate.
+// against --ab-env-a) in one run, --ab-rounds rounds of probes A B B A (even
+// rounds B A A B) at each --ab-rates rate.
 // Benchmarks report; a slow machine never fails the run: it exits 0 once
 // the run got to its end, whatever it measured. A run cut short saves what
 // it measured as a partial report and exits non-zero, its last line saying
@@ -107,9 +108,10 @@ func run(args []string) error {
 	other := fs.Bool("other-consensus", true, "measure the other consensus's fresh-ledger ceiling on a second network brought up for it")
 	sweepNoise := fs.Float64("sweep-noise", suite.DefaultPlan.SweepNoise, "share of the fastest sweep setting's rate within which settings count as equal: the two that decide such a tie are driven once more, and the least CPU per vote wins")
 	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (scaleout: the cluster shape on its own stack at --port-base - 400; sweep: the sweep and its choice, the fresh ceiling, the catch-up and the referendum on the run's system; intake: the sustained phase, the ramp, the fixed rates, the surge and its drain and the loss check on the run's system, no ledger drives, to compare --ledger-priority settings; ab: an A/B of the batchers' environment, --ab-env against --ab-env-a, on the run's system; the report's folder gets the suffix -only-<phase>)")
-	abB := fs.String("ab-env", "", "with --only ab: B's batcher settings, NAME=value separated by spaces, each the BATCHER_* variable of a batcher flag (e.g. 'BATCHER_LEDGER_LAG=-1s'), added to the batchers' environment for B's probes; at each --ab-rates rate the probes run A B B A, the batchers restarted with the probe's settings before each")
+	abB := fs.String("ab-env", "", "with --only ab: B's batcher settings, NAME=value separated by spaces, each the BATCHER_* variable of a batcher flag (e.g. 'BATCHER_LEDGER_LAG=-1s'), added to the batchers' environment for B's probes; at each --ab-rates rate the probes run A B B A (--ab-rounds: more rounds, the even ones B A A B), the batchers restarted with the probe's settings before each")
 	abA := fs.String("ab-env-a", "", "with --only ab: A's batcher settings, as --ab-env (empty: the batchers' defaults; a name one side sets and the other does not must be unset in benchrun's environment)")
-	abRates := fs.String("ab-rates", suite.FormatRates(suite.DefaultAB.Rates), "with --only ab: the offered votes/s, comma-separated; four probes at each")
+	abRates := fs.String("ab-rates", suite.FormatRates(suite.DefaultAB.Rates), "with --only ab: the offered votes/s, comma-separated, each once; four probes a round at each")
+	abRounds := fs.Int("ab-rounds", suite.DefaultAB.Rounds, "with --only ab: rounds of four probes in a row at each rate, A B B A then B A A B, alternating; the report pools them (B÷A of the means, each round's own B÷A, in how many rounds B came lower). Each probe takes about --ab-duration plus the drain and a restart of the batchers")
 	abDur := fs.Duration("ab-duration", suite.DefaultAB.Dur, "with --only ab: each probe's intake at its rate, before the queue's drain")
 	scaleRate := fs.Float64("scaleout-rate", suite.DefaultPlan.ScaleOutRate, "votes/s offered through HAProxy in the scale-out phase (default 1000 with --quick; 0: skip the phase)")
 	scaleDur := fs.Duration("scaleout-duration", suite.DefaultPlan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
@@ -137,7 +139,7 @@ func run(args []string) error {
 	if err := checkFreeSpace(*dir, *minFree); err != nil {
 		return err
 	}
-	ab, err := abConfig(*only, setFlags, *abA, *abB, *abRates, *abDur, "bin")
+	ab, err := abConfig(*only, setFlags, *abA, *abB, *abRates, *abDur, *abRounds, "bin")
 	if err != nil {
 		return err
 	}
@@ -218,9 +220,9 @@ func run(args []string) error {
 // abConfig is the A/B --only ab runs, from its flags (set: the flags
 // given), checked (suite.CheckAB, against the batcher in binDir) before
 // anything starts; an --ab-* flag without --only ab is a mistake.
-func abConfig(only string, set map[string]bool, a, b, rates string, d time.Duration, binDir string) (suite.AB, error) {
+func abConfig(only string, set map[string]bool, a, b, rates string, d time.Duration, rounds int, binDir string) (suite.AB, error) {
 	if only != suite.OnlyAB {
-		for _, f := range []string{"ab-env", "ab-env-a", "ab-rates", "ab-duration"} {
+		for _, f := range []string{"ab-env", "ab-env-a", "ab-rates", "ab-duration", "ab-rounds"} {
 			if set[f] {
 				return suite.AB{}, fmt.Errorf("--%s goes with --only ab", f)
 			}
@@ -231,7 +233,7 @@ func abConfig(only string, set map[string]bool, a, b, rates string, d time.Durat
 	if err != nil {
 		return suite.AB{}, fmt.Errorf("--ab-rates: %w", err)
 	}
-	ab := suite.AB{A: suite.ParseEnv(a), B: suite.ParseEnv(b), Rates: rs, Dur: d}
+	ab := suite.AB{A: suite.ParseEnv(a), B: suite.ParseEnv(b), Rates: rs, Dur: d, Rounds: rounds}
 	return ab, suite.CheckAB(context.Background(), ab, binDir)
 }
 

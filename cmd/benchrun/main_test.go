@@ -106,10 +106,11 @@ func TestConcludeBeforeAnyReport(t *testing.T) {
 }
 
 // TestABFlags is --only ab's wiring: its flags make the A/B (rates,
-// duration, both sides' settings) once the names are the batcher's flags
-// (a stand-in batcher's --help lists them as flag.PrintDefaults does); a
-// misspelt name, a bad rate, no --ab-env, or an --ab-* flag without --only ab is
-// refused before the run makes its report folder.
+// duration, rounds, both sides' settings) once the names are the batcher's
+// flags (a stand-in batcher's --help lists them as flag.PrintDefaults does);
+// a misspelt name, a bad rate, a rate twice, no round, no --ab-env, or an
+// --ab-* flag without --only ab is refused before the run makes its report
+// folder.
 func TestABFlags(t *testing.T) {
 	bin := t.TempDir()
 	script := "#!/bin/sh\nprintf '  -ledger-lag duration\\n    \\tlag\\n  -tick duration\\n    \\ttick\\n' >&2\nexit 0\n"
@@ -117,26 +118,32 @@ func TestABFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := map[string]bool{"ab-env": true}
-	ab, err := abConfig("ab", set, "BATCHER_TICK=20ms", " BATCHER_LEDGER_LAG=-1s  BATCHER_TICK=50ms", "2000,2500", 30*time.Second, bin)
+	ab, err := abConfig("ab", set, "BATCHER_TICK=20ms", " BATCHER_LEDGER_LAG=-1s  BATCHER_TICK=50ms", "2000,2500", 30*time.Second, 3, bin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(ab.A, " ") != "BATCHER_TICK=20ms" || strings.Join(ab.B, " ") != "BATCHER_LEDGER_LAG=-1s BATCHER_TICK=50ms" ||
-		len(ab.Rates) != 2 || ab.Rates[0] != 2000 || ab.Rates[1] != 2500 || ab.Dur != 30*time.Second {
+		len(ab.Rates) != 2 || ab.Rates[0] != 2000 || ab.Rates[1] != 2500 || ab.Dur != 30*time.Second || ab.Rounds != 3 {
 		t.Errorf("the A/B: %+v", ab)
 	}
 	for _, tc := range []struct {
 		name       string
 		b, rates   string
+		rounds     int
 		wantSubstr string
 	}{
-		{"misspelt", "BATCHER_LEDGERLAG=-1s", "2000", "BATCHER_LEDGERLAG: no flag"},
-		{"bad rate", "BATCHER_LEDGER_LAG=-1s", "2000,fast", "--ab-rates"},
-		{"no B", "", "2000", "no B"},
+		{"misspelt", "BATCHER_LEDGERLAG=-1s", "2000", 1, "BATCHER_LEDGERLAG: no flag"},
+		{"bad rate", "BATCHER_LEDGER_LAG=-1s", "2000,fast", 1, "--ab-rates"},
+		{"a rate twice", "BATCHER_LEDGER_LAG=-1s", "3750,3750", 1, "rate 3750 given twice: to repeat the probes at a rate, give more rounds (--ab-rounds)"},
+		{"no round", "BATCHER_LEDGER_LAG=-1s", "2000", 0, "0 rounds"},
+		{"no B", "", "2000", 1, "no B"},
 	} {
-		if _, err := abConfig("ab", set, "", tc.b, tc.rates, time.Minute, bin); err == nil || !strings.Contains(err.Error(), tc.wantSubstr) {
+		if _, err := abConfig("ab", set, "", tc.b, tc.rates, time.Minute, tc.rounds, bin); err == nil || !strings.Contains(err.Error(), tc.wantSubstr) {
 			t.Errorf("%s: %v; want an error with %q", tc.name, err, tc.wantSubstr)
 		}
+	}
+	if _, err := abConfig("", map[string]bool{"ab-rounds": true}, "", "", "2000", time.Minute, 3, bin); err == nil || !strings.Contains(err.Error(), "--ab-rounds goes with --only ab") {
+		t.Errorf("--ab-rounds without --only ab: %v", err)
 	}
 	reports := t.TempDir()
 	err = run([]string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
