@@ -170,7 +170,7 @@ func run(args []string) error {
 	plan.SweepNoise = *sweepNoise
 	plan.ScaleOutRate, plan.ScaleOutDur = *scaleRate, *scaleDur
 	if *quick {
-		plan = quickPlan(plan)
+		plan = plan.Quick()
 		if !setFlags["scaleout-rate"] {
 			plan.ScaleOutRate = 1000
 		}
@@ -344,15 +344,6 @@ func checkFreeSpace(dir string, minGB float64) error {
 		return fmt.Errorf("only %.1f GB free under %s, and this run wants %.0f GB (--min-free-gb): delete old run data (.run/bench of other clones, the Go build cache) or pass a lower --min-free-gb", gb, dir, minGB)
 	}
 	return nil
-}
-
-// quickPlan shortens every phase.
-func quickPlan(p suite.Plan) suite.Plan {
-	p.SweepVotes, p.SweepFlights, p.SweepDur = []int{500, 2000}, []int{16, 32}, 3*time.Second
-	p.CeilingDur, p.NaiveDur, p.FillLimit = 6*time.Second, 5*time.Second, time.Minute
-	p.ReferendumDur, p.SustainedDur, p.SearchProbes, p.ProbeDur = 5*time.Second, 15*time.Second, 1, 15*time.Second
-	p.RampStep, p.FixedDur, p.SurgeDur, p.StormDur, p.ReadDur = 3*time.Second, 5*time.Second, 5*time.Second, 5*time.Second, 3*time.Second
-	return p
 }
 
 // profileIntake CPU-profiles the gateway's vote intake (decode, HMAC, Lua
