@@ -280,31 +280,40 @@ func (s Settings) priorityText() string {
 	}
 }
 
-// cpuMarkdown is the CPU per process and phase.
+// cpuMarkdown is the CPU per process and phase: the run's system's, then
+// each extra network's (extraCPUMarkdown).
 func (r *Report) cpuMarkdown(b *strings.Builder) {
+	fmt.Fprintf(b, "## CPU per process (cores; 1.00 = one core busy) and peak RSS\n\n")
+	cpuTable(b, r.Phases, r.CPU, r.MachineBusy)
+	fmt.Fprintf(b, "\nCPU from /proc/PID/stat between phase boundaries: utime+stime plus the children a process waited for (Redis's AOF-rewrite child counts as Redis once it ends); peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other users' work (and any child still running, such as an AOF rewrite in progress).\n\n")
+	r.extraCPUMarkdown(b)
+}
+
+// cpuTable is a table of the processes' CPU in each phase, their peak RSS,
+// and the machine's busy share in each phase.
+func cpuTable(b *strings.Builder, phases []string, rows []measure.ProcessCPU, busy map[string]float64) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	p("## CPU per process (cores; 1.00 = one core busy) and peak RSS\n\n| process |")
-	for _, ph := range r.Phases {
+	p("| process |")
+	for _, ph := range phases {
 		p(" %s |", ph)
 	}
 	p(" peak RSS |\n|---|")
-	for range r.Phases {
+	for range phases {
 		p("---|")
 	}
 	p("---|\n")
-	for _, c := range r.CPU {
+	for _, c := range rows {
 		p("| %s |", c.Name)
-		for _, ph := range r.Phases {
+		for _, ph := range phases {
 			p(" %.2f |", c.Cores[ph])
 		}
 		p(" %.0f MB |\n", c.PeakRSSMB)
 	}
 	p("| *machine busy (all processes, %% of all cores)* |")
-	for _, ph := range r.Phases {
-		p(" %.0f%% |", r.MachineBusy[ph]*100)
+	for _, ph := range phases {
+		p(" %.0f%% |", busy[ph]*100)
 	}
-	p(" |\n\nCPU from /proc/PID/stat between phase boundaries: utime+stime plus the children a process waited for (Redis's AOF-rewrite child counts as Redis once it ends); peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other users' work (and any child still running, such as an AOF rewrite in progress).\n\n")
-
+	p(" |\n")
 }
 
 // saturationMarkdown is what held the cores in each phase.

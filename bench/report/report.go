@@ -50,7 +50,10 @@ type Report struct {
 	Phases      []string             `json:"phases"` // CPU columns, in run order
 	CPU         []measure.ProcessCPU `json:"cpu"`
 	MachineBusy map[string]float64   `json:"machine_busy"` // busy share of all cores per phase (0..1)
-	Saturation  []Saturation         `json:"saturation"`
+	// ExtraCPU is each extra network's CPU book, in the order they were
+	// brought up; empty in reports from before it was recorded.
+	ExtraCPU   []NetworkCPU `json:"extra_networks_cpu,omitempty"`
+	Saturation []Saturation `json:"saturation"`
 	// RampCPU is Saturation for each step of the ramp (phase ramp-RATE):
 	// who held the cores in the step that was not served. Empty in
 	// reports from before it was recorded.

@@ -13,7 +13,8 @@ import (
 // extra network whose election has three questions, after its warm-up, the
 // ceiling over all of them, with every vote in the first, and over all
 // again; every vote counts, each drive names the contests it used, and the
-// ratio is the mean of the two spread drives over the one-contest drive.
+// ratio is the mean of the two spread drives over the one-contest drive;
+// the network's CPU book is in the report.
 func TestContestsOnExtra(t *testing.T) {
 	e := nettest.Election([]string{"CA", "TX"}, []string{"alice", "bob"})
 	r := shortRun(t, &e)
@@ -32,6 +33,7 @@ func TestContestsOnExtra(t *testing.T) {
 		}
 	}
 	checkWarmup(t, "contests", *l.ContestsFirst, r.cfg.Plan.ExtraWarmup)
+	checkExtraCPU(t, r.rep, "ceiling-contests", "ceiling-contests-first")
 	if l.OneContest.Warmup != nil || l.AllContests.Warmup != nil {
 		t.Errorf("warm-ups before the network's later drives: %+v, %+v; want one, before its first", l.OneContest.Warmup, l.AllContests.Warmup)
 	}

@@ -2,6 +2,7 @@ package suite
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 // TestEligibilityPair runs the eligibility phase with a short plan: both
 // ceilings are measured on their own fresh networks, every vote is counted
 // on both (on the sealed one because each voter is on its roll), and the
-// ratio is the sealed one's counted/s over the other's. The election has
-// two contests, so the roll and the votes are spread over both.
+// ratio is the sealed one's counted/s over the other's; each network's CPU
+// book is in the report. The election has two contests, so the roll and
+// the votes are spread over both.
 func TestEligibilityPair(t *testing.T) {
 	e := nettest.Election([]string{"CA", "TX"}, []string{"alice", "bob"})
 	e.Contests = append(e.Contests, ballot.Contest{ID: "prop-1", Title: "Proposition 1", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}})
@@ -34,6 +36,8 @@ func TestEligibilityPair(t *testing.T) {
 		}
 		checkWarmup(t, name, c, r.cfg.Plan.ExtraWarmup)
 	}
+	checkExtraCPU(t, r.rep, "ceiling-roll-sealed", "ceiling-roll-sealed")
+	checkExtraCPU(t, r.rep, "ceiling-roll-unsealed", "ceiling-roll-unsealed")
 	if want := r.cfg.Plan.extraWarmupVoters() + r.cfg.Plan.extraCeilingVoters(); el.Voters != want || el.Sealed.RollEntries != want {
 		t.Errorf("roll of %d voters, %d sealed; want %d, the warm-up's and the ceiling's", el.Voters, el.Sealed.RollEntries, want)
 	}
@@ -67,6 +71,30 @@ func checkWarmup(t *testing.T, name string, c report.Ceiling, rule WarmupRule) {
 	for i, s := range w.Slices {
 		t.Logf("%s: warm-up slice %d: %.1f s, %d votes, page faults %s", name, i, s.DurationS, s.Votes, s.FaultsText())
 	}
+}
+
+// checkExtraCPU checks the CPU book of the extra network brought up as
+// network in the report: its warm-up's phase and its measured drive's,
+// the load generator and its first orderer busy in the measured one.
+func checkExtraCPU(t *testing.T, rep *report.Report, network, measured string) {
+	t.Helper()
+	for _, n := range rep.ExtraCPU {
+		if n.Network != network {
+			continue
+		}
+		if !slices.Contains(n.Phases, network+"-warmup") || !slices.Contains(n.Phases, measured) {
+			t.Errorf("%s: CPU phases %q; want its warm-up's and %s", network, n.Phases, measured)
+		}
+		busy := map[string]float64{}
+		for _, c := range n.CPU {
+			busy[c.Name] = c.Cores[measured]
+		}
+		if busy[loadGenerator] <= 0 || busy["orderer0"] <= 0 {
+			t.Errorf("%s: cores in %s %v; want the load generator's and orderer0's", network, measured, busy)
+		}
+		return
+	}
+	t.Errorf("no CPU book of %s in the report (%d extra networks)", network, len(rep.ExtraCPU))
 }
 
 // shortRun is a run of election e on BFT with a short plan (warm-ups of

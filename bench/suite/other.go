@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/internal/electionsetup"
 	"github.com/votechain/votechain/network"
@@ -56,7 +55,8 @@ func (r *run) ceilingOnExtra(ctx context.Context, consensus network.Consensus, n
 // name, sets up election e on it with sealed, if set, written and sealed as
 // its roll, warms it up (warmUp) with votes cast by voters (nil: random
 // voters), runs do on it (e as its election, the voters the warm-up left,
-// its warm-up) and removes the network.
+// its warm-up), books its processes' CPU in the report (bookExtraCPU) and
+// removes the network.
 func (r *run) onExtra(ctx context.Context, consensus network.Consensus, name string, e ballot.Election, sealed, voters []ballot.RollEntry, do func(ledgerUnderTest, *report.Warmup)) error {
 	cfg := r.cfg.Stack
 	r.say("%s: bringing up a fresh %s network", name, consensus)
@@ -83,15 +83,10 @@ func (r *run) onExtra(ctx context.Context, consensus network.Consensus, name str
 		return fmt.Errorf("the %s network for %s: %w", consensus, name, err)
 	}
 	defer closeAll()
-	pids := map[string]int{}
-	for _, p := range n.Status(ctx).Processes {
-		if p.Running {
-			pids[p.Name] = p.PID
-		}
-	}
-	lt := ledgerUnderTest{consensus: string(consensus), ledger: ledger, book: measure.NewCPUBook(pids), voters: voters, election: &e, rollEntries: len(sealed)}
+	lt := ledgerUnderTest{consensus: string(consensus), ledger: ledger, book: extraBook(n.Status(ctx).Processes), voters: voters, election: &e, rollEntries: len(sealed)}
 	w := r.warmUp(ctx, &lt, name)
 	do(lt, w)
+	r.bookExtraCPU(name, string(consensus), lt.book)
 	return nil
 }
 

@@ -10,6 +10,10 @@ import (
 // "orderer0".., "peer.<Org>", "cc.<Org>", "redis", "gateway", "batcher0"..,
 // "explorer"; the benchmark adds its own.
 
+// loadGenerator is this process's name in the CPU books: it drives the
+// load of every phase.
+const loadGenerator = "benchrun (load generator)"
+
 // role groups the processes of the CPU table: the intake (gateway and
 // Redis), the load generator (this process and the bare handler), the
 // monitoring (Prometheus and the Redis exporter), and the ledger side

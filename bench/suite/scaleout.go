@@ -176,7 +176,7 @@ func (r *run) offerCluster(ctx context.Context, st *stack.Stack, c *report.Clust
 		return err
 	}
 
-	pids := map[string]int{"benchrun (load generator)": os.Getpid()}
+	pids := map[string]int{loadGenerator: os.Getpid()}
 	ports := map[string]int{}
 	for _, p := range st.Network().Status(ctx).Processes {
 		if p.Running {

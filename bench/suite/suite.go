@@ -424,7 +424,7 @@ func (r *run) connect(ctx context.Context) error {
 		r.rep.Settings.StateWeight[s] = weights[i]
 	}
 
-	pids := map[string]int{"benchrun (load generator)": os.Getpid()}
+	pids := map[string]int{loadGenerator: os.Getpid()}
 	for _, p := range r.st.Network().Status(ctx).Processes {
 		if p.Running {
 			pids[p.Name] = p.PID
@@ -583,10 +583,7 @@ func (r *run) phases(ctx context.Context) error {
 // what saturated in them into the report.
 func (r *run) bookCPU() {
 	rep := r.rep
-	rep.Phases, rep.CPU, rep.MachineBusy = r.book.Phases(), r.book.Rows(), map[string]float64{}
-	for _, ph := range rep.Phases {
-		rep.MachineBusy[ph] = r.book.MachineBusy(ph)
-	}
+	rep.Phases, rep.CPU, rep.MachineBusy = cpuTable(r.book)
 	rep.ReferendumStart.Busy, rep.ReferendumStart.Parts = r.parts("referendum")
 	r.saturation()
 }
