@@ -9,9 +9,13 @@ import (
 	"github.com/votechain/votechain/bench/measure"
 )
 
-// fixtureStages is the stage breakdown of the batcher scrapes captured in
+// fixtureStages is the stage breakdown of the batcher scrapes in
 // bench/measure/testdata (a window of 1,000 votes in 20 batches and 10
-// transactions: see that package's batcherstages_test.go).
+// transactions: see that package's batcherstages_test.go), whose p50 and
+// p95 interpolate within the batcher's buckets: a journal's 20 batches all
+// at 6 ms, in (5, 7.5] ms, give 5 + 2.5 × 10/20 = 6.25 and 5 + 2.5 × 19/20
+// = 7.4; the commits 180–370 ms, 8 of them up to 250 ms and 5 in (250,
+// 300], 250 + 50 × 2/5 = 270 ms.
 func fixtureStages(t *testing.T) *measure.BatcherStages {
 	t.Helper()
 	scrape := func(name string) map[string][]measure.Sample {
@@ -51,12 +55,12 @@ func TestMarkdownSaysWhereTheTimeGoes(t *testing.T) {
 		"## Where the time goes in the batcher",
 		"as Prometheus's `histogram_quantile` does",
 		"| stage (per) | referendum | sustained |\n|---|---|---|\n",
-		"| queue (vote) | 6.0 / 11 / 6.0 | 6.0 / 11 / 6.0 |\n| buffer (vote) | 100 / 179 / 100 |",
-		"| journal (batch) | 6.3 / 7.5 / 6.0 |",
-		"| endorse (transaction) | 48 / 57 / 40 |",
-		"| commit (batch) | 272 / 420 / 275 |",
-		"| settle (batch) | 9.5 / 11 / 8.0 |",
-		"| **vote: 202 → acknowledged** | **399 / 550 / 400** |",
+		"| queue (vote) | 6.0 / 9.6 / 6.0 | 6.0 / 9.6 / 6.0 |\n| buffer (vote) | 100 / 145 / 100 |",
+		"| journal (batch) | 6.2 / 7.4 / 6.0 |",
+		"| endorse (transaction) | 40 / 49 / 40 |",
+		"| commit (batch) | 270 / 375 / 275 |",
+		"| settle (batch) | 8.8 / 9.9 / 8.0 |",
+		"| **vote: 202 → acknowledged** | **400 / 490 / 400** |",
 		"| votes committed, batches | 1,000 in 20 |",
 		"| transactions submitted (batches each) | 10 (2.00) |",
 		"| **votes per transaction** | **100** |",
