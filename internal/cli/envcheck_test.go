@@ -1,4 +1,4 @@
-package cli
+package cli_test
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/network"
 )
 
@@ -21,10 +23,10 @@ func toolFlags(t *testing.T) (*flag.FlagSet, string) {
 	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
 	var out bytes.Buffer
 	fs.SetOutput(&out)
-	RedisFlags(fs, "gateway")
-	LedgerFlags(fs, network.Gateway)
-	LogFlags(fs)
-	SecretFlag(fs)
+	cli.RedisFlags(fs, "gateway")
+	cli.LedgerFlags(fs, network.Gateway)
+	cli.LogFlags(fs)
+	cli.SecretFlag(fs)
 	fs.Duration("ledger-lag", time.Second, "with --max-gap: while a transaction has been in flight this long\n(the ledger lags), skip ticks (negative: never)")
 	fs.Duration("behind", -1, "negative: whenever the rate allows")
 	fs.Duration("tick", 0, "the clock (default 200ms when lanes share)")
@@ -38,7 +40,7 @@ func toolFlags(t *testing.T) (*flag.FlagSet, string) {
 	fs.String("listen", "127.0.0.1:0", "listen `address` (host:port)")
 	fs.String("odd", `a "quoted" (x)`, "a default with quotes and brackets")
 	fs.String("empty", "", "a `file`, empty: none")
-	Usage(fs, "TOOL", "tool does things.\n\nUsage:\n  -notaflag  a line of the synopsis that looks like one", "Notes:\n  -alsonot")()
+	cli.Usage(fs, "TOOL", "tool does things.\n\nUsage:\n  -notaflag  a line of the synopsis that looks like one", "Notes:\n  -alsonot")()
 	return fs, out.String()
 }
 
@@ -48,9 +50,9 @@ func toolFlags(t *testing.T) (*flag.FlagSet, string) {
 // the notes.
 func TestParseHelpReadsUsage(t *testing.T) {
 	fs, help := toolFlags(t)
-	got := ParseHelp(help)
-	var want []HelpFlag
-	fs.VisitAll(func(f *flag.Flag) { want = append(want, HelpFlag{Name: f.Name, Default: f.DefValue}) })
+	got := cli.ParseHelp(help)
+	var want []cli.HelpFlag
+	fs.VisitAll(func(f *flag.Flag) { want = append(want, cli.HelpFlag{Name: f.Name, Default: f.DefValue}) })
 	if len(got) != len(want) {
 		t.Fatalf("ParseHelp gave %d flags, want %d:\n%+v\nfrom:\n%s", len(got), len(want), got, help)
 	}
@@ -98,12 +100,12 @@ func TestCheckEnv(t *testing.T) {
 	var out bytes.Buffer
 	other.SetOutput(&out)
 	other.Int("page-size", 25, "rows")
-	Usage(other, "OTHER", "other.", "")()
-	readers := []EnvReader{
+	cli.Usage(other, "OTHER", "other.", "")()
+	readers := []cli.EnvReader{
 		{Name: "tool", Prefix: "TOOL", Bin: fakeCommand(t, "tool", help, 0), Args: []string{"--redis-addr", "127.0.0.1:1", "-log-format=json"}},
 		{Name: "other", Prefix: "OTHER", Bin: fakeCommand(t, "other", out.String(), 0)},
 	}
-	for k, v := range map[string]string{
+	clitest.CheckEnv(t, readers, map[string]string{
 		"TOOL_LEDGER_LAG":      "-1s",
 		"TOOL_LEDGR_LAG":       "-1s",
 		"TOOL_REDIS_ADDR":      "10.0.0.1:1",
@@ -113,32 +115,18 @@ func TestCheckEnv(t *testing.T) {
 		"TOOL_COMPLETELY_ELSE": "1",
 		"OTHER_PAGE_SIZE":      "50",
 		"OTHER_LEDGER_LAG":     "1s",
-	} {
-		t.Setenv(k, v)
-	}
-	c, err := CheckEnv(context.Background(), readers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantOverrides := []string{
+	}, []string{
 		"OTHER_PAGE_SIZE=50: other --page-size (default 25)",
 		"TOOL_BATCH_SIZE=1000: tool --batch-size (the default)",
 		"TOOL_LEDGER_LAG=-1s: tool --ledger-lag (default 1s)",
 		"TOOL_SECRET_FILE=(set): tool --secret-file (default empty)",
-	}
-	wantUnread := []string{
+	}, []string{
 		"OTHER_LEDGER_LAG: other has no such flag",
 		"TOOL_COMPLETELY_ELSE: tool has no such flag",
 		"TOOL_LEDGR_LAG: tool has no such flag (did you mean TOOL_LEDGER_LAG?)",
 		"TOOL_LOG_FORMAT: tool is given --log-format on its command line, which wins",
 		"TOOL_REDIS_ADDR: tool is given --redis-addr on its command line, which wins",
-	}
-	if strings.Join(c.Overrides, "\n") != strings.Join(wantOverrides, "\n") {
-		t.Errorf("overrides:\n%s\nwant:\n%s", strings.Join(c.Overrides, "\n"), strings.Join(wantOverrides, "\n"))
-	}
-	if strings.Join(c.Unread, "\n") != strings.Join(wantUnread, "\n") {
-		t.Errorf("unread:\n%s\nwant:\n%s", strings.Join(c.Unread, "\n"), strings.Join(wantUnread, "\n"))
-	}
+	})
 }
 
 // TestCommandFlagsFailures: a command whose --help fails, that lists no
@@ -149,7 +137,7 @@ func TestCommandFlagsFailures(t *testing.T) {
 		"silent":  fakeCommand(t, "silent", "no flags here\n", 0),
 		"missing": filepath.Join(t.TempDir(), "missing"),
 	} {
-		if _, err := CommandFlags(context.Background(), bin); err == nil || !strings.Contains(err.Error(), bin) {
+		if _, err := cli.CommandFlags(context.Background(), bin); err == nil || !strings.Contains(err.Error(), bin) {
 			t.Errorf("%s: %v; want an error naming %s", name, err, bin)
 		}
 	}

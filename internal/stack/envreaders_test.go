@@ -1,13 +1,11 @@
 package stack
 
 import (
-	"context"
 	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 
-	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -37,7 +35,7 @@ func TestEnvReadersAgainstTheCommands(t *testing.T) {
 	if !slices.Equal(prefixes, EnvPrefixes) {
 		t.Fatalf("the stack's commands read %q; EnvPrefixes says %q", prefixes, EnvPrefixes)
 	}
-	for k, v := range map[string]string{
+	clitest.CheckEnv(t, readers, map[string]string{
 		"BATCHER_LEDGER_LAG":  "-1s",
 		"BATCHER_LEDGR_LAG":   "-1s",
 		"GATEWAY_REDIS_ADDR":  "10.0.0.1:1",
@@ -45,28 +43,14 @@ func TestEnvReadersAgainstTheCommands(t *testing.T) {
 		"EXPLORER_DB":         "/elsewhere.db",
 		"EXPLORER_PAGE_SIZE":  "25",
 		"EXPLORER_NO_SUCH_XY": "1",
-	} {
-		t.Setenv(k, v)
-	}
-	c, err := cli.CheckEnv(context.Background(), readers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantOverrides := []string{
+	}, []string{
 		"BATCHER_LEDGER_LAG=-1s: batcher --ledger-lag (default 1s)",
 		"EXPLORER_PAGE_SIZE=25: explorer --page-size (the default)",
 		"GATEWAY_GC_PERCENT=100: gateway --gc-percent (default 400)",
-	}
-	wantUnread := []string{
+	}, []string{
 		"BATCHER_LEDGR_LAG: batcher has no such flag (did you mean BATCHER_LEDGER_LAG?)",
 		"EXPLORER_DB: explorer is given --db on its command line, which wins",
 		"EXPLORER_NO_SUCH_XY: explorer has no such flag",
 		"GATEWAY_REDIS_ADDR: gateway is given --redis-addr on its command line, which wins",
-	}
-	if strings.Join(c.Overrides, "\n") != strings.Join(wantOverrides, "\n") {
-		t.Errorf("overrides:\n%s\nwant:\n%s", strings.Join(c.Overrides, "\n"), strings.Join(wantOverrides, "\n"))
-	}
-	if strings.Join(c.Unread, "\n") != strings.Join(wantUnread, "\n") {
-		t.Errorf("unread:\n%s\nwant:\n%s", strings.Join(c.Unread, "\n"), strings.Join(wantUnread, "\n"))
-	}
+	})
 }
