@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -149,17 +150,33 @@ func evaluateError(fn string, args []string, err error) error {
 	return fmt.Errorf("evaluate %s: %w", fn, err)
 }
 
-// BlockOfTx returns the number of the block that holds a transaction.
+// BlockOfTx returns the number of the block that holds a transaction
+// (valid or not), or an error wrapping ballot.ErrNotFound when the peer
+// queried holds it in no block (yet).
 func (b *Ballot) BlockOfTx(ctx context.Context, txID string) (uint64, error) {
 	data, err := b.qscc.EvaluateWithContext(ctx, "GetBlockByTxID", client.WithArguments(b.channel, txID))
 	if err != nil {
-		return 0, fmt.Errorf("find block of transaction %s: %w", txID, err)
+		return 0, blockOfTxError(txID, err)
 	}
 	var block common.Block
 	if err := proto.Unmarshal(data, &block); err != nil {
 		return 0, fmt.Errorf("decode block of transaction %s: %w", txID, err)
 	}
 	return block.GetHeader().GetNumber(), nil
+}
+
+// noSuchTx is how the peer's block index says it holds no such
+// transaction (Fabric's blkstorage: "no such transaction ID [<id>] in
+// index", inside qscc's and the gateway's words).
+const noSuchTx = "no such transaction ID"
+
+// blockOfTxError describes a failed GetBlockByTxID: the peer's "no such
+// transaction" wraps ballot.ErrNotFound; any other failure does not.
+func blockOfTxError(txID string, err error) error {
+	if strings.Contains(err.Error(), noSuchTx) {
+		return fmt.Errorf("find block of transaction %s: %w (%v)", txID, ballot.ErrNotFound, err)
+	}
+	return fmt.Errorf("find block of transaction %s: %w", txID, err)
 }
 
 // nullifierPageSize is how many nullifiers one ListNullifiers call returns.

@@ -32,3 +32,18 @@ func TestEvaluateErrorNotFound(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockOfTxErrorNotFound: the peer's "no such transaction" (qscc's
+// GetBlockByTxID, Fabric's own words) becomes ballot.ErrNotFound, keeping
+// the peer's message; any other failure does not.
+func TestBlockOfTxErrorNotFound(t *testing.T) {
+	missing := "Failed to get block for txID 1b64, error no such transaction ID [1b64] in index"
+	if err := blockOfTxError("1b64", peerError(missing)); !errors.Is(err, ballot.ErrNotFound) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("no such transaction: %v", err)
+	}
+	for _, msg := range []string{"access denied: channel [ballots] creator org unknown", "connection refused", "context deadline exceeded"} {
+		if err := blockOfTxError("1b64", peerError(msg)); errors.Is(err, ballot.ErrNotFound) || !strings.Contains(err.Error(), msg) {
+			t.Errorf("failure %q: %v", msg, err)
+		}
+	}
+}
