@@ -27,9 +27,10 @@
 // transaction of its own commits. A retry goes alone. A transaction that
 // will never commit (its orderer died) is recognised from blocks committed after it that hold a
 // transaction accepted later, or from this process's commits stalling for a
-// bound set by the recent commit latencies (see recoveryPolicy), and is
-// submitted again under the same batch id; the chaincode treats a committed
-// id as a no-op. After a crash the next owner resubmits journaled batches
+// bound set by the recent commit latencies (see recoveryPolicy), and,
+// unless the ledger shows it in a block after all (then only its commit
+// status is late: Batcher.attempt), is submitted again under the same batch
+// id; the chaincode treats a committed id as a no-op. After a crash the next owner resubmits journaled batches
 // the same way, then reads the stream from its start: Ack deletes the
 // entries it settles, so the stream holds every vote read but never
 // journaled (lanes read with XREAD, which leaves no trace in Redis).
@@ -94,7 +95,9 @@ type Config struct {
 	// while every transaction it accepted can still be ordered
 	// (network.Consensus.Failover; 0 under Raft): a stall of commits shorter
 	// than this never makes a transaction count as lost, since submitting it
-	// again would only queue a duplicate behind the original (recoveryPolicy).
+	// again would only queue a duplicate behind the original; > 0 also
+	// means every orderer holds every transaction (SmartBFT), so being
+	// overtaken is evidence only by a wider margin (recoveryPolicy).
 	Failover    time.Duration
 	LeaseTTL    time.Duration // a dead process's lanes move after this long
 	LagInterval time.Duration // how often lanes publish their lag
@@ -244,7 +247,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		cfg: cfg, rdb: rdb, ledger: ledger, log: log.With("batcher", cfg.Owner), metrics: newMetrics(reg),
 		owner: cfg.Owner, clock: cfg.Clock,
 		cut:      cutPolicy{maxVotes: cfg.BatchSize, fill: cfg.Fill, depth: cfg.Depth, maxWait: cfg.MaxWait},
-		recovery: recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: max(2*time.Second, cfg.Failover), limit: cfg.CommitTimeout},
+		recovery: newRecoveryPolicy(cfg),
 		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
 	}
 	if cfg.ShareVotes > 0 {

@@ -11,7 +11,8 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 )
 
-// errLost says a submitted transaction will never commit (recoveryPolicy).
+// errLost says a submitted transaction will never commit (recoveryPolicy,
+// confirmed on the ledger: Batcher.attempt).
 type errLost struct {
 	txID    string
 	elapsed time.Duration
@@ -22,16 +23,42 @@ func (e *errLost) Error() string {
 	return fmt.Sprintf("transaction %s lost: not committed %s after acceptance, %d blocks later", e.txID, e.elapsed.Round(time.Millisecond), e.blocks)
 }
 
+// errNoStatus says a transaction the ledger shows in a block got no commit
+// status within the recovery policy's bound: its outcome is read from the
+// ledger instead (lane.commit).
+type errNoStatus struct {
+	txID   string
+	block  uint64
+	waited time.Duration // since it was found in the block
+}
+
+func (e *errNoStatus) Error() string {
+	return fmt.Sprintf("transaction %s in block %d: no commit status %s after finding it there", e.txID, e.block, e.waited.Round(time.Millisecond))
+}
+
+// lostCheckTimeout bounds the ledger look-up that confirms a lost verdict.
+const lostCheckTimeout = 2 * time.Second
+
 type waited struct {
 	done ballot.Committed
 	err  error
 }
 
 // attempt submits a batch once and waits for its commit until the recovery
-// policy judges the transaction lost; losses is how many times in a row the
-// batch was found lost before. A first submission (oldest, when its lane
-// read its oldest vote, set) goes in a shared transaction when the process
-// shares them; any other alone.
+// policy judges the transaction lost and the ledger confirms it; losses is
+// how many times in a row the batch was found lost before. A first
+// submission (oldest, when its lane read its oldest vote, set) goes in a
+// shared transaction when the process shares them; any other alone.
+//
+// A verdict is confirmed by asking the ledger for the transaction's block
+// (at most lostCheckTimeout). In a block, it is not lost: the verdict is
+// withdrawn (logged, batcher_lost_checks_total{result="withdrawn"}) and its
+// commit status awaited for the policy's stall bound from then on, no
+// longer judged lost; if none comes, errNoStatus has the ledger read for its
+// outcome. In none, or when the look-up fails (the peer cannot say; taken
+// as not confirmed, as before the check, and counted apart), the
+// transaction is lost. A commit status that arrives during the look-up wins
+// over either.
 func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, oldest time.Time) (ballot.Committed, error) {
 	var tx batchTx
 	var err error
@@ -54,6 +81,8 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 		done, err := tx.Wait(waitCtx)
 		res <- waited{done, err}
 	}()
+	var found time.Time // when the ledger showed the transaction in block inBlock (zero: not yet)
+	var inBlock uint64
 	for {
 		// The clock first: what is read after it (latencies, blocks, commits)
 		// is at least as recent, so a commit recorded before now is never
@@ -66,30 +95,77 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 		}
 		last, newest, progressed := b.progress.get()
 		w := txWait{elapsed: now.Sub(accepted), stalled: now.Sub(later(accepted, last)), blocks: h - h0, overtaken: newest.Sub(accepted)}
-		if b.recovery.lost(w, lat, losses) {
-			stopWait()
-			if r := <-res; r.err == nil {
-				return r.done, nil // committed just as we gave up
+		bound := b.recovery.bound(lat, losses)
+		wake := bound - w.stalled
+		switch {
+		case !found.IsZero():
+			if d := now.Sub(found); d >= bound {
+				return ballot.Committed{}, &errNoStatus{txID: tx.TransactionID(), block: inBlock, waited: d}
+			}
+			wake = bound - now.Sub(found)
+		case b.recovery.lost(w, lat, losses):
+			if r, ok := received(res); ok {
+				return b.outcome(accepted, r) // committed just as we gave up
+			}
+			n, err := b.blockOf(ctx, tx.TransactionID())
+			if r, ok := received(res); ok {
+				return b.outcome(accepted, r) // its status came during the look-up
+			}
+			if err == nil {
+				found, inBlock = b.clock.Now(), n
+				b.metrics.lostChecks.WithLabelValues("withdrawn").Inc()
+				b.log.Info("lost verdict withdrawn: found in block", "tx", tx.TransactionID(), "block", n, "elapsed", w.elapsed, "blocks", w.blocks)
+				continue
+			}
+			if errors.Is(err, ballot.ErrNotFound) {
+				b.metrics.lostChecks.WithLabelValues("confirmed").Inc()
+			} else {
+				b.metrics.lostChecks.WithLabelValues("error").Inc()
+				b.log.Warn("lost verdict not confirmed: ledger look-up failed; taken as lost", "tx", tx.TransactionID(), "err", err)
 			}
 			return ballot.Committed{}, &errLost{txID: tx.TransactionID(), elapsed: w.elapsed, blocks: w.blocks}
 		}
 		select {
 		case r := <-res:
-			var invalid *ballot.CommitError
-			if r.err == nil || errors.As(r.err, &invalid) {
-				b.progress.committed(accepted, b.clock.Now()) // in a block either way
-			}
-			if r.err == nil {
-				d := b.clock.Now().Sub(accepted)
-				b.recordLatency(d)
-				b.metrics.stage.commit.Observe(d.Seconds())
-			}
-			return r.done, r.err
+			return b.outcome(accepted, r)
 		case <-grew:
 		case <-progressed:
-		case <-b.clock.After(b.recovery.bound(lat, losses) - w.stalled):
+		case <-b.clock.After(wake):
 		}
 	}
+}
+
+// received returns the commit status waited for, if it has arrived.
+func received(res <-chan waited) (waited, bool) {
+	select {
+	case r := <-res:
+		return r, true
+	default:
+		return waited{}, false
+	}
+}
+
+// outcome records the commit status of a transaction accepted at accepted
+// and returns its outcome.
+func (b *Batcher) outcome(accepted time.Time, r waited) (ballot.Committed, error) {
+	var invalid *ballot.CommitError
+	if r.err == nil || errors.As(r.err, &invalid) {
+		b.progress.committed(accepted, b.clock.Now()) // in a block either way
+	}
+	if r.err == nil {
+		d := b.clock.Now().Sub(accepted)
+		b.recordLatency(d)
+		b.metrics.stage.commit.Observe(d.Seconds())
+	}
+	return r.done, r.err
+}
+
+// blockOf asks the ledger for the block holding transaction txID, for at
+// most lostCheckTimeout.
+func (b *Batcher) blockOf(ctx context.Context, txID string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, lostCheckTimeout)
+	defer cancel()
+	return b.ledger.BlockOfTx(ctx, txID)
 }
 
 // submitTx submits one transaction carrying bs and times its endorsement.
@@ -147,8 +223,9 @@ func (b *Batcher) followBlocks(ctx context.Context) {
 
 // commit submits the batch until it is committed VALID, then records the
 // receipts and acknowledges the entries. Failures (endorsement, MVCC conflict,
-// peer or orderer down) are retried with backoff, a lost transaction at once;
-// the batch is never half acknowledged. Before submitting a batch again
+// peer or orderer down) are retried with backoff, a lost transaction, or one
+// in a block whose commit status never came, at once; the batch is never
+// half acknowledged. Before submitting a batch again
 // (resumed: a previous owner may have submitted it), the ledger is read: a
 // transaction given up as lost may have committed after all, and its
 // duplicates would only conflict. stop ends the retries (the journal keeps
@@ -178,9 +255,12 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, o
 		cause := classify(err)
 		l.b.metrics.retries.WithLabelValues(cause).Inc()
 		l.log.Warn("batch commit failed; retrying", "batch", j.Batch.ID(), "attempt", attempt, "cause", cause, "err", err)
-		if cause == "lost" {
+		switch cause {
+		case "lost":
 			losses++
 			continue
+		case "no_status":
+			continue // in a block: the ledger, read first, has its outcome
 		}
 		losses = 0
 		failures++
@@ -261,9 +341,12 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed
 func classify(err error) string {
 	var commitErr *ballot.CommitError
 	var lost *errLost
+	var noStatus *errNoStatus
 	switch {
 	case errors.As(err, &lost):
 		return "lost"
+	case errors.As(err, &noStatus):
+		return "no_status"
 	case errors.As(err, &commitErr):
 		return "commit_" + commitErr.Code
 	case errors.Is(err, context.DeadlineExceeded):

@@ -20,6 +20,7 @@ const (
 	loseTx              // accepted, then lost by its orderer: never commits
 	holdTx              // accepted; commits when the test calls release
 	loseStatus          // committed, but its commit status never arrives (the peer's gateway lost it)
+	lateStatus          // committed in a block at once; its commit status arrives when the test calls deliver
 )
 
 // fakeLedger is an in-memory ledger with the chaincode's CommitBatch and
@@ -42,6 +43,8 @@ type fakeLedger struct {
 	nullifiers map[string]string             // state/nullifier -> vote id
 	submits    map[string]int                // by batch id
 	held       []*fakeTx
+	late       []*fakeTx // committed, their status not yet delivered
+	blockOfErr error     // if set, BlockOfTx fails with it (the peer not answering)
 	subs       []chan uint64
 	shared     [][]string // the batch ids of every transaction carrying several
 }
@@ -115,6 +118,11 @@ func (f *fakeLedger) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) 
 		f.held = append(f.held, tx)
 	case loseStatus:
 		f.commitLocked(&fakeTx{id: tx.id, batches: bs, done: make(chan struct{})})
+	case lateStatus:
+		committed := &fakeTx{id: tx.id, batches: bs, done: make(chan struct{})}
+		f.commitLocked(committed)
+		tx.res = committed.res
+		f.late = append(f.late, tx)
 	}
 	return tx, nil
 }
@@ -194,6 +202,17 @@ func (f *fakeLedger) releaseNext() {
 	f.held = f.held[1:]
 }
 
+// deliver sends the commit status of every committed transaction whose
+// status was held back (lateStatus).
+func (f *fakeLedger) deliver() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tx := range f.late {
+		close(tx.done)
+	}
+	f.late = nil
+}
+
 // commitDirect commits a batch as an earlier owner did, returning its transaction.
 func (f *fakeLedger) commitDirect(b ballot.Batch) string {
 	f.mu.Lock()
@@ -217,9 +236,12 @@ func (f *fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.
 func (f *fakeLedger) BlockOfTx(_ context.Context, txID string) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.blockOfErr != nil {
+		return 0, f.blockOfErr
+	}
 	n, ok := f.blockOf[txID]
 	if !ok {
-		return 0, fmt.Errorf("fake: no transaction %s", txID)
+		return 0, fmt.Errorf("fake: no transaction %s: %w", txID, ballot.ErrNotFound)
 	}
 	return n, nil
 }

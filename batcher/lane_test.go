@@ -203,9 +203,11 @@ func TestTakeoverResubmitsJournalAndReadsAgain(t *testing.T) {
 	}
 }
 
-// A transaction whose commit status never arrives is given up as lost, and
-// the ledger, read before submitting again, shows it committed: the batch
-// is acknowledged under that transaction without a second submission.
+// A transaction whose commit status never arrives is found in its block
+// when judged lost (the verdict withdrawn), given up on its status at the
+// bound, and the ledger, read before submitting again, shows it committed:
+// the batch is acknowledged under that transaction without a second
+// submission.
 func TestLostStatusFoundOnTheLedger(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
@@ -233,10 +235,13 @@ func TestLostStatusFoundOnTheLedger(t *testing.T) {
 		t.Errorf("batch %s submitted %d times, want once", first, n)
 	}
 	// At least the one whose status never came; on a loaded machine the
-	// recovery policy may also give up on others that were merely slow (a
+	// recovery policy may also judge others lost that were merely slow (a
 	// false verdict costs a ledger read, never a second submission).
-	if n := metricValue(t, b.metrics.retries.WithLabelValues("lost")); n < 1 {
-		t.Errorf("%v transactions given up as lost, want at least 1", n)
+	if n := metricValue(t, b.metrics.lostChecks.WithLabelValues("withdrawn")); n < 1 {
+		t.Errorf("%v lost verdicts withdrawn, want at least 1", n)
+	}
+	if n := metricValue(t, b.metrics.retries.WithLabelValues("no_status")); n < 1 {
+		t.Errorf("%v batches given up on their commit status, want at least 1", n)
 	}
 	rec, _ := f.Batch(ctx, "CA", 1)
 	loc, err := votequeue.GetLocation(ctx, rdb, votes[0].ID) // the first CA vote, in CA/1

@@ -18,7 +18,9 @@ type Ledger interface {
 	// Batch returns the ledger's record of a committed batch, or an error
 	// wrapping ballot.ErrNotFound if the batch is not committed.
 	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
-	// BlockOfTx returns the number of the block holding a committed transaction.
+	// BlockOfTx returns the number of the block holding a transaction
+	// (committed valid or not), or an error wrapping ballot.ErrNotFound if
+	// no block the peer queried has committed holds it.
 	BlockOfTx(ctx context.Context, txID string) (uint64, error)
 	// BlockNumbers streams the number of every block committed from now on;
 	// the channel closes when ctx ends or the stream breaks.

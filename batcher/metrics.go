@@ -43,6 +43,7 @@ type metrics struct {
 	backlog     *prometheus.GaugeVec   // entries in the stream not yet acknowledged, by partition
 	lag         *prometheus.GaugeVec   // age of the oldest entry not yet acknowledged, by partition
 	retries     *prometheus.CounterVec // by cause
+	lostChecks  *prometheus.CounterVec // by result: withdrawn, confirmed, error
 	lanes       prometheus.Gauge
 	stage       stageObservers
 	voteLatency prometheus.Histogram // per vote, from its 202 to its acknowledgement
@@ -95,6 +96,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "batcher_retries_total", Help: "Retried operations, by cause.",
 		}, []string{"cause"}),
+		lostChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "batcher_lost_checks_total", Help: "Transactions the recovery policy judged lost, by what the ledger showed before giving up on them: withdrawn (in a block: the verdict withdrawn, the commit status awaited), confirmed (in no block: submitted again), error (the look-up failed: submitted again).",
+		}, []string{"result"}),
 		lanes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "batcher_lanes_owned", Help: "Partitions whose lane this process holds.",
 		}),
@@ -116,6 +120,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "batcher_tx_batches", Help: "Batches per transaction submitted (1: a batch alone; more: a transaction shared by several lanes).",
 		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32},
 	})
-	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lanes, stage, m.voteLatency, m.txBatches)
+	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lostChecks, m.lanes, stage, m.voteLatency, m.txBatches)
 	return m
 }

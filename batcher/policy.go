@@ -3,6 +3,8 @@ package batcher
 import (
 	"slices"
 	"time"
+
+	"github.com/votechain/votechain/network"
 )
 
 // The policies below are pure: they take the time and the state they judge
@@ -235,11 +237,40 @@ func (p cutPolicy) room(pending int) int { return max(0, p.maxVotes-pending) }
 // shorter than the followers' time to replace it is no evidence at all, and
 // a batch submitted again then only doubles the work after the failover
 // (its duplicate is ordered behind the original and fails MVCC).
+//
+// Nor is acceptance order ordering order under SmartBFT: the peer's gateway
+// returns once a quorum of orderers accepted a transaction, and a leader
+// that got it late, or only through a follower's forward
+// (network.BFTRequestForwardTimeout, 1 s), orders transactions accepted up
+// to that much later first. So there being overtaken counts only by a
+// transaction accepted settle plus the forward timeout later
+// (newRecoveryPolicy): 1.5 s. Since no dead orderer loses a transaction
+// there, a true loss is rare and finding it a second later costs little;
+// a false one costs a duplicate transaction whenever the original is not
+// yet in a block.
+//
+// The verdict is the policy's; it is acted on only once the ledger confirms
+// it (Batcher.attempt): a transaction a block already holds is not lost,
+// only its commit status is late (the peer's gateway may answer it after a
+// later transaction's), and it is waited for, no longer judged by this
+// policy.
 type recoveryPolicy struct {
 	blocks int           // blocks committed since acceptance without the transaction
 	settle time.Duration // ... and at least this long since acceptance, and a commit accepted this much later
 	floor  time.Duration // the time bound is never below this (nor below ordering's failover: Config.Failover)
 	limit  time.Duration // nor above this (the configured commit timeout)
+}
+
+// newRecoveryPolicy is the recovery policy of a process configured cfg
+// (its defaults applied): a transaction overtaken in 3 blocks by one
+// accepted 0.5 s later (1.5 s under SmartBFT: cfg.Failover > 0), a stall
+// bound from 2 s (or the failover) to the commit timeout.
+func newRecoveryPolicy(cfg Config) recoveryPolicy {
+	settle := 500 * time.Millisecond
+	if cfg.Failover > 0 {
+		settle += network.BFTRequestForwardTimeout
+	}
+	return recoveryPolicy{blocks: 3, settle: settle, floor: max(2*time.Second, cfg.Failover), limit: cfg.CommitTimeout}
 }
 
 // txWait is what the recovery policy judges of a transaction not yet committed.

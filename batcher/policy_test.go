@@ -412,7 +412,10 @@ func BenchmarkCutPolicy(b *testing.B) {
 }
 
 func TestRecoveryPolicy(t *testing.T) {
-	p := recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: 2 * time.Second, limit: time.Minute}
+	p := newRecoveryPolicy(Config{CommitTimeout: time.Minute}) // Raft: no failover
+	if want := (recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: 2 * time.Second, limit: time.Minute}); p != want {
+		t.Fatalf("recovery policy without a failover %+v, want %+v", p, want)
+	}
 	lat := latencyStats{typical: 300 * time.Millisecond, worst: time.Second}
 	slow := latencyStats{typical: 5 * time.Second, worst: 10 * time.Second}
 	// waiting: a transaction accepted d ago, nothing committed since.
@@ -455,9 +458,13 @@ func TestRecoveryPolicy(t *testing.T) {
 }
 
 // Under SmartBFT (Config.Failover) a stall of commits is no loss until the
-// followers had time to replace a dead leader; being overtaken still is.
+// followers had time to replace a dead leader; being overtaken still is,
+// by a transaction accepted more than a follower's forward timeout later.
 func TestRecoveryPolicyWaitsOutFailover(t *testing.T) {
-	p := recoveryPolicy{blocks: 3, settle: 500 * time.Millisecond, floor: 10 * time.Second, limit: time.Minute}
+	p := newRecoveryPolicy(Config{Failover: 10 * time.Second, CommitTimeout: time.Minute})
+	if p.floor != 10*time.Second || p.settle != 1500*time.Millisecond {
+		t.Fatalf("recovery policy under SmartBFT %+v, want the failover's 10 s floor and a 1.5 s settle", p)
+	}
 	lat := latencyStats{typical: 300 * time.Millisecond, worst: time.Second}
 	for _, c := range []struct {
 		name string
@@ -467,7 +474,9 @@ func TestRecoveryPolicyWaitsOutFailover(t *testing.T) {
 		{"stalled four times the slowest commit, within the failover", txWait{elapsed: 4 * time.Second, stalled: 4 * time.Second}, false},
 		{"stalled just under the failover", txWait{elapsed: 9999 * time.Millisecond, stalled: 9999 * time.Millisecond}, false},
 		{"stalled the whole failover", txWait{elapsed: 10 * time.Second, stalled: 10 * time.Second}, true},
-		{"overtaken within the failover", txWait{elapsed: time.Second, blocks: 3, overtaken: time.Second}, true},
+		{"overtaken by one accepted 1 s later (forwarded to the leader late: no evidence)", txWait{elapsed: 3 * time.Second, blocks: 3, overtaken: time.Second}, false},
+		{"overtaken by one accepted just under 1.5 s later", txWait{elapsed: 3 * time.Second, blocks: 3, overtaken: 1499 * time.Millisecond}, false},
+		{"overtaken by one accepted 1.5 s later, within the failover", txWait{elapsed: 1500 * time.Millisecond, blocks: 3, overtaken: 1500 * time.Millisecond}, true},
 	} {
 		if got := p.lost(c.w, lat, 0); got != c.want {
 			t.Errorf("%s: lost(%+v) = %v, want %v", c.name, c.w, got, c.want)
