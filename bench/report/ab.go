@@ -25,8 +25,13 @@ type AB struct {
 	DurationS float64   `json:"duration_s"` // of each probe's intake
 	// Rounds is how many rounds of four probes were asked for at each
 	// rate (0 in reports from before --ab-rounds: one).
-	Rounds int       `json:"rounds,omitempty"`
-	Probes []ABProbe `json:"probes"` // in run order
+	Rounds int `json:"rounds,omitempty"`
+	// WarmupS is the unmeasured intake at the probe's rate after each
+	// restart, before the drain and the probe (0: none, as in reports from
+	// before it); its CPU phase and mark are the probe's name with -warm,
+	// and no figure of the comparison comes from it.
+	WarmupS float64   `json:"warmup_s,omitempty"`
+	Probes  []ABProbe `json:"probes"` // in run order
 	// Compare is SummarizeAB(Probes): B÷A per rate and metric.
 	Compare []ABCompare `json:"compare"`
 }
@@ -256,6 +261,11 @@ func (r *Report) abMarkdown(b *strings.Builder) {
 			"B÷A is the mean of all B's probes at a rate over the mean of A's, over the rounds that got all four probes; the noise band is the larger of the two settings' spreads, (largest − smallest) ÷ mean of one setting's probes at the rate, how far apart two repeats of one setting came: a B÷A within ±band of 1 is **within noise**. "+
 			"*By round* is each round's own B÷A (its two B probes over its two A) and *B lower* the rounds where B came lower: with settings that do not differ, all of n rounds fall one way by chance alone with probability 2 ÷ 2^n, %g%% for n = %d.\n\n",
 			env(ab.A), env(ab.B), strings.Join(rates, " and "), n, ab.DurationS, 200/math.Pow(2, float64(n)), n)
+	}
+	if ab.WarmupS > 0 {
+		p("After each restart, before its probe, the batchers were warmed up: a %.0f s intake at the probe's rate, then the drain of the queue, unmeasured (the CPU table's and the timeline's `…-warm` and `drain-…-warm` phases); the probes' figures and the comparison leave the warm-ups out.\n\n", ab.WarmupS)
+	} else {
+		p("No warm-up: each probe's intake began on the batchers just restarted, whose first seconds count in its figures.\n\n")
 	}
 	round, head, sep := func(ABProbe) string { return "" }, "| rate | probe |", "|---|---|"
 	if n > 1 {

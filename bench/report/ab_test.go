@@ -191,19 +191,21 @@ func TestSummarizeABRounds(t *testing.T) {
 	}
 }
 
-// TestABRoundsMarkdown: a report of three rounds keeps them in report.json
-// and its section says how the rounds ran, gives each probe's round, and
+// TestABRoundsMarkdown: a report of three rounds keeps them and the
+// warm-up in report.json and its section says how the rounds ran and that
+// the warm-ups are left out, gives each probe's round, and
 // per rate and metric the arms' means, B÷A, the rounds' own B÷A and in
 // how many B came lower.
 func TestABRoundsMarkdown(t *testing.T) {
 	probes := abRounds()
-	r := &Report{Only: "ab", KneeIndex: -1, AB: &AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{3750, 4500}, DurationS: 60, Rounds: 4, Probes: probes, Compare: SummarizeAB(probes)}}
+	r := &Report{Only: "ab", KneeIndex: -1, AB: &AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{3750, 4500}, DurationS: 60, Rounds: 4, WarmupS: 15, Probes: probes, Compare: SummarizeAB(probes)}}
 	back := saved(t, r)
 	if back.AB == nil || !reflect.DeepEqual(*back.AB, *r.AB) {
 		t.Fatalf("report.json gave back %+v", back.AB)
 	}
 	md := back.Markdown()
 	for _, want := range []string{"4 rounds of four probes ran in a row (fewer in a run cut short), A B B A in odd rounds and B A A B in even ones", "probability 2 ÷ 2^n, 12.5% for n = 4",
+		"a 15 s intake at the probe's rate, then the drain of the queue, unmeasured (the CPU table's and the timeline's `…-warm` and `drain-…-warm` phases); the probes' figures and the comparison leave the warm-ups out",
 		"| rate | round | probe |", "| 3,750 | 2 | B1 |", "| 3,750 | 4 | B1 |", "| 4,500 | 1 | B1 |",
 		"| 3,750 | 202→commit p95 ms | 1100 | 967 | 0.879 | ±36.4% | ±31.0% | 0.773 / 0.875 / 1.000 | 2 of 3 | within noise |",
 		"| 3,750 | committed ÷ accepted | 1.000 | 0.910 | 0.910 | ±2.0% | ±2.2% | 0.910 / 0.910 / 0.910 | 3 of 3 | B 9% lower, beyond the ±2% noise |",
@@ -246,7 +248,7 @@ func TestABOldReport(t *testing.T) {
 		t.Errorf("the old probes compared again: %+v; want the stored comparison's B÷A and band", again)
 	}
 	md := r.Markdown()
-	for _, want := range []string{"the probes ran in the order A B B A", "| 2,000 | A1 |", "| 2,000 | 202→commit p50 ms | 400 | 300 | 310 | 440 | 0.726 | ±9.5% | ±3.3% | B 27% lower, beyond the ±10% noise |"} {
+	for _, want := range []string{"the probes ran in the order A B B A", "No warm-up: each probe's intake began on the batchers just restarted", "| 2,000 | A1 |", "| 2,000 | 202→commit p50 ms | 400 | 300 | 310 | 440 | 0.726 | ±9.5% | ±3.3% | B 27% lower, beyond the ±10% noise |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the old report's section lacks %q:\n%s", want, md)
 		}

@@ -17,7 +17,7 @@ import (
 // OnlyAB is Config.Only for an A/B of the batchers' environment on the
 // run's own system (Config.AB, report.AB): at each rate, rounds of probes in
 // the order A B B A, then B A A B, alternating, the batchers restarted with
-// the probe's environment before each.
+// the probe's environment and warmed up (AB.Warmup) before each.
 const OnlyAB = "ab"
 
 // AB is what an A/B compares and how.
@@ -30,11 +30,16 @@ type AB struct {
 	// Rounds is how many rounds of four probes run in a row at each rate,
 	// 1 or more.
 	Rounds int
+	// Warmup is the unmeasured intake at the probe's rate after each
+	// restart of the batchers, before the drain and the probe (0: none):
+	// batchers just started commit in fits for their first seconds, which
+	// would otherwise land in the probe's figures.
+	Warmup time.Duration
 }
 
-// DefaultAB is the A/B's schedule: 8 minutes of intake, plus the drains
-// and restarts.
-var DefaultAB = AB{Rates: []float64{2000, 2500}, Dur: 60 * time.Second, Rounds: 1}
+// DefaultAB is the A/B's schedule: 10 minutes of intake (8 measured),
+// plus the drains and restarts.
+var DefaultAB = AB{Rates: []float64{2000, 2500}, Dur: 60 * time.Second, Rounds: 1, Warmup: 15 * time.Second}
 
 // ParseEnv splits NAME=value settings separated by white space ("" gives
 // none).
@@ -66,10 +71,10 @@ func FormatRates(rates []float64) string {
 // would not set what it says: no B, an entry not NAME=value with a name
 // BATCHER_…, a name twice on one side, A the same as B, a rate of 0 or no
 // rate, a rate twice (its probes would not pool with the first's: repeats
-// are rounds), a duration of 0, fewer than one round, or a name one side
-// sets that environ (the run's own environment, os.Environ's form) sets
-// and the other side does not, so that side would run with environ's value
-// rather than the batchers' default.
+// are rounds), a duration of 0, a warm-up below 0, fewer than one round,
+// or a name one side sets that environ (the run's own environment,
+// os.Environ's form) sets and the other side does not, so that side would
+// run with environ's value rather than the batchers' default.
 func (a AB) Check(environ []string) error {
 	if len(a.B) == 0 {
 		return errors.New("no B: give the batcher settings to compare with A, e.g. BATCHER_LEDGER_LAG=-1s")
@@ -110,6 +115,9 @@ func (a AB) Check(environ []string) error {
 	if a.Dur <= 0 {
 		return fmt.Errorf("probe duration %s: give one above 0", a.Dur)
 	}
+	if a.Warmup < 0 {
+		return fmt.Errorf("warm-up %s: give 0 (none) or more", a.Warmup)
+	}
 	if a.Rounds < 1 {
 		return fmt.Errorf("%d rounds: give 1 or more", a.Rounds)
 	}
@@ -128,10 +136,14 @@ func (a AB) Check(environ []string) error {
 }
 
 // abSystem is what the A/B needs of the run's system: batchers restarted
-// with an environment, and a probe (run.probe: the queue drained, an
-// intake at rate for d, the drain, the figures).
+// with an environment, an unmeasured intake at rate for d and the drain of
+// its queue, booked (CPU, marks) as phases name and drain-name, and a probe
+// (run.probe: the queue drained, an intake at rate for d, the drain, the
+// figures).
 type abSystem interface {
 	restartBatchers(ctx context.Context, env []string) error
+	warm(ctx context.Context, name string, rate float64, d time.Duration) error
+	drainWarm(ctx context.Context, name string) error
 	probe(ctx context.Context, name, cpuPhase string, rate float64, d time.Duration) (report.Probe, error)
 }
 
@@ -145,9 +157,10 @@ var abOrders = [2][]struct {
 // runAB runs a's probes on sys into out (which keeps the probes so far when
 // one fails) and compares them; say reports progress. A probe is named
 // ab-RATE-LABEL (ab-2000-B1), with more than one round ab-RATE-rROUND-LABEL
-// (ab-2000-r2-B1).
+// (ab-2000-r2-B1); its warm-up, which the comparison leaves out, is the
+// probe's name with -warm (ab-2000-B1-warm).
 func runAB(ctx context.Context, sys abSystem, a AB, out *report.AB, say func(string, ...any)) error {
-	*out = report.AB{A: a.A, B: a.B, Rates: a.Rates, DurationS: a.Dur.Seconds(), Rounds: a.Rounds}
+	*out = report.AB{A: a.A, B: a.B, Rates: a.Rates, DurationS: a.Dur.Seconds(), Rounds: a.Rounds, WarmupS: a.Warmup.Seconds()}
 	defer func() { out.Compare = report.SummarizeAB(out.Probes) }()
 	for _, rate := range a.Rates {
 		for round := 1; round <= a.Rounds; round++ {
@@ -164,6 +177,15 @@ func runAB(ctx context.Context, sys abSystem, a AB, out *report.AB, say func(str
 				say("%s: restarting the batchers with %s", name, describeEnv(env))
 				if err := sys.restartBatchers(ctx, env); err != nil {
 					return fmt.Errorf("%s: %w", name, err)
+				}
+				if a.Warmup > 0 {
+					warm := name + "-warm"
+					if err := sys.warm(ctx, warm, rate, a.Warmup); err != nil {
+						return fmt.Errorf("%s: %w", warm, err)
+					}
+					if err := sys.drainWarm(ctx, warm); err != nil {
+						return fmt.Errorf("%s: %w", warm, err)
+					}
 				}
 				var err error
 				if x.Probe, err = sys.probe(ctx, name, name, rate, a.Dur); err != nil {
@@ -187,6 +209,19 @@ func describeEnv(env []string) string {
 // restartBatchers is abSystem's for the run's system.
 func (r *run) restartBatchers(ctx context.Context, env []string) error {
 	return r.st.RestartBatchers(ctx, env...)
+}
+
+// warm is abSystem's for the run's system: the intake, booked as name.
+func (r *run) warm(ctx context.Context, name string, rate float64, d time.Duration) error {
+	_, err := r.intake(ctx, name, name, rate, d)
+	return err
+}
+
+// drainWarm is abSystem's for the run's system: the drain (run.settle),
+// booked as drain-name.
+func (r *run) drainWarm(ctx context.Context, name string) error {
+	_, _, err := r.settle(ctx, "drain-"+name)
+	return err
 }
 
 // abOnly runs OnlyAB's probes and books what the report shows of them.

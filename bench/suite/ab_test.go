@@ -13,9 +13,9 @@ import (
 )
 
 // fakeAB stands in for the run's system: it records each restart's
-// environment and each probe, and answers a probe with its rate as
+// environment, each warm-up and its drain, and each probe, and answers a probe with its rate as
 // 202→commit p50 (B's 10% lower) so the comparison can be checked; failAt
-// names a probe that fails.
+// names a probe or warm-up that fails.
 type fakeAB struct {
 	calls  []string
 	env    []string // of the last restart
@@ -25,6 +25,19 @@ type fakeAB struct {
 func (f *fakeAB) restartBatchers(_ context.Context, env []string) error {
 	f.env = env
 	f.calls = append(f.calls, "restart "+strings.Join(env, " "))
+	return nil
+}
+
+func (f *fakeAB) warm(_ context.Context, name string, rate float64, d time.Duration) error {
+	f.calls = append(f.calls, fmt.Sprintf("warm %s %.0f %s", name, rate, d))
+	if name == f.failAt {
+		return errors.New("the roll ran out")
+	}
+	return nil
+}
+
+func (f *fakeAB) drainWarm(_ context.Context, name string) error {
+	f.calls = append(f.calls, "drain "+name)
 	return nil
 }
 
@@ -44,14 +57,20 @@ func (f *fakeAB) probe(_ context.Context, name, cpuPhase string, rate float64, d
 
 // TestRunABOrder is the A/B's dry wiring: at each rate the rounds run in a
 // row, A B B A then B A A B, each probe after a restart of the batchers
-// with its side's settings, for the A/B's duration, named after rate,
-// round (with more than one) and probe; the report keeps the probes and
-// compares them pooled (B's p50 10% lower, beyond a noise of 0, in every
-// round). A failing probe ends it with the probes before it kept and the
-// complete rounds compared.
+// with its side's settings and, with a warm-up, an intake at the probe's
+// rate for the warm-up named after the probe with -warm and its drain,
+// for the A/B's duration, named after rate, round (with more than one)
+// and probe; the report keeps the probes (not the warm-ups) and compares
+// them pooled (B's p50 10% lower, beyond a noise of 0, in every round). A
+// failing probe ends it with the probes before it kept and the complete
+// rounds compared.
 func TestRunABOrder(t *testing.T) {
-	for _, rounds := range []int{1, 2} {
-		a := AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{2000, 2500}, Dur: 60 * time.Second, Rounds: rounds}
+	for _, tc := range []struct {
+		rounds int
+		warmup time.Duration
+	}{{1, 15 * time.Second}, {2, 15 * time.Second}, {1, 0}} {
+		rounds := tc.rounds
+		a := AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{2000, 2500}, Dur: 60 * time.Second, Rounds: rounds, Warmup: tc.warmup}
 		f := &fakeAB{}
 		var out report.AB
 		if err := runAB(context.Background(), f, a, &out, func(string, ...any) {}); err != nil {
@@ -73,13 +92,17 @@ func TestRunABOrder(t *testing.T) {
 					if rounds > 1 {
 						name = fmt.Sprintf("ab-%.0f-r%d-%s", rate, round, label)
 					}
-					want = append(want, "restart "+env, fmt.Sprintf("probe %s %s %.0f 1m0s", name, name, rate))
+					want = append(want, "restart "+env)
+					if tc.warmup > 0 {
+						want = append(want, fmt.Sprintf("warm %s-warm %.0f 15s", name, rate), "drain "+name+"-warm")
+					}
+					want = append(want, fmt.Sprintf("probe %s %s %.0f 1m0s", name, name, rate))
 					labels = append(labels, fmt.Sprintf("%.0f %d %s", rate, round, label))
 				}
 			}
 		}
 		if !slices.Equal(f.calls, want) {
-			t.Errorf("%d rounds: calls:\n%s\nwant:\n%s", rounds, strings.Join(f.calls, "\n"), strings.Join(want, "\n"))
+			t.Errorf("%d rounds, warm-up %s: calls:\n%s\nwant:\n%s", rounds, tc.warmup, strings.Join(f.calls, "\n"), strings.Join(want, "\n"))
 		}
 		var got []string
 		for _, p := range out.Probes {
@@ -88,7 +111,7 @@ func TestRunABOrder(t *testing.T) {
 		if !slices.Equal(got, labels) {
 			t.Errorf("%d rounds: probes kept %q; want %q", rounds, got, labels)
 		}
-		if out.DurationS != 60 || out.Rounds != rounds || !slices.Equal(out.B, a.B) || len(out.A) != 0 || !slices.Equal(out.Rates, a.Rates) {
+		if out.DurationS != 60 || out.WarmupS != tc.warmup.Seconds() || out.Rounds != rounds || !slices.Equal(out.B, a.B) || len(out.A) != 0 || !slices.Equal(out.Rates, a.Rates) {
 			t.Errorf("%d rounds: the report's A/B: %+v", rounds, out)
 		}
 		var p50s int
@@ -121,6 +144,16 @@ func TestRunABOrder(t *testing.T) {
 	if c := out.Compare[4]; c.Rate != 2500 || len(c.RoundRatios) != 1 {
 		t.Errorf("2,500's first comparison: %+v; want the complete round alone", c)
 	}
+
+	a.Warmup = 15 * time.Second
+	f = &fakeAB{failAt: "ab-2000-r1-B1-warm"}
+	err = runAB(context.Background(), f, a, &out, func(string, ...any) {})
+	if err == nil || !strings.Contains(err.Error(), "ab-2000-r1-B1-warm: the roll ran out") {
+		t.Fatalf("a failing warm-up: %v; want its name and error", err)
+	}
+	if len(out.Probes) != 1 || f.calls[len(f.calls)-1] != "warm ab-2000-r1-B1-warm 2000 15s" {
+		t.Errorf("after the failing warm-up: %d probes, last call %q; want A1's alone, and neither drain nor probe after it", len(out.Probes), f.calls[len(f.calls)-1])
+	}
 }
 
 // TestABCheck: what an A/B refuses before any system comes up.
@@ -150,6 +183,7 @@ func TestABCheck(t *testing.T) {
 		{"a rate of 0", func(a *AB) { a.Rates = []float64{2000, 0} }, nil, "rates"},
 		{"a rate twice", func(a *AB) { a.Rates = []float64{3750, 4500, 3750} }, nil, "rate 3750 given twice: to repeat the probes at a rate, give more rounds (--ab-rounds)"},
 		{"no duration", func(a *AB) { a.Dur = 0 }, nil, "duration"},
+		{"a warm-up below 0", func(a *AB) { a.Warmup = -time.Second }, nil, "warm-up -1s: give 0 (none) or more"},
 		{"no round", func(a *AB) { a.Rounds = 0 }, nil, "0 rounds: give 1 or more"},
 		{"A not the default", func(*AB) {}, []string{"BATCHER_LEDGER_LAG=3s"}, "so A would run with it"},
 		{"B not the default", func(a *AB) { a.A = []string{"BATCHER_TICK=20ms"} }, []string{"BATCHER_TICK=50ms"}, "so B would run with it"},

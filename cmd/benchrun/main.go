@@ -23,7 +23,8 @@
 // the start of a run and its intake phases alone on the run's own system;
 // --only ab compares two settings of the batchers' environment (--ab-env
 // against --ab-env-a) in one run, --ab-rounds rounds of probes A B B A (even
-// rounds B A A B) at each --ab-rates rate.
+// rounds B A A B) at each --ab-rates rate, each probe after a restart of
+// the batchers and an unmeasured --ab-warmup.
 // Benchmarks report; a slow machine never fails the run: it exits 0 once
 // the run got to its end, whatever it measured. A run cut short saves what
 // it measured as a partial report and exits non-zero, its last line saying
@@ -113,6 +114,7 @@ func run(args []string) error {
 	abRates := fs.String("ab-rates", suite.FormatRates(suite.DefaultAB.Rates), "with --only ab: the offered votes/s, comma-separated, each once; four probes a round at each")
 	abRounds := fs.Int("ab-rounds", suite.DefaultAB.Rounds, "with --only ab: rounds of four probes in a row at each rate, A B B A then B A A B, alternating; the report pools them (B÷A of the means, each round's own B÷A, in how many rounds B came lower). Each probe takes about --ab-duration plus the drain and a restart of the batchers")
 	abDur := fs.Duration("ab-duration", suite.DefaultAB.Dur, "with --only ab: each probe's intake at its rate, before the queue's drain")
+	abWarm := fs.Duration("ab-warmup", suite.DefaultAB.Warmup, "with --only ab: after each restart of the batchers, an unmeasured intake at the probe's rate for this long, then the queue's drain, before the probe (phases ab-…-warm; 0: none, the probe starts on the batchers just restarted)")
 	scaleRate := fs.Float64("scaleout-rate", suite.DefaultPlan.ScaleOutRate, "votes/s offered through HAProxy in the scale-out phase (default 1000 with --quick; 0: skip the phase)")
 	scaleDur := fs.Duration("scaleout-duration", suite.DefaultPlan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
 	minFree := fs.Float64("min-free-gb", 30, "refuse to start with less free space than this (GB) where --dir lives: a full run's data reach about 17 GB and a full disk stops Redis and the nodes mid-run (default 10 with --quick; 0: no check)")
@@ -139,7 +141,7 @@ func run(args []string) error {
 	if err := checkFreeSpace(*dir, *minFree); err != nil {
 		return err
 	}
-	ab, err := abConfig(*only, setFlags, *abA, *abB, *abRates, *abDur, *abRounds, "bin")
+	ab, err := abConfig(*only, setFlags, abFlags{a: *abA, b: *abB, rates: *abRates, d: *abDur, warmup: *abWarm, rounds: *abRounds}, "bin")
 	if err != nil {
 		return err
 	}
@@ -217,23 +219,31 @@ func run(args []string) error {
 	return conclude(ctx, os.Stderr, rep, err, out)
 }
 
+// abFlags are the --ab-* flags' values: --ab-env-a, --ab-env, --ab-rates,
+// --ab-duration, --ab-warmup, --ab-rounds.
+type abFlags struct {
+	a, b, rates string
+	d, warmup   time.Duration
+	rounds      int
+}
+
 // abConfig is the A/B --only ab runs, from its flags (set: the flags
 // given), checked (suite.CheckAB, against the batcher in binDir) before
 // anything starts; an --ab-* flag without --only ab is a mistake.
-func abConfig(only string, set map[string]bool, a, b, rates string, d time.Duration, rounds int, binDir string) (suite.AB, error) {
+func abConfig(only string, set map[string]bool, f abFlags, binDir string) (suite.AB, error) {
 	if only != suite.OnlyAB {
-		for _, f := range []string{"ab-env", "ab-env-a", "ab-rates", "ab-duration", "ab-rounds"} {
-			if set[f] {
-				return suite.AB{}, fmt.Errorf("--%s goes with --only ab", f)
+		for _, name := range []string{"ab-env", "ab-env-a", "ab-rates", "ab-duration", "ab-warmup", "ab-rounds"} {
+			if set[name] {
+				return suite.AB{}, fmt.Errorf("--%s goes with --only ab", name)
 			}
 		}
 		return suite.AB{}, nil
 	}
-	rs, err := suite.ParseRates(rates)
+	rs, err := suite.ParseRates(f.rates)
 	if err != nil {
 		return suite.AB{}, fmt.Errorf("--ab-rates: %w", err)
 	}
-	ab := suite.AB{A: suite.ParseEnv(a), B: suite.ParseEnv(b), Rates: rs, Dur: d, Rounds: rounds}
+	ab := suite.AB{A: suite.ParseEnv(f.a), B: suite.ParseEnv(f.b), Rates: rs, Dur: f.d, Warmup: f.warmup, Rounds: f.rounds}
 	return ab, suite.CheckAB(context.Background(), ab, binDir)
 }
 

@@ -106,7 +106,7 @@ func TestConcludeBeforeAnyReport(t *testing.T) {
 }
 
 // TestABFlags is --only ab's wiring: its flags make the A/B (rates,
-// duration, rounds, both sides' settings) once the names are the batcher's
+// duration, warm-up, rounds, both sides' settings) once the names are the batcher's
 // flags (a stand-in batcher's --help lists them as flag.PrintDefaults does);
 // a misspelt name, a bad rate, a rate twice, no round, no --ab-env, or an
 // --ab-* flag without --only ab is refused before the run makes its report
@@ -118,12 +118,12 @@ func TestABFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := map[string]bool{"ab-env": true}
-	ab, err := abConfig("ab", set, "BATCHER_TICK=20ms", " BATCHER_LEDGER_LAG=-1s  BATCHER_TICK=50ms", "2000,2500", 30*time.Second, 3, bin)
+	ab, err := abConfig("ab", set, abFlags{a: "BATCHER_TICK=20ms", b: " BATCHER_LEDGER_LAG=-1s  BATCHER_TICK=50ms", rates: "2000,2500", d: 30 * time.Second, warmup: 10 * time.Second, rounds: 3}, bin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(ab.A, " ") != "BATCHER_TICK=20ms" || strings.Join(ab.B, " ") != "BATCHER_LEDGER_LAG=-1s BATCHER_TICK=50ms" ||
-		len(ab.Rates) != 2 || ab.Rates[0] != 2000 || ab.Rates[1] != 2500 || ab.Dur != 30*time.Second || ab.Rounds != 3 {
+		len(ab.Rates) != 2 || ab.Rates[0] != 2000 || ab.Rates[1] != 2500 || ab.Dur != 30*time.Second || ab.Warmup != 10*time.Second || ab.Rounds != 3 {
 		t.Errorf("the A/B: %+v", ab)
 	}
 	for _, tc := range []struct {
@@ -138,12 +138,14 @@ func TestABFlags(t *testing.T) {
 		{"no round", "BATCHER_LEDGER_LAG=-1s", "2000", 0, "0 rounds"},
 		{"no B", "", "2000", 1, "no B"},
 	} {
-		if _, err := abConfig("ab", set, "", tc.b, tc.rates, time.Minute, tc.rounds, bin); err == nil || !strings.Contains(err.Error(), tc.wantSubstr) {
+		if _, err := abConfig("ab", set, abFlags{b: tc.b, rates: tc.rates, d: time.Minute, rounds: tc.rounds}, bin); err == nil || !strings.Contains(err.Error(), tc.wantSubstr) {
 			t.Errorf("%s: %v; want an error with %q", tc.name, err, tc.wantSubstr)
 		}
 	}
-	if _, err := abConfig("", map[string]bool{"ab-rounds": true}, "", "", "2000", time.Minute, 3, bin); err == nil || !strings.Contains(err.Error(), "--ab-rounds goes with --only ab") {
-		t.Errorf("--ab-rounds without --only ab: %v", err)
+	for _, flag := range []string{"ab-rounds", "ab-warmup"} {
+		if _, err := abConfig("", map[string]bool{flag: true}, abFlags{rates: "2000", d: time.Minute, rounds: 3}, bin); err == nil || !strings.Contains(err.Error(), "--"+flag+" goes with --only ab") {
+			t.Errorf("--%s without --only ab: %v", flag, err)
+		}
 	}
 	reports := t.TempDir()
 	err = run([]string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
