@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -135,6 +136,29 @@ func (a AB) Check(environ []string) error {
 	return nil
 }
 
+// Offered is the votes a's probes and warm-ups offer in all: each rate ×
+// four probes × Rounds × (Dur + Warmup). Each may be a fresh roll voter's
+// (none is when the intake mixes in duplicates or ineligible voters, or
+// refuses some), so it bounds the roll voters the A/B casts.
+func (a AB) Offered() int {
+	var n float64
+	for _, rate := range a.Rates {
+		n += rate * 4 * float64(a.Rounds) * (a.Dur + a.Warmup).Seconds()
+	}
+	return int(math.Ceil(n))
+}
+
+// CheckVoters returns an error when a's probes and warm-ups may need more
+// roll voters than voters (the intake's, --voters): a probe that found the
+// roll exhausted would end the run.
+func (a AB) CheckVoters(voters int) error {
+	if need := a.Offered(); need > voters {
+		return fmt.Errorf("the probes and warm-ups offer up to %d votes (rates %s/s × 4 probes × %d rounds × (%s + %s warm-up)), each a roll voter's at most, and the intake has %d: give --voters %d or more, or fewer rates, rounds or seconds",
+			need, FormatRates(a.Rates), a.Rounds, a.Dur, a.Warmup, voters, need)
+	}
+	return nil
+}
+
 // abSystem is what the A/B needs of the run's system: batchers restarted
 // with an environment, an unmeasured intake at rate for d and the drain of
 // its queue, booked (CPU, marks) as phases name and drain-name, and a probe
@@ -242,10 +266,13 @@ func (r *run) abOnly(ctx context.Context) error {
 
 // CheckAB refuses an A/B that could not work, before any system comes up:
 // a.Check against this process's environment (which the batchers inherit),
-// and the names against the flags of the batcher in binDir
-// (stack.CheckBatcherEnv).
-func CheckAB(ctx context.Context, a AB, binDir string) error {
+// a.CheckVoters against the intake's roll voters, and the names against
+// the flags of the batcher in binDir (stack.CheckBatcherEnv).
+func CheckAB(ctx context.Context, a AB, voters int, binDir string) error {
 	if err := a.Check(os.Environ()); err != nil {
+		return fmt.Errorf("A/B: %w", err)
+	}
+	if err := a.CheckVoters(voters); err != nil {
 		return fmt.Errorf("A/B: %w", err)
 	}
 	if err := stack.CheckBatcherEnv(ctx, binDir, append(slices.Clone(a.A), a.B...)); err != nil {

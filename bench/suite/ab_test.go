@@ -197,6 +197,28 @@ func TestABCheck(t *testing.T) {
 	}
 }
 
+// TestABVoters: the votes an A/B offers count every probe and warm-up at
+// its rate; fewer roll voters than that are refused with the number
+// needed.
+func TestABVoters(t *testing.T) {
+	a := AB{B: []string{"BATCHER_LEDGER_LAG=-1s"}, Rates: []float64{4000, 5000}, Dur: time.Minute, Rounds: 2, Warmup: 15 * time.Second}
+	if got := a.Offered(); got != 5_400_000 { // 9,000/s × 4 × 2 × 75 s
+		t.Errorf("offered %d; want 5400000", got)
+	}
+	if err := a.CheckVoters(5_400_000); err != nil {
+		t.Errorf("just enough voters: %v", err)
+	}
+	err := a.CheckVoters(3_000_000)
+	if err == nil || !strings.Contains(err.Error(), "offer up to 5400000 votes (rates 4000,5000/s × 4 probes × 2 rounds × (1m0s + 15s warm-up))") ||
+		!strings.Contains(err.Error(), "the intake has 3000000: give --voters 5400000 or more") {
+		t.Errorf("too few voters: %v; want the votes offered and the voters needed", err)
+	}
+	a.Warmup = 0
+	if got := a.Offered(); got != 4_320_000 {
+		t.Errorf("offered without warm-up %d; want 4320000", got)
+	}
+}
+
 // TestParseRates: FormatRates writes what ParseRates reads; a rate of 0
 // or none is refused.
 func TestParseRates(t *testing.T) {

@@ -220,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
 	r.recordEnvironment(ctx)
 	if cfg.Only == OnlyAB {
-		if err := CheckAB(ctx, cfg.AB, cfg.Stack.BinDir); err != nil {
+		if err := CheckAB(ctx, cfg.AB, cfg.Stack.Voters-cfg.Stack.DriverVoters, cfg.Stack.BinDir); err != nil {
 			return nil, err
 		}
 	}

@@ -138,10 +138,13 @@ func run(args []string) error {
 	if *quick && !setFlags["min-free-gb"] {
 		*minFree = 10
 	}
+	if *quick && !setFlags["voters"] {
+		*voters = 1_000_000
+	}
 	if err := checkFreeSpace(*dir, *minFree); err != nil {
 		return err
 	}
-	ab, err := abConfig(*only, setFlags, abFlags{a: *abA, b: *abB, rates: *abRates, d: *abDur, warmup: *abWarm, rounds: *abRounds}, "bin")
+	ab, err := abConfig(*only, setFlags, abFlags{a: *abA, b: *abB, rates: *abRates, d: *abDur, warmup: *abWarm, rounds: *abRounds}, *voters, "bin")
 	if err != nil {
 		return err
 	}
@@ -181,9 +184,6 @@ func run(args []string) error {
 		}
 		if !setFlags["grow-to"] {
 			plan.GrowTo = 300_000
-		}
-		if !setFlags["voters"] {
-			*voters = 1_000_000
 		}
 	}
 	tmpl, err := election.Template(*electionFile)
@@ -228,9 +228,10 @@ type abFlags struct {
 }
 
 // abConfig is the A/B --only ab runs, from its flags (set: the flags
-// given), checked (suite.CheckAB, against the batcher in binDir) before
-// anything starts; an --ab-* flag without --only ab is a mistake.
-func abConfig(only string, set map[string]bool, f abFlags, binDir string) (suite.AB, error) {
+// given), checked (suite.CheckAB, against the intake's voters, --voters,
+// and the batcher in binDir) before anything starts; an --ab-* flag
+// without --only ab is a mistake.
+func abConfig(only string, set map[string]bool, f abFlags, voters int, binDir string) (suite.AB, error) {
 	if only != suite.OnlyAB {
 		for _, name := range []string{"ab-env", "ab-env-a", "ab-rates", "ab-duration", "ab-warmup", "ab-rounds"} {
 			if set[name] {
@@ -244,7 +245,7 @@ func abConfig(only string, set map[string]bool, f abFlags, binDir string) (suite
 		return suite.AB{}, fmt.Errorf("--ab-rates: %w", err)
 	}
 	ab := suite.AB{A: suite.ParseEnv(f.a), B: suite.ParseEnv(f.b), Rates: rs, Dur: f.d, Warmup: f.warmup, Rounds: f.rounds}
-	return ab, suite.CheckAB(context.Background(), ab, binDir)
+	return ab, suite.CheckAB(context.Background(), ab, voters, binDir)
 }
 
 // signalled is the cause of a run's context cancelled by a signal
