@@ -48,7 +48,9 @@ func (b *CPUBook) Sub() *CPUBook {
 	return NewCPUBook(pids)
 }
 
-// Watch adds a process to the book (from the next window on).
+// Watch adds a process to the book, or follows name to another PID (a
+// restarted process), from the next window on. Call it between windows: a
+// window open across it would book the new process's CPU less the old's.
 func (b *CPUBook) Watch(name string, pid int) { b.pids[name] = pid }
 
 // Names are the watched processes' names, sorted.

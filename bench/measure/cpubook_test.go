@@ -2,9 +2,38 @@ package measure
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
+
+// burn is the CPU time burnCPU spends.
+const burn = 50 * time.Millisecond
+
+// burnCPU spins until the kernel has booked d of CPU to this process.
+func burnCPU(t *testing.T, d time.Duration) {
+	t.Helper()
+	pid := os.Getpid()
+	start, err := ReadProc(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for x := 0; ; x++ {
+		if x%100_000 == 0 {
+			u, err := ReadProc(pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.CPU-start.CPU >= d {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %v of CPU in 30 s", u.CPU-start.CPU)
+			}
+		}
+	}
+}
 
 // TestCPUBookSub: a sub-book's window, open inside its parent's, books the
 // CPU spent in it to its own phase, and the parent's window (which spans
@@ -17,26 +46,7 @@ func TestCPUBookSub(t *testing.T) {
 	sub := book.Sub()
 	book.Watch("other", pid)
 	sub.Begin("ramp-10000")
-	const burn = 50 * time.Millisecond
-	start, err := ReadProc(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for x := 0; ; x++ { // spin until the kernel has booked burn of CPU to us
-		if x%100_000 == 0 {
-			u, err := ReadProc(pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if u.CPU-start.CPU >= burn {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("only %v of CPU in 30 s", u.CPU-start.CPU)
-			}
-		}
-	}
+	burnCPU(t, burn)
 	sub.End()
 	book.End()
 	inStep := sub.Seconds("ramp-10000", func(string) bool { return true })
@@ -54,5 +64,40 @@ func TestCPUBookSub(t *testing.T) {
 	}
 	if busy := sub.MachineBusy("ramp-10000"); busy <= 0 || busy > 1 {
 		t.Errorf("machine busy in the step %.3f, want within (0, 1]", busy)
+	}
+}
+
+// TestCPUBookWatchFollows: Watch under a name the book watches follows it
+// to another PID from the next window on, as the A/B does for a restarted
+// batcher: a window while the name's first process is gone books it
+// nothing, the window after Watch books the new process's CPU, and the
+// book keeps one row for the name.
+func TestCPUBookWatchFollows(t *testing.T) {
+	gone := exec.Command("sleep", "60")
+	if err := gone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	book := NewCPUBook(map[string]int{"batcher0": gone.Process.Pid})
+	if err := gone.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = gone.Wait() // killed: reaped, its PID no longer in /proc
+	self := func(n string) bool { return n == "batcher0" }
+	book.Begin("ab-2000-A1")
+	burnCPU(t, burn)
+	book.End()
+	if got := book.Seconds("ab-2000-A1", self); got != 0 {
+		t.Errorf("the window with the process gone booked %.3f s to it; want 0", got)
+	}
+	book.Watch("batcher0", os.Getpid())
+	book.Begin("ab-2000-B1")
+	burnCPU(t, burn)
+	book.End()
+	if got := book.Seconds("ab-2000-B1", self); got < burn.Seconds() {
+		t.Errorf("the window after Watch booked %.3f s to the new process; want at least %.3f", got, burn.Seconds())
+	}
+	rows := book.Rows()
+	if len(rows) != 1 || rows[0].Name != "batcher0" || rows[0].Cores["ab-2000-B1"] <= 0 || rows[0].Cores["ab-2000-A1"] != 0 {
+		t.Errorf("rows %+v; want batcher0's alone, above 0 cores in B1 and 0 in A1", rows)
 	}
 }

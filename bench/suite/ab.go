@@ -230,9 +230,28 @@ func describeEnv(env []string) string {
 	return strings.Join(env, " ")
 }
 
-// restartBatchers is abSystem's for the run's system.
+// restartBatchers is abSystem's for the run's system; the CPU book
+// follows the restarted batchers.
 func (r *run) restartBatchers(ctx context.Context, env []string) error {
-	return r.st.RestartBatchers(ctx, env...)
+	if err := r.st.RestartBatchers(ctx, env...); err != nil {
+		return err
+	}
+	followBatchers(r.book, r.st.Status())
+	return nil
+}
+
+// watcher follows a process by name to its PID: measure.CPUBook.Watch.
+type watcher interface{ Watch(name string, pid int) }
+
+// followBatchers points w at the PIDs of the running batchers in status,
+// those a restart gave new PIDs included; it is called between the book's
+// windows.
+func followBatchers(w watcher, status []stack.ServiceStatus) {
+	for _, s := range status {
+		if strings.HasPrefix(s.Name, "batcher") && s.Running {
+			w.Watch(s.Name, s.PID)
+		}
+	}
 }
 
 // warm is abSystem's for the run's system: the intake, booked as name.

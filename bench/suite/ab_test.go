@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/internal/stack"
 )
 
 // fakeAB stands in for the run's system: it records each restart's
@@ -194,6 +196,26 @@ func TestABCheck(t *testing.T) {
 		if err := a.Check(tc.environ); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v; want an error saying %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// watched records what followBatchers watches.
+type watched map[string]int
+
+func (w watched) Watch(name string, pid int) { w[name] = pid }
+
+// TestFollowBatchers: after a restart the book follows each running
+// batcher to its PID in the stack's status, and nothing else: not another
+// service, nor a batcher that does not run.
+func TestFollowBatchers(t *testing.T) {
+	w := watched{"batcher0": 100, "gateway": 200}
+	followBatchers(w, []stack.ServiceStatus{
+		{Name: "gateway", PID: 201, Running: true},
+		{Name: "batcher0", PID: 101, Running: true},
+		{Name: "batcher1", PID: 0, Note: "not started"},
+	})
+	if want := (watched{"batcher0": 101, "gateway": 200}); !maps.Equal(w, want) {
+		t.Errorf("watched %v; want %v", w, want)
 	}
 }
 

@@ -103,7 +103,8 @@ func fakeBatcherStack(t *testing.T) (*Stack, string) {
 }
 
 // TestRestartBatchers: each restart stops the running batcher and starts
-// a new one (another PID, recorded in stack.json) whose environment has
+// a new one (another PID, recorded in stack.json and running in Status,
+// which the A/B's CPU book follows) whose environment has
 // the given settings, over this process's own (BATCHER_LEDGER_LAG=5s here
 // becomes -1s); a restart with none leaves it with this process's. An
 // entry for a flag the stack passes, or not BATCHER_…, is refused before
@@ -143,6 +144,10 @@ func TestRestartBatchers(t *testing.T) {
 			t.Errorf("PID %d again: no new batcher", id.PID)
 		}
 		seen = append(seen, id.PID)
+		status := s.Status()
+		if i := slices.IndexFunc(status, func(st ServiceStatus) bool { return st.Name == "batcher0" }); i < 0 || status[i].PID != id.PID || !status[i].Running {
+			t.Errorf("Status after the restart: %+v; want batcher0 running with PID %d", status, id.PID)
+		}
 		saved, err := os.ReadFile(filepath.Join(s.cfg.Dir, "stack.json"))
 		if err != nil || !strings.Contains(string(saved), fmt.Sprintf(`"pid": %d`, id.PID)) {
 			t.Errorf("stack.json after the restart: %s, %v; want PID %d", saved, err, id.PID)
