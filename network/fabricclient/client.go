@@ -36,6 +36,7 @@ type Conn struct {
 
 type options struct {
 	user             string
+	peer             string // organisation whose peer to connect to; "": the identity's
 	evaluate, sub    time.Duration
 	endorse, commit  time.Duration
 	gatewayEndorsers bool
@@ -60,9 +61,17 @@ func WithTimeouts(evaluate, endorse, submit, commitStatus time.Duration) Option 
 // so both run it at once (BenchmarkDrainCost compares the two).
 func WithGatewayEndorsers() Option { return func(o *options) { o.gatewayEndorsers = true } }
 
-// Dial connects to org's peer (e.g. "Commission") as described by profile.
-// The connection is lazy: Dial fails only on bad configuration, not on a peer
-// that is down.
+// WithPeer connects to the peer of organisation peerOrg (its address, TLS
+// root and server name from the profile) instead of Dial's org's, while the
+// identity and signer stay the user of Dial's org: that peer's gateway
+// endorses, orders and reports the commit status of this connection's
+// transactions, whose creator is still Dial's org's user. Channel and
+// chaincode policies judge that creator, not the peer it submits through.
+func WithPeer(peerOrg string) Option { return func(o *options) { o.peer = peerOrg } }
+
+// Dial connects to org's peer (e.g. "Commission"), or the peer WithPeer
+// names, as org's user described by profile. The connection is lazy: Dial
+// fails only on bad configuration, not on a peer that is down.
 func Dial(profile network.Profile, org string, opts ...Option) (*Conn, error) {
 	o := options{user: "User1", evaluate: 30 * time.Second, endorse: 60 * time.Second, sub: 30 * time.Second, commit: 2 * time.Minute}
 	for _, opt := range opts {
@@ -80,9 +89,17 @@ func Dial(profile network.Profile, org string, opts ...Option) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s identity: %w", org, o.user, err)
 	}
-	cc, err := dialTLS(op.Peer)
+	peerOrg, peer := org, op.Peer
+	if o.peer != "" && o.peer != org {
+		pp, err := profile.Org(o.peer)
+		if err != nil {
+			return nil, fmt.Errorf("peer to connect to: %w", err)
+		}
+		peerOrg, peer = o.peer, pp.Peer
+	}
+	cc, err := dialTLS(peer)
 	if err != nil {
-		return nil, fmt.Errorf("%s peer: %w", org, err)
+		return nil, fmt.Errorf("%s peer: %w", peerOrg, err)
 	}
 	gw, err := client.Connect(id,
 		client.WithSign(sign),

@@ -1,0 +1,93 @@
+package fabricclient
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/network"
+)
+
+// writeCert writes a fresh self-signed certificate and its PKCS#8 key as
+// PEM files under dir and returns their paths.
+func writeCert(t *testing.T, dir, name string) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, name+"-cert.pem"), filepath.Join(dir, name+"-key.pem")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// TestWithPeer: WithPeer connects to the named organisation's peer (its
+// address and TLS root) as the user of Dial's organisation; without it,
+// or naming Dial's own organisation, Dial uses that organisation's peer;
+// an organisation not in the profile is refused by name. The Commission's
+// peer's TLS root is missing, so a Dial that read it fails.
+func TestWithPeer(t *testing.T) {
+	dir := t.TempDir()
+	userCert, userKey := writeCert(t, dir, "User1@commission")
+	observersRoot, _ := writeCert(t, dir, "tlsca.observers")
+	p := network.Profile{Channel: "election", Chaincode: "votechain", Orgs: map[string]network.OrgProfile{
+		"Commission": {
+			MSPID: "CommissionMSP",
+			Peer:  network.Endpoint{Address: "127.0.0.1:29701", TLSRootPEM: filepath.Join(dir, "missing.pem"), ServerName: "peer0.commission"},
+			Users: map[string]network.Identity{"User1": {Cert: userCert, Key: userKey}},
+		},
+		"Observers": {
+			MSPID: "ObserversMSP",
+			Peer:  network.Endpoint{Address: "127.0.0.1:29702", TLSRootPEM: observersRoot, ServerName: "peer0.observers"},
+		},
+	}}
+
+	c, err := Dial(p, "Commission", WithPeer("Observers"))
+	if err != nil {
+		t.Fatalf("Dial Commission through the Observers' peer: %v", err)
+	}
+	defer c.Close()
+	if got := c.grpc.Target(); got != "127.0.0.1:29702" {
+		t.Errorf("connection target %q, want the Observers' peer 127.0.0.1:29702", got)
+	}
+	if got := c.Gateway.Identity().MspID(); got != "CommissionMSP" {
+		t.Errorf("identity of MSP %q, want CommissionMSP (the caller's)", got)
+	}
+
+	for _, opts := range [][]Option{nil, {WithPeer("Commission")}} {
+		_, err := Dial(p, "Commission", opts...)
+		if err == nil || !strings.Contains(err.Error(), "Commission peer: TLS root") {
+			t.Errorf("Dial Commission with %d options: %v; want the Commission peer's TLS root missing", len(opts), err)
+		}
+	}
+	if _, err := Dial(p, "Commission", WithPeer("Auditors")); err == nil || !strings.Contains(err.Error(), `"Auditors" is not in the connection profile`) {
+		t.Errorf("Dial through an unknown organisation's peer: %v; want it named as not in the profile", err)
+	}
+}
