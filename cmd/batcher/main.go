@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 func main() {
@@ -65,6 +68,7 @@ func run(ctx context.Context) error {
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
 	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
+	gatewayPeers := fs.String("gateway-peers", "", "comma-separated organisations whose peers' gateways take turns submitting the batcher's transactions (endorse, send to the orderers, answer the commit status), as --org's --user; reads and the block stream stay on --org's peer. all: every organisation in --profile; default: --org's peer alone")
 	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz")
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
 	if err := cli.ParseFlags(fs, "BATCHER", os.Args[1:]); err != nil {
@@ -76,12 +80,36 @@ func run(ctx context.Context) error {
 		return err
 	}
 
+	profile, err := network.LoadProfile(ledgerFlags.Profile)
+	if err != nil {
+		return err
+	}
+	gatewayOrgs, err := gatewaysOf(*gatewayPeers, ledgerFlags.Org, profile)
+	if err != nil {
+		return cli.Usagef("--gateway-peers %q (profile %s): %v", *gatewayPeers, ledgerFlags.Profile, err)
+	}
 	conn, err := ledgerFlags.Dial()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	ledger := conn.Ballot()
+	var gateways []batcher.Ledger
+	var peers []string
+	for _, org := range gatewayOrgs {
+		peers = append(peers, profile.Orgs[org].Peer.Address)
+		if org == ledgerFlags.Org {
+			gateways = append(gateways, batcher.FabricLedger(ledger))
+			continue
+		}
+		c, err := ledgerFlags.Dial(fabricclient.WithPeer(org))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		gateways = append(gateways, batcher.FabricLedger(c.Ballot()))
+	}
+	log.Info("submitting through peer gateways in turn", "orgs", gatewayOrgs, "peers", peers, "as", ledgerFlags.Org+" "+ledgerFlags.User)
 
 	rdb, err := redisFlags.Connect(ctx)
 	if err != nil {
@@ -101,7 +129,7 @@ func run(ctx context.Context) error {
 		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LedgerLag: *ledgerLag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
 		Failover: failoverFor(*failover, conn.Consensus()),
 		Replicas: replicasFor(*replicas, rdb),
-	}, rdb, batcher.FabricLedger(ledger), log, reg)
+	}, rdb, batcher.RoundRobin(batcher.FabricLedger(ledger), gateways...), log, reg)
 	if err != nil {
 		return err
 	}
@@ -123,6 +151,36 @@ func failoverFor(flag time.Duration, c network.Consensus) time.Duration {
 		return flag
 	}
 	return c.Failover()
+}
+
+// gatewaysOf resolves --gateway-peers against the connection profile: the
+// organisations whose peers' gateways submit in turn, each once. Empty
+// means own alone; "all" every organisation in the profile, own first.
+func gatewaysOf(flagValue, own string, p network.Profile) ([]string, error) {
+	switch flagValue {
+	case "":
+		return []string{own}, nil
+	case "all":
+		orgs := []string{own}
+		for _, org := range slices.Sorted(maps.Keys(p.Orgs)) {
+			if org != own {
+				orgs = append(orgs, org)
+			}
+		}
+		return orgs, nil
+	}
+	var orgs []string
+	for _, org := range strings.Split(flagValue, ",") {
+		org = strings.TrimSpace(org)
+		if _, ok := p.Orgs[org]; !ok {
+			return nil, fmt.Errorf("organisation %q is not in the connection profile, which has %s: name some of them, comma-separated, or all", org, strings.Join(slices.Sorted(maps.Keys(p.Orgs)), ", "))
+		}
+		if slices.Contains(orgs, org) {
+			return nil, fmt.Errorf("organisation %s named twice: name each once", org)
+		}
+		orgs = append(orgs, org)
+	}
+	return orgs, nil
 }
 
 // electionSource reads the election record (*fabricclient.Ballot).

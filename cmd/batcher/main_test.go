@@ -1,0 +1,42 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/network"
+)
+
+// TestGatewaysOf: --gateway-peers resolves to the batcher's own
+// organisation by default, every organisation of the profile (own first)
+// for "all", the list as given otherwise; an organisation not in the
+// profile, an empty name or one named twice is refused, naming the fix.
+func TestGatewaysOf(t *testing.T) {
+	p := network.Profile{Orgs: map[string]network.OrgProfile{"Commission": {}, "Observers": {}, "Auditors": {}}}
+	for _, tc := range []struct {
+		flag, own string
+		want      []string
+		err       string
+	}{
+		{flag: "", own: "Commission", want: []string{"Commission"}},
+		{flag: "all", own: "Commission", want: []string{"Commission", "Auditors", "Observers"}},
+		{flag: "all", own: "Observers", want: []string{"Observers", "Auditors", "Commission"}},
+		{flag: "Observers, Commission", own: "Commission", want: []string{"Observers", "Commission"}},
+		{flag: "Observers", own: "Commission", want: []string{"Observers"}},
+		{flag: "Commission,observers", own: "Commission", err: `organisation "observers" is not in the connection profile, which has Auditors, Commission, Observers: name some of them, comma-separated, or all`},
+		{flag: "Commission,", own: "Commission", err: `organisation "" is not in the connection profile`},
+		{flag: "Observers,Commission,Observers", own: "Commission", err: "organisation Observers named twice: name each once"},
+	} {
+		got, err := gatewaysOf(tc.flag, tc.own, p)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("gatewaysOf(%q, %s) = %v, %v; want an error containing %q", tc.flag, tc.own, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("gatewaysOf(%q, %s) = %v, %v; want %v", tc.flag, tc.own, got, err, tc.want)
+		}
+	}
+}
