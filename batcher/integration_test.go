@@ -38,22 +38,8 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 	}
 
 	ledger := nettest.Dial(t, n, "Commission").Ballot()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := batcher.New(batcher.Config{Partitions: states, BatchSize: 100},
-		rdb, batcher.FabricLedger(ledger), log, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	began := time.Now()
-	go func() { done <- b.Run(ctx) }()
-	batcher.WaitDrained(t, rdb, 3*time.Minute)
-	t.Logf("%d votes committed in %.1f s", len(votes)+1, time.Since(began).Seconds())
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("batcher run: %v", err)
-	}
+	took := drain(t, rdb, batcher.FabricLedger(ledger))
+	t.Logf("%d votes committed in %.1f s", len(votes)+1, took.Seconds())
 
 	want := map[string]ballot.Tally{}
 	for _, v := range votes {
@@ -99,4 +85,27 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 			t.Errorf("%d queued votes of %s left after commit", n, s)
 		}
 	}
+}
+
+// drain runs a batcher of the test states over ledger until their streams
+// are empty (every vote acknowledged), stops it and returns how long the
+// drain took.
+func drain(t *testing.T, rdb *redis.Client, ledger batcher.Ledger) time.Duration {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := batcher.New(batcher.Config{Partitions: states, BatchSize: 100}, rdb, ledger, log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	began := time.Now()
+	go func() { done <- b.Run(ctx) }()
+	batcher.WaitDrained(t, rdb, 3*time.Minute)
+	took := time.Since(began)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("batcher run: %v", err)
+	}
+	return took
 }
