@@ -93,7 +93,7 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 		if h0 == 0 {
 			h0 = h // no block seen before acceptance: count from the first one seen
 		}
-		last, newest, progressed := b.progress.get()
+		last, newest, progressed := b.progress.get(tx.gateway())
 		w := txWait{elapsed: now.Sub(accepted), stalled: now.Sub(later(accepted, last)), blocks: h - h0, overtaken: newest.Sub(accepted)}
 		bound := b.recovery.bound(lat, losses)
 		wake := bound - w.stalled
@@ -105,11 +105,11 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 			wake = bound - now.Sub(found)
 		case b.recovery.lost(w, lat, losses):
 			if r, ok := received(res); ok {
-				return b.outcome(accepted, r) // committed just as we gave up
+				return b.outcome(tx.gateway(), accepted, r) // committed just as we gave up
 			}
 			n, err := b.blockOf(ctx, tx.TransactionID())
 			if r, ok := received(res); ok {
-				return b.outcome(accepted, r) // its status came during the look-up
+				return b.outcome(tx.gateway(), accepted, r) // its status came during the look-up
 			}
 			if err == nil {
 				found, inBlock = b.clock.Now(), n
@@ -127,7 +127,7 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 		}
 		select {
 		case r := <-res:
-			return b.outcome(accepted, r)
+			return b.outcome(tx.gateway(), accepted, r)
 		case <-grew:
 		case <-progressed:
 		case <-b.clock.After(wake):
@@ -145,12 +145,12 @@ func received(res <-chan waited) (waited, bool) {
 	}
 }
 
-// outcome records the commit status of a transaction accepted at accepted
-// and returns its outcome.
-func (b *Batcher) outcome(accepted time.Time, r waited) (ballot.Committed, error) {
+// outcome records the commit status of a transaction accepted at accepted,
+// answered by gateway, and returns its outcome.
+func (b *Batcher) outcome(gateway int, accepted time.Time, r waited) (ballot.Committed, error) {
 	var invalid *ballot.CommitError
 	if r.err == nil || errors.As(r.err, &invalid) {
-		b.progress.committed(accepted, b.clock.Now()) // in a block either way
+		b.progress.committed(gateway, accepted, b.clock.Now()) // in a block either way
 	}
 	if r.err == nil {
 		d := b.clock.Now().Sub(accepted)

@@ -367,9 +367,15 @@ func newAttemptRig(t *testing.T, plan func(ballot.Batch, int) fault) *attemptRig
 func newAttemptRigConfig(t *testing.T, cfg Config, plan func(ballot.Batch, int) fault) *attemptRig {
 	f := newFakeLedger()
 	f.plan = plan
+	return newAttemptRigOn(t, cfg, f, f)
+}
+
+// newAttemptRigOn is newAttemptRigConfig with the batcher on ledger, whose
+// reads and block stream are f's.
+func newAttemptRigOn(t *testing.T, cfg Config, f *fakeLedger, ledger Ledger) *attemptRig {
 	clk := newFakeClock()
 	cfg.Partitions, cfg.Clock = []string{"CA"}, clk
-	b, err := New(cfg, nil, f, nil, prometheus.NewRegistry())
+	b, err := New(cfg, nil, ledger, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,8 +81,35 @@ type roundRobin struct {
 }
 
 func (r *roundRobin) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) {
-	turn := r.next.Add(1) - 1
-	return r.gateways[turn%uint64(len(r.gateways))].Submit(ctx, bs)
+	turn := (r.next.Add(1) - 1) % uint64(len(r.gateways))
+	tx, err := r.gateways[turn].Submit(ctx, bs)
+	if err != nil {
+		return nil, err
+	}
+	return viaTx{Tx: tx, via: int(turn)}, nil
+}
+
+// viaTx is a transaction a RoundRobin submitted through its gateway number
+// via (0 first): its commit status comes from that gateway's peer.
+type viaTx struct {
+	Tx
+	via int
+}
+
+func (t viaTx) Gateway() int { return t.via }
+
+// gatewayOf returns the number of the RoundRobin gateway whose peer answers
+// tx's commit status, or 0 for a transaction submitted otherwise. Peers
+// commit the same blocks at different times (seconds apart when one is
+// busier), so the commit statuses of transactions submitted through
+// different gateways do not arrive in the order of their blocks: the
+// recovery policy compares a transaction only with those answered by the
+// same gateway (progress).
+func gatewayOf(tx Tx) int {
+	if g, ok := tx.(interface{ Gateway() int }); ok {
+		return g.Gateway()
+	}
+	return 0
 }
 
 // Clock is the batcher's time source; tests inject a fake one.

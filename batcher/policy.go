@@ -279,6 +279,9 @@ type txWait struct {
 	stalled   time.Duration // since its acceptance or the process's last commit after it, whichever is later
 	blocks    uint64        // blocks committed since its acceptance
 	overtaken time.Duration // how much later than it the last transaction of the process to commit was accepted (<= 0: none later)
+	// stalled and overtaken count only the commits whose status the
+	// transaction's own gateway answered (gatewayOf): another peer's
+	// gateway may report blocks seconds before this one's peer commits them.
 }
 
 // latencyStats summarises recent acceptance-to-commit times.

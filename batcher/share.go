@@ -63,6 +63,7 @@ type shareOut struct {
 type batchTx interface {
 	TransactionID() string
 	Wait(ctx context.Context) (ballot.Committed, error)
+	gateway() int // gatewayOf the transaction
 }
 
 // submit queues batch b (whose oldest vote its lane read at oldest) for a
@@ -255,6 +256,8 @@ type sharedView struct {
 
 func (v *sharedView) TransactionID() string { return v.st.tx.TransactionID() }
 
+func (v *sharedView) gateway() int { return gatewayOf(v.st.tx) }
+
 // Wait returns the batch's outcome once the transaction's is known. When
 // every batch has stopped waiting (each lane judges a lost transaction on
 // its own), the wait for the transaction ends too.
@@ -279,6 +282,8 @@ func (v *sharedView) Wait(ctx context.Context) (ballot.Committed, error) {
 
 // soloTx is the view of a transaction carrying one batch.
 type soloTx struct{ Tx }
+
+func (t soloTx) gateway() int { return gatewayOf(t.Tx) }
 
 func (t soloTx) Wait(ctx context.Context) (ballot.Committed, error) {
 	res, err := t.Tx.Wait(ctx)

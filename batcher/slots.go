@@ -94,36 +94,49 @@ func (h *chainHeight) saw(block uint64) {
 	h.changed = make(chan struct{})
 }
 
-// progress follows the process's own commits: when the last one happened
-// and the latest acceptance time among committed transactions, and wakes
+// progress follows the process's own commits, per gateway whose peer
+// answered their commit status (gatewayOf): when the last one happened and
+// the latest acceptance time among committed transactions, and wakes
 // waiters on every commit.
 type progress struct {
-	mu       sync.Mutex
+	mu      sync.Mutex
+	by      map[int]progressMark
+	changed chan struct{}
+}
+
+// progressMark is one gateway's progress.
+type progressMark struct {
 	last     time.Time // when a transaction last committed
 	accepted time.Time // the latest acceptance of a committed transaction
-	changed  chan struct{}
 }
 
-func newProgress() *progress { return &progress{changed: make(chan struct{})} }
-
-// get returns the last commit, the latest acceptance among committed
-// transactions and a channel closed at the next commit.
-func (p *progress) get() (last, accepted time.Time, changed <-chan struct{}) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.last, p.accepted, p.changed
+func newProgress() *progress {
+	return &progress{by: map[int]progressMark{}, changed: make(chan struct{})}
 }
 
-// committed records that a transaction accepted at accepted committed at at.
-func (p *progress) committed(accepted, at time.Time) {
+// get returns the last commit answered by gateway, the latest acceptance
+// among the transactions it answered, and a channel closed at the process's
+// next commit (through any gateway).
+func (p *progress) get(gateway int) (last, accepted time.Time, changed <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if at.After(p.last) {
-		p.last = at
+	m := p.by[gateway]
+	return m.last, m.accepted, p.changed
+}
+
+// committed records that a transaction accepted at accepted committed at
+// at, its status answered by gateway.
+func (p *progress) committed(gateway int, accepted, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.by[gateway]
+	if at.After(m.last) {
+		m.last = at
 	}
-	if accepted.After(p.accepted) {
-		p.accepted = accepted
+	if accepted.After(m.accepted) {
+		m.accepted = accepted
 	}
+	p.by[gateway] = m
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
