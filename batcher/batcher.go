@@ -223,6 +223,7 @@ type Batcher struct {
 	slotVote bool         // a batch takes a slot per vote, not one (lanes cut on ticks)
 	height   *chainHeight // the ledger's committed blocks, for lost transactions
 	progress *progress    // this process's commits, for lost transactions
+	lookups  lookups      // the ledger look-ups confirming lost verdicts
 
 	mu        sync.Mutex
 	lanes     map[string]*ownedLane

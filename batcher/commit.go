@@ -161,11 +161,14 @@ func (b *Batcher) outcome(gateway int, accepted time.Time, r waited) (ballot.Com
 }
 
 // blockOf asks the ledger for the block holding transaction txID, for at
-// most lostCheckTimeout.
+// most lostCheckTimeout, once for all the lanes asking at the same time
+// (lookups).
 func (b *Batcher) blockOf(ctx context.Context, txID string) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, lostCheckTimeout)
-	defer cancel()
-	return b.ledger.BlockOfTx(ctx, txID)
+	return b.lookups.blockOf(ctx, txID, func(ctx context.Context, txID string) (uint64, error) {
+		ctx, cancel := context.WithTimeout(ctx, lostCheckTimeout)
+		defer cancel()
+		return b.ledger.BlockOfTx(ctx, txID)
+	})
 }
 
 // submitTx submits one transaction carrying bs and times its endorsement.
