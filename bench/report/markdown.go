@@ -74,6 +74,7 @@ func (r *Report) Markdown() string {
 		case "ab":
 			if r.AB != nil {
 				r.abMarkdown(&b)
+				r.commitPathMarkdown(&b)
 			}
 		default:
 			r.scalingMarkdown(&b)
@@ -134,6 +135,7 @@ func (r *Report) Markdown() string {
 	r.ledgerMarkdown(&b)
 	r.paceMarkdown(&b)
 	r.stagesMarkdown(&b)
+	r.commitPathMarkdown(&b)
 	r.intakeMarkdown(&b)
 	r.intakePhasesMarkdown(&b)
 	r.commitMarkdown(&b)
@@ -351,6 +353,7 @@ func (r *Report) lossMarkdown(b *strings.Builder) {
 func (r *Report) intakeOnlyMarkdown(b *strings.Builder) {
 	r.paceMarkdown(b)
 	r.stagesMarkdown(b)
+	r.commitPathMarkdown(b)
 	r.intakePhasesMarkdown(b)
 	r.commitMarkdown(b)
 	r.cpuMarkdown(b)

@@ -343,6 +343,9 @@ type Probe struct {
 	DrainS                float64 `json:"drain_s"` // after the window, until the queue was empty
 	Holds                 bool    `json:"holds"`
 	Why                   string  `json:"why"`
+	// CommitPaths is the commit stage in the window, a peer each, from
+	// the nodes' logs (none when they could not be read: the notes say why).
+	CommitPaths []CommitPath `json:"commit_paths,omitempty"`
 }
 
 // Reads compares the gateway's results GET with a bare handler.

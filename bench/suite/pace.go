@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"time"
 
 	"github.com/votechain/votechain/bench/ledgerload"
@@ -66,6 +67,9 @@ func (r *run) probe(ctx context.Context, name, cpuPhase string, rate float64, d 
 	drained, _, derr := r.settle(ctx, "drain-"+name)
 	pr.Stages = r.batcherStages(ctx, name, stages) // over the window's votes, now drained
 	r.noteCompactions(name, from, from.Add(d))     // after the drain: what began in the window has finished
+	if pr.CommitPaths, err = commitPaths(filepath.Dir(r.st.Network().Layout().Log("peer")), from, from.Add(d)); err != nil {
+		r.note("%s: the commit stage from the nodes' logs: %v", name, err)
+	}
 	pr.DrainS = drained.Seconds()
 	arrivals, _ := r.watcher.Arrivals()
 	lat, unreadable, lerr := ledgerload.CommitLatencies(ctx, r.ledger, arrivals, from, from.Add(d))
