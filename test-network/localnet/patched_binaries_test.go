@@ -24,6 +24,38 @@ func TestPeerUUIDFormatPatched(t *testing.T) {
 	}
 }
 
+// TestPeerLockProfilesPatched shows that the Fabric build carries
+// network/fabricbin/patches/lock-profiles.patch (docs/ledger.md): the peer
+// turns its mutex and block profiles on when its environment asks, says so,
+// names a value it ignores, and says nothing without the variables.
+func TestPeerLockProfilesPatched(t *testing.T) {
+	nettest.Integration(t)
+	peer := fabricCommand(t, "peer")
+	run := func(env ...string) string {
+		t.Helper()
+		cmd := exec.Command(peer, "version")
+		cmd.Env = append(cmd.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s version %v: %v\n%s", peer, env, err, out)
+		}
+		return string(out)
+	}
+	const missing = "bin/fabric was built without network/fabricbin/patches/lock-profiles.patch (run make fabric-bin)"
+	out := run("VOTECHAIN_PEER_MUTEX_PROFILE_FRACTION=5", "VOTECHAIN_PEER_BLOCK_PROFILE_RATE=100000")
+	for _, want := range []string{"mutex profile on, 1 contention event in 5 sampled", "block profile on, an event per 100000 ns blocked sampled"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("peer version with both variables set did not say %q: %s\n%s", want, missing, out)
+		}
+	}
+	if out := run("VOTECHAIN_PEER_MUTEX_PROFILE_FRACTION=often"); !strings.Contains(out, `VOTECHAIN_PEER_MUTEX_PROFILE_FRACTION="often" is not a positive integer`) {
+		t.Errorf("peer version with a bad fraction did not name it: %s\n%s", missing, out)
+	}
+	if out := run("VOTECHAIN_PEER_MUTEX_PROFILE_FRACTION=", "VOTECHAIN_PEER_BLOCK_PROFILE_RATE="); strings.Contains(out, "lockprofile") {
+		t.Errorf("peer version without the variables spoke of lock profiles:\n%s", out)
+	}
+}
+
 // TestOrdererProposalDigestPatched shows that the Fabric build carries
 // network/fabricbin/patches/SmartBFT/proposal-digest.patch (docs/ledger.md):
 // in the orderer binary's machine code, SmartBFT's View collects a proposal's
