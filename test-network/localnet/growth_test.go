@@ -28,7 +28,8 @@ import (
 // a fresh network's ledger with CommitBatch (2,000 votes a transaction, 16 in
 // flight) in steps, and logs for each step the core-seconds per 1,000 votes
 // of the peers, chaincode services and orderers (from /proc), so the figure
-// holds on a loaded machine. One run whatever b.N: -benchtime 1x.
+// holds on a loaded machine, and what each peer's state database flushed and
+// compacted in the step (its LevelDB LOG). One run whatever b.N: -benchtime 1x.
 //
 //	GROWTH_VOTES=total,step   votes to commit and per step (default 1500000,250000)
 //	GROWTH_FABRIC_BIN=dir     Fabric binaries to run (default bin/fabric)
@@ -64,6 +65,7 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 	for done < totalVotes {
 		phase := fmt.Sprintf("from %.2fM", float64(done)/1e6)
 		book.Begin(phase)
+		from := time.Now()
 		profiled := make(chan struct{})
 		go func() {
 			defer close(profiled)
@@ -76,6 +78,7 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 		res, err := ledgerload.Run(ctx, ledger, got, ledgerload.Drive{VotesPerTx: 2000, InFlight: 16, Duration: 30 * time.Minute,
 			StopAfter: stepVotes, SeqBase: seq, Roll: roll})
 		book.End()
+		to := time.Now()
 		<-profiled
 		if err != nil {
 			b.Fatal(err)
@@ -88,7 +91,9 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 		peers := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "peer.") })
 		for _, o := range network.PeerOrgs {
 			name := network.PeerProcess(o)
-			b.Logf("%s %s core-s/1000 votes %.4f", phase, name, book.Seconds(phase, func(s string) bool { return s == name })*1000/float64(res.AllVotes))
+			b.Logf("%s %s core-s/1000 votes %.4f; state database: %s", phase, name,
+				book.Seconds(phase, func(s string) bool { return s == name })*1000/float64(res.AllVotes),
+				stateCompactions(n.Layout().NodeDataDir(o.PeerHost()), from, to))
 		}
 		ccs := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "cc.") })
 		ords := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "orderer") })
