@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // asBatcherEnv names the folder the stand-in batcher writes into. The test
@@ -68,7 +69,8 @@ func fakeBatcher(dir string, args []string) int {
 
 // fakeBatcherStack is a stack whose bin/batcher is this test binary, run
 // as the stand-in batcher; it returns the stack and the folder the
-// stand-ins write their environment into.
+// stand-ins write their environment into. Its port range is reserved for
+// t (nettest.PortBase).
 func fakeBatcherStack(t *testing.T) (*Stack, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -90,7 +92,9 @@ func fakeBatcherStack(t *testing.T) (*Stack, string) {
 		t.Fatal(err)
 	}
 	t.Setenv(asBatcherEnv, envDir)
-	s, err := New(Config{Dir: dir, PortBase: 22000, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1})
+	// The stand-in listens on its metrics port: a range no other test holds
+	// (a fixed one met a test network's port in CI).
+	s, err := New(Config{Dir: dir, PortBase: nettest.PortBase(t), BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
