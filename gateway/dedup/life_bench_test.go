@@ -40,7 +40,10 @@ import (
 // Accept's latency (p50, p99). VOTELIFE_LINGER_MS and VOTELIFE_GROUP set
 // Config.Linger and Config.GroupBatch. The roll is laid out as roll load
 // lays it out for the votes of each state, or with at most
-// VOTELIFE_ROLL_PER_SHARD nullifiers a shard.
+// VOTELIFE_ROLL_PER_SHARD nullifiers a shard; VOTELIFE_ROLL_EXTRA adds that
+// many voters who do not vote to the roll, spread over the states (a roll
+// larger than the CPU's caches, as an election's is), and roll-B/entry is
+// Redis's memory per roll entry once loaded.
 //
 //	go test -run '^$' -bench VoteLife -benchtime 20000x ./gateway/dedup/
 //	VOTELIFE_RATE=5000 VOTELIFE_STATES=10 go test -run '^$' -bench VoteLife -benchtime 20000x ./gateway/dedup/
@@ -67,7 +70,16 @@ func BenchmarkVoteLife(b *testing.B) {
 		roll[st] = append(roll[st], raws[i])
 		attempts[i] = attempt(b, st, ballot.HashHex([32]byte(raws[i])))
 	}
+	// Voters on the roll who do not vote: a roll as large as an election's
+	// is far larger than the CPU's caches, as its shards are in production.
+	extra := benchenv.Int(b, "VOTELIFE_ROLL_EXTRA", 0, 0)
+	for i := range extra {
+		st := states[i%len(states)]
+		sum := sha256.Sum256([]byte("abstains-" + strconv.Itoa(i)))
+		roll[st] = append(roll[st], sum[:])
+	}
 	perShard := benchenv.Int(b, "VOTELIFE_ROLL_PER_SHARD", 0, 1)
+	mem0 := usedMemory(b, f.rdb)
 	for st, raws := range roll {
 		// The roll laid out as roll load does (votequeue.RollBits), or
 		// with at most VOTELIFE_ROLL_PER_SHARD nullifiers a shard.
@@ -83,6 +95,7 @@ func BenchmarkVoteLife(b *testing.B) {
 			f.enroll(b, st, raws[i:min(i+10_000, len(raws))]...)
 		}
 	}
+	rollBytes := float64(usedMemory(b, f.rdb)-mem0) / float64(b.N+extra)
 	for _, st := range states {
 		if _, err := f.d.Params(ctx, st); err != nil {
 			b.Fatal(err)
@@ -91,7 +104,8 @@ func BenchmarkVoteLife(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ResetTimer()
+	b.ResetTimer() // which forgets metrics reported before it
+	b.ReportMetric(rollBytes, "roll-B/entry")
 	if rate > 0 {
 		lifePhase(b, f, "intake", func() { openLoop(b, f, attempts, rate) })
 	} else {
@@ -247,4 +261,18 @@ func lifePhase(b *testing.B, f *fixture, name string, run func()) {
 		b.ReportMetric(float64(s1-s0)/n, name+"-script-µs/vote")
 	}
 	b.ReportMetric(float64(a1-a0)/n, name+"-aof-B/vote")
+}
+
+// usedMemory is Redis's used_memory (INFO memory).
+func usedMemory(b *testing.B, rdb redis.UniversalClient) int64 {
+	info, err := rdb.Info(context.Background(), "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(info, "used_memory:")
+	n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, '\r')], 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
