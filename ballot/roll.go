@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -58,6 +59,17 @@ func ParseRollMark(value []byte) (contest string, ok bool) {
 // RollChunkKey is the ledger key of the record of roll chunk index.
 func RollChunkKey(index int) string {
 	return compositeKey(RollChunkObject, fmt.Sprintf("%010d", index))
+}
+
+// ParseRollChunkKey returns the chunk index of a key built by RollChunkKey;
+// ok is false for any other key.
+func ParseRollChunkKey(key string) (index int, ok bool) {
+	object, attrs, err := SplitKey(key)
+	if err != nil || object != RollChunkObject || len(attrs) != 1 || len(attrs[0]) != 10 {
+		return 0, false
+	}
+	index, err = strconv.Atoi(attrs[0])
+	return index, err == nil && index >= 0
 }
 
 // RollEntry is one voter's right to vote in one contest, as the ledger holds

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -106,5 +107,19 @@ func TestRollMark(t *testing.T) {
 	}
 	if c, ok := ParseRollMark(RollMark("president")); !ok || c == "L2025-001" {
 		t.Fatal("a mark of one contest read as another's")
+	}
+}
+
+func TestParseRollChunkKey(t *testing.T) {
+	for _, i := range []int{0, 7, 599, 1 << 30} {
+		if got, ok := ParseRollChunkKey(RollChunkKey(i)); !ok || got != i {
+			t.Fatalf("ParseRollChunkKey(RollChunkKey(%d)) = %d, %v", i, got, ok)
+		}
+	}
+	for _, k := range []string{RollSealKey, ElectionKey, BatchKey("CA", 1), NullifierKey("CA", strings.Repeat("ab", 32)),
+		compositeKey(RollChunkObject, "7"), compositeKey(RollChunkObject, "000000000x"), compositeKey(RollChunkObject, "0000000001", "x"), "rollchunk"} {
+		if i, ok := ParseRollChunkKey(k); ok {
+			t.Errorf("ParseRollChunkKey(%q) = %d, a chunk key", k, i)
+		}
 	}
 }

@@ -2,8 +2,9 @@
 // hash chain (each block's previous hash and data hash) and every committed
 // batch, whose votes are decoded from the transaction itself and recounted
 // with the shared ballot package, then compared with the record and event
-// the chaincode wrote. It is pure: what it needs to know of earlier blocks
-// comes through the History interface.
+// the chaincode wrote; and the roll, whose chunk records and seal it
+// recomputes from the roll marks written (roll.go). It is pure: what it
+// needs to know of earlier blocks comes through the History interface.
 package audit
 
 import (
@@ -29,11 +30,13 @@ const (
 	KindBatchTally   = "batch_tally"   // claimed tallies differ from the votes' tallies
 	KindBatchRecord  = "batch_record"  // written batch record missing or differing from the recount
 	KindBatchEvent   = "batch_event"   // BatchCommitted event missing or differing from the record
+	KindRollChunk    = "roll_chunk"    // roll chunk record missing, written again or differing from its transaction's roll marks
+	KindRollSeal     = "roll_seal"     // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
 )
 
 // Kinds lists every issue kind, for metrics and documentation.
 var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
-	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent}
+	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal}
 
 // Issue is one verification failure.
 type Issue struct {
@@ -70,7 +73,16 @@ type History interface {
 	// roll (a LoadRoll transaction's roll key and mark), the contest of
 	// the mark.
 	RollContests(keys []Nullifier) (map[Nullifier]string, error)
+	// RollChunks returns the roll chunk records the blocks before wrote,
+	// the last written of each index, in index order; ErrNotRecorded if
+	// the store did not keep them (the seal is then not recomputed).
+	RollChunks() ([]ballot.RollChunkRecord, error)
 }
+
+// ErrNotRecorded is returned (wrapped) by a History that did not keep
+// what a check needs, such as an index written before it kept roll chunk
+// records: the check is skipped, with no issue.
+var ErrNotRecorded = errors.New("audit: not recorded by this history")
 
 // Batch is a committed batch as the audit recounted it.
 type Batch struct {
@@ -119,8 +131,10 @@ type Report struct {
 	// it left it; nil if the block did not write it.
 	Election *ballot.Election
 	// Roll are the roll entries the block's VALID transactions wrote
-	// (LoadRoll), and RollSealed whether one of them sealed the roll.
+	// (LoadRoll), RollChunks the chunk records they wrote, in order, and
+	// RollSealed whether one of them sealed the roll.
 	Roll       []ballot.RollEntry
+	RollChunks []ballot.RollChunkRecord
 	RollSealed bool
 }
 
@@ -178,7 +192,9 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 				bh.election, r.Election = &e, &e
 			}
 		}
-		a.rollWrites(&r, tx, bh)
+		if err := a.rollWrites(&r, tx, bh); err != nil {
+			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+		}
 		raws, decoded := a.batchArgs(&r, tx)
 		evs := &txEvents{tx: tx}
 		for i, raw := range raws {
@@ -223,32 +239,6 @@ func (a Auditor) batchArgs(r *Report, tx fabricblock.Tx) ([]json.RawMessage, []b
 		return nil, nil
 	}
 	return raws, nil
-}
-
-// rollWrites records the roll entries (nullifier keys given the roll's
-// mark) and the roll seal tx wrote.
-func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) {
-	for _, w := range tx.Writes {
-		if w.Namespace != a.Chaincode || w.Delete {
-			continue
-		}
-		if w.Key == ballot.RollSealKey {
-			h.sealed, r.RollSealed = true, true
-			continue
-		}
-		// The value first: it is a roll mark only on LoadRoll's writes, and
-		// a vote's nullifier write is not worth parsing the key of.
-		contest, mark := ballot.ParseRollMark(w.Value)
-		if !mark {
-			continue
-		}
-		state, nullifier, ok := ballot.ParseNullifierKey(w.Key)
-		if !ok {
-			continue
-		}
-		h.roll[Nullifier{state, nullifier}] = contest
-		r.Roll = append(r.Roll, ballot.RollEntry{State: state, Contest: contest, Nullifier: nullifier})
-	}
 }
 
 func (r *Report) issue(kind, txID, msg string) {
@@ -397,6 +387,12 @@ type blockHistory struct {
 	election   *ballot.Election     // as of the transaction being audited
 	roll       map[Nullifier]string // nullifier → contest, of this block's roll marks
 	sealed     bool                 // the roll is sealed as of the transaction being audited
+	// chunks are the roll chunk records as of the transaction being
+	// audited, by index (read from History when a transaction first
+	// writes a chunk or the seal), chunksKnown false if History did not
+	// keep them.
+	chunks      map[int]ballot.RollChunkRecord
+	chunksKnown bool
 }
 
 func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error) {

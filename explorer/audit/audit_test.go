@@ -3,6 +3,7 @@ package audit_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -19,11 +20,13 @@ type memHistory struct {
 	roots      map[string]string
 	election   *ballot.Election
 	roll       map[[2]string]string // (state, nullifier) → contest
+	chunks     map[int]ballot.RollChunkRecord
 	sealed     bool
 }
 
 func newHistory() *memHistory {
-	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}, roll: map[[2]string]string{}}
+	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}, roll: map[[2]string]string{},
+		chunks: map[int]ballot.RollChunkRecord{}}
 }
 
 func (h *memHistory) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
@@ -46,6 +49,13 @@ func (h *memHistory) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]s
 	}
 	return out, nil
 }
+func (h *memHistory) RollChunks() ([]ballot.RollChunkRecord, error) {
+	var out []ballot.RollChunkRecord
+	for _, i := range slices.Sorted(maps.Keys(h.chunks)) {
+		out = append(out, h.chunks[i])
+	}
+	return out, nil
+}
 func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
 	r, ok := h.roots[fmt.Sprint(state, "/", seq)]
 	return r, ok, nil
@@ -58,6 +68,9 @@ func (h *memHistory) add(r audit.Report) {
 	}
 	for _, e := range r.Roll {
 		h.roll[[2]string{e.State, e.Nullifier}] = e.Contest
+	}
+	for _, c := range r.RollChunks {
+		h.chunks[c.Index] = c
 	}
 	h.sealed = h.sealed || r.RollSealed
 	for _, b := range r.Batches {
@@ -76,7 +89,18 @@ func (h *memHistory) add(r audit.Report) {
 // auditChain audits blocks in order and returns the reports.
 func auditChain(t *testing.T, blocks [][]ledgertest.Tx) []audit.Report {
 	t.Helper()
-	h := newHistory()
+	return auditChainWith(t, newHistory(), blocks)
+}
+
+// recordingHistory is a History that records each report audited.
+type recordingHistory interface {
+	audit.History
+	add(audit.Report)
+}
+
+// auditChainWith is auditChain against h.
+func auditChainWith(t *testing.T, h recordingHistory, blocks [][]ledgertest.Tx) []audit.Report {
+	t.Helper()
 	var prev []byte
 	var reports []audit.Report
 	for _, blk := range ledgertest.Chain(blocks...) {
@@ -324,19 +348,35 @@ func TestBrokenChain(t *testing.T) {
 	}
 }
 
-// loadRollTx is a LoadRoll transaction writing the roll keys of votes,
-// each marked for the vote's contest, and sealRollTx the SealRoll that
-// follows.
-func loadRollTx(id string, votes ...ballot.Vote) ledgertest.Tx {
-	tx := ledgertest.Tx{ID: id, Function: "LoadRoll"}
-	for _, v := range votes {
-		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey(v.State, v.Nullifier), Value: ballot.RollMark(v.Contest)})
+// sealedRoll returns e with the roll of votes' nullifiers (each for its
+// vote's contest) as its roll root, and the LoadRoll of that roll's one
+// chunk and the SealRoll that follows, as the chaincode writes them.
+func sealedRoll(e ballot.Election, votes ...ballot.Vote) (ballot.Election, ledgertest.Tx, ledgertest.Tx) {
+	entries := make([]ballot.RollEntry, len(votes))
+	for i, v := range votes {
+		entries[i] = ballot.RollEntry{State: v.State, Contest: v.Contest, Nullifier: v.Nullifier}
 	}
-	return tx
+	root, loads, seal := ledgertest.Roll("load", entries)
+	e.RollRoot = root
+	return e, loads[0], seal
 }
 
-func sealRollTx(id string) ledgertest.Tx {
-	return ledgertest.Tx{ID: id, Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte(`{}`)}}}
+// rollPlacements are the two places of a roll's marks the recount looks
+// up: in a block before the batch's (History) and earlier in its block.
+func rollPlacements(setup, load, seal ledgertest.Tx, commits ...ledgertest.Tx) map[string][][]ledgertest.Tx {
+	return map[string][][]ledgertest.Tx{
+		"roll in an earlier block": {{setup, load}, append([]ledgertest.Tx{seal}, commits...)},
+		"roll in the same block":   {{setup}, append([]ledgertest.Tx{load, seal}, commits...)},
+	}
+}
+
+// rollEntries are the roll entries of all reports.
+func rollEntries(reports []audit.Report) []ballot.RollEntry {
+	var out []ballot.RollEntry
+	for _, r := range reports {
+		out = append(out, r.Roll...)
+	}
+	return out
 }
 
 // TestRecountRoll: once a block seals the roll, the recount rejects a vote
@@ -347,28 +387,29 @@ func TestRecountRoll(t *testing.T) {
 	offState := vote("NY", 1, "alice") // voter 1 is on the roll of CA only
 	honest := build(t, "CA", 1, on, off, alsoOn)
 	lying := build(t, "NY", 1, offState)
-	reports := auditChain(t, [][]ledgertest.Tx{
-		{loadRollTx("load1", on)},
-		{loadRollTx("load2", alsoOn), sealRollTx("seal"), commitTxWith(t, "c1", honest, map[int]string{1: ballot.RejectNotOnRoll})},
-		{commitTxWith(t, "c2", lying, nil)},
-	})
-	if len(reports[0].Roll) != 1 || reports[0].RollSealed || !reports[1].RollSealed {
-		t.Fatalf("roll of the reports: %+v sealed %v, %v", reports[0].Roll, reports[0].RollSealed, reports[1].RollSealed)
-	}
-	b := reports[1].Batches[0]
-	if !slices.Equal(b.Rejected, []int{1}) || !slices.Equal(b.Reasons, []string{ballot.RejectNotOnRoll}) || !b.RecordOK {
-		t.Fatalf("honest batch recounted as %+v", b)
-	}
-	if len(reports[0].Issues)+len(reports[1].Issues) != 0 || len(reports[2].Issues) == 0 {
-		t.Fatalf("issues %v; want only the record that counted a vote off the roll", kinds(reports))
-	}
-	for _, is := range reports[2].Issues {
-		if is.Kind != audit.KindBatchRecord || is.TxID != "c2" {
-			t.Errorf("issue %+v; want batch_record of c2", is)
+	e := testElection()
+	e.States = []string{"CA", "NY"}
+	e, load, seal := sealedRoll(e, on, alsoOn)
+	for name, blocks := range rollPlacements(setupTx(t, "s", e), load, seal, commitTxWith(t, "c1", honest, map[int]string{1: ballot.RejectNotOnRoll})) {
+		reports := auditChain(t, append(blocks, []ledgertest.Tx{commitTxWith(t, "c2", lying, nil)}))
+		if len(rollEntries(reports)) != 2 || reports[0].RollSealed || !reports[1].RollSealed {
+			t.Fatalf("%s: roll of the reports: %+v sealed %v, %v", name, rollEntries(reports), reports[0].RollSealed, reports[1].RollSealed)
+		}
+		b := reports[1].Batches[0]
+		if !slices.Equal(b.Rejected, []int{1}) || !slices.Equal(b.Reasons, []string{ballot.RejectNotOnRoll}) || !b.RecordOK {
+			t.Fatalf("%s: honest batch recounted as %+v", name, b)
+		}
+		if len(reports[0].Issues)+len(reports[1].Issues) != 0 || len(reports[2].Issues) == 0 {
+			t.Fatalf("%s: issues %v; want only the record that counted a vote off the roll", name, kinds(reports))
+		}
+		for _, is := range reports[2].Issues {
+			if is.Kind != audit.KindBatchRecord || is.TxID != "c2" {
+				t.Errorf("%s: issue %+v; want batch_record of c2", name, is)
+			}
 		}
 	}
 	// Before the seal, no vote is checked against the roll.
-	unsealed := auditChain(t, [][]ledgertest.Tx{{loadRollTx("load", on), commitTxWith(t, "c", build(t, "CA", 1, off), nil)}})
+	unsealed := auditChain(t, [][]ledgertest.Tx{{setupTx(t, "s", e), load, commitTxWith(t, "c", build(t, "CA", 1, off), nil)}})
 	if len(kinds(unsealed)) != 0 || len(unsealed[0].Batches[0].Rejected) != 0 {
 		t.Fatalf("unsealed roll: %v, %+v", kinds(unsealed), unsealed[0].Batches[0])
 	}
@@ -380,36 +421,34 @@ func TestRecountRoll(t *testing.T) {
 // that counted it is flagged, and the report's roll entries carry their
 // contest.
 func TestRecountRollPerContest(t *testing.T) {
-	e := testElection()
 	race1, q1, race2 := vote("CA", 1, "alice"), voteIn("CA", 1, question, "yes"), vote("CA", 2, "bob")
 	misfiled := voteIn("CA", 2, question, "no")
 	misfiled.Nullifier = race2.Nullifier // on the roll, for the race only
-	sameBlock := voteIn("CA", 3, question, "no")
-	sameBlockRace := vote("CA", 3, "alice")
-	sameBlock.Nullifier = sameBlockRace.Nullifier
-	honest := build(t, "CA", 1, race1, q1, race2, misfiled, sameBlock)
+	sameVoter := voteIn("CA", 3, question, "no")
+	sameVoterRace := vote("CA", 3, "alice")
+	sameVoter.Nullifier = sameVoterRace.Nullifier
+	honest := build(t, "CA", 1, race1, q1, race2, misfiled, sameVoter)
 	rejects := map[int]string{3: ballot.RejectNotOnRoll, 4: ballot.RejectNotOnRoll}
-	reports := auditChain(t, [][]ledgertest.Tx{
-		{setupTx(t, "s", e), loadRollTx("load1", race1, q1, race2)},
-		{loadRollTx("load2", sameBlockRace), sealRollTx("seal"), commitTxWith(t, "c1", honest, rejects)},
-	})
-	if ks := kinds(reports); len(ks) != 0 {
-		t.Fatalf("honest ledger flagged: %v", ks)
+	e, load, seal := sealedRoll(testElection(), race1, q1, race2, sameVoterRace)
+	for name, blocks := range rollPlacements(setupTx(t, "s", e), load, seal, commitTxWith(t, "c1", honest, rejects)) {
+		reports := auditChain(t, blocks)
+		if ks := kinds(reports); len(ks) != 0 {
+			t.Fatalf("%s: honest ledger flagged: %v", name, ks)
+		}
+		if roll := rollEntries(reports); len(roll) != 4 || !slices.Contains(roll, ballot.RollEntry{State: "CA", Contest: question, Nullifier: q1.Nullifier}) {
+			t.Fatalf("%s: roll entries %+v", name, roll)
+		}
+		b := reports[1].Batches[0]
+		if !slices.Equal(b.Rejected, []int{3, 4}) || !slices.Equal(b.Reasons, []string{ballot.RejectNotOnRoll, ballot.RejectNotOnRoll}) ||
+			!b.Tallies.Equal(ballot.Tally{president: {"alice": 1, "bob": 1}, question: {"yes": 1}}) {
+			t.Fatalf("%s: recount %+v", name, b)
+		}
 	}
-	if roll := reports[0].Roll; len(roll) != 3 || roll[1] != (ballot.RollEntry{State: "CA", Contest: question, Nullifier: q1.Nullifier}) {
-		t.Fatalf("roll entries %+v", roll)
-	}
-	b := reports[1].Batches[0]
-	if !slices.Equal(b.Rejected, []int{3, 4}) || !slices.Equal(b.Reasons, []string{ballot.RejectNotOnRoll, ballot.RejectNotOnRoll}) ||
-		!b.Tallies.Equal(ballot.Tally{president: {"alice": 1, "bob": 1}, question: {"yes": 1}}) {
-		t.Fatalf("recount %+v", b)
-	}
-	lying := auditChain(t, [][]ledgertest.Tx{
-		{setupTx(t, "s", e), loadRollTx("load1", race1, q1, race2)},
-		{loadRollTx("load2", sameBlockRace), sealRollTx("seal"), commitTxWith(t, "c1", honest, map[int]string{4: ballot.RejectNotOnRoll})},
-	})
-	if ks := kinds(lying); len(ks) == 0 || slices.ContainsFunc(ks, func(k string) bool { return k != audit.KindBatchRecord }) {
-		t.Fatalf("a record counting a vote on the roll for another contest: issues %v, want batch_record", ks)
+	for name, blocks := range rollPlacements(setupTx(t, "s", e), load, seal, commitTxWith(t, "c1", honest, map[int]string{4: ballot.RejectNotOnRoll})) {
+		lying := auditChain(t, blocks)
+		if ks := kinds(lying); len(ks) == 0 || slices.ContainsFunc(ks, func(k string) bool { return k != audit.KindBatchRecord }) {
+			t.Fatalf("%s: a record counting a vote on the roll for another contest: issues %v, want batch_record", name, ks)
+		}
 	}
 }
 

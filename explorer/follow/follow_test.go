@@ -107,40 +107,36 @@ func (g *chainGen) block(txs ...ledgertest.Tx) *common.Block {
 // the roll of g.Roll voters per state in chunks, the roll's seal.
 func (g *chainGen) setup() iter.Seq[*common.Block] {
 	return func(yield func(*common.Block) bool) {
+		var entries []ballot.RollEntry
+		for i := range slices.Max(g.Roll[:]) {
+			for s, n := range g.Roll {
+				if i < n {
+					entries = append(entries, ballot.RollEntry{State: chainStates[s], Contest: "president", Nullifier: voterNullifier(voterNumber(s, i))})
+				}
+			}
+		}
+		root := ballot.RollRoot(entries) // sorts them
 		e := ballot.Election{ID: "e", Name: "E", States: chainStates[:],
 			Contests: []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob", "carol"}}},
-			OpensAt:  chainWindow[0], ClosesAt: chainWindow[1], RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
+			OpensAt:  chainWindow[0], ClosesAt: chainWindow[1], RollRoot: root,
 			Status: ballot.StatusConfigured, Batchers: []string{"User1@commission.votechain.test"}}
 		if !yield(g.block(ledgertest.Tx{ID: "genesis", Config: true})) || !yield(g.block(ledgertest.SetupElection("setup", e))) {
 			return
 		}
 		var txs []ledgertest.Tx
-		var chunk []ballot.RollEntry
-		flush := func(full bool) bool { // the chunk into txs, full txs into a block
-			if len(chunk) > 0 && (!full || len(chunk) == ballot.RollChunkEntries) {
-				txs, chunk = append(txs, ledgertest.LoadRoll(fmt.Sprintf("roll%d.%d", g.Number, len(txs)), chunk...)), nil
-			}
-			if len(txs) > 0 && (!full || len(txs) == rollChunksPerBlock) {
-				blk := g.block(txs...)
-				txs = nil
-				return yield(blk)
-			}
-			return true
-		}
-		for i := range slices.Max(g.Roll[:]) {
-			for s, n := range g.Roll {
-				if i < n {
-					chunk = append(chunk, ballot.RollEntry{State: chainStates[s], Contest: "president", Nullifier: voterNullifier(voterNumber(s, i))})
-					if !flush(true) {
-						return
-					}
+		var records []ballot.RollChunkRecord
+		chunks := ballot.ChunkRoll(entries)
+		for _, c := range chunks {
+			load := ledgertest.LoadRoll(fmt.Sprintf("roll%d.%d", g.Number, len(txs)), c.Index, c.Entries...)
+			txs, records = append(txs, load), append(records, ledgertest.ChunkRecord(load))
+			if len(txs) == rollChunksPerBlock || c.Index == len(chunks)-1 {
+				if !yield(g.block(txs...)) {
+					return
 				}
+				txs = nil
 			}
 		}
-		if !flush(false) {
-			return
-		}
-		yield(g.block(ledgertest.SealRoll("seal")))
+		yield(g.block(ledgertest.SealRoll("seal", root, records...)))
 	}
 }
 

@@ -33,6 +33,7 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -112,6 +113,7 @@ type history struct {
 // querier is a *sql.DB or a *sql.Tx.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 const schema = `
@@ -264,6 +266,14 @@ CREATE TABLE IF NOT EXISTS roll (
 	contest   TEXT NOT NULL,     -- the contest the nullifier may vote in
 	PRIMARY KEY (state, nullifier)
 ) WITHOUT ROWID;
+-- The roll chunk records VALID LoadRoll transactions wrote, the last of
+-- each index (the ledger's state), for the audit of the seal. An index
+-- written before 2026-12-04 has roll rows and none of these: its seal is
+-- not recomputed (audit.ErrNotRecorded).
+CREATE TABLE IF NOT EXISTS roll_chunks (
+	idx    INTEGER PRIMARY KEY,
+	record TEXT NOT NULL         -- JSON ballot.RollChunkRecord
+);
 CREATE TABLE IF NOT EXISTS roll_seal (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	block INTEGER NOT NULL       -- block of the VALID SealRoll transaction
@@ -609,6 +619,38 @@ func (x history) Election() (*ballot.Election, error) {
 // the roll of state and contest.
 func (x history) OnRoll(state, contest, nullifier string) (bool, error) {
 	return x.exists(`SELECT 1 FROM roll WHERE state = ? AND nullifier = ? AND contest = ?`, state, nullifier, contest)
+}
+
+// RollChunks implements audit.History: the roll chunk records indexed, in
+// index order; audit.ErrNotRecorded if the index holds roll entries and no
+// chunk records (written before it kept them).
+func (x history) RollChunks() ([]ballot.RollChunkRecord, error) {
+	rows, err := x.q.QueryContext(context.Background(), `SELECT record FROM roll_chunks ORDER BY idx`)
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	defer rows.Close()
+	var chunks []ballot.RollChunkRecord
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, fmt.Errorf("index lookup: %w", err)
+		}
+		var c ballot.RollChunkRecord
+		if err := json.Unmarshal([]byte(raw), &c); err != nil {
+			return nil, fmt.Errorf("index: roll chunk record: %w", err)
+		}
+		chunks = append(chunks, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	if len(chunks) == 0 {
+		if rolled, err := x.exists(`SELECT 1 FROM roll LIMIT 1`); err != nil || rolled {
+			return nil, cmp.Or(err, fmt.Errorf("roll chunks of an index written before 2026-12-04: %w", audit.ErrNotRecorded))
+		}
+	}
+	return chunks, nil
 }
 
 // RollSealed reports whether an indexed transaction sealed the roll.

@@ -108,9 +108,10 @@ func TestRollKept(t *testing.T) {
 	at := time.Now().UnixMilli()
 	on := ballot.Vote{ID: "00000000000000000000000000000001", State: "CA", Contest: president, Nullifier: ballot.HashHex([32]byte{1}), Choice: "alice", CastAt: at}
 	off := ballot.Vote{ID: "00000000000000000000000000000002", State: "CA", Contest: president, Nullifier: ballot.HashHex([32]byte{2}), Choice: "alice", CastAt: at}
+	e, loads, seal := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: on.Nullifier})
 	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
-		[]ledgertest.Tx{loadRollTx("l", ballot.RollEntry{State: "CA", Contest: president, Nullifier: on.Nullifier})},
-		[]ledgertest.Tx{{ID: "s", Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte("{}")}}}},
+		[]ledgertest.Tx{setupTx(e), loads[0]},
+		[]ledgertest.Tx{seal},
 		[]ledgertest.Tx{commitTx(t, []ballot.Vote{on, off}, ballot.RejectNotOnRoll)})
 	idx := indexChain(t, filepath.Join(t.TempDir(), "index.db"), 3, blocks)
 	byReason, err := idx.RejectedByReason(ctx)
@@ -163,9 +164,13 @@ func testElection() ballot.Election {
 // setupTx is the SetupElection transaction "s" that writes e.
 func setupTx(e ballot.Election) ledgertest.Tx { return ledgertest.SetupElection("s", e) }
 
-// loadRollTx is a LoadRoll transaction id marking entries.
-func loadRollTx(id string, entries ...ballot.RollEntry) ledgertest.Tx {
-	return ledgertest.LoadRoll(id, entries...)
+// sealedRoll returns e with the roll of entries as its roll root, the
+// LoadRoll transactions of its chunks and the SealRoll that follows, as
+// the chaincode writes them.
+func sealedRoll(e ballot.Election, entries ...ballot.RollEntry) (ballot.Election, []ledgertest.Tx, ledgertest.Tx) {
+	root, loads, seal := ledgertest.Roll("l", entries)
+	e.RollRoot = root
+	return e, loads, seal
 }
 
 // nullifier is voter's nullifier for contest.
@@ -199,9 +204,10 @@ func TestRecountPerContest(t *testing.T) {
 	ca1 := []ballot.Vote{vote("CA", 0, president, "alice"), vote("CA", 0, question, "yes"), vote("CA", 1, question, "no"), misfiled}
 	ca2 := []ballot.Vote{vote("CA", 1, question, "yes"), vote("CA", 2, question, "yes"), vote("CA", 3, president, "alice")}
 	ny1 := []ballot.Vote{vote("NY", 9, question, "no")}
+	e, loads, seal := sealedRoll(e, entries...)
 	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
-		[]ledgertest.Tx{setupTx(e), loadRollTx("l", entries...)},
-		[]ledgertest.Tx{{ID: "seal", Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte("{}")}}}},
+		[]ledgertest.Tx{setupTx(e), loads[0]},
+		[]ledgertest.Tx{seal},
 		[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, ca1, map[int]string{3: ballot.RejectNotOnRoll})},
 		[]ledgertest.Tx{commitTxWith(t, "c2", "CA", 2, ca2, map[int]string{0: ballot.RejectDuplicate}), commitTxWith(t, "c3", "NY", 1, ny1, nil)})
 	idx := indexChain(t, filepath.Join(t.TempDir(), "index.db"), 3, blocks)
@@ -413,9 +419,10 @@ func TestWriterSeesItsOwnBlocks(t *testing.T) {
 	rolled := []ballot.RollEntry{{State: "CA", Contest: president, Nullifier: nullifier(0, president)},
 		{State: "CA", Contest: president, Nullifier: nullifier(2, president)}}
 	votes := []ballot.Vote{vote("CA", 0, president, "alice"), vote("CA", 1, president, "alice"), vote("CA", 2, president, "mallory")}
+	e, loads, seal := sealedRoll(e, rolled...)
 	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
-		[]ledgertest.Tx{setupTx(e), loadRollTx("l", rolled...)},
-		[]ledgertest.Tx{{ID: "seal", Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte("{}")}}}},
+		[]ledgertest.Tx{setupTx(e), loads[0]},
+		[]ledgertest.Tx{seal},
 		[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, votes, map[int]string{1: ballot.RejectNotOnRoll, 2: ballot.RejectUnknownChoice})},
 		[]ledgertest.Tx{commitTxWith(t, "c2", "CA", 2, votes[:1], map[int]string{0: ballot.RejectDuplicate})})
 	w, err := idx.Begin(ctx)

@@ -2,8 +2,12 @@ package index_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -33,7 +37,16 @@ func TestWriterRollLookups(t *testing.T) {
 		return audit.Nullifier{State: e.State, Nullifier: e.Nullifier}
 	}
 	kept, dropped, later := entry(0, president), entry(1, president), entry(2, question)
-	seal := ledgertest.Tx{ID: "seal", Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte("{}")}}}
+	// The roll: kept and fillers below it in a full chunk 0, later alone
+	// in chunk 1.
+	entries := []ballot.RollEntry{kept, later}
+	for i := range ballot.RollChunkEntries - 1 {
+		entries = append(entries, ballot.RollEntry{State: "CA", Contest: president, Nullifier: fmt.Sprintf("%064x", i+1)})
+	}
+	e, loads, seal := sealedRoll(testElection(), entries...)
+	if len(loads) != 2 || !slices.ContainsFunc(loads[1].Writes, func(w fabricblock.Write) bool { return w.Key == ballot.NullifierKey(later.State, later.Nullifier) }) {
+		t.Fatalf("the roll's chunks hold later elsewhere than alone in chunk 1: pick voters whose nullifiers ascend")
+	}
 	genesis := []ledgertest.Tx{{ID: "g", Config: true}}
 
 	// A Writer that rolls back the roll entry it saved.
@@ -41,7 +54,7 @@ func TestWriterRollLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, blk := range ledgertest.Chain(genesis, []ledgertest.Tx{loadRollTx("l0", dropped)}) {
+	for i, blk := range ledgertest.Chain(genesis, []ledgertest.Tx{ledgertest.LoadRoll("l0", 0, dropped)}) {
 		auditAndSave(t, blk, blk.Header.PreviousHash, w, w.Save)
 		if i == 1 {
 			if got, err := w.RollContests([]audit.Nullifier{key(dropped)}); err != nil || got[key(dropped)] != president {
@@ -57,13 +70,13 @@ func TestWriterRollLookups(t *testing.T) {
 	// later in the next, then the votes of all three voters: the dropped
 	// one's is not on the roll.
 	votes := []ballot.Vote{vote("CA", 0, president, "alice"), vote("CA", 1, president, "alice"), vote("CA", 2, question, "yes")}
-	chain := ledgertest.Chain(genesis, []ledgertest.Tx{setupTx(testElection()), loadRollTx("l1", kept)},
-		[]ledgertest.Tx{loadRollTx("l2", later)}, []ledgertest.Tx{seal},
+	chain := ledgertest.Chain(genesis, []ledgertest.Tx{setupTx(e), loads[0]},
+		[]ledgertest.Tx{loads[1]}, []ledgertest.Tx{seal},
 		[]ledgertest.Tx{commitTxWith(t, "c1", "CA", 1, votes, map[int]string{1: ballot.RejectNotOnRoll})})
 	keys := []audit.Nullifier{key(kept), key(dropped), key(later)}
 	want := map[audit.Nullifier]string{key(kept): president, key(later): question}
 	var prev []byte
-	for _, blocks := range [][]int{{0, 1}, {2, 3}} {
+	for _, blocks := range [][]int{{0, 1}, {2}} {
 		w, err := idx.Begin(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -100,12 +113,56 @@ func TestWriterRollLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditAndSave(t, chain[4], prev, w, w.Save)
+	// The seal is checked against the chunk records of both Writers, read
+	// from the table (auditAndSave fails on any issue), and the rolled-back
+	// Writer's chunk 0 is not among them (it would be written again).
+	for _, i := range []int{3, 4} {
+		prev = auditAndSave(t, chain[i], prev, w, w.Save)
+	}
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
+	}
+	if chunks, err := idx.RollChunks(); err != nil || len(chunks) != 2 || chunks[0] != ledgertest.ChunkRecord(loads[0]) || chunks[1] != ledgertest.ChunkRecord(loads[1]) {
+		t.Fatalf("the index's RollChunks = %+v, %v; want both chunks' records", chunks, err)
 	}
 	byReason, err := idx.RejectedByReason(ctx)
 	if err != nil || !maps.Equal(byReason, map[string]int64{ballot.RejectNotOnRoll: 1}) {
 		t.Fatalf("rejected by reason %v, %v; want the dropped voter's vote not on the roll", byReason, err)
+	}
+}
+
+// TestRollChunksNotRecorded: an index that holds roll entries but no chunk
+// records (written before it kept them) answers RollChunks with
+// audit.ErrNotRecorded, so the audit skips the seal rather than flag it;
+// an index with no roll has no chunks and says so.
+func TestRollChunksNotRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	idx, err := index.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { idx.Close() }()
+	if chunks, err := idx.RollChunks(); err != nil || len(chunks) != 0 {
+		t.Fatalf("RollChunks of an empty index = %v, %v", chunks, err)
+	}
+	e, loads, _ := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
+	var prev []byte
+	for _, blk := range ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e), loads[0]}) {
+		prev = auditAndSave(t, blk, prev, idx, idx.Save)
+	}
+	idx.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM roll_chunks`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if idx, err = index.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	if chunks, err := idx.RollChunks(); !errors.Is(err, audit.ErrNotRecorded) {
+		t.Fatalf("RollChunks of an index with roll entries and no chunk records = %v, %v; want audit.ErrNotRecorded", chunks, err)
 	}
 }

@@ -413,8 +413,8 @@ func (s saver) election() error {
 	return s.exec(`INSERT INTO election VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record`, jsonText(s.r.Election))
 }
 
-// roll keeps the roll entries and the seal the block wrote, for the
-// recount of later blocks.
+// roll keeps the roll entries, chunk records and the seal the block
+// wrote, for the audit of later blocks.
 func (s saver) roll() error {
 	if len(s.r.Roll) > 0 {
 		for _, e := range s.r.Roll {
@@ -422,6 +422,11 @@ func (s saver) roll() error {
 				return fmt.Errorf("roll entry: %w", err)
 			}
 			s.w.roll.add(e.State, e.Nullifier, e.Contest)
+		}
+	}
+	for _, c := range s.r.RollChunks {
+		if err := s.exec(`INSERT INTO roll_chunks VALUES (?, ?) ON CONFLICT (idx) DO UPDATE SET record = excluded.record`, c.Index, jsonText(c)); err != nil {
+			return fmt.Errorf("roll chunk %d: %w", c.Index, err)
 		}
 	}
 	if s.r.RollSealed {

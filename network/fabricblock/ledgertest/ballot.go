@@ -2,6 +2,8 @@ package ledgertest
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/network/fabricblock"
@@ -91,18 +93,75 @@ func SetupElection(id string, e ballot.Election) Tx {
 		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: election}}}
 }
 
-// LoadRoll is the LoadRoll transaction id that writes entries on the roll.
-func LoadRoll(id string, entries ...ballot.RollEntry) Tx {
-	tx := Tx{ID: id, Function: "LoadRoll"}
-	for _, e := range entries {
-		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey(e.State, e.Nullifier), Value: ballot.RollMark(e.Contest)})
-	}
+// LoadRoll is the LoadRoll transaction id that loads chunk index of the
+// roll: each entry's nullifier key marked for its contest and the chunk's
+// record, as the chaincode writes them (the entries are sorted by
+// nullifier first; they must be a valid chunk).
+func LoadRoll(id string, index int, entries ...ballot.RollEntry) Tx {
+	tx, _ := loadRoll(id, index, entries)
 	return tx
 }
 
-// SealRoll is the SealRoll transaction id that seals the roll.
-func SealRoll(id string) Tx {
-	return Tx{ID: id, Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: []byte(`{}`)}}}
+// loadRoll is LoadRoll, also returning the chunk's record.
+func loadRoll(id string, index int, entries []ballot.RollEntry) (Tx, ballot.RollChunkRecord) {
+	tx := Tx{ID: id, Function: "LoadRoll"}
+	sorted := slices.Clone(entries)
+	ballot.SortRoll(sorted)
+	rec, err := ballot.RollChunk{Index: index, Entries: sorted}.Check()
+	if err != nil {
+		panic(fmt.Sprintf("ledgertest: LoadRoll %s: %v", id, err))
+	}
+	for _, e := range sorted {
+		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey(e.State, e.Nullifier), Value: ballot.RollMark(e.Contest)})
+	}
+	tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.RollChunkKey(index), Value: mustJSON(rec)})
+	return tx, rec
+}
+
+// SealRoll is the SealRoll transaction id that seals the roll of chunks
+// (their records in index order) whose root is root, writing the seal the
+// chaincode would (with the time 0); if chunks are no roll of that root,
+// the seal a dishonest chaincode would write: root, chunks and voters
+// claimed as they are.
+func SealRoll(id, root string, chunks ...ballot.RollChunkRecord) Tx {
+	seal, err := ballot.SealRoll(root, chunks)
+	if err != nil {
+		seal = ballot.RollSeal{Root: root, Chunks: len(chunks)}
+		for _, c := range chunks {
+			seal.Voters += c.Entries
+		}
+	}
+	seal.TxID = id
+	return Tx{ID: id, Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: mustJSON(seal)}}}
+}
+
+// Roll returns the transactions that load entries as the roll (in chunks
+// of ballot.RollChunkEntries, ids prefix0, prefix1, ...) and seal it (id
+// prefix+"seal"), and the roll root the election record must carry for
+// the seal to hold.
+func Roll(prefix string, entries []ballot.RollEntry) (root string, loads []Tx, seal Tx) {
+	sorted := slices.Clone(entries)
+	root = ballot.RollRoot(sorted)
+	var records []ballot.RollChunkRecord
+	for _, c := range ballot.ChunkRoll(sorted) {
+		load, rec := loadRoll(fmt.Sprint(prefix, c.Index), c.Index, c.Entries)
+		loads, records = append(loads, load), append(records, rec)
+	}
+	return root, loads, SealRoll(prefix+"seal", root, records...)
+}
+
+// ChunkRecord returns the chunk record a LoadRoll transaction writes (the
+// zero record if it writes none).
+func ChunkRecord(load Tx) ballot.RollChunkRecord {
+	var rec ballot.RollChunkRecord
+	for _, w := range load.Writes {
+		if _, ok := ballot.ParseRollChunkKey(w.Key); ok {
+			if err := json.Unmarshal(w.Value, &rec); err != nil {
+				panic(fmt.Sprintf("ledgertest: chunk record of %s: %v", load.ID, err))
+			}
+		}
+	}
+	return rec
 }
 
 func mustJSON(v any) []byte {

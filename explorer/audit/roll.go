@@ -1,0 +1,177 @@
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network/fabricblock"
+)
+
+// The roll's checks. A VALID LoadRoll transaction writes one chunk of the
+// roll: each entry's nullifier key marked for its contest, and the chunk's
+// record (ballot.RollChunkRecord: entries, first and last nullifier, Merkle
+// root) under its RollChunkKey; SealRoll writes the seal once the loaded
+// chunks hash to the election's roll root. The audit recomputes both from
+// the write sets: each chunk record from the marks its own transaction
+// wrote (ballot.RollChunk.Check over them in nullifier order), and the
+// seal from the records of every chunk loaded before it and the roll root
+// of the election record (ballot.SealRoll), so the marks the recount
+// counts votes against are the roll whose root the election published.
+// Nothing may be written on the roll once it is sealed.
+
+// txRoll is what one transaction wrote of the roll.
+type txRoll struct {
+	entries []ballot.RollEntry
+	chunks  []chunkWrite
+	seal    []byte
+	sealed  bool // the transaction wrote the seal
+}
+
+// chunkWrite is a chunk record as a transaction wrote it.
+type chunkWrite struct {
+	index int
+	raw   []byte
+}
+
+// rollWrites records the roll entries (nullifier keys given the roll's
+// mark), chunk records and seal tx wrote, and checks them against each
+// other and the roll before. It fails only when the History does.
+func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error {
+	var w txRoll
+	for _, wr := range tx.Writes {
+		if wr.Namespace != a.Chaincode || wr.Delete {
+			continue
+		}
+		if wr.Key == ballot.RollSealKey {
+			w.seal, w.sealed = wr.Value, true
+			continue
+		}
+		// The value first: it is a roll mark only on LoadRoll's writes, and
+		// a vote's nullifier write is not worth parsing the key of.
+		if contest, mark := ballot.ParseRollMark(wr.Value); mark {
+			if state, nullifier, ok := ballot.ParseNullifierKey(wr.Key); ok {
+				w.entries = append(w.entries, ballot.RollEntry{State: state, Contest: contest, Nullifier: nullifier})
+			}
+			continue
+		}
+		if index, ok := ballot.ParseRollChunkKey(wr.Key); ok {
+			w.chunks = append(w.chunks, chunkWrite{index, wr.Value})
+		}
+	}
+	if len(w.entries) == 0 && len(w.chunks) == 0 && !w.sealed {
+		return nil
+	}
+	if h.sealed && (len(w.entries) > 0 || len(w.chunks) > 0) {
+		r.issue(KindRollSeal, tx.ID, fmt.Sprintf("the roll is sealed, yet the transaction wrote %d roll marks and %d chunk records", len(w.entries), len(w.chunks)))
+	}
+	for _, e := range w.entries {
+		h.roll[Nullifier{e.State, e.Nullifier}] = e.Contest
+	}
+	r.Roll = append(r.Roll, w.entries...)
+	if err := h.loadChunks(); err != nil {
+		return err
+	}
+	if len(w.entries) > 0 || len(w.chunks) > 0 {
+		checkChunk(r, tx.ID, w, h)
+	}
+	if w.sealed {
+		checkSeal(r, tx.ID, w.seal, h)
+		h.sealed, r.RollSealed = true, true
+	}
+	return nil
+}
+
+// checkChunk checks the chunk record a LoadRoll transaction wrote against
+// the marks it wrote, and records it.
+func checkChunk(r *Report, txID string, w txRoll, h *blockHistory) {
+	switch {
+	case len(w.chunks) == 0:
+		r.issue(KindRollChunk, txID, fmt.Sprintf("the transaction wrote %d roll marks and no chunk record", len(w.entries)))
+		return
+	case len(w.chunks) > 1:
+		r.issue(KindRollChunk, txID, fmt.Sprintf("the transaction wrote %d chunk records; a LoadRoll writes one", len(w.chunks)))
+	}
+	for _, c := range w.chunks {
+		var rec ballot.RollChunkRecord
+		if err := json.Unmarshal(c.raw, &rec); err != nil {
+			r.issue(KindRollChunk, txID, fmt.Sprintf("roll chunk %d: undecodable record: %v", c.index, err))
+			continue
+		}
+		if first, ok := h.chunks[c.index]; ok {
+			r.issue(KindRollChunk, txID, fmt.Sprintf("roll chunk %d: record written again (first root %s)", c.index, first.Root))
+		}
+		h.chunks[c.index] = rec
+		r.RollChunks = append(r.RollChunks, rec)
+		if len(w.chunks) > 1 {
+			continue // which marks belong to which record is unknowable
+		}
+		entries := slices.Clone(w.entries)
+		ballot.SortRoll(entries)
+		want, err := ballot.RollChunk{Index: c.index, Entries: entries}.Check()
+		switch {
+		case err != nil:
+			r.issue(KindRollChunk, txID, fmt.Sprintf("roll chunk %d: the transaction's %d roll marks are no chunk: %v", c.index, len(entries), err))
+		case want != rec:
+			r.issue(KindRollChunk, txID, fmt.Sprintf("roll chunk %d: record %+v, the transaction's roll marks give %+v", c.index, rec, want))
+		}
+	}
+}
+
+// checkSeal checks the seal a SealRoll transaction wrote against the
+// chunks loaded before it and the election's roll root.
+func checkSeal(r *Report, txID string, raw []byte, h *blockHistory) {
+	if h.sealed {
+		r.issue(KindRollSeal, txID, "the roll's seal written again")
+		return
+	}
+	var seal ballot.RollSeal
+	if err := json.Unmarshal(raw, &seal); err != nil {
+		r.issue(KindRollSeal, txID, fmt.Sprintf("undecodable seal: %v", err))
+		return
+	}
+	if !h.chunksKnown {
+		return
+	}
+	if h.election == nil {
+		r.issue(KindRollSeal, txID, "the roll sealed with no election record written")
+		return
+	}
+	chunks := make([]ballot.RollChunkRecord, 0, len(h.chunks))
+	for _, i := range slices.Sorted(maps.Keys(h.chunks)) {
+		chunks = append(chunks, h.chunks[i])
+	}
+	want, err := ballot.SealRoll(h.election.RollRoot, chunks)
+	if err != nil {
+		r.issue(KindRollSeal, txID, fmt.Sprintf("seal of root %s over %d voters, but the loaded chunks are no such roll: %v", seal.Root, seal.Voters, err))
+		return
+	}
+	want.TxID, want.SealedAt = txID, seal.SealedAt // the time is the transaction's, not recomputed
+	if seal != want {
+		r.issue(KindRollSeal, txID, fmt.Sprintf("seal %+v; the loaded chunks and the election's roll root give %+v", seal, want))
+	}
+}
+
+// loadChunks reads the chunk records of the blocks before from History,
+// once a block.
+func (h *blockHistory) loadChunks() error {
+	if h.chunks != nil {
+		return nil
+	}
+	h.chunks = map[int]ballot.RollChunkRecord{}
+	before, err := h.History.RollChunks()
+	switch {
+	case errors.Is(err, ErrNotRecorded):
+		return nil
+	case err != nil:
+		return err
+	}
+	for _, c := range before {
+		h.chunks[c.Index] = c
+	}
+	h.chunksKnown = true
+	return nil
+}

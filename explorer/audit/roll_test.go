@@ -1,0 +1,129 @@
+package audit_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
+)
+
+// rollOfSize returns n roll entries of CA for the president race.
+func rollOfSize(n int) []ballot.RollEntry {
+	entries := make([]ballot.RollEntry, n)
+	for i := range entries {
+		entries[i] = ballot.RollEntry{State: "CA", Contest: president, Nullifier: ballot.HashHex(sha256.Sum256(fmt.Append(nil, "voter", i)))}
+	}
+	return entries
+}
+
+// rewrite returns tx with the value of its write of key replaced by
+// value (nil: the write dropped).
+func rewrite(tx ledgertest.Tx, key string, value []byte) ledgertest.Tx {
+	var writes []fabricblock.Write
+	for _, w := range tx.Writes {
+		if w.Key == key {
+			if value == nil {
+				continue
+			}
+			w.Value = value
+		}
+		writes = append(writes, w)
+	}
+	tx.Writes = writes
+	return tx
+}
+
+// TestRollChecks: the audit recomputes every chunk record from its
+// transaction's roll marks and the seal from the chunks loaded before it
+// and the election's roll root. An honest roll of two chunks, loaded in
+// two blocks and sealed in a third, raises nothing; each way a chaincode
+// could misstate the roll is flagged with its kind, on the transaction
+// that did it.
+func TestRollChecks(t *testing.T) {
+	entries := rollOfSize(ballot.RollChunkEntries + 3)
+	root, loads, seal := ledgertest.Roll("load", entries)
+	e := testElection()
+	e.RollRoot = root
+	setup := setupTx(t, "s", e)
+	honest := [][]ledgertest.Tx{{setup}, {loads[0]}, {loads[1], seal}}
+	reports := auditChain(t, honest)
+	if ks := kinds(reports); len(ks) != 0 {
+		t.Fatalf("honest roll flagged: %v", ks)
+	}
+	if !reports[2].RollSealed || len(rollEntries(reports)) != len(entries) || len(reports[1].RollChunks) != 1 || reports[2].RollChunks[0].Index != 1 {
+		t.Fatalf("reports: sealed %v, %d entries, chunks %v and %v", reports[2].RollSealed, len(rollEntries(reports)), reports[1].RollChunks, reports[2].RollChunks)
+	}
+
+	chunk1 := ballot.RollChunkKey(1)
+	otherRecord := ledgertest.ChunkRecord(loads[1])
+	otherRecord.Root = ledgertest.ChunkRecord(loads[0]).Root
+	var lastMark string
+	for _, w := range loads[1].Writes {
+		if _, ok := ballot.ParseRollMark(w.Value); ok {
+			lastMark = w.Key
+		}
+	}
+	otherElection := e
+	otherElection.RollRoot = ballot.HashHex(sha256.Sum256([]byte("another roll")))
+	extra := rollOfSize(ballot.RollChunkEntries + 4)[ballot.RollChunkEntries+3:] // on no chunk
+	claimed := ballot.RollSeal{Root: root, Voters: len(entries) + 1, Chunks: 2, TxID: seal.ID}
+	cases := map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string // "kind tx" of each issue
+	}{
+		"chunk record missing":     {[][]ledgertest.Tx{{setup}, {loads[0]}, {rewrite(loads[1], chunk1, nil), seal}}, []string{audit.KindRollChunk + " " + loads[1].ID, audit.KindRollSeal + " " + seal.ID}},
+		"chunk record's root":      {[][]ledgertest.Tx{{setup}, {loads[0]}, {rewrite(loads[1], chunk1, mustJSON(t, otherRecord)), seal}}, []string{audit.KindRollChunk + " " + loads[1].ID, audit.KindRollSeal + " " + seal.ID}},
+		"a mark the record lacks":  {[][]ledgertest.Tx{{setup}, {loads[0]}, {rewrite(loads[1], lastMark, nil), seal}}, []string{audit.KindRollChunk + " " + loads[1].ID}},
+		"chunk record undecodable": {[][]ledgertest.Tx{{setup}, {loads[0]}, {rewrite(loads[1], chunk1, []byte("{")), seal}}, []string{audit.KindRollChunk + " " + loads[1].ID, audit.KindRollSeal + " " + seal.ID}},
+		"chunk loaded again":       {[][]ledgertest.Tx{{setup}, {loads[0]}, {loads[1], ledgertest.LoadRoll("again", 1, extra...)}}, []string{audit.KindRollChunk + " " + "again"}},
+		"seal of another root":     {[][]ledgertest.Tx{{setupTx(t, "s", otherElection)}, {loads[0]}, {loads[1], ledgertest.SealRoll(seal.ID, otherElection.RollRoot, ledgertest.ChunkRecord(loads[0]), ledgertest.ChunkRecord(loads[1]))}}, []string{audit.KindRollSeal + " " + seal.ID}},
+		"seal of a chunk missing":  {[][]ledgertest.Tx{{setup}, {loads[0]}, {seal}}, []string{audit.KindRollSeal + " " + seal.ID}},
+		"seal's voters":            {[][]ledgertest.Tx{{setup}, {loads[0]}, {loads[1], rewrite(seal, ballot.RollSealKey, mustJSON(t, claimed))}}, []string{audit.KindRollSeal + " " + seal.ID}},
+		"seal with no election":    {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {loads[0]}, {loads[1], seal}}, []string{audit.KindRollSeal + " " + seal.ID}},
+		"seal written again":       {append(slices.Clone(honest), []ledgertest.Tx{seal}), []string{audit.KindRollSeal + " " + seal.ID}},
+		"marks after the seal":     {append(slices.Clone(honest), []ledgertest.Tx{ledgertest.LoadRoll("late", 2, extra...)}), []string{audit.KindRollSeal + " " + "late"}},
+	}
+	for name, c := range cases {
+		reports := auditChain(t, c.blocks)
+		var got []string
+		for _, r := range reports {
+			for _, is := range r.Issues {
+				got = append(got, is.Kind+" "+is.TxID)
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: issues %q; want %q", name, got, c.want)
+		}
+	}
+}
+
+// notRecorded is a History that kept no chunk records.
+type notRecorded struct{ *memHistory }
+
+func (notRecorded) RollChunks() ([]ballot.RollChunkRecord, error) {
+	return nil, fmt.Errorf("index of layout 1: %w", audit.ErrNotRecorded)
+}
+
+// TestSealUncheckedWithoutChunks: when History did not keep the chunks of
+// earlier blocks (an index written before it did), the seal is not
+// recomputed, rather than flagged; a chunk in the seal's own block is
+// still checked against its marks.
+func TestSealUncheckedWithoutChunks(t *testing.T) {
+	root, loads, seal := ledgertest.Roll("load", rollOfSize(ballot.RollChunkEntries+1))
+	e := testElection()
+	e.RollRoot = root
+	reports := auditChainWith(t, notRecorded{newHistory()}, [][]ledgertest.Tx{{setupTx(t, "s", e)}, {loads[0]},
+		{rewrite(loads[1], ballot.RollChunkKey(1), []byte(`{"index":1}`)), seal}})
+	var issues []audit.Issue
+	for _, r := range reports {
+		issues = append(issues, r.Issues...)
+	}
+	if len(issues) != 1 || issues[0].Kind != audit.KindRollChunk || issues[0].TxID != loads[1].ID {
+		t.Fatalf("issues %+v; want only the chunk record that differs from its marks", issues)
+	}
+}
