@@ -22,21 +22,22 @@ import (
 // Kinds of issues. Each is a way the ledger disagrees with itself; none
 // should ever occur on an honest network.
 const (
-	KindPreviousHash = "previous_hash" // previous-hash link broken
-	KindDataHash     = "data_hash"     // data hash does not match the block's data
-	KindTxDecode     = "tx_decode"     // transaction envelope undecodable
-	KindBatchDecode  = "batch_decode"  // CommitBatch(es) argument is not a valid batch (list)
-	KindBatchRoot    = "batch_root"    // claimed root differs from the votes' root
-	KindBatchTally   = "batch_tally"   // claimed tallies differ from the votes' tallies
-	KindBatchRecord  = "batch_record"  // written batch record missing or differing from the recount
-	KindBatchEvent   = "batch_event"   // BatchCommitted event missing or differing from the record
-	KindRollChunk    = "roll_chunk"    // roll chunk record missing, written again or differing from its transaction's roll marks
-	KindRollSeal     = "roll_seal"     // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
+	KindPreviousHash   = "previous_hash"   // previous-hash link broken
+	KindDataHash       = "data_hash"       // data hash does not match the block's data
+	KindTxDecode       = "tx_decode"       // transaction envelope undecodable
+	KindBatchDecode    = "batch_decode"    // CommitBatch(es) argument is not a valid batch (list)
+	KindBatchRoot      = "batch_root"      // claimed root differs from the votes' root
+	KindBatchTally     = "batch_tally"     // claimed tallies differ from the votes' tallies
+	KindBatchRecord    = "batch_record"    // written batch record missing or differing from the recount
+	KindBatchEvent     = "batch_event"     // BatchCommitted event missing or differing from the record
+	KindRollChunk      = "roll_chunk"      // roll chunk record missing, written again or differing from its transaction's roll marks
+	KindRollSeal       = "roll_seal"       // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
+	KindBlockSignature = "block_signature" // orderers' signatures missing, invalid or short of the block validation's quorum
 )
 
 // Kinds lists every issue kind, for metrics and documentation.
 var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
-	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal}
+	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal, KindBlockSignature}
 
 // Issue is one verification failure.
 type Issue struct {
@@ -73,6 +74,11 @@ type History interface {
 	// roll (a LoadRoll transaction's roll key and mark), the contest of
 	// the mark.
 	RollContests(keys []Nullifier) (map[Nullifier]string, error)
+	// OrdererConfig returns the ordering service's configuration as the
+	// last config block before left it (nil if none carried one);
+	// ErrNotRecorded if the store did not keep it (block signatures are
+	// then not checked).
+	OrdererConfig() (*fabricblock.OrdererConfig, error)
 	// RollChunks returns the roll chunk records the blocks before wrote,
 	// the last written of each index, in index order; ErrNotRecorded if
 	// the store did not keep them (the seal is then not recomputed).
@@ -136,6 +142,9 @@ type Report struct {
 	Roll       []ballot.RollEntry
 	RollChunks []ballot.RollChunkRecord
 	RollSealed bool
+	// OrdererConfig is the ordering service's configuration the block
+	// carries (a config block), nil if none.
+	OrdererConfig *fabricblock.OrdererConfig
 }
 
 // Votes counts the votes of the block's committed batches (retries of a
@@ -155,6 +164,10 @@ type Auditor struct {
 	// Chaincode is the name of the ballot chaincode ("ballot"): the
 	// namespace of its writes and the target of CommitBatch transactions.
 	Chaincode string
+	// SkipBlockSignatures turns off the check of the orderers' block
+	// signatures (blocksig.go): for tests of the other checks, whose
+	// blocks no orderer signed.
+	SkipBlockSignatures bool
 }
 
 // Block audits block b, whose predecessor's recomputed hash is prev (nil
@@ -167,6 +180,9 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	}
 	if !b.DataHashOK {
 		r.issue(KindDataHash, "", fmt.Sprintf("data hash %x does not match the block's %d transactions", b.DataHash, len(b.Txs)))
+	}
+	if err := a.blockSignatures(&r, b, h); err != nil {
+		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
 	e, err := h.Election()
 	if err != nil {

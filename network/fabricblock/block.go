@@ -1,6 +1,7 @@
 // Package fabricblock decodes Fabric blocks into what the explorer indexes and
-// audits: the header and its recomputed hashes, and each transaction's id,
-// creator, chaincode call, validation code, events and writes. It is pure: no
+// audits: the header and its recomputed hashes, each transaction's id,
+// creator, chaincode call, validation code, events and writes, and the
+// orderers' signatures with the configuration they are checked against. It is pure: no
 // I/O, no Fabric dependency beyond the protobuf definitions.
 package fabricblock
 
@@ -31,6 +32,14 @@ type Block struct {
 	Time time.Time
 	Size int // bytes of transaction data
 	Txs  []Tx
+	// Signatures are the orderers' signatures of the block (orderers.go);
+	// SignaturesErr says why its signatures metadata did not decode.
+	Signatures    []Signature
+	SignaturesErr string
+	// OrdererConfig is the ordering service's configuration the block's
+	// CONFIG transaction carries (nil if none; a config that does not
+	// decode is that transaction's Err).
+	OrdererConfig *OrdererConfig
 }
 
 // Tx is one transaction (envelope) of a block.
@@ -110,8 +119,20 @@ func Parse(b *common.Block) (Block, error) {
 		if tx.Time.After(out.Time) {
 			out.Time = tx.Time
 		}
+		if tx.Type == common.HeaderType_CONFIG.String() && tx.Err == "" {
+			cfg, err := parseOrdererConfig(env)
+			if err != nil {
+				tx.Err = fmt.Sprintf("config: %v", err)
+			}
+			out.OrdererConfig = cfg
+		}
 		out.Txs[i] = tx
 	}
+	sigs, err := signatures(b)
+	if err != nil {
+		out.SignaturesErr = err.Error()
+	}
+	out.Signatures = sigs
 	return out, nil
 }
 
@@ -127,6 +148,13 @@ type asn1Header struct {
 // the next block's PreviousHash states it): SHA-256 of the DER encoding of
 // {number, previous hash, data hash}.
 func HeaderHash(h *common.BlockHeader) []byte {
+	sum := sha256.Sum256(headerDER(h))
+	return sum[:]
+}
+
+// headerDER is the DER encoding of {number, previous hash, data hash}: what
+// Fabric hashes as the header and what the orderers sign with it.
+func headerDER(h *common.BlockHeader) []byte {
 	der, err := asn1.Marshal(asn1Header{
 		Number:       new(big.Int).SetUint64(h.GetNumber()),
 		PreviousHash: h.GetPreviousHash(),
@@ -135,8 +163,7 @@ func HeaderHash(h *common.BlockHeader) []byte {
 	if err != nil { // unreachable: the structure always encodes
 		panic(fmt.Sprintf("ledger: encode block header: %v", err))
 	}
-	sum := sha256.Sum256(der)
-	return sum[:]
+	return der
 }
 
 // DataHash returns the hash of a block's data as Fabric computes it: SHA-256

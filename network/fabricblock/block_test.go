@@ -2,41 +2,23 @@ package fabricblock_test
 
 import (
 	"bytes"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
 
-// realBlocks loads the blocks captured from a real Fabric network (3.1.1, with contests)
-// (testdata/block-N.pb; see captureBlocks in the explorer's network test).
+// realBlocks loads the blocks captured from a real Fabric network
+// (ledgertest.CapturedBlocks).
 func realBlocks(t *testing.T) []*common.Block {
 	t.Helper()
-	var blocks []*common.Block
-	for n := 0; ; n++ {
-		data, err := os.ReadFile(filepath.Join("testdata", fmt.Sprintf("block-%d.pb", n)))
-		if os.IsNotExist(err) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b common.Block
-		if err := proto.Unmarshal(data, &b); err != nil {
-			t.Fatal(err)
-		}
-		blocks = append(blocks, &b)
-	}
-	if len(blocks) < 2 {
-		t.Fatalf("only %d captured blocks in testdata", len(blocks))
+	blocks, err := ledgertest.CapturedBlocks()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return blocks
 }
@@ -131,5 +113,46 @@ func TestParseSynthetic(t *testing.T) {
 	}
 	if _, err := fabricblock.Parse(&common.Block{}); err == nil {
 		t.Fatal("a block without header parsed")
+	}
+}
+
+// TestRealOrdererSignatures: the captured genesis block carries the BFT
+// configuration (four consenters, two per organisation, each with its
+// certificate, and both orderer organisations' CAs), and every later block
+// three consenters' signatures, each over the metadata value, its
+// identifier header and the block's own header.
+func TestRealOrdererSignatures(t *testing.T) {
+	blocks := realBlocks(t)
+	genesis, err := fabricblock.Parse(blocks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := genesis.OrdererConfig
+	if cfg == nil || cfg.Consensus != "BFT" || len(cfg.Consenters) != 4 || len(cfg.Orgs) != 2 {
+		t.Fatalf("genesis orderer config %+v", cfg)
+	}
+	for i, c := range cfg.Consenters {
+		if c.ID != uint32(i+1) || !bytes.HasPrefix(c.Cert, []byte("-----BEGIN CERTIFICATE")) || c.MSPID != cfg.Orgs[i/2].MSPID {
+			t.Errorf("consenter %d: %d %s %.30q", i, c.ID, c.MSPID, c.Cert)
+		}
+	}
+	for _, o := range cfg.Orgs {
+		if len(o.RootCerts) != 1 {
+			t.Errorf("orderer org %s has %d root certificates", o.MSPID, len(o.RootCerts))
+		}
+	}
+	for _, blk := range blocks[1:] {
+		b, err := fabricblock.Parse(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.OrdererConfig != nil || b.SignaturesErr != "" || len(b.Signatures) != 3 {
+			t.Fatalf("block %d: config %v, %d signatures (%s)", b.Number, b.OrdererConfig, len(b.Signatures), b.SignaturesErr)
+		}
+		for _, s := range b.Signatures {
+			if s.ConsenterID < 1 || s.ConsenterID > 4 || s.Creator.MSPID != "" || len(s.Signature) < 64 {
+				t.Errorf("block %d signature %+v", b.Number, s)
+			}
+		}
 	}
 }

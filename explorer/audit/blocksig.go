@@ -1,0 +1,191 @@
+package audit
+
+import (
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/votechain/votechain/network/fabricblock"
+)
+
+// The orderers' block signatures. The explorer reads blocks from one peer;
+// these checks make it trust the ordering service's signatures rather than
+// that peer: every block after the genesis block must carry the signatures
+// the channel's block validation asks for, checked against the orderer
+// configuration of the last config block before it (the genesis block's
+// until a config update). With BFT that is a quorum of the consenters,
+// ⌈(n+f+1)/2⌉ of n with f = ⌊(n−1)/3⌋ (3 of 4: both organisations), each
+// signature by the key of the consenter it names; with Raft one signature
+// by an orderer whose certificate its organisation's CA issued. The
+// genesis block itself is the trust anchor: it is what an auditor compares
+// with the channel's published genesis block.
+
+// bftQuorum is the signatures a BFT block needs of n consenters, as
+// SmartBFT computes its quorum.
+func bftQuorum(n int) int {
+	f := (n - 1) / 3
+	return (n + f + 2) / 2 // ⌈(n+f+1)/2⌉
+}
+
+// blockSignatures checks b's orderer signatures against the configuration
+// the blocks before left (History), and reports the configuration b
+// carries for the blocks after it. It fails only when h does.
+func (a Auditor) blockSignatures(r *Report, b fabricblock.Block, h History) error {
+	r.OrdererConfig = b.OrdererConfig
+	if a.SkipBlockSignatures {
+		return nil
+	}
+	if b.Number == 0 {
+		if b.OrdererConfig == nil {
+			r.issue(KindBlockSignature, "", "the genesis block carries no orderer configuration: no block signature can be checked")
+		}
+		return nil
+	}
+	cfg, err := h.OrdererConfig()
+	switch {
+	case errors.Is(err, ErrNotRecorded):
+		return nil
+	case err != nil:
+		return err
+	case cfg == nil:
+		return nil // the genesis block was flagged
+	}
+	if b.SignaturesErr != "" {
+		r.issue(KindBlockSignature, "", b.SignaturesErr)
+		return nil
+	}
+	if msg := verifySignatures(cfg, b.Signatures); msg != "" {
+		r.issue(KindBlockSignature, "", msg)
+	}
+	return nil
+}
+
+// verifySignatures says how sigs fall short of what cfg asks of a block
+// ("" if they do not).
+func verifySignatures(cfg *fabricblock.OrdererConfig, sigs []fabricblock.Signature) string {
+	var bad []string
+	if cfg.Consensus == "BFT" {
+		signers := map[uint32]bool{}
+		for i, s := range sigs {
+			id, err := bftSigner(cfg, s)
+			if err == nil {
+				err = verifyECDSA(consenterCert(cfg, id), s)
+			}
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("signature %d: %v", i, err))
+				continue
+			}
+			signers[id] = true
+		}
+		if q := bftQuorum(len(cfg.Consenters)); len(signers) < q {
+			return fmt.Sprintf("signed by %d of %d consenters, the quorum is %d%s", len(signers), len(cfg.Consenters), q, listed(bad))
+		}
+		return ""
+	}
+	for i, s := range sigs {
+		err := verifyOrdererCert(cfg, s.Creator)
+		if err == nil {
+			err = verifyECDSA(s.Creator.Cert, s)
+		}
+		if err == nil {
+			return ""
+		}
+		bad = append(bad, fmt.Sprintf("signature %d: %v", i, err))
+	}
+	return fmt.Sprintf("no valid signature of an orderer organisation (%s consensus)%s", cfg.Consensus, listed(bad))
+}
+
+func listed(bad []string) string {
+	if len(bad) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(bad, "; ")
+}
+
+// bftSigner returns the consenter id a BFT signature names, by id or by
+// its certificate.
+func bftSigner(cfg *fabricblock.OrdererConfig, s fabricblock.Signature) (uint32, error) {
+	for _, c := range cfg.Consenters {
+		if s.ConsenterID != 0 && c.ID == s.ConsenterID ||
+			s.ConsenterID == 0 && c.MSPID == s.Creator.MSPID && string(c.Cert) == string(s.Creator.Cert) {
+			return c.ID, nil
+		}
+	}
+	if s.ConsenterID != 0 {
+		return 0, fmt.Errorf("consenter %d is not in the configuration", s.ConsenterID)
+	}
+	return 0, fmt.Errorf("signer %s is not a consenter", s.Creator.MSPID)
+}
+
+func consenterCert(cfg *fabricblock.OrdererConfig, id uint32) []byte {
+	i := slices.IndexFunc(cfg.Consenters, func(c fabricblock.Consenter) bool { return c.ID == id })
+	return cfg.Consenters[i].Cert
+}
+
+// verifyOrdererCert checks that id is of an orderer organisation and that
+// its certificate chains to that organisation's root CAs.
+func verifyOrdererCert(cfg *fabricblock.OrdererConfig, id fabricblock.Identity) error {
+	i := slices.IndexFunc(cfg.Orgs, func(o fabricblock.OrdererOrg) bool { return o.MSPID == id.MSPID })
+	if i < 0 {
+		return fmt.Errorf("signer's MSP %q is no orderer organisation", id.MSPID)
+	}
+	cert, err := parseCert(id.Cert)
+	if err != nil {
+		return err
+	}
+	// The chain is checked as of the latest start of validity among the
+	// certificates (a block outlives its signer's certificate, and carries
+	// no time of its own to check it at).
+	opts := x509.VerifyOptions{Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		CurrentTime: cert.NotBefore}
+	for pool, certs := range map[*x509.CertPool][][]byte{opts.Roots: cfg.Orgs[i].RootCerts, opts.Intermediates: cfg.Orgs[i].IntermediateCerts} {
+		for _, pemBytes := range certs {
+			ca, err := parseCert(pemBytes)
+			if err != nil {
+				return fmt.Errorf("%s's CA: %v", id.MSPID, err)
+			}
+			pool.AddCert(ca)
+			if ca.NotBefore.After(opts.CurrentTime) {
+				opts.CurrentTime = ca.NotBefore
+			}
+		}
+	}
+	if _, err := cert.Verify(opts); err != nil {
+		return fmt.Errorf("signer's certificate is not of %s: %v", id.MSPID, err)
+	}
+	return nil
+}
+
+// verifyECDSA checks s's signature with the key of certificate certPEM.
+func verifyECDSA(certPEM []byte, s fabricblock.Signature) error {
+	cert, err := parseCert(certPEM)
+	if err != nil {
+		return err
+	}
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return errors.New("signer's key is not ECDSA")
+	}
+	digest := sha256.Sum256(s.Signed)
+	if !ecdsa.VerifyASN1(pub, digest[:], s.Signature) {
+		return errors.New("signature does not verify")
+	}
+	return nil
+}
+
+func parseCert(certPEM []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return nil, errors.New("signer's certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("signer's certificate: %v", err)
+	}
+	return cert, nil
+}

@@ -1,0 +1,207 @@
+package audit_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
+)
+
+// capturedChain loads the blocks captured from a real BFT network.
+func capturedChain(t *testing.T) []*common.Block {
+	t.Helper()
+	blocks, err := ledgertest.CapturedBlocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blocks
+}
+
+// auditBlocks audits blocks in order, with the block signatures checked,
+// and returns the issues of each.
+func auditBlocks(t *testing.T, blocks []*common.Block) [][]audit.Issue {
+	t.Helper()
+	h := newHistory()
+	var prev []byte
+	var issues [][]audit.Issue
+	for _, blk := range blocks {
+		b, err := fabricblock.Parse(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(prev, b, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.add(r)
+		prev, issues = b.Hash, append(issues, r.Issues)
+	}
+	return issues
+}
+
+// withSignatures returns a copy of blk whose signatures metadata is edited
+// by edit.
+func withSignatures(t *testing.T, blk *common.Block, edit func(*common.Metadata)) *common.Block {
+	t.Helper()
+	out := proto.Clone(blk).(*common.Block)
+	var md common.Metadata
+	if err := proto.Unmarshal(out.Metadata.Metadata[common.BlockMetadataIndex_SIGNATURES], &md); err != nil {
+		t.Fatal(err)
+	}
+	edit(&md)
+	raw, err := proto.Marshal(&md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Metadata.Metadata[common.BlockMetadataIndex_SIGNATURES] = raw
+	return out
+}
+
+// TestCapturedBlockSignatures: the blocks of a real BFT network pass the
+// signature check against the genesis block's consenters (3 of 4 signed
+// each); a block whose signatures fall short of the quorum — one altered,
+// one dropped, one consenter counted twice — or whose header was changed
+// after signing is flagged as block_signature on that block alone.
+func TestCapturedBlockSignatures(t *testing.T) {
+	chain := capturedChain(t)
+	for n, issues := range auditBlocks(t, chain) {
+		if len(issues) != 0 {
+			t.Fatalf("captured block %d flagged: %+v", n, issues)
+		}
+	}
+	const target = 2
+	altered := withSignatures(t, chain[target], func(md *common.Metadata) { md.Signatures[1].Signature[10] ^= 1 })
+	dropped := withSignatures(t, chain[target], func(md *common.Metadata) { md.Signatures = md.Signatures[:2] })
+	twice := withSignatures(t, chain[target], func(md *common.Metadata) { md.Signatures[2] = md.Signatures[0] })
+	header := proto.Clone(chain[target]).(*common.Block)
+	header.Header.Number = 1 << 40 // the signed header differs; the chain does not check numbers
+	for name, blk := range map[string]*common.Block{
+		"a signature altered":         altered,
+		"a signature dropped":         dropped,
+		"one consenter counted twice": twice,
+		"the header changed":          header,
+	} {
+		blocks := slices.Clone(chain)
+		blocks[target] = blk
+		for n, issues := range auditBlocks(t, blocks[:target+1]) {
+			var kinds []string
+			for _, is := range issues {
+				kinds = append(kinds, is.Kind)
+			}
+			want := []string(nil)
+			if n == target {
+				want = []string{audit.KindBlockSignature}
+			}
+			if !slices.Equal(kinds, want) {
+				t.Errorf("%s: block %d issues %+v; want %v", name, n, issues, want)
+			}
+		}
+	}
+	// A chain whose genesis block carries no orderer configuration: its
+	// signatures cannot be checked, which block 0 says.
+	issues := auditBlocks(t, ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{{ID: "s", Function: "Ping"}}))
+	if len(issues[0]) != 1 || issues[0][0].Kind != audit.KindBlockSignature || len(issues[1]) != 0 {
+		t.Fatalf("unsigned chain without orderer configuration: %+v", issues)
+	}
+}
+
+// testCA is a certificate authority of an orderer organisation.
+type testCA struct {
+	key  *ecdsa.PrivateKey
+	cert *x509.Certificate
+	pem  []byte
+}
+
+func newCA(t *testing.T, name string) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return testCA{key, cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// issue returns a signing key and its certificate (PEM) issued by ca.
+func (ca testCA) issue(t *testing.T, name string) (*ecdsa.PrivateKey, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Minute),
+		NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestRaftBlockSignatures: with Raft, a block needs one signature by an
+// orderer whose certificate its orderer organisation's CA issued; a
+// signature by a certificate of another CA, of an organisation that is no
+// orderer organisation, or that does not verify is flagged.
+func TestRaftBlockSignatures(t *testing.T) {
+	ordererCA, otherCA := newCA(t, "ca.orderer"), newCA(t, "ca.other")
+	cfg := &fabricblock.OrdererConfig{Consensus: "etcdraft", Orgs: []fabricblock.OrdererOrg{{MSPID: "OrdererMSP", RootCerts: [][]byte{ordererCA.pem}}}}
+	key, cert := ordererCA.issue(t, "orderer0")
+	strayKey, strayCert := otherCA.issue(t, "orderer0")
+	signed := []byte("metadata value, signature header, block header")
+	sign := func(k *ecdsa.PrivateKey, msp string, cert []byte) fabricblock.Signature {
+		digest := sha256.Sum256(signed)
+		sig, err := ecdsa.SignASN1(rand.Reader, k, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fabricblock.Signature{Creator: fabricblock.Identity{MSPID: msp, Cert: cert}, Signed: signed, Signature: sig}
+	}
+	good := sign(key, "OrdererMSP", cert)
+	forged := good
+	forged.Signed = []byte("another block header")
+	h := newHistory()
+	h.orderers = cfg
+	for name, c := range map[string]struct {
+		sigs []fabricblock.Signature
+		want string // in the issue's message; "" for none
+	}{
+		"signed":                      {[]fabricblock.Signature{good}, ""},
+		"signed, among others":        {[]fabricblock.Signature{sign(strayKey, "OrdererMSP", strayCert), good}, ""},
+		"unsigned":                    {nil, "no valid signature"},
+		"a certificate of another CA": {[]fabricblock.Signature{sign(strayKey, "OrdererMSP", strayCert)}, "is not of OrdererMSP"},
+		"no orderer organisation":     {[]fabricblock.Signature{sign(key, "PeerMSP", cert)}, "no orderer organisation"},
+		"a signature of other bytes":  {[]fabricblock.Signature{forged}, "does not verify"},
+	} {
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(nil, fabricblock.Block{Number: 5, DataHashOK: true, Signatures: c.sigs}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case c.want == "" && len(r.Issues) != 0:
+			t.Errorf("%s: issues %+v", name, r.Issues)
+		case c.want != "" && (len(r.Issues) != 1 || r.Issues[0].Kind != audit.KindBlockSignature || !strings.Contains(r.Issues[0].Message, c.want)):
+			t.Errorf("%s: issues %+v; want block_signature saying %q", name, r.Issues, c.want)
+		}
+	}
+}
