@@ -17,6 +17,7 @@ import (
 	"github.com/votechain/votechain/explorer"
 	"github.com/votechain/votechain/explorer/follow"
 	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/localnet"
 	"github.com/votechain/votechain/test-network/nettest"
@@ -121,7 +122,13 @@ type testLedger struct {
 }
 
 func startLedger(t *testing.T) *testLedger {
-	n := nettest.Start(t)
+	return startLedgerOn(t, "")
+}
+
+// startLedgerOn is startLedger on a network of the given consensus ("" for
+// the default).
+func startLedgerOn(t *testing.T, consensus network.Consensus) *testLedger {
+	n := nettest.StartConsensus(t, consensus)
 	nettest.SetupElection(t, n, testElection())
 	w := &ledgerWriter{t: t, ledger: nettest.Dial(t, n, "Commission").Ballot(), seq: map[string]uint64{}}
 	ctx := testContext(t)
@@ -227,6 +234,26 @@ func TestExplorerOnRealNetwork(t *testing.T) {
 		captureBlocks(t, l, dir, 10)
 	}
 	t.Run("browser", func(t *testing.T) { browse(t, l, e) })
+}
+
+// TestExplorerOnRaftNetwork: on a Raft network, whose blocks one orderer
+// signs with its certificate (not a quorum of consenters by id, as the
+// captured BFT blocks), the explorer checks every block's signature
+// against the orderer organisations' CAs and finds the honest ledger
+// without an issue.
+func TestExplorerOnRaftNetwork(t *testing.T) {
+	l := startLedgerOn(t, network.Raft)
+	e := l.openExplorer(t, filepath.Join(nettest.RunDir(t, "explorer-raft"), "index.db"))
+	t.Cleanup(func() { e.Close() })
+	l.catchUp(t, e)
+	tot := checkAudit(t, l, e)
+	cfg, err := e.Index().OrdererConfig()
+	if err != nil || cfg == nil || cfg.Consensus != "etcdraft" || len(cfg.Orgs) != 2 {
+		t.Fatalf("the index's orderer configuration %+v, %v; want etcdraft with both orderer organisations", cfg, err)
+	}
+	if tot.Blocks < 5 || tot.Issues != 0 {
+		t.Fatalf("index totals %+v; want the whole ledger without an issue", tot)
+	}
 }
 
 // captureBlocks writes the ledger's first n blocks to dir as block-N.pb,
