@@ -32,6 +32,15 @@ func bftQuorum(n int) int {
 	return (n + f + 2) / 2 // ⌈(n+f+1)/2⌉
 }
 
+// SignaturesNeeded is how many orderers' valid signatures a block needs
+// under cfg: a BFT quorum of the consenters, or one.
+func SignaturesNeeded(cfg *fabricblock.OrdererConfig) int {
+	if cfg.Consensus == "BFT" {
+		return bftQuorum(len(cfg.Consenters))
+	}
+	return 1
+}
+
 // blockSignatures checks b's orderer signatures against the configuration
 // the blocks before left (History), and reports the configuration b
 // carries for the blocks after it. It fails only when h does.
@@ -82,7 +91,7 @@ func verifySignatures(cfg *fabricblock.OrdererConfig, sigs []fabricblock.Signatu
 			}
 			signers[id] = true
 		}
-		if q := bftQuorum(len(cfg.Consenters)); len(signers) < q {
+		if q := SignaturesNeeded(cfg); len(signers) < q {
 			return fmt.Sprintf("signed by %d of %d consenters, the quorum is %d%s", len(signers), len(cfg.Consenters), q, listed(bad))
 		}
 		return ""

@@ -491,6 +491,38 @@ func (x *Index) Roll(ctx context.Context) (Roll, error) {
 	return r, nil
 }
 
+// Orderers is the ordering service the audit checks block signatures
+// against, as the indexed blocks configured it.
+type Orderers struct {
+	// Checked reports whether the index holds the configuration; if not
+	// (an index written before it kept one), no signature was checked.
+	Checked    bool     `json:"checked"`
+	Consensus  string   `json:"consensus,omitempty"`  // "BFT" or "etcdraft"
+	Consenters []string `json:"consenters,omitempty"` // BFT: each consenter as "id MSP"
+	Orgs       []string `json:"orgs,omitempty"`       // the orderer organisations' MSP ids
+	// Needed is the valid signatures of distinct orderers a block needs.
+	Needed int `json:"signatures_needed,omitempty"`
+}
+
+// Orderers returns the ordering service the audit checks blocks against.
+func (x *Index) Orderers(ctx context.Context) (Orderers, error) {
+	cfg, err := x.OrdererConfig()
+	switch {
+	case errors.Is(err, audit.ErrNotRecorded):
+		return Orderers{}, nil
+	case err != nil:
+		return Orderers{}, err
+	}
+	o := Orderers{Checked: true, Consensus: cfg.Consensus, Needed: audit.SignaturesNeeded(cfg)}
+	for _, c := range cfg.Consenters {
+		o.Consenters = append(o.Consenters, fmt.Sprintf("%d %s", c.ID, c.MSPID))
+	}
+	for _, org := range cfg.Orgs {
+		o.Orgs = append(o.Orgs, org.MSPID)
+	}
+	return o, nil
+}
+
 // Throughput returns votes counted per second over the latest n seconds
 // in which batches were committed, oldest first.
 func (x *Index) Throughput(ctx context.Context, n int) ([]Point, error) {

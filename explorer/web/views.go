@@ -430,6 +430,7 @@ type auditView struct {
 	Rows          []auditRow       `json:"rows"`
 	Rejected      map[string]int64 `json:"rejected_by_reason"` // the recount's rejections by reason (ballot.Reject*)
 	Roll          index.Roll       `json:"roll"`               // the roll the blocks wrote, and its seal
+	Orderers      index.Orderers   `json:"orderers"`           // whose signatures every block is checked for
 	LedgerBatches int64            `json:"chaincode_batches"`
 	Match         bool             `json:"match"` // every count and the batch count agree
 	Issues        []index.Issue    `json:"issues"`
@@ -453,6 +454,9 @@ func (s *Server) audit(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if v.Roll, err = s.cfg.Index.Roll(ctx); err != nil {
+		return nil, err
+	}
+	if v.Orderers, err = s.cfg.Index.Orderers(ctx); err != nil {
 		return nil, err
 	}
 	v.LedgerHeight, v.LedgerError = s.ledgerHeight(ctx)
