@@ -247,8 +247,8 @@ func TestExplorerOnRaftNetwork(t *testing.T) {
 	t.Cleanup(func() { e.Close() })
 	l.catchUp(t, e)
 	tot := checkAudit(t, l, e)
-	cfg, err := e.Index().OrdererConfig()
-	if err != nil || cfg == nil || cfg.Consensus != "etcdraft" || len(cfg.Orgs) != 2 {
+	cfg, err := e.Index().ChannelConfig()
+	if err != nil || cfg == nil || cfg.Consensus != "etcdraft" || len(cfg.OrdererOrgs) != 2 {
 		t.Fatalf("the index's orderer configuration %+v, %v; want etcdraft with both orderer organisations", cfg, err)
 	}
 	if tot.Blocks < 5 || tot.Issues != 0 {

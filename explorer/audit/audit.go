@@ -33,11 +33,12 @@ const (
 	KindRollChunk      = "roll_chunk"      // roll chunk record missing, written again or differing from its transaction's roll marks
 	KindRollSeal       = "roll_seal"       // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
 	KindBlockSignature = "block_signature" // orderers' signatures missing, invalid or short of the block validation's quorum
+	KindEndorsement    = "endorsement"     // VALID transaction of the chaincode without a valid endorsement by a peer of every organisation
 )
 
 // Kinds lists every issue kind, for metrics and documentation.
 var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
-	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal, KindBlockSignature}
+	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal, KindBlockSignature, KindEndorsement}
 
 // Issue is one verification failure.
 type Issue struct {
@@ -74,11 +75,11 @@ type History interface {
 	// roll (a LoadRoll transaction's roll key and mark), the contest of
 	// the mark.
 	RollContests(keys []Nullifier) (map[Nullifier]string, error)
-	// OrdererConfig returns the ordering service's configuration as the
+	// ChannelConfig returns the ordering service's configuration as the
 	// last config block before left it (nil if none carried one);
 	// ErrNotRecorded if the store did not keep it (block signatures are
 	// then not checked).
-	OrdererConfig() (*fabricblock.OrdererConfig, error)
+	ChannelConfig() (*fabricblock.ChannelConfig, error)
 	// RollChunks returns the roll chunk records the blocks before wrote,
 	// the last written of each index, in index order; ErrNotRecorded if
 	// the store did not keep them (the seal is then not recomputed).
@@ -142,9 +143,9 @@ type Report struct {
 	Roll       []ballot.RollEntry
 	RollChunks []ballot.RollChunkRecord
 	RollSealed bool
-	// OrdererConfig is the ordering service's configuration the block
+	// ChannelConfig is the ordering service's configuration the block
 	// carries (a config block), nil if none.
-	OrdererConfig *fabricblock.OrdererConfig
+	ChannelConfig *fabricblock.ChannelConfig
 }
 
 // Votes counts the votes of the block's committed batches (retries of a
@@ -164,10 +165,11 @@ type Auditor struct {
 	// Chaincode is the name of the ballot chaincode ("ballot"): the
 	// namespace of its writes and the target of CommitBatch transactions.
 	Chaincode string
-	// SkipBlockSignatures turns off the check of the orderers' block
-	// signatures (blocksig.go): for tests of the other checks, whose
-	// blocks no orderer signed.
-	SkipBlockSignatures bool
+	// SkipSignatures turns off the checks of the orderers' block
+	// signatures and the endorsements (blocksig.go, endorse.go): for
+	// tests of the other checks, whose blocks no orderer signed and no
+	// peer endorsed.
+	SkipSignatures bool
 }
 
 // Block audits block b, whose predecessor's recomputed hash is prev (nil
@@ -181,7 +183,8 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	if !b.DataHashOK {
 		r.issue(KindDataHash, "", fmt.Sprintf("data hash %x does not match the block's %d transactions", b.DataHash, len(b.Txs)))
 	}
-	if err := a.blockSignatures(&r, b, h); err != nil {
+	cfg, err := a.blockSignatures(&r, b, h)
+	if err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
 	e, err := h.Election()
@@ -201,6 +204,9 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		}
 		if !tx.Valid() {
 			continue
+		}
+		if cfg != nil && tx.Chaincode == a.Chaincode {
+			checkEndorsements(&r, tx, cfg)
 		}
 		if raw, ok := tx.Write(a.Chaincode, ballot.ElectionKey); ok {
 			var e ballot.Election

@@ -22,7 +22,7 @@ type memHistory struct {
 	roll       map[[2]string]string // (state, nullifier) → contest
 	chunks     map[int]ballot.RollChunkRecord
 	sealed     bool
-	orderers   *fabricblock.OrdererConfig
+	orderers   *fabricblock.ChannelConfig
 }
 
 func newHistory() *memHistory {
@@ -50,7 +50,7 @@ func (h *memHistory) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]s
 	}
 	return out, nil
 }
-func (h *memHistory) OrdererConfig() (*fabricblock.OrdererConfig, error) { return h.orderers, nil }
+func (h *memHistory) ChannelConfig() (*fabricblock.ChannelConfig, error) { return h.orderers, nil }
 func (h *memHistory) RollChunks() ([]ballot.RollChunkRecord, error) {
 	var out []ballot.RollChunkRecord
 	for _, i := range slices.Sorted(maps.Keys(h.chunks)) {
@@ -74,8 +74,8 @@ func (h *memHistory) add(r audit.Report) {
 	for _, c := range r.RollChunks {
 		h.chunks[c.Index] = c
 	}
-	if r.OrdererConfig != nil {
-		h.orderers = r.OrdererConfig
+	if r.ChannelConfig != nil {
+		h.orderers = r.ChannelConfig
 	}
 	h.sealed = h.sealed || r.RollSealed
 	for _, b := range r.Batches {
@@ -113,7 +113,7 @@ func auditChainWith(t *testing.T, h recordingHistory, blocks [][]ledgertest.Tx) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := audit.Auditor{Chaincode: "ballot", SkipBlockSignatures: true}.Block(prev, b, h)
+		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,7 +339,7 @@ func TestBrokenChain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := audit.Auditor{Chaincode: "ballot", SkipBlockSignatures: true}.Block(prev, b, newHistory())
+		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, newHistory())
 		if err != nil {
 			t.Fatal(err)
 		}

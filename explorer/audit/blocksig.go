@@ -34,7 +34,7 @@ func bftQuorum(n int) int {
 
 // SignaturesNeeded is how many orderers' valid signatures a block needs
 // under cfg: a BFT quorum of the consenters, or one.
-func SignaturesNeeded(cfg *fabricblock.OrdererConfig) int {
+func SignaturesNeeded(cfg *fabricblock.ChannelConfig) int {
 	if cfg.Consensus == "BFT" {
 		return bftQuorum(len(cfg.Consenters))
 	}
@@ -42,48 +42,47 @@ func SignaturesNeeded(cfg *fabricblock.OrdererConfig) int {
 }
 
 // blockSignatures checks b's orderer signatures against the configuration
-// the blocks before left (History), and reports the configuration b
-// carries for the blocks after it. It fails only when h does.
-func (a Auditor) blockSignatures(r *Report, b fabricblock.Block, h History) error {
-	r.OrdererConfig = b.OrdererConfig
-	if a.SkipBlockSignatures {
-		return nil
+// the blocks before left (History), reports the configuration b carries
+// for the blocks after it, and returns the configuration b's endorsements
+// are checked against (nil: none are). It fails only when h does.
+func (a Auditor) blockSignatures(r *Report, b fabricblock.Block, h History) (*fabricblock.ChannelConfig, error) {
+	r.ChannelConfig = b.ChannelConfig
+	if a.SkipSignatures {
+		return nil, nil
 	}
 	if b.Number == 0 {
-		if b.OrdererConfig == nil {
+		if b.ChannelConfig == nil {
 			r.issue(KindBlockSignature, "", "the genesis block carries no orderer configuration: no block signature can be checked")
 		}
-		return nil
+		return nil, nil
 	}
-	cfg, err := h.OrdererConfig()
+	cfg, err := h.ChannelConfig()
 	switch {
 	case errors.Is(err, ErrNotRecorded):
-		return nil
+		return nil, nil
 	case err != nil:
-		return err
+		return nil, err
 	case cfg == nil:
-		return nil // the genesis block was flagged
+		return nil, nil // the genesis block was flagged
 	}
 	if b.SignaturesErr != "" {
 		r.issue(KindBlockSignature, "", b.SignaturesErr)
-		return nil
-	}
-	if msg := verifySignatures(cfg, b.Signatures); msg != "" {
+	} else if msg := verifySignatures(cfg, b.Signatures); msg != "" {
 		r.issue(KindBlockSignature, "", msg)
 	}
-	return nil
+	return cfg, nil
 }
 
 // verifySignatures says how sigs fall short of what cfg asks of a block
 // ("" if they do not).
-func verifySignatures(cfg *fabricblock.OrdererConfig, sigs []fabricblock.Signature) string {
+func verifySignatures(cfg *fabricblock.ChannelConfig, sigs []fabricblock.Signature) string {
 	var bad []string
 	if cfg.Consensus == "BFT" {
 		signers := map[uint32]bool{}
 		for i, s := range sigs {
 			id, err := bftSigner(cfg, s)
 			if err == nil {
-				err = verifyECDSA(consenterCert(cfg, id), s)
+				err = verifyDigest(consenterCert(cfg, id), sha256.Sum256(s.Signed), s.Signature)
 			}
 			if err != nil {
 				bad = append(bad, fmt.Sprintf("signature %d: %v", i, err))
@@ -97,9 +96,9 @@ func verifySignatures(cfg *fabricblock.OrdererConfig, sigs []fabricblock.Signatu
 		return ""
 	}
 	for i, s := range sigs {
-		err := verifyOrdererCert(cfg, s.Creator)
+		err := verifyMember(cfg.OrdererOrgs, s.Creator, "")
 		if err == nil {
-			err = verifyECDSA(s.Creator.Cert, s)
+			err = verifyDigest(s.Creator.Cert, sha256.Sum256(s.Signed), s.Signature)
 		}
 		if err == nil {
 			return ""
@@ -118,7 +117,7 @@ func listed(bad []string) string {
 
 // bftSigner returns the consenter id a BFT signature names, by id or by
 // its certificate.
-func bftSigner(cfg *fabricblock.OrdererConfig, s fabricblock.Signature) (uint32, error) {
+func bftSigner(cfg *fabricblock.ChannelConfig, s fabricblock.Signature) (uint32, error) {
 	for _, c := range cfg.Consenters {
 		if s.ConsenterID != 0 && c.ID == s.ConsenterID ||
 			s.ConsenterID == 0 && c.MSPID == s.Creator.MSPID && string(c.Cert) == string(s.Creator.Cert) {
@@ -131,28 +130,33 @@ func bftSigner(cfg *fabricblock.OrdererConfig, s fabricblock.Signature) (uint32,
 	return 0, fmt.Errorf("signer %s is not a consenter", s.Creator.MSPID)
 }
 
-func consenterCert(cfg *fabricblock.OrdererConfig, id uint32) []byte {
+func consenterCert(cfg *fabricblock.ChannelConfig, id uint32) []byte {
 	i := slices.IndexFunc(cfg.Consenters, func(c fabricblock.Consenter) bool { return c.ID == id })
 	return cfg.Consenters[i].Cert
 }
 
-// verifyOrdererCert checks that id is of an orderer organisation and that
-// its certificate chains to that organisation's root CAs.
-func verifyOrdererCert(cfg *fabricblock.OrdererConfig, id fabricblock.Identity) error {
-	i := slices.IndexFunc(cfg.Orgs, func(o fabricblock.OrdererOrg) bool { return o.MSPID == id.MSPID })
+// verifyMember checks that id is of one of orgs, that its certificate
+// chains to that organisation's CAs and, unless ou is "", that its
+// subject's organisational units name ou (the MSP's node role, such as
+// "peer").
+func verifyMember(orgs []fabricblock.OrgMSP, id fabricblock.Identity, ou string) error {
+	i := slices.IndexFunc(orgs, func(o fabricblock.OrgMSP) bool { return o.MSPID == id.MSPID })
 	if i < 0 {
-		return fmt.Errorf("signer's MSP %q is no orderer organisation", id.MSPID)
+		return fmt.Errorf("signer's MSP %q is not among %s", id.MSPID, mspIDs(orgs))
 	}
 	cert, err := parseCert(id.Cert)
 	if err != nil {
 		return err
+	}
+	if ou != "" && !slices.Contains(cert.Subject.OrganizationalUnit, ou) {
+		return fmt.Errorf("signer %q of %s is no %s", cert.Subject.CommonName, id.MSPID, ou)
 	}
 	// The chain is checked as of the latest start of validity among the
 	// certificates (a block outlives its signer's certificate, and carries
 	// no time of its own to check it at).
 	opts := x509.VerifyOptions{Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 		CurrentTime: cert.NotBefore}
-	for pool, certs := range map[*x509.CertPool][][]byte{opts.Roots: cfg.Orgs[i].RootCerts, opts.Intermediates: cfg.Orgs[i].IntermediateCerts} {
+	for pool, certs := range map[*x509.CertPool][][]byte{opts.Roots: orgs[i].RootCerts, opts.Intermediates: orgs[i].IntermediateCerts} {
 		for _, pemBytes := range certs {
 			ca, err := parseCert(pemBytes)
 			if err != nil {
@@ -170,8 +174,17 @@ func verifyOrdererCert(cfg *fabricblock.OrdererConfig, id fabricblock.Identity) 
 	return nil
 }
 
-// verifyECDSA checks s's signature with the key of certificate certPEM.
-func verifyECDSA(certPEM []byte, s fabricblock.Signature) error {
+func mspIDs(orgs []fabricblock.OrgMSP) string {
+	ids := make([]string, len(orgs))
+	for i, o := range orgs {
+		ids[i] = o.MSPID
+	}
+	return strings.Join(ids, ", ")
+}
+
+// verifyDigest checks an ASN.1 ECDSA signature of digest with the key of
+// certificate certPEM.
+func verifyDigest(certPEM []byte, digest [32]byte, sig []byte) error {
 	cert, err := parseCert(certPEM)
 	if err != nil {
 		return err
@@ -180,8 +193,7 @@ func verifyECDSA(certPEM []byte, s fabricblock.Signature) error {
 	if !ok {
 		return errors.New("signer's key is not ECDSA")
 	}
-	digest := sha256.Sum256(s.Signed)
-	if !ecdsa.VerifyASN1(pub, digest[:], s.Signature) {
+	if !ecdsa.VerifyASN1(pub, digest[:], sig) {
 		return errors.New("signature does not verify")
 	}
 	return nil

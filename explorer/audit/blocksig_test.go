@@ -165,7 +165,7 @@ func (ca testCA) issue(t *testing.T, name string) (*ecdsa.PrivateKey, []byte) {
 // orderer organisation, or that does not verify is flagged.
 func TestRaftBlockSignatures(t *testing.T) {
 	ordererCA, otherCA := newCA(t, "ca.orderer"), newCA(t, "ca.other")
-	cfg := &fabricblock.OrdererConfig{Consensus: "etcdraft", Orgs: []fabricblock.OrdererOrg{{MSPID: "OrdererMSP", RootCerts: [][]byte{ordererCA.pem}}}}
+	cfg := &fabricblock.ChannelConfig{Consensus: "etcdraft", OrdererOrgs: []fabricblock.OrgMSP{{MSPID: "OrdererMSP", RootCerts: [][]byte{ordererCA.pem}}}}
 	key, cert := ordererCA.issue(t, "orderer0")
 	strayKey, strayCert := otherCA.issue(t, "orderer0")
 	signed := []byte("metadata value, signature header, block header")
@@ -190,7 +190,7 @@ func TestRaftBlockSignatures(t *testing.T) {
 		"signed, among others":        {[]fabricblock.Signature{sign(strayKey, "OrdererMSP", strayCert), good}, ""},
 		"unsigned":                    {nil, "no valid signature"},
 		"a certificate of another CA": {[]fabricblock.Signature{sign(strayKey, "OrdererMSP", strayCert)}, "is not of OrdererMSP"},
-		"no orderer organisation":     {[]fabricblock.Signature{sign(key, "PeerMSP", cert)}, "no orderer organisation"},
+		"no orderer organisation":     {[]fabricblock.Signature{sign(key, "PeerMSP", cert)}, `MSP "PeerMSP" is not among OrdererMSP`},
 		"a signature of other bytes":  {[]fabricblock.Signature{forged}, "does not verify"},
 	} {
 		r, err := audit.Auditor{Chaincode: "ballot"}.Block(nil, fabricblock.Block{Number: 5, DataHashOK: true, Signatures: c.sigs}, h)
@@ -225,7 +225,7 @@ func BenchmarkBlockSignatures(b *testing.B) {
 	}
 	blk.Txs = nil // the signatures alone
 	h := newHistory()
-	h.orderers = genesis.OrdererConfig
+	h.orderers = genesis.ChannelConfig
 	for b.Loop() {
 		r, err := audit.Auditor{Chaincode: "ballot"}.Block(blk.PreviousHash, blk, h)
 		if err != nil || len(r.Issues) != 0 {

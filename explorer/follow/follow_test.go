@@ -266,7 +266,7 @@ func follower(tb testing.TB, dir string, chain []*common.Block) (*follow.Followe
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { idx.Close() })
-	return &follow.Follower{Source: sliceSource(chain), Store: idx, Auditor: audit.Auditor{Chaincode: "ballot", SkipBlockSignatures: true},
+	return &follow.Follower{Source: sliceSource(chain), Store: idx, Auditor: audit.Auditor{Chaincode: "ballot", SkipSignatures: true},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, idx
 }
 
@@ -628,7 +628,7 @@ func buildBigIndex(b *testing.B, name string) (chainGen, error) {
 	if err != nil {
 		return g, err
 	}
-	f := &follow.Follower{Store: idx, Auditor: audit.Auditor{Chaincode: "ballot", SkipBlockSignatures: true}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	f := &follow.Follower{Store: idx, Auditor: audit.Auditor{Chaincode: "ballot", SkipSignatures: true}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	const txs, votesPerTx = 4, 500
 	followGen(b, f, &g, bigVotes/(txs*votesPerTx), txs, votesPerTx)
 	if err := idx.Close(); err != nil {

@@ -276,10 +276,10 @@ CREATE TABLE IF NOT EXISTS roll_chunks (
 	record TEXT NOT NULL         -- JSON ballot.RollChunkRecord
 );
 -- The ordering service's configuration as the last config block that
--- carried one left it (JSON fabricblock.OrdererConfig), for the check of
+-- carried one left it (JSON fabricblock.ChannelConfig), for the check of
 -- the orderers' block signatures. An index written before 2026-12-04 has
 -- none: its blocks' signatures are not checked (audit.ErrNotRecorded).
-CREATE TABLE IF NOT EXISTS orderer_config (
+CREATE TABLE IF NOT EXISTS channel_config (
 	id     INTEGER PRIMARY KEY CHECK (id = 1),
 	record TEXT NOT NULL
 );
@@ -630,19 +630,19 @@ func (x history) OnRoll(state, contest, nullifier string) (bool, error) {
 	return x.exists(`SELECT 1 FROM roll WHERE state = ? AND nullifier = ? AND contest = ?`, state, nullifier, contest)
 }
 
-// OrdererConfig implements audit.History: the ordering service's
+// ChannelConfig implements audit.History: the ordering service's
 // configuration as of the last block indexed; audit.ErrNotRecorded if the
 // index holds blocks and no configuration.
-func (x history) OrdererConfig() (*fabricblock.OrdererConfig, error) {
+func (x history) ChannelConfig() (*fabricblock.ChannelConfig, error) {
 	var raw string
-	err := x.q.QueryRowContext(context.Background(), `SELECT record FROM orderer_config WHERE id = 1`).Scan(&raw)
+	err := x.q.QueryRowContext(context.Background(), `SELECT record FROM channel_config WHERE id = 1`).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("orderer configuration of an index written before 2026-12-04, or of a chain without one: %w", audit.ErrNotRecorded)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
-	var cfg fabricblock.OrdererConfig
+	var cfg fabricblock.ChannelConfig
 	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
 		return nil, fmt.Errorf("index: orderer configuration: %w", err)
 	}

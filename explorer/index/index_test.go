@@ -31,7 +31,7 @@ func TestSaveOnceInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if reports[i], err = (audit.Auditor{Chaincode: "ballot", SkipBlockSignatures: true}).Block(prev, b, idx); err != nil {
+		if reports[i], err = (audit.Auditor{Chaincode: "ballot", SkipSignatures: true}).Block(prev, b, idx); err != nil {
 			t.Fatal(err)
 		}
 		prev = b.Hash
@@ -87,7 +87,7 @@ func TestCloseWithWriterOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	report, err := audit.Auditor{Chaincode: "ballot", SkipBlockSignatures: true}.Block(nil, b, w)
+	report, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(nil, b, w)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,8 +29,8 @@ func TestCapturedChainIndexed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { idx.Close() }()
-	if _, err := idx.OrdererConfig(); !errors.Is(err, audit.ErrNotRecorded) {
-		t.Fatalf("OrdererConfig of an empty index: %v; want audit.ErrNotRecorded", err)
+	if _, err := idx.ChannelConfig(); !errors.Is(err, audit.ErrNotRecorded) {
+		t.Fatalf("ChannelConfig of an empty index: %v; want audit.ErrNotRecorded", err)
 	}
 	var prev []byte
 	var genesis fabricblock.Block
@@ -58,7 +58,7 @@ func TestCapturedChainIndexed(t *testing.T) {
 	if idx, err = index.Open(path); err != nil {
 		t.Fatal(err)
 	}
-	if cfg, err := idx.OrdererConfig(); err != nil || cfg == nil || !reflect.DeepEqual(*cfg, *genesis.OrdererConfig) {
-		t.Fatalf("OrdererConfig after reopening = %+v, %v; want the genesis block's", cfg, err)
+	if cfg, err := idx.ChannelConfig(); err != nil || cfg == nil || !reflect.DeepEqual(*cfg, *genesis.ChannelConfig) {
+		t.Fatalf("ChannelConfig after reopening = %+v, %v; want the genesis block's", cfg, err)
 	}
 }

@@ -506,7 +506,7 @@ type Orderers struct {
 
 // Orderers returns the ordering service the audit checks blocks against.
 func (x *Index) Orderers(ctx context.Context) (Orderers, error) {
-	cfg, err := x.OrdererConfig()
+	cfg, err := x.ChannelConfig()
 	switch {
 	case errors.Is(err, audit.ErrNotRecorded):
 		return Orderers{}, nil
@@ -517,7 +517,7 @@ func (x *Index) Orderers(ctx context.Context) (Orderers, error) {
 	for _, c := range cfg.Consenters {
 		o.Consenters = append(o.Consenters, fmt.Sprintf("%d %s", c.ID, c.MSPID))
 	}
-	for _, org := range cfg.Orgs {
+	for _, org := range cfg.OrdererOrgs {
 		o.Orgs = append(o.Orgs, org.MSPID)
 	}
 	return o, nil

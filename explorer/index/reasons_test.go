@@ -86,7 +86,7 @@ func auditAndSave(t *testing.T, blk *common.Block, prev []byte, h audit.History,
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := (audit.Auditor{Chaincode: "ballot", SkipBlockSignatures: true}).Block(prev, fb, h)
+	r, err := (audit.Auditor{Chaincode: "ballot", SkipSignatures: true}).Block(prev, fb, h)
 	if err != nil {
 		t.Fatal(err)
 	}

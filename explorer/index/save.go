@@ -407,8 +407,8 @@ func (s saver) batches() error {
 // election keeps the election record and the orderer configuration the
 // block last wrote, for the audit of later blocks.
 func (s saver) election() error {
-	if s.r.OrdererConfig != nil {
-		if err := s.exec(`INSERT INTO orderer_config VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record`, jsonText(s.r.OrdererConfig)); err != nil {
+	if s.r.ChannelConfig != nil {
+		if err := s.exec(`INSERT INTO channel_config VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record`, jsonText(s.r.ChannelConfig)); err != nil {
 			return fmt.Errorf("orderer configuration: %w", err)
 		}
 	}

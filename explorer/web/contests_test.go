@@ -140,7 +140,7 @@ func (r *referendum) index(t *testing.T, blk *common.Block) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Auditor{Chaincode: "ballot", SkipBlockSignatures: true}.Block(prev, b, r.Index)
+	rep, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, r.Index)
 	if err != nil {
 		t.Fatal(err)
 	}

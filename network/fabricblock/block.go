@@ -36,10 +36,10 @@ type Block struct {
 	// SignaturesErr says why its signatures metadata did not decode.
 	Signatures    []Signature
 	SignaturesErr string
-	// OrdererConfig is the ordering service's configuration the block's
+	// ChannelConfig is the ordering service's configuration the block's
 	// CONFIG transaction carries (nil if none; a config that does not
 	// decode is that transaction's Err).
-	OrdererConfig *OrdererConfig
+	ChannelConfig *ChannelConfig
 }
 
 // Tx is one transaction (envelope) of a block.
@@ -59,6 +59,9 @@ type Tx struct {
 	Args      [][]byte // arguments after the function name
 	Events    []Event  // chaincode events set by the transaction
 	Writes    []Write  // public key writes, all namespaces
+	// Endorsements are the endorsers' signatures of the execution's
+	// outcome (the proposal response payload).
+	Endorsements []Endorsement
 
 	// Err says why the envelope could not be fully decoded; the fields
 	// above hold what was decoded before the failure.
@@ -73,6 +76,16 @@ type Event struct {
 	Chaincode string
 	Name      string
 	Payload   []byte
+}
+
+// Endorsement is one endorser's signature of a transaction's outcome.
+type Endorsement struct {
+	Endorser Identity
+	// Digest is what was signed: SHA-256 of the proposal response payload
+	// followed by the endorser's serialized identity.
+	Digest [32]byte
+	// Signature is the ASN.1 ECDSA signature of Digest.
+	Signature []byte
 }
 
 // Write is one key written (or deleted) by a transaction.
@@ -120,11 +133,11 @@ func Parse(b *common.Block) (Block, error) {
 			out.Time = tx.Time
 		}
 		if tx.Type == common.HeaderType_CONFIG.String() && tx.Err == "" {
-			cfg, err := parseOrdererConfig(env)
+			cfg, err := parseChannelConfig(env)
 			if err != nil {
 				tx.Err = fmt.Sprintf("config: %v", err)
 			}
-			out.OrdererConfig = cfg
+			out.ChannelConfig = cfg
 		}
 		out.Txs[i] = tx
 	}

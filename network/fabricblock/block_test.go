@@ -127,16 +127,16 @@ func TestRealOrdererSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := genesis.OrdererConfig
-	if cfg == nil || cfg.Consensus != "BFT" || len(cfg.Consenters) != 4 || len(cfg.Orgs) != 2 {
+	cfg := genesis.ChannelConfig
+	if cfg == nil || cfg.Consensus != "BFT" || len(cfg.Consenters) != 4 || len(cfg.OrdererOrgs) != 2 {
 		t.Fatalf("genesis orderer config %+v", cfg)
 	}
 	for i, c := range cfg.Consenters {
-		if c.ID != uint32(i+1) || !bytes.HasPrefix(c.Cert, []byte("-----BEGIN CERTIFICATE")) || c.MSPID != cfg.Orgs[i/2].MSPID {
+		if c.ID != uint32(i+1) || !bytes.HasPrefix(c.Cert, []byte("-----BEGIN CERTIFICATE")) || c.MSPID != cfg.OrdererOrgs[i/2].MSPID {
 			t.Errorf("consenter %d: %d %s %.30q", i, c.ID, c.MSPID, c.Cert)
 		}
 	}
-	for _, o := range cfg.Orgs {
+	for _, o := range cfg.OrdererOrgs {
 		if len(o.RootCerts) != 1 {
 			t.Errorf("orderer org %s has %d root certificates", o.MSPID, len(o.RootCerts))
 		}
@@ -146,8 +146,8 @@ func TestRealOrdererSignatures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.OrdererConfig != nil || b.SignaturesErr != "" || len(b.Signatures) != 3 {
-			t.Fatalf("block %d: config %v, %d signatures (%s)", b.Number, b.OrdererConfig, len(b.Signatures), b.SignaturesErr)
+		if b.ChannelConfig != nil || b.SignaturesErr != "" || len(b.Signatures) != 3 {
+			t.Fatalf("block %d: config %v, %d signatures (%s)", b.Number, b.ChannelConfig, len(b.Signatures), b.SignaturesErr)
 		}
 		for _, s := range b.Signatures {
 			if s.ConsenterID < 1 || s.ConsenterID > 4 || s.Creator.MSPID != "" || len(s.Signature) < 64 {

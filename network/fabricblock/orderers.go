@@ -38,15 +38,19 @@ type Identity struct {
 	Cert  []byte `json:"cert"`
 }
 
-// OrdererConfig is the ordering service's part of a channel configuration.
-type OrdererConfig struct {
+// ChannelConfig is what of a channel configuration the audit checks
+// signatures against: the ordering service's consensus and consenters,
+// and the organisations' MSPs.
+type ChannelConfig struct {
 	// Consensus is the consensus type: "BFT" or "etcdraft".
 	Consensus string `json:"consensus"`
 	// Consenters are the BFT consenters (Fabric 3's consenter mapping):
 	// ids and signing identities.
 	Consenters []Consenter `json:"consenters,omitempty"`
-	// Orgs are the orderer organisations' MSPs.
-	Orgs []OrdererOrg `json:"orgs"`
+	// OrdererOrgs and PeerOrgs are the MSPs of the orderer organisations
+	// and of the application (peer) organisations.
+	OrdererOrgs []OrgMSP `json:"orderer_orgs"`
+	PeerOrgs    []OrgMSP `json:"peer_orgs"`
 }
 
 // Consenter is one BFT consenter.
@@ -55,9 +59,8 @@ type Consenter struct {
 	Identity
 }
 
-// OrdererOrg is an orderer organisation's MSP: its certificate authorities
-// (PEM).
-type OrdererOrg struct {
+// OrgMSP is an organisation's MSP: its certificate authorities (PEM).
+type OrgMSP struct {
 	MSPID             string   `json:"msp_id"`
 	RootCerts         [][]byte `json:"root_certs"`
 	IntermediateCerts [][]byte `json:"intermediate_certs,omitempty"`
@@ -102,9 +105,10 @@ func signatures(b *common.Block) ([]Signature, error) {
 	return out, nil
 }
 
-// parseOrdererConfig returns the ordering service's configuration a CONFIG
-// envelope carries, nil if it carries no orderer group.
-func parseOrdererConfig(env []byte) (*OrdererConfig, error) {
+// parseChannelConfig returns the part of the configuration a CONFIG
+// envelope carries that ChannelConfig keeps, nil if it carries no orderer
+// group.
+func parseChannelConfig(env []byte) (*ChannelConfig, error) {
 	var e common.Envelope
 	var payload common.Payload
 	var ce common.ConfigEnvelope
@@ -117,11 +121,12 @@ func parseOrdererConfig(env []byte) (*OrdererConfig, error) {
 	if err := unmarshal(payload.GetData(), &ce, "config envelope"); err != nil {
 		return nil, err
 	}
-	og := ce.GetConfig().GetChannelGroup().GetGroups()["Orderer"]
+	groups := ce.GetConfig().GetChannelGroup().GetGroups()
+	og := groups["Orderer"]
 	if og == nil {
 		return nil, nil
 	}
-	cfg := &OrdererConfig{}
+	cfg := &ChannelConfig{}
 	var ct orderer.ConsensusType
 	if err := unmarshal(og.GetValues()["ConsensusType"].GetValue(), &ct, "consensus type"); err != nil {
 		return nil, err
@@ -136,17 +141,31 @@ func parseOrdererConfig(env []byte) (*OrdererConfig, error) {
 			cfg.Consenters = append(cfg.Consenters, Consenter{ID: c.GetId(), Identity: Identity{MSPID: c.GetMspId(), Cert: c.GetIdentity()}})
 		}
 	}
-	for name, g := range og.GetGroups() {
+	var err error
+	if cfg.OrdererOrgs, err = orgMSPs(og); err != nil {
+		return nil, err
+	}
+	if cfg.PeerOrgs, err = orgMSPs(groups["Application"]); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// orgMSPs returns the MSPs of the organisations of a config group (the
+// Orderer or the Application group), by MSP id.
+func orgMSPs(g *common.ConfigGroup) ([]OrgMSP, error) {
+	var orgs []OrgMSP
+	for name, org := range g.GetGroups() {
 		var mc msp.MSPConfig
 		var fc msp.FabricMSPConfig
-		if err := unmarshal(g.GetValues()["MSP"].GetValue(), &mc, "orderer org "+name+" MSP"); err != nil {
+		if err := unmarshal(org.GetValues()["MSP"].GetValue(), &mc, "org "+name+" MSP"); err != nil {
 			return nil, err
 		}
 		if err := proto.Unmarshal(mc.GetConfig(), &fc); err != nil {
-			return nil, fmt.Errorf("orderer org %s MSP config: %w", name, err)
+			return nil, fmt.Errorf("org %s MSP config: %w", name, err)
 		}
-		cfg.Orgs = append(cfg.Orgs, OrdererOrg{MSPID: fc.GetName(), RootCerts: fc.GetRootCerts(), IntermediateCerts: fc.GetIntermediateCerts()})
+		orgs = append(orgs, OrgMSP{MSPID: fc.GetName(), RootCerts: fc.GetRootCerts(), IntermediateCerts: fc.GetIntermediateCerts()})
 	}
-	slices.SortFunc(cfg.Orgs, func(a, b OrdererOrg) int { return strings.Compare(a.MSPID, b.MSPID) })
-	return cfg, nil
+	slices.SortFunc(orgs, func(a, b OrgMSP) int { return strings.Compare(a.MSPID, b.MSPID) })
+	return orgs, nil
 }

@@ -1,6 +1,7 @@
 package fabricblock
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -67,7 +68,29 @@ func decodeTx(env []byte, tx *Tx) error {
 	if err := decodeInvocation(cap.GetChaincodeProposalPayload(), tx); err != nil {
 		return err
 	}
+	if err := decodeEndorsements(cap.GetAction(), tx); err != nil {
+		return err
+	}
 	return decodeOutcome(cap.GetAction().GetProposalResponsePayload(), tx)
+}
+
+// decodeEndorsements reads each endorser's identity and signature, with
+// the digest it signed: SHA-256 of the proposal response payload followed
+// by the endorser's serialized identity.
+func decodeEndorsements(action *peer.ChaincodeEndorsedAction, tx *Tx) error {
+	for i, e := range action.GetEndorsements() {
+		var id msp.SerializedIdentity
+		if err := unmarshal(e.GetEndorser(), &id, fmt.Sprintf("endorser %d", i)); err != nil {
+			return err
+		}
+		h := sha256.New()
+		h.Write(action.GetProposalResponsePayload())
+		h.Write(e.GetEndorser())
+		en := Endorsement{Endorser: Identity{MSPID: id.GetMspid(), Cert: id.GetIdBytes()}, Signature: e.GetSignature()}
+		h.Sum(en.Digest[:0])
+		tx.Endorsements = append(tx.Endorsements, en)
+	}
+	return nil
 }
 
 // decodeInvocation reads the chaincode name, function and arguments from the
