@@ -120,7 +120,7 @@ func (e *Explorer) wire() error {
 	e.follower = &follow.Follower{
 		Source:      follow.NetworkSource{Network: e.conn.Network},
 		Store:       e.idx,
-		Auditor:     audit.Auditor{Chaincode: e.cfg.Profile.Chaincode},
+		Auditor:     audit.Auditor{Chaincode: e.cfg.Profile.Chaincode, Identities: &audit.IdentityCache{}},
 		Log:         e.cfg.Log,
 		Metrics:     follow.NewMetrics(reg, next, issues),
 		CommitDelay: e.cfg.CommitDelay,

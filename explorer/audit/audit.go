@@ -170,6 +170,10 @@ type Auditor struct {
 	// tests of the other checks, whose blocks no orderer signed and no
 	// peer endorsed.
 	SkipSignatures bool
+	// Identities, if set, remembers the signers' certificates already
+	// parsed and chained to their CAs, across blocks: the follower keeps
+	// one, so that each signature costs one ECDSA verification.
+	Identities *IdentityCache
 }
 
 // Block audits block b, whose predecessor's recomputed hash is prev (nil
@@ -206,7 +210,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			continue
 		}
 		if cfg != nil && tx.Chaincode == a.Chaincode {
-			checkEndorsements(&r, tx, cfg)
+			checkEndorsements(&r, tx, cfg, a.Identities)
 		}
 		if raw, ok := tx.Write(a.Chaincode, ballot.ElectionKey); ok {
 			var e ballot.Election

@@ -3,8 +3,6 @@ package audit
 import (
 	"crypto/ecdsa"
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
@@ -67,7 +65,7 @@ func (a Auditor) blockSignatures(r *Report, b fabricblock.Block, h History) (*fa
 	}
 	if b.SignaturesErr != "" {
 		r.issue(KindBlockSignature, "", b.SignaturesErr)
-	} else if msg := verifySignatures(cfg, b.Signatures); msg != "" {
+	} else if msg := verifySignatures(cfg, b.Signatures, a.Identities); msg != "" {
 		r.issue(KindBlockSignature, "", msg)
 	}
 	return cfg, nil
@@ -75,14 +73,18 @@ func (a Auditor) blockSignatures(r *Report, b fabricblock.Block, h History) (*fa
 
 // verifySignatures says how sigs fall short of what cfg asks of a block
 // ("" if they do not).
-func verifySignatures(cfg *fabricblock.ChannelConfig, sigs []fabricblock.Signature) string {
+func verifySignatures(cfg *fabricblock.ChannelConfig, sigs []fabricblock.Signature, ids *IdentityCache) string {
 	var bad []string
 	if cfg.Consensus == "BFT" {
 		signers := map[uint32]bool{}
 		for i, s := range sigs {
 			id, err := bftSigner(cfg, s)
+			var pub *ecdsa.PublicKey
 			if err == nil {
-				err = verifyDigest(consenterCert(cfg, id), sha256.Sum256(s.Signed), s.Signature)
+				pub, err = ids.cert(consenterCert(cfg, id))
+			}
+			if err == nil {
+				err = verifyDigest(pub, sha256.Sum256(s.Signed), s.Signature)
 			}
 			if err != nil {
 				bad = append(bad, fmt.Sprintf("signature %d: %v", i, err))
@@ -96,9 +98,9 @@ func verifySignatures(cfg *fabricblock.ChannelConfig, sigs []fabricblock.Signatu
 		return ""
 	}
 	for i, s := range sigs {
-		err := verifyMember(cfg.OrdererOrgs, s.Creator, "")
+		pub, err := ids.member(cfg.OrdererOrgs, s.Creator, "")
 		if err == nil {
-			err = verifyDigest(s.Creator.Cert, sha256.Sum256(s.Signed), s.Signature)
+			err = verifyDigest(pub, sha256.Sum256(s.Signed), s.Signature)
 		}
 		if err == nil {
 			return ""
@@ -133,80 +135,4 @@ func bftSigner(cfg *fabricblock.ChannelConfig, s fabricblock.Signature) (uint32,
 func consenterCert(cfg *fabricblock.ChannelConfig, id uint32) []byte {
 	i := slices.IndexFunc(cfg.Consenters, func(c fabricblock.Consenter) bool { return c.ID == id })
 	return cfg.Consenters[i].Cert
-}
-
-// verifyMember checks that id is of one of orgs, that its certificate
-// chains to that organisation's CAs and, unless ou is "", that its
-// subject's organisational units name ou (the MSP's node role, such as
-// "peer").
-func verifyMember(orgs []fabricblock.OrgMSP, id fabricblock.Identity, ou string) error {
-	i := slices.IndexFunc(orgs, func(o fabricblock.OrgMSP) bool { return o.MSPID == id.MSPID })
-	if i < 0 {
-		return fmt.Errorf("signer's MSP %q is not among %s", id.MSPID, mspIDs(orgs))
-	}
-	cert, err := parseCert(id.Cert)
-	if err != nil {
-		return err
-	}
-	if ou != "" && !slices.Contains(cert.Subject.OrganizationalUnit, ou) {
-		return fmt.Errorf("signer %q of %s is no %s", cert.Subject.CommonName, id.MSPID, ou)
-	}
-	// The chain is checked as of the latest start of validity among the
-	// certificates (a block outlives its signer's certificate, and carries
-	// no time of its own to check it at).
-	opts := x509.VerifyOptions{Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-		CurrentTime: cert.NotBefore}
-	for pool, certs := range map[*x509.CertPool][][]byte{opts.Roots: orgs[i].RootCerts, opts.Intermediates: orgs[i].IntermediateCerts} {
-		for _, pemBytes := range certs {
-			ca, err := parseCert(pemBytes)
-			if err != nil {
-				return fmt.Errorf("%s's CA: %v", id.MSPID, err)
-			}
-			pool.AddCert(ca)
-			if ca.NotBefore.After(opts.CurrentTime) {
-				opts.CurrentTime = ca.NotBefore
-			}
-		}
-	}
-	if _, err := cert.Verify(opts); err != nil {
-		return fmt.Errorf("signer's certificate is not of %s: %v", id.MSPID, err)
-	}
-	return nil
-}
-
-func mspIDs(orgs []fabricblock.OrgMSP) string {
-	ids := make([]string, len(orgs))
-	for i, o := range orgs {
-		ids[i] = o.MSPID
-	}
-	return strings.Join(ids, ", ")
-}
-
-// verifyDigest checks an ASN.1 ECDSA signature of digest with the key of
-// certificate certPEM.
-func verifyDigest(certPEM []byte, digest [32]byte, sig []byte) error {
-	cert, err := parseCert(certPEM)
-	if err != nil {
-		return err
-	}
-	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-	if !ok {
-		return errors.New("signer's key is not ECDSA")
-	}
-	if !ecdsa.VerifyASN1(pub, digest[:], sig) {
-		return errors.New("signature does not verify")
-	}
-	return nil
-}
-
-func parseCert(certPEM []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(certPEM)
-	if block == nil {
-		return nil, errors.New("signer's certificate is not PEM")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("signer's certificate: %v", err)
-	}
-	return cert, nil
 }

@@ -182,18 +182,28 @@ func TestRaftBlockSignatures(t *testing.T) {
 	forged.Signed = []byte("another block header")
 	h := newHistory()
 	h.orderers = cfg
-	for name, c := range map[string]struct {
+	// The config once its CA is replaced: the signer's certificate, cached
+	// as a member under the old CA, is no longer one.
+	rotated := newHistory()
+	rotated.orderers = &fabricblock.ChannelConfig{Consensus: "etcdraft", OrdererOrgs: []fabricblock.OrgMSP{{MSPID: "OrdererMSP", RootCerts: [][]byte{otherCA.pem}}}}
+	cache := &audit.IdentityCache{} // shared by the cases, in their order, as a follower's
+	for _, c := range []struct {
+		name string
+		h    *memHistory
 		sigs []fabricblock.Signature
 		want string // in the issue's message; "" for none
 	}{
-		"signed":                      {[]fabricblock.Signature{good}, ""},
-		"signed, among others":        {[]fabricblock.Signature{sign(strayKey, "OrdererMSP", strayCert), good}, ""},
-		"unsigned":                    {nil, "no valid signature"},
-		"a certificate of another CA": {[]fabricblock.Signature{sign(strayKey, "OrdererMSP", strayCert)}, "is not of OrdererMSP"},
-		"no orderer organisation":     {[]fabricblock.Signature{sign(key, "PeerMSP", cert)}, `MSP "PeerMSP" is not among OrdererMSP`},
-		"a signature of other bytes":  {[]fabricblock.Signature{forged}, "does not verify"},
+		{"signed", h, []fabricblock.Signature{good}, ""},
+		{"signed, among others", h, []fabricblock.Signature{sign(strayKey, "OrdererMSP", strayCert), good}, ""},
+		{"unsigned", h, nil, "no valid signature"},
+		{"a certificate of another CA", h, []fabricblock.Signature{sign(strayKey, "OrdererMSP", strayCert)}, "is not of OrdererMSP"},
+		{"no orderer organisation", h, []fabricblock.Signature{sign(key, "PeerMSP", cert)}, `MSP "PeerMSP" is not among OrdererMSP`},
+		{"a signature of other bytes", h, []fabricblock.Signature{forged}, "does not verify"},
+		{"signed, once the CA is replaced", rotated, []fabricblock.Signature{good}, "is not of OrdererMSP"},
+		{"signed, by the old CA again", h, []fabricblock.Signature{good}, ""},
 	} {
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(nil, fabricblock.Block{Number: 5, DataHashOK: true, Signatures: c.sigs}, h)
+		name := c.name
+		r, err := audit.Auditor{Chaincode: "ballot", Identities: cache}.Block(nil, fabricblock.Block{Number: 5, DataHashOK: true, Signatures: c.sigs}, c.h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,10 +236,17 @@ func BenchmarkBlockSignatures(b *testing.B) {
 	blk.Txs = nil // the signatures alone
 	h := newHistory()
 	h.orderers = genesis.ChannelConfig
-	for b.Loop() {
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(blk.PreviousHash, blk, h)
-		if err != nil || len(r.Issues) != 0 {
-			b.Fatalf("%v %+v", err, r.Issues)
-		}
+	for _, c := range []struct {
+		name string
+		ids  *audit.IdentityCache
+	}{{"uncached", nil}, {"cached", &audit.IdentityCache{}}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				r, err := audit.Auditor{Chaincode: "ballot", Identities: c.ids}.Block(blk.PreviousHash, blk, h)
+				if err != nil || len(r.Issues) != 0 {
+					b.Fatalf("%v %+v", err, r.Issues)
+				}
+			}
+		})
 	}
 }

@@ -20,13 +20,13 @@ import (
 
 // checkEndorsements checks the endorsements of tx, a VALID transaction
 // of the chaincode, against cfg.
-func checkEndorsements(r *Report, tx fabricblock.Tx, cfg *fabricblock.ChannelConfig) {
+func checkEndorsements(r *Report, tx fabricblock.Tx, cfg *fabricblock.ChannelConfig, ids *IdentityCache) {
 	endorsed := map[string]bool{}
 	var bad []string
 	for i, e := range tx.Endorsements {
-		err := verifyMember(cfg.PeerOrgs, e.Endorser, "peer")
+		pub, err := ids.member(cfg.PeerOrgs, e.Endorser, "peer")
 		if err == nil {
-			err = verifyDigest(e.Endorser.Cert, e.Digest, e.Signature)
+			err = verifyDigest(pub, e.Digest, e.Signature)
 		}
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("endorsement %d: %v", i, err))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
 
 // TestCapturedEndorsements: every VALID transaction of the ballot
@@ -89,5 +90,48 @@ func TestCapturedEndorsements(t *testing.T) {
 		case c.want != "" && (len(got) != 1 || got[0].Kind != audit.KindEndorsement || got[0].TxID != b.Txs[tx].ID || !strings.Contains(got[0].Message, c.want)):
 			t.Errorf("%s: issues %+v; want endorsement of %s saying %q", name, got, b.Txs[tx].ID, c.want)
 		}
+	}
+}
+
+// BenchmarkEndorsements measures the endorsement check of one captured
+// CommitBatch transaction (two endorsements) as the audit runs it, its
+// batch left out: each endorser's certificate parsed and chained to its
+// organisation's CA, each signature verified.
+func BenchmarkEndorsements(b *testing.B) {
+	chain, err := ledgertest.CapturedBlocks()
+	if err != nil {
+		b.Fatal(err)
+	}
+	genesis, err := fabricblock.Parse(chain[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tx fabricblock.Tx
+	for _, blk := range chain[1:] {
+		blk, err := fabricblock.Parse(blk)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i := slices.IndexFunc(blk.Txs, func(t fabricblock.Tx) bool { return t.IsCommitBatch() }); i >= 0 {
+			tx = blk.Txs[i]
+			break
+		}
+	}
+	tx.Function, tx.Args, tx.Writes = "", nil, nil // the endorsements alone
+	h := newHistory()
+	h.orderers = genesis.ChannelConfig
+	blk := fabricblock.Block{Number: 7, DataHashOK: true, Txs: []fabricblock.Tx{tx}}
+	for _, c := range []struct {
+		name string
+		ids  *audit.IdentityCache
+	}{{"uncached", nil}, {"cached", &audit.IdentityCache{}}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				r, err := audit.Auditor{Chaincode: "ballot", Identities: c.ids}.Block(nil, blk, h)
+				if err != nil || len(r.Issues) != 1 || r.Issues[0].Kind != audit.KindBlockSignature { // the block carries no signatures
+					b.Fatalf("%v %+v", err, r.Issues)
+				}
+			}
+		})
 	}
 }
