@@ -65,6 +65,10 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for requests in flight on shutdown
 	// (default 10 s).
 	ShutdownTimeout time.Duration
+	// Genesis, if set, is the header hash of the channel's genesis block
+	// as published: the ledger's block 0 must hash to it (audit.Auditor's
+	// Genesis).
+	Genesis []byte
 }
 
 // Explorer is a running explorer: its peer connection, index, follower and
@@ -120,7 +124,7 @@ func (e *Explorer) wire() error {
 	e.follower = &follow.Follower{
 		Source:      follow.NetworkSource{Network: e.conn.Network},
 		Store:       e.idx,
-		Auditor:     audit.Auditor{Chaincode: e.cfg.Profile.Chaincode, Identities: &audit.IdentityCache{}},
+		Auditor:     audit.Auditor{Chaincode: e.cfg.Profile.Chaincode, Identities: &audit.IdentityCache{}, Genesis: e.cfg.Genesis},
 		Log:         e.cfg.Log,
 		Metrics:     follow.NewMetrics(reg, next, issues),
 		CommitDelay: e.cfg.CommitDelay,

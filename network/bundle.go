@@ -104,7 +104,9 @@ func (b bundle) write() error {
 			orgs = append(orgs, i)
 		}
 	}
-	var copies []string // paths under src
+	// Every host gets the channel's genesis block: its peers join with it,
+	// and its explorer checks the chain it reads against it.
+	copies := []string{b.src.GenesisBlock()} // paths under src
 	for _, i := range orgs {
 		o := PeerOrgs[i]
 		for j := 0; j < OrdererCount; j++ {
@@ -114,7 +116,7 @@ func (b bundle) write() error {
 		}
 		cert, _ := b.src.OrdererAdminTLS(o)
 		copies = append(copies, b.src.PeerNode(o), filepath.Dir(b.src.UserMSP(o, "Admin")), filepath.Dir(filepath.Dir(cert)),
-			b.src.GenesisBlock(), b.src.TLSRootBundle(), b.src.OrdererTLSRoots())
+			b.src.TLSRootBundle(), b.src.OrdererTLSRoots())
 		for _, other := range PeerOrgs {
 			copies = append(copies, b.src.PeerTLSCA(other)) // named in the chaincode commit
 		}

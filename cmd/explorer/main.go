@@ -27,6 +27,7 @@ import (
 	"github.com/votechain/votechain/explorer"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricblock"
 )
 
 const envPrefix = "EXPLORER"
@@ -46,6 +47,7 @@ type options struct {
 	commitDelay     time.Duration
 	shutdownTimeout time.Duration
 	pprof           string
+	genesisBlock    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -69,6 +71,7 @@ Usage:
 	fs.DurationVar(&o.commitDelay, "commit-delay", 500*time.Millisecond, "keep an index write open this long for the blocks that follow (at most 1s): fewer commits per vote indexed, a block shown up to this much later; 0: commit each block at once")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
+	fs.StringVar(&o.genesisBlock, "genesis-block", "", "the channel's genesis block file as the consortium published it (make up sets it: the network's config/election.block): block 0 of the ledger must be it, or the audit flags it (genesis); empty: block 0 is taken as the peer serves it")
 	cmd, rest, err := cli.Parse(fs, envPrefix, args)
 	if err == nil {
 		o.log, err = logFlags.Logger(stderr)
@@ -113,8 +116,19 @@ func run(ctx context.Context) error {
 			return fmt.Errorf("delete index: %w", err)
 		}
 	}
+	var genesis []byte
+	if o.genesisBlock != "" {
+		raw, err := os.ReadFile(o.genesisBlock)
+		if err == nil {
+			genesis, err = fabricblock.FileHeaderHash(raw)
+		}
+		if err != nil {
+			return fmt.Errorf("--genesis-block %s: %w (give the channel's genesis block file, or leave it empty)", o.genesisBlock, err)
+		}
+	}
 	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.ledger.Org, User: o.ledger.User, DB: o.db,
-		PageSize: o.pageSize, Prometheus: o.prometheus, Gateway: o.gateway, LogRefresh: o.logRefresh, LogDeadline: o.logDeadline, CommitDelay: o.commitDelay, Log: log, ShutdownTimeout: o.shutdownTimeout})
+		PageSize: o.pageSize, Prometheus: o.prometheus, Gateway: o.gateway, LogRefresh: o.logRefresh, LogDeadline: o.logDeadline, CommitDelay: o.commitDelay, Log: log, ShutdownTimeout: o.shutdownTimeout,
+		Genesis: genesis})
 	if err != nil {
 		return err
 	}

@@ -34,11 +34,12 @@ const (
 	KindRollSeal       = "roll_seal"       // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
 	KindBlockSignature = "block_signature" // orderers' signatures missing, invalid or short of the block validation's quorum
 	KindEndorsement    = "endorsement"     // VALID transaction of the chaincode without a valid endorsement by a peer of every organisation
+	KindGenesis        = "genesis"         // block 0 is not the channel's genesis block the auditor was given
 )
 
 // Kinds lists every issue kind, for metrics and documentation.
 var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
-	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal, KindBlockSignature, KindEndorsement}
+	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal, KindBlockSignature, KindEndorsement, KindGenesis}
 
 // Issue is one verification failure.
 type Issue struct {
@@ -174,6 +175,10 @@ type Auditor struct {
 	// parsed and chained to their CAs, across blocks: the follower keeps
 	// one, so that each signature costs one ECDSA verification.
 	Identities *IdentityCache
+	// Genesis, if set, is the header hash of the channel's genesis block
+	// as published (the trust anchor of the signature checks): block 0
+	// must hash to it.
+	Genesis []byte
 }
 
 // Block audits block b, whose predecessor's recomputed hash is prev (nil
@@ -181,6 +186,9 @@ type Auditor struct {
 // nullifiers and batches of those before it. It fails only when h does.
 func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, error) {
 	r := Report{Block: b}
+	if b.Number == 0 && a.Genesis != nil && !bytes.Equal(b.Hash, a.Genesis) {
+		r.issue(KindGenesis, "", fmt.Sprintf("block 0 hashes to %x, the channel's genesis block to %x", b.Hash, a.Genesis))
+	}
 	if b.Number > 0 && !bytes.Equal(b.PreviousHash, prev) {
 		r.issue(KindPreviousHash, "", fmt.Sprintf("previous hash %x, but block %d hashes to %x", b.PreviousHash, b.Number-1, prev))
 	}

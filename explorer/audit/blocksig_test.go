@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -265,5 +266,41 @@ func benchAudit(b *testing.B, cfg *fabricblock.ChannelConfig, blk fabricblock.Bl
 				}
 			}
 		})
+	}
+}
+
+// TestGenesisPinned: given the published genesis block's hash, the audit
+// accepts the captured chain whose block 0 it is, and flags block 0 of a
+// chain that starts from another (genesis) and nothing else.
+func TestGenesisPinned(t *testing.T) {
+	chain := capturedChain(t)
+	blocks := parsedCapture(t)
+	h := newHistory()
+	for name, c := range map[string]struct {
+		genesis []byte
+		want    []string
+	}{
+		"the published genesis block": {blocks[0].Hash, nil},
+		"another genesis block":       {bytes.Repeat([]byte{7}, 32), []string{audit.KindGenesis}},
+	} {
+		r, err := audit.Auditor{Chaincode: "ballot", Genesis: c.genesis}.Block(nil, blocks[0], h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, is := range r.Issues {
+			kinds = append(kinds, is.Kind)
+		}
+		if !slices.Equal(kinds, c.want) {
+			t.Errorf("%s: issues %+v; want %v", name, r.Issues, c.want)
+		}
+	}
+	if raw, err := proto.Marshal(chain[0]); err != nil {
+		t.Fatal(err)
+	} else if hash, err := fabricblock.FileHeaderHash(raw); err != nil || !bytes.Equal(hash, blocks[0].Hash) {
+		t.Fatalf("FileHeaderHash of the genesis block's file = %x, %v; want %x", hash, err, blocks[0].Hash)
+	}
+	if _, err := fabricblock.FileHeaderHash([]byte("not a block")); err == nil {
+		t.Fatal("FileHeaderHash of bytes that are no block: no error")
 	}
 }

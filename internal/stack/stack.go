@@ -244,7 +244,8 @@ func (s *Stack) votechain() []proc.Spec {
 	specs = append(specs, proc.Spec{
 		Name: "explorer", Bin: filepath.Join(s.cfg.BinDir, "explorer"), Port: s.ports.Explorer(), Priority: s.cfg.LedgerPriority,
 		Args: []string{"--listen", s.Clients().Join(s.ports.Explorer()), "--profile", profile(network.Explorer),
-			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL(), "--gateway", s.GatewayURL()},
+			"--db", s.path("explorer", "index.db"), "--prometheus", s.monitorURL(), "--gateway", s.GatewayURL(),
+			"--genesis-block", s.genesisBlock()},
 	})
 	return specs
 }
@@ -257,6 +258,15 @@ func (s *Stack) componentProfile(c network.Component) string {
 		return network.Layout{Dir: s.net.Layout().Bundle(s.Clients().Name)}.ComponentProfile(c.Name)
 	}
 	return s.net.Layout().ComponentProfile(c.Name)
+}
+
+// genesisBlock is the channel's genesis block as the clients' host holds
+// it (its bundle, or the network's folder): the explorer's trust anchor.
+func (s *Stack) genesisBlock() string {
+	if s.cfg.Bundles {
+		return network.Layout{Dir: s.net.Layout().Bundle(s.Clients().Name)}.GenesisBlock()
+	}
+	return s.net.Layout().GenesisBlock()
 }
 
 // monitor is the monitoring of this system: every Votechain process and

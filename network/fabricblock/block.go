@@ -16,6 +16,7 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
 )
 
 // Block is a decoded block.
@@ -147,6 +148,20 @@ func Parse(b *common.Block) (Block, error) {
 	}
 	out.Signatures = sigs
 	return out, nil
+}
+
+// FileHeaderHash returns the header hash of a block stored as a file (a
+// serialized common.Block, such as the channel's genesis block that
+// configtxgen writes and peers join with).
+func FileHeaderHash(raw []byte) ([]byte, error) {
+	var b common.Block
+	if err := proto.Unmarshal(raw, &b); err != nil {
+		return nil, fmt.Errorf("decode block: %w", err)
+	}
+	if b.GetHeader() == nil {
+		return nil, errors.New("decode block: no header")
+	}
+	return HeaderHash(b.GetHeader()), nil
 }
 
 // asn1Header is the structure Fabric hashes as a block header: the number as
