@@ -141,3 +141,28 @@ func startedAfter(s report.PhaseStart) string {
 	}
 	return fmt.Sprintf("%s; machine %.2f cores busy", how, s.Busy)
 }
+
+// explorerFailuresMetric is the explorer's gauge of verification failures
+// in its index, by kind: 0 on an honest ledger.
+const explorerFailuresMetric = "explorer_verification_failures"
+
+// noteExplorerAudit notes what the explorer's audit of the run's ledger
+// found, as far as it had indexed: every check (hash chain, orderers'
+// signatures, endorsements, batches, roll) over the whole run's blocks.
+func (r *run) noteExplorerAudit(ctx context.Context) {
+	metrics := r.st.ExplorerURL() + "/metrics"
+	failures, found, err := measure.CounterSum(ctx, metrics, explorerFailuresMetric)
+	var height float64
+	if err == nil {
+		height, _, err = measure.CounterSum(ctx, metrics, explorerHeightMetric)
+	}
+	switch {
+	case err != nil:
+		r.note("explorer audit: %v", err)
+	case !found:
+		r.note("explorer audit: the explorer exposes no %s", explorerFailuresMetric)
+	default:
+		r.note("explorer audit: %.0f verification failures in the %.0f blocks it indexed of the run's ledger (every check: hash chain, orderers' signatures, endorsements, batches, roll)", failures, height)
+		r.say("explorer audit: %.0f verification failures in %.0f blocks", failures, height)
+	}
+}

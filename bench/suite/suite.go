@@ -242,6 +242,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	}
 	r.st = st
 	defer func() {
+		r.noteExplorerAudit(ctx)
 		if !cfg.Keep {
 			r.say("stopping the benchmark system (data kept in %s)", cfg.Stack.Dir)
 			if err := st.Down(false); err != nil {
