@@ -250,6 +250,52 @@ type AnchoredHead struct {
 	AnchoredAt int64    `json:"anchored_at"` // the transaction's time, Unix ms
 }
 
+// LogKeysInput is the argument of the chaincode's RegisterLogKeys
+// (JSON {"keys":[…]}).
+type LogKeysInput struct {
+	Keys []LogKey `json:"keys"`
+}
+
+// LogAnchorsInput is the argument of the chaincode's AnchorLogHeads
+// (JSON {"heads":[…]}, at most one head per state).
+type LogAnchorsInput struct {
+	Heads []LogAnchor `json:"heads"`
+}
+
+// Anchor decides what an AnchorLogHeads transaction txID of time at (Unix
+// ms) writes in election e with the registered keys, prev giving each
+// state's anchored head (the zero record when none is): the record of
+// every head that passes LogAnchor.Check and is no repeat of its state's
+// anchored head, in the input's order. Any failing head, or two heads of
+// one state, fails the whole transaction. The chaincode writes what it
+// returns; an auditor recomputes it from the transaction's argument.
+func (in LogAnchorsInput) Anchor(e *Election, keys LogKeys, prev func(state string) (AnchoredHead, error), txID string, at int64) ([]AnchoredHead, error) {
+	if len(in.Heads) == 0 {
+		return nil, errors.New("no head to anchor")
+	}
+	seen := map[string]bool{}
+	written := []AnchoredHead{}
+	for _, a := range in.Heads {
+		st := a.Head.State
+		if seen[st] {
+			return nil, fmt.Errorf("two heads of %s in one transaction", truncate(st))
+		}
+		seen[st] = true
+		p, err := prev(st)
+		if err != nil {
+			return nil, err
+		}
+		changed, err := a.Check(e, keys, p.Head)
+		if err != nil {
+			return nil, fmt.Errorf("head of %s, size %d: %w", truncate(st), a.Head.Size, err)
+		}
+		if changed {
+			written = append(written, AnchoredHead{Head: a.Head, TxID: txID, AnchoredAt: at})
+		}
+	}
+	return written, nil
+}
+
 // Acceptance is a signed acceptance receipt: the accepted vote, its index
 // in its state's intake log, the audit path to the root of a signed tree
 // head that covers it. With a registered log key it verifies offline.
@@ -398,6 +444,17 @@ const (
 // LogHeadKey is the ledger key of a state's last anchored head
 // (AnchoredHead): object "loghead", attribute [state].
 func LogHeadKey(state string) string { return compositeKey(LogHeadObject, state) }
+
+// ParseLogHeadKey returns the state of a key built by LogHeadKey. It
+// allocates nothing, so an auditor may ask it of every key a block writes.
+func ParseLogHeadKey(key string) (state string, ok bool) {
+	rest, ok := strings.CutPrefix(key, compositeSep+LogHeadObject+compositeSep)
+	if !ok {
+		return "", false
+	}
+	state, ok = strings.CutSuffix(rest, compositeSep)
+	return state, ok && state != "" && !strings.Contains(state, compositeSep)
+}
 
 // Check decides whether the ledger may anchor a as the next head of its
 // state after prev (the state's anchored head; the zero TreeHead when there

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,59 @@ func TestUnaccounted(t *testing.T) {
 		if got := h.Unaccounted(StateResult{Counted: c.counted, Rejected: c.rejected}); got != c.want {
 			t.Errorf("%d counted, %d rejected under a head of 10: %d unaccounted, want %d", c.counted, c.rejected, got, c.want)
 		}
+	}
+}
+
+// TestAnchorHeads: an AnchorLogHeads argument gives the records of the
+// heads that move their state's anchored head, stamped with the
+// transaction; a repeat writes nothing; two heads of a state, a failing
+// head or no head refuse the whole transaction.
+func TestAnchorHeads(t *testing.T) {
+	priv, keys := testSigner(t, 0)
+	e := &Election{ID: "e1", States: []string{"CA", "NY"}}
+	_, log := testLogVotes(t, 9)
+	h4, h9 := signedHead(t, priv, log, 4), signedHead(t, priv, log, 9)
+	proof, _ := log.ConsistencyProof(4, 9)
+	anchored := map[string]AnchoredHead{"CA": {Head: h4, TxID: "t0", AnchoredAt: 10}}
+	prev := func(st string) (AnchoredHead, error) { return anchored[st], nil }
+	next := LogAnchor{Head: h9, Consistency: HexHashes(proof)}
+
+	got, err := LogAnchorsInput{Heads: []LogAnchor{next}}.Anchor(e, keys, prev, "t1", 20)
+	if want := []AnchoredHead{{Head: h9, TxID: "t1", AnchoredAt: 20}}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("extending head: %+v, %v; want %+v", got, err, want)
+	}
+	if got, err := (LogAnchorsInput{Heads: []LogAnchor{{Head: h4}}}).Anchor(e, keys, prev, "t1", 20); err != nil || len(got) != 0 {
+		t.Fatalf("repeat of the anchored head: %+v, %v; want nothing written", got, err)
+	}
+	for name, in := range map[string]LogAnchorsInput{
+		"no head":               {},
+		"two heads of a state":  {Heads: []LogAnchor{next, next}},
+		"a head without proof":  {Heads: []LogAnchor{{Head: h9}}},
+		"a head of no state":    {Heads: []LogAnchor{{Head: TreeHead{Election: "e1", State: "TX"}}}},
+		"one good, one failing": {Heads: []LogAnchor{next, {Head: h4}}},
+	} {
+		if got, err := in.Anchor(e, keys, prev, "t1", 20); err == nil {
+			t.Errorf("%s: anchored %+v", name, got)
+		}
+	}
+	failing := errors.New("store down")
+	if _, err := (LogAnchorsInput{Heads: []LogAnchor{next}}).Anchor(e, keys, func(string) (AnchoredHead, error) { return AnchoredHead{}, failing }, "t1", 20); !errors.Is(err, failing) {
+		t.Errorf("a failing read of the anchored head: %v", err)
+	}
+}
+
+func TestParseLogHeadKey(t *testing.T) {
+	if st, ok := ParseLogHeadKey(LogHeadKey("CA")); !ok || st != "CA" {
+		t.Fatalf("ParseLogHeadKey(LogHeadKey(CA)) = %q, %v", st, ok)
+	}
+	for _, key := range []string{LogKeysKey, BatchKey("CA", 1), NullifierKey("CA", strings.Repeat("ab", 32)), RollChunkKey(0),
+		"\x00loghead\x00\x00", "\x00loghead\x00CA\x00x\x00", "\x00loghead\x00CA"} {
+		if st, ok := ParseLogHeadKey(key); ok {
+			t.Errorf("%q parsed as the head key of %q", key, st)
+		}
+	}
+	key := BatchKey("CA", 1)
+	if n := testing.AllocsPerRun(100, func() { ParseLogHeadKey(key) }); n != 0 {
+		t.Errorf("ParseLogHeadKey allocates %.0f times", n)
 	}
 }

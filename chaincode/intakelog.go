@@ -13,18 +13,8 @@ import (
 // maxLogJSON bounds the argument of RegisterLogKeys and AnchorLogHeads.
 const maxLogJSON = 256 << 10
 
-// logKeysInput is RegisterLogKeys's argument.
-type logKeysInput struct {
-	Keys []ballot.LogKey `json:"keys"`
-}
-
-// logAnchorsInput is AnchorLogHeads's argument.
-type logAnchorsInput struct {
-	Heads []ballot.LogAnchor `json:"heads"`
-}
-
 // RegisterLogKeys registers the public halves of intake log signing keys
-// (JSON {"keys":[{"id","public_key"}]}, ballot.LogKey), adding them to the
+// (JSON ballot.LogKeysInput, {"keys":[{"id","public_key"}]}), adding them to the
 // record under ballot.LogKeysKey and returning it (JSON ballot.LogKeys). A
 // key registered already stays as it was. Only a Commission admin may
 // call it, and not once the election is finalised.
@@ -35,7 +25,7 @@ func (c *BallotContract) RegisterLogKeys(ctx contractapi.TransactionContextInter
 	if len(keysJSON) > maxLogJSON {
 		return "", fmt.Errorf("log keys of %d bytes exceed %d", len(keysJSON), maxLogJSON)
 	}
-	var in logKeysInput
+	var in ballot.LogKeysInput
 	if err := ballot.DecodeStrict([]byte(keysJSON), &in); err != nil {
 		return "", fmt.Errorf("decode log keys: %w", err)
 	}
@@ -64,13 +54,14 @@ func (c *BallotContract) GetLogKeys(ctx contractapi.TransactionContextInterface)
 }
 
 // AnchorLogHeads anchors signed tree heads of the intake logs (JSON
-// {"heads":[{"head","consistency"}]}, ballot.LogAnchor; at most one per
-// state). Each must pass ballot.LogAnchor.Check against its state's
-// anchored head: this election and one of its states, signed by a
-// registered key, not older, and (the consistency proof) a log that extends
-// the anchored one. Any failing head refuses the whole transaction. A
-// repeat of the anchored head writes nothing; every other head replaces its
-// state's record (ballot.AnchoredHead under ballot.LogHeadKey). Any
+// ballot.LogAnchorsInput, {"heads":[{"head","consistency"}]}; at most one
+// per state), by the rule of ballot.LogAnchorsInput.Anchor: each must pass
+// ballot.LogAnchor.Check against its state's anchored head (this election
+// and one of its states, signed by a registered key, not older, and by the
+// consistency proof a log that extends the anchored one). Any failing head
+// refuses the whole transaction. A repeat of the anchored head writes
+// nothing; every other head replaces its state's record
+// (ballot.AnchoredHead under ballot.LogHeadKey). Any
 // Commission client may call it, until the election is finalised. Returns
 // the records written (JSON array).
 func (c *BallotContract) AnchorLogHeads(ctx contractapi.TransactionContextInterface, anchorsJSON string) (string, error) {
@@ -80,48 +71,35 @@ func (c *BallotContract) AnchorLogHeads(ctx contractapi.TransactionContextInterf
 	if len(anchorsJSON) > maxLogJSON {
 		return "", fmt.Errorf("log anchors of %d bytes exceed %d", len(anchorsJSON), maxLogJSON)
 	}
-	var in logAnchorsInput
+	var in ballot.LogAnchorsInput
 	if err := ballot.DecodeStrict([]byte(anchorsJSON), &in); err != nil {
 		return "", fmt.Errorf("decode log anchors: %w", err)
-	}
-	if len(in.Heads) == 0 {
-		return "", fmt.Errorf("no head to anchor")
 	}
 	e, keys, now, err := c.logContext(ctx, "no head can be anchored")
 	if err != nil {
 		return "", err
 	}
 	stub := ctx.GetStub()
-	seen := map[string]bool{}
-	written := []ballot.AnchoredHead{}
-	for _, a := range in.Heads {
-		st := a.Head.State
-		if seen[st] {
-			return "", fmt.Errorf("two heads of %s in one transaction", st)
-		}
-		seen[st] = true
+	written, err := in.Anchor(e, keys, func(st string) (ballot.AnchoredHead, error) {
 		var prev ballot.AnchoredHead
 		data, err := stub.GetState(ballot.LogHeadKey(st))
 		if err != nil {
-			return "", fmt.Errorf("read the anchored %s head: %w", st, err)
+			return prev, fmt.Errorf("read the anchored %s head: %w", st, err)
 		}
 		if data != nil {
 			if err := json.Unmarshal(data, &prev); err != nil {
-				return "", fmt.Errorf("decode the anchored %s head: %w", st, err)
+				return prev, fmt.Errorf("decode the anchored %s head: %w", st, err)
 			}
 		}
-		changed, err := a.Check(e, keys, prev.Head)
-		if err != nil {
-			return "", fmt.Errorf("head of %s, size %d: %w", st, a.Head.Size, err)
-		}
-		if !changed {
-			continue
-		}
-		rec := ballot.AnchoredHead{Head: a.Head, TxID: stub.GetTxID(), AnchoredAt: now.UnixMilli()}
-		if _, err := putJSON(ctx, ballot.LogHeadKey(st), rec); err != nil {
+		return prev, nil
+	}, stub.GetTxID(), now.UnixMilli())
+	if err != nil {
+		return "", err
+	}
+	for _, rec := range written {
+		if _, err := putJSON(ctx, ballot.LogHeadKey(rec.Head.State), rec); err != nil {
 			return "", err
 		}
-		written = append(written, rec)
 	}
 	return marshal(written)
 }

@@ -40,7 +40,7 @@ func (l *logFixture) anchor(t *testing.T, from uint64) ballot.LogAnchor {
 }
 
 func (h *harness) registerFn(keys ...ed25519.PrivateKey) txFunc {
-	var in logKeysInput
+	var in ballot.LogKeysInput
 	for _, k := range keys {
 		in.Keys = append(in.Keys, ballot.NewLogKey(k.Public().(ed25519.PublicKey)))
 	}
@@ -48,7 +48,7 @@ func (h *harness) registerFn(keys ...ed25519.PrivateKey) txFunc {
 }
 
 func (h *harness) anchorFn(anchors ...ballot.LogAnchor) txFunc {
-	return h.jsonArg(logAnchorsInput{Heads: anchors}, h.cc.AnchorLogHeads)
+	return h.jsonArg(ballot.LogAnchorsInput{Heads: anchors}, h.cc.AnchorLogHeads)
 }
 
 // TestAnchorLogHeads: the admin registers a key; a Commission client

@@ -72,4 +72,20 @@ func TestCloseAndFinalise(t *testing.T) {
 	}
 	nettest.SyncPeers(t, s.st.Network())
 	s.checkExactlyOnce(t, accepted)
+
+	// The explorer rechecked every anchor and the finalisation against the
+	// anchored heads: nothing flagged, and each state's head is in its
+	// batches whole.
+	v := s.waitIndexed(t)
+	if v.Totals.Issues != 0 || !v.IntakeLog.Checked || len(v.IntakeLog.Heads) == 0 {
+		t.Fatalf("explorer after the finalisation: %d issues, intake log %+v", v.Totals.Issues, v.IntakeLog)
+	}
+	var anchored uint64
+	for _, h := range v.IntakeLog.Heads {
+		if h.Unaccounted != 0 || h.Batched < h.Size {
+			t.Errorf("state %s: anchored head of %d votes, %d in batches, %d unaccounted", h.State, h.Size, h.Batched, h.Unaccounted)
+		}
+		anchored += h.Size
+	}
+	t.Logf("explorer: %d anchored votes over %d states, all in batches, no issue", anchored, len(v.IntakeLog.Heads))
 }

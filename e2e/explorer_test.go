@@ -23,6 +23,15 @@ type auditView struct {
 	BrokenBlocks int64          `json:"broken_blocks"`
 	Recount      ballot.Results `json:"recount"`
 	Match        bool           `json:"match"`
+	IntakeLog    struct {
+		Checked bool `json:"checked"`
+		Heads   []struct {
+			State       string `json:"state"`
+			Size        uint64 `json:"size"`
+			Batched     uint64 `json:"batched"`
+			Unaccounted uint64 `json:"unaccounted"`
+		} `json:"heads"`
+	} `json:"intake_log"`
 }
 
 func (s *system) audit(t *testing.T) auditView {

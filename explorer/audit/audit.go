@@ -3,7 +3,8 @@
 // batch, whose votes are decoded from the transaction itself and recounted
 // with the shared ballot package, then compared with the record and event
 // the chaincode wrote; and the roll, whose chunk records and seal it
-// recomputes from the roll marks written (roll.go). It is pure: what it
+// recomputes from the roll marks written (roll.go); and the intake log's
+// keys and anchored heads (intakelog.go). It is pure: what it
 // needs to know of earlier blocks comes through the History interface.
 package audit
 
@@ -35,11 +36,14 @@ const (
 	KindBlockSignature = "block_signature" // orderers' signatures missing, invalid or short of the block validation's quorum
 	KindEndorsement    = "endorsement"     // VALID transaction of the chaincode without a valid endorsement by a peer of every organisation
 	KindGenesis        = "genesis"         // block 0 is not the channel's genesis block the auditor was given
+	KindLogKeys        = "log_keys"        // intake log keys record not as RegisterLogKeys must write it
+	KindLogAnchor      = "log_anchor"      // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing
 )
 
 // Kinds lists every issue kind, for metrics and documentation.
 var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
-	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal, KindBlockSignature, KindEndorsement, KindGenesis}
+	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal, KindBlockSignature, KindEndorsement, KindGenesis,
+	KindLogKeys, KindLogAnchor}
 
 // Issue is one verification failure.
 type Issue struct {
@@ -85,6 +89,14 @@ type History interface {
 	// the last written of each index, in index order; ErrNotRecorded if
 	// the store did not keep them (the seal is then not recomputed).
 	RollChunks() ([]ballot.RollChunkRecord, error)
+	// IntakeLog returns the intake log's record the blocks before wrote:
+	// the registered keys and each state's anchored head;
+	// ErrNotRecorded if the store did not keep it (the log's
+	// transactions are then not checked).
+	IntakeLog() (IntakeLog, error)
+	// BatchedVotes returns the votes of each state's committed batches
+	// (first commits; counted or rejected) in the blocks before.
+	BatchedVotes() (map[string]uint64, error)
 }
 
 // ErrNotRecorded is returned (wrapped) by a History that did not keep
@@ -147,6 +159,11 @@ type Report struct {
 	// ChannelConfig is the ordering service's configuration the block
 	// carries (a config block), nil if none.
 	ChannelConfig *fabricblock.ChannelConfig
+	// LogKeys is the intake log's keys record as the block's last VALID
+	// write of it left it (nil if none wrote it), LogHeads the anchored
+	// heads its VALID transactions wrote, in order.
+	LogKeys  *ballot.LogKeys
+	LogHeads []ballot.AnchoredHead
 }
 
 // Votes counts the votes of the block's committed batches (retries of a
@@ -223,10 +240,18 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		if raw, ok := tx.Write(a.Chaincode, ballot.ElectionKey); ok {
 			var e ballot.Election
 			if err := json.Unmarshal(raw, &e); err == nil {
+				if e.Status == ballot.StatusFinalised && (bh.election == nil || bh.election.Status != ballot.StatusFinalised) {
+					if err := checkFinalise(&r, tx, bh); err != nil {
+						return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+					}
+				}
 				bh.election, r.Election = &e, &e
 			}
 		}
 		if err := a.rollWrites(&r, tx, bh); err != nil {
+			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+		}
+		if err := a.intakeLogWrites(&r, tx, bh); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 		}
 		raws, decoded := a.batchArgs(&r, tx)
@@ -427,6 +452,11 @@ type blockHistory struct {
 	// keep them.
 	chunks      map[int]ballot.RollChunkRecord
 	chunksKnown bool
+	// log is the intake log's record as of the transaction being audited
+	// (read from History when a transaction first touches it), logKnown
+	// false if History did not keep it.
+	log      *IntakeLog
+	logKnown bool
 }
 
 func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error) {

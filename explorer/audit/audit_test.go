@@ -23,11 +23,13 @@ type memHistory struct {
 	chunks     map[int]ballot.RollChunkRecord
 	sealed     bool
 	orderers   *fabricblock.ChannelConfig
+	log        audit.IntakeLog
+	batched    map[string]uint64 // votes of each state's first commits
 }
 
 func newHistory() *memHistory {
 	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}, roll: map[[2]string]string{},
-		chunks: map[int]ballot.RollChunkRecord{}}
+		chunks: map[int]ballot.RollChunkRecord{}, log: audit.IntakeLog{Heads: map[string]ballot.AnchoredHead{}}, batched: map[string]uint64{}}
 }
 
 func (h *memHistory) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
@@ -58,6 +60,10 @@ func (h *memHistory) RollChunks() ([]ballot.RollChunkRecord, error) {
 	}
 	return out, nil
 }
+func (h *memHistory) IntakeLog() (audit.IntakeLog, error) {
+	return audit.IntakeLog{Keys: h.log.Keys, Heads: maps.Clone(h.log.Heads)}, nil
+}
+func (h *memHistory) BatchedVotes() (map[string]uint64, error) { return maps.Clone(h.batched), nil }
 func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
 	r, ok := h.roots[fmt.Sprint(state, "/", seq)]
 	return r, ok, nil
@@ -78,9 +84,18 @@ func (h *memHistory) add(r audit.Report) {
 		h.orderers = r.ChannelConfig
 	}
 	h.sealed = h.sealed || r.RollSealed
+	if r.LogKeys != nil {
+		h.log.Keys = *r.LogKeys
+	}
+	for _, a := range r.LogHeads {
+		h.log.Heads[a.Head.State] = a
+	}
 	for _, b := range r.Batches {
 		if b.Resubmission {
 			continue
+		}
+		if b.First() {
+			h.batched[b.Batch.State] += uint64(len(b.Batch.Votes))
 		}
 		h.roots[b.Batch.ID()] = b.Batch.Root
 		for i, v := range b.Batch.Votes {

@@ -283,6 +283,26 @@ CREATE TABLE IF NOT EXISTS channel_config (
 	id     INTEGER PRIMARY KEY CHECK (id = 1),
 	record TEXT NOT NULL
 );
+-- The intake log's record on the ledger as the indexed blocks left it:
+-- the registered keys (JSON ballot.LogKeys) and each state's anchored head
+-- (JSON ballot.AnchoredHead, with the block that wrote it), for the audit
+-- of later anchors and the audit page. log_since holds the block from
+-- which this index kept them: an index written before 2026-12-04 kept
+-- none, so its explorer does not check the log's transactions
+-- (audit.ErrNotRecorded) until reindexed.
+CREATE TABLE IF NOT EXISTS log_keys (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_heads (
+	state  TEXT PRIMARY KEY,
+	block  INTEGER NOT NULL,
+	record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_since (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	block INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS roll_seal (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	block INTEGER NOT NULL       -- block of the VALID SealRoll transaction
@@ -297,6 +317,7 @@ CREATE TABLE IF NOT EXISTS keys_flushed (
 );
 INSERT OR IGNORE INTO keys_flushed SELECT 1, COALESCE(MAX(id), 0) FROM batch_votes;
 INSERT OR IGNORE INTO checkpoint (id, next) VALUES (1, 0);
+INSERT OR IGNORE INTO log_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
 
@@ -679,6 +700,90 @@ func (x history) RollChunks() ([]ballot.RollChunkRecord, error) {
 		}
 	}
 	return chunks, nil
+}
+
+// IntakeLog implements audit.History: the intake log's keys and anchored
+// heads as the indexed blocks left them; audit.ErrNotRecorded if the index
+// holds blocks indexed before it kept them.
+func (x history) IntakeLog() (audit.IntakeLog, error) {
+	log := audit.IntakeLog{Keys: ballot.LogKeys{Keys: []ballot.LogKey{}}, Heads: map[string]ballot.AnchoredHead{}}
+	var since uint64
+	if err := x.q.QueryRowContext(context.Background(), `SELECT block FROM log_since WHERE id = 1`).Scan(&since); err != nil {
+		return log, fmt.Errorf("index lookup: %w", err)
+	}
+	if since > 0 {
+		return log, fmt.Errorf("intake log record of an index written before 2026-12-04: %w", audit.ErrNotRecorded)
+	}
+	var raw string
+	err := x.q.QueryRowContext(context.Background(), `SELECT record FROM log_keys WHERE id = 1`).Scan(&raw)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return log, fmt.Errorf("index lookup: %w", err)
+	default:
+		if err := json.Unmarshal([]byte(raw), &log.Keys); err != nil {
+			return log, fmt.Errorf("index: log keys record: %w", err)
+		}
+	}
+	heads, err := x.logHeads()
+	for _, h := range heads {
+		log.Heads[h.Head.State] = h.AnchoredHead
+	}
+	return log, err
+}
+
+// indexedHead is an anchored head with the block that wrote it.
+type indexedHead struct {
+	ballot.AnchoredHead
+	Block uint64
+}
+
+// logHeads returns the indexed anchored heads, by state.
+func (x history) logHeads() ([]indexedHead, error) {
+	rows, err := x.q.QueryContext(context.Background(), `SELECT block, record FROM log_heads ORDER BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	defer rows.Close()
+	var heads []indexedHead
+	for rows.Next() {
+		var h indexedHead
+		var raw string
+		if err := rows.Scan(&h.Block, &raw); err != nil {
+			return nil, fmt.Errorf("index lookup: %w", err)
+		}
+		if err := json.Unmarshal([]byte(raw), &h.AnchoredHead); err != nil {
+			return nil, fmt.Errorf("index: anchored head: %w", err)
+		}
+		heads = append(heads, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	return heads, nil
+}
+
+// BatchedVotes implements audit.History: the votes of each state's
+// indexed batches (each batch's first commit).
+func (x history) BatchedVotes() (map[string]uint64, error) {
+	rows, err := x.q.QueryContext(context.Background(), `SELECT state, SUM(votes) FROM batches GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var state string
+		var n uint64
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("index lookup: %w", err)
+		}
+		out[state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	return out, nil
 }
 
 // RollSealed reports whether an indexed transaction sealed the roll.

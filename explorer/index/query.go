@@ -523,6 +523,60 @@ func (x *Index) Orderers(ctx context.Context) (Orderers, error) {
 	return o, nil
 }
 
+// LogAnchors is the intake log's record on the ledger as the indexed
+// blocks left it, each anchored head beside the votes its state's batches
+// hold.
+type LogAnchors struct {
+	// Checked reports whether the index kept the record from block 0; if
+	// not (an index written before it did), the log's transactions were
+	// not checked and what is shown is what was anchored since.
+	Checked bool            `json:"checked"`
+	Keys    []ballot.LogKey `json:"keys"`
+	Heads   []AnchoredState `json:"heads"` // by state
+}
+
+// AnchoredState is a state's last anchored intake log head.
+type AnchoredState struct {
+	State      string `json:"state"`
+	Size       uint64 `json:"size"`      // votes the head says the state's gateways accepted
+	Root       string `json:"root"`      // the log's root at that size
+	SignedAt   int64  `json:"signed_at"` // the head's timestamp, Unix ms
+	KeyID      string `json:"key_id"`
+	TxID       string `json:"tx_id"`
+	AnchoredAt int64  `json:"anchored_at"` // the anchoring transaction's time, Unix ms
+	Block      uint64 `json:"block"`
+	// Batched is the votes in the state's batches on the ledger (counted or
+	// rejected), Unaccounted how many of the head's votes are in none yet
+	// (ballot.AnchoredHead.Unaccounted): accepted votes still on their way
+	// while the election runs, missing votes once it is finalised (the
+	// chaincode then refuses to finalise, and the audit flags it).
+	Batched     uint64 `json:"batched"`
+	Unaccounted uint64 `json:"unaccounted"`
+}
+
+// LogAnchors returns the intake log's record the audit checked.
+func (x *Index) LogAnchors(ctx context.Context) (LogAnchors, error) {
+	log, err := x.IntakeLog()
+	out := LogAnchors{Checked: err == nil, Keys: log.Keys.Keys, Heads: []AnchoredState{}}
+	if err != nil && !errors.Is(err, audit.ErrNotRecorded) {
+		return out, err
+	}
+	heads, err := x.logHeads()
+	if err != nil {
+		return out, err
+	}
+	batched, err := x.BatchedVotes()
+	if err != nil {
+		return out, err
+	}
+	for _, h := range heads {
+		out.Heads = append(out.Heads, AnchoredState{State: h.Head.State, Size: h.Head.Size, Root: h.Head.Root, SignedAt: h.Head.Timestamp,
+			KeyID: h.Head.KeyID, TxID: h.TxID, AnchoredAt: h.AnchoredAt, Block: h.Block, Batched: batched[h.Head.State],
+			Unaccounted: h.Unaccounted(ballot.StateResult{Counted: batched[h.Head.State]})})
+	}
+	return out, nil
+}
+
 // Throughput returns votes counted per second over the latest n seconds
 // in which batches were committed, oldest first.
 func (x *Index) Throughput(ctx context.Context, n int) ([]Point, error) {

@@ -282,7 +282,7 @@ func (w *Writer) Save(ctx context.Context, r audit.Report) error {
 		return fmt.Errorf("save block %d: the index expects block %d next", r.Block.Number, next)
 	}
 	s := saver{ctx: ctx, w: w, filter: w.filter, r: r}
-	for _, step := range []func() error{s.block, s.txs, s.batches, s.election, s.roll, s.issues, s.totals, s.checkpoint} {
+	for _, step := range []func() error{s.block, s.txs, s.batches, s.election, s.roll, s.intakeLog, s.issues, s.totals, s.checkpoint} {
 		if err := step(); err != nil {
 			w.known = false
 			return fmt.Errorf("save block %d: %w", r.Block.Number, err)
@@ -436,6 +436,23 @@ func (s saver) roll() error {
 	}
 	if s.r.RollSealed {
 		return s.exec(`INSERT OR IGNORE INTO roll_seal VALUES (1, ?)`, s.r.Block.Number)
+	}
+	return nil
+}
+
+// intakeLog keeps the intake log's keys record and the anchored heads the
+// block wrote, for the audit of later blocks and the audit page.
+func (s saver) intakeLog() error {
+	if s.r.LogKeys != nil {
+		if err := s.exec(`INSERT INTO log_keys VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record`, jsonText(s.r.LogKeys)); err != nil {
+			return fmt.Errorf("log keys: %w", err)
+		}
+	}
+	for _, h := range s.r.LogHeads {
+		if err := s.exec(`INSERT INTO log_heads VALUES (?, ?, ?) ON CONFLICT (state) DO UPDATE SET block = excluded.block, record = excluded.record`,
+			h.Head.State, s.r.Block.Number, jsonText(h)); err != nil {
+			return fmt.Errorf("anchored %s head: %w", h.Head.State, err)
+		}
 	}
 	return nil
 }

@@ -431,6 +431,7 @@ type auditView struct {
 	Rejected      map[string]int64 `json:"rejected_by_reason"` // the recount's rejections by reason (ballot.Reject*)
 	Roll          index.Roll       `json:"roll"`               // the roll the blocks wrote, and its seal
 	Orderers      index.Orderers   `json:"orderers"`           // whose signatures every block is checked for
+	LogAnchors    index.LogAnchors `json:"intake_log"`         // the intake log's keys and anchored heads the blocks wrote
 	LedgerBatches int64            `json:"chaincode_batches"`
 	Match         bool             `json:"match"` // every count and the batch count agree
 	Issues        []index.Issue    `json:"issues"`
@@ -457,6 +458,9 @@ func (s *Server) audit(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if v.Orderers, err = s.cfg.Index.Orderers(ctx); err != nil {
+		return nil, err
+	}
+	if v.LogAnchors, err = s.cfg.Index.LogAnchors(ctx); err != nil {
 		return nil, err
 	}
 	v.LedgerHeight, v.LedgerError = s.ledgerHeight(ctx)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/network/fabricblock"
@@ -133,6 +134,33 @@ func SealRoll(id, root string, chunks ...ballot.RollChunkRecord) Tx {
 	}
 	seal.TxID = id
 	return Tx{ID: id, Function: "SealRoll", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.RollSealKey, Value: mustJSON(seal)}}}
+}
+
+// RegisterLogKeys is the RegisterLogKeys transaction id of time at that
+// registers keys after before (the registered keys), writing the record as
+// the chaincode does (nothing if no key is new).
+func RegisterLogKeys(id string, at time.Time, before ballot.LogKeys, keys ...ballot.LogKey) Tx {
+	tx := Tx{ID: id, Function: "RegisterLogKeys", Time: at, Args: [][]byte{mustJSON(ballot.LogKeysInput{Keys: keys})}}
+	after, added, err := before.Register(keys, at.UnixMilli())
+	if err != nil {
+		panic(fmt.Sprintf("ledgertest: RegisterLogKeys %s: %v", id, err))
+	}
+	if added > 0 {
+		tx.Writes = []fabricblock.Write{{Namespace: "ballot", Key: ballot.LogKeysKey, Value: mustJSON(after)}}
+	}
+	return tx
+}
+
+// AnchorLogHeads is the AnchorLogHeads transaction id of time at that
+// anchors anchors, writing each head's record as the chaincode does for a
+// head that moves its state's anchored head.
+func AnchorLogHeads(id string, at time.Time, anchors ...ballot.LogAnchor) Tx {
+	tx := Tx{ID: id, Function: "AnchorLogHeads", Time: at, Args: [][]byte{mustJSON(ballot.LogAnchorsInput{Heads: anchors})}}
+	for _, a := range anchors {
+		rec := ballot.AnchoredHead{Head: a.Head, TxID: id, AnchoredAt: at.UnixMilli()}
+		tx.Writes = append(tx.Writes, fabricblock.Write{Namespace: "ballot", Key: ballot.LogHeadKey(a.Head.State), Value: mustJSON(rec)})
+	}
+	return tx
 }
 
 // Roll returns the transactions that load entries as the roll (in chunks

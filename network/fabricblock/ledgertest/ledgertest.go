@@ -4,6 +4,8 @@
 package ledgertest
 
 import (
+	"time"
+
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
@@ -27,6 +29,7 @@ type Tx struct {
 	Reads     []string              // keys read (in Chaincode's namespace, at version 1:0)
 	Code      peer.TxValidationCode // default VALID
 	Config    bool                  // a CONFIG envelope instead of an endorser transaction
+	Time      time.Time             // the channel header's timestamp; default now
 }
 
 // Chain builds blocks 0, 1, ... each holding the transactions of one
@@ -71,7 +74,11 @@ func Envelope(t Tx) []byte {
 	if t.Config {
 		typ = common.HeaderType_CONFIG
 	}
-	ch := &common.ChannelHeader{Type: int32(typ), TxId: t.ID, ChannelId: "election", Timestamp: timestamppb.Now()}
+	ts := timestamppb.Now()
+	if !t.Time.IsZero() {
+		ts = timestamppb.New(t.Time)
+	}
+	ch := &common.ChannelHeader{Type: int32(typ), TxId: t.ID, ChannelId: "election", Timestamp: ts}
 	sh := &common.SignatureHeader{Creator: marshal(&msp.SerializedIdentity{Mspid: t.Creator, IdBytes: []byte("cert")})}
 	payload := &common.Payload{Header: &common.Header{ChannelHeader: marshal(ch), SignatureHeader: marshal(sh)}}
 	if !t.Config {

@@ -1,0 +1,168 @@
+package audit_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
+)
+
+// logFixture is a CA intake log of nine votes, signed by a registered key,
+// and the times of the transactions that register and anchor it.
+type logFixture struct {
+	*ledgertest.LogSigner
+	votes  []ballot.Vote
+	at     time.Time // the first transaction's time; each next one a second later
+	nextTx int
+}
+
+func newLogFixture() *logFixture {
+	var votes []ballot.Vote
+	for i := range 9 {
+		votes = append(votes, vote("CA", 100+i, "alice"))
+	}
+	return &logFixture{LogSigner: ledgertest.NewLogSigner('k', "e", "CA", votes), votes: votes, at: time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)}
+}
+
+// time returns the next transaction's time.
+func (f *logFixture) time() time.Time {
+	f.nextTx++
+	return f.at.Add(time.Duration(f.nextTx) * time.Second)
+}
+
+// register is the transaction that registers the fixture's key.
+func (f *logFixture) register(id string) ledgertest.Tx {
+	return ledgertest.RegisterLogKeys(id, f.time(), ballot.LogKeys{}, f.Key)
+}
+
+// statusTx is the transaction that moves the election to status.
+func statusTx(t *testing.T, id, function string, e ballot.Election, status string) ledgertest.Tx {
+	e.Status = status
+	return ledgertest.Tx{ID: id, Function: function, Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: mustJSON(t, e)}}}
+}
+
+// TestIntakeLogAnchors: an honest intake log (a key registered, heads of
+// 4 and then 9 entries anchored, a repeat that writes nothing, the nine
+// votes committed, the election closed and finalised) is not flagged and
+// its record is reported; each way a record can differ from what the
+// chaincode's rules give is flagged at its transaction.
+func TestIntakeLogAnchors(t *testing.T) {
+	f := newLogFixture()
+	e := testElection()
+	reg := f.register("reg")
+	a4, a9 := ledgertest.AnchorLogHeads("a4", f.time(), f.Anchor(0, 4)), ledgertest.AnchorLogHeads("a9", f.time(), f.Anchor(4, 9))
+	repeat := ledgertest.AnchorLogHeads("again", f.time(), f.Anchor(0, 9))
+	repeat.Writes = nil
+	commit := commitTx(t, "c1", build(t, "CA", 1, f.votes...))
+	closeTx, final := statusTx(t, "close", "CloseElection", e, ballot.StatusClosed), statusTx(t, "final", "FinaliseElection", e, ballot.StatusFinalised)
+	honest := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e), reg}, {a4}, {a9, repeat}, {commit}, {closeTx, final}}
+	reports := auditChain(t, honest)
+	if ks := kinds(reports); len(ks) != 0 {
+		t.Fatalf("honest intake log flagged: %+v", issuesOf(reports))
+	}
+	if k := reports[1].LogKeys; k == nil || len(k.Keys) != 1 || k.Keys[0].ID != f.Key.ID || k.Keys[0].RegisteredAt != reg.Time.UnixMilli() {
+		t.Fatalf("keys reported %+v", k)
+	}
+	if h := reports[3].LogHeads; len(h) != 1 || h[0].Head.Size != 9 || h[0].TxID != "a9" || h[0].AnchoredAt != a9.Time.UnixMilli() {
+		t.Fatalf("heads reported %+v", h)
+	}
+
+	other := ledgertest.NewLogSigner('o', "e", "CA", f.votes)
+	foreign := ledgertest.AnchorLogHeads("a4", a4.Time, other.Anchor(0, 4))
+	rewrittenVotes := slices.Clone(f.votes)
+	rewrittenVotes[1] = vote("CA", 200, "bob") // under the anchored head of 4
+	rewritten := ledgertest.AnchorLogHeads("a9", a9.Time, ledgertest.NewLogSigner('k', "e", "CA", rewrittenVotes).Anchor(4, 9))
+	stamped := edited(a9, func(rec *ballot.AnchoredHead) { rec.AnchoredAt++ })
+	unwritten := a9
+	unwritten.Writes = nil
+	extraKey := reg
+	var keys ballot.LogKeys
+	json.Unmarshal(reg.Writes[0].Value, &keys)
+	keys.Keys = append(keys.Keys, other.Key)
+	extraKey.Writes = []fabricblock.Write{{Namespace: "ballot", Key: ballot.LogKeysKey, Value: mustJSON(t, keys)}}
+	smuggled := commit
+	smuggled.Writes = append(slices.Clone(commit.Writes), a9.Writes...)
+	late := ledgertest.AnchorLogHeads("late", f.time(), f.Anchor(9, 9))
+	late.Args = ledgertest.AnchorLogHeads("", time.Time{}, f.Anchor(0, 9)).Args
+	short := build(t, "CA", 1, f.votes[:5]...)
+
+	cases := map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string // kind and transaction of each issue
+	}{
+		"keys record with a key not registered": {replace(honest, reg, extraKey), []string{"log_keys reg"}},
+		"keys registered again":                 {replace(honest, a4, reg, a4), []string{"log_keys reg"}},
+		"head signed by a key not registered":   {replace(honest, a4, foreign), []string{"log_anchor a4"}},
+		"log rewritten under the anchored head": {replace(honest, a9, rewritten), []string{"log_anchor a9", "log_anchor again"}}, // then the honest head is no repeat
+		"record stamped with another time":      {replace(honest, a9, stamped), []string{"log_anchor a9"}},
+		"head anchored, no record written":      {replace(honest, a9, unwritten), []string{"log_anchor a9", "log_anchor again"}},
+		"head record written by a batch":        {replace(honest, commit, smuggled), []string{"log_anchor c1"}},
+		"anchored once finalised":               {append(slices.Clone(honest), []ledgertest.Tx{late}), []string{"log_anchor late"}},
+		"finalised with anchored votes missing": {replace(honest, commit, commitTx(t, "c1", short)), []string{"log_anchor final"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, is := range issuesOf(auditChain(t, c.blocks)) {
+				got = append(got, is.Kind+" "+is.TxID)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("issues %q; want %q", got, c.want)
+			}
+		})
+	}
+
+	// A history that kept no record of the log (an index written before
+	// it did) checks none of it.
+	if ks := kinds(auditChainWith(t, logNotRecorded{newHistory()}, replace(honest, a9, rewritten))); len(ks) != 0 {
+		t.Fatalf("flagged without the log's record: %v", ks)
+	}
+}
+
+// edited is tx with the record of its (one) anchored head edited.
+func edited(tx ledgertest.Tx, edit func(*ballot.AnchoredHead)) ledgertest.Tx {
+	var rec ballot.AnchoredHead
+	if err := json.Unmarshal(tx.Writes[0].Value, &rec); err != nil {
+		panic(err)
+	}
+	edit(&rec)
+	raw, _ := json.Marshal(rec)
+	tx.Writes = []fabricblock.Write{{Namespace: "ballot", Key: tx.Writes[0].Key, Value: raw}}
+	return tx
+}
+
+// replace returns blocks with the transaction of old's id replaced by txs.
+func replace(blocks [][]ledgertest.Tx, old ledgertest.Tx, txs ...ledgertest.Tx) [][]ledgertest.Tx {
+	out := make([][]ledgertest.Tx, len(blocks))
+	for i, blk := range blocks {
+		for _, tx := range blk {
+			if tx.ID == old.ID {
+				out[i] = append(out[i], txs...)
+			} else {
+				out[i] = append(out[i], tx)
+			}
+		}
+	}
+	return out
+}
+
+func issuesOf(reports []audit.Report) []audit.Issue {
+	var out []audit.Issue
+	for _, r := range reports {
+		out = append(out, r.Issues...)
+	}
+	return out
+}
+
+// logNotRecorded is a History that kept no record of the intake log.
+type logNotRecorded struct{ *memHistory }
+
+func (logNotRecorded) IntakeLog() (audit.IntakeLog, error) {
+	return audit.IntakeLog{}, fmt.Errorf("index of 2026-12-03: %w", audit.ErrNotRecorded)
+}

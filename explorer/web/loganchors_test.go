@@ -1,0 +1,67 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
+)
+
+// TestAuditShowsLogAnchors: the audit page and its JSON show the intake
+// log's registered keys and each state's anchored head beside the votes
+// its batches hold (none here: all nine not in a batch yet).
+func TestAuditShowsLogAnchors(t *testing.T) {
+	s := newServer(t)
+	e := ballot.Election{ID: "e", Name: "E", States: []string{"CA"}, Status: ballot.StatusConfigured,
+		Contests: []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice"}}},
+		OpensAt:  time.Now().Add(-time.Hour).UTC(), ClosesAt: time.Now().Add(time.Hour).UTC()}
+	var votes []ballot.Vote
+	for i := range 9 {
+		votes = append(votes, ballot.Vote{ID: strings.Repeat("0", 31) + string(rune('1'+i)), State: "CA", Contest: "president",
+			Nullifier: ballot.HashHex([32]byte{byte(i)}), Choice: "alice", CastAt: time.Now().UnixMilli()})
+	}
+	signer := ledgertest.NewLogSigner('k', "e", "CA", votes)
+	at := time.Now()
+	var prev []byte
+	for _, blk := range ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
+		[]ledgertest.Tx{ledgertest.SetupElection("s", e), ledgertest.RegisterLogKeys("reg", at, ballot.LogKeys{}, signer.Key),
+			ledgertest.AnchorLogHeads("a9", at, signer.Anchor(0, 9))}) {
+		b, err := fabricblock.Parse(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, s.cfg.Index)
+		if err != nil || len(r.Issues) != 0 {
+			t.Fatalf("block %d: %v %+v", b.Number, err, r.Issues)
+		}
+		if err := s.cfg.Index.Save(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		prev = b.Hash
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/audit", nil))
+	var v struct {
+		Log index.LogAnchors `json:"intake_log"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("GET /api/v1/audit: %d %v", rec.Code, err)
+	}
+	if !v.Log.Checked || len(v.Log.Keys) != 1 || len(v.Log.Heads) != 1 || v.Log.Heads[0].Size != 9 || v.Log.Heads[0].Unaccounted != 9 || v.Log.Heads[0].Block != 1 {
+		t.Fatalf("intake_log %+v", v.Log)
+	}
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/audit", nil))
+	page := rec.Body.String()
+	if !strings.Contains(page, `id="log-anchors"`) || !strings.Contains(page, "one of the 1 registered log key and") || !strings.Contains(page, "<code>"+signer.Key.ID+"</code>") {
+		t.Fatalf("the audit page does not show the anchored heads: %.3000s", page[strings.Index(page, "<h2>Intake log anchors"):])
+	}
+}
