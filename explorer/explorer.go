@@ -134,7 +134,7 @@ func (e *Explorer) wire() error {
 		return err
 	}
 	wc := web.Config{Index: e.idx, Ledger: e.conn.Ballot(), Log: e.cfg.Log, Gatherer: reg, PageSize: e.cfg.PageSize,
-		PrometheusURL: e.cfg.Prometheus, Panels: panels}
+		PrometheusURL: e.cfg.Prometheus, Panels: panels, Genesis: e.cfg.Genesis}
 	if e.cfg.Prometheus != "" {
 		wc.Monitoring = monitor.NewClient(e.cfg.Prometheus)
 	}

@@ -7,6 +7,9 @@
 //	explorer [flags]          follow the chain and serve (the default)
 //	explorer [flags] reindex  delete the index, rebuild it up to the current
 //	                          height with a progress bar, and exit
+//	explorer genesis-hash FILE  print the header hash of a genesis block
+//	                          file, the hash a consortium publishes and
+//	                          auditors pin with --genesis-hash
 //
 // Every flag may also be set by the environment (EXPLORER_<FLAG>, upper
 // case, dashes as underscores); flags win. Run explorer --help for the list
@@ -14,7 +17,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -34,7 +40,7 @@ const envPrefix = "EXPLORER"
 
 // options are the command's settings.
 type options struct {
-	mode            string // "serve" or "reindex"
+	mode            string // "serve", "reindex" or "genesis-hash"
 	listen          string
 	ledger          *cli.Ledger
 	log             *slog.Logger
@@ -48,6 +54,8 @@ type options struct {
 	shutdownTimeout time.Duration
 	pprof           string
 	genesisBlock    string
+	genesisHash     []byte // --genesis-hash, decoded
+	genesisFile     string // genesis-hash's argument
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -58,7 +66,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 Usage:
   explorer [flags]          follow the chain from the index's checkpoint and serve
-  explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit`, "")
+  explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit
+  explorer genesis-hash FILE  print the header hash of the genesis block in FILE (the channel's
+                            config/election.block): what the consortium publishes, what
+                            auditors give --genesis-hash`, "")
 	fs.StringVar(&o.listen, "listen", cli.DefaultExplorerAddr(), "HTTP listen address of the UI, the API (/api/v1), /healthz and /metrics")
 	o.ledger = cli.LedgerFlags(fs, network.Explorer)
 	logFlags := cli.LogFlags(fs)
@@ -72,6 +83,7 @@ Usage:
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
 	fs.StringVar(&o.genesisBlock, "genesis-block", "", "the channel's genesis block file as the consortium published it (make up sets it: the network's config/election.block): block 0 of the ledger must be it, or the audit flags it (genesis); empty: block 0 is taken as the peer serves it")
+	genesisHash := fs.String("genesis-hash", "", "the header hash (64 hex) of the channel's genesis block as the consortium published it (explorer genesis-hash FILE prints it): block 0 of the ledger must hash to it, or the audit flags it (genesis); with --genesis-block both must agree")
 	cmd, rest, err := cli.Parse(fs, envPrefix, args)
 	if err == nil {
 		o.log, err = logFlags.Logger(stderr)
@@ -81,8 +93,19 @@ Usage:
 		return nil, err
 	case cmd == "reindex" && len(rest) == 0:
 		o.mode = "reindex"
+	case cmd == "genesis-hash" && len(rest) == 1:
+		o.mode, o.genesisFile = "genesis-hash", rest[0]
+	case cmd == "genesis-hash":
+		return nil, cli.Usagef("genesis-hash takes one genesis block file, e.g. explorer genesis-hash .run/network/config/election.block")
 	case cmd != "":
-		return nil, cli.Usagef("unexpected arguments %q (want reindex or nothing)", fs.Args())
+		return nil, cli.Usagef("unexpected arguments %q (want reindex, genesis-hash FILE or nothing)", fs.Args())
+	}
+	if *genesisHash != "" {
+		h, err := hex.DecodeString(*genesisHash)
+		if err != nil || len(h) != sha256.Size {
+			return nil, cli.Usagef("--genesis-hash %q: want the 64 hex characters explorer genesis-hash FILE prints", *genesisHash)
+		}
+		o.genesisHash = h
 	}
 	if o.logRefresh < time.Second || o.logDeadline <= 0 {
 		return nil, cli.Usagef("--log-refresh %s, --log-deadline %s: want at least 1s and a positive duration", o.logRefresh, o.logDeadline)
@@ -103,6 +126,18 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.mode == "genesis-hash" {
+		h, err := genesisBlockHash(o.genesisFile)
+		if err != nil {
+			return fmt.Errorf("genesis-hash %s: %w (give the channel's genesis block file, e.g. .run/network/config/election.block)", o.genesisFile, err)
+		}
+		fmt.Println(hex.EncodeToString(h))
+		return nil
+	}
+	genesis, err := o.genesis()
+	if err != nil {
+		return err
+	}
 	log := o.log
 	profile, err := network.LoadProfile(o.ledger.Profile)
 	if err != nil {
@@ -114,16 +149,6 @@ func run(ctx context.Context) error {
 	if o.mode == "reindex" {
 		if err := explorer.RemoveIndex(o.db); err != nil {
 			return fmt.Errorf("delete index: %w", err)
-		}
-	}
-	var genesis []byte
-	if o.genesisBlock != "" {
-		raw, err := os.ReadFile(o.genesisBlock)
-		if err == nil {
-			genesis, err = fabricblock.FileHeaderHash(raw)
-		}
-		if err != nil {
-			return fmt.Errorf("--genesis-block %s: %w (give the channel's genesis block file, or leave it empty)", o.genesisBlock, err)
 		}
 	}
 	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.ledger.Org, User: o.ledger.User, DB: o.db,
@@ -157,4 +182,29 @@ func run(ctx context.Context) error {
 	}
 	log.Info("explorer serving", "url", "http://"+l.Addr().String(), "db", o.db, "org", o.ledger.Org)
 	return e.Serve(ctx, l)
+}
+
+// genesis returns the header hash block 0 is pinned to: --genesis-block's,
+// --genesis-hash, or nil if neither is given; given both, they must agree.
+func (o *options) genesis() ([]byte, error) {
+	if o.genesisBlock == "" {
+		return o.genesisHash, nil
+	}
+	h, err := genesisBlockHash(o.genesisBlock)
+	if err != nil {
+		return nil, fmt.Errorf("--genesis-block %s: %w (give the channel's genesis block file, or leave it empty)", o.genesisBlock, err)
+	}
+	if o.genesisHash != nil && !bytes.Equal(h, o.genesisHash) {
+		return nil, fmt.Errorf("--genesis-block %s hashes to %x, --genesis-hash says %x: one of them is not the published genesis block (give one, or both of the same block)", o.genesisBlock, h, o.genesisHash)
+	}
+	return h, nil
+}
+
+// genesisBlockHash reads a block file and returns its header hash.
+func genesisBlockHash(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return fabricblock.FileHeaderHash(raw)
 }

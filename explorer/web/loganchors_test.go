@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
@@ -63,5 +64,47 @@ func TestAuditShowsLogAnchors(t *testing.T) {
 	page := rec.Body.String()
 	if !strings.Contains(page, `id="log-anchors"`) || !strings.Contains(page, "one of the 1 registered log key and") || !strings.Contains(page, "<code>"+signer.Key.ID+"</code>") {
 		t.Fatalf("the audit page does not show the anchored heads: %.3000s", page[strings.Index(page, "<h2>Intake log anchors"):])
+	}
+}
+
+// TestAuditShowsTrustAnchor: the audit page and its JSON give block 0's
+// hash once indexed, and whether it is pinned to a published genesis
+// block.
+func TestAuditShowsTrustAnchor(t *testing.T) {
+	s := newServer(t)
+	get := func() (trustAnchor, string) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/audit", nil))
+		var v struct {
+			Anchor trustAnchor `json:"trust_anchor"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			t.Fatalf("GET /api/v1/audit: %d %v", rec.Code, err)
+		}
+		rec = httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/audit", nil))
+		page := rec.Body.String()
+		return v.Anchor, page[strings.Index(page, `id="audit-trust-anchor"`):strings.Index(page, "<h2>Block signatures")]
+	}
+	if a, page := get(); a.GenesisHash != "" || a.Pinned || !strings.Contains(page, "was given no published genesis block") {
+		t.Fatalf("an empty index, no pin: %+v %s", a, page)
+	}
+	blk := ledgertest.Chain(nil)[0]
+	b, err := fabricblock.Parse(blk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(nil, b, s.cfg.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cfg.Index.Save(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.Genesis = b.Hash
+	hash := hex.EncodeToString(b.Hash)
+	if a, page := get(); a.GenesisHash != hash || !a.Pinned || a.PinnedHash != hash || !strings.Contains(page, "pins it to the genesis block the consortium published, hash <code>"+hash) {
+		t.Fatalf("block 0 indexed, pinned to it: %+v %s", a, page)
 	}
 }

@@ -62,6 +62,10 @@ type Config struct {
 	// IntakeLog, when set, feeds the intake log page (/intake-log) with
 	// the log monitor's last finding (run it with IntakeLog.Run).
 	IntakeLog *IntakeLog
+	// Genesis is the header hash of the channel's genesis block the audit
+	// pins block 0 to (audit.Auditor.Genesis), nil if none: the audit page
+	// says which.
+	Genesis []byte
 }
 
 // Server is the explorer's HTTP handler.

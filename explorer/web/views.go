@@ -432,10 +432,34 @@ type auditView struct {
 	Roll          index.Roll       `json:"roll"`               // the roll the blocks wrote, and its seal
 	Orderers      index.Orderers   `json:"orderers"`           // whose signatures every block is checked for
 	LogAnchors    index.LogAnchors `json:"intake_log"`         // the intake log's keys and anchored heads the blocks wrote
+	TrustAnchor   trustAnchor      `json:"trust_anchor"`       // block 0, and the genesis block it is pinned to
 	LedgerBatches int64            `json:"chaincode_batches"`
 	Match         bool             `json:"match"` // every count and the batch count agree
 	Issues        []index.Issue    `json:"issues"`
 	Pager         Pager            `json:"issues_pager"`
+}
+
+// trustAnchor is the block every signature check starts from: the
+// ledger's block 0 as indexed and, if the explorer was given one, the
+// genesis block's hash it must equal.
+type trustAnchor struct {
+	GenesisHash string `json:"genesis_hash,omitempty"` // block 0's header hash, hex; empty until indexed
+	Pinned      bool   `json:"pinned"`                 // block 0 is checked against PinnedHash
+	PinnedHash  string `json:"pinned_hash,omitempty"`  // the genesis block's hash as published (--genesis-block, --genesis-hash)
+}
+
+// trustAnchor returns block 0's hash and the pin it is checked against.
+func (s *Server) trustAnchor(ctx context.Context) (trustAnchor, error) {
+	a := trustAnchor{Pinned: s.cfg.Genesis != nil, PinnedHash: hex.EncodeToString(s.cfg.Genesis)}
+	b, err := s.cfg.Index.Block(ctx, 0)
+	switch {
+	case errors.Is(err, index.ErrNotFound):
+	case err != nil:
+		return a, err
+	default:
+		a.GenesisHash = b.Hash
+	}
+	return a, nil
 }
 
 func (s *Server) audit(r *http.Request) (any, error) {
@@ -461,6 +485,9 @@ func (s *Server) audit(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if v.LogAnchors, err = s.cfg.Index.LogAnchors(ctx); err != nil {
+		return nil, err
+	}
+	if v.TrustAnchor, err = s.trustAnchor(ctx); err != nil {
 		return nil, err
 	}
 	v.LedgerHeight, v.LedgerError = s.ledgerHeight(ctx)

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
+)
+
+// TestGenesisPin: the genesis block is pinned by its file, by the hash
+// `explorer genesis-hash FILE` prints, or by both when they agree; a
+// malformed hash, a file that is no block, or a file and a hash of two
+// different blocks are refused with the fix.
+func TestGenesisPin(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, number int) (string, string) {
+		blocks := ledgertest.Chain(make([][]ledgertest.Tx, number+1)...)
+		raw, err := proto.Marshal(blocks[number])
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path, hex.EncodeToString(fabricblock.HeaderHash(blocks[number].Header))
+	}
+	file, hash := write("genesis.block", 0)
+	other, otherHash := write("other.block", 1)
+	junk := filepath.Join(dir, "junk")
+	os.WriteFile(junk, []byte("no block"), 0o644)
+
+	o, err := parseFlags([]string{"genesis-hash", file}, io.Discard)
+	if err != nil || o.mode != "genesis-hash" || o.genesisFile != file {
+		t.Fatalf("genesis-hash FILE: %+v, %v", o, err)
+	}
+	if h, err := genesisBlockHash(file); err != nil || hex.EncodeToString(h) != hash {
+		t.Fatalf("genesisBlockHash = %x, %v; want %s", h, err, hash)
+	}
+	for name, c := range map[string]struct {
+		args []string
+		want string // the pinned hash, or a fragment of the error
+	}{
+		"by file":              {[]string{"--genesis-block", file}, hash},
+		"by hash":              {[]string{"--genesis-hash", hash}, hash},
+		"by both, agreeing":    {[]string{"--genesis-block", file, "--genesis-hash", hash}, hash},
+		"unpinned":             {nil, ""},
+		"by both, disagreeing": {[]string{"--genesis-block", file, "--genesis-hash", otherHash}, "one of them is not the published genesis block"},
+		"a file of no block":   {[]string{"--genesis-block", junk}, "give the channel's genesis block file"},
+		"a short hash":         {[]string{"--genesis-hash", hash[:10]}, "want the 64 hex characters"},
+		"a hash of no hex":     {[]string{"--genesis-hash", strings.Repeat("z", 64)}, "want the 64 hex characters"},
+		"two files":            {[]string{"genesis-hash", file, other}, "takes one genesis block file"},
+	} {
+		o, err := parseFlags(c.args, io.Discard)
+		var pinned []byte
+		if err == nil {
+			pinned, err = o.genesis()
+		}
+		switch {
+		case err != nil && !strings.Contains(err.Error(), c.want):
+			t.Errorf("%s: %v; want %q", name, err, c.want)
+		case err == nil && hex.EncodeToString(pinned) != c.want:
+			t.Errorf("%s: pinned %x; want %q", name, pinned, c.want)
+		}
+	}
+}
