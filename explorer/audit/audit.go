@@ -34,7 +34,7 @@ const (
 	KindRollChunk      = "roll_chunk"      // roll chunk record missing, written again or differing from its transaction's roll marks
 	KindRollSeal       = "roll_seal"       // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
 	KindBlockSignature = "block_signature" // orderers' signatures missing, invalid or short of the block validation's quorum
-	KindEndorsement    = "endorsement"     // VALID transaction of the chaincode without a valid endorsement by a peer of every organisation
+	KindEndorsement    = "endorsement"     // VALID transaction whose valid endorsements do not satisfy its chaincode's endorsement policy
 	KindGenesis        = "genesis"         // block 0 is not the channel's genesis block the auditor was given
 	KindLogKeys        = "log_keys"        // intake log keys record not as RegisterLogKeys must write it
 	KindLogAnchor      = "log_anchor"      // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing
@@ -97,6 +97,11 @@ type History interface {
 	// BatchedVotes returns the votes of each state's committed batches
 	// (first commits; counted or rejected) in the blocks before.
 	BatchedVotes() (map[string]uint64, error)
+	// Policies returns each chaincode's endorsement policy as its last
+	// definition the blocks before committed; ErrNotRecorded if the store
+	// did not keep them (the ballot chaincode's is then taken as every
+	// peer organisation's peer).
+	Policies() (map[string]fabricblock.EndorsementPolicy, error)
 }
 
 // ErrNotRecorded is returned (wrapped) by a History that did not keep
@@ -164,6 +169,9 @@ type Report struct {
 	// heads its VALID transactions wrote, in order.
 	LogKeys  *ballot.LogKeys
 	LogHeads []ballot.AnchoredHead
+	// Policies are the endorsement policies of the chaincode definitions
+	// the block's VALID lifecycle transactions committed, by chaincode.
+	Policies map[string]fabricblock.EndorsementPolicy
 }
 
 // Votes counts the votes of the block's committed batches (retries of a
@@ -234,8 +242,15 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		if !tx.Valid() {
 			continue
 		}
-		if cfg != nil && tx.Chaincode == a.Chaincode {
-			checkEndorsements(&r, tx, cfg, a.Identities)
+		if cfg != nil && a.endorsed(tx) {
+			rule, err := bh.policyRule(tx.Chaincode, cfg)
+			if err != nil {
+				return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+			}
+			checkEndorsements(&r, tx, cfg, rule, a.Identities)
+		}
+		if err := bh.definitions(&r, tx); err != nil {
+			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 		}
 		if raw, ok := tx.Write(a.Chaincode, ballot.ElectionKey); ok {
 			var e ballot.Election
@@ -457,6 +472,9 @@ type blockHistory struct {
 	// false if History did not keep it.
 	log      *IntakeLog
 	logKnown bool
+	// policies are the chaincodes' endorsement policies as of the
+	// transaction being audited (read from History when first needed).
+	policies map[string]fabricblock.EndorsementPolicy
 }
 
 func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error) {

@@ -25,6 +25,7 @@ type memHistory struct {
 	orderers   *fabricblock.ChannelConfig
 	log        audit.IntakeLog
 	batched    map[string]uint64 // votes of each state's first commits
+	policies   map[string]fabricblock.EndorsementPolicy
 }
 
 func newHistory() *memHistory {
@@ -64,6 +65,9 @@ func (h *memHistory) IntakeLog() (audit.IntakeLog, error) {
 	return audit.IntakeLog{Keys: h.log.Keys, Heads: maps.Clone(h.log.Heads)}, nil
 }
 func (h *memHistory) BatchedVotes() (map[string]uint64, error) { return maps.Clone(h.batched), nil }
+func (h *memHistory) Policies() (map[string]fabricblock.EndorsementPolicy, error) {
+	return maps.Clone(h.policies), nil
+}
 func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
 	r, ok := h.roots[fmt.Sprint(state, "/", seq)]
 	return r, ok, nil
@@ -86,6 +90,12 @@ func (h *memHistory) add(r audit.Report) {
 	h.sealed = h.sealed || r.RollSealed
 	if r.LogKeys != nil {
 		h.log.Keys = *r.LogKeys
+	}
+	for cc, p := range r.Policies {
+		if h.policies == nil {
+			h.policies = map[string]fabricblock.EndorsementPolicy{}
+		}
+		h.policies[cc] = p
 	}
 	for _, a := range r.LogHeads {
 		h.log.Heads[a.Head.State] = a

@@ -303,6 +303,19 @@ CREATE TABLE IF NOT EXISTS log_since (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	block INTEGER NOT NULL
 );
+-- Each chaincode's endorsement policy as its last definition the indexed
+-- blocks committed (JSON fabricblock.EndorsementPolicy), for the check of
+-- the endorsements; policies_since as log_since: an index written before
+-- 2026-12-04 kept none (audit.ErrNotRecorded).
+CREATE TABLE IF NOT EXISTS chaincode_policies (
+	chaincode TEXT PRIMARY KEY,
+	block     INTEGER NOT NULL,
+	record    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policies_since (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	block INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS roll_seal (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	block INTEGER NOT NULL       -- block of the VALID SealRoll transaction
@@ -318,6 +331,7 @@ CREATE TABLE IF NOT EXISTS keys_flushed (
 INSERT OR IGNORE INTO keys_flushed SELECT 1, COALESCE(MAX(id), 0) FROM batch_votes;
 INSERT OR IGNORE INTO checkpoint (id, next) VALUES (1, 0);
 INSERT OR IGNORE INTO log_since SELECT 1, next FROM checkpoint;
+INSERT OR IGNORE INTO policies_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
 
@@ -707,12 +721,8 @@ func (x history) RollChunks() ([]ballot.RollChunkRecord, error) {
 // holds blocks indexed before it kept them.
 func (x history) IntakeLog() (audit.IntakeLog, error) {
 	log := audit.IntakeLog{Keys: ballot.LogKeys{Keys: []ballot.LogKey{}}, Heads: map[string]ballot.AnchoredHead{}}
-	var since uint64
-	if err := x.q.QueryRowContext(context.Background(), `SELECT block FROM log_since WHERE id = 1`).Scan(&since); err != nil {
-		return log, fmt.Errorf("index lookup: %w", err)
-	}
-	if since > 0 {
-		return log, fmt.Errorf("intake log record of an index written before 2026-12-04: %w", audit.ErrNotRecorded)
+	if err := x.keptSince("log_since", "intake log record"); err != nil {
+		return log, err
 	}
 	var raw string
 	err := x.q.QueryRowContext(context.Background(), `SELECT record FROM log_keys WHERE id = 1`).Scan(&raw)
@@ -730,6 +740,49 @@ func (x history) IntakeLog() (audit.IntakeLog, error) {
 		log.Heads[h.Head.State] = h.AnchoredHead
 	}
 	return log, err
+}
+
+// Policies implements audit.History: each chaincode's endorsement policy
+// as its last indexed definition states it; audit.ErrNotRecorded if the
+// index holds blocks indexed before it kept them.
+func (x history) Policies() (map[string]fabricblock.EndorsementPolicy, error) {
+	if err := x.keptSince("policies_since", "chaincode policies"); err != nil {
+		return nil, err
+	}
+	rows, err := x.q.QueryContext(context.Background(), `SELECT chaincode, record FROM chaincode_policies`)
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]fabricblock.EndorsementPolicy{}
+	for rows.Next() {
+		var cc, raw string
+		if err := rows.Scan(&cc, &raw); err != nil {
+			return nil, fmt.Errorf("index lookup: %w", err)
+		}
+		var p fabricblock.EndorsementPolicy
+		if err := json.Unmarshal([]byte(raw), &p); err != nil {
+			return nil, fmt.Errorf("index: %s's endorsement policy: %w", cc, err)
+		}
+		out[cc] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	return out, nil
+}
+
+// keptSince fails with audit.ErrNotRecorded when table (log_since,
+// policies_since) says the index kept what from a block after 0.
+func (x history) keptSince(table, what string) error {
+	var since uint64
+	if err := x.q.QueryRowContext(context.Background(), `SELECT block FROM `+table+` WHERE id = 1`).Scan(&since); err != nil {
+		return fmt.Errorf("index lookup: %w", err)
+	}
+	if since > 0 {
+		return fmt.Errorf("%s of an index written before 2026-12-04 (kept from block %d): %w", what, since, audit.ErrNotRecorded)
+	}
+	return nil
 }
 
 // indexedHead is an anchored head with the block that wrote it.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
@@ -16,7 +17,8 @@ import (
 // TestCapturedChainIndexed: the blocks of a real network, audited with
 // every check (the orderers' signatures too) against the index as they
 // are saved, raise no issue; the index keeps the genesis block's orderer
-// configuration across a reopen, and says when it holds none.
+// configuration and the ballot chaincode's endorsement policy across a
+// reopen, and says when it holds no configuration.
 func TestCapturedChainIndexed(t *testing.T) {
 	ctx := context.Background()
 	blocks, err := ledgertest.CapturedBlocks()
@@ -60,5 +62,8 @@ func TestCapturedChainIndexed(t *testing.T) {
 	}
 	if cfg, err := idx.ChannelConfig(); err != nil || cfg == nil || !reflect.DeepEqual(*cfg, *genesis.ChannelConfig) {
 		t.Fatalf("ChannelConfig after reopening = %+v, %v; want the genesis block's", cfg, err)
+	}
+	if ps, err := idx.Policies(); err != nil || len(ps) != 1 || ps["ballot"].String() != network.EndorsementPolicy {
+		t.Fatalf("Policies after reopening = %v, %v; want ballot's %s", ps, err, network.EndorsementPolicy)
 	}
 }

@@ -523,6 +523,21 @@ func (x *Index) Orderers(ctx context.Context) (Orderers, error) {
 	return o, nil
 }
 
+// EndorsementPolicies returns each chaincode's endorsement policy as its
+// last indexed definition states it, in Fabric's CLI notation (none on an
+// index that did not keep them).
+func (x *Index) EndorsementPolicies(ctx context.Context) (map[string]string, error) {
+	ps, err := x.Policies()
+	if err != nil && !errors.Is(err, audit.ErrNotRecorded) {
+		return nil, err
+	}
+	out := map[string]string{}
+	for cc, p := range ps {
+		out[cc] = p.String()
+	}
+	return out, nil
+}
+
 // LogAnchors is the intake log's record on the ledger as the indexed
 // blocks left it, each anchored head beside the votes its state's batches
 // hold.

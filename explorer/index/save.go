@@ -440,12 +440,19 @@ func (s saver) roll() error {
 	return nil
 }
 
-// intakeLog keeps the intake log's keys record and the anchored heads the
-// block wrote, for the audit of later blocks and the audit page.
+// intakeLog keeps the chaincode definitions' endorsement policies, the
+// intake log's keys record and the anchored heads the block wrote, for the
+// audit of later blocks and the audit page.
 func (s saver) intakeLog() error {
 	if s.r.LogKeys != nil {
 		if err := s.exec(`INSERT INTO log_keys VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record`, jsonText(s.r.LogKeys)); err != nil {
 			return fmt.Errorf("log keys: %w", err)
+		}
+	}
+	for cc, p := range s.r.Policies {
+		if err := s.exec(`INSERT INTO chaincode_policies VALUES (?, ?, ?) ON CONFLICT (chaincode) DO UPDATE SET block = excluded.block, record = excluded.record`,
+			cc, s.r.Block.Number, jsonText(p)); err != nil {
+			return fmt.Errorf("%s's endorsement policy: %w", cc, err)
 		}
 	}
 	for _, h := range s.r.LogHeads {

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
@@ -17,7 +19,8 @@ import (
 // TestAuditShowsOrderers: the audit page and its JSON say whose signatures
 // every block is checked for: nothing on an index without an orderer
 // configuration, and on the captured blocks of a real BFT network the four
-// consenters of both orderer organisations, three signatures needed.
+// consenters of both orderer organisations, three signatures needed, and
+// the ballot chaincode's endorsement policy from its definition.
 func TestAuditShowsOrderers(t *testing.T) {
 	s := newServer(t)
 	get := func() index.Orderers {
@@ -60,6 +63,9 @@ func TestAuditShowsOrderers(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/audit", nil))
+	if page := rec.Body.String(); !strings.Contains(page, `<code id="policy-ballot">`+html.EscapeString(network.EndorsementPolicy)+`</code>`) {
+		t.Errorf("the audit page does not give the ballot chaincode's endorsement policy %s: %.2000s", network.EndorsementPolicy, page[strings.Index(page, "<h2>Block signatures"):])
+	}
 	if page := rec.Body.String(); !strings.Contains(page, "valid signatures of 3 distinct orderers (BFT)") || !strings.Contains(page, "1 CommissionOrdererMSP") {
 		t.Fatalf("the audit page does not say whose signatures are checked: %.2000s", page[strings.Index(page, "<h2>Block signatures"):])
 	}

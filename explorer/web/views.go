@@ -420,23 +420,24 @@ type auditRow struct {
 }
 
 type auditView struct {
-	Totals        index.Totals     `json:"totals"`
-	LedgerHeight  uint64           `json:"ledger_height"`
-	InSync        bool             `json:"in_sync"` // every block of the ledger is indexed
-	LedgerError   string           `json:"ledger_error,omitempty"`
-	BrokenBlocks  int64            `json:"broken_blocks"`
-	Recount       ballot.Results   `json:"recount"`
-	Chaincode     *ballot.Results  `json:"chaincode,omitempty"`
-	Rows          []auditRow       `json:"rows"`
-	Rejected      map[string]int64 `json:"rejected_by_reason"` // the recount's rejections by reason (ballot.Reject*)
-	Roll          index.Roll       `json:"roll"`               // the roll the blocks wrote, and its seal
-	Orderers      index.Orderers   `json:"orderers"`           // whose signatures every block is checked for
-	LogAnchors    index.LogAnchors `json:"intake_log"`         // the intake log's keys and anchored heads the blocks wrote
-	TrustAnchor   trustAnchor      `json:"trust_anchor"`       // block 0, and the genesis block it is pinned to
-	LedgerBatches int64            `json:"chaincode_batches"`
-	Match         bool             `json:"match"` // every count and the batch count agree
-	Issues        []index.Issue    `json:"issues"`
-	Pager         Pager            `json:"issues_pager"`
+	Totals        index.Totals      `json:"totals"`
+	LedgerHeight  uint64            `json:"ledger_height"`
+	InSync        bool              `json:"in_sync"` // every block of the ledger is indexed
+	LedgerError   string            `json:"ledger_error,omitempty"`
+	BrokenBlocks  int64             `json:"broken_blocks"`
+	Recount       ballot.Results    `json:"recount"`
+	Chaincode     *ballot.Results   `json:"chaincode,omitempty"`
+	Rows          []auditRow        `json:"rows"`
+	Rejected      map[string]int64  `json:"rejected_by_reason"`   // the recount's rejections by reason (ballot.Reject*)
+	Roll          index.Roll        `json:"roll"`                 // the roll the blocks wrote, and its seal
+	Orderers      index.Orderers    `json:"orderers"`             // whose signatures every block is checked for
+	LogAnchors    index.LogAnchors  `json:"intake_log"`           // the intake log's keys and anchored heads the blocks wrote
+	TrustAnchor   trustAnchor       `json:"trust_anchor"`         // block 0, and the genesis block it is pinned to
+	Policies      map[string]string `json:"endorsement_policies"` // each chaincode's endorsement policy, from its committed definition
+	LedgerBatches int64             `json:"chaincode_batches"`
+	Match         bool              `json:"match"` // every count and the batch count agree
+	Issues        []index.Issue     `json:"issues"`
+	Pager         Pager             `json:"issues_pager"`
 }
 
 // trustAnchor is the block every signature check starts from: the
@@ -488,6 +489,9 @@ func (s *Server) audit(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if v.TrustAnchor, err = s.trustAnchor(ctx); err != nil {
+		return nil, err
+	}
+	if v.Policies, err = s.cfg.Index.EndorsementPolicies(ctx); err != nil {
 		return nil, err
 	}
 	v.LedgerHeight, v.LedgerError = s.ledgerHeight(ctx)
