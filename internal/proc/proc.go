@@ -355,6 +355,25 @@ func AddrFree(addr string, port int) bool {
 	return true
 }
 
+// PortRelease is how long AddrFreeSoon waits for a taken port: a port
+// whose process just exited can stay taken a moment while the kernel
+// closes its connections (seen on a loaded machine: a network brought up
+// on the ports of one stopped 0.7 s before found one still taken).
+const PortRelease = 5 * time.Second
+
+// AddrFreeSoon reports whether addr:port is free, or comes free within
+// PortRelease.
+func AddrFreeSoon(addr string, port int) bool {
+	deadline := time.Now().Add(PortRelease)
+	for !AddrFree(addr, port) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return true
+}
+
 // Tail returns the last n lines of a file, indented, for error messages.
 func Tail(path string, n int) string {
 	data, err := os.ReadFile(path)

@@ -180,6 +180,36 @@ func TestPortFree(t *testing.T) {
 	}
 }
 
+// TestAddrFreeSoon: a port released within PortRelease reads free (after
+// its release, not before); one held past it reads taken, after the wait.
+func TestAddrFreeSoon(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	start := time.Now()
+	time.AfterFunc(300*time.Millisecond, func() { l.Close() })
+	if !AddrFreeSoon("127.0.0.1", port) {
+		t.Fatalf("port %d, released after 300 ms, still read taken after %s", port, PortRelease)
+	}
+	if waited := time.Since(start); waited < 300*time.Millisecond || waited > PortRelease {
+		t.Fatalf("a port released after 300 ms read free after %s", waited)
+	}
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	start = time.Now()
+	if AddrFreeSoon("127.0.0.1", held.Addr().(*net.TCPAddr).Port) {
+		t.Fatal("a port held throughout read free")
+	}
+	if waited := time.Since(start); waited < PortRelease {
+		t.Fatalf("a held port read taken after %s, before PortRelease (%s)", waited, PortRelease)
+	}
+}
+
 // threadSched is a thread's niceness and scheduling policy.
 type threadSched struct{ nice, policy int }
 

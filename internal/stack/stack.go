@@ -377,7 +377,7 @@ func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
 		if _, err := os.Stat(sp.Bin); err != nil {
 			return fmt.Errorf("%s: %s is missing: run `make build`", sp.Name, sp.Bin)
 		}
-		if !proc.AddrFree(sp.Addr, sp.Port) {
+		if !proc.AddrFreeSoon(sp.Addr, sp.Port) {
 			return fmt.Errorf("%s (%s) is in use by another process: stop it or choose another port base with --port-base", sp.ListenAddr(), sp.Name)
 		}
 		if sp.Dir != "" {

@@ -285,7 +285,7 @@ func (n *Network) checkPorts() error {
 		if n.running(np.Process) {
 			continue
 		}
-		if !proc.AddrFree(addrs[np.Process], np.Port) {
+		if !proc.AddrFreeSoon(addrs[np.Process], np.Port) {
 			return fmt.Errorf("port %d (%s %s) is in use by another process: stop it (`ss -ltnp 'sport = :%d'` shows which) or choose another port base with --port-base / VOTECHAIN_PORT_BASE",
 				np.Port, np.Process, np.Role, np.Port)
 		}
