@@ -15,6 +15,16 @@ const (
 	StatusFinalised  = "finalised"
 )
 
+// Who may write the ledger's records: the clients of CommissionMSP, the
+// election commission's MSP; of those, its admins (certificate OU
+// AdminOU) configure the election, the roll and the intake log's keys,
+// and the batchers the election record names (Election.MayCommit) commit
+// batches.
+const (
+	CommissionMSP = "CommissionMSP"
+	AdminOU       = "admin"
+)
+
 // maxElectionName bounds the free-text name stored on the ledger, and a
 // contest's title.
 const maxElectionName = 256

@@ -17,9 +17,9 @@ import (
 const (
 	// CommissionMSP is the MSP of the election commission: only its clients
 	// may commit batches, and only its admins may configure the election.
-	CommissionMSP = "CommissionMSP"
+	CommissionMSP = ballot.CommissionMSP
 	// adminOU is the organisational unit NodeOUs give admin certificates.
-	adminOU = "admin"
+	adminOU = ballot.AdminOU
 
 	// MaxBatchVotes bounds the votes of one CommitBatch (and, through
 	// ballot.MaxBatchBytes, its size: about 4 MB).

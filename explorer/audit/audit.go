@@ -36,6 +36,7 @@ const (
 	KindBlockSignature = "block_signature" // orderers' signatures missing, invalid or short of the block validation's quorum
 	KindEndorsement    = "endorsement"     // VALID transaction whose valid endorsements do not satisfy its chaincode's endorsement policy
 	KindGenesis        = "genesis"         // block 0 is not the channel's genesis block the auditor was given
+	KindCaller         = "caller"          // VALID transaction whose client may not write what it wrote
 	KindLogKeys        = "log_keys"        // intake log keys record not as RegisterLogKeys must write it
 	KindLogAnchor      = "log_anchor"      // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing
 )
@@ -43,7 +44,7 @@ const (
 // Kinds lists every issue kind, for metrics and documentation.
 var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
 	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal, KindBlockSignature, KindEndorsement, KindGenesis,
-	KindLogKeys, KindLogAnchor}
+	KindLogKeys, KindLogAnchor, KindCaller}
 
 // Issue is one verification failure.
 type Issue struct {
@@ -192,9 +193,9 @@ type Auditor struct {
 	// namespace of its writes and the target of CommitBatch transactions.
 	Chaincode string
 	// SkipSignatures turns off the checks of the orderers' block
-	// signatures and the endorsements (blocksig.go, endorse.go): for
-	// tests of the other checks, whose blocks no orderer signed and no
-	// peer endorsed.
+	// signatures, the endorsements and the callers (blocksig.go,
+	// endorse.go, caller.go): for tests of the other checks, whose blocks
+	// no orderer signed, no peer endorsed and no real client sent.
 	SkipSignatures bool
 	// Identities, if set, remembers the signers' certificates already
 	// parsed and chained to their CAs, across blocks: the follower keeps
@@ -252,7 +253,12 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		if err := bh.definitions(&r, tx); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 		}
+		bh.need = 0
+		if tx.Chaincode == a.Chaincode && (tx.IsCommitBatch() || tx.IsCommitBatches()) {
+			bh.need |= needBatcher
+		}
 		if raw, ok := tx.Write(a.Chaincode, ballot.ElectionKey); ok {
+			bh.need |= needAdmin
 			var e ballot.Election
 			if err := json.Unmarshal(raw, &e); err == nil {
 				if e.Status == ballot.StatusFinalised && (bh.election == nil || bh.election.Status != ballot.StatusFinalised) {
@@ -268,6 +274,9 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		}
 		if err := a.intakeLogWrites(&r, tx, bh); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+		}
+		if cfg != nil {
+			checkCaller(&r, tx, bh.need, cfg, bh.election, a.Identities)
 		}
 		raws, decoded := a.batchArgs(&r, tx)
 		evs := &txEvents{tx: tx}
@@ -475,6 +484,9 @@ type blockHistory struct {
 	// policies are the chaincodes' endorsement policies as of the
 	// transaction being audited (read from History when first needed).
 	policies map[string]fabricblock.EndorsementPolicy
+	// need is what the writes of the transaction being audited ask of
+	// its creator (caller.go).
+	need callerNeed
 }
 
 func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error) {

@@ -74,6 +74,12 @@ func (a Auditor) intakeLogWrites(r *Report, tx fabricblock.Tx, h *blockHistory) 
 	if fn == "" && !w.wroteKeys && len(w.heads) == 0 {
 		return nil
 	}
+	if w.wroteKeys {
+		h.need |= needAdmin
+	}
+	if len(w.heads) > 0 {
+		h.need |= needCommission
+	}
 	if err := h.loadLog(); err != nil {
 		return err
 	}

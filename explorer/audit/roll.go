@@ -65,6 +65,7 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error
 	if len(w.entries) == 0 && len(w.chunks) == 0 && !w.sealed {
 		return nil
 	}
+	h.need |= needAdmin
 	if h.sealed && (len(w.entries) > 0 || len(w.chunks) > 0) {
 		r.issue(KindRollSeal, tx.ID, fmt.Sprintf("the roll is sealed, yet the transaction wrote %d roll marks and %d chunk records", len(w.entries), len(w.chunks)))
 	}

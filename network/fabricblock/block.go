@@ -45,11 +45,12 @@ type Block struct {
 
 // Tx is one transaction (envelope) of a block.
 type Tx struct {
-	Index   int
-	ID      string
-	Type    string // channel header type: ENDORSER_TRANSACTION, CONFIG, ...
-	Creator string // MSP id of the submitting client
-	Time    time.Time
+	Index       int
+	ID          string
+	Type        string // channel header type: ENDORSER_TRANSACTION, CONFIG, ...
+	Creator     string // MSP id of the submitting client
+	CreatorCert []byte // the submitting client's certificate (PEM), as its signature header names it
+	Time        time.Time
 	// Code is the peer's validation code, e.g. "VALID" or "MVCC_READ_CONFLICT".
 	Code string
 

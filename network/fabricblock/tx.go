@@ -50,7 +50,7 @@ func decodeTx(env []byte, tx *Tx) error {
 	if err := unmarshal(sh.GetCreator(), &creator, "creator"); err != nil {
 		return err
 	}
-	tx.Creator = creator.GetMspid()
+	tx.Creator, tx.CreatorCert = creator.GetMspid(), creator.GetIdBytes()
 	if common.HeaderType(ch.GetType()) != common.HeaderType_ENDORSER_TRANSACTION {
 		return nil
 	}
