@@ -23,22 +23,23 @@ import (
 // Kinds of issues. Each is a way the ledger disagrees with itself; none
 // should ever occur on an honest network.
 const (
-	KindPreviousHash   = "previous_hash"   // previous-hash link broken
-	KindDataHash       = "data_hash"       // data hash does not match the block's data
-	KindTxDecode       = "tx_decode"       // transaction envelope undecodable
-	KindBatchDecode    = "batch_decode"    // CommitBatch(es) argument is not a valid batch (list)
-	KindBatchRoot      = "batch_root"      // claimed root differs from the votes' root
-	KindBatchTally     = "batch_tally"     // claimed tallies differ from the votes' tallies
-	KindBatchRecord    = "batch_record"    // written batch record missing or differing from the recount
-	KindBatchEvent     = "batch_event"     // BatchCommitted event missing or differing from the record
-	KindRollChunk      = "roll_chunk"      // roll chunk record missing, written again or differing from its transaction's roll marks
-	KindRollSeal       = "roll_seal"       // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
-	KindBlockSignature = "block_signature" // orderers' signatures missing, invalid or short of the block validation's quorum
-	KindEndorsement    = "endorsement"     // VALID transaction whose valid endorsements do not satisfy its chaincode's endorsement policy
-	KindGenesis        = "genesis"         // block 0 is not the channel's genesis block the auditor was given
-	KindCaller         = "caller"          // VALID transaction whose client may not write what it wrote
-	KindLogKeys        = "log_keys"        // intake log keys record not as RegisterLogKeys must write it
-	KindLogAnchor      = "log_anchor"      // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing
+	KindPreviousHash    = "previous_hash"    // previous-hash link broken
+	KindDataHash        = "data_hash"        // data hash does not match the block's data
+	KindTxDecode        = "tx_decode"        // transaction envelope undecodable
+	KindBatchDecode     = "batch_decode"     // CommitBatch(es) argument is not a valid batch (list)
+	KindBatchRoot       = "batch_root"       // claimed root differs from the votes' root
+	KindBatchTally      = "batch_tally"      // claimed tallies differ from the votes' tallies
+	KindBatchRecord     = "batch_record"     // written batch record missing or differing from the recount
+	KindBatchEvent      = "batch_event"      // BatchCommitted event missing or differing from the record
+	KindRollChunk       = "roll_chunk"       // roll chunk record missing, written again or differing from its transaction's roll marks
+	KindRollSeal        = "roll_seal"        // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
+	KindBlockSignature  = "block_signature"  // orderers' signatures missing, invalid or short of the block validation's quorum
+	KindEndorsement     = "endorsement"      // VALID transaction whose valid endorsements do not satisfy its chaincode's endorsement policy
+	KindGenesis         = "genesis"          // block 0 is not the channel's genesis block the auditor was given
+	KindCaller          = "caller"           // VALID transaction whose client may not write what it wrote
+	KindClientSignature = "client_signature" // VALID endorser transaction not signed by the client it names, or whose id its signature header does not give
+	KindLogKeys         = "log_keys"         // intake log keys record not as RegisterLogKeys must write it
+	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing
 )
 
 // Kinds lists every issue kind, for metrics and documentation.
@@ -193,9 +194,10 @@ type Auditor struct {
 	// namespace of its writes and the target of CommitBatch transactions.
 	Chaincode string
 	// SkipSignatures turns off the checks of the orderers' block
-	// signatures, the endorsements and the callers (blocksig.go,
-	// endorse.go, caller.go): for tests of the other checks, whose blocks
-	// no orderer signed, no peer endorsed and no real client sent.
+	// signatures, the clients' signatures, the endorsements and the
+	// callers (blocksig.go, client.go, endorse.go, caller.go): for tests
+	// of the other checks, whose blocks no orderer signed, no peer
+	// endorsed and no real client sent.
 	SkipSignatures bool
 	// Identities, if set, remembers the signers' certificates already
 	// parsed and chained to their CAs, across blocks: the follower keeps
@@ -242,6 +244,9 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		}
 		if !tx.Valid() {
 			continue
+		}
+		if cfg != nil {
+			checkClient(&r, tx, cfg, a.Identities)
 		}
 		if cfg != nil && a.endorsed(tx) {
 			rule, err := bh.policyRule(tx.Chaincode, cfg)

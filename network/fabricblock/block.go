@@ -50,7 +50,13 @@ type Tx struct {
 	Type        string // channel header type: ENDORSER_TRANSACTION, CONFIG, ...
 	Creator     string // MSP id of the submitting client
 	CreatorCert []byte // the submitting client's certificate (PEM), as its signature header names it
-	Time        time.Time
+	// ClientSignature is the submitting client's signature of the
+	// envelope, which the orderers checked before ordering it.
+	ClientSignature ClientSignature
+	// IDDerived reports whether ID is what Fabric derives from the
+	// signature header: hex SHA-256 of its nonce followed by the creator.
+	IDDerived bool
+	Time      time.Time
 	// Code is the peer's validation code, e.g. "VALID" or "MVCC_READ_CONFLICT".
 	Code string
 
@@ -72,6 +78,14 @@ type Tx struct {
 
 // Valid reports whether the peer committed the transaction as VALID.
 func (t Tx) Valid() bool { return t.Code == peer.TxValidationCode_VALID.String() }
+
+// ClientSignature is a client's signature of its transaction's envelope.
+type ClientSignature struct {
+	// Digest is what was signed: SHA-256 of the envelope's payload.
+	Digest [32]byte
+	// Signature is the ASN.1 ECDSA signature of Digest.
+	Signature []byte
+}
 
 // Event is a chaincode event.
 type Event struct {

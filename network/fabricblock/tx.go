@@ -2,8 +2,10 @@ package fabricblock
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"unicode/utf8"
 
@@ -26,8 +28,9 @@ func ParseTx(env []byte) Tx {
 }
 
 // decodeTx fills tx from the envelope, layer by layer: payload and headers
-// (id, type, time, creator), then for endorser transactions the chaincode
-// invocation (proposal input) and its outcome (events and writes).
+// (id, type, time, creator, the client's signature), then for endorser
+// transactions the chaincode invocation (proposal input) and its outcome
+// (events and writes).
 func decodeTx(env []byte, tx *Tx) error {
 	var e common.Envelope
 	var payload common.Payload
@@ -51,6 +54,9 @@ func decodeTx(env []byte, tx *Tx) error {
 		return err
 	}
 	tx.Creator, tx.CreatorCert = creator.GetMspid(), creator.GetIdBytes()
+	tx.ClientSignature = ClientSignature{Digest: sha256.Sum256(e.GetPayload()), Signature: e.GetSignature()}
+	derived := sha256.Sum256(append(sh.GetNonce(), sh.GetCreator()...))
+	tx.IDDerived = tx.ID == hex.EncodeToString(derived[:])
 	if common.HeaderType(ch.GetType()) != common.HeaderType_ENDORSER_TRANSACTION {
 		return nil
 	}
@@ -76,15 +82,20 @@ func decodeTx(env []byte, tx *Tx) error {
 
 // decodeEndorsements reads each endorser's identity and signature, with
 // the digest it signed: SHA-256 of the proposal response payload followed
-// by the endorser's serialized identity.
+// by the endorser's serialized identity (the payload hashed once, its
+// state cloned for each endorser).
 func decodeEndorsements(action *peer.ChaincodeEndorsedAction, tx *Tx) error {
+	payload := sha256.New()
+	payload.Write(action.GetProposalResponsePayload())
 	for i, e := range action.GetEndorsements() {
 		var id msp.SerializedIdentity
 		if err := unmarshal(e.GetEndorser(), &id, fmt.Sprintf("endorser %d", i)); err != nil {
 			return err
 		}
-		h := sha256.New()
-		h.Write(action.GetProposalResponsePayload())
+		h, err := payload.(hash.Cloner).Clone()
+		if err != nil {
+			return fmt.Errorf("endorser %d: %w", i, err)
+		}
 		h.Write(e.GetEndorser())
 		en := Endorsement{Endorser: Identity{MSPID: id.GetMspid(), Cert: id.GetIdBytes()}, Signature: e.GetSignature()}
 		h.Sum(en.Digest[:0])
