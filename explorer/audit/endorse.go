@@ -25,17 +25,19 @@ import (
 //
 // Where the policy comes from: the chaincode's last definition the
 // blocks committed (History.Policies); a definition naming a channel
-// policy, and the lifecycle's own transactions, are taken as a majority of
-// the peer organisations, which is what the channel's Endorsement and
-// LifecycleEndorsement policies (MAJORITY of each organisation's
-// OR('Org.peer')) amount to; a chaincode whose definition the history did
-// not keep (an index written before it did) as every peer organisation.
+// policy, and the lifecycle's own transactions, follow that channel policy
+// as the channel's configuration states it (its Endorsement and
+// LifecycleEndorsement policies: MAJORITY of each organisation's
+// OR('Org.peer') as the consortium configures them); a chaincode whose
+// definition the history did not keep (an index written before it did) as
+// every peer organisation, and a channel policy of a configuration indexed
+// before the application's policies were read as a majority of them.
 
 // policyRule returns the rule a VALID transaction of chaincode cc must
 // satisfy under channel configuration cfg, with what it is read from.
 func (h *blockHistory) policyRule(cc string, cfg *fabricblock.ChannelConfig) (fabricblock.SignaturePolicy, error) {
 	if cc == fabricblock.LifecycleNamespace {
-		return peerOrgs(cfg, len(cfg.PeerOrgs)/2+1), nil
+		return channelPolicy(cfg, fabricblock.LifecycleEndorsementPolicy), nil
 	}
 	if err := h.loadPolicies(); err != nil {
 		return fabricblock.SignaturePolicy{}, err
@@ -47,7 +49,23 @@ func (h *blockHistory) policyRule(cc string, cfg *fabricblock.ChannelConfig) (fa
 	case p.Signature != nil:
 		return *p.Signature, nil
 	}
-	return peerOrgs(cfg, len(cfg.PeerOrgs)/2+1), nil
+	return channelPolicy(cfg, p.ChannelReference), nil
+}
+
+// channelPolicy returns the rule of the channel policy at path under cfg:
+// as the configuration states it, a rule nothing satisfies if it states
+// none (Fabric then finds no such policy, and validates nothing against
+// it), or, for a configuration indexed before its application policies
+// were read, a majority of the peer organisations (what this consortium's
+// Endorsement and LifecycleEndorsement policies amount to).
+func channelPolicy(cfg *fabricblock.ChannelConfig, path string) fabricblock.SignaturePolicy {
+	if cfg.ApplicationPolicies == nil {
+		return peerOrgs(cfg, len(cfg.PeerOrgs)/2+1)
+	}
+	if rule, ok := cfg.ApplicationPolicies[path]; ok {
+		return rule
+	}
+	return fabricblock.SignaturePolicy{N: 1}
 }
 
 // peerOrgs is the rule: n of the peer organisations' peers.

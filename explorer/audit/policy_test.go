@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -54,24 +55,52 @@ func TestEndorsementPolicyFollowed(t *testing.T) {
 	}
 	member := fabricblock.SignaturePolicy{Principal: &fabricblock.Principal{MSPID: "CommissionMSP", Role: "member"}}
 	admin := fabricblock.SignaturePolicy{Principal: &fabricblock.Principal{MSPID: "CommissionMSP", Role: "admin"}}
+	// The channel's configuration as captured, and edited: its
+	// Endorsement and LifecycleEndorsement policies stated as ANY, and not read (as indexed before
+	// the application's policies were).
+	captured := blocks[0].ChannelConfig
+	if got := captured.ApplicationPolicies["/Channel/Application/Endorsement"].String(); got != "AND(OR('CommissionMSP.peer'),OR('ObserversMSP.peer'))" {
+		t.Fatalf("captured channel Endorsement policy %s", got)
+	}
+	anyOrg := *captured
+	anyOrg.ApplicationPolicies = maps.Clone(captured.ApplicationPolicies)
+	for _, path := range []string{"/Channel/Application/Endorsement", fabricblock.LifecycleEndorsementPolicy} {
+		p := anyOrg.ApplicationPolicies[path]
+		p.N = 1
+		anyOrg.ApplicationPolicies[path] = p
+	}
+	unread := *captured
+	unread.ApplicationPolicies = nil
+	ref := func(path string) fabricblock.EndorsementPolicy {
+		return fabricblock.EndorsementPolicy{ChannelReference: path}
+	}
 	for name, c := range map[string]struct {
 		policy fabricblock.EndorsementPolicy
 		block  fabricblock.Block
-		want   string // in the endorsement issue of the edited transaction; "" for none
+		want   string                     // in the endorsement issue of the edited transaction; "" for none
+		cfg    *fabricblock.ChannelConfig // nil: as captured
 	}{
-		"deployed policy, both organisations":  {*defined, b, ""},
-		"deployed policy, the Commission only": {*defined, onlyCommission, "no valid endorsement by a peer of ObserversMSP"},
+		"deployed policy, both organisations":  {*defined, b, "", nil},
+		"deployed policy, the Commission only": {*defined, onlyCommission, "no valid endorsement by a peer of ObserversMSP", nil},
 		"OR, the Commission only": {fabricblock.EndorsementPolicy{Signature: &fabricblock.SignaturePolicy{N: 1,
-			Rules: []fabricblock.SignaturePolicy{peer("CommissionMSP"), peer("ObserversMSP")}}}, onlyCommission, ""},
-		"a member of the Commission": {fabricblock.EndorsementPolicy{Signature: &member}, onlyCommission, ""},
-		"an admin of the Commission": {fabricblock.EndorsementPolicy{Signature: &admin}, b, "no valid endorsement by an admin of CommissionMSP"},
+			Rules: []fabricblock.SignaturePolicy{peer("CommissionMSP"), peer("ObserversMSP")}}}, onlyCommission, "", nil},
+		"a member of the Commission": {fabricblock.EndorsementPolicy{Signature: &member}, onlyCommission, "", nil},
+		"an admin of the Commission": {fabricblock.EndorsementPolicy{Signature: &admin}, b, "no valid endorsement by an admin of CommissionMSP", nil},
 		"one signer cannot count twice": {fabricblock.EndorsementPolicy{Signature: &fabricblock.SignaturePolicy{N: 2,
-			Rules: []fabricblock.SignaturePolicy{peer("CommissionMSP"), member}}}, onlyCommission, "do not satisfy"},
-		"a channel policy (a majority)":   {fabricblock.EndorsementPolicy{ChannelReference: "/Channel/Application/Endorsement"}, onlyCommission, "no valid endorsement by a peer of ObserversMSP"},
-		"the lifecycle's commit, one org": {*defined, oneOrg, "no valid endorsement by a peer of"},
+			Rules: []fabricblock.SignaturePolicy{peer("CommissionMSP"), member}}}, onlyCommission, "do not satisfy", nil},
+		"a channel policy (a majority)":        {ref("/Channel/Application/Endorsement"), onlyCommission, "no valid endorsement by a peer of ObserversMSP", nil},
+		"a channel policy, both organisations": {ref("/Channel/Application/Endorsement"), b, "", nil},
+		"a channel policy stated as ANY":       {ref("/Channel/Application/Endorsement"), onlyCommission, "", &anyOrg},
+		"a channel policy not stated":          {ref("/Channel/Application/Elsewhere"), b, "endorsement policy NOBODY", nil},
+		"a channel policy, config not read":    {ref("/Channel/Application/Elsewhere"), onlyCommission, "no valid endorsement by a peer of ObserversMSP", &unread},
+		"the lifecycle's commit, one org":      {*defined, oneOrg, "no valid endorsement by a peer of", nil},
+		"the lifecycle's commit, one org, ANY": {*defined, oneOrg, "", &anyOrg},
 	} {
 		h := newHistory()
-		h.orderers = blocks[0].ChannelConfig
+		h.orderers = captured
+		if c.cfg != nil {
+			h.orderers = c.cfg
+		}
 		h.policies = map[string]fabricblock.EndorsementPolicy{"ballot": c.policy}
 		r, err := audit.Auditor{Chaincode: "ballot"}.Block(c.block.PreviousHash, c.block, h)
 		if err != nil {

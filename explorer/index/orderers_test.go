@@ -18,7 +18,8 @@ import (
 // every check (the orderers' signatures too) against the index as they
 // are saved, raise no issue; the index keeps the genesis block's orderer
 // configuration and the ballot chaincode's endorsement policy across a
-// reopen, and says when it holds no configuration.
+// reopen, and says when it holds no configuration; a definition naming a
+// channel policy is shown with the rule the configuration gives it.
 func TestCapturedChainIndexed(t *testing.T) {
 	ctx := context.Background()
 	blocks, err := ledgertest.CapturedBlocks()
@@ -65,5 +66,17 @@ func TestCapturedChainIndexed(t *testing.T) {
 	}
 	if ps, err := idx.Policies(); err != nil || len(ps) != 1 || ps["ballot"].String() != network.EndorsementPolicy {
 		t.Fatalf("Policies after reopening = %v, %v; want ballot's %s", ps, err, network.EndorsementPolicy)
+	}
+	// A definition naming a channel policy is shown with the rule the
+	// channel's configuration gives it.
+	last := blocks[len(blocks)-1]
+	next := fabricblock.Block{Number: last.Header.Number + 1, PreviousHash: prev, Hash: []byte{1}, DataHash: []byte{2}, DataHashOK: true}
+	ref := fabricblock.EndorsementPolicy{ChannelReference: "/Channel/Application/Endorsement"}
+	if err := idx.Save(ctx, audit.Report{Block: next, Policies: map[string]fabricblock.EndorsementPolicy{"other": ref}}); err != nil {
+		t.Fatal(err)
+	}
+	shown, err := idx.EndorsementPolicies(ctx)
+	if want := "/Channel/Application/Endorsement: AND(OR('CommissionMSP.peer'),OR('ObserversMSP.peer'))"; err != nil || shown["other"] != want || shown["ballot"] != network.EndorsementPolicy {
+		t.Fatalf("EndorsementPolicies = %v, %v; want other's %s", shown, err, want)
 	}
 }

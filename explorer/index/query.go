@@ -524,16 +524,27 @@ func (x *Index) Orderers(ctx context.Context) (Orderers, error) {
 }
 
 // EndorsementPolicies returns each chaincode's endorsement policy as its
-// last indexed definition states it, in Fabric's CLI notation (none on an
-// index that did not keep them).
+// last indexed definition states it, in Fabric's CLI notation, a channel
+// policy it names followed by ": " and the rule the channel's
+// configuration gives it (none on an index that did not keep them).
 func (x *Index) EndorsementPolicies(ctx context.Context) (map[string]string, error) {
 	ps, err := x.Policies()
+	if err != nil && !errors.Is(err, audit.ErrNotRecorded) {
+		return nil, err
+	}
+	cfg, err := x.ChannelConfig()
 	if err != nil && !errors.Is(err, audit.ErrNotRecorded) {
 		return nil, err
 	}
 	out := map[string]string{}
 	for cc, p := range ps {
 		out[cc] = p.String()
+		if p.Signature != nil || cfg == nil {
+			continue
+		}
+		if rule, ok := cfg.ApplicationPolicies[p.ChannelReference]; ok {
+			out[cc] += ": " + rule.String()
+		}
 	}
 	return out, nil
 }

@@ -40,7 +40,7 @@ type Identity struct {
 
 // ChannelConfig is what of a channel configuration the audit checks
 // signatures against: the ordering service's consensus and consenters,
-// and the organisations' MSPs.
+// the organisations' MSPs and the application's policies.
 type ChannelConfig struct {
 	// Consensus is the consensus type: "BFT" or "etcdraft".
 	Consensus string `json:"consensus"`
@@ -51,6 +51,11 @@ type ChannelConfig struct {
 	// and of the application (peer) organisations.
 	OrdererOrgs []OrgMSP `json:"orderer_orgs"`
 	PeerOrgs    []OrgMSP `json:"peer_orgs"`
+	// ApplicationPolicies are the application group's implicit meta
+	// policies by path (such as LifecycleEndorsementPolicy), each as the
+	// signature rule over the organisations' policies it amounts to; nil
+	// in a configuration recorded before they were read.
+	ApplicationPolicies map[string]SignaturePolicy `json:"application_policies,omitempty"`
 }
 
 // Consenter is one BFT consenter.
@@ -146,6 +151,9 @@ func parseChannelConfig(env []byte) (*ChannelConfig, error) {
 		return nil, err
 	}
 	if cfg.PeerOrgs, err = orgMSPs(groups["Application"]); err != nil {
+		return nil, err
+	}
+	if cfg.ApplicationPolicies, err = applicationPolicies(groups["Application"]); err != nil {
 		return nil, err
 	}
 	return cfg, nil

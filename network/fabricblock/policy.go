@@ -2,6 +2,8 @@ package fabricblock
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -35,6 +37,9 @@ type SignaturePolicy struct {
 func (p SignaturePolicy) String() string {
 	if p.Principal != nil {
 		return fmt.Sprintf("'%s.%s'", p.Principal.MSPID, p.Principal.Role)
+	}
+	if len(p.Rules) == 0 && p.N > 0 {
+		return "NOBODY" // a rule no signature satisfies
 	}
 	parts := make([]string, len(p.Rules))
 	for i, r := range p.Rules {
@@ -118,19 +123,104 @@ func decodeValidationInfo(raw []byte) (EndorsementPolicy, error) {
 	if env == nil {
 		return EndorsementPolicy{}, fmt.Errorf("application policy is neither a signature policy nor a channel policy reference")
 	}
-	var principals []Principal
-	for i, id := range env.GetIdentities() {
-		p, err := decodePrincipal(id)
-		if err != nil {
-			return EndorsementPolicy{}, fmt.Errorf("identity %d: %w", i, err)
-		}
-		principals = append(principals, p)
-	}
-	rule, err := decodeRule(env.GetRule(), principals, 0)
+	rule, err := decodeSignaturePolicy(env)
 	if err != nil {
 		return EndorsementPolicy{}, err
 	}
 	return EndorsementPolicy{Signature: &rule}, nil
+}
+
+// decodeSignaturePolicy decodes a signature policy envelope: its rule over
+// its principals.
+func decodeSignaturePolicy(env *common.SignaturePolicyEnvelope) (SignaturePolicy, error) {
+	var principals []Principal
+	for i, id := range env.GetIdentities() {
+		p, err := decodePrincipal(id)
+		if err != nil {
+			return SignaturePolicy{}, fmt.Errorf("identity %d: %w", i, err)
+		}
+		principals = append(principals, p)
+	}
+	return decodeRule(env.GetRule(), principals, 0)
+}
+
+// ApplicationPolicyPrefix is the path of the channel's application
+// policies: a chaincode definition names one as ApplicationPolicyPrefix +
+// its name ("/Channel/Application/Endorsement"), and the lifecycle's
+// commits of definitions follow LifecycleEndorsementPolicy.
+const (
+	ApplicationPolicyPrefix    = "/Channel/Application/"
+	LifecycleEndorsementPolicy = ApplicationPolicyPrefix + "LifecycleEndorsement"
+)
+
+// applicationPolicies reads the policies of the channel's application
+// group, by path, each as the signature rule it amounts to: a signature
+// policy as it is, an implicit meta policy (ANY, ALL or MAJORITY of the
+// organisations' policies of a name) as that many of the organisations'
+// rules, as Fabric counts them: an organisation without a signature
+// policy of that name is a rule no signature satisfies. Policies of other
+// kinds are left out.
+func applicationPolicies(app *common.ConfigGroup) (map[string]SignaturePolicy, error) {
+	if app == nil {
+		return nil, nil
+	}
+	out := map[string]SignaturePolicy{}
+	for name, cp := range app.GetPolicies() {
+		pol := cp.GetPolicy()
+		switch common.Policy_PolicyType(pol.GetType()) {
+		case common.Policy_SIGNATURE:
+			var env common.SignaturePolicyEnvelope
+			if err := unmarshal(pol.GetValue(), &env, "application policy "+name); err != nil {
+				return nil, err
+			}
+			r, err := decodeSignaturePolicy(&env)
+			if err != nil {
+				return nil, fmt.Errorf("application policy %s: %w", name, err)
+			}
+			out[ApplicationPolicyPrefix+name] = r
+			continue
+		case common.Policy_IMPLICIT_META:
+		default:
+			continue
+		}
+		var meta common.ImplicitMetaPolicy
+		if err := unmarshal(pol.GetValue(), &meta, "application policy "+name); err != nil {
+			return nil, err
+		}
+		orgs := slices.Sorted(maps.Keys(app.GetGroups()))
+		rule := SignaturePolicy{Rules: make([]SignaturePolicy, len(orgs))}
+		for i, org := range orgs {
+			sub := app.GetGroups()[org].GetPolicies()[meta.GetSubPolicy()].GetPolicy()
+			if common.Policy_PolicyType(sub.GetType()) != common.Policy_SIGNATURE {
+				rule.Rules[i] = SignaturePolicy{N: 1} // no such policy: nothing satisfies it
+				continue
+			}
+			var env common.SignaturePolicyEnvelope
+			if err := unmarshal(sub.GetValue(), &env, fmt.Sprintf("%s's %s policy", org, meta.GetSubPolicy())); err != nil {
+				return nil, err
+			}
+			r, err := decodeSignaturePolicy(&env)
+			if err != nil {
+				return nil, fmt.Errorf("%s's %s policy: %w", org, meta.GetSubPolicy(), err)
+			}
+			rule.Rules[i] = r
+		}
+		switch meta.GetRule() {
+		case common.ImplicitMetaPolicy_ANY:
+			rule.N = min(1, len(orgs))
+		case common.ImplicitMetaPolicy_ALL:
+			rule.N = len(orgs)
+		case common.ImplicitMetaPolicy_MAJORITY:
+			rule.N = len(orgs)/2 + 1
+		default:
+			return nil, fmt.Errorf("application policy %s: implicit meta rule %s", name, meta.GetRule())
+		}
+		if len(orgs) == 0 {
+			rule.N = 0 // Fabric's special case: no organisations, nothing asked
+		}
+		out[ApplicationPolicyPrefix+name] = rule
+	}
+	return out, nil
 }
 
 // decodePrincipal decodes a role principal (the only kind a policy in
