@@ -38,6 +38,7 @@ const (
 	KindGenesis         = "genesis"          // block 0 is not the channel's genesis block the auditor was given
 	KindCaller          = "caller"           // VALID transaction whose client may not write what it wrote
 	KindClientSignature = "client_signature" // VALID endorser transaction not signed by the client it names, or whose id its signature header does not give
+	KindReplay          = "replay"           // VALID endorser transaction whose id an earlier VALID transaction carried
 	KindLogKeys         = "log_keys"         // intake log keys record not as RegisterLogKeys must write it
 	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing
 )
@@ -104,6 +105,9 @@ type History interface {
 	// did not keep them (the ballot chaincode's is then taken as every
 	// peer organisation's peer).
 	Policies() (map[string]fabricblock.EndorsementPolicy, error)
+	// ValidTxIDs returns those of ids that a VALID transaction of a block
+	// before carried.
+	ValidTxIDs(ids []string) (map[string]bool, error)
 }
 
 // ErrNotRecorded is returned (wrapped) by a History that did not keep
@@ -237,6 +241,9 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	}
 	bh := &blockHistory{History: h, nullifiers: map[Nullifier]bool{}, roots: map[batchID]string{}, election: e,
 		roll: map[Nullifier]string{}, sealed: sealed}
+	if err := checkReplays(&r, b, h); err != nil {
+		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
+	}
 	for _, tx := range b.Txs {
 		if tx.Err != "" {
 			r.issue(KindTxDecode, tx.ID, fmt.Sprintf("transaction %d: %s", tx.Index, tx.Err))

@@ -26,6 +26,7 @@ type memHistory struct {
 	log        audit.IntakeLog
 	batched    map[string]uint64 // votes of each state's first commits
 	policies   map[string]fabricblock.EndorsementPolicy
+	validTxIDs map[string]bool
 }
 
 func newHistory() *memHistory {
@@ -74,7 +75,25 @@ func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
 }
 
 // add records a report's batches, as the index does when it saves them.
+func (h *memHistory) ValidTxIDs(ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, id := range ids {
+		if h.validTxIDs[id] {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
 func (h *memHistory) add(r audit.Report) {
+	for _, tx := range r.Block.Txs {
+		if tx.Valid() {
+			if h.validTxIDs == nil {
+				h.validTxIDs = map[string]bool{}
+			}
+			h.validTxIDs[tx.ID] = true
+		}
+	}
 	if r.Election != nil {
 		h.election = r.Election
 	}

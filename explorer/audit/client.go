@@ -36,3 +36,35 @@ func checkClient(r *Report, tx fabricblock.Tx, cfg *fabricblock.ChannelConfig, i
 		r.issue(KindClientSignature, tx.ID, fmt.Sprintf("VALID, yet its client's signature of the envelope: %v", err))
 	}
 }
+
+// checkReplays flags each VALID endorser transaction of b whose id a VALID
+// transaction carried before it, in an earlier block (h) or earlier in b:
+// Fabric marks such a transaction DUPLICATE_TXID, so that an envelope
+// sent again (its id derived from its nonce and creator, above) changes
+// nothing the second time.
+func checkReplays(r *Report, b fabricblock.Block, h History) error {
+	var ids []string
+	for _, tx := range b.Txs {
+		if tx.Valid() && tx.Err == "" && tx.Type == common.HeaderType_ENDORSER_TRANSACTION.String() {
+			ids = append(ids, tx.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	seen, err := h.ValidTxIDs(ids)
+	if err != nil {
+		return err
+	}
+	inBlock := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		switch {
+		case seen[id]:
+			r.issue(KindReplay, id, "VALID, yet a transaction of an earlier block carried its id and was VALID")
+		case inBlock[id]:
+			r.issue(KindReplay, id, "VALID, yet a transaction earlier in the block carried its id and was VALID")
+		}
+		inBlock[id] = true
+	}
+	return nil
+}

@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
 
 // TestClientSignatures: every VALID endorser transaction of the captured
@@ -82,6 +85,39 @@ func TestClientSignatures(t *testing.T) {
 			t.Errorf("%s: issues %+v", name, got)
 		case c.want != "" && (len(got) != 1 || got[0].TxID != batch.Txs[tx].ID || !strings.Contains(got[0].Message, c.want)):
 			t.Errorf("%s: issues %+v; want one client_signature issue of %s saying %q", name, got, batch.Txs[tx].ID, c.want)
+		}
+	}
+}
+
+// TestReplays: a VALID transaction whose id a VALID transaction carried
+// before, in an earlier block or earlier in its own, is flagged as replay
+// (once for each repeat); an id repeated after an invalid transaction, or
+// by a transaction the peer marked invalid, is none, nor is a
+// configuration transaction.
+func TestReplays(t *testing.T) {
+	genesis := ledgertest.Tx{ID: "g", Config: true}
+	probe := ledgertest.Tx{ID: "p", Function: "Probe"}
+	invalid := probe
+	invalid.Code = peer.TxValidationCode_MVCC_READ_CONFLICT
+	for name, c := range map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string // "kind tx" of each issue
+	}{
+		"each id once":               {[][]ledgertest.Tx{{genesis}, {probe, {ID: "q", Function: "Probe"}}}, nil},
+		"sent again, a later block":  {[][]ledgertest.Tx{{genesis}, {probe}, {probe}, {probe}}, []string{"replay p", "replay p"}},
+		"sent again, the same block": {[][]ledgertest.Tx{{genesis}, {probe, probe}}, []string{"replay p"}},
+		"first marked invalid":       {[][]ledgertest.Tx{{genesis}, {invalid}, {probe}}, nil},
+		"repeat marked invalid":      {[][]ledgertest.Tx{{genesis}, {probe, invalid}, {invalid}}, nil},
+		"configuration again":        {[][]ledgertest.Tx{{genesis}, {genesis}}, nil},
+	} {
+		var got []string
+		for _, r := range auditChain(t, c.blocks) {
+			for _, is := range r.Issues {
+				got = append(got, is.Kind+" "+is.TxID)
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: issues %q; want %q", name, got, c.want)
 		}
 	}
 }

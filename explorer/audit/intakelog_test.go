@@ -81,6 +81,8 @@ func TestIntakeLogAnchors(t *testing.T) {
 	stamped := edited(a9, func(rec *ballot.AnchoredHead) { rec.AnchoredAt++ })
 	unwritten := a9
 	unwritten.Writes = nil
+	regAgain := reg // another transaction registering the same keys (not a replay: another id)
+	regAgain.ID = "reg-again"
 	extraKey := reg
 	var keys ballot.LogKeys
 	json.Unmarshal(reg.Writes[0].Value, &keys)
@@ -97,7 +99,7 @@ func TestIntakeLogAnchors(t *testing.T) {
 		want   []string // kind and transaction of each issue
 	}{
 		"keys record with a key not registered": {replace(honest, reg, extraKey), []string{"log_keys reg"}},
-		"keys registered again":                 {replace(honest, a4, reg, a4), []string{"log_keys reg"}},
+		"keys registered again":                 {replace(honest, a4, regAgain, a4), []string{"log_keys reg-again"}},
 		"head signed by a key not registered":   {replace(honest, a4, foreign), []string{"log_anchor a4"}},
 		"log rewritten under the anchored head": {replace(honest, a9, rewritten), []string{"log_anchor a9", "log_anchor again"}}, // then the honest head is no repeat
 		"record stamped with another time":      {replace(honest, a9, stamped), []string{"log_anchor a9"}},

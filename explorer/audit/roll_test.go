@@ -71,6 +71,8 @@ func TestRollChecks(t *testing.T) {
 	otherElection := e
 	otherElection.RollRoot = ballot.HashHex(sha256.Sum256([]byte("another roll")))
 	extra := rollOfSize(ballot.RollChunkEntries + 4)[ballot.RollChunkEntries+3:] // on no chunk
+	sealAgain := seal                                                            // another transaction writing the same seal (not a replay: another id)
+	sealAgain.ID = "seal-again"
 	claimed := ballot.RollSeal{Root: root, Voters: len(entries) + 1, Chunks: 2, TxID: seal.ID}
 	cases := map[string]struct {
 		blocks [][]ledgertest.Tx
@@ -85,7 +87,7 @@ func TestRollChecks(t *testing.T) {
 		"seal of a chunk missing":  {[][]ledgertest.Tx{{setup}, {loads[0]}, {seal}}, []string{audit.KindRollSeal + " " + seal.ID}},
 		"seal's voters":            {[][]ledgertest.Tx{{setup}, {loads[0]}, {loads[1], rewrite(seal, ballot.RollSealKey, mustJSON(t, claimed))}}, []string{audit.KindRollSeal + " " + seal.ID}},
 		"seal with no election":    {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {loads[0]}, {loads[1], seal}}, []string{audit.KindRollSeal + " " + seal.ID}},
-		"seal written again":       {append(slices.Clone(honest), []ledgertest.Tx{seal}), []string{audit.KindRollSeal + " " + seal.ID}},
+		"seal written again":       {append(slices.Clone(honest), []ledgertest.Tx{sealAgain}), []string{audit.KindRollSeal + " " + sealAgain.ID}},
 		"marks after the seal":     {append(slices.Clone(honest), []ledgertest.Tx{ledgertest.LoadRoll("late", 2, extra...)}), []string{audit.KindRollSeal + " " + "late"}},
 	}
 	for name, c := range cases {

@@ -816,6 +816,29 @@ func (x history) logHeads() ([]indexedHead, error) {
 	return heads, nil
 }
 
+// ValidTxIDs implements audit.History: those of ids an indexed VALID
+// transaction carried (one query, by the txs_id index).
+func (x history) ValidTxIDs(ids []string) (map[string]bool, error) {
+	rows, err := x.q.QueryContext(context.Background(),
+		`SELECT DISTINCT id FROM txs WHERE id IN (SELECT value FROM json_each(?)) AND code = 'VALID'`, jsonText(ids))
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("index lookup: %w", err)
+		}
+		out[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	return out, nil
+}
+
 // BatchedVotes implements audit.History: the votes of each state's
 // indexed batches (each batch's first commit).
 func (x history) BatchedVotes() (map[string]uint64, error) {
