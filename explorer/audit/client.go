@@ -7,14 +7,15 @@ import (
 	"github.com/votechain/votechain/network/fabricblock"
 )
 
-// The clients' signatures. A peer commits an endorser transaction as VALID
-// only if its id is the one Fabric derives from its signature header
-// (SHA-256 of the nonce and the creator), its creator is a member of one
-// of the channel's organisations and the creator's key signed the
-// envelope. The orderers checked the same before ordering it; the audit
-// does not take either's word: a transaction a client did not send (its
-// certificate named, its signature made up or taken from another
-// envelope) is flagged, whatever the chaincode let it write.
+// The clients' signatures and the transactions' ids. A peer commits an
+// endorser transaction as VALID only if its id is the one Fabric derives
+// from its signature header (SHA-256 of the nonce and the creator), no
+// transaction before carried that id, its creator is a member of one of
+// the channel's organisations and the creator's key signed the envelope.
+// The orderers checked the signature before ordering it; the audit takes
+// neither's word: a transaction a client did not send (its certificate
+// named, its signature made up or taken from another envelope) and an
+// envelope sent again are flagged, whatever the chaincode let them write.
 
 // checkClient checks the id and the client's signature of tx, a VALID
 // transaction, under channel configuration cfg. Only endorser
