@@ -162,7 +162,7 @@ func (r *run) noteExplorerAudit(ctx context.Context) {
 	case !found:
 		r.note("explorer audit: the explorer exposes no %s", explorerFailuresMetric)
 	default:
-		r.note("explorer audit: %.0f verification failures in the %.0f blocks it indexed of the run's ledger (every check: hash chain, orderers' signatures, clients' signatures and replays, endorsements, callers, batches, roll, intake log anchors)", failures, height)
+		r.note("explorer audit: %.0f verification failures in the %.0f blocks it indexed of the run's ledger (every check: hash chain, orderers' signatures, clients' signatures and replays, endorsements, approvals, callers, batches, roll, intake log anchors)", failures, height)
 		r.say("explorer audit: %.0f verification failures in %.0f blocks", failures, height)
 	}
 }

@@ -39,6 +39,7 @@ const (
 	KindCaller          = "caller"           // VALID transaction whose client may not write what it wrote
 	KindClientSignature = "client_signature" // VALID endorser transaction not signed by the client it names, or whose id its signature header does not give
 	KindReplay          = "replay"           // VALID endorser transaction whose id an earlier VALID transaction carried
+	KindApproval        = "approval"         // VALID lifecycle approval not endorsed by its organisation, or commit endorsed by an organisation that did not approve the definition
 	KindLogKeys         = "log_keys"         // intake log keys record not as RegisterLogKeys must write it
 	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing
 )
@@ -108,7 +109,17 @@ type History interface {
 	// ValidTxIDs returns those of ids that a VALID transaction of a block
 	// before carried.
 	ValidTxIDs(ids []string) (map[string]bool, error)
+	// Approvals returns the organisations' lifecycle approvals the blocks
+	// before wrote (Report.Approvals, the last write of each key);
+	// ErrNotRecorded if the store did not keep them (commits of
+	// definitions are then not checked against them).
+	Approvals() (Approvals, error)
 }
+
+// Approvals are the hashed writes of VALID lifecycle transactions to the
+// organisations' implicit collections: by MSP id, the value hash by hex
+// key hash (nil for a delete), as fabricblock.Tx.Approvals gives them.
+type Approvals map[string]map[string][]byte
 
 // ErrNotRecorded is returned (wrapped) by a History that did not keep
 // what a check needs, such as an index written before it kept roll chunk
@@ -178,6 +189,9 @@ type Report struct {
 	// Policies are the endorsement policies of the chaincode definitions
 	// the block's VALID lifecycle transactions committed, by chaincode.
 	Policies map[string]fabricblock.EndorsementPolicy
+	// Approvals are the organisations' lifecycle approvals the block's
+	// VALID transactions wrote.
+	Approvals Approvals
 }
 
 // Votes counts the votes of the block's committed batches (retries of a
@@ -264,6 +278,11 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		}
 		if err := bh.definitions(&r, tx); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+		}
+		if cfg != nil {
+			if err := bh.approvalsOf(&r, tx, cfg, a.Identities); err != nil {
+				return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+			}
 		}
 		bh.need = 0
 		if tx.Chaincode == a.Chaincode && (tx.IsCommitBatch() || tx.IsCommitBatches()) {
@@ -496,6 +515,11 @@ type blockHistory struct {
 	// policies are the chaincodes' endorsement policies as of the
 	// transaction being audited (read from History when first needed).
 	policies map[string]fabricblock.EndorsementPolicy
+	// approvals are the organisations' approvals as of the transaction
+	// being audited (read from History when first needed),
+	// approvalsKnown false if History did not keep them.
+	approvals      Approvals
+	approvalsKnown bool
 	// need is what the writes of the transaction being audited ask of
 	// its creator (caller.go).
 	need callerNeed

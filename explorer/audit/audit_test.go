@@ -27,6 +27,7 @@ type memHistory struct {
 	batched    map[string]uint64 // votes of each state's first commits
 	policies   map[string]fabricblock.EndorsementPolicy
 	validTxIDs map[string]bool
+	approvals  audit.Approvals
 }
 
 func newHistory() *memHistory {
@@ -85,7 +86,24 @@ func (h *memHistory) ValidTxIDs(ids []string) (map[string]bool, error) {
 	return out, nil
 }
 
+func (h *memHistory) Approvals() (audit.Approvals, error) {
+	out := audit.Approvals{}
+	for org, a := range h.approvals {
+		out[org] = maps.Clone(a)
+	}
+	return out, nil
+}
+
 func (h *memHistory) add(r audit.Report) {
+	for org, a := range r.Approvals {
+		if h.approvals == nil {
+			h.approvals = audit.Approvals{}
+		}
+		if h.approvals[org] == nil {
+			h.approvals[org] = map[string][]byte{}
+		}
+		maps.Copy(h.approvals[org], a)
+	}
 	for _, tx := range r.Block.Txs {
 		if tx.Valid() {
 			if h.validTxIDs == nil {

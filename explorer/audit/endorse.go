@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -83,11 +82,8 @@ func (h *blockHistory) loadPolicies() error {
 	if h.policies != nil {
 		return nil
 	}
-	before, err := h.History.Policies()
-	switch {
-	case errors.Is(err, ErrNotRecorded):
-		before = nil
-	case err != nil:
+	before, _, err := kept(h.History.Policies)
+	if err != nil {
 		return err
 	}
 	h.policies = maps.Clone(before)

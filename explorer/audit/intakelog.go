@@ -2,7 +2,6 @@ package audit
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -252,15 +251,11 @@ func (h *blockHistory) loadLog() error {
 	if h.log != nil {
 		return nil
 	}
-	log, err := h.History.IntakeLog()
-	switch {
-	case errors.Is(err, ErrNotRecorded):
-		h.log = &IntakeLog{}
-	case err != nil:
+	log, known, err := kept(h.History.IntakeLog)
+	if err != nil {
 		return err
-	default:
-		h.log, h.logKnown = &log, true
 	}
+	h.log, h.logKnown = &log, known
 	if h.log.Heads == nil {
 		h.log.Heads = map[string]ballot.AnchoredHead{}
 	} else {

@@ -34,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer, indexed uint64, issues map[string]int
 		votes: prometheus.NewCounter(prometheus.CounterOpts{Name: "explorer_votes_indexed_total",
 			Help: "Votes of committed batches indexed by this process."}),
 		issues: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "explorer_verification_failures",
-			Help: "Verification failures in the index, by kind (hash chain, data hash, genesis block, orderers' signatures, endorsements, batch root, tallies, record, event, roll, intake log keys and anchors, callers, clients' signatures, replays); 0 on an honest ledger."}, []string{"kind"}),
+			Help: "Verification failures in the index, by kind (hash chain, data hash, genesis block, orderers' signatures, endorsements, batch root, tallies, record, event, roll, intake log keys and anchors, callers, clients' signatures, replays, approvals of chaincode definitions); 0 on an honest ledger."}, []string{"kind"}),
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "explorer_block_stream_reconnects_total",
 			Help: "Times the block stream failed and was reopened."}),
 	}

@@ -316,6 +316,21 @@ CREATE TABLE IF NOT EXISTS policies_since (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	block INTEGER NOT NULL
 );
+-- The organisations' lifecycle approvals (the hashed writes to their
+-- implicit collections, audit.Approvals: the last of each key), for the
+-- check of commits of chaincode definitions; approvals_since as
+-- log_since: an index written before 2026-12-04 kept none.
+CREATE TABLE IF NOT EXISTS lifecycle_approvals (
+	org        TEXT NOT NULL,
+	key_hash   TEXT NOT NULL,
+	value_hash BLOB,             -- NULL for a delete
+	block      INTEGER NOT NULL,
+	PRIMARY KEY (org, key_hash)
+);
+CREATE TABLE IF NOT EXISTS approvals_since (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	block INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS roll_seal (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	block INTEGER NOT NULL       -- block of the VALID SealRoll transaction
@@ -332,6 +347,7 @@ INSERT OR IGNORE INTO keys_flushed SELECT 1, COALESCE(MAX(id), 0) FROM batch_vot
 INSERT OR IGNORE INTO checkpoint (id, next) VALUES (1, 0);
 INSERT OR IGNORE INTO log_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO policies_since SELECT 1, next FROM checkpoint;
+INSERT OR IGNORE INTO approvals_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
 
@@ -772,8 +788,39 @@ func (x history) Policies() (map[string]fabricblock.EndorsementPolicy, error) {
 	return out, nil
 }
 
+// Approvals implements audit.History: the organisations' lifecycle
+// approvals indexed; audit.ErrNotRecorded if the index holds blocks
+// indexed before it kept them.
+func (x history) Approvals() (audit.Approvals, error) {
+	if err := x.keptSince("approvals_since", "lifecycle approvals"); err != nil {
+		return nil, err
+	}
+	rows, err := x.q.QueryContext(context.Background(), `SELECT org, key_hash, value_hash FROM lifecycle_approvals`)
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	defer rows.Close()
+	out := audit.Approvals{}
+	for rows.Next() {
+		var org, key string
+		var value []byte
+		if err := rows.Scan(&org, &key, &value); err != nil {
+			return nil, fmt.Errorf("index lookup: %w", err)
+		}
+		if out[org] == nil {
+			out[org] = map[string][]byte{}
+		}
+		out[org][key] = value
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	return out, nil
+}
+
 // keptSince fails with audit.ErrNotRecorded when table (log_since,
-// policies_since) says the index kept what from a block after 0.
+// policies_since, approvals_since) says the index kept what from a block
+// after 0.
 func (x history) keptSince(table, what string) error {
 	var since uint64
 	if err := x.q.QueryRowContext(context.Background(), `SELECT block FROM `+table+` WHERE id = 1`).Scan(&since); err != nil {

@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"reflect"
@@ -17,8 +18,8 @@ import (
 // TestCapturedChainIndexed: the blocks of a real network, audited with
 // every check (the orderers' signatures too) against the index as they
 // are saved, raise no issue; the index keeps the genesis block's orderer
-// configuration and the ballot chaincode's endorsement policy across a
-// reopen, and says when it holds no configuration; a definition naming a
+// configuration, the ballot chaincode's endorsement policy and the
+// organisations' approvals of it across a reopen, and says when it holds no configuration; a definition naming a
 // channel policy is shown with the rule the configuration gives it.
 func TestCapturedChainIndexed(t *testing.T) {
 	ctx := context.Background()
@@ -67,6 +68,9 @@ func TestCapturedChainIndexed(t *testing.T) {
 	if ps, err := idx.Policies(); err != nil || len(ps) != 1 || ps["ballot"].String() != network.EndorsementPolicy {
 		t.Fatalf("Policies after reopening = %v, %v; want ballot's %s", ps, err, network.EndorsementPolicy)
 	}
+	if a, err := idx.Approvals(); err != nil || len(a) != 2 || len(a["CommissionMSP"]) < 3 || len(a["ObserversMSP"]) < 3 {
+		t.Fatalf("Approvals after reopening = %v, %v; want both organisations' approvals of the definition", a, err)
+	}
 	// A definition naming a channel policy is shown with the rule the
 	// channel's configuration gives it.
 	last := blocks[len(blocks)-1]
@@ -78,5 +82,21 @@ func TestCapturedChainIndexed(t *testing.T) {
 	shown, err := idx.EndorsementPolicies(ctx)
 	if want := "/Channel/Application/Endorsement: AND(OR('CommissionMSP.peer'),OR('ObserversMSP.peer'))"; err != nil || shown["other"] != want || shown["ballot"] != network.EndorsementPolicy {
 		t.Fatalf("EndorsementPolicies = %v, %v; want other's %s", shown, err, want)
+	}
+	// An index that kept the approvals only from a later block says so.
+	idx.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE approvals_since SET block = 3`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if idx, err = index.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := idx.Approvals(); !errors.Is(err, audit.ErrNotRecorded) {
+		t.Fatalf("Approvals of an index that kept them from block 3: %v, %v; want audit.ErrNotRecorded", a, err)
 	}
 }

@@ -441,8 +441,9 @@ func (s saver) roll() error {
 }
 
 // intakeLog keeps the chaincode definitions' endorsement policies, the
-// intake log's keys record and the anchored heads the block wrote, for the
-// audit of later blocks and the audit page.
+// organisations' lifecycle approvals, the intake log's keys record and the
+// anchored heads the block wrote, for the audit of later blocks and the
+// audit page.
 func (s saver) intakeLog() error {
 	if s.r.LogKeys != nil {
 		if err := s.exec(`INSERT INTO log_keys VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record`, jsonText(s.r.LogKeys)); err != nil {
@@ -453,6 +454,14 @@ func (s saver) intakeLog() error {
 		if err := s.exec(`INSERT INTO chaincode_policies VALUES (?, ?, ?) ON CONFLICT (chaincode) DO UPDATE SET block = excluded.block, record = excluded.record`,
 			cc, s.r.Block.Number, jsonText(p)); err != nil {
 			return fmt.Errorf("%s's endorsement policy: %w", cc, err)
+		}
+	}
+	for org, approvals := range s.r.Approvals {
+		for key, value := range approvals {
+			if err := s.exec(`INSERT INTO lifecycle_approvals VALUES (?, ?, ?, ?) ON CONFLICT (org, key_hash) DO UPDATE SET value_hash = excluded.value_hash, block = excluded.block`,
+				org, key, value, s.r.Block.Number); err != nil {
+				return fmt.Errorf("%s's approval: %w", org, err)
+			}
 		}
 	}
 	for _, h := range s.r.LogHeads {

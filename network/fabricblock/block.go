@@ -67,6 +67,8 @@ type Tx struct {
 	Args      [][]byte // arguments after the function name
 	Events    []Event  // chaincode events set by the transaction
 	Writes    []Write  // public key writes, all namespaces
+	// HashedWrites are the writes to private data collections, as hashes.
+	HashedWrites []HashedWrite
 	// Endorsements are the endorsers' signatures of the execution's
 	// outcome (the proposal response payload).
 	Endorsements []Endorsement

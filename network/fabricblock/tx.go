@@ -11,6 +11,7 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -153,6 +154,16 @@ func decodeOutcome(responsePayload []byte, tx *Tx) error {
 	for _, ns := range rws.GetNsRwset() {
 		if err := decodeWrites(ns.GetRwset(), ns.GetNamespace(), tx); err != nil {
 			return fmt.Errorf("decode key-value set of %s: %w", ns.GetNamespace(), err)
+		}
+		for _, c := range ns.GetCollectionHashedRwset() {
+			var h kvrwset.HashedRWSet
+			if err := unmarshal(c.GetHashedRwset(), &h, "hashed set of "+c.GetCollectionName()); err != nil {
+				return err
+			}
+			for _, w := range h.GetHashedWrites() {
+				tx.HashedWrites = append(tx.HashedWrites, HashedWrite{Namespace: ns.GetNamespace(), Collection: c.GetCollectionName(),
+					KeyHash: w.GetKeyHash(), ValueHash: w.GetValueHash(), Delete: w.GetIsDelete()})
+			}
 		}
 	}
 	return nil
