@@ -70,7 +70,7 @@ func (t acceptanceTally) exit() int {
 func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, deadline time.Duration, now time.Time) (acceptanceTally, error) {
 	var t acceptanceTally
 	final := false
-	placed := map[string]map[[32]byte]logmonitor.Placement{}
+	placed := map[string]*logmonitor.Placed{}
 	if ledger != nil {
 		e, err := ledger.Election(ctx)
 		if err != nil {

@@ -143,7 +143,7 @@ type stateMemo struct {
 	// read are the batches whose transactions were read (batch records are
 	// written once), and placed where their votes are (Placements).
 	read   map[uint64]bool
-	placed map[[32]byte]Placement
+	placed *Placed
 	// resume is where the next listing of the state's batch records
 	// starts (Ledger.BatchesFrom): the page the last one ended in.
 	resume string
@@ -211,7 +211,7 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	}
 	memo := m.memos[state]
 	if memo == nil || h.Size < memo.tree.Size() { // an anchored head never shrinks: start afresh
-		memo = &stateMemo{read: map[uint64]bool{}, placed: map[[32]byte]Placement{}}
+		memo = &stateMemo{read: map[uint64]bool{}, placed: NewPlaced()}
 		m.memos[state] = memo
 	}
 	if err := m.extend(ctx, memo, state, h); err != nil {
@@ -237,7 +237,7 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	m.dropFed(states, state, memo)
 	open := memo.open[:0]
 	for _, o := range memo.open {
-		p, ok := memo.placed[o.leaf]
+		p, ok := memo.placed.Of(o.leaf)
 		standing := ballot.EntryStanding(ok, p.Status, o.vote.CastAt, now, m.Deadline, final)
 		if standing == ballot.StandingCounted {
 			memo.counted++
@@ -358,7 +358,7 @@ func (m *Monitor) dropFed(states []string, state string, memo *stateMemo) {
 // missing reports whether an open entry of memo is MISSING as placed.
 func (m *Monitor) missing(memo *stateMemo, now time.Time, final bool) bool {
 	for _, o := range memo.open {
-		p, ok := memo.placed[o.leaf]
+		p, ok := memo.placed.Of(o.leaf)
 		if ballot.EntryStanding(ok, p.Status, o.vote.CastAt, now, m.Deadline, final) == ballot.StandingMissing {
 			return true
 		}
@@ -378,7 +378,7 @@ func (m *Monitor) place(ctx context.Context, memo *stateMemo, state, bookmark st
 			return nil
 		}
 		if leaves, ok := m.takeFed(state, rec); ok {
-			placeLeaves(memo.placed, rec, leaves)
+			memo.placed.add(rec, leaves)
 		} else if err := placeBatch(ctx, m.Ledger, memo.placed, rec); err != nil {
 			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
 		}
@@ -434,65 +434,14 @@ func Extends(ctx context.Context, proofs Proofs, prev, cur ballot.TreeHead) erro
 	return nil
 }
 
-// Placement is where the ledger put a vote.
-type Placement struct {
-	Seq    uint64
-	Index  int
-	Status string // ballot.ReceiptCounted, ReceiptDuplicate or ReceiptRejected
-	Reason string
-}
-
-// Placements indexes every vote of the state's committed batches by its
-// leaf hash (one transaction read per batch). A vote in several batches
-// keeps its counted place.
-func Placements(ctx context.Context, ledger Ledger, state string) (map[[32]byte]Placement, error) {
-	out := map[[32]byte]Placement{}
-	_, err := ledger.BatchesFrom(ctx, state, "", func(rec ballot.BatchRecord) error {
-		if err := placeBatch(ctx, ledger, out, rec); err != nil {
-			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the %s batches: %w", state, err)
-	}
-	return out, nil
-}
-
-// placeBatch reads the transaction of the batch of rec and adds where it
-// put each vote to placed; a vote placed counted before keeps that place.
-func placeBatch(ctx context.Context, ledger Ledger, placed map[[32]byte]Placement, rec ballot.BatchRecord) error {
-	b, err := ledger.CommittedBatch(ctx, rec.TxID, rec.State, rec.Seq)
-	if err != nil {
-		return err
-	}
-	leaves, err := ballot.Leaves(b.Votes)
-	if err != nil {
-		return err
-	}
-	placeLeaves(placed, rec, leaves)
-	return nil
-}
-
-// placeLeaves adds where the batch of rec put each of its votes (leaves,
-// in order) to placed; a vote placed counted before keeps that place.
-func placeLeaves(placed map[[32]byte]Placement, rec ballot.BatchRecord, leaves [][32]byte) {
-	for i, l := range leaves {
-		if prev, ok := placed[l]; ok && prev.Status == ballot.ReceiptCounted {
-			continue
-		}
-		placed[l] = Placement{Seq: rec.Seq, Index: i, Status: rec.Status(i), Reason: rec.Reason(i)}
-	}
-}
-
 // Standing verifies an acceptance receipt with the ledger's registered keys
 // and says where its vote stands on the ledger (placed: from Placements of
 // its state), with the ledger's reason for a rejected vote.
-func Standing(a ballot.Acceptance, keys ballot.LogKeys, placed map[[32]byte]Placement, now time.Time, deadline time.Duration, final bool) (string, string, error) {
+func Standing(a ballot.Acceptance, keys ballot.LogKeys, placed *Placed, now time.Time, deadline time.Duration, final bool) (string, string, error) {
 	if err := a.Verify(keys); err != nil {
 		return "", "", err
 	}
 	leaf, _ := ballot.ParseHash(a.Leaf)
-	p, ok := placed[leaf]
+	p, ok := placed.Of(leaf)
 	return ballot.EntryStanding(ok, p.Status, a.Vote.CastAt, now, deadline, final), p.Reason, nil
 }

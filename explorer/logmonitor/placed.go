@@ -1,0 +1,150 @@
+package logmonitor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// Placement is where the ledger put a vote.
+type Placement struct {
+	Seq    uint64
+	Index  int
+	Status string // ballot.ReceiptCounted, ReceiptDuplicate or ReceiptRejected
+	Reason string
+}
+
+// Placed is where the committed batches of a state put each of their votes,
+// by the vote's leaf hash. A vote in several batches keeps its counted
+// place. The nil *Placed holds no vote.
+//
+// It holds every vote of the state for as long as the monitor runs, so an
+// entry's value is 16 bytes with no pointer (the batch's seq, the vote's
+// index in it, and its reason as a number into the few distinct reasons),
+// which the garbage collector does not scan: BenchmarkPlaceLeaves measured
+// 113 live bytes a vote with the map's own at a million votes, against 178
+// for a map of Placement values (two strings each), and a full collection
+// 0.6–1.6 ns a vote held against 10.
+type Placed struct {
+	spots   map[[32]byte]spot
+	reasons []string          // reasons[r-1] is spot.reason r
+	reasonN map[string]uint16 // reason → its number
+}
+
+// spot is a vote's Placement as Placed keeps it: reason 0 is counted (no
+// reason), r > 0 is Placed.reasons[r-1].
+type spot struct {
+	seq    uint64
+	index  uint32
+	reason uint16
+}
+
+// NewPlaced returns an empty Placed.
+func NewPlaced() *Placed {
+	return &Placed{spots: map[[32]byte]spot{}, reasonN: map[string]uint16{}}
+}
+
+// Len is the number of votes placed.
+func (p *Placed) Len() int {
+	if p == nil {
+		return 0
+	}
+	return len(p.spots)
+}
+
+// Of returns where the vote of leaf was placed, and whether it was.
+func (p *Placed) Of(leaf [32]byte) (Placement, bool) {
+	if p == nil {
+		return Placement{}, false
+	}
+	s, ok := p.spots[leaf]
+	if !ok {
+		return Placement{}, false
+	}
+	pl := Placement{Seq: s.seq, Index: int(s.index), Status: ballot.ReceiptCounted}
+	if s.reason > 0 {
+		pl.Reason = p.reasons[s.reason-1]
+		pl.Status = ballot.ReceiptRejected
+		if pl.Reason == ballot.RejectDuplicate {
+			pl.Status = ballot.ReceiptDuplicate
+		}
+	}
+	return pl, true
+}
+
+// reasonNumber is r's number in p, numbering it if it is new. A batch
+// record's reasons come from the chaincode's short list, so the table stays
+// small; a record with more distinct reasons than a uint16 numbers keeps
+// the last one for the rest (no real record comes near).
+func (p *Placed) reasonNumber(r string) uint16 {
+	if n, ok := p.reasonN[r]; ok {
+		return n
+	}
+	if len(p.reasons) == 1<<16-1 {
+		return uint16(len(p.reasons))
+	}
+	p.reasons = append(p.reasons, r)
+	n := uint16(len(p.reasons))
+	p.reasonN[r] = n
+	return n
+}
+
+// add places the votes of rec's batch (leaves, in order); a vote placed
+// counted before keeps that place. A vote's reason is rec.Reason's.
+func (p *Placed) add(rec ballot.BatchRecord, leaves [][32]byte) {
+	var rejected map[int]uint16 // index → reason number, from the first listing of the index, as rec.Reason reads it
+	if len(rec.Rejected) > 0 {
+		rejected = make(map[int]uint16, len(rec.Rejected))
+		for k, i := range rec.Rejected {
+			if _, ok := rejected[i]; ok {
+				continue
+			}
+			reason := ballot.RejectDuplicate
+			if k < len(rec.Reasons) {
+				reason = rec.Reasons[k]
+			}
+			rejected[i] = 0
+			if reason != "" {
+				rejected[i] = p.reasonNumber(reason)
+			}
+		}
+	}
+	for i, l := range leaves {
+		if prev, ok := p.spots[l]; ok && prev.reason == 0 {
+			continue
+		}
+		p.spots[l] = spot{seq: rec.Seq, index: uint32(i), reason: rejected[i]}
+	}
+}
+
+// Placements indexes every vote of the state's committed batches by its
+// leaf hash (one transaction read per batch).
+func Placements(ctx context.Context, ledger Ledger, state string) (*Placed, error) {
+	out := NewPlaced()
+	_, err := ledger.BatchesFrom(ctx, state, "", func(rec ballot.BatchRecord) error {
+		if err := placeBatch(ctx, ledger, out, rec); err != nil {
+			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the %s batches: %w", state, err)
+	}
+	return out, nil
+}
+
+// placeBatch reads the transaction of the batch of rec and adds where it
+// put each vote to placed.
+func placeBatch(ctx context.Context, ledger Ledger, placed *Placed, rec ballot.BatchRecord) error {
+	b, err := ledger.CommittedBatch(ctx, rec.TxID, rec.State, rec.Seq)
+	if err != nil {
+		return err
+	}
+	leaves, err := ballot.Leaves(b.Votes)
+	if err != nil {
+		return err
+	}
+	placed.add(rec, leaves)
+	return nil
+}
