@@ -90,7 +90,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
 	portBase := fs.Int("port-base", 32000, "first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399)")
-	voters := fs.Int("voters", 3_000_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out, and the voters they leave unsent cast the ledger drives after them, so a faster intake needs more")
+	voters := fs.Int("voters", 3_500_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out, and the voters they leave unsent cast the ledger drives after them, so a faster intake needs more (3,000,000 until run 58, which ran out on a machine whose intake sent 2.6 M of them)")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
 	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
 	extraDriveRate := fs.Float64("extra-drive-rate", suite.DefaultPlan.ExtraDriveRate, "as --drive-rate, for the eligibility drives on extra fresh networks: sizes the roll they share")
