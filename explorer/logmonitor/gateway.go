@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,14 +21,28 @@ type Gateway struct {
 	Client *http.Client
 }
 
-// Entries implements Log.
+// Entries implements Log. It asks for the entries as frames
+// (ballot.EntryFramesType) and reads the JSON answer of a gateway that
+// does not frame them.
 func (g Gateway) Entries(ctx context.Context, state string, start, end uint64) ([][]byte, error) {
 	q := url.Values{"start": {strconv.FormatUint(start, 10)}, "end": {strconv.FormatUint(end, 10)}}
+	path := "/api/v1/log/" + url.PathEscape(state) + "/entries?" + q.Encode()
+	body, kind, err := g.fetch(ctx, path, ballot.EntryFramesType+", application/json")
+	if err != nil {
+		return nil, err
+	}
+	if kind == ballot.EntryFramesType {
+		entries, err := ballot.SplitEntryFrames(body)
+		if err != nil {
+			return nil, fmt.Errorf("entries %d.. of %s: %w", start, state, err)
+		}
+		return entries, nil
+	}
 	var out struct {
 		Entries []string `json:"entries"`
 	}
-	if err := g.get(ctx, "/api/v1/log/"+url.PathEscape(state)+"/entries?"+q.Encode(), &out); err != nil {
-		return nil, err
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("entries %d.. of %s: %w", start, state, err)
 	}
 	entries := make([][]byte, len(out.Entries))
 	for i, e := range out.Entries {
@@ -40,28 +55,41 @@ func (g Gateway) Entries(ctx context.Context, state string, start, end uint64) (
 	return entries, nil
 }
 
+// get reads path's JSON answer into out.
 func (g Gateway) get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.Base+path, nil)
+	body, _, err := g.fetch(ctx, path, "application/json")
 	if err != nil {
 		return err
 	}
+	return json.Unmarshal(body, out)
+}
+
+// fetch GETs path with the Accept header accept and returns the answer's
+// body and media type; an answer other than 200 is an error.
+func (g Gateway) fetch(ctx context.Context, path, accept string) ([]byte, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.Base+path, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Accept", accept)
 	c := g.Client
 	if c == nil {
 		c = http.DefaultClient
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
+		return nil, "", fmt.Errorf("gateway: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
+		return nil, "", fmt.Errorf("gateway: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("gateway answered %s to %s: %s", resp.Status, path, body)
+		return nil, "", fmt.Errorf("gateway answered %s to %s: %s", resp.Status, path, body)
 	}
-	return json.Unmarshal(body, out)
+	kind, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return body, kind, nil
 }
 
 // Consistency implements Proofs: GET /api/v1/log/{state}/consistency.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/intakelog"
@@ -87,7 +88,10 @@ func (s *Server) getLogHead(c *gin.Context) {
 }
 
 // getLogEntries is GET /api/v1/log/{state}/entries?start=N&end=M: entries
-// [N, M) of the log (at most 1000; fewer at its end).
+// [N, M) of the log (at most 1000; fewer at its end), as JSON (logEntries)
+// or, when the Accept header prefers ballot.EntryFramesType, as frames
+// (ballot.AppendEntryFrames; an entry too long for a frame, which no
+// encoded vote is, sends the answer as JSON).
 func (s *Server) getLogEntries(c *gin.Context) {
 	state, start, end, ok := s.logRange(c, "start", "end")
 	if !ok {
@@ -103,11 +107,26 @@ func (s *Server) getLogEntries(c *gin.Context) {
 		s.unavailable(c, codeUnavailable, "the log cannot be read right now")
 		return
 	}
+	if c.NegotiateFormat(binding.MIMEJSON, ballot.EntryFramesType) == ballot.EntryFramesType {
+		if body, err := ballot.AppendEntryFrames(make([]byte, 0, framedLen(entries)), entries); err == nil {
+			c.Data(http.StatusOK, ballot.EntryFramesType, body)
+			return
+		}
+	}
 	out := logEntries{Start: start, Entries: make([]string, len(entries))}
 	for i, e := range entries {
 		out.Entries[i] = hex.EncodeToString(e)
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// framedLen is the length of entries as frames (ballot.AppendEntryFrames).
+func framedLen(entries [][]byte) int {
+	n := 2 * len(entries)
+	for _, e := range entries {
+		n += len(e)
+	}
+	return n
 }
 
 // getLogConsistency is GET /api/v1/log/{state}/consistency?first=M&second=N.

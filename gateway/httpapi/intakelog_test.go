@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
@@ -67,6 +68,22 @@ func TestAcceptanceReceipt(t *testing.T) {
 	root, _ := ballot.ParseHash(h.Root)
 	if _, _, err := ballot.LogEntries(raw, h.Size, root); err != nil {
 		t.Fatalf("served entries do not give the signed root: %v", err)
+	}
+	// A monitor that prefers frames gets the same entries as frames; a
+	// browser's Accept still gets JSON.
+	rec = f.do(http.MethodGet, "/api/v1/log/CA/entries?start=0&end=10", "", "Accept", ballot.EntryFramesType+", application/json")
+	framed, err := ballot.SplitEntryFrames(rec.Body.Bytes())
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != ballot.EntryFramesType || err != nil || len(framed) != len(raw) {
+		t.Fatalf("framed entries: %d %q: %d entries, %v", rec.Code, rec.Header().Get("Content-Type"), len(framed), err)
+	}
+	for i := range raw {
+		if !bytes.Equal(framed[i], raw[i]) {
+			t.Fatalf("framed entry %d differs from the JSON answer's", i)
+		}
+	}
+	rec = f.do(http.MethodGet, "/api/v1/log/CA/entries?start=0&end=10", "", "Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	if err := json.Unmarshal(rec.Body.Bytes(), &es); err != nil || len(es.Entries) != 3 {
+		t.Fatalf("entries for a browser: %d %s", rec.Code, rec.Body)
 	}
 	rec = f.do(http.MethodGet, "/api/v1/log/CA/consistency?first=1&second=3", "")
 	var cp logConsistency
