@@ -58,6 +58,9 @@ type Config struct {
 	// not monitored.
 	Gateway                 string
 	LogRefresh, LogDeadline time.Duration
+	// LogPendingListed bounds the pending entries the page lists per
+	// state (logmonitor.Monitor.PendingListed; 0: all).
+	LogPendingListed int
 	// CommitDelay is the follower's (follow.Follower.CommitDelay): how
 	// long an index write stays open for the blocks that follow.
 	CommitDelay time.Duration
@@ -144,7 +147,7 @@ func (e *Explorer) wire() error {
 			deadline = 5 * time.Minute
 		}
 		gw := logmonitor.Gateway{Base: e.cfg.Gateway}
-		mon := &logmonitor.Monitor{Log: gw, Ledger: e.conn.Ballot(), Deadline: deadline}
+		mon := &logmonitor.Monitor{Log: gw, Ledger: e.conn.Ballot(), Deadline: deadline, PendingListed: e.cfg.LogPendingListed}
 		e.logs = &web.IntakeLog{Every: e.cfg.LogRefresh, Deadline: deadline, Log: e.cfg.Log, Proofs: gw, Monitor: mon}
 		// The monitor places the votes of the batches the follower decoded
 		// rather than reading their transactions back from the ledger.

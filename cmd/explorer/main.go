@@ -49,6 +49,7 @@ type options struct {
 	prometheus      string
 	gateway         string
 	logRefresh      time.Duration
+	logPending      int
 	logDeadline     time.Duration
 	commitDelay     time.Duration
 	shutdownTimeout time.Duration
@@ -78,6 +79,7 @@ Usage:
 	fs.StringVar(&o.prometheus, "prometheus", "", "base URL of the system's Prometheus, for the operator page /ops (make up sets it); empty: no operator page")
 	fs.StringVar(&o.gateway, "gateway", "", "base URL of a gateway whose intake logs to monitor for the intake log page /intake-log (make up sets it); empty: not monitored")
 	fs.DurationVar(&o.logRefresh, "log-refresh", 15*time.Second, "with --gateway: time between intake log checks (the page shows the last)")
+	fs.IntVar(&o.logPending, "log-pending-listed", 100, "with --gateway: pending entries the intake log page lists per state, the oldest first (all are counted; rejected and MISSING ones are all listed); 0: every one")
 	fs.DurationVar(&o.logDeadline, "log-deadline", 5*time.Minute, "with --gateway: how long after its cast time an accepted vote may take to reach the ledger before it is MISSING")
 	fs.DurationVar(&o.commitDelay, "commit-delay", 500*time.Millisecond, "keep an index write open this long for the blocks that follow (at most 1s): fewer commits per vote indexed, a block shown up to this much later; 0: commit each block at once")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
@@ -109,6 +111,9 @@ Usage:
 	}
 	if o.logRefresh < time.Second || o.logDeadline <= 0 {
 		return nil, cli.Usagef("--log-refresh %s, --log-deadline %s: want at least 1s and a positive duration", o.logRefresh, o.logDeadline)
+	}
+	if o.logPending < 0 {
+		return nil, cli.Usagef("--log-pending-listed %d: want 0 (every pending entry) or more", o.logPending)
 	}
 	if o.commitDelay < 0 || o.commitDelay > time.Second {
 		return nil, cli.Usagef("--commit-delay %s: want 0..1s", o.commitDelay)
@@ -152,7 +157,7 @@ func run(ctx context.Context) error {
 		}
 	}
 	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.ledger.Org, User: o.ledger.User, DB: o.db,
-		PageSize: o.pageSize, Prometheus: o.prometheus, Gateway: o.gateway, LogRefresh: o.logRefresh, LogDeadline: o.logDeadline, CommitDelay: o.commitDelay, Log: log, ShutdownTimeout: o.shutdownTimeout,
+		PageSize: o.pageSize, Prometheus: o.prometheus, Gateway: o.gateway, LogRefresh: o.logRefresh, LogDeadline: o.logDeadline, LogPendingListed: o.logPending, CommitDelay: o.commitDelay, Log: log, ShutdownTimeout: o.shutdownTimeout,
 		Genesis: genesis})
 	if err != nil {
 		return err

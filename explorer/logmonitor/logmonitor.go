@@ -76,8 +76,12 @@ type StateReport struct {
 	State  string               `json:"state"`
 	Head   *ballot.AnchoredHead `json:"head,omitempty"` // nil: nothing anchored yet
 	Counts map[string]int       `json:"counts"`         // by standing
-	// Entries lists every entry not counted (rejected, pending, MISSING).
+	// Entries lists every entry not counted: every rejected and MISSING
+	// one, and the pending ones in index order (the oldest first) up to
+	// the Monitor's PendingListed.
 	Entries []Entry `json:"entries"`
+	// PendingUnlisted counts the pending entries past PendingListed.
+	PendingUnlisted int `json:"pending_unlisted,omitempty"`
 }
 
 // Report is the monitor's finding for the election.
@@ -110,6 +114,10 @@ type Monitor struct {
 	Deadline time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+	// PendingListed bounds the pending entries a StateReport lists, the
+	// oldest first (0: all). Behind a backlog most entries are pending
+	// for a while; their count says how many, and the list need not.
+	PendingListed int
 
 	mu       sync.Mutex
 	election string                // of the memos
@@ -245,6 +253,10 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 		}
 		open = append(open, o)
 		sr.Counts[standing]++
+		if standing == ballot.StandingPending && m.PendingListed > 0 && sr.Counts[standing] > m.PendingListed {
+			sr.PendingUnlisted++
+			continue
+		}
 		sr.Entries = append(sr.Entries, Entry{State: state, Index: o.index, Vote: o.vote, Standing: standing, Reason: p.Reason})
 	}
 	memo.open = open

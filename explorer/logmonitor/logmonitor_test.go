@@ -188,6 +188,32 @@ func TestMonitorFindsOmissions(t *testing.T) {
 	}
 }
 
+// With PendingListed the report lists the oldest pending entries only,
+// and every rejected one; the counts and PendingUnlisted cover the rest.
+func TestMonitorListsTheOldestPending(t *testing.T) {
+	s := newScene(t)
+	s.addVotes(5)
+	s.anchor(t, 15)
+	m := s.monitor(s.entries)
+	m.Deadline, m.PendingListed = 2*time.Hour, 3 // entries 7-14 pending
+	rep, err := m.Check(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.States[0]
+	var listed []uint64
+	for _, e := range st.Entries {
+		listed = append(listed, e.Index)
+	}
+	if st.Counts[ballot.StandingPending] != 8 || st.Counts[ballot.StandingRejected] != 1 || st.PendingUnlisted != 5 || !slices.Equal(listed, []uint64{6, 7, 8, 9}) {
+		t.Fatalf("counts %v, %d unlisted, entries listed %v: want 8 pending, the rejected 6 and the pending 7-9 listed, 5 unlisted", st.Counts, st.PendingUnlisted, listed)
+	}
+	m.PendingListed = 0
+	if rep, err = m.Check(context.Background(), nil); err != nil || len(rep.States[0].Entries) != 9 || rep.States[0].PendingUnlisted != 0 {
+		t.Fatalf("with no bound: %d entries listed, %d unlisted, %v; want all 9", len(rep.States[0].Entries), rep.States[0].PendingUnlisted, err)
+	}
+}
+
 // Entries served that are not the signed ones, and a head seen before that
 // the log no longer gives, fail the check with ErrInconsistent.
 func TestMonitorRefusesARewrittenLog(t *testing.T) {

@@ -82,9 +82,12 @@ type intakeLogState struct {
 	Rejected      int    `json:"rejected"`
 	Pending       int    `json:"pending"`
 	Missing       int    `json:"missing"`
-	// Entries are the entries not counted (rejected, pending, MISSING),
-	// each under Head, the signed head that proves its acceptance.
-	Entries []logmonitor.Entry `json:"entries"`
+	// Entries are the entries not counted (every rejected and MISSING
+	// one, the oldest pending ones), each under Head, the signed head that
+	// proves its acceptance; PendingUnlisted counts the pending ones left
+	// out (logmonitor.Monitor.PendingListed).
+	Entries         []logmonitor.Entry `json:"entries"`
+	PendingUnlisted int                `json:"pending_unlisted"`
 }
 
 // Run checks now and then every Every until ctx ends.
@@ -147,7 +150,7 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 	v := &l.view
 	v.Election, v.CheckedAt, v.States, v.Missing = rep.Election, now, nil, 0
 	for _, sr := range rep.States {
-		st := intakeLogState{State: sr.State, Head: sr.Head, Consistency: "none", Entries: sr.Entries,
+		st := intakeLogState{State: sr.State, Head: sr.Head, Consistency: "none", Entries: sr.Entries, PendingUnlisted: sr.PendingUnlisted,
 			Counted: sr.Counts[ballot.StandingCounted], Rejected: sr.Counts[ballot.StandingRejected],
 			Pending: sr.Counts[ballot.StandingPending], Missing: sr.Counts[ballot.StandingMissing]}
 		if sr.Head != nil {

@@ -79,7 +79,7 @@ func TestIntakeLogPage(t *testing.T) {
 				{State: "CA", Head: head("CA", 3), Counts: map[string]int{"counted": 3}},
 				{State: "NY", Counts: map[string]int{}}}},
 			{Election: "e", States: []logmonitor.StateReport{
-				{State: "CA", Head: head("CA", 6), Counts: map[string]int{"counted": 4, "rejected": 1, "MISSING": 1}, Entries: []logmonitor.Entry{rejected, missing}},
+				{State: "CA", Head: head("CA", 6), Counts: map[string]int{"counted": 4, "rejected": 1, "MISSING": 1, "pending": 7}, Entries: []logmonitor.Entry{rejected, missing}, PendingUnlisted: 7},
 				{State: "NY", Counts: map[string]int{}}}},
 			{},
 			{},
@@ -105,7 +105,7 @@ func TestIntakeLogPage(t *testing.T) {
 	v, page := getIntakeLog(t, s)
 	ca := v.States[0]
 	if ca.Consistency != "consistent" || ca.Previous == nil || ca.Previous.Size != 3 || ca.Head.Head.Size != 6 ||
-		ca.Counted != 4 || ca.Rejected != 1 || ca.Missing != 1 || v.Missing != 1 || len(ca.Entries) != 2 {
+		ca.Counted != 4 || ca.Rejected != 1 || ca.Missing != 1 || v.Missing != 1 || len(ca.Entries) != 2 || ca.Pending != 7 || ca.PendingUnlisted != 7 {
 		t.Fatalf("second check: %+v", v)
 	}
 	var ids []string
@@ -119,7 +119,7 @@ func TestIntakeLogPage(t *testing.T) {
 	if !slices.Equal(ids, []string{"vote-gone"}) {
 		t.Errorf("MISSING in JSON: %v", ids)
 	}
-	for _, want := range []string{"1 MISSING", "<strong class=\"bad\">MISSING</strong>", "vote-gone", "not_on_roll", "consistent</span> with the head of 3 entries", "txCA6"} {
+	for _, want := range []string{"1 MISSING", "<strong class=\"bad\">MISSING</strong>", "vote-gone", "not_on_roll", "consistent</span> with the head of 3 entries", "txCA6", "CA: 7 more pending entries are not listed"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
