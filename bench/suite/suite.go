@@ -156,11 +156,13 @@ var DefaultPlan = Plan{
 	Knee:       loadgen.KneeCriteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
 	FixedRates: []float64{5000, 10000}, FixedDur: 10 * time.Second,
 
-	// Three search probes after the sustained one bisect 5,000 to 10,000
-	// down to 625 votes/s (two left 1,250 between the rate that held and
-	// the one that failed).
+	// Four search probes after the sustained one bisect between the
+	// highest rate that held and the lowest that failed, or twice the
+	// former while none failed (the ramp's knee is not measured yet): from
+	// 5,000 held they probe 7,500, then 11,250 or 6,250, and so on, ending
+	// within 500-1,000 votes/s (three left runs 55-59 2,000 apart).
 	SustainedRate: 5000, SustainedDur: 60 * time.Second,
-	SearchProbes: 3, ProbeDur: 60 * time.Second, SearchStep: 250, HoldRatio: 0.95, HoldP95: 2 * time.Second,
+	SearchProbes: 4, ProbeDur: 60 * time.Second, SearchStep: 250, HoldRatio: 0.95, HoldP95: 2 * time.Second,
 
 	SurgeRate: 20000, SurgeDur: 10 * time.Second, DrainLimit: 6 * time.Minute,
 	StormRate: 5000, StormDur: 20 * time.Second,
