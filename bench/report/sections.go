@@ -128,7 +128,7 @@ func (r *Report) paceMarkdown(b *strings.Builder) {
 		return
 	}
 	p("## Batcher pace: sustained rate and the sustainable rate\n\n")
-	p("Each probe offers a rate for its window on a drained queue, then waits for the drain; it *holds* when intake accepts ≥ 95%% of the offered rate, the batcher commits ≥ 95%% of what was accepted in the window (the queue does not grow), and 202→commit p95 of the window's votes is under 2 s. The first probe is the sustained phase; the others bisect between the rates that held and failed.\n\n")
+	p("Each probe offers a rate for its window on a drained queue, then waits for the drain; it *holds* when intake accepts ≥ 95%% of the offered rate, the batcher commits ≥ 95%% of what was accepted in the window (the queue does not grow), and 202→commit p95 of the window's votes is under 2 s. The first probe is the sustained phase; the first search probe offers issue 21's goal when it lies between the rates that held and failed, the others bisect between them.\n\n")
 	p("| probe | window | offered/s | accepted/s | committed/s | committed ÷ accepted | votes/batch | queued before → after | drain | 202→commit p50 | p95 | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, pr := range pc.Probes {
 		p("| %s | %.0f s | %s | %s | %s | %.2f | %.0f | %s → %s | %.1f s | %.0f ms | %.0f ms | %s |\n", pr.Phase.Name, pr.WindowS, num(pr.Phase.Offered), num(pr.Phase.AcceptedPerS),

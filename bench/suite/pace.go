@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/votechain/votechain/bench/ledgerload"
@@ -99,31 +100,19 @@ func (r *run) probe(ctx context.Context, name, cpuPhase string, rate float64, d 
 	return pr, nil
 }
 
-// search bisects for the sustainable rate between the probes so far: the
-// highest rate that held and the lowest that failed (or the knee's
-// accepted rate, the intake's own limit, when none failed).
+// search looks for the sustainable rate between the probes so far: the
+// highest rate that held and the lowest that failed (or, while none failed,
+// the larger of the knee's accepted rate, the intake's own limit, and twice
+// the rate that held). Its first probe inside that bracket is the plan's
+// SearchGoal, so the run decides issue 21's target whatever the bisection's
+// grid; the others bisect (nextSearchRate).
 func (r *run) search(ctx context.Context) error {
 	pl := r.cfg.Plan
 	pc := &r.rep.Pace21
-	lo, hi := 0.0, 0.0
-	bounds := func() {
-		lo, hi = 0, math.Inf(1)
-		for _, p := range pc.Probes {
-			if p.Holds {
-				lo = max(lo, p.Phase.Offered)
-			} else {
-				hi = min(hi, p.Phase.Offered)
-			}
-		}
-		if math.IsInf(hi, 1) {
-			hi = max(r.kneeAccepted(), 2*lo)
-		}
-	}
 	for i := range pl.SearchProbes {
-		bounds()
-		rate := math.Round((lo+hi)/2/pl.SearchStep) * pl.SearchStep
-		if rate <= lo || rate >= hi {
-			break // the bounds are one step apart: found
+		rate, ok := nextSearchRate(pc.Probes, r.kneeAccepted(), pl.SearchGoal, pl.SearchStep)
+		if !ok {
+			break // the bracket is one step wide: found
 		}
 		pr, err := r.probe(ctx, fmt.Sprintf("search-%d", i+1), "search", rate, pl.ProbeDur)
 		pc.Probes = append(pc.Probes, pr)
@@ -131,9 +120,46 @@ func (r *run) search(ctx context.Context) error {
 			return err
 		}
 	}
-	bounds()
-	pc.Sustainable = lo
+	pc.Sustainable, _ = searchBracket(pc.Probes, r.kneeAccepted())
 	return nil
+}
+
+// searchBracket is what probes have shown of the sustainable rate: lo, the
+// highest offered rate that held (0: none), and hi, the lowest that failed,
+// or, while none failed, the larger of knee (the intake's accepted rate at
+// the ramp's knee; 0: not measured) and 2·lo.
+func searchBracket(probes []report.Probe, knee float64) (lo, hi float64) {
+	hi = math.Inf(1)
+	for _, p := range probes {
+		if p.Holds {
+			lo = max(lo, p.Phase.Offered)
+		} else {
+			hi = min(hi, p.Phase.Offered)
+		}
+	}
+	if math.IsInf(hi, 1) {
+		hi = max(knee, 2*lo)
+	}
+	return lo, hi
+}
+
+// nextSearchRate is the rate to probe next after probes (false: none, the
+// bracket is found): goal (when positive) while it lies inside the bracket
+// and no probe offered it, else the bracket's midpoint rounded to a
+// multiple of step, if that lies strictly inside.
+func nextSearchRate(probes []report.Probe, knee, goal, step float64) (float64, bool) {
+	lo, hi := searchBracket(probes, knee)
+	probed := func(rate float64) bool {
+		return slices.ContainsFunc(probes, func(p report.Probe) bool { return p.Phase.Offered == rate })
+	}
+	if goal > lo && goal < hi && !probed(goal) {
+		return goal, true
+	}
+	rate := math.Round((lo+hi)/2/step) * step
+	if rate <= lo || rate >= hi {
+		return 0, false
+	}
+	return rate, true
 }
 
 // kneeAccepted is the accepted rate at the ramp's knee (0 if none).

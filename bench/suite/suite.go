@@ -109,10 +109,12 @@ type Plan struct {
 
 	// The batcher's pace: the sustained phase is the first probe, the
 	// search adds up to SearchProbes more of ProbeDur each, on a grid of
-	// SearchStep votes/s; a probe holds by HoldRatio and HoldP95.
+	// SearchStep votes/s, the first inside the bracket at SearchGoal (0:
+	// none) when it is there; a probe holds by HoldRatio and HoldP95.
 	SustainedRate float64
 	SustainedDur  time.Duration
 	SearchProbes  int
+	SearchGoal    float64
 	ProbeDur      time.Duration
 	SearchStep    float64
 	HoldRatio     float64
@@ -156,13 +158,15 @@ var DefaultPlan = Plan{
 	Knee:       loadgen.KneeCriteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
 	FixedRates: []float64{5000, 10000}, FixedDur: 10 * time.Second,
 
-	// Four search probes after the sustained one bisect between the
-	// highest rate that held and the lowest that failed, or twice the
-	// former while none failed (the ramp's knee is not measured yet): from
-	// 5,000 held they probe 7,500, then 11,250 or 6,250, and so on, ending
-	// within 500-1,000 votes/s (three left runs 55-59 2,000 apart).
+	// Four search probes after the sustained one: the first at issue 21's
+	// goal, the others bisecting between the highest rate that held and
+	// the lowest that failed, or twice the former while none failed (the
+	// ramp's knee is not measured yet): from 5,000 held they probe 8,000,
+	// then 12,000 or 6,500, and so on, ending within 500-1,000 votes/s
+	// (three left runs 55-59 2,000 apart). Bisecting alone, runs 60-62
+	// probed 7,500 and 8,500, never the goal.
 	SustainedRate: 5000, SustainedDur: 60 * time.Second,
-	SearchProbes: 4, ProbeDur: 60 * time.Second, SearchStep: 250, HoldRatio: 0.95, HoldP95: 2 * time.Second,
+	SearchProbes: 4, SearchGoal: goalSustainable, ProbeDur: 60 * time.Second, SearchStep: 250, HoldRatio: 0.95, HoldP95: 2 * time.Second,
 
 	SurgeRate: 20000, SurgeDur: 10 * time.Second, DrainLimit: 6 * time.Minute,
 	StormRate: 5000, StormDur: 20 * time.Second,
