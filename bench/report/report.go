@@ -332,6 +332,33 @@ type Pace struct {
 	// Sustainable is the highest offered rate that held (0: none did).
 	Sustainable      float64 `json:"sustainable_per_s"`
 	DrainOverCeiling float64 `json:"drain_over_ceiling"`
+	// Budget prices the stack per vote in the sustained phase (nil: the
+	// phase's CPU was not booked).
+	Budget *PaceBudget `json:"budget,omitempty"`
+}
+
+// PaceBudget is the CPU the whole co-located stack (intake, ledger side,
+// load generator, monitoring: every process of the run) spent per vote the
+// batcher committed in a phase, and what the machine's cores allow at that
+// cost. BoundPerS, the cores over the cost, estimates the sustainable rate
+// from above: 202→commit latency grows in the run queue as the cores fill,
+// so probes fail below it or near it (docs/bench.md).
+type PaceBudget struct {
+	Phase         string  `json:"phase"`
+	CommittedPerS float64 `json:"committed_per_s"`
+	StackCores    float64 `json:"stack_cores"`
+	// PerVoteUS is StackCores over CommittedPerS, in µs of CPU; the parts
+	// are each role's share of it.
+	PerVoteUS     float64 `json:"cpu_per_vote_us"`
+	IntakeUS      float64 `json:"intake_us"`
+	LedgerUS      float64 `json:"ledger_us"`
+	LoadGenUS     float64 `json:"load_generator_us"`
+	MonitorUS     float64 `json:"monitoring_us"`
+	Cores         int     `json:"cores"`                // the machine's
+	BoundPerS     float64 `json:"cpu_bound_per_s"`      // Cores at PerVoteUS
+	GoalPerS      float64 `json:"goal_per_s"`           // issue 21's sustainable rate
+	CoresAtGoal   float64 `json:"cores_at_goal"`        // GoalPerS at PerVoteUS
+	GoalPerVoteUS float64 `json:"goal_cpu_per_vote_us"` // the most a vote may cost for GoalPerS on Cores
 }
 
 // Probe is a rate held for a while, then drained, with the verdict.
@@ -440,4 +467,17 @@ func (r *Report) Save(dir string) error {
 		}
 	}
 	return nil
+}
+
+// Markdown is the budget as the report's paragraph.
+func (b PaceBudget) Markdown() string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "**CPU per vote in the %s phase: %.0f µs.** The run's processes held %.2f cores for %s committed votes/s: intake %.0f µs a vote, ledger side %.0f, load generator %.0f, monitoring %.0f. ",
+		b.Phase, b.PerVoteUS, b.StackCores, Num(b.CommittedPerS), b.IntakeUS, b.LedgerUS, b.LoadGenUS, b.MonitorUS)
+	fmt.Fprintf(&w, "At that cost the machine's %d cores carry at most %s votes/s", b.Cores, Num(b.BoundPerS))
+	if b.GoalPerS > 0 {
+		fmt.Fprintf(&w, ", and issue 21's %s votes/s would take %.2f cores (on %d cores it allows %.0f µs a vote)", Num(b.GoalPerS), b.CoresAtGoal, b.Cores, b.GoalPerVoteUS)
+	}
+	w.WriteString(". The bound is an estimate from above, not a forecast: as the cores fill, 202→commit latency grows in the run queue, so the sustainable rate found lies below it or near it (docs/bench.md).")
+	return w.String()
 }

@@ -64,7 +64,8 @@ func fixture() *Report {
 		Intake15: IntakeCost{Phases: []VoteCPU{{Phase: "sustained", Accepted: 300000, GatewayUS: 80, RedisUS: 90, TotalUS: 170}},
 			Storm: Storm{Phase: loadgen.Phase{Offered: 5000, DurationS: 20, Sent: 100000, Duplicates: 99990, Overloaded: 10}, Voters: 20000, Metric: "bloom_maybe_seen_total", MetricFound: true, ExactChecks: 1300}},
 		Pace21: Pace{Probes: []Probe{{Commit: Commit{Phase: ph("sustained", 5000, 4900), WindowS: 60, CommittedPerS: 2400}, CommittedOverAccepted: 0.49, Why: "committed 0.49 of accepted: the queue grew by 150000"}},
-			Sustainable: 2500, DrainOverCeiling: 0.8},
+			Sustainable: 2500, DrainOverCeiling: 0.8,
+			Budget: &PaceBudget{Phase: "sustained", CommittedPerS: 2400, StackCores: 1.8, PerVoteUS: 750, Cores: 2, BoundPerS: 2667, GoalPerS: 8000, CoresAtGoal: 6, GoalPerVoteUS: 250}},
 		Series: Series{Sent: []float64{0, 1000, 2000}, Accepted: []float64{0, 990, 1500}, Committed: []float64{0, 0, 1000},
 			AcceptP99ms: []float64{0, 5, 4000}, Marks: []Mark{{Name: "ramp <1>", StartS: 0, EndS: 3}}},
 	}
@@ -108,6 +109,8 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 		"`bloom_maybe_seen_total` rose by **1300**",
 		"**Sustainable rate: 2,500 votes/s offered**",
 		"| sustained | 60 s | 5,000 | 4,900 | 2,400 | 0.49 |",
+		"**CPU per vote in the sustained phase: 750 µs.**",
+		"the machine's 2 cores carry at most 2,667 votes/s, and issue 21's 8,000 votes/s would take 6.00 cores",
 		"| every vote in one contest (L2025-001) | BFT | 0 | 0 | 2000 | 16 | **6,100** |",
 		"| votes over 3 contests, in turn | BFT | 0 | 0 | 2000 | 16 | **5,820** |",
 		"**0.97 × the one-contest ceiling**",

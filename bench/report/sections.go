@@ -135,6 +135,9 @@ func (r *Report) paceMarkdown(b *strings.Builder) {
 			num(pr.CommittedPerS), pr.CommittedOverAccepted, pr.VotesPerBatch, num(float64(pr.QueuedBefore)), num(float64(pr.QueuedAfter)), pr.DrainS,
 			pr.CommitLatency.P50ms, pr.CommitLatency.P95ms, pr.Why)
 	}
+	if bu := pc.Budget; bu != nil {
+		p("\n%s\n", bu.Markdown())
+	}
 	if r.Only != "" { // no search and no ceiling (--only intake)
 		p("\n")
 		return

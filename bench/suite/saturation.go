@@ -16,6 +16,7 @@ func (r *run) saturation() {
 	if r.steps != nil {
 		r.rep.RampCPU = shares(r.steps, cpus)
 	}
+	r.rep.Pace21.Budget = paceBudgetFor(r.rep)
 	r.rep.Why = r.why()
 }
 

@@ -158,8 +158,12 @@ func (r *run) paceTargets() []report.Target {
 			target("21", "sustained: 202→commit p95", "< 2 s", fmt.Sprintf("%.0f ms (p50 %.0f, max %.0f)", s.CommitLatency.P95ms, s.CommitLatency.P50ms, s.CommitLatency.MaxMs),
 				s.CommitLatency.P95ms, goalCommitP95, true))
 	}
+	sustainable := fmt.Sprintf("%s/s offered (%d probes", report.Num(pc.Sustainable), len(pc.Probes))
+	if bu := pc.Budget; bu != nil {
+		sustainable += fmt.Sprintf("; at the %s phase's %.0f µs of CPU a vote the %d cores carry at most %s/s", bu.Phase, bu.PerVoteUS, bu.Cores, report.Num(bu.BoundPerS))
+	}
 	ts = append(ts,
-		target("21", "sustainable rate (queue not growing, 202→commit p95 < 2 s)", "≥ 8,000/s", fmt.Sprintf("%s/s offered (%d probes)", report.Num(pc.Sustainable), len(pc.Probes)),
+		target("21", "sustainable rate (queue not growing, 202→commit p95 < 2 s)", "≥ 8,000/s", sustainable+")",
 			pc.Sustainable, goalSustainable, false),
 		target("21", "referendum 1,000/s: 202→commit p95", "< 500 ms", fmt.Sprintf("%.0f ms (p50 %.0f; %s)", rep.Referendum.CommitLatency.P95ms, rep.Referendum.CommitLatency.P50ms, startedAfter(rep.ReferendumStart)),
 			rep.Referendum.CommitLatency.P95ms, goalReferendumP95, true),
