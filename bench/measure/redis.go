@@ -93,28 +93,69 @@ func RedisUsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
 	return 0, fmt.Errorf("measure: no used_memory in INFO")
 }
 
+// RedisQueue is Redis's used_memory and what the vote streams hold, read
+// at one moment: a few commands a partition, cheap enough to take while the
+// batcher drains (RedisMemory's other key families scan every key).
+type RedisQueue struct {
+	UsedBytes   int64 // INFO memory's used_memory
+	Queued      int64 // votes in the partitions' streams (XLEN)
+	StreamBytes int64 // MEMORY USAGE of the streams
+	Streams     int64 // partitions
+}
+
+// ReadRedisQueue reads the queue's figures now.
+func ReadRedisQueue(ctx context.Context, rdb *redis.Client, states []string) (RedisQueue, error) {
+	q := RedisQueue{Streams: int64(len(states))}
+	var err error
+	if q.UsedBytes, err = RedisUsedMemory(ctx, rdb); err != nil {
+		return q, err
+	}
+	if q.StreamBytes, err = sum(ctx, rdb, partitionKeys(states, votequeue.StreamKey)); err != nil {
+		return q, err
+	}
+	for _, s := range states {
+		n, err := rdb.XLen(ctx, votequeue.StreamKey(s)).Result()
+		if err != nil {
+			return q, fmt.Errorf("measure: XLEN: %w", err)
+		}
+		q.Queued += n
+	}
+	return q, nil
+}
+
+func partitionKeys(states []string, key func(string) string) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = key(s)
+	}
+	return out
+}
+
 // RedisMemory sizes the per-voter keys (Bloom filters, and the rolls'
 // shards, which keep whether each voter voted) per voter on the roll Redis
 // holds (the fields of the shards: every voter loaded, the ledger drives'
 // too), and the per-vote keys present now (streams per queued vote;
 // pending claims or pending hashes per pending vote; receipts per
-// committed vote; intake logs per entry). Call it while votes are queued
-// (after a surge) to see streams and pending votes. Key families a
-// gateway version does not use measure 0.
+// committed vote; intake logs per entry). Key families a gateway version
+// does not use measure 0. It is ReadRedisQueue then Breakdown.
 func RedisMemory(ctx context.Context, rdb *redis.Client, states []string) (RedisUsage, error) {
-	var u RedisUsage
-	var err error
-	if u.UsedBytes, err = RedisUsedMemory(ctx, rdb); err != nil {
-		return u, err
+	q, err := ReadRedisQueue(ctx, rdb, states)
+	if err != nil {
+		return RedisUsage{}, err
 	}
-	keys := func(f func(string) string) []string {
-		out := make([]string, len(states))
-		for i, s := range states {
-			out[i] = f(s)
-		}
-		return out
-	}
-	bloom, err := sum(ctx, rdb, keys(votequeue.BloomKey))
+	return q.Breakdown(ctx, rdb, states)
+}
+
+// Breakdown completes RedisMemory's figures with every key family but the
+// streams, read now, and q's used_memory and streams: take q while votes
+// are queued (after a surge, when the queue is deepest) and the breakdown
+// once they are committed, so that its scans of every key (0.2 s of Redis's
+// CPU at the 131,000 keys of an intake-only `make bench`, more with the
+// client's) do not slow the drain being timed, and the receipts count
+// every committed vote.
+func (q RedisQueue) Breakdown(ctx context.Context, rdb *redis.Client, states []string) (RedisUsage, error) {
+	u := RedisUsage{UsedBytes: q.UsedBytes}
+	bloom, err := sum(ctx, rdb, partitionKeys(states, votequeue.BloomKey))
 	if err != nil {
 		return u, err
 	}
@@ -122,18 +163,6 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string) (Redis
 	rollKeys, rollBytes, voters, err := hashFields(ctx, rdb, "roll:*")
 	if err != nil {
 		return u, err
-	}
-	streams, err := sum(ctx, rdb, keys(votequeue.StreamKey))
-	if err != nil {
-		return u, err
-	}
-	var queued int64
-	for _, s := range states {
-		n, err := rdb.XLen(ctx, votequeue.StreamKey(s)).Result()
-		if err != nil {
-			return u, fmt.Errorf("measure: XLEN: %w", err)
-		}
-		queued += n
 	}
 	// Pending votes: a claim key per vote ("claim:{CA}:<nullifier>"), or
 	// one hash per state ("pending:{CA}", a field per vote).
@@ -156,7 +185,7 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string) (Redis
 		return u, err
 	}
 	// The intake logs: an entry per accepted vote, kept for good.
-	logBytes, err := sum(ctx, rdb, keys(votequeue.LogKey))
+	logBytes, err := sum(ctx, rdb, partitionKeys(states, votequeue.LogKey))
 	if err != nil {
 		return u, err
 	}
@@ -174,7 +203,7 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string) (Redis
 	u.Classes = []RedisClass{
 		newRedisClass("bloom filters (per voter on the roll)", onRoll, int64(len(states)), voters, bloom),
 		newRedisClass("roll shards (per voter on the roll)", onRoll, rollKeys, voters, rollBytes),
-		newRedisClass("vote streams (per queued vote)", "votes queued (XLEN)", int64(len(states)), queued, streams),
+		newRedisClass("vote streams (per queued vote)", "votes queued (XLEN)", q.Streams, q.Queued, q.StreamBytes),
 		newRedisClass("pending claims (per claim)", "claim keys", claims, claims, claimBytes),
 		newRedisClass("pending hashes (per pending vote)", "pending votes (fields)", hashes, pendingVotes, pendingBytes),
 		newRedisClass("receipts (per committed vote)", "receipts of committed votes (fields)", buckets+batchKeys, recs, bucketBytes+batchBytes),
@@ -184,8 +213,8 @@ func RedisMemory(ctx context.Context, rdb *redis.Client, states []string) (Redis
 }
 
 // hashFields sums MEMORY USAGE and HLEN over the hashes matching pattern,
-// a page of the scan in one pipeline: `make bench` calls it while the
-// batcher drains, on ~110,000 keys, and a round trip per call cost Redis
+// a page of the scan in one pipeline: `make bench` called it while the
+// batcher drained, on ~110,000 keys, and a round trip per call cost Redis
 // and the caller ~11x the CPU (BenchmarkRedisMemory: 5.0 core-s a call).
 func hashFields(ctx context.Context, rdb *redis.Client, pattern string) (keys, bytes, fields int64, err error) {
 	var cursor uint64

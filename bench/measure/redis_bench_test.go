@@ -15,8 +15,9 @@ import (
 // many keys as `make bench` holds when it measures, after its surge:
 // 43,008 roll shards, 65,536 receipt buckets (a few fields each: the calls
 // per key, not the fields, set the cost) and 10 intake logs. The suite
-// calls it while the batcher drains, so what it costs is taken from the
-// ledger side's cores.
+// called it while the batcher drained (until run 66), taking what it cost
+// from the ledger side's cores in the drain it timed; now it reads the
+// queue then (ReadRedisQueue) and the breakdown after the drain.
 //
 //	go test -run '^$' -bench RedisMemory -benchtime 3x ./bench/measure/
 func BenchmarkRedisMemory(b *testing.B) {

@@ -70,3 +70,43 @@ func TestRedisMemoryCountsEveryKeyFamily(t *testing.T) {
 		t.Errorf("classes missing: %v", want)
 	}
 }
+
+// The breakdown taken after a drain keeps the queue as it was read before
+// it, and counts the receipts written meanwhile.
+func TestRedisQueueBreakdownKeepsTheQueueReadBefore(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	states := []string{"CA", "MI"}
+	for i := range 3 {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey(states[i%2]), Values: []string{"v", "1"}})
+	}
+	q, err := ReadRedisQueue(ctx, rdb, states)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Queued != 3 || q.StreamBytes <= 0 || q.UsedBytes <= 0 || q.Streams != 2 {
+		t.Fatalf("queue %+v, want 3 queued in 2 streams, some bytes", q)
+	}
+	for _, s := range states { // the drain: the streams emptied, receipts written
+		rdb.Del(ctx, votequeue.StreamKey(s))
+	}
+	id := fmt.Sprintf("%04x%028x", 1, 1)
+	rdb.HSet(ctx, votequeue.ReceiptKey(id), id, "CA 1 0")
+	u, err := q.Breakdown(ctx, rdb, states)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.UsedBytes != q.UsedBytes {
+		t.Errorf("used memory %d, want the queue's %d", u.UsedBytes, q.UsedBytes)
+	}
+	got := map[string]RedisClass{}
+	for _, c := range u.Classes {
+		got[c.Name] = c
+	}
+	if c := got["vote streams (per queued vote)"]; c.Items != 3 || c.Bytes != q.StreamBytes {
+		t.Errorf("streams %+v, want the 3 votes and %d bytes read before the drain", c, q.StreamBytes)
+	}
+	if c := got["receipts (per committed vote)"]; c.Items != 1 {
+		t.Errorf("receipts %+v, want the one written after the queue was read", c)
+	}
+}

@@ -164,7 +164,7 @@ func (r *Report) Markdown() string {
 
 	r.cpuMarkdown(&b)
 	r.saturationMarkdown(&b)
-	p("## Memory and storage\n\nRedis `used_memory` %.1f MB. Per kind of key (MEMORY USAGE; claims sampled and scaled), divided by what it is per:\n\n| keys | keys | divided by | count | bytes each | MB per million |\n|---|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
+	p("## Memory and storage\n\nRedis `used_memory` %.1f MB at the end of the surge, with its votes queued. Per kind of key (MEMORY USAGE; claims sampled and scaled; the streams at the end of the surge, the rest once its votes were committed, so that reading every key does not slow the drain), divided by what it is per:\n\n| keys | keys | divided by | count | bytes each | MB per million |\n|---|---|---|---|---|---|\n", float64(r.Redis.UsedBytes)/(1<<20))
 	for _, c := range r.Redis.Classes {
 		p("| %s | %s | %s | %s | %.1f | %.1f |\n", c.Name, num(float64(c.Keys)), c.Per, num(float64(c.Items)), c.BytesPerItem, c.MBPerMillion)
 	}

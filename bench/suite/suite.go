@@ -676,35 +676,30 @@ func (r *run) committed(p loadgen.Phase, from, to time.Time) report.Commit {
 	return c
 }
 
-// drain measures Redis at the end of the surge and waits for the queues to
-// empty onto the ledger.
+// drain reads Redis's queue at the end of the surge and waits for the
+// queues to empty onto the ledger, then measures the rest of Redis's
+// memory: its scans of every key would take cores from the drain it times.
 func (r *run) drain(ctx context.Context) error {
 	s := &r.rep.Surge
-	var err error
-	s.QueuedAtEnd, err = loadgen.QueueDepth(ctx, r.rdb, r.election.States)
+	q, err := measure.ReadRedisQueue(ctx, r.rdb, r.election.States)
 	if err != nil {
 		return err
 	}
-	r.say("surge over: %d votes queued; draining (Redis memory is measured meanwhile)", s.QueuedAtEnd)
+	s.QueuedAtEnd = q.Queued // read last, just before the drain's clock starts
+	r.say("surge over: %d votes queued; draining", s.QueuedAtEnd)
 	r.book.Begin("drain")
 	from := time.Now()
-	memDone := make(chan struct{})
-	go func() {
-		defer close(memDone)
-		u, err := measure.RedisMemory(ctx, r.rdb, r.election.States)
-		if err != nil {
-			r.rep.Notes = append(r.rep.Notes, "redis memory: "+err.Error())
-			return
-		}
-		r.rep.Redis = u
-	}()
 	d, err := loadgen.WaitDrained(ctx, r.rdb, r.election.States, r.cfg.Plan.DrainLimit, r.cfg.Progress, nil)
 	r.book.End()
 	r.mark("drain", from, time.Now())
-	<-memDone
 	s.DrainS, s.Drained = d.Seconds(), err == nil
 	if d > 0 {
 		s.DrainPerS = float64(s.QueuedAtEnd) / d.Seconds()
+	}
+	if u, merr := q.Breakdown(ctx, r.rdb, r.election.States); merr != nil {
+		r.rep.Notes = append(r.rep.Notes, "redis memory: "+merr.Error())
+	} else {
+		r.rep.Redis = u
 	}
 	if err := r.watcher.WaitIdle(ctx, 2*time.Second, time.Minute); err != nil {
 		r.rep.Notes = append(r.rep.Notes, "waiting for the last commit events: "+err.Error())
