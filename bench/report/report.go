@@ -478,6 +478,6 @@ func (b PaceBudget) Markdown() string {
 	if b.GoalPerS > 0 {
 		fmt.Fprintf(&w, ", and issue 21's %s votes/s would take %.2f cores (on %d cores it allows %.0f µs a vote)", Num(b.GoalPerS), b.CoresAtGoal, b.Cores, b.GoalPerVoteUS)
 	}
-	w.WriteString(". The bound is an estimate from above, not a forecast: as the cores fill, 202→commit latency grows in the run queue, so the sustainable rate found lies below it or near it (docs/bench.md).")
+	w.WriteString(". The bound is a yardstick, not a forecast: as the cores fill, 202→commit latency grows in the run queue, which keeps the sustainable rate found below it, while a vote costs less at higher rates (larger batches and transactions, fuller intake micro-batches), which can lift that rate above it (docs/bench.md).")
 	return w.String()
 }
