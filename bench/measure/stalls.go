@@ -1,6 +1,8 @@
 // The machine's stalls over a phase: what the kernel made tasks wait for,
-// whichever process they belong to. A phase whose latency spikes while
-// memory stalled was slowed by reclaim, not by the code it measured.
+// whichever process they belong to, and what the hypervisor took from a
+// virtual machine's CPUs. A phase whose latency spikes while memory stalled
+// was slowed by reclaim, one whose CPUs were stolen by another guest, not by
+// the code it measured.
 
 package measure
 
@@ -15,7 +17,8 @@ import (
 // "some": at least one runnable task waited, "full": every non-idle task
 // did) in milliseconds of wall time, and the direct reclaims and
 // compactions tasks ran themselves because free memory ran short
-// (/proc/vmstat). All zero where the kernel does not keep them.
+// (/proc/vmstat), and the steal time (/proc/stat). All zero where the
+// kernel does not keep them.
 type Stalls struct {
 	CPUSomeMs float64 `json:"cpu_some_ms"`
 	MemSomeMs float64 `json:"memory_some_ms"`
@@ -25,12 +28,17 @@ type Stalls struct {
 	// (allocstall_*), CompactStalls those that stalled to compact it.
 	DirectReclaims uint64 `json:"direct_reclaims"`
 	CompactStalls  uint64 `json:"compact_stalls"`
+	// StealMs is CPU time the hypervisor gave to something else while this
+	// machine's virtual CPUs had work (summed over CPUs, in 10 ms ticks):
+	// every task on a stolen CPU stood still, however high its priority.
+	StealMs float64 `json:"steal_ms,omitempty"`
 }
 
 // StallsSnapshot is the kernel's cumulative counters at one instant.
 type StallsSnapshot struct {
 	psi                     [4]float64 // µs: cpu some, memory some, memory full, io some
 	reclaims, compactStalls uint64
+	stealTicks              uint64 // /proc/stat, USER_HZ (100 a second)
 }
 
 // ReadStalls snapshots the machine's stall counters.
@@ -44,6 +52,9 @@ func ReadStalls() StallsSnapshot {
 	if data, err := os.ReadFile("/proc/vmstat"); err == nil {
 		s.reclaims, s.compactStalls = vmstatStalls(string(data))
 	}
+	if data, err := os.ReadFile("/proc/stat"); err == nil {
+		s.stealTicks = stealTicks(string(data))
+	}
 	return s
 }
 
@@ -51,7 +62,24 @@ func ReadStalls() StallsSnapshot {
 func (s StallsSnapshot) Since(earlier StallsSnapshot) Stalls {
 	ms := func(i int) float64 { return (s.psi[i] - earlier.psi[i]) / 1000 }
 	return Stalls{CPUSomeMs: ms(0), MemSomeMs: ms(1), MemFullMs: ms(2), IOSomeMs: ms(3),
-		DirectReclaims: s.reclaims - earlier.reclaims, CompactStalls: s.compactStalls - earlier.compactStalls}
+		DirectReclaims: s.reclaims - earlier.reclaims, CompactStalls: s.compactStalls - earlier.compactStalls,
+		StealMs: float64(s.stealTicks-earlier.stealTicks) * 10}
+}
+
+// stealTicks is the steal field (the eighth number) of /proc/stat's "cpu"
+// line, the machine's total; 0 if it has none.
+func stealTicks(data string) uint64 {
+	for line := range strings.Lines(data) {
+		if rest, ok := strings.CutPrefix(line, "cpu "); ok {
+			f := strings.Fields(rest)
+			if len(f) < 8 {
+				return 0
+			}
+			n, _ := strconv.ParseUint(f[7], 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // psiTotal is the total= value (µs) of a /proc/pressure file's line of

@@ -24,6 +24,13 @@ func TestStallParsers(t *testing.T) {
 	if r, c := vmstatStalls(vm); r != 2732+3563310 || c != 3587 {
 		t.Errorf("vmstatStalls = %d, %d; want %d, 3587", r, c, 2732+3563310)
 	}
+	stat := "cpu  977764 534234 513249 2334580 19917 0 65537 5052 0 0\ncpu0 488882 267117 256624 1167290 9958 0 32768 2526 0 0\n"
+	if got := stealTicks(stat); got != 5052 {
+		t.Errorf("stealTicks = %d, want 5052 (the machine's line, not a CPU's)", got)
+	}
+	if got := stealTicks("cpu  1 2 3 4\n"); got != 0 {
+		t.Errorf("stealTicks of a kernel without the field = %d, want 0", got)
+	}
 }
 
 // TestStallsSeeCPUContention: twice as many busy threads as cores make

@@ -206,7 +206,7 @@ func (r *Report) intakePhasesMarkdown(b *strings.Builder) {
 	p("\n\n")
 	p("### Ramp (knee)\n\n")
 	phaseTable(b, r.Ramp, r.KneeIndex)
-	p("\nThe last two columns tell a stall of the measurer or the machine from one of the gateway: the load generator's own Go collections and the longest a runnable goroutine of it waited; the time some task on the machine waited for a core, for memory (in parentheses: every task at once) and for I/O (Linux's pressure stall information), and the allocations that stalled to reclaim memory.\n")
+	p("\nThe last two columns tell a stall of the measurer or the machine from one of the gateway: the load generator's own Go collections and the longest a runnable goroutine of it waited; the time some task on the machine waited for a core, for memory (in parentheses: every task at once) and for I/O (Linux's pressure stall information), the allocations that stalled to reclaim memory, and the CPU time the hypervisor gave to other guests while this machine's virtual CPUs had work (steal, summed over the CPUs: every process on a stolen CPU stands still, whatever its priority).\n")
 	p("\nA step is *served* when answers (202/409/403) reach 95%% of the offered rate, 503s and errors stay under 1%%, and p99 stays under 1 s; the knee is the last served step.\n\n")
 	r.rampCPUMarkdown(b)
 	p("### Fixed offered rates, sustained and surge\n\n")
@@ -355,6 +355,7 @@ func (r *Report) intakeOnlyMarkdown(b *strings.Builder) {
 	r.stagesMarkdown(b)
 	r.commitPathMarkdown(b)
 	r.intakePhasesMarkdown(b)
+	r.intakeMarkdown(b)
 	r.commitMarkdown(b)
 	r.cpuMarkdown(b)
 	r.saturationMarkdown(b)
@@ -421,17 +422,17 @@ func weights(w map[string]float64) string {
 }
 
 func phaseTable(b *strings.Builder, phases []loadgen.Phase, knee int) {
-	fmt.Fprintf(b, "| phase | offered/s | sent/s | accepted/s | answered/s | 202 p50 | p95 | p99 | max | 409 | 403 | 503 | errors | load generator: GC cycles, longest wait | machine stalls: CPU / memory (full) / I/O, direct reclaims |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(b, "| phase | offered/s | sent/s | accepted/s | answered/s | 202 p50 | p95 | p99 | max | 409 | 403 | 503 | errors | load generator: GC cycles, longest wait | machine stalls: CPU / memory (full) / I/O, direct reclaims; hypervisor steal |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, ph := range phases {
 		name := ph.Name
 		if i == knee {
 			name = "**" + name + " (knee)**"
 		}
 		st := ph.Stalls
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.1f ms | %.1f ms | %.1f ms | %.0f ms | %d | %d | %d | %d | %d, %.0f ms | %.0f / %.0f (%.0f) / %.0f ms, %d |\n", name, num(ph.Offered), num(ph.SentPerS),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.1f ms | %.1f ms | %.1f ms | %.0f ms | %d | %d | %d | %d | %d, %.0f ms | %.0f / %.0f (%.0f) / %.0f ms, %d; %.0f ms |\n", name, num(ph.Offered), num(ph.SentPerS),
 			num(ph.AcceptedPerS), num(ph.AnsweredPerS), ph.AcceptLatency.P50ms, ph.AcceptLatency.P95ms, ph.AcceptLatency.P99ms, ph.AcceptLatency.MaxMs,
 			ph.Duplicates, ph.Ineligible, ph.Overloaded, ph.Errors+ph.OtherStatus, ph.Self.GCCycles, ph.Self.MaxSchedWaitMs,
-			st.CPUSomeMs, st.MemSomeMs, st.MemFullMs, st.IOSomeMs, st.DirectReclaims)
+			st.CPUSomeMs, st.MemSomeMs, st.MemFullMs, st.IOSomeMs, st.DirectReclaims, st.StealMs)
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 // TestOnlyIntakeReport: `benchrun --only intake` shows the sustained
-// probe, the intake phases it ran (not the referendum it did not), the
+// probe, the intake phases it ran (not the referendum it did not), their
+// gateway and Redis CPU per vote and Redis's persistence in them, the
 // commit table with the ledger's priority, CPU and the loss check, and
 // none of the whole run's sections or the search's verdict.
 func TestOnlyIntakeReport(t *testing.T) {
@@ -28,15 +29,19 @@ func TestOnlyIntakeReport(t *testing.T) {
 		Phases:    []string{"surge"},
 		CPU:       []measure.ProcessCPU{{Name: "gateway", Cores: map[string]float64{"surge": 0.9}}},
 		Loss:      ledgerload.Loss{OK: true, Accepted: 10},
+		Intake15: IntakeCost{
+			Phases: []VoteCPU{{Phase: "fixed-10000", Accepted: 97000, GatewayUS: 40, RedisUS: 22, TotalUS: 62}},
+			Redis:  []measure.RedisWindow{{Phase: "fixed-10000", Known: true, Events: []measure.LatencyEvent{{Event: "aof-fsync-always", Seconds: 11, MaxMS: 55}}}},
+		},
 	}
 	md := r.Markdown()
 	for _, want := range []string{"`benchrun --only intake`", "## Batcher pace", "| sustained | 60 s |", "ramp-500 (knee)", "| fixed-10000 |",
-		"## Commit", "SCHED_IDLE", "## CPU per process", "| gateway | 0.90 |", "## Loss check", "PASSED"} {
+		"## Intake cost", "| fixed-10000 | 97,000 | 40 µs | 22 µs | **62 µs** |", "| fixed-10000 | — |  |  |  |  | 11 s, 55 ms |", "## Commit", "SCHED_IDLE", "## CPU per process", "| gateway | 0.90 |", "## Loss check", "PASSED"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
-	for _, unwanted := range []string{"## Targets", "Sustainable rate", "| referendum", "## Results reads"} {
+	for _, unwanted := range []string{"## Targets", "Sustainable rate", "| referendum", "## Results reads", "Duplicate storm"} {
 		if strings.Contains(md, unwanted) {
 			t.Errorf("report shows %q, which --only intake does not measure:\n%s", unwanted, md)
 		}

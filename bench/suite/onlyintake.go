@@ -34,6 +34,7 @@ func (r *run) intakeOnly(ctx context.Context) error {
 		r.note("drain: %v", err)
 	}
 	r.lossCheck(ctx)
+	r.redisPersistence() // the drain and the loss check took long enough for a poll after the surge
 	r.series()
 	r.bookCPU()
 	return nil
