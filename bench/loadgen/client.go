@@ -60,6 +60,8 @@ type conn struct {
 	used       time.Time // when the last request was sent
 	req        []byte    // the request being written
 	body       []byte    // the last answer's body (up to maxBody bytes)
+	stamps     *stampedReader
+	arrived    time.Time // when the last answer's last bytes reached the socket (the kernel's clock); zero if unknown
 }
 
 // idleCheckAfter is how long a connection may sit idle before its next
@@ -77,7 +79,7 @@ func newConn(t target, timeout time.Duration, maxBody int) *conn {
 func (c *conn) close() {
 	if c.c != nil {
 		c.c.Close()
-		c.c = nil
+		c.c, c.stamps = nil, nil
 	}
 }
 
@@ -94,6 +96,11 @@ func (c *conn) close() {
 // is sent once more on a new one. Nothing else is ever sent twice: a
 // connection that ends after the request went out, before an answer, is
 // an error (errNoAnswer), since the server may have processed it.
+//
+// c.arrived is then when the answer reached the socket by the kernel's
+// clock (stampedReader; zero where it cannot say), which the caller's
+// clock read after do returns is later than by however long this process
+// waited for a core.
 func (c *conn) do(body []byte, withBody bool) (int, error) {
 	now := time.Now()
 	deadline := now.Add(c.timeout)
@@ -118,10 +125,14 @@ func (c *conn) do(body []byte, withBody bool) (int, error) {
 				return 0, err
 			}
 			c.c, c.deadline = nc, time.Time{}
+			var rd io.Reader = nc
+			if c.stamps = newStampedReader(nc); c.stamps != nil {
+				rd = c.stamps
+			}
 			if c.r == nil {
-				c.r = bufio.NewReaderSize(nc, 4096)
+				c.r = bufio.NewReaderSize(rd, 4096)
 			} else {
-				c.r.Reset(nc)
+				c.r.Reset(rd)
 			}
 		}
 		if deadline.Sub(c.deadline) > c.timeout/16 {
@@ -131,6 +142,10 @@ func (c *conn) do(body []byte, withBody bool) (int, error) {
 			}
 			c.deadline = deadline
 		}
+		c.arrived = time.Time{}
+		if c.stamps != nil {
+			c.stamps.arrived = time.Time{}
+		}
 		if n, err := c.c.Write(c.req); err != nil {
 			c.close()
 			if n == 0 && reused {
@@ -139,6 +154,9 @@ func (c *conn) do(body []byte, withBody bool) (int, error) {
 			return 0, err
 		}
 		code, keep, err := c.readAnswer()
+		if c.stamps != nil {
+			c.arrived = c.stamps.arrived
+		}
 		if err != nil || !keep {
 			c.close()
 		}

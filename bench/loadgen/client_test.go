@@ -157,11 +157,7 @@ func TestConnTimesOutAndRecovers(t *testing.T) {
 // closes it.
 func rawServer(t *testing.T, answer string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := listenLoopback(t)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -569,4 +565,41 @@ func TestRampCallsOnStepAroundEachStep(t *testing.T) {
 	if len(phases) != 2 || !slices.Equal(events, want) {
 		t.Fatalf("%d steps, OnStep saw %q; want 2 steps, %q", len(phases), events, want)
 	}
+}
+
+// TestAnswerTimedToItsArrival: an answer's latency runs to its arrival when
+// the kernel gave one inside sent..read, the rest being the reader's lag;
+// otherwise to the read.
+func TestAnswerTimedToItsArrival(t *testing.T) {
+	sent := time.Now()
+	read := sent.Add(30 * time.Millisecond)
+	for _, c := range []struct {
+		name          string
+		arrived       time.Time
+		err           error
+		latency, lags time.Duration
+	}{
+		{"arrival known", sent.Add(10 * time.Millisecond), nil, 10 * time.Millisecond, 20 * time.Millisecond},
+		{"arrival unknown", time.Time{}, nil, 30 * time.Millisecond, 0},
+		{"arrival after the read (clock step)", read.Add(time.Millisecond), nil, 30 * time.Millisecond, 0},
+		{"arrival before the send", sent.Add(-time.Millisecond), nil, 30 * time.Millisecond, 0},
+		{"no answer", sent.Add(10 * time.Millisecond), errNoAnswer, 30 * time.Millisecond, 0},
+	} {
+		a := answer{sent: sent}
+		a.timeTo(read, c.arrived, c.err)
+		if a.latency != c.latency || a.readLag != c.lags {
+			t.Errorf("%s: latency %v, lag %v; want %v, %v", c.name, a.latency, a.readLag, c.latency, c.lags)
+		}
+	}
+}
+
+// listenLoopback listens on a free loopback port until the test ends.
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }

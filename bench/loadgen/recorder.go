@@ -79,9 +79,22 @@ func NewRecorder(start time.Time) *Recorder {
 type answer struct {
 	sent    time.Time     // when the request was sent
 	latency time.Duration // from sent to the answer's end (or the error)
+	readLag time.Duration // from the answer's arrival to its read (timeTo)
 	code    int           // the status code; 0 for a transport error
 	body    []byte        // the answer's body (its first bytes), valid during record
 	contest string        // the contest of the request's vote
+}
+
+// timeTo sets the latency of an answer read at read, which the kernel
+// received at arrived (zero if unknown): to its arrival, and the rest, the
+// reader's own delay, as readLag. An arrival outside sent..read (a clock
+// step, or no answer: err) is not used; the read's time is.
+func (a *answer) timeTo(read, arrived time.Time, err error) {
+	a.latency, a.readLag = read.Sub(a.sent), 0
+	if err == nil && !arrived.IsZero() && !arrived.Before(a.sent) && !arrived.After(read) {
+		a.readLag = read.Sub(arrived)
+		a.latency -= a.readLag
+	}
 }
 
 // end is when the answer (or the error) came.

@@ -34,9 +34,13 @@ type Phase struct {
 	SentPerS      float64         `json:"sent_per_s"`
 	AcceptedPerS  float64         `json:"accepted_per_s"` // 202s by the phase's end + grace, per second of the phase
 	AnsweredPerS  float64         `json:"answered_per_s"` // non-503 answers by the end + grace, per second
-	AcceptLatency measure.Latency `json:"accept_latency"` // of 202 answers
+	AcceptLatency measure.Latency `json:"accept_latency"` // of 202 answers, to their arrival (attack)
 	AnswerLatency measure.Latency `json:"answer_latency"` // of all non-503 answers
-	ErrorSamples  []string        `json:"error_samples,omitempty"`
+	// ReadLag is how long the 202s waited in the load generator's sockets
+	// after they arrived, before it read them: the part of its own delay
+	// the latencies above leave out.
+	ReadLag      measure.Latency `json:"read_lag"`
+	ErrorSamples []string        `json:"error_samples,omitempty"`
 	// Self is the load generator's own Go runtime over the phase (it runs
 	// in the benchmark's process, on the machine it measures): a collection
 	// or a scheduling wait here delays the answers it reads, and shows in
@@ -101,6 +105,7 @@ type tally struct {
 	codes                    [outcomes]int
 	answered, acceptedInTime int
 	acceptLat, answerLat     []time.Duration
+	readLag                  []time.Duration
 	errorSamples             []string
 }
 
@@ -118,6 +123,7 @@ func (t *tally) add(a *answer, o outcome, inTime time.Time, err error) {
 	}
 	if o == accepted {
 		t.acceptLat = append(t.acceptLat, a.latency)
+		t.readLag = append(t.readLag, a.readLag)
 	}
 	if (o == transportError || o == otherStatus) && len(t.errorSamples) < 3 {
 		msg := fmt.Sprintf("%d %s", a.code, http.StatusText(a.code))
@@ -135,7 +141,11 @@ func (t *tally) add(a *answer, o outcome, inTime time.Time, err error) {
 // one idle the shortest time, crew), a new worker (and connection) being
 // started when none is idle, up to MaxWorkers; with all of them busy the
 // schedule waits for one and then catches up. Latency runs from the moment
-// a worker sends the request.
+// a worker sends the request to the answer's arrival in its socket by the
+// kernel's clock (conn.arrived; to the read where the kernel gives no
+// time): the load generator shares the cores with what it measures, and
+// the time it waits for one before reading an answer (ReadLag) is its
+// own delay, not the server's.
 func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.Duration, src Source) (Phase, error) {
 	timeout, maxWorkers := r.Timeout, int(r.MaxWorkers)
 	if timeout <= 0 {
@@ -192,7 +202,7 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 			buf = body
 			a := answer{sent: time.Now(), contest: contest}
 			a.code, err = c.do(body, true)
-			a.latency = time.Since(a.sent)
+			a.timeTo(time.Now(), c.arrived, err)
 			if err == nil {
 				a.body = c.body
 			}
@@ -209,6 +219,7 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 		total.answered += t.answered
 		total.acceptedInTime += t.acceptedInTime
 		total.acceptLat = append(total.acceptLat, t.acceptLat...)
+		total.readLag = append(total.readLag, t.readLag...)
 		total.answerLat = append(total.answerLat, t.answerLat...)
 		for _, e := range t.errorSamples {
 			if len(total.errorSamples) < 3 && !slices.Contains(total.errorSamples, e) {
@@ -286,6 +297,7 @@ schedule:
 	p.AnsweredPerS = float64(total.answered) / p.DurationS
 	p.AcceptedPerS = float64(total.acceptedInTime) / p.DurationS
 	p.AcceptLatency, p.AnswerLatency = measure.Summarize(total.acceptLat), measure.Summarize(total.answerLat)
+	p.ReadLag = measure.Summarize(total.readLag)
 	if ctx.Err() != nil && runErr == nil {
 		runErr = ctx.Err()
 	}

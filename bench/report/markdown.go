@@ -422,16 +422,16 @@ func weights(w map[string]float64) string {
 }
 
 func phaseTable(b *strings.Builder, phases []loadgen.Phase, knee int) {
-	fmt.Fprintf(b, "| phase | offered/s | sent/s | accepted/s | answered/s | 202 p50 | p95 | p99 | max | 409 | 403 | 503 | errors | load generator: GC cycles, longest wait | machine stalls: CPU / memory (full) / I/O, direct reclaims; hypervisor steal |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(b, "| phase | offered/s | sent/s | accepted/s | answered/s | 202 p50 | p95 | p99 | max | 409 | 403 | 503 | errors | load generator: GC cycles, longest wait; 202s read late p99 / max | machine stalls: CPU / memory (full) / I/O, direct reclaims; hypervisor steal |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, ph := range phases {
 		name := ph.Name
 		if i == knee {
 			name = "**" + name + " (knee)**"
 		}
 		st := ph.Stalls
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.1f ms | %.1f ms | %.1f ms | %.0f ms | %d | %d | %d | %d | %d, %.0f ms | %.0f / %.0f (%.0f) / %.0f ms, %d; %.0f ms |\n", name, num(ph.Offered), num(ph.SentPerS),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.1f ms | %.1f ms | %.1f ms | %.0f ms | %d | %d | %d | %d | %d, %.0f ms; %.1f / %.0f ms | %.0f / %.0f (%.0f) / %.0f ms, %d; %.0f ms |\n", name, num(ph.Offered), num(ph.SentPerS),
 			num(ph.AcceptedPerS), num(ph.AnsweredPerS), ph.AcceptLatency.P50ms, ph.AcceptLatency.P95ms, ph.AcceptLatency.P99ms, ph.AcceptLatency.MaxMs,
-			ph.Duplicates, ph.Ineligible, ph.Overloaded, ph.Errors+ph.OtherStatus, ph.Self.GCCycles, ph.Self.MaxSchedWaitMs,
+			ph.Duplicates, ph.Ineligible, ph.Overloaded, ph.Errors+ph.OtherStatus, ph.Self.GCCycles, ph.Self.MaxSchedWaitMs, ph.ReadLag.P99ms, ph.ReadLag.MaxMs,
 			st.CPUSomeMs, st.MemSomeMs, st.MemFullMs, st.IOSomeMs, st.DirectReclaims, st.StealMs)
 	}
 }
