@@ -16,7 +16,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/explorer/follow"
 	"github.com/votechain/votechain/explorer/index"
+	"github.com/votechain/votechain/internal/benchenv"
 	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
@@ -508,7 +508,7 @@ func BenchmarkFollowVotes(b *testing.B) {
 			}
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
-			began := cpuTime(b)
+			began := benchenv.CPUTime(b)
 			b.ResetTimer()
 			// The label sets the measured blocks apart in a CPU profile
 			// (go tool pprof -tagfocus phase=measured).
@@ -525,7 +525,7 @@ func BenchmarkFollowVotes(b *testing.B) {
 			runtime.ReadMemStats(&after)
 			votes := float64(b.N * c.blocks * votesPerBlock)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/votes, "ns/vote")
-			b.ReportMetric(float64((cpuTime(b)-began).Nanoseconds())/votes, "cpu-ns/vote")
+			b.ReportMetric(float64((benchenv.CPUTime(b)-began).Nanoseconds())/votes, "cpu-ns/vote")
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/votes, "allocs/vote")
 			// Every vote counted: the chain is what the case says.
 			if tot, err := idx.Totals(ctx); err != nil || tot.Counted != tot.Votes || tot.Issues != 0 {
@@ -606,7 +606,7 @@ func bigIndex(b *testing.B, cache string) (*follow.Follower, chainGen) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	if err := copyFile(filepath.Join(dir, "index.db"), name+".db"); err != nil {
+	if err := benchenv.CopyFile(filepath.Join(dir, "index.db"), name+".db"); err != nil {
 		b.Fatal(err)
 	}
 	f, _ := follower(b, dir, nil)
@@ -643,33 +643,6 @@ func buildBigIndex(b *testing.B, name string) (chainGen, error) {
 	}
 	b.Logf("built the big index %s.db in %v", name, time.Since(began).Round(time.Second))
 	return g, err
-}
-
-// copyFile copies the file src to dst.
-func copyFile(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// cpuTime is the CPU time the process used so far.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestFollowRecordWrittenAgain: a VALID transaction that writes again the

@@ -3,19 +3,20 @@ package index
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/internal/benchenv"
 	"github.com/votechain/votechain/network/fabricblock"
 )
 
@@ -69,7 +70,7 @@ func BenchmarkSaveVotes(b *testing.B) {
 					block++
 				}
 				blocks -= len(reports)
-				began := cpuTime(b)
+				began := benchenv.CPUTime(b)
 				w, err := x.Begin(ctx)
 				if err != nil {
 					b.Fatal(err)
@@ -91,16 +92,16 @@ func BenchmarkSaveVotes(b *testing.B) {
 				if err := w.Commit(); err != nil {
 					b.Fatal(err)
 				}
-				cpu += cpuTime(b) - began
+				cpu += benchenv.CPUTime(b) - began
 			}
 		}
 		save(warmVotes / (blockBatches * batchVotes))
 		flush := func() { // the vote keys kept in memory (pending.go)
-			began := cpuTime(b)
+			began := benchenv.CPUTime(b)
 			if err := x.Flush(ctx); err != nil {
 				b.Fatal(err)
 			}
-			cpu += cpuTime(b) - began
+			cpu += benchenv.CPUTime(b) - began
 		}
 		flush()
 		cpu = 0
@@ -151,9 +152,9 @@ func grownIndex(tb testing.TB, path string, rows int) {
 	tb.Helper()
 	template := os.Getenv("INDEX_BENCH_TEMPLATE")
 	if template != "" {
-		if err := copyFile(template, path); err == nil {
+		if err := benchenv.CopyFile(path, template); err == nil {
 			return
-		} else if !os.IsNotExist(err) {
+		} else if !errors.Is(err, fs.ErrNotExist) {
 			tb.Fatal(err)
 		}
 	}
@@ -177,37 +178,10 @@ func grownIndex(tb testing.TB, path string, rows int) {
 		tb.Fatal(err)
 	}
 	if template != "" {
-		if err := copyFile(path, template); err != nil {
+		if err := benchenv.CopyFile(template, path); err != nil {
 			tb.Fatal(err)
 		}
 	}
-}
-
-// copyFile copies the file at from to to.
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// cpuTime is the CPU time the process used so far.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSegmentMerges drives the vote key segments alone (no blocks):
@@ -252,9 +226,9 @@ func BenchmarkSegmentMerges(b *testing.B) {
 						rows[i] = keyRow{int64(rng.Uint64()), keyPlace{int64(done/500 + i/500 + 1), int32(i % 500)}}
 					}
 					before := segmentList(b, x)
-					began, cpuBegan := time.Now(), cpuTime(b)
+					began, cpuBegan := time.Now(), benchenv.CPUTime(b)
 					addSegmentRows(b, x, segmentIDs, rows)
-					maxCommit, cpu = max(maxCommit, time.Since(began)), cpu+cpuTime(b)-cpuBegan
+					maxCommit, cpu = max(maxCommit, time.Since(began)), cpu+benchenv.CPUTime(b)-cpuBegan
 					after := segmentList(b, x)
 					var read int64
 					for _, s := range before {
@@ -276,13 +250,13 @@ func BenchmarkSegmentMerges(b *testing.B) {
 				const lookups = 20_000
 				var lookup, lookupCPU time.Duration
 				for range 2 { // the second time, the mapped pages read once
-					began, cpuBegan := time.Now(), cpuTime(b)
+					began, cpuBegan := time.Now(), benchenv.CPUTime(b)
 					for range lookups {
 						if _, err := segmentPlaces(context.Background(), x.segs, segmentIDs, int64(rng.Uint64()), nil); err != nil {
 							b.Fatal(err)
 						}
 					}
-					lookup, lookupCPU = time.Since(began)/lookups, (cpuTime(b)-cpuBegan)/lookups
+					lookup, lookupCPU = time.Since(began)/lookups, (benchenv.CPUTime(b)-cpuBegan)/lookups
 				}
 				if err := x.Close(); err != nil {
 					b.Fatal(err)

@@ -1,8 +1,10 @@
-// Package benchenv reads the settings benchmarks and measurement tests take
-// from the environment (a drive's votes, a rate, a duration), with one rule
-// for all of them: an unset variable gives the default, and a value that
-// does not parse or is out of range stops the benchmark saying what it
-// wants, rather than running with a setting nobody asked for.
+// Package benchenv holds what benchmarks and measurement tests share: the
+// settings they take from the environment (a drive's votes, a rate, a
+// duration), with one rule for all of them: an unset variable gives the
+// default, and a value that does not parse or is out of range stops the
+// benchmark saying what it wants, rather than running with a setting
+// nobody asked for; the process's CPU time; a fixture file copied from a
+// cache.
 package benchenv
 
 import (

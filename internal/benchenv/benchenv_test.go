@@ -1,7 +1,9 @@
 package benchenv
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"testing"
 	"time"
@@ -64,4 +66,35 @@ func ExampleInt() {
 	var b fatalTB // a *testing.B in a benchmark
 	fmt.Println(Int(&b, "DRAIN_VOTES", 200_000, 1))
 	// Output: 50000
+}
+
+func TestCPUTimeGrowsWithWork(t *testing.T) {
+	began := CPUTime(t)
+	x := uint64(1)
+	for deadline := time.Now().Add(30 * time.Millisecond); time.Now().Before(deadline); {
+		x = x*6364136223846793005 + 1
+	}
+	if used := CPUTime(t) - began; used < 10*time.Millisecond {
+		t.Errorf("30 ms of busy work used %v of CPU (x=%d)", used, x)
+	}
+}
+
+func TestCopyFile(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := dir+"/src", dir+"/dst"
+	if err := os.WriteFile(dst, []byte("an older, longer content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, []byte("fixture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CopyFile(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(dst); err != nil || string(got) != "fixture" {
+		t.Errorf("dst holds %q (%v), want %q", got, err, "fixture")
+	}
+	if err := CopyFile(dst, dir+"/missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("copying a missing file: %v, want fs.ErrNotExist", err)
+	}
 }
