@@ -98,17 +98,26 @@ func gen(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *n < 1 {
+		return cli.Usagef("gen: -n must be at least 1, got %d: a roll lists its voters", *n)
+	}
+	stateList := strings.Split(*states, ",")
+	for _, st := range stateList {
+		if !ballot.ValidState(st) {
+			return cli.Usagef("gen: state %q in -states is not a state code (2 to 8 characters of A-Z and 0-9, e.g. -states CA,NY)", st)
+		}
+	}
 	progress := cli.NewProgress(stderr, "generating", int64(*n))
 	defer progress.Finish()
 	if *out == "-" {
-		return roll.Generate(stdout, *n, strings.Split(*states, ","), progress)
+		return roll.Generate(stdout, *n, stateList, progress)
 	}
 	f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := roll.Generate(f, *n, strings.Split(*states, ","), progress); err != nil {
+	if err := roll.Generate(f, *n, stateList, progress); err != nil {
 		return err
 	}
 	return f.Close()
@@ -128,11 +137,13 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	var states []string // the template's, to refuse rows of other states
 	if *template != "" {
 		e, err := election.Template(*template)
 		if err != nil {
 			return err
 		}
+		states = e.States
 		*electionID = cmp.Or(*electionID, e.ID)
 		*contests = cmp.Or(*contests, strings.Join(e.ContestIDs(), ","))
 	}
@@ -155,7 +166,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return cli.Usagef("load: contest id %q in -contests must be 1..64 characters of [A-Za-z0-9_-]", id)
 		}
 	}
-	opts := roll.Options{ElectionID: *electionID, Contests: ids, FalsePositiveRate: *fpRate, Batch: *batch, Progress: bar}
+	opts := roll.Options{ElectionID: *electionID, Contests: ids, States: states, FalsePositiveRate: *fpRate, Batch: *batch, Progress: bar}
 	var enrolled *cli.Progress
 	if !*dryRun {
 		enrolled = cli.NewProgress(stderr, "entries into Redis", 0)

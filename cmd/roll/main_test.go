@@ -32,6 +32,29 @@ func TestGenWritesPrivateCSV(t *testing.T) {
 	}
 }
 
+// TestGenRefusesWhatLoadWould: a roll gen would write and load refuse (no
+// voters, a state that is not a state code) is refused with the fix.
+func TestGenRefusesWhatLoadWould(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "voters.csv")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-n", "0"}, "-n must be at least 1"},
+		{[]string{"-n", "-5"}, "-n must be at least 1"},
+		{[]string{"-states", "CA,,NY"}, `state "" in -states`},
+		{[]string{"-states", "ca"}, `state "ca" in -states`},
+	} {
+		err := run(context.Background(), append([]string{"gen", "-o", out}, c.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("gen %v: %v; want an error containing %q", c.args, err, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("gen %v wrote %s", c.args, out)
+		}
+	}
+}
+
 // TestLoadTakesTheElectionsContests: every voter gets one nullifier per
 // contest, the contests named by -contests or read from -election's
 // template; without them the load is refused with the fix.
@@ -73,6 +96,13 @@ func TestLoadTakesTheElectionsContests(t *testing.T) {
 	}
 	if one, err := load("-election", tmpl, "-contests", "L1"); err != nil || one.Entries != 10 {
 		t.Fatalf("-contests overriding the template: %+v, %v; want 10 entries", one, err)
+	}
+	other := filepath.Join(dir, "other.csv")
+	if err := run(context.Background(), []string{"gen", "-n", "3", "-states", "CA,TX", "-o", other}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"load", "-dry-run", "-csv", other, "-secret-file", secret, "-election", tmpl}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), `state "TX" is not one of the election's states`) {
+		t.Errorf("a roll with a state outside the template's: %v", err)
 	}
 	for _, args := range [][]string{{"-election-id", "ref-1"}, {"-contests", "L1"}, {"-election-id", "ref-1", "-contests", "L1,bad id"}} {
 		if _, err := load(args...); err == nil || !strings.Contains(err.Error(), "-contests") {

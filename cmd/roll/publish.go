@@ -126,7 +126,7 @@ func readRoll(path string, secret []byte, e ballot.Election, stderr io.Writer) (
 	defer f.Close()
 	bar := cli.NewProgress(stderr, "reading voter roll", 0)
 	defer bar.Finish()
-	return roll.Load(context.Background(), f, secret, roll.Options{ElectionID: e.ID, Contests: e.ContestIDs(), Progress: bar, Entries: true})
+	return roll.Load(context.Background(), f, secret, roll.Options{ElectionID: e.ID, Contests: e.ContestIDs(), States: e.States, Progress: bar, Entries: true})
 }
 
 // logKeys reads the public keys given as hex and the public half of the

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -120,6 +121,9 @@ type Options struct {
 	// Contests are the ids of the election's contests (required): every
 	// voter gets a nullifier in each.
 	Contests []string
+	// States are the election's states: a row of any other is refused,
+	// since no vote of its voter could ever count. Empty: any valid state.
+	States []string
 	// Redis to load into; nil only computes the summary (dry run).
 	Redis redis.UniversalClient
 	// FalsePositiveRate sizes each state's Bloom filter for its roll.
@@ -165,7 +169,10 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	var members []member
 	sum := Summary{States: map[string]State{}}
 	keyed := ballot.NewSecret(secret) // one keyed HMAC for every row
-	err := ReadCSV(r, func(_ int, e Entry) error {
+	err := ReadCSV(r, func(line int, e Entry) error {
+		if len(o.States) > 0 && !slices.Contains(o.States, e.State) {
+			return fmt.Errorf("roll: line %d: state %q is not one of the election's states (%s)", line, e.State, strings.Join(o.States, ","))
+		}
 		key := keyed.VoterKey(o.ElectionID, e.VoterID, e.Credential)
 		for _, c := range o.Contests {
 			members = append(members, member{nullifier: ballot.NullifierOf(key, c), state: e.State, contest: c})
@@ -176,6 +183,9 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	})
 	if err != nil {
 		return Summary{}, err
+	}
+	if sum.Rows == 0 {
+		return Summary{}, errors.New("roll: load: the roll lists no voters (a header line at most): an election's roll cannot be empty, check the file")
 	}
 	leaves, err := distinct(members, sum.States)
 	if err != nil {

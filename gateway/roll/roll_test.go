@@ -164,13 +164,20 @@ func TestLoadRefusesBadRolls(t *testing.T) {
 		"empty voter":   ",c1,CA\n",
 		"short row":     "v1,c1\n",
 		"unquoted mess": "v1,\"c1,CA\n",
+		"no voters":     strings.Join(Header, ",") + "\n",
+		"empty file":    "",
 	} {
 		if _, err := Load(context.Background(), strings.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests}); err == nil {
 			t.Errorf("%s: loaded", name)
 		}
 	}
+	// A state the election does not hold is refused, naming the line.
+	_, err := Load(context.Background(), strings.NewReader("v1,c1,CA\nv2,c2,TX\n"), secret, Options{ElectionID: electionID, Contests: contests, States: []string{"CA", "NY"}})
+	if err == nil || !strings.Contains(err.Error(), `line 2: state "TX" is not one of the election's states (CA,NY)`) {
+		t.Errorf("a row of another state: %v", err)
+	}
 	// The same row twice is one voter.
-	sum, err := Load(context.Background(), strings.NewReader("v1,c1,CA\nv1,c1,CA\n"), secret, Options{ElectionID: electionID, Contests: contests})
+	sum, err := Load(context.Background(), strings.NewReader("v1,c1,CA\nv1,c1,CA\n"), secret, Options{ElectionID: electionID, Contests: contests, States: []string{"CA"}})
 	if err != nil || sum.Voters != 1 || sum.Entries != 2 || sum.Rows != 2 {
 		t.Fatalf("repeated row: %+v, %v", sum, err)
 	}

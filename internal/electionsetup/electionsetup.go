@@ -115,9 +115,13 @@ func SealRoll(ctx context.Context, l Ledger, p Plan) (ballot.RollSeal, error) {
 	return l.LoadRoll(ctx, p.Roll.Roll, RollParallel, p.Progress)
 }
 
-// checkRoll refuses a summary read without its entries: its root alone
-// cannot be sealed.
+// checkRoll refuses an empty roll (an election nobody could vote in, sealed
+// for good) and a summary read without its entries: its root alone cannot
+// be sealed.
 func (p Plan) checkRoll() error {
+	if p.Roll.Entries == 0 {
+		return errors.New("the roll lists no voters: an election's roll cannot be empty")
+	}
 	if len(p.Roll.Roll) != p.Roll.Entries {
 		return fmt.Errorf("the roll summary holds %d of its %d entries: read it with roll.Options.Entries", len(p.Roll.Roll), p.Roll.Entries)
 	}

@@ -145,6 +145,7 @@ func TestEnsureRefusals(t *testing.T) {
 		{"record without the batchers' identity", &fakeLedger{election: &ballot.Election{ID: "E1", RollRoot: "aa11", Batchers: []string{"other"}}}, func(p *Plan) { p.Template = ballot.Election{} },
 			`the election on the ledger: "batchers" ["other"] does not name`},
 		{"no window", &fakeLedger{}, func(p *Plan) { p.Window = 0 }, "needs a voting window above zero"},
+		{"an empty roll", &fakeLedger{}, func(p *Plan) { p.Roll = roll.Summary{Root: "aa11"} }, "the roll lists no voters"},
 		{"a roll summary without its entries", &fakeLedger{}, func(p *Plan) { p.Roll.Roll = nil }, "holds 0 of its 2 entries"},
 		{"the ledger unreachable", &fakeLedger{electionFn: boom}, nil, "peer unreachable"},
 	}

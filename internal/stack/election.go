@@ -69,7 +69,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	}
 	rdb := redisserver.NewClient(opts)
 	defer rdb.Close()
-	summary, err := s.loadRoll(ctx, rdb, secret, electionID, contests)
+	summary, err := s.loadRoll(ctx, rdb, secret, electionID, states, contests)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (s *Stack) generateRoll(states []string) error {
 }
 
 // loadRoll loads the roll into Redis (idempotent) and returns its summary.
-func (s *Stack) loadRoll(ctx context.Context, rdb redis.UniversalClient, secret []byte, electionID string, contests []string) (roll.Summary, error) {
+func (s *Stack) loadRoll(ctx context.Context, rdb redis.UniversalClient, secret []byte, electionID string, states, contests []string) (roll.Summary, error) {
 	f, err := os.Open(s.RollCSV())
 	if err != nil {
 		return roll.Summary{}, err
@@ -158,7 +158,7 @@ func (s *Stack) loadRoll(ctx context.Context, rdb redis.UniversalClient, secret 
 	defer f.Close()
 	read := cli.NewProgress(os.Stderr, "reading voter roll", int64(s.cfg.Voters))
 	enrolled := cli.NewProgress(os.Stderr, "loading voter roll into Redis", int64(s.cfg.Voters*len(contests)))
-	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{ElectionID: electionID, Contests: contests, Redis: rdb, FalsePositiveRate: 0.0001, Progress: read, Enrolled: enrolled, Entries: true})
+	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{ElectionID: electionID, Contests: contests, States: states, Redis: rdb, FalsePositiveRate: 0.0001, Progress: read, Enrolled: enrolled, Entries: true})
 	read.Finish()
 	enrolled.Finish()
 	if err != nil {
