@@ -309,7 +309,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 	lanesCtx, stopLanes := context.WithCancel(bg)
 	defer stopLanes()
 	// Leases expire on Redis's clock, so their upkeep runs on real time.
-	tick := time.NewTicker(b.cfg.LeaseTTL / 4)
+	tick := time.NewTicker(max(b.cfg.LeaseTTL/4, time.Millisecond))
 	defer tick.Stop()
 	// Blocks are followed until the last batch in flight has committed.
 	watchCtx, stopWatching := context.WithCancel(bg)

@@ -64,7 +64,7 @@ func run(ctx context.Context) error {
 	maxGap := fs.Duration("max-gap", d.MaxGap, "with --tick: above a quarter of --share-votes votes a tick, or while the ledger lags (--ledger-lag), lanes skip ticks so that their shared transaction grows towards --share-votes, but cut at least this often (negative: on every tick)")
 	behind := fs.Duration("behind", d.Behind, "with --max-gap: if positive, lanes skip ticks only while a shared transaction has been in flight this long (the ledger is behind); negative: whenever the rate allows")
 	ledgerLag := fs.Duration("ledger-lag", d.LedgerLag, "with --max-gap: while a shared transaction has been in flight this long (the ledger lags), lanes skip ticks at any rate, not only above a quarter of --share-votes votes a tick (negative: never)")
-	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live; a dead batcher's lanes move after it")
+	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live, at least 100ms (renewed every quarter of it); a dead batcher's lanes move after it")
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
 	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
@@ -72,6 +72,9 @@ func run(ctx context.Context) error {
 	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz")
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
 	if err := cli.ParseFlags(fs, "BATCHER", os.Args[1:]); err != nil {
+		return err
+	}
+	if err := cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl"); err != nil {
 		return err
 	}
 

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
 
@@ -38,5 +42,15 @@ func TestGatewaysOf(t *testing.T) {
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("gatewaysOf(%q, %s) = %v, %v; want %v", tc.flag, tc.own, got, err, tc.want)
 		}
+	}
+}
+
+// TestLeaseBelow100msIsAUsageError: a lease renewed every quarter of
+// itself must leave the renewals a period (a ticker of 0 panics).
+func TestLeaseBelow100msIsAUsageError(t *testing.T) {
+	defer func(args []string) { os.Args = args }(os.Args)
+	os.Args = []string{"batcher", "--lease-ttl", "3ns"}
+	if err := run(context.Background()); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--lease-ttl is 3ns") {
+		t.Errorf("--lease-ttl 3ns: %v; want a usage error naming it", err)
 	}
 }

@@ -113,6 +113,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.logInterval, "log-interval", time.Second, "how often tree heads of the logs that grew are signed, published and anchored")
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {
+		err = cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval")
+	}
+	if err == nil {
 		o.log, err = logFlags.Logger(os.Stderr)
 	}
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -215,4 +216,21 @@ func documentedMetrics(t *testing.T, h http.Handler) (map[string][]string, []str
 		t.Fatalf("openapi.yaml's /metrics lists no metric:\n%s", desc)
 	}
 	return listed, prefixes
+}
+
+// TestIntervalsBelowAMillisecondAreUsageErrors: a period that would stop a
+// background ticker (a panic after start-up) is refused at the command line,
+// naming the flag.
+func TestIntervalsBelowAMillisecondAreUsageErrors(t *testing.T) {
+	for _, name := range []string{"depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval"} {
+		for _, v := range []string{"-1s", "0s"} {
+			_, err := parseFlags([]string{"--" + name + "=" + v})
+			if err == nil || !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--"+name+" is "+v) {
+				t.Errorf("--%s=%s: %v; want a usage error naming it", name, v, err)
+			}
+		}
+	}
+	if _, err := parseFlags([]string{"--log-interval=250ms"}); err != nil {
+		t.Errorf("--log-interval=250ms: %v", err)
+	}
 }

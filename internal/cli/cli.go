@@ -173,6 +173,23 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return err
 }
 
+// DurationsAtLeast refuses, as a usage error naming the flag, a value of
+// any of the named duration flags of fs below least: a period of a ticker,
+// a lease, is a mistake at the command line, not a crash deep inside the
+// command. A name fs does not define is a programming error and panics.
+func DurationsAtLeast(fs *flag.FlagSet, least time.Duration, names ...string) error {
+	for _, name := range names {
+		f := fs.Lookup(name)
+		if f == nil {
+			panic("cli: no flag --" + name)
+		}
+		if d, ok := f.Value.(flag.Getter).Get().(time.Duration); ok && d < least {
+			return Usagef("--%s is %s: it must be at least %s", name, d, least)
+		}
+	}
+	return nil
+}
+
 // ErrUsage marks a command-line mistake (Usagef, Parse): Main exits 2 for
 // it instead of 1.
 var ErrUsage = errors.New("usage error")
