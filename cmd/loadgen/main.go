@@ -59,6 +59,29 @@ type summary struct {
 	PerContest map[string]int `json:"accepted_per_contest"`
 }
 
+// checkFlags refuses, before any request, settings that cannot make a run:
+// an unknown mode, a rate, ramp step or duration that is not above zero (a
+// ramp that never ends, a sender spinning a core, rates of 0/0), a ramp
+// that ends below its start, no workers.
+func checkFlags(fs *flag.FlagSet) error {
+	value := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
+	if m := value("mode").(string); m != "constant" && m != "ramp" && m != "surge" {
+		return fmt.Errorf("--mode %q: want constant, ramp or surge", m)
+	}
+	for _, name := range []string{"rate", "ramp-from", "ramp-by", "ramp-to"} {
+		if v := value(name).(float64); !(v > 0) {
+			return fmt.Errorf("--%s is %v: it must be above zero (votes/s)", name, v)
+		}
+	}
+	if from, to := value("ramp-from").(float64), value("ramp-to").(float64); to < from {
+		return fmt.Errorf("--ramp-to %v is below --ramp-from %v", to, from)
+	}
+	if value("max-workers").(uint64) == 0 {
+		return errors.New("--max-workers is 0: it must be at least 1")
+	}
+	return cli.DurationsAtLeast(fs, time.Millisecond, "duration", "ramp-step", "knee-p99", "timeout")
+}
+
 func run() error {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	url := fs.String("url", "http://"+cli.DefaultGatewayAddr(), "gateway base URL")
@@ -88,6 +111,9 @@ func run() error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
+		return err
+	}
+	if err := checkFlags(fs); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
