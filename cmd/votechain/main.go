@@ -24,7 +24,8 @@ const usage = `Usage: votechain [flags] COMMAND
 
 Commands:
   up       bring the whole system up (network, Redis, election, batchers, gateway, explorer)
-  down     stop every process by PID; --wipe also deletes ledgers, Redis data and the roll
+  down     stop every process by PID; --wipe also deletes the run folder's data (ledgers,
+           crypto, Redis data, roll, secrets, logs) but its deploy, bench and test folders
   status   show what runs on which address and port
   close    close the election on the ledger now; gateways refuse votes within 5 s
   finalise freeze the results of the closed election; refused while accepted votes

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -434,10 +435,35 @@ func (s *Stack) Down(wipe bool) error {
 		return errors.Join(append(errs, err)...)
 	}
 	if wipe {
-		return os.RemoveAll(s.cfg.Dir)
+		return s.wipe()
 	}
 	if _, err := os.Stat(s.cfg.Dir); err == nil {
 		errs = append(errs, s.save())
+	}
+	return errors.Join(errs...)
+}
+
+// OthersInRunDir are the entries of a run folder that belong to other
+// commands, which a wipe keeps: vcnet's bundles for a network on separate
+// machines (deploy: its CA keys are in no bundle), the benchmark's own
+// system (bench) and the tests' folders (test).
+var OthersInRunDir = []string{"deploy", "bench", "test"}
+
+// wipe deletes the system's data: every entry of the run folder but
+// OthersInRunDir.
+func (s *Stack) wipe() error {
+	entries, err := os.ReadDir(s.cfg.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if !slices.Contains(OthersInRunDir, e.Name()) {
+			errs = append(errs, os.RemoveAll(s.path(e.Name())))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,42 @@ func TestDownStopsTheNetworkWhenAnAppWontStop(t *testing.T) {
 	saved, err := os.ReadFile(filepath.Join(dir, "stack.json"))
 	if err != nil || !strings.Contains(string(saved), `"gateway"`) {
 		t.Errorf("stack.json after a failed down: %s, %v; want the gateway still recorded", saved, err)
+	}
+}
+
+// TestWipeKeepsOtherCommandsFolders: down with a wipe deletes the system's
+// data, and keeps what other commands keep in the run folder (vcnet's
+// bundles with their CA keys, the benchmark's system, the tests' folders).
+func TestWipeKeepsOtherCommandsFolders(t *testing.T) {
+	dir := t.TempDir()
+	ours := []string{"election.secret", "stack.json", "roll/voters.csv", "logs/gateway.log", "secrets/redis/aof.password", "network/crypto/ca.key"}
+	for _, name := range ours {
+		writeJSON(t, filepath.Join(dir, name), map[string]any{})
+	}
+	for _, name := range OthersInRunDir {
+		writeJSON(t, filepath.Join(dir, name, "kept.json"), map[string]any{})
+	}
+	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Down(true); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if want := slices.Sorted(slices.Values(OthersInRunDir)); fmt.Sprint(left) != fmt.Sprint(want) {
+		t.Errorf("after the wipe the run folder holds %v, want %v", left, want)
+	}
+	for _, name := range OthersInRunDir {
+		if _, err := os.Stat(filepath.Join(dir, name, "kept.json")); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
