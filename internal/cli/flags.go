@@ -207,15 +207,25 @@ const SecretEnv = "VOTECHAIN_ELECTION_SECRET"
 // minSecret is the shortest secret accepted: 128 bits.
 const minSecret = 16
 
+// DefaultSecretFile is where `make up` keeps the election secret of the
+// system it starts (relative to the project's folder).
+func DefaultSecretFile() string { return filepath.Join(".run", "election.secret") }
+
 // SecretFlag registers --secret-file on fs; LoadSecret reads the secret.
 func SecretFlag(fs *flag.FlagSet) *string {
-	return fs.String("secret-file", "", "file holding the election secret in hex (else $"+SecretEnv+")")
+	return fs.String("secret-file", "", "file holding the election secret in hex (else $"+SecretEnv+", else "+DefaultSecretFile()+", make up's, if it exists)")
 }
 
-// LoadSecret reads the election secret: the file's contents (hex, surrounding
-// space ignored) if file is set, else the SecretEnv variable (hex).
+// LoadSecret reads the election secret (hex, surrounding space ignored):
+// the file's contents if file is set, else the SecretEnv variable if set,
+// else DefaultSecretFile's contents if it exists.
 func LoadSecret(file string) ([]byte, error) {
 	text, from := os.Getenv(SecretEnv), "$"+SecretEnv
+	if file == "" && strings.TrimSpace(text) == "" {
+		if _, err := os.Stat(DefaultSecretFile()); err == nil {
+			file = DefaultSecretFile()
+		}
+	}
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -225,7 +235,7 @@ func LoadSecret(file string) ([]byte, error) {
 	}
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return nil, fmt.Errorf("election secret: none given (set --secret-file or $%s)", SecretEnv)
+		return nil, fmt.Errorf("election secret: none given: set --secret-file or $%s (make up keeps its system's in %s; a new one is at least %d random bytes in hex, e.g. `openssl rand -hex 32 > election.secret`, mode 0600)", SecretEnv, DefaultSecretFile(), minSecret)
 	}
 	secret, err := hex.DecodeString(text)
 	if err != nil {

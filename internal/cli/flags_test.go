@@ -113,6 +113,29 @@ func TestLoadSecret(t *testing.T) {
 			t.Errorf("secret %q accepted", bad)
 		}
 	}
+	// Neither given: make up's file, if it exists, else an error that says
+	// where secrets come from.
+	t.Setenv(SecretEnv, "")
+	t.Chdir(dir)
+	if _, err := LoadSecret(""); err == nil || !strings.Contains(err.Error(), "--secret-file") || !strings.Contains(err.Error(), DefaultSecretFile()) {
+		t.Errorf("no secret anywhere: %v; want the places named", err)
+	}
+	if err := os.MkdirAll(".run", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(DefaultSecretFile(), []byte(strings.Repeat("ef", 16)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := LoadSecret(""); err != nil || s[0] != 0xef {
+		t.Errorf("make up's file: %x, %v", s, err)
+	}
+	t.Setenv(SecretEnv, strings.Repeat("cd", 16))
+	if s, err := LoadSecret(""); err != nil || s[0] != 0xcd {
+		t.Errorf("the environment over make up's file: %x, %v", s, err)
+	}
+	if s, err := LoadSecret(good); err != nil || s[0] != 0xab {
+		t.Errorf("--secret-file over both: %x, %v", s, err)
+	}
 }
 
 func TestUsageNamesWhereSecretsComeFrom(t *testing.T) {
