@@ -2,9 +2,13 @@ package network
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Profile is the connection profile written at bring-up. The gateway, batcher,
@@ -142,11 +146,15 @@ func LoadProfile(path string) (Profile, error) {
 	return p, nil
 }
 
+// ErrNotInProfile marks an organisation or user a connection profile does
+// not hold.
+var ErrNotInProfile = errors.New("is not in the connection profile")
+
 // Org returns the named organisation's part of the profile.
 func (p Profile) Org(name string) (OrgProfile, error) {
 	o, ok := p.Orgs[name]
 	if !ok {
-		return OrgProfile{}, fmt.Errorf("organisation %q is not in the connection profile", name)
+		return OrgProfile{}, fmt.Errorf("organisation %q %w (it holds %s)", name, ErrNotInProfile, strings.Join(slices.Sorted(maps.Keys(p.Orgs)), ", "))
 	}
 	return o, nil
 }

@@ -2,30 +2,49 @@
 // the peers connect to it at the address in the installed package's
 // connection.json. The test network starts one per organisation. It logs
 // whether its peer lets it batch ledger access (chaincode.runtimeParams).
-//
-// Environment:
-//
-//	CHAINCODE_ID              package id the peers know it by (label:sha256); required
-//	CHAINCODE_SERVER_ADDRESS  listen address, e.g. 127.0.0.1:27300; required
+// Its environment is in its usage text (ballotcc --help).
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 
 	"github.com/votechain/votechain/chaincode"
 	"github.com/votechain/votechain/internal/cli"
 )
 
-func main() { cli.Main("ballotcc", run) }
+const usage = `Usage: ballotcc
 
-func run(ctx context.Context) error {
+ballotcc runs the Votechain chaincode as a chaincode service: the peers
+connect to it at the address in the installed package's connection.json.
+It takes no flags; the test network (make up, vcnet) starts one per
+organisation with its environment:
+
+  CHAINCODE_ID              package id the peers know it by (label:sha256); required
+  CHAINCODE_SERVER_ADDRESS  listen address, e.g. 127.0.0.1:27300; required
+`
+
+func main() {
+	cli.Main("ballotcc", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout) })
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		if slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
+			fmt.Fprint(stdout, usage)
+			return flag.ErrHelp
+		}
+		return cli.Usagef("ballotcc takes no arguments, got %q: it is configured by CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS (ballotcc --help)", args)
+	}
 	ccid, addr := os.Getenv("CHAINCODE_ID"), os.Getenv("CHAINCODE_SERVER_ADDRESS")
 	if ccid == "" || addr == "" {
-		return cli.Usagef("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both)")
+		return cli.Usagef("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both; ballotcc --help)")
 	}
 	link := new(chaincode.PeerLink)
 	cc, err := chaincode.NewChaincode(chaincode.NewBallotContract(), chaincode.NewProbeContract(link))

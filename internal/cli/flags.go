@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -145,13 +146,20 @@ func LedgerFlags(fs *flag.FlagSet, c network.Component) *Ledger {
 	return l
 }
 
-// Dial loads the profile and connects to the organisation's peer as the user.
+// Dial loads the profile and connects to the organisation's peer as the
+// user. An organisation or user the profile lacks is an error naming the
+// profile and the one that holds every identity make up enrolled.
 func (l *Ledger) Dial(opts ...fabricclient.Option) (*fabricclient.Conn, error) {
 	profile, err := network.LoadProfile(l.Profile)
 	if err != nil {
 		return nil, err
 	}
-	return fabricclient.Dial(profile, l.Org, append([]fabricclient.Option{fabricclient.WithUser(l.User)}, opts...)...)
+	conn, err := fabricclient.Dial(profile, l.Org, append([]fabricclient.Option{fabricclient.WithUser(l.User)}, opts...)...)
+	if errors.Is(err, network.ErrNotInProfile) {
+		all := network.Layout{Dir: filepath.Join(".run", "network")}.Profile()
+		return nil, fmt.Errorf("--profile %s: %w (a component's own profile holds its identity alone; %s, which make up writes, holds every organisation's users)", l.Profile, err, all)
+	}
+	return conn, err
 }
 
 // Network is where a command runs the consortium: --port-base (the port

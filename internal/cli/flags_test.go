@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -148,6 +149,30 @@ func TestUsageNamesWhereSecretsComeFrom(t *testing.T) {
 	for _, want := range []string{"TOOL_REDIS_ADDR", "$" + SecretEnv, "$" + RedisPasswordEnv, "More."} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestDialNamesTheProfileThatLacksAnIdentity: an organisation or user the
+// profile does not hold is refused naming the profile, what it holds, and
+// the profile that holds every identity.
+func TestDialNamesTheProfileThatLacksAnIdentity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.json")
+	p := network.Profile{Orgs: map[string]network.OrgProfile{"Observers": {MSPID: "ObserversMSP", Users: map[string]network.Identity{"Gateway": {}}}}}
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ org, user, want string }{
+		{"Commission", "User1", `organisation "Commission" is not in the connection profile (it holds Observers)`},
+		{"Observers", "User1", `user "User1" of Observers is not in the connection profile (it holds Gateway)`},
+	} {
+		_, err := (&Ledger{Profile: path, Org: c.org, User: c.user}).Dial()
+		if err == nil || !strings.Contains(err.Error(), "--profile "+path+": "+c.want) || !strings.Contains(err.Error(), filepath.Join(".run", "network", "profile.json")) {
+			t.Errorf("%s %s: %v; want %q and the profile of every identity", c.org, c.user, err, c.want)
 		}
 	}
 }

@@ -7,7 +7,10 @@ package fabricclient
 import (
 	"crypto/x509"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -83,7 +86,7 @@ func Dial(profile network.Profile, org string, opts ...Option) (*Conn, error) {
 	}
 	user, ok := op.Users[o.user]
 	if !ok {
-		return nil, fmt.Errorf("user %q of %s is not in the connection profile", o.user, org)
+		return nil, fmt.Errorf("user %q of %s %w (it holds %s)", o.user, org, network.ErrNotInProfile, strings.Join(slices.Sorted(maps.Keys(op.Users)), ", "))
 	}
 	id, sign, err := loadIdentity(op.MSPID, user)
 	if err != nil {
