@@ -17,7 +17,7 @@ TEST_HEAVY_TIMEOUT ?= 30m
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-deps: ## install the Debian packages the tests and `make up` need (redis-server, prometheus, prometheus-redis-exporter, chromium), if missing
+deps: ## install the Debian packages the tests and `make up` need (redis-server, prometheus with promtool, prometheus-redis-exporter, chromium, chromium-driver, haproxy, patch), if missing
 	@scripts/install-deps.sh
 
 fabric-bin: ## build the Fabric 3.1.1 binaries when missing or built from other network/fabricbin files (by content, not mtime)
@@ -97,5 +97,5 @@ test-race: deps ## the fast lane under Go's race detector (-race -short; about 6
 	scripts/test-lock.sh notice $(GO) test -race -short -trimpath -count=1 -timeout 20m ./...
 
 .PHONY: bench
-bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS=--only intake for the intake phases alone; LEDGER_PRIORITY as for up); holds the machine's test lock alone, so it waits for any make test, test-heavy or bench on the machine and says so, and they wait for it
+bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS='--only intake' for the intake phases alone; LEDGER_PRIORITY as for up); holds the machine's test lock alone, so it waits for any make test, test-heavy or bench on the machine and says so, and they wait for it
 	scripts/test-lock.sh exclusive bin/benchrun $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(BENCH_FLAGS)

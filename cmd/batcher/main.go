@@ -69,7 +69,7 @@ func run(ctx context.Context) error {
 	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
 	gatewayPeers := fs.String("gateway-peers", "", "comma-separated organisations whose peers' gateways take turns submitting the batcher's transactions (endorse, send to the orderers, answer the commit status), as --org's --user; reads and the block stream stay on --org's peer. all: every organisation in --profile; default: --org's peer alone")
-	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz")
+	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz; port 0 picks a free port, logged at start (metrics listening)")
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
 	if err := cli.ParseFlags(fs, "BATCHER", os.Args[1:]); err != nil {
 		return err

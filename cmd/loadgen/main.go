@@ -94,16 +94,16 @@ func run() error {
 	rampBy := fs.Float64("ramp-by", 1000, "ramp: rate added per step")
 	rampTo := fs.Float64("ramp-to", 30000, "ramp: last offered rate")
 	rampStep := fs.Duration("ramp-step", 5*time.Second, "ramp: how long each step lasts")
-	kneeServed := fs.Float64("knee-served", 0.95, "ramp: a step is served when answers reach this share of the offered rate ...")
-	kneeP99 := fs.Duration("knee-p99", time.Second, "ramp: ... its p99 stays under this ...")
-	kneeFailed := fs.Float64("knee-failed", 0.01, "ramp: ... and 503s plus errors stay under this share")
+	kneeServed := fs.Float64("knee-served", 0.95, "ramp: a step is served only if its answers (neither 503, timeout nor transport error) reach this share of the offered rate, and --knee-p99 and --knee-failed hold; the knee is the last step served before the first that is not")
+	kneeP99 := fs.Duration("knee-p99", time.Second, "ramp: a step is served only if the p99 latency of its answers is at most this")
+	kneeFailed := fs.Float64("knee-failed", 0.01, "ramp: a step is served only if its 503s, timeouts and transport errors are at most this share of the offered rate")
 	dup := fs.Float64("duplicates", 0.02, "share of attempts re-sending a voter who already voted (expect 409)")
 	inel := fs.Float64("ineligible", 0.01, "share of attempts by voter ids not on the roll (expect 403)")
 	drainLimit := fs.Duration("drain-timeout", 10*time.Minute, "surge: longest wait for the drain")
 	workers := fs.Uint64("max-workers", 1024, "most requests (and connections) in flight (bounded so an overloaded gateway is not buried in connections)")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout")
 	procs := fs.Int("procs", 1, "GOMAXPROCS while votes are sent (one thread costs the machine under test the least CPU per request; negative: Go's default)")
-	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (default: the clock)")
+	seed := fs.Uint64("seed", 0, "random seed of the attempts' states, choices, duplicates and ineligible voters (printed at the start; the same seed, roll and flags give the same attempts); 0, the default: seeded from the clock")
 	idsPath := fs.String("ids", "loadgen-ids.txt", "file for the vote id of every 202, one a line")
 	summaryPath := fs.String("summary", "", "file for the JSON summary (default: none)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), synopsis); fs.PrintDefaults() }
@@ -127,13 +127,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if *seed == 0 {
+		*seed = uint64(time.Now().UnixNano())
+	}
 	gen, err := loadgen.NewGenerator(r, election.Contests, loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, *seed)
 	if err != nil {
 		return err
 	}
 	rec := loadgen.NewRecorder(time.Now())
 	runner := &loadgen.Runner{URL: *url + "/api/v1/vote", Gen: gen, Rec: rec, Progress: os.Stderr, Timeout: *timeout, MaxWorkers: *workers, Procs: *procs}
-	fmt.Fprintf(os.Stderr, "loadgen: %s mode against %s; roll of %d voters over %d states\n", *mode, *url, r.Size(), len(r.States))
+	fmt.Fprintf(os.Stderr, "loadgen: %s mode against %s; roll of %d voters over %d states; seed %d\n", *mode, *url, r.Size(), len(r.States), *seed)
 
 	out := summary{Mode: *mode}
 	var runErr error

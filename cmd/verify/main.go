@@ -14,8 +14,9 @@
 //	verify [flags] --log                 monitor the intake logs: every entry up to each
 //	                                     anchored head on the ledger, or MISSING
 //
-// Exit status: 0 all PASS, 1 some FAIL (or MISSING), 2 usage or connection
-// errors, 3 a receipt is still pending.
+// Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL
+// or MISSING (or an inconsistent log), 2 usage, file or connection errors, 3
+// none failed but some are still pending.
 package main
 
 import (
@@ -58,13 +59,17 @@ must be on the ledger, counted or rejected; the others are PENDING or MISSING
 as above. --log-state keeps the heads seen, and the next run checks the log
 still gives them (a rewritten log fails).`
 
+const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL or MISSING (or an
+inconsistent log); 2 a usage, file, gateway or ledger error; 3 none failed
+but some are still PENDING.`
+
 func main() { os.Exit(run()) }
 
 func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
-	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway URL for --vote-id")
+	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway URL, for --vote-id (the receipt) and --log (the logs' heads and entries)")
 	quiet := fs.Bool("q", false, "print only failures and the summary")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")
@@ -72,7 +77,7 @@ func run() int {
 	deadline := fs.Duration("deadline", 5*time.Minute, "how long after its cast time an accepted vote may take to reach the ledger before it is MISSING")
 	logMode := fs.Bool("log", false, "monitor the intake logs through the gateway against the ledger")
 	logState := fs.String("log-state", "", "with --log: file of the heads seen before (checked, then updated)")
-	fs.Usage = cli.Usage(fs, "VERIFY", usage, "")
+	fs.Usage = cli.Usage(fs, "VERIFY", usage, exitStatus)
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -11,7 +11,9 @@ import (
 // Error codes of the API. Every error answer is
 // {"error":{"code":CODE,"message":TEXT}} (openapi.yaml lists them); 5xx
 // answers are always 503 with Retry-After: the request may be retried and no
-// vote was accepted.
+// vote was accepted. The status beside each code is the one its handlers
+// answer with (each passes its own); a code answered with two statuses
+// says which routes answer which.
 const (
 	codeInvalidJSON         = "invalid_json"           // 400
 	codeInvalidField        = "invalid_field"          // 400
@@ -22,14 +24,14 @@ const (
 	codeDuplicate           = "duplicate"              // 409
 	codeBodyTooLarge        = "body_too_large"         // 413
 	codeUnsupportedMedia    = "unsupported_media_type" // 415
-	codeUnknownState        = "unknown_state"          // 422
-	codeUnknownContest      = "unknown_contest"        // 422
+	codeUnknownState        = "unknown_state"          // 422 in a vote; 404 in a results, log or acceptance route's path or query
+	codeUnknownContest      = "unknown_contest"        // 422 in a vote's or a look-up's body; 404 in a results route's path
 	codeContestRequired     = "contest_required"       // 422
 	codeUnknownChoice       = "unknown_choice"         // 422
 	codeRateLimited         = "rate_limited"           // 429
 	codeUnavailable         = "unavailable"            // 503: Redis or an internal fault
 	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed
-	codeLedgerUnavailable   = "ledger_unavailable"     // 503: exact duplicate check failed
+	codeLedgerUnavailable   = "ledger_unavailable"     // 503: the ledger unreadable for a vote's exact duplicate check or a receipt
 	codeElectionUnavailable = "election_unavailable"   // 503: no election record yet
 	codeNotReady            = "not_ready"              // 503: /readyz, the queue (Redis) unreachable
 	codeInvalidVoteID       = "invalid_vote_id"        // 400
