@@ -49,10 +49,11 @@ type standingLedger interface {
 	logmonitor.Ledger
 }
 
-// acceptanceTally counts outcomes for the summary and exit status.
-type acceptanceTally struct{ ok, fail, missing, pending int }
+// outcomes counts the outcomes of checks (of receipts or acceptance
+// receipts) for the summary and exit status.
+type outcomes struct{ ok, fail, missing, pending int }
 
-func (t acceptanceTally) exit() int {
+func (t outcomes) exit() int {
 	switch {
 	case t.fail > 0 || t.missing > 0:
 		return 1
@@ -67,8 +68,8 @@ func (t acceptanceTally) exit() int {
 // (within the deadline) or MISSING (past it: the signed head proves the
 // vote was accepted, and the ledger does not hold it). Without a ledger
 // (offline) a receipt that verifies is VALID.
-func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, deadline time.Duration, now time.Time) (acceptanceTally, error) {
-	var t acceptanceTally
+func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, deadline time.Duration, now time.Time) (outcomes, error) {
+	var t outcomes
 	final := false
 	placed := map[string]*logmonitor.Placed{}
 	if ledger != nil {
@@ -143,7 +144,7 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, stateFi
 	if err != nil {
 		return 2, err
 	}
-	var t acceptanceTally
+	var t outcomes
 	for _, s := range rep.States {
 		if s.Head == nil {
 			fmt.Fprintf(w, "%s: no head anchored yet\n", s.State)

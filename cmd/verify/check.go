@@ -10,9 +10,17 @@ import (
 )
 
 var (
-	errPending = errors.New("receipt is pending")
-	errLedger  = errors.New("cannot read the ledger")
+	errPending    = errors.New("receipt is pending")
+	errLedger     = errors.New("cannot read the ledger")
+	errNotReceipt = errors.New("not a receipt")
 )
+
+// notReceipt says why something is not a receipt, what a receipt is and
+// how to get one.
+func notReceipt(why string) error {
+	return fmt.Errorf("%w: %s; a receipt is the JSON body of the gateway's GET /api/v1/votes/{vote_id} "+
+		"(curl -s http://GATEWAY/api/v1/votes/VOTE_ID > receipt.json), or let verify fetch it: verify --vote-id VOTE_ID", errNotReceipt, why)
+}
 
 // batchRecords reads batch records from the ledger, and the height of the
 // peer it reads (*fabricclient.Ballot).
@@ -40,8 +48,13 @@ func newChecker(l batchRecords) *checker {
 
 // check audits one receipt and describes it, or says precisely why it fails.
 func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
-	if r.Status == ballot.ReceiptPending {
+	switch {
+	case r.Status == ballot.ReceiptPending:
 		return "", errPending
+	case !ballot.ValidVoteID(r.VoteID):
+		return "", notReceipt(fmt.Sprintf("its vote_id %q is not 32 lower-case hex characters", r.VoteID))
+	case !ballot.ValidState(r.State):
+		return "", notReceipt(fmt.Sprintf("its state %q is not a state code (2 to 8 of A-Z, 0-9)", r.State))
 	}
 	key := fmt.Sprintf("%s/%d", r.State, r.Seq)
 	rec, ok := c.records[key]

@@ -12,12 +12,16 @@ import (
 )
 
 // fakeLedger holds batch records, on a peer at height fakeHeight (past
-// the block the test's receipts name).
+// the block the test's receipts name); like the chaincode, it refuses an
+// invalid state (not ErrNotFound).
 type fakeLedger map[string]ballot.BatchRecord
 
 const fakeHeight = 4
 
 func (f fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.BatchRecord, error) {
+	if !ballot.ValidState(state) {
+		return ballot.BatchRecord{}, fmt.Errorf("invalid state %q", state)
+	}
 	r, ok := f[fmt.Sprintf("%s/%d", state, seq)]
 	if !ok {
 		return r, ballot.ErrNotFound
@@ -134,6 +138,10 @@ func TestTamperedReceiptsFailWithTheReason(t *testing.T) {
 		{"other transaction", func(r *ballot.Receipt, _ fakeLedger) { r.TxID = "forged" }, "transaction"},
 		{"duplicate claimed counted", func(r *ballot.Receipt, l fakeLedger) { rec := l["CA/7"]; rec.Rejected = []int{0}; l["CA/7"] = rec }, "the ledger says duplicate"},
 		{"unknown status", func(r *ballot.Receipt, _ fakeLedger) { r.Status = "approved" }, "receipt says approved"},
+		// not receipts at all: failed without asking the ledger (which refuses the state)
+		{"empty object", func(r *ballot.Receipt, _ fakeLedger) { *r = ballot.Receipt{} }, `not a receipt: its vote_id "" is not`},
+		{"invalid state", func(r *ballot.Receipt, _ fakeLedger) { r.State = "ca/1" }, `not a receipt: its state "ca/1" is not a state code`},
+		{"invalid vote id", func(r *ballot.Receipt, _ fakeLedger) { r.VoteID = "../../healthz" }, "not a receipt: its vote_id"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

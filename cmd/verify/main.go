@@ -21,6 +21,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -45,6 +47,9 @@ const usage = `Usage: verify [flags] RECEIPT.json ...
 Checks each receipt: the vote hashes to the receipt's leaf, the proof leads
 from the leaf to the root, and the root is the one the ledger recorded for the
 batch. Receipt files hold one JSON receipt, or one per line; "-" reads stdin.
+A receipt is the body of the gateway's GET /api/v1/votes/{vote_id} once the
+vote is committed; a file that holds no receipt is a usage error (status 2), a
+value in it that is not a receipt FAILs and the others are still checked.
 
 --acceptance checks signed acceptance receipts (GET /api/v1/votes/{id}/acceptance):
 the vote hashes to the leaf, the proof leads to the signed head's root, the head
@@ -69,7 +74,7 @@ func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
-	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway URL, for --vote-id (the receipt) and --log (the logs' heads and entries)")
+	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt) and --log (the logs' heads and entries)")
 	quiet := fs.Bool("q", false, "print only failures and the summary")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")
@@ -85,6 +90,10 @@ func run() int {
 		return 2
 	}
 	if err := cli.ApplyEnv(fs, "VERIFY"); err != nil {
+		fmt.Fprintln(os.Stderr, "verify:", err)
+		return 2
+	}
+	if err := checkGatewayFlags(*voteID, *gatewayURL, *voteID != "" || *logMode); err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
@@ -105,12 +114,12 @@ func run() int {
 		return 2
 	}
 
-	var receipts []ballot.Receipt
+	var receipts []decoded[ballot.Receipt]
 	var err error
 	if *voteID != "" {
 		var r ballot.Receipt
 		r, err = fetchReceipt(ctx, *gatewayURL, *voteID)
-		receipts = []ballot.Receipt{r}
+		receipts = []decoded[ballot.Receipt]{{V: r, At: "the gateway's receipt of " + *voteID}}
 	} else {
 		receipts, err = readJSON[ballot.Receipt](fs.Args(), "receipt", false)
 	}
@@ -125,35 +134,58 @@ func run() int {
 	}
 	defer conn.Close()
 
-	c := newChecker(conn.Ballot())
-	var pass, fail, pending int
-	for _, r := range receipts {
-		summary, err := c.check(ctx, r)
+	t, err := checkReceipts(ctx, os.Stdout, newChecker(conn.Ballot()), receipts, *quiet)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "verify:", err)
+		return 2
+	}
+	fmt.Printf("%d passed, %d failed, %d pending\n", t.ok, t.fail, t.pending)
+	return t.exit()
+}
+
+// checkReceipts checks each receipt and prints PASS (unless quiet), FAIL or
+// PENDING; a value that is not a receipt FAILs, named by where it was read.
+// A batch the ledger cannot be read for ends the check (errLedger).
+func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []decoded[ballot.Receipt], quiet bool) (outcomes, error) {
+	var t outcomes
+	for _, d := range receipts {
+		name, summary, err := label(d.V), "", d.Err
+		if err != nil {
+			err = notReceipt(err.Error())
+		} else {
+			summary, err = c.check(ctx, d.V)
+		}
+		if errors.Is(err, errNotReceipt) {
+			name = d.At
+		}
 		switch {
 		case errors.Is(err, errPending):
-			pending++
-			fmt.Printf("PENDING %s: accepted, not yet on the ledger\n", label(r))
+			t.pending++
+			fmt.Fprintf(w, "PENDING %s: accepted, not yet on the ledger\n", name)
 		case errors.Is(err, errLedger):
-			fmt.Fprintln(os.Stderr, "verify:", err)
-			return 2
+			return t, err
 		case err != nil:
-			fail++
-			fmt.Printf("FAIL %s: %v\n", label(r), err)
+			t.fail++
+			fmt.Fprintf(w, "FAIL %s: %v\n", name, err)
 		default:
-			pass++
-			if !*quiet {
-				fmt.Printf("PASS %s: %s\n", label(r), summary)
+			t.ok++
+			if !quiet {
+				fmt.Fprintf(w, "PASS %s: %s\n", name, summary)
 			}
 		}
 	}
-	fmt.Printf("%d passed, %d failed, %d pending\n", pass, fail, pending)
-	switch {
-	case fail > 0:
-		return 1
-	case pending > 0:
-		return 3
+	return t, nil
+}
+
+// checkGatewayFlags checks --vote-id, if given, and --gateway, if used.
+func checkGatewayFlags(voteID, gateway string, used bool) error {
+	if voteID != "" && !ballot.ValidVoteID(voteID) {
+		return fmt.Errorf("--vote-id %q is not a vote id: give the vote_id the gateway answered when the vote was cast (32 lower-case hex characters)", voteID)
 	}
-	return 0
+	if u, err := url.Parse(gateway); used && (err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
+		return fmt.Errorf("--gateway %q is not a URL: give the gateway's base URL with its scheme, such as http://%s", gateway, cli.DefaultGatewayAddr())
+	}
+	return nil
 }
 
 // runAcceptance is verify --acceptance.
@@ -162,10 +194,20 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		fmt.Fprintln(os.Stderr, "verify: --acceptance needs receipt files, and --offline needs --keys FILE (the ledger's GetLogKeys record or public keys)")
 		return 2
 	}
-	as, err := readJSON[ballot.Acceptance](files, "acceptance receipt", true)
+	read, err := readJSON[ballot.Acceptance](files, "acceptance receipt", true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
+	}
+	var as []ballot.Acceptance
+	notAcceptances := 0
+	for _, d := range read {
+		if d.Err != nil {
+			notAcceptances++
+			fmt.Printf("FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's GET /api/v1/votes/{vote_id}/acceptance\n", d.At, d.Err)
+			continue
+		}
+		as = append(as, d.V)
 	}
 	var keys ballot.LogKeys
 	if keysFile != "" {
@@ -196,6 +238,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
+	t.fail += notAcceptances
 	fmt.Printf("%d good, %d failed, %d missing, %d pending\n", t.ok, t.fail, t.missing, t.pending)
 	return t.exit()
 }
@@ -216,14 +259,24 @@ func runLog(ctx context.Context, lf *cli.Ledger, gatewayURL string, deadline tim
 	return code
 }
 
+// decoded is one JSON value read from a file: a T, or why it is not one.
+type decoded[T any] struct {
+	V   T
+	At  string // where it was read: "FILE: receipt N"
+	Err error  // why the value, valid JSON, is not a T; V is zero then
+}
+
 // readJSON reads JSON objects of type T from files ("-" is stdin): a
 // stream of objects, one or many per file; what names them in errors.
-// Unknown fields are refused when strict.
-func readJSON[T any](paths []string, what string, strict bool) ([]T, error) {
-	var out []T
+// Unknown fields are refused when strict. A file that is not JSON, or holds
+// no value, is an error; a value that is not a T is returned with its Err.
+func readJSON[T any](paths []string, what string, strict bool) ([]decoded[T], error) {
+	var out []decoded[T]
 	for _, p := range paths {
 		var r io.Reader = os.Stdin
+		name := "stdin"
 		if p != "-" {
+			name = p
 			f, err := os.Open(p)
 			if err != nil {
 				return nil, err
@@ -232,28 +285,58 @@ func readJSON[T any](paths []string, what string, strict bool) ([]T, error) {
 			r = f
 		}
 		dec := json.NewDecoder(bufio.NewReader(r))
-		if strict {
-			dec.DisallowUnknownFields()
-		}
-		for {
-			var v T
-			err := dec.Decode(&v)
+		for n := 1; ; n++ {
+			var raw json.RawMessage
+			err := dec.Decode(&raw)
+			if errors.Is(err, io.EOF) && n == 1 {
+				return nil, fmt.Errorf("%s holds no %s (saved from a download that failed?): a file holds one JSON %s, or one per line", name, what, what)
+			}
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: %s %d is not valid JSON: %w", p, what, len(out)+1, err)
+				return nil, fmt.Errorf("%s: %s %d is not valid JSON: %w", name, what, n, err)
 			}
-			out = append(out, v)
+			d := decoded[T]{At: fmt.Sprintf("%s: %s %d", name, what, n)}
+			d.V, d.Err = decodeObject[T](raw, what, strict)
+			out = append(out, d)
 		}
 	}
 	return out, nil
 }
 
+// decodeObject decodes one JSON value into a T, or says why it is not one:
+// not an object, an error answer ({"error":{"code","message"}}, what a
+// failed request saves), or fields that do not fit.
+func decodeObject[T any](raw json.RawMessage, what string, strict bool) (T, error) {
+	var v T
+	raw = bytes.TrimSpace(raw)
+	if raw[0] == '[' {
+		return v, fmt.Errorf("it is a JSON array; a file holds one %s object, or one per line (jq -c '.[]' splits an array)", what)
+	}
+	if raw[0] != '{' {
+		return v, fmt.Errorf("it is the JSON value %.40s, not an object", raw)
+	}
+	var answer struct {
+		Error *struct{ Code, Message string } `json:"error"`
+	}
+	if json.Unmarshal(raw, &answer) == nil && answer.Error != nil {
+		return v, fmt.Errorf("it is an error answer (%s: %s), saved from a request that failed", answer.Error.Code, answer.Error.Message)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(&v); err != nil {
+		return v, fmt.Errorf("its fields do not fit: %w", err)
+	}
+	return v, nil
+}
+
 // fetchReceipt asks the gateway for a vote's receipt.
 func fetchReceipt(ctx context.Context, base, voteID string) (ballot.Receipt, error) {
 	var r ballot.Receipt
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/votes/"+voteID, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/votes/"+url.PathEscape(voteID), nil)
 	if err != nil {
 		return r, err
 	}

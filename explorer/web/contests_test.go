@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -362,7 +363,7 @@ func TestVerifyShowsContest(t *testing.T) {
 // the index's last is not yet indexed (with the index's height and the
 // receipt's block), on the page as in the API; once the index holds that
 // block it passes. A receipt naming a block the index holds, of a batch it
-// lacks, fails.
+// lacks (or of a seq past the index's integers), fails.
 func TestVerifyNotYetIndexed(t *testing.T) {
 	r := newReferendum(t)
 	s := r.server(t, fakeLedger{r.Results})
@@ -414,6 +415,11 @@ func TestVerifyNotYetIndexed(t *testing.T) {
 	early.Block = next - 1 // a block the index holds, without the batch
 	if res := verify(early).Result; res.Verdict != proof.VerdictFail || len(res.Problems) == 0 {
 		t.Fatalf("a receipt of indexed block %d whose batch the index lacks: %+v", early.Block, res)
+	}
+	huge := early
+	huge.Seq = math.MaxUint64 // a seq the index cannot hold names no batch (was a 500)
+	if res := verify(huge).Result; res.Verdict != proof.VerdictFail || len(res.Problems) == 0 {
+		t.Fatalf("a receipt of indexed block %d with seq %d: %+v", huge.Block, huge.Seq, res)
 	}
 	r.index(t, ledgertest.Block(next, prev, tx))
 	if res := verify(receipt).Result; res.Verdict != proof.VerdictPass || !res.Pass || res.IndexHeight != next+1 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -29,17 +30,21 @@ type Pager struct {
 }
 
 // pager reads ?page= and returns the page of a list of total rows and its
-// row offset.
+// row offset. A page past the last is the last (the answer's page says
+// which), so no page number makes the offset overflow; a total of
+// math.MaxInt64 (not known yet) lets every page through.
 func (s *Server) pager(r *http.Request, total int64) (Pager, int, error) {
-	p := Pager{Page: 1, Size: s.cfg.PageSize, Total: total}
+	p := Pager{Page: 1, Size: s.cfg.PageSize, Total: total, Pages: 1}
+	if total > 0 {
+		p.Pages = (total-1)/int64(p.Size) + 1
+	}
 	if v := r.URL.Query().Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			return p, 0, fmt.Errorf("%w: page %q is not a positive number", errBadRequest, v)
 		}
-		p.Page = n
+		p.Page = int(min(int64(n), p.Pages))
 	}
-	p.Pages = max(1, (total+int64(p.Size)-1)/int64(p.Size))
 	link := func(page int) string {
 		q := r.URL.Query()
 		q.Set("page", strconv.Itoa(page))
@@ -139,9 +144,9 @@ type blockView struct {
 }
 
 func (s *Server) block(r *http.Request) (any, error) {
-	n, err := strconv.ParseUint(r.PathValue("number"), 10, 64)
+	n, err := parseIndexed("block number", r.PathValue("number"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: block number %q", errBadRequest, r.PathValue("number"))
+		return nil, err
 	}
 	ctx := r.Context()
 	v := blockView{}
@@ -209,15 +214,20 @@ type batchesView struct {
 
 func (s *Server) batches(r *http.Request) (any, error) {
 	state := r.URL.Query().Get("state")
-	p, off, err := s.pager(r, 0)
+	p, asked, err := s.pager(r, math.MaxInt64) // the page asked for: the count comes with the rows
 	if err != nil {
 		return nil, err
 	}
-	batches, total, err := s.cfg.Index.Batches(r.Context(), state, off, p.Size)
+	batches, total, err := s.cfg.Index.Batches(r.Context(), state, asked, p.Size)
 	if err != nil {
 		return nil, err
 	}
-	p, _, _ = s.pager(r, total)
+	p, off, _ := s.pager(r, total)
+	if off != asked { // past the last page: the last one's rows
+		if batches, _, err = s.cfg.Index.Batches(r.Context(), state, off, p.Size); err != nil {
+			return nil, err
+		}
+	}
 	return batchesView{State: state, Batches: batches, Pager: p}, nil
 }
 
@@ -230,9 +240,9 @@ type batchView struct {
 
 func (s *Server) batch(r *http.Request) (any, error) {
 	state := r.PathValue("state")
-	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	seq, err := parseIndexed("batch seq", r.PathValue("seq"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: batch seq %q", errBadRequest, r.PathValue("seq"))
+		return nil, err
 	}
 	ctx := r.Context()
 	v := batchView{Issues: []index.Issue{}}
@@ -256,8 +266,26 @@ func (s *Server) batch(r *http.Request) (any, error) {
 	return v, err
 }
 
-// committed returns the index's batch (state, seq), or nil.
+// maxIndexed is the largest block number or batch seq the index can hold:
+// SQLite's integers are signed 64-bit (database/sql refuses a uint64 above).
+const maxIndexed = math.MaxInt64
+
+// parseIndexed parses a block number or batch seq (what) of a request; one
+// the index cannot hold is refused.
+func parseIndexed(what, v string) (uint64, error) {
+	n, err := strconv.ParseUint(v, 10, 63)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s %q is not a number from 0 to %d", errBadRequest, what, v, uint64(maxIndexed))
+	}
+	return n, nil
+}
+
+// committed returns the index's batch (state, seq), or nil: a seq the index
+// cannot hold names no batch.
 func (s *Server) committed(ctx context.Context, state string, seq uint64) (*index.Batch, error) {
+	if seq > maxIndexed {
+		return nil, nil
+	}
 	b, err := s.cfg.Index.Batch(ctx, state, seq)
 	if errors.Is(err, index.ErrNotFound) {
 		return nil, nil
@@ -313,13 +341,16 @@ func (s *Server) verify(r *http.Request) (any, error) {
 	var raw []byte
 	switch {
 	case r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"):
-		body, err := readBody(r, maxReceiptBytes)
+		body, err := readBody(r, "receipt", maxReceiptBytes)
 		if err != nil {
 			return nil, err
 		}
 		raw = body
 	case r.Method == http.MethodPost:
 		r.Body = http.MaxBytesReader(nil, r.Body, maxReceiptBytes)
+		if err := r.ParseForm(); err != nil {
+			return nil, bodyError(err, "receipt", maxReceiptBytes)
+		}
 		raw = []byte(strings.TrimSpace(r.PostFormValue("receipt")))
 		v.VoteID = strings.TrimSpace(r.PostFormValue("vote_id"))
 	default:
@@ -400,13 +431,22 @@ func (s *Server) contestOf(vote ballot.Vote) (*ballot.Contest, error) {
 	return &ballot.Contest{ID: id, Title: id}, nil
 }
 
-// readBody reads a request body of at most limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// readBody reads a request body of at most limit bytes holding what.
+func readBody(r *http.Request, what string, limit int64) ([]byte, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
-		return nil, fmt.Errorf("%w: body: %v", errBadRequest, err)
+		return nil, bodyError(err, what, limit)
 	}
 	return data, nil
+}
+
+// bodyError refuses a request body holding what that could not be read:
+// over its limit of bytes, or malformed.
+func bodyError(err error, what string, limit int64) error {
+	if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+		return fmt.Errorf("%w: the %s is too large: the request body is over the limit of %d KiB", errBadRequest, what, limit>>10)
+	}
+	return fmt.Errorf("%w: body: %v", errBadRequest, err)
 }
 
 // auditRow compares one count of the recount with the chaincode's.
@@ -585,7 +625,7 @@ func (s *Server) search(r *http.Request) (any, error) {
 	if q == "" {
 		return v, fmt.Errorf("%w: type a block number, transaction id, batch (STATE/SEQ) or vote id", errBadRequest)
 	}
-	if n, err := strconv.ParseUint(q, 10, 64); err == nil {
+	if n, err := parseIndexed("block number", q); err == nil {
 		if _, err := s.cfg.Index.Block(ctx, n); err == nil {
 			return redirect{URL: fmt.Sprintf("/blocks/%d", n)}, nil
 		}
@@ -613,7 +653,7 @@ func parseBatchID(q string) (string, uint64, bool) {
 	if i <= 0 {
 		return "", 0, false
 	}
-	seq, err := strconv.ParseUint(q[i+1:], 10, 64)
+	seq, err := parseIndexed("batch seq", q[i+1:])
 	state := strings.ToUpper(strings.TrimSpace(q[:i]))
 	return state, seq, err == nil && ballot.ValidState(state)
 }

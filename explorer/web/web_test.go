@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -75,6 +77,10 @@ func TestPagesOnEmptyIndex(t *testing.T) {
 		{"/api/v1/batches/CA/1", 404}, {"/verify", 200}, {"/api/v1/verify?vote_id=00", 404}, {"/audit", 200},
 		{"/api/v1/audit", 200}, {"/search?q=nothing", 404}, {"/api/v1/search", 400}, {"/blocks?page=0", 400},
 		{"/healthz", 200}, {"/static/app.js", 200}, {"/ops", 200}, {"/api/v1/ops", 200}, {"/static/ops.js", 200}, {"/api/v1/openapi.yaml", 200},
+		// numbers the index cannot hold (SQLite's are signed 64-bit)
+		{"/api/v1/blocks/18446744073709551615", 400}, {"/api/v1/blocks/9223372036854775808", 400}, {"/blocks/9223372036854775808", 400},
+		{"/api/v1/blocks/9223372036854775807", 404}, {"/api/v1/batches/CA/18446744073709551615", 400}, {"/batches/CA/9223372036854775808", 400},
+		{"/search?q=18446744073709551615", 404}, {"/search?q=CA/18446744073709551615", 404},
 	} {
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))
@@ -91,6 +97,64 @@ func TestPagesOnEmptyIndex(t *testing.T) {
 	s.ServeHTTP(rec, req)
 	if rec.Code != http.StatusBadRequest {
 		t.Errorf("POST a broken receipt: %d", rec.Code)
+	}
+}
+
+// TestVerifyRefusesLargeReceipts: a receipt over 64 KiB, pasted in the
+// page's form or posted as JSON, is refused 400 as too large (the form's
+// was answered 200 with an empty form).
+func TestVerifyRefusesLargeReceipts(t *testing.T) {
+	s := newServer(t)
+	large := `{"vote_id":"` + strings.Repeat("0", maxReceiptBytes) + `"}`
+	for _, c := range []struct{ path, contentType, body string }{
+		{"/verify", "application/x-www-form-urlencoded", "receipt=" + url.QueryEscape(large)},
+		{"/api/v1/verify", "application/x-www-form-urlencoded", "receipt=" + url.QueryEscape(large)},
+		{"/api/v1/verify", "application/json", large},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", c.contentType)
+		s.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "the receipt is too large") {
+			t.Errorf("POST %s (%s) of %d bytes: %d %.300s", c.path, c.contentType, len(c.body), rec.Code, rec.Body.String())
+		}
+	}
+}
+
+// TestPagePastTheLast: a page past the last of a list is its last page,
+// labelled so, however large the page number (page 368934881474191035 of
+// 2 rows a page overflowed the offset and showed page 1's rows).
+func TestPagePastTheLast(t *testing.T) {
+	r := newReferendum(t)
+	s, err := New(Config{Index: r.Index, Ledger: fakeLedger{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type page struct {
+		Blocks  []index.Block `json:"blocks"`
+		Batches []index.Batch `json:"batches"`
+		Votes   []index.Vote  `json:"votes"`
+		Pager   Pager         `json:"pager"`
+	}
+	for _, path := range []string{"/api/v1/blocks", "/api/v1/batches", "/api/v1/batches?state=" + r.Election.States[0] + "&",
+		fmt.Sprintf("/api/v1/batches/%s/1", r.Batches[0].State)} {
+		if !strings.Contains(path, "?") {
+			path += "?"
+		}
+		var first page
+		getJSON(t, s, path+"page=1", &first)
+		if first.Pager.Pages < 2 {
+			t.Fatalf("%s: %d pages; the test wants more than one", path, first.Pager.Pages)
+		}
+		var last page
+		getJSON(t, s, path+fmt.Sprintf("page=%d", first.Pager.Pages), &last)
+		for _, n := range []string{fmt.Sprint(first.Pager.Pages + 1), "368934881474191035", "9223372036854775807"} {
+			var past page
+			getJSON(t, s, path+"page="+n, &past)
+			if !reflect.DeepEqual(past, last) {
+				t.Errorf("%spage=%s: %+v; want the last page %+v", path, n, past, last)
+			}
+		}
 	}
 }
 
