@@ -49,6 +49,14 @@ type Phase struct {
 	// Stalls is the whole machine's over the phase: time its tasks waited
 	// for a core, for memory (reclaim) or for I/O, and the direct reclaims.
 	Stalls measure.Stalls `json:"machine_stalls"`
+	// InGateway, when the bench measured it, is the gateway's own time for
+	// the phase's 202s (its api_request_duration_seconds of POST
+	// /api/v1/vote: from its handler's start to the answer written, the
+	// Redis call included), estimated from the histogram's buckets. The
+	// rest of AcceptLatency lies outside the handler: the request waiting
+	// in the gateway's socket and its goroutine waiting to run, and the
+	// answer's way back.
+	InGateway *measure.Estimate `json:"gateway_202,omitempty"`
 }
 
 // Step is the phase as a rung of a ramp.

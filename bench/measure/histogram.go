@@ -185,3 +185,36 @@ func (h Histogram) Quantile(q float64) float64 {
 	}
 	return start + (end-start)*(rank/count)
 }
+
+// Select keeps the samples whose labels hold every pair of want (one
+// series of a histogram vector, say).
+func Select(samples []Sample, want map[string]string) []Sample {
+	var out []Sample
+	for _, s := range samples {
+		ok := true
+		for k, v := range want {
+			ok = ok && s.Labels[k] == v
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Estimate summarises a histogram of seconds in milliseconds: unlike
+// Latency's exact order statistics, its quantiles are Quantile's estimates,
+// each only as fine as the bucket it falls in.
+type Estimate struct {
+	N      int     `json:"n"`
+	MeanMs float64 `json:"mean_ms"`
+	P50ms  float64 `json:"p50_ms"`
+	P95ms  float64 `json:"p95_ms"`
+	P99ms  float64 `json:"p99_ms"`
+}
+
+// Estimate summarises h, a histogram of seconds.
+func (h Histogram) Estimate() Estimate {
+	ms := func(s float64) float64 { return math.Round(s*1e5) / 100 }
+	return Estimate{N: int(h.Count), MeanMs: ms(h.Mean()), P50ms: ms(h.Quantile(0.5)), P95ms: ms(h.Quantile(0.95)), P99ms: ms(h.Quantile(0.99))}
+}

@@ -171,3 +171,43 @@ func equalHist(a, b Histogram) bool {
 	}
 	return true
 }
+
+// TestSelectOneSeriesAndEstimateIt: one series of a histogram vector (the
+// gateway's 202s of POST /api/v1/vote) is picked out of a scrape by its
+// labels, and summarised in milliseconds from its buckets.
+func TestSelectOneSeriesAndEstimateIt(t *testing.T) {
+	scrape := `api_request_duration_seconds_bucket{code="202",method="POST",route="/api/v1/vote",le="0.001"} 50
+api_request_duration_seconds_bucket{code="202",method="POST",route="/api/v1/vote",le="0.002"} 90
+api_request_duration_seconds_bucket{code="202",method="POST",route="/api/v1/vote",le="0.004"} 100
+api_request_duration_seconds_bucket{code="202",method="POST",route="/api/v1/vote",le="+Inf"} 100
+api_request_duration_seconds_sum{code="202",method="POST",route="/api/v1/vote"} 0.125
+api_request_duration_seconds_count{code="202",method="POST",route="/api/v1/vote"} 100
+api_request_duration_seconds_bucket{code="409",method="POST",route="/api/v1/vote",le="0.001"} 0
+api_request_duration_seconds_bucket{code="409",method="POST",route="/api/v1/vote",le="0.002"} 0
+api_request_duration_seconds_bucket{code="409",method="POST",route="/api/v1/vote",le="0.004"} 0
+api_request_duration_seconds_bucket{code="409",method="POST",route="/api/v1/vote",le="+Inf"} 7
+api_request_duration_seconds_sum{code="409",method="POST",route="/api/v1/vote"} 70
+api_request_duration_seconds_count{code="409",method="POST",route="/api/v1/vote"} 7
+`
+	samples, err := ParseMetrics(strings.NewReader(scrape))
+	if err != nil {
+		t.Fatal(err)
+	}
+	picked := Select(samples, map[string]string{"method": "POST", "route": "/api/v1/vote", "code": "202"})
+	if len(picked) != 6 {
+		t.Fatalf("%d samples picked, want the 202 series' 6", len(picked))
+	}
+	hs, err := Histograms(picked, "api_request_duration_seconds", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hs[""].Estimate()
+	// p50: rank 50 ends the first bucket (1 ms); p95: 5 of the third
+	// bucket's 10, halfway from 2 to 4 ms; p99: 9 of 10, 3.8 ms.
+	if want := (Estimate{N: 100, MeanMs: 1.25, P50ms: 1, P95ms: 3, P99ms: 3.8}); got != want {
+		t.Errorf("estimate %+v, want %+v", got, want)
+	}
+	if got := (Histogram{}).Estimate(); got != (Estimate{}) {
+		t.Errorf("no observation: %+v", got)
+	}
+}

@@ -23,6 +23,7 @@ func stalled(ph loadgen.Phase) loadgen.Phase {
 	ph.Self = measure.GoRuntime{GCCycles: 1, MaxSchedWaitMs: 101}
 	ph.ReadLag = measure.Latency{N: 3000, P99ms: 7.5, MaxMs: 86}
 	ph.Stalls = measure.Stalls{CPUSomeMs: 4200, MemSomeMs: 180, MemFullMs: 95, IOSomeMs: 700, DirectReclaims: 42, StealMs: 60}
+	ph.InGateway = &measure.Estimate{N: 15000, MeanMs: 1.9, P50ms: 1.4, P99ms: 9.6}
 	return ph
 }
 
@@ -96,7 +97,8 @@ func TestMarkdownHasTheHeadlines(t *testing.T) {
 		"Votechain ÷ ceiling = 0.62; Votechain ÷ naive = 8.3×",
 		"| accepted at the knee | ≥ 25,000/s | 4,000/s | missed by 84% |",
 		"**ramp-1000 (knee)**",
-		"| fixed-10000 | 10,000 | 0 | 3,000 | 3,000 | 2.0 ms | 8.0 ms | 12.0 ms | 131 ms | 0 | 0 | 0 | 0 | 1, 101 ms; 7.5 / 86 ms | 4200 / 180 (95) / 700 ms, 42; 60 ms |",
+		"| fixed-10000 | 10,000 | 0 | 3,000 | 3,000 | 2.0 ms | 8.0 ms | 12.0 ms | 131 ms | 1.4 / 9.6 ms | 0 | 0 | 0 | 0 | 1, 101 ms; 7.5 / 86 ms | 4200 / 180 (95) / 700 ms, 42; 60 ms |",
+		"| ramp-2000 | 2,000 | 0 | 1,500 | 1,500 | 2.0 ms | 8.0 ms | 12.0 ms | 0 ms | — | 0 |",
 		"| gateway | 0.75 | 80 MB |",
 		"Loss check PASSED",
 		"## Scaling out",

@@ -2,6 +2,7 @@ package suite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -513,15 +514,39 @@ func (r *run) sampleQueue(ctx context.Context) {
 	}
 }
 
-// intake runs one constant-rate phase with its CPU window and mark.
+// intake runs one constant-rate phase with its CPU window and mark, and
+// the gateway's own time for its 202s.
 func (r *run) intake(ctx context.Context, name, cpuPhase string, rate float64, d time.Duration) (loadgen.Phase, error) {
 	r.say("%s: offering %.0f votes/s for %s", name, rate, d)
+	before, berr := r.gateway202s(ctx)
 	r.book.Begin(cpuPhase)
 	from := time.Now()
 	p, err := r.runner.Constant(ctx, name, rate, d)
 	r.book.End()
 	r.mark(name, from, time.Now())
+	after, aerr := r.gateway202s(ctx)
+	in, derr := after.Sub(before)
+	if derr = errors.Join(berr, aerr, derr); derr != nil {
+		r.note("%s: the gateway's own time for its 202s not measured: %v", name, derr)
+	} else {
+		e := in.Estimate()
+		p.InGateway = &e
+	}
 	return p, err
+}
+
+// gateway202s is the gateway's histogram of its time for POST
+// /api/v1/vote's 202s (api_request_duration_seconds), read from its
+// /metrics now.
+func (r *run) gateway202s(ctx context.Context) (measure.Histogram, error) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	samples, err := measure.ScrapeMetrics(sctx, r.st.GatewayURL()+"/metrics")
+	if err != nil {
+		return measure.Histogram{}, err
+	}
+	hs, err := measure.Histograms(measure.Select(samples, map[string]string{"method": "POST", "route": "/api/v1/vote", "code": "202"}), "api_request_duration_seconds", "")
+	return hs[""], err
 }
 
 // phases runs everything after bring-up, in order.

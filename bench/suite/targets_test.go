@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/bench/ledgerload"
+	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
 )
 
@@ -50,5 +51,16 @@ func TestStartedAfter(t *testing.T) {
 		if got := startedAfter(c.s); got != c.want {
 			t.Errorf("startedAfter(%+v) = %q, want %q", c.s, got, c.want)
 		}
+	}
+}
+
+// TestInGatewayText: the 10,000/s target names the gateway's own p99 when
+// the phase measured it, and nothing when it did not.
+func TestInGatewayText(t *testing.T) {
+	if got := inGatewayText(nil); got != "" {
+		t.Errorf("not measured: %q", got)
+	}
+	if got := inGatewayText(&measure.Estimate{P99ms: 9.6}); !strings.Contains(got, "in the gateway, from its handler's start, p99 9.6 ms") {
+		t.Errorf("measured: %q", got)
 	}
 }
