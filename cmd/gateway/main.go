@@ -158,7 +158,8 @@ func dialFabric(o *options) (ledger, func() error, error) {
 
 // run wires the gateway from its flags (args) and serves until ctx ends,
 // then shuts down gracefully: no new connections, requests in flight
-// finish, the background loops stop, all within --shutdown-timeout.
+// finish, then the background loops stop (the intake log signs and anchors
+// a last time), all within --shutdown-timeout.
 func run(ctx context.Context, args []string, dial dialer) error {
 	o, err := parseFlags(args)
 	if err != nil {
@@ -202,7 +203,12 @@ func run(ctx context.Context, args []string, dial dialer) error {
 	if err != nil {
 		return err
 	}
-	g, err := wire(ctx, o, secret, rdb, l, elections, e)
+	// The background loops outlive the signal: they stop once the requests
+	// in flight have finished, so that the intake log's closing round
+	// anchors every vote the gateway accepted.
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoops()
+	g, err := wire(loopCtx, o, secret, rdb, l, elections, e)
 	if err != nil {
 		return err
 	}
@@ -223,9 +229,8 @@ func run(ctx context.Context, args []string, dial dialer) error {
 	log.Info("shutting down", "grace", o.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
+	serr := srv.Shutdown(sctx)
+	stopLoops()
 	stopped := make(chan struct{})
 	go func() { g.loops.Wait(); close(stopped) }()
 	select {
@@ -233,12 +238,17 @@ func run(ctx context.Context, args []string, dial dialer) error {
 	case <-sctx.Done():
 		log.Warn("shutting down: background loops still running after the grace period")
 	}
+	if serr != nil {
+		return fmt.Errorf("shutdown: %w", serr)
+	}
+	log.Info("gateway stopped")
 	return nil
 }
 
 // gateway is the wired gateway: its API server, the registry its /metrics
 // serves, the intake (closed last) and its background loops, which all
-// end with the context wire was given.
+// end with the context wire was given (the intake log's after a closing
+// round).
 type gateway struct {
 	api    *httpapi.Server
 	reg    *prometheus.Registry

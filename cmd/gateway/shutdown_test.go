@@ -168,6 +168,9 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	if !strings.Contains(logged, `msg="shutting down" grace=`+grace.String()) {
 		t.Errorf("no shutdown line with the grace period in the gateway's log:\n%s", logged)
 	}
+	if !strings.Contains(logged, `msg="gateway stopped"`) {
+		t.Errorf("no line saying the gateway stopped in its log:\n%s", logged)
+	}
 	if strings.Contains(logged, "background loops still running") {
 		t.Errorf("background loops outlived the grace period:\n%s", logged)
 	}

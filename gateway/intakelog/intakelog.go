@@ -15,7 +15,10 @@
 // flight, it anchors the heads it published since the last anchor on the
 // ledger in one AnchorLogHeads transaction, each with the consistency proof
 // from its state's last anchored head, which the chaincode checks: the
-// ledger accepts only heads that extend what it holds.
+// ledger accepts only heads that extend what it holds. When Run's context
+// ends (a gateway ends it once its requests in flight have finished) it
+// signs and anchors once more, so that no accepted vote is left outside
+// an anchored head by a gateway that stopped.
 //
 // Several gateways may run the log at once: each follows the log, only a
 // head larger than the published one replaces it, and the chaincode refuses
@@ -281,9 +284,12 @@ func (l *Log) follow(ctx context.Context, state string, s *stateLog, upto uint64
 }
 
 // Run signs and anchors every Interval until ctx ends; without a key it
-// only follows the logs. It returns once ctx is done and the anchoring
-// transaction it had in flight, if any, has returned, so a caller may close
-// the Redis client and the ledger connection after it.
+// only follows the logs. When ctx ends it waits for the anchoring
+// transaction it had in flight, if any, then signs and anchors once more
+// (the closing round, within 2 × CallTimeout), so that every vote accepted
+// before ctx ended is under an anchored head: a gateway ends ctx after its
+// requests in flight have finished. It returns after that, so a caller may
+// close the Redis client and the ledger connection after it.
 func (l *Log) Run(ctx context.Context, elections Elections) {
 	tick := time.NewTicker(l.cfg.Interval)
 	defer tick.Stop()
@@ -292,36 +298,67 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 		select {
 		case <-ctx.Done():
 			anchoring <- struct{}{} // waits for the anchor in flight
+			l.closingRound(context.WithoutCancel(ctx), elections)
 			return
 		case <-tick.C:
 		}
-		e, err := elections.Election(ctx)
-		if err != nil {
-			l.log.Warn("intake log: no election record", "err", err)
-			continue
-		}
-		for _, st := range e.States {
-			if err := l.sign(ctx, e.ID, st); err != nil {
-				l.log.Warn("intake log: sign", "state", st, "err", err)
-			}
-		}
-		if l.ledger == nil || l.cfg.Key == nil {
+		states, anchor := l.signAll(ctx, elections)
+		if !anchor {
 			continue
 		}
 		select {
 		case anchoring <- struct{}{}:
 			go func() {
 				defer func() { <-anchoring }()
-				switch err := l.anchor(ctx, e.States); {
-				case err == nil || ctx.Err() != nil:
-				case errors.Is(err, errSuperseded):
-					l.log.Debug("intake log: anchor", "err", err)
-				default:
-					l.log.Warn("intake log: anchor", "err", err)
-				}
+				l.anchorAndLog(ctx, states)
 			}()
 		default: // the previous anchor is still in flight
 		}
+	}
+}
+
+// closingRound signs and anchors what the logs hold now, once, within
+// 2 × CallTimeout, and logs what it anchored.
+func (l *Log) closingRound(ctx context.Context, elections Elections) {
+	ctx, cancel := context.WithTimeout(ctx, 2*l.cfg.CallTimeout)
+	defer cancel()
+	states, anchor := l.signAll(ctx, elections)
+	if !anchor {
+		return
+	}
+	if err := l.anchor(ctx, states); err != nil {
+		l.log.Warn("intake log: closing anchor failed: the votes after the last anchored head wait for a gateway's next round", "err", err)
+		return
+	}
+	l.log.Info("intake log: closing heads anchored", "states", len(states))
+}
+
+// signAll signs a head of every state of the election whose log grew. It
+// returns the states and whether to anchor them (a key and a ledger; an
+// election record read).
+func (l *Log) signAll(ctx context.Context, elections Elections) (states []string, anchor bool) {
+	e, err := elections.Election(ctx)
+	if err != nil {
+		l.log.Warn("intake log: no election record", "err", err)
+		return nil, false
+	}
+	for _, st := range e.States {
+		if err := l.sign(ctx, e.ID, st); err != nil {
+			l.log.Warn("intake log: sign", "state", st, "err", err)
+		}
+	}
+	return e.States, l.ledger != nil && l.cfg.Key != nil
+}
+
+// anchorAndLog anchors the states' signed heads and logs a failure (an
+// anchor another gateway's explains at debug level, none once ctx ended).
+func (l *Log) anchorAndLog(ctx context.Context, states []string) {
+	switch err := l.anchor(ctx, states); {
+	case err == nil || ctx.Err() != nil:
+	case errors.Is(err, errSuperseded):
+		l.log.Debug("intake log: anchor", "err", err)
+	default:
+		l.log.Warn("intake log: anchor", "err", err)
 	}
 }
 

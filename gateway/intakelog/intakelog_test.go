@@ -167,7 +167,8 @@ func (b *blockingLedger) AnchorLogHeads(ctx context.Context, _ []ballot.LogAncho
 func TestRunWaitsForTheAnchorInFlight(t *testing.T) {
 	srv, rdb, key, fake := signerSetup(t)
 	ledger := &blockingLedger{fakeLedger: fake, entered: make(chan struct{}, 1)}
-	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Interval: 20 * time.Millisecond, Registry: prometheus.NewRegistry()},
+	// The closing round's anchor blocks too, until its 2 × CallTimeout.
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Interval: 20 * time.Millisecond, CallTimeout: 200 * time.Millisecond, Registry: prometheus.NewRegistry()},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	appendVotes(t, rdb, "CA", 3)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -187,6 +188,34 @@ func TestRunWaitsForTheAnchorInFlight(t *testing.T) {
 	}
 	if !ledger.returned.Load() {
 		t.Fatal("Run returned while its anchor was still in flight")
+	}
+}
+
+// TestRunAnchorsOnceMoreAsItStops: votes logged after the last round (here
+// no round comes within the test) are signed and anchored by the closing
+// round Run makes when its context ends, before it returns; that round is
+// logged.
+func TestRunAnchorsOnceMoreAsItStops(t *testing.T) {
+	srv, rdb, key, ledger := signerSetup(t)
+	var logs strings.Builder
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Interval: time.Hour, Registry: prometheus.NewRegistry()},
+		slog.New(slog.NewTextHandler(&logs, nil))) // written by Run's goroutine alone, read after it ends
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx, fixedElections{}) }()
+	appendVotes(t, rdb, "CA", 4)
+	appendVotes(t, rdb, "NY", 2)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10 s of its context's end")
+	}
+	if ca, ny := ledger.head("CA").Size, ledger.head("NY").Size; ca != 4 || ny != 2 {
+		t.Errorf("anchored heads after Run returned: CA %d, NY %d; want 4 and 2", ca, ny)
+	}
+	if !strings.Contains(logs.String(), "closing heads anchored") {
+		t.Errorf("the closing round is not logged:\n%s", logs.String())
 	}
 }
 
