@@ -146,6 +146,8 @@ type fixtureOpts struct {
 	logInterval time.Duration
 	// wrapIntake, if set, wraps the Deduper the server is given.
 	wrapIntake func(Intake) Intake
+	// log, if set, gets the server's log at debug level (default: none).
+	log io.Writer
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -193,8 +195,12 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.readLedger != nil {
 		readLedger = o.readLedger
 	}
+	srvLog := log
+	if o.log != nil {
+		srvLog = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	deps := Deps{Elections: elections, Ledger: readLedger, Intake: intake,
-		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: log}
+		Results: loadedResults(t), Receipts: o.receipts, Registry: f.reg, Log: srvLog}
 	if il != nil {
 		deps.IntakeLog = il
 	}

@@ -261,9 +261,11 @@ func (s *Server) Handler() http.Handler { return s.gin }
 // the whole request within Config.ReadTimeout (10 s), on every route, so
 // slow clients cannot hold connections and handlers. net/http's buffers
 // (4 KiB each way) already hold a whole vote request and answer, so one
-// read and one write serve a request.
+// read and one write serve a request. net/http's own errors (a handshake
+// or header read gone wrong) go to the server's log at warn.
 func (s *Server) HTTPServer(addr string) *http.Server {
-	return &http.Server{Addr: addr, Handler: s.gin, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout, IdleTimeout: 2 * time.Minute}
+	return &http.Server{Addr: addr, Handler: s.gin, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.deps.Log.Handler(), slog.LevelWarn)}
 }
 
 // Run polls queue depths and Bloom statistics and probes the ledger until
@@ -346,7 +348,10 @@ func (s *Server) logger(c *gin.Context) *slog.Logger {
 }
 
 // accessLog records every request's duration by route and status, logs
-// every request at debug level and 5xx answers at warn.
+// every request at debug level and 5xx answers at warn. It logs the route's
+// pattern, never the path: a receipt's path names its vote id, whose
+// choice is public, and beside the client's address the line would tie a
+// voter to a choice.
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Since(s.epoch)
 	c.Next()
@@ -363,7 +368,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	s.deps.Log.Log(ctx, level, "http",
 		"request_id", requestIDOf(c),
 		"method", c.Request.Method,
-		"path", c.Request.URL.Path,
+		"route", cmp.Or(c.FullPath(), "unmatched"),
 		"status", c.Writer.Status(),
 		"code", c.GetString(ctxErrorCode),
 		"client", c.ClientIP(),

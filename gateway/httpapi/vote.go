@@ -415,7 +415,7 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 		s.m.ledgerExact.Inc()
 	}
 	if err != nil {
-		s.intakeFailed(c, err)
+		s.intakeFailed(c, req.State, err)
 		return
 	}
 	if res.BloomMaybe {
@@ -454,25 +454,28 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 			AttemptCount: res.Attempts,
 		})
 	default:
-		s.intakeFailed(c, fmt.Errorf("intake answered outcome %v", res.Outcome))
+		s.intakeFailed(c, req.State, fmt.Errorf("intake answered outcome %v", res.Outcome))
 	}
 }
 
-// intakeFailed answers 503 for an intake error; the vote may or may not be
-// stored, so it is never acknowledged.
-func (s *Server) intakeFailed(c *gin.Context, err error) {
+// intakeFailed answers 503 for an intake error of a vote in state; the
+// vote may or may not be stored, so it is never acknowledged. Its log
+// lines name the state, not the vote id: with the access log's client
+// address, an id would tie a voter to a choice.
+func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
+	log := s.logger(c).With("state", state)
 	switch {
 	case errors.Is(err, dedup.ErrLedger):
-		s.logger(c).Warn("exact duplicate check failed", "err", err)
+		log.Warn("exact duplicate check failed", "err", err)
 		s.unavailable(c, codeLedgerUnavailable, "the ledger cannot be reached to check this vote; retry later")
 	case errors.Is(err, dedup.ErrNotReplicated):
-		s.logger(c).Warn("vote not acknowledged by the Redis replicas", "err", err)
+		log.Warn("vote not acknowledged by the Redis replicas", "err", err)
 		s.unavailable(c, codeUnavailable, "the vote could not be confirmed on a Redis replica; retry later (a 409 duplicate on retry means it was kept)")
 	case errors.Is(err, context.Canceled):
-		s.logger(c).Info("client went away", "err", err)
+		log.Info("client went away", "err", err)
 		s.unavailable(c, codeUnavailable, "request cancelled")
 	default:
-		s.logger(c).Error("vote intake failed", "err", err)
+		log.Error("vote intake failed", "err", err)
 		s.unavailable(c, codeUnavailable, "votes cannot be stored right now; retry later")
 	}
 }
