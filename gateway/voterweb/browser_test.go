@@ -26,22 +26,37 @@ import (
 type fakeAPI struct {
 	mu              sync.Mutex
 	bodies          []map[string]string
+	lookups         []map[string]string
 	acceptanceCalls int
 }
 
 const fakeVoteID = "0123456789abcdef0123456789abcdef"
 
+// earlierVoteID is the L2 vote accepted before, which the duplicate's
+// look-up finds.
+const earlierVoteID = "fedcba9876543210fedcba9876543210"
+
+// record decodes a JSON request body into list and sets the answer's
+// Content-Type; it answers 400 and reports false for anything else.
+func (f *fakeAPI) record(w http.ResponseWriter, r *http.Request, list *[]map[string]string) (map[string]string, bool) {
+	var b map[string]string
+	if err := json.NewDecoder(r.Body).Decode(&b); err != nil || r.Header.Get("Content-Type") != "application/json" {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return nil, false
+	}
+	f.mu.Lock()
+	*list = append(*list, b)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	return b, true
+}
+
 func (f *fakeAPI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/vote", func(w http.ResponseWriter, r *http.Request) {
-		var b map[string]string
-		if err := json.NewDecoder(r.Body).Decode(&b); err != nil || r.Header.Get("Content-Type") != "application/json" {
-			http.Error(w, "bad request", http.StatusBadRequest)
+		b, ok := f.record(w, r, &f.bodies)
+		if !ok {
 			return
 		}
-		f.mu.Lock()
-		f.bodies = append(f.bodies, b)
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
 		if b["contest"] == "L1" {
 			w.WriteHeader(http.StatusAccepted)
 			json.NewEncoder(w).Encode(map[string]string{"vote_id": fakeVoteID, "contest": "L1", "status": "pending",
@@ -50,6 +65,12 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		}
 		w.WriteHeader(http.StatusConflict)
 		w.Write([]byte(`{"error":{"code":"duplicate","message":"a vote in contest \"L2\" with this voter id and credential was already accepted","contest":"L2"}}`))
+	})
+	mux.HandleFunc("POST /api/v1/votes/lookup", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := f.record(w, r, &f.lookups); !ok {
+			return
+		}
+		w.Write([]byte(`{"vote_id":"` + earlierVoteID + `","contest":"L2","state":"CA","status":"pending"}`))
 	})
 	mux.HandleFunc("GET /api/v1/votes/{id}/acceptance", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -135,12 +156,24 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	if len(results) != 2 || !strings.HasPrefix(results[0], "Accepted") || !strings.Contains(results[0], fakeVoteID) ||
 		!strings.Contains(results[0], "link to check it later") ||
 		!strings.Contains(results[0], "signed acceptance receipt received (entry 4 of the CA intake log, under a head of 7 entries signed by key k1)") ||
-		!strings.HasPrefix(results[1], "Refused") || !strings.Contains(results[1], `already accepted (duplicate, HTTP 409)`) {
+		!strings.HasPrefix(results[1], "Refused") || !strings.Contains(results[1], `already accepted (duplicate, HTTP 409)`) ||
+		!strings.Contains(results[1], "Your vote accepted earlier has the id "+earlierVoteID) {
 		t.Errorf("the page shows %q (screenshot %s)", results, file)
 	}
+	left, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.getElementById("voter-id").value, document.getElementById("credential").value,
+		...[...document.querySelectorAll("fieldset.contest input[type=radio]:checked")].map(r => r.value)]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 4 || left[0] != "" || left[1] != "" || left[2] != "" || left[3] != "" {
+		t.Errorf("after the cast the page still holds voter id, credential and choices %q; want all cleared", left)
+	}
 	api.mu.Lock()
-	bodies := api.bodies
+	bodies, lookups := api.bodies, api.lookups
 	api.mu.Unlock()
+	if wantLookup := (map[string]string{"voter_id": "V1", "credential": "secret", "contest": "L2"}); len(lookups) != 1 || !equalMaps(lookups[0], wantLookup) {
+		t.Errorf("the page looked up %v; want the duplicate's earlier vote, %v", lookups, wantLookup)
+	}
 	want := []map[string]string{
 		{"voter_id": "V1", "credential": "secret", "state": "CA", "contest": "L1", "choice": "oui"},
 		{"voter_id": "V1", "credential": "secret", "state": "CA", "contest": "L2", "choice": "non"},

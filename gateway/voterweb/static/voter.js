@@ -110,12 +110,26 @@ async function cast(ev) {
       } else if (accError) {
         item.append(el("span", { class: "acceptance" }, "; no signed acceptance receipt yet: " + accError));
       }
+    } else if (ans.status === 0 || ans.status >= 500) {
+      // Not refused: the vote may or may not have been kept. Sending it
+      // again is safe: a kept one answers 409 with its vote id below.
+      item.classList.add("unsure");
+      item.setAttribute("role", "alert");
+      item.append(el("strong", {}, "Not recorded yet: "), c.title + " — ", el("span", { class: "reason" }, errorText(ans)),
+        " Send it again in a moment; if the answer is then that it was already accepted, this attempt was kept.");
     } else {
       item.classList.add("refused");
+      item.setAttribute("role", "alert");
       item.append(el("strong", {}, "Refused: "), c.title + " — ", el("span", { class: "reason" }, errorText(ans)));
+      if (ans.status === 409) await earlierVote(voter, c.contest, item);
     }
     list.append(item);
   }
+  // Nothing of the voter's stays on the page for whoever uses the device
+  // next: credentials and choices are cleared once sent.
+  $("voter-id").value = "";
+  $("credential").value = "";
+  for (const none of document.querySelectorAll("fieldset.contest input[type=radio][value='']")) none.checked = true;
   $("casting").remove();
   answer.append(list);
   if (votes.length) {
@@ -128,6 +142,16 @@ async function cast(ev) {
   $("download-acceptance").hidden = !votes.some((v) => v.acceptance);
   $("cast").disabled = false;
   $("answer-heading").focus();
+}
+
+// earlierVote tells a voter whose vote was already accepted which vote
+// that was (POST /api/v1/votes/lookup), so that a re-send after a lost
+// answer still ends with a vote id to check.
+async function earlierVote(voter, contest, item) {
+  const r = await api("POST", "/api/v1/votes/lookup", { voter_id: voter.voter_id, credential: voter.credential, contest });
+  if (r.status !== 200 || !r.body.vote_id) return;
+  item.append(" Your vote accepted earlier has the id ", el("code", { class: "vote-id" }, r.body.vote_id), " (",
+    el("a", { href: "/vote?vote_id=" + encodeURIComponent(r.body.vote_id) }, "check it"), ").");
 }
 
 // acceptance fetches a signed acceptance receipt, retrying for a few
