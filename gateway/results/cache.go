@@ -135,26 +135,47 @@ func New(ledger Ledger, path string, states []string, contests []ballot.Contest,
 // Ready reports whether the cache has results to serve.
 func (c *Cache) Ready() bool { return c.snap.Load() != nil }
 
-// Run loads the results, then applies events until ctx ends, reconnecting
-// with backoff when the event stream breaks.
+// Run loads the results, trying again with backoff while the ledger
+// cannot answer, then applies events until ctx ends, reconnecting with
+// backoff when the event stream breaks. It returns an error only for a
+// damaged checkpoint, which needs an operator (errCheckpoint).
 func (c *Cache) Run(ctx context.Context) error {
-	if err := c.load(ctx); err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		err := c.load(ctx)
+		switch {
+		case err == nil:
+		case errors.Is(err, errCheckpoint):
+			return err
+		case ctx.Err() == nil:
+			c.retryIn(ctx, attempt, "results not loaded from the ledger; trying again", err)
+			continue
+		}
+		break
 	}
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		err := c.follow(ctx)
 		if ctx.Err() != nil {
 			break
 		}
-		delay := min(time.Duration(attempt)*500*time.Millisecond, 10*time.Second)
-		c.log.Warn("results event stream broke; reconnecting", "err", err, "in", delay.String())
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
+		c.retryIn(ctx, attempt, "results event stream broke; reconnecting", err)
 	}
 	return nil
 }
+
+// retryIn logs msg and err at warn with the delay before attempt's next
+// try (half a second more each attempt, at most 10 s), then waits it out
+// or for ctx's end.
+func (c *Cache) retryIn(ctx context.Context, attempt int, msg string, err error) {
+	delay := min(time.Duration(attempt)*500*time.Millisecond, 10*time.Second)
+	c.log.Warn(msg, "err", err, "in", delay.String())
+	select {
+	case <-ctx.Done():
+	case <-time.After(delay):
+	}
+}
+
+// errCheckpoint marks a results checkpoint that cannot be read.
+var errCheckpoint = errors.New("results checkpoint")
 
 // load restores the persisted checkpoint, or takes a consistent snapshot of
 // the ledger's results: the chain height is read before and after the
@@ -162,12 +183,12 @@ func (c *Cache) Run(ctx context.Context) error {
 func (c *Cache) load(ctx context.Context) error {
 	if data, err := os.ReadFile(c.path); err == nil {
 		if err := json.Unmarshal(data, &c.cp); err != nil {
-			return fmt.Errorf("results checkpoint %s is damaged (%v): delete it to reload from the ledger", c.path, err)
+			return fmt.Errorf("%w %s is damaged (%v): delete it to reload from the ledger", errCheckpoint, c.path, err)
 		}
 		c.log.Info("results restored from checkpoint", "block", c.cp.At.Block, "counted", c.cp.Results.Counted)
 		return c.publish()
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read results checkpoint: %w", err)
+		return fmt.Errorf("read %w: %w", errCheckpoint, err)
 	}
 	for attempt := 1; ; attempt++ {
 		before, err := c.ledger.Height(ctx)

@@ -1,8 +1,11 @@
 package results
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,6 +275,53 @@ func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 		}
 	}
 	return got
+}
+
+// flakyLedger fails its first fails height reads, as a peer that is
+// still starting does.
+type flakyLedger struct {
+	*fakeLedger
+	fails atomic.Int32
+}
+
+func (f *flakyLedger) Height(ctx context.Context) (uint64, error) {
+	if f.fails.Add(-1) >= 0 {
+		return 0, errors.New("peer unreachable")
+	}
+	return f.fakeLedger.Height(ctx)
+}
+
+// TestRunLoadsOnceTheLedgerAnswers: a ledger that cannot answer at first
+// delays the results (the cache keeps trying, saying so), it does not end
+// them for the gateway's life; a damaged checkpoint, which needs an
+// operator, still ends Run with the fix.
+func TestRunLoadsOnceTheLedgerAnswers(t *testing.T) {
+	ledger := &flakyLedger{fakeLedger: &fakeLedger{height: 3, results: ballot.Results{ElectionID: "e1", Counted: 7,
+		National: ballot.Tally{"race": {"a": 7}}}}}
+	ledger.fails.Store(2)
+	var logs bytes.Buffer
+	c := New(ledger, filepath.Join(t.TempDir(), "results.json"), []string{"CA"}, testContests, slog.New(slog.NewTextHandler(&logs, nil)))
+	if v := runUntil(t, c, func(v View) bool { return v.Counted == 7 }); v.AsOfBlock != 3 {
+		t.Errorf("results as of block %d, want 3", v.AsOfBlock)
+	}
+	if n := strings.Count(logs.String(), "results not loaded from the ledger; trying again"); n != 2 {
+		t.Errorf("%d retries logged, want 2:\n%s", n, logs.String())
+	}
+
+	path := filepath.Join(t.TempDir(), "damaged.json")
+	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- New(&fakeLedger{}, path, nil, nil, nil).Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "delete it") {
+			t.Errorf("Run with a damaged checkpoint: %v; want the fix", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Run kept trying a damaged checkpoint")
+	}
 }
 
 func TestDamagedCheckpointIsReportedWithTheFix(t *testing.T) {
