@@ -319,15 +319,18 @@ func (b *Batcher) Run(ctx context.Context) error {
 	b.log.Info("batcher started", "partitions", len(b.cfg.Partitions), "batch_size", b.cfg.BatchSize,
 		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes, "tick", b.cfg.Tick.String(),
 		"max_gap", b.cfg.MaxGap.String(), "behind", b.cfg.Behind.String(), "ledger_lag", b.cfg.LedgerLag.String(), "failover", b.cfg.Failover.String())
+	var drainFrom time.Time
 	for {
 		draining := ctx.Err() != nil
-		if draining {
+		if draining && drainFrom.IsZero() {
+			drainFrom = time.Now()
+			b.log.Info("draining: lanes stop reading, their batches in flight commit, then leases are released", "lanes", len(b.Lanes()))
 			stopLanes()
 		}
 		b.balance(bg, lanesCtx, draining)
 		if draining && len(b.Lanes()) == 0 {
 			err := leaveRegistry(bg, b.rdb, b.owner)
-			b.log.Info("batcher stopped")
+			b.log.Info("batcher stopped", "drained_in", time.Since(drainFrom).Round(time.Millisecond).String())
 			return err
 		}
 		<-tick.C
