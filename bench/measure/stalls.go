@@ -32,12 +32,17 @@ type Stalls struct {
 	// machine's virtual CPUs had work (summed over CPUs, in 10 ms ticks):
 	// every task on a stolen CPU stood still, however high its priority.
 	StealMs float64 `json:"steal_ms,omitempty"`
+	// OOMKills counts the processes the kernel's OOM killer killed for
+	// want of memory (/proc/vmstat oom_kill): any one of the system's
+	// voids what was measured after it.
+	OOMKills uint64 `json:"oom_kills,omitempty"`
 }
 
 // StallsSnapshot is the kernel's cumulative counters at one instant.
 type StallsSnapshot struct {
 	psi                     [4]float64 // µs: cpu some, memory some, memory full, io some
 	reclaims, compactStalls uint64
+	oomKills                uint64
 	stealTicks              uint64 // /proc/stat, USER_HZ (100 a second)
 }
 
@@ -50,7 +55,7 @@ func ReadStalls() StallsSnapshot {
 		}
 	}
 	if data, err := os.ReadFile("/proc/vmstat"); err == nil {
-		s.reclaims, s.compactStalls = vmstatStalls(string(data))
+		s.reclaims, s.compactStalls, s.oomKills = vmstatStalls(string(data))
 	}
 	if data, err := os.ReadFile("/proc/stat"); err == nil {
 		s.stealTicks = stealTicks(string(data))
@@ -63,7 +68,7 @@ func (s StallsSnapshot) Since(earlier StallsSnapshot) Stalls {
 	ms := func(i int) float64 { return (s.psi[i] - earlier.psi[i]) / 1000 }
 	return Stalls{CPUSomeMs: ms(0), MemSomeMs: ms(1), MemFullMs: ms(2), IOSomeMs: ms(3),
 		DirectReclaims: s.reclaims - earlier.reclaims, CompactStalls: s.compactStalls - earlier.compactStalls,
-		StealMs: float64(s.stealTicks-earlier.stealTicks) * 10}
+		StealMs: float64(s.stealTicks-earlier.stealTicks) * 10, OOMKills: s.oomKills - earlier.oomKills}
 }
 
 // stealTicks is the steal field (the eighth number) of /proc/stat's "cpu"
@@ -96,8 +101,8 @@ func psiTotal(data, kind string) float64 {
 }
 
 // vmstatStalls sums /proc/vmstat's allocstall_* counters (one per memory
-// zone) and reads compact_stall.
-func vmstatStalls(data string) (reclaims, compactStalls uint64) {
+// zone) and reads compact_stall and oom_kill.
+func vmstatStalls(data string) (reclaims, compactStalls, oomKills uint64) {
 	for line := range strings.Lines(data) {
 		name, v, ok := strings.Cut(strings.TrimSpace(line), " ")
 		if !ok {
@@ -112,7 +117,9 @@ func vmstatStalls(data string) (reclaims, compactStalls uint64) {
 			reclaims += n
 		case name == "compact_stall":
 			compactStalls = n
+		case name == "oom_kill":
+			oomKills = n
 		}
 	}
-	return reclaims, compactStalls
+	return reclaims, compactStalls, oomKills
 }

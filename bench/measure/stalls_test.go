@@ -20,9 +20,9 @@ func TestStallParsers(t *testing.T) {
 	if got := psiTotal("some avg10=0.00 total=5\n", "full"); got != 0 {
 		t.Errorf("a missing line's total = %v, want 0", got)
 	}
-	vm := "nr_free_pages 4\nallocstall_dma 0\nallocstall_normal 2732\nallocstall_movable 3563310\npgscan_direct 9\ncompact_stall 3587\ncompact_fail 7\n"
-	if r, c := vmstatStalls(vm); r != 2732+3563310 || c != 3587 {
-		t.Errorf("vmstatStalls = %d, %d; want %d, 3587", r, c, 2732+3563310)
+	vm := "nr_free_pages 4\nallocstall_dma 0\nallocstall_normal 2732\nallocstall_movable 3563310\npgscan_direct 9\ncompact_stall 3587\ncompact_fail 7\noom_kill 2\n"
+	if r, c, o := vmstatStalls(vm); r != 2732+3563310 || c != 3587 || o != 2 {
+		t.Errorf("vmstatStalls = %d, %d, %d; want %d, 3587, 2", r, c, o, 2732+3563310)
 	}
 	stat := "cpu  977764 534234 513249 2334580 19917 0 65537 5052 0 0\ncpu0 488882 267117 256624 1167290 9958 0 32768 2526 0 0\n"
 	if got := stealTicks(stat); got != 5052 {

@@ -61,6 +61,9 @@ func (r *Report) Markdown() string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	m := r.Machine
 	p("# Votechain benchmark — %s, %s (%s)\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), m.Host, m.Cores())
+	if r.OOMKills > 0 {
+		p("**The kernel's OOM killer killed %d process(es) during this run for want of memory** (`dmesg` names them): a figure measured after a kill may be void, and a killed process is missing from the phases after it.\n\n", r.OOMKills)
+	}
 	if r.Only != "" {
 		p("`benchrun --only %s` on %s: %d × %s, Linux %s, %s: only that phase ran. Run took %.0f s; load average %s at the start and %s at the end.\n\n",
 			r.Only, m.Host, m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, r.DurationS, m.LoadStart, m.LoadEnd)

@@ -71,6 +71,10 @@ type Report struct {
 
 	Series Series   `json:"series"`
 	Notes  []string `json:"notes"`
+	// OOMKills is how many processes the kernel's OOM killer killed for
+	// want of memory during the run (any of the system's voids what was
+	// measured after it).
+	OOMKills uint64 `json:"oom_kills,omitempty"`
 }
 
 // Settings are the knobs of the run.

@@ -326,3 +326,19 @@ func TestEnvironmentCheckInTheHeader(t *testing.T) {
 		t.Errorf("the header does not say why the variables were not checked:\n%s", md[:min(len(md), 1500)])
 	}
 }
+
+// TestMarkdownSaysWhenTheOOMKillerStruck: a run during which the kernel
+// killed processes for want of memory says so above everything else, and
+// one without kills says nothing of it.
+func TestMarkdownSaysWhenTheOOMKillerStruck(t *testing.T) {
+	r := fixture()
+	if md := r.Markdown(); strings.Contains(md, "OOM killer") {
+		t.Error("a run without kills mentions the OOM killer")
+	}
+	r.OOMKills = 2
+	md := r.Markdown()
+	i, j := strings.Index(md, "**The kernel's OOM killer killed 2 process(es) during this run"), strings.Index(md, "## Targets")
+	if i < 0 || j < 0 || i > j {
+		t.Errorf("the OOM kills are not said before the targets:\n%.600s", md)
+	}
+}

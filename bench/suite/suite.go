@@ -197,6 +197,7 @@ type run struct {
 	book     *measure.CPUBook
 	steps    *measure.CPUBook // the ramp's steps, each a phase (nil before the ramp)
 	t0       time.Time
+	began    measure.StallsSnapshot // the machine's at the run's start: its OOM kills
 
 	redisWatch *measure.RedisWatch // Redis's AOF rewrites and latency spikes
 	rep        *report.Report
@@ -229,7 +230,7 @@ func (r *run) mark(name string, from, to time.Time) {
 // the run where the rest can still be measured.
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
-	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}}
+	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}, began: measure.ReadStalls()}
 	r.recordEnvironment(ctx)
 	if cfg.Only == OnlyAB {
 		if err := CheckAB(ctx, cfg.AB, cfg.Stack.Voters-cfg.Stack.DriverVoters, cfg.Stack.BinDir); err != nil {
@@ -360,6 +361,9 @@ func (r *run) end(ctx context.Context, began time.Time) {
 	r.rep.Machine.PageFaultEnd = r.pageFaultCost(ctx, "after the run")
 	r.rep.Machine.LoadEnd = measure.LoadAvg()
 	r.rep.DurationS = time.Since(began).Seconds()
+	if r.rep.OOMKills = measure.ReadStalls().Since(r.began).OOMKills; r.rep.OOMKills > 0 {
+		r.say("the kernel's OOM killer killed %d process(es) during the run (dmesg names them): figures measured after a kill may be void", r.rep.OOMKills)
+	}
 }
 
 // wipe stops the previous benchmark system and deletes its data. A folder
@@ -588,6 +592,9 @@ func (r *run) phases(ctx context.Context) error {
 	if r.fatal != nil {
 		return r.fatal
 	}
+	// The extra networks are measured while the run's system stands idle:
+	// once the explorer has indexed the fill's blocks.
+	r.catchUp(ctx, "catch-up-extra")
 	if r.cfg.Plan.OtherConsensus {
 		r.otherConsensus(ctx)
 	}
