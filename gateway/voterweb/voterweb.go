@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 )
@@ -99,6 +100,10 @@ type pageData struct {
 	Reasons map[string]string
 	// Error is set when the election record is not available.
 	Error string
+	// Opens and Closes are the voting window (Closes: the early close, if
+	// any); Open is whether votes are taken now, else the page says so.
+	Opens, Closes time.Time
+	Open          bool
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
@@ -112,6 +117,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "30")
 	} else {
 		d.Election, d.Single = e, len(e.Contests) == 1
+		d.Opens, d.Closes, d.Open = e.OpensAt, e.WindowEnd(), e.OpenAt(time.Now())
 	}
 	var buf bytes.Buffer
 	if err := h.page.Execute(&buf, d); err != nil {

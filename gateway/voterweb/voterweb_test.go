@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 )
@@ -23,12 +24,44 @@ type fakeElections struct {
 
 func (f fakeElections) Election(context.Context) (*ballot.Election, error) { return f.e, f.err }
 
+// referendum is an election of two questions, open from an hour ago to an
+// hour from now.
 func referendum() *ballot.Election {
 	return &ballot.Election{ID: "ref-1", Name: "Demo <referendum>", States: []string{"CA", "TX"},
 		Contests: []ballot.Contest{
 			{ID: "L1", Title: "Law one: transport & roads", Kind: "question", Choices: []string{"oui", "non"}},
 			{ID: "L2", Title: "Law two: voting age", Kind: "question", Choices: []string{"oui", "non", "blank"}},
-		}}
+		},
+		Status: ballot.StatusConfigured, OpensAt: time.Now().Add(-time.Hour).Truncate(time.Minute), ClosesAt: time.Now().Add(time.Hour).Truncate(time.Minute)}
+}
+
+// TestPageSaysTheVotingWindow: the page names the window, and says when
+// votes are not taken (before it, after it, once closed early), keeping
+// the check below usable.
+func TestPageSaysTheVotingWindow(t *testing.T) {
+	open := referendum()
+	_, html := get(t, newHandler(t, fakeElections{e: open}), "/vote")
+	window := `Voting is open from <time datetime="` + open.OpensAt.UTC().Format("2006-01-02T15:04:05Z") + `">`
+	if !strings.Contains(html, window) || strings.Contains(html, "Voting is not open now") {
+		t.Errorf("an open election's page lacks %q or says it is not open", window)
+	}
+	later := referendum()
+	later.OpensAt = time.Now().Add(time.Hour)
+	closed := referendum()
+	closed.Status, closed.ClosedAt = ballot.StatusClosed, time.Now().Add(-time.Minute)
+	for name, e := range map[string]*ballot.Election{"not yet open": later, "closed early": closed} {
+		_, html := get(t, newHandler(t, fakeElections{e: e}), "/vote")
+		if !strings.Contains(html, "Voting is not open now") || !strings.Contains(html, `id="check`) {
+			t.Errorf("%s: the page does not say votes are not taken, or lacks the check", name)
+		}
+	}
+	if !strings.Contains(html, ">"+open.ClosesAt.UTC().Format("2 January 2006, 15:04")+"</time>") {
+		t.Errorf("the page lacks the window's end")
+	}
+	_, html = get(t, newHandler(t, fakeElections{e: closed}), "/vote")
+	if !strings.Contains(html, ">"+closed.ClosedAt.UTC().Format("2 January 2006, 15:04")+"</time>") {
+		t.Errorf("an election closed early shows its planned end, not when it closed")
+	}
 }
 
 func get(t *testing.T, h http.Handler, path string) (*http.Response, string) {

@@ -129,7 +129,11 @@ async function cast(ev) {
   // next: credentials and choices are cleared once sent.
   $("voter-id").value = "";
   $("credential").value = "";
-  for (const none of document.querySelectorAll("fieldset.contest input[type=radio][value='']")) none.checked = true;
+  for (const fs of document.querySelectorAll("fieldset.contest")) {
+    const none = fs.querySelector("input[type=radio][value='']");
+    if (none) none.checked = true;
+    else for (const r of fs.querySelectorAll("input[type=radio]")) r.checked = false;
+  }
   $("casting").remove();
   answer.append(list);
   if (votes.length) {
