@@ -122,6 +122,10 @@ func run(ctx context.Context) error {
 
 	parts, err := partitionsToServe(ctx, *partitions, ledger, log)
 	if err != nil {
+		if ctx.Err() != nil { // asked to stop before there was anything to drain: not a failure
+			log.Info("batcher stopped before the election record was read")
+			return nil
+		}
 		return err
 	}
 

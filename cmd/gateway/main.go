@@ -201,6 +201,10 @@ func run(ctx context.Context, args []string, dial dialer) error {
 	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
 	e, err := waitForElection(ctx, elections, log)
 	if err != nil {
+		if ctx.Err() != nil { // asked to stop before there was anything to serve: not a failure
+			log.Info("gateway stopped before the election record was read")
+			return nil
+		}
 		return err
 	}
 	// The background loops outlive the signal: they stop once the requests

@@ -234,3 +234,32 @@ func TestIntervalsBelowAMillisecondAreUsageErrors(t *testing.T) {
 		t.Errorf("--log-interval=250ms: %v", err)
 	}
 }
+
+// noElection is a ledger without an election record yet.
+type noElection struct{ fakeLedger }
+
+func (noElection) Election(context.Context) (*ballot.Election, error) {
+	return nil, fmt.Errorf("election record: %w", ballot.ErrNotFound)
+}
+
+// TestStopWhileWaitingForTheElectionIsNoFailure: a gateway asked to stop
+// (SIGTERM ends its context) while it waits for the election record exits
+// 0: a supervisor must not count that stop as a failure.
+func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
+	dir := t.TempDir()
+	secret, password := filepath.Join(dir, "secret"), filepath.Join(dir, "password")
+	for _, f := range []string{secret, password} {
+		if err := os.WriteFile(f, []byte(testSecretHex), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dial := func(*options) (ledger, func() error, error) {
+		cancel() // the signal comes while the gateway waits
+		return noElection{}, func() error { return nil }, nil
+	}
+	err := run(ctx, []string{"--secret-file", secret, "--redis-password-file", password, "--log-level", "error"}, dial)
+	if err != nil {
+		t.Errorf("stopped while waiting for the election record: %v; want no error", err)
+	}
+}

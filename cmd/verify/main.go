@@ -134,21 +134,31 @@ func run() int {
 	}
 	defer conn.Close()
 
-	t, err := checkReceipts(ctx, os.Stdout, newChecker(conn.Ballot()), receipts, *quiet)
+	var bar *cli.Progress // for many receipts: each may wait up to 30 s for its block
+	if len(receipts) > progressFrom {
+		bar = cli.NewProgress(os.Stderr, "checking receipts", int64(len(receipts)))
+	}
+	t, err := checkReceipts(ctx, os.Stdout, newChecker(conn.Ballot()), receipts, *quiet, bar)
+	bar.Finish()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %d passed, %d failed, %d pending)\n", err, t.ok, t.fail, t.pending)
 		return 2
 	}
 	fmt.Printf("%d passed, %d failed, %d pending\n", t.ok, t.fail, t.pending)
 	return t.exit()
 }
 
+// progressFrom is how many receipts make verify draw its progress.
+const progressFrom = 20
+
 // checkReceipts checks each receipt and prints PASS (unless quiet), FAIL or
 // PENDING; a value that is not a receipt FAILs, named by where it was read.
-// A batch the ledger cannot be read for ends the check (errLedger).
-func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []decoded[ballot.Receipt], quiet bool) (outcomes, error) {
+// A batch the ledger cannot be read for ends the check (errLedger) with the
+// outcomes so far. progress, if not nil, is told of each receipt as its check begins.
+func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []decoded[ballot.Receipt], quiet bool, progress *cli.Progress) (outcomes, error) {
 	var t outcomes
 	for _, d := range receipts {
+		progress.Add(1)
 		name, summary, err := label(d.V), "", d.Err
 		if err != nil {
 			err = notReceipt(err.Error())

@@ -84,7 +84,7 @@ func TestNotReceiptsFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	tally, err := checkReceipts(context.Background(), &out, newChecker(ledger), read, false)
+	tally, err := checkReceipts(context.Background(), &out, newChecker(ledger), read, false, nil)
 	if err != nil || tally.fail != 3 || tally.ok != 1 || tally.exit() != 1 {
 		t.Fatalf("tally %+v, %v:\n%s", tally, err, out.String())
 	}
