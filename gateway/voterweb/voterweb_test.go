@@ -137,6 +137,10 @@ func TestPageListsContests(t *testing.T) {
 			t.Errorf("contest %s: no 'no vote' option in a several-contest election", c.ID)
 		}
 	}
+	// The answers' live region is on the page, not hidden, before any cast.
+	if !strings.Contains(html, `<section aria-labelledby="answer-heading" id="answer-section">`) || !strings.Contains(html, `<div id="answer" aria-live="polite"></div>`) {
+		t.Errorf("the answers' live region is missing or hidden before the first cast")
+	}
 	if d := pageDataOf(t, html); d.Election != e.ID || d.Single || d.Reasons[ballot.RejectNotOnRoll] == "" {
 		t.Errorf("page data %+v", d)
 	}

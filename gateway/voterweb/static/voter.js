@@ -59,7 +59,9 @@ async function cast(ev) {
   ev.preventDefault();
   const answer = $("answer");
   answer.replaceChildren();
-  $("answer-section").hidden = false;
+  // The live region is on the page from the start (screen readers miss
+  // one that appears with its first words); its heading shows now.
+  $("answer-heading").hidden = false;
   const voter = { voter_id: $("voter-id").value.trim(), credential: $("credential").value, state: $("state").value };
   const chosen = [];
   for (const fs of document.querySelectorAll("fieldset.contest")) {
