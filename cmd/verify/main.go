@@ -261,8 +261,11 @@ func runLog(ctx context.Context, lf *cli.Ledger, gatewayURL string, deadline tim
 		return 2
 	}
 	defer conn.Close()
-	m := &logmonitor.Monitor{Log: logmonitor.Gateway{Base: gatewayURL}, Ledger: conn.Ballot(), Deadline: deadline}
+	bar := cli.NewProgress(os.Stderr, "checking intake logs (states)", 0)
+	m := &logmonitor.Monitor{Log: logmonitor.Gateway{Base: gatewayURL}, Ledger: conn.Ballot(), Deadline: deadline,
+		StateChecked: func(done, total int) { bar.Set(int64(done), int64(total)) }}
 	code, err := monitorLog(ctx, os.Stdout, m, stateFile)
+	bar.Finish()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 	}

@@ -118,6 +118,10 @@ type Monitor struct {
 	// oldest first (0: all). Behind a backlog most entries are pending
 	// for a while; their count says how many, and the list need not.
 	PendingListed int
+	// StateChecked, if set, is told after each state's check how many of
+	// the election's states are checked: a first check of a long log reads
+	// every entry and batch, and takes a while.
+	StateChecked func(done, total int)
 
 	mu       sync.Mutex
 	election string                // of the memos
@@ -199,6 +203,9 @@ func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (R
 			return rep, err
 		}
 		rep.States = append(rep.States, sr)
+		if m.StateChecked != nil {
+			m.StateChecked(len(rep.States), len(e.States))
+		}
 	}
 	return rep, nil
 }

@@ -152,9 +152,15 @@ func (s *scene) monitor(entries [][]byte) *Monitor {
 // rejected with the ledger's reason.
 func TestMonitorFindsOmissions(t *testing.T) {
 	s := newScene(t)
-	rep, err := s.monitor(s.entries).Check(context.Background(), map[string]ballot.TreeHead{"CA": s.signed(t, 4)})
+	m := s.monitor(s.entries)
+	var told [][2]int
+	m.StateChecked = func(done, total int) { told = append(told, [2]int{done, total}) }
+	rep, err := m.Check(context.Background(), map[string]ballot.TreeHead{"CA": s.signed(t, 4)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := len(rep.States); len(told) != n || told[n-1] != [2]int{n, n} {
+		t.Errorf("told of states checked %v; want each of the %d, the last %d of %d", told, n, n, n)
 	}
 	st := rep.States[0]
 	if st.Counts[ballot.StandingCounted] != 6 || st.Counts[ballot.StandingRejected] != 1 || st.Counts[ballot.StandingMissing] != 2 || st.Counts[ballot.StandingPending] != 1 {
