@@ -49,6 +49,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,6 +102,12 @@ type Config struct {
 	Failover    time.Duration
 	LeaseTTL    time.Duration // a dead process's lanes move after this long
 	LagInterval time.Duration // how often lanes publish their lag
+	// DrainTimeout bounds a graceful stop: the transactions still in flight
+	// that long after Run's context ended are given up on, their batches
+	// left in the journal for the lanes' next owner (which finds them on the
+	// ledger or submits them again), and Run returns. Default 15 s, under
+	// the 20 s a supervisor such as `make down` waits before SIGKILL.
+	DrainTimeout time.Duration
 	// Replicas is how many replicas must acknowledge a batch's journal entry
 	// (WAIT) before it is submitted; 0 (a single server): none. On a Redis
 	// Cluster 1: a journal entry (and the batch sequence number before it)
@@ -152,7 +159,7 @@ type Config struct {
 var DefaultConfig = Config{
 	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond, MaxGap: 600 * time.Millisecond, Behind: -1, LedgerLag: time.Second,
 	CommitTimeout: 60 * time.Second, LeaseTTL: 5 * time.Second, LagInterval: 250 * time.Millisecond,
-	ReplicaTimeout: time.Second,
+	ReplicaTimeout: time.Second, DrainTimeout: 15 * time.Second,
 }
 
 func (c *Config) applyDefaults() error {
@@ -184,6 +191,7 @@ func (c *Config) applyDefaults() error {
 	c.LeaseTTL = cmp.Or(max(c.LeaseTTL, 0), d.LeaseTTL)
 	c.LagInterval = cmp.Or(max(c.LagInterval, 0), d.LagInterval)
 	c.ReplicaTimeout = cmp.Or(max(c.ReplicaTimeout, 0), d.ReplicaTimeout)
+	c.DrainTimeout = cmp.Or(max(c.DrainTimeout, 0), d.DrainTimeout)
 	if c.Clock == nil {
 		c.Clock = systemClock{}
 	}
@@ -225,10 +233,21 @@ type Batcher struct {
 	progress *progress    // this process's commits, for lost transactions
 	lookups  lookups      // the ledger look-ups confirming lost verdicts
 
+	// commits is the context of the lanes' commits: it outlives Run's so
+	// that a graceful stop drains what is in flight, and ends DrainTimeout
+	// into the drain (cause errDrainTimeUp); abandoned counts the batches
+	// then given up on.
+	commits   context.Context
+	abandoned atomic.Int64
+
 	mu        sync.Mutex
 	lanes     map[string]*ownedLane
 	latencies latencyWindow
 }
+
+// errDrainTimeUp ends the commits still in flight DrainTimeout into a
+// graceful stop.
+var errDrainTimeUp = errors.New("drain time up")
 
 type ownedLane struct {
 	lease  string
@@ -316,6 +335,9 @@ func (b *Batcher) Run(ctx context.Context) error {
 	defer stopWatching()
 	go b.followBlocks(watchCtx)
 	go b.reportLag(lanesCtx)
+	commits, cutDrain := context.WithCancelCause(bg)
+	defer cutDrain(nil)
+	b.commits = commits
 	b.log.Info("batcher started", "partitions", len(b.cfg.Partitions), "batch_size", b.cfg.BatchSize,
 		"fill", b.cfg.Fill, "max_wait", b.cfg.MaxWait.String(), "depth", b.cfg.Depth, "max_inflight", b.cfg.MaxInflight, "share_votes", b.cfg.ShareVotes, "tick", b.cfg.Tick.String(),
 		"max_gap", b.cfg.MaxGap.String(), "behind", b.cfg.Behind.String(), "ledger_lag", b.cfg.LedgerLag.String(), "failover", b.cfg.Failover.String())
@@ -324,13 +346,19 @@ func (b *Batcher) Run(ctx context.Context) error {
 		draining := ctx.Err() != nil
 		if draining && drainFrom.IsZero() {
 			drainFrom = time.Now()
-			b.log.Info("draining: lanes stop reading, their batches in flight commit, then leases are released", "lanes", len(b.Lanes()))
+			b.log.Info("draining: lanes stop reading, their batches in flight commit, then leases are released", "lanes", len(b.Lanes()), "drain_timeout", b.cfg.DrainTimeout.String())
 			stopLanes()
+			time.AfterFunc(b.cfg.DrainTimeout, func() { cutDrain(errDrainTimeUp) })
 		}
 		b.balance(bg, lanesCtx, draining)
 		if draining && len(b.Lanes()) == 0 {
 			err := leaveRegistry(bg, b.rdb, b.owner)
-			b.log.Info("batcher stopped", "drained_in", time.Since(drainFrom).Round(time.Millisecond).String())
+			drained := time.Since(drainFrom).Round(time.Millisecond).String()
+			if n := b.abandoned.Load(); n > 0 {
+				b.log.Warn("batcher stopped before its transactions in flight committed: their batches are left in the journal for the lanes' next owner", "drained_in", drained, "batches_left", n)
+				return err
+			}
+			b.log.Info("batcher stopped", "drained_in", drained)
 			return err
 		}
 		<-tick.C

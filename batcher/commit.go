@@ -232,7 +232,7 @@ func (b *Batcher) followBlocks(ctx context.Context) {
 // (resumed: a previous owner may have submitted it), the ledger is read: a
 // transaction given up as lost may have committed after all, and its
 // duplicates would only conflict. stop ends the retries (the journal keeps
-// the batch). oldest is when the lane read the batch's oldest vote (zero
+// the batch), and so does ctx's end, the drain's time up. oldest is when the lane read the batch's oldest vote (zero
 // when resumed): the first submission of a new batch may share its
 // transaction with other lanes' batches; retries go alone.
 func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, oldest time.Time) error {
@@ -240,6 +240,9 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, o
 	began := clock.Now()
 	losses, failures := 0, 0 // in a row: lost transactions; other failures
 	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil { // the drain's time is up
+			return context.Cause(ctx)
+		}
 		if attempt > 1 || resumed {
 			if done, ok := l.committedBefore(ctx, j.Batch); ok {
 				return settled(l.finish(ctx, j, done, began))

@@ -434,8 +434,18 @@ func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest 
 			default:
 			}
 		}()
-		// Commit even while shutting down: a graceful stop drains what is in flight.
-		if err := l.commit(context.WithoutCancel(ctx), ctx, j, resumed, oldest); err != nil {
+		// Commit even while shutting down: a graceful stop drains what is in
+		// flight, for up to DrainTimeout.
+		commits := l.b.commits
+		if commits == nil { // a lane run without Run (tests)
+			commits = context.WithoutCancel(ctx)
+		}
+		if err := l.commit(commits, ctx, j, resumed, oldest); err != nil {
+			if context.Cause(commits) == errDrainTimeUp {
+				l.b.abandoned.Add(1)
+				l.log.Warn("drain time up: batch left in the journal for the next owner", "batch", j.Batch.ID(), "err", err)
+				return
+			}
 			l.fence(err)
 			if errors.Is(err, errUnsettled) {
 				l.restart(err)

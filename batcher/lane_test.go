@@ -250,19 +250,26 @@ func TestLostStatusFoundOnTheLedger(t *testing.T) {
 	}
 }
 
+// holdState makes f hold the transactions of state's batches (holdTx)
+// until the flag it returns is cleared.
+func holdState(f *fakeLedger, state string) *atomic.Bool {
+	hold := new(atomic.Bool)
+	hold.Store(true)
+	f.plan = func(b ballot.Batch, _ int) fault {
+		if b.State == state && hold.Load() {
+			return holdTx
+		}
+		return commitOK
+	}
+	return hold
+}
+
 func TestLaneStopsWhenLeaseIsLost(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 	ctx := context.Background()
 	f := newFakeLedger()
-	var holdCA atomic.Bool
-	holdCA.Store(true)
-	f.plan = func(b ballot.Batch, _ int) fault {
-		if b.State == "CA" && holdCA.Load() {
-			return holdTx
-		}
-		return commitOK
-	}
+	holdCA := holdState(f, "CA")
 	b := startBatcher(t, Config{BatchSize: 10}, srv.ClientAs(redisserver.UserBatcher), f)
 	votes := EnqueueVotes(t, rdb, 0, 100, "s")
 	waitFor(t, "a CA batch in flight", func() bool { return f.submissions(ballot.Batch{State: "CA", Seq: 1}.ID()) > 0 })
@@ -649,4 +656,56 @@ func TestStageMetrics(t *testing.T) {
 	if v, c := mean(hist(b.metrics.voteLatency)), mean(hist(s.commit)); v < c {
 		t.Errorf("mean vote latency %v, below the mean commit %v it includes", v, c)
 	}
+}
+
+// A graceful stop waits for the transactions in flight only DrainTimeout:
+// a CA batch whose commit never comes is left in the journal, Run returns
+// long before CommitTimeout, and the next batcher settles it with every
+// vote counted once.
+func TestDrainGivesUpAtItsTimeout(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	f := newFakeLedger()
+	holdCA := holdState(f, "CA")
+	cfg := Config{BatchSize: 10, Partitions: TestStates, LeaseTTL: time.Second, CommitTimeout: time.Minute, DrainTimeout: 300 * time.Millisecond}
+	b, err := New(cfg, srv.ClientAs(redisserver.UserBatcher), f, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(runCtx) }()
+	votes := EnqueueVotes(t, rdb, 0, 100, "s")
+	waitFor(t, "a CA batch in flight", func() bool { return f.submissions(ballot.Batch{State: "CA", Seq: 1}.ID()) > 0 })
+
+	stopped := time.Now()
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run still draining 20 s after its stop, with a drain timeout of 300 ms")
+	}
+	if took := time.Since(stopped); took < cfg.DrainTimeout {
+		t.Errorf("Run returned %v after its stop, before the drain timeout, with a CA batch in flight", took)
+	}
+	if n := b.abandoned.Load(); n == 0 {
+		t.Error("no batch counted as given up on")
+	}
+	if n, _ := rdb.HLen(ctx, journalKey("CA")).Result(); n == 0 {
+		t.Fatal("the batch given up on left the journal")
+	}
+	if n := metricValue(t, b.metrics.retries.WithLabelValues("lane_restart")); n != 0 {
+		t.Errorf("batcher_retries_total{cause=lane_restart} = %v: the cut drain was taken for a Redis failure", n)
+	}
+
+	// The next batcher finds the journal entry and commits it.
+	holdCA.Store(false)
+	f.release()
+	startBatcher(t, Config{BatchSize: 10}, srv.ClientAs(redisserver.UserBatcher), f)
+	WaitDrained(t, rdb, 30*time.Second)
+	checkCountedOnce(t, f, rdb, votes)
 }

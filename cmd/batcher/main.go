@@ -46,7 +46,7 @@ func replicasFor(flag int, rdb redis.UniversalClient) int {
 	return 0
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context) (err error) {
 	d := batcher.DefaultConfig
 	fs := flag.NewFlagSet("batcher", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Batcher)
@@ -66,6 +66,7 @@ func run(ctx context.Context) error {
 	ledgerLag := fs.Duration("ledger-lag", d.LedgerLag, "with --max-gap: while a shared transaction has been in flight this long (the ledger lags), lanes skip ticks at any rate, not only above a quarter of --share-votes votes a tick (negative: never)")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live, at least 100ms (renewed every quarter of it); a dead batcher's lanes move after it")
 	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
+	drainTimeout := fs.Duration("drain-timeout", d.DrainTimeout, "on SIGTERM or SIGINT, how long transactions in flight may take to commit before their batches are left in the journal for the lanes' next owner and the batcher exits (at least 100ms; keep it under the supervisor's kill grace, 20s for make down)")
 	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
 	gatewayPeers := fs.String("gateway-peers", "", "comma-separated organisations whose peers' gateways take turns submitting the batcher's transactions (endorse, send to the orderers, answer the commit status), as --org's --user; reads and the block stream stay on --org's peer. all: every organisation in --profile; default: --org's peer alone")
@@ -74,7 +75,7 @@ func run(ctx context.Context) error {
 	if err := cli.ParseFlags(fs, "BATCHER", os.Args[1:]); err != nil {
 		return err
 	}
-	if err := cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl"); err != nil {
+	if err := cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl", "drain-timeout"); err != nil {
 		return err
 	}
 
@@ -82,6 +83,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer cli.LogFailure(log, &err)
 
 	profile, err := network.LoadProfile(ledgerFlags.Profile)
 	if err != nil {
@@ -133,7 +135,7 @@ func run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b, err := batcher.New(batcher.Config{
 		Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
-		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LedgerLag: *ledgerLag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout,
+		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LedgerLag: *ledgerLag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout, DrainTimeout: *drainTimeout,
 		Failover: failoverFor(*failover, conn.Consensus()),
 		Replicas: replicasFor(*replicas, rdb),
 	}, rdb, batcher.RoundRobin(batcher.FabricLedger(ledger), gateways...), log, reg)

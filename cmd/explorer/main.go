@@ -126,7 +126,7 @@ Usage:
 
 func main() { cli.Main("explorer", run) }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context) (err error) {
 	o, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		return err
@@ -144,6 +144,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	log := o.log
+	defer cli.LogFailure(log, &err)
 	profile, err := network.LoadProfile(o.ledger.Profile)
 	if err != nil {
 		return err

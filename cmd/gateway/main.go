@@ -160,12 +160,13 @@ func dialFabric(o *options) (ledger, func() error, error) {
 // then shuts down gracefully: no new connections, requests in flight
 // finish, then the background loops stop (the intake log signs and anchors
 // a last time), all within --shutdown-timeout.
-func run(ctx context.Context, args []string, dial dialer) error {
+func run(ctx context.Context, args []string, dial dialer) (err error) {
 	o, err := parseFlags(args)
 	if err != nil {
 		return err
 	}
 	log := o.log
+	defer cli.LogFailure(log, &err)
 	secret, err := cli.LoadSecret(*o.secretFile)
 	if err != nil {
 		return err

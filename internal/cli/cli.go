@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -212,10 +213,31 @@ func Main(name string, body func(ctx context.Context) error) {
 	os.Exit(exitCode(os.Stderr, name, err))
 }
 
+// LogFailure, deferred by a command once its logger exists (a server whose
+// logs may be JSON), logs the error *err ends it with, as the log's last
+// line ("stopped on an error"), and marks it logged: Main then exits with
+// its status without printing it again as a plain-text line among the
+// structured ones. Usage errors are left to Main, which prints them for the
+// person at the terminal.
+func LogFailure(log *slog.Logger, err *error) {
+	if *err == nil || errors.Is(*err, flag.ErrHelp) || errors.Is(*err, ErrUsage) {
+		return
+	}
+	log.Error("stopped on an error", "error", *err)
+	*err = loggedError{*err}
+}
+
+// loggedError is an error LogFailure has logged.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
+
 func exitCode(w io.Writer, name string, err error) int {
 	switch {
 	case err == nil || errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, new(loggedError)):
+		return 1
 	case errors.Is(err, ErrUsage):
 		fmt.Fprintf(w, "%s: %v\n", name, err)
 		return 2

@@ -2,9 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +90,40 @@ func TestParseFlagsAndExitCodes(t *testing.T) {
 	}
 	if exitCode(io.Discard, "tool", nil) != 0 {
 		t.Error("success does not exit 0")
+	}
+}
+
+// A server's failure, once LogFailure has logged it, is its log's last
+// (JSON) line and not printed again as plain text; it still exits 1. A
+// usage error is left to Main's plain-text line.
+func TestLogFailureLogsOnceAsJSON(t *testing.T) {
+	var logged bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logged, nil))
+	fail := func(cause error) (err error) {
+		defer LogFailure(log, &err)
+		return cause
+	}
+	err := fail(fmt.Errorf("dial peer: %w", context.DeadlineExceeded))
+	var out bytes.Buffer
+	if code := exitCode(&out, "gateway", err); code != 1 || out.Len() != 0 {
+		t.Errorf("logged failure: exit %d, printed %q; want 1 and nothing", code, out.String())
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the logged error %v no longer wraps its cause", err)
+	}
+	var line struct{ Level, Msg, Error string }
+	if err := json.Unmarshal(logged.Bytes(), &line); err != nil || line.Level != "ERROR" || line.Error != "dial peer: context deadline exceeded" {
+		t.Errorf("log %q (%v); want one JSON error line naming the failure", logged.String(), err)
+	}
+
+	logged.Reset()
+	out.Reset()
+	err = fail(Usagef("--port: want a number"))
+	if code := exitCode(&out, "gateway", err); code != 2 || out.String() != "gateway: --port: want a number\n" || logged.Len() != 0 {
+		t.Errorf("usage error: exit %d, printed %q, logged %q; want 2, printed, not logged", code, out.String(), logged.String())
+	}
+	if err := fail(nil); err != nil || logged.Len() != 0 {
+		t.Errorf("success: %v, logged %q", err, logged.String())
 	}
 }
 
