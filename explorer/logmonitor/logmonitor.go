@@ -14,7 +14,9 @@
 //
 // A Monitor remembers what it verified (per state: the log's tree up to the
 // last head, the entries not yet counted, the batches read and where they
-// put each vote), so a check costs what is new since the last one: the new
+// put each vote whose entry is not counted yet), so a check costs what is
+// new since the last one, and its memory per counted vote is its share of
+// the tree (the leaf and inner nodes, 64 bytes): the new
 // entries, read and hashed once; the new batches, each transaction read
 // once (or not at all when the caller already decoded it and handed its
 // votes' leaves over with Committed, as the explorer's follower does), the
@@ -149,11 +151,12 @@ const maxFedVotes = 4 << 20
 type stateMemo struct {
 	tree ballot.LogTree // the entries up to the last verified head, each checked against it
 	// open are the entries not counted yet (pending, MISSING or rejected),
-	// in index order, with their votes; counted counts the others.
+	// in index order; counted counts the others.
 	open    []openEntry
 	counted int
 	// read are the batches whose transactions were read (batch records are
-	// written once), and placed where their votes are (Placements).
+	// written once), and placed where their votes are, but for the votes
+	// whose entries are counted (forgotten then).
 	read   map[uint64]bool
 	placed *Placed
 	// resume is where the next listing of the state's batch records
@@ -161,10 +164,16 @@ type stateMemo struct {
 	resume string
 }
 
+// openEntry is an entry not counted yet. Behind a backlog there are
+// millions, most of them pending and never listed, so it keeps what its
+// standing needs (48 bytes); its vote, read again from the log when the
+// entry is first listed, is kept from then on (the listed are the oldest
+// pending and the few rejected or MISSING, listed at every check).
 type openEntry struct {
-	index uint64
-	leaf  [32]byte
-	vote  ballot.Vote
+	index  uint64
+	leaf   [32]byte
+	castAt int64
+	vote   *ballot.Vote // nil until listed
 }
 
 func (m *Monitor) now() time.Time {
@@ -251,11 +260,13 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	}
 	m.dropFed(states, state, memo)
 	open := memo.open[:0]
+	var listed []int // of open
 	for _, o := range memo.open {
 		p, ok := memo.placed.Of(o.leaf)
-		standing := ballot.EntryStanding(ok, p.Status, o.vote.CastAt, now, m.Deadline, final)
+		standing := ballot.EntryStanding(ok, p.Status, o.castAt, now, m.Deadline, final)
 		if standing == ballot.StandingCounted {
 			memo.counted++
+			memo.placed.forget(o.leaf) // the entry is never matched again
 			continue
 		}
 		open = append(open, o)
@@ -264,14 +275,65 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 			sr.PendingUnlisted++
 			continue
 		}
-		sr.Entries = append(sr.Entries, Entry{State: state, Index: o.index, Vote: o.vote, Standing: standing, Reason: p.Reason})
+		listed = append(listed, len(open)-1)
+		sr.Entries = append(sr.Entries, Entry{State: state, Index: o.index, Standing: standing, Reason: p.Reason})
+	}
+	clear(memo.open[len(open):]) // the votes of the counted
+	if cap(open) >= 1<<16 && len(open) < cap(open)/4 {
+		open = slices.Clone(open) // a drained backlog's room
 	}
 	memo.open = open
+	if err := m.readVotes(ctx, state, open, listed); err != nil {
+		return sr, err
+	}
+	for i, k := range listed {
+		sr.Entries[i].Vote = *open[k].vote
+	}
 	if memo.counted > 0 {
 		sr.Counts[ballot.StandingCounted] = memo.counted
 	}
 	return sr, nil
 }
+
+// readVotes reads again from the log the votes of the entries open[k] (k
+// in listed, ascending) that have none yet, a range of entries for each
+// run of them at most voteGap apart, and checks each against its verified
+// leaf.
+func (m *Monitor) readVotes(ctx context.Context, state string, open []openEntry, listed []int) error {
+	for i := 0; i < len(listed); {
+		if open[listed[i]].vote != nil {
+			i++
+			continue
+		}
+		j := i + 1 // the run is listed[i:j]
+		for j < len(listed) && open[listed[j]].vote == nil && open[listed[j]].index-open[listed[j-1]].index <= voteGap {
+			j++
+		}
+		first, last := open[listed[i]].index, open[listed[j-1]].index
+		got, err := m.Log.Entries(ctx, state, first, last+1)
+		if err != nil {
+			return fmt.Errorf("read the %s log: %w", state, err)
+		}
+		for _, k := range listed[i:j] {
+			o := &open[k]
+			n := o.index - first
+			if n >= uint64(len(got)) || ballot.EntryLeaf(got[n]) != o.leaf {
+				return fmt.Errorf("%w: the %s log serves another entry %d than it served before", ErrInconsistent, state, o.index)
+			}
+			v, err := ballot.DecodeVote(got[n])
+			if err != nil {
+				return fmt.Errorf("%w: %s entry %d: %w", ErrInconsistent, state, o.index, err)
+			}
+			o.vote = &v
+		}
+		i = j
+	}
+	return nil
+}
+
+// voteGap is the widest gap between two listed entries whose votes one
+// log read fetches together.
+const voteGap = 64
 
 // extend reads the state's entries from the memo's size up to h, adds
 // them to the memo (as open entries) and checks that the memo's leaves and
@@ -310,7 +372,7 @@ func (m *Monitor) extend(ctx context.Context, memo *stateMemo, state string, h b
 		return fmt.Errorf("%w: %s: the %d entries give root %x, the head says %x", ErrInconsistent, state, h.Size, got, root)
 	}
 	for i, v := range votes {
-		memo.open = append(memo.open, openEntry{index: from + uint64(i), leaf: leaves[i], vote: v})
+		memo.open = append(memo.open, openEntry{index: from + uint64(i), leaf: leaves[i], castAt: v.CastAt})
 	}
 	return nil
 }
@@ -378,7 +440,7 @@ func (m *Monitor) dropFed(states []string, state string, memo *stateMemo) {
 func (m *Monitor) missing(memo *stateMemo, now time.Time, final bool) bool {
 	for _, o := range memo.open {
 		p, ok := memo.placed.Of(o.leaf)
-		if ballot.EntryStanding(ok, p.Status, o.vote.CastAt, now, m.Deadline, final) == ballot.StandingMissing {
+		if ballot.EntryStanding(ok, p.Status, o.castAt, now, m.Deadline, final) == ballot.StandingMissing {
 			return true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -220,6 +221,38 @@ func TestMonitorListsTheOldestPending(t *testing.T) {
 	}
 }
 
+// An open entry keeps no vote until it is listed: the listed ones' votes
+// are read again from the log (a run of them in one read) and kept, and one
+// served differently from the verified entry fails the check.
+func TestMonitorReadsListedVotesOnce(t *testing.T) {
+	s := newScene(t)
+	s.addVotes(5)
+	s.anchor(t, 15)
+	log := &countingLog{fakeLog: fakeLog{entries: s.entries}}
+	m := &Monitor{Log: log, Ledger: s.ledger, Deadline: 2 * time.Hour, PendingListed: 3, Now: func() time.Time { return s.now }}
+	for i, want := range []int{15 + 4, 0} { // the entries, then 6–9 again; then nothing
+		log.served = 0
+		rep, err := m.Check(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if log.served != want {
+			t.Errorf("check %d read %d entries; want %d", i+1, log.served, want)
+		}
+		for _, e := range rep.States[0].Entries {
+			if e.Vote != s.votes[e.Index] {
+				t.Errorf("check %d: entry %d lists vote %+v, want %+v", i+1, e.Index, e.Vote, s.votes[e.Index])
+			}
+		}
+	}
+	forged := append([][]byte(nil), s.entries...)
+	forged[12] = s.entries[13]
+	m.Log, m.PendingListed = fakeLog{entries: forged}, 0
+	if _, err := m.Check(context.Background(), nil); !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("entry 12 served again as another: %v, want ErrInconsistent", err)
+	}
+}
+
 // Entries served that are not the signed ones, and a head seen before that
 // the log no longer gives, fail the check with ErrInconsistent.
 func TestMonitorRefusesARewrittenLog(t *testing.T) {
@@ -359,7 +392,7 @@ func TestMonitorReadsOnlyWhatIsNew(t *testing.T) {
 		}
 		return rep.States[0]
 	}
-	first := check(nil, 10, 2)
+	first := check(nil, 10+4, 2) // and the listed 6–9's votes again
 	again := check(map[string]ballot.TreeHead{"CA": s.signed(t, 10)}, 0, 0)
 	if !reflect.DeepEqual(again, first) {
 		t.Fatalf("a check with nothing new found\n%+v\nthe first found\n%+v", again, first)
@@ -369,7 +402,7 @@ func TestMonitorReadsOnlyWhatIsNew(t *testing.T) {
 	log.entries = s.entries
 	s.anchor(t, 12)
 	s.commit(t, 3, s.votes[7], s.votes[10])
-	st := check(map[string]ballot.TreeHead{"CA": s.signed(t, 10)}, 2, 1)
+	st := check(map[string]ballot.TreeHead{"CA": s.signed(t, 10)}, 2+1, 1) // and 11's vote, listed
 	want := map[uint64]string{6: ballot.StandingRejected, 8: ballot.StandingMissing, 9: ballot.StandingPending, 11: ballot.StandingMissing}
 	if st.Counts[ballot.StandingCounted] != 8 || len(st.Entries) != len(want) {
 		t.Fatalf("after new entries and a batch: counts %v, entries %+v", st.Counts, st.Entries)
@@ -387,13 +420,45 @@ func TestMonitorReadsOnlyWhatIsNew(t *testing.T) {
 	if _, err := m.Check(ctx, map[string]ballot.TreeHead{"CA": other}); !errors.Is(err, ErrInconsistent) {
 		t.Fatalf("a head the log does not give: %v, want ErrInconsistent", err)
 	}
-	check(nil, 12, 3) // from scratch after the failure
+	check(nil, 12+6, 3) // from scratch after the failure, and the listed 6, 8, 9, 11 in one read of 6–11
 	s.ledger.head.Head = s.signed(t, 11)
 	s.ledger.head.Head.Size = 12
 	s.ledger.head.Head, _ = s.ledger.head.Head.Sign(s.key)
 	if _, err := m.Check(ctx, nil); !errors.Is(err, ErrInconsistent) {
 		t.Fatalf("an anchored head of the same size with another root: %v, want ErrInconsistent", err)
 	}
+}
+
+// TestMonitorForgetsCountedPlaces: the monitor keeps the places of votes
+// whose entries it has not counted (a batch on the ledger before the head
+// that anchors its entries, a rejected vote) and forgets a vote's place
+// once its entry is counted, so its memory follows the backlog, not the
+// election.
+func TestMonitorForgetsCountedPlaces(t *testing.T) {
+	s := newScene(t)
+	ctx := context.Background()
+	m := &Monitor{Log: fakeLog{}, Ledger: s.ledger, Deadline: time.Minute, Now: func() time.Time { return s.now }}
+	check := func(counted, placed int) {
+		t.Helper()
+		m.Log = fakeLog{entries: s.entries}
+		rep, err := m.Check(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rep.States[0].Counts[ballot.StandingCounted]; got != counted {
+			t.Errorf("%d entries counted, want %d", got, counted)
+		}
+		if got := m.memos["CA"].placed.Len(); got != placed {
+			t.Errorf("the monitor keeps the places of %d votes, want %d", got, placed)
+		}
+	}
+	check(6, 1) // votes 0–5 counted; vote 6 rejected, its place kept
+
+	s.addVotes(2) // entries 10 and 11, committed before a head anchors them
+	s.commit(t, 3, s.votes[10], s.votes[11])
+	check(6, 3)
+	s.anchor(t, 12)
+	check(8, 1)
 }
 
 // TestMonitorTakesCommittedBatches: a batch handed over with Committed is
@@ -442,6 +507,54 @@ func TestMonitorTakesCommittedBatches(t *testing.T) {
 	s.commit(t, 3, s.votes[7], s.votes[8], s.votes[9])
 	if _, err := m.Check(ctx, nil); err != nil || ledger.txs != 2 || m.fedVotes != 0 {
 		t.Fatalf("batch 3 of 3 votes, 2 handed over: %v, %d transactions read (want 2), %d votes kept (want 0)", err, ledger.txs, m.fedVotes)
+	}
+}
+
+// BenchmarkMonitorMemory is the heap a Monitor keeps per entry of a
+// state's log of 200,000 entries after a check: all of them counted
+// (committed in batches of 2,000), or all pending, as behind a backlog
+// (the explorer's monitor keeps the election's states for as long as it
+// runs). live-bytes/vote is its heap after a collection, less the heap
+// before the monitor was made.
+//
+//	go test -run '^$' -bench MonitorMemory -benchtime 3x ./explorer/logmonitor/
+func BenchmarkMonitorMemory(b *testing.B) {
+	const entries, perBatch = 200_000, 2_000
+	for _, counted := range []bool{true, false} {
+		b.Run(map[bool]string{true: "counted", false: "pending"}[counted], func(b *testing.B) {
+			s := newScene(b)
+			s.ledger.head, s.ledger.batches, s.ledger.records = nil, nil, nil
+			s.votes, s.entries, s.tree = nil, nil, ballot.LogTree{}
+			s.addVotes(entries)
+			if counted {
+				for i := 0; i < entries; i += perBatch {
+					s.commit(b, uint64(i/perBatch+1), s.votes[i:i+perBatch]...)
+				}
+			}
+			s.anchor(b, entries)
+			heap := func() uint64 {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				return ms.HeapAlloc
+			}
+			var kept float64
+			for range b.N {
+				before := heap()
+				m := &Monitor{Log: fakeLog{entries: s.entries}, Ledger: s.ledger, Deadline: 2 * time.Hour, PendingListed: 100, Now: func() time.Time { return s.now }}
+				rep, err := m.Check(context.Background(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got := rep.States[0].Counts[ballot.StandingCounted]; counted != (got == entries) {
+					b.Fatalf("%d entries counted of %d", got, entries)
+				}
+				rep = Report{}
+				kept += float64(heap()) - float64(before)
+				runtime.KeepAlive(m)
+			}
+			b.ReportMetric(kept/float64(b.N)/entries, "live-bytes/vote")
+		})
 	}
 }
 

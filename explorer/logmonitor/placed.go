@@ -19,7 +19,10 @@ type Placement struct {
 // by the vote's leaf hash. A vote in several batches keeps its counted
 // place. The nil *Placed holds no vote.
 //
-// It holds every vote of the state for as long as the monitor runs, so an
+// A Monitor forgets a vote's place once the vote's log entry is counted
+// (forget), so it holds the votes whose entries it has not counted: those
+// the ledger holds before the monitor read their entries, and the rejected.
+// Placements (verify) holds a whole state's. Either can be millions, so an
 // entry's value is 16 bytes with no pointer (the batch's seq, the vote's
 // index in it, and its reason as a number into the few distinct reasons),
 // which the garbage collector does not scan: BenchmarkPlaceLeaves measured
@@ -30,7 +33,15 @@ type Placed struct {
 	spots   map[[32]byte]spot
 	reasons []string          // reasons[r-1] is spot.reason r
 	reasonN map[string]uint16 // reason → its number
+	// peak is the most votes spots held since it was made: a Go map keeps
+	// the room it grew to, so forget moves the votes to a new map once a
+	// large one holds under a quarter of its peak.
+	peak int
 }
+
+// minRebuild is the peak below which a map is not rebuilt (its room is
+// a few MB at most).
+const minRebuild = 1 << 16
 
 // spot is a vote's Placement as Placed keeps it: reason 0 is counted (no
 // reason), r > 0 is Placed.reasons[r-1].
@@ -115,6 +126,20 @@ func (p *Placed) add(rec ballot.BatchRecord, leaves [][32]byte) {
 			continue
 		}
 		p.spots[l] = spot{seq: rec.Seq, index: uint32(i), reason: rejected[i]}
+	}
+	p.peak = max(p.peak, len(p.spots))
+}
+
+// forget drops the place of the vote of leaf (its entry counted): a later
+// batch holding the vote again places it afresh.
+func (p *Placed) forget(leaf [32]byte) {
+	delete(p.spots, leaf)
+	if p.peak >= minRebuild && len(p.spots) < p.peak/4 {
+		spots := make(map[[32]byte]spot, len(p.spots))
+		for l, s := range p.spots {
+			spots[l] = s
+		}
+		p.spots, p.peak = spots, len(spots)
 	}
 }
 

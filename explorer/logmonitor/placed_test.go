@@ -64,6 +64,29 @@ func TestPlacedAsTheRecordSays(t *testing.T) {
 	}
 }
 
+// TestForgetReleasesTheRoom: a large Placed that forgot most of its votes
+// moves the rest to a new map, which still places each of them.
+func TestForgetReleasesTheRoom(t *testing.T) {
+	leaves := leavesOf(0, minRebuild+1000)
+	p := NewPlaced()
+	p.add(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(leaves)}, leaves)
+	keep := leaves[:minRebuild/8]
+	for _, l := range leaves[len(keep):] {
+		p.forget(l)
+	}
+	if p.Len() != len(keep) || p.peak >= minRebuild {
+		t.Fatalf("after forgetting all but %d votes: %d held, peak %d; want them in a map rebuilt once under a quarter of %d", len(keep), p.Len(), p.peak, minRebuild+1000)
+	}
+	for i, l := range keep {
+		if got, ok := p.Of(l); !ok || got.Seq != 1 || got.Index != i {
+			t.Fatalf("vote %d after the rebuild: %+v, %v", i, got, ok)
+		}
+	}
+	if _, ok := p.Of(leaves[len(keep)]); ok {
+		t.Error("a forgotten vote is still placed")
+	}
+}
+
 // BenchmarkPlaceLeaves places batches of 2,000 counted votes into a Placed
 // holding a million votes already, as a monitor of a large election does
 // for each batch it indexes, against the map of Placement values the
