@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
@@ -142,7 +139,7 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	srv, err := serveMetrics(*metricsAddr, reg, log)
+	srv, err := cli.ServeMetrics(*metricsAddr, reg, log)
 	if err != nil {
 		return err
 	}
@@ -219,18 +216,4 @@ func partitionsToServe(ctx context.Context, flagValue string, ledger electionSou
 		case <-time.After(2 * time.Second):
 		}
 	}
-}
-
-func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics listener %s: %w", addr, err)
-	}
-	log.Info("metrics listening", "addr", ln.Addr().String())
-	go srv.Serve(ln)
-	return srv, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -51,58 +52,9 @@ func TestMain(m *testing.M) {
 // running.
 func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	const grace = 10 * time.Second
-	rs := redistest.Start(t)
-	dir := t.TempDir()
-	secretFile := filepath.Join(dir, "secret")
-	if err := os.WriteFile(secretFile, []byte(testSecretHex+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := hex.DecodeString(testSecretHex)
-	e, err := testElection()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := startGateway(t, "--shutdown-timeout", grace.String())
+	rs, addr, logs, cmd, exited := p.redis, p.addr, p.logs, p.cmd, p.exited
 	ctx := context.Background()
-	roll, err := votequeue.EnsureRoll(ctx, rs.Client(), "CA", votequeue.RollBits(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	null := ballot.NullifierOf(ballot.VoterKey(secret, e.ID, "v1", "c1"), "president")
-	pipe := rs.Client().Pipeline()
-	votequeue.Enroll(ctx, pipe, roll, [][]byte{null[:]})
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	addr := freeAddr(t)
-	cmd := exec.Command(os.Args[0], "--listen", addr,
-		"--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
-		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
-		"--secret-file", secretFile, "--log-key=", "--results-checkpoint", filepath.Join(dir, "results.json"),
-		"--shutdown-timeout", grace.String())
-	cmd.Env = append(os.Environ(), asGatewayEnv+"=1")
-	logs := logFile(filepath.Join(dir, "gateway.log"))
-	out, err := os.Create(string(logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{}) // closed once cmd.Wait has returned waitErr
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill() // by its PID
-			<-exited
-		}
-	})
-	waitReady(t, addr, exited, logs)
 
 	body := `{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice"}`
 	conn, err := net.Dial("tcp", addr)
@@ -154,8 +106,8 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	select {
 	case <-exited:
 		took := time.Since(termAt)
-		if waitErr != nil {
-			t.Fatalf("gateway exited with %v after SIGTERM; want 0\n%s", waitErr, logs.String())
+		if *p.waitErr != nil {
+			t.Fatalf("gateway exited with %v after SIGTERM; want 0\n%s", *p.waitErr, logs.String())
 		}
 		if took > grace {
 			t.Errorf("gateway took %v to exit after SIGTERM; grace period %v", took, grace)
@@ -173,6 +125,107 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	}
 	if strings.Contains(logged, "background loops still running") {
 		t.Errorf("background loops outlived the grace period:\n%s", logged)
+	}
+}
+
+// gatewayProcess is the gateway run as a process of its own by
+// startGateway.
+type gatewayProcess struct {
+	redis   *redistest.Server
+	addr    string // its API's listener
+	logs    logFile
+	cmd     *exec.Cmd
+	exited  <-chan struct{} // closed once cmd.Wait has returned *waitErr
+	waitErr *error
+}
+
+// startGateway runs the test binary as cmd/gateway's main (TestMain) over
+// a fake ledger, on a real redis-server with voter v1 (credential c1) on
+// CA's roll, with args added to its flags, and waits until it is ready;
+// the test's end kills it by its PID if it still runs.
+func startGateway(t *testing.T, args ...string) *gatewayProcess {
+	t.Helper()
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte(testSecretHex+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := hex.DecodeString(testSecretHex)
+	e, err := testElection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	roll, err := votequeue.EnsureRoll(ctx, rs.Client(), "CA", votequeue.RollBits(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	null := ballot.NullifierOf(ballot.VoterKey(secret, e.ID, "v1", "c1"), "president")
+	pipe := rs.Client().Pipeline()
+	votequeue.Enroll(ctx, pipe, roll, [][]byte{null[:]})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0], append([]string{"--listen", addr,
+		"--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
+		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
+		"--secret-file", secretFile, "--log-key=", "--results-checkpoint", filepath.Join(dir, "results.json")}, args...)...)
+	cmd.Env = append(os.Environ(), asGatewayEnv+"=1")
+	logs := logFile(filepath.Join(dir, "gateway.log"))
+	out, err := os.Create(string(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &gatewayProcess{redis: rs, addr: addr, logs: logs, cmd: cmd, waitErr: new(error)}
+	exited := make(chan struct{})
+	p.exited = exited
+	go func() { *p.waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill() // by its PID
+			<-exited
+		}
+	})
+	waitReady(t, addr, exited, logs)
+	return p
+}
+
+// With --metrics-listen the metrics are served on their own address and
+// not on the API's, which voters reach.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	metrics := freeAddr(t)
+	p := startGateway(t, "--metrics-listen", metrics)
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("http://" + metrics + "/metrics"); code != http.StatusOK || !strings.Contains(body, "vote_queue_depth") {
+		t.Errorf("GET /metrics on --metrics-listen: %d, %.200q; want 200 with the gateway's metrics", code, body)
+	}
+	if code, body := get("http://" + metrics + "/healthz"); code != http.StatusOK {
+		t.Errorf("GET /healthz on --metrics-listen: %d %q", code, body)
+	}
+	if code, _ := get("http://" + p.addr + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("GET /metrics on the API's listener: %d; want 404", code)
+	}
+	if code, _ := get("http://" + p.addr + "/healthz"); code != http.StatusOK {
+		t.Errorf("GET /healthz on the API's listener: %d; want 200", code)
 	}
 }
 

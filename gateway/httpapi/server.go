@@ -97,6 +97,10 @@ type Config struct {
 	// client address, against guessing credentials (always on).
 	LookupRate  float64
 	LookupBurst int
+	// MetricsElsewhere leaves /metrics out of the API: the gateway serves
+	// it on a listener of its own (--metrics-listen), off the voters'
+	// address.
+	MetricsElsewhere bool
 	// TrustedProxies may set X-Forwarded-For; empty means the peer address
 	// is the client address.
 	TrustedProxies []string
@@ -246,8 +250,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	g.GET("/readyz", s.ready)
-	metricsHandler := promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{})
-	g.GET("/metrics", gin.WrapH(metricsHandler))
+	if !cfg.MetricsElsewhere {
+		g.GET("/metrics", gin.WrapH(promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{})))
+	}
 	s.gin = g
 	return s, nil
 }

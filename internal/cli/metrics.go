@@ -1,0 +1,32 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ServeMetrics serves g's metrics (GET /metrics) and a liveness answer (GET
+// /healthz: 200 "ok") on a listener of their own at addr, so that an
+// operator can keep them off a public address; port 0 picks a free port,
+// logged ("metrics listening"). It returns once the listener is open (an
+// address in use is an error then, not later); the caller shuts the server
+// down.
+func ServeMetrics(addr string, g prometheus.Gatherer, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener %s: %w", addr, err)
+	}
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	go srv.Serve(ln)
+	return srv, nil
+}

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ServeMetrics serves the registry's metrics and /healthz on its own
+// listener, open when it returns; an address in use is an error at once.
+func TestServeMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "things_total", Help: "things counted"})
+	reg.MustRegister(c)
+	c.Add(3)
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	srv, err := ServeMetrics("127.0.0.1:0", reg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	_, addr, _ := strings.Cut(logged.String(), "addr=")
+	addr = strings.TrimSpace(addr)
+	for path, want := range map[string]string{"/metrics": "things_total 3", "/healthz": "ok"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s at the logged address %q: %v", path, addr, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d %q; want 200 with %q", path, resp.StatusCode, body, want)
+		}
+	}
+	if _, err := ServeMetrics(addr, reg, log); err == nil || !strings.Contains(err.Error(), addr) {
+		t.Errorf("a second server on %s: %v; want an error naming the address", addr, err)
+	}
+}
