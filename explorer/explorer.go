@@ -72,6 +72,9 @@ type Config struct {
 	// as published: the ledger's block 0 must hash to it (audit.Auditor's
 	// Genesis).
 	Genesis []byte
+	// ReadyBehind is how many blocks below the peer's height the index may
+	// be while /readyz answers 200 (web.Config.ReadyBehind; 0: 300).
+	ReadyBehind uint64
 }
 
 // Explorer is a running explorer: its peer connection, index, follower and
@@ -137,7 +140,7 @@ func (e *Explorer) wire() error {
 		return err
 	}
 	wc := web.Config{Index: e.idx, Ledger: e.conn.Ballot(), Log: e.cfg.Log, Gatherer: reg, PageSize: e.cfg.PageSize,
-		PrometheusURL: e.cfg.Prometheus, Panels: panels, Genesis: e.cfg.Genesis}
+		PrometheusURL: e.cfg.Prometheus, Panels: panels, Genesis: e.cfg.Genesis, ReadyBehind: e.cfg.ReadyBehind}
 	if e.cfg.Prometheus != "" {
 		wc.Monitoring = monitor.NewClient(e.cfg.Prometheus)
 	}

@@ -54,6 +54,7 @@ type options struct {
 	commitDelay     time.Duration
 	shutdownTimeout time.Duration
 	pprof           string
+	readyBehind     uint64
 	genesisBlock    string
 	genesisHash     []byte // --genesis-hash, decoded
 	genesisFile     string // genesis-hash's argument
@@ -71,7 +72,8 @@ Usage:
   explorer genesis-hash FILE  print the header hash of the genesis block in FILE (the channel's
                             config/election.block): what the consortium publishes, what
                             auditors give --genesis-hash`, "")
-	fs.StringVar(&o.listen, "listen", cli.DefaultExplorerAddr(), "HTTP listen address of the UI, the API (/api/v1), /healthz and /metrics")
+	fs.StringVar(&o.listen, "listen", cli.DefaultExplorerAddr(), "HTTP listen address of the UI, the API (/api/v1), /healthz, /readyz and /metrics")
+	fs.Uint64Var(&o.readyBehind, "ready-behind", 300, "/readyz answers 503 while the index is more than this many blocks below the peer's height (catching up: it serves an old ledger)")
 	o.ledger = cli.LedgerFlags(fs, network.Explorer)
 	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.db, "db", filepath.Join(".run", "explorer", "index.db"), "index database (SQLite); its folder is created")
@@ -118,6 +120,9 @@ Usage:
 	if o.commitDelay < 0 || o.commitDelay > time.Second {
 		return nil, cli.Usagef("--commit-delay %s: want 0..1s", o.commitDelay)
 	}
+	if o.readyBehind < 1 {
+		return nil, cli.Usagef("--ready-behind %d: want at least 1 block (blocks arrive one by one; 0 would make every explorer unready at each new block)", o.readyBehind)
+	}
 	if o.pageSize < 1 || o.pageSize > 1000 {
 		return nil, cli.Usagef("--page-size %d: want 1..1000", o.pageSize)
 	}
@@ -159,7 +164,7 @@ func run(ctx context.Context) (err error) {
 	}
 	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.ledger.Org, User: o.ledger.User, DB: o.db,
 		PageSize: o.pageSize, Prometheus: o.prometheus, Gateway: o.gateway, LogRefresh: o.logRefresh, LogDeadline: o.logDeadline, LogPendingListed: o.logPending, CommitDelay: o.commitDelay, Log: log, ShutdownTimeout: o.shutdownTimeout,
-		Genesis: genesis})
+		Genesis: genesis, ReadyBehind: o.readyBehind})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
@@ -69,5 +71,16 @@ func TestGenesisPin(t *testing.T) {
 		case err == nil && hex.EncodeToString(pinned) != c.want:
 			t.Errorf("%s: pinned %x; want %q", name, pinned, c.want)
 		}
+	}
+}
+
+// --ready-behind 0 is refused: it would make every explorer unready at
+// each new block.
+func TestReadyBehindAtLeastOne(t *testing.T) {
+	if _, err := parseFlags([]string{"--ready-behind", "0"}, io.Discard); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--ready-behind 0") {
+		t.Errorf("--ready-behind 0: %v; want a usage error naming the flag", err)
+	}
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.readyBehind != 300 {
+		t.Errorf("default: %v, %d; want 300", err, o.readyBehind)
 	}
 }

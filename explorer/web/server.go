@@ -62,6 +62,10 @@ type Config struct {
 	// IntakeLog, when set, feeds the intake log page (/intake-log) with
 	// the log monitor's last finding (run it with IntakeLog.Run).
 	IntakeLog *IntakeLog
+	// ReadyBehind is how far below the peer's height the index may be and
+	// /readyz still answer 200 (default 300 blocks, the ExplorerBehind
+	// alert's bound).
+	ReadyBehind uint64
 	// Genesis is the header hash of the channel's genesis block the audit
 	// pins block 0 to (audit.Auditor.Genesis), nil if none: the audit page
 	// says which.
@@ -93,6 +97,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.LedgerTimeout <= 0 {
 		cfg.LedgerTimeout = 10 * time.Second
+	}
+	if cfg.ReadyBehind == 0 {
+		cfg.ReadyBehind = 300
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
@@ -139,6 +146,7 @@ func New(cfg Config) (*Server, error) {
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
@@ -241,4 +249,57 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ok")
+}
+
+// readiness is /readyz's body.
+type readiness struct {
+	Status       string `json:"status"` // ready or not_ready
+	Reason       string `json:"reason,omitempty"`
+	Indexed      uint64 `json:"indexed_height"`
+	Ledger       string `json:"ledger"` // reachable or unreachable
+	LedgerHeight uint64 `json:"ledger_height,omitempty"`
+	Behind       uint64 `json:"blocks_behind"`
+}
+
+// readyTimeout bounds /readyz's query of the peer's height: a load
+// balancer's check waits a few seconds at most.
+const readyTimeout = 2 * time.Second
+
+// readyz answers 200 when the explorer serves a current index: the index
+// can be read and is at most ReadyBehind blocks below the peer's height
+// (an explorer catching up serves an old ledger); 503 otherwise, saying
+// why. A peer that cannot be reached leaves the index's age unknown: the
+// answer is 200 with "ledger": "unreachable", since every explorer of an
+// organisation shares its peer and a check that took them all out for it
+// would leave auditors nothing (the ExplorerBehind alert watches the age).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	rd := readiness{Status: "ready", Ledger: "reachable"}
+	status := http.StatusOK
+	t, err := s.cfg.Index.Totals(r.Context())
+	if err != nil {
+		s.cfg.Log.Error("readyz: index unavailable", "error", err)
+		rd.Status, rd.Reason, status = "not_ready", "the index cannot be read", http.StatusServiceUnavailable
+	}
+	rd.Indexed = t.Blocks
+	ctx, cancel := context.WithTimeout(r.Context(), min(readyTimeout, s.cfg.LedgerTimeout))
+	defer cancel()
+	var h uint64
+	err = errors.New("no ledger connection")
+	if s.cfg.Ledger != nil {
+		h, err = s.cfg.Ledger.Height(ctx) // not logged: a probe every few seconds would flood the log
+	}
+	if err != nil {
+		rd.Ledger = "unreachable"
+	} else {
+		rd.LedgerHeight, rd.Behind = h, h-min(h, t.Blocks)
+		if status == http.StatusOK && rd.Behind > s.cfg.ReadyBehind {
+			rd.Status, rd.Reason, status = "not_ready", fmt.Sprintf("the index is %d blocks behind the ledger (at most %d)", rd.Behind, s.cfg.ReadyBehind), http.StatusServiceUnavailable
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if status != http.StatusOK {
+		w.Header().Set("Retry-After", "5")
+	}
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(rd)
 }

@@ -322,3 +322,53 @@ func jsonFields(t reflect.Type) []string {
 	}
 	return names
 }
+
+// heightLedger is a peer of a given height, or one that cannot be reached.
+type heightLedger struct {
+	fakeLedger
+	height uint64
+	err    error
+}
+
+func (h heightLedger) Height(context.Context) (uint64, error) { return h.height, h.err }
+
+// /readyz: 200 while the index is within ReadyBehind blocks of the peer's
+// height, 503 (with Retry-After and the reason) behind it or with the
+// index unreadable; a peer that cannot be reached leaves it ready, saying
+// so in the body.
+func TestReadyz(t *testing.T) {
+	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	ready := func(l Ledger) (int, readiness, http.Header) {
+		t.Helper()
+		s, err := New(Config{Index: idx, Ledger: l, ReadyBehind: 10, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		var rd readiness
+		if err := json.Unmarshal(rec.Body.Bytes(), &rd); err != nil {
+			t.Fatalf("/readyz body %q: %v", rec.Body.String(), err)
+		}
+		return rec.Code, rd, rec.Header()
+	}
+	// The empty index is at height 0.
+	if code, rd, _ := ready(heightLedger{height: 10}); code != 200 || rd != (readiness{Status: "ready", Ledger: "reachable", LedgerHeight: 10, Behind: 10}) {
+		t.Errorf("10 blocks behind, 10 allowed: %d %+v; want 200 ready", code, rd)
+	}
+	code, rd, h := ready(heightLedger{height: 11})
+	if code != 503 || rd.Status != "not_ready" || rd.Behind != 11 || !strings.Contains(rd.Reason, "11 blocks behind") || h.Get("Retry-After") == "" {
+		t.Errorf("11 blocks behind, 10 allowed: %d %+v (Retry-After %q); want 503 not_ready naming 11 blocks, with Retry-After", code, rd, h.Get("Retry-After"))
+	}
+	if code, rd, _ := ready(heightLedger{err: errors.New("peer down")}); code != 200 || rd.Ledger != "unreachable" || rd.Status != "ready" {
+		t.Errorf("peer unreachable: %d %+v; want 200 ready, ledger unreachable", code, rd)
+	}
+	idx.Close()
+	if code, rd, _ := ready(heightLedger{height: 1}); code != 503 || rd.Reason != "the index cannot be read" {
+		t.Errorf("index closed: %d %+v; want 503 saying the index cannot be read", code, rd)
+	}
+}
