@@ -157,7 +157,7 @@ func (e *Explorer) wire() error {
 		e.follower.OnCommitted = func(r audit.Report) {
 			for _, b := range r.Batches {
 				if b.First() && b.Leaves != nil {
-					mon.Committed(b.Batch.State, b.Batch.Seq, b.TxID, b.Leaves)
+					mon.Committed(b.Batch.State, b.Batch.Seq, b.TxID, b.Batch.Votes, b.Leaves)
 				}
 			}
 		}

@@ -51,11 +51,11 @@ type standingLedger interface {
 
 // outcomes counts the outcomes of checks (of receipts or acceptance
 // receipts) for the summary and exit status.
-type outcomes struct{ ok, fail, missing, pending int }
+type outcomes struct{ ok, fail, missing, unlogged, pending int }
 
 func (t outcomes) exit() int {
 	switch {
-	case t.fail > 0 || t.missing > 0:
+	case t.fail > 0 || t.missing > 0 || t.unlogged > 0:
 		return 1
 	case t.pending > 0:
 		return 3
@@ -160,7 +160,14 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, stateFi
 			}
 			fmt.Fprintln(w, line)
 		}
+		if s.Unlogged > 0 {
+			fmt.Fprintf(w, "  %d UNLOGGED: votes the ledger counts that the %s log does not hold (no gateway accepted them); the earliest cast:\n", s.Unlogged, s.State)
+			for _, u := range s.UnloggedVotes {
+				fmt.Fprintf(w, "  UNLOGGED batch %s/%d, vote %d, cast %s\n", s.State, u.Seq, u.Index, time.UnixMilli(u.CastAt).UTC().Format(time.RFC3339))
+			}
+		}
 		t.missing += s.Counts[ballot.StandingMissing]
+		t.unlogged += s.Unlogged
 		t.pending += s.Counts[ballot.StandingPending]
 		seen[s.State] = s.Head.Head
 	}

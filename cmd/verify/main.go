@@ -12,10 +12,11 @@
 //	                                     (reason), PENDING or MISSING against the ledger;
 //	                                     with --offline --keys FILE only their signature and proof
 //	verify [flags] --log                 monitor the intake logs: every entry up to each
-//	                                     anchored head on the ledger, or MISSING
+//	                                     anchored head on the ledger, or MISSING; every
+//	                                     vote the ledger counts in the log, or UNLOGGED
 //
-// Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL
-// or MISSING (or an inconsistent log), 2 usage, file or connection errors, 3
+// Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL,
+// MISSING or UNLOGGED (or an inconsistent log), 2 usage, file or connection errors, 3
 // none failed but some are still pending.
 package main
 
@@ -61,11 +62,13 @@ within --deadline of its cast time, or MISSING after it.
 --log monitors the intake logs: for each state, the entries up to the head
 anchored on the ledger (read from the gateway) must give its root, and each
 must be on the ledger, counted or rejected; the others are PENDING or MISSING
-as above. --log-state keeps the heads seen, and the next run checks the log
-still gives them (a rewritten log fails).`
+as above. A vote the ledger counts that the log does not hold, although the
+log holds entries cast --deadline after it (in a finalised election, any), is
+UNLOGGED: no gateway accepted it. --log-state keeps the heads seen, and the
+next run checks the log still gives them (a rewritten log fails).`
 
-const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL or MISSING (or an
-inconsistent log); 2 a usage, file, gateway or ledger error; 3 none failed
+const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, MISSING or
+UNLOGGED (or an inconsistent log); 2 a usage, file, gateway or ledger error; 3 none failed
 but some are still PENDING.`
 
 func main() { os.Exit(run()) }

@@ -31,9 +31,11 @@
 package logmonitor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -84,7 +86,17 @@ type StateReport struct {
 	Entries []Entry `json:"entries"`
 	// PendingUnlisted counts the pending entries past PendingListed.
 	PendingUnlisted int `json:"pending_unlisted,omitempty"`
+	// Unlogged counts the votes the ledger counted that the state's log
+	// does not hold (no gateway accepted them: a batcher's, or a ledger
+	// client's, own), found once the log holds entries cast Deadline after
+	// them (in a finalised election, all); UnloggedVotes lists the
+	// maxUnloggedListed cast earliest.
+	Unlogged      int            `json:"unlogged,omitempty"`
+	UnloggedVotes []UnloggedVote `json:"unlogged_votes,omitempty"`
 }
+
+// maxUnloggedListed bounds the unlogged votes a report lists per state.
+const maxUnloggedListed = 20
 
 // Report is the monitor's finding for the election.
 type Report struct {
@@ -140,10 +152,11 @@ type Monitor struct {
 type fedBatch struct {
 	txID   string
 	leaves [][32]byte
+	castAt []int64
 }
 
-// maxFedVotes bounds the leaves of batches handed over with Committed and
-// not placed yet (32 B each): should no check take them (e.g. the ledger's
+// maxFedVotes bounds the votes of batches handed over with Committed and
+// not placed yet (40 B each: a leaf and a cast time): should no check take them (e.g. the ledger's
 // election cannot be read), later batches are read from the ledger instead.
 const maxFedVotes = 4 << 20
 
@@ -159,6 +172,12 @@ type stateMemo struct {
 	// whose entries are counted (forgotten then).
 	read   map[uint64]bool
 	placed *Placed
+	// newestCast is the latest cast time of the entries read (Unix ms);
+	// unlogged counts the votes judged unlogged, unloggedVotes lists the
+	// earliest cast.
+	newestCast    int64
+	unlogged      int
+	unloggedVotes []UnloggedVote
 	// resume is where the next listing of the state's batch records
 	// starts (Ledger.BatchesFrom): the page the last one ended in.
 	resume string
@@ -292,7 +311,35 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	if memo.counted > 0 {
 		sr.Counts[ballot.StandingCounted] = memo.counted
 	}
+	m.judgeUnlogged(memo, final)
+	sr.Unlogged, sr.UnloggedVotes = memo.unlogged, slices.Clone(memo.unloggedVotes)
 	return sr, nil
+}
+
+// judgeUnlogged finds the counted votes whose entries are not in the log:
+// after the matching, a counted vote still placed has no entry read; the
+// log is read in order of acceptance, so once it holds entries cast
+// Deadline after the vote (the gateways' clocks may differ a little), the
+// vote's entry is not coming. In a finalised election every entry has been
+// read. They are counted and forgotten.
+func (m *Monitor) judgeUnlogged(memo *stateMemo, final bool) {
+	if memo.newestCast == 0 && !final {
+		return
+	}
+	cutoff := memo.newestCast - m.Deadline.Milliseconds()
+	if final {
+		cutoff = math.MaxInt64
+	}
+	listed := len(memo.unloggedVotes)
+	memo.unlogged += memo.placed.forgetUnlogged(cutoff, func(v UnloggedVote) {
+		memo.unloggedVotes = append(memo.unloggedVotes, v)
+	})
+	if len(memo.unloggedVotes) > listed { // the earliest cast are listed
+		slices.SortFunc(memo.unloggedVotes, func(a, b UnloggedVote) int {
+			return cmp.Or(cmp.Compare(a.CastAt, b.CastAt), cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Index, b.Index))
+		})
+		memo.unloggedVotes = slices.Clone(memo.unloggedVotes[:min(len(memo.unloggedVotes), maxUnloggedListed)])
+	}
 }
 
 // readVotes reads again from the log the votes of the entries open[k] (k
@@ -373,18 +420,19 @@ func (m *Monitor) extend(ctx context.Context, memo *stateMemo, state string, h b
 	}
 	for i, v := range votes {
 		memo.open = append(memo.open, openEntry{index: from + uint64(i), leaf: leaves[i], castAt: v.CastAt})
+		memo.newestCast = max(memo.newestCast, v.CastAt)
 	}
 	return nil
 }
 
 // Committed hands the monitor a batch of state that the caller decoded
-// from the transaction txID that committed it, with its votes' leaf hashes
-// (ballot.Leaves) in order: the next check places the batch's votes from
+// from the transaction txID that committed it: its votes and their leaf
+// hashes (ballot.Leaves) in order. The next check places the batch's votes from
 // them, where the ledger's record of batch seq names txID, rather than
 // reading the transaction back from the ledger. It does not wait for a
 // check in progress. The explorer's follower calls it for every batch it
 // indexes.
-func (m *Monitor) Committed(state string, seq uint64, txID string, leaves [][32]byte) {
+func (m *Monitor) Committed(state string, seq uint64, txID string, votes []ballot.Vote, leaves [][32]byte) {
 	m.fedMu.Lock()
 	defer m.fedMu.Unlock()
 	if m.fedVotes+len(leaves) > maxFedVotes {
@@ -399,23 +447,23 @@ func (m *Monitor) Committed(state string, seq uint64, txID string, leaves [][32]
 	if prev, ok := m.fed[state][seq]; ok {
 		m.fedVotes -= len(prev.leaves)
 	}
-	m.fed[state][seq] = fedBatch{txID: txID, leaves: leaves}
+	m.fed[state][seq] = fedBatch{txID: txID, leaves: leaves, castAt: castTimes(votes)}
 	m.fedVotes += len(leaves)
 }
 
-// takeFed returns the leaves handed over with Committed for the batch of
-// rec, if they came from the transaction rec names and are as many as its
-// votes, and forgets them.
-func (m *Monitor) takeFed(state string, rec ballot.BatchRecord) ([][32]byte, bool) {
+// takeFed returns the batch handed over with Committed for the batch of
+// rec, if it came from the transaction rec names and has as many votes,
+// and forgets it.
+func (m *Monitor) takeFed(state string, rec ballot.BatchRecord) (fedBatch, bool) {
 	m.fedMu.Lock()
 	defer m.fedMu.Unlock()
 	f, ok := m.fed[state][rec.Seq]
 	if !ok {
-		return nil, false
+		return fedBatch{}, false
 	}
 	delete(m.fed[state], rec.Seq)
 	m.fedVotes -= len(f.leaves)
-	return f.leaves, f.txID == rec.TxID && len(f.leaves) == rec.Votes
+	return f, f.txID == rec.TxID && len(f.leaves) == rec.Votes && len(f.castAt) == rec.Votes
 }
 
 // dropFed forgets the batches handed over for states that are not among
@@ -458,8 +506,8 @@ func (m *Monitor) place(ctx context.Context, memo *stateMemo, state, bookmark st
 		if memo.read[rec.Seq] {
 			return nil
 		}
-		if leaves, ok := m.takeFed(state, rec); ok {
-			memo.placed.add(rec, leaves)
+		if f, ok := m.takeFed(state, rec); ok {
+			memo.placed.add(rec, f.leaves, f.castAt)
 		} else if err := placeBatch(ctx, m.Ledger, memo.placed, rec); err != nil {
 			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
 		}

@@ -347,11 +347,14 @@ func (c *countingLedger) CommittedBatch(ctx context.Context, txID, state string,
 }
 
 // addVotes appends n votes cast long ago to the scene's log.
-func (s *scene) addVotes(n int) {
+func (s *scene) addVotes(n int) { s.addVotesCast(n, s.now.Add(-time.Hour)) }
+
+// addVotesCast appends n votes cast at cast to the scene's log.
+func (s *scene) addVotesCast(n int, cast time.Time) {
 	for range n {
 		id, _ := ballot.NewVoteID()
 		v := ballot.Vote{ID: id, State: "CA", Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(len(s.votes))}, "president")),
-			Choice: "bob", CastAt: s.now.Add(-time.Hour).UnixMilli()}
+			Choice: "bob", CastAt: cast.UnixMilli()}
 		enc, _ := v.Encode()
 		s.votes = append(s.votes, v)
 		s.entries = append(s.entries, enc)
@@ -454,11 +457,43 @@ func TestMonitorForgetsCountedPlaces(t *testing.T) {
 	}
 	check(6, 1) // votes 0–5 counted; vote 6 rejected, its place kept
 
-	s.addVotes(2) // entries 10 and 11, committed before a head anchors them
+	s.addVotesCast(2, s.now) // entries 10 and 11, committed before a head anchors them
 	s.commit(t, 3, s.votes[10], s.votes[11])
 	check(6, 3)
 	s.anchor(t, 12)
 	check(8, 1)
+}
+
+// TestMonitorFindsUnloggedVotes: a vote the ledger counts that the log
+// does not hold is unlogged once the log holds entries cast Deadline after
+// it (in a finalised election at once), counted and listed with its batch
+// and index, and its place forgotten; one cast later waits.
+func TestMonitorFindsUnloggedVotes(t *testing.T) {
+	s := newScene(t)
+	ctx := context.Background()
+	vote := func(cast time.Time, n byte) ballot.Vote {
+		id, _ := ballot.NewVoteID()
+		return ballot.Vote{ID: id, State: "CA", Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{200, n}, "president")), Choice: "bob", CastAt: cast.UnixMilli()}
+	}
+	old, recent := vote(s.now.Add(-time.Hour), 1), vote(s.now.Add(-10*time.Second), 2) // the log's newest entry: s.now-1s
+	s.commit(t, 3, s.votes[7], old, recent)
+	m := s.monitor(s.entries)
+	rep, err := m.Check(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.States[0]
+	want := []UnloggedVote{{Seq: 3, Index: 1, CastAt: old.CastAt}}
+	if st.Unlogged != 1 || !reflect.DeepEqual(st.UnloggedVotes, want) || st.Counts[ballot.StandingCounted] != 7 {
+		t.Fatalf("unlogged %d %+v, counted %d; want the vote cast an hour before the log's newest entry, %+v, and 7 counted", st.Unlogged, st.UnloggedVotes, st.Counts[ballot.StandingCounted], want)
+	}
+	if got := m.memos["CA"].placed.Len(); got != 2 { // the rejected 6, the recent vote
+		t.Errorf("the monitor keeps %d places; want 2", got)
+	}
+	s.ledger.status = ballot.StatusFinalised
+	if rep, err = m.Check(ctx, nil); err != nil || rep.States[0].Unlogged != 2 || len(rep.States[0].UnloggedVotes) != 2 {
+		t.Fatalf("finalised: %+v, %v; want both votes unlogged", rep.States, err)
+	}
 }
 
 // TestMonitorTakesCommittedBatches: a batch handed over with Committed is
@@ -485,10 +520,10 @@ func TestMonitorTakesCommittedBatches(t *testing.T) {
 		if i == 1 {
 			txID = "another"
 		}
-		m.Committed("CA", b.Seq, txID, leaves)
+		m.Committed("CA", b.Seq, txID, b.Votes, leaves)
 	}
-	m.Committed("CA", 3, "tx3", make([][32]byte, 2)) // not on the ledger yet
-	m.Committed("OR", 1, "tx9", make([][32]byte, 5)) // not a state of the election
+	m.Committed("CA", 3, "tx3", make([]ballot.Vote, 2), make([][32]byte, 2)) // not on the ledger yet
+	m.Committed("OR", 1, "tx9", make([]ballot.Vote, 5), make([][32]byte, 5)) // not a state of the election
 	got, err := m.Check(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

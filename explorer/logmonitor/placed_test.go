@@ -29,7 +29,7 @@ func TestPlacedAsTheRecordSays(t *testing.T) {
 	rec := ballot.BatchRecord{State: "CA", Seq: 7, Votes: 6,
 		Rejected: []int{1, 2, 3, 1, 5}, Reasons: []string{ballot.RejectNotOnRoll, ballot.RejectOutsideWindow, "", "ignored"}}
 	p := NewPlaced()
-	p.add(rec, leaves)
+	p.add(rec, leaves, nil)
 	if p.Len() != 6 {
 		t.Fatalf("placed %d votes; want 6", p.Len())
 	}
@@ -48,7 +48,7 @@ func TestPlacedAsTheRecordSays(t *testing.T) {
 	}
 
 	// A later batch holding votes 0 (counted) and 1 (rejected) again.
-	p.add(ballot.BatchRecord{State: "CA", Seq: 9, Votes: 2}, [][32]byte{leaves[1], leaves[0]})
+	p.add(ballot.BatchRecord{State: "CA", Seq: 9, Votes: 2}, [][32]byte{leaves[1], leaves[0]}, nil)
 	if got, _ := p.Of(leaves[0]); got.Seq != 7 || got.Index != 0 {
 		t.Errorf("a counted vote placed again: %+v; want its counted place, seq 7", got)
 	}
@@ -69,7 +69,7 @@ func TestPlacedAsTheRecordSays(t *testing.T) {
 func TestForgetReleasesTheRoom(t *testing.T) {
 	leaves := leavesOf(0, minRebuild+1000)
 	p := NewPlaced()
-	p.add(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(leaves)}, leaves)
+	p.add(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(leaves)}, leaves, nil)
 	keep := leaves[:minRebuild/8]
 	for _, l := range leaves[len(keep):] {
 		p.forget(l)
@@ -103,7 +103,7 @@ func BenchmarkPlaceLeaves(b *testing.B) {
 			place := func(seq int, leaves [][32]byte) {
 				rec := ballot.BatchRecord{Seq: uint64(seq), Votes: len(leaves)}
 				if c == "compact" {
-					p.add(rec, leaves)
+					p.add(rec, leaves, nil)
 					return
 				}
 				for i, l := range leaves {

@@ -60,9 +60,10 @@ type intakeLogView struct {
 	Failure string `json:"failure,omitempty"`
 	// Error says the last check could not run (gateway or peer
 	// unreachable); States are then those of the last completed check.
-	Error   string           `json:"error,omitempty"`
-	States  []intakeLogState `json:"states"`
-	Missing int              `json:"missing"` // MISSING entries in every state
+	Error    string           `json:"error,omitempty"`
+	States   []intakeLogState `json:"states"`
+	Missing  int              `json:"missing"`  // MISSING entries in every state
+	Unlogged int              `json:"unlogged"` // votes the ledger counts that no state's log holds
 }
 
 // intakeLogState is one state's log as last checked.
@@ -88,6 +89,11 @@ type intakeLogState struct {
 	// out (logmonitor.Monitor.PendingListed).
 	Entries         []logmonitor.Entry `json:"entries"`
 	PendingUnlisted int                `json:"pending_unlisted"`
+	// Unlogged counts the votes the ledger counted that the log does not
+	// hold (logmonitor.StateReport.Unlogged); UnloggedVotes lists the
+	// earliest cast, by batch and index.
+	Unlogged      int                       `json:"unlogged"`
+	UnloggedVotes []logmonitor.UnloggedVote `json:"unlogged_votes"`
 }
 
 // Run checks now and then every Every until ctx ends.
@@ -148,11 +154,12 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 		l.seen = map[string]ballot.TreeHead{}
 	}
 	v := &l.view
-	v.Election, v.CheckedAt, v.States, v.Missing = rep.Election, now, nil, 0
+	v.Election, v.CheckedAt, v.States, v.Missing, v.Unlogged = rep.Election, now, nil, 0, 0
 	for _, sr := range rep.States {
 		st := intakeLogState{State: sr.State, Head: sr.Head, Consistency: "none", Entries: sr.Entries, PendingUnlisted: sr.PendingUnlisted,
 			Counted: sr.Counts[ballot.StandingCounted], Rejected: sr.Counts[ballot.StandingRejected],
-			Pending: sr.Counts[ballot.StandingPending], Missing: sr.Counts[ballot.StandingMissing]}
+			Pending: sr.Counts[ballot.StandingPending], Missing: sr.Counts[ballot.StandingMissing],
+			Unlogged: sr.Unlogged, UnloggedVotes: sr.UnloggedVotes}
 		if sr.Head != nil {
 			st.SignatureVerified = true // Check verified it, or failed
 			st.Consistency = "first"
@@ -164,6 +171,7 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 			}
 		}
 		v.Missing += st.Missing
+		v.Unlogged += st.Unlogged
 		v.States = append(v.States, st)
 	}
 }

@@ -79,7 +79,8 @@ func TestIntakeLogPage(t *testing.T) {
 				{State: "CA", Head: head("CA", 3), Counts: map[string]int{"counted": 3}},
 				{State: "NY", Counts: map[string]int{}}}},
 			{Election: "e", States: []logmonitor.StateReport{
-				{State: "CA", Head: head("CA", 6), Counts: map[string]int{"counted": 4, "rejected": 1, "MISSING": 1, "pending": 7}, Entries: []logmonitor.Entry{rejected, missing}, PendingUnlisted: 7},
+				{State: "CA", Head: head("CA", 6), Counts: map[string]int{"counted": 4, "rejected": 1, "MISSING": 1, "pending": 7}, Entries: []logmonitor.Entry{rejected, missing}, PendingUnlisted: 7,
+					Unlogged: 2, UnloggedVotes: []logmonitor.UnloggedVote{{Seq: 9, Index: 3, CastAt: 1_700_000_000_000}, {Seq: 9, Index: 4, CastAt: 1_700_000_000_001}}},
 				{State: "NY", Counts: map[string]int{}}}},
 			{},
 			{},
@@ -94,7 +95,7 @@ func TestIntakeLogPage(t *testing.T) {
 	}
 	il.Refresh(context.Background())
 	v, _ := getIntakeLog(t, s)
-	if v.Election != "e" || len(v.States) != 2 || v.States[0].Consistency != "first" || !v.States[0].SignatureVerified || v.States[1].Consistency != "none" || v.Missing != 0 {
+	if v.Election != "e" || len(v.States) != 2 || v.States[0].Consistency != "first" || !v.States[0].SignatureVerified || v.States[1].Consistency != "none" || v.Missing != 0 || v.Unlogged != 0 {
 		t.Fatalf("first check: %+v", v)
 	}
 
@@ -105,7 +106,8 @@ func TestIntakeLogPage(t *testing.T) {
 	v, page := getIntakeLog(t, s)
 	ca := v.States[0]
 	if ca.Consistency != "consistent" || ca.Previous == nil || ca.Previous.Size != 3 || ca.Head.Head.Size != 6 ||
-		ca.Counted != 4 || ca.Rejected != 1 || ca.Missing != 1 || v.Missing != 1 || len(ca.Entries) != 2 || ca.Pending != 7 || ca.PendingUnlisted != 7 {
+		ca.Counted != 4 || ca.Rejected != 1 || ca.Missing != 1 || v.Missing != 1 || len(ca.Entries) != 2 || ca.Pending != 7 || ca.PendingUnlisted != 7 ||
+		ca.Unlogged != 2 || v.Unlogged != 2 || len(ca.UnloggedVotes) != 2 {
 		t.Fatalf("second check: %+v", v)
 	}
 	var ids []string
@@ -119,7 +121,8 @@ func TestIntakeLogPage(t *testing.T) {
 	if !slices.Equal(ids, []string{"vote-gone"}) {
 		t.Errorf("MISSING in JSON: %v", ids)
 	}
-	for _, want := range []string{"1 MISSING", "<strong class=\"bad\">MISSING</strong>", "vote-gone", "not_on_roll", "consistent</span> with the head of 3 entries", "txCA6", "CA: 7 more pending entries are not listed"} {
+	for _, want := range []string{"1 MISSING", "<strong class=\"bad\">MISSING</strong>", "vote-gone", "not_on_roll", "consistent</span> with the head of 3 entries", "txCA6", "CA: 7 more pending entries are not listed",
+		"2 not in the log", `href="/batches/CA/9"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
