@@ -12,22 +12,23 @@
 // that heads seen before (a monitor's own record, a receipt's head) are
 // consistent with the log: their roots are the log's at their sizes.
 //
-// A Monitor remembers what it verified (per state: the log's tree up to the
-// last head, the entries not yet counted, the batches read and where they
-// put each vote whose entry is not counted yet), so a check costs what is
-// new since the last one, and its memory per counted vote is its share of
-// the tree (the leaf and inner nodes, 64 bytes): the new
-// entries, read and hashed once; the new batches, each transaction read
-// once (or not at all when the caller already decoded it and handed its
-// votes' leaves over with Committed, as the explorer's follower does), the
-// batch records listed from the page the last listing ended in (the whole
-// list only before an entry would be called MISSING); and the entries not
-// yet counted. Entries once verified and counted,
-// and batches once read, are never read again: the ledger is append-only
-// and a new head's root is checked over the remembered leaves and the new
-// ones, which is the proof that the new head extends the old. Only a check
-// that finds the log inconsistent, a new election, or a new process starts
-// a state from scratch.
+// A Monitor remembers what it verified (per state: the frontier of the
+// log's tree up to the last head, the roots of the heads it verified, the
+// entries not yet counted, the batches read and where they put each vote
+// whose entry is not counted yet), so a check costs what is new since the
+// last one, and a counted vote costs it no memory: the new entries, read
+// and hashed once; the new batches, each transaction read once (or not at
+// all when the caller already decoded it and handed its votes over with
+// Committed, as the explorer's follower does), the batch records listed
+// from the page the last listing ended in (the whole list only before an
+// entry would be called MISSING); and the entries not yet counted.
+// Entries once verified and counted, and batches once read, are never read
+// again: the ledger is append-only and a new head's root is computed from
+// the remembered frontier and the new entries, which is the proof that the
+// new head extends the old; only a head seen before whose root the monitor
+// did not remember is checked by reading its log again. Only a check that
+// finds the log inconsistent, a new election, or a new process starts a
+// state from scratch.
 package logmonitor
 
 import (
@@ -162,7 +163,11 @@ const maxFedVotes = 4 << 20
 
 // stateMemo is what a Monitor verified of one state's log and ledger.
 type stateMemo struct {
-	tree ballot.LogTree // the entries up to the last verified head, each checked against it
+	// tree is the log up to the last verified head, each entry checked
+	// against it, as a frontier (the root of its whole log, O(log n));
+	// roots are its roots at the sizes of the heads verified or seen.
+	tree  ballot.LogFrontier
+	roots map[uint64][32]byte
 	// open are the entries not counted yet (pending, MISSING or rejected),
 	// in index order; counted counts the others.
 	open    []openEntry
@@ -257,11 +262,11 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 		memo = &stateMemo{read: map[uint64]bool{}, placed: NewPlaced()}
 		m.memos[state] = memo
 	}
-	if err := m.extend(ctx, memo, state, h); err != nil {
+	if err := m.extend(ctx, memo, state, h, seen.Size); err != nil {
 		return sr, err
 	}
 	if seen.Size > 0 {
-		if err := consistent(&memo.tree, seen); err != nil {
+		if err := m.consistent(ctx, memo, state, seen); err != nil {
 			return sr, err
 		}
 	}
@@ -384,46 +389,71 @@ const voteGap = 64
 
 // extend reads the state's entries from the memo's size up to h, adds
 // them to the memo (as open entries) and checks that the memo's leaves and
-// theirs give h's root. A mismatch is ErrInconsistent, after which the memo
-// is spoilt (Check drops it).
-func (m *Monitor) extend(ctx context.Context, memo *stateMemo, state string, h ballot.TreeHead) error {
+// theirs give h's root, remembering the root at size capture on the way
+// (a head seen before, checked next). A mismatch is ErrInconsistent, after
+// which the memo is spoilt (Check drops it).
+func (m *Monitor) extend(ctx context.Context, memo *stateMemo, state string, h ballot.TreeHead, capture uint64) error {
 	root, _ := ballot.ParseHash(h.Root)
 	from := memo.tree.Size()
-	if from == h.Size {
-		if got, _ := memo.tree.Root(h.Size); got != root {
-			return fmt.Errorf("%w: %s: the entries give root %x, the head says %x", ErrInconsistent, state, got, root)
+	err := m.eachPage(ctx, state, from, h.Size, func(start uint64, page [][]byte) error {
+		votes, leaves, err := ballot.DecodeLogEntries(page)
+		if err != nil {
+			return fmt.Errorf("%w: %s: the entries from %d: %w", ErrInconsistent, state, start, err)
+		}
+		for i, v := range votes {
+			memo.tree.Append(leaves[i])
+			if memo.tree.Size() == capture {
+				memo.remember(capture, memo.tree.Root())
+			}
+			memo.open = append(memo.open, openEntry{index: start + uint64(i), leaf: leaves[i], castAt: v.CastAt})
+			memo.newestCast = max(memo.newestCast, v.CastAt)
 		}
 		return nil
+	})
+	if err != nil {
+		return err
 	}
-	var all [][]byte
-	for start := from; start < h.Size; {
-		end := min(start+1000, h.Size)
-		got, err := m.Log.Entries(ctx, state, start, end)
+	if got := memo.tree.Root(); got != root {
+		return fmt.Errorf("%w: %s: the %d entries give root %x, the head says %x", ErrInconsistent, state, h.Size, got, root)
+	}
+	memo.remember(h.Size, root)
+	return nil
+}
+
+// eachPage reads the state's entries [from, to) from the log a page at a
+// time, handing each to fn with the index of its first; a log that serves
+// fewer is ErrInconsistent (a signed head says it holds them).
+func (m *Monitor) eachPage(ctx context.Context, state string, from, to uint64, fn func(start uint64, page [][]byte) error) error {
+	for start := from; start < to; {
+		got, err := m.Log.Entries(ctx, state, start, min(start+1000, to))
 		if err != nil {
 			return fmt.Errorf("read the %s log: %w", state, err)
 		}
 		if len(got) == 0 {
-			return fmt.Errorf("%w: the %s log serves %d entries, its anchored head says %d", ErrInconsistent, state, start, h.Size)
+			return fmt.Errorf("%w: the %s log serves %d entries, its anchored head says %d", ErrInconsistent, state, start, to)
 		}
-		all = append(all, got...)
+		got = got[:min(uint64(len(got)), to-start)]
+		if err := fn(start, got); err != nil {
+			return err
+		}
 		start += uint64(len(got))
-	}
-	votes, leaves, err := ballot.DecodeLogEntries(all[:h.Size-from])
-	if err != nil {
-		return fmt.Errorf("%w: %s: the entries from %d: %w", ErrInconsistent, state, from, err)
-	}
-	for _, l := range leaves {
-		memo.tree.Append(l)
-	}
-	if got, _ := memo.tree.Root(h.Size); got != root {
-		return fmt.Errorf("%w: %s: the %d entries give root %x, the head says %x", ErrInconsistent, state, h.Size, got, root)
-	}
-	for i, v := range votes {
-		memo.open = append(memo.open, openEntry{index: from + uint64(i), leaf: leaves[i], castAt: v.CastAt})
-		memo.newestCast = max(memo.newestCast, v.CastAt)
 	}
 	return nil
 }
+
+// remember keeps the log's root at size (a head verified, or seen before),
+// for checking heads seen before without reading the log again; past
+// maxRoots it starts afresh (an older head is then checked by reading).
+func (memo *stateMemo) remember(size uint64, root [32]byte) {
+	if memo.roots == nil || len(memo.roots) >= maxRoots {
+		memo.roots = map[uint64][32]byte{}
+	}
+	memo.roots[size] = root
+}
+
+// maxRoots bounds the roots a memo remembers (a head a check: at the
+// explorer's 15 s, over four hours' worth).
+const maxRoots = 1024
 
 // Committed hands the monitor a batch of state that the caller decoded
 // from the transaction txID that committed it: its votes and their leaf
@@ -521,17 +551,39 @@ func (m *Monitor) place(ctx context.Context, memo *stateMemo, state, bookmark st
 	return nil
 }
 
-// consistent checks a head against the log's tree: its root must be the
-// log's at its size (a head beyond the tree cannot be checked yet).
-func consistent(tree *ballot.LogTree, h ballot.TreeHead) error {
-	if h.Size > tree.Size() {
+// consistent checks a head seen before against the log as the memo
+// verified it: its root must be the log's at its size (a head beyond the
+// log cannot be checked yet). A root not remembered (a head this monitor
+// neither verified nor saw on its way) is found by reading the log again
+// up to the memo's size, which must give the verified root.
+func (m *Monitor) consistent(ctx context.Context, memo *stateMemo, state string, h ballot.TreeHead) error {
+	if h.Size > memo.tree.Size() {
 		return nil
 	}
-	root, _ := tree.Root(h.Size)
+	root, ok := memo.roots[h.Size]
+	if !ok {
+		var f ballot.LogFrontier
+		err := m.eachPage(ctx, state, 0, memo.tree.Size(), func(_ uint64, page [][]byte) error {
+			for _, e := range page {
+				f.Append(ballot.EntryLeaf(e))
+				if f.Size() == h.Size {
+					root = f.Root()
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if f.Root() != memo.tree.Root() {
+			return fmt.Errorf("%w: the %s log, read again, no longer gives the root of its %d entries verified before", ErrInconsistent, state, memo.tree.Size())
+		}
+	}
 	if ballot.HashHex(root) != h.Root {
 		return fmt.Errorf("%w: the %s head of size %d signed at %d has root %.16s…, the log has %.16s… there (rewritten)",
 			ErrInconsistent, h.State, h.Size, h.Timestamp, h.Root, ballot.HashHex(root))
 	}
+	memo.remember(h.Size, root)
 	return nil
 }
 

@@ -496,6 +496,35 @@ func TestMonitorFindsUnloggedVotes(t *testing.T) {
 	}
 }
 
+// TestMonitorChecksOtherHeadsByReading: a head seen before at a size the
+// monitor remembers no root for is checked by reading the log again (once:
+// its root is remembered then), and a log that serves other entries when
+// read again fails the check.
+func TestMonitorChecksOtherHeadsByReading(t *testing.T) {
+	s := newScene(t)
+	ctx := context.Background()
+	log := &countingLog{fakeLog: fakeLog{entries: s.entries}}
+	m := &Monitor{Log: log, Ledger: s.ledger, Deadline: time.Minute, Now: func() time.Time { return s.now }}
+	if _, err := m.Check(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{10, 0} {
+		log.served = 0
+		if _, err := m.Check(ctx, map[string]ballot.TreeHead{"CA": s.signed(t, 4)}); err != nil {
+			t.Fatalf("check %d with the head of size 4: %v", i+1, err)
+		}
+		if log.served != want {
+			t.Errorf("check %d with the head of size 4 read %d entries; want %d", i+1, log.served, want)
+		}
+	}
+	forged := append([][]byte(nil), s.entries...)
+	forged[2] = s.entries[3]
+	m.Log = fakeLog{entries: forged}
+	if _, err := m.Check(ctx, map[string]ballot.TreeHead{"CA": s.signed(t, 5)}); !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("the log served again with entry 2 replaced: %v; want ErrInconsistent", err)
+	}
+}
+
 // TestMonitorTakesCommittedBatches: a batch handed over with Committed is
 // placed without reading its transaction, and gives the same findings as
 // one read from the ledger; one handed over from another transaction than
