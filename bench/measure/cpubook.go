@@ -6,25 +6,30 @@ import (
 )
 
 // ProcessCPU is one process's CPU use per phase (in cores), its minor page
-// faults per phase, and its peak RSS.
+// faults per phase, its peak RSS, and what it wrote to storage per phase
+// (MB/s; absent for a phase its /proc/PID/io could not be read in).
 type ProcessCPU struct {
 	Name       string             `json:"name"`
 	Cores      map[string]float64 `json:"cores"`
 	PageFaults map[string]int64   `json:"page_faults,omitempty"`
 	PeakRSSMB  float64            `json:"peak_rss_mb"`
+	WriteMBps  map[string]float64 `json:"write_mb_per_s,omitempty"`
 }
 
-// CPUBook adds up each watched process's CPU time per named phase, over
-// one or more windows of the same name, and the machine's busy time over
-// the same windows. It is not safe for concurrent use.
+// CPUBook adds up each watched process's CPU time and storage writes per
+// named phase, over one or more windows of the same name, and the machine's
+// busy time and disk writes over the same windows. It is not safe for
+// concurrent use.
 type CPUBook struct {
 	pids   map[string]int
 	order  []string
 	cpu    map[string]map[string]time.Duration // phase -> process -> CPU
 	faults map[string]map[string]int64         // phase -> process -> minor page faults
+	writes map[string]map[string]int64         // phase -> process -> bytes sent to storage
 	wall   map[string]time.Duration
 	busy   map[string]time.Duration // machine busy, all cores
 	total  map[string]time.Duration // machine time, all cores
+	disk   map[string]int64         // bytes written to the machine's disks
 	last   Snapshot
 	peak   map[string]int64 // process -> VmHWM seen
 	window string
@@ -32,8 +37,8 @@ type CPUBook struct {
 
 // NewCPUBook watches the processes of pids (name -> PID).
 func NewCPUBook(pids map[string]int) *CPUBook {
-	return &CPUBook{pids: pids, cpu: map[string]map[string]time.Duration{}, faults: map[string]map[string]int64{}, wall: map[string]time.Duration{},
-		busy: map[string]time.Duration{}, total: map[string]time.Duration{}, peak: map[string]int64{}}
+	return &CPUBook{pids: pids, cpu: map[string]map[string]time.Duration{}, faults: map[string]map[string]int64{}, writes: map[string]map[string]int64{},
+		wall: map[string]time.Duration{}, busy: map[string]time.Duration{}, total: map[string]time.Duration{}, disk: map[string]int64{}, peak: map[string]int64{}}
 }
 
 // Sub is a new, empty book watching the same processes as b (those b
@@ -71,6 +76,7 @@ func (b *CPUBook) Begin(phase string) {
 		b.order = append(b.order, phase)
 		b.cpu[phase] = map[string]time.Duration{}
 		b.faults[phase] = map[string]int64{}
+		b.writes[phase] = map[string]int64{}
 	}
 }
 
@@ -82,11 +88,15 @@ func (b *CPUBook) End() {
 		if a, ok := b.last.Procs[name]; ok {
 			b.cpu[ph][name] += u.CPU - a.CPU
 			b.faults[ph][name] += u.MinorFaults - a.MinorFaults
+			if u.HasIO && a.HasIO {
+				b.writes[ph][name] += u.WriteBytes - a.WriteBytes
+			}
 		}
 	}
 	b.wall[ph] += now.At.Sub(b.last.At)
 	b.busy[ph] += now.Busy - b.last.Busy
 	b.total[ph] += now.MachineAt - b.last.MachineAt
+	b.disk[ph] += now.DiskBytes - b.last.DiskBytes
 }
 
 func (b *CPUBook) snap() Snapshot {
@@ -132,6 +142,29 @@ func (b *CPUBook) PageFaults(phase string, match func(name string) bool) int64 {
 	return n
 }
 
+// WriteMBps is what the processes whose names satisfy match sent to
+// storage in phase, in MB (2^20 bytes) a second.
+func (b *CPUBook) WriteMBps(phase string, match func(name string) bool) float64 {
+	var n int64
+	for name, w := range b.writes[phase] {
+		if match(name) {
+			n += w
+		}
+	}
+	return b.perSecondMB(phase, n)
+}
+
+// DiskWriteMBps is what every process on the machine wrote to its disks in
+// phase (from /proc/diskstats), in MB a second.
+func (b *CPUBook) DiskWriteMBps(phase string) float64 { return b.perSecondMB(phase, b.disk[phase]) }
+
+func (b *CPUBook) perSecondMB(phase string, n int64) float64 {
+	if w := b.wall[phase].Seconds(); w > 0 {
+		return float64(n) / (1 << 20) / w
+	}
+	return 0
+}
+
 // WallSeconds is the wall time booked to phase.
 func (b *CPUBook) WallSeconds(phase string) float64 { return b.wall[phase].Seconds() }
 
@@ -147,10 +180,13 @@ func (b *CPUBook) MachineBusy(phase string) float64 {
 func (b *CPUBook) Rows() []ProcessCPU {
 	var rows []ProcessCPU
 	for _, n := range b.Names() {
-		r := ProcessCPU{Name: n, Cores: map[string]float64{}, PageFaults: map[string]int64{}, PeakRSSMB: float64(b.peak[n]) / (1 << 20)}
+		r := ProcessCPU{Name: n, Cores: map[string]float64{}, PageFaults: map[string]int64{}, WriteMBps: map[string]float64{}, PeakRSSMB: float64(b.peak[n]) / (1 << 20)}
 		for _, ph := range b.order {
 			r.Cores[ph] = b.Cores(ph, n)
 			r.PageFaults[ph] = b.faults[ph][n]
+			if _, ok := b.writes[ph][n]; ok {
+				r.WriteMBps[ph] = b.perSecondMB(ph, b.writes[ph][n])
+			}
 		}
 		rows = append(rows, r)
 	}

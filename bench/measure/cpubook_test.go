@@ -3,6 +3,7 @@ package measure
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -100,4 +101,70 @@ func TestCPUBookWatchFollows(t *testing.T) {
 	if len(rows) != 1 || rows[0].Name != "batcher0" || rows[0].Cores["ab-2000-B1"] <= 0 || rows[0].Cores["ab-2000-A1"] != 0 {
 		t.Errorf("rows %+v; want batcher0's alone, above 0 cores in B1 and 0 in A1", rows)
 	}
+}
+
+// TestCPUBookWrites: a window in which this process writes a file and
+// syncs it books at least those bytes to the process, and to the machine's
+// disks when it has disks /sys/block lists with a device.
+func TestCPUBookWrites(t *testing.T) {
+	const size = 4 << 20
+	f := testFile(t)
+	book := NewCPUBook(map[string]int{"self": os.Getpid()})
+	book.Begin("write")
+	if _, err := f.Write(make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	book.End()
+	wall := book.WallSeconds("write")
+	self := func(n string) bool { return n == "self" }
+	if got := book.WriteMBps("write", self) * wall * (1 << 20); got < size*0.99 {
+		t.Errorf("booked %.0f bytes written, want at least %d", got, size)
+	}
+	if rows := book.Rows(); len(rows) != 1 || rows[0].WriteMBps["write"] != book.WriteMBps("write", self) {
+		t.Errorf("rows %+v do not carry the phase's writes", rows)
+	}
+	if len(wholeDisks()) == 0 {
+		t.Logf("no disk under /sys/block with a device: the machine's disk writes are not measured here")
+		return
+	}
+	if got := book.DiskWriteMBps("write") * wall * (1 << 20); got < size*0.99 {
+		t.Errorf("the disks booked %.0f bytes written, want at least %d", got, size)
+	}
+}
+
+// testFile is a new file under the repository's git-ignored .run/test/
+// folder (on the disk the tests run from, not a tmpfs /tmp), removed with
+// its folder in t.Cleanup.
+func testFile(t *testing.T) *os.File {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's folder")
+		}
+		dir = parent
+	}
+	base := filepath.Join(dir, ".run", "test", "measure")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.CreateTemp(base, "writes-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		os.Remove(f.Name())
+	})
+	return f
 }

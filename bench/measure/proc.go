@@ -1,6 +1,6 @@
 // Per-process counters from /proc: CPU time (user + system, plus waited-for
-// children), minor page faults, resident memory and its peak; and the
-// machine's busy time.
+// children), minor page faults, resident memory and its peak, bytes written
+// to storage; and the machine's busy time and disk writes.
 
 package measure
 
@@ -24,6 +24,12 @@ type ProcUsage struct {
 	MinorFaults int64         // page faults served without I/O since it started (minflt)
 	RSSBytes    int64         // VmRSS
 	HWMBytes    int64         // VmHWM: peak resident set
+	// WriteBytes is what the process (and its children it waited for)
+	// sent to storage since it started: write_bytes of /proc/PID/io, the
+	// page-cache pages it dirtied, counted when dirtied. HasIO is false
+	// when /proc/PID/io could not be read (another user's process).
+	WriteBytes int64
+	HasIO      bool
 }
 
 // ParseStat returns the CPU time from the contents of /proc/PID/stat: user +
@@ -86,7 +92,22 @@ func ParseStatus(data []byte) (rss, hwm int64) {
 	return rss, hwm
 }
 
-// Read returns the counters of process pid.
+// ParseIO returns write_bytes from the contents of /proc/PID/io.
+func ParseIO(data []byte) (int64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "write_bytes:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("measure: io write_bytes %q", v)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("measure: io without write_bytes")
+}
+
+// ReadProc returns the counters of process pid.
 func ReadProc(pid int) (ProcUsage, error) {
 	dir := filepath.Join("/proc", strconv.Itoa(pid))
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
@@ -102,7 +123,12 @@ func ReadProc(pid int) (ProcUsage, error) {
 		return ProcUsage{}, fmt.Errorf("measure: %w", err)
 	}
 	rss, hwm := ParseStatus(status)
-	return ProcUsage{CPU: cpu, MinorFaults: faults, RSSBytes: rss, HWMBytes: hwm}, nil
+	u := ProcUsage{CPU: cpu, MinorFaults: faults, RSSBytes: rss, HWMBytes: hwm}
+	if io, err := os.ReadFile(filepath.Join(dir, "io")); err == nil {
+		u.WriteBytes, err = ParseIO(io)
+		u.HasIO = err == nil
+	}
+	return u, nil
 }
 
 // ParseMachine returns the busy and total CPU time of all cores from the
@@ -131,6 +157,37 @@ func ParseMachine(data []byte) (busy, total time.Duration, err error) {
 	return time.Duration(sum-idle) * tick, time.Duration(sum) * tick, nil
 }
 
+// ParseDiskStats returns the bytes written to the devices of disks since
+// boot from the contents of /proc/diskstats (sectors written, field 10, of
+// 512 bytes whatever the device's sector size).
+func ParseDiskStats(data []byte, disks map[string]bool) int64 {
+	var sectors int64
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 10 || !disks[f[2]] {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[9], 10, 64)
+		sectors += n
+	}
+	return sectors * 512
+}
+
+// wholeDisks are the block devices backed by a device of their own
+// (/sys/block/NAME/device exists): vda, sda, nvme0n1, not loop devices,
+// device-mapper or partitions, whose writes a disk of the list carries too.
+func wholeDisks() map[string]bool {
+	disks := map[string]bool{}
+	entries, _ := os.ReadDir("/sys/block")
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join("/sys/block", e.Name(), "device")); err == nil {
+			disks[e.Name()] = true
+		}
+	}
+	return disks
+}
+
 // Snapshot is every watched process's counters, and the machine's, at one
 // moment.
 type Snapshot struct {
@@ -138,6 +195,7 @@ type Snapshot struct {
 	Procs     map[string]ProcUsage // by process name; a process that is gone is absent
 	Busy      time.Duration        // machine busy time over all cores
 	MachineAt time.Duration        // machine total time over all cores
+	DiskBytes int64                // written to the machine's disks since boot (ParseDiskStats)
 }
 
 // Take reads every process of pids (name -> PID) and the machine.
@@ -150,6 +208,9 @@ func Take(pids map[string]int) Snapshot {
 	}
 	if data, err := os.ReadFile("/proc/stat"); err == nil {
 		s.Busy, s.MachineAt, _ = ParseMachine(data)
+	}
+	if data, err := os.ReadFile("/proc/diskstats"); err == nil {
+		s.DiskBytes = ParseDiskStats(data, wholeDisks())
 	}
 	return s
 }

@@ -62,3 +62,29 @@ func TestReadSelf(t *testing.T) {
 		t.Fatalf("%+v", u)
 	}
 }
+
+func TestParseIO(t *testing.T) {
+	n, err := ParseIO([]byte("rchar: 10\nwchar: 20\nsyscr: 1\nsyscw: 2\nread_bytes: 4096\nwrite_bytes: 8192\ncancelled_write_bytes: 0\n"))
+	if err != nil || n != 8192 {
+		t.Fatalf("write_bytes %d (%v), want 8192", n, err)
+	}
+	for _, bad := range []string{"rchar: 10\n", "write_bytes: many\n"} {
+		if _, err := ParseIO([]byte(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+// TestParseDiskStats: sectors written (field 10) of the listed disks only,
+// in bytes: a partition's writes are its disk's already.
+func TestParseDiskStats(t *testing.T) {
+	stats := "   7       0 loop0 59 0 2170 5 372 556 1000 80 0 78 114 0 0 0 0\n" +
+		" 253       0 vda 100 0 200 10 50 0 3000 40 0 60 70\n" +
+		" 253       1 vda1 90 0 180 9 45 0 2900 30 0 50 60\n" +
+		" 259       0 nvme0n1 1 0 2 3 4 0 1 5 0 6 7\n" +
+		"short line\n"
+	got := ParseDiskStats([]byte(stats), map[string]bool{"vda": true, "nvme0n1": true})
+	if want := int64(3001 * 512); got != want {
+		t.Fatalf("%d bytes, want %d", got, want)
+	}
+}

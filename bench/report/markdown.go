@@ -220,6 +220,7 @@ func (r *Report) intakePhasesMarkdown(b *strings.Builder) {
 		}
 	}
 	phaseTable(b, all, -1)
+	r.intakeWritesMarkdown(b, all)
 	for _, ph := range append(r.Ramp, all...) {
 		if len(ph.ErrorSamples) > 0 {
 			p("\n- %s, client-side errors (%d): %s", ph.Name, ph.Errors+ph.OtherStatus, strings.Join(ph.ErrorSamples, "; "))
@@ -292,6 +293,78 @@ func (r *Report) cpuMarkdown(b *strings.Builder) {
 	cpuTable(b, r.Phases, r.CPU, r.MachineBusy)
 	fmt.Fprintf(b, "\nCPU from /proc/PID/stat between phase boundaries: utime+stime plus the children a process waited for (Redis's AOF-rewrite child counts as Redis once it ends); peak RSS is VmHWM from /proc/PID/status. *Machine busy* counts every process on the machine, so busy minus the rows above is other users' work (and any child still running, such as an AOF rewrite in progress).\n\n")
 	r.extraCPUMarkdown(b)
+	r.writesMarkdown(b)
+}
+
+// intakeWritesMarkdown says, under the table of the fixed rates, what
+// Redis, the peers and the orderers wrote in each of those phases and what
+// reached the disks: the writes a 202's fsync shared the disk with. Nothing
+// in reports from before it was recorded.
+func (r *Report) intakeWritesMarkdown(b *strings.Builder, phases []loadgen.Phase) {
+	if len(r.DiskWriteMBps) == 0 {
+		return
+	}
+	sum := func(ph string, match func(name string) bool) float64 {
+		var mbps float64
+		for _, c := range r.CPU {
+			if match(c.Name) {
+				mbps += c.WriteMBps[ph]
+			}
+		}
+		return mbps
+	}
+	prefixed := func(prefix string) func(string) bool {
+		return func(name string) bool { return strings.HasPrefix(name, prefix) }
+	}
+	var cells []string
+	for _, ph := range phases {
+		if _, booked := r.DiskWriteMBps[ph.Name]; !booked {
+			continue
+		}
+		cells = append(cells, fmt.Sprintf("%s %.1f / %.1f / %.1f / %.1f", ph.Name, sum(ph.Name, func(n string) bool { return n == "redis" }),
+			sum(ph.Name, prefixed("peer.")), sum(ph.Name, prefixed("orderer")), r.DiskWriteMBps[ph.Name]))
+	}
+	if len(cells) > 0 {
+		fmt.Fprintf(b, "\nDisk writes in these phases, MB/s (Redis / peers / orderers / all of the disks): %s. Redis's fsyncs wait behind the ledger's writes on the shared disk (see *Disk writes per process*).\n", strings.Join(cells, "; "))
+	}
+}
+
+// writesMarkdown is what each process of the run's system wrote to storage
+// in each phase, and what reached the machine's disks; nothing in reports
+// from before it was recorded.
+func (r *Report) writesMarkdown(b *strings.Builder) {
+	if len(r.DiskWriteMBps) == 0 {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## Disk writes per process (MB/s)\n\n| process |")
+	for _, ph := range r.Phases {
+		p(" %s |", ph)
+	}
+	p("\n|---|")
+	for range r.Phases {
+		p("---|")
+	}
+	p("\n")
+	for _, c := range r.CPU {
+		if len(c.WriteMBps) == 0 {
+			continue
+		}
+		p("| %s |", c.Name)
+		for _, ph := range r.Phases {
+			if w, ok := c.WriteMBps[ph]; ok {
+				p(" %.1f |", w)
+			} else {
+				p(" — |")
+			}
+		}
+		p("\n")
+	}
+	p("| *disks (all processes, other users' too)* |")
+	for _, ph := range r.Phases {
+		p(" %.1f |", r.DiskWriteMBps[ph])
+	}
+	p("\n\nA process's writes are `write_bytes` of /proc/PID/io between phase boundaries: the file pages it dirtied, counted when dirtied (the kernel writes them back later, or at the process's fsync), plus its children's it waited for. *Disks* is what reached the machine's disks, from /proc/diskstats: every process's writes once written back, file system metadata, other users' work. Redis answers no vote before its AOF fsync, and an fsync shares the disk, and its cache flushes, with the ledger's writes: the peers' and orderers' writes in an intake phase are what its 202 tail waits behind (docs/bench.md).\n\n")
 }
 
 // cpuTable is a table of the processes' CPU in each phase, their peak RSS,

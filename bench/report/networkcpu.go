@@ -20,9 +20,10 @@ type NetworkCPU struct {
 	Consensus string `json:"consensus"` // bft or raft
 	// Phases, CPU and MachineBusy are as Report's, for the network's
 	// phases.
-	Phases      []string             `json:"phases"`
-	CPU         []measure.ProcessCPU `json:"cpu"`
-	MachineBusy map[string]float64   `json:"machine_busy"`
+	Phases        []string             `json:"phases"`
+	CPU           []measure.ProcessCPU `json:"cpu"`
+	MachineBusy   map[string]float64   `json:"machine_busy"`
+	DiskWriteMBps map[string]float64   `json:"disk_write_mb_per_s,omitempty"`
 }
 
 // extraCPUMarkdown is a CPU table per extra network; nothing without one.

@@ -50,6 +50,10 @@ type Report struct {
 	Phases      []string             `json:"phases"` // CPU columns, in run order
 	CPU         []measure.ProcessCPU `json:"cpu"`
 	MachineBusy map[string]float64   `json:"machine_busy"` // busy share of all cores per phase (0..1)
+	// DiskWriteMBps is what reached the machine's disks per phase (MB/s,
+	// every process, from /proc/diskstats); empty in reports from before
+	// it was recorded, as are CPU's WriteMBps.
+	DiskWriteMBps map[string]float64 `json:"disk_write_mb_per_s,omitempty"`
 	// ExtraCPU is each extra network's CPU book, in the order they were
 	// brought up; empty in reports from before it was recorded.
 	ExtraCPU   []NetworkCPU `json:"extra_networks_cpu,omitempty"`

@@ -342,3 +342,33 @@ func TestMarkdownSaysWhenTheOOMKillerStruck(t *testing.T) {
 		t.Errorf("the OOM kills are not said before the targets:\n%.600s", md)
 	}
 }
+
+// TestDiskWritesShown: each process's writes per phase in their own table,
+// with the disks' row, and under the fixed rates' table what Redis, the
+// peers and the orderers wrote in those phases; a report without writes
+// (from before they were recorded) shows neither.
+func TestDiskWritesShown(t *testing.T) {
+	r := fixture()
+	if md := r.Markdown(); strings.Contains(md, "Disk writes") {
+		t.Fatal("a report without disk writes shows them")
+	}
+	r.Phases = []string{"ramp", "fixed-10000"}
+	r.CPU = []measure.ProcessCPU{
+		{Name: "redis", WriteMBps: map[string]float64{"ramp": 3, "fixed-10000": 5.4}},
+		{Name: "peer.Commission", WriteMBps: map[string]float64{"ramp": 10, "fixed-10000": 20}},
+		{Name: "peer.Observers", WriteMBps: map[string]float64{"ramp": 10, "fixed-10000": 10.5}},
+		{Name: "orderer0", WriteMBps: map[string]float64{"fixed-10000": 12.25}},
+		{Name: "gateway", Cores: map[string]float64{"ramp": 0.75}},
+	}
+	r.DiskWriteMBps = map[string]float64{"ramp": 30, "fixed-10000": 61.04}
+	md := saved(t, r).Markdown()
+	hasAll(t, md,
+		"## Disk writes per process (MB/s)\n\n| process | ramp | fixed-10000 |",
+		"| redis | 3.0 | 5.4 |",
+		"| orderer0 | — | 12.2 |",
+		"| *disks (all processes, other users' too)* | 30.0 | 61.0 |",
+		"Disk writes in these phases, MB/s (Redis / peers / orderers / all of the disks): fixed-10000 5.4 / 30.5 / 12.2 / 61.0.")
+	if strings.Contains(md, "| gateway | —") {
+		t.Error("a process without recorded writes has a row in the writes table")
+	}
+}

@@ -29,17 +29,18 @@ func (r *run) bookExtraCPU(name, consensus string, b *measure.CPUBook) {
 		return
 	}
 	n := report.NetworkCPU{Network: name, Consensus: consensus}
-	n.Phases, n.CPU, n.MachineBusy = cpuTable(b)
+	n.Phases, n.CPU, n.MachineBusy, n.DiskWriteMBps = cpuTable(b)
 	r.rep.ExtraCPU = append(r.rep.ExtraCPU, n)
 }
 
 // cpuTable is what the report's CPU table of a book shows: its phases in
 // the order they were first opened, each process's row, and the machine's
-// busy share in each phase.
-func cpuTable(b *measure.CPUBook) ([]string, []measure.ProcessCPU, map[string]float64) {
-	busy := map[string]float64{}
+// busy share and disk writes (MB/s) in each phase.
+func cpuTable(b *measure.CPUBook) (phases []string, rows []measure.ProcessCPU, busy, disk map[string]float64) {
+	busy, disk = map[string]float64{}, map[string]float64{}
 	for _, ph := range b.Phases() {
 		busy[ph] = b.MachineBusy(ph)
+		disk[ph] = b.DiskWriteMBps(ph)
 	}
-	return b.Phases(), b.Rows(), busy
+	return b.Phases(), b.Rows(), busy, disk
 }

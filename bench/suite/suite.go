@@ -627,7 +627,7 @@ func (r *run) phases(ctx context.Context) error {
 // what saturated in them into the report.
 func (r *run) bookCPU() {
 	rep := r.rep
-	rep.Phases, rep.CPU, rep.MachineBusy = cpuTable(r.book)
+	rep.Phases, rep.CPU, rep.MachineBusy, rep.DiskWriteMBps = cpuTable(r.book)
 	rep.ReferendumStart.Busy, rep.ReferendumStart.Parts = r.parts("referendum")
 	r.saturation()
 }
