@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +70,56 @@ func TestAcceptanceOffline(t *testing.T) {
 	for _, want := range []string{"FAIL " + altered.VoteID + ": ballot: acceptance receipt does not hold together", "FAIL " + rogue.VoteID + ": ballot: tree head signed by a key not registered", "VALID " + as[0].VoteID} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// pendingLedger is an election in progress with no batch committed: every
+// acceptance receipt that verifies is PENDING within the deadline.
+type pendingLedger struct{ standingLedger }
+
+func (pendingLedger) Election(context.Context) (*ballot.Election, error) {
+	return &ballot.Election{Status: ballot.StatusConfigured}, nil
+}
+
+func (pendingLedger) BatchesFrom(context.Context, string, string, func(ballot.BatchRecord) error) (string, error) {
+	return "", nil
+}
+
+// TestAcceptanceMalformedVoteID: an acceptance receipt whose vote id is not
+// one FAILs, offline and against a ledger where it would be PENDING, and
+// so does one that also has a head signed by an unknown key; the genuine
+// receipt is PENDING.
+func TestAcceptanceMalformedVoteID(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine := signedAcceptances(t, key)[0]
+	rogue := signedAcceptances(t, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)))[0]
+	cases := []struct {
+		name   string
+		a      func() ballot.Acceptance
+		reason string
+	}{
+		{"receipt's vote id short", func() ballot.Acceptance { a := genuine; a.VoteID = a.VoteID[:31]; return a }, "is not the receipt's"},
+		{"receipt's vote id upper-case", func() ballot.Acceptance { a := genuine; a.VoteID = strings.ToUpper(a.VoteID); return a }, "is not the receipt's"},
+		{"both vote ids not hex", func() ballot.Acceptance { a := genuine; a.VoteID = "g" + a.VoteID[1:]; a.Vote.ID = a.VoteID; return a }, "is not 32 lowercase hex characters"},
+		{"malformed and signed by an unknown key", func() ballot.Acceptance { a := rogue; a.VoteID += "0"; a.Vote.ID = a.VoteID; return a }, "is not 32 lowercase hex characters"},
+	}
+	for _, ledger := range []standingLedger{nil, pendingLedger{}} {
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s, ledger %t", c.name, ledger != nil), func(t *testing.T) {
+				var out bytes.Buffer
+				tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{c.a(), genuine}, keys, ledger, time.Minute, time.UnixMilli(1))
+				if err != nil || tally.fail != 1 || tally.exit() != 1 || !strings.HasPrefix(out.String(), "FAIL ") || !strings.Contains(out.String(), c.reason) {
+					t.Fatalf("tally %+v, %v; want 1 FAIL mentioning %q:\n%s", tally, err, c.reason, out.String())
+				}
+				if ledger != nil && tally.pending != 1 {
+					t.Errorf("the genuine receipt is not PENDING:\n%s", out.String())
+				}
+			})
 		}
 	}
 }

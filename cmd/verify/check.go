@@ -47,12 +47,17 @@ func newChecker(l batchRecords) *checker {
 }
 
 // check audits one receipt and describes it, or says precisely why it fails.
+// A receipt whose vote_id is not a vote id (ballot.ValidVoteID) is not a
+// receipt (errNotReceipt), pending or not: no such vote can ever reach the
+// ledger. A pending receipt with a vote id is errPending; it need carry
+// nothing else (the gateway's names no state while the batcher has not
+// placed the vote).
 func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	switch {
-	case r.Status == ballot.ReceiptPending:
-		return "", errPending
 	case !ballot.ValidVoteID(r.VoteID):
 		return "", notReceipt(fmt.Sprintf("its vote_id %q is not 32 lower-case hex characters", r.VoteID))
+	case r.Status == ballot.ReceiptPending:
+		return "", errPending
 	case !ballot.ValidState(r.State):
 		return "", notReceipt(fmt.Sprintf("its state %q is not a state code (2 to 8 of A-Z, 0-9)", r.State))
 	}

@@ -142,6 +142,15 @@ func TestTamperedReceiptsFailWithTheReason(t *testing.T) {
 		{"empty object", func(r *ballot.Receipt, _ fakeLedger) { *r = ballot.Receipt{} }, `not a receipt: its vote_id "" is not`},
 		{"invalid state", func(r *ballot.Receipt, _ fakeLedger) { r.State = "ca/1" }, `not a receipt: its state "ca/1" is not a state code`},
 		{"invalid vote id", func(r *ballot.Receipt, _ fakeLedger) { r.VoteID = "../../healthz" }, "not a receipt: its vote_id"},
+		// pending, but no vote has such an id: never reported PENDING
+		{"pending, vote id short", func(r *ballot.Receipt, _ fakeLedger) { r.Status = ballot.ReceiptPending; r.VoteID = r.VoteID[:31] }, "not a receipt: its vote_id"},
+		{"pending, vote id long", func(r *ballot.Receipt, _ fakeLedger) { r.Status = ballot.ReceiptPending; r.VoteID += "0" }, "not a receipt: its vote_id"},
+		{"pending, vote id upper-case", func(r *ballot.Receipt, _ fakeLedger) {
+			r.Status = ballot.ReceiptPending
+			r.VoteID = strings.ToUpper(r.VoteID)
+		}, "is not 32 lower-case hex characters"},
+		{"pending, vote id not hex", func(r *ballot.Receipt, _ fakeLedger) { r.Status = ballot.ReceiptPending; r.VoteID = "g" + r.VoteID[1:] }, "not a receipt: its vote_id"},
+		{"pending, no vote id", func(r *ballot.Receipt, _ fakeLedger) { *r = ballot.Receipt{Status: ballot.ReceiptPending} }, `not a receipt: its vote_id "" is not`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -156,10 +165,17 @@ func TestTamperedReceiptsFailWithTheReason(t *testing.T) {
 	}
 }
 
+// TestPendingIsNotAFailure: a pending receipt as the gateway serves it (a
+// vote id, and a state or none) is pending, whatever else it lacks.
 func TestPendingIsNotAFailure(t *testing.T) {
-	_, err := newChecker(fakeLedger{}).check(context.Background(), ballot.Receipt{Status: ballot.ReceiptPending})
-	if err != errPending {
-		t.Fatalf("pending receipt: %v", err)
+	id, _ := ballot.NewVoteID()
+	for _, r := range []ballot.Receipt{
+		{VoteID: id, Status: ballot.ReceiptPending},
+		{VoteID: id, State: "CA", Status: ballot.ReceiptPending},
+	} {
+		if _, err := newChecker(fakeLedger{}).check(context.Background(), r); err != errPending {
+			t.Errorf("pending receipt %+v: %v; want errPending", r, err)
+		}
 	}
 }
 

@@ -49,8 +49,10 @@ Checks each receipt: the vote hashes to the receipt's leaf, the proof leads
 from the leaf to the root, and the root is the one the ledger recorded for the
 batch. Receipt files hold one JSON receipt, or one per line; "-" reads stdin.
 A receipt is the body of the gateway's GET /api/v1/votes/{vote_id} once the
-vote is committed; a file that holds no receipt is a usage error (status 2), a
-value in it that is not a receipt FAILs and the others are still checked.
+vote is committed (while it is pending, the body says so: PENDING); a file that
+holds no receipt is a usage error (status 2), a value in it that is not a
+receipt FAILs and the others are still checked. A vote_id that is not 32
+lower-case hex characters is never a receipt, pending or not.
 
 --acceptance checks signed acceptance receipts (GET /api/v1/votes/{id}/acceptance):
 the vote hashes to the leaf, the proof leads to the signed head's root, the head

@@ -66,15 +66,17 @@ func TestReadJSON(t *testing.T) {
 }
 
 // TestNotReceiptsFail: what is not a receipt (a saved error answer, {}, a
-// receipt of an invalid state) FAILs, named by where it was read, saying
-// how to get a receipt, and the receipts after it are still checked
-// (they ended verify with "cannot read the ledger").
+// receipt of an invalid state, a pending one of a malformed vote id) FAILs,
+// named by where it was read, saying how to get a receipt, and the
+// receipts after it are still checked (they ended verify with "cannot read
+// the ledger").
 func TestNotReceiptsFail(t *testing.T) {
 	rs, ledger := committed(t)
 	bad := rs[1]
 	bad.State = "??"
+	pending := ballot.Receipt{VoteID: "00", Status: ballot.ReceiptPending}
 	var lines []string
-	for _, r := range []ballot.Receipt{bad, rs[0]} {
+	for _, r := range []ballot.Receipt{bad, pending, rs[0]} {
 		data, _ := json.Marshal(r)
 		lines = append(lines, string(data))
 	}
@@ -85,7 +87,7 @@ func TestNotReceiptsFail(t *testing.T) {
 	}
 	var out bytes.Buffer
 	tally, err := checkReceipts(context.Background(), &out, newChecker(ledger), read, false, nil)
-	if err != nil || tally.fail != 3 || tally.ok != 1 || tally.exit() != 1 {
+	if err != nil || tally.fail != 4 || tally.ok != 1 || tally.pending != 0 || tally.exit() != 1 {
 		t.Fatalf("tally %+v, %v:\n%s", tally, err, out.String())
 	}
 	text := out.String()
@@ -93,6 +95,7 @@ func TestNotReceiptsFail(t *testing.T) {
 		"FAIL " + path + ": receipt 1: not a receipt: it is an error answer (no_vote: no vote)",
 		"FAIL " + path + ": receipt 2: not a receipt: its vote_id \"\"",
 		"FAIL " + path + ": receipt 3: not a receipt: its state \"??\"",
+		"FAIL " + path + ": receipt 4: not a receipt: its vote_id \"00\" is not 32 lower-case hex characters",
 		"a receipt is the JSON body of the gateway's GET /api/v1/votes/{vote_id}",
 		"PASS " + rs[0].VoteID,
 	} {
