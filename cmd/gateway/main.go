@@ -310,7 +310,7 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	g.intake = dedup.New(rdb, l, o.dedup, log)
 	o.http.Secret = secret
 	gin.SetMode(gin.ReleaseMode)
-	page, err := voterweb.New(elections, log)
+	page, err := voterweb.New(elections, log, o.http.Now)
 	if err != nil {
 		g.intake.Close()
 		return nil, err

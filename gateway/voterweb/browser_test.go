@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/votechain/votechain/ballot"
@@ -114,7 +115,7 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives headless Chromium: skipped under -short (run make test)")
 	}
-	h, err := New(fakeElections{e: referendum()}, slog.New(slog.DiscardHandler))
+	h, err := New(fakeElections{e: referendum()}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,12 +126,7 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	mux.Handle("/vote/", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shots := filepath.Join(root, ".run", "test", "voter-page-browser")
+	shots := shotsDir(t)
 	b := browsertest.New(t)
 	downloads := browsertest.Downloads(t, b)
 	ctx, cancel := context.WithTimeout(b, time.Minute)
@@ -235,6 +231,91 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	if msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".vote-check .error"))); err != nil || !strings.Contains(msg, "no vote has this id (no_vote, HTTP 404)") {
 		t.Errorf("unknown vote id shows %q (%v)", msg, err)
 	}
+}
+
+// TestVotingWindowInBrowser drives the page in headless Chromium with the
+// voter in Asia/Kolkata (UTC+5:30) and the gateway's clock years from the
+// browser's, three seconds before a window of three seconds opens. The
+// page says when voting opens, in the voter's time and in UTC, and shows
+// no form; when the window opens the form appears with no reload (timed on
+// the gateway's clock); when it ends while the voter is typing, the form
+// goes and focus moves to the notice that voting has closed, and "Check my
+// vote" stays. Screenshots go to .run/test/voter-page-browser.
+func TestVotingWindowInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives headless Chromium: skipped under -short (run make test)")
+	}
+	b := browsertest.New(t)
+	if _, err := chromedp.Call(b, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"}); err != nil {
+		t.Fatal(err)
+	}
+	e := windowAt()
+	e.ClosesAt = e.OpensAt.Add(3 * time.Second)
+	start, began := time.Now(), e.OpensAt.Add(-3*time.Second)
+	h, err := New(fakeElections{e: e}, slog.New(slog.DiscardHandler), func() time.Time { return began.Add(time.Since(start)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	shots := shotsDir(t)
+	ctx, cancel := context.WithTimeout(b, 30*time.Second)
+	defer cancel()
+	// shown tells which of the phase's elements show, and what has focus.
+	shown := func(name string) map[string]any {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`Object.fromEntries(
+			["vote-form", "window", "open-notice", "before-notice", "after-notice", "check-form"].map(id => [id, !document.getElementById(id).hidden])
+			.concat([["focus", document.activeElement.id]]))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got["screenshot"] = browsertest.Screenshot(t, ctx, shots, name)
+		return got
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("before-notice"))); err != nil {
+		t.Fatal(err)
+	}
+	before := shown("window-before")
+	if before["vote-form"] != false || before["window"] != false || before["check-form"] != true {
+		t.Errorf("before the window: %v; want the notice, no form, and the check", before)
+	}
+	notice, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("before-notice")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(notice, "Voting opens at ") || !strings.Contains(notice, "GMT+5:30, your time (2 March 2031, 14:00 UTC)") {
+		t.Errorf("the notice says %q; want when voting opens in the voter's time and in UTC", notice)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("vote-form")),
+		chromedp.Focus(chromedp.ID("voter-id")), chromedp.SendKeys(chromedp.ID("voter-id"), "V1")); err != nil {
+		t.Fatalf("the form did not appear when the window opened: %v", err)
+	}
+	open := shown("window-opened")
+	if open["before-notice"] != false || open["open-notice"] != true || open["window"] != true || open["after-notice"] != false {
+		t.Errorf("once the window opened: %v; want the form, the window and the notice that it opened", open)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("after-notice"))); err != nil {
+		t.Fatalf("the closed notice did not appear when the window ended: %v", err)
+	}
+	after := shown("window-ended")
+	if after["vote-form"] != false || after["window"] != false || after["open-notice"] != false || after["check-form"] != true || after["focus"] != "after-notice" {
+		t.Errorf("once the window ended: %v; want the closed notice with focus, no form, and the check", after)
+	}
+}
+
+// shotsDir is where the browser tests' screenshots go:
+// .run/test/voter-page-browser in the repository.
+func shotsDir(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, ".run", "test", "voter-page-browser")
 }
 
 func equalMaps(a, b map[string]string) bool {

@@ -7,6 +7,13 @@
 // was rejected. The page loads nothing from elsewhere and is served under a
 // strict Content-Security-Policy (CSP).
 //
+// The page is rendered in one of three phases of the voting window (see
+// Phase): before it, a notice of when voting opens and no usable vote
+// form; in it, the form; after it, a notice that voting has closed and
+// where to check votes and read the results. "Check my vote" is there in
+// every phase. The script moves the page from phase to phase when the
+// window opens or ends while it is open, on the gateway's clock.
+//
 // The page holds no rules of its own: the API decides and words every
 // refusal, and the page shows those words.
 package voterweb
@@ -56,24 +63,57 @@ var Reasons = map[string]string{
 	ballot.RejectNotOnRoll:      "the voter id and credential are not on the sealed roll of this state and contest",
 }
 
+// Phase is where a moment lies against an election's voting window, as the
+// page shows it.
+type Phase string
+
+const (
+	// PhaseBefore: the election is configured and its window has not
+	// opened yet.
+	PhaseBefore Phase = "before"
+	// PhaseOpen: the election takes votes (ballot.Election.OpenAt).
+	PhaseOpen Phase = "open"
+	// PhaseAfter: the window has ended (at WindowEnd, the early close
+	// included), or the election is closed or finalised.
+	PhaseAfter Phase = "after"
+)
+
+// PhaseAt gives the phase of e at t. It agrees with e.OpenAt(t), the
+// gateway's test for taking a vote: PhaseOpen exactly when that is true.
+func PhaseAt(e *ballot.Election, t time.Time) Phase {
+	switch {
+	case e.OpenAt(t):
+		return PhaseOpen
+	case e.Status == ballot.StatusConfigured && t.Before(e.OpensAt):
+		return PhaseBefore
+	default:
+		return PhaseAfter
+	}
+}
+
 // Handler serves the page and its static files.
 type Handler struct {
 	elections Elections
 	log       *slog.Logger
+	now       func() time.Time
 	page      *template.Template
 	mux       *http.ServeMux
 }
 
-// New builds the handler.
-func New(elections Elections, log *slog.Logger) (*Handler, error) {
+// New builds the handler; now is the clock the page's phase is read on
+// (time.Now if nil): the gateway's, the one it takes votes on.
+func New(elections Elections, log *slog.Logger, now func() time.Time) (*Handler, error) {
 	if elections == nil || log == nil {
 		return nil, errors.New("voterweb: New needs an election source and a logger")
+	}
+	if now == nil {
+		now = time.Now
 	}
 	page, err := template.New("page").Parse(pageHTML)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{elections: elections, log: log, page: page, mux: http.NewServeMux()}
+	h := &Handler{elections: elections, log: log, now: now, page: page, mux: http.NewServeMux()}
 	static, _ := fs.Sub(staticFS, "static")
 	h.mux.HandleFunc("GET "+Path+"", h.servePage)
 	h.mux.Handle("GET "+Path+"/static/", http.StripPrefix(Path+"/static/", http.FileServerFS(static)))
@@ -101,9 +141,11 @@ type pageData struct {
 	// Error is set when the election record is not available.
 	Error string
 	// Opens and Closes are the voting window (Closes: the early close, if
-	// any); Open is whether votes are taken now, else the page says so.
-	Opens, Closes time.Time
-	Open          bool
+	// any); Phase is where Now, the gateway's time when the page was
+	// rendered, lies against it. The script reads them to move the
+	// page on when the window opens or ends.
+	Opens, Closes, Now time.Time
+	Phase              Phase
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +159,8 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "30")
 	} else {
 		d.Election, d.Single = e, len(e.Contests) == 1
-		d.Opens, d.Closes, d.Open = e.OpensAt, e.WindowEnd(), e.OpenAt(time.Now())
+		d.Now = h.now()
+		d.Opens, d.Closes, d.Phase = e.OpensAt, e.WindowEnd(), PhaseAt(e, d.Now)
 	}
 	var buf bytes.Buffer
 	if err := h.page.Execute(&buf, d); err != nil {

@@ -35,32 +35,111 @@ func referendum() *ballot.Election {
 		Status: ballot.StatusConfigured, OpensAt: time.Now().Add(-time.Hour).Truncate(time.Minute), ClosesAt: time.Now().Add(time.Hour).Truncate(time.Minute)}
 }
 
-// TestPageSaysTheVotingWindow: the page names the window, and says when
-// votes are not taken (before it, after it, once closed early), keeping
-// the check below usable.
-func TestPageSaysTheVotingWindow(t *testing.T) {
-	open := referendum()
-	_, html := get(t, newHandler(t, fakeElections{e: open}), "/vote")
-	window := `Voting is open from <time datetime="` + open.OpensAt.UTC().Format("2006-01-02T15:04:05Z") + `">`
-	if !strings.Contains(html, window) || strings.Contains(html, "Voting is not open now") {
-		t.Errorf("an open election's page lacks %q or says it is not open", window)
+// windowAt is an election of two questions whose window is 14:00 to
+// 20:00 UTC on 2 March 2031.
+func windowAt() *ballot.Election {
+	e := referendum()
+	e.OpensAt = time.Date(2031, 3, 2, 14, 0, 0, 0, time.UTC)
+	e.ClosesAt = e.OpensAt.Add(6 * time.Hour)
+	return e
+}
+
+// startTag is the start tag of the element with the id on the page.
+func startTag(t *testing.T, html, id string) string {
+	t.Helper()
+	tag := regexp.MustCompile(`<[a-z]+ [^>]*\bid="` + regexp.QuoteMeta(id) + `"[^>]*>`).FindString(html)
+	if tag == "" {
+		t.Fatalf("the page has no element %q", id)
 	}
-	later := referendum()
-	later.OpensAt = time.Now().Add(time.Hour)
-	closed := referendum()
-	closed.Status, closed.ClosedAt = ballot.StatusClosed, time.Now().Add(-time.Minute)
-	for name, e := range map[string]*ballot.Election{"not yet open": later, "closed early": closed} {
-		_, html := get(t, newHandler(t, fakeElections{e: e}), "/vote")
-		if !strings.Contains(html, "Voting is not open now") || !strings.Contains(html, `id="check`) {
-			t.Errorf("%s: the page does not say votes are not taken, or lacks the check", name)
-		}
+	return tag
+}
+
+// elementText is the element with the id, up to its end tag (the
+// elements looked at hold no element of their own kind).
+func elementText(t *testing.T, html, id string) string {
+	t.Helper()
+	tag := startTag(t, html, id)
+	name := tag[1:strings.IndexByte(tag, ' ')]
+	rest := html[strings.Index(html, tag):]
+	return rest[:strings.Index(rest, "</"+name+">")]
+}
+
+// TestPagePhases: on the clock the handler is given, the page is rendered
+// in the phase of the voting window that clock is in. Before it, a notice
+// names when voting opens and closes (UTC, in <time> elements the script
+// adds local time to) and the vote form is hidden; in it, the form and the
+// window, no notice; after it (the window's end, an early close, or a
+// closed election whatever the time), a notice that voting has closed, at
+// the early close if there was one, pointing to "Check my vote" and the
+// results, and no form. "Check my vote" is there in every phase, and the
+// page data gives the script the phase, the window and the gateway's time.
+func TestPagePhases(t *testing.T) {
+	e := windowAt()
+	early := windowAt()
+	early.Status, early.ClosedAt = ballot.StatusClosed, e.OpensAt.Add(time.Hour)
+	closedFirst := windowAt()
+	closedFirst.Status, closedFirst.ClosedAt = ballot.StatusClosed, e.OpensAt.Add(-time.Hour)
+	finalised := windowAt()
+	finalised.Status, finalised.ClosedAt, finalised.FinalisedAt = ballot.StatusFinalised, e.ClosesAt, e.ClosesAt.Add(time.Hour)
+	when := func(at time.Time) string {
+		return `<time class="when" datetime="` + at.Format(time.RFC3339) + `">` + at.Format("2 January 2006, 15:04") + ` UTC</time>`
 	}
-	if !strings.Contains(html, ">"+open.ClosesAt.UTC().Format("2 January 2006, 15:04")+"</time>") {
-		t.Errorf("the page lacks the window's end")
-	}
-	_, html = get(t, newHandler(t, fakeElections{e: closed}), "/vote")
-	if !strings.Contains(html, ">"+closed.ClosedAt.UTC().Format("2 January 2006, 15:04")+"</time>") {
-		t.Errorf("an election closed early shows its planned end, not when it closed")
+	for _, c := range []struct {
+		name  string
+		e     *ballot.Election
+		now   time.Time
+		phase Phase
+		// says is what the phase's notice (or the window, when open) says.
+		says []string
+	}{
+		{"an hour before", e, e.OpensAt.Add(-time.Hour), PhaseBefore,
+			[]string{"Voting has not opened yet.", "Voting opens at " + when(e.OpensAt), " and closes at " + when(e.ClosesAt)}},
+		{"a second before", e, e.OpensAt.Add(-time.Second), PhaseBefore, []string{"Voting opens at " + when(e.OpensAt)}},
+		{"at the opening", e, e.OpensAt, PhaseOpen, []string{"Voting is open from " + when(e.OpensAt) + " to " + when(e.ClosesAt)}},
+		{"a second before the end", e, e.ClosesAt.Add(-time.Second), PhaseOpen, []string{"Voting is open from"}},
+		{"at the end", e, e.ClosesAt, PhaseAfter, []string{"Voting has closed</strong> at " + when(e.ClosesAt)}},
+		{"closed early", early, early.ClosedAt.Add(time.Minute), PhaseAfter, []string{"Voting has closed</strong> at " + when(early.ClosedAt)}},
+		{"closed before opening", closedFirst, e.OpensAt.Add(-2 * time.Hour), PhaseAfter, []string{"Voting has closed"}},
+		{"finalised", finalised, e.OpensAt.Add(time.Hour), PhaseAfter, []string{"Voting has closed</strong> at " + when(e.ClosesAt)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := PhaseAt(c.e, c.now); got != c.phase {
+				t.Fatalf("PhaseAt = %q, want %q", got, c.phase)
+			}
+			h := newHandlerAt(t, fakeElections{e: c.e}, func() time.Time { return c.now })
+			resp, html := get(t, h, "/vote")
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /vote: %d", resp.StatusCode)
+			}
+			shows := map[string]bool{"vote-form": c.phase == PhaseOpen, "window": c.phase == PhaseOpen, "open-notice": false,
+				"before-notice": c.phase == PhaseBefore, "after-notice": c.phase == PhaseAfter, "check-form": true}
+			for id, want := range shows {
+				if shown := !strings.Contains(startTag(t, html, id), " hidden"); shown != want {
+					t.Errorf("#%s shown: %v, want %v", id, shown, want)
+				}
+			}
+			shown := map[Phase]string{PhaseBefore: "before-notice", PhaseOpen: "window", PhaseAfter: "after-notice"}[c.phase]
+			text := elementText(t, html, shown)
+			for _, want := range c.says {
+				if !strings.Contains(text, want) {
+					t.Errorf("#%s lacks %q:\n%s", shown, want, text)
+				}
+			}
+			if c.phase == PhaseAfter {
+				for _, link := range []string{`<a href="#check-heading">Check my vote</a>`, `<a href="/api/v1/results">`} {
+					if !strings.Contains(text, link) {
+						t.Errorf("the closed notice lacks the link %s", link)
+					}
+				}
+				if strings.Contains(html, "<noscript>") {
+					t.Error("after the close the page still says it needs JavaScript to send a vote")
+				}
+			}
+			d := pageDataOf(t, html)
+			if d.Phase != c.phase || d.Opens != c.e.OpensAt.UnixMilli() || d.Closes != c.e.WindowEnd().UnixMilli() || d.Now != c.now.UnixMilli() {
+				t.Errorf("page data %+v; want phase %q, the window and the time of the handler's clock", d, c.phase)
+			}
+		})
 	}
 }
 
@@ -72,9 +151,15 @@ func get(t *testing.T, h http.Handler, path string) (*http.Response, string) {
 	return rec.Result(), string(body)
 }
 
+// newHandler is a handler on the wall clock, newHandlerAt one on now.
 func newHandler(t *testing.T, src Elections) *Handler {
 	t.Helper()
-	h, err := New(src, slog.New(slog.DiscardHandler))
+	return newHandlerAt(t, src, nil)
+}
+
+func newHandlerAt(t *testing.T, src Elections, now func() time.Time) *Handler {
+	t.Helper()
+	h, err := New(src, slog.New(slog.DiscardHandler), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +170,9 @@ type pageJSON struct {
 	Election string
 	Single   bool
 	Reasons  map[string]string
+	Phase    Phase
+	// Opens, Closes and Now are in milliseconds since the epoch.
+	Opens, Closes, Now int64
 }
 
 // pageDataOf parses the page's data block, as the script does.
@@ -199,7 +287,7 @@ func TestNoElectionSaysSoInWords(t *testing.T) {
 }
 
 // TestNoExternalURLs: the page, its script and its style name no other
-// site: every URL in them is a path on the gateway.
+// site: every URL in them is a path on the gateway or a place on the page.
 func TestNoExternalURLs(t *testing.T) {
 	_, html := get(t, newHandler(t, fakeElections{e: referendum()}), "/vote")
 	files := map[string]string{"page": html}
@@ -221,8 +309,8 @@ func TestNoExternalURLs(t *testing.T) {
 		}
 	}
 	for _, ref := range regexp.MustCompile(`(?:src|href|action)="([^"]*)"`).FindAllStringSubmatch(html, -1) {
-		if !strings.HasPrefix(ref[1], "/") || strings.HasPrefix(ref[1], "//") {
-			t.Errorf("page refers to %q, not a path on the gateway", ref[1])
+		if (!strings.HasPrefix(ref[1], "/") || strings.HasPrefix(ref[1], "//")) && !strings.HasPrefix(ref[1], "#") {
+			t.Errorf("page refers to %q, not a path on the gateway or a place on the page", ref[1])
 		}
 	}
 	if strings.Contains(html, "<style") || strings.Contains(html, " style=") || regexp.MustCompile(`<script>`).MatchString(html) {

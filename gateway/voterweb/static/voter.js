@@ -2,7 +2,9 @@
 // POST /api/v1/vote per chosen contest; keeps and offers the receipt as a
 // JSON file; checks votes by id or receipt file, drawing the Merkle path of
 // a counted vote from its leaf to the batch root. Every refusal is shown in
-// the API's own words.
+// the API's own words. It moves the page from phase to phase of the voting
+// window (before, open, after) when the window opens or ends while the page
+// is open, and adds the voter's local time to the window's times.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -286,6 +288,66 @@ async function showReceipt(box, r) {
   if (r.status !== "pending" && r.leaf && r.root) box.append(await merklePath(r));
 }
 
+// ---- the voting window ----
+
+// The gateway renders the page in its phase (pageData.phase: "before" the
+// window, "open" or "after"); followWindow moves it on when the window
+// opens or ends, timed on the gateway's clock (pageData.now is its time at
+// rendering, so a device's clock that is off does not matter) and only
+// ever forward. The gateway stays the authority: a vote sent at the edge
+// gets its answer like any other.
+const phases = ["before", "open", "after"];
+const skew = pageData.now ? pageData.now - Date.now() : 0;
+let phase = pageData.phase;
+let phaseTimer = 0;
+
+// phaseAt is the phase at t (ms since the epoch, the gateway's clock) of an
+// election the gateway showed as not closed: the window is [opens, closes).
+function phaseAt(t) {
+  if (t < pageData.opens) return "before";
+  return t < pageData.closes ? "open" : "after";
+}
+
+// showPhase shows what phase p shows; the notices are in a live region.
+// When the form goes while the voter is in it, focus moves to the notice.
+function showPhase(p) {
+  const form = $("vote-form");
+  const wasInForm = form.contains(document.activeElement);
+  form.hidden = p !== "open";
+  $("window").hidden = p !== "open";
+  $("open-notice").hidden = p !== "open";
+  $("before-notice").hidden = p !== "before";
+  $("after-notice").hidden = p !== "after";
+  if (wasInForm && form.hidden) $("after-notice").focus();
+}
+
+// followWindow checks the phase now and waits for the next edge of the
+// window, at most a minute at a time (a device asleep or a tab in the
+// background delays timers; long delays overflow setTimeout).
+function followWindow() {
+  clearTimeout(phaseTimer);
+  const t = Date.now() + skew;
+  const p = phaseAt(t);
+  if (phases.indexOf(p) > phases.indexOf(phase)) {
+    phase = p;
+    showPhase(p);
+  }
+  if (phase === "after") return;
+  const edge = phase === "before" ? pageData.opens : pageData.closes;
+  phaseTimer = setTimeout(followWindow, Math.min(Math.max(edge - t, 0) + 50, 60000));
+}
+
+// localTimes adds the voter's local time to each time of the window the
+// gateway wrote in UTC, unless the voter's clock is on UTC then.
+function localTimes() {
+  const opts = { weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+  for (const t of document.querySelectorAll("time.when")) {
+    const d = new Date(t.dateTime);
+    if (isNaN(d) || d.getTimezoneOffset() === 0) continue;
+    t.textContent = d.toLocaleString(undefined, opts) + ", your time (" + t.textContent + ")";
+  }
+}
+
 // ---- the Merkle path (RFC 6962 / RFC 9162 2.1.3.2) ----
 
 const hex2bytes = (h) => Uint8Array.from(h.match(/../g) || [], (b) => parseInt(b, 16));
@@ -333,6 +395,13 @@ async function merklePath(r) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  localTimes();
+  if (pageData.phase && pageData.phase !== "after") {
+    followWindow();
+    // A tab brought back to the front checks at once (its timers may have
+    // been held back).
+    document.addEventListener("visibilitychange", () => document.hidden || followWindow());
+  }
   const vf = $("vote-form");
   if (vf) vf.addEventListener("submit", cast);
   const dl = $("download");
