@@ -163,7 +163,7 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, stateFi
 		if s.Unlogged > 0 {
 			fmt.Fprintf(w, "  %d UNLOGGED: votes the ledger counts that the %s log does not hold (no gateway accepted them); the earliest cast:\n", s.Unlogged, s.State)
 			for _, u := range s.UnloggedVotes {
-				fmt.Fprintf(w, "  UNLOGGED batch %s/%d, vote %d, cast %s\n", s.State, u.Seq, u.Index, time.UnixMilli(u.CastAt).UTC().Format(time.RFC3339))
+				fmt.Fprintf(w, "  UNLOGGED %s\n", u.Where(s.State))
 			}
 		}
 		t.missing += s.Counts[ballot.StandingMissing]

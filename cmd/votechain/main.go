@@ -6,6 +6,7 @@
 //	votechain status   what runs where
 //	votechain close    close the election now (Commission admin)
 //	votechain finalise freeze the results once every accepted vote is on the ledger
+//	                   and every counted vote in an intake log (--accept-unlogged: or not)
 package main
 
 import (
@@ -29,7 +30,10 @@ Commands:
   status   show what runs on which address and port
   close    close the election on the ledger now; gateways refuse votes within 5 s
   finalise freeze the results of the closed election; refused while accepted votes
-           are not yet on the ledger (it says how many remain), or within 5 s of the close`
+           are not yet on the ledger (it says how many remain), while an intake log entry is
+           not on the ledger (MISSING), while the ledger counts votes no intake log holds
+           (UNLOGGED: it says how many per state; --accept-unlogged overrides), or within
+           5 s of the close`
 
 func main() {
 	cli.Main("votechain", run)
@@ -49,6 +53,7 @@ func run(ctx context.Context) error {
 	ledgerPrio := stack.LedgerPriorityFlag(fs, "up")
 	hosts := fs.String("hosts", "", "place a new system on several addresses of this machine, commission=ADDR,observers=ADDR,clients=ADDR (e.g. 127.0.0.2, .3, .4): each organisation's nodes on its address, Redis, batchers, gateways, explorer and monitoring on the clients' (empty: all on 127.0.0.1, or as the system was created; separate machines: docs/operations.md)")
 	wipe := fs.Bool("wipe", false, "with down: delete all data")
+	acceptUnlogged := fs.Bool("accept-unlogged", false, "with finalise: finalise although the ledger counts votes that no intake log holds (UNLOGGED: accepted by no gateway); they stay counted in the frozen results, and finalise prints and logs how many per state (the election record has no place to note them)")
 	logFlags := cli.LogFlags(fs)
 	fs.Usage = cli.Usage(fs, "VOTECHAIN", usage, "")
 	cmd, _, err := cli.Parse(fs, "VOTECHAIN", os.Args[1:])
@@ -104,16 +109,23 @@ func run(ctx context.Context) error {
 		}
 		s.Network().Status(ctx).Print(os.Stdout)
 		return nil
-	case "close", "finalise":
-		change, done := s.CloseElection, "closed; run `votechain finalise` once the batchers have committed every accepted vote"
-		if cmd == "finalise" {
-			change, done = s.FinaliseElection, "finalised"
-		}
-		e, err := change(ctx)
+	case "close":
+		e, err := s.CloseElection(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("election %s %s\n", e.ID, done)
+		fmt.Printf("election %s closed; run `votechain finalise` once the batchers have committed every accepted vote\n", e.ID)
+		return nil
+	case "finalise":
+		e, unlogged, err := s.FinaliseElection(ctx, stack.FinaliseOptions{AcceptUnlogged: *acceptUnlogged})
+		if err != nil {
+			return err
+		}
+		if len(unlogged) > 0 {
+			fmt.Printf("election %s finalised with --accept-unlogged: the ledger counts %s\nThey stay counted in the results.\n", e.ID, unlogged)
+			return nil
+		}
+		fmt.Printf("election %s finalised\n", e.ID)
 		return nil
 	case "":
 		fs.Usage()

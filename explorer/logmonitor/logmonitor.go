@@ -129,6 +129,15 @@ type Monitor struct {
 	Deadline time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+	// AsFinalised judges every entry and vote by the rule of a finalised
+	// election whatever the ledger's status: an entry not on the ledger is
+	// MISSING and a counted vote the log does not hold is unlogged at
+	// once, with no Deadline. Only for a caller that knows each log is
+	// complete up to its anchored head, as votechain finalise does once
+	// the gateways stopped accepting and their heads cover every entry:
+	// it then finds what a monitor will find once the election is
+	// finalised.
+	AsFinalised bool
 	// PendingListed bounds the pending entries a StateReport lists, the
 	// oldest first (0: all). Behind a backlog most entries are pending
 	// for a while; their count says how many, and the list need not.
@@ -210,8 +219,9 @@ func (m *Monitor) now() time.Time {
 // Check audits every state's log up to its anchored head. seen are heads
 // the caller saw before (by state; may be nil): each must be consistent
 // with the log, or Check fails with ErrInconsistent. In a finalised
-// election every entry not on the ledger is MISSING. It reads only what is
-// new since the Monitor's last check (see the package doc).
+// election (or with AsFinalised) every entry not on the ledger is MISSING
+// and every counted vote the log does not hold is unlogged. It reads only
+// what is new since the Monitor's last check (see the package doc).
 func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (Report, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -228,7 +238,7 @@ func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (R
 	}
 	rep := Report{Election: e.ID}
 	for _, st := range e.States {
-		sr, err := m.checkState(ctx, e.States, st, keys, seen[st], e.Status == ballot.StatusFinalised)
+		sr, err := m.checkState(ctx, e.States, st, keys, seen[st], m.AsFinalised || e.Status == ballot.StatusFinalised)
 		if errors.Is(err, ErrInconsistent) {
 			delete(m.memos, st) // the next check starts the state from scratch
 		}

@@ -496,6 +496,36 @@ func TestMonitorFindsUnloggedVotes(t *testing.T) {
 	}
 }
 
+// TestMonitorAsFinalised: in a closed election a monitor AsFinalised
+// judges by the finalised rule, as one will once the election is
+// finalised: the entry within its deadline is MISSING, and a counted vote
+// cast after the log's newest entry is unlogged at once; a monitor without
+// it waits for both.
+func TestMonitorAsFinalised(t *testing.T) {
+	s := newScene(t)
+	s.ledger.status = ballot.StatusClosed
+	id, _ := ballot.NewVoteID()
+	late := ballot.Vote{ID: id, State: "CA", Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{201}, "president")), Choice: "bob", CastAt: s.now.UnixMilli()}
+	s.commit(t, 3, late) // the log's newest entry: s.now-1s
+	for _, final := range []bool{false, true} {
+		m := s.monitor(s.entries)
+		m.AsFinalised = final
+		rep, err := m.Check(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := rep.States[0]
+		missing, pending, unlogged := 2, 1, 0
+		if final {
+			missing, pending, unlogged = 3, 0, 1
+		}
+		if st.Counts[ballot.StandingMissing] != missing || st.Counts[ballot.StandingPending] != pending || st.Unlogged != unlogged || len(st.UnloggedVotes) != unlogged {
+			t.Errorf("AsFinalised %v: %d MISSING, %d pending, %d unlogged %+v; want %d, %d, %d", final,
+				st.Counts[ballot.StandingMissing], st.Counts[ballot.StandingPending], st.Unlogged, st.UnloggedVotes, missing, pending, unlogged)
+		}
+	}
+}
+
 // TestMonitorChecksOtherHeadsByReading: a head seen before at a size the
 // monitor remembers no root for is checked by reading the log again (once:
 // its root is remembered then), and a log that serves other entries when

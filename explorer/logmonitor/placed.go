@@ -3,6 +3,7 @@ package logmonitor
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 )
@@ -144,6 +145,12 @@ type UnloggedVote struct {
 	Seq    uint64 `json:"seq"`
 	Index  int    `json:"index"`
 	CastAt int64  `json:"cast_at"` // Unix milliseconds
+}
+
+// Where says where the ledger holds the vote, one of state's, and when it
+// was cast: "batch CA/4, vote 7, cast 2026-12-05T10:00:00Z".
+func (u UnloggedVote) Where(state string) string {
+	return fmt.Sprintf("batch %s/%d, vote %d, cast %s", state, u.Seq, u.Index, time.UnixMilli(u.CastAt).UTC().Format(time.RFC3339))
 }
 
 // forgetUnlogged forgets the counted votes cast before cutoff (Unix ms),

@@ -3,6 +3,7 @@ package logmonitor
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -145,4 +146,9 @@ func BenchmarkPlaceLeaves(b *testing.B) {
 			runtime.KeepAlive(old)
 		})
 	}
+}
+
+func ExampleUnloggedVote_Where() {
+	fmt.Println(UnloggedVote{Seq: 4, Index: 7, CastAt: 1_764_928_800_000}.Where("CA"))
+	// Output: batch CA/4, vote 7, cast 2025-12-05T10:00:00Z
 }

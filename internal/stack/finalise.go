@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -50,16 +51,82 @@ func (e *NotDrainedError) Remaining() int64 {
 }
 
 func (e *NotDrainedError) Error() string {
-	states := make([]string, 0, len(e.Pending))
-	for s := range e.Pending {
-		states = append(states, s)
-	}
-	slices.Sort(states)
-	for i, s := range states {
-		states[i] = fmt.Sprintf("%s %d", s, e.Pending[s])
-	}
 	return fmt.Sprintf("refusing to finalise: %d accepted votes are not yet on the ledger (%s); keep the batchers running until they are committed (`votechain status`, the VotesNotCommitted alert) and run finalise again",
-		e.Remaining(), strings.Join(states, ", "))
+		e.Remaining(), byState(e.Pending))
+}
+
+// byState lists counts by state, "CA 2, TX 1", the states in order.
+func byState[N int | int64](counts map[string]N) string {
+	states := slices.Sorted(maps.Keys(counts))
+	for i, s := range states {
+		states[i] = fmt.Sprintf("%s %d", s, counts[s])
+	}
+	return strings.Join(states, ", ")
+}
+
+// FinaliseOptions are the operator's overrides of finalise's checks.
+type FinaliseOptions struct {
+	// AcceptUnlogged finalises although the ledger counts votes that no
+	// intake log holds (UnloggedVotes): they stay counted in the frozen
+	// results, and FinaliseElection returns and logs them.
+	AcceptUnlogged bool
+}
+
+// UnloggedVotes are the states whose intake log lacks votes the ledger
+// counts (logmonitor.StateReport.Unlogged > 0, judged as in a finalised
+// election), in the election's order: votes no gateway accepted, put on
+// the ledger past the gateways (a batcher's or another ledger client's
+// own).
+type UnloggedVotes []logmonitor.StateReport
+
+// Total is the number of unlogged votes.
+func (u UnloggedVotes) Total() int {
+	n := 0
+	for _, s := range u {
+		n += s.Unlogged
+	}
+	return n
+}
+
+// unloggedShown is how many of a state's unlogged votes, the earliest
+// cast, a finalise message lists (the monitor's report, which `verify
+// --log` prints, lists up to 20).
+const unloggedShown = 5
+
+// ByState says how many there are by state: "CA 2, TX 1".
+func (u UnloggedVotes) ByState() string {
+	counts := map[string]int{}
+	for _, s := range u {
+		counts[s.State] = s.Unlogged
+	}
+	return byState(counts)
+}
+
+// String says how many there are, by state, and lists the earliest cast
+// of each state, a line each: "3 votes that no intake log holds (CA 2,
+// TX 1); the earliest cast:\n  UNLOGGED batch CA/4, vote 7, cast …".
+func (u UnloggedVotes) String() string {
+	var b strings.Builder
+	for _, s := range u {
+		for _, v := range s.UnloggedVotes[:min(unloggedShown, len(s.UnloggedVotes))] {
+			b.WriteString("\n  UNLOGGED " + v.Where(s.State))
+		}
+	}
+	return fmt.Sprintf("%d votes that no intake log holds (%s); the earliest cast:%s", u.Total(), u.ByState(), b.String())
+}
+
+// UnloggedError refuses a finalise while the ledger counts votes that no
+// intake log holds: finalising would freeze them into the results.
+type UnloggedError struct {
+	Votes UnloggedVotes
+}
+
+func (e *UnloggedError) Error() string {
+	return "refusing to finalise: the ledger counts " + e.Votes.String() + "\n" +
+		"They are UNLOGGED: no gateway accepted them; they were committed past the gateways (a batcher's or another ledger client's own batch). " +
+		"Finalising would freeze them into the results, and the ledger cannot remove them. Find where they came from " +
+		"(the batches above: a batch's transaction is signed by the identity that committed it) and stop that client; " +
+		"then, to finalise with them counted, run `votechain finalise --accept-unlogged`"
 }
 
 // CloseElection closes the election on the ledger now, as the Commission's admin.
@@ -73,60 +140,91 @@ func (s *Stack) CloseElection(ctx context.Context) (*ballot.Election, error) {
 }
 
 // FinaliseElection finalises the closed election on the ledger, as the
-// Commission's admin, once every accepted vote is on the ledger: it refuses
-// with a *NotDrainedError while Redis holds pending votes, and while the
-// close is younger than CloseSettle.
-func (s *Stack) FinaliseElection(ctx context.Context) (*ballot.Election, error) {
-	opts, err := s.RedisOptions(redisserver.UserAdmin) // the operator's command
+// Commission's admin, once every accepted vote is on the ledger and every
+// counted vote in an intake log: it refuses with a *NotDrainedError while
+// Redis holds pending votes, while the close is younger than CloseSettle,
+// while an intake log entry is MISSING from the ledger, and with an
+// *UnloggedError while the ledger counts votes that no intake log holds,
+// unless opts.AcceptUnlogged. It returns the finalised record and the
+// unlogged votes it finalised with (logged at warn level).
+func (s *Stack) FinaliseElection(ctx context.Context, opts FinaliseOptions) (*ballot.Election, UnloggedVotes, error) {
+	ropts, err := s.RedisOptions(redisserver.UserAdmin) // the operator's command
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rdb := redisserver.NewClient(opts)
+	rdb := redisserver.NewClient(ropts)
 	defer rdb.Close()
 	var out *ballot.Election
+	var unlogged UnloggedVotes
 	err = s.asAdmin(func(ledger *fabricclient.Ballot) (err error) {
-		accounted := func(ctx context.Context, e *ballot.Election) error { return logAccounted(ctx, e, ledger, rdb, s.log) }
+		accounted := func(ctx context.Context, e *ballot.Election) (err error) {
+			unlogged, err = logAccounted(ctx, e, ledger, rdb, opts, s.log)
+			return err
+		}
 		out, err = finalise(ctx, ledger, rdb, time.Now(), accounted)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(unlogged) > 0 {
+		s.log.Warn("finalised with votes that no intake log holds, counted (--accept-unlogged)", "election", out.ID, "unlogged", unlogged.Total(), "by_state", unlogged.ByState())
+	}
+	return out, unlogged, nil
 }
 
 // logAccounted requires every state's intake log to be fully accounted
 // for: its last anchored head covers every entry in Redis (the gateway
-// anchors every second), and every entry up to it is on the ledger,
-// counted or rejected (explorer/logmonitor with no deadline: an entry not
-// on the ledger is MISSING).
-func logAccounted(ctx context.Context, e *ballot.Election, ledger *fabricclient.Ballot, rdb redis.UniversalClient, log *slog.Logger) error {
+// anchors every second), and then, by explorer/logmonitor judging as in a
+// finalised election (the log is complete: the gateways stopped accepting
+// and their heads cover it), every entry up to it is on the ledger, counted
+// or rejected, and every vote the ledger counts is in it (logJudged).
+func logAccounted(ctx context.Context, e *ballot.Election, ledger *fabricclient.Ballot, rdb redis.UniversalClient, opts FinaliseOptions, log *slog.Logger) (UnloggedVotes, error) {
 	for _, st := range e.States {
 		n, err := votequeue.LogLen(ctx, rdb, st)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n == 0 {
 			continue
 		}
 		h, err := ledger.LogHead(ctx, st)
 		if err != nil && !errors.Is(err, ballot.ErrNotFound) {
-			return err
+			return nil, err
 		}
 		if h.Head.Size < n {
-			return fmt.Errorf("refusing to finalise: the %s intake log holds %d accepted votes but its last head anchored on the ledger only %d; keep the gateway running until it anchors the rest (every second) and run finalise again", st, n, h.Head.Size)
+			return nil, fmt.Errorf("refusing to finalise: the %s intake log holds %d accepted votes but its last head anchored on the ledger only %d; keep the gateway running until it anchors the rest (every second) and run finalise again", st, n, h.Head.Size)
 		}
 	}
-	m := &logmonitor.Monitor{Log: intakelog.New(rdb, nil, intakelog.Config{}, log), Ledger: ledger}
+	m := &logmonitor.Monitor{Log: intakelog.New(rdb, nil, intakelog.Config{}, log), Ledger: ledger, AsFinalised: true}
 	rep, err := m.Check(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("refusing to finalise: the intake log cannot be accounted for: %w", err)
+		return nil, fmt.Errorf("refusing to finalise: the intake log cannot be accounted for: %w", err)
 	}
+	return logJudged(rep, opts)
+}
+
+// logJudged is finalise's verdict on the monitor's report: an error for
+// any MISSING entry; an *UnloggedError for any unlogged vote unless
+// opts.AcceptUnlogged, which returns them instead.
+func logJudged(rep logmonitor.Report, opts FinaliseOptions) (UnloggedVotes, error) {
 	if missing := rep.Missing(); len(missing) > 0 {
 		ids := make([]string, 0, 5)
 		for _, m := range missing[:min(5, len(missing))] {
 			ids = append(ids, m.State+"/"+m.Vote.ID)
 		}
-		return fmt.Errorf("refusing to finalise: %d votes accepted under anchored heads of the intake log are not on the ledger (MISSING: %s…); `verify --log` lists them", len(missing), strings.Join(ids, ", "))
+		return nil, fmt.Errorf("refusing to finalise: %d votes accepted under anchored heads of the intake log are not on the ledger (MISSING: %s…); `verify --log` lists them", len(missing), strings.Join(ids, ", "))
 	}
-	return nil
+	var unlogged UnloggedVotes
+	for _, s := range rep.States {
+		if s.Unlogged > 0 {
+			unlogged = append(unlogged, s)
+		}
+	}
+	if len(unlogged) > 0 && !opts.AcceptUnlogged {
+		return nil, &UnloggedError{Votes: unlogged}
+	}
+	return unlogged, nil
 }
 
 // asAdmin runs f with the Commission admin's ballot client.

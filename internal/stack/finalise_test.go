@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -75,5 +76,57 @@ func TestFinaliseRefusesUntilDrained(t *testing.T) {
 	e, err := finalise(ctx, ledger, rdb, later, accounted)
 	if err != nil || e.Status != ballot.StatusFinalised || ledger.finalised != 1 {
 		t.Fatalf("finalise once drained: %+v, %v, %d ledger calls", e, err, ledger.finalised)
+	}
+}
+
+// TestLogJudgedRefusesUnlogged: finalise refuses while the monitor finds
+// votes the ledger counts that no intake log holds, saying how many per
+// state, listing the earliest few of each by batch and index, and naming
+// the override; with it, it returns them to be reported. A MISSING entry
+// refuses whatever the override.
+func TestLogJudgedRefusesUnlogged(t *testing.T) {
+	unlogged := func(seq uint64, n int) []logmonitor.UnloggedVote {
+		var out []logmonitor.UnloggedVote
+		for i := range n {
+			out = append(out, logmonitor.UnloggedVote{Seq: seq, Index: i, CastAt: 1_764_928_800_000 + int64(i)})
+		}
+		return out
+	}
+	rep := logmonitor.Report{Election: "e1", States: []logmonitor.StateReport{
+		{State: "CA", Unlogged: 2, UnloggedVotes: unlogged(4, 2)},
+		{State: "NY"},
+		{State: "TX", Unlogged: 30, UnloggedVotes: unlogged(9, 20)}, // the monitor lists 20
+	}}
+	if u, err := logJudged(logmonitor.Report{Election: "e1", States: []logmonitor.StateReport{{State: "NY"}}}, FinaliseOptions{}); err != nil || u != nil {
+		t.Fatalf("no unlogged votes: %v, %v; want none and no error", u, err)
+	}
+
+	_, err := logJudged(rep, FinaliseOptions{})
+	var ue *UnloggedError
+	if !errors.As(err, &ue) || ue.Votes.Total() != 32 {
+		t.Fatalf("32 unlogged votes: %v; want an UnloggedError of 32", err)
+	}
+	// The counts, then the 5 cast earliest of each state, then the fix.
+	head, fix, _ := strings.Cut(err.Error(), "\nThey are UNLOGGED")
+	const want = `refusing to finalise: the ledger counts 32 votes that no intake log holds (CA 2, TX 30); the earliest cast:
+  UNLOGGED batch CA/4, vote 0, cast 2025-12-05T10:00:00Z
+  UNLOGGED batch CA/4, vote 1, cast 2025-12-05T10:00:00Z
+  UNLOGGED batch TX/9, vote 0, cast 2025-12-05T10:00:00Z
+  UNLOGGED batch TX/9, vote 1, cast 2025-12-05T10:00:00Z
+  UNLOGGED batch TX/9, vote 2, cast 2025-12-05T10:00:00Z
+  UNLOGGED batch TX/9, vote 3, cast 2025-12-05T10:00:00Z
+  UNLOGGED batch TX/9, vote 4, cast 2025-12-05T10:00:00Z`
+	if head != want || !strings.HasSuffix(fix, "run `votechain finalise --accept-unlogged`") {
+		t.Errorf("the refusal:\n%s\nwant it to begin\n%s\nand end naming --accept-unlogged", err, want)
+	}
+
+	u, err := logJudged(rep, FinaliseOptions{AcceptUnlogged: true})
+	if err != nil || u.Total() != 32 || len(u) != 2 || u.ByState() != "CA 2, TX 30" {
+		t.Fatalf("--accept-unlogged: %v, %v; want CA and TX's 32 returned", u, err)
+	}
+
+	rep.States[1].Entries = []logmonitor.Entry{{State: "NY", Index: 3, Vote: ballot.Vote{ID: "v3"}, Standing: ballot.StandingMissing}}
+	if _, err := logJudged(rep, FinaliseOptions{AcceptUnlogged: true}); err == nil || !strings.Contains(err.Error(), "MISSING: NY/v3") {
+		t.Fatalf("a MISSING entry with --accept-unlogged: %v; want refused naming it", err)
 	}
 }
