@@ -146,8 +146,10 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, stateFi
 	}
 	var t outcomes
 	for _, s := range rep.States {
+		t.unlogged += s.Unlogged
 		if s.Head == nil {
 			fmt.Fprintf(w, "%s: no head anchored yet\n", s.State)
+			printUnlogged(w, s)
 			continue
 		}
 		fmt.Fprintf(w, "%s: %d entries under the head anchored in tx %.16s… (signed by key %s at %s): %d counted, %d rejected, %d pending, %d MISSING\n",
@@ -160,14 +162,8 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, stateFi
 			}
 			fmt.Fprintln(w, line)
 		}
-		if s.Unlogged > 0 {
-			fmt.Fprintf(w, "  %d UNLOGGED: votes the ledger counts that the %s log does not hold (no gateway accepted them); the earliest cast:\n", s.Unlogged, s.State)
-			for _, u := range s.UnloggedVotes {
-				fmt.Fprintf(w, "  UNLOGGED %s\n", u.Where(s.State))
-			}
-		}
+		printUnlogged(w, s)
 		t.missing += s.Counts[ballot.StandingMissing]
-		t.unlogged += s.Unlogged
 		t.pending += s.Counts[ballot.StandingPending]
 		seen[s.State] = s.Head.Head
 	}
@@ -178,4 +174,16 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, stateFi
 		}
 	}
 	return t.exit(), nil
+}
+
+// printUnlogged lists the state's votes the ledger counts that its log does
+// not hold, if any.
+func printUnlogged(w io.Writer, s logmonitor.StateReport) {
+	if s.Unlogged == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  %d UNLOGGED: votes the ledger counts that the %s log does not hold (no gateway accepted them); the earliest cast:\n", s.Unlogged, s.State)
+	for _, u := range s.UnloggedVotes {
+		fmt.Fprintf(w, "  UNLOGGED %s\n", u.Where(s.State))
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/logmonitor"
 )
 
 // signedAcceptances returns the acceptance receipts of a 3-entry log signed
@@ -120,6 +121,58 @@ func TestAcceptanceMalformedVoteID(t *testing.T) {
 					t.Errorf("the genuine receipt is not PENDING:\n%s", out.String())
 				}
 			})
+		}
+	}
+}
+
+// headlessLedger is a finalised election whose state CA has no log head
+// (no gateway accepted a vote there) and one committed batch of votes.
+type headlessLedger struct {
+	standingLedger
+	batch ballot.Batch
+}
+
+func (headlessLedger) Election(context.Context) (*ballot.Election, error) {
+	return &ballot.Election{ID: "e", States: []string{"CA"}, Status: ballot.StatusFinalised}, nil
+}
+
+func (headlessLedger) LogKeys(context.Context) (ballot.LogKeys, error) { return ballot.LogKeys{}, nil }
+
+func (headlessLedger) LogHead(context.Context, string) (ballot.AnchoredHead, error) {
+	return ballot.AnchoredHead{}, ballot.ErrNotFound
+}
+
+func (l headlessLedger) BatchesFrom(_ context.Context, _, _ string, fn func(ballot.BatchRecord) error) (string, error) {
+	return "", fn(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(l.batch.Votes), TxID: "tx1", Rejected: []int{}, Reasons: []string{}})
+}
+
+func (l headlessLedger) CommittedBatch(context.Context, string, string, uint64) (ballot.Batch, error) {
+	return l.batch, nil
+}
+
+// TestLogCheckHeadlessStateUnlogged: votes the ledger counts for a state
+// whose log has no head (none accepted there by a gateway) are UNLOGGED in
+// a finalised election, listed under the state's "no head" line, and fail
+// the check.
+func TestLogCheckHeadlessStateUnlogged(t *testing.T) {
+	var votes []ballot.Vote
+	for i := range 2 {
+		id, _ := ballot.NewVoteID()
+		votes = append(votes, ballot.Vote{ID: id, State: "CA", Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)}, "president")), Choice: "alice", CastAt: 1})
+	}
+	b, err := ballot.BuildBatch("CA", 1, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &logmonitor.Monitor{Ledger: headlessLedger{batch: b}, Deadline: time.Minute}
+	var out bytes.Buffer
+	code, err := monitorLog(context.Background(), &out, m, "")
+	if err != nil || code != 1 {
+		t.Fatalf("exit %d (%v); want 1:\n%s", code, err, out.String())
+	}
+	for _, want := range []string{"CA: no head anchored yet\n  2 UNLOGGED: votes the ledger counts that the CA log does not hold", "UNLOGGED batch CA/1, vote 0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 }

@@ -197,6 +197,10 @@ type stateMemo struct {
 	resume string
 }
 
+func newStateMemo() *stateMemo {
+	return &stateMemo{read: map[uint64]bool{}, placed: NewPlaced()}
+}
+
 // openEntry is an entry not counted yet. Behind a backlog there are
 // millions, most of them pending and never listed, so it keeps what its
 // standing needs (48 bytes); its vote, read again from the log when the
@@ -257,7 +261,7 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	sr := StateReport{State: state, Counts: map[string]int{}}
 	anchored, err := m.Ledger.LogHead(ctx, state)
 	if errors.Is(err, ballot.ErrNotFound) {
-		return sr, nil
+		return sr, m.checkHeadless(ctx, states, state, &sr, final)
 	}
 	if err != nil {
 		return sr, err
@@ -269,7 +273,7 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	}
 	memo := m.memos[state]
 	if memo == nil || h.Size < memo.tree.Size() { // an anchored head never shrinks: start afresh
-		memo = &stateMemo{read: map[uint64]bool{}, placed: NewPlaced()}
+		memo = newStateMemo()
 		m.memos[state] = memo
 	}
 	if err := m.extend(ctx, memo, state, h, seen.Size); err != nil {
@@ -329,6 +333,30 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	m.judgeUnlogged(memo, final)
 	sr.Unlogged, sr.UnloggedVotes = memo.unlogged, slices.Clone(memo.unloggedVotes)
 	return sr, nil
+}
+
+// checkHeadless checks a state for which no gateway anchored a head: as
+// far as the logs show, no vote of it was accepted. In a finalised election
+// every vote the ledger counts for it is therefore unlogged (votes injected
+// into a state nobody voted in through a gateway); before that, its first
+// votes may still be waiting for their gateway's first head, and nothing
+// is judged or read.
+func (m *Monitor) checkHeadless(ctx context.Context, states []string, state string, sr *StateReport, final bool) error {
+	if !final {
+		return nil
+	}
+	memo := m.memos[state]
+	if memo == nil {
+		memo = newStateMemo()
+		m.memos[state] = memo
+	}
+	if err := m.place(ctx, memo, state, memo.resume); err != nil {
+		return err
+	}
+	m.dropFed(states, state, memo)
+	m.judgeUnlogged(memo, final)
+	sr.Unlogged, sr.UnloggedVotes = memo.unlogged, slices.Clone(memo.unloggedVotes)
+	return nil
 }
 
 // judgeUnlogged finds the counted votes whose entries are not in the log:

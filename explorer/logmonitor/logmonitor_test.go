@@ -526,6 +526,43 @@ func TestMonitorAsFinalised(t *testing.T) {
 	}
 }
 
+// TestMonitorHeadlessState: a state no gateway anchored a head for has no
+// accepted votes as far as the logs show; its votes on the ledger are not
+// judged while the election may still take votes (they may be waiting for
+// their gateway's first head), and are every one unlogged once it is
+// finalised, or checked as finalised; the rejected duplicate is not.
+func TestMonitorHeadlessState(t *testing.T) {
+	for _, tc := range []struct {
+		status      string
+		asFinalised bool
+		unlogged    int
+	}{
+		{ballot.StatusConfigured, false, 0},
+		{ballot.StatusClosed, false, 0},
+		{ballot.StatusClosed, true, 6},
+		{ballot.StatusFinalised, false, 6},
+	} {
+		s := newScene(t)
+		s.ledger.head, s.ledger.status = nil, tc.status
+		m := s.monitor(nil)
+		m.AsFinalised = tc.asFinalised
+		for check := 1; check <= 2; check++ { // the second finds nothing new
+			rep, err := m.Check(context.Background(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := rep.States[0]
+			if st.Head != nil || st.Unlogged != tc.unlogged || len(st.UnloggedVotes) != tc.unlogged || len(st.Counts) != 0 {
+				t.Errorf("%s, as finalised %v, check %d: head %v, %d unlogged %+v, counts %v; want no head, %d unlogged, no counts",
+					tc.status, tc.asFinalised, check, st.Head, st.Unlogged, st.UnloggedVotes, st.Counts, tc.unlogged)
+			}
+			if check == 1 && s.ledger.listed != min(tc.unlogged, 2) {
+				t.Errorf("%s, as finalised %v: %d batch records listed; want them all (2) when judged, none otherwise", tc.status, tc.asFinalised, s.ledger.listed)
+			}
+		}
+	}
+}
+
 // TestMonitorChecksOtherHeadsByReading: a head seen before at a size the
 // monitor remembers no root for is checked by reading the log again (once:
 // its root is remembered then), and a log that serves other entries when
