@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,12 +81,22 @@ type Server struct {
 	api   []string // "METHOD /api/v1/..." of every API route, for the OpenAPI check
 }
 
-// errNotFound and errBadRequest classify a loader's failure; other errors
-// are internal (500).
+// errNotFound, errBadRequest and errUnsupportedMedia classify a loader's
+// failure; other errors are internal (500).
 var (
-	errNotFound   = errors.New("not found")
-	errBadRequest = errors.New("bad request")
+	errNotFound         = errors.New("not found")
+	errBadRequest       = errors.New("bad request")
+	errUnsupportedMedia = errors.New("unsupported media type")
 )
+
+// errorCodes are the codes of the JSON error answers, by status.
+var errorCodes = map[int]string{
+	http.StatusBadRequest:           "bad_request",
+	http.StatusNotFound:             "not_found",
+	http.StatusMethodNotAllowed:     "method_not_allowed",
+	http.StatusUnsupportedMediaType: "unsupported_media_type",
+	http.StatusInternalServerError:  "internal",
+}
 
 // loader loads the view of one page from a request.
 type loader func(r *http.Request) (any, error)
@@ -123,13 +134,24 @@ func New(cfg Config) (*Server, error) {
 		{"GET", "/ops", "", "ops", s.ops},
 		{"GET", "/intake-log", "", "intakelog", s.intakeLog},
 	}
+	page := func(name string) (*template.Template, error) {
+		if t, ok := s.pages[name]; ok {
+			return t, nil
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		s.pages[name] = t
+		return t, nil
+	}
+	if _, err := page("error"); err != nil { // the page of requests no route takes
+		return nil, err
+	}
 	for _, rt := range routes {
-		t, ok := s.pages[rt.page]
-		if !ok {
-			if t, err = template.Must(base.Clone()).ParseFS(templateFS, "templates/"+rt.page+".html"); err != nil {
-				return nil, fmt.Errorf("parse page %s: %w", rt.page, err)
-			}
-			s.pages[rt.page] = t
+		t, err := page(rt.page)
+		if err != nil {
+			return nil, err
 		}
 		s.mux.Handle(rt.method+" "+rt.path, s.html(t, rt.load))
 		api := rt.api
@@ -150,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
+	s.mux.HandleFunc(unroutedPattern, s.unrouted)
 	return s, nil
 }
 
@@ -162,6 +185,38 @@ func (s *Server) handleAPI(pattern string, h http.Handler) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	s.mux.ServeHTTP(w, r)
+}
+
+// unroutedPattern is the route of the requests no other route takes.
+const unroutedPattern = "/"
+
+// unrouted answers a request no route takes as the routes answer their
+// errors, in JSON under /api/v1/ and as an HTML page elsewhere: 405 with
+// the Allow header if its path is routed for other methods, else 404.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
+	status, msg := http.StatusNotFound, fmt.Sprintf("nothing at %s", r.URL.Path)
+	if allow := s.allowed(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		status, msg = http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", "))
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		writeJSON(w, status, errorBody(status, msg+"; the API is described at /api/v1/openapi.yaml"))
+		return
+	}
+	s.render(w, r, s.pages["error"], status, map[string]any{"Error": msg, "Status": http.StatusText(status)})
+}
+
+// allowed returns the methods a route takes r's path with.
+func (s *Server) allowed(r *http.Request) []string {
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		probe := *r
+		probe.Method = m
+		if _, pattern := s.mux.Handler(&probe); pattern != unroutedPattern {
+			methods = append(methods, m)
+		}
+	}
+	return methods
 }
 
 // redirect is a view that sends the browser elsewhere (search results).
@@ -178,17 +233,24 @@ func (s *Server) html(t *template.Template, load loader) http.Handler {
 			return
 		}
 		status := s.status(r, err)
-		data := map[string]any{"View": view, "Path": r.URL.Path, "Query": r.URL.Query().Get("q")}
+		data := map[string]any{"View": view}
 		if err != nil {
 			data["Error"] = publicMessage(status, err)
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:")
-		w.WriteHeader(status)
-		if err := t.ExecuteTemplate(w, "layout.html", data); err != nil {
-			s.cfg.Log.Error("render page", "path", r.URL.Path, "error", err)
-		}
+		s.render(w, r, t, status, data)
 	})
+}
+
+// render writes page t with data (its View and Error; the layout's Path
+// and Query are added) and status.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, data map[string]any) {
+	data["Path"], data["Query"] = r.URL.Path, r.URL.Query().Get("q")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:")
+	w.WriteHeader(status)
+	if err := t.ExecuteTemplate(w, "layout.html", data); err != nil {
+		s.cfg.Log.Error("render page", "path", r.URL.Path, "error", err)
+	}
 }
 
 // json writes a loader's view as JSON, or {"error":{"code","message"}}.
@@ -198,18 +260,24 @@ func (s *Server) json(load loader) http.Handler {
 		status := s.status(r, err)
 		var body any = view
 		if err != nil {
-			code := map[int]string{http.StatusNotFound: "not_found", http.StatusBadRequest: "bad_request"}[status]
-			if code == "" {
-				code = "internal"
-			}
-			body = map[string]any{"error": map[string]string{"code": code, "message": publicMessage(status, err)}}
+			body = errorBody(status, publicMessage(status, err))
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(body)
+		writeJSON(w, status, body)
 	})
+}
+
+// errorBody is the JSON error answer of status: {"error":{"code","message"}}.
+func errorBody(status int, message string) any {
+	return map[string]any{"error": map[string]string{"code": errorCodes[status], "message": message}}
+}
+
+// writeJSON writes body as indented JSON with status.
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(body)
 }
 
 // status maps a loader error to an HTTP status, logging internal ones.
@@ -221,6 +289,8 @@ func (s *Server) status(r *http.Request, err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest
+	case errors.Is(err, errUnsupportedMedia):
+		return http.StatusUnsupportedMediaType
 	}
 	s.cfg.Log.Error("request failed", "path", r.URL.Path, "error", err)
 	return http.StatusInternalServerError
@@ -231,11 +301,11 @@ func (s *Server) status(r *http.Request, err error) int {
 const internalMessage = "internal error; the explorer's log has the details"
 
 // publicMessage is the message a client sees for a loader error: the
-// explorer's own words for a bad request or a missing item, a generic one
-// for anything else (already logged by status), so no path, address or
-// ledger error leaks.
+// explorer's own words for a refusal (4xx), a generic one for anything
+// else (already logged by status), so no path, address or ledger error
+// leaks.
 func publicMessage(status int, err error) string {
-	if status == http.StatusNotFound || status == http.StatusBadRequest {
+	if status < http.StatusInternalServerError {
 		return err.Error()
 	}
 	return internalMessage

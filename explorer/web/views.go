@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -29,17 +31,21 @@ type Pager struct {
 	NextURL string `json:"next,omitempty"`
 }
 
-// pager reads ?page= and returns the page of a list of total rows and its
-// row offset. A page past the last is the last (the answer's page says
-// which), so no page number makes the offset overflow; a total of
-// math.MaxInt64 (not known yet) lets every page through.
+// pager reads ?page= (decimal digits) and returns the page of a list of
+// total rows and its row offset. A page past the last is the last (the
+// answer's page says which), however many digits it has, so no page
+// number makes the offset overflow; a total of math.MaxInt64 (not known
+// yet) lets every page through.
 func (s *Server) pager(r *http.Request, total int64) (Pager, int, error) {
 	p := Pager{Page: 1, Size: s.cfg.PageSize, Total: total, Pages: 1}
 	if total > 0 {
 		p.Pages = (total-1)/int64(p.Size) + 1
 	}
 	if v := r.URL.Query().Get("page"); v != "" {
-		n, err := strconv.Atoi(v)
+		n, err := strconv.ParseUint(v, 10, 63) // no sign: "+2" is no page number
+		if errors.Is(err, strconv.ErrRange) {
+			n, err = math.MaxInt64, nil // digits past any last page
+		}
 		if err != nil || n < 1 {
 			return p, 0, fmt.Errorf("%w: page %q is not a positive number", errBadRequest, v)
 		}
@@ -214,6 +220,11 @@ type batchesView struct {
 
 func (s *Server) batches(r *http.Request) (any, error) {
 	state := r.URL.Query().Get("state")
+	if state != "" {
+		if err := checkState(state); err != nil {
+			return nil, err
+		}
+	}
 	p, asked, err := s.pager(r, math.MaxInt64) // the page asked for: the count comes with the rows
 	if err != nil {
 		return nil, err
@@ -240,6 +251,9 @@ type batchView struct {
 
 func (s *Server) batch(r *http.Request) (any, error) {
 	state := r.PathValue("state")
+	if err := checkState(state); err != nil {
+		return nil, err
+	}
 	seq, err := parseIndexed("batch seq", r.PathValue("seq"))
 	if err != nil {
 		return nil, err
@@ -280,6 +294,27 @@ func parseIndexed(what, v string) (uint64, error) {
 	return n, nil
 }
 
+// checkState refuses a state code of a request that is not one
+// (ballot.ValidState). The index holds batches of well-formed states only
+// (the audit decodes batches strictly), so such a code names none.
+func checkState(state string) error {
+	if !ballot.ValidState(state) {
+		return fmt.Errorf("%w: state %q is not a state code (2 to 8 characters of A-Z and 0-9)", errBadRequest, state)
+	}
+	return nil
+}
+
+// checkVoteID refuses a vote id of a request that is not one
+// (ballot.ValidVoteID). The index holds well-formed vote ids only, so
+// such an id is not in it; saying so would tell a voter who mistyped or
+// upper-cased their id that their vote is missing.
+func checkVoteID(id string) error {
+	if !ballot.ValidVoteID(id) {
+		return fmt.Errorf("%w: vote id %q is not a vote id (32 lower-case hex characters)", errBadRequest, id)
+	}
+	return nil
+}
+
 // committed returns the index's batch (state, seq), or nil: a seq the index
 // cannot hold names no batch.
 func (s *Server) committed(ctx context.Context, state string, seq uint64) (*index.Batch, error) {
@@ -301,7 +336,12 @@ func (s *Server) receipt(r *http.Request) (any, error) {
 	return s.receiptOf(r.Context(), r.PathValue("id"))
 }
 
+// receiptOf builds the receipt of the committed vote voteID; a malformed
+// id is refused (checkVoteID).
 func (s *Server) receiptOf(ctx context.Context, voteID string) (ballot.Receipt, error) {
+	if err := checkVoteID(voteID); err != nil {
+		return ballot.Receipt{}, err
+	}
 	v, err := s.cfg.Index.Vote(ctx, voteID)
 	if err != nil {
 		return ballot.Receipt{}, fmt.Errorf("vote %q: %w", voteID, err)
@@ -332,31 +372,38 @@ type verifyView struct {
 // 20 hashes; 64 KB is plenty).
 const maxReceiptBytes = 64 << 10
 
-// verify checks a pasted receipt (POST: form field "receipt", or a JSON
-// body) or the receipt the index builds for ?vote_id=. A receipt of a batch
-// in a block the index has not reached yet gets proof.VerdictNotIndexed.
+// verify checks a pasted receipt (POST: a JSON body, or the form field
+// "receipt" or "vote_id") or the receipt the index builds for ?vote_id=. A
+// receipt of a batch in a block the index has not reached yet gets
+// proof.VerdictNotIndexed. GET without a vote id is the empty form; a POST
+// of another media type, or of neither a receipt nor a vote id, is refused.
 func (s *Server) verify(r *http.Request) (any, error) {
 	ctx := r.Context()
 	var v verifyView
 	var raw []byte
-	switch {
-	case r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"):
-		body, err := readBody(r, "receipt", maxReceiptBytes)
-		if err != nil {
-			return nil, err
+	if r.Method == http.MethodPost {
+		switch media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media {
+		case "application/json":
+			body, err := readBody(r, "receipt", maxReceiptBytes)
+			if err != nil {
+				return nil, err
+			}
+			raw = body
+		case "application/x-www-form-urlencoded":
+			r.Body = http.MaxBytesReader(nil, r.Body, maxReceiptBytes)
+			if err := r.ParseForm(); err != nil {
+				return nil, bodyError(err, "receipt", maxReceiptBytes)
+			}
+			raw = []byte(strings.TrimSpace(r.PostFormValue("receipt")))
+			v.VoteID = strings.TrimSpace(r.PostFormValue("vote_id"))
+		default:
+			return v, fmt.Errorf("%w: the body is %q: post a receipt as application/json, or the form field receipt as application/x-www-form-urlencoded",
+				errUnsupportedMedia, r.Header.Get("Content-Type"))
 		}
-		raw = body
-	case r.Method == http.MethodPost:
-		r.Body = http.MaxBytesReader(nil, r.Body, maxReceiptBytes)
-		if err := r.ParseForm(); err != nil {
-			return nil, bodyError(err, "receipt", maxReceiptBytes)
+		if len(bytes.TrimSpace(raw)) == 0 && v.VoteID == "" {
+			return v, fmt.Errorf("%w: nothing to verify: give a receipt or a vote id", errBadRequest)
 		}
-		raw = []byte(strings.TrimSpace(r.PostFormValue("receipt")))
-		v.VoteID = strings.TrimSpace(r.PostFormValue("vote_id"))
-	default:
-		v.VoteID = strings.TrimSpace(r.URL.Query().Get("vote_id"))
-	}
-	if len(raw) == 0 && v.VoteID == "" {
+	} else if v.VoteID = strings.TrimSpace(r.URL.Query().Get("vote_id")); v.VoteID == "" {
 		return v, nil // the empty form
 	}
 	var rc ballot.Receipt

@@ -74,7 +74,7 @@ func TestPagesOnEmptyIndex(t *testing.T) {
 	}{
 		{"/", 200}, {"/api/v1/dashboard", 200}, {"/blocks", 200}, {"/api/v1/blocks?page=2", 200},
 		{"/blocks/0", 404}, {"/api/v1/blocks/x", 400}, {"/txs/abc", 404}, {"/batches?state=CA", 200},
-		{"/api/v1/batches/CA/1", 404}, {"/verify", 200}, {"/api/v1/verify?vote_id=00", 404}, {"/audit", 200},
+		{"/api/v1/batches/CA/1", 404}, {"/verify", 200}, {"/api/v1/verify?vote_id=00", 400}, {"/api/v1/verify?vote_id=" + strings.Repeat("0", 32), 404}, {"/audit", 200},
 		{"/api/v1/audit", 200}, {"/search?q=nothing", 404}, {"/api/v1/search", 400}, {"/blocks?page=0", 400},
 		{"/healthz", 200}, {"/static/app.js", 200}, {"/ops", 200}, {"/api/v1/ops", 200}, {"/static/ops.js", 200}, {"/api/v1/openapi.yaml", 200},
 		// numbers the index cannot hold (SQLite's are signed 64-bit)
@@ -123,7 +123,8 @@ func TestVerifyRefusesLargeReceipts(t *testing.T) {
 
 // TestPagePastTheLast: a page past the last of a list is its last page,
 // labelled so, however large the page number (page 368934881474191035 of
-// 2 rows a page overflowed the offset and showed page 1's rows).
+// 2 rows a page overflowed the offset and showed page 1's rows; one past
+// int64 was refused as "not a positive number").
 func TestPagePastTheLast(t *testing.T) {
 	r := newReferendum(t)
 	s, err := New(Config{Index: r.Index, Ledger: fakeLedger{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PageSize: 2})
@@ -148,7 +149,7 @@ func TestPagePastTheLast(t *testing.T) {
 		}
 		var last page
 		getJSON(t, s, path+fmt.Sprintf("page=%d", first.Pager.Pages), &last)
-		for _, n := range []string{fmt.Sprint(first.Pager.Pages + 1), "368934881474191035", "9223372036854775807"} {
+		for _, n := range []string{fmt.Sprint(first.Pager.Pages + 1), "368934881474191035", "9223372036854775807", "99999999999999999999999"} {
 			var past page
 			getJSON(t, s, path+"page="+n, &past)
 			if !reflect.DeepEqual(past, last) {
@@ -219,14 +220,7 @@ func TestErrorsShowNoInternals(t *testing.T) {
 // TestOpenAPISchemasMatchViews keeps the documented properties of the
 // schemas in step with the JSON fields of the types the API encodes.
 func TestOpenAPISchemasMatchViews(t *testing.T) {
-	var doc struct {
-		Components struct {
-			Schemas map[string]schema `yaml:"schemas"`
-		} `yaml:"components"`
-	}
-	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
-		t.Fatalf("openapi.yaml: %v", err)
-	}
+	schemas := openAPISchemas(t)
 	for name, typ := range map[string]reflect.Type{
 		"Dashboard":      reflect.TypeFor[dashboardView](),
 		"ContestResults": reflect.TypeFor[contestResults](),
@@ -241,15 +235,13 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 		"Verification":   reflect.TypeFor[verifyView](),
 		"VerifyResult":   reflect.TypeFor[proof.Result](),
 	} {
-		s, ok := doc.Components.Schemas[name]
+		s, ok := schemas[name]
 		if !ok {
 			t.Errorf("openapi.yaml has no schema %s", name)
 			continue
 		}
-		documented, fields := s.properties(doc.Components.Schemas), jsonFields(typ)
-		slices.Sort(documented)
-		slices.Sort(fields)
-		if !slices.Equal(documented, fields) {
+		documented, fields := s.properties(schemas), jsonFields(typ)
+		if !sameSet(documented, fields) {
 			t.Errorf("schema %s documents %v; %s encodes %v", name, documented, typ, fields)
 		}
 	}
@@ -258,35 +250,40 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 // TestOpenAPIVerdicts keeps the documented verdicts of a receipt check in
 // step with proof.Verdicts.
 func TestOpenAPIVerdicts(t *testing.T) {
+	documented := openAPISchemas(t)["VerifyResult"].Properties["verdict"].Enum
+	if !sameSet(documented, proof.Verdicts) {
+		t.Fatalf("openapi.yaml documents the verdicts %v; proof.Check gives %v", documented, proof.Verdicts)
+	}
+}
+
+// schema is the part of an OpenAPI schema object the checks read.
+type schema struct {
+	Ref        string            `yaml:"$ref"`
+	Properties map[string]schema `yaml:"properties"`
+	AllOf      []schema          `yaml:"allOf"`
+	Enum       []string          `yaml:"enum"`
+}
+
+// openAPISchemas returns openapi.yaml's schemas by name.
+func openAPISchemas(t *testing.T) map[string]schema {
+	t.Helper()
 	var doc struct {
 		Components struct {
-			Schemas struct {
-				VerifyResult struct {
-					Properties struct {
-						Verdict struct {
-							Enum []string `yaml:"enum"`
-						} `yaml:"verdict"`
-					} `yaml:"properties"`
-				} `yaml:"VerifyResult"`
-			} `yaml:"schemas"`
+			Schemas map[string]schema `yaml:"schemas"`
 		} `yaml:"components"`
 	}
 	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
 		t.Fatalf("openapi.yaml: %v", err)
 	}
-	documented, given := doc.Components.Schemas.VerifyResult.Properties.Verdict.Enum, slices.Clone(proof.Verdicts)
-	slices.Sort(documented)
-	slices.Sort(given)
-	if !slices.Equal(documented, given) {
-		t.Fatalf("openapi.yaml documents the verdicts %v; proof.Check gives %v", documented, given)
-	}
+	return doc.Components.Schemas
 }
 
-// schema is the part of an OpenAPI schema object the check reads.
-type schema struct {
-	Ref        string         `yaml:"$ref"`
-	Properties map[string]any `yaml:"properties"`
-	AllOf      []schema       `yaml:"allOf"`
+// sameSet reports whether a and b hold the same strings as many times.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // properties returns the property names of s, following $ref and allOf.
