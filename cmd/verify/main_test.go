@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/cli/clitest"
 )
 
 // writeFile writes data to a file of the test's and returns its path.
@@ -161,14 +161,9 @@ func TestNegativeDeadlineIsAUsageError(t *testing.T) {
 // fails at once naming the gateway, the cause and the fixes (start the
 // system, or --gateway), not a bare "Get ...: connection refused".
 func TestGatewayNotAnswering(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + lis.Addr().String()
-	lis.Close()
+	base := "http://" + clitest.FreeAddr(t)
 	id, _ := ballot.NewVoteID()
-	_, err = fetchReceipt(context.Background(), base, id)
+	_, err := fetchReceipt(context.Background(), base, id)
 	for _, want := range []string{"the gateway at " + base + " did not answer (dial tcp", "connection refused", "`make up` starts it", "give --gateway the URL of a running gateway"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("a gateway not running: %v; want %q", err, want)

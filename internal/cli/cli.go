@@ -155,13 +155,17 @@ func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, er
 }
 
 // ParseFlags parses args, which must hold flags only, and applies the
-// environment. Mistakes wrap ErrUsage; --help gives flag.ErrHelp.
+// environment under prefix (none for a command that reads no variables:
+// prefix ""). Mistakes wrap ErrUsage; --help gives flag.ErrHelp.
 func ParseFlags(fs *flag.FlagSet, prefix string, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return Usagef("unexpected arguments %q", fs.Args())
+	}
+	if prefix == "" {
+		return nil
 	}
 	return ApplyEnv(fs, prefix)
 }

@@ -1,9 +1,11 @@
-// Package clitest checks, for tests, what the variables of an environment
-// do to the commands that read them (cli.CheckEnv).
+// Package clitest helps tests of commands: what the variables of an
+// environment do to the commands that read them (cli.CheckEnv), and an
+// address of a system that is not running.
 package clitest
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 
@@ -30,4 +32,16 @@ func CheckEnv(t testing.TB, readers []cli.EnvReader, env map[string]string, over
 			t.Errorf("%s:\n%s\nwant:\n%s", l.what, got, want)
 		}
 	}
+}
+
+// FreeAddr is a 127.0.0.1 address whose port was free a moment ago (the
+// kernel's choice): nothing listens there, as for a system not running.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
