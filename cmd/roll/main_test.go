@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/gateway/roll"
+	"github.com/votechain/votechain/internal/cli"
 )
 
 // TestGenWritesPrivateCSV: the credentials CSV is readable by its owner only.
@@ -107,6 +110,49 @@ func TestLoadTakesTheElectionsContests(t *testing.T) {
 	for _, args := range [][]string{{"-election-id", "ref-1"}, {"-contests", "L1"}, {"-election-id", "ref-1", "-contests", "L1,bad id"}} {
 		if _, err := load(args...); err == nil || !strings.Contains(err.Error(), "-contests") {
 			t.Errorf("%v: %v; want a usage error naming -contests", args, err)
+		}
+	}
+}
+
+// TestCommandLineMistakes: no command, an unknown one or a flag before the
+// command is a usage error (status 2) after the usage, as with votechain
+// and vcnet (no command printed the usage and exited 0); --help exits 0.
+func TestCommandLineMistakes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command given"},
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"-csv", "roll.csv", "load"}, "-csv before the command: flags follow it"},
+	} {
+		var stderr bytes.Buffer
+		err := run(context.Background(), c.args, io.Discard, &stderr)
+		if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.want) || !strings.Contains(stderr.String(), "Commands:") {
+			t.Errorf("%q: %v, usage printed %t; want a usage error containing %q after the usage", c.args, err, strings.Contains(stderr.String(), "Commands:"), c.want)
+		}
+	}
+	if err := run(context.Background(), []string{"--help"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: %v; want flag.ErrHelp (status 0)", err)
+	}
+}
+
+// TestLoadRefusesSettingsItCannotUse: a Bloom false-positive rate outside
+// (0,1) and a pipeline of no rows are usage errors before the roll is read
+// (the rate failed only after every entry was in Redis; the dry run took
+// it; a batch below 1 became 10,000 unsaid).
+func TestLoadRefusesSettingsItCannotUse(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-bloom-fp-rate", "-1"}, "-bloom-fp-rate: bloom: false-positive rate -1 not in (0,1)"},
+		{[]string{"-bloom-fp-rate", "1"}, "-bloom-fp-rate"},
+		{[]string{"-batch", "0"}, "-batch is 0: it must be at least 1"},
+	} {
+		args := append([]string{"load", "-dry-run", "-csv", "missing.csv", "-election-id", "e1", "-contests", "L1"}, c.args...)
+		if err := run(context.Background(), args, io.Discard, io.Discard); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v; want a usage error containing %q", c.args, err, c.want)
 		}
 	}
 }
