@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"net/http"
@@ -21,9 +20,7 @@ import (
 // runWith runs loadgen with args after a --url and an --ids of the test's.
 func runWith(t *testing.T, url string, args ...string) error {
 	t.Helper()
-	defer func(args []string) { os.Args = args }(os.Args)
-	os.Args = append([]string{"loadgen", "--url", url, "--ids", t.TempDir() + "/ids"}, args...)
-	return run(context.Background())
+	return clitest.Run(t, run, append([]string{"loadgen", "--url", url, "--ids", t.TempDir() + "/ids"}, args...)...)
 }
 
 // TestSettingsThatCannotMakeARunAreRefused: each is refused before any
@@ -31,35 +28,28 @@ func runWith(t *testing.T, url string, args ...string) error {
 // nowhere: a setting that got past the checks would fail on fetching the
 // election instead).
 func TestSettingsThatCannotMakeARunAreRefused(t *testing.T) {
-	url := "http://" + clitest.FreeAddr(t)
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--mode", "rampp"}, `--mode "rampp": want constant, ramp or surge`},
-		{[]string{"--rate", "0"}, "--rate is 0: it must be above zero"},
-		{[]string{"--rate", "-5"}, "--rate is -5"},
-		{[]string{"--mode", "ramp", "--ramp-by", "0"}, "--ramp-by is 0"},
-		{[]string{"--ramp-from", "5000", "--ramp-to", "1000"}, "--ramp-to 1000 is below --ramp-from 5000"},
-		{[]string{"--duration", "0s"}, "--duration is 0s: it must be at least 1ms"},
-		{[]string{"--ramp-step", "-1s"}, "--ramp-step is -1s"},
-		{[]string{"--drain-timeout", "-1s"}, "--drain-timeout is -1s"},
-		{[]string{"--max-workers", "0"}, "--max-workers is 0"},
-		{[]string{"--knee-served", "5"}, "--knee-served is 5: it is a share of the offered rate, from 0 to 1"},
-		{[]string{"--knee-failed", "-0.1"}, "--knee-failed is -0.1"},
-		{[]string{"--duplicates", "0.7", "--ineligible", "0.3"}, "the duplicate share 0.7 and the ineligible share 0.3 must each be at least 0 and together below 1"},
-		{[]string{"--duplicates", "-1"}, "--duplicates, --ineligible"},
-		{[]string{"--url", "127.0.0.1:27380"}, `--url "127.0.0.1:27380" is not a URL: give the gateway's base URL with its scheme`},
-		{[]string{"--rate"}, "flag needs an argument: -rate"},
-		{[]string{"--duration", "5"}, `invalid value "5" for flag -duration`},
-		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
-		{[]string{"ramp"}, `unexpected arguments ["ramp"]`},
-	} {
-		if err := runWith(t, url, c.args...); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: %v; want a usage error containing %q", c.args, err, c.want)
-		}
-	}
-	if err := runWith(t, url, "--help"); err == nil || !errors.Is(err, flag.ErrHelp) {
+	args := []string{"loadgen", "--url", "http://" + clitest.FreeAddr(t), "--ids", t.TempDir() + "/ids"}
+	clitest.UsageErrors(t, run, args, []clitest.UsageCase{
+		{Args: []string{"--mode", "rampp"}, Want: `--mode "rampp": want constant, ramp or surge`},
+		{Args: []string{"--rate", "0"}, Want: "--rate is 0: it must be above zero"},
+		{Args: []string{"--rate", "-5"}, Want: "--rate is -5"},
+		{Args: []string{"--mode", "ramp", "--ramp-by", "0"}, Want: "--ramp-by is 0"},
+		{Args: []string{"--ramp-from", "5000", "--ramp-to", "1000"}, Want: "--ramp-to 1000 is below --ramp-from 5000"},
+		{Args: []string{"--duration", "0s"}, Want: "--duration is 0s: it must be at least 1ms"},
+		{Args: []string{"--ramp-step", "-1s"}, Want: "--ramp-step is -1s"},
+		{Args: []string{"--drain-timeout", "-1s"}, Want: "--drain-timeout is -1s"},
+		{Args: []string{"--max-workers", "0"}, Want: "--max-workers is 0"},
+		{Args: []string{"--knee-served", "5"}, Want: "--knee-served is 5: it is a share of the offered rate, from 0 to 1"},
+		{Args: []string{"--knee-failed", "-0.1"}, Want: "--knee-failed is -0.1"},
+		{Args: []string{"--duplicates", "0.7", "--ineligible", "0.3"}, Want: "the duplicate share 0.7 and the ineligible share 0.3 must each be at least 0 and together below 1"},
+		{Args: []string{"--duplicates", "-1"}, Want: "--duplicates, --ineligible"},
+		{Args: []string{"--url", "127.0.0.1:27380"}, Want: `--url "127.0.0.1:27380" is not a URL: give the gateway's base URL with its scheme`},
+		{Args: []string{"--rate"}, Want: "flag needs an argument: -rate"},
+		{Args: []string{"--duration", "5"}, Want: `invalid value "5" for flag -duration`},
+		{Args: []string{"--bogus"}, Want: "flag provided but not defined: -bogus"},
+		{Args: []string{"ramp"}, Want: `unexpected arguments ["ramp"]`},
+	})
+	if err := clitest.Run(t, run, append(args, "--help")...); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v; want flag.ErrHelp (status 0)", err)
 	}
 }

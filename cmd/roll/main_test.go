@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/gateway/roll"
-	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 )
 
 // TestGenWritesPrivateCSV: the credentials CSV is readable by its owner only.
@@ -114,23 +114,21 @@ func TestLoadTakesTheElectionsContests(t *testing.T) {
 	}
 }
 
+// runRoll is roll as cli.Main runs it, its output discarded.
+func runRoll(ctx context.Context) error { return run(ctx, os.Args[1:], io.Discard, io.Discard) }
+
 // TestCommandLineMistakes: no command, an unknown one or a flag before the
 // command is a usage error (status 2) after the usage, as with votechain
 // and vcnet (no command printed the usage and exited 0); --help exits 0.
 func TestCommandLineMistakes(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{nil, "no command given"},
-		{[]string{"bogus"}, `unknown command "bogus"`},
-		{[]string{"-csv", "roll.csv", "load"}, "-csv before the command: flags follow it"},
-	} {
-		var stderr bytes.Buffer
-		err := run(context.Background(), c.args, io.Discard, &stderr)
-		if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.want) || !strings.Contains(stderr.String(), "Commands:") {
-			t.Errorf("%q: %v, usage printed %t; want a usage error containing %q after the usage", c.args, err, strings.Contains(stderr.String(), "Commands:"), c.want)
-		}
+	clitest.UsageErrors(t, runRoll, []string{"roll"}, []clitest.UsageCase{
+		{Args: nil, Want: "no command given"},
+		{Args: []string{"bogus"}, Want: `unknown command "bogus"`},
+		{Args: []string{"-csv", "roll.csv", "load"}, Want: "-csv before the command: flags follow it"},
+	})
+	var stderr bytes.Buffer
+	if run(context.Background(), nil, io.Discard, &stderr); !strings.Contains(stderr.String(), "Commands:") {
+		t.Errorf("no command: printed %q; want the usage", stderr.String())
 	}
 	if err := run(context.Background(), []string{"--help"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v; want flag.ErrHelp (status 0)", err)
@@ -142,17 +140,9 @@ func TestCommandLineMistakes(t *testing.T) {
 // (the rate failed only after every entry was in Redis; the dry run took
 // it; a batch below 1 became 10,000 unsaid).
 func TestLoadRefusesSettingsItCannotUse(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-bloom-fp-rate", "-1"}, "-bloom-fp-rate: bloom: false-positive rate -1 not in (0,1)"},
-		{[]string{"-bloom-fp-rate", "1"}, "-bloom-fp-rate"},
-		{[]string{"-batch", "0"}, "-batch is 0: it must be at least 1"},
-	} {
-		args := append([]string{"load", "-dry-run", "-csv", "missing.csv", "-election-id", "e1", "-contests", "L1"}, c.args...)
-		if err := run(context.Background(), args, io.Discard, io.Discard); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: %v; want a usage error containing %q", c.args, err, c.want)
-		}
-	}
+	clitest.UsageErrors(t, runRoll, []string{"roll", "load", "-dry-run", "-csv", "missing.csv", "-election-id", "e1", "-contests", "L1"}, []clitest.UsageCase{
+		{Args: []string{"-bloom-fp-rate", "-1"}, Want: "-bloom-fp-rate: bloom: false-positive rate -1 not in (0,1)"},
+		{Args: []string{"-bloom-fp-rate", "1"}, Want: "-bloom-fp-rate"},
+		{Args: []string{"-batch", "0"}, Want: "-batch is 0: it must be at least 1"},
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -94,7 +93,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		return err
 	}
-	if existing != nil && isSet(fs, "window") {
+	if existing != nil && cli.IsSet(fs, "window") {
 		log.Info("the election on the ledger keeps its voting window: -window is not used", "id", existing.ID, "opens_at", existing.OpensAt, "closes_at", existing.ClosesAt)
 	}
 	if plan.Roll, err = readRoll(*csvPath, secret, plan.Template, stderr); err != nil {
@@ -108,12 +107,6 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	return printJSON(stdout, e)
-}
-
-// isSet reports whether the command line or the environment set the flag.
-func isSet(fs *flag.FlagSet, name string) (set bool) {
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // readRoll computes the roll's summary with its entries for election e,

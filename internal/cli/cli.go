@@ -178,6 +178,13 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return err
 }
 
+// IsSet reports whether flag name of fs was set, on the command line or
+// (after Parse or ApplyEnv) by the environment.
+func IsSet(fs *flag.FlagSet, name string) (set bool) {
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // DurationsAtLeast refuses, as a usage error naming the flag, a value of
 // any of the named duration flags of fs below least: a period of a ticker,
 // a lease, is a mistake at the command line, not a crash deep inside the

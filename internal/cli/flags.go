@@ -201,6 +201,15 @@ func NetworkFlags(fs *flag.FlagSet) *Network {
 	return n
 }
 
+// Check refuses, as a usage error naming the flag, a --port-base whose
+// port plan does not fit (network.Ports.Validate).
+func (n *Network) Check() error {
+	if err := (network.Ports{Base: n.PortBase}).Validate(); err != nil {
+		return Usagef("--port-base: %v", err)
+	}
+	return nil
+}
+
 // Log is a command's logging: --log-level and --log-format.
 type Log struct {
 	Level  string
