@@ -77,3 +77,18 @@ func TestFinaliseRefusesUntilDrained(t *testing.T) {
 		t.Fatalf("finalise once drained: %+v, %v, %d ledger calls", e, err, ledger.finalised)
 	}
 }
+
+// TestFinaliseWithNoSystem: finalise in a run folder no bring-up wrote
+// says the system was never brought up and that `make up` starts it, not
+// only that a Redis password file is missing.
+func TestFinaliseWithNoSystem(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{Dir: dir, PortBase: 23200, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.FinaliseElection(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "the system in "+dir+" was never brought up; `make up` starts it") {
+		t.Errorf("finalise with no system: %v; want it to say to run make up", err)
+	}
+}
