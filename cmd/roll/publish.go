@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -138,6 +139,9 @@ func logKeys(hexKeys, keyFile string) ([]ed25519.PublicKey, error) {
 	}
 	if keyFile != "" {
 		k, err := intakelog.LoadKey(keyFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w (\"roll log-key -o FILE\" creates a key file on the gateway's machine and prints its public half, for -log-public-key)", err)
+		}
 		if err != nil {
 			return nil, err
 		}
