@@ -177,6 +177,15 @@ const DefaultPortBase = 27000
 // a fixed offset, so parallel instances (tests, CI) only need distinct bases.
 type Ports struct{ Base int }
 
+// Validate refuses a base whose plan would use privileged ports or run past
+// the last port (the plan's ports lie within 400 of the base).
+func (p Ports) Validate() error {
+	if p.Base <= 1024 || p.Base > 65000 {
+		return fmt.Errorf("port base %d out of range: choose 1025..65000", p.Base)
+	}
+	return nil
+}
+
 // Orderer returns the client/cluster, admin and operations ports of orderer i.
 func (p Ports) Orderer(i int) (listen, admin, ops int) {
 	return p.Base + 50 + i, p.Base + 60 + i, p.Base + 70 + i

@@ -42,6 +42,15 @@ type Mix struct {
 	Ineligible float64 // share of attempts with a voter id not on the roll
 }
 
+// Validate reports a mix that leaves no share for fresh votes, or has a
+// share below zero.
+func (m Mix) Validate() error {
+	if !(m.Duplicate >= 0 && m.Ineligible >= 0 && m.Duplicate+m.Ineligible < 1) {
+		return fmt.Errorf("the duplicate share %v and the ineligible share %v must each be at least 0 and together below 1", m.Duplicate, m.Ineligible)
+	}
+	return nil
+}
+
 // Roll is the voters of each state, in roll order.
 type Roll struct {
 	States []string
@@ -155,8 +164,8 @@ func NewGenerator(r *Roll, contests []ballot.Contest, mix Mix, seed uint64) (*Ge
 	if len(contests) == 0 {
 		return nil, errors.New("loadgen: no contests")
 	}
-	if mix.Duplicate < 0 || mix.Ineligible < 0 || mix.Duplicate+mix.Ineligible >= 1 {
-		return nil, fmt.Errorf("loadgen: duplicate %.2f + ineligible %.2f must be non-negative and below 1", mix.Duplicate, mix.Ineligible)
+	if err := mix.Validate(); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
 	}
 	p, err := NewPicker(Weights(r.States))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -168,7 +169,7 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 		t.Fatal(err)
 	}
 
-	addr := freeAddr(t)
+	addr := clitest.FreeAddr(t)
 	cmd := exec.Command(os.Args[0], append([]string{"--listen", addr,
 		"--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
 		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
@@ -203,7 +204,7 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 // With --metrics-listen the metrics are served on their own address and
 // not on the API's, which voters reach.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
-	metrics := freeAddr(t)
+	metrics := clitest.FreeAddr(t)
 	p := startGateway(t, "--metrics-listen", metrics)
 	get := func(url string) (int, string) {
 		t.Helper()
@@ -236,18 +237,6 @@ type logFile string
 func (f logFile) String() string {
 	b, _ := os.ReadFile(string(f))
 	return string(b)
-}
-
-// freeAddr is a 127.0.0.1 address whose port was free a moment ago (the
-// kernel's choice, as redistest picks its ports).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // waitReady waits until the gateway at addr answers /readyz 200; it fails

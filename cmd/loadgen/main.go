@@ -21,9 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/votechain/votechain/bench/loadgen"
@@ -40,12 +38,7 @@ surge (burst, then waits for the drain onto the ledger).
 Flags:
 `
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("loadgen", run) }
 
 // summary is the JSON written to --summary.
 type summary struct {
@@ -59,30 +52,45 @@ type summary struct {
 	PerContest map[string]int `json:"accepted_per_contest"`
 }
 
-// checkFlags refuses, before any request, settings that cannot make a run:
-// an unknown mode, a rate, ramp step or duration that is not above zero (a
-// ramp that never ends, a sender spinning a core, rates of 0/0), a ramp
-// that ends below its start, no workers.
+// checkFlags refuses, before any request and as usage errors, settings
+// that cannot make a run: a gateway URL without its scheme, an unknown
+// mode, a rate, ramp step or duration that is not above zero (a ramp that
+// never ends, a sender spinning a core, rates of 0/0, a drain never waited
+// for), a ramp that ends below its start, a share outside 0..1 or a mix
+// that leaves no fresh votes, no workers.
 func checkFlags(fs *flag.FlagSet) error {
 	value := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
+	if err := cli.CheckGatewayURL("--url", value("url").(string)); err != nil {
+		return err
+	}
 	if m := value("mode").(string); m != "constant" && m != "ramp" && m != "surge" {
-		return fmt.Errorf("--mode %q: want constant, ramp or surge", m)
+		return cli.Usagef("--mode %q: want constant, ramp or surge", m)
 	}
 	for _, name := range []string{"rate", "ramp-from", "ramp-by", "ramp-to"} {
 		if v := value(name).(float64); !(v > 0) {
-			return fmt.Errorf("--%s is %v: it must be above zero (votes/s)", name, v)
+			return cli.Usagef("--%s is %v: it must be above zero (votes/s)", name, v)
 		}
 	}
 	if from, to := value("ramp-from").(float64), value("ramp-to").(float64); to < from {
-		return fmt.Errorf("--ramp-to %v is below --ramp-from %v", to, from)
+		return cli.Usagef("--ramp-to %v is below --ramp-from %v", to, from)
+	}
+	for _, name := range []string{"knee-served", "knee-failed"} {
+		if v := value(name).(float64); !(v >= 0 && v <= 1) {
+			return cli.Usagef("--%s is %v: it is a share of the offered rate, from 0 to 1", name, v)
+		}
+	}
+	if err := (loadgen.Mix{Duplicate: value("duplicates").(float64), Ineligible: value("ineligible").(float64)}).Validate(); err != nil {
+		return cli.Usagef("--duplicates, --ineligible: %v", err)
 	}
 	if value("max-workers").(uint64) == 0 {
-		return errors.New("--max-workers is 0: it must be at least 1")
+		return cli.Usagef("--max-workers is 0: it must be at least 1")
 	}
-	return cli.DurationsAtLeast(fs, time.Millisecond, "duration", "ramp-step", "knee-p99", "timeout")
+	return cli.DurationsAtLeast(fs, time.Millisecond, "duration", "ramp-step", "knee-p99", "timeout", "drain-timeout")
 }
 
-func run() error {
+// run is loadgen with the flags of os.Args; ctx ends the run (SIGINT,
+// SIGTERM), which still writes what it measured.
+func run(ctx context.Context) error {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	url := fs.String("url", "http://"+cli.DefaultGatewayAddr(), "gateway base URL")
 	redisFlags := cli.RedisFlags(fs, redisserver.UserAdmin) // surge mode watches the queues drain
@@ -107,21 +115,18 @@ func run() error {
 	idsPath := fs.String("ids", "loadgen-ids.txt", "file for the vote id of every 202, one a line")
 	summaryPath := fs.String("summary", "", "file for the JSON summary (default: none)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), synopsis); fs.PrintDefaults() }
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if err := cli.ParseFlags(fs, "", os.Args[1:]); err != nil { // no variables: flags only
 		return err
 	}
 	if err := checkFlags(fs); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
-	election, err := loadgen.FetchElection(ctx, *url)
+	fetchCtx, cancel := context.WithTimeout(ctx, *timeout)
+	election, err := loadgen.FetchElection(fetchCtx, *url)
+	cancel()
 	if err != nil {
-		return err
+		return cli.GatewayUnreachable(err, *url, "--url")
 	}
 	r, err := loadgen.ReadRoll(*rollPath, election.States)
 	if err != nil {
@@ -133,6 +138,20 @@ func run() error {
 	gen, err := loadgen.NewGenerator(r, election.Contests, loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, *seed)
 	if err != nil {
 		return err
+	}
+	// The result files are created before the load, so one that cannot be
+	// written is refused now, not after a run of many minutes.
+	idsFile, err := os.Create(*idsPath)
+	if err != nil {
+		return fmt.Errorf("--ids: %w", err)
+	}
+	defer idsFile.Close()
+	var summaryFile *os.File
+	if *summaryPath != "" {
+		if summaryFile, err = os.Create(*summaryPath); err != nil {
+			return fmt.Errorf("--summary: %w", err)
+		}
+		defer summaryFile.Close()
 	}
 	rec := loadgen.NewRecorder(time.Now())
 	runner := &loadgen.Runner{URL: *url + "/api/v1/vote", Gen: gen, Rec: rec, Progress: os.Stderr, Timeout: *timeout, MaxWorkers: *workers, Procs: *procs}
@@ -178,7 +197,7 @@ func run() error {
 	default:
 		return fmt.Errorf("unknown --mode %q (constant, ramp or surge)", *mode)
 	}
-	if err := write(out, rec, *idsPath, *summaryPath); err != nil {
+	if err := write(out, rec, idsFile, summaryFile); err != nil {
 		return errors.Join(runErr, err)
 	}
 	for _, p := range out.Phases {
@@ -189,8 +208,9 @@ func run() error {
 	return runErr
 }
 
-// write saves the accepted ids and the summary.
-func write(out summary, rec *loadgen.Recorder, idsPath, summaryPath string) error {
+// write saves the accepted ids and the summary (if summaryFile is not nil)
+// and closes the files.
+func write(out summary, rec *loadgen.Recorder, idsFile, summaryFile *os.File) error {
 	ids, _ := rec.AcceptedIDs()
 	out.AcceptedIDs = len(ids)
 	for _, n := range ids {
@@ -202,24 +222,22 @@ func write(out summary, rec *loadgen.Recorder, idsPath, summaryPath string) erro
 	for _, c := range rec.AcceptedContests() {
 		out.PerContest[c]++
 	}
-	f, err := os.Create(idsPath)
-	if err != nil {
+	if err := loadgen.WriteIDs(idsFile, ids); err != nil {
 		return err
 	}
-	if err := loadgen.WriteIDs(f, ids); err != nil {
-		f.Close()
+	if err := idsFile.Close(); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "%s vote ids in %s; per contest: %v\n", strconv.Itoa(len(ids)), idsPath, out.PerContest)
-	if summaryPath == "" {
+	fmt.Fprintf(os.Stderr, "%s vote ids in %s; per contest: %v\n", strconv.Itoa(len(ids)), idsFile.Name(), out.PerContest)
+	if summaryFile == nil {
 		return nil
 	}
 	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(summaryPath, append(data, '\n'), 0o644)
+	if _, err := summaryFile.Write(append(data, '\n')); err != nil {
+		return err
+	}
+	return summaryFile.Close()
 }

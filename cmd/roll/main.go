@@ -35,6 +35,7 @@ import (
 	"strings"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/bloom"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/roll"
@@ -60,8 +61,11 @@ func main() {
 	cli.Main("roll", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout, os.Stderr) })
 }
 
+// run is roll with args: --help prints the usage (flag.ErrHelp); no
+// command, an unknown one or a flag before the command is a usage error,
+// after the usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 		fmt.Fprintln(stderr, usage)
 		return flag.ErrHelp
 	}
@@ -72,9 +76,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"log-key":       logKey,
 		"rebuild-bloom": rebuildBloom,
 	}
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		return cli.Usagef("unknown command %q\n%s", args[0], usage)
+	var cmd func(context.Context, []string, io.Writer, io.Writer) error
+	if len(args) > 0 {
+		cmd = cmds[args[0]]
+	}
+	if cmd == nil {
+		fmt.Fprintln(stderr, usage)
+	}
+	switch {
+	case len(args) == 0:
+		return cli.Usagef("no command given")
+	case cmd == nil && strings.HasPrefix(args[0], "-"):
+		return cli.Usagef("%s before the command: flags follow it, as in roll load -csv FILE", args[0])
+	case cmd == nil:
+		return cli.Usagef("unknown command %q", args[0])
 	}
 	return cmd(ctx, args[1:], stdout, stderr)
 }
@@ -149,6 +164,12 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *csvPath == "" || *electionID == "" || *contests == "" {
 		return cli.Usagef("load: -csv is required, and -election TEMPLATE or both -election-id and -contests (e.g. -election config/referendum.json)")
+	}
+	if _, err := bloom.ForCapacity(1, *fpRate); err != nil {
+		return cli.Usagef("load: -bloom-fp-rate: %v, e.g. %v", err, dedup.DefaultConfig().FalsePositiveRate)
+	}
+	if *batch < 1 {
+		return cli.Usagef("load: -batch is %d: it must be at least 1", *batch)
 	}
 	secret, err := cli.LoadSecret(*secretFile)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/gateway/roll"
+	"github.com/votechain/votechain/internal/cli/clitest"
 )
 
 // TestGenWritesPrivateCSV: the credentials CSV is readable by its owner only.
@@ -109,4 +112,37 @@ func TestLoadTakesTheElectionsContests(t *testing.T) {
 			t.Errorf("%v: %v; want a usage error naming -contests", args, err)
 		}
 	}
+}
+
+// runRoll is roll as cli.Main runs it, its output discarded.
+func runRoll(ctx context.Context) error { return run(ctx, os.Args[1:], io.Discard, io.Discard) }
+
+// TestCommandLineMistakes: no command, an unknown one or a flag before the
+// command is a usage error (status 2) after the usage, as with votechain
+// and vcnet (no command printed the usage and exited 0); --help exits 0.
+func TestCommandLineMistakes(t *testing.T) {
+	clitest.UsageErrors(t, runRoll, []string{"roll"}, []clitest.UsageCase{
+		{Args: nil, Want: "no command given"},
+		{Args: []string{"bogus"}, Want: `unknown command "bogus"`},
+		{Args: []string{"-csv", "roll.csv", "load"}, Want: "-csv before the command: flags follow it"},
+	})
+	var stderr bytes.Buffer
+	if run(context.Background(), nil, io.Discard, &stderr); !strings.Contains(stderr.String(), "Commands:") {
+		t.Errorf("no command: printed %q; want the usage", stderr.String())
+	}
+	if err := run(context.Background(), []string{"--help"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: %v; want flag.ErrHelp (status 0)", err)
+	}
+}
+
+// TestLoadRefusesSettingsItCannotUse: a Bloom false-positive rate outside
+// (0,1) and a pipeline of no rows are usage errors before the roll is read
+// (the rate failed only after every entry was in Redis; the dry run took
+// it; a batch below 1 became 10,000 unsaid).
+func TestLoadRefusesSettingsItCannotUse(t *testing.T) {
+	clitest.UsageErrors(t, runRoll, []string{"roll", "load", "-dry-run", "-csv", "missing.csv", "-election-id", "e1", "-contests", "L1"}, []clitest.UsageCase{
+		{Args: []string{"-bloom-fp-rate", "-1"}, Want: "-bloom-fp-rate: bloom: false-positive rate -1 not in (0,1)"},
+		{Args: []string{"-bloom-fp-rate", "1"}, Want: "-bloom-fp-rate"},
+		{Args: []string{"-batch", "0"}, Want: "-batch is 0: it must be at least 1"},
+	})
 }

@@ -5,9 +5,9 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -94,7 +94,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		return err
 	}
-	if existing != nil && isSet(fs, "window") {
+	if existing != nil && cli.IsSet(fs, "window") {
 		log.Info("the election on the ledger keeps its voting window: -window is not used", "id", existing.ID, "opens_at", existing.OpensAt, "closes_at", existing.ClosesAt)
 	}
 	if plan.Roll, err = readRoll(*csvPath, secret, plan.Template, stderr); err != nil {
@@ -108,12 +108,6 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	return printJSON(stdout, e)
-}
-
-// isSet reports whether the command line or the environment set the flag.
-func isSet(fs *flag.FlagSet, name string) (set bool) {
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // readRoll computes the roll's summary with its entries for election e,
@@ -145,6 +139,9 @@ func logKeys(hexKeys, keyFile string) ([]ed25519.PublicKey, error) {
 	}
 	if keyFile != "" {
 		k, err := intakelog.LoadKey(keyFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w (\"roll log-key -o FILE\" creates a key file on the gateway's machine and prints its public half, for -log-public-key)", err)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -43,6 +43,10 @@ func TestLogKeyPrintsThePublicHalf(t *testing.T) {
 	if _, err := logKeys("abcd", ""); err == nil || !strings.Contains(err.Error(), "not an Ed25519 public key") {
 		t.Errorf("a short key: %v, want refused with the fix", err)
 	}
+	missing := filepath.Join(t.TempDir(), "gateway.key")
+	if _, err := logKeys("", missing); err == nil || !strings.Contains(err.Error(), missing+": no such file or directory (\"roll log-key -o FILE\" creates a key file") {
+		t.Errorf("a key file that is not there: %v; want it named with how to create one", err)
+	}
 }
 
 // TestPublishNeedsALogKey: without an intake log key publish registers

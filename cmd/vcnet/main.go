@@ -62,6 +62,12 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := net.Check(); err != nil {
+		return err
+	}
+	if _, err := network.ParseConsensus(*consensus); err != nil {
+		return cli.Usagef("--consensus: %v", err)
+	}
 	cfg := localnet.Config{Dir: *dir, PortBase: net.PortBase, FabricBin: net.FabricBin, Chaincode: *chaincode, Builder: *builder, Consensus: network.Consensus(*consensus), Log: log}
 	if cmd == "bundles" {
 		if *hosts == "" {
@@ -70,7 +76,7 @@ func run(ctx context.Context) error {
 		if cfg.Hosts, err = network.ParseSpread(*hosts); err != nil {
 			return cli.Usagef("%v", err)
 		}
-		if !isSet(fs, "dir") {
+		if !cli.IsSet(fs, "dir") {
 			cfg.Dir = ".run/deploy" // not make up's network
 		}
 		cfg.Bundles, cfg.BundleRoot = true, *bundleRoot
@@ -121,17 +127,9 @@ func run(ctx context.Context) error {
 		return nil
 	case "":
 		fs.Usage()
-		return fmt.Errorf("no command given")
+		return cli.Usagef("no command given")
 	default:
 		fs.Usage()
 		return cli.Usagef("unknown command %q", cmd)
 	}
-}
-
-// isSet reports whether the flag was given (on the command line or in the
-// environment).
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }

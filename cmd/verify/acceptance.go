@@ -24,8 +24,12 @@ func readKeys(path string) (ballot.LogKeys, error) {
 	if err != nil {
 		return ballot.LogKeys{}, err
 	}
+	noKey := fmt.Errorf("%s holds no log key: want the ledger's GetLogKeys record {\"keys\":[...]} or one 64-hex public key a line", path)
 	var keys ballot.LogKeys
-	if json.Unmarshal(data, &keys) == nil && len(keys.Keys) > 0 {
+	if json.Unmarshal(data, &keys) == nil {
+		if len(keys.Keys) == 0 {
+			return ballot.LogKeys{}, noKey
+		}
 		return keys, nil
 	}
 	var pubs []ballot.LogKey
@@ -35,6 +39,9 @@ func readKeys(path string) (ballot.LogKeys, error) {
 			return ballot.LogKeys{}, fmt.Errorf("%s: want {\"keys\":[...]} or one 64-hex public key a line", path)
 		}
 		pubs = append(pubs, ballot.NewLogKey(raw))
+	}
+	if len(pubs) == 0 {
+		return ballot.LogKeys{}, noKey
 	}
 	keys, _, err = ballot.LogKeys{}.Register(pubs, 0)
 	if err != nil {

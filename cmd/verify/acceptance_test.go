@@ -75,6 +75,19 @@ func TestAcceptanceOffline(t *testing.T) {
 	}
 }
 
+// TestKeysFileWithNoKey: a --keys file that holds no key (empty, blank,
+// an empty record) is refused naming the file and what it must hold, not
+// as a registration of "1..64 log keys".
+func TestKeysFileWithNoKey(t *testing.T) {
+	for _, data := range []string{"", "\n \n", `{"keys":[]}`} {
+		path := writeFile(t, data)
+		_, err := readKeys(path)
+		if err == nil || !strings.Contains(err.Error(), path+" holds no log key: want the ledger's GetLogKeys record") {
+			t.Errorf("keys file %q: %v; want it to hold no log key", data, err)
+		}
+	}
+}
+
 // pendingLedger is an election in progress with no batch committed: every
 // acceptance receipt that verifies is PENDING within the deadline.
 type pendingLedger struct{ standingLedger }

@@ -98,6 +98,10 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
+	if err := cli.DurationsAtLeast(fs, 0, "deadline"); err != nil {
+		fmt.Fprintln(os.Stderr, "verify:", err)
+		return 2
+	}
 	if err := checkGatewayFlags(*voteID, *gatewayURL, *voteID != "" || *logMode); err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
@@ -197,8 +201,8 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 	if voteID != "" && !ballot.ValidVoteID(voteID) {
 		return fmt.Errorf("--vote-id %q is not a vote id: give the vote_id the gateway answered when the vote was cast (32 lower-case hex characters)", voteID)
 	}
-	if u, err := url.Parse(gateway); used && (err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
-		return fmt.Errorf("--gateway %q is not a URL: give the gateway's base URL with its scheme, such as http://%s", gateway, cli.DefaultGatewayAddr())
+	if used {
+		return cli.CheckGatewayURL("--gateway", gateway)
 	}
 	return nil
 }
@@ -360,7 +364,7 @@ func fetchReceipt(ctx context.Context, base, voteID string) (ballot.Receipt, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return r, fmt.Errorf("gateway: %w", err)
+		return r, cli.GatewayUnreachable(err, base, "--gateway")
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

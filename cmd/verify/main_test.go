@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/cli/clitest"
 )
 
 // writeFile writes data to a file of the test's and returns its path.
@@ -127,6 +128,45 @@ func TestCheckGatewayFlags(t *testing.T) {
 		err := checkGatewayFlags(c.voteID, c.gateway, c.used)
 		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("--vote-id %q --gateway %q: %v; want %q", c.voteID, c.gateway, err, c.err)
+		}
+	}
+}
+
+// runVerify runs verify with args and returns its exit status and what it
+// wrote to stderr.
+func runVerify(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(args []string, out, errOut *os.File) { os.Args, os.Stdout, os.Stderr = args, out, errOut }(os.Args, os.Stdout, os.Stderr)
+	os.Args, os.Stdout, os.Stderr = append([]string{"verify"}, args...), stderr, stderr
+	code := run()
+	data, _ := os.ReadFile(stderr.Name())
+	return code, string(data)
+}
+
+// TestNegativeDeadlineIsAUsageError: a --deadline below zero is refused
+// (status 2) naming the flag, before any receipt is read; it made every
+// vote not yet on the ledger MISSING at once.
+func TestNegativeDeadlineIsAUsageError(t *testing.T) {
+	code, stderr := runVerify(t, "--deadline", "-5m", "--acceptance", "--offline", "--keys", writeFile(t, ""), writeFile(t, "{}"))
+	if code != 2 || !strings.Contains(stderr, "verify: --deadline is -5m0s: it must be at least 0s") {
+		t.Errorf("--deadline -5m: status %d, stderr %q; want 2 naming --deadline", code, stderr)
+	}
+}
+
+// TestGatewayNotAnswering: --vote-id against a gateway nothing listens on
+// fails at once naming the gateway, the cause and the fixes (start the
+// system, or --gateway), not a bare "Get ...: connection refused".
+func TestGatewayNotAnswering(t *testing.T) {
+	base := "http://" + clitest.FreeAddr(t)
+	id, _ := ballot.NewVoteID()
+	_, err := fetchReceipt(context.Background(), base, id)
+	for _, want := range []string{"the gateway at " + base + " did not answer (dial tcp", "connection refused", "`make up` starts it", "give --gateway the URL of a running gateway"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("a gateway not running: %v; want %q", err, want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
@@ -63,6 +64,17 @@ func run(ctx context.Context) error {
 	log, err := logFlags.Logger(os.Stderr)
 	if err != nil {
 		return err
+	}
+	if err := net.Check(); err != nil {
+		return err
+	}
+	if err := stack.ValidRedis(*redisMode); err != nil {
+		return cli.Usagef("--redis: %v", err)
+	}
+	if cmd == "up" { // refused now, not after minutes of bring-up
+		if err := checkUp(fs, *voters, *batchers, *gateways, *election); err != nil {
+			return err
+		}
 	}
 	var placement network.Placement // zero: as created, else one host
 	if *hosts != "" {
@@ -134,4 +146,26 @@ func run(ctx context.Context) error {
 		fs.Usage()
 		return cli.Usagef("unknown command %q", cmd)
 	}
+}
+
+// checkUp refuses, as usage errors naming the flag, settings up cannot
+// use: a roll of no voters, a voting window under a second, a negative
+// number of batchers or gateways, an --election template given that does
+// not load. A bring-up takes minutes, and these failed only at its end.
+func checkUp(fs *flag.FlagSet, voters, batchers, gateways int, template string) error {
+	if voters < 1 {
+		return cli.Usagef("--voters is %d: a new election's roll needs at least 1 voter", voters)
+	}
+	if batchers < 0 || gateways < 0 {
+		return cli.Usagef("--batchers %d, --gateways %d: give a count, or 0 for as many as the last up", batchers, gateways)
+	}
+	if err := cli.DurationsAtLeast(fs, time.Second, "window"); err != nil {
+		return err
+	}
+	if cli.IsSet(fs, "election") {
+		if _, err := election.Template(template); err != nil {
+			return cli.Usagef("--election: %v (config/election.json: one race; config/referendum.json: three questions)", err)
+		}
+	}
+	return nil
 }

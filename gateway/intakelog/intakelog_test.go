@@ -425,6 +425,13 @@ func TestKeyFile(t *testing.T) {
 	if _, err := LoadKey(path); err == nil {
 		t.Fatal("a key file others may read was loaded")
 	}
+	// A folder is no key file; chmod 600, which its mode asked for, would not help.
+	dir := t.TempDir()
+	for _, load := range []func(string) (ed25519.PrivateKey, error){LoadKey, EnsureKey} {
+		if _, err := load(dir); err == nil || !strings.Contains(err.Error(), "log key "+dir+" is a folder: give the key file's path") {
+			t.Errorf("a folder as the key file: %v; want it named as a folder", err)
+		}
+	}
 }
 
 // Entries this process appended are observed, in any order, and the

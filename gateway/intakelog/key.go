@@ -54,6 +54,9 @@ func LoadKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log key: %w", err)
 	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("log key %s is a folder: give the key file's path", path)
+	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("log key %s has mode %v; make it 0600 (chmod 600 %s)", path, st.Mode().Perm(), path)
 	}

@@ -155,13 +155,17 @@ func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, er
 }
 
 // ParseFlags parses args, which must hold flags only, and applies the
-// environment. Mistakes wrap ErrUsage; --help gives flag.ErrHelp.
+// environment under prefix (none for a command that reads no variables:
+// prefix ""). Mistakes wrap ErrUsage; --help gives flag.ErrHelp.
 func ParseFlags(fs *flag.FlagSet, prefix string, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return Usagef("unexpected arguments %q", fs.Args())
+	}
+	if prefix == "" {
+		return nil
 	}
 	return ApplyEnv(fs, prefix)
 }
@@ -172,6 +176,13 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usageError{err}
 	}
 	return err
+}
+
+// IsSet reports whether flag name of fs was set, on the command line or
+// (after Parse or ApplyEnv) by the environment.
+func IsSet(fs *flag.FlagSet, name string) (set bool) {
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // DurationsAtLeast refuses, as a usage error naming the flag, a value of

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,29 @@ func DefaultRedisAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts
 // DefaultGatewayAddr is the gateway's listen address in the default port
 // plan (B+380).
 func DefaultGatewayAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts().Gateway()) }
+
+// CheckGatewayURL refuses, as a usage error naming flagName (e.g.
+// "--gateway"), a gateway base URL without an http or https scheme and a
+// host: "127.0.0.1:27380" alone parses as a scheme and a path.
+func CheckGatewayURL(flagName, value string) error {
+	if u, err := url.Parse(value); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return Usagef("%s %q is not a URL: give the gateway's base URL with its scheme, such as http://%s", flagName, value, DefaultGatewayAddr())
+	}
+	return nil
+}
+
+// GatewayUnreachable describes err, from a request to the gateway at base,
+// when no answer came (a *url.Error: the connection refused, the time up):
+// it names the gateway, the cause and the fixes, starting the system or
+// giving flagName another gateway's URL. Any other error (an answer's
+// status, a body that does not decode) is returned as it is.
+func GatewayUnreachable(err error, base, flagName string) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return fmt.Errorf("the gateway at %s did not answer (%v): is the system up? `make up` starts it; else give %s the URL of a running gateway", base, ue.Err, flagName)
+}
 
 // DefaultExplorerAddr is the explorer's listen address in the default port
 // plan (B+390).
@@ -175,6 +199,15 @@ func NetworkFlags(fs *flag.FlagSet) *Network {
 	fs.IntVar(&n.PortBase, "port-base", network.DefaultPortBase, "first port of the port plan")
 	fs.StringVar(&n.FabricBin, "fabric-bin", filepath.Join("bin", "fabric"), "folder of the Fabric binaries and sample config")
 	return n
+}
+
+// Check refuses, as a usage error naming the flag, a --port-base whose
+// port plan does not fit (network.Ports.Validate).
+func (n *Network) Check() error {
+	if err := (network.Ports{Base: n.PortBase}).Validate(); err != nil {
+		return Usagef("--port-base: %v", err)
+	}
+	return nil
 }
 
 // Log is a command's logging: --log-level and --log-format.

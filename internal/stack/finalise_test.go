@@ -130,3 +130,18 @@ func TestLogJudgedRefusesUnlogged(t *testing.T) {
 		t.Fatalf("a MISSING entry with --accept-unlogged: %v; want refused naming it", err)
 	}
 }
+
+// TestFinaliseWithNoSystem: finalise in a run folder no bring-up wrote
+// says the system was never brought up and that `make up` starts it, not
+// only that a Redis password file is missing.
+func TestFinaliseWithNoSystem(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{Dir: dir, PortBase: 23200, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.FinaliseElection(context.Background(), FinaliseOptions{})
+	if err == nil || !strings.Contains(err.Error(), "the system in "+dir+" was never brought up; `make up` starts it") {
+		t.Errorf("finalise with no system: %v; want it to say to run make up", err)
+	}
+}

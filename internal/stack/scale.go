@@ -79,11 +79,20 @@ func resolveShape(cfg *Config, recorded *shape) error {
 	if cfg.Gateways > maxScale || cfg.Batchers > maxScale {
 		return fmt.Errorf("%d gateways, %d batchers: at most %d of each", cfg.Gateways, cfg.Batchers, maxScale)
 	}
-	if cfg.Redis != RedisSingle && cfg.Redis != RedisCluster {
-		return fmt.Errorf("redis %q: want %s or %s", cfg.Redis, RedisSingle, RedisCluster)
+	if err := ValidRedis(cfg.Redis); err != nil {
+		return err
 	}
 	if recorded != nil && recorded.Redis != "" && recorded.Redis != cfg.Redis {
 		return fmt.Errorf("the system in %s keeps its votes in a %s Redis; it cannot become %s: wipe it first with `make down WIPE=1`", cfg.Dir, recorded.Redis, cfg.Redis)
+	}
+	return nil
+}
+
+// ValidRedis refuses a Redis mode other than RedisSingle, RedisCluster and
+// "" (the system's own, else single).
+func ValidRedis(mode string) error {
+	if mode != "" && mode != RedisSingle && mode != RedisCluster {
+		return fmt.Errorf("redis %q: want %s or %s", mode, RedisSingle, RedisCluster)
 	}
 	return nil
 }

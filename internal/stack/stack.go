@@ -154,9 +154,12 @@ func (s *Stack) RedisACL() redisserver.ACL { return redisserver.ACL{Dir: s.path(
 
 // RedisOptions are the client options of one of the system's Redis users
 // (redisserver.User*); redisserver.NewClient makes a cluster client of
-// them on a cluster.
+// them on a cluster. A password file Up has not written says to run it.
 func (s *Stack) RedisOptions(user string) (*redis.UniversalOptions, error) {
 	pw, err := s.RedisACL().Password(user)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: the system in %s was never brought up; `make up` starts it", err, s.cfg.Dir)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@
 package fabricclient
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"maps"
@@ -17,7 +18,9 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	"github.com/votechain/votechain/network"
 )
@@ -100,7 +103,7 @@ func Dial(profile network.Profile, org string, opts ...Option) (*Conn, error) {
 		}
 		peerOrg, peer = o.peer, pp.Peer
 	}
-	cc, err := dialTLS(peer)
+	cc, err := dialTLS(peerOrg, peer)
 	if err != nil {
 		return nil, fmt.Errorf("%s peer: %w", peerOrg, err)
 	}
@@ -167,7 +170,8 @@ func loadIdentity(mspID string, user network.Identity) (*identity.X509Identity, 
 	return id, sign, nil
 }
 
-func dialTLS(ep network.Endpoint) (*grpc.ClientConn, error) {
+// dialTLS makes the (lazy) connection to org's peer at ep.
+func dialTLS(org string, ep network.Endpoint) (*grpc.ClientConn, error) {
 	pem, err := os.ReadFile(ep.TLSRootPEM)
 	if err != nil {
 		return nil, fmt.Errorf("TLS root: %w", err)
@@ -179,5 +183,34 @@ func dialTLS(ep network.Endpoint) (*grpc.ClientConn, error) {
 	return grpc.NewClient(ep.Address,
 		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(roots, ep.ServerName)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
+		grpc.WithChainUnaryInterceptor(nameUnreachable(org, ep.Address)),
 	)
+}
+
+// nameUnreachable rewrites the error of a call that failed because no
+// connection to the peer could be made (codes.Unavailable with gRPC's
+// "connection error", whose raw text names neither the peer nor a fix) to
+// name org's peer at addr and the cause; a refused connection adds how to
+// start the network. The code stays Unavailable, so a caller that retries
+// on it still does. Any other error passes unchanged: a reachable peer's
+// Unavailable (no endorsing peers, say) is the peer's own word.
+func nameUnreachable(org, addr string) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		s, ok := status.FromError(err)
+		if !ok || s.Code() != codes.Unavailable || !strings.HasPrefix(s.Message(), "connection error: ") {
+			return err
+		}
+		// connection error: desc = "transport: Error while dialing: dial tcp ADDR: connect: connection refused"
+		cause := s.Message()
+		if i := strings.LastIndex(cause, "desc = "); i >= 0 {
+			cause = strings.Trim(cause[i+len("desc = "):], `"`)
+		}
+		cause = strings.TrimPrefix(cause, "transport: Error while dialing: ")
+		fix := ""
+		if strings.Contains(cause, "connection refused") {
+			fix = ": is the network up? `make up` starts the system, `make network-up` the network alone"
+		}
+		return status.Errorf(codes.Unavailable, "the %s peer at %s is not reachable (%s)%s", org, addr, cause, fix)
+	}
 }

@@ -1,6 +1,7 @@
 package fabricclient
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,11 +9,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/votechain/votechain/network"
 )
@@ -89,5 +94,44 @@ func TestWithPeer(t *testing.T) {
 	}
 	if _, err := Dial(p, "Commission", WithPeer("Auditors")); err == nil || !strings.Contains(err.Error(), `"Auditors" is not in the connection profile`) {
 		t.Errorf("Dial through an unknown organisation's peer: %v; want it named as not in the profile", err)
+	}
+}
+
+// TestUnreachablePeerNamed: a call to a peer nothing listens on fails at
+// once, still as Unavailable, naming the organisation's peer, its address,
+// the refused connection and how to start the network, instead of gRPC's
+// raw "connection error: desc = transport: ...".
+func TestUnreachablePeerNamed(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, "User1@observers")
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close() // a free port: nothing listens
+	p := network.Profile{Channel: "election", Chaincode: "votechain", Orgs: map[string]network.OrgProfile{"Observers": {
+		MSPID: "ObserversMSP",
+		Peer:  network.Endpoint{Address: addr, TLSRootPEM: cert, ServerName: "peer0.observers"},
+		Users: map[string]network.Identity{"User1": {Cert: cert, Key: key}},
+	}}}
+	c, err := Dial(p, "Observers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.Ballot().Election(ctx)
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("GetElection from no peer: %v; want Unavailable", err)
+	}
+	for _, want := range []string{"the Observers peer at " + addr + " is not reachable (dial tcp " + addr + ": connect: connection refused)", "`make up` starts the system"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "Error while dialing") {
+		t.Errorf("error %q keeps gRPC's raw words", err)
 	}
 }

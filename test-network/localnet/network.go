@@ -113,8 +113,8 @@ func New(cfg Config) (*Network, error) {
 	if err := cfg.Hosts.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.PortBase <= 1024 || cfg.PortBase > 65000 {
-		return nil, fmt.Errorf("port base %d out of range: choose 1025..65000", cfg.PortBase)
+	if err := (network.Ports{Base: cfg.PortBase}).Validate(); err != nil {
+		return nil, err
 	}
 	log := cfg.Log
 	if log == nil {

@@ -1,9 +1,15 @@
-// Package clitest checks, for tests, what the variables of an environment
-// do to the commands that read them (cli.CheckEnv).
+// Package clitest helps tests of commands: what the variables of an
+// environment do to the commands that read them (cli.CheckEnv), a
+// command's body run on a command line, and an address of a system that is
+// not running.
 package clitest
 
 import (
 	"context"
+	"errors"
+	"net"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,6 +34,53 @@ func CheckEnv(t testing.TB, readers []cli.EnvReader, env map[string]string, over
 	}{{"overrides", c.Overrides, overrides}, {"unread", c.Unread, unread}} {
 		if got, want := strings.Join(l.got, "\n"), strings.Join(l.want, "\n"); got != want {
 			t.Errorf("%s:\n%s\nwant:\n%s", l.what, got, want)
+		}
+	}
+}
+
+// FreeAddr is a 127.0.0.1 address whose port was free a moment ago (the
+// kernel's choice): nothing listens there, as for a system not running.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Run runs a command's body, as cli.Main would, with os.Args set to the
+// command line args (the command's name first) and what it writes to
+// os.Stderr (its usage) discarded, and returns the body's error.
+func Run(t testing.TB, body func(context.Context) error, args ...string) error {
+	t.Helper()
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	defer func(args []string, stderr *os.File) { os.Args, os.Stderr = args, stderr }(os.Args, os.Stderr)
+	os.Args, os.Stderr = args, devNull
+	return body(context.Background())
+}
+
+// UsageCase is a command line's arguments and a fragment of the usage
+// error they must give.
+type UsageCase struct {
+	Args []string
+	Want string
+}
+
+// UsageErrors runs body (Run) on the command line args followed by each
+// case's Args, and fails t unless each gives a usage error (cli.ErrUsage:
+// status 2) containing the case's Want.
+func UsageErrors(t testing.TB, body func(context.Context) error, args []string, cases []UsageCase) {
+	t.Helper()
+	for _, c := range cases {
+		err := Run(t, body, append(slices.Clip(args), c.Args...)...)
+		if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.Want) {
+			t.Errorf("%q: %v; want a usage error containing %q", c.Args, err, c.Want)
 		}
 	}
 }
