@@ -63,6 +63,7 @@ type options struct {
 	trustedProxies  string
 	replicas        int
 	http            httpapi.Config
+	page            voterweb.Config
 	dedup           dedup.Config
 	intakeLog       bool
 	logKeyFile      string
@@ -79,6 +80,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.memoryLimitMiB, "memory-limit-mib", 0, "soft limit of the Go heap in MiB (as GOMEMLIMIT): near it the collector runs more often whatever --gc-percent says, so a large --gc-percent cannot take the process past it; 0: no limit (the GOMEMLIMIT environment variable still applies)")
 	fs.IntVar(&o.procs, "procs", 0, "most threads running Go code at once (as GOMAXPROCS); 0: Go's default (the GOMAXPROCS environment variable, else the cores the process may use). 1 took ~10% less gateway CPU per vote over loopback at 5,000 votes/s on a loaded 2-core machine (no second thread to wake, spin and steal work), but caps the gateway at one core")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
+	fs.StringVar(&o.page.ExplorerURL, "explorer-url", "", "base URL of a block explorer the election's auditors or observers run (bin/explorer), as voters' browsers reach it, such as http://"+cli.DefaultExplorerAddr()+": the voter page links to its results and to its check of a vote (/verify), so a voter can check on a node this gateway's operator does not control; empty: the page links to the gateway's own JSON only")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "listen address for /metrics (and /healthz) apart from the API, for Prometheus only: the metrics show each state's queue and its Bloom filter's fill, which grows with its turnout: not for voters; empty: /metrics is served on --listen with the API")
 	o.redis = cli.RedisFlags(fs, redisserver.UserGateway)
 	o.secretFile = cli.SecretFlag(fs)
@@ -116,6 +118,9 @@ func parseFlags(args []string) (*options, error) {
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {
 		err = cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval")
+	}
+	if err == nil && o.page.ExplorerURL != "" {
+		err = cli.CheckExplorerURL("--explorer-url", o.page.ExplorerURL)
 	}
 	if err == nil {
 		o.log, err = logFlags.Logger(os.Stderr)
@@ -310,7 +315,8 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	g.intake = dedup.New(rdb, l, o.dedup, log)
 	o.http.Secret = secret
 	gin.SetMode(gin.ReleaseMode)
-	page, err := voterweb.New(elections, log, o.http.Now)
+	o.page.Now = o.http.Now
+	page, err := voterweb.New(o.page, voterweb.Deps{Elections: elections, Log: log})
 	if err != nil {
 		g.intake.Close()
 		return nil, err

@@ -235,6 +235,51 @@ func TestIntervalsBelowAMillisecondAreUsageErrors(t *testing.T) {
 	}
 }
 
+// TestExplorerURLFlag: --explorer-url, or GATEWAY_EXPLORER_URL, gives the
+// voter page the explorer's base URL (none by default). One that is not an
+// absolute http or https URL, or has a query, a fragment or a user, is a
+// usage error (exit 2) naming the flag and saying what is wrong.
+func TestExplorerURLFlag(t *testing.T) {
+	t.Setenv("GATEWAY_EXPLORER_URL", "https://observers.example.org/explorer/")
+	for args, want := range map[string]string{
+		"":                                      "https://observers.example.org/explorer/",
+		"--explorer-url=http://127.0.0.1:27390": "http://127.0.0.1:27390",
+	} {
+		if got := explorerURLOf(t, strings.Fields(args)); got != want {
+			t.Errorf("%q: explorer %q; want %s", args, got, want)
+		}
+	}
+	os.Unsetenv("GATEWAY_EXPLORER_URL")
+	if got := explorerURLOf(t, nil); got != "" {
+		t.Errorf("default: explorer %q; want none", got)
+	}
+	for value, says := range map[string]string{
+		"127.0.0.1:27390":                        "is not a URL: give the explorer's base URL with its scheme, such as http://",
+		"observers.example.org/explorer":         "is not a URL",
+		"ftp://observers.example.org":            "is not a URL",
+		"https://observers.example.org/?":        "has a query or a fragment",
+		"https://observers.example.org/?lang=fr": "has a query or a fragment",
+		"https://observers.example.org/#results": "has a query or a fragment",
+		"https://observers.example.org/#":        "has a query or a fragment",
+		"https://voter:pw@observers.example.org": "names a user",
+	} {
+		_, err := parseFlags([]string{"--explorer-url", value})
+		if want := fmt.Sprintf("--explorer-url %q %s", value, says); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), want) {
+			t.Errorf("--explorer-url %s: %v; want a usage error saying %s", value, err, want)
+		}
+	}
+}
+
+// explorerURLOf is the voter page's explorer URL that args give.
+func explorerURLOf(t *testing.T, args []string) string {
+	t.Helper()
+	o, err := parseFlags(args)
+	if err != nil {
+		t.Fatalf("%q: %v", args, err)
+	}
+	return o.page.ExplorerURL
+}
+
 // noElection is a ledger without an election record yet.
 type noElection struct{ fakeLedger }
 

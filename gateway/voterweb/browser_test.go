@@ -109,13 +109,15 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 // the signed acceptance receipt the 202 pointed to arrived (after one
 // head_pending); the receipt file keeps it and it downloads alone; pasting
 // the file into "Check my vote" shows the rejection reason in words; a
-// check link of an unknown vote id shows the API's 404 message.
+// check link of an unknown vote id shows the API's 404 message and, the
+// gateway knowing an explorer, a link to the same check on it.
 // Screenshots go to .run/test/voter-page-browser.
 func TestSeveralContestsInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives headless Chromium: skipped under -short (run make test)")
 	}
-	h, err := New(fakeElections{e: referendum()}, slog.New(slog.DiscardHandler), nil)
+	const explorer = "http://observers.example.test/explorer"
+	h, err := New(Config{ExplorerURL: explorer}, Deps{Elections: fakeElections{e: referendum()}, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +233,10 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	if msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".vote-check .error"))); err != nil || !strings.Contains(msg, "no vote has this id (no_vote, HTTP 404)") {
 		t.Errorf("unknown vote id shows %q (%v)", msg, err)
 	}
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".vote-check .explorer-check a").href`))
+	if want := explorer + "/verify?vote_id=" + strings.Repeat("f", 32); err != nil || href != want {
+		t.Errorf("the check links to the explorer at %q (%v); want %s", href, err, want)
+	}
 }
 
 // TestVotingWindowInBrowser drives the page in headless Chromium with the
@@ -252,7 +258,7 @@ func TestVotingWindowInBrowser(t *testing.T) {
 	e := windowAt()
 	e.ClosesAt = e.OpensAt.Add(3 * time.Second)
 	start, began := time.Now(), e.OpensAt.Add(-3*time.Second)
-	h, err := New(fakeElections{e: e}, slog.New(slog.DiscardHandler), func() time.Time { return began.Add(time.Since(start)) })
+	h, err := New(Config{Now: func() time.Time { return began.Add(time.Since(start)) }}, Deps{Elections: fakeElections{e: e}, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,12 @@
 // was rejected. The page loads nothing from elsewhere and is served under a
 // strict Content-Security-Policy (CSP).
 //
+// With Config.ExplorerURL, the page also links to a block explorer
+// (explorer/web) that the election's auditors or observers run: its results
+// and its receipt verification, where a voter checks a vote on a node the
+// gateway's operator does not control. Those links are the page's only
+// ones to another site; without the setting it has none.
+//
 // The page is rendered in one of three phases of the voting window (see
 // Phase): before it, a notice of when voting opens and no usable vote
 // form; in it, the form; after it, a notice that voting has closed and
@@ -23,10 +29,13 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
@@ -91,29 +100,84 @@ func PhaseAt(e *ballot.Election, t time.Time) Phase {
 	}
 }
 
+// Config is the page's settings; DefaultConfig gives the defaults of its
+// zero fields.
+type Config struct {
+	// ExplorerURL, if set, is the base URL of the explorer the page links
+	// to (its results and its /verify page): an absolute http or https
+	// URL with no query or fragment, as cli.CheckExplorerURL checks a
+	// flag's; New refuses one that is not absolute http or https. Empty:
+	// the page links to the gateway's own JSON only.
+	ExplorerURL string
+	// Now is the clock the page's phase is read on: the gateway's, the one
+	// it takes votes on.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults for zero fields of Config: no
+// explorer, the wall clock.
+func DefaultConfig() Config { return Config{Now: time.Now} }
+
+// Deps are the page's collaborators; both are required.
+type Deps struct {
+	Elections Elections
+	Log       *slog.Logger
+}
+
+// explorerPages are the explorer's pages the voter page links to.
+type explorerPages struct {
+	// Results is the explorer's results, recounted from the ledger: the
+	// results section of its dashboard (/#results).
+	Results string
+	// Verify is its receipt verification page (/verify); the script
+	// adds ?vote_id=… for each vote checked.
+	Verify string
+}
+
+// explorerPagesAt gives the pages of the explorer at base (a trailing
+// slash ignored), or an error if base is not an absolute http or https URL.
+func explorerPagesAt(base string) (*explorerPages, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("voterweb: explorer URL %q is not an absolute http or https URL", base)
+	}
+	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), ""
+	results, verify := *u, *u
+	results.Path, results.Fragment = u.Path+"/", "results"
+	verify.Path += "/verify"
+	return &explorerPages{Results: results.String(), Verify: verify.String()}, nil
+}
+
 // Handler serves the page and its static files.
 type Handler struct {
 	elections Elections
 	log       *slog.Logger
 	now       func() time.Time
+	explorer  *explorerPages // nil: no explorer
 	page      *template.Template
 	mux       *http.ServeMux
 }
 
-// New builds the handler; now is the clock the page's phase is read on
-// (time.Now if nil): the gateway's, the one it takes votes on.
-func New(elections Elections, log *slog.Logger, now func() time.Time) (*Handler, error) {
-	if elections == nil || log == nil {
-		return nil, errors.New("voterweb: New needs an election source and a logger")
+// New builds the handler.
+func New(cfg Config, deps Deps) (*Handler, error) {
+	if deps.Elections == nil || deps.Log == nil {
+		return nil, errors.New("voterweb: Deps needs Elections and Log")
 	}
-	if now == nil {
-		now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = DefaultConfig().Now
+	}
+	h := &Handler{elections: deps.Elections, log: deps.Log, now: cfg.Now, mux: http.NewServeMux()}
+	if cfg.ExplorerURL != "" {
+		var err error
+		if h.explorer, err = explorerPagesAt(cfg.ExplorerURL); err != nil {
+			return nil, err
+		}
 	}
 	page, err := template.New("page").Parse(pageHTML)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{elections: elections, log: log, now: now, page: page, mux: http.NewServeMux()}
+	h.page = page
 	static, _ := fs.Sub(staticFS, "static")
 	h.mux.HandleFunc("GET "+Path+"", h.servePage)
 	h.mux.Handle("GET "+Path+"/static/", http.StripPrefix(Path+"/static/", http.FileServerFS(static)))
@@ -146,10 +210,12 @@ type pageData struct {
 	// page on when the window opens or ends.
 	Opens, Closes, Now time.Time
 	Phase              Phase
+	// Explorer is where the page links to the explorer (nil: nowhere).
+	Explorer *explorerPages
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Reasons: Reasons}
+	d := pageData{Reasons: Reasons, Explorer: h.explorer}
 	status := http.StatusOK
 	e, err := h.elections.Election(r.Context())
 	if err != nil {

@@ -159,7 +159,12 @@ func newHandler(t *testing.T, src Elections) *Handler {
 
 func newHandlerAt(t *testing.T, src Elections, now func() time.Time) *Handler {
 	t.Helper()
-	h, err := New(src, slog.New(slog.DiscardHandler), now)
+	return newHandlerWith(t, src, Config{Now: now})
+}
+
+func newHandlerWith(t *testing.T, src Elections, cfg Config) *Handler {
+	t.Helper()
+	h, err := New(cfg, Deps{Elections: src, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,9 +292,30 @@ func TestNoElectionSaysSoInWords(t *testing.T) {
 }
 
 // TestNoExternalURLs: the page, its script and its style name no other
-// site: every URL in them is a path on the gateway or a place on the page.
+// site: every URL in them is a path on the gateway or a place on the page,
+// but for the links to the explorer when the gateway is given one (its
+// results and its verification page), which lead to that explorer only.
 func TestNoExternalURLs(t *testing.T) {
-	_, html := get(t, newHandler(t, fakeElections{e: referendum()}), "/vote")
+	for _, explorer := range []string{"", "https://observers.example.org/explorer"} {
+		t.Run("explorer="+explorer, func(t *testing.T) {
+			e := windowAt() // closed: the notice links to the results
+			_, html := get(t, newHandlerWith(t, fakeElections{e: e}, Config{ExplorerURL: explorer, Now: func() time.Time { return e.ClosesAt }}), "/vote")
+			if explorer != "" {
+				links := strings.Count(html, `href="`+explorer+`/`)
+				html = strings.ReplaceAll(html, `href="`+explorer+`/`, `href="/`)
+				if links != 2 || strings.Contains(html, "observers.example.org") {
+					t.Fatalf("%d links to the explorer, want 2 (results, verify), and no other mention of it:\n%s", links, html)
+				}
+			}
+			checkNoExternalURLs(t, html)
+		})
+	}
+}
+
+// checkNoExternalURLs checks that the page html, the script and the style
+// name no other site.
+func checkNoExternalURLs(t *testing.T, html string) {
+	t.Helper()
 	files := map[string]string{"page": html}
 	err := fs.WalkDir(staticFS, "static", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -324,6 +350,62 @@ func TestUnknownPath404(t *testing.T) {
 	for _, path := range []string{"/vote/static/missing.js", "/vote/other"} {
 		if resp, _ := get(t, h, path); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+}
+
+// TestExplorerLinks: given an explorer's URL (a trailing slash ignored),
+// the page links to its readable pages in every phase, the election record
+// missing included: "Check my vote" to its /verify page (the script adds
+// each vote's ?vote_id=), the closed notice to its results (/#results)
+// beside the gateway's own JSON. Without one the page names no explorer
+// and the closed notice links to /api/v1/results alone.
+func TestExplorerLinks(t *testing.T) {
+	e := windowAt()
+	const base = "https://observers.example.org/explorer"
+	verify := `<a href="` + base + `/verify" id="explorer-verify">`
+	results := `<a href="` + base + `/#results" id="explorer-results">`
+	for _, c := range []struct {
+		name     string
+		src      fakeElections
+		now      time.Time
+		explorer string
+		want     []string
+	}{
+		{"open", fakeElections{e: e}, e.OpensAt, base + "/", []string{verify}},
+		{"closed", fakeElections{e: e}, e.ClosesAt, base, []string{verify, results, `<a href="/api/v1/results">`}},
+		{"no election record", fakeElections{err: errors.New("ledger down")}, e.OpensAt, base, []string{verify}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			now := func() time.Time { return c.now }
+			_, html := get(t, newHandlerWith(t, c.src, Config{ExplorerURL: c.explorer, Now: now}), "/vote")
+			for _, want := range c.want {
+				if !strings.Contains(html, want) {
+					t.Errorf("page lacks %s", want)
+				}
+			}
+			if c.src.e != nil && c.now == e.ClosesAt && !strings.Contains(elementText(t, html, "after-notice"), results) {
+				t.Errorf("the closed notice does not link to the explorer's results")
+			}
+			_, without := get(t, newHandlerWith(t, c.src, Config{Now: now}), "/vote")
+			if strings.Contains(without, "explorer") {
+				t.Errorf("without an explorer the page names one:\n%s", without)
+			}
+		})
+	}
+}
+
+// TestExplorerURLRenderedSafely: the explorer's URL reaches the page
+// escaped, as a URL and as HTML; one that is not an absolute http or https
+// URL is refused by New, not rendered.
+func TestExplorerURLRenderedSafely(t *testing.T) {
+	_, html := get(t, newHandlerWith(t, fakeElections{e: referendum()}, Config{ExplorerURL: `https://observers.example.org/a"b<i>&`}), "/vote")
+	if !strings.Contains(html, `href="https://observers.example.org/a%22b%3Ci%3E&amp;/verify"`) || strings.Contains(html, "<i>") {
+		t.Errorf("the explorer's URL is not escaped:\n%s", html)
+	}
+	for _, bad := range []string{"javascript:alert(1)", "/explorer", "observers.example.org", "ftp://observers.example.org", "https://"} {
+		if _, err := New(Config{ExplorerURL: bad}, Deps{Elections: fakeElections{e: referendum()}, Log: slog.New(slog.DiscardHandler)}); err == nil {
+			t.Errorf("New took the explorer URL %q", bad)
 		}
 	}
 }

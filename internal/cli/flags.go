@@ -38,10 +38,37 @@ func DefaultGatewayAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPor
 // "--gateway"), a gateway base URL without an http or https scheme and a
 // host: "127.0.0.1:27380" alone parses as a scheme and a path.
 func CheckGatewayURL(flagName, value string) error {
-	if u, err := url.Parse(value); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return Usagef("%s %q is not a URL: give the gateway's base URL with its scheme, such as http://%s", flagName, value, DefaultGatewayAddr())
+	_, err := checkBaseURL(flagName, value, "gateway", DefaultGatewayAddr())
+	return err
+}
+
+// CheckExplorerURL refuses, as a usage error naming flagName (e.g.
+// "--explorer-url"), an explorer base URL that CheckGatewayURL would refuse
+// for a gateway, or that has a query or a fragment (pages are linked below
+// its path) or a user name or password (every voter shown a link would see
+// it).
+func CheckExplorerURL(flagName, value string) error {
+	u, err := checkBaseURL(flagName, value, "explorer", DefaultExplorerAddr())
+	switch {
+	case err != nil:
+		return err
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(value, "#"):
+		return Usagef("%s %q has a query or a fragment: give the explorer's base URL alone, such as http://%s", flagName, value, DefaultExplorerAddr())
+	case u.User != nil:
+		return Usagef("%s %q names a user: every voter would see it; give the explorer's base URL without one", flagName, value)
 	}
 	return nil
+}
+
+// checkBaseURL parses value, the base URL of service (its default address
+// addr, for the message), refusing as a usage error naming flagName one
+// without an http or https scheme and a host.
+func checkBaseURL(flagName, value, service, addr string) (*url.URL, error) {
+	u, err := url.Parse(value)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, Usagef("%s %q is not a URL: give the %s's base URL with its scheme, such as http://%s", flagName, value, service, addr)
+	}
+	return u, nil
 }
 
 // GatewayUnreachable describes err, from a request to the gateway at base,

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/monitor"
 	"github.com/votechain/votechain/network"
 )
@@ -64,4 +65,44 @@ func TestApplicationOnTheClientsHost(t *testing.T) {
 	if !slices.ContainsFunc(mon.Targets, func(tg monitor.Target) bool { return tg.Instance == network.PeerProcess(network.Observers) }) {
 		t.Errorf("no target for the Observers' peer in %v", mon.Targets)
 	}
+}
+
+// TestGatewaysLinkToTheExplorer: every gateway the stack starts is given
+// the URL of the explorer it starts (--explorer-url), where that explorer
+// listens, a URL the gateway accepts, so the voter page of `make up` links
+// to the explorer's results and verification pages.
+func TestGatewaysLinkToTheExplorer(t *testing.T) {
+	s, err := New(Config{Dir: t.TempDir(), PortBase: 24500, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
+		Election: "election.json", Gateways: 2, Batchers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.CheckExplorerURL("--explorer-url", s.ExplorerURL()); err != nil {
+		t.Fatal(err)
+	}
+	gateways := 0
+	for _, sp := range s.votechain() {
+		switch sp.Name {
+		case "explorer":
+			if listen := argOf(sp.Args, "--listen"); "http://"+listen != s.ExplorerURL() {
+				t.Errorf("the explorer listens on %s; the gateways are given %s", listen, s.ExplorerURL())
+			}
+		case "gateway0", "gateway1":
+			gateways++
+			if got := argOf(sp.Args, "--explorer-url"); got != s.ExplorerURL() {
+				t.Errorf("%s is given --explorer-url %q; want %s", sp.Name, got, s.ExplorerURL())
+			}
+		}
+	}
+	if gateways != 2 {
+		t.Errorf("%d gateways, want 2", gateways)
+	}
+}
+
+// argOf is the value following flag in args ("" if none).
+func argOf(args []string, flag string) string {
+	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
 }

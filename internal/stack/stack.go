@@ -220,6 +220,8 @@ func (s *Stack) EnvReaders() []cli.EnvReader {
 }
 
 // votechain lists the Votechain processes (batchers, gateway, explorer).
+// The gateways' voter page links to the explorer (--explorer-url), which
+// voters reach where the stack runs it.
 func (s *Stack) votechain() []proc.Spec {
 	profile := s.componentProfile // each its own identity only
 	var specs []proc.Spec
@@ -242,7 +244,7 @@ func (s *Stack) votechain() []proc.Spec {
 			Args: append([]string{"--listen", s.Clients().Join(s.gatewayPort(i)), "--redis-addr", s.RedisAddr(),
 				"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
 				"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", checkpoint,
-				"--log-key", s.LogKeyFile()}, extra...),
+				"--log-key", s.LogKeyFile(), "--explorer-url", s.ExplorerURL()}, extra...),
 		})
 	}
 	specs = append(specs, proc.Spec{

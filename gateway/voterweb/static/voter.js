@@ -1,10 +1,12 @@
 // The voter's page (see package voterweb): casts through the JSON API, one
 // POST /api/v1/vote per chosen contest; keeps and offers the receipt as a
 // JSON file; checks votes by id or receipt file, drawing the Merkle path of
-// a counted vote from its leaf to the batch root. Every refusal is shown in
-// the API's own words. It moves the page from phase to phase of the voting
-// window (before, open, after) when the window opens or ends while the page
-// is open, and adds the voter's local time to the window's times.
+// a counted vote from its leaf to the batch root, and links each vote
+// checked to the explorer's check of it when the page names an explorer.
+// Every refusal is shown in the API's own words. It moves the page from
+// phase to phase of the voting window (before, open, after) when the window
+// opens or ends while the page is open, and adds the voter's local time to
+// the window's times.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -253,8 +255,21 @@ async function check(ev) {
     const box = el("article", { class: "vote-check", "data-vote-id": id }, el("h3", {}, "Vote ", el("code", {}, id)));
     if (ans.status !== 200) box.append(message("error", "Error", errorText(ans)));
     else await showReceipt(box, ans.body);
+    const verify = $("explorer-verify");
+    if (verify) box.append(explorerCheck(verify.href, id));
     out.append(box);
   }
+}
+
+// explorerCheck links to the explorer's check of vote id (its /verify
+// page, which the gateway renders when it knows the explorer): the same
+// vote checked on a node the gateway's operator does not run, whatever the
+// gateway answered.
+function explorerCheck(verify, id) {
+  const u = new URL(verify);
+  u.searchParams.set("vote_id", id);
+  return el("p", { class: "explorer-check" }, "Check it on the auditors' explorer too: ",
+    el("a", { href: u.href }, "verify vote " + id), ".");
 }
 
 const statusWords = {
