@@ -88,13 +88,10 @@ func run() int {
 	logMode := fs.Bool("log", false, "monitor the intake logs through the gateway against the ledger")
 	logState := fs.String("log-state", "", "with --log: file of the heads seen before (checked, then updated)")
 	fs.Usage = cli.Usage(fs, "VERIFY", usage, exitStatus)
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := cli.ParseArgs(fs, "VERIFY", os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		return 2
-	}
-	if err := cli.ApplyEnv(fs, "VERIFY"); err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}

@@ -157,6 +157,17 @@ func TestNegativeDeadlineIsAUsageError(t *testing.T) {
 	}
 }
 
+// TestBadDeadlineSaysTheForm: a --deadline that is not a duration is
+// refused (status 2) saying the form one takes, in the line verify prints
+// as well as in the flag package's above the usage ("parse error" alone).
+func TestBadDeadlineSaysTheForm(t *testing.T) {
+	code, stderr := runVerify(t, "--deadline", "5x", "--acceptance", "--offline", "--keys", writeFile(t, ""), writeFile(t, "{}"))
+	const want = `invalid value "5x" for flag -deadline: want a duration such as 90s, 5m or 1h30m`
+	if code != 2 || !strings.Contains(stderr, "verify: "+want) || strings.Contains(stderr, "parse error") {
+		t.Errorf("--deadline 5x: status %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+}
+
 // TestGatewayNotAnswering: --vote-id against a gateway nothing listens on
 // fails at once naming the gateway, the cause and the fixes (start the
 // system, or --gateway), not a bare "Get ...: connection refused".
