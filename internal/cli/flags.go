@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
@@ -150,6 +151,14 @@ type RedisLogger struct{ Log *slog.Logger }
 func (r RedisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.Log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
 }
+
+// SilenceRedis turns go-redis's internal logger off (redis.SetLogger, for
+// the whole process): a command's main calls it when the command reports
+// the errors its Redis calls return, which that logger would print again
+// before them as lines of its own (a connection pool's "failed to dial"
+// for each attempt on a Redis not running). A server keeps the logger,
+// through RedisLogger.
+func SilenceRedis() { redis.SetLogger(&logging.VoidLogger{}) }
 
 // Ledger is how a command reaches the consortium: the connection profile,
 // and the organisation and enrolled user to act as.
