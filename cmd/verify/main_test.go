@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/internal/cli/clitest"
@@ -174,10 +176,45 @@ func TestBadDeadlineSaysTheForm(t *testing.T) {
 func TestGatewayNotAnswering(t *testing.T) {
 	base := "http://" + clitest.FreeAddr(t)
 	id, _ := ballot.NewVoteID()
-	_, err := fetchReceipt(context.Background(), base, id)
+	_, err := fetchReceipt(context.Background(), base, id, time.Minute)
 	for _, want := range []string{"the gateway at " + base + " did not answer (dial tcp", "connection refused", "`make up` starts it", "give --gateway the URL of a running gateway"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("a gateway not running: %v; want %q", err, want)
 		}
+	}
+}
+
+// TestGatewayTakingNoRequest: --vote-id against a gateway that takes the
+// connection and never answers gives up after --gateway-timeout (it waited
+// for verify's 10-minute limit), naming the gateway, the time and the
+// fixes, with status 2; and --gateway-timeout must be a time.
+func TestGatewayTakingNoRequest(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered, until the listener closes
+		}
+	}()
+	base := "http://" + l.Addr().String()
+	id, _ := ballot.NewVoteID()
+	began := time.Now()
+	code, stderr := runVerify(t, "--vote-id", id, "--gateway", base, "--gateway-timeout", "300ms")
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("took %s; want about --gateway-timeout", took)
+	}
+	want := "verify: the gateway at " + base + " did not answer within 300ms: is it overloaded or stuck? its log may say why; give --gateway-timeout more time, or give --gateway the URL of another running gateway\n"
+	if code != 2 || stderr != want {
+		t.Errorf("status %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+	if code, stderr := runVerify(t, "--vote-id", id, "--gateway-timeout", "0s"); code != 2 || !strings.Contains(stderr, "--gateway-timeout is 0s: it must be at least 1ms") {
+		t.Errorf("--gateway-timeout 0s: status %d, stderr %q; want 2 naming the flag", code, stderr)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
@@ -56,6 +57,15 @@ func GatewayUnreachable(err error, base, flagName string) error {
 		return err
 	}
 	return fmt.Errorf("the gateway at %s did not answer (%v): is the system up? `make up` starts it; else give %s the URL of a running gateway", base, ue.Err, flagName)
+}
+
+// GatewayTimedOut is the error of a request to the gateway at base (given
+// by flagName) that its time limit, limit (given by limitFlag), ended
+// before the answer was in: it names the gateway, the limit and the fixes,
+// more time or another gateway. The caller tells it from
+// GatewayUnreachable's case: a context whose cause says the limit ended it.
+func GatewayTimedOut(base, flagName string, limit time.Duration, limitFlag string) error {
+	return fmt.Errorf("the gateway at %s did not answer within %s: is it overloaded or stuck? its log may say why; give %s more time, or give %s the URL of another running gateway", base, limit, limitFlag, flagName)
 }
 
 // DefaultExplorerAddr is the explorer's listen address in the default port
