@@ -221,7 +221,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	for _, d := range read {
 		if d.Err != nil {
 			notAcceptances++
-			fmt.Printf("FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's GET /api/v1/votes/{vote_id}/acceptance\n", d.At, d.Err)
+			fmt.Printf("FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's %s\n", d.At, d.Err, acceptanceRoute)
 			continue
 		}
 		as = append(as, d.V)
