@@ -62,6 +62,7 @@ import (
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/bench/suite"
 	"github.com/votechain/votechain/gateway/election"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/stack"
 )
 
@@ -123,7 +124,7 @@ func run(args []string) error {
 		fmt.Fprintf(fs.Output(), "Usage: benchrun [flags]   (make bench)\n\nRuns the Votechain benchmark and writes its report.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseArgs(fs, "", args); err != nil { // flags only, no variables
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}

@@ -38,7 +38,10 @@ surge (burst, then waits for the drain onto the ledger).
 Flags:
 `
 
-func main() { cli.Main("loadgen", run) }
+func main() {
+	cli.SilenceRedis() // the surge's wait for the queues' drain reports Redis's errors
+	cli.Main("loadgen", run)
+}
 
 // summary is the JSON written to --summary.
 type summary struct {

@@ -45,7 +45,7 @@ func TestSettingsThatCannotMakeARunAreRefused(t *testing.T) {
 		{Args: []string{"--duplicates", "-1"}, Want: "--duplicates, --ineligible"},
 		{Args: []string{"--url", "127.0.0.1:27380"}, Want: `--url "127.0.0.1:27380" is not a URL: give the gateway's base URL with its scheme`},
 		{Args: []string{"--rate"}, Want: "flag needs an argument: -rate"},
-		{Args: []string{"--duration", "5"}, Want: `invalid value "5" for flag -duration`},
+		{Args: []string{"--duration", "5"}, Want: `invalid value "5" for flag -duration: want a duration such as 90s, 5m or 1h30m (a number and its unit`},
 		{Args: []string{"--bogus"}, Want: "flag provided but not defined: -bogus"},
 		{Args: []string{"ramp"}, Want: `unexpected arguments ["ramp"]`},
 	})

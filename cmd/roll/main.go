@@ -58,6 +58,7 @@ Commands:
 Run roll COMMAND -help for its flags.`
 
 func main() {
+	cli.SilenceRedis() // load and rebuild-bloom report Redis's errors
 	cli.Main("roll", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout, os.Stderr) })
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/gateway/roll"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
 )
 
@@ -145,4 +146,23 @@ func TestLoadRefusesSettingsItCannotUse(t *testing.T) {
 		{Args: []string{"-bloom-fp-rate", "1"}, Want: "-bloom-fp-rate"},
 		{Args: []string{"-batch", "0"}, Want: "-batch is 0: it must be at least 1"},
 	})
+}
+
+func TestMain(m *testing.M) {
+	clitest.MainIfAsked(main)
+	os.Exit(m.Run())
+}
+
+// TestRedisNotRunningSaysItOnce: roll, as a process, on a Redis that is
+// not running prints its own error alone, naming the address and the
+// fixes, and exits 1; go-redis's logger printed a "connection pool: failed
+// to dial" line of its own before it for each attempt.
+func TestRedisNotRunningSaysItOnce(t *testing.T) {
+	addr := clitest.FreeAddr(t)
+	t.Setenv(cli.RedisPasswordEnv, "unused")
+	code, out := clitest.Exec(t, "rebuild-bloom", "-states", "CA", "-nullifiers", "nullifiers.csv", "-redis-addr", addr)
+	want := "roll: redis at " + addr + ": dial tcp " + addr + ": connect: connection refused (start the system with `make up`, or set --redis-addr)\n"
+	if code != 1 || out != want {
+		t.Errorf("status %d, output:\n%s\nwant 1 and only:\n%s", code, out, want)
+	}
 }

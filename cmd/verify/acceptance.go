@@ -90,7 +90,7 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 		if ledger == nil {
 			if err := a.Verify(keys); err != nil {
 				t.fail++
-				fmt.Fprintf(w, "FAIL %s: %v\n", a.VoteID, err)
+				failAcceptance(w, a, err)
 				continue
 			}
 			t.ok++
@@ -108,7 +108,7 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 		switch {
 		case err != nil:
 			t.fail++
-			fmt.Fprintf(w, "FAIL %s: %v\n", a.VoteID, err)
+			failAcceptance(w, a, err)
 		case standing == ballot.StandingMissing:
 			t.missing++
 			fmt.Fprintf(w, "MISSING %s: accepted (entry %d of the %s log, cast %s) under the head of %d entries signed by key %s at %s, and not on the ledger %s after\n",
@@ -126,6 +126,23 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 		}
 	}
 	return t, nil
+}
+
+// acceptanceRoute is where the gateway serves a vote's acceptance receipt:
+// the acceptance_url of its answer to the vote (openapi.yaml).
+const acceptanceRoute = "GET /api/v1/votes/{vote_id}/acceptance"
+
+// failAcceptance prints the FAIL line of acceptance receipt a, which err
+// fails: "FAIL <vote id>: <err>". A receipt whose vote id (its own or its
+// vote's) is not one was damaged, or is not an acceptance receipt at all,
+// and no check can pass it: the line also says where to get a good one.
+func failAcceptance(w io.Writer, a ballot.Acceptance, err error) {
+	fix := ""
+	if !ballot.ValidVoteID(a.VoteID) || !ballot.ValidVoteID(a.Vote.ID) {
+		fix = "; the file is damaged or is not an acceptance receipt: fetch the vote's again from the gateway, " + acceptanceRoute +
+			"?state=STATE&index=N (the acceptance_url of the gateway's answer to the vote), or use the file the voter page saved when the vote was cast"
+	}
+	fmt.Fprintf(w, "FAIL %s: %v%s\n", a.VoteID, err, fix)
 }
 
 // monitorLog runs the log monitor and prints its findings; the exit status

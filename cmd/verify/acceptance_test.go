@@ -73,6 +73,9 @@ func TestAcceptanceOffline(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
+	if strings.Contains(text, "damaged") {
+		t.Errorf("a receipt with a good vote id is said to be damaged:\n%s", text)
+	}
 }
 
 // TestKeysFileWithNoKey: a --keys file that holds no key (empty, blank,
@@ -102,8 +105,9 @@ func (pendingLedger) BatchesFrom(context.Context, string, string, func(ballot.Ba
 
 // TestAcceptanceMalformedVoteID: an acceptance receipt whose vote id is not
 // one FAILs, offline and against a ledger where it would be PENDING, and
-// so does one that also has a head signed by an unknown key; the genuine
-// receipt is PENDING.
+// so does one that also has a head signed by an unknown key, the FAIL line
+// saying where to get a good receipt (the library's reason alone said
+// nothing to do); the genuine receipt is PENDING.
 func TestAcceptanceMalformedVoteID(t *testing.T) {
 	key := ed25519.NewKeyFromSeed(make([]byte, 32))
 	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 0)
@@ -129,6 +133,10 @@ func TestAcceptanceMalformedVoteID(t *testing.T) {
 				tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{c.a(), genuine}, keys, ledger, time.Minute, time.UnixMilli(1))
 				if err != nil || tally.fail != 1 || tally.exit() != 1 || !strings.HasPrefix(out.String(), "FAIL ") || !strings.Contains(out.String(), c.reason) {
 					t.Fatalf("tally %+v, %v; want 1 FAIL mentioning %q:\n%s", tally, err, c.reason, out.String())
+				}
+				fail, _, _ := strings.Cut(out.String(), "\n")
+				if want := "; the file is damaged or is not an acceptance receipt: fetch the vote's again from the gateway, GET /api/v1/votes/{vote_id}/acceptance?state=STATE&index=N"; !strings.Contains(fail, want) {
+					t.Errorf("the FAIL line does not say what to do (%q):\n%s", want, fail)
 				}
 				if ledger != nil && tally.pending != 1 {
 					t.Errorf("the genuine receipt is not PENDING:\n%s", out.String())

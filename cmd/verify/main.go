@@ -41,7 +41,7 @@ import (
 )
 
 const usage = `Usage: verify [flags] RECEIPT.json ...
-       verify [flags] --vote-id ID [--gateway URL]
+       verify [flags] --vote-id ID [--gateway URL] [--gateway-timeout D]
        verify [flags] --acceptance [--offline --keys FILE] [--deadline D] FILE ...
        verify [flags] --log [--gateway URL] [--deadline D] [--log-state FILE]
 
@@ -80,6 +80,7 @@ func run() int {
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
 	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt) and --log (the logs' heads and entries)")
+	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "with --vote-id: longest wait for the gateway's answer (the receipt)")
 	quiet := fs.Bool("q", false, "print only failures and the summary")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")
@@ -88,17 +89,14 @@ func run() int {
 	logMode := fs.Bool("log", false, "monitor the intake logs through the gateway against the ledger")
 	logState := fs.String("log-state", "", "with --log: file of the heads seen before (checked, then updated)")
 	fs.Usage = cli.Usage(fs, "VERIFY", usage, exitStatus)
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := cli.ParseArgs(fs, "VERIFY", os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		return 2
-	}
-	if err := cli.ApplyEnv(fs, "VERIFY"); err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
-	if err := cli.DurationsAtLeast(fs, 0, "deadline"); err != nil {
+	if err := errors.Join(cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout")); err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
@@ -127,7 +125,7 @@ func run() int {
 	var err error
 	if *voteID != "" {
 		var r ballot.Receipt
-		r, err = fetchReceipt(ctx, *gatewayURL, *voteID)
+		r, err = fetchReceipt(ctx, *gatewayURL, *voteID, *gatewayTimeout)
 		receipts = []decoded[ballot.Receipt]{{V: r, At: "the gateway's receipt of " + *voteID}}
 	} else {
 		receipts, err = readJSON[ballot.Receipt](fs.Args(), "receipt", false)
@@ -223,7 +221,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	for _, d := range read {
 		if d.Err != nil {
 			notAcceptances++
-			fmt.Printf("FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's GET /api/v1/votes/{vote_id}/acceptance\n", d.At, d.Err)
+			fmt.Printf("FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's %s\n", d.At, d.Err, acceptanceRoute)
 			continue
 		}
 		as = append(as, d.V)
@@ -355,19 +353,35 @@ func decodeObject[T any](raw json.RawMessage, what string, strict bool) (T, erro
 	return v, nil
 }
 
-// fetchReceipt asks the gateway for a vote's receipt.
-func fetchReceipt(ctx context.Context, base, voteID string) (ballot.Receipt, error) {
+// errGatewayTimeout is the cause of a request's context that
+// --gateway-timeout ended.
+var errGatewayTimeout = errors.New("--gateway-timeout")
+
+// fetchReceipt asks the gateway for a vote's receipt, waiting at most
+// timeout for the whole answer; a gateway that does not answer in time is
+// an error naming it, the limit and the fixes (cli.GatewayTimedOut).
+func fetchReceipt(ctx context.Context, base, voteID string, timeout time.Duration) (ballot.Receipt, error) {
 	var r ballot.Receipt
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errGatewayTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/votes/"+url.PathEscape(voteID), nil)
 	if err != nil {
 		return r, err
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	var body []byte
+	if err == nil {
+		defer resp.Body.Close()
+		if body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20)); err != nil {
+			err = fmt.Errorf("the gateway at %s: reading its answer: %w", base, err)
+		}
+	}
+	switch {
+	case err != nil && errors.Is(context.Cause(ctx), errGatewayTimeout):
+		return r, cli.GatewayTimedOut(base, "--gateway", timeout, "--gateway-timeout")
+	case err != nil:
 		return r, cli.GatewayUnreachable(err, base, "--gateway")
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
 		return r, fmt.Errorf("gateway answered %s: %s", resp.Status, body)
 	}

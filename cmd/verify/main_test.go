@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/internal/cli/clitest"
@@ -157,16 +159,62 @@ func TestNegativeDeadlineIsAUsageError(t *testing.T) {
 	}
 }
 
+// TestBadDeadlineSaysTheForm: a --deadline that is not a duration is
+// refused (status 2) saying the form one takes, in the line verify prints
+// as well as in the flag package's above the usage ("parse error" alone).
+func TestBadDeadlineSaysTheForm(t *testing.T) {
+	code, stderr := runVerify(t, "--deadline", "5x", "--acceptance", "--offline", "--keys", writeFile(t, ""), writeFile(t, "{}"))
+	const want = `invalid value "5x" for flag -deadline: want a duration such as 90s, 5m or 1h30m`
+	if code != 2 || !strings.Contains(stderr, "verify: "+want) || strings.Contains(stderr, "parse error") {
+		t.Errorf("--deadline 5x: status %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+}
+
 // TestGatewayNotAnswering: --vote-id against a gateway nothing listens on
 // fails at once naming the gateway, the cause and the fixes (start the
 // system, or --gateway), not a bare "Get ...: connection refused".
 func TestGatewayNotAnswering(t *testing.T) {
 	base := "http://" + clitest.FreeAddr(t)
 	id, _ := ballot.NewVoteID()
-	_, err := fetchReceipt(context.Background(), base, id)
+	_, err := fetchReceipt(context.Background(), base, id, time.Minute)
 	for _, want := range []string{"the gateway at " + base + " did not answer (dial tcp", "connection refused", "`make up` starts it", "give --gateway the URL of a running gateway"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("a gateway not running: %v; want %q", err, want)
 		}
+	}
+}
+
+// TestGatewayTakingNoRequest: --vote-id against a gateway that takes the
+// connection and never answers gives up after --gateway-timeout (it waited
+// for verify's 10-minute limit), naming the gateway, the time and the
+// fixes, with status 2; and --gateway-timeout must be a time.
+func TestGatewayTakingNoRequest(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered, until the listener closes
+		}
+	}()
+	base := "http://" + l.Addr().String()
+	id, _ := ballot.NewVoteID()
+	began := time.Now()
+	code, stderr := runVerify(t, "--vote-id", id, "--gateway", base, "--gateway-timeout", "300ms")
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("took %s; want about --gateway-timeout", took)
+	}
+	want := "verify: the gateway at " + base + " did not answer within 300ms: is it overloaded or stuck? its log may say why; give --gateway-timeout more time, or give --gateway the URL of another running gateway\n"
+	if code != 2 || stderr != want {
+		t.Errorf("status %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+	if code, stderr := runVerify(t, "--vote-id", id, "--gateway-timeout", "0s"); code != 2 || !strings.Contains(stderr, "--gateway-timeout is 0s: it must be at least 1ms") {
+		t.Errorf("--gateway-timeout 0s: status %d, stderr %q; want 2 naming the flag", code, stderr)
 	}
 }

@@ -37,6 +37,7 @@ Commands:
            5 s of the close`
 
 func main() {
+	cli.SilenceRedis() // up (which waits for redis-server to start) and finalise report Redis's errors
 	cli.Main("votechain", run)
 }
 

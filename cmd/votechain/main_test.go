@@ -20,6 +20,7 @@ func TestUsageErrors(t *testing.T) {
 		{Args: []string{"--redis", "clustered", "up"}, Want: `--redis: redis "clustered": want single or cluster`},
 		{Args: []string{"--voters", "0", "up"}, Want: "--voters is 0: a new election's roll needs at least 1 voter"},
 		{Args: []string{"--window", "-1h", "up"}, Want: "--window is -1h0m0s: it must be at least 1s"},
+		{Args: []string{"--window", "abc", "up"}, Want: `invalid value "abc" for flag -window: want a duration such as 90s, 5m or 1h30m`},
 		{Args: []string{"--batchers", "-1", "up"}, Want: "--batchers -1, --gateways 0: give a count"},
 		{Args: []string{"--gateways", "-2", "up"}, Want: "--batchers 0, --gateways -2"},
 		{Args: []string{"--election", dir + "/missing.json", "up"}, Want: "--election: election template: open " + dir + "/missing.json: no such file or directory"},

@@ -29,9 +29,12 @@ func EnvName(prefix, name string) string {
 
 // ApplyEnv sets every flag of fs that the command line did not set from its
 // environment variable (EnvName), if that is set. Call it after fs.Parse.
+// A value a flag cannot take is a usage error naming the variable and the
+// flag, and for a duration the form one takes (durationForm).
 func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	defer explainDurations(fs)()
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] {
@@ -40,7 +43,7 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 		env := EnvName(prefix, f.Name)
 		if v, ok := os.LookupEnv(env); ok {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("$%s=%q: not a valid --%s%s: %w", env, v, f.Name, valueForm(f), err))
+				errs = append(errs, fmt.Errorf("$%s=%q: not a valid --%s: %w", env, v, f.Name, err))
 			}
 		}
 	})
@@ -50,15 +53,54 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 	return nil
 }
 
-// valueForm says what form a flag's value takes where the flag package's own
-// error does not ("parse error" for a duration), else "".
-func valueForm(f *flag.Flag) string {
-	if g, ok := f.Value.(flag.Getter); ok {
-		if _, ok := g.Get().(time.Duration); ok {
-			return " (a duration with its unit: 1s, 500ms, -1s)"
-		}
+// durationForm is what a duration flag's value that is not a duration is
+// told: the form one takes (the flag package says only "parse error").
+const durationForm = "want a duration such as 90s, 5m or 1h30m (a number and its unit: ns, us, ms, s, m or h)"
+
+// durationValue is a duration flag's own Value whose Set refuses what is
+// not a duration with durationForm.
+type durationValue struct{ flag.Value }
+
+func (d durationValue) Set(s string) error {
+	if d.Value.Set(s) != nil {
+		return errors.New(durationForm)
 	}
-	return ""
+	return nil
+}
+
+// explainDurations gives every duration flag of fs (a Value whose Get is a
+// time.Duration) a durationValue until the function it returns puts the
+// flags' own Values back. fs.Usage, which the flag package calls while
+// parsing (--help, a mistake), puts them back first, so that the help still
+// names their type ("duration"); a FlagSet without a Usage gets the flag
+// package's default one.
+func explainDurations(fs *flag.FlagSet) (restore func()) {
+	own := map[*flag.Flag]flag.Value{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if g, ok := f.Value.(flag.Getter); ok {
+			if _, ok := g.Get().(time.Duration); ok {
+				own[f] = f.Value
+				f.Value = durationValue{f.Value}
+			}
+		}
+	})
+	usage := fs.Usage
+	restore = func() {
+		for f, v := range own {
+			f.Value = v
+		}
+		fs.Usage = usage
+	}
+	fs.Usage = func() {
+		restore()
+		if usage == nil {
+			fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+			return
+		}
+		usage()
+	}
+	return restore
 }
 
 // EnvSettings lists the variables of the environment that may set flags of
@@ -155,14 +197,25 @@ func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, er
 }
 
 // ParseFlags parses args, which must hold flags only, and applies the
-// environment under prefix (none for a command that reads no variables:
-// prefix ""). Mistakes wrap ErrUsage; --help gives flag.ErrHelp.
+// environment under prefix (ParseArgs). Mistakes wrap ErrUsage; --help
+// gives flag.ErrHelp.
 func ParseFlags(fs *flag.FlagSet, prefix string, args []string) error {
-	if err := parseFlags(fs, args); err != nil {
+	if err := ParseArgs(fs, prefix, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return Usagef("unexpected arguments %q", fs.Args())
+	}
+	return nil
+}
+
+// ParseArgs parses args, flags then operands (fs.Args() after it), and
+// applies the environment under prefix (none for a command that reads no
+// variables: prefix ""). Mistakes wrap ErrUsage; --help gives
+// flag.ErrHelp.
+func ParseArgs(fs *flag.FlagSet, prefix string, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if prefix == "" {
 		return nil
@@ -170,8 +223,13 @@ func ParseFlags(fs *flag.FlagSet, prefix string, args []string) error {
 	return ApplyEnv(fs, prefix)
 }
 
+// parseFlags is fs.Parse(args), with a duration flag's value that is not a
+// duration refused naming the form one takes (explainDurations), and its
+// mistakes wrapped in ErrUsage.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	restore := explainDurations(fs)
 	err := fs.Parse(args)
+	restore()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		return usageError{err}
 	}

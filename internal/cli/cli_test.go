@@ -51,9 +51,44 @@ func TestBadEnvironmentDurationSaysTheForm(t *testing.T) {
 	if !errors.Is(err, ErrUsage) {
 		t.Fatalf("error %v; want a usage error", err)
 	}
-	for _, want := range []string{`$TOOL_LEDGER_LAG="-1"`, "--ledger-lag", "-1s"} {
+	for _, want := range []string{`$TOOL_LEDGER_LAG="-1": not a valid --ledger-lag: ` + durationForm} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+// TestBadDurationFlagSaysTheForm: a duration flag's value that is not a
+// duration is a usage error (status 2) saying the form one takes, both in
+// the line the flag package prints above the usage and in the error, for
+// every way a command parses; the usage still names the flag's type, and
+// the flag keeps its own Value (DurationsAtLeast still reads it).
+func TestBadDurationFlagSaysTheForm(t *testing.T) {
+	const want = `invalid value "5x" for flag -deadline: want a duration such as 90s, 5m or 1h30m`
+	parsers := map[string]func(*flag.FlagSet, []string) error{
+		"Parse":      func(fs *flag.FlagSet, args []string) error { _, _, err := Parse(fs, "TOOL", args); return err },
+		"ParseFlags": func(fs *flag.FlagSet, args []string) error { return ParseFlags(fs, "TOOL", args) },
+		"ParseArgs":  func(fs *flag.FlagSet, args []string) error { return ParseArgs(fs, "", args) },
+	}
+	for name, parse := range parsers {
+		for _, withUsage := range []bool{true, false} {
+			fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+			var out bytes.Buffer
+			fs.SetOutput(&out)
+			fs.Duration("deadline", time.Minute, "how long")
+			if withUsage {
+				fs.Usage = Usage(fs, "TOOL", "tool does things.", "")
+			}
+			err := parse(fs, []string{"--deadline", "5x"})
+			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) || exitCode(io.Discard, "tool", err) != 2 {
+				t.Errorf("%s (usage %t): %v; want a usage error (status 2) containing %q", name, withUsage, err, want)
+			}
+			if printed := out.String(); !strings.Contains(printed, want) || !strings.Contains(printed, "-deadline duration") || strings.Contains(printed, "panic") {
+				t.Errorf("%s (usage %t) printed:\n%s\nwant %q and the usage naming -deadline a duration", name, withUsage, printed, want)
+			}
+			if err := DurationsAtLeast(fs, 2*time.Minute, "deadline"); err == nil {
+				t.Errorf("%s (usage %t): the flag lost its own Value", name, withUsage)
+			}
 		}
 	}
 }

@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
@@ -82,6 +84,15 @@ func GatewayUnreachable(err error, base, flagName string) error {
 		return err
 	}
 	return fmt.Errorf("the gateway at %s did not answer (%v): is the system up? `make up` starts it; else give %s the URL of a running gateway", base, ue.Err, flagName)
+}
+
+// GatewayTimedOut is the error of a request to the gateway at base (given
+// by flagName) that its time limit, limit (given by limitFlag), ended
+// before the answer was in: it names the gateway, the limit and the fixes,
+// more time or another gateway. The caller tells it from
+// GatewayUnreachable's case: a context whose cause says the limit ended it.
+func GatewayTimedOut(base, flagName string, limit time.Duration, limitFlag string) error {
+	return fmt.Errorf("the gateway at %s did not answer within %s: is it overloaded or stuck? its log may say why; give %s more time, or give %s the URL of another running gateway", base, limit, limitFlag, flagName)
 }
 
 // DefaultExplorerAddr is the explorer's listen address in the default port
@@ -177,6 +188,14 @@ type RedisLogger struct{ Log *slog.Logger }
 func (r RedisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.Log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
 }
+
+// SilenceRedis turns go-redis's internal logger off (redis.SetLogger, for
+// the whole process): a command's main calls it when the command reports
+// the errors its Redis calls return, which that logger would print again
+// before them as lines of its own (a connection pool's "failed to dial"
+// for each attempt on a Redis not running). A server keeps the logger,
+// through RedisLogger.
+func SilenceRedis() { redis.SetLogger(&logging.VoidLogger{}) }
 
 // Ledger is how a command reaches the consortium: the connection profile,
 // and the organisation and enrolled user to act as.

@@ -1,7 +1,7 @@
 // Package clitest helps tests of commands: what the variables of an
 // environment do to the commands that read them (cli.CheckEnv), a
-// command's body run on a command line, and an address of a system that is
-// not running.
+// command's body run on a command line, the command run as a process of
+// its own, and an address of a system that is not running.
 package clitest
 
 import (
@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,37 @@ func Run(t testing.TB, body func(context.Context) error, args ...string) error {
 	defer func(args []string, stderr *os.File) { os.Args, os.Stderr = args, stderr }(os.Args, os.Stderr)
 	os.Args, os.Stderr = args, devNull
 	return body(context.Background())
+}
+
+// asCommandEnv, set to 1 in the environment of a test binary, makes it run
+// as the command it tests (MainIfAsked) instead of running its tests.
+const asCommandEnv = "VOTECHAIN_TEST_AS_COMMAND"
+
+// MainIfAsked, called first in a command's TestMain, runs the command's
+// main instead of the tests when Exec started the test binary; main exits
+// (cli.Main does), else MainIfAsked exits 0 after it.
+func MainIfAsked(main func()) {
+	if os.Getenv(asCommandEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+}
+
+// Exec runs the command whose tests these are as a process of its own (the
+// test binary, whose TestMain calls MainIfAsked) with the arguments args
+// after its name, and returns its exit status and what it wrote to
+// stdout and stderr: what only a process shows, such as the lines of a
+// library's logger that writes to the stderr the process started with.
+func Exec(t testing.TB, args ...string) (code int, output string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), asCommandEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), string(out)
 }
 
 // UsageCase is a command line's arguments and a fragment of the usage
