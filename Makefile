@@ -39,7 +39,7 @@ build: ## build the project's commands into bin/
 network-up: fabric-bin build ## bring the consortium up (idempotent)
 	$(VCNET) up
 
-network-down: build ## stop every network process; WIPE=1 also deletes ledgers and crypto
+network-down: build ## stop every network process; WIPE=1 also deletes ledgers, crypto and logs
 	$(VCNET) down $(if $(WIPE),--wipe)
 
 network-status: build ## show network processes, ports and block heights
@@ -52,7 +52,7 @@ deploy: build ## deploy a changed chaincode as the next sequence, keeping the le
 # for the three-question referendum); an election already on the ledger is kept.
 ELECTION ?= config/election.json
 
-up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batcher, gateway (ELECTION=config/referendum.json for the referendum; GATEWAYS=n BATCHERS=n REDIS=cluster scale it out; HOSTS=commission=127.0.0.2,observers=127.0.0.3,clients=127.0.0.4 places it on several addresses; LEDGER_PRIORITY=idle|nice:N|normal sets the ledger side's CPU priority, default nice:10; LEDGER_NICE=N is LEDGER_PRIORITY=nice:N)
+up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batchers, gateway, explorer (ELECTION=config/referendum.json for the referendum; GATEWAYS=n BATCHERS=n REDIS=cluster scale it out; HOSTS=commission=127.0.0.2,observers=127.0.0.3,clients=127.0.0.4 places it on several addresses; LEDGER_PRIORITY=idle|nice:N|normal sets the ledger side's CPU priority, default nice:10; LEDGER_NICE=N is LEDGER_PRIORITY=nice:N)
 	bin/votechain up -election $(ELECTION) $(if $(GATEWAYS),--gateways $(GATEWAYS)) $(if $(BATCHERS),--batchers $(BATCHERS)) $(if $(REDIS),--redis $(REDIS)) $(if $(LEDGER_NICE),--ledger-nice $(LEDGER_NICE)) $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(if $(HOSTS),--hosts $(HOSTS))
 
 down: build ## stop the whole system (WIPE=1 deletes its data in .run/, keeping .run/deploy, .run/bench and .run/test)
