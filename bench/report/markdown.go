@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -346,8 +347,13 @@ func (r *Report) writesMarkdown(b *strings.Builder) {
 		p("---|")
 	}
 	p("\n")
+	quiet := 0
 	for _, c := range r.CPU {
 		if len(c.WriteMBps) == 0 {
+			continue
+		}
+		if slices.IndexFunc(r.Phases, func(ph string) bool { return c.WriteMBps[ph] >= 0.05 }) < 0 {
+			quiet++ // under 0.05 MB/s (0.0 in the table) in every phase
 			continue
 		}
 		p("| %s |", c.Name)
@@ -363,6 +369,9 @@ func (r *Report) writesMarkdown(b *strings.Builder) {
 	p("| *disks (all processes, other users' too)* |")
 	for _, ph := range r.Phases {
 		p(" %.1f |", r.DiskWriteMBps[ph])
+	}
+	if quiet > 0 {
+		p("\n\nThe %d other processes wrote under 0.05 MB/s in every phase.", quiet)
 	}
 	p("\n\nA process's writes are `write_bytes` of /proc/PID/io between phase boundaries: the file pages it dirtied, counted when dirtied (the kernel writes them back later, or at the process's fsync), plus its children's it waited for. *Disks* is what reached the machine's disks, from /proc/diskstats: every process's writes once written back, file system metadata, other users' work. Redis answers no vote before its AOF fsync, and an fsync shares the disk, and its cache flushes, with the ledger's writes: the peers' and orderers' writes in an intake phase are what its 202 tail waits behind (docs/bench.md).\n\n")
 }
