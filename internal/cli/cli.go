@@ -274,7 +274,9 @@ func Usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 
 // Main runs a command's body with a context that ends on SIGINT or SIGTERM,
 // then exits: 0 when body returns nil or flag.ErrHelp; otherwise it prints
-// "name: error" and exits 2 for an ErrUsage, 1 for anything else.
+// "name: error" and exits with the error's own status if it has one (an
+// ExitStatus() int method, such as a run a signal cut short gives: 128 +
+// the signal's number), 2 for an ErrUsage, 1 for anything else.
 func Main(name string, body func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := body(ctx)
@@ -301,17 +303,25 @@ type loggedError struct{ error }
 
 func (e loggedError) Unwrap() error { return e.error }
 
+// exitStatuser is an error that says the status Main exits with.
+type exitStatuser interface{ ExitStatus() int }
+
+// exitCode is Main's status for err, the error body ended with, which it
+// prints on w as "name: error" unless LogFailure logged it.
 func exitCode(w io.Writer, name string, err error) int {
-	switch {
-	case err == nil || errors.Is(err, flag.ErrHelp):
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
-	case errors.As(err, new(loggedError)):
-		return 1
-	case errors.Is(err, ErrUsage):
+	}
+	if !errors.As(err, new(loggedError)) {
 		fmt.Fprintf(w, "%s: %v\n", name, err)
+	}
+	var own exitStatuser
+	switch {
+	case errors.As(err, &own):
+		return own.ExitStatus()
+	case errors.Is(err, ErrUsage):
 		return 2
 	default:
-		fmt.Fprintf(w, "%s: %v\n", name, err)
 		return 1
 	}
 }

@@ -126,7 +126,17 @@ func TestParseFlagsAndExitCodes(t *testing.T) {
 	if exitCode(io.Discard, "tool", nil) != 0 {
 		t.Error("success does not exit 0")
 	}
+	out.Reset()
+	if code := exitCode(&out, "tool", fmt.Errorf("the run ended early: %w", ownStatus{130})); code != 130 || out.String() != "tool: the run ended early: status 130\n" {
+		t.Errorf("an error with its own status: exit %d, %q; want 130, printed", code, out.String())
+	}
 }
+
+// ownStatus is an error with its own exit status (exitStatuser).
+type ownStatus struct{ code int }
+
+func (s ownStatus) Error() string   { return fmt.Sprintf("status %d", s.code) }
+func (s ownStatus) ExitStatus() int { return s.code }
 
 // A server's failure, once LogFailure has logged it, is its log's last
 // (JSON) line and not printed again as plain text; it still exits 1. A
