@@ -29,7 +29,8 @@
 // the run got to its end, whatever it measured. A run cut short saves what
 // it measured as a partial report and exits non-zero, its last line saying
 // why and where the report is: 130 after SIGINT, 143 after SIGTERM, 1 for
-// any other early end.
+// any other early end. A mistake on the command line exits 2, before
+// anything starts.
 //
 //	benchrun [flags]                 run the benchmark
 //	benchrun serve-bytes [flags]     serve a file's bytes (the bare handler; started by the run)
@@ -67,26 +68,35 @@ import (
 )
 
 func main() {
-	var err error
-	switch {
-	case len(os.Args) > 1 && os.Args[1] == "serve-bytes":
-		err = serveBytes(os.Args[2:])
-	case len(os.Args) == 3 && os.Args[1] == "render":
-		err = render(os.Args[2])
-	default:
-		err = run(os.Args[1:])
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchrun:", err)
-		code := 1
-		var ended earlyEnd
-		if errors.As(err, &ended) {
-			code = ended.code
-		}
-		os.Exit(code)
-	}
+	cli.Main("benchrun", func(ctx context.Context) error { return dispatch(ctx, os.Args[1:]) })
 }
 
+// dispatch runs the command args name first, serve-bytes or render, with
+// the arguments after it; args of neither run the benchmark.
+func dispatch(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve-bytes":
+			return serveBytes(ctx, args[1:])
+		case "render":
+			return render(args[1:])
+		}
+	}
+	return run(args)
+}
+
+// synopsis is the usage's head, before the flags of the run.
+const synopsis = `Usage:
+  benchrun [flags]              run the benchmark and write its report (make bench)
+  benchrun render DIR           write DIR's report.md and report.svg again from its report.json
+  benchrun serve-bytes [flags]  serve a file's bytes (the bare handler the run starts)
+
+Flags of the run:
+`
+
+// run is the benchmark with the flags args. It ends on SIGINT or SIGTERM
+// by a context of its own (notifyContext), not Main's, since the signal
+// decides its status (conclude).
 func run(args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
@@ -120,41 +130,58 @@ func run(args []string) error {
 	scaleDur := fs.Duration("scaleout-duration", suite.DefaultPlan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
 	minFree := fs.Float64("min-free-gb", 30, "refuse to start with less free space than this (GB) where --dir lives: a full run's data reach about 17 GB and a full disk stops Redis and the nodes mid-run (default 10 with --quick; 0: no check)")
 	growTo := fs.Uint64("grow-to", suite.DefaultPlan.GrowTo, "fill the ledger to this many votes before measuring the ceiling again (0: skip)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: benchrun [flags]   (make bench)\n\nRuns the Votechain benchmark and writes its report.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { fmt.Fprint(fs.Output(), synopsis); fs.PrintDefaults() }
 	if err := cli.ParseArgs(fs, "", args); err != nil { // flags only, no variables
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("unknown command %q: benchrun's commands, given first, are render and serve-bytes; the run takes flags only", fs.Arg(0))
 	}
 	setFlags := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	if *quick && !setFlags["min-free-gb"] {
 		*minFree = 10
 	}
 	if *quick && !setFlags["voters"] {
 		*voters = 1_000_000
 	}
+	// The flags are checked, and the election templates read, before the
+	// report's folder is made.
+	if *only != "" && !slices.Contains(suite.OnlyPhases, *only) {
+		return cli.Usagef("--only %q: the phases that run alone are %s", *only, strings.Join(suite.OnlyPhases, ", "))
+	}
+	if *sweepNoise < 0 || *sweepNoise >= 1 {
+		return cli.Usagef("--sweep-noise %v: give a share of the rate from 0 to below 1 (0.15 counts rates within 15%% of the fastest as equal)", *sweepNoise)
+	}
+	ab, err := abConfig(*only, setFlags, abFlags{a: *abA, b: *abB, rates: *abRates, d: *abDur, warmup: *abWarm, rounds: *abRounds}, *voters, "bin")
+	if err != nil {
+		return err
+	}
+	tmpl, err := election.Template(*electionFile)
+	if err != nil {
+		return err
+	}
+	var contests []ballot.Contest
+	if *contestsFile != "" && len(tmpl.Contests) == 1 {
+		ce, err := election.Template(*contestsFile)
+		if err != nil {
+			return err
+		}
+		if len(ce.Contests) < 2 {
+			return cli.Usagef("--contests-election %s has %d contest: give a template of two or more (config/referendum.json), or --contests-election '' to skip", *contestsFile, len(ce.Contests))
+		}
+		contests = ce.Contests
+	}
 	if err := checkFreeSpace(*dir, *minFree); err != nil {
 		return err
 	}
-	ab, err := abConfig(*only, setFlags, abFlags{a: *abA, b: *abB, rates: *abRates, d: *abDur, warmup: *abWarm, rounds: *abRounds}, *voters, "bin")
+	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
 	out := filepath.Join(*reports, fmt.Sprintf("%s-%dcpu-%s", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), host))
 	if *only != "" {
-		if !slices.Contains(suite.OnlyPhases, *only) {
-			return fmt.Errorf("--only %q: the phases that run alone are %s", *only, strings.Join(suite.OnlyPhases, ", "))
-		}
 		out += "-only-" + *only // never over a whole run's report
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -170,9 +197,6 @@ func run(args []string) error {
 	defer logFile.Close()
 	plan := suite.DefaultPlan
 	plan.GrowTo, plan.DriveRate, plan.ExtraDriveRate, plan.OtherConsensus = *growTo, *driveRate, *extraDriveRate, *other
-	if *sweepNoise < 0 || *sweepNoise >= 1 {
-		return fmt.Errorf("--sweep-noise %v: give a share of the rate from 0 to below 1 (0.15 counts rates within 15%% of the fastest as equal)", *sweepNoise)
-	}
 	plan.SweepNoise = *sweepNoise
 	plan.ScaleOutRate, plan.ScaleOutDur = *scaleRate, *scaleDur
 	if *quick {
@@ -187,23 +211,8 @@ func run(args []string) error {
 			plan.GrowTo = 300_000
 		}
 	}
-	tmpl, err := election.Template(*electionFile)
-	if err != nil {
-		return err
-	}
 	if *driverVoters <= 0 && *only != suite.OnlyIntake && *only != suite.OnlyAB { // the intake alone and the A/B drive no ledger
 		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
-	}
-	var contests []ballot.Contest
-	if *contestsFile != "" && len(tmpl.Contests) == 1 {
-		ce, err := election.Template(*contestsFile)
-		if err != nil {
-			return err
-		}
-		if len(ce.Contests) < 2 {
-			return fmt.Errorf("--contests-election %s has %d contest: give a template of two or more (config/referendum.json), or --contests-election '' to skip", *contestsFile, len(ce.Contests))
-		}
-		contests = ce.Contests
 	}
 	cfg := suite.Config{
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
@@ -231,22 +240,27 @@ type abFlags struct {
 // abConfig is the A/B --only ab runs, from its flags (set: the flags
 // given), checked (suite.CheckAB, against the intake's voters, --voters,
 // and the batcher in binDir) before anything starts; an --ab-* flag
-// without --only ab is a mistake.
+// without --only ab is a mistake. Every refusal is a usage error, a
+// batcher in binDir that does not answer --help too (its error says to
+// run make build).
 func abConfig(only string, set map[string]bool, f abFlags, voters int, binDir string) (suite.AB, error) {
 	if only != suite.OnlyAB {
 		for _, name := range []string{"ab-env", "ab-env-a", "ab-rates", "ab-duration", "ab-warmup", "ab-rounds"} {
 			if set[name] {
-				return suite.AB{}, fmt.Errorf("--%s goes with --only ab", name)
+				return suite.AB{}, cli.Usagef("--%s goes with --only ab", name)
 			}
 		}
 		return suite.AB{}, nil
 	}
 	rs, err := suite.ParseRates(f.rates)
 	if err != nil {
-		return suite.AB{}, fmt.Errorf("--ab-rates: %w", err)
+		return suite.AB{}, cli.Usagef("--ab-rates: %w", err)
 	}
 	ab := suite.AB{A: suite.ParseEnv(f.a), B: suite.ParseEnv(f.b), Rates: rs, Dur: f.d, Warmup: f.warmup, Rounds: f.rounds}
-	return ab, suite.CheckAB(context.Background(), ab, voters, binDir)
+	if err := suite.CheckAB(context.Background(), ab, voters, binDir); err != nil {
+		return ab, cli.Usagef("%w", err)
+	}
+	return ab, nil
 }
 
 // signalled is the cause of a run's context cancelled by a signal
@@ -272,19 +286,20 @@ func notifyContext(sigs ...os.Signal) (ctx context.Context, stop func()) {
 	return ctx, func() { signal.Stop(ch); cancel(nil) }
 }
 
-// earlyEnd is a run that ended before its last phase: main prints it last
-// and exits with code.
+// earlyEnd is a run that ended before its last phase: cli.Main prints it
+// last and exits with code (ExitStatus).
 type earlyEnd struct {
 	code int
 	err  error
 }
 
-func (e earlyEnd) Error() string { return e.err.Error() }
-func (e earlyEnd) Unwrap() error { return e.err }
+func (e earlyEnd) Error() string   { return e.err.Error() }
+func (e earlyEnd) Unwrap() error   { return e.err }
+func (e earlyEnd) ExitStatus() int { return e.code }
 
 // conclude saves what a run measured (rep; nil if the run never got that
 // far) into out, says so on w with the targets, and returns how the run
-// ended, for main to print last and exit with. It is nil only for a run
+// ended, for cli.Main to print last and exit with. It is nil only for a run
 // that got to its end, whatever it measured: a benchmark reports, it does
 // not fail because the machine is slow. A run that a signal cut short
 // (ctx's cause a signalled) is an earlyEnd with the shell's code for it,
@@ -391,15 +406,18 @@ func profileIntake(ctx context.Context, dir string) (report.Profile, error) {
 }
 
 // serveBytes is the bare handler: a file's bytes with a content type and
-// ETag, from net/http and nothing else.
-func serveBytes(args []string) error {
+// ETag, from net/http and nothing else, until ctx ends.
+func serveBytes(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve-bytes", flag.ContinueOnError)
 	file := fs.String("file", "", "file whose bytes every request gets")
 	contentType := fs.String("content-type", "application/json", "Content-Type header")
 	etag := fs.String("etag", "", "ETag header")
 	listen := fs.String("listen", "127.0.0.1:0", "listen address")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, "", args); err != nil { // no variables: flags only
 		return err
+	}
+	if *file == "" {
+		return cli.Usagef("serve-bytes: no --file: give the file whose bytes to serve")
 	}
 	body, err := os.ReadFile(*file)
 	if err != nil {
@@ -409,13 +427,23 @@ func serveBytes(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	return loadgen.ServeBare(ctx, ln, loadgen.ReadSnapshot{Body: body, ContentType: *contentType, ETag: *etag})
 }
 
-// render rewrites a report's Markdown and plot from its JSON.
-func render(dir string) error {
+// render is benchrun render DIR: it rewrites the Markdown and plot of the
+// report in DIR from its JSON. No DIR, or more than one, is a usage error.
+func render(args []string) error {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: benchrun render DIR\n\nWrites DIR's report.md and report.svg again from its report.json.\n")
+	}
+	if err := cli.ParseArgs(fs, "", args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return cli.Usagef("render: give one report folder, as in benchrun render bench/reports/<date>-<machine>; got %d arguments", fs.NArg())
+	}
+	dir := fs.Arg(0)
 	rep, err := report.Load(dir)
 	if err != nil {
 		return err

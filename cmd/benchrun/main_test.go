@@ -7,13 +7,70 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 )
+
+func TestMain(m *testing.M) {
+	clitest.MainIfAsked(main)
+	os.Exit(m.Run())
+}
+
+// TestUsageErrors: mistakes on the command line of the run, render and
+// serve-bytes are usage errors (status 2) naming the mistake, before
+// anything is made; benchrun bogus ran the benchmark. The run's cases
+// ask for more free space than any disk has, so one that got past the
+// checks fails before it starts a system.
+func TestUsageErrors(t *testing.T) {
+	body := func(ctx context.Context) error { return dispatch(ctx, os.Args[1:]) }
+	reports := t.TempDir()
+	guard := []string{"--min-free-gb", "1e12", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--election", "../../config/election.json"}
+	guarded := func(args ...string) []string { return append(slices.Clone(guard), args...) }
+	clitest.UsageErrors(t, body, []string{"benchrun"}, []clitest.UsageCase{
+		{Args: []string{"--bogus"}, Want: "flag provided but not defined: -bogus"},
+		{Args: []string{"--voters", "many"}, Want: `invalid value "many" for flag -voters`},
+		{Args: guarded("bogus"), Want: `unknown command "bogus": benchrun's commands, given first, are render and serve-bytes`},
+		{Args: guarded("--only", "everything"), Want: `--only "everything": the phases that run alone are`},
+		{Args: guarded("--sweep-noise", "1"), Want: "--sweep-noise 1: give a share of the rate from 0 to below 1"},
+		{Args: guarded("--contests-election", "../../config/election.json"), Want: "has 1 contest: give a template of two or more"},
+		{Args: []string{"render"}, Want: "render: give one report folder"},
+		{Args: []string{"render", "a", "b"}, Want: "got 2 arguments"},
+		{Args: []string{"render", "--bogus", "a"}, Want: "flag provided but not defined: -bogus"},
+		{Args: []string{"serve-bytes"}, Want: "serve-bytes: no --file"},
+		{Args: []string{"serve-bytes", "--listen"}, Want: "flag needs an argument: -listen"},
+		{Args: []string{"serve-bytes", "--file", "x", "y"}, Want: `unexpected arguments ["y"]`},
+	})
+	if entries, _ := os.ReadDir(reports); len(entries) > 0 {
+		t.Errorf("a refused run made %s", entries[0].Name())
+	}
+}
+
+// TestExitStatus: benchrun as a process exits 2 for a usage error, 1 for
+// another failure, each printed after "benchrun: ", and 0 for --help,
+// which lists render beside the run's flags.
+func TestExitStatus(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"render"}, 2, "benchrun: render: give one report folder"},
+		{[]string{"render", t.TempDir()}, 1, "benchrun: report: open "},
+		{[]string{"--help"}, 0, "benchrun render DIR           write DIR's report.md and report.svg again from its report.json"},
+		{[]string{"--help"}, 0, "-only string"},
+	} {
+		if code, out := clitest.Exec(t, c.args...); code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("benchrun %q: status %d, output:\n%s\nwant %d and %q", c.args, code, out, c.code, c.want)
+		}
+	}
+}
 
 // TestConcludeExitStatus: a run a signal cut short, or that ended early
 // otherwise, saves its partial report and ends in an error naming the
@@ -62,8 +119,8 @@ func TestConcludeExitStatus(t *testing.T) {
 				}
 				return
 			}
-			var ended earlyEnd
-			if !errors.As(err, &ended) || ended.code != tc.wantCode {
+			var ended interface{ ExitStatus() int } // as cli.Main asks
+			if !errors.As(err, &ended) || ended.ExitStatus() != tc.wantCode {
 				t.Fatalf("conclude: %v (%#v); want an early end with status %d", err, err, tc.wantCode)
 			}
 			want := append([]string{"the run ended early", "partial report: " + filepath.Join(out, "report.md")}, tc.wantMsg...)
@@ -96,8 +153,8 @@ func TestConcludeBeforeAnyReport(t *testing.T) {
 	<-ctx.Done()
 	out := t.TempDir()
 	err := conclude(ctx, io.Discard, nil, errors.New("bench stack up: context canceled"), out)
-	var ended earlyEnd
-	if !errors.As(err, &ended) || ended.code != 130 || !strings.Contains(err.Error(), "interrupted by SIGINT") || !strings.Contains(err.Error(), "no report written") {
+	var ended interface{ ExitStatus() int }
+	if !errors.As(err, &ended) || ended.ExitStatus() != 130 || !strings.Contains(err.Error(), "interrupted by SIGINT") || !strings.Contains(err.Error(), "no report written") {
 		t.Fatalf("conclude: %v; want an early end with status 130 that says no report was written", err)
 	}
 	if entries, _ := os.ReadDir(out); len(entries) > 0 {
@@ -155,13 +212,13 @@ func TestABFlags(t *testing.T) {
 	}
 	reports := t.TempDir()
 	err = run([]string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
-	if err == nil || !strings.Contains(err.Error(), "--ab-env goes with --only ab") {
+	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--ab-env goes with --only ab") {
 		t.Errorf("--ab-env without --only ab: %v", err)
 	}
 	// --quick's 1,000,000 voters against the default A/B's (2,000 +
 	// 2,500)/s × 4 × (60 s + 15 s warm-up).
 	err = run([]string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--quick", "--only", "ab", "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
-	if err == nil || !strings.Contains(err.Error(), "the intake has 1000000: give --voters 1350000 or more") {
+	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "the intake has 1000000: give --voters 1350000 or more") {
 		t.Errorf("--quick --only ab: %v; want too few voters", err)
 	}
 	if entries, _ := os.ReadDir(reports); len(entries) > 0 {
