@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -125,11 +126,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	fetchCtx, cancel := context.WithTimeout(ctx, *timeout)
-	election, err := loadgen.FetchElection(fetchCtx, *url)
-	cancel()
+	election, err := fetchElection(ctx, *url, *timeout)
 	if err != nil {
-		return cli.GatewayUnreachable(err, *url, "--url")
+		return err
 	}
 	r, err := loadgen.ReadRoll(*rollPath, election.States)
 	if err != nil {
@@ -209,6 +208,26 @@ func run(ctx context.Context) error {
 			p.Duplicates, p.Ineligible, p.Overloaded, p.Errors+p.OtherStatus)
 	}
 	return runErr
+}
+
+// errTimeout is the cause of a request's context that --timeout ended.
+var errTimeout = errors.New("--timeout")
+
+// fetchElection asks the gateway at base for its election, waiting at most
+// timeout. A gateway whose answer the limit cut short is cli.GatewayTimedOut's
+// error (more --timeout, another --url); one that did not answer otherwise,
+// cli.GatewayUnreachable's (make up, another --url).
+func fetchElection(ctx context.Context, base string, timeout time.Duration) (*ballot.Election, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer cancel()
+	e, err := loadgen.FetchElection(ctx, base)
+	switch {
+	case err != nil && errors.Is(context.Cause(ctx), errTimeout):
+		return nil, cli.GatewayTimedOut(base, "--url", timeout, "--timeout")
+	case err != nil:
+		return nil, cli.GatewayUnreachable(err, base, "--url")
+	}
+	return e, nil
 }
 
 // write saves the accepted ids and the summary (if summaryFile is not nil)

@@ -55,24 +55,33 @@ func TestSettingsThatCannotMakeARunAreRefused(t *testing.T) {
 }
 
 // TestGatewayNotAnswering: with the checks passed, a gateway that is not
-// running, or one that never answers, fails the election's fetch within
-// --timeout, naming the gateway and the fixes (make up, --url).
+// running fails the election's fetch naming it and the fixes (make up,
+// --url); one that takes the connection but never answers fails it within
+// --timeout naming the gateway, the limit and the fixes (more --timeout,
+// --url), not the context's raw deadline error.
 func TestGatewayNotAnswering(t *testing.T) {
 	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	defer stalled.Close()
-	for _, c := range []struct{ url, cause string }{
-		{"http://" + clitest.FreeAddr(t), "connection refused"},
-		{stalled.URL, "context deadline exceeded"},
+	refused := "http://" + clitest.FreeAddr(t)
+	for _, c := range []struct {
+		url  string
+		want []string
+	}{
+		{refused, []string{"the gateway at " + refused + " did not answer", "connection refused", "`make up` starts it", "give --url the URL of a running gateway"}},
+		{stalled.URL, []string{"the gateway at " + stalled.URL + " did not answer within 200ms", "give --timeout more time", "give --url the URL of another running gateway"}},
 	} {
 		began := time.Now()
 		err := runWith(t, c.url, "--timeout", "200ms")
 		if took := time.Since(began); took > 10*time.Second {
 			t.Errorf("%s: took %s; want about --timeout", c.url, took)
 		}
-		for _, want := range []string{"the gateway at " + c.url + " did not answer", c.cause, "`make up` starts it", "give --url the URL of a running gateway"} {
+		for _, want := range c.want {
 			if err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), want) {
 				t.Errorf("%s: %v; want a failure (status 1) containing %q", c.url, err, want)
 			}
+		}
+		if err != nil && strings.Contains(err.Error(), "deadline") {
+			t.Errorf("%s: %v; want no raw deadline error", c.url, err)
 		}
 	}
 }
