@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,13 +249,7 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 // goes and focus moves to the notice that voting has closed, and "Check my
 // vote" stays. Screenshots go to .run/test/voter-page-browser.
 func TestVotingWindowInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives headless Chromium: skipped under -short (run make test)")
-	}
-	b := browsertest.New(t)
-	if _, err := chromedp.Call(b, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"}); err != nil {
-		t.Fatal(err)
-	}
+	b := browserInKolkata(t)
 	e := windowAt()
 	e.ClosesAt = e.OpensAt.Add(3 * time.Second)
 	start, began := time.Now(), e.OpensAt.Add(-3*time.Second)
@@ -310,6 +305,157 @@ func TestVotingWindowInBrowser(t *testing.T) {
 	after := shown("window-ended")
 	if after["vote-form"] != false || after["window"] != false || after["open-notice"] != false || after["check-form"] != true || after["focus"] != "after-notice" {
 		t.Errorf("once the window ended: %v; want the closed notice with focus, no form, and the check", after)
+	}
+}
+
+// browserInKolkata starts Chromium for t with the voter's clock in
+// Asia/Kolkata (UTC+5:30); under -short it skips t.
+func browserInKolkata(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("drives headless Chromium: skipped under -short (run make test)")
+	}
+	b := browsertest.New(t)
+	if _, err := chromedp.Call(b, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// electionAPI answers GET /api/v1/election with the answer stored last
+// and counts the reads.
+type electionAPI struct {
+	answer atomic.Pointer[apiAnswer]
+	reads  atomic.Int64
+}
+
+type apiAnswer struct {
+	status int
+	body   []byte
+}
+
+func (a *electionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.reads.Add(1)
+	ans := a.answer.Load()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ans.status)
+	w.Write(ans.body)
+}
+
+// TestElectionPollInBrowser drives the page in headless Chromium, the
+// voter in Asia/Kolkata, with an open election and the record read every
+// 100 ms on average. While the API answers 503, the page stays open and
+// reads the record less and less often. Once the record says the election
+// was closed a minute ago, the page moves to the closed phase without a
+// reload: no form, the closed notice (with focus, the voter having been in
+// the form) at the early close, the heading "Voting is closed", and no
+// more reads. A page whose record says the election was set up anew to
+// open in an hour moves back to the notice of when voting opens, at the
+// new time. Screenshots go to .run/test/voter-page-browser.
+func TestElectionPollInBrowser(t *testing.T) {
+	b := browserInKolkata(t)
+	e := referendum()
+	h, err := New(Config{PollInterval: 100 * time.Millisecond}, Deps{Elections: fakeElections{e: e}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &electionAPI{}
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/election", api)
+	mux.Handle("/vote", h)
+	mux.Handle("/vote/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	shots := shotsDir(t)
+	ctx, cancel := context.WithTimeout(b, 30*time.Second)
+	defer cancel()
+	record := func(change func(*ballot.Election)) []byte {
+		r := *e
+		change(&r)
+		data, err := json.Marshal(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	// state is the heading, the shown notice, the <time>s of the shown
+	// notice as datetime and text, and what has focus.
+	state := func(name string) (heading, notice string, times [][2]string, focus string) {
+		t.Helper()
+		type shown struct {
+			Heading, Notice, Focus string
+			Times                  [][2]string
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[shown](`(() => {
+			const n = ["before-notice", "window", "after-notice"].find(id => !document.getElementById(id).hidden);
+			return {heading: document.getElementById("cast-heading").textContent, notice: n, focus: document.activeElement.id,
+				times: n ? [...document.getElementById(n).querySelectorAll("time")].map(t => [t.dateTime, t.textContent]) : []};
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		browsertest.Screenshot(t, ctx, shots, name)
+		return got.Heading, got.Notice, got.Times, got.Focus
+	}
+	// utcTime is the datetime of a <time> at at and how its text ends.
+	utcTime := func(at time.Time) [2]string {
+		return [2]string{at.UTC().Format("2006-01-02T15:04:05Z"), "your time (" + at.UTC().Format("2 January 2006, 15:04") + " UTC)"}
+	}
+	timesAre := func(got [][2]string, want ...[2]string) bool {
+		if len(got) != len(want) {
+			return false
+		}
+		for i := range got {
+			if got[i][0] != want[i][0] || !strings.HasSuffix(got[i][1], want[i][1]) || !strings.Contains(got[i][1], "GMT+5:30") {
+				return false
+			}
+		}
+		return true
+	}
+
+	api.answer.Store(&apiAnswer{http.StatusServiceUnavailable, []byte(`{"error":{"code":"election_unavailable","message":"the election record is not available"}}`)})
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("vote-form")),
+		chromedp.Focus(chromedp.ID("voter-id"))); err != nil {
+		t.Fatal(err)
+	}
+	// Waits of 100, 200, 400, 800, 800 ms, each ±25%: 4 or 5 reads in 2 s
+	// (20 without the backoff).
+	time.Sleep(2 * time.Second)
+	if n := api.reads.Load(); n < 2 || n > 7 {
+		t.Errorf("%d reads of a record answering 503 in 2 s; want 2 to 7 (a wait doubling from 100 ms to 800)", n)
+	}
+	if heading, notice, _, _ := state("poll-unavailable"); heading != "Cast your vote" || notice != "window" {
+		t.Errorf("with the record unavailable the page shows %q, %q; want it open", heading, notice)
+	}
+
+	closedAt := time.Now().Add(-time.Minute)
+	api.answer.Store(&apiAnswer{http.StatusOK, record(func(r *ballot.Election) { r.Status, r.ClosedAt = ballot.StatusClosed, closedAt })})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("after-notice"))); err != nil {
+		t.Fatalf("the page did not show the early close: %v", err)
+	}
+	heading, notice, times, focus := state("poll-closed")
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById("vote-form").hidden`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if heading != "Voting is closed" || notice != "after-notice" || shown || focus != "after-notice" || !timesAre(times, utcTime(closedAt)) {
+		t.Errorf("after the early close: heading %q, notice %q (times %q), form shown %v, focus on %q; "+
+			"want \"Voting is closed\", the closed notice at %s with focus, no form", heading, notice, times, shown, focus, closedAt.UTC().Format(time.RFC3339))
+	}
+	n := api.reads.Load()
+	time.Sleep(time.Second)
+	if m := api.reads.Load(); m != n {
+		t.Errorf("the closed page read the record %d more times", m-n)
+	}
+
+	opens := time.Now().Add(time.Hour)
+	api.answer.Store(&apiAnswer{http.StatusOK, record(func(r *ballot.Election) { r.OpensAt, r.ClosesAt = opens, opens.Add(time.Hour) })})
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("before-notice"))); err != nil {
+		t.Fatalf("the page did not take the window set anew: %v", err)
+	}
+	heading, _, times, _ = state("poll-set-anew")
+	if heading != "Voting is not open yet" || !timesAre(times, utcTime(opens), utcTime(opens.Add(time.Hour))) {
+		t.Errorf("with the window set anew: heading %q, times %q; want \"Voting is not open yet\" and the new window", heading, times)
 	}
 }
 

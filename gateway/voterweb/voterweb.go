@@ -17,8 +17,14 @@
 // Phase): before it, a notice of when voting opens and no usable vote
 // form; in it, the form; after it, a notice that voting has closed and
 // where to check votes and read the results. "Check my vote" is there in
-// every phase. The script moves the page from phase to phase when the
-// window opens or ends while it is open, on the gateway's clock.
+// every phase, and the heading of the vote's section names the phase. The
+// script moves the page from phase to phase when the window opens or ends
+// while it is open, on the gateway's clock. While the window is open it
+// also reads the election record (GET /api/v1/election) about every
+// Config.PollInterval, less often after failed reads and not while its tab
+// is hidden: a record closed or finalised (an operator's early close) moves
+// the page to the closed phase, and one set up anew gives the page its
+// window. The gateway still decides when a vote is sent.
 //
 // The page holds no rules of its own: the API decides and words every
 // refusal, and the page shows those words.
@@ -87,6 +93,14 @@ const (
 	PhaseAfter Phase = "after"
 )
 
+// headings are the vote section's heading in each phase; the page data
+// carries them for the script.
+var headings = map[Phase]string{
+	PhaseBefore: "Voting is not open yet",
+	PhaseOpen:   "Cast your vote",
+	PhaseAfter:  "Voting is closed",
+}
+
 // PhaseAt gives the phase of e at t. It agrees with e.OpenAt(t), the
 // gateway's test for taking a vote: PhaseOpen exactly when that is true.
 func PhaseAt(e *ballot.Election, t time.Time) Phase {
@@ -112,11 +126,18 @@ type Config struct {
 	// Now is the clock the page's phase is read on: the gateway's, the one
 	// it takes votes on.
 	Now func() time.Time
+	// PollInterval is how often, on average, the script reads the election
+	// record while the page is in the open phase and its tab is shown:
+	// each wait is drawn from 3/4 to 5/4 of it (so that pages opened
+	// together do not ask together), and doubles after each failed read,
+	// up to 8 times it. It bounds how long a page in a shown tab goes on
+	// offering the form after an early close. At least a millisecond.
+	PollInterval time.Duration
 }
 
 // DefaultConfig returns the defaults for zero fields of Config: no
-// explorer, the wall clock.
-func DefaultConfig() Config { return Config{Now: time.Now} }
+// explorer, the wall clock, a read of the election record every 45 seconds.
+func DefaultConfig() Config { return Config{Now: time.Now, PollInterval: 45 * time.Second} }
 
 // Deps are the page's collaborators; both are required.
 type Deps struct {
@@ -153,20 +174,30 @@ type Handler struct {
 	elections Elections
 	log       *slog.Logger
 	now       func() time.Time
+	poll      time.Duration
 	explorer  *explorerPages // nil: no explorer
 	page      *template.Template
 	mux       *http.ServeMux
 }
 
-// New builds the handler.
+// New builds the handler. It refuses a PollInterval under a millisecond
+// (other than zero, the default) and an ExplorerURL that is not absolute
+// http or https.
 func New(cfg Config, deps Deps) (*Handler, error) {
 	if deps.Elections == nil || deps.Log == nil {
 		return nil, errors.New("voterweb: Deps needs Elections and Log")
 	}
+	d := DefaultConfig()
 	if cfg.Now == nil {
-		cfg.Now = DefaultConfig().Now
+		cfg.Now = d.Now
 	}
-	h := &Handler{elections: deps.Elections, log: deps.Log, now: cfg.Now, mux: http.NewServeMux()}
+	switch {
+	case cfg.PollInterval == 0:
+		cfg.PollInterval = d.PollInterval
+	case cfg.PollInterval < time.Millisecond:
+		return nil, fmt.Errorf("voterweb: poll interval %v is under a millisecond", cfg.PollInterval)
+	}
+	h := &Handler{elections: deps.Elections, log: deps.Log, now: cfg.Now, poll: cfg.PollInterval, mux: http.NewServeMux()}
 	if cfg.ExplorerURL != "" {
 		var err error
 		if h.explorer, err = explorerPagesAt(cfg.ExplorerURL); err != nil {
@@ -208,14 +239,27 @@ type pageData struct {
 	// any); Phase is where Now, the gateway's time when the page was
 	// rendered, lies against it. The script reads them to move the
 	// page on when the window opens or ends.
-	Opens, Closes, Now time.Time
-	Phase              Phase
+	Opens, Closes moment
+	Now           time.Time
+	Phase         Phase
+	// Headings are the vote section's heading in each phase.
+	Headings map[Phase]string
+	// Poll is Config.PollInterval, for the script.
+	Poll time.Duration
 	// Explorer is where the page links to the explorer (nil: nowhere).
 	Explorer *explorerPages
 }
 
+// moment is a moment of the voting window as the page shows it. Edge
+// ("opens" or "closes") is its key in the page data; the script finds its
+// <time> elements by it when the election record gives a new window.
+type moment struct {
+	Edge string
+	time.Time
+}
+
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Reasons: Reasons, Explorer: h.explorer}
+	d := pageData{Reasons: Reasons, Headings: headings, Poll: h.poll, Explorer: h.explorer}
 	status := http.StatusOK
 	e, err := h.elections.Election(r.Context())
 	if err != nil {
@@ -226,7 +270,8 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d.Election, d.Single = e, len(e.Contests) == 1
 		d.Now = h.now()
-		d.Opens, d.Closes, d.Phase = e.OpensAt, e.WindowEnd(), PhaseAt(e, d.Now)
+		d.Opens, d.Closes = moment{"opens", e.OpensAt}, moment{"closes", e.WindowEnd()}
+		d.Phase = PhaseAt(e, d.Now)
 	}
 	var buf bytes.Buffer
 	if err := h.page.Execute(&buf, d); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -47,7 +48,7 @@ func windowAt() *ballot.Election {
 // startTag is the start tag of the element with the id on the page.
 func startTag(t *testing.T, html, id string) string {
 	t.Helper()
-	tag := regexp.MustCompile(`<[a-z]+ [^>]*\bid="` + regexp.QuoteMeta(id) + `"[^>]*>`).FindString(html)
+	tag := regexp.MustCompile(`<[a-z][a-z0-9]* [^>]*\bid="` + regexp.QuoteMeta(id) + `"[^>]*>`).FindString(html)
 	if tag == "" {
 		t.Fatalf("the page has no element %q", id)
 	}
@@ -71,8 +72,10 @@ func elementText(t *testing.T, html, id string) string {
 // window, no notice; after it (the window's end, an early close, or a
 // closed election whatever the time), a notice that voting has closed, at
 // the early close if there was one, pointing to "Check my vote" and the
-// results, and no form. "Check my vote" is there in every phase, and the
-// page data gives the script the phase, the window and the gateway's time.
+// results, and no form. "Check my vote" is there in every phase; the vote
+// section's heading names the phase ("Cast your vote" only while open); the
+// page data gives the script the phase, the window, the gateway's time and
+// each phase's heading.
 func TestPagePhases(t *testing.T) {
 	e := windowAt()
 	early := windowAt()
@@ -81,8 +84,8 @@ func TestPagePhases(t *testing.T) {
 	closedFirst.Status, closedFirst.ClosedAt = ballot.StatusClosed, e.OpensAt.Add(-time.Hour)
 	finalised := windowAt()
 	finalised.Status, finalised.ClosedAt, finalised.FinalisedAt = ballot.StatusFinalised, e.ClosesAt, e.ClosesAt.Add(time.Hour)
-	when := func(at time.Time) string {
-		return `<time class="when" datetime="` + at.Format(time.RFC3339) + `">` + at.Format("2 January 2006, 15:04") + ` UTC</time>`
+	when := func(edge string, at time.Time) string {
+		return `<time class="when" data-edge="` + edge + `" datetime="` + at.Format(time.RFC3339) + `">` + at.Format("2 January 2006, 15:04") + ` UTC</time>`
 	}
 	for _, c := range []struct {
 		name  string
@@ -93,14 +96,14 @@ func TestPagePhases(t *testing.T) {
 		says []string
 	}{
 		{"an hour before", e, e.OpensAt.Add(-time.Hour), PhaseBefore,
-			[]string{"Voting has not opened yet.", "Voting opens at " + when(e.OpensAt), " and closes at " + when(e.ClosesAt)}},
-		{"a second before", e, e.OpensAt.Add(-time.Second), PhaseBefore, []string{"Voting opens at " + when(e.OpensAt)}},
-		{"at the opening", e, e.OpensAt, PhaseOpen, []string{"Voting is open from " + when(e.OpensAt) + " to " + when(e.ClosesAt)}},
+			[]string{"Voting has not opened yet.", "Voting opens at " + when("opens", e.OpensAt), " and closes at " + when("closes", e.ClosesAt)}},
+		{"a second before", e, e.OpensAt.Add(-time.Second), PhaseBefore, []string{"Voting opens at " + when("opens", e.OpensAt)}},
+		{"at the opening", e, e.OpensAt, PhaseOpen, []string{"Voting is open from " + when("opens", e.OpensAt) + " to " + when("closes", e.ClosesAt)}},
 		{"a second before the end", e, e.ClosesAt.Add(-time.Second), PhaseOpen, []string{"Voting is open from"}},
-		{"at the end", e, e.ClosesAt, PhaseAfter, []string{"Voting has closed</strong> at " + when(e.ClosesAt)}},
-		{"closed early", early, early.ClosedAt.Add(time.Minute), PhaseAfter, []string{"Voting has closed</strong> at " + when(early.ClosedAt)}},
+		{"at the end", e, e.ClosesAt, PhaseAfter, []string{"Voting has closed</strong> at " + when("closes", e.ClosesAt)}},
+		{"closed early", early, early.ClosedAt.Add(time.Minute), PhaseAfter, []string{"Voting has closed</strong> at " + when("closes", early.ClosedAt)}},
 		{"closed before opening", closedFirst, e.OpensAt.Add(-2 * time.Hour), PhaseAfter, []string{"Voting has closed"}},
-		{"finalised", finalised, e.OpensAt.Add(time.Hour), PhaseAfter, []string{"Voting has closed</strong> at " + when(e.ClosesAt)}},
+		{"finalised", finalised, e.OpensAt.Add(time.Hour), PhaseAfter, []string{"Voting has closed</strong> at " + when("closes", e.ClosesAt)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := PhaseAt(c.e, c.now); got != c.phase {
@@ -135,11 +138,37 @@ func TestPagePhases(t *testing.T) {
 					t.Error("after the close the page still says it needs JavaScript to send a vote")
 				}
 			}
+			heading := map[Phase]string{PhaseBefore: "Voting is not open yet", PhaseOpen: "Cast your vote", PhaseAfter: "Voting is closed"}
+			if got := elementText(t, html, "cast-heading"); !strings.HasSuffix(got, ">"+heading[c.phase]) {
+				t.Errorf("the vote section's heading is %q, want %q", got, heading[c.phase])
+			}
 			d := pageDataOf(t, html)
+			if !maps.Equal(d.Headings, heading) {
+				t.Errorf("page data headings %v, want %v", d.Headings, heading)
+			}
 			if d.Phase != c.phase || d.Opens != c.e.OpensAt.UnixMilli() || d.Closes != c.e.WindowEnd().UnixMilli() || d.Now != c.now.UnixMilli() {
 				t.Errorf("page data %+v; want phase %q, the window and the time of the handler's clock", d, c.phase)
 			}
 		})
+	}
+}
+
+// TestPollInterval: the page data gives the script Config.PollInterval in
+// milliseconds, 45 s by default; New refuses one under a millisecond.
+func TestPollInterval(t *testing.T) {
+	for _, c := range []struct {
+		set  time.Duration
+		want int64
+	}{{0, 45000}, {2 * time.Second, 2000}, {time.Millisecond, 1}} {
+		h := newHandlerWith(t, fakeElections{e: referendum()}, Config{PollInterval: c.set})
+		if _, html := get(t, h, "/vote"); pageDataOf(t, html).Poll != c.want {
+			t.Errorf("PollInterval %v: page data poll %d ms, want %d", c.set, pageDataOf(t, html).Poll, c.want)
+		}
+	}
+	for _, bad := range []time.Duration{-time.Second, time.Millisecond - 1} {
+		if _, err := New(Config{PollInterval: bad}, Deps{Elections: fakeElections{e: referendum()}, Log: slog.New(slog.DiscardHandler)}); err == nil {
+			t.Errorf("New took PollInterval %v", bad)
+		}
 	}
 }
 
@@ -178,6 +207,9 @@ type pageJSON struct {
 	Phase    Phase
 	// Opens, Closes and Now are in milliseconds since the epoch.
 	Opens, Closes, Now int64
+	Headings           map[Phase]string
+	// Poll is in milliseconds.
+	Poll int64
 }
 
 // pageDataOf parses the page's data block, as the script does.

@@ -5,8 +5,9 @@
 // checked to the explorer's check of it when the page names an explorer.
 // Every refusal is shown in the API's own words. It moves the page from
 // phase to phase of the voting window (before, open, after) when the window
-// opens or ends while the page is open, and adds the voter's local time to
-// the window's times.
+// opens or ends while the page is open, or as the election record, read
+// while the window is open, says (an early close, a window set anew); and
+// it adds the voter's local time to the window's times.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -308,9 +309,11 @@ async function showReceipt(box, r) {
 // The gateway renders the page in its phase (pageData.phase: "before" the
 // window, "open" or "after"); followWindow moves it on when the window
 // opens or ends, timed on the gateway's clock (pageData.now is its time at
-// rendering, so a device's clock that is off does not matter) and only
-// ever forward. The gateway stays the authority: a vote sent at the edge
-// gets its answer like any other.
+// rendering, so a device's clock that is off does not matter), and only
+// ever forward. While the page is open, pollElection reads the election
+// record: a close ends the window early, and an election set up anew
+// before it opened may move the page back to "before". The gateway stays
+// the authority: a vote sent at the edge gets its answer like any other.
 const phases = ["before", "open", "after"];
 const skew = pageData.now ? pageData.now - Date.now() : 0;
 let phase = pageData.phase;
@@ -323,17 +326,28 @@ function phaseAt(t) {
   return t < pageData.closes ? "open" : "after";
 }
 
-// showPhase shows what phase p shows; the notices are in a live region.
-// When the form goes while the voter is in it, focus moves to the notice.
+// showPhase shows what phase p shows, its heading included; the notices
+// are in a live region. When the form goes while the voter is in it, focus
+// moves to the notice.
 function showPhase(p) {
   const form = $("vote-form");
   const wasInForm = form.contains(document.activeElement);
   form.hidden = p !== "open";
+  $("cast-heading").textContent = pageData.headings[p];
   $("window").hidden = p !== "open";
   $("open-notice").hidden = p !== "open";
   $("before-notice").hidden = p !== "before";
   $("after-notice").hidden = p !== "after";
-  if (wasInForm && form.hidden) $("after-notice").focus();
+  if (wasInForm && form.hidden) $(p + "-notice").focus();
+}
+
+// enter makes p the page's phase and shows it; the record is read in the
+// open phase only, and no timer runs after it.
+function enter(p) {
+  phase = p;
+  showPhase(p);
+  if (p === "after") clearTimeout(phaseTimer);
+  schedulePoll();
 }
 
 // followWindow checks the phase now and waits for the next edge of the
@@ -343,24 +357,94 @@ function followWindow() {
   clearTimeout(phaseTimer);
   const t = Date.now() + skew;
   const p = phaseAt(t);
-  if (phases.indexOf(p) > phases.indexOf(phase)) {
-    phase = p;
-    showPhase(p);
-  }
+  if (phases.indexOf(p) > phases.indexOf(phase)) enter(p);
   if (phase === "after") return;
   const edge = phase === "before" ? pageData.opens : pageData.closes;
   phaseTimer = setTimeout(followWindow, Math.min(Math.max(edge - t, 0) + 50, 60000));
 }
 
-// localTimes adds the voter's local time to each time of the window the
-// gateway wrote in UTC, unless the voter's clock is on UTC then.
-function localTimes() {
-  const opts = { weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
-  for (const t of document.querySelectorAll("time.when")) {
-    const d = new Date(t.dateTime);
-    if (isNaN(d) || d.getTimezoneOffset() === 0) continue;
-    t.textContent = d.toLocaleString(undefined, opts) + ", your time (" + t.textContent + ")";
+// The record is read about every pageData.poll ms; each failed read
+// doubles the wait, up to pollMax times that, and a good one resets it.
+const pollMax = 8;
+let pollWait = pageData.poll;
+let pollTimer = 0;
+let lastPoll = Date.now(); // the gateway read the record to render the page
+let polling = false;
+
+// schedulePoll sets the next read of the record wait ms away (by default
+// 3/4 to 5/4 of pollWait, so that pages opened together do not ask
+// together). It sets none unless the page is open and its tab shown, nor
+// while a read is under way: that read sets the next.
+function schedulePoll(wait) {
+  clearTimeout(pollTimer);
+  if (phase !== "open" || document.hidden || polling || !(pageData.poll > 0)) return;
+  pollTimer = setTimeout(pollElection, wait ?? pollWait * (0.75 + Math.random() / 2));
+}
+
+// pollElection reads the election record (GET /api/v1/election) and takes
+// its window (takeWindow). A record closed or finalised moves the page to
+// the after phase; one still configured, to the phase its window gives,
+// "before" included. Any other answer (an error, a 429) leaves the page as
+// it is and doubles the wait.
+async function pollElection() {
+  clearTimeout(pollTimer);
+  if (phase !== "open" || document.hidden || polling) return;
+  polling = true;
+  lastPoll = Date.now();
+  const ans = await api("GET", "/api/v1/election");
+  polling = false;
+  const e = (ans.status === 200 && ans.body) || {};
+  if (takeWindow(e)) {
+    pollWait = pageData.poll;
+    const p = e.status === "configured" ? phaseAt(Date.now() + skew) : "after";
+    if (p !== phase && phase !== "after") enter(p);
+    followWindow();
+  } else {
+    pollWait = Math.min(pollWait * 2, pollMax * pageData.poll);
   }
+  schedulePoll();
+}
+
+// takeWindow makes the window of election record e the page's (opens_at
+// to closes_at, or to an earlier closed_at), in the page data and in the
+// <time> elements of each edge that moved. It reports false, changing
+// nothing, if e is not an election record.
+function takeWindow(e) {
+  const opens = Date.parse(e.opens_at);
+  let closes = Date.parse(e.closes_at);
+  const closed = Date.parse(e.closed_at);
+  if (closed < closes) closes = closed;
+  if (!["configured", "closed", "finalised"].includes(e.status) || isNaN(opens) || isNaN(closes)) return false;
+  for (const [edge, t] of [["opens", opens], ["closes", closes]]) {
+    if (pageData[edge] === t) continue;
+    pageData[edge] = t;
+    for (const w of document.querySelectorAll('time.when[data-edge="' + edge + '"]')) {
+      const d = new Date(t);
+      w.dateTime = d.toISOString().replace(/\.\d+Z$/, "Z");
+      w.textContent = utcText(d);
+      localTime(w);
+    }
+  }
+  return true;
+}
+
+const months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+// utcText words d in UTC as the gateway writes the window's times
+// ("2 March 2031, 14:00 UTC").
+function utcText(d) {
+  const two = (n) => String(n).padStart(2, "0");
+  return d.getUTCDate() + " " + months[d.getUTCMonth()] + " " + d.getUTCFullYear() + ", " +
+    two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()) + " UTC";
+}
+
+// localTime adds the voter's local time to a <time> of the window that
+// says it in UTC, unless the voter's clock is on UTC then.
+function localTime(t) {
+  const opts = { weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+  const d = new Date(t.dateTime);
+  if (isNaN(d) || d.getTimezoneOffset() === 0) return;
+  t.textContent = d.toLocaleString(undefined, opts) + ", your time (" + t.textContent + ")";
 }
 
 // ---- the Merkle path (RFC 6962 / RFC 9162 2.1.3.2) ----
@@ -410,12 +494,21 @@ async function merklePath(r) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  localTimes();
+  document.querySelectorAll("time.when").forEach(localTime);
   if (pageData.phase && pageData.phase !== "after") {
     followWindow();
-    // A tab brought back to the front checks at once (its timers may have
-    // been held back).
-    document.addEventListener("visibilitychange", () => document.hidden || followWindow());
+    schedulePoll();
+    // A hidden tab reads no record. One shown again checks the window at
+    // once (its timers may have been held back), and reads the record if
+    // the last read is older than the wait.
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) {
+        clearTimeout(pollTimer);
+        return;
+      }
+      followWindow();
+      schedulePoll(Math.max(lastPoll + pollWait - Date.now(), 0));
+    });
   }
   const vf = $("vote-form");
   if (vf) vf.addEventListener("submit", cast);
