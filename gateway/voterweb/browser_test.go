@@ -329,6 +329,9 @@ type electionAPI struct {
 	reads  atomic.Int64
 }
 
+// apiAnswer is the fake API's answer; status 0: none, the request is held
+// until its client gives up (or for 5 s, so that a page that never gives
+// up fails the test rather than hanging it).
 type apiAnswer struct {
 	status int
 	body   []byte
@@ -337,6 +340,13 @@ type apiAnswer struct {
 func (a *electionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.reads.Add(1)
 	ans := a.answer.Load()
+	if ans.status == 0 {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(ans.status)
 	w.Write(ans.body)
@@ -345,7 +355,8 @@ func (a *electionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestElectionPollInBrowser drives the page in headless Chromium, the
 // voter in Asia/Kolkata, with an open election and the record read every
 // 100 ms on average. While the API answers 503, the page stays open and
-// reads the record less and less often. Once the record says the election
+// reads the record less and less often; a read the API never answers is
+// given up, and the reads go on. Once the record says the election
 // was closed a minute ago, the page moves to the closed phase without a
 // reload: no form, the closed notice (with focus, the voter having been in
 // the form) at the early close, the heading "Voting is closed", and no
@@ -428,6 +439,16 @@ func TestElectionPollInBrowser(t *testing.T) {
 		t.Errorf("with the record unavailable the page shows %q, %q; want it open", heading, notice)
 	}
 
+	// A read never answered is given up after one interval (100 ms), then
+	// the wait (at most 800 ms) goes by: at least 2 reads in 2.5 s, where a
+	// read that waited for its answer would be the last.
+	api.answer.Store(&apiAnswer{})
+	n := api.reads.Load()
+	time.Sleep(2500 * time.Millisecond)
+	if m := api.reads.Load(); m-n < 2 {
+		t.Errorf("%d reads in 2.5 s of a record never answered; want 2 or more (each given up after 100 ms)", m-n)
+	}
+
 	closedAt := time.Now().Add(-time.Minute)
 	api.answer.Store(&apiAnswer{http.StatusOK, record(func(r *ballot.Election) { r.Status, r.ClosedAt = ballot.StatusClosed, closedAt })})
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("after-notice"))); err != nil {
@@ -442,7 +463,7 @@ func TestElectionPollInBrowser(t *testing.T) {
 		t.Errorf("after the early close: heading %q, notice %q (times %q), form shown %v, focus on %q; "+
 			"want \"Voting is closed\", the closed notice at %s with focus, no form", heading, notice, times, shown, focus, closedAt.UTC().Format(time.RFC3339))
 	}
-	n := api.reads.Load()
+	n = api.reads.Load()
 	time.Sleep(time.Second)
 	if m := api.reads.Load(); m != n {
 		t.Errorf("the closed page read the record %d more times", m-n)

@@ -26,9 +26,11 @@ const pageData = (() => {
 })();
 
 // api calls the gateway and returns {status, body}; a body that is not JSON
-// becomes an error in words.
-async function api(method, path, body) {
+// becomes an error in words. With timeout (ms), a gateway that has not
+// answered by then is a network error (status 0); without, it is waited for.
+async function api(method, path, body, timeout) {
   const init = { method, headers: { Accept: "application/json" } };
+  if (timeout > 0) init.signal = AbortSignal.timeout(timeout);
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -391,7 +393,9 @@ async function pollElection() {
   if (phase !== "open" || document.hidden || polling) return;
   polling = true;
   lastPoll = Date.now();
-  const ans = await api("GET", "/api/v1/election");
+  // A read that hangs would stop the polling (none starts while one runs):
+  // it is given up after one interval and counts as failed.
+  const ans = await api("GET", "/api/v1/election", undefined, pageData.poll);
   polling = false;
   const e = (ans.status === 200 && ans.body) || {};
   if (takeWindow(e)) {
