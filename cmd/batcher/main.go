@@ -50,6 +50,7 @@ func run(ctx context.Context) (err error) {
 	redisFlags := cli.RedisFlags(fs, redisserver.UserBatcher)
 	aofFlags := aofrewrite.RegisterFlags(fs)
 	logFlags := cli.LogFlags(fs)
+	gcFlags := cli.GCFlags(fs, 100, "")
 	partitions := fs.String("partitions", "", "comma-separated partitions to serve; default: the election's states")
 	batchSize := fs.Int("batch-size", d.BatchSize, "most votes per batch (a lane's batch grows while its transactions are in flight)")
 	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight (0: a quarter of --batch-size)")
@@ -75,12 +76,16 @@ func run(ctx context.Context) (err error) {
 	if err := cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl", "drain-timeout"); err != nil {
 		return err
 	}
+	if err := gcFlags.Check(); err != nil {
+		return err
+	}
 
 	log, err := logFlags.Logger(os.Stderr)
 	if err != nil {
 		return err
 	}
 	defer cli.LogFailure(log, &err)
+	gc := gcFlags.Apply()
 
 	profile, err := network.LoadProfile(ledgerFlags.Profile)
 	if err != nil {
@@ -111,7 +116,7 @@ func run(ctx context.Context) (err error) {
 		defer c.Close()
 		gateways = append(gateways, batcher.FabricLedger(c.Ballot()))
 	}
-	log.Info("submitting through peer gateways in turn", "orgs", gatewayOrgs, "peers", peers, "as", ledgerFlags.Org+" "+ledgerFlags.User)
+	log.Info("submitting through peer gateways in turn", "orgs", gatewayOrgs, "peers", peers, "as", ledgerFlags.Org+" "+ledgerFlags.User, gc)
 
 	rdb, err := redisFlags.Connect(ctx)
 	if err != nil {

@@ -54,3 +54,14 @@ func TestLeaseBelow100msIsAUsageError(t *testing.T) {
 		t.Errorf("--lease-ttl 3ns: %v; want a usage error naming it", err)
 	}
 }
+
+// TestGCFlagsAreChecked: the batcher takes --gc-percent and
+// --memory-limit-mib, and refuses what cli.GC.Check refuses before
+// connecting to anything.
+func TestGCFlagsAreChecked(t *testing.T) {
+	defer func(args []string) { os.Args = args }(os.Args)
+	os.Args = []string{"batcher", "--gc-percent", "-1", "--memory-limit-mib", "-1"}
+	if err := run(context.Background()); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--memory-limit-mib -1") {
+		t.Errorf("--memory-limit-mib -1: %v; want a usage error naming it", err)
+	}
+}

@@ -54,6 +54,7 @@ type options struct {
 	commitDelay     time.Duration
 	shutdownTimeout time.Duration
 	pprof           string
+	gc              *cli.GC
 	readyBehind     uint64
 	genesisBlock    string
 	genesisHash     []byte // --genesis-hash, decoded
@@ -86,6 +87,7 @@ Usage:
 	fs.DurationVar(&o.commitDelay, "commit-delay", 500*time.Millisecond, "keep an index write open this long for the blocks that follow (at most 1s): fewer commits per vote indexed, a block shown up to this much later; 0: commit each block at once")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
+	o.gc = cli.GCFlags(fs, 100, "")
 	fs.StringVar(&o.genesisBlock, "genesis-block", "", "the channel's genesis block file as the consortium published it (make up sets it: the network's config/election.block): block 0 of the ledger must be it, or the audit flags it (genesis); empty: block 0 is taken as the peer serves it")
 	genesisHash := fs.String("genesis-hash", "", "the header hash (64 hex) of the channel's genesis block as the consortium published it (explorer genesis-hash FILE prints it): block 0 of the ledger must hash to it, or the audit flags it (genesis); with --genesis-block both must agree")
 	cmd, rest, err := cli.Parse(fs, envPrefix, args)
@@ -126,6 +128,9 @@ Usage:
 	if o.pageSize < 1 || o.pageSize > 1000 {
 		return nil, cli.Usagef("--page-size %d: want 1..1000", o.pageSize)
 	}
+	if err := o.gc.Check(); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -150,6 +155,7 @@ func run(ctx context.Context) (err error) {
 	}
 	log := o.log
 	defer cli.LogFailure(log, &err)
+	gc := o.gc.Apply()
 	profile, err := network.LoadProfile(o.ledger.Profile)
 	if err != nil {
 		return err
@@ -184,14 +190,14 @@ func run(ctx context.Context) (err error) {
 			return err
 		}
 		log.Info("reindexed", "blocks", t.Blocks, "transactions", t.Txs, "batches", t.Batches, "votes", t.Votes,
-			"issues", t.Issues, "seconds", time.Since(began).Seconds(), "db", o.db)
+			"issues", t.Issues, "seconds", time.Since(began).Seconds(), "db", o.db, gc)
 		return nil
 	}
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
 	}
-	log.Info("explorer serving", "url", "http://"+l.Addr().String(), "db", o.db, "org", o.ledger.Org)
+	log.Info("explorer serving", "url", "http://"+l.Addr().String(), "db", o.db, "org", o.ledger.Org, gc)
 	return e.Serve(ctx, l)
 }
 

@@ -84,3 +84,17 @@ func TestReadyBehindAtLeastOne(t *testing.T) {
 		t.Errorf("default: %v, %d; want 300", err, o.readyBehind)
 	}
 }
+
+// TestGCFlags: Go's own target and no limit by default; --gc-percent -1
+// needs a memory limit.
+func TestGCFlags(t *testing.T) {
+	if o, err := parseFlags(nil, io.Discard); err != nil || *o.gc != (cli.GC{Percent: 100}) {
+		t.Fatalf("default: %v; want percent 100, no limit", err)
+	}
+	if _, err := parseFlags([]string{"--gc-percent", "-1"}, io.Discard); !errors.Is(err, cli.ErrUsage) {
+		t.Errorf("--gc-percent -1 alone: %v; want a usage error", err)
+	}
+	if o, err := parseFlags([]string{"--gc-percent", "-1", "--memory-limit-mib", "2048"}, io.Discard); err != nil || *o.gc != (cli.GC{Percent: -1, MemoryLimitMiB: 2048}) {
+		t.Errorf("--gc-percent -1 --memory-limit-mib 2048: %v", err)
+	}
+}

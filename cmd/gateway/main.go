@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -57,8 +56,7 @@ type options struct {
 	shutdownTimeout time.Duration
 	pprof           string
 	metricsListen   string
-	gcPercent       int
-	memoryLimitMiB  int
+	gc              *cli.GC
 	procs           int
 	trustedProxies  string
 	replicas        int
@@ -76,8 +74,7 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.Usage = cli.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).", "")
 	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address")
-	fs.IntVar(&o.gcPercent, "gc-percent", 400, "Go GC target (as GOGC): the heap may grow to 1+N/100 times the live data between collections; more spends less CPU on GC per vote (400 took ~10% less gateway CPU per vote than 100 in BenchmarkVoteLoopback; at ~5 KB allocated per vote the collector is now ~1% of the gateway's CPU), less keeps less memory")
-	fs.IntVar(&o.memoryLimitMiB, "memory-limit-mib", 0, "soft limit of the Go heap in MiB (as GOMEMLIMIT): near it the collector runs more often whatever --gc-percent says, so a large --gc-percent cannot take the process past it; 0: no limit (the GOMEMLIMIT environment variable still applies)")
+	o.gc = cli.GCFlags(fs, 400, "400 took ~10% less gateway CPU per vote than 100 in BenchmarkVoteLoopback; at ~5 KB allocated per vote the collector is now ~1% of the gateway's CPU")
 	fs.IntVar(&o.procs, "procs", 0, "most threads running Go code at once (as GOMAXPROCS); 0: Go's default (the GOMAXPROCS environment variable, else the cores the process may use). 1 took ~10% less gateway CPU per vote over loopback at 5,000 votes/s on a loaded 2-core machine (no second thread to wake, spin and steal work), but caps the gateway at one core")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
 	fs.StringVar(&o.page.ExplorerURL, "explorer-url", "", "base URL of a block explorer the election's auditors or observers run (bin/explorer), as voters' browsers reach it, such as http://"+cli.DefaultExplorerAddr()+": the voter page links to its results and to its check of a vote (/verify), so a voter can check on a node this gateway's operator does not control; empty: the page links to the gateway's own JSON only")
@@ -116,6 +113,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.logKeyFile, "log-key", intakelog.DefaultKeyFile, "the intake log's Ed25519 signing key (0600; make up creates it and registers its public half on the ledger); empty: follow and serve the log, sign nothing")
 	fs.DurationVar(&o.logInterval, "log-interval", time.Second, "how often tree heads of the logs that grew are signed, published and anchored")
 	err := cli.ParseFlags(fs, envPrefix, args)
+	if err == nil {
+		err = o.gc.Check()
+	}
 	if err == nil {
 		err = cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval")
 	}
@@ -182,10 +182,7 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
 	}
-	debug.SetGCPercent(o.gcPercent)
-	if o.memoryLimitMiB > 0 {
-		debug.SetMemoryLimit(int64(o.memoryLimitMiB) << 20)
-	}
+	gc := o.gc.Apply()
 	redis.SetLogger(cli.RedisLogger{Log: log})
 	ropts, err := o.redis.Options()
 	if err != nil {
@@ -240,7 +237,7 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	srv := g.api.HTTPServer(o.listen)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas)
+	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

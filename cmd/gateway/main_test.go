@@ -308,3 +308,18 @@ func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
 		t.Errorf("stopped while waiting for the election record: %v; want no error", err)
 	}
 }
+
+// TestGCFlags: the collector's target is 400 unless --gc-percent or
+// GATEWAY_GC_PERCENT says otherwise; --gc-percent -1 needs a memory limit.
+func TestGCFlags(t *testing.T) {
+	if o, err := parseFlags(nil); err != nil || *o.gc != (cli.GC{Percent: 400}) {
+		t.Fatalf("default: %v; want percent 400, no limit", err)
+	}
+	t.Setenv("GATEWAY_GC_PERCENT", "-1")
+	if _, err := parseFlags(nil); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--gc-percent -1") {
+		t.Errorf("GATEWAY_GC_PERCENT=-1 alone: %v; want a usage error naming --gc-percent", err)
+	}
+	if o, err := parseFlags([]string{"--memory-limit-mib", "512"}); err != nil || *o.gc != (cli.GC{Percent: -1, MemoryLimitMiB: 512}) {
+		t.Errorf("GATEWAY_GC_PERCENT=-1 --memory-limit-mib 512: %v", err)
+	}
+}
