@@ -85,7 +85,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	defer cli.LogFailure(log, &err)
-	gc := gcFlags.Apply()
+	gc := gcFlags.Apply(log)
 
 	profile, err := network.LoadProfile(ledgerFlags.Profile)
 	if err != nil {

@@ -155,7 +155,7 @@ func run(ctx context.Context) (err error) {
 	}
 	log := o.log
 	defer cli.LogFailure(log, &err)
-	gc := o.gc.Apply()
+	gc := o.gc.Apply(log)
 	profile, err := network.LoadProfile(o.ledger.Profile)
 	if err != nil {
 		return err

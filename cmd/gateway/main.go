@@ -182,7 +182,7 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
 	}
-	gc := o.gc.Apply()
+	gc := o.gc.Apply(log)
 	redis.SetLogger(cli.RedisLogger{Log: log})
 	ropts, err := o.redis.Options()
 	if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"flag"
+	"log/slog"
 	"math"
 	"runtime/debug"
 	"strings"
@@ -35,16 +36,22 @@ func TestGCFlags(t *testing.T) {
 // TestGCCheck: a negative or overflowing limit, a percent below -1, and -1
 // without a limit are usage errors naming the flag; the rest pass.
 func TestGCCheck(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	for _, g := range []GC{{100, 0}, {0, 0}, {400, 0}, {-1, 1}, {100, 512}, {100, maxMemoryLimitMiB}} {
 		if err := g.Check(); err != nil {
 			t.Errorf("%+v: %v", g, err)
 		}
 	}
+	debug.SetMemoryLimit(2 << 30) // as GOMEMLIMIT=2GiB sets it
+	if err := (&GC{-1, 0}).Check(); err != nil {
+		t.Errorf("-1 under the runtime's limit of 2 GiB (GOMEMLIMIT): %v", err)
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
 	for g, want := range map[GC]string{
 		{100, -1}:                    "--memory-limit-mib -1",
 		{100, maxMemoryLimitMiB + 1}: "--memory-limit-mib 8796093022208",
 		{-2, 512}:                    "--gc-percent -2",
-		{-1, 0}:                      "--gc-percent -1 turns the collector off: it needs a --memory-limit-mib",
+		{-1, 0}:                      "--gc-percent -1 turns the collector off: it needs a --memory-limit-mib (or GOMEMLIMIT)",
 	} {
 		if err := g.Check(); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%+v: %v; want a usage error saying %q", g, err, want)
@@ -69,11 +76,31 @@ func TestGCApply(t *testing.T) {
 		{GC{-1, 32}, 64 << 20, "gc=[percent=-1 memory_limit_mib=32]"},
 	} {
 		debug.SetMemoryLimit(c.runtime)
-		if got := c.g.Apply().String(); got != c.want {
+		if got := c.g.Apply(slog.New(slog.DiscardHandler)).String(); got != c.want {
 			t.Errorf("%+v over a limit of %d: %s; want %s", c.g, c.runtime, got, c.want)
 		}
 		if got := debug.SetGCPercent(100); got != c.g.Percent {
 			t.Errorf("%+v: percent %d after Apply", c.g, got)
 		}
+	}
+}
+
+// TestGCApplyWarnsOfGOGC: a GOGC in the environment is named in a warning,
+// and the flag's percent applies.
+func TestGCApplyWarnsOfGOGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	(&GC{Percent: 150}).Apply(log)
+	if logs.Len() != 0 {
+		t.Errorf("without GOGC: %s; want no line", logs.String())
+	}
+	t.Setenv("GOGC", "off")
+	(&GC{Percent: 150}).Apply(log)
+	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "GOGC=off") || !strings.Contains(got, "gc_percent=150") {
+		t.Errorf("with GOGC=off: %q; want a warning naming GOGC's value and the percent applied", got)
+	}
+	if got := debug.SetGCPercent(100); got != 150 {
+		t.Errorf("percent %d after Apply under GOGC=off; want the flag's 150", got)
 	}
 }
