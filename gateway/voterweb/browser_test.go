@@ -352,6 +352,25 @@ func (a *electionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(ans.body)
 }
 
+// pollServer serves the voter page of election e, its record read every
+// poll on average from the fake API it returns, which needs an answer
+// stored before the page reads it.
+func pollServer(t *testing.T, e *ballot.Election, poll time.Duration) (*electionAPI, *httptest.Server) {
+	t.Helper()
+	h, err := New(Config{PollInterval: poll}, Deps{Elections: fakeElections{e: e}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &electionAPI{}
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/election", api)
+	mux.Handle("/vote", h)
+	mux.Handle("/vote/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return api, srv
+}
+
 // TestElectionPollInBrowser drives the page in headless Chromium, the
 // voter in Asia/Kolkata, with an open election and the record read every
 // 100 ms on average. While the API answers 503, the page stays open and
@@ -366,17 +385,7 @@ func (a *electionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestElectionPollInBrowser(t *testing.T) {
 	b := browserInKolkata(t)
 	e := referendum()
-	h, err := New(Config{PollInterval: 100 * time.Millisecond}, Deps{Elections: fakeElections{e: e}, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := &electionAPI{}
-	mux := http.NewServeMux()
-	mux.Handle("GET /api/v1/election", api)
-	mux.Handle("/vote", h)
-	mux.Handle("/vote/", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	api, srv := pollServer(t, e, 100*time.Millisecond)
 	shots := shotsDir(t)
 	ctx, cancel := context.WithTimeout(b, 30*time.Second)
 	defer cancel()
@@ -501,4 +510,37 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestPollOnOpening: a page shown before the window reads no record; when
+// its timer opens the window, it reads the record within a quarter of an
+// interval (here 5 s of 20), not a whole one (15 to 25 s), and so shows
+// at once a close made while it waited.
+func TestPollOnOpening(t *testing.T) {
+	b := browserInKolkata(t)
+	e := referendum()
+	e.OpensAt = time.Now().Add(1500 * time.Millisecond)
+	closed := *e
+	closed.Status, closed.ClosedAt = ballot.StatusClosed, time.Now()
+	record, err := json.Marshal(&closed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, srv := pollServer(t, e, 20*time.Second)
+	api.answer.Store(&apiAnswer{http.StatusOK, record})
+	ctx, cancel := context.WithTimeout(b, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("before-notice"))); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("after-notice"))); err != nil {
+		t.Fatalf("the page did not show the close: %v", err)
+	}
+	if took := time.Since(start); took > 9*time.Second {
+		t.Errorf("the close showed %s after the page was shown; want within the opening (1.5 s) and a quarter interval (5 s)", took.Round(time.Millisecond))
+	}
+	if n := api.reads.Load(); n != 1 {
+		t.Errorf("%d reads of the record; want 1, after the opening", n)
+	}
 }

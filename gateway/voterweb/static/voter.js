@@ -30,7 +30,7 @@ const pageData = (() => {
 // answered by then is a network error (status 0); without, it is waited for.
 async function api(method, path, body, timeout) {
   const init = { method, headers: { Accept: "application/json" } };
-  if (timeout > 0) init.signal = AbortSignal.timeout(timeout);
+  if (timeout > 0 && AbortSignal.timeout) init.signal = AbortSignal.timeout(timeout);
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -344,12 +344,15 @@ function showPhase(p) {
 }
 
 // enter makes p the page's phase and shows it; the record is read in the
-// open phase only, and no timer runs after it.
+// open phase only, and no timer runs after it. A page that opens reads it
+// within a quarter of an interval: the window it opened on may have been
+// closed or set anew while it showed "before", which reads none.
 function enter(p) {
+  const opening = phase === "before" && p === "open";
   phase = p;
   showPhase(p);
   if (p === "after") clearTimeout(phaseTimer);
-  schedulePoll();
+  schedulePoll(opening ? (Math.random() * pageData.poll) / 4 : undefined);
 }
 
 // followWindow checks the phase now and waits for the next edge of the
@@ -395,9 +398,17 @@ async function pollElection() {
   lastPoll = Date.now();
   // A read that hangs would stop the polling (none starts while one runs):
   // it is given up after one interval and counts as failed.
-  const ans = await api("GET", "/api/v1/election", undefined, pageData.poll);
-  polling = false;
+  let ans;
+  try {
+    ans = await api("GET", "/api/v1/election", undefined, pageData.poll);
+  } finally {
+    polling = false;
+  }
   const e = (ans.status === 200 && ans.body) || {};
+  // The page's own timer may have ended the window during the read; a
+  // record still open then says nothing new (its window may have been
+  // moved on since, which the gateway's answer to a vote tells).
+  if (phase === "after" && e.status === "configured") return;
   if (takeWindow(e)) {
     pollWait = pageData.poll;
     const p = e.status === "configured" ? phaseAt(Date.now() + skew) : "after";
