@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/stack"
 )
 
@@ -286,13 +287,15 @@ func (r *run) abOnly(ctx context.Context) error {
 // CheckAB refuses an A/B that could not work, before any system comes up:
 // a.Check against this process's environment (which the batchers inherit),
 // a.CheckVoters against the intake's roll voters, and the names against
-// the flags of the batcher in binDir (stack.CheckBatcherEnv).
+// the flags of the batcher in binDir (stack.CheckBatcherEnv). Settings that
+// cannot work are usage errors (cli.ErrUsage); a batcher it cannot ask
+// (not built) is not.
 func CheckAB(ctx context.Context, a AB, voters int, binDir string) error {
 	if err := a.Check(os.Environ()); err != nil {
-		return fmt.Errorf("A/B: %w", err)
+		return cli.Usagef("A/B: %w", err)
 	}
 	if err := a.CheckVoters(voters); err != nil {
-		return fmt.Errorf("A/B: %w", err)
+		return cli.Usagef("A/B: %w", err)
 	}
 	if err := stack.CheckBatcherEnv(ctx, binDir, append(slices.Clone(a.A), a.B...)); err != nil {
 		return fmt.Errorf("A/B: %w", err)

@@ -258,7 +258,7 @@ func abConfig(only string, set map[string]bool, f abFlags, voters int, binDir st
 	}
 	ab := suite.AB{A: suite.ParseEnv(f.a), B: suite.ParseEnv(f.b), Rates: rs, Dur: f.d, Warmup: f.warmup, Rounds: f.rounds}
 	if err := suite.CheckAB(context.Background(), ab, voters, binDir); err != nil {
-		return ab, cli.Usagef("%w", err)
+		return ab, err // a usage error, but for a batcher not built
 	}
 	return ab, nil
 }

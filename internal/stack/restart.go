@@ -69,10 +69,11 @@ func passedFlags(args []string) []string {
 	return names
 }
 
-// CheckBatcherEnv returns an error naming each entry of env (NAME=value)
-// whose name is not the environment variable of a flag of the batcher in
-// binDir (as its --help lists them, cli.CommandFlags): a misspelt name would
-// change nothing.
+// CheckBatcherEnv returns a usage error (cli.ErrUsage) naming each entry
+// of env (NAME=value) whose name is not the environment variable of a flag
+// of the batcher in binDir (as its --help lists them, cli.CommandFlags): a
+// misspelt name would change nothing. A batcher it cannot ask is another
+// error, saying to build it.
 func CheckBatcherEnv(ctx context.Context, binDir string, env []string) error {
 	bin := filepath.Join(binDir, "batcher")
 	flags, err := cli.CommandFlags(ctx, bin)
@@ -91,7 +92,7 @@ func CheckBatcherEnv(ctx context.Context, binDir string, env []string) error {
 		}
 	}
 	if len(unknown) > 0 {
-		return fmt.Errorf("%s: no flag of %s reads it (it reads %s)", strings.Join(unknown, ", "), bin, strings.Join(known, " "))
+		return cli.Usagef("%s: no flag of %s reads it (it reads %s)", strings.Join(unknown, ", "), bin, strings.Join(known, " "))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/test-network/nettest"
 )
@@ -169,7 +171,8 @@ func TestRestartBatchers(t *testing.T) {
 }
 
 // TestCheckBatcherEnv: names of the batcher's flags (as its -h lists
-// them) pass; a misspelt one is named in the error.
+// them) pass; a misspelt one is named in a usage error; a batcher that is
+// not built is another error.
 func TestCheckBatcherEnv(t *testing.T) {
 	s, _ := fakeBatcherStack(t)
 	ctx := context.Background()
@@ -177,10 +180,10 @@ func TestCheckBatcherEnv(t *testing.T) {
 		t.Errorf("flags of the batcher: %v", err)
 	}
 	err := CheckBatcherEnv(ctx, s.cfg.BinDir, []string{"BATCHER_LEDGER_LAG=-1s", "BATCHER_LEDGERLAG=-1s"})
-	if err == nil || !strings.Contains(err.Error(), "BATCHER_LEDGERLAG:") || strings.Contains(err.Error(), "BATCHER_LEDGER_LAG,") {
-		t.Errorf("a misspelt name: %v; want it named alone", err)
+	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "BATCHER_LEDGERLAG:") || strings.Contains(err.Error(), "BATCHER_LEDGER_LAG,") {
+		t.Errorf("a misspelt name: %v; want a usage error naming it alone", err)
 	}
-	if err := CheckBatcherEnv(ctx, t.TempDir(), []string{"BATCHER_LEDGER_LAG=-1s"}); err == nil {
-		t.Error("no batcher binary: no error")
+	if err := CheckBatcherEnv(ctx, t.TempDir(), []string{"BATCHER_LEDGER_LAG=-1s"}); err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "make build") {
+		t.Errorf("no batcher binary: %v; want an error (not a usage error) saying to run make build", err)
 	}
 }
