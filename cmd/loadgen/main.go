@@ -210,24 +210,15 @@ func run(ctx context.Context) error {
 	return runErr
 }
 
-// errTimeout is the cause of a request's context that --timeout ended.
-var errTimeout = errors.New("--timeout")
-
 // fetchElection asks the gateway at base for its election, waiting at most
-// timeout. A gateway whose answer the limit cut short is cli.GatewayTimedOut's
-// error (more --timeout, another --url); one that did not answer otherwise,
-// cli.GatewayUnreachable's (make up, another --url).
-func fetchElection(ctx context.Context, base string, timeout time.Duration) (*ballot.Election, error) {
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
-	defer cancel()
-	e, err := loadgen.FetchElection(ctx, base)
-	switch {
-	case err != nil && errors.Is(context.Cause(ctx), errTimeout):
-		return nil, cli.GatewayTimedOut(base, "--url", timeout, "--timeout")
-	case err != nil:
-		return nil, cli.GatewayUnreachable(err, base, "--url")
-	}
-	return e, nil
+// timeout; a gateway that did not answer is an error naming it and the
+// fixes (cli.AskGateway).
+func fetchElection(ctx context.Context, base string, timeout time.Duration) (e *ballot.Election, err error) {
+	err = cli.AskGateway(ctx, base, "--url", timeout, "--timeout", func(ctx context.Context) (err error) {
+		e, err = loadgen.FetchElection(ctx, base)
+		return err
+	})
+	return e, err
 }
 
 // write saves the accepted ids and the summary (if summaryFile is not nil)

@@ -353,34 +353,29 @@ func decodeObject[T any](raw json.RawMessage, what string, strict bool) (T, erro
 	return v, nil
 }
 
-// errGatewayTimeout is the cause of a request's context that
-// --gateway-timeout ended.
-var errGatewayTimeout = errors.New("--gateway-timeout")
-
 // fetchReceipt asks the gateway for a vote's receipt, waiting at most
-// timeout for the whole answer; a gateway that does not answer in time is
-// an error naming it, the limit and the fixes (cli.GatewayTimedOut).
+// timeout for the whole answer; a gateway that does not answer in time, or
+// at all, is an error naming it and the fixes (cli.AskGateway).
 func fetchReceipt(ctx context.Context, base, voteID string, timeout time.Duration) (ballot.Receipt, error) {
 	var r ballot.Receipt
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errGatewayTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/votes/"+url.PathEscape(voteID), nil)
-	if err != nil {
-		return r, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	var resp *http.Response
 	var body []byte
-	if err == nil {
+	err := cli.AskGateway(ctx, base, "--gateway", timeout, "--gateway-timeout", func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/votes/"+url.PathEscape(voteID), nil)
+		if err != nil {
+			return err
+		}
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			return err
+		}
 		defer resp.Body.Close()
 		if body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20)); err != nil {
-			err = fmt.Errorf("the gateway at %s: reading its answer: %w", base, err)
+			return fmt.Errorf("the gateway at %s: reading its answer: %w", base, err)
 		}
-	}
-	switch {
-	case err != nil && errors.Is(context.Cause(ctx), errGatewayTimeout):
-		return r, cli.GatewayTimedOut(base, "--gateway", timeout, "--gateway-timeout")
-	case err != nil:
-		return r, cli.GatewayUnreachable(err, base, "--gateway")
+		return nil
+	})
+	if err != nil {
+		return r, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		return r, fmt.Errorf("gateway answered %s: %s", resp.Status, body)

@@ -86,13 +86,33 @@ func GatewayUnreachable(err error, base, flagName string) error {
 	return fmt.Errorf("the gateway at %s did not answer (%v): is the system up? `make up` starts it; else give %s the URL of a running gateway", base, ue.Err, flagName)
 }
 
-// GatewayTimedOut is the error of a request to the gateway at base (given
+// gatewayTimedOut is the error of a request to the gateway at base (given
 // by flagName) that its time limit, limit (given by limitFlag), ended
 // before the answer was in: it names the gateway, the limit and the fixes,
-// more time or another gateway. The caller tells it from
-// GatewayUnreachable's case: a context whose cause says the limit ended it.
-func GatewayTimedOut(base, flagName string, limit time.Duration, limitFlag string) error {
+// more time or another gateway.
+func gatewayTimedOut(base, flagName string, limit time.Duration, limitFlag string) error {
 	return fmt.Errorf("the gateway at %s did not answer within %s: is it overloaded or stuck? its log may say why; give %s more time, or give %s the URL of another running gateway", base, limit, limitFlag, flagName)
+}
+
+// errGatewayLimit is the cause of a context AskGateway's limit ended.
+var errGatewayLimit = errors.New("the gateway's time limit")
+
+// AskGateway runs ask, a request to the gateway at base (given by
+// flagName), with ctx limited to limit (given by limitFlag), and words the
+// error ask returns: gatewayTimedOut's when the limit ended the request,
+// else GatewayUnreachable's (which keeps an answer's own errors as they
+// are). ask reads the whole answer it needs before it returns.
+func AskGateway(ctx context.Context, base, flagName string, limit time.Duration, limitFlag string, ask func(context.Context) error) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, limit, errGatewayLimit)
+	defer cancel()
+	err := ask(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(context.Cause(ctx), errGatewayLimit):
+		return gatewayTimedOut(base, flagName, limit, limitFlag)
+	}
+	return GatewayUnreachable(err, base, flagName)
 }
 
 // DefaultExplorerAddr is the explorer's listen address in the default port

@@ -2,14 +2,20 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/network"
 )
@@ -174,5 +180,57 @@ func TestDialNamesTheProfileThatLacksAnIdentity(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--profile "+path+": "+c.want) || !strings.Contains(err.Error(), filepath.Join(".run", "network", "profile.json")) {
 			t.Errorf("%s %s: %v; want %q and the profile of every identity", c.org, c.user, err, c.want)
 		}
+	}
+}
+
+// TestAskGateway: an answer is no error; a gateway that holds the request
+// past the limit is named with the limit and its flags; one that refuses
+// the connection is named with make up; an error of the answer's own (not
+// a transport's) is kept as it is.
+func TestAskGateway(t *testing.T) {
+	held := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-r.Context().Done()
+		}
+	}))
+	defer held.Close()
+	get := func(path string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, held.URL+path, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			return resp.Body.Close()
+		}
+	}
+	ctx := context.Background()
+	if err := AskGateway(ctx, held.URL, "--url", time.Second, "--timeout", get("/")); err != nil {
+		t.Errorf("an answer: %v", err)
+	}
+	err := AskGateway(ctx, held.URL, "--url", 50*time.Millisecond, "--timeout", get("/slow"))
+	if err == nil || !strings.Contains(err.Error(), held.URL+" did not answer within 50ms") || !strings.Contains(err.Error(), "give --timeout more time, or give --url") {
+		t.Errorf("a held request: %v; want the gateway, the limit and the flags named", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	err = AskGateway(ctx, closed, "--gateway", time.Second, "--gateway-timeout", func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, closed, nil)
+		_, err := http.DefaultClient.Do(req)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "the gateway at "+closed+" did not answer") || !strings.Contains(err.Error(), "`make up`") {
+		t.Errorf("a refused connection: %v; want the gateway named with make up", err)
+	}
+	own := errors.New("gateway answered 404")
+	if err := AskGateway(ctx, held.URL, "--url", time.Second, "--timeout", func(context.Context) error { return own }); err != own {
+		t.Errorf("an answer's own error: %v; want it as it is", err)
 	}
 }
