@@ -53,6 +53,10 @@ func browse(t *testing.T, l *testLedger, e *explorer.Explorer) {
 		if err != nil {
 			return "", err
 		}
+		// The path is read once its last level, the root, is there.
+		if _, err := chromedp.Text(chromedp.CSS("#proof-path li.root"))(ctx, tg); err != nil {
+			return "", err
+		}
 		p, err := chromedp.Text(chromedp.ID("proof-path"))(ctx, tg)
 		return v + "\n" + p, err
 	}

@@ -6,6 +6,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -242,15 +244,22 @@ func (s *Server) html(t *template.Template, load loader) http.Handler {
 }
 
 // render writes page t with data (its View and Error; the layout's Path
-// and Query are added) and status.
+// and Query are added) and status. The page is rendered whole before any
+// of it is sent: a browser never shows part of one (a page that cannot be
+// rendered, a bug, is a 500 and logged, not a 200 cut short).
 func (s *Server) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, data map[string]any) {
 	data["Path"], data["Query"] = r.URL.Path, r.URL.Query().Get("q")
+	var page bytes.Buffer
+	if err := t.ExecuteTemplate(&page, "layout.html", data); err != nil {
+		s.cfg.Log.Error("render page", "path", r.URL.Path, "error", err)
+		http.Error(w, "the explorer could not render this page; its log says why", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:")
+	w.Header().Set("Content-Length", strconv.Itoa(page.Len()))
 	w.WriteHeader(status)
-	if err := t.ExecuteTemplate(w, "layout.html", data); err != nil {
-		s.cfg.Log.Error("render page", "path", r.URL.Path, "error", err)
-	}
+	w.Write(page.Bytes())
 }
 
 // json writes a loader's view as JSON, or {"error":{"code","message"}}.
