@@ -502,7 +502,7 @@ func (a LogAnchor) Check(e *Election, keys LogKeys, prev TreeHead) (bool, error)
 // vote batched twice counts twice, so 0 does not prove none is missing
 // (the log monitor checks each entry).
 func (h AnchoredHead) Unaccounted(sr StateResult) uint64 {
-	onLedger := sr.Counted + sr.Rejected
+	onLedger := sr.Totals().Votes
 	if h.Head.Size <= onLedger {
 		return 0
 	}

@@ -160,16 +160,51 @@ func (c *BallotContract) CloseElection(ctx contractapi.TransactionContextInterfa
 
 // FinaliseElection freezes the results of a closed election: no batch can be
 // committed afterwards. Commission admins only; the batcher must have drained
-// first. It refuses while a state's batches hold fewer votes than its last
-// anchored intake log head says were accepted (ballot.AnchoredHead.
-// Unaccounted): those votes are certainly missing from the ledger.
-func (c *BallotContract) FinaliseElection(ctx contractapi.TransactionContextInterface) (string, error) {
-	return c.transition(ctx, ballot.StatusClosed, ballot.StatusFinalised, func(e *ballot.Election, now time.Time) { e.FinalisedAt = now }, logsAccounted)
+// first. batchedJSON (ballot.FinaliseInput) gives every state's batch totals
+// as the caller's check judged them (votechain finalise's: every counted
+// vote in an intake log): it refuses unless each state's batches on the
+// ledger add up to exactly those (ballot.FinaliseInput.Check), so a batch
+// committed after the check, which no check judged, is never finalised.
+// It reads every state's batch records by range query, so a batch committed
+// between this transaction's endorsement and its commit invalidates it
+// (PHANTOM_READ_CONFLICT). It also refuses while a state's batches hold
+// fewer votes than its last anchored intake log head says were accepted
+// (ballot.AnchoredHead.Unaccounted): those votes are certainly missing
+// from the ledger. There is no form without the totals: a call without
+// them is refused (an earlier client's).
+func (c *BallotContract) FinaliseElection(ctx contractapi.TransactionContextInterface, batchedJSON string) (string, error) {
+	check := func(ctx contractapi.TransactionContextInterface, e *ballot.Election) error {
+		return finalisable(ctx, e, batchedJSON)
+	}
+	return c.transition(ctx, ballot.StatusClosed, ballot.StatusFinalised, func(e *ballot.Election, now time.Time) { e.FinalisedAt = now }, check)
 }
 
-// logsAccounted refuses when a state's batches hold fewer votes than its
-// anchored log head.
-func logsAccounted(ctx contractapi.TransactionContextInterface, e *ballot.Election) error {
+// finalisable refuses unless every state's batches are those batchedJSON
+// says the caller's check judged, and hold as many votes as its anchored
+// log head.
+func finalisable(ctx contractapi.TransactionContextInterface, e *ballot.Election, batchedJSON string) error {
+	if len(batchedJSON) > maxElectionBytes {
+		return fmt.Errorf("batch totals of %d bytes exceed %d", len(batchedJSON), maxElectionBytes)
+	}
+	var in ballot.FinaliseInput
+	if err := ballot.DecodeStrict([]byte(batchedJSON), &in); err != nil {
+		return fmt.Errorf("decode the batch totals: %w", err)
+	}
+	results := make(map[string]ballot.StateResult, len(e.States))
+	err := in.Check(e, func(st string) (ballot.BatchTotals, error) {
+		sr, err := stateResult(ctx, st)
+		results[st] = sr
+		return sr.Totals(), err
+	})
+	if err != nil {
+		return err
+	}
+	return logsAccounted(ctx, e, results)
+}
+
+// logsAccounted refuses when a state's batches (results, by state) hold
+// fewer votes than its anchored log head.
+func logsAccounted(ctx contractapi.TransactionContextInterface, e *ballot.Election, results map[string]ballot.StateResult) error {
 	for _, st := range e.States {
 		data, err := ctx.GetStub().GetState(ballot.LogHeadKey(st))
 		if err != nil {
@@ -182,13 +217,10 @@ func logsAccounted(ctx contractapi.TransactionContextInterface, e *ballot.Electi
 		if err := json.Unmarshal(data, &h); err != nil {
 			return fmt.Errorf("decode the anchored %s head: %w", st, err)
 		}
-		sr, err := stateResult(ctx, st)
-		if err != nil {
-			return err
-		}
+		sr := results[st]
 		if n := h.Unaccounted(sr); n > 0 {
 			return fmt.Errorf("the %s intake log's anchored head says %d votes were accepted, its batches hold %d: at least %d accepted votes are not on the ledger; refusing to finalise",
-				st, h.Head.Size, sr.Counted+sr.Rejected, n)
+				st, h.Head.Size, sr.Totals().Votes, n)
 		}
 	}
 	return nil

@@ -64,6 +64,20 @@ func (h *harness) call(caller fakeIdentity, fn txFunc) (string, error) {
 	return out, err
 }
 
+// endorse simulates fn as caller, as an endorsing peer does, recording
+// its reads; the stub's commitEndorsed validates and commits it later,
+// after whatever commits meanwhile.
+func (h *harness) endorse(caller fakeIdentity, fn txFunc) endorsed {
+	h.t.Helper()
+	h.txs++
+	h.stub.begin(fmt.Sprintf("tx%d", h.txs), h.now)
+	h.stub.trackReads()
+	if _, err := fn(txContext(h.stub, caller)); err != nil {
+		h.t.Fatal(err)
+	}
+	return h.stub.endorse()
+}
+
 // must runs fn as caller and fails the test on error.
 func (h *harness) must(caller fakeIdentity, fn txFunc) string {
 	h.t.Helper()
@@ -86,6 +100,41 @@ func (h *harness) jsonArg(v any, fn func(contractapi.TransactionContextInterface
 func (h *harness) setupFn(e ballot.Election) txFunc { return h.jsonArg(e, h.cc.SetupElection) }
 
 func (h *harness) commitFn(b ballot.Batch) txFunc { return h.jsonArg(b, h.cc.CommitBatch) }
+
+// finaliseFn is a FinaliseElection whose caller's check judged the batch
+// totals in.
+func (h *harness) finaliseFn(in ballot.FinaliseInput) txFunc {
+	return h.jsonArg(in, h.cc.FinaliseElection)
+}
+
+// finalise is a FinaliseElection whose caller's check judged the ledger
+// as it is now.
+func (h *harness) finalise() txFunc { return h.finaliseFn(h.judged()) }
+
+// status returns the election record's status.
+func (h *harness) status() string {
+	h.t.Helper()
+	var e ballot.Election
+	if err := json.Unmarshal([]byte(h.must(observerAdmin, h.cc.GetElection)), &e); err != nil {
+		h.t.Fatal(err)
+	}
+	return e.Status
+}
+
+// judged returns every state's batch totals on the ledger now, as
+// FinaliseElection's argument.
+func (h *harness) judged() ballot.FinaliseInput {
+	h.t.Helper()
+	var res ballot.Results
+	if err := json.Unmarshal([]byte(h.must(observerAdmin, h.cc.GetResults)), &res); err != nil {
+		h.t.Fatal(err)
+	}
+	in := ballot.FinaliseInput{Batched: map[string]ballot.BatchTotals{}}
+	for st, sr := range res.States {
+		in.Batched[st] = sr.Totals()
+	}
+	return in
+}
 
 // open sets up the test election and moves time inside its window.
 func (h *harness) open() {

@@ -27,15 +27,24 @@ import (
 // FinishWriteBatch reports. It counts exchanges with the peer as a peer with
 // batching on would see them. Methods the contract does not use are left to
 // the nil embedded interface.
+//
+// A transaction may also be endorsed and committed later, after others
+// (endorse, commitEndorsed): its read set (recorded once trackReads is
+// called, as a peer's simulation records it) is then validated against the
+// state as Fabric's committer does, each key read by its version and each
+// range query by the keys it yields now.
 type fakeStub struct {
 	shim.ChaincodeStubInterface
 
-	state  map[string][]byte
-	writes map[string][]byte
-	batch  map[string][]byte // writes held back by StartWriteBatch; nil outside a write batch
-	txID   string
-	txTime time.Time
-	event  *fakeEvent
+	state    map[string][]byte
+	versions map[string]uint64 // of each key in state: the commit that last wrote it
+	height   uint64            // commits so far
+	reads    *readSet          // the running transaction's; nil: not recorded
+	writes   map[string][]byte
+	batch    map[string][]byte // writes held back by StartWriteBatch; nil outside a write batch
+	txID     string
+	txTime   time.Time
+	event    *fakeEvent
 
 	args    []string // function and parameters, for calls through contractapi
 	creator []byte   // serialized caller identity, for calls through contractapi
@@ -62,12 +71,14 @@ type fakeEvent struct {
 	payload []byte
 }
 
-func newFakeStub() *fakeStub { return &fakeStub{state: map[string][]byte{}} }
+func newFakeStub() *fakeStub {
+	return &fakeStub{state: map[string][]byte{}, versions: map[string]uint64{}}
+}
 
 // begin starts a transaction at time now.
 func (s *fakeStub) begin(txID string, now time.Time) {
 	s.txID, s.txTime = txID, now
-	s.writes, s.batch, s.event = map[string][]byte{}, nil, nil
+	s.writes, s.batch, s.event, s.reads = map[string][]byte{}, nil, nil, nil
 	s.gets, s.multiGets, s.keysRead, s.puts, s.writeExchanges, s.ranges = 0, 0, 0, 0, 0, 0
 }
 
@@ -77,12 +88,105 @@ func (s *fakeStub) commit() {
 	if err := s.FinishWriteBatch(); err != nil {
 		panic("commit after a failed write batch: " + err.Error())
 	}
-	maps.Copy(s.state, s.writes)
+	s.apply(s.writes)
+}
+
+// apply writes a committed transaction's writes, each key's version the
+// commit's.
+func (s *fakeStub) apply(writes map[string][]byte) {
+	s.height++
+	for k, v := range writes {
+		s.state[k], s.versions[k] = v, s.height
+	}
+}
+
+// readSet is what a transaction read, as a peer's simulation records it:
+// each key's version (0: absent) and each range query's results.
+type readSet struct {
+	keys   map[string]uint64
+	ranges []*rangeRead
+}
+
+// rangeRead is a range query of the keys with prefix: the keys the
+// iterator yielded, in order, with their versions, and whether it ran to
+// the end (if not, the range ends at the last key yielded).
+type rangeRead struct {
+	prefix    string
+	keys      []string
+	versions  []uint64
+	exhausted bool
+}
+
+// trackReads records the running transaction's reads from now on.
+func (s *fakeStub) trackReads() {
+	s.reads = &readSet{keys: map[string]uint64{}}
+}
+
+// read records that the running transaction read key.
+func (s *fakeStub) read(key string) {
+	if s.reads != nil {
+		s.reads.keys[key] = s.versions[key]
+	}
+}
+
+// endorsed is a transaction simulated and not yet committed: what an
+// endorsement carries.
+type endorsed struct {
+	reads  *readSet
+	writes map[string][]byte
+}
+
+// endorse ends the running transaction's simulation (reads tracked since
+// trackReads), flushing an unfinished write batch, and returns it for
+// commitEndorsed.
+func (s *fakeStub) endorse() endorsed {
+	if s.reads == nil {
+		panic("endorse without trackReads")
+	}
+	if err := s.FinishWriteBatch(); err != nil {
+		panic("endorse after a failed write batch: " + err.Error())
+	}
+	tx := endorsed{reads: s.reads, writes: s.writes}
+	s.reads, s.writes = nil, map[string][]byte{}
+	return tx
+}
+
+// commitEndorsed validates tx against the state now, as Fabric's committer
+// does (core/ledger/kvledger/txmgmt/validation: every key read must have
+// the version it had when read, else MVCC_READ_CONFLICT; every range query
+// must yield the same keys at the same versions, else
+// PHANTOM_READ_CONFLICT), applies its writes if it is VALID, and returns
+// the validation code.
+func (s *fakeStub) commitEndorsed(tx endorsed) string {
+	for k, v := range tx.reads.keys {
+		if s.versions[k] != v {
+			return "MVCC_READ_CONFLICT"
+		}
+	}
+	for _, r := range tx.reads.ranges {
+		var keys []string
+		for _, k := range slices.Sorted(maps.Keys(s.state)) {
+			if strings.HasPrefix(k, r.prefix) && (r.exhausted || len(r.keys) > 0 && k <= r.keys[len(r.keys)-1]) {
+				keys = append(keys, k)
+			}
+		}
+		if !slices.Equal(keys, r.keys) {
+			return "PHANTOM_READ_CONFLICT"
+		}
+		for i, k := range keys {
+			if s.versions[k] != r.versions[i] {
+				return "PHANTOM_READ_CONFLICT"
+			}
+		}
+	}
+	s.apply(tx.writes)
+	return "VALID"
 }
 
 func (s *fakeStub) GetState(key string) ([]byte, error) {
 	s.gets++
 	s.keysRead++
+	s.read(key)
 	return s.state[key], s.fault("GetState")
 }
 
@@ -96,6 +200,7 @@ func (s *fakeStub) GetMultipleStates(keys ...string) ([][]byte, error) {
 	}
 	vals := make([][]byte, len(keys))
 	for i, k := range keys {
+		s.read(k)
 		vals[i] = s.state[k]
 	}
 	return vals, nil
@@ -162,15 +267,30 @@ func (s *fakeStub) SetEvent(name string, payload []byte) error {
 }
 
 // GetStateByPartialCompositeKey ranges over committed keys with the prefix
-// shim would build, in key order.
+// shim would build, in key order, recording what it yields as a range read.
 func (s *fakeStub) GetStateByPartialCompositeKey(object string, attrs []string) (shim.StateQueryIteratorInterface, error) {
+	kvs, prefix, err := s.keysWithPrefix(object, attrs)
+	if err != nil {
+		return nil, err
+	}
+	it := &fakeIterator{kvs: kvs, fail: s.failOn == "Next"}
+	if s.reads != nil {
+		it.read, it.versions = &rangeRead{prefix: prefix}, s.versions
+		s.reads.ranges = append(s.reads.ranges, it.read)
+	}
+	return it, nil
+}
+
+// keysWithPrefix returns the committed keys with the prefix shim would
+// build, in key order, and the prefix.
+func (s *fakeStub) keysWithPrefix(object string, attrs []string) ([]*queryresult.KV, string, error) {
 	s.ranges++
 	if err := s.fault("GetStateByPartialCompositeKey"); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	prefix, err := shim.CreateCompositeKey(object, attrs)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var kvs []*queryresult.KV
 	for _, k := range slices.Sorted(maps.Keys(s.state)) {
@@ -178,17 +298,17 @@ func (s *fakeStub) GetStateByPartialCompositeKey(object string, attrs []string) 
 			kvs = append(kvs, &queryresult.KV{Key: k, Value: s.state[k]})
 		}
 	}
-	return &fakeIterator{kvs: kvs, fail: s.failOn == "Next"}, nil
+	return kvs, prefix, nil
 }
 
 // GetStateByPartialCompositeKeyWithPagination pages like the peer: up to
-// size keys after the bookmark (the last key of the previous page).
+// size keys after the bookmark (the last key of the previous page). The
+// peer serves it only to read-only transactions, so it records no read.
 func (s *fakeStub) GetStateByPartialCompositeKeyWithPagination(object string, attrs []string, size int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
-	it, err := s.GetStateByPartialCompositeKey(object, attrs)
+	kvs, _, err := s.keysWithPrefix(object, attrs)
 	if err != nil {
 		return nil, nil, err
 	}
-	kvs := it.(*fakeIterator).kvs
 	for len(kvs) > 0 && bookmark != "" && kvs[0].Key <= bookmark {
 		kvs = kvs[1:]
 	}
@@ -203,16 +323,31 @@ func (s *fakeStub) GetStateByPartialCompositeKeyWithPagination(object string, at
 type fakeIterator struct {
 	kvs  []*queryresult.KV
 	fail bool
+	// read records what the iterator yields (nil: not recorded), with the
+	// keys' versions.
+	read     *rangeRead
+	versions map[string]uint64
 }
 
-func (it *fakeIterator) HasNext() bool { return len(it.kvs) > 0 }
-func (it *fakeIterator) Close() error  { return nil }
+func (it *fakeIterator) HasNext() bool {
+	if len(it.kvs) == 0 && it.read != nil {
+		it.read.exhausted = true
+	}
+	return len(it.kvs) > 0
+}
+
+func (it *fakeIterator) Close() error { return nil }
+
 func (it *fakeIterator) Next() (*queryresult.KV, error) {
 	if len(it.kvs) == 0 || it.fail {
 		return nil, errors.New("iterator failed")
 	}
 	kv := it.kvs[0]
 	it.kvs = it.kvs[1:]
+	if it.read != nil {
+		it.read.keys = append(it.read.keys, kv.Key)
+		it.read.versions = append(it.read.versions, it.versions[kv.Key])
+	}
 	return kv, nil
 }
 

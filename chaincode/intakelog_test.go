@@ -105,7 +105,7 @@ func TestAnchorLogHeads(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.must(commissionAdmin, h.cc.CloseElection)
-	h.must(commissionAdmin, h.cc.FinaliseElection)
+	h.must(commissionAdmin, h.finalise())
 	log.grow(t, 1)
 	_, err = h.call(commissionClient, h.anchorFn(log.anchor(t, 12)))
 	wantErr(t, "anchoring after finalise", err, "finalised")
@@ -164,10 +164,10 @@ func TestFinaliseNeedsTheAnchoredVotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.must(commissionAdmin, h.cc.CloseElection)
-	_, err := h.call(commissionAdmin, h.cc.FinaliseElection)
+	_, err := h.call(commissionAdmin, h.finalise())
 	wantErr(t, "finalise with 2 anchored votes off the ledger", err, "at least 2 accepted votes are not on the ledger")
 	if _, err := h.commit(batch(t, "CA", 2, votes("CA", 3, 2))); err != nil {
 		t.Fatal(err)
 	}
-	h.must(commissionAdmin, h.cc.FinaliseElection)
+	h.must(commissionAdmin, h.finalise())
 }

@@ -103,4 +103,9 @@ func TestInvokeThroughContractAPI(t *testing.T) {
 	if status, out := invoke(client, during, "GetResults"); status != shim.OK || !strings.Contains(out, `"national":{"president":{"alice":2,"bob":1}}`) {
 		t.Fatalf("GetResults: %d %s", status, out)
 	}
+	// FinaliseElection has no form without the batch totals its caller's
+	// check judged: an earlier client's call is refused.
+	if status, msg := invoke(admin, during, "FinaliseElection"); status == shim.OK || !strings.Contains(msg, "Expected 1, received 0") {
+		t.Errorf("FinaliseElection with no argument: %d %q; want refused for the missing argument", status, msg)
+	}
 }

@@ -94,7 +94,7 @@ func TestCloseAndFinalise(t *testing.T) {
 
 	_, err = h.call(commissionClient, h.cc.CloseElection)
 	wantErr(t, "close by client", err, "admin")
-	_, err = h.call(commissionAdmin, h.cc.FinaliseElection)
+	_, err = h.call(commissionAdmin, h.finalise())
 	wantErr(t, "finalise while configured", err, "not closed")
 
 	// Close early: a vote cast before the close still commits; one cast
@@ -122,7 +122,7 @@ func TestCloseAndFinalise(t *testing.T) {
 		t.Fatalf("vote cast at close: %+v, %v; want it rejected %s", rec, err, ballot.RejectOutsideWindow)
 	}
 
-	json.Unmarshal([]byte(h.must(commissionAdmin, h.cc.FinaliseElection)), &e)
+	json.Unmarshal([]byte(h.must(commissionAdmin, h.finalise())), &e)
 	if e.Status != ballot.StatusFinalised || e.FinalisedAt.IsZero() {
 		t.Fatalf("finalised election %+v", e)
 	}
@@ -131,6 +131,96 @@ func TestCloseAndFinalise(t *testing.T) {
 	// An idempotent retry of a committed batch still succeeds.
 	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 2))); err != nil {
 		t.Fatalf("retry after finalise: %v", err)
+	}
+}
+
+// TestFinaliseChecksTheBatchTotals: FinaliseElection finalises only the
+// batches its caller's check judged. A batch committed after the check (a
+// batch and a vote more than judged) is refused as a changed ledger, and
+// so are totals that leave a state out or are not totals at all, the
+// election staying closed; the totals of a check run again finalise.
+func TestFinaliseChecksTheBatchTotals(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 3))); err != nil {
+		t.Fatal(err)
+	}
+	dup := append(votes("CA", 10, 1), vote("CA", 0, "bob")) // voter 0 again: rejected
+	if _, err := h.commit(batch(t, "CA", 2, dup)); err != nil {
+		t.Fatal(err)
+	}
+	h.must(commissionAdmin, h.cc.CloseElection)
+	judged := h.judged()
+	if want := (ballot.BatchTotals{Batches: 2, Votes: 5}); judged.Batched["CA"] != want || judged.Batched["NY"] != (ballot.BatchTotals{}) {
+		t.Fatalf("the ledger's totals %+v; want CA %+v and NY none", judged.Batched, want)
+	}
+	if _, err := h.commit(batch(t, "CA", 3, votes("CA", 20, 1))); err != nil { // after the check
+		t.Fatal(err)
+	}
+	_, err := h.call(commissionAdmin, h.finaliseFn(judged))
+	wantErr(t, "a batch committed after the check", err, "the ledger changed since the check: the CA batches are 3 holding 6 votes, the check judged 2 holding 5")
+	wantErr(t, "a batch committed after the check", err, "run finalise again")
+
+	raw := func(arg string) txFunc {
+		return func(ctx contractapi.TransactionContextInterface) (string, error) {
+			return h.cc.FinaliseElection(ctx, arg)
+		}
+	}
+	for name, c := range map[string]struct {
+		fn   txFunc
+		want string
+	}{
+		"NY left out":      {h.finaliseFn(ballot.FinaliseInput{Batched: map[string]ballot.BatchTotals{"CA": {Batches: 3, Votes: 6}}}), "lack state NY"},
+		"a foreign state":  {h.finaliseFn(ballot.FinaliseInput{Batched: map[string]ballot.BatchTotals{"CA": {Batches: 3, Votes: 6}, "NY": {}, "TX": {}}}), `name "TX"`},
+		"empty":            {raw(""), "decode the batch totals"},
+		"an unknown field": {raw(`{"batched":{"CA":{"batches":3,"votes":6},"NY":{}},"force":true}`), "decode the batch totals"},
+		"oversized":        {raw(strings.Repeat(" ", maxElectionBytes+1)), "exceed"},
+	} {
+		_, err := h.call(commissionAdmin, c.fn)
+		wantErr(t, name, err, c.want)
+	}
+	if st := h.status(); st != ballot.StatusClosed {
+		t.Fatalf("election %s after refused finalises; want closed", st)
+	}
+	h.must(commissionAdmin, h.finalise()) // a check run again
+	if st := h.status(); st != ballot.StatusFinalised {
+		t.Fatalf("election %s after the finalise; want finalised", st)
+	}
+}
+
+// TestFinaliseInvalidatedByALateBatch: a batch committed between a
+// finalise's endorsement and its commit invalidates the finalise (its
+// range reads of the batch records no longer give the same keys), so it
+// cannot freeze a ledger its check did not judge; a finalise with nothing
+// committed in between is VALID, and a batch endorsed before it committed
+// is then invalidated in turn (it read the election record it rewrote).
+func TestFinaliseInvalidatedByALateBatch(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 3))); err != nil {
+		t.Fatal(err)
+	}
+	h.must(commissionAdmin, h.cc.CloseElection)
+	fin := h.endorse(commissionAdmin, h.finalise())
+	if _, err := h.commit(batch(t, "CA", 2, votes("CA", 10, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if code := h.stub.commitEndorsed(fin); code != "PHANTOM_READ_CONFLICT" {
+		t.Fatalf("a finalise endorsed before a batch committed: %s; want PHANTOM_READ_CONFLICT", code)
+	}
+	if st := h.status(); st != ballot.StatusClosed {
+		t.Fatalf("election %s after the invalidated finalise; want closed", st)
+	}
+
+	late := h.endorse(commissionClient, h.commitFn(batch(t, "CA", 3, votes("CA", 20, 1))))
+	if code := h.stub.commitEndorsed(h.endorse(commissionAdmin, h.finalise())); code != "VALID" {
+		t.Fatalf("a finalise with nothing committed in between: %s; want VALID", code)
+	}
+	if code := h.stub.commitEndorsed(late); code != "MVCC_READ_CONFLICT" {
+		t.Fatalf("a batch endorsed before the finalise committed: %s; want MVCC_READ_CONFLICT", code)
+	}
+	if ca := results(t, h).States["CA"]; ca.Batches != 2 {
+		t.Fatalf("CA results %+v after the finalise; want the 2 batches before it", ca)
 	}
 }
 

@@ -33,8 +33,8 @@ Commands:
   finalise freeze the results of the closed election; refused while accepted votes
            are not yet on the ledger (it says how many remain), while an intake log entry is
            not on the ledger (MISSING), while the ledger counts votes no intake log holds
-           (UNLOGGED: it says how many per state; --accept-unlogged overrides), or within
-           5 s of the close`
+           (UNLOGGED: it says how many per state; --accept-unlogged overrides), within
+           5 s of the close, or when a batch was committed after its check (run it again)`
 
 func main() {
 	cli.SilenceRedis() // up (which waits for redis-server to start) and finalise report Redis's errors

@@ -41,7 +41,7 @@ const (
 	KindReplay          = "replay"           // VALID endorser transaction whose id an earlier VALID transaction carried
 	KindApproval        = "approval"         // VALID lifecycle approval not endorsed by its organisation, or commit endorsed by an organisation that did not approve the definition
 	KindLogKeys         = "log_keys"         // intake log keys record not as RegisterLogKeys must write it
-	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing
+	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing or with batch totals its batches do not give
 )
 
 // Kinds lists every issue kind, for metrics and documentation.
@@ -98,9 +98,10 @@ type History interface {
 	// ErrNotRecorded if the store did not keep it (the log's
 	// transactions are then not checked).
 	IntakeLog() (IntakeLog, error)
-	// BatchedVotes returns the votes of each state's committed batches
-	// (first commits; counted or rejected) in the blocks before.
-	BatchedVotes() (map[string]uint64, error)
+	// Batched returns the totals of each state's committed batches (first
+	// commits: how many, and their votes, counted or rejected) in the
+	// blocks before.
+	Batched() (map[string]ballot.BatchTotals, error)
 	// Policies returns each chaincode's endorsement policy as its last
 	// definition the blocks before committed; ErrNotRecorded if the store
 	// did not keep them (the ballot chaincode's is then taken as every
@@ -293,7 +294,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			var e ballot.Election
 			if err := json.Unmarshal(raw, &e); err == nil {
 				if e.Status == ballot.StatusFinalised && (bh.election == nil || bh.election.Status != ballot.StatusFinalised) {
-					if err := checkFinalise(&r, tx, bh); err != nil {
+					if err := checkFinalise(&r, tx, bh, &e); err != nil {
 						return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 					}
 				}

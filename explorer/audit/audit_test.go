@@ -24,7 +24,7 @@ type memHistory struct {
 	sealed     bool
 	orderers   *fabricblock.ChannelConfig
 	log        audit.IntakeLog
-	batched    map[string]uint64 // votes of each state's first commits
+	batched    map[string]ballot.BatchTotals // of each state's first commits
 	policies   map[string]fabricblock.EndorsementPolicy
 	validTxIDs map[string]bool
 	approvals  audit.Approvals
@@ -32,7 +32,7 @@ type memHistory struct {
 
 func newHistory() *memHistory {
 	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}, roll: map[[2]string]string{},
-		chunks: map[int]ballot.RollChunkRecord{}, log: audit.IntakeLog{Heads: map[string]ballot.AnchoredHead{}}, batched: map[string]uint64{}}
+		chunks: map[int]ballot.RollChunkRecord{}, log: audit.IntakeLog{Heads: map[string]ballot.AnchoredHead{}}, batched: map[string]ballot.BatchTotals{}}
 }
 
 func (h *memHistory) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
@@ -66,7 +66,9 @@ func (h *memHistory) RollChunks() ([]ballot.RollChunkRecord, error) {
 func (h *memHistory) IntakeLog() (audit.IntakeLog, error) {
 	return audit.IntakeLog{Keys: h.log.Keys, Heads: maps.Clone(h.log.Heads)}, nil
 }
-func (h *memHistory) BatchedVotes() (map[string]uint64, error) { return maps.Clone(h.batched), nil }
+func (h *memHistory) Batched() (map[string]ballot.BatchTotals, error) {
+	return maps.Clone(h.batched), nil
+}
 func (h *memHistory) Policies() (map[string]fabricblock.EndorsementPolicy, error) {
 	return maps.Clone(h.policies), nil
 }
@@ -142,7 +144,9 @@ func (h *memHistory) add(r audit.Report) {
 			continue
 		}
 		if b.First() {
-			h.batched[b.Batch.State] += uint64(len(b.Batch.Votes))
+			t := h.batched[b.Batch.State]
+			t.Add(ballot.BatchRecord{Counted: b.Counted(), Rejected: b.Rejected})
+			h.batched[b.Batch.State] = t
 		}
 		h.roots[b.Batch.ID()] = b.Batch.Root
 		for i, v := range b.Batch.Votes {

@@ -15,15 +15,17 @@ import (
 // state's intake log on the ledger (AnchorLogHeads) under keys the
 // election admin registered (RegisterLogKeys), and FinaliseElection
 // refuses while a state's batches hold fewer votes than its anchored head
-// says were accepted. The audit recomputes what each of those
-// transactions must write from its argument and the record the blocks
-// before left, by the chaincode's own rules (ballot.LogKeys.Register,
-// ballot.LogAnchorsInput.Anchor, ballot.AnchoredHead.Unaccounted): so
-// every anchored head is signed by a registered key and extends the head
+// says were accepted, or (since it carries them) other batch totals than
+// those its caller's check of the logs judged. The audit recomputes what
+// each of those transactions must write from its argument and the record
+// the blocks before left, by the chaincode's own rules
+// (ballot.LogKeys.Register, ballot.LogAnchorsInput.Anchor,
+// ballot.AnchoredHead.Unaccounted, ballot.FinaliseInput.Check): so every
+// anchored head is signed by a registered key and extends the head
 // anchored before it (its consistency proof), and no election was
 // finalised with accepted votes of an anchored head missing from its
-// batches. Who may call them (an admin, a Commission client) is left to
-// the endorsements.
+// batches, or with batches its check did not judge. Who may call them (an
+// admin, a Commission client) is left to the endorsements.
 
 // IntakeLog is the intake log's record on the ledger: the registered keys
 // and each state's anchored head.
@@ -32,10 +34,12 @@ type IntakeLog struct {
 	Heads map[string]ballot.AnchoredHead // by state
 }
 
-// The chaincode's intake log functions.
+// The chaincode's intake log functions, and the finalise that checks the
+// log.
 const (
-	fnRegisterLogKeys = "RegisterLogKeys"
-	fnAnchorLogHeads  = "AnchorLogHeads"
+	fnRegisterLogKeys  = "RegisterLogKeys"
+	fnAnchorLogHeads   = "AnchorLogHeads"
+	fnFinaliseElection = "FinaliseElection"
 )
 
 // logWrites is what one transaction wrote of the intake log's record.
@@ -211,35 +215,47 @@ func checkAnchors(fail func(kind, format string, args ...any), tx fabricblock.Tx
 	}
 }
 
-// checkFinalise checks the transaction that finalises the election: no
+// checkFinalise checks the transaction that finalises election e: no
 // state's committed batches, this block's before it included, hold fewer
-// votes than its anchored head says were accepted. It fails only when
-// the History does.
-func checkFinalise(r *Report, tx fabricblock.Tx, h *blockHistory) error {
+// votes than its anchored head says were accepted; and a FinaliseElection
+// with the batch totals its check judged (ballot.FinaliseInput; earlier
+// ones carry none) gives those of exactly those batches
+// (ballot.FinaliseInput.Check). It fails only when the History does.
+func checkFinalise(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) error {
+	batched, err := h.History.Batched()
+	if err != nil {
+		return err
+	}
+	batched = maps.Clone(batched)
+	if batched == nil {
+		batched = map[string]ballot.BatchTotals{}
+	}
+	for _, b := range r.Batches {
+		if b.First() {
+			t := batched[b.Batch.State]
+			t.Add(ballot.BatchRecord{Counted: b.Counted(), Rejected: b.Rejected}) // as recounted
+			batched[b.Batch.State] = t
+		}
+	}
+	if tx.Function == fnFinaliseElection && (tx.Contract == "" || tx.Contract == "ballot") && len(tx.Args) > 0 {
+		var in ballot.FinaliseInput
+		if len(tx.Args) != 1 || ballot.DecodeStrict(tx.Args[0], &in) != nil {
+			r.issue(KindLogAnchor, tx.ID, "the election finalised VALID with an argument that is no batch totals")
+		} else if err := in.Check(e, func(st string) (ballot.BatchTotals, error) { return batched[st], nil }); err != nil {
+			r.issue(KindLogAnchor, tx.ID, fmt.Sprintf("the election finalised VALID, yet the chaincode refuses its batch totals against the batches before it: %v", err))
+		}
+	}
 	if err := h.loadLog(); err != nil {
 		return err
 	}
 	if !h.logKnown || len(h.log.Heads) == 0 {
 		return nil
 	}
-	votes, err := h.History.BatchedVotes()
-	if err != nil {
-		return err
-	}
-	votes = maps.Clone(votes)
-	if votes == nil {
-		votes = map[string]uint64{}
-	}
-	for _, b := range r.Batches {
-		if b.First() {
-			votes[b.Batch.State] += uint64(len(b.Batch.Votes))
-		}
-	}
 	for _, st := range slices.Sorted(maps.Keys(h.log.Heads)) {
-		head := h.log.Heads[st]
-		if n := head.Unaccounted(ballot.StateResult{Counted: votes[st]}); n > 0 {
+		head, votes := h.log.Heads[st], batched[st].Votes
+		if n := head.Unaccounted(ballot.StateResult{Counted: votes}); n > 0 {
 			r.issue(KindLogAnchor, tx.ID, fmt.Sprintf("the election finalised while the %s intake log's anchored head says %d votes were accepted and its batches hold %d: at least %d accepted votes are not on the ledger",
-				st, head.Head.Size, votes[st], n))
+				st, head.Head.Size, votes, n))
 		}
 	}
 	return nil

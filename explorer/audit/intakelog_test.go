@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,4 +168,47 @@ type logNotRecorded struct{ *memHistory }
 
 func (logNotRecorded) IntakeLog() (audit.IntakeLog, error) {
 	return audit.IntakeLog{}, fmt.Errorf("index of 2026-12-03: %w", audit.ErrNotRecorded)
+}
+
+// TestFinaliseBatchTotals: a finalise carrying the batch totals its check
+// judged gives those of exactly the batches before it, this block's
+// included, or is flagged (log_anchor) with the chaincode's refusal; one
+// carrying none (before the chaincode took them) is audited as before;
+// the totals are checked with no intake log recorded.
+func TestFinaliseBatchTotals(t *testing.T) {
+	e := testElection() // CA only
+	c1 := commitTx(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob")))
+	c2 := commitTx(t, "c2", build(t, "CA", 2, vote("CA", 3, "alice"), vote("CA", 1, "bob")), 1) // voter 1 again: rejected
+	final := func(arg string) ledgertest.Tx {
+		tx := statusTx(t, "final", "FinaliseElection", e, ballot.StatusFinalised)
+		if arg != "" {
+			tx.Args = [][]byte{[]byte(arg)}
+		}
+		return tx
+	}
+	totals := func(batched map[string]ballot.BatchTotals) string {
+		return string(mustJSON(t, ballot.FinaliseInput{Batched: batched}))
+	}
+	for name, c := range map[string]struct {
+		final ledgertest.Tx
+		want  string // the issue's message, "" for none
+	}{
+		"the batches' totals":           {final(totals(map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 4}})), ""},
+		"no totals (earlier)":           {final(""), ""},
+		"judged before this block's":    {final(totals(map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}})), "the ledger changed since the check: the CA batches are 2 holding 4 votes, the check judged 1 holding 2"},
+		"a vote more":                   {final(totals(map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 5}})), "the check judged 2 holding 5"},
+		"a state left out":              {final(totals(map[string]ballot.BatchTotals{})), "lack state CA"},
+		"an argument that is no totals": {final(`{"force":true}`), "an argument that is no batch totals"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			closeTx := statusTx(t, "close", "CloseElection", e, ballot.StatusClosed)
+			issues := issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e)}, {c1}, {c2, closeTx, c.final}}))
+			switch {
+			case c.want == "" && len(issues) > 0:
+				t.Fatalf("flagged: %+v", issues)
+			case c.want != "" && (len(issues) != 1 || issues[0].Kind != audit.KindLogAnchor || issues[0].TxID != "final" || !strings.Contains(issues[0].Message, c.want)):
+				t.Fatalf("issues %+v; want one log_anchor at the finalise saying %q", issues, c.want)
+			}
+		})
+	}
 }

@@ -886,22 +886,22 @@ func (x history) ValidTxIDs(ids []string) (map[string]bool, error) {
 	return out, nil
 }
 
-// BatchedVotes implements audit.History: the votes of each state's
-// indexed batches (each batch's first commit).
-func (x history) BatchedVotes() (map[string]uint64, error) {
-	rows, err := x.q.QueryContext(context.Background(), `SELECT state, SUM(votes) FROM batches GROUP BY state`)
+// Batched implements audit.History: the totals of each state's indexed
+// batches (each batch's first commit).
+func (x history) Batched() (map[string]ballot.BatchTotals, error) {
+	rows, err := x.q.QueryContext(context.Background(), `SELECT state, COUNT(*), SUM(votes) FROM batches GROUP BY state`)
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]uint64{}
+	out := map[string]ballot.BatchTotals{}
 	for rows.Next() {
 		var state string
-		var n uint64
-		if err := rows.Scan(&state, &n); err != nil {
+		var t ballot.BatchTotals
+		if err := rows.Scan(&state, &t.Batches, &t.Votes); err != nil {
 			return nil, fmt.Errorf("index lookup: %w", err)
 		}
-		out[state] = n
+		out[state] = t
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)

@@ -591,14 +591,14 @@ func (x *Index) LogAnchors(ctx context.Context) (LogAnchors, error) {
 	if err != nil {
 		return out, err
 	}
-	batched, err := x.BatchedVotes()
+	batched, err := x.Batched()
 	if err != nil {
 		return out, err
 	}
 	for _, h := range heads {
 		out.Heads = append(out.Heads, AnchoredState{State: h.Head.State, Size: h.Head.Size, Root: h.Head.Root, SignedAt: h.Head.Timestamp,
-			KeyID: h.Head.KeyID, TxID: h.TxID, AnchoredAt: h.AnchoredAt, Block: h.Block, Batched: batched[h.Head.State],
-			Unaccounted: h.Unaccounted(ballot.StateResult{Counted: batched[h.Head.State]})})
+			KeyID: h.Head.KeyID, TxID: h.TxID, AnchoredAt: h.AnchoredAt, Block: h.Block, Batched: batched[h.Head.State].Votes,
+			Unaccounted: h.Unaccounted(ballot.StateResult{Counted: batched[h.Head.State].Votes})})
 	}
 	return out, nil
 }

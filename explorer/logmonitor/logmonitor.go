@@ -94,6 +94,12 @@ type StateReport struct {
 	// maxUnloggedListed cast earliest.
 	Unlogged      int            `json:"unlogged,omitempty"`
 	UnloggedVotes []UnloggedVote `json:"unlogged_votes,omitempty"`
+	// Batched are the totals of the batches the report is of: every batch
+	// of the state the monitor has read and placed, and none other (with
+	// AsFinalised, or in a finalised election, every one judged). Zero for
+	// a state with no anchored head before the election is finalised,
+	// whose batches are not read.
+	Batched ballot.BatchTotals `json:"batched"`
 }
 
 // maxUnloggedListed bounds the unlogged votes a report lists per state.
@@ -183,9 +189,11 @@ type stateMemo struct {
 	counted int
 	// read are the batches whose transactions were read (batch records are
 	// written once), and placed where their votes are, but for the votes
-	// whose entries are counted (forgotten then).
-	read   map[uint64]bool
-	placed *Placed
+	// whose entries are counted (forgotten then); batched are their
+	// totals.
+	read    map[uint64]bool
+	batched ballot.BatchTotals
+	placed  *Placed
 	// newestCast is the latest cast time of the entries read (Unix ms);
 	// unlogged counts the votes judged unlogged, unloggedVotes lists the
 	// earliest cast.
@@ -331,7 +339,7 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 		sr.Counts[ballot.StandingCounted] = memo.counted
 	}
 	m.judgeUnlogged(memo, final)
-	sr.Unlogged, sr.UnloggedVotes = memo.unlogged, slices.Clone(memo.unloggedVotes)
+	sr.Unlogged, sr.UnloggedVotes, sr.Batched = memo.unlogged, slices.Clone(memo.unloggedVotes), memo.batched
 	return sr, nil
 }
 
@@ -355,7 +363,7 @@ func (m *Monitor) checkHeadless(ctx context.Context, states []string, state stri
 	}
 	m.dropFed(states, state, memo)
 	m.judgeUnlogged(memo, final)
-	sr.Unlogged, sr.UnloggedVotes = memo.unlogged, slices.Clone(memo.unloggedVotes)
+	sr.Unlogged, sr.UnloggedVotes, sr.Batched = memo.unlogged, slices.Clone(memo.unloggedVotes), memo.batched
 	return nil
 }
 
@@ -580,6 +588,7 @@ func (m *Monitor) place(ctx context.Context, memo *stateMemo, state, bookmark st
 			return fmt.Errorf("batch %s/%d: %w", state, rec.Seq, err)
 		}
 		memo.read[rec.Seq] = true
+		memo.batched.Add(rec)
 		return nil
 	})
 	if err != nil {

@@ -120,9 +120,10 @@ func newScene(t testing.TB) *scene {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := ballot.BatchRecord{State: "CA", Seq: uint64(seq + 1), Votes: len(vs), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}}
+		rec := ballot.BatchRecord{State: "CA", Seq: uint64(seq + 1), Votes: len(vs), Counted: len(vs), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}}
 		if seq == 1 {
 			rec.Reject(2, ballot.RejectDuplicate)
+			rec.Counted--
 		}
 		s.ledger.batches = append(s.ledger.batches, b)
 		s.ledger.records = append(s.ledger.records, rec)
@@ -370,7 +371,7 @@ func (s *scene) commit(t testing.TB, seq uint64, votes ...ballot.Vote) {
 		t.Fatal(err)
 	}
 	s.ledger.batches = append(s.ledger.batches, b)
-	s.ledger.records = append(s.ledger.records, ballot.BatchRecord{State: "CA", Seq: seq, Votes: len(votes), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}})
+	s.ledger.records = append(s.ledger.records, ballot.BatchRecord{State: "CA", Seq: seq, Votes: len(votes), Counted: len(votes), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}})
 }
 
 // TestMonitorReadsOnlyWhatIsNew: a second check with nothing new reads no
@@ -555,6 +556,11 @@ func TestMonitorHeadlessState(t *testing.T) {
 			if st.Head != nil || st.Unlogged != tc.unlogged || len(st.UnloggedVotes) != tc.unlogged || len(st.Counts) != 0 {
 				t.Errorf("%s, as finalised %v, check %d: head %v, %d unlogged %+v, counts %v; want no head, %d unlogged, no counts",
 					tc.status, tc.asFinalised, check, st.Head, st.Unlogged, st.UnloggedVotes, st.Counts, tc.unlogged)
+			}
+			if judged := tc.unlogged > 0; st.Batched != (ballot.BatchTotals{}) != judged {
+				t.Errorf("%s, as finalised %v, check %d: the report is of batches totalling %+v; want those judged, if any", tc.status, tc.asFinalised, check, st.Batched)
+			} else if judged && st.Batched != (ballot.BatchTotals{Batches: 2, Votes: 7}) {
+				t.Errorf("%s, as finalised %v, check %d: the report is of batches totalling %+v; want the 2 batches' 7 votes", tc.status, tc.asFinalised, check, st.Batched)
 			}
 			if check == 1 && s.ledger.listed != min(tc.unlogged, 2) {
 				t.Errorf("%s, as finalised %v: %d batch records listed; want them all (2) when judged, none otherwise", tc.status, tc.asFinalised, s.ledger.listed)
@@ -746,7 +752,7 @@ func TestMonitorListsOnlyNewBatches(t *testing.T) {
 	s.commit(t, 4, s.votes[10], s.votes[11])
 	s.anchor(t, 12)
 	m := s.monitor(s.entries)
-	check := func(listed, counted int) {
+	check := func(listed, counted int, batched ballot.BatchTotals) {
 		t.Helper()
 		s.ledger.listed = 0
 		m.Log = fakeLog{entries: s.entries}
@@ -758,16 +764,19 @@ func TestMonitorListsOnlyNewBatches(t *testing.T) {
 		if s.ledger.listed != listed || st.Counts[ballot.StandingCounted] != counted || len(rep.Missing()) != 0 {
 			t.Fatalf("the check listed %d batch records and found %v; want %d listed, %d counted, none MISSING", s.ledger.listed, st.Counts, listed, counted)
 		}
+		if st.Batched != batched { // each batch once, however often listed
+			t.Fatalf("the report is of batches totalling %+v; want %+v", st.Batched, batched)
+		}
 	}
-	check(4, 11)  // pages [1 2] [3 4]
-	check(2, 11)  // [3 4] again
-	s.addVotes(2) // entries 12, 13
+	check(4, 11, ballot.BatchTotals{Batches: 4, Votes: 12}) // pages [1 2] [3 4]
+	check(2, 11, ballot.BatchTotals{Batches: 4, Votes: 12}) // [3 4] again
+	s.addVotes(2)                                           // entries 12, 13
 	s.commit(t, 5, s.votes[12], s.votes[13])
 	s.anchor(t, 14)
-	check(3, 13)  // [3 4] [5]
-	s.addVotes(1) // entry 14, cast long ago
+	check(3, 13, ballot.BatchTotals{Batches: 5, Votes: 14}) // [3 4] [5]
+	s.addVotes(1)                                           // entry 14, cast long ago
 	s.commit(t, 0, s.votes[14])
 	s.anchor(t, 15)
-	check(1+6, 14) // [5], then from the first: [0 1] [2 3] [4 5]
-	check(2, 14)   // [4 5]
+	check(1+6, 14, ballot.BatchTotals{Batches: 6, Votes: 15}) // [5], then from the first: [0 1] [2 3] [4 5]
+	check(2, 14, ballot.BatchTotals{Batches: 6, Votes: 15})   // [4 5]
 }

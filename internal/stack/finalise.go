@@ -32,7 +32,7 @@ const CloseSettle = 5 * time.Second
 type electionAdmin interface {
 	Election(ctx context.Context) (*ballot.Election, error)
 	CloseElection(ctx context.Context) (*ballot.Election, error)
-	FinaliseElection(ctx context.Context) (*ballot.Election, error)
+	FinaliseElection(ctx context.Context, judged ballot.FinaliseInput) (*ballot.Election, error)
 }
 
 // NotDrainedError refuses a finalise while accepted votes are not yet on
@@ -145,8 +145,12 @@ func (s *Stack) CloseElection(ctx context.Context) (*ballot.Election, error) {
 // Redis holds pending votes, while the close is younger than CloseSettle,
 // while an intake log entry is MISSING from the ledger, and with an
 // *UnloggedError while the ledger counts votes that no intake log holds,
-// unless opts.AcceptUnlogged. It returns the finalised record and the
-// unlogged votes it finalised with (logged at warn level).
+// unless opts.AcceptUnlogged. The finalise transaction carries the batch
+// totals that check judged, and fails with an error wrapping
+// ballot.ErrLedgerChanged if a batch was committed since: a batch no check
+// saw is never finalised, and finalising again checks it. It returns the
+// finalised record and the unlogged votes it finalised with (logged at
+// warn level).
 func (s *Stack) FinaliseElection(ctx context.Context, opts FinaliseOptions) (*ballot.Election, UnloggedVotes, error) {
 	ropts, err := s.RedisOptions(redisserver.UserAdmin) // the operator's command
 	if err != nil {
@@ -157,9 +161,9 @@ func (s *Stack) FinaliseElection(ctx context.Context, opts FinaliseOptions) (*ba
 	var out *ballot.Election
 	var unlogged UnloggedVotes
 	err = s.asAdmin(func(ledger *fabricclient.Ballot) (err error) {
-		accounted := func(ctx context.Context, e *ballot.Election) (err error) {
-			unlogged, err = logAccounted(ctx, e, ledger, rdb, opts, s.log)
-			return err
+		accounted := func(ctx context.Context, e *ballot.Election) (judged ballot.FinaliseInput, err error) {
+			unlogged, judged, err = logAccounted(ctx, e, ledger, rdb, opts, s.log)
+			return judged, err
 		}
 		out, err = finalise(ctx, ledger, rdb, time.Now(), accounted)
 		return err
@@ -178,30 +182,50 @@ func (s *Stack) FinaliseElection(ctx context.Context, opts FinaliseOptions) (*ba
 // anchors every second), and then, by explorer/logmonitor judging as in a
 // finalised election (the log is complete: the gateways stopped accepting
 // and their heads cover it), every entry up to it is on the ledger, counted
-// or rejected, and every vote the ledger counts is in it (logJudged).
-func logAccounted(ctx context.Context, e *ballot.Election, ledger *fabricclient.Ballot, rdb redis.UniversalClient, opts FinaliseOptions, log *slog.Logger) (UnloggedVotes, error) {
+// or rejected, and every vote the ledger counts is in it (logJudged). With
+// the unlogged votes it returns the batch totals the monitor's report is
+// of (judgedBatches): the finalise transaction's argument.
+func logAccounted(ctx context.Context, e *ballot.Election, ledger logmonitor.Ledger, rdb redis.UniversalClient, opts FinaliseOptions, log *slog.Logger) (UnloggedVotes, ballot.FinaliseInput, error) {
+	var none ballot.FinaliseInput
 	for _, st := range e.States {
 		n, err := votequeue.LogLen(ctx, rdb, st)
 		if err != nil {
-			return nil, err
+			return nil, none, err
 		}
 		if n == 0 {
 			continue
 		}
 		h, err := ledger.LogHead(ctx, st)
 		if err != nil && !errors.Is(err, ballot.ErrNotFound) {
-			return nil, err
+			return nil, none, err
 		}
 		if h.Head.Size < n {
-			return nil, fmt.Errorf("refusing to finalise: the %s intake log holds %d accepted votes but its last head anchored on the ledger only %d; keep the gateway running until it anchors the rest (every second) and run finalise again", st, n, h.Head.Size)
+			return nil, none, fmt.Errorf("refusing to finalise: the %s intake log holds %d accepted votes but its last head anchored on the ledger only %d; keep the gateway running until it anchors the rest (every second) and run finalise again", st, n, h.Head.Size)
 		}
 	}
 	m := &logmonitor.Monitor{Log: intakelog.New(rdb, nil, intakelog.Config{}, log), Ledger: ledger, AsFinalised: true}
 	rep, err := m.Check(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("refusing to finalise: the intake log cannot be accounted for: %w", err)
+		return nil, none, fmt.Errorf("refusing to finalise: the intake log cannot be accounted for: %w", err)
 	}
-	return logJudged(rep, opts)
+	unlogged, err := logJudged(rep, opts)
+	if err != nil {
+		return nil, none, err
+	}
+	return unlogged, judgedBatches(rep), nil
+}
+
+// judgedBatches are the batch totals of each state the monitor's report
+// is of: FinaliseElection's argument, so that the ledger finalises exactly
+// the batches the report judged. Taken from the report, never read again
+// from the ledger: a batch committed after the check must make the
+// finalise fail, not join it unchecked.
+func judgedBatches(rep logmonitor.Report) ballot.FinaliseInput {
+	in := ballot.FinaliseInput{Batched: make(map[string]ballot.BatchTotals, len(rep.States))}
+	for _, s := range rep.States {
+		in.Batched[s.State] = s.Batched
+	}
+	return in
 }
 
 // logJudged is finalise's verdict on the monitor's report: an error for
@@ -248,8 +272,9 @@ func (s *Stack) dialAdmin() (*fabricclient.Conn, error) {
 
 // finalise is the finalise guard: the election closed at least CloseSettle
 // before now, no accepted vote of any of its states pending in Redis, and
-// the intake log accounted for (accounted).
-func finalise(ctx context.Context, ledger electionAdmin, rdb redis.Cmdable, now time.Time, accounted func(context.Context, *ballot.Election) error) (*ballot.Election, error) {
+// the intake log accounted for (accounted, which returns the batch totals
+// it judged); the ledger's finalise then gets exactly those totals.
+func finalise(ctx context.Context, ledger electionAdmin, rdb redis.Cmdable, now time.Time, accounted func(context.Context, *ballot.Election) (ballot.FinaliseInput, error)) (*ballot.Election, error) {
 	e, err := ledger.Election(ctx)
 	if err != nil {
 		return nil, err
@@ -268,8 +293,9 @@ func finalise(ctx context.Context, ledger electionAdmin, rdb redis.Cmdable, now 
 	if len(pending) > 0 {
 		return nil, &NotDrainedError{Pending: pending}
 	}
-	if err := accounted(ctx, e); err != nil {
+	judged, err := accounted(ctx, e)
+	if err != nil {
 		return nil, err
 	}
-	return ledger.FinaliseElection(ctx)
+	return ledger.FinaliseElection(ctx, judged)
 }

@@ -2,7 +2,11 @@ package stack
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +19,16 @@ import (
 	"github.com/votechain/votechain/internal/redistest"
 )
 
-// fakeAdmin is a ledger holding one election record.
+// fakeAdmin is a ledger holding one election record and its states'
+// batches, with no intake log head anchored: what finalise and its intake
+// log monitor read of it.
 type fakeAdmin struct {
 	e         ballot.Election
+	batches   map[string][]ballot.Batch // by state, in sequence order
 	finalised int
+	judged    []ballot.FinaliseInput // the arguments of every FinaliseElection
+	// listed, if set, is called after each listing of a state's batches.
+	listed func(state string)
 }
 
 func (f *fakeAdmin) Election(context.Context) (*ballot.Election, error) { e := f.e; return &e, nil }
@@ -27,10 +37,74 @@ func (f *fakeAdmin) CloseElection(context.Context) (*ballot.Election, error) {
 	return nil, errors.New("not used")
 }
 
-func (f *fakeAdmin) FinaliseElection(context.Context) (*ballot.Election, error) {
+// FinaliseElection finalises by the chaincode's rule: the batch totals
+// judged must be the ledger's.
+func (f *fakeAdmin) FinaliseElection(ctx context.Context, judged ballot.FinaliseInput) (*ballot.Election, error) {
+	f.judged = append(f.judged, judged)
+	err := judged.Check(&f.e, func(st string) (ballot.BatchTotals, error) {
+		var t ballot.BatchTotals
+		for _, b := range f.batches[st] {
+			t.Add(record(b))
+		}
+		return t, nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	f.finalised++
 	f.e.Status = ballot.StatusFinalised
-	return f.Election(context.Background())
+	return f.Election(ctx)
+}
+
+// commit puts a batch of n votes of state on the ledger, every one counted.
+func (f *fakeAdmin) commit(t *testing.T, state string, n int) {
+	t.Helper()
+	var votes []ballot.Vote
+	for range n {
+		id, _ := ballot.NewVoteID()
+		nullifier := ballot.NullifierOf(sha256.Sum256([]byte(id)), "president")
+		votes = append(votes, ballot.Vote{ID: id, State: state, Contest: "president", Nullifier: ballot.HashHex(nullifier), Choice: "alice", CastAt: f.e.OpensAt.UnixMilli()})
+	}
+	b, err := ballot.BuildBatch(state, uint64(len(f.batches[state])+1), votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.batches == nil {
+		f.batches = map[string][]ballot.Batch{}
+	}
+	f.batches[state] = append(f.batches[state], b)
+}
+
+// record is the ledger's record of batch b, every vote counted.
+func record(b ballot.Batch) ballot.BatchRecord {
+	return ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root, Votes: len(b.Votes), Counted: len(b.Votes), Tallies: b.Tallies,
+		Rejected: []int{}, Reasons: []string{}, TxID: b.ID()}
+}
+
+func (f *fakeAdmin) LogKeys(context.Context) (ballot.LogKeys, error) { return ballot.LogKeys{}, nil }
+
+func (f *fakeAdmin) LogHead(_ context.Context, state string) (ballot.AnchoredHead, error) {
+	return ballot.AnchoredHead{}, fmt.Errorf("%w: no %s head", ballot.ErrNotFound, state)
+}
+
+// BatchesFrom lists every batch of state, in one page.
+func (f *fakeAdmin) BatchesFrom(_ context.Context, state, _ string, fn func(ballot.BatchRecord) error) (string, error) {
+	for _, b := range f.batches[state] {
+		if err := fn(record(b)); err != nil {
+			return "", err
+		}
+	}
+	if f.listed != nil {
+		f.listed(state)
+	}
+	return "", nil
+}
+
+func (f *fakeAdmin) CommittedBatch(_ context.Context, txID, state string, seq uint64) (ballot.Batch, error) {
+	if bs := f.batches[state]; seq >= 1 && seq <= uint64(len(bs)) && bs[seq-1].ID() == txID {
+		return bs[seq-1], nil
+	}
+	return ballot.Batch{}, errors.New("no such transaction")
 }
 
 func TestFinaliseRefusesUntilDrained(t *testing.T) {
@@ -39,7 +113,8 @@ func TestFinaliseRefusesUntilDrained(t *testing.T) {
 	closedAt := time.Now()
 	ledger := &fakeAdmin{e: ballot.Election{ID: "e1", States: []string{"CA", "NY", "TX"}, Status: ballot.StatusConfigured}}
 	var missing error // what the intake log's check answers
-	accounted := func(context.Context, *ballot.Election) error { return missing }
+	judged := ballot.FinaliseInput{Batched: map[string]ballot.BatchTotals{"CA": {}, "NY": {}, "TX": {}}}
+	accounted := func(context.Context, *ballot.Election) (ballot.FinaliseInput, error) { return judged, missing }
 
 	if _, err := finalise(ctx, ledger, rdb, closedAt, accounted); err == nil || !strings.Contains(err.Error(), "votechain close") {
 		t.Fatalf("finalise while open: %v; want an error naming votechain close", err)
@@ -76,6 +151,52 @@ func TestFinaliseRefusesUntilDrained(t *testing.T) {
 	e, err := finalise(ctx, ledger, rdb, later, accounted)
 	if err != nil || e.Status != ballot.StatusFinalised || ledger.finalised != 1 {
 		t.Fatalf("finalise once drained: %+v, %v, %d ledger calls", e, err, ledger.finalised)
+	}
+}
+
+// TestFinaliseSendsTheTotalsChecked: the finalise transaction carries the
+// batch totals the intake log check judged, not the ledger's when it is
+// sent: a batch committed after the check (here, as soon as the monitor
+// has listed CA's batches) is judged by no one, and the ledger refuses the
+// finalise as changed; finalise run again checks that batch too, and
+// finalises.
+func TestFinaliseSendsTheTotalsChecked(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client()
+	closedAt := time.Now().Add(-time.Minute)
+	ledger := &fakeAdmin{e: ballot.Election{ID: "e1", States: []string{"CA", "NY"}, Status: ballot.StatusClosed, OpensAt: closedAt.Add(-time.Hour), ClosedAt: closedAt}}
+	ledger.commit(t, "CA", 2)
+	late := true
+	ledger.listed = func(state string) {
+		if state == "CA" && late {
+			late = false
+			ledger.commit(t, "CA", 1) // a batch no gateway accepted, right after the check read CA's
+		}
+	}
+	var unlogged UnloggedVotes
+	accounted := func(ctx context.Context, e *ballot.Election) (judged ballot.FinaliseInput, err error) {
+		// No intake log: every vote is unlogged, and accepted as such.
+		unlogged, judged, err = logAccounted(ctx, e, ledger, rdb, FinaliseOptions{AcceptUnlogged: true}, slog.New(slog.DiscardHandler))
+		return judged, err
+	}
+
+	_, err := finalise(ctx, ledger, rdb, time.Now(), accounted)
+	want := map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}, "NY": {}}
+	if !errors.Is(err, ballot.ErrLedgerChanged) || ledger.finalised != 0 || len(ledger.judged) != 1 || !maps.Equal(ledger.judged[0].Batched, want) {
+		t.Fatalf("finalise with a batch committed after the check: %v, finalised %d times, with totals %+v; want refused as changed, with the check's totals %+v",
+			err, ledger.finalised, ledger.judged, want)
+	}
+	if unlogged.Total() != 2 {
+		t.Fatalf("the check judged %d unlogged votes; want CA's 2 before the late batch", unlogged.Total())
+	}
+
+	e, err := finalise(ctx, ledger, rdb, time.Now(), accounted)
+	want = map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 3}, "NY": {}}
+	if err != nil || e.Status != ballot.StatusFinalised || len(ledger.judged) != 2 || !maps.Equal(ledger.judged[1].Batched, want) {
+		t.Fatalf("finalise run again: %v, with totals %+v; want finalised with %+v", err, ledger.judged, want)
+	}
+	if unlogged.Total() != 3 {
+		t.Fatalf("the check run again judged %d unlogged votes; want all 3", unlogged.Total())
 	}
 }
 

@@ -79,14 +79,49 @@ func (b *Ballot) CloseElection(ctx context.Context) (*ballot.Election, error) {
 // FinaliseElection freezes the results of a closed election (Commission
 // admin identity only) and returns the finalised record. Callers check
 // first that every accepted vote is on the ledger: no batch can be
-// committed afterwards.
-func (b *Ballot) FinaliseElection(ctx context.Context) (*ballot.Election, error) {
-	return b.transition(ctx, "FinaliseElection")
+// committed afterwards. judged are every state's batch totals as that
+// check saw them: the chaincode refuses if the ledger's differ, and a batch
+// committed between the endorsement and the commit invalidates the
+// transaction; either way the error wraps ballot.ErrLedgerChanged, and a
+// check run again may finalise.
+func (b *Ballot) FinaliseElection(ctx context.Context, judged ballot.FinaliseInput) (*ballot.Election, error) {
+	arg, err := json.Marshal(judged)
+	if err != nil {
+		return nil, err
+	}
+	e, err := b.transition(ctx, "FinaliseElection", client.WithBytesArguments(arg))
+	if err != nil {
+		return nil, finaliseError(err)
+	}
+	return e, nil
 }
 
+// finaliseError describes a failed FinaliseElection: the chaincode's
+// refusal of a ledger that changed since the check (its message, in the
+// peers') and a read conflict at commit (a batch committed after the
+// endorsement) wrap ballot.ErrLedgerChanged; others are err as it is.
+func finaliseError(err error) error {
+	var commitErr *client.CommitError
+	switch {
+	case strings.Contains(err.Error()+peerMessages(err), ballot.ErrLedgerChanged.Error()):
+		return ledgerChanged{err}
+	case errors.As(err, &commitErr) && readConflict(commitErr.Code):
+		return fmt.Errorf("%w: a batch was committed between the finalise's endorsement and its commit (%w); run finalise again", ballot.ErrLedgerChanged, err)
+	}
+	return err
+}
+
+// ledgerChanged is the chaincode's refusal to finalise a ledger that
+// changed since the check, which its text says: it also wraps
+// ballot.ErrLedgerChanged.
+type ledgerChanged struct{ err error }
+
+func (e ledgerChanged) Error() string   { return e.err.Error() }
+func (e ledgerChanged) Unwrap() []error { return []error{ballot.ErrLedgerChanged, e.err} }
+
 // transition submits a status change of the election and decodes the new record.
-func (b *Ballot) transition(ctx context.Context, fn string) (*ballot.Election, error) {
-	result, err := b.contract.SubmitWithContext(ctx, fn)
+func (b *Ballot) transition(ctx context.Context, fn string, args ...client.ProposalOption) (*ballot.Election, error) {
+	result, err := b.contract.SubmitWithContext(ctx, fn, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w%s", fn, err, peerMessages(err))
 	}

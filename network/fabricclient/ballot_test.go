@@ -1,10 +1,13 @@
 package fabricclient
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -44,6 +47,32 @@ func TestBlockOfTxErrorNotFound(t *testing.T) {
 	for _, msg := range []string{"access denied: channel [ballots] creator org unknown", "connection refused", "context deadline exceeded"} {
 		if err := blockOfTxError("1b64", peerError(msg)); errors.Is(err, ballot.ErrNotFound) || !strings.Contains(err.Error(), msg) {
 			t.Errorf("failure %q: %v", msg, err)
+		}
+	}
+}
+
+// TestFinaliseError: the chaincode's refusal of a ledger that changed
+// since the check and a read conflict at commit wrap
+// ballot.ErrLedgerChanged; another refusal, another validation code and
+// an unreachable peer do not. Every one wraps the cause and keeps its
+// words.
+func TestFinaliseError(t *testing.T) {
+	changed := ballot.ErrLedgerChanged.Error() + ": the CA batches are 3 holding 6 votes, the check judged 2 holding 5; refusing to finalise: run finalise again"
+	for _, tc := range []struct {
+		name    string
+		err     error
+		changed bool
+	}{
+		{"refused as changed", endorseFailure(t, "chaincode response 500, "+changed), true},
+		{"phantom read conflict", &client.CommitError{TransactionID: "d", Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}, true},
+		{"read conflict", &client.CommitError{TransactionID: "c", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, true},
+		{"another refusal", endorseFailure(t, "chaincode response 500, the CA intake log's anchored head says 12 votes were accepted, its batches hold 10"), false},
+		{"invalid otherwise", &client.CommitError{TransactionID: "e", Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}, false},
+		{"unreachable", context.DeadlineExceeded, false},
+	} {
+		err := finaliseError(tc.err)
+		if errors.Is(err, ballot.ErrLedgerChanged) != tc.changed || !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.err.Error()) {
+			t.Errorf("%s: %v; want the ledger changed: %v, wrapping the cause", tc.name, err, tc.changed)
 		}
 	}
 }
