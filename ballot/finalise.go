@@ -3,6 +3,8 @@ package ballot
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // BatchTotals are what a state's committed batches add up to: how many
@@ -45,7 +47,7 @@ var ErrLedgerChanged = errors.New("the ledger changed since the check")
 // state whose totals differ fails with an error wrapping ErrLedgerChanged;
 // the states are compared in e's order.
 func (in FinaliseInput) Check(e *Election, onLedger func(state string) (BatchTotals, error)) error {
-	for st := range in.Batched {
+	for _, st := range slices.Sorted(maps.Keys(in.Batched)) { // the first in order: the same text on every peer
 		if !e.HasState(st) {
 			return fmt.Errorf("the batch totals name %q, not a state of election %s", truncate(st), e.ID)
 		}

@@ -53,6 +53,17 @@ func TestFinaliseInputCheck(t *testing.T) {
 			t.Errorf("%s: %v; want refused, not as a changed ledger", name, err)
 		}
 	}
+	// Of several foreign states the first in order is named, the same on
+	// every peer (map order would differ between runs).
+	many := FinaliseInput{Batched: map[string]BatchTotals{"CA": {2, 7}, "NY": {}}}
+	for _, st := range []string{"ZZ", "TX", "WY", "AK", "OR", "ME", "KS", "DE"} {
+		many.Batched[st] = BatchTotals{}
+	}
+	for range 20 {
+		if err := many.Check(e, onLedger); err == nil || !strings.Contains(err.Error(), `name "AK"`) {
+			t.Fatalf("eight foreign states: %v; want the first in order, AK, named", err)
+		}
+	}
 	failing := errors.New("ledger unreadable")
 	if err := judged(BatchTotals{2, 7}).Check(e, func(string) (BatchTotals, error) { return BatchTotals{}, failing }); !errors.Is(err, failing) {
 		t.Errorf("an unreadable ledger: %v", err)

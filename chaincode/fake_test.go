@@ -32,7 +32,11 @@ import (
 // (endorse, commitEndorsed): its read set (recorded once trackReads is
 // called, as a peer's simulation records it) is then validated against the
 // state as Fabric's committer does, each key read by its version and each
-// range query by the keys it yields now.
+// range query by the keys it yields now. One difference: the fake records
+// the keys a range query yielded to the chaincode, where the peer records
+// every key it fetched (up to ~100 ahead of the chaincode's reading), so a
+// query the chaincode stops early is judged on fewer keys here than on a
+// peer; queries read to their end, as finalise's, are judged alike.
 type fakeStub struct {
 	shim.ChaincodeStubInterface
 

@@ -134,6 +134,9 @@ func TestSpreadNetworkFilesUseHostAddresses(t *testing.T) {
 		if settings["peer.address"] != p.Peer(i).Join(listen) {
 			t.Errorf("peer %d address %v", i, settings["peer.address"])
 		}
+		if n, _ := settings["ledger.state.totalQueryLimit"].(int); n <= 100_000 {
+			t.Errorf("peer %d: a range query's results capped at %v, not above Fabric's 100,000", i, settings["ledger.state.totalQueryLimit"])
+		}
 	}
 	for i := 0; i < OrdererCount; i++ {
 		settings := OrdererSettings(l, ports, p, i)

@@ -129,8 +129,19 @@ func PeerSettings(l Layout, ports Ports, hosts Placement, i int, builderDir stri
 		// each transaction writes in it, a LevelDB write per vote that grows
 		// as large as the state database (docs/ledger.md).
 		"ledger.history.enableHistoryDatabase": false,
+		// The chaincode reads a state's batch records whole in one range
+		// query (its results, the finalise's totals); the peer ends a range
+		// query silently after totalQueryLimit results.
+		"ledger.state.totalQueryLimit": MaxRangeQueryResults,
 	}
 }
+
+// MaxRangeQueryResults is the most results the peer gives one range query
+// of a chaincode (Fabric's default: 100,000): the most batches one state
+// can have for its results and finalise to see them all. A state's batches
+// hold one vote or more each, so it bounds a state's votes only at the
+// lowest load (5 batches a second at the batcher's 200 ms tick: 23 days).
+const MaxRangeQueryResults = 10_000_000
 
 // MaxChaincodeBatchKeys is the most keys the peer takes in one batched
 // read or write exchange with the chaincode: above 2 × ballot.MaxBatchVotes + 2.

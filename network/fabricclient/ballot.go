@@ -98,7 +98,7 @@ func (b *Ballot) FinaliseElection(ctx context.Context, judged ballot.FinaliseInp
 
 // finaliseError describes a failed FinaliseElection: the chaincode's
 // refusal of a ledger that changed since the check (its message, in the
-// peers') and a read conflict at commit (a batch committed after the
+// peers') and a read conflict at commit (a key it read written after the
 // endorsement) wrap ballot.ErrLedgerChanged; others are err as it is.
 func finaliseError(err error) error {
 	var commitErr *client.CommitError
@@ -106,7 +106,7 @@ func finaliseError(err error) error {
 	case strings.Contains(err.Error()+peerMessages(err), ballot.ErrLedgerChanged.Error()):
 		return ledgerChanged{err}
 	case errors.As(err, &commitErr) && readConflict(commitErr.Code):
-		return fmt.Errorf("%w: a batch was committed between the finalise's endorsement and its commit (%w); run finalise again", ballot.ErrLedgerChanged, err)
+		return fmt.Errorf("%w: a key the finalise read (a batch, an anchored log head or the election record) was written between its endorsement and its commit (%w); run finalise again", ballot.ErrLedgerChanged, err)
 	}
 	return err
 }
