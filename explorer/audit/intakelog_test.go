@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/network/fabricblock"
@@ -179,16 +181,8 @@ func TestFinaliseBatchTotals(t *testing.T) {
 	e := testElection() // CA only
 	c1 := commitTx(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob")))
 	c2 := commitTx(t, "c2", build(t, "CA", 2, vote("CA", 3, "alice"), vote("CA", 1, "bob")), 1) // voter 1 again: rejected
-	final := func(arg string) ledgertest.Tx {
-		tx := statusTx(t, "final", "FinaliseElection", e, ballot.StatusFinalised)
-		if arg != "" {
-			tx.Args = [][]byte{[]byte(arg)}
-		}
-		return tx
-	}
-	totals := func(batched map[string]ballot.BatchTotals) string {
-		return string(mustJSON(t, ballot.FinaliseInput{Batched: batched}))
-	}
+	final := func(arg string) ledgertest.Tx { return finaliseTx(t, "final", e, arg) }
+	totals := func(batched map[string]ballot.BatchTotals) string { return totalsArg(t, batched) }
 	for name, c := range map[string]struct {
 		final ledgertest.Tx
 		want  string // the issue's message, "" for none
@@ -208,6 +202,76 @@ func TestFinaliseBatchTotals(t *testing.T) {
 				t.Fatalf("flagged: %+v", issues)
 			case c.want != "" && (len(issues) != 1 || issues[0].Kind != audit.KindLogAnchor || issues[0].TxID != "final" || !strings.Contains(issues[0].Message, c.want)):
 				t.Fatalf("issues %+v; want one log_anchor at the finalise saying %q", issues, c.want)
+			}
+		})
+	}
+}
+
+// finaliseTx is the FinaliseElection of e with argument arg (none if ""),
+// as the chaincode writes it.
+func finaliseTx(t *testing.T, id string, e ballot.Election, arg string) ledgertest.Tx {
+	tx := statusTx(t, id, "FinaliseElection", e, ballot.StatusFinalised)
+	if arg != "" {
+		tx.Args = [][]byte{[]byte(arg)}
+	}
+	return tx
+}
+
+// totalsArg is the FinaliseElection argument carrying batched as the
+// totals its check judged.
+func totalsArg(t *testing.T, batched map[string]ballot.BatchTotals) string {
+	return string(mustJSON(t, ballot.FinaliseInput{Batched: batched}))
+}
+
+// TestFinaliseMarkedInvalid: a FinaliseElection the peers marked invalid
+// (its check judged the batches before one committed ahead of it, so its
+// range read of them conflicts) is not audited however wrong its totals,
+// and leaves the election as it was: a VALID finalise after it with the
+// right totals, in its block or a later one, is checked and accepted, and
+// one with wrong totals is flagged at itself only; the same wrong totals
+// marked VALID are flagged (log_anchor) with the chaincode's refusal.
+func TestFinaliseMarkedInvalid(t *testing.T) {
+	e := testElection() // CA only
+	c1 := commitTx(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob")))
+	c2 := commitTx(t, "c2", build(t, "CA", 2, vote("CA", 3, "alice"), vote("CA", 1, "bob")), 1) // voter 1 again: rejected
+	stale := func(code peer.TxValidationCode) ledgertest.Tx {
+		tx := finaliseTx(t, "stale", e, totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}})) // before c2
+		tx.Code = code
+		return tx
+	}
+	right := finaliseTx(t, "final", e, totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 4}}))
+	wrong := finaliseTx(t, "final", e, totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 5}}))
+	before := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e)}, {c1}, {statusTx(t, "close", "CloseElection", e, ballot.StatusClosed)}}
+	for name, c := range map[string]struct {
+		blocks [][]ledgertest.Tx // after before
+		want   []string          // "kind tx: message part" of each issue
+	}{
+		"invalid, the right totals in the next block": {[][]ledgertest.Tx{{c2, stale(peer.TxValidationCode_PHANTOM_READ_CONFLICT)}, {right}}, nil},
+		"invalid, the right totals in its block":      {[][]ledgertest.Tx{{c2, stale(peer.TxValidationCode_MVCC_READ_CONFLICT), right}}, nil},
+		"invalid, then wrong totals VALID": {[][]ledgertest.Tx{{c2, stale(peer.TxValidationCode_PHANTOM_READ_CONFLICT)}, {wrong}},
+			[]string{"log_anchor final: the check judged 2 holding 5"}},
+		"the wrong totals marked VALID": {[][]ledgertest.Tx{{c2, stale(peer.TxValidationCode_VALID)}},
+			[]string{"log_anchor stale: the ledger changed since the check: the CA batches are 2 holding 4 votes, the check judged 1 holding 2"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reports := auditChain(t, append(slices.Clone(before), c.blocks...))
+			issues := issuesOf(reports)
+			if len(issues) != len(c.want) {
+				t.Fatalf("issues %+v; want %q", issues, c.want)
+			}
+			for i, is := range issues {
+				if kind, msg, _ := strings.Cut(c.want[i], ": "); is.Kind+" "+is.TxID != kind || !strings.Contains(is.Message, msg) {
+					t.Fatalf("issue %+v; want %q", is, c.want[i])
+				}
+			}
+			var finalised []uint64 // the blocks whose election record is finalised
+			for _, r := range reports {
+				if r.Election != nil && r.Election.Status == ballot.StatusFinalised {
+					finalised = append(finalised, r.Block.Number)
+				}
+			}
+			if want := uint64(len(reports) - 1); !slices.Equal(finalised, []uint64{want}) {
+				t.Fatalf("election finalised in blocks %v; want in block %d only (the VALID finalise's)", finalised, want)
 			}
 		})
 	}
