@@ -37,6 +37,11 @@ import (
 // every key it fetched (up to ~100 ahead of the chaincode's reading), so a
 // query the chaincode stops early is judged on fewer keys here than on a
 // peer; queries read to their end, as finalise's, are judged alike.
+//
+// queryLimit, if set, is the peer's ledger.state.totalQueryLimit: a range
+// query silently yields no more than that many results, and one that
+// reached it is recorded as ending at its last key, not exhausted (the
+// peer does not look past it).
 type fakeStub struct {
 	shim.ChaincodeStubInterface
 
@@ -58,6 +63,8 @@ type fakeStub struct {
 	// non-empty FinishWriteBatch), range queries.
 	gets, multiGets, keysRead, puts, writeExchanges, ranges int
 	failOn                                                  string // name of a method that fails with errInjected
+
+	queryLimit int // most results of one range query; 0: no limit
 }
 
 var errInjected = errors.New("injected ledger failure")
@@ -278,6 +285,9 @@ func (s *fakeStub) GetStateByPartialCompositeKey(object string, attrs []string) 
 		return nil, err
 	}
 	it := &fakeIterator{kvs: kvs, fail: s.failOn == "Next"}
+	if s.queryLimit > 0 && len(kvs) >= s.queryLimit {
+		it.kvs, it.limited = kvs[:s.queryLimit], true
+	}
 	if s.reads != nil {
 		it.read, it.versions = &rangeRead{prefix: prefix}, s.versions
 		s.reads.ranges = append(s.reads.ranges, it.read)
@@ -306,8 +316,9 @@ func (s *fakeStub) keysWithPrefix(object string, attrs []string) ([]*queryresult
 }
 
 // GetStateByPartialCompositeKeyWithPagination pages like the peer: up to
-// size keys after the bookmark (the last key of the previous page). The
-// peer serves it only to read-only transactions, so it records no read.
+// size keys (and queryLimit) after the bookmark (the last key of the
+// previous page). The peer serves it only to read-only transactions, so it
+// records no read.
 func (s *fakeStub) GetStateByPartialCompositeKeyWithPagination(object string, attrs []string, size int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
 	kvs, _, err := s.keysWithPrefix(object, attrs)
 	if err != nil {
@@ -317,6 +328,9 @@ func (s *fakeStub) GetStateByPartialCompositeKeyWithPagination(object string, at
 		kvs = kvs[1:]
 	}
 	kvs = kvs[:min(len(kvs), int(size))]
+	if s.queryLimit > 0 {
+		kvs = kvs[:min(len(kvs), s.queryLimit)]
+	}
 	meta := &peer.QueryResponseMetadata{FetchedRecordsCount: int32(len(kvs))}
 	if len(kvs) > 0 {
 		meta.Bookmark = kvs[len(kvs)-1].Key
@@ -325,8 +339,9 @@ func (s *fakeStub) GetStateByPartialCompositeKeyWithPagination(object string, at
 }
 
 type fakeIterator struct {
-	kvs  []*queryresult.KV
-	fail bool
+	kvs     []*queryresult.KV
+	fail    bool
+	limited bool // kvs end at the query limit: the read is not exhausted
 	// read records what the iterator yields (nil: not recorded), with the
 	// keys' versions.
 	read     *rangeRead
@@ -334,7 +349,7 @@ type fakeIterator struct {
 }
 
 func (it *fakeIterator) HasNext() bool {
-	if len(it.kvs) == 0 && it.read != nil {
+	if len(it.kvs) == 0 && it.read != nil && !it.limited {
 		it.read.exhausted = true
 	}
 	return len(it.kvs) > 0

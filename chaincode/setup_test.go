@@ -2,6 +2,7 @@ package chaincode
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -221,6 +222,49 @@ func TestFinaliseInvalidatedByALateBatch(t *testing.T) {
 	}
 	if ca := results(t, h).States["CA"]; ca.Batches != 2 {
 		t.Fatalf("CA results %+v after the finalise; want the 2 batches before it", ca)
+	}
+}
+
+// TestFinaliseRefusesAReadCutShort: a peer ends a range query silently at
+// its ledger.state.totalQueryLimit; a finalise whose read of a state's
+// batches is cut so refuses the true totals as a changed ledger (the
+// batches it read differ from those judged) and the election stays
+// closed: never finalised with its results counted short. Without the
+// limit the same totals finalise.
+func TestFinaliseRefusesAReadCutShort(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	for seq := range uint64(5) {
+		if _, err := h.commit(batch(t, "CA", seq+1, votes("CA", 10*int(seq), 2))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.commit(batch(t, "NY", 1, votes("NY", 0, 1))); err != nil {
+		t.Fatal(err)
+	}
+	h.must(commissionAdmin, h.cc.CloseElection)
+	judged := h.judged() // no limit yet: every batch, as the check's paged reads give them
+	if want := (ballot.BatchTotals{Batches: 5, Votes: 10}); judged.Batched["CA"] != want {
+		t.Fatalf("CA totals %+v; want %+v", judged.Batched["CA"], want)
+	}
+
+	h.stub.queryLimit = 3
+	if ca := results(t, h).States["CA"]; ca.Batches != 3 {
+		t.Fatalf("CA results %+v under a limit of 3 results; want the 3 batches a peer gives", ca)
+	}
+	_, err := h.call(commissionAdmin, h.finaliseFn(judged))
+	if !errors.Is(err, ballot.ErrLedgerChanged) {
+		t.Errorf("finalise of a state of 5 batches read 3: %v; want %v", err, ballot.ErrLedgerChanged)
+	}
+	wantErr(t, "finalise of a state of 5 batches read 3", err, "the CA batches are 3 holding 6 votes, the check judged 5 holding 10")
+	if st := h.status(); st != ballot.StatusClosed {
+		t.Fatalf("election %s after a finalise that read 3 of 5 batches; want closed", st)
+	}
+
+	h.stub.queryLimit = 0
+	h.must(commissionAdmin, h.finaliseFn(judged))
+	if st := h.status(); st != ballot.StatusFinalised {
+		t.Fatalf("election %s after a finalise without the limit; want finalised", st)
 	}
 }
 
