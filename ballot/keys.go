@@ -30,6 +30,16 @@ const (
 
 const compositeSep = "\x00"
 
+// MaxStateBatches is the most batch records of one state the chaincode reads
+// whole, in one range query (its results, the finalise's totals): the
+// peers' ledger.state.totalQueryLimit, set to it (Fabric's default, 100,000,
+// ends a range query there without an error). A state's batches hold one
+// vote or more each, so it bounds a state's votes only at the lowest load
+// (5 batches a second at the batcher's 200 ms tick: 23 days). The chaincode
+// refuses to sum a state that reaches it (its read may have been cut), so
+// the peers' limit and this must change together.
+const MaxStateBatches = 10_000_000
+
 // BatchKey is the ledger key of the record of batch seq of state:
 // object "batch", attributes [state, seq as 20 zero-padded digits], so that
 // keys sort in sequence order.

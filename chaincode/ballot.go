@@ -50,13 +50,14 @@ const (
 // never conflict.
 type BallotContract struct {
 	contractapi.Contract
-	clock func() time.Time // this peer's clock, for MaxClockSkew
+	clock      func() time.Time // this peer's clock, for MaxClockSkew
+	maxBatches int              // ballot.MaxStateBatches: the most batch records of a state one range query reads
 }
 
 // NewBallotContract returns the contract, named "ballot", checking
 // transaction times against the local clock.
 func NewBallotContract() *BallotContract {
-	c := &BallotContract{clock: time.Now}
+	c := &BallotContract{clock: time.Now, maxBatches: ballot.MaxStateBatches}
 	c.Name = "ballot"
 	c.Info.Title = "Votechain ballot ledger"
 	c.Info.Version = "1.0.0"
@@ -174,7 +175,7 @@ func (c *BallotContract) CloseElection(ctx contractapi.TransactionContextInterfa
 // them is refused (an earlier client's).
 func (c *BallotContract) FinaliseElection(ctx contractapi.TransactionContextInterface, batchedJSON string) (string, error) {
 	check := func(ctx contractapi.TransactionContextInterface, e *ballot.Election) error {
-		return finalisable(ctx, e, batchedJSON)
+		return c.finalisable(ctx, e, batchedJSON)
 	}
 	return c.transition(ctx, ballot.StatusClosed, ballot.StatusFinalised, func(e *ballot.Election, now time.Time) { e.FinalisedAt = now }, check)
 }
@@ -182,7 +183,7 @@ func (c *BallotContract) FinaliseElection(ctx contractapi.TransactionContextInte
 // finalisable refuses unless every state's batches are those batchedJSON
 // says the caller's check judged, and hold as many votes as its anchored
 // log head.
-func finalisable(ctx contractapi.TransactionContextInterface, e *ballot.Election, batchedJSON string) error {
+func (c *BallotContract) finalisable(ctx contractapi.TransactionContextInterface, e *ballot.Election, batchedJSON string) error {
 	if len(batchedJSON) > maxElectionBytes {
 		return fmt.Errorf("batch totals of %d bytes exceed %d", len(batchedJSON), maxElectionBytes)
 	}
@@ -192,7 +193,7 @@ func finalisable(ctx contractapi.TransactionContextInterface, e *ballot.Election
 	}
 	results := make(map[string]ballot.StateResult, len(e.States))
 	err := in.Check(e, func(st string) (ballot.BatchTotals, error) {
-		sr, err := stateResult(ctx, st)
+		sr, err := c.stateResult(ctx, st)
 		results[st] = sr
 		return sr.Totals(), err
 	})

@@ -21,7 +21,7 @@ func (c *BallotContract) GetResults(ctx contractapi.TransactionContextInterface)
 	res := ballot.Results{ElectionID: e.ID, Status: e.Status, National: make(ballot.Tally),
 		States: make(map[string]ballot.StateResult, len(e.States))}
 	for _, state := range e.States {
-		sr, err := stateResult(ctx, state)
+		sr, err := c.stateResult(ctx, state)
 		if err != nil {
 			return "", err
 		}
@@ -42,15 +42,17 @@ func (c *BallotContract) GetStateResults(ctx contractapi.TransactionContextInter
 	if !e.HasState(state) {
 		return "", fmt.Errorf("state %q is not in election %s", state, e.ID)
 	}
-	sr, err := stateResult(ctx, state)
+	sr, err := c.stateResult(ctx, state)
 	if err != nil {
 		return "", err
 	}
 	return marshal(sr)
 }
 
-// stateResult sums the batch records of state.
-func stateResult(ctx contractapi.TransactionContextInterface, state string) (ballot.StateResult, error) {
+// stateResult sums the batch records of state. It refuses a state of
+// c.maxBatches records or more: the peer ends a range query there without
+// an error, so the sum could be short.
+func (c *BallotContract) stateResult(ctx contractapi.TransactionContextInterface, state string) (ballot.StateResult, error) {
 	it, err := ctx.GetStub().GetStateByPartialCompositeKey(ballot.BatchObject, []string{state})
 	if err != nil {
 		return ballot.StateResult{}, fmt.Errorf("list batches of %s: %w", state, err)
@@ -67,6 +69,9 @@ func stateResult(ctx contractapi.TransactionContextInterface, state string) (bal
 			return ballot.StateResult{}, fmt.Errorf("decode batch record %q: %w", kv.Key, err)
 		}
 		sr.Add(rec)
+		if sr.Batches >= c.maxBatches {
+			return ballot.StateResult{}, fmt.Errorf("%s has %d batch records or more, the most one range query reads (the peers' ledger.state.totalQueryLimit, ballot.MaxStateBatches): its results cannot be summed whole; raise both together", state, c.maxBatches)
+		}
 	}
 	return sr, nil
 }

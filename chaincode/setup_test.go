@@ -229,8 +229,10 @@ func TestFinaliseInvalidatedByALateBatch(t *testing.T) {
 // its ledger.state.totalQueryLimit; a finalise whose read of a state's
 // batches is cut so refuses the true totals as a changed ledger (the
 // batches it read differ from those judged) and the election stays
-// closed: never finalised with its results counted short. Without the
-// limit the same totals finalise.
+// closed: never finalised with its results counted short. A state of as
+// many batches as the chaincode's own limit (ballot.MaxStateBatches) is
+// refused by results and finalise alike. Under the limit the same totals
+// finalise.
 func TestFinaliseRefusesAReadCutShort(t *testing.T) {
 	h := newHarness(t)
 	h.open()
@@ -261,7 +263,18 @@ func TestFinaliseRefusesAReadCutShort(t *testing.T) {
 		t.Fatalf("election %s after a finalise that read 3 of 5 batches; want closed", st)
 	}
 
-	h.stub.queryLimit = 0
+	// A state of as many batches as the chaincode's limit: the read cannot
+	// tell a whole state from a cut one, so results and finalise refuse it.
+	h.cc.maxBatches, h.stub.queryLimit = 5, 5
+	_, err = h.call(observerAdmin, h.cc.GetResults)
+	wantErr(t, "results of a state of 5 batches at a limit of 5", err, "CA has 5 batch records or more")
+	_, err = h.call(commissionAdmin, h.finaliseFn(judged))
+	wantErr(t, "finalise of a state of 5 batches at a limit of 5", err, "CA has 5 batch records or more")
+	if st := h.status(); st != ballot.StatusClosed {
+		t.Fatalf("election %s after a finalise of a state at the limit; want closed", st)
+	}
+
+	h.cc.maxBatches, h.stub.queryLimit = 6, 0
 	h.must(commissionAdmin, h.finaliseFn(judged))
 	if st := h.status(); st != ballot.StatusFinalised {
 		t.Fatalf("election %s after a finalise without the limit; want finalised", st)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/votechain/votechain/ballot"
 )
 
 // Settings is a set of changes to a Fabric YAML file, keyed by dotted path
@@ -132,16 +134,9 @@ func PeerSettings(l Layout, ports Ports, hosts Placement, i int, builderDir stri
 		// The chaincode reads a state's batch records whole in one range
 		// query (its results, the finalise's totals); the peer ends a range
 		// query silently after totalQueryLimit results.
-		"ledger.state.totalQueryLimit": MaxRangeQueryResults,
+		"ledger.state.totalQueryLimit": ballot.MaxStateBatches,
 	}
 }
-
-// MaxRangeQueryResults is the most results the peer gives one range query
-// of a chaincode (Fabric's default: 100,000): the most batches one state
-// can have for its results and finalise to see them all. A state's batches
-// hold one vote or more each, so it bounds a state's votes only at the
-// lowest load (5 batches a second at the batcher's 200 ms tick: 23 days).
-const MaxRangeQueryResults = 10_000_000
 
 // MaxChaincodeBatchKeys is the most keys the peer takes in one batched
 // read or write exchange with the chaincode: above 2 × ballot.MaxBatchVotes + 2.
