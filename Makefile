@@ -69,14 +69,14 @@ status: build ## show what runs where
 # test-lock.sh notice says who holds it, if anyone, before they run).
 test: deps fabric-bin build ## run all tests, including integration tests on real services (heavy tests only compiled and vetted)
 	GO=$(GO) scripts/test-heavy.sh --vet
-	scripts/test-lock.sh shared $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	VOTECHAIN_TEST_BIN=$(CURDIR)/bin scripts/test-lock.sh shared $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-unit: deps ## the fast lane: every test that needs no Fabric network (-short; about 3 minutes on 2 cores)
 	GO=$(GO) scripts/test-heavy.sh --vet -trimpath
 	scripts/test-lock.sh notice $(GO) test -short -trimpath -count=1 -timeout 10m ./...
 
 test-heavy: deps fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test, test-heavy or bench on the machine (about 3 minutes)
-	GO=$(GO) TEST_HEAVY_TIMEOUT=$(TEST_HEAVY_TIMEOUT) scripts/test-heavy.sh
+	GO=$(GO) TEST_HEAVY_TIMEOUT=$(TEST_HEAVY_TIMEOUT) VOTECHAIN_TEST_BIN=$(CURDIR)/bin scripts/test-heavy.sh
 
 fmt: ## gofmt the code
 	gofmt -w $$(git ls-files '*.go')

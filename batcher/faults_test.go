@@ -42,12 +42,8 @@ func newStackConsensus(t *testing.T, consensus network.Consensus) *stack {
 	nettest.SetupElection(t, n, nettest.Election(states, batcher.TestCandidates))
 	rs := redistest.Start(t)
 	dir := nettest.RunDir(t, "batcher")
+	nettest.Commands(t, dir, "batcher")
 	bin := filepath.Join(dir, "batcher")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/batcher")
-	build.Dir = nettest.RepoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build batcher: %v\n%s", err, out)
-	}
 	return &stack{net: n, rdb: rs.Client(), redis: rs, ledger: nettest.Dial(t, n, "Commission").Ballot(), bin: bin, dir: dir}
 }
 

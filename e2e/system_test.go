@@ -77,7 +77,7 @@ func commands(t *testing.T) string {
 			t.Fatal(err)
 		}
 		binDir = filepath.Join(dir, "bin")
-		nettest.BuildCommands(t, binDir)
+		nettest.Commands(t, binDir)
 	})
 	if binDir == "" {
 		t.Fatal("building the commands failed in an earlier test")

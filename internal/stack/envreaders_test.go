@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"os/exec"
 	"slices"
 	"testing"
 
@@ -17,11 +16,7 @@ import (
 // gateway's --redis-addr, the explorer's --db) is unread.
 func TestEnvReadersAgainstTheCommands(t *testing.T) {
 	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/batcher", "./cmd/gateway", "./cmd/explorer")
-	build.Dir = nettest.RepoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the commands: %v\n%s", err, out)
-	}
+	nettest.Commands(t, bin, "batcher", "gateway", "explorer")
 	dir := t.TempDir()
 	s, err := New(Config{Dir: dir, PortBase: 23100, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir})
 	if err != nil {

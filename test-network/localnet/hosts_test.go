@@ -59,7 +59,7 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 	cfg := nettest.Config(t)
 	m := nettest.SeparateHosts(t, cfg.PortBase)
 	bin := filepath.Dir(cfg.Chaincode) // the test's run folder, with the chaincode built
-	nettest.BuildCommands(t, bin, "batcher", "gateway", "explorer")
+	nettest.Commands(t, bin, "batcher", "gateway", "explorer")
 	sys, err := stack.New(stack.Config{
 		Dir: filepath.Join(bin, "system"), PortBase: cfg.PortBase, BinDir: bin, FabricBin: cfg.FabricBin, Builder: cfg.Builder,
 		Election: filepath.Join(nettest.RepoRoot(t), "config", "election.json"), Window: time.Hour,

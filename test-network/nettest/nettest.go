@@ -1,12 +1,13 @@
 // Package nettest starts a private instance of the Votechain test network for
 // an integration test: its own run folder under the repository's git-ignored
-// .run/test, its own port range, its own chaincode build, all stopped and
+// .run/test, its own port range, its own chaincode binary, all stopped and
 // removed when the test ends.
 package nettest
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -74,18 +75,73 @@ func BuildChaincode(t testing.TB, dir string, ldflags string) string {
 	return filepath.Join(dir, "ballotcc")
 }
 
-// BuildCommands compiles the named commands (cmd/NAME), or all of them
-// (./cmd/...) if none are named, into dir.
-func BuildCommands(t testing.TB, dir string, names ...string) {
+// BinEnv is the environment variable naming a folder of the project's
+// commands built from this checkout: make test sets it to bin/, which it
+// has just built. Commands then copies them from there instead of linking
+// each anew (seconds apiece on 2 cores, and tests call it dozens of times).
+const BinEnv = "VOTECHAIN_TEST_BIN"
+
+// Commands puts the named commands (cmd/NAME), or all of them if none are
+// named, into dir: copied from the folder $VOTECHAIN_TEST_BIN (BinEnv) if
+// set, else compiled from the checkout. dir holds its own copies, so a
+// rebuild of that folder while a test runs leaves the test's processes
+// alone.
+func Commands(t testing.TB, dir string, names ...string) {
 	t.Helper()
-	pkgs := []string{"./cmd/..."}
-	if len(names) > 0 {
-		pkgs = nil
-		for _, name := range names {
-			pkgs = append(pkgs, "./cmd/"+name)
+	from := os.Getenv(BinEnv)
+	if from == "" {
+		pkgs := []string{"./cmd/..."}
+		if len(names) > 0 {
+			pkgs = nil
+			for _, name := range names {
+				pkgs = append(pkgs, "./cmd/"+name)
+			}
+		}
+		build(t, append([]string{"-o", dir + "/"}, pkgs...)...)
+		return
+	}
+	if len(names) == 0 {
+		names = commandNames(t)
+	}
+	mkdirAll(t, dir)
+	for _, name := range names {
+		if err := copyExecutable(filepath.Join(from, name), filepath.Join(dir, name)); err != nil {
+			t.Fatalf("%v: run `make build`, or unset %s to have the tests build the commands", err, BinEnv)
 		}
 	}
-	build(t, append([]string{"-o", dir + "/"}, pkgs...)...)
+}
+
+// commandNames lists the project's commands: the folders under cmd/.
+func commandNames(t testing.TB) []string {
+	entries, err := os.ReadDir(filepath.Join(RepoRoot(t), "cmd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// copyExecutable copies the executable file src to dst (mode 0755).
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return out.Close()
 }
 
 func build(t testing.TB, args ...string) {
@@ -166,11 +222,12 @@ func Config(t testing.TB) localnet.Config {
 		t.Fatalf("Fabric binaries missing in %s: run `make fabric-bin` (make test does it)", fabricBin)
 	}
 	dir := RunDir(t, "net")
+	Commands(t, dir, "ballotcc")
 	return localnet.Config{
 		Dir:       filepath.Join(dir, "network"),
 		PortBase:  PortBase(t),
 		FabricBin: fabricBin,
-		Chaincode: BuildChaincode(t, dir, ""),
+		Chaincode: filepath.Join(dir, "ballotcc"),
 		Builder:   filepath.Join(root, network.BuilderDir),
 		Log:       slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	}
