@@ -42,6 +42,13 @@ import (
 
 const envPrefix = "GATEWAY"
 
+// minPagePoll and maxPagePoll bound --page-poll-interval. Every open voter
+// page reads the election record once an interval and gives a read up
+// after one, so a shorter interval multiplies the load while a busy
+// gateway's slower answers count as failed; a longer one leaves a page
+// offering its form that long after an early close.
+const minPagePoll, maxPagePoll = 5 * time.Second, time.Hour
+
 // options are the command's settings.
 type options struct {
 	listen          string
@@ -70,7 +77,7 @@ type options struct {
 
 func parseFlags(args []string) (*options, error) {
 	o := &options{}
-	hd, dd := httpapi.DefaultConfig(), dedup.DefaultConfig()
+	hd, dd, pd := httpapi.DefaultConfig(), dedup.DefaultConfig(), voterweb.DefaultConfig()
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.Usage = cli.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).", "")
 	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address")
@@ -78,6 +85,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.procs, "procs", 0, "most threads running Go code at once (as GOMAXPROCS); 0: Go's default (the GOMAXPROCS environment variable, else the cores the process may use). 1 took ~10% less gateway CPU per vote over loopback at 5,000 votes/s on a loaded 2-core machine (no second thread to wake, spin and steal work), but caps the gateway at one core")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
 	fs.StringVar(&o.page.ExplorerURL, "explorer-url", "", "base URL of a block explorer the election's auditors or observers run (bin/explorer), as voters' browsers reach it, such as http://"+cli.DefaultExplorerAddr()+": the voter page links to its results and to its check of a vote (/verify), so a voter can check on a node this gateway's operator does not control; empty: the page links to the gateway's own JSON only")
+	fs.DurationVar(&o.page.PollInterval, "page-poll-interval", pd.PollInterval, fmt.Sprintf("how often, on average, the voter page reads the election record (GET /api/v1/election) while voting is open and its tab is shown, to show an early close: each wait is drawn from 3/4 to 5/4 of it, doubles after each failed read (up to 8 times it) and lasts at least a 503's or 429's Retry-After (up to 10 minutes); a read is given up after one interval. Each open page makes one request an interval; %s to %s", minPagePoll, maxPagePoll))
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "listen address for /metrics (and /healthz) apart from the API, for Prometheus only: the metrics show each state's queue and its Bloom filter's fill, which grows with its turnout: not for voters; empty: /metrics is served on --listen with the API")
 	o.redis = cli.RedisFlags(fs, redisserver.UserGateway)
 	o.secretFile = cli.SecretFlag(fs)
@@ -118,6 +126,12 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if err == nil {
 		err = cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval")
+	}
+	if err == nil {
+		err = cli.DurationsAtLeast(fs, minPagePoll, "page-poll-interval")
+	}
+	if err == nil && o.page.PollInterval > maxPagePoll {
+		err = cli.Usagef("--page-poll-interval is %s: it must be at most %s", o.page.PollInterval, maxPagePoll)
 	}
 	if err == nil && o.page.ExplorerURL != "" {
 		err = cli.CheckExplorerURL("--explorer-url", o.page.ExplorerURL)

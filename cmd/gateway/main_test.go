@@ -263,10 +263,42 @@ func TestExplorerURLFlag(t *testing.T) {
 		"https://observers.example.org/#":        "has a query or a fragment",
 		"https://voter:pw@observers.example.org": "names a user",
 	} {
-		_, err := parseFlags([]string{"--explorer-url", value})
-		if want := fmt.Sprintf("--explorer-url %q %s", value, says); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), want) {
-			t.Errorf("--explorer-url %s: %v; want a usage error saying %s", value, err, want)
+		wantUsageError(t, []string{"--explorer-url", value}, fmt.Sprintf("--explorer-url %q %s", value, says))
+	}
+}
+
+// wantUsageError fails t unless gateway args is a usage error (exit 2)
+// whose message holds want.
+func wantUsageError(t *testing.T, args []string, want string) {
+	t.Helper()
+	if _, err := parseFlags(args); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), want) {
+		t.Errorf("%q: %v; want a usage error saying %s", args, err, want)
+	}
+}
+
+// TestPagePollIntervalFlag: --page-poll-interval, or
+// GATEWAY_PAGE_POLL_INTERVAL, gives the voter page its interval between
+// reads of the election record, 45 s by default; 5 s and an hour are
+// taken, a value under 5 s or over an hour is a usage error (exit 2)
+// naming the flag, the value and the bound.
+func TestPagePollIntervalFlag(t *testing.T) {
+	for args, want := range map[string]time.Duration{
+		"":                         45 * time.Second,
+		"--page-poll-interval=10s": 10 * time.Second,
+		"--page-poll-interval 5s":  5 * time.Second,
+		"--page-poll-interval=1h":  time.Hour,
+	} {
+		if o, err := parseFlags(strings.Fields(args)); err != nil || o.page.PollInterval != want {
+			t.Errorf("%q: %v; want a page poll interval of %s", args, err, want)
 		}
+	}
+	for _, value := range []string{"4.999s", "0s", "-45s"} {
+		wantUsageError(t, []string{"--page-poll-interval=" + value}, "--page-poll-interval is "+value+": it must be at least 5s")
+	}
+	wantUsageError(t, []string{"--page-poll-interval=1h0m1s"}, "--page-poll-interval is 1h0m1s: it must be at most 1h0m0s")
+	t.Setenv("GATEWAY_PAGE_POLL_INTERVAL", "2m")
+	if o, err := parseFlags(nil); err != nil || o.page.PollInterval != 2*time.Minute {
+		t.Errorf("GATEWAY_PAGE_POLL_INTERVAL=2m: %v; want a page poll interval of 2m", err)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -322,11 +324,22 @@ func browserInKolkata(t *testing.T) context.Context {
 	return b
 }
 
-// electionAPI answers GET /api/v1/election with the answer stored last
-// and counts the reads.
+// electionAPI answers GET /api/v1/election with the answer stored last,
+// with a Retry-After of retryAfter seconds when that is not 0, and counts
+// and logs the reads.
 type electionAPI struct {
-	answer atomic.Pointer[apiAnswer]
-	reads  atomic.Int64
+	answer     atomic.Pointer[apiAnswer]
+	retryAfter atomic.Int64
+	reads      atomic.Int64
+	mu         sync.Mutex
+	log        []apiRead
+}
+
+// apiRead is a read of the record: when it came and how it was answered.
+type apiRead struct {
+	at         time.Time
+	status     int
+	retryAfter int64
 }
 
 // apiAnswer is the fake API's answer; status 0: none, the request is held
@@ -339,13 +352,19 @@ type apiAnswer struct {
 
 func (a *electionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.reads.Add(1)
-	ans := a.answer.Load()
+	ans, ra := a.answer.Load(), a.retryAfter.Load()
+	a.mu.Lock()
+	a.log = append(a.log, apiRead{time.Now(), ans.status, ra})
+	a.mu.Unlock()
 	if ans.status == 0 {
 		select {
 		case <-r.Context().Done():
 		case <-time.After(5 * time.Second):
 		}
 		return
+	}
+	if ra != 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(ans.status)
@@ -486,6 +505,68 @@ func TestElectionPollInBrowser(t *testing.T) {
 	heading, _, times, _ = state("poll-set-anew")
 	if heading != "Voting is not open yet" || !timesAre(times, utcTime(opens), utcTime(opens.Add(time.Hour))) {
 		t.Errorf("with the window set anew: heading %q, times %q; want \"Voting is not open yet\" and the new window", heading, times)
+	}
+}
+
+// TestRetryAfterInBrowser drives the page in headless Chromium with an open
+// election and the record read every 100 ms on average. While the API
+// answers 503 with Retry-After: 2 (as the gateway's election_unavailable
+// does), then 429 with Retry-After: 1 (its rate limit), the page reads the
+// record again each time once that many seconds have passed since the
+// answer, not sooner (10 ms allowed for the timer) and not 2 s later (its
+// own wait is at most 1 s here). Once the record is answered (200, the
+// header ignored there), the reads go on every 100 ms or so: 6 within 3 s.
+func TestRetryAfterInBrowser(t *testing.T) {
+	b := browserInKolkata(t)
+	e := referendum()
+	api, srv := pollServer(t, e, 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(b, 30*time.Second)
+	defer cancel()
+	// readsReach waits up to within for the record's nth read.
+	readsReach := func(n int64, within time.Duration) bool {
+		for deadline := time.Now().Add(within); api.reads.Load() < n; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				return false
+			}
+		}
+		return true
+	}
+
+	api.retryAfter.Store(2)
+	api.answer.Store(&apiAnswer{http.StatusServiceUnavailable, []byte(`{"error":{"code":"election_unavailable","message":"the election record is not available"}}`)})
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("vote-form"))); err != nil {
+		t.Fatal(err)
+	}
+	if !readsReach(3, 8*time.Second) {
+		t.Fatalf("%d reads of a record answering 503 with Retry-After: 2 in 8 s; want 3", api.reads.Load())
+	}
+	api.answer.Store(&apiAnswer{http.StatusTooManyRequests, []byte(`{"error":{"code":"rate_limited","message":"too many requests; slow down"}}`)})
+	api.retryAfter.Store(1)
+	if n := api.reads.Load(); !readsReach(n+2, 6*time.Second) {
+		t.Fatalf("%d reads of a record answering 429 with Retry-After: 1 in 6 s; want 2", api.reads.Load()-n)
+	}
+	record, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.answer.Store(&apiAnswer{http.StatusOK, record})
+	if n := api.reads.Load(); !readsReach(n+6, 3*time.Second) {
+		t.Errorf("%d reads in 3 s once the record was answered; want 6 (every 100 ms or so, a 200's Retry-After ignored)", api.reads.Load()-n)
+	}
+
+	api.mu.Lock()
+	reads := slices.Clone(api.log)
+	api.mu.Unlock()
+	for i := 1; i < len(reads); i++ {
+		prev := reads[i-1]
+		if prev.status != http.StatusServiceUnavailable && prev.status != http.StatusTooManyRequests {
+			continue
+		}
+		gap, least := reads[i].at.Sub(prev.at), time.Duration(prev.retryAfter)*time.Second
+		if gap < least-10*time.Millisecond || gap > least+2*time.Second {
+			t.Errorf("read %d came %s after a %d with Retry-After: %d; want %s to %s later",
+				i+1, gap.Round(time.Millisecond), prev.status, prev.retryAfter, least, least+2*time.Second)
+		}
 	}
 }
 

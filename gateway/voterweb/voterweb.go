@@ -21,10 +21,12 @@
 // script moves the page from phase to phase when the window opens or ends
 // while it is open, on the gateway's clock. While the window is open it
 // also reads the election record (GET /api/v1/election) about every
-// Config.PollInterval, less often after failed reads and not while its tab
-// is hidden: a record closed or finalised (an operator's early close) moves
-// the page to the closed phase, and one set up anew gives the page its
-// window. The gateway still decides when a vote is sent.
+// Config.PollInterval, less often after failed reads, never before the
+// Retry-After of a 503 or 429 answer has passed (at most 10 minutes of it),
+// and not while its tab is hidden: a record closed or finalised (an
+// operator's early close) moves the page to the closed phase, and one set
+// up anew gives the page its window. The gateway still decides when a vote
+// is sent.
 //
 // The page holds no rules of its own: the API decides and words every
 // refusal, and the page shows those words.
@@ -130,8 +132,10 @@ type Config struct {
 	// record while the page is in the open phase and its tab is shown:
 	// each wait is drawn from 3/4 to 5/4 of it (so that pages opened
 	// together do not ask together), and doubles after each failed read,
-	// up to 8 times it. It bounds how long a page in a shown tab goes on
-	// offering the form after an early close. At least a millisecond.
+	// up to 8 times it; a 503 or 429 answer's Retry-After (whole seconds,
+	// up to 10 minutes) holds the next read back further. A read is given
+	// up after one interval. It bounds how long a page in a shown tab goes
+	// on offering the form after an early close. At least a millisecond.
 	PollInterval time.Duration
 }
 

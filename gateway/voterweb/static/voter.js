@@ -25,9 +25,10 @@ const pageData = (() => {
   return d ? JSON.parse(d.textContent) : { reasons: {} };
 })();
 
-// api calls the gateway and returns {status, body}; a body that is not JSON
-// becomes an error in words. With timeout (ms), a gateway that has not
-// answered by then is a network error (status 0); without, it is waited for.
+// api calls the gateway and returns {status, body, headers}; a body that is
+// not JSON becomes an error in words. With timeout (ms), a gateway that has
+// not answered by then is a network error (status 0, no headers); without,
+// it is waited for.
 async function api(method, path, body, timeout) {
   const init = { method, headers: { Accept: "application/json" } };
   if (timeout > 0 && AbortSignal.timeout) init.signal = AbortSignal.timeout(timeout);
@@ -42,9 +43,10 @@ async function api(method, path, body, timeout) {
     return { status: 0, body: { error: { code: "network", message: "the gateway could not be reached (" + err.message + ")" } } };
   }
   try {
-    return { status: resp.status, body: await resp.json() };
+    return { status: resp.status, body: await resp.json(), headers: resp.headers };
   } catch (err) {
-    return { status: resp.status, body: { error: { code: "http_" + resp.status, message: "the gateway answered " + resp.status + " " + resp.statusText } } };
+    return { status: resp.status, headers: resp.headers,
+      body: { error: { code: "http_" + resp.status, message: "the gateway answered " + resp.status + " " + resp.statusText } } };
   }
 }
 
@@ -370,27 +372,45 @@ function followWindow() {
 
 // The record is read about every pageData.poll ms; each failed read
 // doubles the wait, up to pollMax times that, and a good one resets it.
+// No read is made before pollNotBefore (ms, device clock), the end of the
+// last answer's Retry-After.
 const pollMax = 8;
 let pollWait = pageData.poll;
 let pollTimer = 0;
 let lastPoll = Date.now(); // the gateway read the record to render the page
+let pollNotBefore = 0;
 let polling = false;
 
 // schedulePoll sets the next read of the record wait ms away (by default
 // 3/4 to 5/4 of pollWait, so that pages opened together do not ask
-// together). It sets none unless the page is open and its tab shown, nor
-// while a read is under way: that read sets the next.
+// together), or at pollNotBefore if that is later. It sets none unless the
+// page is open and its tab shown, nor while a read is under way: that read
+// sets the next.
 function schedulePoll(wait) {
   clearTimeout(pollTimer);
   if (phase !== "open" || document.hidden || polling || !(pageData.poll > 0)) return;
-  pollTimer = setTimeout(pollElection, wait ?? pollWait * (0.75 + Math.random() / 2));
+  wait = wait ?? pollWait * (0.75 + Math.random() / 2);
+  pollTimer = setTimeout(pollElection, Math.max(wait, pollNotBefore - Date.now()));
+}
+
+// retryMax is the longest wait (ms) a Retry-After imposes.
+const retryMax = 10 * 60 * 1000;
+
+// retryAfter is the wait (ms) a 503 or 429 answer asks for in its
+// Retry-After, in whole seconds as the gateway sends it, up to retryMax;
+// 0 for any other answer or form.
+function retryAfter(ans) {
+  if ((ans.status !== 503 && ans.status !== 429) || !ans.headers) return 0;
+  const secs = (ans.headers.get("Retry-After") || "").trim();
+  return /^\d+$/.test(secs) ? Math.min(Number(secs) * 1000, retryMax) : 0;
 }
 
 // pollElection reads the election record (GET /api/v1/election) and takes
 // its window (takeWindow). A record closed or finalised moves the page to
 // the after phase; one still configured, to the phase its window gives,
 // "before" included. Any other answer (an error, a 429) leaves the page as
-// it is and doubles the wait.
+// it is and doubles the wait; a 503 or 429 with Retry-After also holds the
+// next read back until it has passed (retryAfter).
 async function pollElection() {
   clearTimeout(pollTimer);
   if (phase !== "open" || document.hidden || polling) return;
@@ -404,6 +424,7 @@ async function pollElection() {
   } finally {
     polling = false;
   }
+  pollNotBefore = Date.now() + retryAfter(ans);
   const e = (ans.status === 200 && ans.body) || {};
   // The page's own timer may have ended the window during the read; a
   // record still open then says nothing new (its window may have been
