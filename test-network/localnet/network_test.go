@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,6 +129,43 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 		}
 		if _, err := probe.EvaluateTransaction("Get", "k2"); err == nil {
 			t.Fatal("a transaction endorsed by one org changed the ledger")
+		}
+	})
+
+	t.Run("a probe fails at once while a peer has exited, and up starts it again", func(t *testing.T) {
+		victim := network.PeerProcess(network.Observers)
+		running := func() (pid int) {
+			for _, p := range n.Status(ctx).Processes {
+				if p.Name == victim && p.Running {
+					pid = p.PID
+				}
+			}
+			return pid
+		}
+		pid := running()
+		if pid == 0 {
+			t.Fatalf("%s not running", victim)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil { // as a crash: its PID stays on record
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); running() != 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still running 10 s after its kill", victim)
+			}
+		}
+		began := time.Now()
+		err := n.Probe(ctx)
+		took := time.Since(began)
+		if err == nil || !strings.Contains(err.Error(), victim+" exited") || !strings.Contains(err.Error(), "vcnet up") {
+			t.Fatalf("probe with %s killed: %v; want it named as exited, and vcnet up", victim, err)
+		}
+		t.Logf("probe failed in %s: %v", took.Round(time.Millisecond), err)
+		if took > 30*time.Second { // its retries last 60 s
+			t.Fatalf("probe with %s killed took %s to fail", victim, took)
+		}
+		if err := n.Up(ctx); err != nil { // restarts the peer, then probes
+			t.Fatalf("up after the peer's kill: %v", err)
 		}
 	})
 

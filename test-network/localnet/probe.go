@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
 )
@@ -14,8 +16,14 @@ import (
 // Probe proves the network works end to end: a transaction through the
 // Commission's gateway, endorsed by both organisations, ordered and committed,
 // then read back with an evaluate. It retries while the network settles (Raft
-// leader election, gossip discovery), for at most 60 s.
+// leader election, gossip discovery), for at most 60 s; but it fails at once
+// when a peer or chaincode server this instance started has exited, since
+// every one of them takes part.
 func (n *Network) Probe(ctx context.Context) error {
+	if gone := n.exitedEndorsers(); len(gone) > 0 {
+		return fmt.Errorf("not probed: %s (the probe needs every peer and chaincode server: `vcnet up` starts them again; logs in %s)",
+			strings.Join(gone, "; "), n.layout.LogDir())
+	}
 	profile, err := n.Profile()
 	if err != nil {
 		return err
@@ -24,6 +32,25 @@ func (n *Network) Probe(ctx context.Context) error {
 		return fmt.Errorf("%w (logs in %s)", err, n.layout.LogDir())
 	}
 	return nil
+}
+
+// exitedEndorsers describes each peer and chaincode server this instance
+// started (its PID on record) that no longer runs, and why (proc.Why).
+func (n *Network) exitedEndorsers() []string {
+	procs := n.processes()
+	var gone []string
+	for _, o := range network.PeerOrgs {
+		for _, name := range []string{network.PeerProcess(o), network.ChaincodeProcess(o)} {
+			p, ok := procs[name]
+			if !ok {
+				continue // no chaincode deployed yet
+			}
+			if why := proc.Why(n.state.PIDs[name], p.Bin); why != "" {
+				gone = append(gone, name+" "+why)
+			}
+		}
+	}
+	return gone
 }
 
 // ProbeProfile is Probe through the given connection profile, which must
