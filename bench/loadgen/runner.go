@@ -71,10 +71,11 @@ type Runner struct {
 	URL        string // the gateway's vote endpoint, e.g. http://127.0.0.1:27380/api/v1/vote
 	Gen        *Generator
 	Rec        *Recorder
-	Progress   io.Writer     // one line per second while an attack runs; nil for none
+	Progress   io.Writer     // a line per second while an attack runs, and one as the gateway stops and starts answering (StallAfter); nil for none
 	Timeout    time.Duration // per request; default 30 s
 	MaxWorkers uint64        // concurrent requests (and connections) at most; default 1024
 	Grace      time.Duration // answers up to this long after a phase still count for its throughput; default 1 s
+	StallAfter time.Duration // no answer this long while requests wait: the gateway stopped answering; default 5 s
 	// Procs is the process's GOMAXPROCS while an attack runs (set at its
 	// start, restored at its end, so attacks of one process must not
 	// overlap); default 1, negative leaves it alone. On one P the workers
@@ -185,8 +186,12 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 	inTime := began.Add(d + grace)
 
 	var second [outcomes]atomic.Int64
-	done := make(chan struct{})
-	go r.progress(name, rate, began, &second, done)
+	var requests flow
+	done, reported := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(reported)
+		r.progress(name, rate, began, &second, &requests, done)
+	}()
 
 	crew := newCrew()
 	exhausted := make(chan struct{})
@@ -209,6 +214,7 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 			}
 			buf = body
 			a := answer{sent: time.Now(), contest: contest}
+			requests.sent()
 			a.code, err = c.do(body, true)
 			a.timeTo(time.Now(), c.arrived, err)
 			if err == nil {
@@ -216,6 +222,7 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 			}
 			o := r.Rec.record(&a)
 			second[o].Add(1)
+			requests.ended(o, err)
 			t.add(&a, o, inTime, err)
 			crew.rest(wake)
 		}
@@ -283,6 +290,7 @@ schedule:
 	wg.Wait()
 	p.Self, p.Stalls = measure.ReadGoRuntime().Since(self), measure.ReadStalls().Since(stalls)
 	close(done)
+	<-reported
 	select {
 	case <-exhausted:
 		runErr = ErrRollExhausted
@@ -373,16 +381,32 @@ func (c *crew) dismiss() {
 	c.all, c.idle = nil, nil
 }
 
-// progress prints, once a second, what the last second brought.
-func (r *Runner) progress(name string, rate float64, began time.Time, second *[outcomes]atomic.Int64, done <-chan struct{}) {
+// progress prints, once a second, what the last second brought, and, from
+// samples of requests a few times a second (stallWatch), when the gateway
+// stops answering and when it answers again, or that it had not when done
+// closed (every request ended); it returns then.
+func (r *Runner) progress(name string, rate float64, began time.Time, second *[outcomes]atomic.Int64, requests *flow, done <-chan struct{}) {
 	if r.Progress == nil {
 		return
 	}
+	watch := stallWatch{after: r.StallAfter}
+	if watch.after <= 0 {
+		watch.after = 5 * time.Second
+	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	check := time.NewTicker(max(min(time.Second, watch.after/5), time.Millisecond))
+	defer check.Stop()
+	tell := func(now time.Time, e stallEvent) {
+		fmt.Fprintf(r.Progress, "  %-12s %5.0fs %s\n", name, now.Sub(began).Seconds(), e.message(r.URL))
+	}
 	for {
 		select {
 		case <-done:
+			now := time.Now()
+			if e, ok := watch.end(requests.sample(now)); ok {
+				tell(now, e)
+			}
 			return
 		case now := <-t.C:
 			var s [outcomes]int64
@@ -391,6 +415,10 @@ func (r *Runner) progress(name string, rate float64, began time.Time, second *[o
 			}
 			fmt.Fprintf(r.Progress, "  %-12s %5.0fs offered %6.0f/s  202 %6d  409 %5d  403 %5d  503 %5d  err %5d\n",
 				name, now.Sub(began).Seconds(), rate, s[accepted], s[duplicate], s[ineligible], s[overloaded], s[transportError]+s[otherStatus])
+		case now := <-check.C:
+			if e, ok := watch.observe(requests.sample(now)); ok {
+				tell(now, e)
+			}
 		}
 	}
 }

@@ -10,8 +10,10 @@
 //	surge     offer --rate votes/s (far above the commit rate) for --duration,
 //	          then wait until the queues drain onto the ledger; prints the drain time
 //
-// It prints progress every second, writes the vote id of every 202 to --ids
-// (for the loss check) and a JSON summary of the phases to --summary.
+// It prints progress every second, and says when the gateway stops answering
+// (no answer for 5 s while requests wait) and when it answers again; it
+// writes the vote id of every 202 to --ids (for the loss check) and a JSON
+// summary of the phases to --summary.
 package main
 
 import (
@@ -34,7 +36,9 @@ const synopsis = `Usage: loadgen [flags]
 
 Drives the Votechain gateway with votes from the synthetic roll (make up
 writes it to .run/roll/voters.csv). Modes: constant, ramp (finds the knee),
-surge (burst, then waits for the drain onto the ledger).
+surge (burst, then waits for the drain onto the ledger). Progress goes to
+stderr every second, with a line when the gateway stops answering (no answer
+for 5 s while requests wait) and one when it answers again.
 
 Flags:
 `

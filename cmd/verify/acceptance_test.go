@@ -197,3 +197,46 @@ func TestLogCheckHeadlessStateUnlogged(t *testing.T) {
 		}
 	}
 }
+
+// headedLedger is an open election of one state, CA, whose log has the
+// anchored head head, signed by a key of keys.
+type headedLedger struct {
+	headlessLedger
+	head ballot.TreeHead
+	keys ballot.LogKeys
+}
+
+func (headedLedger) Election(context.Context) (*ballot.Election, error) {
+	return &ballot.Election{ID: "e", States: []string{"CA"}, Status: ballot.StatusConfigured}, nil
+}
+
+func (l headedLedger) LogKeys(context.Context) (ballot.LogKeys, error) { return l.keys, nil }
+
+func (l headedLedger) LogHead(context.Context, string) (ballot.AnchoredHead, error) {
+	return ballot.AnchoredHead{Head: l.head, TxID: "tx0"}, nil
+}
+
+// TestLogGatewayTakingNoRequest: verify --log against a gateway that takes
+// the connection and never answers gives up on the read of the log's
+// entries after --gateway-timeout (it waited for verify's 10-minute
+// limit), with status 2 and the message of --vote-id's: the gateway, the
+// time and the fixes.
+func TestLogGatewayTakingNoRequest(t *testing.T) {
+	base := heldGateway(t)
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := headedLedger{head: signedAcceptances(t, key)[0].Head, keys: keys}
+	var stdout, stderr bytes.Buffer
+	began := time.Now()
+	code := checkLog(context.Background(), &stdout, &stderr, logGateway(base, 300*time.Millisecond), ledger, time.Minute, "")
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("took %s; want about --gateway-timeout", took)
+	}
+	want := "verify: read the CA log: the gateway at " + base + " did not answer within 300ms: is it overloaded or stuck? its log may say why; give --gateway-timeout more time, or give --gateway the URL of another running gateway\n"
+	if code != 2 || !strings.HasSuffix(stderr.String(), want) {
+		t.Errorf("status %d, stderr %q; want 2 and %q", code, stderr.String(), want)
+	}
+}

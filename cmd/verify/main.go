@@ -43,7 +43,7 @@ import (
 const usage = `Usage: verify [flags] RECEIPT.json ...
        verify [flags] --vote-id ID [--gateway URL] [--gateway-timeout D]
        verify [flags] --acceptance [--offline --keys FILE] [--deadline D] FILE ...
-       verify [flags] --log [--gateway URL] [--deadline D] [--log-state FILE]
+       verify [flags] --log [--gateway URL] [--gateway-timeout D] [--deadline D] [--log-state FILE]
 
 Checks each receipt: the vote hashes to the receipt's leaf, the proof leads
 from the leaf to the root, and the root is the one the ledger recorded for the
@@ -67,7 +67,11 @@ must be on the ledger, counted or rejected; the others are PENDING or MISSING
 as above. A vote the ledger counts that the log does not hold, although the
 log holds entries cast --deadline after it (in a finalised election, any), is
 UNLOGGED: no gateway accepted it. --log-state keeps the heads seen, and the
-next run checks the log still gives them (a rewritten log fails).`
+next run checks the log still gives them (a rewritten log fails).
+
+--gateway-timeout bounds each request to the gateway: the receipt of
+--vote-id, each read of a log's entries for --log. A gateway that does not
+answer within it is an error (status 2) naming it and the flag.`
 
 const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, MISSING or
 UNLOGGED (or an inconsistent log); 2 a usage, file, gateway or ledger error; 3 none failed
@@ -79,8 +83,8 @@ func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
-	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt) and --log (the logs' heads and entries)")
-	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "with --vote-id: longest wait for the gateway's answer (the receipt)")
+	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt) and --log (the logs' entries)")
+	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries (--log)")
 	quiet := fs.Bool("q", false, "print only failures and the summary")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")
@@ -108,7 +112,7 @@ func run() int {
 	defer cancel()
 	switch {
 	case *logMode:
-		return runLog(ctx, ledgerFlags, *gatewayURL, *deadline, *logState)
+		return runLog(ctx, ledgerFlags, logGateway(*gatewayURL, *gatewayTimeout), *deadline, *logState)
 	case *acceptance:
 		return runAcceptance(ctx, ledgerFlags, fs.Args(), *offline, *keysFile, *deadline)
 	case *offline || *keysFile != "":
@@ -260,23 +264,39 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	return t.exit()
 }
 
-// runLog is verify --log.
-func runLog(ctx context.Context, lf *cli.Ledger, gatewayURL string, deadline time.Duration, stateFile string) int {
+// runLog is verify --log: the logs read through gw, against the ledger of lf.
+func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline time.Duration, stateFile string) int {
 	conn, err := lf.Dial()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
 	defer conn.Close()
-	bar := cli.NewProgress(os.Stderr, "checking intake logs (states)", 0)
-	m := &logmonitor.Monitor{Log: logmonitor.Gateway{Base: gatewayURL}, Ledger: conn.Ballot(), Deadline: deadline,
+	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), deadline, stateFile)
+}
+
+// checkLog checks the logs read through gw against ledger (monitorLog),
+// printing the findings on stdout, the progress and an error on stderr, and
+// returns verify's exit status.
+func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger logmonitor.Ledger, deadline time.Duration, stateFile string) int {
+	bar := cli.NewProgress(stderr, "checking intake logs (states)", 0)
+	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline,
 		StateChecked: func(done, total int) { bar.Set(int64(done), int64(total)) }}
-	code, err := monitorLog(ctx, os.Stdout, m, stateFile)
+	code, err := monitorLog(ctx, stdout, m, stateFile)
 	bar.Finish()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
+		fmt.Fprintln(stderr, "verify:", err)
 	}
 	return code
+}
+
+// logGateway reads the logs from the gateway at base, each request waiting
+// at most timeout for its whole answer; a gateway that does not answer in
+// time, or at all, is an error naming it and the fixes (cli.AskGateway).
+func logGateway(base string, timeout time.Duration) logmonitor.Gateway {
+	return logmonitor.Gateway{Base: base, Ask: func(ctx context.Context, send func(context.Context) error) error {
+		return cli.AskGateway(ctx, base, "--gateway", timeout, "--gateway-timeout", send)
+	}}
 }
 
 // decoded is one JSON value read from a file: a T, or why it is not one.

@@ -184,16 +184,15 @@ func TestGatewayNotAnswering(t *testing.T) {
 	}
 }
 
-// TestGatewayTakingNoRequest: --vote-id against a gateway that takes the
-// connection and never answers gives up after --gateway-timeout (it waited
-// for verify's 10-minute limit), naming the gateway, the time and the
-// fixes, with status 2; and --gateway-timeout must be a time.
-func TestGatewayTakingNoRequest(t *testing.T) {
+// heldGateway returns the URL of a gateway that takes every connection and
+// never answers, holding it open until the test ends.
+func heldGateway(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -203,7 +202,15 @@ func TestGatewayTakingNoRequest(t *testing.T) {
 			defer c.Close() // held open, never answered, until the listener closes
 		}
 	}()
-	base := "http://" + l.Addr().String()
+	return "http://" + l.Addr().String()
+}
+
+// TestGatewayTakingNoRequest: --vote-id against a gateway that takes the
+// connection and never answers gives up after --gateway-timeout (it waited
+// for verify's 10-minute limit), naming the gateway, the time and the
+// fixes, with status 2; and --gateway-timeout must be a time.
+func TestGatewayTakingNoRequest(t *testing.T) {
+	base := heldGateway(t)
 	id, _ := ballot.NewVoteID()
 	began := time.Now()
 	code, stderr := runVerify(t, "--vote-id", id, "--gateway", base, "--gateway-timeout", "300ms")

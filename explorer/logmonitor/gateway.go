@@ -17,8 +17,14 @@ import (
 // Gateway reads a log through a gateway's API
 // (GET /api/v1/log/{state}/entries): what an outside monitor sees.
 type Gateway struct {
-	Base   string // e.g. http://127.0.0.1:27380
-	Client *http.Client
+	Base   string       // e.g. http://127.0.0.1:27380
+	Client *http.Client // nil: http.DefaultClient
+	// Ask, if set, runs each request: send makes it and reads its whole
+	// answer, within the context it is given; Ask returns send's error or
+	// its own (a time limit and the errors worded for a command's flags,
+	// as cli.AskGateway does). nil: each request runs within the caller's
+	// context alone.
+	Ask func(ctx context.Context, send func(context.Context) error) error
 }
 
 // Entries implements Log. It asks for the entries as frames
@@ -64,31 +70,45 @@ func (g Gateway) get(ctx context.Context, path string, out any) error {
 	return json.Unmarshal(body, out)
 }
 
-// fetch GETs path with the Accept header accept and returns the answer's
-// body and media type; an answer other than 200 is an error.
+// fetch GETs path with the Accept header accept (through Ask, if set) and
+// returns the answer's body and media type; an answer other than 200 is an
+// error.
 func (g Gateway) fetch(ctx context.Context, path, accept string) ([]byte, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.Base+path, nil)
+	var body []byte
+	var kind string
+	send := func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.Base+path, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept", accept)
+		c := g.Client
+		if c == nil {
+			c = http.DefaultClient
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		defer resp.Body.Close()
+		if body, err = io.ReadAll(io.LimitReader(resp.Body, 16<<20)); err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("gateway answered %s to %s: %s", resp.Status, path, body)
+		}
+		kind, _, _ = mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		return nil
+	}
+	var err error
+	if g.Ask != nil {
+		err = g.Ask(ctx, send)
+	} else {
+		err = send(ctx)
+	}
 	if err != nil {
 		return nil, "", err
 	}
-	req.Header.Set("Accept", accept)
-	c := g.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, "", fmt.Errorf("gateway: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, "", fmt.Errorf("gateway: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("gateway answered %s to %s: %s", resp.Status, path, body)
-	}
-	kind, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	return body, kind, nil
 }
 

@@ -106,6 +106,40 @@ func TestGatewayEntriesErrors(t *testing.T) {
 	}
 }
 
+// Ask runs each request, Entries' and Consistency's alike: what its send
+// reads is the answer, send runs within the context Ask gives it, and an
+// error of Ask's own (a time limit it set ended the request) is the call's.
+func TestGatewayAsk(t *testing.T) {
+	ts := httptest.NewServer(&entriesServer{entries: benchEntries(3)})
+	defer ts.Close()
+	ctx := context.Background()
+	asked := 0
+	g := Gateway{Base: ts.URL, Ask: func(ctx context.Context, send func(context.Context) error) error {
+		asked++
+		return send(ctx)
+	}}
+	if got, err := g.Entries(ctx, "CA", 0, 3); err != nil || len(got) != 3 || asked != 1 {
+		t.Fatalf("%d entries, %v, Ask called %d times; want 3 entries through one call", len(got), err, asked)
+	}
+	limit := errors.New("the gateway did not answer within the limit")
+	var sent []error
+	g.Ask = func(ctx context.Context, send func(context.Context) error) error {
+		ctx, cancel := context.WithCancel(ctx)
+		cancel()
+		sent = append(sent, send(ctx))
+		return limit
+	}
+	if _, err := g.Entries(ctx, "CA", 0, 3); err != limit {
+		t.Errorf("Entries: %v; want Ask's own error", err)
+	}
+	if _, err := g.Consistency(ctx, "CA", 1, 3); err != limit {
+		t.Errorf("Consistency: %v; want Ask's own error", err)
+	}
+	if len(sent) != 2 || !errors.Is(sent[0], context.Canceled) || !errors.Is(sent[1], context.Canceled) {
+		t.Errorf("send's errors %v; want two requests ended by the context Ask gave them", sent)
+	}
+}
+
 // BenchmarkGatewayEntries reads a log's entries over loopback HTTP in
 // pages of 1,000 (as the monitor does), served as frames or as the JSON
 // answer, both sides in this process: what a monitor's read of a vote
