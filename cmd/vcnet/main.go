@@ -51,6 +51,7 @@ func run(ctx context.Context) error {
 	hosts := fs.String("hosts", "", "with bundles: each host's address, e.g. commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4")
 	bundleRoot := fs.String("bundle-root", "/opt/votechain", "with bundles: the folder each bundle is copied to on its machine")
 	profile := fs.String("profile", "", "with probe: probe through this connection profile (holding the Commission's admin, e.g. a bundle's profiles/admin.json) instead of the local network's")
+	cli.CommandLineOnly(fs, "wipe")
 	logFlags := cli.LogFlags(fs) // debug: log retries while the network settles
 	fs.Usage = cli.Usage(fs, "VCNET", usage, "")
 	// Flags may also follow the command: vcnet down --wipe.

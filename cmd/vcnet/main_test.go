@@ -16,4 +16,8 @@ func TestUsageErrors(t *testing.T) {
 		{Args: []string{"up", "--consensus", "paxos"}, Want: `--consensus: unknown consensus "paxos": choose "bft" or "raft"`},
 		{Args: []string{"--port-base", "70000", "status"}, Want: "--port-base: port base 70000 out of range: choose 1025..65000"},
 	})
+	t.Setenv("VCNET_WIPE", "true") // deletion is asked on the command line alone
+	clitest.UsageErrors(t, run, []string{"vcnet", "--dir", t.TempDir()}, []clitest.UsageCase{
+		{Args: []string{"down"}, Want: "$VCNET_WIPE is set, but --wipe is taken from the command line only"},
+	})
 }

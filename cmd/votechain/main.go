@@ -56,6 +56,7 @@ func run(ctx context.Context) error {
 	hosts := fs.String("hosts", "", "place a new system on several addresses of this machine, commission=ADDR,observers=ADDR,clients=ADDR (e.g. 127.0.0.2, .3, .4): each organisation's nodes on its address, Redis, batchers, gateways, explorer and monitoring on the clients' (empty: all on 127.0.0.1, or as the system was created; separate machines: docs/operations.md)")
 	wipe := fs.Bool("wipe", false, "with down: delete all data")
 	acceptUnlogged := fs.Bool("accept-unlogged", false, "with finalise: finalise although the ledger counts votes that no intake log holds (UNLOGGED: accepted by no gateway); they stay counted in the frozen results, and finalise prints and logs how many per state (the election record has no place to note them)")
+	cli.CommandLineOnly(fs, "wipe", "accept-unlogged")
 	logFlags := cli.LogFlags(fs)
 	fs.Usage = cli.Usage(fs, "VOTECHAIN", usage, "")
 	cmd, _, err := cli.Parse(fs, "VOTECHAIN", os.Args[1:])

@@ -25,6 +25,17 @@ func TestUsageErrors(t *testing.T) {
 		{Args: []string{"--gateways", "-2", "up"}, Want: "--batchers 0, --gateways -2"},
 		{Args: []string{"--election", dir + "/missing.json", "up"}, Want: "--election: election template: open " + dir + "/missing.json: no such file or directory"},
 	})
+	// Deleting data and accepting unlogged votes are asked on the command
+	// line alone: a variable left set in the shell is refused, not applied.
+	for _, env := range []string{"VOTECHAIN_WIPE", "VOTECHAIN_ACCEPT_UNLOGGED"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "1")
+			clitest.UsageErrors(t, run, []string{"votechain", "--dir", dir}, []clitest.UsageCase{
+				{Args: []string{"down"}, Want: "$" + env + " is set, but --"},
+				{Args: []string{"finalise"}, Want: "from the command line only"},
+			})
+		})
+	}
 	if err := clitest.Run(t, run, "votechain", "--dir", dir, "--voters", "0", "down"); err != nil {
 		t.Errorf("down with --voters 0: %v; want it stopped (nothing runs)", err)
 	}

@@ -30,7 +30,8 @@ func EnvName(prefix, name string) string {
 // ApplyEnv sets every flag of fs that the command line did not set from its
 // environment variable (EnvName), if that is set. Call it after fs.Parse.
 // A value a flag cannot take is a usage error naming the variable and the
-// flag, and for a duration the form one takes (durationForm).
+// flag, and for a duration the form one takes (durationForm); so is a set
+// variable of a CommandLineOnly flag.
 func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -42,6 +43,10 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 		}
 		env := EnvName(prefix, f.Name)
 		if v, ok := os.LookupEnv(env); ok {
+			if isCommandLineOnly(f) {
+				errs = append(errs, fmt.Errorf("$%s is set, but --%s is taken from the command line only (a setting left in the environment must not wipe or accept by itself): unset the variable and give --%s where it is meant", env, f.Name, f.Name))
+				return
+			}
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("$%s=%q: not a valid --%s: %w", env, v, f.Name, err))
 			}
@@ -52,6 +57,29 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 	}
 	return nil
 }
+
+// CommandLineOnly makes the named flags of fs ones the environment does not
+// set (each defined before): flags whose effect is hard to undo, such as
+// deleting data or accepting what a check refused, which a variable left
+// set in an operator's shell must not apply to every later run. ApplyEnv
+// refuses to run while such a flag's variable is set, saying so. The mark
+// is the note it adds to the flag's usage, which the help shows.
+func CommandLineOnly(fs *flag.FlagSet, names ...string) {
+	for _, name := range names {
+		f := fs.Lookup(name)
+		if f == nil {
+			panic("cli.CommandLineOnly: no flag --" + name) // a programming error, found by the command's tests
+		}
+		if !isCommandLineOnly(f) {
+			f.Usage += commandLineOnlyNote
+		}
+	}
+}
+
+// commandLineOnlyNote ends the usage of a CommandLineOnly flag.
+const commandLineOnlyNote = " (command line only: no environment variable sets it)"
+
+func isCommandLineOnly(f *flag.Flag) bool { return strings.HasSuffix(f.Usage, commandLineOnlyNote) }
 
 // durationForm is what a duration flag's value that is not a duration is
 // told: the form one takes (the flag package says only "parse error").

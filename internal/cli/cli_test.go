@@ -34,6 +34,47 @@ func TestFlagsWinOverEnvironmentOverDefaults(t *testing.T) {
 	}
 }
 
+// TestCommandLineOnlyFlagRefusesItsVariable: a CommandLineOnly flag is set
+// by the command line alone; its variable, set, is a usage error naming
+// it whatever its value, the other flags still read theirs, and the help
+// marks the flag.
+func TestCommandLineOnlyFlagRefusesItsVariable(t *testing.T) {
+	newFlags := func() (*flag.FlagSet, *bool, *int) {
+		fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		wipe := fs.Bool("wipe", false, "delete all data")
+		base := fs.Int("port-base", 27000, "")
+		CommandLineOnly(fs, "wipe")
+		return fs, wipe, base
+	}
+	t.Setenv("TOOL_PORT_BASE", "31000")
+	fs, wipe, base := newFlags()
+	if _, _, err := Parse(fs, "TOOL", []string{"down", "--wipe"}); err != nil || !*wipe || *base != 31000 {
+		t.Fatalf("--wipe on the command line: err %v, wipe %v, port base %d; want nil, true, 31000", err, *wipe, *base)
+	}
+	for _, v := range []string{"1", "false", ""} {
+		t.Setenv("TOOL_WIPE", v)
+		fs, wipe, _ := newFlags()
+		_, _, err := Parse(fs, "TOOL", []string{"down"})
+		if !errors.Is(err, ErrUsage) || *wipe {
+			t.Fatalf("$TOOL_WIPE=%q: err %v, wipe %v; want a usage error and no wipe", v, err, *wipe)
+		}
+		for _, want := range []string{"$TOOL_WIPE is set", "--wipe is taken from the command line only", "unset the variable"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("$TOOL_WIPE=%q: error %q lacks %q", v, err, want)
+			}
+		}
+	}
+	fs, _, _ = newFlags()
+	CommandLineOnly(fs, "wipe") // twice: one note
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	Usage(fs, "TOOL", "tool does things.", "")()
+	if n := strings.Count(out.String(), "command line only"); n != 1 {
+		t.Errorf("help marks --wipe %d times; want once:\n%s", n, out.String())
+	}
+}
+
 func TestBadEnvironmentValueIsNamed(t *testing.T) {
 	t.Setenv("TOOL_PORT_BASE", "lots")
 	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
