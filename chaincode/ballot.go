@@ -51,13 +51,13 @@ const (
 type BallotContract struct {
 	contractapi.Contract
 	clock      func() time.Time // this peer's clock, for MaxClockSkew
-	maxBatches int              // ballot.MaxStateBatches: the most batch records of a state one range query reads
+	maxBatches int              // the most batch records of a state one range query reads (0: ballot.MaxStateBatches)
 }
 
 // NewBallotContract returns the contract, named "ballot", checking
 // transaction times against the local clock.
 func NewBallotContract() *BallotContract {
-	c := &BallotContract{clock: time.Now, maxBatches: ballot.MaxStateBatches}
+	c := &BallotContract{clock: time.Now}
 	c.Name = "ballot"
 	c.Info.Title = "Votechain ballot ledger"
 	c.Info.Version = "1.0.0"

@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 
@@ -50,8 +51,8 @@ func (c *BallotContract) GetStateResults(ctx contractapi.TransactionContextInter
 }
 
 // stateResult sums the batch records of state. It refuses a state of
-// c.maxBatches records or more: the peer ends a range query there without
-// an error, so the sum could be short.
+// c.maxBatches (0: ballot.MaxStateBatches) records or more: the peer ends
+// a range query there without an error, so the sum could be short.
 func (c *BallotContract) stateResult(ctx contractapi.TransactionContextInterface, state string) (ballot.StateResult, error) {
 	it, err := ctx.GetStub().GetStateByPartialCompositeKey(ballot.BatchObject, []string{state})
 	if err != nil {
@@ -59,6 +60,7 @@ func (c *BallotContract) stateResult(ctx contractapi.TransactionContextInterface
 	}
 	defer it.Close()
 	sr := ballot.StateResult{State: state, Tallies: make(ballot.Tally)}
+	limit := cmp.Or(c.maxBatches, ballot.MaxStateBatches)
 	for it.HasNext() {
 		kv, err := it.Next()
 		if err != nil {
@@ -69,8 +71,8 @@ func (c *BallotContract) stateResult(ctx contractapi.TransactionContextInterface
 			return ballot.StateResult{}, fmt.Errorf("decode batch record %q: %w", kv.Key, err)
 		}
 		sr.Add(rec)
-		if sr.Batches >= c.maxBatches {
-			return ballot.StateResult{}, fmt.Errorf("%s has %d batch records or more, the most one range query reads (the peers' ledger.state.totalQueryLimit, ballot.MaxStateBatches): its results cannot be summed whole; raise both together", state, c.maxBatches)
+		if sr.Batches >= limit {
+			return ballot.StateResult{}, fmt.Errorf("%s has %d batch records or more, the most one range query reads (the peers' ledger.state.totalQueryLimit, ballot.MaxStateBatches): its results cannot be summed whole; raise both together", state, limit)
 		}
 	}
 	return sr, nil

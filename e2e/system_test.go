@@ -54,18 +54,20 @@ type system struct {
 
 var (
 	buildOnce sync.Once
-	binDir    string // shared by every test of the package; removed by TestMain
+	binParent string // the folder of binDir, removed by TestMain
+	binDir    string // shared by every test of the package, set once it holds every command
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(filepath.Dir(binDir))
+	if binParent != "" {
+		os.RemoveAll(binParent)
 	}
 	os.Exit(code)
 }
 
-// commands builds the project's commands once per test binary.
+// commands puts the project's commands in a folder once per test binary
+// (nettest.Commands).
 func commands(t *testing.T) string {
 	buildOnce.Do(func() {
 		parent := filepath.Join(nettest.RepoRoot(t), ".run", "test")
@@ -76,8 +78,10 @@ func commands(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		binDir = filepath.Join(dir, "bin")
-		nettest.Commands(t, binDir)
+		binParent = dir
+		bin := filepath.Join(dir, "bin")
+		nettest.Commands(t, bin)
+		binDir = bin // only once every command is there
 	})
 	if binDir == "" {
 		t.Fatal("building the commands failed in an earlier test")

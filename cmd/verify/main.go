@@ -70,8 +70,9 @@ UNLOGGED: no gateway accepted it. --log-state keeps the heads seen, and the
 next run checks the log still gives them (a rewritten log fails).
 
 --gateway-timeout bounds each request to the gateway: the receipt of
---vote-id, each read of a log's entries for --log. A gateway that does not
-answer within it is an error (status 2) naming it and the flag.`
+--vote-id; each read of a log's entries or consistency proof for --log. A
+gateway that does not answer within it is an error (status 2) naming it and
+the flag.`
 
 const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, MISSING or
 UNLOGGED (or an inconsistent log); 2 a usage, file, gateway or ledger error; 3 none failed
@@ -84,7 +85,7 @@ func run() int {
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
 	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt) and --log (the logs' entries)")
-	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries (--log)")
+	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries or consistency proof (--log)")
 	quiet := fs.Bool("q", false, "print only failures and the summary")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")

@@ -404,7 +404,10 @@ func pollServer(t *testing.T, e *ballot.Election, poll time.Duration) (*election
 func TestElectionPollInBrowser(t *testing.T) {
 	b := browserInKolkata(t)
 	e := referendum()
-	api, srv := pollServer(t, e, 100*time.Millisecond)
+	// 250 ms: the page gives up a read after one interval, and a read the
+	// page gave up on has no Retry-After to heed; its backoff (up to 8
+	// intervals, 2 s) stays within the gaps judged below.
+	api, srv := pollServer(t, e, 250*time.Millisecond)
 	shots := shotsDir(t)
 	ctx, cancel := context.WithTimeout(b, 30*time.Second)
 	defer cancel()
@@ -509,17 +512,20 @@ func TestElectionPollInBrowser(t *testing.T) {
 }
 
 // TestRetryAfterInBrowser drives the page in headless Chromium with an open
-// election and the record read every 100 ms on average. While the API
+// election and the record read every 250 ms on average. While the API
 // answers 503 with Retry-After: 2 (as the gateway's election_unavailable
 // does), then 429 with Retry-After: 1 (its rate limit), the page reads the
 // record again each time once that many seconds have passed since the
 // answer, not sooner (10 ms allowed for the timer) and not 2 s later (its
-// own wait is at most 1 s here). Once the record is answered (200, the
-// header ignored there), the reads go on every 100 ms or so: 6 within 3 s.
+// doubling wait is at most 2 s here). Once the record is answered (200, the
+// header ignored there), the reads go on every 250 ms or so: 6 within 3 s.
 func TestRetryAfterInBrowser(t *testing.T) {
 	b := browserInKolkata(t)
 	e := referendum()
-	api, srv := pollServer(t, e, 100*time.Millisecond)
+	// 250 ms: the page gives up a read after one interval, and a read the
+	// page gave up on has no Retry-After to heed; its backoff (up to 8
+	// intervals, 2 s) stays within the gaps judged below.
+	api, srv := pollServer(t, e, 250*time.Millisecond)
 	ctx, cancel := context.WithTimeout(b, 30*time.Second)
 	defer cancel()
 	// readsReach waits up to within for the record's nth read.
@@ -551,7 +557,7 @@ func TestRetryAfterInBrowser(t *testing.T) {
 	}
 	api.answer.Store(&apiAnswer{http.StatusOK, record})
 	if n := api.reads.Load(); !readsReach(n+6, 3*time.Second) {
-		t.Errorf("%d reads in 3 s once the record was answered; want 6 (every 100 ms or so, a 200's Retry-After ignored)", api.reads.Load()-n)
+		t.Errorf("%d reads in 3 s once the record was answered; want 6 (every 250 ms or so, a 200's Retry-After ignored)", api.reads.Load()-n)
 	}
 
 	api.mu.Lock()

@@ -58,7 +58,7 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 	}
 	cfg := nettest.Config(t)
 	m := nettest.SeparateHosts(t, cfg.PortBase)
-	bin := filepath.Dir(cfg.Chaincode) // the test's run folder, with the chaincode built
+	bin := filepath.Dir(cfg.Chaincode) // the test's run folder, with the chaincode's copy
 	nettest.Commands(t, bin, "batcher", "gateway", "explorer")
 	sys, err := stack.New(stack.Config{
 		Dir: filepath.Join(bin, "system"), PortBase: cfg.PortBase, BinDir: bin, FabricBin: cfg.FabricBin, Builder: cfg.Builder,

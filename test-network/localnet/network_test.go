@@ -149,6 +149,13 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil { // as a crash: its PID stays on record
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { // the later subtests need it, whatever this one found
+			if running() == 0 {
+				if err := n.Up(ctx); err != nil {
+					t.Errorf("up after the peer's kill: %v", err)
+				}
+			}
+		})
 		for deadline := time.Now().Add(10 * time.Second); running() != 0; time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s still running 10 s after its kill", victim)
@@ -157,7 +164,7 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 		began := time.Now()
 		err := n.Probe(ctx)
 		took := time.Since(began)
-		if err == nil || !strings.Contains(err.Error(), victim+" exited") || !strings.Contains(err.Error(), "vcnet up") {
+		if err == nil || !strings.Contains(err.Error(), victim+" exited (log: ") || !strings.Contains(err.Error(), "vcnet up") {
 			t.Fatalf("probe with %s killed: %v; want it named as exited, and vcnet up", victim, err)
 		}
 		t.Logf("probe failed in %s: %v", took.Round(time.Millisecond), err)
@@ -166,6 +173,9 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 		}
 		if err := n.Up(ctx); err != nil { // restarts the peer, then probes
 			t.Fatalf("up after the peer's kill: %v", err)
+		}
+		if running() == 0 {
+			t.Fatalf("%s not running after up", victim)
 		}
 	})
 

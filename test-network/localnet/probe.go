@@ -21,8 +21,8 @@ import (
 // every one of them takes part.
 func (n *Network) Probe(ctx context.Context) error {
 	if gone := n.exitedEndorsers(); len(gone) > 0 {
-		return fmt.Errorf("not probed: %s (the probe needs every peer and chaincode server: `vcnet up` starts them again; logs in %s)",
-			strings.Join(gone, "; "), n.layout.LogDir())
+		return fmt.Errorf("not probed: %s; the probe needs every peer and chaincode server: `vcnet up` starts what has stopped, and if one exits again its log says why",
+			strings.Join(gone, "; "))
 	}
 	profile, err := n.Profile()
 	if err != nil {
@@ -35,7 +35,8 @@ func (n *Network) Probe(ctx context.Context) error {
 }
 
 // exitedEndorsers describes each peer and chaincode server this instance
-// started (its PID on record) that no longer runs, and why (proc.Why).
+// started (its PID on record) that no longer runs: why (proc.Why), and its
+// log.
 func (n *Network) exitedEndorsers() []string {
 	procs := n.processes()
 	var gone []string
@@ -46,7 +47,7 @@ func (n *Network) exitedEndorsers() []string {
 				continue // no chaincode deployed yet
 			}
 			if why := proc.Why(n.state.PIDs[name], p.Bin); why != "" {
-				gone = append(gone, name+" "+why)
+				gone = append(gone, fmt.Sprintf("%s %s (log: %s)", name, why, n.layout.Log(name)))
 			}
 		}
 	}

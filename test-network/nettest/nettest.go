@@ -6,8 +6,10 @@ package nettest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -84,8 +86,10 @@ const BinEnv = "VOTECHAIN_TEST_BIN"
 // Commands puts the named commands (cmd/NAME), or all of them if none are
 // named, into dir: copied from the folder $VOTECHAIN_TEST_BIN (BinEnv) if
 // set, else compiled from the checkout. dir holds its own copies, so a
-// rebuild of that folder while a test runs leaves the test's processes
-// alone.
+// rebuild of that folder after they are taken leaves the test's processes
+// alone; the folder must hold this checkout's commands, built before the
+// tests start (make test builds it first and builds nothing while they
+// run).
 func Commands(t testing.TB, dir string, names ...string) {
 	t.Helper()
 	from := os.Getenv(BinEnv)
@@ -105,8 +109,12 @@ func Commands(t testing.TB, dir string, names ...string) {
 	}
 	mkdirAll(t, dir)
 	for _, name := range names {
-		if err := copyExecutable(filepath.Join(from, name), filepath.Join(dir, name)); err != nil {
+		err := copyExecutable(filepath.Join(from, name), filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("%v: run `make build`, or unset %s to have the tests build the commands", err, BinEnv)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -126,22 +134,31 @@ func commandNames(t testing.TB) []string {
 	return names
 }
 
-// copyExecutable copies the executable file src to dst (mode 0755).
+// copyExecutable copies the executable file src to dst (mode 0755),
+// replacing dst whole (a new file renamed over it).
 func copyExecutable(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	out, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+"-")
 	if err != nil {
 		return err
 	}
+	defer os.Remove(out.Name()) // fails once renamed
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
-	return out.Close()
+	if err := out.Chmod(0o755); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(out.Name(), dst)
 }
 
 func build(t testing.TB, args ...string) {
