@@ -50,7 +50,7 @@ type voteSide struct {
 // BenchmarkVoteLoopback measures them) and the median of the rounds'
 // new ÷ old ratios (each run's figures and each round's ratios go to
 // standard error). Run it with
-// -benchtime 1x and under flock /tmp/votechain-measure.lock on a shared machine:
+// -benchtime 1x and under scripts/test-lock.sh exclusive on a shared machine:
 // the rounds, not b.N, set its length.
 func BenchmarkVoteAB(b *testing.B) {
 	exe, err := os.Executable()
