@@ -248,7 +248,11 @@ const haproxyCheckTimeout = "2500ms"
 // for the answer), a request whose connection fails
 // sent to another gateway (retries, redispatch); a request a gateway took
 // and then lost is never re-sent (the vote may be stored), the client gets
-// the 502 or 504. The client's address goes along in X-Forwarded-For.
+// the 502 or 504. The client's address goes along in X-Forwarded-For, and
+// HAProxy connects to the gateways from addr, the address they trust as a
+// proxy (--trusted-proxies): Linux would give a connection to any 127.x
+// address the source 127.0.0.1, and with the clients on 127.0.0.4 the
+// gateways then ignored X-Forwarded-For and saw every voter as one client.
 func HAProxyConfig(addr string, listen int, ports []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
@@ -269,11 +273,12 @@ frontend votechain
 
 backend gateways
     balance roundrobin
+    source %s
     option httpchk GET /readyz
     http-check expect status 200
     timeout check %s
     default-server inter 500ms fall 2 rise 2
-`, net.JoinHostPort(addr, strconv.Itoa(listen)), haproxyCheckTimeout)
+`, net.JoinHostPort(addr, strconv.Itoa(listen)), addr, haproxyCheckTimeout)
 	for i, p := range ports {
 		fmt.Fprintf(&b, "    server gateway%d %s check\n", i, net.JoinHostPort(addr, strconv.Itoa(p)))
 	}

@@ -1,10 +1,19 @@
 package stack
 
 import (
+	"bytes"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // TestResolveShape: zero fields come from the recorded shape, else the
@@ -41,6 +50,7 @@ func TestHAProxyConfig(t *testing.T) {
 		"server gateway0 127.0.0.1:27360 check",
 		"server gateway1 127.0.0.1:27361 check",
 		"option redispatch",
+		"source 127.0.0.1",
 	} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("configuration lacks %q:\n%s", want, cfg)
@@ -48,6 +58,66 @@ func TestHAProxyConfig(t *testing.T) {
 	}
 	if strings.Contains(cfg, "retry-on") {
 		t.Error("retry-on would re-send requests a gateway may have stored")
+	}
+}
+
+// TestHAProxyConnectsFromTheTrustedAddress runs Debian's haproxy with
+// HAProxyConfig on a loopback address other than 127.0.0.1, as make up
+// HOSTS=… places the clients, before a gateway stand-in there: the
+// stand-in sees HAProxy's connections (health checks and requests) come
+// from that address, the one the gateways trust as a proxy, and the
+// client's own address in X-Forwarded-For.
+func TestHAProxyConnectsFromTheTrustedAddress(t *testing.T) {
+	if _, err := os.Stat(haproxyBin()); err != nil {
+		t.Fatalf("haproxy not found (%v): make test installs it (make deps)", err)
+	}
+	const addr, client = "127.0.0.7", "127.0.0.8"
+	base := nettest.PortBase(t)
+	type seen struct{ remote, forwarded string }
+	got := make(chan seen, 16)
+	gw, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(base+1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/vote" {
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			got <- seen{host, r.Header.Get("X-Forwarded-For")}
+		}
+	})}
+	go srv.Serve(gw)
+	t.Cleanup(func() { srv.Close() })
+
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(HAProxyConfig(addr, base, []int{base + 1})), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(haproxyBin(), "-db", "-f", cfg)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client)}}).DialContext}}
+	url := "http://" + net.JoinHostPort(addr, strconv.Itoa(base)) + "/vote"
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := hc.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 200 through HAProxy in 15 s (last: %v)\n%s", err, out.String())
+		}
+	}
+	s := <-got
+	if s.remote != addr || s.forwarded != client {
+		t.Errorf("the gateway saw a request from %s with X-Forwarded-For %q; want from %s (HAProxy) for %s", s.remote, s.forwarded, addr, client)
 	}
 }
 
