@@ -86,6 +86,18 @@ type Election struct {
 	ClosedAt time.Time `json:"closed_at,omitzero"`
 	// FinalisedAt is when FinaliseElection ran; zero until then.
 	FinalisedAt time.Time `json:"finalised_at,omitzero"`
+
+	// FinaliseNeedsTotals records that this election's FinaliseElection
+	// must carry the batch totals its caller's check judged
+	// (FinaliseInput). The chaincode sets it whenever SetupElection
+	// stores a record, whatever its argument says, and every later write
+	// keeps it; a template cannot clear it. An auditor flags a VALID
+	// argument-less finalise of an election whose record before it has
+	// it, and a VALID write of the record that drops it: only a chaincode
+	// that accepts a finalise without totals (an earlier version) writes
+	// either. Records of earlier chaincode lack it, and their
+	// argument-less finalise stays accepted.
+	FinaliseNeedsTotals bool `json:"finalise_needs_totals,omitempty"`
 }
 
 // Validate checks that the record is complete and well-formed: identifiers

@@ -71,7 +71,8 @@ func (c *BallotContract) GetEvaluateTransactions() []string {
 }
 
 // SetupElection records the election (JSON ballot.Election; status may be
-// omitted or "configured"). Only a Commission admin may call it. It may be
+// omitted or "configured"), marked as one whose finalise must carry batch
+// totals (finalise_needs_totals, set whatever the argument gives). Only a Commission admin may call it. It may be
 // re-run to change the election until the recorded window opens (by
 // transaction time, which must be within MaxClockSkew of the peer's clock)
 // and while no batch is committed; afterwards, and once closed, it is
@@ -146,6 +147,10 @@ func parseElection(electionJSON string) (*ballot.Election, error) {
 		return nil, errors.New("a new election must be configured, not closed or finalised")
 	}
 	e.OpensAt, e.ClosesAt = e.OpensAt.UTC(), e.ClosesAt.UTC()
+	// This chaincode refuses a finalise without batch totals: the record
+	// says so, whatever the argument gave, so that an auditor can hold
+	// the election's finalise to it (ballot.Election.FinaliseNeedsTotals).
+	e.FinaliseNeedsTotals = true
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}

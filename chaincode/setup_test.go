@@ -87,6 +87,35 @@ func TestSetupElectionChangesOnlyBeforeOpening(t *testing.T) {
 	}
 }
 
+// TestSetupElectionMarksFinaliseTotals: every record SetupElection stores
+// says its finalise must carry batch totals, whether the argument leaves
+// the mark out or clears it, and closing and finalising keep it.
+func TestSetupElectionMarksFinaliseTotals(t *testing.T) {
+	h := newHarness(t)
+	stored := func(what string, out string) {
+		t.Helper()
+		var e ballot.Election
+		if err := json.Unmarshal([]byte(out), &e); err != nil || !e.FinaliseNeedsTotals {
+			t.Fatalf("%s: record %s (%v); want finalise_needs_totals set", what, out, err)
+		}
+		if got := h.must(observerAdmin, h.cc.GetElection); got != out {
+			t.Fatalf("%s: GetElection = %s, want %s", what, got, out)
+		}
+	}
+	if testElection().FinaliseNeedsTotals {
+		t.Fatal("the test election is marked already")
+	}
+	stored("set up unmarked", h.must(commissionAdmin, h.setupFn(testElection())))
+	good, _ := json.Marshal(testElection())
+	cleared := strings.Replace(string(good), `"name"`, `"finalise_needs_totals":false,"name"`, 1)
+	stored("set up again, cleared", h.must(commissionAdmin, func(ctx contractapi.TransactionContextInterface) (string, error) {
+		return h.cc.SetupElection(ctx, cleared)
+	}))
+	h.now = opens.Add(time.Hour)
+	stored("closed", h.must(commissionAdmin, h.cc.CloseElection))
+	stored("finalised", h.must(commissionAdmin, h.finalise()))
+}
+
 func TestCloseAndFinalise(t *testing.T) {
 	h := newHarness(t)
 	_, err := h.call(commissionAdmin, h.cc.CloseElection)

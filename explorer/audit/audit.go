@@ -41,7 +41,7 @@ const (
 	KindReplay          = "replay"           // VALID endorser transaction whose id an earlier VALID transaction carried
 	KindApproval        = "approval"         // VALID lifecycle approval not endorsed by its organisation, or commit endorsed by an organisation that did not approve the definition
 	KindLogKeys         = "log_keys"         // intake log keys record not as RegisterLogKeys must write it
-	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing or with batch totals its batches do not give
+	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing, with batch totals its batches do not give or without the totals its record requires, or a record dropping that requirement
 )
 
 // Kinds lists every issue kind, for metrics and documentation.
@@ -293,6 +293,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			bh.need |= needAdmin
 			var e ballot.Election
 			if err := json.Unmarshal(raw, &e); err == nil {
+				checkTotalsMark(&r, tx, bh, &e)
 				if e.Status == ballot.StatusFinalised && (bh.election == nil || bh.election.Status != ballot.StatusFinalised) {
 					if err := checkFinalise(&r, tx, bh, &e); err != nil {
 						return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)

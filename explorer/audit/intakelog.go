@@ -217,10 +217,13 @@ func checkAnchors(fail func(kind, format string, args ...any), tx fabricblock.Tx
 
 // checkFinalise checks the transaction that finalises election e: no
 // state's committed batches, this block's before it included, hold fewer
-// votes than its anchored head says were accepted; and a FinaliseElection
-// with the batch totals its check judged (ballot.FinaliseInput; earlier
-// ones carry none) gives those of exactly those batches
-// (ballot.FinaliseInput.Check). It fails only when the History does.
+// votes than its anchored head says were accepted; a FinaliseElection
+// with the batch totals its check judged (ballot.FinaliseInput) gives
+// those of exactly those batches (ballot.FinaliseInput.Check); and one
+// with none (an earlier chaincode's) finalises an election whose record
+// before it (h.election) does not require them
+// (ballot.Election.FinaliseNeedsTotals). It fails only when the History
+// does.
 func checkFinalise(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) error {
 	batched, err := h.History.Batched()
 	if err != nil {
@@ -237,12 +240,19 @@ func checkFinalise(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Elec
 			batched[b.Batch.State] = t
 		}
 	}
-	if tx.Function == fnFinaliseElection && (tx.Contract == "" || tx.Contract == "ballot") && len(tx.Args) > 0 {
+	if isFinalise(tx) {
 		var in ballot.FinaliseInput
-		if len(tx.Args) != 1 || ballot.DecodeStrict(tx.Args[0], &in) != nil {
+		switch {
+		case len(tx.Args) == 0:
+			if h.election != nil && h.election.FinaliseNeedsTotals {
+				r.issue(KindLogAnchor, tx.ID, "the election finalised VALID with no batch totals, yet its record requires them (finalise_needs_totals): a chaincode that accepts a finalise without totals committed it, freezing batches no check judged")
+			}
+		case len(tx.Args) != 1 || ballot.DecodeStrict(tx.Args[0], &in) != nil:
 			r.issue(KindLogAnchor, tx.ID, "the election finalised VALID with an argument that is no batch totals")
-		} else if err := in.Check(e, func(st string) (ballot.BatchTotals, error) { return batched[st], nil }); err != nil {
-			r.issue(KindLogAnchor, tx.ID, fmt.Sprintf("the election finalised VALID, yet the chaincode refuses its batch totals against the batches before it: %v", err))
+		default:
+			if err := in.Check(e, func(st string) (ballot.BatchTotals, error) { return batched[st], nil }); err != nil {
+				r.issue(KindLogAnchor, tx.ID, fmt.Sprintf("the election finalised VALID, yet the chaincode refuses its batch totals against the batches before it: %v", err))
+			}
 		}
 	}
 	if err := h.loadLog(); err != nil {
@@ -259,6 +269,30 @@ func checkFinalise(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Elec
 		}
 	}
 	return nil
+}
+
+// isFinalise reports whether tx calls the ballot contract's
+// FinaliseElection.
+func isFinalise(tx fabricblock.Tx) bool {
+	return tx.Function == fnFinaliseElection && (tx.Contract == "" || tx.Contract == "ballot")
+}
+
+// checkTotalsMark checks a VALID write of the election record, e, against
+// the record before it (h.election): once a record requires its finalise
+// to carry batch totals (ballot.Election.FinaliseNeedsTotals), every
+// record written after it does, as this chaincode writes them; a record
+// that drops the mark was written by a chaincode that does not know it
+// (an earlier version), which may then finalise without totals. A
+// FinaliseElection without totals that finalises the election is left to
+// checkFinalise, which flags the finalise itself.
+func checkTotalsMark(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) {
+	finalising := e.Status == ballot.StatusFinalised && h.election != nil && h.election.Status != ballot.StatusFinalised
+	if finalising && isFinalise(tx) && len(tx.Args) == 0 {
+		return
+	}
+	if h.election != nil && h.election.FinaliseNeedsTotals && !e.FinaliseNeedsTotals {
+		r.issue(KindLogAnchor, tx.ID, fmt.Sprintf("the election record written (status %s) drops finalise_needs_totals, which the record before it carries: a chaincode that does not know it wrote it, and may finalise without batch totals", e.Status))
+	}
 }
 
 // loadLog reads the intake log's record of the blocks before from

@@ -207,6 +207,50 @@ func TestFinaliseBatchTotals(t *testing.T) {
 	}
 }
 
+// TestFinaliseTotalsRequired: an election whose record before the
+// finalise requires batch totals (finalise_needs_totals, as this chaincode
+// sets it) is flagged (log_anchor) when a VALID FinaliseElection carries
+// none, once, at the finalise, whether it keeps the mark or drops it (an
+// earlier chaincode writes the record without it); with the right totals
+// it is not; an election whose record lacks the mark (an earlier
+// chaincode's) is finalised without totals unflagged; a record that drops
+// the mark before the finalise (an earlier chaincode's close) is flagged
+// at itself.
+func TestFinaliseTotalsRequired(t *testing.T) {
+	plain := testElection() // CA only
+	marked := testElection()
+	marked.FinaliseNeedsTotals = true
+	right := totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}})
+	const missing = "with no batch totals, yet its record requires them (finalise_needs_totals)"
+	for name, c := range map[string]struct {
+		set, closed, final ballot.Election // the records the set-up, close and finalise write
+		arg                string          // the finalise's argument, "" for none
+		want               []string        // "kind tx: message part" of each issue
+	}{
+		"marked, no totals":               {marked, marked, marked, "", []string{"log_anchor final: " + missing}},
+		"marked, no totals, mark dropped": {marked, marked, plain, "", []string{"log_anchor final: " + missing}},
+		"marked, the right totals":        {marked, marked, marked, right, nil},
+		"unmarked, no totals (earlier)":   {plain, plain, plain, "", nil},
+		"mark dropped at the close": {marked, plain, plain, "",
+			[]string{"log_anchor close: the election record written (status closed) drops finalise_needs_totals"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c1 := commitTx(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob")))
+			blocks := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", c.set)}, {c1},
+				{statusTx(t, "close", "CloseElection", c.closed, ballot.StatusClosed), finaliseTx(t, "final", c.final, c.arg)}}
+			issues := issuesOf(auditChain(t, blocks))
+			if len(issues) != len(c.want) {
+				t.Fatalf("issues %+v; want %q", issues, c.want)
+			}
+			for i, is := range issues {
+				if kind, msg, _ := strings.Cut(c.want[i], ": "); is.Kind+" "+is.TxID != kind || !strings.Contains(is.Message, msg) {
+					t.Fatalf("issue %+v; want %q", is, c.want[i])
+				}
+			}
+		})
+	}
+}
+
 // finaliseTx is the FinaliseElection of e with argument arg (none if ""),
 // as the chaincode writes it.
 func finaliseTx(t *testing.T, id string, e ballot.Election, arg string) ledgertest.Tx {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/votechain/votechain/ballot"
 )
 
 // TestOpenAPIMatchesRoutes keeps openapi.yaml in step with the handlers:
@@ -121,6 +123,46 @@ func TestOpenAPIRequestBodiesMatchDecoders(t *testing.T) {
 		if !slices.Equal(required, sc.Required) {
 			t.Errorf("%s: required %v documented, decoder requires %v", name, sc.Required, required)
 		}
+	}
+}
+
+// TestOpenAPIElectionMatchesRecord keeps the Election schema in step with
+// the record /api/v1/election serves (ballot.Election's JSON): the same
+// fields, the required ones those always encoded.
+func TestOpenAPIElectionMatchesRecord(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required   []string       `yaml:"required"`
+				Properties map[string]any `yaml:"properties"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	sc, ok := doc.Components.Schemas["Election"]
+	if !ok {
+		t.Fatal("schema Election missing")
+	}
+	var fields, required []string
+	rt := reflect.TypeFor[ballot.Election]()
+	for i := range rt.NumField() {
+		name, opts, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		fields = append(fields, name)
+		if opts == "" {
+			required = append(required, name)
+		}
+	}
+	documented := slices.Sorted(maps.Keys(sc.Properties))
+	slices.Sort(fields)
+	if !slices.Equal(documented, fields) {
+		t.Errorf("Election documents %v; the record has %v", documented, fields)
+	}
+	slices.Sort(required)
+	slices.Sort(sc.Required)
+	if !slices.Equal(sc.Required, required) {
+		t.Errorf("Election: required %v documented, the record always has %v", sc.Required, required)
 	}
 }
 
