@@ -94,8 +94,9 @@ type Election struct {
 	// keeps it; a template cannot clear it. An auditor flags a VALID
 	// argument-less finalise of an election whose record before it has
 	// it, and a VALID write of the record that drops it: only a chaincode
-	// that accepts a finalise without totals (an earlier version) writes
-	// either. Records of earlier chaincode lack it, and their
+	// of an earlier version (a rollback) writes either, the first because
+	// it accepts a finalise without totals, the second because it does not
+	// know the mark. Records of earlier chaincode lack it, and their
 	// argument-less finalise stays accepted.
 	FinaliseNeedsTotals bool `json:"finalise_needs_totals,omitempty"`
 }

@@ -281,8 +281,8 @@ func isFinalise(tx fabricblock.Tx) bool {
 // the record before it (h.election): once a record requires its finalise
 // to carry batch totals (ballot.Election.FinaliseNeedsTotals), every
 // record written after it does, as this chaincode writes them; a record
-// that drops the mark was written by a chaincode that does not know it
-// (an earlier version), which may then finalise without totals. A
+// that drops the mark was written by a chaincode that does not know it (a
+// rollback to an earlier version), whose finalise need not carry totals. A
 // FinaliseElection without totals that finalises the election is left to
 // checkFinalise, which flags the finalise itself.
 func checkTotalsMark(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) {
@@ -291,7 +291,7 @@ func checkTotalsMark(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.El
 		return
 	}
 	if h.election != nil && h.election.FinaliseNeedsTotals && !e.FinaliseNeedsTotals {
-		r.issue(KindLogAnchor, tx.ID, fmt.Sprintf("the election record written (status %s) drops finalise_needs_totals, which the record before it carries: a chaincode that does not know it wrote it, and may finalise without batch totals", e.Status))
+		r.issue(KindLogAnchor, tx.ID, fmt.Sprintf("the election record written (status %s) drops finalise_needs_totals, which the record before it carries: a chaincode that does not know the mark wrote it (rolled back during the election), whose finalise need not carry batch totals", e.Status))
 	}
 }
 
