@@ -67,7 +67,8 @@ type Plan struct {
 
 // Record makes sure the ledger holds the election: the one there, if its
 // roll root is the plan's and the plan's template (if any) is its own, or a
-// new one from the template. It reports whether it created it.
+// new one from the template, read back as the ledger stores it. It reports
+// whether it created it.
 func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created bool, err error) {
 	if err := p.checkRoll(); err != nil {
 		return nil, false, err
@@ -104,7 +105,11 @@ func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created 
 	if err := l.SetupElection(ctx, t); err != nil {
 		return nil, false, err
 	}
-	return &t, true, nil
+	stored, err := l.Election(ctx) // as the chaincode stored it, with its own marks
+	if err != nil {
+		return nil, false, fmt.Errorf("read back the election just set up: %w", err)
+	}
+	return stored, true, nil
 }
 
 // SealRoll writes the roll to the ledger and seals it against its root.

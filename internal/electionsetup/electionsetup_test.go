@@ -43,6 +43,7 @@ func (f *fakeLedger) SetupElection(_ context.Context, e ballot.Election) error {
 		return errors.New("an election is already set up")
 	}
 	f.setups++
+	e.FinaliseNeedsTotals = true // as the chaincode marks every record it stores
 	f.election = &e
 	return nil
 }
@@ -98,6 +99,9 @@ func TestEnsureNewElection(t *testing.T) {
 	}
 	if l.setups != 1 || e.ID != "E1" || e.RollRoot != "aa11" || e.Status != ballot.StatusConfigured {
 		t.Fatalf("record %+v after %d set-ups, want E1 configured with root aa11 after 1", e, l.setups)
+	}
+	if !e.FinaliseNeedsTotals {
+		t.Errorf("record %+v: want the ledger's as stored (marked), not the template sent", e)
 	}
 	if !e.OpensAt.Equal(opens) || !e.ClosesAt.Equal(opens.Add(24*time.Hour)) {
 		t.Errorf("window %s – %s, want %s – %s", e.OpensAt, e.ClosesAt, opens, opens.Add(24*time.Hour))
