@@ -90,7 +90,7 @@ type Election struct {
 	// FinaliseNeedsTotals records that this election's FinaliseElection
 	// must carry the batch totals its caller's check judged
 	// (FinaliseInput). The chaincode sets it whenever SetupElection
-	// stores a record, whatever its argument says, and every later write
+	// stores a record, whatever its argument says (SetupElection below), and every later write
 	// keeps it; a template cannot clear it. An auditor flags a VALID
 	// argument-less finalise of an election whose record before it has
 	// it, and a VALID write of the record that drops it: only a chaincode
@@ -99,6 +99,29 @@ type Election struct {
 	// know the mark. Records of earlier chaincode lack it, and their
 	// argument-less finalise stays accepted.
 	FinaliseNeedsTotals bool `json:"finalise_needs_totals,omitempty"`
+}
+
+// SetupElection returns the record the chaincode's SetupElection stores
+// for the election arg its argument gives: the status configured if arg
+// omits it, the window in UTC, and FinaliseNeedsTotals set whatever arg
+// says (this chaincode refuses a finalise without batch totals, and the
+// record says so for an auditor to hold the finalise to). It refuses an arg
+// that is no new election (closed, finalised or another status) or whose
+// record is not valid (Validate).
+func SetupElection(arg Election) (Election, error) {
+	e := arg
+	if e.Status == "" {
+		e.Status = StatusConfigured
+	}
+	if e.Status != StatusConfigured || !e.ClosedAt.IsZero() || !e.FinalisedAt.IsZero() {
+		return Election{}, errors.New("ballot: a new election must be configured, not closed or finalised")
+	}
+	e.OpensAt, e.ClosesAt = e.OpensAt.UTC(), e.ClosesAt.UTC()
+	e.FinaliseNeedsTotals = true
+	if err := e.Validate(); err != nil {
+		return Election{}, err
+	}
+	return e, nil
 }
 
 // Validate checks that the record is complete and well-formed: identifiers

@@ -2,6 +2,7 @@ package ballot
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -79,6 +80,46 @@ func TestElectionValidate(t *testing.T) {
 			t.Errorf("%s: unexpected error %v", tt.name, err)
 		case tt.errHas != "" && (err == nil || !strings.Contains(err.Error(), tt.errHas)):
 			t.Errorf("%s: error %v, want one mentioning %q", tt.name, err, tt.errHas)
+		}
+	}
+}
+
+// TestSetupElection: the record SetupElection stores is the argument with
+// the status defaulted to configured, the window in UTC and
+// finalise_needs_totals set whether the argument sets it or not; an
+// argument that is no new election, or no valid one, is refused.
+func TestSetupElection(t *testing.T) {
+	est := time.FixedZone("EST", -5*3600)
+	for _, marked := range []bool{false, true} {
+		arg := testElection()
+		arg.Status = ""
+		arg.OpensAt, arg.ClosesAt = testOpens.In(est), testCloses.In(est)
+		arg.FinaliseNeedsTotals = marked
+		got, err := SetupElection(arg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := testElection()
+		want.FinaliseNeedsTotals = true
+		if !reflect.DeepEqual(got, want) { // times compared with their locations
+			t.Errorf("argument marked %v: record %+v; want %+v", marked, got, want)
+		}
+	}
+	for name, c := range map[string]struct {
+		change func(*Election)
+		errHas string
+	}{
+		"closed":       {func(e *Election) { e.Status = StatusClosed }, "must be configured"},
+		"finalised":    {func(e *Election) { e.Status = StatusFinalised }, "must be configured"},
+		"closed at":    {func(e *Election) { e.ClosedAt = testOpens }, "must be configured"},
+		"finalised at": {func(e *Election) { e.FinalisedAt = testCloses }, "must be configured"},
+		"another":      {func(e *Election) { e.Status = "open" }, "must be configured"},
+		"invalid":      {func(e *Election) { e.Batchers = nil }, "names no batchers"},
+	} {
+		arg := testElection()
+		c.change(&arg)
+		if _, err := SetupElection(arg); err == nil || !strings.Contains(err.Error(), c.errHas) {
+			t.Errorf("%s: err %v; want one saying %q", name, err, c.errHas)
 		}
 	}
 }

@@ -38,8 +38,11 @@ type FinaliseInput struct {
 	Batched map[string]BatchTotals `json:"batched"`
 }
 
-// ErrLedgerChanged marks a finalise refused because a state's batches are
-// no longer those its check judged: a batch was committed since.
+// ErrLedgerChanged marks a finalise refused because a state's batches as
+// read are not those its check judged: a batch was committed since, or the
+// chaincode's range read of them was cut short (a peer whose
+// ledger.state.totalQueryLimit is below MaxStateBatches). The refusal's
+// text names both, with what to do for each.
 var ErrLedgerChanged = errors.New("the ledger changed since the check")
 
 // Check is FinaliseElection's rule: in gives the totals of exactly e's
@@ -62,8 +65,11 @@ func (in FinaliseInput) Check(e *Election, onLedger func(state string) (BatchTot
 			return err
 		}
 		if got != judged {
-			return fmt.Errorf("%w: the %s batches are %d holding %d votes, the check judged %d holding %d; refusing to finalise: run finalise again",
-				ErrLedgerChanged, st, got.Batches, got.Votes, judged.Batches, judged.Votes)
+			return fmt.Errorf("%w: the %s batches are %d holding %d votes, the check judged %d holding %d; refusing to finalise: "+
+				"if a batch was committed since the check, run finalise again (it judges that batch too); "+
+				"if finalise is refused so again, the peer's range read of the batches was cut short: "+
+				"check that every peer's ledger.state.totalQueryLimit is at least %d (ballot.MaxStateBatches)",
+				ErrLedgerChanged, st, got.Batches, got.Votes, judged.Batches, judged.Votes, MaxStateBatches)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package ballot
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -40,8 +41,9 @@ func TestFinaliseInputCheck(t *testing.T) {
 	for name, ca := range map[string]BatchTotals{"a vote more": {2, 6}, "a batch more": {1, 7}, "a vote fewer": {2, 8}} {
 		err := judged(ca).Check(e, onLedger)
 		if !errors.Is(err, ErrLedgerChanged) || !strings.Contains(err.Error(), "the CA batches are 2 holding 7 votes, the check judged") ||
-			!strings.HasSuffix(err.Error(), "run finalise again") {
-			t.Errorf("%s on the ledger: %v; want ErrLedgerChanged naming CA's totals", name, err)
+			!strings.Contains(err.Error(), "if a batch was committed since the check, run finalise again") ||
+			!strings.HasSuffix(err.Error(), fmt.Sprintf("check that every peer's ledger.state.totalQueryLimit is at least %d (ballot.MaxStateBatches)", MaxStateBatches)) {
+			t.Errorf("%s on the ledger: %v; want ErrLedgerChanged naming CA's totals and both causes: a batch since (run again), a read cut short (the peers' limit)", name, err)
 		}
 	}
 	for name, in := range map[string]FinaliseInput{

@@ -131,27 +131,18 @@ func anyBatch(ctx contractapi.TransactionContextInterface) (string, error) {
 	return strings.Join(attrs, "/"), nil
 }
 
-// parseElection decodes and validates a new election record.
+// parseElection decodes a new election and returns the record to store
+// (ballot.SetupElection: validated, marked finalise_needs_totals).
 func parseElection(electionJSON string) (*ballot.Election, error) {
 	if len(electionJSON) > maxElectionBytes {
 		return nil, fmt.Errorf("election record of %d bytes exceeds %d", len(electionJSON), maxElectionBytes)
 	}
-	var e ballot.Election
-	if err := ballot.DecodeStrict([]byte(electionJSON), &e); err != nil {
+	var arg ballot.Election
+	if err := ballot.DecodeStrict([]byte(electionJSON), &arg); err != nil {
 		return nil, fmt.Errorf("decode election: %w", err)
 	}
-	if e.Status == "" {
-		e.Status = ballot.StatusConfigured
-	}
-	if e.Status != ballot.StatusConfigured || !e.ClosedAt.IsZero() || !e.FinalisedAt.IsZero() {
-		return nil, errors.New("a new election must be configured, not closed or finalised")
-	}
-	e.OpensAt, e.ClosesAt = e.OpensAt.UTC(), e.ClosesAt.UTC()
-	// This chaincode refuses a finalise without batch totals: the record
-	// says so, whatever the argument gave, so that an auditor can hold
-	// the election's finalise to it (ballot.Election.FinaliseNeedsTotals).
-	e.FinaliseNeedsTotals = true
-	if err := e.Validate(); err != nil {
+	e, err := ballot.SetupElection(arg)
+	if err != nil {
 		return nil, err
 	}
 	return &e, nil

@@ -3,6 +3,7 @@ package chaincode
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -189,7 +190,7 @@ func TestFinaliseChecksTheBatchTotals(t *testing.T) {
 	}
 	_, err := h.call(commissionAdmin, h.finaliseFn(judged))
 	wantErr(t, "a batch committed after the check", err, "the ledger changed since the check: the CA batches are 3 holding 6 votes, the check judged 2 holding 5")
-	wantErr(t, "a batch committed after the check", err, "run finalise again")
+	wantErr(t, "a batch committed after the check", err, "if a batch was committed since the check, run finalise again")
 
 	raw := func(arg string) txFunc {
 		return func(ctx contractapi.TransactionContextInterface) (string, error) {
@@ -257,8 +258,9 @@ func TestFinaliseInvalidatedByALateBatch(t *testing.T) {
 // TestFinaliseRefusesAReadCutShort: a peer ends a range query silently at
 // its ledger.state.totalQueryLimit; a finalise whose read of a state's
 // batches is cut so refuses the true totals as a changed ledger (the
-// batches it read differ from those judged) and the election stays
-// closed: never finalised with its results counted short. A state of as
+// batches it read differ from those judged), naming the peers' limit as
+// the cause to check if finalise is refused so again, and the election
+// stays closed: never finalised with its results counted short. A state of as
 // many batches as the chaincode's own limit (ballot.MaxStateBatches) is
 // refused by results and finalise alike. Under the limit the same totals
 // finalise.
@@ -288,6 +290,9 @@ func TestFinaliseRefusesAReadCutShort(t *testing.T) {
 		t.Errorf("finalise of a state of 5 batches read 3: %v; want %v", err, ballot.ErrLedgerChanged)
 	}
 	wantErr(t, "finalise of a state of 5 batches read 3", err, "the CA batches are 3 holding 6 votes, the check judged 5 holding 10")
+	// Running again reads the same 3: the refusal also names the peers' limit.
+	wantErr(t, "finalise of a state of 5 batches read 3", err,
+		fmt.Sprintf("the peer's range read of the batches was cut short: check that every peer's ledger.state.totalQueryLimit is at least %d", ballot.MaxStateBatches))
 	if st := h.status(); st != ballot.StatusClosed {
 		t.Fatalf("election %s after a finalise that read 3 of 5 batches; want closed", st)
 	}

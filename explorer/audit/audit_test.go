@@ -289,10 +289,22 @@ func TestHonestLedger(t *testing.T) {
 	}
 }
 
-// setupTx is the transaction that writes election e.
+// setupTx is the transaction that sets up election e, as this chaincode
+// does: its record marked finalise_needs_totals (stored).
 func setupTx(t *testing.T, id string, e ballot.Election) ledgertest.Tx {
 	t.Helper()
 	return ledgertest.SetupElection(id, e)
+}
+
+// stored is the record this chaincode's SetupElection stores for e, marked
+// finalise_needs_totals: its close and finalise write it on.
+func stored(t *testing.T, e ballot.Election) ballot.Election {
+	t.Helper()
+	rec, err := ballot.SetupElection(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
 
 // TestRefusedVotesRecounted: with the election known from its set-up

@@ -57,13 +57,14 @@ func statusTx(t *testing.T, id, function string, e ballot.Election, status strin
 // chaincode's rules give is flagged at its transaction.
 func TestIntakeLogAnchors(t *testing.T) {
 	f := newLogFixture()
-	e := testElection()
+	e := stored(t, testElection())
 	reg := f.register("reg")
 	a4, a9 := ledgertest.AnchorLogHeads("a4", f.time(), f.Anchor(0, 4)), ledgertest.AnchorLogHeads("a9", f.time(), f.Anchor(4, 9))
 	repeat := ledgertest.AnchorLogHeads("again", f.time(), f.Anchor(0, 9))
 	repeat.Writes = nil
 	commit := commitTx(t, "c1", build(t, "CA", 1, f.votes...))
-	closeTx, final := statusTx(t, "close", "CloseElection", e, ballot.StatusClosed), statusTx(t, "final", "FinaliseElection", e, ballot.StatusFinalised)
+	closeTx := statusTx(t, "close", "CloseElection", e, ballot.StatusClosed)
+	final := finaliseTx(t, "final", e, totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: uint64(len(f.votes))}}))
 	honest := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e), reg}, {a4}, {a9, repeat}, {commit}, {closeTx, final}}
 	reports := auditChain(t, honest)
 	if ks := kinds(reports); len(ks) != 0 {
@@ -96,6 +97,7 @@ func TestIntakeLogAnchors(t *testing.T) {
 	late := ledgertest.AnchorLogHeads("late", f.time(), f.Anchor(9, 9))
 	late.Args = ledgertest.AnchorLogHeads("", time.Time{}, f.Anchor(0, 9)).Args
 	short := build(t, "CA", 1, f.votes[:5]...)
+	shortFinal := finaliseTx(t, "final", e, totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: uint64(len(short.Votes))}})) // judged the short batch
 
 	cases := map[string]struct {
 		blocks [][]ledgertest.Tx
@@ -109,7 +111,7 @@ func TestIntakeLogAnchors(t *testing.T) {
 		"head anchored, no record written":      {replace(honest, a9, unwritten), []string{"log_anchor a9", "log_anchor again"}},
 		"head record written by a batch":        {replace(honest, commit, smuggled), []string{"log_anchor c1"}},
 		"anchored once finalised":               {append(slices.Clone(honest), []ledgertest.Tx{late}), []string{"log_anchor late"}},
-		"finalised with anchored votes missing": {replace(honest, commit, commitTx(t, "c1", short)), []string{"log_anchor final"}},
+		"finalised with anchored votes missing": {replace(replace(honest, commit, commitTx(t, "c1", short)), final, shortFinal), []string{"log_anchor final"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -175,28 +177,35 @@ func (logNotRecorded) IntakeLog() (audit.IntakeLog, error) {
 // TestFinaliseBatchTotals: a finalise carrying the batch totals its check
 // judged gives those of exactly the batches before it, this block's
 // included, or is flagged (log_anchor) with the chaincode's refusal; one
-// carrying none (before the chaincode took them) is audited as before;
-// the totals are checked with no intake log recorded.
+// carrying none of an election an earlier chaincode set up (before the
+// chaincode took them, its record unmarked) is audited as before; the
+// totals are checked with no intake log recorded.
 func TestFinaliseBatchTotals(t *testing.T) {
-	e := testElection() // CA only
+	e := stored(t, testElection()) // CA only
 	c1 := commitTx(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob")))
 	c2 := commitTx(t, "c2", build(t, "CA", 2, vote("CA", 3, "alice"), vote("CA", 1, "bob")), 1) // voter 1 again: rejected
-	final := func(arg string) ledgertest.Tx { return finaliseTx(t, "final", e, arg) }
 	totals := func(batched map[string]ballot.BatchTotals) string { return totalsArg(t, batched) }
 	for name, c := range map[string]struct {
-		final ledgertest.Tx
-		want  string // the issue's message, "" for none
+		earlier bool   // the election set up, closed and finalised by an earlier chaincode: records unmarked
+		arg     string // the finalise's argument, "" for none
+		want    string // the issue's message, "" for none
 	}{
-		"the batches' totals":           {final(totals(map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 4}})), ""},
-		"no totals (earlier)":           {final(""), ""},
-		"judged before this block's":    {final(totals(map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}})), "the ledger changed since the check: the CA batches are 2 holding 4 votes, the check judged 1 holding 2"},
-		"a vote more":                   {final(totals(map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 5}})), "the check judged 2 holding 5"},
-		"a state left out":              {final(totals(map[string]ballot.BatchTotals{})), "lack state CA"},
-		"an argument that is no totals": {final(`{"force":true}`), "an argument that is no batch totals"},
+		"the batches' totals":           {false, totals(map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 4}}), ""},
+		"no totals (earlier)":           {true, "", ""},
+		"judged before this block's":    {false, totals(map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}}), "the ledger changed since the check: the CA batches are 2 holding 4 votes, the check judged 1 holding 2"},
+		"a vote more":                   {false, totals(map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 5}}), "the check judged 2 holding 5"},
+		"a state left out":              {false, totals(map[string]ballot.BatchTotals{}), "lack state CA"},
+		"an argument that is no totals": {false, `{"force":true}`, "an argument that is no batch totals"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			closeTx := statusTx(t, "close", "CloseElection", e, ballot.StatusClosed)
-			issues := issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e)}, {c1}, {c2, closeTx, c.final}}))
+			rec, setup := e, setupTx(t, "s", e)
+			if c.earlier {
+				rec.FinaliseNeedsTotals = false
+				setup = ledgertest.SetupElectionUnmarked("s", e)
+			}
+			closeTx := statusTx(t, "close", "CloseElection", rec, ballot.StatusClosed)
+			final := finaliseTx(t, "final", rec, c.arg)
+			issues := issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setup}, {c1}, {c2, closeTx, final}}))
 			switch {
 			case c.want == "" && len(issues) > 0:
 				t.Fatalf("flagged: %+v", issues)
@@ -217,9 +226,9 @@ func TestFinaliseBatchTotals(t *testing.T) {
 // the mark before the finalise (an earlier chaincode's close) is flagged
 // at itself.
 func TestFinaliseTotalsRequired(t *testing.T) {
-	plain := testElection() // CA only
-	marked := testElection()
-	marked.FinaliseNeedsTotals = true
+	marked := stored(t, testElection()) // CA only
+	plain := marked
+	plain.FinaliseNeedsTotals = false
 	right := totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}})
 	const missing = "with no batch totals, yet its record requires them (finalise_needs_totals)"
 	for name, c := range map[string]struct {
@@ -236,7 +245,11 @@ func TestFinaliseTotalsRequired(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c1 := commitTx(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob")))
-			blocks := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", c.set)}, {c1},
+			setup := ledgertest.SetupElectionUnmarked // by an earlier chaincode
+			if c.set.FinaliseNeedsTotals {
+				setup = ledgertest.SetupElection
+			}
+			blocks := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setup("s", c.set)}, {c1},
 				{statusTx(t, "close", "CloseElection", c.closed, ballot.StatusClosed), finaliseTx(t, "final", c.final, c.arg)}}
 			issues := issuesOf(auditChain(t, blocks))
 			if len(issues) != len(c.want) {
@@ -275,7 +288,7 @@ func totalsArg(t *testing.T, batched map[string]ballot.BatchTotals) string {
 // one with wrong totals is flagged at itself only; the same wrong totals
 // marked VALID are flagged (log_anchor) with the chaincode's refusal.
 func TestFinaliseMarkedInvalid(t *testing.T) {
-	e := testElection() // CA only
+	e := stored(t, testElection()) // CA only
 	c1 := commitTx(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob")))
 	c2 := commitTx(t, "c2", build(t, "CA", 2, vote("CA", 3, "alice"), vote("CA", 1, "bob")), 1) // voter 1 again: rejected
 	stale := func(code peer.TxValidationCode) ledgertest.Tx {

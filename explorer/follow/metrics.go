@@ -20,7 +20,8 @@ type Metrics struct {
 
 // NewMetrics registers the follower's metrics with reg. issues are the
 // verification failures already in the index, by kind, so that the gauge
-// counts every failure the index holds, across restarts.
+// counts every failure the index holds, across restarts; every kind of
+// audit.Kinds has its series from the start, 0 if issues has none.
 func NewMetrics(reg prometheus.Registerer, indexed uint64, issues map[string]int64) *Metrics {
 	m := &Metrics{
 		height: prometheus.NewGauge(prometheus.GaugeOpts{Name: "explorer_indexed_height",
@@ -34,7 +35,7 @@ func NewMetrics(reg prometheus.Registerer, indexed uint64, issues map[string]int
 		votes: prometheus.NewCounter(prometheus.CounterOpts{Name: "explorer_votes_indexed_total",
 			Help: "Votes of committed batches indexed by this process."}),
 		issues: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "explorer_verification_failures",
-			Help: "Verification failures in the index, by kind (hash chain, data hash, genesis block, orderers' signatures, endorsements, batch root, tallies, record, event, roll, intake log keys and anchors, callers, clients' signatures, replays, approvals of chaincode definitions); 0 on an honest ledger."}, []string{"kind"}),
+			Help: "Verification failures in the index, by kind: one series from start for each issue kind the auditor reports (the kinds docs/ledger.md's table of checks lists: hash chain, data hash, genesis block, orderers' signatures, endorsements, callers, clients' signatures, replays, approvals of chaincode definitions, undecodable transactions and batches, batch root, tallies, record, event, roll, intake log keys and anchors); 0 on an honest ledger."}, []string{"kind"}),
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "explorer_block_stream_reconnects_total",
 			Help: "Times the block stream failed and was reopened."}),
 	}

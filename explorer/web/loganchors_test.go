@@ -23,7 +23,8 @@ func TestAuditShowsLogAnchors(t *testing.T) {
 	s := newServer(t)
 	e := ballot.Election{ID: "e", Name: "E", States: []string{"CA"}, Status: ballot.StatusConfigured,
 		Contests: []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice"}}},
-		OpensAt:  time.Now().Add(-time.Hour).UTC(), ClosesAt: time.Now().Add(time.Hour).UTC()}
+		OpensAt:  time.Now().Add(-time.Hour).UTC(), ClosesAt: time.Now().Add(time.Hour).UTC(),
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Batchers: []string{"User1@commission.votechain.test"}}
 	var votes []ballot.Vote
 	for i := range 9 {
 		votes = append(votes, ballot.Vote{ID: strings.Repeat("0", 31) + string(rune('1'+i)), State: "CA", Contest: "president",

@@ -57,7 +57,14 @@ func TestBlockOfTxErrorNotFound(t *testing.T) {
 // an unreachable peer do not. Every one wraps the cause and keeps its
 // words.
 func TestFinaliseError(t *testing.T) {
-	changed := ballot.ErrLedgerChanged.Error() + ": the CA batches are 3 holding 6 votes, the check judged 2 holding 5; refusing to finalise: run finalise again"
+	judged := ballot.FinaliseInput{Batched: map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 5}}}
+	refusal := judged.Check(&ballot.Election{ID: "e", States: []string{"CA"}}, func(string) (ballot.BatchTotals, error) {
+		return ballot.BatchTotals{Batches: 3, Votes: 6}, nil
+	})
+	if !errors.Is(refusal, ballot.ErrLedgerChanged) {
+		t.Fatalf("the chaincode's rule: %v; want its refusal of a changed ledger", refusal)
+	}
+	changed := refusal.Error() // as the chaincode words it
 	for _, tc := range []struct {
 		name    string
 		err     error

@@ -87,11 +87,28 @@ func record(id string, b ballot.Batch, rejects map[int]string) ballot.BatchRecor
 	return rec
 }
 
-// SetupElection is the SetupElection transaction id that writes e.
-func SetupElection(id string, e ballot.Election) Tx {
-	election := mustJSON(e)
-	return Tx{ID: id, Function: "SetupElection", Args: [][]byte{election},
-		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: election}}}
+// SetupElection is the SetupElection transaction id whose argument is e,
+// writing the record the chaincode stores for it (ballot.SetupElection:
+// marked finalise_needs_totals whatever e says). e must be a valid new
+// election.
+func SetupElection(id string, e ballot.Election) Tx { return setupElection(id, e, true) }
+
+// SetupElectionUnmarked is SetupElection as a chaincode before
+// finalise_needs_totals wrote it: the record without the mark (whose
+// finalise need not carry batch totals), as an election set up by an
+// earlier chaincode, or by one rolled back to it, has.
+func SetupElectionUnmarked(id string, e ballot.Election) Tx { return setupElection(id, e, false) }
+
+// setupElection is the SetupElection transaction id of argument e, writing
+// its record marked finalise_needs_totals or not.
+func setupElection(id string, e ballot.Election, marked bool) Tx {
+	rec, err := ballot.SetupElection(e)
+	if err != nil {
+		panic(fmt.Sprintf("ledgertest: SetupElection %s: %v", id, err))
+	}
+	rec.FinaliseNeedsTotals = marked
+	return Tx{ID: id, Function: "SetupElection", Args: [][]byte{mustJSON(e)},
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: mustJSON(rec)}}}
 }
 
 // LoadRoll is the LoadRoll transaction id that loads chunk index of the
