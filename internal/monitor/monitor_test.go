@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/votechain/votechain/config"
+	"github.com/votechain/votechain/explorer/audit"
 )
 
 // promtool runs Debian's promtool; a missing one fails the test, because
@@ -68,6 +70,25 @@ func TestEveryAlertHasARunbookAndATest(t *testing.T) {
 		}
 		if !strings.Contains(string(doc), "`"+r.Alert+"`") {
 			t.Errorf("alert %s is not documented in docs/operations.md", r.Alert)
+		}
+	}
+}
+
+// TestAlertTestsUseAuditKinds: the kind labels the rules' unit tests give
+// explorer_verification_failures are kinds the auditor reports
+// (audit.Kinds), so that the tests exercise series the explorer exports.
+func TestAlertTestsUseAuditKinds(t *testing.T) {
+	tests, err := os.ReadFile(filepath.Join("..", "..", "config", "prometheus", "alerts_test.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := regexp.MustCompile(`explorer_verification_failures\{[^}]*kind="([^"]*)"`).FindAllSubmatch(tests, -1)
+	if len(uses) == 0 {
+		t.Fatal("alerts_test.yml gives explorer_verification_failures no kind label")
+	}
+	for _, u := range uses {
+		if kind := string(u[1]); !slices.Contains(audit.Kinds, kind) {
+			t.Errorf("alerts_test.yml uses kind %q, which the auditor never reports (audit.Kinds: %v)", kind, audit.Kinds)
 		}
 	}
 }
