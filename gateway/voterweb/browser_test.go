@@ -24,14 +24,16 @@ import (
 
 // fakeAPI answers the page's API calls for a two-question election: a vote
 // in L1 is accepted (its signed acceptance receipt answers 503 head_pending
-// once, then 200), one in L2 is a
-// duplicate; the L1 vote's receipt says rejected, not on the roll. It
-// records the vote bodies.
+// once, with a Retry-After of headPendingRetry unless that is empty, then
+// 200), one in L2 is a duplicate; the L1 vote's receipt says rejected, not
+// on the roll. It records the vote bodies and when the acceptance receipt
+// was asked for.
 type fakeAPI struct {
-	mu              sync.Mutex
-	bodies          []map[string]string
-	lookups         []map[string]string
-	acceptanceCalls int
+	headPendingRetry string
+	mu               sync.Mutex
+	bodies           []map[string]string
+	lookups          []map[string]string
+	acceptanceCalls  []time.Time
 }
 
 const fakeVoteID = "0123456789abcdef0123456789abcdef"
@@ -79,11 +81,13 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/votes/{id}/acceptance", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		f.mu.Lock()
-		f.acceptanceCalls++
-		first := f.acceptanceCalls == 1
+		f.acceptanceCalls = append(f.acceptanceCalls, time.Now())
+		first := len(f.acceptanceCalls) == 1
 		f.mu.Unlock()
 		if first { // no signed head covers the vote yet
-			w.Header().Set("Retry-After", "1")
+			if f.headPendingRetry != "" {
+				w.Header().Set("Retry-After", f.headPendingRetry)
+			}
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(`{"error":{"code":"head_pending","message":"no signed tree head covers this vote yet; retry in a second"}}`))
 			return
@@ -124,13 +128,8 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := &fakeAPI{}
-	mux := http.NewServeMux()
-	api.routes(mux)
-	mux.Handle("/vote", h)
-	mux.Handle("/vote/", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	api := &fakeAPI{headPendingRetry: "1"}
+	srv := fakeAPIServer(t, h, api)
 	shots := shotsDir(t)
 	b := browsertest.New(t)
 	downloads := browsertest.Downloads(t, b)
@@ -239,6 +238,77 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".vote-check .explorer-check a").href`))
 	if want := explorer + "/verify?vote_id=" + strings.Repeat("f", 32); err != nil || href != want {
 		t.Errorf("the check links to the explorer at %q (%v); want %s", href, err, want)
+	}
+}
+
+// fakeAPIServer serves the voter page h and api's routes.
+func fakeAPIServer(t *testing.T, h *Handler, api *fakeAPI) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	api.routes(mux)
+	mux.Handle("/vote", h)
+	mux.Handle("/vote/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestAcceptanceRetryAfterInBrowser drives the page in headless Chromium
+// over the fake API, casting a vote in L1 whose signed acceptance receipt
+// answers 503 head_pending once. The page asks again once the answer's
+// Retry-After has passed (2 s: not after 1 s, as without it; 10 ms allowed
+// for the timer, 1 s for a loaded machine), after 1 s when it has none,
+// and not at all when it asks for more than the cast waits in all (30 s
+// over 10 s): then the page shows the head_pending answer in words.
+func TestAcceptanceRetryAfterInBrowser(t *testing.T) {
+	b := browserInKolkata(t)
+	h, err := New(Config{}, Deps{Elections: fakeElections{e: referendum()}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		retryAfter string
+		gap        time.Duration // 0: no second call
+		shows      string
+	}{
+		{"2", 2 * time.Second, "signed acceptance receipt received (entry 4 of the CA intake log"},
+		{"", time.Second, "signed acceptance receipt received (entry 4 of the CA intake log"},
+		{"30", 0, "no signed acceptance receipt yet: no signed tree head covers this vote yet; retry in a second (head_pending, HTTP 503)"},
+	} {
+		api := &fakeAPI{headPendingRetry: c.retryAfter}
+		srv := fakeAPIServer(t, h, api)
+		ctx, cancel := context.WithTimeout(b, 30*time.Second)
+		err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"),
+			chromedp.Click(chromedp.ID("choice-L1-0")),
+			chromedp.SendKeys(chromedp.ID("voter-id"), "V1"),
+			chromedp.SendKeys(chromedp.ID("credential"), "secret"),
+			chromedp.SetValue(chromedp.ID("state"), "CA"),
+			chromedp.Click(chromedp.ID("cast")),
+			chromedp.WaitVisible(chromedp.CSS("#cast-results li")))
+		var shown string
+		if err == nil {
+			shown, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#cast-results li")))
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("Retry-After %q: cast: %v", c.retryAfter, err)
+		}
+		api.mu.Lock()
+		calls := slices.Clone(api.acceptanceCalls)
+		api.mu.Unlock()
+		if !strings.Contains(shown, c.shows) {
+			t.Errorf("Retry-After %q: the page shows %q; want it to say %q", c.retryAfter, shown, c.shows)
+		}
+		wantCalls := 1
+		if c.gap > 0 {
+			wantCalls = 2
+		}
+		if len(calls) != wantCalls {
+			t.Errorf("Retry-After %q: the page asked for the acceptance receipt %d times; want %d", c.retryAfter, len(calls), wantCalls)
+		} else if gap := calls[len(calls)-1].Sub(calls[0]); c.gap > 0 && (gap < c.gap-10*time.Millisecond || gap > c.gap+time.Second) {
+			t.Errorf("Retry-After %q: the page asked again %s after the head_pending; want %s to %s",
+				c.retryAfter, gap.Round(time.Millisecond), c.gap, c.gap+time.Second)
+		}
 	}
 }
 
