@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
@@ -441,6 +442,17 @@ func (a *electionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(ans.body)
 }
 
+// readsReach waits up to within for the record's nth read, and reports
+// whether it came.
+func (a *electionAPI) readsReach(n int64, within time.Duration) bool {
+	for deadline := time.Now().Add(within); a.reads.Load() < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 // pollServer serves the voter page of election e, its record read every
 // poll on average from the fake API it returns, which needs an answer
 // stored before the page reads it.
@@ -602,27 +614,18 @@ func TestRetryAfterInBrowser(t *testing.T) {
 	api, srv := pollServer(t, e, 250*time.Millisecond)
 	ctx, cancel := context.WithTimeout(b, 30*time.Second)
 	defer cancel()
-	// readsReach waits up to within for the record's nth read.
-	readsReach := func(n int64, within time.Duration) bool {
-		for deadline := time.Now().Add(within); api.reads.Load() < n; time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				return false
-			}
-		}
-		return true
-	}
 
 	api.retryAfter.Store(2)
 	api.answer.Store(&apiAnswer{http.StatusServiceUnavailable, []byte(`{"error":{"code":"election_unavailable","message":"the election record is not available"}}`)})
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("vote-form"))); err != nil {
 		t.Fatal(err)
 	}
-	if !readsReach(3, 8*time.Second) {
+	if !api.readsReach(3, 8*time.Second) {
 		t.Fatalf("%d reads of a record answering 503 with Retry-After: 2 in 8 s; want 3", api.reads.Load())
 	}
 	api.answer.Store(&apiAnswer{http.StatusTooManyRequests, []byte(`{"error":{"code":"rate_limited","message":"too many requests; slow down"}}`)})
 	api.retryAfter.Store(1)
-	if n := api.reads.Load(); !readsReach(n+2, 6*time.Second) {
+	if n := api.reads.Load(); !api.readsReach(n+2, 6*time.Second) {
 		t.Fatalf("%d reads of a record answering 429 with Retry-After: 1 in 6 s; want 2", api.reads.Load()-n)
 	}
 	record, err := json.Marshal(e)
@@ -633,7 +636,7 @@ func TestRetryAfterInBrowser(t *testing.T) {
 	api.retryAfter.Store(5) // on a 200: heeded, 6 reads would take 25 s
 	// The first read may wait out the doubled wait (up to 2 s) of the
 	// errors before; then one every 250 ms or so.
-	if n := api.reads.Load(); !readsReach(n+6, 6*time.Second) {
+	if n := api.reads.Load(); !api.readsReach(n+6, 6*time.Second) {
 		t.Errorf("%d reads in 6 s once the record was answered; want 6 (after at most 2 s, every 250 ms or so: a 200's Retry-After ignored)", api.reads.Load()-n)
 	}
 
@@ -706,5 +709,72 @@ func TestPollOnOpening(t *testing.T) {
 	}
 	if n := api.reads.Load(); n != 1 {
 		t.Errorf("%d reads of the record; want 1, after the opening", n)
+	}
+}
+
+// TestHiddenTabInBrowser drives the page in headless Chromium with an open
+// election and the record read every 1.5 s on average. While its window is
+// minimised (Chromium hides the page: document.hidden, a visibilitychange
+// event), the page reads no record in 6 s, but for one under way when it
+// was hidden, where it would otherwise read three or four (its own waits
+// put off to the one-a-second timers of a hidden page: two in 4.5 s without
+// the pause). Shown again, it reads at once (within 750 ms, where its next
+// wait would be at least 1125 ms): its last read is older than the wait.
+// Then it reads every 1.5 s or so again.
+func TestHiddenTabInBrowser(t *testing.T) {
+	b := browserInKolkata(t)
+	e := referendum()
+	api, srv := pollServer(t, e, 1500*time.Millisecond)
+	record, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.answer.Store(&apiAnswer{http.StatusOK, record})
+	ctx, cancel := context.WithTimeout(b, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("vote-form"))); err != nil {
+		t.Fatal(err)
+	}
+	if !api.readsReach(2, 5*time.Second) {
+		t.Fatalf("%d reads of the record in 5 s in a shown page; want 2 or more", api.reads.Load())
+	}
+
+	showWindow(t, ctx, browser.WindowStateMinimized, "hidden")
+	n := api.reads.Load()
+	time.Sleep(6 * time.Second)
+	if m := api.reads.Load(); m-n > 1 {
+		t.Errorf("the hidden page read the record %d times in 6 s; want at most the one under way when it was hidden", m-n)
+	}
+
+	n = api.reads.Load()
+	shown := time.Now()
+	showWindow(t, ctx, browser.WindowStateNormal, "visible")
+	if !api.readsReach(n+1, 750*time.Millisecond-time.Since(shown)) {
+		t.Errorf("no read of the record within 750 ms of the page shown again, its last read 6 s before; want one at once")
+	}
+	if !api.readsReach(n+3, 5*time.Second) {
+		t.Errorf("%d reads of the record in 5 s once the page was shown again; want 3 or more", api.reads.Load()-n)
+	}
+}
+
+// showWindow sets the state of the window of ctx's page and waits up to 2 s
+// for the page's document.visibilityState to be want.
+func showWindow(t *testing.T, ctx context.Context, state browser.WindowState, want string) {
+	t.Helper()
+	w, err := chromedp.Call(ctx, browser.GetWindowForTarget, browser.GetWindowForTargetParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.CallBrowser(ctx, browser.SetWindowBounds, browser.SetWindowBoundsParams{WindowID: w.WindowID, Bounds: &browser.Bounds{WindowState: state}}); err != nil {
+		t.Fatalf("window %s: %v", state, err)
+	}
+	var got string
+	for deadline := time.Now().Add(2 * time.Second); got != want; time.Sleep(20 * time.Millisecond) {
+		if got, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.visibilityState`)); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with the window %s the page's visibilityState is %q after 2 s; want %q", state, got, want)
+		}
 	}
 }
