@@ -99,7 +99,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted")
 	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded; -1: no limit")
-	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers")
+	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers, the API's and the voter page's (no election record yet), in whole seconds rounded up")
 	fs.Float64Var(&o.http.ClientRate, "client-rate", 0, "requests per second per client address; 0: no limit")
 	fs.IntVar(&o.http.ClientBurst, "client-burst", 20, "burst per client address")
 	fs.Float64Var(&o.http.GlobalRate, "global-rate", 0, "requests per second over all clients; 0: no limit")
@@ -143,6 +143,7 @@ func parseFlags(args []string) (*options, error) {
 		return nil, err
 	}
 	o.dedup.NoLog = !o.intakeLog
+	o.page.RetryAfter = o.http.RetryAfter
 	o.http.MetricsElsewhere = o.metricsListen != ""
 	if o.trustedProxies != "" {
 		o.http.TrustedProxies = strings.Split(o.trustedProxies, ",")

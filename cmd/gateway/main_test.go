@@ -302,6 +302,28 @@ func TestPagePollIntervalFlag(t *testing.T) {
 	}
 }
 
+// TestRetryAfterFlag: --retry-after, or GATEWAY_RETRY_AFTER, is the wait
+// the voter page's 503 advises as well as the API's, 2 s by default.
+func TestRetryAfterFlag(t *testing.T) {
+	for args, want := range map[string]time.Duration{
+		"":                 2 * time.Second,
+		"--retry-after=7s": 7 * time.Second,
+		"--retry-after 1m": time.Minute,
+	} {
+		o, err := parseFlags(strings.Fields(args))
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if o.http.RetryAfter != want || o.page.RetryAfter != want {
+			t.Errorf("%q: the API advises %s and the voter page %s; want %s for both", args, o.http.RetryAfter, o.page.RetryAfter, want)
+		}
+	}
+	t.Setenv("GATEWAY_RETRY_AFTER", "9s")
+	if o, err := parseFlags(nil); err != nil || o.page.RetryAfter != 9*time.Second {
+		t.Errorf("GATEWAY_RETRY_AFTER=9s: %v; want the voter page to advise 9s", err)
+	}
+}
+
 // explorerURLOf is the voter page's explorer URL that args give.
 func explorerURLOf(t *testing.T, args []string) string {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
@@ -24,14 +25,16 @@ import (
 
 // fakeAPI answers the page's API calls for a two-question election: a vote
 // in L1 is accepted (its signed acceptance receipt answers 503 head_pending
-// once, then 200), one in L2 is a
-// duplicate; the L1 vote's receipt says rejected, not on the roll. It
-// records the vote bodies.
+// once, with a Retry-After of headPendingRetry unless that is empty, then
+// 200), one in L2 is a duplicate; the L1 vote's receipt says rejected, not
+// on the roll. It records the vote bodies and when the acceptance receipt
+// was asked for.
 type fakeAPI struct {
-	mu              sync.Mutex
-	bodies          []map[string]string
-	lookups         []map[string]string
-	acceptanceCalls int
+	headPendingRetry string
+	mu               sync.Mutex
+	bodies           []map[string]string
+	lookups          []map[string]string
+	acceptanceCalls  []time.Time
 }
 
 const fakeVoteID = "0123456789abcdef0123456789abcdef"
@@ -79,11 +82,13 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/votes/{id}/acceptance", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		f.mu.Lock()
-		f.acceptanceCalls++
-		first := f.acceptanceCalls == 1
+		f.acceptanceCalls = append(f.acceptanceCalls, time.Now())
+		first := len(f.acceptanceCalls) == 1
 		f.mu.Unlock()
 		if first { // no signed head covers the vote yet
-			w.Header().Set("Retry-After", "1")
+			if f.headPendingRetry != "" {
+				w.Header().Set("Retry-After", f.headPendingRetry)
+			}
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(`{"error":{"code":"head_pending","message":"no signed tree head covers this vote yet; retry in a second"}}`))
 			return
@@ -124,13 +129,8 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := &fakeAPI{}
-	mux := http.NewServeMux()
-	api.routes(mux)
-	mux.Handle("/vote", h)
-	mux.Handle("/vote/", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	api := &fakeAPI{headPendingRetry: "1"}
+	srv := fakeAPIServer(t, h, api)
 	shots := shotsDir(t)
 	b := browsertest.New(t)
 	downloads := browsertest.Downloads(t, b)
@@ -239,6 +239,77 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".vote-check .explorer-check a").href`))
 	if want := explorer + "/verify?vote_id=" + strings.Repeat("f", 32); err != nil || href != want {
 		t.Errorf("the check links to the explorer at %q (%v); want %s", href, err, want)
+	}
+}
+
+// fakeAPIServer serves the voter page h and api's routes.
+func fakeAPIServer(t *testing.T, h *Handler, api *fakeAPI) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	api.routes(mux)
+	mux.Handle("/vote", h)
+	mux.Handle("/vote/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestAcceptanceRetryAfterInBrowser drives the page in headless Chromium
+// over the fake API, casting a vote in L1 whose signed acceptance receipt
+// answers 503 head_pending once. The page asks again once the answer's
+// Retry-After has passed (2 s: not after 1 s, as without it; 10 ms allowed
+// for the timer, 1 s for a loaded machine), after 1 s when it has none,
+// and not at all when it asks for more than the cast waits in all (30 s
+// over 10 s): then the page shows the head_pending answer in words.
+func TestAcceptanceRetryAfterInBrowser(t *testing.T) {
+	b := browserInKolkata(t)
+	h, err := New(Config{}, Deps{Elections: fakeElections{e: referendum()}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		retryAfter string
+		gap        time.Duration // 0: no second call
+		shows      string
+	}{
+		{"2", 2 * time.Second, "signed acceptance receipt received (entry 4 of the CA intake log"},
+		{"", time.Second, "signed acceptance receipt received (entry 4 of the CA intake log"},
+		{"30", 0, "no signed acceptance receipt yet: no signed tree head covers this vote yet; retry in a second (head_pending, HTTP 503)"},
+	} {
+		api := &fakeAPI{headPendingRetry: c.retryAfter}
+		srv := fakeAPIServer(t, h, api)
+		ctx, cancel := context.WithTimeout(b, 30*time.Second)
+		err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"),
+			chromedp.Click(chromedp.ID("choice-L1-0")),
+			chromedp.SendKeys(chromedp.ID("voter-id"), "V1"),
+			chromedp.SendKeys(chromedp.ID("credential"), "secret"),
+			chromedp.SetValue(chromedp.ID("state"), "CA"),
+			chromedp.Click(chromedp.ID("cast")),
+			chromedp.WaitVisible(chromedp.CSS("#cast-results li")))
+		var shown string
+		if err == nil {
+			shown, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#cast-results li")))
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("Retry-After %q: cast: %v", c.retryAfter, err)
+		}
+		api.mu.Lock()
+		calls := slices.Clone(api.acceptanceCalls)
+		api.mu.Unlock()
+		if !strings.Contains(shown, c.shows) {
+			t.Errorf("Retry-After %q: the page shows %q; want it to say %q", c.retryAfter, shown, c.shows)
+		}
+		wantCalls := 1
+		if c.gap > 0 {
+			wantCalls = 2
+		}
+		if len(calls) != wantCalls {
+			t.Errorf("Retry-After %q: the page asked for the acceptance receipt %d times; want %d", c.retryAfter, len(calls), wantCalls)
+		} else if gap := calls[len(calls)-1].Sub(calls[0]); c.gap > 0 && (gap < c.gap-10*time.Millisecond || gap > c.gap+time.Second) {
+			t.Errorf("Retry-After %q: the page asked again %s after the head_pending; want %s to %s",
+				c.retryAfter, gap.Round(time.Millisecond), c.gap, c.gap+time.Second)
+		}
 	}
 }
 
@@ -369,6 +440,17 @@ func (a *electionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(ans.status)
 	w.Write(ans.body)
+}
+
+// readsReach waits up to within for the record's nth read, and reports
+// whether it came.
+func (a *electionAPI) readsReach(n int64, within time.Duration) bool {
+	for deadline := time.Now().Add(within); a.reads.Load() < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // pollServer serves the voter page of election e, its record read every
@@ -532,27 +614,18 @@ func TestRetryAfterInBrowser(t *testing.T) {
 	api, srv := pollServer(t, e, 250*time.Millisecond)
 	ctx, cancel := context.WithTimeout(b, 30*time.Second)
 	defer cancel()
-	// readsReach waits up to within for the record's nth read.
-	readsReach := func(n int64, within time.Duration) bool {
-		for deadline := time.Now().Add(within); api.reads.Load() < n; time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				return false
-			}
-		}
-		return true
-	}
 
 	api.retryAfter.Store(2)
 	api.answer.Store(&apiAnswer{http.StatusServiceUnavailable, []byte(`{"error":{"code":"election_unavailable","message":"the election record is not available"}}`)})
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("vote-form"))); err != nil {
 		t.Fatal(err)
 	}
-	if !readsReach(3, 8*time.Second) {
+	if !api.readsReach(3, 8*time.Second) {
 		t.Fatalf("%d reads of a record answering 503 with Retry-After: 2 in 8 s; want 3", api.reads.Load())
 	}
 	api.answer.Store(&apiAnswer{http.StatusTooManyRequests, []byte(`{"error":{"code":"rate_limited","message":"too many requests; slow down"}}`)})
 	api.retryAfter.Store(1)
-	if n := api.reads.Load(); !readsReach(n+2, 6*time.Second) {
+	if n := api.reads.Load(); !api.readsReach(n+2, 6*time.Second) {
 		t.Fatalf("%d reads of a record answering 429 with Retry-After: 1 in 6 s; want 2", api.reads.Load()-n)
 	}
 	record, err := json.Marshal(e)
@@ -563,7 +636,7 @@ func TestRetryAfterInBrowser(t *testing.T) {
 	api.retryAfter.Store(5) // on a 200: heeded, 6 reads would take 25 s
 	// The first read may wait out the doubled wait (up to 2 s) of the
 	// errors before; then one every 250 ms or so.
-	if n := api.reads.Load(); !readsReach(n+6, 6*time.Second) {
+	if n := api.reads.Load(); !api.readsReach(n+6, 6*time.Second) {
 		t.Errorf("%d reads in 6 s once the record was answered; want 6 (after at most 2 s, every 250 ms or so: a 200's Retry-After ignored)", api.reads.Load()-n)
 	}
 
@@ -636,5 +709,72 @@ func TestPollOnOpening(t *testing.T) {
 	}
 	if n := api.reads.Load(); n != 1 {
 		t.Errorf("%d reads of the record; want 1, after the opening", n)
+	}
+}
+
+// TestHiddenTabInBrowser drives the page in headless Chromium with an open
+// election and the record read every 1.5 s on average. While its window is
+// minimised (Chromium hides the page: document.hidden, a visibilitychange
+// event), the page reads no record in 6 s, but for one under way when it
+// was hidden, where it would otherwise read three or four (its own waits
+// put off to the one-a-second timers of a hidden page: two in 4.5 s without
+// the pause). Shown again, it reads at once (within 750 ms, where its next
+// wait would be at least 1125 ms): its last read is older than the wait.
+// Then it reads every 1.5 s or so again.
+func TestHiddenTabInBrowser(t *testing.T) {
+	b := browserInKolkata(t)
+	e := referendum()
+	api, srv := pollServer(t, e, 1500*time.Millisecond)
+	record, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.answer.Store(&apiAnswer{http.StatusOK, record})
+	ctx, cancel := context.WithTimeout(b, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("vote-form"))); err != nil {
+		t.Fatal(err)
+	}
+	if !api.readsReach(2, 5*time.Second) {
+		t.Fatalf("%d reads of the record in 5 s in a shown page; want 2 or more", api.reads.Load())
+	}
+
+	showWindow(t, ctx, browser.WindowStateMinimized, "hidden")
+	n := api.reads.Load()
+	time.Sleep(6 * time.Second)
+	if m := api.reads.Load(); m-n > 1 {
+		t.Errorf("the hidden page read the record %d times in 6 s; want at most the one under way when it was hidden", m-n)
+	}
+
+	n = api.reads.Load()
+	shown := time.Now()
+	showWindow(t, ctx, browser.WindowStateNormal, "visible")
+	if !api.readsReach(n+1, 750*time.Millisecond-time.Since(shown)) {
+		t.Errorf("no read of the record within 750 ms of the page shown again, its last read 6 s before; want one at once")
+	}
+	if !api.readsReach(n+3, 5*time.Second) {
+		t.Errorf("%d reads of the record in 5 s once the page was shown again; want 3 or more", api.reads.Load()-n)
+	}
+}
+
+// showWindow sets the state of the window of ctx's page and waits up to 2 s
+// for the page's document.visibilityState to be want.
+func showWindow(t *testing.T, ctx context.Context, state browser.WindowState, want string) {
+	t.Helper()
+	w, err := chromedp.Call(ctx, browser.GetWindowForTarget, browser.GetWindowForTargetParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.CallBrowser(ctx, browser.SetWindowBounds, browser.SetWindowBoundsParams{WindowID: w.WindowID, Bounds: &browser.Bounds{WindowState: state}}); err != nil {
+		t.Fatalf("window %s: %v", state, err)
+	}
+	var got string
+	for deadline := time.Now().Add(2 * time.Second); got != want; time.Sleep(20 * time.Millisecond) {
+		if got, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.visibilityState`)); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with the window %s the page's visibilityState is %q after 2 s; want %q", state, got, want)
+		}
 	}
 }

@@ -43,6 +43,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -137,11 +138,20 @@ type Config struct {
 	// up after one interval. It bounds how long a page in a shown tab goes
 	// on offering the form after an early close. At least a millisecond.
 	PollInterval time.Duration
+	// RetryAfter is the wait the page's 503 (no election record yet)
+	// advises in its Retry-After header, in whole seconds rounded up, at
+	// least 1 (as the API's 503 answers advise theirs): the gateway gives
+	// it its --retry-after.
+	RetryAfter time.Duration
 }
 
 // DefaultConfig returns the defaults for zero fields of Config: no
-// explorer, the wall clock, a read of the election record every 45 seconds.
-func DefaultConfig() Config { return Config{Now: time.Now, PollInterval: 45 * time.Second} }
+// explorer, the wall clock, a read of the election record every 45
+// seconds, a Retry-After of 2 seconds (the gateway's --retry-after
+// default).
+func DefaultConfig() Config {
+	return Config{Now: time.Now, PollInterval: 45 * time.Second, RetryAfter: 2 * time.Second}
+}
 
 // Deps are the page's collaborators; both are required.
 type Deps struct {
@@ -179,9 +189,11 @@ type Handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 	poll      time.Duration
-	explorer  *explorerPages // nil: no explorer
-	page      *template.Template
-	mux       *http.ServeMux
+	// retryAfter is the Retry-After header of the page's 503, in seconds.
+	retryAfter string
+	explorer   *explorerPages // nil: no explorer
+	page       *template.Template
+	mux        *http.ServeMux
 }
 
 // New builds the handler. It refuses a PollInterval under a millisecond
@@ -201,7 +213,12 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	case cfg.PollInterval < time.Millisecond:
 		return nil, fmt.Errorf("voterweb: poll interval %v is under a millisecond", cfg.PollInterval)
 	}
-	h := &Handler{elections: deps.Elections, log: deps.Log, now: cfg.Now, poll: cfg.PollInterval, mux: http.NewServeMux()}
+	if cfg.RetryAfter == 0 {
+		cfg.RetryAfter = d.RetryAfter
+	}
+	retrySecs := max(int64((cfg.RetryAfter+time.Second-1)/time.Second), 1)
+	h := &Handler{elections: deps.Elections, log: deps.Log, now: cfg.Now, poll: cfg.PollInterval,
+		retryAfter: strconv.FormatInt(retrySecs, 10), mux: http.NewServeMux()}
 	if cfg.ExplorerURL != "" {
 		var err error
 		if h.explorer, err = explorerPagesAt(cfg.ExplorerURL); err != nil {
@@ -270,7 +287,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		h.log.Warn("voter page: no election record", "err", err)
 		d.Error = "The election record is not available yet; please try again in a minute."
 		status = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "30")
+		w.Header().Set("Retry-After", h.retryAfter)
 	} else {
 		d.Election, d.Single = e, len(e.Contests) == 1
 		d.Now = h.now()

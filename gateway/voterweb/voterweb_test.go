@@ -323,6 +323,24 @@ func TestNoElectionSaysSoInWords(t *testing.T) {
 	}
 }
 
+// TestNoElectionRetryAfter: the page's 503 advises Config.RetryAfter (the
+// gateway's --retry-after) in whole seconds, rounded up, at least 1; 2 s by
+// default.
+func TestNoElectionRetryAfter(t *testing.T) {
+	for set, want := range map[time.Duration]string{
+		0:                       "2",
+		7 * time.Second:         "7",
+		1500 * time.Millisecond: "2",
+		300 * time.Millisecond:  "1",
+		-time.Second:            "1",
+	} {
+		h := newHandlerWith(t, fakeElections{err: errors.New("ledger down")}, Config{RetryAfter: set})
+		if resp, _ := get(t, h, "/vote"); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != want {
+			t.Errorf("RetryAfter %v: status %d, Retry-After %q; want 503 with %s", set, resp.StatusCode, resp.Header.Get("Retry-After"), want)
+		}
+	}
+}
+
 // TestNoExternalURLs: the page, its script and its style name no other
 // site: every URL in them is a path on the gateway or a place on the page,
 // but for the links to the explorer when the gateway is given one (its

@@ -56,6 +56,18 @@ function errorText(ans) {
   return (e.message || "unexpected answer") + (e.code ? " (" + e.code + ", HTTP " + ans.status + ")" : "");
 }
 
+// retryMax is the longest wait (ms) a Retry-After imposes.
+const retryMax = 10 * 60 * 1000;
+
+// retryAfter is the wait (ms) a 503 or 429 answer asks for in its
+// Retry-After, in whole seconds as the gateway sends it, up to retryMax;
+// 0 for any other answer or form.
+function retryAfter(ans) {
+  if ((ans.status !== 503 && ans.status !== 429) || !ans.headers) return 0;
+  const secs = (ans.headers.get("Retry-After") || "").trim();
+  return /^\d+$/.test(secs) ? Math.min(Number(secs) * 1000, retryMax) : 0;
+}
+
 function message(kind, label, text) {
   return el("p", { class: "message " + kind, role: kind === "error" ? "alert" : "status" }, el("strong", {}, label + ": "), text);
 }
@@ -169,14 +181,29 @@ async function earlierVote(voter, contest, item) {
     el("a", { href: "/vote?vote_id=" + encodeURIComponent(r.body.vote_id) }, "check it"), ").");
 }
 
-// acceptance fetches a signed acceptance receipt, retrying for a few
-// seconds while no signed tree head covers the vote yet (503 head_pending).
+// The cast's answer waits for the signed acceptance receipts: at most
+// acceptanceRetries retries of each, after at most acceptanceWaitMax ms of
+// waits in all; acceptanceWaitDefault is a retry's wait when the answer
+// names none.
+const acceptanceRetries = 4;
+const acceptanceWaitMax = 10000;
+const acceptanceWaitDefault = 1000;
+
+// acceptance fetches a signed acceptance receipt, retrying while no signed
+// tree head covers the vote yet (503 head_pending): each retry once the
+// answer's Retry-After has passed (retryAfter), and none that would take the
+// waits past acceptanceWaitMax; the last answer is returned. A receipt not
+// fetched then can be later: the receipt file keeps the 202's
+// acceptance_url.
 async function acceptance(url) {
+  let waited = 0;
   for (let i = 0; ; i++) {
     const ans = await api("GET", url);
     const code = ans.body && ans.body.error && ans.body.error.code;
-    if (ans.status !== 503 || code !== "head_pending" || i === 4) return ans;
-    await new Promise((done) => setTimeout(done, 1000));
+    const wait = retryAfter(ans) || acceptanceWaitDefault;
+    if (ans.status !== 503 || code !== "head_pending" || i === acceptanceRetries || waited + wait > acceptanceWaitMax) return ans;
+    waited += wait;
+    await new Promise((done) => setTimeout(done, wait));
   }
 }
 
@@ -391,18 +418,6 @@ function schedulePoll(wait) {
   if (phase !== "open" || document.hidden || polling || !(pageData.poll > 0)) return;
   wait = wait ?? pollWait * (0.75 + Math.random() / 2);
   pollTimer = setTimeout(pollElection, Math.max(wait, pollNotBefore - Date.now()));
-}
-
-// retryMax is the longest wait (ms) a Retry-After imposes.
-const retryMax = 10 * 60 * 1000;
-
-// retryAfter is the wait (ms) a 503 or 429 answer asks for in its
-// Retry-After, in whole seconds as the gateway sends it, up to retryMax;
-// 0 for any other answer or form.
-function retryAfter(ans) {
-  if ((ans.status !== 503 && ans.status !== 429) || !ans.headers) return 0;
-  const secs = (ans.headers.get("Retry-After") || "").trim();
-  return /^\d+$/.test(secs) ? Math.min(Number(secs) * 1000, retryMax) : 0;
 }
 
 // pollElection reads the election record (GET /api/v1/election) and takes
