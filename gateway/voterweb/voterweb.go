@@ -285,7 +285,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	e, err := h.elections.Election(r.Context())
 	if err != nil {
 		h.log.Warn("voter page: no election record", "err", err)
-		d.Error = "The election record is not available yet; please try again in a minute."
+		d.Error = "The election record is not available yet; please try again shortly."
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", h.retryAfter)
 	} else {
