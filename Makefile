@@ -84,8 +84,12 @@ fmt: ## gofmt the code
 vet: ## go vet (with the heavy tests)
 	$(GO) vet -tags heavy ./...
 
-clean: down ## stop everything and delete bin/ and .run/
-	rm -rf bin .run
+# clean never stops the system: `votechain clean` refuses while any of its
+# processes runs, so a make clean typed for the build outputs cannot take a
+# running election's ledger with it.
+clean: build ## delete the make up system's data in .run/ (what make down WIPE=1 deletes: ledgers, crypto, Redis data, roll, secrets, logs; .run/deploy, .run/bench and .run/test are kept), then bin/; refused while any process of the system runs (make down first)
+	bin/votechain clean
+	rm -rf bin
 
 # The race lane: test-unit's tests built with Go's race detector, which
 # needs cgo and a C compiler (not among deps: nothing else needs one). The

@@ -71,7 +71,7 @@ type Runner struct {
 	URL        string // the gateway's vote endpoint, e.g. http://127.0.0.1:27380/api/v1/vote
 	Gen        *Generator
 	Rec        *Recorder
-	Progress   io.Writer     // a line per second while an attack runs, and one as the gateway stops and starts answering (StallAfter); nil for none
+	Progress   io.Writer     // a line per second while an attack runs, and one as the gateway stops and starts answering (StallAfter); nil for none, and no stall watch
 	Timeout    time.Duration // per request; default 30 s
 	MaxWorkers uint64        // concurrent requests (and connections) at most; default 1024
 	Grace      time.Duration // answers up to this long after a phase still count for its throughput; default 1 s
@@ -115,7 +115,7 @@ type tally struct {
 	answered, acceptedInTime int
 	acceptLat, answerLat     []time.Duration
 	readLag                  []time.Duration
-	errorSamples             []string
+	errorSamples             []errorSample // the first failure of each kind (sampleError)
 }
 
 // add records one answer of outcome o; inTime is the phase's end + grace.
@@ -134,14 +134,8 @@ func (t *tally) add(a *answer, o outcome, inTime time.Time, err error) {
 		t.acceptLat = append(t.acceptLat, a.latency)
 		t.readLag = append(t.readLag, a.readLag)
 	}
-	if (o == transportError || o == otherStatus) && len(t.errorSamples) < 3 {
-		msg := fmt.Sprintf("%d %s", a.code, http.StatusText(a.code))
-		if err != nil {
-			msg = err.Error()
-		}
-		if !slices.Contains(t.errorSamples, msg) {
-			t.errorSamples = append(t.errorSamples, msg)
-		}
+	if o == transportError || o == otherStatus {
+		t.sampleError(a.code, err)
 	}
 }
 
@@ -186,11 +180,14 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 	inTime := began.Add(d + grace)
 
 	var second [outcomes]atomic.Int64
-	var requests flow
+	var requests *flow // counted for the stall watch only, which is part of the progress output
+	if r.Progress != nil {
+		requests = new(flow)
+	}
 	done, reported := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(reported)
-		r.progress(name, rate, began, &second, &requests, done)
+		r.progress(name, rate, began, &second, requests, done)
 	}()
 
 	crew := newCrew()
@@ -198,6 +195,7 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 	var once sync.Once
 	var mu sync.Mutex
 	var total tally
+	var errorSamples []string // the workers' errorSamples' words, each once
 	var wg sync.WaitGroup
 	worker := func(wake chan struct{}) {
 		defer wg.Done()
@@ -237,8 +235,8 @@ func (r *Runner) attack(ctx context.Context, name string, rate float64, d time.D
 		total.readLag = append(total.readLag, t.readLag...)
 		total.answerLat = append(total.answerLat, t.answerLat...)
 		for _, e := range t.errorSamples {
-			if len(total.errorSamples) < 3 && !slices.Contains(total.errorSamples, e) {
-				total.errorSamples = append(total.errorSamples, e)
+			if len(errorSamples) < maxErrorSamples && !slices.Contains(errorSamples, e.text) {
+				errorSamples = append(errorSamples, e.text)
 			}
 		}
 	}
@@ -302,7 +300,7 @@ schedule:
 	for _, n := range total.codes {
 		p.Sent += n
 	}
-	p.Codes, p.ErrorSamples = total.codes, total.errorSamples
+	p.Codes, p.ErrorSamples = total.codes, errorSamples
 	p.Accepted, p.Duplicates, p.Ineligible = p.Codes[accepted], p.Codes[duplicate], p.Codes[ineligible]
 	p.Overloaded, p.OtherStatus, p.Errors = p.Codes[overloaded], p.Codes[otherStatus], p.Codes[transportError]
 	p.SentPerS = float64(p.Sent) / p.DurationS

@@ -2,29 +2,41 @@ package loadgen
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // flow counts an attack's requests as they go out and end, for the stall
 // watch: atomics, cheap enough for every request, sampled a few times a
-// second.
+// second. Counting a request never allocates: a failure's error is kept as
+// it is and worded only when sampled. A nil *flow counts nothing: an
+// attack without progress output has no stall watch to feed.
 type flow struct {
 	answered atomic.Int64 // requests answered, with any status
 	failed   atomic.Int64 // requests ended without an answer (timeouts, refused or broken connections)
 	inFlight atomic.Int64 // requests sent and not yet ended
-	lastErr  atomic.Pointer[string]
+	mu       sync.Mutex
+	lastErr  error // the last failure's error, worded by sample
 }
 
 // sent records a request going out.
-func (f *flow) sent() { f.inFlight.Add(1) }
+func (f *flow) sent() {
+	if f != nil {
+		f.inFlight.Add(1)
+	}
+}
 
 // ended records the end of a request sent: its outcome and its error, if any.
 func (f *flow) ended(o outcome, err error) {
+	if f == nil {
+		return
+	}
 	if o == transportError {
 		if err != nil {
-			msg := err.Error()
-			f.lastErr.Store(&msg)
+			f.mu.Lock()
+			f.lastErr = err
+			f.mu.Unlock()
 		}
 		f.failed.Add(1)
 	} else {
@@ -33,11 +45,15 @@ func (f *flow) ended(o outcome, err error) {
 	f.inFlight.Add(-1)
 }
 
-// sample reads the counters at the time at.
+// sample reads the counters at the time at, and words the last failure's
+// error.
 func (f *flow) sample(at time.Time) stallSample {
 	s := stallSample{at: at, answered: f.answered.Load(), failed: f.failed.Load(), inFlight: f.inFlight.Load()}
-	if p := f.lastErr.Load(); p != nil {
-		s.lastErr = *p
+	f.mu.Lock()
+	err := f.lastErr
+	f.mu.Unlock()
+	if err != nil {
+		s.lastErr = err.Error()
 	}
 	return s
 }

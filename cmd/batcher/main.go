@@ -51,7 +51,7 @@ func run(ctx context.Context) (err error) {
 	aofFlags := aofrewrite.RegisterFlags(fs)
 	logFlags := cli.LogFlags(fs)
 	gcFlags := cli.GCFlags(fs, 100, "")
-	partitions := fs.String("partitions", "", "comma-separated partitions to serve; default: the election's states")
+	partitions := fs.String("partitions", "", "comma-separated partitions (states) whose lanes this batcher serves; default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists can leave lanes unserved (alert BatcherLaneUnleased); nothing checks that the lists match")
 	batchSize := fs.Int("batch-size", d.BatchSize, "most votes per batch (a lane's batch grows while its transactions are in flight)")
 	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight (0: a quarter of --batch-size)")
 	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight")

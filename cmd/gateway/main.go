@@ -108,7 +108,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.http.BloomInterval, "bloom-interval", hd.BloomInterval, "how often Bloom filter fill is counted")
 	fs.DurationVar(&o.http.LedgerProbeInterval, "ledger-probe-interval", hd.LedgerProbeInterval, "how often the ledger is probed in the background (an uncached read of the election record): /readyz's body, the ledger_probe_* metrics and a log line on each change report it; readiness does not depend on it")
 	fs.DurationVar(&o.http.LedgerProbeTimeout, "ledger-probe-timeout", hd.LedgerProbeTimeout, "longest a ledger probe waits for its answer before the ledger counts as unreachable")
-	fs.Uint64Var(&o.dedup.ExpectedVoters, "bloom-expected-voters", dd.ExpectedVoters, "Bloom size per state when the roll loader did not size it")
+	fs.Uint64Var(&o.dedup.ExpectedVoters, "bloom-expected-voters", dd.ExpectedVoters, "voters per state that a state's Bloom filter (at --bloom-fp-rate) and its roll's shards in Redis (about 128 voters a shard) are sized for when no roll load sized them first; the first gateway to need a state stores both sizes, fixed from then on, and every gateway uses the stored ones")
 	fs.Float64Var(&o.dedup.FalsePositiveRate, "bloom-fp-rate", dd.FalsePositiveRate, "Bloom false-positive rate target when the roll loader did not size it")
 	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call")
 	fs.IntVar(&o.dedup.Workers, "workers", dd.Workers, "concurrent Redis script calls (per state on a Redis Cluster; for all states on a single server, where one call carries the votes of several states)")

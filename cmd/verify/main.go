@@ -86,7 +86,7 @@ func run() int {
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
 	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt) and --log (the logs' entries)")
 	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries or consistency proof (--log)")
-	quiet := fs.Bool("q", false, "print only failures and the summary")
+	quiet := fs.Bool("q", false, "receipt checks (files or --vote-id) leave out their PASS lines; FAIL and PENDING lines and the summary are still printed. --acceptance and --log print every line whatever -q")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")
 	keysFile := fs.String("keys", "", "with --acceptance: log keys to trust instead of the ledger's registered ones")

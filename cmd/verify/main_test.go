@@ -225,3 +225,36 @@ func TestGatewayTakingNoRequest(t *testing.T) {
 		t.Errorf("--gateway-timeout 0s: status %d, stderr %q; want 2 naming the flag", code, stderr)
 	}
 }
+
+// TestQuietLeavesOutPassOnly: -q (quiet) leaves a receipt check's PASS
+// lines out and prints its FAIL and PENDING lines as without it, with the
+// same tally.
+func TestQuietLeavesOutPassOnly(t *testing.T) {
+	rs, ledger := committed(t)
+	bad := rs[1]
+	bad.State = "??"
+	id, _ := ballot.NewVoteID()
+	var read []decoded[ballot.Receipt]
+	for _, r := range []ballot.Receipt{rs[0], bad, {VoteID: id, Status: ballot.ReceiptPending}, rs[2]} {
+		read = append(read, decoded[ballot.Receipt]{V: r, At: "test"})
+	}
+	lines := func(quiet bool) ([]string, outcomes) {
+		var out bytes.Buffer
+		tally, err := checkReceipts(context.Background(), &out, newChecker(ledger), read, quiet, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"), tally
+	}
+	all, tally := lines(false)
+	quiet, quietTally := lines(true)
+	var want []string
+	for _, l := range all {
+		if !strings.HasPrefix(l, "PASS ") {
+			want = append(want, l)
+		}
+	}
+	if len(all) != 4 || len(want) != 2 || strings.Join(quiet, "\n") != strings.Join(want, "\n") || quietTally != tally {
+		t.Errorf("-q printed (tally %+v):\n%s\nwithout -q (tally %+v):\n%s\nwant the same lines but the PASS ones (one FAIL, one PENDING)", quietTally, strings.Join(quiet, "\n"), tally, strings.Join(all, "\n"))
+	}
+}

@@ -4,6 +4,7 @@
 //	votechain up       bring everything up (idempotent); prints the URLs
 //	votechain down     stop everything by PID (--wipe deletes all data)
 //	votechain status   what runs where
+//	votechain clean    delete a stopped system's data (as down --wipe); refused while it runs
 //	votechain close    close the election now (Commission admin)
 //	votechain finalise freeze the results once every accepted vote is on the ledger
 //	                   and every counted vote in an intake log (--accept-unlogged: or not)
@@ -14,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/votechain/votechain/gateway/election"
@@ -29,6 +31,9 @@ Commands:
   down     stop every process by PID; --wipe also deletes the run folder's data (ledgers,
            crypto, Redis data, roll, secrets, logs) but its deploy, bench and test folders
   status   show what runs on which address and port
+  clean    delete the run folder's data as down --wipe does, but only while none of the
+           system's processes runs: refused, naming them, while any does (stop it with
+           down first)
   close    close the election on the ledger now; gateways refuse votes within 5 s
   finalise freeze the results of the closed election; refused while accepted votes
            are not yet on the ledger (it says how many remain), while an intake log entry is
@@ -109,6 +114,8 @@ func run(ctx context.Context) error {
 		return nil
 	case "down":
 		return s.Down(*wipe)
+	case "clean":
+		return clean(ctx, s, *dir)
 	case "status":
 		for _, st := range s.Status() {
 			state := "stopped"
@@ -148,6 +155,33 @@ func run(ctx context.Context) error {
 		fs.Usage()
 		return cli.Usagef("unknown command %q", cmd)
 	}
+}
+
+// clean deletes the data of the system s in dir, as down --wipe does,
+// only while none of its processes runs: it never stops a running
+// election to delete its ledger, but refuses, naming what runs.
+func clean(ctx context.Context, s *stack.Stack, dir string) error {
+	if running := runningProcesses(ctx, s); len(running) > 0 {
+		return fmt.Errorf("the system in %s is running (%s): clean deletes a stopped system's data only; stop it first with make down (make down WIPE=1 stops it and deletes its data)", dir, strings.Join(running, ", "))
+	}
+	return s.Down(true)
+}
+
+// runningProcesses names the processes of s that run: the application's
+// (Status) and the network's nodes.
+func runningProcesses(ctx context.Context, s *stack.Stack) []string {
+	var names []string
+	for _, st := range s.Status() {
+		if st.Running {
+			names = append(names, st.Name)
+		}
+	}
+	for _, p := range s.Network().Status(ctx).Processes {
+		if p.Running {
+			names = append(names, p.Name)
+		}
+	}
+	return names
 }
 
 // checkUp refuses, as usage errors naming the flag, settings up cannot

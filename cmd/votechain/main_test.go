@@ -1,9 +1,18 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/internal/cli/clitest"
+	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/proc/proctest"
+	"github.com/votechain/votechain/internal/stack"
 )
 
 // TestUsageErrors: each mistake is a usage error (status 2) naming the
@@ -38,5 +47,71 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if err := clitest.Run(t, run, "votechain", "--dir", dir, "--voters", "0", "down"); err != nil {
 		t.Errorf("down with --voters 0: %v; want it stopped (nothing runs)", err)
+	}
+}
+
+// TestCleanRefusesWhileTheSystemRuns: clean deletes nothing while a
+// process of the system runs, an application's (the gateway) or a node's
+// (an orderer), and names what runs; once none does, it deletes the
+// system's data as down --wipe does, keeping the folders of other
+// commands (deploy, bench, test).
+func TestCleanRefusesWhileTheSystemRuns(t *testing.T) {
+	dir := t.TempDir()
+	runDir, bin, fabric := filepath.Join(dir, "run"), filepath.Join(dir, "bin"), filepath.Join(dir, "fabric")
+	put := func(name string, v any) {
+		data, err := json.Marshal(v)
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(filepath.Join(runDir, name)), 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(runDir, name), data, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ours := []string{"election.secret", "roll/voters.csv", "logs/gateway.log", "network/crypto/ca.key"}
+	var others []string
+	for _, name := range stack.OthersInRunDir {
+		others = append(others, filepath.Join(name, "kept.json"))
+	}
+	for _, name := range append(ours, others...) {
+		put(name, map[string]any{})
+	}
+	gateway, orderer := proctest.Sleeper(t, bin, "gateway"), proctest.Sleeper(t, fabric, "orderer")
+	put("stack.json", map[string]proc.ID{"gateway": gateway})
+	put("network/state.json", map[string]any{"port_base": 42600, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
+	exist := func(names []string) (missing []string) {
+		for _, name := range names {
+			if _, err := os.Stat(filepath.Join(runDir, name)); err != nil {
+				missing = append(missing, name)
+			}
+		}
+		return missing
+	}
+	clean := func() error {
+		return clitest.Run(t, run, "votechain", "--dir", runDir, "--bin", bin, "--fabric-bin", fabric, "--port-base", "42600", "clean")
+	}
+	for _, c := range []struct {
+		runs string
+		then proc.ID // stopped after the refusal
+	}{{"gateway, orderer0", gateway}, {"orderer0", orderer}} {
+		err := clean()
+		if err == nil || !strings.Contains(err.Error(), "is running ("+c.runs+")") || !strings.Contains(err.Error(), "make down") {
+			t.Errorf("clean while %s run: %v; want it refused, naming them and make down", c.runs, err)
+		}
+		if missing := exist(append(ours, "stack.json", "network/state.json")); len(missing) > 0 {
+			t.Fatalf("clean while %s run deleted %v", c.runs, missing)
+		}
+		_ = proc.Signal(c.then, "", syscall.SIGKILL)
+		for end := time.Now().Add(5 * time.Second); proc.Running(c.then, "") && time.Now().Before(end); {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if err := clean(); err != nil {
+		t.Fatalf("clean with nothing running: %v", err)
+	}
+	if left := len(ours) - len(exist(ours)); left > 0 || len(exist(others)) > 0 {
+		t.Errorf("after clean: %d of the system's files left, %v of other commands' gone; want none left and none gone", left, exist(others))
 	}
 }
