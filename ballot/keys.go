@@ -47,6 +47,15 @@ func BatchKey(state string, seq uint64) string {
 	return compositeKey(BatchObject, state, fmt.Sprintf("%020d", seq))
 }
 
+// InBatchRange reports whether key lies in the range of batch record
+// keys: a composite key of object BatchObject, whatever its attributes,
+// as the chaincode's range reads of the batches (its results, the
+// finalise's totals) cover it. BatchKey gives every key the chaincode
+// writes there.
+func InBatchRange(key string) bool {
+	return strings.HasPrefix(key, compositeSep+BatchObject+compositeSep)
+}
+
 // NullifierKey is the ledger key marking nullifier as used in state:
 // object "n", attributes [state, the nullifier's 32 bytes in unpadded
 // base64url (43 characters)]. For a two-letter state that is 50 bytes,

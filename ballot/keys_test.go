@@ -37,6 +37,22 @@ func TestParseBatchKey(t *testing.T) {
 	}
 }
 
+// TestInBatchRange: every key of object "batch" is in the range, however
+// malformed its attributes (a range read of the batches returns it); no
+// other object's key is.
+func TestInBatchRange(t *testing.T) {
+	for _, key := range []string{BatchKey("CA", 1), "\x00batch\x00CA\x00", "\x00batch\x00CA\x00x\x00y\x00", "\x00batch\x00"} {
+		if !InBatchRange(key) {
+			t.Errorf("InBatchRange(%q) = false", key)
+		}
+	}
+	for _, key := range []string{"", "batch", "\x00batches\x00CA\x00", "\x00batc\x00", ElectionKey, NullifierKey("CA", "ab"), RollSealKey, LogKeysKey} {
+		if InBatchRange(key) {
+			t.Errorf("InBatchRange(%q) = true", key)
+		}
+	}
+}
+
 func TestSplitKey(t *testing.T) {
 	obj, attrs, err := SplitKey(NullifierKey("CA", "ff"))
 	if err != nil || obj != NullifierObject || len(attrs) != 2 || attrs[0] != "CA" || attrs[1] != "ff" {

@@ -1,6 +1,7 @@
 package ballot
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -46,6 +47,24 @@ func (e *Election) Refusal(v Vote, txTime time.Time) string {
 		return RejectCastAfterTx
 	}
 	return ""
+}
+
+// BatchRefusal returns why the election refuses batch b whole in a
+// transaction of time txTime, or nil: the election is finalised, has not
+// opened by txTime (OpensAt), or does not list b's state, checked in that
+// order. The chaincode refuses such a batch (it writes nothing of it), and
+// an auditor flags a VALID transaction that committed one. It is
+// deterministic, as Refusal is.
+func (e *Election) BatchRefusal(b Batch, txTime time.Time) error {
+	switch {
+	case e.Status == StatusFinalised:
+		return fmt.Errorf("election %s is finalised; batch %s refused", e.ID, b.ID())
+	case txTime.Before(e.OpensAt):
+		return fmt.Errorf("election %s opens at %s; batch %s refused", e.ID, e.OpensAt.Format(time.RFC3339), b.ID())
+	case !e.HasState(b.State):
+		return fmt.Errorf("state %s is not in election %s", b.State, e.ID)
+	}
+	return nil
 }
 
 // Reject records vote index i as rejected for reason. Indices must be

@@ -1,6 +1,7 @@
 package ballot
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,6 +42,42 @@ func TestRefusal(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.e.Refusal(tt.v, tx); got != tt.want {
 			t.Errorf("%s: Refusal = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestBatchRefusal: a batch is refused whole once the election is
+// finalised, before it opens (by the transaction's time) and for a state
+// not on it, with the chaincode's refusal text; a closed election still
+// takes batches, and the finalised status is checked first.
+func TestBatchRefusal(t *testing.T) {
+	e := testElection()
+	ca := Batch{State: "CA", Seq: 7}
+	closed, finalised := e, e
+	closed.Status, finalised.Status = StatusClosed, StatusFinalised
+	tests := []struct {
+		name string
+		e    Election
+		b    Batch
+		at   time.Time
+		want string // the refusal's text; "" for none
+	}{
+		{"open", e, ca, testOpens, ""},
+		{"after the window", e, ca, testCloses.Add(time.Hour), ""},
+		{"closed", closed, ca, testCloses, ""},
+		{"finalised", finalised, ca, testCloses, "election general-2026 is finalised; batch CA/7 refused"},
+		{"before opening", e, ca, testOpens.Add(-time.Millisecond), "election general-2026 opens at 2026-11-03T07:00:00Z; batch CA/7 refused"},
+		{"state not on the ballot", e, Batch{State: "WA", Seq: 1}, testOpens, "state WA is not in election general-2026"},
+		{"finalised checked first", finalised, Batch{State: "WA", Seq: 1}, testOpens.Add(-time.Hour), "election general-2026 is finalised; batch WA/1 refused"},
+		{"opening checked before the state", e, Batch{State: "WA", Seq: 1}, testOpens.Add(-time.Hour), "election general-2026 opens at"},
+	}
+	for _, tt := range tests {
+		err := tt.e.BatchRefusal(tt.b, tt.at)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+			t.Errorf("%s: BatchRefusal = %v, want %q", tt.name, err, tt.want)
 		}
 	}
 }

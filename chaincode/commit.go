@@ -20,8 +20,10 @@ import (
 // The batch must decode strictly, hold at most MaxBatchVotes votes, and its
 // claimed root and tallies must equal those recomputed from its votes. The
 // transaction time must be within MaxClockSkew of the peer's clock, the
-// election must have opened (by transaction time), not be finalised, and
-// list the batch's state. Otherwise the batch is refused.
+// election must not be finalised, must have opened (by transaction time),
+// and must list the batch's state (ballot.Election.BatchRefusal, the rule
+// the explorer's auditor holds committed batches to). Otherwise the batch
+// is refused.
 //
 // Each vote is then decided on its own, in order: one the election refuses
 // (ballot.Election.Refusal: unknown contest, a choice not of its contest,
@@ -140,7 +142,7 @@ func (c *BallotContract) commit(ctx contractapi.TransactionContextInterface, bs 
 		return nil, nil, err
 	}
 	for _, i := range todo {
-		if err := checkAgainstElection(e, bs[i], now); err != nil {
+		if err := e.BatchRefusal(bs[i], now); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -254,20 +256,6 @@ func committedBatch(data []byte, b ballot.Batch) (string, error) {
 		return "", fmt.Errorf("batch %s is already committed with root %s; refusing root %s", b.ID(), prev.Root, b.Root)
 	}
 	return string(data), nil
-}
-
-// checkAgainstElection checks the batch as a whole against the election:
-// opened at now, not finalised, the batch's state on it.
-func checkAgainstElection(e *ballot.Election, b ballot.Batch, now time.Time) error {
-	switch {
-	case e.Status == ballot.StatusFinalised:
-		return fmt.Errorf("election %s is finalised; batch %s refused", e.ID, b.ID())
-	case now.Before(e.OpensAt):
-		return fmt.Errorf("election %s opens at %s; batch %s refused", e.ID, e.OpensAt.Format(time.RFC3339), b.ID())
-	case !e.HasState(b.State):
-		return fmt.Errorf("state %s is not in election %s", b.State, e.ID)
-	}
-	return nil
 }
 
 // recordVotes counts the batch by ballot's rule (Batch.Count: a vote the
