@@ -2,9 +2,10 @@
 // hash chain (each block's previous hash and data hash) and every committed
 // batch, whose votes are decoded from the transaction itself and recounted
 // with the shared ballot package, then compared with the record and event
-// the chaincode wrote; and the roll, whose chunk records and seal it
-// recomputes from the roll marks written (roll.go); and the intake log's
-// keys and anchored heads (intakelog.go). It is pure: what it
+// the chaincode wrote, and refused if the chaincode refuses it whole; the
+// election record's steps (election.go); the roll, whose chunk records
+// and seal it recomputes from the roll marks written (roll.go); and the
+// intake log's keys and anchored heads (intakelog.go). It is pure: what it
 // needs to know of earlier blocks comes through the History interface.
 package audit
 
@@ -13,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -29,7 +31,7 @@ const (
 	KindBatchDecode     = "batch_decode"     // CommitBatch(es) argument is not a valid batch (list)
 	KindBatchRoot       = "batch_root"       // claimed root differs from the votes' root
 	KindBatchTally      = "batch_tally"      // claimed tallies differ from the votes' tallies
-	KindBatchRecord     = "batch_record"     // written batch record missing or differing from the recount
+	KindBatchRecord     = "batch_record"     // written batch record missing or differing from the recount, or written by a transaction that does not commit its batch
 	KindBatchEvent      = "batch_event"      // BatchCommitted event missing or differing from the record
 	KindRollChunk       = "roll_chunk"       // roll chunk record missing, written again or differing from its transaction's roll marks
 	KindRollSeal        = "roll_seal"        // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
@@ -42,6 +44,8 @@ const (
 	KindApproval        = "approval"         // VALID lifecycle approval not endorsed by its organisation, or commit endorsed by an organisation that did not approve the definition
 	KindLogKeys         = "log_keys"         // intake log keys record not as RegisterLogKeys must write it
 	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing, with batch totals its batches do not give or without the totals its record requires, or a record dropping that requirement
+	KindBatchRefused    = "batch_refused"    // batch committed that the chaincode refuses whole: the election finalised, not yet open or without the batch's state
+	KindElection        = "election"         // election record written as the chaincode never writes it: after the election is finalised, deleted, or not by one of its set-up, close and finalise steps
 )
 
 // Kinds lists every issue kind, each once, in the order declared above:
@@ -50,7 +54,7 @@ const (
 var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
 	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal,
 	KindBlockSignature, KindEndorsement, KindGenesis, KindCaller, KindClientSignature, KindReplay,
-	KindApproval, KindLogKeys, KindLogAnchor}
+	KindApproval, KindLogKeys, KindLogAnchor, KindBatchRefused, KindElection}
 
 // Issue is one verification failure.
 type Issue struct {
@@ -290,20 +294,14 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		}
 		bh.need = 0
 		if tx.Chaincode == a.Chaincode && (tx.IsCommitBatch() || tx.IsCommitBatches()) {
+			bh.need |= needBatcher // a retry writes nothing, yet the chaincode asks for a batcher first
+		}
+		records := a.batchRecordWrites(tx)
+		if len(records) > 0 {
 			bh.need |= needBatcher
 		}
-		if raw, ok := tx.Write(a.Chaincode, ballot.ElectionKey); ok {
-			bh.need |= needAdmin
-			var e ballot.Election
-			if err := json.Unmarshal(raw, &e); err == nil {
-				checkTotalsMark(&r, tx, bh, &e)
-				if e.Status == ballot.StatusFinalised && (bh.election == nil || bh.election.Status != ballot.StatusFinalised) {
-					if err := checkFinalise(&r, tx, bh, &e); err != nil {
-						return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
-					}
-				}
-				bh.election, r.Election = &e, &e
-			}
+		if err := a.electionWrites(&r, tx, bh); err != nil {
+			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 		}
 		if err := a.rollWrites(&r, tx, bh); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
@@ -327,10 +325,49 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			}
 			if batch != nil {
 				r.Batches = append(r.Batches, *batch)
+				if key := ballot.BatchKey(batch.Batch.State, batch.Batch.Seq); !records[key] {
+					delete(records, key) // its record, audited above
+				}
 			}
 		}
+		checkUncarriedRecords(&r, tx, records)
 	}
 	return r, nil
+}
+
+// batchRecordWrites returns the keys in the range of batch records
+// (ballot.InBatchRange) that tx wrote or deleted, each with whether it
+// deleted it.
+func (a Auditor) batchRecordWrites(tx fabricblock.Tx) map[string]bool {
+	var keys map[string]bool
+	for _, w := range tx.Writes {
+		if w.Namespace == a.Chaincode && ballot.InBatchRange(w.Key) {
+			if keys == nil {
+				keys = map[string]bool{}
+			}
+			keys[w.Key] = w.Delete
+		}
+	}
+	return keys
+}
+
+// checkUncarriedRecords flags the batch records (key → deleted) tx wrote
+// that are no record of a batch it carries: the chaincode writes a batch
+// record only in the CommitBatch or CommitBatches that commits the
+// batch, never deletes one, and its results (GetResults) sum every record
+// in the range, which no recount would then cover.
+func checkUncarriedRecords(r *Report, tx fabricblock.Tx, records map[string]bool) {
+	for _, key := range slices.Sorted(maps.Keys(records)) {
+		name := fmt.Sprintf("%q", key)
+		if state, seq, err := ballot.ParseBatchKey(key); err == nil {
+			name = fmt.Sprintf("%s/%d", state, seq)
+		}
+		if records[key] {
+			r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("a %s transaction deleted the record of batch %s: the chaincode never deletes one", cmpFunction(tx), name))
+		} else {
+			r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("a %s transaction wrote a record of batch %s, which it does not commit: no recount covers the record, yet the chaincode's results count it", cmpFunction(tx), name))
+		}
+	}
 }
 
 // batchArgs returns the JSON of each batch a VALID CommitBatch or
@@ -401,6 +438,11 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Bat
 	case committed:
 		out.RecordOK, out.RecordAgain = false, true
 		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: record written again (first root %s)", b.ID(), prevRoot))
+	}
+	if h.election != nil {
+		if err := h.election.BatchRefusal(b, tx.Time); err != nil {
+			r.issue(KindBatchRefused, tx.ID, fmt.Sprintf("batch %s committed VALID, yet the chaincode refuses it whole: %v", b.ID(), err))
+		}
 	}
 	if err := h.recount(out, tx.Time); err != nil {
 		return nil, err

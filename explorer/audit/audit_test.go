@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -362,17 +363,9 @@ func TestTamperedLedger(t *testing.T) {
 	claims.Tallies = ballot.Tally{president: {"alice": 2}}
 	wrongClaim := commitTx(t, "t1", claims)
 
-	wrongRecord := commitTx(t, "t1", b)
-	var rec ballot.BatchRecord
-	json.Unmarshal(wrongRecord.Writes[0].Value, &rec)
-	rec.Tallies[president]["bob"] = 5
-	wrongRecord.Writes[0].Value, _ = json.Marshal(rec)
-
+	wrongRecord := withRecord(t, honest, func(rec *ballot.BatchRecord) { rec.Tallies[president]["bob"] = 5 })
 	// The same counts, filed under another contest.
-	otherContest := commitTx(t, "t1", b)
-	json.Unmarshal(otherContest.Writes[0].Value, &rec)
-	rec.Tallies = ballot.Tally{question: rec.Tallies[president]}
-	otherContest.Writes[0].Value, _ = json.Marshal(rec)
+	otherContest := withRecord(t, honest, func(rec *ballot.BatchRecord) { rec.Tallies = ballot.Tally{question: rec.Tallies[president]} })
 
 	noEvent := commitTx(t, "t1", b)
 	noEvent.Event = nil
@@ -399,6 +392,87 @@ func TestTamperedLedger(t *testing.T) {
 			if (c.want == "" && len(ks) != 0) || (c.want != "" && !slices.Contains(ks, c.want)) {
 				t.Fatalf("issues %v; want %q", ks, c.want)
 			}
+		})
+	}
+}
+
+// withRecord is the commit tx with the batch record it writes (its first
+// write) edited.
+func withRecord(t *testing.T, tx ledgertest.Tx, edit func(*ballot.BatchRecord)) ledgertest.Tx {
+	t.Helper()
+	var rec ballot.BatchRecord
+	if err := json.Unmarshal(tx.Writes[0].Value, &rec); err != nil {
+		t.Fatal(err)
+	}
+	edit(&rec)
+	tx.Writes = slices.Clone(tx.Writes)
+	tx.Writes[0].Value = mustJSON(t, rec)
+	return tx
+}
+
+// TestRecordFieldsCompared: each field of the batch record the recount
+// gives (its batch's state and seq, root, number of votes, transaction)
+// is compared with the record written: one that differs is flagged
+// batch_record, saying which.
+func TestRecordFieldsCompared(t *testing.T) {
+	b := build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob"))
+	honest := commitTx(t, "t1", b)
+	otherRoot := build(t, "CA", 1, vote("CA", 3, "alice")).Root
+	for name, c := range map[string]struct {
+		edit func(*ballot.BatchRecord)
+		want string // the batch_record issue's message part; "" for none
+	}{
+		"honest":          {func(*ballot.BatchRecord) {}, ""},
+		"another state":   {func(rec *ballot.BatchRecord) { rec.State = "NY" }, "record is of batch NY/1"},
+		"another seq":     {func(rec *ballot.BatchRecord) { rec.Seq = 2 }, "record is of batch CA/2"},
+		"another root":    {func(rec *ballot.BatchRecord) { rec.Root = otherRoot }, "record root " + otherRoot + ", transaction root " + b.Root},
+		"a vote more":     {func(rec *ballot.BatchRecord) { rec.Votes = 3 }, "record holds 3 votes, transaction 2"},
+		"another tx's id": {func(rec *ballot.BatchRecord) { rec.TxID = "t0" }, "record names transaction t0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got []audit.Issue
+			for _, is := range issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {withRecord(t, honest, c.edit)}})) {
+				if is.Kind == audit.KindBatchRecord {
+					got = append(got, is)
+				}
+			}
+			switch {
+			case c.want == "" && len(got) != 0:
+				t.Fatalf("flagged: %+v", got)
+			case c.want != "" && (len(got) != 1 || got[0].TxID != "t1" || !strings.Contains(got[0].Message, c.want)):
+				t.Fatalf("batch_record issues %+v; want one at t1 saying %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestUncarriedBatchRecords: a VALID transaction that writes a batch
+// record (any key in the range of batch records) of a batch it does not
+// commit, whatever its function, or deletes one, is flagged batch_record:
+// the chaincode's results would count a record no recount covers.
+func TestUncarriedBatchRecords(t *testing.T) {
+	e := stored(t, testElection())
+	c1 := commitTx(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice")))
+	other := commitTx(t, "c9", build(t, "CA", 9, vote("CA", 2, "bob"))).Writes[0] // CA/9's record
+	withWrite := func(tx ledgertest.Tx, w fabricblock.Write) ledgertest.Tx {
+		tx.Writes = append(slices.Clone(tx.Writes), w)
+		return tx
+	}
+	closeTx := statusTx(t, "close", "CloseElection", e, ballot.StatusClosed)
+	odd := fabricblock.Write{Namespace: "ballot", Key: "\x00batch\x00CA\x00x\x00", Value: other.Value}
+	deleted := ledgertest.Tx{ID: "del", Function: "CommitBatch", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey("CA", 1), Delete: true}}}
+	for name, c := range map[string]struct {
+		tx   ledgertest.Tx
+		want []string
+	}{
+		"a close":                          {closeTx, nil},
+		"a close writing a batch record":   {withWrite(closeTx, other), []string{"batch_record close: a ballot CloseElection transaction wrote a record of batch CA/9, which it does not commit"}},
+		"a batch writing another's record": {withWrite(commitTx(t, "c2", build(t, "CA", 2, vote("CA", 3, "bob"))), other), []string{"batch_record c2: a ballot CommitBatch transaction wrote a record of batch CA/9"}},
+		"a record under a key of no batch": {withWrite(closeTx, odd), []string{`batch_record close: a ballot CloseElection transaction wrote a record of batch "\x00batch\x00CA\x00x\x00"`}},
+		"a batch record deleted":           {deleted, []string{"batch_record del: a ballot CommitBatch transaction deleted the record of batch CA/1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantIssues(t, issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e)}, {c1}, {c.tx}})), c.want)
 		})
 	}
 }

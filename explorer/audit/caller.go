@@ -14,7 +14,12 @@ import (
 // certificate the transaction's signature header names (as the orderers
 // ordered it: the block's data hash and their signatures cover it) is of
 // the Commission's MSP, chained to its CA, and of the role its writes
-// need. It judges by the records written, not the function called.
+// need. It judges by the records written, whatever the function called
+// (a batch record written by any function needs a batcher; audit.go flags
+// one that a CommitBatch or CommitBatches does not commit), and by the
+// function only where the chaincode asks for a role before it writes: a
+// CommitBatch or CommitBatches needs a batcher even as a retry that
+// writes nothing.
 
 // callerNeed is what a transaction's writes ask of its creator.
 type callerNeed uint8

@@ -24,8 +24,10 @@ import (
 // anchored head is signed by a registered key and extends the head
 // anchored before it (its consistency proof), and no election was
 // finalised with accepted votes of an anchored head missing from its
-// batches, or with batches its check did not judge. Who may call them (an
-// admin, a Commission client) is left to the endorsements.
+// batches, or with batches its check did not judge. Who may write what
+// they write (an admin the keys, a Commission client the heads) is
+// checked with the other callers (caller.go), from the needs
+// intakeLogWrites records.
 
 // IntakeLog is the intake log's record on the ledger: the registered keys
 // and each state's anchored head.

@@ -251,15 +251,7 @@ func TestFinaliseTotalsRequired(t *testing.T) {
 			}
 			blocks := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setup("s", c.set)}, {c1},
 				{statusTx(t, "close", "CloseElection", c.closed, ballot.StatusClosed), finaliseTx(t, "final", c.final, c.arg)}}
-			issues := issuesOf(auditChain(t, blocks))
-			if len(issues) != len(c.want) {
-				t.Fatalf("issues %+v; want %q", issues, c.want)
-			}
-			for i, is := range issues {
-				if kind, msg, _ := strings.Cut(c.want[i], ": "); is.Kind+" "+is.TxID != kind || !strings.Contains(is.Message, msg) {
-					t.Fatalf("issue %+v; want %q", is, c.want[i])
-				}
-			}
+			wantIssues(t, issuesOf(auditChain(t, blocks)), c.want)
 		})
 	}
 }
@@ -312,15 +304,7 @@ func TestFinaliseMarkedInvalid(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			reports := auditChain(t, append(slices.Clone(before), c.blocks...))
-			issues := issuesOf(reports)
-			if len(issues) != len(c.want) {
-				t.Fatalf("issues %+v; want %q", issues, c.want)
-			}
-			for i, is := range issues {
-				if kind, msg, _ := strings.Cut(c.want[i], ": "); is.Kind+" "+is.TxID != kind || !strings.Contains(is.Message, msg) {
-					t.Fatalf("issue %+v; want %q", is, c.want[i])
-				}
-			}
+			wantIssues(t, issuesOf(reports), c.want)
 			var finalised []uint64 // the blocks whose election record is finalised
 			for _, r := range reports {
 				if r.Election != nil && r.Election.Status == ballot.StatusFinalised {
@@ -330,6 +314,158 @@ func TestFinaliseMarkedInvalid(t *testing.T) {
 			if want := uint64(len(reports) - 1); !slices.Equal(finalised, []uint64{want}) {
 				t.Fatalf("election finalised in blocks %v; want in block %d only (the VALID finalise's)", finalised, want)
 			}
+		})
+	}
+}
+
+// electionChain is an honest election e of CA, block by block: set up, a
+// batch committed, closed, a batch of votes cast in the window committed
+// after the close, and finalised with those batches' totals.
+type electionChain struct {
+	e                             ballot.Election
+	setup, c1, closeTx, c2, final ledgertest.Tx
+	blocks                        [][]ledgertest.Tx
+	early, later                  time.Time // before the window opens; 30 s later, still before
+}
+
+func newElectionChain(t *testing.T) electionChain {
+	e := stored(t, testElection()) // CA only
+	c := electionChain{e: e, setup: setupTx(t, "s", e),
+		c1:      commitTx(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob"))),
+		closeTx: statusTx(t, "close", "CloseElection", e, ballot.StatusClosed),
+		c2:      commitTx(t, "c2", build(t, "CA", 2, vote("CA", 3, "alice"))),
+		early:   e.OpensAt.Add(-time.Minute), later: e.OpensAt.Add(-30 * time.Second)}
+	c.final = finaliseTx(t, "final", e, totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 2, Votes: 3}}))
+	c.blocks = [][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}, {c.c1}, {c.closeTx}, {c.c2}, {c.final}}
+	return c
+}
+
+// earlyCommit is the commit of batch b by a transaction at time at, before
+// the window opens, as a chaincode that does not refuse it whole counts
+// it: every vote (cast in the window) rejected as cast after the
+// transaction.
+func earlyCommit(t *testing.T, id string, b ballot.Batch, at time.Time) ledgertest.Tx {
+	rejects := map[int]string{}
+	for i := range b.Votes {
+		rejects[i] = ballot.RejectCastAfterTx
+	}
+	tx := commitTxWith(t, id, b, rejects)
+	tx.Time = at
+	return tx
+}
+
+// wantIssues fails t unless issues are exactly want, each "kind tx:
+// message part".
+func wantIssues(t *testing.T, issues []audit.Issue, want []string) {
+	t.Helper()
+	if len(issues) != len(want) {
+		t.Fatalf("issues %+v; want %q", issues, want)
+	}
+	for i, is := range issues {
+		if kind, msg, _ := strings.Cut(want[i], ": "); is.Kind+" "+is.TxID != kind || !strings.Contains(is.Message, msg) {
+			t.Fatalf("issue %+v; want %q", is, want[i])
+		}
+	}
+}
+
+// TestBatchRefusedWhole: a VALID batch the chaincode refuses whole
+// (ballot.Election.BatchRefusal) is flagged batch_refused at its
+// transaction, by the election record as the chain left it at that
+// transaction: committed after the finalise (in a later block or later in
+// the finalise's block), before the window opens (by the transaction's
+// time), or of a state not on the ballot. The honest election, with a
+// batch committed after the close, is not flagged.
+func TestBatchRefusedWhole(t *testing.T) {
+	c := newElectionChain(t)
+	late := commitTx(t, "c3", build(t, "CA", 3, vote("CA", 4, "bob")))
+	ny := commitTx(t, "ny1", build(t, "NY", 1, vote("NY", 5, "alice")))
+	early := earlyCommit(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob")), c.early)
+	for name, tc := range map[string]struct {
+		blocks  [][]ledgertest.Tx
+		refused string // the transaction of the refused batch
+		want    string // its issue's message
+	}{
+		"honest": {c.blocks, "", ""},
+		"a batch after the finalise": {append(slices.Clone(c.blocks), []ledgertest.Tx{late}),
+			"c3", "batch CA/3 committed VALID, yet the chaincode refuses it whole: election e is finalised; batch CA/3 refused"},
+		"a batch after the finalise, in its block": {replace(c.blocks, c.final, c.final, late), "c3", "election e is finalised"},
+		"a batch before the window opens": {replace(c.blocks, c.c1, early),
+			"c1", "election e opens at 2026-11-03T07:00:00Z; batch CA/1 refused"},
+		"a batch of a state not on the ballot": {replace(c.blocks, c.c1, c.c1, ny), "ny1", "state NY is not in election e"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reports := auditChain(t, tc.blocks)
+			if tc.refused == "" {
+				wantIssues(t, issuesOf(reports), nil)
+				return
+			}
+			wantIssues(t, issuesOf(reports), []string{audit.KindBatchRefused + " " + tc.refused + ": " + tc.want})
+			// The batch is on the ledger and the chaincode's results count
+			// it: the recount counts it too, the issue saying it should
+			// not be there.
+			if !slices.ContainsFunc(reports, func(r audit.Report) bool {
+				return slices.ContainsFunc(r.Batches, func(b audit.Batch) bool { return b.TxID == tc.refused && b.First() })
+			}) {
+				t.Fatal("the refused batch is not recounted")
+			}
+		})
+	}
+}
+
+// TestElectionSteps: every VALID write of the election record is one of
+// the chaincode's steps (set up again before the window opens and while no
+// batch is committed, configured → closed, closed → finalised, changing
+// nothing but the status and its stamp), and none comes after the
+// finalise; any other is flagged (election) at its transaction.
+func TestElectionSteps(t *testing.T) {
+	c := newElectionChain(t)
+	reopened := statusTx(t, "reopen", "CloseElection", c.e, ballot.StatusClosed)
+	otherStates := c.e
+	otherStates.States = []string{"CA", "NY"}
+	moved := c.e
+	moved.ClosesAt = moved.ClosesAt.Add(time.Hour)
+	setUpAt := func(id string, at time.Time) ledgertest.Tx {
+		tx := ledgertest.SetupElection(id, testElection())
+		tx.Time = at
+		return tx
+	}
+	deleted := ledgertest.Tx{ID: "del", Function: "SetupElection",
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Delete: true}}}
+	undecodable := ledgertest.Tx{ID: "bad", Function: "SetupElection",
+		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: []byte(`{"status":`)}}}
+	early := earlyCommit(t, "c1", build(t, "CA", 1, vote("CA", 1, "alice")), c.early)
+	opened := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}}
+	onlyOne := finaliseTx(t, "final", c.e, totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}}))
+	const finalised = "the chaincode writes it no more once the election is finalised"
+	for name, tc := range map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string
+	}{
+		"honest":                               {c.blocks, nil},
+		"set up again before the window opens": {append(slices.Clone(opened), []ledgertest.Tx{setUpAt("s2", c.early)}), nil},
+		"un-finalised": {append(slices.Clone(c.blocks), []ledgertest.Tx{reopened}),
+			[]string{"election reopen: the election record written with status closed over a finalised one: " + finalised}},
+		"the finalised record rewritten": {append(slices.Clone(c.blocks), []ledgertest.Tx{statusTx(t, "rewrite", "FinaliseElection", otherStates, ballot.StatusFinalised)}),
+			[]string{"election rewrite: " + finalised}},
+		"set up again once finalised": {append(slices.Clone(c.blocks), []ledgertest.Tx{setUpAt("s2", c.early)}),
+			[]string{"election s2: the election record written with status configured over a finalised one"}},
+		"set up again once closed": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}, {c.c1}, {c.closeTx}, {setUpAt("s2", c.early)}},
+			[]string{"election s2: the election record written with status configured over a closed one"}},
+		"finalised without a close": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}, {c.c1}, {onlyOne}},
+			[]string{"election final: the election record written with status finalised over a configured one"}},
+		"a close that moves the window": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}, {c.c1}, {statusTx(t, "close", "CloseElection", moved, ballot.StatusClosed)}},
+			[]string{"election close: CloseElection changes nothing but the status and closed_at"}},
+		"a finalise that moves the window": {replace(c.blocks, c.final, finaliseTx(t, "final", moved, string(c.final.Args[0]))),
+			[]string{"election final: FinaliseElection changes nothing but the status and finalised_at"}},
+		"set up again once the window opened": {append(slices.Clone(opened), []ledgertest.Tx{setUpAt("s2", c.e.OpensAt)}),
+			[]string{"election s2: SetupElection refuses once the window opened (at 2026-11-03T07:00:00Z"}},
+		"set up again once a batch is committed": {append(slices.Clone(opened), []ledgertest.Tx{early, setUpAt("s2", c.later)}),
+			[]string{"batch_refused c1: opens at", "election s2: SetupElection refuses once a batch is committed, and 1 are"}},
+		"the record deleted":     {append(slices.Clone(c.blocks), []ledgertest.Tx{deleted}), []string{"election del: the election record deleted"}},
+		"the record undecodable": {append(slices.Clone(opened), []ledgertest.Tx{undecodable}), []string{"election bad: the election record written is undecodable"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantIssues(t, issuesOf(auditChain(t, tc.blocks)), tc.want)
 		})
 	}
 }

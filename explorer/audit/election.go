@@ -1,0 +1,144 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network/fabricblock"
+)
+
+// The election record's checks. The chaincode writes the record in three
+// ways only (chaincode/ballot.go): SetupElection stores a configured
+// record, over none or over a configured one before that one's window
+// opens (by transaction time) and while no batch is committed;
+// CloseElection moves it from configured to closed and FinaliseElection
+// from closed to finalised, stamping their time and changing nothing
+// else. It never deletes the record, and never writes it once the
+// election is finalised: the results are frozen. The audit holds every
+// VALID write of the record to those steps (checkElectionStep), then to
+// the finalise's own rules (intakelog.go: checkTotalsMark, checkFinalise).
+
+// electionWrites checks what a VALID transaction wrote of the election
+// record and records it, for the transactions after it and in the
+// report. It fails only when the History does.
+func (a Auditor) electionWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error {
+	var raw []byte
+	wrote, deleted := false, false
+	for _, w := range tx.Writes {
+		if w.Namespace != a.Chaincode || w.Key != ballot.ElectionKey {
+			continue
+		}
+		if w.Delete {
+			deleted = true
+		} else {
+			raw, wrote = w.Value, true
+		}
+	}
+	if !wrote && !deleted {
+		return nil
+	}
+	h.need |= needAdmin
+	if deleted {
+		r.issue(KindElection, tx.ID, "the election record deleted: the chaincode never deletes it")
+	}
+	if !wrote {
+		return nil
+	}
+	var e ballot.Election
+	if err := json.Unmarshal(raw, &e); err != nil {
+		r.issue(KindElection, tx.ID, fmt.Sprintf("the election record written is undecodable: %v", err))
+		return nil
+	}
+	if err := checkElectionStep(r, tx, h, &e); err != nil {
+		return err
+	}
+	checkTotalsMark(r, tx, h, &e)
+	if e.Status == ballot.StatusFinalised && (h.election == nil || h.election.Status != ballot.StatusFinalised) {
+		if err := checkFinalise(r, tx, h, &e); err != nil {
+			return err
+		}
+	}
+	h.election, r.Election = &e, &e
+	return nil
+}
+
+// checkElectionStep checks a VALID write of the election record, e,
+// against the record before it (h.election; with none, as before the
+// first set-up or in an index that did not record it, nothing is
+// checked): it must be one of the chaincode's steps above. It fails only
+// when the History does.
+func checkElectionStep(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) error {
+	before := h.election
+	if before == nil {
+		return nil
+	}
+	fail := func(format string, args ...any) {
+		r.issue(KindElection, tx.ID, fmt.Sprintf("the election record written with status %s over a %s one: %s",
+			e.Status, before.Status, fmt.Sprintf(format, args...)))
+	}
+	switch {
+	case before.Status == ballot.StatusFinalised:
+		fail("the chaincode writes it no more once the election is finalised, whose results are frozen")
+	case before.Status == ballot.StatusConfigured && e.Status == ballot.StatusConfigured:
+		return checkSetupAgain(r, tx, h, fail)
+	case before.Status == ballot.StatusConfigured && e.Status == ballot.StatusClosed:
+		if !keepsRules(before, e, func(x *ballot.Election) { x.ClosedAt = time.Time{} }) {
+			fail("CloseElection changes nothing but the status and closed_at")
+		}
+	case before.Status == ballot.StatusClosed && e.Status == ballot.StatusFinalised:
+		if !keepsRules(before, e, func(x *ballot.Election) { x.FinalisedAt = time.Time{} }) {
+			fail("FinaliseElection changes nothing but the status and finalised_at")
+		}
+	default:
+		fail("the chaincode sets up a configured election again, closes a configured one and finalises a closed one, nothing else")
+	}
+	return nil
+}
+
+// checkSetupAgain checks a record written over a configured one, as
+// SetupElection does it: before the window of the record before opens,
+// by transaction time, and while no batch is committed (the blocks
+// before, and this block's transactions before tx). It fails only when
+// the History does.
+func checkSetupAgain(r *Report, tx fabricblock.Tx, h *blockHistory, fail func(format string, args ...any)) error {
+	if opens := h.election.OpensAt; !tx.Time.Before(opens) {
+		fail("SetupElection refuses once the window opened (at %s; the transaction's time is %s)",
+			opens.Format(time.RFC3339), tx.Time.UTC().Format(time.RFC3339Nano))
+	}
+	batched, err := h.History.Batched()
+	if err != nil {
+		return err
+	}
+	committed := 0
+	for _, t := range batched {
+		committed += t.Batches
+	}
+	for _, b := range r.Batches {
+		if b.First() {
+			committed++
+		}
+	}
+	if committed > 0 {
+		fail("SetupElection refuses once a batch is committed, and %d are", committed)
+	}
+	return nil
+}
+
+// keepsRules reports whether after differs from before in nothing but
+// its status, the mark finalise_needs_totals (checkTotalsMark's) and what
+// unstamp clears: the rules the election counts votes by stay as they
+// were.
+func keepsRules(before, after *ballot.Election, unstamp func(*ballot.Election)) bool {
+	rules := func(e ballot.Election) []byte {
+		e.Status, e.FinaliseNeedsTotals = "", false
+		unstamp(&e)
+		for _, t := range []*time.Time{&e.OpensAt, &e.ClosesAt, &e.ClosedAt, &e.FinalisedAt} {
+			*t = t.UTC()
+		}
+		return mustJSON(e)
+	}
+	return bytes.Equal(rules(*before), rules(*after))
+}
