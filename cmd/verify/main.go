@@ -4,7 +4,11 @@
 // batch record on the ledger, read through a peer of the organisation you
 // trust (the Observers' by default). It prints PASS or FAIL with the reason.
 // A receipt names its block; while the peer has not committed that block
-// yet, verify waits for it (up to 30 s) rather than fail the receipt.
+// yet, verify waits for it (up to 30 s over all the receipts) rather than
+// fail the receipt, and one still ahead of the peer is PENDING, the other
+// receipts still checked. Once the election is finalised no batch can be
+// committed, and a receipt whose batch the ledger lacks FAILs at once,
+// whatever block it names.
 //
 //	verify [flags] RECEIPT.json ...      receipts as JSON (one object, or one per line)
 //	verify [flags] --vote-id ID          fetch the receipt from the gateway first
@@ -54,6 +58,13 @@ holds no receipt is a usage error (status 2), a value in it that is not a
 receipt FAILs and the others are still checked. A vote_id that is not 32
 lower-case hex characters is never a receipt, pending or not.
 
+A receipt names the block of its batch. verify's peer may not hold that
+block yet: verify then waits for it, up to 30 s over all the receipts, and
+a receipt still ahead of the peer is PENDING (no verdict yet), the others
+still checked. A batch the ledger lacks FAILs once the peer holds the
+receipt's block or, whatever block it names, once the election is
+finalised (no batch can be committed after).
+
 --acceptance checks signed acceptance receipts (GET /api/v1/votes/{id}/acceptance):
 the vote hashes to the leaf, the proof leads to the signed head's root, the head
 is signed by a log key registered on the ledger (or, --offline, one in --keys:
@@ -76,7 +87,7 @@ the flag.`
 
 const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, MISSING or
 UNLOGGED (or an inconsistent log); 2 a usage, file, gateway or ledger error; 3 none failed
-but some are still PENDING.`
+but some are still PENDING (not on the ledger yet, or in a block the peer has not reached).`
 
 func main() { os.Exit(run()) }
 
@@ -146,7 +157,7 @@ func run() int {
 	}
 	defer conn.Close()
 
-	var bar *cli.Progress // for many receipts: each may wait up to 30 s for its block
+	var bar *cli.Progress // for many receipts: they may wait up to 30 s for the peer
 	if len(receipts) > progressFrom {
 		bar = cli.NewProgress(os.Stderr, "checking receipts", int64(len(receipts)))
 	}
@@ -164,9 +175,10 @@ func run() int {
 const progressFrom = 20
 
 // checkReceipts checks each receipt and prints PASS (unless quiet), FAIL or
-// PENDING; a value that is not a receipt FAILs, named by where it was read.
-// A batch the ledger cannot be read for ends the check (errLedger) with the
-// outcomes so far. progress, if not nil, is told of each receipt as its check begins.
+// PENDING (pending on the gateway, or ahead of the peer: errAhead); a value
+// that is not a receipt FAILs, named by where it was read. A batch the
+// ledger cannot be read for ends the check (errLedger) with the outcomes so
+// far. progress, if not nil, is told of each receipt as its check begins.
 func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []decoded[ballot.Receipt], quiet bool, progress *cli.Progress) (outcomes, error) {
 	var t outcomes
 	for _, d := range receipts {
@@ -184,6 +196,9 @@ func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []deco
 		case errors.Is(err, errPending):
 			t.pending++
 			fmt.Fprintf(w, "PENDING %s: accepted, not yet on the ledger\n", name)
+		case errors.Is(err, errAhead):
+			t.pending++
+			fmt.Fprintf(w, "PENDING %s: %v\n", name, err)
 		case errors.Is(err, errLedger):
 			return t, err
 		case err != nil:
