@@ -74,11 +74,17 @@ func (t outcomes) exit() int {
 // reports where its vote stands: COUNTED, REJECTED (reason), PENDING
 // (within the deadline) or MISSING (past it: the signed head proves the
 // vote was accepted, and the ledger does not hold it). Without a ledger
-// (offline) a receipt that verifies is VALID.
-func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, deadline time.Duration, now time.Time) (outcomes, error) {
+// (offline) a receipt that verifies is VALID. With a ledger and proofs
+// (the gateway's consistency proofs), a receipt whose head is not of the
+// log anchored on the ledger is FORK (forks.check), counted as failed.
+func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, proofs logmonitor.Proofs, deadline time.Duration, now time.Time) (outcomes, error) {
 	var t outcomes
 	final := false
 	placed := map[string]*logmonitor.Placed{}
+	var forks *forkCheck
+	if ledger != nil && proofs != nil {
+		forks = &forkCheck{ledger: ledger, proofs: proofs, anchored: map[string]*ballot.AnchoredHead{}, found: map[ballot.TreeHead]error{}}
+	}
 	if ledger != nil {
 		e, err := ledger.Election(ctx)
 		if err != nil {
@@ -105,10 +111,21 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 			placed[a.Head.State] = p
 		}
 		standing, reason, err := logmonitor.Standing(a, keys, placed[a.Head.State], now, deadline, final)
+		var anchored *ballot.AnchoredHead
+		var fork error
+		if err == nil && forks != nil {
+			if anchored, fork, err = forks.check(ctx, a.Head); err != nil {
+				return t, err
+			}
+		}
 		switch {
 		case err != nil:
 			t.fail++
 			failAcceptance(w, a, err)
+		case fork != nil:
+			t.fail++
+			fmt.Fprintf(w, "FORK %s: its head of the %s log (%d entries, signed by key %s at %s) is not of the log anchored on the ledger (%d entries, tx %.16s…): the signer showed the voter another log: %v\n",
+				a.VoteID, a.Head.State, a.Head.Size, a.Head.KeyID, time.UnixMilli(a.Head.Timestamp).UTC().Format(time.RFC3339), anchored.Head.Size, anchored.TxID, fork)
 		case standing == ballot.StandingMissing:
 			t.missing++
 			fmt.Fprintf(w, "MISSING %s: accepted (entry %d of the %s log, cast %s) under the head of %d entries signed by key %s at %s, and not on the ledger %s after\n",
@@ -126,6 +143,50 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 		}
 	}
 	return t, nil
+}
+
+// forkCheck checks acceptance receipts' signed heads against the heads
+// anchored on the ledger: both signed by registered keys, they must be of
+// one log, the smaller head's log a prefix of the larger's
+// (logmonitor.Extends, with a consistency proof from proofs). A receipt's
+// head that is not is a fork: the log's signer showed the voter a log other
+// than the one it anchored.
+type forkCheck struct {
+	ledger   logmonitor.Ledger
+	proofs   logmonitor.Proofs
+	anchored map[string]*ballot.AnchoredHead // by state; nil: none anchored
+	found    map[ballot.TreeHead]error       // each head checked: nil, or its fork
+}
+
+// check compares h, a head verified with the registered keys, with the head
+// anchored for its state, and returns that (nil if none: nothing to compare
+// with) and, if the two are not of one log, the fork (an error wrapping
+// logmonitor.ErrInconsistent). err is a failure to read the ledger or to
+// get a proof: no verdict. Each head is checked once.
+func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *ballot.AnchoredHead, fork, err error) {
+	anchored, ok := f.anchored[h.State]
+	if !ok {
+		a, err := f.ledger.LogHead(ctx, h.State)
+		if err != nil && !errors.Is(err, ballot.ErrNotFound) {
+			return nil, nil, fmt.Errorf("%w: the anchored %s head: %v", errLedger, h.State, err)
+		}
+		if err == nil {
+			anchored = &a
+		}
+		f.anchored[h.State] = anchored
+	}
+	if anchored == nil {
+		return nil, nil, nil
+	}
+	fork, ok = f.found[h]
+	if !ok {
+		fork = logmonitor.Extends(ctx, f.proofs, anchored.Head, h)
+		if fork != nil && !errors.Is(fork, logmonitor.ErrInconsistent) {
+			return anchored, nil, fork
+		}
+		f.found[h] = fork
+	}
+	return anchored, fork, nil
 }
 
 // acceptanceRoute is where the gateway serves a vote's acceptance receipt:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,27 +21,49 @@ import (
 // by key.
 func signedAcceptances(t *testing.T, key ed25519.PrivateKey) []ballot.Acceptance {
 	t.Helper()
-	var tree ballot.LogTree
+	votes := caVotes(3, 0)
+	tree := logOf(votes)
+	var out []ballot.Acceptance
+	for i := range votes {
+		out = append(out, acceptanceOf(t, tree, votes, uint64(i), 3, key))
+	}
+	return out
+}
+
+// caVotes returns n votes of CA cast at 1 (Unix ms), their nullifiers
+// those of voters first, first+1, …
+func caVotes(n int, first byte) []ballot.Vote {
 	var votes []ballot.Vote
-	for i := range 3 {
+	for i := range n {
 		id, _ := ballot.NewVoteID()
-		v := ballot.Vote{ID: id, State: "CA", Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)}, "president")), Choice: "alice", CastAt: 1}
+		votes = append(votes, ballot.Vote{ID: id, State: "CA", Contest: "president", Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{first + byte(i)}, "president")), Choice: "alice", CastAt: 1})
+	}
+	return votes
+}
+
+// logOf returns the log whose entries are votes.
+func logOf(votes []ballot.Vote) *ballot.LogTree {
+	var tree ballot.LogTree
+	for _, v := range votes {
 		leaf, _ := v.Leaf()
 		tree.Append(leaf)
-		votes = append(votes, v)
 	}
-	root, _ := tree.Root(3)
-	h, err := ballot.TreeHead{Election: "e", State: "CA", Size: 3, Root: ballot.HashHex(root), Timestamp: 1}.Sign(key)
+	return &tree
+}
+
+// acceptanceOf returns the acceptance receipt of entry i of tree (whose
+// entries are votes) under the head of its first size entries, signed by
+// key.
+func acceptanceOf(t *testing.T, tree *ballot.LogTree, votes []ballot.Vote, i, size uint64, key ed25519.PrivateKey) ballot.Acceptance {
+	t.Helper()
+	root, _ := tree.Root(size)
+	h, err := ballot.TreeHead{Election: "e", State: "CA", Size: size, Root: ballot.HashHex(root), Timestamp: 1}.Sign(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []ballot.Acceptance
-	for i, v := range votes {
-		proof, _ := tree.InclusionProof(uint64(i), 3)
-		leaf, _ := tree.Leaf(uint64(i))
-		out = append(out, ballot.Acceptance{VoteID: v.ID, Vote: v, Index: uint64(i), Leaf: ballot.HashHex(leaf), Proof: ballot.HexHashes(proof), Head: h})
-	}
-	return out
+	proof, _ := tree.InclusionProof(i, size)
+	leaf, _ := tree.Leaf(i)
+	return ballot.Acceptance{VoteID: votes[i].ID, Vote: votes[i], Index: i, Leaf: ballot.HashHex(leaf), Proof: ballot.HexHashes(proof), Head: h}
 }
 
 // Offline, with a key file of public keys: genuine receipts are VALID; an
@@ -60,7 +83,7 @@ func TestAcceptanceOffline(t *testing.T) {
 	altered.Vote.Choice = "bob"
 	rogue := signedAcceptances(t, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)))[0]
 	var out bytes.Buffer
-	tally, err := checkAcceptances(context.Background(), &out, append(as, altered, rogue), keys, nil, time.Minute, time.Now())
+	tally, err := checkAcceptances(context.Background(), &out, append(as, altered, rogue), keys, nil, nil, time.Minute, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +153,7 @@ func TestAcceptanceMalformedVoteID(t *testing.T) {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%s, ledger %t", c.name, ledger != nil), func(t *testing.T) {
 				var out bytes.Buffer
-				tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{c.a(), genuine}, keys, ledger, time.Minute, time.UnixMilli(1))
+				tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{c.a(), genuine}, keys, ledger, nil, time.Minute, time.UnixMilli(1))
 				if err != nil || tally.fail != 1 || tally.exit() != 1 || !strings.HasPrefix(out.String(), "FAIL ") || !strings.Contains(out.String(), c.reason) {
 					t.Fatalf("tally %+v, %v; want 1 FAIL mentioning %q:\n%s", tally, err, c.reason, out.String())
 				}
@@ -143,6 +166,94 @@ func TestAcceptanceMalformedVoteID(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// anchoredLedger is pendingLedger whose CA log has the anchored head head.
+type anchoredLedger struct {
+	pendingLedger
+	head ballot.AnchoredHead
+}
+
+func (l anchoredLedger) LogHead(context.Context, string) (ballot.AnchoredHead, error) {
+	return l.head, nil
+}
+
+// logProofs serves the consistency proofs of a log, counting them.
+type logProofs struct {
+	tree  *ballot.LogTree
+	asked int
+}
+
+func (p *logProofs) Consistency(_ context.Context, _ string, first, second uint64) ([][32]byte, error) {
+	p.asked++
+	return p.tree.ConsistencyProof(first, second)
+}
+
+// TestAcceptanceForkedHead: with consistency proofs (--gateway), a
+// receipt whose signed head is of the log anchored on the ledger, before,
+// at or after the anchored head, stands as its vote does (PENDING here); one
+// whose head, signed by the same registered key, is of another log (a
+// fork: another third entry) FAILs as FORK, smaller than the anchored head
+// or of its size; a proof is asked once a head. Without proofs the heads
+// are not compared.
+func TestAcceptanceForkedHead(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	votes := caVotes(6, 0)
+	log := logOf(votes) // the gateway's: 6 entries, 5 under the anchored head
+	forkVotes := append(append(slices.Clone(votes[:2]), caVotes(1, 100)...), votes[3:5]...)
+	fork := logOf(forkVotes)
+	ledger := anchoredLedger{head: ballot.AnchoredHead{Head: acceptanceOf(t, log, votes, 0, 5, key).Head, TxID: "anchor"}}
+	of := []ballot.Acceptance{
+		acceptanceOf(t, log, votes, 1, 3, key),
+		acceptanceOf(t, log, votes, 0, 5, key),
+		acceptanceOf(t, log, votes, 5, 6, key),
+	}
+	forked := []ballot.Acceptance{
+		acceptanceOf(t, fork, forkVotes, 2, 3, key),
+		acceptanceOf(t, fork, forkVotes, 2, 5, key),
+	}
+	receipts := append(append(slices.Clone(of), forked...), of[0], forked[0]) // the last two: heads checked before
+
+	proofs := &logProofs{tree: log}
+	var out bytes.Buffer
+	tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
+	if err != nil || tally.pending != 4 || tally.fail != 3 || tally.exit() != 1 {
+		t.Fatalf("tally %+v, %v; want the 4 receipts of the anchored log PENDING and the 3 of the fork failed:\n%s", tally, err, out.String())
+	}
+	for _, want := range []string{
+		"FORK " + forked[0].VoteID + ": its head of the CA log (3 entries, signed by key " + forked[0].Head.KeyID + " at 1970-01-01T00:00:00Z) is not of the log anchored on the ledger (5 entries, tx anchor…): the signer showed the voter another log: logmonitor: the log is inconsistent with a signed head",
+		"FORK " + forked[1].VoteID + ": its head of the CA log (5 entries,",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, a := range of {
+		if !strings.Contains(out.String(), "PENDING "+a.VoteID) {
+			t.Errorf("the receipt under the head of %d entries of the anchored log is not PENDING:\n%s", a.Head.Size, out.String())
+		}
+	}
+	if proofs.asked != 3 {
+		t.Errorf("%d consistency proofs asked; want 3 (heads of 3 and 6 entries, the fork's of 3)", proofs.asked)
+	}
+
+	out.Reset()
+	if tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, nil, time.Minute, time.UnixMilli(1)); err != nil || tally.pending != len(receipts) {
+		t.Errorf("without proofs: tally %+v, %v; want every receipt PENDING, the heads not compared:\n%s", tally, err, out.String())
+	}
+}
+
+// TestAcceptanceGatewayNotOffline: --gateway, which checks receipts' heads
+// against the anchored ones, with --offline is a usage error.
+func TestAcceptanceGatewayNotOffline(t *testing.T) {
+	code, stderr := runVerify(t, "--acceptance", "--offline", "--keys", writeFile(t, ""), "--gateway", "http://127.0.0.1:1", writeFile(t, "{}"))
+	if code != 2 || !strings.Contains(stderr, "verify: --gateway checks receipts' heads against the heads anchored on the ledger: not with --offline") {
+		t.Errorf("status %d, stderr %q; want 2 saying --gateway goes without --offline", code, stderr)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 var (
 	errPending    = errors.New("receipt is pending")
+	errAhead      = errors.New("not on the peer yet")
 	errLedger     = errors.New("cannot read the ledger")
 	errNotReceipt = errors.New("not a receipt")
 )
@@ -22,15 +23,16 @@ func notReceipt(why string) error {
 		"(curl -s http://GATEWAY/api/v1/votes/VOTE_ID > receipt.json), or let verify fetch it: verify --vote-id VOTE_ID", errNotReceipt, why)
 }
 
-// batchRecords reads batch records from the ledger, and the height of the
-// peer it reads (*fabricclient.Ballot).
+// batchRecords reads batch records and the election record from the
+// ledger, and the height of the peer it reads (*fabricclient.Ballot).
 type batchRecords interface {
 	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
 	Height(ctx context.Context) (uint64, error)
+	Election(ctx context.Context) (*ballot.Election, error)
 }
 
-// peerWait bounds how long verify waits for its peer to reach a receipt's
-// block (checker.record).
+// peerWait bounds how long verify waits, over all its receipts, for its
+// peer to reach the blocks they name (checker.record).
 const peerWait = 30 * time.Second
 
 // checker audits receipts against the ledger (ballot's Receipt.Audit),
@@ -38,8 +40,12 @@ const peerWait = 30 * time.Second
 type checker struct {
 	ledger  batchRecords
 	records map[string]ballot.BatchRecord
-	// peerWait bounds the wait for the peer to reach a receipt's block.
+	// peerWait bounds the wait for the peer to reach receipts' blocks, all
+	// receipts' together: it ends at waitEnds (zero until one first waits).
 	peerWait time.Duration
+	waitEnds time.Time
+	// finalised: the ledger's election record said finalised (for good).
+	finalised bool
 }
 
 func newChecker(l batchRecords) *checker {
@@ -84,13 +90,19 @@ func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 // record reads the record of the receipt's batch (key). The receipt comes
 // from the gateway once the Commission's peer has committed the batch, and
 // verify reads another peer (the Observers'), which may not hold that block
-// yet: a batch missing from the ledger fails the receipt only once the peer
-// holds the block the receipt names; until then record waits for it, up to
-// peerWait, and a peer that stays short of it gives errLedger (no verdict).
+// yet. A batch missing from the ledger therefore fails the receipt only once
+// the peer holds the block the receipt names, or once the election is
+// finalised: no batch is committed after that, and a peer that holds the
+// finalised record holds every batch committed before it, so the receipt's
+// block number no longer matters. Until then record waits for the peer to
+// reach the block, up to the checker's peerWait over all its receipts; a
+// receipt still ahead of the peer is errAhead (no verdict yet, not a
+// failure). An error reading the ledger is errLedger.
 func (c *checker) record(ctx context.Context, r ballot.Receipt, key string) (ballot.BatchRecord, error) {
-	deadline := time.Now().Add(c.peerWait)
 	for {
-		// The height first: a batch missing at a height read before it is missing.
+		// The height, and a finalised record, before the batch: a batch
+		// missing at a height read before it, or after the finalised
+		// record, is missing for good.
 		height, err := c.ledger.Height(ctx)
 		if err != nil {
 			return ballot.BatchRecord{}, fmt.Errorf("%w: batch %s: %v", errLedger, key, err)
@@ -102,12 +114,25 @@ func (c *checker) record(ctx context.Context, r ballot.Receipt, key string) (bal
 		if !errors.Is(err, ballot.ErrNotFound) {
 			return rec, fmt.Errorf("%w: batch %s: %v", errLedger, key, err)
 		}
-		if height > r.Block {
+		switch {
+		case height > r.Block:
 			return rec, fmt.Errorf("the ledger has no batch %s", key)
+		case c.finalised:
+			return rec, fmt.Errorf("the ledger has no batch %s, and its election is finalised: no batch can be committed any more (the receipt names block %d, the peer is at height %d)",
+				key, r.Block, height)
 		}
-		if time.Now().After(deadline) {
-			return rec, fmt.Errorf("%w: batch %s: the peer is at height %d and has not reached the receipt's block %d; try again later",
-				errLedger, key, height, r.Block)
+		if c.finalised, err = c.electionFinalised(ctx); err != nil {
+			return rec, fmt.Errorf("%w: the election record: %v", errLedger, err)
+		}
+		if c.finalised {
+			continue // read the batch again, after the finalised record
+		}
+		if c.waitEnds.IsZero() {
+			c.waitEnds = time.Now().Add(c.peerWait)
+		}
+		if time.Now().After(c.waitEnds) {
+			return rec, fmt.Errorf("%w: the receipt names block %d for batch %s, and the peer is at height %d (waited for up to %s); check again later",
+				errAhead, r.Block, key, height, c.peerWait)
 		}
 		select {
 		case <-ctx.Done():
@@ -115,6 +140,19 @@ func (c *checker) record(ctx context.Context, r ballot.Receipt, key string) (bal
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// electionFinalised reads whether the ledger's election is finalised; a
+// ledger with no election record yet (a peer short of its block) is not.
+func (c *checker) electionFinalised(ctx context.Context) (bool, error) {
+	e, err := c.ledger.Election(ctx)
+	if errors.Is(err, ballot.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return e.Status == ballot.StatusFinalised, nil
 }
 
 // label names the receipt in output: its vote id and, when it carries its

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +15,8 @@ import (
 )
 
 // fakeLedger holds batch records, on a peer at height fakeHeight (past
-// the block the test's receipts name); like the chaincode, it refuses an
-// invalid state (not ErrNotFound).
+// the block the test's receipts name), of an election not finalised; like
+// the chaincode, it refuses an invalid state (not ErrNotFound).
 type fakeLedger map[string]ballot.BatchRecord
 
 const fakeHeight = 4
@@ -30,6 +33,26 @@ func (f fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.B
 }
 
 func (f fakeLedger) Height(context.Context) (uint64, error) { return fakeHeight, nil }
+
+func (f fakeLedger) Election(context.Context) (*ballot.Election, error) {
+	return &ballot.Election{ID: "e1", Status: ballot.StatusClosed}, nil
+}
+
+// finalisedLedger is a fakeLedger whose election is finalised. Reading the
+// election record also brings the batches of late, committed in the blocks
+// before the finalise (after a checker's first read of the batch); reads
+// counts the reads of the record.
+type finalisedLedger struct {
+	fakeLedger
+	late  fakeLedger
+	reads int
+}
+
+func (l *finalisedLedger) Election(context.Context) (*ballot.Election, error) {
+	l.reads++
+	maps.Copy(l.fakeLedger, l.late)
+	return &ballot.Election{ID: "e1", Status: ballot.StatusFinalised}, nil
+}
 
 // laggingLedger is a peer at height 3, short of the block (3) of the
 // test's receipts; it commits that block, and with it the batch, when
@@ -181,8 +204,9 @@ func TestPendingIsNotAFailure(t *testing.T) {
 
 // TestReceiptAheadOfThePeer: a receipt whose block the peer has not yet
 // committed is not a failure: the check waits for the peer and passes once
-// the batch is there; a peer that stays short of the block gives no verdict
-// (errLedger) after the wait.
+// the batch is there; one the peer stays short of is errAhead (pending, no
+// verdict) after the wait, which is the checker's for all its receipts: a
+// receipt ahead of the peer after it is errAhead at once.
 func TestReceiptAheadOfThePeer(t *testing.T) {
 	rs, ledger := committed(t)
 	l := &laggingLedger{fakeLedger: fakeLedger{}, batch: ledger["CA/7"], catchUp: 3}
@@ -197,7 +221,83 @@ func TestReceiptAheadOfThePeer(t *testing.T) {
 	c := newChecker(l)
 	c.peerWait = 50 * time.Millisecond
 	_, err := c.check(context.Background(), rs[0])
-	if !errors.Is(err, errLedger) || !strings.Contains(err.Error(), "has not reached the receipt's block 3") {
-		t.Fatalf("receipt of a block the peer never reaches: %v; want errLedger naming the block", err)
+	if !errors.Is(err, errAhead) || !strings.Contains(err.Error(), "the receipt names block 3 for batch CA/7, and the peer is at height 3") {
+		t.Fatalf("receipt of a block the peer never reaches: %v; want errAhead naming the block and the height", err)
+	}
+	other := rs[0]
+	other.Seq = 8
+	asked := l.asked
+	if _, err := c.check(context.Background(), other); !errors.Is(err, errAhead) || l.asked != asked+1 {
+		t.Fatalf("a second receipt ahead of the peer, after the wait: %v, the height asked %d times; want errAhead at once (asked once)", err, l.asked-asked)
+	}
+}
+
+// TestReceiptOfNoBatchInAFinalisedElection: once the election is
+// finalised no batch can be committed, so a receipt whose batch the ledger
+// lacks FAILs at once, whatever block it names (the largest here), with
+// no wait for the peer; the election record, once finalised, is not read
+// again. A batch committed before the finalise, which the checker's first
+// read missed, is read again after the finalised record, and passes.
+func TestReceiptOfNoBatchInAFinalisedElection(t *testing.T) {
+	rs, ledger := committed(t)
+	l := &finalisedLedger{fakeLedger: ledger}
+	c := newChecker(l)
+	c.peerWait = 100 * time.Millisecond // then errAhead: a wait fails the test
+	for seq := uint64(8); seq <= 9; seq++ {
+		forged := rs[1]
+		forged.Seq, forged.Block = seq, math.MaxUint64
+		_, err := c.check(context.Background(), forged)
+		want := fmt.Sprintf("the ledger has no batch CA/%d, and its election is finalised: no batch can be committed any more (the receipt names block %d, the peer is at height %d)", seq, uint64(math.MaxUint64), fakeHeight)
+		if err == nil || errors.Is(err, errAhead) || errors.Is(err, errLedger) || err.Error() != want {
+			t.Fatalf("a receipt of batch CA/%d, which the finalised ledger lacks: %v; want the failure %q", seq, err, want)
+		}
+	}
+	if l.reads != 1 {
+		t.Errorf("the election record was read %d times; want once (finalised for good)", l.reads)
+	}
+	if _, err := c.check(context.Background(), rs[0]); err != nil {
+		t.Errorf("a genuine receipt in the finalised election: %v", err)
+	}
+
+	late := rs[0]
+	late.Block = fakeHeight // the peer has not reached it when first asked
+	l = &finalisedLedger{fakeLedger: fakeLedger{}, late: ledger}
+	if _, err := newChecker(l).check(context.Background(), late); err != nil {
+		t.Errorf("a receipt whose batch the peer commits before the finalised record it reads next: %v; want it read again, and PASS", err)
+	}
+}
+
+// TestReceiptsAheadOfThePeerArePending: receipts ahead of the peer are
+// PENDING (exit status 3) and the receipts after them are still checked
+// (the first ended verify with "cannot read the ledger"); in a finalised
+// election the same receipts FAIL (exit status 1).
+func TestReceiptsAheadOfThePeerArePending(t *testing.T) {
+	rs, ledger := committed(t)
+	ahead := func(r ballot.Receipt, seq uint64) ballot.Receipt {
+		r.Seq, r.Block = seq, math.MaxUint64 // a batch the ledger lacks, in a block far ahead
+		return r
+	}
+	var read []decoded[ballot.Receipt]
+	for _, r := range []ballot.Receipt{ahead(rs[1], 8), ahead(rs[3], 9), rs[0]} {
+		read = append(read, decoded[ballot.Receipt]{V: r, At: "test"})
+	}
+	for _, c := range []struct {
+		ledger            batchRecords
+		pending, fail, ok int
+		exit              int
+		line              string
+	}{
+		{ledger, 2, 0, 1, 3, "PENDING " + label(read[0].V) + ": not on the peer yet: the receipt names block 18446744073709551615 for batch CA/8, and the peer is at height 4"},
+		{&finalisedLedger{fakeLedger: ledger}, 0, 2, 1, 1, "FAIL " + label(read[0].V) + ": the ledger has no batch CA/8, and its election is finalised"},
+	} {
+		chk := newChecker(c.ledger)
+		chk.peerWait = 50 * time.Millisecond
+		var out bytes.Buffer
+		tally, err := checkReceipts(context.Background(), &out, chk, read, false, nil)
+		if err != nil || tally.pending != c.pending || tally.fail != c.fail || tally.ok != c.ok || tally.exit() != c.exit || !strings.Contains(out.String(), c.line) ||
+			!strings.Contains(out.String(), "PASS "+label(rs[0])) {
+			t.Errorf("tally %+v (exit %d), %v:\n%s\nwant %d pending, %d failed, %d passed (exit %d), a line %q and the genuine receipt's PASS",
+				tally, tally.exit(), err, out.String(), c.pending, c.fail, c.ok, c.exit, c.line)
+		}
 	}
 }

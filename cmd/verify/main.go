@@ -4,19 +4,25 @@
 // batch record on the ledger, read through a peer of the organisation you
 // trust (the Observers' by default). It prints PASS or FAIL with the reason.
 // A receipt names its block; while the peer has not committed that block
-// yet, verify waits for it (up to 30 s) rather than fail the receipt.
+// yet, verify waits for it (up to 30 s over all the receipts) rather than
+// fail the receipt, and one still ahead of the peer is PENDING, the other
+// receipts still checked. Once the election is finalised no batch can be
+// committed, and a receipt whose batch the ledger lacks FAILs at once,
+// whatever block it names.
 //
 //	verify [flags] RECEIPT.json ...      receipts as JSON (one object, or one per line)
 //	verify [flags] --vote-id ID          fetch the receipt from the gateway first
 //	verify [flags] --acceptance FILE ... signed acceptance receipts: COUNTED, REJECTED
 //	                                     (reason), PENDING or MISSING against the ledger;
-//	                                     with --offline --keys FILE only their signature and proof
+//	                                     with --gateway also FORK (a head not of the
+//	                                     anchored log); with --offline --keys FILE only
+//	                                     their signature and proof
 //	verify [flags] --log                 monitor the intake logs: every entry up to each
 //	                                     anchored head on the ledger, or MISSING; every
 //	                                     vote the ledger counts in the log, or UNLOGGED
 //
 // Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL,
-// MISSING or UNLOGGED (or an inconsistent log), 2 usage, file or connection errors, 3
+// FORK, MISSING or UNLOGGED (or an inconsistent log), 2 usage, file or connection errors, 3
 // none failed but some are still pending.
 package main
 
@@ -42,7 +48,7 @@ import (
 
 const usage = `Usage: verify [flags] RECEIPT.json ...
        verify [flags] --vote-id ID [--gateway URL] [--gateway-timeout D]
-       verify [flags] --acceptance [--offline --keys FILE] [--deadline D] FILE ...
+       verify [flags] --acceptance [--gateway URL | --offline --keys FILE] [--deadline D] FILE ...
        verify [flags] --log [--gateway URL] [--gateway-timeout D] [--deadline D] [--log-state FILE]
 
 Checks each receipt: the vote hashes to the receipt's leaf, the proof leads
@@ -54,12 +60,24 @@ holds no receipt is a usage error (status 2), a value in it that is not a
 receipt FAILs and the others are still checked. A vote_id that is not 32
 lower-case hex characters is never a receipt, pending or not.
 
+A receipt names the block of its batch. verify's peer may not hold that
+block yet: verify then waits for it, up to 30 s over all the receipts, and
+a receipt still ahead of the peer is PENDING (no verdict yet), the others
+still checked. A batch the ledger lacks FAILs once the peer holds the
+receipt's block or, whatever block it names, once the election is
+finalised (no batch can be committed after).
+
 --acceptance checks signed acceptance receipts (GET /api/v1/votes/{id}/acceptance):
 the vote hashes to the leaf, the proof leads to the signed head's root, the head
 is signed by a log key registered on the ledger (or, --offline, one in --keys:
 the GetLogKeys record or one 64-hex public key a line); then, unless --offline,
 where the vote stands on the ledger: COUNTED, REJECTED with the reason, PENDING
-within --deadline of its cast time, or MISSING after it.
+within --deadline of its cast time, or MISSING after it. Given --gateway (the
+flag or VERIFY_GATEWAY), it also checks that each receipt's signed head and
+its state's head anchored on the ledger are of one log, with a consistency
+proof from the gateway: a head that is not is FORK (the log's signer showed
+the voter another log than it anchored). Without --gateway that is not
+checked.
 
 --log monitors the intake logs: for each state, the entries up to the head
 anchored on the ledger (read from the gateway) must give its root, and each
@@ -70,13 +88,13 @@ UNLOGGED: no gateway accepted it. --log-state keeps the heads seen, and the
 next run checks the log still gives them (a rewritten log fails).
 
 --gateway-timeout bounds each request to the gateway: the receipt of
---vote-id; each read of a log's entries or consistency proof for --log. A
-gateway that does not answer within it is an error (status 2) naming it and
-the flag.`
+--vote-id; each read of a log's entries or consistency proof for --log; each
+consistency proof for --acceptance. A gateway that does not answer within it
+is an error (status 2) naming it and the flag.`
 
-const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, MISSING or
-UNLOGGED (or an inconsistent log); 2 a usage, file, gateway or ledger error; 3 none failed
-but some are still PENDING.`
+const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, FORK, MISSING
+or UNLOGGED (or an inconsistent log); 2 a usage, file, gateway or ledger error; 3 none failed
+but some are still PENDING (not on the ledger yet, or in a block the peer has not reached).`
 
 func main() { os.Exit(run()) }
 
@@ -84,8 +102,8 @@ func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
-	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt) and --log (the logs' entries)")
-	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries or consistency proof (--log)")
+	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt), --log (the logs' entries) and, when given, --acceptance (consistency proofs of the receipts' heads)")
+	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries or consistency proof (--log, --acceptance)")
 	quiet := fs.Bool("q", false, "receipt checks (files or --vote-id) leave out their PASS lines; FAIL and PENDING lines and the summary are still printed. --acceptance and --log print every line whatever -q")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")
@@ -105,7 +123,8 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
-	if err := checkGatewayFlags(*voteID, *gatewayURL, *voteID != "" || *logMode); err != nil {
+	checkForks := *acceptance && cli.IsSet(fs, "gateway")
+	if err := checkGatewayFlags(*voteID, *gatewayURL, *voteID != "" || *logMode || checkForks); err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
@@ -115,7 +134,11 @@ func run() int {
 	case *logMode:
 		return runLog(ctx, ledgerFlags, logGateway(*gatewayURL, *gatewayTimeout), *deadline, *logState)
 	case *acceptance:
-		return runAcceptance(ctx, ledgerFlags, fs.Args(), *offline, *keysFile, *deadline)
+		var proofs logmonitor.Proofs
+		if checkForks {
+			proofs = logGateway(*gatewayURL, *gatewayTimeout)
+		}
+		return runAcceptance(ctx, ledgerFlags, fs.Args(), *offline, *keysFile, *deadline, proofs)
 	case *offline || *keysFile != "":
 		fmt.Fprintln(os.Stderr, "verify: --offline and --keys go with --acceptance")
 		return 2
@@ -146,7 +169,7 @@ func run() int {
 	}
 	defer conn.Close()
 
-	var bar *cli.Progress // for many receipts: each may wait up to 30 s for its block
+	var bar *cli.Progress // for many receipts: they may wait up to 30 s for the peer
 	if len(receipts) > progressFrom {
 		bar = cli.NewProgress(os.Stderr, "checking receipts", int64(len(receipts)))
 	}
@@ -164,9 +187,10 @@ func run() int {
 const progressFrom = 20
 
 // checkReceipts checks each receipt and prints PASS (unless quiet), FAIL or
-// PENDING; a value that is not a receipt FAILs, named by where it was read.
-// A batch the ledger cannot be read for ends the check (errLedger) with the
-// outcomes so far. progress, if not nil, is told of each receipt as its check begins.
+// PENDING (pending on the gateway, or ahead of the peer: errAhead); a value
+// that is not a receipt FAILs, named by where it was read. A batch the
+// ledger cannot be read for ends the check (errLedger) with the outcomes so
+// far. progress, if not nil, is told of each receipt as its check begins.
 func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []decoded[ballot.Receipt], quiet bool, progress *cli.Progress) (outcomes, error) {
 	var t outcomes
 	for _, d := range receipts {
@@ -184,6 +208,9 @@ func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []deco
 		case errors.Is(err, errPending):
 			t.pending++
 			fmt.Fprintf(w, "PENDING %s: accepted, not yet on the ledger\n", name)
+		case errors.Is(err, errAhead):
+			t.pending++
+			fmt.Fprintf(w, "PENDING %s: %v\n", name, err)
 		case errors.Is(err, errLedger):
 			return t, err
 		case err != nil:
@@ -210,10 +237,15 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 	return nil
 }
 
-// runAcceptance is verify --acceptance.
-func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline bool, keysFile string, deadline time.Duration) int {
+// runAcceptance is verify --acceptance; proofs, if not nil, serve the
+// consistency proofs that check receipts' heads against the anchored ones.
+func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
 	if len(files) == 0 || (offline && keysFile == "") {
 		fmt.Fprintln(os.Stderr, "verify: --acceptance needs receipt files, and --offline needs --keys FILE (the ledger's GetLogKeys record or public keys)")
+		return 2
+	}
+	if offline && proofs != nil {
+		fmt.Fprintln(os.Stderr, "verify: --gateway checks receipts' heads against the heads anchored on the ledger: not with --offline")
 		return 2
 	}
 	read, err := readJSON[ballot.Acceptance](files, "acceptance receipt", true)
@@ -255,7 +287,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		}
 		ledger = b
 	}
-	t, err := checkAcceptances(ctx, os.Stdout, as, keys, ledger, deadline, time.Now())
+	t, err := checkAcceptances(ctx, os.Stdout, as, keys, ledger, proofs, deadline, time.Now())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2

@@ -8,9 +8,14 @@
 // deadline and MISSING after it: the signed, anchored head is the evidence
 // that it was accepted (ballot.EntryStanding).
 //
-// It also checks acceptance receipts against the ledger (Standing), and
-// that heads seen before (a monitor's own record, a receipt's head) are
-// consistent with the log: their roots are the log's at their sizes.
+// It also says where an acceptance receipt's vote stands on the ledger
+// (Standing); checks that heads seen before (Check's seen: the heads a
+// monitor verified before, as the explorer and verify --log --log-state
+// keep them) are consistent with the log, their roots the log's at their
+// sizes; and checks that one signed head's log extends another's by a
+// consistency proof (Extends: the explorer between the anchored heads it
+// saw in turn, verify --acceptance --gateway between a receipt's head and
+// the anchored one, a mismatch there being a fork).
 //
 // A Monitor remembers what it verified (per state: the frontier of the
 // log's tree up to the last head, the roots of the heads it verified, the

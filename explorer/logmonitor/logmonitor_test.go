@@ -1,6 +1,7 @@
 package logmonitor
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/ed25519"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -275,6 +277,38 @@ func TestMonitorRefusesARewrittenLog(t *testing.T) {
 	old.Size, old.Root = 1, ballot.HashHex(root)
 	if _, err := s.monitor(s.entries).Check(context.Background(), map[string]ballot.TreeHead{"CA": old}); !errors.Is(err, ErrInconsistent) {
 		t.Fatalf("a head of another log: %v, want ErrInconsistent", err)
+	}
+}
+
+// TestMonitorRefusesAnUnverifiedHead: an anchored head signed by a key not
+// registered, or whose signature is not its key's over it, fails the check
+// (ErrUnknownLogKey, ErrBadSignature) although the log's entries give its
+// root: the explorer's intake log page shows a head's signature verified
+// on the strength of this check.
+func TestMonitorRefusesAnUnverifiedHead(t *testing.T) {
+	for name, c := range map[string]struct {
+		forge func(h ballot.TreeHead) ballot.TreeHead
+		want  error
+	}{
+		"signed by a key not registered": {func(h ballot.TreeHead) ballot.TreeHead {
+			h, _ = h.Sign(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)))
+			return h
+		}, ballot.ErrUnknownLogKey},
+		"signature altered": {func(h ballot.TreeHead) ballot.TreeHead {
+			digit := "0"
+			if h.Signature[0] == '0' {
+				digit = "1"
+			}
+			h.Signature = digit + h.Signature[1:] // still 128 lower-case hex
+			return h
+		}, ballot.ErrBadSignature},
+	} {
+		s := newScene(t)
+		s.ledger.head.Head = c.forge(s.ledger.head.Head)
+		_, err := s.monitor(s.entries).Check(context.Background(), nil)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), "the anchored CA head") {
+			t.Errorf("%s: %v; want the anchored head refused with %v", name, err, c.want)
+		}
 	}
 }
 

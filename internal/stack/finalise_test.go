@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -19,12 +20,14 @@ import (
 	"github.com/votechain/votechain/internal/redistest"
 )
 
-// fakeAdmin is a ledger holding one election record and its states'
-// batches, with no intake log head anchored: what finalise and its intake
-// log monitor read of it.
+// fakeAdmin is a ledger holding one election record, its states' batches
+// and the intake log heads anchored (none unless heads says), signed by
+// keys: what finalise and its intake log monitor read of it.
 type fakeAdmin struct {
 	e         ballot.Election
 	batches   map[string][]ballot.Batch // by state, in sequence order
+	heads     map[string]ballot.AnchoredHead
+	keys      ballot.LogKeys
 	finalised int
 	judged    []ballot.FinaliseInput // the arguments of every FinaliseElection
 	// listed, if set, is called after each listing of a state's batches.
@@ -81,9 +84,12 @@ func record(b ballot.Batch) ballot.BatchRecord {
 		Rejected: []int{}, Reasons: []string{}, TxID: b.ID()}
 }
 
-func (f *fakeAdmin) LogKeys(context.Context) (ballot.LogKeys, error) { return ballot.LogKeys{}, nil }
+func (f *fakeAdmin) LogKeys(context.Context) (ballot.LogKeys, error) { return f.keys, nil }
 
 func (f *fakeAdmin) LogHead(_ context.Context, state string) (ballot.AnchoredHead, error) {
+	if h, ok := f.heads[state]; ok {
+		return h, nil
+	}
 	return ballot.AnchoredHead{}, fmt.Errorf("%w: no %s head", ballot.ErrNotFound, state)
 }
 
@@ -154,6 +160,15 @@ func TestFinaliseRefusesUntilDrained(t *testing.T) {
 	}
 }
 
+// closedElection returns a Redis server's client and a ledger holding an
+// election of CA and NY, opened an hour before it closed, a minute ago.
+func closedElection(t *testing.T) (*redis.Client, *fakeAdmin) {
+	t.Helper()
+	closedAt := time.Now().Add(-time.Minute)
+	e := ballot.Election{ID: "e1", States: []string{"CA", "NY"}, Status: ballot.StatusClosed, OpensAt: closedAt.Add(-time.Hour), ClosedAt: closedAt}
+	return redistest.Start(t).Client(), &fakeAdmin{e: e}
+}
+
 // TestFinaliseSendsTheTotalsChecked: the finalise transaction carries the
 // batch totals the intake log check judged, not the ledger's when it is
 // sent: a batch committed after the check (here, as soon as the monitor
@@ -162,9 +177,7 @@ func TestFinaliseRefusesUntilDrained(t *testing.T) {
 // finalises.
 func TestFinaliseSendsTheTotalsChecked(t *testing.T) {
 	ctx := context.Background()
-	rdb := redistest.Start(t).Client()
-	closedAt := time.Now().Add(-time.Minute)
-	ledger := &fakeAdmin{e: ballot.Election{ID: "e1", States: []string{"CA", "NY"}, Status: ballot.StatusClosed, OpensAt: closedAt.Add(-time.Hour), ClosedAt: closedAt}}
+	rdb, ledger := closedElection(t)
 	ledger.commit(t, "CA", 2)
 	late := true
 	ledger.listed = func(state string) {
@@ -197,6 +210,59 @@ func TestFinaliseSendsTheTotalsChecked(t *testing.T) {
 	}
 	if unlogged.Total() != 3 {
 		t.Fatalf("the check run again judged %d unlogged votes; want all 3", unlogged.Total())
+	}
+}
+
+// TestFinaliseRefusesEntriesPastTheAnchoredHead: finalise refuses while a
+// state's intake log in Redis holds entries past its last head anchored on
+// the ledger (none anchored, then one of fewer entries), naming the state
+// and both counts, whatever the monitor would find; once a head anchors
+// every entry, the log is accounted for and finalise goes ahead.
+func TestFinaliseRefusesEntriesPastTheAnchoredHead(t *testing.T) {
+	ctx := context.Background()
+	rdb, ledger := closedElection(t)
+	ledger.commit(t, "CA", 3)
+	votes := ledger.batches["CA"][0].Votes
+	var log ballot.LogTree // the CA log: the batch's votes, in Redis as the gateway appends them
+	for _, v := range votes {
+		entry, err := votequeue.AppendLogEntry(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.RPush(ctx, votequeue.LogKey("CA"), entry).Err(); err != nil {
+			t.Fatal(err)
+		}
+		leaf, _ := v.Leaf()
+		log.Append(leaf)
+	}
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	ledger.keys, _, _ = ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 1)
+	anchor := func(size uint64) {
+		root, _ := log.Root(size)
+		h, err := ballot.TreeHead{Election: "e1", State: "CA", Size: size, Root: ballot.HashHex(root), Timestamp: ledger.e.ClosedAt.UnixMilli()}.Sign(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ledger.heads = map[string]ballot.AnchoredHead{"CA": {Head: h, TxID: "anchor"}}
+	}
+	accounted := func(ctx context.Context, e *ballot.Election) (ballot.FinaliseInput, error) {
+		_, judged, err := logAccounted(ctx, e, ledger, rdb, FinaliseOptions{}, slog.New(slog.DiscardHandler))
+		return judged, err
+	}
+
+	for _, anchored := range []uint64{0, 2} {
+		if anchored > 0 {
+			anchor(anchored)
+		}
+		_, err := finalise(ctx, ledger, rdb, time.Now(), accounted)
+		want := fmt.Sprintf("refusing to finalise: the CA intake log holds 3 accepted votes but its last head anchored on the ledger only %d; keep the gateway running", anchored)
+		if err == nil || !strings.Contains(err.Error(), want) || ledger.finalised != 0 {
+			t.Fatalf("finalise with %d of the log's 3 entries anchored: %v, finalised %d times; want refused: %q", anchored, err, ledger.finalised, want)
+		}
+	}
+	anchor(3)
+	if e, err := finalise(ctx, ledger, rdb, time.Now(), accounted); err != nil || e.Status != ballot.StatusFinalised || ledger.finalised != 1 {
+		t.Fatalf("finalise with the whole log anchored and on the ledger: %+v, %v; want finalised", e, err)
 	}
 }
 
