@@ -314,6 +314,9 @@ const SecretEnv = "VOTECHAIN_ELECTION_SECRET"
 // minSecret is the shortest secret accepted: 128 bits.
 const minSecret = 16
 
+// secretForm is what an election secret's file or variable must hold.
+var secretForm = fmt.Sprintf("the secret in hex, at least %d bytes (a new one: `openssl rand -hex 32 > election.secret`, mode 0600)", minSecret)
+
 // DefaultSecretFile is where `make up` keeps the election secret of the
 // system it starts (relative to the project's folder).
 func DefaultSecretFile() string { return filepath.Join(".run", "election.secret") }
@@ -341,15 +344,18 @@ func LoadSecret(file string) ([]byte, error) {
 		text, from = string(b), file
 	}
 	text = strings.TrimSpace(text)
-	if text == "" {
-		return nil, fmt.Errorf("election secret: none given: set --secret-file or $%s (make up keeps its system's in %s; a new one is at least %d random bytes in hex, e.g. `openssl rand -hex 32 > election.secret`, mode 0600)", SecretEnv, DefaultSecretFile(), minSecret)
+	switch {
+	case text == "" && file != "":
+		return nil, fmt.Errorf("election secret file %s is empty: it must hold %s", file, secretForm)
+	case text == "":
+		return nil, fmt.Errorf("election secret: none given: set --secret-file or $%s (make up keeps its system's in %s; it must hold %s)", SecretEnv, DefaultSecretFile(), secretForm)
 	}
 	secret, err := hex.DecodeString(text)
 	if err != nil {
-		return nil, fmt.Errorf("election secret in %s is not hex: %w", from, err)
+		return nil, fmt.Errorf("election secret in %s is not hex (%v): it must hold %s", from, err, secretForm)
 	}
 	if len(secret) < minSecret {
-		return nil, fmt.Errorf("election secret in %s has %d bytes; want at least %d", from, len(secret), minSecret)
+		return nil, fmt.Errorf("election secret in %s has %d bytes: it must hold %s", from, len(secret), secretForm)
 	}
 	return secret, nil
 }

@@ -120,6 +120,18 @@ func TestLoadSecret(t *testing.T) {
 			t.Errorf("secret %q accepted", bad)
 		}
 	}
+	// A file given that is empty or not hex is named with what it must
+	// hold, not taken for no file given.
+	bad := filepath.Join(dir, "bad")
+	for data, want := range map[string]string{
+		"\n":         "election secret file " + bad + " is empty: it must hold the secret in hex, at least 16 bytes",
+		`{"s":"ab"}`: "election secret in " + bad + " is not hex (encoding/hex: invalid byte: U+007B '{'): it must hold the secret in hex",
+	} {
+		_ = os.WriteFile(bad, []byte(data), 0o600)
+		if _, err := LoadSecret(bad); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("secret file holding %q: %v; want %q", data, err, want)
+		}
+	}
 	// Neither given: make up's file, if it exists, else an error that says
 	// where secrets come from.
 	t.Setenv(SecretEnv, "")
