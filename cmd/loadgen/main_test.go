@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"net/http"
@@ -106,7 +107,7 @@ func TestUnwritableResultsRefusedBeforeTheLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := roll.Generate(f, 10, []string{"CA", "NY"}, nil); err != nil {
+	if err := roll.Generate(context.Background(), f, 10, []string{"CA", "NY"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

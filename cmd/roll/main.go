@@ -16,11 +16,14 @@
 //	    create a gateway's intake log key (if missing) and print its public half
 //	roll rebuild-bloom -states CA,NY [-profile P] [-redis-addr ADDR]
 //	    set Bloom bits and mark voters as voted from the ledger's nullifiers
-//	    (read through a peer; or -nullifiers FILE for a CSV export state,nullifier)
+//	    (read through a peer, the states being the election's; or
+//	    -nullifiers FILE for a CSV export state,nullifier)
 //
 // Flags may also be set by the environment (ROLL_<FLAG>); the shared flags
 // (Redis, ledger, logging, the election secret) are internal/cli's. Progress
-// goes to stderr.
+// goes to stderr. Ctrl-C or SIGTERM stops gen and load within a few thousand
+// rows, saying how far they got: gen's -o file is written whole or not at
+// all; a load stopped partway is finished by running it again.
 package main
 
 import (
@@ -32,6 +35,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/votechain/votechain/ballot"
@@ -106,37 +111,71 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 // parse parses args, then the environment.
 func parse(fs *flag.FlagSet, args []string) error { return cli.ParseFlags(fs, envPrefix, args) }
 
-func gen(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func gen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gen", "roll gen writes a synthetic roll CSV (voter_id,credential,state).", stderr)
 	n := fs.Int("n", 1000, "number of voters")
 	states := fs.String("states", "CA,NY", "comma-separated states, assigned round-robin")
-	out := fs.String("o", "-", "output file, created with mode 0600 (it holds every credential); - for stdout")
+	out := fs.String("o", "-", "output file, created with mode 0600 (it holds every credential) and written whole or not at all (an interrupted run leaves it as it was); - for stdout")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *n < 1 {
 		return cli.Usagef("gen: -n must be at least 1, got %d: a roll lists its voters", *n)
 	}
-	stateList := strings.Split(*states, ",")
-	for _, st := range stateList {
-		if !ballot.ValidState(st) {
-			return cli.Usagef("gen: state %q in -states is not a state code (2 to 8 characters of A-Z and 0-9, e.g. -states CA,NY)", st)
-		}
-	}
-	progress := cli.NewProgress(stderr, "generating", int64(*n))
-	defer progress.Finish()
-	if *out == "-" {
-		return roll.Generate(stdout, *n, stateList, progress)
-	}
-	f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	stateList, err := parseStates("gen", *states)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := roll.Generate(f, *n, stateList, progress); err != nil {
+	progress := cli.NewProgress(stderr, "generating", int64(*n))
+	defer progress.Finish()
+	generate := func(w io.Writer) error { return roll.Generate(ctx, w, *n, stateList, progress) }
+	if *out == "-" {
+		if err := generate(stdout); err != nil {
+			return fmt.Errorf("gen: %w; what went to stdout is an incomplete roll: discard it", err)
+		}
+		return nil
+	}
+	if err := writeWhole(*out, generate); err != nil {
+		return fmt.Errorf("gen: %w; nothing was written to %s", err, *out)
+	}
+	return nil
+}
+
+// writeWhole writes a file only its owner can read (mode 0600) with write,
+// whole or not at all: into a temporary file beside path, renamed to path
+// once write and the close succeed, removed otherwise.
+func writeWhole(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return f.Close()
+	err = write(f)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// parseStates splits the -states value of command cmd, refusing, as a
+// usage error naming the flag, an entry that is not a state code
+// (ballot.ValidState; an empty one included) or one listed twice.
+func parseStates(cmd, value string) ([]string, error) {
+	states := strings.Split(value, ",")
+	for i, st := range states {
+		if !ballot.ValidState(st) {
+			return nil, cli.Usagef("%s: state %q in -states is not a state code (2 to 8 characters of A-Z and 0-9, e.g. -states CA,NY)", cmd, st)
+		}
+		if slices.Contains(states[:i], st) {
+			return nil, cli.Usagef("%s: state %s is listed twice in -states", cmd, st)
+		}
+	}
+	return states, nil
 }
 
 func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -204,7 +243,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bar.Finish()
 	enrolled.Finish()
 	if err != nil {
-		return err
+		return fmt.Errorf("load %s: %w", *csvPath, err)
 	}
 	return printJSON(stdout, sum)
 }
@@ -220,7 +259,7 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlags("rebuild-bloom", "roll rebuild-bloom sets each state's Bloom bits from the ledger's nullifiers and marks the voters the ledger holds as voted.", stderr)
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	file := fs.String("nullifiers", "", "instead of the ledger: CSV export of its nullifiers (state,nullifier)")
-	states := fs.String("states", "", "comma-separated states to rebuild; required")
+	states := fs.String("states", "", "comma-separated states to rebuild, each one of the election's when read from the ledger; required")
 	redisFlags := cli.RedisFlags(fs, redisserver.UserRoll)
 	logFlags := cli.LogFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -228,6 +267,10 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *states == "" {
 		return cli.Usagef("rebuild-bloom: give -states, and -nullifiers FILE unless the nullifiers are read from the ledger (-profile)")
+	}
+	stateList, err := parseStates("rebuild-bloom", *states)
+	if err != nil {
+		return err
 	}
 	log, err := logFlags.Logger(stderr)
 	if err != nil {
@@ -240,7 +283,11 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 		defer conn.Close()
-		src = conn.Ballot()
+		ledger := conn.Ballot()
+		if err := statesOfElection(ctx, ledger, stateList); err != nil {
+			return err
+		}
+		src = ledger
 	}
 	rdb, err := redisFlags.Connect(ctx)
 	if err != nil {
@@ -249,7 +296,7 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer rdb.Close()
 	d := dedup.New(rdb, rebuildOnly{}, dedup.Config{}, log)
 	defer d.Close()
-	for _, st := range strings.Split(*states, ",") {
+	for _, st := range stateList {
 		p := cli.NewProgress(stderr, "rebuilding "+st, 0)
 		stats, err := d.Rebuild(ctx, st, src, func(done int) { p.Set(int64(done), 0) })
 		p.Finish()
@@ -257,6 +304,31 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: %d nullifiers, %d voters marked as voted\n", st, stats.Nullifiers, stats.MarkedVoted)
+	}
+	return nil
+}
+
+// electionSource reads the election record (*fabricclient.Ballot).
+type electionSource interface {
+	Election(ctx context.Context) (*ballot.Election, error)
+}
+
+// statesOfElection refuses, as a usage error naming -states, a state that
+// is not one of the election's on the ledger: the ledger holds no
+// nullifier of it, and rebuilding it would only make Redis keys for it.
+// A ledger without an election holds no nullifiers: an error too.
+func statesOfElection(ctx context.Context, ledger electionSource, states []string) error {
+	e, err := ledger.Election(ctx)
+	if errors.Is(err, ballot.ErrNotFound) {
+		return errors.New("rebuild-bloom: the ledger holds no election yet, so no nullifiers to rebuild from")
+	}
+	if err != nil {
+		return fmt.Errorf("rebuild-bloom: reading the election's states: %w", err)
+	}
+	for _, st := range states {
+		if !slices.Contains(e.States, st) {
+			return cli.Usagef("rebuild-bloom: state %s in -states is not one of election %s's states (%s)", st, e.ID, strings.Join(e.States, ","))
+		}
 	}
 	return nil
 }

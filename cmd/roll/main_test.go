@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
@@ -48,6 +50,7 @@ func TestGenRefusesWhatLoadWould(t *testing.T) {
 		{[]string{"-n", "-5"}, "-n must be at least 1"},
 		{[]string{"-states", "CA,,NY"}, `state "" in -states`},
 		{[]string{"-states", "ca"}, `state "ca" in -states`},
+		{[]string{"-states", "CA,NY,CA"}, "state CA is listed twice in -states"},
 	} {
 		err := run(context.Background(), append([]string{"gen", "-o", out}, c.args...), io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -164,5 +167,138 @@ func TestRedisNotRunningSaysItOnce(t *testing.T) {
 	want := "roll: redis at " + addr + ": dial tcp " + addr + ": connect: connection refused (start the system with `make up`, or set --redis-addr)\n"
 	if code != 1 || out != want {
 		t.Errorf("status %d, output:\n%s\nwant 1 and only:\n%s", code, out, want)
+	}
+}
+
+// cancelOnWrite is a stderr that cancels the command's context at its
+// first write, the progress bar's first draw: an interruption mid-run, as
+// cli.Main makes of Ctrl-C and SIGTERM.
+type cancelOnWrite struct{ cancel context.CancelFunc }
+
+func (w cancelOnWrite) Write(p []byte) (int, error) {
+	w.cancel()
+	return len(p), nil
+}
+
+// interrupted runs roll with args, interrupted once it first writes to
+// stderr, and returns what it wrote to stdout and its error.
+func interrupted(args ...string) (string, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	err := run(ctx, args, &stdout, cancelOnWrite{cancel})
+	return stdout.String(), err
+}
+
+// TestGenStopsWhenInterrupted: gen interrupted mid-run stops within a few
+// thousand rows and says how many voters it wrote, and that -o's file was
+// not written (the roll there before is kept, no temporary file is left)
+// or that what went to stdout is an incomplete roll. It heard no Ctrl-C and
+// wrote every voter.
+func TestGenStopsWhenInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "voters.csv")
+	if err := os.WriteFile(out, []byte("an earlier roll\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := interrupted("gen", "-n", "200000", "-o", out)
+	want := "gen: stopped with 1024 of 200000 voters written: context canceled; nothing was written to " + out
+	if !errors.Is(err, context.Canceled) || err.Error() != want {
+		t.Fatalf("gen -o: %v; want %q", err, want)
+	}
+	if data, err := os.ReadFile(out); string(data) != "an earlier roll\n" {
+		t.Errorf("%s holds %.40q, %v; want the earlier roll kept", out, data, err)
+	}
+	if files, err := os.ReadDir(dir); len(files) != 1 {
+		t.Errorf("the folder holds %v, %v; want %s alone", files, err, out)
+	}
+	stdout, err := interrupted("gen", "-n", "200000")
+	if !errors.Is(err, context.Canceled) || !strings.HasSuffix(err.Error(), "; what went to stdout is an incomplete roll: discard it") {
+		t.Fatalf("gen to stdout: %v; want it said the roll written is incomplete", err)
+	}
+	if lines := strings.Count(stdout, "\n"); lines != 1+1024 {
+		t.Errorf("stdout got %d lines; want the header and the 1024 voters the error counts", lines)
+	}
+}
+
+// TestLoadStopsWhenInterrupted: load interrupted while it reads the roll
+// stops within a few thousand rows, saying so and naming the roll; it read
+// on to the end.
+func TestLoadStopsWhenInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	csv, secret := filepath.Join(dir, "voters.csv"), filepath.Join(dir, "secret")
+	if err := run(context.Background(), []string{"gen", "-n", "5000", "-o", csv}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte("00112233445566778899aabbccddeeff"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := interrupted("load", "-dry-run", "-csv", csv, "-secret-file", secret, "-election-id", "E1", "-contests", "C1")
+	if want := "load " + csv + ": stopped after reading 1024 rows: context canceled"; !errors.Is(err, context.Canceled) || err.Error() != want {
+		t.Fatalf("load: %v; want %q", err, want)
+	}
+}
+
+// TestLoadSaysWhatIsWrongWithItsInput: roll, as a process, refuses an empty
+// secret file and a roll CSV of other columns saying what is wrong with
+// which file and what it must hold, under one "roll:" (status 1). They said
+// "none given: set --secret-file", and "roll: roll: record on line 1: wrong
+// number of fields".
+func TestLoadSaysWhatIsWrongWithItsInput(t *testing.T) {
+	dir := t.TempDir()
+	empty, secret, wrong := filepath.Join(dir, "empty.json"), filepath.Join(dir, "secret"), filepath.Join(dir, "voters.csv")
+	for path, data := range map[string]string{empty: "", secret: "00112233445566778899aabbccddeeff", wrong: "voter,credential\nV1,c1\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ secret, want string }{
+		{empty, "roll: election secret file " + empty + " is empty: it must hold the secret in hex, at least 16 bytes"},
+		{secret, "roll: load " + wrong + ": line 1: want 3 fields, voter_id,credential,state (the first line may be that header), got 2"},
+	} {
+		code, out := clitest.Exec(t, "load", "-dry-run", "-secret-file", c.secret, "-election-id", "E1", "-contests", "C1", "-csv", wrong)
+		said := slices.ContainsFunc(strings.Split(out, "\n"), func(line string) bool { return strings.HasPrefix(line, c.want) })
+		if code != 1 || !said || strings.Contains(out, "roll: roll:") {
+			t.Errorf("-secret-file %s: status %d, output:\n%s\nwant 1 and a line beginning %q", c.secret, code, out, c.want)
+		}
+	}
+}
+
+// TestRebuildBloomRefusesStatesThatAreNot: -states entries that are not
+// state codes (lower case, empty) or are repeated are usage errors naming
+// the flag, before anything is read or written; they made Redis keys for
+// "ca" or "" and reported 0 nullifiers, status 0.
+func TestRebuildBloomRefusesStatesThatAreNot(t *testing.T) {
+	clitest.UsageErrors(t, runRoll, []string{"roll", "rebuild-bloom", "-nullifiers", "missing.csv", "-redis-addr", clitest.FreeAddr(t)}, []clitest.UsageCase{
+		{Args: []string{"-states", "ca"}, Want: `rebuild-bloom: state "ca" in -states is not a state code`},
+		{Args: []string{"-states", "CA,,NY"}, Want: `rebuild-bloom: state "" in -states is not a state code`},
+		{Args: []string{"-states", "CA,NY,CA"}, Want: "rebuild-bloom: state CA is listed twice in -states"},
+	})
+}
+
+// electionOnLedger is a ledger holding election e, or failing with err.
+type electionOnLedger struct {
+	e   *ballot.Election
+	err error
+}
+
+func (l electionOnLedger) Election(context.Context) (*ballot.Election, error) { return l.e, l.err }
+
+// TestRebuildBloomTakesTheElectionsStates: read from the ledger, the states
+// to rebuild must be the election's (a usage error naming -states), and a
+// ledger without an election has nothing to rebuild from.
+func TestRebuildBloomTakesTheElectionsStates(t *testing.T) {
+	ctx := context.Background()
+	ledger := electionOnLedger{e: &ballot.Election{ID: "E1", States: []string{"CA", "NY"}}}
+	if err := statesOfElection(ctx, ledger, []string{"NY", "CA"}); err != nil {
+		t.Errorf("the election's states: %v", err)
+	}
+	want := "rebuild-bloom: state TX in -states is not one of election E1's states (CA,NY)"
+	if err := statesOfElection(ctx, ledger, []string{"CA", "TX"}); !errors.Is(err, cli.ErrUsage) || err.Error() != want {
+		t.Errorf("a state of no election: %v; want the usage error %q", err, want)
+	}
+	err := statesOfElection(ctx, electionOnLedger{err: ballot.ErrNotFound}, []string{"CA"})
+	if err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "the ledger holds no election yet") {
+		t.Errorf("no election on the ledger: %v; want an error saying so", err)
 	}
 }

@@ -97,7 +97,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if existing != nil && cli.IsSet(fs, "window") {
 		log.Info("the election on the ledger keeps its voting window: -window is not used", "id", existing.ID, "opens_at", existing.OpensAt, "closes_at", existing.ClosesAt)
 	}
-	if plan.Roll, err = readRoll(*csvPath, secret, plan.Template, stderr); err != nil {
+	if plan.Roll, err = readRoll(ctx, *csvPath, secret, plan.Template, stderr); err != nil {
 		return err
 	}
 	bar := cli.NewProgress(stderr, "writing voter roll to the ledger", int64(len(plan.Roll.Roll)))
@@ -112,7 +112,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // readRoll computes the roll's summary with its entries for election e,
 // touching no Redis.
-func readRoll(path string, secret []byte, e ballot.Election, stderr io.Writer) (roll.Summary, error) {
+func readRoll(ctx context.Context, path string, secret []byte, e ballot.Election, stderr io.Writer) (roll.Summary, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return roll.Summary{}, err
@@ -120,7 +120,11 @@ func readRoll(path string, secret []byte, e ballot.Election, stderr io.Writer) (
 	defer f.Close()
 	bar := cli.NewProgress(stderr, "reading voter roll", 0)
 	defer bar.Finish()
-	return roll.Load(context.Background(), f, secret, roll.Options{ElectionID: e.ID, Contests: e.ContestIDs(), States: e.States, Progress: bar, Entries: true})
+	sum, err := roll.Load(ctx, f, secret, roll.Options{ElectionID: e.ID, Contests: e.ContestIDs(), States: e.States, Progress: bar, Entries: true})
+	if err != nil {
+		return roll.Summary{}, fmt.Errorf("reading the roll %s: %w", path, err)
+	}
+	return sum, nil
 }
 
 // logKeys reads the public keys given as hex and the public half of the

@@ -2,6 +2,7 @@ package roll
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/csv"
 	"encoding/hex"
@@ -19,7 +20,7 @@ const CredentialBytes = 16
 func NewCredential() (string, error) {
 	var b [CredentialBytes]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("roll: credential: %w", err)
+		return "", fmt.Errorf("credential: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
 }
@@ -27,15 +28,23 @@ func NewCredential() (string, error) {
 // Generate writes a synthetic roll of n voters spread round-robin over
 // states: voter ids "V000000001"..., each with a NewCredential. The CSV is
 // the only copy of the credentials: write it to a file only its owner can
-// read (mode 0600). p, if set, is told of the rows written.
-func Generate(w io.Writer, n int, states []string, p Progress) error {
+// read (mode 0600). p, if set, is told of the rows written. Once ctx ends
+// it stops within checkEvery rows, returning an error that wraps ctx's and
+// counts the voters written: what w holds then is an incomplete roll.
+func Generate(ctx context.Context, w io.Writer, n int, states []string, p Progress) error {
 	if len(states) == 0 {
-		return errors.New("roll: generate: no states")
+		return errors.New("no states to spread the voters over")
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	cw := csv.NewWriter(bw)
+	flush := func() error {
+		if cw.Flush(); cw.Error() != nil {
+			return cw.Error()
+		}
+		return bw.Flush()
+	}
 	if err := cw.Write(Header); err != nil {
-		return fmt.Errorf("roll: generate: %w", err)
+		return err
 	}
 	row := make([]string, 3)
 	for i := range n {
@@ -45,21 +54,17 @@ func Generate(w io.Writer, n int, states []string, p Progress) error {
 		}
 		row[0], row[1], row[2] = VoterID(i), cred, states[i%len(states)]
 		if err := cw.Write(row); err != nil {
-			return fmt.Errorf("roll: generate: %w", err)
+			return err
 		}
-		if i%1024 == 1023 {
-			report(p, 1024)
+		if done := i + 1; done%checkEvery == 0 {
+			report(p, checkEvery)
+			if err := ctx.Err(); err != nil {
+				return errors.Join(fmt.Errorf("stopped with %d of %d voters written: %w", done, n, err), flush())
+			}
 		}
 	}
-	report(p, int64(n%1024))
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fmt.Errorf("roll: generate: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("roll: generate: %w", err)
-	}
-	return nil
+	report(p, int64(n%checkEvery))
+	return flush()
 }
 
 // VoterID is the synthetic voter id of row i.

@@ -15,19 +15,24 @@ type NullifierFile struct {
 	Path string
 }
 
-// Nullifiers calls fn for every nullifier of state in the file.
+// nullifierHeader is a nullifier file's optional header row (a first row
+// whose state is "state").
+var nullifierHeader = []string{"state", "nullifier"}
+
+// Nullifiers calls fn for every nullifier of state in the file. An error
+// about the file's form names the file and the line.
 func (f NullifierFile) Nullifiers(ctx context.Context, state string, fn func(string) error) error {
 	file, err := os.Open(f.Path)
 	if err != nil {
-		return fmt.Errorf("roll: %w", err)
+		return err
 	}
 	defer file.Close()
-	return eachRecord(file, 2, func(line int, rec []string) error {
-		if line == 1 && rec[0] == "state" {
+	return eachRecord(file, f.Path, nullifierHeader, func(line int, rec []string) error {
+		if line == 1 && rec[0] == nullifierHeader[0] {
 			return nil
 		}
 		if !ballot.ValidNullifier(rec[1]) {
-			return fmt.Errorf("roll: %s line %d: invalid nullifier %q", f.Path, line, rec[1])
+			return fmt.Errorf("%s: invalid nullifier %q (64 lower-case hex characters)", at(f.Path, line), rec[1])
 		}
 		if rec[0] != state {
 			return nil

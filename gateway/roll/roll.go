@@ -14,6 +14,9 @@
 // nullifier on the ledger belongs to the roll.
 //
 // Generate writes synthetic rolls for tests and benchmarks.
+//
+// The package's errors do not begin with its name: the caller names the
+// roll (its file), and an error about one of its rows begins "line N:".
 package roll
 
 import (
@@ -48,42 +51,67 @@ func (e Entry) Nullifier(secret []byte, electionID, contest string) [32]byte {
 	return ballot.NullifierOf(ballot.VoterKey(secret, electionID, e.VoterID, e.Credential), contest)
 }
 
-// ReadCSV calls fn for every row of a roll CSV, checking each row's form.
-// The first row may be Header.
+// ReadCSV calls fn for every row of a roll CSV, checking each row's form,
+// and returns fn's first error as it is. The first row may be Header; a
+// row of another form is an error that begins "line N:" and says the form.
 func ReadCSV(r io.Reader, fn func(line int, e Entry) error) error {
-	return eachRecord(r, len(Header), func(line int, rec []string) error {
+	return eachRecord(r, "", Header, func(line int, rec []string) error {
 		if line == 1 && slices.Equal(rec, Header) {
 			return nil
 		}
 		e := Entry{VoterID: rec[0], Credential: rec[1], State: rec[2]}
+		var problem string
 		switch {
 		case e.VoterID == "" || e.Credential == "":
-			return fmt.Errorf("roll: line %d: empty voter_id or credential", line)
+			problem = "empty voter_id or credential"
 		case !ballot.ValidState(e.State):
-			return fmt.Errorf("roll: line %d: invalid state %q", line, e.State)
+			problem = fmt.Sprintf("invalid state %q (a state code is 2..8 characters of [A-Z0-9])", e.State)
+		default:
+			return fn(line, e)
 		}
-		return fn(line, e)
+		if line == 1 {
+			problem += "; a header, if the file has one, must be " + strings.Join(Header, ",")
+		}
+		return fmt.Errorf("line %d: %s", line, problem)
 	})
 }
 
-// eachRecord calls fn for every record of a CSV of fields columns, with its
-// 1-based line number. The record is reused between calls.
-func eachRecord(r io.Reader, fields int, fn func(line int, rec []string) error) error {
+// eachRecord calls fn for every record of a CSV with header's columns (the
+// caller skips the header row, which is optional), with its 1-based line
+// number, and returns fn's first error as it is. The record is reused
+// between calls. A record that is not CSV or has another number of fields
+// is an error that begins with where it is (at(name, line)) and, for the
+// latter, names the columns.
+func eachRecord(r io.Reader, name string, header []string, fn func(line int, rec []string) error) error {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = fields
+	cr.FieldsPerRecord = len(header)
 	cr.ReuseRecord = true
 	for line := 1; ; line++ {
 		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("roll: %w", err)
+		case errors.Is(err, csv.ErrFieldCount):
+			return fmt.Errorf("%s: want %d fields, %s (the first line may be that header), got %d", at(name, line), len(header), strings.Join(header, ","), len(rec))
+		case err != nil:
+			if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+				return fmt.Errorf("%s, column %d: not CSV: %w", at(name, pe.Line), pe.Column, pe.Err)
+			}
+			return err
 		}
 		if err := fn(line, rec); err != nil {
 			return err
 		}
 	}
+}
+
+// at is where line of the CSV file name is, "name line N", or "line N"
+// without a name.
+func at(name string, line int) string {
+	if name == "" {
+		return fmt.Sprintf("line %d", line)
+	}
+	return fmt.Sprintf("%s line %d", name, line)
 }
 
 // member is one nullifier of the roll with its state and contest, for the
@@ -143,6 +171,10 @@ type Options struct {
 // Progress is told how much work is done (internal/cli.Progress draws it).
 type Progress interface{ Add(n int64) }
 
+// checkEvery is how many rows pass between looks at the context: often
+// enough to stop within a few milliseconds, seldom enough to cost nothing.
+const checkEvery = 1024
+
 // report tells p, if set, of n more units done.
 func report(p Progress, n int64) {
 	if p != nil {
@@ -156,12 +188,17 @@ func report(p Progress, n int64) {
 // Loading is idempotent: re-running it adds nothing already there (a voter
 // who has voted stays marked so, see votequeue), and a
 // Bloom shape already stored (the filter may be in use) is kept and reported.
+//
+// Once ctx ends Load stops within checkEvery rows or one batch, with an
+// error that wraps ctx's and says how far it got: while reading, nothing
+// is in Redis yet; while loading, part of the roll is, and loading it again
+// finishes it. A Redis error says the same.
 func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, error) {
 	if o.ElectionID == "" {
-		return Summary{}, errors.New("roll: load: no election id (nullifiers are bound to the election)")
+		return Summary{}, errors.New("no election id (nullifiers are bound to the election)")
 	}
 	if len(o.Contests) == 0 {
-		return Summary{}, errors.New("roll: load: no contests (a voter's nullifiers are per contest)")
+		return Summary{}, errors.New("no contests (a voter's nullifiers are per contest)")
 	}
 	if o.Batch <= 0 {
 		o.Batch = 10_000
@@ -169,9 +206,15 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	var members []member
 	sum := Summary{States: map[string]State{}}
 	keyed := ballot.NewSecret(secret) // one keyed HMAC for every row
+	stopped := func(err error) error {
+		if o.Redis == nil {
+			return fmt.Errorf("stopped after reading %d rows: %w", sum.Rows, err)
+		}
+		return fmt.Errorf("stopped after reading %d rows, before writing anything into Redis: %w", sum.Rows, err)
+	}
 	err := ReadCSV(r, func(line int, e Entry) error {
 		if len(o.States) > 0 && !slices.Contains(o.States, e.State) {
-			return fmt.Errorf("roll: line %d: state %q is not one of the election's states (%s)", line, e.State, strings.Join(o.States, ","))
+			return fmt.Errorf("line %d: state %q is not one of the election's states (%s)", line, e.State, strings.Join(o.States, ","))
 		}
 		key := keyed.VoterKey(o.ElectionID, e.VoterID, e.Credential)
 		for _, c := range o.Contests {
@@ -179,21 +222,27 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 		}
 		sum.Rows++
 		report(o.Progress, 1)
+		if sum.Rows%checkEvery == 0 && ctx.Err() != nil {
+			return stopped(ctx.Err())
+		}
 		return nil
 	})
 	if err != nil {
 		return Summary{}, err
 	}
 	if sum.Rows == 0 {
-		return Summary{}, errors.New("roll: load: the roll lists no voters (a header line at most): an election's roll cannot be empty, check the file")
+		return Summary{}, errors.New("the roll lists no voters (a header line at most): an election's roll cannot be empty, check the file")
 	}
 	leaves, err := distinct(members, sum.States)
 	if err != nil {
 		return Summary{}, err
 	}
+	if ctx.Err() != nil {
+		return Summary{}, stopped(ctx.Err())
+	}
 	if o.Redis != nil {
-		if err := enroll(ctx, o.Redis, o.Batch, members, sum.States, o.Enrolled); err != nil {
-			return Summary{}, err
+		if written, err := enroll(ctx, o.Redis, o.Batch, members, sum.States, o.Enrolled); err != nil {
+			return Summary{}, fmt.Errorf("stopped with at least %d of the roll's %d entries written into Redis, the rest not yet (their voters cannot vote) and no Bloom filter sized: loading the roll again finishes it (loading is idempotent): %w", written, len(leaves), err)
 		}
 	}
 	sum.Entries = len(leaves)
@@ -208,7 +257,7 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	}
 	if o.Redis != nil {
 		if err := sizeBlooms(ctx, o.Redis, o.FalsePositiveRate, sum.States); err != nil {
-			return Summary{}, err
+			return Summary{}, fmt.Errorf("stopped with the roll's entries all in Redis but not every state's Bloom filter sized: loading the roll again finishes it (loading is idempotent): %w", err)
 		}
 	}
 	return sum, nil
@@ -216,18 +265,22 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 
 // enroll puts the members (sorted by nullifier, as distinct left them) on
 // their states' rolls, batch at a time, each roll laid out for its state's
-// entries unless a layout is stored already (votequeue.EnsureRoll), and
-// tells p of every distinct entry written.
-func enroll(ctx context.Context, rdb redis.UniversalClient, batch int, sorted []member, states map[string]State, p Progress) error {
+// entries unless a layout is stored already (votequeue.EnsureRoll), tells p
+// of every distinct entry written, and returns how many were. It stops
+// before the next batch once ctx ends.
+func enroll(ctx context.Context, rdb redis.UniversalClient, batch int, sorted []member, states map[string]State, p Progress) (written int, err error) {
 	rolls := map[string]*votequeue.Roll{}
 	for name, st := range states {
 		r, err := votequeue.EnsureRoll(ctx, rdb, name, votequeue.RollBits(uint64(st.Entries)))
 		if err != nil {
-			return fmt.Errorf("roll: %w", err)
+			return 0, err
 		}
 		rolls[name] = r
 	}
 	for start := 0; start < len(sorted); start += batch {
+		if err := ctx.Err(); err != nil {
+			return written, err
+		}
 		byState := map[string][][]byte{}
 		for i := start; i < min(start+batch, len(sorted)); i++ {
 			if m := &sorted[i]; i == 0 || sorted[i-1].nullifier != m.nullifier {
@@ -235,17 +288,18 @@ func enroll(ctx context.Context, rdb redis.UniversalClient, batch int, sorted []
 			}
 		}
 		pipe := rdb.Pipeline()
-		written := 0
+		n := 0
 		for st, nullifiers := range byState {
 			votequeue.Enroll(ctx, pipe, rolls[st], nullifiers)
-			written += len(nullifiers)
+			n += len(nullifiers)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("roll: load into Redis: %w", err)
+			return written, err
 		}
-		report(p, int64(written))
+		written += n
+		report(p, int64(n))
 	}
-	return nil
+	return written, nil
 }
 
 // distinct sorts members by nullifier, drops repeated rows, refuses a
@@ -257,7 +311,7 @@ func distinct(members []member, states map[string]State) ([][32]byte, error) {
 	for i, m := range members {
 		if i > 0 && members[i-1].nullifier == m.nullifier {
 			if members[i-1].state != m.state {
-				return nil, fmt.Errorf("roll: one voter listed under states %s and %s", members[i-1].state, m.state)
+				return nil, fmt.Errorf("one voter listed under states %s and %s: a voter may vote in one state only; correct the roll", members[i-1].state, m.state)
 			}
 			continue
 		}
@@ -287,7 +341,7 @@ func sizeBlooms(ctx context.Context, rdb redis.UniversalClient, rate float64, st
 	for name, st := range states {
 		want, err := bloom.ForCapacity(uint64(st.Entries), rate)
 		if err != nil {
-			return fmt.Errorf("roll: Bloom for %s: %w", name, err)
+			return fmt.Errorf("Bloom filter of %s: %w", name, err)
 		}
 		got, err := dedup.EnsureParams(ctx, rdb, name, want)
 		if err != nil {

@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/bloom"
@@ -35,7 +40,7 @@ func generated(t *testing.T, n int, states ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var rows counter
-	if err := Generate(&buf, n, states, &rows); err != nil {
+	if err := Generate(context.Background(), &buf, n, states, &rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows.n != int64(n) {
@@ -244,5 +249,129 @@ func TestLoadNeedsTheElection(t *testing.T) {
 	}
 	if a.Root == b.Root {
 		t.Fatal("the same roll gave the same root for two elections")
+	}
+}
+
+// cancelAt is a Progress that cancels a context once it has been told of
+// at least n units: an interruption mid-run, at a known point.
+type cancelAt struct {
+	n, done int64
+	cancel  context.CancelFunc
+}
+
+func (c *cancelAt) Add(n int64) {
+	if c.done += n; c.done >= c.n {
+		c.cancel()
+	}
+}
+
+// lineCounter is a writer that keeps nothing and counts the lines written.
+type lineCounter struct{ lines int }
+
+func (w *lineCounter) Write(p []byte) (int, error) {
+	w.lines += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+// TestGenerateStopsWhenCancelled: a roll of 2^40 voters (days of writing)
+// stops within a few thousand rows of its context ending, with an error
+// that wraps the context's and counts the voters written, all of which w
+// holds; it ran on until killed.
+func TestGenerateStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var w lineCounter
+	done := make(chan error, 1)
+	go func() { done <- Generate(ctx, &w, 1<<40, []string{"CA"}, &cancelAt{n: 2000, cancel: cancel}) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stopped with 2048 of 1099511627776 voters written") {
+			t.Fatalf("Generate: %v; want it stopped, counting 2048 voters written", err)
+		}
+		if w.lines != 1+2048 {
+			t.Errorf("w holds %d lines; want the header and 2048 voters", w.lines)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Generate still running 10 s after its context was cancelled")
+	}
+}
+
+// TestLoadStopsWhenCancelled: a load whose context ends while it reads the
+// roll stops within checkEvery rows, saying how far it got, and one that
+// ends while it writes into Redis stops before the next batch, saying how
+// much is in Redis and that loading again finishes it, which it does. Both
+// ran to the end.
+func TestLoadStopsWhenCancelled(t *testing.T) {
+	const n = 3000
+	data := generated(t, n, "CA", "NY")
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Load(ctx, bytes.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests, Progress: &cancelAt{n: 1500, cancel: cancel}})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stopped after reading 2048 rows") {
+		t.Fatalf("cancelled while reading: %v; want stopped after 2048 rows", err)
+	}
+
+	rdb := redistest.Start(t).Client()
+	ctx, cancel = context.WithCancel(context.Background())
+	opts := Options{ElectionID: electionID, Contests: contests, Redis: rdb, FalsePositiveRate: 0.001, Batch: 500}
+	opts.Enrolled = &cancelAt{n: 1, cancel: cancel}
+	_, err = Load(ctx, bytes.NewReader(data), secret, opts)
+	for _, want := range []string{"stopped with at least 500 of the roll's 6000 entries written into Redis", "loading the roll again finishes it"} {
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("cancelled while writing into Redis: %v; want %q", err, want)
+		}
+	}
+	if in := rollSizes(t, rdb, "CA", "NY"); in != 500 {
+		t.Errorf("Redis holds %d roll entries after the first batch; want 500", in)
+	}
+	opts.Enrolled = nil
+	sum, err := Load(context.Background(), bytes.NewReader(data), secret, opts)
+	if err != nil || sum.Entries != 2*n {
+		t.Fatalf("loading again: %+v, %v", sum, err)
+	}
+	if in := rollSizes(t, rdb, "CA", "NY"); in != 2*n {
+		t.Errorf("Redis holds %d roll entries after loading again; want %d", in, 2*n)
+	}
+}
+
+// rollSizes is the number of entries on the states' rolls in Redis.
+func rollSizes(t *testing.T, rdb redis.Cmdable, states ...string) (total int64) {
+	t.Helper()
+	for _, st := range states {
+		r, ok, err := votequeue.GetRoll(context.Background(), rdb, st)
+		if err != nil || !ok {
+			t.Fatalf("roll of %s: %v, %v", st, ok, err)
+		}
+		n, err := votequeue.RollSize(context.Background(), rdb, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	return total
+}
+
+// TestCSVErrorsSayTheForm: a row of the wrong form is refused naming its
+// line and the form a row takes (the columns, the header), with no prefix
+// of the package's; a nullifier file's also names the file. The CSV
+// reader's own "record on line 1: wrong number of fields" named neither.
+func TestCSVErrorsSayTheForm(t *testing.T) {
+	for _, c := range []struct{ data, want string }{
+		{"voter,credential\nv1,c1\n", "line 1: want 3 fields, voter_id,credential,state (the first line may be that header), got 2"},
+		{"voter_id,credential,state\nv1,c1,CA,extra\n", "line 2: want 3 fields"},
+		{"id,cred,state\nv1,c1,CA\n", `line 1: invalid state "state" (a state code is 2..8 characters of [A-Z0-9]); a header, if the file has one, must be voter_id,credential,state`},
+		{"v1,c1,CA\nv2,c\"2,NY\n", `line 2, column 5: not CSV: bare " in non-quoted-field`},
+	} {
+		err := ReadCSV(strings.NewReader(c.data), func(int, Entry) error { return nil })
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%q: %v; want an error beginning %q", c.data, err, c.want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "nullifiers.csv")
+	if err := os.WriteFile(path, []byte("state,nullifier\nCA\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := NullifierFile{Path: path}.Nullifiers(context.Background(), "CA", func(string) error { return nil })
+	if want := path + " line 2: want 2 fields, state,nullifier"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("short nullifier row: %v; want an error beginning %q", err, want)
 	}
 }

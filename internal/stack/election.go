@@ -59,7 +59,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 		if existing != nil {
 			return fmt.Errorf("the ledger has election %s but its roll %s is missing: wipe the system with `make down WIPE=1`", existing.ID, s.RollCSV())
 		}
-		if err := s.generateRoll(states); err != nil {
+		if err := s.generateRoll(ctx, states); err != nil {
 			return err
 		}
 	}
@@ -127,8 +127,9 @@ func (s *Stack) template() (ballot.Election, error) {
 	return e, electionsetup.BatcherListed(&e, "election template "+s.cfg.Election, identity)
 }
 
-// generateRoll writes a synthetic roll with a progress bar.
-func (s *Stack) generateRoll(states []string) error {
+// generateRoll writes a synthetic roll with a progress bar; it stops once
+// ctx ends, before the roll is in place.
+func (s *Stack) generateRoll(ctx context.Context, states []string) error {
 	if err := os.MkdirAll(filepath.Dir(s.RollCSV()), 0o755); err != nil {
 		return err
 	}
@@ -139,7 +140,7 @@ func (s *Stack) generateRoll(states []string) error {
 	defer f.Close()
 	w := bufio.NewWriter(f)
 	p := cli.NewProgress(os.Stderr, "generating voter roll", int64(s.cfg.Voters))
-	if err := roll.Generate(w, s.cfg.Voters, states, p); err != nil {
+	if err := roll.Generate(ctx, w, s.cfg.Voters, states, p); err != nil {
 		return err
 	}
 	p.Finish()
