@@ -115,7 +115,7 @@ func gen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gen", "roll gen writes a synthetic roll CSV (voter_id,credential,state).", stderr)
 	n := fs.Int("n", 1000, "number of voters")
 	states := fs.String("states", "CA,NY", "comma-separated states, assigned round-robin")
-	out := fs.String("o", "-", "output file, created with mode 0600 (it holds every credential) and written whole or not at all (an interrupted run leaves it as it was); - for stdout")
+	out := fs.String("o", "-", "output file, created with mode 0600 (it holds every credential) and written whole or not at all (an interrupted run leaves it as it was); - for stdout; a device or pipe (e.g. /dev/stdout) is written in place")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -132,6 +132,14 @@ func gen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *out == "-" {
 		if err := generate(stdout); err != nil {
 			return fmt.Errorf("gen: %w; what went to stdout is an incomplete roll: discard it", err)
+		}
+		return nil
+	}
+	if st, err := os.Stat(*out); err == nil && !st.Mode().IsRegular() {
+		// A device or pipe (/dev/stdout, a FIFO) cannot be replaced by a
+		// rename: it is written in place.
+		if err := writeInPlace(*out, generate); err != nil {
+			return fmt.Errorf("gen: %w; what went to %s is an incomplete roll: discard it", err, *out)
 		}
 		return nil
 	}
@@ -158,6 +166,20 @@ func writeWhole(path string, write func(io.Writer) error) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
+	}
+	return err
+}
+
+// writeInPlace opens path, which is no regular file, for writing and
+// writes it with write.
+func writeInPlace(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -35,6 +36,33 @@ func TestGenWritesPrivateCSV(t *testing.T) {
 	data, _ := os.ReadFile(out)
 	if n := strings.Count(string(data), "\n"); n != 11 {
 		t.Errorf("roll CSV has %d lines, want header + 10", n)
+	}
+}
+
+// TestGenWritesToAPipe: -o naming a pipe (as /dev/stdout may be) writes the
+// roll into it, where a temporary file and a rename could not.
+func TestGenWritesToAPipe(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "roll.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan string, 1)
+	go func() {
+		data, _ := os.ReadFile(fifo) // opening blocks until gen opens the pipe to write
+		read <- string(data)
+	}()
+	if err := run(context.Background(), []string{"gen", "-n", "10", "-o", fifo}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(fifo); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("after gen -o %s: %v, %v; want the pipe still there, written into", fifo, st, err)
+	}
+	if n := strings.Count(<-read, "\n"); n != 11 {
+		t.Errorf("the pipe carried %d lines, want header + 10", n)
+	}
+	if files, err := os.ReadDir(dir); len(files) != 1 {
+		t.Errorf("the folder holds %v, %v; want the pipe alone", files, err)
 	}
 }
 
