@@ -431,11 +431,13 @@ func serveBytes(ctx context.Context, args []string) error {
 }
 
 // render is benchrun render DIR: it rewrites the Markdown and plot of the
-// report in DIR from its JSON. No DIR, or more than one, is a usage error.
+// report in DIR from its JSON, which it never writes. No DIR, or more than
+// one, is a usage error; a report.json that is not a bench report
+// (report.Load) is an error naming it, and nothing is written.
 func render(args []string) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: benchrun render DIR\n\nWrites DIR's report.md and report.svg again from its report.json.\n")
+		fmt.Fprint(fs.Output(), "Usage: benchrun render DIR\n\nWrites DIR's report.md and report.svg again from its report.json, and nothing else.\nA report.json that is not a bench report (a field the report does not have,\nno date or machine) is refused.\n")
 	}
 	if err := cli.ParseArgs(fs, "", args); err != nil {
 		return err
@@ -448,5 +450,5 @@ func render(args []string) error {
 	if err != nil {
 		return err
 	}
-	return rep.Save(dir)
+	return rep.Render(dir)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
@@ -68,6 +70,47 @@ func TestExitStatus(t *testing.T) {
 	} {
 		if code, out := clitest.Exec(t, c.args...); code != c.code || !strings.Contains(out, c.want) {
 			t.Errorf("benchrun %q: status %d, output:\n%s\nwant %d and %q", c.args, code, out, c.code, c.want)
+		}
+	}
+}
+
+// TestRenderLeavesTheJSON: benchrun render writes report.md and
+// report.svg and never report.json, which it left re-marshalled (fields it
+// did not know dropped); a report.json that is not a bench report exits 1
+// naming the file, and nothing is written (it rendered {"bogus":1} as a
+// report of 0001-01-01 on 0 cores).
+func TestRenderLeavesTheJSON(t *testing.T) {
+	valid, err := json.Marshal(report.Report{Date: time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC), Machine: measure.Machine{Host: "box", CPUs: 2}, KneeIndex: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		json    []byte
+		code    int
+		want    string
+		written bool // report.md and report.svg
+	}{
+		{"a report, not as Save indents it", valid, 0, "", true},
+		{"another JSON file", []byte(`{"bogus":1}` + "\n"), 1, `is not a bench report of this benchrun: json: unknown field "bogus"`, false},
+		{"no machine", []byte(`{"date":"2026-12-06T04:00:00Z"}`), 1, "is not a bench report of this benchrun: it has no machine", false},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "report.json")
+		if err := os.WriteFile(path, c.json, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out := clitest.Exec(t, "render", dir)
+		if code != c.code || !strings.Contains(out, c.want) || (c.code != 0 && !strings.Contains(out, "benchrun: report: "+path)) {
+			t.Errorf("%s: status %d, output:\n%s\nwant %d and %q naming %s", c.name, code, out, c.code, c.want, path)
+		}
+		if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, c.json) {
+			t.Errorf("%s: report.json after render: %d bytes, %v; want it unchanged, the %d bytes it had", c.name, len(after), err, len(c.json))
+		}
+		for _, f := range []string{"report.md", "report.svg"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); (err == nil) != c.written {
+				t.Errorf("%s: %s written: %v; want %v", c.name, f, err == nil, c.written)
+			}
 		}
 	}
 }
