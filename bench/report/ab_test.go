@@ -227,7 +227,7 @@ func TestABOldReport(t *testing.T) {
 	probe := func(arm string, n int, p50 float64) string {
 		return fmt.Sprintf(`{"arm":%q,"round":%d,"rate":2000,"probe":{"commit_latency":{"p50_ms":%g},"committed_over_accepted":1,"drain_s":1}}`, arm, n, p50)
 	}
-	old := `{"only":"ab","knee_index":-1,"ab":{"a":null,"b":["BATCHER_LEDGER_LAG=-1s"],"rates":[2000],"duration_s":60,"probes":[` +
+	old := `{"date":"2026-12-01T10:00:00Z","machine":{"host":"box","cpus":2},"only":"ab","knee_index":-1,"ab":{"a":null,"b":["BATCHER_LEDGER_LAG=-1s"],"rates":[2000],"duration_s":60,"probes":[` +
 		strings.Join([]string{probe("A", 1, 400), probe("B", 1, 300), probe("B", 2, 310), probe("A", 2, 440)}, ",") +
 		`],"compare":[{"rate":2000,"metric":"202→commit p50 ms","a1":400,"a2":440,"b1":300,"b2":310,"b_over_a":0.7261904761904762,"noise_a":0.09523809523809523,"noise_b":0.03278688524590164,"band":0.09523809523809523,"verdict":"B 27% lower, beyond the ±10% noise"}]}}`
 	if err := os.WriteFile(filepath.Join(dir, "report.json"), []byte(old), 0o644); err != nil {

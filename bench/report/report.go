@@ -4,8 +4,10 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -446,15 +448,35 @@ type Mark struct {
 	EndS   float64 `json:"end_s"`
 }
 
-// Load reads a report saved by Save.
+// Load reads the report Save wrote to dir's report.json. A file that is
+// not such a report is an error naming it: one with a field Report does
+// not have (another JSON file, or a report of an older or newer benchrun,
+// whose Markdown would leave that field out), one without the run's date
+// or machine (every run records both), or one with anything after the
+// report.
 func Load(dir string) (*Report, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	path := filepath.Join(dir, "report.json")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
+	notReport := func(why string, a ...any) error {
+		return fmt.Errorf("report: %s is not a bench report of this benchrun: %s", path, fmt.Sprintf(why, a...))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
 	var r Report
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", dir, err)
+	if err := dec.Decode(&r); err != nil {
+		return nil, notReport("%v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, notReport("more follows the report's JSON object")
+	}
+	switch {
+	case r.Date.IsZero():
+		return nil, notReport("it has no date")
+	case r.Machine.CPUs < 1:
+		return nil, notReport("it has no machine (the cores the run had)")
 	}
 	return &r, nil
 }
@@ -468,8 +490,16 @@ func (r *Report) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	files := map[string][]byte{"report.json": append(data, '\n'), "report.md": []byte(r.Markdown()), "report.svg": Plot(r.Series)}
-	for name, b := range files {
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return r.Render(dir)
+}
+
+// Render writes report.md and report.svg into dir, an existing folder,
+// and nothing else: the report.json there is left as it is.
+func (r *Report) Render(dir string) error {
+	for name, b := range map[string][]byte{"report.md": []byte(r.Markdown()), "report.svg": Plot(r.Series)} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"io"
 	"os"
@@ -74,8 +75,16 @@ func fixture() *Report {
 }
 
 // saved is r saved (report.json, report.md, report.svg) and loaded back.
+// A report made up for one section gets the fixture's date and machine
+// first, if it lacks them: every run records both, and Load requires them.
 func saved(t *testing.T, r *Report) *Report {
 	t.Helper()
+	if r.Date.IsZero() {
+		r.Date = fixture().Date
+	}
+	if r.Machine.CPUs == 0 {
+		r.Machine = fixture().Machine
+	}
 	dir := t.TempDir()
 	if err := r.Save(dir); err != nil {
 		t.Fatal(err)
@@ -166,6 +175,85 @@ func TestSaveWritesAllThree(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestLoadRefusesWhatIsNotAReport: a report.json with a field Report does
+// not have (at the top or nested), without the run's date or machine, or
+// with more after the report is refused, naming the file (Load took
+// {"bogus":1} for a report dated 0001-01-01 on 0 cores).
+func TestLoadRefusesWhatIsNotAReport(t *testing.T) {
+	good, err := json.Marshal(fixture())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := func(edit func(m map[string]any)) string {
+		var m map[string]any
+		if err := json.Unmarshal(good, &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, c := range []struct{ name, json, want string }{
+		{"another JSON file", `{"bogus":1}`, `unknown field "bogus"`},
+		{"a field at the top it lacks", edited(func(m map[string]any) { m["surprise"] = true }), `unknown field "surprise"`},
+		{"a field of the machine it lacks", edited(func(m map[string]any) { m["machine"].(map[string]any)["gpus"] = 1 }), `unknown field "gpus"`},
+		{"no date", edited(func(m map[string]any) { delete(m, "date") }), "it has no date"},
+		{"no machine", edited(func(m map[string]any) { delete(m, "machine") }), "it has no machine"},
+		{"an array", `[]`, "cannot unmarshal array"},
+		{"two reports", string(good) + string(good), "more follows the report's JSON object"},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "report.json")
+		if err := os.WriteFile(path, []byte(c.json), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Load(dir)
+		if err == nil || !strings.Contains(err.Error(), path+" is not a bench report") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v (report %v); want %s refused as not a bench report: %q", c.name, err, r != nil, path, c.want)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Load(dir); err != nil || !r.Date.Equal(fixture().Date) || r.Machine.Host != "box" {
+		t.Errorf("the fixture's JSON: %v; want it loaded", err)
+	}
+}
+
+// TestRenderLeavesTheJSON: Render writes report.md and report.svg from the
+// report and leaves report.json byte for byte as it was.
+func TestRenderLeavesTheJSON(t *testing.T) {
+	dir := t.TempDir()
+	compact, err := json.Marshal(fixture()) // not as Save indents it
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "report.json")
+	if err := os.WriteFile(path, compact, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Render(dir); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, compact) {
+		t.Errorf("report.json after Render: %v, %d bytes; want the %d it had, unchanged", err, len(after), len(compact))
+	}
+	if md, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || string(md) != fixture().Markdown() {
+		t.Errorf("report.md: %v; want the report's Markdown", err)
+	}
+	if svg, err := os.ReadFile(filepath.Join(dir, "report.svg")); err != nil || !bytes.Equal(svg, Plot(fixture().Series)) {
+		t.Errorf("report.svg: %v; want the report's plot", err)
 	}
 }
 

@@ -49,6 +49,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -100,10 +101,11 @@ Flags of the run:
 func run(args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
-	portBase := fs.Int("port-base", 32000, "first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399)")
-	voters := fs.Int("voters", 5_000_000, "synthetic voters on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out, and the voters they leave unsent cast the ledger drives after them, so a faster intake or more search probes need more (3,000,000 until run 58, which ran out on a machine whose intake sent 2.6 M of them; 3,500,000 until run 61, whose fourth search probe left 26,399 too few; 4,000,000 until run 65, whose search probes at 8,000-12,000 votes/s left 103,909 too few)")
+	firstBase, lastBase := suite.PortBases()
+	portBase := fs.Int("port-base", 32000, fmt.Sprintf("first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399); the scale-out stack's plan starts 400 below it and the extra networks' 400 above, so it takes %d to %d", firstBase, lastBase))
+	voters := fs.Int("voters", 5_000_000, "synthetic voters (at least 1) on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out, and the voters they leave unsent cast the ledger drives after them, so a faster intake or more search probes need more (3,000,000 until run 58, which ran out on a machine whose intake sent 2.6 M of them; 3,500,000 until run 61, whose fourth search probe left 26,399 too few; 4,000,000 until run 65, whose search probes at 8,000-12,000 votes/s left 103,909 too few)")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
-	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
+	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s (above 0) a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
 	extraDriveRate := fs.Float64("extra-drive-rate", suite.DefaultPlan.ExtraDriveRate, "as --drive-rate, for the eligibility drives on extra fresh networks: sizes the roll they share")
 	electionFile := fs.String("election", "config/election.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose roll has three entries per voter and takes three times as long to write, and whose ledger ceiling is then also measured with every vote in one question on the run's own network)")
 	contestsFile := fs.String("contests-election", "config/referendum.json", "election template whose contests (two or more) the ledger ceiling is measured over, against every vote in one of them, on an extra network, when --election has one contest (empty: not measured)")
@@ -113,9 +115,9 @@ func run(args []string) error {
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
 	quick := fs.Bool("quick", false, "shorter phases, for trying the benchmark out (figures are less steady)")
 	profile := fs.Bool("profile", true, "CPU-profile the vote intake (go test -bench with -cpuprofile) for the report")
-	dup := fs.Float64("duplicates", 0.02, "share of vote attempts re-sending a voter who already voted")
-	inel := fs.Float64("ineligible", 0.01, "share of vote attempts by voter ids not on the roll")
-	workers := fs.Uint64("max-workers", 1024, "most vote requests in flight")
+	dup := fs.Float64("duplicates", 0.02, "share of vote attempts re-sending a voter who already voted (0 or more, and with --ineligible below 1)")
+	inel := fs.Float64("ineligible", 0.01, "share of vote attempts by voter ids not on the roll (0 or more, and with --duplicates below 1)")
+	workers := fs.Uint64("max-workers", 1024, "most vote requests in flight (at least 1)")
 	exactMetric := fs.String("exact-check-metric", "ledger_exact_checks_total,bloom_maybe_seen_total", "the gateway's counter of duplicate checks that asked the ledger, or a comma-separated list: the first the gateway exposes (the duplicate storm reports its increase)")
 	other := fs.Bool("other-consensus", true, "measure the other consensus's fresh-ledger ceiling on a second network brought up for it")
 	sweepNoise := fs.Float64("sweep-noise", suite.DefaultPlan.SweepNoise, "share of the fastest sweep setting's rate within which settings count as equal: the two that decide such a tie are driven once more, and the least CPU per vote wins")
@@ -147,11 +149,8 @@ func run(args []string) error {
 	}
 	// The flags are checked, and the election templates read, before the
 	// report's folder is made.
-	if *only != "" && !slices.Contains(suite.OnlyPhases, *only) {
-		return cli.Usagef("--only %q: the phases that run alone are %s", *only, strings.Join(suite.OnlyPhases, ", "))
-	}
-	if *sweepNoise < 0 || *sweepNoise >= 1 {
-		return cli.Usagef("--sweep-noise %v: give a share of the rate from 0 to below 1 (0.15 counts rates within 15%% of the fastest as equal)", *sweepNoise)
+	if err := checkRunFlags(fs); err != nil {
+		return err
 	}
 	ab, err := abConfig(*only, setFlags, abFlags{a: *abA, b: *abB, rates: *abRates, d: *abDur, warmup: *abWarm, rounds: *abRounds}, *voters, "bin")
 	if err != nil {
@@ -227,6 +226,64 @@ func run(args []string) error {
 	defer stop()
 	rep, err := suite.Run(ctx, cfg)
 	return conclude(ctx, os.Stderr, rep, err, out)
+}
+
+// metricName is a Prometheus metric's name.
+var metricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+
+// checkRunFlags refuses, as usage errors naming the flag and the values it
+// takes, the run's flags (fs) that no run can use, before anything is made
+// or started: no --dir, a --port-base whose port plans do not all fit
+// (suite.CheckPortBase), an --only that is no phase, no voters, fewer than
+// no driver voters, a drive rate that is not above zero, shares of
+// duplicates and ineligible voters that leave no fresh votes, no workers,
+// an --exact-check-metric that names no metric, a --sweep-noise outside
+// 0..1, a scale-out rate below zero or its duration not above it, and a
+// --min-free-gb below zero. The --ab-* flags are abConfig's.
+func checkRunFlags(fs *flag.FlagSet) error {
+	value := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
+	if value("dir").(string) == "" {
+		return cli.Usagef("--dir is empty: give the benchmark system's run folder (default .run/bench)")
+	}
+	base := value("port-base").(int)
+	if err := suite.CheckPortBase(base); err != nil {
+		return cli.Usagef("--port-base %d: %w", base, err)
+	}
+	if only := value("only").(string); only != "" && !slices.Contains(suite.OnlyPhases, only) {
+		return cli.Usagef("--only %q: the phases that run alone are %s", only, strings.Join(suite.OnlyPhases, ", "))
+	}
+	if v := value("voters").(int); v < 1 {
+		return cli.Usagef("--voters is %d: the intake phases need at least 1 voter", v)
+	}
+	if v := value("driver-voters").(int); v < 0 {
+		return cli.Usagef("--driver-voters is %d: give 0 (as many as the drives may cast) or more", v)
+	}
+	for _, name := range []string{"drive-rate", "extra-drive-rate"} {
+		if v := value(name).(float64); !(v > 0) {
+			return cli.Usagef("--%s is %v: it must be above zero (votes/s)", name, v)
+		}
+	}
+	if err := (loadgen.Mix{Duplicate: value("duplicates").(float64), Ineligible: value("ineligible").(float64)}).Validate(); err != nil {
+		return cli.Usagef("--duplicates, --ineligible: %v", err)
+	}
+	if value("max-workers").(uint64) == 0 {
+		return cli.Usagef("--max-workers is 0: it must be at least 1")
+	}
+	for _, name := range strings.Split(value("exact-check-metric").(string), ",") {
+		if !metricName.MatchString(name) {
+			return cli.Usagef("--exact-check-metric: %q is not a metric's name: give one, or several separated by commas (letters, digits, _ and :)", name)
+		}
+	}
+	if v := value("sweep-noise").(float64); !(v >= 0 && v < 1) {
+		return cli.Usagef("--sweep-noise %v: give a share of the rate from 0 to below 1 (0.15 counts rates within 15%% of the fastest as equal)", v)
+	}
+	if v := value("scaleout-rate").(float64); !(v >= 0) {
+		return cli.Usagef("--scaleout-rate is %v: give the votes/s to offer, or 0 to skip the phase", v)
+	}
+	if v := value("min-free-gb").(float64); !(v >= 0) {
+		return cli.Usagef("--min-free-gb is %v: give the GB a run wants free, or 0 for no check", v)
+	}
+	return cli.DurationsAtLeast(fs, time.Millisecond, "scaleout-duration")
 }
 
 // abFlags are the --ab-* flags' values: --ab-env-a, --ab-env, --ab-rates,
@@ -431,11 +488,13 @@ func serveBytes(ctx context.Context, args []string) error {
 }
 
 // render is benchrun render DIR: it rewrites the Markdown and plot of the
-// report in DIR from its JSON. No DIR, or more than one, is a usage error.
+// report in DIR from its JSON, which it never writes. No DIR, or more than
+// one, is a usage error; a report.json that is not a bench report
+// (report.Load) is an error naming it, and nothing is written.
 func render(args []string) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: benchrun render DIR\n\nWrites DIR's report.md and report.svg again from its report.json.\n")
+		fmt.Fprint(fs.Output(), "Usage: benchrun render DIR\n\nWrites DIR's report.md and report.svg again from its report.json, and nothing else.\nA report.json that is not a bench report (a field the report does not have,\nno date or machine) is refused.\n")
 	}
 	if err := cli.ParseArgs(fs, "", args); err != nil {
 		return err
@@ -448,5 +507,5 @@ func render(args []string) error {
 	if err != nil {
 		return err
 	}
-	return rep.Save(dir)
+	return rep.Render(dir)
 }

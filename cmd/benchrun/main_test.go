@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
@@ -40,6 +42,25 @@ func TestUsageErrors(t *testing.T) {
 		{Args: guarded("--only", "everything"), Want: `--only "everything": the phases that run alone are`},
 		{Args: guarded("--sweep-noise", "1"), Want: "--sweep-noise 1: give a share of the rate from 0 to below 1"},
 		{Args: guarded("--contests-election", "../../config/election.json"), Want: "has 1 contest: give a template of two or more"},
+		{Args: guarded("--dir", ""), Want: "--dir is empty"},
+		{Args: guarded("--port-base", "99999"), Want: "--port-base 99999: a run's port plans of 400 ports each start 400 below the base (the scale-out stack)"},
+		{Args: guarded("--port-base", "1100"), Want: "give a base from 1425 to 64600"},
+		{Args: guarded("--port-base", "64601"), Want: "--port-base 64601"},
+		{Args: guarded("--voters", "0"), Want: "--voters is 0: the intake phases need at least 1 voter"},
+		{Args: guarded("--driver-voters", "-1"), Want: "--driver-voters is -1"},
+		{Args: guarded("--drive-rate", "0"), Want: "--drive-rate is 0: it must be above zero"},
+		{Args: guarded("--extra-drive-rate", "NaN"), Want: "--extra-drive-rate is NaN"},
+		{Args: guarded("--duplicates", "5"), Want: "--duplicates, --ineligible: the duplicate share 5 and the ineligible share 0.01"},
+		{Args: guarded("--ineligible", "-0.1"), Want: "--duplicates, --ineligible"},
+		{Args: guarded("--max-workers", "0"), Want: "--max-workers is 0: it must be at least 1"},
+		{Args: guarded("--exact-check-metric", ""), Want: `--exact-check-metric: "" is not a metric's name`},
+		{Args: guarded("--exact-check-metric", "a,b c"), Want: `--exact-check-metric: "b c"`},
+		{Args: guarded("--sweep-noise", "NaN"), Want: "--sweep-noise NaN"},
+		{Args: guarded("--scaleout-rate", "-1"), Want: "--scaleout-rate is -1"},
+		{Args: guarded("--scaleout-duration", "0s"), Want: "--scaleout-duration is 0s: it must be at least 1ms"},
+		// Without its check, the run took a negative --min-free-gb for no
+		// check: the missing template stops such a run before it starts.
+		{Args: guarded("--min-free-gb", "-1", "--election", "no-such-election.json"), Want: "--min-free-gb is -1"},
 		{Args: []string{"render"}, Want: "render: give one report folder"},
 		{Args: []string{"render", "a", "b"}, Want: "got 2 arguments"},
 		{Args: []string{"render", "--bogus", "a"}, Want: "flag provided but not defined: -bogus"},
@@ -68,6 +89,47 @@ func TestExitStatus(t *testing.T) {
 	} {
 		if code, out := clitest.Exec(t, c.args...); code != c.code || !strings.Contains(out, c.want) {
 			t.Errorf("benchrun %q: status %d, output:\n%s\nwant %d and %q", c.args, code, out, c.code, c.want)
+		}
+	}
+}
+
+// TestRenderLeavesTheJSON: benchrun render writes report.md and
+// report.svg and never report.json, which it left re-marshalled (fields it
+// did not know dropped); a report.json that is not a bench report exits 1
+// naming the file, and nothing is written (it rendered {"bogus":1} as a
+// report of 0001-01-01 on 0 cores).
+func TestRenderLeavesTheJSON(t *testing.T) {
+	valid, err := json.Marshal(report.Report{Date: time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC), Machine: measure.Machine{Host: "box", CPUs: 2}, KneeIndex: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		json    []byte
+		code    int
+		want    string
+		written bool // report.md and report.svg
+	}{
+		{"a report, not as Save indents it", valid, 0, "", true},
+		{"another JSON file", []byte(`{"bogus":1}` + "\n"), 1, `is not a bench report of this benchrun: json: unknown field "bogus"`, false},
+		{"no machine", []byte(`{"date":"2026-12-06T04:00:00Z"}`), 1, "is not a bench report of this benchrun: it has no machine", false},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "report.json")
+		if err := os.WriteFile(path, c.json, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out := clitest.Exec(t, "render", dir)
+		if code != c.code || !strings.Contains(out, c.want) || (c.code != 0 && !strings.Contains(out, "benchrun: report: "+path)) {
+			t.Errorf("%s: status %d, output:\n%s\nwant %d and %q naming %s", c.name, code, out, c.code, c.want, path)
+		}
+		if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, c.json) {
+			t.Errorf("%s: report.json after render: %d bytes, %v; want it unchanged, the %d bytes it had", c.name, len(after), err, len(c.json))
+		}
+		for _, f := range []string{"report.md", "report.svg"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); (err == nil) != c.written {
+				t.Errorf("%s: %s written: %v; want %v", c.name, f, err == nil, c.written)
+			}
 		}
 	}
 }

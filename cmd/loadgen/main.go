@@ -9,6 +9,7 @@
 //	          until a step is not served; prints the knee
 //	surge     offer --rate votes/s (far above the commit rate) for --duration,
 //	          then wait until the queues drain onto the ledger; prints the drain time
+//	          (the queues are read in Redis, --redis-*, reached before the surge)
 //
 // It prints progress every second, and says when the gateway stops answering
 // (no answer for 5 s while requests wait) and when it answers again; it
@@ -26,6 +27,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/internal/cli"
@@ -36,8 +39,9 @@ const synopsis = `Usage: loadgen [flags]
 
 Drives the Votechain gateway with votes from the synthetic roll (make up
 writes it to .run/roll/voters.csv). Modes: constant, ramp (finds the knee),
-surge (burst, then waits for the drain onto the ledger). Progress goes to
-stderr every second, with a line when the gateway stops answering (no answer
+surge (burst, then waits for the drain onto the ledger, watching the queues
+in Redis: --redis-addr and its user's password, reached before the surge).
+Progress goes to stderr every second, with a line when the gateway stops answering (no answer
 for 5 s while requests wait) and one when it answers again.
 
 Flags:
@@ -129,6 +133,18 @@ func run(ctx context.Context) error {
 	if err := checkFlags(fs); err != nil {
 		return err
 	}
+	// The surge's drain is watched in Redis: a Redis the flags do not
+	// reach (an address without its port, a password file not readable,
+	// no server) is refused now, before any vote, not after the surge.
+	var queues redis.UniversalClient
+	if *mode == "surge" {
+		rdb, err := redisFlags.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		queues = rdb
+	}
 
 	election, err := fetchElection(ctx, *url, *timeout)
 	if err != nil {
@@ -189,13 +205,7 @@ func run(ctx context.Context) error {
 		p, runErr = runner.Constant(ctx, "surge", *rate, *duration)
 		out.Phases = []loadgen.Phase{p}
 		if runErr == nil {
-			ropts, err := redisFlags.Options()
-			if err != nil {
-				return err
-			}
-			rdb := redisserver.NewClient(ropts)
-			defer rdb.Close()
-			d, err := loadgen.WaitDrained(ctx, rdb, election.States, *drainLimit, os.Stderr, nil)
+			d, err := loadgen.WaitDrained(ctx, queues, election.States, *drainLimit, os.Stderr, nil)
 			out.DrainS = d.Seconds()
 			runErr = err
 			fmt.Fprintf(os.Stderr, "surge: %d accepted; queues drained %.1f s after the surge\n", p.Accepted, d.Seconds())

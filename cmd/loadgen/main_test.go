@@ -87,11 +87,12 @@ func TestGatewayNotAnswering(t *testing.T) {
 	}
 }
 
-// TestUnwritableResultsRefusedBeforeTheLoad: an --ids or --summary file
-// that cannot be created fails the run before any vote is sent (it failed
-// after the whole run, its ids lost).
-func TestUnwritableResultsRefusedBeforeTheLoad(t *testing.T) {
-	var votes atomic.Int64
+// voteCountingGateway is a gateway of an election over CA and NY that
+// answers every vote 503 and counts them, and a roll of 10 voters of those
+// states for it.
+func voteCountingGateway(t *testing.T) (url, rollCSV string, votes *atomic.Int64) {
+	t.Helper()
+	votes = new(atomic.Int64)
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/v1/vote" {
 			votes.Add(1)
@@ -100,28 +101,67 @@ func TestUnwritableResultsRefusedBeforeTheLoad(t *testing.T) {
 		}
 		w.Write([]byte(`{"id":"e1","states":["CA","NY"],"contests":[{"id":"L1","title":"t","kind":"race","choices":["a","b"]}]}`))
 	}))
-	defer gw.Close()
-	dir := t.TempDir()
-	rollCSV := filepath.Join(dir, "voters.csv")
+	t.Cleanup(gw.Close)
+	rollCSV = filepath.Join(t.TempDir(), "voters.csv")
 	f, err := os.Create(rollCSV)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	if err := roll.Generate(context.Background(), f, 10, []string{"CA", "NY"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
-	missing := filepath.Join(dir, "no-such-folder", "out")
+	return gw.URL, rollCSV, votes
+}
+
+// TestUnwritableResultsRefusedBeforeTheLoad: an --ids or --summary file
+// that cannot be created fails the run before any vote is sent (it failed
+// after the whole run, its ids lost).
+func TestUnwritableResultsRefusedBeforeTheLoad(t *testing.T) {
+	url, rollCSV, votes := voteCountingGateway(t)
+	missing := filepath.Join(t.TempDir(), "no-such-folder", "out")
 	for _, c := range []struct{ args []string }{
 		{[]string{"--ids", missing}},
 		{[]string{"--summary", missing}},
 	} {
-		err := runWith(t, gw.URL, append([]string{"--roll", rollCSV, "--rate", "50", "--duration", "1s"}, c.args...)...)
+		err := runWith(t, url, append([]string{"--roll", rollCSV, "--rate", "50", "--duration", "1s"}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.args[0]+": open "+missing) {
 			t.Errorf("%v: %v; want the file refused, naming %s", c.args, err, c.args[0])
 		}
 	}
 	if n := votes.Load(); n != 0 {
 		t.Errorf("%d votes sent; want none before the result files are refused", n)
+	}
+}
+
+// TestSurgeRedisRefusedBeforeTheLoad: in surge mode, a Redis address
+// without its port (a usage error), a password file that cannot be read,
+// or no Redis at the address fails the run before any vote is sent (they
+// were read only after the whole surge had run).
+func TestSurgeRedisRefusedBeforeTheLoad(t *testing.T) {
+	t.Setenv(cli.RedisPasswordEnv, "") // the password comes from the file
+	url, rollCSV, votes := voteCountingGateway(t)
+	passwordFile := filepath.Join(t.TempDir(), "admin.password")
+	if err := os.WriteFile(passwordFile, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "no-such.password")
+	noRedis := clitest.FreeAddr(t)
+	for _, c := range []struct {
+		args  []string
+		usage bool
+		want  string
+	}{
+		{[]string{"--redis-addr", "localhost", "--redis-password-file", passwordFile}, true, `--redis-addr: redis address "localhost": want host:port`},
+		{[]string{"--redis-addr", noRedis, "--redis-password-file", missing}, false, "redis password of user admin: open " + missing},
+		{[]string{"--redis-addr", noRedis, "--redis-password-file", passwordFile}, false, "redis at " + noRedis},
+	} {
+		err := runWith(t, url, append([]string{"--mode", "surge", "--roll", rollCSV, "--rate", "50", "--duration", "1s"}, c.args...)...)
+		if err == nil || errors.Is(err, cli.ErrUsage) != c.usage || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v; want an error (usage error: %v) containing %q", c.args, err, c.usage, c.want)
+		}
+	}
+	if n := votes.Load(); n != 0 {
+		t.Errorf("%d votes sent; want none before the surge's Redis is refused", n)
 	}
 }
