@@ -55,7 +55,7 @@ func run(ctx context.Context) error {
 	logFlags := cli.LogFlags(fs) // debug: log retries while the network settles
 	fs.Usage = cli.Usage(fs, "VCNET", usage, "")
 	// Flags may also follow the command: vcnet down --wipe.
-	cmd, _, err := cli.Parse(fs, "VCNET", os.Args[1:])
+	cmd, err := cli.ParseCommand(fs, "VCNET", os.Args[1:], "up", "down", "status", "deploy", "probe", "bundles")
 	if err != nil {
 		return err
 	}
@@ -126,11 +126,6 @@ func run(ctx context.Context) error {
 			fmt.Printf("%-11s %-15s %s  → copy to %s on that machine\n", h.Name, h.Addr, n.Layout().Bundle(h.Name), cfg.BundleRoot)
 		}
 		return nil
-	case "":
-		fs.Usage()
-		return cli.Usagef("no command given")
-	default:
-		fs.Usage()
-		return cli.Usagef("unknown command %q", cmd)
 	}
+	panic("vcnet: command " + cmd + " has no case") // ParseCommand let through only the commands above
 }
