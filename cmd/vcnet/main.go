@@ -14,8 +14,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -111,11 +113,7 @@ func run(ctx context.Context) error {
 		return err
 	case "probe":
 		if *profile != "" {
-			p, err := network.LoadProfile(*profile)
-			if err != nil {
-				return err
-			}
-			return localnet.ProbeProfile(ctx, p, log)
+			return probeProfile(ctx, *profile, log)
 		}
 		return n.Probe(ctx)
 	case "bundles":
@@ -128,4 +126,23 @@ func run(ctx context.Context) error {
 		return nil
 	}
 	panic("vcnet: command " + cmd + " has no case") // ParseCommand let through only the commands above
+}
+
+// probeProfile is probe --profile path: an address in the profile that
+// cannot be dialled fails at once (network.LoadProfile), and so does a
+// profile without the Commission's admin, naming the profile and one that
+// holds it; a network not yet up is retried (localnet.ProbeProfile).
+func probeProfile(ctx context.Context, path string, log *slog.Logger) error {
+	p, err := network.LoadProfile(path)
+	if err != nil {
+		return err
+	}
+	err = localnet.ProbeProfile(ctx, p, log)
+	if errors.Is(err, network.ErrNotInProfile) {
+		return fmt.Errorf("--profile %s: %w: the probe needs the Commission's admin (a bundle's profiles/%s.json holds it)", path, err, network.Admin.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("probe through %s: %w", path, err)
+	}
+	return nil
 }
