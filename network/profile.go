@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -133,7 +135,10 @@ func (p Profile) Save(path string) error {
 	return os.WriteFile(path, append(data, '\n'), 0o600) // it names the key files
 }
 
-// LoadProfile reads a profile written by the test network.
+// LoadProfile reads a profile written by the test network. An address of a
+// peer or an orderer that cannot be dialled (not HOST:PORT with a port of
+// 1..65535) is an error naming the profile and the address: no retry
+// could reach it, and gRPC would dial one without a port at port 443.
 func LoadProfile(path string) (Profile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -143,7 +148,39 @@ func LoadProfile(path string) (Profile, error) {
 	if err := json.Unmarshal(data, &p); err != nil {
 		return Profile{}, fmt.Errorf("parse connection profile %s: %w", path, err)
 	}
+	if err := p.checkAddresses(); err != nil {
+		return Profile{}, fmt.Errorf("connection profile %s: %w", path, err)
+	}
 	return p, nil
+}
+
+// checkAddresses refuses the first address of a peer or an orderer of p
+// that is not HOST:PORT with a port of 1..65535, naming its node.
+func (p Profile) checkAddresses() error {
+	for _, org := range slices.Sorted(maps.Keys(p.Orgs)) {
+		if err := checkDialAddress(p.Orgs[org].Peer.Address); err != nil {
+			return fmt.Errorf("the %s peer's address %w", org, err)
+		}
+	}
+	for i, o := range p.Orderers {
+		if err := checkDialAddress(o.Address); err != nil {
+			return fmt.Errorf("orderer %d's address %w", i, err)
+		}
+	}
+	return nil
+}
+
+// checkDialAddress refuses an address that is not HOST:PORT with a port of
+// 1..65535; its error begins with the address, quoted.
+func checkDialAddress(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("%q is not HOST:PORT", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q has port %q: want 1..65535", addr, port)
+	}
+	return nil
 }
 
 // ErrNotInProfile marks an organisation or user a connection profile does
@@ -154,7 +191,29 @@ var ErrNotInProfile = errors.New("is not in the connection profile")
 func (p Profile) Org(name string) (OrgProfile, error) {
 	o, ok := p.Orgs[name]
 	if !ok {
-		return OrgProfile{}, fmt.Errorf("organisation %q %w (it holds %s)", name, ErrNotInProfile, strings.Join(slices.Sorted(maps.Keys(p.Orgs)), ", "))
+		return OrgProfile{}, fmt.Errorf("organisation %q %w (%s)", name, ErrNotInProfile, holds(p.Orgs, "organisation"))
 	}
 	return o, nil
+}
+
+// User returns the identity of user of organisation org in the profile.
+func (p Profile) User(org, user string) (Identity, error) {
+	o, err := p.Org(org)
+	if err != nil {
+		return Identity{}, err
+	}
+	id, ok := o.Users[user]
+	if !ok {
+		return Identity{}, fmt.Errorf("user %q of %s %w (%s)", user, org, ErrNotInProfile, holds(o.Users, "user of "+org))
+	}
+	return id, nil
+}
+
+// holds says which names a part of a profile holds, as "it holds A, B",
+// or "it holds no WHAT" when it holds none.
+func holds[V any](m map[string]V, what string) string {
+	if len(m) == 0 {
+		return "it holds no " + what
+	}
+	return "it holds " + strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }

@@ -14,8 +14,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -55,7 +57,7 @@ func run(ctx context.Context) error {
 	logFlags := cli.LogFlags(fs) // debug: log retries while the network settles
 	fs.Usage = cli.Usage(fs, "VCNET", usage, "")
 	// Flags may also follow the command: vcnet down --wipe.
-	cmd, _, err := cli.Parse(fs, "VCNET", os.Args[1:])
+	cmd, err := cli.ParseCommand(fs, "VCNET", os.Args[1:], "up", "down", "status", "deploy", "probe", "bundles")
 	if err != nil {
 		return err
 	}
@@ -111,11 +113,7 @@ func run(ctx context.Context) error {
 		return err
 	case "probe":
 		if *profile != "" {
-			p, err := network.LoadProfile(*profile)
-			if err != nil {
-				return err
-			}
-			return localnet.ProbeProfile(ctx, p, log)
+			return probeProfile(ctx, *profile, log)
 		}
 		return n.Probe(ctx)
 	case "bundles":
@@ -126,11 +124,25 @@ func run(ctx context.Context) error {
 			fmt.Printf("%-11s %-15s %s  → copy to %s on that machine\n", h.Name, h.Addr, n.Layout().Bundle(h.Name), cfg.BundleRoot)
 		}
 		return nil
-	case "":
-		fs.Usage()
-		return cli.Usagef("no command given")
-	default:
-		fs.Usage()
-		return cli.Usagef("unknown command %q", cmd)
 	}
+	panic("vcnet: command " + cmd + " has no case") // ParseCommand let through only the commands above
+}
+
+// probeProfile is probe --profile path: an address in the profile that
+// cannot be dialled fails at once (network.LoadProfile), and so does a
+// profile without the Commission's admin, naming the profile and one that
+// holds it; a network not yet up is retried (localnet.ProbeProfile).
+func probeProfile(ctx context.Context, path string, log *slog.Logger) error {
+	p, err := network.LoadProfile(path)
+	if err != nil {
+		return err
+	}
+	err = localnet.ProbeProfile(ctx, p, log)
+	if errors.Is(err, network.ErrNotInProfile) {
+		return fmt.Errorf("--profile %s: %w: the probe needs the Commission's admin (a bundle's profiles/%s.json holds it)", path, err, network.Admin.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("probe through %s: %w", path, err)
+	}
+	return nil
 }

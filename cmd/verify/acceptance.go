@@ -206,20 +206,58 @@ func failAcceptance(w io.Writer, a ballot.Acceptance, err error) {
 	fmt.Fprintf(w, "FAIL %s: %v%s\n", a.VoteID, err, fix)
 }
 
-// monitorLog runs the log monitor and prints its findings; the exit status
-// is 1 on an inconsistent log or a MISSING vote, 3 with pending votes.
-func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, stateFile string) (int, error) {
+// logState is --log-state's file: the heads of the logs a run of --log
+// saw, by state, which the next run checks the logs still give.
+type logState struct {
+	path string
+	seen map[string]ballot.TreeHead
+}
+
+// readLogState reads --log-state's file at path: nil for none (""), no
+// heads for a file not written yet (a first run). A file that cannot be
+// read, or that is not one --log wrote, is an error naming the flag.
+func readLogState(path string) (*logState, error) {
+	if path == "" {
+		return nil, nil
+	}
+	s := &logState{path: path, seen: map[string]ballot.TreeHead{}}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("--log-state: %w", err)
+	}
+	err = json.Unmarshal(data, &s.seen)
+	if err == nil && s.seen == nil {
+		err = errors.New("it holds null")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--log-state %s is not a file of the heads verify --log saw (%v): give the file an earlier run wrote, or a new one", path, err)
+	}
+	return s, nil
+}
+
+// save writes the heads seen to the file, whose flag an error names.
+func (s *logState) save() error {
+	data, err := json.MarshalIndent(s.seen, "", "  ")
+	if err == nil {
+		err = os.WriteFile(s.path, data, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("--log-state: %w", err)
+	}
+	return nil
+}
+
+// monitorLog runs the log monitor and prints its findings, checking the
+// heads of state (--log-state; nil: none) and saving the ones it saw there;
+// the exit status is 1 on an inconsistent log or a MISSING vote, 3 with
+// pending votes.
+func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *logState) (int, error) {
 	seen := map[string]ballot.TreeHead{}
-	if stateFile != "" {
-		data, err := os.ReadFile(stateFile)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return 2, err
-		}
-		if err == nil {
-			if err := json.Unmarshal(data, &seen); err != nil {
-				return 2, fmt.Errorf("%s: %w", stateFile, err)
-			}
-		}
+	if state != nil {
+		seen = state.seen
 	}
 	rep, err := m.Check(ctx, seen)
 	if errors.Is(err, logmonitor.ErrInconsistent) {
@@ -252,9 +290,8 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, stateFi
 		t.pending += s.Counts[ballot.StandingPending]
 		seen[s.State] = s.Head.Head
 	}
-	if stateFile != "" {
-		data, _ := json.MarshalIndent(seen, "", "  ")
-		if err := os.WriteFile(stateFile, data, 0o644); err != nil {
+	if state != nil {
+		if err := state.save(); err != nil {
 			return 2, err
 		}
 	}

@@ -298,7 +298,7 @@ func TestLogCheckHeadlessStateUnlogged(t *testing.T) {
 	}
 	m := &logmonitor.Monitor{Ledger: headlessLedger{batch: b}, Deadline: time.Minute}
 	var out bytes.Buffer
-	code, err := monitorLog(context.Background(), &out, m, "")
+	code, err := monitorLog(context.Background(), &out, m, nil)
 	if err != nil || code != 1 {
 		t.Fatalf("exit %d (%v); want 1:\n%s", code, err, out.String())
 	}
@@ -342,7 +342,7 @@ func TestLogGatewayTakingNoRequest(t *testing.T) {
 	ledger := headedLedger{head: signedAcceptances(t, key)[0].Head, keys: keys}
 	var stdout, stderr bytes.Buffer
 	began := time.Now()
-	code := checkLog(context.Background(), &stdout, &stderr, logGateway(base, 300*time.Millisecond), ledger, time.Minute, "")
+	code := checkLog(context.Background(), &stdout, &stderr, logGateway(base, 300*time.Millisecond), ledger, time.Minute, nil)
 	if took := time.Since(began); took > 10*time.Second {
 		t.Errorf("took %s; want about --gateway-timeout", took)
 	}

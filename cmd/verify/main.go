@@ -35,9 +35,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
@@ -50,6 +53,11 @@ const usage = `Usage: verify [flags] RECEIPT.json ...
        verify [flags] --vote-id ID [--gateway URL] [--gateway-timeout D]
        verify [flags] --acceptance [--gateway URL | --offline --keys FILE] [--deadline D] FILE ...
        verify [flags] --log [--gateway URL] [--gateway-timeout D] [--deadline D] [--log-state FILE]
+
+Flags go before the files. A flag of a mode other than the one given (as
+--log-state without --log), or two modes, is a usage error (status 2) naming
+the mode each flag goes with; a variable (VERIFY_...) that sets such a flag
+is used by its modes only.
 
 Checks each receipt: the vote hashes to the receipt's leaf, the proof leads
 from the leaf to the root, and the root is the one the ledger recorded for the
@@ -112,46 +120,43 @@ func run() int {
 	logMode := fs.Bool("log", false, "monitor the intake logs through the gateway against the ledger")
 	logState := fs.String("log-state", "", "with --log: file of the heads seen before (checked, then updated)")
 	fs.Usage = cli.Usage(fs, "VERIFY", usage, exitStatus)
-	if err := cli.ParseArgs(fs, "VERIFY", os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
+	given, err := parseCommandLine(fs, "VERIFY", os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	if err := errors.Join(cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout")); err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
+	var m mode
+	if err == nil {
+		m, err = chooseMode(*voteID != "", *acceptance, *logMode, fs.Args())
 	}
-	checkForks := *acceptance && cli.IsSet(fs, "gateway")
-	if err := checkGatewayFlags(*voteID, *gatewayURL, *voteID != "" || *logMode || checkForks); err != nil {
+	if errors.Is(err, errNothingToCheck) {
+		fs.Usage()
+	}
+	if err == nil {
+		err = errors.Join(checkModeFlags(given, m), cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout"))
+	}
+	checkForks := m == modeAcceptance && cli.IsSet(fs, "gateway")
+	if err == nil {
+		err = checkGatewayFlags(*voteID, *gatewayURL, m == modeVoteID || m == modeLog || checkForks)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	switch {
-	case *logMode:
+	switch m {
+	case modeLog:
 		return runLog(ctx, ledgerFlags, logGateway(*gatewayURL, *gatewayTimeout), *deadline, *logState)
-	case *acceptance:
+	case modeAcceptance:
 		var proofs logmonitor.Proofs
 		if checkForks {
 			proofs = logGateway(*gatewayURL, *gatewayTimeout)
 		}
 		return runAcceptance(ctx, ledgerFlags, fs.Args(), *offline, *keysFile, *deadline, proofs)
-	case *offline || *keysFile != "":
-		fmt.Fprintln(os.Stderr, "verify: --offline and --keys go with --acceptance")
-		return 2
-	}
-	if (*voteID == "") == (fs.NArg() == 0) {
-		fs.Usage()
-		fmt.Fprintln(os.Stderr, "verify: give receipt files or --vote-id (not both)")
-		return 2
 	}
 
 	var receipts []decoded[ballot.Receipt]
-	var err error
-	if *voteID != "" {
+	if m == modeVoteID {
 		var r ballot.Receipt
 		r, err = fetchReceipt(ctx, *gatewayURL, *voteID, *gatewayTimeout)
 		receipts = []decoded[ballot.Receipt]{{V: r, At: "the gateway's receipt of " + *voteID}}
@@ -181,6 +186,95 @@ func run() int {
 	}
 	fmt.Printf("%d passed, %d failed, %d pending\n", t.ok, t.fail, t.pending)
 	return t.exit()
+}
+
+// parseCommandLine parses args, flags then files, then applies the
+// environment under prefix, and returns the flags the command line gave
+// (not the environment, which may set a flag for every mode).
+func parseCommandLine(fs *flag.FlagSet, prefix string, args []string) (given map[string]bool, err error) {
+	if err := cli.ParseArgs(fs, "", args); err != nil {
+		return nil, err
+	}
+	given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return given, cli.ApplyEnv(fs, prefix)
+}
+
+// mode is what verify checks, named as its flag ("receipt files": none).
+type mode string
+
+const (
+	modeReceipts   mode = "receipt files"
+	modeVoteID     mode = "--vote-id"
+	modeAcceptance mode = "--acceptance"
+	modeLog        mode = "--log"
+)
+
+// modeFlags are, for each flag that serves some modes only, those modes
+// (as its usage says); the others (-q, the ledger's) serve every mode.
+var modeFlags = map[string][]mode{
+	"offline":         {modeAcceptance},
+	"keys":            {modeAcceptance},
+	"log-state":       {modeLog},
+	"deadline":        {modeAcceptance, modeLog},
+	"gateway":         {modeVoteID, modeAcceptance, modeLog},
+	"gateway-timeout": {modeVoteID, modeAcceptance, modeLog},
+}
+
+// errNothingToCheck is chooseMode's error for a command line that names
+// nothing to check.
+var errNothingToCheck = errors.New("give receipt files, --vote-id ID, --acceptance with acceptance receipt files, or --log")
+
+// chooseMode is the mode the mode flags (--vote-id, --acceptance, --log)
+// and the files ask for: one mode flag at most, files for receipt files
+// and --acceptance only, and receipt files without a mode flag
+// (errNothingToCheck without either). --acceptance's own checks of its
+// files are runAcceptance's.
+func chooseMode(voteID, acceptance, log bool, files []string) (mode, error) {
+	var asked []mode
+	for _, a := range []struct {
+		on bool
+		m  mode
+	}{{voteID, modeVoteID}, {acceptance, modeAcceptance}, {log, modeLog}} {
+		if a.on {
+			asked = append(asked, a.m)
+		}
+	}
+	switch {
+	case len(asked) > 1:
+		return "", fmt.Errorf("%s are modes of their own: give one", joinModes(asked, "and"))
+	case len(asked) == 1 && asked[0] != modeAcceptance && len(files) > 0:
+		return "", fmt.Errorf("%s reads no files, but was given %q: receipt files are checked without a mode flag, acceptance receipts with --acceptance", asked[0], files)
+	case len(asked) == 1:
+		return asked[0], nil
+	case len(files) == 0:
+		return "", errNothingToCheck
+	}
+	return modeReceipts, nil
+}
+
+// checkModeFlags refuses each flag of given (the command line's) that
+// does not serve mode m (modeFlags), naming the modes it serves.
+func checkModeFlags(given map[string]bool, m mode) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(given)) {
+		if serves, ok := modeFlags[name]; ok && !slices.Contains(serves, m) {
+			errs = append(errs, fmt.Errorf("--%s goes with %s, not with %s", name, joinModes(serves, "or"), m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// joinModes lists modes as "A, B and C" (with "and" or "or").
+func joinModes(modes []mode, and string) string {
+	names := make([]string, len(modes))
+	for i, m := range modes {
+		names[i] = string(m)
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " " + and + " " + names[len(names)-1]
 }
 
 // progressFrom is how many receipts make verify draw its progress.
@@ -297,25 +391,31 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	return t.exit()
 }
 
-// runLog is verify --log: the logs read through gw, against the ledger of lf.
+// runLog is verify --log: the logs read through gw, against the ledger of
+// lf; stateFile is --log-state's, read before the ledger is dialled.
 func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline time.Duration, stateFile string) int {
+	state, err := readLogState(stateFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "verify:", err)
+		return 2
+	}
 	conn, err := lf.Dial()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return 2
 	}
 	defer conn.Close()
-	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), deadline, stateFile)
+	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), deadline, state)
 }
 
 // checkLog checks the logs read through gw against ledger (monitorLog),
 // printing the findings on stdout, the progress and an error on stderr, and
 // returns verify's exit status.
-func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger logmonitor.Ledger, deadline time.Duration, stateFile string) int {
+func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger logmonitor.Ledger, deadline time.Duration, state *logState) int {
 	bar := cli.NewProgress(stderr, "checking intake logs (states)", 0)
 	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline,
 		StateChecked: func(done, total int) { bar.Set(int64(done), int64(total)) }}
-	code, err := monitorLog(ctx, stdout, m, stateFile)
+	code, err := monitorLog(ctx, stdout, m, state)
 	bar.Finish()
 	if err != nil {
 		fmt.Fprintln(stderr, "verify:", err)
@@ -351,6 +451,9 @@ func readJSON[T any](paths []string, what string, strict bool) ([]decoded[T], er
 		if p != "-" {
 			name = p
 			f, err := os.Open(p)
+			if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(p, "-") {
+				return nil, fmt.Errorf("%s: no such file; flags go before the files: verify [flags] FILE ...", p)
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,53 @@ func TestQuietLeavesOutPassOnly(t *testing.T) {
 	}
 	if len(all) != 4 || len(want) != 2 || strings.Join(quiet, "\n") != strings.Join(want, "\n") || quietTally != tally {
 		t.Errorf("-q printed (tally %+v):\n%s\nwithout -q (tally %+v):\n%s\nwant the same lines but the PASS ones (one FAIL, one PENDING)", quietTally, strings.Join(quiet, "\n"), tally, strings.Join(all, "\n"))
+	}
+}
+
+// TestFlagsOfAnotherModeAreRefused: two modes, files for a mode that reads
+// none, and a flag given on the command line to a mode it does not serve
+// are usage errors (status 2) naming the modes (--acceptance --log ran
+// --log, ignoring the files; --log-state with receipt files was ignored); a
+// variable setting such a flag is not a mistake. A file argument that
+// begins with "-" and does not exist is named as a flag after the files
+// (it said "open -q: no such file or directory"), and a --log-state that
+// is not one --log wrote is named with its flag, before the ledger is
+// dialled.
+func TestFlagsOfAnotherModeAreRefused(t *testing.T) {
+	receipt := writeFile(t, "{}")
+	id, _ := ballot.NewVoteID()
+	garbage := filepath.Join(t.TempDir(), "garbage.bin")
+	if err := os.WriteFile(garbage, []byte{0, 1, 2, 0xff}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noProfile := []string{"--profile", filepath.Join(t.TempDir(), "none.json")} // nothing is dialled
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--acceptance", "--log", receipt}, "verify: --acceptance and --log are modes of their own: give one"},
+		{[]string{"--vote-id", id, "--log"}, "verify: --vote-id and --log are modes of their own: give one"},
+		{[]string{"--log", receipt}, `verify: --log reads no files, but was given ["` + receipt + `"]: receipt files are checked without a mode flag, acceptance receipts with --acceptance`},
+		{[]string{"--vote-id", id, receipt}, "verify: --vote-id reads no files"},
+		{[]string{"--log-state", garbage, receipt}, "verify: --log-state goes with --log, not with receipt files"},
+		{[]string{"--log", "--offline", "--keys", receipt}, "verify: --keys goes with --acceptance, not with --log\n--offline goes with --acceptance, not with --log"},
+		{[]string{"--deadline", "1m", "--vote-id", id}, "verify: --deadline goes with --acceptance or --log, not with --vote-id"},
+		{[]string{"--gateway", "http://127.0.0.1:1", receipt}, "verify: --gateway goes with --vote-id, --acceptance or --log, not with receipt files"},
+		{nil, "verify: give receipt files, --vote-id ID, --acceptance with acceptance receipt files, or --log"},
+		{[]string{receipt, "-q"}, "verify: -q: no such file; flags go before the files: verify [flags] FILE ..."},
+		{[]string{"--log", "--log-state", garbage}, "verify: --log-state " + garbage + " is not a file of the heads verify --log saw (invalid character"},
+		{[]string{"--log", "--log-state", t.TempDir()}, "verify: --log-state: read "},
+	} {
+		code, stderr := runVerify(t, append(slices.Clip(noProfile), c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: status %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	// Set by the environment, a flag serves its modes and the others
+	// leave it: the receipt check goes on to the ledger (missing here).
+	t.Setenv("VERIFY_DEADLINE", "1m")
+	t.Setenv("VERIFY_GATEWAY", "http://127.0.0.1:1")
+	if code, stderr := runVerify(t, append(slices.Clip(noProfile), receipt)...); code != 2 || strings.Contains(stderr, "goes with") || !strings.Contains(stderr, "read connection profile") {
+		t.Errorf("$VERIFY_DEADLINE and $VERIFY_GATEWAY with receipt files: status %d, stderr %q; want them left, the profile read", code, stderr)
 	}
 }

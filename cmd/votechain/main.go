@@ -64,7 +64,7 @@ func run(ctx context.Context) error {
 	cli.CommandLineOnly(fs, "wipe", "accept-unlogged")
 	logFlags := cli.LogFlags(fs)
 	fs.Usage = cli.Usage(fs, "VOTECHAIN", usage, "")
-	cmd, _, err := cli.Parse(fs, "VOTECHAIN", os.Args[1:])
+	cmd, err := cli.ParseCommand(fs, "VOTECHAIN", os.Args[1:], "up", "down", "status", "clean", "close", "finalise")
 	if err != nil {
 		return err
 	}
@@ -148,13 +148,8 @@ func run(ctx context.Context) error {
 		}
 		fmt.Printf("election %s finalised\n", e.ID)
 		return nil
-	case "":
-		fs.Usage()
-		return cli.Usagef("no command given")
-	default:
-		fs.Usage()
-		return cli.Usagef("unknown command %q", cmd)
 	}
+	panic("votechain: command " + cmd + " has no case") // ParseCommand let through only the commands above
 }
 
 // clean deletes the data of the system s in dir, as down --wipe does,

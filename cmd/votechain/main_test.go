@@ -19,12 +19,19 @@ import (
 // flag, refused before anything starts; up's own settings (the roll, the
 // window, the process counts, the template) were taken and failed only at
 // the end of a bring-up of minutes, --port-base and --redis exited 1.
-// Another command does not judge up's settings.
+// Another command does not judge up's settings. Words after the command,
+// and a flag of one command given to another, are refused, named: they
+// were ignored (down up stopped the system; --wipe status showed it).
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	clitest.UsageErrors(t, run, []string{"votechain", "--dir", dir}, []clitest.UsageCase{
 		{Args: nil, Want: "no command given"},
 		{Args: []string{"bogus"}, Want: `unknown command "bogus"`},
+		{Args: []string{"down", "up"}, Want: `down takes no arguments, but was given ["up"]`},
+		{Args: []string{"status", "extra"}, Want: `status takes no arguments, but was given ["extra"]`},
+		{Args: []string{"--wipe", "status"}, Want: "--wipe goes with down, not with status"},
+		{Args: []string{"clean", "--wipe"}, Want: "--wipe goes with down, not with clean"},
+		{Args: []string{"status", "--accept-unlogged"}, Want: "--accept-unlogged goes with finalise, not with status"},
 		{Args: []string{"--port-base", "-5", "status"}, Want: "--port-base: port base -5 out of range: choose 1025..65000"},
 		{Args: []string{"--redis", "clustered", "up"}, Want: `--redis: redis "clustered": want single or cluster`},
 		{Args: []string{"--voters", "0", "up"}, Want: "--voters is 0: a new election's roll needs at least 1 voter"},

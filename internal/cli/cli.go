@@ -211,6 +211,62 @@ func firstFlag(fs *flag.FlagSet) string {
 // ("" if none) and any arguments after it. Mistakes wrap ErrUsage; --help
 // gives flag.ErrHelp.
 func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, error) {
+	cmd, rest, err := parseCommandLine(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	return cmd, rest, ApplyEnv(fs, prefix)
+}
+
+// ParseCommand parses the command line of a command of commands (its
+// command words, none of which takes arguments) as Parse does, and refuses
+// as usage errors: no command word or one not among commands (printing
+// fs.Usage first), words after it, naming them, and a flag of one command
+// given on the command line to another, naming both. A flag's command is
+// the one its usage begins with, as "with down: delete all data" (a flag
+// that would be ignored is a mistake); the environment may set such a flag
+// for every command, and the others ignore it. It returns the command word.
+func ParseCommand(fs *flag.FlagSet, prefix string, args []string, commands ...string) (string, error) {
+	cmd, rest, err := parseCommandLine(fs, args)
+	switch {
+	case err != nil:
+		return "", err
+	case cmd == "":
+		fs.Usage()
+		return "", Usagef("no command given")
+	case !slices.Contains(commands, cmd):
+		fs.Usage()
+		return "", Usagef("unknown command %q", cmd)
+	case len(rest) > 0:
+		return "", Usagef("%s takes no arguments, but was given %q (flags may come before or after the command)", cmd, rest)
+	}
+	var misplaced []error
+	fs.Visit(func(f *flag.Flag) { // the command line's flags: ApplyEnv has not run
+		if own := flagCommand(f, commands); own != "" && own != cmd {
+			misplaced = append(misplaced, fmt.Errorf("--%s goes with %s, not with %s", f.Name, own, cmd))
+		}
+	})
+	if len(misplaced) > 0 {
+		return "", usageError{errors.Join(misplaced...)}
+	}
+	return cmd, ApplyEnv(fs, prefix)
+}
+
+// flagCommand is the command of commands flag f applies to alone, as its
+// usage says ("with down: ..."), or "" for a flag of every command.
+func flagCommand(f *flag.Flag, commands []string) string {
+	after, ok := strings.CutPrefix(f.Usage, "with ")
+	word, _, colon := strings.Cut(after, ":")
+	if !ok || !colon || !slices.Contains(commands, word) {
+		return ""
+	}
+	return word
+}
+
+// parseCommandLine parses args, flags then a command word then flags
+// ("down --wipe"), and returns the command word ("" if none) and the
+// arguments after it, without applying the environment.
+func parseCommandLine(fs *flag.FlagSet, args []string) (string, []string, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return "", nil, err
 	}
@@ -221,7 +277,7 @@ func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, er
 		}
 		rest = fs.Args()
 	}
-	return cmd, rest, ApplyEnv(fs, prefix)
+	return cmd, rest, nil
 }
 
 // ParseFlags parses args, which must hold flags only, and applies the

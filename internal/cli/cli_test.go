@@ -75,6 +75,53 @@ func TestCommandLineOnlyFlagRefusesItsVariable(t *testing.T) {
 	}
 }
 
+// TestParseCommand: the command word must be one of the commands and
+// stand alone (words after it were ignored), and a flag whose usage says
+// "with WORD:" goes with that command only when the command line gives it
+// (it was ignored by the others); the environment may set it for every
+// command, and flags still come before or after the word.
+func TestParseCommand(t *testing.T) {
+	t.Setenv("TOOL_JSON", "true") // set for every command: not a mistake
+	newFlags := func() (*flag.FlagSet, *bool) {
+		fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		wipe := fs.Bool("wipe", false, "with down: delete all data")
+		fs.Bool("json", false, "with status: print JSON")
+		fs.Bool("v", false, "with --json: indent (not a command)")
+		fs.String("dir", ".run", "run folder (bundles: another)")
+		return fs, wipe
+	}
+	commands := []string{"up", "down", "status"}
+	for _, c := range []struct {
+		args []string
+		cmd  string // the command word, when no error
+		want string // the usage error, or "" for none
+	}{
+		{[]string{"--dir", "x", "down", "--wipe", "-v"}, "down", ""},
+		{[]string{"--wipe", "down"}, "down", ""},
+		{[]string{"up"}, "up", ""}, // $TOOL_JSON applies to status alone, silently
+		{nil, "", "no command given"},
+		{[]string{"--wipe"}, "", "no command given"},
+		{[]string{"bogus"}, "", `unknown command "bogus"`},
+		{[]string{"up", "down"}, "", `up takes no arguments, but was given ["down"]`},
+		{[]string{"status", "extra", "--json"}, "", `status takes no arguments, but was given ["extra" "--json"]`},
+		{[]string{"--wipe", "status"}, "", "--wipe goes with down, not with status"},
+		{[]string{"up", "--json", "--wipe"}, "", "--json goes with status, not with up\n--wipe goes with down, not with up"},
+	} {
+		fs, wipe := newFlags()
+		cmd, err := ParseCommand(fs, "TOOL", c.args, commands...)
+		if c.want == "" {
+			if err != nil || cmd != c.cmd || !*wipe && cmd == "down" {
+				t.Errorf("%q: command %q, wipe %v, %v; want %s, wiping, no error", c.args, cmd, *wipe, err, c.cmd)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v; want a usage error containing %q", c.args, err, c.want)
+		}
+	}
+}
+
 func TestBadEnvironmentValueIsNamed(t *testing.T) {
 	t.Setenv("TOOL_PORT_BASE", "lots")
 	fs := flag.NewFlagSet("tool", flag.ContinueOnError)

@@ -176,7 +176,7 @@ func TestUsageNamesWhereSecretsComeFrom(t *testing.T) {
 // the profile that holds every identity.
 func TestDialNamesTheProfileThatLacksAnIdentity(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gateway.json")
-	p := network.Profile{Orgs: map[string]network.OrgProfile{"Observers": {MSPID: "ObserversMSP", Users: map[string]network.Identity{"Gateway": {}}}}}
+	p := network.Profile{Orgs: map[string]network.OrgProfile{"Observers": {MSPID: "ObserversMSP", Peer: network.Endpoint{Address: "127.0.0.1:27151"}, Users: map[string]network.Identity{"Gateway": {}}}}}
 	data, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)

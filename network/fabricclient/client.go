@@ -8,9 +8,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"maps"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -83,14 +81,11 @@ func Dial(profile network.Profile, org string, opts ...Option) (*Conn, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	op, err := profile.Org(org)
+	user, err := profile.User(org, o.user)
 	if err != nil {
 		return nil, err
 	}
-	user, ok := op.Users[o.user]
-	if !ok {
-		return nil, fmt.Errorf("user %q of %s %w (it holds %s)", o.user, org, network.ErrNotInProfile, strings.Join(slices.Sorted(maps.Keys(op.Users)), ", "))
-	}
+	op := profile.Orgs[org]
 	id, sign, err := loadIdentity(op.MSPID, user)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s identity: %w", org, o.user, err)
