@@ -17,6 +17,7 @@ import (
 
 	"github.com/votechain/votechain/chaincode"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/flagcheck"
 )
 
 const usage = `Usage: ballotcc
@@ -27,7 +28,7 @@ It takes no flags; the test network (make up, vcnet) starts one per
 organisation with its environment:
 
   CHAINCODE_ID              package id the peers know it by (label:sha256); required
-  CHAINCODE_SERVER_ADDRESS  listen address, e.g. 127.0.0.1:27300; required
+  CHAINCODE_SERVER_ADDRESS  listen address, host:port, e.g. 127.0.0.1:27300; required
 `
 
 func main() {
@@ -46,6 +47,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if ccid == "" || addr == "" {
 		return cli.Usagef("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both; ballotcc --help)")
 	}
+	if err := flagcheck.Addr("$CHAINCODE_SERVER_ADDRESS", addr); err != nil {
+		return err
+	}
 	link := new(chaincode.PeerLink)
 	cc, err := chaincode.NewChaincode(chaincode.NewBallotContract(), chaincode.NewProbeContract(link))
 	if err != nil {
@@ -54,7 +58,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	cc.Info.Title = "votechain"
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("$CHAINCODE_SERVER_ADDRESS: %w", err)
 	}
 	slog.Info("chaincode server listening", "address", addr, "ccid", ccid)
 	return chaincode.Serve(ctx, lis, ccid, cc, link, slog.Default())

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -24,5 +26,31 @@ func TestHelpAndArguments(t *testing.T) {
 	t.Setenv("CHAINCODE_ID", "")
 	if err := run(context.Background(), nil, &out); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "CHAINCODE_ID") {
 		t.Errorf("no environment: %v; want a usage error naming it", err)
+	}
+}
+
+// TestServerAddressChecked: a CHAINCODE_SERVER_ADDRESS without a port
+// number is a usage error naming the variable, told before the chaincode
+// is built or anything listens; one taken but not free to listen on is an
+// error (exit 1) naming it too.
+func TestServerAddressChecked(t *testing.T) {
+	t.Setenv("CHAINCODE_ID", "ballot:0123")
+	for addr, says := range map[string]string{
+		"localhost": `$CHAINCODE_SERVER_ADDRESS "localhost": want host:port`,
+		":99999":    `$CHAINCODE_SERVER_ADDRESS ":99999": port "99999": want a number from 0 to 65535`,
+	} {
+		t.Setenv("CHAINCODE_SERVER_ADDRESS", addr)
+		if err := run(context.Background(), nil, io.Discard); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), says) {
+			t.Errorf("CHAINCODE_SERVER_ADDRESS=%s: %v; want a usage error saying %s", addr, err, says)
+		}
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	t.Setenv("CHAINCODE_SERVER_ADDRESS", taken.Addr().String())
+	if err := run(context.Background(), nil, io.Discard); err == nil || errors.Is(err, cli.ErrUsage) || !strings.HasPrefix(err.Error(), "$CHAINCODE_SERVER_ADDRESS: listen tcp") {
+		t.Errorf("CHAINCODE_SERVER_ADDRESS=%s, taken: %v; want an error naming the variable", taken.Addr(), err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/votechain/votechain/batcher"
 	"github.com/votechain/votechain/internal/aofrewrite"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/flagcheck"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -52,18 +53,18 @@ func run(ctx context.Context) (err error) {
 	logFlags := cli.LogFlags(fs)
 	gcFlags := cli.GCFlags(fs, 100, "")
 	partitions := fs.String("partitions", "", "comma-separated partitions (states) whose lanes this batcher serves; default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists can leave lanes unserved (alert BatcherLaneUnleased); nothing checks that the lists match")
-	batchSize := fs.Int("batch-size", d.BatchSize, "most votes per batch (a lane's batch grows while its transactions are in flight)")
-	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight (0: a quarter of --batch-size)")
-	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight")
-	depth := fs.Int("depth", d.Depth, "batches in flight per lane (with --tick: the votes of this many full batches)")
-	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process")
-	shareVotes := fs.Int("share-votes", d.ShareVotes, "most votes in a transaction shared by several lanes' batches (0: two and a half times --batch-size, within the chaincode's limit; -1: lanes never share)")
+	batchSize := fs.Int("batch-size", d.BatchSize, fmt.Sprintf("most votes per batch, 1 to %d (the chaincode's limit); a lane's batch grows while its transactions are in flight", ballot.MaxBatchVotes))
+	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight, at most --batch-size (0: a quarter of --batch-size)")
+	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight (at least 1ms)")
+	depth := fs.Int("depth", d.Depth, "batches in flight per lane, at least 1 (with --tick: the votes of this many full batches)")
+	maxInflight := fs.Int("max-inflight", d.MaxInflight, "transactions in flight per process, at least 1")
+	shareVotes := fs.Int("share-votes", d.ShareVotes, fmt.Sprintf("most votes in a transaction shared by several lanes' batches, up to %d (0: two and a half times --batch-size, within the chaincode's limit; -1: lanes never share)", ballot.MaxBatchVotes))
 	tick := fs.Duration("tick", d.Tick, "when lanes share transactions: a lane's batch below --fill votes is cut on the clock's multiples of this, the same instants for every lane, and they go in one transaction (negative: cut when the lane's transactions commit)")
 	maxGap := fs.Duration("max-gap", d.MaxGap, "with --tick: above a quarter of --share-votes votes a tick, or while the ledger lags (--ledger-lag), lanes skip ticks so that their shared transaction grows towards --share-votes, but cut at least this often (negative: on every tick)")
 	behind := fs.Duration("behind", d.Behind, "with --max-gap: if positive, lanes skip ticks only while a shared transaction has been in flight this long (the ledger is behind); negative: whenever the rate allows")
 	ledgerLag := fs.Duration("ledger-lag", d.LedgerLag, "with --max-gap: while a shared transaction has been in flight this long (the ledger lags), lanes skip ticks at any rate, not only above a quarter of --share-votes votes a tick (negative: never)")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live, at least 100ms (renewed every quarter of it); a dead batcher's lanes move after it")
-	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit (lost ones are found sooner from the blocks)")
+	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit, at least 1ms (lost ones are found sooner from the blocks)")
 	drainTimeout := fs.Duration("drain-timeout", d.DrainTimeout, "on SIGTERM or SIGINT, how long transactions in flight may take to commit before their batches are left in the journal for the lanes' next owner and the batcher exits (at least 100ms; keep it under the supervisor's kill grace, 20s for make down)")
 	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
@@ -73,11 +74,21 @@ func run(ctx context.Context) (err error) {
 	if err := cli.ParseFlags(fs, "BATCHER", os.Args[1:]); err != nil {
 		return err
 	}
-	if err := cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl", "drain-timeout"); err != nil {
-		return err
-	}
-	if err := gcFlags.Check(); err != nil {
-		return err
+	_, redisErr := redisFlags.Endpoint()
+	if err := errors.Join(
+		cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl", "drain-timeout"),
+		cli.DurationsAtLeast(fs, time.Millisecond, "max-wait", "commit-timeout"),
+		gcFlags.Check(),
+		flagcheck.Org(ledgerFlags),
+		redisErr,
+		flagcheck.Addrs(fs, "metrics"),
+		flagcheck.IntsIn(fs, 1, ballot.MaxBatchVotes, "batch-size"),
+		flagcheck.IntsIn(fs, 0, max(*batchSize, 0), "fill"),
+		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "depth", "max-inflight"),
+		flagcheck.IntsIn(fs, -1, ballot.MaxBatchVotes, "share-votes"),
+		flagcheck.IntsIn(fs, -1, flagcheck.Unbounded, "redis-replicas"),
+	); err != nil {
+		return err // every value that can be told wrong before connecting, at once
 	}
 
 	log, err := logFlags.Logger(os.Stderr)
@@ -149,7 +160,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	defer srv.Shutdown(context.Background())
-	endpoint, _ := redisFlags.Endpoint() // parsed by Connect above
+	endpoint, _ := redisFlags.Endpoint() // checked with the flags
 	if err := aofFlags.Start(ctx, endpoint, log, reg); err != nil {
 		return cli.Usagef("%v", err)
 	}

@@ -65,3 +65,43 @@ func TestGCFlagsAreChecked(t *testing.T) {
 		t.Errorf("--memory-limit-mib -1: %v; want a usage error naming it", err)
 	}
 }
+
+// TestValuesCheckedBeforeConnecting: a value out of its flag's range is a
+// usage error naming the flag and the range, told before the batcher reads
+// its connection profile, not replaced by the default or found once Redis
+// is dialled: sizes and counts of 0 or below, a batch over the chaincode's
+// limit, a --fill above --batch-size, an organisation not of the
+// consortium, an address without a port number. Good values of the same
+// flags get as far as the profile (none in this test).
+func TestValuesCheckedBeforeConnecting(t *testing.T) {
+	defer func(args []string) { os.Args = args }(os.Args)
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--batch-size", "0"}, "--batch-size is 0: want 1 to 10000"},
+		{[]string{"--batch-size", "-5"}, "--batch-size is -5: want 1 to 10000"},
+		{[]string{"--batch-size", "10001"}, "--batch-size is 10001: want 1 to 10000"},
+		{[]string{"--batch-size", "100", "--fill", "101"}, "--fill is 101: want 0 to 100"},
+		{[]string{"--fill", "-1"}, "--fill is -1: want 0 to 1000"},
+		{[]string{"--depth", "0"}, "--depth is 0: want at least 1"},
+		{[]string{"--max-inflight", "0"}, "--max-inflight is 0: want at least 1"},
+		{[]string{"--share-votes", "-2"}, "--share-votes is -2: want -1 to 10000"},
+		{[]string{"--redis-replicas", "-2"}, "--redis-replicas is -2: want at least -1"},
+		{[]string{"--max-wait", "0s"}, "--max-wait is 0s: it must be at least 1ms"},
+		{[]string{"--commit-timeout", "-1s"}, "--commit-timeout is -1s: it must be at least 1ms"},
+		{[]string{"--org", "Nobody"}, `--org "Nobody" is not an organisation of the consortium: want Commission or Observers`},
+		{[]string{"--redis-addr", "127.0.0.1:99999"}, `--redis-addr: redis address "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
+		{[]string{"--metrics", "localhost"}, `--metrics "localhost": want host:port`},
+	} {
+		os.Args = append([]string{"batcher", "--profile", "no-such-profile.json"}, c.args...)
+		if err := run(context.Background()); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%q: %v; want a usage error saying %s", c.args, err, c.says)
+		}
+	}
+	os.Args = []string{"batcher", "--profile", "no-such-profile.json", "--batch-size", "10000", "--fill", "10000", "--share-votes", "-1",
+		"--depth", "1", "--max-inflight", "1", "--redis-replicas", "-1", "--org", "Observers", "--metrics", "[::1]:0", "--log-level", "error"}
+	if err := run(context.Background()); err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "no-such-profile.json") {
+		t.Errorf("%q: %v; want no usage error, the batcher stopped by the missing profile", os.Args[1:], err)
+	}
+}

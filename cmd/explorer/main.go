@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/votechain/votechain/explorer"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/flagcheck"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricblock"
 )
@@ -128,10 +130,25 @@ Usage:
 	if o.pageSize < 1 || o.pageSize > 1000 {
 		return nil, cli.Usagef("--page-size %d: want 1..1000", o.pageSize)
 	}
-	if err := o.gc.Check(); err != nil {
+	if err := errors.Join(o.gc.Check(), flagcheck.Addrs(fs, "listen", "pprof"), flagcheck.Org(o.ledger), o.checkURLs()); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// checkURLs refuses, as usage errors naming the flag, a --gateway or a
+// --prometheus (each empty: none) that is not a base URL with an http or
+// https scheme and a host, as cli.CheckGatewayURL checks one.
+func (o *options) checkURLs() error {
+	var errs []error
+	if o.gateway != "" {
+		errs = append(errs, cli.CheckGatewayURL("--gateway", o.gateway))
+	}
+	if o.prometheus != "" && cli.CheckGatewayURL("--prometheus", o.prometheus) != nil {
+		prometheus := fmt.Sprintf("127.0.0.1:%d", network.Ports{Base: network.DefaultPortBase}.Prometheus())
+		errs = append(errs, cli.Usagef("--prometheus %q is not a URL: give Prometheus's base URL with its scheme, such as http://%s", o.prometheus, prometheus))
+	}
+	return errors.Join(errs...)
 }
 
 func main() { cli.Main("explorer", run) }
@@ -195,7 +212,7 @@ func run(ctx context.Context) (err error) {
 	}
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		return err
+		return fmt.Errorf("--listen: %w", err)
 	}
 	log.Info("explorer serving", "url", "http://"+l.Addr().String(), "db", o.db, "org", o.ledger.Org, gc)
 	return e.Serve(ctx, l)

@@ -98,3 +98,30 @@ func TestGCFlags(t *testing.T) {
 		t.Errorf("--gc-percent -1 --memory-limit-mib 2048: %v", err)
 	}
 }
+
+// TestAddressesURLsAndOrgChecked: before the explorer opens its index or
+// dials the ledger, an address without a port number, a --gateway or
+// --prometheus that is not an http(s) base URL and an organisation not of
+// the consortium are usage errors naming the flag; good values parse.
+func TestAddressesURLsAndOrgChecked(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--listen", "localhost"}, `--listen "localhost": want host:port`},
+		{[]string{"--listen", ":99999"}, `--listen ":99999": port "99999": want a number from 0 to 65535`},
+		{[]string{"--pprof", "localhost"}, `--pprof "localhost": want host:port`},
+		{[]string{"--gateway", "notaurl"}, `--gateway "notaurl" is not a URL: give the gateway's base URL with its scheme`},
+		{[]string{"--gateway", "127.0.0.1:27380"}, `--gateway "127.0.0.1:27380" is not a URL`},
+		{[]string{"--prometheus", "notaurl"}, `--prometheus "notaurl" is not a URL: give Prometheus's base URL with its scheme, such as http://127.0.0.1:27395`},
+		{[]string{"--org", "Nobody"}, `--org "Nobody" is not an organisation of the consortium: want Commission or Observers`},
+	} {
+		if _, err := parseFlags(c.args, io.Discard); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%q: %v; want a usage error saying %s", c.args, err, c.says)
+		}
+	}
+	good := []string{"--listen", ":0", "--pprof", "127.0.0.1:6060", "--gateway", "http://127.0.0.1:27380", "--prometheus", "https://prometheus.example.org/prom", "--org", "Commission"}
+	if o, err := parseFlags(good, io.Discard); err != nil || o.gateway != "http://127.0.0.1:27380" || o.prometheus != "https://prometheus.example.org/prom" {
+		t.Errorf("%q: %+v, %v; want them taken", good, o, err)
+	}
+}

@@ -13,9 +13,11 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -36,6 +38,7 @@ import (
 	"github.com/votechain/votechain/gateway/results"
 	"github.com/votechain/votechain/gateway/voterweb"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/flagcheck"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 )
@@ -72,6 +75,7 @@ type options struct {
 	dedup           dedup.Config
 	intakeLog       bool
 	logKeyFile      string
+	logKey          ed25519.PrivateKey // --log-key's, read by loadFiles
 	logInterval     time.Duration
 }
 
@@ -92,26 +96,26 @@ func parseFlags(args []string) (*options, error) {
 	o.ledger = cli.LedgerFlags(fs, network.Gateway)
 	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.resultsFile, "results-checkpoint", ".run/gateway/results.json", "where the results cache persists its results and event checkpoint")
-	fs.IntVar(&o.receiptBatches, "receipt-cache", 256, "batches whose Merkle trees are kept for receipts")
+	fs.IntVar(&o.receiptBatches, "receipt-cache", 256, "batches whose Merkle trees are kept for receipts, at least 1")
 	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger (in the background from half that age: votes wait for the ledger only for a record --election-max-age old)")
 	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM")
-	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; empty: the peer address is the client")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8) whose X-Forwarded-For is believed; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted")
 	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded; -1: no limit")
 	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers, the API's and the voter page's (no election record yet), in whole seconds rounded up")
 	fs.Float64Var(&o.http.ClientRate, "client-rate", 0, "requests per second per client address; 0: no limit")
-	fs.IntVar(&o.http.ClientBurst, "client-burst", 20, "burst per client address")
+	fs.IntVar(&o.http.ClientBurst, "client-burst", 20, "burst per client address, at least 1")
 	fs.Float64Var(&o.http.GlobalRate, "global-rate", 0, "requests per second over all clients; 0: no limit")
-	fs.IntVar(&o.http.GlobalBurst, "global-burst", 1000, "global burst")
+	fs.IntVar(&o.http.GlobalBurst, "global-burst", 1000, "global burst, at least 1")
 	fs.DurationVar(&o.http.DepthInterval, "depth-interval", hd.DepthInterval, "how often queue depths are polled")
 	fs.DurationVar(&o.http.BloomInterval, "bloom-interval", hd.BloomInterval, "how often Bloom filter fill is counted")
 	fs.DurationVar(&o.http.LedgerProbeInterval, "ledger-probe-interval", hd.LedgerProbeInterval, "how often the ledger is probed in the background (an uncached read of the election record): /readyz's body, the ledger_probe_* metrics and a log line on each change report it; readiness does not depend on it")
 	fs.DurationVar(&o.http.LedgerProbeTimeout, "ledger-probe-timeout", hd.LedgerProbeTimeout, "longest a ledger probe waits for its answer before the ledger counts as unreachable")
 	fs.Uint64Var(&o.dedup.ExpectedVoters, "bloom-expected-voters", dd.ExpectedVoters, "voters per state that a state's Bloom filter (at --bloom-fp-rate) and its roll's shards in Redis (about 128 voters a shard) are sized for when no roll load sized them first; the first gateway to need a state stores both sizes, fixed from then on, and every gateway uses the stored ones")
 	fs.Float64Var(&o.dedup.FalsePositiveRate, "bloom-fp-rate", dd.FalsePositiveRate, "Bloom false-positive rate target when the roll loader did not size it")
-	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call")
-	fs.IntVar(&o.dedup.Workers, "workers", dd.Workers, "concurrent Redis script calls (per state on a Redis Cluster; for all states on a single server, where one call carries the votes of several states)")
+	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call, at least 1")
+	fs.IntVar(&o.dedup.Workers, "workers", dd.Workers, "concurrent Redis script calls, at least 1 (per state on a Redis Cluster; for all states on a single server, where one call carries the votes of several states)")
 	fs.DurationVar(&o.dedup.Linger, "linger", dd.Linger, "longest a Redis script call waits for more votes under load (only while votes arrive faster than that; never at idle); negative: never")
 	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call")
 	fs.IntVar(&o.replicas, "redis-replicas", -1, "replicas that must acknowledge a vote (WAIT) before its 202; -1: 1 on a Redis Cluster, 0 on a single server")
@@ -122,19 +126,10 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.logInterval, "log-interval", time.Second, "how often tree heads of the logs that grew are signed, published and anchored")
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {
-		err = o.gc.Check()
+		err = checkFlags(fs, o)
 	}
 	if err == nil {
-		err = cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval")
-	}
-	if err == nil {
-		err = cli.DurationsAtLeast(fs, minPagePoll, "page-poll-interval")
-	}
-	if err == nil && o.page.PollInterval > maxPagePoll {
-		err = cli.Usagef("--page-poll-interval is %s: it must be at most %s", o.page.PollInterval, maxPagePoll)
-	}
-	if err == nil && o.page.ExplorerURL != "" {
-		err = cli.CheckExplorerURL("--explorer-url", o.page.ExplorerURL)
+		o.http.TrustedProxies, err = parseTrustedProxies(o.trustedProxies)
 	}
 	if err == nil {
 		o.log, err = logFlags.Logger(os.Stderr)
@@ -145,10 +140,54 @@ func parseFlags(args []string) (*options, error) {
 	o.dedup.NoLog = !o.intakeLog
 	o.page.RetryAfter = o.http.RetryAfter
 	o.http.MetricsElsewhere = o.metricsListen != ""
-	if o.trustedProxies != "" {
-		o.http.TrustedProxies = strings.Split(o.trustedProxies, ",")
-	}
 	return o, nil
+}
+
+// checkFlags refuses, as usage errors naming the flags, every value of fs
+// (the gateway's flags, parsed into o) that can be told wrong without Redis
+// or the ledger: addresses, the organisation, ranges of numbers and
+// durations, the explorer's URL. All are reported at once.
+func checkFlags(fs *flag.FlagSet, o *options) error {
+	_, redisErr := o.redis.Endpoint()
+	var pollErr, explorerErr error
+	if o.page.PollInterval > maxPagePoll {
+		pollErr = cli.Usagef("--page-poll-interval is %s: it must be at most %s", o.page.PollInterval, maxPagePoll)
+	}
+	if o.page.ExplorerURL != "" {
+		explorerErr = cli.CheckExplorerURL("--explorer-url", o.page.ExplorerURL)
+	}
+	return errors.Join(
+		o.gc.Check(),
+		cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval"),
+		cli.DurationsAtLeast(fs, minPagePoll, "page-poll-interval"),
+		pollErr,
+		explorerErr,
+		flagcheck.Addrs(fs, "listen", "metrics-listen", "pprof"),
+		redisErr,
+		flagcheck.Org(o.ledger),
+		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "workers", "max-batch", "receipt-cache", "client-burst", "global-burst"),
+		flagcheck.IntsIn(fs, 0, flagcheck.Unbounded, "procs"),
+		flagcheck.IntsIn(fs, -1, flagcheck.Unbounded, "redis-replicas"),
+	)
+}
+
+// parseTrustedProxies splits --trusted-proxies, refusing as a usage error
+// naming the flag an entry that is neither an IP address nor a CIDR (what
+// gin's SetTrustedProxies takes). Space around an entry is dropped; empty:
+// none.
+func parseTrustedProxies(value string) ([]string, error) {
+	if value == "" {
+		return nil, nil
+	}
+	var proxies []string
+	for _, p := range strings.Split(value, ",") {
+		p = strings.TrimSpace(p)
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return nil, cli.Usagef("--trusted-proxies %q: %q is neither an IP address nor a CIDR (such as 127.0.0.1 or 10.0.0.0/8)", value, p)
+		}
+		proxies = append(proxies, p)
+	}
+	return proxies, nil
 }
 
 func main() {
@@ -182,7 +221,10 @@ func dialFabric(o *options) (ledger, func() error, error) {
 // run wires the gateway from its flags (args) and serves until ctx ends,
 // then shuts down gracefully: no new connections, requests in flight
 // finish, then the background loops stop (the intake log signs and anchors
-// a last time), all within --shutdown-timeout.
+// a last time), all within --shutdown-timeout. What it can check without
+// Redis and the ledger, the flags (parseFlags) and the files they name
+// (loadFiles), it checks before it connects to either and waits, for as
+// long as it takes, for the election record on the ledger.
 func run(ctx context.Context, args []string, dial dialer) (err error) {
 	o, err := parseFlags(args)
 	if err != nil {
@@ -192,6 +234,9 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	defer cli.LogFailure(log, &err)
 	secret, err := cli.LoadSecret(*o.secretFile)
 	if err != nil {
+		return err
+	}
+	if err := o.loadFiles(); err != nil {
 		return err
 	}
 	if o.procs > 0 {
@@ -255,7 +300,7 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve on --listen %s: %w", o.listen, err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "grace", o.shutdownTimeout.String())
@@ -277,6 +322,26 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	return nil
 }
 
+// loadFiles reads and checks what the options name on disk, before the
+// gateway waits for Redis and the ledger: the intake log's signing key
+// (--log-key, unless the log is off or signs nothing) into o.logKey, and the
+// results checkpoint's folder, which must take files (--results-checkpoint).
+// Its errors (exit 1) name the flag.
+func (o *options) loadFiles() error {
+	if err := results.CheckPath(o.resultsFile); err != nil {
+		return fmt.Errorf("--results-checkpoint %s: %w", o.resultsFile, err)
+	}
+	if !o.intakeLog || o.logKeyFile == "" {
+		return nil
+	}
+	key, err := intakelog.LoadKey(o.logKeyFile)
+	if err != nil {
+		return fmt.Errorf("--log-key %s: %w (make up creates it; or set --log-key to another key, or --intake-log=false)", o.logKeyFile, err)
+	}
+	o.logKey = key
+	return nil
+}
+
 // gateway is the wired gateway: its API server, the registry its /metrics
 // serves, the intake (closed last) and its background loops, which all
 // end with the context wire was given (the intake log's after a closing
@@ -290,7 +355,8 @@ type gateway struct {
 
 // wire builds the gateway's parts over Redis and the ledger for election e
 // and starts their background loops (the results cache, the intake log,
-// the API's pollers and ledger probe) on ctx. The caller closes g.intake
+// the API's pollers and ledger probe) on ctx; the intake log signs with
+// o.logKey (loadFiles; nil: it signs nothing). The caller closes g.intake
 // once the loops have stopped.
 func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalClient, l ledger, elections *election.Cache, e *ballot.Election) (*gateway, error) {
 	log := o.log
@@ -313,14 +379,7 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
 	var ilog httpapi.IntakeLog
 	if o.intakeLog {
-		var key ed25519.PrivateKey
-		if o.logKeyFile != "" {
-			var err error
-			if key, err = intakelog.LoadKey(o.logKeyFile); err != nil {
-				return nil, fmt.Errorf("%w (make up creates it; or set --log-key to another key, or --intake-log=false)", err)
-			}
-		}
-		il := intakelog.New(rdb, l, intakelog.Config{Key: key, Interval: o.logInterval, Registry: g.reg}, log)
+		il := intakelog.New(rdb, l, intakelog.Config{Key: o.logKey, Interval: o.logInterval, Registry: g.reg}, log)
 		g.loops.Go(func() { il.Run(ctx, elections) })
 		ilog, o.dedup.Logged = il, il.Observe
 	}

@@ -345,6 +345,22 @@ func (noElection) Election(context.Context) (*ballot.Election, error) {
 // (SIGTERM ends its context) while it waits for the election record exits
 // 0: a supervisor must not count that stop as a failure.
 func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	dial := func(*options) (ledger, func() error, error) {
+		cancel() // the signal comes while the gateway waits
+		return noElection{}, func() error { return nil }, nil
+	}
+	if err := run(ctx, runArgs(t), dial); err != nil {
+		t.Errorf("stopped while waiting for the election record: %v; want no error", err)
+	}
+}
+
+// runArgs are arguments run starts with up to dialling the ledger: an
+// election secret and a Redis password in files of their own, no log key,
+// a results checkpoint in a temporary folder, errors alone logged; then
+// args, which win.
+func runArgs(t *testing.T, args ...string) []string {
+	t.Helper()
 	dir := t.TempDir()
 	secret, password := filepath.Join(dir, "secret"), filepath.Join(dir, "password")
 	for _, f := range []string{secret, password} {
@@ -352,14 +368,66 @@ func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	dial := func(*options) (ledger, func() error, error) {
-		cancel() // the signal comes while the gateway waits
-		return noElection{}, func() error { return nil }, nil
+	return append([]string{"--secret-file", secret, "--redis-password-file", password, "--log-key=",
+		"--results-checkpoint", filepath.Join(dir, "results.json"), "--log-level", "error"}, args...)
+}
+
+// errNoLedger is the dialler's of TestCheckedBeforeTheLedger.
+var errNoLedger = errors.New("no ledger in this test")
+
+// TestCheckedBeforeTheLedger: what the gateway can tell wrong without Redis
+// and the ledger it refuses before it dials the ledger, whose election
+// record it would then wait for as long as it takes: a flag's value as a
+// usage error (exit 2), a file as an error (exit 1), each naming its flag.
+// Good values of the same flags get as far as the ledger.
+func TestCheckedBeforeTheLedger(t *testing.T) {
+	dir := t.TempDir()
+	notAFolder, badKey := filepath.Join(dir, "file"), filepath.Join(dir, "bad.key")
+	for _, f := range []string{notAFolder, badKey} {
+		if err := os.WriteFile(f, []byte("not hex"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	err := run(ctx, []string{"--secret-file", secret, "--redis-password-file", password, "--log-level", "error"}, dial)
-	if err != nil {
-		t.Errorf("stopped while waiting for the election record: %v; want no error", err)
+	for _, c := range []struct {
+		args  []string
+		usage bool
+		says  string
+	}{
+		{[]string{"--listen", "127.0.0.1:99999"}, true, `--listen "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
+		{[]string{"--listen", "localhost"}, true, `--listen "localhost": want host:port`},
+		{[]string{"--metrics-listen", ":70000"}, true, `--metrics-listen ":70000": port "70000"`},
+		{[]string{"--pprof", "localhost"}, true, `--pprof "localhost": want host:port`},
+		{[]string{"--trusted-proxies", "not/a/cidr"}, true, `--trusted-proxies "not/a/cidr": "not/a/cidr" is neither an IP address nor a CIDR`},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,"}, true, `--trusted-proxies "10.0.0.0/8,": "" is neither`},
+		{[]string{"--redis-addr", "127.0.0.1:99999"}, true, `--redis-addr: redis address "127.0.0.1:99999": port "99999"`},
+		{[]string{"--org", "Nobody"}, true, `--org "Nobody" is not an organisation of the consortium: want Commission or Observers`},
+		{[]string{"--workers", "0"}, true, "--workers is 0: want at least 1"},
+		{[]string{"--workers", "-3"}, true, "--workers is -3: want at least 1"},
+		{[]string{"--max-batch", "0"}, true, "--max-batch is 0: want at least 1"},
+		{[]string{"--receipt-cache", "-1"}, true, "--receipt-cache is -1: want at least 1"},
+		{[]string{"--global-burst", "0"}, true, "--global-burst is 0: want at least 1"},
+		{[]string{"--procs", "-3"}, true, "--procs is -3: want at least 0"},
+		{[]string{"--redis-replicas", "-2"}, true, "--redis-replicas is -2: want at least -1"},
+		{[]string{"--log-key", filepath.Join(dir, "nonexist")}, false, "--log-key " + filepath.Join(dir, "nonexist") + ": log key: stat"},
+		{[]string{"--log-key", badKey}, false, "--log-key " + badKey + ": log key " + badKey + ": want 64 hex characters"},
+		{[]string{"--results-checkpoint", filepath.Join(notAFolder, "x.json")}, false, "--results-checkpoint " + filepath.Join(notAFolder, "x.json") + ": mkdir " + notAFolder + ": not a directory"},
+	} {
+		dialled := false
+		err := run(context.Background(), runArgs(t, c.args...), func(*options) (ledger, func() error, error) {
+			dialled = true
+			return nil, nil, errNoLedger
+		})
+		if dialled || err == nil || errors.Is(err, cli.ErrUsage) != c.usage || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%q: dialled the ledger: %t, %v; want an error (a usage error: %t) saying %s, the ledger not dialled", c.args, dialled, err, c.usage, c.says)
+		}
+	}
+	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1", "--org", "Observers",
+		"--workers", "1", "--procs", "0", "--redis-replicas", "-1", "--redis-addr", "127.0.0.1:6379,127.0.0.1:6380"}
+	if err := run(context.Background(), runArgs(t, good...), func(*options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
+		t.Errorf("%q: %v; want the gateway to get as far as the ledger", good, err)
+	}
+	if o, err := parseFlags(good); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1", "::1"}) {
+		t.Errorf("%q: %v; want the trusted proxies 10.0.0.0/8, 127.0.0.1 and ::1", good, err)
 	}
 }
 

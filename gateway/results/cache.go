@@ -132,6 +132,26 @@ func New(ledger Ledger, path string, states []string, contests []ballot.Contest,
 	return &Cache{ledger: ledger, path: path, states: states, contests: contests, log: log}
 }
 
+// CheckPath reports whether a checkpoint can be kept at path, before a
+// cache of New's writes one: its folder is created if missing and must take
+// a new file (one is made and removed at once), and path, if it exists,
+// must not be a folder. It does not read the checkpoint.
+func CheckPath(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a folder: give the checkpoint file's path", path)
+	}
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // Ready reports whether the cache has results to serve.
 func (c *Cache) Ready() bool { return c.snap.Load() != nil }
 

@@ -395,3 +395,27 @@ func TestZeroResponseWritesWithoutPanicking(t *testing.T) {
 		t.Fatalf("zero Response: %d %v", rec.Code, rec.Header())
 	}
 }
+
+// TestCheckPath: a checkpoint path whose folder exists or can be made
+// passes, the folder made and left with nothing else in it; a path under a
+// file, or naming a folder, is refused.
+func TestCheckPath(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "new", "results.json")
+	if err := CheckPath(path); err != nil {
+		t.Fatalf("CheckPath(%s): %v", path, err)
+	}
+	if entries, err := os.ReadDir(filepath.Dir(path)); err != nil || len(entries) != 0 {
+		t.Errorf("after CheckPath the folder holds %v (%v); want it made and empty", entries, err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPath(filepath.Join(file, "results.json")); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("a checkpoint under a file: %v; want not a directory", err)
+	}
+	if err := CheckPath(dir); err == nil || !strings.Contains(err.Error(), "is a folder") {
+		t.Errorf("a checkpoint path naming a folder: %v; want it refused", err)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/internal/netaddr"
 )
 
 // Endpoint is where the system's Redis is: one server, or the seed
@@ -20,9 +22,10 @@ type Endpoint struct {
 	Cluster bool
 }
 
-// ParseEndpoint reads a comma-separated address list. Several addresses, or
-// cluster set, mean a Redis Cluster (any one node is enough as a seed: the
-// client learns the others from it).
+// ParseEndpoint reads a comma-separated address list, each host:port with a
+// port number (netaddr.Check). Several addresses, or cluster set, mean a
+// Redis Cluster (any one node is enough as a seed: the client learns the
+// others from it).
 func ParseEndpoint(list string, cluster bool) (Endpoint, error) {
 	var addrs []string
 	for _, a := range strings.Split(list, ",") {
@@ -30,8 +33,8 @@ func ParseEndpoint(list string, cluster bool) (Endpoint, error) {
 		if a == "" {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return Endpoint{}, fmt.Errorf("redis address %q: want host:port (%v)", a, err)
+		if err := netaddr.Check(a); err != nil {
+			return Endpoint{}, fmt.Errorf("redis address %q: %v", a, err)
 		}
 		addrs = append(addrs, a)
 	}

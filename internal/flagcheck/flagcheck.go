@@ -1,0 +1,85 @@
+// Package flagcheck holds the checks of flag values that the services
+// (gateway, batcher, explorer, ballotcc) make before they connect to
+// anything: addresses, the organisation, integer ranges. Each refusal is a
+// usage error (cli.ErrUsage: exit 2) naming the flag and what it takes, so
+// that a mistake is told at once rather than once Redis or the ledger
+// answers, or never when the value was silently replaced by a default.
+package flagcheck
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/netaddr"
+	"github.com/votechain/votechain/network"
+)
+
+// Addr refuses, as a usage error naming name (a flag, "--listen", or a
+// variable, "$CHAINCODE_SERVER_ADDRESS"), a value that is not host:port
+// with a port number (netaddr.Check).
+func Addr(name, value string) error {
+	if err := netaddr.Check(value); err != nil {
+		return cli.Usagef("%s %q: %v", name, value, err)
+	}
+	return nil
+}
+
+// Addrs is Addr for each of the named string flags of fs that is set to a
+// value: empty is a flag's "off" (no profiling, no separate metrics
+// listener) and passes. A name fs does not define is a programming error
+// and panics.
+func Addrs(fs *flag.FlagSet, names ...string) error {
+	for _, name := range names {
+		if v := lookup(fs, name).String(); v != "" {
+			if err := Addr("--"+name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Unbounded, as IntsIn's most, sets no upper bound.
+const Unbounded = math.MaxInt
+
+// IntsIn refuses, as a usage error naming the flag and the range, a value
+// of any of the named int flags of fs below least or above most
+// (Unbounded: none). A name fs does not define, or one that is not an int
+// flag, is a programming error and panics.
+func IntsIn(fs *flag.FlagSet, least, most int, names ...string) error {
+	for _, name := range names {
+		v := lookup(fs, name).(flag.Getter).Get().(int)
+		switch {
+		case v >= least && v <= most:
+		case most == Unbounded:
+			return cli.Usagef("--%s is %d: want at least %d", name, v, least)
+		default:
+			return cli.Usagef("--%s is %d: want %d to %d", name, v, least, most)
+		}
+	}
+	return nil
+}
+
+// Org refuses, as a usage error naming --org and the consortium's
+// organisations (network.PeerOrgs), an --org that is none of them.
+func Org(l *cli.Ledger) error {
+	var names []string
+	for _, o := range network.PeerOrgs {
+		if o.Name == l.Org {
+			return nil
+		}
+		names = append(names, o.Name)
+	}
+	return cli.Usagef("--org %q is not an organisation of the consortium: want %s", l.Org, strings.Join(names, " or "))
+}
+
+func lookup(fs *flag.FlagSet, name string) flag.Value {
+	f := fs.Lookup(name)
+	if f == nil {
+		panic(fmt.Sprintf("flagcheck: no flag --%s", name))
+	}
+	return f.Value
+}

@@ -1,0 +1,66 @@
+package flagcheck
+
+import (
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/network"
+)
+
+// TestOrg: each organisation of the consortium passes; another name, or
+// one in the wrong case, is a usage error listing them.
+func TestOrg(t *testing.T) {
+	for _, o := range network.PeerOrgs {
+		if err := Org(&cli.Ledger{Org: o.Name}); err != nil {
+			t.Errorf("--org %s: %v", o.Name, err)
+		}
+	}
+	for _, name := range []string{"Nobody", "commission", ""} {
+		if err := Org(&cli.Ledger{Org: name}); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "want Commission or Observers") {
+			t.Errorf("--org %q: %v; want a usage error listing the organisations", name, err)
+		}
+	}
+}
+
+// TestAddrs: an empty address flag is off and passes, a host:port with a
+// port number passes, anything else is a usage error naming the flag.
+func TestAddrs(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.String("listen", "127.0.0.1:80", "")
+	fs.String("pprof", "", "")
+	if err := Addrs(fs, "listen", "pprof"); err != nil {
+		t.Errorf("good and empty: %v", err)
+	}
+	fs.Set("pprof", "localhost")
+	if err := Addrs(fs, "listen", "pprof"); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), `--pprof "localhost": want host:port`) {
+		t.Errorf("--pprof localhost: %v; want a usage error naming it", err)
+	}
+}
+
+// TestIntsIn: values within the bounds pass; one outside is a usage error
+// naming the flag, its value and the range (a lower bound alone when there
+// is no upper one).
+func TestIntsIn(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	size, workers := fs.Int("size", 1, ""), fs.Int("workers", 4, "")
+	if err := errors.Join(IntsIn(fs, 1, 10, "size"), IntsIn(fs, 1, Unbounded, "workers")); err != nil {
+		t.Errorf("in range: %v", err)
+	}
+	for _, c := range []struct {
+		size, workers int
+		says          string
+	}{
+		{0, 4, "--size is 0: want 1 to 10"},
+		{11, 4, "--size is 11: want 1 to 10"},
+		{10, 0, "--workers is 0: want at least 1"},
+	} {
+		*size, *workers = c.size, c.workers
+		err := errors.Join(IntsIn(fs, 1, 10, "size"), IntsIn(fs, 1, Unbounded, "workers"))
+		if !errors.Is(err, cli.ErrUsage) || err.Error() != c.says {
+			t.Errorf("--size %d --workers %d: %v; want a usage error saying %s", c.size, c.workers, err, c.says)
+		}
+	}
+}
