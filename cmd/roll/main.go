@@ -143,6 +143,9 @@ func gen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+	if target, err := filepath.EvalSymlinks(*out); err == nil {
+		*out = target // a symbolic link is written through, not replaced
+	}
 	if err := writeWhole(*out, generate); err != nil {
 		return fmt.Errorf("gen: %w; nothing was written to %s", err, *out)
 	}

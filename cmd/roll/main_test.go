@@ -66,6 +66,28 @@ func TestGenWritesToAPipe(t *testing.T) {
 	}
 }
 
+// TestGenWritesThroughASymlink: -o naming a symbolic link writes the roll
+// into the file it names, and leaves the link a link.
+func TestGenWritesThroughASymlink(t *testing.T) {
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "voters.csv"), filepath.Join(dir, "current.csv")
+	if err := os.WriteFile(target, []byte("an earlier roll\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"gen", "-n", "10", "-o", link}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("after gen -o %s: %v, %v; want the link kept", link, st, err)
+	}
+	if data, err := os.ReadFile(target); err != nil || strings.Count(string(data), "\n") != 11 {
+		t.Errorf("%s holds %.60q, %v; want the new roll, header + 10", target, data, err)
+	}
+}
+
 // TestGenRefusesWhatLoadWould: a roll gen would write and load refuse (no
 // voters, a state that is not a state code) is refused with the fix.
 func TestGenRefusesWhatLoadWould(t *testing.T) {

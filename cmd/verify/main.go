@@ -110,7 +110,7 @@ func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
-	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt), --log (the logs' entries) and, when given, --acceptance (consistency proofs of the receipts' heads)")
+	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt), --log (the logs' entries) and, when given on the command line, --acceptance (consistency proofs of the receipts' heads)")
 	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries or consistency proof (--log, --acceptance)")
 	quiet := fs.Bool("q", false, "receipt checks (files or --vote-id) leave out their PASS lines; FAIL and PENDING lines and the summary are still printed. --acceptance and --log print every line whatever -q")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
@@ -134,7 +134,7 @@ func run() int {
 	if err == nil {
 		err = errors.Join(checkModeFlags(given, m), cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout"))
 	}
-	checkForks := m == modeAcceptance && cli.IsSet(fs, "gateway")
+	checkForks := m == modeAcceptance && given["gateway"] // on the command line: $VERIFY_GATEWAY serves --vote-id and --log
 	if err == nil {
 		err = checkGatewayFlags(*voteID, *gatewayURL, m == modeVoteID || m == modeLog || checkForks)
 	}

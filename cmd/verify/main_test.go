@@ -306,4 +306,9 @@ func TestFlagsOfAnotherModeAreRefused(t *testing.T) {
 	if code, stderr := runVerify(t, append(slices.Clip(noProfile), receipt)...); code != 2 || strings.Contains(stderr, "goes with") || !strings.Contains(stderr, "read connection profile") {
 		t.Errorf("$VERIFY_DEADLINE and $VERIFY_GATEWAY with receipt files: status %d, stderr %q; want them left, the profile read", code, stderr)
 	}
+	// $VERIFY_GATEWAY, kept for --vote-id and --log, neither turns on
+	// --acceptance's fork check nor conflicts with its --offline.
+	if _, stderr := runVerify(t, "--acceptance", "--offline", "--keys", receipt, receipt); strings.Contains(stderr, "--gateway") {
+		t.Errorf("$VERIFY_GATEWAY with --acceptance --offline: stderr %q; want the variable left to --vote-id and --log", stderr)
+	}
 }

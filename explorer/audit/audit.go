@@ -312,8 +312,10 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		if cfg != nil {
 			checkCaller(&r, tx, bh.need, cfg, bh.election, a.Identities)
 		}
+		issues := len(r.Issues)
 		raws, decoded := a.batchArgs(&r, tx)
 		evs := &txEvents{tx: tx}
+		undecoded := len(r.Issues) > issues // a CommitBatches argument that does not decode
 		for i, raw := range raws {
 			var pre *ballot.Batch
 			if decoded != nil {
@@ -323,14 +325,18 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			if err != nil {
 				return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 			}
-			if batch != nil {
+			if batch == nil {
+				undecoded = true
+			} else {
 				r.Batches = append(r.Batches, *batch)
 				if key := ballot.BatchKey(batch.Batch.State, batch.Batch.Seq); !records[key] {
 					delete(records, key) // its record, audited above
 				}
 			}
 		}
-		checkUncarriedRecords(&r, tx, records)
+		if !undecoded { // else the records of the batches that do not decode are its batch_decode issue's
+			checkUncarriedRecords(&r, tx, records)
+		}
 	}
 	return r, nil
 }

@@ -461,6 +461,8 @@ func TestUncarriedBatchRecords(t *testing.T) {
 	closeTx := statusTx(t, "close", "CloseElection", e, ballot.StatusClosed)
 	odd := fabricblock.Write{Namespace: "ballot", Key: "\x00batch\x00CA\x00x\x00", Value: other.Value}
 	deleted := ledgertest.Tx{ID: "del", Function: "CommitBatch", Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey("CA", 1), Delete: true}}}
+	undecodable := commitTx(t, "c3", build(t, "CA", 3, vote("CA", 4, "carol"))) // its record written, its argument no batch
+	undecodable.Args = [][]byte{[]byte(`{"state":"CA"`)}
 	for name, c := range map[string]struct {
 		tx   ledgertest.Tx
 		want []string
@@ -470,6 +472,7 @@ func TestUncarriedBatchRecords(t *testing.T) {
 		"a batch writing another's record": {withWrite(commitTx(t, "c2", build(t, "CA", 2, vote("CA", 3, "bob"))), other), []string{"batch_record c2: a ballot CommitBatch transaction wrote a record of batch CA/9"}},
 		"a record under a key of no batch": {withWrite(closeTx, odd), []string{`batch_record close: a ballot CloseElection transaction wrote a record of batch "\x00batch\x00CA\x00x\x00"`}},
 		"a batch record deleted":           {deleted, []string{"batch_record del: a ballot CommitBatch transaction deleted the record of batch CA/1"}},
+		"a batch that does not decode":     {undecodable, []string{"batch_decode c3: "}}, // one fault, one issue
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantIssues(t, issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e)}, {c1}, {c.tx}})), c.want)
