@@ -23,7 +23,10 @@ type Progress struct {
 	total int64 // 0 if unknown
 	start time.Time
 	drawn time.Time
-	now   func() time.Time
+	// shown is the done and total of the last line drawn, and whether one was.
+	shown      [2]int64
+	shownSince bool
+	now        func() time.Time
 }
 
 // progressWidth is the bar's width in characters.
@@ -78,9 +81,10 @@ func (p *Progress) Set(done, total int64) {
 	}
 }
 
-// Finish draws the final state and ends the line.
+// Finish draws the final state and ends the line; on a writer that is not a
+// terminal it writes no line when the last one showed that state already.
 func (p *Progress) Finish() {
-	if p == nil {
+	if p == nil || (p.lines && p.shownSince && p.shown == [2]int64{p.done, p.total}) {
 		return
 	}
 	p.draw(p.now())
@@ -90,6 +94,7 @@ func (p *Progress) Finish() {
 }
 
 func (p *Progress) draw(t time.Time) {
+	p.shown, p.shownSince = [2]int64{p.done, p.total}, true
 	elapsed := t.Sub(p.start)
 	rate := 0.0
 	if s := elapsed.Seconds(); s > 0 {

@@ -66,4 +66,13 @@ func TestProgressInALog(t *testing.T) {
 	if strings.Contains(got, "\r") || strings.Count(got, "\n") != 4 || !strings.Contains(got, " 21/100 ") || !strings.HasSuffix(got, "50/100  2/s  ETA 25s\n") {
 		t.Fatalf("in a log: want 4 plain lines, the last at 50/100; got %q", got)
 	}
+
+	// A job done at its first draw is one line, not that line twice.
+	out.Reset()
+	p = newProgress(&out, true, "rows", 5, c.now)
+	p.Set(5, 5)
+	p.Finish()
+	if got := out.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, " 5/5 ") {
+		t.Fatalf("a job done at once, in a log: want one line at 5/5; got %q", got)
+	}
 }
