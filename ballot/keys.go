@@ -65,7 +65,45 @@ func InBatchRange(key string) bool {
 // lowercase hex (ValidNullifier), which the chaincode never writes, is
 // kept as it is.
 func NullifierKey(state, nullifier string) string {
-	return compositeKey(NullifierObject, state, nullifierAttr(nullifier))
+	return string(AppendNullifierKey(make([]byte, 0, len(nullifierPrefix)+len(state)+nullifierAttrLen+2), state, nullifier))
+}
+
+// AppendNullifierKey appends NullifierKey(state, nullifier) to dst and
+// returns the extended buffer: for a caller that builds many keys in one
+// buffer, such as the auditor looking a batch's keys up in a write set.
+func AppendNullifierKey(dst []byte, state, nullifier string) []byte {
+	dst = append(dst, nullifierPrefix...)
+	dst = append(dst, state...)
+	dst = append(dst, compositeSep...)
+	if !ValidNullifier(nullifier) {
+		dst = append(dst, nullifier...)
+	} else {
+		var raw [32]byte
+		for i := range raw {
+			raw[i] = hexNibble(nullifier[2*i])<<4 | hexNibble(nullifier[2*i+1])
+		}
+		dst = base64.RawURLEncoding.AppendEncode(dst, raw[:])
+	}
+	return append(dst, compositeSep...)
+}
+
+// hexNibble is the value of a lowercase hex digit.
+func hexNibble(c byte) byte {
+	if c >= 'a' {
+		return c - 'a' + 10
+	}
+	return c - '0'
+}
+
+// nullifierPrefix begins every key in the range of nullifier keys.
+const nullifierPrefix = compositeSep + NullifierObject + compositeSep
+
+// InNullifierRange reports whether key lies in the range of nullifier
+// keys: a composite key of object NullifierObject, whatever its
+// attributes, as the chaincode's range reads of them (ListNullifiers)
+// cover it. NullifierKey gives every key the chaincode writes there.
+func InNullifierRange(key string) bool {
+	return strings.HasPrefix(key, nullifierPrefix)
 }
 
 // ParseNullifierKey returns the state and the nullifier (64 lowercase hex,
@@ -88,15 +126,6 @@ func ParseNullifierKey(key string) (state, nullifier string, ok bool) {
 
 // nullifierAttrLen is the length of an encoded nullifier attribute.
 var nullifierAttrLen = base64.RawURLEncoding.EncodedLen(32)
-
-func nullifierAttr(nullifier string) string {
-	if !ValidNullifier(nullifier) {
-		return nullifier
-	}
-	var raw [32]byte
-	hex.Decode(raw[:], []byte(nullifier)) // cannot fail: ValidNullifier
-	return base64.RawURLEncoding.EncodeToString(raw[:])
-}
 
 // compositeKey builds a composite key; attributes must be valid UTF-8 with
 // no NUL bytes, which every validated state, seq and nullifier is.

@@ -86,3 +86,33 @@ func TestParseNullifierKey(t *testing.T) {
 		}
 	}
 }
+
+// TestInNullifierRange: every key of object "n" is in the range, however
+// malformed its attributes (ListNullifiers' range read returns it); no
+// other object's key is.
+func TestInNullifierRange(t *testing.T) {
+	for _, key := range []string{NullifierKey("CA", strings.Repeat("ab", 32)), NullifierKey("CA", "x"), "\x00n\x00CA\x00", "\x00n\x00"} {
+		if !InNullifierRange(key) {
+			t.Errorf("InNullifierRange(%q) = false", key)
+		}
+	}
+	for _, key := range []string{"", "n", "\x00nn\x00CA\x00", "\x00\x00", ElectionKey, BatchKey("CA", 1), RollSealKey, RollChunkKey(0), LogKeysKey} {
+		if InNullifierRange(key) {
+			t.Errorf("InNullifierRange(%q) = true", key)
+		}
+	}
+}
+
+// TestAppendNullifierKey: the key is appended after what the buffer holds,
+// as NullifierKey gives it, for an encoded nullifier and for one kept as
+// it is.
+func TestAppendNullifierKey(t *testing.T) {
+	for _, n := range []string{strings.Repeat("0f", 32), "ab", strings.Repeat("0F", 32)} {
+		if got, want := string(AppendNullifierKey([]byte("x"), "NY", n)), "x"+NullifierKey("NY", n); got != want {
+			t.Errorf("AppendNullifierKey(%q) = %q, want %q", n, got, want)
+		}
+	}
+	if got, want := NullifierKey("NY", strings.Repeat("0F", 32)), "\x00n\x00NY\x00"+strings.Repeat("0F", 32)+"\x00"; got != want {
+		t.Errorf("an uppercase nullifier's key %q, want it kept as it is: %q", got, want)
+	}
+}

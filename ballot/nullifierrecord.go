@@ -35,6 +35,14 @@ const nullifierRecordFixed = 1 + 8 + 2 + 16
 //	vote_id  16 bytes: the vote id's 32 hex characters decoded
 //	contest  the rest: the contest id's characters (1..64)
 func (r NullifierRecord) Value() ([]byte, error) {
+	return r.AppendValue(make([]byte, 0, nullifierRecordFixed+len(r.Contest)))
+}
+
+// AppendValue appends the record as Value encodes it to dst and returns
+// the extended buffer, or nil and the error: for a caller that
+// encodes many records in one buffer, such as the auditor comparing a
+// batch's records with its write set.
+func (r NullifierRecord) AppendValue(dst []byte) ([]byte, error) {
 	switch {
 	case !ValidState(r.State):
 		return nil, fmt.Errorf("ballot: nullifier record: state %q must be 2..8 characters of [A-Z0-9]", truncate(r.State))
@@ -45,12 +53,13 @@ func (r NullifierRecord) Value() ([]byte, error) {
 	case !ValidVoteID(r.VoteID):
 		return nil, fmt.Errorf("ballot: nullifier record: vote id %q is not 32 lowercase hex characters", truncate(r.VoteID))
 	}
-	out := make([]byte, nullifierRecordFixed, nullifierRecordFixed+len(r.Contest))
-	out[0] = NullifierRecordV1
-	binary.BigEndian.PutUint64(out[1:], r.Seq)
-	binary.BigEndian.PutUint16(out[9:], uint16(r.Index))
-	hex.Decode(out[11:], []byte(r.VoteID)) // valid: checked above
-	return append(out, r.Contest...), nil
+	dst = append(dst, NullifierRecordV1)
+	dst = binary.BigEndian.AppendUint64(dst, r.Seq)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(r.Index))
+	for i := 0; i < len(r.VoteID); i += 2 { // valid: checked above
+		dst = append(dst, hexNibble(r.VoteID[i])<<4|hexNibble(r.VoteID[i+1]))
+	}
+	return append(dst, r.Contest...), nil
 }
 
 // DecodeNullifierRecord is the strict inverse of Value for the record stored

@@ -94,3 +94,21 @@ func FuzzDecodeNullifierRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestNullifierRecordAppendValue: AppendValue appends Value after what the
+// buffer holds, and refuses what Value refuses.
+func TestNullifierRecordAppendValue(t *testing.T) {
+	r := testNullifierRecord()
+	want, err := r.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.AppendValue([]byte("prefix"))
+	if err != nil || string(got) != "prefix"+string(want) {
+		t.Fatalf("AppendValue = %q, %v; want %q", got, err, "prefix"+string(want))
+	}
+	r.VoteID = strings.Repeat("0F", 16)
+	if got, err := r.AppendValue([]byte("prefix")); err == nil {
+		t.Fatalf("AppendValue of an uppercase vote id = %q, no error", got)
+	}
+}

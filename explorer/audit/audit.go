@@ -3,9 +3,10 @@
 // batch, whose votes are decoded from the transaction itself and recounted
 // with the shared ballot package, then compared with the record and event
 // the chaincode wrote, and refused if the chaincode refuses it whole; the
-// election record's steps (election.go); the roll, whose chunk records
-// and seal it recomputes from the roll marks written (roll.go); and the
-// intake log's keys and anchored heads (intakelog.go). It is pure: what it
+// nullifier records written (nullifiers.go); the election record's steps
+// (election.go); the roll, whose chunk records and seal it recomputes
+// from the roll marks written (roll.go); and the intake log's keys and
+// anchored heads (intakelog.go). It is pure: what it
 // needs to know of earlier blocks comes through the History interface.
 package audit
 
@@ -46,6 +47,7 @@ const (
 	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing, with batch totals its batches do not give or without the totals its record requires, or a record dropping that requirement
 	KindBatchRefused    = "batch_refused"    // batch committed that the chaincode refuses whole: the election finalised, not yet open or without the batch's state
 	KindElection        = "election"         // election record written as the chaincode never writes it: after the election is finalised, deleted, or not by one of its set-up, close and finalise steps
+	KindNullifier       = "nullifier"        // nullifier key written as the chaincode never writes it: a commit's records not exactly its counted votes', a record by another function, or a delete
 )
 
 // Kinds lists every issue kind, each once, in the order declared above:
@@ -54,7 +56,7 @@ const (
 var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
 	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal,
 	KindBlockSignature, KindEndorsement, KindGenesis, KindCaller, KindClientSignature, KindReplay,
-	KindApproval, KindLogKeys, KindLogAnchor, KindBatchRefused, KindElection}
+	KindApproval, KindLogKeys, KindLogAnchor, KindBatchRefused, KindElection, KindNullifier}
 
 // Issue is one verification failure.
 type Issue struct {
@@ -162,6 +164,10 @@ type Batch struct {
 	// chaincode refuses it): the first commit stands.
 	RecordAgain bool
 	Record      *ballot.BatchRecord // the record the transaction wrote, if any
+	// recounted marks a batch the audit recounted: Rejected is then the
+	// recount's (not for a resubmission, nor a batch whose transaction
+	// wrote no record).
+	recounted bool
 }
 
 // First reports whether b is its batch's first commit, neither a
@@ -316,6 +322,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		raws, decoded := a.batchArgs(&r, tx)
 		evs := &txEvents{tx: tx}
 		undecoded := len(r.Issues) > issues // a CommitBatches argument that does not decode
+		first, unrecorded := len(r.Batches), false
 		for i, raw := range raws {
 			var pre *ballot.Batch
 			if decoded != nil {
@@ -328,6 +335,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			if batch == nil {
 				undecoded = true
 			} else {
+				unrecorded = unrecorded || !batch.recounted && !batch.Resubmission
 				r.Batches = append(r.Batches, *batch)
 				if key := ballot.BatchKey(batch.Batch.State, batch.Batch.Seq); !records[key] {
 					delete(records, key) // its record, audited above
@@ -337,6 +345,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		if !undecoded { // else the records of the batches that do not decode are its batch_decode issue's
 			checkUncarriedRecords(&r, tx, records)
 		}
+		a.checkNullifierWrites(&r, tx, r.Batches[first:], !undecoded && !unrecorded)
 	}
 	return r, nil
 }
@@ -628,7 +637,7 @@ func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
 	if err != nil {
 		return err
 	}
-	b.Rejected, b.Reasons, b.Tallies = rec.Rejected, rec.Reasons, rec.Tallies
+	b.Rejected, b.Reasons, b.Tallies, b.recounted = rec.Rejected, rec.Reasons, rec.Tallies, true
 	h.roots[batchID{b.Batch.State, b.Batch.Seq}] = b.Batch.Root
 	return nil
 }

@@ -154,7 +154,7 @@ func (r *referendum) index(t *testing.T, blk *common.Block) {
 }
 
 // commit is the CommitBatch transaction of votes as batch (state, seq),
-// with the record the counting rule gives over the indexed blocks; it adds
+// with the writes the counting rule gives over the indexed blocks; it adds
 // the record to the chaincode's results.
 func (r *referendum) commit(t *testing.T, state string, seq uint64, votes []ballot.Vote) ledgertest.Tx {
 	t.Helper()
@@ -170,12 +170,11 @@ func (r *referendum) commit(t *testing.T, state string, seq uint64, votes []ball
 	}
 	rec.TxID = fmt.Sprintf("commit-%s-%d", state, seq)
 	r.Results.Apply(rec.Event())
-	arg, _ := json.Marshal(b)
-	value, _ := json.Marshal(rec)
-	event, _ := json.Marshal(rec.Event())
-	return ledgertest.Tx{ID: rec.TxID, Function: "CommitBatch", Args: [][]byte{arg},
-		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.BatchKey(state, seq), Value: value}},
-		Event:  &fabricblock.Event{Name: ballot.EventBatchCommitted, Payload: event}}
+	rejects := make(map[int]string, len(rec.Rejected))
+	for k, i := range rec.Rejected {
+		rejects[i] = rec.Reasons[k]
+	}
+	return ledgertest.CommitBatch(rec.TxID, b, rejects) // the record, and the counted votes' nullifier records
 }
 
 // server serves the referendum's index with ledger as the peer.

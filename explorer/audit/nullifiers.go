@@ -1,0 +1,185 @@
+package audit
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network/fabricblock"
+)
+
+// The nullifier keys' checks. The chaincode writes a nullifier key
+// (ballot.NullifierKey, the range ballot.InNullifierRange) in two ways
+// only (chaincode/commit.go, chaincode/roll.go): CommitBatch and
+// CommitBatches write, for each vote they count and for no other, its
+// ballot.NullifierRecord (the batch's state and seq, the vote's index, id
+// and contest, as NullifierRecord.Value encodes it) under the key of its
+// state and nullifier; LoadRoll writes the roll's marks (roll.go checks
+// them). It never deletes one. A record written for a vote not counted
+// would have the voter's own vote rejected as a duplicate; one missing
+// would let the voter vote again.
+//
+// A ledger written before 2026-11-30 (the blocks captured for the tests,
+// network/fabricblock/testdata) has the keys of ballot's layout of then:
+// object "nullifier" and the nullifier's hex (legacyNullifierPrefix). A
+// commit that wrote keys of that layout only is held to it.
+
+// legacyNullifierPrefix begins every nullifier key of the layout before
+// 2026-11-30: "\x00nullifier\x00<state>\x00<64 hex>\x00".
+const legacyNullifierPrefix = "\x00nullifier\x00"
+
+// inNullifierRanges reports whether key is in the range of nullifier keys
+// of the current layout or of the legacy one.
+func inNullifierRanges(key string) bool {
+	return ballot.InNullifierRange(key) || strings.HasPrefix(key, legacyNullifierPrefix)
+}
+
+// appendLegacyNullifierKey appends the legacy layout's key of nullifier
+// in state to dst.
+func appendLegacyNullifierKey(dst []byte, state, nullifier string) []byte {
+	dst = append(dst, legacyNullifierPrefix...)
+	dst = append(dst, state...)
+	dst = append(dst, 0)
+	dst = append(dst, nullifier...)
+	return append(dst, 0)
+}
+
+// checkNullifierWrites checks what the VALID transaction tx wrote in the
+// range of nullifier keys against its batches as audited (none for a
+// transaction that commits none). complete is false when the batches
+// cannot be checked against: one did not decode, or its transaction wrote
+// no record and was not recounted (its batch_decode or batch_record
+// issue); only deletes are then flagged.
+func (a Auditor) checkNullifierWrites(r *Report, tx fabricblock.Tx, batches []Batch, complete bool) {
+	commits := tx.Chaincode == a.Chaincode && (tx.IsCommitBatch() || tx.IsCommitBatches())
+	var writes map[string][]byte // key → value written, roll marks of other functions left out
+	var deleted []string
+	legacy := 0 // writes of the legacy layout
+	for _, w := range tx.Writes {
+		if w.Namespace != a.Chaincode || !inNullifierRanges(w.Key) {
+			continue
+		}
+		if w.Delete {
+			deleted = append(deleted, w.Key)
+			continue
+		}
+		if _, mark := ballot.ParseRollMark(w.Value); mark && !commits {
+			continue // the roll's: roll.go checks it
+		}
+		if writes == nil {
+			writes = map[string][]byte{}
+		}
+		writes[w.Key] = w.Value
+		if !ballot.InNullifierRange(w.Key) {
+			legacy++
+		}
+	}
+	if len(deleted) > 0 {
+		r.issue(KindNullifier, tx.ID, fmt.Sprintf("a %s transaction deleted %d nullifier keys (first %s): the chaincode never deletes one", cmpFunction(tx), len(deleted), nullifierName(deleted[0])))
+	}
+	switch {
+	case !commits && len(writes) > 0:
+		r.issue(KindNullifier, tx.ID, fmt.Sprintf("a %s transaction wrote %d nullifier records (first %s): only a CommitBatch or CommitBatches writes one, for a vote it counts",
+			cmpFunction(tx), len(writes), nullifierName(slices.Min(slices.Collect(maps.Keys(writes))))))
+	case commits && complete:
+		appendKey := ballot.AppendNullifierKey
+		if legacy > 0 && legacy == len(writes) {
+			appendKey = appendLegacyNullifierKey
+		}
+		checkCountedNullifiers(r, tx.ID, batches, writes, appendKey)
+	}
+}
+
+// checkCountedNullifiers checks that writes (the nullifier keys a commit
+// wrote, by key) are exactly the records of its batches' counted votes.
+// The counted votes' keys are distinct (the recount rejects a nullifier
+// counted before, and a transaction's batches are of distinct states), so
+// with every one found, a write beyond their number is one of no counted
+// vote. Per vote it builds the key (by appendKey, of the layout the
+// commit wrote) and the record in reused buffers.
+func checkCountedNullifiers(r *Report, txID string, batches []Batch, writes map[string][]byte, appendKey func(dst []byte, state, nullifier string) []byte) {
+	found := 0
+	var key, want []byte
+	for _, b := range batches {
+		if !b.recounted {
+			continue
+		}
+		missing, wrong, first := 0, 0, ""
+		rejected := b.Rejected // ascending
+		for i, v := range b.Batch.Votes {
+			if len(rejected) > 0 && rejected[0] == i {
+				rejected = rejected[1:]
+				continue
+			}
+			key = appendKey(key[:0], b.Batch.State, v.Nullifier)
+			got, ok := writes[string(key)]
+			if ok {
+				found++
+			}
+			rec, err := ballot.NullifierRecord{State: b.Batch.State, Contest: v.Contest, Seq: b.Batch.Seq, Index: i, VoteID: v.ID}.AppendValue(want[:0])
+			if err == nil {
+				want = rec
+			}
+			switch {
+			case !ok:
+				missing++
+			case err != nil || !bytes.Equal(got, want):
+				wrong++
+			default:
+				continue
+			}
+			if first == "" {
+				first = fmt.Sprintf("vote %d, nullifier %s", i, v.Nullifier)
+			}
+		}
+		if missing > 0 || wrong > 0 {
+			r.issue(KindNullifier, txID, fmt.Sprintf("batch %s: of its %d counted votes' nullifier records, %d not written and %d written other than the chaincode writes them (first %s)",
+				b.Batch.ID(), b.Counted(), missing, wrong, first))
+		}
+	}
+	if extra := len(writes) - found; extra > 0 {
+		r.issue(KindNullifier, txID, fmt.Sprintf("%d nullifier keys written for no vote the transaction counts (first %s): the voter's own vote would be rejected as a duplicate",
+			extra, nullifierName(firstUncounted(batches, writes, appendKey))))
+	}
+}
+
+// firstUncounted returns the least key of writes that is no counted vote's
+// nullifier key in batches ("" if none): the slow path, once a commit is
+// known to have written one.
+func firstUncounted(batches []Batch, writes map[string][]byte, appendKey func(dst []byte, state, nullifier string) []byte) string {
+	counted := map[string]bool{}
+	for _, b := range batches {
+		if !b.recounted {
+			continue
+		}
+		for i, v := range b.Batch.Votes {
+			if _, rejected := slices.BinarySearch(b.Rejected, i); !rejected {
+				counted[string(appendKey(nil, b.Batch.State, v.Nullifier))] = true
+			}
+		}
+	}
+	first := ""
+	for key := range writes {
+		if !counted[key] && (first == "" || key < first) {
+			first = key
+		}
+	}
+	return first
+}
+
+// nullifierName names a key of the nullifier range for messages:
+// state/nullifier, or quoted if it is no nullifier key of either layout.
+func nullifierName(key string) string {
+	if state, nullifier, ok := ballot.ParseNullifierKey(key); ok {
+		return state + "/" + nullifier
+	}
+	if rest, ok := strings.CutPrefix(key, legacyNullifierPrefix); ok {
+		if state, nullifier, ok := strings.Cut(rest, "\x00"); ok {
+			return state + "/" + strings.TrimSuffix(nullifier, "\x00")
+		}
+	}
+	return fmt.Sprintf("%q", key)
+}

@@ -1,0 +1,115 @@
+package audit_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network/fabricblock"
+	"github.com/votechain/votechain/network/fabricblock/ledgertest"
+)
+
+// TestNullifierWrites: a commit that writes the nullifier records of
+// exactly the votes it counts (a voter's votes in two contests both, a
+// duplicate none), in the key layout of now or of the captured blocks, is
+// not flagged; a record written for a vote not counted, one missing or
+// other than the chaincode's, a roll mark over a counted vote's key, a
+// delete, and a record written or deleted by another function are each
+// flagged nullifier at their transaction. A commit the audit did not
+// recount (it wrote no batch record) is that record's issue alone.
+func TestNullifierWrites(t *testing.T) {
+	e := stored(t, testElection())
+	earlier := commitTx(t, "c0", build(t, "CA", 1, vote("CA", 5, "bob")))
+	// Voter 1 in both contests, voter 2, and voter 1's race vote again (a duplicate).
+	batch := build(t, "CA", 2, vote("CA", 1, "alice"), voteIn("CA", 1, question, "yes"), vote("CA", 2, "bob"), vote("CA", 1, "bob"))
+	honest := commitTx(t, "c", batch, 3)
+	if n := len(honest.Writes); n != 4 { // the batch record and three nullifier records
+		t.Fatalf("the honest commit writes %d keys; want 4", n)
+	}
+	edit := func(tx ledgertest.Tx, change func(ws []fabricblock.Write) []fabricblock.Write) ledgertest.Tx {
+		tx.Writes = change(slices.Clone(tx.Writes))
+		return tx
+	}
+	record := func(v ballot.Vote, seq uint64, index int) []byte {
+		value, err := ballot.NullifierRecord{State: v.State, Contest: v.Contest, Seq: seq, Index: index, VoteID: v.ID}.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return value
+	}
+	nonVoter := vote("CA", 9, "alice")
+	forNonVoter := fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey("CA", nonVoter.Nullifier), Value: record(nonVoter, 2, 0)}
+	deleteEarlier := fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey("CA", vote("CA", 5, "bob").Nullifier), Delete: true}
+	legacy := func(ws []fabricblock.Write) []fabricblock.Write { // the keys as the chaincode wrote them before 2026-11-30
+		for i, w := range ws {
+			if state, nullifier, ok := ballot.ParseNullifierKey(w.Key); ok {
+				ws[i].Key = "\x00nullifier\x00" + state + "\x00" + nullifier + "\x00"
+			}
+		}
+		return ws
+	}
+	closeTx := statusTx(t, "close", "CloseElection", e, ballot.StatusClosed)
+	for name, c := range map[string]struct {
+		tx   ledgertest.Tx
+		want []string
+	}{
+		"the chaincode's writes":     {honest, nil},
+		"the keys of the old layout": {edit(honest, legacy), nil},
+		"a record for a voter who did not vote": {edit(honest, func(ws []fabricblock.Write) []fabricblock.Write { return append(ws, forNonVoter) }),
+			[]string{"nullifier c: 1 nullifier keys written for no vote the transaction counts (first CA/" + nonVoter.Nullifier + ")"}},
+		"a record for a voter who did not vote, old layout": {edit(edit(honest, func(ws []fabricblock.Write) []fabricblock.Write { return append(ws, forNonVoter) }), legacy),
+			[]string{"nullifier c: 1 nullifier keys written for no vote the transaction counts (first CA/" + nonVoter.Nullifier + ")"}},
+		"a record missing": {edit(honest, func(ws []fabricblock.Write) []fabricblock.Write { return slices.Delete(ws, 2, 3) }),
+			[]string{"nullifier c: batch CA/2: of its 3 counted votes' nullifier records, 1 not written and 0 written other than the chaincode writes them (first vote 1"}},
+		"the duplicate's record written over the counted vote's": {edit(honest, func(ws []fabricblock.Write) []fabricblock.Write {
+			return append(ws, fabricblock.Write{Namespace: "ballot", Key: ws[1].Key, Value: record(batch.Votes[3], 2, 3)})
+		}), []string{"nullifier c: batch CA/2: of its 3 counted votes' nullifier records, 0 not written and 1 written other than the chaincode writes them (first vote 0"}},
+		"a record locating another vote": {edit(honest, func(ws []fabricblock.Write) []fabricblock.Write {
+			ws[3].Value = record(batch.Votes[2], 2, 1)
+			return ws
+		}), []string{"nullifier c: batch CA/2: of its 3 counted votes' nullifier records, 0 not written and 1 written other than the chaincode writes them (first vote 2"}},
+		"a roll mark over a counted vote's key": {edit(honest, func(ws []fabricblock.Write) []fabricblock.Write {
+			ws[1].Value = ballot.RollMark(president)
+			return ws
+		}), []string{"roll_chunk c: ", "nullifier c: batch CA/2: of its 3 counted votes' nullifier records, 0 not written and 1 written other than"}},
+		"a commit deleting a record": {edit(honest, func(ws []fabricblock.Write) []fabricblock.Write { return append(ws, deleteEarlier) }),
+			[]string{"nullifier c: a ballot CommitBatch transaction deleted 1 nullifier keys (first CA/" + vote("CA", 5, "bob").Nullifier + ")"}},
+		"a commit without its batch record, not recounted": {edit(honest, func(ws []fabricblock.Write) []fabricblock.Write { return ws[1:] }),
+			[]string{"batch_record c: batch CA/2: VALID transaction wrote no batch record"}}, // one fault, one issue
+		"a close": {closeTx, nil},
+		"a close writing a record": {edit(closeTx, func(ws []fabricblock.Write) []fabricblock.Write { return append(ws, forNonVoter) }),
+			[]string{"nullifier close: a ballot CloseElection transaction wrote 1 nullifier records (first CA/" + nonVoter.Nullifier + "): only a CommitBatch"}},
+		"a close deleting a record": {edit(closeTx, func(ws []fabricblock.Write) []fabricblock.Write { return append(ws, deleteEarlier) }),
+			[]string{"nullifier close: a ballot CloseElection transaction deleted 1 nullifier keys"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantIssues(t, issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e)}, {earlier}, {c.tx}})), c.want)
+		})
+	}
+	if strings.Contains(honest.Writes[1].Key, "nullifier") {
+		t.Fatal("the honest commit's keys are of the old layout")
+	}
+}
+
+// TestNullifierWritesShared: a CommitBatches transaction is held to the
+// records of both its batches' counted votes.
+func TestNullifierWritesShared(t *testing.T) {
+	e := testElection()
+	e.States = []string{"CA", "NY"}
+	ca, ny := build(t, "CA", 1, vote("CA", 1, "alice")), build(t, "NY", 1, vote("NY", 1, "bob"), vote("NY", 2, "alice"))
+	shared := ledgertest.CommitBatches("t", []ballot.Batch{ca, ny}, nil)
+	short := shared
+	short.Writes = shared.Writes[:len(shared.Writes)-1] // NY's second vote's record
+	for name, c := range map[string]struct {
+		tx   ledgertest.Tx
+		want []string
+	}{
+		"both batches' records": {shared, nil},
+		"one record missing":    {short, []string{"nullifier t: batch NY/1: of its 2 counted votes' nullifier records, 1 not written"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantIssues(t, issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", stored(t, e))}, {c.tx}})), c.want)
+		})
+	}
+}
