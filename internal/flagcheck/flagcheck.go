@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/votechain/votechain/internal/cli"
@@ -84,6 +85,26 @@ func FloatsAtLeast(fs *flag.FlagSet, least float64, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// List splits the comma-separated value of the flag name ("--partitions")
+// into its entries, space around each dropped, refusing as a usage error
+// naming the flag an empty entry, an entry valid rejects (want says what
+// an entry must be) and an entry given twice.
+func List(name, value string, valid func(string) bool, want string) ([]string, error) {
+	var entries []string
+	for _, e := range strings.Split(value, ",") {
+		switch e = strings.TrimSpace(e); {
+		case e == "":
+			return nil, cli.Usagef("%s %q: an empty entry: want %s, comma-separated", name, value, want)
+		case !valid(e):
+			return nil, cli.Usagef("%s %q: %q is not %s", name, value, e, want)
+		case slices.Contains(entries, e):
+			return nil, cli.Usagef("%s %q: %s is named twice: name each once", name, value, e)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
 }
 
 // Org refuses, as a usage error naming --org and the consortium's

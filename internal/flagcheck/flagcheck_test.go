@@ -106,3 +106,22 @@ func TestFloatsAtLeast(t *testing.T) {
 		}
 	}
 }
+
+// TestList: entries come back in order with space around them dropped; an
+// empty entry, a rejected one and a repeat are usage errors naming the flag.
+func TestList(t *testing.T) {
+	upper := func(s string) bool { return s == strings.ToUpper(s) }
+	if got, err := List("--parts", "A, B,C", upper, "upper case"); err != nil || strings.Join(got, "|") != "A|B|C" {
+		t.Errorf("A, B,C: %q, %v; want A, B, C", got, err)
+	}
+	for value, says := range map[string]string{
+		"":      `--parts "": an empty entry: want upper case, comma-separated`,
+		"A,,B":  `--parts "A,,B": an empty entry: want upper case, comma-separated`,
+		"A,b":   `--parts "A,b": "b" is not upper case`,
+		"A,B,A": `--parts "A,B,A": A is named twice: name each once`,
+	} {
+		if _, err := List("--parts", value, upper, "upper case"); !errors.Is(err, cli.ErrUsage) || err.Error() != says {
+			t.Errorf("%q: %v; want a usage error saying %s", value, err, says)
+		}
+	}
+}
