@@ -122,7 +122,7 @@ func (r *run) scaleOutConfig() stack.Config {
 }
 
 // wipeStack stops and deletes what an earlier scale-out phase left in
-// cfg.Dir.
+// cfg.Dir; a folder no stack made is refused (stack.CheckRunDir).
 func wipeStack(cfg stack.Config) error {
 	if _, err := os.Stat(cfg.Dir); os.IsNotExist(err) {
 		return nil
@@ -132,7 +132,7 @@ func wipeStack(cfg stack.Config) error {
 			return nil
 		}
 	}
-	return os.RemoveAll(cfg.Dir)
+	return stack.WipeRunDir(cfg.Dir)
 }
 
 // offerCluster runs the offer and the drain on the running shape st and

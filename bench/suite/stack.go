@@ -63,6 +63,9 @@ func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := stack.CheckRunDir(cfg.Dir); err != nil { // before the roll is written there
+		return nil, err
+	}
 	if _, err := os.Stat(st.RollCSV()); os.IsNotExist(err) {
 		if err := writeSkewedRoll(st.RollCSV(), cfg.Election, cfg.Voters); err != nil {
 			return nil, err

@@ -367,12 +367,17 @@ func (r *run) end(ctx context.Context, began time.Time) {
 }
 
 // wipe stops the previous benchmark system and deletes its data. A folder
-// the current code cannot open (left by an older version) is deleted as
-// it is: its processes were stopped when that run ended.
+// the current code cannot open (left by an older version) has its data
+// deleted as it is: its processes were stopped when that run ended. A
+// folder no stack made ($HOME given as --dir) is refused before anything
+// is stopped or deleted (stack.CheckRunDir).
 func (r *run) wipe() error {
 	dir := r.cfg.Stack.Dir
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		return nil
+	}
+	if err := stack.CheckRunDir(dir); err != nil {
+		return fmt.Errorf("--fresh: %w", err)
 	}
 	if err := wipeStack(r.scaleOutConfig()); err != nil { // inside dir, with processes of its own if a run was cut short
 		return fmt.Errorf("wipe the scale-out stack: %w", err)
@@ -384,8 +389,8 @@ func (r *run) wipe() error {
 		err = old.Down(true)
 	}
 	if err != nil {
-		r.say("the previous benchmark system in %s cannot be stopped as such (%v): deleting the folder", dir, err)
-		if err := os.RemoveAll(dir); err != nil {
+		r.say("the previous benchmark system in %s cannot be stopped as such (%v): deleting its data", dir, err)
+		if err := stack.WipeRunDir(dir); err != nil {
 			return fmt.Errorf("wipe %s: %w", dir, err)
 		}
 	}

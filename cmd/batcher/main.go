@@ -21,6 +21,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
+	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/aofrewrite"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/flagcheck"
@@ -52,7 +53,7 @@ func run(ctx context.Context) (err error) {
 	aofFlags := aofrewrite.RegisterFlags(fs)
 	logFlags := cli.LogFlags(fs)
 	gcFlags := cli.GCFlags(fs, 100, "")
-	partitions := fs.String("partitions", "", "comma-separated partitions (states) whose lanes this batcher serves; default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists can leave lanes unserved (alert BatcherLaneUnleased); nothing checks that the lists match")
+	partitions := fs.String("partitions", "", "comma-separated partitions (states, or sub-shards such as CA#3) whose lanes this batcher serves, each named once; default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists can leave lanes unserved (alert BatcherLaneUnleased); nothing checks that the lists match")
 	batchSize := fs.Int("batch-size", d.BatchSize, fmt.Sprintf("most votes per batch, 1 to %d (the chaincode's limit); a lane's batch grows while its transactions are in flight", ballot.MaxBatchVotes))
 	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight, at most --batch-size (0: a quarter of --batch-size)")
 	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight (at least 1ms)")
@@ -75,7 +76,13 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	_, redisErr := redisFlags.Endpoint()
+	var partitionList []string
+	var partitionsErr error
+	if *partitions != "" {
+		partitionList, partitionsErr = flagcheck.List("--partitions", *partitions, votequeue.ValidPartition, `a partition: a state code (2 to 8 of A-Z, 0-9) or a sub-shard such as "CA#3"`)
+	}
 	if err := errors.Join(
+		partitionsErr,
 		cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl", "drain-timeout"),
 		cli.DurationsAtLeast(fs, time.Millisecond, "max-wait", "commit-timeout"),
 		gcFlags.Check(),
@@ -135,7 +142,7 @@ func run(ctx context.Context) (err error) {
 	}
 	defer rdb.Close()
 
-	parts, err := partitionsToServe(ctx, *partitions, ledger, log)
+	parts, err := partitionsToServe(ctx, partitionList, ledger, log)
 	if err != nil {
 		if ctx.Err() != nil { // asked to stop before there was anything to drain: not a failure
 			log.Info("batcher stopped before the election record was read")
@@ -210,11 +217,11 @@ type electionSource interface {
 	Election(ctx context.Context) (*ballot.Election, error)
 }
 
-// partitionsToServe is the flag's list, or the election's states once the
-// election is on the ledger.
-func partitionsToServe(ctx context.Context, flagValue string, ledger electionSource, log *slog.Logger) ([]string, error) {
-	if flagValue != "" {
-		return strings.Split(flagValue, ","), nil
+// partitionsToServe is the flag's list (checked), or the election's
+// states once the election is on the ledger.
+func partitionsToServe(ctx context.Context, listed []string, ledger electionSource, log *slog.Logger) ([]string, error) {
+	if len(listed) > 0 {
+		return listed, nil
 	}
 	for {
 		e, err := ledger.Election(ctx)

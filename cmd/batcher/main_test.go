@@ -93,13 +93,19 @@ func TestValuesCheckedBeforeConnecting(t *testing.T) {
 		{[]string{"--org", "Nobody"}, `--org "Nobody" is not an organisation of the consortium: want Commission or Observers`},
 		{[]string{"--redis-addr", "127.0.0.1:99999"}, `--redis-addr: redis address "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
 		{[]string{"--metrics", "localhost"}, `--metrics "localhost": want host:port`},
+		{[]string{"--partitions", "CA,,TX"}, `--partitions "CA,,TX": an empty entry`},
+		{[]string{"--partitions", "CA,"}, `--partitions "CA,": an empty entry`},
+		{[]string{"--partitions", "CA,ca"}, `--partitions "CA,ca": "ca" is not a partition`},
+		{[]string{"--partitions", "CA#x"}, `--partitions "CA#x": "CA#x" is not a partition`},
+		{[]string{"--partitions", "CA#-1"}, `"CA#-1" is not a partition`},
+		{[]string{"--partitions", "CA,TX, CA"}, `--partitions "CA,TX, CA": CA is named twice: name each once`},
 	} {
 		os.Args = append([]string{"batcher", "--profile", "no-such-profile.json"}, c.args...)
 		if err := run(context.Background()); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%q: %v; want a usage error saying %s", c.args, err, c.says)
 		}
 	}
-	os.Args = []string{"batcher", "--profile", "no-such-profile.json", "--batch-size", "10000", "--fill", "10000", "--share-votes", "-1",
+	os.Args = []string{"batcher", "--profile", "no-such-profile.json", "--partitions", "CA, TX,CA#3", "--batch-size", "10000", "--fill", "10000", "--share-votes", "-1",
 		"--depth", "1", "--max-inflight", "1", "--redis-replicas", "-1", "--org", "Observers", "--metrics", "[::1]:0", "--log-level", "error"}
 	if err := run(context.Background()); err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "no-such-profile.json") {
 		t.Errorf("%q: %v; want no usage error, the batcher stopped by the missing profile", os.Args[1:], err)

@@ -97,30 +97,30 @@ func parseFlags(args []string) (*options, error) {
 	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.resultsFile, "results-checkpoint", ".run/gateway/results.json", "where the results cache persists its results and event checkpoint")
 	fs.IntVar(&o.receiptBatches, "receipt-cache", 256, "batches whose Merkle trees are kept for receipts, at least 1")
-	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger (in the background from half that age: votes wait for the ledger only for a record --election-max-age old)")
-	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM")
+	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger (in the background from half that age: votes wait for the ledger only for a record --election-max-age old), at least 1ms")
+	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it; at least 1ms (below --election-ttl it counts as --election-ttl)")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM; 0: none, at least 0")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8) whose X-Forwarded-For is believed; empty: the peer address is the client")
-	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted")
-	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded; -1: no limit")
-	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers, the API's and the voter page's (no election record yet), in whole seconds rounded up")
-	fs.Float64Var(&o.http.ClientRate, "client-rate", 0, "requests per second per client address; 0: no limit")
+	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted, in bytes, at least 1")
+	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded, at least 1; -1: no limit")
+	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers, the API's and the voter page's (no election record yet), in whole seconds rounded up; at least 1ms")
+	fs.Float64Var(&o.http.ClientRate, "client-rate", 0, "requests per second per client address, at least 0; 0: no limit")
 	fs.IntVar(&o.http.ClientBurst, "client-burst", 20, "burst per client address, at least 1")
-	fs.Float64Var(&o.http.GlobalRate, "global-rate", 0, "requests per second over all clients; 0: no limit")
+	fs.Float64Var(&o.http.GlobalRate, "global-rate", 0, "requests per second over all clients, at least 0; 0: no limit")
 	fs.IntVar(&o.http.GlobalBurst, "global-burst", 1000, "global burst, at least 1")
 	fs.DurationVar(&o.http.DepthInterval, "depth-interval", hd.DepthInterval, "how often queue depths are polled")
 	fs.DurationVar(&o.http.BloomInterval, "bloom-interval", hd.BloomInterval, "how often Bloom filter fill is counted")
 	fs.DurationVar(&o.http.LedgerProbeInterval, "ledger-probe-interval", hd.LedgerProbeInterval, "how often the ledger is probed in the background (an uncached read of the election record): /readyz's body, the ledger_probe_* metrics and a log line on each change report it; readiness does not depend on it")
 	fs.DurationVar(&o.http.LedgerProbeTimeout, "ledger-probe-timeout", hd.LedgerProbeTimeout, "longest a ledger probe waits for its answer before the ledger counts as unreachable")
-	fs.Uint64Var(&o.dedup.ExpectedVoters, "bloom-expected-voters", dd.ExpectedVoters, "voters per state that a state's Bloom filter (at --bloom-fp-rate) and its roll's shards in Redis (about 128 voters a shard) are sized for when no roll load sized them first; the first gateway to need a state stores both sizes, fixed from then on, and every gateway uses the stored ones")
-	fs.Float64Var(&o.dedup.FalsePositiveRate, "bloom-fp-rate", dd.FalsePositiveRate, "Bloom false-positive rate target when the roll loader did not size it")
+	fs.Uint64Var(&o.dedup.ExpectedVoters, "bloom-expected-voters", dd.ExpectedVoters, "voters per state that a state's Bloom filter (at --bloom-fp-rate) and its roll's shards in Redis (about 128 voters a shard) are sized for when no roll load sized them first; the first gateway to need a state stores both sizes, fixed from then on, and every gateway uses the stored ones; at least 1")
+	fs.Float64Var(&o.dedup.FalsePositiveRate, "bloom-fp-rate", dd.FalsePositiveRate, "Bloom false-positive rate target when the roll loader did not size it, more than 0 and less than 1")
 	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call, at least 1")
 	fs.IntVar(&o.dedup.Workers, "workers", dd.Workers, "concurrent Redis script calls, at least 1 (per state on a Redis Cluster; for all states on a single server, where one call carries the votes of several states)")
-	fs.DurationVar(&o.dedup.Linger, "linger", dd.Linger, "longest a Redis script call waits for more votes under load (only while votes arrive faster than that; never at idle); negative: never")
-	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call")
+	fs.DurationVar(&o.dedup.Linger, "linger", dd.Linger, "longest a Redis script call waits for more votes under load (only while votes arrive faster than that; never at idle); 0 or negative: never")
+	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call, at least 1ms")
 	fs.IntVar(&o.replicas, "redis-replicas", -1, "replicas that must acknowledge a vote (WAIT) before its 202; -1: 1 on a Redis Cluster, 0 on a single server")
-	fs.DurationVar(&o.dedup.ReplicaTimeout, "redis-replica-timeout", dd.ReplicaTimeout, "longest wait for the replicas' acknowledgement; without it the vote gets 503")
-	fs.DurationVar(&o.dedup.FailoverWait, "redis-failover-wait", dd.FailoverWait, "how long a vote waits for its slot's master and replicas (a Redis failover) before 503")
+	fs.DurationVar(&o.dedup.ReplicaTimeout, "redis-replica-timeout", dd.ReplicaTimeout, "longest wait for the replicas' acknowledgement; without it the vote gets 503; at least 1ms")
+	fs.DurationVar(&o.dedup.FailoverWait, "redis-failover-wait", dd.FailoverWait, "how long a vote waits for its slot's master and replicas (a Redis failover) before 503, at least 1ms")
 	fs.BoolVar(&o.intakeLog, "intake-log", true, "keep the intake log: append every accepted vote to its state's log, sign and anchor tree heads, serve acceptance receipts; false measures intake without it")
 	fs.StringVar(&o.logKeyFile, "log-key", intakelog.DefaultKeyFile, "the intake log's Ed25519 signing key (0600; make up creates it and registers its public half on the ledger); empty: follow and serve the log, sign nothing")
 	fs.DurationVar(&o.logInterval, "log-interval", time.Second, "how often tree heads of the logs that grew are signed, published and anchored")
@@ -138,6 +138,9 @@ func parseFlags(args []string) (*options, error) {
 		return nil, err
 	}
 	o.dedup.NoLog = !o.intakeLog
+	if o.dedup.Linger == 0 {
+		o.dedup.Linger = -1 // never, as the help says; dedup would take 0 for its default
+	}
 	o.page.RetryAfter = o.http.RetryAfter
 	o.http.MetricsElsewhere = o.metricsListen != ""
 	return o, nil
@@ -149,7 +152,13 @@ func parseFlags(args []string) (*options, error) {
 // durations, the explorer's URL. All are reported at once.
 func checkFlags(fs *flag.FlagSet, o *options) error {
 	_, redisErr := o.redis.Endpoint()
-	var pollErr, explorerErr error
+	var pollErr, explorerErr, depthErr, fpErr error
+	if o.http.MaxQueueDepth == 0 { // httpapi would take 0 for its default
+		depthErr = cli.Usagef("--max-queue-depth is 0: want -1 (no limit) or at least 1")
+	}
+	if r := o.dedup.FalsePositiveRate; !(r > 0 && r < 1) {
+		fpErr = cli.Usagef("--bloom-fp-rate is %g: want more than 0 and less than 1", r)
+	}
 	if o.page.PollInterval > maxPagePoll {
 		pollErr = cli.Usagef("--page-poll-interval is %s: it must be at most %s", o.page.PollInterval, maxPagePoll)
 	}
@@ -160,14 +169,21 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 		o.gc.Check(),
 		cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval"),
 		cli.DurationsAtLeast(fs, minPagePoll, "page-poll-interval"),
+		// 0 would silently become the default in election.NewCache, httpapi and dedup.
+		cli.DurationsAtLeast(fs, time.Millisecond, "election-ttl", "election-max-age", "retry-after", "redis-timeout", "redis-replica-timeout", "redis-failover-wait"),
+		cli.DurationsAtLeast(fs, 0, "shutdown-timeout"),
 		pollErr,
+		depthErr,
+		fpErr,
 		explorerErr,
 		flagcheck.Addrs(fs, "listen", "metrics-listen", "pprof"),
 		redisErr,
 		flagcheck.Org(o.ledger),
 		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "workers", "max-batch", "receipt-cache", "client-burst", "global-burst"),
 		flagcheck.IntsIn(fs, 0, flagcheck.Unbounded, "procs"),
-		flagcheck.IntsIn(fs, -1, flagcheck.Unbounded, "redis-replicas"),
+		flagcheck.IntsIn(fs, -1, flagcheck.Unbounded, "redis-replicas", "max-queue-depth"),
+		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "max-body-bytes", "bloom-expected-voters"),
+		flagcheck.FloatsAtLeast(fs, 0, "client-rate", "global-rate"),
 	)
 }
 

@@ -445,3 +445,60 @@ func TestGCFlags(t *testing.T) {
 		t.Errorf("GATEWAY_GC_PERCENT=-1 --memory-limit-mib 512: %v", err)
 	}
 }
+
+// TestNumberFlagRanges: a duration, size or rate out of its range is a
+// usage error naming the flag and the range, where it used to become the
+// default (0) or pass unchecked (a negative); the ends of each range pass.
+func TestNumberFlagRanges(t *testing.T) {
+	for _, c := range []struct {
+		flag, value string
+		says        string // "": accepted
+	}{
+		{"election-ttl", "0s", "--election-ttl is 0s: it must be at least 1ms"},
+		{"election-ttl", "1ms", ""},
+		{"election-max-age", "-1s", "--election-max-age is -1s: it must be at least 1ms"},
+		{"retry-after", "0s", "--retry-after is 0s: it must be at least 1ms"},
+		{"redis-timeout", "0s", "--redis-timeout is 0s: it must be at least 1ms"},
+		{"redis-timeout", "-2s", "--redis-timeout is -2s: it must be at least 1ms"},
+		{"redis-replica-timeout", "0s", "--redis-replica-timeout is 0s: it must be at least 1ms"},
+		{"redis-failover-wait", "-1ms", "--redis-failover-wait is -1ms: it must be at least 1ms"},
+		{"shutdown-timeout", "-1s", "--shutdown-timeout is -1s: it must be at least 0s"},
+		{"shutdown-timeout", "0s", ""},
+		{"max-body-bytes", "0", "--max-body-bytes is 0: want at least 1"},
+		{"max-body-bytes", "-1", "--max-body-bytes is -1: want at least 1"},
+		{"max-body-bytes", "1", ""},
+		{"max-queue-depth", "0", "--max-queue-depth is 0: want -1 (no limit) or at least 1"},
+		{"max-queue-depth", "-2", "--max-queue-depth is -2: want at least -1"},
+		{"max-queue-depth", "-1", ""},
+		{"max-queue-depth", "1", ""},
+		{"bloom-expected-voters", "0", "--bloom-expected-voters is 0: want at least 1"},
+		{"bloom-fp-rate", "0", "--bloom-fp-rate is 0: want more than 0 and less than 1"},
+		{"bloom-fp-rate", "1", "--bloom-fp-rate is 1: want more than 0 and less than 1"},
+		{"bloom-fp-rate", "0.5", ""},
+		{"client-rate", "-1", "--client-rate is -1: want at least 0"},
+		{"global-rate", "-0.5", "--global-rate is -0.5: want at least 0"},
+		{"global-rate", "0", ""},
+	} {
+		_, err := parseFlags([]string{"--" + c.flag, c.value})
+		switch {
+		case c.says == "" && err != nil:
+			t.Errorf("--%s %s: %v; want it accepted", c.flag, c.value, err)
+		case c.says != "" && (!errors.Is(err, cli.ErrUsage) || err.Error() != c.says):
+			t.Errorf("--%s %s: %v; want a usage error saying %s", c.flag, c.value, err, c.says)
+		}
+	}
+}
+
+// TestLingerZeroIsNever: --linger 0, like a negative one, means never
+// linger, not the default dedup would put in its place.
+func TestLingerZeroIsNever(t *testing.T) {
+	for _, v := range []string{"0s", "-1ms"} {
+		o, err := parseFlags([]string{"--linger", v})
+		if err != nil {
+			t.Fatalf("--linger %s: %v", v, err)
+		}
+		if o.dedup.Linger >= 0 {
+			t.Errorf("--linger %s: linger %s; want a negative linger (never)", v, o.dedup.Linger)
+		}
+	}
+}

@@ -48,7 +48,7 @@ func run(ctx context.Context) error {
 	chaincode := fs.String("chaincode", "bin/ballotcc", "chaincode service binary")
 	builder := fs.String("builder", network.BuilderDir, "external builder folder")
 	consensus := fs.String("consensus", "", fmt.Sprintf("ordering of a new network: %s or %s (default %s; an existing network keeps its own)", network.BFT, network.Raft, network.DefaultConsensus))
-	wipe := fs.Bool("wipe", false, "with down: also delete the run folder")
+	wipe := fs.Bool("wipe", false, "with down: also delete the run folder (refused, deleting nothing, for a folder holding files but no .votechain-run or state.json: one vcnet did not make)")
 	asJSON := fs.Bool("json", false, "with status: print JSON")
 	hosts := fs.String("hosts", "", "with bundles: each host's address, e.g. commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4")
 	bundleRoot := fs.String("bundle-root", "/opt/votechain", "with bundles: the folder each bundle is copied to on its machine")

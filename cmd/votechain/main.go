@@ -29,7 +29,9 @@ const usage = `Usage: votechain [flags] COMMAND
 Commands:
   up       bring the whole system up (network, Redis, election, batchers, gateway, explorer)
   down     stop every process by PID; --wipe also deletes the run folder's data (ledgers,
-           crypto, Redis data, roll, secrets, logs) but its deploy, bench and test folders
+           crypto, Redis data, roll, secrets, logs) but its deploy, bench and test folders;
+           a --dir holding files but no .votechain-run (not made by votechain: $HOME
+           mistyped) is refused, deleting nothing
   status   show what runs on which address and port
   clean    delete the run folder's data as down --wipe does, but only while none of the
            system's processes runs: refused, naming them, while any does (stop it with

@@ -119,9 +119,22 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/votechain/votechain/ballot"
 )
+
+// ValidPartition reports whether p is a partition (see "Partitions and hash
+// tags"): a state code (ballot.ValidState) or a sub-shard of one, the state,
+// "#" and a number in decimal without sign or leading zeros ("CA#3").
+func ValidPartition(p string) bool {
+	state, sub, isSub := strings.Cut(p, "#")
+	if !isSub {
+		return ballot.ValidState(state)
+	}
+	n, err := strconv.Atoi(sub)
+	return ballot.ValidState(state) && err == nil && n >= 0 && strconv.Itoa(n) == sub
+}
 
 // Version is the "v" field of stream entries in the compact form of
 // three fields, which gateways wrote before the one-field form (Entry).

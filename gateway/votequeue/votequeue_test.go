@@ -105,3 +105,17 @@ func TestDecodeCompactEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestValidPartition: a state code or a state's sub-shard "S#n" (n decimal,
+// no sign, no leading zero) is a partition; anything else is not.
+func TestValidPartition(t *testing.T) {
+	for p, want := range map[string]bool{
+		"CA": true, "DC": true, "ABCDEFGH": true, "CA#0": true, "CA#3": true, "TX#12": true,
+		"": false, "C": false, "ca": false, "ABCDEFGHI": false, "C A": false, "CA#": false, "#3": false,
+		"CA#x": false, "CA#-1": false, "CA#+1": false, "CA#03": false, "CA#3#4": false, "ca#3": false,
+	} {
+		if got := ValidPartition(p); got != want {
+			t.Errorf("ValidPartition(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/votechain/votechain/internal/cli"
@@ -46,14 +47,24 @@ func Addrs(fs *flag.FlagSet, names ...string) error {
 const Unbounded = math.MaxInt
 
 // IntsIn refuses, as a usage error naming the flag and the range, a value
-// of any of the named int flags of fs below least or above most
-// (Unbounded: none). A name fs does not define, or one that is not an int
-// flag, is a programming error and panics.
+// of any of the named integer flags (int, int64 or uint64) of fs below
+// least or above most (Unbounded: none). A name fs does not define, or one
+// that is not an integer flag, is a programming error and panics.
 func IntsIn(fs *flag.FlagSet, least, most int, names ...string) error {
 	for _, name := range names {
-		v := lookup(fs, name).(flag.Getter).Get().(int)
+		var v int64
+		switch x := lookup(fs, name).(flag.Getter).Get().(type) {
+		case int:
+			v = int64(x)
+		case int64:
+			v = x
+		case uint64:
+			v = int64(min(x, math.MaxInt64))
+		default:
+			panic(fmt.Sprintf("flagcheck: --%s is a %T flag, not an integer one", name, x))
+		}
 		switch {
-		case v >= least && v <= most:
+		case v >= int64(least) && v <= int64(most):
 		case most == Unbounded:
 			return cli.Usagef("--%s is %d: want at least %d", name, v, least)
 		default:
@@ -61,6 +72,39 @@ func IntsIn(fs *flag.FlagSet, least, most int, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// FloatsAtLeast refuses, as a usage error naming the flag and the bound, a
+// value of any of the named float64 flags of fs below least (or NaN). A
+// name fs does not define, or one that is not a float64 flag, is a
+// programming error and panics.
+func FloatsAtLeast(fs *flag.FlagSet, least float64, names ...string) error {
+	for _, name := range names {
+		if v := lookup(fs, name).(flag.Getter).Get().(float64); !(v >= least) {
+			return cli.Usagef("--%s is %g: want at least %g", name, v, least)
+		}
+	}
+	return nil
+}
+
+// List splits the comma-separated value of the flag name ("--partitions")
+// into its entries, space around each dropped, refusing as a usage error
+// naming the flag an empty entry, an entry valid rejects (want says what
+// an entry must be) and an entry given twice.
+func List(name, value string, valid func(string) bool, want string) ([]string, error) {
+	var entries []string
+	for _, e := range strings.Split(value, ",") {
+		switch e = strings.TrimSpace(e); {
+		case e == "":
+			return nil, cli.Usagef("%s %q: an empty entry: want %s, comma-separated", name, value, want)
+		case !valid(e):
+			return nil, cli.Usagef("%s %q: %q is not %s", name, value, e, want)
+		case slices.Contains(entries, e):
+			return nil, cli.Usagef("%s %q: %s is named twice: name each once", name, value, e)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
 }
 
 // Org refuses, as a usage error naming --org and the consortium's

@@ -64,3 +64,64 @@ func TestIntsIn(t *testing.T) {
 		}
 	}
 }
+
+// TestIntsInWiderTypes: int64 and uint64 flags are checked as int ones
+// are; a uint64 beyond int64's range reads as above any bound.
+func TestIntsInWiderTypes(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	body, voters := fs.Int64("body", -5, ""), fs.Uint64("voters", 0, "")
+	for _, c := range []struct {
+		name, says string
+	}{
+		{"body", "--body is -5: want at least 1"},
+		{"voters", "--voters is 0: want at least 1"},
+	} {
+		if err := IntsIn(fs, 1, Unbounded, c.name); !errors.Is(err, cli.ErrUsage) || err.Error() != c.says {
+			t.Errorf("%s: %v; want a usage error saying %s", c.name, err, c.says)
+		}
+	}
+	*body, *voters = 4096, 1<<63+1
+	if err := IntsIn(fs, 1, Unbounded, "body", "voters"); err != nil {
+		t.Errorf("in range: %v", err)
+	}
+	if err := IntsIn(fs, 1, 100, "voters"); err == nil || !strings.Contains(err.Error(), "want 1 to 100") {
+		t.Errorf("a uint64 above int64's range against 1 to 100: %v", err)
+	}
+}
+
+// TestFloatsAtLeast: a value below the bound, or NaN, is a usage error
+// naming the flag; the bound itself passes.
+func TestFloatsAtLeast(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	rate := fs.Float64("rate", 0, "")
+	if err := FloatsAtLeast(fs, 0, "rate"); err != nil {
+		t.Errorf("--rate 0: %v", err)
+	}
+	for _, v := range []string{"-0.5", "NaN"} {
+		if err := fs.Set("rate", v); err != nil {
+			t.Fatal(err)
+		}
+		if err := FloatsAtLeast(fs, 0, "rate"); !errors.Is(err, cli.ErrUsage) || !strings.HasPrefix(err.Error(), "--rate is ") {
+			t.Errorf("--rate %s (%g): %v; want a usage error naming --rate", v, *rate, err)
+		}
+	}
+}
+
+// TestList: entries come back in order with space around them dropped; an
+// empty entry, a rejected one and a repeat are usage errors naming the flag.
+func TestList(t *testing.T) {
+	upper := func(s string) bool { return s == strings.ToUpper(s) }
+	if got, err := List("--parts", "A, B,C", upper, "upper case"); err != nil || strings.Join(got, "|") != "A|B|C" {
+		t.Errorf("A, B,C: %q, %v; want A, B, C", got, err)
+	}
+	for value, says := range map[string]string{
+		"":      `--parts "": an empty entry: want upper case, comma-separated`,
+		"A,,B":  `--parts "A,,B": an empty entry: want upper case, comma-separated`,
+		"A,b":   `--parts "A,b": "b" is not upper case`,
+		"A,B,A": `--parts "A,B,A": A is named twice: name each once`,
+	} {
+		if _, err := List("--parts", value, upper, "upper case"); !errors.Is(err, cli.ErrUsage) || err.Error() != says {
+			t.Errorf("%q: %v; want a usage error saying %s", value, err, says)
+		}
+	}
+}

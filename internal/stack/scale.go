@@ -121,7 +121,7 @@ func (s *Stack) saveShape() error {
 	if old, err := readShape(s.shapeFile()); err == nil && old != nil && *old != now && s.anyRunning() {
 		return fmt.Errorf("the system runs with %d gateways, %d batchers; stop it with `make down` to change the numbers", old.Gateways, old.Batchers)
 	}
-	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+	if err := s.makeRunDir(); err != nil {
 		return err
 	}
 	data, _ := json.Marshal(now)

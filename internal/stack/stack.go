@@ -34,6 +34,7 @@ import (
 	"github.com/votechain/votechain/internal/monitor"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
 )
@@ -413,12 +414,18 @@ func (s *Stack) save() error {
 }
 
 // Down stops the application processes (reverse order), then the network.
-// With wipe it deletes the whole run folder. An application process that
+// With wipe it deletes the whole run folder, first refusing (before it
+// stops anything) a folder the system did not make (checkRunDir). An application process that
 // will not stop does not keep the network running: Down stops the network
 // all the same and returns every error joined, but then deletes nothing
 // (with or without wipe), so stack.json still names the process for the
 // next Down.
 func (s *Stack) Down(wipe bool) error {
+	if wipe {
+		if err := s.checkRunDir(); err != nil {
+			return err
+		}
+	}
 	specs := s.services()
 	var errs []error
 	for i := len(specs) - 1; i >= 0; i-- {
@@ -440,7 +447,7 @@ func (s *Stack) Down(wipe bool) error {
 		return errors.Join(append(errs, err)...)
 	}
 	if wipe {
-		return s.wipe()
+		return WipeRunDir(s.cfg.Dir)
 	}
 	if _, err := os.Stat(s.cfg.Dir); err == nil {
 		errs = append(errs, s.save())
@@ -454,10 +461,29 @@ func (s *Stack) Down(wipe bool) error {
 // system (bench) and the tests' folders (test).
 var OthersInRunDir = []string{"deploy", "bench", "test"}
 
-// wipe deletes the system's data: every entry of the run folder but
-// OthersInRunDir.
-func (s *Stack) wipe() error {
-	entries, err := os.ReadDir(s.cfg.Dir)
+// runRecords are files of the run folder that folders made before
+// rundir.Marker hold: a folder holding one is the system's.
+var runRecords = []string{"stack.json", "shape.json"}
+
+// CheckRunDir refuses (rundir.ErrForeign) a run folder no stack made, so
+// that a mistyped --dir ($HOME, /) is never wiped nor written into.
+func CheckRunDir(dir string) error { return rundir.Check(dir, runRecords, OthersInRunDir) }
+
+func (s *Stack) checkRunDir() error { return CheckRunDir(s.cfg.Dir) }
+
+// makeRunDir creates the run folder with rundir.Marker, refusing a folder
+// holding what is not the system's (CheckRunDir).
+func (s *Stack) makeRunDir() error { return rundir.Make(s.cfg.Dir, runRecords, OthersInRunDir) }
+
+// WipeRunDir deletes the data of the system in the run folder dir: every
+// entry but OthersInRunDir. It refuses, deleting nothing, a folder no stack
+// made (CheckRunDir). It stops nothing: Down(true) stops the system first;
+// alone it is for a folder whose system cannot be opened as such.
+func WipeRunDir(dir string) error {
+	if err := CheckRunDir(dir); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -467,7 +493,7 @@ func (s *Stack) wipe() error {
 	var errs []error
 	for _, e := range entries {
 		if !slices.Contains(OthersInRunDir, e.Name()) {
-			errs = append(errs, os.RemoveAll(s.path(e.Name())))
+			errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
 		}
 	}
 	return errors.Join(errs...)
@@ -518,7 +544,7 @@ func (s *Stack) ensureSecret() error {
 	if _, err := rand.Read(secret); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+	if err := s.makeRunDir(); err != nil {
 		return err
 	}
 	return os.WriteFile(s.SecretFile(), []byte(hex.EncodeToString(secret)+"\n"), 0o600)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/network"
 )
 
@@ -180,6 +181,23 @@ func (n *Network) freshState() state {
 	return st
 }
 
+// checkRunDir refuses (rundir.ErrForeign) a run folder the instance did not
+// make, so that a mistyped --dir ($HOME, /) is never wiped: one made by
+// generate holds rundir.Marker; one made before the marker existed holds
+// state.json, or, from an interrupted bring-up, the crypto configuration
+// or material (generate's first writes).
+func (n *Network) checkRunDir() error {
+	var records []string
+	for _, p := range []string{n.layout.State(), n.layout.CryptoConfig(), n.layout.Crypto()} {
+		rel, err := filepath.Rel(n.cfg.Dir, p)
+		if err != nil {
+			return err
+		}
+		records = append(records, rel)
+	}
+	return rundir.Check(n.cfg.Dir, records, nil)
+}
+
 func (n *Network) saveState() error {
 	data, err := json.MarshalIndent(n.state, "", "  ")
 	if err != nil {
@@ -302,8 +320,14 @@ func (n *Network) running(name string) bool {
 // Down stops every process of the instance by its recorded ID (proc.Stop:
 // a PID that now belongs to another process is left alone and logged).
 // With wipe it also deletes the run folder (ledgers, crypto material,
-// logs).
+// logs), first refusing (before it stops anything) a folder the instance
+// did not make (checkRunDir).
 func (n *Network) Down(wipe bool) error {
+	if wipe {
+		if err := n.checkRunDir(); err != nil {
+			return err
+		}
+	}
 	procs := n.processes()
 	// Stop in reverse start order: chaincode servers, peers, then orderers.
 	names := n.processNames()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/network"
 )
 
@@ -156,6 +157,9 @@ func (n *Network) Generate(ctx context.Context) error {
 // generate writes a new instance's files: crypto material, genesis block,
 // node configurations and connection profiles.
 func (n *Network) generate(ctx context.Context) error {
+	if err := rundir.Make(n.cfg.Dir, nil, nil); err != nil { // the callers have checked it is empty or absent
+		return err
+	}
 	l := n.layout
 	if err := network.WriteCryptoConfig(l, n.Hosts()); err != nil {
 		return err

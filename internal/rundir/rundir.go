@@ -1,0 +1,62 @@
+// Package rundir guards the deletion of run folders: the commands that
+// wipe a folder named by --dir (votechain, vcnet, benchrun) delete only a
+// folder they made, never one a mistyped --dir ($HOME, /) points at.
+package rundir
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Marker is the file Make writes into a run folder: its presence says a
+// votechain command made the folder and may delete what is in it.
+const Marker = ".votechain-run"
+
+// Make creates dir (and its parents) if need be and writes Marker in it,
+// after Check(dir, records, others): a folder holding anything else is
+// refused rather than claimed, so that a later wipe cannot reach it.
+func Make(dir string, records, others []string) error {
+	if err := Check(dir, records, others); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	m := filepath.Join(dir, Marker)
+	if _, err := os.Stat(m); err == nil {
+		return nil
+	}
+	return os.WriteFile(m, []byte("made by votechain: a wipe may delete this folder's contents\n"), 0o644)
+}
+
+// ErrForeign is wrapped by Check's refusal of a folder it does not own.
+var ErrForeign = errors.New("not a votechain run folder")
+
+// Check returns nil if dir is a run folder, which a wipe may empty: it does
+// not exist, it holds Marker or one of records (files that folders made
+// before Marker existed hold, such as a state file), or each of its
+// entries (if any) is one of others (folders of other votechain commands,
+// which a wipe keeps). Otherwise it returns an error wrapping ErrForeign
+// that names dir and what to do.
+func Check(dir string, records, others []string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, name := range append([]string{Marker}, records...) {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return nil
+		}
+	}
+	if !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return !slices.Contains(others, e.Name()) }) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s holds files but no %s, so it was not made by votechain and nothing in it is deleted: "+
+		"check the --dir given, or empty the folder by hand if it is a system's", ErrForeign, dir, Marker)
+}

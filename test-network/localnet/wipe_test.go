@@ -1,0 +1,35 @@
+package localnet_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/votechain/votechain/internal/rundir"
+	"github.com/votechain/votechain/internal/rundir/rundirtest"
+	"github.com/votechain/votechain/test-network/localnet"
+)
+
+// TestWipeRefusesForeignFolder: `vcnet --dir $HOME down --wipe` (a folder
+// holding files but neither the run folder marker nor state.json) is
+// refused and deletes nothing, where a run folder with its marker is
+// deleted.
+func TestWipeRefusesForeignFolder(t *testing.T) {
+	cfg, _ := fakeFabric(t)
+	keep := rundirtest.Foreign(t, cfg.Dir)
+	n, err := localnet.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rundirtest.Refused(t, "down --wipe", n.Down(true), keep)
+
+	if err := os.WriteFile(filepath.Join(cfg.Dir, rundir.Marker), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Down(true); err != nil {
+		t.Fatalf("down --wipe of a run folder: %v", err)
+	}
+	if _, err := os.Stat(cfg.Dir); !os.IsNotExist(err) {
+		t.Errorf("the run folder %s is still there after down --wipe (%v)", cfg.Dir, err)
+	}
+}
