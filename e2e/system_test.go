@@ -23,6 +23,7 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -98,6 +99,9 @@ func startSystem(t *testing.T, batchers, voters int, tune ...func(*stack.Config)
 	root := nettest.RepoRoot(t)
 	bin := commands(t)
 	dir := nettest.RunDir(t, "system")
+	if err := rundir.Make(dir, nil, nil); err != nil { // the stack's folder before the test writes its log into it
+		t.Fatal(err)
+	}
 	logFile, err := os.Create(filepath.Join(dir, "system.log"))
 	if err != nil {
 		t.Fatal(err)
