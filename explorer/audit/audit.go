@@ -34,8 +34,8 @@ const (
 	KindBatchTally      = "batch_tally"      // claimed tallies differ from the votes' tallies
 	KindBatchRecord     = "batch_record"     // written batch record missing or differing from the recount, or written by a transaction that does not commit its batch
 	KindBatchEvent      = "batch_event"      // BatchCommitted event missing or differing from the record
-	KindRollChunk       = "roll_chunk"       // roll chunk record missing, written again or differing from its transaction's roll marks
-	KindRollSeal        = "roll_seal"        // roll seal differing from the loaded chunks and the election's roll root, or roll written after it
+	KindRollChunk       = "roll_chunk"       // roll chunk record missing, written again or differing from its transaction's roll marks, or the roll loaded once a batch is committed
+	KindRollSeal        = "roll_seal"        // roll seal differing from the loaded chunks and the election's roll root, written once a batch is committed, or roll written after it
 	KindBlockSignature  = "block_signature"  // orderers' signatures missing, invalid or short of the block validation's quorum
 	KindEndorsement     = "endorsement"      // VALID transaction whose valid endorsements do not satisfy its chaincode's endorsement policy
 	KindGenesis         = "genesis"          // block 0 is not the channel's genesis block the auditor was given
@@ -45,8 +45,8 @@ const (
 	KindApproval        = "approval"         // VALID lifecycle approval not endorsed by its organisation, or commit endorsed by an organisation that did not approve the definition
 	KindLogKeys         = "log_keys"         // intake log keys record not as RegisterLogKeys must write it
 	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing, with batch totals its batches do not give or without the totals its record requires, or a record dropping that requirement
-	KindBatchRefused    = "batch_refused"    // batch committed that the chaincode refuses whole: the election finalised, not yet open or without the batch's state
-	KindElection        = "election"         // election record written as the chaincode never writes it: after the election is finalised, deleted, or not by one of its set-up, close and finalise steps
+	KindBatchRefused    = "batch_refused"    // batch committed that the chaincode refuses whole: the election finalised (even if its record was taken back since), not yet open or without the batch's state
+	KindElection        = "election"         // election record written as the chaincode never writes it: after the election is finalised, deleted, not by one of its set-up, close and finalise steps, or stamped with another time than its transaction's
 	KindNullifier       = "nullifier"        // nullifier key written as the chaincode never writes it: a commit's records not exactly its counted votes', a record by another function, or a delete
 )
 
@@ -268,7 +268,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
 	bh := &blockHistory{History: h, nullifiers: map[Nullifier]bool{}, roots: map[batchID]string{}, election: e,
-		roll: map[Nullifier]string{}, sealed: sealed}
+		finalised: wasFinalised(e), roll: map[Nullifier]string{}, sealed: sealed}
 	if err := checkReplays(&r, b, h); err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
@@ -299,7 +299,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			}
 		}
 		bh.need = 0
-		if tx.Chaincode == a.Chaincode && (tx.IsCommitBatch() || tx.IsCommitBatches()) {
+		if a.commits(tx) {
 			bh.need |= needBatcher // a retry writes nothing, yet the chaincode asks for a batcher first
 		}
 		records := a.batchRecordWrites(tx)
@@ -348,6 +348,12 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		a.checkNullifierWrites(&r, tx, r.Batches[first:], !undecoded && !unrecorded)
 	}
 	return r, nil
+}
+
+// commits reports whether tx is a CommitBatch or CommitBatches of the
+// chaincode.
+func (a Auditor) commits(tx fabricblock.Tx) bool {
+	return tx.Chaincode == a.Chaincode && (tx.IsCommitBatch() || tx.IsCommitBatches())
 }
 
 // batchRecordWrites returns the keys in the range of batch records
@@ -457,6 +463,9 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Bat
 	if h.election != nil {
 		if err := h.election.BatchRefusal(b, tx.Time); err != nil {
 			r.issue(KindBatchRefused, tx.ID, fmt.Sprintf("batch %s committed VALID, yet the chaincode refuses it whole: %v", b.ID(), err))
+		} else if h.finalised {
+			r.issue(KindBatchRefused, tx.ID, fmt.Sprintf("batch %s committed VALID after election %s was finalised (its record taken back to %s since): the chaincode refuses it whole",
+				b.ID(), h.election.ID, h.election.Status))
 		}
 	}
 	if err := h.recount(out, tx.Time); err != nil {
@@ -563,6 +572,13 @@ type blockHistory struct {
 	election   *ballot.Election     // as of the transaction being audited
 	roll       map[Nullifier]string // nullifier → contest, of this block's roll marks
 	sealed     bool                 // the roll is sealed as of the transaction being audited
+	// finalised reports that the election was finalised as of the
+	// transaction being audited, even if a (flagged) write took its record
+	// back since: a batch is then refused whole. Across blocks it is read
+	// from the record the History gives (wasFinalised), so it is lost
+	// where that write also cleared finalised_at; this block's writes are
+	// all seen.
+	finalised bool
 	// chunks are the roll chunk records as of the transaction being
 	// audited, by index (read from History when a transaction first
 	// writes a chunk or the seal), chunksKnown false if History did not

@@ -15,11 +15,15 @@ import (
 // record, over none or over a configured one before that one's window
 // opens (by transaction time) and while no batch is committed;
 // CloseElection moves it from configured to closed and FinaliseElection
-// from closed to finalised, stamping their time and changing nothing
-// else. It never deletes the record, and never writes it once the
-// election is finalised: the results are frozen. The audit holds every
-// VALID write of the record to those steps (checkElectionStep), then to
-// the finalise's own rules (intakelog.go: checkTotalsMark, checkFinalise).
+// from closed to finalised, stamping closed_at and finalised_at with the
+// transaction's time (txTime: the channel header's timestamp, in UTC) and
+// changing nothing else. It never deletes the record, and never writes it
+// once the election is finalised: the results are frozen. The audit holds
+// every VALID write of the record to those steps (checkElectionStep), then
+// to the finalise's own rules (intakelog.go: checkTotalsMark,
+// checkFinalise). A write that takes a finalised record back is flagged,
+// yet the audit still holds the batches after it to the finalise
+// (blockHistory.finalised).
 
 // electionWrites checks what a VALID transaction wrote of the election
 // record and records it, for the transactions after it and in the
@@ -62,7 +66,18 @@ func (a Auditor) electionWrites(r *Report, tx fabricblock.Tx, h *blockHistory) e
 		}
 	}
 	h.election, r.Election = &e, &e
+	h.finalised = h.finalised || wasFinalised(&e)
 	return nil
+}
+
+// wasFinalised reports whether the record e says its election was
+// finalised: its status is, or it carries finalised_at, which only the
+// chaincode's FinaliseElection stamps (SetupElection refuses it, and
+// CloseElection writes a record without it). A record taken back from
+// finalised by a write that kept the stamp thus still says so when read
+// back from a History.
+func wasFinalised(e *ballot.Election) bool {
+	return e != nil && (e.Status == ballot.StatusFinalised || !e.FinalisedAt.IsZero())
 }
 
 // checkElectionStep checks a VALID write of the election record, e,
@@ -88,14 +103,27 @@ func checkElectionStep(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.
 		if !keepsRules(before, e, func(x *ballot.Election) { x.ClosedAt = time.Time{} }) {
 			fail("CloseElection changes nothing but the status and closed_at")
 		}
+		checkStamp(tx, "CloseElection", "closed_at", e.ClosedAt, fail)
 	case before.Status == ballot.StatusClosed && e.Status == ballot.StatusFinalised:
 		if !keepsRules(before, e, func(x *ballot.Election) { x.FinalisedAt = time.Time{} }) {
 			fail("FinaliseElection changes nothing but the status and finalised_at")
 		}
+		checkStamp(tx, "FinaliseElection", "finalised_at", e.FinalisedAt, fail)
 	default:
 		fail("the chaincode sets up a configured election again, closes a configured one and finalises a closed one, nothing else")
 	}
 	return nil
+}
+
+// checkStamp checks the stamp (field, by function) of a close or finalise
+// against the transaction's time, as the chaincode's transition stamps
+// it: the instant of the channel header's timestamp, to the nanosecond
+// (the record's JSON keeps every digit).
+func checkStamp(tx fabricblock.Tx, function, field string, stamp time.Time, fail func(format string, args ...any)) {
+	if !stamp.Equal(tx.Time) {
+		fail("%s stamps %s with the transaction's time, %s, not %s", function, field,
+			tx.Time.UTC().Format(time.RFC3339Nano), stamp.UTC().Format(time.RFC3339Nano))
+	}
 }
 
 // checkSetupAgain checks a record written over a configured one, as
@@ -108,9 +136,24 @@ func checkSetupAgain(r *Report, tx fabricblock.Tx, h *blockHistory, fail func(fo
 		fail("SetupElection refuses once the window opened (at %s; the transaction's time is %s)",
 			opens.Format(time.RFC3339), tx.Time.UTC().Format(time.RFC3339Nano))
 	}
-	batched, err := h.History.Batched()
+	committed, err := h.committedBatches(r)
 	if err != nil {
 		return err
+	}
+	if committed > 0 {
+		fail("SetupElection refuses once a batch is committed, and %d are", committed)
+	}
+	return nil
+}
+
+// committedBatches counts the batches committed before the transaction
+// being audited: the blocks before's (History.Batched) and the first
+// commits of this block's transactions before it (r.Batches). It fails
+// only when the History does.
+func (h *blockHistory) committedBatches(r *Report) (int, error) {
+	batched, err := h.History.Batched()
+	if err != nil {
+		return 0, err
 	}
 	committed := 0
 	for _, t := range batched {
@@ -121,10 +164,7 @@ func checkSetupAgain(r *Report, tx fabricblock.Tx, h *blockHistory, fail func(fo
 			committed++
 		}
 	}
-	if committed > 0 {
-		fail("SetupElection refuses once a batch is committed, and %d are", committed)
-	}
-	return nil
+	return committed, nil
 }
 
 // keepsRules reports whether after differs from before in nothing but

@@ -44,10 +44,27 @@ func (f *logFixture) register(id string) ledgertest.Tx {
 	return ledgertest.RegisterLogKeys(id, f.time(), ballot.LogKeys{}, f.Key)
 }
 
-// statusTx is the transaction that moves the election to status.
+// The times of the tests' closes and finalises, after the test
+// election's window.
+var (
+	closeTime    = time.Date(2026, 11, 3, 21, 0, 0, 123456789, time.UTC)
+	finaliseTime = time.Date(2026, 11, 3, 22, 0, 0, 987654321, time.UTC)
+)
+
+// statusTx is the transaction that moves the election to status, stamped
+// as the chaincode stamps it: a close's closed_at at closeTime, a
+// finalise's finalised_at at finaliseTime (and closed_at, if e lacks it,
+// at closeTime), each its transaction's time.
 func statusTx(t *testing.T, id, function string, e ballot.Election, status string) ledgertest.Tx {
 	e.Status = status
-	return ledgertest.Tx{ID: id, Function: function, Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: mustJSON(t, e)}}}
+	at := closeTime
+	if e.ClosedAt.IsZero() && status != ballot.StatusConfigured {
+		e.ClosedAt = closeTime
+	}
+	if status == ballot.StatusFinalised {
+		e.FinalisedAt, at = finaliseTime, finaliseTime
+	}
+	return ledgertest.Tx{ID: id, Function: function, Time: at, Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: mustJSON(t, e)}}}
 }
 
 // TestIntakeLogAnchors: an honest intake log (a key registered, heads of
@@ -412,11 +429,34 @@ func TestBatchRefusedWhole(t *testing.T) {
 	}
 }
 
+// TestBatchRefusedAfterUnfinalise: a (flagged) write that takes the
+// finalised record back to closed does not make the chaincode accept
+// batches again: a batch after it is flagged batch_refused, whether in a
+// later block (the record read back keeps finalised_at) or in the write's
+// own block (the stamp cleared).
+func TestBatchRefusedAfterUnfinalise(t *testing.T) {
+	c := newElectionChain(t)
+	late := commitTx(t, "c3", build(t, "CA", 3, vote("CA", 4, "bob")))
+	stampKept := c.e
+	stampKept.ClosedAt, stampKept.FinalisedAt = closeTime, finaliseTime
+	const reopened = "election reopen: the election record written with status closed over a finalised one"
+	const refused = "batch_refused c3: batch CA/3 committed VALID after election e was finalised (its record taken back to closed since)"
+	for name, blocks := range map[string][][]ledgertest.Tx{
+		"in a later block, the stamp kept": append(slices.Clone(c.blocks), []ledgertest.Tx{statusTx(t, "reopen", "CloseElection", stampKept, ballot.StatusClosed)}, []ledgertest.Tx{late}),
+		"in its block, the stamp cleared":  append(slices.Clone(c.blocks), []ledgertest.Tx{statusTx(t, "reopen", "CloseElection", c.e, ballot.StatusClosed), late}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantIssues(t, issuesOf(auditChain(t, blocks)), []string{reopened, refused})
+		})
+	}
+}
+
 // TestElectionSteps: every VALID write of the election record is one of
 // the chaincode's steps (set up again before the window opens and while no
 // batch is committed, configured → closed, closed → finalised, changing
-// nothing but the status and its stamp), and none comes after the
-// finalise; any other is flagged (election) at its transaction.
+// nothing but the status and its stamp, the transaction's time), and none
+// comes after the finalise; any other is flagged (election) at its
+// transaction.
 func TestElectionSteps(t *testing.T) {
 	c := newElectionChain(t)
 	reopened := statusTx(t, "reopen", "CloseElection", c.e, ballot.StatusClosed)
@@ -437,6 +477,10 @@ func TestElectionSteps(t *testing.T) {
 	opened := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}}
 	onlyOne := finaliseTx(t, "final", c.e, totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}}))
 	const finalised = "the chaincode writes it no more once the election is finalised"
+	retimed := func(tx ledgertest.Tx, by time.Duration) ledgertest.Tx {
+		tx.Time = tx.Time.Add(by)
+		return tx
+	}
 	for name, tc := range map[string]struct {
 		blocks [][]ledgertest.Tx
 		want   []string
@@ -457,6 +501,10 @@ func TestElectionSteps(t *testing.T) {
 			[]string{"election close: CloseElection changes nothing but the status and closed_at"}},
 		"a finalise that moves the window": {replace(c.blocks, c.final, finaliseTx(t, "final", moved, string(c.final.Args[0]))),
 			[]string{"election final: FinaliseElection changes nothing but the status and finalised_at"}},
+		"a close stamped a second before its time": {replace(c.blocks, c.closeTx, retimed(c.closeTx, time.Second)),
+			[]string{"election close: CloseElection stamps closed_at with the transaction's time, 2026-11-03T21:00:01.123456789Z, not 2026-11-03T21:00:00.123456789Z"}},
+		"a finalise stamped a nanosecond after its time": {replace(c.blocks, c.final, retimed(c.final, -time.Nanosecond)),
+			[]string{"election final: FinaliseElection stamps finalised_at with the transaction's time, 2026-11-03T22:00:00.98765432Z, not 2026-11-03T22:00:00.987654321Z"}},
 		"set up again once the window opened": {append(slices.Clone(opened), []ledgertest.Tx{setUpAt("s2", c.e.OpensAt)}),
 			[]string{"election s2: SetupElection refuses once the window opened (at 2026-11-03T07:00:00Z"}},
 		"set up again once a batch is committed": {append(slices.Clone(opened), []ledgertest.Tx{early, setUpAt("s2", c.later)}),

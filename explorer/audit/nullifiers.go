@@ -54,7 +54,7 @@ func appendLegacyNullifierKey(dst []byte, state, nullifier string) []byte {
 // no record and was not recounted (its batch_decode or batch_record
 // issue); only deletes are then flagged.
 func (a Auditor) checkNullifierWrites(r *Report, tx fabricblock.Tx, batches []Batch, complete bool) {
-	commits := tx.Chaincode == a.Chaincode && (tx.IsCommitBatch() || tx.IsCommitBatches())
+	commits := a.commits(tx)
 	var writes map[string][]byte // key → value written, roll marks of other functions left out
 	var deleted []string
 	legacy := 0 // writes of the legacy layout

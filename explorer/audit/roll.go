@@ -21,7 +21,10 @@ import (
 // seal from the records of every chunk loaded before it and the roll root
 // of the election record (ballot.SealRoll), so the marks the recount
 // counts votes against are the roll whose root the election published.
-// Nothing may be written on the roll once it is sealed.
+// Nothing may be written on the roll once it is sealed, nor once a batch
+// is committed: LoadRoll and SealRoll both refuse then (anyBatch), so a
+// mark never overwrites a counted vote's nullifier record (which would
+// let the voter vote again) and one roll rule holds for every batch.
 
 // txRoll is what one transaction wrote of the roll.
 type txRoll struct {
@@ -76,6 +79,11 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error
 	if err := h.loadChunks(); err != nil {
 		return err
 	}
+	if !a.commits(tx) { // a commit's marks are its nullifier writes' issue (nullifiers.go)
+		if err := checkRollBeforeBatches(r, tx.ID, w, h); err != nil {
+			return err
+		}
+	}
 	if len(w.entries) > 0 || len(w.chunks) > 0 {
 		checkChunk(r, tx.ID, w, h)
 	}
@@ -83,6 +91,47 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error
 		checkSeal(r, tx.ID, w.seal, h)
 		h.sealed, r.RollSealed = true, true
 	}
+	return nil
+}
+
+// checkRollBeforeBatches flags roll writes once a batch is committed: a
+// load (roll_chunk), naming how many of its marks overwrote a counted
+// vote's nullifier record, and a seal (roll_seal). The counted
+// nullifiers are looked up (one History lookup for the transaction's
+// marks) only for a load so flagged. It fails only when the History does.
+func checkRollBeforeBatches(r *Report, txID string, w txRoll, h *blockHistory) error {
+	loads := len(w.entries) > 0 || len(w.chunks) > 0
+	committed, err := h.committedBatches(r)
+	if err != nil || committed == 0 {
+		return err
+	}
+	if w.sealed {
+		r.issue(KindRollSeal, txID, fmt.Sprintf("the roll sealed once %d batches are committed: SealRoll refuses once one is", committed))
+	}
+	if !loads {
+		return nil
+	}
+	keys := make([]Nullifier, 0, len(w.entries))
+	for _, e := range w.entries {
+		keys = append(keys, Nullifier{e.State, e.Nullifier})
+	}
+	used, err := h.History.UsedNullifiers(keys)
+	if err != nil {
+		return err
+	}
+	overwritten, first := 0, ""
+	for _, k := range keys {
+		if used[k] || h.nullifiers[k] {
+			if overwritten++; first == "" {
+				first = k.State + "/" + k.Nullifier
+			}
+		}
+	}
+	msg := fmt.Sprintf("the roll loaded once %d batches are committed (LoadRoll refuses once one is)", committed)
+	if overwritten > 0 {
+		msg += fmt.Sprintf(": %d of its %d roll marks overwrote a counted vote's nullifier record (first %s), so the voter may vote again", overwritten, len(keys), first)
+	}
+	r.issue(KindRollChunk, txID, msg)
 	return nil
 }
 

@@ -38,6 +38,26 @@ func rewrite(tx ledgertest.Tx, key string, value []byte) ledgertest.Tx {
 	return tx
 }
 
+// twoChunkRoll is a roll of two chunks, the second of 3 entries, as
+// ledgertest.Roll loads and seals it, and the test election of its root
+// with its set-up.
+type twoChunkRoll struct {
+	entries []ballot.RollEntry
+	root    string
+	loads   []ledgertest.Tx
+	seal    ledgertest.Tx
+	e       ballot.Election
+	setup   ledgertest.Tx
+}
+
+func newTwoChunkRoll(t *testing.T) twoChunkRoll {
+	rc := twoChunkRoll{entries: rollOfSize(ballot.RollChunkEntries + 3), e: testElection()}
+	rc.root, rc.loads, rc.seal = ledgertest.Roll("load", rc.entries)
+	rc.e.RollRoot = rc.root
+	rc.setup = setupTx(t, "s", rc.e)
+	return rc
+}
+
 // TestRollChecks: the audit recomputes every chunk record from its
 // transaction's roll marks and the seal from the chunks loaded before it
 // and the election's roll root. An honest roll of two chunks, loaded in
@@ -45,11 +65,8 @@ func rewrite(tx ledgertest.Tx, key string, value []byte) ledgertest.Tx {
 // could misstate the roll is flagged with its kind, on the transaction
 // that did it.
 func TestRollChecks(t *testing.T) {
-	entries := rollOfSize(ballot.RollChunkEntries + 3)
-	root, loads, seal := ledgertest.Roll("load", entries)
-	e := testElection()
-	e.RollRoot = root
-	setup := setupTx(t, "s", e)
+	rc := newTwoChunkRoll(t)
+	entries, root, loads, seal, e, setup := rc.entries, rc.root, rc.loads, rc.seal, rc.e, rc.setup
 	honest := [][]ledgertest.Tx{{setup}, {loads[0]}, {loads[1], seal}}
 	reports := auditChain(t, honest)
 	if ks := kinds(reports); len(ks) != 0 {
@@ -127,5 +144,41 @@ func TestSealUncheckedWithoutChunks(t *testing.T) {
 	}
 	if len(issues) != 1 || issues[0].Kind != audit.KindRollChunk || issues[0].TxID != loads[1].ID {
 		t.Fatalf("issues %+v; want only the chunk record that differs from its marks", issues)
+	}
+}
+
+// TestRollAfterBatches: LoadRoll and SealRoll refuse once a batch is
+// committed, so a VALID load after one is flagged (roll_chunk), naming the
+// marks that overwrote a counted vote's nullifier record, whether the
+// batch is in a block before or earlier in the load's; a VALID seal after
+// one is flagged (roll_seal).
+func TestRollAfterBatches(t *testing.T) {
+	rc := newTwoChunkRoll(t)
+	loads, seal, setup := rc.loads, rc.seal, rc.setup
+	var marked string // a nullifier the second chunk marks
+	for _, w := range loads[1].Writes {
+		if _, ok := ballot.ParseRollMark(w.Value); ok {
+			_, marked, _ = ballot.ParseNullifierKey(w.Key)
+		}
+	}
+	onRoll := vote("CA", 1, "alice")
+	onRoll.Nullifier = marked
+	c1 := commitTx(t, "c1", build(t, "CA", 1, onRoll))
+	overwrote := fmt.Sprintf("roll_chunk %s: the roll loaded once 1 batches are committed (LoadRoll refuses once one is): 1 of its 3 roll marks overwrote a counted vote's nullifier record (first CA/%s)", loads[1].ID, marked)
+	for name, tc := range map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string
+	}{
+		"loaded before the batch":              {[][]ledgertest.Tx{{setup}, {loads[0]}, {loads[1]}, {c1}}, nil},
+		"loaded after the batch":               {[][]ledgertest.Tx{{setup}, {loads[0]}, {c1}, {loads[1]}}, []string{overwrote}},
+		"loaded after the batch, in its block": {[][]ledgertest.Tx{{setup}, {loads[0]}, {c1, loads[1]}}, []string{overwrote}},
+		"a mark on no counted vote": {[][]ledgertest.Tx{{setup}, {loads[1]}, {c1}, {loads[0]}},
+			[]string{fmt.Sprintf("roll_chunk %s: the roll loaded once 1 batches are committed (LoadRoll refuses once one is)", loads[0].ID)}},
+		"sealed after the batch": {[][]ledgertest.Tx{{setup}, {loads[0]}, {loads[1]}, {c1}, {seal}},
+			[]string{"roll_seal " + seal.ID + ": the roll sealed once 1 batches are committed: SealRoll refuses once one is"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantIssues(t, issuesOf(auditChain(t, tc.blocks)), tc.want)
+		})
 	}
 }

@@ -11,8 +11,10 @@ import (
 )
 
 // CapturedBlocks returns the blocks captured from a real Fabric network
-// (3.1.1, SmartBFT over both organisations' orderers, with contests and a
-// sealed roll), in order from the genesis block: network/fabricblock's
+// (3.1.1, SmartBFT over both organisations' orderers), in order from the
+// genesis block: the ballot chaincode's approvals and commit, an election
+// with contests set up (its roll root that of the empty roll) and batches
+// committed; no roll is loaded or sealed. They are network/fabricblock's
 // testdata/block-N.pb, written by the explorer's network test
 // (EXPLORER_CAPTURE_BLOCKS).
 func CapturedBlocks() ([]*common.Block, error) {
