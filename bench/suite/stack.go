@@ -63,7 +63,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := stack.CheckRunDir(cfg.Dir); err != nil { // before the roll is written there
+	if err := stack.MakeRunDir(cfg.Dir); err != nil { // before the roll is written there
 		return nil, err
 	}
 	if _, err := os.Stat(st.RollCSV()); os.IsNotExist(err) {

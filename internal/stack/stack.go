@@ -471,12 +471,15 @@ func CheckRunDir(dir string) error { return rundir.Check(dir, runRecords, Others
 
 func (s *Stack) checkRunDir() error { return CheckRunDir(s.cfg.Dir) }
 
-// makeRunDir creates the run folder with rundir.Marker, refusing a folder
-// holding what is not the system's (CheckRunDir).
-func (s *Stack) makeRunDir() error { return rundir.Make(s.cfg.Dir, runRecords, OthersInRunDir) }
+// MakeRunDir creates the run folder dir with rundir.Marker, refusing a
+// folder holding what is not the system's (CheckRunDir). Whoever writes
+// into a run folder before Up (the benchmark's roll) makes it so first.
+func MakeRunDir(dir string) error { return rundir.Make(dir, runRecords, OthersInRunDir) }
+
+func (s *Stack) makeRunDir() error { return MakeRunDir(s.cfg.Dir) }
 
 // WipeRunDir deletes the data of the system in the run folder dir: every
-// entry but OthersInRunDir. It refuses, deleting nothing, a folder no stack
+// entry but OthersInRunDir and rundir.Marker. It refuses, deleting nothing, a folder no stack
 // made (CheckRunDir). It stops nothing: Down(true) stops the system first;
 // alone it is for a folder whose system cannot be opened as such.
 func WipeRunDir(dir string) error {
@@ -492,7 +495,7 @@ func WipeRunDir(dir string) error {
 	}
 	var errs []error
 	for _, e := range entries {
-		if !slices.Contains(OthersInRunDir, e.Name()) {
+		if e.Name() != rundir.Marker && !slices.Contains(OthersInRunDir, e.Name()) { // wiped, the folder stays the system's
 			errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
 		}
 	}
