@@ -42,9 +42,12 @@ func (f *fakeLedger) SetupElection(_ context.Context, e ballot.Election) error {
 	if f.election != nil {
 		return errors.New("an election is already set up")
 	}
+	stored, err := ballot.SetupElection(e) // the chaincode's checks and marks
+	if err != nil {
+		return err
+	}
 	f.setups++
-	e.FinaliseNeedsTotals = true // as the chaincode marks every record it stores
-	f.election = &e
+	f.election = &stored
 	return nil
 }
 
@@ -68,6 +71,13 @@ type counter struct{ n int64 }
 
 func (c *counter) Add(n int64) { c.n += n }
 
+// rollRoot and otherRoot are roll roots (64 hex characters, as
+// ballot.Election.Validate wants).
+var (
+	rollRoot  = strings.Repeat("a1", 32)
+	otherRoot = strings.Repeat("b2", 32)
+)
+
 var opens = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 
 func plan(t *testing.T) Plan {
@@ -76,14 +86,28 @@ func plan(t *testing.T) Plan {
 		t.Fatal(err)
 	}
 	return Plan{
-		Template:        ballot.Election{ID: "E1", Name: "Election", States: []string{"CA", "NY"}, Batchers: []string{"batcher1"}},
+		Template: ballot.Election{ID: "E1", Name: "Election", States: []string{"CA", "NY"}, Batchers: []string{"batcher1"},
+			Contests: []ballot.Contest{{ID: "C", Title: "Mayor", Kind: ballot.ContestRace, Choices: []string{"ann", "bo"}}}},
 		Window:          24 * time.Hour,
-		Roll:            roll.Summary{Root: "aa11", Voters: 2, Entries: 2, Roll: []ballot.RollEntry{{State: "CA", Contest: "C", Nullifier: "01"}, {State: "NY", Contest: "C", Nullifier: "02"}}},
+		Roll:            roll.Summary{Root: rollRoot, Voters: 2, Entries: 2, Roll: []ballot.RollEntry{{State: "CA", Contest: "C", Nullifier: "01"}, {State: "NY", Contest: "C", Nullifier: "02"}}},
 		BatcherIdentity: "batcher1",
 		LogKeys:         []ed25519.PublicKey{pub},
 		Progress:        &counter{},
 		Now:             func() time.Time { return opens.Add(400 * time.Millisecond) },
 	}
+}
+
+// onLedger is a ledger holding plan's election as set up for its roll
+// (rollRoot), changed by change before the set-up.
+func onLedger(t *testing.T, change func(*ballot.Election)) *fakeLedger {
+	e := plan(t).Template
+	e.OpensAt, e.ClosesAt, e.RollRoot = opens, opens.Add(24*time.Hour), rollRoot
+	change(&e)
+	l := &fakeLedger{}
+	if err := l.SetupElection(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -97,8 +121,8 @@ func TestEnsureNewElection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.setups != 1 || e.ID != "E1" || e.RollRoot != "aa11" || e.Status != ballot.StatusConfigured {
-		t.Fatalf("record %+v after %d set-ups, want E1 configured with root aa11 after 1", e, l.setups)
+	if l.setups != 1 || e.ID != "E1" || e.RollRoot != rollRoot || e.Status != ballot.StatusConfigured {
+		t.Fatalf("record %+v after %d set-ups, want E1 configured with root %s after 1", e, l.setups, rollRoot)
 	}
 	if !e.FinaliseNeedsTotals {
 		t.Errorf("record %+v: want the ledger's as stored (marked), not the template sent", e)
@@ -142,14 +166,14 @@ func TestEnsureRefusals(t *testing.T) {
 		change func(*Plan)
 		want   string
 	}{
-		{"another roll", &fakeLedger{election: &ballot.Election{ID: "E1", RollRoot: "bb22", Batchers: []string{"batcher1"}}}, nil,
-			"has roll root bb22, this roll's is aa11"},
+		{"another roll", onLedger(t, func(e *ballot.Election) { e.RollRoot = otherRoot }), nil,
+			"has roll root " + otherRoot + ", this roll's is " + rollRoot},
 		{"template without the batchers' identity", &fakeLedger{}, func(p *Plan) { p.BatcherIdentity = "gateway1" },
 			`the election template: "batchers" ["batcher1"] does not name the batcher processes' identity "gateway1"`},
-		{"record without the batchers' identity", &fakeLedger{election: &ballot.Election{ID: "E1", RollRoot: "aa11", Batchers: []string{"other"}}}, func(p *Plan) { p.Template = ballot.Election{} },
+		{"record without the batchers' identity", onLedger(t, func(e *ballot.Election) { e.Batchers = []string{"other"} }), func(p *Plan) { p.Template = ballot.Election{} },
 			`the election on the ledger: "batchers" ["other"] does not name`},
 		{"no window", &fakeLedger{}, func(p *Plan) { p.Window = 0 }, "needs a voting window above zero"},
-		{"an empty roll", &fakeLedger{}, func(p *Plan) { p.Roll = roll.Summary{Root: "aa11"} }, "the roll lists no voters"},
+		{"an empty roll", &fakeLedger{}, func(p *Plan) { p.Roll = roll.Summary{Root: rollRoot} }, "the roll lists no voters"},
 		{"a roll summary without its entries", &fakeLedger{}, func(p *Plan) { p.Roll.Roll = nil }, "holds 0 of its 2 entries"},
 		{"the ledger unreachable", &fakeLedger{electionFn: boom}, nil, "peer unreachable"},
 	}
@@ -177,9 +201,10 @@ func TestEnsureRefusals(t *testing.T) {
 func ExampleEnsure() {
 	ledger := &fakeLedger{}
 	e, err := Ensure(context.Background(), ledger, Plan{
-		Template:        ballot.Election{ID: "L2025", States: []string{"CA"}, Batchers: []string{"batcher1"}},
+		Template: ballot.Election{ID: "L2025", Name: "Levy 2025", States: []string{"CA"}, Batchers: []string{"batcher1"},
+			Contests: []ballot.Contest{{ID: "L2025-001", Title: "School levy", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}}}},
 		Window:          12 * time.Hour,
-		Roll:            roll.Summary{Root: "aa11", Voters: 1, Entries: 1, Roll: []ballot.RollEntry{{State: "CA", Contest: "L2025-001", Nullifier: "01"}}},
+		Roll:            roll.Summary{Root: rollRoot, Voters: 1, Entries: 1, Roll: []ballot.RollEntry{{State: "CA", Contest: "L2025-001", Nullifier: "01"}}},
 		BatcherIdentity: "batcher1",
 		Now:             func() time.Time { return opens },
 	}, quiet)
@@ -187,8 +212,8 @@ func ExampleEnsure() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(e.ID, e.Status, e.RollRoot, e.ClosesAt.Format(time.RFC3339))
-	// Output: L2025 configured aa11 2026-12-01T20:00:00Z
+	fmt.Println(e.ID, e.Status, e.RollRoot == rollRoot, e.ClosesAt.Format(time.RFC3339))
+	// Output: L2025 configured true 2026-12-01T20:00:00Z
 }
 
 // TestTemplateOfTheElectionOnTheLedger: a template given while the ledger
