@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/network/fabricblock"
@@ -21,31 +20,6 @@ import (
 // them). It never deletes one. A record written for a vote not counted
 // would have the voter's own vote rejected as a duplicate; one missing
 // would let the voter vote again.
-//
-// A ledger written before 2026-11-30 (the blocks captured for the tests,
-// network/fabricblock/testdata) has the keys of ballot's layout of then:
-// object "nullifier" and the nullifier's hex (legacyNullifierPrefix). A
-// commit that wrote keys of that layout only is held to it.
-
-// legacyNullifierPrefix begins every nullifier key of the layout before
-// 2026-11-30: "\x00nullifier\x00<state>\x00<64 hex>\x00".
-const legacyNullifierPrefix = "\x00nullifier\x00"
-
-// inNullifierRanges reports whether key is in the range of nullifier keys
-// of the current layout or of the legacy one.
-func inNullifierRanges(key string) bool {
-	return ballot.InNullifierRange(key) || strings.HasPrefix(key, legacyNullifierPrefix)
-}
-
-// appendLegacyNullifierKey appends the legacy layout's key of nullifier
-// in state to dst.
-func appendLegacyNullifierKey(dst []byte, state, nullifier string) []byte {
-	dst = append(dst, legacyNullifierPrefix...)
-	dst = append(dst, state...)
-	dst = append(dst, 0)
-	dst = append(dst, nullifier...)
-	return append(dst, 0)
-}
 
 // checkNullifierWrites checks what the VALID transaction tx wrote in the
 // range of nullifier keys against its batches as audited (none for a
@@ -57,9 +31,8 @@ func (a Auditor) checkNullifierWrites(r *Report, tx fabricblock.Tx, batches []Ba
 	commits := a.commits(tx)
 	var writes map[string][]byte // key → value written, roll marks of other functions left out
 	var deleted []string
-	legacy := 0 // writes of the legacy layout
 	for _, w := range tx.Writes {
-		if w.Namespace != a.Chaincode || !inNullifierRanges(w.Key) {
+		if w.Namespace != a.Chaincode || !ballot.InNullifierRange(w.Key) {
 			continue
 		}
 		if w.Delete {
@@ -73,9 +46,6 @@ func (a Auditor) checkNullifierWrites(r *Report, tx fabricblock.Tx, batches []Ba
 			writes = map[string][]byte{}
 		}
 		writes[w.Key] = w.Value
-		if !ballot.InNullifierRange(w.Key) {
-			legacy++
-		}
 	}
 	if len(deleted) > 0 {
 		r.issue(KindNullifier, tx.ID, fmt.Sprintf("a %s transaction deleted %d nullifier keys (first %s): the chaincode never deletes one", cmpFunction(tx), len(deleted), nullifierName(deleted[0])))
@@ -85,11 +55,7 @@ func (a Auditor) checkNullifierWrites(r *Report, tx fabricblock.Tx, batches []Ba
 		r.issue(KindNullifier, tx.ID, fmt.Sprintf("a %s transaction wrote %d nullifier records (first %s): only a CommitBatch or CommitBatches writes one, for a vote it counts",
 			cmpFunction(tx), len(writes), nullifierName(slices.Min(slices.Collect(maps.Keys(writes))))))
 	case commits && complete:
-		appendKey := ballot.AppendNullifierKey
-		if legacy > 0 && legacy == len(writes) {
-			appendKey = appendLegacyNullifierKey
-		}
-		checkCountedNullifiers(r, tx.ID, batches, writes, appendKey)
+		checkCountedNullifiers(r, tx.ID, batches, writes)
 	}
 }
 
@@ -98,9 +64,8 @@ func (a Auditor) checkNullifierWrites(r *Report, tx fabricblock.Tx, batches []Ba
 // The counted votes' keys are distinct (the recount rejects a nullifier
 // counted before, and a transaction's batches are of distinct states), so
 // with every one found, a write beyond their number is one of no counted
-// vote. Per vote it builds the key (by appendKey, of the layout the
-// commit wrote) and the record in reused buffers.
-func checkCountedNullifiers(r *Report, txID string, batches []Batch, writes map[string][]byte, appendKey func(dst []byte, state, nullifier string) []byte) {
+// vote. Per vote it builds the key and the record in reused buffers.
+func checkCountedNullifiers(r *Report, txID string, batches []Batch, writes map[string][]byte) {
 	found := 0
 	var key, want []byte
 	for _, b := range batches {
@@ -114,7 +79,7 @@ func checkCountedNullifiers(r *Report, txID string, batches []Batch, writes map[
 				rejected = rejected[1:]
 				continue
 			}
-			key = appendKey(key[:0], b.Batch.State, v.Nullifier)
+			key = ballot.AppendNullifierKey(key[:0], b.Batch.State, v.Nullifier)
 			got, ok := writes[string(key)]
 			if ok {
 				found++
@@ -142,14 +107,14 @@ func checkCountedNullifiers(r *Report, txID string, batches []Batch, writes map[
 	}
 	if extra := len(writes) - found; extra > 0 {
 		r.issue(KindNullifier, txID, fmt.Sprintf("%d nullifier keys written for no vote the transaction counts (first %s): the voter's own vote would be rejected as a duplicate",
-			extra, nullifierName(firstUncounted(batches, writes, appendKey))))
+			extra, nullifierName(firstUncounted(batches, writes))))
 	}
 }
 
 // firstUncounted returns the least key of writes that is no counted vote's
 // nullifier key in batches ("" if none): the slow path, once a commit is
 // known to have written one.
-func firstUncounted(batches []Batch, writes map[string][]byte, appendKey func(dst []byte, state, nullifier string) []byte) string {
+func firstUncounted(batches []Batch, writes map[string][]byte) string {
 	counted := map[string]bool{}
 	for _, b := range batches {
 		if !b.recounted {
@@ -157,7 +122,7 @@ func firstUncounted(batches []Batch, writes map[string][]byte, appendKey func(ds
 		}
 		for i, v := range b.Batch.Votes {
 			if _, rejected := slices.BinarySearch(b.Rejected, i); !rejected {
-				counted[string(appendKey(nil, b.Batch.State, v.Nullifier))] = true
+				counted[string(ballot.AppendNullifierKey(nil, b.Batch.State, v.Nullifier))] = true
 			}
 		}
 	}
@@ -171,15 +136,10 @@ func firstUncounted(batches []Batch, writes map[string][]byte, appendKey func(ds
 }
 
 // nullifierName names a key of the nullifier range for messages:
-// state/nullifier, or quoted if it is no nullifier key of either layout.
+// state/nullifier, or quoted if it is no nullifier key.
 func nullifierName(key string) string {
 	if state, nullifier, ok := ballot.ParseNullifierKey(key); ok {
 		return state + "/" + nullifier
-	}
-	if rest, ok := strings.CutPrefix(key, legacyNullifierPrefix); ok {
-		if state, nullifier, ok := strings.Cut(rest, "\x00"); ok {
-			return state + "/" + strings.TrimSuffix(nullifier, "\x00")
-		}
 	}
 	return fmt.Sprintf("%q", key)
 }

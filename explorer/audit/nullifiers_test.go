@@ -2,7 +2,6 @@ package audit_test
 
 import (
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -12,10 +11,10 @@ import (
 
 // TestNullifierWrites: a commit that writes the nullifier records of
 // exactly the votes it counts (a voter's votes in two contests both, a
-// duplicate none), in the key layout of now or of the captured blocks, is
-// not flagged; a record written for a vote not counted, one missing or
-// other than the chaincode's, a roll mark over a counted vote's key, a
-// delete, and a record written or deleted by another function are each
+// duplicate none) is not flagged; a record written for a vote not
+// counted, one missing or other than the chaincode's, a roll mark over a
+// counted vote's key, a delete, and a record written or deleted by another
+// function are each
 // flagged nullifier at their transaction. A commit the audit did not
 // recount (it wrote no batch record) is that record's issue alone.
 func TestNullifierWrites(t *testing.T) {
@@ -41,24 +40,13 @@ func TestNullifierWrites(t *testing.T) {
 	nonVoter := vote("CA", 9, "alice")
 	forNonVoter := fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey("CA", nonVoter.Nullifier), Value: record(nonVoter, 2, 0)}
 	deleteEarlier := fabricblock.Write{Namespace: "ballot", Key: ballot.NullifierKey("CA", vote("CA", 5, "bob").Nullifier), Delete: true}
-	legacy := func(ws []fabricblock.Write) []fabricblock.Write { // the keys as the chaincode wrote them before 2026-11-30
-		for i, w := range ws {
-			if state, nullifier, ok := ballot.ParseNullifierKey(w.Key); ok {
-				ws[i].Key = "\x00nullifier\x00" + state + "\x00" + nullifier + "\x00"
-			}
-		}
-		return ws
-	}
 	closeTx := statusTx(t, "close", "CloseElection", e, ballot.StatusClosed)
 	for name, c := range map[string]struct {
 		tx   ledgertest.Tx
 		want []string
 	}{
-		"the chaincode's writes":     {honest, nil},
-		"the keys of the old layout": {edit(honest, legacy), nil},
+		"the chaincode's writes": {honest, nil},
 		"a record for a voter who did not vote": {edit(honest, func(ws []fabricblock.Write) []fabricblock.Write { return append(ws, forNonVoter) }),
-			[]string{"nullifier c: 1 nullifier keys written for no vote the transaction counts (first CA/" + nonVoter.Nullifier + ")"}},
-		"a record for a voter who did not vote, old layout": {edit(edit(honest, func(ws []fabricblock.Write) []fabricblock.Write { return append(ws, forNonVoter) }), legacy),
 			[]string{"nullifier c: 1 nullifier keys written for no vote the transaction counts (first CA/" + nonVoter.Nullifier + ")"}},
 		"a record missing": {edit(honest, func(ws []fabricblock.Write) []fabricblock.Write { return slices.Delete(ws, 2, 3) }),
 			[]string{"nullifier c: batch CA/2: of its 3 counted votes' nullifier records, 1 not written and 0 written other than the chaincode writes them (first vote 1"}},
@@ -86,9 +74,6 @@ func TestNullifierWrites(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			wantIssues(t, issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", e)}, {earlier}, {c.tx}})), c.want)
 		})
-	}
-	if strings.Contains(honest.Writes[1].Key, "nullifier") {
-		t.Fatal("the honest commit's keys are of the old layout")
 	}
 }
 
