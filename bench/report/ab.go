@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -52,10 +53,14 @@ type ABProbe struct {
 
 // UnmarshalJSON reads reports from before --ab-rounds too, whose "round"
 // was the arm's first or second probe and which had no "nth" and one round.
+// Like Load, it refuses a field ABProbe does not have (a custom
+// unmarshaler does not inherit its decoder's DisallowUnknownFields).
 func (p *ABProbe) UnmarshalJSON(data []byte) error {
 	type plain ABProbe // without this method
 	var q plain
-	if err := json.Unmarshal(data, &q); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
 		return err
 	}
 	if q.Nth == 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -203,6 +204,8 @@ func TestLoadRefusesWhatIsNotAReport(t *testing.T) {
 		{"another JSON file", `{"bogus":1}`, `unknown field "bogus"`},
 		{"a field at the top it lacks", edited(func(m map[string]any) { m["surprise"] = true }), `unknown field "surprise"`},
 		{"a field of the machine it lacks", edited(func(m map[string]any) { m["machine"].(map[string]any)["gpus"] = 1 }), `unknown field "gpus"`},
+		{"a field of an A/B probe it lacks", edited(func(m map[string]any) { m["ab"] = abWith(map[string]any{"extra": 1}, nil) }), `unknown field "extra"`},
+		{"a field of an A/B probe's figures it lacks", edited(func(m map[string]any) { m["ab"] = abWith(nil, map[string]any{"weird": 1}) }), `unknown field "weird"`},
 		{"no date", edited(func(m map[string]any) { delete(m, "date") }), "it has no date"},
 		{"no machine", edited(func(m map[string]any) { delete(m, "machine") }), "it has no machine"},
 		{"an array", `[]`, "cannot unmarshal array"},
@@ -218,7 +221,15 @@ func TestLoadRefusesWhatIsNotAReport(t *testing.T) {
 			t.Errorf("%s: %v (report %v); want %s refused as not a bench report: %q", c.name, err, r != nil, path, c.want)
 		}
 	}
+	withAB := edited(func(m map[string]any) { m["ab"] = abWith(nil, nil) })
 	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), []byte(withAB), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Load(dir); err != nil || r.AB == nil || len(r.AB.Probes) != 1 || r.AB.Probes[0].Label() != "A1" {
+		t.Errorf("a report with an A/B probe of known fields: %v; want it loaded with probe A1", err)
+	}
+	dir = t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "report.json"), good, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -463,4 +474,14 @@ func TestDiskWritesShown(t *testing.T) {
 	if strings.Contains(writes, "| gateway |") || strings.Contains(writes, "| batcher0 |") {
 		t.Error("a process without recorded writes, or that wrote nothing to speak of, has a row in the writes table")
 	}
+}
+
+// abWith is an A/B part of a report (JSON) holding one probe with the
+// fields extra added to it and probeExtra to its figures.
+func abWith(extra, probeExtra map[string]any) map[string]any {
+	figures := map[string]any{}
+	maps.Copy(figures, probeExtra)
+	probe := map[string]any{"arm": "A", "round": 1, "nth": 1, "rate": 1000, "probe": figures}
+	maps.Copy(probe, extra)
+	return map[string]any{"b": []string{"X=1"}, "rates": []float64{1000}, "probes": []any{probe}}
 }
