@@ -4,7 +4,9 @@
 //
 // Each partition (state) has one lane, owned by one batcher process at a time
 // through a fenced Redis lease; lanes spread evenly over the live processes
-// and move to a survivor when their owner dies.
+// and move to a survivor when their owner dies. The processes sharing a
+// Redis must serve the same partitions: each publishes its list with its
+// liveness (registryKey), and Run refuses to join live ones serving another.
 //
 // A lane batches by group commit (see cutPolicy): batches grow while its
 // transactions are in flight, so they are small at low load and large (up
@@ -48,6 +50,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -222,6 +226,7 @@ type Batcher struct {
 	log      *slog.Logger
 	metrics  *metrics
 	owner    string
+	member   string // this process in the registry: registryMember
 	clock    Clock
 	cut      cutPolicy
 	share    *sharer  // nil: lanes never share transactions
@@ -239,6 +244,10 @@ type Batcher struct {
 	// then given up on.
 	commits   context.Context
 	abandoned atomic.Int64
+
+	// otherLists names the live batchers last seen serving other
+	// partition lists (Run's goroutine only).
+	otherLists string
 
 	mu        sync.Mutex
 	lanes     map[string]*ownedLane
@@ -265,7 +274,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 	}
 	b := &Batcher{
 		cfg: cfg, rdb: rdb, ledger: ledger, log: log.With("batcher", cfg.Owner), metrics: newMetrics(reg),
-		owner: cfg.Owner, clock: cfg.Clock,
+		owner: cfg.Owner, member: registryMember(cfg.Owner, cfg.Partitions), clock: cfg.Clock,
 		cut:      cutPolicy{maxVotes: cfg.BatchSize, fill: cfg.Fill, depth: cfg.Depth, maxWait: cfg.MaxWait},
 		recovery: newRecoveryPolicy(cfg),
 		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
@@ -320,9 +329,17 @@ func (b *Batcher) Lanes() []string {
 	return out
 }
 
-// Run balances lanes until ctx ends, then drains: lanes stop reading, batches
-// in flight commit and are acknowledged, and leases are released.
+// Run joins the live batchers sharing its Redis, balances lanes until ctx
+// ends, then drains: lanes stop reading, batches in flight commit and are
+// acknowledged, and leases are released. It refuses to start, with an
+// ErrPartitionsDiffer naming the lists, while a live batcher serves another
+// partition list (Config.Partitions); one that appears later (e.g. started
+// while Redis had lost the registry) is logged as an error and counted in
+// batcher_partition_lists_differing, and the lanes carry on.
 func (b *Batcher) Run(ctx context.Context) error {
+	if joined, err := b.join(ctx); !joined {
+		return err
+	}
 	// Lease bookkeeping outlives ctx: leases are renewed while lanes drain.
 	bg := context.WithoutCancel(ctx)
 	lanesCtx, stopLanes := context.WithCancel(bg)
@@ -352,7 +369,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 		}
 		b.balance(bg, lanesCtx, draining)
 		if draining && len(b.Lanes()) == 0 {
-			err := leaveRegistry(bg, b.rdb, b.owner)
+			err := leaveRegistry(bg, b.rdb, b.member)
 			drained := time.Since(drainFrom).Round(time.Millisecond).String()
 			if n := b.abandoned.Load(); n > 0 {
 				b.log.Warn("batcher stopped before its transactions in flight committed: their batches are left in the journal for the lanes' next owner", "drained_in", drained, "batches_left", n)
@@ -365,13 +382,59 @@ func (b *Batcher) Run(ctx context.Context) error {
 	}
 }
 
+// join registers this process among the live batchers, retrying a failing
+// Redis every quarter lease TTL; false if ctx ended first (nil error) or a
+// live batcher serves another partition list (ErrPartitionsDiffer).
+func (b *Batcher) join(ctx context.Context) (bool, error) {
+	for {
+		live, others, err := heartbeat(ctx, b.rdb, b.member, b.clock.Now(), b.cfg.LeaseTTL, true)
+		switch {
+		case err == nil && live > 0:
+			return true, nil
+		case err == nil:
+			return false, fmt.Errorf("%w: %s", ErrPartitionsDiffer, differingLists(b.cfg.Partitions, others))
+		}
+		b.log.Warn("cannot join the live batchers yet", "err", err)
+		b.metrics.retries.WithLabelValues("redis").Inc()
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case <-time.After(max(b.cfg.LeaseTTL/4, time.Millisecond)):
+		}
+	}
+}
+
+// noteOtherLists reports the live batchers serving other partition lists
+// than this one's: their number as batcher_partition_lists_differing, and
+// an error logged when they change (info when none is left).
+func (b *Batcher) noteOtherLists(others []peerList) {
+	b.metrics.otherLists.Set(float64(len(others)))
+	var names []string
+	for _, o := range others {
+		names = append(names, o.owner)
+	}
+	slices.Sort(names)
+	seen := strings.Join(names, ",")
+	if seen == b.otherLists {
+		return
+	}
+	b.otherLists = seen
+	if len(others) == 0 {
+		b.log.Info("the live batchers' partition lists agree again")
+		return
+	}
+	b.log.Error("live batchers serve other partition lists: lanes may go unserved", "err", differingLists(b.cfg.Partitions, others))
+}
+
 // balance renews held leases, stops lanes whose lease was lost, and takes or
 // gives up lanes to reach this process's fair share.
 func (b *Batcher) balance(ctx, lanesCtx context.Context, draining bool) {
-	live, err := heartbeat(ctx, b.rdb, b.owner, b.clock.Now(), b.cfg.LeaseTTL)
+	live, others, err := heartbeat(ctx, b.rdb, b.member, b.clock.Now(), b.cfg.LeaseTTL, false)
 	if err != nil {
 		b.log.Warn("heartbeat failed", "err", err)
 		b.metrics.retries.WithLabelValues("redis").Inc()
+	} else {
+		b.noteOtherLists(others)
 	}
 	share := fairShare(len(b.cfg.Partitions), live)
 

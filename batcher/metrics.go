@@ -45,6 +45,7 @@ type metrics struct {
 	retries     *prometheus.CounterVec // by cause
 	lostChecks  *prometheus.CounterVec // by result: withdrawn, confirmed, error
 	lanes       prometheus.Gauge
+	otherLists  prometheus.Gauge // live batchers serving another partition list
 	stage       stageObservers
 	voteLatency prometheus.Histogram // per vote, from its 202 to its acknowledgement
 	txBatches   prometheus.Histogram // batches per transaction submitted
@@ -102,6 +103,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lanes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "batcher_lanes_owned", Help: "Partitions whose lane this process holds.",
 		}),
+		otherLists: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "batcher_partition_lists_differing", Help: "Live batchers sharing this one's Redis that serve another partition list (--partitions) than this one: not 0, lanes can go unserved.",
+		}),
 	}
 	stage := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "batcher_stage_seconds", Help: "Time in seconds spent in each stage of a vote's path through the batcher: queue, buffer (per vote); share, journal, endorse, commit, settle (per batch or submission).",
@@ -120,6 +124,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "batcher_tx_batches", Help: "Batches per transaction submitted (1: a batch alone; more: a transaction shared by several lanes).",
 		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32},
 	})
-	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lostChecks, m.lanes, stage, m.voteLatency, m.txBatches)
+	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lostChecks, m.lanes, m.otherLists, stage, m.voteLatency, m.txBatches)
 	return m
 }

@@ -23,7 +23,9 @@ func seqKey(p string) string        { return "batchseq:{" + p + "}" }
 func journalKey(p string) string    { return "journal:{" + p + "}" }
 func deadLetterKey(p string) string { return "deadletter:{" + p + "}" }
 
-// registryKey is the sorted set of live batcher processes (score: expiry, ms).
+// registryKey is the sorted set of live batcher processes: member
+// "<owner> partitions=<its partitions sorted, comma-separated>"
+// (registryMember), score when its liveness ends (Unix ms). See heartbeat.
 const registryKey = "batchers"
 
 // journalEntry is a batch written to the journal before it is submitted, so

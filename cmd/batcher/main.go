@@ -53,7 +53,7 @@ func run(ctx context.Context) (err error) {
 	aofFlags := aofrewrite.RegisterFlags(fs)
 	logFlags := cli.LogFlags(fs)
 	gcFlags := cli.GCFlags(fs, 100, "")
-	partitions := fs.String("partitions", "", "comma-separated partitions (states, or sub-shards such as CA#3) whose lanes this batcher serves, each named once; default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists can leave lanes unserved (alert BatcherLaneUnleased); nothing checks that the lists match")
+	partitions := fs.String("partitions", "", "comma-separated partitions (states, or sub-shards such as CA#3) whose lanes this batcher serves, each named once; default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists could leave lanes unserved. A batcher refuses to start while a live one serves another list; one seen later is logged as an error and counted in batcher_partition_lists_differing (alert BatcherPartitionsDiffer)")
 	batchSize := fs.Int("batch-size", d.BatchSize, fmt.Sprintf("most votes per batch, 1 to %d (the chaincode's limit); a lane's batch grows while its transactions are in flight", ballot.MaxBatchVotes))
 	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight, at most --batch-size (0: a quarter of --batch-size)")
 	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight (at least 1ms)")
