@@ -82,11 +82,12 @@ the vote hashes to the leaf, the proof leads to the signed head's root, the head
 is signed by a log key registered on the ledger (or, --offline, one in --keys:
 the GetLogKeys record or one 64-hex public key a line); then, unless --offline,
 where the vote stands on the ledger: COUNTED, REJECTED with the reason, PENDING
-within --deadline of its cast time, or MISSING after it. Given --gateway (the
-flag or VERIFY_GATEWAY), it also checks that each receipt's signed head and
-its state's head anchored on the ledger are of one log, with a consistency
-proof from the gateway: a head that is not is FORK (the log's signer showed
-the voter another log than it anchored). A head the gateway gives no proof for
+within --deadline of its cast time, or MISSING after it. Given --gateway on the
+command line (not VERIFY_GATEWAY, which serves --vote-id and --log), it also
+checks that each receipt's signed head and its state's head anchored on the
+ledger are of one log, with a consistency proof from the gateway: a head that
+is not is FORK (the log's signer showed the voter another log than it
+anchored). A head the gateway gives no proof for
 (it does not answer, or answers an error) is UNCHECKED: its line gives the
 vote's standing and why, the proof is not asked again for that head, and the
 other receipts are still checked; the run is not complete (status 2): run
