@@ -57,11 +57,17 @@ type standingLedger interface {
 }
 
 // outcomes counts the outcomes of checks (of receipts or acceptance
-// receipts) for the summary and exit status.
-type outcomes struct{ ok, fail, missing, unlogged, pending int }
+// receipts) for the summary and exit status; unchecked are the acceptance
+// receipts whose heads got no verdict (forkCheck: no consistency proof).
+type outcomes struct{ ok, fail, missing, unlogged, pending, unchecked int }
 
+// exit is verify's exit status for t: 2 while a receipt has no verdict (the
+// run is not complete, whatever the others found), else 1 for a failure, 3
+// for a pending receipt, 0 when all passed.
 func (t outcomes) exit() int {
 	switch {
+	case t.unchecked > 0:
+		return 2
 	case t.fail > 0 || t.missing > 0 || t.unlogged > 0:
 		return 1
 	case t.pending > 0:
@@ -74,23 +80,27 @@ func (t outcomes) exit() int {
 // reports where its vote stands: COUNTED, REJECTED (reason), PENDING
 // (within the deadline) or MISSING (past it: the signed head proves the
 // vote was accepted, and the ledger does not hold it). Without a ledger
-// (offline) a receipt that verifies is VALID. With a ledger and proofs
-// (the gateway's consistency proofs), a receipt whose head is not of the
-// log anchored on the ledger is FORK (forks.check), counted as failed.
+// (offline) a receipt that verifies is VALID. With a ledger, a receipt
+// whose head is of another election than the ledger's FAILs saying so: the
+// ledger holds neither its vote nor its log. With a ledger and proofs (the
+// gateway's consistency proofs), a receipt whose head is not of the log
+// anchored on the ledger is FORK (forks.check), counted as failed, and one
+// whose head could not be compared (no proof) is UNCHECKED, its standing
+// given and the other receipts still checked. A failure to read the ledger
+// ends the check (errLedger) with the outcomes so far.
 func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, proofs logmonitor.Proofs, deadline time.Duration, now time.Time) (outcomes, error) {
 	var t outcomes
-	final := false
+	var election *ballot.Election
 	placed := map[string]*logmonitor.Placed{}
 	var forks *forkCheck
 	if ledger != nil && proofs != nil {
 		forks = &forkCheck{ledger: ledger, proofs: proofs, anchored: map[string]*ballot.AnchoredHead{}, found: map[ballot.TreeHead]error{}}
 	}
 	if ledger != nil {
-		e, err := ledger.Election(ctx)
-		if err != nil {
+		var err error
+		if election, err = ledger.Election(ctx); err != nil {
 			return t, fmt.Errorf("%w: %v", errLedger, err)
 		}
-		final = e.Status == ballot.StatusFinalised
 	}
 	for _, a := range as {
 		if ledger == nil {
@@ -100,7 +110,12 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 				continue
 			}
 			t.ok++
-			fmt.Fprintf(w, "VALID %s: accepted as entry %d of the %s log under a head of %d entries signed by key %s\n", a.VoteID, a.Index, a.Head.State, a.Head.Size, a.Head.KeyID)
+			fmt.Fprintf(w, "VALID %s: accepted as entry %d of the %s log of election %s under a head of %d entries signed by key %s\n", a.VoteID, a.Index, a.Head.State, a.Head.Election, a.Head.Size, a.Head.KeyID)
+			continue
+		}
+		if a.Head.Election != election.ID {
+			t.fail++
+			failAcceptance(w, a, otherElection(a.Head.Election, election.ID))
 			continue
 		}
 		if _, ok := placed[a.Head.State]; !ok && ballot.ValidState(a.Head.State) {
@@ -110,15 +125,22 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 			}
 			placed[a.Head.State] = p
 		}
-		standing, reason, err := logmonitor.Standing(a, keys, placed[a.Head.State], now, deadline, final)
+		standing, reason, err := logmonitor.Standing(a, keys, placed[a.Head.State], now, deadline, election.Status == ballot.StatusFinalised)
 		var anchored *ballot.AnchoredHead
 		var fork error
 		if err == nil && forks != nil {
-			if anchored, fork, err = forks.check(ctx, a.Head); err != nil {
+			if anchored, fork, err = forks.check(ctx, a.Head); errors.Is(err, errLedger) {
 				return t, err
 			}
 		}
 		switch {
+		case errors.Is(err, errNoVerdict):
+			t.unchecked++
+			if reason != "" {
+				standing += " (" + reason + ")"
+			}
+			fmt.Fprintf(w, "UNCHECKED %s: its vote stands %s on the ledger; its head of the %s log (%d entries, signed by key %s) against the one anchored on the ledger (%d entries, tx %.16s…): %v\n",
+				a.VoteID, standing, a.Head.State, a.Head.Size, a.Head.KeyID, anchored.Head.Size, anchored.TxID, err)
 		case err != nil:
 			t.fail++
 			failAcceptance(w, a, err)
@@ -145,6 +167,19 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 	return t, nil
 }
 
+// otherElection is the failure of a receipt whose head is of election
+// receipt's, checked against the ledger of election ledger's: the ledger
+// holds neither its vote nor its log's anchored head, so it can say
+// neither where the vote stands nor whether the head is a fork (a log key
+// registered in both elections still verifies its signature).
+func otherElection(receipt, ledger string) error {
+	return fmt.Errorf("a receipt of election %q (its signed head says so), and this ledger is election %q's: it holds neither the receipt's vote nor its log, so the receipt cannot be checked here; check it against election %q's ledger (--profile of that election's network)", receipt, ledger, receipt)
+}
+
+// errNoVerdict marks a head forkCheck could not compare with the anchored
+// one: no fork found, none ruled out.
+var errNoVerdict = errors.New("no verdict")
+
 // forkCheck checks acceptance receipts' signed heads against the heads
 // anchored on the ledger: both signed by registered keys, they must be of
 // one log, the smaller head's log a prefix of the larger's
@@ -155,14 +190,18 @@ type forkCheck struct {
 	ledger   logmonitor.Ledger
 	proofs   logmonitor.Proofs
 	anchored map[string]*ballot.AnchoredHead // by state; nil: none anchored
-	found    map[ballot.TreeHead]error       // each head checked: nil, or its fork
+	found    map[ballot.TreeHead]error       // each head checked: nil, its fork, or why it has no verdict
 }
 
 // check compares h, a head verified with the registered keys, with the head
 // anchored for its state, and returns that (nil if none: nothing to compare
 // with) and, if the two are not of one log, the fork (an error wrapping
-// logmonitor.ErrInconsistent). err is a failure to read the ledger or to
-// get a proof: no verdict. Each head is checked once.
+// logmonitor.ErrInconsistent). err wraps errLedger for a failure to read
+// the ledger, or errNoVerdict, with the reason and the fix, when the heads
+// could not be compared: the gateway gave no consistency proof, or the
+// anchored head is of another election than h (the ledger's election record
+// changed after it was anchored). Each head is checked, and asked a proof
+// for, once a run: a head with no verdict keeps it, not asking again.
 func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *ballot.AnchoredHead, fork, err error) {
 	anchored, ok := f.anchored[h.State]
 	if !ok {
@@ -178,15 +217,29 @@ func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *bal
 	if anchored == nil {
 		return nil, nil, nil
 	}
-	fork, ok = f.found[h]
+	found, ok := f.found[h]
 	if !ok {
-		fork = logmonitor.Extends(ctx, f.proofs, anchored.Head, h)
-		if fork != nil && !errors.Is(fork, logmonitor.ErrInconsistent) {
-			return anchored, nil, fork
-		}
-		f.found[h] = fork
+		found = f.compare(ctx, anchored.Head, h)
+		f.found[h] = found
 	}
-	return anchored, fork, nil
+	if errors.Is(found, errNoVerdict) {
+		return anchored, nil, found
+	}
+	return anchored, found, nil
+}
+
+// compare is check's verdict on h against the anchored head: nil, the
+// fork, or an error wrapping errNoVerdict.
+func (f *forkCheck) compare(ctx context.Context, anchored, h ballot.TreeHead) error {
+	if anchored.Election != h.Election {
+		return fmt.Errorf("%w: the ledger's anchored %s head is of election %q, not the receipt's %q: the ledger's election record changed after it was anchored, and the two heads cannot be compared",
+			errNoVerdict, h.State, anchored.Election, h.Election)
+	}
+	err := logmonitor.Extends(ctx, f.proofs, anchored, h)
+	if err != nil && !errors.Is(err, logmonitor.ErrInconsistent) {
+		return fmt.Errorf("%w: %v; run verify again later, or check that --gateway is the URL of a running gateway of this election", errNoVerdict, err)
+	}
+	return err
 }
 
 // acceptanceRoute is where the gateway serves a vote's acceptance receipt:

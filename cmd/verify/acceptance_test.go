@@ -91,7 +91,7 @@ func TestAcceptanceOffline(t *testing.T) {
 		t.Fatalf("tally %+v:\n%s", tally, out.String())
 	}
 	text := out.String()
-	for _, want := range []string{"FAIL " + altered.VoteID + ": ballot: acceptance receipt does not hold together", "FAIL " + rogue.VoteID + ": ballot: tree head signed by a key not registered", "VALID " + as[0].VoteID} {
+	for _, want := range []string{"FAIL " + altered.VoteID + ": ballot: acceptance receipt does not hold together", "FAIL " + rogue.VoteID + ": ballot: tree head signed by a key not registered", "VALID " + as[0].VoteID + ": accepted as entry 0 of the CA log of election e under a head of 3 entries"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
@@ -114,12 +114,12 @@ func TestKeysFileWithNoKey(t *testing.T) {
 	}
 }
 
-// pendingLedger is an election in progress with no batch committed: every
+// pendingLedger is election e in progress with no batch committed: every
 // acceptance receipt that verifies is PENDING within the deadline.
 type pendingLedger struct{ standingLedger }
 
 func (pendingLedger) Election(context.Context) (*ballot.Election, error) {
-	return &ballot.Election{Status: ballot.StatusConfigured}, nil
+	return &ballot.Election{ID: "e", Status: ballot.StatusConfigured}, nil
 }
 
 func (pendingLedger) BatchesFrom(context.Context, string, string, func(ballot.BatchRecord) error) (string, error) {
@@ -132,11 +132,7 @@ func (pendingLedger) BatchesFrom(context.Context, string, string, func(ballot.Ba
 // saying where to get a good receipt (the library's reason alone said
 // nothing to do); the genuine receipt is PENDING.
 func TestAcceptanceMalformedVoteID(t *testing.T) {
-	key := ed25519.NewKeyFromSeed(make([]byte, 32))
-	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, keys := registeredKey(t)
 	genuine := signedAcceptances(t, key)[0]
 	rogue := signedAcceptances(t, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)))[0]
 	cases := []struct {
@@ -179,6 +175,27 @@ func (l anchoredLedger) LogHead(context.Context, string) (ballot.AnchoredHead, e
 	return l.head, nil
 }
 
+// registeredKey returns a log signing key and the record registering it.
+func registeredKey(t *testing.T) (ed25519.PrivateKey, ballot.LogKeys) {
+	t.Helper()
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, keys
+}
+
+// anchoredLog returns n (at least 5) votes of CA, their log and a ledger
+// whose anchored CA head, signed by key in tx "anchor", is that of the
+// log's first 5 entries.
+func anchoredLog(t *testing.T, n int, key ed25519.PrivateKey) ([]ballot.Vote, *ballot.LogTree, anchoredLedger) {
+	t.Helper()
+	votes := caVotes(n, 0)
+	log := logOf(votes)
+	return votes, log, anchoredLedger{head: ballot.AnchoredHead{Head: acceptanceOf(t, log, votes, 0, 5, key).Head, TxID: "anchor"}}
+}
+
 // logProofs serves the consistency proofs of a log, counting them.
 type logProofs struct {
 	tree  *ballot.LogTree
@@ -198,16 +215,10 @@ func (p *logProofs) Consistency(_ context.Context, _ string, first, second uint6
 // or of its size; a proof is asked once a head. Without proofs the heads
 // are not compared.
 func TestAcceptanceForkedHead(t *testing.T) {
-	key := ed25519.NewKeyFromSeed(make([]byte, 32))
-	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	votes := caVotes(6, 0)
-	log := logOf(votes) // the gateway's: 6 entries, 5 under the anchored head
+	key, keys := registeredKey(t)
+	votes, log, ledger := anchoredLog(t, 6, key) // the gateway's log: 6 entries, 5 under the anchored head
 	forkVotes := append(append(slices.Clone(votes[:2]), caVotes(1, 100)...), votes[3:5]...)
 	fork := logOf(forkVotes)
-	ledger := anchoredLedger{head: ballot.AnchoredHead{Head: acceptanceOf(t, log, votes, 0, 5, key).Head, TxID: "anchor"}}
 	of := []ballot.Acceptance{
 		acceptanceOf(t, log, votes, 1, 3, key),
 		acceptanceOf(t, log, votes, 0, 5, key),
@@ -245,6 +256,126 @@ func TestAcceptanceForkedHead(t *testing.T) {
 	out.Reset()
 	if tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, nil, time.Minute, time.UnixMilli(1)); err != nil || tally.pending != len(receipts) {
 		t.Errorf("without proofs: tally %+v, %v; want every receipt PENDING, the heads not compared:\n%s", tally, err, out.String())
+	}
+}
+
+// failingProofs is logProofs whose gateway answers an error to every
+// proof to or from size failing, as one lagging or of another log would.
+type failingProofs struct {
+	*logProofs
+	failing uint64
+}
+
+func (p failingProofs) Consistency(ctx context.Context, state string, first, second uint64) ([][32]byte, error) {
+	if first == p.failing || second == p.failing {
+		p.asked++
+		return nil, fmt.Errorf("gateway answered 400 Bad Request to /api/v1/log/%s/consistency: the log has fewer entries", state)
+	}
+	return p.logProofs.Consistency(ctx, state, first, second)
+}
+
+// TestAcceptanceProofNotGiven: a head the gateway gives no consistency
+// proof for leaves its receipts UNCHECKED (their vote's standing, the
+// gateway's answer and the fix on the line), the proof asked once for the
+// head however many receipts carry it; the receipts after them are still
+// checked (one PENDING, a fork FORK), and the run's status is 2 (not
+// complete) though a receipt failed.
+func TestAcceptanceProofNotGiven(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes, log, ledger := anchoredLog(t, 6, key)
+	forkVotes := append(slices.Clone(votes[:4]), caVotes(1, 100)...)
+	unproved := []ballot.Acceptance{acceptanceOf(t, log, votes, 0, 3, key), acceptanceOf(t, log, votes, 2, 3, key)}
+	pending := acceptanceOf(t, log, votes, 5, 6, key)
+	forked := acceptanceOf(t, logOf(forkVotes), forkVotes, 4, 5, key)
+	proofs := failingProofs{logProofs: &logProofs{tree: log}, failing: 3}
+
+	var out bytes.Buffer
+	tally, err := checkAcceptances(context.Background(), &out, append(unproved, pending, forked), keys, ledger, proofs, time.Minute, time.UnixMilli(1))
+	if err != nil || tally.unchecked != 2 || tally.pending != 1 || tally.fail != 1 || tally.exit() != 2 {
+		t.Fatalf("tally %+v, %v; want 2 UNCHECKED, 1 PENDING, 1 FORK and status 2:\n%s", tally, err, out.String())
+	}
+	for _, a := range unproved {
+		want := "UNCHECKED " + a.VoteID + ": its vote stands pending on the ledger; its head of the CA log (3 entries, signed by key " + a.Head.KeyID +
+			") against the one anchored on the ledger (5 entries, tx anchor…): no verdict: consistency proof of the CA log from 3 to 5: gateway answered 400 Bad Request" +
+			" to /api/v1/log/CA/consistency: the log has fewer entries; run verify again later, or check that --gateway is the URL of a running gateway of this election\n"
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, want := range []string{"PENDING " + pending.VoteID + ": accepted", "FORK " + forked.VoteID + ": its head of the CA log (5 entries,"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if proofs.asked != 2 {
+		t.Errorf("%d consistency proofs asked; want 2 (the head of 3 entries once, though 2 receipts carry it; that of 6)", proofs.asked)
+	}
+}
+
+// signedAs returns h signed by key as a head of election.
+func signedAs(t *testing.T, h ballot.TreeHead, election string, key ed25519.PrivateKey) ballot.TreeHead {
+	t.Helper()
+	h.Election = election
+	h, err := h.Sign(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestAcceptanceOtherElection: a receipt whose head is of election f,
+// signed by a log key election e registered too, checked against e's
+// ledger FAILs naming both elections and where to check it, with or
+// without the gateway's proofs: not FORK (its log is f's, not a fork of
+// e's), not PENDING (e's ledger will never hold it), no proof asked for
+// it. The receipt of e beside it is PENDING.
+func TestAcceptanceOtherElection(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes, log, ledger := anchoredLog(t, 5, key)
+	ofE := acceptanceOf(t, log, votes, 1, 3, key)
+	ofF := acceptanceOf(t, log, votes, 2, 3, key)
+	ofF.Head = signedAs(t, ofF.Head, "f", key)
+	if err := ofF.Verify(keys); err != nil {
+		t.Fatalf("the receipt of f does not verify with the key e registered: %v", err)
+	}
+	for _, proofs := range []*logProofs{nil, {tree: log}} {
+		var given logmonitor.Proofs
+		if proofs != nil {
+			given = proofs
+		}
+		var out bytes.Buffer
+		tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{ofF, ofE}, keys, ledger, given, time.Minute, time.UnixMilli(1))
+		if err != nil || tally.fail != 1 || tally.pending != 1 || tally.exit() != 1 {
+			t.Fatalf("proofs %t: tally %+v, %v; want the receipt of f failed, that of e PENDING:\n%s", proofs != nil, tally, err, out.String())
+		}
+		want := "FAIL " + ofF.VoteID + `: a receipt of election "f" (its signed head says so), and this ledger is election "e"'s: it holds neither the receipt's vote nor its log, so the receipt cannot be checked here; check it against election "f"'s ledger (--profile of that election's network)` + "\n"
+		if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "FORK") {
+			t.Errorf("proofs %t: output lacks %q, or has FORK:\n%s", proofs != nil, want, out.String())
+		}
+		if proofs != nil && proofs.asked != 1 {
+			t.Errorf("%d consistency proofs asked; want 1, for the receipt of e", proofs.asked)
+		}
+	}
+}
+
+// TestAcceptanceAnchoredOfOtherElection: should the ledger's anchored head
+// be of another election than its record's (the record set up again with
+// another id after the head was anchored), a receipt of the record's
+// election is UNCHECKED saying why, not FORK: the heads cannot be compared.
+func TestAcceptanceAnchoredOfOtherElection(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes, log, ledger := anchoredLog(t, 5, key)
+	ledger.head.Head = signedAs(t, ledger.head.Head, "old", key)
+	proofs := &logProofs{tree: log}
+	a := acceptanceOf(t, log, votes, 1, 3, key)
+	var out bytes.Buffer
+	tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
+	want := `: no verdict: the ledger's anchored CA head is of election "old", not the receipt's "e": the ledger's election record changed after it was anchored, and the two heads cannot be compared` + "\n"
+	if err != nil || tally.unchecked != 1 || tally.exit() != 2 || !strings.HasPrefix(out.String(), "UNCHECKED "+a.VoteID) || !strings.HasSuffix(out.String(), want) {
+		t.Errorf("tally %+v, %v; want the receipt UNCHECKED ending %q:\n%s", tally, err, want, out.String())
+	}
+	if proofs.asked != 0 {
+		t.Errorf("%d consistency proofs asked; want none", proofs.asked)
 	}
 }
 
@@ -334,11 +465,7 @@ func (l headedLedger) LogHead(context.Context, string) (ballot.AnchoredHead, err
 // time and the fixes.
 func TestLogGatewayTakingNoRequest(t *testing.T) {
 	base := heldGateway(t)
-	key := ed25519.NewKeyFromSeed(make([]byte, 32))
-	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, keys := registeredKey(t)
 	ledger := headedLedger{head: signedAcceptances(t, key)[0].Head, keys: keys}
 	var stdout, stderr bytes.Buffer
 	began := time.Now()

@@ -15,15 +15,17 @@
 //	verify [flags] --acceptance FILE ... signed acceptance receipts: COUNTED, REJECTED
 //	                                     (reason), PENDING or MISSING against the ledger;
 //	                                     with --gateway also FORK (a head not of the
-//	                                     anchored log); with --offline --keys FILE only
-//	                                     their signature and proof
+//	                                     anchored log) or UNCHECKED (no proof to tell);
+//	                                     with --offline --keys FILE only their
+//	                                     signature and proof
 //	verify [flags] --log                 monitor the intake logs: every entry up to each
 //	                                     anchored head on the ledger, or MISSING; every
 //	                                     vote the ledger counts in the log, or UNLOGGED
 //
 // Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL,
-// FORK, MISSING or UNLOGGED (or an inconsistent log), 2 usage, file or connection errors, 3
-// none failed but some are still pending.
+// FORK, MISSING or UNLOGGED (or an inconsistent log), 2 usage, file or connection
+// errors or some UNCHECKED (the run not complete), 3 none failed but some are
+// still pending.
 package main
 
 import (
@@ -80,12 +82,20 @@ the vote hashes to the leaf, the proof leads to the signed head's root, the head
 is signed by a log key registered on the ledger (or, --offline, one in --keys:
 the GetLogKeys record or one 64-hex public key a line); then, unless --offline,
 where the vote stands on the ledger: COUNTED, REJECTED with the reason, PENDING
-within --deadline of its cast time, or MISSING after it. Given --gateway (the
-flag or VERIFY_GATEWAY), it also checks that each receipt's signed head and
-its state's head anchored on the ledger are of one log, with a consistency
-proof from the gateway: a head that is not is FORK (the log's signer showed
-the voter another log than it anchored). Without --gateway that is not
-checked.
+within --deadline of its cast time, or MISSING after it. Given --gateway on the
+command line (not VERIFY_GATEWAY, which serves --vote-id and --log), it also
+checks that each receipt's signed head and its state's head anchored on the
+ledger are of one log, with a consistency proof from the gateway: a head that
+is not is FORK (the log's signer showed the voter another log than it
+anchored). A head the gateway gives no proof for
+(it does not answer, or answers an error) is UNCHECKED: its line gives the
+vote's standing and why, the proof is not asked again for that head, and the
+other receipts are still checked; the run is not complete (status 2): run
+verify again later, or check the --gateway URL. Without --gateway the heads are
+not compared. A receipt whose head is of another election than the ledger's
+(a log key registered in both still signs it) FAILs saying so: the ledger
+holds neither its vote nor its log; check it against its own election's
+ledger (--profile).
 
 --log monitors the intake logs: for each state, the entries up to the head
 anchored on the ledger (read from the gateway) must give its root, and each
@@ -98,11 +108,14 @@ next run checks the log still gives them (a rewritten log fails).
 --gateway-timeout bounds each request to the gateway: the receipt of
 --vote-id; each read of a log's entries or consistency proof for --log; each
 consistency proof for --acceptance. A gateway that does not answer within it
-is an error (status 2) naming it and the flag.`
+is an error (status 2) naming it and the flag; for --acceptance, it leaves that
+head UNCHECKED and the run goes on.`
 
 const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, FORK, MISSING
-or UNLOGGED (or an inconsistent log); 2 a usage, file, gateway or ledger error; 3 none failed
-but some are still PENDING (not on the ledger yet, or in a block the peer has not reached).`
+or UNLOGGED (or an inconsistent log); 2 a usage, file, gateway or ledger error, or some
+UNCHECKED (--acceptance --gateway: no verdict on a head; the run is not complete, whatever
+else it found); 3 none failed but some are still PENDING (not on the ledger yet, or in a
+block the peer has not reached).`
 
 func main() { os.Exit(run()) }
 
@@ -387,7 +400,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		return 2
 	}
 	t.fail += notAcceptances
-	fmt.Printf("%d good, %d failed, %d missing, %d pending\n", t.ok, t.fail, t.missing, t.pending)
+	fmt.Printf("%d good, %d failed, %d missing, %d pending, %d unchecked\n", t.ok, t.fail, t.missing, t.pending, t.unchecked)
 	return t.exit()
 }
 
