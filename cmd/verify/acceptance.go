@@ -94,7 +94,8 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 	placed := map[string]*logmonitor.Placed{}
 	var forks *forkCheck
 	if ledger != nil && proofs != nil {
-		forks = &forkCheck{ledger: ledger, proofs: proofs, anchored: map[string]*ballot.AnchoredHead{}, found: map[ballot.TreeHead]error{}}
+		forks = &forkCheck{ledger: ledger, proofs: proofs, keys: keys, anchored: map[string]*ballot.AnchoredHead{}, found: map[ballot.TreeHead]error{}}
+		forks.heads, _ = proofs.(headSource)
 	}
 	if ledger != nil {
 		var err error
@@ -187,8 +188,12 @@ var errNoVerdict = errors.New("no verdict")
 // head that is not is a fork: the log's signer showed the voter a log other
 // than the one it anchored.
 type forkCheck struct {
-	ledger   logmonitor.Ledger
-	proofs   logmonitor.Proofs
+	ledger logmonitor.Ledger
+	proofs logmonitor.Proofs
+	// keys are the ledger's registered log keys; heads, if proofs can
+	// also give the gateway's own head (logmonitor.Gateway), is that.
+	keys     ballot.LogKeys
+	heads    headSource
 	anchored map[string]*ballot.AnchoredHead // by state; nil: none anchored
 	found    map[ballot.TreeHead]error       // each head checked: nil, its fork, or why it has no verdict
 }
@@ -239,7 +244,42 @@ func (f *forkCheck) compare(ctx context.Context, anchored, h ballot.TreeHead) er
 	if err != nil && !errors.Is(err, logmonitor.ErrInconsistent) {
 		return fmt.Errorf("%w: %v; run verify again later, or check that --gateway is the URL of a running gateway of this election", errNoVerdict, err)
 	}
+	if err != nil && anchored.Size != h.Size {
+		if other := f.otherLog(ctx, h); other != nil {
+			return other
+		}
+	}
 	return err
+}
+
+// headSource gives a gateway's latest signed head of a state's log.
+type headSource interface {
+	Head(ctx context.Context, state string) (ballot.TreeHead, error)
+}
+
+// otherLog, for a proof that did not verify, asks the gateway that gave it
+// for its own head of h's state: a proof judges the two heads only if the
+// gateway serves this election's log, its head signed by a registered key.
+// A gateway that does not (another election's, or a wrong --gateway) is
+// no verdict, not a fork; nil when it does, or when its head cannot be had
+// (the proof then stands as given).
+func (f *forkCheck) otherLog(ctx context.Context, h ballot.TreeHead) error {
+	if f.heads == nil {
+		return nil
+	}
+	g, err := f.heads.Head(ctx, h.State)
+	if err != nil {
+		return nil
+	}
+	switch {
+	case g.Election != h.Election:
+		return fmt.Errorf("%w: its consistency proof did not verify, and the gateway that gave it serves the %s log of election %q, not of this election %q: give --gateway a gateway of this election",
+			errNoVerdict, h.State, g.Election, h.Election)
+	case g.Verify(f.keys) != nil:
+		return fmt.Errorf("%w: its consistency proof did not verify, and the gateway that gave it signs its %s head with no key registered for this election (%v): give --gateway a gateway of this election",
+			errNoVerdict, h.State, g.Verify(f.keys))
+	}
+	return nil
 }
 
 // acceptanceRoute is where the gateway serves a vote's acceptance receipt:

@@ -312,6 +312,46 @@ func TestAcceptanceProofNotGiven(t *testing.T) {
 	}
 }
 
+// headProofs is a gateway's consistency proofs and its own latest head.
+type headProofs struct {
+	*logProofs
+	head ballot.TreeHead
+}
+
+func (p headProofs) Head(context.Context, string) (ballot.TreeHead, error) { return p.head, nil }
+
+// TestAcceptanceProofOfAnotherLog: a consistency proof that does not
+// verify judges the heads only if the gateway that gave it serves this
+// election's log. A receipt of the anchored log, given a proof of another
+// log (a wrong --gateway), is UNCHECKED saying why when that gateway's own
+// head is of another election or signed by no registered key, not FORK;
+// from a gateway whose head is this election's, signed by a registered
+// key, the proof stands: FORK.
+func TestAcceptanceProofOfAnotherLog(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes, log, ledger := anchoredLog(t, 6, key)
+	a := acceptanceOf(t, log, votes, 5, 6, key)
+	other := logOf(caVotes(6, 200))
+	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	for name, c := range map[string]struct {
+		head ballot.TreeHead
+		want string
+		fork bool
+	}{
+		"another election's gateway": {signedAs(t, a.Head, "f", key), `UNCHECKED ` + a.VoteID + `: its vote stands pending on the ledger; its head of the CA log (6 entries, signed by key ` + a.Head.KeyID +
+			`) against the one anchored on the ledger (5 entries, tx anchor…): no verdict: its consistency proof did not verify, and the gateway that gave it serves the CA log of election "f", not of this election "e": give --gateway a gateway of this election`, false},
+		"a gateway signing with a key not registered": {signedAs(t, a.Head, "e", stranger), "the gateway that gave it signs its CA head with no key registered for this election", false},
+		"a gateway of this election":                  {a.Head, "FORK " + a.VoteID + ": its head of the CA log (6 entries,", true},
+	} {
+		var out bytes.Buffer
+		proofs := headProofs{logProofs: &logProofs{tree: other}, head: c.head}
+		tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
+		if err != nil || (tally.fail == 1) != c.fork || (tally.unchecked == 1) == c.fork || !strings.Contains(out.String(), c.want) {
+			t.Errorf("%s: tally %+v, %v; want FORK %v and the line %q:\n%s", name, tally, err, c.fork, c.want, out.String())
+		}
+	}
+}
+
 // signedAs returns h signed by key as a head of election.
 func signedAs(t *testing.T, h ballot.TreeHead, election string, key ed25519.PrivateKey) ballot.TreeHead {
 	t.Helper()

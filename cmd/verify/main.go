@@ -88,7 +88,9 @@ checks that each receipt's signed head and its state's head anchored on the
 ledger are of one log, with a consistency proof from the gateway: a head that
 is not is FORK (the log's signer showed the voter another log than it
 anchored). A head the gateway gives no proof for
-(it does not answer, or answers an error) is UNCHECKED: its line gives the
+(it does not answer, or answers an error), or whose proof does not verify
+while the gateway's own head is not this election's (a wrong --gateway), is
+UNCHECKED: its line gives the
 vote's standing and why, the proof is not asked again for that head, and the
 other receipts are still checked; the run is not complete (status 2): run
 verify again later, or check the --gateway URL. Without --gateway the heads are

@@ -112,6 +112,14 @@ func (g Gateway) fetch(ctx context.Context, path, accept string) ([]byte, string
 	return body, kind, nil
 }
 
+// Head is the gateway's latest signed tree head of state's log
+// (GET /api/v1/log/{state}/head), as it sent it: not verified.
+func (g Gateway) Head(ctx context.Context, state string) (ballot.TreeHead, error) {
+	var h ballot.TreeHead
+	err := g.get(ctx, "/api/v1/log/"+url.PathEscape(state)+"/head", &h)
+	return h, err
+}
+
 // Consistency implements Proofs: GET /api/v1/log/{state}/consistency.
 func (g Gateway) Consistency(ctx context.Context, state string, first, second uint64) ([][32]byte, error) {
 	q := url.Values{"first": {strconv.FormatUint(first, 10)}, "second": {strconv.FormatUint(second, 10)}}

@@ -165,3 +165,24 @@ func BenchmarkGatewayEntries(b *testing.B) {
 		})
 	}
 }
+
+// Head reads the gateway's head of the state as sent (GET
+// /api/v1/log/{state}/head), and its refusal as an error.
+func TestGatewayHead(t *testing.T) {
+	want := ballot.TreeHead{Election: "e", State: "CA", Size: 4, Root: strings.Repeat("ab", 32), Timestamp: 9, KeyID: "k", Signature: "c2ln"}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/log/CA/head" {
+			http.Error(w, `{"error":"no_head"}`, http.StatusNotFound)
+			return
+		}
+		json.NewEncoder(w).Encode(want)
+	}))
+	defer ts.Close()
+	g := Gateway{Base: ts.URL}
+	if got, err := g.Head(context.Background(), "CA"); err != nil || got != want {
+		t.Fatalf("head %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := g.Head(context.Background(), "NY"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("no head: got %v, want the gateway's 404", err)
+	}
+}
