@@ -87,6 +87,14 @@ type History interface {
 	// block, or nil if none was (or the index predates recording it: then
 	// only the duplicate rule is recounted).
 	Election() (*ballot.Election, error)
+	// ElectionFinalised reports whether a block before wrote the election
+	// record finalised (status finalised, or finalised_at stamped), even
+	// if a later write took it back; ErrNotRecorded if the store did not
+	// keep the election's writes from the first block: the audit then
+	// goes by the last record alone, so a write over none is not held to
+	// be a set-up, and an un-finalise that also cleared finalised_at is
+	// remembered for the rest of its block only.
+	ElectionFinalised() (bool, error)
 	// RollSealed reports whether a block before wrote the roll's seal.
 	RollSealed() (bool, error)
 	// RollContests returns, for those of keys a block before wrote on the
@@ -186,6 +194,10 @@ type Report struct {
 	// Election is the election record as the block's last VALID write of
 	// it left it; nil if the block did not write it.
 	Election *ballot.Election
+	// ElectionFinalised reports that one of the block's VALID writes of
+	// the election record left it finalised (status finalised, or
+	// finalised_at stamped): History.ElectionFinalised after it.
+	ElectionFinalised bool
 	// Roll are the roll entries the block's VALID transactions wrote
 	// (LoadRoll), RollChunks the chunk records they wrote, in order, and
 	// RollSealed whether one of them sealed the roll.
@@ -267,8 +279,12 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	if err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
+	finalised, electionKept, err := kept(h.ElectionFinalised)
+	if err != nil {
+		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
+	}
 	bh := &blockHistory{History: h, nullifiers: map[Nullifier]bool{}, roots: map[batchID]string{}, election: e,
-		finalised: wasFinalised(e), roll: map[Nullifier]string{}, sealed: sealed}
+		electionKept: electionKept, finalised: finalised || wasFinalised(e), roll: map[Nullifier]string{}, sealed: sealed}
 	if err := checkReplays(&r, b, h); err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
@@ -569,15 +585,18 @@ type blockHistory struct {
 	History
 	nullifiers map[Nullifier]bool
 	roots      map[batchID]string
-	election   *ballot.Election     // as of the transaction being audited
-	roll       map[Nullifier]string // nullifier → contest, of this block's roll marks
-	sealed     bool                 // the roll is sealed as of the transaction being audited
+	election   *ballot.Election // as of the transaction being audited
+	// electionKept reports that History kept the election's writes from
+	// the first block: with election nil, none was written before.
+	electionKept bool
+	roll         map[Nullifier]string // nullifier → contest, of this block's roll marks
+	sealed       bool                 // the roll is sealed as of the transaction being audited
 	// finalised reports that the election was finalised as of the
 	// transaction being audited, even if a (flagged) write took its record
-	// back since: a batch is then refused whole. Across blocks it is read
-	// from the record the History gives (wasFinalised), so it is lost
-	// where that write also cleared finalised_at; this block's writes are
-	// all seen.
+	// back since: a batch is then refused whole, and any write of the
+	// record flagged. Across blocks it is History.ElectionFinalised, or
+	// where History did not keep that, read from the record it gives
+	// (wasFinalised); this block's writes are all seen.
 	finalised bool
 	// chunks are the roll chunk records as of the transaction being
 	// audited, by index (read from History when a transaction first

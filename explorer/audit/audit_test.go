@@ -20,6 +20,7 @@ type memHistory struct {
 	nullifiers map[[2]string]bool
 	roots      map[string]string
 	election   *ballot.Election
+	finalised  bool                 // a block wrote the election record finalised
 	roll       map[[2]string]string // (state, nullifier) → contest
 	chunks     map[int]ballot.RollChunkRecord
 	sealed     bool
@@ -46,6 +47,7 @@ func (h *memHistory) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier
 	return out, nil
 }
 func (h *memHistory) Election() (*ballot.Election, error) { return h.election, nil }
+func (h *memHistory) ElectionFinalised() (bool, error)    { return h.finalised, nil }
 func (h *memHistory) RollSealed() (bool, error)           { return h.sealed, nil }
 func (h *memHistory) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
 	out := map[audit.Nullifier]string{}
@@ -118,6 +120,7 @@ func (h *memHistory) add(r audit.Report) {
 	if r.Election != nil {
 		h.election = r.Election
 	}
+	h.finalised = h.finalised || r.ElectionFinalised
 	for _, e := range r.Roll {
 		h.roll[[2]string{e.State, e.Nullifier}] = e.Contest
 	}

@@ -11,19 +11,21 @@ import (
 )
 
 // The election record's checks. The chaincode writes the record in three
-// ways only (chaincode/ballot.go): SetupElection stores a configured
-// record, over none or over a configured one before that one's window
-// opens (by transaction time) and while no batch is committed;
-// CloseElection moves it from configured to closed and FinaliseElection
-// from closed to finalised, stamping closed_at and finalised_at with the
-// transaction's time (txTime: the channel header's timestamp, in UTC) and
-// changing nothing else. It never deletes the record, and never writes it
-// once the election is finalised: the results are frozen. The audit holds
-// every VALID write of the record to those steps (checkElectionStep), then
-// to the finalise's own rules (intakelog.go: checkTotalsMark,
+// ways only (chaincode/ballot.go): SetupElection stores a new record
+// (ballot.Election.CheckNew: configured, neither closed_at nor
+// finalised_at) while no batch is committed, over none or over a
+// configured one before that one's window opens (by transaction time), and
+// keeping the roll root once the roll is sealed; CloseElection moves it
+// from configured to closed and FinaliseElection from closed to
+// finalised, stamping closed_at and finalised_at with the transaction's
+// time (txTime: the channel header's timestamp, in UTC) and changing
+// nothing else. It never deletes the record, and never writes it once the
+// election is finalised: the results are frozen. The audit holds every
+// VALID write of the record to those steps (checkElectionStep), then to
+// the finalise's own rules (intakelog.go: checkTotalsMark,
 // checkFinalise). A write that takes a finalised record back is flagged,
-// yet the audit still holds the batches after it to the finalise
-// (blockHistory.finalised).
+// yet the audit still holds the writes and batches after it to the
+// finalise (blockHistory.finalised, History.ElectionFinalised).
 
 // electionWrites checks what a VALID transaction wrote of the election
 // record and records it, for the transactions after it and in the
@@ -66,7 +68,9 @@ func (a Auditor) electionWrites(r *Report, tx fabricblock.Tx, h *blockHistory) e
 		}
 	}
 	h.election, r.Election = &e, &e
-	h.finalised = h.finalised || wasFinalised(&e)
+	if wasFinalised(&e) {
+		h.finalised, r.ElectionFinalised = true, true
+	}
 	return nil
 }
 
@@ -82,23 +86,31 @@ func wasFinalised(e *ballot.Election) bool {
 
 // checkElectionStep checks a VALID write of the election record, e,
 // against the record before it (h.election; with none, as before the
-// first set-up or in an index that did not record it, nothing is
-// checked): it must be one of the chaincode's steps above. It fails only
-// when the History does.
+// first set-up, it must be a set-up, unless History did not keep the
+// election's writes from the first block: then nothing is checked): it
+// must be one of the chaincode's steps above, and none once the election
+// was finalised (h.finalised, even if a flagged write took the record
+// back since). It fails only when the History does.
 func checkElectionStep(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) error {
 	before := h.election
-	if before == nil {
+	if before == nil && !h.electionKept {
 		return nil
 	}
+	over := "none"
+	if before != nil {
+		over = "a " + before.Status + " one"
+	}
 	fail := func(format string, args ...any) {
-		r.issue(KindElection, tx.ID, fmt.Sprintf("the election record written with status %s over a %s one: %s",
-			e.Status, before.Status, fmt.Sprintf(format, args...)))
+		r.issue(KindElection, tx.ID, fmt.Sprintf("the election record written with status %s over %s: %s",
+			e.Status, over, fmt.Sprintf(format, args...)))
 	}
 	switch {
-	case before.Status == ballot.StatusFinalised:
+	case h.finalised:
 		fail("the chaincode writes it no more once the election is finalised, whose results are frozen")
+	case before == nil:
+		return checkSetUp(r, tx, h, e, fail)
 	case before.Status == ballot.StatusConfigured && e.Status == ballot.StatusConfigured:
-		return checkSetupAgain(r, tx, h, fail)
+		return checkSetUp(r, tx, h, e, fail)
 	case before.Status == ballot.StatusConfigured && e.Status == ballot.StatusClosed:
 		if !keepsRules(before, e, func(x *ballot.Election) { x.ClosedAt = time.Time{} }) {
 			fail("CloseElection changes nothing but the status and closed_at")
@@ -126,15 +138,25 @@ func checkStamp(tx fabricblock.Tx, function, field string, stamp time.Time, fail
 	}
 }
 
-// checkSetupAgain checks a record written over a configured one, as
-// SetupElection does it: before the window of the record before opens,
-// by transaction time, and while no batch is committed (the blocks
-// before, and this block's transactions before tx). It fails only when
-// the History does.
-func checkSetupAgain(r *Report, tx fabricblock.Tx, h *blockHistory, fail func(format string, args ...any)) error {
-	if opens := h.election.OpensAt; !tx.Time.Before(opens) {
-		fail("SetupElection refuses once the window opened (at %s; the transaction's time is %s)",
-			opens.Format(time.RFC3339), tx.Time.UTC().Format(time.RFC3339Nano))
+// checkSetUp checks a record e written over none or over a configured
+// one, as SetupElection writes it: a new election (CheckNew), while no
+// batch is committed (the blocks before, and this block's transactions
+// before tx) and, over a record, before that record's window opens (by
+// transaction time) and, once the roll is sealed, with that record's roll
+// root (the seal's: SealRoll seals the root of the record, which no set-up
+// may change after). It fails only when the History does.
+func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election, fail func(format string, args ...any)) error {
+	if err := e.CheckNew(); err != nil {
+		fail("SetupElection stores a configured record with neither closed_at nor finalised_at")
+	}
+	if before := h.election; before != nil {
+		if !tx.Time.Before(before.OpensAt) {
+			fail("SetupElection refuses once the window opened (at %s; the transaction's time is %s)",
+				before.OpensAt.Format(time.RFC3339), tx.Time.UTC().Format(time.RFC3339Nano))
+		}
+		if h.sealed && e.RollRoot != before.RollRoot {
+			fail("SetupElection keeps the roll root once the roll is sealed (with root %s), yet it became %s", before.RollRoot, e.RollRoot)
+		}
 	}
 	committed, err := h.committedBatches(r)
 	if err != nil {

@@ -432,8 +432,8 @@ func TestBatchRefusedWhole(t *testing.T) {
 // TestBatchRefusedAfterUnfinalise: a (flagged) write that takes the
 // finalised record back to closed does not make the chaincode accept
 // batches again: a batch after it is flagged batch_refused, whether in a
-// later block (the record read back keeps finalised_at) or in the write's
-// own block (the stamp cleared).
+// later block (the History remembers the finalise, even where the write
+// cleared finalised_at) or in the write's own block.
 func TestBatchRefusedAfterUnfinalise(t *testing.T) {
 	c := newElectionChain(t)
 	late := commitTx(t, "c3", build(t, "CA", 3, vote("CA", 4, "bob")))
@@ -442,8 +442,9 @@ func TestBatchRefusedAfterUnfinalise(t *testing.T) {
 	const reopened = "election reopen: the election record written with status closed over a finalised one"
 	const refused = "batch_refused c3: batch CA/3 committed VALID after election e was finalised (its record taken back to closed since)"
 	for name, blocks := range map[string][][]ledgertest.Tx{
-		"in a later block, the stamp kept": append(slices.Clone(c.blocks), []ledgertest.Tx{statusTx(t, "reopen", "CloseElection", stampKept, ballot.StatusClosed)}, []ledgertest.Tx{late}),
-		"in its block, the stamp cleared":  append(slices.Clone(c.blocks), []ledgertest.Tx{statusTx(t, "reopen", "CloseElection", c.e, ballot.StatusClosed), late}),
+		"in a later block, the stamp kept":    append(slices.Clone(c.blocks), []ledgertest.Tx{statusTx(t, "reopen", "CloseElection", stampKept, ballot.StatusClosed)}, []ledgertest.Tx{late}),
+		"in a later block, the stamp cleared": append(slices.Clone(c.blocks), []ledgertest.Tx{statusTx(t, "reopen", "CloseElection", c.e, ballot.StatusClosed)}, []ledgertest.Tx{late}),
+		"in its block, the stamp cleared":     append(slices.Clone(c.blocks), []ledgertest.Tx{statusTx(t, "reopen", "CloseElection", c.e, ballot.StatusClosed), late}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantIssues(t, issuesOf(auditChain(t, blocks)), []string{reopened, refused})
@@ -452,11 +453,13 @@ func TestBatchRefusedAfterUnfinalise(t *testing.T) {
 }
 
 // TestElectionSteps: every VALID write of the election record is one of
-// the chaincode's steps (set up again before the window opens and while no
-// batch is committed, configured → closed, closed → finalised, changing
-// nothing but the status and its stamp, the transaction's time), and none
-// comes after the finalise; any other is flagged (election) at its
-// transaction.
+// the chaincode's steps (a set-up, first or again before the window opens,
+// of a configured record with neither closed_at nor finalised_at, while no
+// batch is committed and keeping a sealed roll's root; configured →
+// closed, closed → finalised, changing nothing but the status and its
+// stamp, the transaction's time), and none comes after the finalise, even
+// once a flagged write took it back; any other is flagged (election) at
+// its transaction.
 func TestElectionSteps(t *testing.T) {
 	c := newElectionChain(t)
 	reopened := statusTx(t, "reopen", "CloseElection", c.e, ballot.StatusClosed)
@@ -464,11 +467,24 @@ func TestElectionSteps(t *testing.T) {
 	otherStates.States = []string{"CA", "NY"}
 	moved := c.e
 	moved.ClosesAt = moved.ClosesAt.Add(time.Hour)
-	setUpAt := func(id string, at time.Time) ledgertest.Tx {
-		tx := ledgertest.SetupElection(id, testElection())
+	setUpAt := func(id string, e ballot.Election, at time.Time) ledgertest.Tx {
+		tx := ledgertest.SetupElection(id, e)
 		tx.Time = at
 		return tx
 	}
+	// setUpStamped is a set-up again of the record stamped so, before the
+	// window opens.
+	setUpStamped := func(stamp func(*ballot.Election)) ledgertest.Tx {
+		rec := c.e
+		stamp(&rec)
+		return ledgertest.Tx{ID: "s2", Function: "SetupElection", Time: c.early,
+			Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: mustJSON(t, rec)}}}
+	}
+	rc := newTwoChunkRoll(t)
+	sealed := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {rc.setup}, {rc.loads[0]}, {rc.loads[1], rc.seal}}
+	renamed, rerooted := rc.e, rc.e
+	renamed.Name, rerooted.RollRoot = "E2", testElection().RollRoot
+	refinal := finaliseTx(t, "refinal", c.e, string(c.final.Args[0]))
 	deleted := ledgertest.Tx{ID: "del", Function: "SetupElection",
 		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Delete: true}}}
 	undecodable := ledgertest.Tx{ID: "bad", Function: "SetupElection",
@@ -486,14 +502,14 @@ func TestElectionSteps(t *testing.T) {
 		want   []string
 	}{
 		"honest":                               {c.blocks, nil},
-		"set up again before the window opens": {append(slices.Clone(opened), []ledgertest.Tx{setUpAt("s2", c.early)}), nil},
+		"set up again before the window opens": {append(slices.Clone(opened), []ledgertest.Tx{setUpAt("s2", testElection(), c.early)}), nil},
 		"un-finalised": {append(slices.Clone(c.blocks), []ledgertest.Tx{reopened}),
 			[]string{"election reopen: the election record written with status closed over a finalised one: " + finalised}},
 		"the finalised record rewritten": {append(slices.Clone(c.blocks), []ledgertest.Tx{statusTx(t, "rewrite", "FinaliseElection", otherStates, ballot.StatusFinalised)}),
 			[]string{"election rewrite: " + finalised}},
-		"set up again once finalised": {append(slices.Clone(c.blocks), []ledgertest.Tx{setUpAt("s2", c.early)}),
+		"set up again once finalised": {append(slices.Clone(c.blocks), []ledgertest.Tx{setUpAt("s2", testElection(), c.early)}),
 			[]string{"election s2: the election record written with status configured over a finalised one"}},
-		"set up again once closed": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}, {c.c1}, {c.closeTx}, {setUpAt("s2", c.early)}},
+		"set up again once closed": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}, {c.c1}, {c.closeTx}, {setUpAt("s2", testElection(), c.early)}},
 			[]string{"election s2: the election record written with status configured over a closed one"}},
 		"finalised without a close": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}, {c.c1}, {onlyOne}},
 			[]string{"election final: the election record written with status finalised over a configured one"}},
@@ -505,10 +521,21 @@ func TestElectionSteps(t *testing.T) {
 			[]string{"election close: CloseElection stamps closed_at with the transaction's time, 2026-11-03T21:00:01.123456789Z, not 2026-11-03T21:00:00.123456789Z"}},
 		"a finalise stamped a nanosecond after its time": {replace(c.blocks, c.final, retimed(c.final, -time.Nanosecond)),
 			[]string{"election final: FinaliseElection stamps finalised_at with the transaction's time, 2026-11-03T22:00:00.98765432Z, not 2026-11-03T22:00:00.987654321Z"}},
-		"set up again once the window opened": {append(slices.Clone(opened), []ledgertest.Tx{setUpAt("s2", c.e.OpensAt)}),
+		"set up again once the window opened": {append(slices.Clone(opened), []ledgertest.Tx{setUpAt("s2", testElection(), c.e.OpensAt)}),
 			[]string{"election s2: SetupElection refuses once the window opened (at 2026-11-03T07:00:00Z"}},
-		"set up again once a batch is committed": {append(slices.Clone(opened), []ledgertest.Tx{early, setUpAt("s2", c.later)}),
+		"set up again once a batch is committed": {append(slices.Clone(opened), []ledgertest.Tx{early, setUpAt("s2", testElection(), c.later)}),
 			[]string{"batch_refused c1: opens at", "election s2: SetupElection refuses once a batch is committed, and 1 are"}},
+		"finalised again after an un-finalise": {append(slices.Clone(c.blocks), []ledgertest.Tx{reopened}, []ledgertest.Tx{refinal}),
+			[]string{"election reopen: " + finalised, "election refinal: the election record written with status finalised over a closed one: " + finalised}},
+		"a close first": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.closeTx}},
+			[]string{"election close: the election record written with status closed over none: SetupElection stores a configured record with neither closed_at nor finalised_at"}},
+		"set up again with closed_at": {append(slices.Clone(opened), []ledgertest.Tx{setUpStamped(func(e *ballot.Election) { e.ClosedAt = c.early })}),
+			[]string{"election s2: the election record written with status configured over a configured one: SetupElection stores a configured record with neither closed_at nor finalised_at"}},
+		"set up again with finalised_at": {append(slices.Clone(opened), []ledgertest.Tx{setUpStamped(func(e *ballot.Election) { e.FinalisedAt = c.early })}),
+			[]string{"election s2: the election record written with status configured over a configured one: SetupElection stores a configured"}},
+		"set up again once the roll is sealed, its root kept": {append(slices.Clone(sealed), []ledgertest.Tx{setUpAt("s2", renamed, c.early)}), nil},
+		"set up again once the roll is sealed, another root": {append(slices.Clone(sealed), []ledgertest.Tx{setUpAt("s2", rerooted, c.early)}),
+			[]string{"election s2: SetupElection keeps the roll root once the roll is sealed (with root " + rc.root + "), yet it became " + rerooted.RollRoot}},
 		"the record deleted":     {append(slices.Clone(c.blocks), []ledgertest.Tx{deleted}), []string{"election del: the election record deleted"}},
 		"the record undecodable": {append(slices.Clone(opened), []ledgertest.Tx{undecodable}), []string{"election bad: the election record written is undecodable"}},
 	} {
@@ -516,4 +543,23 @@ func TestElectionSteps(t *testing.T) {
 			wantIssues(t, issuesOf(auditChain(t, tc.blocks)), tc.want)
 		})
 	}
+}
+
+// electionUnkept is a History that did not keep the election's writes
+// from the first block (an index written before it did).
+type electionUnkept struct{ *memHistory }
+
+func (electionUnkept) ElectionFinalised() (bool, error) {
+	return false, fmt.Errorf("index of 2026-12-05: %w", audit.ErrNotRecorded)
+}
+
+// TestElectionWriteOverNone: with no election record before, a VALID
+// write of it must be a set-up, so a close is flagged; where History did
+// not keep the election's writes from the first block, it may have missed
+// the set-up, and the same close is not flagged.
+func TestElectionWriteOverNone(t *testing.T) {
+	c := newElectionChain(t)
+	blocks := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.closeTx}}
+	wantIssues(t, issuesOf(auditChain(t, blocks)), []string{"election close: the election record written with status closed over none"})
+	wantIssues(t, issuesOf(auditChainWith(t, electionUnkept{newHistory()}, blocks)), nil)
 }

@@ -261,6 +261,17 @@ CREATE TABLE IF NOT EXISTS election (
 	id     INTEGER PRIMARY KEY CHECK (id = 1),
 	record TEXT NOT NULL         -- JSON ballot.Election, as last written on the ledger
 );
+-- What the blocks did to the election record beyond its last write, for
+-- the audit of later blocks: the block of the first VALID write that left
+-- it finalised (status finalised, or finalised_at stamped), NULL while none
+-- did, kept even if a later write took the record back. since as
+-- log_since: an index written before 2026-12-06 kept it from that block
+-- only (audit.ErrNotRecorded).
+CREATE TABLE IF NOT EXISTS election_history (
+	id        INTEGER PRIMARY KEY CHECK (id = 1),
+	since     INTEGER NOT NULL,
+	finalised INTEGER
+);
 CREATE TABLE IF NOT EXISTS roll (
 	state     TEXT NOT NULL,
 	nullifier TEXT NOT NULL,     -- written on the roll by a VALID LoadRoll transaction
@@ -348,6 +359,7 @@ INSERT OR IGNORE INTO checkpoint (id, next) VALUES (1, 0);
 INSERT OR IGNORE INTO log_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO policies_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO approvals_since SELECT 1, next FROM checkpoint;
+INSERT OR IGNORE INTO election_history (id, since) SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
 
@@ -673,6 +685,22 @@ func (x history) Election() (*ballot.Election, error) {
 		return nil, fmt.Errorf("decode indexed election: %w", err)
 	}
 	return &e, nil
+}
+
+// ElectionFinalised implements audit.History: whether an indexed block
+// wrote the election record finalised; audit.ErrNotRecorded if the index
+// kept that from a block after 0 (one written before 2026-12-06).
+func (x history) ElectionFinalised() (bool, error) {
+	var since uint64
+	var finalised sql.NullInt64
+	err := x.q.QueryRowContext(context.Background(), `SELECT since, finalised FROM election_history WHERE id = 1`).Scan(&since, &finalised)
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("index lookup: %w", err)
+	case since > 0:
+		return false, fmt.Errorf("election history of an index written before 2026-12-06 (kept from block %d): %w", since, audit.ErrNotRecorded)
+	}
+	return finalised.Valid, nil
 }
 
 // OnRoll reports whether an indexed LoadRoll transaction wrote nullifier on

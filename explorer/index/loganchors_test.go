@@ -2,7 +2,6 @@ package index_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -59,19 +58,7 @@ func TestLogAnchorsKept(t *testing.T) {
 	if err != nil || !view.Checked || len(view.Keys) != 1 || len(view.Heads) != 1 || view.Heads[0] != want {
 		t.Fatalf("LogAnchors: %+v, %v; want checked, one key, heads [%+v]", view, err, want)
 	}
-	idx.Close()
-
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`UPDATE log_since SET block = 3`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if idx, err = index.Open(path); err != nil {
-		t.Fatal(err)
-	}
+	idx = reopen(t, idx, path, `UPDATE log_since SET block = 3`)
 	if _, err := idx.IntakeLog(); !errors.Is(err, audit.ErrNotRecorded) {
 		t.Fatalf("IntakeLog of an index that kept the log from block 3: %v; want audit.ErrNotRecorded", err)
 	}

@@ -2,7 +2,6 @@ package index_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"reflect"
@@ -84,18 +83,7 @@ func TestCapturedChainIndexed(t *testing.T) {
 		t.Fatalf("EndorsementPolicies = %v, %v; want other's %s", shown, err, want)
 	}
 	// An index that kept the approvals only from a later block says so.
-	idx.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`UPDATE approvals_since SET block = 3`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if idx, err = index.Open(path); err != nil {
-		t.Fatal(err)
-	}
+	idx = reopen(t, idx, path, `UPDATE approvals_since SET block = 3`)
 	if a, err := idx.Approvals(); !errors.Is(err, audit.ErrNotRecorded) {
 		t.Fatalf("Approvals of an index that kept them from block 3: %v, %v; want audit.ErrNotRecorded", a, err)
 	}

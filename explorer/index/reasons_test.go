@@ -3,6 +3,7 @@ package index_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -60,10 +61,22 @@ func TestElectionAndReasonsKept(t *testing.T) {
 // block must audit without issues.
 func indexChain(t *testing.T, path string, reopenAt int, blocks []*common.Block) *index.Index {
 	t.Helper()
+	return indexBlocks(t, path, reopenAt, blocks, func(_ int, _ *index.Index, r audit.Report) {
+		if len(r.Issues) != 0 {
+			t.Fatalf("block %d: issues %+v", r.Block.Number, r.Issues)
+		}
+	})
+}
+
+// indexBlocks is indexChain whatever the audit finds: after is given each
+// block's report once it is saved, with the index.
+func indexBlocks(t *testing.T, path string, reopenAt int, blocks []*common.Block, after func(int, *index.Index, audit.Report)) *index.Index {
+	t.Helper()
 	idx, err := index.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { idx.Close() })
 	var prev []byte
 	for i, blk := range blocks {
 		if i == reopenAt {
@@ -72,15 +85,27 @@ func indexChain(t *testing.T, path string, reopenAt int, blocks []*common.Block)
 				t.Fatal(err)
 			}
 		}
-		prev = auditAndSave(t, blk, prev, idx, idx.Save)
+		r := auditThenSave(t, blk, prev, idx, idx.Save)
+		after(i, idx, r)
+		prev = r.Block.Hash
 	}
-	t.Cleanup(func() { idx.Close() })
 	return idx
 }
 
 // auditAndSave audits blk (whose predecessor hashes to prev) against h,
 // fails on any issue, saves it with save and returns its hash.
 func auditAndSave(t *testing.T, blk *common.Block, prev []byte, h audit.History, save func(context.Context, audit.Report) error) []byte {
+	t.Helper()
+	r := auditThenSave(t, blk, prev, h, save)
+	if len(r.Issues) != 0 {
+		t.Fatalf("block %d: issues %+v", r.Block.Number, r.Issues)
+	}
+	return r.Block.Hash
+}
+
+// auditThenSave is auditAndSave whatever the audit finds: it returns the
+// block's report, saved.
+func auditThenSave(t *testing.T, blk *common.Block, prev []byte, h audit.History, save func(context.Context, audit.Report) error) audit.Report {
 	t.Helper()
 	fb, err := fabricblock.Parse(blk)
 	if err != nil {
@@ -90,13 +115,10 @@ func auditAndSave(t *testing.T, blk *common.Block, prev []byte, h audit.History,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Issues) != 0 {
-		t.Fatalf("block %d: issues %+v", fb.Number, r.Issues)
-	}
 	if err := save(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	return fb.Hash
+	return r
 }
 
 // TestRollKept: the index keeps the roll marks and the seal the blocks
@@ -476,4 +498,78 @@ func TestLargeBatchKeys(t *testing.T) {
 	if b, err := idx.Batch(ctx, "CA", 2); err != nil || !slices.Equal(b.Rejected, []int{0, 1}) || b.Counted != 1 {
 		t.Fatalf("batch CA/2 %+v, %v; want votes 0 and 1 rejected as duplicates, vote 2 counted", b, err)
 	}
+}
+
+// TestElectionFinalisedKept: the index keeps that the election was
+// finalised across a reopen, even once a (flagged) write took the record
+// back to closed and cleared finalised_at, so a batch in a later block is
+// still refused; an index that kept the election's writes from a block
+// after 0 answers audit.ErrNotRecorded.
+func TestElectionFinalisedKept(t *testing.T) {
+	te := testElection()
+	e, err := ballot.SetupElection(te)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.FinaliseNeedsTotals = false // an earlier chaincode's record, whose finalise carries no totals
+	closedAt := time.Now().Add(-2 * time.Second).UTC()
+	closed, finalised := e, e
+	closed.Status, closed.ClosedAt = ballot.StatusClosed, closedAt
+	finalised.Status, finalised.ClosedAt, finalised.FinalisedAt = ballot.StatusFinalised, closedAt, closedAt.Add(time.Second)
+	write := func(id, function string, at time.Time, rec ballot.Election) ledgertest.Tx {
+		raw, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ledgertest.Tx{ID: id, Function: function, Time: at, Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: raw}}}
+	}
+	batch, err := ballot.BuildBatch("CA", 1, []ballot.Vote{vote("CA", 1, president, "alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
+		[]ledgertest.Tx{ledgertest.SetupElectionUnmarked("s", te), write("close", "CloseElection", closed.ClosedAt, closed)},
+		[]ledgertest.Tx{write("final", "FinaliseElection", finalised.FinalisedAt, finalised)},
+		[]ledgertest.Tx{write("reopen", "CloseElection", closed.ClosedAt, closed)},
+		[]ledgertest.Tx{ledgertest.CommitBatch("c1", batch, nil)})
+	path := filepath.Join(t.TempDir(), "index.db")
+	var issues []audit.Issue
+	idx := indexBlocks(t, path, len(blocks)-1, blocks, func(i int, idx *index.Index, r audit.Report) { // the batch audited by the index reopened
+		issues = append(issues, r.Issues...)
+		if was, err := idx.ElectionFinalised(); err != nil || was != (i >= 2) {
+			t.Fatalf("after block %d: ElectionFinalised %v, %v; want %v", i, was, err, i >= 2)
+		}
+	})
+	if len(issues) != 2 || issues[0].Kind != audit.KindElection || issues[0].TxID != "reopen" ||
+		issues[1].Kind != audit.KindBatchRefused || issues[1].TxID != "c1" {
+		t.Fatalf("issues %+v; want the un-finalise (election) and the batch after it (batch_refused)", issues)
+	}
+	idx = reopen(t, idx, path, `UPDATE election_history SET since = 3`)
+	defer idx.Close()
+	if _, err := idx.ElectionFinalised(); !errors.Is(err, audit.ErrNotRecorded) {
+		t.Fatalf("ElectionFinalised of an index that kept the election from block 3: %v; want audit.ErrNotRecorded", err)
+	}
+}
+
+// reopen closes idx, runs stmt (if any) on its file at path, as an index
+// written otherwise would hold it, and opens it again.
+func reopen(t *testing.T, idx *index.Index, path, stmt string) *index.Index {
+	t.Helper()
+	idx.Close()
+	if stmt != "" {
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.Exec(stmt)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := index.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
 }

@@ -44,10 +44,10 @@ type Writer struct {
 	// pending are the vote keys of the batches saved by w, kept in memory
 	// until a commit writes them as segments with the index's (flush).
 	pending *pendingKeys
-	// The election record and roll seal as of the last block saved, once
-	// read: the audit asks for both at every block. A Writer starts from
-	// the index's, which its commit updates (a follower that keeps up
-	// begins a Writer per block or two).
+	// The election record, whether it was finalised and the roll seal as
+	// of the last block saved, once read: the audit asks for them at every
+	// block. A Writer starts from the index's, which its commit updates (a
+	// follower that keeps up begins a Writer per block or two).
 	electionState
 	// lastSeqs are the highest seq of each state's batches as of the last
 	// block saved: BatchRoot needs no lookup for a batch above it (every
@@ -55,12 +55,15 @@ type Writer struct {
 	lastSeqs map[string]uint64
 }
 
-// electionState is the election record and roll seal as some Writer saw
-// them (known false: not read yet).
+// electionState is the election record, whether it was finalised
+// (finalisedErr: audit.ErrNotRecorded if the index did not keep that) and
+// the roll seal as some Writer saw them (known false: not read yet).
 type electionState struct {
-	known    bool
-	election *ballot.Election
-	sealed   bool
+	known        bool
+	election     *ballot.Election
+	finalised    bool
+	finalisedErr error
+	sealed       bool
 }
 
 // Election implements audit.History: the election record as of the last
@@ -69,13 +72,23 @@ func (w *Writer) Election() (*ballot.Election, error) {
 	return w.election, w.know()
 }
 
+// ElectionFinalised implements audit.History: whether a block saved
+// before wrote the election record finalised.
+func (w *Writer) ElectionFinalised() (bool, error) {
+	if err := w.know(); err != nil {
+		return false, err
+	}
+	return w.finalised, w.finalisedErr
+}
+
 // RollSealed implements audit.History: whether a block saved before sealed
 // the roll.
 func (w *Writer) RollSealed() (bool, error) {
 	return w.sealed, w.know()
 }
 
-// know reads the election record and roll seal of the index, once.
+// know reads the election record, whether it was finalised and the roll
+// seal of the index, once.
 func (w *Writer) know() error {
 	if w.known {
 		return nil
@@ -84,11 +97,15 @@ func (w *Writer) know() error {
 	if err != nil {
 		return err
 	}
+	finalised, finalisedErr := w.history.ElectionFinalised()
+	if finalisedErr != nil && !errors.Is(finalisedErr, audit.ErrNotRecorded) {
+		return finalisedErr
+	}
 	sealed, err := w.history.RollSealed()
 	if err != nil {
 		return err
 	}
-	w.known, w.election, w.sealed = true, e, sealed
+	w.known, w.election, w.finalised, w.finalisedErr, w.sealed = true, e, finalised, finalisedErr, sealed
 	return nil
 }
 
@@ -291,6 +308,7 @@ func (w *Writer) Save(ctx context.Context, r audit.Report) error {
 	if r.Election != nil {
 		w.election = r.Election
 	}
+	w.finalised = w.finalised || r.ElectionFinalised
 	w.sealed = w.sealed || r.RollSealed
 	return nil
 }
@@ -405,11 +423,17 @@ func (s saver) batches() error {
 }
 
 // election keeps the election record and the orderer configuration the
-// block last wrote, for the audit of later blocks.
+// block last wrote, and the block if it first left the record finalised,
+// for the audit of later blocks.
 func (s saver) election() error {
 	if s.r.ChannelConfig != nil {
 		if err := s.exec(`INSERT INTO channel_config VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record`, jsonText(s.r.ChannelConfig)); err != nil {
 			return fmt.Errorf("orderer configuration: %w", err)
+		}
+	}
+	if s.r.ElectionFinalised {
+		if err := s.exec(`UPDATE election_history SET finalised = ? WHERE id = 1 AND finalised IS NULL`, s.r.Block.Number); err != nil {
+			return fmt.Errorf("election finalised: %w", err)
 		}
 	}
 	if s.r.Election == nil {
