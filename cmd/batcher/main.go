@@ -24,7 +24,6 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/aofrewrite"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/flagcheck"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -79,21 +78,21 @@ func run(ctx context.Context) (err error) {
 	var partitionList []string
 	var partitionsErr error
 	if *partitions != "" {
-		partitionList, partitionsErr = flagcheck.List("--partitions", *partitions, votequeue.ValidPartition, `a partition: a state code (2 to 8 of A-Z, 0-9) or a sub-shard such as "CA#3"`)
+		partitionList, partitionsErr = cli.SplitList("--partitions", *partitions, votequeue.ValidPartition, `a partition: a state code (2 to 8 of A-Z, 0-9) or a sub-shard such as "CA#3"`)
 	}
 	if err := errors.Join(
 		partitionsErr,
 		cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl", "drain-timeout"),
 		cli.DurationsAtLeast(fs, time.Millisecond, "max-wait", "commit-timeout"),
 		gcFlags.Check(),
-		flagcheck.Org(ledgerFlags),
+		ledgerFlags.Check(),
 		redisErr,
-		flagcheck.Addrs(fs, "metrics"),
-		flagcheck.IntsIn(fs, 1, ballot.MaxBatchVotes, "batch-size"),
-		flagcheck.IntsIn(fs, 0, max(*batchSize, 0), "fill"),
-		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "depth", "max-inflight"),
-		flagcheck.IntsIn(fs, -1, ballot.MaxBatchVotes, "share-votes"),
-		flagcheck.IntsIn(fs, -1, flagcheck.Unbounded, "redis-replicas"),
+		cli.CheckAddrs(fs, "metrics"),
+		cli.IntsIn(fs, 1, ballot.MaxBatchVotes, "batch-size"),
+		cli.IntsIn(fs, 0, max(*batchSize, 0), "fill"),
+		cli.IntsIn(fs, 1, cli.Unbounded, "depth", "max-inflight"),
+		cli.IntsIn(fs, -1, ballot.MaxBatchVotes, "share-votes"),
+		cli.IntsIn(fs, -1, cli.Unbounded, "redis-replicas"),
 	); err != nil {
 		return err // every value that can be told wrong before connecting, at once
 	}

@@ -33,7 +33,6 @@ import (
 
 	"github.com/votechain/votechain/explorer"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/flagcheck"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricblock"
 )
@@ -130,7 +129,7 @@ Usage:
 	if o.pageSize < 1 || o.pageSize > 1000 {
 		return nil, cli.Usagef("--page-size %d: want 1..1000", o.pageSize)
 	}
-	if err := errors.Join(o.gc.Check(), flagcheck.Addrs(fs, "listen", "pprof"), flagcheck.Org(o.ledger), o.checkURLs()); err != nil {
+	if err := errors.Join(o.gc.Check(), cli.CheckAddrs(fs, "listen", "pprof"), o.ledger.Check(), o.checkURLs()); err != nil {
 		return nil, err
 	}
 	return o, nil

@@ -38,7 +38,6 @@ import (
 	"github.com/votechain/votechain/gateway/results"
 	"github.com/votechain/votechain/gateway/voterweb"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/flagcheck"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 )
@@ -176,14 +175,14 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 		depthErr,
 		fpErr,
 		explorerErr,
-		flagcheck.Addrs(fs, "listen", "metrics-listen", "pprof"),
+		cli.CheckAddrs(fs, "listen", "metrics-listen", "pprof"),
 		redisErr,
-		flagcheck.Org(o.ledger),
-		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "workers", "max-batch", "receipt-cache", "client-burst", "global-burst"),
-		flagcheck.IntsIn(fs, 0, flagcheck.Unbounded, "procs"),
-		flagcheck.IntsIn(fs, -1, flagcheck.Unbounded, "redis-replicas", "max-queue-depth"),
-		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "max-body-bytes", "bloom-expected-voters"),
-		flagcheck.FloatsAtLeast(fs, 0, "client-rate", "global-rate"),
+		o.ledger.Check(),
+		cli.IntsIn(fs, 1, cli.Unbounded, "workers", "max-batch", "receipt-cache", "client-burst", "global-burst"),
+		cli.IntsIn(fs, 0, cli.Unbounded, "procs"),
+		cli.IntsIn(fs, -1, cli.Unbounded, "redis-replicas", "max-queue-depth"),
+		cli.IntsIn(fs, 1, cli.Unbounded, "max-body-bytes", "bloom-expected-voters"),
+		cli.FloatsAtLeast(fs, 0, "client-rate", "global-rate"),
 	)
 }
 

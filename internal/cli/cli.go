@@ -4,7 +4,9 @@
 // and flags win over the environment, the environment over defaults. The
 // flags several commands take (Redis, the ledger, logging, the election
 // secret) are registered here once, with defaults from the default port
-// plan, and so is the one progress bar.
+// plan, and so is the one progress bar. So are the checks of flag values
+// (CheckAddrs, IntsIn, DurationsAtLeast, SplitList, Ledger.Check...) that
+// commands make up front, each refusal a usage error naming the flag.
 package cli
 
 import (
@@ -66,11 +68,7 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 // is the note it adds to the flag's usage, which the help shows.
 func CommandLineOnly(fs *flag.FlagSet, names ...string) {
 	for _, name := range names {
-		f := fs.Lookup(name)
-		if f == nil {
-			panic("cli.CommandLineOnly: no flag --" + name) // a programming error, found by the command's tests
-		}
-		if !isCommandLineOnly(f) {
+		if f := lookupFlag(fs, name); !isCommandLineOnly(f) {
 			f.Usage += commandLineOnlyNote
 		}
 	}
@@ -325,23 +323,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func IsSet(fs *flag.FlagSet, name string) (set bool) {
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-// DurationsAtLeast refuses, as a usage error naming the flag, a value of
-// any of the named duration flags of fs below least: a period of a ticker,
-// a lease, is a mistake at the command line, not a crash deep inside the
-// command. A name fs does not define is a programming error and panics.
-func DurationsAtLeast(fs *flag.FlagSet, least time.Duration, names ...string) error {
-	for _, name := range names {
-		f := fs.Lookup(name)
-		if f == nil {
-			panic("cli: no flag --" + name)
-		}
-		if d, ok := f.Value.(flag.Getter).Get().(time.Duration); ok && d < least {
-			return Usagef("--%s is %s: it must be at least %s", name, d, least)
-		}
-	}
-	return nil
 }
 
 // ErrUsage marks a command-line mistake (Usagef, Parse): Main exits 2 for

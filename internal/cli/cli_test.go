@@ -297,26 +297,3 @@ func TestEnvSettings(t *testing.T) {
 		}
 	}
 }
-
-func TestDurationsAtLeast(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string // "" for no error
-	}{
-		{nil, ""},
-		{[]string{"-tick", "1ms"}, ""},
-		{[]string{"-tick", "0s"}, "--tick is 0s: it must be at least 1ms"},
-		{[]string{"-lease", "-1s"}, "--lease is -1s: it must be at least 1ms"},
-	} {
-		fs := flag.NewFlagSet("t", flag.ContinueOnError)
-		fs.Duration("tick", time.Second, "")
-		fs.Duration("lease", time.Second, "")
-		if err := fs.Parse(c.args); err != nil {
-			t.Fatal(err)
-		}
-		err := DurationsAtLeast(fs, time.Millisecond, "tick", "lease")
-		if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want || !errors.Is(err, ErrUsage)) {
-			t.Errorf("%v: %v; want %q (a usage error)", c.args, err, c.want)
-		}
-	}
-}
