@@ -172,6 +172,13 @@ func run(ctx context.Context) (err error) {
 	log := o.log
 	defer cli.LogFailure(log, &err)
 	gc := o.gc.Apply(log)
+	if o.pprof != "" { // a port in use stops the explorer now, before it opens its index
+		psrv, err := cli.ServePprof(o.pprof, log)
+		if err != nil {
+			return err
+		}
+		defer psrv.Close()
+	}
 	profile, err := network.LoadProfile(o.ledger.Profile)
 	if err != nil {
 		return err
@@ -191,9 +198,6 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	defer e.Close()
-	if o.pprof != "" {
-		go cli.ServePprof(o.pprof, log)
-	}
 	if o.mode == "reindex" {
 		bar := cli.NewProgress(os.Stderr, "blocks", 0)
 		began := time.Now()

@@ -238,8 +238,9 @@ func dialFabric(o *options) (ledger, func() error, error) {
 // finish, then the background loops stop (the intake log signs and anchors
 // a last time), all within --shutdown-timeout. What it can check without
 // Redis and the ledger, the flags (parseFlags) and the files they name
-// (loadFiles), it checks before it connects to either and waits, for as
-// long as it takes, for the election record on the ledger.
+// (loadFiles), it checks, and the --pprof listener it opens, before it
+// connects to either and waits, for as long as it takes, for the election
+// record on the ledger.
 func run(ctx context.Context, args []string, dial dialer) (err error) {
 	o, err := parseFlags(args)
 	if err != nil {
@@ -253,6 +254,13 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	if err := o.loadFiles(); err != nil {
 		return err
+	}
+	if o.pprof != "" { // a port in use stops the gateway now, not once the election is read
+		psrv, err := cli.ServePprof(o.pprof, log)
+		if err != nil {
+			return err
+		}
+		defer psrv.Close()
 	}
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
@@ -299,9 +307,6 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	defer g.intake.Close()
 
-	if o.pprof != "" {
-		go cli.ServePprof(o.pprof, log)
-	}
 	if o.metricsListen != "" {
 		msrv, err := cli.ServeMetrics(o.metricsListen, g.reg, log)
 		if err != nil {
