@@ -74,6 +74,16 @@ func CommandLineOnly(fs *flag.FlagSet, names ...string) {
 	}
 }
 
+// OnlyWith makes the named flags of fs (each defined before) flags of the
+// command word cmd alone, for ParseCommand: it begins each one's usage
+// with "with cmd: ", which the help shows and ParseCommand reads.
+func OnlyWith(fs *flag.FlagSet, cmd string, names ...string) {
+	for _, name := range names {
+		f := lookupFlag(fs, name)
+		f.Usage = "with " + cmd + ": " + f.Usage
+	}
+}
+
 // commandLineOnlyNote ends the usage of a CommandLineOnly flag.
 const commandLineOnlyNote = " (command line only: no environment variable sets it)"
 
@@ -221,9 +231,10 @@ func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, er
 // as usage errors: no command word or one not among commands (printing
 // fs.Usage first), words after it, naming them, and a flag of one command
 // given on the command line to another, naming both. A flag's command is
-// the one its usage begins with, as "with down: delete all data" (a flag
-// that would be ignored is a mistake); the environment may set such a flag
-// for every command, and the others ignore it. It returns the command word.
+// the one its usage begins with, as "with down: delete all data" (OnlyWith
+// writes it; a flag that would be ignored is a mistake); the environment
+// may set such a flag for every command, and the others must ignore it. It
+// returns the command word.
 func ParseCommand(fs *flag.FlagSet, prefix string, args []string, commands ...string) (string, error) {
 	cmd, rest, err := parseCommandLine(fs, args)
 	switch {
