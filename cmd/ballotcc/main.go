@@ -17,7 +17,6 @@ import (
 
 	"github.com/votechain/votechain/chaincode"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/flagcheck"
 )
 
 const usage = `Usage: ballotcc
@@ -47,7 +46,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if ccid == "" || addr == "" {
 		return cli.Usagef("CHAINCODE_ID and CHAINCODE_SERVER_ADDRESS must be set (the test network sets both; ballotcc --help)")
 	}
-	if err := flagcheck.Addr("$CHAINCODE_SERVER_ADDRESS", addr); err != nil {
+	if err := cli.CheckAddr("$CHAINCODE_SERVER_ADDRESS", addr); err != nil {
 		return err
 	}
 	link := new(chaincode.PeerLink)

@@ -24,7 +24,6 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/aofrewrite"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/flagcheck"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -69,7 +68,7 @@ func run(ctx context.Context) (err error) {
 	drainTimeout := fs.Duration("drain-timeout", d.DrainTimeout, "on SIGTERM or SIGINT, how long transactions in flight may take to commit before their batches are left in the journal for the lanes' next owner and the batcher exits (at least 100ms; keep it under the supervisor's kill grace, 20s for make down)")
 	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
-	gatewayPeers := fs.String("gateway-peers", "", "comma-separated organisations whose peers' gateways take turns submitting the batcher's transactions (endorse, send to the orderers, answer the commit status), as --org's --user; reads and the block stream stay on --org's peer. all: every organisation in --profile; default: --org's peer alone")
+	gatewayPeers := fs.String("gateway-peers", "", "comma-separated organisations, each named once, whose peers' gateways take turns submitting the batcher's transactions (endorse, send to the orderers, answer the commit status), as --org's --user; reads and the block stream stay on --org's peer. all: every organisation in --profile; default: --org's peer alone")
 	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz; port 0 picks a free port, logged at start (metrics listening)")
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
 	if err := cli.ParseFlags(fs, "BATCHER", os.Args[1:]); err != nil {
@@ -79,21 +78,21 @@ func run(ctx context.Context) (err error) {
 	var partitionList []string
 	var partitionsErr error
 	if *partitions != "" {
-		partitionList, partitionsErr = flagcheck.List("--partitions", *partitions, votequeue.ValidPartition, `a partition: a state code (2 to 8 of A-Z, 0-9) or a sub-shard such as "CA#3"`)
+		partitionList, partitionsErr = cli.SplitList("--partitions", *partitions, votequeue.ValidPartition, `a partition: a state code (2 to 8 of A-Z, 0-9) or a sub-shard such as "CA#3"`)
 	}
 	if err := errors.Join(
 		partitionsErr,
 		cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl", "drain-timeout"),
 		cli.DurationsAtLeast(fs, time.Millisecond, "max-wait", "commit-timeout"),
 		gcFlags.Check(),
-		flagcheck.Org(ledgerFlags),
+		ledgerFlags.Check(),
 		redisErr,
-		flagcheck.Addrs(fs, "metrics"),
-		flagcheck.IntsIn(fs, 1, ballot.MaxBatchVotes, "batch-size"),
-		flagcheck.IntsIn(fs, 0, max(*batchSize, 0), "fill"),
-		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "depth", "max-inflight"),
-		flagcheck.IntsIn(fs, -1, ballot.MaxBatchVotes, "share-votes"),
-		flagcheck.IntsIn(fs, -1, flagcheck.Unbounded, "redis-replicas"),
+		cli.CheckAddrs(fs, "metrics"),
+		cli.IntsIn(fs, 1, ballot.MaxBatchVotes, "batch-size"),
+		cli.IntsIn(fs, 0, max(*batchSize, 0), "fill"),
+		cli.IntsIn(fs, 1, cli.Unbounded, "depth", "max-inflight"),
+		cli.IntsIn(fs, -1, ballot.MaxBatchVotes, "share-votes"),
+		cli.IntsIn(fs, -1, cli.Unbounded, "redis-replicas"),
 	); err != nil {
 		return err // every value that can be told wrong before connecting, at once
 	}
@@ -109,9 +108,9 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	gatewayOrgs, err := gatewaysOf(*gatewayPeers, ledgerFlags.Org, profile)
+	gatewayOrgs, err := gatewaysOf(*gatewayPeers, ledgerFlags.Org, profile, ledgerFlags.Profile)
 	if err != nil {
-		return cli.Usagef("--gateway-peers %q (profile %s): %v", *gatewayPeers, ledgerFlags.Profile, err)
+		return err
 	}
 	conn, err := ledgerFlags.Dial()
 	if err != nil {
@@ -182,10 +181,13 @@ func failoverFor(flag time.Duration, c network.Consensus) time.Duration {
 	return c.Failover()
 }
 
-// gatewaysOf resolves --gateway-peers against the connection profile: the
-// organisations whose peers' gateways submit in turn, each once. Empty
-// means own alone; "all" every organisation in the profile, own first.
-func gatewaysOf(flagValue, own string, p network.Profile) ([]string, error) {
+// gatewaysOf resolves --gateway-peers against the connection profile p
+// (read from path): the organisations whose peers' gateways submit in turn,
+// each once. Empty means own alone; "all" every organisation in the
+// profile, own first; else the comma-separated list (cli.SplitList), an
+// entry not in the profile, an empty one or one named twice refused as a
+// usage error naming the flag, the profile and its organisations.
+func gatewaysOf(flagValue, own string, p network.Profile, path string) ([]string, error) {
 	switch flagValue {
 	case "":
 		return []string{own}, nil
@@ -198,18 +200,9 @@ func gatewaysOf(flagValue, own string, p network.Profile) ([]string, error) {
 		}
 		return orgs, nil
 	}
-	var orgs []string
-	for _, org := range strings.Split(flagValue, ",") {
-		org = strings.TrimSpace(org)
-		if _, ok := p.Orgs[org]; !ok {
-			return nil, fmt.Errorf("organisation %q is not in the connection profile, which has %s: name some of them, comma-separated, or all", org, strings.Join(slices.Sorted(maps.Keys(p.Orgs)), ", "))
-		}
-		if slices.Contains(orgs, org) {
-			return nil, fmt.Errorf("organisation %s named twice: name each once", org)
-		}
-		orgs = append(orgs, org)
-	}
-	return orgs, nil
+	inProfile := func(org string) bool { _, ok := p.Orgs[org]; return ok }
+	want := fmt.Sprintf("an organisation of the connection profile %s (%s; all, alone, names every one)", path, strings.Join(slices.Sorted(maps.Keys(p.Orgs)), ", "))
+	return cli.SplitList("--gateway-peers", flagValue, inProfile, want)
 }
 
 // electionSource reads the election record (*fabricclient.Ballot).

@@ -14,10 +14,14 @@ import (
 
 // TestGatewaysOf: --gateway-peers resolves to the batcher's own
 // organisation by default, every organisation of the profile (own first)
-// for "all", the list as given otherwise; an organisation not in the
-// profile, an empty name or one named twice is refused, naming the fix.
+// for "all", the list as given otherwise (space around an entry dropped);
+// an organisation not in the profile (in the wrong case, or "all" in a
+// list), an empty entry or one named twice is a usage error naming the
+// flag, its value and the profile with its organisations.
 func TestGatewaysOf(t *testing.T) {
 	p := network.Profile{Orgs: map[string]network.OrgProfile{"Commission": {}, "Observers": {}, "Auditors": {}}}
+	const path = "run/profile.json"
+	const want = "an organisation of the connection profile run/profile.json (Auditors, Commission, Observers; all, alone, names every one)"
 	for _, tc := range []struct {
 		flag, own string
 		want      []string
@@ -28,14 +32,15 @@ func TestGatewaysOf(t *testing.T) {
 		{flag: "all", own: "Observers", want: []string{"Observers", "Auditors", "Commission"}},
 		{flag: "Observers, Commission", own: "Commission", want: []string{"Observers", "Commission"}},
 		{flag: "Observers", own: "Commission", want: []string{"Observers"}},
-		{flag: "Commission,observers", own: "Commission", err: `organisation "observers" is not in the connection profile, which has Auditors, Commission, Observers: name some of them, comma-separated, or all`},
-		{flag: "Commission,", own: "Commission", err: `organisation "" is not in the connection profile`},
-		{flag: "Observers,Commission,Observers", own: "Commission", err: "organisation Observers named twice: name each once"},
+		{flag: "Commission,observers", own: "Commission", err: `--gateway-peers "Commission,observers": "observers" is not ` + want},
+		{flag: "all,Observers", own: "Commission", err: `--gateway-peers "all,Observers": "all" is not ` + want},
+		{flag: "Commission,", own: "Commission", err: `--gateway-peers "Commission,": an empty entry: want ` + want + ", comma-separated"},
+		{flag: "Observers,Commission,Observers", own: "Commission", err: `--gateway-peers "Observers,Commission,Observers": Observers is named twice: name each once`},
 	} {
-		got, err := gatewaysOf(tc.flag, tc.own, p)
+		got, err := gatewaysOf(tc.flag, tc.own, p, path)
 		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("gatewaysOf(%q, %s) = %v, %v; want an error containing %q", tc.flag, tc.own, got, err, tc.err)
+			if !errors.Is(err, cli.ErrUsage) || err.Error() != tc.err {
+				t.Errorf("gatewaysOf(%q, %s) = %v, %v; want a usage error saying %s", tc.flag, tc.own, got, err, tc.err)
 			}
 			continue
 		}

@@ -33,7 +33,6 @@ import (
 
 	"github.com/votechain/votechain/explorer"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/flagcheck"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricblock"
 )
@@ -130,7 +129,7 @@ Usage:
 	if o.pageSize < 1 || o.pageSize > 1000 {
 		return nil, cli.Usagef("--page-size %d: want 1..1000", o.pageSize)
 	}
-	if err := errors.Join(o.gc.Check(), flagcheck.Addrs(fs, "listen", "pprof"), flagcheck.Org(o.ledger), o.checkURLs()); err != nil {
+	if err := errors.Join(o.gc.Check(), cli.CheckAddrs(fs, "listen", "pprof"), o.ledger.Check(), o.checkURLs()); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -173,6 +172,13 @@ func run(ctx context.Context) (err error) {
 	log := o.log
 	defer cli.LogFailure(log, &err)
 	gc := o.gc.Apply(log)
+	if o.pprof != "" { // a port in use stops the explorer now, before it opens its index
+		psrv, err := cli.ServePprof(o.pprof, log)
+		if err != nil {
+			return err
+		}
+		defer psrv.Close()
+	}
 	profile, err := network.LoadProfile(o.ledger.Profile)
 	if err != nil {
 		return err
@@ -192,9 +198,6 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	defer e.Close()
-	if o.pprof != "" {
-		go cli.ServePprof(o.pprof, log)
-	}
 	if o.mode == "reindex" {
 		bar := cli.NewProgress(os.Stderr, "blocks", 0)
 		began := time.Now()

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +125,28 @@ func TestAddressesURLsAndOrgChecked(t *testing.T) {
 	good := []string{"--listen", ":0", "--pprof", "127.0.0.1:6060", "--gateway", "http://127.0.0.1:27380", "--prometheus", "https://prometheus.example.org/prom", "--org", "Commission"}
 	if o, err := parseFlags(good, io.Discard); err != nil || o.gateway != "http://127.0.0.1:27380" || o.prometheus != "https://prometheus.example.org/prom" {
 		t.Errorf("%q: %+v, %v; want them taken", good, o, err)
+	}
+}
+
+// TestPprofPortInUseStopsTheStart: a --pprof port in use stops the
+// explorer at start with an error naming --pprof and the address, before
+// it reads its connection profile (missing here); a free one gets as far as
+// the profile.
+func TestPprofPortInUseStopsTheStart(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	defer func(args []string) { os.Args = args }(os.Args)
+	missing := filepath.Join(t.TempDir(), "no-profile.json")
+	for pprof, says := range map[string]string{
+		taken.Addr().String(): "--pprof " + taken.Addr().String() + ": ",
+		"127.0.0.1:0":         missing,
+	} {
+		os.Args = []string{"explorer", "--pprof", pprof, "--profile", missing, "--log-level", "error", "--log-format", "json"}
+		if err := run(context.Background()); err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), says) {
+			t.Errorf("--pprof %s: %v; want an error (not a usage error) saying %q", pprof, err, says)
+		}
 	}
 }

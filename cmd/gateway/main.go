@@ -38,7 +38,6 @@ import (
 	"github.com/votechain/votechain/gateway/results"
 	"github.com/votechain/votechain/gateway/voterweb"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/flagcheck"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 )
@@ -176,14 +175,14 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 		depthErr,
 		fpErr,
 		explorerErr,
-		flagcheck.Addrs(fs, "listen", "metrics-listen", "pprof"),
+		cli.CheckAddrs(fs, "listen", "metrics-listen", "pprof"),
 		redisErr,
-		flagcheck.Org(o.ledger),
-		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "workers", "max-batch", "receipt-cache", "client-burst", "global-burst"),
-		flagcheck.IntsIn(fs, 0, flagcheck.Unbounded, "procs"),
-		flagcheck.IntsIn(fs, -1, flagcheck.Unbounded, "redis-replicas", "max-queue-depth"),
-		flagcheck.IntsIn(fs, 1, flagcheck.Unbounded, "max-body-bytes", "bloom-expected-voters"),
-		flagcheck.FloatsAtLeast(fs, 0, "client-rate", "global-rate"),
+		o.ledger.Check(),
+		cli.IntsIn(fs, 1, cli.Unbounded, "workers", "max-batch", "receipt-cache", "client-burst", "global-burst"),
+		cli.IntsIn(fs, 0, cli.Unbounded, "procs"),
+		cli.IntsIn(fs, -1, cli.Unbounded, "redis-replicas", "max-queue-depth"),
+		cli.IntsIn(fs, 1, cli.Unbounded, "max-body-bytes", "bloom-expected-voters"),
+		cli.FloatsAtLeast(fs, 0, "client-rate", "global-rate"),
 	)
 }
 
@@ -239,8 +238,9 @@ func dialFabric(o *options) (ledger, func() error, error) {
 // finish, then the background loops stop (the intake log signs and anchors
 // a last time), all within --shutdown-timeout. What it can check without
 // Redis and the ledger, the flags (parseFlags) and the files they name
-// (loadFiles), it checks before it connects to either and waits, for as
-// long as it takes, for the election record on the ledger.
+// (loadFiles), it checks, and the --pprof listener it opens, before it
+// connects to either and waits, for as long as it takes, for the election
+// record on the ledger.
 func run(ctx context.Context, args []string, dial dialer) (err error) {
 	o, err := parseFlags(args)
 	if err != nil {
@@ -254,6 +254,13 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	if err := o.loadFiles(); err != nil {
 		return err
+	}
+	if o.pprof != "" { // a port in use stops the gateway now, not once the election is read
+		psrv, err := cli.ServePprof(o.pprof, log)
+		if err != nil {
+			return err
+		}
+		defer psrv.Close()
 	}
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
@@ -300,9 +307,6 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	defer g.intake.Close()
 
-	if o.pprof != "" {
-		go cli.ServePprof(o.pprof, log)
-	}
 	if o.metricsListen != "" {
 		msrv, err := cli.ServeMetrics(o.metricsListen, g.reg, log)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -378,7 +379,8 @@ var errNoLedger = errors.New("no ledger in this test")
 // TestCheckedBeforeTheLedger: what the gateway can tell wrong without Redis
 // and the ledger it refuses before it dials the ledger, whose election
 // record it would then wait for as long as it takes: a flag's value as a
-// usage error (exit 2), a file as an error (exit 1), each naming its flag.
+// usage error (exit 2), a file or a --pprof port in use as an error (exit
+// 1), each naming its flag.
 // Good values of the same flags get as far as the ledger.
 func TestCheckedBeforeTheLedger(t *testing.T) {
 	dir := t.TempDir()
@@ -388,11 +390,17 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	for _, c := range []struct {
 		args  []string
 		usage bool
 		says  string
 	}{
+		{[]string{"--pprof", taken.Addr().String()}, false, "--pprof " + taken.Addr().String() + ": "},
 		{[]string{"--listen", "127.0.0.1:99999"}, true, `--listen "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
 		{[]string{"--listen", "localhost"}, true, `--listen "localhost": want host:port`},
 		{[]string{"--metrics-listen", ":70000"}, true, `--metrics-listen ":70000": port "70000"`},

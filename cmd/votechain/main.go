@@ -20,6 +20,7 @@ import (
 
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 )
@@ -41,7 +42,11 @@ Commands:
            are not yet on the ledger (it says how many remain), while an intake log entry is
            not on the ledger (MISSING), while the ledger counts votes no intake log holds
            (UNLOGGED: it says how many per state; --accept-unlogged overrides), within
-           5 s of the close, or when a batch was committed after its check (run it again)`
+           5 s of the close, or when a batch was committed after its check (run it again)
+
+A flag whose help begins "with COMMAND:" goes with that command alone: given on the
+command line to another it is refused (exit 2); set in the environment, the others
+ignore it (they take the system as up made it).`
 
 func main() {
 	cli.SilenceRedis() // up (which waits for redis-server to start) and finalise report Redis's errors
@@ -53,16 +58,11 @@ func run(ctx context.Context) error {
 	dir := fs.String("dir", ".run", "run folder")
 	net := cli.NetworkFlags(fs)
 	binDir := fs.String("bin", "bin", "folder of the project's commands")
-	election := fs.String("election", "config/election.json", "election template for a new election: id, name, states, contests, batchers (config/election.json: one race; config/referendum.json: three questions)")
-	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
-	voters := fs.Int("voters", 100_000, "synthetic voters on the roll of a new election")
-	batchers := fs.Int("batchers", 0, "batcher processes sharing the lanes (0: as the last up, else 1)")
-	gateways := fs.Int("gateways", 0, "gateway processes; more than one run behind HAProxy on the gateway's port (0: as the last up, else 1)")
-	redisMode := fs.String("redis", "", "Redis: single (one redis-server) or cluster (3 masters with a replica each); an existing system keeps its own (empty: as the last up, else single)")
-	ledgerPrio := stack.LedgerPriorityFlag(fs, "up")
-	hosts := fs.String("hosts", "", "place a new system on several addresses of this machine, commission=ADDR,observers=ADDR,clients=ADDR (e.g. 127.0.0.2, .3, .4): each organisation's nodes on its address, Redis, batchers, gateways, explorer and monitoring on the clients' (empty: all on 127.0.0.1, or as the system was created; separate machines: docs/operations.md)")
-	wipe := fs.Bool("wipe", false, "with down: delete all data")
-	acceptUnlogged := fs.Bool("accept-unlogged", false, "with finalise: finalise although the ledger counts votes that no intake log holds (UNLOGGED: accepted by no gateway); they stay counted in the frozen results, and finalise prints and logs how many per state (the election record has no place to note them)")
+	up := newUpFlags(fs)
+	wipe := fs.Bool("wipe", false, "delete all data")
+	acceptUnlogged := fs.Bool("accept-unlogged", false, "finalise although the ledger counts votes that no intake log holds (UNLOGGED: accepted by no gateway); they stay counted in the frozen results, and finalise prints and logs how many per state (the election record has no place to note them)")
+	cli.OnlyWith(fs, "down", "wipe")
+	cli.OnlyWith(fs, "finalise", "accept-unlogged")
 	cli.CommandLineOnly(fs, "wipe", "accept-unlogged")
 	logFlags := cli.LogFlags(fs)
 	fs.Usage = cli.Usage(fs, "VOTECHAIN", usage, "")
@@ -77,25 +77,13 @@ func run(ctx context.Context) error {
 	if err := net.Check(); err != nil {
 		return err
 	}
-	if err := stack.ValidRedis(*redisMode); err != nil {
-		return cli.Usagef("--redis: %v", err)
-	}
+	cfg := stack.Config{Dir: *dir, PortBase: net.PortBase, BinDir: *binDir, FabricBin: net.FabricBin, Builder: network.BuilderDir, Log: log}
 	if cmd == "up" { // refused now, not after minutes of bring-up
-		if err := checkUp(fs, *voters, *batchers, *gateways, *election); err != nil {
+		if err := up.configure(fs, &cfg); err != nil {
 			return err
 		}
 	}
-	var placement network.Placement // zero: as created, else one host
-	if *hosts != "" {
-		if placement, err = network.ParseSpread(*hosts); err != nil {
-			return cli.Usagef("%v", err)
-		}
-	}
-	s, err := stack.New(stack.Config{
-		Dir: *dir, PortBase: net.PortBase, BinDir: *binDir, FabricBin: net.FabricBin, Builder: network.BuilderDir,
-		Election: *election, Window: *window, Voters: *voters, Batchers: *batchers, Gateways: *gateways, Redis: *redisMode, LedgerPriority: *ledgerPrio,
-		Hosts: placement, Log: log,
-	})
+	s, err := stack.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -181,24 +169,68 @@ func runningProcesses(ctx context.Context, s *stack.Stack) []string {
 	return names
 }
 
-// checkUp refuses, as usage errors naming the flag, settings up cannot
+// upFlags are up's own settings, marked cli.OnlyWith "up": another command
+// refuses them on the command line, naming the flag and up, and ignores
+// them in the environment (VOTECHAIN_VOTERS...), taking the system's own
+// (its shape and placement as up recorded them).
+type upFlags struct {
+	election                   string
+	window                     time.Duration
+	voters, batchers, gateways int
+	redis                      string
+	ledgerPriority             *proc.Priority
+	hosts                      string
+}
+
+// newUpFlags registers up's settings on fs: --election, --window,
+// --voters, --batchers, --gateways, --redis, --ledger-priority (and its
+// older form --ledger-nice) and --hosts.
+func newUpFlags(fs *flag.FlagSet) *upFlags {
+	u := &upFlags{}
+	fs.StringVar(&u.election, "election", "config/election.json", "election template for a new election: id, name, states, contests, batchers (config/election.json: one race; config/referendum.json: three questions)")
+	fs.DurationVar(&u.window, "window", 24*time.Hour, "voting window of a new election, from now")
+	fs.IntVar(&u.voters, "voters", 100_000, "synthetic voters on the roll of a new election")
+	fs.IntVar(&u.batchers, "batchers", 0, "batcher processes sharing the lanes (0: as the last up, else 1)")
+	fs.IntVar(&u.gateways, "gateways", 0, "gateway processes; more than one run behind HAProxy on the gateway's port (0: as the last up, else 1)")
+	fs.StringVar(&u.redis, "redis", "", "Redis: single (one redis-server) or cluster (3 masters with a replica each); an existing system keeps its own (empty: as the last up, else single)")
+	u.ledgerPriority = stack.LedgerPriorityFlag(fs, "up")
+	fs.StringVar(&u.hosts, "hosts", "", "place a new system on several addresses of this machine, commission=ADDR,observers=ADDR,clients=ADDR (e.g. 127.0.0.2, .3, .4): each organisation's nodes on its address, Redis, batchers, gateways, explorer and monitoring on the clients' (empty: all on 127.0.0.1, or as the system was created; separate machines: docs/operations.md)")
+	cli.OnlyWith(fs, "up", "election", "window", "voters", "batchers", "gateways", "redis", "ledger-priority", "ledger-nice", "hosts")
+	return u
+}
+
+// configure refuses, as usage errors naming the flag, settings up cannot
 // use: a roll of no voters, a voting window under a second, a negative
-// number of batchers or gateways, an --election template given that does
-// not load. A bring-up takes minutes, and these failed only at its end.
-func checkUp(fs *flag.FlagSet, voters, batchers, gateways int, template string) error {
-	if voters < 1 {
-		return cli.Usagef("--voters is %d: a new election's roll needs at least 1 voter", voters)
+// number of batchers or gateways, an unknown Redis mode, an --election
+// template given that does not load, a --hosts placement that does not
+// parse (a bring-up takes minutes, and these failed only at its end, or
+// were taken); else it sets them in cfg (fs holds the parsed flags).
+func (u *upFlags) configure(fs *flag.FlagSet, cfg *stack.Config) error {
+	if u.voters < 1 {
+		return cli.Usagef("--voters is %d: a new election's roll needs at least 1 voter", u.voters)
 	}
-	if batchers < 0 || gateways < 0 {
-		return cli.Usagef("--batchers %d, --gateways %d: give a count, or 0 for as many as the last up", batchers, gateways)
+	if u.batchers < 0 || u.gateways < 0 {
+		return cli.Usagef("--batchers %d, --gateways %d: give a count, or 0 for as many as the last up", u.batchers, u.gateways)
 	}
 	if err := cli.DurationsAtLeast(fs, time.Second, "window"); err != nil {
 		return err
 	}
+	if err := stack.ValidRedis(u.redis); err != nil {
+		return cli.Usagef("--redis: %v", err)
+	}
 	if cli.IsSet(fs, "election") {
-		if _, err := election.Template(template); err != nil {
+		if _, err := election.Template(u.election); err != nil {
 			return cli.Usagef("--election: %v (config/election.json: one race; config/referendum.json: three questions)", err)
 		}
 	}
+	if u.hosts != "" {
+		placement, err := network.ParseSpread(u.hosts)
+		if err != nil {
+			return cli.Usagef("%v", err)
+		}
+		cfg.Hosts = placement // else as created, else one host
+	}
+	cfg.Election, cfg.Window, cfg.Voters = u.election, u.window, u.voters
+	cfg.Batchers, cfg.Gateways, cfg.Redis, cfg.LedgerPriority = u.batchers, u.gateways, u.redis, *u.ledgerPriority
 	return nil
 }

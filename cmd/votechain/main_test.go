@@ -19,9 +19,10 @@ import (
 // flag, refused before anything starts; up's own settings (the roll, the
 // window, the process counts, the template) were taken and failed only at
 // the end of a bring-up of minutes, --port-base and --redis exited 1.
-// Another command does not judge up's settings. Words after the command,
-// and a flag of one command given to another, are refused, named: they
-// were ignored (down up stopped the system; --wipe status showed it).
+// Words after the command, and a flag of one command given to another,
+// are refused, named: they were ignored (down up stopped the system;
+// --wipe status showed it; down --voters 0 stopped it). Each of up's own
+// settings is such a flag.
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	clitest.UsageErrors(t, run, []string{"votechain", "--dir", dir}, []clitest.UsageCase{
@@ -40,6 +41,14 @@ func TestUsageErrors(t *testing.T) {
 		{Args: []string{"--batchers", "-1", "up"}, Want: "--batchers -1, --gateways 0: give a count"},
 		{Args: []string{"--gateways", "-2", "up"}, Want: "--batchers 0, --gateways -2"},
 		{Args: []string{"--election", dir + "/missing.json", "up"}, Want: "--election: election template: open " + dir + "/missing.json: no such file or directory"},
+		{Args: []string{"--voters", "0", "down"}, Want: "--voters goes with up, not with down"},
+		{Args: []string{"status", "--hosts", "commission=127.0.0.2"}, Want: "--hosts goes with up, not with status"},
+		{Args: []string{"--election", "config/referendum.json", "close"}, Want: "--election goes with up, not with close"},
+		{Args: []string{"finalise", "--window", "1h"}, Want: "--window goes with up, not with finalise"},
+		{Args: []string{"clean", "--batchers", "2", "--gateways", "2"}, Want: "--batchers goes with up, not with clean\n--gateways goes with up, not with clean"},
+		{Args: []string{"down", "--redis", "cluster"}, Want: "--redis goes with up, not with down"},
+		{Args: []string{"down", "--ledger-priority", "idle"}, Want: "--ledger-priority goes with up, not with down"},
+		{Args: []string{"down", "--ledger-nice", "5"}, Want: "--ledger-nice goes with up, not with down"},
 	})
 	// Deleting data and accepting unlogged votes are asked on the command
 	// line alone: a variable left set in the shell is refused, not applied.
@@ -52,8 +61,37 @@ func TestUsageErrors(t *testing.T) {
 			})
 		})
 	}
-	if err := clitest.Run(t, run, "votechain", "--dir", dir, "--voters", "0", "down"); err != nil {
-		t.Errorf("down with --voters 0: %v; want it stopped (nothing runs)", err)
+}
+
+// TestUpSettingsInTheEnvironmentAreUpsAlone: a variable of up's own
+// settings (VOTECHAIN_VOTERS...), set for every command, is neither judged
+// nor used by another: down stops the system (nothing runs here) with
+// values up would refuse, and status shows the system as it is, not the
+// shape the variables ask for.
+func TestUpSettingsInTheEnvironmentAreUpsAlone(t *testing.T) {
+	for name, value := range map[string]string{
+		"VOTECHAIN_VOTERS": "0", "VOTECHAIN_WINDOW": "-1h", "VOTECHAIN_BATCHERS": "-1", "VOTECHAIN_GATEWAYS": "3",
+		"VOTECHAIN_REDIS": "clustered", "VOTECHAIN_HOSTS": "nowhere", "VOTECHAIN_ELECTION": "missing.json",
+	} {
+		t.Setenv(name, value)
+	}
+	dir := t.TempDir()
+	if err := clitest.Run(t, run, "votechain", "--dir", dir, "down"); err != nil {
+		t.Errorf("down with up's settings in the environment: %v; want it stopped (nothing runs)", err)
+	}
+	printed := filepath.Join(t.TempDir(), "status.out")
+	f, err := os.Create(printed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = f
+	err = clitest.Run(t, run, "votechain", "--dir", dir, "status")
+	os.Stdout = stdout
+	f.Close()
+	out, _ := os.ReadFile(printed)
+	if err != nil || !strings.Contains(string(out), "\ngateway ") || strings.Contains(string(out), "gateway2") || strings.Contains(string(out), "haproxy") {
+		t.Errorf("status with VOTECHAIN_GATEWAYS=3: %v,\n%s\nwant no error and one gateway, without HAProxy: the system's own shape (the default)", err, out)
 	}
 }
 

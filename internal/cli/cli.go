@@ -4,7 +4,9 @@
 // and flags win over the environment, the environment over defaults. The
 // flags several commands take (Redis, the ledger, logging, the election
 // secret) are registered here once, with defaults from the default port
-// plan, and so is the one progress bar.
+// plan, and so is the one progress bar. So are the checks of flag values
+// (CheckAddrs, IntsIn, DurationsAtLeast, SplitList, Ledger.Check...) that
+// commands make up front, each refusal a usage error naming the flag.
 package cli
 
 import (
@@ -66,13 +68,19 @@ func ApplyEnv(fs *flag.FlagSet, prefix string) error {
 // is the note it adds to the flag's usage, which the help shows.
 func CommandLineOnly(fs *flag.FlagSet, names ...string) {
 	for _, name := range names {
-		f := fs.Lookup(name)
-		if f == nil {
-			panic("cli.CommandLineOnly: no flag --" + name) // a programming error, found by the command's tests
-		}
-		if !isCommandLineOnly(f) {
+		if f := lookupFlag(fs, name); !isCommandLineOnly(f) {
 			f.Usage += commandLineOnlyNote
 		}
+	}
+}
+
+// OnlyWith makes the named flags of fs (each defined before) flags of the
+// command word cmd alone, for ParseCommand: it begins each one's usage
+// with "with cmd: ", which the help shows and ParseCommand reads.
+func OnlyWith(fs *flag.FlagSet, cmd string, names ...string) {
+	for _, name := range names {
+		f := lookupFlag(fs, name)
+		f.Usage = "with " + cmd + ": " + f.Usage
 	}
 }
 
@@ -223,9 +231,10 @@ func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, er
 // as usage errors: no command word or one not among commands (printing
 // fs.Usage first), words after it, naming them, and a flag of one command
 // given on the command line to another, naming both. A flag's command is
-// the one its usage begins with, as "with down: delete all data" (a flag
-// that would be ignored is a mistake); the environment may set such a flag
-// for every command, and the others ignore it. It returns the command word.
+// the one its usage begins with, as "with down: delete all data" (OnlyWith
+// writes it; a flag that would be ignored is a mistake); the environment
+// may set such a flag for every command, and the others must ignore it. It
+// returns the command word.
 func ParseCommand(fs *flag.FlagSet, prefix string, args []string, commands ...string) (string, error) {
 	cmd, rest, err := parseCommandLine(fs, args)
 	switch {
@@ -325,23 +334,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func IsSet(fs *flag.FlagSet, name string) (set bool) {
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-// DurationsAtLeast refuses, as a usage error naming the flag, a value of
-// any of the named duration flags of fs below least: a period of a ticker,
-// a lease, is a mistake at the command line, not a crash deep inside the
-// command. A name fs does not define is a programming error and panics.
-func DurationsAtLeast(fs *flag.FlagSet, least time.Duration, names ...string) error {
-	for _, name := range names {
-		f := fs.Lookup(name)
-		if f == nil {
-			panic("cli: no flag --" + name)
-		}
-		if d, ok := f.Value.(flag.Getter).Get().(time.Duration); ok && d < least {
-			return Usagef("--%s is %s: it must be at least %s", name, d, least)
-		}
-	}
-	return nil
 }
 
 // ErrUsage marks a command-line mistake (Usagef, Parse): Main exits 2 for

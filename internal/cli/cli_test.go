@@ -77,9 +77,10 @@ func TestCommandLineOnlyFlagRefusesItsVariable(t *testing.T) {
 
 // TestParseCommand: the command word must be one of the commands and
 // stand alone (words after it were ignored), and a flag whose usage says
-// "with WORD:" goes with that command only when the command line gives it
-// (it was ignored by the others); the environment may set it for every
-// command, and flags still come before or after the word.
+// "with WORD:" (written by hand or by OnlyWith) goes with that command only
+// when the command line gives it (it was ignored by the others); the
+// environment may set it for every command, and flags still come before or
+// after the word.
 func TestParseCommand(t *testing.T) {
 	t.Setenv("TOOL_JSON", "true") // set for every command: not a mistake
 	newFlags := func() (*flag.FlagSet, *bool) {
@@ -89,7 +90,12 @@ func TestParseCommand(t *testing.T) {
 		fs.Bool("json", false, "with status: print JSON")
 		fs.Bool("v", false, "with --json: indent (not a command)")
 		fs.String("dir", ".run", "run folder (bundles: another)")
+		fs.Int("voters", 10, "roll size")
+		OnlyWith(fs, "up", "voters")
 		return fs, wipe
+	}
+	if fs, _ := newFlags(); fs.Lookup("voters").Usage != "with up: roll size" {
+		t.Errorf("OnlyWith made the usage %q; want it to begin with: up", fs.Lookup("voters").Usage)
 	}
 	commands := []string{"up", "down", "status"}
 	for _, c := range []struct {
@@ -100,6 +106,8 @@ func TestParseCommand(t *testing.T) {
 		{[]string{"--dir", "x", "down", "--wipe", "-v"}, "down", ""},
 		{[]string{"--wipe", "down"}, "down", ""},
 		{[]string{"up"}, "up", ""}, // $TOOL_JSON applies to status alone, silently
+		{[]string{"up", "--voters", "3"}, "up", ""},
+		{[]string{"--voters", "3", "down"}, "", "--voters goes with up, not with down"},
 		{nil, "", "no command given"},
 		{[]string{"--wipe"}, "", "no command given"},
 		{[]string{"bogus"}, "", `unknown command "bogus"`},
@@ -294,29 +302,6 @@ func TestEnvSettings(t *testing.T) {
 			if strings.Contains(kv, secret) {
 				t.Errorf("%s shows the value %q", kv, secret)
 			}
-		}
-	}
-}
-
-func TestDurationsAtLeast(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string // "" for no error
-	}{
-		{nil, ""},
-		{[]string{"-tick", "1ms"}, ""},
-		{[]string{"-tick", "0s"}, "--tick is 0s: it must be at least 1ms"},
-		{[]string{"-lease", "-1s"}, "--lease is -1s: it must be at least 1ms"},
-	} {
-		fs := flag.NewFlagSet("t", flag.ContinueOnError)
-		fs.Duration("tick", time.Second, "")
-		fs.Duration("lease", time.Second, "")
-		if err := fs.Parse(c.args); err != nil {
-			t.Fatal(err)
-		}
-		err := DurationsAtLeast(fs, time.Millisecond, "tick", "lease")
-		if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want || !errors.Is(err, ErrUsage)) {
-			t.Errorf("%v: %v; want %q (a usage error)", c.args, err, c.want)
 		}
 	}
 }

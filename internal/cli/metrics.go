@@ -3,9 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,12 +19,10 @@ func ServeMetrics(addr string, g prometheus.Gatherer, log *slog.Logger) (*http.S
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	ln, err := net.Listen("tcp", addr)
+	srv, at, err := serveOwn(addr, mux, log)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener %s: %w", addr, err)
 	}
-	log.Info("metrics listening", "addr", ln.Addr().String())
-	go srv.Serve(ln)
+	log.Info("metrics listening", "addr", at.String())
 	return srv, nil
 }

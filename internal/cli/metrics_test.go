@@ -25,8 +25,7 @@ func TestServeMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown(context.Background())
-	_, addr, _ := strings.Cut(logged.String(), "addr=")
-	addr = strings.TrimSpace(addr)
+	addr := loggedAddr(logged.String())
 	for path, want := range map[string]string{"/metrics": "things_total 3", "/healthz": "ok"} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -41,4 +40,11 @@ func TestServeMetrics(t *testing.T) {
 	if _, err := ServeMetrics(addr, reg, log); err == nil || !strings.Contains(err.Error(), addr) {
 		t.Errorf("a second server on %s: %v; want an error naming the address", addr, err)
 	}
+}
+
+// loggedAddr is the address a server's "listening" log line (text
+// handler, its last attribute addr=) names.
+func loggedAddr(logged string) string {
+	_, addr, _ := strings.Cut(logged, "addr=")
+	return strings.TrimSpace(addr)
 }

@@ -1,41 +1,41 @@
-package flagcheck
+package cli
 
 import (
 	"errors"
 	"flag"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
 
-// TestOrg: each organisation of the consortium passes; another name, or
+// TestLedgerCheck: each organisation of the consortium passes; another name, or
 // one in the wrong case, is a usage error listing them.
-func TestOrg(t *testing.T) {
+func TestLedgerCheck(t *testing.T) {
 	for _, o := range network.PeerOrgs {
-		if err := Org(&cli.Ledger{Org: o.Name}); err != nil {
+		if err := (&Ledger{Org: o.Name}).Check(); err != nil {
 			t.Errorf("--org %s: %v", o.Name, err)
 		}
 	}
 	for _, name := range []string{"Nobody", "commission", ""} {
-		if err := Org(&cli.Ledger{Org: name}); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "want Commission or Observers") {
+		if err := (&Ledger{Org: name}).Check(); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "want Commission or Observers") {
 			t.Errorf("--org %q: %v; want a usage error listing the organisations", name, err)
 		}
 	}
 }
 
-// TestAddrs: an empty address flag is off and passes, a host:port with a
+// TestCheckAddrs: an empty address flag is off and passes, a host:port with a
 // port number passes, anything else is a usage error naming the flag.
-func TestAddrs(t *testing.T) {
+func TestCheckAddrs(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.String("listen", "127.0.0.1:80", "")
 	fs.String("pprof", "", "")
-	if err := Addrs(fs, "listen", "pprof"); err != nil {
+	if err := CheckAddrs(fs, "listen", "pprof"); err != nil {
 		t.Errorf("good and empty: %v", err)
 	}
 	fs.Set("pprof", "localhost")
-	if err := Addrs(fs, "listen", "pprof"); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), `--pprof "localhost": want host:port`) {
+	if err := CheckAddrs(fs, "listen", "pprof"); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), `--pprof "localhost": want host:port`) {
 		t.Errorf("--pprof localhost: %v; want a usage error naming it", err)
 	}
 }
@@ -59,7 +59,7 @@ func TestIntsIn(t *testing.T) {
 	} {
 		*size, *workers = c.size, c.workers
 		err := errors.Join(IntsIn(fs, 1, 10, "size"), IntsIn(fs, 1, Unbounded, "workers"))
-		if !errors.Is(err, cli.ErrUsage) || err.Error() != c.says {
+		if !errors.Is(err, ErrUsage) || err.Error() != c.says {
 			t.Errorf("--size %d --workers %d: %v; want a usage error saying %s", c.size, c.workers, err, c.says)
 		}
 	}
@@ -76,7 +76,7 @@ func TestIntsInWiderTypes(t *testing.T) {
 		{"body", "--body is -5: want at least 1"},
 		{"voters", "--voters is 0: want at least 1"},
 	} {
-		if err := IntsIn(fs, 1, Unbounded, c.name); !errors.Is(err, cli.ErrUsage) || err.Error() != c.says {
+		if err := IntsIn(fs, 1, Unbounded, c.name); !errors.Is(err, ErrUsage) || err.Error() != c.says {
 			t.Errorf("%s: %v; want a usage error saying %s", c.name, err, c.says)
 		}
 	}
@@ -101,17 +101,17 @@ func TestFloatsAtLeast(t *testing.T) {
 		if err := fs.Set("rate", v); err != nil {
 			t.Fatal(err)
 		}
-		if err := FloatsAtLeast(fs, 0, "rate"); !errors.Is(err, cli.ErrUsage) || !strings.HasPrefix(err.Error(), "--rate is ") {
+		if err := FloatsAtLeast(fs, 0, "rate"); !errors.Is(err, ErrUsage) || !strings.HasPrefix(err.Error(), "--rate is ") {
 			t.Errorf("--rate %s (%g): %v; want a usage error naming --rate", v, *rate, err)
 		}
 	}
 }
 
-// TestList: entries come back in order with space around them dropped; an
+// TestSplitList: entries come back in order with space around them dropped; an
 // empty entry, a rejected one and a repeat are usage errors naming the flag.
-func TestList(t *testing.T) {
+func TestSplitList(t *testing.T) {
 	upper := func(s string) bool { return s == strings.ToUpper(s) }
-	if got, err := List("--parts", "A, B,C", upper, "upper case"); err != nil || strings.Join(got, "|") != "A|B|C" {
+	if got, err := SplitList("--parts", "A, B,C", upper, "upper case"); err != nil || strings.Join(got, "|") != "A|B|C" {
 		t.Errorf("A, B,C: %q, %v; want A, B, C", got, err)
 	}
 	for value, says := range map[string]string{
@@ -120,8 +120,33 @@ func TestList(t *testing.T) {
 		"A,b":   `--parts "A,b": "b" is not upper case`,
 		"A,B,A": `--parts "A,B,A": A is named twice: name each once`,
 	} {
-		if _, err := List("--parts", value, upper, "upper case"); !errors.Is(err, cli.ErrUsage) || err.Error() != says {
+		if _, err := SplitList("--parts", value, upper, "upper case"); !errors.Is(err, ErrUsage) || err.Error() != says {
 			t.Errorf("%q: %v; want a usage error saying %s", value, err, says)
+		}
+	}
+}
+
+// TestDurationsAtLeast: a duration below the bound is a usage error
+// naming the flag, its value and the bound; the bound itself passes.
+func TestDurationsAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // "" for no error
+	}{
+		{nil, ""},
+		{[]string{"-tick", "1ms"}, ""},
+		{[]string{"-tick", "0s"}, "--tick is 0s: it must be at least 1ms"},
+		{[]string{"-lease", "-1s"}, "--lease is -1s: it must be at least 1ms"},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.Duration("tick", time.Second, "")
+		fs.Duration("lease", time.Second, "")
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		err := DurationsAtLeast(fs, time.Millisecond, "tick", "lease")
+		if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want || !errors.Is(err, ErrUsage)) {
+			t.Errorf("%v: %v; want %q (a usage error)", c.args, err, c.want)
 		}
 	}
 }
