@@ -45,7 +45,7 @@ const (
 	KindApproval        = "approval"         // VALID lifecycle approval not endorsed by its organisation, or commit endorsed by an organisation that did not approve the definition
 	KindLogKeys         = "log_keys"         // intake log keys record not as RegisterLogKeys must write it
 	KindLogAnchor       = "log_anchor"       // anchored intake log head not as AnchorLogHeads must write it, or an election finalised with anchored votes missing, with batch totals its batches do not give or without the totals its record requires, or a record dropping that requirement
-	KindBatchRefused    = "batch_refused"    // batch committed that the chaincode refuses whole: the election finalised (even if its record was taken back since), not yet open or without the batch's state
+	KindBatchRefused    = "batch_refused"    // batch committed that the chaincode refuses whole: no election record, the election finalised (even if its record was taken back since), not yet open or without the batch's state
 	KindElection        = "election"         // election record written as the chaincode never writes it: after the election is finalised, deleted, not by one of its set-up, close and finalise steps, or stamped with another time than its transaction's
 	KindNullifier       = "nullifier"        // nullifier key written as the chaincode never writes it: a commit's records not exactly its counted votes', a record by another function, or a delete
 )
@@ -476,7 +476,10 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Bat
 		out.RecordOK, out.RecordAgain = false, true
 		r.issue(KindBatchRecord, tx.ID, fmt.Sprintf("batch %s: record written again (first root %s)", b.ID(), prevRoot))
 	}
-	if h.election != nil {
+	switch {
+	case h.election == nil && h.electionKept:
+		r.issue(KindBatchRefused, tx.ID, fmt.Sprintf("batch %s committed VALID while no election record exists: the chaincode refuses every batch before SetupElection, as it reads its batchers and rules from the record", b.ID()))
+	case h.election != nil:
 		if err := h.election.BatchRefusal(b, tx.Time); err != nil {
 			r.issue(KindBatchRefused, tx.ID, fmt.Sprintf("batch %s committed VALID, yet the chaincode refuses it whole: %v", b.ID(), err))
 		} else if h.finalised {

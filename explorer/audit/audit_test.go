@@ -212,6 +212,16 @@ func testElection() ballot.Election {
 		Batchers: []string{"User1@commission.votechain.test"}}
 }
 
+// genesis is a chain's first block for tests of batches: the channel's
+// genesis and the set-up of testElection open to states (the chaincode
+// refuses every batch before a set-up).
+func genesis(t *testing.T, states ...string) []ledgertest.Tx {
+	t.Helper()
+	e := testElection()
+	e.States = states
+	return []ledgertest.Tx{{ID: "g", Config: true}, setupTx(t, "s", e)}
+}
+
 // vote is voter's vote of state for president.
 func vote(state string, voter int, choice string) ballot.Vote {
 	return voteIn(state, voter, president, choice)
@@ -267,10 +277,10 @@ func kinds(reports []audit.Report) []string {
 func TestHonestLedger(t *testing.T) {
 	ca1 := build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob"), vote("CA", 3, "alice"))
 	ca2 := build(t, "CA", 2, vote("CA", 4, "bob"), vote("CA", 1, "bob")) // voter 1 again
-	tx1 := build(t, "TX", 1, vote("TX", 5, "carol"))
+	tx1 := build(t, "TX", 1, vote("TX", 5, "bob"))
 	tx2 := build(t, "TX", 2, vote("TX", 5, "alice"), vote("TX", 6, "alice")) // voter 5 again, same block as TX/1
 	reports := auditChain(t, [][]ledgertest.Tx{
-		{{ID: "genesis", Config: true}},
+		genesis(t, "CA", "TX"),
 		{commitTx(t, "t1", ca1)},
 		{commitTx(t, "t2", ca2, 1), commitTx(t, "t3", tx1), commitTx(t, "t4", tx2, 0)},
 		{{ID: "t5", Function: "CommitBatch", Args: commitTx(t, "", ca1).Args}}, // retry: writes nothing
@@ -391,7 +401,7 @@ func TestTamperedLedger(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			ks := kinds(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.tx}}))
+			ks := kinds(auditChain(t, [][]ledgertest.Tx{genesis(t, "CA"), {c.tx}}))
 			if (c.want == "" && len(ks) != 0) || (c.want != "" && !slices.Contains(ks, c.want)) {
 				t.Fatalf("issues %v; want %q", ks, c.want)
 			}
@@ -623,9 +633,9 @@ func TestRecountRollPerContest(t *testing.T) {
 func TestSharedTransaction(t *testing.T) {
 	ca1 := build(t, "CA", 1, vote("CA", 1, "alice"))
 	ca2 := build(t, "CA", 2, vote("CA", 2, "bob"), vote("CA", 1, "bob")) // voter 1 again
-	tx1 := build(t, "TX", 1, vote("TX", 5, "carol"), vote("TX", 6, "alice"))
+	tx1 := build(t, "TX", 1, vote("TX", 5, "bob"), vote("TX", 6, "alice"))
 	shared := ledgertest.CommitBatches("t2", []ballot.Batch{ca2, tx1}, []map[int]string{{1: ballot.RejectDuplicate}, nil})
-	reports := auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {commitTx(t, "t1", ca1)}, {shared}})
+	reports := auditChain(t, [][]ledgertest.Tx{genesis(t, "CA", "TX"), {commitTx(t, "t1", ca1)}, {shared}})
 	if ks := kinds(reports); len(ks) != 0 {
 		t.Fatalf("honest shared transaction flagged: %v", ks)
 	}
@@ -645,7 +655,7 @@ func TestSharedTransaction(t *testing.T) {
 	retry := ledgertest.CommitBatches("t3", []ballot.Batch{ca1, tx2}, nil)
 	written := ledgertest.CommitBatches("t3", []ballot.Batch{tx2}, nil)
 	retry.Writes, retry.Event = written.Writes, written.Event
-	reports = auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {commitTx(t, "t1", ca1)}, {retry}})
+	reports = auditChain(t, [][]ledgertest.Tx{genesis(t, "CA", "TX"), {commitTx(t, "t1", ca1)}, {retry}})
 	if ks := kinds(reports); len(ks) != 0 {
 		t.Fatalf("partial retry flagged: %v", ks)
 	}
@@ -669,14 +679,14 @@ func TestSharedTransaction(t *testing.T) {
 		"state twice":       {twice, audit.KindBatchDecode},
 		"event undecodable": {undecodable, audit.KindBatchEvent},
 	} {
-		ks := kinds(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {commitTx(t, "t1", ca1)}, {c.tx}}))
+		ks := kinds(auditChain(t, [][]ledgertest.Tx{genesis(t, "CA", "TX"), {commitTx(t, "t1", ca1)}, {c.tx}}))
 		if !slices.Contains(ks, c.want) {
 			t.Errorf("%s: issues %v; want %q", name, ks, c.want)
 		}
 	}
 	// The event is decoded once for the transaction's batches, and each
 	// batch is flagged.
-	reports = auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {commitTx(t, "t1", ca1)}, {undecodable}})
+	reports = auditChain(t, [][]ledgertest.Tx{genesis(t, "CA", "TX"), {commitTx(t, "t1", ca1)}, {undecodable}})
 	var flagged []string
 	for _, is := range reports[2].Issues {
 		if is.Kind == audit.KindBatchEvent {

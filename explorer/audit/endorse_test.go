@@ -66,7 +66,7 @@ func TestCapturedEndorsements(t *testing.T) {
 		}
 		var got []audit.Issue
 		for _, is := range r.Issues {
-			if is.Kind != audit.KindBatchRecord && is.Kind != audit.KindBatchEvent { // the batch's recount needs the blocks before
+			if !slices.Contains([]string{audit.KindBatchRecord, audit.KindBatchEvent, audit.KindBatchRefused}, is.Kind) { // the batch's recount and refusal need the blocks before
 				got = append(got, is)
 			}
 		}

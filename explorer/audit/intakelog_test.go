@@ -563,3 +563,34 @@ func TestElectionWriteOverNone(t *testing.T) {
 	wantIssues(t, issuesOf(auditChain(t, blocks)), []string{"election close: the election record written with status closed over none"})
 	wantIssues(t, issuesOf(auditChainWith(t, electionUnkept{newHistory()}, blocks)), nil)
 }
+
+// TestBatchRefusedWithoutElection: the chaincode refuses every batch
+// while no election record exists, so a VALID commit then is flagged
+// batch_refused at its transaction, each batch of a CommitBatches, and a
+// batch before the set-up in the set-up's own block too (the set-up after
+// it is flagged for following a batch); where History did not keep the
+// election's writes from the first block, it may have missed the set-up,
+// and the same commit is not flagged.
+func TestBatchRefusedWithoutElection(t *testing.T) {
+	c := newElectionChain(t)
+	both := ledgertest.CommitBatches("cs", []ballot.Batch{build(t, "CA", 1, vote("CA", 1, "alice")), build(t, "NY", 1, vote("NY", 2, "bob"))}, nil)
+	const refused = " committed VALID while no election record exists: the chaincode refuses every batch before SetupElection"
+	for name, tc := range map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string
+	}{
+		"a batch before any set-up": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.c1}},
+			[]string{"batch_refused c1: batch CA/1" + refused}},
+		"two batches of one transaction": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {both}},
+			[]string{"batch_refused cs: batch CA/1" + refused, "batch_refused cs: batch NY/1" + refused}},
+		"a batch before the set-up, in its block": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.c1, c.setup}},
+			[]string{"batch_refused c1: batch CA/1" + refused, "election s: SetupElection refuses once a batch is committed, and 1 are"}},
+		"a batch after the set-up, in its block": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup, c.c1}}, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantIssues(t, issuesOf(auditChain(t, tc.blocks)), tc.want)
+		})
+	}
+	unkept := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.c1}}
+	wantIssues(t, issuesOf(auditChainWith(t, electionUnkept{newHistory()}, unkept)), nil)
+}
