@@ -13,7 +13,7 @@ import (
 // The election record's checks. The chaincode writes the record in three
 // ways only (chaincode/ballot.go): SetupElection stores a new record
 // (ballot.Election.CheckNew: configured, neither closed_at nor
-// finalised_at) while no batch is committed, over none or over a
+// finalised_at) that Validate accepts while no batch is committed, over none or over a
 // configured one before that one's window opens (by transaction time), and
 // keeping the roll root once the roll is sealed; CloseElection moves it
 // from configured to closed and FinaliseElection from closed to
@@ -139,7 +139,9 @@ func checkStamp(tx fabricblock.Tx, function, field string, stamp time.Time, fail
 }
 
 // checkSetUp checks a record e written over none or over a configured
-// one, as SetupElection writes it: a new election (CheckNew), while no
+// one, as SetupElection writes it: a new election (CheckNew) and a valid
+// record (validSetUp: Validate, as every chaincode of the current ledger
+// model held it), while no
 // batch is committed (the blocks before, and this block's transactions
 // before tx) and, over a record, before that record's window opens (by
 // transaction time) and, once the roll is sealed, with that record's roll
@@ -148,6 +150,9 @@ func checkStamp(tx fabricblock.Tx, function, field string, stamp time.Time, fail
 func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election, fail func(format string, args ...any)) error {
 	if err := e.CheckNew(); err != nil {
 		fail("SetupElection stores a configured record with neither closed_at nor finalised_at")
+	}
+	if err := validSetUp(e); err != nil {
+		fail("SetupElection stores only a record ballot.Election.Validate accepts: %v", err)
 	}
 	if before := h.election; before != nil {
 		if !tx.Time.Before(before.OpensAt) {
@@ -166,6 +171,21 @@ func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Electio
 		fail("SetupElection refuses once a batch is committed, and %d are", committed)
 	}
 	return nil
+}
+
+// validSetUp is ballot.Election.Validate as every chaincode of the
+// current ledger model (contests) applied it to the record SetupElection
+// stored: a record naming no batchers passes, since the chaincode between
+// contests and required batchers (2026-11-30, until the merge 1aa40d8)
+// stored one, letting any Commission client commit. Every other rule of
+// Validate has held since contests, and the ledgers of the model before
+// them are not read by this code.
+func validSetUp(e *ballot.Election) error {
+	rec := *e
+	if len(rec.Batchers) == 0 {
+		rec.Batchers = []string{"any"} // a stand-in: only the rest of the record is judged
+	}
+	return rec.Validate()
 }
 
 // committedBatches counts the batches committed before the transaction

@@ -594,3 +594,47 @@ func TestBatchRefusedWithoutElection(t *testing.T) {
 	unkept := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.c1}}
 	wantIssues(t, issuesOf(auditChainWith(t, electionUnkept{newHistory()}, unkept)), nil)
 }
+
+// TestSetUpValid: SetupElection stores only a record
+// ballot.Election.Validate accepts, so a set-up, first or again, writing
+// one it refuses is flagged election; one naming no batchers is not (the
+// chaincode of contests before batchers were required stored it), yet the
+// rest of such a record is still judged. Where History did not keep the
+// election's writes from the first block, a write over none is not.
+func TestSetUpValid(t *testing.T) {
+	e := stored(t, testElection())
+	early := e.OpensAt.Add(-time.Hour)
+	setUp := func(id string, edit func(*ballot.Election)) ledgertest.Tx {
+		rec := e
+		rec.States = slices.Clone(e.States)
+		edit(&rec)
+		return ledgertest.Tx{ID: id, Function: "SetupElection", Time: early,
+			Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: mustJSON(t, rec)}}}
+	}
+	first := func(tx ledgertest.Tx) [][]ledgertest.Tx { return [][]ledgertest.Tx{{{ID: "g", Config: true}}, {tx}} }
+	again := func(tx ledgertest.Tx) [][]ledgertest.Tx {
+		return [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setUp("s", func(*ballot.Election) {})}, {tx}}
+	}
+	const refuses = "SetupElection stores only a record ballot.Election.Validate accepts: "
+	badRoot := setUp("s", func(r *ballot.Election) { r.RollRoot = "not-hex" })
+	for name, tc := range map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string
+	}{
+		"honest, then again": {again(setUp("s2", func(r *ballot.Election) { r.Name = "E2" })), nil},
+		"first, the roll root not hex": {first(badRoot),
+			[]string{"election s: the election record written with status configured over none: " + refuses + `ballot: roll_root "not-hex"`}},
+		"first, a state twice": {first(setUp("s", func(r *ballot.Election) { r.States = []string{"CA", "CA"} })),
+			[]string{"election s: " + refuses + `ballot: election: state "CA" listed twice`}},
+		"again, the window empty": {again(setUp("s2", func(r *ballot.Election) { r.ClosesAt = r.OpensAt })),
+			[]string{"election s2: the election record written with status configured over a configured one: " + refuses + "ballot: election opens_at"}},
+		"first, naming no batchers": {first(setUp("s", func(r *ballot.Election) { r.Batchers = nil })), nil},
+		"first, naming no batchers nor a name": {first(setUp("s", func(r *ballot.Election) { r.Batchers, r.Name = nil, "" })),
+			[]string{"election s: " + refuses + "ballot: election name must be 1..256 bytes, got 0"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantIssues(t, issuesOf(auditChain(t, tc.blocks)), tc.want)
+		})
+	}
+	wantIssues(t, issuesOf(auditChainWith(t, electionUnkept{newHistory()}, first(badRoot))), nil)
+}
