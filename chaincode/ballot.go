@@ -148,9 +148,11 @@ func parseElection(electionJSON string) (*ballot.Election, error) {
 	return &e, nil
 }
 
-// CloseElection ends voting: the status becomes "closed" and, if it is
-// earlier, the window ends at the transaction time. Batches of votes cast in
-// the window can still be committed. Commission admins only.
+// CloseElection ends voting: the status becomes "closed" and closed_at the
+// transaction time, nothing else changing; the window then ends at
+// closed_at if that is before closes_at (ballot.Election.WindowEnd).
+// Batches of votes cast in the window can still be committed. Commission
+// admins only.
 func (c *BallotContract) CloseElection(ctx contractapi.TransactionContextInterface) (string, error) {
 	return c.transition(ctx, ballot.StatusConfigured, ballot.StatusClosed, func(e *ballot.Election, now time.Time) { e.ClosedAt = now }, nil)
 }
