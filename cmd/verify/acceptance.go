@@ -14,6 +14,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
+	"github.com/votechain/votechain/internal/cli"
 )
 
 // readKeys reads log keys from a file: the ledger's record as GetLogKeys
@@ -58,18 +59,20 @@ type standingLedger interface {
 
 // outcomes counts the outcomes of checks (of receipts or acceptance
 // receipts) for the summary and exit status; unchecked are the acceptance
-// receipts whose heads got no verdict (forkCheck: no consistency proof).
+// receipts whose heads got no verdict (forkCheck: no consistency proof),
+// a MISSING one among them counted in missing too.
 type outcomes struct{ ok, fail, missing, unlogged, pending, unchecked int }
 
-// exit is verify's exit status for t: 2 while a receipt has no verdict (the
-// run is not complete, whatever the others found), else 1 for a failure, 3
-// for a pending receipt, 0 when all passed.
+// exit is verify's exit status for t: 1 for a failure (FAIL, FORK,
+// MISSING, UNLOGGED: a finding no other check can undo, whatever the run
+// could not check), else 2 while a receipt has no verdict (UNCHECKED: the
+// run is not complete), else 3 for a pending receipt, 0 when all passed.
 func (t outcomes) exit() int {
 	switch {
-	case t.unchecked > 0:
-		return 2
 	case t.fail > 0 || t.missing > 0 || t.unlogged > 0:
 		return 1
+	case t.unchecked > 0:
+		return 2
 	case t.pending > 0:
 		return 3
 	}
@@ -86,15 +89,17 @@ func (t outcomes) exit() int {
 // gateway's consistency proofs), a receipt whose head is not of the log
 // anchored on the ledger is FORK (forks.check), counted as failed, and one
 // whose head could not be compared (no proof) is UNCHECKED, its standing
-// given and the other receipts still checked. A failure to read the ledger
-// ends the check (errLedger) with the outcomes so far.
+// given and the other receipts still checked; a MISSING vote does not rest
+// on the heads' comparison, and its receipt is MISSING whatever that gave,
+// its line saying why its head has no verdict when it has none. A failure
+// to read the ledger ends the check (errLedger) with the outcomes so far.
 func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, proofs logmonitor.Proofs, deadline time.Duration, now time.Time) (outcomes, error) {
 	var t outcomes
 	var election *ballot.Election
 	placed := map[string]*logmonitor.Placed{}
 	var forks *forkCheck
 	if ledger != nil && proofs != nil {
-		forks = &forkCheck{ledger: ledger, proofs: proofs, keys: keys, anchored: map[string]*ballot.AnchoredHead{}, found: map[ballot.TreeHead]error{}}
+		forks = &forkCheck{ledger: ledger, gateway: proofs, keys: keys, anchored: map[string]*ballot.AnchoredHead{}, found: map[ballot.TreeHead]error{}}
 		forks.heads, _ = proofs.(headSource)
 	}
 	if ledger != nil {
@@ -134,14 +139,14 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 				return t, err
 			}
 		}
-		switch {
-		case errors.Is(err, errNoVerdict):
+		unchecked := "" // the head against the anchored one, and why that has no verdict
+		if errors.Is(err, errNoVerdict) {
 			t.unchecked++
-			if reason != "" {
-				standing += " (" + reason + ")"
-			}
-			fmt.Fprintf(w, "UNCHECKED %s: its vote stands %s on the ledger; its head of the %s log (%d entries, signed by key %s) against the one anchored on the ledger (%d entries, tx %.16s…): %v\n",
-				a.VoteID, standing, a.Head.State, a.Head.Size, a.Head.KeyID, anchored.Head.Size, anchored.TxID, err)
+			unchecked = fmt.Sprintf("its head of the %s log (%d entries, signed by key %s) against the one anchored on the ledger (%d entries, tx %.16s…): %v",
+				a.Head.State, a.Head.Size, a.Head.KeyID, anchored.Head.Size, anchored.TxID, err)
+			err = nil
+		}
+		switch {
 		case err != nil:
 			t.fail++
 			failAcceptance(w, a, err)
@@ -151,9 +156,18 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 				a.VoteID, a.Head.State, a.Head.Size, a.Head.KeyID, time.UnixMilli(a.Head.Timestamp).UTC().Format(time.RFC3339), anchored.Head.Size, anchored.TxID, fork)
 		case standing == ballot.StandingMissing:
 			t.missing++
-			fmt.Fprintf(w, "MISSING %s: accepted (entry %d of the %s log, cast %s) under the head of %d entries signed by key %s at %s, and not on the ledger %s after\n",
+			line := fmt.Sprintf("MISSING %s: accepted (entry %d of the %s log, cast %s) under the head of %d entries signed by key %s at %s, and not on the ledger %s after",
 				a.VoteID, a.Index, a.Head.State, time.UnixMilli(a.Vote.CastAt).UTC().Format(time.RFC3339), a.Head.Size, a.Head.KeyID,
 				time.UnixMilli(a.Head.Timestamp).UTC().Format(time.RFC3339), deadline)
+			if unchecked != "" {
+				line += "; whether its head is a fork is UNCHECKED: " + unchecked
+			}
+			fmt.Fprintln(w, line)
+		case unchecked != "":
+			if reason != "" {
+				standing += " (" + reason + ")"
+			}
+			fmt.Fprintf(w, "UNCHECKED %s: its vote stands %s on the ledger; %s\n", a.VoteID, standing, unchecked)
 		case standing == ballot.StandingPending:
 			t.pending++
 			fmt.Fprintf(w, "PENDING %s: accepted, not on the ledger yet (within %s of its cast time)\n", a.VoteID, deadline)
@@ -184,18 +198,24 @@ var errNoVerdict = errors.New("no verdict")
 // forkCheck checks acceptance receipts' signed heads against the heads
 // anchored on the ledger: both signed by registered keys, they must be of
 // one log, the smaller head's log a prefix of the larger's
-// (logmonitor.Extends, with a consistency proof from proofs). A receipt's
-// head that is not is a fork: the log's signer showed the voter a log other
-// than the one it anchored.
+// (logmonitor.Extends, with a consistency proof from the gateway). A
+// receipt's head that is not is a fork: the log's signer showed the voter a
+// log other than the one it anchored.
 type forkCheck struct {
-	ledger logmonitor.Ledger
-	proofs logmonitor.Proofs
-	// keys are the ledger's registered log keys; heads, if proofs can
-	// also give the gateway's own head (logmonitor.Gateway), is that.
+	ledger  logmonitor.Ledger
+	gateway logmonitor.Proofs
+	// keys are the ledger's registered log keys; heads, if the gateway
+	// can also give its own head (logmonitor.Gateway), is that.
 	keys     ballot.LogKeys
 	heads    headSource
 	anchored map[string]*ballot.AnchoredHead // by state; nil: none anchored
 	found    map[ballot.TreeHead]error       // each head checked: nil, its fork, or why it has no verdict
+	// silent is the first request of the run the gateway did not answer
+	// (cli.ErrGatewayNoAnswer: its time up, the connection refused), nil
+	// while it answers: once it is set the gateway is asked nothing more,
+	// so that a stuck gateway costs one --gateway-timeout a run, not one
+	// a head.
+	silent error
 }
 
 // check compares h, a head verified with the registered keys, with the head
@@ -205,7 +225,8 @@ type forkCheck struct {
 // the ledger, or errNoVerdict, with the reason and the fix, when the heads
 // could not be compared: the gateway gave no consistency proof, or the
 // anchored head is of another election than h (the ledger's election record
-// changed after it was anchored). Each head is checked, and asked a proof
+// changed after it was anchored), or the gateway did not answer a request
+// earlier in the run (Consistency). Each head is checked, and asked a proof
 // for, once a run: a head with no verdict keeps it, not asking again.
 func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *ballot.AnchoredHead, fork, err error) {
 	anchored, ok := f.anchored[h.State]
@@ -240,7 +261,7 @@ func (f *forkCheck) compare(ctx context.Context, anchored, h ballot.TreeHead) er
 		return fmt.Errorf("%w: the ledger's anchored %s head is of election %q, not the receipt's %q: the ledger's election record changed after it was anchored, and the two heads cannot be compared",
 			errNoVerdict, h.State, anchored.Election, h.Election)
 	}
-	err := logmonitor.Extends(ctx, f.proofs, anchored, h)
+	err := logmonitor.Extends(ctx, f, anchored, h)
 	if err != nil && !errors.Is(err, logmonitor.ErrInconsistent) {
 		return fmt.Errorf("%w: %v; run verify again later, or check that --gateway is the URL of a running gateway of this election", errNoVerdict, err)
 	}
@@ -250,6 +271,29 @@ func (f *forkCheck) compare(ctx context.Context, anchored, h ballot.TreeHead) er
 		}
 	}
 	return err
+}
+
+// Consistency is the gateway's consistency proof of state's log from size
+// first to second, unless it did not answer a request earlier in the run:
+// then it is not asked, and the error says so, with that request's error
+// (its fixes). A request it does not answer is the run's first such
+// (silent); one it answers with an error (a status: it is not stuck) is
+// not.
+func (f *forkCheck) Consistency(ctx context.Context, state string, first, second uint64) ([][32]byte, error) {
+	if f.silent != nil {
+		return nil, fmt.Errorf("not asked: the gateway did not answer earlier in this run (%w)", f.silent)
+	}
+	proof, err := f.gateway.Consistency(ctx, state, first, second)
+	f.noteNoAnswer(err, fmt.Sprintf("the consistency proof of the %s log from %d to %d", state, first, second))
+	return proof, err
+}
+
+// noteNoAnswer notes err, the error of the request for what, as the run's
+// first request the gateway did not answer (silent), if it is one.
+func (f *forkCheck) noteNoAnswer(err error, what string) {
+	if f.silent == nil && errors.Is(err, cli.ErrGatewayNoAnswer) {
+		f.silent = fmt.Errorf("%s: %w", what, err)
+	}
 }
 
 // headSource gives a gateway's latest signed head of a state's log.
@@ -262,13 +306,15 @@ type headSource interface {
 // gateway serves this election's log, its head signed by a registered key.
 // A gateway that does not (another election's, or a wrong --gateway) is
 // no verdict, not a fork; nil when it does, or when its head cannot be had
-// (the proof then stands as given).
+// (the proof then stands as given), the gateway silent since an earlier
+// request included.
 func (f *forkCheck) otherLog(ctx context.Context, h ballot.TreeHead) error {
-	if f.heads == nil {
+	if f.heads == nil || f.silent != nil {
 		return nil
 	}
 	g, err := f.heads.Head(ctx, h.State)
 	if err != nil {
+		f.noteNoAnswer(err, "the gateway's own head of the "+h.State+" log")
 		return nil
 	}
 	switch {

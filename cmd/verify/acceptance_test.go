@@ -6,10 +6,14 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -278,8 +282,8 @@ func (p failingProofs) Consistency(ctx context.Context, state string, first, sec
 // proof for leaves its receipts UNCHECKED (their vote's standing, the
 // gateway's answer and the fix on the line), the proof asked once for the
 // head however many receipts carry it; the receipts after them are still
-// checked (one PENDING, a fork FORK), and the run's status is 2 (not
-// complete) though a receipt failed.
+// checked (one PENDING, a fork FORK), and the run's status is 1: the
+// fork is a failure whatever the run could not check.
 func TestAcceptanceProofNotGiven(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes, log, ledger := anchoredLog(t, 6, key)
@@ -291,8 +295,8 @@ func TestAcceptanceProofNotGiven(t *testing.T) {
 
 	var out bytes.Buffer
 	tally, err := checkAcceptances(context.Background(), &out, append(unproved, pending, forked), keys, ledger, proofs, time.Minute, time.UnixMilli(1))
-	if err != nil || tally.unchecked != 2 || tally.pending != 1 || tally.fail != 1 || tally.exit() != 2 {
-		t.Fatalf("tally %+v, %v; want 2 UNCHECKED, 1 PENDING, 1 FORK and status 2:\n%s", tally, err, out.String())
+	if err != nil || tally.unchecked != 2 || tally.pending != 1 || tally.fail != 1 || tally.exit() != 1 {
+		t.Fatalf("tally %+v, %v; want 2 UNCHECKED, 1 PENDING, 1 FORK and status 1:\n%s", tally, err, out.String())
 	}
 	for _, a := range unproved {
 		want := "UNCHECKED " + a.VoteID + ": its vote stands pending on the ledger; its head of the CA log (3 entries, signed by key " + a.Head.KeyID +
@@ -516,5 +520,150 @@ func TestLogGatewayTakingNoRequest(t *testing.T) {
 	want := "verify: read the CA log: the gateway at " + base + " did not answer within 300ms: is it overloaded or stuck? its log may say why; give --gateway-timeout more time, or give --gateway the URL of another running gateway\n"
 	if code != 2 || !strings.HasSuffix(stderr.String(), want) {
 		t.Errorf("status %d, stderr %q; want 2 and %q", code, stderr.String(), want)
+	}
+}
+
+// placedLedger is anchoredLedger whose CA votes are on the ledger in one
+// batch: counted but for the indices of rejected, rejected with reasons.
+type placedLedger struct {
+	anchoredLedger
+	batch    ballot.Batch
+	rejected []int
+	reasons  []string
+}
+
+func (l placedLedger) BatchesFrom(_ context.Context, _, _ string, fn func(ballot.BatchRecord) error) (string, error) {
+	return "", fn(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(l.batch.Votes), TxID: "tx1", Rejected: l.rejected, Reasons: l.reasons})
+}
+
+func (l placedLedger) CommittedBatch(context.Context, string, string, uint64) (ballot.Batch, error) {
+	return l.batch, nil
+}
+
+// TestAcceptanceUncheckedStanding: receipts under a head the gateway
+// gives no proof for are UNCHECKED with their vote's standing (counted,
+// rejected with the reason, pending), but a MISSING vote does not rest on
+// the heads' comparison: its receipt is MISSING, a failure (status 1),
+// its line saying too that the fork check has no verdict and why; it
+// counts as missing and unchecked. Without it the run is not complete,
+// status 2.
+func TestAcceptanceUncheckedStanding(t *testing.T) {
+	key, keys := registeredKey(t)
+	now := time.UnixMilli(1).Add(time.Hour)
+	votes := caVotes(6, 0)
+	votes[3].CastAt = now.UnixMilli() // within the deadline: pending
+	log := logOf(votes)
+	batch, err := ballot.BuildBatch("CA", 1, votes[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := placedLedger{
+		anchoredLedger: anchoredLedger{head: ballot.AnchoredHead{Head: acceptanceOf(t, log, votes, 0, 5, key).Head, TxID: "anchor"}},
+		batch:          batch, rejected: []int{1}, reasons: []string{ballot.RejectUnknownChoice},
+	}
+	var receipts []ballot.Acceptance // under the head of 4 entries, which the gateway gives no proof for
+	for i := range 4 {
+		receipts = append(receipts, acceptanceOf(t, log, votes, uint64(i), 4, key))
+	}
+	proofs := failingProofs{logProofs: &logProofs{tree: log}, failing: 4}
+
+	var out bytes.Buffer
+	tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, now)
+	if err != nil || tally.missing != 1 || tally.unchecked != 4 || tally.ok != 0 || tally.pending != 0 || tally.fail != 0 || tally.exit() != 1 {
+		t.Fatalf("tally %+v, %v; want 4 unchecked, 1 of them missing, and status 1:\n%s", tally, err, out.String())
+	}
+	head := "its head of the CA log (4 entries, signed by key " + receipts[0].Head.KeyID + ") against the one anchored on the ledger (5 entries, tx anchor…): no verdict: consistency proof of the CA log from 4 to 5: gateway answered 400 Bad Request" +
+		" to /api/v1/log/CA/consistency: the log has fewer entries; run verify again later, or check that --gateway is the URL of a running gateway of this election\n"
+	for _, want := range []string{
+		"UNCHECKED " + receipts[0].VoteID + ": its vote stands counted on the ledger; " + head,
+		"UNCHECKED " + receipts[1].VoteID + ": its vote stands rejected (unknown_choice) on the ledger; " + head,
+		"MISSING " + receipts[2].VoteID + ": accepted (entry 2 of the CA log, cast 1970-01-01T00:00:00Z) under the head of 4 entries signed by key " + receipts[2].Head.KeyID +
+			" at 1970-01-01T00:00:00Z, and not on the ledger 1m0s after; whether its head is a fork is UNCHECKED: " + head,
+		"UNCHECKED " + receipts[3].VoteID + ": its vote stands pending on the ledger; " + head,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	out.Reset()
+	notMissing := slices.Delete(slices.Clone(receipts), 2, 3)
+	if tally, err := checkAcceptances(context.Background(), &out, notMissing, keys, ledger, proofs, time.Minute, now); err != nil || tally.unchecked != 3 || tally.missing != 0 || tally.exit() != 2 {
+		t.Errorf("without the MISSING receipt: tally %+v, %v; want 3 unchecked and status 2:\n%s", tally, err, out.String())
+	}
+}
+
+// gatewayTransport is a fake gateway's HTTP transport: each request,
+// counted, gets answer's response or error.
+type gatewayTransport struct {
+	asked  int
+	answer func(*http.Request) (*http.Response, error)
+}
+
+func (g *gatewayTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.asked++
+	return g.answer(r)
+}
+
+// TestAcceptanceGatewaySilent: a gateway that does not answer a
+// consistency proof (it holds the request past --gateway-timeout, or
+// refuses the connection) is asked once a run, not once a head: the
+// receipts of the other heads are UNCHECKED at once, their lines saying
+// the gateway did not answer earlier in the run, with its first error and
+// the fixes. A gateway that answers an error is not stuck: each head is
+// asked.
+func TestAcceptanceGatewaySilent(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes, log, ledger := anchoredLog(t, 12, key)
+	var receipts []ballot.Acceptance // a head each, all but that of 5 entries (the anchored one's) needing a proof
+	for _, size := range []uint64{1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12} {
+		receipts = append(receipts, acceptanceOf(t, log, votes, size-1, size, key))
+	}
+	const base, limit = "http://gateway.test", 200 * time.Millisecond
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for _, c := range []struct {
+		name   string
+		answer func(*http.Request) (*http.Response, error)
+		silent string // the first request's error, if the gateway did not answer it
+	}{
+		{"held past the limit", func(r *http.Request) (*http.Response, error) { <-r.Context().Done(); return nil, r.Context().Err() },
+			"the gateway at " + base + " did not answer within 200ms: is it overloaded or stuck? its log may say why; give --gateway-timeout more time, or give --gateway the URL of another running gateway"},
+		{"connection refused", func(*http.Request) (*http.Response, error) { return nil, refused },
+			"the gateway at " + base + " did not answer (dial tcp: connect: connection refused): is the system up? `make up` starts it; else give --gateway the URL of a running gateway"},
+		{"answering 400", func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 Bad Request", Header: http.Header{}, Body: io.NopCloser(strings.NewReader("the log has fewer entries")), Request: r}, nil
+		}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			transport := &gatewayTransport{answer: c.answer}
+			gateway := logGateway(base, limit)
+			gateway.Client = &http.Client{Transport: transport}
+			var out bytes.Buffer
+			began := time.Now()
+			tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, gateway, time.Minute, time.UnixMilli(1))
+			took := time.Since(began)
+			if err != nil || tally.unchecked != len(receipts) || tally.exit() != 2 {
+				t.Fatalf("tally %+v, %v; want every receipt UNCHECKED, status 2:\n%s", tally, err, out.String())
+			}
+			if wantAsked := map[bool]int{true: 1, false: len(receipts)}[c.silent != ""]; transport.asked != wantAsked {
+				t.Errorf("the gateway was asked %d times; want %d:\n%s", transport.asked, wantAsked, out.String())
+			}
+			if took > limit*time.Duration(len(receipts))/2 {
+				t.Errorf("took %s; want about one --gateway-timeout (%s) at most, not one a head", took, limit)
+			}
+			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			if c.silent != "" && !strings.HasSuffix(lines[0], "consistency proof of the CA log from 1 to 5: "+c.silent+"; run verify again later, or check that --gateway is the URL of a running gateway of this election") {
+				t.Errorf("the first head's line does not give the gateway's silence:\n%s", lines[0])
+			}
+			for _, line := range lines[1:] {
+				notAsked := "not asked: the gateway did not answer earlier in this run (the consistency proof of the CA log from 1 to 5: " + c.silent + "); run verify again later"
+				if said := strings.Contains(line, notAsked); said != (c.silent != "") {
+					t.Errorf("a later head's line says %q: %t; want %t:\n%s", notAsked, said, c.silent != "", line)
+				}
+			}
+			if c.silent == "" && !strings.Contains(lines[len(lines)-1], "consistency proof of the CA log from 5 to 12: gateway answered 400 Bad Request to /api/v1/log/CA/consistency?first=5&second=12: the log has fewer entries") {
+				t.Errorf("the last head's line does not give the gateway's answer to it:\n%s", lines[len(lines)-1])
+			}
+		})
 	}
 }

@@ -23,9 +23,9 @@
 //	                                     vote the ledger counts in the log, or UNLOGGED
 //
 // Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL,
-// FORK, MISSING or UNLOGGED (or an inconsistent log), 2 usage, file or connection
-// errors or some UNCHECKED (the run not complete), 3 none failed but some are
-// still pending.
+// FORK, MISSING or UNLOGGED (or an inconsistent log), whatever else the run
+// found, 2 usage, file or connection errors or, none failed, some UNCHECKED
+// (the run not complete), 3 none failed but some are still pending.
 package main
 
 import (
@@ -92,9 +92,15 @@ anchored). A head the gateway gives no proof for
 while the gateway's own head is not this election's (a wrong --gateway), is
 UNCHECKED: its line gives the
 vote's standing and why, the proof is not asked again for that head, and the
-other receipts are still checked; the run is not complete (status 2): run
-verify again later, or check the --gateway URL. Without --gateway the heads are
-not compared. A receipt whose head is of another election than the ledger's
+other receipts are still checked; the run is not complete (status 2, unless a
+receipt failed): run verify again later, or check the --gateway URL. A MISSING
+vote does not rest on the heads' comparison: its receipt is MISSING (a
+failure) whatever that gave, its line saying too why its head is UNCHECKED
+(the summary counts it as missing and as unchecked). Once the gateway has not
+answered a request (--gateway-timeout up, or the connection refused) it is
+asked nothing more in the run: the heads after are UNCHECKED at once, saying
+so (a gateway that answers an error is still asked for the other heads).
+Without --gateway the heads are not compared. A receipt whose head is of another election than the ledger's
 (a log key registered in both still signs it) FAILs saying so: the ledger
 holds neither its vote nor its log; check it against its own election's
 ledger (--profile).
@@ -111,13 +117,13 @@ next run checks the log still gives them (a rewritten log fails).
 --vote-id; each read of a log's entries or consistency proof for --log; each
 consistency proof for --acceptance. A gateway that does not answer within it
 is an error (status 2) naming it and the flag; for --acceptance, it leaves that
-head UNCHECKED and the run goes on.`
+head UNCHECKED, and the heads after it, not asked, and the run goes on.`
 
 const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, FORK, MISSING
-or UNLOGGED (or an inconsistent log); 2 a usage, file, gateway or ledger error, or some
-UNCHECKED (--acceptance --gateway: no verdict on a head; the run is not complete, whatever
-else it found); 3 none failed but some are still PENDING (not on the ledger yet, or in a
-block the peer has not reached).`
+or UNLOGGED (or an inconsistent log), whatever else the run found or could not check;
+2 a usage, file, gateway or ledger error, or, none failed, some UNCHECKED (--acceptance
+--gateway: no verdict on a head; the run is not complete); 3 none failed but some are
+still PENDING (not on the ledger yet, or in a block the peer has not reached).`
 
 func main() { os.Exit(run()) }
 
