@@ -611,7 +611,9 @@ func (g *gatewayTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // receipts of the other heads are UNCHECKED at once, their lines saying
 // the gateway did not answer earlier in the run, with its first error and
 // the fixes. A gateway that answers an error is not stuck: each head is
-// asked.
+// asked. (Asked once, the run waits one --gateway-timeout, not one a
+// head: the count is asserted, not the time, which a slow machine
+// stretches.)
 func TestAcceptanceGatewaySilent(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes, log, ledger := anchoredLog(t, 12, key)
@@ -639,17 +641,12 @@ func TestAcceptanceGatewaySilent(t *testing.T) {
 			gateway := logGateway(base, limit)
 			gateway.Client = &http.Client{Transport: transport}
 			var out bytes.Buffer
-			began := time.Now()
 			tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, gateway, time.Minute, time.UnixMilli(1))
-			took := time.Since(began)
 			if err != nil || tally.unchecked != len(receipts) || tally.exit() != 2 {
 				t.Fatalf("tally %+v, %v; want every receipt UNCHECKED, status 2:\n%s", tally, err, out.String())
 			}
 			if wantAsked := map[bool]int{true: 1, false: len(receipts)}[c.silent != ""]; transport.asked != wantAsked {
 				t.Errorf("the gateway was asked %d times; want %d:\n%s", transport.asked, wantAsked, out.String())
-			}
-			if took > limit*time.Duration(len(receipts))/2 {
-				t.Errorf("took %s; want about one --gateway-timeout (%s) at most, not one a head", took, limit)
 			}
 			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 			if c.silent != "" && !strings.HasSuffix(lines[0], "consistency proof of the CA log from 1 to 5: "+c.silent+"; run verify again later, or check that --gateway is the URL of a running gateway of this election") {
