@@ -137,15 +137,14 @@ Usage:
 
 // checkURLs refuses, as usage errors naming the flag, a --gateway or a
 // --prometheus (each empty: none) that is not a base URL with an http or
-// https scheme and a host, as cli.CheckGatewayURL checks one.
+// https scheme and a host (cli.CheckBaseURL).
 func (o *options) checkURLs() error {
 	var errs []error
 	if o.gateway != "" {
 		errs = append(errs, cli.CheckGatewayURL("--gateway", o.gateway))
 	}
-	if o.prometheus != "" && cli.CheckGatewayURL("--prometheus", o.prometheus) != nil {
-		prometheus := fmt.Sprintf("127.0.0.1:%d", network.Ports{Base: network.DefaultPortBase}.Prometheus())
-		errs = append(errs, cli.Usagef("--prometheus %q is not a URL: give Prometheus's base URL with its scheme, such as http://%s", o.prometheus, prometheus))
+	if o.prometheus != "" {
+		errs = append(errs, cli.CheckBaseURL("--prometheus", o.prometheus, "Prometheus's", cli.DefaultPrometheusAddr()))
 	}
 	return errors.Join(errs...)
 }

@@ -103,8 +103,9 @@ func TestGCFlags(t *testing.T) {
 
 // TestAddressesURLsAndOrgChecked: before the explorer opens its index or
 // dials the ledger, an address without a port number, a --gateway or
-// --prometheus that is not an http(s) base URL and an organisation not of
-// the consortium are usage errors naming the flag; good values parse.
+// --prometheus that is not an http(s) base URL (both told at once) and an
+// organisation not of the consortium are usage errors naming the flag;
+// good values parse.
 func TestAddressesURLsAndOrgChecked(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -116,6 +117,9 @@ func TestAddressesURLsAndOrgChecked(t *testing.T) {
 		{[]string{"--gateway", "notaurl"}, `--gateway "notaurl" is not a URL: give the gateway's base URL with its scheme`},
 		{[]string{"--gateway", "127.0.0.1:27380"}, `--gateway "127.0.0.1:27380" is not a URL`},
 		{[]string{"--prometheus", "notaurl"}, `--prometheus "notaurl" is not a URL: give Prometheus's base URL with its scheme, such as http://127.0.0.1:27395`},
+		{[]string{"--prometheus", "127.0.0.1:27395"}, `--prometheus "127.0.0.1:27395" is not a URL`},
+		{[]string{"--gateway", "gw", "--prometheus", "prom"}, `--gateway "gw" is not a URL: give the gateway's base URL with its scheme, such as http://127.0.0.1:27380
+--prometheus "prom" is not a URL: give Prometheus's base URL with its scheme, such as http://127.0.0.1:27395`},
 		{[]string{"--org", "Nobody"}, `--org "Nobody" is not an organisation of the consortium: want Commission or Observers`},
 	} {
 		if _, err := parseFlags(c.args, io.Discard); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.says) {

@@ -20,7 +20,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -99,7 +98,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger (in the background from half that age: votes wait for the ledger only for a record --election-max-age old), at least 1ms")
 	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it; at least 1ms (below --election-ttl it counts as --election-ttl)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM; 0: none, at least 0")
-	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8) whose X-Forwarded-For is believed; empty: the peer address is the client")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8), each once, whose X-Forwarded-For is believed; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted, in bytes, at least 1")
 	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded, at least 1; -1: no limit")
 	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers, the API's and the voter page's (no election record yet), in whole seconds rounded up; at least 1ms")
@@ -186,23 +185,21 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 	)
 }
 
-// parseTrustedProxies splits --trusted-proxies, refusing as a usage error
-// naming the flag an entry that is neither an IP address nor a CIDR (what
-// gin's SetTrustedProxies takes). Space around an entry is dropped; empty:
-// none.
+// parseTrustedProxies splits --trusted-proxies (cli.SplitList), refusing
+// as a usage error naming the flag an empty entry, one given twice and one
+// that is neither an IP address nor a CIDR (what gin's SetTrustedProxies
+// takes). Space around an entry is dropped; empty: none.
 func parseTrustedProxies(value string) ([]string, error) {
 	if value == "" {
 		return nil, nil
 	}
-	var proxies []string
-	for _, p := range strings.Split(value, ",") {
-		p = strings.TrimSpace(p)
-		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-			return nil, cli.Usagef("--trusted-proxies %q: %q is neither an IP address nor a CIDR (such as 127.0.0.1 or 10.0.0.0/8)", value, p)
-		}
-		proxies = append(proxies, p)
-	}
-	return proxies, nil
+	return cli.SplitList("--trusted-proxies", value, isIPOrCIDR, "an IP address or a CIDR (such as 127.0.0.1 or 10.0.0.0/8)")
+}
+
+// isIPOrCIDR reports whether s is an IP address or a CIDR.
+func isIPOrCIDR(s string) bool {
+	_, _, err := net.ParseCIDR(s)
+	return err == nil || net.ParseIP(s) != nil
 }
 
 func main() {

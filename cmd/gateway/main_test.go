@@ -405,8 +405,11 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		{[]string{"--listen", "localhost"}, true, `--listen "localhost": want host:port`},
 		{[]string{"--metrics-listen", ":70000"}, true, `--metrics-listen ":70000": port "70000"`},
 		{[]string{"--pprof", "localhost"}, true, `--pprof "localhost": want host:port`},
-		{[]string{"--trusted-proxies", "not/a/cidr"}, true, `--trusted-proxies "not/a/cidr": "not/a/cidr" is neither an IP address nor a CIDR`},
-		{[]string{"--trusted-proxies", "10.0.0.0/8,"}, true, `--trusted-proxies "10.0.0.0/8,": "" is neither`},
+		{[]string{"--trusted-proxies", "not/a/cidr"}, true, `--trusted-proxies "not/a/cidr": "not/a/cidr" is not an IP address or a CIDR (such as 127.0.0.1 or 10.0.0.0/8)`},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,"}, true, `--trusted-proxies "10.0.0.0/8,": an empty entry: want an IP address or a CIDR`},
+		{[]string{"--trusted-proxies", "127.0.0.1,,::1"}, true, `--trusted-proxies "127.0.0.1,,::1": an empty entry`},
+		{[]string{"--trusted-proxies", " "}, true, `--trusted-proxies " ": an empty entry`},
+		{[]string{"--trusted-proxies", "10.0.0.0/8, 127.0.0.1,10.0.0.0/8"}, true, `--trusted-proxies "10.0.0.0/8, 127.0.0.1,10.0.0.0/8": 10.0.0.0/8 is named twice: name each once`},
 		{[]string{"--redis-addr", "127.0.0.1:99999"}, true, `--redis-addr: redis address "127.0.0.1:99999": port "99999"`},
 		{[]string{"--org", "Nobody"}, true, `--org "Nobody" is not an organisation of the consortium: want Commission or Observers`},
 		{[]string{"--workers", "0"}, true, "--workers is 0: want at least 1"},
@@ -429,13 +432,13 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 			t.Errorf("%q: dialled the ledger: %t, %v; want an error (a usage error: %t) saying %s, the ledger not dialled", c.args, dialled, err, c.usage, c.says)
 		}
 	}
-	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1", "--org", "Observers",
+	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1 ,fd00::/8", "--org", "Observers",
 		"--workers", "1", "--procs", "0", "--redis-replicas", "-1", "--redis-addr", "127.0.0.1:6379,127.0.0.1:6380"}
 	if err := run(context.Background(), runArgs(t, good...), func(*options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
 		t.Errorf("%q: %v; want the gateway to get as far as the ledger", good, err)
 	}
-	if o, err := parseFlags(good); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1", "::1"}) {
-		t.Errorf("%q: %v; want the trusted proxies 10.0.0.0/8, 127.0.0.1 and ::1", good, err)
+	if o, err := parseFlags(good); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1", "::1", "fd00::/8"}) {
+		t.Errorf("%q: %v; want the trusted proxies 10.0.0.0/8, 127.0.0.1, ::1 and fd00::/8", good, err)
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 // TestUsageErrors: no command, an unknown consensus and a port base out of
 // range are usage errors (status 2) naming what to give, as votechain's
 // (they exited 1); so are words after the command and a flag of one
-// command given to another, named (they were ignored).
+// command given to another, named (they were ignored), while one set in
+// the environment is ignored by the other commands.
 func TestUsageErrors(t *testing.T) {
 	clitest.UsageErrors(t, run, []string{"vcnet", "--dir", t.TempDir()}, []clitest.UsageCase{
 		{Args: nil, Want: "no command given"},
@@ -26,8 +27,14 @@ func TestUsageErrors(t *testing.T) {
 		{Args: []string{"--json", "down"}, Want: "--json goes with status, not with down"},
 		{Args: []string{"status", "--profile", "admin.json"}, Want: "--profile goes with probe, not with status"},
 		{Args: []string{"down", "--hosts", "commission=10.0.0.2", "--bundle-root", "/opt"}, Want: "--bundle-root goes with bundles, not with down\n--hosts goes with bundles, not with down"},
+		{Args: []string{"probe", "--hosts", "commission=10.0.0.2"}, Want: "--hosts goes with bundles, not with probe"},
+		{Args: []string{"bundles", "--json", "--profile", "admin.json"}, Want: "--json goes with status, not with bundles\n--profile goes with probe, not with bundles"},
 		{Args: []string{"up", "--consensus", "paxos"}, Want: `--consensus: unknown consensus "paxos": choose "bft" or "raft"`},
 		{Args: []string{"--port-base", "70000", "status"}, Want: "--port-base: port base 70000 out of range: choose 1025..65000"},
+	})
+	t.Setenv("VCNET_PROFILE", "admin.json") // probe's, set for every command: bundles ignores it
+	clitest.UsageErrors(t, run, []string{"vcnet", "--dir", t.TempDir()}, []clitest.UsageCase{
+		{Args: []string{"bundles"}, Want: "bundles needs --hosts"},
 	})
 	t.Setenv("VCNET_WIPE", "true") // deletion is asked on the command line alone
 	clitest.UsageErrors(t, run, []string{"vcnet", "--dir", t.TempDir()}, []clitest.UsageCase{

@@ -36,24 +36,21 @@ func DefaultRedisAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts
 // plan (B+380).
 func DefaultGatewayAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts().Gateway()) }
 
-// CheckGatewayURL refuses, as a usage error naming flagName (e.g.
-// "--gateway"), a gateway base URL without an http or https scheme and a
-// host: "127.0.0.1:27380" alone parses as a scheme and a path.
+// CheckGatewayURL is CheckBaseURL for a gateway (such as --gateway).
 func CheckGatewayURL(flagName, value string) error {
-	_, err := checkBaseURL(flagName, value, "gateway", DefaultGatewayAddr())
-	return err
+	return CheckBaseURL(flagName, value, "the gateway's", DefaultGatewayAddr())
 }
 
 // CheckExplorerURL refuses, as a usage error naming flagName (e.g.
-// "--explorer-url"), an explorer base URL that CheckGatewayURL would refuse
-// for a gateway, or that has a query or a fragment (pages are linked below
-// its path) or a user name or password (every voter shown a link would see
-// it).
+// "--explorer-url"), an explorer base URL that CheckBaseURL refuses, or
+// that has a query or a fragment (pages are linked below its path) or a
+// user name or password (every voter shown a link would see it).
 func CheckExplorerURL(flagName, value string) error {
-	u, err := checkBaseURL(flagName, value, "explorer", DefaultExplorerAddr())
-	switch {
-	case err != nil:
+	if err := CheckBaseURL(flagName, value, "the explorer's", DefaultExplorerAddr()); err != nil {
 		return err
+	}
+	u, _ := url.Parse(value) // CheckBaseURL parsed it
+	switch {
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(value, "#"):
 		return Usagef("%s %q has a query or a fragment: give the explorer's base URL alone, such as http://%s", flagName, value, DefaultExplorerAddr())
 	case u.User != nil:
@@ -62,15 +59,18 @@ func CheckExplorerURL(flagName, value string) error {
 	return nil
 }
 
-// checkBaseURL parses value, the base URL of service (its default address
-// addr, for the message), refusing as a usage error naming flagName one
-// without an http or https scheme and a host.
-func checkBaseURL(flagName, value, service, addr string) (*url.URL, error) {
+// CheckBaseURL refuses, as a usage error naming flagName (e.g.
+// "--prometheus"), a value that is not a base URL with an http or https
+// scheme and a host: "127.0.0.1:27380" alone parses as a scheme and a
+// path. The message asks for whose base URL ("the gateway's",
+// "Prometheus's") with its scheme, such as http://addr (the service's
+// address in the default port plan).
+func CheckBaseURL(flagName, value, whose, addr string) error {
 	u, err := url.Parse(value)
 	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, Usagef("%s %q is not a URL: give the %s's base URL with its scheme, such as http://%s", flagName, value, service, addr)
+		return Usagef("%s %q is not a URL: give %s base URL with its scheme, such as http://%s", flagName, value, whose, addr)
 	}
-	return u, nil
+	return nil
 }
 
 // ErrGatewayNoAnswer is in the chain of GatewayUnreachable's and
@@ -132,6 +132,10 @@ func AskGateway(ctx context.Context, base, flagName string, limit time.Duration,
 // DefaultExplorerAddr is the explorer's listen address in the default port
 // plan (B+390).
 func DefaultExplorerAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts().Explorer()) }
+
+// DefaultPrometheusAddr is the system's Prometheus's listen address in the
+// default port plan (B+395).
+func DefaultPrometheusAddr() string { return fmt.Sprintf("127.0.0.1:%d", defaultPorts().Prometheus()) }
 
 // DefaultProfile is the connection profile `make up` writes for component c.
 func DefaultProfile(c network.Component) string {

@@ -21,7 +21,8 @@ import (
 )
 
 // TestSharedDefaultsFollowThePortPlan: commands run with their defaults
-// reach the Redis, gateway and explorer of the default port plan.
+// reach the Redis, gateway, explorer and Prometheus of the default port
+// plan.
 func TestSharedDefaultsFollowThePortPlan(t *testing.T) {
 	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
 	r, l := RedisFlags(fs, "gateway"), LedgerFlags(fs, network.Gateway)
@@ -32,8 +33,9 @@ func TestSharedDefaultsFollowThePortPlan(t *testing.T) {
 	if want := fmt.Sprintf("127.0.0.1:%d", p.Redis()); r.Addr != want {
 		t.Errorf("--redis-addr default %s, want %s", r.Addr, want)
 	}
-	if DefaultGatewayAddr() != fmt.Sprintf("127.0.0.1:%d", p.Gateway()) || DefaultExplorerAddr() != fmt.Sprintf("127.0.0.1:%d", p.Explorer()) {
-		t.Errorf("gateway %s, explorer %s", DefaultGatewayAddr(), DefaultExplorerAddr())
+	if DefaultGatewayAddr() != fmt.Sprintf("127.0.0.1:%d", p.Gateway()) || DefaultExplorerAddr() != fmt.Sprintf("127.0.0.1:%d", p.Explorer()) ||
+		DefaultPrometheusAddr() != fmt.Sprintf("127.0.0.1:%d", p.Prometheus()) {
+		t.Errorf("gateway %s, explorer %s, Prometheus %s", DefaultGatewayAddr(), DefaultExplorerAddr(), DefaultPrometheusAddr())
 	}
 	if l.Profile != filepath.Join(".run", "network", "profiles", "gateway.json") || l.Org != "Commission" || l.User != "User2" {
 		t.Errorf("ledger flags %+v", l)
@@ -192,6 +194,30 @@ func TestDialNamesTheProfileThatLacksAnIdentity(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--profile "+path+": "+c.want) || !strings.Contains(err.Error(), filepath.Join(".run", "network", "profile.json")) {
 			t.Errorf("%s %s: %v; want %q and the profile of every identity", c.org, c.user, err, c.want)
 		}
+	}
+}
+
+// TestCheckBaseURL: an http or https URL with a host passes, with a path
+// or not; one without a scheme, with another scheme or without a host is a
+// usage error naming the flag, the value and whose URL to give, with the
+// example address; the gateway's and the explorer's checks say theirs.
+func TestCheckBaseURL(t *testing.T) {
+	for _, v := range []string{"http://127.0.0.1:27395", "https://prometheus.example.org/prom/"} {
+		if err := CheckBaseURL("--prometheus", v, "Prometheus's", "127.0.0.1:27395"); err != nil {
+			t.Errorf("%q: %v; want it taken", v, err)
+		}
+	}
+	for _, v := range []string{"127.0.0.1:27395", "prometheus.example.org", "ftp://prometheus.example.org", "http://", "http://%zz", ""} {
+		want := fmt.Sprintf(`--prometheus %q is not a URL: give Prometheus's base URL with its scheme, such as http://127.0.0.1:27395`, v)
+		if err := CheckBaseURL("--prometheus", v, "Prometheus's", "127.0.0.1:27395"); !errors.Is(err, ErrUsage) || err.Error() != want {
+			t.Errorf("%q: %v; want a usage error saying %s", v, err, want)
+		}
+	}
+	if err := CheckGatewayURL("--url", "gateway"); err == nil || err.Error() != `--url "gateway" is not a URL: give the gateway's base URL with its scheme, such as http://`+DefaultGatewayAddr() {
+		t.Errorf("CheckGatewayURL: %v", err)
+	}
+	if err := CheckExplorerURL("--explorer-url", "explorer"); err == nil || err.Error() != `--explorer-url "explorer" is not a URL: give the explorer's base URL with its scheme, such as http://`+DefaultExplorerAddr() {
+		t.Errorf("CheckExplorerURL: %v", err)
 	}
 }
 
