@@ -79,6 +79,16 @@ func (t outcomes) exit() int {
 	return 0
 }
 
+// stopped is verify's exit status for a run an error stopped, t being what
+// it found before: 1 if that holds a failure (a finding stands whatever
+// the run could not check), else 2.
+func (t outcomes) stopped() int {
+	if t.exit() == 1 {
+		return 1
+	}
+	return 2
+}
+
 // checkAcceptances verifies each receipt with keys and, with a ledger,
 // reports where its vote stands: COUNTED, REJECTED (reason), PENDING
 // (within the deadline) or MISSING (past it: the signed head proves the

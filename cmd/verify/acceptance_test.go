@@ -664,3 +664,25 @@ func TestAcceptanceGatewaySilent(t *testing.T) {
 		})
 	}
 }
+
+// TestExitStatus: the one rule of verify's status, for a run that ends
+// (exit) and one an error stops (stopped): a failure found is 1 whatever
+// else; a run stopped with none is 2 (not complete), as is one that ended
+// with a receipt UNCHECKED; pending alone 3; all passed 0.
+func TestExitStatus(t *testing.T) {
+	for _, c := range []struct {
+		o             outcomes
+		exit, stopped int
+	}{
+		{outcomes{ok: 2}, 0, 2},
+		{outcomes{ok: 1, pending: 1}, 3, 2},
+		{outcomes{pending: 1, unchecked: 1}, 2, 2},
+		{outcomes{fail: 1, unchecked: 1, pending: 1}, 1, 1},
+		{outcomes{missing: 1, unchecked: 1}, 1, 1},
+		{outcomes{unlogged: 1}, 1, 1},
+	} {
+		if got, stopped := c.o.exit(), c.o.stopped(); got != c.exit || stopped != c.stopped {
+			t.Errorf("%+v: exit %d, stopped %d; want %d and %d", c.o, got, stopped, c.exit, c.stopped)
+		}
+	}
+}

@@ -120,8 +120,9 @@ is an error (status 2) naming it and the flag; for --acceptance, it leaves that
 head UNCHECKED, and the heads after it, not asked, and the run goes on.`
 
 const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, FORK, MISSING
-or UNLOGGED (or an inconsistent log), whatever else the run found or could not check;
-2 a usage, file, gateway or ledger error, or, none failed, some UNCHECKED (--acceptance
+or UNLOGGED (or an inconsistent log), whatever else the run found or could not check
+(an error that stops the run included); 2 a usage, file, gateway or ledger error, or,
+none failed, some UNCHECKED (--acceptance
 --gateway: no verdict on a head; the run is not complete); 3 none failed but some are
 still PENDING (not on the ledger yet, or in a block the peer has not reached).`
 
@@ -203,7 +204,7 @@ func run() int {
 	bar.Finish()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "verify: %v (before it: %d passed, %d failed, %d pending)\n", err, t.ok, t.fail, t.pending)
-		return 2
+		return t.stopped()
 	}
 	fmt.Printf("%d passed, %d failed, %d pending\n", t.ok, t.fail, t.pending)
 	return t.exit()
@@ -403,11 +404,11 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		ledger = b
 	}
 	t, err := checkAcceptances(ctx, os.Stdout, as, keys, ledger, proofs, deadline, time.Now())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
-	}
 	t.fail += notAcceptances
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %d good, %d failed, %d missing, %d pending, %d unchecked)\n", err, t.ok, t.fail, t.missing, t.pending, t.unchecked)
+		return t.stopped()
+	}
 	fmt.Printf("%d good, %d failed, %d missing, %d pending, %d unchecked\n", t.ok, t.fail, t.missing, t.pending, t.unchecked)
 	return t.exit()
 }

@@ -90,10 +90,10 @@ type History interface {
 	// ElectionFinalised reports whether a block before wrote the election
 	// record finalised (status finalised, or finalised_at stamped), even
 	// if a later write took it back; ErrNotRecorded if the store did not
-	// keep the election's writes from the first block: the audit then
-	// goes by the last record alone, so a write over none is not held to
-	// be a set-up, and an un-finalise that also cleared finalised_at is
-	// remembered for the rest of its block only.
+	// keep the election's writes from the first block and saw no finalise
+	// since: the audit then goes by the last record alone, so a write over
+	// none is not held to be a set-up, and an un-finalise that also cleared
+	// finalised_at is remembered for the rest of its block only.
 	ElectionFinalised() (bool, error)
 	// RollSealed reports whether a block before wrote the roll's seal.
 	RollSealed() (bool, error)

@@ -378,9 +378,12 @@ const pragmas = "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=
 const writeCacheKiB = 64 << 10
 
 // layoutVersion is the index's layout, kept in SQLite's user_version: 1
-// since the vote keys became segments (2026-12-01; before, 0). An index of
-// a later layout is refused rather than read wrongly.
-const layoutVersion = 1
+// since the vote keys became segments (2026-12-01; before, 0), 2 since the
+// election's history (election_history, 2026-12-06: an explorer of layout
+// 1 would save blocks without it, so a finalise they hold would be missed).
+// An index of an earlier layout this code reads is marked with it on open;
+// one of a later layout is refused rather than read wrongly.
+const layoutVersion = 2
 
 // checkLayout refuses an index this code cannot read, before the schema is
 // created in it: one made before the votes were stored per batch (or
@@ -688,8 +691,9 @@ func (x history) Election() (*ballot.Election, error) {
 }
 
 // ElectionFinalised implements audit.History: whether an indexed block
-// wrote the election record finalised; audit.ErrNotRecorded if the index
-// kept that from a block after 0 (one written before 2026-12-06).
+// wrote the election record finalised; audit.ErrNotRecorded if it saw no
+// finalise and kept the election's writes from a block after 0 (an index
+// written before 2026-12-06).
 func (x history) ElectionFinalised() (bool, error) {
 	var since uint64
 	var finalised sql.NullInt64
@@ -697,10 +701,12 @@ func (x history) ElectionFinalised() (bool, error) {
 	switch {
 	case err != nil:
 		return false, fmt.Errorf("index lookup: %w", err)
+	case finalised.Valid: // a finalise it saw stands, whenever it began keeping
+		return true, nil
 	case since > 0:
 		return false, fmt.Errorf("election history of an index written before 2026-12-06 (kept from block %d): %w", since, audit.ErrNotRecorded)
 	}
-	return finalised.Valid, nil
+	return false, nil
 }
 
 // OnRoll reports whether an indexed LoadRoll transaction wrote nullifier on

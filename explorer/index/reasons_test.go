@@ -398,7 +398,9 @@ func freshIndexFile(t *testing.T) (string, *sql.DB) {
 // TestIndexRefusedAcrossLayouts: an index of this layout holds the table
 // by which explorers before the segments (whose check was this query)
 // refuse it, since they would miss every key in the segments, and reopens
-// here; one marked by a later layout is refused with the fix.
+// here; one of layout 1 (before the election's history) is marked 2 on
+// open, so explorers of layout 1 refuse it; one marked by a later layout
+// is refused with the fix.
 func TestIndexRefusedAcrossLayouts(t *testing.T) {
 	path, db := freshIndexFile(t)
 	defer db.Close()
@@ -407,15 +409,21 @@ func TestIndexRefusedAcrossLayouts(t *testing.T) {
 		t.Fatalf("an explorer before the segments would open this index: %v, %v", refusedBefore, err)
 	}
 	var version int
-	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version != 1 {
-		t.Fatalf("user_version %d, %v; want 1", version, err)
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version != 2 {
+		t.Fatalf("user_version %d, %v; want 2", version, err)
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 1`); err != nil { // as an explorer before the election's history left it
+		t.Fatal(err)
 	}
 	idx, err := index.Open(path)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
 	idx.Close()
-	if _, err := db.Exec(`PRAGMA user_version = 2`); err != nil {
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version != 2 {
+		t.Fatalf("user_version after an open of layout 1: %d, %v; want it marked 2", version, err)
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 3`); err != nil {
 		t.Fatal(err)
 	}
 	if idx, err := index.Open(path); err == nil || !strings.Contains(err.Error(), "later explorer") || !strings.Contains(err.Error(), "reindex") {
@@ -504,7 +512,8 @@ func TestLargeBatchKeys(t *testing.T) {
 // finalised across a reopen, even once a (flagged) write took the record
 // back to closed and cleared finalised_at, so a batch in a later block is
 // still refused; an index that kept the election's writes from a block
-// after 0 answers audit.ErrNotRecorded.
+// after 0 answers true if it saw a finalise since, else
+// audit.ErrNotRecorded.
 func TestElectionFinalisedKept(t *testing.T) {
 	te := testElection()
 	e, err := ballot.SetupElection(te)
@@ -545,9 +554,13 @@ func TestElectionFinalisedKept(t *testing.T) {
 		t.Fatalf("issues %+v; want the un-finalise (election) and the batch after it (batch_refused)", issues)
 	}
 	idx = reopen(t, idx, path, `UPDATE election_history SET since = 3`)
+	if was, err := idx.ElectionFinalised(); err != nil || !was {
+		t.Fatalf("ElectionFinalised of an index that kept the election from block 3 and saw a finalise: %v, %v; want true (the finalise stands)", was, err)
+	}
+	idx = reopen(t, idx, path, `UPDATE election_history SET finalised = NULL`)
 	defer idx.Close()
 	if _, err := idx.ElectionFinalised(); !errors.Is(err, audit.ErrNotRecorded) {
-		t.Fatalf("ElectionFinalised of an index that kept the election from block 3: %v; want audit.ErrNotRecorded", err)
+		t.Fatalf("ElectionFinalised of an index that kept the election from block 3 and saw no finalise: %v; want audit.ErrNotRecorded", err)
 	}
 }
 

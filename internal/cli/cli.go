@@ -34,13 +34,16 @@ func EnvName(prefix, name string) string {
 // A value a flag cannot take is a usage error naming the variable and the
 // flag, and for a duration the form one takes (durationForm); so is a set
 // variable of a CommandLineOnly flag.
-func ApplyEnv(fs *flag.FlagSet, prefix string) error {
+func ApplyEnv(fs *flag.FlagSet, prefix string) error { return applyEnv(fs, prefix, nil) }
+
+// applyEnv is ApplyEnv leaving out the flags skip reports (nil: none).
+func applyEnv(fs *flag.FlagSet, prefix string, skip func(*flag.Flag) bool) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	defer explainDurations(fs)()
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
+		if set[f.Name] || (skip != nil && skip(f)) {
 			return
 		}
 		env := EnvName(prefix, f.Name)
@@ -232,9 +235,11 @@ func Parse(fs *flag.FlagSet, prefix string, args []string) (string, []string, er
 // fs.Usage first), words after it, naming them, and a flag of one command
 // given on the command line to another, naming both. A flag's command is
 // the one its usage begins with, as "with down: delete all data" (OnlyWith
-// writes it; a flag that would be ignored is a mistake); the environment
-// may set such a flag for every command, and the others must ignore it. It
-// returns the command word.
+// writes it; a flag that would be ignored is a mistake); from the
+// environment such a flag is read for its own command alone (a variable
+// left set for one command neither applies to nor stops another, but a
+// CommandLineOnly flag's is refused for every command). It returns the
+// command word.
 func ParseCommand(fs *flag.FlagSet, prefix string, args []string, commands ...string) (string, error) {
 	cmd, rest, err := parseCommandLine(fs, args)
 	switch {
@@ -258,7 +263,14 @@ func ParseCommand(fs *flag.FlagSet, prefix string, args []string, commands ...st
 	if len(misplaced) > 0 {
 		return "", usageError{errors.Join(misplaced...)}
 	}
-	return cmd, ApplyEnv(fs, prefix)
+	// Another command's flags are not read from the environment: a
+	// variable left set for up (VOTECHAIN_VOTERS=x) neither applies to
+	// down nor stops it. A command-line-only flag's variable is still
+	// refused whatever the command: it must not be left set at all.
+	return cmd, applyEnv(fs, prefix, func(f *flag.Flag) bool {
+		own := flagCommand(f, commands)
+		return own != "" && own != cmd && !isCommandLineOnly(f)
+	})
 }
 
 // flagCommand is the command of commands flag f applies to alone, as its

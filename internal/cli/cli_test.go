@@ -130,6 +130,34 @@ func TestParseCommand(t *testing.T) {
 	}
 }
 
+// TestParseCommandEnvironment: a command-only flag's variable is read for
+// its command alone: up takes $TOOL_VOTERS (and is refused a bad one,
+// named); down neither takes it nor is stopped by a bad one.
+func TestParseCommandEnvironment(t *testing.T) {
+	parse := func(cmd string) (int, error) {
+		fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		voters := fs.Int("voters", 10, "roll size")
+		OnlyWith(fs, "up", "voters")
+		_, err := ParseCommand(fs, "TOOL", []string{cmd}, "up", "down")
+		return *voters, err
+	}
+	t.Setenv("TOOL_VOTERS", "7")
+	if v, err := parse("up"); err != nil || v != 7 {
+		t.Errorf("up with $TOOL_VOTERS=7: voters %d, %v; want 7", v, err)
+	}
+	if v, err := parse("down"); err != nil || v != 10 {
+		t.Errorf("down with $TOOL_VOTERS=7: voters %d, %v; want the default 10, the variable not read", v, err)
+	}
+	t.Setenv("TOOL_VOTERS", "lots")
+	if _, err := parse("up"); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "$TOOL_VOTERS") {
+		t.Errorf("up with $TOOL_VOTERS=lots: %v; want a usage error naming the variable", err)
+	}
+	if _, err := parse("down"); err != nil {
+		t.Errorf("down with $TOOL_VOTERS=lots: %v; want no error (up's variable)", err)
+	}
+}
+
 func TestBadEnvironmentValueIsNamed(t *testing.T) {
 	t.Setenv("TOOL_PORT_BASE", "lots")
 	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
