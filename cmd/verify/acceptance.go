@@ -327,13 +327,13 @@ func (f *forkCheck) otherLog(ctx context.Context, h ballot.TreeHead) error {
 		f.noteNoAnswer(err, "the gateway's own head of the "+h.State+" log")
 		return nil
 	}
-	switch {
-	case g.Election != h.Election:
+	if err := g.Verify(f.keys); err != nil { // its election read only once its signature verifies
+		return fmt.Errorf("%w: its consistency proof did not verify, and the gateway that gave it signs its %s head with no key registered for this election (%v): give --gateway a gateway of this election",
+			errNoVerdict, h.State, err)
+	}
+	if g.Election != h.Election {
 		return fmt.Errorf("%w: its consistency proof did not verify, and the gateway that gave it serves the %s log of election %q, not of this election %q: give --gateway a gateway of this election",
 			errNoVerdict, h.State, g.Election, h.Election)
-	case g.Verify(f.keys) != nil:
-		return fmt.Errorf("%w: its consistency proof did not verify, and the gateway that gave it signs its %s head with no key registered for this election (%v): give --gateway a gateway of this election",
-			errNoVerdict, h.State, g.Verify(f.keys))
 	}
 	return nil
 }

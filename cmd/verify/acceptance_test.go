@@ -328,9 +328,9 @@ func (p headProofs) Head(context.Context, string) (ballot.TreeHead, error) { ret
 // verify judges the heads only if the gateway that gave it serves this
 // election's log. A receipt of the anchored log, given a proof of another
 // log (a wrong --gateway), is UNCHECKED saying why when that gateway's own
-// head is of another election or signed by no registered key, not FORK;
-// from a gateway whose head is this election's, signed by a registered
-// key, the proof stands: FORK.
+// head is signed by no registered key, or (signed by one) of another
+// election, not FORK; from a gateway whose head is this election's, signed
+// by a registered key, the proof stands: FORK.
 func TestAcceptanceProofOfAnotherLog(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes, log, ledger := anchoredLog(t, 6, key)
@@ -344,8 +344,9 @@ func TestAcceptanceProofOfAnotherLog(t *testing.T) {
 	}{
 		"another election's gateway": {signedAs(t, a.Head, "f", key), `UNCHECKED ` + a.VoteID + `: its vote stands pending on the ledger; its head of the CA log (6 entries, signed by key ` + a.Head.KeyID +
 			`) against the one anchored on the ledger (5 entries, tx anchor…): no verdict: its consistency proof did not verify, and the gateway that gave it serves the CA log of election "f", not of this election "e": give --gateway a gateway of this election`, false},
-		"a gateway signing with a key not registered": {signedAs(t, a.Head, "e", stranger), "the gateway that gave it signs its CA head with no key registered for this election", false},
-		"a gateway of this election":                  {a.Head, "FORK " + a.VoteID + ": its head of the CA log (6 entries,", true},
+		"a gateway signing with a key not registered":       {signedAs(t, a.Head, "e", stranger), "the gateway that gave it signs its CA head with no key registered for this election", false},
+		"another election named under a key not registered": {signedAs(t, a.Head, "f", stranger), "the gateway that gave it signs its CA head with no key registered for this election", false},
+		"a gateway of this election":                        {a.Head, "FORK " + a.VoteID + ": its head of the CA log (6 entries,", true},
 	} {
 		var out bytes.Buffer
 		proofs := headProofs{logProofs: &logProofs{tree: other}, head: c.head}
