@@ -23,7 +23,9 @@
 // (Redis, ledger, logging, the election secret) are internal/cli's. Progress
 // goes to stderr. Ctrl-C or SIGTERM stops gen and load within a few thousand
 // rows, saying how far they got: gen's -o file is written whole or not at
-// all; a load stopped partway is finished by running it again.
+// all (its temporary copy is removed, and one a gen killed outright left is
+// removed by the next gen -o of that file); a load stopped partway is
+// finished by running it again.
 package main
 
 import (
@@ -34,6 +36,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,6 +48,7 @@ import (
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/privatefile"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 )
@@ -115,7 +119,7 @@ func gen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gen", "roll gen writes a synthetic roll CSV (voter_id,credential,state).", stderr)
 	n := fs.Int("n", 1000, "number of voters")
 	states := fs.String("states", "CA,NY", "comma-separated states, assigned round-robin")
-	out := fs.String("o", "-", "output file, created with mode 0600 (it holds every credential) and written whole or not at all (an interrupted run leaves it as it was); - for stdout; a device or pipe (e.g. /dev/stdout) is written in place")
+	out := fs.String("o", "-", "output file, created with mode 0600 (it holds every credential) and written whole or not at all through a temporary copy .FILE.DIGITS.tmp beside it: a run that fails or is interrupted (Ctrl-C, SIGTERM) leaves FILE as it was and removes its copy, and the copy a run killed outright (SIGKILL) left is removed by the next run, which says so; - for stdout; a device or pipe (e.g. /dev/stdout) is written in place")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -146,31 +150,13 @@ func gen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if target, err := filepath.EvalSymlinks(*out); err == nil {
 		*out = target // a symbolic link is written through, not replaced
 	}
-	if err := writeWhole(*out, generate); err != nil {
+	// A roll gen killed outright (SIGKILL) left its temporary copy of the
+	// roll, every credential in it: it goes now.
+	privatefile.RemoveStale(*out, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err := privatefile.Write(*out, generate); err != nil {
 		return fmt.Errorf("gen: %w; nothing was written to %s", err, *out)
 	}
 	return nil
-}
-
-// writeWhole writes a file only its owner can read (mode 0600) with write,
-// whole or not at all: into a temporary file beside path, renamed to path
-// once write and the close succeed, removed otherwise.
-func writeWhole(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	err = write(f)
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // writeInPlace opens path, which is no regular file, for writing and

@@ -8,11 +8,13 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
@@ -36,6 +38,95 @@ func TestGenWritesPrivateCSV(t *testing.T) {
 	data, _ := os.ReadFile(out)
 	if n := strings.Count(string(data), "\n"); n != 11 {
 		t.Errorf("roll CSV has %d lines, want header + 10", n)
+	}
+}
+
+// TestGenRemovesAKilledRunsCopy: gen -o FILE removes the temporary copy of
+// FILE (.FILE.DIGITS.tmp) that a gen killed outright left, every credential
+// in it, saying so on stderr; files of other names, a look-alike of another
+// shape or of another FILE included, are kept.
+func TestGenRemovesAKilledRunsCopy(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "voters.csv")
+	stale := filepath.Join(dir, ".voters.csv.2718281828.tmp")
+	kept := []string{"voters.csv.tmp", ".voters.csv.tmp", ".voters.csv.backup.tmp", ".other.csv.1.tmp", "notes.txt"}
+	for _, name := range append([]string{filepath.Base(stale)}, kept...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("V1,secret-credential,CA\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"gen", "-n", "10", "-o", out}, io.Discard, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed run's copy: %v; want it removed", err)
+	}
+	if !strings.Contains(stderr.String(), "removed the temporary copy of "+out) || !strings.Contains(stderr.String(), stale) {
+		t.Errorf("stderr does not say it removed %s:\n%s", stale, stderr.String())
+	}
+	for _, name := range kept {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v; want it kept", name, err)
+		}
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 1+len(kept) {
+		t.Errorf("the folder holds %v; want the roll and %v", files, kept)
+	}
+}
+
+// startGen starts roll gen -o out of many voters as a process of its own
+// (the test binary as the command, clitest.MainIfAsked) and returns it once
+// its temporary copy of out is there, with that copy's path.
+func startGen(t *testing.T, out string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "gen", "-n", "50000000", "-o", out)
+	cmd.Env = append(os.Environ(), "VOTECHAIN_TEST_AS_COMMAND=1") // clitest's switch to run as the command
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if copies, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".voters.csv.*.tmp")); len(copies) == 1 {
+			return cmd, copies[0]
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Fatalf("roll gen -o %s made no temporary copy in 10s", out)
+	return nil, ""
+}
+
+// TestGenSignalledLeavesNoCopy: roll gen -o, as a process, stopped by
+// SIGINT or SIGTERM partway exits 1 and leaves no temporary copy of the
+// roll; one SIGKILLed leaves its copy, which the next gen -o removes.
+func TestGenSignalledLeavesNoCopy(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		dir := t.TempDir()
+		cmd, tmp := startGen(t, filepath.Join(dir, "voters.csv"))
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != 1 {
+			t.Errorf("%v: exit status %d, want 1", sig, code)
+		}
+		if files, err := os.ReadDir(dir); len(files) != 0 {
+			t.Errorf("%v: the folder holds %v, %v; want %s removed and nothing written", sig, files, err, tmp)
+		}
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "voters.csv")
+	cmd, tmp := startGen(t, out)
+	cmd.Process.Kill()
+	cmd.Wait()
+	if _, err := os.Stat(tmp); err != nil {
+		t.Fatalf("the SIGKILLed run's copy %s: %v; the test expects it left", tmp, err)
+	}
+	if err := run(context.Background(), []string{"gen", "-n", "10", "-o", out}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if files, err := os.ReadDir(dir); len(files) != 1 || files[0].Name() != "voters.csv" {
+		t.Errorf("after the next gen the folder holds %v, %v; want voters.csv alone", files, err)
 	}
 }
 

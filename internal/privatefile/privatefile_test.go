@@ -1,0 +1,175 @@
+package privatefile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// entries lists dir's names.
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestWriteReplacesWithAPrivateFile: a write replaces the file there (of
+// mode 0644) with one of mode 0600 holding what was written, and leaves no
+// temporary file.
+func TestWriteReplacesWithAPrivateFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "voters.csv")
+	if err := os.WriteFile(path, []byte("an earlier roll\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteData(path, []byte("voter_id,credential,state\n")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %o, want 600", st.Mode().Perm())
+	}
+	if data, _ := os.ReadFile(path); string(data) != "voter_id,credential,state\n" {
+		t.Errorf("the file holds %q", data)
+	}
+	if names := entries(t, dir); !slices.Equal(names, []string{"voters.csv"}) {
+		t.Errorf("the folder holds %v, want voters.csv alone", names)
+	}
+}
+
+// TestFailedWriteLeavesNothing: a write that fails (a cancelled context, as
+// Ctrl-C makes it) or panics after writing part of the file leaves the file
+// there as it was and no temporary file.
+func TestFailedWriteLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "voters.csv")
+	if err := os.WriteFile(path, []byte("an earlier roll\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := Write(path, func(w io.Writer) error {
+		if _, err := io.WriteString(w, strings.Repeat("V1,secret-credential,CA\n", 10_000)); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Write = %v, want the write's error", err)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the write's panic was not passed on")
+			}
+		}()
+		Write(path, func(w io.Writer) error {
+			io.WriteString(w, "V1,secret-credential,CA\n")
+			panic("the writer failed")
+		})
+	}()
+	if data, _ := os.ReadFile(path); string(data) != "an earlier roll\n" {
+		t.Errorf("the file holds %q, want the earlier roll kept", data)
+	}
+	if names := entries(t, dir); !slices.Equal(names, []string{"voters.csv"}) {
+		t.Errorf("the folder holds %v, want voters.csv alone", names)
+	}
+}
+
+// TestRemoveStale: RemoveStale removes the temporary files of path that a
+// killed Write left, saying so, and nothing else: not one of another file,
+// not a name of another shape, not a folder, not the temporary file of a
+// Write still writing (it is locked).
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "voters.csv")
+	stale := []string{".voters.csv.123.tmp", ".voters.csv.4294967295.tmp"}
+	kept := []string{
+		"voters.csv.tmp", ".voters.csv.tmp", ".voters.csv..tmp", ".voters.csv.12a.tmp",
+		".voters.csv.1.tmp.bak", "x.voters.csv.1.tmp", ".other.csv.1.tmp", ".voters.csv.1.2.tmp",
+	}
+	for _, name := range append(slices.Clone(stale), kept...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("V1,secret-credential,CA\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".voters.csv.5.tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, ".voters.csv.5.tmp")
+	var log bytes.Buffer
+	var removed []string
+	err := Write(path, func(w io.Writer) error {
+		// A second writer starts meanwhile: this one's temporary file is
+		// locked, so kept.
+		removed = RemoveStale(path, slog.New(slog.NewTextHandler(&log, nil)))
+		_, err := io.WriteString(w, "voter_id,credential,state\n")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Write with RemoveStale run while it writes: %v", err)
+	}
+	var want []string
+	for _, name := range stale {
+		want = append(want, filepath.Join(dir, name))
+	}
+	if !slices.Equal(removed, want) {
+		t.Errorf("RemoveStale removed %v, want %v", removed, want)
+	}
+	names := entries(t, dir)
+	for _, name := range stale {
+		if slices.Contains(names, name) {
+			t.Errorf("%s is left", name)
+		}
+		if !strings.Contains(log.String(), name) {
+			t.Errorf("the log does not name %s:\n%s", name, log.String())
+		}
+	}
+	for _, name := range append(kept, "voters.csv") {
+		if !slices.Contains(names, name) {
+			t.Errorf("%s was removed", name)
+		}
+	}
+	if strings.Count(log.String(), "\n") != len(stale) {
+		t.Errorf("the log says more than the removals:\n%s", log.String())
+	}
+}
+
+// TestRemoveStaleKeepsALockedFile: a temporary file another process holds
+// locked (a Write still running) is kept.
+func TestRemoveStaleKeepsALockedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "voters.csv")
+	f, err := os.CreateTemp(dir, TempPattern(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if removed := RemoveStale(path, slog.New(slog.NewTextHandler(io.Discard, nil))); removed != nil {
+		t.Errorf("RemoveStale removed %v, a file being written", removed)
+	}
+	if _, err := os.Stat(f.Name()); err != nil {
+		t.Errorf("the locked temporary file: %v", err)
+	}
+}
