@@ -90,7 +90,7 @@ func (r *run) measureCluster(ctx context.Context) (c report.ClusterRun, err erro
 	if err != nil {
 		return c, err
 	}
-	if err := writeSkewedRoll(st.RollCSV(), cfg.Election, voters); err != nil {
+	if err := writeSkewedRoll(st, cfg.Election, voters); err != nil {
 		return c, err
 	}
 	r.say("scale-out: bringing up %d gateways behind HAProxy, %d batchers and a Redis Cluster of %d masters in %s (port base %d)",

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/votechain/votechain/bench/loadgen"
@@ -67,7 +67,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(st.RollCSV()); os.IsNotExist(err) {
-		if err := writeSkewedRoll(st.RollCSV(), cfg.Election, cfg.Voters); err != nil {
+		if err := writeSkewedRoll(st, cfg.Election, cfg.Voters); err != nil {
 			return nil, err
 		}
 	}
@@ -83,8 +83,9 @@ func StartStack(ctx context.Context, cfg StackConfig) (*stack.Stack, error) {
 	return st, nil
 }
 
-// writeSkewedRoll writes a roll of n voters over the template's states.
-func writeSkewedRoll(path, template string, n int) error {
+// writeSkewedRoll writes st's roll (st.WriteRoll): n voters over the
+// template's states.
+func writeSkewedRoll(st *stack.Stack, template string, n int) error {
 	data, err := os.ReadFile(template)
 	if err != nil {
 		return fmt.Errorf("election template: %w", err)
@@ -95,19 +96,7 @@ func writeSkewedRoll(path, template string, n int) error {
 	if err := json.Unmarshal(data, &e); err != nil {
 		return fmt.Errorf("election template %s: %w", template, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path+".tmp", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // it holds every credential
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := loadgen.WriteRoll(f, n, e.States, loadgen.Weights(e.States), uint64(time.Now().UnixNano())); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return st.WriteRoll(func(w io.Writer) error {
+		return loadgen.WriteRoll(w, n, e.States, loadgen.Weights(e.States), uint64(time.Now().UnixNano()))
+	})
 }

@@ -28,6 +28,18 @@ func entries(t *testing.T, dir string) []string {
 	return names
 }
 
+// holdsAlone fails t unless path holds want and its folder holds nothing
+// else (no temporary file).
+func holdsAlone(t *testing.T, path, want string) {
+	t.Helper()
+	if data, err := os.ReadFile(path); string(data) != want {
+		t.Errorf("%s holds %.40q, %v; want %q", path, data, err, want)
+	}
+	if names := entries(t, filepath.Dir(path)); !slices.Equal(names, []string{filepath.Base(path)}) {
+		t.Errorf("the folder holds %v, want %s alone", names, filepath.Base(path))
+	}
+}
+
 // TestWriteReplacesWithAPrivateFile: a write replaces the file there (of
 // mode 0644) with one of mode 0600 holding what was written, and leaves no
 // temporary file.
@@ -47,12 +59,7 @@ func TestWriteReplacesWithAPrivateFile(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %o, want 600", st.Mode().Perm())
 	}
-	if data, _ := os.ReadFile(path); string(data) != "voter_id,credential,state\n" {
-		t.Errorf("the file holds %q", data)
-	}
-	if names := entries(t, dir); !slices.Equal(names, []string{"voters.csv"}) {
-		t.Errorf("the folder holds %v, want voters.csv alone", names)
-	}
+	holdsAlone(t, path, "voter_id,credential,state\n")
 }
 
 // TestFailedWriteLeavesNothing: a write that fails (a cancelled context, as
@@ -86,12 +93,7 @@ func TestFailedWriteLeavesNothing(t *testing.T) {
 			panic("the writer failed")
 		})
 	}()
-	if data, _ := os.ReadFile(path); string(data) != "an earlier roll\n" {
-		t.Errorf("the file holds %q, want the earlier roll kept", data)
-	}
-	if names := entries(t, dir); !slices.Equal(names, []string{"voters.csv"}) {
-		t.Errorf("the folder holds %v, want voters.csv alone", names)
-	}
+	holdsAlone(t, path, "an earlier roll\n")
 }
 
 // TestRemoveStale: RemoveStale removes the temporary files of path that a

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/votechain/votechain/internal/privatefile"
 )
 
 // The ACL users. Each component connects as its own user, which may run
@@ -143,7 +145,7 @@ func (a ACL) Ensure(addrs ...string) error {
 		sum := sha256.Sum256([]byte(pw))
 		fmt.Fprintf(&b, "user %s on #%s %s\n", u, hex.EncodeToString(sum[:]), rules(u))
 	}
-	if err := writePrivate(a.File(), []byte(b.String())); err != nil {
+	if err := privatefile.WriteData(a.File(), []byte(b.String())); err != nil {
 		return err
 	}
 	pw, err := a.Password(UserExporter)
@@ -158,14 +160,14 @@ func (a ACL) Ensure(addrs ...string) error {
 	if err != nil {
 		return err
 	}
-	if err := writePrivate(a.ExporterPasswordFile(), exp); err != nil {
+	if err := privatefile.WriteData(a.ExporterPasswordFile(), exp); err != nil {
 		return err
 	}
 	rpw, err := a.Password(UserReplica)
 	if err != nil {
 		return err
 	}
-	return writePrivate(a.ReplicationFile(), []byte(fmt.Sprintf("masteruser %s\nmasterauth %s\n", UserReplica, rpw)))
+	return privatefile.WriteData(a.ReplicationFile(), []byte(fmt.Sprintf("masteruser %s\nmasterauth %s\n", UserReplica, rpw)))
 }
 
 // ReplicationFile is the redis-server configuration file (mode 0600) a
@@ -180,17 +182,5 @@ func (a ACL) create(user string) (string, error) {
 		return "", err
 	}
 	pw := hex.EncodeToString(raw[:])
-	return pw, writePrivate(a.PasswordFile(user), []byte(pw+"\n"))
-}
-
-// writePrivate writes a file only its owner can read, replacing any other.
-func writePrivate(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o600); err != nil { // an old .tmp keeps its mode
-		return err
-	}
-	return os.Rename(tmp, path)
+	return pw, privatefile.WriteData(a.PasswordFile(user), []byte(pw+"\n"))
 }

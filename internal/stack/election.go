@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/electionsetup"
+	"github.com/votechain/votechain/internal/privatefile"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 )
@@ -130,24 +132,32 @@ func (s *Stack) template() (ballot.Election, error) {
 // generateRoll writes a synthetic roll with a progress bar; it stops once
 // ctx ends, before the roll is in place.
 func (s *Stack) generateRoll(ctx context.Context, states []string) error {
-	if err := os.MkdirAll(filepath.Dir(s.RollCSV()), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(s.RollCSV()+".tmp", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // it holds every credential
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
 	p := cli.NewProgress(os.Stderr, "generating voter roll", int64(s.cfg.Voters))
-	if err := roll.Generate(ctx, w, s.cfg.Voters, states, p); err != nil {
+	return s.WriteRoll(func(w io.Writer) error {
+		if err := roll.Generate(ctx, w, s.cfg.Voters, states, p); err != nil {
+			return err
+		}
+		p.Finish()
+		return nil
+	})
+}
+
+// WriteRoll writes the roll the stack loads (RollCSV) with write, whole or
+// not at all, mode 0600 (privatefile.Write: its temporary copy beside the
+// roll, every credential in it, is removed if write fails, ctx ending
+// included). First it removes, logging each, the copies an earlier write
+// killed outright left (privatefile.RemoveStale) and voters.csv.tmp, the
+// copy earlier versions wrote.
+func (s *Stack) WriteRoll(write func(io.Writer) error) error {
+	path := s.RollCSV()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	p.Finish()
-	if err := w.Flush(); err != nil {
-		return err
+	privatefile.RemoveStale(path, s.log)
+	if err := os.Remove(path + ".tmp"); err == nil {
+		s.log.Warn("removed the temporary copy of "+path+" an earlier version's interrupted write left", "file", path+".tmp")
 	}
-	return os.Rename(f.Name(), s.RollCSV())
+	return privatefile.Write(path, write)
 }
 
 // loadRoll loads the roll into Redis (idempotent) and returns its summary.
