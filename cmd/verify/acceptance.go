@@ -58,18 +58,33 @@ type standingLedger interface {
 }
 
 // outcomes counts the outcomes of checks (of receipts or acceptance
-// receipts) for the summary and exit status; unchecked are the acceptance
-// receipts whose heads got no verdict (forkCheck: no consistency proof),
-// a MISSING one among them counted in missing too.
-type outcomes struct{ ok, fail, missing, unlogged, pending, unchecked int }
+// receipts) for the summary and exit status, each check in one outcome
+// only, so that they add up to the checks (total). Of acceptance receipts,
+// fork are those whose heads are not of the anchored log by two signed heads
+// of one size (FORK), badProof those whose heads the gateway's consistency
+// proof did not show to be (BAD-PROOF), unchecked those whose heads got no
+// verdict (UNCHECKED, forkCheck: no consistency proof). A receipt with
+// several findings counts in the first of fail, fork, badProof, missing,
+// unchecked, pending, ok: a failure first, as in exit. missingUnchecked is
+// a cross-cut, not an outcome: the missing whose heads got no verdict.
+type outcomes struct {
+	ok, fail, fork, badProof, missing, unlogged, pending, unchecked int
+	missingUnchecked                                                int
+}
+
+// total is the number of checks t counts.
+func (t outcomes) total() int {
+	return t.ok + t.fail + t.fork + t.badProof + t.missing + t.unlogged + t.pending + t.unchecked
+}
 
 // exit is verify's exit status for t: 1 for a failure (FAIL, FORK,
-// MISSING, UNLOGGED: a finding no other check can undo, whatever the run
-// could not check), else 2 while a receipt has no verdict (UNCHECKED: the
-// run is not complete), else 3 for a pending receipt, 0 when all passed.
+// BAD-PROOF, MISSING, UNLOGGED: a finding no other check can undo, whatever
+// the run could not check), else 2 while a receipt has no verdict
+// (UNCHECKED: the run is not complete), else 3 for a pending receipt, 0
+// when all passed.
 func (t outcomes) exit() int {
 	switch {
-	case t.fail > 0 || t.missing > 0 || t.unlogged > 0:
+	case t.fail > 0 || t.fork > 0 || t.badProof > 0 || t.missing > 0 || t.unlogged > 0:
 		return 1
 	case t.unchecked > 0:
 		return 2
@@ -97,12 +112,16 @@ func (t outcomes) stopped() int {
 // whose head is of another election than the ledger's FAILs saying so: the
 // ledger holds neither its vote nor its log. With a ledger and proofs (the
 // gateway's consistency proofs), a receipt whose head is not of the log
-// anchored on the ledger is FORK (forks.check), counted as failed, and one
-// whose head could not be compared (no proof) is UNCHECKED, its standing
-// given and the other receipts still checked; a MISSING vote does not rest
-// on the heads' comparison, and its receipt is MISSING whatever that gave,
-// its line saying why its head has no verdict when it has none. A failure
-// to read the ledger ends the check (errLedger) with the outcomes so far.
+// anchored on the ledger (forks.check) is FORK when the two heads prove it
+// (one size, two roots), BAD-PROOF when the gateway's proof between them
+// did not verify (a fork, or a gateway serving a bad proof for heads of one
+// log), both failures, and one whose head could not be compared (no proof)
+// is UNCHECKED, its standing given and the other receipts still checked; a
+// MISSING vote does not rest on the heads' comparison, and its receipt is
+// MISSING whatever that gave (counted in missing only, and in the
+// cross-cut missingUnchecked), its line saying why its head has no verdict when it
+// has none. Each receipt is counted in one outcome (outcomes). A failure to
+// read the ledger ends the check (errLedger) with the outcomes so far.
 func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, proofs logmonitor.Proofs, deadline time.Duration, now time.Time) (outcomes, error) {
 	var t outcomes
 	var election *ballot.Election
@@ -151,7 +170,6 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 		}
 		unchecked := "" // the head against the anchored one, and why that has no verdict
 		if errors.Is(err, errNoVerdict) {
-			t.unchecked++
 			unchecked = fmt.Sprintf("its head of the %s log (%d entries, signed by key %s) against the one anchored on the ledger (%d entries, tx %.16s…): %v",
 				a.Head.State, a.Head.Size, a.Head.KeyID, anchored.Head.Size, anchored.TxID, err)
 			err = nil
@@ -160,20 +178,26 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 		case err != nil:
 			t.fail++
 			failAcceptance(w, a, err)
+		case errors.Is(fork, errBadProof):
+			t.badProof++
+			fmt.Fprintf(w, "BAD-PROOF %s: %s is not shown to be of the log anchored on the ledger (%d entries, tx %.16s…): %v; either the signer showed the voter another log (a fork) or the gateway serves a bad proof for heads of one log, and either way it cannot show its log is append-only; a proof that verifies, from another gateway of this election (--gateway), clears the head, and none exists for a fork\n",
+				a.VoteID, receiptHead(a.Head), anchored.Head.Size, anchored.TxID, fork)
 		case fork != nil:
-			t.fail++
-			fmt.Fprintf(w, "FORK %s: its head of the %s log (%d entries, signed by key %s at %s) is not of the log anchored on the ledger (%d entries, tx %.16s…): the signer showed the voter another log: %v\n",
-				a.VoteID, a.Head.State, a.Head.Size, a.Head.KeyID, time.UnixMilli(a.Head.Timestamp).UTC().Format(time.RFC3339), anchored.Head.Size, anchored.TxID, fork)
+			t.fork++
+			fmt.Fprintf(w, "FORK %s: %s is not of the log anchored on the ledger (%d entries, tx %.16s…): two signed heads of one size with different roots prove it, the signer showed the voter another log: %v\n",
+				a.VoteID, receiptHead(a.Head), anchored.Head.Size, anchored.TxID, fork)
 		case standing == ballot.StandingMissing:
 			t.missing++
 			line := fmt.Sprintf("MISSING %s: accepted (entry %d of the %s log, cast %s) under the head of %d entries signed by key %s at %s, and not on the ledger %s after",
 				a.VoteID, a.Index, a.Head.State, time.UnixMilli(a.Vote.CastAt).UTC().Format(time.RFC3339), a.Head.Size, a.Head.KeyID,
 				time.UnixMilli(a.Head.Timestamp).UTC().Format(time.RFC3339), deadline)
 			if unchecked != "" {
+				t.missingUnchecked++
 				line += "; whether its head is a fork is UNCHECKED: " + unchecked
 			}
 			fmt.Fprintln(w, line)
 		case unchecked != "":
+			t.unchecked++
 			if reason != "" {
 				standing += " (" + reason + ")"
 			}
@@ -201,16 +225,42 @@ func otherElection(receipt, ledger string) error {
 	return fmt.Errorf("a receipt of election %q (its signed head says so), and this ledger is election %q's: it holds neither the receipt's vote nor its log, so the receipt cannot be checked here; check it against election %q's ledger (--profile of that election's network)", receipt, ledger, receipt)
 }
 
+// receiptHead names a receipt's signed head h on its FORK or BAD-PROOF line.
+func receiptHead(h ballot.TreeHead) string {
+	return fmt.Sprintf("its head of the %s log (%d entries, signed by key %s at %s)", h.State, h.Size, h.KeyID, time.UnixMilli(h.Timestamp).UTC().Format(time.RFC3339))
+}
+
+// acceptanceSummary is --acceptance's summary line of t (without a
+// newline): the receipts counted and their outcomes, which add up to them,
+// and, when there are any, how many of the MISSING are under a head with
+// no verdict (UNCHECKED on their lines).
+func acceptanceSummary(t outcomes) string {
+	missing := fmt.Sprintf("%d missing", t.missing)
+	if t.missingUnchecked > 0 {
+		missing += fmt.Sprintf(" (%d of them under an unchecked head)", t.missingUnchecked)
+	}
+	return fmt.Sprintf("%d receipts: %d good, %d failed, %d forked, %d bad proof, %s, %d pending, %d unchecked",
+		t.total(), t.ok, t.fail, t.fork, t.badProof, missing, t.pending, t.unchecked)
+}
+
 // errNoVerdict marks a head forkCheck could not compare with the anchored
 // one: no fork found, none ruled out.
 var errNoVerdict = errors.New("no verdict")
+
+// errBadProof marks a fork forkCheck found by a consistency proof of the
+// gateway that did not verify, not by the two heads alone (one size, two
+// roots): the heads may be of two logs, or the gateway served a bad proof
+// for heads of one.
+var errBadProof = errors.New("the gateway's consistency proof between them did not verify")
 
 // forkCheck checks acceptance receipts' signed heads against the heads
 // anchored on the ledger: both signed by registered keys, they must be of
 // one log, the smaller head's log a prefix of the larger's
 // (logmonitor.Extends, with a consistency proof from the gateway). A
 // receipt's head that is not is a fork: the log's signer showed the voter a
-// log other than the one it anchored.
+// log other than the one it anchored; proven when the two heads are of one
+// size, and when they are not, only as far as the gateway's proof goes
+// (errBadProof: it may be a bad proof for heads of one log).
 type forkCheck struct {
 	ledger  logmonitor.Ledger
 	gateway logmonitor.Proofs
@@ -231,12 +281,13 @@ type forkCheck struct {
 // check compares h, a head verified with the registered keys, with the head
 // anchored for its state, and returns that (nil if none: nothing to compare
 // with) and, if the two are not of one log, the fork (an error wrapping
-// logmonitor.ErrInconsistent). err wraps errLedger for a failure to read
-// the ledger, or errNoVerdict, with the reason and the fix, when the heads
-// could not be compared: the gateway gave no consistency proof, or the
-// anchored head is of another election than h (the ledger's election record
-// changed after it was anchored), or the gateway did not answer a request
-// earlier in the run (Consistency). Each head is checked, and asked a proof
+// logmonitor.ErrInconsistent, and errBadProof too when it rests on the
+// gateway's consistency proof, not on two heads of one size). err wraps
+// errLedger for a failure to read the ledger, or errNoVerdict, with the
+// reason and the fix, when the heads could not be compared: the gateway
+// gave no consistency proof, or the anchored head is of another election
+// than h (the ledger's election record changed after it was anchored), or
+// the gateway did not answer a request earlier in the run (Consistency). Each head is checked, and asked a proof
 // for, once a run: a head with no verdict keeps it, not asking again.
 func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *ballot.AnchoredHead, fork, err error) {
 	anchored, ok := f.anchored[h.State]
@@ -265,7 +316,8 @@ func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *bal
 }
 
 // compare is check's verdict on h against the anchored head: nil, the
-// fork, or an error wrapping errNoVerdict.
+// fork (wrapping errBadProof when heads of two sizes, the gateway's proof
+// between them did not verify), or an error wrapping errNoVerdict.
 func (f *forkCheck) compare(ctx context.Context, anchored, h ballot.TreeHead) error {
 	if anchored.Election != h.Election {
 		return fmt.Errorf("%w: the ledger's anchored %s head is of election %q, not the receipt's %q: the ledger's election record changed after it was anchored, and the two heads cannot be compared",
@@ -279,6 +331,7 @@ func (f *forkCheck) compare(ctx context.Context, anchored, h ballot.TreeHead) er
 		if other := f.otherLog(ctx, h); other != nil {
 			return other
 		}
+		return fmt.Errorf("%w: %w", errBadProof, err)
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -215,9 +216,10 @@ func (p *logProofs) Consistency(_ context.Context, _ string, first, second uint6
 // receipt whose signed head is of the log anchored on the ledger, before,
 // at or after the anchored head, stands as its vote does (PENDING here); one
 // whose head, signed by the same registered key, is of another log (a
-// fork: another third entry) FAILs as FORK, smaller than the anchored head
-// or of its size; a proof is asked once a head. Without proofs the heads
-// are not compared.
+// fork: another third entry) fails: FORK when of the anchored head's size
+// (the two heads prove it), BAD-PROOF when smaller (only the gateway's
+// proof, which did not verify, says so), each line saying which; a proof
+// is asked once a head. Without proofs the heads are not compared.
 func TestAcceptanceForkedHead(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes, log, ledger := anchoredLog(t, 6, key) // the gateway's log: 6 entries, 5 under the anchored head
@@ -237,12 +239,15 @@ func TestAcceptanceForkedHead(t *testing.T) {
 	proofs := &logProofs{tree: log}
 	var out bytes.Buffer
 	tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
-	if err != nil || tally.pending != 4 || tally.fail != 3 || tally.exit() != 1 {
-		t.Fatalf("tally %+v, %v; want the 4 receipts of the anchored log PENDING and the 3 of the fork failed:\n%s", tally, err, out.String())
+	if want := (outcomes{pending: 4, fork: 1, badProof: 2}); err != nil || tally != want || tally.exit() != 1 {
+		t.Fatalf("tally %+v, %v; want %+v, the 4 receipts of the anchored log PENDING and the 3 of the fork failed:\n%s", tally, err, want, out.String())
 	}
 	for _, want := range []string{
-		"FORK " + forked[0].VoteID + ": its head of the CA log (3 entries, signed by key " + forked[0].Head.KeyID + " at 1970-01-01T00:00:00Z) is not of the log anchored on the ledger (5 entries, tx anchor…): the signer showed the voter another log: logmonitor: the log is inconsistent with a signed head",
-		"FORK " + forked[1].VoteID + ": its head of the CA log (5 entries,",
+		"BAD-PROOF " + forked[0].VoteID + ": its head of the CA log (3 entries, signed by key " + forked[0].Head.KeyID + " at 1970-01-01T00:00:00Z) is not shown to be of the log anchored on the ledger (5 entries, tx anchor…): " +
+			"the gateway's consistency proof between them did not verify: logmonitor: the log is inconsistent with a signed head: CA log of size 5 does not extend the one of size 3: ballot: consistency proof does not match the two roots: from 3 to 5; " +
+			"either the signer showed the voter another log (a fork) or the gateway serves a bad proof for heads of one log, and either way it cannot show its log is append-only; a proof that verifies, from another gateway of this election (--gateway), clears the head, and none exists for a fork\n",
+		"FORK " + forked[1].VoteID + ": its head of the CA log (5 entries, signed by key " + forked[1].Head.KeyID + " at 1970-01-01T00:00:00Z) is not of the log anchored on the ledger (5 entries, tx anchor…): " +
+			"two signed heads of one size with different roots prove it, the signer showed the voter another log: logmonitor: the log is inconsistent with a signed head: CA log of size 5 does not extend the one of size 5: ballot: consistency proof does not match the two roots: two roots ",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
@@ -295,7 +300,7 @@ func TestAcceptanceProofNotGiven(t *testing.T) {
 
 	var out bytes.Buffer
 	tally, err := checkAcceptances(context.Background(), &out, append(unproved, pending, forked), keys, ledger, proofs, time.Minute, time.UnixMilli(1))
-	if err != nil || tally.unchecked != 2 || tally.pending != 1 || tally.fail != 1 || tally.exit() != 1 {
+	if err != nil || tally.unchecked != 2 || tally.pending != 1 || tally.fork != 1 || tally.exit() != 1 {
 		t.Fatalf("tally %+v, %v; want 2 UNCHECKED, 1 PENDING, 1 FORK and status 1:\n%s", tally, err, out.String())
 	}
 	for _, a := range unproved {
@@ -329,8 +334,9 @@ func (p headProofs) Head(context.Context, string) (ballot.TreeHead, error) { ret
 // election's log. A receipt of the anchored log, given a proof of another
 // log (a wrong --gateway), is UNCHECKED saying why when that gateway's own
 // head is signed by no registered key, or (signed by one) of another
-// election, not FORK; from a gateway whose head is this election's, signed
-// by a registered key, the proof stands: FORK.
+// election, not BAD-PROOF; from a gateway whose head is this election's,
+// signed by a registered key, the proof stands: BAD-PROOF, a failure (not
+// FORK: the heads are of two sizes, and only the proof finds them apart).
 func TestAcceptanceProofOfAnotherLog(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes, log, ledger := anchoredLog(t, 6, key)
@@ -338,21 +344,21 @@ func TestAcceptanceProofOfAnotherLog(t *testing.T) {
 	other := logOf(caVotes(6, 200))
 	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
 	for name, c := range map[string]struct {
-		head ballot.TreeHead
-		want string
-		fork bool
+		head     ballot.TreeHead
+		want     string
+		badProof bool
 	}{
 		"another election's gateway": {signedAs(t, a.Head, "f", key), `UNCHECKED ` + a.VoteID + `: its vote stands pending on the ledger; its head of the CA log (6 entries, signed by key ` + a.Head.KeyID +
 			`) against the one anchored on the ledger (5 entries, tx anchor…): no verdict: its consistency proof did not verify, and the gateway that gave it serves the CA log of election "f", not of this election "e": give --gateway a gateway of this election`, false},
 		"a gateway signing with a key not registered":       {signedAs(t, a.Head, "e", stranger), "the gateway that gave it signs its CA head with no key registered for this election", false},
 		"another election named under a key not registered": {signedAs(t, a.Head, "f", stranger), "the gateway that gave it signs its CA head with no key registered for this election", false},
-		"a gateway of this election":                        {a.Head, "FORK " + a.VoteID + ": its head of the CA log (6 entries,", true},
+		"a gateway of this election":                        {a.Head, "BAD-PROOF " + a.VoteID + ": its head of the CA log (6 entries,", true},
 	} {
 		var out bytes.Buffer
 		proofs := headProofs{logProofs: &logProofs{tree: other}, head: c.head}
 		tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
-		if err != nil || (tally.fail == 1) != c.fork || (tally.unchecked == 1) == c.fork || !strings.Contains(out.String(), c.want) {
-			t.Errorf("%s: tally %+v, %v; want FORK %v and the line %q:\n%s", name, tally, err, c.fork, c.want, out.String())
+		if err != nil || (tally.badProof == 1) != c.badProof || (tally.unchecked == 1) == c.badProof || tally.total() != 1 || !strings.Contains(out.String(), c.want) {
+			t.Errorf("%s: tally %+v, %v; want BAD-PROOF %v and the line %q:\n%s", name, tally, err, c.badProof, c.want, out.String())
 		}
 	}
 }
@@ -546,32 +552,20 @@ func (l placedLedger) CommittedBatch(context.Context, string, string, uint64) (b
 // rejected with the reason, pending), but a MISSING vote does not rest on
 // the heads' comparison: its receipt is MISSING, a failure (status 1),
 // its line saying too that the fork check has no verdict and why; it
-// counts as missing and unchecked. Without it the run is not complete,
-// status 2.
+// counts as missing only, and in the cross-cut missingUnchecked. Without
+// it the run is not complete, status 2.
 func TestAcceptanceUncheckedStanding(t *testing.T) {
-	key, keys := registeredKey(t)
-	now := time.UnixMilli(1).Add(time.Hour)
-	votes := caVotes(6, 0)
-	votes[3].CastAt = now.UnixMilli() // within the deadline: pending
-	log := logOf(votes)
-	batch, err := ballot.BuildBatch("CA", 1, votes[:2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledger := placedLedger{
-		anchoredLedger: anchoredLedger{head: ballot.AnchoredHead{Head: acceptanceOf(t, log, votes, 0, 5, key).Head, TxID: "anchor"}},
-		batch:          batch, rejected: []int{1}, reasons: []string{ballot.RejectUnknownChoice},
-	}
+	f := newStandingLog(t)
 	var receipts []ballot.Acceptance // under the head of 4 entries, which the gateway gives no proof for
 	for i := range 4 {
-		receipts = append(receipts, acceptanceOf(t, log, votes, uint64(i), 4, key))
+		receipts = append(receipts, f.acceptance(t, uint64(i), 4))
 	}
-	proofs := failingProofs{logProofs: &logProofs{tree: log}, failing: 4}
+	keys, ledger, proofs, now := f.keys, f.ledger, f.proofs, f.now
 
 	var out bytes.Buffer
 	tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, now)
-	if err != nil || tally.missing != 1 || tally.unchecked != 4 || tally.ok != 0 || tally.pending != 0 || tally.fail != 0 || tally.exit() != 1 {
-		t.Fatalf("tally %+v, %v; want 4 unchecked, 1 of them missing, and status 1:\n%s", tally, err, out.String())
+	if want := (outcomes{missing: 1, unchecked: 3, missingUnchecked: 1}); err != nil || tally != want || tally.exit() != 1 {
+		t.Fatalf("tally %+v, %v; want %+v (1 missing under an unchecked head, 3 unchecked) and status 1:\n%s", tally, err, want, out.String())
 	}
 	head := "its head of the CA log (4 entries, signed by key " + receipts[0].Head.KeyID + ") against the one anchored on the ledger (5 entries, tx anchor…): no verdict: consistency proof of the CA log from 4 to 5: gateway answered 400 Bad Request" +
 		" to /api/v1/log/CA/consistency: the log has fewer entries; run verify again later, or check that --gateway is the URL of a running gateway of this election\n"
@@ -591,6 +585,130 @@ func TestAcceptanceUncheckedStanding(t *testing.T) {
 	notMissing := slices.Delete(slices.Clone(receipts), 2, 3)
 	if tally, err := checkAcceptances(context.Background(), &out, notMissing, keys, ledger, proofs, time.Minute, now); err != nil || tally.unchecked != 3 || tally.missing != 0 || tally.exit() != 2 {
 		t.Errorf("without the MISSING receipt: tally %+v, %v; want 3 unchecked and status 2:\n%s", tally, err, out.String())
+	}
+}
+
+// standingLog is a CA log of 6 votes, its heads signed by a registered
+// key, and a ledger whose anchored head is that of its first 5 entries,
+// where at now, with a deadline of a minute, vote 0 is counted, 1 rejected
+// (unknown_choice), 3 pending (cast at now) and the others missing; the
+// gateway's proofs give none to or from 4 entries.
+type standingLog struct {
+	key    ed25519.PrivateKey
+	keys   ballot.LogKeys
+	votes  []ballot.Vote
+	log    *ballot.LogTree
+	ledger placedLedger
+	proofs failingProofs
+	now    time.Time
+}
+
+func newStandingLog(t *testing.T) standingLog {
+	t.Helper()
+	f := standingLog{now: time.UnixMilli(1).Add(time.Hour), votes: caVotes(6, 0)}
+	f.key, f.keys = registeredKey(t)
+	f.votes[3].CastAt = f.now.UnixMilli() // within the deadline: pending
+	f.log = logOf(f.votes)
+	batch, err := ballot.BuildBatch("CA", 1, f.votes[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ledger = placedLedger{
+		anchoredLedger: anchoredLedger{head: ballot.AnchoredHead{Head: f.acceptance(t, 0, 5).Head, TxID: "anchor"}},
+		batch:          batch, rejected: []int{1}, reasons: []string{ballot.RejectUnknownChoice},
+	}
+	f.proofs = failingProofs{logProofs: &logProofs{tree: f.log}, failing: 4}
+	return f
+}
+
+// acceptance is the receipt of entry i under the head of size entries.
+func (f standingLog) acceptance(t *testing.T, i, size uint64) ballot.Acceptance {
+	t.Helper()
+	return acceptanceOf(t, f.log, f.votes, i, size, f.key)
+}
+
+// TestAcceptanceOutcomesPartition: whatever the mix of outcomes, each
+// receipt counts in exactly one (a receipt with two findings, MISSING
+// under a head with no verdict or FORK of a missing vote, in the one of
+// more weight, the cross-cut shown apart), so the counts, and the
+// summary's, add up to the receipts; the tally is that of the lines'
+// labels, one line a receipt; the exit status is the rule's.
+func TestAcceptanceOutcomesPartition(t *testing.T) {
+	f := newStandingLog(t)
+	forkVotes := append(append(slices.Clone(f.votes[:2]), caVotes(1, 100)...), f.votes[3:5]...) // its third vote missing
+	fork := logOf(forkVotes)
+	altered := f.acceptance(t, 0, 5)
+	altered.Vote.Choice = "bob"
+	kinds := map[string]ballot.Acceptance{
+		"counted":           f.acceptance(t, 0, 5),
+		"rejected":          f.acceptance(t, 1, 5),
+		"missing":           f.acceptance(t, 2, 5),
+		"pending":           f.acceptance(t, 3, 5),
+		"unchecked":         f.acceptance(t, 0, 4),
+		"unchecked missing": f.acceptance(t, 2, 4),
+		"fork":              acceptanceOf(t, fork, forkVotes, 2, 5, f.key), // of the anchored head's size
+		"bad proof":         acceptanceOf(t, fork, forkVotes, 2, 3, f.key),
+		"failed":            altered,
+	}
+	labels := map[string]func(*outcomes) *int{
+		"COUNTED": func(o *outcomes) *int { return &o.ok }, "REJECTED": func(o *outcomes) *int { return &o.ok },
+		"FAIL": func(o *outcomes) *int { return &o.fail }, "FORK": func(o *outcomes) *int { return &o.fork },
+		"BAD-PROOF": func(o *outcomes) *int { return &o.badProof }, "MISSING": func(o *outcomes) *int { return &o.missing },
+		"PENDING": func(o *outcomes) *int { return &o.pending }, "UNCHECKED": func(o *outcomes) *int { return &o.unchecked },
+	}
+	for _, c := range []struct {
+		kinds []string
+		want  outcomes
+		exit  int
+	}{
+		{[]string{"counted", "rejected", "pending"}, outcomes{ok: 2, pending: 1}, 3},
+		{[]string{"counted", "unchecked", "pending"}, outcomes{ok: 1, unchecked: 1, pending: 1}, 2},
+		{[]string{"unchecked", "unchecked missing"}, outcomes{unchecked: 1, missing: 1, missingUnchecked: 1}, 1},
+		{[]string{"unchecked missing", "unchecked missing", "missing"}, outcomes{missing: 3, missingUnchecked: 2}, 1},
+		{[]string{"fork", "bad proof", "unchecked"}, outcomes{fork: 1, badProof: 1, unchecked: 1}, 1},
+		{[]string{"failed", "missing", "pending", "unchecked"}, outcomes{fail: 1, missing: 1, pending: 1, unchecked: 1}, 1},
+		{slices.Sorted(maps.Keys(kinds)), outcomes{ok: 2, fail: 1, fork: 1, badProof: 1, missing: 2, missingUnchecked: 1, pending: 1, unchecked: 1}, 1},
+	} {
+		t.Run(strings.Join(c.kinds, ", "), func(t *testing.T) {
+			var receipts []ballot.Acceptance
+			for _, k := range c.kinds {
+				receipts = append(receipts, kinds[k])
+			}
+			var out bytes.Buffer
+			tally, err := checkAcceptances(context.Background(), &out, receipts, f.keys, f.ledger, f.proofs, time.Minute, f.now)
+			if err != nil || tally != c.want || tally.total() != len(receipts) || tally.exit() != c.exit {
+				t.Fatalf("tally %+v (total %d, exit %d), %v; want %+v (total %d, exit %d):\n%s", tally, tally.total(), tally.exit(), err, c.want, len(receipts), c.exit, out.String())
+			}
+			var printed outcomes
+			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			for _, line := range lines {
+				label, _, _ := strings.Cut(line, " ")
+				count, ok := labels[label]
+				if !ok {
+					t.Fatalf("a line of no outcome: %s", line)
+				}
+				*count(&printed)++
+			}
+			printed.missingUnchecked = strings.Count(out.String(), "; whether its head is a fork is UNCHECKED: ")
+			if len(lines) != len(receipts) || printed != tally {
+				t.Errorf("%d lines counting %+v; want one a receipt counting %+v:\n%s", len(lines), printed, tally, out.String())
+			}
+			summary := acceptanceSummary(tally)
+			counts, ofReceipts := strings.CutPrefix(summary, fmt.Sprintf("%d receipts: ", len(receipts)))
+			crossCut := fmt.Sprintf(" (%d of them under an unchecked head)", tally.missingUnchecked)
+			said := strings.Contains(counts, crossCut)
+			sum := 0
+			for _, field := range strings.Split(strings.Replace(counts, crossCut, "", 1), ", ") {
+				var n int
+				if _, err := fmt.Sscan(field, &n); err != nil {
+					t.Fatalf("summary %q: %q holds no count", summary, field)
+				}
+				sum += n
+			}
+			if !ofReceipts || sum != len(receipts) || said != (tally.missingUnchecked > 0) {
+				t.Errorf("summary %q: want %d receipts, its counts adding up to them, and the missing under an unchecked head (%d) said when there are any", summary, len(receipts), tally.missingUnchecked)
+			}
+		})
 	}
 }
 
@@ -681,6 +799,9 @@ func TestExitStatus(t *testing.T) {
 		{outcomes{fail: 1, unchecked: 1, pending: 1}, 1, 1},
 		{outcomes{missing: 1, unchecked: 1}, 1, 1},
 		{outcomes{unlogged: 1}, 1, 1},
+		{outcomes{fork: 1, unchecked: 1}, 1, 1},
+		{outcomes{badProof: 1, pending: 1}, 1, 1},
+		{outcomes{unchecked: 1, missingUnchecked: 1}, 2, 2}, // a cross-cut, no outcome: no weight of its own
 	} {
 		if got, stopped := c.o.exit(), c.o.stopped(); got != c.exit || stopped != c.stopped {
 			t.Errorf("%+v: exit %d, stopped %d; want %d and %d", c.o, got, stopped, c.exit, c.stopped)

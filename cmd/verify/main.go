@@ -14,8 +14,10 @@
 //	verify [flags] --vote-id ID          fetch the receipt from the gateway first
 //	verify [flags] --acceptance FILE ... signed acceptance receipts: COUNTED, REJECTED
 //	                                     (reason), PENDING or MISSING against the ledger;
-//	                                     with --gateway also FORK (a head not of the
-//	                                     anchored log) or UNCHECKED (no proof to tell);
+//	                                     with --gateway also FORK (a head and the
+//	                                     anchored one: one size, two roots), BAD-PROOF
+//	                                     (the gateway's proof between them fails) or
+//	                                     UNCHECKED (no proof to tell);
 //	                                     with --offline --keys FILE only their
 //	                                     signature and proof
 //	verify [flags] --log                 monitor the intake logs: every entry up to each
@@ -23,7 +25,7 @@
 //	                                     vote the ledger counts in the log, or UNLOGGED
 //
 // Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL,
-// FORK, MISSING or UNLOGGED (or an inconsistent log), whatever else the run
+// FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log), whatever else the run
 // found, 2 usage, file or connection errors or, none failed, some UNCHECKED
 // (the run not complete), 3 none failed but some are still pending.
 package main
@@ -85,9 +87,14 @@ where the vote stands on the ledger: COUNTED, REJECTED with the reason, PENDING
 within --deadline of its cast time, or MISSING after it. Given --gateway on the
 command line (not VERIFY_GATEWAY, which serves --vote-id and --log), it also
 checks that each receipt's signed head and its state's head anchored on the
-ledger are of one log, with a consistency proof from the gateway: a head that
-is not is FORK (the log's signer showed the voter another log than it
-anchored). A head the gateway gives no proof for
+ledger are of one log, with a consistency proof from the gateway. Two heads of
+one size with different roots are FORK: they prove by themselves that the
+log's signer showed the voter another log than it anchored. A head of another
+size whose proof from the gateway does not verify is BAD-PROOF: a fork, or a
+gateway serving a bad proof for heads of one log; either way the gateway
+cannot show its log is append-only (a proof that verifies, from another
+gateway of this election, clears the head; none exists for a fork). Both are
+failures (status 1). A head the gateway gives no proof for
 (it does not answer, or answers an error), or whose proof does not verify
 while the gateway's own head is not this election's (a wrong --gateway), is
 UNCHECKED: its line gives the
@@ -95,8 +102,12 @@ vote's standing and why, the proof is not asked again for that head, and the
 other receipts are still checked; the run is not complete (status 2, unless a
 receipt failed): run verify again later, or check the --gateway URL. A MISSING
 vote does not rest on the heads' comparison: its receipt is MISSING (a
-failure) whatever that gave, its line saying too why its head is UNCHECKED
-(the summary counts it as missing and as unchecked). Once the gateway has not
+failure) whatever that gave, its line saying too why its head is UNCHECKED.
+The summary, "N receipts: ... good, ... failed, ... forked, ... bad proof,
+... missing, ... pending, ... unchecked", counts each receipt once, one with
+two findings in the first of FAIL, FORK, BAD-PROOF, MISSING, UNCHECKED,
+PENDING, good; "missing (k of them under an unchecked head)" gives the
+MISSING whose heads have no verdict, if any. Once the gateway has not
 answered a request (--gateway-timeout up, or the connection refused) it is
 asked nothing more in the run: the heads after are UNCHECKED at once, saying
 so (a gateway that answers an error is still asked for the other heads).
@@ -119,8 +130,8 @@ consistency proof for --acceptance. A gateway that does not answer within it
 is an error (status 2) naming it and the flag; for --acceptance, it leaves that
 head UNCHECKED, and the heads after it, not asked, and the run goes on.`
 
-const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, FORK, MISSING
-or UNLOGGED (or an inconsistent log), whatever else the run found or could not check
+const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, FORK, BAD-PROOF,
+MISSING or UNLOGGED (or an inconsistent log), whatever else the run found or could not check
 (an error that stops the run included); 2 a usage, file, gateway or ledger error, or,
 none failed, some UNCHECKED (--acceptance
 --gateway: no verdict on a head; the run is not complete); 3 none failed but some are
@@ -406,10 +417,10 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	t, err := checkAcceptances(ctx, os.Stdout, as, keys, ledger, proofs, deadline, time.Now())
 	t.fail += notAcceptances
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %d good, %d failed, %d missing, %d pending, %d unchecked)\n", err, t.ok, t.fail, t.missing, t.pending, t.unchecked)
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", err, acceptanceSummary(t))
 		return t.stopped()
 	}
-	fmt.Printf("%d good, %d failed, %d missing, %d pending, %d unchecked\n", t.ok, t.fail, t.missing, t.pending, t.unchecked)
+	fmt.Println(acceptanceSummary(t))
 	return t.exit()
 }
 
