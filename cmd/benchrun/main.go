@@ -495,7 +495,7 @@ func serveBytes(ctx context.Context, args []string) error {
 func render(args []string) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: benchrun render DIR\n\nWrites DIR's report.md and report.svg again from its report.json, and nothing else.\nA report.json that is not a bench report (a field the report does not have,\nno date or machine) is refused.\n")
+		fmt.Fprint(fs.Output(), "Usage: benchrun render DIR\n\nWrites DIR's report.md and report.svg again from its report.json, and nothing else.\nA report.json that is not a bench report (a field the report does not have,\nno date or machine) is refused; a report from before the scale-out phase is\nread, its Scaling out section saying it predates the phase.\n")
 	}
 	if err := cli.ParseArgs(fs, "", args); err != nil {
 		return err
