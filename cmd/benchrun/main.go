@@ -102,8 +102,8 @@ Flags of the run:
 func run(args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
-	firstBase, lastBase := suite.PortBases()
-	portBase := fs.Int("port-base", 32000, fmt.Sprintf("first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399); the scale-out stack's plan starts 400 below it and the extra networks' 400 above, so it takes %d to %d", firstBase, lastBase))
+	firstBase, lastBase := suite.PortBases(suite.Config{Plan: suite.DefaultPlan})
+	portBase := fs.Int("port-base", 32000, fmt.Sprintf("first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399); the scale-out stack's plan starts 400 below it and the extra networks' 400 above, so a whole run takes %d to %d; a run that brings up fewer stacks needs room only for theirs (--only intake, sweep, ab: the system's 400 ports; --only scaleout: the 400 below; --scaleout-rate 0: none below)", firstBase, lastBase))
 	voters := fs.Int("voters", 5_000_000, "synthetic voters (at least 1) on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out, and the voters they leave unsent cast the ledger drives after them, so a faster intake or more search probes need more (3,000,000 until run 58, which ran out on a machine whose intake sent 2.6 M of them; 3,500,000 until run 61, whose fourth search probe left 26,399 too few; 4,000,000 until run 65, whose search probes at 8,000-12,000 votes/s left 103,909 too few)")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
 	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s (above 0) a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
@@ -172,6 +172,34 @@ func run(args []string) error {
 		}
 		contests = ce.Contests
 	}
+	plan := suite.DefaultPlan
+	plan.GrowTo, plan.DriveRate, plan.ExtraDriveRate, plan.OtherConsensus = *growTo, *driveRate, *extraDriveRate, *other
+	plan.SweepNoise = *sweepNoise
+	plan.ScaleOutRate, plan.ScaleOutDur = *scaleRate, *scaleDur
+	if *quick {
+		plan = plan.Quick()
+		if !setFlags["scaleout-rate"] {
+			plan.ScaleOutRate = 1000
+		}
+		if !setFlags["scaleout-duration"] {
+			plan.ScaleOutDur = 10 * time.Second
+		}
+		if !setFlags["grow-to"] {
+			plan.GrowTo = 300_000
+		}
+	}
+	if *driverVoters <= 0 && *only != suite.OnlyIntake && *only != suite.OnlyAB { // the intake alone and the A/B drive no ledger
+		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
+	}
+	cfg := suite.Config{
+		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
+			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerPriority: *ledgerPrio},
+		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
+		Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only, AB: ab,
+	}
+	if err := suite.CheckPortBase(cfg); err != nil { // the stacks this run brings up, not every run's
+		return cli.Usagef("--port-base %d: %w", *portBase, err)
+	}
 	if err := checkFreeSpace(*dir, *minFree); err != nil {
 		return err
 	}
@@ -195,31 +223,7 @@ func run(args []string) error {
 		return err
 	}
 	defer logFile.Close()
-	plan := suite.DefaultPlan
-	plan.GrowTo, plan.DriveRate, plan.ExtraDriveRate, plan.OtherConsensus = *growTo, *driveRate, *extraDriveRate, *other
-	plan.SweepNoise = *sweepNoise
-	plan.ScaleOutRate, plan.ScaleOutDur = *scaleRate, *scaleDur
-	if *quick {
-		plan = plan.Quick()
-		if !setFlags["scaleout-rate"] {
-			plan.ScaleOutRate = 1000
-		}
-		if !setFlags["scaleout-duration"] {
-			plan.ScaleOutDur = 10 * time.Second
-		}
-		if !setFlags["grow-to"] {
-			plan.GrowTo = 300_000
-		}
-	}
-	if *driverVoters <= 0 && *only != suite.OnlyIntake && *only != suite.OnlyAB { // the intake alone and the A/B drive no ledger
-		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
-	}
-	cfg := suite.Config{
-		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
-			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerPriority: *ledgerPrio, Log: slog.New(slog.NewTextHandler(logFile, nil))},
-		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
-		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only, AB: ab,
-	}
+	cfg.Self, cfg.OutDir, cfg.Stack.Log = self, out, slog.New(slog.NewTextHandler(logFile, nil))
 	if *profile && *only == "" {
 		cfg.Profile = profileIntake
 	}
@@ -234,21 +238,17 @@ var metricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
 // checkRunFlags refuses, as usage errors naming the flag and the values it
 // takes, the run's flags (fs) that no run can use, before anything is made
-// or started: no --dir, a --port-base whose port plans do not all fit
-// (suite.CheckPortBase), an --only that is no phase, no voters, fewer than
+// or started: no --dir, an --only that is no phase, no voters, fewer than
 // no driver voters, a drive rate that is not above zero, shares of
 // duplicates and ineligible voters that leave no fresh votes, no workers,
 // an --exact-check-metric that names no metric, a --sweep-noise outside
 // 0..1, a scale-out rate below zero or its duration not above it, and a
-// --min-free-gb below zero. The --ab-* flags are abConfig's.
+// --min-free-gb below zero. The --ab-* flags are abConfig's, --port-base
+// is checked against the stacks the run brings up (suite.CheckPortBase).
 func checkRunFlags(fs *flag.FlagSet) error {
 	value := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
 	if value("dir").(string) == "" {
 		return cli.Usagef("--dir is empty: give the benchmark system's run folder (default .run/bench)")
-	}
-	base := value("port-base").(int)
-	if err := suite.CheckPortBase(base); err != nil {
-		return cli.Usagef("--port-base %d: %w", base, err)
 	}
 	if only := value("only").(string); only != "" && !slices.Contains(suite.OnlyPhases, only) {
 		return cli.Usagef("--only %q: the phases that run alone are %s", only, strings.Join(suite.OnlyPhases, ", "))
