@@ -47,16 +47,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
@@ -84,7 +80,7 @@ func dispatch(ctx context.Context, args []string) error {
 			return render(args[1:])
 		}
 	}
-	return run(args)
+	return run(ctx, args)
 }
 
 // synopsis is the usage's head, before the flags of the run.
@@ -96,10 +92,10 @@ const synopsis = `Usage:
 Flags of the run:
 `
 
-// run is the benchmark with the flags args. It ends on SIGINT or SIGTERM
-// by a context of its own (notifyContext), not Main's, since the signal
-// decides its status (conclude).
-func run(args []string) error {
+// run is the benchmark with the flags args. Main's ctx ends it on SIGINT
+// or SIGTERM, its cause (cli.Interrupted) naming the signal, which the
+// run's phases and its system's teardown finish on and conclude reports.
+func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
 	firstBase, lastBase := suite.PortBases(suite.Config{Plan: suite.DefaultPlan})
@@ -227,8 +223,6 @@ func run(args []string) error {
 	if *profile && *only == "" {
 		cfg.Profile = profileIntake
 	}
-	ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	rep, err := suite.Run(ctx, cfg)
 	return conclude(ctx, os.Stderr, rep, err, out)
 }
@@ -321,77 +315,37 @@ func abConfig(only string, set map[string]bool, f abFlags, voters int, binDir st
 	return ab, nil
 }
 
-// signalled is the cause of a run's context cancelled by a signal
-// (notifyContext).
-type signalled struct{ sig syscall.Signal }
-
-func (s signalled) Error() string { return unix.SignalName(s.sig) + " received" }
-
-// notifyContext is signal.NotifyContext whose cause, when one of sigs
-// arrives, is a signalled naming it (signal.NotifyContext's cause is only
-// text). Later signals are ignored until stop.
-func notifyContext(sigs ...os.Signal) (ctx context.Context, stop func()) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, sigs...)
-	go func() {
-		select {
-		case s := <-ch:
-			cancel(signalled{s.(syscall.Signal)})
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { signal.Stop(ch); cancel(nil) }
-}
-
-// earlyEnd is a run that ended before its last phase: cli.Main prints it
-// last and exits with code (ExitStatus).
-type earlyEnd struct {
-	code int
-	err  error
-}
-
-func (e earlyEnd) Error() string   { return e.err.Error() }
-func (e earlyEnd) Unwrap() error   { return e.err }
-func (e earlyEnd) ExitStatus() int { return e.code }
-
 // conclude saves what a run measured (rep; nil if the run never got that
 // far) into out, says so on w with the targets, and returns how the run
 // ended, for cli.Main to print last and exit with. It is nil only for a run
 // that got to its end, whatever it measured: a benchmark reports, it does
 // not fail because the machine is slow. A run that a signal cut short
-// (ctx's cause a signalled) is an earlyEnd with the shell's code for it,
-// 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), even if
-// every phase took the cancellation in its stride (runErr nil); any other
-// early end (runErr) is one with code 1. Both name the partial report.
+// (ctx's cause a cli.Interrupted) ends in an error wrapping it, whose
+// status is the shell's for the signal (130 for SIGINT, 143 for SIGTERM),
+// even if every phase took the cancellation in its stride (runErr nil);
+// any other early end (runErr) in an error Main exits 1 for. Both name the
+// partial report.
 func conclude(ctx context.Context, w io.Writer, rep *report.Report, runErr error, out string) error {
-	var sig signalled
-	interrupted := errors.As(context.Cause(ctx), &sig)
 	why := runErr
-	if interrupted {
-		why = fmt.Errorf("interrupted by %s", unix.SignalName(sig.sig))
+	var sig cli.Interrupted
+	if errors.As(context.Cause(ctx), &sig) {
+		why = sig
 		if runErr != nil {
-			why = fmt.Errorf("%w: %w", why, runErr)
+			why = fmt.Errorf("%w: %w", sig, runErr)
 		}
-	}
-	end := func(e error) error {
-		if interrupted {
-			return earlyEnd{128 + int(sig.sig), e}
-		}
-		return earlyEnd{1, e}
 	}
 	if rep == nil {
 		if why == nil {
 			return nil
 		}
-		return end(fmt.Errorf("the run ended early, before it measured anything (no report written): %w", why))
+		return fmt.Errorf("the run ended early, before it measured anything (no report written): %w", why)
 	}
 	if why != nil {
 		rep.Notes = append(rep.Notes, "the run ended early: "+why.Error())
 	}
 	if err := rep.Save(out); err != nil {
 		if why != nil {
-			return end(fmt.Errorf("the run ended early: %w; and its partial report could not be saved: %w", why, err))
+			return fmt.Errorf("the run ended early: %w; and its partial report could not be saved: %w", why, err)
 		}
 		return err
 	}
@@ -407,7 +361,7 @@ func conclude(ctx context.Context, w io.Writer, rep *report.Report, runErr error
 	if why == nil {
 		return nil
 	}
-	return end(fmt.Errorf("the run ended early: %w; partial report: %s", why, md))
+	return fmt.Errorf("the run ended early: %w; partial report: %s", why, md)
 }
 
 // checkFreeSpace refuses a run that could fill the disk under dir.

@@ -171,8 +171,9 @@ func TestRenderLeavesTheJSON(t *testing.T) {
 // TestConcludeExitStatus: a run a signal cut short, or that ended early
 // otherwise, saves its partial report and ends in an error naming the
 // cause and the report, with the shell's status for the signal (130, 143)
-// or 1; a run that got to its end returns nil. The signals are real ones,
-// sent to this process and caught by notifyContext.
+// or none of its own (cli.Main exits 1); a run that got to its end returns
+// nil. The signal is the cause cli.Main's context ends with (its tests
+// send real ones).
 func TestConcludeExitStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -187,18 +188,7 @@ func TestConcludeExitStatus(t *testing.T) {
 		{"to the end", 0, nil, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if tc.sig != 0 {
-				if err := syscall.Kill(os.Getpid(), tc.sig); err != nil {
-					t.Fatal(err)
-				}
-				select {
-				case <-ctx.Done():
-				case <-time.After(10 * time.Second):
-					t.Fatalf("%v sent, the context not cancelled", tc.sig)
-				}
-			}
+			ctx := interruptedBy(t, tc.sig)
 			out := t.TempDir()
 			var w bytes.Buffer
 			err := conclude(ctx, &w, &report.Report{Date: time.Now(), KneeIndex: -1}, tc.runErr, out)
@@ -215,8 +205,7 @@ func TestConcludeExitStatus(t *testing.T) {
 				}
 				return
 			}
-			var ended interface{ ExitStatus() int } // as cli.Main asks
-			if !errors.As(err, &ended) || ended.ExitStatus() != tc.wantCode {
+			if err == nil || cli.ExitStatus(err, context.Cause(ctx)) != tc.wantCode {
 				t.Fatalf("conclude: %v (%#v); want an early end with status %d", err, err, tc.wantCode)
 			}
 			want := append([]string{"the run ended early", "partial report: " + filepath.Join(out, "report.md")}, tc.wantMsg...)
@@ -241,16 +230,10 @@ func TestConcludeExitStatus(t *testing.T) {
 // (its system was still coming up) writes none, says so, and exits 130 all
 // the same.
 func TestConcludeBeforeAnyReport(t *testing.T) {
-	ctx, stop := notifyContext(os.Interrupt)
-	defer stop()
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	<-ctx.Done()
 	out := t.TempDir()
+	ctx := interruptedBy(t, syscall.SIGINT)
 	err := conclude(ctx, io.Discard, nil, errors.New("bench stack up: context canceled"), out)
-	var ended interface{ ExitStatus() int }
-	if !errors.As(err, &ended) || ended.ExitStatus() != 130 || !strings.Contains(err.Error(), "interrupted by SIGINT") || !strings.Contains(err.Error(), "no report written") {
+	if cli.ExitStatus(err, context.Cause(ctx)) != 130 || !strings.Contains(err.Error(), "interrupted by SIGINT") || !strings.Contains(err.Error(), "no report written") {
 		t.Fatalf("conclude: %v; want an early end with status 130 that says no report was written", err)
 	}
 	if entries, _ := os.ReadDir(out); len(entries) > 0 {
@@ -307,17 +290,28 @@ func TestABFlags(t *testing.T) {
 		}
 	}
 	reports := t.TempDir()
-	err = run([]string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
+	err = run(context.Background(), []string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
 	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--ab-env goes with --only ab") {
 		t.Errorf("--ab-env without --only ab: %v", err)
 	}
 	// --quick's 1,000,000 voters against the default A/B's (2,000 +
 	// 2,500)/s × 4 × (60 s + 15 s warm-up).
-	err = run([]string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--quick", "--only", "ab", "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
+	err = run(context.Background(), []string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--quick", "--only", "ab", "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
 	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "the intake has 1000000: give --voters 1350000 or more") {
 		t.Errorf("--quick --only ab: %v; want too few voters", err)
 	}
 	if entries, _ := os.ReadDir(reports); len(entries) > 0 {
 		t.Errorf("a refused run made %s", entries[0].Name())
 	}
+}
+
+// interruptedBy is a context as cli.Main's is once sig has arrived: ended,
+// its cause a cli.Interrupted naming sig; for sig 0, one still running.
+func interruptedBy(t *testing.T, sig syscall.Signal) context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	t.Cleanup(func() { cancel(nil) })
+	if sig != 0 {
+		cancel(cli.Interrupted{Signal: sig})
+	}
+	return ctx
 }
