@@ -453,7 +453,9 @@ type Mark struct {
 // not have (another JSON file, or a report of an older or newer benchrun,
 // whose Markdown would leave that field out), one without the run's date
 // or machine (every run records both), or one with anything after the
-// report.
+// report. The one dropped field it reads past is the scaling_out of the
+// reports from before the scale-out phase (legacyScale): their Scale is
+// marked Predated, and its section says so.
 func Load(dir string) (*Report, error) {
 	path := filepath.Join(dir, "report.json")
 	data, err := os.ReadFile(path)
@@ -463,6 +465,7 @@ func Load(dir string) (*Report, error) {
 	notReport := func(why string, a ...any) error {
 		return fmt.Errorf("report: %s is not a bench report of this benchrun: %s", path, fmt.Sprintf(why, a...))
 	}
+	data, predated := withoutLegacyScale(data)
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var r Report
@@ -472,6 +475,7 @@ func Load(dir string) (*Report, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, notReport("more follows the report's JSON object")
 	}
+	r.Scale.Predated = predated
 	switch {
 	case r.Date.IsZero():
 		return nil, notReport("it has no date")
@@ -479,6 +483,31 @@ func Load(dir string) (*Report, error) {
 		return nil, notReport("it has no machine (the cores the run had)")
 	}
 	return &r, nil
+}
+
+// legacyScale is the scaling_out of the reports from before the scale-out
+// phase (bench/reports up to 2026-11-30-2cpu-vm-run2): a plan derived from
+// the single stack's per-process CPU, its costs (the field that marks it),
+// goals and plan, none of which Scale has.
+type legacyScale struct {
+	Costs json.RawMessage `json:"costs"`
+}
+
+// withoutLegacyScale is data, a report's JSON, without its scaling_out if
+// that is a legacyScale (predated true), so that the rest is still read
+// strictly; any other data, a report's or not, is returned as it is.
+func withoutLegacyScale(data []byte) (_ []byte, predated bool) {
+	var top map[string]json.RawMessage
+	var scale legacyScale
+	if json.Unmarshal(data, &top) != nil || json.Unmarshal(top["scaling_out"], &scale) != nil || scale.Costs == nil {
+		return data, false
+	}
+	delete(top, "scaling_out")
+	rest, err := json.Marshal(top)
+	if err != nil {
+		return data, false
+	}
+	return rest, true
 }
 
 // Save writes report.json, report.md and report.svg into dir.

@@ -485,3 +485,51 @@ func abWith(extra, probeExtra map[string]any) map[string]any {
 	maps.Copy(probe, extra)
 	return map[string]any{"b": []string{"X=1"}, "rates": []float64{1000}, "probes": []any{probe}}
 }
+
+// TestLoadReadsAReportFromBeforeTheScaleOutPhase: a report.json of the
+// format before the scale-out phase (bench/reports up to
+// 2026-11-30-2cpu-vm-run2), whose scaling_out was a plan with costs, goals
+// and plan of fields Scale does not have, loads (it was refused for
+// "costs"), and its Markdown's scaling section says it predates the phase
+// instead of a plan or a phase that did not complete. Any other unknown
+// field beside it is still refused, as is a scaling_out of the new format
+// with a field it lacks.
+func TestLoadReadsAReportFromBeforeTheScaleOutPhase(t *testing.T) {
+	const old = `{"date": "2026-11-24T04:00:00Z", "machine": {"host": "vm", "cpus": 2},
+		"scaling_out": {"costs": {"GatewayCoresPerVote": 0.00024, "ChannelVotesPerS": 1700},
+			"goals": {"AcceptPerS": 1000000, "SurgeS": 60},
+			"plan": {"gateway_cores": 346.69, "first_to_saturate": "one Fabric channel at 1700 votes/s"}},
+		"notes": ["an old run"]}`
+	load := func(js string) (*Report, error) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "report.json"), []byte(js), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Load(dir)
+	}
+	r, err := load(old)
+	if err != nil {
+		t.Fatalf("the old format: %v; want it loaded", err)
+	}
+	if !r.Scale.Predated || r.Machine.Host != "vm" || len(r.Notes) != 1 {
+		t.Errorf("loaded %+v; want the rest of the report read and its scaling-out marked as predating the phase", r)
+	}
+	md := r.Markdown()
+	if !strings.Contains(md, "## Scaling out\n\nThis report predates the scale-out phase") {
+		t.Errorf("the old report's Markdown does not say it predates the scale-out phase:\n%s", md)
+	}
+	if strings.Contains(md, "did not complete") {
+		t.Errorf("the old report's Markdown says the scale-out phase did not complete, which it never had:\n%s", md)
+	}
+	if fresh := fixture().Markdown(); strings.Contains(fresh, "predates the scale-out phase") {
+		t.Errorf("a report of the current format says it predates the scale-out phase:\n%s", fresh)
+	}
+	for _, c := range []struct{ name, json, want string }{
+		{"the old format with a field no format had", strings.Replace(old, `"notes"`, `"surprise": 1, "notes"`, 1), `unknown field "surprise"`},
+		{"the new format with a field it lacks", `{"date": "2026-11-24T04:00:00Z", "machine": {"cpus": 2}, "scaling_out": {"cluster": {}, "extra": 1}}`, `unknown field "extra"`},
+	} {
+		if _, err := load(c.json); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want it refused: %q", c.name, err, c.want)
+		}
+	}
+}

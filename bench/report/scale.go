@@ -10,6 +10,10 @@ func (r *Report) scalingMarkdown(b *strings.Builder) {
 	c, g, pl := s.Cluster, s.Goals, s.Plan
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## Scaling out\n\n")
+	if s.Predated {
+		p("This report predates the scale-out phase: its report.json's `scaling_out` holds the plan derived then from the single stack's CPU (`costs`, `goals`, `plan`), a format this benchrun no longer renders.\n\n")
+		return
+	}
 	if !c.Ran() {
 		why := c.Error
 		if why == "" {

@@ -37,6 +37,10 @@ type Scale struct {
 	Cluster ClusterRun `json:"cluster"`
 	Goals   ScaleGoals `json:"goals"`
 	Plan    ScalePlan  `json:"plan"`
+	// Predated is set by Load for a report from before the scale-out
+	// phase, whose scaling_out was a plan of another format (legacyScale):
+	// its section then says so instead of showing a plan. Never saved.
+	Predated bool `json:"-"`
 }
 
 // ClusterRun is the scale-out phase: the cluster shape on an extra stack, a

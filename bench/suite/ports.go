@@ -3,34 +3,72 @@ package suite
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/votechain/votechain/network"
 )
 
-// portPlanOffsets are where a run's stacks have their port plans
-// (network.Ports, each within 400 of its base), from the run's port base:
-// the scale-out stack's below it, the run's own system's at it, the extra
-// networks' above it.
-var portPlanOffsets = []int{scaleOutPortOffset, 0, otherPortOffset}
+// planPorts is how many ports a stack's port plan (network.Ports) spans
+// from its base.
+const planPorts = 400
 
-// portBaseFits reports whether every stack of a run at base has a port
-// plan network.Ports.Validate accepts.
-func portBaseFits(base int) bool {
-	for _, off := range portPlanOffsets {
-		if (network.Ports{Base: base + off}).Validate() != nil {
+// portPlan is where one of a run's stacks has its port plan: offset from
+// the run's port base, and which stack it is, for messages.
+type portPlan struct {
+	offset int
+	stack  string
+}
+
+// The port plans a run may bring up: the scale-out stack's below the run's
+// port base, the run's own system's at it, the extra networks' above it.
+var (
+	scaleOutPlan = portPlan{scaleOutPortOffset, "the scale-out stack"}
+	ownPlan      = portPlan{0, "the run's system"}
+	extraPlan    = portPlan{otherPortOffset, "the extra networks"}
+)
+
+// portPlans are the port plans a run of cfg brings up, lowest first: the
+// scale-out stack's if it runs the scale-out phase (--only scaleout, or a
+// whole run with a scale-out rate), the run's own system's unless it runs
+// that phase alone, and the extra networks' if a whole run measures
+// anything on one (the other consensus, the eligibility pair, the contests
+// pair: Config.Contests). The --only sweep, intake and ab runs bring up
+// the run's system alone.
+func (cfg Config) portPlans() []portPlan {
+	whole := cfg.Only == ""
+	var plans []portPlan
+	if cfg.Only == OnlyScaleOut || whole && cfg.Plan.ScaleOutRate > 0 {
+		plans = append(plans, scaleOutPlan)
+	}
+	if cfg.Only != OnlyScaleOut {
+		plans = append(plans, ownPlan)
+	}
+	if whole && (cfg.Plan.OtherConsensus || cfg.Plan.Eligibility || len(cfg.Contests) >= 2) {
+		plans = append(plans, extraPlan)
+	}
+	return plans
+}
+
+// portBaseFits reports whether each of plans has, from the run's port
+// base, a port plan network.Ports.Validate accepts.
+func portBaseFits(base int, plans []portPlan) bool {
+	for _, p := range plans {
+		if (network.Ports{Base: base + p.offset}).Validate() != nil {
 			return false
 		}
 	}
 	return true
 }
 
-// PortBases is the first and the last port base a run can take
-// (portBaseFits), found by trying every port, so that they follow
-// network.Ports.Validate.
-func PortBases() (first, last int) {
+// PortBases is the first and the last port base a run of cfg can take
+// (its port plans, portPlans, all valid), found by trying every port, so
+// that they follow network.Ports.Validate. A whole run's default plan
+// (DefaultPlan) has the narrowest range.
+func PortBases(cfg Config) (first, last int) {
+	plans := cfg.portPlans()
 	first = -1
 	for base := 1; base <= math.MaxUint16; base++ {
-		if portBaseFits(base) {
+		if portBaseFits(base, plans) {
 			if first < 0 {
 				first = base
 			}
@@ -40,13 +78,39 @@ func PortBases() (first, last int) {
 	return first, last
 }
 
-// CheckPortBase refuses a port base at which one of a run's stacks would
-// have no valid port plan, saying which bases a run can take (PortBases).
-func CheckPortBase(base int) error {
-	if portBaseFits(base) {
+// CheckPortBase refuses cfg.Stack.PortBase when a stack the run of cfg
+// brings up (portPlans) would have no valid port plan there, naming the
+// plans and the span of ports the run needs and the bases it can take
+// (PortBases).
+func CheckPortBase(cfg Config) error {
+	plans := cfg.portPlans()
+	if portBaseFits(cfg.Stack.PortBase, plans) {
 		return nil
 	}
-	first, last := PortBases()
-	return fmt.Errorf("a run's port plans of 400 ports each start %d below the base (the scale-out stack), at it (the run's system) and %d above it (the extra networks): give a base from %d to %d",
-		-scaleOutPortOffset, otherPortOffset, first, last)
+	where := make([]string, len(plans))
+	for i, p := range plans {
+		switch {
+		case p.offset < 0:
+			where[i] = fmt.Sprintf("%d below the base (%s)", -p.offset, p.stack)
+		case p.offset == 0:
+			where[i] = fmt.Sprintf("at the base (%s)", p.stack)
+		default:
+			where[i] = fmt.Sprintf("%d above it (%s)", p.offset, p.stack)
+		}
+	}
+	if n := len(where); n > 1 {
+		where = append(where[:n-2], where[n-2]+" and "+where[n-1])
+	}
+	lo, hi := plans[0].offset, plans[len(plans)-1].offset+planPorts-1
+	first, last := PortBases(cfg)
+	return fmt.Errorf("this run's port plans of %d ports each start %s: it needs the %d ports from base%s to base%+d, so give a base from %d to %d",
+		planPorts, strings.Join(where, ", "), hi-lo+1, signed(lo), hi, first, last)
+}
+
+// signed is n with its sign, none for 0: the offset of a port from a base.
+func signed(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%+d", n)
 }

@@ -47,16 +47,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
@@ -84,7 +80,7 @@ func dispatch(ctx context.Context, args []string) error {
 			return render(args[1:])
 		}
 	}
-	return run(args)
+	return run(ctx, args)
 }
 
 // synopsis is the usage's head, before the flags of the run.
@@ -96,14 +92,14 @@ const synopsis = `Usage:
 Flags of the run:
 `
 
-// run is the benchmark with the flags args. It ends on SIGINT or SIGTERM
-// by a context of its own (notifyContext), not Main's, since the signal
-// decides its status (conclude).
-func run(args []string) error {
+// run is the benchmark with the flags args. Main's ctx ends it on SIGINT
+// or SIGTERM, its cause (cli.Interrupted) naming the signal, which the
+// run's phases and its system's teardown finish on and conclude reports.
+func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
-	firstBase, lastBase := suite.PortBases()
-	portBase := fs.Int("port-base", 32000, fmt.Sprintf("first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399); the scale-out stack's plan starts 400 below it and the extra networks' 400 above, so it takes %d to %d", firstBase, lastBase))
+	firstBase, lastBase := suite.PortBases(suite.Config{Plan: suite.DefaultPlan})
+	portBase := fs.Int("port-base", 32000, fmt.Sprintf("first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399); the scale-out stack's plan starts 400 below it and the extra networks' 400 above, so a whole run takes %d to %d; a run that brings up fewer stacks needs room only for theirs (--only intake, sweep, ab: the system's 400 ports; --only scaleout: the 400 below; --scaleout-rate 0: none below)", firstBase, lastBase))
 	voters := fs.Int("voters", 5_000_000, "synthetic voters (at least 1) on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out, and the voters they leave unsent cast the ledger drives after them, so a faster intake or more search probes need more (3,000,000 until run 58, which ran out on a machine whose intake sent 2.6 M of them; 3,500,000 until run 61, whose fourth search probe left 26,399 too few; 4,000,000 until run 65, whose search probes at 8,000-12,000 votes/s left 103,909 too few)")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
 	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s (above 0) a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
@@ -172,6 +168,34 @@ func run(args []string) error {
 		}
 		contests = ce.Contests
 	}
+	plan := suite.DefaultPlan
+	plan.GrowTo, plan.DriveRate, plan.ExtraDriveRate, plan.OtherConsensus = *growTo, *driveRate, *extraDriveRate, *other
+	plan.SweepNoise = *sweepNoise
+	plan.ScaleOutRate, plan.ScaleOutDur = *scaleRate, *scaleDur
+	if *quick {
+		plan = plan.Quick()
+		if !setFlags["scaleout-rate"] {
+			plan.ScaleOutRate = 1000
+		}
+		if !setFlags["scaleout-duration"] {
+			plan.ScaleOutDur = 10 * time.Second
+		}
+		if !setFlags["grow-to"] {
+			plan.GrowTo = 300_000
+		}
+	}
+	if *driverVoters <= 0 && *only != suite.OnlyIntake && *only != suite.OnlyAB { // the intake alone and the A/B drive no ledger
+		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
+	}
+	cfg := suite.Config{
+		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
+			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerPriority: *ledgerPrio},
+		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
+		Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only, AB: ab,
+	}
+	if err := suite.CheckPortBase(cfg); err != nil { // the stacks this run brings up, not every run's
+		return cli.Usagef("--port-base %d: %w", *portBase, err)
+	}
 	if err := checkFreeSpace(*dir, *minFree); err != nil {
 		return err
 	}
@@ -195,36 +219,10 @@ func run(args []string) error {
 		return err
 	}
 	defer logFile.Close()
-	plan := suite.DefaultPlan
-	plan.GrowTo, plan.DriveRate, plan.ExtraDriveRate, plan.OtherConsensus = *growTo, *driveRate, *extraDriveRate, *other
-	plan.SweepNoise = *sweepNoise
-	plan.ScaleOutRate, plan.ScaleOutDur = *scaleRate, *scaleDur
-	if *quick {
-		plan = plan.Quick()
-		if !setFlags["scaleout-rate"] {
-			plan.ScaleOutRate = 1000
-		}
-		if !setFlags["scaleout-duration"] {
-			plan.ScaleOutDur = 10 * time.Second
-		}
-		if !setFlags["grow-to"] {
-			plan.GrowTo = 300_000
-		}
-	}
-	if *driverVoters <= 0 && *only != suite.OnlyIntake && *only != suite.OnlyAB { // the intake alone and the A/B drive no ledger
-		*driverVoters = plan.DriverVoters(len(tmpl.Contests))
-	}
-	cfg := suite.Config{
-		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
-			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerPriority: *ledgerPrio, Log: slog.New(slog.NewTextHandler(logFile, nil))},
-		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
-		Self: self, OutDir: out, Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only, AB: ab,
-	}
+	cfg.Self, cfg.OutDir, cfg.Stack.Log = self, out, slog.New(slog.NewTextHandler(logFile, nil))
 	if *profile && *only == "" {
 		cfg.Profile = profileIntake
 	}
-	ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	rep, err := suite.Run(ctx, cfg)
 	return conclude(ctx, os.Stderr, rep, err, out)
 }
@@ -234,21 +232,17 @@ var metricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
 // checkRunFlags refuses, as usage errors naming the flag and the values it
 // takes, the run's flags (fs) that no run can use, before anything is made
-// or started: no --dir, a --port-base whose port plans do not all fit
-// (suite.CheckPortBase), an --only that is no phase, no voters, fewer than
+// or started: no --dir, an --only that is no phase, no voters, fewer than
 // no driver voters, a drive rate that is not above zero, shares of
 // duplicates and ineligible voters that leave no fresh votes, no workers,
 // an --exact-check-metric that names no metric, a --sweep-noise outside
 // 0..1, a scale-out rate below zero or its duration not above it, and a
-// --min-free-gb below zero. The --ab-* flags are abConfig's.
+// --min-free-gb below zero. The --ab-* flags are abConfig's, --port-base
+// is checked against the stacks the run brings up (suite.CheckPortBase).
 func checkRunFlags(fs *flag.FlagSet) error {
 	value := func(name string) any { return fs.Lookup(name).Value.(flag.Getter).Get() }
 	if value("dir").(string) == "" {
 		return cli.Usagef("--dir is empty: give the benchmark system's run folder (default .run/bench)")
-	}
-	base := value("port-base").(int)
-	if err := suite.CheckPortBase(base); err != nil {
-		return cli.Usagef("--port-base %d: %w", base, err)
 	}
 	if only := value("only").(string); only != "" && !slices.Contains(suite.OnlyPhases, only) {
 		return cli.Usagef("--only %q: the phases that run alone are %s", only, strings.Join(suite.OnlyPhases, ", "))
@@ -321,77 +315,37 @@ func abConfig(only string, set map[string]bool, f abFlags, voters int, binDir st
 	return ab, nil
 }
 
-// signalled is the cause of a run's context cancelled by a signal
-// (notifyContext).
-type signalled struct{ sig syscall.Signal }
-
-func (s signalled) Error() string { return unix.SignalName(s.sig) + " received" }
-
-// notifyContext is signal.NotifyContext whose cause, when one of sigs
-// arrives, is a signalled naming it (signal.NotifyContext's cause is only
-// text). Later signals are ignored until stop.
-func notifyContext(sigs ...os.Signal) (ctx context.Context, stop func()) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, sigs...)
-	go func() {
-		select {
-		case s := <-ch:
-			cancel(signalled{s.(syscall.Signal)})
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { signal.Stop(ch); cancel(nil) }
-}
-
-// earlyEnd is a run that ended before its last phase: cli.Main prints it
-// last and exits with code (ExitStatus).
-type earlyEnd struct {
-	code int
-	err  error
-}
-
-func (e earlyEnd) Error() string   { return e.err.Error() }
-func (e earlyEnd) Unwrap() error   { return e.err }
-func (e earlyEnd) ExitStatus() int { return e.code }
-
 // conclude saves what a run measured (rep; nil if the run never got that
 // far) into out, says so on w with the targets, and returns how the run
 // ended, for cli.Main to print last and exit with. It is nil only for a run
 // that got to its end, whatever it measured: a benchmark reports, it does
 // not fail because the machine is slow. A run that a signal cut short
-// (ctx's cause a signalled) is an earlyEnd with the shell's code for it,
-// 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), even if
-// every phase took the cancellation in its stride (runErr nil); any other
-// early end (runErr) is one with code 1. Both name the partial report.
+// (ctx's cause a cli.Interrupted) ends in an error wrapping it, whose
+// status is the shell's for the signal (130 for SIGINT, 143 for SIGTERM),
+// even if every phase took the cancellation in its stride (runErr nil);
+// any other early end (runErr) in an error Main exits 1 for. Both name the
+// partial report.
 func conclude(ctx context.Context, w io.Writer, rep *report.Report, runErr error, out string) error {
-	var sig signalled
-	interrupted := errors.As(context.Cause(ctx), &sig)
 	why := runErr
-	if interrupted {
-		why = fmt.Errorf("interrupted by %s", unix.SignalName(sig.sig))
+	var sig cli.Interrupted
+	if errors.As(context.Cause(ctx), &sig) {
+		why = sig
 		if runErr != nil {
-			why = fmt.Errorf("%w: %w", why, runErr)
+			why = fmt.Errorf("%w: %w", sig, runErr)
 		}
-	}
-	end := func(e error) error {
-		if interrupted {
-			return earlyEnd{128 + int(sig.sig), e}
-		}
-		return earlyEnd{1, e}
 	}
 	if rep == nil {
 		if why == nil {
 			return nil
 		}
-		return end(fmt.Errorf("the run ended early, before it measured anything (no report written): %w", why))
+		return fmt.Errorf("the run ended early, before it measured anything (no report written): %w", why)
 	}
 	if why != nil {
 		rep.Notes = append(rep.Notes, "the run ended early: "+why.Error())
 	}
 	if err := rep.Save(out); err != nil {
 		if why != nil {
-			return end(fmt.Errorf("the run ended early: %w; and its partial report could not be saved: %w", why, err))
+			return fmt.Errorf("the run ended early: %w; and its partial report could not be saved: %w", why, err)
 		}
 		return err
 	}
@@ -407,7 +361,7 @@ func conclude(ctx context.Context, w io.Writer, rep *report.Report, runErr error
 	if why == nil {
 		return nil
 	}
-	return end(fmt.Errorf("the run ended early: %w; partial report: %s", why, md))
+	return fmt.Errorf("the run ended early: %w; partial report: %s", why, md)
 }
 
 // checkFreeSpace refuses a run that could fill the disk under dir.
@@ -495,7 +449,7 @@ func serveBytes(ctx context.Context, args []string) error {
 func render(args []string) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: benchrun render DIR\n\nWrites DIR's report.md and report.svg again from its report.json, and nothing else.\nA report.json that is not a bench report (a field the report does not have,\nno date or machine) is refused.\n")
+		fmt.Fprint(fs.Output(), "Usage: benchrun render DIR\n\nWrites DIR's report.md and report.svg again from its report.json, and nothing else.\nA report.json that is not a bench report (a field the report does not have,\nno date or machine) is refused; a report from before the scale-out phase is\nread, its Scaling out section saying it predates the phase.\n")
 	}
 	if err := cli.ParseArgs(fs, "", args); err != nil {
 		return err

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 func TestUsageErrors(t *testing.T) {
 	body := func(ctx context.Context) error { return dispatch(ctx, os.Args[1:]) }
 	reports := t.TempDir()
-	guard := []string{"--min-free-gb", "1e12", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--election", "../../config/election.json"}
+	guard := []string{"--min-free-gb", "1e12", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--election", "../../config/election.json", "--contests-election", "../../config/referendum.json"}
 	guarded := func(args ...string) []string { return append(slices.Clone(guard), args...) }
 	clitest.UsageErrors(t, body, []string{"benchrun"}, []clitest.UsageCase{
 		{Args: []string{"--bogus"}, Want: "flag provided but not defined: -bogus"},
@@ -43,9 +43,11 @@ func TestUsageErrors(t *testing.T) {
 		{Args: guarded("--sweep-noise", "1"), Want: "--sweep-noise 1: give a share of the rate from 0 to below 1"},
 		{Args: guarded("--contests-election", "../../config/election.json"), Want: "has 1 contest: give a template of two or more"},
 		{Args: guarded("--dir", ""), Want: "--dir is empty"},
-		{Args: guarded("--port-base", "99999"), Want: "--port-base 99999: a run's port plans of 400 ports each start 400 below the base (the scale-out stack)"},
+		{Args: guarded("--port-base", "99999"), Want: "--port-base 99999: this run's port plans of 400 ports each start 400 below the base (the scale-out stack), at the base (the run's system) and 400 above it (the extra networks): it needs the 1200 ports from base-400 to base+799"},
 		{Args: guarded("--port-base", "1100"), Want: "give a base from 1425 to 64600"},
 		{Args: guarded("--port-base", "64601"), Want: "--port-base 64601"},
+		{Args: guarded("--only", "intake", "--port-base", "65001"), Want: "the 400 ports from base to base+399, so give a base from 1025 to 65000"},
+		{Args: guarded("--only", "scaleout", "--port-base", "1100"), Want: "the 400 ports from base-400 to base-1, so give a base from 1425 to 65400"},
 		{Args: guarded("--voters", "0"), Want: "--voters is 0: the intake phases need at least 1 voter"},
 		{Args: guarded("--driver-voters", "-1"), Want: "--driver-voters is -1"},
 		{Args: guarded("--drive-rate", "0"), Want: "--drive-rate is 0: it must be above zero"},
@@ -70,6 +72,38 @@ func TestUsageErrors(t *testing.T) {
 	})
 	if entries, _ := os.ReadDir(reports); len(entries) > 0 {
 		t.Errorf("a refused run made %s", entries[0].Name())
+	}
+}
+
+// TestPortBaseFollowsTheStacksTheRunStarts: a port base near the top of
+// the range, which a whole run refuses (its extra networks 400 above it
+// would pass the last port), is taken by --only intake and --only sweep,
+// which bring up the run's system alone: each gets past the checks to the
+// free-space guard (more than any disk has), not a usage error; so is a
+// base near the bottom by a whole run without the scale-out phase. A whole
+// run without the other consensus and the contests pair is still refused
+// at the top: the eligibility pair brings up an extra network.
+func TestPortBaseFollowsTheStacksTheRunStarts(t *testing.T) {
+	body := func(ctx context.Context) error { return dispatch(ctx, os.Args[1:]) }
+	guard := []string{"benchrun", "--min-free-gb", "1e12", "--reports", t.TempDir(), "--dir", filepath.Join(t.TempDir(), "bench"), "--election", "../../config/election.json", "--contests-election", "../../config/referendum.json"}
+	run := func(args ...string) error { return clitest.Run(t, body, append(slices.Clone(guard), args...)...) }
+	const top, bottom = "64900", "1100"
+	for _, args := range [][]string{
+		{"--port-base", top},
+		{"--other-consensus=false", "--contests-election", "", "--port-base", top},
+	} {
+		if err := run(args...); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "400 above it (the extra networks)") || !strings.Contains(err.Error(), "give a base from 1425 to 64600") {
+			t.Errorf("%q: %v; want it refused for the extra networks, naming the bases a whole run takes", args, err)
+		}
+	}
+	for _, args := range [][]string{
+		{"--only", "intake", "--port-base", top},
+		{"--only", "sweep", "--port-base", top},
+		{"--scaleout-rate", "0", "--port-base", bottom},
+	} {
+		if err := run(args...); err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--min-free-gb") {
+			t.Errorf("%q: %v; want the port base taken, the run stopped by the free-space guard", args, err)
+		}
 	}
 }
 
@@ -137,8 +171,9 @@ func TestRenderLeavesTheJSON(t *testing.T) {
 // TestConcludeExitStatus: a run a signal cut short, or that ended early
 // otherwise, saves its partial report and ends in an error naming the
 // cause and the report, with the shell's status for the signal (130, 143)
-// or 1; a run that got to its end returns nil. The signals are real ones,
-// sent to this process and caught by notifyContext.
+// or none of its own (cli.Main exits 1); a run that got to its end returns
+// nil. The signal is the cause cli.Main's context ends with (its tests
+// send real ones).
 func TestConcludeExitStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -153,18 +188,7 @@ func TestConcludeExitStatus(t *testing.T) {
 		{"to the end", 0, nil, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if tc.sig != 0 {
-				if err := syscall.Kill(os.Getpid(), tc.sig); err != nil {
-					t.Fatal(err)
-				}
-				select {
-				case <-ctx.Done():
-				case <-time.After(10 * time.Second):
-					t.Fatalf("%v sent, the context not cancelled", tc.sig)
-				}
-			}
+			ctx := interruptedBy(t, tc.sig)
 			out := t.TempDir()
 			var w bytes.Buffer
 			err := conclude(ctx, &w, &report.Report{Date: time.Now(), KneeIndex: -1}, tc.runErr, out)
@@ -181,8 +205,7 @@ func TestConcludeExitStatus(t *testing.T) {
 				}
 				return
 			}
-			var ended interface{ ExitStatus() int } // as cli.Main asks
-			if !errors.As(err, &ended) || ended.ExitStatus() != tc.wantCode {
+			if err == nil || cli.ExitStatus(err, context.Cause(ctx)) != tc.wantCode {
 				t.Fatalf("conclude: %v (%#v); want an early end with status %d", err, err, tc.wantCode)
 			}
 			want := append([]string{"the run ended early", "partial report: " + filepath.Join(out, "report.md")}, tc.wantMsg...)
@@ -207,16 +230,10 @@ func TestConcludeExitStatus(t *testing.T) {
 // (its system was still coming up) writes none, says so, and exits 130 all
 // the same.
 func TestConcludeBeforeAnyReport(t *testing.T) {
-	ctx, stop := notifyContext(os.Interrupt)
-	defer stop()
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	<-ctx.Done()
 	out := t.TempDir()
+	ctx := interruptedBy(t, syscall.SIGINT)
 	err := conclude(ctx, io.Discard, nil, errors.New("bench stack up: context canceled"), out)
-	var ended interface{ ExitStatus() int }
-	if !errors.As(err, &ended) || ended.ExitStatus() != 130 || !strings.Contains(err.Error(), "interrupted by SIGINT") || !strings.Contains(err.Error(), "no report written") {
+	if cli.ExitStatus(err, context.Cause(ctx)) != 130 || !strings.Contains(err.Error(), "interrupted by SIGINT") || !strings.Contains(err.Error(), "no report written") {
 		t.Fatalf("conclude: %v; want an early end with status 130 that says no report was written", err)
 	}
 	if entries, _ := os.ReadDir(out); len(entries) > 0 {
@@ -273,17 +290,28 @@ func TestABFlags(t *testing.T) {
 		}
 	}
 	reports := t.TempDir()
-	err = run([]string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
+	err = run(context.Background(), []string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
 	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--ab-env goes with --only ab") {
 		t.Errorf("--ab-env without --only ab: %v", err)
 	}
 	// --quick's 1,000,000 voters against the default A/B's (2,000 +
 	// 2,500)/s × 4 × (60 s + 15 s warm-up).
-	err = run([]string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--quick", "--only", "ab", "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
+	err = run(context.Background(), []string{"--min-free-gb", "0", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--quick", "--only", "ab", "--ab-env", "BATCHER_LEDGER_LAG=-1s"})
 	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "the intake has 1000000: give --voters 1350000 or more") {
 		t.Errorf("--quick --only ab: %v; want too few voters", err)
 	}
 	if entries, _ := os.ReadDir(reports); len(entries) > 0 {
 		t.Errorf("a refused run made %s", entries[0].Name())
 	}
+}
+
+// interruptedBy is a context as cli.Main's is once sig has arrived: ended,
+// its cause a cli.Interrupted naming sig; for sig 0, one still running.
+func interruptedBy(t *testing.T, sig syscall.Signal) context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	t.Cleanup(func() { cancel(nil) })
+	if sig != 0 {
+		cancel(cli.Interrupted{Signal: sig})
+	}
+	return ctx
 }

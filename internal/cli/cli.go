@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // EnvName is the environment variable that sets flag name under prefix.
@@ -360,16 +362,48 @@ func (e usageError) Is(target error) bool { return target == ErrUsage }
 // Usagef returns a command-line mistake, described as fmt.Errorf would.
 func Usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// Main runs a command's body with a context that ends on SIGINT or SIGTERM,
-// then exits: 0 when body returns nil or flag.ErrHelp; otherwise it prints
-// "name: error" and exits with the error's own status if it has one (an
-// ExitStatus() int method, such as a run a signal cut short gives: 128 +
-// the signal's number), 2 for an ErrUsage, 1 for anything else.
+// Main runs a command's body with a context that ends on SIGINT or SIGTERM
+// (signalContext: its cause an Interrupted naming the signal, later
+// signals ignored while body winds down), then exits: 0 when body returns
+// nil or flag.ErrHelp, whether or not a signal came (a server's orderly
+// stop); otherwise it prints "name: error" and exits with the error's own
+// status if it has one (an ExitStatus() int method, as Interrupted has),
+// 2 for an ErrUsage, 128 + the signal's number for any other error once a
+// signal has ended the context (130 after SIGINT, 143 after SIGTERM, as a
+// shell reports a command the signal stopped), and 1 for anything else.
 func Main(name string, body func(ctx context.Context) error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := body(ctx)
+	cause := context.Cause(ctx) // before stop, which cancels it with no cause
 	stop()
-	os.Exit(exitCode(os.Stderr, name, err))
+	os.Exit(exitCode(os.Stderr, name, err, cause))
+}
+
+// Interrupted is the cause (context.Cause) of Main's context once SIGINT
+// or SIGTERM has ended it: the signal. As an error its status is the
+// shell's for the signal, 128 + its number.
+type Interrupted struct{ Signal syscall.Signal }
+
+func (i Interrupted) Error() string   { return "interrupted by " + unix.SignalName(i.Signal) }
+func (i Interrupted) ExitStatus() int { return 128 + int(i.Signal) }
+
+// signalContext is a child of parent that ends when one of sigs arrives,
+// its cause an Interrupted naming the signal (signal.NotifyContext's cause
+// is text alone). Later signals are caught and ignored until stop, so a
+// second Ctrl-C does not kill a command while it cleans up; stop ends the
+// context without a cause and gives the signals back.
+func signalContext(parent context.Context, sigs ...os.Signal) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(Interrupted{s.(syscall.Signal)})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel(nil) }
 }
 
 // LogFailure, deferred by a command once its logger exists (a server whose
@@ -394,21 +428,32 @@ func (e loggedError) Unwrap() error { return e.error }
 // exitStatuser is an error that says the status Main exits with.
 type exitStatuser interface{ ExitStatus() int }
 
-// exitCode is Main's status for err, the error body ended with, which it
-// prints on w as "name: error" unless LogFailure logged it.
-func exitCode(w io.Writer, name string, err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if !errors.As(err, new(loggedError)) {
+// exitCode is Main's status for err, the error body ended with, and cause,
+// its context's cause when body returned (ExitStatus); it prints err on w
+// as "name: error" unless LogFailure logged it.
+func exitCode(w io.Writer, name string, err, cause error) int {
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.As(err, new(loggedError)) {
 		fmt.Fprintf(w, "%s: %v\n", name, err)
 	}
+	return ExitStatus(err, cause)
+}
+
+// ExitStatus is the status Main exits with when a command's body ends with
+// err while its context's cause (context.Cause) is cause: 0 for nil or
+// flag.ErrHelp, err's own status (ExitStatus() int), 2 for an ErrUsage,
+// cause's own status (an Interrupted's: 128 + the signal's number), else
+// 1.
+func ExitStatus(err, cause error) int {
 	var own exitStatuser
 	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
 	case errors.As(err, &own):
 		return own.ExitStatus()
 	case errors.Is(err, ErrUsage):
 		return 2
+	case errors.As(cause, &own):
+		return own.ExitStatus()
 	default:
 		return 1
 	}

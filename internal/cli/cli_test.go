@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -204,7 +207,7 @@ func TestBadDurationFlagSaysTheForm(t *testing.T) {
 				fs.Usage = Usage(fs, "TOOL", "tool does things.", "")
 			}
 			err := parse(fs, []string{"--deadline", "5x"})
-			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) || exitCode(io.Discard, "tool", err) != 2 {
+			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) || exitCode(io.Discard, "tool", err, nil) != 2 {
 				t.Errorf("%s (usage %t): %v; want a usage error (status 2) containing %q", name, withUsage, err, want)
 			}
 			if printed := out.String(); !strings.Contains(printed, want) || !strings.Contains(printed, "-deadline duration") || strings.Contains(printed, "panic") {
@@ -236,23 +239,85 @@ func TestParseFlagsAndExitCodes(t *testing.T) {
 	fs.Int("n", 1, "")
 	for _, args := range [][]string{{"-n", "x"}, {"-nope"}, {"extra"}} {
 		err := ParseFlags(fs, "TOOL", args)
-		if !errors.Is(err, ErrUsage) || exitCode(io.Discard, "tool", err) != 2 {
+		if !errors.Is(err, ErrUsage) || exitCode(io.Discard, "tool", err, nil) != 2 {
 			t.Errorf("ParseFlags(%q) = %v; want a usage error (exit 2)", args, err)
 		}
 	}
-	if err := ParseFlags(fs, "TOOL", []string{"-help"}); !errors.Is(err, flag.ErrHelp) || exitCode(io.Discard, "tool", err) != 0 {
+	if err := ParseFlags(fs, "TOOL", []string{"-help"}); !errors.Is(err, flag.ErrHelp) || exitCode(io.Discard, "tool", err, nil) != 0 {
 		t.Errorf("--help: %v", err)
 	}
 	var out bytes.Buffer
-	if code := exitCode(&out, "tool", errors.New("peer down")); code != 1 || out.String() != "tool: peer down\n" {
+	if code := exitCode(&out, "tool", errors.New("peer down"), nil); code != 1 || out.String() != "tool: peer down\n" {
 		t.Errorf("failure: exit %d, %q", code, out.String())
 	}
-	if exitCode(io.Discard, "tool", nil) != 0 {
+	if exitCode(io.Discard, "tool", nil, nil) != 0 {
 		t.Error("success does not exit 0")
 	}
 	out.Reset()
-	if code := exitCode(&out, "tool", fmt.Errorf("the run ended early: %w", ownStatus{130})); code != 130 || out.String() != "tool: the run ended early: status 130\n" {
+	if code := exitCode(&out, "tool", fmt.Errorf("the run ended early: %w", ownStatus{130}), nil); code != 130 || out.String() != "tool: the run ended early: status 130\n" {
 		t.Errorf("an error with its own status: exit %d, %q; want 130, printed", code, out.String())
+	}
+}
+
+// TestSignalContextNamesTheSignal: Main's context, on a real SIGINT or
+// SIGTERM sent to this process, ends with an Interrupted naming the signal
+// as its cause, whose status is the shell's (130, 143); stop ends the
+// context without a cause.
+func TestSignalContextNamesTheSignal(t *testing.T) {
+	caught := make(chan os.Signal, 8) // so that no signal sent here, however late, stops the tests
+	signal.Notify(caught, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(caught)
+	for _, c := range []struct {
+		sig  syscall.Signal
+		text string
+		code int
+	}{{syscall.SIGINT, "interrupted by SIGINT", 130}, {syscall.SIGTERM, "interrupted by SIGTERM", 143}} {
+		ctx, stop := signalContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		if err := syscall.Kill(os.Getpid(), c.sig); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%v sent, the context not ended", c.sig)
+		}
+		var got Interrupted
+		if cause := context.Cause(ctx); !errors.As(cause, &got) || got.Signal != c.sig || cause.Error() != c.text || got.ExitStatus() != c.code {
+			t.Errorf("%v: cause %v; want an Interrupted %q with status %d", c.sig, cause, c.text, c.code)
+		}
+		stop()
+	}
+	ctx, stop := signalContext(context.Background(), os.Interrupt)
+	stop()
+	if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) || errors.As(cause, new(Interrupted)) {
+		t.Errorf("stopped without a signal: cause %v; want context.Canceled", cause)
+	}
+}
+
+// TestExitCodeAfterASignal: once a signal has ended Main's context, a
+// command that ends with an error exits 128 + the signal's number, printed;
+// one that ends with nil (a server's orderly stop) exits 0; an error's own
+// status and a usage error keep theirs. Without a signal (a context
+// cancelled otherwise) an error exits 1.
+func TestExitCodeAfterASignal(t *testing.T) {
+	term := Interrupted{syscall.SIGTERM}
+	for _, c := range []struct {
+		name  string
+		err   error
+		cause error
+		code  int
+	}{
+		{"an error after SIGTERM", fmt.Errorf("gen: %w", context.Canceled), term, 143},
+		{"an error after SIGINT", context.Canceled, Interrupted{syscall.SIGINT}, 130},
+		{"an orderly stop after SIGTERM", nil, term, 0},
+		{"an error with its own status after SIGTERM", ownStatus{3}, term, 3},
+		{"a usage error after SIGTERM", Usagef("--n: bad"), term, 2},
+		{"an error, the context cancelled without a signal", context.Canceled, context.Canceled, 1},
+	} {
+		var out bytes.Buffer
+		if code := exitCode(&out, "tool", c.err, c.cause); code != c.code || (c.err != nil) != strings.HasPrefix(out.String(), "tool: ") {
+			t.Errorf("%s: exit %d, printed %q; want %d, the error printed", c.name, code, out.String(), c.code)
+		}
 	}
 }
 
@@ -274,7 +339,7 @@ func TestLogFailureLogsOnceAsJSON(t *testing.T) {
 	}
 	err := fail(fmt.Errorf("dial peer: %w", context.DeadlineExceeded))
 	var out bytes.Buffer
-	if code := exitCode(&out, "gateway", err); code != 1 || out.Len() != 0 {
+	if code := exitCode(&out, "gateway", err, nil); code != 1 || out.Len() != 0 {
 		t.Errorf("logged failure: exit %d, printed %q; want 1 and nothing", code, out.String())
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -288,7 +353,7 @@ func TestLogFailureLogsOnceAsJSON(t *testing.T) {
 	logged.Reset()
 	out.Reset()
 	err = fail(Usagef("--port: want a number"))
-	if code := exitCode(&out, "gateway", err); code != 2 || out.String() != "gateway: --port: want a number\n" || logged.Len() != 0 {
+	if code := exitCode(&out, "gateway", err, nil); code != 2 || out.String() != "gateway: --port: want a number\n" || logged.Len() != 0 {
 		t.Errorf("usage error: exit %d, printed %q, logged %q; want 2, printed, not logged", code, out.String(), logged.String())
 	}
 	if err := fail(nil); err != nil || logged.Len() != 0 {
