@@ -39,6 +39,14 @@ import (
 
 const envPrefix = "EXPLORER"
 
+// maxPageSize and maxCommitDelay are the largest --page-size (rows per
+// page of a list) and --commit-delay (how much later a block may be shown)
+// taken.
+const (
+	maxPageSize    = 1000
+	maxCommitDelay = time.Second
+)
+
 // options are the command's settings.
 type options struct {
 	mode            string // "serve", "reindex" or "genesis-hash"
@@ -75,64 +83,79 @@ Usage:
                             config/election.block): what the consortium publishes, what
                             auditors give --genesis-hash`, "")
 	fs.StringVar(&o.listen, "listen", cli.DefaultExplorerAddr(), "HTTP listen address of the UI, the API (/api/v1), /healthz, /readyz and /metrics")
-	fs.Uint64Var(&o.readyBehind, "ready-behind", 300, "/readyz answers 503 while the index is more than this many blocks below the peer's height (catching up: it serves an old ledger)")
+	fs.Uint64Var(&o.readyBehind, "ready-behind", 300, "/readyz answers 503 while the index is more than this many blocks below the peer's height (catching up: it serves an old ledger); at least 1 (blocks arrive one by one: 0 would make the explorer unready at each new block)")
 	o.ledger = cli.LedgerFlags(fs, network.Explorer)
 	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.db, "db", filepath.Join(".run", "explorer", "index.db"), "index database (SQLite); its folder is created")
-	fs.IntVar(&o.pageSize, "page-size", 25, "rows per page of every list")
+	fs.IntVar(&o.pageSize, "page-size", 25, fmt.Sprintf("rows per page of every list, 1 to %d", maxPageSize))
 	fs.StringVar(&o.prometheus, "prometheus", "", "base URL of the system's Prometheus, for the operator page /ops (make up sets it); empty: no operator page")
 	fs.StringVar(&o.gateway, "gateway", "", "base URL of a gateway whose intake logs to monitor for the intake log page /intake-log (make up sets it); empty: not monitored")
-	fs.DurationVar(&o.logRefresh, "log-refresh", 15*time.Second, "with --gateway: time between intake log checks (the page shows the last)")
-	fs.IntVar(&o.logPending, "log-pending-listed", 100, "with --gateway: pending entries the intake log page lists per state, the oldest first (all are counted; rejected and MISSING ones are all listed); 0: every one")
-	fs.DurationVar(&o.logDeadline, "log-deadline", 5*time.Minute, "with --gateway: how long after its cast time an accepted vote may take to reach the ledger before it is MISSING")
-	fs.DurationVar(&o.commitDelay, "commit-delay", 500*time.Millisecond, "keep an index write open this long for the blocks that follow (at most 1s): fewer commits per vote indexed, a block shown up to this much later; 0: commit each block at once")
+	fs.DurationVar(&o.logRefresh, "log-refresh", 15*time.Second, "with --gateway: time between intake log checks (the page shows the last), at least 1s")
+	fs.IntVar(&o.logPending, "log-pending-listed", 100, "with --gateway: pending entries the intake log page lists per state, the oldest first (all are counted; rejected and MISSING ones are all listed), at least 0; 0: every one")
+	fs.DurationVar(&o.logDeadline, "log-deadline", 5*time.Minute, "with --gateway: how long after its cast time an accepted vote may take to reach the ledger before it is MISSING, more than 0")
+	fs.DurationVar(&o.commitDelay, "commit-delay", 500*time.Millisecond, fmt.Sprintf("keep an index write open this long for the blocks that follow, 0 to %s: fewer commits per vote indexed, a block shown up to this much later; 0: commit each block at once", maxCommitDelay))
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
 	o.gc = cli.GCFlags(fs, 100, "")
 	fs.StringVar(&o.genesisBlock, "genesis-block", "", "the channel's genesis block file as the consortium published it (make up sets it: the network's config/election.block): block 0 of the ledger must be it, or the audit flags it (genesis); empty: block 0 is taken as the peer serves it")
 	genesisHash := fs.String("genesis-hash", "", "the header hash (64 hex) of the channel's genesis block as the consortium published it (explorer genesis-hash FILE prints it): block 0 of the ledger must hash to it, or the audit flags it (genesis); with --genesis-block both must agree")
 	cmd, rest, err := cli.Parse(fs, envPrefix, args)
-	if err == nil {
-		o.log, err = logFlags.Logger(stderr)
-	}
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
+	}
+	var logErr error
+	o.log, logErr = logFlags.Logger(stderr)
+	if err := errors.Join(o.setMode(cmd, rest), logErr, o.checkFlags(fs, *genesisHash)); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// setMode sets o's mode from the command word cmd and the arguments after
+// it, rest: serve (none), reindex, or genesis-hash and its file. Anything
+// else is a usage error.
+func (o *options) setMode(cmd string, rest []string) error {
+	switch {
+	case cmd == "":
 	case cmd == "reindex" && len(rest) == 0:
 		o.mode = "reindex"
 	case cmd == "genesis-hash" && len(rest) == 1:
 		o.mode, o.genesisFile = "genesis-hash", rest[0]
 	case cmd == "genesis-hash":
-		return nil, cli.Usagef("genesis-hash takes one genesis block file, e.g. explorer genesis-hash .run/network/config/election.block")
-	case cmd != "":
-		return nil, cli.Usagef("unexpected arguments %q (want reindex, genesis-hash FILE or nothing)", fs.Args())
+		return cli.Usagef("genesis-hash takes one genesis block file, e.g. explorer genesis-hash .run/network/config/election.block")
+	default:
+		return cli.Usagef("unexpected arguments %q (want reindex, genesis-hash FILE or nothing)", append([]string{cmd}, rest...))
 	}
-	if *genesisHash != "" {
-		h, err := hex.DecodeString(*genesisHash)
-		if err != nil || len(h) != sha256.Size {
-			return nil, cli.Usagef("--genesis-hash %q: want the 64 hex characters explorer genesis-hash FILE prints", *genesisHash)
+	return nil
+}
+
+// checkFlags refuses, as usage errors naming the flags, every value of fs
+// (the explorer's flags, parsed into o) that can be told wrong before the
+// index is opened or the ledger dialled: ranges of numbers and durations,
+// addresses, the organisation, the URLs and genesisHash (--genesis-hash,
+// which it decodes into o.genesisHash). All are reported at once.
+func (o *options) checkFlags(fs *flag.FlagSet, genesisHash string) error {
+	var hashErr error
+	if genesisHash != "" {
+		if h, err := hex.DecodeString(genesisHash); err == nil && len(h) == sha256.Size {
+			o.genesisHash = h
+		} else {
+			hashErr = cli.Usagef("--genesis-hash %q: want the 64 hex characters explorer genesis-hash FILE prints", genesisHash)
 		}
-		o.genesisHash = h
 	}
-	if o.logRefresh < time.Second || o.logDeadline <= 0 {
-		return nil, cli.Usagef("--log-refresh %s, --log-deadline %s: want at least 1s and a positive duration", o.logRefresh, o.logDeadline)
-	}
-	if o.logPending < 0 {
-		return nil, cli.Usagef("--log-pending-listed %d: want 0 (every pending entry) or more", o.logPending)
-	}
-	if o.commitDelay < 0 || o.commitDelay > time.Second {
-		return nil, cli.Usagef("--commit-delay %s: want 0..1s", o.commitDelay)
-	}
-	if o.readyBehind < 1 {
-		return nil, cli.Usagef("--ready-behind %d: want at least 1 block (blocks arrive one by one; 0 would make every explorer unready at each new block)", o.readyBehind)
-	}
-	if o.pageSize < 1 || o.pageSize > 1000 {
-		return nil, cli.Usagef("--page-size %d: want 1..1000", o.pageSize)
-	}
-	if err := errors.Join(o.gc.Check(), cli.CheckAddrs(fs, "listen", "pprof"), o.ledger.Check(), o.checkURLs()); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return errors.Join(
+		cli.IntsIn(fs, 1, maxPageSize, "page-size"),
+		cli.DurationsAtLeast(fs, time.Second, "log-refresh"),
+		cli.DurationsAtLeast(fs, time.Nanosecond, "log-deadline"),
+		cli.IntsIn(fs, 0, cli.Unbounded, "log-pending-listed"),
+		cli.DurationsIn(fs, 0, maxCommitDelay, "commit-delay"),
+		cli.IntsIn(fs, 1, cli.Unbounded, "ready-behind"),
+		hashErr,
+		o.gc.Check(),
+		cli.CheckAddrs(fs, "listen", "pprof"),
+		o.ledger.Check(),
+		o.checkURLs(),
+	)
 }
 
 // checkURLs refuses, as usage errors naming the flag, a --gateway or a

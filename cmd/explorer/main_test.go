@@ -79,11 +79,60 @@ func TestGenesisPin(t *testing.T) {
 // --ready-behind 0 is refused: it would make every explorer unready at
 // each new block.
 func TestReadyBehindAtLeastOne(t *testing.T) {
-	if _, err := parseFlags([]string{"--ready-behind", "0"}, io.Discard); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--ready-behind 0") {
+	if _, err := parseFlags([]string{"--ready-behind", "0"}, io.Discard); !errors.Is(err, cli.ErrUsage) || err.Error() != "--ready-behind is 0: want at least 1" {
 		t.Errorf("--ready-behind 0: %v; want a usage error naming the flag", err)
 	}
 	if o, err := parseFlags(nil, io.Discard); err != nil || o.readyBehind != 300 {
 		t.Errorf("default: %v, %d; want 300", err, o.readyBehind)
+	}
+}
+
+// TestRangesChecked: each number and duration flag takes its range, both
+// ends included, and a value outside it is a usage error (exit 2) naming
+// the flag, the value and the range; several bad flags, a malformed
+// --genesis-hash and a stray argument among them, are all named in one
+// error.
+func TestRangesChecked(t *testing.T) {
+	for args, says := range map[string]string{ // "": accepted
+		"--page-size 1":           "",
+		"--page-size 1000":        "",
+		"--page-size 0":           "--page-size is 0: want 1 to 1000",
+		"--page-size 1001":        "--page-size is 1001: want 1 to 1000",
+		"--log-refresh 1s":        "",
+		"--log-refresh 999ms":     "--log-refresh is 999ms: it must be at least 1s",
+		"--log-deadline 1ns":      "",
+		"--log-deadline 0s":       "--log-deadline is 0s: it must be at least 1ns",
+		"--log-deadline -1m":      "--log-deadline is -1m0s: it must be at least 1ns",
+		"--log-pending-listed 0":  "",
+		"--log-pending-listed -1": "--log-pending-listed is -1: want at least 0",
+		"--commit-delay 0s":       "",
+		"--commit-delay 1s":       "",
+		"--commit-delay -1ms":     "--commit-delay is -1ms: it must be at least 0s",
+		"--commit-delay 1.001s":   "--commit-delay is 1.001s: it must be at most 1s",
+		"--ready-behind 1":        "",
+	} {
+		_, err := parseFlags(strings.Fields(args), io.Discard)
+		switch {
+		case says == "" && err != nil:
+			t.Errorf("%s: %v; want it accepted", args, err)
+		case says != "" && (!errors.Is(err, cli.ErrUsage) || err.Error() != says):
+			t.Errorf("%s: %v; want a usage error saying %s", args, err, says)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--page-size", "0", "--log-refresh", "1ms"}, "--page-size is 0: want 1 to 1000\n--log-refresh is 1ms: it must be at least 1s"},
+		{[]string{"--commit-delay", "2s", "--genesis-hash", "abc", "--log-level", "loud", "--listen", "nowhere", "stray"}, `unexpected arguments ["stray"] (want reindex, genesis-hash FILE or nothing)
+--log-level "loud": want debug, info, warn or error
+--commit-delay is 2s: it must be at most 1s
+--genesis-hash "abc": want the 64 hex characters explorer genesis-hash FILE prints
+--listen "nowhere": want host:port (missing port in address)`},
+	} {
+		if _, err := parseFlags(c.args, io.Discard); !errors.Is(err, cli.ErrUsage) || err.Error() != c.says {
+			t.Errorf("%q: %v; want one usage error saying\n%s", c.args, err, c.says)
+		}
 	}
 }
 

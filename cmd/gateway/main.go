@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -98,7 +97,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger (in the background from half that age: votes wait for the ledger only for a record --election-max-age old), at least 1ms")
 	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it; at least 1ms (below --election-ttl it counts as --election-ttl)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM; 0: none, at least 0")
-	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8), each once, whose X-Forwarded-For is believed; empty: the peer address is the client")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8), each once (10.0.0.1 and 10.0.0.1/32 are one), whose X-Forwarded-For is believed; a CIDR with bits set after its prefix length (10.0.0.1/8) is refused; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted, in bytes, at least 1")
 	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded, at least 1; -1: no limit")
 	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers, the API's and the voter page's (no election record yet), in whole seconds rounded up; at least 1ms")
@@ -124,13 +123,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.logInterval, "log-interval", time.Second, "how often tree heads of the logs that grew are signed, published and anchored")
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {
-		err = checkFlags(fs, o)
-	}
-	if err == nil {
-		o.http.TrustedProxies, err = parseTrustedProxies(o.trustedProxies)
-	}
-	if err == nil {
-		o.log, err = logFlags.Logger(os.Stderr)
+		var logErr error
+		o.log, logErr = logFlags.Logger(os.Stderr)
+		err = errors.Join(checkFlags(fs, o), logErr)
 	}
 	if err != nil {
 		return nil, err
@@ -146,19 +141,22 @@ func parseFlags(args []string) (*options, error) {
 
 // checkFlags refuses, as usage errors naming the flags, every value of fs
 // (the gateway's flags, parsed into o) that can be told wrong without Redis
-// or the ledger: addresses, the organisation, ranges of numbers and
-// durations, the explorer's URL. All are reported at once.
+// or the ledger: addresses, the trusted proxies, the organisation, ranges of
+// numbers and durations, the explorer's URL. All are reported at once. It
+// sets o.http.TrustedProxies to --trusted-proxies' prefixes in canonical
+// form (cli.Prefixes).
 func checkFlags(fs *flag.FlagSet, o *options) error {
 	_, redisErr := o.redis.Endpoint()
-	var pollErr, explorerErr, depthErr, fpErr error
+	proxies, proxiesErr := cli.Prefixes("--trusted-proxies", o.trustedProxies)
+	for _, p := range proxies {
+		o.http.TrustedProxies = append(o.http.TrustedProxies, p.String())
+	}
+	var explorerErr, depthErr, fpErr error
 	if o.http.MaxQueueDepth == 0 { // httpapi would take 0 for its default
 		depthErr = cli.Usagef("--max-queue-depth is 0: want -1 (no limit) or at least 1")
 	}
 	if r := o.dedup.FalsePositiveRate; !(r > 0 && r < 1) {
 		fpErr = cli.Usagef("--bloom-fp-rate is %g: want more than 0 and less than 1", r)
-	}
-	if o.page.PollInterval > maxPagePoll {
-		pollErr = cli.Usagef("--page-poll-interval is %s: it must be at most %s", o.page.PollInterval, maxPagePoll)
 	}
 	if o.page.ExplorerURL != "" {
 		explorerErr = cli.CheckExplorerURL("--explorer-url", o.page.ExplorerURL)
@@ -166,15 +164,15 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 	return errors.Join(
 		o.gc.Check(),
 		cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval"),
-		cli.DurationsAtLeast(fs, minPagePoll, "page-poll-interval"),
+		cli.DurationsIn(fs, minPagePoll, maxPagePoll, "page-poll-interval"),
 		// 0 would silently become the default in election.NewCache, httpapi and dedup.
 		cli.DurationsAtLeast(fs, time.Millisecond, "election-ttl", "election-max-age", "retry-after", "redis-timeout", "redis-replica-timeout", "redis-failover-wait"),
 		cli.DurationsAtLeast(fs, 0, "shutdown-timeout"),
-		pollErr,
 		depthErr,
 		fpErr,
 		explorerErr,
 		cli.CheckAddrs(fs, "listen", "metrics-listen", "pprof"),
+		proxiesErr,
 		redisErr,
 		o.ledger.Check(),
 		cli.IntsIn(fs, 1, cli.Unbounded, "workers", "max-batch", "receipt-cache", "client-burst", "global-burst"),
@@ -183,23 +181,6 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 		cli.IntsIn(fs, 1, cli.Unbounded, "max-body-bytes", "bloom-expected-voters"),
 		cli.FloatsAtLeast(fs, 0, "client-rate", "global-rate"),
 	)
-}
-
-// parseTrustedProxies splits --trusted-proxies (cli.SplitList), refusing
-// as a usage error naming the flag an empty entry, one given twice and one
-// that is neither an IP address nor a CIDR (what gin's SetTrustedProxies
-// takes). Space around an entry is dropped; empty: none.
-func parseTrustedProxies(value string) ([]string, error) {
-	if value == "" {
-		return nil, nil
-	}
-	return cli.SplitList("--trusted-proxies", value, isIPOrCIDR, "an IP address or a CIDR (such as 127.0.0.1 or 10.0.0.0/8)")
-}
-
-// isIPOrCIDR reports whether s is an IP address or a CIDR.
-func isIPOrCIDR(s string) bool {
-	_, _, err := net.ParseCIDR(s)
-	return err == nil || net.ParseIP(s) != nil
 }
 
 func main() {

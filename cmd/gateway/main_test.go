@@ -437,8 +437,48 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 	if err := run(context.Background(), runArgs(t, good...), func(*options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
 		t.Errorf("%q: %v; want the gateway to get as far as the ledger", good, err)
 	}
-	if o, err := parseFlags(good); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1", "::1", "fd00::/8"}) {
-		t.Errorf("%q: %v; want the trusted proxies 10.0.0.0/8, 127.0.0.1, ::1 and fd00::/8", good, err)
+	if o, err := parseFlags(good); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1/32", "::1/128", "fd00::/8"}) {
+		t.Errorf("%q: %v; want the trusted proxies 10.0.0.0/8, 127.0.0.1/32, ::1/128 and fd00::/8", good, err)
+	}
+}
+
+// TestTrustedProxiesFlag: --trusted-proxies, or GATEWAY_TRUSTED_PROXIES,
+// gives the proxies in canonical form (an address its /32 or /128, an
+// IPv4-mapped one its IPv4 one), none by default. Two spellings of one
+// proxy, and a CIDR with bits set after its prefix length, are usage
+// errors naming the flag and both spellings, or the network and the
+// address; they are reported in one error with every other bad flag.
+func TestTrustedProxiesFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string // the proxies, or nil and says
+		says string
+	}{
+		{nil, nil, ""},
+		{[]string{"--trusted-proxies", "10.1.2.3,::ffff:10.9.0.0/112"}, []string{"10.1.2.3/32", "10.9.0.0/16"}, ""},
+		{[]string{"--trusted-proxies", "10.0.0.1,10.0.0.1/32"}, nil,
+			`--trusted-proxies "10.0.0.1,10.0.0.1/32": 10.0.0.1 and 10.0.0.1/32 are the same entry, 10.0.0.1/32: name each once`},
+		{[]string{"--trusted-proxies", "fd00::/8, FD00::/8"}, nil,
+			`--trusted-proxies "fd00::/8, FD00::/8": fd00::/8 and FD00::/8 are the same entry, fd00::/8: name each once`},
+		{[]string{"--trusted-proxies", "10.0.0.1/8"}, nil,
+			`--trusted-proxies "10.0.0.1/8": 10.0.0.1/8 sets bits beyond its /8: give 10.0.0.0/8 for its network, or 10.0.0.1 for the one address`},
+		{[]string{"--workers", "0", "--trusted-proxies", "10.0.0.1,10.0.0.1/32", "--max-batch", "0", "--log-level", "loud"}, nil,
+			`--trusted-proxies "10.0.0.1,10.0.0.1/32": 10.0.0.1 and 10.0.0.1/32 are the same entry, 10.0.0.1/32: name each once
+--workers is 0: want at least 1
+--max-batch is 0: want at least 1
+--log-level "loud": want debug, info, warn or error`},
+	} {
+		o, err := parseFlags(c.args)
+		switch {
+		case c.says == "" && (err != nil || !slices.Equal(o.http.TrustedProxies, c.want)):
+			t.Errorf("%q: %v; want the trusted proxies %q", c.args, err, c.want)
+		case c.says != "" && (!errors.Is(err, cli.ErrUsage) || err.Error() != c.says):
+			t.Errorf("%q: %v; want a usage error saying\n%s", c.args, err, c.says)
+		}
+	}
+	t.Setenv("GATEWAY_TRUSTED_PROXIES", "::1")
+	if o, err := parseFlags(nil); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"::1/128"}) {
+		t.Errorf("GATEWAY_TRUSTED_PROXIES=::1: %v; want the trusted proxy ::1/128", err)
 	}
 }
 

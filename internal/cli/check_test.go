@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,10 @@ func TestCheckAddrs(t *testing.T) {
 	if err := CheckAddrs(fs, "listen", "pprof"); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), `--pprof "localhost": want host:port`) {
 		t.Errorf("--pprof localhost: %v; want a usage error naming it", err)
 	}
+	fs.Set("listen", "nowhere")
+	if err := CheckAddrs(fs, "listen", "pprof"); !errors.Is(err, ErrUsage) || err.Error() != `--listen "nowhere": want host:port (missing port in address)`+"\n"+`--pprof "localhost": want host:port (missing port in address)` {
+		t.Errorf("--listen nowhere --pprof localhost: %v; want a usage error naming both", err)
+	}
 }
 
 // TestIntsIn: values within the bounds pass; one outside is a usage error
@@ -56,6 +61,7 @@ func TestIntsIn(t *testing.T) {
 		{0, 4, "--size is 0: want 1 to 10"},
 		{11, 4, "--size is 11: want 1 to 10"},
 		{10, 0, "--workers is 0: want at least 1"},
+		{0, 0, "--size is 0: want 1 to 10\n--workers is 0: want at least 1"},
 	} {
 		*size, *workers = c.size, c.workers
 		err := errors.Join(IntsIn(fs, 1, 10, "size"), IntsIn(fs, 1, Unbounded, "workers"))
@@ -87,13 +93,17 @@ func TestIntsInWiderTypes(t *testing.T) {
 	if err := IntsIn(fs, 1, 100, "voters"); err == nil || !strings.Contains(err.Error(), "want 1 to 100") {
 		t.Errorf("a uint64 above int64's range against 1 to 100: %v", err)
 	}
+	*body = 0
+	if err := IntsIn(fs, 1, 100, "body", "voters"); err == nil || err.Error() != "--body is 0: want 1 to 100\n--voters is 9223372036854775807: want 1 to 100" {
+		t.Errorf("both out of 1 to 100: %v; want each reported", err)
+	}
 }
 
 // TestFloatsAtLeast: a value below the bound, or NaN, is a usage error
 // naming the flag; the bound itself passes.
 func TestFloatsAtLeast(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	rate := fs.Float64("rate", 0, "")
+	rate, burst := fs.Float64("rate", 0, ""), fs.Float64("burst", -1, "")
 	if err := FloatsAtLeast(fs, 0, "rate"); err != nil {
 		t.Errorf("--rate 0: %v", err)
 	}
@@ -104,6 +114,9 @@ func TestFloatsAtLeast(t *testing.T) {
 		if err := FloatsAtLeast(fs, 0, "rate"); !errors.Is(err, ErrUsage) || !strings.HasPrefix(err.Error(), "--rate is ") {
 			t.Errorf("--rate %s (%g): %v; want a usage error naming --rate", v, *rate, err)
 		}
+	}
+	if err := FloatsAtLeast(fs, 0, "rate", "burst"); err == nil || err.Error() != "--rate is NaN: want at least 0\n--burst is -1: want at least 0" {
+		t.Errorf("--rate NaN --burst %g: %v; want each reported", *burst, err)
 	}
 }
 
@@ -119,6 +132,10 @@ func TestSplitList(t *testing.T) {
 		"A,,B":  `--parts "A,,B": an empty entry: want upper case, comma-separated`,
 		"A,b":   `--parts "A,b": "b" is not upper case`,
 		"A,B,A": `--parts "A,B,A": A is named twice: name each once`,
+		"a,,B,,B,c": `--parts "a,,B,,B,c": "a" is not upper case
+--parts "a,,B,,B,c": an empty entry: want upper case, comma-separated
+--parts "a,,B,,B,c": B is named twice: name each once
+--parts "a,,B,,B,c": "c" is not upper case`,
 	} {
 		if _, err := SplitList("--parts", value, upper, "upper case"); !errors.Is(err, ErrUsage) || err.Error() != says {
 			t.Errorf("%q: %v; want a usage error saying %s", value, err, says)
@@ -137,6 +154,7 @@ func TestDurationsAtLeast(t *testing.T) {
 		{[]string{"-tick", "1ms"}, ""},
 		{[]string{"-tick", "0s"}, "--tick is 0s: it must be at least 1ms"},
 		{[]string{"-lease", "-1s"}, "--lease is -1s: it must be at least 1ms"},
+		{[]string{"-tick", "0s", "-lease", "999us"}, "--tick is 0s: it must be at least 1ms\n--lease is 999µs: it must be at least 1ms"},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		fs.Duration("tick", time.Second, "")
@@ -147,6 +165,92 @@ func TestDurationsAtLeast(t *testing.T) {
 		err := DurationsAtLeast(fs, time.Millisecond, "tick", "lease")
 		if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want || !errors.Is(err, ErrUsage)) {
 			t.Errorf("%v: %v; want %q (a usage error)", c.args, err, c.want)
+		}
+	}
+}
+
+// TestDurationsIn: a duration below the lower bound or above the upper one
+// is a usage error naming the flag, its value and the bound it passes;
+// both bounds pass, and every flag out of range is reported.
+func TestDurationsIn(t *testing.T) {
+	for _, c := range []struct {
+		delay, poll string
+		want        string // "" for no error
+	}{
+		{"0s", "1s", ""},
+		{"1s", "1m", ""},
+		{"-1ns", "30s", "--delay is -1ns: it must be at least 0s"},
+		{"1.001s", "30s", "--delay is 1.001s: it must be at most 1s"},
+		{"0s", "999ms", "--poll is 999ms: it must be at least 1s"},
+		{"2s", "1m0.5s", "--delay is 2s: it must be at most 1s\n--poll is 1m0.5s: it must be at most 1m0s"},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.Duration("delay", 0, "")
+		fs.Duration("poll", time.Second, "")
+		if err := fs.Parse([]string{"-delay", c.delay, "-poll", c.poll}); err != nil {
+			t.Fatal(err)
+		}
+		err := errors.Join(DurationsIn(fs, 0, time.Second, "delay"), DurationsIn(fs, time.Second, time.Minute, "poll"))
+		if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want || !errors.Is(err, ErrUsage)) {
+			t.Errorf("--delay %s --poll %s: %v; want %q (a usage error)", c.delay, c.poll, err, c.want)
+		}
+	}
+}
+
+// TestDurationsInPanicsOnAnotherType: naming a flag that is not a duration
+// is the command's mistake, told at once rather than passed unchecked.
+func TestDurationsInPanicsOnAnotherType(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Int("size", 0, "")
+	defer func() {
+		if recover() == nil {
+			t.Error("DurationsIn of an int flag did not panic")
+		}
+	}()
+	DurationsIn(fs, 0, time.Second, "size")
+}
+
+// TestPrefixes: addresses and CIDRs come back as canonical prefixes in
+// order (an address its /32 or /128, an IPv4-mapped one its IPv4 one);
+// empty is none. A bad entry, a CIDR with host bits set (naming its
+// network and its address), and two spellings of one prefix (naming both)
+// are usage errors naming the flag, every one reported.
+func TestPrefixes(t *testing.T) {
+	for _, c := range []struct {
+		value, want string // want: the prefixes joined by spaces, or the error
+	}{
+		{"", ""},
+		{"10.0.0.0/8", "10.0.0.0/8"},
+		{" 10.0.0.1 , ::1,fd00::/8", "10.0.0.1/32 ::1/128 fd00::/8"},
+		{"::ffff:10.0.0.1,::ffff:192.168.0.0/112,::ffff:0:0/96", "10.0.0.1/32 192.168.0.0/16 0.0.0.0/0"},
+		{"0.0.0.0/0,::/0", "0.0.0.0/0 ::/0"},
+		{"10.0.0.1,10.0.0.1/32", `--p "10.0.0.1,10.0.0.1/32": 10.0.0.1 and 10.0.0.1/32 are the same entry, 10.0.0.1/32: name each once`},
+		{"::ffff:10.0.0.1,10.0.0.1", `--p "::ffff:10.0.0.1,10.0.0.1": ::ffff:10.0.0.1 and 10.0.0.1 are the same entry, 10.0.0.1/32: name each once`},
+		{"::1, 0::1/128", `--p "::1, 0::1/128": ::1 and 0::1/128 are the same entry, ::1/128: name each once`},
+		{"fd00::/8,fd00::/8", `--p "fd00::/8,fd00::/8": fd00::/8 is named twice: name each once`},
+		{"10.0.0.1/8", `--p "10.0.0.1/8": 10.0.0.1/8 sets bits beyond its /8: give 10.0.0.0/8 for its network, or 10.0.0.1 for the one address`},
+		{"fd00::1/64", `--p "fd00::1/64": fd00::1/64 sets bits beyond its /64: give fd00::/64 for its network, or fd00::1 for the one address`},
+		{"fe80::1%eth0", `--p "fe80::1%eth0": "fe80::1%eth0" is not ` + prefixWant},
+		{"10.0.0.0/33", `--p "10.0.0.0/33": "10.0.0.0/33" is not ` + prefixWant},
+		{"example.org", `--p "example.org": "example.org" is not ` + prefixWant},
+		{"10.0.0.1:80", `--p "10.0.0.1:80": "10.0.0.1:80" is not ` + prefixWant},
+		{" ", `--p " ": an empty entry: want ` + prefixWant + `, comma-separated`},
+		{"x,10.0.0.0/8,,10.1.2.3/16,10.0.0.0/8", `--p "x,10.0.0.0/8,,10.1.2.3/16,10.0.0.0/8": "x" is not ` + prefixWant + `
+--p "x,10.0.0.0/8,,10.1.2.3/16,10.0.0.0/8": an empty entry: want ` + prefixWant + `, comma-separated
+--p "x,10.0.0.0/8,,10.1.2.3/16,10.0.0.0/8": 10.1.2.3/16 sets bits beyond its /16: give 10.1.0.0/16 for its network, or 10.1.2.3 for the one address
+--p "x,10.0.0.0/8,,10.1.2.3/16,10.0.0.0/8": 10.0.0.0/8 is named twice: name each once`},
+	} {
+		ps, err := Prefixes("--p", c.value)
+		got := fmt.Sprint(ps)
+		got = strings.Trim(got, "[]")
+		if err != nil {
+			got = err.Error()
+			if !errors.Is(err, ErrUsage) || ps != nil {
+				t.Errorf("%q: %v, %v; want a usage error and no prefixes", c.value, ps, err)
+			}
+		}
+		if got != c.want {
+			t.Errorf("%q: %s; want %s", c.value, got, c.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -96,6 +97,54 @@ func TestGatewaysLinkToTheExplorer(t *testing.T) {
 	}
 	if gateways != 2 {
 		t.Errorf("%d gateways, want 2", gateways)
+	}
+}
+
+// TestGatewaysTrustHAProxy: behind HAProxy (several gateways) every
+// gateway is given --trusted-proxies as the gateway takes it (cli.Prefixes),
+// one prefix holding the address HAProxy connects from, the clients' host's
+// (its `source`), on one machine and with hosts of their own; a lone
+// gateway, reached by clients directly, trusts no proxy.
+func TestGatewaysTrustHAProxy(t *testing.T) {
+	spread, err := network.Spread("10.213.9.2", "10.213.9.3", "fd00:213::4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		hosts    network.Placement
+		gateways int
+	}{
+		{network.OneHost(), 2},
+		{spread, 3},
+		{network.OneHost(), 1},
+	} {
+		s, err := New(Config{Dir: t.TempDir(), PortBase: 24500, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
+			Election: "election.json", Gateways: c.gateways, Batchers: 1, Hosts: c.hosts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		source := netip.MustParseAddr(s.Clients().Addr)
+		gateways := 0
+		for _, sp := range s.votechain() {
+			if !strings.HasPrefix(sp.Name, "gateway") {
+				continue
+			}
+			gateways++
+			given := argOf(sp.Args, "--trusted-proxies")
+			if c.gateways == 1 {
+				if slices.Contains(sp.Args, "--trusted-proxies") {
+					t.Errorf("a lone gateway is given --trusted-proxies %q; want none", given)
+				}
+				continue
+			}
+			proxies, err := cli.Prefixes("--trusted-proxies", given)
+			if err != nil || len(proxies) != 1 || !proxies[0].Contains(source) {
+				t.Errorf("%s (of %d, clients on %s) is given --trusted-proxies %q: %v, %v; want one prefix holding %s", sp.Name, c.gateways, source, given, proxies, err, source)
+			}
+		}
+		if gateways != c.gateways {
+			t.Errorf("%d gateways, want %d", gateways, c.gateways)
+		}
 	}
 }
 
