@@ -5,8 +5,12 @@
 // flags several commands take (Redis, the ledger, logging, the election
 // secret) are registered here once, with defaults from the default port
 // plan, and so is the one progress bar. So are the checks of flag values
-// (CheckAddrs, IntsIn, DurationsAtLeast, SplitList, Ledger.Check...) that
-// commands make up front, each refusal a usage error naming the flag.
+// (check.go: CheckAddrs, IntsIn, FloatsAtLeast, DurationsAtLeast,
+// DurationsIn, SplitList, Prefixes, CheckBaseURL, OnlyWith, Ledger.Check)
+// that commands make up front, each refusal a usage error naming the flag
+// and each check reporting every bad flag it was given. Main runs a
+// command on a context that SIGINT or SIGTERM ends (the signal its cause)
+// and maps its error to the exit status (ExitStatus).
 package cli
 
 import (
