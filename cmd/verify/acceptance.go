@@ -180,12 +180,10 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 			failAcceptance(w, a, err)
 		case errors.Is(fork, errBadProof):
 			t.badProof++
-			fmt.Fprintf(w, "BAD-PROOF %s: %s is not shown to be of the log anchored on the ledger (%d entries, tx %.16s…): %v; either the signer showed the voter another log (a fork) or the gateway serves a bad proof for heads of one log, and either way it cannot show its log is append-only; a proof that verifies, from another gateway of this election (--gateway), clears the head, and none exists for a fork\n",
-				a.VoteID, receiptHead(a.Head), anchored.Head.Size, anchored.TxID, fork)
+			printBadProof(w, a.VoteID, "its "+signedHead(a.Head), *anchored, shownAnotherLog, fork)
 		case fork != nil:
 			t.fork++
-			fmt.Fprintf(w, "FORK %s: %s is not of the log anchored on the ledger (%d entries, tx %.16s…): two signed heads of one size with different roots prove it, the signer showed the voter another log: %v\n",
-				a.VoteID, receiptHead(a.Head), anchored.Head.Size, anchored.TxID, fork)
+			printFork(w, a.VoteID, "its "+signedHead(a.Head), *anchored, forkBySize, shownAnotherLog, fork)
 		case standing == ballot.StandingMissing:
 			t.missing++
 			line := fmt.Sprintf("MISSING %s: accepted (entry %d of the %s log, cast %s) under the head of %d entries signed by key %s at %s, and not on the ledger %s after",
@@ -225,9 +223,33 @@ func otherElection(receipt, ledger string) error {
 	return fmt.Errorf("a receipt of election %q (its signed head says so), and this ledger is election %q's: it holds neither the receipt's vote nor its log, so the receipt cannot be checked here; check it against election %q's ledger (--profile of that election's network)", receipt, ledger, receipt)
 }
 
-// receiptHead names a receipt's signed head h on its FORK or BAD-PROOF line.
-func receiptHead(h ballot.TreeHead) string {
-	return fmt.Sprintf("its head of the %s log (%d entries, signed by key %s at %s)", h.State, h.Size, h.KeyID, time.UnixMilli(h.Timestamp).UTC().Format(time.RFC3339))
+// signedHead names a signed head h on a FORK or BAD-PROOF line.
+func signedHead(h ballot.TreeHead) string {
+	return fmt.Sprintf("head of the %s log (%d entries, signed by key %s at %s)", h.State, h.Size, h.KeyID, time.UnixMilli(h.Timestamp).UTC().Format(time.RFC3339))
+}
+
+// forkBySize is what proves a FORK of two heads of one size, on the lines
+// of --acceptance and --log alike.
+const forkBySize = "two signed heads of one size with different roots prove it"
+
+// printFork prints the FORK line of subject (a receipt's vote id, a log's
+// state): head, a signed head described, is not of the log anchored on the
+// ledger as anchored, which proof proves; fork says what that means there,
+// err is the finding. FORK is a failure (outcomes.fork).
+func printFork(w io.Writer, subject, head string, anchored ballot.AnchoredHead, proof, fork string, err error) {
+	fmt.Fprintf(w, "FORK %s: %s is not of the log anchored on the ledger (%d entries, tx %.16s…): %s, %s: %v\n",
+		subject, head, anchored.Head.Size, anchored.TxID, proof, fork, err)
+}
+
+// printBadProof prints the BAD-PROOF line of subject: head is not shown to
+// be of the log anchored on the ledger as anchored, because the proof the
+// gateway served, err, did not verify. Either fork, what a fork means
+// there, or a bad proof: the line says both, that the gateway cannot show
+// its log is append-only, and how the head is cleared. BAD-PROOF is a
+// failure as FORK is (outcomes.badProof).
+func printBadProof(w io.Writer, subject, head string, anchored ballot.AnchoredHead, fork string, err error) {
+	fmt.Fprintf(w, "BAD-PROOF %s: %s is not shown to be of the log anchored on the ledger (%d entries, tx %.16s…): %v; either %s (a fork) or the gateway serves a bad proof for heads of one log, and either way it cannot show its log is append-only; a proof that verifies, from another gateway of this election (--gateway), clears the head, and none exists for a fork\n",
+		subject, head, anchored.Head.Size, anchored.TxID, err, fork)
 }
 
 // acceptanceSummary is --acceptance's summary line of t (without a
@@ -242,6 +264,10 @@ func acceptanceSummary(t outcomes) string {
 	return fmt.Sprintf("%d receipts: %d good, %d failed, %d forked, %d bad proof, %s, %d pending, %d unchecked",
 		t.total(), t.ok, t.fail, t.fork, t.badProof, missing, t.pending, t.unchecked)
 }
+
+// shownAnotherLog is what a receipt's head not of the anchored log means:
+// its FORK, or the fork side of its BAD-PROOF.
+const shownAnotherLog = "the signer showed the voter another log"
 
 // errNoVerdict marks a head forkCheck could not compare with the anchored
 // one: no fork found, none ruled out.
@@ -454,17 +480,18 @@ func (s *logState) save() error {
 
 // monitorLog runs the log monitor and prints its findings, checking the
 // heads of state (--log-state; nil: none) and saving the ones it saw there;
-// the exit status is 1 on an inconsistent log or a MISSING vote, 3 with
-// pending votes.
+// a log inconsistent with a signed head is one line, FORK, BAD-PROOF or
+// FAIL (printInconsistent). The exit status is 1 on an inconsistent log
+// or a MISSING or UNLOGGED vote, 3 with pending votes (outcomes.exit).
 func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *logState) (int, error) {
 	seen := map[string]ballot.TreeHead{}
 	if state != nil {
 		seen = state.seen
 	}
 	rep, err := m.Check(ctx, seen)
-	if errors.Is(err, logmonitor.ErrInconsistent) {
-		fmt.Fprintf(w, "FAIL %v\n", err)
-		return 1, nil
+	var inconsistent *logmonitor.InconsistentError
+	if errors.As(err, &inconsistent) { // every ErrInconsistent of Check
+		return printInconsistent(w, inconsistent).exit(), nil
 	}
 	if err != nil {
 		return 2, err
@@ -498,6 +525,38 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 		}
 	}
 	return t.exit(), nil
+}
+
+// printInconsistent prints the line of a log the monitor found
+// inconsistent with a signed head, worded as --acceptance words heads, and
+// returns its outcome, a failure: FORK when the head seen before
+// (--log-state) and the anchored head prove it by themselves (of one size,
+// two roots) or the log's entries that give the anchored head's root give
+// the smaller seen head another root; BAD-PROOF when the entries the
+// gateway serves do not give a signed head's root (the log rewritten, or a
+// gateway serving bad entries); FAIL when the head seen before is not one
+// of this election's state signed by a registered key (nothing proven of
+// the log).
+func printInconsistent(w io.Writer, e *logmonitor.InconsistentError) outcomes {
+	var t outcomes
+	seenHead := "the " + signedHead(e.Seen) + " seen before (--log-state)"
+	const rewritten = "the log was rewritten after it was signed"
+	switch e.Evidence {
+	case logmonitor.HeadsDiffer:
+		t.fork++
+		printFork(w, e.State, seenHead, e.Anchored, forkBySize, rewritten, e)
+	case logmonitor.PrefixDiffers:
+		t.fork++
+		printFork(w, e.State, seenHead, e.Anchored, "the log's entries, which give the anchored head's root, give another root at its size, which proves it", rewritten, e)
+	case logmonitor.SeenNotSigned:
+		t.fail++
+		fmt.Fprintf(w, "FAIL %s: %v; the head seen before (--log-state) is not a head of this election's %s log signed by a registered key, so this proves nothing of the log: give --log-state a file of this election's heads\n",
+			e.State, e, e.State)
+	default: // logmonitor.EntriesDiffer
+		t.badProof++
+		printBadProof(w, e.State, "what the gateway serves of the "+e.State+" log", e.Anchored, "the log was rewritten after the anchored head was signed", e)
+	}
+	return t
 }
 
 // printUnlogged lists the state's votes the ledger counts that its log does

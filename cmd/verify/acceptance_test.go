@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -807,4 +809,118 @@ func TestExitStatus(t *testing.T) {
 			t.Errorf("%+v: exit %d, stopped %d; want %d and %d", c.o, got, stopped, c.exit, c.stopped)
 		}
 	}
+}
+
+// servedLog is a fake gateway's answer to reads of the CA log whose
+// entries are votes (GET /api/v1/log/CA/entries, as JSON).
+func servedLog(t *testing.T, votes []ballot.Vote) func(*http.Request) (*http.Response, error) {
+	t.Helper()
+	var entries []string
+	for _, v := range votes {
+		enc, err := v.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, hex.EncodeToString(enc))
+	}
+	return func(r *http.Request) (*http.Response, error) {
+		if r.URL.Path != "/api/v1/log/CA/entries" {
+			return nil, fmt.Errorf("unexpected request %s", r.URL)
+		}
+		start, _ := strconv.Atoi(r.URL.Query().Get("start"))
+		end, _ := strconv.Atoi(r.URL.Query().Get("end"))
+		end = min(end, len(entries))
+		body, _ := json.Marshal(map[string][]string{"entries": entries[min(start, end):end]})
+		return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
+	}
+}
+
+// TestLogInconsistentHeads: verify --log --log-state words a log found
+// inconsistent with a signed head as --acceptance words heads, on one
+// line, each a failure (status 1), the state file not updated: a head seen
+// before of the anchored head's size with another root is FORK whatever
+// log the gateway serves (the two heads prove it); a smaller one whose
+// root the anchored log's entries do not give is FORK too (entries that
+// give the anchored root are its log); entries that do not give the
+// anchored root, the head seen before of another size, are BAD-PROOF (the
+// log rewritten, or a gateway serving bad entries); a head seen before of
+// another election FAILs, as any inconsistency did. A log that gives both
+// heads passes (status 0, the file updated), and an anchored head whose
+// signature does not verify stays an error (status 2).
+func TestLogInconsistentHeads(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes := caVotes(5, 0)
+	forkVotes := append(append(slices.Clone(votes[:2]), caVotes(1, 100)...), votes[3:]...)
+	log, fork := logOf(votes), logOf(forkVotes)
+	headOf := func(tree *ballot.LogTree, size uint64) ballot.TreeHead {
+		return acceptanceOf(t, tree, votes, 0, size, key).Head
+	}
+	batch, err := ballot.BuildBatch("CA", 1, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchored := headOf(log, 5)
+	badSignature := anchored
+	badSignature.Signature = strings.Repeat("0", 128)
+	seenHead := func(h ballot.TreeHead) string {
+		return "the head of the CA log (" + strconv.FormatUint(h.Size, 10) + " entries, signed by key " + h.KeyID + " at 1970-01-01T00:00:00Z) seen before (--log-state) is not of the log anchored on the ledger (5 entries, tx tx0…): "
+	}
+	const forkMeans = ", the log was rewritten after it was signed: logmonitor: the log is inconsistent with a signed head: "
+	for name, c := range map[string]struct {
+		served         []ballot.Vote
+		seen, anchored ballot.TreeHead
+		code           int
+		want           []string // what stdout starts with, then what it holds
+		stderr         string
+	}{
+		"a head of the anchored size, another root": {votes, headOf(fork, 5), anchored, 1, []string{
+			"FORK CA: " + seenHead(headOf(fork, 5)) + forkBySize + forkMeans + "the CA head of size 5 signed at 1 has root "}, ""},
+		"a head of the anchored size, another root, the gateway serving its log": {forkVotes, headOf(fork, 5), anchored, 1, []string{
+			"FORK CA: " + seenHead(headOf(fork, 5)) + forkBySize + forkMeans}, ""},
+		"a smaller head the anchored log does not give": {votes, headOf(fork, 3), anchored, 1, []string{
+			"FORK CA: " + seenHead(headOf(fork, 3)) + "the log's entries, which give the anchored head's root, give another root at its size, which proves it" + forkMeans + "the CA head of size 3 signed at 1 has root ",
+			"… there (rewritten)\n"}, ""},
+		"a log that does not give the anchored root": {forkVotes, headOf(log, 3), anchored, 1, []string{
+			"BAD-PROOF CA: what the gateway serves of the CA log is not shown to be of the log anchored on the ledger (5 entries, tx tx0…): logmonitor: the log is inconsistent with a signed head: CA: the 5 entries give root " + ballot.HashHex(must(fork.Root(5))),
+			"; either the log was rewritten after the anchored head was signed (a fork) or the gateway serves a bad proof for heads of one log, and either way it cannot show its log is append-only; a proof that verifies, from another gateway of this election (--gateway), clears the head, and none exists for a fork\n"}, ""},
+		"a head seen before of another election": {votes, signedAs(t, headOf(fork, 3), "f", key), anchored, 1, []string{
+			"FAIL CA: logmonitor: the log is inconsistent with a signed head: the CA head of size 3 signed at 1 has root ",
+			"; the head seen before (--log-state) is not a head of this election's CA log signed by a registered key, so this proves nothing of the log: give --log-state a file of this election's heads\n"}, ""},
+		"a log that gives both heads": {votes, headOf(log, 3), anchored, 0, []string{
+			"CA: 5 entries under the head anchored in tx tx0… (signed by key " + anchored.KeyID + " at 1970-01-01T00:00:00Z): 5 counted, 0 rejected, 0 pending, 0 MISSING\n"}, ""},
+		"an anchored head not verified": {votes, headOf(log, 3), badSignature, 2, []string{""}, "verify: the anchored CA head: " + ballot.ErrBadSignature.Error()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			gateway := logGateway("http://gateway.test", time.Minute)
+			gateway.Client = &http.Client{Transport: &gatewayTransport{answer: servedLog(t, c.served)}}
+			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
+			ledger := headedLedger{headlessLedger: headlessLedger{batch: batch}, head: c.anchored, keys: keys}
+			var stdout, stderr bytes.Buffer
+			code := checkLog(context.Background(), &stdout, &stderr, gateway, ledger, time.Minute, state)
+			out := stdout.String()
+			if code != c.code || !strings.HasPrefix(out, c.want[0]) || strings.Count(out, "\n") > 1 || !strings.Contains(stderr.String(), c.stderr) {
+				t.Fatalf("status %d, stdout:\n%s\nstderr: %s\nwant %d, one line starting %q, stderr holding %q", code, out, stderr.String(), c.code, c.want[0], c.stderr)
+			}
+			for _, want := range c.want[1:] {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			saved, err := readLogState(state.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantSaved := map[bool]int{true: 1, false: 0}[code == 0]; len(saved.seen) != wantSaved || (code == 0 && saved.seen["CA"] != anchored) {
+				t.Errorf("the state file holds %+v; want the anchored head only after a run that passed", saved.seen)
+			}
+		})
+	}
+}
+
+// must is v, for an error that cannot be.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -22,7 +22,11 @@
 //	                                     signature and proof
 //	verify [flags] --log                 monitor the intake logs: every entry up to each
 //	                                     anchored head on the ledger, or MISSING; every
-//	                                     vote the ledger counts in the log, or UNLOGGED
+//	                                     vote the ledger counts in the log, or UNLOGGED;
+//	                                     a log inconsistent with a signed head FORK
+//	                                     (a head seen before, --log-state, and the
+//	                                     anchored one prove it) or BAD-PROOF (entries
+//	                                     that do not give the anchored root)
 //
 // Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL,
 // FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log), whatever else the run
@@ -122,7 +126,15 @@ must be on the ledger, counted or rejected; the others are PENDING or MISSING
 as above. A vote the ledger counts that the log does not hold, although the
 log holds entries cast --deadline after it (in a finalised election, any), is
 UNLOGGED: no gateway accepted it. --log-state keeps the heads seen, and the
-next run checks the log still gives them (a rewritten log fails).
+next run checks the log still gives them. A log inconsistent with a signed
+head is one line, worded as --acceptance's: FORK when a head seen before and
+the anchored head prove it (one size, two roots), or the log's entries that
+give the anchored root give the smaller seen head another root; BAD-PROOF
+when the entries the gateway serves do not give the anchored head's root, or
+are not those it served before (a fork, or a gateway serving bad entries:
+either way it cannot show its log is append-only); FAIL when the head seen before is not one of this election's,
+signed by a registered key (a --log-state file of another election). All
+three are failures (status 1).
 
 --gateway-timeout bounds each request to the gateway: the receipt of
 --vote-id; each read of a log's entries or consistency proof for --log; each

@@ -12,7 +12,8 @@
 // (Standing); checks that heads seen before (Check's seen: the heads a
 // monitor verified before, as the explorer and verify --log --log-state
 // keep them) are consistent with the log, their roots the log's at their
-// sizes; and checks that one signed head's log extends another's by a
+// sizes, a finding saying whether it proves a fork (InconsistentError's
+// Evidence); and checks that one signed head's log extends another's by a
 // consistency proof (Extends: the explorer between the anchored heads it
 // saw in turn, verify --acceptance --gateway between a receipt's head and
 // the anchored one, a mismatch there being a fork).
@@ -71,6 +72,61 @@ type Ledger interface {
 // served that do not give the anchored root, or a head seen before whose
 // root is not the log's at its size (a rewritten log).
 var ErrInconsistent = errors.New("logmonitor: the log is inconsistent with a signed head")
+
+// Evidence is what shows a log inconsistent with a signed head
+// (InconsistentError.Evidence): whether it proves a fork whatever the log
+// serves.
+type Evidence int
+
+const (
+	// EntriesDiffer: the entries the log serves do not give a signed
+	// head's root (the anchored head's, or one they gave before), or are
+	// fewer than it says, or are not votes. Either the log was rewritten
+	// after the head was signed (a fork) or the log's server serves bad
+	// entries for it; the entries cannot tell which.
+	EntriesDiffer Evidence = iota
+	// HeadsDiffer: the head seen before and the anchored head, both signed
+	// by keys registered for the election, are of one size with different
+	// roots. The two heads prove a fork by themselves.
+	HeadsDiffer
+	// PrefixDiffers: the log's entries, which give the anchored head's
+	// root, give another root at the size of the smaller head seen before,
+	// signed by a key registered for the election. Entries that give a
+	// signed root are that head's log, so this proves a fork whatever
+	// served them.
+	PrefixDiffers
+	// SeenNotSigned: the head seen before, which the log does not give, is
+	// not a head of the election's state signed by a registered key (a
+	// damaged record of heads, or one of another election): nothing is
+	// proven of the log.
+	SeenNotSigned
+)
+
+// InconsistentError is the error Check returns for a state's log found
+// inconsistent with a signed head: errors.Is(err, ErrInconsistent) holds,
+// and Error is the finding's. Evidence says what shows it.
+type InconsistentError struct {
+	State string
+	// Anchored is the state's anchored head, its signature verified; Seen
+	// the head seen before that Check was given for the state (zero: none).
+	Anchored ballot.AnchoredHead
+	Seen     ballot.TreeHead
+	Evidence Evidence
+	Err      error // the finding, wrapping ErrInconsistent
+}
+
+func (e *InconsistentError) Error() string { return e.Err.Error() }
+func (e *InconsistentError) Unwrap() error { return e.Err }
+
+// evidenced marks a finding (wrapping ErrInconsistent) with what shows it;
+// a finding unmarked is EntriesDiffer.
+type evidenced struct {
+	evidence Evidence
+	err      error
+}
+
+func (e evidenced) Error() string { return e.err.Error() }
+func (e evidenced) Unwrap() error { return e.err }
 
 // Entry is one log entry and where it stands.
 type Entry struct {
@@ -235,7 +291,8 @@ func (m *Monitor) now() time.Time {
 
 // Check audits every state's log up to its anchored head. seen are heads
 // the caller saw before (by state; may be nil): each must be consistent
-// with the log, or Check fails with ErrInconsistent. In a finalised
+// with the log, or Check fails with ErrInconsistent, always as an
+// *InconsistentError saying what shows it. In a finalised
 // election (or with AsFinalised) every entry not on the ledger is MISSING
 // and every counted vote the log does not hold is unlogged. It reads only
 // what is new since the Monitor's last check (see the package doc).
@@ -258,6 +315,7 @@ func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (R
 		sr, err := m.checkState(ctx, e.States, st, keys, seen[st], m.AsFinalised || e.Status == ballot.StatusFinalised)
 		if errors.Is(err, ErrInconsistent) {
 			delete(m.memos, st) // the next check starts the state from scratch
+			err = inconsistency(st, sr.Head, seen[st], err)
 		}
 		if err != nil {
 			return rep, err
@@ -268,6 +326,21 @@ func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (R
 		}
 	}
 	return rep, nil
+}
+
+// inconsistency is the InconsistentError of state's finding err (wrapping
+// ErrInconsistent), anchored its anchored head (nil: none read) and seen
+// the head seen before.
+func inconsistency(state string, anchored *ballot.AnchoredHead, seen ballot.TreeHead, err error) *InconsistentError {
+	e := &InconsistentError{State: state, Seen: seen, Evidence: EntriesDiffer, Err: err}
+	if anchored != nil {
+		e.Anchored = *anchored
+	}
+	var ev evidenced
+	if errors.As(err, &ev) {
+		e.Evidence = ev.evidence
+	}
+	return e
 }
 
 func (m *Monitor) checkState(ctx context.Context, states []string, state string, keys ballot.LogKeys, seen ballot.TreeHead, final bool) (StateReport, error) {
@@ -284,6 +357,11 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	if err := h.Verify(keys); err != nil {
 		return sr, fmt.Errorf("the anchored %s head: %w", state, err)
 	}
+	seenSigned := seen.Size > 0 && seen.Election == h.Election && seen.State == state && seen.Verify(keys) == nil
+	if seenSigned && seen.Size == h.Size && seen.Root != h.Root {
+		return sr, evidenced{HeadsDiffer, fmt.Errorf("%w: the %s head of size %d signed at %d has root %.16s…, the anchored head of that size signed at %d has %.16s… (rewritten)",
+			ErrInconsistent, state, seen.Size, seen.Timestamp, seen.Root, h.Timestamp, h.Root)}
+	}
 	memo := m.memos[state]
 	if memo == nil || h.Size < memo.tree.Size() { // an anchored head never shrinks: start afresh
 		memo = newStateMemo()
@@ -293,7 +371,7 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 		return sr, err
 	}
 	if seen.Size > 0 {
-		if err := m.consistent(ctx, memo, state, seen); err != nil {
+		if err := m.consistent(ctx, memo, state, seen, seenSigned); err != nil {
 			return sr, err
 		}
 	}
@@ -607,8 +685,10 @@ func (m *Monitor) place(ctx context.Context, memo *stateMemo, state, bookmark st
 // verified it: its root must be the log's at its size (a head beyond the
 // log cannot be checked yet). A root not remembered (a head this monitor
 // neither verified nor saw on its way) is found by reading the log again
-// up to the memo's size, which must give the verified root.
-func (m *Monitor) consistent(ctx context.Context, memo *stateMemo, state string, h ballot.TreeHead) error {
+// up to the memo's size, which must give the verified root. Another root
+// is PrefixDiffers when h is signed (a head of the state signed by a key
+// registered for the election), else SeenNotSigned.
+func (m *Monitor) consistent(ctx context.Context, memo *stateMemo, state string, h ballot.TreeHead, signed bool) error {
 	if h.Size > memo.tree.Size() {
 		return nil
 	}
@@ -632,8 +712,12 @@ func (m *Monitor) consistent(ctx context.Context, memo *stateMemo, state string,
 		}
 	}
 	if ballot.HashHex(root) != h.Root {
-		return fmt.Errorf("%w: the %s head of size %d signed at %d has root %.16s…, the log has %.16s… there (rewritten)",
-			ErrInconsistent, h.State, h.Size, h.Timestamp, h.Root, ballot.HashHex(root))
+		evidence := SeenNotSigned
+		if signed {
+			evidence = PrefixDiffers
+		}
+		return evidenced{evidence, fmt.Errorf("%w: the %s head of size %d signed at %d has root %.16s…, the log has %.16s… there (rewritten)",
+			ErrInconsistent, h.State, h.Size, h.Timestamp, h.Root, ballot.HashHex(root))}
 	}
 	memo.remember(h.Size, root)
 	return nil

@@ -280,6 +280,64 @@ func TestMonitorRefusesARewrittenLog(t *testing.T) {
 	}
 }
 
+// TestMonitorInconsistencyEvidence: a log found inconsistent with a signed
+// head is an *InconsistentError (still ErrInconsistent, its message the
+// finding's) naming the state, the anchored and the seen head, and what
+// shows it: entries that do not give the anchored root are EntriesDiffer,
+// whatever head was seen; a signed head seen before of the anchored
+// head's size with another root is HeadsDiffer, whatever the log serves,
+// found without reading it; a smaller signed one whose root the anchored
+// log does not give is PrefixDiffers; one that is not the election's state
+// head signed by a registered key is SeenNotSigned.
+func TestMonitorInconsistencyEvidence(t *testing.T) {
+	s := newScene(t)
+	forged := append([][]byte(nil), s.entries...)
+	forged[7] = s.entries[8]
+	// otherRoot is the head of size with the log's root at size-1 (and
+	// election, if not ""), signed unless unsigned.
+	otherRoot := func(size uint64, election string, unsigned bool) ballot.TreeHead {
+		h := s.signed(t, size)
+		h.Root = s.signed(t, size-1).Root
+		if election != "" {
+			h.Election = election
+		}
+		if !unsigned {
+			h, _ = h.Sign(s.key)
+		}
+		return h
+	}
+	for name, c := range map[string]struct {
+		entries [][]byte
+		seen    ballot.TreeHead
+		want    Evidence
+	}{
+		"entries not the anchored head's":                        {forged, ballot.TreeHead{}, EntriesDiffer},
+		"entries not the anchored head's, a head seen before":    {forged, s.signed(t, 4), EntriesDiffer},
+		"a head of the anchored size, another root":              {s.entries, otherRoot(10, "", false), HeadsDiffer},
+		"a head of the anchored size, another root, its entries": {forged, otherRoot(10, "", false), HeadsDiffer},
+		"a smaller head the anchored log does not give":          {s.entries, otherRoot(4, "", false), PrefixDiffers},
+		"a smaller head, not signed":                             {s.entries, otherRoot(4, "", true), SeenNotSigned},
+		"a smaller head of another election":                     {s.entries, otherRoot(4, "e0", false), SeenNotSigned},
+		"a head of the anchored size of another election":        {s.entries, otherRoot(10, "e0", false), SeenNotSigned},
+	} {
+		log := &countingLog{fakeLog: fakeLog{entries: c.entries}}
+		m := s.monitor(nil)
+		m.Log = log
+		_, err := m.Check(context.Background(), map[string]ballot.TreeHead{"CA": c.seen})
+		var e *InconsistentError
+		if !errors.As(err, &e) || !errors.Is(err, ErrInconsistent) {
+			t.Errorf("%s: %v; want an *InconsistentError", name, err)
+			continue
+		}
+		if e.Evidence != c.want || e.State != "CA" || e.Anchored != *s.ledger.head || e.Seen != c.seen || err.Error() != e.Err.Error() {
+			t.Errorf("%s: %+v; want evidence %d, the state CA, the anchored head and the seen one", name, e, c.want)
+		}
+		if c.want == HeadsDiffer && log.served != 0 {
+			t.Errorf("%s: read %d entries; the two heads alone prove the fork", name, log.served)
+		}
+	}
+}
+
 // TestMonitorRefusesAnUnverifiedHead: an anchored head signed by a key not
 // registered, or whose signature is not its key's over it, fails the check
 // (ErrUnknownLogKey, ErrBadSignature) although the log's entries give its
