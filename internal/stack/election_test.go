@@ -11,9 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/votechain/votechain/internal/rundir"
-	"github.com/votechain/votechain/internal/rundir/rundirtest"
 )
 
 // TestWriteRollLeavesNoCopy: the roll `make up` (and the benchmark) write
@@ -69,30 +66,4 @@ func TestWriteRollLeavesNoCopy(t *testing.T) {
 			t.Errorf("%s: %v; want it kept", name, err)
 		}
 	}
-}
-
-// TestWipeTakesAnOlderUpsSecretFolder: a run folder an older up left
-// holding only the election secret it made (no rundir.Marker yet) is
-// wiped by `make down WIPE=1` (WipeRunDir), deploy/ kept; it was refused,
-// to be emptied by hand. The secret is made by ensureSecret, so the test
-// also holds rundir's description of it to the form up writes.
-func TestWipeTakesAnOlderUpsSecretFolder(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "run")
-	s, err := New(Config{Dir: dir, PortBase: 42800, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.ensureSecret(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(filepath.Join(dir, rundir.Marker)); err != nil { // as an older up left it
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "deploy"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := WipeRunDir(dir); err != nil {
-		t.Fatalf("wiping the older folder: %v", err)
-	}
-	rundirtest.Left(t, dir, map[string]bool{filepath.Base(s.SecretFile()): false, "deploy": true})
 }
