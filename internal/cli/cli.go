@@ -6,9 +6,10 @@
 // secret) are registered here once, with defaults from the default port
 // plan, and so is the one progress bar. So are the checks of flag values
 // (check.go: CheckAddrs, IntsIn, FloatsAtLeast, DurationsAtLeast,
-// DurationsIn, SplitList, Prefixes, CheckBaseURL, OnlyWith, Ledger.Check)
-// that commands make up front, each refusal a usage error naming the flag
-// and each check reporting every bad flag it was given. Main runs a
+// DurationsIn, SplitList, Prefixes; CheckBaseURL, Ledger.Check) that
+// commands make up front, each refusal a usage error naming the flag and
+// each check reporting every bad flag it was given; OnlyWith marks the
+// flags only one command of several takes. Main runs a
 // command on a context that SIGINT or SIGTERM ends (the signal its cause)
 // and maps its error to the exit status (ExitStatus).
 package cli
@@ -372,9 +373,11 @@ func Usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // nil or flag.ErrHelp, whether or not a signal came (a server's orderly
 // stop); otherwise it prints "name: error" and exits with the error's own
 // status if it has one (an ExitStatus() int method, as Interrupted has),
-// 2 for an ErrUsage, 128 + the signal's number for any other error once a
-// signal has ended the context (130 after SIGINT, 143 after SIGTERM, as a
-// shell reports a command the signal stopped), and 1 for anything else.
+// 2 for an ErrUsage, 128 + the signal's number for the cancellation a
+// signal caused (an error wrapping context.Canceled once a signal has ended
+// the context: 130 after SIGINT, 143 after SIGTERM, as a shell reports a
+// command the signal stopped), and 1 for anything else, a failure of the
+// command's own after a signal included (ExitStatus).
 func Main(name string, body func(ctx context.Context) error) {
 	ctx, stop := signalContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := body(ctx)
@@ -444,9 +447,11 @@ func exitCode(w io.Writer, name string, err, cause error) int {
 
 // ExitStatus is the status Main exits with when a command's body ends with
 // err while its context's cause (context.Cause) is cause: 0 for nil or
-// flag.ErrHelp, err's own status (ExitStatus() int), 2 for an ErrUsage,
-// cause's own status (an Interrupted's: 128 + the signal's number), else
-// 1.
+// flag.ErrHelp, err's own status (ExitStatus() int; an error wrapping an
+// Interrupted has its), 2 for an ErrUsage, cause's own status (an
+// Interrupted's: 128 + the signal's number) when err is the cancellation
+// itself (wraps context.Canceled), else 1: a failure of its own that came
+// after a signal keeps its 1.
 func ExitStatus(err, cause error) int {
 	var own exitStatuser
 	switch {
@@ -456,7 +461,7 @@ func ExitStatus(err, cause error) int {
 		return own.ExitStatus()
 	case errors.Is(err, ErrUsage):
 		return 2
-	case errors.As(cause, &own):
+	case errors.Is(err, context.Canceled) && errors.As(cause, &own):
 		return own.ExitStatus()
 	default:
 		return 1

@@ -295,10 +295,12 @@ func TestSignalContextNamesTheSignal(t *testing.T) {
 }
 
 // TestExitCodeAfterASignal: once a signal has ended Main's context, a
-// command that ends with an error exits 128 + the signal's number, printed;
-// one that ends with nil (a server's orderly stop) exits 0; an error's own
-// status and a usage error keep theirs. Without a signal (a context
-// cancelled otherwise) an error exits 1.
+// command that ends with the cancellation (an error wrapping
+// context.Canceled, or the Interrupted itself) exits 128 + the signal's
+// number, printed; one that ends with nil (a server's orderly stop) exits
+// 0; an error's own status and a usage error keep theirs, and a failure of
+// its own exits 1. Without a signal (a context cancelled otherwise) an
+// error exits 1.
 func TestExitCodeAfterASignal(t *testing.T) {
 	term := Interrupted{syscall.SIGTERM}
 	for _, c := range []struct {
@@ -313,6 +315,8 @@ func TestExitCodeAfterASignal(t *testing.T) {
 		{"an error with its own status after SIGTERM", ownStatus{3}, term, 3},
 		{"a usage error after SIGTERM", Usagef("--n: bad"), term, 2},
 		{"an error, the context cancelled without a signal", context.Canceled, context.Canceled, 1},
+		{"a failure of its own after SIGTERM", errors.New("write roll: no space left on device"), term, 1},
+		{"an error wrapping the signal", fmt.Errorf("run: %w", term), term, 143},
 	} {
 		var out bytes.Buffer
 		if code := exitCode(&out, "tool", c.err, c.cause); code != c.code || (c.err != nil) != strings.HasPrefix(out.String(), "tool: ") {
