@@ -23,7 +23,7 @@ import (
 // outright (SIGKILL, a crash) leaves its temporary file: RemoveStale
 // removes it at the next write.
 func Write(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), TempPattern(path))
+	f, err := createLocked(path, nil)
 	if err != nil {
 		return err
 	}
@@ -34,9 +34,6 @@ func Write(path string, write func(io.Writer) error) error {
 			os.Remove(f.Name())
 		}
 	}()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
 	w := bufio.NewWriter(f)
 	if err := write(w); err != nil {
 		return err
@@ -52,6 +49,38 @@ func Write(path string, write func(io.Writer) error) error {
 	}
 	renamed = true
 	return nil
+}
+
+// createLocked creates Write's temporary file for path and locks it. A
+// RemoveStale running beside it may take the file for a killed writer's in
+// the moment between its creation and its lock, and remove it: a file found
+// unlinked once locked is closed and another created (a few times at most).
+// beforeLock, if not nil, runs between the two (the tests' way into that
+// moment).
+func createLocked(path string, beforeLock func(*os.File)) (*os.File, error) {
+	for range 3 {
+		f, err := os.CreateTemp(filepath.Dir(path), TempPattern(path))
+		if err != nil {
+			return nil, err
+		}
+		if beforeLock != nil {
+			beforeLock(f)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err == nil {
+			err = syscall.Fstat(int(f.Fd()), &st)
+		}
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, err
+		}
+		if st.Nlink > 0 {
+			return f, nil
+		}
+		f.Close() // removed under us: its name may be another file's by now
+	}
+	return nil, errors.New("the temporary copy of " + path + " was removed as it was made, each time: another process removes " + TempPattern(path) + " files beside it")
 }
 
 // WriteData writes data to path as Write does.
@@ -106,6 +135,25 @@ func RemoveStale(path string, log *slog.Logger) []string {
 		}
 	}
 	return removed
+}
+
+// RemoveOlderCopy removes "PATH.tmp", the temporary copy Votechain's own
+// writers of path used before this package (the roll in a run folder, the
+// Redis password files), which an interrupted write left, and logs it on
+// log; it reports whether there was one. Only for paths Votechain has
+// always written itself: a user's file of that name beside another output
+// is not a copy.
+func RemoveOlderCopy(path string, log *slog.Logger) bool {
+	name := path + ".tmp"
+	if st, err := os.Lstat(name); err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	if err := os.Remove(name); err != nil {
+		log.Warn("a temporary copy of "+path+" that an earlier version's write left could not be removed: remove it by hand", "file", name, "err", err)
+		return false
+	}
+	log.Warn("removed the temporary copy of "+path+" an earlier version's interrupted write left", "file", name)
+	return true
 }
 
 // errLocked says a temporary file is locked by the Write still writing it.

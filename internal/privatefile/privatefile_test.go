@@ -175,3 +175,66 @@ func TestRemoveStaleKeepsALockedFile(t *testing.T) {
 		t.Errorf("the locked temporary file: %v", err)
 	}
 }
+
+// TestCreateLockedOutlivesARemoveStaleBeside: a RemoveStale that takes a
+// temporary file in the moment between its creation and its lock (not
+// locked yet, so taken for a killed writer's) and removes it does not fail
+// the write: the file found unlinked is given up and another made, which
+// is linked, locked (a RemoveStale now keeps it) and the one returned.
+func TestCreateLockedOutlivesARemoveStaleBeside(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "voters.csv")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var lost []string
+	f, err := createLocked(path, func(f *os.File) {
+		if len(lost) == 0 {
+			lost = RemoveStale(path, log)
+		}
+	})
+	if err != nil {
+		t.Fatalf("createLocked with a RemoveStale beside it: %v", err)
+	}
+	defer f.Close()
+	if len(lost) != 1 {
+		t.Fatalf("the RemoveStale beside removed %v; the test wants it to take the first file", lost)
+	}
+	if f.Name() == lost[0] {
+		t.Errorf("createLocked returned %s, the file removed under it", f.Name())
+	}
+	if removed := RemoveStale(path, log); removed != nil {
+		t.Errorf("RemoveStale removed %v after createLocked returned: its file is not locked", removed)
+	}
+	if got := entries(t, dir); !slices.Equal(got, []string{filepath.Base(f.Name())}) {
+		t.Errorf("the folder holds %v; want only %s", got, filepath.Base(f.Name()))
+	}
+}
+
+// TestRemoveOlderCopy: PATH.tmp, a regular file, is removed, logged and
+// reported; a folder of that name, or none, is not.
+func TestRemoveOlderCopy(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.password")
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	if RemoveOlderCopy(path, logger) {
+		t.Error("RemoveOlderCopy reports a copy where there is none")
+	}
+	if err := os.WriteFile(path+".tmp", []byte("a password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !RemoveOlderCopy(path, logger) {
+		t.Error("RemoveOlderCopy did not report the copy it had to remove")
+	}
+	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s.tmp: %v; want it removed", path, err)
+	}
+	if !strings.Contains(log.String(), path+".tmp") {
+		t.Errorf("the log does not name the copy:\n%s", log.String())
+	}
+	if err := os.Mkdir(path+".tmp", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if RemoveOlderCopy(path, logger) {
+		t.Error("RemoveOlderCopy removed a folder")
+	}
+}

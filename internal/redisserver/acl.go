@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,7 +146,7 @@ func (a ACL) Ensure(addrs ...string) error {
 		sum := sha256.Sum256([]byte(pw))
 		fmt.Fprintf(&b, "user %s on #%s %s\n", u, hex.EncodeToString(sum[:]), rules(u))
 	}
-	if err := privatefile.WriteData(a.File(), []byte(b.String())); err != nil {
+	if err := writePrivate(a.File(), []byte(b.String())); err != nil {
 		return err
 	}
 	pw, err := a.Password(UserExporter)
@@ -160,14 +161,14 @@ func (a ACL) Ensure(addrs ...string) error {
 	if err != nil {
 		return err
 	}
-	if err := privatefile.WriteData(a.ExporterPasswordFile(), exp); err != nil {
+	if err := writePrivate(a.ExporterPasswordFile(), exp); err != nil {
 		return err
 	}
 	rpw, err := a.Password(UserReplica)
 	if err != nil {
 		return err
 	}
-	return privatefile.WriteData(a.ReplicationFile(), []byte(fmt.Sprintf("masteruser %s\nmasterauth %s\n", UserReplica, rpw)))
+	return writePrivate(a.ReplicationFile(), []byte(fmt.Sprintf("masteruser %s\nmasterauth %s\n", UserReplica, rpw)))
 }
 
 // ReplicationFile is the redis-server configuration file (mode 0600) a
@@ -182,5 +183,15 @@ func (a ACL) create(user string) (string, error) {
 		return "", err
 	}
 	pw := hex.EncodeToString(raw[:])
-	return pw, privatefile.WriteData(a.PasswordFile(user), []byte(pw+"\n"))
+	return pw, writePrivate(a.PasswordFile(user), []byte(pw+"\n"))
+}
+
+// writePrivate writes data to path (privatefile.WriteData), first removing
+// the copies of it that earlier writes killed outright left, each holding a
+// password (privatefile.RemoveStale, RemoveOlderCopy; logged on slog's
+// default logger).
+func writePrivate(path string, data []byte) error {
+	privatefile.RemoveStale(path, slog.Default())
+	privatefile.RemoveOlderCopy(path, slog.Default())
+	return privatefile.WriteData(path, data)
 }

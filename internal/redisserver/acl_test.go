@@ -2,7 +2,10 @@ package redisserver_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,5 +145,31 @@ func TestEnsureKeepsPasswords(t *testing.T) {
 	}
 	if other, _ := a.Password(redisserver.UserBatcher); other == first {
 		t.Error("two users share a password")
+	}
+}
+
+// TestEnsureRemovesLeftCopies: the copies of the password files that an
+// earlier write killed outright left (PASSWORD.tmp of earlier versions,
+// .PASSWORD.DIGITS.tmp of privatefile), each holding a password, are gone
+// after Ensure; another file in the folder is kept.
+func TestEnsureRemovesLeftCopies(t *testing.T) {
+	a := redisserver.ACL{Dir: t.TempDir()}
+	base := filepath.Base(a.PasswordFile(redisserver.UserGateway))
+	left := []string{base + ".tmp", "." + base + ".271828.tmp", "exporter.json.tmp"}
+	for _, name := range append(slices.Clone(left), "notes.txt") {
+		if err := os.WriteFile(filepath.Join(a.Dir, name), []byte("a password\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Ensure("127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range left {
+		if _, err := os.Stat(filepath.Join(a.Dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %v; want it removed", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(a.Dir, "notes.txt")); err != nil {
+		t.Errorf("notes.txt: %v; want it kept", err)
 	}
 }

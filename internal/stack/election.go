@@ -147,16 +147,14 @@ func (s *Stack) generateRoll(ctx context.Context, states []string) error {
 // roll, every credential in it, is removed if write fails, ctx ending
 // included). First it removes, logging each, the copies an earlier write
 // killed outright left (privatefile.RemoveStale) and voters.csv.tmp, the
-// copy earlier versions wrote.
+// copy earlier versions wrote (privatefile.RemoveOlderCopy).
 func (s *Stack) WriteRoll(write func(io.Writer) error) error {
 	path := s.RollCSV()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	privatefile.RemoveStale(path, s.log)
-	if err := os.Remove(path + ".tmp"); err == nil {
-		s.log.Warn("removed the temporary copy of "+path+" an earlier version's interrupted write left", "file", path+".tmp")
-	}
+	privatefile.RemoveOlderCopy(path, s.log)
 	return privatefile.Write(path, write)
 }
 
