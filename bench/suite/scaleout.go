@@ -3,6 +3,7 @@ package suite
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,7 +84,7 @@ func (r *run) scaleOut(ctx context.Context) {
 func (r *run) measureCluster(ctx context.Context) (c report.ClusterRun, err error) {
 	cfg, scfg := r.cfg.Stack, r.scaleOutConfig()
 	dir, voters := scfg.Dir, scfg.Voters
-	if err := wipeStack(scfg); err != nil {
+	if err := wipeStack(dir, scfg.Log); err != nil {
 		return c, err
 	}
 	st, err := stack.New(scfg)
@@ -121,18 +122,18 @@ func (r *run) scaleOutConfig() stack.Config {
 	}
 }
 
-// wipeStack stops and deletes what an earlier scale-out phase left in
-// cfg.Dir; a folder no stack made is refused (stack.CheckRunDir).
-func wipeStack(cfg stack.Config) error {
-	if _, err := os.Stat(cfg.Dir); os.IsNotExist(err) {
-		return nil
+// wipeStack stops every process the run folder dir records, by its
+// recorded ID whatever the port plan or version that made the folder
+// (stack.StopRecorded: the system's, and those of the stacks and networks
+// in folders under it, such as a run cut short leaves running), then
+// deletes the folder's data (stack.WipeRunDir). If any cannot be stopped
+// it deletes nothing and the error names them and how to stop them; a
+// folder no stack made is refused.
+func wipeStack(dir string, log *slog.Logger) error {
+	if err := stack.StopRecorded(dir, log); err != nil {
+		return err
 	}
-	if old, err := stack.New(cfg); err == nil {
-		if err := old.Down(true); err == nil {
-			return nil
-		}
-	}
-	return stack.WipeRunDir(cfg.Dir)
+	return stack.WipeRunDir(dir)
 }
 
 // offerCluster runs the offer and the drain on the running shape st and

@@ -366,11 +366,10 @@ func (r *run) end(ctx context.Context, began time.Time) {
 	}
 }
 
-// wipe stops the previous benchmark system and deletes its data. A folder
-// the current code cannot open (left by an older version) has its data
-// deleted as it is: its processes were stopped when that run ended. A
-// folder no stack made ($HOME given as --dir) is refused before anything
-// is stopped or deleted (stack.CheckRunDir).
+// wipe stops the previous benchmark system and deletes its data
+// (wipeStack), its scale-out stack and extra networks with it. A folder no
+// stack made ($HOME given as --dir) is refused before anything is stopped
+// or deleted (stack.CheckRunDir).
 func (r *run) wipe() error {
 	dir := r.cfg.Stack.Dir
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
@@ -379,20 +378,9 @@ func (r *run) wipe() error {
 	if err := stack.CheckRunDir(dir); err != nil {
 		return fmt.Errorf("--fresh: %w", err)
 	}
-	if err := wipeStack(r.scaleOutConfig()); err != nil { // inside dir, with processes of its own if a run was cut short
-		return fmt.Errorf("wipe the scale-out stack: %w", err)
-	}
-	c := r.cfg.Stack
-	old, err := stack.New(stack.Config{Dir: dir, PortBase: c.PortBase, BinDir: c.BinDir, FabricBin: c.FabricBin, Builder: c.builder(), Election: c.Election})
-	if err == nil {
-		r.say("wiping the previous benchmark system in %s", dir)
-		err = old.Down(true)
-	}
-	if err != nil {
-		r.say("the previous benchmark system in %s cannot be stopped as such (%v): deleting its data", dir, err)
-		if err := stack.WipeRunDir(dir); err != nil {
-			return fmt.Errorf("wipe %s: %w", dir, err)
-		}
+	r.say("wiping the previous benchmark system in %s", dir)
+	if err := wipeStack(dir, r.cfg.Stack.Log); err != nil {
+		return fmt.Errorf("--fresh: %w", err)
 	}
 	return nil
 }

@@ -481,7 +481,7 @@ func (s *Stack) makeRunDir() error { return MakeRunDir(s.cfg.Dir) }
 // WipeRunDir deletes the data of the system in the run folder dir: every
 // entry but OthersInRunDir and rundir.Marker. It refuses, deleting nothing, a folder no stack
 // made (CheckRunDir). It stops nothing: Down(true) stops the system first;
-// alone it is for a folder whose system cannot be opened as such.
+// for a folder whose system cannot be opened as such, StopRecorded does.
 func WipeRunDir(dir string) error {
 	if err := CheckRunDir(dir); err != nil {
 		return err
