@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string) error {
 	contestsFile := fs.String("contests-election", "config/referendum.json", "election template whose contests (two or more) the ledger ceiling is measured over, against every vote in one of them, on an extra network, when --election has one contest (empty: not measured)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
 	ledgerPrio := stack.LedgerPriorityFlag(fs, "the benchmark's system (as make up)")
-	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll); a --dir holding files but no "+rundir.Marker+" (made by no votechain command) is refused, deleting nothing")
+	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll): every process its folder records is stopped first, and if one will not stop it is named and nothing is deleted; a --dir holding files but no "+rundir.Marker+" (made by no votechain command) is refused, deleting nothing")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
 	quick := fs.Bool("quick", false, "shorter phases, for trying the benchmark out (figures are less steady)")
 	profile := fs.Bool("profile", true, "CPU-profile the vote intake (go test -bench with -cpuprofile) for the report")
