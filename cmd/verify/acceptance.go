@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -478,14 +480,53 @@ func (s *logState) save() error {
 	return nil
 }
 
+// checkElection refuses a file holding heads of another election than
+// the ledger's (an error, status 2, naming the file, the elections and the
+// fix): a run against that election's ledger wrote it, and its heads say
+// nothing of this election's logs. A file is written only from anchored
+// heads, each naming its election under its signature, and an election's
+// record cannot change once it opened (SetupElection), before which no
+// vote is accepted and no head anchored: such a file is another ledger's,
+// not a finding against this one.
+func (s *logState) checkElection(ctx context.Context, ledger logmonitor.Ledger) error {
+	if len(s.seen) == 0 {
+		return nil
+	}
+	e, err := ledger.Election(ctx)
+	if err != nil {
+		return err
+	}
+	others := map[string][]string{} // states, by election
+	for _, st := range slices.Sorted(maps.Keys(s.seen)) {
+		if id := s.seen[st].Election; id != e.ID {
+			others[id] = append(others[id], st)
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	var of []string
+	for _, id := range slices.Sorted(maps.Keys(others)) {
+		of = append(of, fmt.Sprintf("election %q (%s)", id, strings.Join(others[id], ", ")))
+	}
+	return fmt.Errorf("--log-state %s holds heads of %s, not of this ledger's election %q: a run against that election's ledger wrote it; keep a state file per election (give this election's runs another --log-state file), or delete %s if its heads are no longer needed",
+		s.path, strings.Join(of, " and "), e.ID, s.path)
+}
+
 // monitorLog runs the log monitor and prints its findings, checking the
-// heads of state (--log-state; nil: none) and saving the ones it saw there;
-// a log inconsistent with a signed head is one line, FORK, BAD-PROOF or
-// FAIL (printInconsistent). The exit status is 1 on an inconsistent log
-// or a MISSING or UNLOGGED vote, 3 with pending votes (outcomes.exit).
+// heads of state (--log-state; nil: none), which must be of the ledger's
+// election (checkElection), and saving the ones it saw there; a log
+// inconsistent with a signed head is one line, FORK, BAD-PROOF or FAIL
+// (printInconsistent). A head seen before past its state's anchored head
+// is not checked and stays in the file, PENDING (printSeenAhead). The exit
+// status is 1 on an inconsistent log or a MISSING or UNLOGGED vote, 3 with
+// pending votes or heads (outcomes.exit).
 func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *logState) (int, error) {
 	seen := map[string]ballot.TreeHead{}
 	if state != nil {
+		if err := state.checkElection(ctx, m.Ledger); err != nil {
+			return 2, err
+		}
 		seen = state.seen
 	}
 	rep, err := m.Check(ctx, seen)
@@ -499,8 +540,12 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 	var t outcomes
 	for _, s := range rep.States {
 		t.unlogged += s.Unlogged
+		if s.SeenAhead {
+			t.pending++
+		}
 		if s.Head == nil {
 			fmt.Fprintf(w, "%s: no head anchored yet\n", s.State)
+			printSeenAhead(w, s, seen[s.State])
 			printUnlogged(w, s)
 			continue
 		}
@@ -514,10 +559,13 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 			}
 			fmt.Fprintln(w, line)
 		}
+		printSeenAhead(w, s, seen[s.State])
 		printUnlogged(w, s)
 		t.missing += s.Counts[ballot.StandingMissing]
 		t.pending += s.Counts[ballot.StandingPending]
-		seen[s.State] = s.Head.Head
+		if !s.SeenAhead { // a larger head seen before is kept till it is checked
+			seen[s.State] = s.Head.Head
+		}
 	}
 	if state != nil {
 		if err := state.save(); err != nil {
@@ -535,8 +583,8 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 // the smaller seen head another root; BAD-PROOF when the entries the
 // gateway serves do not give a signed head's root (the log rewritten, or a
 // gateway serving bad entries); FAIL when the head seen before is not one
-// of this election's state signed by a registered key (nothing proven of
-// the log).
+// of the state's signed by a registered key (a damaged file; nothing proven
+// of the log).
 func printInconsistent(w io.Writer, e *logmonitor.InconsistentError) outcomes {
 	var t outcomes
 	seenHead := "the " + signedHead(e.Seen) + " seen before (--log-state)"
@@ -548,15 +596,35 @@ func printInconsistent(w io.Writer, e *logmonitor.InconsistentError) outcomes {
 	case logmonitor.PrefixDiffers:
 		t.fork++
 		printFork(w, e.State, seenHead, e.Anchored, "the log's entries, which give the anchored head's root, give another root at its size, which proves it", rewritten, e)
-	case logmonitor.SeenNotSigned:
+	case logmonitor.SeenNotSigned: // of this election (checkElection): the file was damaged or edited
 		t.fail++
-		fmt.Fprintf(w, "FAIL %s: %v; the head seen before (--log-state) is not a head of this election's %s log signed by a registered key, so this proves nothing of the log: give --log-state a file of this election's heads\n",
+		fmt.Fprintf(w, "FAIL %s: %v; the head seen before (--log-state) is not a head of this election's %s log signed by a registered key (the file was damaged or edited: a run writes only heads it verified), so this proves nothing of the log: give --log-state the file an earlier run wrote, or a new one\n",
 			e.State, e, e.State)
 	default: // logmonitor.EntriesDiffer
 		t.badProof++
 		printBadProof(w, e.State, "what the gateway serves of the "+e.State+" log", e.Anchored, "the log was rewritten after the anchored head was signed", e)
 	}
 	return t
+}
+
+// printSeenAhead says of a state whose head seen before (--log-state) is
+// past its anchored head (StateReport.SeenAhead) that it is PENDING: not
+// checked this run, kept in the file, checked once the anchored head
+// reaches it. The chaincode never anchors a smaller head than it holds,
+// and the file holds heads anchored when an earlier run read them, so the
+// peer read now is behind the one that run read (another --org, or a peer
+// catching up), as a receipt's block can be; one that stays behind has
+// lost blocks.
+func printSeenAhead(w io.Writer, s logmonitor.StateReport, seen ballot.TreeHead) {
+	if !s.SeenAhead {
+		return
+	}
+	anchored := "none"
+	if s.Head != nil {
+		anchored = fmt.Sprintf("%d entries", s.Head.Head.Size)
+	}
+	fmt.Fprintf(w, "  PENDING the %s seen before (--log-state): past the head this peer has anchored (%s), so not checked this run; kept in the file, it is checked once the anchored head reaches it. The ledger never anchors a smaller head, so this peer (--org) is behind the one an earlier run read; should it stay behind, it lost blocks: compare with the other organisation's peer\n",
+		signedHead(seen), anchored)
 }
 
 // printUnlogged lists the state's votes the ledger counts that its log does

@@ -844,9 +844,11 @@ func servedLog(t *testing.T, votes []ballot.Vote) func(*http.Request) (*http.Res
 // give the anchored root are its log); entries that do not give the
 // anchored root, the head seen before of another size, are BAD-PROOF (the
 // log rewritten, or a gateway serving bad entries); a head seen before of
-// another election FAILs, as any inconsistency did. A log that gives both
-// heads passes (status 0, the file updated), and an anchored head whose
-// signature does not verify stays an error (status 2).
+// this election whose signature does not verify (a damaged file) FAILs. A
+// --log-state file of another election is a usage error (status 2) naming
+// the file's election, the ledger's and the fix, nothing checked. A log
+// that gives both heads passes (status 0, the file updated), and an
+// anchored head whose signature does not verify stays an error (status 2).
 func TestLogInconsistentHeads(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes := caVotes(5, 0)
@@ -860,8 +862,6 @@ func TestLogInconsistentHeads(t *testing.T) {
 		t.Fatal(err)
 	}
 	anchored := headOf(log, 5)
-	badSignature := anchored
-	badSignature.Signature = strings.Repeat("0", 128)
 	seenHead := func(h ballot.TreeHead) string {
 		return "the head of the CA log (" + strconv.FormatUint(h.Size, 10) + " entries, signed by key " + h.KeyID + " at 1970-01-01T00:00:00Z) seen before (--log-state) is not of the log anchored on the ledger (5 entries, tx tx0…): "
 	}
@@ -883,23 +883,23 @@ func TestLogInconsistentHeads(t *testing.T) {
 		"a log that does not give the anchored root": {forkVotes, headOf(log, 3), anchored, 1, []string{
 			"BAD-PROOF CA: what the gateway serves of the CA log is not shown to be of the log anchored on the ledger (5 entries, tx tx0…): logmonitor: the log is inconsistent with a signed head: CA: the 5 entries give root " + ballot.HashHex(must(fork.Root(5))),
 			"; either the log was rewritten after the anchored head was signed (a fork) or the gateway serves a bad proof for heads of one log, and either way it cannot show its log is append-only; a proof that verifies, from another gateway of this election (--gateway), clears the head, and none exists for a fork\n"}, ""},
-		"a head seen before of another election": {votes, signedAs(t, headOf(fork, 3), "f", key), anchored, 1, []string{
+		"a head seen before, its signature damaged": {votes, badlySigned(headOf(fork, 3)), anchored, 1, []string{
 			"FAIL CA: logmonitor: the log is inconsistent with a signed head: the CA head of size 3 signed at 1 has root ",
-			"; the head seen before (--log-state) is not a head of this election's CA log signed by a registered key, so this proves nothing of the log: give --log-state a file of this election's heads\n"}, ""},
+			"; the head seen before (--log-state) is not a head of this election's CA log signed by a registered key (the file was damaged or edited: a run writes only heads it verified), so this proves nothing of the log: give --log-state the file an earlier run wrote, or a new one\n"}, ""},
+		"a head seen before of another election": {votes, signedAs(t, headOf(fork, 3), "f", key), anchored, 2, []string{""},
+			`.json holds heads of election "f" (CA), not of this ledger's election "e": a run against that election's ledger wrote it; keep a state file per election (give this election's runs another --log-state file), or delete `},
+		"a larger head seen before of another election": {votes, signedAs(t, headOf(log, 5), "f", key), headOf(log, 3), 2, []string{""},
+			`.json holds heads of election "f" (CA), not of this ledger's election "e"`},
 		"a log that gives both heads": {votes, headOf(log, 3), anchored, 0, []string{
 			"CA: 5 entries under the head anchored in tx tx0… (signed by key " + anchored.KeyID + " at 1970-01-01T00:00:00Z): 5 counted, 0 rejected, 0 pending, 0 MISSING\n"}, ""},
-		"an anchored head not verified": {votes, headOf(log, 3), badSignature, 2, []string{""}, "verify: the anchored CA head: " + ballot.ErrBadSignature.Error()},
+		"an anchored head not verified": {votes, headOf(log, 3), badlySigned(anchored), 2, []string{""}, "verify: the anchored CA head: " + ballot.ErrBadSignature.Error()},
 	} {
 		t.Run(name, func(t *testing.T) {
-			gateway := logGateway("http://gateway.test", time.Minute)
-			gateway.Client = &http.Client{Transport: &gatewayTransport{answer: servedLog(t, c.served)}}
 			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
 			ledger := headedLedger{headlessLedger: headlessLedger{batch: batch}, head: c.anchored, keys: keys}
-			var stdout, stderr bytes.Buffer
-			code := checkLog(context.Background(), &stdout, &stderr, gateway, ledger, time.Minute, state)
-			out := stdout.String()
-			if code != c.code || !strings.HasPrefix(out, c.want[0]) || strings.Count(out, "\n") > 1 || !strings.Contains(stderr.String(), c.stderr) {
-				t.Fatalf("status %d, stdout:\n%s\nstderr: %s\nwant %d, one line starting %q, stderr holding %q", code, out, stderr.String(), c.code, c.want[0], c.stderr)
+			code, out, stderr := runLogCheck(t, c.served, ledger, state)
+			if code != c.code || !strings.HasPrefix(out, c.want[0]) || strings.Count(out, "\n") > 1 || !strings.Contains(stderr, c.stderr) {
+				t.Fatalf("status %d, stdout:\n%s\nstderr: %s\nwant %d, one line starting %q, stderr holding %q", code, out, stderr, c.code, c.want[0], c.stderr)
 			}
 			for _, want := range c.want[1:] {
 				if !strings.Contains(out, want) {
@@ -912,6 +912,72 @@ func TestLogInconsistentHeads(t *testing.T) {
 			}
 			if wantSaved := map[bool]int{true: 1, false: 0}[code == 0]; len(saved.seen) != wantSaved || (code == 0 && saved.seen["CA"] != anchored) {
 				t.Errorf("the state file holds %+v; want the anchored head only after a run that passed", saved.seen)
+			}
+		})
+	}
+}
+
+// badlySigned is h with a signature that does not verify.
+func badlySigned(h ballot.TreeHead) ballot.TreeHead {
+	h.Signature = strings.Repeat("0", 128)
+	return h
+}
+
+// runLogCheck runs verify --log's check (checkLog) of the CA log, the
+// gateway serving the entries of served, against ledger, with the heads
+// seen before of state; it returns the status, stdout and stderr.
+func runLogCheck(t *testing.T, served []ballot.Vote, ledger headedLedger, state *logState) (int, string, string) {
+	t.Helper()
+	gateway := logGateway("http://gateway.test", time.Minute)
+	gateway.Client = &http.Client{Transport: &gatewayTransport{answer: servedLog(t, served)}}
+	var stdout, stderr bytes.Buffer
+	code := checkLog(context.Background(), &stdout, &stderr, gateway, ledger, time.Minute, state)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestLogHeadSeenAhead: a head seen before (--log-state) past the head the
+// peer has anchored now (a peer behind the one an earlier run read) is not
+// checked, whether or not it is of the anchored log: the state's line is
+// followed by a PENDING line saying so, nothing failed, the status is 3
+// (run again), and the file keeps that head, not the smaller anchored one.
+// Once the anchored head reaches it, the next run checks it: the log's own
+// head passes (status 0), a head of that size with another root is FORK.
+func TestLogHeadSeenAhead(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes := caVotes(5, 0)
+	log, fork := logOf(votes), logOf(append(slices.Clone(votes[:4]), caVotes(1, 100)...))
+	headOf := func(tree *ballot.LogTree, size uint64) ballot.TreeHead {
+		return acceptanceOf(t, tree, votes, 0, size, key).Head
+	}
+	batch, err := ballot.BuildBatch("CA", 1, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledgerAt := func(size uint64) headedLedger {
+		return headedLedger{headlessLedger: headlessLedger{batch: batch}, head: headOf(log, size), keys: keys}
+	}
+	for name, c := range map[string]struct {
+		seen ballot.TreeHead
+		code int
+		then string // what the run once anchored past it starts with
+	}{
+		"the log's head": {headOf(log, 5), 0, "CA: 5 entries under the head anchored in tx tx0…"},
+		"a forked head":  {headOf(fork, 5), 1, "FORK CA: the head of the CA log (5 entries, "},
+	} {
+		t.Run(name, func(t *testing.T) {
+			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
+			code, out, _ := runLogCheck(t, votes, ledgerAt(3), state)
+			pending := "\n  PENDING the head of the CA log (5 entries, signed by key " + c.seen.KeyID + " at 1970-01-01T00:00:00Z) seen before (--log-state): past the head this peer has anchored (3 entries), so not checked this run; kept in the file, it is checked once the anchored head reaches it."
+			if code != 3 || !strings.HasPrefix(out, "CA: 3 entries under the head anchored in tx tx0…") || !strings.Contains(out, pending) || strings.Count(out, "\n") != 2 {
+				t.Fatalf("anchored at 3: status %d, stdout:\n%s\nwant 3, the state's line and %q", code, out, pending)
+			}
+			saved, err := readLogState(state.path)
+			if err != nil || saved.seen["CA"] != c.seen {
+				t.Fatalf("the state file holds %+v (%v); want the head seen before, kept", saved, err)
+			}
+			code, out, _ = runLogCheck(t, votes, ledgerAt(5), saved)
+			if code != c.code || !strings.HasPrefix(out, c.then) || strings.Contains(out, "PENDING") {
+				t.Fatalf("anchored at 5: status %d, stdout:\n%s\nwant %d, starting %q", code, out, c.code, c.then)
 			}
 		})
 	}

@@ -26,7 +26,8 @@
 //	                                     a log inconsistent with a signed head FORK
 //	                                     (a head seen before, --log-state, and the
 //	                                     anchored one prove it) or BAD-PROOF (entries
-//	                                     that do not give the anchored root)
+//	                                     that do not give the anchored root); a head
+//	                                     seen before past the anchored one PENDING
 //
 // Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL,
 // FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log), whatever else the run
@@ -132,22 +133,29 @@ the anchored head prove it (one size, two roots), or the log's entries that
 give the anchored root give the smaller seen head another root; BAD-PROOF
 when the entries the gateway serves do not give the anchored head's root, or
 are not those it served before (a fork, or a gateway serving bad entries:
-either way it cannot show its log is append-only); FAIL when the head seen before is not one of this election's,
-signed by a registered key (a --log-state file of another election). All
-three are failures (status 1).
+either way it cannot show its log is append-only); FAIL when the head seen
+before is not signed by a registered key (a damaged file). All three are
+failures (status 1). A head seen before past the head the peer has anchored
+(the ledger never anchors a smaller one, so this peer is behind the one an
+earlier run read) is PENDING: not checked this run, kept in the file, and
+checked once the anchored head reaches it (status 3 unless something
+failed). A --log-state file holding heads of another election than the
+ledger's is an error (status 2) naming both: keep a file per election.
 
 --gateway-timeout bounds each request to the gateway: the receipt of
---vote-id; each read of a log's entries or consistency proof for --log; each
-consistency proof for --acceptance. A gateway that does not answer within it
-is an error (status 2) naming it and the flag; for --acceptance, it leaves that
-head UNCHECKED, and the heads after it, not asked, and the run goes on.`
+--vote-id; each read of a log's entries for --log; each consistency proof
+for --acceptance, and the gateway's own head it asks for when a proof does
+not verify. A gateway that does not answer within it is an error (status 2)
+naming it and the flag; for --acceptance, it leaves that head UNCHECKED, and
+the heads after it, not asked, and the run goes on.`
 
 const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, FORK, BAD-PROOF,
 MISSING or UNLOGGED (or an inconsistent log), whatever else the run found or could not check
 (an error that stops the run included); 2 a usage, file, gateway or ledger error, or,
 none failed, some UNCHECKED (--acceptance
 --gateway: no verdict on a head; the run is not complete); 3 none failed but some are
-still PENDING (not on the ledger yet, or in a block the peer has not reached).`
+still PENDING (not on the ledger yet, or in a block the peer has not reached; for --log
+also a head seen before past the peer's anchored head).`
 
 func main() { os.Exit(run()) }
 
@@ -156,7 +164,7 @@ func run() int {
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
 	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt), --log (the logs' entries) and, when given on the command line, --acceptance (consistency proofs of the receipts' heads)")
-	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries or consistency proof (--log, --acceptance)")
+	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries (--log), each consistency proof and head (--acceptance)")
 	quiet := fs.Bool("q", false, "receipt checks (files or --vote-id) leave out their PASS lines; FAIL and PENDING lines and the summary are still printed. --acceptance and --log print every line whatever -q")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")

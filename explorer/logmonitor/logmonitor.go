@@ -155,6 +155,15 @@ type StateReport struct {
 	// maxUnloggedListed cast earliest.
 	Unlogged      int            `json:"unlogged,omitempty"`
 	UnloggedVotes []UnloggedVote `json:"unlogged_votes,omitempty"`
+	// SeenAhead: the head seen before that Check was given for the state
+	// is larger than the anchored head (or none is anchored), so it was
+	// not checked: a head beyond the log as anchored cannot be. A check
+	// once the anchored head reaches its size checks it; the caller keeps
+	// it till then. On one ledger an anchored head never shrinks
+	// (ballot.LogAnchor.Check), so when the head seen before was read
+	// anchored (as the explorer's and verify --log's are) the peer read
+	// now is behind the one it was read from, or lost blocks.
+	SeenAhead bool `json:"seen_ahead,omitempty"`
 	// Batched are the totals of the batches the report is of: every batch
 	// of the state the monitor has read and placed, and none other (with
 	// AsFinalised, or in a finalised election, every one judged). Zero for
@@ -290,9 +299,11 @@ func (m *Monitor) now() time.Time {
 }
 
 // Check audits every state's log up to its anchored head. seen are heads
-// the caller saw before (by state; may be nil): each must be consistent
-// with the log, or Check fails with ErrInconsistent, always as an
-// *InconsistentError saying what shows it. In a finalised
+// the caller saw before (by state; may be nil): each no larger than its
+// state's anchored head must be consistent with the log, or Check fails
+// with ErrInconsistent, always as an *InconsistentError saying what shows
+// it; a larger one is not checked, and its StateReport says so
+// (SeenAhead). In a finalised
 // election (or with AsFinalised) every entry not on the ledger is MISSING
 // and every counted vote the log does not hold is unlogged. It reads only
 // what is new since the Monitor's last check (see the package doc).
@@ -347,6 +358,7 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	sr := StateReport{State: state, Counts: map[string]int{}}
 	anchored, err := m.Ledger.LogHead(ctx, state)
 	if errors.Is(err, ballot.ErrNotFound) {
+		sr.SeenAhead = seen.Size > 0
 		return sr, m.checkHeadless(ctx, states, state, &sr, final)
 	}
 	if err != nil {
@@ -354,6 +366,7 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	}
 	sr.Head = &anchored
 	h := anchored.Head
+	sr.SeenAhead = seen.Size > h.Size
 	if err := h.Verify(keys); err != nil {
 		return sr, fmt.Errorf("the anchored %s head: %w", state, err)
 	}

@@ -338,6 +338,54 @@ func TestMonitorInconsistencyEvidence(t *testing.T) {
 	}
 }
 
+// TestMonitorSeenAhead: a head seen before past the anchored head, or
+// with none anchored, is not checked, whatever its root, and its state's
+// report says so (SeenAhead); one no larger is checked and not so marked.
+// Once the anchored head reaches its size it is checked: the log's own
+// head passes, one of that size with another root is HeadsDiffer.
+func TestMonitorSeenAhead(t *testing.T) {
+	s := newScene(t)
+	forked := s.signed(t, 10)
+	forked.Root = s.signed(t, 9).Root
+	forked, _ = forked.Sign(s.key)
+	check := func(seen ballot.TreeHead) (bool, error) {
+		rep, err := s.monitor(s.entries).Check(context.Background(), map[string]ballot.TreeHead{"CA": seen})
+		if err != nil {
+			return false, err
+		}
+		return rep.States[0].SeenAhead, nil
+	}
+	s.anchor(t, 6)
+	for name, c := range map[string]struct {
+		seen ballot.TreeHead
+		want bool
+	}{
+		"the log's head past the anchored one": {s.signed(t, 10), true},
+		"a forked head past the anchored one":  {forked, true},
+		"a head of the anchored size":          {s.signed(t, 6), false},
+		"a smaller head":                       {s.signed(t, 4), false},
+		"none":                                 {ballot.TreeHead{}, false},
+	} {
+		if ahead, err := check(c.seen); err != nil || ahead != c.want {
+			t.Errorf("anchored at 6, %s: seen ahead %v, %v; want %v and no error", name, ahead, err, c.want)
+		}
+	}
+	s.anchor(t, 10)
+	if ahead, err := check(s.signed(t, 10)); err != nil || ahead {
+		t.Errorf("anchored at 10, the log's head of 10: seen ahead %v, %v; want it checked and passed", ahead, err)
+	}
+	var e *InconsistentError
+	if _, err := check(forked); !errors.As(err, &e) || e.Evidence != HeadsDiffer {
+		t.Errorf("anchored at 10, a forked head of 10: %v; want HeadsDiffer", err)
+	}
+	s.ledger.head = nil
+	for seen, want := range map[ballot.TreeHead]bool{s.signed(t, 4): true, {}: false} {
+		if ahead, err := check(seen); err != nil || ahead != want {
+			t.Errorf("none anchored, a head of %d seen: seen ahead %v, %v; want %v", seen.Size, ahead, err, want)
+		}
+	}
+}
+
 // TestMonitorRefusesAnUnverifiedHead: an anchored head signed by a key not
 // registered, or whose signature is not its key's over it, fails the check
 // (ErrUnknownLogKey, ErrBadSignature) although the log's entries give its
