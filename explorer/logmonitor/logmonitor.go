@@ -73,6 +73,14 @@ type Ledger interface {
 // root is not the log's at its size (a rewritten log).
 var ErrInconsistent = errors.New("logmonitor: the log is inconsistent with a signed head")
 
+// ErrForeignHead marks an anchored head, its signature verified, that is
+// not a head of the state's log in the ledger's election: it names another
+// election or state. The chaincode anchors none such (ballot.LogAnchor.Check
+// refuses a head of another election or of a state not in it), so the
+// ledger holds a record its rules do not write, and the log's entries
+// cannot be judged by it: a failure, as a head that does not verify is.
+var ErrForeignHead = errors.New("logmonitor: the anchored head is not of this election's log")
+
 // Evidence is what shows a log inconsistent with a signed head
 // (InconsistentError.Evidence): whether it proves a fork whatever the log
 // serves.
@@ -298,7 +306,10 @@ func (m *Monitor) now() time.Time {
 	return m.Now()
 }
 
-// Check audits every state's log up to its anchored head. seen are heads
+// Check audits every state's log up to its anchored head, which must
+// verify with the registered keys (else an error wrapping
+// ballot.ErrUnknownLogKey or ballot.ErrBadSignature) and be a head of the
+// ledger's election and of its state (else ErrForeignHead). seen are heads
 // the caller saw before (by state; may be nil): each no larger than its
 // state's anchored head must be consistent with the log, or Check fails
 // with ErrInconsistent, always as an *InconsistentError saying what shows
@@ -369,6 +380,10 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	sr.SeenAhead = seen.Size > h.Size
 	if err := h.Verify(keys); err != nil {
 		return sr, fmt.Errorf("the anchored %s head: %w", state, err)
+	}
+	if h.Election != m.election || h.State != state {
+		return sr, fmt.Errorf("the anchored %s head: %w: it names election %q, state %q; the ledger's election is %q, and its chaincode anchors no head of another election or state (ballot.LogAnchor.Check)",
+			state, ErrForeignHead, h.Election, h.State, m.election)
 	}
 	seenSigned := seen.Size > 0 && seen.Election == h.Election && seen.State == state && seen.Verify(keys) == nil
 	if seenSigned && seen.Size == h.Size && seen.Root != h.Root {

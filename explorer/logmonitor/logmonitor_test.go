@@ -418,6 +418,39 @@ func TestMonitorRefusesAnUnverifiedHead(t *testing.T) {
 	}
 }
 
+// TestMonitorRefusesAForeignHead: an anchored head signed by a registered
+// key that names another election, or another state, than the ledger's
+// record it was read from fails the check (ErrForeignHead, not a finding
+// of inconsistency) naming both elections, although the log's entries give
+// its root; the scene's own head passes.
+func TestMonitorRefusesAForeignHead(t *testing.T) {
+	for name, c := range map[string]struct {
+		election, state string
+		want            error
+	}{
+		"the ledger's election and state": {"e1", "CA", nil},
+		"another election":                {"e2", "CA", ErrForeignHead},
+		"another state":                   {"e1", "NY", ErrForeignHead},
+	} {
+		s := newScene(t)
+		h := s.ledger.head.Head
+		h.Election, h.State = c.election, c.state
+		h, err := h.Sign(s.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ledger.head.Head = h
+		_, err = s.monitor(s.entries).Check(context.Background(), nil)
+		if !errors.Is(err, c.want) || errors.Is(err, ErrInconsistent) {
+			t.Errorf("%s: %v; want %v", name, err, c.want)
+			continue
+		}
+		if c.want != nil && !strings.Contains(err.Error(), fmt.Sprintf(`the anchored CA head: %v: it names election %q, state %q; the ledger's election is "e1"`, ErrForeignHead, c.election, c.state)) {
+			t.Errorf("%s: %v; want it to name the head's election and state and the ledger's", name, err)
+		}
+	}
+}
+
 func TestFinalisedMeansMissing(t *testing.T) {
 	s := newScene(t)
 	s.ledger.status = ballot.StatusFinalised
