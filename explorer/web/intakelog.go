@@ -15,7 +15,9 @@ import (
 // LogMonitor audits the intake logs against the ledger
 // (*logmonitor.Monitor): each anchored head's signature against the
 // registered keys, the log's entries up to it, the heads seen before
-// (seen, by state) against the log, and every entry's standing.
+// (seen, by state) against the log, and every entry's standing. A head
+// seen before past the anchored one is not checked but marked
+// (StateReport.SeenAhead).
 type LogMonitor interface {
 	Check(ctx context.Context, seen map[string]ballot.TreeHead) (logmonitor.Report, error)
 }
@@ -24,9 +26,14 @@ type LogMonitor interface {
 // for the intake log page, so a request costs no ledger or gateway query.
 // The monitor (*logmonitor.Monitor) remembers what it verified, so a check
 // reads only the entries and batches new since the last one.
-// It remembers the last verified head of each state (in memory) and hands
-// it to the next check: a log that no longer gives that head's root is
-// reported inconsistent, and the remembered head is kept as the evidence.
+// It remembers the largest verified head of each state (in memory) and
+// hands it to the next check: a log that no longer gives that head's root
+// is reported inconsistent, and the remembered head is kept as the
+// evidence. A remembered head past the state's anchored head now (the peer
+// read is behind the one read before: the ledger never anchors a smaller
+// head) is pending, neither consistent nor inconsistent: the monitor did
+// not check it, and it is kept, not replaced by the smaller anchored head,
+// till a check once the anchored head reaches it does.
 type IntakeLog struct {
 	Monitor LogMonitor
 	// Proofs, when set, serves consistency proofs (logmonitor.Gateway):
@@ -54,9 +61,10 @@ type intakeLogView struct {
 	AttemptAt  time.Time `json:"attempt_at"` // the last check tried
 	Every      float64   `json:"refresh_seconds"`
 	Deadline   float64   `json:"deadline_seconds"`
-	// Failure is a finding against the log: a head that does not verify
-	// (unregistered key, bad signature) or a log inconsistent with a
-	// signed head (rewritten, or serving other entries than signed).
+	// Failure is a finding against the log: an anchored head that does not
+	// verify (unregistered key, bad signature) or that is not of the
+	// election's state (logmonitor.ErrForeignHead), or a log inconsistent
+	// with a signed head (rewritten, or serving other entries than signed).
 	Failure string `json:"failure,omitempty"`
 	// Error says the last check could not run (gateway or peer
 	// unreachable); States are then those of the last completed check.
@@ -73,16 +81,23 @@ type intakeLogState struct {
 	// verified against the ledger's registered log keys.
 	Head              *ballot.AnchoredHead `json:"head,omitempty"`
 	SignatureVerified bool                 `json:"signature_verified"`
-	// Previous is the head this explorer verified before Head, which the
-	// log still gives (nil: Head is the first seen).
+	// Previous is the head this explorer verified before Head: one the log
+	// still gives ("consistent"), or one past Head, not checked
+	// ("pending"); nil: Head is the first seen, or none was.
 	Previous *ballot.TreeHead `json:"previous,omitempty"`
-	// ProofVerified: the consistency proof from Previous to Head verified.
-	ProofVerified bool   `json:"consistency_proof_verified"`
-	Consistency   string `json:"consistency"` // "consistent", "first" (nothing seen before) or "none" (no head)
-	Counted       int    `json:"counted"`
-	Rejected      int    `json:"rejected"`
-	Pending       int    `json:"pending"`
-	Missing       int    `json:"missing"`
+	// ProofVerified: the gateway's consistency proof between Previous and
+	// Head verified (from the smaller to the larger).
+	ProofVerified bool `json:"consistency_proof_verified"`
+	// Consistency is "consistent" (the log gives Previous's root),
+	// "pending" (Previous is past Head, or no head is anchored: the peer
+	// read is behind the one Previous was read from, so it was not checked
+	// and is kept till Head reaches it), "first" (nothing seen before) or
+	// "none" (no head, none seen).
+	Consistency string `json:"consistency"`
+	Counted     int    `json:"counted"`
+	Rejected    int    `json:"rejected"`
+	Pending     int    `json:"pending"`
+	Missing     int    `json:"missing"`
 	// Entries are the entries not counted (every rejected and MISSING
 	// one, the oldest pending ones), each under Head, the signed head that
 	// proves its acceptance; PendingUnlisted counts the pending ones left
@@ -141,7 +156,7 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 	l.view.AttemptAt = now
 	l.view.Failure, l.view.Error = "", ""
 	switch {
-	case errors.Is(err, logmonitor.ErrInconsistent), errors.Is(err, ballot.ErrUnknownLogKey), errors.Is(err, ballot.ErrBadSignature):
+	case errors.Is(err, logmonitor.ErrInconsistent), errors.Is(err, logmonitor.ErrForeignHead), errors.Is(err, ballot.ErrUnknownLogKey), errors.Is(err, ballot.ErrBadSignature):
 		l.view.Failure = err.Error()
 		l.logger().Error("intake log check failed", "error", err)
 		return
@@ -160,13 +175,19 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 			Counted: sr.Counts[ballot.StandingCounted], Rejected: sr.Counts[ballot.StandingRejected],
 			Pending: sr.Counts[ballot.StandingPending], Missing: sr.Counts[ballot.StandingMissing],
 			Unlogged: sr.Unlogged, UnloggedVotes: sr.UnloggedVotes}
+		prev, hadPrev := seen[sr.State] // the head Check was handed
+		switch {
+		case sr.SeenAhead: // not checked: neither consistent nor not
+			st.Previous, st.Consistency, st.ProofVerified = &prev, "pending", proved[sr.State]
+		case sr.Head == nil:
+		case hadPrev:
+			st.Previous, st.Consistency, st.ProofVerified = &prev, "consistent", proved[sr.State]
+		default:
+			st.Consistency = "first"
+		}
 		if sr.Head != nil {
 			st.SignatureVerified = true // Check verified it, or failed
-			st.Consistency = "first"
-			if prev, ok := l.seen[sr.State]; ok {
-				st.Previous, st.Consistency, st.ProofVerified = &prev, "consistent", proved[sr.State]
-			}
-			if prev, ok := l.seen[sr.State]; !ok || sr.Head.Head.Size >= prev.Size {
+			if kept, ok := l.seen[sr.State]; !ok || sr.Head.Head.Size >= kept.Size {
 				l.seen[sr.State] = sr.Head.Head // never forget a larger head
 			}
 		}

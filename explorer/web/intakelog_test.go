@@ -155,6 +155,15 @@ func (p treeProofs) Consistency(_ context.Context, _ string, first, second uint6
 	return p.tree.ConsistencyProof(first, second)
 }
 
+// treeHead is the CA head of tree's first size entries (its root the
+// tree's), anchored.
+func treeHead(tree *ballot.LogTree, size uint64) *ballot.AnchoredHead {
+	h := head("CA", size)
+	root, _ := tree.Root(size)
+	h.Head.Root = ballot.HashHex(root)
+	return h
+}
+
 // TestIntakeLogProofs: a new head is checked to extend the one verified
 // before by the served consistency proof; a proof from a rewritten log is
 // a failure and the verified head is kept.
@@ -164,12 +173,7 @@ func TestIntakeLogProofs(t *testing.T) {
 		tree.Append([32]byte{byte(i)})
 		rewritten.Append([32]byte{byte(i + 1)})
 	}
-	at := func(size uint64) *ballot.AnchoredHead {
-		h := head("CA", size)
-		root, _ := tree.Root(size)
-		h.Head.Root = ballot.HashHex(root)
-		return h
-	}
+	at := func(size uint64) *ballot.AnchoredHead { return treeHead(&tree, size) }
 	report := func(size uint64) logmonitor.Report {
 		return logmonitor.Report{Election: "e", States: []logmonitor.StateReport{{State: "CA", Head: at(size), Counts: map[string]int{"counted": int(size)}}}}
 	}
@@ -195,5 +199,77 @@ func TestIntakeLogProofs(t *testing.T) {
 	il.Refresh(context.Background())
 	if got := fm.seen[3]["CA"]; got.Size != 6 {
 		t.Fatalf("after the failure the check was handed %+v, want the head of size 6", got)
+	}
+}
+
+// TestIntakeLogSeenAhead: a head verified before past the one anchored now
+// (the peer read is behind: logmonitor's SeenAhead) is shown pending with
+// both sizes, neither consistent nor a failure, the gateway's proof from
+// the anchored head to it checked; so is one with no head anchored. It is
+// kept and handed to the next checks, not replaced by the smaller anchored
+// head, and once the anchored head reaches it the state is consistent.
+func TestIntakeLogSeenAhead(t *testing.T) {
+	var tree ballot.LogTree
+	for i := range 6 {
+		tree.Append([32]byte{byte(i)})
+	}
+	fm := &fakeMonitor{errs: make([]error, 4)}
+	for _, size := range []uint64{6, 4, 0, 6} { // the anchored head's (0: none)
+		sr := logmonitor.StateReport{State: "CA", Counts: map[string]int{}, SeenAhead: len(fm.reports) > 0 && size < 6}
+		if size > 0 {
+			sr.Head = treeHead(&tree, size)
+		}
+		fm.reports = append(fm.reports, logmonitor.Report{Election: "e", States: []logmonitor.StateReport{sr}})
+	}
+	il := &IntakeLog{Monitor: fm, Proofs: treeProofs{&tree}}
+	s := intakeServer(t, il)
+	il.Refresh(context.Background())
+	for _, c := range []struct {
+		anchored string
+		proved   bool
+	}{{"the anchored head of 4 entries", true}, {"this peer's (none anchored)", false}} {
+		il.Refresh(context.Background())
+		v, page := getIntakeLog(t, s)
+		ca := v.States[0]
+		if ca.Consistency != "pending" || ca.Previous == nil || ca.Previous.Size != 6 || ca.ProofVerified != c.proved || v.Failure != "" || v.Error != "" {
+			t.Fatalf("anchored %s: %+v", c.anchored, v)
+		}
+		want := "<strong>pending</strong>: the head of 6 entries seen before is past " + c.anchored + ": the peer read is behind"
+		if !strings.Contains(page, want) || strings.Contains(page, "consistent</span>") || strings.Contains(page, "consistency proof from the anchored head to it verified") != c.proved {
+			t.Errorf("anchored %s: the page lacks %q, or says consistent, or the proof verified %v", c.anchored, want, !c.proved)
+		}
+	}
+	il.Refresh(context.Background())
+	for i, seen := range fm.seen[1:] {
+		if seen["CA"] != treeHead(&tree, 6).Head {
+			t.Fatalf("check %d was handed %+v; want the CA head of 6, kept", i+2, seen)
+		}
+	}
+	if v, _ := getIntakeLog(t, s); v.States[0].Consistency != "consistent" || v.States[0].Previous.Size != 6 || v.States[0].Head.Head.Size != 6 {
+		t.Fatalf("anchored at 6 again: %+v", v)
+	}
+}
+
+// TestIntakeLogFailures: a check refusing the anchored head (unregistered
+// key, bad signature, a head of another election or state) or finding the
+// log inconsistent is shown FAILED with its reason; one that could not run
+// is an error, not a finding.
+func TestIntakeLogFailures(t *testing.T) {
+	for _, c := range []struct {
+		err     error
+		failure bool
+	}{
+		{fmt.Errorf("%w: CA head rewritten", logmonitor.ErrInconsistent), true},
+		{fmt.Errorf("the anchored CA head: %w: it names election \"f\"", logmonitor.ErrForeignHead), true},
+		{fmt.Errorf("the anchored CA head: %w", ballot.ErrUnknownLogKey), true},
+		{fmt.Errorf("the anchored CA head: %w", ballot.ErrBadSignature), true},
+		{errors.New("dial tcp: refused"), false},
+	} {
+		il := &IntakeLog{Monitor: &fakeMonitor{reports: make([]logmonitor.Report, 1), errs: []error{c.err}}}
+		il.Refresh(context.Background())
+		v, page := getIntakeLog(t, intakeServer(t, il))
+		if failed := v.Failure == c.err.Error() && strings.Contains(page, "FAILED:"); failed != c.failure || (v.Error != "") == c.failure {
+			t.Errorf("%v: failure %q, error %q; want failed %v", c.err, v.Failure, v.Error, c.failure)
+		}
 	}
 }
