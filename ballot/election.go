@@ -1,6 +1,8 @@
 package ballot
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -133,6 +135,49 @@ func (e *Election) CheckNew() error {
 		return errors.New("ballot: a new election must be configured, not closed or finalised")
 	}
 	return nil
+}
+
+// SameElection reports whether e and o record the same election: every
+// field alike, times as instants, whatever FinaliseNeedsTotals says (the
+// chaincode's mark on the records it writes, no rule of the election). A
+// record JSON cannot encode (a time past year 9999) is like no other.
+func (e *Election) SameElection(o *Election) bool {
+	a, errA := e.comparable()
+	b, errB := o.comparable()
+	return errA == nil && errB == nil && bytes.Equal(a, b)
+}
+
+// comparable encodes e for SameElection: times in UTC, the mark cleared.
+func (e *Election) comparable() ([]byte, error) {
+	c := *e
+	c.FinaliseNeedsTotals = false
+	for _, t := range []*time.Time{&c.OpensAt, &c.ClosesAt, &c.ClosedAt, &c.FinalisedAt} {
+		*t = t.UTC()
+	}
+	return json.Marshal(c)
+}
+
+// CheckSetUpAnchored checks a set-up that stores e over the record old
+// (nil: none is stored) against the intake logs' anchored heads, anchored
+// being one of them (nil: none is anchored). The ledger keeps anchored
+// heads per state, not per election (LogHeadKey), and anchors a state's
+// next head only if it is of the election set up and extends the one
+// anchored (LogAnchor.Check): an election set up again under a new id
+// would find that head in place, another election's, under which none of
+// its own could be anchored, and any other change would leave logs of
+// votes accepted under rules no longer recorded. So once any head is
+// anchored, as once a batch is committed, the election is frozen: a
+// set-up is refused unless it stores old again (SameElection). The
+// chaincode's SetupElection holds a set-up to it, and the explorer's
+// audit every VALID one.
+func CheckSetUpAnchored(old, e *Election, anchored *AnchoredHead) error {
+	if anchored == nil || old != nil && old.SameElection(e) {
+		return nil
+	}
+	return fmt.Errorf("ballot: a head of the %s intake log of election %s is anchored (size %d, transaction %s): the election can no longer be changed, "+
+		"since the ledger keeps each state's anchored head whatever is set up and anchors only heads of the election set up that extend it; "+
+		"keep the election as it is (setting up the same record again is allowed), or set the changed election up on a new ledger",
+		truncate(anchored.Head.State), truncate(anchored.Head.Election), anchored.Head.Size, truncate(anchored.TxID))
 }
 
 // Validate checks that the record is complete and well-formed: identifiers

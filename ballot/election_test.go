@@ -124,6 +124,50 @@ func TestSetupElection(t *testing.T) {
 	}
 }
 
+// TestCheckSetUpAnchored: with no head anchored any set-up passes; once
+// one is, only the stored record again does (the mark and the times'
+// zone aside: SameElection), and every change, a new id or any other
+// field, is refused naming the head and what to do, as is a record over
+// none.
+func TestCheckSetUpAnchored(t *testing.T) {
+	stored := testElection()
+	stored.FinaliseNeedsTotals = true
+	head := &AnchoredHead{Head: TreeHead{Election: stored.ID, State: "NY", Size: 3}, TxID: "tx7"}
+	again := testElection() // as an earlier chaincode stored it: unmarked, another zone
+	est := time.FixedZone("EST", -5*3600)
+	again.OpensAt, again.ClosesAt = testOpens.In(est), testCloses.In(est)
+	if err := CheckSetUpAnchored(&stored, &again, head); err != nil {
+		t.Errorf("the same record again: %v", err)
+	}
+	changes := map[string]func(*Election){
+		"a new id":       func(e *Election) { e.ID = "general-2026-b" },
+		"a name":         func(e *Election) { e.Name = "Another" },
+		"a state":        func(e *Election) { e.States = e.States[:2] },
+		"a choice":       func(e *Election) { e.Contests[0].Choices = []string{"alice", "carol"} },
+		"the window":     func(e *Election) { e.ClosesAt = e.ClosesAt.Add(time.Nanosecond) },
+		"the roll root":  func(e *Election) { e.RollRoot = strings.Repeat("a", 64) },
+		"the batchers":   func(e *Election) { e.Batchers = []string{"User9@commission.votechain.test"} },
+		"another status": func(e *Election) { e.Status = StatusClosed },
+	}
+	for name, change := range changes {
+		changed := testElection()
+		change(&changed)
+		if err := CheckSetUpAnchored(&stored, &changed, nil); err != nil {
+			t.Errorf("%s, no head anchored: %v", name, err)
+		}
+		err := CheckSetUpAnchored(&stored, &changed, head)
+		for _, want := range []string{"a head of the NY intake log of election general-2026 is anchored (size 3, transaction tx7)",
+			"the election can no longer be changed", "set the changed election up on a new ledger"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s, a head anchored: err %v; want one saying %q", name, err, want)
+			}
+		}
+	}
+	if err := CheckSetUpAnchored(nil, &stored, head); err == nil {
+		t.Error("a set-up over no record, a head anchored: accepted")
+	}
+}
+
 func TestElectionMayCommit(t *testing.T) {
 	e := testElection()
 	e.Batchers = nil

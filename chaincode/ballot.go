@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 
 	"github.com/votechain/votechain/ballot"
 )
@@ -76,7 +77,9 @@ func (c *BallotContract) GetEvaluateTransactions() []string {
 // re-run to change the election until the recorded window opens (by
 // transaction time, which must be within MaxClockSkew of the peer's clock)
 // and while no batch is committed; afterwards, and once closed, it is
-// refused. Once the roll is sealed (SealRoll) the roll root cannot change.
+// refused. Once any intake log head is anchored it may only store the
+// recorded election again (ballot.CheckSetUpAnchored). Once the roll is
+// sealed (SealRoll) the roll root cannot change.
 func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterface, electionJSON string) (string, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return "", err
@@ -102,33 +105,67 @@ func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterfa
 	if batch, err := anyBatch(ctx); err != nil || batch != "" {
 		return "", cmp.Or(err, fmt.Errorf("batch %s is committed; the election can no longer be changed", batch))
 	}
+	head, err := anyLogHead(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := ballot.CheckSetUpAnchored(old, e, head); err != nil {
+		return "", err
+	}
 	if err := checkRollRoot(ctx, e); err != nil {
 		return "", err
 	}
 	return putJSON(ctx, ballot.ElectionKey, e)
 }
 
-// anyBatch returns the key of a committed batch, or "" if there is none. It
-// reads at most one key of the range of batch keys, so a batch committed
-// meanwhile makes the caller's transaction fail validation (a phantom read).
-func anyBatch(ctx contractapi.TransactionContextInterface) (string, error) {
-	it, err := ctx.GetStub().GetStateByPartialCompositeKey(ballot.BatchObject, nil)
+// firstOf returns the first key and value of the range of composite keys
+// of object (what names them in errors), or nil if the range is empty. It
+// reads at most one key of the range, so a key written there meanwhile
+// makes the caller's transaction fail validation (a phantom read).
+func firstOf(ctx contractapi.TransactionContextInterface, object, what string) (*queryresult.KV, error) {
+	it, err := ctx.GetStub().GetStateByPartialCompositeKey(object, nil)
 	if err != nil {
-		return "", fmt.Errorf("look for committed batches: %w", err)
+		return nil, fmt.Errorf("look for %s: %w", what, err)
 	}
 	defer it.Close()
 	if !it.HasNext() {
-		return "", nil
+		return nil, nil
 	}
 	kv, err := it.Next()
 	if err != nil {
-		return "", fmt.Errorf("look for committed batches: %w", err)
+		return nil, fmt.Errorf("look for %s: %w", what, err)
+	}
+	return kv, nil
+}
+
+// anyBatch returns the key of a committed batch, or "" if there is none
+// (firstOf: a batch committed meanwhile invalidates the caller).
+func anyBatch(ctx contractapi.TransactionContextInterface) (string, error) {
+	kv, err := firstOf(ctx, ballot.BatchObject, "committed batches")
+	if err != nil || kv == nil {
+		return "", err
 	}
 	_, attrs, err := ballot.SplitKey(kv.Key)
 	if err != nil {
 		return "", fmt.Errorf("malformed batch key %q", kv.Key)
 	}
 	return strings.Join(attrs, "/"), nil
+}
+
+// anyLogHead returns the anchored intake log head of the first state in
+// key order, or nil if no head is anchored (firstOf: a head anchored
+// meanwhile invalidates the caller). The head records themselves tell, so
+// heads anchored by any chaincode version count.
+func anyLogHead(ctx contractapi.TransactionContextInterface) (*ballot.AnchoredHead, error) {
+	kv, err := firstOf(ctx, ballot.LogHeadObject, "anchored log heads")
+	if err != nil || kv == nil {
+		return nil, err
+	}
+	var h ballot.AnchoredHead
+	if err := json.Unmarshal(kv.Value, &h); err != nil {
+		return nil, fmt.Errorf("decode the anchored head under %q: %w", kv.Key, err)
+	}
+	return &h, nil
 }
 
 // parseElection decodes a new election and returns the record to store

@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -332,5 +333,43 @@ func TestSetupElectionFrozenByBatch(t *testing.T) {
 	wantErr(t, "set-up after a batch", err, "batch NY/00000000000000000001 is committed")
 	if got := h.must(observerAdmin, h.cc.GetElection); strings.Contains(got, "mallory") {
 		t.Fatalf("election changed after a batch: %s", got)
+	}
+}
+
+// TestSetupElectionFrozenByLogHead: once an intake log head is anchored
+// (here by a gateway whose clock ran ahead, before the window opens) a
+// set-up that would change the election, under a new id or the same, is
+// refused saying why and what to do, and the record stays; setting up the
+// same record again is still accepted. A set-up endorsed before the first
+// head was anchored and ordered after it fails validation (its read of the
+// heads' range no longer holds).
+func TestSetupElectionFrozenByLogHead(t *testing.T) {
+	h := newHarness(t)
+	first := h.must(commissionAdmin, h.setupFn(testElection()))
+	log := &logFixture{key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	h.must(commissionAdmin, h.registerFn(log.key))
+
+	renamed := testElection()
+	renamed.ID = "general-2026-rerun"
+	racing := h.endorse(commissionAdmin, h.setupFn(renamed))
+	log.grow(t, 2)
+	h.must(commissionClient, h.anchorFn(log.anchor(t, 0)))
+	if code := h.stub.commitEndorsed(racing); code != "PHANTOM_READ_CONFLICT" {
+		t.Fatalf("a set-up endorsed before the first head was anchored: %s; want PHANTOM_READ_CONFLICT", code)
+	}
+
+	moreChoices := testElection()
+	moreChoices.Contests[0].Choices = append(moreChoices.Contests[0].Choices, "carol")
+	for name, e := range map[string]ballot.Election{"a new id": renamed, "another choice": moreChoices} {
+		_, err := h.call(commissionAdmin, h.setupFn(e))
+		wantErr(t, name, err, "a head of the CA intake log of election general-2026 is anchored (size 2, transaction tx")
+		wantErr(t, name, err, "the election can no longer be changed")
+		wantErr(t, name, err, "keep the election as it is (setting up the same record again is allowed), or set the changed election up on a new ledger")
+	}
+	if got := h.must(observerAdmin, h.cc.GetElection); got != first {
+		t.Fatalf("election after refused set-ups: %s; want %s", got, first)
+	}
+	if got := h.must(commissionAdmin, h.setupFn(testElection())); got != first {
+		t.Fatalf("the same record set up again: %s; want %s", got, first)
 	}
 }

@@ -1,9 +1,10 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
@@ -14,8 +15,9 @@ import (
 // ways only (chaincode/ballot.go): SetupElection stores a new record
 // (ballot.Election.CheckNew: configured, neither closed_at nor
 // finalised_at) that Validate accepts while no batch is committed, over none or over a
-// configured one before that one's window opens (by transaction time), and
-// keeping the roll root once the roll is sealed; CloseElection moves it
+// configured one before that one's window opens (by transaction time),
+// keeping the roll root once the roll is sealed, and storing the record
+// before again once an intake log head is anchored; CloseElection moves it
 // from configured to closed and FinaliseElection from closed to
 // finalised, stamping closed_at and finalised_at with the transaction's
 // time (txTime: the channel header's timestamp, in UTC) and changing
@@ -146,7 +148,10 @@ func checkStamp(tx fabricblock.Tx, function, field string, stamp time.Time, fail
 // before tx) and, over a record, before that record's window opens (by
 // transaction time) and, once the roll is sealed, with that record's roll
 // root (the seal's: SealRoll seals the root of the record, which no set-up
-// may change after). It fails only when the History does.
+// may change after), and, once an intake log head is anchored, storing the
+// record before again (ballot.CheckSetUpAnchored; not checked where
+// History did not keep the intake log). It fails only when the History
+// does.
 func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election, fail func(format string, args ...any)) error {
 	if err := e.CheckNew(); err != nil {
 		fail("SetupElection stores a configured record with neither closed_at nor finalised_at")
@@ -170,7 +175,26 @@ func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Electio
 	if committed > 0 {
 		fail("SetupElection refuses once a batch is committed, and %d are", committed)
 	}
+	if err := h.loadLog(); err != nil {
+		return err
+	}
+	if h.logKnown {
+		if err := ballot.CheckSetUpAnchored(h.election, e, h.firstHead()); err != nil {
+			fail("SetupElection refuses a set-up that changes the election once an intake log head is anchored: %v", err)
+		}
+	}
 	return nil
+}
+
+// firstHead returns the anchored head of the first state in key order as
+// of the transaction being audited (the chaincode's anyLogHead), or nil if
+// none is; h.log must be loaded.
+func (h *blockHistory) firstHead() *ballot.AnchoredHead {
+	if len(h.log.Heads) == 0 {
+		return nil
+	}
+	head := h.log.Heads[slices.Min(slices.Collect(maps.Keys(h.log.Heads)))]
+	return &head
 }
 
 // validSetUp is ballot.Election.Validate as every chaincode of the
@@ -212,15 +236,11 @@ func (h *blockHistory) committedBatches(r *Report) (int, error) {
 // keepsRules reports whether after differs from before in nothing but
 // its status, the mark finalise_needs_totals (checkTotalsMark's) and what
 // unstamp clears: the rules the election counts votes by stay as they
-// were.
+// were (ballot.Election.SameElection).
 func keepsRules(before, after *ballot.Election, unstamp func(*ballot.Election)) bool {
-	rules := func(e ballot.Election) []byte {
-		e.Status, e.FinaliseNeedsTotals = "", false
-		unstamp(&e)
-		for _, t := range []*time.Time{&e.OpensAt, &e.ClosesAt, &e.ClosedAt, &e.FinalisedAt} {
-			*t = t.UTC()
-		}
-		return mustJSON(e)
-	}
-	return bytes.Equal(rules(*before), rules(*after))
+	b, a := *before, *after
+	a.Status = b.Status
+	unstamp(&b)
+	unstamp(&a)
+	return b.SameElection(&a)
 }

@@ -455,7 +455,8 @@ func TestBatchRefusedAfterUnfinalise(t *testing.T) {
 // TestElectionSteps: every VALID write of the election record is one of
 // the chaincode's steps (a set-up, first or again before the window opens,
 // of a configured record with neither closed_at nor finalised_at, while no
-// batch is committed and keeping a sealed roll's root; configured →
+// batch is committed, keeping a sealed roll's root and, once an intake log
+// head is anchored, storing the record before again; configured →
 // closed, closed → finalised, changing nothing but the status and its
 // stamp, the transaction's time), and none comes after the finalise, even
 // once a flagged write took it back; any other is flagged (election) at
@@ -493,6 +494,13 @@ func TestElectionSteps(t *testing.T) {
 	opened := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.setup}}
 	onlyOne := finaliseTx(t, "final", c.e, totalsArg(t, map[string]ballot.BatchTotals{"CA": {Batches: 1, Votes: 2}}))
 	const finalised = "the chaincode writes it no more once the election is finalised"
+	f := newLogFixture()
+	f.at = c.early.Add(-time.Hour) // a gateway's clock ahead: votes accepted and anchored before the window
+	register, anchor := f.register("reg"), ledgertest.AnchorLogHeads("a2", f.time(), f.Anchor(0, 2))
+	anchored := append(slices.Clone(opened), []ledgertest.Tx{register, anchor})
+	rerun := c.e
+	rerun.ID = "e2"
+	const changedAfterAnchor = "election s2: SetupElection refuses a set-up that changes the election once an intake log head is anchored: ballot: a head of the CA intake log of election e is anchored (size 2, transaction a2)"
 	retimed := func(tx ledgertest.Tx, by time.Duration) ledgertest.Tx {
 		tx.Time = tx.Time.Add(by)
 		return tx
@@ -525,6 +533,13 @@ func TestElectionSteps(t *testing.T) {
 			[]string{"election s2: SetupElection refuses once the window opened (at 2026-11-03T07:00:00Z"}},
 		"set up again once a batch is committed": {append(slices.Clone(opened), []ledgertest.Tx{early, setUpAt("s2", testElection(), c.later)}),
 			[]string{"batch_refused c1: opens at", "election s2: SetupElection refuses once a batch is committed, and 1 are"}},
+		"set up again under a new id once a head is anchored": {append(slices.Clone(anchored), []ledgertest.Tx{setUpAt("s2", rerun, c.later)}),
+			[]string{changedAfterAnchor}},
+		"set up again under a new id in the anchor's block": {append(slices.Clone(opened), []ledgertest.Tx{register}, []ledgertest.Tx{anchor, setUpAt("s2", rerun, c.later)}),
+			[]string{changedAfterAnchor}},
+		"set up again with another window once a head is anchored": {append(slices.Clone(anchored), []ledgertest.Tx{setUpAt("s2", moved, c.later)}),
+			[]string{changedAfterAnchor}},
+		"the same set up again once a head is anchored": {append(slices.Clone(anchored), []ledgertest.Tx{setUpAt("s2", testElection(), c.later)}), nil},
 		"finalised again after an un-finalise": {append(slices.Clone(c.blocks), []ledgertest.Tx{reopened}, []ledgertest.Tx{refinal}),
 			[]string{"election reopen: " + finalised, "election refinal: the election record written with status finalised over a closed one: " + finalised}},
 		"a close first": {[][]ledgertest.Tx{{{ID: "g", Config: true}}, {c.closeTx}},
