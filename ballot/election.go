@@ -138,9 +138,12 @@ func (e *Election) CheckNew() error {
 }
 
 // SameElection reports whether e and o record the same election: every
-// field alike, times as instants, whatever FinaliseNeedsTotals says (the
-// chaincode's mark on the records it writes, no rule of the election). A
-// record JSON cannot encode (a time past year 9999) is like no other.
+// field alike, times as instants, lists (states, batchers, contests) in
+// their recorded order (the same states in another order are another
+// record, though electionsetup.TemplateDiff takes them as sets), whatever
+// FinaliseNeedsTotals says (the chaincode's mark on the records it writes,
+// no rule of the election). A record JSON cannot encode (a time past year
+// 9999) is like no other.
 func (e *Election) SameElection(o *Election) bool {
 	a, errA := e.comparable()
 	b, errB := o.comparable()

@@ -81,3 +81,19 @@ func TestCorruptRecordsAreReported(t *testing.T) {
 		wantErr(t, tt.name, err, "decode")
 	}
 }
+
+// TestCorruptLogHeadStopsASetUp: an anchored head that does not decode
+// stops a set-up (an error naming its key), never read as no head: the
+// same set-up passes once the record is a head's.
+func TestCorruptLogHeadStopsASetUp(t *testing.T) {
+	h := newHarness(t)
+	h.open()
+	h.now = opens.Add(-time.Minute) // still changeable by the window
+	h.stub.state[ballot.LogHeadKey("CA")] = []byte("{not json")
+	_, err := h.call(commissionAdmin, h.setupFn(testElection()))
+	wantErr(t, "a set-up over an undecodable head", err, "decode the anchored head")
+	delete(h.stub.state, ballot.LogHeadKey("CA"))
+	if _, err := h.call(commissionAdmin, h.setupFn(testElection())); err != nil {
+		t.Errorf("the same set-up with no head anchored: %v", err)
+	}
+}

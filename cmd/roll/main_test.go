@@ -62,7 +62,7 @@ func TestGenRemovesAKilledRunsCopy(t *testing.T) {
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the killed run's copy: %v; want it removed", err)
 	}
-	if !strings.Contains(stderr.String(), "removed the temporary copy of "+out) || !strings.Contains(stderr.String(), stale) {
+	if !strings.Contains(stderr.String(), "removed a temporary copy of "+out) || !strings.Contains(stderr.String(), stale) {
 		t.Errorf("stderr does not say it removed %s:\n%s", stale, stderr.String())
 	}
 	for _, name := range kept {

@@ -485,9 +485,9 @@ func (s *logState) save() error {
 // fix): a run against that election's ledger wrote it, and its heads say
 // nothing of this election's logs. A file is written only from anchored
 // heads, each naming its election under its signature, and an election's
-// record cannot change once it opened (SetupElection), before which no
-// vote is accepted and no head anchored: such a file is another ledger's,
-// not a finding against this one.
+// record cannot change once a head is anchored (SetupElection,
+// ballot.CheckSetUpAnchored): such a file is another ledger's, not a
+// finding against this one.
 func (s *logState) checkElection(ctx context.Context, ledger logmonitor.Ledger) error {
 	if len(s.seen) == 0 {
 		return nil

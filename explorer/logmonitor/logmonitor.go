@@ -382,7 +382,7 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 		return sr, fmt.Errorf("the anchored %s head: %w", state, err)
 	}
 	if h.Election != m.election || h.State != state {
-		return sr, fmt.Errorf("the anchored %s head: %w: it names election %q, state %q; the ledger's election is %q, and its chaincode anchors no head of another election or state (ballot.LogAnchor.Check)",
+		return sr, fmt.Errorf("the anchored %s head: %w: it names election %q, state %q; the ledger's election is %q; today's chaincode anchors no head of another election or state (ballot.LogAnchor.Check) and refuses a new set-up once a head is anchored, so an earlier chaincode set the election up again after this head was anchored (the explorer's audit flags that set-up) or the peer read is not the ledger's",
 			state, ErrForeignHead, h.Election, h.State, m.election)
 	}
 	seenSigned := seen.Size > 0 && seen.Election == h.Election && seen.State == state && seen.Verify(keys) == nil

@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // EnvName is the environment variable that sets flag name under prefix.
@@ -450,8 +452,8 @@ func exitCode(w io.Writer, name string, err, cause error) int {
 // flag.ErrHelp, err's own status (ExitStatus() int; an error wrapping an
 // Interrupted has its), 2 for an ErrUsage, cause's own status (an
 // Interrupted's: 128 + the signal's number) when err is the cancellation
-// itself (wraps context.Canceled), else 1: a failure of its own that came
-// after a signal keeps its 1.
+// itself (cancelled), else 1: a failure of its own that came after a signal
+// keeps its 1.
 func ExitStatus(err, cause error) int {
 	var own exitStatuser
 	switch {
@@ -461,9 +463,17 @@ func ExitStatus(err, cause error) int {
 		return own.ExitStatus()
 	case errors.Is(err, ErrUsage):
 		return 2
-	case errors.Is(err, context.Canceled) && errors.As(cause, &own):
+	case cancelled(err) && errors.As(cause, &own):
 		return own.ExitStatus()
 	default:
 		return 1
 	}
+}
+
+// cancelled reports whether err is a call cut short by its context's end:
+// it wraps context.Canceled, or carries gRPC's code Canceled (a ledger
+// call, as Fabric's gateway client returns it, which does not wrap the
+// context's error).
+func cancelled(err error) bool {
+	return errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled
 }

@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestFlagsWinOverEnvironmentOverDefaults(t *testing.T) {
@@ -317,6 +320,8 @@ func TestExitCodeAfterASignal(t *testing.T) {
 		{"an error, the context cancelled without a signal", context.Canceled, context.Canceled, 1},
 		{"a failure of its own after SIGTERM", errors.New("write roll: no space left on device"), term, 1},
 		{"an error wrapping the signal", fmt.Errorf("run: %w", term), term, 143},
+		{"a ledger call cut short after SIGINT", fmt.Errorf("load roll: %w", status.Error(codes.Canceled, "context canceled")), Interrupted{syscall.SIGINT}, 130},
+		{"a ledger call failing otherwise after SIGTERM", status.Error(codes.Unavailable, "connection refused"), term, 1},
 	} {
 		var out bytes.Buffer
 		if code := exitCode(&out, "tool", c.err, c.cause); code != c.code || (c.err != nil) != strings.HasPrefix(out.String(), "tool: ") {

@@ -130,7 +130,7 @@ func RemoveStale(path string, log *slog.Logger) []string {
 		case err != nil:
 			log.Warn("a temporary copy of "+path+" that an earlier write left could not be removed: remove it by hand", "file", name, "err", err)
 		default:
-			log.Warn("removed the temporary copy of "+path+" an earlier, killed write left", "file", name)
+			log.Warn("removed a temporary copy of "+path+": an earlier write killed outright left it, or a write beside was just starting it and makes another", "file", name)
 			removed = append(removed, name)
 		}
 	}
