@@ -92,7 +92,7 @@ func processRecords(dir string) ([]string, error) {
 }
 
 // readProcessRecord reads the IDs a stack's stack.json or a network's
-// state.json (its "pids") records, by process name.
+// state.json (localnet.RecordedPIDs) records, by process name.
 func readProcessRecord(file string) (map[string]proc.ID, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -102,11 +102,7 @@ func readProcessRecord(file string) (map[string]proc.ID, error) {
 	if filepath.Base(file) == "stack.json" {
 		err = json.Unmarshal(data, &ids)
 	} else {
-		var st struct {
-			PIDs map[string]proc.ID `json:"pids"`
-		}
-		err = json.Unmarshal(data, &st)
-		ids = st.PIDs
+		ids, err = localnet.RecordedPIDs(data)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s is damaged (%v), so the processes it records cannot be stopped: stop them by hand, then delete it", file, err)

@@ -64,6 +64,24 @@ type Config struct {
 	Log   *slog.Logger // progress; nil discards
 }
 
+// recorded is the part of state.json that names the instance's running
+// processes, which RecordedPIDs reads alone.
+type recorded struct {
+	PIDs map[string]proc.ID `json:"pids"` // a bare number: recorded before start times were kept
+}
+
+// RecordedPIDs decodes the processes an instance's state file (state.json
+// in its folder, its content data) records, by node name, and nothing else
+// of it: what stops a folder's processes whatever port plan or version made
+// it (internal/stack's StopRecorded) needs no instance opened.
+func RecordedPIDs(data []byte) (map[string]proc.ID, error) {
+	var r recorded
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, err
+	}
+	return r.PIDs, nil
+}
+
 // state is what the instance remembers between commands (state.json).
 type state struct {
 	PortBase  int                `json:"port_base"`
@@ -72,8 +90,8 @@ type state struct {
 	Bundles   bool               `json:"bundles,omitempty"`   // nodes run from their host's bundle
 	Generated bool               `json:"generated,omitempty"` // files only, for other machines (Generate)
 	Created   bool               `json:"created"`             // channel joined and chaincode committed
-	PIDs      map[string]proc.ID `json:"pids"`                // a bare number: recorded before start times were kept
-	Chaincode chaincodeState     `json:"chaincode"`
+	recorded
+	Chaincode chaincodeState `json:"chaincode"`
 }
 
 type chaincodeState struct {
@@ -174,7 +192,7 @@ func (n *Network) loadState() error {
 // freshState is the state of an instance not yet created.
 func (n *Network) freshState() state {
 	consensus, _ := network.ParseConsensus(string(n.cfg.Consensus)) // checked in New
-	st := state{PortBase: n.cfg.PortBase, Consensus: consensus, PIDs: map[string]proc.ID{}, Bundles: n.cfg.Bundles}
+	st := state{PortBase: n.cfg.PortBase, Consensus: consensus, recorded: recorded{PIDs: map[string]proc.ID{}}, Bundles: n.cfg.Bundles}
 	if !reflect.DeepEqual(n.cfg.Hosts, network.OneHost()) {
 		st.Hosts = &n.cfg.Hosts
 	}
