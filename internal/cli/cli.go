@@ -376,10 +376,13 @@ func Usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // stop); otherwise it prints "name: error" and exits with the error's own
 // status if it has one (an ExitStatus() int method, as Interrupted has),
 // 2 for an ErrUsage, 128 + the signal's number for the cancellation a
-// signal caused (an error wrapping context.Canceled once a signal has ended
-// the context: 130 after SIGINT, 143 after SIGTERM, as a shell reports a
-// command the signal stopped), and 1 for anything else, a failure of the
-// command's own after a signal included (ExitStatus).
+// signal caused (cancelled: an error wrapping context.Canceled or carrying
+// gRPC's code Canceled, once a signal has ended the context: 130 after
+// SIGINT, 143 after SIGTERM, as a shell reports a command the signal
+// stopped), and 1 for anything else, a failure of the command's own after a
+// signal included (ExitStatus). A gRPC Canceled the command's context did
+// not cause (a connection closing) that comes after a signal counts as the
+// signal's.
 func Main(name string, body func(ctx context.Context) error) {
 	ctx, stop := signalContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := body(ctx)
