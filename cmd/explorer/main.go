@@ -146,7 +146,7 @@ func (o *options) checkFlags(fs *flag.FlagSet, genesisHash string) error {
 	return errors.Join(
 		cli.IntsIn(fs, 1, maxPageSize, "page-size"),
 		cli.DurationsAtLeast(fs, time.Second, "log-refresh"),
-		cli.DurationsAtLeast(fs, time.Nanosecond, "log-deadline"),
+		cli.DurationsPositive(fs, "log-deadline"),
 		cli.IntsIn(fs, 0, cli.Unbounded, "log-pending-listed"),
 		cli.DurationsIn(fs, 0, maxCommitDelay, "commit-delay"),
 		cli.IntsIn(fs, 1, cli.Unbounded, "ready-behind"),

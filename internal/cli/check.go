@@ -100,11 +100,24 @@ func DurationsAtLeast(fs *flag.FlagSet, least time.Duration, names ...string) er
 	return DurationsIn(fs, least, math.MaxInt64, names...)
 }
 
+// DurationsPositive is DurationsAtLeast for durations that must be more
+// than 0 and have no other bound: 0 and below are refused, saying "it must
+// be more than 0" as the flags' usage says it.
+func DurationsPositive(fs *flag.FlagSet, names ...string) error {
+	return DurationsAtLeast(fs, time.Nanosecond, names...)
+}
+
 // DurationsIn refuses, as a usage error naming the flag, its value and the
 // bound it passes, a value of any of the named duration flags of fs below
-// least or above most; every one out of range is reported. A named flag
-// that is not a duration one is a programming error and panics.
+// least or above most; every one out of range is reported. A least of 1ns,
+// the smallest positive duration, is told as "more than 0", as an operator
+// words it, not "at least 1ns". A named flag that is not a duration one is
+// a programming error and panics.
 func DurationsIn(fs *flag.FlagSet, least, most time.Duration, names ...string) error {
+	lower := "at least " + least.String()
+	if least == time.Nanosecond {
+		lower = "more than 0"
+	}
 	var errs []error
 	for _, name := range names {
 		d, ok := lookupFlag(fs, name).Value.(flag.Getter).Get().(time.Duration)
@@ -112,7 +125,7 @@ func DurationsIn(fs *flag.FlagSet, least, most time.Duration, names ...string) e
 		case !ok:
 			panic(fmt.Sprintf("cli.DurationsIn: --%s is not a duration flag", name))
 		case d < least:
-			errs = append(errs, Usagef("--%s is %s: it must be at least %s", name, d, least))
+			errs = append(errs, Usagef("--%s is %s: it must be %s", name, d, lower))
 		case d > most:
 			errs = append(errs, Usagef("--%s is %s: it must be at most %s", name, d, most))
 		}

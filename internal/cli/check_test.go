@@ -169,6 +169,35 @@ func TestDurationsAtLeast(t *testing.T) {
 	}
 }
 
+// TestDurationsPositive: 0 and below are usage errors saying the flag must
+// be more than 0, as its usage words it (not "at least 1ns"), whether
+// asked for by DurationsPositive or by DurationsIn's bound of 1ns; the
+// smallest positive duration passes.
+func TestDurationsPositive(t *testing.T) {
+	for _, c := range []struct {
+		value, want string // want: "" for no error
+	}{
+		{"1ns", ""},
+		{"5m", ""},
+		{"0s", "--wait is 0s: it must be more than 0"},
+		{"-1s", "--wait is -1s: it must be more than 0"},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.Duration("wait", time.Second, "")
+		if err := fs.Parse([]string{"-wait", c.value}); err != nil {
+			t.Fatal(err)
+		}
+		for check, err := range map[string]error{
+			"DurationsPositive":    DurationsPositive(fs, "wait"),
+			"DurationsIn from 1ns": DurationsIn(fs, time.Nanosecond, time.Hour, "wait"),
+		} {
+			if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want || !errors.Is(err, ErrUsage)) {
+				t.Errorf("%s, --wait %s: %v; want %q (a usage error)", check, c.value, err, c.want)
+			}
+		}
+	}
+}
+
 // TestDurationsIn: a duration below the lower bound or above the upper one
 // is a usage error naming the flag, its value and the bound it passes;
 // both bounds pass, and every flag out of range is reported.

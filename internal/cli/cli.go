@@ -6,10 +6,10 @@
 // secret) are registered here once, with defaults from the default port
 // plan, and so is the one progress bar. So are the checks of flag values
 // (check.go: CheckAddrs, IntsIn, FloatsAtLeast, DurationsAtLeast,
-// DurationsIn, SplitList, Prefixes; CheckBaseURL, Ledger.Check) that
-// commands make up front, each refusal a usage error naming the flag and
-// each check reporting every bad flag it was given; OnlyWith marks the
-// flags only one command of several takes. Main runs a
+// DurationsPositive, DurationsIn, SplitList, Prefixes; CheckBaseURL,
+// Ledger.Check) that commands make up front, each refusal a usage error
+// naming the flag and each check reporting every bad flag it was given;
+// OnlyWith marks the flags only one command of several takes. Main runs a
 // command on a context that SIGINT or SIGTERM ends (the signal its cause)
 // and maps its error to the exit status (ExitStatus).
 package cli
