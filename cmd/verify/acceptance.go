@@ -255,10 +255,16 @@ func printBadProof(w io.Writer, subject, head string, anchored ballot.AnchoredHe
 }
 
 // acceptanceSummary is --acceptance's summary line of t (without a
-// newline): the receipts counted and their outcomes, which add up to them,
-// and, when there are any, how many of the MISSING are under a head with
-// no verdict (UNCHECKED on their lines).
-func acceptanceSummary(t outcomes) string {
+// newline): the receipts counted and the outcomes the mode can give, which
+// add up to them. Offline a receipt is VALID or FAILs (no ledger, no heads
+// compared), and the line counts those two: "N receipts: a valid, b
+// failed". Against the ledger it counts every outcome and, when there are
+// any, how many of the MISSING are under a head with no verdict (UNCHECKED
+// on their lines).
+func acceptanceSummary(t outcomes, offline bool) string {
+	if offline {
+		return fmt.Sprintf("%d receipts: %d valid, %d failed", t.total(), t.ok, t.fail)
+	}
 	missing := fmt.Sprintf("%d missing", t.missing)
 	if t.missingUnchecked > 0 {
 		missing += fmt.Sprintf(" (%d of them under an unchecked head)", t.missingUnchecked)

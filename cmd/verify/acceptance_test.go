@@ -108,6 +108,53 @@ func TestAcceptanceOffline(t *testing.T) {
 	}
 }
 
+// TestAcceptanceSummaryOfItsMode: verify --acceptance --offline, which
+// reads no ledger and compares no heads, ends with a summary of the two
+// outcomes it can give, "N receipts: a valid, b failed", as its VALID and
+// FAIL lines count them, and none of the counts that are always 0 offline
+// (forked, bad proof, missing, pending, unchecked); against the ledger the
+// summary keeps every outcome.
+func TestAcceptanceSummaryOfItsMode(t *testing.T) {
+	key, keys := registeredKey(t)
+	as := signedAcceptances(t, key)
+	altered := as[1]
+	altered.Vote.Choice = "bob"
+	record, err := json.Marshal(keys) // the GetLogKeys record --keys takes
+	if err != nil {
+		t.Fatal(err)
+	}
+	var receipts strings.Builder
+	for _, a := range append(slices.Clone(as), altered) {
+		line, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		receipts.Write(append(line, '\n'))
+	}
+	code, out := runVerify(t, "--acceptance", "--offline", "--keys", writeFile(t, string(record)), writeFile(t, receipts.String()))
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	summary := lines[len(lines)-1]
+	if want := "4 receipts: 3 valid, 1 failed"; code != 1 || summary != want {
+		t.Errorf("offline: status %d, summary %q; want 1 and %q:\n%s", code, summary, want, out)
+	}
+	labels := map[string]int{}
+	for _, line := range lines[:len(lines)-1] {
+		label, _, _ := strings.Cut(line, " ")
+		labels[label]++
+	}
+	if want := map[string]int{"VALID": 3, "FAIL": 1}; !maps.Equal(labels, want) {
+		t.Errorf("offline: lines labelled %v; want %v, one a receipt, before the summary:\n%s", labels, want, out)
+	}
+
+	tally, err := checkAcceptances(context.Background(), io.Discard, as, keys, pendingLedger{}, nil, time.Minute, time.UnixMilli(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := acceptanceSummary(tally, false), "3 receipts: 0 good, 0 failed, 0 forked, 0 bad proof, 0 missing, 3 pending, 0 unchecked"; got != want {
+		t.Errorf("against the ledger: summary %q; want %q", got, want)
+	}
+}
+
 // TestKeysFileWithNoKey: a --keys file that holds no key (empty, blank,
 // an empty record) is refused naming the file and what it must hold, not
 // as a registration of "1..64 log keys".
@@ -695,7 +742,7 @@ func TestAcceptanceOutcomesPartition(t *testing.T) {
 			if len(lines) != len(receipts) || printed != tally {
 				t.Errorf("%d lines counting %+v; want one a receipt counting %+v:\n%s", len(lines), printed, tally, out.String())
 			}
-			summary := acceptanceSummary(tally)
+			summary := acceptanceSummary(tally, false)
 			counts, ofReceipts := strings.CutPrefix(summary, fmt.Sprintf("%d receipts: ", len(receipts)))
 			crossCut := fmt.Sprintf(" (%d of them under an unchecked head)", tally.missingUnchecked)
 			said := strings.Contains(counts, crossCut)

@@ -19,7 +19,7 @@
 //	                                     (the gateway's proof between them fails) or
 //	                                     UNCHECKED (no proof to tell);
 //	                                     with --offline --keys FILE only their
-//	                                     signature and proof
+//	                                     signature and proof: VALID or FAIL
 //	verify [flags] --log                 monitor the intake logs: every entry up to each
 //	                                     anchored head on the ledger, or MISSING; every
 //	                                     vote the ledger counts in the log, or UNLOGGED;
@@ -29,7 +29,7 @@
 //	                                     that do not give the anchored root); a head
 //	                                     seen before past the anchored one PENDING
 //
-// Exit status (also in --help): 0 all PASS, COUNTED or REJECTED, 1 some FAIL,
+// Exit status (also in --help): 0 all PASS, COUNTED, REJECTED or VALID, 1 some FAIL,
 // FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log), whatever else the run
 // found, 2 usage, file or connection errors or, none failed, some UNCHECKED
 // (the run not complete), 3 none failed but some are still pending.
@@ -112,7 +112,9 @@ The summary, "N receipts: ... good, ... failed, ... forked, ... bad proof,
 ... missing, ... pending, ... unchecked", counts each receipt once, one with
 two findings in the first of FAIL, FORK, BAD-PROOF, MISSING, UNCHECKED,
 PENDING, good; "missing (k of them under an unchecked head)" gives the
-MISSING whose heads have no verdict, if any. Once the gateway has not
+MISSING whose heads have no verdict, if any. With --offline a receipt is
+VALID (its signature and proof hold) or FAILs, and the summary counts those
+two only: "N receipts: ... valid, ... failed". Once the gateway has not
 answered a request (--gateway-timeout up, or the connection refused) it is
 asked nothing more in the run: the heads after are UNCHECKED at once, saying
 so (a gateway that answers an error is still asked for the other heads).
@@ -149,7 +151,7 @@ not verify. A gateway that does not answer within it is an error (status 2)
 naming it and the flag; for --acceptance, it leaves that head UNCHECKED, and
 the heads after it, not asked, and the run goes on.`
 
-const exitStatus = `Exit status: 0 all PASS, COUNTED or REJECTED; 1 some FAIL, FORK, BAD-PROOF,
+const exitStatus = `Exit status: 0 all PASS, COUNTED, REJECTED or VALID (--offline); 1 some FAIL, FORK, BAD-PROOF,
 MISSING or UNLOGGED (or an inconsistent log), whatever else the run found or could not check
 (an error that stops the run included); 2 a usage, file, gateway or ledger error, or,
 none failed, some UNCHECKED (--acceptance
@@ -437,10 +439,10 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	t, err := checkAcceptances(ctx, os.Stdout, as, keys, ledger, proofs, deadline, time.Now())
 	t.fail += notAcceptances
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", err, acceptanceSummary(t))
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", err, acceptanceSummary(t, offline))
 		return t.stopped()
 	}
-	fmt.Println(acceptanceSummary(t))
+	fmt.Println(acceptanceSummary(t, offline))
 	return t.exit()
 }
 
