@@ -3,6 +3,7 @@ package network
 import (
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -38,6 +39,10 @@ type BundleSpec struct {
 	// in its files starts there); nil or "" means the bundle's folder here,
 	// so the bundle also runs in place.
 	Root func(h Host) string
+	// Log gets the notices of the files written, such as the removal of a
+	// Redis password file's copy an interrupted write left
+	// (redisserver.ACL.Ensure); nil discards them.
+	Log *slog.Logger
 }
 
 // BundleChaincode is one deployed chaincode definition.
@@ -154,7 +159,7 @@ func (b bundle) write() error {
 	if b.host == b.spec.Hosts.Clients {
 		// Passwords made once: a bundle written again keeps them.
 		acl := redisserver.ACL{Dir: filepath.Join(b.dst.Dir, BundleRedisDir)}
-		if err := acl.Ensure(b.host.Join(b.spec.Ports.Redis())); err != nil {
+		if err := acl.Ensure(b.spec.Log, b.host.Join(b.spec.Ports.Redis())); err != nil {
 			return fmt.Errorf("redis users: %w", err)
 		}
 	}

@@ -28,13 +28,17 @@ organisation with its environment:
 
   CHAINCODE_ID              package id the peers know it by (label:sha256); required
   CHAINCODE_SERVER_ADDRESS  listen address, host:port, e.g. 127.0.0.1:27300; required
+
+It logs on stderr, at info level, in slog's text form (key=value).
 `
 
 func main() {
-	cli.Main("ballotcc", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout) })
+	cli.Main("ballotcc", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout, os.Stderr) })
 }
 
-func run(ctx context.Context, args []string, stdout io.Writer) error {
+// run serves the chaincode until ctx ends, printing its usage on stdout and
+// logging on stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		if slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
 			fmt.Fprint(stdout, usage)
@@ -59,6 +63,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("$CHAINCODE_SERVER_ADDRESS: %w", err)
 	}
-	slog.Info("chaincode server listening", "address", addr, "ccid", ccid)
-	return chaincode.Serve(ctx, lis, ccid, cc, link, slog.Default())
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log.Info("chaincode server listening", "address", addr, "ccid", ccid)
+	return chaincode.Serve(ctx, lis, ccid, cc, link, log)
 }

@@ -46,7 +46,9 @@ type IntakeLog struct {
 	// Deadline is the monitor's: how long an accepted vote may take to
 	// reach the ledger before it is MISSING (shown on the page).
 	Deadline time.Duration
-	Log      *slog.Logger
+	// Log gets each failed check: an error when the logs fail it, a
+	// warning when it cannot run; nil discards them.
+	Log *slog.Logger
 
 	mu   sync.Mutex
 	view intakeLogView
@@ -199,7 +201,7 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 
 func (l *IntakeLog) logger() *slog.Logger {
 	if l.Log == nil {
-		return slog.Default()
+		return slog.New(slog.DiscardHandler)
 	}
 	return l.Log
 }

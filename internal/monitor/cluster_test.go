@@ -50,7 +50,7 @@ func TestExporterScrapesEveryClusterNode(t *testing.T) {
 	for _, n := range rc.Nodes {
 		addrs = append(addrs, n.Addr)
 	}
-	if err := rc.ACL.Ensure(addrs...); err != nil {
+	if err := rc.ACL.Ensure(nil, addrs...); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -118,8 +118,14 @@ func (a ACL) ExporterPasswordFile() string { return filepath.Join(a.Dir, "export
 // rules and the SHA-256 of its password (the file never holds a password);
 // the exporter's password file for the Redis servers at addrs (every node
 // of a cluster); and the cluster nodes' ReplicationFile. It is idempotent,
-// so a restarted system keeps its passwords.
-func (a ACL) Ensure(addrs ...string) error {
+// so a restarted system keeps its passwords. Before writing each file it
+// removes the copies of it that earlier writes killed outright left, each
+// holding a password, logging on log a warning naming each one removed or
+// that could not be removed; a nil log discards them.
+func (a ACL) Ensure(log *slog.Logger, addrs ...string) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
 		return err
 	}
@@ -138,7 +144,7 @@ func (a ACL) Ensure(addrs ...string) error {
 	for _, u := range Users() {
 		pw, err := a.Password(u)
 		if errors.Is(err, fs.ErrNotExist) {
-			pw, err = a.create(u)
+			pw, err = a.create(u, log)
 		}
 		if err != nil {
 			return err
@@ -146,7 +152,7 @@ func (a ACL) Ensure(addrs ...string) error {
 		sum := sha256.Sum256([]byte(pw))
 		fmt.Fprintf(&b, "user %s on #%s %s\n", u, hex.EncodeToString(sum[:]), rules(u))
 	}
-	if err := writePrivate(a.File(), []byte(b.String())); err != nil {
+	if err := writePrivate(a.File(), []byte(b.String()), log); err != nil {
 		return err
 	}
 	pw, err := a.Password(UserExporter)
@@ -161,14 +167,14 @@ func (a ACL) Ensure(addrs ...string) error {
 	if err != nil {
 		return err
 	}
-	if err := writePrivate(a.ExporterPasswordFile(), exp); err != nil {
+	if err := writePrivate(a.ExporterPasswordFile(), exp, log); err != nil {
 		return err
 	}
 	rpw, err := a.Password(UserReplica)
 	if err != nil {
 		return err
 	}
-	return writePrivate(a.ReplicationFile(), []byte(fmt.Sprintf("masteruser %s\nmasterauth %s\n", UserReplica, rpw)))
+	return writePrivate(a.ReplicationFile(), []byte(fmt.Sprintf("masteruser %s\nmasterauth %s\n", UserReplica, rpw)), log)
 }
 
 // ReplicationFile is the redis-server configuration file (mode 0600) a
@@ -176,22 +182,21 @@ func (a ACL) Ensure(addrs ...string) error {
 // is a replica (masteruser, masterauth), kept off the command line.
 func (a ACL) ReplicationFile() string { return filepath.Join(a.Dir, "replication.conf") }
 
-// create makes user's password file.
-func (a ACL) create(user string) (string, error) {
+// create makes user's password file (writePrivate, logging on log).
+func (a ACL) create(user string, log *slog.Logger) (string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", err
 	}
 	pw := hex.EncodeToString(raw[:])
-	return pw, writePrivate(a.PasswordFile(user), []byte(pw+"\n"))
+	return pw, writePrivate(a.PasswordFile(user), []byte(pw+"\n"), log)
 }
 
 // writePrivate writes data to path (privatefile.WriteData), first removing
 // the copies of it that earlier writes killed outright left, each holding a
-// password (privatefile.RemoveStale, RemoveOlderCopy; logged on slog's
-// default logger).
-func writePrivate(path string, data []byte) error {
-	privatefile.RemoveStale(path, slog.Default())
-	privatefile.RemoveOlderCopy(path, slog.Default())
+// password (privatefile.RemoveStale, RemoveOlderCopy; logged on log).
+func writePrivate(path string, data []byte, log *slog.Logger) error {
+	privatefile.RemoveStale(path, log)
+	privatefile.RemoveOlderCopy(path, log)
 	return privatefile.WriteData(path, data)
 }

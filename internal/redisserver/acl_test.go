@@ -1,8 +1,11 @@
 package redisserver_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -130,14 +133,14 @@ func TestACL(t *testing.T) {
 // TestEnsureKeepsPasswords: a restarted system keeps its passwords.
 func TestEnsureKeepsPasswords(t *testing.T) {
 	a := redisserver.ACL{Dir: t.TempDir()}
-	if err := a.Ensure("127.0.0.1:1"); err != nil {
+	if err := a.Ensure(nil, "127.0.0.1:1"); err != nil {
 		t.Fatal(err)
 	}
 	first, _ := a.Password(redisserver.UserGateway)
 	if len(first) != 64 {
 		t.Fatalf("password %q, want 256 bits in hex", first)
 	}
-	if err := a.Ensure("127.0.0.1:1"); err != nil {
+	if err := a.Ensure(nil, "127.0.0.1:1"); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := a.Password(redisserver.UserGateway); again != first {
@@ -151,7 +154,8 @@ func TestEnsureKeepsPasswords(t *testing.T) {
 // TestEnsureRemovesLeftCopies: the copies of the password files that an
 // earlier write killed outright left (PASSWORD.tmp of earlier versions,
 // .PASSWORD.DIGITS.tmp of privatefile), each holding a password, are gone
-// after Ensure; another file in the folder is kept.
+// after Ensure, and each removal is a warning on the logger Ensure was
+// given, naming the file; another file in the folder is kept.
 func TestEnsureRemovesLeftCopies(t *testing.T) {
 	a := redisserver.ACL{Dir: t.TempDir()}
 	base := filepath.Base(a.PasswordFile(redisserver.UserGateway))
@@ -161,8 +165,22 @@ func TestEnsureRemovesLeftCopies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.Ensure("127.0.0.1:1"); err != nil {
+	var logged bytes.Buffer
+	if err := a.Ensure(slog.New(slog.NewJSONHandler(&logged, nil)), "127.0.0.1:1"); err != nil {
 		t.Fatal(err)
+	}
+	var warned []string
+	for line := range strings.Lines(logged.String()) {
+		var rec struct{ Level, File string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec.Level == slog.LevelWarn.String() {
+			warned = append(warned, filepath.Base(rec.File))
+		}
+	}
+	if want := slices.Sorted(slices.Values(left)); !slices.Equal(slices.Sorted(slices.Values(warned)), want) {
+		t.Errorf("warnings name %q; want one for each removed copy, %q", warned, want)
 	}
 	for _, name := range left {
 		if _, err := os.Stat(filepath.Join(a.Dir, name)); !errors.Is(err, os.ErrNotExist) {

@@ -32,7 +32,7 @@ func StartCluster(t testing.TB, masters int) *Cluster {
 	bin := serverBin(t)
 	dir := testDir(t)
 	c := &Cluster{ACL: redisserver.ACL{Dir: filepath.Join(dir, "acl")}, t: t}
-	if err := c.ACL.Ensure("127.0.0.1:0"); err != nil {
+	if err := c.ACL.Ensure(nil, "127.0.0.1:0"); err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
 	var nodes []redisserver.Node

@@ -69,7 +69,7 @@ func Start(t testing.TB) *Server {
 			t.Fatalf("redistest: %v", err)
 		}
 		s.port, s.Addr = port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if err := s.ACL.Ensure(s.Addr); err != nil {
+		if err := s.ACL.Ensure(nil, s.Addr); err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
 		err = s.start(bin)

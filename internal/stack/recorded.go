@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,15 +28,20 @@ var stopProcess = proc.Stop
 // (network/state.json), and those of each system or network in a folder
 // directly under dir but OthersInRunDir (the benchmark's scale-out stack in
 // scaleout/, its extra networks). It opens no system, so neither the port
-// plan nor the version that made the folder matters. Each process with a
+// plan nor the version that made the folder matters. It reads every record
+// first (a record it cannot read is an error before anything is signalled),
+// then stops the processes one at a time in reverse start order (stopOrder),
+// across all records, so what depends on another process (a gateway on
+// Redis and the peers, a chaincode server's peer, a peer on the orderers)
+// stops before it (one restarted since stops as started then); each may
+// take up to 20 s. Each process with a
 // start time is stopped as Down stops it (proc.Stop: a PID now held by a
 // later process is left alone); one recorded without (a bare PID, from an
 // older version) whose PID is held cannot be told from a later process and
 // is left running. It returns nil when none of them runs any more;
 // otherwise an error naming each one left running, where it is recorded
 // and how to stop it, having changed no record. A folder no stack made is
-// refused (CheckRunDir) before anything is signalled; a record it cannot
-// read is an error.
+// refused (CheckRunDir) before anything is signalled.
 func StopRecorded(dir string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -47,7 +53,7 @@ func StopRecorded(dir string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var left []string
+	var all []recordedProcess
 	for _, file := range files {
 		ids, err := readProcessRecord(file)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -57,9 +63,13 @@ func StopRecorded(dir string, log *slog.Logger) error {
 			return err
 		}
 		for _, name := range slices.Sorted(maps.Keys(ids)) {
-			if err := stopByID(name, ids[name], log); err != nil {
-				left = append(left, fmt.Sprintf("%s, recorded in %s: %v", name, file, err))
-			}
+			all = append(all, recordedProcess{name: name, file: file, id: ids[name]})
+		}
+	}
+	var left []string
+	for _, p := range stopOrder(all) {
+		if err := stopByID(p.name, p.id, log); err != nil {
+			left = append(left, fmt.Sprintf("%s, recorded in %s: %v", p.name, p.file, err))
 		}
 	}
 	if len(left) > 0 {
@@ -67,6 +77,27 @@ func StopRecorded(dir string, log *slog.Logger) error {
 			dir, strings.Join(left, "\n  "))
 	}
 	return nil
+}
+
+// recordedProcess is one process a record of a run folder names.
+type recordedProcess struct {
+	name, file string // its name in the record, and the record's file
+	id         proc.ID
+}
+
+// stopOrder returns ps (not changed) in the order StopRecorded stops them:
+// latest start time first, so each process stops before those started ahead
+// of it, which it may depend on; those recorded without a start time (never
+// signalled, see stopByID) last. Equal start times keep ps's order. Start
+// times count clock ticks from a boot, so a record from an earlier boot
+// sorts arbitrarily among the others; its process is gone, and stopping
+// it signals nothing.
+func stopOrder(ps []recordedProcess) []recordedProcess {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b recordedProcess) int {
+		return cmp.Compare(b.id.Start, a.id.Start) // descending; 0 (none) last
+	})
+	return out
 }
 
 // processRecords lists the files that may record processes of the run

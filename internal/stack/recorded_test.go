@@ -2,7 +2,9 @@ package stack
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +53,53 @@ func TestStopRecordedRefusesWhatWillNotStop(t *testing.T) {
 	rundirtest.Refused(t, "StopRecorded", StopRecorded(foreign, nil), thesis)
 	if signalled {
 		t.Error("StopRecorded stopped a process a folder no stack made records")
+	}
+}
+
+// TestStopRecordedStopsLatestStartedFirst: the processes of every record of
+// a run folder stop in reverse start order across the records (the
+// application's, its network's, a scale-out stack's), whatever record or
+// name holds them. The IDs' start times are made up, so nothing is
+// signalled: the stand-in for proc.Stop notes each name.
+func TestStopRecordedStopsLatestStartedFirst(t *testing.T) {
+	dir := t.TempDir()
+	at := func(start uint64) proc.ID { return proc.ID{PID: os.Getpid(), Start: start} }
+	writeJSON(t, filepath.Join(dir, "stack.json"), map[string]proc.ID{"redis": at(300), "batcher0": at(400), "gateway0": at(500), "explorer": at(410)})
+	writeJSON(t, filepath.Join(dir, "network", "state.json"), map[string]any{"pids": map[string]proc.ID{
+		"orderer0": at(100), "orderer1": at(110), "peer0.Commission": at(200), "chaincode.Commission": at(250)}})
+	writeJSON(t, filepath.Join(dir, "scaleout", "stack.json"), map[string]proc.ID{"gateway1": at(600)})
+	var stopped []string
+	stop := stopProcess
+	t.Cleanup(func() { stopProcess = stop })
+	stopProcess = func(id proc.ID, _ string, _ time.Duration) (proc.Outcome, error) {
+		stopped = append(stopped, fmt.Sprint(id.Start))
+		return proc.Gone, nil
+	}
+	if err := StopRecorded(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"600", "500", "410", "400", "300", "250", "200", "110", "100"}
+	if !slices.Equal(stopped, want) {
+		t.Errorf("stopped the processes started at %v; want %v", stopped, want)
+	}
+}
+
+// TestStopOrder: latest start first; equal starts keep their order; those
+// without a start time (bare PIDs) last, in their order.
+func TestStopOrder(t *testing.T) {
+	ps := []recordedProcess{
+		{name: "bare-a"}, {name: "orderer0", id: proc.ID{Start: 10}}, {name: "gateway0", id: proc.ID{Start: 90}},
+		{name: "bare-b"}, {name: "peer-x", id: proc.ID{Start: 40}}, {name: "peer-y", id: proc.ID{Start: 40}},
+	}
+	given := slices.Clone(ps)
+	var got []string
+	for _, p := range stopOrder(ps) {
+		got = append(got, p.name)
+	}
+	if want := []string{"gateway0", "peer-x", "peer-y", "orderer0", "bare-a", "bare-b"}; !slices.Equal(got, want) {
+		t.Errorf("stopOrder = %v; want %v", got, want)
+	}
+	if !slices.Equal(ps, given) {
+		t.Error("stopOrder changed its argument")
 	}
 }

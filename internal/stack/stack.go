@@ -344,7 +344,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.writeMonitor(); err != nil {
 		return err
 	}
-	if err := s.RedisACL().Ensure(s.RedisEndpoint().Addrs...); err != nil {
+	if err := s.RedisACL().Ensure(s.log, s.RedisEndpoint().Addrs...); err != nil {
 		return fmt.Errorf("redis users: %w", err)
 	}
 	if err := s.net.Up(ctx); err != nil {

@@ -59,7 +59,7 @@ func (n *Network) writeBundles() error {
 	if !n.state.Bundles {
 		return nil
 	}
-	spec := network.BundleSpec{Ports: n.ports, Hosts: n.Hosts(), Consensus: n.state.Consensus, FabricConfig: filepath.Join(n.cfg.FabricBin, "config"), Builder: n.cfg.Builder}
+	spec := network.BundleSpec{Ports: n.ports, Hosts: n.Hosts(), Consensus: n.state.Consensus, FabricConfig: filepath.Join(n.cfg.FabricBin, "config"), Builder: n.cfg.Builder, Log: n.log}
 	if root := n.cfg.BundleRoot; root != "" {
 		spec.Root = func(network.Host) string { return root }
 	}
