@@ -26,6 +26,11 @@ var (
 	ErrUnknownLogKey = errors.New("ballot: tree head signed by a key not registered on the ledger")
 	ErrBadSignature  = errors.New("ballot: tree head signature does not verify")
 	ErrBadAcceptance = errors.New("ballot: acceptance receipt does not hold together")
+	// ErrBadHead: a tree head not of the form Validate checks (its
+	// election, state, root or signature malformed), so that its
+	// signature cannot even be checked. A head that holds it was not
+	// signed by a log signer, as one that fails ErrBadSignature was not.
+	ErrBadHead = errors.New("ballot: malformed tree head")
 	// ErrHeadConflict: a head to anchor does not extend its state's
 	// anchored head as its consistency proof claims (LogAnchor.Check). It
 	// is what a signer sees when another signer anchored a head of the
@@ -175,24 +180,25 @@ func (h TreeHead) Sign(priv ed25519.PrivateKey) (TreeHead, error) {
 }
 
 // Validate checks the head's form: a valid state, a root of 64 lowercase
-// hex, an election id of 1..64 characters.
+// hex, an election id of 1..64 characters, a signature of 128 lowercase
+// hex. Its error wraps ErrBadHead.
 func (h TreeHead) Validate() error {
 	switch {
 	case h.Election == "" || len(h.Election) > 64:
-		return fmt.Errorf("ballot: tree head election %q must be 1..64 characters", truncate(h.Election))
+		return fmt.Errorf("%w: election %q must be 1..64 characters", ErrBadHead, truncate(h.Election))
 	case !ValidState(h.State):
-		return fmt.Errorf("ballot: tree head state %q must be 2..8 characters of [A-Z0-9]", truncate(h.State))
+		return fmt.Errorf("%w: state %q must be 2..8 characters of [A-Z0-9]", ErrBadHead, truncate(h.State))
 	case !isLowerHex(h.Root, 64):
-		return fmt.Errorf("ballot: tree head root %q is not 64 lowercase hex characters", truncate(h.Root))
+		return fmt.Errorf("%w: root %q is not 64 lowercase hex characters", ErrBadHead, truncate(h.Root))
 	case !isLowerHex(h.Signature, 2*ed25519.SignatureSize):
-		return fmt.Errorf("ballot: tree head signature is not %d lowercase hex characters", 2*ed25519.SignatureSize)
+		return fmt.Errorf("%w: signature is not %d lowercase hex characters", ErrBadHead, 2*ed25519.SignatureSize)
 	}
 	return nil
 }
 
 // Verify checks the head's form and its signature by a key registered in
-// keys. The error wraps ErrUnknownLogKey or ErrBadSignature when that is
-// the reason.
+// keys. The error wraps ErrBadHead (Validate), ErrUnknownLogKey or
+// ErrBadSignature when that is the reason.
 func (h TreeHead) Verify(keys LogKeys) error {
 	if err := h.Validate(); err != nil {
 		return err

@@ -102,6 +102,9 @@ func TestAcceptanceVerifiesAndRefusesTampering(t *testing.T) {
 		{"another root", func(a *Acceptance) { a.Head.Root = HashHex([32]byte{1}) }, ErrBadSignature},
 		{"later timestamp", func(a *Acceptance) { a.Head.Timestamp++ }, ErrBadSignature},
 		{"another election", func(a *Acceptance) { a.Head.Election = "e2" }, ErrBadSignature},
+		{"head's root not hex", func(a *Acceptance) { a.Head.Root = strings.ToUpper(a.Head.Root) }, ErrBadHead},
+		{"head's signature cut", func(a *Acceptance) { a.Head.Signature = a.Head.Signature[:126] }, ErrBadHead},
+		{"head of no election", func(a *Acceptance) { a.Head.Election = "" }, ErrBadHead},
 		{"unregistered key", func(a *Acceptance) { a.Head = signedHead(t, other, log, 11) }, ErrUnknownLogKey},
 		{"key id of the registered key, signed by another", func(a *Acceptance) {
 			h := signedHead(t, other, log, 11)

@@ -94,7 +94,7 @@ Usage:
 	fs.IntVar(&o.logPending, "log-pending-listed", 100, "with --gateway: pending entries the intake log page lists per state, the oldest first (all are counted; rejected and MISSING ones are all listed), at least 0; 0: every one")
 	fs.DurationVar(&o.logDeadline, "log-deadline", 5*time.Minute, "with --gateway: how long after its cast time an accepted vote may take to reach the ledger before it is MISSING, more than 0")
 	fs.DurationVar(&o.commitDelay, "commit-delay", 500*time.Millisecond, fmt.Sprintf("keep an index write open this long for the blocks that follow, 0 to %s: fewer commits per vote indexed, a block shown up to this much later; 0: commit each block at once", maxCommitDelay))
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM, more than 0")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
 	o.gc = cli.GCFlags(fs, 100, "")
 	fs.StringVar(&o.genesisBlock, "genesis-block", "", "the channel's genesis block file as the consortium published it (make up sets it: the network's config/election.block): block 0 of the ledger must be it, or the audit flags it (genesis); empty: block 0 is taken as the peer serves it")
@@ -146,7 +146,7 @@ func (o *options) checkFlags(fs *flag.FlagSet, genesisHash string) error {
 	return errors.Join(
 		cli.IntsIn(fs, 1, maxPageSize, "page-size"),
 		cli.DurationsAtLeast(fs, time.Second, "log-refresh"),
-		cli.DurationsPositive(fs, "log-deadline"),
+		cli.DurationsPositive(fs, "log-deadline", "shutdown-timeout"), // explorer.Open takes a shutdown timeout of 0 or less for none given: its default
 		cli.IntsIn(fs, 0, cli.Unbounded, "log-pending-listed"),
 		cli.DurationsIn(fs, 0, maxCommitDelay, "commit-delay"),
 		cli.IntsIn(fs, 1, cli.Unbounded, "ready-behind"),

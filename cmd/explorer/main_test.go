@@ -110,6 +110,9 @@ func TestRangesChecked(t *testing.T) {
 		"--commit-delay -1ms":     "--commit-delay is -1ms: it must be at least 0s",
 		"--commit-delay 1.001s":   "--commit-delay is 1.001s: it must be at most 1s",
 		"--ready-behind 1":        "",
+		"--shutdown-timeout 1ns":  "",
+		"--shutdown-timeout 0s":   "--shutdown-timeout is 0s: it must be more than 0",
+		"--shutdown-timeout -1s":  "--shutdown-timeout is -1s: it must be more than 0",
 	} {
 		_, err := parseFlags(strings.Fields(args), io.Discard)
 		switch {

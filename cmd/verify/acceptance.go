@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/privatefile"
 )
 
 // readKeys reads log keys from a file: the ledger's record as GetLogKeys
@@ -122,7 +124,10 @@ func (t outcomes) stopped() int {
 // MISSING vote does not rest on the heads' comparison, and its receipt is
 // MISSING whatever that gave (counted in missing only, and in the
 // cross-cut missingUnchecked), its line saying why its head has no verdict when it
-// has none. Each receipt is counted in one outcome (outcomes). A failure to
+// has none. A receipt whose state's anchored head does not verify with keys,
+// or is of another state (forkCheck.verifyAnchored), FAILs saying the
+// ledger served a head it should never hold: its head is not compared with
+// it. Each receipt is counted in one outcome (outcomes). A failure to
 // read the ledger ends the check (errLedger) with the outcomes so far.
 func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, proofs logmonitor.Proofs, deadline time.Duration, now time.Time) (outcomes, error) {
 	var t outcomes
@@ -130,7 +135,7 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 	placed := map[string]*logmonitor.Placed{}
 	var forks *forkCheck
 	if ledger != nil && proofs != nil {
-		forks = &forkCheck{ledger: ledger, gateway: proofs, keys: keys, anchored: map[string]*ballot.AnchoredHead{}, found: map[ballot.TreeHead]error{}}
+		forks = &forkCheck{ledger: ledger, gateway: proofs, keys: keys, anchored: map[string]*ballot.AnchoredHead{}, unsound: map[string]error{}, found: map[ballot.TreeHead]error{}}
 		forks.heads, _ = proofs.(headSource)
 	}
 	if ledger != nil {
@@ -256,21 +261,38 @@ func printBadProof(w io.Writer, subject, head string, anchored ballot.AnchoredHe
 
 // acceptanceSummary is --acceptance's summary line of t (without a
 // newline): the receipts counted and the outcomes the mode can give, which
-// add up to them. Offline a receipt is VALID or FAILs (no ledger, no heads
-// compared), and the line counts those two: "N receipts: a valid, b
-// failed". Against the ledger it counts every outcome and, when there are
-// any, how many of the MISSING are under a head with no verdict (UNCHECKED
-// on their lines).
-func acceptanceSummary(t outcomes, offline bool) string {
-	if offline {
-		return fmt.Sprintf("%d receipts: %d valid, %d failed", t.total(), t.ok, t.fail)
+// add up to them, "N receipts: " and the counts. Offline a receipt is
+// VALID or FAILs (no ledger, no heads compared): "a valid, b failed".
+// Against the ledger it is good (COUNTED, REJECTED), failed, missing or
+// pending and, only when the heads are compared (forks: --gateway), also
+// forked, bad proof or unchecked, in the order of outcomes; "missing"
+// says, when there are any, how many of the MISSING are under a head with
+// no verdict (UNCHECKED on their lines).
+func acceptanceSummary(t outcomes, offline, forks bool) string {
+	var counts []string
+	count := func(n int, what string) { counts = append(counts, fmt.Sprintf("%d %s", n, what)) }
+	switch {
+	case offline:
+		count(t.ok, "valid")
+		count(t.fail, "failed")
+	default:
+		count(t.ok, "good")
+		count(t.fail, "failed")
+		if forks {
+			count(t.fork, "forked")
+			count(t.badProof, "bad proof")
+		}
+		missing := "missing"
+		if t.missingUnchecked > 0 {
+			missing += fmt.Sprintf(" (%d of them under an unchecked head)", t.missingUnchecked)
+		}
+		count(t.missing, missing)
+		count(t.pending, "pending")
+		if forks {
+			count(t.unchecked, "unchecked")
+		}
 	}
-	missing := fmt.Sprintf("%d missing", t.missing)
-	if t.missingUnchecked > 0 {
-		missing += fmt.Sprintf(" (%d of them under an unchecked head)", t.missingUnchecked)
-	}
-	return fmt.Sprintf("%d receipts: %d good, %d failed, %d forked, %d bad proof, %s, %d pending, %d unchecked",
-		t.total(), t.ok, t.fail, t.fork, t.badProof, missing, t.pending, t.unchecked)
+	return fmt.Sprintf("%d receipts: %s", t.total(), strings.Join(counts, ", "))
 }
 
 // shownAnotherLog is what a receipt's head not of the anchored log means:
@@ -288,8 +310,8 @@ var errNoVerdict = errors.New("no verdict")
 var errBadProof = errors.New("the gateway's consistency proof between them did not verify")
 
 // forkCheck checks acceptance receipts' signed heads against the heads
-// anchored on the ledger: both signed by registered keys, they must be of
-// one log, the smaller head's log a prefix of the larger's
+// anchored on the ledger: both signed by registered keys (the receipt's
+// verified before, the anchored one by check), they must be of one log, the smaller head's log a prefix of the larger's
 // (logmonitor.Extends, with a consistency proof from the gateway). A
 // receipt's head that is not is a fork: the log's signer showed the voter a
 // log other than the one it anchored; proven when the two heads are of one
@@ -303,6 +325,7 @@ type forkCheck struct {
 	keys     ballot.LogKeys
 	heads    headSource
 	anchored map[string]*ballot.AnchoredHead // by state; nil: none anchored
+	unsound  map[string]error                // by state: why its anchored head is not one the ledger may hold (anchoredUnsound)
 	found    map[ballot.TreeHead]error       // each head checked: nil, its fork, or why it has no verdict
 	// silent is the first request of the run the gateway did not answer
 	// (cli.ErrGatewayNoAnswer: its time up, the connection refused), nil
@@ -316,13 +339,18 @@ type forkCheck struct {
 // anchored for its state, and returns that (nil if none: nothing to compare
 // with) and, if the two are not of one log, the fork (an error wrapping
 // logmonitor.ErrInconsistent, and errBadProof too when it rests on the
-// gateway's consistency proof, not on two heads of one size). err wraps
-// errLedger for a failure to read the ledger, or errNoVerdict, with the
-// reason and the fix, when the heads could not be compared: the gateway
-// gave no consistency proof, or the anchored head is of another election
-// than h (the ledger's election record changed after it was anchored), or
-// the gateway did not answer a request earlier in the run (Consistency). Each head is checked, and asked a proof
-// for, once a run: a head with no verdict keeps it, not asking again.
+// gateway's consistency proof, not on two heads of one size). The anchored
+// head is compared only once it verifies with the registered keys and is
+// of h's state: one that is not is no evidence against the log's signer,
+// and err is then the receipt's failure, saying that the ledger served a
+// head it should never hold (anchoredUnsound), not a fork. Otherwise err
+// wraps errLedger for a failure to read the ledger, or errNoVerdict, with
+// the reason and the fix, when the heads could not be compared: the
+// gateway gave no consistency proof, or the anchored head is of another
+// election than h (the ledger's election record changed after it was
+// anchored), or the gateway did not answer a request earlier in the run
+// (Consistency). Each head is checked, and asked a proof for, once a run:
+// a head with no verdict keeps it, not asking again.
 func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *ballot.AnchoredHead, fork, err error) {
 	anchored, ok := f.anchored[h.State]
 	if !ok {
@@ -332,11 +360,15 @@ func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *bal
 		}
 		if err == nil {
 			anchored = &a
+			f.unsound[h.State] = f.verifyAnchored(a, h.State)
 		}
 		f.anchored[h.State] = anchored
 	}
 	if anchored == nil {
 		return nil, nil, nil
+	}
+	if err := f.unsound[h.State]; err != nil {
+		return anchored, nil, err
 	}
 	found, ok := f.found[h]
 	if !ok {
@@ -348,6 +380,28 @@ func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *bal
 	}
 	return anchored, found, nil
 }
+
+// verifyAnchored is nil when a, the head the ledger holds anchored for
+// state, is one it may hold as far as forkCheck compares it: signed by a
+// registered key (TreeHead.Verify with f.keys) and of state's log. Else it
+// is the failure of a receipt whose head would be compared with it (a
+// head of another election is compare's: no verdict).
+func (f *forkCheck) verifyAnchored(a ballot.AnchoredHead, state string) error {
+	err := a.Head.Verify(f.keys)
+	if err == nil && a.Head.State != state {
+		err = fmt.Errorf("%w: it names state %q", logmonitor.ErrForeignHead, a.Head.State)
+	}
+	if err != nil {
+		return fmt.Errorf("the ledger served an anchored %s head (tx %.16s…) that is not a validly signed head of the %s log (%v), so the receipt's head is not compared with it, and this is no fork of the log's signer; %s",
+			state, a.TxID, state, err, anchoredUnsound)
+	}
+	return nil
+}
+
+// anchoredUnsound is what an anchored head that does not verify with the
+// registered keys, or that is not of its state's log, means, and the fix,
+// on the FAIL lines of --acceptance and --log alike.
+const anchoredUnsound = "the chaincode anchors only heads of its state's log in the ledger's election, signed by a registered key (ballot.LogAnchor.Check), so the ledger should never hold it: the peer read serves a record the ledger's rules do not write; check again through the other organisation's peer (--org)"
 
 // compare is check's verdict on h against the anchored head: nil, the
 // fork (wrapping errBadProof when heads of two sizes, the gateway's proof
@@ -474,11 +528,17 @@ func readLogState(path string) (*logState, error) {
 	return s, nil
 }
 
-// save writes the heads seen to the file, whose flag an error names.
+// save writes the heads seen to the file, whose flag an error names,
+// whole or not at all (privatefile.Write: a temporary file beside it,
+// fsynced, renamed over it), so that a run killed or failing while it
+// writes leaves the heads the file held, the evidence of a fork, as they
+// were; a temporary file an earlier run killed outright left is removed
+// first (privatefile.RemoveStale, logged). The file is mode 0600.
 func (s *logState) save() error {
 	data, err := json.MarshalIndent(s.seen, "", "  ")
 	if err == nil {
-		err = os.WriteFile(s.path, data, 0o644)
+		privatefile.RemoveStale(s.path, slog.Default())
+		err = privatefile.WriteData(s.path, data)
 	}
 	if err != nil {
 		return fmt.Errorf("--log-state: %w", err)
@@ -524,9 +584,12 @@ func (s *logState) checkElection(ctx context.Context, ledger logmonitor.Ledger) 
 // election (checkElection), and saving the ones it saw there; a log
 // inconsistent with a signed head is one line, FORK, BAD-PROOF or FAIL
 // (printInconsistent). A head seen before past its state's anchored head
-// is not checked and stays in the file, PENDING (printSeenAhead). The exit
-// status is 1 on an inconsistent log or a MISSING or UNLOGGED vote, 3 with
-// pending votes or heads (outcomes.exit).
+// is not checked and stays in the file, PENDING (printSeenAhead). An
+// anchored head the ledger should never hold (unsoundAnchor) is a FAIL
+// line, nothing else checked or saved. The exit status is 1 on an
+// inconsistent log, such an anchored head, or a MISSING or UNLOGGED vote,
+// 3 with pending votes or heads (outcomes.exit); an error (the ledger or
+// the gateway not read, the file not written) is 2.
 func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *logState) (int, error) {
 	seen := map[string]ballot.TreeHead{}
 	if state != nil {
@@ -539,6 +602,10 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 	var inconsistent *logmonitor.InconsistentError
 	if errors.As(err, &inconsistent) { // every ErrInconsistent of Check
 		return printInconsistent(w, inconsistent).exit(), nil
+	}
+	if unsoundAnchor(err) {
+		fmt.Fprintf(w, "FAIL %v; %s\n", err, anchoredUnsound)
+		return outcomes{fail: 1}.exit(), nil
 	}
 	if err != nil {
 		return 2, err
@@ -579,6 +646,17 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 		}
 	}
 	return t.exit(), nil
+}
+
+// unsoundAnchor reports whether err, Monitor.Check's, is of an anchored
+// head that does not verify with the registered keys (malformed, signed by
+// a key not registered, or a signature that does not verify) or that is
+// not of its state's log in the ledger's election (ErrForeignHead): a
+// record the ledger should never hold, a failure (FAIL), not a ledger that
+// cannot be read (try again).
+func unsoundAnchor(err error) bool {
+	return errors.Is(err, ballot.ErrBadHead) || errors.Is(err, ballot.ErrUnknownLogKey) ||
+		errors.Is(err, ballot.ErrBadSignature) || errors.Is(err, logmonitor.ErrForeignHead)
 }
 
 // printInconsistent prints the line of a log the monitor found

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -112,8 +113,10 @@ func TestAcceptanceOffline(t *testing.T) {
 // reads no ledger and compares no heads, ends with a summary of the two
 // outcomes it can give, "N receipts: a valid, b failed", as its VALID and
 // FAIL lines count them, and none of the counts that are always 0 offline
-// (forked, bad proof, missing, pending, unchecked); against the ledger the
-// summary keeps every outcome.
+// (forked, bad proof, missing, pending, unchecked). Against the ledger
+// without --gateway, which compares no heads, the summary counts good,
+// failed, missing and pending, not forked, bad proof or unchecked (always
+// 0 there); with --gateway it counts every outcome.
 func TestAcceptanceSummaryOfItsMode(t *testing.T) {
 	key, keys := registeredKey(t)
 	as := signedAcceptances(t, key)
@@ -150,8 +153,11 @@ func TestAcceptanceSummaryOfItsMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := acceptanceSummary(tally, false), "3 receipts: 0 good, 0 failed, 0 forked, 0 bad proof, 0 missing, 3 pending, 0 unchecked"; got != want {
-		t.Errorf("against the ledger: summary %q; want %q", got, want)
+	if got, want := acceptanceSummary(tally, false, false), "3 receipts: 0 good, 0 failed, 0 missing, 3 pending"; got != want {
+		t.Errorf("against the ledger, no heads compared: summary %q; want %q", got, want)
+	}
+	if got, want := acceptanceSummary(tally, false, true), "3 receipts: 0 good, 0 failed, 0 forked, 0 bad proof, 0 missing, 3 pending, 0 unchecked"; got != want {
+		t.Errorf("against the ledger, the heads compared (--gateway): summary %q; want %q", got, want)
 	}
 }
 
@@ -479,6 +485,48 @@ func TestAcceptanceAnchoredOfOtherElection(t *testing.T) {
 	}
 }
 
+// TestAcceptanceAnchoredNotSigned: an anchored head that is not a validly
+// signed head of its state's log (signed by a key not registered, a
+// signature that does not verify, a malformed root, a head of another
+// state) is no evidence against the log's signer: a receipt of its state
+// FAILs saying the ledger served a head it should never hold, not FORK,
+// and no proof is asked for it.
+func TestAcceptanceAnchoredNotSigned(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes, log, ledger := anchoredLog(t, 5, key)
+	a := acceptanceOf(t, log, votes, 1, 5, key)
+	forkVotes := append(slices.Clone(votes[:4]), caVotes(1, 100)...)
+	madeUp := acceptanceOf(t, logOf(forkVotes), forkVotes, 0, 5, key).Head // a root the signer never signed for this log
+	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	for name, c := range map[string]struct {
+		head   ballot.TreeHead
+		reason error
+	}{
+		"signed by a key not registered":   {signedAs(t, madeUp, "e", stranger), ballot.ErrUnknownLogKey},
+		"a signature that does not verify": {badlySigned(madeUp), ballot.ErrBadSignature},
+		"a malformed root":                 {func() ballot.TreeHead { h := madeUp; h.Root = "not a root"; return h }(), ballot.ErrBadHead},
+		"a head of another state":          {func() ballot.TreeHead { h := a.Head; h.State = "NY"; return signedAs(t, h, "e", key) }(), logmonitor.ErrForeignHead},
+	} {
+		t.Run(name, func(t *testing.T) {
+			forged := ledger
+			forged.head.Head = c.head
+			proofs := &logProofs{tree: log}
+			var out bytes.Buffer
+			tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, forged, proofs, time.Minute, time.UnixMilli(1))
+			if err != nil || tally != (outcomes{fail: 1}) || tally.exit() != 1 {
+				t.Fatalf("tally %+v, %v; want the receipt FAILed:\n%s", tally, err, out.String())
+			}
+			want := "FAIL " + a.VoteID + ": the ledger served an anchored CA head (tx anchor…) that is not a validly signed head of the CA log (" + c.reason.Error()
+			if !strings.HasPrefix(out.String(), want) || !strings.HasSuffix(out.String(), "and this is no fork of the log's signer; "+anchoredUnsound+"\n") {
+				t.Errorf("the line does not start %q and end with what it means:\n%s", want, out.String())
+			}
+			if proofs.asked != 0 {
+				t.Errorf("%d consistency proofs asked; want none", proofs.asked)
+			}
+		})
+	}
+}
+
 // TestAcceptanceGatewayNotOffline: --gateway, which checks receipts' heads
 // against the anchored ones, with --offline is a usage error.
 func TestAcceptanceGatewayNotOffline(t *testing.T) {
@@ -541,11 +589,13 @@ func TestLogCheckHeadlessStateUnlogged(t *testing.T) {
 }
 
 // headedLedger is an open election of one state, CA, whose log has the
-// anchored head head, signed by a key of keys.
+// anchored head head, signed by a key of keys; with headErr set, the
+// anchored head cannot be read.
 type headedLedger struct {
 	headlessLedger
-	head ballot.TreeHead
-	keys ballot.LogKeys
+	head    ballot.TreeHead
+	keys    ballot.LogKeys
+	headErr error
 }
 
 func (headedLedger) Election(context.Context) (*ballot.Election, error) {
@@ -555,7 +605,7 @@ func (headedLedger) Election(context.Context) (*ballot.Election, error) {
 func (l headedLedger) LogKeys(context.Context) (ballot.LogKeys, error) { return l.keys, nil }
 
 func (l headedLedger) LogHead(context.Context, string) (ballot.AnchoredHead, error) {
-	return ballot.AnchoredHead{Head: l.head, TxID: "tx0"}, nil
+	return ballot.AnchoredHead{Head: l.head, TxID: "tx0"}, l.headErr
 }
 
 // TestLogGatewayTakingNoRequest: verify --log against a gateway that takes
@@ -742,7 +792,7 @@ func TestAcceptanceOutcomesPartition(t *testing.T) {
 			if len(lines) != len(receipts) || printed != tally {
 				t.Errorf("%d lines counting %+v; want one a receipt counting %+v:\n%s", len(lines), printed, tally, out.String())
 			}
-			summary := acceptanceSummary(tally, false)
+			summary := acceptanceSummary(tally, false, true)
 			counts, ofReceipts := strings.CutPrefix(summary, fmt.Sprintf("%d receipts: ", len(receipts)))
 			crossCut := fmt.Sprintf(" (%d of them under an unchecked head)", tally.missingUnchecked)
 			said := strings.Contains(counts, crossCut)
@@ -894,8 +944,11 @@ func servedLog(t *testing.T, votes []ballot.Vote) func(*http.Request) (*http.Res
 // this election whose signature does not verify (a damaged file) FAILs. A
 // --log-state file of another election is a usage error (status 2) naming
 // the file's election, the ledger's and the fix, nothing checked. A log
-// that gives both heads passes (status 0, the file updated), and an
-// anchored head whose signature does not verify stays an error (status 2).
+// that gives both heads passes (status 0, the file updated). An anchored
+// head the ledger should never hold (malformed, signed by a key not
+// registered, a signature that does not verify, of another election)
+// FAILs (status 1) saying so, while one that cannot be read is an error
+// (status 2: try again).
 func TestLogInconsistentHeads(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes := caVotes(5, 0)
@@ -909,6 +962,9 @@ func TestLogInconsistentHeads(t *testing.T) {
 		t.Fatal(err)
 	}
 	anchored := headOf(log, 5)
+	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	malformed := anchored
+	malformed.Root = strings.ToUpper(malformed.Root)
 	seenHead := func(h ballot.TreeHead) string {
 		return "the head of the CA log (" + strconv.FormatUint(h.Size, 10) + " entries, signed by key " + h.KeyID + " at 1970-01-01T00:00:00Z) seen before (--log-state) is not of the log anchored on the ledger (5 entries, tx tx0…): "
 	}
@@ -939,11 +995,22 @@ func TestLogInconsistentHeads(t *testing.T) {
 			`.json holds heads of election "f" (CA), not of this ledger's election "e"`},
 		"a log that gives both heads": {votes, headOf(log, 3), anchored, 0, []string{
 			"CA: 5 entries under the head anchored in tx tx0… (signed by key " + anchored.KeyID + " at 1970-01-01T00:00:00Z): 5 counted, 0 rejected, 0 pending, 0 MISSING\n"}, ""},
-		"an anchored head not verified": {votes, headOf(log, 3), badlySigned(anchored), 2, []string{""}, "verify: the anchored CA head: " + ballot.ErrBadSignature.Error()},
+		"an anchored head whose signature does not verify": {votes, headOf(log, 3), badlySigned(anchored), 1, []string{
+			"FAIL the anchored CA head: " + ballot.ErrBadSignature.Error(), "; " + anchoredUnsound + "\n"}, ""},
+		"an anchored head signed by a key not registered": {votes, headOf(log, 3), signedAs(t, anchored, "e", stranger), 1, []string{
+			"FAIL the anchored CA head: " + ballot.ErrUnknownLogKey.Error(), "; " + anchoredUnsound + "\n"}, ""},
+		"an anchored head with a malformed root": {votes, headOf(log, 3), malformed, 1, []string{
+			"FAIL the anchored CA head: " + ballot.ErrBadHead.Error() + ": root ", "; " + anchoredUnsound + "\n"}, ""},
+		"an anchored head of another election": {votes, headOf(log, 3), signedAs(t, anchored, "f", key), 1, []string{
+			"FAIL the anchored CA head: " + logmonitor.ErrForeignHead.Error(), "; " + anchoredUnsound + "\n"}, ""},
+		"an anchored head not read": {votes, headOf(log, 3), ballot.TreeHead{}, 2, []string{""}, "verify: the peer did not answer"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
 			ledger := headedLedger{headlessLedger: headlessLedger{batch: batch}, head: c.anchored, keys: keys}
+			if c.anchored == (ballot.TreeHead{}) {
+				ledger.headErr = errors.New("the peer did not answer")
+			}
 			code, out, stderr := runLogCheck(t, c.served, ledger, state)
 			if code != c.code || !strings.HasPrefix(out, c.want[0]) || strings.Count(out, "\n") > 1 || !strings.Contains(stderr, c.stderr) {
 				t.Fatalf("status %d, stdout:\n%s\nstderr: %s\nwant %d, one line starting %q, stderr holding %q", code, out, stderr, c.code, c.want[0], c.stderr)
@@ -961,6 +1028,50 @@ func TestLogInconsistentHeads(t *testing.T) {
 				t.Errorf("the state file holds %+v; want the anchored head only after a run that passed", saved.seen)
 			}
 		})
+	}
+}
+
+// TestLogStateSavedWhole: --log-state's file is replaced whole, never
+// truncated and rewritten in place (a run killed mid-write left it cut,
+// and the next run exited 2 with the heads kept as a fork's evidence
+// lost): a reader that opened it before a save still reads the heads it
+// held, whole, and the file then holds the new ones; the temporary file a
+// run killed outright left beside it is removed.
+func TestLogStateSavedWhole(t *testing.T) {
+	key, _ := registeredKey(t)
+	votes := caVotes(5, 0)
+	log := logOf(votes)
+	path := filepath.Join(t.TempDir(), "heads.json")
+	state := &logState{path: path, seen: map[string]ballot.TreeHead{"CA": acceptanceOf(t, log, votes, 0, 3, key).Head}}
+	if err := state.save(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	stale := filepath.Join(filepath.Dir(path), ".heads.json.123.tmp")
+	if err := os.WriteFile(stale, before[:10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	state.seen["CA"] = acceptanceOf(t, log, votes, 0, 5, key).Head
+	if err := state.save(); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := io.ReadAll(reader); err != nil || !bytes.Equal(held, before) {
+		t.Errorf("the file opened before the save reads %q (%v); want the heads it held, %q: it was rewritten in place", held, err, before)
+	}
+	if saved, err := readLogState(path); err != nil || !maps.Equal(saved.seen, state.seen) {
+		t.Errorf("the file holds %+v (%v); want %+v", saved, err, state.seen)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the temporary file a killed run left is still there (%v)", err)
 	}
 }
 

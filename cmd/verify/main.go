@@ -20,6 +20,7 @@
 //	                                     UNCHECKED (no proof to tell);
 //	                                     with --offline --keys FILE only their
 //	                                     signature and proof: VALID or FAIL
+//	                                     (--keys goes with --offline only)
 //	verify [flags] --log                 monitor the intake logs: every entry up to each
 //	                                     anchored head on the ledger, or MISSING; every
 //	                                     vote the ledger counts in the log, or UNLOGGED;
@@ -30,8 +31,9 @@
 //	                                     seen before past the anchored one PENDING
 //
 // Exit status (also in --help): 0 all PASS, COUNTED, REJECTED or VALID, 1 some FAIL,
-// FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log), whatever else the run
-// found, 2 usage, file or connection errors or, none failed, some UNCHECKED
+// FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log, or an anchored head
+// the ledger should never hold), whatever else the run found, 2 usage, file or
+// connection errors (a ledger that cannot be read) or, none failed, some UNCHECKED
 // (the run not complete), 3 none failed but some are still pending.
 package main
 
@@ -87,7 +89,9 @@ finalised (no batch can be committed after).
 --acceptance checks signed acceptance receipts (GET /api/v1/votes/{id}/acceptance):
 the vote hashes to the leaf, the proof leads to the signed head's root, the head
 is signed by a log key registered on the ledger (or, --offline, one in --keys:
-the GetLogKeys record or one 64-hex public key a line); then, unless --offline,
+the GetLogKeys record or one 64-hex public key a line; --keys without --offline
+is a usage error, status 2, as no file replaces the registered keys, and
+VERIFY_KEYS serves --offline only); then, unless --offline,
 where the vote stands on the ledger: COUNTED, REJECTED with the reason, PENDING
 within --deadline of its cast time, or MISSING after it. Given --gateway on the
 command line (not VERIFY_GATEWAY, which serves --vote-id and --log), it also
@@ -99,7 +103,13 @@ size whose proof from the gateway does not verify is BAD-PROOF: a fork, or a
 gateway serving a bad proof for heads of one log; either way the gateway
 cannot show its log is append-only (a proof that verifies, from another
 gateway of this election, clears the head; none exists for a fork). Both are
-failures (status 1). A head the gateway gives no proof for
+failures (status 1). Both rest on two signed heads: a state's anchored head
+that does not verify with the registered keys (malformed, a key not
+registered, a bad signature) or that is of another state is no evidence
+against the log's signer, and each receipt of that state FAILs saying the
+ledger served an anchored head that is not validly signed, one it should
+never hold (check through the other organisation's peer, --org), its head
+not compared. A head the gateway gives no proof for
 (it does not answer, or answers an error), or whose proof does not verify
 while the gateway's own head is not this election's (a wrong --gateway), is
 UNCHECKED: its line gives the
@@ -109,7 +119,8 @@ receipt failed): run verify again later, or check the --gateway URL. A MISSING
 vote does not rest on the heads' comparison: its receipt is MISSING (a
 failure) whatever that gave, its line saying too why its head is UNCHECKED.
 The summary, "N receipts: ... good, ... failed, ... forked, ... bad proof,
-... missing, ... pending, ... unchecked", counts each receipt once, one with
+... missing, ... pending, ... unchecked" (without --gateway, which compares
+no heads, only good, failed, missing and pending), counts each receipt once, one with
 two findings in the first of FAIL, FORK, BAD-PROOF, MISSING, UNCHECKED,
 PENDING, good; "missing (k of them under an unchecked head)" gives the
 MISSING whose heads have no verdict, if any. With --offline a receipt is
@@ -129,17 +140,24 @@ must be on the ledger, counted or rejected; the others are PENDING or MISSING
 as above. A vote the ledger counts that the log does not hold, although the
 log holds entries cast --deadline after it (in a finalised election, any), is
 UNLOGGED: no gateway accepted it. --log-state keeps the heads seen, and the
-next run checks the log still gives them. A log inconsistent with a signed
+next run checks the log still gives them; the file is written whole (mode
+0600, through a temporary .FILE.DIGITS.tmp beside it, fsynced, then renamed:
+a run killed while writing leaves the heads it held, and the next run
+removes the temporary file). A log inconsistent with a signed
 head is one line, worded as --acceptance's: FORK when a head seen before and
 the anchored head prove it (one size, two roots), or the log's entries that
 give the anchored root give the smaller seen head another root; BAD-PROOF
 when the entries the gateway serves do not give the anchored head's root, or
 are not those it served before (a fork, or a gateway serving bad entries:
 either way it cannot show its log is append-only); FAIL when the head seen
-before is not signed by a registered key (a damaged file). All three are
-failures (status 1). A head seen before past the head the peer has anchored
-(the ledger never anchors a smaller one, so this peer is behind the one an
-earlier run read) is PENDING: not checked this run, kept in the file, and
+before is not signed by a registered key (a damaged file). An anchored head
+the ledger should never hold (malformed, signed by no registered key, a
+signature that does not verify, of another election or state) is a FAIL
+line naming its state and saying so (check through the other
+organisation's peer, --org), nothing else checked. All are failures
+(status 1); a ledger that cannot be read is an error (status 2). A head seen
+before past the head the peer has anchored (the ledger never anchors a
+smaller one, so this peer is behind the one an earlier run read) is PENDING: not checked this run, kept in the file, and
 checked once the anchored head reaches it (status 3 unless something
 failed). A --log-state file holding heads of another election than the
 ledger's is an error (status 2) naming both: keep a file per election.
@@ -152,7 +170,8 @@ naming it and the flag; for --acceptance, it leaves that head UNCHECKED, and
 the heads after it, not asked, and the run goes on.`
 
 const exitStatus = `Exit status: 0 all PASS, COUNTED, REJECTED or VALID (--offline); 1 some FAIL, FORK, BAD-PROOF,
-MISSING or UNLOGGED (or an inconsistent log), whatever else the run found or could not check
+MISSING or UNLOGGED (or an inconsistent log, or an anchored head the ledger should never hold:
+not validly signed, or of another election or state), whatever else the run found or could not check
 (an error that stops the run included); 2 a usage, file, gateway or ledger error, or,
 none failed, some UNCHECKED (--acceptance
 --gateway: no verdict on a head; the run is not complete); 3 none failed but some are
@@ -170,10 +189,10 @@ func run() int {
 	quiet := fs.Bool("q", false, "receipt checks (files or --vote-id) leave out their PASS lines; FAIL and PENDING lines and the summary are still printed. --acceptance and --log print every line whatever -q")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")
-	keysFile := fs.String("keys", "", "with --acceptance: log keys to trust instead of the ledger's registered ones")
+	keysFile := fs.String("keys", "", "with --acceptance --offline (which needs it): the log keys to trust, the ledger's GetLogKeys record or one 64-hex public key a line; refused without --offline, which checks heads with the keys registered on the ledger")
 	deadline := fs.Duration("deadline", 5*time.Minute, "how long after its cast time an accepted vote may take to reach the ledger before it is MISSING, at least 0")
 	logMode := fs.Bool("log", false, "monitor the intake logs through the gateway against the ledger")
-	logState := fs.String("log-state", "", "with --log: file of the heads seen before (checked, then updated)")
+	logState := fs.String("log-state", "", "with --log: file of the heads seen before (checked, then updated: written whole, mode 0600)")
 	fs.Usage = cli.Usage(fs, "VERIFY", usage, exitStatus)
 	given, err := parseCommandLine(fs, "VERIFY", os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
@@ -187,7 +206,8 @@ func run() int {
 		fs.Usage()
 	}
 	if err == nil {
-		err = errors.Join(checkModeFlags(given, m), cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout"))
+		err = errors.Join(checkModeFlags(given, m), checkKeysFlag(given, m, *offline),
+			cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout"))
 	}
 	checkForks := m == modeAcceptance && given["gateway"] // on the command line: $VERIFY_GATEWAY serves --vote-id and --log
 	if err == nil {
@@ -207,7 +227,11 @@ func run() int {
 		if checkForks {
 			proofs = logGateway(*gatewayURL, *gatewayTimeout)
 		}
-		return runAcceptance(ctx, ledgerFlags, fs.Args(), *offline, *keysFile, *deadline, proofs)
+		trusted := "" // against the ledger, its registered keys: $VERIFY_KEYS serves --offline only
+		if *offline {
+			trusted = *keysFile
+		}
+		return runAcceptance(ctx, ledgerFlags, fs.Args(), *offline, trusted, *deadline, proofs)
 	}
 
 	var receipts []decoded[ballot.Receipt]
@@ -320,6 +344,17 @@ func checkModeFlags(given map[string]bool, m mode) error {
 	return errors.Join(errs...)
 }
 
+// checkKeysFlag refuses --keys on the command line (given) of --acceptance
+// (m) without --offline: against the ledger a receipt's head must be
+// signed by a key registered there, and keys from a file would replace
+// them.
+func checkKeysFlag(given map[string]bool, m mode, offline bool) error {
+	if m != modeAcceptance || !given["keys"] || offline {
+		return nil
+	}
+	return errors.New("--keys goes with --offline: against the ledger, receipts' heads are checked with the log keys registered there, which no file replaces; drop --keys, or add --offline to check signatures and proofs only, with the keys of --keys")
+}
+
 // joinModes lists modes as "A, B and C" (with "and" or "or").
 func joinModes(modes []mode, and string) string {
 	names := make([]string, len(modes))
@@ -386,8 +421,10 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 	return nil
 }
 
-// runAcceptance is verify --acceptance; proofs, if not nil, serve the
-// consistency proofs that check receipts' heads against the anchored ones.
+// runAcceptance is verify --acceptance; offline, with keysFile (the keys
+// to trust), it reads no ledger; else the keys are the ledger's registered
+// ones (keysFile ""). proofs, if not nil, serve the consistency proofs
+// that check receipts' heads against the anchored ones.
 func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
 	if len(files) == 0 || (offline && keysFile == "") {
 		fmt.Fprintln(os.Stderr, "verify: --acceptance needs receipt files, and --offline needs --keys FILE (the ledger's GetLogKeys record or public keys)")
@@ -413,7 +450,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		as = append(as, d.V)
 	}
 	var keys ballot.LogKeys
-	if keysFile != "" {
+	if offline {
 		if keys, err = readKeys(keysFile); err != nil {
 			fmt.Fprintln(os.Stderr, "verify:", err)
 			return 2
@@ -428,21 +465,19 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		}
 		defer conn.Close()
 		b := conn.Ballot()
-		if keysFile == "" {
-			if keys, err = b.LogKeys(ctx); err != nil {
-				fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", err)
-				return 2
-			}
+		if keys, err = b.LogKeys(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", err)
+			return 2
 		}
 		ledger = b
 	}
 	t, err := checkAcceptances(ctx, os.Stdout, as, keys, ledger, proofs, deadline, time.Now())
 	t.fail += notAcceptances
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", err, acceptanceSummary(t, offline))
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", err, acceptanceSummary(t, offline, proofs != nil))
 		return t.stopped()
 	}
-	fmt.Println(acceptanceSummary(t, offline))
+	fmt.Println(acceptanceSummary(t, offline, proofs != nil))
 	return t.exit()
 }
 

@@ -171,6 +171,25 @@ func TestBadDeadlineSaysTheForm(t *testing.T) {
 	}
 }
 
+// TestKeysGoWithOffline: --acceptance --keys FILE without --offline, which
+// silently checked the heads with the file's keys instead of the ledger's
+// registered ones, is a usage error (status 2) naming the fix, before the
+// ledger is dialled; $VERIFY_KEYS, which serves --offline, is left by a
+// run against the ledger, which goes on to dial it (no profile here).
+func TestKeysGoWithOffline(t *testing.T) {
+	noProfile := []string{"--profile", filepath.Join(t.TempDir(), "none.json")}
+	keys, receipt := writeFile(t, "{}"), writeFile(t, "{}")
+	code, stderr := runVerify(t, append(noProfile, "--acceptance", "--keys", keys, receipt)...)
+	const want = "verify: --keys goes with --offline: against the ledger, receipts' heads are checked with the log keys registered there, which no file replaces; drop --keys, or add --offline"
+	if code != 2 || !strings.Contains(stderr, want) || strings.Contains(stderr, "connection profile") {
+		t.Errorf("--acceptance --keys: status %d, stderr %q; want 2 and %q, nothing dialled", code, stderr, want)
+	}
+	t.Setenv("VERIFY_KEYS", keys)
+	if code, stderr := runVerify(t, append(noProfile, "--acceptance", receipt)...); code != 2 || strings.Contains(stderr, "--keys") || !strings.Contains(stderr, "read connection profile") {
+		t.Errorf("$VERIFY_KEYS with --acceptance: status %d, stderr %q; want the variable left, the profile read", code, stderr)
+	}
+}
+
 // TestGatewayNotAnswering: --vote-id against a gateway nothing listens on
 // fails at once naming the gateway, the cause and the fixes (start the
 // system, or --gateway), not a bare "Get ...: connection refused".

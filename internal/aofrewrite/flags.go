@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 )
 
@@ -27,21 +28,22 @@ type Flags struct {
 	Policy       Policy
 	quietRate    Bytes
 	minGrowth    Bytes
+	fs           *flag.FlagSet // the flags' set, for Start's checks
 }
 
 // RegisterFlags registers the flags on fs with DefaultPolicy's and
 // DefaultInterval's values as defaults, and the password file where `make
 // up` writes it (.run/secrets/redis/aof.password).
 func RegisterFlags(fs *flag.FlagSet) *Flags {
-	f := &Flags{Policy: DefaultPolicy, quietRate: Bytes(DefaultPolicy.QuietRate), minGrowth: Bytes(DefaultPolicy.MinGrowth)}
+	f := &Flags{Policy: DefaultPolicy, quietRate: Bytes(DefaultPolicy.QuietRate), minGrowth: Bytes(DefaultPolicy.MinGrowth), fs: fs}
 	fs.BoolVar(&f.Enabled, "aof-rewrite", true, "rewrite Redis's AOF (BGREWRITEAOF, on each master of a cluster) while the intake is quiet; Redis's own auto-rewrite stays on as the safety net")
 	fs.StringVar(&f.PasswordFile, "aof-password-file", filepath.Join(".run", "secrets", "redis", redisserver.UserAOF+".password"),
 		"file holding the password of Redis ACL user "+redisserver.UserAOF+" (INFO and BGREWRITEAOF only); without it the quiet-time rewrites are off")
 	fs.Var(&f.quietRate, "aof-quiet-rate", "quiet: the AOF grows no faster than this per second (an accepted and settled vote appends ~430 bytes; 64KiB is ~150 votes/s)")
-	fs.DurationVar(&f.Policy.Window, "aof-quiet-window", DefaultPolicy.Window, "how long the intake must have been quiet before a rewrite")
+	fs.DurationVar(&f.Policy.Window, "aof-quiet-window", DefaultPolicy.Window, "how long the intake must have been quiet before a rewrite, more than 0")
 	fs.Var(&f.minGrowth, "aof-min-growth", "least incremental part of the AOF (appended since the last rewrite) worth a quiet-time rewrite")
-	fs.IntVar(&f.Policy.GrowthPercent, "aof-growth-percent", DefaultPolicy.GrowthPercent, "least incremental part worth a quiet-time rewrite, in percent of the AOF's base")
-	fs.DurationVar(&f.Interval, "aof-poll", DefaultInterval, "how often each Redis server's INFO persistence is read")
+	fs.IntVar(&f.Policy.GrowthPercent, "aof-growth-percent", DefaultPolicy.GrowthPercent, "least incremental part worth a quiet-time rewrite, in percent of the AOF's base, at least 0")
+	fs.DurationVar(&f.Interval, "aof-poll", DefaultInterval, "how often each Redis server's INFO persistence is read, more than 0")
 	fs.DurationVar(&f.Policy.RetryWait, "aof-retry-wait", DefaultPolicy.RetryWait, "after a failed AOF rewrite on a server (e.g. a full disk), how long its quiet-time rewrites wait; doubled for each further failure in a row, up to --aof-retry-max; 0: no wait")
 	fs.DurationVar(&f.Policy.MaxRetryWait, "aof-retry-max", DefaultPolicy.MaxRetryWait, "the longest wait after failed AOF rewrites")
 	return f
@@ -52,12 +54,13 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 // starts nothing when the rewrites are off, nor, after a warning, when the
 // password file cannot be read (a system whose ACL predates the user): the
 // host process goes on, with Redis's own auto-rewrite alone. It fails only
-// for flags out of range.
+// for flags out of range, each a usage error naming the flag, its value and
+// its bound (internal/cli's checks), all reported at once.
 func (f *Flags) Start(ctx context.Context, e redisserver.Endpoint, log *slog.Logger, reg prometheus.Registerer) error {
 	p := f.Policy
 	p.QuietRate, p.MinGrowth = float64(f.quietRate), int64(f.minGrowth)
-	if p.Window <= 0 || f.Interval <= 0 || p.GrowthPercent < 0 {
-		return fmt.Errorf("--aof-quiet-window and --aof-poll must be positive, --aof-growth-percent at least 0")
+	if err := errors.Join(cli.DurationsPositive(f.fs, "aof-quiet-window", "aof-poll"), cli.IntsIn(f.fs, 0, cli.Unbounded, "aof-growth-percent")); err != nil {
+		return err
 	}
 	if p.RetryWait < 0 || p.MaxRetryWait < p.RetryWait {
 		return fmt.Errorf("--aof-retry-wait %s and --aof-retry-max %s: want 0 <= wait <= max", p.RetryWait, p.MaxRetryWait)
