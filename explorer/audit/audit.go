@@ -259,6 +259,7 @@ type Auditor struct {
 func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, error) {
 	r := Report{Block: b}
 	if b.Number == 0 && a.Genesis != nil && !bytes.Equal(b.Hash, a.Genesis) {
+		// The message names the pin: explorer.OpenIndex looks for it there.
 		r.issue(KindGenesis, "", fmt.Sprintf("block 0 hashes to %x, the channel's genesis block to %x", b.Hash, a.Genesis))
 	}
 	if b.Number > 0 && !bytes.Equal(b.PreviousHash, prev) {
