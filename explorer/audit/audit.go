@@ -299,13 +299,13 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		}
 		if cfg != nil {
 			checkClient(&r, tx, cfg, a.Identities)
-		}
-		if cfg != nil && a.endorsed(tx) {
-			rule, err := bh.policyRule(tx.Chaincode, cfg)
-			if err != nil {
-				return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+			for _, cc := range a.endorsedAs(tx) {
+				rule, err := bh.policyRule(cc, cfg)
+				if err != nil {
+					return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
+				}
+				checkEndorsements(&r, tx, cc, cfg, rule, a.Identities)
 			}
-			checkEndorsements(&r, tx, cfg, rule, a.Identities)
 		}
 		if err := bh.definitions(&r, tx); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
