@@ -391,19 +391,7 @@ func TestVerifyNotYetIndexed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verify := func(rc ballot.Receipt) verifyView {
-		t.Helper()
-		body, _ := json.Marshal(rc)
-		req := httptest.NewRequest("POST", "/api/v1/verify", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		w := httptest.NewRecorder()
-		s.ServeHTTP(w, req)
-		var v verifyView
-		if err := json.Unmarshal(w.Body.Bytes(), &v); w.Code != 200 || err != nil || v.Result == nil {
-			t.Fatalf("POST /api/v1/verify: %d %.300s", w.Code, w.Body.String())
-		}
-		return v
-	}
+	verify := func(rc ballot.Receipt) verifyView { t.Helper(); return postVerify(t, s, rc) }
 	if res := verify(receipt).Result; res.Verdict != proof.VerdictNotIndexed || res.Pass || len(res.Problems) > 0 || res.IndexHeight != next ||
 		!strings.Contains(res.Pending, fmt.Sprintf("height %d", next)) || !strings.Contains(res.Pending, fmt.Sprintf("block %d", next)) {
 		t.Fatalf("a receipt of block %d with the index at height %d: %+v", next, next, res)
@@ -439,9 +427,8 @@ func TestVerifyNotYetIndexed(t *testing.T) {
 // reaches that root, fails on the page's API with the audit's finding.
 func TestVerifyFlaggedBatch(t *testing.T) {
 	r := newReferendum(t)
-	s := r.server(t, fakeLedger{r.Results})
 	state := r.Election.States[0]
-	votes := []ballot.Vote{r.Batches[0].Votes[0], r.Batches[0].Votes[1]}
+	votes := slices.Clone(r.Batches[0].Votes[:2]) // new votes of a new voter each
 	for i := range votes {
 		votes[i].ID, votes[i].Nullifier = fmt.Sprintf("%032x", 3000+i), fmt.Sprintf("%064x", 3000+i)
 	}
@@ -468,7 +455,16 @@ func TestVerifyFlaggedBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(receipt)
+	if res := postVerify(t, r.server(t, fakeLedger{r.Results}), receipt).Result; res.Verdict != proof.VerdictFail || !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, "do not give the root "+honest.Root) }) {
+		t.Fatalf("a receipt of a batch whose votes do not give its root: %+v", res)
+	}
+}
+
+// postVerify POSTs receipt rc to s's /api/v1/verify as JSON and returns
+// the answer, which must be a 200 with a result.
+func postVerify(t *testing.T, s *Server, rc ballot.Receipt) verifyView {
+	t.Helper()
+	body, _ := json.Marshal(rc)
 	req := httptest.NewRequest("POST", "/api/v1/verify", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
@@ -477,7 +473,5 @@ func TestVerifyFlaggedBatch(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &v); w.Code != 200 || err != nil || v.Result == nil {
 		t.Fatalf("POST /api/v1/verify: %d %.300s", w.Code, w.Body.String())
 	}
-	if res := v.Result; res.Verdict != proof.VerdictFail || !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, "do not give the root "+honest.Root) }) {
-		t.Fatalf("a receipt of a batch whose votes do not give its root: %+v", res)
-	}
+	return v
 }
