@@ -18,12 +18,14 @@ package explorer
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,8 +90,8 @@ type Explorer struct {
 	logs     *web.IntakeLog // nil without a gateway
 }
 
-// Open connects to the peer and opens (or creates) the index; it starts
-// nothing.
+// Open connects to the peer and opens (or creates) the index (OpenIndex,
+// with cfg.Genesis); it starts nothing.
 func Open(cfg Config) (*Explorer, error) {
 	if cfg.User == "" {
 		cfg.User = "User1"
@@ -101,10 +103,10 @@ func Open(cfg Config) (*Explorer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("explorer: %w", err)
 	}
-	idx, err := index.Open(cfg.DB)
+	idx, err := OpenIndex(context.Background(), cfg.DB, cfg.Genesis)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("explorer: %w", err)
+		return nil, err
 	}
 	e := &Explorer{cfg: cfg, conn: conn, idx: idx}
 	if err := e.wire(); err != nil {
@@ -112,6 +114,57 @@ func Open(cfg Config) (*Explorer, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// OpenIndex opens (or creates) the index at path, whose block 0 must match
+// genesis (the pin, Config.Genesis; nil: none). The audit compares block 0
+// with the pin only when it indexes it, so an index holding block 0 is
+// refused, the index closed, unless block 0 hashes to genesis or the index
+// already records block 0's genesis failure against this very pin (the
+// audit page shows it): a pin added or changed since the index was built
+// is not taken on trust. The error names the fixes: the pin the index was
+// built with, or `explorer reindex`, which audits block 0 against the pin.
+func OpenIndex(ctx context.Context, path string, genesis []byte) (*index.Index, error) {
+	idx, err := index.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("explorer: %w", err)
+	}
+	if err := checkGenesisPin(ctx, idx, genesis); err != nil {
+		idx.Close()
+		return nil, fmt.Errorf("explorer: index %s: %w", path, err)
+	}
+	return idx, nil
+}
+
+// checkGenesisPin returns an error unless idx lacks block 0, block 0
+// hashes to genesis (nil: no pin), or idx records block 0's genesis
+// failure against genesis.
+func checkGenesisPin(ctx context.Context, idx *index.Index, genesis []byte) error {
+	if genesis == nil {
+		return nil
+	}
+	b, err := idx.Block(ctx, 0)
+	if errors.Is(err, index.ErrNotFound) {
+		return nil // the audit checks block 0 against the pin as it indexes it
+	}
+	if err != nil {
+		return fmt.Errorf("read block 0: %w", err)
+	}
+	pin := hex.EncodeToString(genesis)
+	if b.Hash == pin {
+		return nil
+	}
+	issues, err := idx.BlockIssues(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("read block 0's issues: %w", err)
+	}
+	for _, is := range issues {
+		if is.Kind == audit.KindGenesis && strings.Contains(is.Message, pin) {
+			return nil
+		}
+	}
+	return fmt.Errorf("its block 0 hashes to %s, not to the pinned genesis block's %s (--genesis-block, --genesis-hash), and the index was not audited against this pin (block 0 is compared with the pin when it is indexed): give the pin the index was built with, or rebuild the index against this pin with `explorer reindex`, which flags block 0 (genesis) if the ledger's is not the pinned one",
+		b.Hash, pin)
 }
 
 // wire builds the follower and the web server with their metrics.

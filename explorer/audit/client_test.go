@@ -74,12 +74,7 @@ func TestClientSignatures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []audit.Issue
-		for _, is := range r.Issues {
-			if is.Kind == audit.KindClientSignature {
-				got = append(got, is)
-			}
-		}
+		got := ofKind(r.Issues, audit.KindClientSignature)
 		switch {
 		case c.want == "" && len(got) != 0:
 			t.Errorf("%s: issues %+v", name, got)

@@ -10,7 +10,8 @@ import (
 )
 
 // The endorsements. A transaction is VALID only if its endorsements
-// satisfy its chaincode's endorsement policy: for the ballot chaincode the
+// satisfy the endorsement policy of each chaincode whose namespace it
+// writes (and of the chaincode it invokes): for the ballot chaincode the
 // policy of its committed definition (AND('CommissionMSP.peer',
 // 'ObserversMSP.peer') as the consortium deploys it), for the lifecycle's
 // own transactions that commit a definition the channel's
@@ -119,21 +120,30 @@ func (h *blockHistory) definitions(r *Report, tx fabricblock.Tx) error {
 	return nil
 }
 
-// endorsed reports whether tx, a VALID transaction, is one whose
-// endorsements are checked: of the ballot chaincode, or of the lifecycle
-// when it commits a definition (its public writes; an organisation's
-// approval writes only to its own collection).
-func (a Auditor) endorsed(tx fabricblock.Tx) bool {
-	if tx.Chaincode == a.Chaincode {
-		return true
+// endorsedAs returns the chaincodes whose endorsement policies tx, a VALID
+// transaction, is checked against: the ballot chaincode's if tx invokes it
+// or writes to its namespace (public or private: a chaincode-to-chaincode
+// call writes there for another invoked chaincode, and Fabric validates
+// each namespace written by its own chaincode's policy), and the
+// lifecycle's when it commits a definition (its public writes; an
+// organisation's approval writes only to its own collection).
+func (a Auditor) endorsedAs(tx fabricblock.Tx) []string {
+	var ccs []string
+	if tx.Chaincode == a.Chaincode || slices.ContainsFunc(tx.Writes, func(w fabricblock.Write) bool { return w.Namespace == a.Chaincode }) ||
+		slices.ContainsFunc(tx.HashedWrites, func(w fabricblock.HashedWrite) bool { return w.Namespace == a.Chaincode }) {
+		ccs = append(ccs, a.Chaincode)
 	}
-	return tx.Chaincode == fabricblock.LifecycleNamespace &&
-		slices.ContainsFunc(tx.Writes, func(w fabricblock.Write) bool { return w.Namespace == fabricblock.LifecycleNamespace })
+	if tx.Chaincode == fabricblock.LifecycleNamespace &&
+		slices.ContainsFunc(tx.Writes, func(w fabricblock.Write) bool { return w.Namespace == fabricblock.LifecycleNamespace }) {
+		ccs = append(ccs, fabricblock.LifecycleNamespace)
+	}
+	return ccs
 }
 
 // checkEndorsements checks the endorsements of tx, a VALID transaction,
-// against rule under cfg.
-func checkEndorsements(r *Report, tx fabricblock.Tx, cfg *fabricblock.ChannelConfig, rule fabricblock.SignaturePolicy, ids *IdentityCache) {
+// against rule, chaincode cc's, under cfg; an issue of a chaincode tx does
+// not invoke says it is for the writes to cc's namespace.
+func checkEndorsements(r *Report, tx fabricblock.Tx, cc string, cfg *fabricblock.ChannelConfig, rule fabricblock.SignaturePolicy, ids *IdentityCache) {
 	var signers []fabricblock.Identity
 	var bad []string
 	for i, e := range tx.Endorsements {
@@ -174,6 +184,9 @@ func checkEndorsements(r *Report, tx fabricblock.Tx, cfg *fabricblock.ChannelCon
 	what := "the endorsements do not satisfy it"
 	if len(missing) > 0 {
 		what = "no valid endorsement by " + strings.Join(missing, ", ")
+	}
+	if cc != tx.Chaincode {
+		what = fmt.Sprintf("its writes to the %s namespace (invoking %s): %s", cc, tx.Chaincode, what)
 	}
 	r.issue(KindEndorsement, tx.ID, fmt.Sprintf("%s (endorsement policy %s; %d endorsements)%s", what, rule, len(tx.Endorsements), listed(bad)))
 }

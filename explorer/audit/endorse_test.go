@@ -79,6 +79,48 @@ func TestCapturedEndorsements(t *testing.T) {
 	}
 }
 
+// TestEndorsementsOfBallotWrites: a VALID transaction that invokes another
+// chaincode yet writes to the ballot namespace (a chaincode-to-chaincode
+// call; here the captured CommitBatch with its invoked chaincode renamed)
+// has its endorsements checked against the ballot chaincode's policy:
+// as endorsed it raises no endorsement issue, with one organisation's
+// endorsement dropped it is flagged, saying the writes to ballot's
+// namespace are what the policy was checked for.
+func TestEndorsementsOfBallotWrites(t *testing.T) {
+	blocks := parsedCapture(t)
+	b, tx := firstCommitBatch(t, blocks)
+	h := newHistory()
+	h.orderers = blocks[0].ChannelConfig
+	relayed := func(endorsements int) fabricblock.Block {
+		out := b
+		out.Txs = slices.Clone(b.Txs)
+		out.Txs[tx].Chaincode = "relay"
+		out.Txs[tx].Endorsements = b.Txs[tx].Endorsements[:endorsements]
+		return out
+	}
+	for _, c := range []struct {
+		endorsements int
+		want         string // in the endorsement issue's message; "" for none
+	}{
+		{2, ""},
+		{1, "its writes to the ballot namespace (invoking relay): no valid endorsement by a peer of"},
+	} {
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(b.PreviousHash, relayed(c.endorsements), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ofKind(r.Issues, audit.KindEndorsement)
+		if flagged := c.want != ""; flagged != (len(got) > 0) || flagged && (len(got) != 1 || got[0].TxID != b.Txs[tx].ID || !strings.Contains(got[0].Message, c.want)) {
+			t.Errorf("%d endorsements: endorsement issues %+v; want %q of %s", c.endorsements, got, c.want, b.Txs[tx].ID)
+		}
+	}
+}
+
+// ofKind returns the issues of kind, in order.
+func ofKind(issues []audit.Issue, kind string) []audit.Issue {
+	return slices.DeleteFunc(slices.Clone(issues), func(is audit.Issue) bool { return is.Kind != kind })
+}
+
 // BenchmarkEndorsements measures the endorsement check of one captured
 // CommitBatch transaction (two endorsements) as the audit runs it, its
 // batch left out: each endorser's certificate parsed and chained to its

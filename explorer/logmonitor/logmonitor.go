@@ -639,8 +639,8 @@ func (m *Monitor) Committed(state string, seq uint64, txID string, votes []ballo
 }
 
 // takeFed returns the batch handed over with Committed for the batch of
-// rec, if it came from the transaction rec names and has as many votes,
-// and forgets it.
+// rec, if it came from the transaction rec names and its votes match the
+// record (recordMatches: as many, giving its root), and forgets it.
 func (m *Monitor) takeFed(state string, rec ballot.BatchRecord) (fedBatch, bool) {
 	m.fedMu.Lock()
 	defer m.fedMu.Unlock()
@@ -650,7 +650,7 @@ func (m *Monitor) takeFed(state string, rec ballot.BatchRecord) (fedBatch, bool)
 	}
 	delete(m.fed[state], rec.Seq)
 	m.fedVotes -= len(f.leaves)
-	return f, f.txID == rec.TxID && len(f.leaves) == rec.Votes && len(f.castAt) == rec.Votes
+	return f, f.txID == rec.TxID && len(f.castAt) == len(f.leaves) && recordMatches(rec, f.leaves) == nil
 }
 
 // dropFed forgets the batches handed over for states that are not among
@@ -684,7 +684,8 @@ func (m *Monitor) missing(memo *stateMemo, now time.Time, final bool) bool {
 
 // place records where the state's batches the memo has not read put each
 // vote: from the leaves handed over with Committed, or else by reading the
-// batch's transaction. It lists the state's batch records from bookmark
+// batch's transaction; a record its transaction's votes do not match
+// fails the check (placeBatch). It lists the state's batch records from bookmark
 // (Ledger.BatchesFrom) and keeps where the next listing resumes, so that
 // a check lists one page it saw before and the batches recorded since,
 // not every batch of the election.

@@ -122,7 +122,7 @@ func newScene(t testing.TB) *scene {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := ballot.BatchRecord{State: "CA", Seq: uint64(seq + 1), Votes: len(vs), Counted: len(vs), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}}
+		rec := ballot.BatchRecord{State: "CA", Seq: uint64(seq + 1), Root: b.Root, Votes: len(vs), Counted: len(vs), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}}
 		if seq == 1 {
 			rec.Reject(2, ballot.RejectDuplicate)
 			rec.Counted--
@@ -544,7 +544,7 @@ func (s *scene) commit(t testing.TB, seq uint64, votes ...ballot.Vote) {
 		t.Fatal(err)
 	}
 	s.ledger.batches = append(s.ledger.batches, b)
-	s.ledger.records = append(s.ledger.records, ballot.BatchRecord{State: "CA", Seq: seq, Votes: len(votes), Counted: len(votes), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}})
+	s.ledger.records = append(s.ledger.records, ballot.BatchRecord{State: "CA", Seq: seq, Root: b.Root, Votes: len(votes), Counted: len(votes), TxID: fmt.Sprintf("tx%d", seq), Rejected: []int{}, Reasons: []string{}})
 }
 
 // TestMonitorReadsOnlyWhatIsNew: a second check with nothing new reads no

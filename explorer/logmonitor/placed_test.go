@@ -1,10 +1,12 @@
 package logmonitor
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +153,37 @@ func BenchmarkPlaceLeaves(b *testing.B) {
 func ExampleUnloggedVote_Where() {
 	fmt.Println(UnloggedVote{Seq: 4, Index: 7, CastAt: 1_764_928_800_000}.Where("CA"))
 	// Output: batch CA/4, vote 7, cast 2025-12-05T10:00:00Z
+}
+
+// TestPlacementsRefuseAMismatchedRecord: a batch record whose transaction's
+// votes are not as many as it counts, or do not give its root, fails the
+// placements (verify) and the monitor's check, handed over by the
+// follower or not, rather than placing the votes by the record.
+func TestPlacementsRefuseAMismatchedRecord(t *testing.T) {
+	ctx := context.Background()
+	for name, c := range map[string]struct {
+		edit func(rec *ballot.BatchRecord)
+		want string
+	}{
+		"root":  {func(rec *ballot.BatchRecord) { rec.Root = ballot.HashHex([32]byte{1}) }, "has root " + ballot.HashHex([32]byte{1})},
+		"count": {func(rec *ballot.BatchRecord) { rec.Votes++ }, "counts 5 votes, its transaction tx0 carries 4"},
+	} {
+		s := newScene(t)
+		if _, err := Placements(ctx, s.ledger, "CA"); err != nil {
+			t.Fatalf("%s: the scene as built: %v", name, err)
+		}
+		c.edit(&s.ledger.records[0])
+		if _, err := Placements(ctx, s.ledger, "CA"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: placements: %v; want an error saying %q", name, err, c.want)
+		}
+		m := s.monitor(s.entries)
+		leaves, err := ballot.Leaves(s.ledger.batches[0].Votes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Committed("CA", 1, "tx0", s.ledger.batches[0].Votes, leaves)
+		if _, err := m.Check(ctx, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: the monitor's check, the batch handed over: %v; want an error saying %q", name, err, c.want)
+		}
+	}
 }

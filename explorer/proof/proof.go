@@ -62,16 +62,33 @@ type Result struct {
 	Ledger      string `json:"ledger_root,omitempty"` // root of the batch as committed
 }
 
+// Batch is a committed batch as the explorer's index holds it: its record
+// (the explorer's recount) and what the audit found when it indexed it.
+type Batch struct {
+	Record ballot.BatchRecord
+	// RootOK reports that the votes the transaction carried give the root
+	// it claims: else a proof reaching that root does not show which vote
+	// is at an index.
+	RootOK bool
+	// RecordOK reports that the ledger's record and event of the batch
+	// equal the recount: else the receipt cannot be checked against the
+	// ledger's record.
+	RecordOK bool
+}
+
 // Check verifies receipt r with ballot's audit rules: its vote (the
 // receipt's own, else vote) leads through the proof to the root
 // (Receipt.Verify), and that root, size, transaction and status are those of
-// the committed batch's record rec (Receipt.CheckRecord; rec is nil if the
-// index has no such batch). height is the index's height (the blocks it
-// held, read before rec): a batch missing from an index that has not
-// reached the receipt's block (height <= r.Block) gives VerdictNotIndexed,
-// unless the receipt's own vote and proof already fail it; once the index
-// holds that block, a missing batch fails the receipt.
-func Check(r ballot.Receipt, vote *ballot.Vote, rec *ballot.BatchRecord, height uint64) Result {
+// the committed batch b's record (Receipt.CheckRecord; b is nil if the
+// index has no such batch), which the audit found to agree with its
+// transaction (b.RootOK) and with the ledger's record and event
+// (b.RecordOK): a batch the audit flagged fails every receipt of it, a
+// problem naming what the audit found. height is the index's height (the
+// blocks it held, read before b): a batch missing from an index that has
+// not reached the receipt's block (height <= r.Block) gives
+// VerdictNotIndexed, unless the receipt's own vote and proof already fail
+// it; once the index holds that block, a missing batch fails the receipt.
+func Check(r ballot.Receipt, vote *ballot.Vote, b *Batch, height uint64) Result {
 	res := Result{IndexHeight: height}
 	if r.Vote != nil {
 		vote = r.Vote
@@ -79,7 +96,7 @@ func Check(r ballot.Receipt, vote *ballot.Vote, rec *ballot.BatchRecord, height 
 	res.Steps, res.Computed = walk(r)
 	problem := func(format string, args ...any) { res.Problems = append(res.Problems, fmt.Sprintf(format, args...)) }
 	switch {
-	case vote == nil && rec == nil && height <= r.Block:
+	case vote == nil && b == nil && height <= r.Block:
 		// The index's vote comes with the batch's block.
 	case vote == nil:
 		problem("the receipt carries no vote and the index has no vote %q", r.VoteID)
@@ -92,17 +109,25 @@ func Check(r ballot.Receipt, vote *ballot.Vote, rec *ballot.BatchRecord, height 
 		}
 	}
 	switch {
-	case rec == nil && height <= r.Block && len(res.Problems) == 0:
+	case b == nil && height <= r.Block && len(res.Problems) == 0:
 		res.Verdict = VerdictNotIndexed
 		res.Pending = fmt.Sprintf("batch %s/%d is not in the index yet: the index is at height %d and has not reached the receipt's block %d; try again shortly",
 			r.State, r.Seq, height, r.Block)
 		return res
-	case rec == nil:
+	case b == nil:
 		problem("no committed batch %s/%d in the index (index height %d, the receipt's block %d)", r.State, r.Seq, height, r.Block)
 	default:
-		res.Ledger = rec.Root
-		if err := r.CheckRecord(*rec); err != nil {
+		res.Ledger = b.Record.Root
+		if err := r.CheckRecord(b.Record); err != nil {
 			problem("%v", err)
+		}
+		if !b.RootOK {
+			problem("the audit found that the votes transaction %s carries for batch %s/%d do not give the root %s it claims: a proof reaching that root does not show which vote is at index %d (see the batch's page)",
+				b.Record.TxID, r.State, r.Seq, b.Record.Root, r.Index)
+		}
+		if !b.RecordOK {
+			problem("the audit found that the ledger's record or event of batch %s/%d differs from the recount of transaction %s: the receipt cannot be checked against the ledger's record (see the batch's page)",
+				r.State, r.Seq, b.Record.TxID)
 		}
 	}
 	res.Pass = len(res.Problems) == 0

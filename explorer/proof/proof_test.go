@@ -9,7 +9,7 @@ import (
 	"github.com/votechain/votechain/explorer/proof"
 )
 
-func batch(t *testing.T, n int) (ballot.BatchRecord, []ballot.Vote) {
+func batch(t *testing.T, n int) (proof.Batch, []ballot.Vote) {
 	t.Helper()
 	votes := make([]ballot.Vote, n)
 	for i := range votes {
@@ -19,7 +19,8 @@ func batch(t *testing.T, n int) (ballot.BatchRecord, []ballot.Vote) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ballot.BatchRecord{State: "CA", Seq: 3, Root: b.Root, Votes: n, TxID: "tx", Rejected: []int{4}}, votes
+	rec := ballot.BatchRecord{State: "CA", Seq: 3, Root: b.Root, Votes: n, TxID: "tx", Rejected: []int{4}}
+	return proof.Batch{Record: rec, RootOK: true, RecordOK: true}, votes
 }
 
 // TestCheck: every receipt of batches of several sizes passes and its
@@ -28,12 +29,12 @@ func TestCheck(t *testing.T) {
 	for _, n := range []int{1, 2, 5, 8, 13} {
 		c, votes := batch(t, n)
 		for i := range votes {
-			r, err := proof.Receipt(c, 9, votes, i)
+			r, err := proof.Receipt(c.Record, 9, votes, i)
 			if err != nil {
 				t.Fatal(err)
 			}
 			res := proof.Check(r, nil, &c, 10)
-			if !res.Pass || res.Verdict != proof.VerdictPass || res.Computed != c.Root || len(res.Steps) != len(r.Proof) {
+			if !res.Pass || res.Verdict != proof.VerdictPass || res.Computed != c.Record.Root || len(res.Steps) != len(r.Proof) {
 				t.Fatalf("size %d vote %d: %+v", n, i, res)
 			}
 			if want := map[bool]string{true: "duplicate", false: "counted"}[i == 4]; r.Status != want {
@@ -42,7 +43,7 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	c, votes := batch(t, 8)
-	good, _ := proof.Receipt(c, 9, votes, 2)
+	good, _ := proof.Receipt(c.Record, 9, votes, 2)
 	tamper := map[string]func(r *ballot.Receipt){
 		"proof hash": func(r *ballot.Receipt) { r.Proof[1] = r.Proof[0] },
 		"root":       func(r *ballot.Receipt) { r.Root = r.Proof[0] },
@@ -72,7 +73,7 @@ func TestCheck(t *testing.T) {
 // and fails once the index holds that block.
 func TestCheckNotYetIndexed(t *testing.T) {
 	c, votes := batch(t, 5)
-	good, _ := proof.Receipt(c, 9, votes, 1)
+	good, _ := proof.Receipt(c.Record, 9, votes, 1)
 	bare := good
 	bare.Vote = nil // the index's vote comes with the batch
 	for _, r := range []ballot.Receipt{good, bare} {
@@ -92,5 +93,28 @@ func TestCheckNotYetIndexed(t *testing.T) {
 	}
 	if res := proof.Check(good, nil, &c, 9); res.Verdict != proof.VerdictPass {
 		t.Fatalf("an indexed batch at height 9: %+v", res)
+	}
+}
+
+// TestCheckFlaggedBatch: a receipt that checks against its batch's record
+// fails when the audit found the batch's votes not to give the root its
+// transaction claims, or the ledger's record or event not to equal the
+// recount, each with a problem naming what the audit found.
+func TestCheckFlaggedBatch(t *testing.T) {
+	c, votes := batch(t, 5)
+	good, _ := proof.Receipt(c.Record, 9, votes, 2)
+	for name, f := range map[string]struct {
+		flag func(b *proof.Batch)
+		want string
+	}{
+		"root":   {func(b *proof.Batch) { b.RootOK = false }, "do not give the root " + c.Record.Root},
+		"record": {func(b *proof.Batch) { b.RecordOK = false }, "ledger's record or event of batch CA/3 differs"},
+	} {
+		b := c
+		f.flag(&b)
+		res := proof.Check(good, nil, &b, 10)
+		if res.Pass || res.Verdict != proof.VerdictFail || len(res.Problems) != 1 || !strings.Contains(res.Problems[0], f.want) {
+			t.Errorf("batch flagged (%s): %+v; want a fail saying %q", name, res, f.want)
+		}
 	}
 }

@@ -133,6 +133,15 @@ func (r *referendum) blocks(t *testing.T) uint64 {
 // index audits and saves one block as the explorer's follower does.
 func (r *referendum) index(t *testing.T, blk *common.Block) {
 	t.Helper()
+	if issues := r.indexAudited(t, blk); len(issues) > 0 {
+		t.Fatalf("block %d of an honest ledger flagged: %+v", blk.GetHeader().GetNumber(), issues)
+	}
+}
+
+// indexAudited audits blk and saves it to the index, whatever the audit
+// finds, and returns the issues it found.
+func (r *referendum) indexAudited(t *testing.T, blk *common.Block) []audit.Issue {
+	t.Helper()
 	b, err := fabricblock.Parse(blk)
 	if err != nil {
 		t.Fatal(err)
@@ -145,12 +154,10 @@ func (r *referendum) index(t *testing.T, blk *common.Block) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Issues) > 0 {
-		t.Fatalf("block %d of an honest ledger flagged: %+v", b.Number, rep.Issues)
-	}
 	if err := r.Index.Save(context.Background(), rep); err != nil {
 		t.Fatal(err)
 	}
+	return rep.Issues
 }
 
 // commit is the CommitBatch transaction of votes as batch (state, seq),
@@ -384,19 +391,7 @@ func TestVerifyNotYetIndexed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verify := func(rc ballot.Receipt) verifyView {
-		t.Helper()
-		body, _ := json.Marshal(rc)
-		req := httptest.NewRequest("POST", "/api/v1/verify", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		w := httptest.NewRecorder()
-		s.ServeHTTP(w, req)
-		var v verifyView
-		if err := json.Unmarshal(w.Body.Bytes(), &v); w.Code != 200 || err != nil || v.Result == nil {
-			t.Fatalf("POST /api/v1/verify: %d %.300s", w.Code, w.Body.String())
-		}
-		return v
-	}
+	verify := func(rc ballot.Receipt) verifyView { t.Helper(); return postVerify(t, s, rc) }
 	if res := verify(receipt).Result; res.Verdict != proof.VerdictNotIndexed || res.Pass || len(res.Problems) > 0 || res.IndexHeight != next ||
 		!strings.Contains(res.Pending, fmt.Sprintf("height %d", next)) || !strings.Contains(res.Pending, fmt.Sprintf("block %d", next)) {
 		t.Fatalf("a receipt of block %d with the index at height %d: %+v", next, next, res)
@@ -424,4 +419,59 @@ func TestVerifyNotYetIndexed(t *testing.T) {
 	if res := verify(receipt).Result; res.Verdict != proof.VerdictPass || !res.Pass || res.IndexHeight != next+1 {
 		t.Fatalf("the receipt once its block is indexed: %+v", res)
 	}
+}
+
+// TestVerifyFlaggedBatch: a transaction whose votes do not give the root it
+// claims (vote 1 swapped after the root was taken) is indexed with RootOK
+// false, and a receipt of the vote the root was taken over, whose proof
+// reaches that root, fails on the page's API with the audit's finding.
+func TestVerifyFlaggedBatch(t *testing.T) {
+	r := newReferendum(t)
+	state := r.Election.States[0]
+	votes := slices.Clone(r.Batches[0].Votes[:2]) // new votes of a new voter each
+	for i := range votes {
+		votes[i].ID, votes[i].Nullifier = fmt.Sprintf("%032x", 3000+i), fmt.Sprintf("%064x", 3000+i)
+	}
+	honest, err := ballot.BuildBatch(state, 4, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carried := honest
+	carried.Votes = slices.Clone(votes)
+	carried.Votes[1].ID, carried.Votes[1].Nullifier = fmt.Sprintf("%032x", 3002), fmt.Sprintf("%064x", 3002)
+	next, prev, err := r.Index.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	issues := r.indexAudited(t, ledgertest.Block(next, prev, ledgertest.CommitBatch("swapped", carried, nil)))
+	if len(issues) != 1 || issues[0].Kind != audit.KindBatchRoot {
+		t.Fatalf("the swapped batch's issues: %+v; want its root alone", issues)
+	}
+	c, err := r.Index.Batch(context.Background(), state, 4)
+	if err != nil || c.RootOK {
+		t.Fatalf("the indexed batch: %+v, %v; want RootOK false", c, err)
+	}
+	receipt, err := proof.Receipt(c.Record(), c.Block, votes, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := postVerify(t, r.server(t, fakeLedger{r.Results}), receipt).Result; res.Verdict != proof.VerdictFail || !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, "do not give the root "+honest.Root) }) {
+		t.Fatalf("a receipt of a batch whose votes do not give its root: %+v", res)
+	}
+}
+
+// postVerify POSTs receipt rc to s's /api/v1/verify as JSON and returns
+// the answer, which must be a 200 with a result.
+func postVerify(t *testing.T, s *Server, rc ballot.Receipt) verifyView {
+	t.Helper()
+	body, _ := json.Marshal(rc)
+	req := httptest.NewRequest("POST", "/api/v1/verify", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	var v verifyView
+	if err := json.Unmarshal(w.Body.Bytes(), &v); w.Code != 200 || err != nil || v.Result == nil {
+		t.Fatalf("POST /api/v1/verify: %d %.300s", w.Code, w.Body.String())
+	}
+	return v
 }

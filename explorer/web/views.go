@@ -438,12 +438,11 @@ func (s *Server) verify(r *http.Request) (any, error) {
 	} else if !errors.Is(err, index.ErrNotFound) {
 		return v, err
 	}
-	var rec *ballot.BatchRecord
+	var b *proof.Batch
 	if c != nil {
-		r := c.Record()
-		rec = &r
+		b = &proof.Batch{Record: c.Record(), RootOK: c.RootOK, RecordOK: c.RecordOK}
 	}
-	res := proof.Check(rc, vote, rec, height)
+	res := proof.Check(rc, vote, b, height)
 	v.Receipt, v.Result = &rc, &res
 	if rc.Vote != nil {
 		vote = rc.Vote
