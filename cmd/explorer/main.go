@@ -97,8 +97,8 @@ Usage:
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace period for requests in flight on SIGTERM, more than 0")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
 	o.gc = cli.GCFlags(fs, 100, "")
-	fs.StringVar(&o.genesisBlock, "genesis-block", "", "the channel's genesis block file as the consortium published it (make up sets it: the network's config/election.block): block 0 of the ledger must be it, or the audit flags it (genesis); empty: block 0 is taken as the peer serves it")
-	genesisHash := fs.String("genesis-hash", "", "the header hash (64 hex) of the channel's genesis block as the consortium published it (explorer genesis-hash FILE prints it): block 0 of the ledger must hash to it, or the audit flags it (genesis); with --genesis-block both must agree")
+	fs.StringVar(&o.genesisBlock, "genesis-block", "", "the channel's genesis block file as the consortium published it (make up sets it: the network's config/election.block): block 0 of the ledger must be it, or the audit flags it (genesis), and an index that holds a block 0 not audited against it is refused at start (the pin the index was built with, or explorer reindex); empty: block 0 is taken as the peer serves it")
+	genesisHash := fs.String("genesis-hash", "", "the header hash (64 hex) of the channel's genesis block as the consortium published it (explorer genesis-hash FILE prints it): block 0 of the ledger must hash to it, or the audit flags it (genesis), and an index that holds a block 0 not audited against it is refused at start (the pin the index was built with, or explorer reindex); with --genesis-block both must agree")
 	cmd, rest, err := cli.Parse(fs, envPrefix, args)
 	if err != nil {
 		return nil, err

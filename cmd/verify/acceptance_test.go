@@ -554,7 +554,7 @@ func (headlessLedger) LogHead(context.Context, string) (ballot.AnchoredHead, err
 }
 
 func (l headlessLedger) BatchesFrom(_ context.Context, _, _ string, fn func(ballot.BatchRecord) error) (string, error) {
-	return "", fn(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(l.batch.Votes), TxID: "tx1", Rejected: []int{}, Reasons: []string{}})
+	return "", fn(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(l.batch.Votes), Root: l.batch.Root, TxID: "tx1", Rejected: []int{}, Reasons: []string{}})
 }
 
 func (l headlessLedger) CommittedBatch(context.Context, string, string, uint64) (ballot.Batch, error) {
@@ -639,7 +639,7 @@ type placedLedger struct {
 }
 
 func (l placedLedger) BatchesFrom(_ context.Context, _, _ string, fn func(ballot.BatchRecord) error) (string, error) {
-	return "", fn(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(l.batch.Votes), TxID: "tx1", Rejected: l.rejected, Reasons: l.reasons})
+	return "", fn(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(l.batch.Votes), Root: l.batch.Root, TxID: "tx1", Rejected: l.rejected, Reasons: l.reasons})
 }
 
 func (l placedLedger) CommittedBatch(context.Context, string, string, uint64) (ballot.Batch, error) {

@@ -307,8 +307,8 @@ func (m *Monitor) now() time.Time {
 }
 
 // Check audits every state's log up to its anchored head, which must
-// verify with the registered keys (else an error wrapping
-// ballot.ErrUnknownLogKey or ballot.ErrBadSignature) and be a head of the
+// be well formed and verify with the registered keys (else an error wrapping
+// ballot.ErrBadHead, ballot.ErrUnknownLogKey or ballot.ErrBadSignature) and be a head of the
 // ledger's election and of its state (else ErrForeignHead). seen are heads
 // the caller saw before (by state; may be nil): each no larger than its
 // state's anchored head must be consistent with the log, or Check fails

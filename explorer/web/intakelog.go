@@ -158,7 +158,7 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 	l.view.AttemptAt = now
 	l.view.Failure, l.view.Error = "", ""
 	switch {
-	case errors.Is(err, logmonitor.ErrInconsistent), errors.Is(err, logmonitor.ErrForeignHead), errors.Is(err, ballot.ErrUnknownLogKey), errors.Is(err, ballot.ErrBadSignature):
+	case errors.Is(err, logmonitor.ErrInconsistent), errors.Is(err, logmonitor.ErrForeignHead), errors.Is(err, ballot.ErrUnknownLogKey), errors.Is(err, ballot.ErrBadSignature), errors.Is(err, ballot.ErrBadHead):
 		l.view.Failure = err.Error()
 		l.logger().Error("intake log check failed", "error", err)
 		return

@@ -251,7 +251,8 @@ func TestIntakeLogSeenAhead(t *testing.T) {
 }
 
 // TestIntakeLogFailures: a check refusing the anchored head (unregistered
-// key, bad signature, a head of another election or state) or finding the
+// key, bad signature, a malformed head, a head of another election or
+// state) or finding the
 // log inconsistent is shown FAILED with its reason; one that could not run
 // is an error, not a finding.
 func TestIntakeLogFailures(t *testing.T) {
@@ -263,6 +264,7 @@ func TestIntakeLogFailures(t *testing.T) {
 		{fmt.Errorf("the anchored CA head: %w: it names election \"f\"", logmonitor.ErrForeignHead), true},
 		{fmt.Errorf("the anchored CA head: %w", ballot.ErrUnknownLogKey), true},
 		{fmt.Errorf("the anchored CA head: %w", ballot.ErrBadSignature), true},
+		{fmt.Errorf("the anchored CA head: %w: root is not hex", ballot.ErrBadHead), true},
 		{errors.New("dial tcp: refused"), false},
 	} {
 		il := &IntakeLog{Monitor: &fakeMonitor{reports: make([]logmonitor.Report, 1), errs: []error{c.err}}}
