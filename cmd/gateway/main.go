@@ -393,11 +393,12 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 			log.Error("results cache stopped", "err", err)
 		}
 	})
-	states := func() []string {
-		if e, err := elections.Election(ctx); err == nil {
-			return e.States
+	states := func(ctx context.Context) ([]string, error) {
+		e, err := elections.Election(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return nil
+		return e.States, nil
 	}
 	g.reg = prometheus.NewRegistry()
 	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
