@@ -388,11 +388,7 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	// for them before the deferred closes of Redis and the ledger.
 	g := &gateway{loops: &sync.WaitGroup{}}
 	cache := results.New(l, o.resultsFile, e.States, e.Contests, log)
-	g.loops.Go(func() {
-		if err := cache.Run(ctx); err != nil {
-			log.Error("results cache stopped", "err", err)
-		}
-	})
+	g.loops.Go(func() { cache.Run(ctx) })
 	states := func(ctx context.Context) ([]string, error) {
 		e, err := elections.Election(ctx)
 		if err != nil {
