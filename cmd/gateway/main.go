@@ -114,7 +114,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.dedup.MaxBatch, "max-batch", dd.MaxBatch, "most votes per Redis script call, at least 1")
 	fs.IntVar(&o.dedup.Workers, "workers", dd.Workers, "concurrent Redis script calls, at least 1 (per state on a Redis Cluster; for all states on a single server, where one call carries the votes of several states)")
 	fs.DurationVar(&o.dedup.Linger, "linger", dd.Linger, "longest a Redis script call waits for more votes under load (only while votes arrive faster than that; never at idle); 0 or negative: never")
-	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call, at least 1ms")
+	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call (its socket reads and writes included; on a Redis Cluster an intake call has this plus --redis-replica-timeout, for WAIT); a call without a deadline of its own has the larger of 5s and that sum; at least 1ms")
 	fs.IntVar(&o.replicas, "redis-replicas", -1, "replicas that must acknowledge a vote (WAIT) before its 202; -1: 1 on a Redis Cluster, 0 on a single server")
 	fs.DurationVar(&o.dedup.ReplicaTimeout, "redis-replica-timeout", dd.ReplicaTimeout, "longest wait for the replicas' acknowledgement; without it the vote gets 503; at least 1ms")
 	fs.DurationVar(&o.dedup.FailoverWait, "redis-failover-wait", dd.FailoverWait, "how long a vote waits for its slot's master and replicas (a Redis failover) before 503, at least 1ms")
@@ -249,7 +249,7 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	if err != nil {
 		return err
 	}
-	ropts.PoolSize = 64
+	tuneRedis(ropts, o.dedup)
 	rdb := redisserver.NewClient(ropts)
 	defer rdb.Close()
 	o.dedup.Replicas = o.replicas
@@ -320,6 +320,32 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	return nil
 }
 
+// minRedisSocketTimeout is the shortest socket read and write timeout of
+// the gateway's Redis client (go-redis's default): the bound of a call
+// made without a deadline of its own.
+const minRedisSocketTimeout = 5 * time.Second
+
+// tuneRedis sets what the gateway needs of its Redis client, given the
+// intake's settings d:
+//   - a call's context deadline bounds its socket reads and writes
+//     (ContextTimeoutEnabled), so --redis-timeout bounds a call;
+//   - the socket timeouts, which bound a call without a deadline, are at
+//     least 5 s and never cut an intake call (the script, then on a Redis
+//     Cluster WAIT: d.CallTimeout + d.ReplicaTimeout) short;
+//   - no command is sent again after a failure (MaxRetries -1): the intake
+//     script, run again after its connection dropped once it had written,
+//     would find its own votes and answer duplicate for them. Every call of
+//     the gateway goes through this one client; its callers answer a
+//     failed call with 503 (or try again in the background);
+//   - 64 connections a node, for the intake's concurrent calls.
+func tuneRedis(ropts *redis.UniversalOptions, d dedup.Config) {
+	ropts.ContextTimeoutEnabled = true
+	ropts.ReadTimeout = max(minRedisSocketTimeout, d.CallTimeout+d.ReplicaTimeout)
+	ropts.WriteTimeout = ropts.ReadTimeout
+	ropts.MaxRetries = -1
+	ropts.PoolSize = 64
+}
+
 // loadFiles reads and checks what the options name on disk, before the
 // gateway waits for Redis and the ledger: the intake log's signing key
 // (--log-key, unless the log is off or signs nothing) into o.logKey, and the
@@ -362,16 +388,13 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	// for them before the deferred closes of Redis and the ledger.
 	g := &gateway{loops: &sync.WaitGroup{}}
 	cache := results.New(l, o.resultsFile, e.States, e.Contests, log)
-	g.loops.Go(func() {
-		if err := cache.Run(ctx); err != nil {
-			log.Error("results cache stopped", "err", err)
+	g.loops.Go(func() { cache.Run(ctx) })
+	states := func(ctx context.Context) ([]string, error) {
+		e, err := elections.Election(ctx)
+		if err != nil {
+			return nil, err
 		}
-	})
-	states := func() []string {
-		if e, err := elections.Election(ctx); err == nil {
-			return e.States
-		}
-		return nil
+		return e.States, nil
 	}
 	g.reg = prometheus.NewRegistry()
 	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)

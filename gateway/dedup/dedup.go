@@ -95,7 +95,11 @@
 // lose no accepted vote. A call goes ahead only while the master has the
 // replicas online; while it has not, or the slot has no reachable master
 // (mid-failover), the call waits and tries again, up to
-// Config.FailoverWait, as long as nothing can have been written.
+// Config.FailoverWait, as long as nothing can have been written. A call
+// on a Cluster runs so (WAIT 0 with Config.Replicas 0) even without
+// replicas: the master's own client sends the script once, where the
+// cluster client would send it again after a dropped connection (the
+// script, run twice, answers duplicate for the votes it accepted).
 //
 // Key names and the stream entry encoding are those of package votequeue.
 package dedup
@@ -218,7 +222,7 @@ type Config struct {
 	ReplicaTimeout time.Duration
 	// FailoverWait bounds how long a call waits for its slot's master to be
 	// reachable with its replicas online (a failover, a replica resyncing)
-	// before it fails. Only with Replicas > 0.
+	// before it fails. Only on a Redis Cluster or with Replicas > 0.
 	FailoverWait time.Duration
 	// NoLog turns the intake log off: accepted votes are not appended to
 	// their state's log (for measuring its cost; see votequeue.LogKey).
@@ -767,7 +771,10 @@ func (d *Deduper) call(ctx context.Context, mode string, batch []*pending) ([]Re
 	}
 	var reply []any
 	var err error
-	if d.cfg.Replicas > 0 {
+	if _, cluster := d.rdb.(*redis.ClusterClient); cluster || d.cfg.Replicas > 0 {
+		// On a Cluster always on the slot's master's own client: the
+		// cluster client would send the script again after a dropped
+		// connection, whatever its MaxRetries (see runReplicated).
 		reply, err = d.runReplicated(ctx, keys, args)
 	} else {
 		ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)

@@ -676,3 +676,44 @@ func TestIntakeSetsNoBloomBits(t *testing.T) {
 		t.Fatalf("a new voter after the restart = %+v, %v; want accepted", res, err)
 	}
 }
+
+// TestCallAboveLuaStackLimit: one call of 9,000 votes (--max-batch above
+// the 8,000 values Lua's unpack can take at once) accepts them all, and
+// the intake log holds each one, at the index its answer gives, as the
+// stream does.
+func TestCallAboveLuaStackLimit(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	const n = 9000
+	raws := make([][]byte, n)
+	batch := make([]*pending, n)
+	for i := range raws {
+		raw := make([]byte, 32)
+		_, _ = rand.Read(raw)
+		raws[i] = raw
+		batch[i] = &pending{attempt: attempt(t, "CA", hex.EncodeToString(raw))}
+	}
+	if _, err := f.d.shape(ctx, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	f.enroll(t, "CA", raws...)
+	res, err := f.d.call(ctx, "submit", batch)
+	if err != nil {
+		t.Fatalf("call of %d votes: %v", n, err)
+	}
+	log, err := f.rdb.LRange(ctx, votequeue.LogKey("CA"), 0, -1).Result()
+	if err != nil || len(log) != n {
+		t.Fatalf("intake log holds %d entries, %v; want %d", len(log), err, n)
+	}
+	for i, r := range res {
+		if r.Outcome != Accepted || r.LogIndex != int64(i) {
+			t.Fatalf("vote %d: %+v; want accepted at log index %d", i, r, i)
+		}
+		if want, err := votequeue.AppendLogEntry(nil, batch[i].attempt.Vote); err != nil || log[i] != string(want) {
+			t.Fatalf("log entry %d is not vote %d's (%v)", i, i, err)
+		}
+	}
+	if l := f.rdb.XLen(ctx, votequeue.StreamKey("CA")).Val(); l != n {
+		t.Fatalf("stream length %d; want %d", l, n)
+	}
+}

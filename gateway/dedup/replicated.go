@@ -12,8 +12,8 @@ import (
 )
 
 // runReplicated runs the script on the master of keys' slot and waits for
-// Config.Replicas replicas to acknowledge it, on one connection (WAIT
-// counts the writes of its own connection). It tries again, up to
+// Config.Replicas replicas (0: none) to acknowledge it, on one connection
+// (WAIT counts the writes of its own connection). It tries again, up to
 // Config.FailoverWait, while the script cannot have run: no reachable
 // master, a master without its replicas online, or a refusal before
 // execution (MOVED, CLUSTERDOWN, TRYAGAIN, LOADING, READONLY).

@@ -36,8 +36,9 @@
 --           nothing written (the caller checks the ledger), else accept ->
 --           "ok", entry id, log index (-1 when the log is off: the
 --           accepted votes' log entries are appended to their partition's
---           log by one RPUSH per section); voted (any other value) ->
---           "dup", attempts, 0; not on the roll -> "ne", 0, 0
+--           log by one RPUSH per section, or per 4,000 of them); voted
+--           (any other value) -> "dup", attempts, 0; not on the roll ->
+--           "ne", 0, 0
 --   force   the caller found the nullifier unused on the ledger after a
 --           "maybe": accept unless it voted meanwhile (-> "dup")
 --   dup     the ledger holds the nullifier: record it as voted ("1"), count
@@ -141,11 +142,16 @@ for _ = 1, tonumber(ARGV[12]) do
       end
     end
   end
-  if #logged > 0 then
-    local at = redis.call('RPUSH', log, unpack(logged)) - #logged
-    for i, o in ipairs(loggedAt) do
-      out[o] = at + i - 1
-    end
+  -- One RPUSH per 4,000 entries: unpack puts every value on Lua's C
+  -- stack (LUAI_MAXCSTACK, 8,000), and a script failing here would keep
+  -- the stream entries it added above without their log entries.
+  local at
+  for from = 1, #logged, 4000 do
+    local last = math.min(from + 3999, #logged)
+    at = redis.call('RPUSH', log, unpack(logged, from, last)) - last
+  end
+  for i, o in ipairs(loggedAt) do
+    out[o] = at + i - 1
   end
   kb, ab, first = kb + 5 + n, base + n * per, first + 3 * n
 end

@@ -29,3 +29,22 @@ func TestAccessLogNamesTheRouteNotThePath(t *testing.T) {
 		t.Errorf("the access log names the vote id %s:\n%s", id, logged)
 	}
 }
+
+// TestOnlyXForwardedForNamesTheClient: a trusted proxy's X-Forwarded-For
+// names the client (its rate limit's and the access log's); its
+// X-Real-IP, which gin also believes by default, does not.
+func TestOnlyXForwardedForNamesTheClient(t *testing.T) {
+	var logs bytes.Buffer
+	// httptest's requests come from 192.0.2.1.
+	f := newFixture(t, fixtureOpts{log: &logs, cfg: Config{TrustedProxies: []string{"192.0.2.1"}}})
+	for _, c := range []struct{ header, value, client string }{
+		{"X-Real-IP", "203.0.113.9", "192.0.2.1"},
+		{"X-Forwarded-For", "203.0.113.7", "203.0.113.7"},
+	} {
+		logs.Reset()
+		f.do(http.MethodGet, "/api/v1/election", "", c.header, c.value)
+		if !strings.Contains(logs.String(), "client="+c.client+" ") {
+			t.Errorf("%s: %s from the trusted proxy: logged\n%s\nwant client=%s", c.header, c.value, logs.String(), c.client)
+		}
+	}
+}

@@ -101,8 +101,8 @@ type Config struct {
 	// it on a listener of its own (--metrics-listen), off the voters'
 	// address.
 	MetricsElsewhere bool
-	// TrustedProxies may set X-Forwarded-For; empty means the peer address
-	// is the client address.
+	// TrustedProxies may set X-Forwarded-For (only it: not X-Real-IP);
+	// empty means the peer address is the client address.
 	TrustedProxies []string
 	// DepthInterval is how often queue depths are polled, BloomInterval how
 	// often Bloom fill is counted (BITCOUNT is linear in the filter size).
@@ -220,6 +220,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := g.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("httpapi: trusted proxies: %w", err)
 	}
+	g.RemoteIPHeaders = []string{"X-Forwarded-For"} // not gin's default X-Real-IP too
 	g.HandleMethodNotAllowed = true
 	g.Use(s.requestID, s.accessLog, s.recover)
 	g.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, codeNotFound, "no such resource") })

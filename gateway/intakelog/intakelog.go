@@ -32,7 +32,8 @@
 // failure (the ledger unreachable, another refusal, a head conflict with
 // no other anchor to explain it, as a log rewritten under its anchored
 // head gives) counts in intake_log_anchor_failures_total and is logged at
-// warn level. A gateway without a key (Config.Key nil) only follows and
+// warn level, unless the anchor's context had ended (an anchor in flight
+// as the gateway stops). A gateway without a key (Config.Key nil) only follows and
 // serves.
 //
 // # Following the log
@@ -406,8 +407,10 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 
 // anchor anchors the heads this process signed since their state's last
 // anchored head, in one transaction. A failure that another gateway's
-// anchor explains wraps errSuperseded.
+// anchor explains wraps errSuperseded; one after ctx ended (the gateway
+// stopping under an anchor in flight) is not counted as a failure.
 func (l *Log) anchor(ctx context.Context, states []string) error {
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, 4*l.cfg.CallTimeout)
 	defer cancel()
 	var anchors []ballot.LogAnchor
@@ -457,7 +460,9 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 			return fmt.Errorf("%w: %w", errSuperseded, err)
 		}
 	}
-	l.m.anchorFailures.Inc()
+	if caller.Err() == nil {
+		l.m.anchorFailures.Inc()
+	}
 	return err
 }
 

@@ -164,11 +164,15 @@ func (b *blockingLedger) AnchorLogHeads(ctx context.Context, _ []ballot.LogAncho
 	return ctx.Err()
 }
 
+// TestRunWaitsForTheAnchorInFlight: Run returns only after the anchor in
+// flight as its context ends; that anchor, and the closing round's, cut
+// short by their contexts, count as no anchor failure.
 func TestRunWaitsForTheAnchorInFlight(t *testing.T) {
 	srv, rdb, key, fake := signerSetup(t)
 	ledger := &blockingLedger{fakeLedger: fake, entered: make(chan struct{}, 1)}
 	// The closing round's anchor blocks too, until its 2 × CallTimeout.
-	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Interval: 20 * time.Millisecond, CallTimeout: 200 * time.Millisecond, Registry: prometheus.NewRegistry()},
+	reg := prometheus.NewRegistry()
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Interval: 20 * time.Millisecond, CallTimeout: 200 * time.Millisecond, Registry: reg},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	appendVotes(t, rdb, "CA", 3)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -188,6 +192,10 @@ func TestRunWaitsForTheAnchorInFlight(t *testing.T) {
 	}
 	if !ledger.returned.Load() {
 		t.Fatal("Run returned while its anchor was still in flight")
+	}
+	// Those anchors failed because the gateway stopped, not the ledger.
+	if got := metricValue(t, reg, "intake_log_anchor_failures_total"); got != 0 {
+		t.Fatalf("intake_log_anchor_failures_total = %v after a stop under an anchor; want 0", got)
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 
 // RedisStore is the Store over the gateway's Redis.
 type RedisStore struct {
-	RDB    redis.UniversalClient
-	States func() []string // the election's states, for roll look-ups
+	RDB redis.UniversalClient
+	// States returns the election's states, for roll look-ups, or why it
+	// cannot (no fresh election record).
+	States func(ctx context.Context) ([]string, error)
 }
 
 // Location reads the batcher's record of a vote.
@@ -34,21 +36,23 @@ func (s RedisStore) Claim(ctx context.Context, state, nullifier string) (string,
 
 // RollState finds the state whose roll holds the nullifier (two pipelined
 // round trips over the election's states: their roll layouts, then the
-// nullifier's shard in each), or "" if none does.
+// nullifier's shard in each), or "" if none does. It fails, rather than
+// answer "", when the states or any state's roll cannot be read.
 func (s RedisStore) RollState(ctx context.Context, nullifier string) (string, error) {
 	raw, err := ballot.ParseHash(nullifier)
 	if err != nil {
 		return "", err
 	}
-	states := s.States()
+	states, err := s.States(ctx)
+	if err != nil {
+		return "", fmt.Errorf("roll look-up: the election's states: %w", err)
+	}
 	pipe := s.RDB.Pipeline()
 	layouts := make([]*redis.StringCmd, len(states))
 	for i, st := range states {
 		layouts[i] = pipe.Get(ctx, votequeue.RollShardsKey(st))
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return "", fmt.Errorf("roll look-up: %w", err)
-	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error: Exec reports the first only
 	pipe = s.RDB.Pipeline()
 	cmds := make([]*redis.BoolCmd, len(states))
 	for i, st := range states {
@@ -56,13 +60,16 @@ func (s RedisStore) RollState(ctx context.Context, nullifier string) (string, er
 		if errors.Is(err, redis.Nil) {
 			continue // no roll loaded for st
 		}
+		if err != nil {
+			return "", fmt.Errorf("roll look-up: %s: %w", votequeue.RollShardsKey(st), err)
+		}
 		roll, err := votequeue.NewRoll(st, bits)
 		if err != nil {
 			return "", fmt.Errorf("roll look-up: %s: %w", votequeue.RollShardsKey(st), err)
 		}
 		cmds[i] = votequeue.OnRoll(ctx, pipe, roll, raw[:])
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if _, err := pipe.Exec(ctx); err != nil { // HEXISTS answers no redis.Nil
 		return "", fmt.Errorf("roll look-up: %w", err)
 	}
 	for i, c := range cmds {

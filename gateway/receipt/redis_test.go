@@ -2,6 +2,7 @@ package receipt
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -31,10 +32,45 @@ func TestRedisStoreRollState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := RedisStore{RDB: rdb, States: func() []string { return []string{"TX", "CA", "NY"} }}
+	s := RedisStore{RDB: rdb, States: statesOf("TX", "CA", "NY")}
 	for raw, want := range map[[32]byte]string{a: "CA", b: "NY", c: "NY", stranger: ""} {
 		if got, err := s.RollState(ctx, ballot.HashHex(raw)); err != nil || got != want {
 			t.Errorf("RollState(%x…) = %q, %v; want %q", raw[:2], got, err, want)
+		}
+	}
+}
+
+// statesOf is a RedisStore's States answering states.
+func statesOf(states ...string) func(context.Context) ([]string, error) {
+	return func(context.Context) ([]string, error) { return states, nil }
+}
+
+// RollState fails, where it would otherwise answer "no roll holds it" (a
+// 404 for a voter who may have voted), when the election's states cannot
+// be read, or when a state's roll layout cannot be read, even after a
+// state that has none (a pipeline reports only its first command's error:
+// that state's redis.Nil).
+func TestRedisStoreRollStateFailsRatherThanMiss(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client()
+	raw := ballot.NullifierOf([32]byte{1}, "race")
+	null := ballot.HashHex(raw)
+	stale := errors.New("election record too old")
+	s := RedisStore{RDB: rdb, States: func(context.Context) ([]string, error) { return nil, stale }}
+	if got, err := s.RollState(ctx, null); !errors.Is(err, stale) {
+		t.Errorf("RollState without the election's states = %q, %v; want %v", got, err, stale)
+	}
+	// CA's layout key holds a hash (WRONGTYPE), NY's no number.
+	if err := rdb.HSet(ctx, votequeue.RollShardsKey("CA"), "f", "v").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, votequeue.RollShardsKey("NY"), "three", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, states := range [][]string{{"TX", "CA"}, {"TX", "NY"}} {
+		s := RedisStore{RDB: rdb, States: statesOf(states...)}
+		if got, err := s.RollState(ctx, null); err == nil {
+			t.Errorf("RollState over %v with %s's layout unreadable = %q, nil; want an error", states, states[1], got)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/privatefile"
 )
 
 // Ledger is what the cache reads: *fabricclient.Ballot.
@@ -155,22 +156,20 @@ func CheckPath(path string) error {
 // Ready reports whether the cache has results to serve.
 func (c *Cache) Ready() bool { return c.snap.Load() != nil }
 
-// Run loads the results, trying again with backoff while the ledger
-// cannot answer, then applies events until ctx ends, reconnecting with
-// backoff when the event stream breaks. It returns an error only for a
-// damaged checkpoint, which needs an operator (errCheckpoint).
-func (c *Cache) Run(ctx context.Context) error {
-	for attempt := 1; ; attempt++ {
+// Run loads the results, trying again with backoff while they cannot be
+// loaded (the ledger does not answer, the checkpoint cannot be read), then
+// applies events until ctx ends, reconnecting with backoff when the event
+// stream breaks. It returns when ctx ends.
+func (c *Cache) Run(ctx context.Context) {
+	privatefile.RemoveStale(c.path, c.log) // a killed persist's temporary file
+	for attempt := 1; ctx.Err() == nil; attempt++ {
 		err := c.load(ctx)
-		switch {
-		case err == nil:
-		case errors.Is(err, errCheckpoint):
-			return err
-		case ctx.Err() == nil:
-			c.retryIn(ctx, attempt, "results not loaded from the ledger; trying again", err)
-			continue
+		if err == nil {
+			break
 		}
-		break
+		if ctx.Err() == nil {
+			c.retryIn(ctx, attempt, "results not loaded; trying again", err)
+		}
 	}
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		err := c.follow(ctx)
@@ -179,7 +178,6 @@ func (c *Cache) Run(ctx context.Context) error {
 		}
 		c.retryIn(ctx, attempt, "results event stream broke; reconnecting", err)
 	}
-	return nil
 }
 
 // retryIn logs msg and err at warn with the delay before attempt's next
@@ -194,21 +192,27 @@ func (c *Cache) retryIn(ctx context.Context, attempt int, msg string, err error)
 	}
 }
 
-// errCheckpoint marks a results checkpoint that cannot be read.
-var errCheckpoint = errors.New("results checkpoint")
-
 // load restores the persisted checkpoint, or takes a consistent snapshot of
 // the ledger's results: the chain height is read before and after the
-// results query, and only a query between two equal heights is used.
+// results query, and only a query between two equal heights is used. A
+// damaged checkpoint is moved aside (logged at warn) and the results
+// loaded from the ledger.
 func (c *Cache) load(ctx context.Context) error {
 	if data, err := os.ReadFile(c.path); err == nil {
-		if err := json.Unmarshal(data, &c.cp); err != nil {
-			return fmt.Errorf("%w %s is damaged (%v): delete it to reload from the ledger", errCheckpoint, c.path, err)
+		c.cp = checkpoint{}
+		err := json.Unmarshal(data, &c.cp)
+		if err == nil {
+			c.log.Info("results restored from checkpoint", "block", c.cp.At.Block, "counted", c.cp.Results.Counted)
+			return c.publish()
 		}
-		c.log.Info("results restored from checkpoint", "block", c.cp.At.Block, "counted", c.cp.Results.Counted)
-		return c.publish()
+		c.cp = checkpoint{}
+		aside := c.path + ".damaged-" + time.Now().UTC().Format("20060102T150405.000Z")
+		if rerr := os.Rename(c.path, aside); rerr != nil {
+			return fmt.Errorf("results checkpoint %s is damaged (%v) and cannot be moved aside: %w", c.path, err, rerr)
+		}
+		c.log.Warn("results checkpoint damaged: moved aside, loading the results from the ledger", "path", c.path, "moved_to", aside, "err", err)
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read %w: %w", errCheckpoint, err)
+		return fmt.Errorf("read the results checkpoint: %w", err)
 	}
 	for attempt := 1; ; attempt++ {
 		before, err := c.ledger.Height(ctx)
@@ -292,20 +296,35 @@ func (c *Cache) apply(ev ballot.BatchCommitted) {
 	c.cp.At = ev.At
 }
 
-// persist writes the checkpoint atomically (temporary file, then rename).
+// persist writes the checkpoint whole and durably: a temporary file,
+// fsynced, renamed over the checkpoint, then its folder fsynced, so a
+// crash leaves the old checkpoint or the new one (privatefile.Write).
 func (c *Cache) persist() error {
 	data, err := json.Marshal(c.cp)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+	dir := filepath.Dir(c.path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := privatefile.WriteData(c.path, data); err != nil {
 		return fmt.Errorf("write results checkpoint: %w", err)
 	}
-	return os.Rename(tmp, c.path)
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("write results checkpoint: %w", err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a folder, so a rename in it is on disk.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // publish encodes the current results into a new snapshot.

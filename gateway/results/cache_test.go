@@ -99,13 +99,11 @@ func event(block uint64, tx, state string, tally ballot.Tally) ballot.BatchCommi
 func runUntil(t *testing.T, c *Cache, ok func(View) bool) View {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
 	defer func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		<-done
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -293,8 +291,7 @@ func (f *flakyLedger) Height(ctx context.Context) (uint64, error) {
 
 // TestRunLoadsOnceTheLedgerAnswers: a ledger that cannot answer at first
 // delays the results (the cache keeps trying, saying so), it does not end
-// them for the gateway's life; a damaged checkpoint, which needs an
-// operator, still ends Run with the fix.
+// them for the gateway's life.
 func TestRunLoadsOnceTheLedgerAnswers(t *testing.T) {
 	ledger := &flakyLedger{fakeLedger: &fakeLedger{height: 3, results: ballot.Results{ElectionID: "e1", Counted: 7,
 		National: ballot.Tally{"race": {"a": 7}}}}}
@@ -304,34 +301,41 @@ func TestRunLoadsOnceTheLedgerAnswers(t *testing.T) {
 	if v := runUntil(t, c, func(v View) bool { return v.Counted == 7 }); v.AsOfBlock != 3 {
 		t.Errorf("results as of block %d, want 3", v.AsOfBlock)
 	}
-	if n := strings.Count(logs.String(), "results not loaded from the ledger; trying again"); n != 2 {
+	if n := strings.Count(logs.String(), "results not loaded; trying again"); n != 2 {
 		t.Errorf("%d retries logged, want 2:\n%s", n, logs.String())
-	}
-
-	path := filepath.Join(t.TempDir(), "damaged.json")
-	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- New(&fakeLedger{}, path, nil, nil, nil).Run(context.Background()) }()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "delete it") {
-			t.Errorf("Run with a damaged checkpoint: %v; want the fix", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("Run kept trying a damaged checkpoint")
 	}
 }
 
-func TestDamagedCheckpointIsReportedWithTheFix(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.json")
+// TestDamagedCheckpointIsMovedAside: a checkpoint that is not JSON (a
+// crash mid-write on a file system that lost it) does not stop the
+// results: it is moved aside, as it was, with a warning naming both
+// places, and the results are loaded from the ledger and checkpointed
+// anew.
+func TestDamagedCheckpointIsMovedAside(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "results.json")
 	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := New(&fakeLedger{}, path, nil, nil, nil).load(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "delete it") {
-		t.Fatalf("damaged checkpoint: %v", err)
+	var logs bytes.Buffer
+	ledger := &fakeLedger{height: 3, results: ballot.Results{ElectionID: "e1", Counted: 7, National: ballot.Tally{"race": {"a": 7}}}}
+	c := New(ledger, path, []string{"CA"}, testContests, slog.New(slog.NewTextHandler(&logs, nil)))
+	if v := runUntil(t, c, func(v View) bool { return v.Counted == 7 }); v.AsOfBlock != 3 {
+		t.Errorf("results as of block %d, want 3", v.AsOfBlock)
+	}
+	aside, err := filepath.Glob(path + ".damaged-*")
+	if err != nil || len(aside) != 1 {
+		t.Fatalf("damaged copies %v, %v; want one", aside, err)
+	}
+	if data, err := os.ReadFile(aside[0]); err != nil || string(data) != "{" {
+		t.Errorf("damaged copy holds %q, %v; want the damaged checkpoint", data, err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN msg=\"results checkpoint damaged") || !strings.Contains(logs.String(), aside[0]) {
+		t.Errorf("no warning naming %s:\n%s", aside[0], logs.String())
+	}
+	var cp checkpoint
+	if data, err := os.ReadFile(path); err != nil || json.Unmarshal(data, &cp) != nil || cp.At.Block != 3 || cp.Results.Counted != 7 {
+		t.Errorf("new checkpoint %+v, %v; want the ledger's results at block 3", cp, err)
 	}
 }
 

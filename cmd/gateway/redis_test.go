@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/gateway/dedup"
+)
+
+// fakeRedis is a Redis server that answers the client's handshake (HELLO
+// refused, every other command OK) and, to the command named target,
+// counted, either never answers or drops the connection.
+type fakeRedis struct {
+	addr    string
+	target  string
+	drop    bool
+	targets atomic.Int64
+}
+
+func startFakeRedis(t *testing.T, target string, drop bool) *fakeRedis {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	f := &fakeRedis{addr: ln.Addr().String(), target: target, drop: drop}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+			go f.serve(conn)
+		}
+	}()
+	return f
+}
+
+func (f *fakeRedis) serve(conn net.Conn) {
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	for {
+		cmd, err := readCommand(r)
+		if err != nil {
+			return
+		}
+		switch {
+		case strings.EqualFold(cmd, f.target):
+			f.targets.Add(1)
+			if f.drop {
+				return
+			}
+			_, _ = io.Copy(io.Discard, conn) // never answers; until the test's cleanup closes conn
+			return
+		case strings.EqualFold(cmd, "HELLO"):
+			_, err = conn.Write([]byte("-ERR unknown command 'HELLO'\r\n"))
+		default:
+			_, err = conn.Write([]byte("+OK\r\n"))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readCommand reads one RESP command (an array of bulk strings) and
+// returns its name.
+func readCommand(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
+	if err != nil {
+		return "", err
+	}
+	var name string
+	for i := range n {
+		if line, err = r.ReadString('\n'); err != nil {
+			return "", err
+		}
+		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "$")))
+		if err != nil {
+			return "", err
+		}
+		arg := make([]byte, size+2)
+		if _, err := io.ReadFull(r, arg); err != nil {
+			return "", err
+		}
+		if i == 0 {
+			name = string(arg[:size])
+		}
+	}
+	return name, nil
+}
+
+// tunedClient is a client of addr with the gateway's options for the
+// intake settings d.
+func tunedClient(t *testing.T, addr string, d dedup.Config) redis.UniversalClient {
+	t.Helper()
+	ropts := &redis.UniversalOptions{Addrs: []string{addr}}
+	tuneRedis(ropts, d)
+	rdb := redis.NewUniversalClient(ropts)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// TestRedisCallEndsAtItsDeadline: a call to a Redis that does not answer
+// ends at its context's deadline (--redis-timeout), not at go-redis's
+// default socket timeout of 5 s.
+func TestRedisCallEndsAtItsDeadline(t *testing.T) {
+	f := startFakeRedis(t, "GET", false)
+	rdb := tunedClient(t, f.addr, dedup.Config{CallTimeout: 100 * time.Millisecond, ReplicaTimeout: time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := rdb.Get(ctx, "k").Err()
+	if took := time.Since(start); err == nil || took > 2*time.Second {
+		t.Fatalf("GET on a silent Redis: %v after %v; want a timeout at ~100ms", err, took)
+	}
+	if f.targets.Load() != 1 {
+		t.Fatalf("GET sent %d times; want once", f.targets.Load())
+	}
+}
+
+// TestRedisSocketTimeoutOutlastsAnIntakeCall: the socket timeouts never cut
+// an intake call (script then WAIT, within --redis-timeout +
+// --redis-replica-timeout) short, and are at least go-redis's 5 s.
+func TestRedisSocketTimeoutOutlastsAnIntakeCall(t *testing.T) {
+	for _, d := range []dedup.Config{
+		{CallTimeout: 2 * time.Second, ReplicaTimeout: time.Second},
+		{CallTimeout: 2 * time.Second, ReplicaTimeout: 6 * time.Second},
+		{CallTimeout: 30 * time.Second, ReplicaTimeout: time.Millisecond},
+	} {
+		ropts := &redis.UniversalOptions{}
+		tuneRedis(ropts, d)
+		want := max(5*time.Second, d.CallTimeout+d.ReplicaTimeout)
+		if !ropts.ContextTimeoutEnabled || ropts.ReadTimeout != want || ropts.WriteTimeout != want {
+			t.Errorf("--redis-timeout %v, --redis-replica-timeout %v: context deadlines %v, socket timeouts %v/%v; want on, %v",
+				d.CallTimeout, d.ReplicaTimeout, ropts.ContextTimeoutEnabled, ropts.ReadTimeout, ropts.WriteTimeout, want)
+		}
+	}
+}
+
+// TestIntakeScriptIsNotSentTwice: a script call whose connection drops
+// before the answer fails, once: sent again it could find the votes it
+// had written and answer duplicate.
+func TestIntakeScriptIsNotSentTwice(t *testing.T) {
+	f := startFakeRedis(t, "EVALSHA", true)
+	rdb := tunedClient(t, f.addr, dedup.DefaultConfig())
+	err := redis.NewScript("return 1").Run(context.Background(), rdb, []string{"k"}).Err()
+	if err == nil || errors.Is(err, redis.Nil) {
+		t.Fatalf("script on a dropped connection: %v; want the failure", err)
+	}
+	if n := f.targets.Load(); n != 1 {
+		t.Fatalf("EVALSHA sent %d times; want once", n)
+	}
+}
