@@ -215,6 +215,9 @@ func (c *Config) applyDefaults() error {
 	if c.Fill > c.BatchSize {
 		return fmt.Errorf("batcher: fill %d above the batch size %d", c.Fill, c.BatchSize)
 	}
+	if c.CommitTimeout <= c.Failover {
+		return fmt.Errorf("batcher: commit timeout %v not above the ordering failover %v: a commit wait would end, and its batch be submitted again, while ordering may still be replacing a failed orderer", c.CommitTimeout, c.Failover)
+	}
 	return nil
 }
 
