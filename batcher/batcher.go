@@ -106,11 +106,13 @@ type Config struct {
 	Failover    time.Duration
 	LeaseTTL    time.Duration // a dead process's lanes move after this long
 	LagInterval time.Duration // how often lanes publish their lag
-	// DrainTimeout bounds a graceful stop: the transactions still in flight
-	// that long after Run's context ended are given up on, their batches
-	// left in the journal for the lanes' next owner (which finds them on the
-	// ledger or submits them again), and Run returns. Default 15 s, under
-	// the 20 s a supervisor such as `make down` waits before SIGKILL.
+	// DrainTimeout bounds a graceful stop: until then the batches in flight
+	// when Run's context ended are committed, their failures retried as
+	// before; the transactions still in flight that long after are given up
+	// on, their batches left in the journal for the lanes' next owner (which
+	// finds them on the ledger or submits them again), counted, and Run
+	// returns, logging the stop at warn. Default 15 s, under the 20 s a
+	// supervisor such as `make down` waits before SIGKILL.
 	DrainTimeout time.Duration
 	// Replicas is how many replicas must acknowledge a batch's journal entry
 	// (WAIT) before it is submitted; 0 (a single server): none. On a Redis
@@ -215,6 +217,9 @@ func (c *Config) applyDefaults() error {
 	if c.Fill > c.BatchSize {
 		return fmt.Errorf("batcher: fill %d above the batch size %d", c.Fill, c.BatchSize)
 	}
+	if c.CommitTimeout <= c.Failover {
+		return fmt.Errorf("batcher: commit timeout %v not above the ordering failover %v: a commit wait would end, and its batch be submitted again, while ordering may still be replacing a failed orderer", c.CommitTimeout, c.Failover)
+	}
 	return nil
 }
 
@@ -240,9 +245,11 @@ type Batcher struct {
 
 	// commits is the context of the lanes' commits: it outlives Run's so
 	// that a graceful stop drains what is in flight, and ends DrainTimeout
-	// into the drain (cause errDrainTimeUp); abandoned counts the batches
-	// then given up on.
+	// into the drain (cause errDrainTimeUp); draining is set once the drain
+	// has begun, and abandoned counts the batches a lane left uncommitted
+	// (in the journal) since.
 	commits   context.Context
+	draining  atomic.Bool
 	abandoned atomic.Int64
 
 	// otherLists names the live batchers last seen serving other
@@ -259,8 +266,9 @@ type Batcher struct {
 var errDrainTimeUp = errors.New("drain time up")
 
 type ownedLane struct {
+	lane   *lane
 	lease  string
-	cancel context.CancelFunc
+	cancel context.CancelFunc // stops the lane and its batches' retries
 	done   chan struct{}
 }
 
@@ -365,6 +373,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 			drainFrom = time.Now()
 			b.log.Info("draining: lanes stop reading, their batches in flight commit, then leases are released", "lanes", len(b.Lanes()), "drain_timeout", b.cfg.DrainTimeout.String())
 			stopLanes()
+			b.draining.Store(true)
 			time.AfterFunc(b.cfg.DrainTimeout, func() { cutDrain(errDrainTimeUp) })
 		}
 		b.balance(bg, lanesCtx, draining)
@@ -452,7 +461,7 @@ func (b *Batcher) balance(ctx, lanesCtx context.Context, draining bool) {
 		}
 		ok, err := renewLease(ctx, b.rdb, p, ol.lease, b.cfg.LeaseTTL)
 		if err == nil && !ok {
-			b.log.Warn("lease lost", "partition", p)
+			ol.lane.fence(errFenced) // logs and counts the loss, once
 			ol.cancel()
 		}
 	}
@@ -484,16 +493,20 @@ func (b *Batcher) balance(ctx, lanesCtx context.Context, draining bool) {
 	}
 }
 
-// startLane runs a lane for p until its context ends or it fails.
+// startLane runs a lane for p until its context ends or it fails. The
+// retries of its batches in flight end with ol.cancel (the lane handed over,
+// its lease lost) or the drain's time up (b.commits), not with ctx.
 func (b *Batcher) startLane(ctx context.Context, p, lease string) {
-	laneCtx, cancel := context.WithCancel(ctx)
-	ol := &ownedLane{lease: lease, cancel: cancel, done: make(chan struct{})}
+	laneCtx, stopReading := context.WithCancel(ctx)
+	batches, stopBatches := context.WithCancel(b.commits)
+	cancel := func() { stopReading(); stopBatches() }
+	ol := &ownedLane{lane: b.newLane(p, lease, batches), lease: lease, cancel: cancel, done: make(chan struct{})}
 	b.lanes[p] = ol
 	b.log.Info("lane acquired", "partition", p, "lease", lease)
 	go func() {
 		defer close(ol.done)
 		defer cancel()
-		if err := b.newLane(p, lease).run(laneCtx); err != nil {
+		if err := ol.lane.run(laneCtx); err != nil {
 			b.log.Warn("lane stopped", "partition", p, "err", err)
 		}
 	}()

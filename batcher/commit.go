@@ -231,8 +231,10 @@ func (b *Batcher) followBlocks(ctx context.Context) {
 // half acknowledged. Before submitting a batch again
 // (resumed: a previous owner may have submitted it), the ledger is read: a
 // transaction given up as lost may have committed after all, and its
-// duplicates would only conflict. stop ends the retries (the journal keeps
-// the batch), and so does ctx's end, the drain's time up. oldest is when the lane read the batch's oldest vote (zero
+// duplicates would only conflict. The first submission waits for the
+// batcher's clock to pass the batch's latest cast_at (awaitCastAt). stop
+// ends the retries and that wait (the journal keeps the batch), and so does
+// ctx's end, the drain's time up. oldest is when the lane read the batch's oldest vote (zero
 // when resumed): the first submission of a new batch may share its
 // transaction with other lanes' batches; retries go alone.
 func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, oldest time.Time) error {
@@ -247,6 +249,12 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, o
 			if done, ok := l.committedBefore(ctx, j.Batch); ok {
 				return settled(l.finish(ctx, j, done, began))
 			}
+		}
+		if attempt == 1 {
+			if err := l.awaitCastAt(stop, j.Batch); err != nil {
+				return err
+			}
+			began = clock.Now() // the commit latency runs from the first submission
 		}
 		attemptCtx, cancel := context.WithTimeout(ctx, l.b.cfg.CommitTimeout)
 		first := oldest

@@ -34,6 +34,10 @@ type fakeLedger struct {
 	plan func(batch ballot.Batch, n int) fault
 	// latency delays every commit (a block time), in real time.
 	latency time.Duration
+	// txClock, if set, stamps each transaction at its submission, as the
+	// ledger client stamps a proposal with the batcher's clock, and a vote
+	// cast after its transaction's time is rejected (ballot.RejectCastAfterTx).
+	txClock Clock
 
 	mu         sync.Mutex
 	txs        int
@@ -56,6 +60,7 @@ func newFakeLedger() *fakeLedger {
 
 type fakeTx struct {
 	id      string
+	at      time.Time // its timestamp (txClock); zero: none checked
 	batches []ballot.Batch
 	done    chan struct{}
 	res     []ballot.Committed
@@ -99,6 +104,9 @@ func (f *fakeLedger) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) 
 	}
 	f.txs++
 	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batches: bs, done: make(chan struct{})}
+	if f.txClock != nil {
+		tx.at = f.txClock.Now()
+	}
 	switch what {
 	case commitOK:
 		if f.latency > 0 {
@@ -111,9 +119,7 @@ func (f *fakeLedger) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) 
 		}
 		f.commitLocked(tx)
 	case commitInvalid:
-		tx.err = &ballot.CommitError{TxID: tx.id, Code: "MVCC_READ_CONFLICT"}
-		f.blockLocked(tx.id)
-		close(tx.done)
+		f.invalidLocked(tx)
 	case holdTx:
 		f.held = append(f.held, tx)
 	case loseStatus:
@@ -132,22 +138,26 @@ func (f *fakeLedger) commitLocked(tx *fakeTx) {
 	block := f.blockLocked(tx.id)
 	tx.res = make([]ballot.Committed, len(tx.batches))
 	for i, b := range tx.batches {
-		tx.res[i] = ballot.Committed{Record: f.recordLocked(tx.id, b), TxID: tx.id, Block: block}
+		tx.res[i] = ballot.Committed{Record: f.recordLocked(tx, b), TxID: tx.id, Block: block}
 	}
 	close(tx.done)
 }
 
 // recordLocked returns the record of batch b, committing it in transaction
-// txID unless it is committed.
-func (f *fakeLedger) recordLocked(txID string, b ballot.Batch) ballot.BatchRecord {
+// tx unless it is committed.
+func (f *fakeLedger) recordLocked(tx *fakeTx, b ballot.Batch) ballot.BatchRecord {
 	rec, ok := f.records[b.ID()]
 	if !ok {
 		rec = ballot.BatchRecord{State: b.State, Seq: b.Seq, Root: b.Root,
-			Votes: len(b.Votes), Tallies: ballot.Tally{}, Rejected: []int{}, TxID: txID}
+			Votes: len(b.Votes), Tallies: ballot.Tally{}, Rejected: []int{}, TxID: tx.id}
 		for i, v := range b.Votes {
+			if !tx.at.IsZero() && v.CastAt > tx.at.UnixMilli() {
+				rec.Reject(i, ballot.RejectCastAfterTx)
+				continue
+			}
 			k := v.State + "/" + v.Nullifier
 			if _, used := f.nullifiers[k]; used {
-				rec.Rejected = append(rec.Rejected, i)
+				rec.Reject(i, ballot.RejectDuplicate)
 				continue
 			}
 			f.nullifiers[k] = v.ID
@@ -185,13 +195,27 @@ func (f *fakeLedger) mine(k int) {
 }
 
 // release commits every held transaction.
-func (f *fakeLedger) release() {
+func (f *fakeLedger) release() { f.endHeld(f.commitLocked) }
+
+// failHeld makes every held transaction fail validation (an MVCC
+// conflict), in a block.
+func (f *fakeLedger) failHeld() { f.endHeld(f.invalidLocked) }
+
+// endHeld ends every held transaction with end (called with f.mu held).
+func (f *fakeLedger) endHeld(end func(*fakeTx)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, tx := range f.held {
-		f.commitLocked(tx)
+		end(tx)
 	}
 	f.held = nil
+}
+
+// invalidLocked commits tx invalid (an MVCC conflict) in a new block.
+func (f *fakeLedger) invalidLocked(tx *fakeTx) {
+	tx.err = &ballot.CommitError{TxID: tx.id, Code: "MVCC_READ_CONFLICT"}
+	f.blockLocked(tx.id)
+	close(tx.done)
 }
 
 // releaseNext commits the held transaction submitted first.

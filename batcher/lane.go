@@ -30,17 +30,32 @@ type lane struct {
 	wg       sync.WaitGroup
 	fenced   chan struct{} // closed when the lane must stop: its lease is lost, or Redis failed under it
 	fenceOne sync.Once
-	stopErr  error // why fenced was closed
+	stopErr  error     // why fenced was closed
+	lostOne  sync.Once // the lease's loss is counted once, whoever finds it first
+
+	// stop ends the retries of the lane's batches in flight (their journal
+	// keeps them for the lane's next owner): when the lane is fenced or
+	// stopped for good (handed over, its lease lost: batches), not when
+	// Run drains, whose time up ends them through Batcher.commits.
+	stop        context.Context
+	stopBatches context.CancelFunc
+
+	skew castSkew // the lane's batches held for their votes' cast_at (awaitCastAt)
 }
 
-func (b *Batcher) newLane(partition, lease string) *lane {
+// newLane prepares the lane of partition under lease; batches ends the
+// retries of its batches in flight (lane.stop), and so does its fence.
+func (b *Batcher) newLane(partition, lease string, batches context.Context) *lane {
+	stop, stopBatches := context.WithCancel(batches)
 	return &lane{
-		b:        b,
-		store:    &store{rdb: b.rdb, partition: partition, replicas: b.cfg.Replicas, waitFor: b.cfg.ReplicaTimeout},
-		lease:    lease,
-		log:      b.log.With("partition", partition),
-		finished: make(chan struct{}, 1),
-		fenced:   make(chan struct{}),
+		b:           b,
+		store:       &store{rdb: b.rdb, partition: partition, replicas: b.cfg.Replicas, waitFor: b.cfg.ReplicaTimeout},
+		lease:       lease,
+		log:         b.log.With("partition", partition),
+		finished:    make(chan struct{}, 1),
+		fenced:      make(chan struct{}),
+		stop:        stop,
+		stopBatches: stopBatches,
 	}
 }
 
@@ -273,7 +288,18 @@ func (l *lane) readLoop(ctx context.Context, skip map[string]bool, room <-chan i
 			if len(skip) > 0 {
 				msgs = slices.DeleteFunc(msgs, func(m redis.XMessage) bool { return skip[m.ID] })
 			}
-			if es := l.decode(ctx, msgs); len(es) > 0 {
+			es, err := l.decode(ctx, msgs)
+			if err != nil {
+				// Nothing of this read is handed over, so the floor stays
+				// below the entry that could not be moved and no
+				// acknowledgement trims it unrecorded; the lane's next run
+				// reads it again.
+				if ctx.Err() == nil {
+					l.restart(err)
+				}
+				return
+			}
+			if len(es) > 0 {
 				select {
 				case reads <- es:
 				case <-ctx.Done():
@@ -285,8 +311,10 @@ func (l *lane) readLoop(ctx context.Context, skip map[string]bool, room <-chan i
 	}
 }
 
-// decode turns stream messages into entries; undecodable ones go to the dead-letter stream.
-func (l *lane) decode(ctx context.Context, msgs []redis.XMessage) []Entry {
+// decode turns stream messages into entries; undecodable ones go to the
+// dead-letter stream. If one cannot be moved there, decode returns the
+// error and no entry: the caller must hand none of msgs over (see floor).
+func (l *lane) decode(ctx context.Context, msgs []redis.XMessage) ([]Entry, error) {
 	out := make([]Entry, 0, len(msgs))
 	for _, m := range msgs {
 		v, err := votequeue.Decode(m.Values)
@@ -296,13 +324,14 @@ func (l *lane) decode(ctx context.Context, msgs []redis.XMessage) []Entry {
 		if err != nil {
 			l.log.Error("undecodable queue entry moved to dead letters", "stream_id", m.ID, "err", err)
 			if dlErr := l.store.deadLetter(ctx, m, err); dlErr != nil {
-				l.log.Error("dead-letter failed", "stream_id", m.ID, "err", dlErr)
+				l.log.Error("dead-letter failed; the entry stays in the stream", "stream_id", m.ID, "err", dlErr)
+				return nil, fmt.Errorf("move stream entry %s to the dead letters: %w", m.ID, dlErr)
 			}
 			continue
 		}
 		out = append(out, Entry{StreamID: m.ID, Vote: v})
 	}
-	return out
+	return out, nil
 }
 
 // submitNew builds, journals and submits a batch from entries, holding a
@@ -382,14 +411,21 @@ func (l *lane) resubmitJournal(ctx context.Context) (map[string]bool, error) {
 	return ids, nil
 }
 
+// fence stops the lane, its batches in flight left in the journal, if err
+// says its lease is lost (errFenced: a fenced write, or Batcher.balance
+// finding the lease held by another); the loss is counted once in
+// batcher_retries_total{cause="lane_lease_lost"}.
 func (l *lane) fence(err error) {
 	if errors.Is(err, errFenced) {
-		l.fenceOne.Do(func() {
+		l.lostOne.Do(func() {
 			l.b.metrics.retries.WithLabelValues("lane_lease_lost").Inc()
 			l.log.Warn("lane lease lost; stopping the lane")
+		})
+		l.fenceOne.Do(func() {
 			l.stopErr = errFenced
 			close(l.fenced)
 		})
+		l.stopBatches()
 	}
 }
 
@@ -411,6 +447,7 @@ func (l *lane) restart(err error) {
 		l.stopErr = fmt.Errorf("%w: %w", errRedis, err)
 		close(l.fenced)
 	})
+	l.stopBatches()
 }
 
 // launch commits a journaled batch in the background, holding its process
@@ -435,14 +472,16 @@ func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest 
 			}
 		}()
 		// Commit even while shutting down: a graceful stop drains what is in
-		// flight, for up to DrainTimeout.
+		// flight, retrying failures, for up to DrainTimeout.
 		commits := l.b.commits
 		if commits == nil { // a lane run without Run (tests)
 			commits = context.WithoutCancel(ctx)
 		}
-		if err := l.commit(commits, ctx, j, resumed, oldest); err != nil {
+		if err := l.commit(commits, l.stop, j, resumed, oldest); err != nil {
+			if l.b.draining.Load() {
+				l.b.abandoned.Add(1) // Run's stop is not clean
+			}
 			if context.Cause(commits) == errDrainTimeUp {
-				l.b.abandoned.Add(1)
 				l.log.Warn("drain time up: batch left in the journal for the next owner", "batch", j.Batch.ID(), "err", err)
 				return
 			}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,23 +28,55 @@ import (
 
 // startBatcher runs a batcher over every test state until the test ends.
 func startBatcher(t *testing.T, cfg Config, rdb *redis.Client, ledger Ledger) *Batcher {
+	return startBatcherLogged(t, cfg, rdb, ledger, nil)
+}
+
+// startBatcherLogged is startBatcher logging to log.
+func startBatcherLogged(t *testing.T, cfg Config, rdb *redis.Client, ledger Ledger, log *slog.Logger) *Batcher {
 	t.Helper()
 	cfg.Partitions = TestStates
 	cfg.LeaseTTL = cmpOr(cfg.LeaseTTL, time.Second)
-	b, err := New(cfg, rdb, ledger, nil, prometheus.NewRegistry())
+	b := newTestBatcher(t, cfg, rdb, ledger, log)
+	r := runBatcher(b)
+	t.Cleanup(func() { r.stop(); r.wait(t) })
+	return b
+}
+
+// newTestBatcher is New(cfg, rdb, ledger, log) with a registry of its own.
+func newTestBatcher(t *testing.T, cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger) *Batcher {
+	t.Helper()
+	b, err := New(cfg, rdb, ledger, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+	return b
+}
+
+// running is a batcher's Run under way in a test.
+type running struct {
+	stop context.CancelFunc // ends Run's context: the drain begins
+	done chan error
+}
+
+func runBatcher(b *Batcher) running {
+	ctx, stop := context.WithCancel(context.Background())
+	r := running{stop: stop, done: make(chan error, 1)}
+	go func() { r.done <- b.Run(ctx) }()
+	return r
+}
+
+// wait waits for Run to return, failing the test if it fails or takes
+// over 30 s.
+func (r running) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		if err != nil {
 			t.Errorf("batcher run: %v", err)
 		}
-	})
-	return b
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run still draining 30 s after its stop")
+	}
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
@@ -264,6 +300,11 @@ func holdState(f *fakeLedger, state string) *atomic.Bool {
 	return hold
 }
 
+// A lane whose lease another process took stops, its batch left in the
+// journal; the loss counts once in batcher_retries_total{cause=
+// "lane_lease_lost"}: at once when the lease's renewal finds it, while the
+// batch is still in flight, not again when the batch's acknowledgement is
+// fenced off.
 func TestLaneStopsWhenLeaseIsLost(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
@@ -278,16 +319,12 @@ func TestLaneStopsWhenLeaseIsLost(t *testing.T) {
 	if err := rdb.Set(ctx, leaseKey("CA"), "thief/999", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the lost lease counted", func() bool {
+		return metricValue(t, b.metrics.retries.WithLabelValues("lane_lease_lost")) > 0
+	})
 	holdCA.Store(false)
 	f.release() // CA's batch commits, but acknowledging it is fenced off
-	waitFor(t, "CA's lane to stop", func() bool {
-		for _, p := range b.Lanes() {
-			if p == "CA" {
-				return false
-			}
-		}
-		return true
-	})
+	waitFor(t, "CA's lane to stop", func() bool { return !slices.Contains(b.Lanes(), "CA") })
 	if n, _ := rdb.HLen(ctx, journalKey("CA")).Result(); n == 0 {
 		t.Fatal("the fenced lane's batch left the journal")
 	}
@@ -663,33 +700,17 @@ func TestStageMetrics(t *testing.T) {
 // long before CommitTimeout, and the next batcher settles it with every
 // vote counted once.
 func TestDrainGivesUpAtItsTimeout(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := srv.Client()
 	ctx := context.Background()
 	f := newFakeLedger()
 	holdCA := holdState(f, "CA")
-	cfg := Config{BatchSize: 10, Partitions: TestStates, LeaseTTL: time.Second, CommitTimeout: time.Minute, DrainTimeout: 300 * time.Millisecond}
-	b, err := New(cfg, srv.ClientAs(redisserver.UserBatcher), f, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- b.Run(runCtx) }()
-	votes := EnqueueVotes(t, rdb, 0, 100, "s")
-	waitFor(t, "a CA batch in flight", func() bool { return f.submissions(ballot.Batch{State: "CA", Seq: 1}.ID()) > 0 })
+	const drainFor = 300 * time.Millisecond
+	d := startDrainRig(t, f, drainFor)
+	rdb, b := d.srv.Client(), d.b
 
 	stopped := time.Now()
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run still draining 20 s after its stop, with a drain timeout of 300 ms")
-	}
-	if took := time.Since(stopped); took < cfg.DrainTimeout {
+	d.stop()
+	d.wait(t)
+	if took := time.Since(stopped); took < drainFor {
 		t.Errorf("Run returned %v after its stop, before the drain timeout, with a CA batch in flight", took)
 	}
 	if n := b.abandoned.Load(); n == 0 {
@@ -705,7 +726,137 @@ func TestDrainGivesUpAtItsTimeout(t *testing.T) {
 	// The next batcher finds the journal entry and commits it.
 	holdCA.Store(false)
 	f.release()
-	startBatcher(t, Config{BatchSize: 10}, srv.ClientAs(redisserver.UserBatcher), f)
+	startBatcher(t, Config{BatchSize: 10}, d.srv.ClientAs(redisserver.UserBatcher), f)
+	WaitDrained(t, rdb, 30*time.Second)
+	checkCountedOnce(t, f, rdb, d.votes)
+}
+
+// drainRig is a batcher run over every test state, in batches of 10 votes,
+// with 100 votes queued and a CA batch in flight.
+type drainRig struct {
+	running
+	srv   *redistest.Server
+	b     *Batcher
+	votes []ballot.Vote
+}
+
+// startDrainRig starts a drainRig on the fake ledger f, draining for drainFor.
+func startDrainRig(t *testing.T, f *fakeLedger, drainFor time.Duration) drainRig {
+	srv := redistest.Start(t)
+	cfg := Config{BatchSize: 10, Partitions: TestStates, LeaseTTL: time.Second, CommitTimeout: time.Minute, DrainTimeout: drainFor}
+	b := newTestBatcher(t, cfg, srv.ClientAs(redisserver.UserBatcher), f, nil)
+	d := drainRig{running: runBatcher(b), srv: srv, b: b, votes: EnqueueVotes(t, srv.Client(), 0, 100, "s")}
+	waitFor(t, "a CA batch in flight", func() bool { return f.submissions(ballot.Batch{State: "CA", Seq: 1}.ID()) > 0 })
+	return d
+}
+
+// A graceful stop retries a batch in flight whose commit fails during the
+// drain until the drain timeout, as before the stop: a failure the retry
+// overcomes leaves nothing in the journal and Run's stop clean; one that
+// lasts past the timeout leaves the batch in the journal, counted as
+// abandoned.
+func TestDrainRetriesUntilItsTimeout(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		retry    fault // what CA's resubmissions meet
+		drainFor time.Duration
+	}{
+		{"the retry commits", commitOK, 10 * time.Second},
+		{"failing past the timeout", failSubmit, 500 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFakeLedger()
+			holding := new(atomic.Bool) // CA's first submissions are held
+			holding.Store(true)
+			f.plan = func(b ballot.Batch, n int) fault {
+				switch {
+				case b.State != "CA":
+					return commitOK
+				case n == 1 && holding.Load():
+					return holdTx
+				case n == 1:
+					return commitOK // cut in the drain: not retried
+				}
+				return c.retry
+			}
+			d := startDrainRig(t, f, c.drainFor)
+			rdb, b := d.srv.Client(), d.b
+			stopped := time.Now()
+			d.stop()
+			waitFor(t, "the drain", b.draining.Load)
+			holding.Store(false)
+			f.failHeld() // CA's transactions in flight fail validation during the drain
+			d.wait(t)
+			journaled, _ := rdb.HLen(ctx, journalKey("CA")).Result()
+			if c.retry == commitOK {
+				if journaled != 0 || b.abandoned.Load() != 0 {
+					t.Fatalf("the drain left %d CA batches in the journal, %d counted abandoned; want their retries committed", journaled, b.abandoned.Load())
+				}
+				checkCountedOnce(t, f, rdb, d.votes)
+				return
+			}
+			if took := time.Since(stopped); took < c.drainFor {
+				t.Errorf("Run returned %v after its stop, before the drain timeout %v, with CA's retries failing", took, c.drainFor)
+			}
+			if journaled == 0 || b.abandoned.Load() != journaled {
+				t.Errorf("%d CA batches left in the journal, %d counted abandoned; want them all counted", journaled, b.abandoned.Load())
+			}
+		})
+	}
+}
+
+// failDeadLetters fails the batcher's moves to the dead letters while on is set.
+type failDeadLetters struct{ on atomic.Bool }
+
+func (h *failDeadLetters) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *failDeadLetters) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *failDeadLetters) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			if h.on.Load() && c.Name() == "xadd" && strings.HasPrefix(fmt.Sprint(c.Args()[1]), "deadletter:") {
+				return errors.New("test: dead-letter write refused")
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// An undecodable entry whose move to the dead letters fails stays in the
+// stream, below the lane's floor, until a later move succeeds: the
+// acknowledgements of the votes after it never trim it unrecorded.
+func TestDeadLetterFailureKeepsTheEntry(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	f := newFakeLedger()
+	votes := EnqueueVotes(t, rdb, 0, 50, "s")
+	bad, err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: votequeue.StreamKey("CA"), Values: []string{"v", "99", "junk", "x"}}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	votes = append(votes, EnqueueVotes(t, rdb, 50, 50, "s")...)
+	brdb := srv.ClientAs(redisserver.UserBatcher)
+	hook := &failDeadLetters{}
+	hook.on.Store(true)
+	brdb.AddHook(hook)
+	b := startBatcher(t, Config{BatchSize: 10}, brdb, f)
+	// The other states' votes are committed; CA's lane settles what it
+	// read before the bad entry and stops for the failed move, again and
+	// again, leaving the entry in the stream.
+	WaitStatesDrained(t, rdb, slices.DeleteFunc(slices.Clone(TestStates), func(s string) bool { return s == "CA" }), 30*time.Second)
+	time.Sleep(500 * time.Millisecond) // CA's acknowledgements of what its lane had read
+	if n, err := rdb.XRange(ctx, votequeue.StreamKey("CA"), bad, bad).Result(); err != nil || len(n) != 1 {
+		t.Fatalf("the entry whose dead-letter move failed: %v, %v; want it still in the stream", n, err)
+	}
+	if n := metricValue(t, b.metrics.retries.WithLabelValues("lane_restart")); n == 0 {
+		t.Error("no lane restart counted for the failed move")
+	}
+	hook.on.Store(false)
 	WaitDrained(t, rdb, 30*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
+	dl, err := rdb.XRange(ctx, deadLetterKey("CA"), "-", "+").Result()
+	if err != nil || len(dl) != 1 || dl[0].Values["stream_id"] != bad {
+		t.Fatalf("dead letters of CA: %v, %v; want the entry %s once", dl, err, bad)
+	}
 }

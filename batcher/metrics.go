@@ -49,6 +49,11 @@ type metrics struct {
 	stage       stageObservers
 	voteLatency prometheus.Histogram // per vote, from its 202 to its acknowledgement
 	txBatches   prometheus.Histogram // batches per transaction submitted
+	// castWaits and castWaitTime count the batches held until the
+	// batcher's clock passed their votes' cast_at, and the time held
+	// (awaitCastAt).
+	castWaits    prometheus.Counter
+	castWaitTime prometheus.Counter
 }
 
 // stageObservers time the steps of a vote's path through the batcher, one
@@ -106,6 +111,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		otherLists: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "batcher_partition_lists_differing", Help: "Live batchers sharing this one's Redis that serve another partition list (--partitions) than this one: not 0, lanes can go unserved.",
 		}),
+		castWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "batcher_cast_waits_total", Help: "Batches held before their first submission until this batcher's clock passed their votes' cast_at (a gateway's clock ahead of this batcher's).",
+		}),
+		castWaitTime: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "batcher_cast_wait_seconds_total", Help: "Time in seconds batches were held until this batcher's clock passed their votes' cast_at, summed over batches.",
+		}),
 	}
 	stage := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "batcher_stage_seconds", Help: "Time in seconds spent in each stage of a vote's path through the batcher: queue, buffer (per vote); share, journal, endorse, commit, settle (per batch or submission).",
@@ -124,6 +135,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "batcher_tx_batches", Help: "Batches per transaction submitted (1: a batch alone; more: a transaction shared by several lanes).",
 		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32},
 	})
-	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lostChecks, m.lanes, m.otherLists, stage, m.voteLatency, m.txBatches)
+	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lostChecks, m.lanes, m.otherLists, stage, m.voteLatency, m.txBatches, m.castWaits, m.castWaitTime)
 	return m
 }

@@ -3,6 +3,7 @@ package batcher
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -545,5 +546,16 @@ func TestConfigDefaultsAndLimits(t *testing.T) {
 	}
 	if err := (&Config{Partitions: []string{"CA"}, BatchSize: 100, Fill: 200}).applyDefaults(); err == nil {
 		t.Error("fill above the batch size accepted")
+	}
+}
+
+// Config refuses a commit timeout not above the ordering failover: a
+// commit wait ending first would resubmit the batch during the failover.
+func TestCommitTimeoutMustExceedFailover(t *testing.T) {
+	for timeout, refused := range map[time.Duration]bool{5 * time.Second: true, 10 * time.Second: true, 11 * time.Second: false} {
+		c := Config{Partitions: []string{"CA"}, CommitTimeout: timeout, Failover: 10 * time.Second}
+		if err := c.applyDefaults(); (err != nil) != refused || refused && !strings.Contains(err.Error(), "not above the ordering failover") {
+			t.Errorf("commit timeout %v, failover 10s: %v; want refused %v", timeout, err, refused)
+		}
 	}
 }

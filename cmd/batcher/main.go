@@ -21,7 +21,6 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
-	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/aofrewrite"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -52,7 +51,7 @@ func run(ctx context.Context) (err error) {
 	aofFlags := aofrewrite.RegisterFlags(fs)
 	logFlags := cli.LogFlags(fs)
 	gcFlags := cli.GCFlags(fs, 100, "")
-	partitions := fs.String("partitions", "", "comma-separated partitions (states, or sub-shards such as CA#3) whose lanes this batcher serves, each named once; default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists could leave lanes unserved. A batcher refuses to start while a live one serves another list; one seen later is logged as an error and counted in batcher_partition_lists_differing (alert BatcherPartitionsDiffer)")
+	partitions := fs.String("partitions", "", "comma-separated states whose lanes this batcher serves, each named once (a state's votes are in one stream, votes:{STATE}: there are no sub-shards); default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists could leave lanes unserved. A batcher refuses to start while a live one serves another list; one seen later is logged as an error and counted in batcher_partition_lists_differing (alert BatcherPartitionsDiffer)")
 	batchSize := fs.Int("batch-size", d.BatchSize, fmt.Sprintf("most votes per batch, 1 to %d (the chaincode's limit); a lane's batch grows while its transactions are in flight", ballot.MaxBatchVotes))
 	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight, at most --batch-size (0: a quarter of --batch-size)")
 	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight (at least 1ms)")
@@ -64,7 +63,7 @@ func run(ctx context.Context) (err error) {
 	behind := fs.Duration("behind", d.Behind, "with --max-gap: if positive, lanes skip ticks only while a shared transaction has been in flight this long (the ledger is behind); negative: whenever the rate allows")
 	ledgerLag := fs.Duration("ledger-lag", d.LedgerLag, "with --max-gap: while a shared transaction has been in flight this long (the ledger lags), lanes skip ticks at any rate, not only above a quarter of --share-votes votes a tick (negative: never)")
 	leaseTTL := fs.Duration("lease-ttl", d.LeaseTTL, "lane lease time to live, at least 100ms (renewed every quarter of it); a dead batcher's lanes move after it")
-	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit, at least 1ms (lost ones are found sooner from the blocks)")
+	commitTimeout := fs.Duration("commit-timeout", d.CommitTimeout, "longest wait for one transaction's commit, at least 1ms and more than --failover (lost ones are found sooner from the blocks)")
 	drainTimeout := fs.Duration("drain-timeout", d.DrainTimeout, "on SIGTERM or SIGINT, how long transactions in flight may take to commit before their batches are left in the journal for the lanes' next owner and the batcher exits (at least 100ms; keep it under the supervisor's kill grace, 20s for make down)")
 	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
@@ -78,7 +77,7 @@ func run(ctx context.Context) (err error) {
 	var partitionList []string
 	var partitionsErr error
 	if *partitions != "" {
-		partitionList, partitionsErr = cli.SplitList("--partitions", *partitions, votequeue.ValidPartition, `a partition: a state code (2 to 8 of A-Z, 0-9) or a sub-shard such as "CA#3"`)
+		partitionList, partitionsErr = cli.SplitList("--partitions", *partitions, ballot.ValidState, partitionWant)
 	}
 	if err := errors.Join(
 		partitionsErr,
@@ -106,6 +105,10 @@ func run(ctx context.Context) (err error) {
 
 	profile, err := network.LoadProfile(ledgerFlags.Profile)
 	if err != nil {
+		return err
+	}
+	failoverTime := failoverFor(*failover, profile.Consensus)
+	if err := commitTimeoutAbove(*commitTimeout, failoverTime, *failover >= 0, profile.Consensus); err != nil {
 		return err
 	}
 	gatewayOrgs, err := gatewaysOf(*gatewayPeers, ledgerFlags.Org, profile, ledgerFlags.Profile)
@@ -155,7 +158,7 @@ func run(ctx context.Context) (err error) {
 	b, err := batcher.New(batcher.Config{
 		Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
 		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LedgerLag: *ledgerLag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout, DrainTimeout: *drainTimeout,
-		Failover: failoverFor(*failover, conn.Consensus()),
+		Failover: failoverTime,
 		Replicas: replicasFor(*replicas, rdb),
 	}, rdb, batcher.RoundRobin(batcher.FabricLedger(ledger), gateways...), log, reg)
 	if err != nil {
@@ -171,6 +174,28 @@ func run(ctx context.Context) (err error) {
 		return cli.Usagef("%v", err)
 	}
 	return b.Run(ctx)
+}
+
+// partitionWant is what an entry of --partitions must be. The gateway
+// queues a state's votes in one stream (votequeue.StreamKey of the state),
+// so a lane of a sub-shard such as "CA#3" (votequeue.ValidPartition) would
+// read an empty stream and could build no batch.
+const partitionWant = `a state code (2 to 8 of A-Z, 0-9): the gateway queues each state's votes in one stream, votes:{STATE}, so a sub-shard such as "CA#3" has no votes to serve; name its state`
+
+// commitTimeoutAbove refuses, as a usage error naming the fix, a
+// --commit-timeout not above the ordering failover (given: by --failover,
+// else the profile's consensus c): a commit wait that ends first would
+// submit the batch again while ordering may still be replacing a failed
+// orderer, which Config.Failover forbids.
+func commitTimeoutAbove(commitTimeout, failover time.Duration, given bool, c network.Consensus) error {
+	if commitTimeout > failover {
+		return nil
+	}
+	from := fmt.Sprintf("the connection profile's consensus, %q", c)
+	if given {
+		from = "--failover"
+	}
+	return cli.Usagef("--commit-timeout %v is not above the ordering failover %v (%s): a commit wait would end, and its batch be submitted again, while ordering may still be replacing a failed orderer; give --commit-timeout more than %v (default %v)", commitTimeout, failover, from, failover, batcher.DefaultConfig.CommitTimeout)
 }
 
 // failoverFor resolves --failover: negative means the consensus's.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
@@ -100,9 +101,11 @@ func TestValuesCheckedBeforeConnecting(t *testing.T) {
 		{[]string{"--metrics", "localhost"}, `--metrics "localhost": want host:port`},
 		{[]string{"--partitions", "CA,,TX"}, `--partitions "CA,,TX": an empty entry`},
 		{[]string{"--partitions", "CA,"}, `--partitions "CA,": an empty entry`},
-		{[]string{"--partitions", "CA,ca"}, `--partitions "CA,ca": "ca" is not a partition`},
-		{[]string{"--partitions", "CA#x"}, `--partitions "CA#x": "CA#x" is not a partition`},
-		{[]string{"--partitions", "CA#-1"}, `"CA#-1" is not a partition`},
+		{[]string{"--partitions", "CA,ca"}, `--partitions "CA,ca": "ca" is not a state code`},
+		{[]string{"--partitions", "CA#x"}, `--partitions "CA#x": "CA#x" is not a state code`},
+		{[]string{"--partitions", "CA#-1"}, `"CA#-1" is not a state code`},
+		// The gateway queues a state's votes in one stream: a sub-shard's lane would read nothing.
+		{[]string{"--partitions", "CA,TX#3"}, `--partitions "CA,TX#3": "TX#3" is not ` + partitionWant},
 		{[]string{"--partitions", "CA,TX, CA"}, `--partitions "CA,TX, CA": CA is named twice: name each once`},
 	} {
 		os.Args = append([]string{"batcher", "--profile", "no-such-profile.json"}, c.args...)
@@ -110,9 +113,34 @@ func TestValuesCheckedBeforeConnecting(t *testing.T) {
 			t.Errorf("%q: %v; want a usage error saying %s", c.args, err, c.says)
 		}
 	}
-	os.Args = []string{"batcher", "--profile", "no-such-profile.json", "--partitions", "CA, TX,CA#3", "--batch-size", "10000", "--fill", "10000", "--share-votes", "-1",
+	os.Args = []string{"batcher", "--profile", "no-such-profile.json", "--partitions", "CA, TX,NY", "--batch-size", "10000", "--fill", "10000", "--share-votes", "-1",
 		"--depth", "1", "--max-inflight", "1", "--redis-replicas", "-1", "--org", "Observers", "--metrics", "[::1]:0", "--log-level", "error"}
 	if err := run(context.Background()); err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "no-such-profile.json") {
 		t.Errorf("%q: %v; want no usage error, the batcher stopped by the missing profile", os.Args[1:], err)
+	}
+}
+
+// TestCommitTimeoutAboveFailover: a --commit-timeout not above the ordering
+// failover, given by --failover or the profile's consensus, is a usage
+// error naming both values, where the failover came from, and the fix.
+func TestCommitTimeoutAboveFailover(t *testing.T) {
+	if err := commitTimeoutAbove(11*time.Second, 10*time.Second, false, network.BFT); err != nil {
+		t.Errorf("11s above a 10s failover: %v", err)
+	}
+	if err := commitTimeoutAbove(time.Millisecond, 0, false, network.Raft); err != nil {
+		t.Errorf("1ms under Raft (no failover): %v", err)
+	}
+	for _, c := range []struct {
+		timeout, failover time.Duration
+		given             bool
+		says              string
+	}{
+		{10 * time.Second, 10 * time.Second, false, `--commit-timeout 10s is not above the ordering failover 10s (the connection profile's consensus, "bft")`},
+		{5 * time.Second, 10 * time.Second, true, "--commit-timeout 5s is not above the ordering failover 10s (--failover)"},
+	} {
+		err := commitTimeoutAbove(c.timeout, c.failover, c.given, network.BFT)
+		if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.says) || !strings.Contains(err.Error(), "give --commit-timeout more than "+c.failover.String()) {
+			t.Errorf("commit timeout %v, failover %v: %v; want a usage error saying %s and the fix", c.timeout, c.failover, err, c.says)
+		}
 	}
 }
