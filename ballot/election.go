@@ -78,6 +78,16 @@ type Election struct {
 	RollRoot string    `json:"roll_root"` // hex Merkle root over the roll's nullifiers (sorted)
 	Status   string    `json:"status"`    // "configured" | "closed" | "finalised"
 
+	// RollEntries is the roll's size: its entries (distinct nullifiers,
+	// one per voter and contest), the leaves under RollRoot. Stated with
+	// the root, it fixes the tree's shape, so the seal (SealRoll) takes
+	// no roll but the one the root was computed over: with the size
+	// unbound, a roll of whole subtrees replaced by their node hashes has
+	// the same root. nil is not stated (a record an earlier chaincode
+	// wrote, whose seal is held to the root alone); 0 is the empty roll.
+	// SetupElection requires it.
+	RollEntries *int `json:"roll_entries,omitempty"`
+
 	// Batchers are the certificate subject common names of the Commission
 	// client identities allowed to commit batches (see MayCommit), e.g.
 	// "User1@commission.votechain.test". Required: no other client may.
@@ -108,8 +118,9 @@ type Election struct {
 // omits it, the window in UTC, and FinaliseNeedsTotals set whatever arg
 // says (this chaincode refuses a finalise without batch totals, and the
 // record says so for an auditor to hold the finalise to). It refuses an arg
-// that is no new election (closed, finalised or another status) or whose
-// record is not valid (Validate).
+// that is no new election (closed, finalised or another status), that
+// states no roll size (RollEntries, ErrNoRollEntries) or whose record is
+// not valid (Validate).
 func SetupElection(arg Election) (Election, error) {
 	e := arg
 	if e.Status == "" {
@@ -118,12 +129,26 @@ func SetupElection(arg Election) (Election, error) {
 	if err := e.CheckNew(); err != nil {
 		return Election{}, err
 	}
+	if e.RollEntries == nil {
+		return Election{}, ErrNoRollEntries
+	}
 	e.OpensAt, e.ClosesAt = e.OpensAt.UTC(), e.ClosesAt.UTC()
 	e.FinaliseNeedsTotals = true
 	if err := e.Validate(); err != nil {
 		return Election{}, err
 	}
 	return e, nil
+}
+
+// ErrNoRollEntries refuses a set-up whose record states no roll size.
+var ErrNoRollEntries = errors.New(`ballot: the election states no "roll_entries": give the roll's number of entries (one per voter and contest; ` +
+	"`roll load` prints it beside roll_root, 0 for the empty roll), which binds the roll root to the roll's size")
+
+// SetRoll states the roll of entries in e: it sorts entries (SortRoll)
+// and sets RollRoot to their root and RollEntries to their number.
+// Entries must hold distinct valid nullifiers (RollChunk.Check).
+func (e *Election) SetRoll(entries []RollEntry) {
+	e.RollRoot, e.RollEntries = RollRoot(entries), new(len(entries))
 }
 
 // CheckNew checks that e is a new election as a set-up stores it: status
@@ -186,7 +211,7 @@ func CheckSetUpAnchored(old, e *Election, anchored *AnchoredHead) error {
 // Validate checks that the record is complete and well-formed: identifiers
 // in their character sets, no repeated states, contests or batchers, every
 // contest valid, at least one batcher named, a non-empty window, a hex roll
-// root and a known status.
+// root, a roll size not negative if stated and a known status.
 func (e *Election) Validate() error {
 	switch {
 	case !ValidIdent(e.ID):
@@ -199,6 +224,8 @@ func (e *Election) Validate() error {
 		return fmt.Errorf("ballot: election opens_at %s is not before closes_at %s", e.OpensAt.Format(time.RFC3339), e.ClosesAt.Format(time.RFC3339))
 	case !isLowerHex(e.RollRoot, 64):
 		return fmt.Errorf("ballot: roll_root %q is not 64 lowercase hex characters", truncate(e.RollRoot))
+	case e.RollEntries != nil && *e.RollEntries < 0:
+		return fmt.Errorf("ballot: roll_entries %d is negative", *e.RollEntries)
 	case len(e.Contests) == 0 || len(e.Contests) > maxContests:
 		return fmt.Errorf("ballot: election must have 1..%d contests, has %d", maxContests, len(e.Contests))
 	case len(e.Batchers) == 0:

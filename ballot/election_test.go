@@ -23,7 +23,7 @@ func testElection() Election {
 			{ID: "L2025-001", Title: "Law 1", Kind: ContestQuestion, Choices: []string{"yes", "no"}},
 		},
 		OpensAt: testOpens, ClosesAt: testCloses,
-		RollRoot: HashHex(MerkleRoot(nil)), Status: StatusConfigured,
+		RollRoot: HashHex(MerkleRoot(nil)), RollEntries: new(0), Status: StatusConfigured,
 		Batchers: []string{"User1@commission.votechain.test"},
 	}
 }
@@ -43,6 +43,8 @@ func TestElectionValidate(t *testing.T) {
 		{"no opens", func(e *Election) { e.OpensAt = time.Time{} }, "window"},
 		{"empty window", func(e *Election) { e.ClosesAt = e.OpensAt }, "not before"},
 		{"bad roll root", func(e *Election) { e.RollRoot = "xyz" }, "roll_root"},
+		{"roll size not stated", func(e *Election) { e.RollEntries = nil }, ""}, // an earlier chaincode's record
+		{"negative roll size", func(e *Election) { e.RollEntries = new(-1) }, "roll_entries -1 is negative"},
 		{"bad status", func(e *Election) { e.Status = "open" }, "status"},
 		{"no states", func(e *Election) { e.States = nil }, "no states"},
 		{"bad state", func(e *Election) { e.States = []string{"ca"} }, "invalid state"},
@@ -115,6 +117,7 @@ func TestSetupElection(t *testing.T) {
 		"finalised at": {func(e *Election) { e.FinalisedAt = testCloses }, "must be configured"},
 		"another":      {func(e *Election) { e.Status = "open" }, "must be configured"},
 		"invalid":      {func(e *Election) { e.Batchers = nil }, "names no batchers"},
+		"no roll size": {func(e *Election) { e.RollEntries = nil }, `states no "roll_entries"`},
 	} {
 		arg := testElection()
 		c.change(&arg)
@@ -146,6 +149,8 @@ func TestCheckSetUpAnchored(t *testing.T) {
 		"a choice":       func(e *Election) { e.Contests[0].Choices = []string{"alice", "carol"} },
 		"the window":     func(e *Election) { e.ClosesAt = e.ClosesAt.Add(time.Nanosecond) },
 		"the roll root":  func(e *Election) { e.RollRoot = strings.Repeat("a", 64) },
+		"the roll size":  func(e *Election) { e.RollEntries = new(1) },
+		"no roll size":   func(e *Election) { e.RollEntries = nil },
 		"the batchers":   func(e *Election) { e.Batchers = []string{"User9@commission.votechain.test"} },
 		"another status": func(e *Election) { e.Status = StatusClosed },
 	}

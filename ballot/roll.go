@@ -25,6 +25,14 @@ import (
 // subtree, and the roll root is the RFC 6962 root over the chunks' roots:
 // SealRoll checks the loaded chunks against the election's root that way,
 // reading a few hundred chunk records instead of a million entries.
+//
+// A leaf carries no prefix of its own, so a leaf cannot be told from an
+// inner node by its value: a chunk whose one entry is the roll root, or
+// whole subtrees replaced by their node hashes, hash to the same root.
+// The election record therefore states the roll's size as well
+// (Election.RollEntries), and SealRoll holds the chunks to it: the size
+// fixes the tree's shape, so another roll of that size with the same root
+// would take a SHA-256 collision.
 const (
 	// RollChunkObject is the composite-key object type of loaded chunk
 	// records: attribute [index as 10 zero-padded digits].
@@ -142,16 +150,20 @@ func (c RollChunk) Check() (RollChunkRecord, error) {
 		Root: HashHex(MerkleRoot(leaves))}, nil
 }
 
-// ErrRollRoot is returned (wrapped) by SealRoll when the loaded chunks do
-// not hash to the election's roll root.
+// ErrRollRoot is returned (wrapped) by SealRoll when the loaded chunks are
+// not the election's roll: they hold another number of entries than it
+// states, or do not hash to its roll root.
 var ErrRollRoot = errors.New("ballot: the loaded roll does not match the roll root")
 
 // SealRoll checks that chunks, the records of every loaded chunk in index
-// order, form the roll whose root is root: indices 0..n-1, every chunk but
-// the last full, nullifiers ascending across chunks, and the root over the
-// chunk roots equal to root. It returns the seal without transaction
-// details. No chunks is the empty roll.
-func SealRoll(root string, chunks []RollChunkRecord) (RollSeal, error) {
+// order, form the roll whose root is root and, if entries is not nil, whose
+// size is *entries (Election.RollEntries): indices 0..n-1, every chunk but
+// the last full, nullifiers ascending across chunks, as many entries as
+// stated, and the root over the chunk roots equal to root. It returns the
+// seal without transaction details. No chunks is the empty roll. With
+// entries nil (a record that states no size) a roll with subtrees replaced
+// by their node hashes seals too: only the root is checked.
+func SealRoll(root string, entries *int, chunks []RollChunkRecord) (RollSeal, error) {
 	roots := make([][32]byte, len(chunks))
 	seal := RollSeal{Root: root, Chunks: len(chunks)}
 	for i, c := range chunks {
@@ -169,6 +181,9 @@ func SealRoll(root string, chunks []RollChunkRecord) (RollSeal, error) {
 		}
 		roots[i] = h
 		seal.Voters += c.Entries
+	}
+	if entries != nil && seal.Voters != *entries {
+		return RollSeal{}, fmt.Errorf("%w: %d chunks hold %d entries, the election's roll_entries states %d", ErrRollRoot, len(chunks), seal.Voters, *entries)
 	}
 	if got := HashHex(MerkleRoot(roots)); got != root {
 		return RollSeal{}, fmt.Errorf("%w: %d chunks of %d voters give %s, the election's is %s", ErrRollRoot, len(chunks), seal.Voters, got, root)

@@ -28,25 +28,80 @@ func TestSealRoll(t *testing.T) {
 		entries, root := testRoll(n)
 		var recs []RollChunkRecord
 		for _, c := range ChunkRoll(entries) {
-			r, err := c.Check()
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs = append(recs, r)
+			recs = append(recs, mustCheck(t, c))
 		}
-		seal, err := SealRoll(root, recs)
-		if err != nil || seal.Voters != n || seal.Chunks != len(recs) || seal.Root != root {
-			t.Fatalf("%d voters: seal %+v, %v", n, seal, err)
+		for _, stated := range []*int{&n, nil} {
+			seal, err := SealRoll(root, stated, recs)
+			if err != nil || seal.Voters != n || seal.Chunks != len(recs) || seal.Root != root {
+				t.Fatalf("%d voters (size stated: %v): seal %+v, %v", n, stated != nil, seal, err)
+			}
+		}
+		if _, err := SealRoll(root, new(n+1), recs); !errors.Is(err, ErrRollRoot) {
+			t.Errorf("%d voters, %d stated: %v", n, n+1, err)
 		}
 		if n > RollChunkEntries {
-			if _, err := SealRoll(root, recs[:len(recs)-1]); !errors.Is(err, ErrRollRoot) {
+			if _, err := SealRoll(root, &n, recs[:len(recs)-1]); !errors.Is(err, ErrRollRoot) {
 				t.Errorf("%d voters, last chunk missing: %v", n, err)
 			}
-			if _, err := SealRoll(root, recs[1:]); err == nil {
+			if _, err := SealRoll(root, &n, recs[1:]); err == nil {
 				t.Errorf("%d voters, first chunk missing: sealed", n)
 			}
 		}
 	}
+}
+
+// TestSealRollForgeries: a roll leaf carries no prefix, so chunks that
+// stand a node's hash in for its whole subtree hash to the roll root: one
+// chunk whose one entry is the root itself, or the tail chunks collapsed
+// into one entry, their subtree's hash. SealRoll seals both when the
+// record states no size (an earlier chaincode's record: the gap such
+// records keep) and refuses both when it states the roll's.
+func TestSealRollForgeries(t *testing.T) {
+	// Chunks 0 and 1 are the root's left subtree, chunks 2 (full) and 3
+	// (5 entries) its right one. The nullifiers start with a zero byte, so
+	// the right subtree's hash (almost surely) sorts after chunk 1.
+	entries := make([]RollEntry, 3*RollChunkEntries+5)
+	for i := range entries {
+		h := sha256.Sum256(fmt.Appendf(nil, "voter %d", i))
+		h[0] = 0
+		entries[i] = RollEntry{State: "TX", Contest: "president", Nullifier: HashHex(h)}
+	}
+	root, n := RollRoot(entries), len(entries)
+	var honest []RollChunkRecord
+	for _, c := range ChunkRoll(entries) {
+		honest = append(honest, mustCheck(t, c))
+	}
+	right2, _ := ParseHash(honest[2].Root)
+	right3, _ := ParseHash(honest[3].Root)
+	oneEntry := func(index int, nullifier string) RollChunkRecord {
+		return mustCheck(t, RollChunk{Index: index, Entries: []RollEntry{{State: "TX", Contest: "president", Nullifier: nullifier}}})
+	}
+	forgeries := map[string][]RollChunkRecord{
+		"the root as the one entry":           {oneEntry(0, root)},
+		"chunks 2 and 3 as their node's hash": append(slices.Clone(honest[:2]), oneEntry(2, HashHex(hashNode(right2, right3)))),
+	}
+	for name, forged := range forgeries {
+		if seal, err := SealRoll(root, nil, forged); err != nil || seal.Voters >= n {
+			t.Errorf("%s, no size stated: seal %+v, %v; want it sealed with fewer than %d voters", name, seal, err, n)
+		}
+		_, err := SealRoll(root, &n, forged)
+		if !errors.Is(err, ErrRollRoot) || !strings.Contains(err.Error(), fmt.Sprintf("roll_entries states %d", n)) {
+			t.Errorf("%s, %d entries stated: %v; want ErrRollRoot naming the size", name, n, err)
+		}
+	}
+	if _, err := SealRoll(root, &n, honest); err != nil {
+		t.Fatalf("the honest roll, its size stated: %v", err)
+	}
+}
+
+// mustCheck returns c's record (RollChunk.Check), failing t if c is no chunk.
+func mustCheck(t *testing.T, c RollChunk) RollChunkRecord {
+	t.Helper()
+	r, err := c.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // TestRollChunkCheck refuses chunks a roll cannot be made of.

@@ -78,8 +78,10 @@ func (c *BallotContract) GetEvaluateTransactions() []string {
 // transaction time, which must be within MaxClockSkew of the peer's clock)
 // and while no batch is committed; afterwards, and once closed, it is
 // refused. Once any intake log head is anchored it may only store the
-// recorded election again (ballot.CheckSetUpAnchored). Once the roll is
-// sealed (SealRoll) the roll root cannot change.
+// recorded election again (ballot.CheckSetUpAnchored). The record must
+// state the roll's size (roll_entries; ballot.SetupElection). Once the
+// roll is sealed (SealRoll) the roll root cannot change, nor the size
+// differ from the seal's.
 func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterface, electionJSON string) (string, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return "", err

@@ -28,7 +28,7 @@ func testElection() ballot.Election {
 			{ID: prop, Title: "Proposition 1", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
 		},
 		OpensAt: opens, ClosesAt: closes,
-		RollRoot: strings.Repeat("0", 64),
+		RollRoot: strings.Repeat("0", 64), RollEntries: new(0),
 		Batchers: []string{batcherCN},
 	}
 }

@@ -83,12 +83,14 @@ func (c *BallotContract) LoadRoll(ctx contractapi.TransactionContextInterface, c
 	return out, nil
 }
 
-// SealRoll checks the loaded roll against the election's roll root
-// (ballot.SealRoll over every loaded chunk's record) and, if they match,
+// SealRoll checks the loaded roll against the election's roll root and
+// size (ballot.SealRoll over every loaded chunk's record, with the
+// record's roll_entries; a record an earlier chaincode wrote may state no
+// size, and is then held to its root alone) and, if they match,
 // records the seal (JSON ballot.RollSeal, returned). From then on
 // CommitBatch rejects every vote whose nullifier is not on the roll of its
 // state for its contest as ballot.RejectNotOnRoll, the roll can no longer be loaded and the
-// election's roll root no longer changed. Only a Commission admin may call
+// election's roll root and size no longer changed. Only a Commission admin may call
 // it, and only before the first batch is committed, so that one rule holds
 // for every batch of the election. Sealing again returns the seal.
 func (c *BallotContract) SealRoll(ctx contractapi.TransactionContextInterface) (string, error) {
@@ -117,7 +119,7 @@ func (c *BallotContract) SealRoll(ctx contractapi.TransactionContextInterface) (
 	if err != nil {
 		return "", err
 	}
-	seal, err := ballot.SealRoll(e.RollRoot, chunks)
+	seal, err := ballot.SealRoll(e.RollRoot, e.RollEntries, chunks)
 	if err != nil {
 		return "", err
 	}
@@ -158,7 +160,8 @@ func loadedChunks(ctx contractapi.TransactionContextInterface) ([]ballot.RollChu
 }
 
 // checkRollRoot refuses an election record that changes the roll root of a
-// sealed roll.
+// sealed roll or states another size than the seal's (a record stating
+// none, which SetupElection refuses anyway, is judged by its root).
 func checkRollRoot(ctx contractapi.TransactionContextInterface, e *ballot.Election) error {
 	data, err := ctx.GetStub().GetState(ballot.RollSealKey)
 	if err != nil {
@@ -173,6 +176,9 @@ func checkRollRoot(ctx contractapi.TransactionContextInterface, e *ballot.Electi
 	}
 	if seal.Root != e.RollRoot {
 		return fmt.Errorf("the roll is sealed with root %s; the election's roll root cannot become %s", seal.Root, e.RollRoot)
+	}
+	if e.RollEntries != nil && *e.RollEntries != seal.Voters {
+		return fmt.Errorf("the roll is sealed with %d entries; the election's roll_entries cannot be %d", seal.Voters, *e.RollEntries)
 	}
 	return nil
 }

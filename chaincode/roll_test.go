@@ -24,12 +24,18 @@ func testRollOf(state string, n int, contests ...string) ([]ballot.RollEntry, st
 			entries = append(entries, ballot.RollEntry{State: state, Contest: c, Nullifier: nullifier(i, c)})
 		}
 	}
-	ballot.SortRoll(entries)
-	leaves := make([][32]byte, len(entries))
-	for i, e := range entries {
-		leaves[i], _ = ballot.ParseHash(e.Nullifier)
-	}
-	return entries, ballot.HashHex(ballot.MerkleRoot(leaves))
+	return entries, ballot.RollRoot(entries) // sorts them
+}
+
+// setUpWithRoll sets testElection up stating the roll of voters 0..n-1
+// of state for president (testRoll), and returns the election and the
+// roll's entries and root.
+func (h *harness) setUpWithRoll(state string, n int) (ballot.Election, []ballot.RollEntry, string) {
+	entries, root := testRoll(state, n)
+	e := testElection()
+	e.SetRoll(entries)
+	h.must(commissionAdmin, h.setupFn(e))
+	return e, entries, root
 }
 
 func (h *harness) loadFn(c ballot.RollChunk) txFunc { return h.jsonArg(c, h.cc.LoadRoll) }
@@ -43,10 +49,7 @@ func (h *harness) sealFn() txFunc { return h.cc.SealRoll }
 // rest.
 func TestRollOnLedger(t *testing.T) {
 	h := newHarness(t)
-	entries, root := testRoll("CA", 10)
-	e := testElection()
-	e.RollRoot = root
-	h.must(commissionAdmin, h.setupFn(e))
+	e, entries, root := h.setUpWithRoll("CA", 10)
 
 	_, err := h.call(commissionAdmin, h.sealFn())
 	wantErr(t, "SealRoll before loading", err, "does not match the roll root")
@@ -70,9 +73,13 @@ func TestRollOnLedger(t *testing.T) {
 	}
 	_, err = h.call(commissionAdmin, h.loadFn(ballot.RollChunk{Index: 1, Entries: []ballot.RollEntry{{State: "CA", Contest: president, Nullifier: root}}}))
 	wantErr(t, "LoadRoll after sealing", err, "sealed")
-	e.RollRoot = entries[0].Nullifier
-	_, err = h.call(commissionAdmin, h.setupFn(e))
-	wantErr(t, "SetupElection changing a sealed roll's root", err, "roll is sealed")
+	rerooted, resized := e, e
+	rerooted.RollRoot, resized.RollEntries = entries[0].Nullifier, new(11)
+	_, err = h.call(commissionAdmin, h.setupFn(rerooted))
+	wantErr(t, "SetupElection changing a sealed roll's root", err, "roll is sealed with root")
+	_, err = h.call(commissionAdmin, h.setupFn(resized))
+	wantErr(t, "SetupElection changing a sealed roll's size", err, "roll is sealed with 10 entries; the election's roll_entries cannot be 11")
+	h.must(commissionAdmin, h.setupFn(e)) // the same record again
 
 	h.now = opens.Add(time.Hour)
 	vs := votes("CA", 8, 4) // voters 8 and 9 are on the roll, 10 and 11 not
@@ -105,6 +112,21 @@ func TestRollOnLedger(t *testing.T) {
 	rec, err = h.commit(batch(t, "CA", 2, []ballot.Vote{vote("CA", 9, "bob")}))
 	if err != nil || rec.Reason(0) != ballot.RejectDuplicate {
 		t.Fatalf("a roll voter voting again: %+v (%v)", rec, err)
+	}
+}
+
+// TestSealRollHoldsTheSize: a roll leaf carries no prefix, so a chunk
+// whose one entry is the roll root hashes to the root; SealRoll refuses it
+// since the election states the roll's size (10), and writes no seal.
+func TestSealRollHoldsTheSize(t *testing.T) {
+	h := newHarness(t)
+	_, _, root := h.setUpWithRoll("CA", 10)
+	forged := ballot.RollChunk{Entries: []ballot.RollEntry{{State: "CA", Contest: president, Nullifier: root}}}
+	h.must(commissionAdmin, h.loadFn(forged))
+	_, err := h.call(commissionAdmin, h.sealFn())
+	wantErr(t, "SealRoll of the root as the one entry", err, "1 entries, the election's roll_entries states 10")
+	if h.stub.state[ballot.RollSealKey] != nil {
+		t.Fatal("a refused seal was written")
 	}
 }
 
@@ -146,13 +168,8 @@ func TestRollPerContest(t *testing.T) {
 		{State: "CA", Contest: president, Nullifier: nullifier(1, president)}, {State: "CA", Contest: prop, Nullifier: nullifier(1, prop)},
 		{State: "CA", Contest: president, Nullifier: nullifier(2, president)},
 	}
-	ballot.SortRoll(entries)
-	leaves := make([][32]byte, len(entries))
-	for i, e := range entries {
-		leaves[i], _ = ballot.ParseHash(e.Nullifier)
-	}
 	e := testElection()
-	e.RollRoot = ballot.HashHex(ballot.MerkleRoot(leaves))
+	e.SetRoll(entries)
 	h.must(commissionAdmin, h.setupFn(e))
 	h.must(commissionAdmin, h.loadFn(ballot.RollChunk{Entries: entries}))
 	for _, en := range entries {

@@ -25,7 +25,8 @@ func TestSetupElectionAuthorisation(t *testing.T) {
 	}
 	out := h.must(commissionAdmin, h.setupFn(testElection()))
 	var e ballot.Election
-	if err := json.Unmarshal([]byte(out), &e); err != nil || e.Status != ballot.StatusConfigured || e.ID != "general-2026" {
+	if err := json.Unmarshal([]byte(out), &e); err != nil || e.Status != ballot.StatusConfigured || e.ID != "general-2026" ||
+		e.RollEntries == nil || *e.RollEntries != 0 || !strings.Contains(out, `"roll_entries":0`) { // the empty roll, stated
 		t.Fatalf("stored election %s (%v)", out, err)
 	}
 	if got := h.must(observerAdmin, h.cc.GetElection); got != out {
@@ -60,6 +61,8 @@ func TestSetupElectionRefusesBadRecords(t *testing.T) {
 		{"closed_at set", h.setupFn(stamped), "must be configured"},
 		{"no contests", h.setupFn(noContests), "1..64 contests"},
 		{"repeated choice", h.setupFn(repeatedChoice), `choice "yes" listed twice`},
+		{"no roll size", raw(strings.Replace(string(good), `"roll_entries":0,`, "", 1)), `states no "roll_entries"`},
+		{"negative roll size", raw(strings.Replace(string(good), `"roll_entries":0,`, `"roll_entries":-1,`, 1)), "roll_entries -1 is negative"},
 	}
 	for _, tt := range tests {
 		_, err := h.call(commissionAdmin, tt.fn)

@@ -31,7 +31,7 @@ func (r *run) eligibility(ctx context.Context) {
 		roll[i] = ballot.RollEntry{State: states[i%len(states)], Contest: contests[i/len(states)%len(contests)], Nullifier: ballot.HashHex(h)}
 	}
 	e := *r.election
-	e.RollRoot = ballot.RollRoot(roll)
+	e.SetRoll(roll)
 	consensus := network.Consensus(r.rep.Ledger14.Consensus) // the run's
 	for _, side := range []struct {
 		name string

@@ -7,7 +7,8 @@
 //	roll load -csv roll.csv (-election TEMPLATE | -election-id ID -contests C1,C2) [-dry-run] [-redis-addr ADDR] [-secret-file F] [-bloom-fp-rate P]
 //	    derive nullifiers (one per voter and contest), load them per state
 //	    into Redis, size the Bloom filters, and print the roll's Merkle root
-//	    (JSON summary on stdout)
+//	    and size, as the election record states them (JSON summary on
+//	    stdout: roll_root, roll_entries)
 //	roll publish -csv roll.csv -election TEMPLATE [-profile ADMIN_PROFILE] [-window 24h] (-log-public-key HEX | -log-key FILE)
 //	    set the election up on the ledger (a new one from the template), write
 //	    and seal the roll there, and register the gateways' intake log keys:
@@ -59,7 +60,7 @@ const usage = `roll manages the voter roll and the gateway's Redis dedup state.
 
 Commands:
   gen            write a synthetic roll CSV
-  load           load a roll into Redis and print its Merkle root
+  load           load a roll into Redis and print its Merkle root and size
   publish        set the election up on the ledger and seal its roll there (Commission admin)
   log-key        create a gateway's intake log key and print its public half
   rebuild-bloom  repopulate Bloom filters from the ledger's nullifiers
@@ -190,7 +191,7 @@ func parseStates(cmd, value string) ([]string, error) {
 }
 
 func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("load", "roll load derives nullifiers from a roll CSV, loads them per state into Redis, sizes the Bloom filters and prints the roll root.", stderr)
+	fs := newFlags("load", "roll load derives nullifiers from a roll CSV, loads them per state into Redis, sizes the Bloom filters and prints the roll root and size (roll_root, roll_entries: the election record's).", stderr)
 	csvPath := fs.String("csv", "", "roll CSV (voter_id,credential,state); required")
 	template := fs.String("election", "", "election template (config/election.json's shape): the election id and contests, unless -election-id or -contests are given")
 	electionID := fs.String("election-id", "", "id of the election the roll is for (its record's id): nullifiers are bound to it")

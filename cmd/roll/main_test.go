@@ -206,7 +206,9 @@ func TestGenRefusesWhatLoadWould(t *testing.T) {
 
 // TestLoadTakesTheElectionsContests: every voter gets one nullifier per
 // contest, the contests named by -contests or read from -election's
-// template; without them the load is refused with the fix.
+// template; without them the load is refused with the fix. The roll's root
+// and size print under the election record's names, roll_root and
+// roll_entries.
 func TestLoadTakesTheElectionsContests(t *testing.T) {
 	dir := t.TempDir()
 	csv := filepath.Join(dir, "voters.csv")
@@ -225,19 +227,25 @@ func TestLoadTakesTheElectionsContests(t *testing.T) {
 		"batchers":["User1@commission.votechain.test"]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var printed []byte // the last load's
 	load := func(args ...string) (roll.Summary, error) {
 		var out bytes.Buffer
 		args = append([]string{"load", "-dry-run", "-csv", csv, "-secret-file", secret}, args...)
 		if err := run(context.Background(), args, &out, io.Discard); err != nil {
 			return roll.Summary{}, err
 		}
+		printed = out.Bytes()
 		var sum roll.Summary
-		err := json.Unmarshal(out.Bytes(), &sum)
+		err := json.Unmarshal(printed, &sum)
 		return sum, err
 	}
 	fromTemplate, err := load("-election", tmpl)
 	if err != nil || fromTemplate.Voters != 10 || fromTemplate.Entries != 30 {
 		t.Fatalf("from the template: %+v, %v; want 10 voters, 30 entries", fromTemplate, err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(printed, &fields); err != nil || string(fields["roll_root"]) != `"`+fromTemplate.Root+`"` || string(fields["roll_entries"]) != "30" {
+		t.Fatalf("printed %s (%v); want roll_root %s and roll_entries 30, as the election record names them", printed, err, fromTemplate.Root)
 	}
 	byFlags, err := load("-election-id", "ref-1", "-contests", "L1,L2,L3")
 	if err != nil || byFlags.Root != fromTemplate.Root {

@@ -86,7 +86,7 @@ func TestPublishOnNetwork(t *testing.T) {
 	}
 	var want struct {
 		Root    string `json:"roll_root"`
-		Entries int    `json:"entries"`
+		Entries int    `json:"roll_entries"`
 	}
 	if err := json.Unmarshal(dry.Bytes(), &want); err != nil {
 		t.Fatal(err)
@@ -110,9 +110,9 @@ func TestPublishOnNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.RollRoot != want.Root || e.Status != ballot.StatusConfigured || e.ClosesAt.Sub(e.OpensAt) != 2*time.Hour || e.OpensAt.Before(began) {
-		t.Fatalf("published %s: root %s, status %s, window %s – %s; want root %s (roll load's), configured, 2 h from %s",
-			e.ID, e.RollRoot, e.Status, e.OpensAt, e.ClosesAt, want.Root, began)
+	if e.RollRoot != want.Root || e.RollEntries == nil || *e.RollEntries != want.Entries || e.Status != ballot.StatusConfigured || e.ClosesAt.Sub(e.OpensAt) != 2*time.Hour || e.OpensAt.Before(began) {
+		t.Fatalf("published %s: root %s, %v entries, status %s, window %s – %s; want root %s and %d entries (roll load's), configured, 2 h from %s",
+			e.ID, e.RollRoot, e.RollEntries, e.Status, e.OpensAt, e.ClosesAt, want.Root, want.Entries, began)
 	}
 	ledger := nettest.Dial(t, n, "Observers").Ballot()
 	seal, err := ledger.RollSeal(ctx)

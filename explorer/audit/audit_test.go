@@ -208,7 +208,7 @@ func testElection() ballot.Election {
 			{ID: question, Title: "Question 1", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
 		},
 		OpensAt: time.Date(2026, 11, 3, 7, 0, 0, 0, time.UTC), ClosesAt: time.Date(2026, 11, 3, 20, 0, 0, 0, time.UTC),
-		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured,
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), RollEntries: new(0), Status: ballot.StatusConfigured,
 		Batchers: []string{"User1@commission.votechain.test"}}
 }
 
@@ -529,8 +529,8 @@ func sealedRoll(e ballot.Election, votes ...ballot.Vote) (ballot.Election, ledge
 	for i, v := range votes {
 		entries[i] = ballot.RollEntry{State: v.State, Contest: v.Contest, Nullifier: v.Nullifier}
 	}
-	root, loads, seal := ledgertest.Roll("load", entries)
-	e.RollRoot = root
+	_, loads, seal := ledgertest.Roll("load", entries)
+	e.SetRoll(entries)
 	return e, loads[0], seal
 }
 

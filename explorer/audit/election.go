@@ -16,7 +16,8 @@ import (
 // (ballot.Election.CheckNew: configured, neither closed_at nor
 // finalised_at) that Validate accepts while no batch is committed, over none or over a
 // configured one before that one's window opens (by transaction time),
-// keeping the roll root once the roll is sealed, and storing the record
+// keeping the roll root (and stating the sealed size, roll_entries) once
+// the roll is sealed, never dropping a stated size, and storing the record
 // before again once an intake log head is anchored; CloseElection moves it
 // from configured to closed and FinaliseElection from closed to
 // finalised, stamping closed_at and finalised_at with the transaction's
@@ -148,7 +149,10 @@ func checkStamp(tx fabricblock.Tx, function, field string, stamp time.Time, fail
 // before tx) and, over a record, before that record's window opens (by
 // transaction time) and, once the roll is sealed, with that record's roll
 // root (the seal's: SealRoll seals the root of the record, which no set-up
-// may change after), and, once an intake log head is anchored, storing the
+// may change after) and, if it states a size, the sealed roll's (not
+// checked where History did not keep the chunks), stating a size if that
+// record did (only a chaincode before roll_entries, a rollback, stores a
+// record without), and, once an intake log head is anchored, storing the
 // record before again (ballot.CheckSetUpAnchored; not checked where
 // History did not keep the intake log). It fails only when the History
 // does.
@@ -166,6 +170,17 @@ func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Electio
 		}
 		if h.sealed && e.RollRoot != before.RollRoot {
 			fail("SetupElection keeps the roll root once the roll is sealed (with root %s), yet it became %s", before.RollRoot, e.RollRoot)
+		}
+		if before.RollEntries != nil && e.RollEntries == nil {
+			fail("SetupElection stores roll_entries in every record, yet the record drops the record before's %d: only a chaincode before it was required (a rollback) stores one without", *before.RollEntries)
+		}
+		if h.sealed && e.RollEntries != nil {
+			if err := h.loadChunks(); err != nil {
+				return err
+			}
+			if sealed := h.loadedEntries(); h.chunksKnown && *e.RollEntries != sealed {
+				fail("SetupElection states the sealed roll's size once the roll is sealed (%d entries), yet roll_entries became %d", sealed, *e.RollEntries)
+			}
 		}
 	}
 	committed, err := h.committedBatches(r)

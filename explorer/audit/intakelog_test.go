@@ -483,8 +483,9 @@ func TestElectionSteps(t *testing.T) {
 	}
 	rc := newTwoChunkRoll(t)
 	sealed := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {rc.setup}, {rc.loads[0]}, {rc.loads[1], rc.seal}}
-	renamed, rerooted := rc.e, rc.e
+	renamed, rerooted, resized, unsized := rc.e, rc.e, rc.e, rc.e
 	renamed.Name, rerooted.RollRoot = "E2", testElection().RollRoot
+	resized.RollEntries, unsized.RollEntries = new(len(rc.entries)+1), nil
 	refinal := finaliseTx(t, "refinal", c.e, string(c.final.Args[0]))
 	deleted := ledgertest.Tx{ID: "del", Function: "SetupElection",
 		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Delete: true}}}
@@ -551,6 +552,10 @@ func TestElectionSteps(t *testing.T) {
 		"set up again once the roll is sealed, its root kept": {append(slices.Clone(sealed), []ledgertest.Tx{setUpAt("s2", renamed, c.early)}), nil},
 		"set up again once the roll is sealed, another root": {append(slices.Clone(sealed), []ledgertest.Tx{setUpAt("s2", rerooted, c.early)}),
 			[]string{"election s2: SetupElection keeps the roll root once the roll is sealed (with root " + rc.root + "), yet it became " + rerooted.RollRoot}},
+		"set up again once the roll is sealed, another size": {append(slices.Clone(sealed), []ledgertest.Tx{setUpAt("s2", resized, c.early)}),
+			[]string{fmt.Sprintf("election s2: SetupElection states the sealed roll's size once the roll is sealed (%d entries), yet roll_entries became %d", len(rc.entries), len(rc.entries)+1)}},
+		"set up again without the size": {append(slices.Clone(opened), []ledgertest.Tx{setUpAt("s2", unsized, c.early)}),
+			[]string{"election s2: SetupElection stores roll_entries in every record, yet the record drops the record before's 0"}},
 		"the record deleted":     {append(slices.Clone(c.blocks), []ledgertest.Tx{deleted}), []string{"election del: the election record deleted"}},
 		"the record undecodable": {append(slices.Clone(opened), []ledgertest.Tx{undecodable}), []string{"election bad: the election record written is undecodable"}},
 	} {

@@ -19,8 +19,12 @@ import (
 // the write sets: each chunk record from the marks its own transaction
 // wrote (ballot.RollChunk.Check over them in nullifier order), and the
 // seal from the records of every chunk loaded before it and the roll root
-// of the election record (ballot.SealRoll), so the marks the recount
-// counts votes against are the roll whose root the election published.
+// and size of the election record (ballot.SealRoll), so the marks the
+// recount counts votes against are the roll whose root and size the
+// election published. A record that states no size (an earlier
+// chaincode's) holds the seal to its root alone, as that chaincode did:
+// a roll of subtrees replaced by their node hashes passes then, and the
+// explorer's audit page says the seal is not bound to a size.
 // Nothing may be written on the roll once it is sealed, nor once a batch
 // is committed: LoadRoll and SealRoll both refuse then (anyBatch), so a
 // mark never overwrites a counted vote's nullifier record (which would
@@ -172,7 +176,7 @@ func checkChunk(r *Report, txID string, w txRoll, h *blockHistory) {
 }
 
 // checkSeal checks the seal a SealRoll transaction wrote against the
-// chunks loaded before it and the election's roll root.
+// chunks loaded before it and the election's roll root and size.
 func checkSeal(r *Report, txID string, raw []byte, h *blockHistory) {
 	if h.sealed {
 		r.issue(KindRollSeal, txID, "the roll's seal written again")
@@ -190,11 +194,7 @@ func checkSeal(r *Report, txID string, raw []byte, h *blockHistory) {
 		r.issue(KindRollSeal, txID, "the roll sealed with no election record written")
 		return
 	}
-	chunks := make([]ballot.RollChunkRecord, 0, len(h.chunks))
-	for _, i := range slices.Sorted(maps.Keys(h.chunks)) {
-		chunks = append(chunks, h.chunks[i])
-	}
-	want, err := ballot.SealRoll(h.election.RollRoot, chunks)
+	want, err := ballot.SealRoll(h.election.RollRoot, h.election.RollEntries, h.loadedChunks())
 	if err != nil {
 		r.issue(KindRollSeal, txID, fmt.Sprintf("seal of root %s over %d voters, but the loaded chunks are no such roll: %v", seal.Root, seal.Voters, err))
 		return
@@ -203,6 +203,26 @@ func checkSeal(r *Report, txID string, raw []byte, h *blockHistory) {
 	if seal != want {
 		r.issue(KindRollSeal, txID, fmt.Sprintf("seal %+v; the loaded chunks and the election's roll root give %+v", seal, want))
 	}
+}
+
+// loadedChunks returns the chunk records loaded so far in index order;
+// h.chunks must be loaded.
+func (h *blockHistory) loadedChunks() []ballot.RollChunkRecord {
+	chunks := make([]ballot.RollChunkRecord, 0, len(h.chunks))
+	for _, i := range slices.Sorted(maps.Keys(h.chunks)) {
+		chunks = append(chunks, h.chunks[i])
+	}
+	return chunks
+}
+
+// loadedEntries returns the entries of the chunks loaded so far, as a
+// seal counts them; h.chunks must be loaded.
+func (h *blockHistory) loadedEntries() int {
+	n := 0
+	for _, c := range h.chunks {
+		n += c.Entries
+	}
+	return n
 }
 
 // loadChunks reads the chunk records of the blocks before from History,

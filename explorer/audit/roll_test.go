@@ -53,7 +53,7 @@ type twoChunkRoll struct {
 func newTwoChunkRoll(t *testing.T) twoChunkRoll {
 	rc := twoChunkRoll{entries: rollOfSize(ballot.RollChunkEntries + 3), e: testElection()}
 	rc.root, rc.loads, rc.seal = ledgertest.Roll("load", rc.entries)
-	rc.e.RollRoot = rc.root
+	rc.e.SetRoll(rc.entries)
 	rc.setup = setupTx(t, "s", rc.e)
 	return rc
 }
@@ -121,6 +121,38 @@ func TestRollChecks(t *testing.T) {
 	}
 }
 
+// TestRollSealHoldsTheSize: the audit holds the seal to the roll's size
+// the election record states, as the chaincode does: a seal of honest
+// chunks whose entries differ from the record's roll_entries is flagged,
+// and so is the forgery a leaf without a prefix allows, one chunk whose
+// one entry is the roll root (it hashes to the root). A record stating no
+// size, as an earlier chaincode wrote it, holds the seal to its root
+// alone: the same forgery passes, the gap such records keep.
+func TestRollSealHoldsTheSize(t *testing.T) {
+	rc := newTwoChunkRoll(t)
+	n := len(rc.entries)
+	oversized, unsized := rc.e, rc.e
+	oversized.RollEntries, unsized.RollEntries = new(n+1), nil
+	forged := ledgertest.LoadRoll("forged", 0, ballot.RollEntry{State: "CA", Contest: president, Nullifier: rc.root})
+	forgedSeal := ledgertest.SealRoll(rc.seal.ID, rc.root, ledgertest.ChunkRecord(forged))
+	noSuchRoll := "roll_seal " + rc.seal.ID + ": seal of root " + rc.root
+	for name, c := range map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string
+	}{
+		"honest, the size stated": {[][]ledgertest.Tx{{rc.setup}, {rc.loads[0]}, {rc.loads[1], rc.seal}}, nil},
+		"another size stated": {[][]ledgertest.Tx{{setupTx(t, "s", oversized)}, {rc.loads[0]}, {rc.loads[1], rc.seal}},
+			[]string{fmt.Sprintf("%s over %d voters, but the loaded chunks are no such roll: ballot: the loaded roll does not match the roll root: 2 chunks hold %d entries, the election's roll_entries states %d", noSuchRoll, n, n, n+1)}},
+		"the root as the one entry, the size stated": {[][]ledgertest.Tx{{rc.setup}, {forged, forgedSeal}},
+			[]string{fmt.Sprintf("%s over 1 voters, but the loaded chunks are no such roll: ballot: the loaded roll does not match the roll root: 1 chunks hold 1 entries, the election's roll_entries states %d", noSuchRoll, n)}},
+		"the root as the one entry, no size stated": {[][]ledgertest.Tx{{setupTx(t, "s", unsized)}, {forged, forgedSeal}}, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantIssues(t, issuesOf(auditChain(t, c.blocks)), c.want)
+		})
+	}
+}
+
 // notRecorded is a History that kept no chunk records.
 type notRecorded struct{ *memHistory }
 
@@ -133,9 +165,10 @@ func (notRecorded) RollChunks() ([]ballot.RollChunkRecord, error) {
 // recomputed, rather than flagged; a chunk in the seal's own block is
 // still checked against its marks.
 func TestSealUncheckedWithoutChunks(t *testing.T) {
-	root, loads, seal := ledgertest.Roll("load", rollOfSize(ballot.RollChunkEntries+1))
+	entries := rollOfSize(ballot.RollChunkEntries + 1)
+	_, loads, seal := ledgertest.Roll("load", entries)
 	e := testElection()
-	e.RollRoot = root
+	e.SetRoll(entries)
 	reports := auditChainWith(t, notRecorded{newHistory()}, [][]ledgertest.Tx{{setupTx(t, "s", e)}, {loads[0]},
 		{rewrite(loads[1], ballot.RollChunkKey(1), []byte(`{"index":1}`)), seal}})
 	var issues []audit.Issue

@@ -115,11 +115,12 @@ func (g *chainGen) setup() iter.Seq[*common.Block] {
 				}
 			}
 		}
-		root := ballot.RollRoot(entries) // sorts them
 		e := ballot.Election{ID: "e", Name: "E", States: chainStates[:],
 			Contests: []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice", "bob", "carol"}}},
-			OpensAt:  chainWindow[0], ClosesAt: chainWindow[1], RollRoot: root,
+			OpensAt:  chainWindow[0], ClosesAt: chainWindow[1],
 			Status: ballot.StatusConfigured, Batchers: []string{"User1@commission.votechain.test"}}
+		e.SetRoll(entries) // sorts them
+		root := e.RollRoot
 		if !yield(g.block(ledgertest.Tx{ID: "genesis", Config: true})) || !yield(g.block(ledgertest.SetupElection("setup", e))) {
 			return
 		}

@@ -467,9 +467,15 @@ type Roll struct {
 	ByContest map[string]int64 `json:"by_contest"`
 	Sealed    bool             `json:"sealed"`     // a SealRoll transaction sealed it
 	SealBlock uint64           `json:"seal_block"` // the block of that transaction
+	// RollEntries is the roll's size the election record states, which
+	// the seal is held to with the roll root (ballot.SealRoll); nil if
+	// there is no record or it states none (an earlier chaincode's: its
+	// seal is bound to the root alone).
+	RollEntries *int `json:"roll_entries,omitempty"`
 }
 
-// Roll returns the indexed roll's size, per contest, and seal.
+// Roll returns the indexed roll's size, per contest, and seal, and the
+// size the election record states.
 func (x *Index) Roll(ctx context.Context) (Roll, error) {
 	var r Roll
 	byContest, err := countBy(ctx, x.db, `SELECT contest, COUNT(*) FROM roll GROUP BY contest`)
@@ -479,6 +485,13 @@ func (x *Index) Roll(ctx context.Context) (Roll, error) {
 	r.ByContest = byContest
 	for _, n := range byContest {
 		r.Voters += n
+	}
+	e, err := x.Election()
+	if err != nil {
+		return r, err
+	}
+	if e != nil {
+		r.RollEntries = e.RollEntries
 	}
 	err = x.db.QueryRowContext(ctx, `SELECT block FROM roll_seal WHERE id = 1`).Scan(&r.SealBlock)
 	switch {

@@ -140,7 +140,7 @@ func TestRollKept(t *testing.T) {
 	if err != nil || len(byReason) != 1 || byReason[ballot.RejectNotOnRoll] != 1 {
 		t.Fatalf("rejected by reason %v, %v", byReason, err)
 	}
-	if roll, err := idx.Roll(ctx); err != nil || !reflect.DeepEqual(roll, index.Roll{Voters: 1, ByContest: map[string]int64{president: 1}, Sealed: true, SealBlock: 2}) {
+	if roll, err := idx.Roll(ctx); err != nil || !reflect.DeepEqual(roll, index.Roll{Voters: 1, ByContest: map[string]int64{president: 1}, Sealed: true, SealBlock: 2, RollEntries: new(1)}) {
 		t.Fatalf("roll %+v, %v", roll, err)
 	}
 }
@@ -179,7 +179,7 @@ func testElection() ballot.Election {
 			{ID: question, Title: "Question 1", Kind: ballot.ContestQuestion, Choices: []string{"yes", "no"}},
 		},
 		OpensAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), ClosesAt: time.Now().Add(time.Hour).UTC().Truncate(time.Second),
-		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Status: ballot.StatusConfigured,
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), RollEntries: new(0), Status: ballot.StatusConfigured,
 		Batchers: []string{"User1@commission.votechain.test"}}
 }
 
@@ -190,8 +190,8 @@ func setupTx(e ballot.Election) ledgertest.Tx { return ledgertest.SetupElection(
 // LoadRoll transactions of its chunks and the SealRoll that follows, as
 // the chaincode writes them.
 func sealedRoll(e ballot.Election, entries ...ballot.RollEntry) (ballot.Election, []ledgertest.Tx, ledgertest.Tx) {
-	root, loads, seal := ledgertest.Roll("l", entries)
-	e.RollRoot = root
+	_, loads, seal := ledgertest.Roll("l", entries)
+	e.SetRoll(entries)
 	return e, loads, seal
 }
 

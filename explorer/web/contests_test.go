@@ -55,7 +55,7 @@ func newReferendum(t *testing.T) *referendum {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	e.States, e.OpensAt, e.ClosesAt = e.States[:3], now.Add(-time.Hour), now.Add(time.Hour)
-	e.RollRoot, e.Status = ballot.HashHex(ballot.MerkleRoot(nil)), ballot.StatusConfigured
+	e.RollRoot, e.RollEntries, e.Status = ballot.HashHex(ballot.MerkleRoot(nil)), new(0), ballot.StatusConfigured
 	if err := e.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestAuditShowsLogAnchors(t *testing.T) {
 	e := ballot.Election{ID: "e", Name: "E", States: []string{"CA"}, Status: ballot.StatusConfigured,
 		Contests: []ballot.Contest{{ID: "president", Title: "President", Kind: ballot.ContestRace, Choices: []string{"alice"}}},
 		OpensAt:  time.Now().Add(-time.Hour).UTC(), ClosesAt: time.Now().Add(time.Hour).UTC(),
-		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), Batchers: []string{"User1@commission.votechain.test"}}
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), RollEntries: new(0), Batchers: []string{"User1@commission.votechain.test"}}
 	var votes []ballot.Vote
 	for i := range 9 {
 		votes = append(votes, ballot.Vote{ID: strings.Repeat("0", 31) + string(rune('1'+i)), State: "CA", Contest: "president",
@@ -32,23 +32,9 @@ func TestAuditShowsLogAnchors(t *testing.T) {
 	}
 	signer := ledgertest.NewLogSigner('k', "e", "CA", votes)
 	at := time.Now()
-	var prev []byte
-	for _, blk := range ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}},
+	indexChain(t, s, []ledgertest.Tx{{ID: "g", Config: true}},
 		[]ledgertest.Tx{ledgertest.SetupElection("s", e), ledgertest.RegisterLogKeys("reg", at, ballot.LogKeys{}, signer.Key),
-			ledgertest.AnchorLogHeads("a9", at, signer.Anchor(0, 9))}) {
-		b, err := fabricblock.Parse(blk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, s.cfg.Index)
-		if err != nil || len(r.Issues) != 0 {
-			t.Fatalf("block %d: %v %+v", b.Number, err, r.Issues)
-		}
-		if err := s.cfg.Index.Save(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
-		prev = b.Hash
-	}
+			ledgertest.AnchorLogHeads("a9", at, signer.Anchor(0, 9))})
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/audit", nil))
 	var v struct {
@@ -65,6 +51,27 @@ func TestAuditShowsLogAnchors(t *testing.T) {
 	page := rec.Body.String()
 	if !strings.Contains(page, `id="log-anchors"`) || !strings.Contains(page, "one of the 1 registered log key and") || !strings.Contains(page, "<code>"+signer.Key.ID+"</code>") {
 		t.Fatalf("the audit page does not show the anchored heads: %.3000s", page[strings.Index(page, "<h2>Intake log anchors"):])
+	}
+}
+
+// indexChain audits the chain of blocks (each a list of transactions) and
+// saves it into s's index, failing t on any issue.
+func indexChain(t *testing.T, s *Server, blocks ...[]ledgertest.Tx) {
+	t.Helper()
+	var prev []byte
+	for _, blk := range ledgertest.Chain(blocks...) {
+		b, err := fabricblock.Parse(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, s.cfg.Index)
+		if err != nil || len(r.Issues) != 0 {
+			t.Fatalf("block %d: %v %+v", b.Number, err, r.Issues)
+		}
+		if err := s.cfg.Index.Save(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		prev = b.Hash
 	}
 }
 

@@ -124,10 +124,10 @@ type member struct {
 
 // Summary is the result of reading (and maybe loading) a roll.
 type Summary struct {
-	Root    string           `json:"roll_root"` // hex Merkle root over sorted distinct nullifiers
-	Voters  int              `json:"voters"`    // distinct voters
-	Entries int              `json:"entries"`   // distinct nullifiers: one per voter and contest
-	Rows    int              `json:"rows"`      // CSV rows read
+	Root    string           `json:"roll_root"`    // hex Merkle root over sorted distinct nullifiers
+	Voters  int              `json:"voters"`       // distinct voters
+	Entries int              `json:"roll_entries"` // distinct nullifiers, one per voter and contest: the roll's size the election record states
+	Rows    int              `json:"rows"`         // CSV rows read
 	States  map[string]State `json:"states"`
 	// Roll is the roll as the ledger holds it (ballot.LoadRoll's input),
 	// sorted by nullifier; only with Options.Entries.

@@ -223,7 +223,7 @@ func TestLoadEntries(t *testing.T) {
 		}
 		recs = append(recs, r)
 	}
-	if _, err := ballot.SealRoll(sum.Root, recs); err != nil {
+	if _, err := ballot.SealRoll(sum.Root, &sum.Entries, recs); err != nil { // the root and size an election record states
 		t.Fatal(err)
 	}
 }

@@ -6,8 +6,10 @@
 // (`roll publish`) with the Commission admin's profile.
 //
 // The rules are these: a new election takes the template, opens now and
-// closes after the window; an election already on the ledger keeps its
-// record, its roll root must be the roll's, and a template given must be
+// closes after the window, and states the roll's root and size; an
+// election already on the ledger keeps its record, its roll root must be
+// the roll's (and its size, if it states one: an earlier chaincode's
+// record may not), and a template given must be
 // the one it was set up from (TemplateDiff); either way the record must
 // name the identity the batcher processes sign with among its batchers, or
 // every batch they commit would be refused.
@@ -66,8 +68,9 @@ type Plan struct {
 }
 
 // Record makes sure the ledger holds the election: the one there, if its
-// roll root is the plan's and the plan's template (if any) is its own, or a
-// new one from the template, read back as the ledger stores it. It reports
+// roll root (and size, if stated) is the plan's roll's and the plan's
+// template (if any) is its own, or a new one from the template with the
+// roll's root and size, read back as the ledger stores it. It reports
 // whether it created it.
 func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created bool, err error) {
 	if err := p.checkRoll(); err != nil {
@@ -80,6 +83,9 @@ func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created 
 	if existing != nil {
 		if existing.RollRoot != p.Roll.Root {
 			return nil, false, fmt.Errorf("election %s on the ledger has roll root %s, this roll's is %s: it is another roll (or another election secret)", existing.ID, existing.RollRoot, p.Roll.Root)
+		}
+		if existing.RollEntries != nil && *existing.RollEntries != p.Roll.Entries {
+			return nil, false, fmt.Errorf("election %s on the ledger states a roll of %d entries, this roll has %d: it is another roll", existing.ID, *existing.RollEntries, p.Roll.Entries)
 		}
 		if p.Template.ID != "" {
 			if diff := TemplateDiff(p.Template, *existing); len(diff) > 0 {
@@ -101,7 +107,7 @@ func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created 
 	}
 	opens := now().UTC().Truncate(time.Second)
 	t.OpensAt, t.ClosesAt = opens, opens.Add(p.Window)
-	t.RollRoot, t.Status = p.Roll.Root, ballot.StatusConfigured
+	t.RollRoot, t.RollEntries, t.Status = p.Roll.Root, new(p.Roll.Entries), ballot.StatusConfigured
 	if err := l.SetupElection(ctx, t); err != nil {
 		return nil, false, err
 	}

@@ -98,10 +98,10 @@ func plan(t *testing.T) Plan {
 }
 
 // onLedger is a ledger holding plan's election as set up for its roll
-// (rollRoot), changed by change before the set-up.
+// (rollRoot, 2 entries), changed by change before the set-up.
 func onLedger(t *testing.T, change func(*ballot.Election)) *fakeLedger {
 	e := plan(t).Template
-	e.OpensAt, e.ClosesAt, e.RollRoot = opens, opens.Add(24*time.Hour), rollRoot
+	e.OpensAt, e.ClosesAt, e.RollRoot, e.RollEntries = opens, opens.Add(24*time.Hour), rollRoot, new(2)
 	change(&e)
 	l := &fakeLedger{}
 	if err := l.SetupElection(context.Background(), e); err != nil {
@@ -113,16 +113,16 @@ func onLedger(t *testing.T, change func(*ballot.Election)) *fakeLedger {
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // TestEnsureNewElection: the template becomes the record, opening now (to
-// the second) for the window, bound to the roll's root; the roll is sealed
-// and the key registered.
+// the second) for the window, bound to the roll's root and size; the roll
+// is sealed and the key registered.
 func TestEnsureNewElection(t *testing.T) {
 	l, p := &fakeLedger{}, plan(t)
 	e, err := Ensure(context.Background(), l, p, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.setups != 1 || e.ID != "E1" || e.RollRoot != rollRoot || e.Status != ballot.StatusConfigured {
-		t.Fatalf("record %+v after %d set-ups, want E1 configured with root %s after 1", e, l.setups, rollRoot)
+	if l.setups != 1 || e.ID != "E1" || e.RollRoot != rollRoot || e.RollEntries == nil || *e.RollEntries != 2 || e.Status != ballot.StatusConfigured {
+		t.Fatalf("record %+v after %d set-ups, want E1 configured with root %s and 2 entries after 1", e, l.setups, rollRoot)
 	}
 	if !e.FinaliseNeedsTotals {
 		t.Errorf("record %+v: want the ledger's as stored (marked), not the template sent", e)
@@ -156,6 +156,17 @@ func TestEnsureAgain(t *testing.T) {
 	}
 }
 
+// TestEnsureKeepsARecordStatingNoSize: a record an earlier chaincode
+// stored, stating no roll size, is kept and its roll sealed (held to its
+// root alone).
+func TestEnsureKeepsARecordStatingNoSize(t *testing.T) {
+	l := onLedger(t, func(*ballot.Election) {})
+	l.election.RollEntries = nil
+	if _, err := Ensure(context.Background(), l, plan(t), quiet); err != nil || l.setups != 1 || len(l.loaded) != 2 {
+		t.Fatalf("%v after %d set-ups, %d entries loaded; want the record kept and the roll of 2 sealed", err, l.setups, len(l.loaded))
+	}
+}
+
 // TestEnsureRefusals: every refusal stops before the ledger is written,
 // and says what to fix.
 func TestEnsureRefusals(t *testing.T) {
@@ -168,6 +179,8 @@ func TestEnsureRefusals(t *testing.T) {
 	}{
 		{"another roll", onLedger(t, func(e *ballot.Election) { e.RollRoot = otherRoot }), nil,
 			"has roll root " + otherRoot + ", this roll's is " + rollRoot},
+		{"another roll size", onLedger(t, func(e *ballot.Election) { e.RollEntries = new(3) }), nil,
+			"states a roll of 3 entries, this roll has 2"},
 		{"template without the batchers' identity", &fakeLedger{}, func(p *Plan) { p.BatcherIdentity = "gateway1" },
 			`the election template: "batchers" ["batcher1"] does not name the batcher processes' identity "gateway1"`},
 		{"record without the batchers' identity", onLedger(t, func(e *ballot.Election) { e.Batchers = []string{"other"} }), func(p *Plan) { p.Template = ballot.Election{} },

@@ -133,7 +133,8 @@ func growthNetwork(b *testing.B, minVoters int) (*localnet.Network, localnet.Con
 		if err != nil || voters < minVoters {
 			b.Fatalf("GROWTH_ROLL=%q: want a number of voters >= %d", v, minVoters)
 		}
-		roll, e.RollRoot = nettest.Roll(voters, states)
+		roll, _ = nettest.Roll(voters, states)
+		e.SetRoll(roll)
 	}
 	nettest.SetupElection(b, n, e)
 	if roll != nil {

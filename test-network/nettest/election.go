@@ -25,7 +25,7 @@ func Election(states, candidates []string) ballot.Election {
 		States:   states,
 		Contests: []ballot.Contest{{ID: Race, Title: "Test race", Kind: ballot.ContestRace, Choices: candidates}},
 		OpensAt:  now.Add(-time.Minute), ClosesAt: now.Add(time.Hour),
-		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)),
+		RollRoot: ballot.HashHex(ballot.MerkleRoot(nil)), RollEntries: new(0),
 		Status:   ballot.StatusConfigured,
 		Batchers: []string{network.Batcher.CommonName()},
 	}

@@ -31,12 +31,12 @@ func Roll(n int, states []string) ([]ballot.RollEntry, string) {
 // RollRoot sorts entries by nullifier and returns their roll root.
 func RollRoot(entries []ballot.RollEntry) string { return ballot.RollRoot(entries) }
 
-// SetupElectionWithRoll records e with the roll root of entries (sorted in
-// place) on the network's ledger and, if seal, writes the roll and seals it
+// SetupElectionWithRoll records e with the roll root and size of entries
+// (sorted in place) on the network's ledger and, if seal, writes the roll and seals it
 // as the Commission admin. It returns the election as recorded.
 func SetupElectionWithRoll(t testing.TB, n *localnet.Network, e ballot.Election, entries []ballot.RollEntry, seal bool) ballot.Election {
 	t.Helper()
-	e.RollRoot = RollRoot(entries)
+	e.SetRoll(entries)
 	SetupElection(t, n, e)
 	if seal {
 		admin := Dial(t, n, "Commission", fabricclient.WithUser("Admin")).Ballot()

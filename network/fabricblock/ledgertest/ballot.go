@@ -90,7 +90,8 @@ func record(id string, b ballot.Batch, rejects map[int]string) ballot.BatchRecor
 // SetupElection is the SetupElection transaction id whose argument is e,
 // writing the record the chaincode stores for it (ballot.SetupElection:
 // marked finalise_needs_totals whatever e says). e must be a valid new
-// election.
+// election; one stating no roll size (roll_entries) is stored as a
+// chaincode before the size was required stored it, without.
 func SetupElection(id string, e ballot.Election) Tx { return setupElection(id, e, true) }
 
 // SetupElectionUnmarked is SetupElection as a chaincode before
@@ -102,11 +103,15 @@ func SetupElectionUnmarked(id string, e ballot.Election) Tx { return setupElecti
 // setupElection is the SetupElection transaction id of argument e, writing
 // its record marked finalise_needs_totals or not.
 func setupElection(id string, e ballot.Election, marked bool) Tx {
-	rec, err := ballot.SetupElection(e)
+	arg := e
+	if arg.RollEntries == nil {
+		arg.RollEntries = new(0) // a stand-in, not stored: only the rest is judged
+	}
+	rec, err := ballot.SetupElection(arg)
 	if err != nil {
 		panic(fmt.Sprintf("ledgertest: SetupElection %s: %v", id, err))
 	}
-	rec.FinaliseNeedsTotals = marked
+	rec.FinaliseNeedsTotals, rec.RollEntries = marked, e.RollEntries
 	return Tx{ID: id, Function: "SetupElection", Args: [][]byte{mustJSON(e)},
 		Writes: []fabricblock.Write{{Namespace: "ballot", Key: ballot.ElectionKey, Value: mustJSON(rec)}}}
 }
@@ -140,9 +145,10 @@ func loadRoll(id string, index int, entries []ballot.RollEntry) (Tx, ballot.Roll
 // (their records in index order) whose root is root, writing the seal the
 // chaincode would (with the time 0); if chunks are no roll of that root,
 // the seal a dishonest chaincode would write: root, chunks and voters
-// claimed as they are.
+// claimed as they are. (The seal does not depend on the size an election
+// states, which only decides whether the chaincode writes it.)
 func SealRoll(id, root string, chunks ...ballot.RollChunkRecord) Tx {
-	seal, err := ballot.SealRoll(root, chunks)
+	seal, err := ballot.SealRoll(root, nil, chunks)
 	if err != nil {
 		seal = ballot.RollSeal{Root: root, Chunks: len(chunks)}
 		for _, c := range chunks {
