@@ -125,24 +125,29 @@ func (t outcomes) stopped() int {
 // MISSING whatever that gave (counted in missing only, and in the
 // cross-cut missingUnchecked), its line saying why its head has no verdict when it
 // has none. A receipt whose state's anchored head does not verify with keys,
-// or is of another state (forkCheck.verifyAnchored), FAILs saying the
-// ledger served a head it should never hold: its head is not compared with
-// it. Each receipt is counted in one outcome (outcomes). A failure to
-// read the ledger ends the check (errLedger) with the outcomes so far.
+// or is of another election or state (forkCheck.verifyAnchored), FAILs
+// saying so (anchorMeans): its head is not compared with it. With a ledger,
+// a receipt whose state has a batch record that does not describe its
+// transaction's votes (logmonitor.ErrRecordMismatch) FAILs saying so
+// (recordMismatchMeans): where its vote stands cannot be read. Each
+// receipt is counted in one outcome (outcomes). A failure to read the
+// ledger ends the check (errLedger) with the outcomes so far.
 func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, keys ballot.LogKeys, ledger standingLedger, proofs logmonitor.Proofs, deadline time.Duration, now time.Time) (outcomes, error) {
 	var t outcomes
 	var election *ballot.Election
 	placed := map[string]*logmonitor.Placed{}
-	var forks *forkCheck
-	if ledger != nil && proofs != nil {
-		forks = &forkCheck{ledger: ledger, gateway: proofs, keys: keys, anchored: map[string]*ballot.AnchoredHead{}, unsound: map[string]error{}, found: map[ballot.TreeHead]error{}}
-		forks.heads, _ = proofs.(headSource)
-	}
+	unplaced := map[string]error{} // by state: why its votes cannot be placed (a batch record that does not describe its transaction)
 	if ledger != nil {
 		var err error
 		if election, err = ledger.Election(ctx); err != nil {
 			return t, fmt.Errorf("%w: %v", errLedger, err)
 		}
+	}
+	var forks *forkCheck
+	if ledger != nil && proofs != nil {
+		forks = &forkCheck{ledger: ledger, gateway: proofs, keys: keys, election: election.ID,
+			anchored: map[string]*ballot.AnchoredHead{}, unsound: map[string]error{}, found: map[ballot.TreeHead]error{}}
+		forks.heads, _ = proofs.(headSource)
 	}
 	for _, a := range as {
 		if ledger == nil {
@@ -162,12 +167,17 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 		}
 		if _, ok := placed[a.Head.State]; !ok && ballot.ValidState(a.Head.State) {
 			p, err := logmonitor.Placements(ctx, ledger, a.Head.State)
-			if err != nil {
+			if errors.Is(err, logmonitor.ErrRecordMismatch) { // a finding, not a read to try again
+				unplaced[a.Head.State] = fmt.Errorf("where its vote stands cannot be read from this ledger: %v; %s", err, recordMismatchMeans)
+			} else if err != nil {
 				return t, fmt.Errorf("%w: %v", errLedger, err)
 			}
-			placed[a.Head.State] = p
+			placed[a.Head.State] = p // nil on a mismatch: the state's batches are not read again
 		}
 		standing, reason, err := logmonitor.Standing(a, keys, placed[a.Head.State], now, deadline, election.Status == ballot.StatusFinalised)
+		if err == nil {
+			err = unplaced[a.Head.State]
+		}
 		var anchored *ballot.AnchoredHead
 		var fork error
 		if err == nil && forks != nil {
@@ -324,8 +334,9 @@ type forkCheck struct {
 	// can also give its own head (logmonitor.Gateway), is that.
 	keys     ballot.LogKeys
 	heads    headSource
+	election string                          // the ledger's election's id
 	anchored map[string]*ballot.AnchoredHead // by state; nil: none anchored
-	unsound  map[string]error                // by state: why its anchored head is not one the ledger may hold (anchoredUnsound)
+	unsound  map[string]error                // by state: why its anchored head cannot be compared with (verifyAnchored)
 	found    map[ballot.TreeHead]error       // each head checked: nil, its fork, or why it has no verdict
 	// silent is the first request of the run the gateway did not answer
 	// (cli.ErrGatewayNoAnswer: its time up, the connection refused), nil
@@ -341,16 +352,15 @@ type forkCheck struct {
 // logmonitor.ErrInconsistent, and errBadProof too when it rests on the
 // gateway's consistency proof, not on two heads of one size). The anchored
 // head is compared only once it verifies with the registered keys and is
-// of h's state: one that is not is no evidence against the log's signer,
-// and err is then the receipt's failure, saying that the ledger served a
-// head it should never hold (anchoredUnsound), not a fork. Otherwise err
-// wraps errLedger for a failure to read the ledger, or errNoVerdict, with
-// the reason and the fix, when the heads could not be compared: the
-// gateway gave no consistency proof, or the anchored head is of another
-// election than h (the ledger's election record changed after it was
-// anchored), or the gateway did not answer a request earlier in the run
-// (Consistency). Each head is checked, and asked a proof for, once a run:
-// a head with no verdict keeps it, not asking again.
+// of the ledger's election and h's state (logmonitor.VerifyAnchored): one
+// that is not is no evidence against the log's signer, and err is then
+// the receipt's failure, saying what the head is (anchorMeans), not a
+// fork. Otherwise err wraps errLedger for a failure to read the ledger, or
+// errNoVerdict, with the reason and the fix, when the heads could not be
+// compared: the gateway gave no consistency proof, or did not answer a
+// request earlier in the run (Consistency). Each head is checked, and
+// asked a proof for, once a run: a head with no verdict keeps it, not
+// asking again.
 func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *ballot.AnchoredHead, fork, err error) {
 	anchored, ok := f.anchored[h.State]
 	if !ok {
@@ -382,35 +392,50 @@ func (f *forkCheck) check(ctx context.Context, h ballot.TreeHead) (anchored *bal
 }
 
 // verifyAnchored is nil when a, the head the ledger holds anchored for
-// state, is one it may hold as far as forkCheck compares it: signed by a
-// registered key (TreeHead.Verify with f.keys) and of state's log. Else it
-// is the failure of a receipt whose head would be compared with it (a
-// head of another election is compare's: no verdict).
+// state, is one a receipt's head can be compared with: signed by a
+// registered key and of state's log in the ledger's election
+// (logmonitor.VerifyAnchored, as --log checks it). Else it is the failure
+// of a receipt whose head would be compared with it.
 func (f *forkCheck) verifyAnchored(a ballot.AnchoredHead, state string) error {
-	err := a.Head.Verify(f.keys)
-	if err == nil && a.Head.State != state {
-		err = fmt.Errorf("%w: it names state %q", logmonitor.ErrForeignHead, a.Head.State)
-	}
-	if err != nil {
-		return fmt.Errorf("the ledger served an anchored %s head (tx %.16s…) that is not a validly signed head of the %s log (%v), so the receipt's head is not compared with it, and this is no fork of the log's signer; %s",
-			state, a.TxID, state, err, anchoredUnsound)
+	if err := logmonitor.VerifyAnchored(a.Head, f.keys, f.election, state); err != nil {
+		return fmt.Errorf("the ledger served an anchored %s head (tx %.16s…) that is not a validly signed head of this election's %s log (%v), so the receipt's head is not compared with it, and this is no fork of the log's signer; %s",
+			state, a.TxID, state, err, anchorMeans(err))
 	}
 	return nil
 }
 
 // anchoredUnsound is what an anchored head that does not verify with the
-// registered keys, or that is not of its state's log, means, and the fix,
-// on the FAIL lines of --acceptance and --log alike.
-const anchoredUnsound = "the chaincode anchors only heads of its state's log in the ledger's election, signed by a registered key (ballot.LogAnchor.Check), so the ledger should never hold it: the peer read serves a record the ledger's rules do not write; check again through the other organisation's peer (--org)"
+// registered keys (malformed, signed by a key not registered, a signature
+// that does not verify) means.
+const anchoredUnsound = "the chaincode anchors only heads signed by a registered key (ballot.LogAnchor.Check), so the ledger should never hold it: the peer read serves a record the ledger's rules do not write"
 
-// compare is check's verdict on h against the anchored head: nil, the
-// fork (wrapping errBadProof when heads of two sizes, the gateway's proof
-// between them did not verify), or an error wrapping errNoVerdict.
-func (f *forkCheck) compare(ctx context.Context, anchored, h ballot.TreeHead) error {
-	if anchored.Election != h.Election {
-		return fmt.Errorf("%w: the ledger's anchored %s head is of election %q, not the receipt's %q: the ledger's election record changed after it was anchored, and the two heads cannot be compared",
-			errNoVerdict, h.State, anchored.Election, h.Election)
+// checkOtherPeer is the fix of a FAIL for what the peer read serves of
+// the ledger: a head or record the ledger's rules do not write there.
+const checkOtherPeer = "check again through the other organisation's peer (--org)"
+
+// anchorMeans is what err, logmonitor.VerifyAnchored's for a state's
+// anchored head, means, and the fix, on the FAIL lines of --acceptance and
+// --log alike: a head that does not verify is anchoredUnsound; a head of
+// another election or state (logmonitor.ErrForeignHead) says itself what
+// may have put it there.
+func anchorMeans(err error) string {
+	if errors.Is(err, logmonitor.ErrForeignHead) {
+		return checkOtherPeer
 	}
+	return anchoredUnsound + "; " + checkOtherPeer
+}
+
+// recordMismatchMeans is what a batch record that does not describe its
+// transaction's votes (logmonitor.ErrRecordMismatch) means, and the fix,
+// on the FAIL lines of --acceptance and --log alike.
+const recordMismatchMeans = "the chaincode writes a batch's record in the transaction that commits its votes, from those votes, so the peer read serves a record or transaction the ledger's rules do not write, and the state's votes cannot be placed by it: a failure, which running again does not clear; " + checkOtherPeer
+
+// compare is check's verdict on h against the anchored head, both of the
+// ledger's election and h's state (verifyAnchored; checkAcceptances fails
+// a receipt of another election first): nil, the fork (wrapping
+// errBadProof when heads of two sizes, the gateway's proof between them
+// did not verify), or an error wrapping errNoVerdict.
+func (f *forkCheck) compare(ctx context.Context, anchored, h ballot.TreeHead) error {
 	err := logmonitor.Extends(ctx, f, anchored, h)
 	if err != nil && !errors.Is(err, logmonitor.ErrInconsistent) {
 		return fmt.Errorf("%w: %v; run verify again later, or check that --gateway is the URL of a running gateway of this election", errNoVerdict, err)
@@ -585,11 +610,15 @@ func (s *logState) checkElection(ctx context.Context, ledger logmonitor.Ledger) 
 // inconsistent with a signed head is one line, FORK, BAD-PROOF or FAIL
 // (printInconsistent). A head seen before past its state's anchored head
 // is not checked and stays in the file, PENDING (printSeenAhead). An
-// anchored head the ledger should never hold (unsoundAnchor) is a FAIL
-// line, nothing else checked or saved. The exit status is 1 on an
-// inconsistent log, such an anchored head, or a MISSING or UNLOGGED vote,
-// 3 with pending votes or heads (outcomes.exit); an error (the ledger or
-// the gateway not read, the file not written) is 2.
+// anchored head the log cannot be checked against (unsoundAnchor: not
+// validly signed, or of another election or state), or a batch record
+// that does not describe its transaction's votes
+// (logmonitor.ErrRecordMismatch), is a FAIL line saying what it means
+// (anchorMeans, recordMismatchMeans), nothing else checked or saved. The
+// exit status is 1 on an inconsistent log, such a head or record, or a
+// MISSING or UNLOGGED vote, 3 with pending votes or heads (outcomes.exit);
+// an error (the ledger or the gateway not read, the file not written) is
+// 2.
 func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *logState) (int, error) {
 	seen := map[string]ballot.TreeHead{}
 	if state != nil {
@@ -604,7 +633,11 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 		return printInconsistent(w, inconsistent).exit(), nil
 	}
 	if unsoundAnchor(err) {
-		fmt.Fprintf(w, "FAIL %v; %s\n", err, anchoredUnsound)
+		fmt.Fprintf(w, "FAIL %v; %s\n", err, anchorMeans(err))
+		return outcomes{fail: 1}.exit(), nil
+	}
+	if errors.Is(err, logmonitor.ErrRecordMismatch) {
+		fmt.Fprintf(w, "FAIL %v; %s\n", err, recordMismatchMeans)
 		return outcomes{fail: 1}.exit(), nil
 	}
 	if err != nil {
@@ -651,9 +684,9 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 // unsoundAnchor reports whether err, Monitor.Check's, is of an anchored
 // head that does not verify with the registered keys (malformed, signed by
 // a key not registered, or a signature that does not verify) or that is
-// not of its state's log in the ledger's election (ErrForeignHead): a
-// record the ledger should never hold, a failure (FAIL), not a ledger that
-// cannot be read (try again).
+// not of its state's log in the ledger's election (ErrForeignHead): a head
+// the log cannot be checked against (logmonitor.VerifyAnchored), a failure
+// (FAIL), not a ledger that cannot be read (try again).
 func unsoundAnchor(err error) bool {
 	return errors.Is(err, ballot.ErrBadHead) || errors.Is(err, ballot.ErrUnknownLogKey) ||
 		errors.Is(err, ballot.ErrBadSignature) || errors.Is(err, logmonitor.ErrForeignHead)

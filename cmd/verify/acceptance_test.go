@@ -464,33 +464,16 @@ func TestAcceptanceOtherElection(t *testing.T) {
 	}
 }
 
-// TestAcceptanceAnchoredOfOtherElection: should the ledger's anchored head
-// be of another election than its record's (the record set up again with
-// another id after the head was anchored), a receipt of the record's
-// election is UNCHECKED saying why, not FORK: the heads cannot be compared.
-func TestAcceptanceAnchoredOfOtherElection(t *testing.T) {
-	key, keys := registeredKey(t)
-	votes, log, ledger := anchoredLog(t, 5, key)
-	ledger.head.Head = signedAs(t, ledger.head.Head, "old", key)
-	proofs := &logProofs{tree: log}
-	a := acceptanceOf(t, log, votes, 1, 3, key)
-	var out bytes.Buffer
-	tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
-	want := `: no verdict: the ledger's anchored CA head is of election "old", not the receipt's "e": the ledger's election record changed after it was anchored, and the two heads cannot be compared` + "\n"
-	if err != nil || tally.unchecked != 1 || tally.exit() != 2 || !strings.HasPrefix(out.String(), "UNCHECKED "+a.VoteID) || !strings.HasSuffix(out.String(), want) {
-		t.Errorf("tally %+v, %v; want the receipt UNCHECKED ending %q:\n%s", tally, err, want, out.String())
-	}
-	if proofs.asked != 0 {
-		t.Errorf("%d consistency proofs asked; want none", proofs.asked)
-	}
-}
-
 // TestAcceptanceAnchoredNotSigned: an anchored head that is not a validly
-// signed head of its state's log (signed by a key not registered, a
-// signature that does not verify, a malformed root, a head of another
-// state) is no evidence against the log's signer: a receipt of its state
-// FAILs saying the ledger served a head it should never hold, not FORK,
-// and no proof is asked for it.
+// signed head of its state's log in the ledger's election (signed by a key
+// not registered, a signature that does not verify, a malformed root, a
+// head of another state or of another election) is no evidence against
+// the log's signer: a receipt of its state FAILs (status 1), not FORK,
+// and no proof is asked for it. A head that does not verify is one the
+// ledger should never hold (anchoredUnsound); one of another election (a
+// record set up again by an older chaincode after the head was anchored,
+// or another ledger's head: it was UNCHECKED, status 2, run after run) or
+// state says itself what it may be, as --log does.
 func TestAcceptanceAnchoredNotSigned(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes, log, ledger := anchoredLog(t, 5, key)
@@ -498,14 +481,20 @@ func TestAcceptanceAnchoredNotSigned(t *testing.T) {
 	forkVotes := append(slices.Clone(votes[:4]), caVotes(1, 100)...)
 	madeUp := acceptanceOf(t, logOf(forkVotes), forkVotes, 0, 5, key).Head // a root the signer never signed for this log
 	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	const unsound, otherPeer = "; " + anchoredUnsound + "; " + checkOtherPeer + "\n", "a failure), so the receipt's head is not compared with it, and this is no fork of the log's signer; " + checkOtherPeer + "\n"
 	for name, c := range map[string]struct {
 		head   ballot.TreeHead
 		reason error
+		means  string // what the line ends with
 	}{
-		"signed by a key not registered":   {signedAs(t, madeUp, "e", stranger), ballot.ErrUnknownLogKey},
-		"a signature that does not verify": {badlySigned(madeUp), ballot.ErrBadSignature},
-		"a malformed root":                 {func() ballot.TreeHead { h := madeUp; h.Root = "not a root"; return h }(), ballot.ErrBadHead},
-		"a head of another state":          {func() ballot.TreeHead { h := a.Head; h.State = "NY"; return signedAs(t, h, "e", key) }(), logmonitor.ErrForeignHead},
+		"signed by a key not registered":   {signedAs(t, madeUp, "e", stranger), ballot.ErrUnknownLogKey, unsound},
+		"a signature that does not verify": {badlySigned(madeUp), ballot.ErrBadSignature, unsound},
+		"a malformed root":                 {func() ballot.TreeHead { h := madeUp; h.Root = "not a root"; return h }(), ballot.ErrBadHead, unsound},
+		"a head of another state": {func() ballot.TreeHead { h := a.Head; h.State = "NY"; return signedAs(t, h, "e", key) }(), logmonitor.ErrForeignHead,
+			`: it names election "e", state "NY"; the ledger's election is "e": a head of another state: ` + "the ledger keeps each state's head under that state (ballot.LogHeadKey) and the chaincode anchors none of another state there, so the peer read serves a record the ledger's rules do not write, and this ledger's CA log cannot be checked against its anchor, " + otherPeer},
+		"a head of another election": {signedAs(t, a.Head, "old", key), logmonitor.ErrForeignHead,
+			`: it names election "old", state "CA"; the ledger's election is "e": a head of another election: either a chaincode older than today's set the election up again after the head was anchored ` +
+				"(today's refuses a set-up once a head is anchored, ballot.CheckSetUpAnchored; the explorer's audit flags such a set-up), or the peer read serves another ledger's head; either way this ledger's CA log cannot be checked against its anchor, " + otherPeer},
 	} {
 		t.Run(name, func(t *testing.T) {
 			forged := ledger
@@ -516,9 +505,9 @@ func TestAcceptanceAnchoredNotSigned(t *testing.T) {
 			if err != nil || tally != (outcomes{fail: 1}) || tally.exit() != 1 {
 				t.Fatalf("tally %+v, %v; want the receipt FAILed:\n%s", tally, err, out.String())
 			}
-			want := "FAIL " + a.VoteID + ": the ledger served an anchored CA head (tx anchor…) that is not a validly signed head of the CA log (" + c.reason.Error()
-			if !strings.HasPrefix(out.String(), want) || !strings.HasSuffix(out.String(), "and this is no fork of the log's signer; "+anchoredUnsound+"\n") {
-				t.Errorf("the line does not start %q and end with what it means:\n%s", want, out.String())
+			want := "FAIL " + a.VoteID + ": the ledger served an anchored CA head (tx anchor…) that is not a validly signed head of this election's CA log (" + c.reason.Error()
+			if !strings.HasPrefix(out.String(), want) || !strings.HasSuffix(out.String(), c.means) {
+				t.Errorf("the line does not start %q and end with what it means, %q:\n%s", want, c.means, out.String())
 			}
 			if proofs.asked != 0 {
 				t.Errorf("%d consistency proofs asked; want none", proofs.asked)
@@ -584,6 +573,48 @@ func TestLogCheckHeadlessStateUnlogged(t *testing.T) {
 	for _, want := range []string{"CA: no head anchored yet\n  2 UNLOGGED: votes the ledger counts that the CA log does not hold", "UNLOGGED batch CA/1, vote 0"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestRecordMismatchFails: a batch record that does not describe its
+// transaction's votes (its root not theirs: logmonitor.ErrRecordMismatch)
+// is a finding that reading again does not clear, not a ledger that
+// cannot be read: verify --log prints one FAIL line saying so (status 1;
+// it was an error, status 2, "run again"), and --acceptance, with and
+// without --gateway, FAILs each receipt of the state saying so (status 1;
+// it stopped the run as a failed ledger read, status 2).
+func TestRecordMismatchFails(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes, log, anchored := anchoredLog(t, 5, key)
+	batch, err := ballot.BuildBatch("CA", 1, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := batch // the record's root is recorded.Root; the transaction's votes give batch.Root
+	recorded.Root = ballot.HashHex([32]byte{1})
+	mismatch := "read the CA batches: batch CA/1: " + logmonitor.ErrRecordMismatch.Error() + ": the ledger's record of batch CA/1 has root " + recorded.Root +
+		", the votes of its transaction tx1 give " + batch.Root + "; " + recordMismatchMeans + "\n"
+
+	code, out, stderr := runLogCheck(t, votes, headedLedger{headlessLedger: headlessLedger{batch: recorded}, head: anchored.head.Head, keys: keys}, nil)
+	if want := "FAIL " + mismatch; code != 1 || out != want || strings.Contains(stderr, "verify:") {
+		t.Errorf("--log: status %d, stdout:\n%s\nstderr: %s\nwant 1 and the one line %q", code, out, stderr, want)
+	}
+
+	receipts := []ballot.Acceptance{acceptanceOf(t, log, votes, 0, 5, key), acceptanceOf(t, log, votes, 3, 5, key)}
+	for _, proofs := range []*logProofs{nil, {tree: log}} {
+		var withProofs logmonitor.Proofs // a nil *logProofs is not a nil Proofs
+		if proofs != nil {
+			withProofs = proofs
+		}
+		var out bytes.Buffer
+		tally, err := checkAcceptances(context.Background(), &out, receipts, keys, placedLedger{anchoredLedger: anchored, batch: recorded}, withProofs, time.Minute, time.UnixMilli(1))
+		want := ""
+		for _, a := range receipts {
+			want += "FAIL " + a.VoteID + ": where its vote stands cannot be read from this ledger: " + mismatch
+		}
+		if err != nil || tally != (outcomes{fail: 2}) || tally.exit() != 1 || out.String() != want {
+			t.Errorf("--acceptance, heads compared %t: tally %+v, %v, output:\n%s\nwant both receipts FAILed, status 1:\n%s", proofs != nil, tally, err, out.String(), want)
 		}
 	}
 }
@@ -946,9 +977,11 @@ func servedLog(t *testing.T, votes []ballot.Vote) func(*http.Request) (*http.Res
 // the file's election, the ledger's and the fix, nothing checked. A log
 // that gives both heads passes (status 0, the file updated). An anchored
 // head the ledger should never hold (malformed, signed by a key not
-// registered, a signature that does not verify, of another election)
-// FAILs (status 1) saying so, while one that cannot be read is an error
-// (status 2: try again).
+// registered, a signature that does not verify) FAILs (status 1) saying
+// so, and one of another election FAILs saying what may have put it there
+// (an older chaincode's set-up, or another ledger's head: not "should
+// never hold"), while one that cannot be read is an error (status 2: try
+// again).
 func TestLogInconsistentHeads(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes := caVotes(5, 0)
@@ -996,13 +1029,14 @@ func TestLogInconsistentHeads(t *testing.T) {
 		"a log that gives both heads": {votes, headOf(log, 3), anchored, 0, []string{
 			"CA: 5 entries under the head anchored in tx tx0… (signed by key " + anchored.KeyID + " at 1970-01-01T00:00:00Z): 5 counted, 0 rejected, 0 pending, 0 MISSING\n"}, ""},
 		"an anchored head whose signature does not verify": {votes, headOf(log, 3), badlySigned(anchored), 1, []string{
-			"FAIL the anchored CA head: " + ballot.ErrBadSignature.Error(), "; " + anchoredUnsound + "\n"}, ""},
+			"FAIL the anchored CA head: " + ballot.ErrBadSignature.Error(), "; " + anchoredUnsound + "; " + checkOtherPeer + "\n"}, ""},
 		"an anchored head signed by a key not registered": {votes, headOf(log, 3), signedAs(t, anchored, "e", stranger), 1, []string{
-			"FAIL the anchored CA head: " + ballot.ErrUnknownLogKey.Error(), "; " + anchoredUnsound + "\n"}, ""},
+			"FAIL the anchored CA head: " + ballot.ErrUnknownLogKey.Error(), "; " + anchoredUnsound + "; " + checkOtherPeer + "\n"}, ""},
 		"an anchored head with a malformed root": {votes, headOf(log, 3), malformed, 1, []string{
-			"FAIL the anchored CA head: " + ballot.ErrBadHead.Error() + ": root ", "; " + anchoredUnsound + "\n"}, ""},
+			"FAIL the anchored CA head: " + ballot.ErrBadHead.Error() + ": root ", "; " + anchoredUnsound + "; " + checkOtherPeer + "\n"}, ""},
 		"an anchored head of another election": {votes, headOf(log, 3), signedAs(t, anchored, "f", key), 1, []string{
-			"FAIL the anchored CA head: " + logmonitor.ErrForeignHead.Error(), "; " + anchoredUnsound + "\n"}, ""},
+			"FAIL the anchored CA head: " + logmonitor.ErrForeignHead.Error() + `: it names election "f", state "CA"; the ledger's election is "e": a head of another election: either a chaincode older than today's set the election up again`,
+			"or the peer read serves another ledger's head; either way this ledger's CA log cannot be checked against its anchor, a failure; " + checkOtherPeer + "\n"}, ""},
 		"an anchored head not read": {votes, headOf(log, 3), ballot.TreeHead{}, 2, []string{""}, "verify: the peer did not answer"},
 	} {
 		t.Run(name, func(t *testing.T) {

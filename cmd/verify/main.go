@@ -31,8 +31,9 @@
 //	                                     seen before past the anchored one PENDING
 //
 // Exit status (also in --help): 0 all PASS, COUNTED, REJECTED or VALID, 1 some FAIL,
-// FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log, or an anchored head
-// the ledger should never hold), whatever else the run found, 2 usage, file or
+// FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log, an anchored head the
+// log cannot be checked against, or a batch record that does not describe its
+// transaction's votes), whatever else the run found, 2 usage, file or
 // connection errors (a ledger that cannot be read) or, none failed, some UNCHECKED
 // (the run not complete), 3 none failed but some are still pending.
 package main
@@ -93,7 +94,12 @@ the GetLogKeys record or one 64-hex public key a line; --keys without --offline
 is a usage error, status 2, as no file replaces the registered keys, and
 VERIFY_KEYS serves --offline only); then, unless --offline,
 where the vote stands on the ledger: COUNTED, REJECTED with the reason, PENDING
-within --deadline of its cast time, or MISSING after it. Given --gateway on the
+within --deadline of its cast time, or MISSING after it. A receipt whose state
+has a batch record on the ledger that does not describe the votes of the
+transaction it names (their count or Merkle root) FAILs saying so: where its
+vote stands cannot be read from that record, and running again does not
+change it: a failure (status 1; check through the other organisation's
+peer, --org). Given --gateway on the
 command line (not VERIFY_GATEWAY, which serves --vote-id and --log), it also
 checks that each receipt's signed head and its state's head anchored on the
 ledger are of one log, with a consistency proof from the gateway. Two heads of
@@ -105,11 +111,12 @@ cannot show its log is append-only (a proof that verifies, from another
 gateway of this election, clears the head; none exists for a fork). Both are
 failures (status 1). Both rest on two signed heads: a state's anchored head
 that does not verify with the registered keys (malformed, a key not
-registered, a bad signature) or that is of another state is no evidence
-against the log's signer, and each receipt of that state FAILs saying the
-ledger served an anchored head that is not validly signed, one it should
-never hold (check through the other organisation's peer, --org), its head
-not compared. A head the gateway gives no proof for
+registered, a bad signature: one the ledger should never hold), or that is
+of another state or of another election (an older chaincode's set-up
+change, or a peer serving another ledger's head: either way the log cannot
+be checked against it), is no evidence against the log's signer, and each
+receipt of that state FAILs saying so (check through the other
+organisation's peer, --org), its head not compared. A head the gateway gives no proof for
 (it does not answer, or answers an error), or whose proof does not verify
 while the gateway's own head is not this election's (a wrong --gateway), is
 UNCHECKED: its line gives the
@@ -151,10 +158,14 @@ when the entries the gateway serves do not give the anchored head's root, or
 are not those it served before (a fork, or a gateway serving bad entries:
 either way it cannot show its log is append-only); FAIL when the head seen
 before is not signed by a registered key (a damaged file). An anchored head
-the ledger should never hold (malformed, signed by no registered key, a
-signature that does not verify, of another election or state) is a FAIL
-line naming its state and saying so (check through the other
-organisation's peer, --org), nothing else checked. All are failures
+the log cannot be checked against, one the ledger should never hold
+(malformed, signed by no registered key, a signature that does not verify,
+of another state) or one of another election (an older chaincode's set-up
+change, or a peer serving another ledger's head), is a FAIL line naming its
+state and saying so (check through the other organisation's peer, --org),
+nothing else checked; so is a batch record that does not describe the votes
+of its transaction (their count or Merkle root), which running again does
+not clear. All are failures
 (status 1); a ledger that cannot be read is an error (status 2). A head seen
 before past the head the peer has anchored (the ledger never anchors a
 smaller one, so this peer is behind the one an earlier run read) is PENDING: not checked this run, kept in the file, and
@@ -170,8 +181,9 @@ naming it and the flag; for --acceptance, it leaves that head UNCHECKED, and
 the heads after it, not asked, and the run goes on.`
 
 const exitStatus = `Exit status: 0 all PASS, COUNTED, REJECTED or VALID (--offline); 1 some FAIL, FORK, BAD-PROOF,
-MISSING or UNLOGGED (or an inconsistent log, or an anchored head the ledger should never hold:
-not validly signed, or of another election or state), whatever else the run found or could not check
+MISSING or UNLOGGED (or an inconsistent log, an anchored head the log cannot be checked against:
+not validly signed, or of another election or state, or a batch record that does not describe
+its transaction's votes), whatever else the run found or could not check
 (an error that stops the run included); 2 a usage, file, gateway or ledger error, or,
 none failed, some UNCHECKED (--acceptance
 --gateway: no verdict on a head; the run is not complete); 3 none failed but some are

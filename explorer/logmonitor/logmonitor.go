@@ -75,11 +75,19 @@ var ErrInconsistent = errors.New("logmonitor: the log is inconsistent with a sig
 
 // ErrForeignHead marks an anchored head, its signature verified, that is
 // not a head of the state's log in the ledger's election: it names another
-// election or state. The chaincode anchors none such (ballot.LogAnchor.Check
-// refuses a head of another election or of a state not in it), so the
-// ledger holds a record its rules do not write, and the log's entries
-// cannot be judged by it: a failure, as a head that does not verify is.
+// election or state (VerifyAnchored says which, and what may have put it
+// there). Either way the state's log cannot be checked against its anchor:
+// a failure, as a head that does not verify is, not a read to try again.
 var ErrForeignHead = errors.New("logmonitor: the anchored head is not of this election's log")
+
+// ErrRecordMismatch marks a batch record on the ledger that does not
+// describe the votes its transaction carried (recordMatches): not as many
+// as it counts, or not giving its root. The chaincode writes a batch's
+// record in the transaction that commits its votes, from those votes, so
+// the record or transaction served is not one the ledger's rules write,
+// and no vote of the batch can be placed by it: a failure, which reading
+// again does not clear, not a read to try again.
+var ErrRecordMismatch = errors.New("logmonitor: a batch record does not describe its transaction's votes")
 
 // Evidence is what shows a log inconsistent with a signed head
 // (InconsistentError.Evidence): whether it proves a fork whatever the log
@@ -309,7 +317,9 @@ func (m *Monitor) now() time.Time {
 // Check audits every state's log up to its anchored head, which must
 // be well formed and verify with the registered keys (else an error wrapping
 // ballot.ErrBadHead, ballot.ErrUnknownLogKey or ballot.ErrBadSignature) and be a head of the
-// ledger's election and of its state (else ErrForeignHead). seen are heads
+// ledger's election and of its state (else ErrForeignHead; VerifyAnchored),
+// and each batch record it reads must describe its transaction's votes
+// (else ErrRecordMismatch); each is a failure. seen are heads
 // the caller saw before (by state; may be nil): each no larger than its
 // state's anchored head must be consistent with the log, or Check fails
 // with ErrInconsistent, always as an *InconsistentError saying what shows
@@ -365,6 +375,33 @@ func inconsistency(state string, anchored *ballot.AnchoredHead, seen ballot.Tree
 	return e
 }
 
+// VerifyAnchored checks h, the head the ledger holds anchored for state,
+// whose election's id is election, as Check does before it judges the log
+// by it: h must verify with keys (else an error wrapping ballot.ErrBadHead,
+// ballot.ErrUnknownLogKey or ballot.ErrBadSignature: the chaincode anchors
+// only heads that do) and be a head of state's log in election (else
+// ErrForeignHead, the error saying which it names and what may have put it
+// there). Any error is a failure: the log cannot be checked against h.
+func VerifyAnchored(h ballot.TreeHead, keys ballot.LogKeys, election, state string) error {
+	if err := h.Verify(keys); err != nil {
+		return err
+	}
+	var why string
+	switch {
+	case h.Election != election:
+		why = "a head of another election: either a chaincode older than today's set the election up again after the head was anchored " +
+			"(today's refuses a set-up once a head is anchored, ballot.CheckSetUpAnchored; the explorer's audit flags such a set-up), " +
+			"or the peer read serves another ledger's head; either way"
+	case h.State != state:
+		why = "a head of another state: the ledger keeps each state's head under that state (ballot.LogHeadKey) and the chaincode anchors none of another state there, " +
+			"so the peer read serves a record the ledger's rules do not write, and"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: it names election %q, state %q; the ledger's election is %q: %s this ledger's %s log cannot be checked against its anchor, a failure",
+		ErrForeignHead, h.Election, h.State, election, why, state)
+}
+
 func (m *Monitor) checkState(ctx context.Context, states []string, state string, keys ballot.LogKeys, seen ballot.TreeHead, final bool) (StateReport, error) {
 	sr := StateReport{State: state, Counts: map[string]int{}}
 	anchored, err := m.Ledger.LogHead(ctx, state)
@@ -378,12 +415,8 @@ func (m *Monitor) checkState(ctx context.Context, states []string, state string,
 	sr.Head = &anchored
 	h := anchored.Head
 	sr.SeenAhead = seen.Size > h.Size
-	if err := h.Verify(keys); err != nil {
+	if err := VerifyAnchored(h, keys, m.election, state); err != nil {
 		return sr, fmt.Errorf("the anchored %s head: %w", state, err)
-	}
-	if h.Election != m.election || h.State != state {
-		return sr, fmt.Errorf("the anchored %s head: %w: it names election %q, state %q; the ledger's election is %q; today's chaincode anchors no head of another election or state (ballot.LogAnchor.Check) and refuses a new set-up once a head is anchored, so an earlier chaincode set the election up again after this head was anchored (the explorer's audit flags that set-up) or the peer read is not the ledger's",
-			state, ErrForeignHead, h.Election, h.State, m.election)
 	}
 	seenSigned := seen.Size > 0 && seen.Election == h.Election && seen.State == state && seen.Verify(keys) == nil
 	if seenSigned && seen.Size == h.Size && seen.Root != h.Root {
@@ -685,7 +718,7 @@ func (m *Monitor) missing(memo *stateMemo, now time.Time, final bool) bool {
 // place records where the state's batches the memo has not read put each
 // vote: from the leaves handed over with Committed, or else by reading the
 // batch's transaction; a record its transaction's votes do not match
-// fails the check (placeBatch). It lists the state's batch records from bookmark
+// fails the check with ErrRecordMismatch (placeBatch). It lists the state's batch records from bookmark
 // (Ledger.BatchesFrom) and keeps where the next listing resumes, so that
 // a check lists one page it saw before and the batches recorded since,
 // not every batch of the election.

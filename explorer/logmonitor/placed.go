@@ -193,7 +193,8 @@ func (p *Placed) shrink() {
 }
 
 // Placements indexes every vote of the state's committed batches by its
-// leaf hash (one transaction read per batch).
+// leaf hash (one transaction read per batch); a record its transaction's
+// votes do not match is an error wrapping ErrRecordMismatch (placeBatch).
 func Placements(ctx context.Context, ledger Ledger, state string) (*Placed, error) {
 	out := NewPlaced()
 	_, err := ledger.BatchesFrom(ctx, state, "", func(rec ballot.BatchRecord) error {
@@ -210,9 +211,10 @@ func Placements(ctx context.Context, ledger Ledger, state string) (*Placed, erro
 
 // placeBatch reads the transaction of the batch of rec and adds where it
 // put each vote to placed. A transaction whose votes are not as many as
-// rec.Votes or do not give rec.Root is an error (recordMatches): the record
-// does not describe the votes, and placing them by its rejections could
-// show a vote counted that the record counted at another index.
+// rec.Votes or do not give rec.Root is an error wrapping ErrRecordMismatch
+// (recordMatches): the record does not describe the votes, and placing
+// them by its rejections could show a vote counted that the record counted
+// at another index.
 func placeBatch(ctx context.Context, ledger Ledger, placed *Placed, rec ballot.BatchRecord) error {
 	b, err := ledger.CommittedBatch(ctx, rec.TxID, rec.State, rec.Seq)
 	if err != nil {
@@ -229,17 +231,17 @@ func placeBatch(ctx context.Context, ledger Ledger, placed *Placed, rec ballot.B
 	return nil
 }
 
-// recordMatches returns an error unless leaves, the leaf hashes of the
-// votes the transaction rec.TxID carried for rec's batch, are rec.Votes
-// many and give rec.Root.
+// recordMatches returns an error wrapping ErrRecordMismatch unless leaves,
+// the leaf hashes of the votes the transaction rec.TxID carried for rec's
+// batch, are rec.Votes many and give rec.Root.
 func recordMatches(rec ballot.BatchRecord, leaves [][32]byte) error {
 	if len(leaves) != rec.Votes {
-		return fmt.Errorf("the ledger's record of batch %s/%d counts %d votes, its transaction %s carries %d: the record does not describe the transaction",
-			rec.State, rec.Seq, rec.Votes, rec.TxID, len(leaves))
+		return fmt.Errorf("%w: the ledger's record of batch %s/%d counts %d votes, its transaction %s carries %d",
+			ErrRecordMismatch, rec.State, rec.Seq, rec.Votes, rec.TxID, len(leaves))
 	}
 	if root := ballot.HashHex(ballot.MerkleRoot(leaves)); root != rec.Root {
-		return fmt.Errorf("the ledger's record of batch %s/%d has root %s, the votes of its transaction %s give %s: the record does not describe the transaction",
-			rec.State, rec.Seq, rec.Root, rec.TxID, root)
+		return fmt.Errorf("%w: the ledger's record of batch %s/%d has root %s, the votes of its transaction %s give %s",
+			ErrRecordMismatch, rec.State, rec.Seq, rec.Root, rec.TxID, root)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -158,7 +159,8 @@ func ExampleUnloggedVote_Where() {
 // TestPlacementsRefuseAMismatchedRecord: a batch record whose transaction's
 // votes are not as many as it counts, or do not give its root, fails the
 // placements (verify) and the monitor's check, handed over by the
-// follower or not, rather than placing the votes by the record.
+// follower or not, with ErrRecordMismatch (a finding, not a failed read)
+// rather than placing the votes by the record.
 func TestPlacementsRefuseAMismatchedRecord(t *testing.T) {
 	ctx := context.Background()
 	for name, c := range map[string]struct {
@@ -173,8 +175,8 @@ func TestPlacementsRefuseAMismatchedRecord(t *testing.T) {
 			t.Fatalf("%s: the scene as built: %v", name, err)
 		}
 		c.edit(&s.ledger.records[0])
-		if _, err := Placements(ctx, s.ledger, "CA"); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: placements: %v; want an error saying %q", name, err, c.want)
+		if _, err := Placements(ctx, s.ledger, "CA"); !errors.Is(err, ErrRecordMismatch) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: placements: %v; want %v saying %q", name, err, ErrRecordMismatch, c.want)
 		}
 		m := s.monitor(s.entries)
 		leaves, err := ballot.Leaves(s.ledger.batches[0].Votes)
@@ -182,8 +184,8 @@ func TestPlacementsRefuseAMismatchedRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.Committed("CA", 1, "tx0", s.ledger.batches[0].Votes, leaves)
-		if _, err := m.Check(ctx, nil); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: the monitor's check, the batch handed over: %v; want an error saying %q", name, err, c.want)
+		if _, err := m.Check(ctx, nil); !errors.Is(err, ErrRecordMismatch) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: the monitor's check, the batch handed over: %v; want %v saying %q", name, err, ErrRecordMismatch, c.want)
 		}
 	}
 }

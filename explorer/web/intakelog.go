@@ -63,10 +63,13 @@ type intakeLogView struct {
 	AttemptAt  time.Time `json:"attempt_at"` // the last check tried
 	Every      float64   `json:"refresh_seconds"`
 	Deadline   float64   `json:"deadline_seconds"`
-	// Failure is a finding against the log: an anchored head that does not
-	// verify (unregistered key, bad signature) or that is not of the
-	// election's state (logmonitor.ErrForeignHead), or a log inconsistent
-	// with a signed head (rewritten, or serving other entries than signed).
+	// Failure is a finding against the log or the ledger: an anchored head
+	// that does not verify (unregistered key, bad signature) or that is not
+	// of the election's state (logmonitor.ErrForeignHead), a log
+	// inconsistent with a signed head (rewritten, or serving other entries
+	// than signed), or a batch record that does not describe its
+	// transaction's votes (logmonitor.ErrRecordMismatch). None clears by
+	// checking again.
 	Failure string `json:"failure,omitempty"`
 	// Error says the last check could not run (gateway or peer
 	// unreachable); States are then those of the last completed check.
@@ -158,7 +161,8 @@ func (l *IntakeLog) Refresh(ctx context.Context) {
 	l.view.AttemptAt = now
 	l.view.Failure, l.view.Error = "", ""
 	switch {
-	case errors.Is(err, logmonitor.ErrInconsistent), errors.Is(err, logmonitor.ErrForeignHead), errors.Is(err, ballot.ErrUnknownLogKey), errors.Is(err, ballot.ErrBadSignature), errors.Is(err, ballot.ErrBadHead):
+	case errors.Is(err, logmonitor.ErrInconsistent), errors.Is(err, logmonitor.ErrForeignHead), errors.Is(err, logmonitor.ErrRecordMismatch),
+		errors.Is(err, ballot.ErrUnknownLogKey), errors.Is(err, ballot.ErrBadSignature), errors.Is(err, ballot.ErrBadHead):
 		l.view.Failure = err.Error()
 		l.logger().Error("intake log check failed", "error", err)
 		return

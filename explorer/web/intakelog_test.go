@@ -252,9 +252,9 @@ func TestIntakeLogSeenAhead(t *testing.T) {
 
 // TestIntakeLogFailures: a check refusing the anchored head (unregistered
 // key, bad signature, a malformed head, a head of another election or
-// state) or finding the
-// log inconsistent is shown FAILED with its reason; one that could not run
-// is an error, not a finding.
+// state), finding the log inconsistent, or finding a batch record that
+// does not describe its transaction's votes is shown FAILED with its
+// reason; one that could not run is an error, not a finding.
 func TestIntakeLogFailures(t *testing.T) {
 	for _, c := range []struct {
 		err     error
@@ -265,6 +265,7 @@ func TestIntakeLogFailures(t *testing.T) {
 		{fmt.Errorf("the anchored CA head: %w", ballot.ErrUnknownLogKey), true},
 		{fmt.Errorf("the anchored CA head: %w", ballot.ErrBadSignature), true},
 		{fmt.Errorf("the anchored CA head: %w: root is not hex", ballot.ErrBadHead), true},
+		{fmt.Errorf("read the CA batches: batch CA/1: %w: the ledger's record of batch CA/1 counts 5 votes, its transaction tx1 carries 4", logmonitor.ErrRecordMismatch), true},
 		{errors.New("dial tcp: refused"), false},
 	} {
 		il := &IntakeLog{Monitor: &fakeMonitor{reports: make([]logmonitor.Report, 1), errs: []error{c.err}}}
