@@ -33,3 +33,27 @@ func TestWipeRefusesForeignFolder(t *testing.T) {
 		t.Errorf("the run folder %s is still there after down --wipe (%v)", cfg.Dir, err)
 	}
 }
+
+// TestDownLeavesForeignFolderUnclaimed: a plain `vcnet down --dir ~` writes
+// no state.json into a folder holding files but neither marker nor
+// record, so a later `vcnet down --wipe --dir ~` is still refused and
+// deletes nothing (it used to find the state.json down wrote, take the
+// folder for a run folder and delete it whole).
+func TestDownLeavesForeignFolderUnclaimed(t *testing.T) {
+	cfg, _ := fakeFabric(t)
+	keep := rundirtest.Foreign(t, cfg.Dir)
+	n, err := localnet.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Down(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "state.json")); err == nil {
+		t.Error("down wrote state.json into a folder it did not make")
+	}
+	if n, err = localnet.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	rundirtest.Refused(t, "down --wipe after a plain down", n.Down(true), keep)
+}
