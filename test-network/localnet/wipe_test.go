@@ -13,33 +13,10 @@ import (
 // TestWipeRefusesForeignFolder: `vcnet --dir $HOME down --wipe` (a folder
 // holding files but neither the run folder marker nor state.json) is
 // refused and deletes nothing, where a run folder with its marker is
-// deleted.
+// deleted. A plain `vcnet --dir $HOME down` before it writes no state.json
+// there (it did, and the wipe then took the folder for a run folder and
+// deleted it whole).
 func TestWipeRefusesForeignFolder(t *testing.T) {
-	cfg, _ := fakeFabric(t)
-	keep := rundirtest.Foreign(t, cfg.Dir)
-	n, err := localnet.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rundirtest.Refused(t, "down --wipe", n.Down(true), keep)
-
-	if err := os.WriteFile(filepath.Join(cfg.Dir, rundir.Marker), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Down(true); err != nil {
-		t.Fatalf("down --wipe of a run folder: %v", err)
-	}
-	if _, err := os.Stat(cfg.Dir); !os.IsNotExist(err) {
-		t.Errorf("the run folder %s is still there after down --wipe (%v)", cfg.Dir, err)
-	}
-}
-
-// TestDownLeavesForeignFolderUnclaimed: a plain `vcnet down --dir ~` writes
-// no state.json into a folder holding files but neither marker nor
-// record, so a later `vcnet down --wipe --dir ~` is still refused and
-// deletes nothing (it used to find the state.json down wrote, take the
-// folder for a run folder and delete it whole).
-func TestDownLeavesForeignFolderUnclaimed(t *testing.T) {
 	cfg, _ := fakeFabric(t)
 	keep := rundirtest.Foreign(t, cfg.Dir)
 	n, err := localnet.New(cfg)
@@ -56,4 +33,14 @@ func TestDownLeavesForeignFolderUnclaimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	rundirtest.Refused(t, "down --wipe after a plain down", n.Down(true), keep)
+
+	if err := os.WriteFile(filepath.Join(cfg.Dir, rundir.Marker), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Down(true); err != nil {
+		t.Fatalf("down --wipe of a run folder: %v", err)
+	}
+	if _, err := os.Stat(cfg.Dir); !os.IsNotExist(err) {
+		t.Errorf("the run folder %s is still there after down --wipe (%v)", cfg.Dir, err)
+	}
 }
