@@ -19,9 +19,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/rundir"
+	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
 )
@@ -48,7 +51,7 @@ func run(ctx context.Context) error {
 	chaincode := fs.String("chaincode", "bin/ballotcc", "chaincode service binary")
 	builder := fs.String("builder", network.BuilderDir, "external builder folder")
 	consensus := fs.String("consensus", "", fmt.Sprintf("ordering of a new network: %s or %s (default %s; an existing network keeps its own)", network.BFT, network.Raft, network.DefaultConsensus))
-	wipe := fs.Bool("wipe", false, "also delete the run folder (refused, deleting nothing, for a folder holding files but no .votechain-run or state.json: one vcnet did not make)")
+	wipe := fs.Bool("wipe", false, "also delete the run folder (refused, deleting nothing, for a folder holding files but no .votechain-run or state.json: one vcnet did not make; and for make up's network, in a folder holding stack.json or shape.json: make down WIPE=1 wipes that system); a state.json that cannot be read (damaged, or an older version's) is no obstacle: the processes it records are stopped first")
 	asJSON := fs.Bool("json", false, "print JSON")
 	hosts := fs.String("hosts", "", "each host's address, e.g. commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4")
 	bundleRoot := fs.String("bundle-root", "/opt/votechain", "the folder each bundle is copied to on its machine")
@@ -88,7 +91,20 @@ func run(ctx context.Context) error {
 		}
 		cfg.Bundles, cfg.BundleRoot = true, *bundleRoot
 	}
+	if cmd == "down" && *wipe {
+		if err := refuseSystemNetwork(cfg.Dir); err != nil {
+			return err
+		}
+	}
 	n, err := localnet.New(cfg)
+	if cmd == "down" && *wipe && errors.Is(err, rundir.ErrUnreadable) {
+		// The advice New gives: stop what the state records, without opening it.
+		log.Warn("the network cannot be opened; wiping it by its process record alone", "dir", cfg.Dir, "err", err)
+		if err := stack.StopRecordedNetwork(cfg.Dir, log); err != nil {
+			return err
+		}
+		return localnet.WipeRunDir(cfg.Dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -130,6 +146,22 @@ func run(ctx context.Context) error {
 		return nil
 	}
 	panic("vcnet: command " + cmd + " has no case") // ParseCommand let through only the commands above
+}
+
+// refuseSystemNetwork refuses down --wipe of the network folder dir when
+// the folder above it holds make up's system (stack.HoldsSystem): its
+// gateways and batchers use the network, and Redis holds its election's
+// votes, which a new network's election would not know. make down WIPE=1
+// wipes the whole system.
+func refuseSystemNetwork(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if system := filepath.Dir(abs); stack.HoldsSystem(system) {
+		return fmt.Errorf("%s is the network of the system in %s (its gateways and batchers use it, its Redis holds the election's votes), so nothing was wiped: wipe the whole system with `make down WIPE=1` (votechain --dir %s down --wipe)", abs, system, system)
+	}
+	return nil
 }
 
 // probeProfile is probe --profile path: an address in the profile that

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +11,9 @@ import (
 
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
+	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/proc/proctest"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/network"
 )
 
@@ -73,6 +78,67 @@ func TestProbeProfileRefusesAtOnce(t *testing.T) {
 		}
 		if took := time.Since(began); took > 5*time.Second {
 			t.Errorf("%s: took %s; want it refused at once", c.name, took)
+		}
+	}
+}
+
+// TestDownWipeOfAnUnreadableNetwork: with a state.json New refuses (an
+// older version's: no consensus), down --wipe, as New's advice says, stops
+// the orderer the record names and deletes the folder; it used to fail on
+// the same file, leaving the orderer running. A state.json cut short names
+// no process that can be found: down --wipe then says to stop them by
+// hand, deleting nothing.
+func TestDownWipeOfAnUnreadableNetwork(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "network")
+	if err := rundir.Make(dir, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	orderer := proctest.Sleeper(t, t.TempDir(), "orderer")
+	state, _ := json.Marshal(map[string]any{"port_base": 42600, "pids": map[string]proc.ID{"orderer0": orderer}})
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), state[:len(state)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := clitest.Run(t, run, "vcnet", "--dir", dir, "down", "--wipe")
+	if err == nil || !strings.Contains(err.Error(), "stop them by hand") {
+		t.Errorf("down --wipe with a state.json cut short: %v; want the advice to stop its processes by hand", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), state, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := clitest.Run(t, run, "vcnet", "--dir", dir, "down", "--wipe"); err != nil {
+		t.Fatalf("down --wipe of an older version's network: %v", err)
+	}
+	if proc.Running(orderer, "") {
+		t.Error("the recorded orderer still runs")
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("the network's folder is left")
+	}
+}
+
+// TestDownWipeRefusesMakeUpsNetwork: down --wipe of a network whose
+// parent folder holds make up's system (shape.json or stack.json) is
+// refused, pointing to make down WIPE=1, and deletes nothing: it used to
+// delete the ledger and profiles under the system's running gateways and
+// batchers.
+func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
+	for _, record := range []string{"shape.json", "stack.json"} {
+		system := t.TempDir()
+		dir := filepath.Join(system, "network")
+		if err := rundir.Make(dir, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{filepath.Join(system, record), filepath.Join(dir, "state.json")} {
+			if err := os.WriteFile(f, []byte(`{}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := clitest.Run(t, run, "vcnet", "--dir", dir, "down", "--wipe")
+		if err == nil || !strings.Contains(err.Error(), "make down WIPE=1") {
+			t.Errorf("down --wipe beside %s: %v; want it refused, pointing to make down WIPE=1", record, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
+			t.Errorf("down --wipe beside %s deleted the network: %v", record, err)
 		}
 	}
 }

@@ -12,8 +12,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 )
@@ -32,11 +35,12 @@ Commands:
   down     stop every process by PID; --wipe also deletes the run folder's data (ledgers,
            crypto, Redis data, roll, secrets, logs) but its deploy, bench and test folders;
            a --dir holding files but no .votechain-run (not made by votechain: $HOME
-           mistyped) is refused, deleting nothing
+           mistyped) is refused, deleting nothing; a system whose records cannot be
+           opened (damaged, an older version's) is wiped after stopping what they name
   status   show what runs on which address and port
   clean    delete the run folder's data as down --wipe does, but only while none of the
            system's processes runs: refused, naming them, while any does (stop it with
-           down first)
+           down first), also when its records cannot be opened
   close    close the election on the ledger now; gateways refuse votes within 5 s
   finalise freeze the results of the closed election; refused while accepted votes
            are not yet on the ledger (it says how many remain), while an intake log entry is
@@ -84,6 +88,9 @@ func run(ctx context.Context) error {
 		}
 	}
 	s, err := stack.New(cfg)
+	if errors.Is(err, rundir.ErrUnreadable) && (cmd == "down" && *wipe || cmd == "clean") {
+		return wipeUnopened(cmd, *dir, err, log)
+	}
 	if err != nil {
 		return err
 	}
@@ -150,6 +157,27 @@ func clean(ctx context.Context, s *stack.Stack, dir string) error {
 		return fmt.Errorf("the system in %s is running (%s): clean deletes a stopped system's data only; stop it first with make down (make down WIPE=1 stops it and deletes its data)", dir, strings.Join(running, ", "))
 	}
 	return s.Down(true)
+}
+
+// wipeUnopened is down --wipe (cmd "down") or clean of the run folder dir
+// whose system New refused (refusal: a damaged or older record,
+// rundir.ErrUnreadable), so that its advice to wipe it works: down --wipe
+// stops every process the folder's records name, without opening the
+// system, then wipes it (stack.WipeUnopened); clean wipes it only if none
+// of them runs, naming those that do.
+func wipeUnopened(cmd, dir string, refusal error, log *slog.Logger) error {
+	log.Warn("the system cannot be opened; wiping its run folder by its process records alone", "dir", dir, "err", refusal)
+	if cmd == "down" {
+		return stack.WipeUnopened(dir, log)
+	}
+	running, err := stack.RecordedRunning(dir)
+	if err != nil {
+		return err
+	}
+	if len(running) > 0 {
+		return fmt.Errorf("the system in %s is running (%s): clean deletes a stopped system's data only; make down WIPE=1 stops it and deletes its data", dir, strings.Join(running, ", "))
+	}
+	return stack.WipeRunDir(dir)
 }
 
 // runningProcesses names the processes of s that run: the application's

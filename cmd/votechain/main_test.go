@@ -160,3 +160,54 @@ func TestCleanRefusesWhileTheSystemRuns(t *testing.T) {
 		t.Errorf("after clean: %d of the system's files left, %v of other commands' gone; want none left and none gone", left, exist(others))
 	}
 }
+
+// TestWipeOfAnUnreadableSystem: with shape.json cut short (New refuses the
+// system), down --wipe, as New's advice says, still works: it stops the
+// gateway stack.json records and wipes the folder; clean refuses while
+// that gateway runs, naming it, and wipes once it is gone. Both used to
+// fail on the same damaged file, leaving the gateway running.
+func TestWipeOfAnUnreadableSystem(t *testing.T) {
+	for _, cmd := range []string{"down", "clean"} {
+		t.Run(cmd, func(t *testing.T) {
+			dir := t.TempDir()
+			runDir, bin := filepath.Join(dir, "run"), filepath.Join(dir, "bin")
+			if err := stack.MakeRunDir(runDir); err != nil {
+				t.Fatal(err)
+			}
+			gateway := proctest.Sleeper(t, bin, "gateway")
+			data, _ := json.Marshal(map[string]proc.ID{"gateway": gateway})
+			for name, content := range map[string][]byte{"stack.json": data, "shape.json": []byte(`{"gatew`), "election.secret": []byte("ab\n")} {
+				if err := os.WriteFile(filepath.Join(runDir, name), content, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := []string{"votechain", "--dir", runDir, "--bin", bin, "--port-base", "42600", cmd}
+			if cmd == "down" {
+				args = append(args, "--wipe")
+			} else {
+				err := clitest.Run(t, run, args...)
+				if err == nil || !strings.Contains(err.Error(), "gateway (PID") {
+					t.Errorf("clean while the gateway runs: %v; want it refused, naming the gateway", err)
+				}
+				if _, err := os.Stat(filepath.Join(runDir, "election.secret")); err != nil {
+					t.Fatalf("clean while the gateway runs deleted the data: %v", err)
+				}
+				_ = proc.Signal(gateway, "", syscall.SIGKILL)
+				for end := time.Now().Add(5 * time.Second); proc.Running(gateway, "") && time.Now().Before(end); {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			if err := clitest.Run(t, run, args...); err != nil {
+				t.Fatalf("%s of a system with a damaged shape.json: %v", strings.Join(args[len(args)-2:], " "), err)
+			}
+			if proc.Running(gateway, "") {
+				t.Error("the recorded gateway still runs")
+			}
+			for _, name := range []string{"stack.json", "shape.json", "election.secret"} {
+				if _, err := os.Stat(filepath.Join(runDir, name)); err == nil {
+					t.Errorf("%s is left after the wipe", name)
+				}
+			}
+		})
+	}
+}

@@ -40,6 +40,9 @@ type Spec struct {
 	// under a surge and the ledger drains in the time left
 	// (docs/operations.md#cpu-priority-intake-first).
 	Priority Priority
+	// StopSignal asks the process to stop gracefully (StopWith); 0 is
+	// SIGTERM. HAProxy's SIGTERM is its hard stop: it takes SIGUSR1.
+	StopSignal syscall.Signal
 }
 
 // ListenAddr is where the process is ready: Addr (127.0.0.1 if empty) and Port.
@@ -77,7 +80,17 @@ func CleanEnv(extra ...string) []string {
 // that started it), appending its output to logPath, and waits until its port
 // accepts connections. It returns the process's ID, for the caller to record
 // and find it again by (Running, Stop).
+//
+// A port that already accepts connections before the start is refused
+// (another process's listener would pass for p's while p fails on its
+// bind), and so is a process that has exited by the time its port answers.
+// A start that does not listen within 30 s is stopped and reported so; one
+// whose ctx ends first is stopped and reported as cancelled (the error
+// wraps ctx's).
 func Start(ctx context.Context, p Spec, logPath string) (ID, error) {
+	if p.Port != 0 && accepts(p.ListenAddr()) {
+		return ID{}, fmt.Errorf("start %s: %s already accepts connections, from another process: stop it or choose another port base", p.Name, p.ListenAddr())
+	}
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return ID{}, err
 	}
@@ -108,23 +121,46 @@ func Start(ctx context.Context, p Spec, logPath string) (ID, error) {
 		return id, nil
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	timeout, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	addr := p.ListenAddr()
+	exitedErr := func(err error) error {
+		return fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.Name, err, logPath, Tail(logPath, 15))
+	}
 	for {
 		select {
 		case err := <-exited:
-			return ID{}, fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.Name, err, logPath, Tail(logPath, 15))
-		case <-ctx.Done():
+			return ID{}, exitedErr(err)
+		case <-timeout.Done():
 			_, _ = Stop(id, p.Bin, time.Second)
+			if ctx.Err() != nil {
+				return ID{}, fmt.Errorf("start of %s cancelled before it listened on %s (stopped): %w", p.Name, addr, context.Cause(ctx))
+			}
 			return ID{}, fmt.Errorf("%s did not listen on %s within 30 s; last lines of %s:\n%s", p.Name, addr, logPath, Tail(logPath, 15))
 		case <-time.After(50 * time.Millisecond):
 		}
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return id, nil
+		if !accepts(addr) {
+			continue
 		}
+		if !Running(id, p.Bin) { // exited between the check above and the answer
+			select {
+			case err := <-exited:
+				return ID{}, exitedErr(err)
+			case <-time.After(time.Second):
+				return ID{}, exitedErr(errors.New("no exit status"))
+			}
+		}
+		return id, nil
 	}
+}
+
+// accepts reports whether a TCP connection to addr is accepted.
+func accepts(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
 }
 
 // startAt starts cmd from an OS thread of its own whose priority is
@@ -250,6 +286,15 @@ func (o Outcome) String() string {
 // process, but a reused PID cannot be ruled out, and saying "stopped"
 // would leave it running unseen.
 func Stop(id ID, bin string, grace time.Duration) (Outcome, error) {
+	return StopWith(id, bin, syscall.SIGTERM, grace)
+}
+
+// StopWith is Stop asking with sig (Spec.StopSignal; 0 is SIGTERM) before
+// the SIGKILL after grace.
+func StopWith(id ID, bin string, sig syscall.Signal, grace time.Duration) (Outcome, error) {
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
 	if !Running(id, bin) {
 		if id.Start == 0 {
 			if exe, ok := runsMoved(id.PID, bin); ok {
@@ -262,7 +307,7 @@ func Stop(id ID, bin string, grace time.Duration) (Outcome, error) {
 		}
 		return Gone, nil
 	}
-	if err := Signal(id, bin, syscall.SIGTERM); errors.Is(err, ErrNotRunning) {
+	if err := Signal(id, bin, sig); errors.Is(err, ErrNotRunning) {
 		return Gone, nil
 	}
 	if waitGone(id, bin, grace) {

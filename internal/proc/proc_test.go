@@ -632,3 +632,43 @@ func TestSignalWithoutPidfds(t *testing.T) {
 		}
 	})
 }
+
+// TestStartRefusesAPortAnotherProcessListensOn: a listener already on the
+// port (another process's) is not taken for the started process's own:
+// Start fails, naming the address, and leaves nothing running, where it
+// used to report the process ready at once.
+func TestStartRefusesAPortAnotherProcessListensOn(t *testing.T) {
+	foreign, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer foreign.Close()
+	port := foreign.Addr().(*net.TCPAddr).Port
+	sleep := lookPath(t, "sleep")
+	id, err := Start(context.Background(), Spec{Name: "server", Bin: sleep, Args: []string{"30"}, Port: port}, filepath.Join(t.TempDir(), "server.log"))
+	if err == nil {
+		_ = Kill(id, sleep)
+		t.Fatal("Start reported the process ready on another process's listener")
+	}
+	if !strings.Contains(err.Error(), foreign.Addr().String()) || !strings.Contains(err.Error(), "already accepts connections") {
+		t.Errorf("error %q does not say the address is taken", err)
+	}
+}
+
+// TestStartReportsCancellation: a start cancelled (Ctrl-C) before the
+// process listens is reported as cancelled, wrapping context.Canceled,
+// not as a port that did not answer within 30 s.
+func TestStartReportsCancellation(t *testing.T) {
+	port := reservePort(t) // nothing listens there
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	log := filepath.Join(t.TempDir(), "slow.log")
+	began := time.Now()
+	_, err := Start(ctx, Spec{Name: "slow", Bin: lookPath(t, "sleep"), Args: []string{"30"}, Port: port}, log)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "cancelled") || strings.Contains(err.Error(), "30 s") {
+		t.Fatalf("error %v; want it reported as cancelled", err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("a cancelled start took %v to return", took)
+	}
+}

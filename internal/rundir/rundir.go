@@ -49,10 +49,8 @@ func Check(dir string, records, others []string) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range append([]string{Marker}, records...) {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return nil
-		}
+	if Is(dir, records) {
+		return nil
 	}
 	if !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return !slices.Contains(others, e.Name()) }) {
 		return nil
@@ -60,3 +58,23 @@ func Check(dir string, records, others []string) error {
 	return fmt.Errorf("%w: %s holds files but no %s, so it was not made by votechain and nothing in it is deleted: "+
 		"check the --dir given, or empty the folder by hand if it is a system's", ErrForeign, dir, Marker)
 }
+
+// Is reports whether dir holds Marker or one of records: it was made by a
+// votechain command. Unlike Check it does not take an absent or empty
+// folder: a command that only updates its record (a plain down) writes
+// into such a folder alone, so that it never makes a foreign folder ($HOME
+// given as --dir) pass Check for a later wipe.
+func Is(dir string, records []string) bool {
+	for _, name := range append([]string{Marker}, records...) {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrUnreadable is wrapped by the refusal to open a run folder whose
+// record is damaged (a state file cut short) or was written by an older
+// version: the commands that wipe a folder then stop the processes its
+// records name and wipe it without opening it.
+var ErrUnreadable = errors.New("run folder record cannot be opened")

@@ -53,3 +53,30 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestIs: a folder holding the marker or a record is a run folder; an
+// absent, empty or foreign one is not (though Check lets the first two be
+// made one).
+func TestIs(t *testing.T) {
+	base := t.TempDir()
+	records := []string{"state.json"}
+	foreign := filepath.Join(base, "home")
+	rundirtest.Foreign(t, foreign)
+	marked, recorded, empty := filepath.Join(base, "marked"), filepath.Join(base, "recorded"), filepath.Join(base, "empty")
+	for _, f := range []string{filepath.Join(marked, rundir.Marker), filepath.Join(recorded, "state.json")} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]bool{marked: true, recorded: true, empty: false, foreign: false, filepath.Join(base, "absent"): false} {
+		if got := rundir.Is(dir, records); got != want {
+			t.Errorf("Is(%s) = %v, want %v", filepath.Base(dir), got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -16,16 +17,43 @@ import (
 	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
-// CloseSettle is how long after a close finalising waits: a gateway may
-// accept votes against its cached record for up to its --election-max-age
-// (5 s by default) after the ledger closed the election, and those votes
-// must reach the ledger (rejected as cast after the close) before the
-// results are frozen.
-const CloseSettle = 5 * time.Second
+// GatewayElectionMaxAge is the --election-max-age the stack gives its
+// gateways on their command line: for that long after the ledger closed
+// the election a gateway may still accept votes against its cached
+// record. A gateway raises it to its --election-ttl when that is larger,
+// so Up refuses a GATEWAY_ELECTION_TTL above it (checkGatewayEnv).
+const GatewayElectionMaxAge = 5 * time.Second
+
+// CloseSettle is how long after a close finalising waits: the gateways'
+// GatewayElectionMaxAge, during which they may accept votes, which must
+// reach the ledger (rejected as cast after the close) before the results
+// are frozen.
+const CloseSettle = GatewayElectionMaxAge
+
+// checkGatewayEnv refuses an environment that would let the gateways Up
+// starts accept votes longer after a close than CloseSettle: a
+// GATEWAY_ELECTION_TTL above GatewayElectionMaxAge (the gateways' max age
+// rises to it), or a GATEWAY_ELECTION_MAX_AGE other than it (the command
+// line's wins, so it would change nothing).
+func checkGatewayEnv() error {
+	maxAge, ttl := cli.EnvName("GATEWAY", "election-max-age"), cli.EnvName("GATEWAY", "election-ttl")
+	if v, ok := os.LookupEnv(maxAge); ok {
+		if d, err := time.ParseDuration(v); err != nil || d != GatewayElectionMaxAge {
+			return fmt.Errorf("%s=%s: the system's gateways take --election-max-age %s on their command line, the time finalise waits after a close; unset it", maxAge, v, GatewayElectionMaxAge)
+		}
+	}
+	if v, ok := os.LookupEnv(ttl); ok {
+		if d, err := time.ParseDuration(v); err == nil && d > GatewayElectionMaxAge {
+			return fmt.Errorf("%s=%s: above the gateways' --election-max-age %s it would let them accept votes for %s after a close, longer than finalise waits; give at most %s", ttl, v, GatewayElectionMaxAge, d, GatewayElectionMaxAge)
+		}
+	}
+	return nil
+}
 
 // electionAdmin is what closing and finalising need of the ledger: a
 // Commission admin's ballot client.

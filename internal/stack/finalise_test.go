@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -330,5 +331,48 @@ func TestFinaliseWithNoSystem(t *testing.T) {
 	_, _, err = s.FinaliseElection(context.Background(), FinaliseOptions{})
 	if err == nil || !strings.Contains(err.Error(), "the system in "+dir+" was never brought up; `make up` starts it") {
 		t.Errorf("finalise with no system: %v; want it to say to run make up", err)
+	}
+}
+
+// TestGatewaysCloseWithinCloseSettle: the stack gives each gateway
+// --election-max-age on its command line, the time finalise waits after a
+// close (CloseSettle), where the gateways took it from the environment
+// while finalise waited a fixed 5 s; Up refuses the variables that would
+// make a gateway accept votes longer after a close (a larger
+// GATEWAY_ELECTION_TTL raises its max age) or that would change nothing.
+func TestGatewaysCloseWithinCloseSettle(t *testing.T) {
+	dir := t.TempDir()
+	for _, gateways := range []int{1, 2} {
+		s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: gateways})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sp := range s.votechain() {
+			if !strings.HasPrefix(sp.Name, "gateway") {
+				continue
+			}
+			i := slices.Index(sp.Args, "--election-max-age")
+			if i < 0 || i+1 >= len(sp.Args) || sp.Args[i+1] != CloseSettle.String() {
+				t.Errorf("%s's command line %q does not give --election-max-age %s", sp.Name, sp.Args, CloseSettle)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name, value string
+		refused     bool
+	}{
+		{"GATEWAY_ELECTION_TTL", "2s", false},
+		{"GATEWAY_ELECTION_TTL", CloseSettle.String(), false},
+		{"GATEWAY_ELECTION_TTL", "30s", true},
+		{"GATEWAY_ELECTION_MAX_AGE", "30s", true},
+		{"GATEWAY_ELECTION_MAX_AGE", "1s", true},
+		{"GATEWAY_ELECTION_MAX_AGE", CloseSettle.String(), false},
+	} {
+		t.Run(c.name+"="+c.value, func(t *testing.T) {
+			t.Setenv(c.name, c.value)
+			if err := checkGatewayEnv(); (err != nil) != c.refused || err != nil && !strings.Contains(err.Error(), c.name) {
+				t.Errorf("checkGatewayEnv = %v, want refused %v, naming %s", err, c.refused, c.name)
+			}
+		})
 	}
 }

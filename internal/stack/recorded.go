@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
 )
 
@@ -43,16 +44,72 @@ var stopProcess = proc.Stop
 // and how to stop it, having changed no record. A folder no stack made is
 // refused (CheckRunDir) before anything is signalled.
 func StopRecorded(dir string, log *slog.Logger) error {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if err := CheckRunDir(dir); err != nil {
-		return err
-	}
-	files, err := processRecords(dir)
+	all, err := recordedInRunDir(dir)
 	if err != nil {
 		return err
 	}
+	return stopRecorded(dir, all, log)
+}
+
+// StopRecordedNetwork is StopRecorded for the folder dir of a network alone
+// (vcnet's --dir): it refuses a folder no network made
+// (localnet.CheckRunDir), then stops the processes its state.json records.
+func StopRecordedNetwork(dir string, log *slog.Logger) error {
+	if err := localnet.CheckRunDir(dir); err != nil {
+		return err
+	}
+	all, err := readRecords([]string{network.Layout{Dir: dir}.State()})
+	if err != nil {
+		return err
+	}
+	return stopRecorded(dir, all, log)
+}
+
+// WipeUnopened is down --wipe of a run folder dir whose system New refuses
+// (rundir.ErrUnreadable: a damaged or older record): StopRecorded, then,
+// if every recorded process is gone, WipeRunDir.
+func WipeUnopened(dir string, log *slog.Logger) error {
+	if err := StopRecorded(dir, log); err != nil {
+		return err
+	}
+	return WipeRunDir(dir)
+}
+
+// RecordedRunning names the processes the records of the run folder dir
+// (those StopRecorded reads) name that still run, with where each is
+// recorded; one recorded as a bare PID (an older version's) whose PID is
+// held counts, as it cannot be told from a later process. It signals
+// nothing, and refuses a folder no stack made (CheckRunDir).
+func RecordedRunning(dir string) ([]string, error) {
+	all, err := recordedInRunDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range all {
+		if p.id.PID > 0 && (proc.Running(p.id, "") || p.id.Start == 0 && pidHeld(p.id.PID)) {
+			names = append(names, fmt.Sprintf("%s (PID %d, recorded in %s)", p.name, p.id.PID, p.file))
+		}
+	}
+	return names, nil
+}
+
+// recordedInRunDir reads every process record of the run folder dir (see
+// StopRecorded), after CheckRunDir.
+func recordedInRunDir(dir string) ([]recordedProcess, error) {
+	if err := CheckRunDir(dir); err != nil {
+		return nil, err
+	}
+	files, err := processRecords(dir)
+	if err != nil {
+		return nil, err
+	}
+	return readRecords(files)
+}
+
+// readRecords reads the processes each of files records (a file that does
+// not exist records none); a record it cannot read is an error.
+func readRecords(files []string) ([]recordedProcess, error) {
 	var all []recordedProcess
 	for _, file := range files {
 		ids, err := readProcessRecord(file)
@@ -60,11 +117,20 @@ func StopRecorded(dir string, log *slog.Logger) error {
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, name := range slices.Sorted(maps.Keys(ids)) {
 			all = append(all, recordedProcess{name: name, file: file, id: ids[name]})
 		}
+	}
+	return all, nil
+}
+
+// stopRecorded stops the processes all of the run folder dir as
+// StopRecorded says.
+func stopRecorded(dir string, all []recordedProcess, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	var left []string
 	for _, p := range stopOrder(all) {
@@ -149,7 +215,7 @@ func stopByID(name string, id proc.ID, log *slog.Logger) error {
 	}
 	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", id.PID)) // for messages; the ID is the check
 	if id.Start == 0 {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", id.PID)); err != nil {
+		if !pidHeld(id.PID) {
 			return nil // gone
 		}
 		return fmt.Errorf("PID %d is held (by %s), and the record, a bare PID from an older version, cannot tell the system's process from a later one: "+
@@ -162,4 +228,10 @@ func stopByID(name string, id proc.ID, log *slog.Logger) error {
 	}
 	localnet.LogStop(log, name, id, out)
 	return nil
+}
+
+// pidHeld reports whether some process, a zombie included, holds pid.
+func pidHeld(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
 }

@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/internal/privatefile"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
 )
@@ -109,7 +111,7 @@ func readShape(path string) (*shape, error) {
 	}
 	var sh shape
 	if err := json.Unmarshal(data, &sh); err != nil {
-		return nil, fmt.Errorf("%s is damaged (%v): run `make down WIPE=1`", path, err)
+		return nil, damaged(path, err)
 	}
 	return &sh, nil
 }
@@ -125,7 +127,7 @@ func (s *Stack) saveShape() error {
 		return err
 	}
 	data, _ := json.Marshal(now)
-	return os.WriteFile(s.shapeFile(), data, 0o644)
+	return privatefile.WriteData(s.shapeFile(), data) // whole or not at all, as stack.json
 }
 
 func (s *Stack) anyRunning() bool {
@@ -213,11 +215,22 @@ func waitPing(ctx context.Context, rdb *redis.Client) error {
 }
 
 // haproxySpec is the load balancer in front of several gateways, on the
-// gateway's address of the port plan.
+// gateway's address of the port plan. It stops first (the last started but
+// Prometheus) and softly, on SIGUSR1 (SIGTERM is HAProxy's hard stop, which
+// cuts the requests in flight: a vote stored with no 202 to its voter): it
+// stops listening, finishes the requests in flight while the gateways
+// behind it still answer, and exits, within haproxyHardStopAfter; the
+// gateways then get their SIGTERM with nothing in flight from it.
 func (s *Stack) haproxySpec() proc.Spec {
-	return proc.Spec{Name: "haproxy", Bin: haproxyBin(), Port: s.ports.Gateway(),
+	return proc.Spec{Name: "haproxy", Bin: haproxyBin(), Port: s.ports.Gateway(), StopSignal: syscall.SIGUSR1,
 		Args: []string{"-f", s.path("haproxy", "haproxy.cfg")}}
 }
+
+// haproxyHardStopAfter bounds HAProxy's soft stop (hard-stop-after): the
+// gateways' own grace for requests in flight, their --shutdown-timeout's
+// default, and under Down's 20 s before SIGKILL. Idle keep-alive
+// connections would otherwise hold it up to the client timeout (60 s).
+const haproxyHardStopAfter = "15s"
 
 // haproxyBin finds Debian's haproxy (in /usr/sbin, often not on a user's PATH).
 func haproxyBin() string {
@@ -242,7 +255,8 @@ func haproxyBin() string {
 const haproxyCheckTimeout = "2500ms"
 
 // HAProxyConfig is the load balancer's configuration on addr (the clients'
-// host's address, 127.0.0.1 on one machine) for gateways on ports there:
+// host's address, 127.0.0.1 on one machine) for gateways on ports there,
+// whose soft stop ends within haproxyHardStopAfter:
 // round robin, each gateway checked on /readyz every 500 ms (out after two
 // failures, back after two successes; a check waits up to haproxyCheckTimeout
 // for the answer), a request whose connection fails
@@ -257,6 +271,7 @@ func HAProxyConfig(addr string, listen int, ports []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     maxconn 4096
+    hard-stop-after %s
 
 defaults
     mode http
@@ -278,7 +293,7 @@ backend gateways
     http-check expect status 200
     timeout check %s
     default-server inter 500ms fall 2 rise 2
-`, net.JoinHostPort(addr, strconv.Itoa(listen)), addr, haproxyCheckTimeout)
+`, haproxyHardStopAfter, net.JoinHostPort(addr, strconv.Itoa(listen)), addr, haproxyCheckTimeout)
 	for i, p := range ports {
 		fmt.Fprintf(&b, "    server gateway%d %s check\n", i, net.JoinHostPort(addr, strconv.Itoa(p)))
 	}

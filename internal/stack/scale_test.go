@@ -40,7 +40,8 @@ func TestResolveShape(t *testing.T) {
 }
 
 // TestHAProxyConfig: HAProxy listens on the gateway's address, checks every
-// gateway's /readyz and never re-sends a request a gateway took.
+// gateway's /readyz, never re-sends a request a gateway took, and ends a
+// soft stop within the gateways' grace.
 func TestHAProxyConfig(t *testing.T) {
 	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361})
 	for _, want := range []string{
@@ -51,6 +52,7 @@ func TestHAProxyConfig(t *testing.T) {
 		"server gateway1 127.0.0.1:27361 check",
 		"option redispatch",
 		"source 127.0.0.1",
+		"hard-stop-after 15s",
 	} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("configuration lacks %q:\n%s", want, cfg)

@@ -32,6 +32,7 @@ import (
 
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/monitor"
+	"github.com/votechain/votechain/internal/privatefile"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/rundir"
@@ -120,10 +121,15 @@ func New(cfg Config) (*Stack, error) {
 	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]proc.ID{}}
 	if data, err := os.ReadFile(s.path("stack.json")); err == nil {
 		if err := json.Unmarshal(data, &s.pids); err != nil {
-			return nil, fmt.Errorf("%s is damaged (%v): run `make down WIPE=1`", s.path("stack.json"), err)
+			return nil, damaged(s.path("stack.json"), err)
 		}
 	}
 	return s, nil
+}
+
+// damaged is New's refusal of a record it cannot read (rundir.ErrUnreadable).
+func damaged(file string, err error) error {
+	return fmt.Errorf("%w: %s is damaged (%v): run `make down WIPE=1`, which stops the processes the run folder's other records name and wipes it without opening the system", rundir.ErrUnreadable, file, err)
 }
 
 func (s *Stack) path(elem ...string) string {
@@ -245,6 +251,7 @@ func (s *Stack) votechain() []proc.Spec {
 			Args: append([]string{"--listen", s.Clients().Join(s.gatewayPort(i)), "--redis-addr", s.RedisAddr(),
 				"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
 				"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", checkpoint,
+				"--election-max-age", GatewayElectionMaxAge.String(), // what finalise waits after a close (CloseSettle)
 				"--log-key", s.LogKeyFile(), "--explorer-url", s.ExplorerURL()}, extra...),
 		})
 	}
@@ -330,6 +337,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	if _, _, err := monitor.Binaries(); err != nil {
 		return err
 	}
+	if err := checkGatewayEnv(); err != nil {
+		return err
+	}
 	if err := s.saveShape(); err != nil {
 		return err
 	}
@@ -405,21 +415,29 @@ func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
 	return nil
 }
 
+// save writes stack.json whole or not at all (privatefile.WriteData), so
+// that a crash while writing it never leaves a record cut short.
 func (s *Stack) save() error {
 	data, err := json.MarshalIndent(s.pids, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(s.path("stack.json"), data, 0o644)
+	return privatefile.WriteData(s.path("stack.json"), data)
 }
 
-// Down stops the application processes (reverse order), then the network.
+// Down stops the application processes (reverse order, each with its
+// Spec.StopSignal: HAProxy first, softly, so that it finishes the requests
+// in flight while the gateways still answer), then the network.
 // With wipe it deletes the whole run folder, first refusing (before it
 // stops anything) a folder the system did not make (checkRunDir). An application process that
 // will not stop does not keep the network running: Down stops the network
 // all the same and returns every error joined, but then deletes nothing
 // (with or without wipe), so stack.json still names the process for the
-// next Down.
+// next Down. Without wipe it writes stack.json only into a folder that is
+// the system's (rundir.Is: marker or record): any other records no
+// process, so there is nothing to write, and a stack.json written there
+// would make a foreign --dir ($HOME) pass for a run folder that a later
+// wipe (make clean) empties.
 func (s *Stack) Down(wipe bool) error {
 	if wipe {
 		if err := s.checkRunDir(); err != nil {
@@ -434,7 +452,7 @@ func (s *Stack) Down(wipe bool) error {
 		if !ok {
 			continue
 		}
-		out, err := proc.Stop(id, sp.Bin, 20*time.Second)
+		out, err := proc.StopWith(id, sp.Bin, sp.StopSignal, 20*time.Second)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -449,7 +467,7 @@ func (s *Stack) Down(wipe bool) error {
 	if wipe {
 		return WipeRunDir(s.cfg.Dir)
 	}
-	if _, err := os.Stat(s.cfg.Dir); err == nil {
+	if rundir.Is(s.cfg.Dir, runRecords) {
 		errs = append(errs, s.save())
 	}
 	return errors.Join(errs...)
@@ -464,6 +482,16 @@ var OthersInRunDir = []string{"deploy", "bench", "test"}
 // runRecords are files of the run folder that folders made before
 // rundir.Marker hold: a folder holding one is the system's.
 var runRecords = []string{"stack.json", "shape.json"}
+
+// HoldsSystem reports whether dir holds a system's records (stack.json or
+// shape.json): Up ran there, and a wipe of anything in it but the whole
+// system (Down(true)) would leave the system's other parts behind.
+func HoldsSystem(dir string) bool {
+	return slices.ContainsFunc(runRecords, func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	})
+}
 
 // CheckRunDir refuses (rundir.ErrForeign) a run folder no stack made, so
 // that a mistyped --dir ($HOME, /) is never wiped nor written into.

@@ -2,13 +2,16 @@ package stack
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,5 +168,47 @@ func TestWipeKeepsOtherCommandsFolders(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, name, "kept.json")); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestDownStopsHAProxySoftlyFirst: Down signals HAProxy first and with
+// SIGUSR1, its soft stop (it finishes the requests in flight), waits for
+// it to exit, and only then sends the gateways SIGTERM; HAProxy used to
+// get SIGTERM, its hard stop, cutting votes in flight. Stand-ins record
+// the signals they get, in order.
+func TestDownStopsHAProxySoftlyFirst(t *testing.T) {
+	dir := t.TempDir()
+	got := filepath.Join(dir, "signals")
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	standIn := func(name string) proc.ID {
+		ready := filepath.Join(dir, name+".ready")
+		script := fmt.Sprintf(`trap "echo %[1]s USR1 >> %[2]s; exit 0" USR1; trap "echo %[1]s TERM >> %[2]s; exit 0" TERM; touch %[3]s; while :; do sleep 0.05; done`, name, got, ready)
+		id, err := proc.Start(context.Background(), proc.Spec{Name: name, Bin: sh, Args: []string{"-c", script}}, filepath.Join(dir, name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = proc.Signal(id, "", syscall.SIGKILL) })
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(ready); err == nil {
+				return id // its traps are set
+			}
+		}
+		t.Fatalf("the %s stand-in did not start", name)
+		return id
+	}
+	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pids["haproxy"], s.pids["gateway0"] = standIn("haproxy"), standIn("gateway0")
+	if err := s.Down(false); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(got)
+	if want := "haproxy USR1\ngateway0 TERM\n"; string(data) != want {
+		t.Errorf("signals received, in order:\n%s\nwant:\n%s", data, want)
 	}
 }

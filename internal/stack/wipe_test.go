@@ -1,10 +1,14 @@
 package stack
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/internal/rundir/rundirtest"
 )
@@ -43,5 +47,89 @@ func TestDownWipeRefusesForeignDir(t *testing.T) {
 	}
 	if err := MakeRunDir(dir); err != nil {
 		t.Fatalf("making the wiped run folder again, a roll in it: %v", err)
+	}
+}
+
+// TestDownLeavesForeignDirUnclaimed: a plain `votechain --dir $HOME down`
+// writes no stack.json into a folder holding files but neither marker nor
+// record, so a later down --wipe (make clean) is still refused and
+// deletes nothing; in the system's own folder down records what it
+// stopped.
+func TestDownLeavesForeignDirUnclaimed(t *testing.T) {
+	dir := t.TempDir()
+	keep := rundirtest.Foreign(t, dir)
+	cfg := Config{Dir: dir, PortBase: 42700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Down(false); err != nil {
+		t.Fatal(err)
+	}
+	rundirtest.Left(t, dir, map[string]bool{"stack.json": false, "network/state.json": false})
+	if s, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	rundirtest.Refused(t, "down --wipe after a plain down", s.Down(true), keep)
+
+	own := t.TempDir()
+	if err := MakeRunDir(own); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir = own
+	if s, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Down(false); err != nil {
+		t.Fatal(err)
+	}
+	rundirtest.Left(t, own, map[string]bool{"stack.json": true})
+}
+
+// TestRecordsAreReplacedWhole: stack.json and shape.json are written to a
+// new file put in place of the old (privatefile), never rewritten in
+// place, where a crash midway left a record cut short that New refuses: a
+// reader of the old file still reads it whole after a save.
+func TestRecordsAreReplacedWhole(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{Dir: dir, PortBase: 42700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, save := range map[string]func() error{"stack.json": s.save, "shape.json": s.saveShape} {
+		if err := save(); err != nil {
+			t.Fatal(err)
+		}
+		old, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := os.ReadFile(filepath.Join(dir, name))
+		s.pids["gateway"] = proc.ID{PID: 12345, Start: 678}
+		s.cfg.Batchers++
+		if err := save(); err != nil {
+			t.Fatal(err)
+		}
+		read, _ := io.ReadAll(old)
+		old.Close()
+		if string(read) != string(before) {
+			t.Errorf("%s was rewritten in place: a reader of the old file read %q, want %q", name, read, before)
+		}
+	}
+}
+
+// TestNewRefusesDamagedRecordAsUnreadable: a stack.json or shape.json cut
+// short is refused with rundir.ErrUnreadable, which down --wipe and clean
+// take as their cue to wipe by the process records alone.
+func TestNewRefusesDamagedRecordAsUnreadable(t *testing.T) {
+	for _, name := range []string{"stack.json", "shape.json"} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"gateway": {"pid": 12`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := New(Config{Dir: dir, PortBase: 42700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+		if !errors.Is(err, rundir.ErrUnreadable) || !strings.Contains(err.Error(), "make down WIPE=1") {
+			t.Errorf("New with a damaged %s = %v, want rundir.ErrUnreadable and the advice", name, err)
+		}
 	}
 }

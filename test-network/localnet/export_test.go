@@ -20,3 +20,6 @@ func (n *Network) InvokeThroughOrderer(ctx context.Context, i int, key, value st
 	_, err := proc.Run(ctx, n.peerAdminEnv(0), n.bin("peer"), args...)
 	return err
 }
+
+// CheckPorts is checkPorts, for the tests.
+func (n *Network) CheckPorts() error { return n.checkPorts() }

@@ -178,16 +178,20 @@ func (n *Network) loadState() error {
 		return err
 	}
 	if err := json.Unmarshal(data, &n.state); err != nil {
-		return fmt.Errorf("%s is damaged (%v): wipe the instance with `vcnet down --wipe` (make network-down WIPE=1)", n.layout.State(), err)
+		return fmt.Errorf("%w: %s is damaged (%v): %s", rundir.ErrUnreadable, n.layout.State(), err, wipeAdvice)
 	}
 	if n.state.PIDs == nil {
 		n.state.PIDs = map[string]proc.ID{}
 	}
 	if n.state.Consensus == "" {
-		return fmt.Errorf("the instance in %s was created by an older version (three orderers of one organisation): wipe it with `vcnet down --wipe` (make network-down WIPE=1) and run up again", n.cfg.Dir)
+		return fmt.Errorf("%w: the instance in %s was created by an older version (three orderers of one organisation): %s, and run up again", rundir.ErrUnreadable, n.cfg.Dir, wipeAdvice)
 	}
 	return nil
 }
+
+// wipeAdvice says how to wipe an instance New refuses (rundir.ErrUnreadable):
+// those commands stop the processes its state records without opening it.
+const wipeAdvice = "wipe it with `vcnet down --wipe` (make network-down WIPE=1; for make up's system `make down WIPE=1`), which stops the processes it records first"
 
 // freshState is the state of an instance not yet created.
 func (n *Network) freshState() state {
@@ -199,21 +203,37 @@ func (n *Network) freshState() state {
 	return st
 }
 
-// checkRunDir refuses (rundir.ErrForeign) a run folder the instance did not
-// make, so that a mistyped --dir ($HOME, /) is never wiped: one made by
+// CheckRunDir refuses (rundir.ErrForeign) a run folder dir no instance
+// made, so that a mistyped --dir ($HOME, /) is never wiped: one made by
 // generate holds rundir.Marker; one made before the marker existed holds
 // state.json, or, from an interrupted bring-up, the crypto configuration
 // or material (generate's first writes).
-func (n *Network) checkRunDir() error {
-	var records []string
-	for _, p := range []string{n.layout.State(), n.layout.CryptoConfig(), n.layout.Crypto()} {
-		rel, err := filepath.Rel(n.cfg.Dir, p)
-		if err != nil {
-			return err
-		}
-		records = append(records, rel)
+func CheckRunDir(dir string) error { return rundir.Check(dir, runRecords(dir), nil) }
+
+// WipeRunDir deletes the run folder dir, after CheckRunDir; it stops
+// nothing (Down does, and internal/stack's StopRecordedNetwork for a
+// folder New refuses).
+func WipeRunDir(dir string) error {
+	if err := CheckRunDir(dir); err != nil {
+		return err
 	}
-	return rundir.Check(n.cfg.Dir, records, nil)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("wipe %s: %w", dir, err)
+	}
+	return nil
+}
+
+// runRecords are the files, relative to the run folder dir, that say an
+// instance made it (see CheckRunDir).
+func runRecords(dir string) []string {
+	l := network.Layout{Dir: dir}
+	var records []string
+	for _, p := range []string{l.State(), l.CryptoConfig(), l.Crypto()} {
+		if rel, err := filepath.Rel(dir, p); err == nil {
+			records = append(records, rel)
+		}
+	}
+	return records
 }
 
 func (n *Network) saveState() error {
@@ -310,17 +330,31 @@ func (n *Network) checkFreshDir() error {
 }
 
 // checkPorts fails with the port's owner if a port this instance needs for a
-// process that is not running is taken.
+// process that is not running is taken: the nodes' ports, and both slots of
+// each chaincode server (the one a restart uses, the one the next Deploy
+// does) but the slot a running server holds.
 func (n *Network) checkPorts() error {
 	addrs := n.nodeAddrs()
 	ports := n.ports.NetworkPorts()
 	if n.cfg.Pprof {
 		ports = append(ports, n.ports.PprofPorts()...)
 	}
+	var needed []network.NamedPort
 	for _, np := range ports {
-		if n.running(np.Process) {
-			continue
+		if !n.running(np.Process) {
+			needed = append(needed, np)
 		}
+	}
+	for i, o := range network.PeerOrgs {
+		name := network.ChaincodeProcess(o)
+		addrs[name] = n.Hosts().Peer(i).Addr
+		for slot := range 2 {
+			if slot != n.state.Chaincode.Slot || !n.running(name) {
+				needed = append(needed, network.NamedPort{Process: name, Role: fmt.Sprintf("server, slot %d", slot), Port: n.ports.ChaincodeServer(i, slot)})
+			}
+		}
+	}
+	for _, np := range needed {
 		if !proc.AddrFreeSoon(addrs[np.Process], np.Port) {
 			return fmt.Errorf("port %d (%s %s) is in use by another process: stop it (`ss -ltnp 'sport = :%d'` shows which) or choose another port base with --port-base / VOTECHAIN_PORT_BASE",
 				np.Port, np.Process, np.Role, np.Port)
@@ -339,10 +373,14 @@ func (n *Network) running(name string) bool {
 // a PID that now belongs to another process is left alone and logged).
 // With wipe it also deletes the run folder (ledgers, crypto material,
 // logs), first refusing (before it stops anything) a folder the instance
-// did not make (checkRunDir).
+// did not make (CheckRunDir). Without, it records what it stopped in
+// state.json only in a folder that is the instance's (rundir.Is: marker
+// or record); any other folder records no process, so there is nothing to
+// write, and writing state.json would make a foreign --dir ($HOME) pass
+// for a run folder that a later wipe deletes.
 func (n *Network) Down(wipe bool) error {
 	if wipe {
-		if err := n.checkRunDir(); err != nil {
+		if err := CheckRunDir(n.cfg.Dir); err != nil {
 			return err
 		}
 	}
@@ -370,13 +408,13 @@ func (n *Network) Down(wipe bool) error {
 	}
 	if wipe {
 		n.log.Info("wiping", "dir", n.cfg.Dir)
-		if err := os.RemoveAll(n.cfg.Dir); err != nil {
-			return fmt.Errorf("wipe %s: %w", n.cfg.Dir, err)
+		if err := WipeRunDir(n.cfg.Dir); err != nil {
+			return err
 		}
 		n.state = n.freshState()
 		return nil
 	}
-	if _, err := os.Stat(n.cfg.Dir); err == nil {
+	if rundir.Is(n.cfg.Dir, runRecords(n.cfg.Dir)) {
 		return n.saveState()
 	}
 	return nil
