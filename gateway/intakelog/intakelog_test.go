@@ -31,7 +31,8 @@ type fixedElections struct{}
 
 func (fixedElections) Election(context.Context) (*ballot.Election, error) { return testElection, nil }
 
-// fakeLedger anchors by the chaincode's rule (ballot.LogAnchor.Check).
+// fakeLedger anchors by the chaincode's rule (ballot.LogAnchor.Check),
+// the transaction's time being the real clock's.
 type fakeLedger struct {
 	mu      sync.Mutex
 	keys    ballot.LogKeys
@@ -44,7 +45,7 @@ func (f *fakeLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAncho
 	defer f.mu.Unlock()
 	next := map[string]ballot.TreeHead{}
 	for _, a := range anchors {
-		if _, err := a.Check(testElection, f.keys, f.heads[a.Head.State]); err != nil {
+		if _, err := a.Check(testElection, f.keys, f.heads[a.Head.State], time.Now().UnixMilli()); err != nil {
 			f.refused = append(f.refused, err)
 			return err
 		}
