@@ -139,24 +139,25 @@ func (t *LogTree) subproof(m, lo, hi uint64, whole bool, out [][32]byte) [][32]b
 
 // VerifyConsistency checks that proof shows the tree of size old with root
 // oldRoot to be a prefix of the tree of size size with root root (RFC 9162
-// section 2.1.4.2). Any tree extends the empty one, and a tree extends
-// itself only with an empty proof and the same root. The error wraps
+// section 2.1.4.2). Any larger tree extends the empty one, and a tree
+// extends itself (an empty one included) only with an empty proof and the
+// same root. The error wraps
 // ErrConsistencyOrder, ErrConsistencyProofSz or ErrConsistencyProof.
 func VerifyConsistency(old, size uint64, oldRoot, root [32]byte, proof [][32]byte) error {
 	switch {
 	case old > size:
 		return fmt.Errorf("%w: from %d to %d", ErrConsistencyOrder, old, size)
-	case old == 0:
-		if len(proof) != 0 {
-			return fmt.Errorf("%w: %d hashes from the empty tree", ErrConsistencyProofSz, len(proof))
-		}
-		return nil
-	case old == size:
+	case old == size: // before old == 0: two empty trees need equal roots too
 		if len(proof) != 0 {
 			return fmt.Errorf("%w: %d hashes between equal sizes", ErrConsistencyProofSz, len(proof))
 		}
 		if oldRoot != root {
 			return fmt.Errorf("%w: two roots %x and %x for size %d", ErrConsistencyProof, oldRoot, root, size)
+		}
+		return nil
+	case old == 0:
+		if len(proof) != 0 {
+			return fmt.Errorf("%w: %d hashes from the empty tree", ErrConsistencyProofSz, len(proof))
 		}
 		return nil
 	case len(proof) == 0:

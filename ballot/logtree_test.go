@@ -173,6 +173,12 @@ func TestConsistencyRefusals(t *testing.T) {
 	if err := VerifyConsistency(3, 3, r3, r5, nil); !errors.Is(err, ErrConsistencyProof) {
 		t.Errorf("two roots for one size: %v", err)
 	}
+	if err := VerifyConsistency(0, 0, emptyRoot, r3, nil); !errors.Is(err, ErrConsistencyProof) {
+		t.Errorf("two roots for size 0: %v", err)
+	}
+	if err := VerifyConsistency(0, 0, emptyRoot, emptyRoot, nil); err != nil {
+		t.Errorf("the empty tree and itself: %v", err)
+	}
 	if err := VerifyConsistency(3, 5, r3, r5, nil); !errors.Is(err, ErrConsistencyProofSz) {
 		t.Errorf("empty proof: %v", err)
 	}

@@ -40,7 +40,24 @@ var (
 	// head again. Its text carries HeadConflictMark, so the chaincode's
 	// refusal says it across the process boundary (IsHeadConflict).
 	ErrHeadConflict = errors.New(HeadConflictMark + " ballot: the head does not extend its state's anchored head")
+	// ErrHeadStale: a head to anchor is stamped before its state's
+	// anchored head (LogAnchor.Check). It is what a signer whose clock is
+	// behind the anchored head's signer sees; it signs the head again,
+	// stamped no earlier than the anchored head. Its text carries
+	// HeadStaleMark, so the chaincode's refusal says it across the process
+	// boundary (IsHeadStale).
+	ErrHeadStale = errors.New(HeadStaleMark + " ballot: the head is stamped before its state's anchored head")
+	// ErrHeadFromFuture: a head to anchor is stamped more than MaxClockSkew
+	// after the anchoring transaction's time (LogAnchor.Check).
+	ErrHeadFromFuture = errors.New("ballot: the head is stamped too far after the transaction's time")
 )
+
+// MaxClockSkew is how far the ledger lets a client's clock run ahead of
+// its transaction's time: a head may be stamped at most this long after
+// the transaction that anchors it (LogAnchor.Check). The chaincode's
+// MaxClockSkew, the bound between a proposal's time and a peer's clock, is
+// this value.
+const MaxClockSkew = 2 * time.Minute
 
 // HeadConflictMark is in the message of every error wrapping
 // ErrHeadConflict. A chaincode error reaches a client only as message text,
@@ -51,6 +68,14 @@ const HeadConflictMark = "[head-conflict]"
 // IsHeadConflict reports whether a message from the chaincode, however
 // wrapped, says ErrHeadConflict.
 func IsHeadConflict(message string) bool { return strings.Contains(message, HeadConflictMark) }
+
+// HeadStaleMark is in the message of every error wrapping ErrHeadStale,
+// the contract between the chaincode and its clients as HeadConflictMark.
+const HeadStaleMark = "[head-stale]"
+
+// IsHeadStale reports whether a message from the chaincode, however
+// wrapped, says ErrHeadStale.
+func IsHeadStale(message string) bool { return strings.Contains(message, HeadStaleMark) }
 
 const (
 	treeHeadDomain = "votechain/treehead/v1"
@@ -180,7 +205,8 @@ func (h TreeHead) Sign(priv ed25519.PrivateKey) (TreeHead, error) {
 }
 
 // Validate checks the head's form: a valid state, a root of 64 lowercase
-// hex, an election id of 1..64 characters, a signature of 128 lowercase
+// hex (of size 0, the empty tree's root: SHA-256 of the empty string, RFC
+// 6962), an election id of 1..64 characters, a signature of 128 lowercase
 // hex. Its error wraps ErrBadHead.
 func (h TreeHead) Validate() error {
 	switch {
@@ -190,6 +216,8 @@ func (h TreeHead) Validate() error {
 		return fmt.Errorf("%w: state %q must be 2..8 characters of [A-Z0-9]", ErrBadHead, truncate(h.State))
 	case !isLowerHex(h.Root, 64):
 		return fmt.Errorf("%w: root %q is not 64 lowercase hex characters", ErrBadHead, truncate(h.Root))
+	case h.Size == 0 && h.Root != HashHex(emptyRoot):
+		return fmt.Errorf("%w: a head of size 0 with root %.16s…, not the empty tree's", ErrBadHead, h.Root)
 	case !isLowerHex(h.Signature, 2*ed25519.SignatureSize):
 		return fmt.Errorf("%w: signature is not %d lowercase hex characters", ErrBadHead, 2*ed25519.SignatureSize)
 	}
@@ -291,7 +319,7 @@ func (in LogAnchorsInput) Anchor(e *Election, keys LogKeys, prev func(state stri
 		if err != nil {
 			return nil, err
 		}
-		changed, err := a.Check(e, keys, p.Head)
+		changed, err := a.Check(e, keys, p.Head, at)
 		if err != nil {
 			return nil, fmt.Errorf("head of %s, size %d: %w", truncate(st), a.Head.Size, err)
 		}
@@ -464,12 +492,15 @@ func ParseLogHeadKey(key string) (state string, ok bool) {
 
 // Check decides whether the ledger may anchor a as the next head of its
 // state after prev (the state's anchored head; the zero TreeHead when there
-// is none), in election e with the registered keys: the head is of this
-// election and one of its states, signed by a registered key, not older
-// than prev, and its log extends prev's (the consistency proof; the error
-// of a head that does not wraps ErrHeadConflict). It reports false, with no
-// error, for a repeat of prev.
-func (a LogAnchor) Check(e *Election, keys LogKeys, prev TreeHead) (bool, error) {
+// is none) in a transaction of time at (Unix ms), in election e with the
+// registered keys: the head is of this election and one of its states,
+// signed by a registered key, its log extends prev's (the consistency
+// proof; the error of a head that does not wraps ErrHeadConflict), it is
+// stamped no earlier than prev (else ErrHeadStale) and at most
+// MaxClockSkew after at (else ErrHeadFromFuture). It reports false, with
+// no error, for a repeat of prev (the same size and root, whatever its
+// stamp).
+func (a LogAnchor) Check(e *Election, keys LogKeys, prev TreeHead, at int64) (bool, error) {
 	h := a.Head
 	switch {
 	case h.Election != e.ID:
@@ -482,21 +513,25 @@ func (a LogAnchor) Check(e *Election, keys LogKeys, prev TreeHead) (bool, error)
 	if err := h.Verify(keys); err != nil {
 		return false, err
 	}
-	if prev.Size == h.Size && prev.Root == h.Root && prev.Size > 0 {
+	if prev.Size == h.Size && prev.Root == h.Root {
 		return false, nil
+	}
+	if h.Timestamp > at+MaxClockSkew.Milliseconds() {
+		return false, fmt.Errorf("%w: the %s head is stamped %d, more than %s after the transaction's %d (check the signer's clock)",
+			ErrHeadFromFuture, h.State, h.Timestamp, MaxClockSkew, at)
 	}
 	proof, err := parseHashes(a.Consistency)
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrConsistencyProof, err)
 	}
-	if prev.Size == 0 {
+	if prev == (TreeHead{}) { // none anchored: the head extends the empty log
 		prev = TreeHead{Election: h.Election, State: h.State, Root: HashHex(emptyRoot)}
 	}
 	if err := h.Extends(prev, proof); err != nil {
 		return false, fmt.Errorf("%w: %w", ErrHeadConflict, err)
 	}
 	if h.Timestamp < prev.Timestamp {
-		return false, fmt.Errorf("ballot: the %s head of %d is older than the anchored one", h.State, h.Timestamp)
+		return false, fmt.Errorf("%w: the %s head is stamped %d, the anchored one %d", ErrHeadStale, h.State, h.Timestamp, prev.Timestamp)
 	}
 	return true, nil
 }

@@ -212,13 +212,14 @@ func TestAnchorCheck(t *testing.T) {
 	votes, log := testLogVotes(t, 9)
 	h4, h9 := signedHead(t, priv, log, 4), signedHead(t, priv, log, 9)
 	proof, _ := log.ConsistencyProof(4, 9)
-	if ok, err := (LogAnchor{Head: h4}).Check(e, keys, TreeHead{}); !ok || err != nil {
+	const at = 5000 // the transaction's time: the heads' stamp
+	if ok, err := (LogAnchor{Head: h4}).Check(e, keys, TreeHead{}, at); !ok || err != nil {
 		t.Fatalf("first head: %v, %v", ok, err)
 	}
-	if ok, err := (LogAnchor{Head: h9, Consistency: HexHashes(proof)}).Check(e, keys, h4); !ok || err != nil {
+	if ok, err := (LogAnchor{Head: h9, Consistency: HexHashes(proof)}).Check(e, keys, h4, at); !ok || err != nil {
 		t.Fatalf("extending head: %v, %v", ok, err)
 	}
-	if ok, err := (LogAnchor{Head: h4}).Check(e, keys, h4); ok || err != nil {
+	if ok, err := (LogAnchor{Head: h4}).Check(e, keys, h4, at); ok || err != nil {
 		t.Fatalf("repeat: %v, %v; want no change, no error", ok, err)
 	}
 	rewritten := rewrite(votes, 1)
@@ -236,7 +237,7 @@ func TestAnchorCheck(t *testing.T) {
 		{"unregistered key", LogAnchor{Head: signedHead(t, other, log, 4)}, TreeHead{}, ErrUnknownLogKey},
 	}
 	for _, r := range refusals {
-		_, err := r.a.Check(e, keys, r.prev)
+		_, err := r.a.Check(e, keys, r.prev, at)
 		if !errors.Is(err, r.want) {
 			t.Errorf("%s: %v, want %v", r.name, err, r.want)
 		}
@@ -246,11 +247,88 @@ func TestAnchorCheck(t *testing.T) {
 		if errors.Is(err, ErrHeadConflict) != conflict || IsHeadConflict(fmt.Sprint("peer: ", err)) != conflict {
 			t.Errorf("%s: %v; a head conflict: %v", r.name, err, conflict)
 		}
+		if IsHeadStale(fmt.Sprint(err)) {
+			t.Errorf("%s: %v; marked as a stale head", r.name, err)
+		}
 	}
 	wrong := h4
 	wrong.Election = "e2"
-	if _, err := (LogAnchor{Head: wrong}).Check(e, keys, TreeHead{}); err == nil {
+	if _, err := (LogAnchor{Head: wrong}).Check(e, keys, TreeHead{}, at); err == nil {
 		t.Error("a head of another election was anchored")
+	}
+}
+
+// signedHeadAt is signedHead stamped at (Unix ms).
+func signedHeadAt(t *testing.T, priv ed25519.PrivateKey, log *LogTree, size uint64, at int64) TreeHead {
+	t.Helper()
+	h := signedHead(t, priv, log, size)
+	h.Timestamp = at
+	h, err := h.Sign(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestAnchorCheckStamps: a head stamped before the anchored one is refused
+// as stale, marked so across the chaincode's boundary, and not as a head
+// conflict; one stamped more than MaxClockSkew after the transaction is
+// refused; the same stamp as the anchored head's, and up to MaxClockSkew
+// ahead, are anchored.
+func TestAnchorCheckStamps(t *testing.T) {
+	priv, keys := testSigner(t, 0)
+	e := &Election{ID: "e1", States: []string{"CA"}}
+	_, log := testLogVotes(t, 9)
+	proof, _ := log.ConsistencyProof(4, 9)
+	skew := MaxClockSkew.Milliseconds()
+	h4 := signedHeadAt(t, priv, log, 4, 7000)
+	anchored := func(string) (AnchoredHead, error) { return AnchoredHead{Head: h4}, nil }
+	anchor := func(stamp, at int64) error {
+		in := LogAnchorsInput{Heads: []LogAnchor{{Head: signedHeadAt(t, priv, log, 9, stamp), Consistency: HexHashes(proof)}}}
+		_, err := in.Anchor(e, keys, anchored, "t1", at)
+		return err
+	}
+	err := anchor(6999, 8000)
+	if !errors.Is(err, ErrHeadStale) || !IsHeadStale(fmt.Sprint("peer: ", err)) || IsHeadConflict(err.Error()) {
+		t.Errorf("a head stamped before the anchored one: %v; want %v, marked, no conflict", err, ErrHeadStale)
+	}
+	for _, ok := range [][2]int64{{7000, 8000}, {8000 + skew, 8000}} {
+		if err := anchor(ok[0], ok[1]); err != nil {
+			t.Errorf("a head stamped %d in a transaction of %d: %v", ok[0], ok[1], err)
+		}
+	}
+	if err := anchor(8001+skew, 8000); !errors.Is(err, ErrHeadFromFuture) {
+		t.Errorf("a head stamped %s and 1 ms after the transaction: %v; want %v", MaxClockSkew, err, ErrHeadFromFuture)
+	}
+}
+
+// TestEmptyHeads: a head of size 0 must have the empty tree's root; an
+// anchored one keeps its stamp against the next head, and its repeat
+// writes nothing.
+func TestEmptyHeads(t *testing.T) {
+	priv, keys := testSigner(t, 0)
+	e := &Election{ID: "e1", States: []string{"CA"}}
+	_, log := testLogVotes(t, 4)
+	empty := signedHeadAt(t, priv, log, 0, 7000)
+	if err := empty.Verify(keys); err != nil {
+		t.Fatalf("a head of the empty log: %v", err)
+	}
+	bad := empty
+	bad.Root = HashHex([32]byte{1})
+	if bad, _ = bad.Sign(priv); !errors.Is(bad.Verify(keys), ErrBadHead) {
+		t.Errorf("a head of size 0 with another root: %v; want %v", bad.Verify(keys), ErrBadHead)
+	}
+	if _, err := (LogAnchor{Head: bad}).Check(e, keys, TreeHead{}, 7000); err == nil {
+		t.Error("a head of size 0 with another root was anchored")
+	}
+	if ok, err := (LogAnchor{Head: empty}).Check(e, keys, TreeHead{}, 7000); !ok || err != nil {
+		t.Fatalf("the first head, empty: %v, %v", ok, err)
+	}
+	if ok, err := (LogAnchor{Head: signedHeadAt(t, priv, log, 0, 8000)}).Check(e, keys, empty, 8000); ok || err != nil {
+		t.Errorf("a repeat of the anchored empty head: %v, %v; want no change, no error", ok, err)
+	}
+	if _, err := (LogAnchor{Head: signedHeadAt(t, priv, log, 4, 6999)}).Check(e, keys, empty, 8000); !errors.Is(err, ErrHeadStale) {
+		t.Errorf("a head stamped before the anchored empty head: %v; want %v", err, ErrHeadStale)
 	}
 }
 

@@ -31,8 +31,10 @@ const (
 	// MaxClockSkew is how far a proposal's timestamp, which the client sets
 	// and the chaincode takes as the transaction's time, may be from the
 	// endorsing peer's own clock: each organisation's chaincode refuses to
-	// endorse a backdated or postdated election or batch transaction.
-	MaxClockSkew = 2 * time.Minute
+	// endorse a backdated or postdated election or batch transaction. It
+	// is ballot.MaxClockSkew, which also bounds how far after its
+	// anchoring transaction a tree head may be stamped.
+	MaxClockSkew = ballot.MaxClockSkew
 )
 
 // BallotContract is the ballot ledger's contract, registered as "ballot".

@@ -57,8 +57,10 @@ func (c *BallotContract) GetLogKeys(ctx contractapi.TransactionContextInterface)
 // ballot.LogAnchorsInput, {"heads":[{"head","consistency"}]}; at most one
 // per state), by the rule of ballot.LogAnchorsInput.Anchor: each must pass
 // ballot.LogAnchor.Check against its state's anchored head (this election
-// and one of its states, signed by a registered key, not older, and by the
-// consistency proof a log that extends the anchored one). Any failing head
+// and one of its states, signed by a registered key, by the consistency
+// proof a log that extends the anchored one, stamped no earlier than the
+// anchored head, refused with ballot.HeadStaleMark, and at most
+// MaxClockSkew after the transaction's time). Any failing head
 // refuses the whole transaction. A repeat of the anchored head writes
 // nothing; every other head replaces its state's record
 // (ballot.AnchoredHead under ballot.LogHeadKey). Any

@@ -27,11 +27,19 @@ func (l *logFixture) grow(t *testing.T, n int) {
 	}
 }
 
+// anchor is the anchor of the whole log from its first from entries,
+// stamped with the log's size (Unix ms: long past).
 func (l *logFixture) anchor(t *testing.T, from uint64) ballot.LogAnchor {
+	t.Helper()
+	return l.anchorStamped(t, from, int64(l.tree.Size()))
+}
+
+// anchorStamped is anchor with the head stamped at (Unix ms).
+func (l *logFixture) anchorStamped(t *testing.T, from uint64, at int64) ballot.LogAnchor {
 	t.Helper()
 	size := l.tree.Size()
 	root, _ := l.tree.Root(size)
-	h, err := ballot.TreeHead{Election: testElection().ID, State: "CA", Size: size, Root: ballot.HashHex(root), Timestamp: int64(size)}.Sign(l.key)
+	h, err := ballot.TreeHead{Election: testElection().ID, State: "CA", Size: size, Root: ballot.HashHex(root), Timestamp: at}.Sign(l.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,13 +159,42 @@ func TestListBatches(t *testing.T) {
 	wantErr(t, "page size 0", err, "page size")
 }
 
-// FinaliseElection refuses while a state's batches hold fewer votes than
-// its anchored head says were accepted.
-func TestFinaliseNeedsTheAnchoredVotes(t *testing.T) {
+// openWithLogKey is an open election's harness and an empty log whose
+// key is registered.
+func openWithLogKey(t *testing.T) (*harness, *logFixture) {
+	t.Helper()
 	h := newHarness(t)
 	h.open()
 	log := &logFixture{key: ed25519.NewKeyFromSeed(make([]byte, 32))}
 	h.must(commissionAdmin, h.registerFn(log.key))
+	return h, log
+}
+
+// TestAnchorLogHeadStamps: AnchorLogHeads refuses a head stamped more than
+// MaxClockSkew after the transaction's time, and one stamped before the
+// anchored head with HeadStaleMark (what the gateway signs again by), not
+// HeadConflictMark; the same log stamped no earlier is anchored.
+func TestAnchorLogHeadStamps(t *testing.T) {
+	h, log := openWithLogKey(t)
+	log.grow(t, 3)
+	tx := h.now.UnixMilli()
+	_, err := h.call(commissionClient, h.anchorFn(log.anchorStamped(t, 0, tx+MaxClockSkew.Milliseconds()+1)))
+	wantErr(t, "a head stamped past the skew after the transaction", err, "too far after")
+	ahead := tx + MaxClockSkew.Milliseconds() // a signer's clock ahead, within the skew
+	h.must(commissionClient, h.anchorFn(log.anchorStamped(t, 0, ahead)))
+	log.grow(t, 2)
+	_, err = h.call(commissionClient, h.anchorFn(log.anchorStamped(t, 3, tx)))
+	wantErr(t, "a head stamped before the anchored one", err, ballot.HeadStaleMark)
+	if err != nil && ballot.IsHeadConflict(err.Error()) {
+		t.Errorf("a head stamped before the anchored one: %v, marked as a head conflict", err)
+	}
+	h.must(commissionClient, h.anchorFn(log.anchorStamped(t, 3, ahead)))
+}
+
+// FinaliseElection refuses while a state's batches hold fewer votes than
+// its anchored head says were accepted.
+func TestFinaliseNeedsTheAnchoredVotes(t *testing.T) {
+	h, log := openWithLogKey(t)
 	log.grow(t, 5)
 	h.must(commissionClient, h.anchorFn(log.anchor(t, 0)))
 	if _, err := h.commit(batch(t, "CA", 1, votes("CA", 0, 3))); err != nil {

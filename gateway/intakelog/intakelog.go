@@ -10,6 +10,10 @@
 // of the election, and for each state whose log grew it signs a head
 // (ballot.TreeHead: election, state, size, root, time, key id; Ed25519) and
 // publishes it in Redis with votequeue.PublishHead, which keeps the largest.
+// A head is stamped with the gateway's clock, or with the anchored head's
+// stamp when that is later (the ledger refuses a head stamped before its
+// state's anchored head, ballot.ErrHeadStale): a gateway whose clock is
+// behind another's, or steps back, signs heads the ledger still takes.
 // One signature per state per interval, whatever the vote rate: no vote
 // waits for a signature. Then, unless an anchoring transaction is still in
 // flight, it anchors the heads it published since the last anchor on the
@@ -33,7 +37,13 @@
 // no other anchor to explain it, as a log rewritten under its anchored
 // head gives) counts in intake_log_anchor_failures_total and is logged at
 // warn level, unless the anchor's context had ended (an anchor in flight
-// as the gateway stops). A gateway without a key (Config.Key nil) only follows and
+// as the gateway stops). After a failed anchor that wraps
+// ballot.ErrHeadConflict or ballot.ErrHeadStale the gateway reads the
+// anchored heads again, and signs again, even at the same size, a head
+// stamped before its state's anchored head, so that the next round's
+// anchor is not refused for its stamp (the head is otherwise signed only
+// when the log grows, and a log that stopped growing would never be
+// anchored). A gateway without a key (Config.Key nil) only follows and
 // serves.
 //
 // # Following the log
@@ -72,6 +82,9 @@ import (
 // Ledger anchors heads and reads the anchored ones (implemented by
 // fabricclient.Ballot).
 type Ledger interface {
+	// AnchorLogHeads anchors the heads by ballot.LogAnchor.Check's rule; its
+	// refusal of a head that does not extend the anchored one wraps
+	// ballot.ErrHeadConflict, of one stamped before it ballot.ErrHeadStale.
 	AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error
 	// LogHead returns a state's last anchored head, or an error wrapping
 	// ballot.ErrNotFound when none is.
@@ -176,6 +189,8 @@ type stateLog struct {
 	// head it knows the ledger holds (Size 0: none read yet or none).
 	signed, anchored ballot.TreeHead
 	anchoredKnown    bool
+	// resign: signed is stamped before the anchored head; sign it again.
+	resign bool
 }
 
 // New returns a Log over rdb; ledger may be nil when Key is (no anchoring).
@@ -364,9 +379,11 @@ func (l *Log) anchorAndLog(ctx context.Context, states []string) {
 }
 
 // sign follows the state's log and, with a key, publishes a head of it if
-// it grew since the last head this process published. Run signs one state
-// at a time and runs one anchor at a time; only sign sets a state's signed
-// head, only anchor its anchored one.
+// it grew since the last head this process published, or signs that head
+// again if it is stamped before the anchored head (resign). The head is
+// stamped with the clock, or with the anchored head's stamp if later. Run
+// signs one state at a time and runs one anchor at a time; only sign sets
+// a state's signed head, only anchor its anchored one.
 func (l *Log) sign(ctx context.Context, election, state string) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
 	defer cancel()
@@ -376,17 +393,19 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	}
 	s.mu.Lock()
 	size, signed := s.tree.Size(), s.signed.Size
+	due := l.cfg.Key != nil && size > 0 && (size != signed || s.resign)
 	var root [32]byte
-	if l.cfg.Key != nil && size > 0 && size != signed {
+	if due {
 		root, _ = s.tree.Root(size)
 	}
+	notBefore := s.anchored.Timestamp
 	s.mu.Unlock()
 	l.m.entries.WithLabelValues(state).Set(float64(size))
-	if l.cfg.Key == nil || size == 0 || size == signed {
+	if !due {
 		return nil
 	}
 	h, err := ballot.TreeHead{Election: election, State: state, Size: size, Root: ballot.HashHex(root),
-		Timestamp: l.cfg.Now().UnixMilli()}.Sign(l.cfg.Key)
+		Timestamp: max(l.cfg.Now().UnixMilli(), notBefore)}.Sign(l.cfg.Key)
 	if err != nil {
 		return err
 	}
@@ -394,11 +413,13 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	if err != nil {
 		return err
 	}
-	if stored {
-		// Only a published head is anchored: a larger one published by
-		// another gateway meanwhile is that gateway's to anchor.
+	// Only a published head is anchored: a larger one published by
+	// another gateway meanwhile is that gateway's to anchor. A head signed
+	// again at the size this process published replaces it for anchoring
+	// (Redis keeps the first head of a size; both have its root).
+	if stored || size == signed {
 		s.mu.Lock()
-		s.signed = h
+		s.signed, s.resign = h, false
 		s.mu.Unlock()
 		l.m.signed.WithLabelValues(state).Set(float64(size))
 	}
@@ -447,15 +468,22 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 		s.anchoredKnown = false // read it again: another gateway may have anchored
 		s.mu.Unlock()
 	}
-	if errors.Is(err, ballot.ErrHeadConflict) {
+	if conflict := errors.Is(err, ballot.ErrHeadConflict); conflict || errors.Is(err, ballot.ErrHeadStale) {
 		// Read the anchored heads now (for the next round too): if one
-		// moved, another gateway's anchor explains the conflict.
+		// moved, another gateway's anchor explains a conflict; a head
+		// stamped before its state's anchored one is signed again.
 		moved := false
 		for i, s := range heads {
 			now, rerr := l.readAnchored(ctx, anchors[i].Head.State, s)
-			moved = moved || rerr == nil && (now.Size != prevs[i].Size || now.Root != prevs[i].Root)
+			if rerr != nil {
+				continue
+			}
+			moved = moved || now.Size != prevs[i].Size || now.Root != prevs[i].Root
+			s.mu.Lock()
+			s.resign = s.resign || now.Timestamp > s.signed.Timestamp
+			s.mu.Unlock()
 		}
-		if moved {
+		if conflict && moved {
 			l.m.anchorRaces.Inc()
 			return fmt.Errorf("%w: %w", errSuperseded, err)
 		}

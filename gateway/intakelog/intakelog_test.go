@@ -31,7 +31,8 @@ type fixedElections struct{}
 
 func (fixedElections) Election(context.Context) (*ballot.Election, error) { return testElection, nil }
 
-// fakeLedger anchors by the chaincode's rule (ballot.LogAnchor.Check).
+// fakeLedger anchors by the chaincode's rule (ballot.LogAnchor.Check),
+// the transaction's time being the real clock's.
 type fakeLedger struct {
 	mu      sync.Mutex
 	keys    ballot.LogKeys
@@ -44,7 +45,7 @@ func (f *fakeLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAncho
 	defer f.mu.Unlock()
 	next := map[string]ballot.TreeHead{}
 	for _, a := range anchors {
-		if _, err := a.Check(testElection, f.keys, f.heads[a.Head.State]); err != nil {
+		if _, err := a.Check(testElection, f.keys, f.heads[a.Head.State], time.Now().UnixMilli()); err != nil {
 			f.refused = append(f.refused, err)
 			return err
 		}
@@ -310,10 +311,7 @@ func TestRewrittenLogIsNotAnchored(t *testing.T) {
 	first := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx := context.Background()
 	appendVotes(t, rdb, "NY", 6)
-	if err := first.sign(ctx, "e1", "NY"); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.anchor(ctx, []string{"NY"}); err != nil {
+	if err := signAndAnchor(t, first, "NY"); err != nil {
 		t.Fatal(err)
 	}
 	// The rogue replaces entry 2 and the log grows; a gateway that reads
@@ -402,6 +400,66 @@ func TestAnchorRaceIsNotAFailure(t *testing.T) {
 		if !strings.Contains(help, says) {
 			t.Errorf("intake_log_anchored_entries's help %q does not say %q", help, says)
 		}
+	}
+}
+
+// signAndAnchor makes a round of l for state, as Run does: it signs (a
+// failure fails the test) and returns the anchor's error.
+func signAndAnchor(t *testing.T, l *Log, state string) error {
+	t.Helper()
+	ctx := context.Background()
+	if err := l.sign(ctx, "e1", state); err != nil {
+		t.Fatal(err)
+	}
+	return l.anchor(ctx, []string{state})
+}
+
+// A gateway whose clock is behind the one that anchored the last head
+// signs its head before it; the ledger refuses it as stale. The gateway
+// signs that head again, stamped as the anchored one, though its log has
+// not grown (voting has stopped), and the next round anchors it.
+func TestStaleHeadIsSignedAgain(t *testing.T) {
+	srv, rdb, key, ledger := signerSetup(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ahead := time.Now().Add(time.Minute) // within ballot.MaxClockSkew
+	fast := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: func() time.Time { return ahead }}, quiet)
+	slow := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, quiet)
+	appendVotes(t, rdb, "CA", 3)
+	if err := signAndAnchor(t, fast, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	appendVotes(t, rdb, "CA", 2) // the last votes
+	if err := signAndAnchor(t, slow, "CA"); !errors.Is(err, ballot.ErrHeadStale) {
+		t.Fatalf("anchoring a head stamped before the anchored one: %v; want %v", err, ballot.ErrHeadStale)
+	}
+	for round := range 2 { // the next round, and one more to show it holds
+		if err := signAndAnchor(t, slow, "CA"); err != nil {
+			t.Fatalf("round %d after the refusal: %v", round+1, err)
+		}
+	}
+	if got := ledger.head("CA"); got.Size != 5 || got.Timestamp != ahead.UnixMilli() {
+		t.Fatalf("anchored head of size %d stamped %d; want 5 stamped as the anchored one, %d", got.Size, got.Timestamp, ahead.UnixMilli())
+	}
+}
+
+// A gateway whose clock steps back stamps its next head as its last
+// anchored one, which the ledger takes at once.
+func TestClockStepBackIsNotRefused(t *testing.T) {
+	srv, rdb, key, ledger := signerSetup(t)
+	now := time.Now()
+	var clock atomic.Int64
+	clock.Store(now.UnixMilli())
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: func() time.Time { return time.UnixMilli(clock.Load()) }},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i, back := range []time.Duration{0, 10 * time.Second} {
+		clock.Add(-back.Milliseconds())
+		appendVotes(t, rdb, "CA", 2)
+		if err := signAndAnchor(t, l, "CA"); err != nil {
+			t.Fatalf("anchor %d, the clock %s back: %v", i+1, back, err)
+		}
+	}
+	if got := ledger.head("CA"); got.Size != 4 || got.Timestamp != now.UnixMilli() {
+		t.Fatalf("anchored head of size %d stamped %d; want 4 stamped %d", got.Size, got.Timestamp, now.UnixMilli())
 	}
 }
 

@@ -40,7 +40,7 @@ func (b *Ballot) LogKeys(ctx context.Context) (ballot.LogKeys, error) {
 // AnchorLogHeads anchors signed tree heads (Commission client identity)
 // and waits for the transaction to commit VALID. A refusal carries the
 // chaincode's reason; see anchorError for the errors that wrap
-// ballot.ErrHeadConflict.
+// ballot.ErrHeadConflict and ballot.ErrHeadStale.
 func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
 	payload, err := json.Marshal(map[string][]ballot.LogAnchor{"heads": anchors})
 	if err != nil {
@@ -58,12 +58,17 @@ func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor)
 // the anchored one (ballot.HeadConflictMark in a peer's message; the
 // other anchor committed before this one was endorsed), and a read
 // conflict at commit (it committed between this one's endorsement and its
-// commit: the validation code, not text).
+// commit: the validation code, not text). The chaincode's refusal of a
+// head stamped before the anchored one (ballot.HeadStaleMark) wraps
+// ballot.ErrHeadStale.
 func anchorError(n int, err error) error {
 	peers := peerMessages(err)
 	var commitErr *client.CommitError
-	if ballot.IsHeadConflict(err.Error()+peers) || errors.As(err, &commitErr) && readConflict(commitErr.Code) {
+	switch {
+	case ballot.IsHeadConflict(err.Error()+peers) || errors.As(err, &commitErr) && readConflict(commitErr.Code):
 		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrHeadConflict, err, peers)
+	case ballot.IsHeadStale(err.Error() + peers):
+		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrHeadStale, err, peers)
 	}
 	return fmt.Errorf("anchor %d log heads: %w%s", n, err, peers)
 }

@@ -68,25 +68,27 @@ func TestUntilOrdered(t *testing.T) {
 }
 
 // TestAnchorError: the chaincode's head-conflict refusal and a read
-// conflict at commit wrap ballot.ErrHeadConflict; another refusal, another
-// validation code and an unreachable peer do not. Every one keeps the
-// peers' messages.
+// conflict at commit wrap ballot.ErrHeadConflict; its refusal of a head
+// stamped before the anchored one wraps ballot.ErrHeadStale; another
+// refusal, another validation code and an unreachable peer wrap neither.
+// Every one keeps the peers' messages.
 func TestAnchorError(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		err      error
-		conflict bool
+		name            string
+		err             error
+		conflict, stale bool
 	}{
-		{"head conflict refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadConflictMark+" ballot: ..."), true},
-		{"read conflict", &client.CommitError{TransactionID: "c", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, true},
-		{"phantom read conflict", &client.CommitError{TransactionID: "d", Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}, true},
-		{"another refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: ballot: tree head signed by a key not registered on the ledger"), false},
-		{"invalid otherwise", &client.CommitError{TransactionID: "e", Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}, false},
-		{"unreachable", context.DeadlineExceeded, false},
+		{"head conflict refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadConflictMark+" ballot: ..."), true, false},
+		{"read conflict", &client.CommitError{TransactionID: "c", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, true, false},
+		{"phantom read conflict", &client.CommitError{TransactionID: "d", Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}, true, false},
+		{"stale head refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadStaleMark+" ballot: ..."), false, true},
+		{"another refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: ballot: tree head signed by a key not registered on the ledger"), false, false},
+		{"invalid otherwise", &client.CommitError{TransactionID: "e", Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}, false, false},
+		{"unreachable", context.DeadlineExceeded, false, false},
 	} {
 		err := anchorError(2, tc.err)
-		if errors.Is(err, ballot.ErrHeadConflict) != tc.conflict || !errors.Is(err, tc.err) {
-			t.Errorf("%s: %v; want a head conflict: %v, wrapping the cause", tc.name, err, tc.conflict)
+		if errors.Is(err, ballot.ErrHeadConflict) != tc.conflict || errors.Is(err, ballot.ErrHeadStale) != tc.stale || !errors.Is(err, tc.err) {
+			t.Errorf("%s: %v; want a head conflict: %v, a stale head: %v, wrapping the cause", tc.name, err, tc.conflict, tc.stale)
 		}
 		if msgs := peerMessages(tc.err); !strings.HasSuffix(err.Error(), msgs) {
 			t.Errorf("%s: %v lacks the peers' messages %q", tc.name, err, msgs)
