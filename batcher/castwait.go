@@ -124,3 +124,46 @@ func (l *lane) logCastSkew(b ballot.Batch, beyond int, gap time.Duration) {
 	l.log.Error(msg+", by more than the chaincode allows between clocks: their batch is not held for them, and the ledger rejects them as cast_after_tx (batcher_votes_committed_total{outcome=\"cast_after_tx\"}); check the clocks (NTP)",
 		append(args, "votes", beyond, "bound", castSkewAlarm.String())...)
 }
+
+// claim is what a batch in flight holds of its process: cost of the
+// in-flight slots (Batcher.inflight), taken before its launch, and, for a
+// new batch whose first submission may share a transaction (announced),
+// its announcement to the sharer. A batch waiting before its first
+// submission (lane.awaitCastAt) yields both, so that no other lane waits
+// for it, and reclaims them before it submits. Only the batch's goroutine
+// uses it.
+type claim struct {
+	b         *Batcher
+	cost      int
+	announced bool
+	yielded   bool
+}
+
+// yield gives the claim back to the process for now.
+func (c *claim) yield() {
+	c.b.inflight.release(c.cost)
+	if c.announced {
+		c.b.share.announce(-1)
+	}
+	c.yielded = true
+}
+
+// reclaim takes the claim again, waiting for room in the slots until ctx
+// ends.
+func (c *claim) reclaim(ctx context.Context) error {
+	if err := c.b.inflight.acquire(ctx, c.cost); err != nil {
+		return err
+	}
+	if c.announced {
+		c.b.share.announce(1)
+	}
+	c.yielded = false
+	return nil
+}
+
+// release gives back the slots at the batch's end, unless yielded.
+func (c *claim) release() {
+	if !c.yielded {
+		c.b.inflight.release(c.cost)
+	}
+}

@@ -112,7 +112,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "batcher_partition_lists_differing", Help: "Live batchers sharing this one's Redis that serve another partition list (--partitions) than this one: not 0, lanes can go unserved.",
 		}),
 		castWaits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "batcher_cast_waits_total", Help: "Batches held before their first submission until this batcher's clock passed their votes' cast_at (a gateway's clock ahead of this batcher's), two minutes at most: votes cast further ahead are not waited for, and the ledger rejects them as cast_after_tx.",
+			Name: "batcher_cast_waits_total", Help: "Batches held before their first submission until this batcher's clock passed their votes' cast_at (a gateway's clock ahead of this batcher's).",
 		}),
 		castWaitTime: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "batcher_cast_wait_seconds_total", Help: "Time in seconds batches were held until this batcher's clock passed their votes' cast_at, summed over batches.",
