@@ -15,7 +15,7 @@ import (
 // like any other: so a gateway clock ahead of the batcher's by more than a
 // batch's time in the batcher (0.1–1 s) would lose accepted votes.
 // awaitCastAt therefore holds a batch until the batcher's clock has passed
-// its latest cast_at.
+// its latest cast_at, for at most castSkewAlarm.
 
 // castMargin is how far past a batch's latest cast_at the batcher's clock
 // must be before the batch is submitted: the proposal's timestamp is taken
@@ -23,64 +23,147 @@ import (
 // milliseconds.
 const castMargin = 5 * time.Millisecond
 
-// castSkewAlarm is the gap between a batch's latest cast_at and the
-// batcher's clock from which the wait is logged as an error, not a warning:
-// the two minutes a proposal's timestamp may be from a peer's clock
-// (chaincode.MaxClockSkew), beyond which a gateway's clock is so far ahead
-// that it, or the batcher's, is wrong. The batch still waits: submitting
-// it would commit its votes as rejected, losing them.
+// castSkewAlarm bounds the wait for a batch's votes' cast_at: the two
+// minutes a proposal's timestamp may be from a peer's clock
+// (chaincode.MaxClockSkew). A vote cast further ahead of the batcher's
+// clock than that says that its gateway's clock, or the batcher's, is
+// wrong: waiting for it would hold its batch, its lane and (journaled, it
+// keeps its cast_at) the lane's next owners for as long as the clock is
+// wrong, so the batch is not held for it and the ledger rejects it as
+// cast_after_tx.
 const castSkewAlarm = 2 * time.Minute
 
-// castSkew is a lane's episode of batches held for their cast_at: the
-// level logged since the last batch that needed no wait (0: none, 1: the
-// warning, 2: the alarm), so an episode is logged once per level.
+// castSkew is a lane's episode of batches with votes cast ahead of the
+// batcher's clock: the level logged since the last batch with none (0:
+// none, 1: the warning of a batch held, 2: the error of votes beyond
+// castSkewAlarm), so an episode is logged once per level.
 type castSkew struct{ logged atomic.Int32 }
 
-// latestCast is the latest cast_at of b's votes.
-func latestCast(b ballot.Batch) time.Time {
-	var latest int64
+// castWait returns, at now, until when batch b is held: castMargin past
+// the latest cast_at of its votes ahead of now by no more than
+// castSkewAlarm (with the margin), or now if none is; and how many votes
+// are further ahead (beyond: no wait within the bound saves them) and the
+// largest gap, from now to a vote's cast_at and the margin.
+func castWait(b ballot.Batch, now time.Time) (until time.Time, beyond int, gap time.Duration) {
+	until = now
 	for _, v := range b.Votes {
-		latest = max(latest, v.CastAt)
+		at := time.UnixMilli(v.CastAt).Add(castMargin)
+		d := at.Sub(now)
+		gap = max(gap, d)
+		switch {
+		case d > castSkewAlarm:
+			beyond++
+		case at.After(until):
+			until = at
+		}
 	}
-	return time.UnixMilli(latest)
+	return until, beyond, gap
 }
 
-// awaitCastAt holds batch b until the batcher's clock is castMargin past its
-// latest cast_at, or until stop ends (then it returns stop's error). A wait
-// is counted in batcher_cast_waits_total and batcher_cast_wait_seconds_total,
-// and logged once per episode of the lane (a warning, an error from
-// castSkewAlarm) with the gap.
-func (l *lane) awaitCastAt(stop context.Context, b ballot.Batch) error {
+// awaitCastAt holds batch b until the batcher's clock is castMargin past the
+// latest cast_at of its votes, leaving out those more than castSkewAlarm
+// ahead (rejected by the ledger as cast_after_tx), so a batch is held
+// castSkewAlarm at most. Meanwhile the batch yields what it holds of the
+// process (c), so no other lane waits for it, and reclaims it before it
+// returns. The wait ends early, with an error, when ctx (the drain's time
+// up) or stop ends. A wait is counted in batcher_cast_waits_total and
+// batcher_cast_wait_seconds_total; a lane's episode of votes cast ahead is
+// logged once per level with the gap: a warning for a batch held, an error
+// for votes beyond the bound.
+func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) error {
 	clock := l.b.clock
 	from := clock.Now()
-	until := latestCast(b).Add(castMargin)
-	gap := until.Sub(from)
-	if gap <= 0 {
-		l.skew.logged.Store(0)
+	until, beyond, gap := castWait(b, from)
+	l.logCastSkew(b, beyond, gap)
+	if !until.After(from) {
 		return nil
-	}
-	level := int32(1)
-	if gap >= castSkewAlarm {
-		level = 2
-	}
-	if prev := l.skew.logged.Load(); level > prev && l.skew.logged.CompareAndSwap(prev, level) {
-		msg := "votes cast (by their gateway's clock) after this batcher's clock: holding their batch until its clock passes them; a gateway's clock is ahead of this batcher's"
-		args := []any{"batch", b.ID(), "gap", gap.Round(time.Millisecond).String()}
-		if level == 2 {
-			l.log.Error(msg+", by more than the chaincode allows between clocks: check the clocks (NTP)", append(args, "alarm", castSkewAlarm.String())...)
-		} else {
-			l.log.Warn(msg, args...)
-		}
 	}
 	m := l.b.metrics
 	m.castWaits.Inc()
 	defer func() { m.castWaitTime.Add(clock.Now().Sub(from).Seconds()) }()
-	for {
-		if !sleep(stop, clock, until.Sub(clock.Now())) {
-			return stop.Err()
-		}
-		if !clock.Now().Before(until) {
-			return nil
-		}
+	wait, cancel := context.WithCancel(stop)
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	c.yield()
+	for clock.Now().Before(until) && sleep(wait, clock, until.Sub(clock.Now())) {
+	}
+	if wait.Err() == nil && c.reclaim(wait) == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return stop.Err()
+}
+
+// logCastSkew logs a batch whose votes (beyond of them further than
+// castSkewAlarm) are cast up to gap ahead of the batcher's clock, once per
+// level of the lane's episode; a batch with none ends the episode.
+func (l *lane) logCastSkew(b ballot.Batch, beyond int, gap time.Duration) {
+	level := int32(0)
+	switch {
+	case beyond > 0:
+		level = 2
+	case gap > 0:
+		level = 1
+	}
+	if level == 0 {
+		l.skew.logged.Store(0)
+		return
+	}
+	prev := l.skew.logged.Load()
+	if level <= prev || !l.skew.logged.CompareAndSwap(prev, level) {
+		return
+	}
+	msg := "votes cast (by their gateway's clock) after this batcher's clock: a gateway's clock is ahead of this batcher's"
+	args := []any{"batch", b.ID(), "gap", gap.Round(time.Millisecond).String()}
+	if level == 1 {
+		l.log.Warn(msg+"; holding their batch until its clock passes them", args...)
+		return
+	}
+	l.log.Error(msg+", by more than the chaincode allows between clocks: their batch is not held for them, and the ledger rejects them as cast_after_tx (batcher_votes_committed_total{outcome=\"cast_after_tx\"}); check the clocks (NTP)",
+		append(args, "votes", beyond, "bound", castSkewAlarm.String())...)
+}
+
+// claim is what a batch in flight holds of its process: cost of the
+// in-flight slots (Batcher.inflight), taken before its launch, and, for a
+// new batch whose first submission may share a transaction (announced),
+// its announcement to the sharer. A batch waiting before its first
+// submission (lane.awaitCastAt) yields both, so that no other lane waits
+// for it, and reclaims them before it submits. Only the batch's goroutine
+// uses it.
+type claim struct {
+	b         *Batcher
+	cost      int
+	announced bool
+	yielded   bool
+}
+
+// yield gives the claim back to the process for now.
+func (c *claim) yield() {
+	c.b.inflight.release(c.cost)
+	if c.announced {
+		c.b.share.announce(-1)
+	}
+	c.yielded = true
+}
+
+// reclaim takes the claim again, waiting for room in the slots until ctx
+// ends.
+func (c *claim) reclaim(ctx context.Context) error {
+	if err := c.b.inflight.acquire(ctx, c.cost); err != nil {
+		return err
+	}
+	if c.announced {
+		c.b.share.announce(1)
+	}
+	c.yielded = false
+	return nil
+}
+
+// release gives back the slots at the batch's end, unless yielded.
+func (c *claim) release() {
+	if !c.yielded {
+		c.b.inflight.release(c.cost)
 	}
 }

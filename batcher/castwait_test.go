@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/chaincode"
+	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -49,21 +52,31 @@ func (b *logBuffer) lines(s string) []string {
 
 func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
+// runLate runs a batcher whose clock is behind the gateways' (the system
+// clock), on the fake ledger stamping transactions with it, until n votes
+// queued over the test states are settled (within that time); it returns
+// the batcher, the ledger, the Redis client, its logs and the votes.
+func runLate(t *testing.T, behind time.Duration, n int, within time.Duration) (*Batcher, *fakeLedger, *redis.Client, *logBuffer, []ballot.Vote) {
+	t.Helper()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	f := newFakeLedger()
+	clock := lateClock{by: behind}
+	f.txClock = clock
+	logs := &logBuffer{}
+	b := startBatcherLogged(t, Config{BatchSize: 50, Clock: clock}, srv.ClientAs(redisserver.UserBatcher), f, logs.logger())
+	votes := EnqueueVotes(t, rdb, 0, n, "s")
+	WaitDrained(t, rdb, within)
+	return b, f, rdb, logs, votes
+}
+
 // A batcher whose clock is 1.5 s behind the gateway's (the votes' cast_at)
 // holds each batch until its clock has passed the batch's votes, so the
 // ledger, which stamps a transaction with the batcher's clock, counts them
 // all instead of rejecting them as cast after their transaction.
 func TestBatchWaitsForItsVotesCastAt(t *testing.T) {
 	const behind = 1500 * time.Millisecond
-	srv := redistest.Start(t)
-	rdb := srv.Client()
-	f := newFakeLedger()
-	clock := lateClock{by: behind}
-	f.txClock = clock
-	var logs logBuffer
-	b := startBatcherLogged(t, Config{BatchSize: 50, Clock: clock}, srv.ClientAs(redisserver.UserBatcher), f, logs.logger())
-	votes := EnqueueVotes(t, rdb, 0, 200, "s")
-	WaitDrained(t, rdb, 30*time.Second)
+	b, f, rdb, logs, votes := runLate(t, behind, 200, 30*time.Second)
 	checkCountedOnce(t, f, rdb, votes)
 	if n := metricValue(t, b.metrics.votes.WithLabelValues(ballot.RejectCastAfterTx)); n != 0 {
 		t.Errorf("%v votes rejected as cast after their transaction", n)
@@ -84,62 +97,212 @@ func TestBatchWaitsForItsVotesCastAt(t *testing.T) {
 	}
 }
 
-// awaitCastAt holds a batch on the batcher's clock, however far ahead its
-// votes' cast_at is, and logs an episode once per level: a warning, then an
-// error past castSkewAlarm; a batch that needs no wait ends the episode.
-func TestAwaitCastAtLogsOncePerEpisode(t *testing.T) {
+// castLane is a lane of state CA on a fake clock, with one batch's claim
+// taken, for awaitCastAt.
+type castLane struct {
+	*lane
+	clk  *fakeClock
+	held *claim
+}
+
+func newCastLane(t *testing.T, cfg Config, log *slog.Logger) castLane {
+	t.Helper()
 	clk := newFakeClock()
-	var logs logBuffer
-	b := newTestBatcher(t, Config{Partitions: []string{"CA"}, Clock: clk}, nil, newFakeLedger(), logs.logger())
-	l := b.newLane("CA", "test/1", context.Background())
-	batchCastIn := func(d time.Duration) ballot.Batch {
-		v := ballot.Vote{State: "CA", Contest: "race", Choice: "alice", CastAt: clk.Now().Add(d).UnixMilli()}
-		return ballot.Batch{State: "CA", Seq: 1, Votes: []ballot.Vote{v}}
+	cfg.Partitions, cfg.Clock = []string{"CA"}, clk
+	b := newTestBatcher(t, cfg, nil, newFakeLedger(), log)
+	c := &claim{b: b, cost: 1, announced: b.share != nil}
+	if !b.inflight.tryAcquire(c.cost) {
+		t.Fatal("no slot free")
 	}
-	// await runs awaitCastAt on a batch cast d ahead and advances the clock
-	// until it returns, checking it does not return before its time.
-	await := func(d time.Duration) {
+	if c.announced {
+		b.share.announce(1)
+	}
+	return castLane{b.newLane("CA", "test/1", context.Background()), clk, c}
+}
+
+// batchCastIn is a batch of CA whose votes are cast the durations ahead of
+// the lane's clock.
+func (l castLane) batchCastIn(ahead ...time.Duration) ballot.Batch {
+	b := ballot.Batch{State: "CA", Seq: 1}
+	for _, d := range ahead {
+		b.Votes = append(b.Votes, ballot.Vote{State: "CA", Contest: "race", Choice: "alice", CastAt: l.clk.Now().Add(d).UnixMilli()})
+	}
+	return b
+}
+
+// await runs awaitCastAt on b in the background, once the clock's timers
+// are counted.
+func (l castLane) await(ctx context.Context, b ballot.Batch) (done <-chan error, timers int) {
+	res := make(chan error, 1)
+	timers = l.clk.waiting()
+	go func() { res <- l.awaitCastAt(ctx, context.Background(), b, l.held) }()
+	return res, timers
+}
+
+// returned checks that awaitCastAt has returned err.
+func returned(t *testing.T, done <-chan error, want error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != want {
+			t.Fatalf("awaitCastAt: %v, want %v", err, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("awaitCastAt still waiting past its time")
+	}
+}
+
+// awaitCastAt holds a batch on the batcher's clock until its latest cast_at
+// within castSkewAlarm, and logs an episode once per level: a warning for a
+// batch held, then an error for votes beyond castSkewAlarm (not waited
+// for); a batch with no vote ahead ends the episode.
+func TestAwaitCastAtLogsOncePerEpisode(t *testing.T) {
+	var logs logBuffer
+	l := newCastLane(t, Config{}, logs.logger())
+	// await holds a batch cast ahead and advances the clock until it
+	// returns, checking it does not return before wait.
+	await := func(wait time.Duration, ahead ...time.Duration) {
 		t.Helper()
-		timers := clk.waiting()
-		done := make(chan error, 1)
-		go func() { done <- l.awaitCastAt(context.Background(), batchCastIn(d)) }()
-		if d+castMargin > 0 {
-			waitFor(t, "the wait", func() bool { return clk.waiting() > timers })
-			clk.Advance(d + castMargin - time.Millisecond)
+		done, timers := l.await(context.Background(), l.batchCastIn(ahead...))
+		if wait > 0 {
+			waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
+			l.clk.Advance(wait - time.Millisecond)
 			notYet(t, done)
-			clk.Advance(time.Millisecond)
+			l.clk.Advance(time.Millisecond)
 		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("awaitCastAt still waiting past its time")
-		}
+		returned(t, done, nil)
 	}
 	count := func(s string) int { return len(logs.lines(s)) }
-	await(time.Second)
-	await(2 * time.Second)
+	await(time.Second+castMargin, time.Second)
+	await(2*time.Second+castMargin, 2*time.Second)
 	if w, e := count("level=WARN"), count("level=ERROR"); w != 1 || e != 0 {
 		t.Fatalf("two batches held in one episode: %d warnings, %d errors; want 1, 0", w, e)
 	}
-	await(castSkewAlarm + time.Second)
-	await(castSkewAlarm)
+	await(0, castSkewAlarm)                                               // beyond with the margin: not waited for
+	await(time.Minute+castMargin, time.Minute, castSkewAlarm+time.Second) // held for the vote within the bound only
 	if w, e := count("level=WARN"), count("level=ERROR"); w != 1 || e != 1 {
-		t.Fatalf("past the alarm in the same episode: %d warnings, %d errors; want 1, 1", w, e)
+		t.Fatalf("votes beyond the bound in the same episode: %d warnings, %d errors; want 1, 1", w, e)
 	}
-	await(-time.Second) // cast before the clock: no wait, the episode ends
-	await(time.Second)
+	if line := logs.lines("level=ERROR")[0]; !strings.Contains(line, "cast_after_tx") || !strings.Contains(line, "votes=1") {
+		t.Errorf("want the error to say the votes are rejected as cast_after_tx, and how many: %s", line)
+	}
+	await(0, -time.Second) // cast before the clock: no wait, the episode ends
+	await(time.Second+castMargin, time.Second)
 	if w := count("level=WARN"); w != 2 {
 		t.Fatalf("a new episode: %d warnings, want 2", w)
 	}
-	if n := metricValue(t, b.metrics.castWaits); n != 5 {
-		t.Errorf("batcher_cast_waits_total %v, want 5", n)
+	if n := metricValue(t, l.b.metrics.castWaits); n != 4 {
+		t.Errorf("batcher_cast_waits_total %v, want 4", n)
 	}
-	want := (time.Second + 2*time.Second + castSkewAlarm + time.Second + castSkewAlarm + time.Second + 5*castMargin).Seconds()
-	if s := metricValue(t, b.metrics.castWaitTime); s < want-1e-6 || s > want+1e-6 {
+	want := (time.Second + 2*time.Second + time.Minute + time.Second + 4*castMargin).Seconds()
+	if s := metricValue(t, l.b.metrics.castWaitTime); s < want-1e-6 || s > want+1e-6 {
 		t.Errorf("batcher_cast_wait_seconds_total %v, want %v", s, want)
+	}
+}
+
+// A batch whose votes are cast hours ahead of the batcher's clock (a
+// gateway's clock wrong) is not held for them: it is submitted at once, and
+// the ledger rejects them as cast_after_tx. Held, it would keep its lane
+// (and, journaled, the lane's next owners) waiting for hours.
+func TestBatchNotHeldBeyondTheClockSkewBound(t *testing.T) {
+	b, _, _, logs, votes := runLate(t, 3*time.Hour, 100, 20*time.Second)
+	if n := metricValue(t, b.metrics.votes.WithLabelValues(ballot.RejectCastAfterTx)); n != float64(len(votes)) {
+		t.Errorf("%v votes rejected as cast after their transaction, want all %d", n, len(votes))
+	}
+	if n := metricValue(t, b.metrics.castWaits); n != 0 {
+		t.Errorf("batcher_cast_waits_total %v: no batch should be held", n)
+	}
+	// An error per lane for the episode, saying the votes are rejected.
+	rejected := logs.lines("the ledger rejects them as cast_after_tx")
+	if len(rejected) == 0 || len(rejected) > len(TestStates) {
+		t.Errorf("%d errors of votes rejected for %d lanes in one episode: %q", len(rejected), len(TestStates), rejected)
+	}
+	for _, line := range rejected {
+		if !strings.Contains(line, "level=ERROR") {
+			t.Errorf("want an error: %s", line)
+		}
+	}
+}
+
+// A batch held for its votes' cast_at yields its process slot and its
+// announcement to the sharer while it waits, so another lane can cut and
+// share its batches, and takes them back (waiting for a slot) before it
+// returns.
+func TestHeldBatchYieldsItsSlot(t *testing.T) {
+	l := newCastLane(t, Config{MaxInflight: 1, ShareVotes: -1}, nil)
+	slots := l.b.inflight
+	done, timers := l.await(context.Background(), l.batchCastIn(time.Minute))
+	waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
+	if !slots.tryAcquire(1) { // another lane's batch
+		t.Fatal("the process's only slot is still held by the batch waiting for its cast_at")
+	}
+	l.clk.Advance(time.Minute + castMargin)
+	notYet(t, done) // waiting for the slot
+	slots.release(1)
+	returned(t, done, nil)
+	if slots.free() {
+		t.Error("the batch submits without its slot")
+	}
+
+	shared := newCastLane(t, Config{}, nil) // lanes cut on ticks, transactions shared
+	announced := func() int {
+		shared.b.share.mu.Lock()
+		defer shared.b.share.mu.Unlock()
+		return shared.b.share.announced
+	}
+	done, timers = shared.await(context.Background(), shared.batchCastIn(time.Minute))
+	waitFor(t, "the wait", func() bool { return shared.clk.waiting() > timers })
+	if n := announced(); n != 0 {
+		t.Errorf("%d batches announced to the sharer while the only one waits for its cast_at", n)
+	}
+	shared.clk.Advance(time.Minute + castMargin)
+	returned(t, done, nil)
+	if n := announced(); n != 1 {
+		t.Errorf("%d batches announced once it is done waiting, want 1", n)
+	}
+}
+
+// The wait ends with the drain's time up (ctx), leaving the claim yielded
+// for launch.
+func TestCastWaitEndsWithTheDrain(t *testing.T) {
+	l := newCastLane(t, Config{ShareVotes: -1}, nil)
+	ctx, cutDrain := context.WithCancelCause(context.Background())
+	done, timers := l.await(ctx, l.batchCastIn(time.Minute))
+	waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
+	cutDrain(errDrainTimeUp)
+	returned(t, done, errDrainTimeUp)
+	if !l.held.yielded {
+		t.Error("the claim is held after the wait ended early: launch would release its slot twice")
+	}
+}
+
+// With one process slot, a lane whose batch waits for its votes' cast_at
+// does not hold up the other lanes' batches.
+func TestHeldBatchDoesNotBlockOtherLanes(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	f := newFakeLedger()
+	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: -1, MaxInflight: 1, DrainTimeout: time.Second}, srv.ClientAs(redisserver.UserBatcher), f)
+	id, err := ballot.NewVoteID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	null := ballot.NullifierOf(ballot.VoterKey([]byte("ahead"), "batcher-test", "voter-ahead", "cred"), TestContest)
+	ahead := ballot.Vote{ID: id, State: "CA", Contest: TestContest, Choice: TestCandidates[0],
+		Nullifier: ballot.HashHex(null), CastAt: time.Now().Add(time.Minute).UnixMilli()}
+	values, err := votequeue.Entry(ahead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: votequeue.StreamKey("CA"), Values: values}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "CA's batch held", func() bool { return metricValue(t, b.metrics.castWaits) == 1 })
+	others := []string{"TX", "NY"}
+	EnqueueWeighted(t, rdb, 0, 40, "s", others, []float64{0.5, 0.5})
+	WaitStatesDrained(t, rdb, others, 10*time.Second)
+	if n := f.submissions(ballot.Batch{State: "CA", Seq: 1}.ID()); n != 0 {
+		t.Errorf("CA's batch submitted %d times before its vote's cast_at", n)
 	}
 }
 

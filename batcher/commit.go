@@ -232,12 +232,14 @@ func (b *Batcher) followBlocks(ctx context.Context) {
 // (resumed: a previous owner may have submitted it), the ledger is read: a
 // transaction given up as lost may have committed after all, and its
 // duplicates would only conflict. The first submission waits for the
-// batcher's clock to pass the batch's latest cast_at (awaitCastAt). stop
-// ends the retries and that wait (the journal keeps the batch), and so does
-// ctx's end, the drain's time up. oldest is when the lane read the batch's oldest vote (zero
-// when resumed): the first submission of a new batch may share its
-// transaction with other lanes' batches; retries go alone.
-func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, oldest time.Time) error {
+// batcher's clock to pass the batch's latest cast_at (awaitCastAt, at most
+// castSkewAlarm), yielding meanwhile what the batch holds of the process
+// (held). stop ends the retries and that wait (the journal keeps the
+// batch), and so does ctx's end, the drain's time up. oldest is when the
+// lane read the batch's oldest vote (zero when resumed): the first
+// submission of a new batch may share its transaction with other lanes'
+// batches; retries go alone.
+func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, oldest time.Time, held *claim) error {
 	clock := l.b.clock
 	began := clock.Now()
 	losses, failures := 0, 0 // in a row: lost transactions; other failures
@@ -251,7 +253,7 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, o
 			}
 		}
 		if attempt == 1 {
-			if err := l.awaitCastAt(stop, j.Batch); err != nil {
+			if err := l.awaitCastAt(ctx, stop, j.Batch, held); err != nil {
 				return err
 			}
 			began = clock.Now() // the commit latency runs from the first submission

@@ -40,7 +40,7 @@ type lane struct {
 	stop        context.Context
 	stopBatches context.CancelFunc
 
-	skew castSkew // the lane's batches held for their votes' cast_at (awaitCastAt)
+	skew castSkew // the lane's episode of votes cast ahead of the batcher's clock (awaitCastAt)
 }
 
 // newLane prepares the lane of partition under lease; batches ends the
@@ -451,11 +451,12 @@ func (l *lane) restart(err error) {
 }
 
 // launch commits a journaled batch in the background, holding its process
-// slot and one of the lane's; resumed says a previous owner may have
-// submitted it, and oldest is when the lane read its oldest vote (for a new
-// batch).
+// slot (a claim, announced to the sharer for a new batch) and one of the
+// lane's; resumed says a previous owner may have submitted it, and oldest
+// is when the lane read its oldest vote (for a new batch).
 func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest time.Time) {
 	cost := l.b.slotCost(len(j.Batch.Votes))
+	held := &claim{b: l.b, cost: cost, announced: l.b.share != nil && !resumed}
 	l.floor.batch(j.Batch.Seq, j.StreamIDs)
 	l.wg.Add(1)
 	l.inflight.Add(int32(cost))
@@ -465,7 +466,7 @@ func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest 
 		defer func() {
 			l.b.metrics.inflight.Dec()
 			l.inflight.Add(-int32(cost))
-			l.b.inflight.release(cost)
+			held.release()
 			select {
 			case l.finished <- struct{}{}:
 			default:
@@ -477,7 +478,7 @@ func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest 
 		if commits == nil { // a lane run without Run (tests)
 			commits = context.WithoutCancel(ctx)
 		}
-		if err := l.commit(commits, l.stop, j, resumed, oldest); err != nil {
+		if err := l.commit(commits, l.stop, j, resumed, oldest, held); err != nil {
 			if l.b.draining.Load() {
 				l.b.abandoned.Add(1) // Run's stop is not clean
 			}

@@ -332,11 +332,19 @@ const minRedisSocketTimeout = 5 * time.Second
 //   - the socket timeouts, which bound a call without a deadline, are at
 //     least 5 s and never cut an intake call (the script, then on a Redis
 //     Cluster WAIT: d.CallTimeout + d.ReplicaTimeout) short;
-//   - no command is sent again after a failure (MaxRetries -1): the intake
-//     script, run again after its connection dropped once it had written,
-//     would find its own votes and answer duplicate for them. Every call of
-//     the gateway goes through this one client; its callers answer a
-//     failed call with 503 (or try again in the background);
+//   - the intake script is never sent again after a failure: run again
+//     after its connection dropped once it had written, it would find its
+//     own votes and answer duplicate for them. On one Redis every call goes
+//     through this client, which sends a command once (MaxRetries -1);
+//     on a Redis Cluster the cluster client sends a command again, up to
+//     MaxRedirects times, after a dropped connection, a dial error or a
+//     timeout, whatever MaxRetries is, so the script runs on the slot
+//     master's own client (dedup's runReplicated; node clients take
+//     MaxRetries -1), and only the gateway's other calls (reads, and
+//     writes that a second send leaves as the first did: see
+//     docs/architecture.md, intake step 6) go through the cluster client.
+//     Callers answer a failed call with 503 (or try again in the
+//     background);
 //   - 64 connections a node, for the intake's concurrent calls.
 func tuneRedis(ropts *redis.UniversalOptions, d dedup.Config) {
 	ropts.ContextTimeoutEnabled = true
