@@ -129,16 +129,22 @@ func DecodeLogEntry(state string, b []byte) (ballot.Vote, error) {
 	return v, v.Validate()
 }
 
-// publishScript replaces a head only with one of a larger log.
+// publishScript replaces a head only with one of a larger log; the head
+// already stored, byte for byte, counts as stored (a call sent again after
+// its answer was lost, as a Redis Cluster client does).
 // KEYS: head; ARGV: new size, new head JSON. Returns 1 if stored.
 var publishScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[2] then return 1 end
 if cur and cjson.decode(cur).size >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1`)
 
 // PublishHead stores h as its partition's latest head unless the stored
-// one covers at least as many entries; it reports whether it stored h.
+// one covers at least as many entries; it reports whether it stored h. A
+// call repeated with the same h reports stored again, so a publication
+// whose answer was lost and that was sent again (a Redis Cluster client
+// re-sends after a dropped connection) leaves h the caller's to anchor.
 func PublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bool, error) {
 	data, err := json.Marshal(h)
 	if err != nil {

@@ -3,6 +3,7 @@ package votequeue
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"testing"
 
@@ -93,5 +94,39 @@ func TestLogEntriesAreCanonicalAndCompactInRedis(t *testing.T) {
 	rdb.LPush(ctx, LogKey("CA"), "garbage")
 	if _, err := LogEntries(ctx, rdb, "CA", 0, 1); err == nil {
 		t.Error("an entry in neither form was served")
+	}
+}
+
+// PublishHead keeps the largest head; the same head published again (a
+// call re-sent after its answer was lost) reports stored, another of the
+// same size does not.
+func TestPublishHeadKeepsTheLargestAndIsRepeatable(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
+	head := func(size uint64, stamp int64) ballot.TreeHead {
+		h, err := ballot.TreeHead{Election: "e", State: "CA", Size: size, Root: ballot.HashHex([32]byte{byte(size)}), Timestamp: stamp}.Sign(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	for _, c := range []struct {
+		head   ballot.TreeHead
+		stored bool
+	}{
+		{head(5, 1), true},
+		{head(5, 1), true},  // the same head again
+		{head(5, 2), false}, // another head of the size stored
+		{head(4, 3), false},
+		{head(6, 4), true},
+	} {
+		stored, err := PublishHead(ctx, rdb, c.head)
+		if err != nil || stored != c.stored {
+			t.Fatalf("publish size %d stamp %d: stored %v, %v; want %v", c.head.Size, c.head.Timestamp, stored, err, c.stored)
+		}
+	}
+	if h, err := GetHead(ctx, rdb, "CA"); err != nil || h.Size != 6 {
+		t.Fatalf("stored head: %+v, %v; want size 6", h, err)
 	}
 }
