@@ -149,16 +149,17 @@ func run(ctx context.Context) error {
 }
 
 // refuseSystemNetwork refuses down --wipe of the network folder dir when
-// the folder above it holds make up's system (stack.HoldsSystem): its
-// gateways and batchers use the network, and Redis holds its election's
-// votes, which a new network's election would not know. make down WIPE=1
-// wipes the whole system.
+// it is the network of make up's system (stack.NetworkDir of a folder that
+// holds one, stack.HoldsSystem): its gateways and batchers use the
+// network, and Redis holds its election's votes, which a new network's
+// election would not know. make down WIPE=1 wipes the whole system. Other
+// folders beside it (.run/deploy's bundles) are not the system's network.
 func refuseSystemNetwork(dir string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
-	if system := filepath.Dir(abs); stack.HoldsSystem(system) {
+	if system := filepath.Dir(abs); abs == stack.NetworkDir(system) && stack.HoldsSystem(system) {
 		return fmt.Errorf("%s is the network of the system in %s (its gateways and batchers use it, its Redis holds the election's votes), so nothing was wiped: wipe the whole system with `make down WIPE=1` (votechain --dir %s down --wipe)", abs, system, system)
 	}
 	return nil

@@ -140,5 +140,17 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
 			t.Errorf("down --wipe beside %s deleted the network: %v", record, err)
 		}
+		// A network folder beside the system's, not its own (bundles
+		// in .run/deploy), is wiped.
+		other := filepath.Join(system, "deploy")
+		if err := rundir.Make(other, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := clitest.Run(t, run, "vcnet", "--dir", other, "down", "--wipe"); err != nil {
+			t.Errorf("down --wipe of %s beside %s: %v; want it wiped", other, record, err)
+		}
+		if _, err := os.Stat(other); !os.IsNotExist(err) {
+			t.Errorf("down --wipe of %s beside %s left it: %v", other, record, err)
+		}
 	}
 }

@@ -13,7 +13,14 @@
 // A head is stamped with the gateway's clock, or with the anchored head's
 // stamp when that is later (the ledger refuses a head stamped before its
 // state's anchored head, ballot.ErrHeadStale): a gateway whose clock is
-// behind another's, or steps back, signs heads the ledger still takes.
+// behind another's, or steps back, signs heads the ledger still takes. The
+// ledger also refuses a head stamped more than ballot.MaxClockSkew after
+// its transaction's time (this gateway's clock): while the anchored head is
+// stamped that far ahead of this gateway's clock (gateways' clocks more
+// than the skew apart), the gateway signs no head of that state, and its
+// anchors carry the other states' heads. A signed head it knows is
+// stamped before its state's anchored head is left out of the anchor and
+// signed again.
 // One signature per state per interval, whatever the vote rate: no vote
 // waits for a signature. Then, unless an anchoring transaction is still in
 // flight, it anchors the heads it published since the last anchor on the
@@ -164,6 +171,11 @@ func DefaultConfig() Config {
 
 // chunk is the most entries read from Redis in one call.
 const chunk = 10_000
+
+// stampMargin is kept below ballot.MaxClockSkew when a head takes the
+// anchored head's later stamp: the anchor's transaction is stamped when it
+// is sent, after the head is signed.
+const stampMargin = 5 * time.Second
 
 // Log follows, signs and anchors the intake logs. It is safe for
 // concurrent use.
@@ -404,8 +416,13 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	if !due {
 		return nil
 	}
+	now := l.cfg.Now().UnixMilli()
+	if ahead := time.Duration(notBefore-now) * time.Millisecond; ahead > ballot.MaxClockSkew-stampMargin {
+		return fmt.Errorf("the anchored %s head is stamped %s ahead of this gateway's clock, and the ledger refuses a head stamped more than %s after its transaction: no %s head is signed until this clock catches up (the gateways' clocks must agree within %s)",
+			state, ahead.Round(time.Second), ballot.MaxClockSkew, state, ballot.MaxClockSkew-stampMargin)
+	}
 	h, err := ballot.TreeHead{Election: election, State: state, Size: size, Root: ballot.HashHex(root),
-		Timestamp: max(l.cfg.Now().UnixMilli(), notBefore)}.Sign(l.cfg.Key)
+		Timestamp: max(now, notBefore)}.Sign(l.cfg.Key)
 	if err != nil {
 		return err
 	}
@@ -419,7 +436,9 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	// (Redis keeps the first head of a size; both have its root).
 	if stored || size == signed {
 		s.mu.Lock()
-		s.signed, s.resign = h, false
+		// An anchor refused meanwhile may have learnt a later anchored
+		// head than notBefore: then h is to be signed again too.
+		s.signed, s.resign = h, h.Timestamp < s.anchored.Timestamp
 		s.mu.Unlock()
 		l.m.signed.WithLabelValues(state).Set(float64(size))
 	}
@@ -495,8 +514,10 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 }
 
 // anchorOf returns the anchor of s's last signed head, if it extends the
-// anchored one, and that anchored head, reading it from the ledger first
-// if it is not known (without holding s.mu across the read).
+// anchored one and is not stamped before it (such a head is to be signed
+// again, resign, not sent to a refusal), and that anchored head, reading
+// it from the ledger first if it is not known (without holding s.mu across
+// the read).
 func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.LogAnchor, ballot.TreeHead, bool, error) {
 	s.mu.Lock()
 	signed, known := s.signed.Size, s.anchoredKnown
@@ -512,6 +533,10 @@ func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.L
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.signed.Size <= s.anchored.Size {
+		return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil
+	}
+	if s.signed.Timestamp < s.anchored.Timestamp {
+		s.resign = true
 		return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil
 	}
 	proof, err := s.tree.ConsistencyProof(s.anchored.Size, s.signed.Size)

@@ -32,20 +32,26 @@ type fixedElections struct{}
 func (fixedElections) Election(context.Context) (*ballot.Election, error) { return testElection, nil }
 
 // fakeLedger anchors by the chaincode's rule (ballot.LogAnchor.Check),
-// the transaction's time being the real clock's.
+// the transaction's time being the real clock's, or now's if set (the
+// submitting gateway's clock, which stamps its proposals).
 type fakeLedger struct {
 	mu      sync.Mutex
 	keys    ballot.LogKeys
 	heads   map[string]ballot.TreeHead
 	refused []error
+	now     func() time.Time
 }
 
 func (f *fakeLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAnchor) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	next := map[string]ballot.TreeHead{}
+	at := time.Now()
+	if f.now != nil {
+		at = f.now()
+	}
 	for _, a := range anchors {
-		if _, err := a.Check(testElection, f.keys, f.heads[a.Head.State], time.Now().UnixMilli()); err != nil {
+		if _, err := a.Check(testElection, f.keys, f.heads[a.Head.State], at.UnixMilli()); err != nil {
 			f.refused = append(f.refused, err)
 			return err
 		}
@@ -415,9 +421,10 @@ func signAndAnchor(t *testing.T, l *Log, state string) error {
 }
 
 // A gateway whose clock is behind the one that anchored the last head
-// signs its head before it; the ledger refuses it as stale. The gateway
-// signs that head again, stamped as the anchored one, though its log has
-// not grown (voting has stopped), and the next round anchors it.
+// signs its head before it; it leaves that head out of its anchor rather
+// than have the ledger refuse it as stale, signs it again, stamped as the
+// anchored one, though its log has not grown (voting has stopped), and the
+// next round anchors it.
 func TestStaleHeadIsSignedAgain(t *testing.T) {
 	srv, rdb, key, ledger := signerSetup(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -429,8 +436,8 @@ func TestStaleHeadIsSignedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendVotes(t, rdb, "CA", 2) // the last votes
-	if err := signAndAnchor(t, slow, "CA"); !errors.Is(err, ballot.ErrHeadStale) {
-		t.Fatalf("anchoring a head stamped before the anchored one: %v; want %v", err, ballot.ErrHeadStale)
+	if err := signAndAnchor(t, slow, "CA"); err != nil || ledger.head("CA").Size != 3 || len(ledger.refused) != 0 {
+		t.Fatalf("a head stamped before the anchored one: %v, anchored size %d, refused %v; want it left out, nothing refused", err, ledger.head("CA").Size, ledger.refused)
 	}
 	for round := range 2 { // the next round, and one more to show it holds
 		if err := signAndAnchor(t, slow, "CA"); err != nil {
@@ -439,6 +446,45 @@ func TestStaleHeadIsSignedAgain(t *testing.T) {
 	}
 	if got := ledger.head("CA"); got.Size != 5 || got.Timestamp != ahead.UnixMilli() {
 		t.Fatalf("anchored head of size %d stamped %d; want 5 stamped as the anchored one, %d", got.Size, got.Timestamp, ahead.UnixMilli())
+	}
+}
+
+// A gateway whose clock is more than the ledger's skew behind the stamp
+// of a state's anchored head (another gateway's clock far ahead) signs no
+// head of that state, which the ledger would refuse as from the future,
+// and so its anchors carry its other states' heads: one state's clocks do
+// not stop them all.
+func TestFarAheadAnchorBlocksOnlyItsState(t *testing.T) {
+	srv, rdb, key, ledger := signerSetup(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	start := time.Now()
+	ahead := func() time.Time { return start.Add(ballot.MaxClockSkew - 2*time.Second) }
+	behind := func() time.Time { return start.Add(-10 * time.Second) }
+	fast := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: ahead}, quiet)
+	slow := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: behind}, quiet)
+	appendVotes(t, rdb, "CA", 3)
+	if err := signAndAnchor(t, fast, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	appendVotes(t, rdb, "CA", 2)
+	appendVotes(t, rdb, "NY", 2)
+	ledger.now = behind // the slow gateway's proposals carry its clock
+	ctx := context.Background()
+	var signErr error
+	for range 2 {
+		signErr = slow.sign(ctx, "e1", "CA")
+		if err := slow.sign(ctx, "e1", "NY"); err != nil {
+			t.Fatal(err)
+		}
+		if err := slow.anchor(ctx, []string{"CA", "NY"}); err != nil {
+			t.Fatalf("anchor: %v; want the NY head anchored", err)
+		}
+	}
+	if signErr == nil || !strings.Contains(signErr.Error(), "ahead of this gateway's clock") {
+		t.Errorf("signing CA under a head stamped %s ahead: %v; want it refused, saying so", ahead().Sub(behind()), signErr)
+	}
+	if ca, ny := ledger.head("CA"), ledger.head("NY"); ca.Size != 3 || ny.Size != 2 || len(ledger.refused) != 0 {
+		t.Fatalf("anchored CA %d, NY %d, refused %v; want CA 3 (the fast gateway's), NY 2, nothing refused", ca.Size, ny.Size, ledger.refused)
 	}
 }
 

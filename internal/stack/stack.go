@@ -99,7 +99,7 @@ func New(cfg Config) (*Stack, error) {
 		*p = abs
 	}
 	ncfg := localnet.Config{
-		Dir: filepath.Join(cfg.Dir, "network"), PortBase: cfg.PortBase, FabricBin: cfg.FabricBin,
+		Dir: NetworkDir(cfg.Dir), PortBase: cfg.PortBase, FabricBin: cfg.FabricBin,
 		Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.Builder, Priority: cfg.LedgerPriority, Log: cfg.Log,
 		Hosts: cfg.Hosts, Netns: cfg.Netns, Bundles: cfg.Bundles,
 	}
@@ -492,6 +492,10 @@ func HoldsSystem(dir string) bool {
 		return err == nil
 	})
 }
+
+// NetworkDir is the folder of the Fabric network of the system in the run
+// folder dir.
+func NetworkDir(dir string) string { return filepath.Join(dir, "network") }
 
 // CheckRunDir refuses (rundir.ErrForeign) a run folder no stack made, so
 // that a mistyped --dir ($HOME, /) is never wiped nor written into.
