@@ -59,6 +59,7 @@ func readKeys(path string) (ballot.LogKeys, error) {
 // needs.
 type standingLedger interface {
 	logmonitor.Ledger
+	nullifierLocator
 }
 
 // outcomes counts the outcomes of checks (of receipts or acceptance
@@ -67,36 +68,47 @@ type standingLedger interface {
 // fork are those whose heads are not of the anchored log by two signed heads
 // of one size (FORK), badProof those whose heads the gateway's consistency
 // proof did not show to be (BAD-PROOF), unchecked those whose heads got no
-// verdict (UNCHECKED, forkCheck: no consistency proof). A receipt with
-// several findings counts in the first of fail, fork, badProof, missing,
-// unchecked, pending, ok: a failure first, as in exit. missingUnchecked is
-// a cross-cut, not an outcome: the missing whose heads got no verdict.
+// verdict (UNCHECKED, forkCheck: no consistency proof). otherCounted are
+// those whose vote the ledger rejected as a duplicate because another vote
+// with its nullifier was counted first (DUPLICATE, errOtherCounted). A
+// receipt with several findings counts in the first of fail, fork,
+// badProof, missing, unchecked, otherCounted, pending, ok: a failure
+// first, as in exit. missingUnchecked is a cross-cut, not an outcome: the
+// missing whose heads got no verdict.
 type outcomes struct {
-	ok, fail, fork, badProof, missing, unlogged, pending, unchecked int
-	missingUnchecked                                                int
+	ok, fail, fork, badProof, missing, unlogged, pending, unchecked, otherCounted int
+	missingUnchecked                                                              int
 }
 
 // total is the number of checks t counts.
 func (t outcomes) total() int {
-	return t.ok + t.fail + t.fork + t.badProof + t.missing + t.unlogged + t.pending + t.unchecked
+	return t.ok + t.fail + t.fork + t.badProof + t.missing + t.unlogged + t.pending + t.unchecked + t.otherCounted
 }
 
 // exit is verify's exit status for t: 1 for a failure (FAIL, FORK,
 // BAD-PROOF, MISSING, UNLOGGED: a finding no other check can undo, whatever
 // the run could not check), else 2 while a receipt has no verdict
-// (UNCHECKED: the run is not complete), else 3 for a pending receipt, 0
-// when all passed.
+// (UNCHECKED: the run is not complete), else 4 for a vote rejected as a
+// duplicate of another vote counted first (DUPLICATE: the receipt checks
+// out and the voter's vote does not count, for good: a matter for the
+// election's officials), else 3 for a pending receipt, 0 when all passed
+// (a re-send of a counted vote rejected as a duplicate included).
 func (t outcomes) exit() int {
 	switch {
 	case t.fail > 0 || t.fork > 0 || t.badProof > 0 || t.missing > 0 || t.unlogged > 0:
 		return 1
 	case t.unchecked > 0:
 		return 2
+	case t.otherCounted > 0:
+		return 4
 	case t.pending > 0:
 		return 3
 	}
 	return 0
 }
+
+// otherCountedSummary counts DUPLICATE receipts in the summaries.
+const otherCountedSummary = "duplicate of another vote counted first"
 
 // stopped is verify's exit status for a run an error stopped, t being what
 // it found before: 1 if that holds a failure (a finding stands whatever
@@ -109,7 +121,9 @@ func (t outcomes) stopped() int {
 }
 
 // checkAcceptances verifies each receipt with keys and, with a ledger,
-// reports where its vote stands: COUNTED, REJECTED (reason), PENDING
+// reports where its vote stands: COUNTED, REJECTED (reason; a duplicate's
+// says where its nullifier was counted, whyDuplicate, and is DUPLICATE
+// when another vote was counted with it), PENDING
 // (within the deadline) or MISSING (past it: the signed head proves the
 // vote was accepted, and the ledger does not hold it). Without a ledger
 // (offline) a receipt that verifies is VALID. With a ledger, a receipt
@@ -185,6 +199,19 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 				return t, err
 			}
 		}
+		otherCounted := false
+		if (err == nil || errors.Is(err, errNoVerdict)) && fork == nil && standing == ballot.StandingRejected && reason == ballot.RejectDuplicate {
+			why, other, derr := whyDuplicate(ctx, ledger, a.Vote)
+			switch {
+			case errors.Is(derr, errLedger):
+				return t, derr
+			case derr != nil:
+				err = derr
+			default:
+				reason += "; " + why
+				otherCounted = other
+			}
+		}
 		unchecked := "" // the head against the anchored one, and why that has no verdict
 		if errors.Is(err, errNoVerdict) {
 			unchecked = fmt.Sprintf("its head of the %s log (%d entries, signed by key %s) against the one anchored on the ledger (%d entries, tx %.16s…): %v",
@@ -217,6 +244,9 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 				standing += " (" + reason + ")"
 			}
 			fmt.Fprintf(w, "UNCHECKED %s: its vote stands %s on the ledger; %s\n", a.VoteID, standing, unchecked)
+		case otherCounted:
+			t.otherCounted++
+			fmt.Fprintf(w, "DUPLICATE %s: on the ledger, rejected: %s\n", a.VoteID, reason)
 		case standing == ballot.StandingPending:
 			t.pending++
 			fmt.Fprintf(w, "PENDING %s: accepted, not on the ledger yet (within %s of its cast time)\n", a.VoteID, deadline)
@@ -275,9 +305,10 @@ func printBadProof(w io.Writer, subject, head string, anchored ballot.AnchoredHe
 // VALID or FAILs (no ledger, no heads compared): "a valid, b failed".
 // Against the ledger it is good (COUNTED, REJECTED), failed, missing or
 // pending and, only when the heads are compared (forks: --gateway), also
-// forked, bad proof or unchecked, in the order of outcomes; "missing"
-// says, when there are any, how many of the MISSING are under a head with
-// no verdict (UNCHECKED on their lines).
+// forked, bad proof or unchecked, in the order of outcomes, then, only
+// when there are any, "duplicate of another vote counted first"
+// (DUPLICATE); "missing" says, when there are any, how many of the
+// MISSING are under a head with no verdict (UNCHECKED on their lines).
 func acceptanceSummary(t outcomes, offline, forks bool) string {
 	var counts []string
 	count := func(n int, what string) { counts = append(counts, fmt.Sprintf("%d %s", n, what)) }
@@ -300,6 +331,9 @@ func acceptanceSummary(t outcomes, offline, forks bool) string {
 		count(t.pending, "pending")
 		if forks {
 			count(t.unchecked, "unchecked")
+		}
+		if t.otherCounted > 0 {
+			count(t.otherCounted, otherCountedSummary)
 		}
 	}
 	return fmt.Sprintf("%d receipts: %s", t.total(), strings.Join(counts, ", "))

@@ -917,7 +917,8 @@ func TestAcceptanceGatewaySilent(t *testing.T) {
 // TestExitStatus: the one rule of verify's status, for a run that ends
 // (exit) and one an error stops (stopped): a failure found is 1 whatever
 // else; a run stopped with none is 2 (not complete), as is one that ended
-// with a receipt UNCHECKED; pending alone 3; all passed 0.
+// with a receipt UNCHECKED; a vote rejected as a duplicate of another
+// vote counted first 4, before pending (3 alone); all passed 0.
 func TestExitStatus(t *testing.T) {
 	for _, c := range []struct {
 		o             outcomes
@@ -932,6 +933,9 @@ func TestExitStatus(t *testing.T) {
 		{outcomes{fork: 1, unchecked: 1}, 1, 1},
 		{outcomes{badProof: 1, pending: 1}, 1, 1},
 		{outcomes{unchecked: 1, missingUnchecked: 1}, 2, 2}, // a cross-cut, no outcome: no weight of its own
+		{outcomes{ok: 1, otherCounted: 1, pending: 1}, 4, 2},
+		{outcomes{otherCounted: 1, unchecked: 1}, 2, 2},
+		{outcomes{otherCounted: 1, fail: 1}, 1, 1},
 	} {
 		if got, stopped := c.o.exit(), c.o.stopped(); got != c.exit || stopped != c.stopped {
 			t.Errorf("%+v: exit %d, stopped %d; want %d and %d", c.o, got, stopped, c.exit, c.stopped)
@@ -1181,4 +1185,60 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// locatingPlacedLedger is a placedLedger whose nullifiers are countedAt's.
+type locatingPlacedLedger struct {
+	placedLedger
+	*countedAt
+}
+
+// TestAcceptanceDuplicateSaysWhereCounted: an acceptance receipt of a vote
+// the ledger rejected as a duplicate says where its nullifier was counted
+// (one read; none for the counted vote's receipt): the same vote id is a
+// re-send, harmless, REJECTED and good (status 0); another vote id is
+// DUPLICATE, saying another vote with the voter's credentials was counted
+// first and to contact the election's officials (status 4, its own count
+// in the summary). The old code printed "rejected: duplicate", good,
+// status 0, for both.
+func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
+	f := newStandingLog(t)
+	f.ledger.reasons = []string{ballot.RejectDuplicate} // vote 1 rejected as a duplicate, vote 0 counted
+	receipts := []ballot.Acceptance{f.acceptance(t, 0, 5), f.acceptance(t, 1, 5)}
+	dup := f.votes[1]
+	other, _ := ballot.NewVoteID()
+	cases := []struct {
+		name    string
+		counted string // the vote id counted with the nullifier
+		line    string
+		tally   outcomes
+		exit    int
+		summary string
+	}{
+		{"same vote id", dup.ID, "REJECTED " + dup.ID + ": on the ledger, rejected: duplicate; its nullifier was counted with this same vote " + dup.ID +
+			" (index 3 of batch CA/9): this copy was a re-send of it, which is harmless, and the vote counts once\n",
+			outcomes{ok: 2}, 0, "2 receipts: 2 good, 0 failed, 0 missing, 0 pending"},
+		{"another vote id", other, "DUPLICATE " + dup.ID + ": on the ledger, rejected: duplicate; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + other +
+			" (index 3 of batch CA/9), not with this vote " + dup.ID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n",
+			outcomes{ok: 1, otherCounted: 1}, 4, "2 receipts: 1 good, 0 failed, 0 missing, 0 pending, 1 duplicate of another vote counted first"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ledger := locatingPlacedLedger{f.ledger, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 9, Index: 3, VoteID: c.counted}}}
+			var out bytes.Buffer
+			tally, err := checkAcceptances(context.Background(), &out, receipts, f.keys, ledger, nil, time.Minute, f.now)
+			if err != nil || tally != c.tally || tally.exit() != c.exit {
+				t.Fatalf("tally %+v (status %d), %v; want %+v, status %d:\n%s", tally, tally.exit(), err, c.tally, c.exit, out.String())
+			}
+			if !strings.Contains(out.String(), c.line) || !strings.HasPrefix(out.String(), "COUNTED "+receipts[0].VoteID) {
+				t.Errorf("output lacks the counted receipt's line or %q:\n%s", c.line, out.String())
+			}
+			if ledger.reads != 1 {
+				t.Errorf("%d nullifier reads, want 1 (the duplicate's)", ledger.reads)
+			}
+			if got := acceptanceSummary(tally, false, false); got != c.summary {
+				t.Errorf("summary %q, want %q", got, c.summary)
+			}
+		})
+	}
 }

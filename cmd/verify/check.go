@@ -23,12 +23,14 @@ func notReceipt(why string) error {
 		"(curl -s http://GATEWAY/api/v1/votes/VOTE_ID > receipt.json), or let verify fetch it: verify --vote-id VOTE_ID", errNotReceipt, why)
 }
 
-// batchRecords reads batch records and the election record from the
-// ledger, and the height of the peer it reads (*fabricclient.Ballot).
+// batchRecords reads batch records, the election record and where a
+// nullifier was counted from the ledger, and the height of the peer it
+// reads (*fabricclient.Ballot).
 type batchRecords interface {
 	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
 	Height(ctx context.Context) (uint64, error)
 	Election(ctx context.Context) (*ballot.Election, error)
+	nullifierLocator
 }
 
 // peerWait bounds how long verify waits, over all its receipts, for its
@@ -57,7 +59,10 @@ func newChecker(l batchRecords) *checker {
 // receipt (errNotReceipt), pending or not: no such vote can ever reach the
 // ledger. A pending receipt with a vote id is errPending; it need carry
 // nothing else (the gateway's names no state while the batcher has not
-// placed the vote).
+// placed the vote). A receipt of a vote rejected as a duplicate also says
+// where its nullifier was counted (whyDuplicate, one more ledger read): with
+// another vote id, the receipt's description is returned with
+// errOtherCounted.
 func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	switch {
 	case !ballot.ValidVoteID(r.VoteID):
@@ -83,8 +88,19 @@ func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	if r.Reason != "" && r.Reason != ballot.RejectDuplicate {
 		status += " (" + r.Reason + ")"
 	}
-	return fmt.Sprintf("%s for %s in contest %s, leaf %d of %d in batch %s, root on the ledger (tx %.16s…, block %d)",
-		status, r.Vote.Choice, r.Vote.Contest, r.Index, r.Size, key, r.TxID, r.Block), nil
+	summary := fmt.Sprintf("%s for %s in contest %s, leaf %d of %d in batch %s, root on the ledger (tx %.16s…, block %d)",
+		status, r.Vote.Choice, r.Vote.Contest, r.Index, r.Size, key, r.TxID, r.Block)
+	if r.Status != ballot.ReceiptDuplicate {
+		return summary, nil
+	}
+	why, other, err := whyDuplicate(ctx, c.ledger, *r.Vote)
+	switch {
+	case err != nil:
+		return "", err
+	case other:
+		return summary + "; " + why, errOtherCounted
+	}
+	return summary + "; " + why, nil
 }
 
 // record reads the record of the receipt's batch (key). The receipt comes

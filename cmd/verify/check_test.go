@@ -34,6 +34,34 @@ func (f fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.B
 
 func (f fakeLedger) Height(context.Context) (uint64, error) { return fakeHeight, nil }
 
+// LocateNullifier finds no nullifier: a vote rejected as a duplicate
+// contradicts it (locatingLedger locates one).
+func (f fakeLedger) LocateNullifier(context.Context, string, string) (ballot.NullifierRecord, error) {
+	return ballot.NullifierRecord{}, ballot.ErrNotFound
+}
+
+// countedAt is a ledger's nullifiers, every one counted with the vote of
+// at; reads counts the reads of them.
+type countedAt struct {
+	at    ballot.NullifierRecord
+	reads int
+}
+
+func (c *countedAt) LocateNullifier(context.Context, string, string) (ballot.NullifierRecord, error) {
+	c.reads++
+	return c.at, nil
+}
+
+// locatingLedger is a fakeLedger whose nullifiers are countedAt's.
+type locatingLedger struct {
+	fakeLedger
+	*countedAt
+}
+
+func (l locatingLedger) LocateNullifier(ctx context.Context, state, nullifier string) (ballot.NullifierRecord, error) {
+	return l.countedAt.LocateNullifier(ctx, state, nullifier)
+}
+
 func (f fakeLedger) Election(context.Context) (*ballot.Election, error) {
 	return &ballot.Election{ID: "e1", Status: ballot.StatusClosed}, nil
 }
@@ -107,12 +135,12 @@ func committed(t *testing.T) ([]ballot.Receipt, fakeLedger) {
 	return rs, fakeLedger{"CA/7": rec}
 }
 
-// TestGenuineReceiptsPass: each passes, and the summary names the status,
-// the reason of a rejection other than a duplicate, the choice and the
-// contest.
+// TestGenuineReceiptsPass: each passes (the duplicate a re-send of a vote
+// counted before), and the summary names the status, the reason of a
+// rejection other than a duplicate, the choice and the contest.
 func TestGenuineReceiptsPass(t *testing.T) {
 	rs, ledger := committed(t)
-	c := newChecker(ledger)
+	c := newChecker(locatingLedger{ledger, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, VoteID: rs[2].VoteID}}})
 	want := []string{
 		"counted for alice in contest president,",
 		"counted for yes in contest L2025-001,",

@@ -3,6 +3,10 @@
 // proof to the root, and compares that root (and the transaction) with the
 // batch record on the ledger, read through a peer of the organisation you
 // trust (the Observers' by default). It prints PASS or FAIL with the reason.
+// A receipt of a vote rejected as a duplicate says where the ledger counted
+// its nullifier: the same vote id is a re-send, harmless (PASS); another is
+// DUPLICATE, another vote with the voter's credentials counted first (a
+// matter for the election's officials).
 // A receipt names its block; while the peer has not committed that block
 // yet, verify waits for it (up to 30 s over all the receipts) rather than
 // fail the receipt, and one still ahead of the peer is PENDING, the other
@@ -13,7 +17,9 @@
 //	verify [flags] RECEIPT.json ...      receipts as JSON (one object, or one per line)
 //	verify [flags] --vote-id ID          fetch the receipt from the gateway first
 //	verify [flags] --acceptance FILE ... signed acceptance receipts: COUNTED, REJECTED
-//	                                     (reason), PENDING or MISSING against the ledger;
+//	                                     (reason), DUPLICATE (another vote counted with
+//	                                     its nullifier first), PENDING or MISSING against
+//	                                     the ledger;
 //	                                     with --gateway also FORK (a head and the
 //	                                     anchored one: one size, two roots), BAD-PROOF
 //	                                     (the gateway's proof between them fails) or
@@ -35,7 +41,9 @@
 // log cannot be checked against, or a batch record that does not describe its
 // transaction's votes), whatever else the run found, 2 usage, file or
 // connection errors (a ledger that cannot be read) or, none failed, some UNCHECKED
-// (the run not complete), 3 none failed but some are still pending.
+// (the run not complete), 4 none failed or UNCHECKED but some DUPLICATE (a vote
+// rejected because another vote with the voter's credentials was counted first),
+// 3 none of those but some are still pending.
 package main
 
 import (
@@ -80,6 +88,14 @@ holds no receipt is a usage error (status 2), a value in it that is not a
 receipt FAILs and the others are still checked. A vote_id that is not 32
 lower-case hex characters is never a receipt, pending or not.
 
+A receipt of a vote the ledger rejected as a duplicate also says where the
+ledger counted its nullifier (one more read, LocateNullifier): the same vote
+id there is a re-send of the vote, harmless, and the receipt PASSes; another
+vote id is DUPLICATE (printed whatever -q): another vote with the voter's
+credentials was counted first, and a voter who cast only this vote should
+contact the election's officials (status 4). A duplicate whose nullifier the
+ledger holds as unused FAILs: its records contradict each other.
+
 A receipt names the block of its batch. verify's peer may not hold that
 block yet: verify then waits for it, up to 30 s over all the receipts, and
 a receipt still ahead of the peer is PENDING (no verdict yet), the others
@@ -94,7 +110,10 @@ the GetLogKeys record or one 64-hex public key a line; --keys without --offline
 is a usage error, status 2, as no file replaces the registered keys, and
 VERIFY_KEYS serves --offline only); then, unless --offline,
 where the vote stands on the ledger: COUNTED, REJECTED with the reason, PENDING
-within --deadline of its cast time, or MISSING after it. A receipt whose state
+within --deadline of its cast time, or MISSING after it. A vote rejected as a
+duplicate says where its nullifier was counted, as for receipts: REJECTED with
+the same vote id (a re-send, harmless), DUPLICATE with another (status 4).
+A receipt whose state
 has a batch record on the ledger that does not describe the votes of the
 transaction it names (their count or Merkle root) FAILs saying so: where its
 vote stands cannot be read from that record, and running again does not
@@ -127,9 +146,10 @@ vote does not rest on the heads' comparison: its receipt is MISSING (a
 failure) whatever that gave, its line saying too why its head is UNCHECKED.
 The summary, "N receipts: ... good, ... failed, ... forked, ... bad proof,
 ... missing, ... pending, ... unchecked" (without --gateway, which compares
-no heads, only good, failed, missing and pending), counts each receipt once, one with
+no heads, only good, failed, missing and pending; then "... duplicate of another
+vote counted first" when there are any), counts each receipt once, one with
 two findings in the first of FAIL, FORK, BAD-PROOF, MISSING, UNCHECKED,
-PENDING, good; "missing (k of them under an unchecked head)" gives the
+DUPLICATE, PENDING, good; "missing (k of them under an unchecked head)" gives the
 MISSING whose heads have no verdict, if any. With --offline a receipt is
 VALID (its signature and proof hold) or FAILs, and the summary counts those
 two only: "N receipts: ... valid, ... failed". Once the gateway has not
@@ -186,7 +206,9 @@ not validly signed, or of another election or state, or a batch record that does
 its transaction's votes), whatever else the run found or could not check
 (an error that stops the run included); 2 a usage, file, gateway or ledger error, or,
 none failed, some UNCHECKED (--acceptance
---gateway: no verdict on a head; the run is not complete); 3 none failed but some are
+--gateway: no verdict on a head; the run is not complete); 4 none of those but some
+DUPLICATE (a vote rejected because another vote with the voter's credentials was counted
+first: the voter should contact the election's officials); 3 none of those but some are
 still PENDING (not on the ledger yet, or in a block the peer has not reached; for --log
 also a head seen before past the peer's anchored head).`
 
@@ -198,7 +220,7 @@ func run() int {
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
 	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt), --log (the logs' entries) and, when given on the command line, --acceptance (consistency proofs of the receipts' heads)")
 	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries (--log), each consistency proof and head (--acceptance); at least 1ms")
-	quiet := fs.Bool("q", false, "receipt checks (files or --vote-id) leave out their PASS lines; FAIL and PENDING lines and the summary are still printed. --acceptance and --log print every line whatever -q")
+	quiet := fs.Bool("q", false, "receipt checks (files or --vote-id) leave out their PASS lines; FAIL, PENDING and DUPLICATE lines and the summary are still printed. --acceptance and --log print every line whatever -q")
 	acceptance := fs.Bool("acceptance", false, "the files are signed acceptance receipts")
 	offline := fs.Bool("offline", false, "with --acceptance: check signatures and proofs only, with the keys of --keys, without the ledger")
 	keysFile := fs.String("keys", "", "with --acceptance --offline (which needs it): the log keys to trust, the ledger's GetLogKeys record or one 64-hex public key a line; refused without --offline, which checks heads with the keys registered on the ledger")
@@ -272,11 +294,22 @@ func run() int {
 	t, err := checkReceipts(ctx, os.Stdout, newChecker(conn.Ballot()), receipts, *quiet, bar)
 	bar.Finish()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %d passed, %d failed, %d pending)\n", err, t.ok, t.fail, t.pending)
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", err, receiptSummary(t))
 		return t.stopped()
 	}
-	fmt.Printf("%d passed, %d failed, %d pending\n", t.ok, t.fail, t.pending)
+	fmt.Println(receiptSummary(t))
 	return t.exit()
+}
+
+// receiptSummary is the summary line of receipt checks t (without a
+// newline): "N passed, N failed, N pending", and ", N duplicate of another
+// vote counted first" when there are any (DUPLICATE).
+func receiptSummary(t outcomes) string {
+	s := fmt.Sprintf("%d passed, %d failed, %d pending", t.ok, t.fail, t.pending)
+	if t.otherCounted > 0 {
+		s += fmt.Sprintf(", %d %s", t.otherCounted, otherCountedSummary)
+	}
+	return s
 }
 
 // parseCommandLine parses args, flags then files, then applies the
@@ -382,8 +415,10 @@ func joinModes(modes []mode, and string) string {
 // progressFrom is how many receipts make verify draw its progress.
 const progressFrom = 20
 
-// checkReceipts checks each receipt and prints PASS (unless quiet), FAIL or
-// PENDING (pending on the gateway, or ahead of the peer: errAhead); a value
+// checkReceipts checks each receipt and prints PASS (unless quiet), FAIL,
+// PENDING (pending on the gateway, or ahead of the peer: errAhead) or
+// DUPLICATE (rejected as a duplicate of another vote counted first:
+// errOtherCounted, whatever quiet); a value
 // that is not a receipt FAILs, named by where it was read. A batch the
 // ledger cannot be read for ends the check (errLedger) with the outcomes so
 // far. progress, if not nil, is told of each receipt as its check begins.
@@ -409,6 +444,9 @@ func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []deco
 			fmt.Fprintf(w, "PENDING %s: %v\n", name, err)
 		case errors.Is(err, errLedger):
 			return t, err
+		case errors.Is(err, errOtherCounted):
+			t.otherCounted++
+			fmt.Fprintf(w, "DUPLICATE %s: %s\n", name, summary)
 		case err != nil:
 			t.fail++
 			fmt.Fprintf(w, "FAIL %s: %v\n", name, err)

@@ -255,7 +255,7 @@ func TestQuietLeavesOutPassOnly(t *testing.T) {
 	bad.State = "??"
 	id, _ := ballot.NewVoteID()
 	var read []decoded[ballot.Receipt]
-	for _, r := range []ballot.Receipt{rs[0], bad, {VoteID: id, Status: ballot.ReceiptPending}, rs[2]} {
+	for _, r := range []ballot.Receipt{rs[0], bad, {VoteID: id, Status: ballot.ReceiptPending}, rs[3]} {
 		read = append(read, decoded[ballot.Receipt]{V: r, At: "test"})
 	}
 	lines := func(quiet bool) ([]string, outcomes) {
@@ -329,5 +329,62 @@ func TestFlagsOfAnotherModeAreRefused(t *testing.T) {
 	// --acceptance's fork check nor conflicts with its --offline.
 	if _, stderr := runVerify(t, "--acceptance", "--offline", "--keys", receipt, receipt); strings.Contains(stderr, "--gateway") {
 		t.Errorf("$VERIFY_GATEWAY with --acceptance --offline: stderr %q; want the variable left to --vote-id and --log", stderr)
+	}
+}
+
+// TestDuplicateReceiptSaysWhereCounted: a receipt of a vote the ledger
+// rejected as a duplicate says where the ledger counted its nullifier (one
+// read, none for the other receipts): with the same vote id, a re-send,
+// harmless, it PASSes (status 0); with another vote id it is DUPLICATE,
+// even with -q, saying another vote with the voter's credentials was
+// counted first and to contact the election's officials (status 4, in the
+// summary); a nullifier the ledger does not hold as used FAILs. The old
+// code passed all three without a word.
+func TestDuplicateReceiptSaysWhereCounted(t *testing.T) {
+	rs, records := committed(t)
+	dup := rs[2] // rejected as a duplicate
+	other, _ := ballot.NewVoteID()
+	read := []decoded[ballot.Receipt]{{V: rs[0]}, {V: dup}, {V: rs[3]}}
+	cases := []struct {
+		name   string
+		ledger batchRecords
+		line   string
+		tally  outcomes
+		exit   int
+	}{
+		{"same vote id", locatingLedger{records, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, Index: 4, VoteID: dup.VoteID}}},
+			"PASS " + label(dup) + ": duplicate for alice in contest president, leaf 2 of 5 in batch CA/7, root on the ledger (tx tx7…, block 3); its nullifier was counted with this same vote " +
+				dup.VoteID + " (index 4 of batch CA/6): this copy was a re-send of it, which is harmless, and the vote counts once\n",
+			outcomes{ok: 3}, 0},
+		{"another vote id", locatingLedger{records, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, Index: 4, VoteID: other}}},
+			"DUPLICATE " + label(dup) + ": duplicate for alice in contest president, leaf 2 of 5 in batch CA/7, root on the ledger (tx tx7…, block 3); another vote with this voter's credentials was counted first: its nullifier was counted with vote " +
+				other + " (index 4 of batch CA/6), not with this vote " + dup.VoteID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n",
+			outcomes{ok: 2, otherCounted: 1}, 4},
+		{"nullifier not located", records,
+			"FAIL " + label(dup) + ": the ledger rejected vote " + dup.VoteID + " as a duplicate, yet holds its nullifier " + dup.Vote.Nullifier + " as unused in CA: its records contradict each other",
+			outcomes{ok: 2, fail: 1}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, quiet := range []bool{false, true} {
+				var out bytes.Buffer
+				tally, err := checkReceipts(context.Background(), &out, newChecker(c.ledger), read, quiet, nil)
+				if err != nil || tally != c.tally || tally.exit() != c.exit {
+					t.Fatalf("quiet %t: tally %+v (status %d), %v; want %+v, status %d:\n%s", quiet, tally, tally.exit(), err, c.tally, c.exit, out.String())
+				}
+				if shown := !quiet || !strings.HasPrefix(c.line, "PASS "); shown != strings.Contains(out.String(), c.line) {
+					t.Errorf("quiet %t: output has %q: %t, want %t:\n%s", quiet, c.line, !shown, shown, out.String())
+				}
+			}
+			if l, ok := c.ledger.(locatingLedger); ok && l.reads != 2 { // once a run, for the duplicate only
+				t.Errorf("%d nullifier reads in two runs, want 2", l.reads)
+			}
+		})
+	}
+	if got, want := receiptSummary(outcomes{ok: 2, otherCounted: 1}), "2 passed, 0 failed, 0 pending, 1 duplicate of another vote counted first"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	if got, want := receiptSummary(outcomes{ok: 2}), "2 passed, 0 failed, 0 pending"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
 	}
 }
