@@ -84,7 +84,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: latencyBucketsFrom(0.05),
 		}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "batcher_inflight_batches", Help: "Batches submitted and not yet committed.",
+			Name: "batcher_inflight_batches", Help: "Batches journaled and not yet committed: being submitted, and those held before their first submission until this batcher's clock passes their votes' cast_at (batcher_cast_waits_total).",
 		}),
 		buffered: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "batcher_lane_buffered_votes", Help: "Votes read from the queue and waiting for a batch cut.",

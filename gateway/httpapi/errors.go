@@ -29,9 +29,9 @@ const (
 	codeContestRequired     = "contest_required"       // 422
 	codeUnknownChoice       = "unknown_choice"         // 422
 	codeRateLimited         = "rate_limited"           // 429
-	codeUnavailable         = "unavailable"            // 503: Redis or an internal fault
+	codeUnavailable         = "unavailable"            // 503: Redis (also a receipt's Redis record) or an internal fault
 	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed
-	codeLedgerUnavailable   = "ledger_unavailable"     // 503: the ledger unreadable for a vote's exact duplicate check or a receipt
+	codeLedgerUnavailable   = "ledger_unavailable"     // 503: the ledger unreadable for a vote's exact duplicate check or a receipt's batch
 	codeElectionUnavailable = "election_unavailable"   // 503: no election record yet
 	codeNotReady            = "not_ready"              // 503: /readyz, the queue (Redis) unreachable
 	codeInvalidVoteID       = "invalid_vote_id"        // 400

@@ -116,7 +116,9 @@ type receiptView struct {
 }
 
 // writeReceipt answers the receipt get returns; contest is the contest the
-// request named ("" if none), used while the receipt carries no vote.
+// request named ("" if none), used while the receipt carries no vote. A
+// failure of the gateway's Redis (receipt.ErrRedis) answers 503
+// unavailable, any other failure 503 ledger_unavailable.
 func (s *Server) writeReceipt(c *gin.Context, contest string, get func(context.Context) (ballot.Receipt, error)) {
 	r, err := get(c.Request.Context())
 	switch {
@@ -129,6 +131,9 @@ func (s *Server) writeReceipt(c *gin.Context, contest string, get func(context.C
 		abortBody(c, http.StatusNotFound, errorBody{Code: codeNoVote, Message: "no vote found for these credentials in contest " + quote(contest), Contest: contest})
 	case errors.Is(err, receipt.ErrNoVote):
 		abort(c, http.StatusNotFound, codeNoVote, "no vote found for these credentials")
+	case errors.Is(err, receipt.ErrRedis):
+		s.logger(c).Warn("receipt unavailable", "err", err)
+		s.unavailable(c, codeUnavailable, "the vote's record cannot be read right now")
 	default:
 		s.logger(c).Warn("receipt unavailable", "err", err)
 		s.unavailable(c, codeLedgerUnavailable, "the receipt cannot be read from the ledger right now")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -52,7 +53,8 @@ func loadedResults(t testing.TB) *results.Cache {
 
 // fakeReceipts knows one committed vote of voter "v1"/"c1" in contest
 // "president" and a pending one in contest "L2".
-type fakeReceipts struct{ fail bool }
+// fakeReceipts answers the receipts below, or fails every look-up with fail.
+type fakeReceipts struct{ fail error }
 
 // knownVote and pendingVote are ids the gateway issued (under the
 // fixture's secret); only knownVote is on the ledger.
@@ -67,8 +69,8 @@ func issuedID() string {
 }
 
 func (f fakeReceipts) ByVoteID(_ context.Context, id string) (ballot.Receipt, error) {
-	if f.fail {
-		return ballot.Receipt{}, errors.New("peer down")
+	if f.fail != nil {
+		return ballot.Receipt{}, f.fail
 	}
 	if id == knownVote {
 		return ballot.Receipt{VoteID: id, State: "CA", Seq: 1, Status: ballot.ReceiptCounted, Proof: []string{},
@@ -200,11 +202,27 @@ func TestLookupNamesTheContest(t *testing.T) {
 	}
 }
 
-func TestReceiptLedgerFailureIs503(t *testing.T) {
-	f := newFixture(t, fixtureOpts{receipts: fakeReceipts{fail: true}})
-	rec := f.do("GET", "/api/v1/votes/"+knownVote, "")
-	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || errorCode(t, rec) != codeLedgerUnavailable {
-		t.Fatalf("ledger down: %d %s", rec.Code, rec.Body)
+// TestReceiptFailureIs503: a receipt that cannot be built answers 503 with
+// Retry-After, by id and by look-up alike, naming what failed: the
+// gateway's Redis (receipt.ErrRedis) is unavailable, anything else
+// (the ledger) ledger_unavailable.
+func TestReceiptFailureIs503(t *testing.T) {
+	for _, c := range []struct {
+		fail error
+		code string
+	}{
+		{errors.New("peer down"), codeLedgerUnavailable},
+		{fmt.Errorf("%w: dial tcp: connection refused", receipt.ErrRedis), codeUnavailable},
+	} {
+		f := newFixture(t, fixtureOpts{receipts: fakeReceipts{fail: c.fail}})
+		for _, rec := range []*httptest.ResponseRecorder{
+			f.do("GET", "/api/v1/votes/"+knownVote, ""),
+			f.do("POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1","contest":"president"}`),
+		} {
+			if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || errorCode(t, rec) != c.code {
+				t.Errorf("receipt failing with %q: %d %s; want 503 %s", c.fail, rec.Code, rec.Body, c.code)
+			}
+		}
 	}
 }
 

@@ -11,7 +11,21 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 )
 
-// RedisStore is the Store over the gateway's Redis.
+// ErrRedis marks a RedisStore error as the gateway's Redis failing (a call
+// failed, or a record in it is unreadable), not the ledger: the API answers
+// it as the gateway's own fault (503 unavailable), not ledger_unavailable.
+var ErrRedis = errors.New("the gateway's Redis cannot be read")
+
+// redisErr marks err, if any, with ErrRedis.
+func redisErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrRedis, err)
+}
+
+// RedisStore is the Store over the gateway's Redis. Its errors from Redis
+// are ErrRedis; one from States is States' own.
 type RedisStore struct {
 	RDB redis.UniversalClient
 	// States returns the election's states, for roll look-ups, or why it
@@ -21,7 +35,11 @@ type RedisStore struct {
 
 // Location reads the batcher's record of a vote.
 func (s RedisStore) Location(ctx context.Context, voteID string) (votequeue.Location, error) {
-	return votequeue.GetLocation(ctx, s.RDB, voteID)
+	loc, err := votequeue.GetLocation(ctx, s.RDB, voteID)
+	if errors.Is(err, votequeue.ErrPending) {
+		return loc, err
+	}
+	return loc, redisErr(err)
 }
 
 // Claim returns the id of the nullifier's accepted vote as the state's roll
@@ -29,9 +47,10 @@ func (s RedisStore) Location(ctx context.Context, voteID string) (votequeue.Loca
 func (s RedisStore) Claim(ctx context.Context, state, nullifier string) (string, error) {
 	roll, ok, err := votequeue.GetRoll(ctx, s.RDB, state)
 	if err != nil || !ok {
-		return "", err
+		return "", redisErr(err)
 	}
-	return votequeue.AcceptedVote(ctx, s.RDB, roll, nullifier)
+	voteID, err := votequeue.AcceptedVote(ctx, s.RDB, roll, nullifier)
+	return voteID, redisErr(err)
 }
 
 // RollState finds the state whose roll holds the nullifier (two pipelined
@@ -61,16 +80,16 @@ func (s RedisStore) RollState(ctx context.Context, nullifier string) (string, er
 			continue // no roll loaded for st
 		}
 		if err != nil {
-			return "", fmt.Errorf("roll look-up: %s: %w", votequeue.RollShardsKey(st), err)
+			return "", redisErr(fmt.Errorf("roll look-up: %s: %w", votequeue.RollShardsKey(st), err))
 		}
 		roll, err := votequeue.NewRoll(st, bits)
 		if err != nil {
-			return "", fmt.Errorf("roll look-up: %s: %w", votequeue.RollShardsKey(st), err)
+			return "", redisErr(fmt.Errorf("roll look-up: %s: %w", votequeue.RollShardsKey(st), err))
 		}
 		cmds[i] = votequeue.OnRoll(ctx, pipe, roll, raw[:])
 	}
 	if _, err := pipe.Exec(ctx); err != nil { // HEXISTS answers no redis.Nil
-		return "", fmt.Errorf("roll look-up: %w", err)
+		return "", redisErr(fmt.Errorf("roll look-up: %w", err))
 	}
 	for i, c := range cmds {
 		if c != nil && c.Val() {

@@ -74,3 +74,35 @@ func TestRedisStoreRollStateFailsRatherThanMiss(t *testing.T) {
 		}
 	}
 }
+
+// RedisStore's errors are ErrRedis when Redis fails, and only then: a vote
+// with no record is ErrPending, the election's states failing is States'
+// own error.
+func TestRedisStoreFailuresAreErrRedis(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	stale := errors.New("election record too old")
+	s := RedisStore{RDB: srv.Client(), States: statesOf("CA")}
+	id, err := ballot.NewVoteID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	null := ballot.HashHex(ballot.NullifierOf([32]byte{1}, "race"))
+	if _, err := s.Location(ctx, id); !errors.Is(err, votequeue.ErrPending) || errors.Is(err, ErrRedis) {
+		t.Errorf("Location of a vote with no record: %v; want ErrPending only", err)
+	}
+	noStates := RedisStore{RDB: s.RDB, States: func(context.Context) ([]string, error) { return nil, stale }}
+	if _, err := noStates.RollState(ctx, null); !errors.Is(err, stale) || errors.Is(err, ErrRedis) {
+		t.Errorf("RollState without the election's states: %v; want %v only", err, stale)
+	}
+	srv.Kill()
+	for name, call := range map[string]func() error{
+		"Location":  func() error { _, err := s.Location(ctx, id); return err },
+		"Claim":     func() error { _, err := s.Claim(ctx, "CA", null); return err },
+		"RollState": func() error { _, err := s.RollState(ctx, null); return err },
+	} {
+		if err := call(); !errors.Is(err, ErrRedis) {
+			t.Errorf("%s with Redis down: %v; want ErrRedis", name, err)
+		}
+	}
+}
