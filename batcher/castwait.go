@@ -80,13 +80,18 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 	}
 	m := l.b.metrics
 	m.castWaits.Inc()
-	defer func() { m.castWaitTime.Add(clock.Now().Sub(from).Seconds()) }()
 	wait, cancel := context.WithCancel(stop)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
 	c.yield()
 	for clock.Now().Before(until) && sleep(wait, clock, until.Sub(clock.Now())) {
 	}
+	// The time held for the clock, not the wait for a slot after it.
+	held := clock.Now()
+	if held.After(until) {
+		held = until
+	}
+	m.castWaitTime.Add(held.Sub(from).Seconds())
 	if wait.Err() == nil && c.reclaim(wait) == nil {
 		return nil
 	}

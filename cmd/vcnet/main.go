@@ -159,6 +159,9 @@ func refuseSystemNetwork(dir string) error {
 	if err != nil {
 		return err
 	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real // a link to the system's network is that network
+	}
 	if system := filepath.Dir(abs); abs == stack.NetworkDir(system) && stack.HoldsSystem(system) {
 		return fmt.Errorf("%s is the network of the system in %s (its gateways and batchers use it, its Redis holds the election's votes), so nothing was wiped: wipe the whole system with `make down WIPE=1` (votechain --dir %s down --wipe)", abs, system, system)
 	}

@@ -133,9 +133,15 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		err := clitest.Run(t, run, "vcnet", "--dir", dir, "down", "--wipe")
-		if err == nil || !strings.Contains(err.Error(), "make down WIPE=1") {
-			t.Errorf("down --wipe beside %s: %v; want it refused, pointing to make down WIPE=1", record, err)
+		link := filepath.Join(t.TempDir(), "net")
+		if err := os.Symlink(dir, link); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{dir, link} {
+			err := clitest.Run(t, run, "vcnet", "--dir", d, "down", "--wipe")
+			if err == nil || !strings.Contains(err.Error(), "make down WIPE=1") {
+				t.Errorf("down --wipe of %s beside %s: %v; want it refused, pointing to make down WIPE=1", d, record, err)
+			}
 		}
 		if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
 			t.Errorf("down --wipe beside %s deleted the network: %v", record, err)

@@ -17,10 +17,10 @@
 // ledger also refuses a head stamped more than ballot.MaxClockSkew after
 // its transaction's time (this gateway's clock): while the anchored head is
 // stamped that far ahead of this gateway's clock (gateways' clocks more
-// than the skew apart), the gateway signs no head of that state, and its
-// anchors carry the other states' heads. A signed head it knows is
-// stamped before its state's anchored head is left out of the anchor and
-// signed again.
+// than the skew apart), the gateway still signs and publishes that state's
+// heads but leaves them out of its anchors, which carry the other states'
+// heads. A signed head it knows is stamped before its state's anchored
+// head is left out of the anchor and signed again.
 // One signature per state per interval, whatever the vote rate: no vote
 // waits for a signature. Then, unless an anchoring transaction is still in
 // flight, it anchors the heads it published since the last anchor on the
@@ -354,11 +354,54 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 	if !anchor {
 		return
 	}
-	if err := l.anchor(ctx, states); err != nil {
+	err := l.anchor(ctx, states)
+	if err == nil {
+		// A head found stamped before the anchored one was left out: sign
+		// it again and anchor once more.
+		if resign := l.resigning(states); len(resign) > 0 {
+			if _, anchor = l.signAll(ctx, elections); anchor {
+				err = l.anchor(ctx, resign)
+			}
+		}
+	}
+	if err != nil {
 		l.log.Warn("intake log: closing anchor failed: the votes after the last anchored head wait for a gateway's next round", "err", err)
 		return
 	}
+	if left := l.unanchored(states); len(left) > 0 {
+		l.log.Warn("intake log: closing round left heads unanchored: the votes after the last anchored head wait for a gateway's next round", "states", left)
+		return
+	}
 	l.log.Info("intake log: closing heads anchored", "states", len(states))
+}
+
+// resigning lists the states whose signed head is to be signed again.
+func (l *Log) resigning(states []string) []string {
+	var out []string
+	for _, st := range states {
+		s := l.state(st)
+		s.mu.Lock()
+		if s.resign {
+			out = append(out, st)
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// unanchored lists the states whose head this process signed is past
+// their anchored head as it knows it.
+func (l *Log) unanchored(states []string) []string {
+	var out []string
+	for _, st := range states {
+		s := l.state(st)
+		s.mu.Lock()
+		if s.signed.Size > s.anchored.Size {
+			out = append(out, st)
+		}
+		s.mu.Unlock()
+	}
+	return out
 }
 
 // signAll signs a head of every state of the election whose log grew. It
@@ -416,13 +459,8 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	if !due {
 		return nil
 	}
-	now := l.cfg.Now().UnixMilli()
-	if ahead := time.Duration(notBefore-now) * time.Millisecond; ahead > ballot.MaxClockSkew-stampMargin {
-		return fmt.Errorf("the anchored %s head is stamped %s ahead of this gateway's clock, and the ledger refuses a head stamped more than %s after its transaction: no %s head is signed until this clock catches up (the gateways' clocks must agree within %s)",
-			state, ahead.Round(time.Second), ballot.MaxClockSkew, state, ballot.MaxClockSkew-stampMargin)
-	}
 	h, err := ballot.TreeHead{Election: election, State: state, Size: size, Root: ballot.HashHex(root),
-		Timestamp: max(now, notBefore)}.Sign(l.cfg.Key)
+		Timestamp: max(l.cfg.Now().UnixMilli(), notBefore)}.Sign(l.cfg.Key)
 	if err != nil {
 		return err
 	}
@@ -514,10 +552,12 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 }
 
 // anchorOf returns the anchor of s's last signed head, if it extends the
-// anchored one and is not stamped before it (such a head is to be signed
-// again, resign, not sent to a refusal), and that anchored head, reading
-// it from the ledger first if it is not known (without holding s.mu across
-// the read).
+// anchored one, is not stamped before it (such a head is to be signed
+// again, resign, not sent to a refusal) and is not stamped so far ahead of
+// the clock that the ledger would refuse it (a stamp taken from another
+// gateway's anchored head; logged at warn level), and that anchored head,
+// reading it from the ledger first if it is not known (without holding
+// s.mu across the read).
 func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.LogAnchor, ballot.TreeHead, bool, error) {
 	s.mu.Lock()
 	signed, known := s.signed.Size, s.anchoredKnown
@@ -537,6 +577,11 @@ func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.L
 	}
 	if s.signed.Timestamp < s.anchored.Timestamp {
 		s.resign = true
+		return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil
+	}
+	if ahead := time.Duration(s.signed.Timestamp-l.cfg.Now().UnixMilli()) * time.Millisecond; ahead > ballot.MaxClockSkew-stampMargin {
+		l.log.Warn("intake log: a head stamped as the anchored head is too far ahead of this gateway's clock for the ledger, which refuses a head stamped more than the skew after its transaction; the state is anchored once this clock catches up (keep the gateways' clocks within the skew of each other)",
+			"state", state, "ahead", ahead.Round(time.Second), "skew", ballot.MaxClockSkew-stampMargin)
 		return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil
 	}
 	proof, err := s.tree.ConsistencyProof(s.anchored.Size, s.signed.Size)
