@@ -66,7 +66,7 @@ type Config struct {
 	// CommitDelay is the follower's (follow.Follower.CommitDelay): how
 	// long an index write stays open for the blocks that follow.
 	CommitDelay time.Duration
-	Log         *slog.Logger
+	Log         *slog.Logger // required
 	// ShutdownTimeout bounds the wait for requests in flight on shutdown
 	// (default 10 s).
 	ShutdownTimeout time.Duration

@@ -111,9 +111,11 @@ func isTemp(name, base string) bool {
 // outright left beside it: only regular files named exactly as Write names
 // them (".BASE.DIGITS.tmp"), and not one a Write still running holds locked.
 // It logs each one removed on log (a warning naming it: it held what path
-// holds), and each it could not remove; it returns the paths removed. A
-// folder it cannot read (path's not made yet included) has none to remove.
+// holds), and each it could not remove (a nil log logs nothing); it
+// returns the paths removed. A folder it cannot read (path's not made yet
+// included) has none to remove.
 func RemoveStale(path string, log *slog.Logger) []string {
+	log = orDiscard(log)
 	dir, base := filepath.Dir(path), filepath.Base(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -140,10 +142,11 @@ func RemoveStale(path string, log *slog.Logger) []string {
 // RemoveOlderCopy removes "PATH.tmp", the temporary copy Votechain's own
 // writers of path used before this package (the roll in a run folder, the
 // Redis password files), which an interrupted write left, and logs it on
-// log; it reports whether there was one. Only for paths Votechain has
-// always written itself: a user's file of that name beside another output
-// is not a copy.
+// log (nil: logs nothing); it reports whether there was one. Only for paths
+// Votechain has always written itself: a user's file of that name beside
+// another output is not a copy.
 func RemoveOlderCopy(path string, log *slog.Logger) bool {
+	log = orDiscard(log)
 	name := path + ".tmp"
 	if st, err := os.Lstat(name); err != nil || !st.Mode().IsRegular() {
 		return false
@@ -172,4 +175,12 @@ func removeUnlocked(name string) error {
 		return err
 	}
 	return os.Remove(name)
+}
+
+// orDiscard is log, or a logger that discards if log is nil.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
 }

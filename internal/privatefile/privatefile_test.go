@@ -238,3 +238,20 @@ func TestRemoveOlderCopy(t *testing.T) {
 		t.Error("RemoveOlderCopy removed a folder")
 	}
 }
+
+// A nil logger logs nothing: the removals happen all the same.
+func TestRemoveWithoutALogger(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "roll.jsonl")
+	for _, name := range []string{path + ".tmp", filepath.Join(dir, ".roll.jsonl.123.tmp")} {
+		if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !RemoveOlderCopy(path, nil) {
+		t.Error("RemoveOlderCopy with no logger did not remove the older copy")
+	}
+	if got := RemoveStale(path, nil); len(got) != 1 {
+		t.Errorf("RemoveStale with no logger removed %v; want the one temporary file", got)
+	}
+}

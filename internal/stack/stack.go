@@ -70,8 +70,8 @@ type Config struct {
 	// in (tests standing in for machines, localnet.Config.Netns); the
 	// application processes run in the clients' host's.
 	Netns   map[string]string
-	Bundles bool // run the nodes from per-host bundles (localnet.Config.Bundles)
-	Log     *slog.Logger
+	Bundles bool         // run the nodes from per-host bundles (localnet.Config.Bundles)
+	Log     *slog.Logger // required
 }
 
 // Stack is one instance of the whole system.
