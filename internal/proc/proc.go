@@ -40,9 +40,6 @@ type Spec struct {
 	// under a surge and the ledger drains in the time left
 	// (docs/operations.md#cpu-priority-intake-first).
 	Priority Priority
-	// StopSignal asks the process to stop gracefully (StopWith); 0 is
-	// SIGTERM. HAProxy's SIGTERM is its hard stop: it takes SIGUSR1.
-	StopSignal syscall.Signal
 }
 
 // ListenAddr is where the process is ready: Addr (127.0.0.1 if empty) and Port.
@@ -286,15 +283,20 @@ func (o Outcome) String() string {
 // process, but a reused PID cannot be ruled out, and saying "stopped"
 // would leave it running unseen.
 func Stop(id ID, bin string, grace time.Duration) (Outcome, error) {
-	return StopWith(id, bin, syscall.SIGTERM, grace)
+	return StopSteps(id, bin, StopStep{Signal: syscall.SIGTERM, Wait: grace})
 }
 
-// StopWith is Stop asking with sig (Spec.StopSignal; 0 is SIGTERM) before
-// the SIGKILL after grace.
-func StopWith(id ID, bin string, sig syscall.Signal, grace time.Duration) (Outcome, error) {
-	if sig == 0 {
-		sig = syscall.SIGTERM
-	}
+// StopStep is one request to stop: a signal, and how long to wait for the
+// process to go before the next step.
+type StopStep struct {
+	Signal syscall.Signal
+	Wait   time.Duration
+}
+
+// StopSteps is Stop asking with each step's signal in turn (HAProxy: its
+// soft stop, then its hard stop), each while the process still runs and
+// waiting up to the step's Wait for it to go, then SIGKILL.
+func StopSteps(id ID, bin string, steps ...StopStep) (Outcome, error) {
 	if !Running(id, bin) {
 		if id.Start == 0 {
 			if exe, ok := runsMoved(id.PID, bin); ok {
@@ -307,11 +309,16 @@ func StopWith(id ID, bin string, sig syscall.Signal, grace time.Duration) (Outco
 		}
 		return Gone, nil
 	}
-	if err := Signal(id, bin, sig); errors.Is(err, ErrNotRunning) {
-		return Gone, nil
-	}
-	if waitGone(id, bin, grace) {
-		return Stopped, nil
+	for i, step := range steps {
+		if err := Signal(id, bin, step.Signal); errors.Is(err, ErrNotRunning) {
+			if i == 0 {
+				return Gone, nil
+			}
+			return Stopped, nil
+		}
+		if waitGone(id, bin, step.Wait) {
+			return Stopped, nil
+		}
 	}
 	_ = Signal(id, bin, syscall.SIGKILL)
 	if waitGone(id, bin, 5*time.Second) {

@@ -13,15 +13,14 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
 )
 
-// stopProcess is proc.Stop; tests replace it with one that fails.
-var stopProcess = proc.Stop
+// stopProcess is proc.StopSteps; tests replace it with one that fails.
+var stopProcess = proc.StopSteps
 
 // StopRecorded stops, by their recorded IDs alone, every process whose data
 // a wipe of the run folder dir deletes (WipeRunDir): the system's
@@ -35,9 +34,9 @@ var stopProcess = proc.Stop
 // across all records, so what depends on another process (a gateway on
 // Redis and the peers, a chaincode server's peer, a peer on the orderers)
 // stops before it (one restarted since stops as started then); each may
-// take up to 20 s. Each process with a
-// start time is stopped as Down stops it (proc.Stop: a PID now held by a
-// later process is left alone); one recorded without (a bare PID, from an
+// take up to 20 s (HAProxy its soft-stop bound and 7 s). Each process with a
+// start time is stopped as Down stops it (stopSteps: HAProxy softly; a PID
+// now held by a later process is left alone); one recorded without (a bare PID, from an
 // older version) whose PID is held cannot be told from a later process and
 // is left running. It returns nil when none of them runs any more;
 // otherwise an error naming each one left running, where it is recorded
@@ -134,7 +133,7 @@ func stopRecorded(dir string, all []recordedProcess, log *slog.Logger) error {
 	}
 	var left []string
 	for _, p := range stopOrder(all) {
-		if err := stopByID(p.name, p.id, log); err != nil {
+		if err := stopByID(p, log); err != nil {
 			left = append(left, fmt.Sprintf("%s, recorded in %s: %v", p.name, p.file, err))
 		}
 	}
@@ -207,9 +206,11 @@ func readProcessRecord(file string) (map[string]proc.ID, error) {
 	return ids, nil
 }
 
-// stopByID stops the recorded process id (see StopRecorded), or says why
-// it is left running and how to stop it.
-func stopByID(name string, id proc.ID, log *slog.Logger) error {
+// stopByID stops the recorded process p (see StopRecorded) as stopSteps
+// says for its name and the folder of its record, or says why it is left
+// running and how to stop it.
+func stopByID(p recordedProcess, log *slog.Logger) error {
+	id := p.id
 	if id.PID <= 0 {
 		return nil
 	}
@@ -222,11 +223,11 @@ func stopByID(name string, id proc.ID, log *slog.Logger) error {
 			"stop it with `kill %d` if it is the system's, else delete the record", id.PID, exe, id.PID)
 	}
 	_ = proc.Signal(id, exe, syscall.SIGCONT) // a paused node (localnet Pause) would see SIGTERM only once continued
-	out, err := stopProcess(id, exe, 20*time.Second)
+	out, err := stopProcess(id, exe, stopSteps(filepath.Dir(p.file), p.name)...)
 	if err != nil {
 		return fmt.Errorf("%v: stop it with `kill -KILL %d`", err, id.PID)
 	}
-	localnet.LogStop(log, name, id, out)
+	localnet.LogStop(log, p.name, id, out)
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
@@ -23,11 +22,11 @@ func TestStopRecordedRefusesWhatWillNotStop(t *testing.T) {
 	stuck, gone := proctest.Sleeper(t, bin, "batcher"), proctest.Sleeper(t, bin, "peer")
 	stop := stopProcess
 	t.Cleanup(func() { stopProcess = stop })
-	stopProcess = func(id proc.ID, bin string, grace time.Duration) (proc.Outcome, error) {
+	stopProcess = func(id proc.ID, bin string, steps ...proc.StopStep) (proc.Outcome, error) {
 		if id == stuck {
 			return proc.Stopped, fmt.Errorf("process %d (%s) did not stop", id.PID, filepath.Base(bin))
 		}
-		return stop(id, bin, grace)
+		return stop(id, bin, steps...)
 	}
 	writeJSON(t, filepath.Join(dir, "stack.json"), map[string]proc.ID{"batcher0": stuck})
 	writeJSON(t, filepath.Join(dir, "network", "state.json"), map[string]any{"pids": map[string]proc.ID{"peer0.Commission": gone}})
@@ -49,7 +48,7 @@ func TestStopRecordedRefusesWhatWillNotStop(t *testing.T) {
 	thesis := rundirtest.Foreign(t, foreign)
 	writeJSON(t, filepath.Join(foreign, "network", "state.json"), map[string]any{"pids": map[string]proc.ID{"orderer0": stuck}})
 	signalled := false
-	stopProcess = func(proc.ID, string, time.Duration) (proc.Outcome, error) { signalled = true; return proc.Gone, nil }
+	stopProcess = func(proc.ID, string, ...proc.StopStep) (proc.Outcome, error) { signalled = true; return proc.Gone, nil }
 	rundirtest.Refused(t, "StopRecorded", StopRecorded(foreign, nil), thesis)
 	if signalled {
 		t.Error("StopRecorded stopped a process a folder no stack made records")
@@ -71,7 +70,7 @@ func TestStopRecordedStopsLatestStartedFirst(t *testing.T) {
 	var stopped []string
 	stop := stopProcess
 	t.Cleanup(func() { stopProcess = stop })
-	stopProcess = func(id proc.ID, _ string, _ time.Duration) (proc.Outcome, error) {
+	stopProcess = func(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
 		stopped = append(stopped, fmt.Sprint(id.Start))
 		return proc.Gone, nil
 	}

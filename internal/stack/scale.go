@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/privatefile"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -216,21 +218,102 @@ func waitPing(ctx context.Context, rdb *redis.Client) error {
 
 // haproxySpec is the load balancer in front of several gateways, on the
 // gateway's address of the port plan. It stops first (the last started but
-// Prometheus) and softly, on SIGUSR1 (SIGTERM is HAProxy's hard stop, which
-// cuts the requests in flight: a vote stored with no 202 to its voter): it
-// stops listening, finishes the requests in flight while the gateways
-// behind it still answer, and exits, within haproxyHardStopAfter; the
-// gateways then get their SIGTERM with nothing in flight from it.
+// Prometheus) and softly (haproxyStopSteps), so that the gateways get their
+// SIGTERM with nothing in flight from it.
 func (s *Stack) haproxySpec() proc.Spec {
-	return proc.Spec{Name: "haproxy", Bin: haproxyBin(), Port: s.ports.Gateway(), StopSignal: syscall.SIGUSR1,
-		Args: []string{"-f", s.path("haproxy", "haproxy.cfg")}}
+	return proc.Spec{Name: haproxyName, Bin: haproxyBin(), Port: s.ports.Gateway(),
+		Args: []string{"-f", haproxyConfigFile(s.cfg.Dir)}}
 }
 
-// haproxyHardStopAfter bounds HAProxy's soft stop (hard-stop-after): the
-// gateways' own grace for requests in flight, their --shutdown-timeout's
-// default, and under Down's 20 s before SIGKILL. Idle keep-alive
-// connections would otherwise hold it up to the client timeout (60 s).
-const haproxyHardStopAfter = "15s"
+// haproxyName is HAProxy's name among the services and in stack.json.
+const haproxyName = "haproxy"
+
+// haproxyConfigFile is the configuration of the HAProxy of the system in
+// the run folder dir: the one it runs with (writeHAProxy writes it only
+// while none runs).
+func haproxyConfigFile(dir string) string { return filepath.Join(dir, "haproxy", "haproxy.cfg") }
+
+// haproxyStopMargin is what HAProxy's soft stop is given beyond the
+// gateways' --shutdown-timeout (its hard-stop-after), and what stopping it
+// waits beyond that before its hard stop: time for the last answers to
+// pass through and for HAProxy to exit.
+const haproxyStopMargin = 2 * time.Second
+
+// haproxyUnboundedSoftStop is how long stopping an HAProxy waits for its
+// soft stop when its configuration sets no hard-stop-after (one written by
+// an older version, whose soft stop waits for idle keep-alive connections
+// up to the client timeout, 60 s): the bound the last such versions set,
+// the gateways' default --shutdown-timeout.
+const haproxyUnboundedSoftStop = 15 * time.Second
+
+// haproxyStopSteps is how Down and StopRecorded stop the HAProxy whose
+// configuration is the file config (stopSteps): SIGUSR1, its soft stop
+// (SIGTERM is HAProxy's hard stop, which cuts the requests in flight: a
+// vote stored with no 202 to its voter), after which it stops listening,
+// finishes the requests in flight while the gateways behind it still
+// answer, and exits within the configuration's hard-stop-after; then, if
+// it still runs haproxyStopMargin after that (a configuration without
+// hard-stop-after: haproxyUnboundedSoftStop), SIGTERM, which closes what
+// holds it (idle keep-alive connections); then SIGKILL 5 s later.
+func haproxyStopSteps(config string) []proc.StopStep {
+	return []proc.StopStep{
+		{Signal: syscall.SIGUSR1, Wait: haproxySoftStop(config) + haproxyStopMargin},
+		{Signal: syscall.SIGTERM, Wait: 5 * time.Second},
+	}
+}
+
+// haproxySoftStop is the hard-stop-after the HAProxy configuration file
+// config sets; haproxyUnboundedSoftStop for one that sets none or cannot
+// be read.
+func haproxySoftStop(config string) time.Duration {
+	data, err := os.ReadFile(config)
+	if err != nil {
+		return haproxyUnboundedSoftStop
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "hard-stop-after" {
+			if d, err := time.ParseDuration(f[1]); err == nil {
+				return d
+			}
+		}
+	}
+	return haproxyUnboundedSoftStop
+}
+
+// haproxyHardStopAfter is HAProxy's hard-stop-after for gateways whose
+// --shutdown-timeout is gatewayShutdown, in HAProxy's syntax (whole
+// milliseconds): that and haproxyStopMargin. Idle keep-alive connections
+// would otherwise hold its soft stop up to the client timeout (60 s).
+func haproxyHardStopAfter(gatewayShutdown time.Duration) string {
+	return fmt.Sprintf("%dms", (gatewayShutdown + haproxyStopMargin).Milliseconds())
+}
+
+// gatewayShutdownTimeout is the --shutdown-timeout of the gateways Up
+// starts, which the stack does not give on their command line:
+// GATEWAY_SHUTDOWN_TIMEOUT, which they read (cli.ApplyEnv), else the
+// default the gateway binary's --help states.
+func (s *Stack) gatewayShutdownTimeout(ctx context.Context) (time.Duration, error) {
+	const name = "shutdown-timeout"
+	source := cli.EnvName("GATEWAY", name)
+	value, ok := os.LookupEnv(source)
+	if !ok {
+		bin := filepath.Join(s.cfg.BinDir, "gateway")
+		flags, err := cli.CommandFlags(ctx, bin)
+		if err != nil {
+			return 0, fmt.Errorf("the gateways' --%s, HAProxy's soft-stop bound: %w (run `make build`)", name, err)
+		}
+		i := slices.IndexFunc(flags, func(f cli.HelpFlag) bool { return f.Name == name })
+		if i < 0 {
+			return 0, fmt.Errorf("%s --help lists no --%s, HAProxy's soft-stop bound: run `make build`", bin, name)
+		}
+		source, value = bin+" --help", flags[i].Default
+	}
+	d, err := time.ParseDuration(value)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s gives the gateways' --%s %q: want a duration of at least 0, such as 15s", source, name, value)
+	}
+	return d, nil
+}
 
 // haproxyBin finds Debian's haproxy (in /usr/sbin, often not on a user's PATH).
 func haproxyBin() string {
@@ -255,8 +338,9 @@ func haproxyBin() string {
 const haproxyCheckTimeout = "2500ms"
 
 // HAProxyConfig is the load balancer's configuration on addr (the clients'
-// host's address, 127.0.0.1 on one machine) for gateways on ports there,
-// whose soft stop ends within haproxyHardStopAfter:
+// host's address, 127.0.0.1 on one machine) for gateways on ports there
+// whose --shutdown-timeout is gatewayShutdown; its soft stop ends within
+// haproxyHardStopAfter(gatewayShutdown):
 // round robin, each gateway checked on /readyz every 500 ms (out after two
 // failures, back after two successes; a check waits up to haproxyCheckTimeout
 // for the answer), a request whose connection fails
@@ -267,7 +351,7 @@ const haproxyCheckTimeout = "2500ms"
 // proxy (--trusted-proxies): Linux would give a connection to any 127.x
 // address the source 127.0.0.1, and with the clients on 127.0.0.4 the
 // gateways then ignored X-Forwarded-For and saw every voter as one client.
-func HAProxyConfig(addr string, listen int, ports []int) string {
+func HAProxyConfig(addr string, listen int, ports []int, gatewayShutdown time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     maxconn 4096
@@ -293,22 +377,31 @@ backend gateways
     http-check expect status 200
     timeout check %s
     default-server inter 500ms fall 2 rise 2
-`, haproxyHardStopAfter, net.JoinHostPort(addr, strconv.Itoa(listen)), addr, haproxyCheckTimeout)
+`, haproxyHardStopAfter(gatewayShutdown), net.JoinHostPort(addr, strconv.Itoa(listen)), addr, haproxyCheckTimeout)
 	for i, p := range ports {
 		fmt.Fprintf(&b, "    server gateway%d %s check\n", i, net.JoinHostPort(addr, strconv.Itoa(p)))
 	}
 	return b.String()
 }
 
-// writeHAProxy writes the load balancer's configuration.
-func (s *Stack) writeHAProxy() error {
+// writeHAProxy writes the load balancer's configuration, unless HAProxy
+// runs: the file is then the configuration it runs with, whose
+// hard-stop-after stopping it waits for (haproxyStopSteps).
+func (s *Stack) writeHAProxy(ctx context.Context) error {
+	if proc.Running(s.pids[haproxyName], haproxyBin()) {
+		return nil
+	}
+	shutdown, err := s.gatewayShutdownTimeout(ctx)
+	if err != nil {
+		return err
+	}
 	var ports []int
 	for i := 0; i < s.cfg.Gateways; i++ {
 		ports = append(ports, s.gatewayPort(i))
 	}
-	path := s.path("haproxy", "haproxy.cfg")
+	path := haproxyConfigFile(s.cfg.Dir)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(HAProxyConfig(s.Clients().Addr, s.ports.Gateway(), ports)), 0o644)
+	return os.WriteFile(path, []byte(HAProxyConfig(s.Clients().Addr, s.ports.Gateway(), ports, shutdown)), 0o644)
 }

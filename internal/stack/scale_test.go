@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/proc"
+	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -41,9 +43,10 @@ func TestResolveShape(t *testing.T) {
 
 // TestHAProxyConfig: HAProxy listens on the gateway's address, checks every
 // gateway's /readyz, never re-sends a request a gateway took, and ends a
-// soft stop within the gateways' grace.
+// soft stop within the gateways' grace and haproxyStopMargin (it was a
+// fixed 15 s whatever the gateways' --shutdown-timeout).
 func TestHAProxyConfig(t *testing.T) {
-	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361})
+	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second)
 	for _, want := range []string{
 		"bind 127.0.0.1:27380",
 		"option httpchk GET /readyz",
@@ -52,7 +55,7 @@ func TestHAProxyConfig(t *testing.T) {
 		"server gateway1 127.0.0.1:27361 check",
 		"option redispatch",
 		"source 127.0.0.1",
-		"hard-stop-after 15s",
+		"hard-stop-after 42000ms",
 	} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("configuration lacks %q:\n%s", want, cfg)
@@ -91,7 +94,7 @@ func TestHAProxyConnectsFromTheTrustedAddress(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(HAProxyConfig(addr, base, []int{base + 1})), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(HAProxyConfig(addr, base, []int{base + 1}, 1500*time.Millisecond)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -158,5 +161,57 @@ func TestLedgerPriority(t *testing.T) {
 		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "0 (off) to 19") {
 			t.Errorf("niceness %d: %v; want a refusal naming the range", bad, err)
 		}
+	}
+}
+
+// TestHAProxyFollowsTheGatewaysShutdownTimeout: the configuration Up
+// writes bounds HAProxy's soft stop by the gateways' --shutdown-timeout
+// and haproxyStopMargin: GATEWAY_SHUTDOWN_TIMEOUT when set, else the
+// default the gateway binary's --help states (a stand-in's 7s here); a
+// value the gateways would refuse is refused. The configuration of an
+// HAProxy that runs is left as it is: the one stopping it reads.
+func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
+	dir, bin := t.TempDir(), t.TempDir()
+	help := "#!/bin/sh\nprintf '  -listen string\\n    \\tlisten address (default \"127.0.0.1:8080\")\\n  -shutdown-timeout duration\\n    \\tgrace period for requests in flight on SIGTERM (default 7s)\\n'\n"
+	if err := os.WriteFile(filepath.Join(bin, "gateway"), []byte(help), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Gateways: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := func() string {
+		t.Helper()
+		data, err := os.ReadFile(haproxyConfigFile(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	ctx := context.Background()
+	if err := s.writeHAProxy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 9000ms\n") {
+		t.Errorf("with the gateways' default of 7s:\n%s\nwant hard-stop-after 9000ms", cfg)
+	}
+	t.Setenv("GATEWAY_SHUTDOWN_TIMEOUT", "30s")
+	if err := s.writeHAProxy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 32000ms\n") {
+		t.Errorf("with GATEWAY_SHUTDOWN_TIMEOUT=30s:\n%s\nwant hard-stop-after 32000ms", cfg)
+	}
+	t.Setenv("GATEWAY_SHUTDOWN_TIMEOUT", "-1s")
+	if err := s.writeHAProxy(ctx); err == nil || !strings.Contains(err.Error(), "GATEWAY_SHUTDOWN_TIMEOUT") {
+		t.Errorf("with GATEWAY_SHUTDOWN_TIMEOUT=-1s: %v; want a refusal naming it", err)
+	}
+	t.Setenv("GATEWAY_SHUTDOWN_TIMEOUT", "60s")
+	s.pids[haproxyName] = proctest.Sleeper(t, t.TempDir(), "haproxy")
+	if err := s.writeHAProxy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 32000ms\n") {
+		t.Errorf("rewritten while HAProxy runs:\n%s\nwant it kept (hard-stop-after 32000ms)", cfg)
 	}
 }

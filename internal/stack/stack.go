@@ -347,7 +347,7 @@ func (s *Stack) Up(ctx context.Context) error {
 		if _, err := os.Stat(haproxyBin()); err != nil {
 			return errors.New("haproxy not found: install it with `make deps` (Debian package haproxy)")
 		}
-		if err := s.writeHAProxy(); err != nil {
+		if err := s.writeHAProxy(ctx); err != nil {
 			return err
 		}
 	}
@@ -425,9 +425,9 @@ func (s *Stack) save() error {
 	return privatefile.WriteData(s.path("stack.json"), data)
 }
 
-// Down stops the application processes (reverse order, each with its
-// Spec.StopSignal: HAProxy first, softly, so that it finishes the requests
-// in flight while the gateways still answer), then the network.
+// Down stops the application processes (reverse order, each as stopSteps
+// says: HAProxy first, softly, so that it finishes the requests in flight
+// while the gateways still answer), then the network.
 // With wipe it deletes the whole run folder, first refusing (before it
 // stops anything) a folder the system did not make (checkRunDir). An application process that
 // will not stop does not keep the network running: Down stops the network
@@ -452,7 +452,7 @@ func (s *Stack) Down(wipe bool) error {
 		if !ok {
 			continue
 		}
-		out, err := proc.StopWith(id, sp.Bin, sp.StopSignal, 20*time.Second)
+		out, err := stopProcess(id, sp.Bin, stopSteps(s.cfg.Dir, sp.Name)...)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -471,6 +471,21 @@ func (s *Stack) Down(wipe bool) error {
 		errs = append(errs, s.save())
 	}
 	return errors.Join(errs...)
+}
+
+// appStopGrace is how long stopping an application process waits after
+// its SIGTERM before SIGKILL.
+const appStopGrace = 20 * time.Second
+
+// stopSteps is the one rule by which Down and StopRecorded stop the
+// process name of the system in the run folder dir (proc.StopSteps):
+// HAProxy softly (haproxyStopSteps, by the configuration it runs with),
+// every other process with SIGTERM, then SIGKILL appStopGrace later.
+func stopSteps(dir, name string) []proc.StopStep {
+	if name == haproxyName {
+		return haproxyStopSteps(haproxyConfigFile(dir))
+	}
+	return []proc.StopStep{{Signal: syscall.SIGTERM, Wait: appStopGrace}}
 }
 
 // OthersInRunDir are the entries of a run folder that belong to other

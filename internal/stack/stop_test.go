@@ -179,31 +179,11 @@ func TestWipeKeepsOtherCommandsFolders(t *testing.T) {
 func TestDownStopsHAProxySoftlyFirst(t *testing.T) {
 	dir := t.TempDir()
 	got := filepath.Join(dir, "signals")
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	standIn := func(name string) proc.ID {
-		ready := filepath.Join(dir, name+".ready")
-		script := fmt.Sprintf(`trap "echo %[1]s USR1 >> %[2]s; exit 0" USR1; trap "echo %[1]s TERM >> %[2]s; exit 0" TERM; touch %[3]s; while :; do sleep 0.05; done`, name, got, ready)
-		id, err := proc.Start(context.Background(), proc.Spec{Name: name, Bin: sh, Args: []string{"-c", script}}, filepath.Join(dir, name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = proc.Signal(id, "", syscall.SIGKILL) })
-		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-			if _, err := os.Stat(ready); err == nil {
-				return id // its traps are set
-			}
-		}
-		t.Fatalf("the %s stand-in did not start", name)
-		return id
-	}
 	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.pids["haproxy"], s.pids["gateway0"] = standIn("haproxy"), standIn("gateway0")
+	s.pids["haproxy"], s.pids["gateway0"] = signalStandIn(t, got, "haproxy", true), signalStandIn(t, got, "gateway0", true)
 	if err := s.Down(false); err != nil {
 		t.Fatal(err)
 	}
@@ -211,4 +191,90 @@ func TestDownStopsHAProxySoftlyFirst(t *testing.T) {
 	if want := "haproxy USR1\ngateway0 TERM\n"; string(data) != want {
 		t.Errorf("signals received, in order:\n%s\nwant:\n%s", data, want)
 	}
+}
+
+// TestStopRecordedStopsHAProxySoftlyThenHard: StopRecorded (the --fresh
+// wipe's, a damaged record's) stops a recorded HAProxy as Down does: SIGUSR1
+// first (it sent SIGTERM, the hard stop that cuts votes in flight), then,
+// one still running haproxyStopMargin after its configuration's
+// hard-stop-after (as one started from an older configuration without
+// hard-stop-after waits for idle keep-alive connections), SIGTERM, long
+// before the 20 s grace and SIGKILL; the gateway after it. The HAProxy
+// stand-in notes SIGUSR1 and keeps running.
+func TestStopRecordedStopsHAProxySoftlyThenHard(t *testing.T) {
+	dir := t.TempDir()
+	got := filepath.Join(dir, "signals")
+	if err := os.MkdirAll(filepath.Dir(haproxyConfigFile(dir)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(haproxyConfigFile(dir), []byte("global\n    hard-stop-after 300ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gateway := signalStandIn(t, got, "gateway0", true)
+	haproxy := signalStandIn(t, got, "haproxy", false) // started last: stopped first
+	writeJSON(t, filepath.Join(dir, "stack.json"), map[string]proc.ID{"haproxy": haproxy, "gateway0": gateway})
+	began := time.Now()
+	if err := StopRecorded(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	data, _ := os.ReadFile(got)
+	if want := "haproxy USR1\nhaproxy TERM\ngateway0 TERM\n"; string(data) != want {
+		t.Errorf("signals received, in order:\n%s\nwant:\n%s", data, want)
+	}
+	if soft := 300*time.Millisecond + haproxyStopMargin; took < soft || took > soft+5*time.Second {
+		t.Errorf("StopRecorded took %s; want the soft-stop window %s and little more", took, soft)
+	}
+}
+
+// TestHAProxySoftStop: the soft-stop bound stopping HAProxy waits for is
+// its configuration's hard-stop-after as HAProxyConfig writes it; a
+// configuration without one (an older version's) or none at all gets
+// haproxyUnboundedSoftStop.
+func TestHAProxySoftStop(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "haproxy.cfg")
+	if d := haproxySoftStop(file); d != haproxyUnboundedSoftStop {
+		t.Errorf("no configuration: %s, want %s", d, haproxyUnboundedSoftStop)
+	}
+	for cfg, want := range map[string]time.Duration{
+		HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 1500*time.Millisecond): 3500 * time.Millisecond,
+		"global\n    maxconn 4096\n\ndefaults\n    mode http\n":                       haproxyUnboundedSoftStop,
+	} {
+		if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if d := haproxySoftStop(file); d != want {
+			t.Errorf("haproxySoftStop = %s, want %s, of:\n%s", d, want, cfg)
+		}
+	}
+}
+
+// signalStandIn starts a shell that appends "NAME USR1" or "NAME TERM" to
+// the file got for each signal it gets, exiting on SIGTERM, and on SIGUSR1
+// if usr1Exits; it returns once the shell's traps are set.
+func signalStandIn(t *testing.T, got, name string, usr1Exits bool) proc.ID {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(got)
+	ready, onUSR1 := filepath.Join(dir, name+".ready"), ""
+	if usr1Exits {
+		onUSR1 = "; exit 0"
+	}
+	script := fmt.Sprintf(`trap "echo %[1]s USR1 >> %[2]s%[4]s" USR1; trap "echo %[1]s TERM >> %[2]s; exit 0" TERM; touch %[3]s; while :; do sleep 0.05; done`, name, got, ready, onUSR1)
+	id, err := proc.Start(context.Background(), proc.Spec{Name: name, Bin: sh, Args: []string{"-c", script}}, filepath.Join(dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proc.Signal(id, "", syscall.SIGKILL) })
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			return id
+		}
+	}
+	t.Fatalf("the %s stand-in did not start", name)
+	return id
 }
