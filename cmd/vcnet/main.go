@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/votechain/votechain/internal/cli"
@@ -33,7 +34,9 @@ const usage = `Usage: vcnet [flags] COMMAND
 
 Commands:
   up       bring the network up; safe to run again (restarts what is stopped)
-  down     stop every network process by PID; --wipe also deletes ledgers, crypto and logs
+  down     stop every network process by PID; --wipe also deletes ledgers, crypto and logs;
+           refused for make up's network while the system's own processes run on it
+           (make down stops them all; --force stops the network under them)
   status   show processes, ports and block heights (--json for machine-readable)
   deploy   deploy the chaincode binary as the next sequence if it changed
   probe    submit a probe transaction endorsed by both organisations and read it back
@@ -52,15 +55,16 @@ func run(ctx context.Context) error {
 	builder := fs.String("builder", network.BuilderDir, "external builder folder")
 	consensus := fs.String("consensus", "", fmt.Sprintf("ordering of a new network: %s or %s (default %s; an existing network keeps its own)", network.BFT, network.Raft, network.DefaultConsensus))
 	wipe := fs.Bool("wipe", false, "also delete the run folder (refused, deleting nothing, for a folder holding files but no .votechain-run or state.json: one vcnet did not make; and for make up's network, in a folder holding stack.json or shape.json: make down WIPE=1 wipes that system); a state.json that cannot be read (damaged, or an older version's) is no obstacle: the processes it records are stopped first")
+	force := fs.Bool("force", false, "stop make up's network although the system's own processes that use it (gateways, batchers, explorer, Redis...: its stack.json) run; without it such a down is refused, pointing to make down, which stops the whole system in order")
 	asJSON := fs.Bool("json", false, "print JSON")
 	hosts := fs.String("hosts", "", "each host's address, e.g. commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4")
 	bundleRoot := fs.String("bundle-root", "/opt/votechain", "the folder each bundle is copied to on its machine")
 	profile := fs.String("profile", "", "probe through this connection profile (holding the Commission's admin, e.g. a bundle's profiles/admin.json) instead of the local network's")
-	cli.OnlyWith(fs, "down", "wipe")
+	cli.OnlyWith(fs, "down", "wipe", "force")
 	cli.OnlyWith(fs, "status", "json")
 	cli.OnlyWith(fs, "bundles", "hosts", "bundle-root")
 	cli.OnlyWith(fs, "probe", "profile")
-	cli.CommandLineOnly(fs, "wipe")
+	cli.CommandLineOnly(fs, "wipe", "force")
 	logFlags := cli.LogFlags(fs) // debug: log retries while the network settles
 	fs.Usage = cli.Usage(fs, "VCNET", usage, "")
 	// Flags may also follow the command: vcnet down --wipe.
@@ -93,6 +97,11 @@ func run(ctx context.Context) error {
 	}
 	if cmd == "down" && *wipe {
 		if err := refuseSystemNetwork(cfg.Dir); err != nil {
+			return err
+		}
+	}
+	if cmd == "down" && !*force {
+		if err := refuseNetworkInUse(cfg.Dir); err != nil {
 			return err
 		}
 	}
@@ -149,23 +158,52 @@ func run(ctx context.Context) error {
 }
 
 // refuseSystemNetwork refuses down --wipe of the network folder dir when
-// it is the network of make up's system (stack.NetworkDir of a folder that
-// holds one, stack.HoldsSystem): its gateways and batchers use the
-// network, and Redis holds its election's votes, which a new network's
-// election would not know. make down WIPE=1 wipes the whole system. Other
-// folders beside it (.run/deploy's bundles) are not the system's network.
+// it is the network of make up's system (systemOf): its gateways and
+// batchers use the network, and Redis holds its election's votes, which a
+// new network's election would not know. make down WIPE=1 wipes the whole
+// system. Other folders beside it (.run/deploy's bundles) are not the
+// system's network.
 func refuseSystemNetwork(dir string) error {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
+	abs, system, err := systemOf(dir)
+	if err != nil || system == "" {
 		return err
 	}
+	return fmt.Errorf("%s is the network of the system in %s (its gateways and batchers use it, its Redis holds the election's votes), so nothing was wiped: wipe the whole system with `make down WIPE=1` (votechain --dir %s down --wipe)", abs, system, system)
+}
+
+// refuseNetworkInUse refuses down (without --force) of the network folder
+// dir when it is the network of make up's system (systemOf) and the
+// system's own processes run (stack.ServicesRunning): stopping the network
+// under them leaves the gateways accepting votes that the batchers cannot
+// commit. make down stops the whole system, HAProxy and the gateways first.
+func refuseNetworkInUse(dir string) error {
+	abs, system, err := systemOf(dir)
+	if err != nil || system == "" {
+		return err
+	}
+	running, err := stack.ServicesRunning(system)
+	if err != nil || len(running) == 0 {
+		return err
+	}
+	return fmt.Errorf("%s is the network of the system in %s, whose processes run on it (%s), so nothing was stopped: stop the whole system with `make down` (votechain --dir %s down), or give --force to stop the network under them", abs, system, strings.Join(running, ", "), system)
+}
+
+// systemOf returns the network folder dir made absolute (symbolic links
+// resolved: a link to the system's network is that network) and, when it
+// is the network of make up's system (stack.NetworkDir of a folder that
+// holds one, stack.HoldsSystem), that system's folder; else "".
+func systemOf(dir string) (abs, system string, err error) {
+	abs, err = filepath.Abs(dir)
+	if err != nil {
+		return "", "", err
+	}
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real // a link to the system's network is that network
+		abs = real
 	}
-	if system := filepath.Dir(abs); abs == stack.NetworkDir(system) && stack.HoldsSystem(system) {
-		return fmt.Errorf("%s is the network of the system in %s (its gateways and batchers use it, its Redis holds the election's votes), so nothing was wiped: wipe the whole system with `make down WIPE=1` (votechain --dir %s down --wipe)", abs, system, system)
+	if parent := filepath.Dir(abs); abs == stack.NetworkDir(parent) && stack.HoldsSystem(parent) {
+		return abs, parent, nil
 	}
-	return nil
+	return abs, "", nil
 }
 
 // probeProfile is probe --profile path: an address in the profile that

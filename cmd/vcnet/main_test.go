@@ -29,6 +29,7 @@ func TestUsageErrors(t *testing.T) {
 		{Args: []string{"status", "extra"}, Want: `status takes no arguments, but was given ["extra"]`},
 		{Args: []string{"down", "up"}, Want: `down takes no arguments, but was given ["up"]`},
 		{Args: []string{"status", "--wipe"}, Want: "--wipe goes with down, not with status"},
+		{Args: []string{"up", "--force"}, Want: "--force goes with down, not with up"},
 		{Args: []string{"--json", "down"}, Want: "--json goes with status, not with down"},
 		{Args: []string{"status", "--profile", "admin.json"}, Want: "--profile goes with probe, not with status"},
 		{Args: []string{"down", "--hosts", "commission=10.0.0.2", "--bundle-root", "/opt"}, Want: "--bundle-root goes with bundles, not with down\n--hosts goes with bundles, not with down"},
@@ -158,5 +159,71 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 		if _, err := os.Stat(other); !os.IsNotExist(err) {
 			t.Errorf("down --wipe of %s beside %s left it: %v", other, record, err)
 		}
+	}
+}
+
+// TestDownRefusesMakeUpsNetworkInUse: a plain down of the network whose
+// parent folder holds make up's system, while a process of the system's
+// stack.json runs, is refused, naming it and pointing to make down, and
+// stops nothing (it stopped the network under the running gateways and
+// batchers); with --force it stops the network, leaving the system's
+// process alone. With none of the system's processes running, a plain
+// down stops the network.
+func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
+	system := t.TempDir()
+	dir := filepath.Join(system, "network")
+	if err := rundir.Make(dir, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	gateway := proctest.Sleeper(t, bin, "gateway")
+	record := func(path string, v any) {
+		t.Helper()
+		data, _ := json.Marshal(v)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startOrderer := func() proc.ID {
+		orderer := proctest.Sleeper(t, bin, "orderer")
+		record(filepath.Join(dir, "state.json"), map[string]any{"port_base": 42600, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
+		return orderer
+	}
+	stopped := func(id proc.ID) bool {
+		for end := time.Now().Add(5 * time.Second); proc.Running(id, "") && time.Now().Before(end); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return !proc.Running(id, "")
+	}
+	record(filepath.Join(system, "stack.json"), map[string]proc.ID{"gateway": gateway})
+	orderer := startOrderer()
+
+	err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down")
+	if err == nil || !strings.Contains(err.Error(), "`make down`") || !strings.Contains(err.Error(), "gateway (PID ") || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("down of make up's network with its gateway running: %v; want a refusal naming the gateway, make down and --force", err)
+	}
+	if !proc.Running(orderer, "") {
+		t.Error("the refused down stopped the network's orderer")
+	}
+
+	if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"); err != nil {
+		t.Fatalf("down --force: %v", err)
+	}
+	if !stopped(orderer) {
+		t.Error("down --force left the network's orderer running")
+	}
+	if !proc.Running(gateway, "") {
+		t.Error("down --force stopped the system's gateway")
+	}
+
+	if err := proc.Kill(gateway, ""); err != nil {
+		t.Fatal(err)
+	}
+	orderer = startOrderer()
+	if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down"); err != nil {
+		t.Fatalf("down with the system stopped: %v", err)
+	}
+	if !stopped(orderer) {
+		t.Error("down with the system stopped left the network's orderer running")
 	}
 }

@@ -84,13 +84,31 @@ func RecordedRunning(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return running(all), nil
+}
+
+// ServicesRunning is RecordedRunning for the application processes of the
+// system in the run folder dir alone (its stack.json: Redis, batchers,
+// gateways, HAProxy, explorer, monitoring), not its network's: none for a
+// folder without stack.json.
+func ServicesRunning(dir string) ([]string, error) {
+	all, err := readRecords([]string{filepath.Join(dir, "stack.json")})
+	if err != nil {
+		return nil, err
+	}
+	return running(all), nil
+}
+
+// running names those of ps that still run (see RecordedRunning), with
+// where each is recorded.
+func running(ps []recordedProcess) []string {
 	var names []string
-	for _, p := range all {
+	for _, p := range ps {
 		if p.id.PID > 0 && (proc.Running(p.id, "") || p.id.Start == 0 && pidHeld(p.id.PID)) {
 			names = append(names, fmt.Sprintf("%s (PID %d, recorded in %s)", p.name, p.id.PID, p.file))
 		}
 	}
-	return names, nil
+	return names
 }
 
 // recordedInRunDir reads every process record of the run folder dir (see
