@@ -12,13 +12,16 @@ TEST_TIMEOUT ?= 45m
 TEST_HEAVY_TIMEOUT ?= 30m
 
 .DEFAULT_GOAL := help
-.PHONY: help deps fabric-bin build up down status network-up network-down network-status deploy test test-unit test-heavy fmt vet clean
+.PHONY: help deps deps-run fabric-bin build up down status network-up network-down network-status deploy test test-unit test-heavy fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-deps: ## install the Debian packages the tests and `make up` need (redis-server, prometheus with promtool, prometheus-redis-exporter, chromium, chromium-driver, haproxy, patch), if missing
+deps: ## install the Debian packages make test needs, if missing: deps-run's and, for the browser tests, chromium and chromium-driver
 	@scripts/install-deps.sh
+
+deps-run: ## install the Debian packages the running system (make up) and the tests without a browser need, if missing: redis-server, prometheus with promtool, prometheus-redis-exporter, haproxy, patch
+	@scripts/install-deps.sh --runtime
 
 fabric-bin: ## build the Fabric 3.1.1 binaries when missing or built from other network/fabricbin files (by content, not mtime)
 	@GO=$(GO) network/fabricbin/build.sh --if-changed $(FABRIC_BIN) $(FABRIC_CMDS)
@@ -36,13 +39,19 @@ fabric-bin: ## build the Fabric 3.1.1 binaries when missing or built from other 
 build: ## build the project's commands into bin/
 	$(GO) build -o bin/ ./cmd/...
 
+# The commands the stop and status targets run, built only when missing (a
+# broken build or a long compile never keeps the system from stopping);
+# make build refreshes them.
+bin/vcnet bin/votechain:
+	$(GO) build -o $@ ./cmd/$(notdir $@)
+
 network-up: fabric-bin build ## bring the consortium up (idempotent)
 	$(VCNET) up
 
-network-down: build ## stop every network process; WIPE=1 also deletes ledgers, crypto and logs
-	$(VCNET) down $(if $(WIPE),--wipe)
+network-down: $(VCNET) ## stop every network process (needs only bin/vcnet, built if missing); WIPE=1 also deletes ledgers, crypto and logs; refused for make up's network while its system runs (make down), FORCE=1 stops it all the same
+	$(VCNET) down $(if $(WIPE),--wipe) $(if $(FORCE),--force)
 
-network-status: build ## show network processes, ports and block heights
+network-status: $(VCNET) ## show network processes, ports and block heights (needs only bin/vcnet, built if missing)
 	$(VCNET) status
 
 deploy: build ## deploy a changed chaincode as the next sequence, keeping the ledger
@@ -52,13 +61,13 @@ deploy: build ## deploy a changed chaincode as the next sequence, keeping the le
 # for the three-question referendum); an election already on the ledger is kept.
 ELECTION ?= config/election.json
 
-up: deps fabric-bin build ## bring the whole system up: network, Redis, election, batchers, gateway, explorer (ELECTION=config/referendum.json for the referendum; GATEWAYS=n BATCHERS=n REDIS=cluster scale it out; HOSTS=commission=127.0.0.2,observers=127.0.0.3,clients=127.0.0.4 places it on several addresses; LEDGER_PRIORITY=idle|nice:N|normal sets the ledger side's CPU priority, default nice:10; LEDGER_NICE=N is LEDGER_PRIORITY=nice:N)
+up: deps-run fabric-bin build ## bring the whole system up: network, Redis, election, batchers, gateway, explorer (ELECTION=config/referendum.json for the referendum; GATEWAYS=n BATCHERS=n REDIS=cluster scale it out; HOSTS=commission=127.0.0.2,observers=127.0.0.3,clients=127.0.0.4 places it on several addresses; LEDGER_PRIORITY=idle|nice:N|normal sets the ledger side's CPU priority, default nice:10; LEDGER_NICE=N is LEDGER_PRIORITY=nice:N)
 	bin/votechain up -election $(ELECTION) $(if $(GATEWAYS),--gateways $(GATEWAYS)) $(if $(BATCHERS),--batchers $(BATCHERS)) $(if $(REDIS),--redis $(REDIS)) $(if $(LEDGER_NICE),--ledger-nice $(LEDGER_NICE)) $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(if $(HOSTS),--hosts $(HOSTS))
 
-down: build ## stop the whole system (WIPE=1 deletes its data in .run/, keeping .run/deploy, .run/bench and .run/test)
+down: bin/votechain ## stop the whole system (needs only bin/votechain, built if missing; WIPE=1 deletes its data in .run/, keeping .run/deploy, .run/bench and .run/test)
 	bin/votechain down $(if $(WIPE),--wipe)
 
-status: build ## show what runs where
+status: bin/votechain ## show what runs where (needs only bin/votechain, built if missing)
 	bin/votechain status
 
 # Heavy tests (files with //go:build heavy, scripts/test-heavy.sh) need the
@@ -71,11 +80,11 @@ test: deps fabric-bin build ## run all tests, including integration tests on rea
 	GO=$(GO) scripts/test-heavy.sh --vet
 	VOTECHAIN_TEST_BIN=$(CURDIR)/bin scripts/test-lock.sh shared $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-test-unit: deps ## the fast lane: every test that needs no Fabric network (-short; about 3 minutes on 2 cores)
+test-unit: deps-run ## the fast lane: every test that needs no Fabric network (-short; about 3 minutes on 2 cores)
 	GO=$(GO) scripts/test-heavy.sh --vet -trimpath
 	scripts/test-lock.sh notice $(GO) test -short -trimpath -count=1 -timeout 10m ./...
 
-test-heavy: deps fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test, test-heavy or bench on the machine (about 3 minutes)
+test-heavy: deps-run fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test, test-heavy or bench on the machine (about 3 minutes)
 	GO=$(GO) TEST_HEAVY_TIMEOUT=$(TEST_HEAVY_TIMEOUT) VOTECHAIN_TEST_BIN=$(CURDIR)/bin scripts/test-heavy.sh
 
 fmt: ## gofmt the code
@@ -87,7 +96,7 @@ vet: ## go vet (with the heavy tests)
 # clean never stops the system: `votechain clean` refuses while any of its
 # processes runs, so a make clean typed for the build outputs cannot take a
 # running election's ledger with it.
-clean: build ## delete the make up system's data in .run/ (what make down WIPE=1 deletes: ledgers, crypto, Redis data, roll, secrets, logs; .run/deploy, .run/bench and .run/test are kept), then bin/; refused while any process of the system runs (make down first)
+clean: bin/votechain ## delete the make up system's data in .run/ (what make down WIPE=1 deletes: ledgers, crypto, Redis data, roll, secrets, logs; .run/deploy, .run/bench and .run/test are kept), then bin/; refused while any process of the system runs (make down first)
 	bin/votechain clean
 	rm -rf bin
 
@@ -96,10 +105,10 @@ clean: build ## delete the make up system's data in .run/ (what make down WIPE=1
 # detector slows the tests several times over (the explorer's index tests
 # most), hence the longer per-package timeout.
 .PHONY: test-race
-test-race: deps ## the fast lane under Go's race detector (-race -short; about 6 minutes on 2 cores, where test-unit then took 3; the first run also builds everything for the detector; needs a C compiler)
+test-race: deps-run ## the fast lane under Go's race detector (-race -short; about 6 minutes on 2 cores, where test-unit then took 3; the first run also builds everything for the detector; needs a C compiler)
 	@cc=$$($(GO) env CC); command -v "$$cc" >/dev/null || { echo "test-race: the race detector needs cgo and a C compiler ($$cc); on Debian: apt-get install gcc" >&2; exit 1; }
 	scripts/test-lock.sh notice $(GO) test -race -short -trimpath -count=1 -timeout 20m ./...
 
 .PHONY: bench
-bench: deps fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS='--only intake' for the intake phases alone; LEDGER_PRIORITY as for up); holds the machine's test lock alone, so it waits for any make test, test-heavy or bench on the machine and says so, and they wait for it
+bench: deps-run fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS='--only intake' for the intake phases alone; LEDGER_PRIORITY as for up); holds the machine's test lock alone, so it waits for any make test, test-heavy or bench on the machine and says so, and they wait for it
 	scripts/test-lock.sh exclusive bin/benchrun $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(BENCH_FLAGS)

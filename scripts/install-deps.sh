@@ -1,22 +1,42 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Votechain's tests and `make up` need, if missing:
-# redis-server (the vote queue and dedup store), prometheus (with promtool) and
-# prometheus-redis-exporter (the monitoring `make up` runs; promtool checks the
-# alert rules in `make test`), chromium and chromium-driver (the browser
-# tests), haproxy (the load balancer in front of several gateways, `make up
-# GATEWAYS=2` and the scale-out e2e test), patch (applies network/fabricbin's
-# patches when `make fabric-bin` builds Fabric). Idempotent; needs root (or sudo).
+# Installs the Debian packages Votechain needs, if missing. Usage:
+#   install-deps.sh            what `make test` needs (`make deps`): the runtime set and the browser set
+#   install-deps.sh --runtime  what `make up` needs (`make deps-run`): the runtime set alone
+# The runtime set: redis-server (the vote queue and dedup store), prometheus
+# (with promtool) and prometheus-redis-exporter (the monitoring `make up`
+# runs; promtool checks the alert rules in the tests), haproxy (the load
+# balancer in front of several gateways, `make up GATEWAYS=2` and the
+# scale-out e2e test), patch (applies network/fabricbin's patches when `make
+# fabric-bin` builds Fabric). The browser set: chromium and chromium-driver,
+# for the browser tests alone (the web pages' tests in `make test`).
+# Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
+browser=1
+case "${1:-}" in
+  "") ;;
+  --runtime) browser=0 ;;
+  *) echo "usage: $0 [--runtime]" >&2; exit 2 ;;
+esac
+
+# Each wanted command and the Debian package that provides it.
+cmds=(redis-server prometheus promtool prometheus-redis-exporter patch haproxy)
+pkgs=(redis-server prometheus prometheus prometheus-redis-exporter patch haproxy)
+if ((browser)); then
+  cmds+=(chromium chromedriver)
+  pkgs+=(chromium chromium-driver)
+fi
+
+# has CMD: the command is on PATH (Debian puts haproxy in /usr/sbin, often
+# not on a user's PATH).
+has() { command -v "$1" >/dev/null 2>&1 || [[ $1 == haproxy && -x /usr/sbin/haproxy ]]; }
+
 need=()
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
-command -v prometheus-redis-exporter >/dev/null 2>&1 || need+=(prometheus-redis-exporter)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
-command -v patch >/dev/null 2>&1 || need+=(patch)
-# Debian puts haproxy in /usr/sbin, often not on a user's PATH.
-command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || need+=(haproxy)
+for i in "${!cmds[@]}"; do
+  if ! has "${cmds[i]}" && [[ " ${need[*]} " != *" ${pkgs[i]} "* ]]; then
+    need+=("${pkgs[i]}")
+  fi
+done
 
 if ((${#need[@]} == 0)); then
   exit 0
@@ -36,7 +56,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-for bin in redis-server prometheus promtool prometheus-redis-exporter chromium chromedriver patch; do
-  command -v "$bin" >/dev/null 2>&1 || { echo "install-deps: $bin still missing after install" >&2; exit 1; }
+for cmd in "${cmds[@]}"; do
+  has "$cmd" || { echo "install-deps: $cmd still missing after install" >&2; exit 1; }
 done
-command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || { echo "install-deps: haproxy still missing after install" >&2; exit 1; }

@@ -1,0 +1,89 @@
+package scripts
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestInstallDepsRuntimeLeavesOutTheBrowser runs install-deps.sh on a PATH
+// of stand-ins holding the runtime set's commands but no browser, as root
+// (id -u says 0), with an apt-get that notes what it is asked and installs
+// the browser's commands: --runtime (make deps-run, what make up runs)
+// installs nothing (it installed chromium, which only the browser tests
+// use), and no argument (make deps, what make test runs) installs
+// chromium and chromium-driver alone.
+func TestInstallDepsRuntimeLeavesOutTheBrowser(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string // apt-get's install line, "" for none
+	}{
+		{[]string{"--runtime"}, ""},
+		{nil, "install -y -qq --no-install-recommends chromium chromium-driver"},
+	} {
+		bin, asked := t.TempDir(), filepath.Join(t.TempDir(), "apt-get.log")
+		stub := func(name, body string) {
+			t.Helper()
+			if err := os.WriteFile(filepath.Join(bin, name), []byte("#!"+bash+"\n"+body+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, name := range []string{"redis-server", "prometheus", "promtool", "prometheus-redis-exporter", "patch", "haproxy"} {
+			stub(name, "")
+		}
+		stub("id", "echo 0")
+		stub("apt-get", `[[ $1 == install ]] && echo "$*" >> `+asked+`
+for p; do case $p in chromium) echo >`+bin+`/chromium;; chromium-driver) echo >`+bin+`/chromedriver;; esac; done
+chmod +x `+bin+`/* 2>/dev/null; exit 0`)
+		cmd := exec.Command(bash, append([]string{"install-deps.sh"}, c.args...)...)
+		cmd.Env = []string{"PATH=" + bin}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("install-deps.sh %v: %v\n%s", c.args, err, out)
+		}
+		got, _ := os.ReadFile(asked)
+		if strings.TrimSpace(string(got)) != c.want {
+			t.Errorf("install-deps.sh %v asked apt-get %q; want %q", c.args, got, c.want)
+		}
+	}
+}
+
+// TestStopTargetsNeedOnlyTheirCommand: make down, status, network-down and
+// network-status run the one command they need, building it only when it
+// is missing, never the whole build (they depended on build, so a broken
+// build or a long compile kept the system from stopping). Run as make -n
+// in a folder where bin/vcnet exists and bin/votechain does not.
+func TestStopTargetsNeedOnlyTheirCommand(t *testing.T) {
+	makefile, err := filepath.Abs("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "vcnet"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "-n", "-f", makefile, "GO=go", "down", "status", "network-down", "network-status")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n: %v\n%s", err, out)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		got = append(got, strings.Join(strings.Fields(line), " "))
+	}
+	want := []string{"go build -o bin/votechain ./cmd/votechain", "bin/votechain down", "bin/votechain status", "bin/vcnet down", "bin/vcnet status"}
+	if !slices.Equal(got, want) {
+		t.Errorf("make -n down status network-down network-status runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
