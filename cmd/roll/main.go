@@ -37,7 +37,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,6 +120,7 @@ func gen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", 1000, "number of voters")
 	states := fs.String("states", "CA,NY", "comma-separated states, assigned round-robin")
 	out := fs.String("o", "-", "output file, created with mode 0600 (it holds every credential) and written whole or not at all through a temporary copy .FILE.DIGITS.tmp beside it: a run that fails or is interrupted (Ctrl-C, SIGTERM) leaves FILE as it was and removes its copy, and the copy a run killed outright (SIGKILL) left is removed by the next run, which says so; - for stdout; a device or pipe (e.g. /dev/stdout) is written in place")
+	logFlags := cli.LogFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -128,6 +128,10 @@ func gen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("gen: -n must be at least 1, got %d: a roll lists its voters", *n)
 	}
 	stateList, err := parseStates("gen", *states)
+	if err != nil {
+		return err
+	}
+	log, err := logFlags.Logger(stderr)
 	if err != nil {
 		return err
 	}
@@ -153,7 +157,7 @@ func gen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// A roll gen killed outright (SIGKILL) left its temporary copy of the
 	// roll, every credential in it: it goes now.
-	privatefile.RemoveStale(*out, slog.New(slog.NewTextHandler(stderr, nil)))
+	privatefile.RemoveStale(*out, log)
 	if err := privatefile.Write(*out, generate); err != nil {
 		return fmt.Errorf("gen: %w; nothing was written to %s", err, *out)
 	}

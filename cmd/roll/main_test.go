@@ -452,3 +452,42 @@ func TestRebuildBloomTakesTheElectionsStates(t *testing.T) {
 		t.Errorf("no election on the ledger: %v; want an error saying so", err)
 	}
 }
+
+// TestGenLogsThroughTheLogFlags: gen takes the shared --log-format and
+// --log-level (it built its own text logger and refused them): its warning
+// on removing a killed run's copy comes as JSON with --log-format json, not
+// at all with --log-level error, and a format it does not know is a usage
+// error.
+func TestGenLogsThroughTheLogFlags(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "voters.csv")
+	stale := filepath.Join(dir, ".voters.csv.31415.tmp")
+	gen := func(flags ...string) string {
+		t.Helper()
+		if err := os.WriteFile(stale, []byte("V1,secret-credential,CA\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		if err := run(context.Background(), append([]string{"gen", "-n", "3", "-o", out}, flags...), io.Discard, &stderr); err != nil {
+			t.Fatalf("gen %v: %v", flags, err)
+		}
+		return stderr.String()
+	}
+	var logged struct{ Level, Msg, File string }
+	for _, line := range strings.Split(gen("--log-format", "json"), "\n") {
+		if strings.HasPrefix(line, "{") {
+			if err := json.Unmarshal([]byte(line), &logged); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+		}
+	}
+	if logged.Level != "WARN" || !strings.HasPrefix(logged.Msg, "removed a temporary copy of "+out) || logged.File != stale {
+		t.Errorf("with --log-format json logged %+v; want the removal of %s at WARN", logged, stale)
+	}
+	if said := gen("--log-level", "error"); strings.Contains(said, "removed a temporary copy") {
+		t.Errorf("with --log-level error it said:\n%s", said)
+	}
+	if err := run(context.Background(), []string{"gen", "-n", "3", "-o", out, "--log-format", "xml"}, io.Discard, io.Discard); !errors.Is(err, cli.ErrUsage) {
+		t.Errorf("--log-format xml: %v; want a usage error", err)
+	}
+}
