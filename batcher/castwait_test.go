@@ -1,11 +1,10 @@
 package batcher
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/internal/testlog"
 )
 
 // lateClock is the system clock running late by a fixed offset: a
@@ -26,28 +26,11 @@ func (c lateClock) Now() time.Time                         { return time.Now().A
 func (c lateClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // logBuffer collects a logger's lines for a test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type logBuffer struct{ testlog.Buffer }
 
 // lines returns the lines logged so far that contain s.
 func (b *logBuffer) lines(s string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(b.buf.String(), "\n") {
-		if strings.Contains(line, s) {
-			out = append(out, line)
-		}
-	}
-	return out
+	return slices.DeleteFunc(b.Lines(), func(line string) bool { return !strings.Contains(line, s) })
 }
 
 func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
