@@ -67,7 +67,9 @@ func castWait(b ballot.Batch, now time.Time) (until time.Time, beyond int, gap t
 // process (c), so no other lane waits for it, and reclaims it before it
 // returns. The wait ends early, with an error, when ctx (the drain's time
 // up) or stop ends. A wait is counted in batcher_cast_waits_total and
-// batcher_cast_wait_seconds_total; a lane's episode of votes cast ahead is
+// batcher_cast_wait_seconds_total, and the batch in
+// batcher_cast_held_batches while it is held for the clock (not while it
+// waits for a slot after); a lane's episode of votes cast ahead is
 // logged once per level with the gap: a warning for a batch held, an error
 // for votes beyond the bound.
 func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) error {
@@ -84,8 +86,10 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
 	c.yield()
+	m.castHeld.Inc()
 	for clock.Now().Before(until) && sleep(wait, clock, until.Sub(clock.Now())) {
 	}
+	m.castHeld.Dec()
 	// The time held for the clock, not the wait for a slot after it.
 	held := clock.Now()
 	if held.After(until) {

@@ -210,17 +210,24 @@ func TestBatchNotHeldBeyondTheClockSkewBound(t *testing.T) {
 // A batch held for its votes' cast_at yields its process slot and its
 // announcement to the sharer while it waits, so another lane can cut and
 // share its batches, and takes them back (waiting for a slot) before it
-// returns.
+// returns. It counts in batcher_cast_held_batches while held for the
+// clock only.
 func TestHeldBatchYieldsItsSlot(t *testing.T) {
 	l := newCastLane(t, Config{MaxInflight: 1, ShareVotes: -1}, nil)
 	slots := l.b.inflight
+	held := func() float64 { return metricValue(t, l.b.metrics.castHeld) }
 	done, timers := l.await(context.Background(), l.batchCastIn(time.Minute))
 	waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
+	if n := held(); n != 1 {
+		t.Errorf("batcher_cast_held_batches %v while the batch is held, want 1", n)
+	}
 	if !slots.tryAcquire(1) { // another lane's batch
 		t.Fatal("the process's only slot is still held by the batch waiting for its cast_at")
 	}
 	l.clk.Advance(time.Minute + castMargin)
 	notYet(t, done) // waiting for the slot
+	waitFor(t, "batcher_cast_held_batches 0 once the clock has passed, the batch waiting for a slot", func() bool { return held() == 0 })
+	notYet(t, done)
 	slots.release(1)
 	returned(t, done, nil)
 	if slots.free() {
@@ -246,7 +253,7 @@ func TestHeldBatchYieldsItsSlot(t *testing.T) {
 }
 
 // The wait ends with the drain's time up (ctx), leaving the claim yielded
-// for launch.
+// for launch and the batch no longer counted as held.
 func TestCastWaitEndsWithTheDrain(t *testing.T) {
 	l := newCastLane(t, Config{ShareVotes: -1}, nil)
 	ctx, cutDrain := context.WithCancelCause(context.Background())
@@ -254,6 +261,9 @@ func TestCastWaitEndsWithTheDrain(t *testing.T) {
 	waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
 	cutDrain(errDrainTimeUp)
 	returned(t, done, errDrainTimeUp)
+	if n := metricValue(t, l.b.metrics.castHeld); n != 0 {
+		t.Errorf("batcher_cast_held_batches %v after the wait ended early, want 0", n)
+	}
 	if !l.held.yielded {
 		t.Error("the claim is held after the wait ended early: launch would release its slot twice")
 	}
