@@ -3,6 +3,8 @@ package batcher
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -169,6 +171,12 @@ func TestAwaitCastAtLogsOncePerEpisode(t *testing.T) {
 	if line := logs.lines("level=ERROR")[0]; !strings.Contains(line, "cast_after_tx") || !strings.Contains(line, "votes=1") {
 		t.Errorf("want the error to say the votes are rejected as cast_after_tx, and how many: %s", line)
 	}
+	// Each names the alert it fires and the fix.
+	for level, alert := range map[string]string{"level=WARN": "GatewayClockAhead", "level=ERROR": "VotesRejectedCastAfterTx"} {
+		if line := logs.lines(level)[0]; !strings.Contains(line, "alert="+alert) || !strings.Contains(strings.ToLower(line), "fix ntp") {
+			t.Errorf("want the %s line to name alert %s and the fix (NTP): %s", level, alert, line)
+		}
+	}
 	await(0, -time.Second) // cast before the clock: no wait, the episode ends
 	await(time.Second+castMargin, time.Second)
 	if w := count("level=WARN"); w != 2 {
@@ -304,5 +312,18 @@ func TestHeldBatchDoesNotBlockOtherLanes(t *testing.T) {
 func TestCastSkewAlarmIsTheChaincodeLimit(t *testing.T) {
 	if castSkewAlarm != chaincode.MaxClockSkew {
 		t.Errorf("castSkewAlarm %v, chaincode.MaxClockSkew %v", castSkewAlarm, chaincode.MaxClockSkew)
+	}
+}
+
+// The alerts the cast-wait logs name are alerts.yml's.
+func TestCastSkewLogsNameDefinedAlerts(t *testing.T) {
+	rules, err := os.ReadFile(filepath.Join("..", "config", "prometheus", "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{alertClockAhead, alertCastAfterTx} {
+		if !strings.Contains(string(rules), "- alert: "+name+"\n") {
+			t.Errorf("alert %s is not in config/prometheus/alerts.yml", name)
+		}
 	}
 }
