@@ -67,7 +67,9 @@ func castWait(b ballot.Batch, now time.Time) (until time.Time, beyond int, gap t
 // process (c), so no other lane waits for it, and reclaims it before it
 // returns. The wait ends early, with an error, when ctx (the drain's time
 // up) or stop ends. A wait is counted in batcher_cast_waits_total and
-// batcher_cast_wait_seconds_total; a lane's episode of votes cast ahead is
+// batcher_cast_wait_seconds_total, and the batch in
+// batcher_cast_held_batches while it is held for the clock (not while it
+// waits for a slot after); a lane's episode of votes cast ahead is
 // logged once per level with the gap: a warning for a batch held, an error
 // for votes beyond the bound.
 func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) error {
@@ -84,8 +86,10 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
 	c.yield()
+	m.castHeld.Inc()
 	for clock.Now().Before(until) && sleep(wait, clock, until.Sub(clock.Now())) {
 	}
+	m.castHeld.Dec()
 	// The time held for the clock, not the wait for a slot after it.
 	held := clock.Now()
 	if held.After(until) {
@@ -123,12 +127,21 @@ func (l *lane) logCastSkew(b ballot.Batch, beyond int, gap time.Duration) {
 	msg := "votes cast (by their gateway's clock) after this batcher's clock: a gateway's clock is ahead of this batcher's"
 	args := []any{"batch", b.ID(), "gap", gap.Round(time.Millisecond).String()}
 	if level == 1 {
-		l.log.Warn(msg+"; holding their batch until its clock passes them", args...)
+		l.log.Warn(msg+"; holding their batch until its clock passes them, so their commit is that much later. Compare the gateways' and this batcher's clocks (chronyc tracking or timedatectl on each machine) and fix NTP on the one that is off",
+			append(args, "alert", alertClockAhead)...)
 		return
 	}
-	l.log.Error(msg+", by more than the chaincode allows between clocks: their batch is not held for them, and the ledger rejects them as cast_after_tx (batcher_votes_committed_total{outcome=\"cast_after_tx\"}); check the clocks (NTP)",
-		append(args, "votes", beyond, "bound", castSkewAlarm.String())...)
+	l.log.Error(msg+", by more than the chaincode allows between clocks: their batch is not held for them, and the ledger rejects them as cast_after_tx. Fix NTP now on the machine whose clock is off (chronyc tracking or timedatectl on the gateways and this batcher); take a gateway whose clock is ahead out of rotation until it is fixed",
+		append(args, "votes", beyond, "bound", castSkewAlarm.String(), "alert", alertCastAfterTx)...)
 }
+
+// The alerts (config/prometheus/alerts.yml) that fire on what logCastSkew
+// logs, named in its lines: batches held (warn), votes beyond the bound
+// rejected (error).
+const (
+	alertClockAhead  = "GatewayClockAhead"
+	alertCastAfterTx = "VotesRejectedCastAfterTx"
+)
 
 // claim is what a batch in flight holds of its process: cost of the
 // in-flight slots (Batcher.inflight), taken before its launch, and, for a

@@ -1,11 +1,12 @@
 package batcher
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/internal/testlog"
 )
 
 // lateClock is the system clock running late by a fixed offset: a
@@ -26,28 +28,11 @@ func (c lateClock) Now() time.Time                         { return time.Now().A
 func (c lateClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // logBuffer collects a logger's lines for a test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type logBuffer struct{ testlog.Buffer }
 
 // lines returns the lines logged so far that contain s.
 func (b *logBuffer) lines(s string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(b.buf.String(), "\n") {
-		if strings.Contains(line, s) {
-			out = append(out, line)
-		}
-	}
-	return out
+	return slices.DeleteFunc(b.Lines(), func(line string) bool { return !strings.Contains(line, s) })
 }
 
 func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
@@ -186,6 +171,12 @@ func TestAwaitCastAtLogsOncePerEpisode(t *testing.T) {
 	if line := logs.lines("level=ERROR")[0]; !strings.Contains(line, "cast_after_tx") || !strings.Contains(line, "votes=1") {
 		t.Errorf("want the error to say the votes are rejected as cast_after_tx, and how many: %s", line)
 	}
+	// Each names the alert it fires and the fix.
+	for level, alert := range map[string]string{"level=WARN": "GatewayClockAhead", "level=ERROR": "VotesRejectedCastAfterTx"} {
+		if line := logs.lines(level)[0]; !strings.Contains(line, "alert="+alert) || !strings.Contains(strings.ToLower(line), "fix ntp") {
+			t.Errorf("want the %s line to name alert %s and the fix (NTP): %s", level, alert, line)
+		}
+	}
 	await(0, -time.Second) // cast before the clock: no wait, the episode ends
 	await(time.Second+castMargin, time.Second)
 	if w := count("level=WARN"); w != 2 {
@@ -227,17 +218,24 @@ func TestBatchNotHeldBeyondTheClockSkewBound(t *testing.T) {
 // A batch held for its votes' cast_at yields its process slot and its
 // announcement to the sharer while it waits, so another lane can cut and
 // share its batches, and takes them back (waiting for a slot) before it
-// returns.
+// returns. It counts in batcher_cast_held_batches while held for the
+// clock only.
 func TestHeldBatchYieldsItsSlot(t *testing.T) {
 	l := newCastLane(t, Config{MaxInflight: 1, ShareVotes: -1}, nil)
 	slots := l.b.inflight
+	held := func() float64 { return metricValue(t, l.b.metrics.castHeld) }
 	done, timers := l.await(context.Background(), l.batchCastIn(time.Minute))
 	waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
+	if n := held(); n != 1 {
+		t.Errorf("batcher_cast_held_batches %v while the batch is held, want 1", n)
+	}
 	if !slots.tryAcquire(1) { // another lane's batch
 		t.Fatal("the process's only slot is still held by the batch waiting for its cast_at")
 	}
 	l.clk.Advance(time.Minute + castMargin)
 	notYet(t, done) // waiting for the slot
+	waitFor(t, "batcher_cast_held_batches 0 once the clock has passed, the batch waiting for a slot", func() bool { return held() == 0 })
+	notYet(t, done)
 	slots.release(1)
 	returned(t, done, nil)
 	if slots.free() {
@@ -263,7 +261,7 @@ func TestHeldBatchYieldsItsSlot(t *testing.T) {
 }
 
 // The wait ends with the drain's time up (ctx), leaving the claim yielded
-// for launch.
+// for launch and the batch no longer counted as held.
 func TestCastWaitEndsWithTheDrain(t *testing.T) {
 	l := newCastLane(t, Config{ShareVotes: -1}, nil)
 	ctx, cutDrain := context.WithCancelCause(context.Background())
@@ -271,6 +269,9 @@ func TestCastWaitEndsWithTheDrain(t *testing.T) {
 	waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
 	cutDrain(errDrainTimeUp)
 	returned(t, done, errDrainTimeUp)
+	if n := metricValue(t, l.b.metrics.castHeld); n != 0 {
+		t.Errorf("batcher_cast_held_batches %v after the wait ended early, want 0", n)
+	}
 	if !l.held.yielded {
 		t.Error("the claim is held after the wait ended early: launch would release its slot twice")
 	}
@@ -311,5 +312,18 @@ func TestHeldBatchDoesNotBlockOtherLanes(t *testing.T) {
 func TestCastSkewAlarmIsTheChaincodeLimit(t *testing.T) {
 	if castSkewAlarm != chaincode.MaxClockSkew {
 		t.Errorf("castSkewAlarm %v, chaincode.MaxClockSkew %v", castSkewAlarm, chaincode.MaxClockSkew)
+	}
+}
+
+// The alerts the cast-wait logs name are alerts.yml's.
+func TestCastSkewLogsNameDefinedAlerts(t *testing.T) {
+	rules, err := os.ReadFile(filepath.Join("..", "config", "prometheus", "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{alertClockAhead, alertCastAfterTx} {
+		if !strings.Contains(string(rules), "- alert: "+name+"\n") {
+			t.Errorf("alert %s is not in config/prometheus/alerts.yml", name)
+		}
 	}
 }

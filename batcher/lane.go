@@ -368,7 +368,7 @@ func (l *lane) submitNew(ctx context.Context, entries []Entry) error {
 		return err
 	}
 	l.b.metrics.stage.journal.Observe(l.b.clock.Now().Sub(cut).Seconds())
-	l.launch(ctx, j, false, oldest)
+	l.launch(j, false, oldest)
 	return nil
 }
 
@@ -406,7 +406,7 @@ func (l *lane) resubmitJournal(ctx context.Context) (map[string]bool, error) {
 		if err := l.b.inflight.acquire(ctx, l.b.slotCost(len(j.Batch.Votes))); err != nil {
 			return ids, nil
 		}
-		l.launch(ctx, j, true, time.Time{})
+		l.launch(j, true, time.Time{})
 	}
 	return ids, nil
 }
@@ -452,9 +452,10 @@ func (l *lane) restart(err error) {
 
 // launch commits a journaled batch in the background, holding its process
 // slot (a claim, announced to the sharer for a new batch) and one of the
-// lane's; resumed says a previous owner may have submitted it, and oldest
-// is when the lane read its oldest vote (for a new batch).
-func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest time.Time) {
+// lane's, in Batcher.commits (Run sets it before any lane starts); resumed
+// says a previous owner may have submitted it, and oldest is when the lane
+// read its oldest vote (for a new batch).
+func (l *lane) launch(j journalEntry, resumed bool, oldest time.Time) {
 	cost := l.b.slotCost(len(j.Batch.Votes))
 	held := &claim{b: l.b, cost: cost, announced: l.b.share != nil && !resumed}
 	l.floor.batch(j.Batch.Seq, j.StreamIDs)
@@ -475,9 +476,6 @@ func (l *lane) launch(ctx context.Context, j journalEntry, resumed bool, oldest 
 		// Commit even while shutting down: a graceful stop drains what is in
 		// flight, retrying failures, for up to DrainTimeout.
 		commits := l.b.commits
-		if commits == nil { // a lane run without Run (tests)
-			commits = context.WithoutCancel(ctx)
-		}
 		if err := l.commit(commits, l.stop, j, resumed, oldest, held); err != nil {
 			if l.b.draining.Load() {
 				l.b.abandoned.Add(1) // Run's stop is not clean

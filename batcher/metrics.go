@@ -51,9 +51,10 @@ type metrics struct {
 	txBatches   prometheus.Histogram // batches per transaction submitted
 	// castWaits and castWaitTime count the batches held until the
 	// batcher's clock passed their votes' cast_at, and the time held
-	// (awaitCastAt).
+	// (awaitCastAt); castHeld is the batches held now.
 	castWaits    prometheus.Counter
 	castWaitTime prometheus.Counter
+	castHeld     prometheus.Gauge
 }
 
 // stageObservers time the steps of a vote's path through the batcher, one
@@ -117,6 +118,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		castWaitTime: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "batcher_cast_wait_seconds_total", Help: "Time in seconds batches were held until this batcher's clock passed their votes' cast_at, summed over batches.",
 		}),
+		castHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "batcher_cast_held_batches", Help: "Batches held now, before their first submission, until this batcher's clock passes their votes' cast_at (counted in batcher_inflight_batches too, though not submitted).",
+		}),
 	}
 	stage := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "batcher_stage_seconds", Help: "Time in seconds spent in each stage of a vote's path through the batcher: queue, buffer (per vote); share, journal, endorse, commit, settle (per batch or submission).",
@@ -135,6 +139,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "batcher_tx_batches", Help: "Batches per transaction submitted (1: a batch alone; more: a transaction shared by several lanes).",
 		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32},
 	})
-	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lostChecks, m.lanes, m.otherLists, stage, m.voteLatency, m.txBatches, m.castWaits, m.castWaitTime)
+	reg.MustRegister(m.batches, m.votes, m.latency, m.batchVotes, m.inflight, m.buffered, m.backlog, m.lag, m.retries, m.lostChecks, m.lanes, m.otherLists, stage, m.voteLatency, m.txBatches, m.castWaits, m.castWaitTime, m.castHeld)
 	return m
 }

@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/testlog"
 )
 
 // hangingLedger is an election source that answers only when its context
@@ -114,32 +113,17 @@ type logRecord struct {
 	UnreachableFor string `json:"unreachable_for"`
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// records returns the lines logged since the last call.
-func (s *syncBuffer) records(t *testing.T) []logRecord {
+// logRecords decodes the JSON log lines of logged since the last call.
+func logRecords(t *testing.T, logged *testlog.Buffer) []logRecord {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []logRecord
-	for line := range strings.Lines(s.b.String()) {
+	for _, line := range logged.Take() {
 		var r logRecord
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, r)
 	}
-	s.b.Reset()
 	return out
 }
 
@@ -152,7 +136,7 @@ func TestLedgerProbeStates(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	src := &staticElections{e: testElection()}
 	reg := prometheus.NewRegistry()
-	var logged syncBuffer
+	var logged testlog.Buffer
 	p := newLedgerProbe(src, Config{LedgerProbeTimeout: time.Second, Now: func() time.Time { return now }}, newMetrics(reg),
 		slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	ctx := context.Background()
@@ -185,7 +169,7 @@ func TestLedgerProbeStates(t *testing.T) {
 		if gr, gl := gauges(); gr != reachable || gl != lastOK {
 			t.Errorf("%s: ledger_probe_reachable %v, last success %v; want %v, %v", step, gr, gl, reachable, lastOK)
 		}
-		got := logged.records(t)
+		got := logRecords(t, &logged)
 		if len(got) != len(logs) {
 			t.Fatalf("%s: logged %+v; want %+v", step, got, logs)
 		}
