@@ -34,7 +34,9 @@
 //	                                     (a head seen before, --log-state, and the
 //	                                     anchored one prove it) or BAD-PROOF (entries
 //	                                     that do not give the anchored root); a head
-//	                                     seen before past the anchored one PENDING
+//	                                     seen before past the anchored one PENDING;
+//	                                     an entry rejected as a duplicate says where
+//	                                     its nullifier was counted, DUPLICATE as above
 //
 // Exit status (also in --help): 0 all PASS, COUNTED, REJECTED or VALID, 1 some FAIL,
 // FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log, an anchored head the
@@ -166,7 +168,11 @@ anchored on the ledger (read from the gateway) must give its root, and each
 must be on the ledger, counted or rejected; the others are PENDING or MISSING
 as above. A vote the ledger counts that the log does not hold, although the
 log holds entries cast --deadline after it (in a finalised election, any), is
-UNLOGGED: no gateway accepted it. --log-state keeps the heads seen, and the
+UNLOGGED: no gateway accepted it. An entry the ledger rejected as a
+duplicate says where its nullifier was counted, as a receipt's does (one
+read a nullifier, whatever its entries; a progress bar on stderr for more
+than 20 of them): "rejected" with the same vote id (a re-send, harmless), DUPLICATE
+with another (status 4), FAIL when the ledger holds the nullifier as unused. --log-state keeps the heads seen, and the
 next run checks the log still gives them; the file is written whole (mode
 0600, through a temporary .FILE.DIGITS.tmp beside it, fsynced, then renamed:
 a run killed while writing leaves the heads it held, and the next run
@@ -551,12 +557,9 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 // checkLog checks the logs read through gw against ledger (monitorLog),
 // printing the findings on stdout, the progress and an error on stderr, and
 // returns verify's exit status.
-func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger logmonitor.Ledger, deadline time.Duration, state *logState) int {
-	bar := cli.NewProgress(stderr, "checking intake logs (states)", 0)
-	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline,
-		StateChecked: func(done, total int) { bar.Set(int64(done), int64(total)) }}
-	code, err := monitorLog(ctx, stdout, m, state)
-	bar.Finish()
+func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger standingLedger, deadline time.Duration, state *logState) int {
+	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline}
+	code, err := monitorLog(ctx, stdout, stderr, m, ledger, state)
 	if err != nil {
 		fmt.Fprintln(stderr, "verify:", err)
 	}
