@@ -444,7 +444,7 @@ const anchoredUnsound = "the chaincode anchors only heads signed by a registered
 
 // checkOtherPeer is the fix of a FAIL for what the peer read serves of
 // the ledger: a head or record the ledger's rules do not write there.
-const checkOtherPeer = "check again through the other organisation's peer (--org)"
+const checkOtherPeer = "check again through the other organisation's peer (--peer)"
 
 // anchorMeans is what err, logmonitor.VerifyAnchored's for a state's
 // anchored head, means, and the fix, on the FAIL lines of --acceptance and
@@ -830,7 +830,7 @@ func printInconsistent(w io.Writer, e *logmonitor.InconsistentError) outcomes {
 // checked this run, kept in the file, checked once the anchored head
 // reaches it. The chaincode never anchors a smaller head than it holds,
 // and the file holds heads anchored when an earlier run read them, so the
-// peer read now is behind the one that run read (another --org, or a peer
+// peer read now is behind the one that run read (another --peer, or a peer
 // catching up), as a receipt's block can be; one that stays behind has
 // lost blocks.
 func printSeenAhead(w io.Writer, s logmonitor.StateReport, seen ballot.TreeHead) {
@@ -841,7 +841,7 @@ func printSeenAhead(w io.Writer, s logmonitor.StateReport, seen ballot.TreeHead)
 	if s.Head != nil {
 		anchored = fmt.Sprintf("%d entries", s.Head.Head.Size)
 	}
-	fmt.Fprintf(w, "  PENDING the %s seen before (--log-state): past the head this peer has anchored (%s), so not checked this run; kept in the file, it is checked once the anchored head reaches it. The ledger never anchors a smaller head, so this peer (--org) is behind the one an earlier run read; should it stay behind, it lost blocks: compare with the other organisation's peer\n",
+	fmt.Fprintf(w, "  PENDING the %s seen before (--log-state): past the head this peer has anchored (%s), so not checked this run; kept in the file, it is checked once the anchored head reaches it. The ledger never anchors a smaller head, so this peer (--peer) is behind the one an earlier run read; should it stay behind, it lost blocks: compare with the other organisation's peer\n",
 		signedHead(seen), anchored)
 }
 

@@ -31,7 +31,7 @@ func whyDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote) (why s
 	rec, err := l.LocateNullifier(ctx, v.State, v.Nullifier)
 	switch {
 	case errors.Is(err, ballot.ErrNotFound):
-		return "", false, fmt.Errorf("the ledger rejected vote %s as a duplicate, yet holds its nullifier %s as unused in %s: its records contradict each other; check through the other organisation's peer (--org)",
+		return "", false, fmt.Errorf("the ledger rejected vote %s as a duplicate, yet holds its nullifier %s as unused in %s: its records contradict each other; check through the other organisation's peer (--peer)",
 			v.ID, v.Nullifier, v.State)
 	case err != nil:
 		return "", false, fmt.Errorf("%w: where nullifier %s of vote %s was counted: %v", errLedger, v.Nullifier, v.ID, err)
