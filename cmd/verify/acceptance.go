@@ -200,16 +200,15 @@ func checkAcceptances(ctx context.Context, w io.Writer, as []ballot.Acceptance, 
 			}
 		}
 		otherCounted := false
-		if (err == nil || errors.Is(err, errNoVerdict)) && fork == nil && standing == ballot.StandingRejected && reason == ballot.RejectDuplicate {
-			why, other, derr := whyDuplicate(ctx, ledger, a.Vote)
+		if (err == nil || errors.Is(err, errNoVerdict)) && fork == nil {
+			full, other, derr := placeDuplicate(ctx, ledger, a.Vote, standing, reason)
 			switch {
 			case errors.Is(derr, errLedger):
 				return t, derr
 			case derr != nil:
 				err = derr
 			default:
-				reason += "; " + why
-				otherCounted = other
+				reason, otherCounted = full, other
 			}
 		}
 		unchecked := "" // the head against the anchored one, and why that has no verdict
@@ -445,7 +444,7 @@ const anchoredUnsound = "the chaincode anchors only heads signed by a registered
 
 // checkOtherPeer is the fix of a FAIL for what the peer read serves of
 // the ledger: a head or record the ledger's rules do not write there.
-const checkOtherPeer = "check again through the other organisation's peer (--org)"
+const checkOtherPeer = "check again through the other organisation's peer (--peer)"
 
 // anchorMeans is what err, logmonitor.VerifyAnchored's for a state's
 // anchored head, means, and the fix, on the FAIL lines of --acceptance and
@@ -652,8 +651,14 @@ func (s *logState) checkElection(ctx context.Context, ledger logmonitor.Ledger) 
 // exit status is 1 on an inconsistent log, such a head or record, or a
 // MISSING or UNLOGGED vote, 3 with pending votes or heads (outcomes.exit);
 // an error (the ledger or the gateway not read, the file not written) is
-// 2.
-func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *logState) (int, error) {
+// 2. An entry the ledger rejected as a duplicate says where its nullifier
+// was counted (printEntry: one read of dups a nullifier), DUPLICATE when
+// another vote was counted with it (status 4 when nothing failed); an
+// error reading where stops the run (2, or
+// 1 after a failure, outcomes.stopped). With progress not nil, the check
+// of the states draws its progress there, and so does the reading of the
+// duplicates' nullifiers when there are more than progressFrom.
+func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monitor, dups nullifierLocator, state *logState) (int, error) {
 	seen := map[string]ballot.TreeHead{}
 	if state != nil {
 		if err := state.checkElection(ctx, m.Ledger); err != nil {
@@ -661,7 +666,13 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 		}
 		seen = state.seen
 	}
+	var bar *cli.Progress
+	if progress != nil {
+		bar = cli.NewProgress(progress, "checking intake logs (states)", 0)
+		m.StateChecked = func(done, total int) { bar.Set(int64(done), int64(total)) }
+	}
 	rep, err := m.Check(ctx, seen)
+	bar.Finish()
 	var inconsistent *logmonitor.InconsistentError
 	if errors.As(err, &inconsistent) { // every ErrInconsistent of Check
 		return printInconsistent(w, inconsistent).exit(), nil
@@ -678,6 +689,9 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 		return 2, err
 	}
 	var t outcomes
+	dups = &onceLocator{nullifierLocator: dups}
+	located := duplicatesProgress(progress, rep)
+	defer located.Finish()
 	for _, s := range rep.States {
 		t.unlogged += s.Unlogged
 		if s.SeenAhead {
@@ -693,11 +707,9 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 			s.State, s.Head.Head.Size, s.Head.TxID, s.Head.Head.KeyID, time.UnixMilli(s.Head.Head.Timestamp).UTC().Format(time.RFC3339),
 			s.Counts[ballot.StandingCounted], s.Counts[ballot.StandingRejected], s.Counts[ballot.StandingPending], s.Counts[ballot.StandingMissing])
 		for _, e := range s.Entries {
-			line := fmt.Sprintf("  %s %s: entry %d, cast %s", e.Standing, e.Vote.ID, e.Index, time.UnixMilli(e.Vote.CastAt).UTC().Format(time.RFC3339))
-			if e.Reason != "" {
-				line += ", " + e.Reason
+			if err := printEntry(ctx, w, dups, e, &t, located); err != nil {
+				return t.stopped(), err
 			}
-			fmt.Fprintln(w, line)
 		}
 		printSeenAhead(w, s, seen[s.State])
 		printUnlogged(w, s)
@@ -713,6 +725,61 @@ func monitorLog(ctx context.Context, w io.Writer, m *logmonitor.Monitor, state *
 		}
 	}
 	return t.exit(), nil
+}
+
+// duplicate reports whether the ledger rejected entry e as a duplicate.
+func duplicate(e logmonitor.Entry) bool {
+	return e.Standing == ballot.StandingRejected && e.Reason == ballot.RejectDuplicate
+}
+
+// duplicatesProgress is the bar of the reads of where the nullifiers of
+// rep's entries rejected as duplicates were counted, drawn on progress
+// when there are more than progressFrom of them (as for receipts); nil
+// (no bar) otherwise.
+func duplicatesProgress(progress io.Writer, rep logmonitor.Report) *cli.Progress {
+	n := 0
+	for _, s := range rep.States {
+		for _, e := range s.Entries {
+			if duplicate(e) {
+				n++
+			}
+		}
+	}
+	if progress == nil || n <= progressFrom {
+		return nil
+	}
+	return cli.NewProgress(progress, "locating duplicates' nullifiers", int64(n))
+}
+
+// printEntry prints the line of entry e, one the ledger has not counted:
+// "  STANDING VOTE-ID: entry N, cast TIME[, REASON]". One rejected as a
+// duplicate says where its nullifier was counted, as --acceptance does
+// (placeDuplicate, with dups; bar told of it): REJECTED's line when with
+// this same vote (a re-send), a DUPLICATE line, counted in t, when with
+// another, a FAIL line, counted in t, when the ledger holds the nullifier
+// as unused. An error reading the ledger is returned, nothing printed.
+func printEntry(ctx context.Context, w io.Writer, dups nullifierLocator, e logmonitor.Entry, t *outcomes, bar *cli.Progress) error {
+	reason, other, err := placeDuplicate(ctx, dups, e.Vote, e.Standing, e.Reason)
+	if duplicate(e) {
+		bar.Add(1)
+	}
+	label := e.Standing
+	switch {
+	case errors.Is(err, errLedger):
+		return err
+	case err != nil:
+		t.fail++
+		label, reason = "FAIL", reason+": "+err.Error()
+	case other:
+		t.otherCounted++
+		label = "DUPLICATE"
+	}
+	line := fmt.Sprintf("  %s %s: entry %d, cast %s", label, e.Vote.ID, e.Index, time.UnixMilli(e.Vote.CastAt).UTC().Format(time.RFC3339))
+	if reason != "" {
+		line += ", " + reason
+	}
+	fmt.Fprintln(w, line)
+	return nil
 }
 
 // unsoundAnchor reports whether err, Monitor.Check's, is of an anchored
@@ -763,7 +830,7 @@ func printInconsistent(w io.Writer, e *logmonitor.InconsistentError) outcomes {
 // checked this run, kept in the file, checked once the anchored head
 // reaches it. The chaincode never anchors a smaller head than it holds,
 // and the file holds heads anchored when an earlier run read them, so the
-// peer read now is behind the one that run read (another --org, or a peer
+// peer read now is behind the one that run read (another --peer, or a peer
 // catching up), as a receipt's block can be; one that stays behind has
 // lost blocks.
 func printSeenAhead(w io.Writer, s logmonitor.StateReport, seen ballot.TreeHead) {
@@ -774,7 +841,7 @@ func printSeenAhead(w io.Writer, s logmonitor.StateReport, seen ballot.TreeHead)
 	if s.Head != nil {
 		anchored = fmt.Sprintf("%d entries", s.Head.Head.Size)
 	}
-	fmt.Fprintf(w, "  PENDING the %s seen before (--log-state): past the head this peer has anchored (%s), so not checked this run; kept in the file, it is checked once the anchored head reaches it. The ledger never anchors a smaller head, so this peer (--org) is behind the one an earlier run read; should it stay behind, it lost blocks: compare with the other organisation's peer\n",
+	fmt.Fprintf(w, "  PENDING the %s seen before (--log-state): past the head this peer has anchored (%s), so not checked this run; kept in the file, it is checked once the anchored head reaches it. The ledger never anchors a smaller head, so this peer (--peer) is behind the one an earlier run read; should it stay behind, it lost blocks: compare with the other organisation's peer\n",
 		signedHead(seen), anchored)
 }
 

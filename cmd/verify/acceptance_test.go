@@ -526,10 +526,13 @@ func TestAcceptanceGatewayNotOffline(t *testing.T) {
 }
 
 // headlessLedger is a finalised election whose state CA has no log head
-// (no gateway accepted a vote there) and one committed batch of votes.
+// (no gateway accepted a vote there) and one committed batch of votes,
+// those of rejected rejected with reasons (none if nil).
 type headlessLedger struct {
 	standingLedger
-	batch ballot.Batch
+	batch    ballot.Batch
+	rejected []int
+	reasons  []string
 }
 
 func (headlessLedger) Election(context.Context) (*ballot.Election, error) {
@@ -543,7 +546,11 @@ func (headlessLedger) LogHead(context.Context, string) (ballot.AnchoredHead, err
 }
 
 func (l headlessLedger) BatchesFrom(_ context.Context, _, _ string, fn func(ballot.BatchRecord) error) (string, error) {
-	return "", fn(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(l.batch.Votes), Root: l.batch.Root, TxID: "tx1", Rejected: []int{}, Reasons: []string{}})
+	rejected, reasons := l.rejected, l.reasons
+	if rejected == nil {
+		rejected, reasons = []int{}, []string{}
+	}
+	return "", fn(ballot.BatchRecord{State: "CA", Seq: 1, Votes: len(l.batch.Votes), Root: l.batch.Root, TxID: "tx1", Rejected: rejected, Reasons: reasons})
 }
 
 func (l headlessLedger) CommittedBatch(context.Context, string, string, uint64) (ballot.Batch, error) {
@@ -566,7 +573,7 @@ func TestLogCheckHeadlessStateUnlogged(t *testing.T) {
 	}
 	m := &logmonitor.Monitor{Ledger: headlessLedger{batch: b}, Deadline: time.Minute}
 	var out bytes.Buffer
-	code, err := monitorLog(context.Background(), &out, m, nil)
+	code, err := monitorLog(context.Background(), &out, nil, m, nil, nil)
 	if err != nil || code != 1 {
 		t.Fatalf("exit %d (%v); want 1:\n%s", code, err, out.String())
 	}
@@ -1122,7 +1129,7 @@ func badlySigned(h ballot.TreeHead) ballot.TreeHead {
 // runLogCheck runs verify --log's check (checkLog) of the CA log, the
 // gateway serving the entries of served, against ledger, with the heads
 // seen before of state; it returns the status, stdout and stderr.
-func runLogCheck(t *testing.T, served []ballot.Vote, ledger headedLedger, state *logState) (int, string, string) {
+func runLogCheck(t *testing.T, served []ballot.Vote, ledger standingLedger, state *logState) (int, string, string) {
 	t.Helper()
 	gateway := logGateway("http://gateway.test", time.Minute)
 	gateway.Client = &http.Client{Transport: &gatewayTransport{answer: servedLog(t, served)}}
@@ -1238,6 +1245,93 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 			}
 			if got := acceptanceSummary(tally, false, false); got != c.summary {
 				t.Errorf("summary %q, want %q", got, c.summary)
+			}
+		})
+	}
+}
+
+// nullifiersAt is a ledger's used nullifiers: where each was counted (a
+// nullifier it lacks is unused), reads counting the reads of them.
+type nullifiersAt struct {
+	at    map[string]ballot.NullifierRecord
+	reads int
+}
+
+func (n *nullifiersAt) LocateNullifier(_ context.Context, _, nullifier string) (ballot.NullifierRecord, error) {
+	n.reads++
+	rec, ok := n.at[nullifier]
+	if !ok {
+		return rec, ballot.ErrNotFound
+	}
+	return rec, nil
+}
+
+// locatingHeadedLedger is a headedLedger whose nullifiers are
+// nullifiersAt's.
+type locatingHeadedLedger struct {
+	headedLedger
+	*nullifiersAt
+}
+
+// TestLogDuplicateSaysWhereCounted: verify --log says of each entry the
+// ledger rejected as a duplicate where its nullifier was counted, as
+// --acceptance does: with this same vote id a re-send (its rejected line
+// says so, status 0); with another vote id a DUPLICATE line (status 4);
+// held as unused, a FAIL line (status 1). Entries of one nullifier share
+// one read. The old code printed "rejected …: duplicate" for each, status
+// 0, read nothing.
+func TestLogDuplicateSaysWhereCounted(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes := caVotes(5, 0)
+	votes[4].Nullifier = votes[3].Nullifier // a voter's second try
+	batch, err := ballot.BuildBatch("CA", 1, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ballot.NewVoteID()
+	resent := ballot.NullifierRecord{State: "CA", Seq: 1, Index: 1, VoteID: votes[1].ID}
+	counted := ballot.NullifierRecord{State: "CA", Seq: 4, Index: 2, VoteID: other}
+	entry := func(label string, i int) string {
+		return "  " + label + " " + votes[i].ID + ": entry " + strconv.Itoa(i) + ", cast 1970-01-01T00:00:00Z, duplicate"
+	}
+	resend := entry("rejected", 1) + "; its nullifier was counted with this same vote " + votes[1].ID + " (index 1 of batch CA/1): this copy was a re-send of it, which is harmless, and the vote counts once\n"
+	otherVote := func(i int) string {
+		return entry("DUPLICATE", i) + "; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + other +
+			" (index 2 of batch CA/4), not with this vote " + votes[i].ID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n"
+	}
+	dup := ballot.RejectDuplicate
+	for name, c := range map[string]struct {
+		rejected []int // as duplicates
+		at       map[string]ballot.NullifierRecord
+		code     int
+		want     []string
+		reads    int
+	}{
+		"a re-send and another vote counted first": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent, votes[3].Nullifier: counted}, 4,
+			[]string{resend, otherVote(3), otherVote(4)}, 2},
+		"a re-send only": {[]int{1}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, 0, []string{resend}, 1},
+		"a voter's second try": {[]int{3, 4}, map[string]ballot.NullifierRecord{votes[3].Nullifier: {State: "CA", Seq: 1, Index: 3, VoteID: votes[3].ID}}, 4,
+			[]string{entry("rejected", 3) + "; its nullifier was counted with this same vote " + votes[3].ID, entry("DUPLICATE", 4) + "; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + votes[3].ID}, 1},
+		"a nullifier held as unused": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, 1,
+			[]string{resend, entry("FAIL", 3) + ": the ledger rejected vote " + votes[3].ID + " as a duplicate, yet holds its nullifier " + votes[3].Nullifier + " as unused in CA: its records contradict each other"}, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			nullifiers := &nullifiersAt{at: c.at}
+			ledger := locatingHeadedLedger{headedLedger{
+				headlessLedger: headlessLedger{batch: batch, rejected: c.rejected, reasons: slices.Repeat([]string{dup}, len(c.rejected))},
+				head:           acceptanceOf(t, logOf(votes), votes, 0, 5, key).Head, keys: keys}, nullifiers}
+			code, out, stderr := runLogCheck(t, votes, ledger, nil)
+			head := fmt.Sprintf("CA: 5 entries under the head anchored in tx tx0… (signed by key %s at 1970-01-01T00:00:00Z): %d counted, %d rejected, 0 pending, 0 MISSING\n", keys.Keys[0].ID, 5-len(c.rejected), len(c.rejected))
+			if code != c.code || !strings.HasPrefix(out, head) || strings.Count(out, "\n") != 1+len(c.rejected) {
+				t.Fatalf("status %d, stdout:\n%s\nstderr: %s\nwant %d", code, out, stderr, c.code)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if nullifiers.reads != c.reads {
+				t.Errorf("%d nullifier reads; want %d, one a nullifier", nullifiers.reads, c.reads)
 			}
 		})
 	}

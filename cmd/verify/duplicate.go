@@ -31,7 +31,7 @@ func whyDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote) (why s
 	rec, err := l.LocateNullifier(ctx, v.State, v.Nullifier)
 	switch {
 	case errors.Is(err, ballot.ErrNotFound):
-		return "", false, fmt.Errorf("the ledger rejected vote %s as a duplicate, yet holds its nullifier %s as unused in %s: its records contradict each other; check through the other organisation's peer (--org)",
+		return "", false, fmt.Errorf("the ledger rejected vote %s as a duplicate, yet holds its nullifier %s as unused in %s: its records contradict each other; check through the other organisation's peer (--peer)",
 			v.ID, v.Nullifier, v.State)
 	case err != nil:
 		return "", false, fmt.Errorf("%w: where nullifier %s of vote %s was counted: %v", errLedger, v.Nullifier, v.ID, err)
@@ -42,4 +42,47 @@ func whyDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote) (why s
 	}
 	return fmt.Sprintf("%v: its nullifier was counted with vote %s (%s), not with this vote %s; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials",
 		errOtherCounted, rec.VoteID, at, v.ID), true, nil
+}
+
+// placeDuplicate is the reason of vote v, whose standing on the ledger is
+// standing with reason, said in full: for a vote rejected as a duplicate,
+// reason and where its nullifier was counted (whyDuplicate, one read of l;
+// other and err as its), for any other vote reason as it is, with no read.
+// --acceptance and --log say it of their votes alike.
+func placeDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote, standing, reason string) (full string, other bool, err error) {
+	if standing != ballot.StandingRejected || reason != ballot.RejectDuplicate {
+		return reason, false, nil
+	}
+	why, other, err := whyDuplicate(ctx, l, v)
+	if err != nil {
+		return reason, false, err
+	}
+	return reason + "; " + why, other, nil
+}
+
+// onceLocator is a nullifierLocator that reads where each nullifier of a
+// state was counted once: the log's entries rejected as duplicates of one
+// nullifier (a voter's tries, re-sends of a vote) share one read.
+type onceLocator struct {
+	nullifierLocator
+	read map[[2]string]located
+}
+
+// located is one answer of LocateNullifier.
+type located struct {
+	rec ballot.NullifierRecord
+	err error
+}
+
+func (l *onceLocator) LocateNullifier(ctx context.Context, state, nullifier string) (ballot.NullifierRecord, error) {
+	k := [2]string{state, nullifier}
+	a, ok := l.read[k]
+	if !ok {
+		a.rec, a.err = l.nullifierLocator.LocateNullifier(ctx, state, nullifier)
+		if l.read == nil {
+			l.read = map[[2]string]located{}
+		}
+		l.read[k] = a
+	}
+	return a.rec, a.err
 }

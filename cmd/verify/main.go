@@ -34,7 +34,9 @@
 //	                                     (a head seen before, --log-state, and the
 //	                                     anchored one prove it) or BAD-PROOF (entries
 //	                                     that do not give the anchored root); a head
-//	                                     seen before past the anchored one PENDING
+//	                                     seen before past the anchored one PENDING;
+//	                                     an entry rejected as a duplicate says where
+//	                                     its nullifier was counted, DUPLICATE as above
 //
 // Exit status (also in --help): 0 all PASS, COUNTED, REJECTED or VALID, 1 some FAIL,
 // FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log, an anchored head the
@@ -67,6 +69,7 @@ import (
 	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 const usage = `Usage: verify [flags] RECEIPT.json ...
@@ -78,6 +81,17 @@ Flags go before the files. A flag of a mode other than the one given (as
 --log-state without --log), or two modes, is a usage error (status 2) naming
 the mode each flag goes with; a variable (VERIFY_...) that sets such a flag
 is used by its modes only.
+
+verify reads the ledger as the Observers' User1, the read-only identity the
+explorer reads as (--profile .run/network/profiles/explorer.json, which
+holds that identity alone, --org Observers, --user User1), through the
+Observers' peer: the network makes no identity for auditors apart from it,
+and this one can write nothing (the chaincode lets only the Commission's
+clients write). --peer Commission reads through the Commission's peer as
+that same identity, to check a finding against the other organisation's
+copy of the ledger; --org changes the identity as well, one the default
+profile does not hold (.run/network/profile.json holds every organisation's
+users; the Commission's User1 is the batcher's).
 
 Checks each receipt: the vote hashes to the receipt's leaf, the proof leads
 from the leaf to the root, and the root is the one the ledger recorded for the
@@ -118,7 +132,7 @@ has a batch record on the ledger that does not describe the votes of the
 transaction it names (their count or Merkle root) FAILs saying so: where its
 vote stands cannot be read from that record, and running again does not
 change it: a failure (status 1; check through the other organisation's
-peer, --org). Given --gateway on the
+peer, --peer). Given --gateway on the
 command line (not VERIFY_GATEWAY, which serves --vote-id and --log), it also
 checks that each receipt's signed head and its state's head anchored on the
 ledger are of one log, with a consistency proof from the gateway. Two heads of
@@ -135,7 +149,7 @@ of another state or of another election (an older chaincode's set-up
 change, or a peer serving another ledger's head: either way the log cannot
 be checked against it), is no evidence against the log's signer, and each
 receipt of that state FAILs saying so (check through the other
-organisation's peer, --org), its head not compared. A head the gateway gives no proof for
+organisation's peer, --peer), its head not compared. A head the gateway gives no proof for
 (it does not answer, or answers an error), or whose proof does not verify
 while the gateway's own head is not this election's (a wrong --gateway), is
 UNCHECKED: its line gives the
@@ -166,7 +180,11 @@ anchored on the ledger (read from the gateway) must give its root, and each
 must be on the ledger, counted or rejected; the others are PENDING or MISSING
 as above. A vote the ledger counts that the log does not hold, although the
 log holds entries cast --deadline after it (in a finalised election, any), is
-UNLOGGED: no gateway accepted it. --log-state keeps the heads seen, and the
+UNLOGGED: no gateway accepted it. An entry the ledger rejected as a
+duplicate says where its nullifier was counted, as a receipt's does (one
+read a nullifier, whatever its entries; a progress bar on stderr for more
+than 20 of them): "rejected" with the same vote id (a re-send, harmless), DUPLICATE
+with another (status 4), FAIL when the ledger holds the nullifier as unused. --log-state keeps the heads seen, and the
 next run checks the log still gives them; the file is written whole (mode
 0600, through a temporary .FILE.DIGITS.tmp beside it, fsynced, then renamed:
 a run killed while writing leaves the heads it held, and the next run
@@ -182,7 +200,7 @@ the log cannot be checked against, one the ledger should never hold
 (malformed, signed by no registered key, a signature that does not verify,
 of another state) or one of another election (an older chaincode's set-up
 change, or a peer serving another ledger's head), is a FAIL line naming its
-state and saying so (check through the other organisation's peer, --org),
+state and saying so (check through the other organisation's peer, --peer),
 nothing else checked; so is a batch record that does not describe the votes
 of its transaction (their count or Merkle root), which running again does
 not clear. All are failures
@@ -216,7 +234,8 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
+	ledgerFlags := ledgerDialer{Ledger: cli.LedgerFlags(fs, network.Explorer)}
+	fs.StringVar(&ledgerFlags.peer, "peer", "", "organisation whose peer to read the ledger through, Commission or Observers (default: --org's), still as --org's --user: check a finding through the other organisation's peer with the same read-only identity")
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
 	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt), --log (the logs' entries) and, when given on the command line, --acceptance (consistency proofs of the receipts' heads)")
 	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries (--log), each consistency proof and head (--acceptance); at least 1ms")
@@ -460,6 +479,25 @@ func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []deco
 	return t, nil
 }
 
+// ledgerDialer is how verify reaches the ledger: as --org's --user of
+// --profile (cli.Ledger), through the peer of --peer's organisation when
+// given (fabricclient.WithPeer), else --org's. An identity is its
+// organisation's, but any organisation's peer answers a read: --peer
+// changes the peer and keeps the identity, which the default profile
+// (the explorer's) holds alone.
+type ledgerDialer struct {
+	*cli.Ledger
+	peer string
+}
+
+// Dial connects to the ledger as d says.
+func (d ledgerDialer) Dial() (*fabricclient.Conn, error) {
+	if d.peer == "" {
+		return d.Ledger.Dial()
+	}
+	return d.Ledger.Dial(fabricclient.WithPeer(d.peer))
+}
+
 // checkGatewayFlags checks --vote-id, if given, and --gateway, if used.
 func checkGatewayFlags(voteID, gateway string, used bool) error {
 	if voteID != "" && !ballot.ValidVoteID(voteID) {
@@ -475,7 +513,7 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 // to trust), it reads no ledger; else the keys are the ledger's registered
 // ones (keysFile ""). proofs, if not nil, serve the consistency proofs
 // that check receipts' heads against the anchored ones.
-func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
+func runAcceptance(ctx context.Context, lf ledgerDialer, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
 	if len(files) == 0 || (offline && keysFile == "") {
 		fmt.Fprintln(os.Stderr, "verify: --acceptance needs receipt files, and --offline needs --keys FILE (the ledger's GetLogKeys record or public keys)")
 		return 2
@@ -533,7 +571,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 
 // runLog is verify --log: the logs read through gw, against the ledger of
 // lf; stateFile is --log-state's, read before the ledger is dialled.
-func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline time.Duration, stateFile string) int {
+func runLog(ctx context.Context, lf ledgerDialer, gw logmonitor.Gateway, deadline time.Duration, stateFile string) int {
 	state, err := readLogState(stateFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
@@ -551,12 +589,9 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 // checkLog checks the logs read through gw against ledger (monitorLog),
 // printing the findings on stdout, the progress and an error on stderr, and
 // returns verify's exit status.
-func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger logmonitor.Ledger, deadline time.Duration, state *logState) int {
-	bar := cli.NewProgress(stderr, "checking intake logs (states)", 0)
-	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline,
-		StateChecked: func(done, total int) { bar.Set(int64(done), int64(total)) }}
-	code, err := monitorLog(ctx, stdout, m, state)
-	bar.Finish()
+func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger standingLedger, deadline time.Duration, state *logState) int {
+	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline}
+	code, err := monitorLog(ctx, stdout, stderr, m, ledger, state)
 	if err != nil {
 		fmt.Fprintln(stderr, "verify:", err)
 	}

@@ -3,7 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,7 +20,9 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
+	"github.com/votechain/votechain/network"
 )
 
 // writeFile writes data to a file of the test's and returns its path.
@@ -386,5 +395,68 @@ func TestDuplicateReceiptSaysWhereCounted(t *testing.T) {
 	}
 	if got, want := receiptSummary(outcomes{ok: 2}), "2 passed, 0 failed, 0 pending"; got != want {
 		t.Errorf("summary %q, want %q", got, want)
+	}
+}
+
+// pemFile writes blocks to a file of the test's named name and returns
+// its path.
+func pemFile(t *testing.T, name string, blocks ...*pem.Block) string {
+	t.Helper()
+	var data []byte
+	for _, b := range blocks {
+		data = append(data, pem.EncodeToMemory(b)...)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPeerKeepsTheIdentity: verify's default identity is the one profile
+// the explorer's holds, the Observers' User1; --peer Commission dials the
+// Commission's peer as that same identity (its TLS root read, the
+// Observers' missing one not), where --org Commission, the advice verify
+// gave before to check through the other organisation's peer, asks the
+// profile for a Commission identity it does not hold.
+func TestPeerKeepsTheIdentity(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, certErr := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	pkcs8, keyErr := x509.MarshalPKCS8PrivateKey(key)
+	if err := errors.Join(certErr, keyErr); err != nil {
+		t.Fatal(err)
+	}
+	cert := pemFile(t, "cert.pem", &pem.Block{Type: "CERTIFICATE", Bytes: der}) // the user's, and the Commission peer's TLS root
+	profile := network.Profile{Channel: "election", Chaincode: "ballot", Orgs: map[string]network.OrgProfile{
+		"Commission": {MSPID: "CommissionMSP", Peer: network.Endpoint{Address: "127.0.0.1:29701", TLSRootPEM: cert, ServerName: "peer0.commission"}},
+		"Observers": {MSPID: "ObserversMSP", Peer: network.Endpoint{Address: "127.0.0.1:29702", TLSRootPEM: filepath.Join(t.TempDir(), "missing.pem"), ServerName: "peer0.observers"},
+			Users: map[string]network.Identity{network.Explorer.User: {Cert: cert, Key: pemFile(t, "key.pem", &pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})}}},
+	}}
+	path := filepath.Join(t.TempDir(), "explorer.json")
+	if err := profile.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	dialer := func(org, peer string) ledgerDialer {
+		return ledgerDialer{Ledger: &cli.Ledger{Profile: path, Org: org, User: network.Explorer.User}, peer: peer}
+	}
+
+	if _, err := dialer(network.Explorer.Org, "").Dial(); err == nil || !strings.Contains(err.Error(), "Observers peer: TLS root") {
+		t.Errorf("the default dial: %v; want the Observers' peer, its TLS root missing", err)
+	}
+	conn, err := dialer(network.Explorer.Org, "Commission").Dial()
+	if err != nil {
+		t.Fatalf("--peer Commission: %v", err)
+	}
+	defer conn.Close()
+	if msp := conn.Gateway.Identity().MspID(); msp != "ObserversMSP" {
+		t.Errorf("--peer Commission reads as an identity of %s; want the Observers' (the explorer's)", msp)
+	}
+	if _, err := dialer("Commission", "").Dial(); !errors.Is(err, network.ErrNotInProfile) {
+		t.Errorf("--org Commission: %v; want the profile not holding a Commission identity", err)
 	}
 }

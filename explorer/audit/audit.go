@@ -23,8 +23,10 @@ import (
 	"github.com/votechain/votechain/network/fabricblock"
 )
 
-// Kinds of issues. Each is a way the ledger disagrees with itself; none
-// should ever occur on an honest network.
+// Kinds of issues. Each is a way the ledger disagrees with itself, but
+// cross_state, a way it breaks the election's rule of one vote per voter
+// and contest that its chaincode cannot hold while the roll is not sealed;
+// none should ever occur on an honest network.
 const (
 	KindPreviousHash    = "previous_hash"    // previous-hash link broken
 	KindDataHash        = "data_hash"        // data hash does not match the block's data
@@ -48,6 +50,7 @@ const (
 	KindBatchRefused    = "batch_refused"    // batch committed that the chaincode refuses whole: no election record, the election finalised (even if its record was taken back since), not yet open or without the batch's state
 	KindElection        = "election"         // election record written as the chaincode never writes it: after the election is finalised, deleted, not by one of its set-up, close and finalise steps, or stamped with another time than its transaction's
 	KindNullifier       = "nullifier"        // nullifier key written as the chaincode never writes it: a commit's records not exactly its counted votes', a record by another function, or a delete
+	KindCrossState      = "cross_state"      // vote counted whose nullifier a vote of another state was counted with before, the roll not sealed: one voter counted twice in a contest
 )
 
 // Kinds lists every issue kind, each once, in the order declared above:
@@ -56,7 +59,7 @@ const (
 var Kinds = []string{KindPreviousHash, KindDataHash, KindTxDecode, KindBatchDecode,
 	KindBatchRoot, KindBatchTally, KindBatchRecord, KindBatchEvent, KindRollChunk, KindRollSeal,
 	KindBlockSignature, KindEndorsement, KindGenesis, KindCaller, KindClientSignature, KindReplay,
-	KindApproval, KindLogKeys, KindLogAnchor, KindBatchRefused, KindElection, KindNullifier}
+	KindApproval, KindLogKeys, KindLogAnchor, KindBatchRefused, KindElection, KindNullifier, KindCrossState}
 
 // Issue is one verification failure.
 type Issue struct {
@@ -489,6 +492,9 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Bat
 		}
 	}
 	if err := h.recount(out, tx.Time); err != nil {
+		return nil, err
+	}
+	if err := h.checkCrossState(r, tx.ID, *out); err != nil {
 		return nil, err
 	}
 	var rec ballot.BatchRecord

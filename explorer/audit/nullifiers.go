@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/network/fabricblock"
@@ -142,4 +143,70 @@ func nullifierName(key string) string {
 		return state + "/" + nullifier
 	}
 	return fmt.Sprintf("%q", key)
+}
+
+// maxCrossStateListed bounds the votes a cross_state issue names.
+const maxCrossStateListed = 5
+
+// checkCrossState flags b's votes the recount counted whose nullifier a
+// vote of another of the election's states was counted with before, on
+// the ledger or earlier in the block: one voter's votes in a contest
+// counted twice (one issue for the batch, naming the first
+// maxCrossStateListed, each with a state it was counted in). The chaincode
+// keys nullifiers by state, so it does not stop this while the roll is
+// not sealed (docs/ledger.md, Nullifiers); once it is sealed, a vote
+// counts only if on its own state's roll, and none is looked for. The
+// History is asked once for the batch, for each counted vote's nullifier
+// in every other state (the index answers from its used nullifiers'
+// storage, as for the duplicate rule).
+func (h *blockHistory) checkCrossState(r *Report, txID string, b Batch) error {
+	if h.sealed || h.election == nil || len(h.election.States) < 2 || !b.recounted {
+		return nil
+	}
+	var keys []Nullifier
+	counted := b.countedVotes()
+	for _, v := range counted {
+		for _, st := range h.election.States {
+			if st != v.State {
+				keys = append(keys, Nullifier{st, v.Nullifier})
+			}
+		}
+	}
+	usedBefore, err := h.History.UsedNullifiers(keys)
+	if err != nil {
+		return err
+	}
+	var found []string
+	n := 0
+	for _, v := range counted {
+		for _, st := range h.election.States {
+			k := Nullifier{st, v.Nullifier}
+			if st == v.State || !h.nullifiers[k] && !usedBefore[k] {
+				continue
+			}
+			if n++; len(found) < maxCrossStateListed {
+				found = append(found, fmt.Sprintf("vote %s in contest %s, nullifier %s, counted before in %s", v.ID, v.Contest, v.Nullifier, st))
+			}
+			break
+		}
+	}
+	if n > 0 {
+		r.issue(KindCrossState, txID, fmt.Sprintf("batch %s: %d counted votes whose nullifiers were counted before in another state, each a voter counted twice in one contest; the chaincode keeps a nullifier to one state only once the roll is sealed, and this election's is not (first: %s)",
+			b.Batch.ID(), n, strings.Join(found, "; ")))
+	}
+	return nil
+}
+
+// countedVotes returns the votes of b the recount counted, in order.
+func (b Batch) countedVotes() []ballot.Vote {
+	out := make([]ballot.Vote, 0, b.Counted())
+	rejected := b.Rejected // ascending
+	for i, v := range b.Batch.Votes {
+		if len(rejected) > 0 && rejected[0] == i {
+			rejected = rejected[1:]
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -82,7 +83,7 @@ func TestNullifierWrites(t *testing.T) {
 func TestNullifierWritesShared(t *testing.T) {
 	e := testElection()
 	e.States = []string{"CA", "NY"}
-	ca, ny := build(t, "CA", 1, vote("CA", 1, "alice")), build(t, "NY", 1, vote("NY", 1, "bob"), vote("NY", 2, "alice"))
+	ca, ny := build(t, "CA", 1, vote("CA", 1, "alice")), build(t, "NY", 1, vote("NY", 3, "bob"), vote("NY", 2, "alice"))
 	shared := ledgertest.CommitBatches("t", []ballot.Batch{ca, ny}, nil)
 	short := shared
 	short.Writes = shared.Writes[:len(shared.Writes)-1] // NY's second vote's record
@@ -95,6 +96,54 @@ func TestNullifierWritesShared(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantIssues(t, issuesOf(auditChain(t, [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(t, "s", stored(t, e))}, {c.tx}})), c.want)
+		})
+	}
+}
+
+// TestCrossStateNullifier: in an election whose roll is not sealed, a vote
+// counted with a nullifier a vote of another state was counted with
+// before (a voter counted twice in one contest, which the chaincode, its
+// nullifier keys per state, does not stop) is flagged cross_state at its
+// transaction, one issue a batch naming the vote and the state: counted in
+// an earlier block, earlier in the block, or in the other batch of one
+// CommitBatches. A voter's votes in two contests, a vote the recount
+// rejected, and votes of one state are not flagged. The old audit flagged
+// nothing.
+func TestCrossStateNullifier(t *testing.T) {
+	e := stored(t, testElection())
+	e.States = []string{"CA", "NY", "TX"}
+	setup := []ledgertest.Tx{{ID: "g", Config: true}, setupTx(t, "s", e)}
+	twice := vote("NY", 1, "bob") // voter 1 voted in CA
+	counted := commitTx(t, "ca", build(t, "CA", 1, vote("CA", 1, "alice"), vote("CA", 2, "bob")))
+	flagged := "cross_state ny: batch NY/1: 1 counted votes whose nullifiers were counted before in another state, each a voter counted twice in one contest; the chaincode keeps a nullifier to one state only once the roll is sealed, and this election's is not (first: vote " +
+		twice.ID + " in contest president, nullifier " + twice.Nullifier + ", counted before in CA)"
+	ny := commitTx(t, "ny", build(t, "NY", 1, vote("NY", 3, "alice"), twice, voteIn("NY", 2, question, "yes")))
+	for name, c := range map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string
+	}{
+		"counted in an earlier block":  {[][]ledgertest.Tx{setup, {counted}, {ny}}, []string{flagged}},
+		"counted earlier in the block": {[][]ledgertest.Tx{setup, {counted, ny}}, []string{flagged}},
+		"counted in the transaction's other batch": {[][]ledgertest.Tx{setup, {ledgertest.CommitBatches("ny", []ballot.Batch{
+			build(t, "CA", 1, vote("CA", 1, "alice")), build(t, "NY", 1, vote("NY", 3, "alice"), twice)}, nil)}}, []string{flagged}},
+		"two voters, one in two contests": {[][]ledgertest.Tx{setup, {counted}, {commitTx(t, "ny", build(t, "NY", 1, vote("NY", 3, "alice"), voteIn("NY", 1, question, "yes")))}}, nil},
+		"again, rejected as a duplicate in its state": {[][]ledgertest.Tx{setup, {counted}, {ny}, {commitTx(t, "ny2", build(t, "NY", 2, vote("NY", 1, "alice")), 0)}},
+			[]string{flagged}},
+		"one state": {[][]ledgertest.Tx{setup, {counted}, {commitTx(t, "ca2", build(t, "CA", 2, vote("CA", 1, "bob")), 0)}}, nil},
+		"several": {[][]ledgertest.Tx{setup, {counted}, {commitTx(t, "tx", build(t, "TX", 1, vote("TX", 2, "alice"), vote("TX", 1, "alice")))}},
+			[]string{"cross_state tx: batch TX/1: 2 counted votes whose nullifiers were counted before in another state", "vote " + vote("TX", 2, "").ID + " in contest president", "; vote " + vote("TX", 1, "").ID}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			issues := issuesOf(auditChain(t, c.blocks))
+			if len(c.want) > 1 { // one issue holding each
+				for _, part := range c.want[1:] {
+					if len(issues) != 1 || !strings.Contains(issues[0].Message, part) {
+						t.Fatalf("issues %+v; want one holding %q", issues, part)
+					}
+				}
+				c.want = c.want[:1]
+			}
+			wantIssues(t, issues, c.want)
 		})
 	}
 }
