@@ -44,7 +44,9 @@
 // no other anchor to explain it, as a log rewritten under its anchored
 // head gives) counts in intake_log_anchor_failures_total and is logged at
 // warn level, unless the anchor's context had ended (an anchor in flight
-// as the gateway stops). After a failed anchor that wraps
+// as the gateway stops); a refusal of this gateway's clock, more than
+// ballot.MaxClockSkew from the peers' (ballot.ErrClockSkew), is a failure
+// logged naming the clock and the fix. After a failed anchor that wraps
 // ballot.ErrHeadConflict or ballot.ErrHeadStale the gateway reads the
 // anchored heads again, and signs again, even at the same size, a head
 // stamped before its state's anchored head, so that the next round's
@@ -91,7 +93,9 @@ import (
 type Ledger interface {
 	// AnchorLogHeads anchors the heads by ballot.LogAnchor.Check's rule; its
 	// refusal of a head that does not extend the anchored one wraps
-	// ballot.ErrHeadConflict, of one stamped before it ballot.ErrHeadStale.
+	// ballot.ErrHeadConflict, of one stamped before it ballot.ErrHeadStale,
+	// of the transaction's time (this gateway's clock) more than
+	// ballot.MaxClockSkew from a peer's ballot.ErrClockSkew.
 	AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error
 	// LogHead returns a state's last anchored head, or an error wrapping
 	// ballot.ErrNotFound when none is.
@@ -365,7 +369,7 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		}
 	}
 	if err != nil {
-		l.log.Warn("intake log: closing anchor failed: the votes after the last anchored head wait for a gateway's next round", "err", err)
+		l.anchorFailed("intake log: closing anchor failed: the votes after the last anchored head wait for a gateway's next round", err)
 		return
 	}
 	if left := l.unanchored(states); len(left) > 0 {
@@ -429,8 +433,21 @@ func (l *Log) anchorAndLog(ctx context.Context, states []string) {
 	case errors.Is(err, errSuperseded):
 		l.log.Debug("intake log: anchor", "err", err)
 	default:
-		l.log.Warn("intake log: anchor", "err", err)
+		l.anchorFailed("intake log: anchor", err)
 	}
+}
+
+// anchorFailed logs a failed anchor at warn level as msg. A refusal of
+// this gateway's clock (ballot.ErrClockSkew) says so, with the clock and
+// the fix: signing again does not help, and every anchor is refused until
+// the clock is fixed.
+func (l *Log) anchorFailed(msg string, err error) {
+	if !errors.Is(err, ballot.ErrClockSkew) {
+		l.log.Warn(msg, "err", err)
+		return
+	}
+	l.log.Warn(msg+": refused for this gateway's clock, more than max_skew from the ledger's peers' clocks; its heads are signed and served but none is anchored until the clock is fixed: compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off",
+		"clock", l.cfg.Now().UTC().Format(time.RFC3339), "max_skew", ballot.MaxClockSkew.String(), "err", err)
 }
 
 // sign follows the state's log and, with a key, publishes a head of it if
