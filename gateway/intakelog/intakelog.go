@@ -9,7 +9,10 @@
 // Every Config.Interval (1 s) the log reads the new entries of every state
 // of the election, and for each state whose log grew it signs a head
 // (ballot.TreeHead: election, state, size, root, time, key id; Ed25519) and
-// publishes it in Redis with votequeue.PublishHead, which keeps the largest.
+// publishes it in Redis with votequeue.PublishHead, which keeps the largest
+// (a head signed again at the same size, below, replaces the earlier stamp
+// there, votequeue.RepublishHead, so acceptance receipts carry the head
+// anchored).
 // A head is stamped with the gateway's clock, or with the anchored head's
 // stamp when that is later (the ledger refuses a head stamped before its
 // state's anchored head, ballot.ErrHeadStale): a gateway whose clock is
@@ -481,14 +484,18 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	if err != nil {
 		return err
 	}
-	stored, err := votequeue.PublishHead(ctx, l.rdb, h)
+	publish := votequeue.PublishHead
+	if size == signed { // signed again: Redis takes it in place of the earlier stamp
+		publish = votequeue.RepublishHead
+	}
+	stored, err := publish(ctx, l.rdb, h)
 	if err != nil {
 		return err
 	}
 	// Only a published head is anchored: a larger one published by
 	// another gateway meanwhile is that gateway's to anchor. A head signed
 	// again at the size this process published replaces it for anchoring
-	// (Redis keeps the first head of a size; both have its root).
+	// even where Redis kept a larger one (both have the root of its size).
 	if stored || size == signed {
 		s.mu.Lock()
 		// An anchor refused meanwhile may have learnt a later anchored

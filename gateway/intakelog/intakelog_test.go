@@ -435,7 +435,8 @@ func signAndAnchor(t *testing.T, l *Log, state string) error {
 // signs its head before it; it leaves that head out of its anchor rather
 // than have the ledger refuse it as stale, signs it again, stamped as the
 // anchored one, though its log has not grown (voting has stopped), and the
-// next round anchors it.
+// next round anchors it. That head replaces the earlier stamp of its size
+// in Redis: acceptance receipts carry the head anchored.
 func TestStaleHeadIsSignedAgain(t *testing.T) {
 	srv, rdb, key, ledger := signerSetup(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -446,7 +447,7 @@ func TestStaleHeadIsSignedAgain(t *testing.T) {
 	if err := signAndAnchor(t, fast, "CA"); err != nil {
 		t.Fatal(err)
 	}
-	appendVotes(t, rdb, "CA", 2) // the last votes
+	last := appendVotes(t, rdb, "CA", 2) // the last votes
 	if err := signAndAnchor(t, slow, "CA"); err != nil || ledger.head("CA").Size != 3 || len(ledger.refused) != 0 {
 		t.Fatalf("a head stamped before the anchored one: %v, anchored size %d, refused %v; want it left out, nothing refused", err, ledger.head("CA").Size, ledger.refused)
 	}
@@ -455,8 +456,12 @@ func TestStaleHeadIsSignedAgain(t *testing.T) {
 			t.Fatalf("round %d after the refusal: %v", round+1, err)
 		}
 	}
-	if got := ledger.head("CA"); got.Size != 5 || got.Timestamp != ahead.UnixMilli() {
-		t.Fatalf("anchored head of size %d stamped %d; want 5 stamped as the anchored one, %d", got.Size, got.Timestamp, ahead.UnixMilli())
+	anchored := ledger.head("CA")
+	if anchored.Size != 5 || anchored.Timestamp != ahead.UnixMilli() {
+		t.Fatalf("anchored head of size %d stamped %d; want 5 stamped as the anchored one, %d", anchored.Size, anchored.Timestamp, ahead.UnixMilli())
+	}
+	if a, err := slow.Acceptance(context.Background(), last[1].ID, "CA", 4); err != nil || a.Head != anchored {
+		t.Fatalf("acceptance receipt of the last vote under head %+v, %v; want the anchored one %+v", a.Head, err, anchored)
 	}
 }
 
