@@ -77,6 +77,22 @@ const HeadStaleMark = "[head-stale]"
 // wrapped, says ErrHeadStale.
 func IsHeadStale(message string) bool { return strings.Contains(message, HeadStaleMark) }
 
+// ErrClockSkew: the ledger refuses a transaction whose time (the
+// submitting client's clock) is more than MaxClockSkew from the endorsing
+// peer's clock, whatever the transaction. Its text carries ClockSkewMark,
+// so the chaincode's refusal says it across the process boundary
+// (IsClockSkew): the client's clock is to be fixed, nothing in the
+// transaction.
+var ErrClockSkew = errors.New(ClockSkewMark + " ballot: the transaction's time is more than the allowed skew from the peer's clock")
+
+// ClockSkewMark is in the message of every error wrapping ErrClockSkew,
+// the contract between the chaincode and its clients as HeadConflictMark.
+const ClockSkewMark = "[clock-skew]"
+
+// IsClockSkew reports whether a message from the chaincode, however
+// wrapped, says ErrClockSkew.
+func IsClockSkew(message string) bool { return strings.Contains(message, ClockSkewMark) }
+
 const (
 	treeHeadDomain = "votechain/treehead/v1"
 	logKeyDomain   = "votechain/logkey/v1"

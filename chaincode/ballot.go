@@ -385,8 +385,9 @@ func putJSON(ctx contractapi.TransactionContextInterface, key string, v any) (st
 
 // txTime returns the transaction's timestamp, the same for every endorser
 // (never the local clock, which differs between peers). It refuses a
-// timestamp more than MaxClockSkew from this peer's clock: the client sets
-// it, and must not backdate or postdate what the ledger records.
+// timestamp more than MaxClockSkew from this peer's clock, with
+// ballot.ClockSkewMark (ballot.ErrClockSkew): the client sets it, and must
+// not backdate or postdate what the ledger records.
 func (c *BallotContract) txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
 	ts, err := ctx.GetStub().GetTxTimestamp()
 	if err != nil {
@@ -397,8 +398,8 @@ func (c *BallotContract) txTime(ctx contractapi.TransactionContextInterface) (ti
 	}
 	t := ts.AsTime().UTC()
 	if skew := c.clock().Sub(t); skew > MaxClockSkew || skew < -MaxClockSkew {
-		return time.Time{}, fmt.Errorf("proposal timestamp %s is %s from this peer's clock, more than %s: refused (check the client's clock)",
-			t.Format(time.RFC3339Nano), skew.Abs().Round(time.Millisecond), MaxClockSkew)
+		return time.Time{}, fmt.Errorf("%w: proposal timestamp %s is %s from this peer's clock, more than %s: refused (check the client's clock)",
+			ballot.ErrClockSkew, t.Format(time.RFC3339Nano), skew.Abs().Round(time.Millisecond), MaxClockSkew)
 	}
 	return t, nil
 }

@@ -159,7 +159,8 @@ func TestCommitBatchRejectsVotesByRule(t *testing.T) {
 }
 
 // TestClockSkew: each peer refuses a transaction whose time is more than
-// MaxClockSkew from its own clock, either way.
+// MaxClockSkew from its own clock, either way, with ballot.ClockSkewMark
+// (the client's clock to fix).
 func TestClockSkew(t *testing.T) {
 	h := newHarness(t)
 	h.open()
@@ -173,6 +174,7 @@ func TestClockSkew(t *testing.T) {
 			}
 			_, err := h.call(caller, fn)
 			wantErr(t, fmt.Sprintf("%s with the peer %s off", name, skew), err, "from this peer's clock")
+			wantErr(t, fmt.Sprintf("%s with the peer %s off", name, skew), err, ballot.ClockSkewMark)
 		}
 	}
 	h.skew = MaxClockSkew

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
@@ -189,6 +190,24 @@ func TestAnchorLogHeadStamps(t *testing.T) {
 		t.Errorf("a head stamped before the anchored one: %v, marked as a head conflict", err)
 	}
 	h.must(commissionClient, h.anchorFn(log.anchorStamped(t, 3, ahead)))
+}
+
+// TestAnchorLogHeadsFromAFastClock: the anchor of a signer whose clock (the
+// transaction's time, and its head's stamp) is more than MaxClockSkew ahead
+// of the peer's is refused with ballot.ClockSkewMark, neither a stale head
+// nor a conflict (signing again would not help); within the skew it is
+// anchored.
+func TestAnchorLogHeadsFromAFastClock(t *testing.T) {
+	h, log := openWithLogKey(t)
+	log.grow(t, 3)
+	h.skew = -MaxClockSkew - time.Second // the peer's clock behind the signer's
+	_, err := h.call(commissionClient, h.anchorFn(log.anchorStamped(t, 0, h.now.UnixMilli())))
+	wantErr(t, "an anchor from a clock past the skew ahead", err, ballot.ClockSkewMark)
+	if err != nil && (ballot.IsHeadStale(err.Error()) || ballot.IsHeadConflict(err.Error())) {
+		t.Errorf("an anchor from a clock past the skew ahead: %v, marked as a stale or conflicting head", err)
+	}
+	h.skew = -MaxClockSkew
+	h.must(commissionClient, h.anchorFn(log.anchorStamped(t, 0, h.now.UnixMilli())))
 }
 
 // FinaliseElection refuses while a state's batches hold fewer votes than

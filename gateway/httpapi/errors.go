@@ -32,7 +32,7 @@ const (
 	codeUnavailable         = "unavailable"            // 503: Redis (also a receipt's Redis record) or an internal fault
 	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed
 	codeLedgerUnavailable   = "ledger_unavailable"     // 503: the ledger unreadable for a vote's exact duplicate check or a receipt's batch
-	codeElectionUnavailable = "election_unavailable"   // 503: no election record yet
+	codeElectionUnavailable = "election_unavailable"   // 503: no election record, or the last one read older than --election-max-age (every route that reads it)
 	codeNotReady            = "not_ready"              // 503: /readyz, the queue (Redis) unreachable
 	codeInvalidVoteID       = "invalid_vote_id"        // 400
 	codeNoVote              = "no_vote"                // 404: unknown credentials or vote id
@@ -75,6 +75,14 @@ func abortRetry(c *gin.Context, status int, code, message string, after time.Dur
 	secs := max(int64((after+time.Second-1)/time.Second), 1)
 	c.Header("Retry-After", strconv.FormatInt(secs, 10))
 	abort(c, status, code, message)
+}
+
+// noElection answers 503 election_unavailable for the election record's
+// absence (err: why Elections, or a receipt's roll look-up, has none),
+// alike on every route that needs the record.
+func (s *Server) noElection(c *gin.Context, err error) {
+	s.logger(c).Warn("no election record", "err", err)
+	s.unavailable(c, codeElectionUnavailable, "the election record is not available")
 }
 
 // unavailable answers 503 for a fault on our side.

@@ -160,8 +160,7 @@ func (s *Server) logState(c *gin.Context) (string, bool) {
 	}
 	e, err := s.deps.Elections.Election(c.Request.Context())
 	if err != nil {
-		s.logger(c).Warn("no election record", "err", err)
-		s.unavailable(c, codeElectionUnavailable, "the election record is not available")
+		s.noElection(c, err)
 		return "", false
 	}
 	if !e.HasState(state) {

@@ -94,8 +94,7 @@ func (s *Server) lookupVote(c *gin.Context) {
 	}
 	e, err := s.deps.Elections.Election(c.Request.Context())
 	if err != nil {
-		s.logger(c).Warn("no election record", "err", err)
-		s.unavailable(c, codeElectionUnavailable, "the election record is not available")
+		s.noElection(c, err)
 		return
 	}
 	contest, ok := electionContest(c, e, v[2])
@@ -118,7 +117,9 @@ type receiptView struct {
 // writeReceipt answers the receipt get returns; contest is the contest the
 // request named ("" if none), used while the receipt carries no vote. A
 // failure of the gateway's Redis (receipt.ErrRedis) answers 503
-// unavailable, any other failure 503 ledger_unavailable.
+// unavailable, the election record unavailable to a look-up's roll
+// (receipt.ErrElection: none read, or stale) 503 election_unavailable as on
+// every route, any other failure 503 ledger_unavailable.
 func (s *Server) writeReceipt(c *gin.Context, contest string, get func(context.Context) (ballot.Receipt, error)) {
 	r, err := get(c.Request.Context())
 	switch {
@@ -131,6 +132,8 @@ func (s *Server) writeReceipt(c *gin.Context, contest string, get func(context.C
 		abortBody(c, http.StatusNotFound, errorBody{Code: codeNoVote, Message: "no vote found for these credentials in contest " + quote(contest), Contest: contest})
 	case errors.Is(err, receipt.ErrNoVote):
 		abort(c, http.StatusNotFound, codeNoVote, "no vote found for these credentials")
+	case errors.Is(err, receipt.ErrElection):
+		s.noElection(c, err)
 	case errors.Is(err, receipt.ErrRedis):
 		s.logger(c).Warn("receipt unavailable", "err", err)
 		s.unavailable(c, codeUnavailable, "the vote's record cannot be read right now")

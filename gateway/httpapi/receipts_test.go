@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/results"
 )
@@ -223,6 +224,23 @@ func TestReceiptFailureIs503(t *testing.T) {
 				t.Errorf("receipt failing with %q: %d %s; want 503 %s", c.fail, rec.Code, rec.Body, c.code)
 			}
 		}
+	}
+}
+
+// TestLookupWithTheElectionStaleIsElectionUnavailable: a look-up whose roll
+// look-up finds the election record stale (it turned stale after the
+// handler read it) answers 503 election_unavailable, as every route does
+// without the record, not ledger_unavailable: the receipt service and
+// store are the production ones, only the record's source fails.
+func TestLookupWithTheElectionStaleIsElectionUnavailable(t *testing.T) {
+	stale := func(context.Context) ([]string, error) {
+		return nil, fmt.Errorf("%w: last read from the ledger 6s ago, bound 5s", election.ErrStale)
+	}
+	svc := receipt.New(nil, receipt.RedisStore{States: stale}, testSecret, testElection().ID, 1)
+	f := newFixture(t, fixtureOpts{receipts: svc})
+	rec := f.do("POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1","contest":"president"}`)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || errorCode(t, rec) != codeElectionUnavailable {
+		t.Fatalf("look-up with the election record stale: %d %s; want 503 %s", rec.Code, rec.Body, codeElectionUnavailable)
 	}
 }
 

@@ -289,8 +289,7 @@ func (s *Server) Routes() []gin.RouteInfo { return s.gin.Routes() }
 func (s *Server) getElection(c *gin.Context) {
 	e, err := s.deps.Elections.Election(c.Request.Context())
 	if err != nil {
-		s.logger(c).Warn("no election record", "err", err)
-		s.unavailable(c, codeElectionUnavailable, "the election record is not available")
+		s.noElection(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, e)

@@ -372,8 +372,7 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 	ctx := c.Request.Context()
 	e, err := s.deps.Elections.Election(ctx)
 	if err != nil {
-		s.logger(c).Warn("no election record", "err", err)
-		s.unavailable(c, codeElectionUnavailable, "the election record is not available")
+		s.noElection(c, err)
 		return
 	}
 	now := s.cfg.Now()

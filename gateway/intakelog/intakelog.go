@@ -9,7 +9,10 @@
 // Every Config.Interval (1 s) the log reads the new entries of every state
 // of the election, and for each state whose log grew it signs a head
 // (ballot.TreeHead: election, state, size, root, time, key id; Ed25519) and
-// publishes it in Redis with votequeue.PublishHead, which keeps the largest.
+// publishes it in Redis with votequeue.PublishHead, which keeps the largest
+// (a head signed again at the same size, below, replaces the earlier stamp
+// there, votequeue.RepublishHead, so acceptance receipts carry the head
+// anchored).
 // A head is stamped with the gateway's clock, or with the anchored head's
 // stamp when that is later (the ledger refuses a head stamped before its
 // state's anchored head, ballot.ErrHeadStale): a gateway whose clock is
@@ -44,7 +47,9 @@
 // no other anchor to explain it, as a log rewritten under its anchored
 // head gives) counts in intake_log_anchor_failures_total and is logged at
 // warn level, unless the anchor's context had ended (an anchor in flight
-// as the gateway stops). After a failed anchor that wraps
+// as the gateway stops); a refusal of this gateway's clock, more than
+// ballot.MaxClockSkew from the peers' (ballot.ErrClockSkew), is a failure
+// logged naming the clock and the fix. After a failed anchor that wraps
 // ballot.ErrHeadConflict or ballot.ErrHeadStale the gateway reads the
 // anchored heads again, and signs again, even at the same size, a head
 // stamped before its state's anchored head, so that the next round's
@@ -91,7 +96,9 @@ import (
 type Ledger interface {
 	// AnchorLogHeads anchors the heads by ballot.LogAnchor.Check's rule; its
 	// refusal of a head that does not extend the anchored one wraps
-	// ballot.ErrHeadConflict, of one stamped before it ballot.ErrHeadStale.
+	// ballot.ErrHeadConflict, of one stamped before it ballot.ErrHeadStale,
+	// of the transaction's time (this gateway's clock) more than
+	// ballot.MaxClockSkew from a peer's ballot.ErrClockSkew.
 	AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error
 	// LogHead returns a state's last anchored head, or an error wrapping
 	// ballot.ErrNotFound when none is.
@@ -365,7 +372,7 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		}
 	}
 	if err != nil {
-		l.log.Warn("intake log: closing anchor failed: the votes after the last anchored head wait for a gateway's next round", "err", err)
+		l.anchorFailed("intake log: closing anchor failed: the votes after the last anchored head wait for a gateway's next round", err)
 		return
 	}
 	if left := l.unanchored(states); len(left) > 0 {
@@ -429,8 +436,21 @@ func (l *Log) anchorAndLog(ctx context.Context, states []string) {
 	case errors.Is(err, errSuperseded):
 		l.log.Debug("intake log: anchor", "err", err)
 	default:
-		l.log.Warn("intake log: anchor", "err", err)
+		l.anchorFailed("intake log: anchor", err)
 	}
+}
+
+// anchorFailed logs a failed anchor at warn level as msg. A refusal of
+// this gateway's clock (ballot.ErrClockSkew) says so, with the clock and
+// the fix: signing again does not help, and every anchor is refused until
+// the clock is fixed.
+func (l *Log) anchorFailed(msg string, err error) {
+	if !errors.Is(err, ballot.ErrClockSkew) {
+		l.log.Warn(msg, "err", err)
+		return
+	}
+	l.log.Warn(msg+": refused for this gateway's clock, more than max_skew from the ledger's peers' clocks; its heads are signed and served but none is anchored until the clock is fixed: compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off",
+		"clock", l.cfg.Now().UTC().Format(time.RFC3339), "max_skew", ballot.MaxClockSkew.String(), "err", err)
 }
 
 // sign follows the state's log and, with a key, publishes a head of it if
@@ -464,14 +484,18 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	if err != nil {
 		return err
 	}
-	stored, err := votequeue.PublishHead(ctx, l.rdb, h)
+	publish := votequeue.PublishHead
+	if size == signed { // signed again: Redis takes it in place of the earlier stamp
+		publish = votequeue.RepublishHead
+	}
+	stored, err := publish(ctx, l.rdb, h)
 	if err != nil {
 		return err
 	}
 	// Only a published head is anchored: a larger one published by
 	// another gateway meanwhile is that gateway's to anchor. A head signed
 	// again at the size this process published replaces it for anchoring
-	// (Redis keeps the first head of a size; both have its root).
+	// even where Redis kept a larger one (both have the root of its size).
 	if stored || size == signed {
 		s.mu.Lock()
 		// An anchor refused meanwhile may have learnt a later anchored

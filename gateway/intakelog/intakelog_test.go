@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,13 +34,16 @@ func (fixedElections) Election(context.Context) (*ballot.Election, error) { retu
 
 // fakeLedger anchors by the chaincode's rule (ballot.LogAnchor.Check),
 // the transaction's time being the real clock's, or now's if set (the
-// submitting gateway's clock, which stamps its proposals).
+// submitting gateway's clock, which stamps its proposals). With peer set
+// (the peers' clock) it refuses, as the chaincode and fabricclient do, a
+// transaction time more than ballot.MaxClockSkew from it.
 type fakeLedger struct {
 	mu      sync.Mutex
 	keys    ballot.LogKeys
 	heads   map[string]ballot.TreeHead
 	refused []error
 	now     func() time.Time
+	peer    func() time.Time
 }
 
 func (f *fakeLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAnchor) error {
@@ -49,6 +53,13 @@ func (f *fakeLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAncho
 	at := time.Now()
 	if f.now != nil {
 		at = f.now()
+	}
+	if f.peer != nil {
+		if skew := f.peer().Sub(at); skew.Abs() > ballot.MaxClockSkew {
+			err := fmt.Errorf("anchor %d log heads: %w: proposal timestamp is %s from this peer's clock", len(anchors), ballot.ErrClockSkew, skew.Abs())
+			f.refused = append(f.refused, err)
+			return err
+		}
 	}
 	for _, a := range anchors {
 		if _, err := a.Check(testElection, f.keys, f.heads[a.Head.State], at.UnixMilli()); err != nil {
@@ -424,7 +435,8 @@ func signAndAnchor(t *testing.T, l *Log, state string) error {
 // signs its head before it; it leaves that head out of its anchor rather
 // than have the ledger refuse it as stale, signs it again, stamped as the
 // anchored one, though its log has not grown (voting has stopped), and the
-// next round anchors it.
+// next round anchors it. That head replaces the earlier stamp of its size
+// in Redis: acceptance receipts carry the head anchored.
 func TestStaleHeadIsSignedAgain(t *testing.T) {
 	srv, rdb, key, ledger := signerSetup(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -435,7 +447,7 @@ func TestStaleHeadIsSignedAgain(t *testing.T) {
 	if err := signAndAnchor(t, fast, "CA"); err != nil {
 		t.Fatal(err)
 	}
-	appendVotes(t, rdb, "CA", 2) // the last votes
+	last := appendVotes(t, rdb, "CA", 2) // the last votes
 	if err := signAndAnchor(t, slow, "CA"); err != nil || ledger.head("CA").Size != 3 || len(ledger.refused) != 0 {
 		t.Fatalf("a head stamped before the anchored one: %v, anchored size %d, refused %v; want it left out, nothing refused", err, ledger.head("CA").Size, ledger.refused)
 	}
@@ -444,8 +456,12 @@ func TestStaleHeadIsSignedAgain(t *testing.T) {
 			t.Fatalf("round %d after the refusal: %v", round+1, err)
 		}
 	}
-	if got := ledger.head("CA"); got.Size != 5 || got.Timestamp != ahead.UnixMilli() {
-		t.Fatalf("anchored head of size %d stamped %d; want 5 stamped as the anchored one, %d", got.Size, got.Timestamp, ahead.UnixMilli())
+	anchored := ledger.head("CA")
+	if anchored.Size != 5 || anchored.Timestamp != ahead.UnixMilli() {
+		t.Fatalf("anchored head of size %d stamped %d; want 5 stamped as the anchored one, %d", anchored.Size, anchored.Timestamp, ahead.UnixMilli())
+	}
+	if a, err := slow.Acceptance(context.Background(), last[1].ID, "CA", 4); err != nil || a.Head != anchored {
+		t.Fatalf("acceptance receipt of the last vote under head %+v, %v; want the anchored one %+v", a.Head, err, anchored)
 	}
 }
 
@@ -507,6 +523,49 @@ func TestClockStepBackIsNotRefused(t *testing.T) {
 	}
 	if got := ledger.head("CA"); got.Size != 4 || got.Timestamp != now.UnixMilli() {
 		t.Fatalf("anchored head of size %d stamped %d; want 4 stamped %d", got.Size, got.Timestamp, now.UnixMilli())
+	}
+}
+
+// A gateway whose clock is more than the skew ahead of the ledger's peers
+// has its anchors refused for it: each refusal counts as a failure, is not
+// taken for a stale head (signing again would not help), and is logged,
+// by the rounds and by the closing round, naming the clock and the fix.
+func TestClockRefusalIsLoggedWithTheFix(t *testing.T) {
+	srv, rdb, key, ledger := signerSetup(t)
+	fast := func() time.Time { return time.Now().Add(ballot.MaxClockSkew + time.Minute) }
+	ledger.now, ledger.peer = fast, time.Now // the gateway's proposals carry its clock
+	var logs strings.Builder
+	reg := prometheus.NewRegistry()
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: fast, Registry: reg},
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	appendVotes(t, rdb, "CA", 3)
+	ctx := context.Background()
+	if err := l.sign(ctx, "e1", "CA"); err != nil {
+		t.Fatal(err)
+	}
+	l.anchorAndLog(ctx, []string{"CA"})
+	l.closingRound(ctx, fixedElections{})
+	if got, refused := ledger.head("CA").Size, len(ledger.refused); got != 0 || refused != 2 {
+		t.Fatalf("anchored size %d after %d refusals; want 0 after 2", got, refused)
+	}
+	if got := metricValue(t, reg, "intake_log_anchor_failures_total"); got != 2 {
+		t.Errorf("intake_log_anchor_failures_total = %v; want 2", got)
+	}
+	if s := l.state("CA"); s.resign {
+		t.Error("a head refused for the clock is to be signed again; signing does not fix the clock")
+	}
+	for _, says := range []string{`"intake log: anchor: refused for this gateway's clock`, `"intake log: closing anchor failed: the votes after the last anchored head wait for a gateway's next round: refused for this gateway's clock`,
+		"max_skew=2m0s", "chronyc tracking", "fix NTP", ballot.ClockSkewMark} {
+		if !strings.Contains(logs.String(), says) {
+			t.Errorf("the log does not say %q:\n%s", says, logs.String())
+		}
+	}
+	m := regexp.MustCompile(`clock=(\S+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("the log does not name the clock:\n%s", logs.String())
+	}
+	if clock, err := time.Parse(time.RFC3339, m[1]); err != nil || fast().Sub(clock).Abs() > time.Minute {
+		t.Errorf("the log names the clock %s (%v); want this gateway's, %s", m[1], err, fast().UTC().Format(time.RFC3339))
 	}
 }
 

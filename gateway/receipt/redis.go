@@ -24,8 +24,14 @@ func redisErr(err error) error {
 	return fmt.Errorf("%w: %w", ErrRedis, err)
 }
 
+// ErrElection marks a RedisStore error as the election record being
+// unavailable (States failed: none read yet, or the last read is stale):
+// the API answers it as every route does that record's absence (503
+// election_unavailable), not ledger_unavailable.
+var ErrElection = errors.New("the election record is not available")
+
 // RedisStore is the Store over the gateway's Redis. Its errors from Redis
-// are ErrRedis; one from States is States' own.
+// are ErrRedis; one from States is ErrElection wrapping States' own.
 type RedisStore struct {
 	RDB redis.UniversalClient
 	// States returns the election's states, for roll look-ups, or why it
@@ -64,7 +70,7 @@ func (s RedisStore) RollState(ctx context.Context, nullifier string) (string, er
 	}
 	states, err := s.States(ctx)
 	if err != nil {
-		return "", fmt.Errorf("roll look-up: the election's states: %w", err)
+		return "", fmt.Errorf("roll look-up: the election's states: %w: %w", ErrElection, err)
 	}
 	pipe := s.RDB.Pipeline()
 	layouts := make([]*redis.StringCmd, len(states))

@@ -76,8 +76,8 @@ func TestRedisStoreRollStateFailsRatherThanMiss(t *testing.T) {
 }
 
 // RedisStore's errors are ErrRedis when Redis fails, and only then: a vote
-// with no record is ErrPending, the election's states failing is States'
-// own error.
+// with no record is ErrPending, the election's states failing is
+// ErrElection wrapping States' own error.
 func TestRedisStoreFailuresAreErrRedis(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t)
@@ -92,8 +92,8 @@ func TestRedisStoreFailuresAreErrRedis(t *testing.T) {
 		t.Errorf("Location of a vote with no record: %v; want ErrPending only", err)
 	}
 	noStates := RedisStore{RDB: s.RDB, States: func(context.Context) ([]string, error) { return nil, stale }}
-	if _, err := noStates.RollState(ctx, null); !errors.Is(err, stale) || errors.Is(err, ErrRedis) {
-		t.Errorf("RollState without the election's states: %v; want %v only", err, stale)
+	if _, err := noStates.RollState(ctx, null); !errors.Is(err, stale) || !errors.Is(err, ErrElection) || errors.Is(err, ErrRedis) {
+		t.Errorf("RollState without the election's states: %v; want ErrElection wrapping %v, not ErrRedis", err, stale)
 	}
 	srv.Kill()
 	for name, call := range map[string]func() error{

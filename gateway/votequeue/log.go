@@ -129,14 +129,22 @@ func DecodeLogEntry(state string, b []byte) (ballot.Vote, error) {
 	return v, v.Validate()
 }
 
-// publishScript replaces a head only with one of a larger log; the head
-// already stored, byte for byte, counts as stored (a call sent again after
-// its answer was lost, as a Redis Cluster client does).
-// KEYS: head; ARGV: new size, new head JSON. Returns 1 if stored.
+// publishScript replaces a head only with one of a larger log or, given
+// a root (ARGV[3], "" for none) and a stamp, one of the same size with
+// that root stamped before it; the head already stored, byte for byte,
+// counts as stored (a call sent again after its answer was lost, as a
+// Redis Cluster client does).
+// KEYS: head; ARGV: new size, new head JSON, root, timestamp. Returns 1 if
+// stored.
 var publishScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[2] then return 1 end
-if cur and cjson.decode(cur).size >= tonumber(ARGV[1]) then return 0 end
+if cur then
+  local c = cjson.decode(cur)
+  local n = tonumber(ARGV[1])
+  if c.size > n then return 0 end
+  if c.size == n and not (ARGV[3] ~= '' and c.root == ARGV[3] and c.timestamp < tonumber(ARGV[4])) then return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1`)
 
@@ -146,11 +154,26 @@ return 1`)
 // whose answer was lost and that was sent again (a Redis Cluster client
 // re-sends after a dropped connection) leaves h the caller's to anchor.
 func PublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bool, error) {
+	return publishHead(ctx, rdb, h, "")
+}
+
+// RepublishHead is PublishHead for a head its signer signed again at the
+// size it published, stamped later for the ledger to take it (the first
+// was stamped before its state's anchored head): it also replaces a stored
+// head of h's size and root stamped before h, so that the head served is
+// the one anchored. A head of another root, or stamped no earlier, stays.
+func RepublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bool, error) {
+	return publishHead(ctx, rdb, h, h.Root)
+}
+
+// publishHead runs publishScript for h, replacing a head of its size with
+// root, if not "".
+func publishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead, root string) (bool, error) {
 	data, err := json.Marshal(h)
 	if err != nil {
 		return false, err
 	}
-	n, err := publishScript.Run(ctx, rdb, []string{HeadKey(h.State)}, h.Size, data).Int()
+	n, err := publishScript.Run(ctx, rdb, []string{HeadKey(h.State)}, h.Size, data, root, h.Timestamp).Int()
 	if err != nil {
 		return false, fmt.Errorf("votequeue: publish the %s head: %w", h.State, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/internal/redistest"
@@ -128,5 +129,48 @@ func TestPublishHeadKeepsTheLargestAndIsRepeatable(t *testing.T) {
 	}
 	if h, err := GetHead(ctx, rdb, "CA"); err != nil || h.Size != 6 {
 		t.Fatalf("stored head: %+v, %v; want size 6", h, err)
+	}
+}
+
+// RepublishHead replaces the stored head of its size and root stamped
+// before it (a head signed again for the ledger), and nothing else: not a
+// larger head, not one of another root, not one stamped later; the same
+// head again reports stored.
+func TestRepublishHeadReplacesOnlyAnEarlierStampOfItsLog(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
+	head := func(size uint64, root byte, stamp int64) ballot.TreeHead {
+		h, err := ballot.TreeHead{Election: "e", State: "CA", Size: size, Root: ballot.HashHex([32]byte{root}), Timestamp: stamp}.Sign(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	stamp := time.Now().UnixMilli() // a real stamp: Lua's numbers must hold it exactly
+	if _, err := PublishHead(ctx, rdb, head(5, 1, stamp)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what   string
+		head   ballot.TreeHead
+		stored bool
+		want   ballot.TreeHead // the head stored after
+	}{
+		{"stamped as the stored one", head(5, 1, stamp), true, head(5, 1, stamp)},
+		{"another root", head(5, 2, stamp+1), false, head(5, 1, stamp)},
+		{"a smaller head", head(4, 1, stamp+1), false, head(5, 1, stamp)},
+		{"stamped later", head(5, 1, stamp+1), true, head(5, 1, stamp+1)},
+		{"the same again", head(5, 1, stamp+1), true, head(5, 1, stamp+1)},
+		{"stamped earlier than the stored one", head(5, 1, stamp), false, head(5, 1, stamp+1)},
+		{"a larger head", head(6, 3, stamp), true, head(6, 3, stamp)},
+	} {
+		stored, err := RepublishHead(ctx, rdb, c.head)
+		if err != nil || stored != c.stored {
+			t.Fatalf("%s: stored %v, %v; want %v", c.what, stored, err, c.stored)
+		}
+		if got, err := GetHead(ctx, rdb, "CA"); err != nil || got != c.want {
+			t.Fatalf("%s: stored head %+v, %v; want %+v", c.what, got, err, c.want)
+		}
 	}
 }

@@ -73,7 +73,9 @@
 // hash and serve. Nothing ever removes an entry: the log outlives the
 // stream entries, which the batcher deletes once committed. A signer
 // (gateway/intakelog) publishes the log's signed tree head under
-// loghead:{CA}, replacing it only with a larger one (PublishHead).
+// loghead:{CA}, replacing it only with a larger one (PublishHead), or
+// with the same head signed again, stamped later, for the ledger to
+// anchor (RepublishHead).
 //
 // # Stream entries
 //

@@ -40,7 +40,7 @@ func (b *Ballot) LogKeys(ctx context.Context) (ballot.LogKeys, error) {
 // AnchorLogHeads anchors signed tree heads (Commission client identity)
 // and waits for the transaction to commit VALID. A refusal carries the
 // chaincode's reason; see anchorError for the errors that wrap
-// ballot.ErrHeadConflict and ballot.ErrHeadStale.
+// ballot.ErrHeadConflict, ballot.ErrHeadStale and ballot.ErrClockSkew.
 func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
 	payload, err := json.Marshal(map[string][]ballot.LogAnchor{"heads": anchors})
 	if err != nil {
@@ -60,7 +60,9 @@ func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor)
 // conflict at commit (it committed between this one's endorsement and its
 // commit: the validation code, not text). The chaincode's refusal of a
 // head stamped before the anchored one (ballot.HeadStaleMark) wraps
-// ballot.ErrHeadStale.
+// ballot.ErrHeadStale; its refusal of the transaction's time, this
+// client's clock, more than ballot.MaxClockSkew from the peer's
+// (ballot.ClockSkewMark) wraps ballot.ErrClockSkew.
 func anchorError(n int, err error) error {
 	peers := peerMessages(err)
 	var commitErr *client.CommitError
@@ -69,6 +71,8 @@ func anchorError(n int, err error) error {
 		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrHeadConflict, err, peers)
 	case ballot.IsHeadStale(err.Error() + peers):
 		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrHeadStale, err, peers)
+	case ballot.IsClockSkew(err.Error() + peers):
+		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrClockSkew, err, peers)
 	}
 	return fmt.Errorf("anchor %d log heads: %w%s", n, err, peers)
 }

@@ -69,26 +69,29 @@ func TestUntilOrdered(t *testing.T) {
 
 // TestAnchorError: the chaincode's head-conflict refusal and a read
 // conflict at commit wrap ballot.ErrHeadConflict; its refusal of a head
-// stamped before the anchored one wraps ballot.ErrHeadStale; another
-// refusal, another validation code and an unreachable peer wrap neither.
+// stamped before the anchored one wraps ballot.ErrHeadStale, of this
+// client's clock ballot.ErrClockSkew; another refusal, another validation
+// code and an unreachable peer wrap none.
 // Every one keeps the peers' messages.
 func TestAnchorError(t *testing.T) {
 	for _, tc := range []struct {
-		name            string
-		err             error
-		conflict, stale bool
+		name                   string
+		err                    error
+		conflict, stale, clock bool
 	}{
-		{"head conflict refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadConflictMark+" ballot: ..."), true, false},
-		{"read conflict", &client.CommitError{TransactionID: "c", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, true, false},
-		{"phantom read conflict", &client.CommitError{TransactionID: "d", Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}, true, false},
-		{"stale head refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadStaleMark+" ballot: ..."), false, true},
-		{"another refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: ballot: tree head signed by a key not registered on the ledger"), false, false},
-		{"invalid otherwise", &client.CommitError{TransactionID: "e", Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}, false, false},
-		{"unreachable", context.DeadlineExceeded, false, false},
+		{"head conflict refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadConflictMark+" ballot: ..."), true, false, false},
+		{"read conflict", &client.CommitError{TransactionID: "c", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, true, false, false},
+		{"phantom read conflict", &client.CommitError{TransactionID: "d", Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}, true, false, false},
+		{"stale head refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadStaleMark+" ballot: ..."), false, true, false},
+		{"clock refusal", endorseFailure(t, "chaincode response 500, "+ballot.ClockSkewMark+" ballot: ...: proposal timestamp ... is 3m0s from this peer's clock"), false, false, true},
+		{"another refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: ballot: tree head signed by a key not registered on the ledger"), false, false, false},
+		{"invalid otherwise", &client.CommitError{TransactionID: "e", Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}, false, false, false},
+		{"unreachable", context.DeadlineExceeded, false, false, false},
 	} {
 		err := anchorError(2, tc.err)
-		if errors.Is(err, ballot.ErrHeadConflict) != tc.conflict || errors.Is(err, ballot.ErrHeadStale) != tc.stale || !errors.Is(err, tc.err) {
-			t.Errorf("%s: %v; want a head conflict: %v, a stale head: %v, wrapping the cause", tc.name, err, tc.conflict, tc.stale)
+		if errors.Is(err, ballot.ErrHeadConflict) != tc.conflict || errors.Is(err, ballot.ErrHeadStale) != tc.stale ||
+			errors.Is(err, ballot.ErrClockSkew) != tc.clock || !errors.Is(err, tc.err) {
+			t.Errorf("%s: %v; want a head conflict: %v, a stale head: %v, a clock refused: %v, wrapping the cause", tc.name, err, tc.conflict, tc.stale, tc.clock)
 		}
 		if msgs := peerMessages(tc.err); !strings.HasSuffix(err.Error(), msgs) {
 			t.Errorf("%s: %v lacks the peers' messages %q", tc.name, err, msgs)
