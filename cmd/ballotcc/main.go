@@ -27,7 +27,7 @@ It takes no flags; the test network (make up, vcnet) starts one per
 organisation with its environment:
 
   CHAINCODE_ID              package id the peers know it by (label:sha256); required
-  CHAINCODE_SERVER_ADDRESS  listen address, host:port, e.g. 127.0.0.1:27300; required
+  CHAINCODE_SERVER_ADDRESS  listen address, host:port, e.g. 127.0.0.1:27120; required
 
 It logs on stderr, at info level, in slog's text form (key=value).
 `

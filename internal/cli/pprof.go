@@ -3,20 +3,27 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 )
 
 // PprofUsage is the help of a command's --pprof flag.
-const PprofUsage = "listen address for Go profiling (/debug/pprof/); empty: off; a port in use stops the command at start. Loopback only: it exposes internals"
+const PprofUsage = "listen address for Go profiling (/debug/pprof/), a loopback one (127.0.0.1:PORT, [::1]:PORT or localhost:PORT; any other is refused: it exposes internals); empty: off; a port in use stops the command at start"
 
 // ServePprof serves Go's profiling endpoints (/debug/pprof/) on a listener
 // of their own at addr, the value of the command's --pprof, so they never
 // share a public address; port 0 picks a free port, logged ("profiling
-// endpoints listening"). It returns once the listener is open: an address
-// in use is an error then, naming --pprof and addr, for the command to stop
-// on at start. The caller shuts the server down.
+// endpoints listening"). An addr that is not a loopback one (checkPprofAddr)
+// is refused as a usage error before anything listens. It returns once the
+// listener is open: an address in use is an error then, naming --pprof and
+// addr, for the command to stop on at start. The caller shuts the server
+// down.
 func ServePprof(addr string, log *slog.Logger) (*http.Server, error) {
+	if err := checkPprofAddr(addr); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -29,4 +36,21 @@ func ServePprof(addr string, log *slog.Logger) (*http.Server, error) {
 	}
 	log.Info("profiling endpoints listening", "addr", at.String())
 	return srv, nil
+}
+
+// checkPprofAddr refuses, as a usage error naming --pprof and the fix, an
+// addr that is not host:port (CheckAddr) or whose host is not a loopback
+// one: an IP address in 127.0.0.0/8 or ::1, or "localhost". An empty host
+// (every address of the machine) and any other name are refused: the
+// endpoints show the process's memory, goroutines and command line to whoever
+// reaches them.
+func checkPprofAddr(addr string) error {
+	if err := CheckAddr("--pprof", addr); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(addr) // CheckAddr split it
+	if ip, err := netip.ParseAddr(host); host == "localhost" || err == nil && ip.Unmap().IsLoopback() {
+		return nil
+	}
+	return Usagef("--pprof %q: not a loopback address, and the profiling endpoints expose the process's internals: give 127.0.0.1:PORT, [::1]:PORT or localhost:PORT (and reach it from another machine through an SSH tunnel)", addr)
 }

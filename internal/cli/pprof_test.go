@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,5 +46,40 @@ func TestServePprof(t *testing.T) {
 	}
 	if strings.Contains(logged.String(), "listening") {
 		t.Errorf("a taken port logged %q; want nothing said to listen", logged.String())
+	}
+}
+
+// TestServePprofLoopbackOnly: an address whose host is not a loopback one
+// (every address of the machine, a routable IP, another name) is refused as
+// a usage error naming --pprof, the address and the fix, before anything
+// listens or is logged as listening; loopback hosts pass the check, and
+// 127.0.0.1 and localhost serve.
+func TestServePprofLoopbackOnly(t *testing.T) {
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	for _, addr := range []string{":0", "0.0.0.0:0", "[::]:0", "10.0.0.4:0", "[fe80::1%eth0]:0", "example.org:0", "[::ffff:10.0.0.4]:0"} {
+		srv, err := ServePprof(addr, log)
+		if err == nil {
+			srv.Close()
+		}
+		if want := `--pprof "` + addr + `": not a loopback address`; !errors.Is(err, ErrUsage) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "give 127.0.0.1:PORT") {
+			t.Errorf("--pprof %s: %v; want a usage error beginning %q and naming the fix", addr, err, want)
+		}
+	}
+	if logged.Len() != 0 {
+		t.Errorf("refused addresses logged %q; want nothing", logged.String())
+	}
+	for _, addr := range []string{"127.0.0.1:0", "127.0.0.2:6060", "[::1]:6060", "[::ffff:127.0.0.1]:6060", "localhost:6060"} {
+		if err := checkPprofAddr(addr); err != nil {
+			t.Errorf("--pprof %s: %v; want a loopback address accepted", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:0", "localhost:0"} {
+		srv, err := ServePprof(addr, log)
+		if err != nil {
+			t.Errorf("--pprof %s: %v; want it served", addr, err)
+			continue
+		}
+		srv.Close()
 	}
 }

@@ -10,12 +10,13 @@
 package redisserver
 
 import (
+	"path/filepath"
 	"strconv"
 	"time"
 )
 
 // Args are the redis-server command-line settings for a server on
-// bind:port (bind an IP address, "127.0.0.1" on one machine) keeping its data (AOF, log) in dir, with the users of the
+// bind:port (bind an IP address, "127.0.0.1" on one machine) keeping its data (AOF, log: LogFile) in dir, with the users of the
 // ACL file aclFile (ACL.Ensure writes it).
 func Args(bind string, port int, dir, aclFile string) []string {
 	return []string{
@@ -28,11 +29,20 @@ func Args(bind string, port int, dir, aclFile string) []string {
 		"--daemonize", "no",
 		"--protected-mode", "yes",
 		"--aclfile", aclFile,
-		"--logfile", "redis.log",
+		"--logfile", logName, // relative to --dir, which redis-server changes into
 		"--latency-monitor-threshold", strconv.FormatInt(LatencyThreshold.Milliseconds(), 10),
 		"--auto-aof-rewrite-percentage", strconv.Itoa(RewritePercentage),
 	}
 }
+
+// logName is the log's file name in the server's dir (LogFile).
+const logName = "redis.log"
+
+// LogFile is the log of a server Args (or ClusterArgs) keeps its data in
+// dir: where redis-server writes from the moment it has read its settings,
+// so where to read why it stopped, did not start or does not answer. Its
+// standard output and error get only a setting it refuses.
+func LogFile(dir string) string { return filepath.Join(dir, logName) }
 
 // RewritePercentage is the server's auto-aof-rewrite-percentage: Redis
 // rewrites its AOF (forks; the child writes the whole dataset as a new base

@@ -55,7 +55,7 @@ func StartCluster(t testing.TB, masters int) *Cluster {
 				break
 			}
 			if attempt == 5 {
-				t.Fatalf("redistest: %v (log: %s)", err, filepath.Join(s.Dir, "redis.log"))
+				t.Fatalf("redistest: %v (log: %s)", err, redisserver.LogFile(s.Dir))
 			}
 		}
 		c.Nodes = append(c.Nodes, s)

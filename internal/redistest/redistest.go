@@ -77,7 +77,7 @@ func Start(t testing.TB) *Server {
 			return s
 		}
 		if attempt == 5 {
-			t.Fatalf("redistest: %v (log: %s)", err, filepath.Join(s.Dir, "redis.log"))
+			t.Fatalf("redistest: %v (log: %s)", err, redisserver.LogFile(s.Dir))
 		}
 	}
 }
@@ -176,7 +176,7 @@ func (s *Server) PID() int {
 func (s *Server) launch(bin string) {
 	s.t.Helper()
 	if err := s.start(bin); err != nil {
-		s.t.Fatalf("redistest: %v (log: %s)", err, filepath.Join(s.Dir, "redis.log"))
+		s.t.Fatalf("redistest: %v (log: %s)", err, redisserver.LogFile(s.Dir))
 	}
 }
 

@@ -189,7 +189,8 @@ func (s *Stack) waitRedis(ctx context.Context) error {
 	var nodes []redisserver.Node
 	for i, addr := range s.RedisEndpoint().Addrs {
 		if err := waitPing(ctx, connect(addr)); err != nil {
-			return fmt.Errorf("redis at %s is not ready: %w (log: %s)", addr, err, s.path("logs", s.redisSpecs()[i].Name+".log"))
+			log := redisserver.LogFile(s.redisSpecs()[i].Dir)
+			return fmt.Errorf("redis at %s is not ready: %w; last lines of %s:\n%s", addr, err, log, proc.Tail(log, 15))
 		}
 		nodes = append(nodes, redisserver.Node{Addr: addr, BusPort: s.clusterBusPort(i)})
 	}
