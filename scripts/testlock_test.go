@@ -36,11 +36,14 @@ func TestLockExclusiveWaiterIsNotStarved(t *testing.T) {
 	}
 
 	const most = 100
-	arrivals := make(chan int)
+	arrivals := make(chan int, 1)
+	finished := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-finished }) // a test ended early stops the arrivals before it completes
 	go func() {
+		defer close(finished)
 		var shared []*exec.Cmd
 		n := 0
-		for ; n < most; n++ {
+		for ; n < most && ctx.Err() == nil; n++ {
 			if _, err := os.Stat(done); err == nil {
 				break
 			}
@@ -61,7 +64,7 @@ func TestLockExclusiveWaiterIsNotStarved(t *testing.T) {
 		arrivals <- n
 	}()
 
-	time.Sleep(500 * time.Millisecond)
+	waitUntil(t, "a shared holder to hold the lock", func() bool { held, _ := os.ReadDir(in); return len(held) > 0 })
 	excl := lock("exclusive", `ls "$0" | grep -q . && { echo "shared holders beside the exclusive run: $(ls "$0")"; exit 1; }; touch "$1"`)
 	excl.Args = append(excl.Args, in, done)
 	out, err := excl.CombinedOutput()
@@ -121,14 +124,7 @@ func TestLockNoticeSaysWhoHoldsIt(t *testing.T) {
 		os.WriteFile(release, nil, 0o644)
 		holder.Wait()
 	}()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(held); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the exclusive holder never got the lock")
-		}
-	}
+	waitUntil(t, "the exclusive holder to get the lock", func() bool { _, err := os.Stat(held); return err == nil })
 	began := time.Now()
 	out, code := notice()
 	if code != 3 || !strings.HasSuffix(out, "ran\n") {
@@ -139,5 +135,16 @@ func TestLockNoticeSaysWhoHoldsIt(t *testing.T) {
 	}
 	if d := time.Since(began); d > 20*time.Second {
 		t.Errorf("notice took %v beside the holder: it waited", d)
+	}
+}
+
+// waitUntil polls cond every 50 ms and fails the test if it does not hold
+// within 30 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 30 s waiting for %s", what)
+		}
 	}
 }

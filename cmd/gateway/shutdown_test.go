@@ -45,8 +45,9 @@ func TestMain(m *testing.M) {
 
 // TestSIGTERMFinishesRequestsInFlight starts the gateway as a process of
 // its own (the test binary run as cmd/gateway's main over a fake ledger, on
-// a real redis-server), opens a vote request and sends half its body, then
-// SIGTERM. The gateway must log its shutdown, close its listener (a new
+// a real redis-server), opens a vote request and sends half its body, and
+// once the request is in its handler (the server's 100 Continue to its
+// Expect: 100-continue, sent when the handler reads the body) SIGTERM. The gateway must log its shutdown, close its listener (a new
 // connection is refused), still answer the request in flight 202 once the
 // rest of the body arrives, with the vote in Redis, and exit 0 within its
 // grace period (--shutdown-timeout) without leaving background loops
@@ -64,11 +65,21 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	}
 	defer conn.Close()
 	half := len(body) / 2
-	if _, err := fmt.Fprintf(conn, "POST /api/v1/vote HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+	if _, err := fmt.Fprintf(conn, "POST /api/v1/vote HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n%s",
 		addr, len(body), body[:half]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the request reaches its handler, which reads the body
+	// A SIGTERM before the server has read the request's head would close
+	// the connection unanswered: it is sent once the handler reads the body.
+	answers := bufio.NewReader(conn)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	cont, err := http.ReadResponse(answers, nil)
+	if err != nil {
+		t.Fatalf("no 100 Continue to the request in flight: %v\n%s", err, logs.String())
+	}
+	if cont.StatusCode != http.StatusContinue {
+		t.Fatalf("the request in flight got %d before its whole body; want 100 Continue, its handler reading the body", cont.StatusCode)
+	}
 
 	termAt := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -88,7 +99,7 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 		t.Fatalf("rest of the request in flight: %v", err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(grace))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(answers, nil)
 	if err != nil {
 		t.Fatalf("the request in flight got no answer: %v\n%s", err, logs.String())
 	}

@@ -85,13 +85,14 @@ func startGen(t *testing.T, out string) (*exec.Cmd, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Not left running by a test that fails before it stops the process
+	// (before out's folder is removed); no-ops once the test has waited.
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if copies, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".voters.csv.*.tmp")); len(copies) == 1 {
 			return cmd, copies[0]
 		}
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
 	t.Fatalf("roll gen -o %s made no temporary copy in 10s", out)
 	return nil, ""
 }

@@ -243,9 +243,20 @@ func TestNotEligible(t *testing.T) {
 		t.Fatalf("other state's voter: %+v, %v; want not eligible", res, err)
 	}
 	assertReview(t, f.rdb, "CA", "not_eligible", refused...)
-	if l := f.rdb.XLen(ctx, votequeue.StreamKey("CA")).Val(); l != 0 {
+	if l := intResult(t, f.rdb.XLen(ctx, votequeue.StreamKey("CA"))); l != 0 {
 		t.Fatalf("stream length %d; want 0", l)
 	}
+}
+
+// intResult is cmd's answer; a failed command fails the test, where its
+// zero would pass for "nothing there".
+func intResult(t *testing.T, cmd *redis.IntCmd) int64 {
+	t.Helper()
+	n, err := cmd.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // assertReview checks that the review stream of state holds exactly the
@@ -340,7 +351,7 @@ func commit(t *testing.T, rdb redis.UniversalClient, state, entryID string) {
 	if err := votequeue.Ack(ctx, rdb, state, fence, "", []string{entryID}); err != nil {
 		t.Fatal(err)
 	}
-	if l := rdb.XLen(ctx, votequeue.StreamKey(state)).Val(); l != 0 {
+	if l := intResult(t, rdb.XLen(ctx, votequeue.StreamKey(state))); l != 0 {
 		t.Fatalf("stream holds %d entries after the ack", l)
 	}
 }
@@ -620,8 +631,8 @@ func TestAcceptedVotesAreLogged(t *testing.T) {
 
 	off := newFixture(t, Config{NoLog: true})
 	_, _, res := off.accepted(t, "CA")
-	if res.LogIndex != -1 || off.rdb.Exists(ctx, votequeue.LogKey("CA")).Val() != 0 {
-		t.Fatalf("log off: index %d, log key exists %d", res.LogIndex, off.rdb.Exists(ctx, votequeue.LogKey("CA")).Val())
+	if exists := intResult(t, off.rdb.Exists(ctx, votequeue.LogKey("CA"))); res.LogIndex != -1 || exists != 0 {
+		t.Fatalf("log off: index %d, log key exists %d", res.LogIndex, exists)
 	}
 }
 
@@ -635,7 +646,7 @@ func TestOnlyIntakeTouchesTheQueue(t *testing.T) {
 	if _, err := f.d.Params(ctx, "CA"); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.rdb.Exists(ctx, votequeue.StreamKey("CA")).Val(); n != 0 {
+	if n := intResult(t, f.rdb.Exists(ctx, votequeue.StreamKey("CA"))); n != 0 {
 		t.Fatalf("Params created %s", votequeue.StreamKey("CA"))
 	}
 	res, err := f.d.Accept(ctx, attempt(t, "CA", f.voter(t, "CA", true)))
@@ -664,7 +675,7 @@ func TestIntakeSetsNoBloomBits(t *testing.T) {
 		t.Fatalf("Accept = %+v, %v", res, err)
 	}
 	admin := f.srv.Client()
-	if n := admin.Exists(ctx, votequeue.BloomKey("CA")).Val(); n != 0 {
+	if n := intResult(t, admin.Exists(ctx, votequeue.BloomKey("CA"))); n != 0 {
 		t.Fatal("an accepted vote made a Bloom filter")
 	}
 	f.srv.Kill()

@@ -270,6 +270,7 @@ func TestStartLowersEveryThreadOfTheProcessOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = Kill(id, self) }) // should the test fail before its own Kill; after it, a no-op (a reused PID's start time differs)
 		threads := scheduling(t, id.PID)
 		if len(threads) < 2 {
 			t.Errorf("%s: want a multi-threaded child, got %d threads", tc.prio, len(threads))
@@ -316,6 +317,7 @@ func TestExitedWaitsForTheEndOfTheProcess(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // should the test fail before its own; after them, no-ops
 	pid := cmd.Process.Pid
 	id, err := Identify(pid)
 	if err != nil {
