@@ -167,8 +167,10 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 // stack.json runs, is refused, naming it and pointing to make down, and
 // stops nothing (it stopped the network under the running gateways and
 // batchers); with --force it stops the network, leaving the system's
-// process alone. With none of the system's processes running, a plain
-// down stops the network.
+// process alone. A stack.json it cannot read is refused as well, the
+// message naming --force and FORCE=1 (it named neither), and --force stops
+// the network. With none of the system's processes running, a plain down
+// stops the network.
 func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	system := t.TempDir()
 	dir := filepath.Join(system, "network")
@@ -215,6 +217,25 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	if !proc.Running(gateway, "") {
 		t.Error("down --force stopped the system's gateway")
 	}
+
+	orderer = startOrderer()
+	if err := os.WriteFile(filepath.Join(system, "stack.json"), []byte("{damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down")
+	if err == nil || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), "FORCE=1") {
+		t.Errorf("down of make up's network with its stack.json damaged: %v; want a refusal saying so and naming --force and FORCE=1", err)
+	}
+	if !proc.Running(orderer, "") {
+		t.Error("the refused down stopped the network's orderer")
+	}
+	if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"); err != nil {
+		t.Fatalf("down --force with stack.json damaged: %v", err)
+	}
+	if !stopped(orderer) {
+		t.Error("down --force with stack.json damaged left the network's orderer running")
+	}
+	record(filepath.Join(system, "stack.json"), map[string]proc.ID{"gateway": gateway})
 
 	if err := proc.Kill(gateway, ""); err != nil {
 		t.Fatal(err)
