@@ -332,7 +332,7 @@ func (s *Stack) writeMonitor() error {
 func (s *Stack) Up(ctx context.Context) error {
 	began := time.Now()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		return errors.New("redis-server not found: install it with `make deps` (Debian package redis-server)")
+		return errors.New("redis-server not found: install it with `make deps-run` (Debian package redis-server)")
 	}
 	if _, _, err := monitor.Binaries(); err != nil {
 		return err
@@ -345,7 +345,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	if s.cfg.Gateways > 1 {
 		if _, err := os.Stat(haproxyBin()); err != nil {
-			return errors.New("haproxy not found: install it with `make deps` (Debian package haproxy)")
+			return errors.New("haproxy not found: install it with `make deps-run` (Debian package haproxy)")
 		}
 		if err := s.writeHAProxy(ctx); err != nil {
 			return err
