@@ -87,7 +87,7 @@ test-unit: deps-run ## the fast lane: every test that needs no Fabric network (-
 	GO=$(GO) scripts/test-heavy.sh --vet -trimpath
 	scripts/test-lock.sh notice $(GO) test -short -trimpath -count=1 -timeout 10m ./...
 
-test-heavy: deps-run fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test, test-heavy or bench on the machine (about 3 minutes)
+test-heavy: deps-run fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test, test-heavy or bench on the machine (two tests now, each on its own network: the roll-sized load test about 3 minutes, the follower-sync test 12 cycles of 8 s starvation and catch-up, about 2 minutes more besides its network's start)
 	GO=$(GO) TEST_HEAVY_TIMEOUT=$(TEST_HEAVY_TIMEOUT) VOTECHAIN_TEST_BIN=$(CURDIR)/bin scripts/test-heavy.sh
 
 fmt: ## gofmt the code
