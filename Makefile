@@ -48,8 +48,11 @@ bin/vcnet bin/votechain:
 network-up: fabric-bin build ## bring the consortium up (idempotent)
 	$(VCNET) up
 
-network-down: $(VCNET) ## stop every network process (needs only bin/vcnet, built if missing); WIPE=1 also deletes ledgers, crypto and logs; refused for make up's network while its system runs (make down), FORCE=1 stops it all the same
-	$(VCNET) down $(if $(WIPE),--wipe) $(if $(FORCE),--force)
+# WIPE and FORCE act only as WIPE=1 and FORCE=1 ($(filter 1,...)): WIPE=0,
+# or a FORCE exported in the shell for something else, must never wipe or
+# force (make reads every environment variable as a make variable).
+network-down: $(VCNET) ## stop every network process (needs only bin/vcnet, built if missing); WIPE=1 also deletes ledgers, crypto and logs; refused for make up's network while its system runs (make down), FORCE=1 stops it all the same (WIPE and FORCE act only when 1)
+	$(VCNET) down $(if $(filter 1,$(WIPE)),--wipe) $(if $(filter 1,$(FORCE)),--force)
 
 network-status: $(VCNET) ## show network processes, ports and block heights (needs only bin/vcnet, built if missing)
 	$(VCNET) status
@@ -64,8 +67,8 @@ ELECTION ?= config/election.json
 up: deps-run fabric-bin build ## bring the whole system up: network, Redis, election, batchers, gateway, explorer (ELECTION=config/referendum.json for the referendum; GATEWAYS=n BATCHERS=n REDIS=cluster scale it out; HOSTS=commission=127.0.0.2,observers=127.0.0.3,clients=127.0.0.4 places it on several addresses; LEDGER_PRIORITY=idle|nice:N|normal sets the ledger side's CPU priority, default nice:10; LEDGER_NICE=N is LEDGER_PRIORITY=nice:N)
 	bin/votechain up -election $(ELECTION) $(if $(GATEWAYS),--gateways $(GATEWAYS)) $(if $(BATCHERS),--batchers $(BATCHERS)) $(if $(REDIS),--redis $(REDIS)) $(if $(LEDGER_NICE),--ledger-nice $(LEDGER_NICE)) $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(if $(HOSTS),--hosts $(HOSTS))
 
-down: bin/votechain ## stop the whole system (needs only bin/votechain, built if missing; WIPE=1 deletes its data in .run/, keeping .run/deploy, .run/bench and .run/test)
-	bin/votechain down $(if $(WIPE),--wipe)
+down: bin/votechain ## stop the whole system (needs only bin/votechain, built if missing); WIPE=1 deletes its data in .run/, keeping .run/deploy, .run/bench and .run/test (WIPE acts only when 1)
+	bin/votechain down $(if $(filter 1,$(WIPE)),--wipe)
 
 status: bin/votechain ## show what runs where (needs only bin/votechain, built if missing)
 	bin/votechain status
@@ -84,7 +87,7 @@ test-unit: deps-run ## the fast lane: every test that needs no Fabric network (-
 	GO=$(GO) scripts/test-heavy.sh --vet -trimpath
 	scripts/test-lock.sh notice $(GO) test -short -trimpath -count=1 -timeout 10m ./...
 
-test-heavy: deps-run fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test, test-heavy or bench on the machine (about 3 minutes)
+test-heavy: deps-run fabric-bin build ## the heavy lane: each test too heavy for make test (//go:build heavy) alone, one at a time, waiting for any make test, test-heavy or bench on the machine (two tests now, each on its own network: the roll-sized load test about 3 minutes, the follower-sync test 12 cycles of 8 s starvation and catch-up, about 2 minutes more besides its network's start)
 	GO=$(GO) TEST_HEAVY_TIMEOUT=$(TEST_HEAVY_TIMEOUT) VOTECHAIN_TEST_BIN=$(CURDIR)/bin scripts/test-heavy.sh
 
 fmt: ## gofmt the code

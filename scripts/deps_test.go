@@ -61,6 +61,44 @@ chmod +x `+bin+`/* 2>/dev/null; exit 0`)
 // build or a long compile kept the system from stopping). Run as make -n
 // in a folder where bin/vcnet exists and bin/votechain does not.
 func TestStopTargetsNeedOnlyTheirCommand(t *testing.T) {
+	got := dryRun(t, nil, "down", "status", "network-down", "network-status")
+	want := []string{"go build -o bin/votechain ./cmd/votechain", "bin/votechain down", "bin/votechain status", "bin/vcnet down", "bin/vcnet status"}
+	if !slices.Equal(got, want) {
+		t.Errorf("make -n down status network-down network-status runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestWipeAndForceActOnlyWhenOne: make down and network-down pass --wipe
+// and --force for WIPE=1 and FORCE=1 alone; WIPE=0, FORCE=0 or any other
+// value, on the command line or exported (make reads the environment as
+// variables), passes neither (any non-empty value did).
+func TestWipeAndForceActOnlyWhenOne(t *testing.T) {
+	for _, c := range []struct {
+		vars []string
+		env  []string
+		want []string
+	}{
+		{[]string{"WIPE=1", "FORCE=1"}, nil, []string{"bin/votechain down --wipe", "bin/vcnet down --wipe --force"}},
+		{[]string{"WIPE=0", "FORCE=0"}, nil, []string{"bin/votechain down", "bin/vcnet down"}},
+		{nil, []string{"WIPE=yes", "FORCE=true"}, []string{"bin/votechain down", "bin/vcnet down"}},
+		{nil, []string{"WIPE=1", "FORCE=1"}, []string{"bin/votechain down --wipe", "bin/vcnet down --wipe --force"}},
+	} {
+		got := dryRun(t, c.env, append(c.vars, "down", "network-down")...)
+		got = slices.DeleteFunc(got, func(line string) bool { return strings.HasPrefix(line, "go build") })
+		if !slices.Equal(got, c.want) {
+			t.Errorf("make -n %v down network-down with %v exported runs:\n%s\nwant:\n%s", c.vars, c.env, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+		}
+	}
+}
+
+// dryRun runs make -n args (GO=go) on the project's Makefile in a new
+// folder holding bin/vcnet (not bin/votechain), in this process's
+// environment cleared of what changes make's output or the targets, then
+// given env: a calling make's MAKELEVEL, MAKEFLAGS and MFLAGS (under make
+// test, make adds "Entering directory" lines), WIPE and FORCE. It returns
+// the commands make prints, one a line, with their spaces collapsed.
+func dryRun(t *testing.T, env []string, args ...string) []string {
+	t.Helper()
 	makefile, err := filepath.Abs("../Makefile")
 	if err != nil {
 		t.Fatal(err)
@@ -72,18 +110,20 @@ func TestStopTargetsNeedOnlyTheirCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bin", "vcnet"), nil, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("make", "-n", "-f", makefile, "GO=go", "down", "status", "network-down", "network-status")
+	cmd := exec.Command("make", append([]string{"-n", "--no-print-directory", "-f", makefile, "GO=go"}, args...)...)
 	cmd.Dir = dir
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains([]string{"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "WIPE", "FORCE"}, name)
+	})
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("make -n: %v\n%s", err, out)
+		t.Fatalf("make -n %v: %v\n%s", args, err, out)
 	}
 	var got []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		got = append(got, strings.Join(strings.Fields(line), " "))
 	}
-	want := []string{"go build -o bin/votechain ./cmd/votechain", "bin/votechain down", "bin/votechain status", "bin/vcnet down", "bin/vcnet status"}
-	if !slices.Equal(got, want) {
-		t.Errorf("make -n down status network-down network-status runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	return got
 }

@@ -176,16 +176,21 @@ func refuseSystemNetwork(dir string) error {
 // system's own processes run (stack.ServicesRunning): stopping the network
 // under them leaves the gateways accepting votes that the batchers cannot
 // commit. make down stops the whole system, HAProxy and the gateways first.
+// A stack.json it cannot read is refused too, naming --force, which stops
+// the network without reading it.
 func refuseNetworkInUse(dir string) error {
 	abs, system, err := systemOf(dir)
 	if err != nil || system == "" {
 		return err
 	}
 	running, err := stack.ServicesRunning(system)
-	if err != nil || len(running) == 0 {
-		return err
+	if err != nil {
+		return fmt.Errorf("%s is the network of the system in %s, whose processes cannot be told running or not (%v), so nothing was stopped: give --force (make network-down FORCE=1) to stop the network all the same", abs, system, err)
 	}
-	return fmt.Errorf("%s is the network of the system in %s, whose processes run on it (%s), so nothing was stopped: stop the whole system with `make down` (votechain --dir %s down), or give --force to stop the network under them", abs, system, strings.Join(running, ", "), system)
+	if len(running) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s is the network of the system in %s, whose processes run on it (%s), so nothing was stopped: stop the whole system with `make down` (votechain --dir %s down), or give --force (make network-down FORCE=1) to stop the network under them", abs, system, strings.Join(running, ", "), system)
 }
 
 // systemOf returns the network folder dir made absolute (symbolic links

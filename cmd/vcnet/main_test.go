@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,8 +168,10 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 // stack.json runs, is refused, naming it and pointing to make down, and
 // stops nothing (it stopped the network under the running gateways and
 // batchers); with --force it stops the network, leaving the system's
-// process alone. With none of the system's processes running, a plain
-// down stops the network.
+// process alone. A stack.json it cannot read is refused as well, the
+// message naming --force and FORCE=1 (it named neither), and --force stops
+// the network. With none of the system's processes running, a plain down
+// stops the network.
 func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	system := t.TempDir()
 	dir := filepath.Join(system, "network")
@@ -195,31 +198,41 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		}
 		return !proc.Running(id, "")
 	}
+	// refusedThenForced: with the network's orderer running, a plain down
+	// is refused with an error holding each of want and stops nothing;
+	// down --force then stops the orderer.
+	refusedThenForced := func(why string, want ...string) {
+		t.Helper()
+		orderer := startOrderer()
+		err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down")
+		if err == nil || slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(err.Error(), w) }) {
+			t.Errorf("down of make up's network %s: %v; want a refusal naming %q", why, err, want)
+		}
+		if !proc.Running(orderer, "") {
+			t.Errorf("the refused down %s stopped the network's orderer", why)
+		}
+		if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"); err != nil {
+			t.Fatalf("down --force %s: %v", why, err)
+		}
+		if !stopped(orderer) {
+			t.Errorf("down --force %s left the network's orderer running", why)
+		}
+	}
 	record(filepath.Join(system, "stack.json"), map[string]proc.ID{"gateway": gateway})
-	orderer := startOrderer()
-
-	err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down")
-	if err == nil || !strings.Contains(err.Error(), "`make down`") || !strings.Contains(err.Error(), "gateway (PID ") || !strings.Contains(err.Error(), "--force") {
-		t.Errorf("down of make up's network with its gateway running: %v; want a refusal naming the gateway, make down and --force", err)
-	}
-	if !proc.Running(orderer, "") {
-		t.Error("the refused down stopped the network's orderer")
-	}
-
-	if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"); err != nil {
-		t.Fatalf("down --force: %v", err)
-	}
-	if !stopped(orderer) {
-		t.Error("down --force left the network's orderer running")
-	}
+	refusedThenForced("with its gateway running", "`make down`", "gateway (PID ", "--force", "FORCE=1")
 	if !proc.Running(gateway, "") {
 		t.Error("down --force stopped the system's gateway")
 	}
+	if err := os.WriteFile(filepath.Join(system, "stack.json"), []byte("{damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refusedThenForced("with its stack.json damaged", "is damaged", "--force", "FORCE=1")
+	record(filepath.Join(system, "stack.json"), map[string]proc.ID{"gateway": gateway})
 
 	if err := proc.Kill(gateway, ""); err != nil {
 		t.Fatal(err)
 	}
-	orderer = startOrderer()
+	orderer := startOrderer()
 	if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down"); err != nil {
 		t.Fatalf("down with the system stopped: %v", err)
 	}

@@ -63,7 +63,7 @@ func TestExporterScrapesEveryClusterNode(t *testing.T) {
 		RedisPasswordFile: rc.ACL.ExporterPasswordFile()}
 	spec := c.Processes()[0]
 	if _, err := exec.LookPath(spec.Bin); err != nil {
-		t.Fatal("prometheus-redis-exporter not found: install it with `make deps`")
+		t.Fatal("prometheus-redis-exporter not found: install it with `make deps-run`")
 	}
 	cmd := exec.Command(spec.Bin, spec.Args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard

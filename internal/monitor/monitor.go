@@ -80,7 +80,7 @@ func Binaries() (prometheus, exporter string, err error) {
 	prometheus, err1 := exec.LookPath("prometheus")
 	exporter, err2 := exec.LookPath("prometheus-redis-exporter")
 	if err1 != nil || err2 != nil {
-		return "", "", errors.New("prometheus or prometheus-redis-exporter not found: install them with `make deps` (Debian packages prometheus and prometheus-redis-exporter)")
+		return "", "", errors.New("prometheus or prometheus-redis-exporter not found: install them with `make deps-run` (Debian packages prometheus and prometheus-redis-exporter)")
 	}
 	return prometheus, exporter, nil
 }

@@ -26,7 +26,7 @@ func promtool(t *testing.T, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Fatal("promtool not found: install Debian's prometheus package with `make deps` (scripts/install-deps.sh)")
+		t.Fatal("promtool not found: install Debian's prometheus package with `make deps-run` (scripts/install-deps.sh)")
 	}
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {

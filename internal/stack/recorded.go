@@ -33,10 +33,13 @@ var stopProcess = proc.StopSteps
 // then stops the processes one at a time in reverse start order (stopOrder),
 // across all records, so what depends on another process (a gateway on
 // Redis and the peers, a chaincode server's peer, a peer on the orderers)
-// stops before it (one restarted since stops as started then); each may
-// take up to 20 s (HAProxy its soft-stop bound and 7 s). Each process with a
-// start time is stopped as Down stops it (stopSteps: HAProxy softly; a PID
-// now held by a later process is left alone); one recorded without (a bare PID, from an
+// stops before it (one restarted since stops as started then). Each process
+// with a start time is stopped as Down stops it (stopSteps: HAProxy softly,
+// a gateway within its recorded --shutdown-timeout; a PID now held by a
+// later process is left alone), taking at most its SIGKILL's wait and 5 s
+// (proc.StopSteps): 25 s (appStopGrace's 20 and 5) for most, a gateway's
+// grace and 5 s, HAProxy's hard-stop-after and 12 s (haproxyStopMargin,
+// 5 s after SIGTERM, 5 s after SIGKILL). One recorded without (a bare PID, from an
 // older version) whose PID is held cannot be told from a later process and
 // is left running. It returns nil when none of them runs any more;
 // otherwise an error naming each one left running, where it is recorded

@@ -167,19 +167,12 @@ func TestLedgerPriority(t *testing.T) {
 // TestHAProxyFollowsTheGatewaysShutdownTimeout: the configuration Up
 // writes bounds HAProxy's soft stop by the gateways' --shutdown-timeout
 // and haproxyStopMargin: GATEWAY_SHUTDOWN_TIMEOUT when set, else the
-// default the gateway binary's --help states (a stand-in's 7s here); a
+// default the gateway binary's --help states (a stand-in's 7s here; the
+// caller's GATEWAY_SHUTDOWN_TIMEOUT is cleared first); a
 // value the gateways would refuse is refused. The configuration of an
 // HAProxy that runs is left as it is: the one stopping it reads.
 func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
-	dir, bin := t.TempDir(), t.TempDir()
-	help := "#!/bin/sh\nprintf '  -listen string\\n    \\tlisten address (default \"127.0.0.1:8080\")\\n  -shutdown-timeout duration\\n    \\tgrace period for requests in flight on SIGTERM (default 7s)\\n'\n"
-	if err := os.WriteFile(filepath.Join(bin, "gateway"), []byte(help), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Gateways: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, dir, _ := standInGatewayStack(t, 2)
 	written := func() string {
 		t.Helper()
 		data, err := os.ReadFile(haproxyConfigFile(dir))

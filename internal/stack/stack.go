@@ -332,7 +332,7 @@ func (s *Stack) writeMonitor() error {
 func (s *Stack) Up(ctx context.Context) error {
 	began := time.Now()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		return errors.New("redis-server not found: install it with `make deps` (Debian package redis-server)")
+		return errors.New("redis-server not found: install it with `make deps-run` (Debian package redis-server)")
 	}
 	if _, _, err := monitor.Binaries(); err != nil {
 		return err
@@ -345,7 +345,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	if s.cfg.Gateways > 1 {
 		if _, err := os.Stat(haproxyBin()); err != nil {
-			return errors.New("haproxy not found: install it with `make deps` (Debian package haproxy)")
+			return errors.New("haproxy not found: install it with `make deps-run` (Debian package haproxy)")
 		}
 		if err := s.writeHAProxy(ctx); err != nil {
 			return err
@@ -399,6 +399,11 @@ func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
 		}
 		if sp.Dir != "" {
 			if err := os.MkdirAll(sp.Dir, 0o755); err != nil {
+				return err
+			}
+		}
+		if isGateway(sp.Name) {
+			if err := s.recordGatewayShutdown(ctx, sp.Name); err != nil {
 				return err
 			}
 		}
@@ -474,18 +479,70 @@ func (s *Stack) Down(wipe bool) error {
 }
 
 // appStopGrace is how long stopping an application process waits after
-// its SIGTERM before SIGKILL.
+// its SIGTERM before SIGKILL (a gateway: at least that long).
 const appStopGrace = 20 * time.Second
 
 // stopSteps is the one rule by which Down and StopRecorded stop the
 // process name of the system in the run folder dir (proc.StopSteps):
 // HAProxy softly (haproxyStopSteps, by the configuration it runs with),
-// every other process with SIGTERM, then SIGKILL appStopGrace later.
+// every other process with SIGTERM, then SIGKILL appStopGrace later, or
+// gatewayStopGrace later for a gateway.
 func stopSteps(dir, name string) []proc.StopStep {
-	if name == haproxyName {
+	switch {
+	case name == haproxyName:
 		return haproxyStopSteps(haproxyConfigFile(dir))
+	case isGateway(name):
+		return []proc.StopStep{{Signal: syscall.SIGTERM, Wait: gatewayStopGrace(dir, name)}}
 	}
 	return []proc.StopStep{{Signal: syscall.SIGTERM, Wait: appStopGrace}}
+}
+
+// isGateway says whether name is a gateway's among the services and in
+// stack.json: gateway alone, gateway0, gateway1, … behind HAProxy.
+func isGateway(name string) bool { return strings.TrimRight(name, "0123456789") == "gateway" }
+
+// gatewayStopMargin is what stopping a gateway waits beyond its
+// --shutdown-timeout, within which it finishes the requests in flight and
+// its background loops: time for it to exit.
+const gatewayStopMargin = 5 * time.Second
+
+// gatewayShutdownFile records, in the folder of the gateway name of the
+// system in the run folder dir, the --shutdown-timeout it was started with
+// (recordGatewayShutdown), which stopping it reads (gatewayStopGrace).
+func gatewayShutdownFile(dir, name string) string {
+	return filepath.Join(dir, name, "shutdown-timeout")
+}
+
+// recordGatewayShutdown writes the --shutdown-timeout the gateway name is
+// about to start with (gatewayShutdownTimeout) to its gatewayShutdownFile.
+func (s *Stack) recordGatewayShutdown(ctx context.Context, name string) error {
+	d, err := s.gatewayShutdownTimeout(ctx)
+	if err != nil {
+		return err
+	}
+	path := gatewayShutdownFile(s.cfg.Dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(d.String()+"\n"), 0o644)
+}
+
+// gatewayStopGrace is how long stopping the gateway name of the system in
+// the run folder dir waits after its SIGTERM before SIGKILL: its recorded
+// --shutdown-timeout (gatewayShutdownFile) and gatewayStopMargin, but
+// never less than appStopGrace; appStopGrace for a gateway with no
+// readable record (one an older version started: its default 15 s and the
+// margin fit in appStopGrace).
+func gatewayStopGrace(dir, name string) time.Duration {
+	data, err := os.ReadFile(gatewayShutdownFile(dir, name))
+	if err != nil {
+		return appStopGrace
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(string(data)))
+	if err != nil {
+		return appStopGrace
+	}
+	return max(appStopGrace, d+gatewayStopMargin)
 }
 
 // OthersInRunDir are the entries of a run folder that belong to other

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -277,4 +278,99 @@ func signalStandIn(t *testing.T, got, name string, usr1Exits bool) proc.ID {
 	}
 	t.Fatalf("the %s stand-in did not start", name)
 	return id
+}
+
+// TestGatewayStopFollowsItsShutdownTimeout: a gateway startIfStopped starts
+// records the --shutdown-timeout it runs with (GATEWAY_SHUTDOWN_TIMEOUT,
+// else its --help default, a stand-in's 7s here), and Down and
+// StopRecorded alike wait that and gatewayStopMargin after its SIGTERM
+// before SIGKILL, never less than appStopGrace: 45 s for 40s, appStopGrace
+// for 7s and for a gateway with no record (an older version's). Both
+// waited appStopGrace, 20 s, whatever the timeout, killing a gateway still
+// finishing its requests. A batcher keeps appStopGrace. The stand-in for
+// proc.StopSteps notes each process's steps and signals nothing.
+func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
+	s, dir, bin := standInGatewayStack(t, 3)
+	ctx, gateway := context.Background(), filepath.Join(bin, "gateway")
+	start := func(name string) {
+		t.Helper()
+		if err := s.startIfStopped(ctx, []proc.Spec{{Name: name, Bin: gateway, Args: []string{"30"}}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = proc.Signal(s.pids[name], "", syscall.SIGKILL) })
+	}
+	start("gateway0")
+	t.Setenv("GATEWAY_SHUTDOWN_TIMEOUT", "40s")
+	start("gateway1")
+	s.pids["gateway2"] = proc.ID{PID: s.pids["gateway1"].PID, Start: 1} // started by an older version: no record; its PID long reused
+	s.pids["batcher0"] = proc.ID{PID: s.pids["gateway1"].PID, Start: 2}
+	if err := s.save(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Duration{"gateway0": appStopGrace, "gateway1": 40*time.Second + gatewayStopMargin, "gateway2": appStopGrace, "batcher0": appStopGrace}
+
+	waits := func(stop func() error) map[string]time.Duration {
+		t.Helper()
+		names := map[proc.ID]string{}
+		for name, id := range s.pids {
+			names[id] = name
+		}
+		got := map[string]time.Duration{}
+		real := stopProcess
+		t.Cleanup(func() { stopProcess = real })
+		stopProcess = func(id proc.ID, _ string, steps ...proc.StopStep) (proc.Outcome, error) {
+			if len(steps) != 1 || steps[0].Signal != syscall.SIGTERM {
+				t.Errorf("%s stopped with %v; want SIGTERM, then SIGKILL", names[id], steps)
+			}
+			got[names[id]] = steps[len(steps)-1].Wait
+			return proc.Gone, nil
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		stopProcess = real
+		return got
+	}
+	recorded := maps.Clone(s.pids)
+	if got := waits(func() error { return StopRecorded(dir, nil) }); !maps.Equal(got, want) {
+		t.Errorf("StopRecorded waited %v; want %v", got, want)
+	}
+	s.pids = recorded
+	if got := waits(func() error { return s.Down(false) }); !maps.Equal(got, want) {
+		t.Errorf("Down waited %v; want %v", got, want)
+	}
+}
+
+// standInGatewayStack is a stack of gateways gateways in a new run folder
+// dir whose binaries, in the folder bin, are a stand-in gateway: with
+// --help it prints a gateway's help, --shutdown-timeout defaulting to 7s;
+// otherwise it sleeps for as many seconds as its argument. The caller's
+// GATEWAY_SHUTDOWN_TIMEOUT (a shell's, CI's) is cleared for the test.
+func standInGatewayStack(t *testing.T, gateways int) (s *Stack, dir, bin string) {
+	t.Helper()
+	const env = "GATEWAY_SHUTDOWN_TIMEOUT"
+	t.Setenv(env, "") // restored after the test
+	if err := os.Unsetenv(env); err != nil {
+		t.Fatal(err)
+	}
+	dir, bin = t.TempDir(), t.TempDir()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `#!/bin/sh
+if [ "$1" = --help ]; then
+	printf '  -listen string\n    \tlisten address (default "127.0.0.1:8080")\n  -shutdown-timeout duration\n    \tgrace period for requests in flight on SIGTERM (default 7s)\n'
+	exit 0
+fi
+exec ` + sleep + ` "$@"
+`
+	if err := os.WriteFile(filepath.Join(bin, "gateway"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err = New(Config{Dir: dir, PortBase: 42600, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Gateways: gateways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, dir, bin
 }
