@@ -23,7 +23,12 @@
 // than the skew apart), the gateway still signs and publishes that state's
 // heads but leaves them out of its anchors, which carry the other states'
 // heads. A signed head it knows is stamped before its state's anchored
-// head is left out of the anchor and signed again.
+// head is left out of the anchor and signed again, and so is one it
+// stamped that far ahead of its clock now (its clock was ahead, which the
+// ledger refuses, ballot.ErrClockSkew, and stepped back once fixed): the
+// head signed again is stamped with the clock and replaces the first in
+// Redis (votequeue.RepublishHead), so a log that stopped growing is
+// anchored once the clock is fixed.
 // One signature per state per interval, whatever the vote rate: no vote
 // waits for a signature. Then, unless an anchoring transaction is still in
 // flight, it anchors the heads it published since the last anchor on the
@@ -48,8 +53,10 @@
 // head gives) counts in intake_log_anchor_failures_total and is logged at
 // warn level, unless the anchor's context had ended (an anchor in flight
 // as the gateway stops); a refusal of this gateway's clock, more than
-// ballot.MaxClockSkew from the peers' (ballot.ErrClockSkew), is a failure
-// logged naming the clock and the fix. After a failed anchor that wraps
+// ballot.MaxClockSkew from the peers' (the chaincode's) or more than their
+// peer.authentication.timewindow (the peers', before the chaincode runs;
+// both ballot.ErrClockSkew), is a failure logged naming the clock and the
+// fix. After a failed anchor that wraps
 // ballot.ErrHeadConflict or ballot.ErrHeadStale the gateway reads the
 // anchored heads again, and signs again, even at the same size, a head
 // stamped before its state's anchored head, so that the next round's
@@ -98,7 +105,8 @@ type Ledger interface {
 	// refusal of a head that does not extend the anchored one wraps
 	// ballot.ErrHeadConflict, of one stamped before it ballot.ErrHeadStale,
 	// of the transaction's time (this gateway's clock) more than
-	// ballot.MaxClockSkew from a peer's ballot.ErrClockSkew.
+	// ballot.MaxClockSkew from a peer's, or outside the peer's
+	// peer.authentication.timewindow, ballot.ErrClockSkew.
 	AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error
 	// LogHead returns a state's last anchored head, or an error wrapping
 	// ballot.ErrNotFound when none is.
@@ -363,8 +371,9 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 	}
 	err := l.anchor(ctx, states)
 	if err == nil {
-		// A head found stamped before the anchored one was left out: sign
-		// it again and anchor once more.
+		// A head found stamped before the anchored one, or by this clock
+		// before it stepped back, was left out: sign it again and anchor
+		// once more.
 		if resign := l.resigning(states); len(resign) > 0 {
 			if _, anchor = l.signAll(ctx, elections); anchor {
 				err = l.anchor(ctx, resign)
@@ -441,21 +450,21 @@ func (l *Log) anchorAndLog(ctx context.Context, states []string) {
 }
 
 // anchorFailed logs a failed anchor at warn level as msg. A refusal of
-// this gateway's clock (ballot.ErrClockSkew) says so, with the clock and
-// the fix: signing again does not help, and every anchor is refused until
-// the clock is fixed.
+// this gateway's clock (ballot.ErrClockSkew, the chaincode's or the
+// peers') says so, with the clock and the fix: signing again does not
+// help, and every anchor is refused until the clock is fixed.
 func (l *Log) anchorFailed(msg string, err error) {
 	if !errors.Is(err, ballot.ErrClockSkew) {
 		l.log.Warn(msg, "err", err)
 		return
 	}
-	l.log.Warn(msg+": refused for this gateway's clock, more than max_skew from the ledger's peers' clocks; its heads are signed and served but none is anchored until the clock is fixed: compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off",
+	l.log.Warn(msg+": refused for this gateway's clock, more than max_skew (the chaincode's bound) or the peers' peer.authentication.timewindow (15m in Fabric's sample core.yaml) from the ledger's peers' clocks; its heads are signed and served but none is anchored until the clock is fixed, then they are (signed again if stamped ahead): compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off",
 		"clock", l.cfg.Now().UTC().Format(time.RFC3339), "max_skew", ballot.MaxClockSkew.String(), "err", err)
 }
 
 // sign follows the state's log and, with a key, publishes a head of it if
 // it grew since the last head this process published, or signs that head
-// again if it is stamped before the anchored head (resign). The head is
+// again if anchorOf found its stamp refused by the ledger's rules (resign). The head is
 // stamped with the clock, or with the anchored head's stamp if later. Run
 // signs one state at a time and runs one anchor at a time; only sign sets
 // a state's signed head, only anchor its anchored one.
@@ -578,8 +587,11 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 // anchorOf returns the anchor of s's last signed head, if it extends the
 // anchored one, is not stamped before it (such a head is to be signed
 // again, resign, not sent to a refusal) and is not stamped so far ahead of
-// the clock that the ledger would refuse it (a stamp taken from another
-// gateway's anchored head; logged at warn level), and that anchored head,
+// the clock that the ledger would refuse it (logged at warn level: a stamp
+// taken from another gateway's anchored head, which waits for this clock
+// to catch up, or one this clock gave before it stepped back, which is
+// signed again, resign: a log that stopped growing is signed only so), and
+// that anchored head,
 // reading it from the ledger first if it is not known (without holding
 // s.mu across the read).
 func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.LogAnchor, ballot.TreeHead, bool, error) {
@@ -603,8 +615,18 @@ func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.L
 		s.resign = true
 		return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil
 	}
-	if ahead := time.Duration(s.signed.Timestamp-l.cfg.Now().UnixMilli()) * time.Millisecond; ahead > ballot.MaxClockSkew-stampMargin {
-		l.log.Warn("intake log: a head stamped as the anchored head is too far ahead of this gateway's clock for the ledger, which refuses a head stamped more than the skew after its transaction; the state is anchored once this clock catches up (keep the gateways' clocks within the skew of each other)",
+	now := l.cfg.Now().UnixMilli()
+	if ahead := time.Duration(s.signed.Timestamp-now) * time.Millisecond; ahead > ballot.MaxClockSkew-stampMargin {
+		if max(now, s.anchored.Timestamp) < s.signed.Timestamp {
+			// Stamped by this clock before it stepped back (it was
+			// ahead, refused by the ledger, then fixed): signing again
+			// stamps it with the clock, or the anchored head's stamp.
+			s.resign = true
+			l.log.Warn("intake log: this gateway's last head is stamped too far ahead of its clock for the ledger (its clock was ahead and stepped back); it is signed again with the clock's time",
+				"state", state, "ahead", ahead.Round(time.Second), "skew", ballot.MaxClockSkew-stampMargin)
+			return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil
+		}
+		l.log.Warn("intake log: a head stamped as the anchored head is too far ahead of this gateway's clock for the ledger, which refuses a head stamped more than the skew after its transaction: another gateway's clock was ahead when it anchored; the state is anchored once this clock catches up (keep the gateways' clocks within the skew of each other)",
 			"state", state, "ahead", ahead.Round(time.Second), "skew", ballot.MaxClockSkew-stampMargin)
 		return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil
 	}

@@ -130,12 +130,11 @@ func DecodeLogEntry(state string, b []byte) (ballot.Vote, error) {
 }
 
 // publishScript replaces a head only with one of a larger log or, given
-// a root (ARGV[3], "" for none) and a stamp, one of the same size with
-// that root stamped before it; the head already stored, byte for byte,
-// counts as stored (a call sent again after its answer was lost, as a
-// Redis Cluster client does).
-// KEYS: head; ARGV: new size, new head JSON, root, timestamp. Returns 1 if
-// stored.
+// a root (ARGV[3], "" for none), one of the same size with that root
+// (stamped otherwise: the same signer's head signed again); the head
+// already stored, byte for byte, counts as stored (a call sent again after
+// its answer was lost, as a Redis Cluster client does).
+// KEYS: head; ARGV: new size, new head JSON, root. Returns 1 if stored.
 var publishScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[2] then return 1 end
@@ -143,7 +142,7 @@ if cur then
   local c = cjson.decode(cur)
   local n = tonumber(ARGV[1])
   if c.size > n then return 0 end
-  if c.size == n and not (ARGV[3] ~= '' and c.root == ARGV[3] and c.timestamp < tonumber(ARGV[4])) then return 0 end
+  if c.size == n and not (ARGV[3] ~= '' and c.root == ARGV[3]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1`)
@@ -158,10 +157,17 @@ func PublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bo
 }
 
 // RepublishHead is PublishHead for a head its signer signed again at the
-// size it published, stamped later for the ledger to take it (the first
-// was stamped before its state's anchored head): it also replaces a stored
-// head of h's size and root stamped before h, so that the head served is
-// the one anchored. A head of another root, or stamped no earlier, stays.
+// size it published, stamped otherwise for the ledger to take it: later,
+// the first being stamped before its state's anchored head, or earlier,
+// the first being stamped by the signer's clock while it ran too far ahead
+// (the ledger refuses a head stamped more than ballot.MaxClockSkew after
+// its transaction). It also replaces a stored head of h's size and root,
+// whatever its stamp, so that the head served is the one to anchor: the
+// ledger takes one head of a size, and the signer signs again only the
+// head it published (a gateway's head of that size stored first keeps
+// another's PublishHead of it out), one state at a time, so no earlier
+// call overtakes a later one. A head of another root, or of a larger log,
+// stays.
 func RepublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bool, error) {
 	return publishHead(ctx, rdb, h, h.Root)
 }
@@ -173,7 +179,7 @@ func publishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead, roo
 	if err != nil {
 		return false, err
 	}
-	n, err := publishScript.Run(ctx, rdb, []string{HeadKey(h.State)}, h.Size, data, root, h.Timestamp).Int()
+	n, err := publishScript.Run(ctx, rdb, []string{HeadKey(h.State)}, h.Size, data, root).Int()
 	if err != nil {
 		return false, fmt.Errorf("votequeue: publish the %s head: %w", h.State, err)
 	}

@@ -132,11 +132,12 @@ func TestPublishHeadKeepsTheLargestAndIsRepeatable(t *testing.T) {
 	}
 }
 
-// RepublishHead replaces the stored head of its size and root stamped
-// before it (a head signed again for the ledger), and nothing else: not a
-// larger head, not one of another root, not one stamped later; the same
-// head again reports stored.
-func TestRepublishHeadReplacesOnlyAnEarlierStampOfItsLog(t *testing.T) {
+// RepublishHead replaces the stored head of its size and root, stamped
+// before it or after it (a head signed again for the ledger, stamped as
+// the anchored head, or at the signer's clock once it stepped back), and
+// nothing else: not a larger head, not one of another root; the same head
+// again reports stored.
+func TestRepublishHeadReplacesOnlyAnotherStampOfItsLog(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	ctx := context.Background()
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
@@ -147,7 +148,8 @@ func TestRepublishHeadReplacesOnlyAnEarlierStampOfItsLog(t *testing.T) {
 		}
 		return h
 	}
-	stamp := time.Now().UnixMilli() // a real stamp: Lua's numbers must hold it exactly
+	stamp := time.Now().UnixMilli()
+	ahead := stamp + (30 * time.Minute).Milliseconds() // a clock that ran ahead
 	if _, err := PublishHead(ctx, rdb, head(5, 1, stamp)); err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +164,11 @@ func TestRepublishHeadReplacesOnlyAnEarlierStampOfItsLog(t *testing.T) {
 		{"a smaller head", head(4, 1, stamp+1), false, head(5, 1, stamp)},
 		{"stamped later", head(5, 1, stamp+1), true, head(5, 1, stamp+1)},
 		{"the same again", head(5, 1, stamp+1), true, head(5, 1, stamp+1)},
-		{"stamped earlier than the stored one", head(5, 1, stamp), false, head(5, 1, stamp+1)},
+		{"stamped ahead", head(5, 1, ahead), true, head(5, 1, ahead)},
+		{"stamped earlier than the stored one", head(5, 1, stamp+1), true, head(5, 1, stamp+1)},
+		{"another root, stamped earlier", head(5, 2, stamp), false, head(5, 1, stamp+1)},
 		{"a larger head", head(6, 3, stamp), true, head(6, 3, stamp)},
+		{"the smaller head signed again", head(5, 1, stamp+2), false, head(6, 3, stamp)},
 	} {
 		stored, err := RepublishHead(ctx, rdb, c.head)
 		if err != nil || stored != c.stored {

@@ -74,8 +74,8 @@
 // stream entries, which the batcher deletes once committed. A signer
 // (gateway/intakelog) publishes the log's signed tree head under
 // loghead:{CA}, replacing it only with a larger one (PublishHead), or
-// with the same head signed again, stamped later, for the ledger to
-// anchor (RepublishHead).
+// with the same head (size and root) signed again by its signer, stamped
+// later or earlier, for the ledger to anchor (RepublishHead).
 //
 // # Stream entries
 //

@@ -60,9 +60,9 @@ func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor)
 // conflict at commit (it committed between this one's endorsement and its
 // commit: the validation code, not text). The chaincode's refusal of a
 // head stamped before the anchored one (ballot.HeadStaleMark) wraps
-// ballot.ErrHeadStale; its refusal of the transaction's time, this
-// client's clock, more than ballot.MaxClockSkew from the peer's
-// (ballot.ClockSkewMark) wraps ballot.ErrClockSkew.
+// ballot.ErrHeadStale; a refusal of the transaction's time, this client's
+// clock, by the chaincode or the peer (clockRefused) wraps
+// ballot.ErrClockSkew.
 func anchorError(n int, err error) error {
 	peers := peerMessages(err)
 	var commitErr *client.CommitError
@@ -71,7 +71,7 @@ func anchorError(n int, err error) error {
 		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrHeadConflict, err, peers)
 	case ballot.IsHeadStale(err.Error() + peers):
 		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrHeadStale, err, peers)
-	case ballot.IsClockSkew(err.Error() + peers):
+	case clockRefused(err.Error() + peers):
 		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrClockSkew, err, peers)
 	}
 	return fmt.Errorf("anchor %d log heads: %w%s", n, err, peers)

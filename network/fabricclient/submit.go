@@ -31,7 +31,8 @@ type PendingBatches struct {
 // SubmitBatch endorses the batch and hands its transaction to ordering.
 // The peers of every organisation the endorsement policy requires run the
 // chaincode at once (unless the connection leaves the choice to the
-// gateway, WithGatewayEndorsers).
+// gateway, WithGatewayEndorsers). A refusal of this client's clock, by the
+// chaincode or by a peer before it, wraps ballot.ErrClockSkew.
 func (b *Ballot) SubmitBatch(ctx context.Context, batch ballot.Batch) (*PendingBatch, error) {
 	p, err := b.submit(ctx, []ballot.Batch{batch}, false)
 	if err != nil {
@@ -52,7 +53,7 @@ func (b *Ballot) SubmitBatches(ctx context.Context, batches []ballot.Batch) (*Pe
 }
 
 // submit endorses the batches as CommitBatches (multi) or CommitBatch (one
-// batch) and hands the transaction to ordering.
+// batch) and hands the transaction to ordering; see submitError.
 func (b *Ballot) submit(ctx context.Context, batches []ballot.Batch, multi bool) (*PendingBatches, error) {
 	fn, ids := "CommitBatch", batchIDs(batches)
 	if multi {
@@ -73,9 +74,19 @@ func (b *Ballot) submit(ctx context.Context, batches []ballot.Batch, multi bool)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("submit %s: %w", ids, err)
+		return nil, submitError(ids, err)
 	}
 	return &PendingBatches{batches: batches, multi: multi, result: result, commit: commit}, nil
+}
+
+// submitError describes the failed submission of the batches ids: a
+// refusal of the transaction's time, this client's clock (clockRefused),
+// wraps ballot.ErrClockSkew and carries the peers' messages.
+func submitError(ids string, err error) error {
+	if peers := peerMessages(err); clockRefused(err.Error() + peers) {
+		return fmt.Errorf("submit %s: %w: %w%s", ids, ballot.ErrClockSkew, err, peers)
+	}
+	return fmt.Errorf("submit %s: %w", ids, err)
 }
 
 // batchesPayload is the JSON argument of CommitBatch (one batch's object)

@@ -1,0 +1,28 @@
+package fabricclient
+
+import (
+	"strings"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// peerClockRefusal is in the message of a peer's own refusal of a proposal
+// stamped outside its peer.authentication.timewindow (Fabric's
+// TimeWindowCheck auth filter, core/handlers/auth/filter/timewindow.go:
+// "request unauthorized due to incorrect timestamp <proposal time>, peer
+// time <now>, peer.authentication.timewindow <window>"). The filter runs
+// before the chaincode, so such a refusal carries no ballot.ClockSkewMark;
+// fabric-gateway returns it in the gRPC status details (peerMessages).
+const peerClockRefusal = "incorrect timestamp"
+
+// clockRefused reports whether text, a failed transaction's error and its
+// peers' messages, says that the transaction's time (this client's clock)
+// was refused: by the chaincode, more than ballot.MaxClockSkew from the
+// peer's clock (ballot.ClockSkewMark), or by the peer before the chaincode
+// runs, outside its peer.authentication.timewindow (15 minutes in Fabric's
+// sample core.yaml). Every transaction's refusal is read here, so that
+// each client (the intake log's anchors, the batcher's batches) answers it
+// with ballot.ErrClockSkew.
+func clockRefused(text string) bool {
+	return ballot.IsClockSkew(text) || strings.Contains(text, peerClockRefusal)
+}
