@@ -73,9 +73,22 @@ func (b *Ballot) submit(ctx context.Context, batches []ballot.Batch, multi bool)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("submit %s: %w", ids, err)
+		return nil, submitError(ids, err)
 	}
 	return &PendingBatches{batches: batches, multi: multi, result: result, commit: commit}, nil
+}
+
+// submitError describes a failed submission of the batches ids, with the
+// peers' messages (a chaincode refusal's reason is only there). The
+// chaincode's refusal of the transaction's time, this client's clock, more
+// than ballot.MaxClockSkew from the peer's (ballot.ClockSkewMark) wraps
+// ballot.ErrClockSkew.
+func submitError(ids string, err error) error {
+	peers := peerMessages(err)
+	if ballot.IsClockSkew(err.Error() + peers) {
+		return fmt.Errorf("submit %s: %w: %w%s", ids, ballot.ErrClockSkew, err, peers)
+	}
+	return fmt.Errorf("submit %s: %w%s", ids, err, peers)
 }
 
 // batchesPayload is the JSON argument of CommitBatch (one batch's object)
