@@ -226,9 +226,9 @@ func (b *Batcher) followBlocks(ctx context.Context) {
 
 // commit submits the batch until it is committed VALID, then records the
 // receipts and acknowledges the entries. Failures (endorsement, MVCC conflict,
-// peer or orderer down) are retried with backoff, a lost transaction, or one
-// in a block whose commit status never came, at once; the batch is never
-// half acknowledged. Before submitting a batch again
+// peer or orderer down) are retried with backoff (retryWait), a lost
+// transaction, or one in a block whose commit status never came, at once;
+// the batch is never half acknowledged. Before submitting a batch again
 // (resumed: a previous owner may have submitted it), the ledger is read: a
 // transaction given up as lost may have committed after all, and its
 // duplicates would only conflict. The first submission waits for the
@@ -270,7 +270,7 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, o
 		}
 		cause := classify(err)
 		l.b.metrics.retries.WithLabelValues(cause).Inc()
-		l.log.Warn("batch commit failed; retrying", "batch", j.Batch.ID(), "attempt", attempt, "cause", cause, "err", err)
+		l.commitFailed(j.Batch, attempt, cause, err)
 		switch cause {
 		case "lost":
 			losses++
@@ -280,10 +280,40 @@ func (l *lane) commit(ctx, stop context.Context, j journalEntry, resumed bool, o
 		}
 		losses = 0
 		failures++
-		if !sleep(stop, clock, backoff(failures, 100*time.Millisecond, 2*time.Second)) {
+		if !sleep(stop, clock, retryWait(err, failures)) {
 			return stop.Err()
 		}
 	}
+}
+
+// clockRefusedRetry bounds the wait between submissions of a batch the
+// ledger refused for the batcher's clock (ballot.ErrClockSkew), where other
+// failures wait at most 2 s: only a fixed clock ends those refusals, so
+// sooner submissions would only repeat them, and their logs. A fixed clock
+// is used within this time.
+const clockRefusedRetry = 10 * time.Second
+
+// retryWait is how long a lane waits before submitting a batch again after
+// its failures-th failure in a row (not a lost transaction), err.
+func retryWait(err error, failures int) time.Duration {
+	limit := 2 * time.Second
+	if errors.Is(err, ballot.ErrClockSkew) {
+		limit = clockRefusedRetry
+	}
+	return backoff(failures, 100*time.Millisecond, limit)
+}
+
+// commitFailed logs the failed attempt of a batch, to be retried; cause
+// is classify's. A refusal of the batcher's clock (ballot.ErrClockSkew) is
+// logged at error level with the clock and the fix: no batch commits
+// until the clock is fixed, while the votes wait in Redis.
+func (l *lane) commitFailed(b ballot.Batch, attempt int, cause string, err error) {
+	if !errors.Is(err, ballot.ErrClockSkew) {
+		l.log.Warn("batch commit failed; retrying", "batch", b.ID(), "attempt", attempt, "cause", cause, "err", err)
+		return
+	}
+	l.log.Error("batch commit refused for this batcher's clock, more than max_skew from the ledger's peers' clocks; retrying: no batch commits until the clock is fixed, its votes wait in Redis. Compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off",
+		"batch", b.ID(), "attempt", attempt, "cause", cause, "clock", l.b.clock.Now().UTC().Format(time.RFC3339), "max_skew", ballot.MaxClockSkew.String(), "err", err)
 }
 
 // errUnsettled marks a batch committed on the ledger whose receipts or

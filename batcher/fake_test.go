@@ -38,6 +38,11 @@ type fakeLedger struct {
 	// ledger client stamps a proposal with the batcher's clock, and a vote
 	// cast after its transaction's time is rejected (ballot.RejectCastAfterTx).
 	txClock Clock
+	// peerClock, if set, is the endorsing peers' clock: a submission whose
+	// time (txClock's, else the system clock's) is more than
+	// ballot.MaxClockSkew from it is refused as the chaincode refuses it,
+	// wrapping ballot.ErrClockSkew as fabricclient does.
+	peerClock Clock
 
 	mu         sync.Mutex
 	txs        int
@@ -102,6 +107,17 @@ func (f *fakeLedger) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) 
 	}
 	if what == failSubmit {
 		return nil, errors.New("fake: endorsement failed")
+	}
+	if f.peerClock != nil {
+		var at time.Time
+		if f.txClock != nil {
+			at = f.txClock.Now()
+		} else {
+			at = time.Now()
+		}
+		if skew := f.peerClock.Now().Sub(at).Abs(); skew > ballot.MaxClockSkew {
+			return nil, fmt.Errorf("fake: submit: %w: proposal timestamp %s is %s from this peer's clock", ballot.ErrClockSkew, at.Format(time.RFC3339Nano), skew)
+		}
 	}
 	f.txs++
 	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batches: bs, done: make(chan struct{})}

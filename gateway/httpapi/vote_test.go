@@ -333,9 +333,14 @@ func TestRateLimited(t *testing.T) {
 	}
 	wantError(t, f.do(http.MethodGet, "/api/v1/election", ""), 429, codeRateLimited)
 	wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 429, codeRateLimited)
-	// Health and metrics are not limited.
+	// Health, metrics and the results routes (openapi.yaml) are not limited.
 	if rec := f.do(http.MethodGet, "/healthz", ""); rec.Code != 200 {
 		t.Fatalf("/healthz %d under rate limit", rec.Code)
+	}
+	for _, path := range []string{"/api/v1/results", "/api/v1/results/president", "/api/v1/results/president/CA"} {
+		if rec := f.do(http.MethodGet, path, ""); rec.Code == http.StatusTooManyRequests {
+			t.Errorf("GET %s %d under rate limit; the results routes are not limited", path, rec.Code)
+		}
 	}
 }
 

@@ -660,16 +660,52 @@ func (f *slowLedger) LogHead(ctx context.Context, state string) (ballot.Anchored
 	return f.fakeLedger.LogHead(ctx, state)
 }
 
-// observeQuickly observes a leaf at index of CA's log and fails the test
-// if that took a third of slow or more (what names the slow call).
-func observeQuickly(t *testing.T, l *Log, index int64, slow time.Duration, what string) {
+// commandSent is a go-redis hook that closes sent when, once armed, its
+// client first sends a command or a pipeline: the caller is then in that
+// Redis call.
+type commandSent struct {
+	armed atomic.Bool
+	once  sync.Once
+	sent  chan struct{}
+}
+
+func (h *commandSent) fire() {
+	if h.armed.Load() {
+		h.once.Do(func() { close(h.sent) })
+	}
+}
+
+func (h *commandSent) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *commandSent) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.fire()
+		return next(ctx, cmd)
+	}
+}
+func (h *commandSent) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.fire()
+		return next(ctx, cmds)
+	}
+}
+
+// observeQuickly observes a leaf at index of CA's log while a slow call
+// (what names it) lasts until at least stallEnds, and fails the test if
+// Observe took two thirds or more of the time that was left: waiting for
+// that call would have taken all of it. The margin is for a slow shared
+// machine.
+func observeQuickly(t *testing.T, l *Log, index int64, stallEnds time.Time, what string) {
 	t.Helper()
 	v := ballot.Vote{ID: fmt.Sprintf("%032x", index), State: "CA", Contest: "president", Nullifier: ballot.HashHex([32]byte{byte(index)}), Choice: "alice", CastAt: 1}
 	leaf, _ := v.Leaf()
 	start := time.Now()
+	left := stallEnds.Sub(start)
+	if left <= 0 {
+		t.Fatalf("the slow call (%s) was over %v before Observe began: the test measured nothing", what, -left)
+	}
 	l.Observe("CA", index, leaf) // past the log's end: it waits in early
-	if took := time.Since(start); took >= slow/3 {
-		t.Errorf("Observe took %v while %s", took, what)
+	if took := time.Since(start); took >= left*2/3 {
+		t.Errorf("Observe took %v of the %v left while %s", took, left, what)
 	}
 }
 
@@ -682,7 +718,10 @@ func TestObserveWaitsForNoLedgerOrRedisCall(t *testing.T) {
 	const slow = 1500 * time.Millisecond
 	srv, rdb, key, fake := signerSetup(t)
 	ledger := &slowLedger{fakeLedger: fake, reading: make(chan struct{}), release: make(chan struct{})}
-	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lrdb := srv.ClientAs(redisserver.UserGateway)
+	sent := &commandSent{sent: make(chan struct{})}
+	lrdb.AddHook(sent)
+	l := New(lrdb, ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx := context.Background()
 	appendVotes(t, rdb, "CA", 3)
 	if err := l.sign(ctx, "e1", "CA"); err != nil {
@@ -694,8 +733,9 @@ func TestObserveWaitsForNoLedgerOrRedisCall(t *testing.T) {
 	anchored := make(chan error, 1)
 	go func() { anchored <- l.anchor(ctx, []string{"CA"}) }()
 	<-ledger.reading
+	released := time.Now().Add(slow)
 	timer := time.AfterFunc(slow, func() { close(ledger.release) })
-	observeQuickly(t, l, 10, slow, "the log read the anchored head from a slow ledger")
+	observeQuickly(t, l, 10, released, "the log read the anchored head from a slow ledger")
 	if timer.Stop() {
 		close(ledger.release)
 	}
@@ -704,15 +744,17 @@ func TestObserveWaitsForNoLedgerOrRedisCall(t *testing.T) {
 	}
 
 	// Redis: every client's commands wait for slow (CLIENT PAUSE) while the
-	// log follows and publishes a head.
+	// log follows and publishes a head. The pause begins after paused, so
+	// it ends after paused+slow.
+	paused := time.Now()
 	if err := rdb.Do(ctx, "CLIENT", "PAUSE", slow.Milliseconds(), "ALL").Err(); err != nil {
 		t.Fatal(err)
 	}
-	paused := time.Now()
+	sent.armed.Store(true)
 	signed := make(chan error, 1)
 	go func() { signed <- l.sign(ctx, "e1", "CA") }()
-	time.Sleep(slow / 5) // sign is in its first Redis call by now
-	observeQuickly(t, l, 11, slow, "the log's Redis calls waited")
+	<-sent.sent // sign is in its first Redis call
+	observeQuickly(t, l, 11, paused.Add(slow), "the log's Redis calls waited")
 	if err := <-signed; err != nil {
 		t.Fatal(err)
 	}

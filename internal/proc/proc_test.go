@@ -68,13 +68,23 @@ func listenShared(port string) (net.Listener, error) {
 	return lc.Listen(context.Background(), "tcp", "127.0.0.1:"+port)
 }
 
-func TestStartAliveStop(t *testing.T) {
-	sleep := lookPath(t, "sleep")
-	log := filepath.Join(t.TempDir(), "sleep.log")
-	id, err := Start(context.Background(), Spec{Name: "sleeper", Bin: sleep, Args: []string{"30"}}, log)
+// startForTest starts p as Start does, failing the test if it does not
+// start, and has t.Cleanup kill it and wait for it to go, should the test
+// end before it does. After the test's own stop that is a no-op: Kill
+// checks the start time, so a reused PID is left alone.
+func startForTest(t *testing.T, p Spec, logPath string) ID {
+	t.Helper()
+	id, err := Start(context.Background(), p, logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = Kill(id, p.Bin) })
+	return id
+}
+
+func TestStartAliveStop(t *testing.T) {
+	sleep := lookPath(t, "sleep")
+	id := startForTest(t, Spec{Name: "sleeper", Bin: sleep, Args: []string{"30"}}, filepath.Join(t.TempDir(), "sleep.log"))
 	if id.Start == 0 || !Running(id, sleep) || !Alive(id.PID, sleep) {
 		t.Fatalf("started process %+v not running", id)
 	}
@@ -97,10 +107,7 @@ func TestStartAliveStop(t *testing.T) {
 
 func TestKill(t *testing.T) {
 	sleep := lookPath(t, "sleep")
-	id, err := Start(context.Background(), Spec{Name: "sleeper", Bin: sleep, Args: []string{"30"}}, filepath.Join(t.TempDir(), "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := startForTest(t, Spec{Name: "sleeper", Bin: sleep, Args: []string{"30"}}, filepath.Join(t.TempDir(), "l"))
 	if err := Kill(id, sleep); err != nil || Running(id, sleep) {
 		t.Fatalf("Kill: %v, running %v", err, Running(id, sleep))
 	}
@@ -142,12 +149,8 @@ func TestStartWaitsForThePort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := Start(context.Background(), Spec{Name: "late", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port},
+	startForTest(t, Spec{Name: "late", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port},
 		filepath.Join(t.TempDir(), "late.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Kill(id, self)
 	// Only the child can listen on the reserved port.
 	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port)))
 	if err != nil {
@@ -265,12 +268,8 @@ func TestStartLowersEveryThreadOfTheProcessOnly(t *testing.T) {
 		{PriorityIdle, threadSched{nice: mine.nice, policy: unix.SCHED_IDLE}},
 	} {
 		port := reservePort(t)
-		id, err := Start(context.Background(), Spec{Name: "lowered", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port, Priority: tc.prio},
+		id := startForTest(t, Spec{Name: "lowered", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port, Priority: tc.prio},
 			filepath.Join(t.TempDir(), "lowered.log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = Kill(id, self) }) // should the test fail before its own Kill; after it, a no-op (a reused PID's start time differs)
 		threads := scheduling(t, id.PID)
 		if len(threads) < 2 {
 			t.Errorf("%s: want a multi-threaded child, got %d threads", tc.prio, len(threads))
@@ -369,7 +368,8 @@ func exitedOrZombie(pid int) bool {
 }
 
 // startCopy starts a copy of sleep at dir/v1/sleeper (as a system's
-// binaries' folder) for 30 s, and returns its ID, the copy's path and the
+// binaries' folder) for 30 s, killed at the test's end (startForTest), and
+// returns its ID, the copy's path and the
 // name of the folder the test may move it to.
 func startCopy(t *testing.T) (id ID, bin, old, moved string) {
 	t.Helper()
@@ -386,11 +386,7 @@ func startCopy(t *testing.T) (id ID, bin, old, moved string) {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	id, err = Start(context.Background(), Spec{Name: "sleeper", Bin: bin, Args: []string{"30"}}, filepath.Join(dir, "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = Signal(id, bin, syscall.SIGKILL) })
+	id = startForTest(t, Spec{Name: "sleeper", Bin: bin, Args: []string{"30"}}, filepath.Join(dir, "log"))
 	return id, bin, old, moved
 }
 
@@ -606,13 +602,13 @@ func uptime(t *testing.T) float64 {
 // EPERM, EMFILE) Signal checks and kills as before pidfds instead of calling
 // a running process gone; where the process is gone (ESRCH) it says so.
 func TestSignalWithoutPidfds(t *testing.T) {
-	refuse := func(errno syscall.Errno) {
+	refuse := func(t *testing.T, errno syscall.Errno) { // undone at the end of t, a subtest
 		pidfdOpen = func(int, int) (int, error) { return -1, errno }
 		t.Cleanup(func() { pidfdOpen = unix.PidfdOpen })
 	}
 	for _, errno := range []syscall.Errno{unix.EPERM, unix.EMFILE, unix.ENOSYS} {
 		t.Run(errno.Error(), func(t *testing.T) {
-			refuse(errno)
+			refuse(t, errno)
 			id, bin, _, _ := startCopy(t)
 			if err := Signal(id, bin, syscall.SIGKILL); err != nil {
 				t.Fatalf("Signal with pidfd_open refused (%v): %v", errno, err)
@@ -627,8 +623,8 @@ func TestSignalWithoutPidfds(t *testing.T) {
 		})
 	}
 	t.Run("gone", func(t *testing.T) {
-		refuse(unix.ESRCH)
-		id, bin, _, _ := startCopy(t)
+		id, bin, _, _ := startCopy(t) // first: its cleanup's Kill runs after refuse's is undone
+		refuse(t, unix.ESRCH)
 		if err := Signal(id, bin, syscall.SIGTERM); !errors.Is(err, ErrNotRunning) {
 			t.Fatalf("Signal when pidfd_open says ESRCH: %v; want ErrNotRunning", err)
 		}

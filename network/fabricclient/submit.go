@@ -79,14 +79,16 @@ func (b *Ballot) submit(ctx context.Context, batches []ballot.Batch, multi bool)
 	return &PendingBatches{batches: batches, multi: multi, result: result, commit: commit}, nil
 }
 
-// submitError describes the failed submission of the batches ids: a
-// refusal of the transaction's time, this client's clock (clockRefused),
-// wraps ballot.ErrClockSkew and carries the peers' messages.
+// submitError describes a failed submission of the batches ids, with the
+// peers' messages (a chaincode refusal's reason is only there). A refusal
+// of the transaction's time, this client's clock (clockRefused), wraps
+// ballot.ErrClockSkew.
 func submitError(ids string, err error) error {
-	if peers := peerMessages(err); clockRefused(err.Error() + peers) {
+	peers := peerMessages(err)
+	if clockRefused(err.Error() + peers) {
 		return fmt.Errorf("submit %s: %w: %w%s", ids, ballot.ErrClockSkew, err, peers)
 	}
-	return fmt.Errorf("submit %s: %w", ids, err)
+	return fmt.Errorf("submit %s: %w%s", ids, err, peers)
 }
 
 // batchesPayload is the JSON argument of CommitBatch (one batch's object)
