@@ -259,7 +259,7 @@ func run() int {
 		fs.Usage()
 	}
 	if err == nil {
-		err = errors.Join(checkModeFlags(given, m), checkKeysFlag(given, m, *offline),
+		err = errors.Join(checkModeFlags(given, m), checkKeysFlag(given, m, *offline), ledgerFlags.check(),
 			cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout"))
 	}
 	checkForks := m == modeAcceptance && given["gateway"] // on the command line: $VERIFY_GATEWAY serves --vote-id and --log
@@ -496,6 +496,17 @@ func (d ledgerDialer) Dial() (*fabricclient.Conn, error) {
 		return d.Ledger.Dial()
 	}
 	return d.Ledger.Dial(fabricclient.WithPeer(d.peer))
+}
+
+// check refuses, as usage errors naming the flag and the consortium's
+// organisations, an --org or a --peer (when given) that is none of them,
+// before anything is dialled (where a --peer of "commission" was reported
+// as a dial error pointing at the profile's identities).
+func (d ledgerDialer) check() error {
+	if d.peer == "" {
+		return d.Ledger.Check()
+	}
+	return errors.Join(d.Ledger.Check(), cli.CheckOrg("--peer", d.peer))
 }
 
 // checkGatewayFlags checks --vote-id, if given, and --gateway, if used.
