@@ -652,10 +652,13 @@ func (s *logState) checkElection(ctx context.Context, ledger logmonitor.Ledger) 
 // MISSING or UNLOGGED vote, 3 with pending votes or heads (outcomes.exit);
 // an error (the ledger or the gateway not read, the file not written) is
 // 2. An entry the ledger rejected as a duplicate says where its nullifier
-// was counted (printEntry: one read of dups a nullifier), DUPLICATE when
-// another vote was counted with it (status 4 when nothing failed); an
-// error reading where stops the run (2, or
-// 1 after a failure, outcomes.stopped). With progress not nil, the check
+// was counted (entryLine: one read of dups a nullifier), DUPLICATE when
+// another vote was counted with it (status 4 when nothing failed), and
+// UNCHECKED when that read failed (status 2 unless something failed): the
+// run goes on, and the heads are saved all the same, since Check verified
+// them before any entry was placed and where a nullifier was counted says
+// nothing of the log's consistency (the next run lists every entry not
+// counted again, so it places the UNCHECKED ones). With progress not nil, the check
 // of the states draws its progress there, and so does the reading of the
 // duplicates' nullifiers when there are more than progressFrom.
 func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monitor, dups nullifierLocator, state *logState) (int, error) {
@@ -703,14 +706,7 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 			printUnlogged(w, s)
 			continue
 		}
-		fmt.Fprintf(w, "%s: %d entries under the head anchored in tx %.16s… (signed by key %s at %s): %d counted, %d rejected, %d pending, %d MISSING\n",
-			s.State, s.Head.Head.Size, s.Head.TxID, s.Head.Head.KeyID, time.UnixMilli(s.Head.Head.Timestamp).UTC().Format(time.RFC3339),
-			s.Counts[ballot.StandingCounted], s.Counts[ballot.StandingRejected], s.Counts[ballot.StandingPending], s.Counts[ballot.StandingMissing])
-		for _, e := range s.Entries {
-			if err := printEntry(ctx, w, dups, e, &t, located); err != nil {
-				return t.stopped(), err
-			}
-		}
+		printStateEntries(ctx, w, dups, s, &t, located)
 		printSeenAhead(w, s, seen[s.State])
 		printUnlogged(w, s)
 		t.missing += s.Counts[ballot.StandingMissing]
@@ -751,35 +747,63 @@ func duplicatesProgress(progress io.Writer, rep logmonitor.Report) *cli.Progress
 	return cli.NewProgress(progress, "locating duplicates' nullifiers", int64(n))
 }
 
-// printEntry prints the line of entry e, one the ledger has not counted:
-// "  STANDING VOTE-ID: entry N, cast TIME[, REASON]". One rejected as a
-// duplicate says where its nullifier was counted, as --acceptance does
-// (placeDuplicate, with dups; bar told of it): REJECTED's line when with
-// this same vote (a re-send), a DUPLICATE line, counted in t, when with
-// another, a FAIL line, counted in t, when the ledger holds the nullifier
-// as unused. An error reading the ledger is returned, nothing printed.
-func printEntry(ctx context.Context, w io.Writer, dups nullifierLocator, e logmonitor.Entry, t *outcomes, bar *cli.Progress) error {
+// entryLine is the line of entry e, one the ledger has not counted,
+// "  LABEL VOTE-ID: entry N, cast TIME[, REASON]", and its label. One
+// rejected as a duplicate says where its nullifier was counted, as
+// --acceptance does (placeDuplicate, with dups; bar told of it): the
+// standing's line when with this same vote (a re-send), DUPLICATE when
+// with another, FAIL when the ledger holds the nullifier as unused, and
+// UNCHECKED, with the error, when the ledger could not be read (errLedger).
+// Any other entry's label is its standing.
+func entryLine(ctx context.Context, dups nullifierLocator, e logmonitor.Entry, bar *cli.Progress) (label, line string) {
 	reason, other, err := placeDuplicate(ctx, dups, e.Vote, e.Standing, e.Reason)
 	if duplicate(e) {
 		bar.Add(1)
 	}
-	label := e.Standing
+	label = e.Standing
 	switch {
 	case errors.Is(err, errLedger):
-		return err
+		label, reason = "UNCHECKED", reason+": whether another vote was counted with its nullifier is not known: "+err.Error()+"; run verify again"
 	case err != nil:
-		t.fail++
 		label, reason = "FAIL", reason+": "+err.Error()
 	case other:
-		t.otherCounted++
 		label = "DUPLICATE"
 	}
-	line := fmt.Sprintf("  %s %s: entry %d, cast %s", label, e.Vote.ID, e.Index, time.UnixMilli(e.Vote.CastAt).UTC().Format(time.RFC3339))
+	line = fmt.Sprintf("  %s %s: entry %d, cast %s", label, e.Vote.ID, e.Index, time.UnixMilli(e.Vote.CastAt).UTC().Format(time.RFC3339))
 	if reason != "" {
 		line += ", " + reason
 	}
-	fmt.Fprintln(w, line)
-	return nil
+	return label, line
+}
+
+// printStateEntries prints state s's summary line and then its entries'
+// lines (entryLine), counting their DUPLICATE, FAIL and UNCHECKED lines in
+// t. The summary counts those apart from the entries plainly rejected (a
+// re-send, or another reason), FAIL and UNCHECKED only when there are any.
+func printStateEntries(ctx context.Context, w io.Writer, dups nullifierLocator, s logmonitor.StateReport, t *outcomes, bar *cli.Progress) {
+	lines := make([]string, 0, len(s.Entries))
+	labels := map[string]int{}
+	for _, e := range s.Entries {
+		label, line := entryLine(ctx, dups, e, bar)
+		labels[label]++
+		lines = append(lines, line)
+	}
+	t.otherCounted += labels["DUPLICATE"]
+	t.fail += labels["FAIL"]
+	t.unchecked += labels["UNCHECKED"]
+	rejected := s.Counts[ballot.StandingRejected] - labels["DUPLICATE"] - labels["FAIL"] - labels["UNCHECKED"]
+	summary := fmt.Sprintf("%s: %d entries under the head anchored in tx %.16s… (signed by key %s at %s): %d counted, %d rejected, %d DUPLICATE, %d pending, %d MISSING",
+		s.State, s.Head.Head.Size, s.Head.TxID, s.Head.Head.KeyID, time.UnixMilli(s.Head.Head.Timestamp).UTC().Format(time.RFC3339),
+		s.Counts[ballot.StandingCounted], rejected, labels["DUPLICATE"], s.Counts[ballot.StandingPending], s.Counts[ballot.StandingMissing])
+	for _, label := range []string{"FAIL", "UNCHECKED"} {
+		if labels[label] > 0 {
+			summary += fmt.Sprintf(", %d %s", labels[label], label)
+		}
+	}
+	fmt.Fprintln(w, summary)
+	for _, line := range lines {
+		fmt.Fprintln(w, line)
+	}
 }
 
 // unsoundAnchor reports whether err, Monitor.Check's, is of an anchored

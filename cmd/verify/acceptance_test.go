@@ -1038,7 +1038,7 @@ func TestLogInconsistentHeads(t *testing.T) {
 		"a larger head seen before of another election": {votes, signedAs(t, headOf(log, 5), "f", key), headOf(log, 3), 2, []string{""},
 			`.json holds heads of election "f" (CA), not of this ledger's election "e"`},
 		"a log that gives both heads": {votes, headOf(log, 3), anchored, 0, []string{
-			"CA: 5 entries under the head anchored in tx tx0… (signed by key " + anchored.KeyID + " at 1970-01-01T00:00:00Z): 5 counted, 0 rejected, 0 pending, 0 MISSING\n"}, ""},
+			"CA: 5 entries under the head anchored in tx tx0… (signed by key " + anchored.KeyID + " at 1970-01-01T00:00:00Z): 5 counted, 0 rejected, 0 DUPLICATE, 0 pending, 0 MISSING\n"}, ""},
 		"an anchored head whose signature does not verify": {votes, headOf(log, 3), badlySigned(anchored), 1, []string{
 			"FAIL the anchored CA head: " + ballot.ErrBadSignature.Error(), "; " + anchoredUnsound + "; " + checkOtherPeer + "\n"}, ""},
 		"an anchored head signed by a key not registered": {votes, headOf(log, 3), signedAs(t, anchored, "e", stranger), 1, []string{
@@ -1253,12 +1253,16 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 // nullifiersAt is a ledger's used nullifiers: where each was counted (a
 // nullifier it lacks is unused), reads counting the reads of them.
 type nullifiersAt struct {
-	at    map[string]ballot.NullifierRecord
-	reads int
+	at         map[string]ballot.NullifierRecord
+	unreadable string // a nullifier whose read fails
+	reads      int
 }
 
 func (n *nullifiersAt) LocateNullifier(_ context.Context, _, nullifier string) (ballot.NullifierRecord, error) {
 	n.reads++
+	if nullifier == n.unreadable {
+		return ballot.NullifierRecord{}, errors.New("peer unreachable")
+	}
 	rec, ok := n.at[nullifier]
 	if !ok {
 		return rec, ballot.ErrNotFound
@@ -1277,9 +1281,13 @@ type locatingHeadedLedger struct {
 // ledger rejected as a duplicate where its nullifier was counted, as
 // --acceptance does: with this same vote id a re-send (its rejected line
 // says so, status 0); with another vote id a DUPLICATE line (status 4);
-// held as unused, a FAIL line (status 1). Entries of one nullifier share
-// one read. The old code printed "rejected …: duplicate" for each, status
-// 0, read nothing.
+// held as unused, a FAIL line (status 1); a read that fails, an UNCHECKED
+// line (status 2), the run going on to the other entries and saving the
+// state's head (--log-state), which Check verified before. Entries of one
+// nullifier share one read. The state's line counts the DUPLICATE, FAIL
+// and UNCHECKED entries apart from the rejected ones. The old code stopped
+// at the failed read, the head unsaved, and counted every such entry
+// "rejected".
 func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 	key, keys := registeredKey(t)
 	votes := caVotes(5, 0)
@@ -1299,31 +1307,43 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 		return entry("DUPLICATE", i) + "; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + other +
 			" (index 2 of batch CA/4), not with this vote " + votes[i].ID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n"
 	}
+	unchecked := func(i int) string {
+		return entry("UNCHECKED", i) + ": whether another vote was counted with its nullifier is not known: cannot read the ledger: where nullifier " + votes[i].Nullifier
+	}
 	dup := ballot.RejectDuplicate
 	for name, c := range map[string]struct {
-		rejected []int // as duplicates
-		at       map[string]ballot.NullifierRecord
-		code     int
-		want     []string
-		reads    int
+		rejected   []int // as duplicates
+		at         map[string]ballot.NullifierRecord
+		unreadable string
+		code       int
+		counts     string // of the state's line
+		want       []string
+		reads      int
 	}{
-		"a re-send and another vote counted first": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent, votes[3].Nullifier: counted}, 4,
-			[]string{resend, otherVote(3), otherVote(4)}, 2},
-		"a re-send only": {[]int{1}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, 0, []string{resend}, 1},
-		"a voter's second try": {[]int{3, 4}, map[string]ballot.NullifierRecord{votes[3].Nullifier: {State: "CA", Seq: 1, Index: 3, VoteID: votes[3].ID}}, 4,
+		"a re-send and another vote counted first": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent, votes[3].Nullifier: counted}, "", 4,
+			"2 counted, 1 rejected, 2 DUPLICATE, 0 pending, 0 MISSING", []string{resend, otherVote(3), otherVote(4)}, 2},
+		"a re-send only": {[]int{1}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, "", 0,
+			"4 counted, 1 rejected, 0 DUPLICATE, 0 pending, 0 MISSING", []string{resend}, 1},
+		"a voter's second try": {[]int{3, 4}, map[string]ballot.NullifierRecord{votes[3].Nullifier: {State: "CA", Seq: 1, Index: 3, VoteID: votes[3].ID}}, "", 4,
+			"3 counted, 1 rejected, 1 DUPLICATE, 0 pending, 0 MISSING",
 			[]string{entry("rejected", 3) + "; its nullifier was counted with this same vote " + votes[3].ID, entry("DUPLICATE", 4) + "; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + votes[3].ID}, 1},
-		"a nullifier held as unused": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, 1,
+		"a nullifier held as unused": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, "", 1,
+			"2 counted, 1 rejected, 0 DUPLICATE, 0 pending, 0 MISSING, 2 FAIL",
 			[]string{resend, entry("FAIL", 3) + ": the ledger rejected vote " + votes[3].ID + " as a duplicate, yet holds its nullifier " + votes[3].Nullifier + " as unused in CA: its records contradict each other"}, 2},
+		"a read that fails": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, votes[3].Nullifier, 2,
+			"2 counted, 1 rejected, 0 DUPLICATE, 0 pending, 0 MISSING, 2 UNCHECKED", []string{unchecked(3), unchecked(4), resend}, 2},
 	} {
 		t.Run(name, func(t *testing.T) {
-			nullifiers := &nullifiersAt{at: c.at}
+			nullifiers := &nullifiersAt{at: c.at, unreadable: c.unreadable}
+			anchored := acceptanceOf(t, logOf(votes), votes, 0, 5, key).Head
 			ledger := locatingHeadedLedger{headedLedger{
 				headlessLedger: headlessLedger{batch: batch, rejected: c.rejected, reasons: slices.Repeat([]string{dup}, len(c.rejected))},
-				head:           acceptanceOf(t, logOf(votes), votes, 0, 5, key).Head, keys: keys}, nullifiers}
-			code, out, stderr := runLogCheck(t, votes, ledger, nil)
-			head := fmt.Sprintf("CA: 5 entries under the head anchored in tx tx0… (signed by key %s at 1970-01-01T00:00:00Z): %d counted, %d rejected, 0 pending, 0 MISSING\n", keys.Keys[0].ID, 5-len(c.rejected), len(c.rejected))
+				head:           anchored, keys: keys}, nullifiers}
+			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{}}
+			code, out, stderr := runLogCheck(t, votes, ledger, state)
+			head := fmt.Sprintf("CA: 5 entries under the head anchored in tx tx0… (signed by key %s at 1970-01-01T00:00:00Z): %s\n", keys.Keys[0].ID, c.counts)
 			if code != c.code || !strings.HasPrefix(out, head) || strings.Count(out, "\n") != 1+len(c.rejected) {
-				t.Fatalf("status %d, stdout:\n%s\nstderr: %s\nwant %d", code, out, stderr, c.code)
+				t.Fatalf("status %d, stdout:\n%s\nstderr: %s\nwant %d, starting %q", code, out, stderr, c.code, head)
 			}
 			for _, want := range c.want {
 				if !strings.Contains(out, want) {
@@ -1332,6 +1352,9 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 			}
 			if nullifiers.reads != c.reads {
 				t.Errorf("%d nullifier reads; want %d, one a nullifier", nullifiers.reads, c.reads)
+			}
+			if saved, err := readLogState(state.path); err != nil || saved.seen["CA"] != anchored {
+				t.Errorf("the state file holds %+v (%v); want the anchored head, checked", saved, err)
 			}
 		})
 	}

@@ -184,7 +184,10 @@ UNLOGGED: no gateway accepted it. An entry the ledger rejected as a
 duplicate says where its nullifier was counted, as a receipt's does (one
 read a nullifier, whatever its entries; a progress bar on stderr for more
 than 20 of them): "rejected" with the same vote id (a re-send, harmless), DUPLICATE
-with another (status 4), FAIL when the ledger holds the nullifier as unused. --log-state keeps the heads seen, and the
+with another (status 4), FAIL when the ledger holds the nullifier as unused,
+UNCHECKED when that read fails (status 2; the run goes on and saves the
+heads it checked). A state's line counts those DUPLICATE, FAIL and
+UNCHECKED entries apart from the plainly rejected ones. --log-state keeps the heads seen, and the
 next run checks the log still gives them; the file is written whole (mode
 0600, through a temporary .FILE.DIGITS.tmp beside it, fsynced, then renamed:
 a run killed while writing leaves the heads it held, and the next run
@@ -224,7 +227,8 @@ not validly signed, or of another election or state, or a batch record that does
 its transaction's votes), whatever else the run found or could not check
 (an error that stops the run included); 2 a usage, file, gateway or ledger error, or,
 none failed, some UNCHECKED (--acceptance
---gateway: no verdict on a head; the run is not complete); 4 none of those but some
+--gateway: no verdict on a head; --log: where a duplicate's nullifier was counted
+not read; the run is not complete); 4 none of those but some
 DUPLICATE (a vote rejected because another vote with the voter's credentials was counted
 first: the voter should contact the election's officials); 3 none of those but some are
 still PENDING (not on the ledger yet, or in a block the peer has not reached; for --log
@@ -259,7 +263,7 @@ func run() int {
 		fs.Usage()
 	}
 	if err == nil {
-		err = errors.Join(checkModeFlags(given, m), checkKeysFlag(given, m, *offline),
+		err = errors.Join(checkModeFlags(given, m), checkKeysFlag(given, m, *offline), ledgerFlags.check(),
 			cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout"))
 	}
 	checkForks := m == modeAcceptance && given["gateway"] // on the command line: $VERIFY_GATEWAY serves --vote-id and --log
@@ -496,6 +500,17 @@ func (d ledgerDialer) Dial() (*fabricclient.Conn, error) {
 		return d.Ledger.Dial()
 	}
 	return d.Ledger.Dial(fabricclient.WithPeer(d.peer))
+}
+
+// check refuses, as usage errors naming the flag and the consortium's
+// organisations, an --org or a --peer (when given) that is none of them,
+// before anything is dialled (where a --peer of "commission" was reported
+// as a dial error pointing at the profile's identities).
+func (d ledgerDialer) check() error {
+	if d.peer == "" {
+		return d.Ledger.Check()
+	}
+	return errors.Join(d.Ledger.Check(), cli.CheckOrg("--peer", d.peer))
 }
 
 // checkGatewayFlags checks --vote-id, if given, and --gateway, if used.

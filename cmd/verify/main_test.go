@@ -169,6 +169,30 @@ func TestNegativeDeadlineIsAUsageError(t *testing.T) {
 	}
 }
 
+// TestPeerAndOrgAreConsortiumOrganisations: a --peer or --org naming no
+// organisation of the consortium (a lower-case "commission" too) is a
+// usage error (status 2) listing the valid ones, before the profile is
+// read; --peer was found wrong only when dialling, with a hint about the
+// profile's identities.
+func TestPeerAndOrgAreConsortiumOrganisations(t *testing.T) {
+	noProfile := []string{"--profile", filepath.Join(t.TempDir(), "none.json"), "--acceptance", writeFile(t, "{}")}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--peer", "commission"}, `verify: --peer "commission" is not an organisation of the consortium: want Commission or Observers`},
+		{[]string{"--org", "Nobody"}, `verify: --org "Nobody" is not an organisation of the consortium: want Commission or Observers`},
+	} {
+		code, stderr := runVerify(t, append(tc.args, noProfile...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "connection profile") {
+			t.Errorf("%v: status %d, stderr %q; want 2 and %q, nothing dialled", tc.args, code, stderr, tc.want)
+		}
+	}
+	if code, stderr := runVerify(t, append([]string{"--peer", "Observers"}, noProfile...)...); code != 2 || !strings.Contains(stderr, "read connection profile") {
+		t.Errorf("--peer Observers: status %d, stderr %q; want it taken, the profile read", code, stderr)
+	}
+}
+
 // TestBadDeadlineSaysTheForm: a --deadline that is not a duration is
 // refused (status 2) saying the form one takes, in the line verify prints
 // as well as in the flag package's above the usage ("parse error" alone).

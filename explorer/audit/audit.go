@@ -80,10 +80,19 @@ type Nullifier struct{ State, Nullifier string }
 
 // History is what the audit of a block needs from the blocks before it.
 // The audit asks for a whole batch's nullifiers at once, so that a store
-// answers with one lookup per batch rather than one per vote.
+// answers with one lookup per batch rather than one per vote, and of each
+// vote's nullifier one key: its state's for the duplicate rule, the
+// nullifier alone for the cross_state check (MaybeUsedAnywhere), whose
+// lookup by state is for the few a store cannot rule out.
 type History interface {
 	// UsedNullifiers returns those of keys that a counted vote already used.
 	UsedNullifiers(keys []Nullifier) (map[Nullifier]bool, error)
+	// MaybeUsedAnywhere returns those of nullifiers that a vote of any
+	// state may have used: every one a counted vote used, and perhaps
+	// others (a filter's false positives, a vote not counted); known
+	// false if the store cannot rule any out (each is then taken as
+	// maybe used).
+	MaybeUsedAnywhere(nullifiers []string) (maybe map[string]bool, known bool, err error)
 	// BatchRoot returns the root of batch (state, seq) if it was committed.
 	BatchRoot(state string, seq uint64) (root string, ok bool, err error)
 	// Election returns the election record as last written before the
@@ -287,7 +296,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	if err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
-	bh := &blockHistory{History: h, nullifiers: map[Nullifier]bool{}, roots: map[batchID]string{}, election: e,
+	bh := &blockHistory{History: h, nullifiers: map[Nullifier]bool{}, countedIn: map[string][]string{}, roots: map[batchID]string{}, election: e,
 		electionKept: electionKept, finalised: finalised || wasFinalised(e), roll: map[Nullifier]string{}, sealed: sealed}
 	if err := checkReplays(&r, b, h); err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
@@ -594,6 +603,7 @@ type batchID struct {
 type blockHistory struct {
 	History
 	nullifiers map[Nullifier]bool
+	countedIn  map[string][]string // nullifier → the states whose votes in this block counted it
 	roots      map[batchID]string
 	election   *ballot.Election // as of the transaction being audited
 	// electionKept reports that History kept the election's writes from
@@ -677,6 +687,7 @@ func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
 	}
 	rec, err := b.Batch.Count(h.election, txTime, onRoll, used, func(_ int, v ballot.Vote) error {
 		h.nullifiers[Nullifier{v.State, v.Nullifier}] = true
+		h.countedIn[v.Nullifier] = append(h.countedIn[v.Nullifier], v.State)
 		return nil
 	})
 	if err != nil {

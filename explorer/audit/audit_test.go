@@ -18,6 +18,7 @@ import (
 // memHistory is the History of the blocks audited so far, in memory.
 type memHistory struct {
 	nullifiers map[[2]string]bool
+	anywhere   map[string]bool // the nullifiers of nullifiers, whatever their state
 	roots      map[string]string
 	election   *ballot.Election
 	finalised  bool                 // a block wrote the election record finalised
@@ -33,7 +34,7 @@ type memHistory struct {
 }
 
 func newHistory() *memHistory {
-	return &memHistory{nullifiers: map[[2]string]bool{}, roots: map[string]string{}, roll: map[[2]string]string{},
+	return &memHistory{nullifiers: map[[2]string]bool{}, anywhere: map[string]bool{}, roots: map[string]string{}, roll: map[[2]string]string{},
 		chunks: map[int]ballot.RollChunkRecord{}, log: audit.IntakeLog{Heads: map[string]ballot.AnchoredHead{}}, batched: map[string]ballot.BatchTotals{}}
 }
 
@@ -45,6 +46,17 @@ func (h *memHistory) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier
 		}
 	}
 	return out, nil
+}
+
+// MaybeUsedAnywhere answers exactly: the nullifiers a counted vote used.
+func (h *memHistory) MaybeUsedAnywhere(nullifiers []string) (map[string]bool, bool, error) {
+	out := map[string]bool{}
+	for _, n := range nullifiers {
+		if h.anywhere[n] {
+			out[n] = true
+		}
+	}
+	return out, true, nil
 }
 func (h *memHistory) Election() (*ballot.Election, error) { return h.election, nil }
 func (h *memHistory) ElectionFinalised() (bool, error)    { return h.finalised, nil }
@@ -156,13 +168,14 @@ func (h *memHistory) add(r audit.Report) {
 		for i, v := range b.Batch.Votes {
 			if !slices.Contains(b.Rejected, i) {
 				h.nullifiers[[2]string{v.State, v.Nullifier}] = true
+				h.anywhere[v.Nullifier] = true
 			}
 		}
 	}
 }
 
 // auditChain audits blocks in order and returns the reports.
-func auditChain(t *testing.T, blocks [][]ledgertest.Tx) []audit.Report {
+func auditChain(t testing.TB, blocks [][]ledgertest.Tx) []audit.Report {
 	t.Helper()
 	return auditChainWith(t, newHistory(), blocks)
 }
@@ -174,7 +187,7 @@ type recordingHistory interface {
 }
 
 // auditChainWith is auditChain against h.
-func auditChainWith(t *testing.T, h recordingHistory, blocks [][]ledgertest.Tx) []audit.Report {
+func auditChainWith(t testing.TB, h recordingHistory, blocks [][]ledgertest.Tx) []audit.Report {
 	t.Helper()
 	var prev []byte
 	var reports []audit.Report
@@ -237,7 +250,7 @@ func voteIn(state string, voter int, contest, choice string) ballot.Vote {
 
 // commitTx is the transaction the chaincode produces for batch b, which
 // rejects the votes at rejected as duplicates.
-func commitTx(t *testing.T, id string, b ballot.Batch, rejected ...int) ledgertest.Tx {
+func commitTx(t testing.TB, id string, b ballot.Batch, rejected ...int) ledgertest.Tx {
 	t.Helper()
 	rejects := map[int]string{}
 	for _, i := range rejected {
@@ -247,12 +260,12 @@ func commitTx(t *testing.T, id string, b ballot.Batch, rejected ...int) ledgerte
 }
 
 // commitTxWith is commitTx with the reasons of rejects (index → reason).
-func commitTxWith(t *testing.T, id string, b ballot.Batch, rejects map[int]string) ledgertest.Tx {
+func commitTxWith(t testing.TB, id string, b ballot.Batch, rejects map[int]string) ledgertest.Tx {
 	t.Helper()
 	return ledgertest.CommitBatch(id, b, rejects)
 }
 
-func build(t *testing.T, state string, seq uint64, votes ...ballot.Vote) ballot.Batch {
+func build(t testing.TB, state string, seq uint64, votes ...ballot.Vote) ballot.Batch {
 	t.Helper()
 	b, err := ballot.BuildBatch(state, seq, votes)
 	if err != nil {
@@ -305,14 +318,14 @@ func TestHonestLedger(t *testing.T) {
 
 // setupTx is the transaction that sets up election e, as this chaincode
 // does: its record marked finalise_needs_totals (stored).
-func setupTx(t *testing.T, id string, e ballot.Election) ledgertest.Tx {
+func setupTx(t testing.TB, id string, e ballot.Election) ledgertest.Tx {
 	t.Helper()
 	return ledgertest.SetupElection(id, e)
 }
 
 // stored is the record this chaincode's SetupElection stores for e, marked
 // finalise_needs_totals: its close and finalise write it on.
-func stored(t *testing.T, e ballot.Election) ballot.Election {
+func stored(t testing.TB, e ballot.Election) ballot.Election {
 	t.Helper()
 	rec, err := ballot.SetupElection(e)
 	if err != nil {

@@ -1,11 +1,13 @@
 package audit_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/audit"
 	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
@@ -144,6 +146,98 @@ func TestCrossStateNullifier(t *testing.T) {
 				c.want = c.want[:1]
 			}
 			wantIssues(t, issues, c.want)
+		})
+	}
+}
+
+// probeCounter is a History that counts the keys the cross_state check and
+// the duplicate rule look up: by state (UsedNullifiers) and by nullifier
+// alone (MaybeUsedAnywhere); with unfiltered, it cannot rule a nullifier
+// out (known false), as a store without a filter of nullifiers alone.
+type probeCounter struct {
+	*memHistory
+	unfiltered        bool
+	byState, anywhere int
+}
+
+func (p *probeCounter) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
+	p.byState += len(keys)
+	return p.memHistory.UsedNullifiers(keys)
+}
+
+func (p *probeCounter) MaybeUsedAnywhere(nullifiers []string) (map[string]bool, bool, error) {
+	p.anywhere += len(nullifiers)
+	if p.unfiltered {
+		return nil, false, nil
+	}
+	return p.memHistory.MaybeUsedAnywhere(nullifiers)
+}
+
+// manyStates is an election of 51 states, its roll not sealed, after a
+// block counting votes (voters 0 to votes-1) in the first, and the block
+// of a batch of votes votes in the second, the last of a voter counted in
+// the first (a cross_state finding): the chain so far, and the block.
+func manyStates(t testing.TB, votes int) (chain [][]ledgertest.Tx, next []ledgertest.Tx, twice ballot.Vote) {
+	e := stored(t, testElection())
+	e.States = make([]string, 51)
+	for i := range e.States {
+		e.States[i] = fmt.Sprintf("S%02d", i)
+	}
+	first, second := make([]ballot.Vote, votes), make([]ballot.Vote, votes)
+	for i := range votes {
+		first[i], second[i] = vote("S00", i, "alice"), vote("S01", votes+i, "alice")
+	}
+	second[votes-1] = vote("S01", 0, "bob")
+	chain = [][]ledgertest.Tx{{{ID: "g", Config: true}, setupTx(t, "s", e)}, {commitTx(t, "s00", build(t, "S00", 1, first...))}}
+	return chain, []ledgertest.Tx{commitTx(t, "s01", build(t, "S01", 1, second...))}, second[votes-1]
+}
+
+// TestCrossStateProbesOncePerVote: with 51 states, the audit of each of
+// two 1,000-vote batches asks of its nullifiers once by nullifier alone
+// and once by state for the duplicate rule, and in each other state only
+// for the one its History cannot rule out (here the voter counted before,
+// flagged): 2,000 keys by nullifier, 2,000 + 50 by state. The old check
+// asked for every vote in each of the 50 other states (102,000 by state).
+func TestCrossStateProbesOncePerVote(t *testing.T) {
+	const votes = 1000
+	chain, next, twice := manyStates(t, votes)
+	h := &probeCounter{memHistory: newHistory()}
+	issues := issuesOf(auditChainWith(t, h, append(chain, next)))
+	wantIssues(t, issues, []string{"cross_state s01: batch S01/1: 1 counted votes whose nullifiers were counted before in another state"})
+	if !strings.Contains(issues[0].Message, "vote "+twice.ID+" in contest president, nullifier "+twice.Nullifier+", counted before in S00") {
+		t.Errorf("issue %q does not name vote %s counted before in S00", issues[0].Message, twice.ID)
+	}
+	if h.anywhere != 2*votes || h.byState != 2*votes+50 {
+		t.Errorf("%d keys by nullifier, %d by state; want %d and %d", h.anywhere, h.byState, 2*votes, 2*votes+50)
+	}
+}
+
+// BenchmarkCrossStateProbes audits a 1,000-vote batch of an election of
+// 51 states and reports the History's keys a counted vote (by state, by
+// nullifier alone): with a History that rules nullifiers out (the index's
+// filter of nullifiers alone) about 1 + 1, without (as before: each vote
+// in every other state) 51.
+func BenchmarkCrossStateProbes(b *testing.B) {
+	const votes = 1000
+	for _, unfiltered := range []bool{false, true} {
+		b.Run(fmt.Sprintf("unfiltered=%t", unfiltered), func(b *testing.B) {
+			chain, next, _ := manyStates(b, votes)
+			h := &probeCounter{memHistory: newHistory(), unfiltered: unfiltered}
+			reports := auditChainWith(b, h, chain)
+			blocks := ledgertest.Chain(append(slices.Clone(chain), next)...)
+			blk, err := fabricblock.Parse(blocks[len(blocks)-1])
+			if err != nil {
+				b.Fatal(err)
+			}
+			prev := reports[len(reports)-1].Block.Hash
+			h.byState, h.anywhere = 0, 0
+			for b.Loop() {
+				if _, err := (audit.Auditor{Chaincode: "ballot", SkipSignatures: true}).Block(prev, blk, h); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(h.byState)/float64(b.N*votes), "by-state-keys/vote")
+			b.ReportMetric(float64(h.anywhere)/float64(b.N*votes), "nullifier-keys/vote")
 		})
 	}
 }

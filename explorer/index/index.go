@@ -11,7 +11,10 @@
 // batch; a batch's votes are stored once, as its transaction's argument.
 // And the audit's lookups, which read a whole batch's nullifiers at once:
 // UsedNullifiers in the used nullifiers' segments (only for the keys a
-// Bloom filter in memory cannot rule out, usedfilter.go), and a Writer's
+// Bloom filter in memory cannot rule out, usedfilter.go; for the
+// cross_state check, MaybeUsedAnywhere first asks a second Bloom filter, of
+// nullifiers alone, built from the stored batches when first asked, as
+// many bytes a vote as the first), and a Writer's
 // RollContests in the roll kept in memory (rollcache.go: about 21 bytes a
 // voter, 63 MB for a roll of 3,000,000, read from the roll table when the
 // first Writer begins, 6–7 s of CPU at that size; up to about 15 bytes a
@@ -63,6 +66,11 @@ type Index struct {
 	// built when the first begins; minFilterKeys its least size (tests).
 	filter        *usedFilter
 	minFilterKeys int
+	// anywhere is the Writers' filter of nullifiers alone (cross_state
+	// lookups, MaybeUsedAnywhere), built when one first asks, nil before
+	// and, so that the next asking rebuilds it, once full; sized as
+	// filter.
+	anywhere *usedFilter
 	// election is the election record and roll seal as committed, once a
 	// Writer read them.
 	election electionState
@@ -109,6 +117,9 @@ type history struct {
 	// pendingUsed returns the places of a used nullifier key among the
 	// pending keys it sees (pending.go).
 	pendingUsed func(key int64) []keyPlace
+	// anywhere, if set (a Writer's), returns its filter of the nullifiers
+	// of the votes it sees, whatever their state, building it if need be.
+	anywhere func() (*usedFilter, error)
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -521,6 +532,28 @@ func (x history) NullifierUsed(state, nullifier string) (bool, error) {
 	k := audit.Nullifier{State: state, Nullifier: nullifier}
 	used, err := x.UsedNullifiers([]audit.Nullifier{k})
 	return used[k], err
+}
+
+// MaybeUsedAnywhere implements audit.History: on a Writer, those of
+// nullifiers its filter of nullifiers alone may hold (every one of a
+// stored vote, and about 1% of the others once the filter is full), with
+// no query once the filter is built (newAnywhereFilter); known is false
+// on the committed index, which keeps no such filter.
+func (x history) MaybeUsedAnywhere(nullifiers []string) (map[string]bool, bool, error) {
+	if x.anywhere == nil {
+		return nil, false, nil
+	}
+	f, err := x.anywhere()
+	if err != nil {
+		return nil, false, err
+	}
+	out := map[string]bool{}
+	for _, n := range nullifiers {
+		if f.mayHoldKey(anywhereKey(n)) {
+			out[n] = true
+		}
+	}
+	return out, true, nil
 }
 
 // The bulk lookups of the audit: for usedQuery ?1 a JSON array of

@@ -72,6 +72,14 @@ func indexChain(t *testing.T, path string, reopenAt int, blocks []*common.Block)
 // block's report once it is saved, with the index.
 func indexBlocks(t *testing.T, path string, reopenAt int, blocks []*common.Block, after func(int, *index.Index, audit.Report)) *index.Index {
 	t.Helper()
+	return indexBlocksVia(t, path, reopenAt, blocks, false, after)
+}
+
+// indexBlocksVia is indexBlocks auditing each block against, and saving
+// it with, the committed index (Index.Save) or, with writers, a Writer of
+// its own, committed, as the explorer's follower does.
+func indexBlocksVia(t *testing.T, path string, reopenAt int, blocks []*common.Block, writers bool, after func(int, *index.Index, audit.Report)) *index.Index {
+	t.Helper()
 	idx, err := index.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +93,19 @@ func indexBlocks(t *testing.T, path string, reopenAt int, blocks []*common.Block
 				t.Fatal(err)
 			}
 		}
-		r := auditThenSave(t, blk, prev, idx, idx.Save)
+		var r audit.Report
+		if writers {
+			w, err := idx.Begin(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = auditThenSave(t, blk, prev, w, w.Save)
+			if err := w.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			r = auditThenSave(t, blk, prev, idx, idx.Save)
+		}
 		after(i, idx, r)
 		prev = r.Block.Hash
 	}

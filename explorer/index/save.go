@@ -141,6 +141,19 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 	w.history.pendingUsed = func(key int64) []keyPlace {
 		return w.pending.used.places(key, x.pending.used.places(key, nil))
 	}
+	if x.anywhere != nil && x.anywhere.full() {
+		x.anywhere = nil
+	}
+	w.history.anywhere = func() (*usedFilter, error) {
+		if x.anywhere == nil {
+			f, err := newAnywhereFilter(context.Background(), tx, cmp.Or(x.minFilterKeys, filterMinKeys))
+			if err != nil {
+				return nil, err
+			}
+			x.anywhere = f
+		}
+		return x.anywhere, nil
+	}
 	x.mu.Lock()
 	x.open = w
 	x.mu.Unlock()
@@ -511,6 +524,9 @@ func (s saver) votes(bt audit.Batch) error {
 		return err
 	}
 	s.w.pending.addBatch(batch, b.Votes, bt.Rejected, s.filter.addKey)
+	if f := s.w.x.anywhere; f != nil { // else built, when first asked, from batch_votes
+		f.addVotes(b.Votes)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
 )
 
@@ -48,8 +49,7 @@ func newUsedFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, er
 	if err != nil {
 		return nil, fmt.Errorf("size the used nullifiers' filter: %w", err)
 	}
-	capacity := max(minKeys, 2*n)
-	f := &usedFilter{seed: rand.Uint64(), bits: make([]uint64, (capacity*filterBitsPerKey+63)/64), capacity: capacity}
+	f := sizedFilter(minKeys, n)
 	rows, err := q.QueryContext(ctx, `SELECT key FROM used_votes UNION ALL SELECT key FROM used_votes_recent`)
 	if err != nil {
 		return nil, fmt.Errorf("build the used nullifiers' filter: %w", err)
@@ -69,6 +69,59 @@ func newUsedFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, er
 		return nil, fmt.Errorf("build the used nullifiers' filter: %w", err)
 	}
 	return f, nil
+}
+
+// sizedFilter returns an empty filter sized for at least minKeys and twice
+// the n keys it is to hold.
+func sizedFilter(minKeys, n int) *usedFilter {
+	capacity := max(minKeys, 2*n)
+	return &usedFilter{seed: rand.Uint64(), bits: make([]uint64, (capacity*filterBitsPerKey+63)/64), capacity: capacity}
+}
+
+// anywhereKey is a nullifier's key whatever its state, in the filter of
+// nullifiers alone (the cross_state check's, MaybeUsedAnywhere).
+func anywhereKey(nullifier string) int64 { return int64(fnv1a(fnvOffset, nullifier)) }
+
+// newAnywhereFilter returns a filter of nullifiers alone (anywhereKey) of
+// every vote of the stored batches as q (the write transaction) sees
+// them, counted or not (one not counted, like a false positive, only
+// costs a lookup by state), sized as newUsedFilter sizes its own. It
+// decodes every stored batch, a scan of the votes (no column holds a
+// nullifier without its state), so a Writer builds it only when first
+// asked: for an election of several states whose roll is not sealed.
+func newAnywhereFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(votes), 0) FROM batches`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("size the filter of nullifiers alone: %w", err)
+	}
+	f := sizedFilter(minKeys, n)
+	rows, err := q.QueryContext(ctx, `SELECT data FROM batch_votes`)
+	if err != nil {
+		return nil, fmt.Errorf("build the filter of nullifiers alone: %w", err)
+	}
+	var data []byte
+	for rows.Next() {
+		var b ballot.Batch
+		if err = rows.Scan(&data); err == nil {
+			b, err = ballot.DecodeBatch(data, audit.MaxBatchVotes)
+		}
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("build the filter of nullifiers alone: %w", err)
+		}
+		f.addVotes(b.Votes)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("build the filter of nullifiers alone: %w", err)
+	}
+	return f, nil
+}
+
+// addVotes adds the nullifiers of votes to a filter of nullifiers alone.
+func (f *usedFilter) addVotes(votes []ballot.Vote) {
+	for _, v := range votes {
+		f.addKey(anywhereKey(v.Nullifier))
+	}
 }
 
 // full reports whether the filter holds more keys than it was sized for.
@@ -105,7 +158,13 @@ func (f *usedFilter) addKey(key int64) {
 // mayHold reports whether k may be used: false means it is not.
 // It stops at the first of the key's bits that is not set.
 func (f *usedFilter) mayHold(k audit.Nullifier) bool {
-	h1, h2 := f.hashes(nullifierKey(k.State, k.Nullifier))
+	return f.mayHoldKey(nullifierKey(k.State, k.Nullifier))
+}
+
+// mayHoldKey reports whether key may have been added: false means it was
+// not.
+func (f *usedFilter) mayHoldKey(key int64) bool {
+	h1, h2 := f.hashes(key)
 	for i := range uint64(filterHashes) {
 		b := f.bit(h1 + i*h2)
 		if f.bits[b/64]&(1<<(b%64)) == 0 {

@@ -175,3 +175,39 @@ func TestUsedFilterFalsePositives(t *testing.T) {
 	}
 	t.Logf("%.2f%% false positives", float64(maybe)/1000)
 }
+
+// TestAnywhereFilter: the committed index cannot rule a nullifier out
+// (known false); a Writer builds its filter of nullifiers alone when first
+// asked, from the stored batches, and then answers "maybe" for each stored
+// vote's nullifier and, the filter far from full, for none of 100 others.
+func TestAnywhereFilter(t *testing.T) {
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	storeBatch(t, x, 13)
+	var nullifiers []string
+	want := map[string]bool{}
+	for i := range 113 {
+		nullifiers = append(nullifiers, key(i).Nullifier)
+		if i < 13 {
+			want[key(i).Nullifier] = true
+		}
+	}
+	if maybe, known, err := x.history.MaybeUsedAnywhere(nullifiers); known || err != nil {
+		t.Errorf("committed index: %d maybe, known %v, %v; want not known", len(maybe), known, err)
+	}
+	w, err := x.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Rollback()
+	if x.anywhere != nil {
+		t.Fatal("the filter of nullifiers alone was built before a Writer asked")
+	}
+	maybe, known, err := w.MaybeUsedAnywhere(nullifiers)
+	if !known || err != nil || !maps.Equal(maybe, want) {
+		t.Fatalf("Writer: %d maybe, known %v, %v; want the 13 stored, known", len(maybe), known, err)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/internal/netaddr"
-	"github.com/votechain/votechain/network"
 )
 
 // The checks of flag values that commands make up front, before they
@@ -236,16 +235,7 @@ func splitList[K comparable](name, value, want string, parse func(string) (K, er
 
 // Check refuses, as a usage error naming --org and the consortium's
 // organisations (network.PeerOrgs), an --org that is none of them.
-func (l *Ledger) Check() error {
-	var names []string
-	for _, o := range network.PeerOrgs {
-		if o.Name == l.Org {
-			return nil
-		}
-		names = append(names, o.Name)
-	}
-	return Usagef("--org %q is not an organisation of the consortium: want %s", l.Org, strings.Join(names, " or "))
-}
+func (l *Ledger) Check() error { return CheckOrg("--org", l.Org) }
 
 // lookupFlag is fs's flag name; one fs does not define is a programming
 // error, found by the command's tests, and panics.

@@ -254,6 +254,20 @@ func LedgerFlags(fs *flag.FlagSet, c network.Component) *Ledger {
 	return l
 }
 
+// CheckOrg refuses, as a usage error naming flagName and the consortium's
+// organisations (network.PeerOrgs, spelt as they are), an org that is none
+// of them: --org, or a command's --peer.
+func CheckOrg(flagName, org string) error {
+	var names []string
+	for _, o := range network.PeerOrgs {
+		if o.Name == org {
+			return nil
+		}
+		names = append(names, o.Name)
+	}
+	return Usagef("%s %q is not an organisation of the consortium: want %s", flagName, org, strings.Join(names, " or "))
+}
+
 // Dial loads the profile and connects to the organisation's peer as the
 // user. An organisation or user the profile lacks is an error naming the
 // profile and the one that holds every identity make up enrolled.
