@@ -1,8 +1,11 @@
 package intakelog
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -54,5 +57,108 @@ func TestHeadStampedByAClockSteppedBackIsSignedAgain(t *testing.T) {
 		if says := "its clock was ahead and stepped back"; !strings.Contains(logs.String(), says) {
 			t.Errorf("closing round %v: the log does not say %q:\n%s", closing, says, logs.String())
 		}
+	}
+}
+
+// A gateway restarted (or another sharing its key) finds in Redis a head
+// of its log's size and root that its key signed, stamped otherwise, and
+// takes it as its own: stamped too far ahead by a clock since fixed, it
+// is signed again and anchored; stamped well but never anchored (the
+// gateway stopped first), it is anchored as it is. A head of that size
+// another key signed is not taken (that key's gateway anchors it).
+func TestStoredHeadOfItsKeyIsAnchoredAfterARestart(t *testing.T) {
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	for _, c := range []struct {
+		what      string
+		ahead     time.Duration      // the first signer's clock's error
+		signer    ed25519.PrivateKey // the first signer's key (nil: the gateway's)
+		anchorErr error              // its anchor's refusal (nil: it stops before anchoring)
+		want      string             // "signed again", "as stored" or "none"
+	}{
+		{"stamped ahead, then the clock fixed", 20 * time.Minute, nil, ballot.ErrClockSkew, "signed again"},
+		{"stamped well, stopped before anchoring", 0, nil, nil, "as stored"},
+		{"another key's head", 0, other, nil, "none"},
+	} {
+		srv, rdb, key, ledger := signerSetup(t)
+		clock := func() time.Time { return time.Now().Add(c.ahead) }
+		if c.signer == nil {
+			c.signer = key
+		}
+		ledger.now, ledger.peer = clock, time.Now
+		first := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: c.signer, Now: clock}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		appendVotes(t, rdb, "CA", 3) // the last votes
+		if err := first.sign(context.Background(), "e1", "CA"); err != nil {
+			t.Fatal(err)
+		}
+		if c.anchorErr != nil {
+			if err := first.anchor(context.Background(), []string{"CA"}); !errors.Is(err, c.anchorErr) {
+				t.Fatalf("%s: first anchor: %v; want %v", c.what, err, c.anchorErr)
+			}
+		}
+		stored, err := votequeue.GetHead(context.Background(), rdb, "CA")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Restarted with the clock right (a second on: another stamp).
+		later := func() time.Time { return time.Now().Add(time.Second) }
+		ledger.now = later
+		l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: later}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		for round := range 2 {
+			if err := signAndAnchor(t, l, "CA"); err != nil {
+				t.Fatalf("%s: round %d after the restart: %v", c.what, round+1, err)
+			}
+		}
+		anchored := ledger.head("CA")
+		published, err := votequeue.GetHead(context.Background(), rdb, "CA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch c.want {
+		case "signed again":
+			if ahead := time.Duration(anchored.Timestamp-time.Now().UnixMilli()) * time.Millisecond; anchored.Size != 3 || ahead > time.Minute {
+				t.Errorf("%s: anchored head of size %d stamped %s ahead; want 3 stamped with the clock", c.what, anchored.Size, ahead)
+			}
+			if published != anchored {
+				t.Errorf("%s: published head %+v; want the anchored one %+v", c.what, published, anchored)
+			}
+		case "as stored":
+			if anchored != stored || published != stored {
+				t.Errorf("%s: anchored %+v, published %+v; want both the stored head %+v", c.what, anchored, published, stored)
+			}
+		case "none":
+			if anchored != (ballot.TreeHead{}) || published != stored {
+				t.Errorf("%s: anchored %+v, published %+v; want none anchored and the stored head %+v kept", c.what, anchored, published, stored)
+			}
+		}
+	}
+}
+
+// A gateway whose clock was ahead of the peers' (within the skew) anchors
+// a head stamped with it; once its clock steps back more than the skew, a
+// head stamped as that anchored head waits for the clock, and the warning
+// does not blame only another gateway's clock.
+func TestAnchoredHeadAheadOfAClockSteppedBackWarnsOfThisClock(t *testing.T) {
+	srv, rdb, key, ledger := signerSetup(t)
+	var offset atomic.Int64
+	offset.Store((110 * time.Second).Milliseconds())
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load()) * time.Millisecond) }
+	ledger.now, ledger.peer = clock, time.Now
+	var logs strings.Builder
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: clock}, slog.New(slog.NewTextHandler(&logs, nil)))
+	appendVotes(t, rdb, "CA", 3)
+	if err := signAndAnchor(t, l, "CA"); err != nil {
+		t.Fatalf("anchor from a clock 110 s ahead: %v", err)
+	}
+	offset.Store((-60 * time.Second).Milliseconds()) // stepped back 170 s
+	appendVotes(t, rdb, "CA", 1)
+	if err := signAndAnchor(t, l, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ledger.head("CA").Size; got != 3 {
+		t.Fatalf("anchored size %d after the step; want 3 (the head stamped as the anchored one waits)", got)
+	}
+	if says := "possibly this one's"; !strings.Contains(logs.String(), says) {
+		t.Errorf("the log does not say %q:\n%s", says, logs.String())
 	}
 }

@@ -11,8 +11,8 @@
 // (ballot.TreeHead: election, state, size, root, time, key id; Ed25519) and
 // publishes it in Redis with votequeue.PublishHead, which keeps the largest
 // (a head signed again at the same size, below, replaces the earlier stamp
-// there, votequeue.RepublishHead, so acceptance receipts carry the head
-// anchored).
+// there, votequeue.RepublishHead, so acceptance receipts carry a head of
+// the anchored head's size and root; its stamp may differ, see below).
 // A head is stamped with the gateway's clock, or with the anchored head's
 // stamp when that is later (the ledger refuses a head stamped before its
 // state's anchored head, ballot.ErrHeadStale): a gateway whose clock is
@@ -20,7 +20,8 @@
 // ledger also refuses a head stamped more than ballot.MaxClockSkew after
 // its transaction's time (this gateway's clock): while the anchored head is
 // stamped that far ahead of this gateway's clock (gateways' clocks more
-// than the skew apart), the gateway still signs and publishes that state's
+// than the skew apart, or this one's stepped back since it anchored that
+// head), the gateway still signs and publishes that state's
 // heads but leaves them out of its anchors, which carry the other states'
 // heads. A signed head it knows is stamped before its state's anchored
 // head is left out of the anchor and signed again, and so is one it
@@ -28,7 +29,14 @@
 // ledger refuses, ballot.ErrClockSkew, and stepped back once fixed): the
 // head signed again is stamped with the clock and replaces the first in
 // Redis (votequeue.RepublishHead), so a log that stopped growing is
-// anchored once the clock is fixed.
+// anchored once the clock is fixed. A gateway whose head PublishHead
+// refuses, another head of that size and root being stored, takes that
+// head as its own if its key signed it (this gateway before a restart, or
+// another given the same key, as make up gives every gateway): it anchors
+// it, or signs it again as above, so a restart does not leave the state's
+// last votes unanchored. Gateways sharing a key may each sign a size
+// again, so the head stored may be stamped (and signed) otherwise than
+// the one the ledger holds of that size: it has its size and root.
 // One signature per state per interval, whatever the vote rate: no vote
 // waits for a signature. Then, unless an anchoring transaction is still in
 // flight, it anchors the heads it published since the last anchor on the
@@ -212,8 +220,9 @@ type stateLog struct {
 	// early holds the leaves of entries this process appended (Observe)
 	// beyond the tree's end, by index, until the entries before them are in.
 	early map[uint64][32]byte
-	// signed is the last head this process published; anchored the last
-	// head it knows the ledger holds (Size 0: none read yet or none).
+	// signed is the last head this process published, or found stored
+	// with its key at the size it signed (ownStoredHead); anchored the
+	// last head it knows the ledger holds (Size 0: none read yet or none).
 	signed, anchored ballot.TreeHead
 	anchoredKnown    bool
 	// resign: signed is stamped before the anchored head; sign it again.
@@ -465,7 +474,11 @@ func (l *Log) anchorFailed(msg string, err error) {
 // sign follows the state's log and, with a key, publishes a head of it if
 // it grew since the last head this process published, or signs that head
 // again if anchorOf found its stamp refused by the ledger's rules (resign). The head is
-// stamped with the clock, or with the anchored head's stamp if later. Run
+// stamped with the clock, or with the anchored head's stamp if later. A
+// head of the same size and root that this key signed, found stored in
+// its place (stamped otherwise, before a restart or by a gateway sharing
+// the key), is taken as this process's: anchored as it is, or signed
+// again if its stamp is refused, so no restart leaves a size unanchored. Run
 // signs one state at a time and runs one anchor at a time; only sign sets
 // a state's signed head, only anchor its anchored one.
 func (l *Log) sign(ctx context.Context, election, state string) error {
@@ -501,6 +514,14 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	if err != nil {
 		return err
 	}
+	if !stored && size != signed {
+		// A head of this size signed with this key before (by this
+		// gateway before a restart, or by one sharing its key) keeps h
+		// out: it is this gateway's to anchor, or to sign again.
+		if h, stored, err = l.ownStoredHead(ctx, h); err != nil {
+			return err
+		}
+	}
 	// Only a published head is anchored: a larger one published by
 	// another gateway meanwhile is that gateway's to anchor. A head signed
 	// again at the size this process published replaces it for anchoring
@@ -514,6 +535,27 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		l.m.signed.WithLabelValues(state).Set(float64(size))
 	}
 	return nil
+}
+
+// ownStoredHead returns the head stored for h's state, and true, if it has
+// h's size and root and this gateway's key signed it (Ed25519 being
+// deterministic, signing it again gives it byte for byte); else h and
+// false.
+func (l *Log) ownStoredHead(ctx context.Context, h ballot.TreeHead) (ballot.TreeHead, bool, error) {
+	cur, err := votequeue.GetHead(ctx, l.rdb, h.State)
+	if errors.Is(err, votequeue.ErrNoHead) {
+		return h, false, nil
+	}
+	if err != nil {
+		return h, false, err
+	}
+	if cur.Size != h.Size || cur.Root != h.Root {
+		return h, false, nil
+	}
+	if again, err := cur.Sign(l.cfg.Key); err != nil || again != cur {
+		return h, false, nil
+	}
+	return cur, true, nil
 }
 
 // anchor anchors the heads this process signed since their state's last
@@ -588,9 +630,11 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 // anchored one, is not stamped before it (such a head is to be signed
 // again, resign, not sent to a refusal) and is not stamped so far ahead of
 // the clock that the ledger would refuse it (logged at warn level: a stamp
-// taken from another gateway's anchored head, which waits for this clock
-// to catch up, or one this clock gave before it stepped back, which is
-// signed again, resign: a log that stopped growing is signed only so), and
+// taken from the anchored head, stamped by a clock that was ahead, another
+// gateway's or this one's before it stepped back, which waits for this
+// clock to catch up; or one this key gave, by this clock before it stepped
+// back or by a gateway sharing the key, which is signed again, resign: a
+// log that stopped growing is signed only so), and
 // that anchored head,
 // reading it from the ledger first if it is not known (without holding
 // s.mu across the read).
@@ -622,11 +666,11 @@ func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.L
 			// ahead, refused by the ledger, then fixed): signing again
 			// stamps it with the clock, or the anchored head's stamp.
 			s.resign = true
-			l.log.Warn("intake log: this gateway's last head is stamped too far ahead of its clock for the ledger (its clock was ahead and stepped back); it is signed again with the clock's time",
+			l.log.Warn("intake log: this gateway's last head is stamped too far ahead of its clock for the ledger (its clock was ahead and stepped back, or that of a gateway sharing its key was ahead); it is signed again with the clock's time",
 				"state", state, "ahead", ahead.Round(time.Second), "skew", ballot.MaxClockSkew-stampMargin)
 			return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil
 		}
-		l.log.Warn("intake log: a head stamped as the anchored head is too far ahead of this gateway's clock for the ledger, which refuses a head stamped more than the skew after its transaction: another gateway's clock was ahead when it anchored; the state is anchored once this clock catches up (keep the gateways' clocks within the skew of each other)",
+		l.log.Warn("intake log: a head stamped as the anchored head is too far ahead of this gateway's clock for the ledger, which refuses a head stamped more than the skew after its transaction: a gateway's clock (possibly this one's, since stepped back) was ahead when it anchored that head; the state is anchored once this clock catches up (keep the gateways' clocks within the skew of each other)",
 			"state", state, "ahead", ahead.Round(time.Second), "skew", ballot.MaxClockSkew-stampMargin)
 		return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil
 	}
