@@ -131,7 +131,7 @@ func DecodeLogEntry(state string, b []byte) (ballot.Vote, error) {
 
 // publishScript replaces a head only with one of a larger log or, given
 // a root (ARGV[3], "" for none), one of the same size with that root
-// (stamped otherwise: the same signer's head signed again); the head
+// (stamped otherwise: a head signed again for the ledger); the head
 // already stored, byte for byte, counts as stored (a call sent again after
 // its answer was lost, as a Redis Cluster client does).
 // KEYS: head; ARGV: new size, new head JSON, root. Returns 1 if stored.
@@ -162,12 +162,15 @@ func PublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bo
 // the first being stamped by the signer's clock while it ran too far ahead
 // (the ledger refuses a head stamped more than ballot.MaxClockSkew after
 // its transaction). It also replaces a stored head of h's size and root,
-// whatever its stamp, so that the head served is the one to anchor: the
-// ledger takes one head of a size, and the signer signs again only the
-// head it published (a gateway's head of that size stored first keeps
-// another's PublishHead of it out), one state at a time, so no earlier
-// call overtakes a later one. A head of another root, or of a larger log,
-// stays.
+// whatever its stamp, so that the head served is the one its caller
+// anchors. A head of another root, or of a larger log, stays.
+//
+// The guarantee is of size and root only: the stored head has the size
+// and root of the head the ledger holds of that size, not necessarily its
+// stamp and signature. A signer signs again only a head its key signed,
+// but gateways may share a key (make up gives them one): each may sign the
+// same size again, in any order, and the ledger keeps the first anchored
+// (it takes one head of a size).
 func RepublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bool, error) {
 	return publishHead(ctx, rdb, h, h.Root)
 }

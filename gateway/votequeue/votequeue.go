@@ -74,8 +74,11 @@
 // stream entries, which the batcher deletes once committed. A signer
 // (gateway/intakelog) publishes the log's signed tree head under
 // loghead:{CA}, replacing it only with a larger one (PublishHead), or
-// with the same head (size and root) signed again by its signer, stamped
-// later or earlier, for the ledger to anchor (RepublishHead).
+// with the same head (size and root) signed again, stamped later or
+// earlier, for the ledger to anchor (RepublishHead). The head stored then
+// has the size and root of the one the ledger holds of that size, not
+// necessarily its stamp: gateways sharing a signing key may each sign a
+// size again.
 //
 // # Stream entries
 //
