@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/proc"
@@ -57,7 +58,8 @@ func main() {
 	cli.Main("votechain", run)
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context) (err error) {
+	defer func() { err = explainClockRefusal(err, time.Now()) }()
 	fs := flag.NewFlagSet("votechain", flag.ContinueOnError)
 	dir := fs.String("dir", ".run", "run folder")
 	net := cli.NetworkFlags(fs)
@@ -147,6 +149,20 @@ func run(ctx context.Context) error {
 		return nil
 	}
 	panic("votechain: command " + cmd + " has no case") // ParseCommand let through only the commands above
+}
+
+// explainClockRefusal adds to err, when it is the ledger's refusal of a
+// transaction's time (ballot.ErrClockSkew: up's election set-up, roll and
+// log keys, close, finalise, all signed with this machine's clock), what
+// it means and the fix, with now, this machine's clock, to compare; err
+// stays wrapped, so the exit status is any ledger failure's (1). Other
+// errors are returned as they are.
+func explainClockRefusal(err error, now time.Time) error {
+	if !errors.Is(err, ballot.ErrClockSkew) {
+		return err
+	}
+	return fmt.Errorf("%w\nThe ledger refused the transaction for this machine's clock (now %s): it is more than %s (the chaincode's max skew) or the peers' peer.authentication.timewindow (15m in Fabric's sample core.yaml) from the peers' clocks. Compare `chronyc tracking` or `timedatectl` here and on a peer's machine, fix NTP on the one that is off, then run the command again.",
+		err, now.UTC().Format(time.RFC3339), ballot.MaxClockSkew)
 }
 
 // clean deletes the data of the system s in dir, as down --wipe does,

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
@@ -209,5 +213,33 @@ func TestWipeOfAnUnreadableSystem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClockRefusalIsExplained: a ledger refusal of this machine's clock
+// (ballot.ErrClockSkew, however wrapped, as close, finalise and up's
+// set-up return it) gets a message naming the clock, its reading and the
+// fix, keeps the cause wrapped and exits 1, as another ledger failure
+// does; other errors (a ledger failure, a usage error) are left as they
+// are.
+func TestClockRefusalIsExplained(t *testing.T) {
+	now := time.Date(2026, 12, 6, 21, 40, 0, 0, time.UTC)
+	refused := fmt.Errorf("CloseElection: %w: rpc error: ...; CommissionMSP: request unauthorized due to incorrect timestamp", ballot.ErrClockSkew)
+	err := explainClockRefusal(fmt.Errorf("close: %w", refused), now)
+	for _, want := range []string{"CloseElection", "refused the transaction for this machine's clock (now 2026-12-06T21:40:00Z)", "2m0s", "timewindow", "`chronyc tracking` or `timedatectl`", "fix NTP"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	if !errors.Is(err, refused) || !errors.Is(err, ballot.ErrClockSkew) {
+		t.Errorf("%v no longer wraps the refusal", err)
+	}
+	if got := cli.ExitStatus(err, nil); got != 1 {
+		t.Errorf("exit status %d; want 1, as another ledger failure", got)
+	}
+	for _, other := range []error{errors.New("CloseElection: endorsement failure"), cli.Usagef("--voters is 0")} {
+		if got := explainClockRefusal(other, now); got != other {
+			t.Errorf("%v became %v; want it as it is", other, got)
+		}
 	}
 }

@@ -55,6 +55,8 @@ func (b *Ballot) Election(ctx context.Context) (*ballot.Election, error) {
 // SetupElection records the election (Commission admin identity only) and
 // waits until every endorsing organisation's peer holds it, so a batch
 // submitted next is not refused by a peer that has not yet committed it.
+// A refusal of this client's clock wraps ballot.ErrClockSkew (txError), as
+// do CloseElection's and FinaliseElection's.
 func (b *Ballot) SetupElection(ctx context.Context, e ballot.Election) error {
 	payload, err := json.Marshal(e)
 	if err != nil {
@@ -62,7 +64,7 @@ func (b *Ballot) SetupElection(ctx context.Context, e ballot.Election) error {
 	}
 	_, err = b.contract.SubmitWithContext(ctx, "SetupElection", client.WithBytesArguments(payload))
 	if err != nil {
-		return fmt.Errorf("set up election %s: %w", e.ID, err)
+		return txError("set up election "+e.ID, err)
 	}
 	if err := b.SyncEndorsers(ctx); err != nil {
 		return fmt.Errorf("election %s set up; waiting for the endorsing peers to hold it: %w", e.ID, err)
@@ -119,11 +121,12 @@ type ledgerChanged struct{ err error }
 func (e ledgerChanged) Error() string   { return e.err.Error() }
 func (e ledgerChanged) Unwrap() []error { return []error{ballot.ErrLedgerChanged, e.err} }
 
-// transition submits a status change of the election and decodes the new record.
+// transition submits a status change of the election and decodes the new
+// record; a failure is txError's.
 func (b *Ballot) transition(ctx context.Context, fn string, args ...client.ProposalOption) (*ballot.Election, error) {
 	result, err := b.contract.SubmitWithContext(ctx, fn, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w%s", fn, err, peerMessages(err))
+		return nil, txError(fn, err)
 	}
 	var e ballot.Election
 	if err := json.Unmarshal(result, &e); err != nil {
@@ -177,12 +180,14 @@ func (b *Ballot) evaluate(ctx context.Context, out any, fn string, args ...strin
 
 // evaluateError describes a failed query. The chaincode marks a missing
 // record with ballot.NotFoundMark, which reaches us inside the peer's message:
-// such errors wrap ballot.ErrNotFound and keep the peer's message.
+// such errors wrap ballot.ErrNotFound and keep the peer's message. Others
+// are txError's: a peer's refusal of this client's clock wraps
+// ballot.ErrClockSkew.
 func evaluateError(fn string, args []string, err error) error {
 	if ballot.IsNotFound(err.Error()) {
 		return fmt.Errorf("%s%v: %w (%v)", fn, args, ballot.ErrNotFound, err)
 	}
-	return fmt.Errorf("evaluate %s: %w", fn, err)
+	return txError("evaluate "+fn, err)
 }
 
 // BlockOfTx returns the number of the block that holds a transaction

@@ -1,6 +1,7 @@
 package fabricclient
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/votechain/votechain/ballot"
@@ -25,4 +26,19 @@ const peerClockRefusal = "incorrect timestamp"
 // with ballot.ErrClockSkew.
 func clockRefused(text string) bool {
 	return ballot.IsClockSkew(text) || strings.Contains(text, peerClockRefusal)
+}
+
+// txError describes a failed transaction or query, what (for the message),
+// with its peers' messages appended: a refusal's reason is only there. A
+// refusal of its time, this client's clock (clockRefused), wraps
+// ballot.ErrClockSkew, so that every ledger call a client makes (the
+// election's set-up, close and finalise, the roll's load and seal, the log
+// keys' registration, the queries) answers it as the batches and anchors
+// do.
+func txError(what string, err error) error {
+	peers := peerMessages(err)
+	if clockRefused(err.Error() + peers) {
+		return fmt.Errorf("%s: %w: %w%s", what, ballot.ErrClockSkew, err, peers)
+	}
+	return fmt.Errorf("%s: %w%s", what, err, peers)
 }

@@ -15,11 +15,12 @@ import (
 const peerTimewindowRefusal = "rpc error: code = Unknown desc = request unauthorized due to incorrect timestamp 2026-12-06T21:40:00Z, peer time 2026-12-06T21:10:00Z, peer.authentication.timewindow 15m0s"
 
 // TestClockRefusalsWrapErrClockSkew: a refusal of the client's clock wraps
-// ballot.ErrClockSkew for an anchor and for a batch alike, whether the
-// chaincode refused it (more than ballot.MaxClockSkew off, its mark) or the
-// peer did before the chaincode ran (more than its 15 min timewindow off,
-// no mark); another refusal and an unreachable peer do not. Each keeps the
-// cause and the peers' messages.
+// ballot.ErrClockSkew for an anchor, a batch, the admin's transactions
+// (txError: set-up, close, roll, log keys), a finalise and a query alike,
+// whether the chaincode refused it (more than ballot.MaxClockSkew off, its
+// mark) or the peer did before the chaincode ran (more than its 15 min
+// timewindow off, no mark); another refusal and an unreachable peer do
+// not. Each keeps the cause and the peers' messages.
 func TestClockRefusalsWrapErrClockSkew(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -32,7 +33,13 @@ func TestClockRefusalsWrapErrClockSkew(t *testing.T) {
 		{"another refusal", endorseFailure(t, "chaincode response 500, ballot: tree head signed by a key not registered on the ledger"), false},
 		{"unreachable", context.DeadlineExceeded, false},
 	} {
-		for what, err := range map[string]error{"anchor": anchorError(1, tc.err), "batch": submitError("batch CA/3", tc.err)} {
+		for what, err := range map[string]error{
+			"anchor":   anchorError(1, tc.err),
+			"batch":    submitError("batch CA/3", tc.err),
+			"close":    txError("CloseElection", tc.err),
+			"finalise": finaliseError(txError("FinaliseElection", tc.err)),
+			"query":    evaluateError("GetElection", nil, tc.err),
+		} {
 			if errors.Is(err, ballot.ErrClockSkew) != tc.clock || !errors.Is(err, tc.err) {
 				t.Errorf("%s, %s: %v; want a clock refused: %v, wrapping the cause", tc.name, what, err, tc.clock)
 			}

@@ -13,7 +13,8 @@ import (
 )
 
 // RegisterLogKeys registers intake log public keys (Commission admin
-// identity only) and returns the registered record.
+// identity only) and returns the registered record. A refusal of this
+// client's clock wraps ballot.ErrClockSkew (txError).
 func (b *Ballot) RegisterLogKeys(ctx context.Context, keys []ballot.LogKey) (ballot.LogKeys, error) {
 	payload, err := json.Marshal(map[string][]ballot.LogKey{"keys": keys})
 	if err != nil {
@@ -21,7 +22,7 @@ func (b *Ballot) RegisterLogKeys(ctx context.Context, keys []ballot.LogKey) (bal
 	}
 	out, err := b.contract.SubmitWithContext(ctx, "RegisterLogKeys", client.WithBytesArguments(payload))
 	if err != nil {
-		return ballot.LogKeys{}, fmt.Errorf("register %d log keys: %w%s", len(keys), err, peerMessages(err))
+		return ballot.LogKeys{}, txError(fmt.Sprintf("register %d log keys", len(keys)), err)
 	}
 	var rec ballot.LogKeys
 	if err := json.Unmarshal(out, &rec); err != nil {

@@ -36,7 +36,8 @@ type RollProgress = interface{ Add(n int64) }
 // not written again, and a sealed roll is returned as it is; a chunk whose
 // transaction's fate is unknown, or that lost a read conflict, is submitted
 // again (untilOrdered). p, if set, is told of every chunk's entries as its
-// transaction commits.
+// transaction commits. A refusal of this client's clock, of a chunk or of
+// the seal, wraps ballot.ErrClockSkew (txError).
 func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, parallel int, p RollProgress) (ballot.RollSeal, error) {
 	seal, err := b.RollSeal(ctx)
 	if err == nil || !errors.Is(err, ballot.ErrNotFound) {
@@ -58,7 +59,7 @@ func (b *Ballot) LoadRoll(ctx context.Context, entries []ballot.RollEntry, paral
 				})
 			})
 			if err != nil {
-				return fmt.Errorf("load roll chunk %d: %w%s", c.Index, err, peerMessages(err))
+				return txError(fmt.Sprintf("load roll chunk %d", c.Index), err)
 			}
 			if p != nil {
 				mu.Lock()
@@ -186,5 +187,5 @@ func (b *Ballot) seal(ctx context.Context) ([]byte, error) {
 		case <-time.After(time.Second):
 		}
 	}
-	return nil, fmt.Errorf("seal roll (%d attempts): %w%s", sealAttempts, err, peerMessages(err))
+	return nil, txError(fmt.Sprintf("seal roll (%d attempts)", sealAttempts), err)
 }
