@@ -79,16 +79,9 @@ func (b *Ballot) submit(ctx context.Context, batches []ballot.Batch, multi bool)
 	return &PendingBatches{batches: batches, multi: multi, result: result, commit: commit}, nil
 }
 
-// submitError describes a failed submission of the batches ids, with the
-// peers' messages (a chaincode refusal's reason is only there). A refusal
-// of the transaction's time, this client's clock (clockRefused), wraps
-// ballot.ErrClockSkew.
+// submitError describes a failed submission of the batches ids (txError).
 func submitError(ids string, err error) error {
-	peers := peerMessages(err)
-	if clockRefused(err.Error() + peers) {
-		return fmt.Errorf("submit %s: %w: %w%s", ids, ballot.ErrClockSkew, err, peers)
-	}
-	return fmt.Errorf("submit %s: %w%s", ids, err, peers)
+	return txError("submit "+ids, err)
 }
 
 // batchesPayload is the JSON argument of CommitBatch (one batch's object)
