@@ -175,11 +175,21 @@ const sealAttempts = 10
 
 // seal submits SealRoll, retrying while a peer lags behind the chunks.
 func (b *Ballot) seal(ctx context.Context) ([]byte, error) {
+	return retrySeal(ctx, func() ([]byte, error) { return b.contract.SubmitWithContext(ctx, "SealRoll") })
+}
+
+// retrySeal calls submit up to sealAttempts times, a second apart, until it
+// succeeds. A refusal of this client's clock (ballot.ErrClockSkew) is not
+// retried: another second does not fix a clock.
+func retrySeal(ctx context.Context, submit func() ([]byte, error)) ([]byte, error) {
 	var err error
-	for range sealAttempts {
+	for i := range sealAttempts {
 		var out []byte
-		if out, err = b.contract.SubmitWithContext(ctx, "SealRoll"); err == nil {
+		if out, err = submit(); err == nil {
 			return out, nil
+		}
+		if refused := txError("seal roll", err); errors.Is(refused, ballot.ErrClockSkew) {
+			return nil, fmt.Errorf("%w (attempt %d)", refused, i+1)
 		}
 		select {
 		case <-ctx.Done():

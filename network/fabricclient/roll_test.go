@@ -98,3 +98,27 @@ func TestAnchorError(t *testing.T) {
 		}
 	}
 }
+
+// TestSealIsNotRetriedForTheClock: a refusal of the client's clock ends the
+// seal at once, wrapping ballot.ErrClockSkew; another refusal (a peer that
+// has not yet committed the last chunks) is tried again.
+func TestSealIsNotRetriedForTheClock(t *testing.T) {
+	calls := 0
+	_, err := retrySeal(context.Background(), func() ([]byte, error) {
+		calls++
+		return nil, errors.New("chaincode response 500, [clock-skew] proposal timestamp is 3m0s from this peer's clock")
+	})
+	if !errors.Is(err, ballot.ErrClockSkew) || calls != 1 {
+		t.Fatalf("clock refusal: %v after %d calls; want ErrClockSkew after 1", err, calls)
+	}
+	calls = 0
+	out, err := retrySeal(context.Background(), func() ([]byte, error) {
+		if calls++; calls == 1 {
+			return nil, errors.New("roll holds 10 of 12 entries")
+		}
+		return []byte("sealed"), nil
+	})
+	if err != nil || string(out) != "sealed" || calls != 2 {
+		t.Fatalf("lagging peer: %q, %v after %d calls; want sealed after 2", out, err, calls)
+	}
+}
