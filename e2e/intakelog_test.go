@@ -41,7 +41,9 @@ func TestOmittedVotesAreFound(t *testing.T) {
 	if err := s.st.Kill("batcher0"); err != nil {
 		t.Fatal(err)
 	}
-	var receipts []ballot.Acceptance
+	// Every vote is cast before any receipt is fetched, so the fetches wait
+	// for one signed head (--log-interval) rather than one each.
+	var acceptanceURLs []string
 	for i, v := range s.roll[:30] {
 		var out struct {
 			VoteID        string `json:"vote_id"`
@@ -52,7 +54,11 @@ func TestOmittedVotesAreFound(t *testing.T) {
 		if status, err := s.post("/api/v1/vote", body, &out); err != nil || status != http.StatusAccepted || out.LogIndex == nil || out.AcceptanceURL == "" {
 			t.Fatalf("vote %d: %d %+v, %v; want 202 with a log index and an acceptance URL", i, status, out, err)
 		}
-		receipts = append(receipts, s.acceptance(t, out.AcceptanceURL))
+		acceptanceURLs = append(acceptanceURLs, out.AcceptanceURL)
+	}
+	var receipts []ballot.Acceptance
+	for _, url := range acceptanceURLs {
+		receipts = append(receipts, s.acceptance(t, url))
 	}
 
 	// The rogue operator deletes every third accepted vote from the queue.
