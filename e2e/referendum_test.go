@@ -13,7 +13,7 @@ import (
 )
 
 // TestReferendumOneVotePerVoterAndQuestion runs config/referendum.json, a
-// referendum of three questions: 10,000 voters each vote on one to three of
+// referendum of three questions: 5,000 voters each vote on one to three of
 // them. Per question, the votes answered 202 are exactly the votes the
 // ledger counts: every accepted vote's nullifier (per voter and question)
 // locates that vote on the ledger, and the ledger's count per question,
@@ -21,7 +21,7 @@ import (
 // question already voted on is refused 409; on another question it is
 // accepted 202. The gateway's results per question follow the ledger.
 func TestReferendumOneVotePerVoterAndQuestion(t *testing.T) {
-	s := startSystem(t, 1, 10_000, func(c *stack.Config) {
+	s := startSystem(t, 1, 5_000, func(c *stack.Config) {
 		c.Election = filepath.Join(nettest.RepoRoot(t), "config", "referendum.json")
 	})
 	if len(s.contests) != 3 {
