@@ -11,7 +11,8 @@ import (
 
 // TestVotesThroughTheGatewayCountExactlyOnce casts 20,000 votes across 10
 // states through the HTTP API and checks that the ledger counts exactly the
-// accepted ones.
+// accepted ones; then (ExplorerRecountsTheLedger) that the explorer's
+// recount of them equals the chaincode's and survives its restart.
 func TestVotesThroughTheGatewayCountExactlyOnce(t *testing.T) {
 	s := startSystem(t, 1, 20_000)
 	if len(s.states) != 10 {
@@ -26,6 +27,7 @@ func TestVotesThroughTheGatewayCountExactlyOnce(t *testing.T) {
 		t.Fatalf("%d of 20000 votes accepted", len(accepted))
 	}
 	s.checkExactlyOnce(t, accepted)
+	t.Run("ExplorerRecountsTheLedger", func(t *testing.T) { s.checkExplorerRecount(t, accepted) })
 }
 
 // TestBatcherKilledMidRun kills the batcher with SIGKILL while votes flow,
