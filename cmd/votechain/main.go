@@ -130,7 +130,7 @@ func run(ctx context.Context) (err error) {
 		s.Network().Status(ctx).Print(os.Stdout)
 		return nil
 	case "close":
-		e, err := s.CloseElection(ctx)
+		e, err := closeElection(s, ctx)
 		if err != nil {
 			return err
 		}
@@ -151,9 +151,14 @@ func run(ctx context.Context) (err error) {
 	panic("votechain: command " + cmd + " has no case") // ParseCommand let through only the commands above
 }
 
+// closeElection is close's call of the ledger, (*stack.Stack).CloseElection;
+// a test puts a refusal in its place to see what run makes of it.
+var closeElection = (*stack.Stack).CloseElection
+
 // explainClockRefusal adds to err, when it is the ledger's refusal of a
 // transaction's time (ballot.ErrClockSkew: up's election set-up, roll and
-// log keys, close, finalise, all signed with this machine's clock), what
+// log keys, an election already on the ledger's included, close, finalise,
+// all signed with this machine's clock), what
 // it means and the fix, with now, this machine's clock, to compare; err
 // stays wrapped, so the exit status is any ledger failure's (1). Other
 // errors are returned as they are.

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -216,17 +218,34 @@ func TestWipeOfAnUnreadableSystem(t *testing.T) {
 	}
 }
 
-// TestClockRefusalIsExplained: a ledger refusal of this machine's clock
-// (ballot.ErrClockSkew, however wrapped, as close, finalise and up's
-// set-up return it) gets a message naming the clock, its reading and the
-// fix, keeps the cause wrapped and exits 1, as another ledger failure
-// does; other errors (a ledger failure, a usage error) are left as they
-// are.
+// TestClockRefusalIsExplained: run turns a ledger refusal of this
+// machine's clock (ballot.ErrClockSkew, however wrapped, as close, finalise
+// and up's set-up, roll and log keys return it; close's here) into a
+// message naming the clock, its reading and the fix, keeping the cause
+// wrapped and exiting 1, as another ledger failure does; another failure
+// of the ledger is left as it is.
 func TestClockRefusalIsExplained(t *testing.T) {
-	now := time.Date(2026, 12, 6, 21, 40, 0, 0, time.UTC)
 	refused := fmt.Errorf("CloseElection: %w: rpc error: ...; CommissionMSP: request unauthorized due to incorrect timestamp", ballot.ErrClockSkew)
-	err := explainClockRefusal(fmt.Errorf("close: %w", refused), now)
-	for _, want := range []string{"CloseElection", "refused the transaction for this machine's clock (now 2026-12-06T21:40:00Z)", "2m0s", "timewindow", "`chronyc tracking` or `timedatectl`", "fix NTP"} {
+	other := errors.New("CloseElection: endorsement failure")
+	defer func(f func(*stack.Stack, context.Context) (*ballot.Election, error)) { closeElection = f }(closeElection)
+	var answer error
+	closeElection = func(*stack.Stack, context.Context) (*ballot.Election, error) { return nil, answer }
+	dir := t.TempDir()
+
+	answer = refused
+	before := time.Now().UTC().Truncate(time.Second)
+	err := clitest.Run(t, run, "votechain", "--dir", dir, "close")
+	if err == nil {
+		t.Fatal("close refused for the clock: no error")
+	}
+	reading := regexp.MustCompile(`this machine's clock \(now ([^)]+)\)`).FindStringSubmatch(err.Error())
+	if reading == nil {
+		t.Fatalf("%q does not give this machine's clock", err)
+	}
+	if now, perr := time.Parse(time.RFC3339, reading[1]); perr != nil || now.Before(before) || now.After(time.Now()) {
+		t.Errorf("clock reading %q (%v); want the time of the call, RFC 3339", reading[1], perr)
+	}
+	for _, want := range []string{"CloseElection", "refused the transaction", "2m0s", "timewindow", "`chronyc tracking` or `timedatectl`", "fix NTP"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}
@@ -237,9 +256,9 @@ func TestClockRefusalIsExplained(t *testing.T) {
 	if got := cli.ExitStatus(err, nil); got != 1 {
 		t.Errorf("exit status %d; want 1, as another ledger failure", got)
 	}
-	for _, other := range []error{errors.New("CloseElection: endorsement failure"), cli.Usagef("--voters is 0")} {
-		if got := explainClockRefusal(other, now); got != other {
-			t.Errorf("%v became %v; want it as it is", other, got)
-		}
+
+	answer = other
+	if err := clitest.Run(t, run, "votechain", "--dir", dir, "close"); err != other {
+		t.Errorf("close failing otherwise: %v; want %v as it is", err, other)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -97,17 +98,33 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 		_, err = electionsetup.Ensure(ctx, ledger, plan, s.log)
 		return err
 	}
-	// An election set up by an earlier version may lack a sealed roll or a
-	// registered key: it still runs, without what those give.
-	if _, _, err := electionsetup.Record(ctx, ledger, plan); err != nil {
+	return completeElection(ctx, ledger, plan, s.log)
+}
+
+// completeElection checks the election already on the ledger against plan
+// (electionsetup.Record) and completes what one set up by an earlier
+// version may lack, a sealed roll and a registered log key. It runs without
+// them, so their failures are logged as warnings, except a refusal of this
+// machine's clock (ballot.ErrClockSkew): it fails up, as it would a new
+// election's set-up, since the gateway's anchors and the batchers' commits,
+// signed with the same clock, would be refused too (votechain explains it).
+func completeElection(ctx context.Context, ledger electionsetup.Ledger, plan electionsetup.Plan, log *slog.Logger) error {
+	e, _, err := electionsetup.Record(ctx, ledger, plan)
+	if err != nil {
 		return err
 	}
-	s.log.Info("election on the ledger", "id", existing.ID, "states", len(existing.States), "closes_at", existing.ClosesAt)
+	log.Info("election on the ledger", "id", e.ID, "states", len(e.States), "closes_at", e.ClosesAt)
 	if _, err := electionsetup.SealRoll(ctx, ledger, plan); err != nil {
-		s.log.Warn("the roll is not sealed on the ledger: eligibility is not enforced", "err", err)
+		if errors.Is(err, ballot.ErrClockSkew) {
+			return fmt.Errorf("seal the roll of election %s: %w", e.ID, err)
+		}
+		log.Warn("the roll is not sealed on the ledger: eligibility is not enforced", "err", err)
 	}
 	if _, err := electionsetup.RegisterLogKeys(ctx, ledger, plan); err != nil {
-		s.log.Warn("the gateway's log key is not registered: its tree heads cannot be anchored", "err", err)
+		if errors.Is(err, ballot.ErrClockSkew) {
+			return fmt.Errorf("register the intake log key of election %s: %w", e.ID, err)
+		}
+		log.Warn("the gateway's log key is not registered: its tree heads cannot be anchored", "err", err)
 	}
 	return nil
 }

@@ -192,7 +192,8 @@ func evaluateError(fn string, args []string, err error) error {
 
 // BlockOfTx returns the number of the block that holds a transaction
 // (valid or not), or an error wrapping ballot.ErrNotFound when the peer
-// queried holds it in no block (yet).
+// queried holds it in no block (yet), or ballot.ErrClockSkew when the peer
+// refused this client's clock.
 func (b *Ballot) BlockOfTx(ctx context.Context, txID string) (uint64, error) {
 	data, err := b.qscc.EvaluateWithContext(ctx, "GetBlockByTxID", client.WithArguments(b.channel, txID))
 	if err != nil {
@@ -211,12 +212,13 @@ func (b *Ballot) BlockOfTx(ctx context.Context, txID string) (uint64, error) {
 const noSuchTx = "no such transaction ID"
 
 // blockOfTxError describes a failed GetBlockByTxID: the peer's "no such
-// transaction" wraps ballot.ErrNotFound; any other failure does not.
+// transaction" wraps ballot.ErrNotFound; any other failure is txError's (a
+// refusal of this client's clock wraps ballot.ErrClockSkew).
 func blockOfTxError(txID string, err error) error {
 	if strings.Contains(err.Error(), noSuchTx) {
 		return fmt.Errorf("find block of transaction %s: %w (%v)", txID, ballot.ErrNotFound, err)
 	}
-	return fmt.Errorf("find block of transaction %s: %w", txID, err)
+	return txError("find block of transaction "+txID, err)
 }
 
 // nullifierPageSize is how many nullifiers one ListNullifiers call returns.

@@ -22,7 +22,8 @@ import (
 	"github.com/votechain/votechain/network"
 )
 
-// writeCert writes a fresh self-signed certificate and its PKCS#8 key as
+// writeCert writes a fresh self-signed certificate for name (its common
+// name and DNS name, so that a server may present it) and its PKCS#8 key as
 // PEM files under dir and returns their paths.
 func writeCert(t *testing.T, dir, name string) (cert, key string) {
 	t.Helper()
@@ -31,7 +32,7 @@ func writeCert(t *testing.T, dir, name string) (cert, key string) {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}

@@ -21,9 +21,17 @@ const peerClockRefusal = "incorrect timestamp"
 // was refused: by the chaincode, more than ballot.MaxClockSkew from the
 // peer's clock (ballot.ClockSkewMark), or by the peer before the chaincode
 // runs, outside its peer.authentication.timewindow (15 minutes in Fabric's
-// sample core.yaml). Every transaction's refusal is read here, so that
-// each client (the intake log's anchors, the batcher's batches) answers it
-// with ballot.ErrClockSkew.
+// sample core.yaml). Every transaction's and query's refusal is read here,
+// so that each client (the intake log's anchors, the batcher's batches)
+// answers it with ballot.ErrClockSkew.
+//
+// The peer's deliver service (the block stream, BlockNumbers) refuses a
+// request outside the same window too, but its words ("envelope timestamp
+// <t> is more than <window> apart from current server time <now>",
+// common/deliver/deliver.go) stay in the peer's log: the client gets a bare
+// BAD_REQUEST status, which fabric-gateway answers by closing the stream.
+// BlockNumbers therefore asks the peer's chain info first (a query, refused
+// by this filter with the same window).
 func clockRefused(text string) bool {
 	return ballot.IsClockSkew(text) || strings.Contains(text, peerClockRefusal)
 }
@@ -33,12 +41,19 @@ func clockRefused(text string) bool {
 // refusal of its time, this client's clock (clockRefused), wraps
 // ballot.ErrClockSkew, so that every ledger call a client makes (the
 // election's set-up, close and finalise, the roll's load and seal, the log
-// keys' registration, the queries) answers it as the batches and anchors
-// do.
+// keys' registration, the anchors, the batches, the queries, the reads of
+// blocks and transactions, the chain info that opens the block stream)
+// answers it alike.
 func txError(what string, err error) error {
 	peers := peerMessages(err)
 	if clockRefused(err.Error() + peers) {
-		return fmt.Errorf("%s: %w: %w%s", what, ballot.ErrClockSkew, err, peers)
+		return refusal(what, ballot.ErrClockSkew, err, peers)
 	}
 	return fmt.Errorf("%s: %w%s", what, err, peers)
+}
+
+// refusal describes what's failure err, with its peers' messages peers, as
+// a refusal of the kind reason: it wraps both reason and err.
+func refusal(what string, reason, err error, peers string) error {
+	return fmt.Errorf("%s: %w: %w%s", what, reason, err, peers)
 }

@@ -15,11 +15,12 @@ import (
 // CommittedBatch reads batch state/seq as the VALID CommitBatch or
 // CommitBatches transaction txID carried it, from the ledger's copy of the
 // transaction: the votes come from the ledger, not from anything the caller
-// holds.
+// holds. A peer's refusal of this client's clock wraps ballot.ErrClockSkew
+// (txError).
 func (b *Ballot) CommittedBatch(ctx context.Context, txID, state string, seq uint64) (ballot.Batch, error) {
 	data, err := b.qscc.EvaluateWithContext(ctx, "GetTransactionByID", client.WithArguments(b.channel, txID))
 	if err != nil {
-		return ballot.Batch{}, fmt.Errorf("read transaction %s: %w", txID, err)
+		return ballot.Batch{}, txError("read transaction "+txID, err)
 	}
 	var ptx peer.ProcessedTransaction
 	if err := proto.Unmarshal(data, &ptx); err != nil {

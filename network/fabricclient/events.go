@@ -44,13 +44,15 @@ func (b *Ballot) BatchEvents(ctx context.Context, from ballot.Position) (<-chan 
 }
 
 // Height is the number of blocks on the channel (the next block's number).
+// A peer's refusal of this client's clock wraps ballot.ErrClockSkew
+// (txError).
 func (b *Ballot) Height(ctx context.Context) (uint64, error) { return b.height(ctx) }
 
 // height is Height of the peer opts choose (by default this client's).
 func (b *Ballot) height(ctx context.Context, opts ...client.ProposalOption) (uint64, error) {
 	data, err := b.qscc.EvaluateWithContext(ctx, "GetChainInfo", append(opts, client.WithArguments(b.channel))...)
 	if err != nil {
-		return 0, fmt.Errorf("chain info: %w", err)
+		return 0, txError("chain info", err)
 	}
 	var info common.BlockchainInfo
 	if err := proto.Unmarshal(data, &info); err != nil {

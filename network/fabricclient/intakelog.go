@@ -61,21 +61,19 @@ func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor)
 // conflict at commit (it committed between this one's endorsement and its
 // commit: the validation code, not text). The chaincode's refusal of a
 // head stamped before the anchored one (ballot.HeadStaleMark) wraps
-// ballot.ErrHeadStale; a refusal of the transaction's time, this client's
-// clock, by the chaincode or the peer (clockRefused) wraps
-// ballot.ErrClockSkew.
+// ballot.ErrHeadStale; other failures are txError's (a refusal of this
+// client's clock wraps ballot.ErrClockSkew).
 func anchorError(n int, err error) error {
+	what := fmt.Sprintf("anchor %d log heads", n)
 	peers := peerMessages(err)
 	var commitErr *client.CommitError
 	switch {
 	case ballot.IsHeadConflict(err.Error()+peers) || errors.As(err, &commitErr) && readConflict(commitErr.Code):
-		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrHeadConflict, err, peers)
+		return refusal(what, ballot.ErrHeadConflict, err, peers)
 	case ballot.IsHeadStale(err.Error() + peers):
-		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrHeadStale, err, peers)
-	case clockRefused(err.Error() + peers):
-		return fmt.Errorf("anchor %d log heads: %w: %w%s", n, ballot.ErrClockSkew, err, peers)
+		return refusal(what, ballot.ErrHeadStale, err, peers)
 	}
-	return fmt.Errorf("anchor %d log heads: %w%s", n, err, peers)
+	return txError(what, err)
 }
 
 // LogHead reads a state's last anchored head, or ballot.ErrNotFound.

@@ -174,8 +174,17 @@ func (p *PendingBatches) Wait(ctx context.Context) ([]ballot.Committed, error) {
 }
 
 // BlockNumbers streams the number of every block the peer commits from now
-// on, until ctx ends or the stream breaks (the channel closes).
+// on, until ctx ends or the stream breaks (the channel closes). The peer's
+// refusal of this client's clock is an error wrapping ballot.ErrClockSkew,
+// not a stream that closes at once: the deliver service refuses the
+// stream's request outside peer.authentication.timewindow without words the
+// client gets (clockRefused), so the peer's chain info is asked first, a
+// query the peer refuses for the same window, saying so. Other failures of
+// that query are left to the stream.
 func (b *Ballot) BlockNumbers(ctx context.Context) (<-chan uint64, error) {
+	if _, err := b.height(ctx); errors.Is(err, ballot.ErrClockSkew) {
+		return nil, fmt.Errorf("listen for blocks: %w", err)
+	}
 	blocks, err := b.network.FilteredBlockEvents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listen for blocks: %w", err)

@@ -1,16 +1,12 @@
 package fabricclient
 
 import (
-	"context"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/votechain/votechain/ballot"
 )
 
 // endorseFailure is a failed endorsement as the Fabric Gateway reports it:
@@ -44,30 +40,6 @@ func TestPeersDisagree(t *testing.T) {
 	} {
 		if got := peersDisagree(tc.err); got != tc.want {
 			t.Errorf("%s: peersDisagree = %t; want %t", tc.name, got, tc.want)
-		}
-	}
-}
-
-// TestSubmitError: the chaincode's refusal of this client's clock wraps
-// ballot.ErrClockSkew; another refusal and an unreachable peer do not.
-// Every one wraps the cause and keeps the peers' messages, where a
-// refusal's reason is.
-func TestSubmitError(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		err   error
-		clock bool
-	}{
-		{"clock refusal", endorseFailure(t, "chaincode response 500, "+ballot.ClockSkewMark+" ballot: ...: proposal timestamp ... is 3m0s from this peer's clock"), true},
-		{"another refusal", endorseFailure(t, "chaincode response 500, batch CA/3: sequence gap"), false},
-		{"unreachable", context.DeadlineExceeded, false},
-	} {
-		err := submitError("batch CA/3", tc.err)
-		if errors.Is(err, ballot.ErrClockSkew) != tc.clock || !errors.Is(err, tc.err) {
-			t.Errorf("%s: %v; want a clock refused: %v, wrapping the cause", tc.name, err, tc.clock)
-		}
-		if msgs := peerMessages(tc.err); !strings.HasSuffix(err.Error(), msgs) {
-			t.Errorf("%s: %v lacks the peers' messages %q", tc.name, err, msgs)
 		}
 	}
 }
