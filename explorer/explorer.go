@@ -108,6 +108,7 @@ func Open(cfg Config) (*Explorer, error) {
 		conn.Close()
 		return nil, err
 	}
+	idx.SetLogger(cfg.Log)
 	e := &Explorer{cfg: cfg, conn: conn, idx: idx}
 	if err := e.wire(); err != nil {
 		e.Close()

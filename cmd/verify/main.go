@@ -263,7 +263,11 @@ func run() int {
 		fs.Usage()
 	}
 	if err == nil {
-		err = errors.Join(checkModeFlags(given, m), checkKeysFlag(given, m, *offline), ledgerFlags.check(),
+		var ledgerErr error
+		if readsLedger := m != modeAcceptance || !*offline; readsLedger { // --acceptance --offline dials nothing
+			ledgerErr = ledgerFlags.check()
+		}
+		err = errors.Join(checkModeFlags(given, m), checkKeysFlag(given, m, *offline), ledgerErr,
 			cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout"))
 	}
 	checkForks := m == modeAcceptance && given["gateway"] // on the command line: $VERIFY_GATEWAY serves --vote-id and --log
@@ -505,7 +509,9 @@ func (d ledgerDialer) Dial() (*fabricclient.Conn, error) {
 // check refuses, as usage errors naming the flag and the consortium's
 // organisations, an --org or a --peer (when given) that is none of them,
 // before anything is dialled (where a --peer of "commission" was reported
-// as a dial error pointing at the profile's identities).
+// as a dial error pointing at the profile's identities). Only the modes
+// that read the ledger call it: --acceptance --offline reads no --org
+// or --peer (one set by the environment for other runs included).
 func (d ledgerDialer) check() error {
 	if d.peer == "" {
 		return d.Ledger.Check()

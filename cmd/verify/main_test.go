@@ -193,6 +193,20 @@ func TestPeerAndOrgAreConsortiumOrganisations(t *testing.T) {
 	}
 }
 
+// TestOfflineIgnoresOrgAndPeer: --acceptance --offline, which dials
+// nothing, takes any --org and --peer (as from an environment set for
+// other runs): the flags pass and the run goes on to read --keys (here
+// empty, refused saying so), where the organisations were refused first.
+func TestOfflineIgnoresOrgAndPeer(t *testing.T) {
+	offline := []string{"--acceptance", "--offline", "--keys", writeFile(t, ""), writeFile(t, "{}")}
+	for _, flags := range [][]string{{"--peer", "commission"}, {"--org", "Nobody"}} {
+		code, stderr := runVerify(t, append(flags, offline...)...)
+		if code != 2 || !strings.Contains(stderr, "holds no log key") || strings.Contains(stderr, "organisation of the consortium") {
+			t.Errorf("%v --acceptance --offline: status %d, stderr %q; want the organisation not checked, the empty --keys refused", flags, code, stderr)
+		}
+	}
+}
+
 // TestBadDeadlineSaysTheForm: a --deadline that is not a duration is
 // refused (status 2) saying the form one takes, in the line verify prints
 // as well as in the flag package's above the usage ("parse error" alone).

@@ -5,6 +5,19 @@ import (
 	"database/sql"
 )
 
+// SetMinFilterKeys sets the least size of x's filters (tests of their
+// growth); call it before the first Writer begins.
+func SetMinFilterKeys(x *Index, n int) { x.minFilterKeys = n }
+
+// AnywhereStages returns the stages of x's filter of nullifiers alone, 0
+// if none was built.
+func AnywhereStages(x *Index) int {
+	if x.anywhere == nil {
+		return 0
+	}
+	return len(x.anywhere.stages)
+}
+
 // VoteKey is voteKey, for the package's external tests.
 func VoteKey(id string) int64 { return voteKey(id) }
 

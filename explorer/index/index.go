@@ -13,8 +13,8 @@
 // UsedNullifiers in the used nullifiers' segments (only for the keys a
 // Bloom filter in memory cannot rule out, usedfilter.go; for the
 // cross_state check, MaybeUsedAnywhere first asks a second Bloom filter, of
-// nullifiers alone, built from the stored batches when first asked, as
-// many bytes a vote as the first), and a Writer's
+// nullifiers alone, built from the stored batches once a process, when
+// first asked, then grown by chaining, 1.25–3.75 bytes a vote), and a Writer's
 // RollContests in the roll kept in memory (rollcache.go: about 21 bytes a
 // voter, 63 MB for a roll of 3,000,000, read from the roll table when the
 // first Writer begins, 6–7 s of CPU at that size; up to about 15 bytes a
@@ -42,6 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/url"
 	"slices"
@@ -67,10 +68,11 @@ type Index struct {
 	filter        *usedFilter
 	minFilterKeys int
 	// anywhere is the Writers' filter of nullifiers alone (cross_state
-	// lookups, MaybeUsedAnywhere), built when one first asks, nil before
-	// and, so that the next asking rebuilds it, once full; sized as
-	// filter.
-	anywhere *usedFilter
+	// lookups, MaybeUsedAnywhere), built when one first asks (nil before),
+	// then grown as batches are saved, never rebuilt.
+	anywhere *anywhereFilter
+	// log gets the index's notes (SetLogger; slog.Default() until then).
+	log *slog.Logger
 	// election is the election record and roll seal as committed, once a
 	// Writer read them.
 	election electionState
@@ -119,7 +121,7 @@ type history struct {
 	pendingUsed func(key int64) []keyPlace
 	// anywhere, if set (a Writer's), returns its filter of the nullifiers
 	// of the votes it sees, whatever their state, building it if need be.
-	anywhere func() (*usedFilter, error)
+	anywhere func() (*anywhereFilter, error)
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -434,6 +436,11 @@ func checkLayout(db *sql.DB, path string) error {
 	return nil
 }
 
+// SetLogger makes log get the index's notes (the one-time builds of its
+// filters), slog.Default() until it is called. Call it before the first
+// Writer begins.
+func (x *Index) SetLogger(log *slog.Logger) { x.log = log }
+
 // Open opens (creating if needed) the database at path.
 func Open(path string) (*Index, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + pragmas
@@ -463,7 +470,7 @@ func Open(path string) (*Index, error) {
 			return nil, fmt.Errorf("add rejection reasons to index %s: %w", path, err)
 		}
 	}
-	x := &Index{db: db}
+	x := &Index{db: db, log: slog.Default()}
 	x.history.q = db
 	x.history.pendingUsed = func(key int64) []keyPlace { return x.committedPlaces(pendingUsed, key) }
 	if x.pending, err = pendingFromBatches(context.Background(), db); err != nil {
@@ -536,9 +543,10 @@ func (x history) NullifierUsed(state, nullifier string) (bool, error) {
 
 // MaybeUsedAnywhere implements audit.History: on a Writer, those of
 // nullifiers its filter of nullifiers alone may hold (every one of a
-// stored vote, and about 1% of the others once the filter is full), with
-// no query once the filter is built (newAnywhereFilter); known is false
-// on the committed index, which keeps no such filter.
+// stored vote, and under 1% of the others for each of the filter's stages,
+// anywhereFilter), with no query once the filter is built
+// (newAnywhereFilter, once a process); known is false on the committed
+// index, which keeps no such filter.
 func (x history) MaybeUsedAnywhere(nullifiers []string) (map[string]bool, bool, error) {
 	if x.anywhere == nil {
 		return nil, false, nil
@@ -549,7 +557,7 @@ func (x history) MaybeUsedAnywhere(nullifiers []string) (map[string]bool, bool, 
 	}
 	out := map[string]bool{}
 	for _, n := range nullifiers {
-		if f.mayHoldKey(anywhereKey(n)) {
+		if f.mayHold(n) {
 			out[n] = true
 		}
 	}
@@ -652,17 +660,22 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 	return out, nil
 }
 
-// storedVotes returns the votes of the batch numbered id in batch_votes.
+// storedVotes returns the votes of the batch numbered id in batch_votes,
+// an error wrapping sql.ErrNoRows if there is none.
 func (x history) storedVotes(id int64) ([]ballot.Vote, error) {
-	var data []byte
-	if err := x.q.QueryRowContext(context.Background(), `SELECT data FROM batch_votes WHERE id = ?`, id).Scan(&data); err != nil {
-		return nil, fmt.Errorf("index lookup: read stored batch %d: %w", id, err)
-	}
-	b, err := ballot.DecodeBatch(data, audit.MaxBatchVotes)
+	var votes []ballot.Vote
+	found := false
+	err := eachStoredBatch(context.Background(), x.q, batchNumbered, func(_ int64, b ballot.Batch, _ []int) error {
+		votes, found = b.Votes, true
+		return nil
+	}, id)
 	if err != nil {
-		return nil, fmt.Errorf("index lookup: stored batch %d: %w", id, err)
+		return nil, fmt.Errorf("index lookup: %w", err)
 	}
-	return b.Votes, nil
+	if !found {
+		return nil, fmt.Errorf("index lookup: read stored batch %d: %w", id, sql.ErrNoRows)
+	}
+	return votes, nil
 }
 
 // RollContests implements audit.History: the contest of each of keys on

@@ -203,35 +203,57 @@ func (p *pendingKeys) absorb(o *pendingKeys) {
 
 // pendingFromBatches reads the pending keys back from the batches saved
 // after keys_flushed's batch, as q sees them.
-func pendingFromBatches(ctx context.Context, q *sql.DB) (*pendingKeys, error) {
+func pendingFromBatches(ctx context.Context, q querier) (*pendingKeys, error) {
 	p := &pendingKeys{}
-	rows, err := q.QueryContext(ctx, `SELECT v.id, v.data, b.rejected FROM batch_votes v JOIN batches b USING (state, seq)
-		WHERE v.id > (SELECT batch FROM keys_flushed WHERE id = 1) ORDER BY v.id`)
+	err := eachStoredBatch(ctx, q, unflushedBatches, func(id int64, b ballot.Batch, rejected []int) error {
+		p.addBatch(id, b.Votes, rejected, nil)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read the pending vote keys: %w", err)
 	}
+	return p, nil
+}
+
+// The conditions of eachStoredBatch: every stored batch, those saved after
+// keys_flushed's batch, and the one numbered ?1.
+const (
+	allBatches       = `TRUE`
+	unflushedBatches = `v.id > (SELECT batch FROM keys_flushed WHERE id = 1)`
+	batchNumbered    = `v.id = ?`
+)
+
+// eachStoredBatch calls fn, in the order of their numbers, with the
+// number, decoded votes and rejected votes' indices ('[]' if the batches
+// table lacks its row) of each batch of batch_votes (v) meeting where, as
+// q sees them; it stops at fn's first error and returns it.
+func eachStoredBatch(ctx context.Context, q querier, where string, fn func(id int64, b ballot.Batch, rejected []int) error, args ...any) error {
+	rows, err := q.QueryContext(ctx, `SELECT v.id, v.data, COALESCE(b.rejected, '[]') FROM batch_votes v
+		LEFT JOIN batches b USING (state, seq) WHERE `+where+` ORDER BY v.id`, args...)
+	if err != nil {
+		return err
+	}
 	defer rows.Close()
+	var data []byte
+	var rejectedJSON string
 	for rows.Next() {
 		var id int64
-		var data []byte
-		var rejectedJSON string
 		if err := rows.Scan(&id, &data, &rejectedJSON); err != nil {
-			return nil, fmt.Errorf("read the pending vote keys: %w", err)
+			return err
 		}
 		b, err := ballot.DecodeBatch(data, audit.MaxBatchVotes)
 		if err != nil {
-			return nil, fmt.Errorf("read the pending vote keys: stored batch %d: %w", id, err)
+			return fmt.Errorf("stored batch %d: %w", id, err)
 		}
 		var rejected []int
 		if err := json.Unmarshal([]byte(rejectedJSON), &rejected); err != nil {
-			return nil, fmt.Errorf("read the pending vote keys: stored batch %d rejected: %w", id, err)
+			return fmt.Errorf("stored batch %d rejected: %w", id, err)
 		}
-		p.addBatch(id, b.Votes, rejected, nil)
+		if err := fn(id, b, rejected); err != nil {
+			return err
+		}
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("read the pending vote keys: %w", err)
-	}
-	return p, nil
+	return errors.Join(rows.Err(), rows.Close())
 }
 
 // flushLimit is the index's flushRows: the pending votes at which a commit

@@ -69,39 +69,63 @@ func indexChain(t *testing.T, path string, reopenAt int, blocks []*common.Block)
 }
 
 // indexBlocks is indexChain whatever the audit finds: after is given each
-// block's report once it is saved, with the index.
+// block's report once it is saved (its Writer's commit may follow), with
+// the index.
 func indexBlocks(t *testing.T, path string, reopenAt int, blocks []*common.Block, after func(int, *index.Index, audit.Report)) *index.Index {
 	t.Helper()
-	return indexBlocksVia(t, path, reopenAt, blocks, false, after)
+	return indexBlocksVia(t, path, reopenAt, blocks, indexWith{}, after)
 }
 
-// indexBlocksVia is indexBlocks auditing each block against, and saving
-// it with, the committed index (Index.Save) or, with writers, a Writer of
-// its own, committed, as the explorer's follower does.
-func indexBlocksVia(t *testing.T, path string, reopenAt int, blocks []*common.Block, writers bool, after func(int, *index.Index, audit.Report)) *index.Index {
+// indexWith is how indexBlocksVia indexes.
+type indexWith struct {
+	// perWriter is the blocks audited against and saved with a Writer of
+	// their own, committed after the last, as the explorer's follower
+	// does; 0: each with the committed index (Index.Save).
+	perWriter int
+	// minFilterKeys, if set, is the least size of the index's filters.
+	minFilterKeys int
+}
+
+// indexBlocksVia is indexBlocks indexing as with says; reopenAt must be
+// at a Writer's first block.
+func indexBlocksVia(t *testing.T, path string, reopenAt int, blocks []*common.Block, with indexWith, after func(int, *index.Index, audit.Report)) *index.Index {
 	t.Helper()
-	idx, err := index.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	open := func() *index.Index {
+		idx, err := index.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if with.minFilterKeys > 0 {
+			index.SetMinFilterKeys(idx, with.minFilterKeys)
+		}
+		return idx
 	}
+	idx := open()
 	t.Cleanup(func() { idx.Close() })
 	var prev []byte
+	var w *index.Writer
 	for i, blk := range blocks {
 		if i == reopenAt {
-			idx.Close()
-			if idx, err = index.Open(path); err != nil {
-				t.Fatal(err)
+			if w != nil {
+				t.Fatalf("reopen at block %d, within a Writer", i)
 			}
+			idx.Close()
+			idx = open()
 		}
 		var r audit.Report
-		if writers {
-			w, err := idx.Begin(context.Background())
-			if err != nil {
-				t.Fatal(err)
+		if with.perWriter > 0 {
+			if w == nil {
+				var err error
+				if w, err = idx.Begin(context.Background()); err != nil {
+					t.Fatal(err)
+				}
 			}
 			r = auditThenSave(t, blk, prev, w, w.Save)
-			if err := w.Commit(); err != nil {
-				t.Fatal(err)
+			if (i+1)%with.perWriter == 0 || i == len(blocks)-1 {
+				if err := w.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				w = nil
 			}
 		} else {
 			r = auditThenSave(t, blk, prev, idx, idx.Save)

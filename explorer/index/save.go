@@ -141,12 +141,9 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 	w.history.pendingUsed = func(key int64) []keyPlace {
 		return w.pending.used.places(key, x.pending.used.places(key, nil))
 	}
-	if x.anywhere != nil && x.anywhere.full() {
-		x.anywhere = nil
-	}
-	w.history.anywhere = func() (*usedFilter, error) {
+	w.history.anywhere = func() (*anywhereFilter, error) {
 		if x.anywhere == nil {
-			f, err := newAnywhereFilter(context.Background(), tx, cmp.Or(x.minFilterKeys, filterMinKeys))
+			f, err := newAnywhereFilter(ctx, tx, cmp.Or(x.minFilterKeys, filterMinKeys), x.log)
 			if err != nil {
 				return nil, err
 			}
@@ -525,7 +522,7 @@ func (s saver) votes(bt audit.Batch) error {
 	}
 	s.w.pending.addBatch(batch, b.Votes, bt.Rejected, s.filter.addKey)
 	if f := s.w.x.anywhere; f != nil { // else built, when first asked, from batch_votes
-		f.addVotes(b.Votes)
+		f.add(b.Votes)
 	}
 	return nil
 }

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/bits"
 	"math/rand/v2"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
@@ -82,46 +84,77 @@ func sizedFilter(minKeys, n int) *usedFilter {
 // nullifiers alone (the cross_state check's, MaybeUsedAnywhere).
 func anywhereKey(nullifier string) int64 { return int64(fnv1a(fnvOffset, nullifier)) }
 
-// newAnywhereFilter returns a filter of nullifiers alone (anywhereKey) of
-// every vote of the stored batches as q (the write transaction) sees
-// them, counted or not (one not counted, like a false positive, only
-// costs a lookup by state), sized as newUsedFilter sizes its own. It
-// decodes every stored batch, a scan of the votes (no column holds a
-// nullifier without its state), so a Writer builds it only when first
-// asked: for an election of several states whose roll is not sealed.
-func newAnywhereFilter(ctx context.Context, q *sql.Tx, minKeys int) (*usedFilter, error) {
+// anywhereFilter is the Writers' filter of nullifiers alone (anywhereKey)
+// for the cross_state check (MaybeUsedAnywhere): a scalable Bloom filter,
+// a chain of usedFilters. Keys go to the newest; once it is full a new one
+// is chained, sized for twice the keys held (sizedFilter: the keys held
+// triple a stage), and a key is probed in each. So it is built from the
+// stored batches once a process (newAnywhereFilter), never rebuilt. Its
+// false-positive rate is not tightened stage by stage but accepted: at
+// most the sum of the stages' (under 1% each, about 0.8% once full), with
+// 1 + log3(votes / the first's capacity) stages, the first sized for the
+// larger of 1,048,576 votes and twice those stored at the build: from an
+// empty index one stage up to 1,048,576 votes, two up to 3,145,728, three
+// up to 9,437,184. A false positive costs one lookup by state for each
+// other state. Memory is 1.25 bytes a key each stage is sized for: 1.25
+// to 3.75 bytes a vote, 1.25 MB at least.
+type anywhereFilter struct {
+	stages  []*usedFilter
+	minKeys int
+	keys    int // added, in all stages
+}
+
+// newAnywhereFilter returns a filter of nullifiers alone of every vote of
+// the stored batches as q (the write transaction) sees them, counted or
+// not (one not counted, like a false positive, only costs a lookup by
+// state), its first stage sized as newUsedFilter sizes its own. It decodes
+// every stored batch, a scan of the votes (no column holds a nullifier
+// without its state), so a Writer builds it only when first asked (for an
+// election of several states whose roll is not sealed) and the index
+// keeps it; log gets the build's duration and keys.
+func newAnywhereFilter(ctx context.Context, q querier, minKeys int, log *slog.Logger) (*anywhereFilter, error) {
+	start := time.Now()
 	var n int
 	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(votes), 0) FROM batches`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("size the filter of nullifiers alone: %w", err)
 	}
-	f := sizedFilter(minKeys, n)
-	rows, err := q.QueryContext(ctx, `SELECT data FROM batch_votes`)
+	f := &anywhereFilter{stages: []*usedFilter{sizedFilter(minKeys, n)}, minKeys: minKeys}
+	err := eachStoredBatch(ctx, q, allBatches, func(_ int64, b ballot.Batch, _ []int) error {
+		f.add(b.Votes)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("build the filter of nullifiers alone: %w", err)
 	}
-	var data []byte
-	for rows.Next() {
-		var b ballot.Batch
-		if err = rows.Scan(&data); err == nil {
-			b, err = ballot.DecodeBatch(data, audit.MaxBatchVotes)
-		}
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("build the filter of nullifiers alone: %w", err)
-		}
-		f.addVotes(b.Votes)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("build the filter of nullifiers alone: %w", err)
-	}
+	log.Info("index: built the filter of nullifiers alone for the cross_state check, from the stored batches",
+		"keys", f.keys, "duration", time.Since(start).Round(time.Millisecond))
 	return f, nil
 }
 
-// addVotes adds the nullifiers of votes to a filter of nullifiers alone.
-func (f *usedFilter) addVotes(votes []ballot.Vote) {
+// add adds the nullifiers of votes, to the newest stage, first chaining a
+// new one if it is full.
+func (f *anywhereFilter) add(votes []ballot.Vote) {
 	for _, v := range votes {
-		f.addKey(anywhereKey(v.Nullifier))
+		last := f.stages[len(f.stages)-1]
+		if last.full() {
+			last = sizedFilter(f.minKeys, f.keys)
+			f.stages = append(f.stages, last)
+		}
+		last.addKey(anywhereKey(v.Nullifier))
+		f.keys++
 	}
+}
+
+// mayHold reports whether a vote of nullifier may have been added: false
+// means none was.
+func (f *anywhereFilter) mayHold(nullifier string) bool {
+	key := anywhereKey(nullifier)
+	for _, s := range f.stages {
+		if s.mayHoldKey(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // full reports whether the filter holds more keys than it was sized for.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"path/filepath"
 	"testing"
@@ -210,4 +211,111 @@ func TestAnywhereFilter(t *testing.T) {
 	if !known || err != nil || !maps.Equal(maybe, want) {
 		t.Fatalf("Writer: %d maybe, known %v, %v; want the 13 stored, known", len(maybe), known, err)
 	}
+}
+
+// TestAnywhereFilterChains: a filter of nullifiers alone is built once,
+// then grows by chaining stages as it fills: a Writer begun after it is
+// full keeps it (no rebuild), every nullifier added, in whichever stage,
+// is still "maybe", and the others are "maybe" no more often than the
+// stages' rates together (under 1% each).
+func TestAnywhereFilterChains(t *testing.T) {
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.minFilterKeys = 10_000
+	storeBatch(t, x, 13)
+	w, err := x.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.MaybeUsedAnywhere(nil); err != nil {
+		t.Fatal(err)
+	}
+	f := x.anywhere
+	const added = 100_000
+	votes := make([]ballot.Vote, 0, added)
+	for i := 13; i < added; i++ {
+		votes = append(votes, ballot.Vote{Nullifier: key(i).Nullifier})
+	}
+	f.add(votes) // as the saves of the batches do
+	if err := w.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = x.Begin(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Rollback()
+	if _, _, err := w.MaybeUsedAnywhere(nil); err != nil || x.anywhere != f {
+		t.Fatalf("a Writer begun after the filter filled has another (%v): rebuilt", err)
+	}
+	// 10,001 keys in the first stage (sized for 10,000), 20,003 in the
+	// second, 60,009 in the third, the rest in a fourth.
+	if len(f.stages) != 4 || f.keys != added {
+		t.Fatalf("%d stages holding %d keys; want 4 holding %d", len(f.stages), f.keys, added)
+	}
+	for i := range added {
+		if !f.mayHold(key(i).Nullifier) {
+			t.Fatalf("nullifier %d added, not held", i)
+		}
+	}
+	maybe := 0
+	for i := added; i < 2*added; i++ {
+		if f.mayHold(key(i).Nullifier) {
+			maybe++
+		}
+	}
+	if rate := float64(maybe) / added; rate > 0.01*float64(len(f.stages)) {
+		t.Errorf("%.2f%% false positives; want under 1%% a stage", 100*rate)
+	}
+	t.Logf("%.2f%% false positives in %d stages", 100*float64(maybe)/added, len(f.stages))
+}
+
+// BenchmarkAnywhereFilterBuild is the one-time build of the filter of
+// nullifiers alone from 200 stored batches of 1,000 votes (each decoded),
+// reported per vote (ns/vote).
+func BenchmarkAnywhereFilterBuild(b *testing.B) {
+	x, err := Open(filepath.Join(b.TempDir(), "index.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	const batches, perBatch = 200, 1000
+	for seq := range batches {
+		votes := make([]ballot.Vote, perBatch)
+		for i := range votes {
+			n := seq*perBatch + i
+			votes[i] = ballot.Vote{ID: fmt.Sprintf("%032x", n), State: "CA", Contest: "president", Nullifier: key(n).Nullifier, Choice: "alice", CastAt: 1}
+		}
+		bt, err := ballot.BuildBatch("CA", uint64(seq+1), votes)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := json.Marshal(bt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := x.db.Exec(`INSERT INTO batch_votes (state, seq, data) VALUES ('CA', ?, ?)`, seq+1, data); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := x.db.Exec(`INSERT INTO batches (state, seq, block, tx_id, time, root, votes, counted, rejected, tallies, root_ok, record_ok)
+			VALUES ('CA', ?, ?, ?, 0, '', ?, ?, '[]', '{}', 1, 1)`, seq+1, seq+1, fmt.Sprint(seq), perBatch, perBatch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tx, err := x.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	quiet := slog.New(slog.DiscardHandler)
+	b.ResetTimer()
+	for range b.N {
+		f, err := newAnywhereFilter(context.Background(), tx, filterMinKeys, quiet)
+		if err != nil || f.keys != batches*perBatch {
+			b.Fatalf("built %v, %v; want %d keys", f, err, batches*perBatch)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batches*perBatch), "ns/vote")
 }
