@@ -8,9 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
@@ -60,11 +63,11 @@ func TestHeadStampedByAClockSteppedBackIsSignedAgain(t *testing.T) {
 	}
 }
 
-// A gateway restarted (or another sharing its key) finds in Redis a head
-// of its log's size and root that its key signed, stamped otherwise, and
-// takes it as its own: stamped too far ahead by a clock since fixed, it
-// is signed again and anchored; stamped well but never anchored (the
-// gateway stopped first), it is anchored as it is. A head of that size
+// A gateway restarted (or another sharing its key, just started) finds in
+// Redis a head of its log's size and root that its key signed, stamped
+// otherwise, and takes it as its own: stamped too far ahead by a clock
+// since fixed, it is signed again and anchored; stamped well but never
+// anchored (the gateway stopped first), it is anchored as it is. A head of that size
 // another key signed is not taken (that key's gateway anchors it).
 func TestStoredHeadOfItsKeyIsAnchoredAfterARestart(t *testing.T) {
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
@@ -160,5 +163,124 @@ func TestAnchoredHeadAheadOfAClockSteppedBackWarnsOfThisClock(t *testing.T) {
 	}
 	if says := "possibly this one's"; !strings.Contains(logs.String(), says) {
 		t.Errorf("the log does not say %q:\n%s", says, logs.String())
+	}
+}
+
+// countingLedger is a fakeLedger that counts the anchors it is sent of
+// each head size (of any state), taken or refused.
+type countingLedger struct {
+	*fakeLedger
+	mu    sync.Mutex
+	sizes map[uint64]int
+}
+
+func (c *countingLedger) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
+	c.mu.Lock()
+	for _, a := range anchors {
+		c.sizes[a.Head.Size]++
+	}
+	c.mu.Unlock()
+	return c.fakeLedger.AnchorLogHeads(ctx, anchors)
+}
+
+// Two live gateways sharing a key (as make up runs them) and a Redis sign
+// every size of a growing log; the first's head of each size is stored,
+// the second's refused. Past its first head (which, just started, it
+// takes from Redis and finds anchored), the loser does not take the
+// winner's head as its own (that is the winner's to anchor), so the ledger
+// is sent one anchor per size: taken as its own, it was sent two, which
+// the chaincode takes as a no-op when they follow each other and fails
+// with a read conflict when they are concurrent.
+func TestGatewaysSharingAKeyAnchorEachSizeOnce(t *testing.T) {
+	srv, rdb, key, fake := signerSetup(t)
+	ledger := &countingLedger{fakeLedger: fake, sizes: map[uint64]int{}}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g1 := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, quiet)
+	// A second apart, their heads of a size differ: signed in the same
+	// millisecond they are one, which PublishHead reports stored to both.
+	ahead := func() time.Time { return time.Now().Add(time.Second) }
+	g2 := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: ahead}, quiet)
+	ctx := context.Background()
+	var size uint64
+	for round := range 4 {
+		appendVotes(t, rdb, "CA", 2)
+		size += 2
+		for _, g := range []*Log{g1, g2} {
+			if err := g.sign(ctx, "e1", "CA"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, g := range []*Log{g1, g2} {
+			if err := g.anchor(ctx, []string{"CA"}); err != nil {
+				t.Fatalf("round %d: %v", round+1, err)
+			}
+		}
+		if got := ledger.head("CA").Size; got != size {
+			t.Fatalf("round %d: anchored size %d; want %d", round+1, got, size)
+		}
+	}
+	if len(ledger.sizes) != 4 {
+		t.Errorf("the ledger was sent anchors of sizes %v; want 2, 4, 6 and 8", ledger.sizes)
+	}
+	for size, n := range ledger.sizes {
+		if n != 1 {
+			t.Errorf("the ledger was sent %d anchors of size %d; want 1 of each (%v)", n, size, ledger.sizes)
+		}
+	}
+}
+
+// getCounter is a go-redis hook counting the GETs its client sends.
+type getCounter struct{ gets atomic.Int64 }
+
+func (g *getCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (g *getCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "get" {
+			g.gets.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (g *getCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A just-started gateway whose head is refused reads the stored head (to
+// take it as its own) only when it is of its head's size, and once at that
+// size: one of a larger log (another gateway's, its log read before the
+// last votes) is never its, nor is one another key signed, and reading it
+// every round would cost a GET a second per state for as long as the
+// gateway lags, or its log stays idle.
+func TestStoredHeadIsReadOnlyWhenOfTheSameSize(t *testing.T) {
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	for _, c := range []struct {
+		what     string
+		stored   uint64 // the size of the head stored before the gateway signs 3
+		wantGets int64
+	}{
+		{"a larger head stored", 5, 0},
+		{"another key's head of its size stored", 3, 1},
+	} {
+		srv, rdb, key, ledger := signerSetup(t)
+		appendVotes(t, rdb, "CA", 3)
+		h, err := ballot.TreeHead{Election: "e1", State: "CA", Size: c.stored, Root: ballot.HashHex([32]byte{1}), Timestamp: time.Now().UnixMilli()}.Sign(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := votequeue.PublishHead(context.Background(), rdb, h); err != nil {
+			t.Fatal(err)
+		}
+		client := srv.ClientAs(redisserver.UserGateway)
+		var counter getCounter
+		client.AddHook(&counter)
+		l := New(client, ledger, Config{Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		for range 3 {
+			if err := l.sign(context.Background(), "e1", "CA"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := counter.gets.Load(); got != c.wantGets {
+			t.Errorf("%s: %d GETs in 3 rounds; want %d", c.what, got, c.wantGets)
+		}
 	}
 }

@@ -29,14 +29,23 @@
 // ledger refuses, ballot.ErrClockSkew, and stepped back once fixed): the
 // head signed again is stamped with the clock and replaces the first in
 // Redis (votequeue.RepublishHead), so a log that stopped growing is
-// anchored once the clock is fixed. A gateway whose head PublishHead
-// refuses, another head of that size and root being stored, takes that
-// head as its own if its key signed it (this gateway before a restart, or
-// another given the same key, as make up gives every gateway): it anchors
-// it, or signs it again as above, so a restart does not leave the state's
-// last votes unanchored. Gateways sharing a key may each sign a size
-// again, so the head stored may be stamped (and signed) otherwise than
-// the one the ledger holds of that size: it has its size and root.
+// anchored once the clock is fixed. A gateway that has published no head
+// of a state yet (it has just started) and whose head PublishHead refuses,
+// a head of that size being stored (votequeue.HeadSameSize), takes the
+// stored head as its own if it has that size and root and its key signed
+// it (this gateway before a restart, or another given the same key, as
+// make up gives every gateway): it anchors it (unless the ledger holds it
+// already), or signs it again as above, so a restart does not leave the
+// state's last votes unanchored. Once it has published a head of the
+// state it takes none: refused so, it lost the race to a gateway sharing
+// its key, which anchors that head (taking it too would send each size's
+// anchor once per gateway, the concurrent ones failing with read
+// conflicts, and the extra read of the stored head is spared); that
+// gateway's closing round anchors it if it stops; if it crashed first,
+// that size waits for its restart or a longer log's head. Gateways
+// sharing a key may each sign a size again, so the head stored may be
+// stamped (and signed) otherwise than the one the ledger holds of that
+// size: it has its size and root.
 // One signature per state per interval, whatever the vote rate: no vote
 // waits for a signature. Then, unless an anchoring transaction is still in
 // flight, it anchors the heads it published since the last anchor on the
@@ -220,13 +229,17 @@ type stateLog struct {
 	// early holds the leaves of entries this process appended (Observe)
 	// beyond the tree's end, by index, until the entries before them are in.
 	early map[uint64][32]byte
-	// signed is the last head this process published, or found stored
-	// with its key at the size it signed (ownStoredHead); anchored the
-	// last head it knows the ledger holds (Size 0: none read yet or none).
+	// signed is the last head this process published, or, as its first,
+	// found stored with its key at the size it signed (ownStoredHead);
+	// anchored the last head it knows the ledger holds (Size 0: none read
+	// yet or none).
 	signed, anchored ballot.TreeHead
 	anchoredKnown    bool
 	// resign: signed is stamped before the anchored head; sign it again.
 	resign bool
+	// looked is the size at which sign read the stored head and found it
+	// not its own (ownStoredHead): it is not read again at that size.
+	looked uint64
 }
 
 // New returns a Log over rdb; ledger may be nil when Key is (no anchoring).
@@ -474,11 +487,14 @@ func (l *Log) anchorFailed(msg string, err error) {
 // sign follows the state's log and, with a key, publishes a head of it if
 // it grew since the last head this process published, or signs that head
 // again if anchorOf found its stamp refused by the ledger's rules (resign). The head is
-// stamped with the clock, or with the anchored head's stamp if later. A
+// stamped with the clock, or with the anchored head's stamp if later. Till
+// this process has published a head of the state (it has just started), a
 // head of the same size and root that this key signed, found stored in
-// its place (stamped otherwise, before a restart or by a gateway sharing
-// the key), is taken as this process's: anchored as it is, or signed
-// again if its stamp is refused, so no restart leaves a size unanchored. Run
+// its place (votequeue.HeadSameSize: stamped otherwise, before a restart
+// or by a gateway sharing the key), is taken as this process's: anchored
+// as it is, or signed again if its stamp is refused, so no restart leaves
+// a size unanchored. After that it is not: the race is lost to a gateway
+// sharing the key, which anchors its head. Run
 // signs one state at a time and runs one anchor at a time; only sign sets
 // a state's signed head, only anchor its anchored one.
 func (l *Log) sign(ctx context.Context, election, state string) error {
@@ -489,7 +505,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		return err
 	}
 	s.mu.Lock()
-	size, signed := s.tree.Size(), s.signed.Size
+	size, signed, looked := s.tree.Size(), s.signed.Size, s.looked
 	due := l.cfg.Key != nil && size > 0 && (size != signed || s.resign)
 	var root [32]byte
 	if due {
@@ -510,16 +526,25 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	if size == signed { // signed again: Redis takes it in place of the earlier stamp
 		publish = votequeue.RepublishHead
 	}
-	stored, err := publish(ctx, l.rdb, h)
+	published, err := publish(ctx, l.rdb, h)
 	if err != nil {
 		return err
 	}
-	if !stored && size != signed {
-		// A head of this size signed with this key before (by this
-		// gateway before a restart, or by one sharing its key) keeps h
-		// out: it is this gateway's to anchor, or to sign again.
+	stored := published == votequeue.HeadStored
+	if published == votequeue.HeadSameSize && signed == 0 && size != looked {
+		// Just started (this process has published no head of the
+		// state): a head of this size its key signed before a restart
+		// keeps h out, and is this gateway's to anchor, or to sign
+		// again. Once it has published one, such a refusal is a race
+		// lost to a gateway sharing its key, whose head that is to
+		// anchor: taking it too would anchor each size once per gateway.
 		if h, stored, err = l.ownStoredHead(ctx, h); err != nil {
 			return err
+		}
+		if !stored {
+			s.mu.Lock()
+			s.looked = size
+			s.mu.Unlock()
 		}
 	}
 	// Only a published head is anchored: a larger one published by

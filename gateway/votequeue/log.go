@@ -129,12 +129,27 @@ func DecodeLogEntry(state string, b []byte) (ballot.Vote, error) {
 	return v, v.Validate()
 }
 
+// Publication is what PublishHead or RepublishHead did with a head:
+// publishScript's answer.
+type Publication int
+
+const (
+	// HeadLarger: not stored, the stored head is of a larger log.
+	HeadLarger Publication = 0
+	// HeadStored: stored, or stored already byte for byte.
+	HeadStored Publication = 1
+	// HeadSameSize: not stored, a head of its size is (stamped or signed
+	// otherwise, or of another root).
+	HeadSameSize Publication = 2
+)
+
 // publishScript replaces a head only with one of a larger log or, given
 // a root (ARGV[3], "" for none), one of the same size with that root
 // (stamped otherwise: a head signed again for the ledger); the head
 // already stored, byte for byte, counts as stored (a call sent again after
 // its answer was lost, as a Redis Cluster client does).
-// KEYS: head; ARGV: new size, new head JSON, root. Returns 1 if stored.
+// KEYS: head; ARGV: new size, new head JSON, root. Returns a Publication:
+// 1 stored, 0 refused for a larger head, 2 refused for one of its size.
 var publishScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[2] then return 1 end
@@ -142,17 +157,20 @@ if cur then
   local c = cjson.decode(cur)
   local n = tonumber(ARGV[1])
   if c.size > n then return 0 end
-  if c.size == n and not (ARGV[3] ~= '' and c.root == ARGV[3]) then return 0 end
+  if c.size == n and not (ARGV[3] ~= '' and c.root == ARGV[3]) then return 2 end
 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1`)
 
 // PublishHead stores h as its partition's latest head unless the stored
-// one covers at least as many entries; it reports whether it stored h. A
-// call repeated with the same h reports stored again, so a publication
-// whose answer was lost and that was sent again (a Redis Cluster client
-// re-sends after a dropped connection) leaves h the caller's to anchor.
-func PublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bool, error) {
+// one covers at least as many entries; it says whether it stored h, and
+// if not whether the stored head is of h's size (HeadSameSize) or larger
+// (HeadLarger), so a caller looks at the stored head only when it may be
+// of use to it. A call repeated with the same h reports HeadStored again,
+// so a publication whose answer was lost and that was sent again (a Redis
+// Cluster client re-sends after a dropped connection) leaves h the
+// caller's to anchor.
+func PublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (Publication, error) {
 	return publishHead(ctx, rdb, h, "")
 }
 
@@ -163,7 +181,8 @@ func PublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bo
 // (the ledger refuses a head stamped more than ballot.MaxClockSkew after
 // its transaction). It also replaces a stored head of h's size and root,
 // whatever its stamp, so that the head served is the one its caller
-// anchors. A head of another root, or of a larger log, stays.
+// anchors. A head of another root (HeadSameSize), or of a larger log
+// (HeadLarger), stays.
 //
 // The guarantee is of size and root only: the stored head has the size
 // and root of the head the ledger holds of that size, not necessarily its
@@ -171,22 +190,22 @@ func PublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bo
 // but gateways may share a key (make up gives them one): each may sign the
 // same size again, in any order, and the ledger keeps the first anchored
 // (it takes one head of a size).
-func RepublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (bool, error) {
+func RepublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (Publication, error) {
 	return publishHead(ctx, rdb, h, h.Root)
 }
 
 // publishHead runs publishScript for h, replacing a head of its size with
 // root, if not "".
-func publishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead, root string) (bool, error) {
+func publishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead, root string) (Publication, error) {
 	data, err := json.Marshal(h)
 	if err != nil {
-		return false, err
+		return HeadLarger, err
 	}
 	n, err := publishScript.Run(ctx, rdb, []string{HeadKey(h.State)}, h.Size, data, root).Int()
 	if err != nil {
-		return false, fmt.Errorf("votequeue: publish the %s head: %w", h.State, err)
+		return HeadLarger, fmt.Errorf("votequeue: publish the %s head: %w", h.State, err)
 	}
-	return n == 1, nil
+	return Publication(n), nil
 }
 
 // GetHead reads a partition's latest published head, or ErrNoHead.

@@ -100,7 +100,8 @@ func TestLogEntriesAreCanonicalAndCompactInRedis(t *testing.T) {
 
 // PublishHead keeps the largest head; the same head published again (a
 // call re-sent after its answer was lost) reports stored, another of the
-// same size does not.
+// same size is refused as of the stored head's size, a smaller one as
+// refused for a larger head.
 func TestPublishHeadKeepsTheLargestAndIsRepeatable(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	ctx := context.Background()
@@ -113,18 +114,18 @@ func TestPublishHeadKeepsTheLargestAndIsRepeatable(t *testing.T) {
 		return h
 	}
 	for _, c := range []struct {
-		head   ballot.TreeHead
-		stored bool
+		head ballot.TreeHead
+		want Publication
 	}{
-		{head(5, 1), true},
-		{head(5, 1), true},  // the same head again
-		{head(5, 2), false}, // another head of the size stored
-		{head(4, 3), false},
-		{head(6, 4), true},
+		{head(5, 1), HeadStored},
+		{head(5, 1), HeadStored},   // the same head again
+		{head(5, 2), HeadSameSize}, // another head of the size stored
+		{head(4, 3), HeadLarger},
+		{head(6, 4), HeadStored},
 	} {
-		stored, err := PublishHead(ctx, rdb, c.head)
-		if err != nil || stored != c.stored {
-			t.Fatalf("publish size %d stamp %d: stored %v, %v; want %v", c.head.Size, c.head.Timestamp, stored, err, c.stored)
+		got, err := PublishHead(ctx, rdb, c.head)
+		if err != nil || got != c.want {
+			t.Fatalf("publish size %d stamp %d: %v, %v; want %v", c.head.Size, c.head.Timestamp, got, err, c.want)
 		}
 	}
 	if h, err := GetHead(ctx, rdb, "CA"); err != nil || h.Size != 6 {
@@ -156,23 +157,23 @@ func TestRepublishHeadReplacesOnlyAnotherStampOfItsLog(t *testing.T) {
 	for _, c := range []struct {
 		what   string
 		head   ballot.TreeHead
-		stored bool
+		answer Publication
 		want   ballot.TreeHead // the head stored after
 	}{
-		{"stamped as the stored one", head(5, 1, stamp), true, head(5, 1, stamp)},
-		{"another root", head(5, 2, stamp+1), false, head(5, 1, stamp)},
-		{"a smaller head", head(4, 1, stamp+1), false, head(5, 1, stamp)},
-		{"stamped later", head(5, 1, stamp+1), true, head(5, 1, stamp+1)},
-		{"the same again", head(5, 1, stamp+1), true, head(5, 1, stamp+1)},
-		{"stamped ahead", head(5, 1, ahead), true, head(5, 1, ahead)},
-		{"stamped earlier than the stored one", head(5, 1, stamp+1), true, head(5, 1, stamp+1)},
-		{"another root, stamped earlier", head(5, 2, stamp), false, head(5, 1, stamp+1)},
-		{"a larger head", head(6, 3, stamp), true, head(6, 3, stamp)},
-		{"the smaller head signed again", head(5, 1, stamp+2), false, head(6, 3, stamp)},
+		{"stamped as the stored one", head(5, 1, stamp), HeadStored, head(5, 1, stamp)},
+		{"another root", head(5, 2, stamp+1), HeadSameSize, head(5, 1, stamp)},
+		{"a smaller head", head(4, 1, stamp+1), HeadLarger, head(5, 1, stamp)},
+		{"stamped later", head(5, 1, stamp+1), HeadStored, head(5, 1, stamp+1)},
+		{"the same again", head(5, 1, stamp+1), HeadStored, head(5, 1, stamp+1)},
+		{"stamped ahead", head(5, 1, ahead), HeadStored, head(5, 1, ahead)},
+		{"stamped earlier than the stored one", head(5, 1, stamp+1), HeadStored, head(5, 1, stamp+1)},
+		{"another root, stamped earlier", head(5, 2, stamp), HeadSameSize, head(5, 1, stamp+1)},
+		{"a larger head", head(6, 3, stamp), HeadStored, head(6, 3, stamp)},
+		{"the smaller head signed again", head(5, 1, stamp+2), HeadLarger, head(6, 3, stamp)},
 	} {
-		stored, err := RepublishHead(ctx, rdb, c.head)
-		if err != nil || stored != c.stored {
-			t.Fatalf("%s: stored %v, %v; want %v", c.what, stored, err, c.stored)
+		answer, err := RepublishHead(ctx, rdb, c.head)
+		if err != nil || answer != c.answer {
+			t.Fatalf("%s: %v, %v; want %v", c.what, answer, err, c.answer)
 		}
 		if got, err := GetHead(ctx, rdb, "CA"); err != nil || got != c.want {
 			t.Fatalf("%s: stored head %+v, %v; want %+v", c.what, got, err, c.want)

@@ -78,7 +78,15 @@
 // earlier, for the ledger to anchor (RepublishHead). The head stored then
 // has the size and root of the one the ledger holds of that size, not
 // necessarily its stamp: gateways sharing a signing key may each sign a
-// size again.
+// size again. The publishing script answers (Publication):
+//
+//	1  stored, or stored already byte for byte (HeadStored)
+//	0  not stored: the stored head is of a larger log (HeadLarger)
+//	2  not stored: a head of its size is stored, stamped or signed
+//	   otherwise, or of another root (HeadSameSize)
+//
+// Only on 2 may the stored head be of use to the signer (gateway/intakelog
+// reads it then, after a restart, to anchor a head its key signed before).
 //
 // # Stream entries
 //
