@@ -37,12 +37,19 @@
 // make up gives every gateway): it anchors it (unless the ledger holds it
 // already), or signs it again as above, so a restart does not leave the
 // state's last votes unanchored. Once it has published a head of the
-// state it takes none: refused so, it lost the race to a gateway sharing
-// its key, which anchors that head (taking it too would send each size's
-// anchor once per gateway, the concurrent ones failing with read
-// conflicts, and the extra read of the stored head is spared); that
-// gateway's closing round anchors it if it stops; if it crashed first,
-// that size waits for its restart or a longer log's head. Gateways
+// state, such a refusal is a race lost to a gateway sharing its key, which
+// anchors that head, or its own publication stored whose answer was lost
+// (a read timeout, a dropped connection): the gateway does not sign that
+// size again, and takes the stored head only if the ledger still has not
+// anchored that size takeOverDelay (two rounds and a call's timeout) after
+// the refusal; the same holds after a restart's refusal when the stored
+// head is not taken. So each size's anchor is normally sent once (taking
+// the winner's head at once would send it once per gateway, the
+// concurrent ones failing with read conflicts), an idle state costs no
+// signature a second, and a size is anchored whether the winner crashed
+// before anchoring, its closing anchor failed, or a reply was lost. A
+// stored head another key signed is never taken: it waits for a gateway
+// of that key (looked at again each delay). Gateways
 // sharing a key may each sign a size again, so the head stored may be
 // stamped (and signed) otherwise than the one the ledger holds of that
 // size: it has its size and root.
@@ -169,6 +176,7 @@ type Config struct {
 // metrics are the log's Prometheus series.
 type metrics struct {
 	entries, signed, anchored   *prometheus.GaugeVec
+	published                   *prometheus.GaugeVec
 	anchorFailures, anchorRaces prometheus.Counter
 }
 
@@ -185,13 +193,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		entries:  gauge("intake_log_entries", "Entries of the state's intake log (one per vote accepted in the state) this gateway has in its tree."),
 		signed:   gauge("intake_log_signed_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway signed and published: that head's size."),
 		anchored: gauge("intake_log_anchored_entries", anchoredHelp),
+		published: gauge("intake_log_published_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the head stored in Redis (served in acceptance receipts) as this gateway last learnt it when publishing: its own head stored, or the head of its size that refused its own (another gateway's, or its own stored with the answer lost). "+
+			"Take the max by state over the gateways: it is the stored head's size even when the gateway that stored it is gone."),
 		anchorFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_failures_total",
 			Help: "AnchorLogHeads transactions that failed other than by the expected race with another gateway's (refused, or the ledger unreachable)."}),
 		anchorRaces: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_races_total",
 			Help: "AnchorLogHeads transactions that lost the expected race with another gateway's anchor of the same state (refused as not extending the anchored head, or a read conflict); the next round anchors from the new head."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.entries, m.signed, m.anchored, m.anchorFailures, m.anchorRaces)
+		reg.MustRegister(m.entries, m.signed, m.published, m.anchored, m.anchorFailures, m.anchorRaces)
 	}
 	return m
 }
@@ -240,6 +250,13 @@ type stateLog struct {
 	// looked is the size at which sign read the stored head and found it
 	// not its own (ownStoredHead): it is not read again at that size.
 	looked uint64
+	// lost is the size at which PublishHead last refused this process's
+	// head for one of that size stored (votequeue.HeadSameSize), and
+	// lostAt when; the state is not signed again at that size, and from
+	// lostAt+takeOverDelay the ledger is read to see whether that size is
+	// anchored (lostAt zero: it was, or the stored head was taken).
+	lost   uint64
+	lostAt time.Time
 }
 
 // New returns a Log over rdb; ledger may be nil when Key is (no anchoring).
@@ -382,6 +399,9 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 	}
 }
 
+// waitNote says, in a closing round's warning, who anchors what it left.
+const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head a few seconds on), this gateway's restart, or a head of a longer log"
+
 // closingRound signs and anchors what the logs hold now, once, within
 // 2 × CallTimeout, and logs what it anchored.
 func (l *Log) closingRound(ctx context.Context, elections Elections) {
@@ -403,11 +423,11 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		}
 	}
 	if err != nil {
-		l.anchorFailed("intake log: closing anchor failed: the votes after the last anchored head wait for a gateway's next round", err)
+		l.anchorFailed("intake log: closing anchor failed: "+waitNote, err)
 		return
 	}
 	if left := l.unanchored(states); len(left) > 0 {
-		l.log.Warn("intake log: closing round left heads unanchored: the votes after the last anchored head wait for a gateway's next round", "states", left)
+		l.log.Warn("intake log: closing round left heads unanchored: "+waitNote, "states", left)
 		return
 	}
 	l.log.Info("intake log: closing heads anchored", "states", len(states))
@@ -493,8 +513,11 @@ func (l *Log) anchorFailed(msg string, err error) {
 // its place (votequeue.HeadSameSize: stamped otherwise, before a restart
 // or by a gateway sharing the key), is taken as this process's: anchored
 // as it is, or signed again if its stamp is refused, so no restart leaves
-// a size unanchored. After that it is not: the race is lost to a gateway
-// sharing the key, which anchors its head. Run
+// a size unanchored. Any other such refusal (a race lost to a gateway
+// sharing the key, or this process's own head stored with its answer
+// lost) leaves the size unsigned until the log grows; takeOver takes that
+// stored head after takeOverDelay if the ledger has not anchored its size
+// by then. Run
 // signs one state at a time and runs one anchor at a time; only sign sets
 // a state's signed head, only anchor its anchored one.
 func (l *Log) sign(ctx context.Context, election, state string) error {
@@ -504,21 +527,27 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	if err := l.follow(ctx, state, s, 0); err != nil {
 		return err
 	}
+	now := l.cfg.Now()
 	s.mu.Lock()
 	size, signed, looked := s.tree.Size(), s.signed.Size, s.looked
-	due := l.cfg.Key != nil && size > 0 && (size != signed || s.resign)
+	lost := size == s.lost && size != signed // refused at this size: not signed again
+	check := lost && l.ledger != nil && !s.lostAt.IsZero() && now.Sub(s.lostAt) >= l.takeOverDelay()
+	due := l.cfg.Key != nil && size > 0 && (size != signed || s.resign) && !lost
 	var root [32]byte
-	if due {
+	if due || check {
 		root, _ = s.tree.Root(size)
 	}
 	notBefore := s.anchored.Timestamp
 	s.mu.Unlock()
 	l.m.entries.WithLabelValues(state).Set(float64(size))
+	if check {
+		return l.takeOver(ctx, ballot.TreeHead{Election: election, State: state, Size: size, Root: ballot.HashHex(root)}, s)
+	}
 	if !due {
 		return nil
 	}
 	h, err := ballot.TreeHead{Election: election, State: state, Size: size, Root: ballot.HashHex(root),
-		Timestamp: max(l.cfg.Now().UnixMilli(), notBefore)}.Sign(l.cfg.Key)
+		Timestamp: max(now.UnixMilli(), notBefore)}.Sign(l.cfg.Key)
 	if err != nil {
 		return err
 	}
@@ -537,7 +566,8 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		// keeps h out, and is this gateway's to anchor, or to sign
 		// again. Once it has published one, such a refusal is a race
 		// lost to a gateway sharing its key, whose head that is to
-		// anchor: taking it too would anchor each size once per gateway.
+		// anchor (taking it at once would anchor each size once per
+		// gateway), or its own answer lost: takeOver, below.
 		if h, stored, err = l.ownStoredHead(ctx, h); err != nil {
 			return err
 		}
@@ -546,6 +576,17 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 			s.looked = size
 			s.mu.Unlock()
 		}
+	}
+	if published != votequeue.HeadLarger {
+		l.m.published.WithLabelValues(state).Set(float64(size))
+	}
+	if published == votequeue.HeadSameSize && !stored {
+		// A race lost to a gateway sharing the key, or this process's
+		// own head stored by a publication whose answer was lost: wait
+		// for that size's anchor, then take the stored head (takeOver).
+		s.mu.Lock()
+		s.lost, s.lostAt = size, now
+		s.mu.Unlock()
 	}
 	// Only a published head is anchored: a larger one published by
 	// another gateway meanwhile is that gateway's to anchor. A head signed
@@ -559,6 +600,45 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		s.mu.Unlock()
 		l.m.signed.WithLabelValues(state).Set(float64(size))
 	}
+	return nil
+}
+
+// takeOverDelay is how long a size refused by PublishHead
+// (votequeue.HeadSameSize) is left to the gateway whose head is stored
+// before takeOver reads the ledger: two rounds and a call's timeout, well
+// past the anchor that gateway sends the round it publishes, which
+// commits in about the orderer's batch timeout (2 s).
+func (l *Log) takeOverDelay() time.Duration { return 2*l.cfg.Interval + l.cfg.CallTimeout }
+
+// takeOver is sign's step for a state whose head of size h.Size (of root
+// h.Root) PublishHead refused takeOverDelay ago: unless the ledger's
+// anchored head now covers that size, the stored head is taken as this
+// process's signed head (ownStoredHead) and anchored, or signed again if
+// its stamp is refused; one not this key's is looked at again after
+// another delay.
+func (l *Log) takeOver(ctx context.Context, h ballot.TreeHead, s *stateLog) error {
+	anchored, err := l.ledger.LogHead(ctx, h.State)
+	switch {
+	case errors.Is(err, ballot.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("read the anchored %s head: %w", h.State, err) // again next round
+	case anchored.Head.Size >= h.Size:
+		s.mu.Lock()
+		s.lostAt = time.Time{}
+		s.mu.Unlock()
+		return nil
+	}
+	cur, mine, err := l.ownStoredHead(ctx, h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil || !mine {
+		s.lostAt = l.cfg.Now()
+		return err
+	}
+	s.signed, s.lostAt = cur, time.Time{}
+	s.anchoredKnown = false // anchorOf reads the anchored head afresh
+	l.m.signed.WithLabelValues(h.State).Set(float64(cur.Size))
+	l.log.Info("intake log: took the stored head of its key, refused to this gateway and not anchored since, to anchor it", "state", h.State, "size", cur.Size)
 	return nil
 }
 

@@ -554,7 +554,7 @@ func TestClockRefusalIsLoggedWithTheFix(t *testing.T) {
 	if s := l.state("CA"); s.resign {
 		t.Error("a head refused for the clock is to be signed again; signing does not fix the clock")
 	}
-	for _, says := range []string{`"intake log: anchor: refused for this gateway's clock`, `"intake log: closing anchor failed: the votes after the last anchored head wait for a gateway's next round: refused for this gateway's clock`,
+	for _, says := range []string{`"intake log: anchor: refused for this gateway's clock`, `"intake log: closing anchor failed: ` + waitNote + `: refused for this gateway's clock`,
 		"max_skew=2m0s", "chronyc tracking", "fix NTP", ballot.ClockSkewMark} {
 		if !strings.Contains(logs.String(), says) {
 			t.Errorf("the log does not say %q:\n%s", says, logs.String())

@@ -11,5 +11,5 @@ import (
 func TestMetricHelpSaysUnits(t *testing.T) {
 	var r promhelp.Recorder
 	newMetrics(&r)
-	promhelp.Check(t, r.Metrics(), 5)
+	promhelp.Check(t, r.Metrics(), 6)
 }
