@@ -103,12 +103,11 @@ func Open(cfg Config) (*Explorer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("explorer: %w", err)
 	}
-	idx, err := OpenIndex(context.Background(), cfg.DB, cfg.Genesis)
+	idx, err := OpenIndex(context.Background(), cfg.DB, cfg.Genesis, index.WithLogger(cfg.Log))
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	idx.SetLogger(cfg.Log)
 	e := &Explorer{cfg: cfg, conn: conn, idx: idx}
 	if err := e.wire(); err != nil {
 		e.Close()
@@ -125,8 +124,9 @@ func Open(cfg Config) (*Explorer, error) {
 // audit page shows it): a pin added or changed since the index was built
 // is not taken on trust. The error names the fixes: the pin the index was
 // built with, or `explorer reindex`, which audits block 0 against the pin.
-func OpenIndex(ctx context.Context, path string, genesis []byte) (*index.Index, error) {
-	idx, err := index.Open(path)
+// opts configure index.Open.
+func OpenIndex(ctx context.Context, path string, genesis []byte, opts ...index.Option) (*index.Index, error) {
+	idx, err := index.Open(path, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("explorer: %w", err)
 	}

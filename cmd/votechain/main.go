@@ -58,7 +58,21 @@ func main() {
 	cli.Main("votechain", run)
 }
 
-func run(ctx context.Context) (err error) {
+// run is the command, calling the system's own ledger (systemDeps).
+func run(ctx context.Context) error { return runWith(ctx, systemDeps()) }
+
+// deps is the calls of the ledger run makes, which a test replaces to see
+// what run makes of a refusal.
+type deps struct {
+	// closeElection is close's call, (*stack.Stack).CloseElection.
+	closeElection func(*stack.Stack, context.Context) (*ballot.Election, error)
+}
+
+// systemDeps returns the calls of the system's ledger.
+func systemDeps() deps { return deps{closeElection: (*stack.Stack).CloseElection} }
+
+// runWith is run calling the ledger through d.
+func runWith(ctx context.Context, d deps) (err error) {
 	defer func() { err = explainClockRefusal(err, time.Now()) }()
 	fs := flag.NewFlagSet("votechain", flag.ContinueOnError)
 	dir := fs.String("dir", ".run", "run folder")
@@ -130,7 +144,7 @@ func run(ctx context.Context) (err error) {
 		s.Network().Status(ctx).Print(os.Stdout)
 		return nil
 	case "close":
-		e, err := closeElection(s, ctx)
+		e, err := d.closeElection(s, ctx)
 		if err != nil {
 			return err
 		}
@@ -150,10 +164,6 @@ func run(ctx context.Context) (err error) {
 	}
 	panic("votechain: command " + cmd + " has no case") // ParseCommand let through only the commands above
 }
-
-// closeElection is close's call of the ledger, (*stack.Stack).CloseElection;
-// a test puts a refusal in its place to see what run makes of it.
-var closeElection = (*stack.Stack).CloseElection
 
 // explainClockRefusal adds to err, when it is the ledger's refusal of a
 // transaction's time (ballot.ErrClockSkew: up's election set-up, roll and

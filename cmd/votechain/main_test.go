@@ -223,18 +223,18 @@ func TestWipeOfAnUnreadableSystem(t *testing.T) {
 // and up's set-up, roll and log keys return it; close's here) into a
 // message naming the clock, its reading and the fix, keeping the cause
 // wrapped and exiting 1, as another ledger failure does; another failure
-// of the ledger is left as it is.
+// of the ledger, or a usage error (cli.Usagef), is left as it is.
 func TestClockRefusalIsExplained(t *testing.T) {
 	refused := fmt.Errorf("CloseElection: %w: rpc error: ...; CommissionMSP: request unauthorized due to incorrect timestamp", ballot.ErrClockSkew)
-	other := errors.New("CloseElection: endorsement failure")
-	defer func(f func(*stack.Stack, context.Context) (*ballot.Election, error)) { closeElection = f }(closeElection)
 	var answer error
-	closeElection = func(*stack.Stack, context.Context) (*ballot.Election, error) { return nil, answer }
+	closeAnswering := func(ctx context.Context) error {
+		return runWith(ctx, deps{closeElection: func(*stack.Stack, context.Context) (*ballot.Election, error) { return nil, answer }})
+	}
 	dir := t.TempDir()
 
 	answer = refused
 	before := time.Now().UTC().Truncate(time.Second)
-	err := clitest.Run(t, run, "votechain", "--dir", dir, "close")
+	err := clitest.Run(t, closeAnswering, "votechain", "--dir", dir, "close")
 	if err == nil {
 		t.Fatal("close refused for the clock: no error")
 	}
@@ -257,8 +257,10 @@ func TestClockRefusalIsExplained(t *testing.T) {
 		t.Errorf("exit status %d; want 1, as another ledger failure", got)
 	}
 
-	answer = other
-	if err := clitest.Run(t, run, "votechain", "--dir", dir, "close"); err != other {
-		t.Errorf("close failing otherwise: %v; want %v as it is", err, other)
+	for _, other := range []error{errors.New("CloseElection: endorsement failure"), cli.Usagef("--voters is 0")} {
+		answer = other
+		if err := clitest.Run(t, closeAnswering, "votechain", "--dir", dir, "close"); err != other {
+			t.Errorf("close failing otherwise: %v; want %v as it is", err, other)
+		}
 	}
 }

@@ -71,7 +71,7 @@ type Index struct {
 	// lookups, MaybeUsedAnywhere), built when one first asks (nil before),
 	// then grown as batches are saved, never rebuilt.
 	anywhere *anywhereFilter
-	// log gets the index's notes (SetLogger; slog.Default() until then).
+	// log gets the index's notes (WithLogger; discarded without it).
 	log *slog.Logger
 	// election is the election record and roll seal as committed, once a
 	// Writer read them.
@@ -436,13 +436,21 @@ func checkLayout(db *sql.DB, path string) error {
 	return nil
 }
 
-// SetLogger makes log get the index's notes (the one-time builds of its
-// filters), slog.Default() until it is called. Call it before the first
-// Writer begins.
-func (x *Index) SetLogger(log *slog.Logger) { x.log = log }
+// Option configures Open.
+type Option func(*Index)
 
-// Open opens (creating if needed) the database at path.
-func Open(path string) (*Index, error) {
+// WithLogger makes log get the index's notes (the one-time builds of its
+// filters); without it, or with a nil log, they are discarded.
+func WithLogger(log *slog.Logger) Option {
+	return func(x *Index) {
+		if log != nil {
+			x.log = log
+		}
+	}
+}
+
+// Open opens (creating if needed) the database at path, configured by opts.
+func Open(path string, opts ...Option) (*Index, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + pragmas
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -470,7 +478,10 @@ func Open(path string) (*Index, error) {
 			return nil, fmt.Errorf("add rejection reasons to index %s: %w", path, err)
 		}
 	}
-	x := &Index{db: db, log: slog.Default()}
+	x := &Index{db: db, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(x)
+	}
 	x.history.q = db
 	x.history.pendingUsed = func(key int64) []keyPlace { return x.committedPlaces(pendingUsed, key) }
 	if x.pending, err = pendingFromBatches(context.Background(), db); err != nil {
@@ -663,19 +674,15 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 // storedVotes returns the votes of the batch numbered id in batch_votes,
 // an error wrapping sql.ErrNoRows if there is none.
 func (x history) storedVotes(id int64) ([]ballot.Vote, error) {
-	var votes []ballot.Vote
-	found := false
-	err := eachStoredBatch(context.Background(), x.q, batchNumbered, func(_ int64, b ballot.Batch, _ []int) error {
-		votes, found = b.Votes, true
-		return nil
-	}, id)
+	var data []byte
+	if err := x.q.QueryRowContext(context.Background(), `SELECT data FROM batch_votes WHERE id = ?`, id).Scan(&data); err != nil {
+		return nil, fmt.Errorf("index lookup: read stored batch %d: %w", id, err)
+	}
+	b, err := decodeStoredBatch(id, data)
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
-	if !found {
-		return nil, fmt.Errorf("index lookup: read stored batch %d: %w", id, sql.ErrNoRows)
-	}
-	return votes, nil
+	return b.Votes, nil
 }
 
 // RollContests implements audit.History: the contest of each of keys on

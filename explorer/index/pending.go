@@ -202,10 +202,20 @@ func (p *pendingKeys) absorb(o *pendingKeys) {
 }
 
 // pendingFromBatches reads the pending keys back from the batches saved
-// after keys_flushed's batch, as q sees them.
+// after keys_flushed's batch, as q sees them. A batch of batch_votes whose
+// row in batches (its rejected votes) is missing, which only a damaged
+// index lacks (a Writer saves both in one transaction), is an error naming
+// the batch and the fix, `explorer reindex`.
 func pendingFromBatches(ctx context.Context, q querier) (*pendingKeys, error) {
 	p := &pendingKeys{}
-	err := eachStoredBatch(ctx, q, unflushedBatches, func(id int64, b ballot.Batch, rejected []int) error {
+	err := eachStoredBatch(ctx, q, unflushedBatches, func(id int64, b ballot.Batch, rejectedJSON sql.NullString) error {
+		if !rejectedJSON.Valid {
+			return fmt.Errorf("stored batch %d (%s/%d) has no row in the batches table, so which of its votes were counted is unknown: the index is damaged; run `explorer reindex` to index the ledger afresh", id, b.State, b.Seq)
+		}
+		var rejected []int
+		if err := json.Unmarshal([]byte(rejectedJSON.String), &rejected); err != nil {
+			return fmt.Errorf("stored batch %d rejected: %w", id, err)
+		}
 		p.addBatch(id, b.Votes, rejected, nil)
 		return nil
 	})
@@ -215,45 +225,51 @@ func pendingFromBatches(ctx context.Context, q querier) (*pendingKeys, error) {
 	return p, nil
 }
 
-// The conditions of eachStoredBatch: every stored batch, those saved after
-// keys_flushed's batch, and the one numbered ?1.
+// The queries of eachStoredBatch, each row a batch_votes id and data and
+// batches.rejected: those saved after keys_flushed's batch, with rejected
+// (NULL if batches lacks the row), and every stored batch, without it
+// (always NULL: batch_votes alone).
 const (
-	allBatches       = `TRUE`
-	unflushedBatches = `v.id > (SELECT batch FROM keys_flushed WHERE id = 1)`
-	batchNumbered    = `v.id = ?`
+	unflushedBatches = `SELECT v.id, v.data, b.rejected FROM batch_votes v LEFT JOIN batches b USING (state, seq)
+		WHERE v.id > (SELECT batch FROM keys_flushed WHERE id = 1) ORDER BY v.id`
+	allBatches = `SELECT id, data, NULL FROM batch_votes ORDER BY id`
 )
 
 // eachStoredBatch calls fn, in the order of their numbers, with the
-// number, decoded votes and rejected votes' indices ('[]' if the batches
-// table lacks its row) of each batch of batch_votes (v) meeting where, as
-// q sees them; it stops at fn's first error and returns it.
-func eachStoredBatch(ctx context.Context, q querier, where string, fn func(id int64, b ballot.Batch, rejected []int) error, args ...any) error {
-	rows, err := q.QueryContext(ctx, `SELECT v.id, v.data, COALESCE(b.rejected, '[]') FROM batch_votes v
-		LEFT JOIN batches b USING (state, seq) WHERE `+where+` ORDER BY v.id`, args...)
+// number, decoded batch and rejected column (JSON) of each row of query
+// (unflushedBatches, allBatches), as q sees them; it stops at fn's first
+// error and returns it.
+func eachStoredBatch(ctx context.Context, q querier, query string, fn func(id int64, b ballot.Batch, rejectedJSON sql.NullString) error) error {
+	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var data []byte
-	var rejectedJSON string
+	var rejectedJSON sql.NullString
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id, &data, &rejectedJSON); err != nil {
 			return err
 		}
-		b, err := ballot.DecodeBatch(data, audit.MaxBatchVotes)
+		b, err := decodeStoredBatch(id, data)
 		if err != nil {
-			return fmt.Errorf("stored batch %d: %w", id, err)
+			return err
 		}
-		var rejected []int
-		if err := json.Unmarshal([]byte(rejectedJSON), &rejected); err != nil {
-			return fmt.Errorf("stored batch %d rejected: %w", id, err)
-		}
-		if err := fn(id, b, rejected); err != nil {
+		if err := fn(id, b, rejectedJSON); err != nil {
 			return err
 		}
 	}
 	return errors.Join(rows.Err(), rows.Close())
+}
+
+// decodeStoredBatch decodes data, the batch_votes row numbered id.
+func decodeStoredBatch(id int64, data []byte) (ballot.Batch, error) {
+	b, err := ballot.DecodeBatch(data, audit.MaxBatchVotes)
+	if err != nil {
+		return ballot.Batch{}, fmt.Errorf("stored batch %d: %w", id, err)
+	}
+	return b, nil
 }
 
 // flushLimit is the index's flushRows: the pending votes at which a commit

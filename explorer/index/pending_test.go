@@ -519,3 +519,46 @@ func flushedAndMerged(t *testing.T, x *Index, tx *sql.Tx) bool {
 	}
 	return flushed != committedFlushed && segs <= committedSegs
 }
+
+// TestBatchWithoutItsRow: on a damaged index, a batch of batch_votes
+// without its row in batches makes reading the pending keys back an error
+// naming the batch and `explorer reindex` (its rejected votes are
+// unknown), not a batch of votes all counted; storedVotes and the filter
+// of nullifiers alone, which need no rejected votes, still read it.
+func TestBatchWithoutItsRow(t *testing.T) {
+	ctx := context.Background()
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	r := votesReport(t, rand.New(rand.NewPCG(5, 6)), 0, 2, 4)
+	if err := x.Save(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	gone := r.Batches[1].Batch
+	var id int64
+	if err := x.db.QueryRowContext(ctx, `SELECT id FROM batch_votes WHERE state = ? AND seq = ?`, gone.State, gone.Seq).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.db.ExecContext(ctx, `DELETE FROM batches WHERE state = ? AND seq = ?`, gone.State, gone.Seq); err != nil {
+		t.Fatal(err)
+	}
+	_, err = pendingFromBatches(ctx, x.db)
+	if want := fmt.Sprintf("stored batch %d (%s/%d) has no row in the batches table", id, gone.State, gone.Seq); err == nil ||
+		!strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "explorer reindex") {
+		t.Fatalf("pending keys read back: %v; want an error saying %q and naming `explorer reindex`", err, want)
+	}
+	if votes, err := x.history.storedVotes(id); err != nil || !slices.Equal(votes, gone.Votes) {
+		t.Errorf("storedVotes(%d) = %d votes, %v; want the batch's %d", id, len(votes), err, len(gone.Votes))
+	}
+	f, err := newAnywhereFilter(ctx, x.db, filterMinKeys, x.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range gone.Votes {
+		if !f.mayHold(v.Nullifier) {
+			t.Errorf("the filter of nullifiers alone lacks %s of the batch without its row", v.Nullifier)
+		}
+	}
+}

@@ -119,7 +119,7 @@ func newAnywhereFilter(ctx context.Context, q querier, minKeys int, log *slog.Lo
 		return nil, fmt.Errorf("size the filter of nullifiers alone: %w", err)
 	}
 	f := &anywhereFilter{stages: []*usedFilter{sizedFilter(minKeys, n)}, minKeys: minKeys}
-	err := eachStoredBatch(ctx, q, allBatches, func(_ int64, b ballot.Batch, _ []int) error {
+	err := eachStoredBatch(ctx, q, allBatches, func(_ int64, b ballot.Batch, _ sql.NullString) error {
 		f.add(b.Votes)
 		return nil
 	})

@@ -1,12 +1,14 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -318,4 +320,37 @@ func BenchmarkAnywhereFilterBuild(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batches*perBatch), "ns/vote")
+}
+
+// TestIndexLogger: the note of the filter's build goes to the logger given
+// to Open (WithLogger); without one, or with nil, notes are discarded.
+func TestIndexLogger(t *testing.T) {
+	var notes bytes.Buffer
+	x, err := Open(filepath.Join(t.TempDir(), "index.db"), WithLogger(slog.New(slog.NewTextHandler(&notes, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	storeBatch(t, x, 3)
+	w, err := x.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Rollback()
+	if _, _, err := w.MaybeUsedAnywhere([]string{key(0).Nullifier}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(notes.String(), "built the filter of nullifiers alone") || !strings.Contains(notes.String(), "keys=3") {
+		t.Errorf("the given logger got %q; want the filter's build, of 3 keys", notes.String())
+	}
+	for name, opts := range map[string][]Option{"no option": nil, "a nil logger": {WithLogger(nil)}} {
+		y, err := Open(filepath.Join(t.TempDir(), "index.db"), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := y.log.Handler(); h != slog.DiscardHandler {
+			t.Errorf("%s: the index logs to %T; want slog.DiscardHandler", name, h)
+		}
+		y.Close()
+	}
 }

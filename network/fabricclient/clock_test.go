@@ -177,3 +177,35 @@ func refusingPeer(t *testing.T, gw gateway.GatewayServer, deliver peer.DeliverSe
 	t.Cleanup(func() { c.Close() })
 	return c.Ballot()
 }
+
+// stallingGateway is a peer's gateway service that takes every query and
+// answers none until the client gives up.
+type stallingGateway struct {
+	gateway.UnimplementedGatewayServer
+}
+
+func (stallingGateway) Evaluate(ctx context.Context, _ *gateway.EvaluateRequest) (*gateway.EvaluateResponse, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestStalledChainInfoDelaysStreamBriefly: a peer that takes the chain
+// info query BlockNumbers asks first and stalls holds up the block stream
+// by chainInfoTimeout, not by the evaluate timeout (30 s) or ctx's.
+func TestStalledChainInfoDelaysStreamBriefly(t *testing.T) {
+	var streams atomic.Int32
+	b := refusingPeer(t, stallingGateway{}, refusingDeliver{streams: &streams})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	blocks, err := b.BlockNumbers(ctx)
+	if waited := time.Since(start); err != nil || waited > chainInfoTimeout+3*time.Second {
+		t.Fatalf("block stream after %s: %v; want it opened within about %s", waited.Round(time.Millisecond), err, chainInfoTimeout)
+	}
+	for n := range blocks {
+		t.Errorf("block %d from a refused stream", n)
+	}
+	if streams.Load() != 1 {
+		t.Errorf("%d block streams asked for; want 1", streams.Load())
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
@@ -173,16 +174,26 @@ func (p *PendingBatches) Wait(ctx context.Context) ([]ballot.Committed, error) {
 	return out, nil
 }
 
+// chainInfoTimeout bounds BlockNumbers' check of the client's clock (the
+// chain info asked before each block stream), so that a peer that takes the
+// query and stalls delays the stream by this much at most, not by the
+// evaluate timeout (30 s by default).
+const chainInfoTimeout = 5 * time.Second
+
 // BlockNumbers streams the number of every block the peer commits from now
 // on, until ctx ends or the stream breaks (the channel closes). The peer's
 // refusal of this client's clock is an error wrapping ballot.ErrClockSkew,
 // not a stream that closes at once: the deliver service refuses the
 // stream's request outside peer.authentication.timewindow without words the
 // client gets (clockRefused), so the peer's chain info is asked first, a
-// query the peer refuses for the same window, saying so. Other failures of
-// that query are left to the stream.
+// query the peer refuses for the same window, saying so, within
+// chainInfoTimeout. Other failures of that query, its timeout included, are
+// left to the stream.
 func (b *Ballot) BlockNumbers(ctx context.Context) (<-chan uint64, error) {
-	if _, err := b.height(ctx); errors.Is(err, ballot.ErrClockSkew) {
+	infoCtx, cancel := context.WithTimeout(ctx, chainInfoTimeout)
+	_, err := b.height(infoCtx)
+	cancel()
+	if errors.Is(err, ballot.ErrClockSkew) {
 		return nil, fmt.Errorf("listen for blocks: %w", err)
 	}
 	blocks, err := b.network.FilteredBlockEvents(ctx)
