@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/votechain/votechain/ballot"
@@ -406,11 +407,14 @@ type electionAPI struct {
 	log        []apiRead
 }
 
-// apiRead is a read of the record: when it came and how it was answered.
+// apiRead is a read of the record: when it came, how it was answered, and
+// its number on the page (its "n" query parameter, set by
+// numberElectionReads; 0 without).
 type apiRead struct {
 	at         time.Time
 	status     int
 	retryAfter int64
+	n          int
 }
 
 // apiAnswer is the fake API's answer; status 0: none, the request is held
@@ -425,7 +429,8 @@ func (a *electionAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.reads.Add(1)
 	ans, ra := a.answer.Load(), a.retryAfter.Load()
 	a.mu.Lock()
-	a.log = append(a.log, apiRead{time.Now(), ans.status, ra})
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	a.log = append(a.log, apiRead{time.Now(), ans.status, ra, n})
 	a.mu.Unlock()
 	if ans.status == 0 {
 		select {
@@ -597,6 +602,47 @@ func TestElectionPollInBrowser(t *testing.T) {
 	}
 }
 
+// numberElectionReads makes the page, from its next load, number its reads
+// of the election record (query parameter n, from 1, which the fake API
+// logs) and keep, by number, whether each got an answer before the page
+// gave it up (window.electionReads[n-1]: true answered, false given up,
+// null under way). A read given up on a loaded machine has no Retry-After
+// to heed, so the gap after it is not the page's to keep.
+func numberElectionReads(ctx context.Context, t *testing.T) {
+	t.Helper()
+	const script = `(() => {
+		const fetch0 = window.fetch;
+		window.electionReads = [];
+		window.fetch = (path, init) => {
+			if (String(path) !== "/api/v1/election") return fetch0(path, init);
+			const i = window.electionReads.push(null) - 1;
+			const p = fetch0(path + "?n=" + (i + 1), init);
+			p.then(() => { window.electionReads[i] = true; }, () => { window.electionReads[i] = false; });
+			return p;
+		};
+	})()`
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script}); err != nil {
+		t.Fatalf("numbering the page's record reads: %v", err)
+	}
+}
+
+// givenUp is the set of election-record reads (by number) the page gave up
+// before an answer came.
+func givenUp(ctx context.Context, t *testing.T) map[int]bool {
+	t.Helper()
+	reads, err := chromedp.Run(ctx, chromedp.Evaluate[[]*bool](`window.electionReads`))
+	if err != nil {
+		t.Fatalf("reading the page's record reads: %v", err)
+	}
+	up := map[int]bool{}
+	for i, answered := range reads {
+		if answered != nil && !*answered {
+			up[i+1] = true
+		}
+	}
+	return up
+}
+
 // TestRetryAfterInBrowser drives the page in headless Chromium with an open
 // election and the record read every 250 ms on average. While the API
 // answers 503 with Retry-After: 2 (as the gateway's election_unavailable
@@ -605,6 +651,9 @@ func TestElectionPollInBrowser(t *testing.T) {
 // answer, not sooner (10 ms allowed for the timer) and not 2 s later (its
 // doubling wait is at most 2 s here). Once the record is answered (200, the
 // header ignored there), the reads go on every 250 ms or so: 6 within 6 s.
+// A read the page gave up before its answer came (a loaded machine; the
+// page numbers its reads, numberElectionReads) is held to the backoff
+// only; at least one answered 503 and one answered 429 must be judged.
 func TestRetryAfterInBrowser(t *testing.T) {
 	b := browserInKolkata(t)
 	e := referendum()
@@ -617,6 +666,7 @@ func TestRetryAfterInBrowser(t *testing.T) {
 
 	api.retryAfter.Store(2)
 	api.answer.Store(&apiAnswer{http.StatusServiceUnavailable, []byte(`{"error":{"code":"election_unavailable","message":"the election record is not available"}}`)})
+	numberElectionReads(ctx, t)
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/vote"), chromedp.WaitVisible(chromedp.ID("vote-form"))); err != nil {
 		t.Fatal(err)
 	}
@@ -643,16 +693,31 @@ func TestRetryAfterInBrowser(t *testing.T) {
 	api.mu.Lock()
 	reads := slices.Clone(api.log)
 	api.mu.Unlock()
+	up := givenUp(ctx, t)
+	judged := map[int]int{}
 	for i := 1; i < len(reads); i++ {
 		prev := reads[i-1]
 		if prev.status != http.StatusServiceUnavailable && prev.status != http.StatusTooManyRequests {
 			continue
 		}
-		gap, least := reads[i].at.Sub(prev.at), time.Duration(prev.retryAfter)*time.Second
-		if gap < least-10*time.Millisecond || gap > least+2*time.Second {
-			t.Errorf("read %d came %s after a %d with Retry-After: %d; want %s to %s later",
-				i+1, gap.Round(time.Millisecond), prev.status, prev.retryAfter, least, least+2*time.Second)
+		if prev.n == 0 || reads[i].n != prev.n+1 {
+			t.Fatalf("reads %d and %d of the record are the page's %d and %d; want numbered one after the other", i, i+1, prev.n, reads[i].n)
 		}
+		gap, least := reads[i].at.Sub(prev.at), time.Duration(prev.retryAfter)*time.Second
+		if up[prev.n] {
+			// Given up before its answer came: only the backoff holds.
+			least = 0
+		} else {
+			judged[prev.status]++
+		}
+		if gap < least-10*time.Millisecond || gap > least+2*time.Second {
+			t.Errorf("read %d came %s after a %d with Retry-After: %d (given up by the page: %v); want %s to %s later",
+				i+1, gap.Round(time.Millisecond), prev.status, prev.retryAfter, up[prev.n], least, least+2*time.Second)
+		}
+	}
+	if judged[http.StatusServiceUnavailable] == 0 || judged[http.StatusTooManyRequests] == 0 {
+		t.Errorf("Retry-After judged after %d answered 503s and %d answered 429s; want at least one of each (reads given up: %v)",
+			judged[http.StatusServiceUnavailable], judged[http.StatusTooManyRequests], up)
 	}
 }
 
