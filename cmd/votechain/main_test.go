@@ -223,7 +223,8 @@ func TestWipeOfAnUnreadableSystem(t *testing.T) {
 // and up's set-up, roll and log keys return it; close's here) into a
 // message naming the clock, its reading and the fix, keeping the cause
 // wrapped and exiting 1, as another ledger failure does; another failure
-// of the ledger, or a usage error (cli.Usagef), is left as it is.
+// of the ledger is left as it is, and so is a usage error (a flag run does
+// not know): status 2, no word of the clock.
 func TestClockRefusalIsExplained(t *testing.T) {
 	refused := fmt.Errorf("CloseElection: %w: rpc error: ...; CommissionMSP: request unauthorized due to incorrect timestamp", ballot.ErrClockSkew)
 	var answer error
@@ -257,10 +258,18 @@ func TestClockRefusalIsExplained(t *testing.T) {
 		t.Errorf("exit status %d; want 1, as another ledger failure", got)
 	}
 
-	for _, other := range []error{errors.New("CloseElection: endorsement failure"), cli.Usagef("--voters is 0")} {
-		answer = other
-		if err := clitest.Run(t, closeAnswering, "votechain", "--dir", dir, "close"); err != other {
-			t.Errorf("close failing otherwise: %v; want %v as it is", err, other)
-		}
+	other := errors.New("CloseElection: endorsement failure")
+	answer = other
+	if err := clitest.Run(t, closeAnswering, "votechain", "--dir", dir, "close"); err != other {
+		t.Errorf("close failing otherwise: %v; want %v as it is", err, other)
+	}
+
+	answer = refused // never reached: the command line is refused first
+	err = clitest.Run(t, closeAnswering, "votechain", "--dir", dir, "--no-such-flag", "close")
+	if got := cli.ExitStatus(err, nil); got != 2 {
+		t.Errorf("an unknown flag: %v, exit status %d; want 2", err, got)
+	}
+	if err == nil || !strings.Contains(err.Error(), "no-such-flag") || strings.Contains(err.Error(), "clock") {
+		t.Errorf("an unknown flag: %v; want it named, with no word of the clock", err)
 	}
 }
