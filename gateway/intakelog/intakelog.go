@@ -41,10 +41,11 @@
 // anchors that head, or its own publication stored whose answer was lost
 // (a read timeout, a dropped connection): the gateway does not sign that
 // size again, and takes the stored head only if the ledger still has not
-// anchored that size takeOverDelay (two rounds and a call's timeout) after
-// the refusal; the same holds after a restart's refusal when the stored
-// head is not taken. So each size's anchor is normally sent once (taking
-// the winner's head at once would send it once per gateway, the
+// anchored that size takeOverDelay (a round and twice an anchor's bound,
+// the longest the winner's anchor may be held up) after the refusal; the
+// same holds after a restart's refusal when the stored head is not taken.
+// So each size's anchor is normally sent once (taking
+// the winner's head sooner would send it once per gateway, the
 // concurrent ones failing with read conflicts), an idle state costs no
 // signature a second, and a size is anchored whether the winner crashed
 // before anchoring, its closing anchor failed, or a reply was lost. A
@@ -180,10 +181,13 @@ type metrics struct {
 	anchorFailures, anchorRaces prometheus.Counter
 }
 
-// anchoredHelp says what intake_log_anchored_entries counts: only this
-// gateway's own anchors set it (anchor), not the heads it reads.
-const anchoredHelp = "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway itself anchored on the ledger: that head's size. " +
-	"A head another gateway anchored does not move it (take the max by state over the gateways); no series until this gateway's first anchor of the state."
+// anchoredHelp says what intake_log_anchored_entries counts: the ledger's
+// anchored size as this gateway last saw it covering its own heads: set by
+// its own anchors (anchor), and by its reads of the ledger (readAnchored,
+// takeOver) that find the anchored head at or past every head it signed
+// or was refused (showAnchored).
+const anchoredHelp = "Entries of the state's intake log (one per vote accepted in the state) covered by the ledger's anchored tree head as this gateway last saw it: that head's size, set when this gateway's own anchor commits, and when it reads the ledger's anchored head and finds it at or past every head this gateway signed or was refused (a restarted gateway, or one that lost the race to publish a size, shows the size another gateway or its earlier run anchored). " +
+	"A head another gateway anchored below this gateway's own heads does not move it (take the max by state over the gateways); no series until this gateway has anchored or read such a head of the state."
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	gauge := func(name, help string) *prometheus.GaugeVec {
@@ -191,7 +195,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m := &metrics{
 		entries:  gauge("intake_log_entries", "Entries of the state's intake log (one per vote accepted in the state) this gateway has in its tree."),
-		signed:   gauge("intake_log_signed_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway signed and published: that head's size."),
+		signed:   gauge("intake_log_signed_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway signed and published, or took as its own from Redis (a head its key signed, stored before a restart or by another gateway sharing the key): that head's size."),
 		anchored: gauge("intake_log_anchored_entries", anchoredHelp),
 		published: gauge("intake_log_published_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the head stored in Redis (served in acceptance receipts) as this gateway last learnt it when publishing: its own head stored, or the head of its size that refused its own (another gateway's, or its own stored with the answer lost). "+
 			"Take the max by state over the gateways: it is the stored head's size even when the gateway that stored it is gone."),
@@ -400,7 +404,7 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 }
 
 // waitNote says, in a closing round's warning, who anchors what it left.
-const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head a few seconds on), this gateway's restart, or a head of a longer log"
+const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head within a minute), this gateway's restart, or a head of a longer log"
 
 // closingRound signs and anchors what the logs hold now, once, within
 // 2 × CallTimeout, and logs what it anchored.
@@ -603,12 +607,21 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	return nil
 }
 
+// anchorTimeout bounds one anchor: its reads of the anchored heads and
+// its AnchorLogHeads transaction.
+func (l *Log) anchorTimeout() time.Duration { return 4 * l.cfg.CallTimeout }
+
 // takeOverDelay is how long a size refused by PublishHead
 // (votequeue.HeadSameSize) is left to the gateway whose head is stored
-// before takeOver reads the ledger: two rounds and a call's timeout, well
-// past the anchor that gateway sends the round it publishes, which
-// commits in about the orderer's batch timeout (2 s).
-func (l *Log) takeOverDelay() time.Duration { return 2*l.cfg.Interval + l.cfg.CallTimeout }
+// before takeOver reads the ledger: the longest that gateway's anchor of
+// it may be held up. Run sends one anchor at a time, so the anchor it had
+// in flight when it published may take anchorTimeout, the next round
+// comes within an Interval, and its anchor of the size anchorTimeout
+// again: Interval + 2 × anchorTimeout (41 s by default). A shorter delay
+// lets both gateways anchor the size at once (a slow ledger at the poll's
+// close), one failing with a read conflict and with it the other states'
+// heads of its transaction.
+func (l *Log) takeOverDelay() time.Duration { return l.cfg.Interval + 2*l.anchorTimeout() }
 
 // takeOver is sign's step for a state whose head of size h.Size (of root
 // h.Root) PublishHead refused takeOverDelay ago: unless the ledger's
@@ -626,6 +639,7 @@ func (l *Log) takeOver(ctx context.Context, h ballot.TreeHead, s *stateLog) erro
 		s.mu.Lock()
 		s.lostAt = time.Time{}
 		s.mu.Unlock()
+		l.showAnchored(h.State, anchored.Head.Size, h.Size)
 		return nil
 	}
 	cur, mine, err := l.ownStoredHead(ctx, h)
@@ -669,7 +683,7 @@ func (l *Log) ownStoredHead(ctx context.Context, h ballot.TreeHead) (ballot.Tree
 // stopping under an anchor in flight) is not counted as a failure.
 func (l *Log) anchor(ctx context.Context, states []string) error {
 	caller := ctx
-	ctx, cancel := context.WithTimeout(ctx, 4*l.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, l.anchorTimeout())
 	defer cancel()
 	var anchors []ballot.LogAnchor
 	var prevs []ballot.TreeHead // the anchored head each anchor extends
@@ -787,8 +801,8 @@ func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.L
 }
 
 // readAnchored reads the state's anchored head from the ledger (the zero
-// head when none is) and records it in s as known (without holding s.mu
-// across the read).
+// head when none is), records it in s as known (without holding s.mu
+// across the read) and shows it (showAnchored).
 func (l *Log) readAnchored(ctx context.Context, state string, s *stateLog) (ballot.TreeHead, error) {
 	var anchored ballot.TreeHead
 	a, err := l.ledger.LogHead(ctx, state)
@@ -801,8 +815,24 @@ func (l *Log) readAnchored(ctx context.Context, state string, s *stateLog) (ball
 	}
 	s.mu.Lock()
 	s.anchored, s.anchoredKnown = anchored, true
+	mine := max(s.signed.Size, s.lost)
 	s.mu.Unlock()
+	l.showAnchored(state, anchored.Size, mine)
 	return anchored, nil
+}
+
+// showAnchored sets intake_log_anchored_entries to size, the state's
+// anchored head's as just read from the ledger, if it covers mine, the
+// largest head this gateway signed or was refused (HeadSameSize) of the
+// state: a gateway whose heads another gateway's anchor (or its own before
+// a restart) covers sends no anchor of them, and would otherwise show
+// nothing, or an older anchor of its own, while it serves (and
+// intake_log_published_entries shows) that size. One below mine leaves the
+// gauge at this gateway's own last anchor.
+func (l *Log) showAnchored(state string, size, mine uint64) {
+	if size > 0 && size >= mine {
+		l.m.anchored.WithLabelValues(state).Set(float64(size))
+	}
 }
 
 // Head returns the state's latest published head, or ErrNoHead.

@@ -60,14 +60,21 @@ func hookedLog(srv *redistest.Server, ledger Ledger, cfg Config, hook redis.Hook
 	return New(client, ledger, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
-// waitRounds makes rounds of l for CA (sign, then anchor) with the clock
-// short of takeOverDelay since the refusal, and checks that l publishes
-// no head (signs none at the lost size) and the ledger stays at anchored.
+// waitRounds makes rounds of l for CA (sign, then anchor) until the clock
+// is a second short of the longest the winner's anchor of the refused size
+// may be held up since the refusal (the real time the test takes passes on
+// the clock too): its anchor in flight (one at a time) may take 4 call
+// timeouts, the next round comes within an interval, and its anchor of the
+// size may take 4 call timeouts again. It checks that l publishes no head
+// (signs none at the lost size) and the ledger stays at anchored: a
+// take-over sooner sends a second anchor of the size, concurrent with the
+// winner's when the ledger is slow.
 func waitRounds(t *testing.T, l *Log, clock *offsetClock, hook *scriptHook, ledger *fakeLedger, anchored uint64) {
 	t.Helper()
+	heldUp := l.cfg.Interval + 2*4*l.cfg.CallTimeout
 	runs := hook.runs.Load()
-	for range 3 {
-		clock.advance(l.takeOverDelay() / 4)
+	for _, step := range []time.Duration{heldUp / 3, heldUp / 3, heldUp/3 - time.Second} {
+		clock.advance(step)
 		if err := signAndAnchor(t, l, "CA"); err != nil {
 			t.Fatal(err)
 		}
@@ -180,6 +187,46 @@ func TestWinnerKilledBeforeAnchoringIsTakenOver(t *testing.T) {
 		}
 		if n := loserHook.runs.Load(); n != 2 {
 			t.Errorf("winner anchors %v: the loser published %d heads; want 2 (its refused ones)", winnerAnchors, n)
+		}
+		// Anchored by either, the loser shows the ledger's 4 (it read it, or
+		// anchored it): IntakeLogUnanchored compares that with the 4 it
+		// shows published, whether or not the winner's series remain.
+		if got := metricValue(t, reg, "intake_log_anchored_entries"); got != 4 {
+			t.Errorf("winner anchors %v: the loser's intake_log_anchored_entries %v; want 4", winnerAnchors, got)
+		}
+	}
+}
+
+// A gateway restarted on a quiet log signs its head of 3 again, is
+// refused (a head of 3 is stored), takes the stored head of its key and
+// finds it anchored, so it sends no anchor; it shows published, signed and
+// anchored 3, the last read from the ledger. With no anchored series (set
+// only by its own anchors, as before), IntakeLogUnanchored compared 3 with
+// 0 and fired for every state of a quiet log after each restart.
+func TestRestartedGatewayShowsTheLedgersAnchoredSize(t *testing.T) {
+	srv, rdb, key, fake := signerSetup(t)
+	ledger := &countingLedger{fakeLedger: fake, sizes: map[uint64]int{}}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	before := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key}, quiet)
+	appendVotes(t, rdb, "CA", 3)
+	if err := signAndAnchor(t, before, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	// Restarted a second on: its head of 3 is stamped otherwise.
+	later := func() time.Time { return time.Now().Add(time.Second) }
+	reg := prometheus.NewRegistry()
+	after := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: later, Registry: reg}, quiet)
+	for range 2 {
+		if err := signAndAnchor(t, after, "CA"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ledger.sizes[3]; n != 1 {
+		t.Errorf("%d anchors of size 3 sent; want 1 (the restarted gateway's head is anchored)", n)
+	}
+	for _, name := range []string{"intake_log_published_entries", "intake_log_signed_entries", "intake_log_anchored_entries"} {
+		if got := metricValue(t, reg, name); got != 3 {
+			t.Errorf("the restarted gateway's %s %v; want 3", name, got)
 		}
 	}
 }

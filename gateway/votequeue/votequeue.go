@@ -86,7 +86,11 @@
 //	   otherwise, or of another root (HeadSameSize)
 //
 // Only on 2 may the stored head be of use to the signer (gateway/intakelog
-// reads it then, after a restart, to anchor a head its key signed before).
+// reads it then to anchor a head its key signed: after a restart, one
+// signed before it; and, when the ledger still has not anchored that size
+// a while after the refusal, one a gateway sharing its key stored and did
+// not anchor, or its own stored with the script's answer lost: the
+// take-over).
 //
 // # Stream entries
 //
