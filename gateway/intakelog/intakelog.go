@@ -41,9 +41,10 @@
 // anchors that head, or its own publication stored whose answer was lost
 // (a read timeout, a dropped connection): the gateway does not sign that
 // size again, and takes the stored head only if the ledger still has not
-// anchored that size takeOverDelay (a round and twice an anchor's bound,
-// the longest the winner's anchor may be held up) after the refusal; the
-// same holds after a restart's refusal when the stored head is not taken.
+// anchored that size takeOverDelay (a round and twice an anchor's bound:
+// a running winner's anchor has come by then unless its rounds are slow
+// too) after the refusal, or at once in its closing round; the same holds
+// after a restart's refusal when the stored head is not taken.
 // So each size's anchor is normally sent once (taking
 // the winner's head sooner would send it once per gateway, the
 // concurrent ones failing with read conflicts), an idle state costs no
@@ -114,6 +115,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -234,6 +236,9 @@ type Log struct {
 
 	mu     sync.Mutex
 	states map[string]*stateLog
+	// leaving is set by the closing round: sign takes over a size refused
+	// as stored (stateLog.lost) at once, not after takeOverDelay.
+	leaving atomic.Bool
 }
 
 // stateLog is one state's tree, as far as this process has read it.
@@ -257,8 +262,9 @@ type stateLog struct {
 	// lost is the size at which PublishHead last refused this process's
 	// head for one of that size stored (votequeue.HeadSameSize), and
 	// lostAt when; the state is not signed again at that size, and from
-	// lostAt+takeOverDelay the ledger is read to see whether that size is
-	// anchored (lostAt zero: it was, or the stored head was taken).
+	// lostAt+takeOverDelay (at once in the closing round) the ledger is
+	// read to see whether that size is anchored (lostAt zero: it was, or
+	// the stored head was taken).
 	lost   uint64
 	lostAt time.Time
 }
@@ -407,10 +413,14 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head within a minute), this gateway's restart, or a head of a longer log"
 
 // closingRound signs and anchors what the logs hold now, once, within
-// 2 × CallTimeout, and logs what it anchored.
+// 2 × CallTimeout, and logs what it anchored. A size refused as stored
+// and not yet found anchored (a reply lost, a race lost) is taken over at
+// once: this gateway anchors nothing later, and a winner still anchoring
+// it makes the second anchor a race at worst, counted.
 func (l *Log) closingRound(ctx context.Context, elections Elections) {
 	ctx, cancel := context.WithTimeout(ctx, 2*l.cfg.CallTimeout)
 	defer cancel()
+	l.leaving.Store(true)
 	states, anchor := l.signAll(ctx, elections)
 	if !anchor {
 		return
@@ -451,14 +461,19 @@ func (l *Log) resigning(states []string) []string {
 	return out
 }
 
-// unanchored lists the states whose head this process signed is past
-// their anchored head as it knows it.
+// unanchored lists the states whose head this process signed, or size
+// refused it as stored and not found anchored or taken over (lostAt set),
+// is past their anchored head as it knows it.
 func (l *Log) unanchored(states []string) []string {
 	var out []string
 	for _, st := range states {
 		s := l.state(st)
 		s.mu.Lock()
-		if s.signed.Size > s.anchored.Size {
+		head := s.signed.Size
+		if !s.lostAt.IsZero() {
+			head = max(head, s.lost)
+		}
+		if head > s.anchored.Size {
 			out = append(out, st)
 		}
 		s.mu.Unlock()
@@ -520,8 +535,8 @@ func (l *Log) anchorFailed(msg string, err error) {
 // a size unanchored. Any other such refusal (a race lost to a gateway
 // sharing the key, or this process's own head stored with its answer
 // lost) leaves the size unsigned until the log grows; takeOver takes that
-// stored head after takeOverDelay if the ledger has not anchored its size
-// by then. Run
+// stored head after takeOverDelay (at once in the closing round) if the
+// ledger has not anchored its size by then. Run
 // signs one state at a time and runs one anchor at a time; only sign sets
 // a state's signed head, only anchor its anchored one.
 func (l *Log) sign(ctx context.Context, election, state string) error {
@@ -535,7 +550,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	s.mu.Lock()
 	size, signed, looked := s.tree.Size(), s.signed.Size, s.looked
 	lost := size == s.lost && size != signed // refused at this size: not signed again
-	check := lost && l.ledger != nil && !s.lostAt.IsZero() && now.Sub(s.lostAt) >= l.takeOverDelay()
+	check := lost && l.ledger != nil && !s.lostAt.IsZero() && (l.leaving.Load() || now.Sub(s.lostAt) >= l.takeOverDelay())
 	due := l.cfg.Key != nil && size > 0 && (size != signed || s.resign) && !lost
 	var root [32]byte
 	if due || check {
@@ -613,14 +628,17 @@ func (l *Log) anchorTimeout() time.Duration { return 4 * l.cfg.CallTimeout }
 
 // takeOverDelay is how long a size refused by PublishHead
 // (votequeue.HeadSameSize) is left to the gateway whose head is stored
-// before takeOver reads the ledger: the longest that gateway's anchor of
-// it may be held up. Run sends one anchor at a time, so the anchor it had
-// in flight when it published may take anchorTimeout, the next round
-// comes within an Interval, and its anchor of the size anchorTimeout
-// again: Interval + 2 × anchorTimeout (41 s by default). A shorter delay
-// lets both gateways anchor the size at once (a slow ledger at the poll's
-// close), one failing with a read conflict and with it the other states'
-// heads of its transaction.
+// before takeOver reads the ledger: how long that gateway's anchor of it
+// may be held up by its anchors' timeout. Run sends one anchor at a time,
+// so the anchor it had in flight when it published may take
+// anchorTimeout, the next round ticks an Interval on, and its anchor of
+// the size may take anchorTimeout again: Interval + 2 × anchorTimeout
+// (41 s by default). It is no bound: that round's signing (up to
+// CallTimeout a state, and the election record's read) may delay the
+// anchor further, and a take-over concurrent with it is then a race,
+// counted (intake_log_anchor_races_total), failing the other states'
+// heads of one transaction till the next round. A shorter delay makes
+// that race the rule whenever the ledger is slow (a poll's close).
 func (l *Log) takeOverDelay() time.Duration { return l.cfg.Interval + 2*l.anchorTimeout() }
 
 // takeOver is sign's step for a state whose head of size h.Size (of root

@@ -1,10 +1,13 @@
 package intakelog
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
@@ -47,11 +51,22 @@ func (h *scriptHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	return next
 }
 
-// offsetClock is time.Now moved on by what advance adds.
-type offsetClock struct{ offset atomic.Int64 }
+// stillClock stands at the time it was made but for what advance adds:
+// the real time a test takes (seconds, stalled on a loaded machine) does
+// not move it, so a wait measured on it is exact.
+type stillClock struct {
+	start  time.Time
+	offset atomic.Int64
+}
 
-func (c *offsetClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *offsetClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+func newStillClock() *stillClock              { return &stillClock{start: time.Now()} }
+func (c *stillClock) now() time.Time          { return c.start.Add(time.Duration(c.offset.Load())) }
+func (c *stillClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// takeOverAt is the take-over delay docs/ledger.md gives for the default
+// configuration (an Interval of 1 s and a CallTimeout of 5 s): a round
+// and twice an anchor's bound of 4 call timeouts.
+const takeOverAt = 41 * time.Second
 
 // hookedLog is a Log of key over a client of srv carrying hook.
 func hookedLog(srv *redistest.Server, ledger Ledger, cfg Config, hook redis.Hook) *Log {
@@ -60,21 +75,17 @@ func hookedLog(srv *redistest.Server, ledger Ledger, cfg Config, hook redis.Hook
 	return New(client, ledger, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
-// waitRounds makes rounds of l for CA (sign, then anchor) until the clock
-// is a second short of the longest the winner's anchor of the refused size
-// may be held up since the refusal (the real time the test takes passes on
-// the clock too): its anchor in flight (one at a time) may take 4 call
-// timeouts, the next round comes within an interval, and its anchor of the
-// size may take 4 call timeouts again. It checks that l publishes no head
-// (signs none at the lost size) and the ledger stays at anchored: a
-// take-over sooner sends a second anchor of the size, concurrent with the
-// winner's when the ledger is slow.
-func waitRounds(t *testing.T, l *Log, clock *offsetClock, hook *scriptHook, ledger *fakeLedger, anchored uint64) {
+// waitRounds makes rounds of l (of the default configuration) for CA
+// (sign, then anchor) until the clock is a second short of takeOverAt
+// since the refusal, and checks that l publishes no head (signs none at
+// the lost size) and the ledger stays at anchored: a take-over sooner
+// sends a second anchor of the size, concurrent with the winner's when
+// the ledger is slow. The caller moves the clock the last second on.
+func waitRounds(t *testing.T, l *Log, clock *stillClock, hook *scriptHook, ledger *fakeLedger, anchored uint64) {
 	t.Helper()
-	heldUp := l.cfg.Interval + 2*4*l.cfg.CallTimeout
 	runs := hook.runs.Load()
-	for _, step := range []time.Duration{heldUp / 3, heldUp / 3, heldUp/3 - time.Second} {
-		clock.advance(step)
+	for range 4 { // 10 s each: 40 s, to the nanosecond
+		clock.advance((takeOverAt - time.Second) / 4)
 		if err := signAndAnchor(t, l, "CA"); err != nil {
 			t.Fatal(err)
 		}
@@ -87,40 +98,99 @@ func waitRounds(t *testing.T, l *Log, clock *offsetClock, hook *scriptHook, ledg
 	}
 }
 
-// A gateway alone on its key whose publication of head 4 is stored but
-// whose answer is lost signs 4 again, refused as of a size stored: it
-// signs no more heads of that size, and once the delay has passed with
-// the ledger still at 2 it takes the stored head (its own) and anchors
-// it, though the log stays idle.
-func TestLostPublishReplyIsAnchoredAfterTheDelay(t *testing.T) {
-	srv, rdb, key, ledger := signerSetup(t)
-	var clock offsetClock
-	var hook scriptHook
-	l := hookedLog(srv, ledger, Config{Key: key, Now: clock.now}, &hook)
+// refusedAtFour has l sign CA's head of 2 and anchor it, then store a
+// head of 4 as store does (not l's publication answered stored), then
+// make a round of l, which signs 4, refused as of a size stored. It
+// returns the stored head.
+func refusedAtFour(t *testing.T, l *Log, rdb *redis.Client, store func()) ballot.TreeHead {
+	t.Helper()
 	appendVotes(t, rdb, "CA", 2)
 	if err := signAndAnchor(t, l, "CA"); err != nil {
 		t.Fatal(err)
 	}
 	appendVotes(t, rdb, "CA", 2)
-	hook.drop.Store(true)
-	if err := l.sign(context.Background(), "e1", "CA"); err == nil {
-		t.Fatal("sign with the reply lost: no error")
-	}
+	store()
 	stored, err := votequeue.GetHead(context.Background(), rdb, "CA")
 	if err != nil || stored.Size != 4 {
 		t.Fatalf("stored head %+v, %v; want size 4", stored, err)
 	}
-	clock.advance(time.Second) // the next round's head is stamped otherwise
 	if err := signAndAnchor(t, l, "CA"); err != nil {
 		t.Fatal(err)
 	}
-	waitRounds(t, l, &clock, &hook, ledger, 2)
-	clock.advance(l.takeOverDelay())
+	return stored
+}
+
+// replyLost has l publish its head of CA, stored with the answer lost,
+// and moves the clock a second on: l's next head of that size is
+// stamped otherwise (the same bytes again PublishHead reports stored).
+func replyLost(t *testing.T, l *Log, hook *scriptHook, clock *stillClock) {
+	t.Helper()
+	hook.drop.Store(true)
+	if err := l.sign(context.Background(), "e1", "CA"); err == nil {
+		t.Fatal("sign with the reply lost: no error")
+	}
+	clock.advance(time.Second)
+}
+
+// A gateway alone on its key whose publication of head 4 is stored but
+// whose answer is lost signs 4 again, refused as of a size stored: it
+// signs no more heads of that size, and once the delay (41 s) has passed
+// with the ledger still at 2 it takes the stored head (its own) and
+// anchors it, though the log stays idle.
+func TestLostPublishReplyIsAnchoredAfterTheDelay(t *testing.T) {
+	srv, rdb, key, ledger := signerSetup(t)
+	clock := newStillClock()
+	var hook scriptHook
+	l := hookedLog(srv, ledger, Config{Key: key, Now: clock.now}, &hook)
+	stored := refusedAtFour(t, l, rdb, func() { replyLost(t, l, &hook, clock) })
+	waitRounds(t, l, clock, &hook, ledger, 2)
+	clock.advance(time.Second) // takeOverAt since the refusal
 	if err := signAndAnchor(t, l, "CA"); err != nil {
 		t.Fatal(err)
 	}
 	if got := ledger.head("CA"); got != stored {
 		t.Errorf("anchored %+v after the delay; want the stored head %+v", got, stored)
+	}
+}
+
+// The closing round at shutdown takes over at once a size refused as
+// stored: a gateway whose publication of head 4 was stored with its
+// answer lost, stopped before the delay, anchors that head and logs its
+// heads anchored. A stored head of that size another key signed is not
+// taken, and the closing round warns that it left the state unanchored
+// rather than log its heads anchored.
+func TestClosingRoundTakesOverARefusedSize(t *testing.T) {
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	for _, othersHead := range []bool{false, true} {
+		srv, rdb, key, ledger := signerSetup(t)
+		clock := newStillClock()
+		var hook scriptHook
+		l := hookedLog(srv, ledger, Config{Key: key, Now: clock.now}, &hook)
+		var logs strings.Builder
+		l.log = slog.New(slog.NewTextHandler(&logs, nil))
+		store := func() { replyLost(t, l, &hook, clock) }
+		if othersHead {
+			o := New(srv.ClientAs(redisserver.UserGateway), nil, Config{Key: other}, l.log)
+			store = func() {
+				if err := o.sign(context.Background(), "e1", "CA"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		stored := refusedAtFour(t, l, rdb, store)
+		l.closingRound(context.Background(), fixedElections{})
+		anchored, says := ledger.head("CA"), `"intake log: closing heads anchored"`
+		if othersHead {
+			says = `"intake log: closing round left heads unanchored: ` + waitNote + `" states=[CA]`
+			if anchored.Size != 2 {
+				t.Errorf("another key's head of 4 stored: anchored size %d after the closing round; want 2 (not taken)", anchored.Size)
+			}
+		} else if anchored != stored {
+			t.Errorf("reply lost: anchored %+v after the closing round; want the stored head %+v", anchored, stored)
+		}
+		if !strings.Contains(logs.String(), says) {
+			t.Errorf("another key's head stored %v: the log does not say %q:\n%s", othersHead, says, logs.String())
+		}
 	}
 }
 
@@ -132,7 +202,7 @@ func TestWinnerKilledBeforeAnchoringIsTakenOver(t *testing.T) {
 	for _, winnerAnchors := range []bool{false, true} {
 		srv, rdb, key, fake := signerSetup(t)
 		ledger := &countingLedger{fakeLedger: fake, sizes: map[uint64]int{}}
-		var clock offsetClock
+		clock := newStillClock()
 		var winnerHook, loserHook scriptHook
 		winner := hookedLog(srv, ledger, Config{Key: key, Now: clock.now}, &winnerHook)
 		// A second ahead: its head of a size differs from the winner's.
@@ -172,8 +242,8 @@ func TestWinnerKilledBeforeAnchoringIsTakenOver(t *testing.T) {
 			}
 			want = 4
 		}
-		waitRounds(t, loser, &clock, &loserHook, fake, want)
-		clock.advance(loser.takeOverDelay())
+		waitRounds(t, loser, clock, &loserHook, fake, want)
+		clock.advance(time.Second) // takeOverAt since the refusal
 		for range 2 {
 			if err := signAndAnchor(t, loser, "CA"); err != nil {
 				t.Fatal(err)
