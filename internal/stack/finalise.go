@@ -207,7 +207,8 @@ func (s *Stack) FinaliseElection(ctx context.Context, opts FinaliseOptions) (*ba
 
 // logAccounted requires every state's intake log to be fully accounted
 // for: its last anchored head covers every entry in Redis (the gateway
-// anchors every second), and then, by explorer/logmonitor judging as in a
+// anchors every second, a size whose publication's answer was lost within
+// about a minute), and then, by explorer/logmonitor judging as in a
 // finalised election (the log is complete: the gateways stopped accepting
 // and their heads cover it), every entry up to it is on the ledger, counted
 // or rejected, and every vote the ledger counts is in it (logJudged). With
@@ -228,7 +229,7 @@ func logAccounted(ctx context.Context, e *ballot.Election, ledger logmonitor.Led
 			return nil, none, err
 		}
 		if h.Head.Size < n {
-			return nil, none, fmt.Errorf("refusing to finalise: the %s intake log holds %d accepted votes but its last head anchored on the ledger only %d; keep the gateway running until it anchors the rest (every second) and run finalise again", st, n, h.Head.Size)
+			return nil, none, fmt.Errorf("refusing to finalise: the %s intake log holds %d accepted votes but its last head anchored on the ledger only %d; keep the gateway running until it anchors the rest, within about a minute (a head left by a lost answer or a stopped gateway waits for the take-over, 41 s), and run finalise again", st, n, h.Head.Size)
 		}
 	}
 	m := &logmonitor.Monitor{Log: intakelog.New(rdb, nil, intakelog.Config{}, log), Ledger: ledger, AsFinalised: true}

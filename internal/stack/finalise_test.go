@@ -256,7 +256,7 @@ func TestFinaliseRefusesEntriesPastTheAnchoredHead(t *testing.T) {
 			anchor(anchored)
 		}
 		_, err := finalise(ctx, ledger, rdb, time.Now(), accounted)
-		want := fmt.Sprintf("refusing to finalise: the CA intake log holds 3 accepted votes but its last head anchored on the ledger only %d; keep the gateway running", anchored)
+		want := fmt.Sprintf("refusing to finalise: the CA intake log holds 3 accepted votes but its last head anchored on the ledger only %d; keep the gateway running until it anchors the rest, within about a minute", anchored)
 		if err == nil || !strings.Contains(err.Error(), want) || ledger.finalised != 0 {
 			t.Fatalf("finalise with %d of the log's 3 entries anchored: %v, finalised %d times; want refused: %q", anchored, err, ledger.finalised, want)
 		}
