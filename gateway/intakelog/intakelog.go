@@ -256,9 +256,6 @@ type stateLog struct {
 	anchoredKnown    bool
 	// resign: signed is stamped before the anchored head; sign it again.
 	resign bool
-	// looked is the size at which sign read the stored head and found it
-	// not its own (ownStoredHead): it is not read again at that size.
-	looked uint64
 	// lost is the size at which PublishHead last refused this process's
 	// head for one of that size stored (votequeue.HeadSameSize), and
 	// lostAt when; the state is not signed again at that size, and from
@@ -548,7 +545,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	}
 	now := l.cfg.Now()
 	s.mu.Lock()
-	size, signed, looked := s.tree.Size(), s.signed.Size, s.looked
+	size, signed := s.tree.Size(), s.signed.Size
 	lost := size == s.lost && size != signed // refused at this size: not signed again
 	check := lost && l.ledger != nil && !s.lostAt.IsZero() && (l.leaving.Load() || now.Sub(s.lostAt) >= l.takeOverDelay())
 	due := l.cfg.Key != nil && size > 0 && (size != signed || s.resign) && !lost
@@ -579,7 +576,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		return err
 	}
 	stored := published == votequeue.HeadStored
-	if published == votequeue.HeadSameSize && signed == 0 && size != looked {
+	if published == votequeue.HeadSameSize && signed == 0 {
 		// Just started (this process has published no head of the
 		// state): a head of this size its key signed before a restart
 		// keeps h out, and is this gateway's to anchor, or to sign
@@ -587,13 +584,10 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		// lost to a gateway sharing its key, whose head that is to
 		// anchor (taking it at once would anchor each size once per
 		// gateway), or its own answer lost: takeOver, below.
+		// Not stored, it is not read again at this size: the size is
+		// lost (below), never signed again.
 		if h, stored, err = l.ownStoredHead(ctx, h); err != nil {
 			return err
-		}
-		if !stored {
-			s.mu.Lock()
-			s.looked = size
-			s.mu.Unlock()
 		}
 	}
 	if published != votequeue.HeadLarger {
