@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -74,12 +75,7 @@ func checkCountedNullifiers(r *Report, txID string, batches []Batch, writes map[
 			continue
 		}
 		missing, wrong, first := 0, 0, ""
-		rejected := b.Rejected // ascending
-		for i, v := range b.Batch.Votes {
-			if len(rejected) > 0 && rejected[0] == i {
-				rejected = rejected[1:]
-				continue
-			}
+		for i, v := range b.counted() {
 			key = ballot.AppendNullifierKey(key[:0], b.Batch.State, v.Nullifier)
 			got, ok := writes[string(key)]
 			if ok {
@@ -235,15 +231,27 @@ func otherState(states []string, state string) (string, bool) {
 	return "", false
 }
 
+// counted yields the votes of b the recount counted, with their indexes
+// in the batch, in order (b.Rejected is ascending).
+func (b Batch) counted() iter.Seq2[int, ballot.Vote] {
+	return func(yield func(int, ballot.Vote) bool) {
+		rejected := b.Rejected
+		for i, v := range b.Batch.Votes {
+			if len(rejected) > 0 && rejected[0] == i {
+				rejected = rejected[1:]
+				continue
+			}
+			if !yield(i, v) {
+				return
+			}
+		}
+	}
+}
+
 // countedVotes returns the votes of b the recount counted, in order.
 func (b Batch) countedVotes() []ballot.Vote {
 	out := make([]ballot.Vote, 0, b.Counted())
-	rejected := b.Rejected // ascending
-	for i, v := range b.Batch.Votes {
-		if len(rejected) > 0 && rejected[0] == i {
-			rejected = rejected[1:]
-			continue
-		}
+	for _, v := range b.counted() {
 		out = append(out, v)
 	}
 	return out
