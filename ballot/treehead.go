@@ -93,6 +93,22 @@ const ClockSkewMark = "[clock-skew]"
 // wrapped, says ErrClockSkew.
 func IsClockSkew(message string) bool { return strings.Contains(message, ClockSkewMark) }
 
+// ClockSkewAdvice is the advice, shared by every log line and error that
+// reports a refusal of this machine's clock (ErrClockSkew), on what the
+// ledger bounds and how to fix it: the two bounds a client's clock must
+// keep to the peers' (MaxClockSkew, the chaincode's, and the peers'
+// peer.authentication.timewindow, checked before the chaincode runs) and
+// the fix, comparing the clock of "here", the machine that reports it,
+// with a peer's and fixing NTP on the one that is off. It is one sentence
+// beginning with a capital and without its final period, to follow the
+// caller's own sentence on what was refused and what happens until the
+// clock is fixed, and to be ended or continued by the caller.
+func ClockSkewAdvice() string {
+	return "The ledger refuses a transaction whose time is more than " + MaxClockSkew.String() +
+		" (the chaincode's max_skew) or the peers' peer.authentication.timewindow (15m in Fabric's sample core.yaml) from its peers' clocks: " +
+		"compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off"
+}
+
 const (
 	treeHeadDomain = "votechain/treehead/v1"
 	logKeyDomain   = "votechain/logkey/v1"

@@ -394,3 +394,17 @@ func TestParseLogHeadKey(t *testing.T) {
 		t.Errorf("ParseLogHeadKey allocates %.0f times", n)
 	}
 }
+
+// The clock advice names both bounds, MaxClockSkew's value included, and
+// the fix, in one sentence a caller can end or continue.
+func TestClockSkewAdvice(t *testing.T) {
+	advice := ClockSkewAdvice()
+	for _, says := range []string{MaxClockSkew.String(), "max_skew", "peer.authentication.timewindow", "`chronyc tracking` or `timedatectl`", "fix NTP"} {
+		if !strings.Contains(advice, says) {
+			t.Errorf("the advice does not say %q: %s", says, advice)
+		}
+	}
+	if first := advice[:1]; first != strings.ToUpper(first) || strings.HasSuffix(advice, ".") || strings.Contains(advice, ". ") {
+		t.Errorf("want one sentence, capitalised, without its final period: %q", advice)
+	}
+}

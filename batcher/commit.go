@@ -312,7 +312,7 @@ func (l *lane) commitFailed(b ballot.Batch, attempt int, cause string, err error
 		l.log.Warn("batch commit failed; retrying", "batch", b.ID(), "attempt", attempt, "cause", cause, "err", err)
 		return
 	}
-	l.log.Error("batch commit refused for this batcher's clock, more than max_skew from the ledger's peers' clocks; retrying: no batch commits until the clock is fixed, its votes wait in Redis. Compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off",
+	l.log.Error("batch commit refused for this batcher's clock; retrying: no batch commits until the clock is fixed, its votes wait in Redis. "+ballot.ClockSkewAdvice(),
 		"batch", b.ID(), "attempt", attempt, "cause", cause, "clock", l.b.clock.Now().UTC().Format(time.RFC3339), "max_skew", ballot.MaxClockSkew.String(), "err", err)
 }
 

@@ -176,8 +176,8 @@ func explainClockRefusal(err error, now time.Time) error {
 	if !errors.Is(err, ballot.ErrClockSkew) {
 		return err
 	}
-	return fmt.Errorf("%w\nThe ledger refused the transaction for this machine's clock (now %s): it is more than %s (the chaincode's max skew) or the peers' peer.authentication.timewindow (15m in Fabric's sample core.yaml) from the peers' clocks. Compare `chronyc tracking` or `timedatectl` here and on a peer's machine, fix NTP on the one that is off, then run the command again.",
-		err, now.UTC().Format(time.RFC3339), ballot.MaxClockSkew)
+	return fmt.Errorf("%w\nThe ledger refused the transaction for this machine's clock (now %s). %s, then run the command again.",
+		err, now.UTC().Format(time.RFC3339), ballot.ClockSkewAdvice())
 }
 
 // clean deletes the data of the system s in dir, as down --wipe does,

@@ -516,7 +516,7 @@ func (l *Log) anchorFailed(msg string, err error) {
 		l.log.Warn(msg, "err", err)
 		return
 	}
-	l.log.Warn(msg+": refused for this gateway's clock, more than max_skew (the chaincode's bound) or the peers' peer.authentication.timewindow (15m in Fabric's sample core.yaml) from the ledger's peers' clocks; its heads are signed and served but none is anchored until the clock is fixed, then they are (signed again if stamped ahead): compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off",
+	l.log.Warn(msg+": refused for this gateway's clock; its heads are signed and served but none is anchored until the clock is fixed, then they are (signed again if stamped ahead). "+ballot.ClockSkewAdvice(),
 		"clock", l.cfg.Now().UTC().Format(time.RFC3339), "max_skew", ballot.MaxClockSkew.String(), "err", err)
 }
 

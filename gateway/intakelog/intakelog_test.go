@@ -556,7 +556,7 @@ func TestClockRefusalIsLoggedWithTheFix(t *testing.T) {
 		t.Error("a head refused for the clock is to be signed again; signing does not fix the clock")
 	}
 	for _, says := range []string{`"intake log: anchor: refused for this gateway's clock`, `"intake log: closing anchor failed: ` + waitNote + `: refused for this gateway's clock`,
-		"max_skew=2m0s", "chronyc tracking", "fix NTP", ballot.ClockSkewMark} {
+		"max_skew=2m0s", ballot.ClockSkewAdvice(), ballot.ClockSkewMark} {
 		if !strings.Contains(logs.String(), says) {
 			t.Errorf("the log does not say %q:\n%s", says, logs.String())
 		}
