@@ -23,7 +23,7 @@ func (c *offsetClock) After(d time.Duration) <-chan time.Time { return time.Afte
 // A batcher whose clock is more than ballot.MaxClockSkew ahead of the
 // peers' has every transaction refused for its time: it retries each
 // batch with backoff, logs each refusal at error level naming its clock
-// and the fix, counts it as an endorsement failure, and once the clocks
+// and the fix, counts it under its own cause, clock, and once the clocks
 // agree again commits every vote, once.
 func TestClockRefusalIsRetriedUntilFixed(t *testing.T) {
 	srv := redistest.Start(t)
@@ -41,8 +41,11 @@ func TestClockRefusalIsRetriedUntilFixed(t *testing.T) {
 	if n, _ := ledgerTxs(f); n != 0 {
 		t.Fatalf("%d transactions committed with the batcher's clock refused", n)
 	}
-	if n := metricValue(t, b.metrics.retries.WithLabelValues("endorse_or_submit")); n < 3 {
-		t.Errorf("batcher_retries_total{cause=endorse_or_submit} = %v; want every refusal counted (3 of CA's at least)", n)
+	if n := metricValue(t, b.metrics.retries.WithLabelValues("clock")); n < 3 {
+		t.Errorf("batcher_retries_total{cause=clock} = %v; want every refusal counted (3 of CA's at least)", n)
+	}
+	if n := metricValue(t, b.metrics.retries.WithLabelValues("endorse_or_submit")); n != 0 {
+		t.Errorf("batcher_retries_total{cause=endorse_or_submit} = %v; want the clock's refusals counted apart, under clock", n)
 	}
 	refused := logs.lines("batch commit refused for this batcher's clock")
 	if len(refused) == 0 {

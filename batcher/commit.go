@@ -383,7 +383,9 @@ func (l *lane) finish(ctx context.Context, j journalEntry, done ballot.Committed
 	return nil
 }
 
-// classify names a commit failure for the retry metric.
+// classify names a commit failure for the retry metric: "clock" for a
+// refusal of this batcher's clock (ballot.ErrClockSkew), which only fixing
+// the clock ends, apart from endorse_or_submit's other failures.
 func classify(err error) string {
 	var commitErr *ballot.CommitError
 	var lost *errLost
@@ -395,6 +397,8 @@ func classify(err error) string {
 		return "no_status"
 	case errors.As(err, &commitErr):
 		return "commit_" + commitErr.Code
+	case errors.Is(err, ballot.ErrClockSkew):
+		return "clock"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	default:
