@@ -129,7 +129,8 @@ func ChunkRoll(entries []RollEntry) []RollChunk {
 
 // Check validates the chunk (index not negative; 1..RollChunkEntries
 // entries, each of a valid state, contest and nullifier, nullifiers strictly
-// ascending) and returns its record.
+// ascending) and returns its record. A nullifier listed twice is refused
+// with ErrRollRepeat, naming both entries' state and contest.
 func (c RollChunk) Check() (RollChunkRecord, error) {
 	n := len(c.Entries)
 	if c.Index < 0 || n == 0 || n > RollChunkEntries {
@@ -141,7 +142,11 @@ func (c RollChunk) Check() (RollChunkRecord, error) {
 		if err != nil || !ValidState(e.State) || !ValidIdent(e.Contest) {
 			return RollChunkRecord{}, fmt.Errorf("ballot: roll chunk %d entry %d: invalid state %q, contest %q or nullifier %q", c.Index, i, truncate(e.State), truncate(e.Contest), truncate(e.Nullifier))
 		}
-		if i > 0 && bytes.Compare(leaves[i-1][:], h[:]) >= 0 {
+		switch {
+		case i > 0 && leaves[i-1] == h:
+			prev := c.Entries[i-1]
+			return RollChunkRecord{}, fmt.Errorf("%w: roll chunk %d entries %d and %d list nullifier %s as %s/%s and %s/%s", ErrRollRepeat, c.Index, i-1, i, e.Nullifier, prev.State, prev.Contest, e.State, e.Contest)
+		case i > 0 && bytes.Compare(leaves[i-1][:], h[:]) > 0:
 			return RollChunkRecord{}, fmt.Errorf("ballot: roll chunk %d entry %d: nullifiers must be strictly ascending", c.Index, i)
 		}
 		leaves[i] = h
@@ -149,6 +154,17 @@ func (c RollChunk) Check() (RollChunkRecord, error) {
 	return RollChunkRecord{Index: c.Index, Entries: n, First: c.Entries[0].Nullifier, Last: c.Entries[n-1].Nullifier,
 		Root: HashHex(MerkleRoot(leaves))}, nil
 }
+
+// ErrRollRepeat is returned (wrapped) by RollChunk.Check and SealRoll when
+// the roll lists one nullifier twice. Each nullifier marks its key in the
+// state of its entry, so a nullifier listed under two states would let its
+// voter vote in each. The roll is in strictly ascending nullifier order,
+// the state no part of it, so a repeat is two neighbours: within a chunk
+// Check finds it; across chunks SealRoll refuses chunks whose ranges
+// overlap, with ErrRollRepeat where one nullifier ends a chunk and starts
+// the next. Refusing it costs one comparison per entry and one per chunk,
+// with no index over the roll.
+var ErrRollRepeat = errors.New("ballot: the roll lists a nullifier twice (under two states, its voter could vote in each)")
 
 // ErrRollRoot is returned (wrapped) by SealRoll when the loaded chunks are
 // not the election's roll: they hold another number of entries than it
@@ -158,7 +174,8 @@ var ErrRollRoot = errors.New("ballot: the loaded roll does not match the roll ro
 // SealRoll checks that chunks, the records of every loaded chunk in index
 // order, form the roll whose root is root and, if entries is not nil, whose
 // size is *entries (Election.RollEntries): indices 0..n-1, every chunk but
-// the last full, nullifiers ascending across chunks, as many entries as
+// the last full, nullifiers ascending across chunks (a nullifier that ends
+// one chunk and starts the next is ErrRollRepeat), as many entries as
 // stated, and the root over the chunk roots equal to root. It returns the
 // seal without transaction details. No chunks is the empty roll. With
 // entries nil (a record that states no size) a roll with subtrees replaced
@@ -172,8 +189,10 @@ func SealRoll(root string, entries *int, chunks []RollChunkRecord) (RollSeal, er
 			return RollSeal{}, fmt.Errorf("ballot: roll chunk %d is missing (found chunk %d)", i, c.Index)
 		case i < len(chunks)-1 && c.Entries != RollChunkEntries:
 			return RollSeal{}, fmt.Errorf("ballot: roll chunk %d has %d entries; every chunk but the last must have %d", i, c.Entries, RollChunkEntries)
-		case i > 0 && c.First <= chunks[i-1].Last:
-			return RollSeal{}, fmt.Errorf("ballot: roll chunk %d does not follow chunk %d in nullifier order", i, i-1)
+		case i > 0 && c.First == chunks[i-1].Last:
+			return RollSeal{}, fmt.Errorf("%w: nullifier %s ends roll chunk %d and starts chunk %d", ErrRollRepeat, truncate(c.First), i-1, i)
+		case i > 0 && c.First < chunks[i-1].Last:
+			return RollSeal{}, fmt.Errorf("ballot: roll chunk %d does not follow chunk %d in nullifier order: it starts at %s, before chunk %d ends at %s, so the two may list a nullifier twice", i, i-1, truncate(c.First), i-1, truncate(chunks[i-1].Last))
 		}
 		h, err := ParseHash(c.Root)
 		if err != nil {

@@ -178,3 +178,49 @@ func TestParseRollChunkKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRollListsNullifierOnce: a roll listing one nullifier under two
+// states is refused as ErrRollRepeat, naming the nullifier and, within a
+// chunk, both entries' state and contest; across chunks SealRoll refuses a
+// nullifier that ends one chunk and starts the next (ErrRollRepeat), and
+// chunks whose ranges overlap. The same roll listing the nullifier once
+// seals.
+func TestRollListsNullifierOnce(t *testing.T) {
+	entries, _ := testRoll(RollChunkEntries + 1)
+	twice := entries[3]
+	twice.State = "NY"
+	inChunk := slices.Insert(slices.Clone(entries[:5]), 4, twice)
+	_, err := RollChunk{Index: 0, Entries: inChunk}.Check()
+	want := fmt.Sprintf("roll chunk 0 entries 3 and 4 list nullifier %s as TX/%s and NY/%s", twice.Nullifier, twice.Contest, twice.Contest)
+	if !errors.Is(err, ErrRollRepeat) || !strings.Contains(err.Error(), want) {
+		t.Errorf("a nullifier under two states in one chunk: %v; want ErrRollRepeat saying %q", err, want)
+	}
+
+	full := mustCheck(t, RollChunk{Index: 0, Entries: entries[:RollChunkEntries]})
+	last := entries[RollChunkEntries-1]
+	last.State = "NY"
+	n := RollChunkEntries + 1
+	for name, c := range map[string]struct {
+		second RollChunk
+		repeat bool   // the error is ErrRollRepeat
+		says   string // "": sealed
+	}{
+		"listed once": {RollChunk{Index: 1, Entries: entries[RollChunkEntries:]}, false, ""},
+		"the last of chunk 0 first in chunk 1": {RollChunk{Index: 1, Entries: []RollEntry{last}}, true,
+			fmt.Sprintf("nullifier %s ends roll chunk 0 and starts chunk 1", last.Nullifier)},
+		"chunk 1 inside chunk 0's range": {RollChunk{Index: 1, Entries: []RollEntry{twice}}, false,
+			fmt.Sprintf("roll chunk 1 does not follow chunk 0 in nullifier order: it starts at %s", twice.Nullifier)},
+	} {
+		chunks := []RollChunkRecord{full, mustCheck(t, c.second)}
+		root := RollRoot(append(slices.Clone(entries[:RollChunkEntries]), c.second.Entries...))
+		_, err := SealRoll(root, &n, chunks)
+		switch {
+		case c.says == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case c.says != "" && (err == nil || !strings.Contains(err.Error(), c.says)):
+			t.Errorf("%s: %v; want an error saying %q", name, err, c.says)
+		case errors.Is(err, ErrRollRepeat) != c.repeat:
+			t.Errorf("%s: %v; ErrRollRepeat %v, want %v", name, err, !c.repeat, c.repeat)
+		}
+	}
+}

@@ -130,6 +130,35 @@ func TestSealRollHoldsTheSize(t *testing.T) {
 	}
 }
 
+// TestRollListsNullifierOnce: the roll cannot list one nullifier under
+// two states (its voter could then vote in each): LoadRoll refuses a chunk
+// that does, naming both entries, and SealRoll refuses loaded chunks that
+// do, the nullifier ending one chunk and starting the next, and writes no
+// seal. The sealing check is one comparison per chunk boundary
+// (ballot.SealRoll), no index over the roll's nullifiers.
+func TestRollListsNullifierOnce(t *testing.T) {
+	h := newHarness(t)
+	entries, _ := testRoll("CA", ballot.RollChunkEntries)
+	last := entries[len(entries)-1]
+	inNY := last
+	inNY.State = "NY"
+	e := testElection()
+	e.SetRoll(append(slices.Clone(entries), inNY))
+	h.must(commissionAdmin, h.setupFn(e))
+
+	_, err := h.call(commissionAdmin, h.loadFn(ballot.RollChunk{Index: 1, Entries: []ballot.RollEntry{last, inNY}}))
+	wantErr(t, "LoadRoll of a chunk listing a nullifier under CA and NY", err,
+		"entries 0 and 1 list nullifier "+last.Nullifier+" as CA/"+president+" and NY/"+president)
+
+	h.must(commissionAdmin, h.loadFn(ballot.RollChunk{Index: 0, Entries: entries}))
+	h.must(commissionAdmin, h.loadFn(ballot.RollChunk{Index: 1, Entries: []ballot.RollEntry{inNY}}))
+	_, err = h.call(commissionAdmin, h.sealFn())
+	wantErr(t, "SealRoll of chunks listing a nullifier under CA and NY", err, "nullifier "+last.Nullifier+" ends roll chunk 0 and starts chunk 1")
+	if h.stub.state[ballot.RollSealKey] != nil {
+		t.Fatal("a refused seal was written")
+	}
+}
+
 // sortedNullifiers returns the votes' nullifiers in key order.
 func sortedNullifiers(vs []ballot.Vote) []string {
 	var ns []string

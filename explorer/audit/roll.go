@@ -25,6 +25,20 @@ import (
 // chaincode's) holds the seal to its root alone, as that chaincode did:
 // a roll of subtrees replaced by their node hashes passes then, and the
 // explorer's audit page says the seal is not bound to a size.
+// The two recomputations also hold the roll to listing each nullifier
+// once (a nullifier marked under two states would let its voter vote in
+// each, and the cross_state check is off once the roll is sealed): the
+// marks of one transaction are no chunk if two share a nullifier
+// (roll_chunk), and chunks whose records overlap are no roll (roll_seal);
+// the issue names the nullifier where the records give it, within a
+// transaction or ending one chunk and starting the next
+// (ballot.ErrRollRepeat). Every record being checked against its own
+// marks, that proves the whole roll distinct with no index over its
+// nullifiers: the audit holds one transaction's marks at a time (8192
+// for a LoadRoll, sorted once) and, across transactions, only the chunk
+// records (about 300 bytes a chunk, under 0.04 bytes an entry). Where
+// History kept no chunk records (ErrNotRecorded) the seal, and so a
+// repeat across chunks loaded in earlier blocks, is not checked.
 // Nothing may be written on the roll once it is sealed, nor once a batch
 // is committed: LoadRoll and SealRoll both refuse then (anyBatch), so a
 // mark never overwrites a counted vote's nullifier record (which would

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -212,6 +213,68 @@ func TestRollAfterBatches(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantIssues(t, issuesOf(auditChain(t, tc.blocks)), tc.want)
+		})
+	}
+}
+
+// TestRollListsNullifierOnce: a roll that lists one nullifier under two
+// states (its voter could vote in each) is flagged with what it is, the
+// nullifier and the entries named: within one transaction's marks as no
+// chunk (roll_chunk), across chunks by the seal (roll_seal), where the
+// nullifier ends one chunk and starts the next. A roll listing each
+// nullifier once raises nothing.
+func TestRollListsNullifierOnce(t *testing.T) {
+	e := testElection()
+	e.States = []string{"CA", "NY"}
+	entries := rollOfSize(ballot.RollChunkEntries)
+	ballot.SortRoll(entries)
+	last := entries[len(entries)-1]
+	inNY := last
+	inNY.State = "NY"
+	e.SetRoll(append(slices.Clone(entries), inNY))
+	setup := setupTx(t, "s", e)
+
+	_, loads, _ := ledgertest.Roll("load", entries)
+	acrossChunks := ledgertest.LoadRoll("load1", 1, inNY)
+	seal := ledgertest.SealRoll("seal", e.RollRoot, ledgertest.ChunkRecord(loads[0]), ledgertest.ChunkRecord(acrossChunks))
+	// A chaincode that wrote both marks in one LoadRoll, with the record
+	// of the chunk of the CA marks.
+	small := rollOfSize(3)
+	smallInNY := small[1]
+	smallInNY.State = "NY"
+	inOneChunk := ledgertest.LoadRoll("small", 0, small...)
+	inOneChunk.Writes = append([]fabricblock.Write{{Namespace: "ballot", Key: ballot.NullifierKey(smallInNY.State, smallInNY.Nullifier), Value: ballot.RollMark(smallInNY.Contest)}}, inOneChunk.Writes...)
+
+	clean := e
+	clean.SetRoll(slices.Clone(entries))
+	_, _, cleanSeal := ledgertest.Roll("load", entries)
+	for name, c := range map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string // the issue's "kind tx: " and what its message must hold
+	}{
+		"listed once": {[][]ledgertest.Tx{{setupTx(t, "s", clean)}, {loads[0]}, {cleanSeal}}, nil},
+		"in one transaction's marks": {[][]ledgertest.Tx{{setup}, {inOneChunk}}, []string{
+			audit.KindRollChunk + " " + inOneChunk.ID + ": ", "the transaction's 4 roll marks are no chunk: " + ballot.ErrRollRepeat.Error(),
+			"list nullifier " + smallInNY.Nullifier + " as ", "CA/" + president, "NY/" + president}},
+		"across chunks": {[][]ledgertest.Tx{{setup}, {loads[0]}, {acrossChunks}, {seal}}, []string{
+			audit.KindRollSeal + " " + seal.ID + ": ", fmt.Sprintf("the loaded chunks are no such roll: %v: nullifier %s ends roll chunk 0 and starts chunk 1", ballot.ErrRollRepeat, last.Nullifier)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			issues := issuesOf(auditChain(t, c.blocks))
+			if len(c.want) == 0 {
+				if len(issues) != 0 {
+					t.Fatalf("issues %+v; want none", issues)
+				}
+				return
+			}
+			if len(issues) != 1 || issues[0].Kind+" "+issues[0].TxID+": " != c.want[0] {
+				t.Fatalf("issues %+v; want one, %q", issues, c.want[0])
+			}
+			for _, part := range c.want[1:] {
+				if !strings.Contains(issues[0].Message, part) {
+					t.Errorf("issue %q does not say %q", issues[0].Message, part)
+				}
+			}
 		})
 	}
 }
