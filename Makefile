@@ -17,7 +17,7 @@ TEST_HEAVY_TIMEOUT ?= 30m
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-deps: ## install the Debian packages make test needs, if missing: deps-run's and, for the browser tests, chromium and chromium-driver
+deps: ## install the Debian packages make test needs, if missing: deps-run's and, for the browser tests, chromium
 	@scripts/install-deps.sh
 
 deps-run: ## install the Debian packages the running system (make up) and the tests without a browser need, if missing: redis-server, prometheus with promtool, prometheus-redis-exporter, haproxy, patch
