@@ -1,6 +1,7 @@
 package scripts
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 // the browser's commands: --runtime (make deps-run, what make up runs)
 // installs nothing (it installed chromium, which only the browser tests
 // use), and no argument (make deps, what make test runs) installs
-// chromium and chromium-driver alone.
+// chromium alone (not chromium-driver: nothing runs chromedriver).
 func TestInstallDepsRuntimeLeavesOutTheBrowser(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
@@ -26,7 +27,7 @@ func TestInstallDepsRuntimeLeavesOutTheBrowser(t *testing.T) {
 		want string // apt-get's install line, "" for none
 	}{
 		{[]string{"--runtime"}, ""},
-		{nil, "install -y -qq --no-install-recommends chromium chromium-driver"},
+		{nil, "install -y -qq --no-install-recommends chromium"},
 	} {
 		bin, asked := t.TempDir(), filepath.Join(t.TempDir(), "apt-get.log")
 		stub := func(name, body string) {
@@ -40,7 +41,7 @@ func TestInstallDepsRuntimeLeavesOutTheBrowser(t *testing.T) {
 		}
 		stub("id", "echo 0")
 		stub("apt-get", `[[ $1 == install ]] && echo "$*" >> `+asked+`
-for p; do case $p in chromium) echo >`+bin+`/chromium;; chromium-driver) echo >`+bin+`/chromedriver;; esac; done
+for p; do case $p in chromium) echo >`+bin+`/chromium;; esac; done
 chmod +x `+bin+`/* 2>/dev/null; exit 0`)
 		cmd := exec.Command(bash, append([]string{"install-deps.sh"}, c.args...)...)
 		cmd.Env = []string{"PATH=" + bin}
@@ -56,15 +57,78 @@ chmod +x `+bin+`/* 2>/dev/null; exit 0`)
 }
 
 // TestStopTargetsNeedOnlyTheirCommand: make down, status, network-down and
-// network-status run the one command they need, building it only when it
-// is missing, never the whole build (they depended on build, so a broken
-// build or a long compile kept the system from stopping). Run as make -n
-// in a folder where bin/vcnet exists and bin/votechain does not.
+// network-status build the one command they need, never the whole build
+// (they depended on build, so a broken build or a long compile kept the
+// system from stopping), each once, whether it exists or not (an existing
+// one was run as it was, stale after a pull), then run it. Run as make -n
+// in a folder where bin/vcnet exists and bin/votechain does not; the
+// builds are compared up to their fallback (" || ...").
 func TestStopTargetsNeedOnlyTheirCommand(t *testing.T) {
 	got := dryRun(t, nil, "down", "status", "network-down", "network-status")
-	want := []string{"go build -o bin/votechain ./cmd/votechain", "bin/votechain down", "bin/votechain status", "bin/vcnet down", "bin/vcnet status"}
+	for i, line := range got {
+		got[i], _, _ = strings.Cut(line, " ||")
+	}
+	want := []string{"go build -o bin/votechain ./cmd/votechain", "bin/votechain down", "bin/votechain status",
+		"go build -o bin/vcnet ./cmd/vcnet", "bin/vcnet down", "bin/vcnet status"}
 	if !slices.Equal(got, want) {
 		t.Errorf("make -n down status network-down network-status runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestStopTargetsRebuildTheirCommand runs make down status for real, with
+// a GO that notes its arguments and exits with a given status and a
+// bin/votechain that notes its own: with bin/votechain there, a build that
+// succeeds is asked for once (none was: the binary was run as it was, stale
+// after a pull), then down and status run; a build that fails warns and
+// runs the existing binary (a broken build never keeps the system from
+// stopping); with no bin/votechain, a build that fails fails make and
+// runs nothing.
+func TestStopTargetsRebuildTheirCommand(t *testing.T) {
+	build := "build -o bin/votechain ./cmd/votechain"
+	for _, c := range []struct {
+		why       string
+		goExit    int
+		binary    bool
+		wantErr   bool
+		wantRan   string // bin/votechain's noted runs
+		wantNoted string // in make's output
+	}{
+		{"an existing binary, the build succeeding", 0, true, false, "down\nstatus", ""},
+		{"an existing binary, the build failing", 1, true, false, "down\nstatus", "make: building bin/votechain failed; running the bin/votechain built before"},
+		{"no binary, the build failing", 1, false, true, "", ""},
+	} {
+		dir, notes := t.TempDir(), t.TempDir()
+		stub := func(path, body string) {
+			t.Helper()
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte("#!/bin/bash\n"+body+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		goStub := filepath.Join(notes, "go")
+		stub(goStub, fmt.Sprintf(`echo "$*" >> %s/go.log; exit %d`, notes, c.goExit))
+		if c.binary {
+			stub(filepath.Join(dir, "bin", "votechain"), fmt.Sprintf(`echo "$*" >> %s/votechain.log`, notes))
+		}
+		out, err := runMake(t, dir, nil, "GO="+goStub, "down", "status")
+		if (err != nil) != c.wantErr {
+			t.Errorf("%s: make down status: %v; want failure %v\n%s", c.why, err, c.wantErr, out)
+		}
+		note := func(name string) string {
+			data, _ := os.ReadFile(filepath.Join(notes, name))
+			return strings.TrimSpace(string(data))
+		}
+		if got := note("go.log"); got != build {
+			t.Errorf("%s: make down status asked go for %q; want %q once", c.why, got, build)
+		}
+		if got := note("votechain.log"); got != c.wantRan {
+			t.Errorf("%s: make down status ran bin/votechain with %q; want %q", c.why, got, c.wantRan)
+		}
+		if !strings.Contains(string(out), c.wantNoted) {
+			t.Errorf("%s: make's output lacks %q:\n%s", c.why, c.wantNoted, out)
+		}
 	}
 }
 
@@ -91,18 +155,11 @@ func TestWipeAndForceActOnlyWhenOne(t *testing.T) {
 	}
 }
 
-// dryRun runs make -n args (GO=go) on the project's Makefile in a new
-// folder holding bin/vcnet (not bin/votechain), in this process's
-// environment cleared of what changes make's output or the targets, then
-// given env: a calling make's MAKELEVEL, MAKEFLAGS and MFLAGS (under make
-// test, make adds "Entering directory" lines), WIPE and FORCE. It returns
-// the commands make prints, one a line, with their spaces collapsed.
+// dryRun runs make -n args (GO=go) with runMake in a new folder holding
+// bin/vcnet (not bin/votechain). It returns the commands make prints, one
+// a line, with their spaces collapsed.
 func dryRun(t *testing.T, env []string, args ...string) []string {
 	t.Helper()
-	makefile, err := filepath.Abs("../Makefile")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
 		t.Fatal(err)
@@ -110,14 +167,7 @@ func dryRun(t *testing.T, env []string, args ...string) []string {
 	if err := os.WriteFile(filepath.Join(dir, "bin", "vcnet"), nil, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("make", append([]string{"-n", "--no-print-directory", "-f", makefile, "GO=go"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		name, _, _ := strings.Cut(kv, "=")
-		return slices.Contains([]string{"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "WIPE", "FORCE"}, name)
-	})
-	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.CombinedOutput()
+	out, err := runMake(t, dir, env, append([]string{"-n", "GO=go"}, args...)...)
 	if err != nil {
 		t.Fatalf("make -n %v: %v\n%s", args, err, out)
 	}
@@ -126,4 +176,25 @@ func dryRun(t *testing.T, env []string, args ...string) []string {
 		got = append(got, strings.Join(strings.Fields(line), " "))
 	}
 	return got
+}
+
+// runMake runs make args on the project's Makefile in the folder dir, in
+// this process's environment cleared of what changes make's output or the
+// targets, then given env: a calling make's MAKELEVEL, MAKEFLAGS and
+// MFLAGS (under make test, make adds "Entering directory" lines), WIPE and
+// FORCE. It returns make's output, standard error included.
+func runMake(t *testing.T, dir string, env []string, args ...string) ([]byte, error) {
+	t.Helper()
+	makefile, err := filepath.Abs("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", append([]string{"--no-print-directory", "-f", makefile}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains([]string{"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "WIPE", "FORCE"}, name)
+	})
+	cmd.Env = append(cmd.Env, env...)
+	return cmd.CombinedOutput()
 }

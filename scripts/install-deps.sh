@@ -7,8 +7,9 @@
 # runs; promtool checks the alert rules in the tests), haproxy (the load
 # balancer in front of several gateways, `make up GATEWAYS=2` and the
 # scale-out e2e test), patch (applies network/fabricbin's patches when `make
-# fabric-bin` builds Fabric). The browser set: chromium and chromium-driver,
-# for the browser tests alone (the web pages' tests in `make test`).
+# fabric-bin` builds Fabric). The browser set: chromium, for the browser
+# tests alone (the web pages' tests in `make test`), which chromedp starts
+# and drives itself over the DevTools protocol (no chromedriver).
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -23,8 +24,8 @@ esac
 cmds=(redis-server prometheus promtool prometheus-redis-exporter patch haproxy)
 pkgs=(redis-server prometheus prometheus prometheus-redis-exporter patch haproxy)
 if ((browser)); then
-  cmds+=(chromium chromedriver)
-  pkgs+=(chromium chromium-driver)
+  cmds+=(chromium)
+  pkgs+=(chromium)
 fi
 
 # has CMD: the command is on PATH (Debian puts haproxy in /usr/sbin, often

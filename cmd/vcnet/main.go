@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,7 +56,7 @@ func run(ctx context.Context) error {
 	builder := fs.String("builder", network.BuilderDir, "external builder folder")
 	consensus := fs.String("consensus", "", fmt.Sprintf("ordering of a new network: %s or %s (default %s; an existing network keeps its own)", network.BFT, network.Raft, network.DefaultConsensus))
 	wipe := fs.Bool("wipe", false, "also delete the run folder (refused, deleting nothing, for a folder holding files but no .votechain-run or state.json: one vcnet did not make; and for make up's network, in a folder holding stack.json or shape.json: make down WIPE=1 wipes that system); a state.json that cannot be read (damaged, or an older version's) is no obstacle: the processes it records are stopped first")
-	force := fs.Bool("force", false, "stop make up's network although the system's own processes that use it (gateways, batchers, explorer, Redis...: its stack.json) run; without it such a down is refused, pointing to make down, which stops the whole system in order")
+	force := fs.Bool("force", false, "stop make up's network although the system's own processes that use it (gateways, batchers, explorer, Redis...: its stack.json) run; without it such a down is refused, pointing to make down, which stops the whole system in order (a stack.json that cannot be read: they are found by their output in the system's logs folder)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	hosts := fs.String("hosts", "", "each host's address, e.g. commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4")
 	bundleRoot := fs.String("bundle-root", "/opt/votechain", "the folder each bundle is copied to on its machine")
@@ -101,7 +102,7 @@ func run(ctx context.Context) error {
 		}
 	}
 	if cmd == "down" && !*force {
-		if err := refuseNetworkInUse(cfg.Dir); err != nil {
+		if err := refuseNetworkInUse(cfg.Dir, log); err != nil {
 			return err
 		}
 	}
@@ -176,21 +177,76 @@ func refuseSystemNetwork(dir string) error {
 // system's own processes run (stack.ServicesRunning): stopping the network
 // under them leaves the gateways accepting votes that the batchers cannot
 // commit. make down stops the whole system, HAProxy and the gateways first.
-// A stack.json it cannot read is refused too, naming --force, which stops
-// the network without reading it.
-func refuseNetworkInUse(dir string) error {
+// When the system's stack.json cannot be read, its processes are looked
+// for by their logs instead (refuseWithoutStackRecord).
+func refuseNetworkInUse(dir string, log *slog.Logger) error {
 	abs, system, err := systemOf(dir)
 	if err != nil || system == "" {
 		return err
 	}
 	running, err := stack.ServicesRunning(system)
 	if err != nil {
-		return fmt.Errorf("%s is the network of the system in %s, whose processes cannot be told running or not (%v), so nothing was stopped: give --force (make network-down FORCE=1) to stop the network all the same", abs, system, err)
+		return refuseWithoutStackRecord(abs, system, err, log)
 	}
 	if len(running) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%s is the network of the system in %s, whose processes run on it (%s), so nothing was stopped: stop the whole system with `make down` (votechain --dir %s down), or give --force (make network-down FORCE=1) to stop the network under them", abs, system, strings.Join(running, ", "), system)
+}
+
+// forceAdvice says what --force does where the system's stack.json cannot
+// be read.
+const forceAdvice = "give --force (make network-down FORCE=1) to stop the network's own processes (those its state.json records: orderers, peers, chaincode servers) without reading stack.json"
+
+// refuseWithoutStackRecord is refuseNetworkInUse for the network abs of
+// the system in system whose stack.json cannot be read (unread says why):
+// make up starts each of the system's processes with its output on its
+// log in system/logs (the network's are in network/logs), so a process
+// writing there (logWriters) is one of them. While one runs, or when the
+// processes cannot be looked at, the down is refused, naming them and
+// --force; with none, the network is stopped, with a warning that the
+// record is damaged.
+func refuseWithoutStackRecord(abs, system string, unread error, log *slog.Logger) error {
+	logs := filepath.Join(system, "logs")
+	writers, err := logWriters(logs)
+	if err != nil {
+		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice)
+	}
+	if len(writers) > 0 {
+		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v), and processes writing the system's logs run (%s), so nothing was stopped: stop them (`kill PID`; make down cannot read the record either), or %s (they would run on without the ledger)", abs, system, unread, strings.Join(writers, ", "), forceAdvice)
+	}
+	log.Warn("the system's stack.json cannot be read, but no process writes the system's logs, so none of its processes runs: stopping the network", "system", system, "logs", logs, "err", unread)
+	return nil
+}
+
+// logWriters names the processes, this one aside, whose standard output
+// or error is a file in the folder logs (compared as the kernel gives the
+// file's path: symbolic links resolved), each as "PID n (output in
+// FILE)". A process whose descriptors cannot be read (another user's, or
+// one that exited meanwhile) is passed over.
+func logWriters(logs string) ([]string, error) {
+	if real, err := filepath.EvalSymlinks(logs); err == nil {
+		logs = real
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		for _, fd := range []string{"1", "2"} {
+			file, err := os.Readlink(filepath.Join("/proc", e.Name(), "fd", fd))
+			if err == nil && strings.HasPrefix(file, logs+string(filepath.Separator)) {
+				found = append(found, fmt.Sprintf("PID %d (output in %s)", pid, file))
+				break
+			}
+		}
+	}
+	return found, nil
 }
 
 // systemOf returns the network folder dir made absolute (symbolic links

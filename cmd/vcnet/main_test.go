@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,10 +171,14 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 // stack.json runs, is refused, naming it and pointing to make down, and
 // stops nothing (it stopped the network under the running gateways and
 // batchers); with --force it stops the network, leaving the system's
-// process alone. A stack.json it cannot read is refused as well, the
-// message naming --force and FORCE=1 (it named neither), and --force stops
-// the network. With none of the system's processes running, a plain down
-// stops the network.
+// process alone. With its stack.json damaged, the system's processes are
+// found by their output in the system's logs folder: while the gateway
+// runs, the down is refused, saying the record is damaged and naming the
+// gateway's PID and log, --force and FORCE=1, and --force stops the
+// network; once the gateway is stopped, a plain down stops the network (it
+// was refused, needing --force, whatever ran). With none of the system's
+// processes running and its stack.json read, a plain down stops the
+// network.
 func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	system := t.TempDir()
 	dir := filepath.Join(system, "network")
@@ -179,7 +186,13 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	gateway := proctest.Sleeper(t, bin, "gateway")
+	// The gateway's stand-in writes its log where make up puts it.
+	gatewayLog := filepath.Join(system, "logs", "gateway.log")
+	gateway, err := proc.Start(context.Background(), proc.Spec{Name: "gateway", Bin: proctest.CopySleep(t, bin, "gateway"), Args: []string{"30"}}, gatewayLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proc.Signal(gateway, "", syscall.SIGKILL) })
 	record := func(path string, v any) {
 		t.Helper()
 		data, _ := json.Marshal(v)
@@ -226,17 +239,29 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(system, "stack.json"), []byte("{damaged"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	refusedThenForced("with its stack.json damaged", "is damaged", "--force", "FORCE=1")
-	record(filepath.Join(system, "stack.json"), map[string]proc.ID{"gateway": gateway})
+	realLog, err := filepath.EvalSymlinks(gatewayLog) // as /proc names it
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedThenForced("with its stack.json damaged and its gateway running", "stack.json is damaged",
+		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "--force", "FORCE=1")
 
 	if err := proc.Kill(gateway, ""); err != nil {
 		t.Fatal(err)
 	}
-	orderer := startOrderer()
-	if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down"); err != nil {
-		t.Fatalf("down with the system stopped: %v", err)
+	// plainDownStops: with the network's orderer running, a plain down
+	// stops it.
+	plainDownStops := func(why string) {
+		t.Helper()
+		orderer := startOrderer()
+		if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down"); err != nil {
+			t.Fatalf("down %s: %v", why, err)
+		}
+		if !stopped(orderer) {
+			t.Errorf("down %s left the network's orderer running", why)
+		}
 	}
-	if !stopped(orderer) {
-		t.Error("down with the system stopped left the network's orderer running")
-	}
+	plainDownStops("with its stack.json damaged and the system stopped")
+	record(filepath.Join(system, "stack.json"), map[string]proc.ID{"gateway": gateway})
+	plainDownStops("with the system stopped")
 }
