@@ -104,8 +104,8 @@ func IsClockSkew(message string) bool { return strings.Contains(message, ClockSk
 // caller's own sentence on what was refused and what happens until the
 // clock is fixed, and to be ended or continued by the caller.
 func ClockSkewAdvice() string {
-	return "The ledger refuses a transaction whose time is more than " + MaxClockSkew.String() +
-		" (the chaincode's max_skew) or the peers' peer.authentication.timewindow (15m in Fabric's sample core.yaml) from its peers' clocks: " +
+	return "A transaction's time must be within " + MaxClockSkew.String() +
+		" (the chaincode's max_skew) of a peer's clock and within the peer's peer.authentication.timewindow (15m in Fabric's sample core.yaml): " +
 		"compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off"
 }
 

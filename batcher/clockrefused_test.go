@@ -23,7 +23,8 @@ func (c *offsetClock) After(d time.Duration) <-chan time.Time { return time.Afte
 // A batcher whose clock is more than ballot.MaxClockSkew ahead of the
 // peers' has every transaction refused for its time: it retries each
 // batch with backoff, logs each refusal at error level naming its clock
-// and the fix, counts it under its own cause, clock, and once the clocks
+// and the fix (and its block stream's refusal with the fix), counts it
+// under its own cause, clock, and once the clocks
 // agree again commits every vote, once.
 func TestClockRefusalIsRetriedUntilFixed(t *testing.T) {
 	srv := redistest.Start(t)
@@ -58,6 +59,10 @@ func TestClockRefusalIsRetriedUntilFixed(t *testing.T) {
 	}
 	if generic := logs.lines("batch commit failed; retrying"); len(generic) != 0 {
 		t.Errorf("a clock refusal logged as an unexplained failure: %s", generic[0])
+	}
+	stream := logs.lines("block stream ended, refused for this batcher's clock")
+	if len(stream) == 0 || !strings.Contains(stream[0], ballot.ClockSkewAdvice()) {
+		t.Errorf("the block stream's clock refusal not logged with the advice; block stream lines: %q", logs.lines("block stream"))
 	}
 
 	peers.by.Store(0) // NTP fixed

@@ -218,7 +218,11 @@ func (b *Batcher) followBlocks(ctx context.Context) {
 			return
 		}
 		failures++
-		b.log.Warn("block stream ended; reconnecting", "err", err)
+		if errors.Is(err, ballot.ErrClockSkew) {
+			b.log.Warn("block stream ended, refused for this batcher's clock; reconnecting", "err", err, "advice", ballot.ClockSkewAdvice())
+		} else {
+			b.log.Warn("block stream ended; reconnecting", "err", err)
+		}
 		b.metrics.retries.WithLabelValues("block_stream").Inc()
 		sleep(ctx, b.clock, backoff(failures, 100*time.Millisecond, 5*time.Second))
 	}

@@ -108,16 +108,8 @@ func (f *fakeLedger) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) 
 	if what == failSubmit {
 		return nil, errors.New("fake: endorsement failed")
 	}
-	if f.peerClock != nil {
-		var at time.Time
-		if f.txClock != nil {
-			at = f.txClock.Now()
-		} else {
-			at = time.Now()
-		}
-		if skew := f.peerClock.Now().Sub(at).Abs(); skew > ballot.MaxClockSkew {
-			return nil, fmt.Errorf("fake: submit: %w: proposal timestamp %s is %s from this peer's clock", ballot.ErrClockSkew, at.Format(time.RFC3339Nano), skew)
-		}
+	if err := f.clockRefusal("submit"); err != nil {
+		return nil, err
 	}
 	f.txs++
 	tx := &fakeTx{id: fmt.Sprintf("tx%d", f.txs), batches: bs, done: make(chan struct{})}
@@ -290,7 +282,30 @@ func (f *fakeLedger) BlockOfTx(_ context.Context, txID string) (uint64, error) {
 	return n, nil
 }
 
+// clockRefusal is the peers' refusal of a call stamped by the batcher's
+// clock (txClock's, else the system clock's) more than ballot.MaxClockSkew
+// from peerClock, wrapping ballot.ErrClockSkew as fabricclient does; nil
+// without a peerClock or within the bound.
+func (f *fakeLedger) clockRefusal(what string) error {
+	if f.peerClock == nil {
+		return nil
+	}
+	at := time.Now()
+	if f.txClock != nil {
+		at = f.txClock.Now()
+	}
+	if skew := f.peerClock.Now().Sub(at).Abs(); skew > ballot.MaxClockSkew {
+		return fmt.Errorf("fake: %s: %w: proposal timestamp %s is %s from this peer's clock", what, ballot.ErrClockSkew, at.Format(time.RFC3339Nano), skew)
+	}
+	return nil
+}
+
+// BlockNumbers is refused, as the peers refuse the block stream's chain-info
+// check, while the batcher's clock is off (clockRefusal).
 func (f *fakeLedger) BlockNumbers(ctx context.Context) (<-chan uint64, error) {
+	if err := f.clockRefusal("block stream"); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ch := make(chan uint64, 64)
