@@ -1,6 +1,9 @@
 package ballot_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"time"
 
@@ -152,6 +155,101 @@ func ExampleReceipt_Audit() {
 	// status claimed: receipt says duplicate; the ledger says counted
 	// transaction claimed: receipt names transaction tx-8; the ledger's batch NY/4 came in tx-9
 	// root not on the ledger: true
+}
+
+// ExampleTreeHead_Extends follows a state's intake log as it grows: the
+// log signer signs tree heads of it, anyone with the registered key
+// verifies them, and a consistency proof shows that a later head's log
+// extends an earlier one's, which a log rewritten under the earlier head,
+// or one that shrank, cannot show.
+func ExampleTreeHead_Extends() {
+	// The signer's key, registered on the ledger (RegisterLogKeys).
+	signer := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(signer.Public().(ed25519.PublicKey))}, 1_767_225_000_000)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// California's log: each accepted vote appends its leaf (Vote.Leaf).
+	// The voter of vote i chooses choice.
+	vote := func(i int, choice string) ballot.Vote {
+		return ballot.Vote{ID: fmt.Sprintf("%032x", i+1), State: "CA", Contest: "president",
+			Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)}, "president")), Choice: choice, CastAt: 1_767_225_600_000 + int64(i)}
+	}
+	grow := func(log *ballot.LogTree, from, to int, choice func(i int) string) {
+		for i := from; i < to; i++ {
+			leaf, err := vote(i, choice(i)).Leaf()
+			if err != nil {
+				panic(err)
+			}
+			log.Append(leaf)
+		}
+	}
+	// head signs the head of log's first size entries, stamped at (Unix ms).
+	head := func(log *ballot.LogTree, size uint64, at int64) ballot.TreeHead {
+		root, err := log.Root(size)
+		if err != nil {
+			panic(err)
+		}
+		h, err := ballot.TreeHead{Election: "E-2026", State: "CA", Size: size, Root: ballot.HashHex(root), Timestamp: at}.Sign(signer)
+		if err != nil {
+			panic(err)
+		}
+		return h
+	}
+	alice := func(int) string { return "alice" }
+
+	var log ballot.LogTree
+	grow(&log, 0, 3, alice)
+	h3 := head(&log, 3, 1_767_225_601_000)
+	grow(&log, 3, 7, alice)
+	h7 := head(&log, 7, 1_767_225_602_000)
+	fmt.Println("head of 3 verifies:", h3.Verify(keys))
+	fmt.Println("head of 7 verifies:", h7.Verify(keys))
+
+	// A head whose size was changed after signing no longer verifies.
+	altered := h7
+	altered.Size = 8
+	fmt.Println("altered head:", errors.Is(altered.Verify(keys), ballot.ErrBadSignature))
+
+	// The log of 7 extends the log of 3: the proof leads from the one root
+	// to the other.
+	proof, err := log.ConsistencyProof(3, 7)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("7 extends 3:", h7.Extends(h3, proof))
+
+	// A log whose second vote was changed after the head of 3 was signed
+	// gets a head of 7 signed just as well, but no proof that it extends
+	// the head of 3; nor does a log extend a larger one.
+	var rewritten ballot.LogTree
+	bobForVote1 := func(i int) string {
+		if i == 1 {
+			return "bob"
+		}
+		return "alice"
+	}
+	grow(&rewritten, 0, 7, bobForVote1)
+	r7 := head(&rewritten, 7, 1_767_225_602_000)
+	rproof, err := rewritten.ConsistencyProof(3, 7)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("rewritten head verifies:", r7.Verify(keys))
+	fmt.Println("rewritten 7 extends 3:", r7.Extends(h3, rproof))
+	fmt.Println("3 extends 7:", h3.Extends(h7, nil))
+	// Output:
+	// head of 3 verifies: <nil>
+	// head of 7 verifies: <nil>
+	// altered head: true
+	// 7 extends 3: <nil>
+	// rewritten head verifies: <nil>
+	// rewritten 7 extends 3: CA log of size 7 does not extend the one of size 3: ballot: consistency proof does not match the two roots: from 3 to 7
+	// 3 extends 7: CA log of size 3 does not extend the one of size 7: ballot: a log cannot shrink: from 7 to 3
 }
 
 const zeros62 = "00000000000000000000000000000000000000000000000000000000000000"

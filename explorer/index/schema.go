@@ -1,0 +1,299 @@
+package index
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS checkpoint (
+	id        INTEGER PRIMARY KEY CHECK (id = 1),
+	next      INTEGER NOT NULL,  -- number of the next block to index
+	last_hash BLOB               -- recomputed hash of block next-1
+);
+CREATE TABLE IF NOT EXISTS totals (
+	id       INTEGER PRIMARY KEY CHECK (id = 1),
+	txs      INTEGER NOT NULL, valid_txs INTEGER NOT NULL,
+	batches  INTEGER NOT NULL, votes INTEGER NOT NULL,
+	counted  INTEGER NOT NULL, rejected INTEGER NOT NULL,
+	issues   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocks (
+	number    INTEGER PRIMARY KEY,
+	hash      BLOB NOT NULL,
+	prev_hash BLOB NOT NULL,
+	data_hash BLOB NOT NULL,
+	chain_ok  INTEGER NOT NULL,  -- previous hash links to block number-1
+	data_ok   INTEGER NOT NULL,  -- data hash matches the data
+	time      INTEGER NOT NULL,  -- latest transaction time, Unix ms
+	txs       INTEGER NOT NULL,
+	size      INTEGER NOT NULL,
+	counted   INTEGER NOT NULL   -- votes counted by the block's batches
+);
+CREATE TABLE IF NOT EXISTS txs (
+	block     INTEGER NOT NULL,
+	idx       INTEGER NOT NULL,
+	id        TEXT NOT NULL,
+	type      TEXT NOT NULL,
+	creator   TEXT NOT NULL,
+	time      INTEGER NOT NULL,
+	code      TEXT NOT NULL,
+	chaincode TEXT NOT NULL,
+	function  TEXT NOT NULL,
+	state     TEXT,              -- batch of a transaction carrying one batch
+	seq       INTEGER,
+	note      TEXT NOT NULL,     -- "resubmission", or why the envelope did not decode
+	PRIMARY KEY (block, idx)
+);
+CREATE INDEX IF NOT EXISTS txs_id ON txs (id);
+CREATE TABLE IF NOT EXISTS batches (
+	state     TEXT NOT NULL,
+	seq       INTEGER NOT NULL,
+	block     INTEGER NOT NULL,
+	tx_id     TEXT NOT NULL,
+	time      INTEGER NOT NULL,
+	root      TEXT NOT NULL,
+	votes     INTEGER NOT NULL,
+	counted   INTEGER NOT NULL,
+	rejected  TEXT NOT NULL,     -- JSON array of rejected vote indices (recount)
+	tallies   TEXT NOT NULL,     -- JSON object, recounted counted votes per contest and choice
+	root_ok   INTEGER NOT NULL,
+	record_ok INTEGER NOT NULL,
+	reasons   TEXT NOT NULL DEFAULT '[]', -- JSON array, why each of rejected was rejected (ballot.Reject*)
+	PRIMARY KEY (state, seq)
+);
+CREATE INDEX IF NOT EXISTS batches_block ON batches (block);
+CREATE INDEX IF NOT EXISTS batches_time ON batches (time);
+-- A batch's votes are its transaction's argument, stored once; per vote the
+-- index holds only what is looked up by key: where a vote id is (receipts,
+-- search) and the nullifiers counted votes used (the duplicate rule).
+CREATE TABLE IF NOT EXISTS batch_votes (
+	id        INTEGER PRIMARY KEY, -- numbers the batch for the vote keys
+	state     TEXT NOT NULL,
+	seq       INTEGER NOT NULL,
+	data      BLOB NOT NULL,     -- the batch as its transaction carried it: a ballot.Batch as JSON
+	UNIQUE (state, seq)
+);
+-- Where each vote id is, by a 64-bit hash of the id (voteKey) rather than
+-- the id: an integer key compares and stores in a fraction of the id's 32
+-- characters, and ids that share a hash are told apart by reading their
+-- batches (Vote). Written until 2026-12-01 (now the key segments below);
+-- an index written before keeps its rows here, still looked up.
+CREATE TABLE IF NOT EXISTS vote_keys (
+	key       INTEGER NOT NULL,  -- voteKey(id)
+	batch     INTEGER NOT NULL,  -- batch_votes.id of the vote's batch
+	idx       INTEGER NOT NULL,  -- the vote's index in the batch
+	PRIMARY KEY (key, batch, idx)
+) WITHOUT ROWID;
+-- The nullifiers counted votes used, by a 64-bit hash of state and
+-- nullifier (nullifierKey) and where the vote is, as vote_keys: a row of a
+-- fifth of the size of one holding the nullifier, so the b-tree written at
+-- a random place per vote has a fifth of the pages. Nullifiers that share
+-- a hash are told apart by reading their batches (UsedNullifiers), which
+-- only a duplicate (or a hash collision) needs. Written until 2026-12-01,
+-- as vote_keys.
+CREATE TABLE IF NOT EXISTS used_votes (
+	key       INTEGER NOT NULL,  -- nullifierKey(state, nullifier) of a vote the recount counted
+	batch     INTEGER NOT NULL,  -- batch_votes.id of the vote's batch
+	idx       INTEGER NOT NULL,  -- the vote's index in the batch
+	PRIMARY KEY (key, batch, idx)
+) WITHOUT ROWID;
+-- The rows of vote_keys and used_votes not yet merged into them, in an
+-- index written before 2026-12-01 (vote_keys, used_votes and these are
+-- looked up, no longer written).
+CREATE TABLE IF NOT EXISTS vote_keys_recent (
+	key INTEGER NOT NULL, batch INTEGER NOT NULL, idx INTEGER NOT NULL,
+	PRIMARY KEY (key, batch, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS used_votes_recent (
+	key INTEGER NOT NULL, batch INTEGER NOT NULL, idx INTEGER NOT NULL,
+	PRIMARY KEY (key, batch, idx)
+) WITHOUT ROWID;
+-- The vote keys (vote ids by voteKey, kind 0, and the nullifiers of
+-- counted votes by nullifierKey, kind 1) as sorted segments (segments.go):
+-- each a list of chunks of up to 240 rows (more when they share the last
+-- key), 16 bytes a row (the key, then the batch_votes id shifted left by
+-- 24 bits or-ed with the vote's index, little-endian), in key order.
+CREATE TABLE IF NOT EXISTS key_segments (
+	id    INTEGER PRIMARY KEY,
+	kind  INTEGER NOT NULL,
+	rows  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS key_segments_kind ON key_segments (kind);
+-- Never written: explorers before the segments refuse an index with a
+-- used_keys table (their older layout's), as they must, since they would
+-- not see the keys in the segments.
+CREATE TABLE IF NOT EXISTS used_keys (never_written INTEGER);
+CREATE TABLE IF NOT EXISTS key_chunks (
+	segment INTEGER NOT NULL,  -- key_segments.id
+	first   INTEGER NOT NULL,  -- the key of its first row
+	rows    BLOB NOT NULL,
+	PRIMARY KEY (segment, first)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tallies (
+	state     TEXT NOT NULL,
+	contest   TEXT NOT NULL,
+	choice    TEXT NOT NULL,
+	votes     INTEGER NOT NULL,
+	PRIMARY KEY (state, contest, choice)
+);
+CREATE TABLE IF NOT EXISTS issues (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind    TEXT NOT NULL,
+	block   INTEGER NOT NULL,
+	tx_id   TEXT NOT NULL,
+	message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issues_block ON issues (block);
+CREATE TABLE IF NOT EXISTS election (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	record TEXT NOT NULL         -- JSON ballot.Election, as last written on the ledger
+);
+-- What the blocks did to the election record beyond its last write, for
+-- the audit of later blocks: the block of the first VALID write that left
+-- it finalised (status finalised, or finalised_at stamped), NULL while none
+-- did, kept even if a later write took the record back. since as
+-- log_since: an index written before 2026-12-06 kept it from that block
+-- only (audit.ErrNotRecorded).
+CREATE TABLE IF NOT EXISTS election_history (
+	id        INTEGER PRIMARY KEY CHECK (id = 1),
+	since     INTEGER NOT NULL,
+	finalised INTEGER
+);
+CREATE TABLE IF NOT EXISTS roll (
+	state     TEXT NOT NULL,
+	nullifier TEXT NOT NULL,     -- written on the roll by a VALID LoadRoll transaction
+	contest   TEXT NOT NULL,     -- the contest the nullifier may vote in
+	PRIMARY KEY (state, nullifier)
+) WITHOUT ROWID;
+-- The roll chunk records VALID LoadRoll transactions wrote, the last of
+-- each index (the ledger's state), for the audit of the seal. An index
+-- written before 2026-12-04 has roll rows and none of these: its seal is
+-- not recomputed (audit.ErrNotRecorded).
+CREATE TABLE IF NOT EXISTS roll_chunks (
+	idx    INTEGER PRIMARY KEY,
+	record TEXT NOT NULL         -- JSON ballot.RollChunkRecord
+);
+-- The ordering service's configuration as the last config block that
+-- carried one left it (JSON fabricblock.ChannelConfig), for the check of
+-- the orderers' block signatures. An index written before 2026-12-04 has
+-- none: its blocks' signatures are not checked (audit.ErrNotRecorded).
+CREATE TABLE IF NOT EXISTS channel_config (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	record TEXT NOT NULL
+);
+-- The intake log's record on the ledger as the indexed blocks left it:
+-- the registered keys (JSON ballot.LogKeys) and each state's anchored head
+-- (JSON ballot.AnchoredHead, with the block that wrote it), for the audit
+-- of later anchors and the audit page. log_since holds the block from
+-- which this index kept them: an index written before 2026-12-04 kept
+-- none, so its explorer does not check the log's transactions
+-- (audit.ErrNotRecorded) until reindexed.
+CREATE TABLE IF NOT EXISTS log_keys (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_heads (
+	state  TEXT PRIMARY KEY,
+	block  INTEGER NOT NULL,
+	record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_since (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	block INTEGER NOT NULL
+);
+-- Each chaincode's endorsement policy as its last definition the indexed
+-- blocks committed (JSON fabricblock.EndorsementPolicy), for the check of
+-- the endorsements; policies_since as log_since: an index written before
+-- 2026-12-04 kept none (audit.ErrNotRecorded).
+CREATE TABLE IF NOT EXISTS chaincode_policies (
+	chaincode TEXT PRIMARY KEY,
+	block     INTEGER NOT NULL,
+	record    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policies_since (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	block INTEGER NOT NULL
+);
+-- The organisations' lifecycle approvals (the hashed writes to their
+-- implicit collections, audit.Approvals: the last of each key), for the
+-- check of commits of chaincode definitions; approvals_since as
+-- log_since: an index written before 2026-12-04 kept none.
+CREATE TABLE IF NOT EXISTS lifecycle_approvals (
+	org        TEXT NOT NULL,
+	key_hash   TEXT NOT NULL,
+	value_hash BLOB,             -- NULL for a delete
+	block      INTEGER NOT NULL,
+	PRIMARY KEY (org, key_hash)
+);
+CREATE TABLE IF NOT EXISTS approvals_since (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	block INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roll_seal (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	block INTEGER NOT NULL       -- block of the VALID SealRoll transaction
+);
+-- The highest batch_votes id whose votes' keys are in the key segments
+-- (or, written before, vote_keys and used_votes); the keys of the batches after it are
+-- kept in memory and read back from batch_votes at start (pending.go). An
+-- index made before has every key in vote_keys and used_votes.
+CREATE TABLE IF NOT EXISTS keys_flushed (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	batch INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO keys_flushed SELECT 1, COALESCE(MAX(id), 0) FROM batch_votes;
+INSERT OR IGNORE INTO checkpoint (id, next) VALUES (1, 0);
+INSERT OR IGNORE INTO log_since SELECT 1, next FROM checkpoint;
+INSERT OR IGNORE INTO policies_since SELECT 1, next FROM checkpoint;
+INSERT OR IGNORE INTO approvals_since SELECT 1, next FROM checkpoint;
+INSERT OR IGNORE INTO election_history (id, since) SELECT 1, next FROM checkpoint;
+INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
+`
+
+// layoutVersion is the index's layout, kept in SQLite's user_version: 1
+// since the vote keys became segments (2026-12-01; before, 0), 2 since the
+// election's history (election_history, 2026-12-06: an explorer of layout
+// 1 would save blocks without it, so a finalise they hold would be missed).
+// An index of an earlier layout this code reads is marked with it on open;
+// one of a later layout is refused rather than read wrongly.
+const layoutVersion = 2
+
+// checkLayout refuses an index this code cannot read, before the schema is
+// created in it: one made before the votes were stored per batch (or
+// before contests, ledger model v2) has a votes table, one made before
+// vote ids and nullifiers were keyed by hash a vote_ids or used table, one
+// made before the used nullifiers pointed at their votes a used_keys table
+// without key_segments beside it (this layout creates an empty used_keys
+// so that explorers before the segments, which would miss every key in
+// them, refuse it), one made by a later explorer a higher user_version.
+func checkLayout(db *sql.DB, path string) error {
+	tables := map[string]bool{}
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		return fmt.Errorf("read index schema of %s: %w", path, err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("read index schema of %s: %w", path, err)
+		}
+		tables[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read index schema of %s: %w", path, err)
+	}
+	if tables["votes"] || tables["vote_ids"] || tables["used"] || tables["used_keys"] && !tables["key_segments"] {
+		return fmt.Errorf("index %s stores votes in an older layout: remove it, or run `explorer reindex`, to index the ledger afresh", path)
+	}
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("read index version of %s: %w", path, err)
+	}
+	if version > layoutVersion {
+		return fmt.Errorf("index %s was written by a later explorer (layout %d; this one reads up to %d): use that explorer, or run `explorer reindex` to index the ledger afresh with this one", path, version, layoutVersion)
+	}
+	return nil
+}
