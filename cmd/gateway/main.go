@@ -266,7 +266,8 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	defer closeLedger()
 	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
-	e, err := waitForElection(ctx, elections, log)
+	const waiting = "waiting for the election record on the ledger"
+	e, err := election.Await(ctx, elections, election.Wait{NotSetUp: waiting, Failed: waiting, FailedLevel: slog.LevelInfo}, log)
 	if err != nil {
 		if ctx.Err() != nil { // asked to stop before there was anything to serve: not a failure
 			log.Info("gateway stopped before the election record was read")
@@ -404,21 +405,4 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	}
 	g.loops.Go(func() { g.api.Run(ctx) })
 	return g, nil
-}
-
-// waitForElection waits until the election record is on the ledger (the
-// commission may set it up after the gateway starts).
-func waitForElection(ctx context.Context, src election.Source, log *slog.Logger) (*ballot.Election, error) {
-	for {
-		e, err := src.Election(ctx)
-		if err == nil {
-			return e, nil
-		}
-		log.Info("waiting for the election record on the ledger", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
 }
