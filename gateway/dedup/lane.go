@@ -144,8 +144,7 @@ func (l *lane) gather(batch []*pending) (_ []*pending, open bool) {
 	if !open {
 		return batch, false
 	}
-	l.arrivals.observe(first.at, l.d.cfg.Linger)
-	batch = append(batch, first)
+	batch = l.admit(batch, first)
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -159,8 +158,7 @@ func (l *lane) gather(batch []*pending) (_ []*pending, open bool) {
 			if !ok {
 				return batch, false
 			}
-			l.arrivals.observe(p.at, l.d.cfg.Linger)
-			batch = append(batch, p)
+			batch = l.admit(batch, p)
 			continue
 		default:
 		}
@@ -185,14 +183,19 @@ func (l *lane) gather(batch []*pending) (_ []*pending, open bool) {
 			if !ok {
 				return batch, false
 			}
-			l.arrivals.observe(p.at, l.d.cfg.Linger)
-			batch = append(batch, p)
+			batch = l.admit(batch, p)
 		case <-l.ended: // recheck what is in flight
 		case <-expired:
 			return batch, true
 		}
 	}
 	return batch, true
+}
+
+// admit counts p's arrival (for lingering) and adds it to batch.
+func (l *lane) admit(batch []*pending, p *pending) []*pending {
+	l.arrivals.observe(p.at, l.d.cfg.Linger)
+	return append(batch, p)
 }
 
 // arrivals tracks the pace of a lane's votes, for lingering: a smoothed gap
