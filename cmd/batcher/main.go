@@ -21,6 +21,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/aofrewrite"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
@@ -230,31 +231,18 @@ func gatewaysOf(flagValue, own string, p network.Profile, path string) ([]string
 	return cli.SplitList("--gateway-peers", flagValue, inProfile, want)
 }
 
-// electionSource reads the election record (*fabricclient.Ballot).
-type electionSource interface {
-	Election(ctx context.Context) (*ballot.Election, error)
-}
-
 // partitionsToServe is the flag's list (checked), or the election's
-// states once the election is on the ledger.
-func partitionsToServe(ctx context.Context, listed []string, ledger electionSource, log *slog.Logger) ([]string, error) {
+// states once the election is on the ledger (election.Await).
+func partitionsToServe(ctx context.Context, listed []string, ledger election.Source, log *slog.Logger) ([]string, error) {
 	if len(listed) > 0 {
 		return listed, nil
 	}
-	for {
-		e, err := ledger.Election(ctx)
-		if err == nil {
-			return e.States, nil
-		}
-		if !errors.Is(err, ballot.ErrNotFound) {
-			log.Warn("cannot read the election yet", "err", err)
-		} else {
-			log.Info("waiting for the election to be set up on the ledger")
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+	e, err := election.Await(ctx, ledger, election.Wait{
+		NotSetUp: "waiting for the election to be set up on the ledger",
+		Failed:   "cannot read the election yet", FailedLevel: slog.LevelWarn,
+	}, log)
+	if err != nil {
+		return nil, err
 	}
+	return e.States, nil
 }

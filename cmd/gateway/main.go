@@ -249,7 +249,7 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	if err != nil {
 		return err
 	}
-	tuneRedis(ropts, o.dedup)
+	dedup.TuneClient(ropts, o.dedup)
 	rdb := redisserver.NewClient(ropts)
 	defer rdb.Close()
 	o.dedup.Replicas = o.replicas
@@ -266,7 +266,8 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	defer closeLedger()
 	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
-	e, err := waitForElection(ctx, elections, log)
+	const waiting = "waiting for the election record on the ledger"
+	e, err := election.Await(ctx, elections, election.Wait{NotSetUp: waiting, Failed: waiting, FailedLevel: slog.LevelInfo}, log)
 	if err != nil {
 		if ctx.Err() != nil { // asked to stop before there was anything to serve: not a failure
 			log.Info("gateway stopped before the election record was read")
@@ -318,40 +319,6 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	log.Info("gateway stopped")
 	return nil
-}
-
-// minRedisSocketTimeout is the shortest socket read and write timeout of
-// the gateway's Redis client (go-redis's default): the bound of a call
-// made without a deadline of its own.
-const minRedisSocketTimeout = 5 * time.Second
-
-// tuneRedis sets what the gateway needs of its Redis client, given the
-// intake's settings d:
-//   - a call's context deadline bounds its socket reads and writes
-//     (ContextTimeoutEnabled), so --redis-timeout bounds a call;
-//   - the socket timeouts, which bound a call without a deadline, are at
-//     least 5 s and never cut an intake call (the script, then on a Redis
-//     Cluster WAIT: d.CallTimeout + d.ReplicaTimeout) short;
-//   - the intake script is never sent again after a failure: run again
-//     after its connection dropped once it had written, it would find its
-//     own votes and answer duplicate for them. On one Redis every call goes
-//     through this client, which sends a command once (MaxRetries -1);
-//     on a Redis Cluster the cluster client sends a command again, up to
-//     MaxRedirects times, after a dropped connection, a dial error or a
-//     timeout, whatever MaxRetries is, so the script runs on the slot
-//     master's own client (dedup's runReplicated; node clients take
-//     MaxRetries -1), and only the gateway's other calls (reads, and
-//     writes that a second send leaves as the first did: see
-//     docs/architecture.md, intake step 6) go through the cluster client.
-//     Callers answer a failed call with 503 (or try again in the
-//     background);
-//   - 64 connections a node, for the intake's concurrent calls.
-func tuneRedis(ropts *redis.UniversalOptions, d dedup.Config) {
-	ropts.ContextTimeoutEnabled = true
-	ropts.ReadTimeout = max(minRedisSocketTimeout, d.CallTimeout+d.ReplicaTimeout)
-	ropts.WriteTimeout = ropts.ReadTimeout
-	ropts.MaxRetries = -1
-	ropts.PoolSize = 64
 }
 
 // loadFiles reads and checks what the options name on disk, before the
@@ -438,21 +405,4 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	}
 	g.loops.Go(func() { g.api.Run(ctx) })
 	return g, nil
-}
-
-// waitForElection waits until the election record is on the ledger (the
-// commission may set it up after the gateway starts).
-func waitForElection(ctx context.Context, src election.Source, log *slog.Logger) (*ballot.Election, error) {
-	for {
-		e, err := src.Election(ctx)
-		if err == nil {
-			return e, nil
-		}
-		log.Info("waiting for the election record on the ledger", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
 }

@@ -11,6 +11,40 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 )
 
+// minSocketTimeout is the shortest socket read and write timeout TuneClient
+// sets (go-redis's default): the bound of a call made without a deadline of
+// its own.
+const minSocketTimeout = 5 * time.Second
+
+// TuneClient sets what the intake, with settings cfg, needs of the Redis
+// client it is given (New's rdb), and so of every call made through it:
+//   - a call's context deadline bounds its socket reads and writes
+//     (ContextTimeoutEnabled), so cfg.CallTimeout (the gateway's
+//     --redis-timeout) bounds a call;
+//   - the socket timeouts, which bound a call without a deadline, are at
+//     least 5 s and never cut an intake call (the script, then on a Redis
+//     Cluster WAIT: cfg.CallTimeout + cfg.ReplicaTimeout) short;
+//   - the intake script is never sent again after a failure: run again
+//     after its connection dropped once it had written, it would find its
+//     own votes and answer duplicate for them. On one Redis every call goes
+//     through this client, which sends a command once (MaxRetries -1);
+//     on a Redis Cluster the cluster client sends a command again, up to
+//     MaxRedirects times, after a dropped connection, a dial error or a
+//     timeout, whatever MaxRetries is, so the script runs on the slot
+//     master's own client (runReplicated; node clients take MaxRetries
+//     -1), and only the client's other calls (reads, and writes that a
+//     second send leaves as the first did: see docs/architecture.md,
+//     intake step 6) go through the cluster client. Callers answer a
+//     failed call with 503 (or try again in the background);
+//   - 64 connections a node, for the intake's concurrent calls.
+func TuneClient(opts *redis.UniversalOptions, cfg Config) {
+	opts.ContextTimeoutEnabled = true
+	opts.ReadTimeout = max(minSocketTimeout, cfg.CallTimeout+cfg.ReplicaTimeout)
+	opts.WriteTimeout = opts.ReadTimeout
+	opts.MaxRetries = -1
+	opts.PoolSize = 64
+}
+
 // runReplicated runs the script on the master of keys' slot and waits for
 // Config.Replicas replicas (0: none) to acknowledge it, on one connection
 // (WAIT counts the writes of its own connection). It tries again, up to

@@ -1,4 +1,4 @@
-package main
+package dedup
 
 import (
 	"bufio"
@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/votechain/votechain/gateway/dedup"
 )
 
 // fakeRedis is a Redis server that answers the client's handshake (HELLO
@@ -106,23 +104,23 @@ func readCommand(r *bufio.Reader) (string, error) {
 	return name, nil
 }
 
-// tunedClient is a client of addr with the gateway's options for the
+// tunedClient is a client of addr with TuneClient's options for the
 // intake settings d.
-func tunedClient(t *testing.T, addr string, d dedup.Config) redis.UniversalClient {
+func tunedClient(t *testing.T, addr string, d Config) redis.UniversalClient {
 	t.Helper()
 	ropts := &redis.UniversalOptions{Addrs: []string{addr}}
-	tuneRedis(ropts, d)
+	TuneClient(ropts, d)
 	rdb := redis.NewUniversalClient(ropts)
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
 
 // TestRedisCallEndsAtItsDeadline: a call to a Redis that does not answer
-// ends at its context's deadline (--redis-timeout), not at go-redis's
-// default socket timeout of 5 s.
+// ends at its context's deadline (Config.CallTimeout, the gateway's
+// --redis-timeout), not at go-redis's default socket timeout of 5 s.
 func TestRedisCallEndsAtItsDeadline(t *testing.T) {
 	f := startFakeRedis(t, "GET", false)
-	rdb := tunedClient(t, f.addr, dedup.Config{CallTimeout: 100 * time.Millisecond, ReplicaTimeout: time.Millisecond})
+	rdb := tunedClient(t, f.addr, Config{CallTimeout: 100 * time.Millisecond, ReplicaTimeout: time.Millisecond})
 	// The connection and its handshake first, without the tight deadline,
 	// so that on a loaded machine the 100 ms are spent waiting for GET's
 	// answer, not dialling.
@@ -149,19 +147,19 @@ func TestRedisCallEndsAtItsDeadline(t *testing.T) {
 }
 
 // TestRedisSocketTimeoutOutlastsAnIntakeCall: the socket timeouts never cut
-// an intake call (script then WAIT, within --redis-timeout +
-// --redis-replica-timeout) short, and are at least go-redis's 5 s.
+// an intake call (script then WAIT, within CallTimeout + ReplicaTimeout)
+// short, and are at least go-redis's 5 s.
 func TestRedisSocketTimeoutOutlastsAnIntakeCall(t *testing.T) {
-	for _, d := range []dedup.Config{
+	for _, d := range []Config{
 		{CallTimeout: 2 * time.Second, ReplicaTimeout: time.Second},
 		{CallTimeout: 2 * time.Second, ReplicaTimeout: 6 * time.Second},
 		{CallTimeout: 30 * time.Second, ReplicaTimeout: time.Millisecond},
 	} {
 		ropts := &redis.UniversalOptions{}
-		tuneRedis(ropts, d)
+		TuneClient(ropts, d)
 		want := max(5*time.Second, d.CallTimeout+d.ReplicaTimeout)
 		if !ropts.ContextTimeoutEnabled || ropts.ReadTimeout != want || ropts.WriteTimeout != want {
-			t.Errorf("--redis-timeout %v, --redis-replica-timeout %v: context deadlines %v, socket timeouts %v/%v; want on, %v",
+			t.Errorf("CallTimeout %v, ReplicaTimeout %v: context deadlines %v, socket timeouts %v/%v; want on, %v",
 				d.CallTimeout, d.ReplicaTimeout, ropts.ContextTimeoutEnabled, ropts.ReadTimeout, ropts.WriteTimeout, want)
 		}
 	}
@@ -172,7 +170,7 @@ func TestRedisSocketTimeoutOutlastsAnIntakeCall(t *testing.T) {
 // had written and answer duplicate.
 func TestIntakeScriptIsNotSentTwice(t *testing.T) {
 	f := startFakeRedis(t, "EVALSHA", true)
-	rdb := tunedClient(t, f.addr, dedup.DefaultConfig())
+	rdb := tunedClient(t, f.addr, DefaultConfig())
 	err := redis.NewScript("return 1").Run(context.Background(), rdb, []string{"k"}).Err()
 	if err == nil || errors.Is(err, redis.Nil) {
 		t.Fatalf("script on a dropped connection: %v; want the failure", err)

@@ -1,0 +1,64 @@
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/ballot"
+)
+
+// answersSource answers its errors in turn, then its record.
+type answersSource struct {
+	errs []error
+	e    *ballot.Election
+}
+
+func (s *answersSource) Election(context.Context) (*ballot.Election, error) {
+	if len(s.errs) == 0 {
+		return s.e, nil
+	}
+	err := s.errs[0]
+	s.errs = s.errs[1:]
+	return nil, err
+}
+
+var testWait = Wait{Every: time.Millisecond, NotSetUp: "not set up", Failed: "read failed", FailedLevel: slog.LevelWarn}
+
+// TestAwaitLogsHowItWaits: Await tries again after each failed read until
+// the record comes, logging a missing record at info and any other failure
+// at the level it is given, each with the error.
+func TestAwaitLogsHowItWaits(t *testing.T) {
+	want := &ballot.Election{ID: "e1"}
+	src := &answersSource{errs: []error{fmt.Errorf("record: %w", ballot.ErrNotFound), errors.New("peer down")}, e: want}
+	h := &recordingHandler{}
+	got, err := Await(context.Background(), src, testWait, slog.New(h))
+	if err != nil || got != want {
+		t.Fatalf("Await: %v, %v; want the record", got, err)
+	}
+	if recs := h.take(""); len(recs) != 2 ||
+		recs[0] != "INFO not set up err=record: not on the ledger" || recs[1] != "WARN read failed err=peer down" {
+		t.Errorf("logged %q; want the missing record at info, then the failure at warn", recs)
+	}
+}
+
+// TestAwaitEndsWithItsContext: while the record never comes, Await returns
+// the context's error once the context ends.
+func TestAwaitEndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	src := &countingSource{err: ballot.ErrNotFound}
+	done := make(chan error, 1)
+	go func() { _, err := Await(ctx, src, testWait, slog.New(&recordingHandler{})); done <- err }()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Await after cancel: %v; want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Await still waiting 5 s after its context ended")
+	}
+}
