@@ -479,8 +479,8 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 	if err := profile.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	dialer := func(org, peer string) ledgerDialer {
-		return ledgerDialer{Ledger: &cli.Ledger{Profile: path, Org: org, User: network.Explorer.User}, peer: peer}
+	dialer := func(org, peer string) *cli.Ledger {
+		return &cli.Ledger{Profile: path, Org: org, User: network.Explorer.User, Peer: peer}
 	}
 
 	if _, err := dialer(network.Explorer.Org, "").Dial(); err == nil || !strings.Contains(err.Error(), "Observers peer: TLS root") {
