@@ -185,8 +185,12 @@ read a nullifier, whatever its entries; a progress bar on stderr for more
 than 20 of them): "rejected" with the same vote id (a re-send, harmless), DUPLICATE
 with another (status 4), FAIL when the ledger holds the nullifier as unused,
 UNCHECKED when that read fails (status 2; the run goes on and saves the
-heads it checked). A state's line counts those DUPLICATE, FAIL and
-UNCHECKED entries apart from the plainly rejected ones. --log-state keeps the heads seen, and the
+heads it checked). Once a read gets no answer (the peer not reachable, or
+not answering in time), no other is made: the duplicates after it are
+UNCHECKED too, and one message on stderr names the peer and the fixes (run
+again once it answers, or --peer the other organisation's). A state's line
+counts those DUPLICATE, FAIL and UNCHECKED entries apart from the plainly
+rejected ones. --log-state keeps the heads seen, and the
 next run checks the log still gives them; the file is written whole (mode
 0600, through a temporary .FILE.DIGITS.tmp beside it, fsynced, then renamed:
 a run killed while writing leaves the heads it held, and the next run
@@ -571,15 +575,15 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 		return 2
 	}
 	defer conn.Close()
-	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), deadline, state)
+	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), lf.PeerOrg(), deadline, state)
 }
 
-// checkLog checks the logs read through gw against ledger (monitorLog),
-// printing the findings on stdout, the progress and an error on stderr, and
-// returns verify's exit status.
-func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger standingLedger, deadline time.Duration, state *logState) int {
+// checkLog checks the logs read through gw against ledger, read through
+// peer's peer (monitorLog), printing the findings on stdout, the progress
+// and an error on stderr, and returns verify's exit status.
+func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger standingLedger, peer string, deadline time.Duration, state *logState) int {
 	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline}
-	code, err := monitorLog(ctx, stdout, stderr, m, ledger, state)
+	code, err := monitorLog(ctx, stdout, stderr, m, ledger, peer, state)
 	if err != nil {
 		fmt.Fprintln(stderr, "verify:", err)
 	}
