@@ -46,8 +46,9 @@ import (
 // Config configures an explorer.
 type Config struct {
 	Profile  network.Profile
-	Org      string // organisation whose peer and identity to use: "Observers"
+	Org      string // organisation whose identity (and, Peer empty, whose peer) to use: "Observers"
 	User     string // enrolled user of Org (default "User1")
+	Peer     string // organisation whose peer to read through, as Org's User still (fabricclient.WithPeer); empty: Org's
 	DB       string // index database file
 	PageSize int    // rows per page (default 25)
 	// Prometheus is the base URL of the system's Prometheus, for the
@@ -99,7 +100,11 @@ func Open(cfg Config) (*Explorer, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
-	conn, err := fabricclient.Dial(cfg.Profile, cfg.Org, fabricclient.WithUser(cfg.User))
+	opts := []fabricclient.Option{fabricclient.WithUser(cfg.User)}
+	if cfg.Peer != "" {
+		opts = append(opts, fabricclient.WithPeer(cfg.Peer))
+	}
+	conn, err := fabricclient.Dial(cfg.Profile, cfg.Org, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("explorer: %w", err)
 	}

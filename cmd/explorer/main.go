@@ -81,10 +81,17 @@ Usage:
   explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit
   explorer genesis-hash FILE  print the header hash of the genesis block in FILE (the channel's
                             config/election.block): what the consortium publishes, what
-                            auditors give --genesis-hash`, "")
+                            auditors give --genesis-hash
+
+explorer reads the ledger as the Observers' User1, a read-only identity (--profile
+.run/network/profiles/explorer.json, which holds it alone, --org Observers, --user User1),
+through the Observers' peer; --peer Commission reads through the Commission's peer as that
+same identity, to index and audit the other organisation's copy of the ledger (a fresh
+--db recounts that copy from block 0).`, "")
 	fs.StringVar(&o.listen, "listen", cli.DefaultExplorerAddr(), "HTTP listen address of the UI, the API (/api/v1), /healthz, /readyz and /metrics")
 	fs.Uint64Var(&o.readyBehind, "ready-behind", 300, "/readyz answers 503 while the index is more than this many blocks below the peer's height (catching up: it serves an old ledger); at least 1 (blocks arrive one by one: 0 would make the explorer unready at each new block)")
 	o.ledger = cli.LedgerFlags(fs, network.Explorer)
+	o.ledger.PeerFlag(fs)
 	logFlags := cli.LogFlags(fs)
 	fs.StringVar(&o.db, "db", filepath.Join(".run", "explorer", "index.db"), "index database (SQLite); its folder is created")
 	fs.IntVar(&o.pageSize, "page-size", 25, fmt.Sprintf("rows per page of every list, 1 to %d", maxPageSize))
@@ -213,9 +220,7 @@ func run(ctx context.Context) (err error) {
 			return fmt.Errorf("delete index: %w", err)
 		}
 	}
-	e, err := explorer.Open(explorer.Config{Profile: profile, Org: o.ledger.Org, User: o.ledger.User, DB: o.db,
-		PageSize: o.pageSize, Prometheus: o.prometheus, Gateway: o.gateway, LogRefresh: o.logRefresh, LogDeadline: o.logDeadline, LogPendingListed: o.logPending, CommitDelay: o.commitDelay, Log: log, ShutdownTimeout: o.shutdownTimeout,
-		Genesis: genesis, ReadyBehind: o.readyBehind})
+	e, err := explorer.Open(o.config(profile, genesis))
 	if err != nil {
 		return err
 	}
@@ -239,8 +244,17 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	log.Info("explorer serving", "url", "http://"+l.Addr().String(), "db", o.db, "org", o.ledger.Org, gc)
+	log.Info("explorer serving", "url", "http://"+l.Addr().String(), "db", o.db, "org", o.ledger.Org, "peer", o.ledger.PeerOrg(), gc)
 	return e.Serve(ctx, l)
+}
+
+// config is the explorer's configuration from o, with the consortium's
+// profile and the genesis pin (genesis): it reads as --org's --user
+// through --peer's organisation's peer (--org's when not given).
+func (o *options) config(profile network.Profile, genesis []byte) explorer.Config {
+	return explorer.Config{Profile: profile, Org: o.ledger.Org, User: o.ledger.User, Peer: o.ledger.Peer, DB: o.db,
+		PageSize: o.pageSize, Prometheus: o.prometheus, Gateway: o.gateway, LogRefresh: o.logRefresh, LogDeadline: o.logDeadline, LogPendingListed: o.logPending, CommitDelay: o.commitDelay, Log: o.log, ShutdownTimeout: o.shutdownTimeout,
+		Genesis: genesis, ReadyBehind: o.readyBehind}
 }
 
 // genesis returns the header hash block 0 is pinned to: --genesis-block's,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
@@ -204,5 +206,39 @@ func TestPprofPortInUseStopsTheStart(t *testing.T) {
 		if err := run(context.Background()); err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), says) {
 			t.Errorf("--pprof %s: %v; want an error (not a usage error) saying %q", pprof, err, says)
 		}
+	}
+}
+
+// TestPeerFlag: --peer (or EXPLORER_PEER) names the organisation whose
+// peer the explorer reads through, as --org's --user still, verify's flag
+// with verify's check: an organisation of the consortium, spelt as it is
+// ("commission" is refused, listing them) before anything is dialled; by
+// default none, the explorer reading through --org's peer. The choice
+// reaches the explorer's configuration with the identity unchanged.
+func TestPeerFlag(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || o.ledger.Peer != "" || o.ledger.PeerOrg() != "Observers" {
+		t.Fatalf("default: %+v, %v; want no --peer, the Observers' peer", o.ledger, err)
+	}
+	o, err = parseFlags([]string{"--peer", "Commission"}, io.Discard)
+	if err != nil {
+		t.Fatalf("--peer Commission: %v", err)
+	}
+	if c := o.config(network.Profile{}, nil); c.Peer != "Commission" || c.Org != "Observers" || c.User != "User1" {
+		t.Errorf("--peer Commission: the explorer reads through %q's peer as %s %s; want the Commission's, as Observers User1", c.Peer, c.Org, c.User)
+	}
+	t.Setenv("EXPLORER_PEER", "Commission")
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.ledger.Peer != "Commission" {
+		t.Errorf("EXPLORER_PEER=Commission: %+v, %v; want it taken", o.ledger, err)
+	}
+	for _, peer := range []string{"commission", "Nobody"} {
+		want := `--peer "` + peer + `" is not an organisation of the consortium: want Commission or Observers`
+		if _, err := parseFlags([]string{"--peer", peer}, io.Discard); !errors.Is(err, cli.ErrUsage) || err.Error() != want {
+			t.Errorf("--peer %s: %v; want the usage error %q", peer, err, want)
+		}
+	}
+	var help strings.Builder
+	if _, err := parseFlags([]string{"--help"}, &help); !errors.Is(err, flag.ErrHelp) || !strings.Contains(help.String(), cli.PeerUsage) {
+		t.Errorf("--help: %v; want --peer's usage in:\n%s", err, help.String())
 	}
 }

@@ -658,10 +658,14 @@ func (s *logState) checkElection(ctx context.Context, ledger logmonitor.Ledger) 
 // run goes on, and the heads are saved all the same, since Check verified
 // them before any entry was placed and where a nullifier was counted says
 // nothing of the log's consistency (the next run lists every entry not
-// counted again, so it places the UNCHECKED ones). With progress not nil, the check
+// counted again, so it places the UNCHECKED ones). Once such a read gets
+// no answer (stopLocator: peer's peer, the organisation named, is down or
+// does not answer in time), no other is made: the duplicates after it are
+// UNCHECKED too, and the error returned with the status says so once,
+// naming the peer and the fixes (unansweredError). With progress not nil, the check
 // of the states draws its progress there, and so does the reading of the
 // duplicates' nullifiers when there are more than progressFrom.
-func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monitor, dups nullifierLocator, state *logState) (int, error) {
+func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monitor, dups nullifierLocator, peer string, state *logState) (int, error) {
 	seen := map[string]ballot.TreeHead{}
 	if state != nil {
 		if err := state.checkElection(ctx, m.Ledger); err != nil {
@@ -692,7 +696,8 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 		return 2, err
 	}
 	var t outcomes
-	dups = &onceLocator{nullifierLocator: dups}
+	stop := &stopLocator{nullifierLocator: dups}
+	dups = &onceLocator{nullifierLocator: stop}
 	located := duplicatesProgress(progress, rep)
 	defer located.Finish()
 	for _, s := range rep.States {
@@ -719,6 +724,9 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 		if err := state.save(); err != nil {
 			return 2, err
 		}
+	}
+	if stop.down != nil {
+		return t.exit(), unansweredError(peer, stop.down, t.unchecked)
 	}
 	return t.exit(), nil
 }
@@ -753,8 +761,9 @@ func duplicatesProgress(progress io.Writer, rep logmonitor.Report) *cli.Progress
 // --acceptance does (placeDuplicate, with dups; bar told of it): the
 // standing's line when with this same vote (a re-send), DUPLICATE when
 // with another, FAIL when the ledger holds the nullifier as unused, and
-// UNCHECKED, with the error, when the ledger could not be read (errLedger).
-// Any other entry's label is its standing.
+// UNCHECKED, with the error, when the ledger could not be read (errLedger),
+// or saying it was not looked up (errNotLookedUp: the run's message says
+// why and what to do). Any other entry's label is its standing.
 func entryLine(ctx context.Context, dups nullifierLocator, e logmonitor.Entry, bar *cli.Progress) (label, line string) {
 	reason, other, err := placeDuplicate(ctx, dups, e.Vote, e.Standing, e.Reason)
 	if duplicate(e) {
@@ -762,6 +771,8 @@ func entryLine(ctx context.Context, dups nullifierLocator, e logmonitor.Entry, b
 	}
 	label = e.Standing
 	switch {
+	case errors.Is(err, errNotLookedUp):
+		label, reason = "UNCHECKED", reason+": whether another vote was counted with its nullifier is not known: "+errNotLookedUp.Error()+" (verify's message at the end says what to do)"
 	case errors.Is(err, errLedger):
 		label, reason = "UNCHECKED", reason+": whether another vote was counted with its nullifier is not known: "+err.Error()+"; run verify again"
 	case err != nil:

@@ -21,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
 )
@@ -573,7 +576,7 @@ func TestLogCheckHeadlessStateUnlogged(t *testing.T) {
 	}
 	m := &logmonitor.Monitor{Ledger: headlessLedger{batch: b}, Deadline: time.Minute}
 	var out bytes.Buffer
-	code, err := monitorLog(context.Background(), &out, nil, m, nil, nil)
+	code, err := monitorLog(context.Background(), &out, nil, m, nil, "Observers", nil)
 	if err != nil || code != 1 {
 		t.Fatalf("exit %d (%v); want 1:\n%s", code, err, out.String())
 	}
@@ -657,7 +660,7 @@ func TestLogGatewayTakingNoRequest(t *testing.T) {
 	ledger := headedLedger{head: signedAcceptances(t, key)[0].Head, keys: keys}
 	var stdout, stderr bytes.Buffer
 	began := time.Now()
-	code := checkLog(context.Background(), &stdout, &stderr, logGateway(base, 300*time.Millisecond), ledger, time.Minute, nil)
+	code := checkLog(context.Background(), &stdout, &stderr, logGateway(base, 300*time.Millisecond), ledger, "Observers", time.Minute, nil)
 	if took := time.Since(began); took > 10*time.Second {
 		t.Errorf("took %s; want about --gateway-timeout", took)
 	}
@@ -1134,7 +1137,7 @@ func runLogCheck(t *testing.T, served []ballot.Vote, ledger standingLedger, stat
 	gateway := logGateway("http://gateway.test", time.Minute)
 	gateway.Client = &http.Client{Transport: &gatewayTransport{answer: servedLog(t, served)}}
 	var stdout, stderr bytes.Buffer
-	code := checkLog(context.Background(), &stdout, &stderr, gateway, ledger, time.Minute, state)
+	code := checkLog(context.Background(), &stdout, &stderr, gateway, ledger, "Observers", time.Minute, state)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -1255,11 +1258,15 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 type nullifiersAt struct {
 	at         map[string]ballot.NullifierRecord
 	unreadable string // a nullifier whose read fails
+	fail       error  // if set, every read's error
 	reads      int
 }
 
 func (n *nullifiersAt) LocateNullifier(_ context.Context, _, nullifier string) (ballot.NullifierRecord, error) {
 	n.reads++
+	if n.fail != nil {
+		return ballot.NullifierRecord{}, n.fail
+	}
 	if nullifier == n.unreadable {
 		return ballot.NullifierRecord{}, errors.New("peer unreachable")
 	}
@@ -1357,5 +1364,72 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 				t.Errorf("the state file holds %+v (%v); want the anchored head, checked", saved, err)
 			}
 		})
+	}
+}
+
+// TestLogStopsAtAnUnansweredPeer: verify --log looks up the nullifiers of
+// the entries rejected as duplicates until one look-up gets no answer (the
+// peer not reachable, gRPC's Unavailable as fabricclient words it, or not
+// answering in time): it makes no other, every duplicate is UNCHECKED
+// (status 2, the heads still saved), the ones not looked up saying so,
+// and one message on stderr names the peer and the fixes. A ledger that
+// answers, "not found" or an error of its own, is still asked of each
+// nullifier. The old code made one look-up a nullifier against a peer
+// that was down, each after its own wait.
+func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
+	key, keys := registeredKey(t)
+	votes := caVotes(5, 0)
+	batch, err := ballot.BuildBatch("CA", 1, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dups := []int{1, 2, 3, 4} // four nullifiers
+	down := fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unavailable, "the Observers peer at 127.0.0.1:27110 is not reachable (dial tcp 127.0.0.1:27110: connect: connection refused)"))
+	stopped := "verify: the Observers peer did not answer a look-up of where a duplicate's nullifier was counted (" + down.Error() +
+		"), so verify asked it no more: 4 entries rejected as duplicates are UNCHECKED; once that peer answers, run verify again, or check through the other organisation's peer (--peer Commission)\n"
+	for name, c := range map[string]struct {
+		fail      error
+		reads     int
+		code      int
+		counts    string // after the state's "1 counted, 0 rejected, 0 DUPLICATE, 0 pending, 0 MISSING"
+		notLooked int    // lines saying the entry was not looked up
+		stderr    string
+	}{
+		"the peer down":             {down, 1, 2, ", 4 UNCHECKED", 3, stopped},
+		"the peer not answering":    {status.Error(codes.DeadlineExceeded, "context deadline exceeded"), 1, 2, ", 4 UNCHECKED", 3, "verify: the Observers peer did not answer"},
+		"every nullifier not found": {ballot.ErrNotFound, 4, 1, ", 4 FAIL", 0, ""},
+		"an answer refusing":        {fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500")), 4, 2, ", 4 UNCHECKED", 0, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			nullifiers := &nullifiersAt{fail: c.fail}
+			anchored := acceptanceOf(t, logOf(votes), votes, 0, 5, key).Head
+			ledger := locatingHeadedLedger{headedLedger{
+				headlessLedger: headlessLedger{batch: batch, rejected: dups, reasons: slices.Repeat([]string{ballot.RejectDuplicate}, len(dups))},
+				head:           anchored, keys: keys}, nullifiers}
+			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{}}
+			code, out, stderr := runLogCheck(t, votes, ledger, state)
+			if nullifiers.reads != c.reads {
+				t.Errorf("%d look-ups; want %d", nullifiers.reads, c.reads)
+			}
+			head := "1 counted, 0 rejected, 0 DUPLICATE, 0 pending, 0 MISSING" + c.counts + "\n"
+			if code != c.code || !strings.Contains(out, head) || strings.Count(out, errNotLookedUp.Error()) != c.notLooked {
+				t.Errorf("status %d, stdout:\n%s\nwant %d, the state's line ending %q, %d entries not looked up", code, out, c.code, head, c.notLooked)
+			}
+			var said []string // verify's messages, the progress bar's lines aside
+			for _, line := range strings.SplitAfter(stderr, "\n") {
+				if strings.HasPrefix(line, "verify: ") {
+					said = append(said, line)
+				}
+			}
+			if c.stderr == "" && len(said) > 0 || c.stderr != "" && (len(said) != 1 || !strings.HasPrefix(said[0], c.stderr)) {
+				t.Errorf("verify said %q on stderr; want one message starting %q, or none if empty", said, c.stderr)
+			}
+			if saved, err := readLogState(state.path); err != nil || saved.seen["CA"] != anchored {
+				t.Errorf("the state file holds %+v (%v); want the anchored head, checked", saved, err)
+			}
+		})
+	}
+	if err := unansweredError("Commission", down, 2); !strings.HasSuffix(err.Error(), "(--peer Observers)") {
+		t.Errorf("through the Commission's peer: %v; want the Observers' peer offered", err)
 	}
 }

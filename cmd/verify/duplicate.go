@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/network"
 )
 
 // nullifierLocator finds where the ledger counted the vote that used a
@@ -26,7 +31,7 @@ var errOtherCounted = errors.New("another vote with this voter's credentials was
 // another vote id means someone else voted with the voter's credentials
 // (other true), and the text says so and what to do. A nullifier the
 // ledger does not hold as used contradicts the rejection: an error, a
-// failure. An error reading the ledger wraps errLedger.
+// failure. An error reading the ledger wraps errLedger and that error.
 func whyDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote) (why string, other bool, err error) {
 	rec, err := l.LocateNullifier(ctx, v.State, v.Nullifier)
 	switch {
@@ -34,7 +39,7 @@ func whyDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote) (why s
 		return "", false, fmt.Errorf("the ledger rejected vote %s as a duplicate, yet holds its nullifier %s as unused in %s: its records contradict each other; check through the other organisation's peer (--peer)",
 			v.ID, v.Nullifier, v.State)
 	case err != nil:
-		return "", false, fmt.Errorf("%w: where nullifier %s of vote %s was counted: %v", errLedger, v.Nullifier, v.ID, err)
+		return "", false, fmt.Errorf("%w: where nullifier %s of vote %s was counted: %w", errLedger, v.Nullifier, v.ID, err)
 	}
 	at := fmt.Sprintf("index %d of batch %s/%d", rec.Index, rec.State, rec.Seq)
 	if rec.VoteID == v.ID {
@@ -85,4 +90,61 @@ func (l *onceLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 		l.read[k] = a
 	}
 	return a.rec, a.err
+}
+
+// ledgerUnanswered reports whether err, a ledger read's, got no answer:
+// the peer not reachable (gRPC's Unavailable, which fabricclient words
+// naming the peer, its address and, for a refused connection, how to start
+// the network) or not answering in time (DeadlineExceeded: the read's
+// timeout or the run's). An answer, "not found" (ballot.ErrNotFound) or
+// any other refusal, is not.
+func ledgerUnanswered(err error) bool {
+	if err == nil || errors.Is(err, ballot.ErrNotFound) {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	s, ok := status.FromError(err)
+	return ok && (s.Code() == codes.Unavailable || s.Code() == codes.DeadlineExceeded)
+}
+
+// errNotLookedUp is stopLocator's error for a look-up it did not make.
+var errNotLookedUp = errors.New("not looked up, the peer having not answered an earlier look-up")
+
+// stopLocator is a nullifierLocator that stops asking once a look-up got
+// no answer (ledgerUnanswered; down holds its error): a peer that is down
+// would fail each look-up after it in turn, each after its own wait. The
+// look-ups after it fail at once with errNotLookedUp; an answer, "not
+// found" included, changes nothing.
+type stopLocator struct {
+	nullifierLocator
+	down error
+}
+
+func (l *stopLocator) LocateNullifier(ctx context.Context, state, nullifier string) (ballot.NullifierRecord, error) {
+	if l.down != nil {
+		return ballot.NullifierRecord{}, errNotLookedUp
+	}
+	rec, err := l.nullifierLocator.LocateNullifier(ctx, state, nullifier)
+	if ledgerUnanswered(err) {
+		l.down = err
+	}
+	return rec, err
+}
+
+// unansweredError is the message of a run whose look-ups of duplicates'
+// nullifiers stopped at down, the first that got no answer from peer's
+// peer (the organisation's name), unchecked entries being left UNCHECKED:
+// it names the peer and the fixes, running again once it answers or
+// reading through another organisation's peer (--peer).
+func unansweredError(peer string, down error, unchecked int) error {
+	var others []string
+	for _, o := range network.PeerOrgs {
+		if o.Name != peer {
+			others = append(others, "--peer "+o.Name)
+		}
+	}
+	return fmt.Errorf("the %s peer did not answer a look-up of where a duplicate's nullifier was counted (%v), so verify asked it no more: %d entries rejected as duplicates are UNCHECKED; once that peer answers, run verify again, or check through the other organisation's peer (%s)",
+		peer, down, unchecked, strings.Join(others, " or "))
 }

@@ -69,7 +69,6 @@ import (
 	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
 const usage = `Usage: verify [flags] RECEIPT.json ...
@@ -186,8 +185,12 @@ read a nullifier, whatever its entries; a progress bar on stderr for more
 than 20 of them): "rejected" with the same vote id (a re-send, harmless), DUPLICATE
 with another (status 4), FAIL when the ledger holds the nullifier as unused,
 UNCHECKED when that read fails (status 2; the run goes on and saves the
-heads it checked). A state's line counts those DUPLICATE, FAIL and
-UNCHECKED entries apart from the plainly rejected ones. --log-state keeps the heads seen, and the
+heads it checked). Once a read gets no answer (the peer not reachable, or
+not answering in time), no other is made: the duplicates after it are
+UNCHECKED too, and one message on stderr names the peer and the fixes (run
+again once it answers, or --peer the other organisation's). A state's line
+counts those DUPLICATE, FAIL and UNCHECKED entries apart from the plainly
+rejected ones. --log-state keeps the heads seen, and the
 next run checks the log still gives them; the file is written whole (mode
 0600, through a temporary .FILE.DIGITS.tmp beside it, fsynced, then renamed:
 a run killed while writing leaves the heads it held, and the next run
@@ -238,8 +241,8 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	ledgerFlags := ledgerDialer{Ledger: cli.LedgerFlags(fs, network.Explorer)}
-	fs.StringVar(&ledgerFlags.peer, "peer", "", "organisation whose peer to read the ledger through, Commission or Observers (default: --org's), still as --org's --user: check a finding through the other organisation's peer with the same read-only identity")
+	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
+	ledgerFlags.PeerFlag(fs)
 	voteID := fs.String("vote-id", "", "fetch this vote's receipt from the gateway instead of reading files")
 	gatewayURL := fs.String("gateway", "http://"+cli.DefaultGatewayAddr(), "gateway base URL with its scheme (http://HOST:PORT), for --vote-id (the receipt), --log (the logs' entries) and, when given on the command line, --acceptance (consistency proofs of the receipts' heads)")
 	gatewayTimeout := fs.Duration("gateway-timeout", 30*time.Second, "longest wait for each answer of the gateway: the receipt (--vote-id), each read of a log's entries (--log), each consistency proof and head (--acceptance); at least 1ms")
@@ -265,7 +268,7 @@ func run() int {
 	if err == nil {
 		var ledgerErr error
 		if readsLedger := m != modeAcceptance || !*offline; readsLedger { // --acceptance --offline dials nothing
-			ledgerErr = ledgerFlags.check()
+			ledgerErr = ledgerFlags.Check()
 		}
 		err = errors.Join(checkModeFlags(given, m), checkKeysFlag(given, m, *offline), ledgerErr,
 			cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout"))
@@ -487,38 +490,6 @@ func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []deco
 	return t, nil
 }
 
-// ledgerDialer is how verify reaches the ledger: as --org's --user of
-// --profile (cli.Ledger), through the peer of --peer's organisation when
-// given (fabricclient.WithPeer), else --org's. An identity is its
-// organisation's, but any organisation's peer answers a read: --peer
-// changes the peer and keeps the identity, which the default profile
-// (the explorer's) holds alone.
-type ledgerDialer struct {
-	*cli.Ledger
-	peer string
-}
-
-// Dial connects to the ledger as d says.
-func (d ledgerDialer) Dial() (*fabricclient.Conn, error) {
-	if d.peer == "" {
-		return d.Ledger.Dial()
-	}
-	return d.Ledger.Dial(fabricclient.WithPeer(d.peer))
-}
-
-// check refuses, as usage errors naming the flag and the consortium's
-// organisations, an --org or a --peer (when given) that is none of them,
-// before anything is dialled (where a --peer of "commission" was reported
-// as a dial error pointing at the profile's identities). Only the modes
-// that read the ledger call it: --acceptance --offline reads no --org
-// or --peer (one set by the environment for other runs included).
-func (d ledgerDialer) check() error {
-	if d.peer == "" {
-		return d.Ledger.Check()
-	}
-	return errors.Join(d.Ledger.Check(), cli.CheckOrg("--peer", d.peer))
-}
-
 // checkGatewayFlags checks --vote-id, if given, and --gateway, if used.
 func checkGatewayFlags(voteID, gateway string, used bool) error {
 	if voteID != "" && !ballot.ValidVoteID(voteID) {
@@ -534,7 +505,7 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 // to trust), it reads no ledger; else the keys are the ledger's registered
 // ones (keysFile ""). proofs, if not nil, serve the consistency proofs
 // that check receipts' heads against the anchored ones.
-func runAcceptance(ctx context.Context, lf ledgerDialer, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
+func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
 	if len(files) == 0 || (offline && keysFile == "") {
 		fmt.Fprintln(os.Stderr, "verify: --acceptance needs receipt files, and --offline needs --keys FILE (the ledger's GetLogKeys record or public keys)")
 		return 2
@@ -592,7 +563,7 @@ func runAcceptance(ctx context.Context, lf ledgerDialer, files []string, offline
 
 // runLog is verify --log: the logs read through gw, against the ledger of
 // lf; stateFile is --log-state's, read before the ledger is dialled.
-func runLog(ctx context.Context, lf ledgerDialer, gw logmonitor.Gateway, deadline time.Duration, stateFile string) int {
+func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline time.Duration, stateFile string) int {
 	state, err := readLogState(stateFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
@@ -604,15 +575,15 @@ func runLog(ctx context.Context, lf ledgerDialer, gw logmonitor.Gateway, deadlin
 		return 2
 	}
 	defer conn.Close()
-	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), deadline, state)
+	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), lf.PeerOrg(), deadline, state)
 }
 
-// checkLog checks the logs read through gw against ledger (monitorLog),
-// printing the findings on stdout, the progress and an error on stderr, and
-// returns verify's exit status.
-func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger standingLedger, deadline time.Duration, state *logState) int {
+// checkLog checks the logs read through gw against ledger, read through
+// peer's peer (monitorLog), printing the findings on stdout, the progress
+// and an error on stderr, and returns verify's exit status.
+func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger standingLedger, peer string, deadline time.Duration, state *logState) int {
 	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline}
-	code, err := monitorLog(ctx, stdout, stderr, m, ledger, state)
+	code, err := monitorLog(ctx, stdout, stderr, m, ledger, peer, state)
 	if err != nil {
 		fmt.Fprintln(stderr, "verify:", err)
 	}

@@ -479,8 +479,8 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 	if err := profile.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	dialer := func(org, peer string) ledgerDialer {
-		return ledgerDialer{Ledger: &cli.Ledger{Profile: path, Org: org, User: network.Explorer.User}, peer: peer}
+	dialer := func(org, peer string) *cli.Ledger {
+		return &cli.Ledger{Profile: path, Org: org, User: network.Explorer.User, Peer: peer}
 	}
 
 	if _, err := dialer(network.Explorer.Org, "").Dial(); err == nil || !strings.Contains(err.Error(), "Observers peer: TLS root") {
@@ -493,6 +493,13 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 	defer conn.Close()
 	if msp := conn.Gateway.Identity().MspID(); msp != "ObserversMSP" {
 		t.Errorf("--peer Commission reads as an identity of %s; want the Observers' (the explorer's)", msp)
+	}
+	// Nothing serves the Commission's peer here: a look-up gets no answer,
+	// the kind --log stops its look-ups at.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := conn.Ballot().LocateNullifier(ctx, "CA", strings.Repeat("0", 64)); !ledgerUnanswered(err) || !strings.Contains(err.Error(), "the Commission peer at 127.0.0.1:29701 is not reachable") {
+		t.Errorf("a look-up through a peer that is down: %v; want it unanswered, naming the peer", err)
 	}
 	if _, err := dialer("Commission", "").Dial(); !errors.Is(err, network.ErrNotInProfile) {
 		t.Errorf("--org Commission: %v; want the profile not holding a Commission identity", err)

@@ -233,9 +233,17 @@ func splitList[K comparable](name, value, want string, parse func(string) (K, er
 	return keys, nil
 }
 
-// Check refuses, as a usage error naming --org and the consortium's
-// organisations (network.PeerOrgs), an --org that is none of them.
-func (l *Ledger) Check() error { return CheckOrg("--org", l.Org) }
+// Check refuses, as usage errors naming the flag and the consortium's
+// organisations (network.PeerOrgs), an --org that is none of them and a
+// --peer (when set) that is none of them, before anything is dialled
+// (where a --peer of "commission" would be a dial error pointing at the
+// profile's identities).
+func (l *Ledger) Check() error {
+	if l.Peer == "" {
+		return CheckOrg("--org", l.Org)
+	}
+	return errors.Join(CheckOrg("--org", l.Org), CheckOrg("--peer", l.Peer))
+}
 
 // lookupFlag is fs's flag name; one fs does not define is a programming
 // error, found by the command's tests, and panics.

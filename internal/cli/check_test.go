@@ -11,8 +11,9 @@ import (
 	"github.com/votechain/votechain/network"
 )
 
-// TestLedgerCheck: each organisation of the consortium passes; another name, or
-// one in the wrong case, is a usage error listing them.
+// TestLedgerCheck: each organisation of the consortium passes, as --org
+// and as --peer; another name, or one in the wrong case, is a usage error
+// listing them, naming its flag (--org and --peer both at once).
 func TestLedgerCheck(t *testing.T) {
 	for _, o := range network.PeerOrgs {
 		if err := (&Ledger{Org: o.Name}).Check(); err != nil {
@@ -23,6 +24,15 @@ func TestLedgerCheck(t *testing.T) {
 		if err := (&Ledger{Org: name}).Check(); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "want Commission or Observers") {
 			t.Errorf("--org %q: %v; want a usage error listing the organisations", name, err)
 		}
+	}
+	for _, o := range network.PeerOrgs {
+		if err := (&Ledger{Org: "Observers", Peer: o.Name}).Check(); err != nil {
+			t.Errorf("--peer %s: %v", o.Name, err)
+		}
+	}
+	both := "--org \"Nobody\" is not an organisation of the consortium: want Commission or Observers\n--peer \"commission\" is not an organisation of the consortium: want Commission or Observers"
+	if err := (&Ledger{Org: "Nobody", Peer: "commission"}).Check(); !errors.Is(err, ErrUsage) || err.Error() != both {
+		t.Errorf("--org Nobody --peer commission: %v; want both refused:\n%s", err, both)
 	}
 }
 

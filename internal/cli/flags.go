@@ -236,11 +236,16 @@ func (r RedisLogger) Printf(ctx context.Context, format string, v ...any) {
 func SilenceRedis() { redis.SetLogger(&logging.VoidLogger{}) }
 
 // Ledger is how a command reaches the consortium: the connection profile,
-// and the organisation and enrolled user to act as.
+// the organisation and enrolled user to act as and, for a command that
+// reads (PeerFlag), the organisation whose peer to read through.
 type Ledger struct {
 	Profile string
 	Org     string
 	User    string
+	// Peer, if set, is the organisation whose peer to connect to instead
+	// of Org's, the identity staying Org's User (fabricclient.WithPeer):
+	// any organisation's peer answers a read. Empty: Org's peer.
+	Peer string
 }
 
 // LedgerFlags registers --profile, --org and --user on fs, with the
@@ -252,6 +257,26 @@ func LedgerFlags(fs *flag.FlagSet, c network.Component) *Ledger {
 	fs.StringVar(&l.Org, "org", c.Org, "organisation whose peer and identity to use: Commission or Observers")
 	fs.StringVar(&l.User, "user", c.User, "enrolled user of --org")
 	return l
+}
+
+// PeerUsage is --peer's usage (PeerFlag).
+const PeerUsage = "organisation whose peer to read the ledger through, Commission or Observers (default: --org's), still as --org's --user: read the other organisation's copy of the ledger, to check a finding there, with the same read-only identity"
+
+// PeerFlag registers --peer on fs into l.Peer (default empty: --org's
+// peer), for a command that only reads the ledger: with the default
+// profile, which holds one read-only identity, it is how that identity
+// reads the other organisation's copy. Check refuses a --peer that names
+// no organisation of the consortium.
+func (l *Ledger) PeerFlag(fs *flag.FlagSet) {
+	fs.StringVar(&l.Peer, "peer", "", PeerUsage)
+}
+
+// PeerOrg is the organisation whose peer l connects to: Peer, else Org.
+func (l *Ledger) PeerOrg() string {
+	if l.Peer != "" {
+		return l.Peer
+	}
+	return l.Org
 }
 
 // CheckOrg refuses, as a usage error naming flagName and the consortium's
@@ -268,7 +293,7 @@ func CheckOrg(flagName, org string) error {
 	return Usagef("%s %q is not an organisation of the consortium: want %s", flagName, org, strings.Join(names, " or "))
 }
 
-// Dial loads the profile and connects to the organisation's peer as the
+// Dial loads the profile and connects to the peer of PeerOrg as Org's
 // user. An organisation or user the profile lacks is an error naming the
 // profile and the one that holds every identity make up enrolled.
 func (l *Ledger) Dial(opts ...fabricclient.Option) (*fabricclient.Conn, error) {
@@ -276,7 +301,11 @@ func (l *Ledger) Dial(opts ...fabricclient.Option) (*fabricclient.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := fabricclient.Dial(profile, l.Org, append([]fabricclient.Option{fabricclient.WithUser(l.User)}, opts...)...)
+	own := []fabricclient.Option{fabricclient.WithUser(l.User)}
+	if l.Peer != "" {
+		own = append(own, fabricclient.WithPeer(l.Peer))
+	}
+	conn, err := fabricclient.Dial(profile, l.Org, append(own, opts...)...)
 	if errors.Is(err, network.ErrNotInProfile) {
 		all := network.Layout{Dir: filepath.Join(".run", "network")}.Profile()
 		return nil, fmt.Errorf("--profile %s: %w (a component's own profile holds its identity alone; %s, which make up writes, holds every organisation's users)", l.Profile, err, all)
