@@ -13,7 +13,8 @@
 // HAProxy and every process's CPU per vote, which the report's scale-out
 // plan is made of), checks that
 // no accepted vote was lost (per contest too), and writes the report
-// (Markdown, JSON, SVG) into a folder named by date and machine. --election
+// (Markdown, JSON, SVG) into a folder named by date and machine (with
+// -run2, -run3, … when an earlier run took the name). --election
 // picks the election template (default the one-race config/election.json);
 // with one contest the contests pair runs on an extra network with the
 // contests of --contests-election (default the three-question
@@ -43,6 +44,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -106,7 +108,7 @@ func run(ctx context.Context, args []string) error {
 	extraDriveRate := fs.Float64("extra-drive-rate", suite.DefaultPlan.ExtraDriveRate, "as --drive-rate, for the eligibility drives on extra fresh networks: sizes the roll they share")
 	electionFile := fs.String("election", "config/election.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose roll has three entries per voter and takes three times as long to write, and whose ledger ceiling is then also measured with every vote in one question on the run's own network)")
 	contestsFile := fs.String("contests-election", "config/referendum.json", "election template whose contests (two or more) the ledger ceiling is measured over, against every vote in one of them, on an extra network, when --election has one contest (empty: not measured)")
-	reports := fs.String("reports", "bench/reports", "folder that gets the report folder <date>-<machine>")
+	reports := fs.String("reports", "bench/reports", "folder that gets the run's report folder: <date>-<cpus>cpu-<host>, or the first free of it with -run2, -run3, …")
 	ledgerPrio := stack.LedgerPriorityFlag(fs, "the benchmark's system (as make up)")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll): every process its folder records is stopped first, and if one will not stop it is named and nothing is deleted; a --dir holding files but no "+rundir.Marker+" (made by no votechain command) is refused, deleting nothing")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
@@ -204,13 +206,15 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	host, _ := os.Hostname()
-	out := filepath.Join(*reports, fmt.Sprintf("%s-%dcpu-%s", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), host))
+	name := fmt.Sprintf("%s-%dcpu-%s", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), host)
 	if *only != "" {
-		out += "-only-" + *only // never over a whole run's report
+		name += "-only-" + *only // never over a whole run's report
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	out, err := reportFolder(*reports, name)
+	if err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "report folder: %s\n", out)
 	if err := os.MkdirAll(filepath.Dir(*dir), 0o755); err != nil { // a fresh clone has no .run yet
 		return err
 	}
@@ -225,6 +229,28 @@ func run(ctx context.Context, args []string) error {
 	}
 	rep, err := suite.Run(ctx, cfg)
 	return conclude(ctx, os.Stderr, rep, err, out)
+}
+
+// reportFolder makes and returns the first free folder for a run's report
+// under reports: reports/name, else reports/name-run2, -run3, … (the
+// suffix earlier reports in bench/reports were renamed to by hand), so a
+// run never writes into another's report folder and a partial report
+// never replaces a complete one. Taking the name with os.Mkdir, which
+// fails on one that exists, keeps two runs started at once apart.
+func reportFolder(reports, name string) (string, error) {
+	if err := os.MkdirAll(reports, 0o755); err != nil {
+		return "", err
+	}
+	for run := 1; ; run++ {
+		dir := filepath.Join(reports, name)
+		if run > 1 {
+			dir += fmt.Sprintf("-run%d", run)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if !errors.Is(err, fs.ErrExist) {
+			return dir, err
+		}
+	}
 }
 
 // metricName is a Prometheus metric's name.

@@ -315,3 +315,32 @@ func interruptedBy(t *testing.T, sig syscall.Signal) context.Context {
 	}
 	return ctx
 }
+
+// TestReportFolderTakesTheFirstFreeName: a run's report folder is the
+// name itself, else the first free of name-run2, -run3, …, made empty,
+// so an earlier report of the same day (name and name-run3 here, holding
+// report.md) is never written into.
+func TestReportFolderTakesTheFirstFreeName(t *testing.T) {
+	reports := filepath.Join(t.TempDir(), "reports") // not made yet, as in a fresh clone
+	const name = "2026-12-07-2cpu-vm"
+	for _, want := range []string{name, name + "-run2"} {
+		got, err := reportFolder(reports, name)
+		if err != nil || got != filepath.Join(reports, want) {
+			t.Fatalf("reportFolder: %q, %v; want %q", got, err, filepath.Join(reports, want))
+		}
+		if err := os.WriteFile(filepath.Join(got, "report.md"), []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(reports, name+"-run3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := reportFolder(reports, name); err != nil || got != filepath.Join(reports, name+"-run4") {
+		t.Errorf("reportFolder with name to name-run3 taken: %q, %v; want %q", got, err, filepath.Join(reports, name+"-run4"))
+	}
+	for _, taken := range []string{name, name + "-run2"} {
+		if data, err := os.ReadFile(filepath.Join(reports, taken, "report.md")); err != nil || string(data) != taken {
+			t.Errorf("the earlier report in %s: %q, %v; want it kept", taken, data, err)
+		}
+	}
+}

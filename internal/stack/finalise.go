@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/logprogress"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network/fabricclient"
 )
@@ -98,6 +100,10 @@ type FinaliseOptions struct {
 	// intake log holds (UnloggedVotes): they stay counted in the frozen
 	// results, and FinaliseElection returns and logs them.
 	AcceptUnlogged bool
+	// Progress is where the check of the intake logs against the ledger,
+	// finalise's longest step, draws how many states it has checked
+	// (logprogress.Show, as verify --log draws it); nil draws nothing.
+	Progress io.Writer
 }
 
 // UnloggedVotes are the states whose intake log lacks votes the ledger
@@ -233,7 +239,9 @@ func logAccounted(ctx context.Context, e *ballot.Election, ledger logmonitor.Led
 		}
 	}
 	m := &logmonitor.Monitor{Log: intakelog.New(rdb, nil, intakelog.Config{}, log), Ledger: ledger, AsFinalised: true}
+	bar := logprogress.Show(opts.Progress, m)
 	rep, err := m.Check(ctx, nil)
+	bar.Finish()
 	if err != nil {
 		return nil, none, fmt.Errorf("refusing to finalise: the intake log cannot be accounted for: %w", err)
 	}

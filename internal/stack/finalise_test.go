@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -18,6 +19,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/logprogress"
 	"github.com/votechain/votechain/internal/redistest"
 )
 
@@ -211,6 +213,23 @@ func TestFinaliseSendsTheTotalsChecked(t *testing.T) {
 	}
 	if unlogged.Total() != 3 {
 		t.Fatalf("the check run again judged %d unlogged votes; want all 3", unlogged.Total())
+	}
+}
+
+// TestFinaliseDrawsTheLogCheck: finalise's check of the intake logs
+// draws on FinaliseOptions.Progress how many of the election's states
+// (CA and NY) it has checked, as verify --log does, ending on all of them.
+func TestFinaliseDrawsTheLogCheck(t *testing.T) {
+	ctx := context.Background()
+	rdb, ledger := closedElection(t)
+	ledger.commit(t, "CA", 2)
+	var progress bytes.Buffer
+	if _, _, err := logAccounted(ctx, &ledger.e, ledger, rdb, FinaliseOptions{AcceptUnlogged: true, Progress: &progress}, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, logprogress.Label) || !strings.Contains(last, "2/2") {
+		t.Errorf("finalise's check drew %q; want it to end on %q with 2/2 states", progress.String(), logprogress.Label)
 	}
 }
 

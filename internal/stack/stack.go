@@ -42,7 +42,11 @@ import (
 
 // Config says where the system lives and how big it is.
 type Config struct {
-	Dir       string // run folder (.run): network/, redis/, roll/, logs/, state
+	Dir string // run folder (.run): network/, redis/, roll/, logs/, state
+	// PortBase is the first port of the system's port plan: zero means the
+	// one its network was created with (localnet.Config.PortBase), or
+	// network.DefaultPortBase for a new system; another one than the
+	// recorded is an error.
 	PortBase  int
 	BinDir    string // the project's commands (make build)
 	FabricBin string
@@ -111,6 +115,7 @@ func New(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.PortBase = n.Ports().Base // the recorded one
 	recorded, err := readShape(filepath.Join(cfg.Dir, "shape.json"))
 	if err != nil {
 		return nil, err

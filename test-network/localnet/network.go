@@ -7,6 +7,7 @@
 package localnet
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,8 +27,12 @@ import (
 
 // Config says where a network instance lives and what it runs.
 type Config struct {
-	Dir       string // run folder for crypto, ledgers, logs and state (git-ignored)
-	PortBase  int    // first port of the instance's port plan (network.Ports)
+	Dir string // run folder for crypto, ledgers, logs and state (git-ignored)
+	// PortBase is the first port of the instance's port plan
+	// (network.Ports). Zero means the one the instance was created with,
+	// or network.DefaultPortBase for a new one; an existing instance keeps
+	// its own: another one is an error (New).
+	PortBase  int
 	FabricBin string // folder with peer, orderer, configtxgen, cryptogen, osnadmin and config/
 	Chaincode string // the chaincode service binary (cmd/ballotcc)
 	Builder   string // the external builder folder (network/builder)
@@ -132,18 +137,33 @@ func New(cfg Config) (*Network, error) {
 	if err := cfg.Hosts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := (network.Ports{Base: cfg.PortBase}).Validate(); err != nil {
-		return nil, err
-	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Network{cfg: cfg, layout: network.Layout{Dir: cfg.Dir}, ports: network.Ports{Base: cfg.PortBase}, log: log}
+	n := &Network{cfg: cfg, layout: network.Layout{Dir: cfg.Dir}, log: log}
 	if err := n.loadState(); err != nil {
 		return nil, err
 	}
+	if err := n.resolvePortBase(); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+// resolvePortBase sets the port plan to the base the state holds (the
+// recorded one, or for a new instance Config.PortBase or the default),
+// refusing a Config.PortBase other than the recorded one: every command
+// on an instance (status, the stack's close and finalise) must reach the
+// ports its processes listen on, not those of the flag's default.
+func (n *Network) resolvePortBase() error {
+	if n.cfg.PortBase != 0 && n.cfg.PortBase != n.state.PortBase {
+		return fmt.Errorf("the instance in %s was created with port base %d, not %d: leave --port-base out (the recorded %d is taken) or use --port-base %d, or wipe it with `vcnet down --wipe`",
+			n.cfg.Dir, n.state.PortBase, n.cfg.PortBase, n.state.PortBase, n.state.PortBase)
+	}
+	n.cfg.PortBase = n.state.PortBase
+	n.ports = network.Ports{Base: n.state.PortBase}
+	return n.ports.Validate()
 }
 
 // Layout names the instance's files.
@@ -153,7 +173,8 @@ func (n *Network) Layout() network.Layout { return n.layout }
 // the one it will be created with.
 func (n *Network) Consensus() network.Consensus { return n.state.Consensus }
 
-// Ports is the instance's port plan.
+// Ports is the instance's port plan: from the base it was created with,
+// or, for a new instance, the one it will be created with.
 func (n *Network) Ports() network.Ports { return n.ports }
 
 // Hosts is the instance's placement: the one it was created with, or the
@@ -196,7 +217,7 @@ const wipeAdvice = "wipe it with `vcnet down --wipe` (make network-down WIPE=1; 
 // freshState is the state of an instance not yet created.
 func (n *Network) freshState() state {
 	consensus, _ := network.ParseConsensus(string(n.cfg.Consensus)) // checked in New
-	st := state{PortBase: n.cfg.PortBase, Consensus: consensus, recorded: recorded{PIDs: map[string]proc.ID{}}, Bundles: n.cfg.Bundles}
+	st := state{PortBase: cmp.Or(n.cfg.PortBase, network.DefaultPortBase), Consensus: consensus, recorded: recorded{PIDs: map[string]proc.ID{}}, Bundles: n.cfg.Bundles}
 	if !reflect.DeepEqual(n.cfg.Hosts, network.OneHost()) {
 		st.Hosts = &n.cfg.Hosts
 	}
@@ -278,10 +299,6 @@ func (n *Network) Up(ctx context.Context) error {
 	began := time.Now()
 	if err := n.checkPrerequisites(); err != nil {
 		return err
-	}
-	if n.state.PortBase != n.cfg.PortBase {
-		return fmt.Errorf("the instance in %s was created with port base %d, not %d: use --port-base %d, or wipe it with `vcnet down --wipe`",
-			n.cfg.Dir, n.state.PortBase, n.cfg.PortBase, n.state.PortBase)
 	}
 	if n.cfg.Consensus != "" && n.cfg.Consensus != n.state.Consensus {
 		return fmt.Errorf("the instance in %s was created with consensus %s, not %s: use --consensus %s, or wipe it with `vcnet down --wipe`",

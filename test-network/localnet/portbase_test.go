@@ -1,0 +1,65 @@
+package localnet_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/test-network/localnet"
+)
+
+// TestPortPlanFromTheRecord: with no port base given, an instance's port
+// plan, and so the ports its status reports, is the one of the base
+// state.json records (32000 here, the benchmark's), not the default's; the
+// recorded base given explicitly is accepted, another one refused naming
+// both and the fix; a new instance without a base takes the default. It
+// starts nothing: the folder holds the record alone.
+func TestPortPlanFromTheRecord(t *testing.T) {
+	const recorded = 32000
+	dir := filepath.Join(t.TempDir(), "network")
+	writeState(t, dir, `{"port_base":32000,"consensus":"bft","created":true}`)
+	tools := t.TempDir()
+	cfg := localnet.Config{Dir: dir, FabricBin: tools, Chaincode: tools, Builder: tools}
+
+	n, err := localnet.New(cfg)
+	if err != nil {
+		t.Fatalf("New without a port base: %v", err)
+	}
+	if got := n.Ports().Base; got != recorded {
+		t.Errorf("port plan without a port base starts at %d; want the recorded %d", got, recorded)
+	}
+	st := n.Status(context.Background())
+	orderer0, _, _ := network.Ports{Base: recorded}.Orderer(0)
+	var listed bool
+	for _, p := range st.Processes {
+		if p.Name == network.OrdererProcess(0) {
+			listed = true
+			if p.Port != orderer0 {
+				t.Errorf("status lists %s on port %d; want %d, its port in the recorded plan", p.Name, p.Port, orderer0)
+			}
+		}
+	}
+	if st.PortBase != recorded || !listed {
+		t.Errorf("status: port base %d, %s listed %v; want %d and listed", st.PortBase, network.OrdererProcess(0), listed, recorded)
+	}
+
+	cfg.PortBase = recorded
+	if n, err := localnet.New(cfg); err != nil || n.Ports().Base != recorded {
+		t.Errorf("New with the recorded port base: %v; want the recorded plan", err)
+	}
+
+	cfg.PortBase = network.DefaultPortBase
+	_, err = localnet.New(cfg)
+	for _, want := range []string{"port base 32000, not 27000", "leave --port-base out", "--port-base 32000"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New with port base %d on an instance created with %d: %v; want a refusal saying %q", cfg.PortBase, recorded, err, want)
+		}
+	}
+
+	fresh := localnet.Config{Dir: filepath.Join(t.TempDir(), "network"), FabricBin: tools, Chaincode: tools, Builder: tools}
+	if n, err := localnet.New(fresh); err != nil || n.Ports().Base != network.DefaultPortBase {
+		t.Errorf("New of a new instance without a port base: %v; want the default plan (%d)", err, network.DefaultPortBase)
+	}
+}
