@@ -16,6 +16,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -59,6 +60,23 @@ func TestPublishNeedsALogKey(t *testing.T) {
 	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "-log-public-key") || !strings.Contains(err.Error(), "-log-key") {
 		t.Fatalf("publish without a key: %v; want a usage error naming -log-public-key and -log-key", err)
 	}
+}
+
+// TestPublishRefusesSettingsItCannotUse: a -window under
+// electionsetup.MinWindow (votechain up's bound) and a -batcher-identity
+// the -election template's batchers do not list are usage errors naming
+// the flag, before the secret, the ledger or the roll (a file that is not
+// there) is read; they were told only after the whole roll was derived,
+// the window without its flag, and a window under 1 s was taken.
+func TestPublishRefusesSettingsItCannotUse(t *testing.T) {
+	dir := t.TempDir()
+	template := filepath.Join(nettest.RepoRoot(t), "config", "election.json")
+	clitest.UsageErrors(t, runRoll, []string{"roll", "publish", "-csv", filepath.Join(dir, "missing.csv"), "-election", template,
+		"-log-public-key", strings.Repeat("ab", 32), "-profile", filepath.Join(dir, "no-such-profile.json")}, []clitest.UsageCase{
+		{Args: []string{"-window", "500ms"}, Want: "publish: -window is 500ms: a new election's voting window must be at least 1s"},
+		{Args: []string{"-window", "0s"}, Want: "publish: -window is 0s: a new election's voting window must be at least 1s"},
+		{Args: []string{"-batcher-identity", "gateway1"}, Want: `publish: -batcher-identity: -election ` + template + `: "batchers" ["User1@commission.votechain.test"] does not name the batcher processes' identity "gateway1"`},
+	})
 }
 
 // TestPublishOnNetwork: on a real network, as the Commission admin through
