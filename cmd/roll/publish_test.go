@@ -79,6 +79,21 @@ func TestPublishRefusesSettingsItCannotUse(t *testing.T) {
 	})
 }
 
+// TestPublishNamesTheLinesOfAVoterListedTwice: publish's reading of the
+// roll refuses a voter under two states naming the file and both lines.
+func TestPublishNamesTheLinesOfAVoterListedTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "voters.csv")
+	if err := os.WriteFile(path, []byte("v1,c1,CA\nv2,c2,NY\nv1,c1,NY\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := ballot.Election{ID: "E1", States: []string{"CA", "NY"}, Contests: []ballot.Contest{{ID: "C1"}}}
+	_, err := readRoll(context.Background(), path, []byte(strings.Repeat("5a", 32)), e, io.Discard)
+	want := "reading the roll " + path + ": lines 1 and 3: one voter listed under states CA and NY"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("readRoll: %v; want an error beginning %q", err, want)
+	}
+}
+
 // TestPublishOnNetwork: on a real network, as the Commission admin through
 // its connection profile, publish sets the election up from the template,
 // bound to the roll's root, seals the roll and registers the key; again it
