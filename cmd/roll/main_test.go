@@ -415,6 +415,23 @@ func TestLoadSaysWhatIsWrongWithItsInput(t *testing.T) {
 	}
 }
 
+// TestLoadNamesTheLinesOfAVoterListedTwice: load refuses a voter under two
+// states naming the file and both lines (it named the states alone).
+func TestLoadNamesTheLinesOfAVoterListedTwice(t *testing.T) {
+	dir := t.TempDir()
+	secret, csv := filepath.Join(dir, "secret"), filepath.Join(dir, "voters.csv")
+	for path, data := range map[string]string{secret: "00112233445566778899aabbccddeeff", csv: "voter_id,credential,state\nv1,c1,CA\nv2,c2,NY\nv1,c1,NY\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := run(context.Background(), []string{"load", "-dry-run", "-secret-file", secret, "-election-id", "E1", "-contests", "C1", "-csv", csv}, io.Discard, io.Discard)
+	want := "load " + csv + ": lines 2 and 4: one voter listed under states CA and NY"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("load: %v; want an error beginning %q", err, want)
+	}
+}
+
 // TestRebuildBloomRefusesStatesThatAreNot: -states entries that are not
 // state codes (lower case, empty) or are repeated are usage errors naming
 // the flag, before anything is read or written; they made Redis keys for

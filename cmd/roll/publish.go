@@ -37,7 +37,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Usage = cli.Usage(fs, envPrefix, publishSynopsis, publishEpilogue)
 	csvPath := fs.String("csv", "", "roll CSV (voter_id,credential,state); required")
 	template := fs.String("election", "", "election template (config/election.json's shape) of a new election; required unless the ledger already holds one, and then it must be the one that election was set up from")
-	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now")
+	window := fs.Duration("window", 24*time.Hour, "voting window of a new election, from now; at least "+electionsetup.MinWindow.String())
 	secretFile := cli.SecretFlag(fs)
 	ledgerFlags := cli.LedgerFlags(fs, network.Admin)
 	batcherID := fs.String("batcher-identity", network.Batcher.CommonName(), "certificate common name the batcher processes sign with: the record's \"batchers\" must list it")
@@ -50,12 +50,24 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *csvPath == "" {
 		return cli.Usagef("publish: -csv is required (the roll the gateways load with \"roll load\")")
 	}
+	if *window < electionsetup.MinWindow {
+		return cli.Usagef("publish: -window is %s: a new election's voting window must be at least %s", *window, electionsetup.MinWindow)
+	}
 	keys, err := logKeys(*pubKeys, *keyFile)
 	if err != nil {
 		return err
 	}
 	if len(keys) == 0 {
 		return cli.Usagef("publish: no intake log key given, so none would be registered and the ledger would refuse every tree head the gateways anchor: give each gateway's public key with -log-public-key (what \"roll log-key\" prints on its machine) or its key file with -log-key; running publish again with more keys adds them")
+	}
+	var tmpl ballot.Election // -election's, if given
+	if *template != "" {
+		if tmpl, err = election.Template(*template); err != nil {
+			return err
+		}
+		if err := batcherListed(&tmpl, "-election "+*template, *batcherID); err != nil {
+			return err
+		}
 	}
 	log, err := logFlags.Logger(stderr)
 	if err != nil {
@@ -75,22 +87,20 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	existing, err := ledger.Election(ctx)
 	switch {
 	case err == nil && *template != "":
-		t, err := election.Template(*template)
-		if err != nil {
-			return err
-		}
-		if diff := electionsetup.TemplateDiff(t, *existing); len(diff) > 0 {
+		// TemplateDiff holds its batchers to the template's, checked above.
+		if diff := electionsetup.TemplateDiff(tmpl, *existing); len(diff) > 0 {
 			return fmt.Errorf("publish: -election %s is not election %s on the ledger (%s): the ledger holds one election, which cannot change once it has opened; give -election the template it was set up from, or leave -election out to keep the ledger's", *template, existing.ID, strings.Join(diff, "; "))
 		}
 		plan.Template = *existing
 	case err == nil:
+		if err := batcherListed(existing, "the election on the ledger", *batcherID); err != nil {
+			return err
+		}
 		plan.Template = *existing
 	case errors.Is(err, ballot.ErrNotFound) && *template == "":
 		return cli.Usagef("publish: the ledger holds no election yet: give its template with -election (e.g. config/election.json)")
 	case errors.Is(err, ballot.ErrNotFound):
-		if plan.Template, err = election.Template(*template); err != nil {
-			return err
-		}
+		plan.Template = tmpl
 	default:
 		return err
 	}
@@ -108,6 +118,15 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	return printJSON(stdout, e)
+}
+
+// batcherListed is electionsetup.BatcherListed as a usage error naming
+// -batcher-identity: told before the roll is read, not after.
+func batcherListed(e *ballot.Election, what, identity string) error {
+	if err := electionsetup.BatcherListed(e, what, identity); err != nil {
+		return cli.Usagef("publish: -batcher-identity: %v", err)
+	}
+	return nil
 }
 
 // readRoll computes the roll's summary with its entries for election e,

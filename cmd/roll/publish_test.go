@@ -16,6 +16,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -58,6 +59,38 @@ func TestPublishNeedsALogKey(t *testing.T) {
 		"-profile", filepath.Join(dir, "no-such-profile.json")}, io.Discard, io.Discard)
 	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "-log-public-key") || !strings.Contains(err.Error(), "-log-key") {
 		t.Fatalf("publish without a key: %v; want a usage error naming -log-public-key and -log-key", err)
+	}
+}
+
+// TestPublishRefusesSettingsItCannotUse: a -window under
+// electionsetup.MinWindow (votechain up's bound) and a -batcher-identity
+// the -election template's batchers do not list are usage errors naming
+// the flag, before the secret, the ledger or the roll (a file that is not
+// there) is read; they were told only after the whole roll was derived,
+// the window without its flag, and a window under 1 s was taken.
+func TestPublishRefusesSettingsItCannotUse(t *testing.T) {
+	dir := t.TempDir()
+	template := filepath.Join(nettest.RepoRoot(t), "config", "election.json")
+	clitest.UsageErrors(t, runRoll, []string{"roll", "publish", "-csv", filepath.Join(dir, "missing.csv"), "-election", template,
+		"-log-public-key", strings.Repeat("ab", 32), "-profile", filepath.Join(dir, "no-such-profile.json")}, []clitest.UsageCase{
+		{Args: []string{"-window", "500ms"}, Want: "publish: -window is 500ms: a new election's voting window must be at least 1s"},
+		{Args: []string{"-window", "0s"}, Want: "publish: -window is 0s: a new election's voting window must be at least 1s"},
+		{Args: []string{"-batcher-identity", "gateway1"}, Want: `publish: -batcher-identity: -election ` + template + `: "batchers" ["User1@commission.votechain.test"] does not name the batcher processes' identity "gateway1"`},
+	})
+}
+
+// TestPublishNamesTheLinesOfAVoterListedTwice: publish's reading of the
+// roll refuses a voter under two states naming the file and both lines.
+func TestPublishNamesTheLinesOfAVoterListedTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "voters.csv")
+	if err := os.WriteFile(path, []byte("v1,c1,CA\nv2,c2,NY\nv1,c1,NY\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := ballot.Election{ID: "E1", States: []string{"CA", "NY"}, Contests: []ballot.Contest{{ID: "C1"}}}
+	_, err := readRoll(context.Background(), path, []byte(strings.Repeat("5a", 32)), e, io.Discard)
+	want := "reading the roll " + path + ": lines 1 and 3: one voter listed under states CA and NY"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("readRoll: %v; want an error beginning %q", err, want)
 	}
 }
 

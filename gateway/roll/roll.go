@@ -184,7 +184,10 @@ func report(p Progress, n int64) {
 
 // Load reads a roll CSV, derives nullifiers with secret, loads them into
 // Redis when o.Redis is set, sizes the Bloom filters and returns the roll's
-// summary and Merkle root. A voter listed under two states is an error.
+// summary and Merkle root. A voter listed under two states is an error
+// naming both states and, when r is also an io.Seeker (a file), the lines
+// that list the voter under each, found by reading r again from where Load
+// began (rows' lines are not kept: the roll may be millions of rows).
 // Loading is idempotent: re-running it adds nothing already there (a voter
 // who has voted stays marked so, see votequeue), and a
 // Bloom shape already stored (the filter may be in use) is kept and reported.
@@ -203,6 +206,7 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 	if o.Batch <= 0 {
 		o.Batch = 10_000
 	}
+	rewind := rewinder(r)
 	var members []member
 	sum := Summary{States: map[string]State{}}
 	keyed := ballot.NewSecret(secret) // one keyed HMAC for every row
@@ -234,6 +238,9 @@ func Load(ctx context.Context, r io.Reader, secret []byte, o Options) (Summary, 
 		return Summary{}, errors.New("the roll lists no voters (a header line at most): an election's roll cannot be empty, check the file")
 	}
 	leaves, err := distinct(members, sum.States)
+	if rep, ok := errors.AsType[*repeatError](err); ok && rewind != nil {
+		rep.findLines(ctx, rewind, keyed, o.ElectionID)
+	}
 	if err != nil {
 		return Summary{}, err
 	}
@@ -311,7 +318,7 @@ func distinct(members []member, states map[string]State) ([][32]byte, error) {
 	for i, m := range members {
 		if i > 0 && members[i-1].nullifier == m.nullifier {
 			if members[i-1].state != m.state {
-				return nil, fmt.Errorf("one voter listed under states %s and %s: a voter may vote in one state only; correct the roll", members[i-1].state, m.state)
+				return nil, &repeatError{nullifier: m.nullifier, contest: m.contest, states: [2]string{members[i-1].state, m.state}}
 			}
 			continue
 		}
@@ -321,6 +328,77 @@ func distinct(members []member, states map[string]State) ([][32]byte, error) {
 		states[m.state] = st
 	}
 	return leaves, nil
+}
+
+// repeatError is a voter listed under two states, found as one nullifier
+// (of contest) under both; lines are the first line listing it under each
+// state, once findLines has found them (0: not known).
+type repeatError struct {
+	nullifier [32]byte
+	contest   string
+	states    [2]string
+	lines     [2]int
+}
+
+func (e *repeatError) Error() string {
+	const problem = "one voter listed under states %s and %s: a voter may vote in one state only; correct the roll"
+	if e.lines[0] == 0 || e.lines[1] == 0 {
+		return fmt.Sprintf(problem, e.states[0], e.states[1])
+	}
+	first, second := 0, 1
+	if e.lines[1] < e.lines[0] {
+		first, second = 1, 0
+	}
+	return fmt.Sprintf("lines %d and %d: "+problem, e.lines[first], e.lines[second], e.states[first], e.states[second])
+}
+
+// errFound stops findLines's reading once both lines are found.
+var errFound = errors.New("found")
+
+// findLines reads the roll from rewind() for the first line listing e's
+// voter under each of its states: one nullifier, of e's contest, per row.
+// A roll it cannot read again, or ctx ending, leaves the lines unknown.
+func (e *repeatError) findLines(ctx context.Context, rewind func() (io.Reader, error), keyed *ballot.Secret, electionID string) {
+	r, err := rewind()
+	if err != nil {
+		return
+	}
+	var found [2]int
+	err = ReadCSV(r, func(line int, row Entry) error {
+		if line%checkEvery == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		i := slices.Index(e.states[:], row.State)
+		if i < 0 || found[i] != 0 || ballot.NullifierOf(keyed.VoterKey(electionID, row.VoterID, row.Credential), e.contest) != e.nullifier {
+			return nil
+		}
+		found[i] = line
+		if found[1-i] != 0 {
+			return errFound
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		e.lines = found
+	}
+}
+
+// rewinder returns, for an r that is also an io.Seeker, a function that
+// seeks it back to where it is now and returns it; nil for another r, or
+// one that cannot seek (a pipe).
+func rewinder(r io.Reader) func() (io.Reader, error) {
+	s, ok := r.(io.Seeker)
+	if !ok {
+		return nil
+	}
+	start, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil
+	}
+	return func() (io.Reader, error) {
+		_, err := s.Seek(start, io.SeekStart)
+		return r, err
+	}
 }
 
 // rollEntries returns the distinct members, sorted by nullifier as distinct

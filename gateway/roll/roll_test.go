@@ -188,6 +188,38 @@ func TestLoadRefusesBadRolls(t *testing.T) {
 	}
 }
 
+// TestLoadNamesTheLinesOfAVoterListedTwice: a voter under two states is
+// refused naming both states with the first line listing it under each,
+// in line order, found by reading a file again from where Load began (the
+// voter listed a third time, and rows before Load's start, change
+// nothing); a roll that cannot be read again is refused naming the states.
+func TestLoadNamesTheLinesOfAVoterListedTwice(t *testing.T) {
+	const skipped = "not,the,roll\n"
+	rows := skipped + strings.Join(Header, ",") + "\nv1,c1,NY\nv2,c2,CA\nv3,c3,CA\nv1,c1,NY\nv1,c1,CA\n"
+	path := filepath.Join(t.TempDir(), "voters.csv")
+	if err := os.WriteFile(path, []byte(rows), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(int64(len(skipped)), io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{ElectionID: electionID, Contests: contests}
+	const want = "lines 2 and 6: one voter listed under states NY and CA: a voter may vote in one state only"
+	if _, err := Load(context.Background(), f, secret, opts); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("a file listing v1 under NY then CA: %v; want an error beginning %q", err, want)
+	}
+	unseekable := struct{ io.Reader }{strings.NewReader(strings.TrimPrefix(rows, skipped))}
+	_, err = Load(context.Background(), unseekable, secret, opts)
+	if err == nil || strings.Contains(err.Error(), "line") || !strings.Contains(err.Error(), "one voter listed under states") {
+		t.Errorf("a stream listing v1 under NY then CA: %v; want the states named, no lines", err)
+	}
+}
+
 // TestLoadEntries: the roll's ledger entries are its distinct voters' per
 // contest nullifiers with their states and contests, sorted, and as chunks
 // they seal against the roll root.

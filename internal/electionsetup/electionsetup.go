@@ -45,6 +45,13 @@ type Progress = interface{ Add(n int64) }
 // RollParallel is how many roll transactions are in flight at once.
 const RollParallel = 8
 
+// MinWindow is the shortest voting window a new election takes (Plan.Window),
+// the bound its set-up commands hold their window flag to before any work
+// (votechain up --window, roll publish -window). A new election opens at
+// now truncated to the second, so a shorter window could close before the
+// record is even on the ledger.
+const MinWindow = time.Second
+
 // Plan is one election's set-up.
 type Plan struct {
 	// Template is the record of a new election (id, name, states,
@@ -52,7 +59,8 @@ type Plan struct {
 	// given must be the one it was set up from (TemplateDiff finds no
 	// difference); a zero Template (no ID) gives none.
 	Template ballot.Election
-	// Window is a new election's voting window, from Now.
+	// Window is a new election's voting window, from Now: at least
+	// MinWindow.
 	Window time.Duration
 	// Roll is the roll's summary with its entries (roll.Options.Entries).
 	Roll roll.Summary
@@ -94,8 +102,8 @@ func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created 
 		}
 		return existing, false, BatcherListed(existing, "the election on the ledger", p.BatcherIdentity)
 	}
-	if p.Window <= 0 {
-		return nil, false, fmt.Errorf("a new election needs a voting window above zero, got %s", p.Window)
+	if p.Window < MinWindow {
+		return nil, false, fmt.Errorf("a new election needs a voting window of at least %s, got %s", MinWindow, p.Window)
 	}
 	t := p.Template
 	if err := BatcherListed(&t, "the election template", p.BatcherIdentity); err != nil {
