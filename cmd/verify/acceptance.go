@@ -18,6 +18,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/logprogress"
 	"github.com/votechain/votechain/internal/privatefile"
 )
 
@@ -673,11 +674,7 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 		}
 		seen = state.seen
 	}
-	var bar *cli.Progress
-	if progress != nil {
-		bar = cli.NewProgress(progress, "checking intake logs (states)", 0)
-		m.StateChecked = func(done, total int) { bar.Set(int64(done), int64(total)) }
-	}
+	bar := logprogress.Show(progress, m)
 	rep, err := m.Check(ctx, seen)
 	bar.Finish()
 	var inconsistent *logmonitor.InconsistentError

@@ -23,6 +23,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/electionsetup"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/internal/stack"
@@ -151,7 +152,7 @@ func runWith(ctx context.Context, d deps) (err error) {
 		fmt.Printf("election %s closed; run `votechain finalise` once the batchers have committed every accepted vote\n", e.ID)
 		return nil
 	case "finalise":
-		e, unlogged, err := s.FinaliseElection(ctx, stack.FinaliseOptions{AcceptUnlogged: *acceptUnlogged})
+		e, unlogged, err := s.FinaliseElection(ctx, stack.FinaliseOptions{AcceptUnlogged: *acceptUnlogged, Progress: os.Stderr})
 		if err != nil {
 			return err
 		}
@@ -271,7 +272,7 @@ func (u *upFlags) configure(fs *flag.FlagSet, cfg *stack.Config) error {
 	if u.batchers < 0 || u.gateways < 0 {
 		return cli.Usagef("--batchers %d, --gateways %d: give a count, or 0 for as many as the last up", u.batchers, u.gateways)
 	}
-	if err := cli.DurationsAtLeast(fs, time.Second, "window"); err != nil {
+	if err := cli.DurationsAtLeast(fs, electionsetup.MinWindow, "window"); err != nil {
 		return err
 	}
 	if err := stack.ValidRedis(u.redis); err != nil {

@@ -314,7 +314,9 @@ func (l *Ledger) Dial(opts ...fabricclient.Option) (*fabricclient.Conn, error) {
 }
 
 // Network is where a command runs the consortium: --port-base (the port
-// plan's B) and --fabric-bin (the Fabric binaries `make fabric-bin` builds).
+// plan's B; 0, when the flag is not given, is the base the system's folder
+// recorded, network.DefaultPortBase for a new system) and --fabric-bin (the
+// Fabric binaries `make fabric-bin` builds).
 type Network struct {
 	PortBase  int
 	FabricBin string
@@ -323,14 +325,17 @@ type Network struct {
 // NetworkFlags registers --port-base and --fabric-bin on fs.
 func NetworkFlags(fs *flag.FlagSet) *Network {
 	n := &Network{}
-	fs.IntVar(&n.PortBase, "port-base", network.DefaultPortBase, "first port of the port plan")
+	fs.IntVar(&n.PortBase, "port-base", 0, fmt.Sprintf("first port of the port plan (default: the one the system in --dir recorded; %d for a new system)", network.DefaultPortBase))
 	fs.StringVar(&n.FabricBin, "fabric-bin", filepath.Join("bin", "fabric"), "folder of the Fabric binaries and sample config")
 	return n
 }
 
-// Check refuses, as a usage error naming the flag, a --port-base whose
+// Check refuses, as a usage error naming the flag, a --port-base given whose
 // port plan does not fit (network.Ports.Validate).
 func (n *Network) Check() error {
+	if n.PortBase == 0 {
+		return nil // the recorded base, checked when it is read
+	}
 	if err := (network.Ports{Base: n.PortBase}).Validate(); err != nil {
 		return Usagef("--port-base: %v", err)
 	}

@@ -42,6 +42,28 @@ func TestSharedDefaultsFollowThePortPlan(t *testing.T) {
 	}
 }
 
+// TestPortBaseDefaultsToTheRecord: without --port-base a command passes 0,
+// the base its system's folder recorded (so `status` of a system made with
+// another base reads that system's ports), and Check accepts it; a given
+// base is checked.
+func TestPortBaseDefaultsToTheRecord(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		base int
+		ok   bool
+	}{{nil, 0, true}, {[]string{"--port-base", "32000"}, 32000, true}, {[]string{"--port-base", "80"}, 80, false}} {
+		fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+		n := NetworkFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		err := n.Check()
+		if n.PortBase != c.base || (err == nil) != c.ok {
+			t.Errorf("%q: base %d, Check %v; want base %d, accepted %v", c.args, n.PortBase, err, c.base, c.ok)
+		}
+	}
+}
+
 func TestRedisPassword(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	r := RedisFlags(fs, "gateway")
