@@ -27,8 +27,8 @@ func (f NullifierFile) Nullifiers(ctx context.Context, state string, fn func(str
 		return err
 	}
 	defer file.Close()
-	return eachRecord(file, f.Path, nullifierHeader, func(line int, rec []string) error {
-		if line == 1 && rec[0] == nullifierHeader[0] {
+	return eachRecord(file, f.Path, nullifierHeader, func(first bool, line int, rec []string) error {
+		if first && rec[0] == nullifierHeader[0] {
 			return nil
 		}
 		if !ballot.ValidNullifier(rec[1]) {

@@ -55,8 +55,8 @@ func (e Entry) Nullifier(secret []byte, electionID, contest string) [32]byte {
 // and returns fn's first error as it is. The first row may be Header; a
 // row of another form is an error that begins "line N:" and says the form.
 func ReadCSV(r io.Reader, fn func(line int, e Entry) error) error {
-	return eachRecord(r, "", Header, func(line int, rec []string) error {
-		if line == 1 && slices.Equal(rec, Header) {
+	return eachRecord(r, "", Header, func(first bool, line int, rec []string) error {
+		if first && slices.Equal(rec, Header) {
 			return nil
 		}
 		e := Entry{VoterID: rec[0], Credential: rec[1], State: rec[2]}
@@ -69,7 +69,7 @@ func ReadCSV(r io.Reader, fn func(line int, e Entry) error) error {
 		default:
 			return fn(line, e)
 		}
-		if line == 1 {
+		if first {
 			problem += "; a header, if the file has one, must be " + strings.Join(Header, ",")
 		}
 		return fmt.Errorf("line %d: %s", line, problem)
@@ -77,21 +77,24 @@ func ReadCSV(r io.Reader, fn func(line int, e Entry) error) error {
 }
 
 // eachRecord calls fn for every record of a CSV with header's columns (the
-// caller skips the header row, which is optional), with its 1-based line
-// number, and returns fn's first error as it is. The record is reused
+// caller skips the header row, which is optional: first marks the file's
+// first record), with the 1-based file line it begins on (blank lines and
+// quoted line breaks counted, as an editor numbers them), and returns fn's
+// first error as it is. The record is reused
 // between calls. A record that is not CSV or has another number of fields
 // is an error that begins with where it is (at(name, line)) and, for the
 // latter, names the columns.
-func eachRecord(r io.Reader, name string, header []string, fn func(line int, rec []string) error) error {
+func eachRecord(r io.Reader, name string, header []string, fn func(first bool, line int, rec []string) error) error {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = len(header)
 	cr.ReuseRecord = true
-	for line := 1; ; line++ {
+	for first := true; ; first = false {
 		rec, err := cr.Read()
 		switch {
 		case errors.Is(err, io.EOF):
 			return nil
 		case errors.Is(err, csv.ErrFieldCount):
+			line, _ := cr.FieldPos(0)
 			return fmt.Errorf("%s: want %d fields, %s (the first line may be that header), got %d", at(name, line), len(header), strings.Join(header, ","), len(rec))
 		case err != nil:
 			if pe, ok := errors.AsType[*csv.ParseError](err); ok {
@@ -99,7 +102,8 @@ func eachRecord(r io.Reader, name string, header []string, fn func(line int, rec
 			}
 			return err
 		}
-		if err := fn(line, rec); err != nil {
+		line, _ := cr.FieldPos(0)
+		if err := fn(first, line, rec); err != nil {
 			return err
 		}
 	}

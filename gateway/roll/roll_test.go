@@ -218,6 +218,20 @@ func TestLoadNamesTheLinesOfAVoterListedTwice(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "line") || !strings.Contains(err.Error(), "one voter listed under states") {
 		t.Errorf("a stream listing v1 under NY then CA: %v; want the states named, no lines", err)
 	}
+	// Lines are the file's as an editor numbers them: a blank line counts.
+	blank := strings.Join(Header, ",") + "\nv1,c1,NY\nv2,c2,CA\n\nv3,c3,CA\nv1,c1,CA\n"
+	if err := os.WriteFile(path, []byte(blank), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	const wantBlank = "lines 2 and 6: one voter listed under states NY and CA"
+	if _, err := Load(context.Background(), g, secret, opts); err == nil || !strings.HasPrefix(err.Error(), wantBlank) {
+		t.Errorf("a file with a blank line listing v1 under NY then CA: %v; want an error beginning %q", err, wantBlank)
+	}
 }
 
 // TestLoadEntries: the roll's ledger entries are its distinct voters' per
