@@ -86,40 +86,8 @@ func (t outcomes) total() int {
 	return t.ok + t.fail + t.fork + t.badProof + t.missing + t.unlogged + t.pending + t.unchecked + t.otherCounted
 }
 
-// exit is verify's exit status for t: 1 for a failure (FAIL, FORK,
-// BAD-PROOF, MISSING, UNLOGGED: a finding no other check can undo, whatever
-// the run could not check), else 2 while a receipt has no verdict
-// (UNCHECKED: the run is not complete), else 4 for a vote rejected as a
-// duplicate of another vote counted first (DUPLICATE: the receipt checks
-// out and the voter's vote does not count, for good: a matter for the
-// election's officials), else 3 for a pending receipt, 0 when all passed
-// (a re-send of a counted vote rejected as a duplicate included).
-func (t outcomes) exit() int {
-	switch {
-	case t.fail > 0 || t.fork > 0 || t.badProof > 0 || t.missing > 0 || t.unlogged > 0:
-		return 1
-	case t.unchecked > 0:
-		return 2
-	case t.otherCounted > 0:
-		return 4
-	case t.pending > 0:
-		return 3
-	}
-	return 0
-}
-
 // otherCountedSummary counts DUPLICATE receipts in the summaries.
 const otherCountedSummary = "duplicate of another vote counted first"
-
-// stopped is verify's exit status for a run an error stopped, t being what
-// it found before: 1 if that holds a failure (a finding stands whatever
-// the run could not check), else 2.
-func (t outcomes) stopped() int {
-	if t.exit() == 1 {
-		return 1
-	}
-	return 2
-}
 
 // checkAcceptances verifies each receipt with keys and, with a ledger,
 // reports where its vote stands: COUNTED, REJECTED (reason; a duplicate's
@@ -670,7 +638,7 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 	seen := map[string]ballot.TreeHead{}
 	if state != nil {
 		if err := state.checkElection(ctx, m.Ledger); err != nil {
-			return 2, err
+			return statusIncomplete, err
 		}
 		seen = state.seen
 	}
@@ -690,7 +658,7 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 		return outcomes{fail: 1}.exit(), nil
 	}
 	if err != nil {
-		return 2, err
+		return statusIncomplete, err
 	}
 	var t outcomes
 	stop := &stopLocator{nullifierLocator: dups}
@@ -719,7 +687,7 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 	}
 	if state != nil {
 		if err := state.save(); err != nil {
-			return 2, err
+			return statusIncomplete, err
 		}
 	}
 	if stop.down != nil {

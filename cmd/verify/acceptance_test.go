@@ -947,7 +947,7 @@ func TestExitStatus(t *testing.T) {
 		{outcomes{otherCounted: 1, unchecked: 1}, 2, 2},
 		{outcomes{otherCounted: 1, fail: 1}, 1, 1},
 	} {
-		if got, stopped := c.o.exit(), c.o.stopped(); got != c.exit || stopped != c.stopped {
+		if got, stopped := c.o.exit(), c.o.stopped(nil); got != c.exit || stopped != c.stopped {
 			t.Errorf("%+v: exit %d, stopped %d; want %d and %d", c.o, got, stopped, c.exit, c.stopped)
 		}
 	}

@@ -38,14 +38,9 @@
 //	                                     an entry rejected as a duplicate says where
 //	                                     its nullifier was counted, DUPLICATE as above
 //
-// Exit status (also in --help): 0 all PASS, COUNTED, REJECTED or VALID, 1 some FAIL,
-// FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log, an anchored head the
-// log cannot be checked against, or a batch record that does not describe its
-// transaction's votes), whatever else the run found, 2 usage, file or
-// connection errors (a ledger that cannot be read) or, none failed, some UNCHECKED
-// (the run not complete), 4 none failed or UNCHECKED but some DUPLICATE (a vote
-// rejected because another vote with the voter's credentials was counted first),
-// 3 none of those but some are still pending.
+// The whole run is bounded by --timeout (10 minutes by default); SIGINT
+// (Ctrl-C) or SIGTERM stops it, saying what it found before. The exit
+// statuses are exitStatuses' (status.go), which --help prints.
 package main
 
 import (
@@ -222,24 +217,31 @@ ledger's is an error (status 2) naming both: keep a file per election.
 for --acceptance, and the gateway's own head it asks for when a proof does
 not verify. A gateway that does not answer within it is an error (status 2)
 naming it and the flag; for --acceptance, it leaves that head UNCHECKED, and
-the heads after it, not asked, and the run goes on.`
+the heads after it, not asked, and the run goes on.
 
-const exitStatus = `Exit status: 0 all PASS, COUNTED, REJECTED or VALID (--offline); 1 some FAIL, FORK, BAD-PROOF,
-MISSING or UNLOGGED (or an inconsistent log, an anchored head the log cannot be checked against:
-not validly signed, or of another election or state, or a batch record that does not describe
-its transaction's votes), whatever else the run found or could not check
-(an error that stops the run included); 2 a usage, file, gateway or ledger error, or,
-none failed, some UNCHECKED (--acceptance
---gateway: no verdict on a head; --log: where a duplicate's nullifier was counted
-not read; the run is not complete); 4 none of those but some
-DUPLICATE (a vote rejected because another vote with the voter's credentials was counted
-first: the voter should contact the election's officials); 3 none of those but some are
-still PENDING (not on the ledger yet, or in a block the peer has not reached; for --log
-also a head seen before past the peer's anchored head).`
+--timeout bounds the whole run (10m by default): past it, verify stops and
+says "took longer than 10m0s: give --timeout more time" and what it was
+doing (fetching the receipt, checking receipts, ...), with what it found
+before. SIGINT (Ctrl-C) or SIGTERM stops a run likewise, saying so.`
 
-func main() { os.Exit(run()) }
+// main runs verify on cli.Main's context, which SIGINT or SIGTERM ends.
+// verify's exit statuses are its own (exitStatuses), not Main's mapping of
+// an error, so a run that does not pass exits with its status itself.
+// defaultTimeout is --timeout's default, the longest a run may take.
+const defaultTimeout = 10 * time.Minute
 
-func run() int {
+func main() {
+	cli.Main("verify", func(ctx context.Context) error {
+		if code := run(ctx); code != statusGood {
+			os.Exit(code)
+		}
+		return nil
+	})
+}
+
+// run is verify with the command line os.Args, on ctx (ended by a signal,
+// its cause a cli.Interrupted), and returns its exit status.
+func run(ctx context.Context) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	ledgerFlags.PeerFlag(fs)
@@ -253,10 +255,11 @@ func run() int {
 	deadline := fs.Duration("deadline", 5*time.Minute, "how long after its cast time an accepted vote may take to reach the ledger before it is MISSING, at least 0")
 	logMode := fs.Bool("log", false, "monitor the intake logs through the gateway against the ledger")
 	logState := fs.String("log-state", "", "with --log: file of the heads seen before (checked, then updated: written whole, mode 0600)")
-	fs.Usage = cli.Usage(fs, "VERIFY", usage, exitStatus)
+	timeout := fs.Duration("timeout", defaultTimeout, "longest the whole run may take, at least 1ms: past it, verify stops saying what it was doing and what it found before (status 2, or 1 if something failed)")
+	fs.Usage = cli.Usage(fs, "VERIFY", usage, exitStatusHelp())
 	given, err := parseCommandLine(fs, "VERIFY", os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return statusGood
 	}
 	var m mode
 	if err == nil {
@@ -271,7 +274,7 @@ func run() int {
 			ledgerErr = ledgerFlags.Check()
 		}
 		err = errors.Join(checkModeFlags(given, m), checkKeysFlag(given, m, *offline), ledgerErr,
-			cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout"))
+			cli.DurationsAtLeast(fs, 0, "deadline"), cli.DurationsAtLeast(fs, time.Millisecond, "gateway-timeout", "timeout"))
 	}
 	checkForks := m == modeAcceptance && given["gateway"] // on the command line: $VERIFY_GATEWAY serves --vote-id and --log
 	if err == nil {
@@ -279,9 +282,9 @@ func run() int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
+		return statusIncomplete
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeoutCause(ctx, *timeout, runTimedOut{*timeout})
 	defer cancel()
 	switch m {
 	case modeLog:
@@ -303,17 +306,18 @@ func run() int {
 		var r ballot.Receipt
 		r, err = fetchReceipt(ctx, *gatewayURL, *voteID, *gatewayTimeout)
 		receipts = []decoded[ballot.Receipt]{{V: r, At: "the gateway's receipt of " + *voteID}}
+		err = whileDoing(ctx, "fetching the receipt from the gateway", err)
 	} else {
 		receipts, err = readJSON[ballot.Receipt](fs.Args(), "receipt", false)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
+		return outcomes{}.stopped(context.Cause(ctx))
 	}
 	conn, err := ledgerFlags.Dial()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
+		return statusIncomplete
 	}
 	defer conn.Close()
 
@@ -324,8 +328,8 @@ func run() int {
 	t, err := checkReceipts(ctx, os.Stdout, newChecker(conn.Ballot()), receipts, *quiet, bar)
 	bar.Finish()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", err, receiptSummary(t))
-		return t.stopped()
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", whileDoing(ctx, "checking receipts", err), receiptSummary(t))
+		return t.stopped(context.Cause(ctx))
 	}
 	fmt.Println(receiptSummary(t))
 	return t.exit()
@@ -508,16 +512,16 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
 	if len(files) == 0 || (offline && keysFile == "") {
 		fmt.Fprintln(os.Stderr, "verify: --acceptance needs receipt files, and --offline needs --keys FILE (the ledger's GetLogKeys record or public keys)")
-		return 2
+		return statusIncomplete
 	}
 	if offline && proofs != nil {
 		fmt.Fprintln(os.Stderr, "verify: --gateway checks receipts' heads against the heads anchored on the ledger: not with --offline")
-		return 2
+		return statusIncomplete
 	}
 	read, err := readJSON[ballot.Acceptance](files, "acceptance receipt", true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
+		return statusIncomplete
 	}
 	var as []ballot.Acceptance
 	notAcceptances := 0
@@ -533,7 +537,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	if offline {
 		if keys, err = readKeys(keysFile); err != nil {
 			fmt.Fprintln(os.Stderr, "verify:", err)
-			return 2
+			return statusIncomplete
 		}
 	}
 	var ledger standingLedger
@@ -541,21 +545,21 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		conn, err := lf.Dial()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "verify:", err)
-			return 2
+			return statusIncomplete
 		}
 		defer conn.Close()
 		b := conn.Ballot()
 		if keys, err = b.LogKeys(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", err)
-			return 2
+			fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", whileDoing(ctx, "reading the registered log keys", err))
+			return outcomes{}.stopped(context.Cause(ctx))
 		}
 		ledger = b
 	}
 	t, err := checkAcceptances(ctx, os.Stdout, as, keys, ledger, proofs, deadline, time.Now())
 	t.fail += notAcceptances
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", err, acceptanceSummary(t, offline, proofs != nil))
-		return t.stopped()
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", whileDoing(ctx, "checking acceptance receipts", err), acceptanceSummary(t, offline, proofs != nil))
+		return t.stopped(context.Cause(ctx))
 	}
 	fmt.Println(acceptanceSummary(t, offline, proofs != nil))
 	return t.exit()
@@ -567,12 +571,12 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 	state, err := readLogState(stateFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
+		return statusIncomplete
 	}
 	conn, err := lf.Dial()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 2
+		return statusIncomplete
 	}
 	defer conn.Close()
 	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), lf.PeerOrg(), deadline, state)
@@ -585,7 +589,10 @@ func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gatew
 	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline}
 	code, err := monitorLog(ctx, stdout, stderr, m, ledger, peer, state)
 	if err != nil {
-		fmt.Fprintln(stderr, "verify:", err)
+		fmt.Fprintln(stderr, "verify:", whileDoing(ctx, "monitoring the intake logs", err))
+	}
+	if code == statusIncomplete { // an error stopped it, or some UNCHECKED
+		code = outcomes{}.stopped(context.Cause(ctx))
 	}
 	return code
 }
@@ -701,7 +708,32 @@ func fetchReceipt(ctx context.Context, base, voteID string, timeout time.Duratio
 		return r, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return r, fmt.Errorf("gateway answered %s: %s", resp.Status, body)
+		return r, gatewayRefused(base, voteID, resp.Status, body)
 	}
 	return r, json.Unmarshal(body, &r)
+}
+
+// gatewayRefused is the error of the gateway at base answering status
+// (not 200), with body, to GET /api/v1/votes/{voteID}: the gateway's own
+// error code and message ({"error":{"code","message"}}), else the body,
+// and for a 404 what to check. The gateway answers no_vote for an id no
+// gateway of its election issued (an id carries a tag of the election's
+// secret; one issued and not yet in a batch answers 200, pending), and
+// not_found (no such route) when --gateway is not a gateway's base URL.
+func gatewayRefused(base, voteID, status string, body []byte) error {
+	var answer struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	said := strings.TrimSpace(string(body))
+	if json.Unmarshal(body, &answer) == nil && answer.Error.Code != "" {
+		said = answer.Error.Code + ": " + answer.Error.Message
+	}
+	err := fmt.Errorf("the gateway at %s answered %s (%s)", base, status, said)
+	switch {
+	case !strings.HasPrefix(status, "404"):
+		return err
+	case answer.Error.Code == "no_vote":
+		return fmt.Errorf("%w: no gateway of its election issued vote id %s; check it against the vote_id the gateway answered when the vote was cast (all 32 characters), and that --gateway is a gateway of the election the vote was cast in (a vote accepted but not yet on the ledger is answered PENDING, not 404)", err, voteID)
+	}
+	return fmt.Errorf("%w: %s is not a Votechain gateway's base URL, it seems (it has no /api/v1/votes/{vote_id}); check --gateway", err, base)
 }

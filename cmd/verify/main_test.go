@@ -12,10 +12,13 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,13 +151,19 @@ func TestCheckGatewayFlags(t *testing.T) {
 // wrote to stderr.
 func runVerify(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	return runVerifyOn(t, context.Background(), args...)
+}
+
+// runVerifyOn is runVerify on ctx, as cli.Main's context (a signal ends it).
+func runVerifyOn(t *testing.T, ctx context.Context, args ...string) (int, string) {
+	t.Helper()
 	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func(args []string, out, errOut *os.File) { os.Args, os.Stdout, os.Stderr = args, out, errOut }(os.Args, os.Stdout, os.Stderr)
 	os.Args, os.Stdout, os.Stderr = append([]string{"verify"}, args...), stderr, stderr
-	code := run()
+	code := run(ctx)
 	data, _ := os.ReadFile(stderr.Name())
 	return code, string(data)
 }
@@ -503,5 +512,175 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 	}
 	if _, err := dialer("Commission", "").Dial(); !errors.Is(err, network.ErrNotInProfile) {
 		t.Errorf("--org Commission: %v; want the profile not holding a Commission identity", err)
+	}
+}
+
+// TestTimeoutEndsTheRun: --timeout (and $VERIFY_TIMEOUT) bounds the whole
+// run: --vote-id against a gateway that never answers, with a
+// --gateway-timeout far longer (5s), stops after 50 ms saying it took longer
+// than --timeout, the flag to give and the step it was in (it ended with a
+// bare "context deadline exceeded" after a hard-coded 10 minutes), status
+// 2; the flag is a duration of at least 1ms, 10m by default.
+func TestTimeoutEndsTheRun(t *testing.T) {
+	base := heldGateway(t)
+	id, _ := ballot.NewVoteID()
+	for _, c := range []struct{ value, want string }{
+		{"0s", "verify: --timeout is 0s: it must be at least 1ms"},
+		{"5x", `invalid value "5x" for flag -timeout: want a duration such as 90s`},
+	} {
+		if code, stderr := runVerify(t, "--timeout", c.value, "--vote-id", id); code != statusIncomplete || !strings.Contains(stderr, c.want) {
+			t.Errorf("--timeout %s: status %d, stderr %q; want %d and %q", c.value, code, stderr, statusIncomplete, c.want)
+		}
+	}
+	const want = "verify: took longer than 50ms: give --timeout more time (it was fetching the receipt from the gateway)\n"
+	for _, viaEnv := range []bool{false, true} {
+		args := []string{"--vote-id", id, "--gateway", base, "--gateway-timeout", "5s"}
+		if viaEnv {
+			t.Setenv("VERIFY_TIMEOUT", "50ms")
+		} else {
+			args = append([]string{"--timeout", "50ms"}, args...)
+		}
+		began := time.Now()
+		code, stderr := runVerify(t, args...)
+		if took := time.Since(began); took > 3*time.Second {
+			t.Errorf("took %s; want about 50ms", took)
+		}
+		if code != statusIncomplete || stderr != want {
+			t.Errorf("timeout from the environment %t: status %d, stderr %q; want %d and %q", viaEnv, code, stderr, statusIncomplete, want)
+		}
+	}
+	if code, stderr := runVerify(t, "--help"); code != statusGood || !strings.Contains(stderr, "-timeout duration") || !strings.Contains(stderr, "(default 10m0s)") {
+		t.Errorf("--help: status %d, stderr %q; want --timeout with its default, 10m0s", code, stderr)
+	}
+}
+
+// TestSignalEndsTheRun: a run whose context a signal ends (cli.Main's,
+// its cause a cli.Interrupted) stops saying so and the step it was in,
+// with the signal's status, 130 for SIGINT.
+func TestSignalEndsTheRun(t *testing.T) {
+	base := heldGateway(t)
+	id, _ := ballot.NewVoteID()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(50*time.Millisecond, func() { cancel(cli.Interrupted{Signal: syscall.SIGINT}) })
+	code, stderr := runVerifyOn(t, ctx, "--vote-id", id, "--gateway", base)
+	const want = "verify: interrupted by SIGINT while fetching the receipt from the gateway\n"
+	if code != 130 || stderr != want {
+		t.Errorf("SIGINT: status %d, stderr %q; want 130 and %q", code, stderr, want)
+	}
+}
+
+// TestGatewayNotFoundSaysWhatToCheck: a 404 from the gateway for --vote-id
+// gives the gateway's error code and message and what to check: for
+// no_vote the vote id and --gateway (an id no gateway of that election
+// issued; a vote accepted but not on the ledger is PENDING, not 404), for
+// any other 404 that --gateway is not a gateway's base URL. It said only
+// "gateway answered 404".
+func TestGatewayNotFoundSaysWhatToCheck(t *testing.T) {
+	id, _ := ballot.NewVoteID()
+	for _, c := range []struct {
+		body string
+		want []string
+	}{
+		{`{"error":{"code":"no_vote","message":"no vote has this id"}}`, []string{
+			"answered 404 Not Found (no_vote: no vote has this id)", "no gateway of its election issued vote id " + id,
+			"check it against the vote_id the gateway answered when the vote was cast", "that --gateway is a gateway of the election", "answered PENDING, not 404"}},
+		{`{"error":{"code":"not_found","message":"no such resource"}}`, []string{
+			"answered 404 Not Found (not_found: no such resource)", "is not a Votechain gateway's base URL", "check --gateway"}},
+		{"404 page not found", []string{"answered 404 Not Found (404 page not found)", "check --gateway"}},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/api/v1/votes/"+id {
+				t.Errorf("asked for %s", r.URL.Path)
+			}
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(c.body))
+		}))
+		_, err := fetchReceipt(context.Background(), srv.URL, id, time.Minute)
+		srv.Close()
+		for _, want := range append(c.want, "the gateway at "+srv.URL) {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("404 %s: %v; want %q", c.body, err, want)
+			}
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"error":{"code":"unavailable","message":"the vote's record cannot be read right now"}}`))
+	}))
+	defer srv.Close()
+	if _, err := fetchReceipt(context.Background(), srv.URL, id, time.Minute); err == nil || !strings.HasSuffix(err.Error(), "answered 503 Service Unavailable (unavailable: the vote's record cannot be read right now)") {
+		t.Errorf("503: %v; want the gateway's code and message, no 404 hint", err)
+	}
+}
+
+// TestExitStatusTable: exitStatuses is the one account of the exit
+// statuses: each code once, 0 to 4 and the signals'; --help prints each
+// row; a finished run's outcomes give the status whose row names their
+// verdict, and two verdicts the status of the earlier row; a stopped run
+// keeps a failure's 1, else a signal's status or 2.
+func TestExitStatusTable(t *testing.T) {
+	seen := map[int]bool{}
+	for _, s := range exitStatuses {
+		if seen[s.code] {
+			t.Errorf("status %d twice", s.code)
+		}
+		seen[s.code] = true
+	}
+	for _, code := range []int{0, 1, 2, 3, 4, 130, 143} {
+		if !seen[code] {
+			t.Errorf("status %d not in exitStatuses", code)
+		}
+	}
+	_, help := runVerify(t, "--help")
+	oneLine := strings.Join(strings.Fields(help), " ")
+	for _, s := range exitStatuses {
+		if !strings.Contains(oneLine, strings.Join(strings.Fields(s.means), " ")) {
+			t.Errorf("--help lacks status %d: %q", s.code, s.means)
+		}
+	}
+	verdicts := []struct {
+		name string
+		o    outcomes
+	}{
+		{"FAIL", outcomes{fail: 1}}, {"FORK", outcomes{fork: 1}}, {"BAD-PROOF", outcomes{badProof: 1}},
+		{"MISSING", outcomes{missing: 1}}, {"UNLOGGED", outcomes{unlogged: 1}}, {"UNCHECKED", outcomes{unchecked: 1}},
+		{"DUPLICATE", outcomes{otherCounted: 1}}, {"PENDING", outcomes{pending: 1}}, {"PASS", outcomes{ok: 1}},
+	}
+	row := func(code int) int {
+		for i, s := range exitStatuses {
+			if s.code == code {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, v := range verdicts {
+		code := v.o.exit()
+		if i := row(code); i < 0 || !strings.Contains(exitStatuses[i].means, v.name) {
+			t.Errorf("%s: status %d, whose row does not name it", v.name, code)
+		}
+		for _, w := range verdicts {
+			both := outcomes{fail: v.o.fail + w.o.fail, fork: v.o.fork + w.o.fork, badProof: v.o.badProof + w.o.badProof,
+				missing: v.o.missing + w.o.missing, unlogged: v.o.unlogged + w.o.unlogged, unchecked: v.o.unchecked + w.o.unchecked,
+				otherCounted: v.o.otherCounted + w.o.otherCounted, pending: v.o.pending + w.o.pending, ok: v.o.ok + w.o.ok}
+			if first := exitStatuses[min(row(v.o.exit()), row(w.o.exit()))].code; both.exit() != first {
+				t.Errorf("%s and %s: status %d; want %d, the earlier row's", v.name, w.name, both.exit(), first)
+			}
+		}
+	}
+	sigint := cli.Interrupted{Signal: syscall.SIGINT}
+	for _, c := range []struct {
+		o     outcomes
+		cause error
+		want  int
+	}{
+		{outcomes{fail: 1}, sigint, statusFailed},
+		{outcomes{pending: 1}, sigint, 130},
+		{outcomes{pending: 1}, runTimedOut{time.Minute}, statusIncomplete},
+		{outcomes{otherCounted: 1}, errors.New("a ledger error"), statusIncomplete},
+	} {
+		if got := c.o.stopped(c.cause); got != c.want {
+			t.Errorf("%+v stopped by %v: status %d; want %d", c.o, c.cause, got, c.want)
+		}
 	}
 }
