@@ -58,9 +58,10 @@ func makeDirs(t *testing.T, dir string, dirs ...string) {
 	}
 }
 
-// TestFreshStopsRecordedProcesses: --fresh on a run folder whose --port-base
-// leaves the scale-out stack no valid port plan (stack.New refuses it), as a
-// run cut short left it: the processes its system, its scale-out stack and
+// TestFreshStopsRecordedProcesses: --fresh on a run folder whose scale-out
+// stack cannot be opened (its --port-base leaves it no valid port plan and
+// its record is an older version's: stack.New refuses it), as a run cut
+// short left it: the processes its system, its scale-out stack and
 // an extra network record (stand-ins started here) are stopped, then their
 // data deleted; a process recorded under deploy/, which the wipe keeps, is
 // left running.
@@ -78,8 +79,8 @@ func TestFreshStopsRecordedProcesses(t *testing.T) {
 	writeRecord(t, filepath.Join(own, "deploy", "state.json"), map[string]any{"pids": map[string]proc.ID{"orderer0": kept}})
 
 	r := &run{cfg: Config{Stack: StackConfig{Dir: own, PortBase: 1100, BinDir: bin, FabricBin: bin, Election: bin}}}
-	if _, err := stack.New(r.scaleOutConfig()); err == nil || !strings.Contains(err.Error(), "port base") {
-		t.Fatalf("the scale-out stack at port base %d opened (%v); the test needs one that cannot", r.scaleOutConfig().PortBase, err)
+	if _, err := stack.New(r.scaleOutConfig()); err == nil {
+		t.Fatalf("the scale-out stack at port base %d opened; the test needs one that cannot", r.scaleOutConfig().PortBase)
 	}
 	if err := r.wipe(); err != nil {
 		t.Fatalf("wipe: %v", err)
