@@ -336,3 +336,98 @@ func (e *Election) InWindow(t time.Time) bool {
 func (e *Election) OpenAt(t time.Time) bool {
 	return e.Status == StatusConfigured && e.InWindow(t)
 }
+
+// The election's lifecycle. A set-up may store the record again while it
+// is configured and its window has not opened; CloseElection moves it from
+// configured to closed, stamping closed_at, and FinaliseElection from
+// closed to finalised, stamping finalised_at, each with its transaction's
+// time; nothing moves a finalised election. The chaincode applies these
+// rules (StepRefusal, SetUpRefusal, Transition) and the explorer's audit
+// holds the ledger's writes of the record to the same ones. Their errors
+// carry no "ballot:" prefix: they are the texts the chaincode has always
+// refused with, untrusted fields clipped (Clip), which no record a
+// set-up stored needs.
+
+// StepRefusal reports why the election e may not take a step to status
+// to, nil if it may: a set-up again (to configured) needs e configured, a
+// close (to closed) e configured, a finalise (to finalised) e closed; no
+// step leads to any other status. It checks statuses only: SetUpRefusal
+// adds a set-up's window rule.
+func (e *Election) StepRefusal(to string) error {
+	switch from, step := stepFrom(to); {
+	case !step:
+		return fmt.Errorf("election %s cannot be made %s: no step leads there", truncate(e.ID), truncate(to))
+	case e.Status == from:
+		return nil
+	case to == StatusConfigured:
+		return fmt.Errorf("election %s is %s; it can no longer be set up", truncate(e.ID), truncate(e.Status))
+	default:
+		return fmt.Errorf("election %s is %s, not %s; cannot make it %s", truncate(e.ID), truncate(e.Status), from, to)
+	}
+}
+
+// stepFrom returns the status a step to status to starts from, and false
+// if no step leads to it.
+func stepFrom(to string) (string, bool) {
+	switch to {
+	case StatusConfigured, StatusClosed:
+		return StatusConfigured, true
+	case StatusFinalised:
+		return StatusClosed, true
+	}
+	return "", false
+}
+
+// SetUpRefusal reports why a set-up at time now may not replace the stored
+// record e, nil if it may: e is no longer configured (StepRefusal), or its
+// window has opened, now being at or after OpensAt. Whether the new record
+// is one (SetupElection) and the ledger's other records let it change
+// (batches, the roll's seal, CheckSetUpAnchored) are other rules.
+func (e *Election) SetUpRefusal(now time.Time) error {
+	if err := e.StepRefusal(StatusConfigured); err != nil {
+		return err
+	}
+	if !now.Before(e.OpensAt) {
+		return fmt.Errorf("election %s opened at %s; it can no longer be changed", truncate(e.ID), e.OpensAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Transition returns the record a close (to closed) or finalise (to
+// finalised) at time at makes of e: e with status to and the step's stamp
+// (closed_at or finalised_at; StepTime) at, nothing else changed. It
+// refuses what StepRefusal refuses, and a step to configured: a set-up
+// stores a new record (SetupElection), no stamped one.
+func (e Election) Transition(to string, at time.Time) (Election, error) {
+	if err := e.StepRefusal(to); err != nil {
+		return Election{}, err
+	}
+	stamp := e.stamp(to)
+	if stamp == nil {
+		return Election{}, fmt.Errorf("election %s: a set-up stores a new record, no transition makes it %s", truncate(e.ID), to)
+	}
+	e.Status, *stamp = to, at
+	return e, nil
+}
+
+// StepTime returns the time the step that gave e its status stamped:
+// closed_at of a closed record, finalised_at of a finalised one, zero for
+// any other status.
+func (e *Election) StepTime() time.Time {
+	if stamp := e.stamp(e.Status); stamp != nil {
+		return *stamp
+	}
+	return time.Time{}
+}
+
+// stamp returns the field a step to status stamps, nil for a set-up or an
+// unknown status.
+func (e *Election) stamp(status string) *time.Time {
+	switch status {
+	case StatusClosed:
+		return &e.ClosedAt
+	case StatusFinalised:
+		return &e.FinalisedAt
+	}
+	return nil
+}

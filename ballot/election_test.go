@@ -255,3 +255,114 @@ func TestElectionSoleContest(t *testing.T) {
 		t.Fatal("no contests: SoleContest found one")
 	}
 }
+
+// TestElectionSteps: StepRefusal allows exactly a set-up again of a
+// configured election, a close of a configured one and a finalise of a
+// closed one, for every pair of statuses (and an unknown one), refusing
+// the rest with the chaincode's texts; Transition takes exactly the close
+// and the finalise, stamping closed_at or finalised_at (StepTime) and
+// changing nothing else, its receiver untouched.
+func TestElectionSteps(t *testing.T) {
+	at := testOpens.Add(3 * time.Hour)
+	allowed := map[[2]string]bool{
+		{StatusConfigured, StatusConfigured}: true,
+		{StatusConfigured, StatusClosed}:     true,
+		{StatusClosed, StatusFinalised}:      true,
+	}
+	statuses := []string{StatusConfigured, StatusClosed, StatusFinalised, "bogus"}
+	for _, from := range statuses {
+		for _, to := range statuses {
+			e := testElection()
+			e.Status = from
+			refusal := e.StepRefusal(to)
+			var want string
+			switch {
+			case allowed[[2]string{from, to}]:
+			case to == "bogus":
+				want = "election general-2026 cannot be made bogus: no step leads there"
+			case to == StatusConfigured:
+				want = "election general-2026 is " + from + "; it can no longer be set up"
+			case to == StatusClosed:
+				want = "election general-2026 is " + from + ", not configured; cannot make it closed"
+			default:
+				want = "election general-2026 is " + from + ", not closed; cannot make it finalised"
+			}
+			if got := fmt.Sprint(refusal); refusal == nil && want != "" || refusal != nil && got != want {
+				t.Errorf("%s → %s: StepRefusal %v; want %q", from, to, refusal, want)
+			}
+
+			before := testElection()
+			before.Status = from
+			next, err := e.Transition(to, at)
+			if !reflect.DeepEqual(e, before) {
+				t.Errorf("%s → %s: Transition changed its receiver", from, to)
+			}
+			if to == StatusConfigured || refusal != nil {
+				if err == nil {
+					t.Errorf("%s → %s: Transition allowed; want refused", from, to)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s → %s: Transition: %v", from, to, err)
+			}
+			stamped := before
+			stamped.Status = to
+			if to == StatusClosed {
+				stamped.ClosedAt = at
+			} else {
+				stamped.FinalisedAt = at
+			}
+			if !reflect.DeepEqual(next, stamped) || !next.StepTime().Equal(at) {
+				t.Errorf("%s → %s: Transition gives %+v (step time %v); want %+v", from, to, next, next.StepTime(), stamped)
+			}
+		}
+	}
+}
+
+// TestSetUpRefusal: a set-up may replace a configured record until the
+// instant its window opens, then no more; a record no longer configured
+// refuses it at any time.
+func TestSetUpRefusal(t *testing.T) {
+	const opened = "election general-2026 opened at 2026-11-03T07:00:00Z; it can no longer be changed"
+	for _, c := range []struct {
+		status string
+		now    time.Time
+		want   string // "": allowed
+	}{
+		{StatusConfigured, testOpens.Add(-time.Hour), ""},
+		{StatusConfigured, testOpens.Add(-time.Nanosecond), ""},
+		{StatusConfigured, testOpens, opened},
+		{StatusConfigured, testOpens.Add(time.Nanosecond), opened},
+		{StatusConfigured, testCloses.Add(time.Hour), opened},
+		{StatusClosed, testOpens.Add(-time.Hour), "election general-2026 is closed; it can no longer be set up"},
+		{StatusFinalised, testOpens.Add(-time.Hour), "election general-2026 is finalised; it can no longer be set up"},
+		{"", testOpens.Add(-time.Hour), "election general-2026 is ; it can no longer be set up"},
+	} {
+		e := testElection()
+		e.Status = c.status
+		err := e.SetUpRefusal(c.now)
+		if err == nil && c.want != "" || err != nil && err.Error() != c.want {
+			t.Errorf("%s at %s: SetUpRefusal %v; want %q", c.status, c.now.Format(time.RFC3339Nano), err, c.want)
+		}
+	}
+}
+
+// TestStepRefusalClips: the lifecycle's refusals quote the record's id and
+// status clipped (Clip), so a record the audit reads unchecked gives a
+// bounded message; text of up to 80 bytes is quoted whole.
+func TestStepRefusalClips(t *testing.T) {
+	e := testElection()
+	e.ID, e.Status = strings.Repeat("i", 1<<20), strings.Repeat("s", 1<<20)
+	for _, err := range []error{e.StepRefusal(StatusClosed), e.SetUpRefusal(testOpens), e.StepRefusal(strings.Repeat("t", 1<<20))} {
+		if err == nil || len(err.Error()) > 400 {
+			t.Errorf("refusal %.100v... of %d bytes; want one of at most 400", err, len(fmt.Sprint(err)))
+		}
+	}
+	if s := strings.Repeat("x", 80); Clip(s) != s {
+		t.Errorf("Clip changed text of 80 bytes")
+	}
+	if got := Clip(strings.Repeat("x", 81)); got != strings.Repeat("x", 80)+"..." {
+		t.Errorf("Clip of 81 bytes gives %q", got)
+	}
+}

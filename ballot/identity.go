@@ -238,11 +238,17 @@ func ParseHash(s string) ([32]byte, error) {
 // HashHex renders a hash in the canonical lowercase hex form.
 func HashHex(h [32]byte) string { return hex.EncodeToString(h[:]) }
 
-// truncate shortens untrusted input before it is quoted in an error message.
-func truncate(s string) string {
+// Clip shortens untrusted text before it is quoted in a message: text
+// longer than 80 bytes becomes its first 80 bytes and "...", so a message
+// quoting it stays bounded; shorter text (any identifier, hash or status
+// the ledger's rules allow) is returned whole.
+func Clip(s string) string {
 	const max = 80
 	if len(s) > max {
 		return s[:max] + "..."
 	}
 	return s
 }
+
+// truncate is Clip, under the name this package's messages use.
+func truncate(s string) string { return Clip(s) }

@@ -101,10 +101,10 @@ func (c *BallotContract) SetupElection(ctx contractapi.TransactionContextInterfa
 	case errors.Is(err, errNoElection):
 	case err != nil:
 		return "", err
-	case old.Status != ballot.StatusConfigured:
-		return "", fmt.Errorf("election %s is %s; it can no longer be set up", old.ID, old.Status)
-	case !now.Before(old.OpensAt):
-		return "", fmt.Errorf("election %s opened at %s; it can no longer be changed", old.ID, old.OpensAt.Format(time.RFC3339))
+	default:
+		if err := old.SetUpRefusal(now); err != nil {
+			return "", err
+		}
 	}
 	if batch, err := anyBatch(ctx); err != nil || batch != "" {
 		return "", cmp.Or(err, fmt.Errorf("batch %s is committed; the election can no longer be changed", batch))
@@ -195,7 +195,7 @@ func parseElection(electionJSON string) (*ballot.Election, error) {
 // Batches of votes cast in the window can still be committed. Commission
 // admins only.
 func (c *BallotContract) CloseElection(ctx contractapi.TransactionContextInterface) (string, error) {
-	return c.transition(ctx, ballot.StatusConfigured, ballot.StatusClosed, func(e *ballot.Election, now time.Time) { e.ClosedAt = now }, nil)
+	return c.transition(ctx, ballot.StatusClosed, nil)
 }
 
 // FinaliseElection freezes the results of a closed election: no batch can be
@@ -216,7 +216,7 @@ func (c *BallotContract) FinaliseElection(ctx contractapi.TransactionContextInte
 	check := func(ctx contractapi.TransactionContextInterface, e *ballot.Election) error {
 		return c.finalisable(ctx, e, batchedJSON)
 	}
-	return c.transition(ctx, ballot.StatusClosed, ballot.StatusFinalised, func(e *ballot.Election, now time.Time) { e.FinalisedAt = now }, check)
+	return c.transition(ctx, ballot.StatusFinalised, check)
 }
 
 // finalisable refuses unless every state's batches are those batchedJSON
@@ -266,10 +266,10 @@ func logsAccounted(ctx contractapi.TransactionContextInterface, e *ballot.Electi
 	return nil
 }
 
-// transition moves the election from status from to status to as an admin,
-// stamping it with the transaction time through stamp, once check (if any)
-// passes.
-func (c *BallotContract) transition(ctx contractapi.TransactionContextInterface, from, to string, stamp func(*ballot.Election, time.Time),
+// transition moves the election to status to as an admin, stamped with the
+// transaction time (ballot.Election.Transition), once its status allows
+// the step (ballot.Election.StepRefusal) and then check (if any) passes.
+func (c *BallotContract) transition(ctx contractapi.TransactionContextInterface, to string,
 	check func(contractapi.TransactionContextInterface, *ballot.Election) error) (string, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return "", err
@@ -278,8 +278,8 @@ func (c *BallotContract) transition(ctx contractapi.TransactionContextInterface,
 	if err != nil {
 		return "", err
 	}
-	if e.Status != from {
-		return "", fmt.Errorf("election %s is %s, not %s; cannot make it %s", e.ID, e.Status, from, to)
+	if err := e.StepRefusal(to); err != nil {
+		return "", err
 	}
 	if check != nil {
 		if err := check(ctx, e); err != nil {
@@ -290,9 +290,11 @@ func (c *BallotContract) transition(ctx contractapi.TransactionContextInterface,
 	if err != nil {
 		return "", err
 	}
-	e.Status = to
-	stamp(e, now)
-	return putJSON(ctx, ballot.ElectionKey, e)
+	next, err := e.Transition(to, now)
+	if err != nil {
+		return "", err
+	}
+	return putJSON(ctx, ballot.ElectionKey, &next)
 }
 
 // GetElection returns the election record (JSON ballot.Election), or a

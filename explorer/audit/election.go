@@ -15,14 +15,16 @@ import (
 // ways only (chaincode/ballot.go): SetupElection stores a new record
 // (ballot.Election.CheckNew: configured, neither closed_at nor
 // finalised_at) that Validate accepts while no batch is committed, over none or over a
-// configured one before that one's window opens (by transaction time),
+// configured one before that one's window opens (by transaction time;
+// ballot.Election.SetUpRefusal),
 // keeping the roll root (and stating the sealed size, roll_entries) once
 // the roll is sealed, never dropping a stated size, and storing the record
 // before again once an intake log head is anchored; CloseElection moves it
 // from configured to closed and FinaliseElection from closed to
 // finalised, stamping closed_at and finalised_at with the transaction's
 // time (txTime: the channel header's timestamp, in UTC) and changing
-// nothing else. It never deletes the record, and never writes it once the
+// nothing else (ballot.Election.StepRefusal and Transition: the rules
+// written once for the chaincode and the audit). It never deletes the record, and never writes it once the
 // election is finalised: the results are frozen. The audit holds every
 // VALID write of the record to those steps (checkElectionStep), then to
 // the finalise's own rules (intakelog.go: checkTotalsMark,
@@ -101,42 +103,53 @@ func checkElectionStep(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.
 	}
 	over := "none"
 	if before != nil {
-		over = "a " + before.Status + " one"
+		over = "a " + ballot.Clip(before.Status) + " one"
 	}
 	fail := func(format string, args ...any) {
 		r.issue(KindElection, tx.ID, fmt.Sprintf("the election record written with status %s over %s: %s",
-			e.Status, over, fmt.Sprintf(format, args...)))
+			ballot.Clip(e.Status), over, fmt.Sprintf(format, args...)))
 	}
 	switch {
 	case h.finalised:
 		fail("the chaincode writes it no more once the election is finalised, whose results are frozen")
+		return nil
 	case before == nil:
 		return checkSetUp(r, tx, h, e, fail)
-	case before.Status == ballot.StatusConfigured && e.Status == ballot.StatusConfigured:
-		return checkSetUp(r, tx, h, e, fail)
-	case before.Status == ballot.StatusConfigured && e.Status == ballot.StatusClosed:
-		if !keepsRules(before, e, func(x *ballot.Election) { x.ClosedAt = time.Time{} }) {
-			fail("CloseElection changes nothing but the status and closed_at")
-		}
-		checkStamp(tx, "CloseElection", "closed_at", e.ClosedAt, fail)
-	case before.Status == ballot.StatusClosed && e.Status == ballot.StatusFinalised:
-		if !keepsRules(before, e, func(x *ballot.Election) { x.FinalisedAt = time.Time{} }) {
-			fail("FinaliseElection changes nothing but the status and finalised_at")
-		}
-		checkStamp(tx, "FinaliseElection", "finalised_at", e.FinalisedAt, fail)
-	default:
-		fail("the chaincode sets up a configured election again, closes a configured one and finalises a closed one, nothing else")
 	}
+	if err := before.StepRefusal(e.Status); err != nil {
+		fail("the chaincode sets up a configured election again, closes a configured one and finalises a closed one, nothing else (%v)", err)
+		return nil
+	}
+	if e.Status == ballot.StatusConfigured {
+		return checkSetUp(r, tx, h, e, fail)
+	}
+	checkTransition(tx, before, e, fail)
 	return nil
 }
 
-// checkStamp checks the stamp (field, by function) of a close or finalise
-// against the transaction's time, as the chaincode's transition stamps
-// it: the instant of the channel header's timestamp, to the nanosecond
-// (the record's JSON keeps every digit).
-func checkStamp(tx fabricblock.Tx, function, field string, stamp time.Time, fail func(format string, args ...any)) {
+// stepNames names, by the status it leads to, a step of ballot.Election.Transition:
+// the chaincode function that takes it and the field it stamps.
+var stepNames = map[string]struct{ function, field string }{
+	ballot.StatusClosed:    {"CloseElection", "closed_at"},
+	ballot.StatusFinalised: {"FinaliseElection", "finalised_at"},
+}
+
+// checkTransition checks a record e written by a close or finalise over
+// before (ballot.Election.StepRefusal allows the step) against the record
+// the chaincode writes (ballot.Election.Transition): before changed in
+// nothing but the status and the step's stamp, the mark
+// finalise_needs_totals aside (checkTotalsMark's; SameElection ignores
+// it), the stamp being the transaction's time, the instant of the channel
+// header's timestamp to the nanosecond (the record's JSON keeps every
+// digit).
+func checkTransition(tx fabricblock.Tx, before, e *ballot.Election, fail func(format string, args ...any)) {
+	names := stepNames[e.Status]
+	stamp := e.StepTime()
+	if want, err := before.Transition(e.Status, stamp); err != nil || !want.SameElection(e) {
+		fail("%s changes nothing but the status and %s", names.function, names.field)
+	}
 	if !stamp.Equal(tx.Time) {
-		fail("%s stamps %s with the transaction's time, %s, not %s", function, field,
+		fail("%s stamps %s with the transaction's time, %s, not %s", names.function, names.field,
 			tx.Time.UTC().Format(time.RFC3339Nano), stamp.UTC().Format(time.RFC3339Nano))
 	}
 }
@@ -164,12 +177,12 @@ func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Electio
 		fail("SetupElection stores only a record ballot.Election.Validate accepts: %v", err)
 	}
 	if before := h.election; before != nil {
-		if !tx.Time.Before(before.OpensAt) {
+		if err := before.SetUpRefusal(tx.Time); err != nil { // before is configured (checkElectionStep): the window opened
 			fail("SetupElection refuses once the window opened (at %s; the transaction's time is %s)",
 				before.OpensAt.Format(time.RFC3339), tx.Time.UTC().Format(time.RFC3339Nano))
 		}
 		if h.sealed && e.RollRoot != before.RollRoot {
-			fail("SetupElection keeps the roll root once the roll is sealed (with root %s), yet it became %s", before.RollRoot, e.RollRoot)
+			fail("SetupElection keeps the roll root once the roll is sealed (with root %s), yet it became %s", ballot.Clip(before.RollRoot), ballot.Clip(e.RollRoot))
 		}
 		if before.RollEntries != nil && e.RollEntries == nil {
 			fail("SetupElection stores roll_entries in every record, yet the record drops the record before's %d: only a chaincode before it was required (a rollback) stores one without", *before.RollEntries)
@@ -246,16 +259,4 @@ func (h *blockHistory) committedBatches(r *Report) (int, error) {
 		}
 	}
 	return committed, nil
-}
-
-// keepsRules reports whether after differs from before in nothing but
-// its status, the mark finalise_needs_totals (checkTotalsMark's) and what
-// unstamp clears: the rules the election counts votes by stay as they
-// were (ballot.Election.SameElection).
-func keepsRules(before, after *ballot.Election, unstamp func(*ballot.Election)) bool {
-	b, a := *before, *after
-	a.Status = b.Status
-	unstamp(&b)
-	unstamp(&a)
-	return b.SameElection(&a)
 }

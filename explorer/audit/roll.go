@@ -170,7 +170,7 @@ func checkChunk(r *Report, txID string, w txRoll, h *blockHistory) {
 			continue
 		}
 		if first, ok := h.chunks[c.index]; ok {
-			r.issue(KindRollChunk, txID, fmt.Sprintf("roll chunk %d: record written again (first root %s)", c.index, first.Root))
+			r.issue(KindRollChunk, txID, fmt.Sprintf("roll chunk %d: record written again (first root %s)", c.index, ballot.Clip(first.Root)))
 		}
 		h.chunks[c.index] = rec
 		r.RollChunks = append(r.RollChunks, rec)
@@ -184,7 +184,7 @@ func checkChunk(r *Report, txID string, w txRoll, h *blockHistory) {
 		case err != nil:
 			r.issue(KindRollChunk, txID, fmt.Sprintf("roll chunk %d: the transaction's %d roll marks are no chunk: %v", c.index, len(entries), err))
 		case want != rec:
-			r.issue(KindRollChunk, txID, fmt.Sprintf("roll chunk %d: record %+v, the transaction's roll marks give %+v", c.index, rec, want))
+			r.issue(KindRollChunk, txID, fmt.Sprintf("roll chunk %d: record %+v, the transaction's roll marks give %+v", c.index, clipChunk(rec), want))
 		}
 	}
 }
@@ -210,13 +210,27 @@ func checkSeal(r *Report, txID string, raw []byte, h *blockHistory) {
 	}
 	want, err := ballot.SealRoll(h.election.RollRoot, h.election.RollEntries, h.loadedChunks())
 	if err != nil {
-		r.issue(KindRollSeal, txID, fmt.Sprintf("seal of root %s over %d voters, but the loaded chunks are no such roll: %v", seal.Root, seal.Voters, err))
+		r.issue(KindRollSeal, txID, fmt.Sprintf("seal of root %s over %d voters, but the loaded chunks are no such roll: %v", ballot.Clip(seal.Root), seal.Voters, err))
 		return
 	}
 	want.TxID, want.SealedAt = txID, seal.SealedAt // the time is the transaction's, not recomputed
 	if seal != want {
-		r.issue(KindRollSeal, txID, fmt.Sprintf("seal %+v; the loaded chunks and the election's roll root give %+v", seal, want))
+		r.issue(KindRollSeal, txID, fmt.Sprintf("seal %+v; the loaded chunks and the election's roll root give %+v", clipSeal(seal), want))
 	}
+}
+
+// clipChunk returns the chunk record c, as read from the ledger unchecked,
+// with its text fields clipped (ballot.Clip) for an issue's message.
+func clipChunk(c ballot.RollChunkRecord) ballot.RollChunkRecord {
+	c.First, c.Last, c.Root = ballot.Clip(c.First), ballot.Clip(c.Last), ballot.Clip(c.Root)
+	return c
+}
+
+// clipSeal returns the seal s, as read from the ledger unchecked, with its
+// text fields clipped (ballot.Clip) for an issue's message.
+func clipSeal(s ballot.RollSeal) ballot.RollSeal {
+	s.Root, s.TxID = ballot.Clip(s.Root), ballot.Clip(s.TxID)
+	return s
 }
 
 // loadedChunks returns the chunk records loaded so far in index order;

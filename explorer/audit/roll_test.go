@@ -278,3 +278,47 @@ func TestRollListsNullifierOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRollIssuesClipRecords: the chunk and seal records reach the audit
+// unchecked, so the issues quoting them clip their text fields
+// (ballot.Clip): a record with a megabyte root, bounds or transaction id
+// gives issues of bounded length, which still say what they flag.
+func TestRollIssuesClipRecords(t *testing.T) {
+	rc := newTwoChunkRoll(t)
+	huge := strings.Repeat("f", 1<<20)
+	chunk1 := ballot.RollChunkKey(1)
+	hugeChunk := ledgertest.ChunkRecord(rc.loads[1])
+	hugeChunk.First, hugeChunk.Last, hugeChunk.Root = huge, huge, huge
+	hugeLoad := rewrite(rc.loads[1], chunk1, mustJSON(t, hugeChunk))
+	loadAgain := rc.loads[1]
+	loadAgain.ID = "load-again"
+	hugeSeal := rewrite(rc.seal, ballot.RollSealKey, mustJSON(t, ballot.RollSeal{Root: huge, Voters: len(rc.entries), Chunks: 2, TxID: huge}))
+	const bound = 4 << 10
+	for name, c := range map[string]struct {
+		blocks [][]ledgertest.Tx
+		want   []string // what the issues must say, in order
+	}{
+		"a chunk record, and written again": {[][]ledgertest.Tx{{rc.setup}, {rc.loads[0]}, {hugeLoad}, {loadAgain}},
+			[]string{"roll chunk 1: record {", "roll chunk 1: record written again (first root fff"}},
+		"a seal of a roll": {[][]ledgertest.Tx{{rc.setup}, {rc.loads[0]}, {rc.loads[1]}, {hugeSeal}},
+			[]string{"seal {Root:fff"}},
+		"a seal of no roll": {[][]ledgertest.Tx{{rc.setup}, {rc.loads[0]}, {hugeSeal}},
+			[]string{"seal of root fff"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			issues := issuesOf(auditChain(t, c.blocks))
+			var messages []string
+			for _, is := range issues {
+				if len(is.Message) > bound {
+					t.Errorf("a %s issue of %d bytes, over %d: %.200s...", is.Kind, len(is.Message), bound, is.Message)
+				}
+				messages = append(messages, is.Message)
+			}
+			for _, part := range c.want {
+				if !slices.ContainsFunc(messages, func(m string) bool { return strings.Contains(m, part) }) {
+					t.Errorf("no issue says %q: %.300q", part, messages)
+				}
+			}
+		})
+	}
+}
