@@ -205,7 +205,7 @@ func SealRoll(root string, entries *int, chunks []RollChunkRecord) (RollSeal, er
 		return RollSeal{}, fmt.Errorf("%w: %d chunks hold %d entries, the election's roll_entries states %d", ErrRollRoot, len(chunks), seal.Voters, *entries)
 	}
 	if got := HashHex(MerkleRoot(roots)); got != root {
-		return RollSeal{}, fmt.Errorf("%w: %d chunks of %d voters give %s, the election's is %s", ErrRollRoot, len(chunks), seal.Voters, got, root)
+		return RollSeal{}, fmt.Errorf("%w: %d chunks of %d voters give %s, the election's is %s", ErrRollRoot, len(chunks), seal.Voters, got, truncate(root))
 	}
 	return seal, nil
 }
