@@ -21,11 +21,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,6 +86,7 @@ type Config struct {
 // web server.
 type Explorer struct {
 	cfg      Config
+	lock     *os.File // the index's lock (LockIndex); nil in Reindex's, which Reindex holds
 	conn     *fabricclient.Conn
 	idx      *index.Index
 	follower *follow.Follower
@@ -91,9 +94,26 @@ type Explorer struct {
 	logs     *web.IntakeLog // nil without a gateway
 }
 
-// Open connects to the peer and opens (or creates) the index (OpenIndex,
-// with cfg.Genesis); it starts nothing.
-func Open(cfg Config) (*Explorer, error) {
+// Open locks the index (LockIndex: refused, ErrIndexInUse, while another
+// explorer holds it), connects to the peer and opens (or creates) the index
+// (OpenIndex, with cfg.Genesis); it starts nothing. ctx bounds the index's
+// reads at opening. The lock is held until Close.
+func Open(ctx context.Context, cfg Config) (*Explorer, error) {
+	lock, err := LockIndex(cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	e, err := open(ctx, cfg)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	e.lock = lock
+	return e, nil
+}
+
+// open is Open without the lock, which its caller holds.
+func open(ctx context.Context, cfg Config) (*Explorer, error) {
 	if cfg.User == "" {
 		cfg.User = "User1"
 	}
@@ -104,21 +124,56 @@ func Open(cfg Config) (*Explorer, error) {
 	if cfg.Peer != "" {
 		opts = append(opts, fabricclient.WithPeer(cfg.Peer))
 	}
+	// Dial reads the identity and TLS files; its gRPC connection is made at
+	// the first call, under that call's context.
 	conn, err := fabricclient.Dial(cfg.Profile, cfg.Org, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("explorer: %w", err)
 	}
-	idx, err := OpenIndex(context.Background(), cfg.DB, cfg.Genesis, index.WithLogger(cfg.Log))
+	idx, err := OpenIndex(ctx, cfg.DB, cfg.Genesis, index.WithLogger(cfg.Log))
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
 	e := &Explorer{cfg: cfg, conn: conn, idx: idx}
-	if err := e.wire(); err != nil {
+	if err := e.wire(ctx); err != nil {
 		e.Close()
 		return nil, err
 	}
 	return e, nil
+}
+
+// ErrIndexInUse is LockIndex's error while another explorer holds the
+// index.
+var ErrIndexInUse = errors.New("the index is in use by another explorer")
+
+// LockIndex takes the index database at path for this process: an
+// exclusive flock on path+".lock" (created beside it, left there), which
+// the returned file holds until it is closed or the process ends. Every
+// explorer that writes the index holds it (Open, Reindex): while one does,
+// LockIndex fails with ErrIndexInUse, naming the holder's process id and
+// the fix, to stop that explorer first. Nothing else opens the index: the
+// web pages and API read it in the explorer that holds it.
+func LockIndex(path string) (*os.File, error) {
+	name := path + ".lock"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("explorer: lock index: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := io.ReadAll(f)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("explorer: index %s: %w (process %s holds %s): stop that explorer first, serving or reindexing, then run this again",
+				path, ErrIndexInUse, strings.TrimSpace(string(holder)), name)
+		}
+		return nil, fmt.Errorf("explorer: lock index %s: %w", name, err)
+	}
+	// The holder's process id, for the error above.
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(fmt.Sprintln(os.Getpid())), 0)
+	}
+	return f, nil
 }
 
 // OpenIndex opens (or creates) the index at path, whose block 0 must match
@@ -129,7 +184,7 @@ func Open(cfg Config) (*Explorer, error) {
 // audit page shows it): a pin added or changed since the index was built
 // is not taken on trust. The error names the fixes: the pin the index was
 // built with, or `explorer reindex`, which audits block 0 against the pin.
-// opts configure index.Open.
+// opts configure index.Open. It takes no lock: Open and Reindex do.
 func OpenIndex(ctx context.Context, path string, genesis []byte, opts ...index.Option) (*index.Index, error) {
 	idx, err := index.Open(path, opts...)
 	if err != nil {
@@ -173,9 +228,9 @@ func checkGenesisPin(ctx context.Context, idx *index.Index, genesis []byte) erro
 		b.Hash, pin)
 }
 
-// wire builds the follower and the web server with their metrics.
-func (e *Explorer) wire() error {
-	ctx := context.Background()
+// wire builds the follower and the web server with their metrics, reading
+// the index's checkpoint and issue counts under ctx.
+func (e *Explorer) wire(ctx context.Context) error {
 	next, _, err := e.idx.Checkpoint(ctx)
 	if err != nil {
 		return err
@@ -274,16 +329,93 @@ func (e *Explorer) CatchUp(ctx context.Context, progress func(indexed, height ui
 	return f.Until(ctx, height)
 }
 
-// Close closes the index and the peer connection.
+// Close closes the index and the peer connection, then releases the
+// index's lock.
 func (e *Explorer) Close() error {
-	return errors.Join(e.idx.Close(), e.conn.Close())
+	err := errors.Join(e.idx.Close(), e.conn.Close())
+	if e.lock != nil {
+		err = errors.Join(err, e.lock.Close())
+	}
+	return err
 }
 
-// RemoveIndex deletes the index database at path with its WAL files, for a
-// reindex from scratch. A missing database is not an error.
-func RemoveIndex(path string) error {
+// Reindex rebuilds the index at cfg.DB from the ledger, as cfg's explorer
+// reads it, to the ledger's height now (CatchUp, calling progress), and
+// returns the new index's totals. It holds the index's lock throughout
+// (LockIndex: refused, ErrIndexInUse, while an explorer serves the index)
+// and builds the new index beside the old one, at cfg.DB+".new" (one a
+// failed reindex left there is deleted first), putting it in the old one's
+// place only once complete (replaceIndex): a reindex that fails, the ledger
+// unreachable or the run interrupted, deletes its new index and leaves the
+// old one as it was.
+func Reindex(ctx context.Context, cfg Config, progress func(indexed, height uint64)) (index.Totals, error) {
+	lock, err := LockIndex(cfg.DB)
+	if err != nil {
+		return index.Totals{}, err
+	}
+	defer lock.Close()
+	fresh := cfg.DB + ".new"
+	if err := removeIndex(fresh); err != nil {
+		return index.Totals{}, fmt.Errorf("explorer: delete the index an earlier reindex left: %w", err)
+	}
+	totals, err := build(ctx, cfg, fresh, progress)
+	if err != nil {
+		return index.Totals{}, errors.Join(err, removeIndex(fresh))
+	}
+	return totals, replaceIndex(fresh, cfg.DB)
+}
+
+// build indexes cfg's ledger to its height now into a new index at path
+// and closes it, returning its totals.
+func build(ctx context.Context, cfg Config, path string, progress func(indexed, height uint64)) (index.Totals, error) {
+	cfg.DB = path
+	e, err := open(ctx, cfg)
+	if err != nil {
+		return index.Totals{}, err
+	}
+	err = e.CatchUp(ctx, progress)
+	var totals index.Totals
+	if err == nil {
+		totals, err = e.idx.Totals(ctx)
+	}
+	return totals, errors.Join(err, e.Close())
+}
+
+// replaceIndex puts the closed index database at fresh in the place of
+// the one at path, whose lock the caller holds (so no process has it open):
+// it deletes path's WAL files, which belong to the old database and would
+// otherwise be replayed onto the new one, then renames fresh over path. A
+// fresh database that still has a WAL file (SQLite deletes it when the last
+// connection closes cleanly) is refused, both left in place: renamed without
+// it, the new index would lose its last writes. A crash between the two
+// steps leaves the old database without its WAL (only a process killed
+// while writing it leaves one) and the new one complete at fresh.
+func replaceIndex(fresh, path string) error {
+	switch _, err := os.Stat(fresh + "-wal"); {
+	case err == nil:
+		return fmt.Errorf("explorer: the rebuilt index %s kept its write-ahead log, so it was not put in the place of %s: reindex again", fresh, path)
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("explorer: replace the index: %w", err)
+	}
+	if err := removeFiles(path+"-wal", path+"-shm", fresh+"-shm"); err != nil {
+		return fmt.Errorf("explorer: replace the index: %w", err)
+	}
+	if err := os.Rename(fresh, path); err != nil {
+		return fmt.Errorf("explorer: replace the index: %w", err)
+	}
+	return nil
+}
+
+// removeIndex deletes the index database at path with its WAL files. A
+// missing database is not an error.
+func removeIndex(path string) error {
+	return removeFiles(path, path+"-wal", path+"-shm")
+}
+
+// removeFiles deletes the files named, those missing skipped.
+func removeFiles(names ...string) error {
 	var errs []error
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+	for _, p := range names {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

@@ -9,9 +9,6 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/explorer"
-	"github.com/votechain/votechain/explorer/audit"
-	"github.com/votechain/votechain/explorer/index"
-	"github.com/votechain/votechain/network/fabricblock"
 )
 
 // TestOpenIndexGenesisPin: an index holding block 0 opens under a pin only
@@ -28,21 +25,8 @@ func TestOpenIndexGenesisPin(t *testing.T) {
 	// audited against auditedPin (nil: none).
 	build := func(indexed bool, auditedPin []byte) string {
 		path := filepath.Join(t.TempDir(), "index.db")
-		idx, err := index.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer idx.Close()
-		if !indexed {
-			return path
-		}
-		b := fabricblock.Block{Number: 0, Hash: block0[:], DataHashOK: true}
-		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true, Genesis: auditedPin}.Block(nil, b, idx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := idx.Save(ctx, r); err != nil {
-			t.Fatal(err)
+		if indexed {
+			saveBlock0(t, path, block0[:], auditedPin)
 		}
 		return path
 	}

@@ -160,7 +160,7 @@ func (l *testLedger) openExplorer(t *testing.T, db string) *explorer.Explorer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := explorer.Open(explorer.Config{Profile: profile, Org: "Observers", DB: db, PageSize: 10,
+	e, err := explorer.Open(testContext(t), explorer.Config{Profile: profile, Org: "Observers", DB: db, PageSize: 10,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

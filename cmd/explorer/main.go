@@ -5,8 +5,11 @@
 // Usage:
 //
 //	explorer [flags]          follow the chain and serve (the default)
-//	explorer [flags] reindex  delete the index, rebuild it up to the current
-//	                          height with a progress bar, and exit
+//	explorer [flags] reindex  rebuild the index up to the current height
+//	                          with a progress bar, beside the old one
+//	                          (DB.new), which it replaces once complete,
+//	                          and exit; refused while an explorer serves
+//	                          the index (stop it first)
 //	explorer genesis-hash FILE  print the header hash of a genesis block
 //	                          file, the hash a consortium publishes and
 //	                          auditors pin with --genesis-hash
@@ -78,7 +81,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 Usage:
   explorer [flags]          follow the chain from the index's checkpoint and serve
-  explorer [flags] reindex  delete the index, rebuild it to the ledger's height (progress bar), exit
+  explorer [flags] reindex  rebuild the index to the ledger's height (progress bar) beside the old
+                            one (--db with .new), replace the old with it once complete, exit; a
+                            failed reindex keeps the old index. Refused while an explorer serves
+                            the index (each holds --db with .lock): stop it first
   explorer genesis-hash FILE  print the header hash of the genesis block in FILE (the channel's
                             config/election.block): what the consortium publishes, what
                             auditors give --genesis-hash
@@ -216,30 +222,22 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	if o.mode == "reindex" {
-		if err := explorer.RemoveIndex(o.db); err != nil {
-			return fmt.Errorf("delete index: %w", err)
-		}
-	}
-	e, err := explorer.Open(o.config(profile, genesis))
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	if o.mode == "reindex" {
 		bar := cli.NewProgress(os.Stderr, "blocks", 0)
 		began := time.Now()
-		if err := e.CatchUp(ctx, func(n, height uint64) { bar.Set(int64(n), int64(height)) }); err != nil {
+		t, err := explorer.Reindex(ctx, o.config(profile, genesis), func(n, height uint64) { bar.Set(int64(n), int64(height)) })
+		if err != nil {
 			return fmt.Errorf("reindex: %w", err)
 		}
 		bar.Finish()
-		t, err := e.Index().Totals(ctx)
-		if err != nil {
-			return err
-		}
 		log.Info("reindexed", "blocks", t.Blocks, "transactions", t.Txs, "batches", t.Batches, "votes", t.Votes,
 			"issues", t.Issues, "seconds", time.Since(began).Seconds(), "db", o.db, gc)
 		return nil
 	}
+	e, err := explorer.Open(ctx, o.config(profile, genesis))
+	if err != nil {
+		return err
+	}
+	defer e.Close()
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
