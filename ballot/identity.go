@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"unicode/utf8"
 )
 
 // nullifierDomain separates nullifier hashes from every other SHA-256 use in
@@ -239,15 +240,21 @@ func ParseHash(s string) ([32]byte, error) {
 func HashHex(h [32]byte) string { return hex.EncodeToString(h[:]) }
 
 // Clip shortens untrusted text before it is quoted in a message: text
-// longer than 80 bytes becomes its first 80 bytes and "...", so a message
-// quoting it stays bounded; shorter text (any identifier, hash or status
-// the ledger's rules allow) is returned whole.
+// longer than 80 bytes becomes at most its first 80 bytes, cut at a
+// character's start so valid UTF-8 stays valid (a message is a protobuf
+// string, which must be UTF-8), and "...", so a message quoting it stays
+// bounded; shorter text (any identifier, hash or status the ledger's rules
+// allow) is returned whole.
 func Clip(s string) string {
 	const max = 80
-	if len(s) > max {
-		return s[:max] + "..."
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // truncate is Clip, under the name this package's messages use.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 	"sync"
 	"testing"
 )
@@ -256,4 +257,18 @@ func BenchmarkVoterKey(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestClipKeepsUTF8: Clip bounds text to 80 bytes and "...", cutting at a
+// character's start, so clipped UTF-8 stays valid; short text is whole.
+func TestClipKeepsUTF8(t *testing.T) {
+	for _, s := range []string{strings.Repeat("a", 79) + "é" + "tail", strings.Repeat("€", 40), strings.Repeat("x", 200)} {
+		got := Clip(s)
+		if !utf8.ValidString(got) || len(got) > 83 || !strings.HasSuffix(got, "...") || !strings.HasPrefix(s, strings.TrimSuffix(got, "...")) {
+			t.Errorf("Clip(%q) = %q; want valid UTF-8, a prefix of at most 80 bytes and ...", s, got)
+		}
+	}
+	if short := strings.Repeat("b", 80); Clip(short) != short {
+		t.Errorf("Clip of 80 bytes changed it: %q", Clip(short))
+	}
 }

@@ -178,8 +178,8 @@ func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Electio
 	}
 	if before := h.election; before != nil {
 		if err := before.SetUpRefusal(tx.Time); err != nil { // before is configured (checkElectionStep): the window opened
-			fail("SetupElection refuses once the window opened (at %s; the transaction's time is %s)",
-				before.OpensAt.Format(time.RFC3339), tx.Time.UTC().Format(time.RFC3339Nano))
+			fail("SetupElection refuses once the window opened (at %s; the transaction's time is %s): %v",
+				before.OpensAt.Format(time.RFC3339), tx.Time.UTC().Format(time.RFC3339Nano), err)
 		}
 		if h.sealed && e.RollRoot != before.RollRoot {
 			fail("SetupElection keeps the roll root once the roll is sealed (with root %s), yet it became %s", ballot.Clip(before.RollRoot), ballot.Clip(e.RollRoot))
