@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestVoterKeyIsHMACOfLengthPrefixedFields(t *testing.T) {
