@@ -67,16 +67,20 @@ func run(ctx context.Context) error { return runWith(ctx, systemDeps()) }
 type deps struct {
 	// closeElection is close's call, (*stack.Stack).CloseElection.
 	closeElection func(*stack.Stack, context.Context) (*ballot.Election, error)
+	// up is up's bring-up, (*stack.Stack).Up.
+	up func(*stack.Stack, context.Context) error
 }
 
 // systemDeps returns the calls of the system's ledger.
-func systemDeps() deps { return deps{closeElection: (*stack.Stack).CloseElection} }
+func systemDeps() deps {
+	return deps{closeElection: (*stack.Stack).CloseElection, up: (*stack.Stack).Up}
+}
 
 // runWith is run calling the ledger through d.
 func runWith(ctx context.Context, d deps) (err error) {
 	defer func() { err = explainClockRefusal(err, time.Now()) }()
 	fs := flag.NewFlagSet("votechain", flag.ContinueOnError)
-	dir := fs.String("dir", ".run", "run folder")
+	dir := fs.String("dir", stack.DefaultDir, "run folder (make's targets act on "+stack.DefaultDir+" alone)")
 	net := cli.NetworkFlags(fs)
 	binDir := fs.String("bin", "bin", "folder of the project's commands")
 	up := newUpFlags(fs)
@@ -114,7 +118,7 @@ func runWith(ctx context.Context, d deps) (err error) {
 	switch cmd {
 	case "up":
 		began := time.Now()
-		if err := s.Up(ctx); err != nil {
+		if err := d.up(s, ctx); err != nil {
 			return err
 		}
 		fmt.Printf("\nVotechain is up (%.1f s).\n", time.Since(began).Seconds())
@@ -124,7 +128,7 @@ func runWith(ctx context.Context, d deps) (err error) {
 		fmt.Printf("  explorer  %s/ (operator page: %s/ops)\n", s.ExplorerURL(), s.ExplorerURL())
 		fmt.Printf("  prometheus %s/alerts (targets: %s/targets)\n", s.PrometheusURL(), s.PrometheusURL())
 		fmt.Printf("  voter roll with credentials (demo only): %s\n", s.RollCSV())
-		fmt.Printf("  network status: make network-status; stop: make down (WIPE=1 deletes data)\n")
+		fmt.Printf("  status: %s; stop: %s (%s also deletes its data)\n", stack.Command(*dir, "status"), stack.Command(*dir, "down"), stack.Command(*dir, "down", "--wipe"))
 		return nil
 	case "down":
 		return s.Down(*wipe)
@@ -186,7 +190,7 @@ func explainClockRefusal(err error, now time.Time) error {
 // election to delete its ledger, but refuses, naming what runs.
 func clean(ctx context.Context, s *stack.Stack, dir string) error {
 	if running := runningProcesses(ctx, s); len(running) > 0 {
-		return fmt.Errorf("the system in %s is running (%s): clean deletes a stopped system's data only; stop it first with make down (make down WIPE=1 stops it and deletes its data)", dir, strings.Join(running, ", "))
+		return refuseCleanWhileRunning(dir, running)
 	}
 	return s.Down(true)
 }
@@ -207,9 +211,16 @@ func wipeUnopened(cmd, dir string, refusal error, log *slog.Logger) error {
 		return err
 	}
 	if len(running) > 0 {
-		return fmt.Errorf("the system in %s is running (%s): clean deletes a stopped system's data only; make down WIPE=1 stops it and deletes its data", dir, strings.Join(running, ", "))
+		return refuseCleanWhileRunning(dir, running)
 	}
 	return stack.WipeRunDir(dir)
+}
+
+// refuseCleanWhileRunning is clean's refusal of the system in dir while
+// the processes running run, saying how to stop it, and to wipe it.
+func refuseCleanWhileRunning(dir string, running []string) error {
+	return fmt.Errorf("the system in %s is running (%s): clean deletes a stopped system's data only; stop it first with %s (%s stops it and deletes its data)",
+		dir, strings.Join(running, ", "), stack.Command(dir, "down"), stack.Command(dir, "down", "--wipe"))
 }
 
 // runningProcesses names the processes of s that run: the application's
@@ -247,7 +258,7 @@ type upFlags struct {
 // older form --ledger-nice) and --hosts.
 func newUpFlags(fs *flag.FlagSet) *upFlags {
 	u := &upFlags{}
-	fs.StringVar(&u.election, "election", "config/election.json", "election template for a new election: id, name, states, contests, batchers (config/election.json: one race; config/referendum.json: three questions)")
+	fs.StringVar(&u.election, "election", "config/election.json", "election template for a new election: id, name, states, contests, batchers (config/election.json: one race; config/referendum.json: three questions); for a new system (no network in --dir) checked before anything starts: its batchers must name "+network.Batcher.CommonName())
 	fs.DurationVar(&u.window, "window", 24*time.Hour, "voting window of a new election, from now")
 	fs.IntVar(&u.voters, "voters", 100_000, "synthetic voters on the roll of a new election")
 	fs.IntVar(&u.batchers, "batchers", 0, "batcher processes sharing the lanes (0: as the last up, else 1)")
@@ -261,10 +272,14 @@ func newUpFlags(fs *flag.FlagSet) *upFlags {
 
 // configure refuses, as usage errors naming the flag, settings up cannot
 // use: a roll of no voters, a voting window under a second, a negative
-// number of batchers or gateways, an unknown Redis mode, an --election
-// template given that does not load, a --hosts placement that does not
-// parse (a bring-up takes minutes, and these failed only at its end, or
-// were taken); else it sets them in cfg (fs holds the parsed flags).
+// number of batchers or gateways, an unknown Redis mode, an election
+// template that does not load (--election given, or any for a new system),
+// a new system's template whose batchers do not list the batcher
+// processes' identity (stack.CheckNewTemplate; a system with a network may
+// hold its election already, which no template changes), a --hosts
+// placement that does not parse (a bring-up takes minutes, and these
+// failed only at its end, or were taken); else it sets them in cfg (fs
+// holds the parsed flags).
 func (u *upFlags) configure(fs *flag.FlagSet, cfg *stack.Config) error {
 	if u.voters < 1 {
 		return cli.Usagef("--voters is %d: a new election's roll needs at least 1 voter", u.voters)
@@ -278,10 +293,15 @@ func (u *upFlags) configure(fs *flag.FlagSet, cfg *stack.Config) error {
 	if err := stack.ValidRedis(u.redis); err != nil {
 		return cli.Usagef("--redis: %v", err)
 	}
-	if cli.IsSet(fs, "election") {
-		if _, err := election.Template(u.election); err != nil {
-			return cli.Usagef("--election: %v (config/election.json: one race; config/referendum.json: three questions)", err)
-		}
+	var templateErr error
+	switch {
+	case !stack.HasNetwork(cfg.Dir):
+		templateErr = stack.CheckNewTemplate(u.election)
+	case cli.IsSet(fs, "election"):
+		_, templateErr = election.Template(u.election)
+	}
+	if templateErr != nil {
+		return cli.Usagef("--election: %v (config/election.json: one race; config/referendum.json: three questions)", templateErr)
 	}
 	if u.hosts != "" {
 		placement, err := network.ParseSpread(u.hosts)

@@ -19,6 +19,7 @@ import (
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/internal/stack"
+	"github.com/votechain/votechain/network"
 )
 
 // TestUsageErrors: each mistake is a usage error (status 2) naming the
@@ -103,7 +104,8 @@ func TestUpSettingsInTheEnvironmentAreUpsAlone(t *testing.T) {
 
 // TestCleanRefusesWhileTheSystemRuns: clean deletes nothing while a
 // process of the system runs, an application's (the gateway) or a node's
-// (an orderer), and names what runs; once none does, it deletes the
+// (an orderer), and names what runs and the command that stops it, with
+// its folder; once none does, it deletes the
 // system's data as down --wipe does, keeping the folders of other
 // commands (deploy, bench, test).
 func TestCleanRefusesWhileTheSystemRuns(t *testing.T) {
@@ -148,8 +150,9 @@ func TestCleanRefusesWhileTheSystemRuns(t *testing.T) {
 		then proc.ID // stopped after the refusal
 	}{{"gateway, orderer0", gateway}, {"orderer0", orderer}} {
 		err := clean()
-		if err == nil || !strings.Contains(err.Error(), "is running ("+c.runs+")") || !strings.Contains(err.Error(), "make down") {
-			t.Errorf("clean while %s run: %v; want it refused, naming them and make down", c.runs, err)
+		stop := "`bin/votechain --dir " + runDir + " down`" // not make down: it acts on .run, not this folder
+		if err == nil || !strings.Contains(err.Error(), "is running ("+c.runs+")") || !strings.Contains(err.Error(), stop) || strings.Contains(err.Error(), "make down") {
+			t.Errorf("clean while %s run: %v; want it refused, naming them and %s", c.runs, err, stop)
 		}
 		if missing := exist(append(ours, "stack.json", "network/state.json")); len(missing) > 0 {
 			t.Fatalf("clean while %s run deleted %v", c.runs, missing)
@@ -271,5 +274,71 @@ func TestClockRefusalIsExplained(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "no-such-flag") || strings.Contains(err.Error(), "clock") {
 		t.Errorf("an unknown flag: %v; want it named, with no word of the clock", err)
+	}
+}
+
+// TestUpChecksANewSystemsTemplateFirst: up of a new system (no network in
+// its run folder) refuses the default template (config/election.json,
+// --election not given) when its batchers do not list the batcher
+// processes' identity, as a usage error naming the identity, before the
+// bring-up starts (it failed only after minutes of it); a template that
+// lists it goes on to the bring-up, and so does any template for a system
+// whose network exists (its election may be on the ledger already, which
+// no template changes).
+func TestUpChecksANewSystemsTemplateFirst(t *testing.T) {
+	tmpl, err := os.ReadFile(filepath.Join("..", "..", "config", "election.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e map[string]any
+	if err := json.Unmarshal(tmpl, &e); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	t.Chdir(work) // the default template is config/election.json of the working directory
+	writeTemplate := func(batchers ...string) {
+		e["batchers"] = batchers
+		data, _ := json.Marshal(e)
+		if err := os.MkdirAll("config", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("config", "election.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var started bool
+	upRecording := func(ctx context.Context) error {
+		started = false
+		return runWith(ctx, deps{up: func(*stack.Stack, context.Context) error { started = true; return nil }})
+	}
+	runDir := filepath.Join(work, "run")
+	up := func() error {
+		return clitest.Run(t, upRecording, "votechain", "--dir", runDir, "--bin", work, "--fabric-bin", work, "--port-base", "42600", "up")
+	}
+
+	writeTemplate("User2@commission.votechain.test") // the gateway's identity, not the batchers'
+	err = up()
+	if started {
+		t.Fatal("up of a new system with a template not listing the batchers started the bring-up")
+	}
+	if got := cli.ExitStatus(err, nil); got != 2 || !strings.Contains(err.Error(), "config/election.json") || !strings.Contains(err.Error(), network.Batcher.CommonName()) {
+		t.Errorf("up of a new system with a template not listing the batchers: %v, exit status %d; want a usage error naming the template and %s", err, got, network.Batcher.CommonName())
+	}
+
+	writeTemplate(network.Batcher.CommonName())
+	if err := up(); err != nil || !started {
+		t.Errorf("up of a new system with a template listing the batchers: %v, bring-up started %v; want it started", err, started)
+	}
+
+	writeTemplate("User2@commission.votechain.test")
+	state := filepath.Join(stack.NetworkDir(runDir), "state.json")
+	if err := os.MkdirAll(filepath.Dir(state), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, []byte(`{"port_base": 42600, "consensus": "bft", "pids": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := up(); err != nil || !started {
+		t.Errorf("up of a system with a network, its template not listing the batchers: %v, bring-up started %v; want it started, as before (the ledger may hold the election)", err, started)
 	}
 }

@@ -60,7 +60,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	}
 	if _, err := os.Stat(s.RollCSV()); err != nil {
 		if existing != nil {
-			return fmt.Errorf("the ledger has election %s but its roll %s is missing: wipe the system with `make down WIPE=1`", existing.ID, s.RollCSV())
+			return fmt.Errorf("the ledger has election %s but its roll %s is missing: wipe the system with %s", existing.ID, s.RollCSV(), Command(s.cfg.Dir, "down", "--wipe"))
 		}
 		if err := s.generateRoll(ctx, states); err != nil {
 			return err
@@ -135,15 +135,43 @@ func (s *Stack) LogKeyFile() string { return s.path("secrets", "intakelog", "gat
 // template reads the election template (id, name, states, contests,
 // batchers) and checks that it lets the batcher processes commit.
 func (s *Stack) template() (ballot.Election, error) {
-	e, err := election.Template(s.cfg.Election)
+	return loadTemplate(s.cfg.Election, s.batcherIdentity)
+}
+
+// loadTemplate reads the election template at path and checks that its
+// batchers list the batcher processes' identity, which batcherIdentity
+// gives (electionsetup.BatcherListed).
+func loadTemplate(path string, batcherIdentity func() (string, error)) (ballot.Election, error) {
+	e, err := election.Template(path)
 	if err != nil {
 		return e, err
 	}
-	identity, err := s.batcherIdentity()
+	identity, err := batcherIdentity()
 	if err != nil {
 		return e, err
 	}
-	return e, electionsetup.BatcherListed(&e, "election template "+s.cfg.Election, identity)
+	return e, electionsetup.BatcherListed(&e, "election template "+path, identity)
+}
+
+// HasNetwork reports whether the run folder dir holds its system's network
+// (its state.json): without one, the ledger holds no election yet, and Up
+// sets one up from the template.
+func HasNetwork(dir string) bool {
+	_, err := os.Stat(network.Layout{Dir: NetworkDir(dir)}.State())
+	return err == nil
+}
+
+// CheckNewTemplate checks, before anything starts, the election template
+// at path that Up would set a new system's election up from: it must load,
+// and its batchers must list the identity the new network issues the
+// batcher processes (network.Batcher.CommonName), else Up would fail on it
+// only after minutes of bring-up. It is for a run folder without a network
+// (HasNetwork); a system's own network may hold an election already, which
+// no template changes, and Up checks the template against the network's
+// batcher profile when it sets an election up.
+func CheckNewTemplate(path string) error {
+	_, err := loadTemplate(path, func() (string, error) { return network.Batcher.CommonName(), nil })
+	return err
 }
 
 // generateRoll writes a synthetic roll with a progress bar; it stops once

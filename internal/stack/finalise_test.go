@@ -339,8 +339,9 @@ func TestLogJudgedRefusesUnlogged(t *testing.T) {
 }
 
 // TestFinaliseWithNoSystem: finalise in a run folder no bring-up wrote
-// says the system was never brought up and that `make up` starts it, not
-// only that a Redis password file is missing.
+// says the system was never brought up and that up of that folder
+// (bin/votechain --dir DIR up: not make up, which starts .run's) starts
+// it, not only that a Redis password file is missing.
 func TestFinaliseWithNoSystem(t *testing.T) {
 	dir := t.TempDir()
 	s, err := New(Config{Dir: dir, PortBase: 23200, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
@@ -348,8 +349,8 @@ func TestFinaliseWithNoSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = s.FinaliseElection(context.Background(), FinaliseOptions{})
-	if err == nil || !strings.Contains(err.Error(), "the system in "+dir+" was never brought up; `make up` starts it") {
-		t.Errorf("finalise with no system: %v; want it to say to run make up", err)
+	if want := "the system in " + dir + " was never brought up; `bin/votechain --dir " + dir + " up` starts it"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("finalise with no system: %v; want %q", err, want)
 	}
 }
 

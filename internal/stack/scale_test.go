@@ -30,9 +30,9 @@ func TestResolveShape(t *testing.T) {
 	if err := resolveShape(&cfg, rec); err != nil || cfg.Gateways != 2 || cfg.Batchers != 1 || cfg.Redis != RedisCluster {
 		t.Fatalf("from the record: %+v, %v; want 2 gateways, the given 1 batcher, the cluster", cfg, err)
 	}
-	cfg = Config{Redis: RedisSingle}
-	if err := resolveShape(&cfg, rec); err == nil || !strings.Contains(err.Error(), "WIPE=1") {
-		t.Errorf("a cluster system turned single: %v; want a refusal saying to wipe", err)
+	cfg = Config{Dir: DefaultDir, Redis: RedisSingle}
+	if err := resolveShape(&cfg, rec); err == nil || !strings.Contains(err.Error(), "`make down WIPE=1`") {
+		t.Errorf("make's cluster system turned single: %v; want a refusal saying to wipe with make down WIPE=1", err)
 	}
 	for _, bad := range []Config{{Gateways: maxScale + 1}, {Batchers: maxScale + 1}, {Redis: "sentinel"}} {
 		if err := resolveShape(&bad, nil); err == nil {

@@ -126,15 +126,36 @@ func New(cfg Config) (*Stack, error) {
 	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]proc.ID{}}
 	if data, err := os.ReadFile(s.path("stack.json")); err == nil {
 		if err := json.Unmarshal(data, &s.pids); err != nil {
-			return nil, damaged(s.path("stack.json"), err)
+			return nil, damagedProcessRecord(s.path("stack.json"), err)
 		}
 	}
 	return s, nil
 }
 
-// damaged is New's refusal of a record it cannot read (rundir.ErrUnreadable).
+// damaged is New's refusal (rundir.ErrUnreadable) of a record it cannot
+// read, file in the run folder, other than the process record stack.json
+// (damagedProcessRecord): down --wipe stops the processes the folder's
+// process records name without opening the system (WipeUnopened), then
+// wipes it.
 func damaged(file string, err error) error {
-	return fmt.Errorf("%w: %s is damaged (%v): run `make down WIPE=1`, which stops the processes the run folder's other records name and wipes it without opening the system", rundir.ErrUnreadable, file, err)
+	dir := filepath.Dir(file)
+	return fmt.Errorf("%w: %s is damaged (%v): wipe the system with %s, which stops the processes its records name (stack.json, network/state.json) and wipes the folder without opening the system",
+		rundir.ErrUnreadable, file, err, Command(dir, "down", "--wipe"))
+}
+
+// damagedProcessRecord is New's refusal (rundir.ErrUnreadable) of the run
+// folder's stack.json, which it cannot read. The application processes
+// it records cannot be found from it, so down --wipe refuses it too
+// (WipeUnopened, StopRecorded), stopping nothing: they are to be stopped
+// by hand, found by their output in the folder's logs/, and the record
+// deleted; then down --wipe stops the network's nodes and wipes the folder.
+func damagedProcessRecord(file string, err error) error {
+	dir := filepath.Dir(file)
+	logs := filepath.Join(dir, "logs")
+	wipe := Command(dir, "down", "--wipe")
+	return fmt.Errorf("%w: %s is damaged (%v), so the system's processes it records (Redis, batchers, gateways, HAProxy, explorer, monitoring) cannot be found from it, and %s refuses it too, stopping nothing: "+
+		"stop those processes by hand (each writes its output to a file in %s: `fuser -v %s/*` lists them), delete %s, then run %s, which stops the network's nodes and wipes the folder",
+		rundir.ErrUnreadable, file, err, wipe, logs, shellQuote(logs), shellQuote(file), wipe)
 }
 
 func (s *Stack) path(elem ...string) string {
@@ -170,7 +191,7 @@ func (s *Stack) RedisACL() redisserver.ACL { return redisserver.ACL{Dir: s.path(
 func (s *Stack) RedisOptions(user string) (*redis.UniversalOptions, error) {
 	pw, err := s.RedisACL().Password(user)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: the system in %s was never brought up; `make up` starts it", err, s.cfg.Dir)
+		return nil, fmt.Errorf("%w: the system in %s was never brought up; %s starts it", err, s.cfg.Dir, Command(s.cfg.Dir, "up"))
 	}
 	if err != nil {
 		return nil, err
@@ -367,7 +388,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	for _, c := range network.Components {
 		if _, err := os.Stat(s.net.Layout().ComponentProfile(c.Name)); err != nil {
-			return fmt.Errorf("the network in %s has no profile for the %s's own identity (it predates per-component identities): recreate it with `make down WIPE=1` and `make up`", s.net.Layout().Dir, c.Name)
+			return fmt.Errorf("the network in %s has no profile for the %s's own identity (it predates per-component identities): recreate the system with %s and %s", s.net.Layout().Dir, c.Name, Command(s.cfg.Dir, "down", "--wipe"), Command(s.cfg.Dir, "up"))
 		}
 	}
 	if _, err := s.net.Deploy(ctx); err != nil { // a rebuilt chaincode goes live; a no-op otherwise

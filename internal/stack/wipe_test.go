@@ -120,16 +120,39 @@ func TestRecordsAreReplacedWhole(t *testing.T) {
 
 // TestNewRefusesDamagedRecordAsUnreadable: a stack.json or shape.json cut
 // short is refused with rundir.ErrUnreadable, which down --wipe and clean
-// take as their cue to wipe by the process records alone.
+// take as their cue to wipe by the process records alone. The advice names
+// the run folder (a temporary one here, not make's .run: `make down
+// WIPE=1` would wipe another system) and says what the wipe then does: for
+// shape.json it stops what the other records name and wipes
+// (WipeUnopened succeeds); stack.json, the record of the processes to
+// stop, it refuses, stopping and deleting nothing, so the advice says to
+// stop them by hand and delete the record first (it used to promise the
+// wipe would stop them).
 func TestNewRefusesDamagedRecordAsUnreadable(t *testing.T) {
-	for _, name := range []string{"stack.json", "shape.json"} {
+	for name, want := range map[string][]string{
+		"stack.json": {"cannot be found from it", "refuses it too, stopping nothing", "stop those processes by hand", "logs", "delete "},
+		"shape.json": {"which stops the processes its records name"},
+	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"gateway": {"pid": 12`), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err := New(Config{Dir: dir, PortBase: 42700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
-		if !errors.Is(err, rundir.ErrUnreadable) || !strings.Contains(err.Error(), "make down WIPE=1") {
-			t.Errorf("New with a damaged %s = %v, want rundir.ErrUnreadable and the advice", name, err)
+		if !errors.Is(err, rundir.ErrUnreadable) {
+			t.Fatalf("New with a damaged %s = %v, want rundir.ErrUnreadable", name, err)
+		}
+		for _, w := range append(want, "`bin/votechain --dir "+dir+" down --wipe`") {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("New with a damaged %s: %q lacks %q", name, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "make down") {
+			t.Errorf("New with a damaged %s in %s: %q sends the operator to make's system", name, dir, err)
+		}
+		wipeErr := WipeUnopened(dir, nil)
+		_, statErr := os.Stat(filepath.Join(dir, name))
+		if stackRecord := name == "stack.json"; stackRecord != (wipeErr != nil) || stackRecord != (statErr == nil) {
+			t.Errorf("down --wipe after a damaged %s: %v, record left: %v; want it refused, deleting nothing, for stack.json alone", name, wipeErr, statErr == nil)
 		}
 	}
 }
