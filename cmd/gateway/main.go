@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -81,7 +82,7 @@ func parseFlags(args []string) (*options, error) {
 	hd, dd, pd := httpapi.DefaultConfig(), dedup.DefaultConfig(), voterweb.DefaultConfig()
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.Usage = cli.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).", "")
-	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address")
+	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address: bound at start, so a port in use stops the gateway at once; served once the election record has been read from the ledger (until then connections wait in the kernel's queue)")
 	o.gc = cli.GCFlags(fs, 400, "400 took ~10% less gateway CPU per vote than 100 in BenchmarkVoteLoopback; at ~5 KB allocated per vote the collector is now ~1% of the gateway's CPU")
 	fs.IntVar(&o.procs, "procs", 0, "most threads running Go code at once (as GOMAXPROCS); 0: Go's default (the GOMAXPROCS environment variable, else the cores the process may use). 1 took ~10% less gateway CPU per vote over loopback at 5,000 votes/s on a loaded 2-core machine (no second thread to wake, spin and steal work), but caps the gateway at one core")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
@@ -211,14 +212,23 @@ func dialFabric(o *options) (ledger, func() error, error) {
 	return conn.Ballot(), conn.Close, nil
 }
 
+// electionWait is how the gateway waits for the election record at start:
+// a record not there yet is logged at info, any other failure (access
+// denied, a peer down) at warn, since it may never clear by itself.
+var electionWait = election.Wait{
+	NotSetUp: "waiting for the election record on the ledger",
+	Failed:   "cannot read the election record yet", FailedLevel: slog.LevelWarn,
+}
+
 // run wires the gateway from its flags (args) and serves until ctx ends,
 // then shuts down gracefully: no new connections, requests in flight
 // finish, then the background loops stop (the intake log signs and anchors
 // a last time), all within --shutdown-timeout. What it can check without
 // Redis and the ledger, the flags (parseFlags) and the files they name
-// (loadFiles), it checks, and the --pprof listener it opens, before it
-// connects to either and waits, for as long as it takes, for the election
-// record on the ledger.
+// (loadFiles), it checks, and the --pprof and --listen listeners it opens,
+// before it connects to either and waits, for as long as it takes, for the
+// election record on the ledger. --listen is served only after that wait:
+// connections made meanwhile wait in the kernel's queue.
 func run(ctx context.Context, args []string, dial dialer) (err error) {
 	o, err := parseFlags(args)
 	if err != nil {
@@ -240,6 +250,11 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 		}
 		defer psrv.Close()
 	}
+	ln, err := net.Listen("tcp", o.listen) // held through the wait: a port in use stops the gateway now
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w: give --listen a free port", o.listen, err)
+	}
+	defer ln.Close()
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
 	}
@@ -266,14 +281,9 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	defer closeLedger()
 	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
-	const waiting = "waiting for the election record on the ledger"
-	e, err := election.Await(ctx, elections, election.Wait{NotSetUp: waiting, Failed: waiting, FailedLevel: slog.LevelInfo}, log)
+	e, err := election.Await(ctx, elections, electionWait, log)
 	if err != nil {
-		if ctx.Err() != nil { // asked to stop before there was anything to serve: not a failure
-			log.Info("gateway stopped before the election record was read")
-			return nil
-		}
-		return err
+		return election.StopIsNoFailure(ctx, err, "gateway", log)
 	}
 	// The background loops outlive the signal: they stop once the requests
 	// in flight have finished, so that the intake log's closing round
@@ -295,8 +305,8 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	srv := g.api.HTTPServer(o.listen)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("gateway listening", "addr", o.listen, "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("gateway listening", "addr", ln.Addr().String(), "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve on --listen %s: %w", o.listen, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -356,10 +357,100 @@ func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
 	}
 }
 
+// silentLedger is a ledger that never answers a read of the election
+// record: the read lasts until its context ends.
+type silentLedger struct{ fakeLedger }
+
+func (silentLedger) Election(ctx context.Context) (*ballot.Election, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestListenBoundBeforeTheElection: the gateway holds its --listen port
+// while it waits for the election record, so the port is taken (a
+// connection to it is accepted by the kernel) before the ledger has
+// answered, and another process cannot bind it meanwhile.
+func TestListenBoundBeforeTheElection(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	dialled := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, runArgs(t, "--listen", addr), func(*options) (ledger, func() error, error) {
+			close(dialled)
+			return silentLedger{}, func() error { return nil }, nil
+		})
+	}()
+	select {
+	case <-dialled:
+	case err := <-done:
+		t.Fatalf("run ended before it dialled the ledger: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("ledger not dialled within 5 s")
+	}
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Errorf("connect to --listen %s while the election record is awaited: %v; want the port bound", addr, err)
+	} else {
+		conn.Close()
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Errorf("another listener bound --listen %s while the gateway waited; want it taken", addr)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("stopped while waiting: %v; want no error", err)
+	}
+}
+
+// TestElectionWaitWarnsOnOtherFailures: while it waits for the election
+// record the gateway logs a record not there yet at info and any other
+// failure, such as access denied, which may never clear, at warn.
+func TestElectionWaitWarnsOnOtherFailures(t *testing.T) {
+	e, err := testElection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := []error{fmt.Errorf("election record: %w", ballot.ErrNotFound), errors.New("access denied"), nil}
+	src := electionFunc(func(context.Context) (*ballot.Election, error) {
+		err := answers[0]
+		answers = answers[1:]
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	})
+	var logged strings.Builder
+	w := electionWait
+	w.Every = time.Millisecond
+	if _, err := election.Await(context.Background(), src, w, slog.New(slog.NewTextHandler(&logged, nil))); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`level=INFO msg="` + electionWait.NotSetUp + `" err="election record: not on the ledger"`,
+		`level=WARN msg="` + electionWait.Failed + `" err="access denied"`,
+	} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("logged:\n%s\nwant a line with %s", logged.String(), want)
+		}
+	}
+}
+
+// electionFunc is an election.Source made of a function.
+type electionFunc func(context.Context) (*ballot.Election, error)
+
+func (f electionFunc) Election(ctx context.Context) (*ballot.Election, error) { return f(ctx) }
+
 // runArgs are arguments run starts with up to dialling the ledger: an
 // election secret and a Redis password in files of their own, no log key,
-// a results checkpoint in a temporary folder, errors alone logged; then
-// args, which win.
+// a results checkpoint in a temporary folder, a free port to listen on,
+// errors alone logged; then args, which win.
 func runArgs(t *testing.T, args ...string) []string {
 	t.Helper()
 	dir := t.TempDir()
@@ -370,7 +461,7 @@ func runArgs(t *testing.T, args ...string) []string {
 		}
 	}
 	return append([]string{"--secret-file", secret, "--redis-password-file", password, "--log-key=",
-		"--results-checkpoint", filepath.Join(dir, "results.json"), "--log-level", "error"}, args...)
+		"--results-checkpoint", filepath.Join(dir, "results.json"), "--listen", "127.0.0.1:0", "--log-level", "error"}, args...)
 }
 
 // errNoLedger is the dialler's of TestCheckedBeforeTheLedger.
@@ -379,8 +470,8 @@ var errNoLedger = errors.New("no ledger in this test")
 // TestCheckedBeforeTheLedger: what the gateway can tell wrong without Redis
 // and the ledger it refuses before it dials the ledger, whose election
 // record it would then wait for as long as it takes: a flag's value as a
-// usage error (exit 2), a file or a --pprof port in use as an error (exit
-// 1), each naming its flag.
+// usage error (exit 2), a file or a --pprof or --listen port in use as an
+// error (exit 1), each naming its flag.
 // Good values of the same flags get as far as the ledger.
 func TestCheckedBeforeTheLedger(t *testing.T) {
 	dir := t.TempDir()
@@ -401,6 +492,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		says  string
 	}{
 		{[]string{"--pprof", taken.Addr().String()}, false, "--pprof " + taken.Addr().String() + ": "},
+		{[]string{"--listen", taken.Addr().String()}, false, "--listen " + taken.Addr().String() + ": listen tcp"},
 		{[]string{"--listen", "127.0.0.1:99999"}, true, `--listen "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
 		{[]string{"--listen", "localhost"}, true, `--listen "localhost": want host:port`},
 		{[]string{"--metrics-listen", ":70000"}, true, `--metrics-listen ":70000": port "70000"`},

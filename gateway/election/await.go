@@ -45,3 +45,16 @@ func Await(ctx context.Context, src Source, w Wait, log *slog.Logger) (*ballot.E
 		}
 	}
 }
+
+// StopIsNoFailure is what a command returns when waiting for the election
+// record (Await) ended with err: nil if ctx has ended, since the command
+// was asked to stop before it had anything to serve, which a supervisor
+// must not count as a failure (it logs "<command> stopped before the
+// election record was read" at info on log); err otherwise.
+func StopIsNoFailure(ctx context.Context, err error, command string, log *slog.Logger) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	log.Info(command + " stopped before the election record was read")
+	return nil
+}

@@ -62,3 +62,26 @@ func TestAwaitEndsWithItsContext(t *testing.T) {
 		t.Fatal("Await still waiting 5 s after its context ended")
 	}
 }
+
+// TestStopIsNoFailure: an error from a wait whose context has ended is no
+// failure and is logged as a stop; any other error is returned as it is,
+// unlogged.
+func TestStopIsNoFailure(t *testing.T) {
+	h := &recordingHandler{}
+	log := slog.New(h)
+	failed := errors.New("access denied")
+	if err := StopIsNoFailure(context.Background(), failed, "gateway", log); err != failed {
+		t.Errorf("context live: %v; want the error itself", err)
+	}
+	if recs := h.take(""); len(recs) != 0 {
+		t.Errorf("context live: logged %q; want nothing", recs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := StopIsNoFailure(ctx, ctx.Err(), "gateway", log); err != nil {
+		t.Errorf("context ended: %v; want nil", err)
+	}
+	if recs := h.take(""); len(recs) != 1 || recs[0] != "INFO gateway stopped before the election record was read" {
+		t.Errorf("context ended: logged %q; want the stop at info", recs)
+	}
+}

@@ -1,0 +1,180 @@
+package dedup
+
+// The intake script's call (script.lua): its keys and arguments encoded
+// from a batch of attempts, its answers decoded into Results.
+
+import (
+	"context"
+	_ "embed"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/votequeue"
+)
+
+//go:embed script.lua
+var scriptSource string
+
+// call runs the script in mode for the attempts of batch, one section per
+// partition (whose shapes are known: Accept fetched them).
+func (d *Deduper) call(ctx context.Context, mode string, batch []*pending) ([]Result, error) {
+	// order[i] is the batch index of the script's i-th vote: the batch
+	// grouped by partition, in the order the partitions first appear.
+	order := make([]int, 0, len(batch))
+	var parts []string
+	for _, pe := range batch {
+		if st := pe.attempt.Vote.State; !slices.Contains(parts, st) {
+			parts = append(parts, st)
+		}
+	}
+	shapes := make([]shape, len(parts))
+	keys := make([]string, 0, 5*len(parts)+len(batch))
+	names := votequeue.Names()
+	logOn := 1
+	if d.cfg.NoLog {
+		logOn = 0
+	}
+	args := make([]any, 0, 12+3*len(parts)+perVoteArgs*len(batch))
+	args = append(args, mode, d.cfg.ReviewMaxLen)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	args = append(args, votequeue.FieldsVersion, logOn, len(parts))
+	// One buffer for every per-vote argument of all votes (compact entry,
+	// request id, Bloom positions), each passed as a pointer to its slice
+	// (rawArg): boxing a pointer allocates nothing, so the call allocates
+	// per batch, not per vote and argument.
+	size, nfields := 0, 0
+	for i, st := range parts {
+		var err error
+		if shapes[i], err = d.shape(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	for _, pe := range batch {
+		v, k := pe.attempt.Vote, shapes[slices.Index(parts, pe.attempt.Vote.State)].bloom.Hashes
+		size += 4*k + len(pe.attempt.RequestID) + votequeue.LogEntrySize(v)
+		nfields += perVoteArgs
+	}
+	buf := make([]byte, 0, size)
+	fields := make([]rawArg, 0, nfields)
+	field := func(start int) int { // the bytes since start are the next argument
+		fields = append(fields, buf[start:len(buf):len(buf)])
+		return len(buf)
+	}
+	positions := make([]uint64, 0, 32)
+	for i, st := range parts {
+		p, roll := shapes[i].bloom, shapes[i].roll
+		keys = append(keys, votequeue.BloomKey(st), votequeue.StreamKey(st), votequeue.DupesKey(st), votequeue.ReviewKey(st), votequeue.LogKey(st))
+		n := 0
+		for j, pe := range batch {
+			if pe.attempt.Vote.State == st {
+				order = append(order, j)
+				n++
+			}
+		}
+		// The section's header (k, n, state) goes before its votes' fields.
+		for _, a := range [...]any{p.Hashes, n, st} {
+			args = append(args, a)
+		}
+		for _, j := range order[len(order)-n:] {
+			v := batch[j].attempt.Vote
+			raw, err := ballot.ParseHash(v.Nullifier)
+			if err != nil {
+				return nil, fmt.Errorf("dedup: %w", err)
+			}
+			keys = append(keys, roll.Key(raw[:]))
+			first := len(fields)
+			start := len(buf)
+			if buf, err = votequeue.AppendLogEntry(buf, v); err != nil {
+				return nil, fmt.Errorf("dedup: %w", err)
+			}
+			start = field(start)
+			buf = append(buf, batch[j].attempt.RequestID...)
+			start = field(start)
+			// The positions in one argument, 4 bytes each (bloom.MaxBits is
+			// 2^32), which the script reads only where a filter exists.
+			for _, pos := range p.Positions(positions[:0], raw[:]) {
+				buf = binary.BigEndian.AppendUint32(buf, uint32(pos))
+			}
+			field(start)
+			for f := first; f < len(fields); f++ {
+				args = append(args, &fields[f])
+			}
+		}
+	}
+	var reply []any
+	var err error
+	if _, cluster := d.rdb.(*redis.ClusterClient); cluster || d.cfg.Replicas > 0 {
+		// On a Cluster always on the slot's master's own client: the
+		// cluster client would send the script again after a dropped
+		// connection, whatever its MaxRetries (see runReplicated).
+		reply, err = d.runReplicated(ctx, keys, args)
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+		defer cancel()
+		reply, err = d.script.Run(ctx, d.rdb, keys, args...).Slice()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dedup: %s call for %d votes of %s: %w", mode, len(batch), strings.Join(parts, ","), err)
+	}
+	if len(reply) != 3*len(batch) {
+		return nil, fmt.Errorf("dedup: script answered %d values for %d votes", len(reply), len(batch))
+	}
+	results := make([]Result, len(batch))
+	for i := range len(batch) {
+		j := order[i]
+		if results[j], err = parseResult(reply[3*i : 3*i+3]); err != nil {
+			return nil, err
+		}
+		if res := results[j]; d.cfg.Logged != nil && res.Outcome == Accepted && res.LogIndex >= 0 {
+			v := batch[j].attempt.Vote
+			leaf, err := v.Leaf()
+			if err != nil {
+				return nil, fmt.Errorf("dedup: %w", err)
+			}
+			d.cfg.Logged(v.State, res.LogIndex, leaf)
+		}
+	}
+	return results, nil
+}
+
+// perVoteArgs is how many script arguments each vote of a call has: its
+// compact entry, from which the script takes the raw vote id and nullifier
+// and, for a refusal, the review entry's fields, its request id and its
+// Bloom positions (4 bytes each).
+const perVoteArgs = 3
+
+// rawArg is a script argument sent as it is (go-redis writes an
+// encoding.BinaryMarshaler's bytes).
+type rawArg []byte
+
+func (a *rawArg) MarshalBinary() ([]byte, error) { return *a, nil }
+
+// parseResult decodes one vote's answer of the script: status, value, log
+// index.
+func parseResult(r []any) (Result, error) {
+	status, _ := r[0].(string)
+	switch status {
+	case "ok":
+		id, ok1 := r[1].(string)
+		index, ok2 := r[2].(int64)
+		if !ok1 || !ok2 {
+			return Result{}, fmt.Errorf("dedup: malformed accept result %v", r)
+		}
+		return Result{Outcome: Accepted, EntryID: id, LogIndex: index}, nil
+	case "ne":
+		return Result{Outcome: NotEligible}, nil
+	case "dup":
+		n, _ := r[1].(int64)
+		return Result{Outcome: Duplicate, Attempts: n}, nil
+	case "maybe":
+		return Result{BloomMaybe: true}, nil
+	}
+	return Result{}, fmt.Errorf("dedup: unknown script status %q in %v", status, r)
+}
