@@ -628,10 +628,14 @@ func (s *logState) checkElection(ctx context.Context, ledger logmonitor.Ledger) 
 // them before any entry was placed and where a nullifier was counted says
 // nothing of the log's consistency (the next run lists every entry not
 // counted again, so it places the UNCHECKED ones). Once such a read gets
-// no answer (stopLocator: peer's peer, the organisation named, is down or
-// does not answer in time), no other is made: the duplicates after it are
-// UNCHECKED too, and the error returned with the status says so once,
-// naming the peer and the fixes (unansweredError). With progress not nil, the check
+// no answer (stopLocator: peer's peer, the organisation named, is not
+// reachable or does not answer a read in time), no other is made: the
+// duplicates after it are UNCHECKED too, and the error returned with the
+// status says so once, naming the peer and the fixes (unansweredError). A
+// read the peer answered with a failure, its own Unavailable included, is
+// UNCHECKED alone. Reads left UNCHECKED once ctx has ended (--timeout, a
+// signal) are the run's doing, not the peer's: the error returned is ctx's
+// cause (context.Cause), which the caller words. With progress not nil, the check
 // of the states draws its progress there, and so does the reading of the
 // duplicates' nullifiers when there are more than progressFrom.
 func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monitor, dups nullifierLocator, peer string, state *logState) (int, error) {
@@ -692,6 +696,9 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 	}
 	if stop.down != nil {
 		return t.exit(), unansweredError(peer, stop.down, t.unchecked)
+	}
+	if t.unchecked > 0 && ctx.Err() != nil { // the run's end, not the peer, left them unchecked
+		return t.exit(), context.Cause(ctx)
 	}
 	return t.exit(), nil
 }

@@ -26,6 +26,8 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
+	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // signedAcceptances returns the acceptance receipts of a 3-entry log signed
@@ -1134,10 +1136,16 @@ func badlySigned(h ballot.TreeHead) ballot.TreeHead {
 // seen before of state; it returns the status, stdout and stderr.
 func runLogCheck(t *testing.T, served []ballot.Vote, ledger standingLedger, state *logState) (int, string, string) {
 	t.Helper()
+	return runLogCheckIn(context.Background(), t, served, ledger, state)
+}
+
+// runLogCheckIn is runLogCheck in a run whose context is ctx.
+func runLogCheckIn(ctx context.Context, t *testing.T, served []ballot.Vote, ledger standingLedger, state *logState) (int, string, string) {
+	t.Helper()
 	gateway := logGateway("http://gateway.test", time.Minute)
 	gateway.Client = &http.Client{Transport: &gatewayTransport{answer: servedLog(t, served)}}
 	var stdout, stderr bytes.Buffer
-	code := checkLog(context.Background(), &stdout, &stderr, gateway, ledger, "Observers", time.Minute, state)
+	code := checkLog(ctx, &stdout, &stderr, gateway, ledger, "Observers", time.Minute, state)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -1369,22 +1377,18 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 
 // TestLogStopsAtAnUnansweredPeer: verify --log looks up the nullifiers of
 // the entries rejected as duplicates until one look-up gets no answer (the
-// peer not reachable, gRPC's Unavailable as fabricclient words it, or not
-// answering in time): it makes no other, every duplicate is UNCHECKED
-// (status 2, the heads still saved), the ones not looked up saying so,
-// and one message on stderr names the peer and the fixes. A ledger that
-// answers, "not found" or an error of its own, is still asked of each
-// nullifier. The old code made one look-up a nullifier against a peer
-// that was down, each after its own wait.
+// peer not reachable, fabricclient.Unreachable, or not answering in time):
+// it makes no other, every duplicate is UNCHECKED (status 2, the heads
+// still saved), the ones not looked up saying so, and one message on
+// stderr names the peer and the fixes. A ledger that answers, "not found"
+// or an error of its own, a reachable peer's Unavailable included, is
+// still asked of each nullifier, each failed look-up UNCHECKED alone. The
+// old code made one look-up a nullifier against a peer that was down, each
+// after its own wait, and, before that was fixed, stopped at any
+// Unavailable, the peer's own ("no peers available to evaluate") too.
 func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
-	key, keys := registeredKey(t)
-	votes := caVotes(5, 0)
-	batch, err := ballot.BuildBatch("CA", 1, votes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dups := []int{1, 2, 3, 4} // four nullifiers
-	down := fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unavailable, "the Observers peer at 127.0.0.1:27110 is not reachable (dial tcp 127.0.0.1:27110: connect: connection refused)"))
+	votes, headed := fourDuplicatesLedger(t)
+	down := fmt.Errorf("evaluate LocateNullifier: %w", &fabricclient.UnreachableError{Org: "Observers", Addr: "127.0.0.1:27110", Cause: "dial tcp 127.0.0.1:27110: connect: connection refused"})
 	stopped := "verify: the Observers peer did not answer a look-up of where a duplicate's nullifier was counted (" + down.Error() +
 		"), so verify asked it no more: 4 entries rejected as duplicates are UNCHECKED; once that peer answers, run verify again, or check through the other organisation's peer (--peer Commission)\n"
 	for name, c := range map[string]struct {
@@ -1395,17 +1399,16 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 		notLooked int    // lines saying the entry was not looked up
 		stderr    string
 	}{
-		"the peer down":             {down, 1, 2, ", 4 UNCHECKED", 3, stopped},
-		"the peer not answering":    {status.Error(codes.DeadlineExceeded, "context deadline exceeded"), 1, 2, ", 4 UNCHECKED", 3, "verify: the Observers peer did not answer"},
-		"every nullifier not found": {ballot.ErrNotFound, 4, 1, ", 4 FAIL", 0, ""},
-		"an answer refusing":        {fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500")), 4, 2, ", 4 UNCHECKED", 0, ""},
+		"the peer down":              {down, 1, 2, ", 4 UNCHECKED", 3, stopped},
+		"the peer not answering":     {status.Error(codes.DeadlineExceeded, "context deadline exceeded"), 1, 2, ", 4 UNCHECKED", 3, "verify: the Observers peer did not answer"},
+		"every nullifier not found":  {ballot.ErrNotFound, 4, 1, ", 4 FAIL", 0, ""},
+		"an answer refusing":         {fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500")), 4, 2, ", 4 UNCHECKED", 0, ""},
+		"the peer's own Unavailable": {fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unavailable, "no peers available to evaluate chaincode votechain in channel election")), 4, 2, ", 4 UNCHECKED", 0, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			nullifiers := &nullifiersAt{fail: c.fail}
-			anchored := acceptanceOf(t, logOf(votes), votes, 0, 5, key).Head
-			ledger := locatingHeadedLedger{headedLedger{
-				headlessLedger: headlessLedger{batch: batch, rejected: dups, reasons: slices.Repeat([]string{ballot.RejectDuplicate}, len(dups))},
-				head:           anchored, keys: keys}, nullifiers}
+			anchored := headed.head
+			ledger := locatingHeadedLedger{headed, nullifiers}
 			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{}}
 			code, out, stderr := runLogCheck(t, votes, ledger, state)
 			if nullifiers.reads != c.reads {
@@ -1424,6 +1427,9 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 			if c.stderr == "" && len(said) > 0 || c.stderr != "" && (len(said) != 1 || !strings.HasPrefix(said[0], c.stderr)) {
 				t.Errorf("verify said %q on stderr; want one message starting %q, or none if empty", said, c.stderr)
 			}
+			if failed := errLedger.Error(); c.notLooked == 0 && c.counts == ", 4 UNCHECKED" && strings.Count(out, failed) != 4 {
+				t.Errorf("stdout:\n%s\nwant each UNCHECKED line saying the look-up failed (%q)", out, failed)
+			}
 			if saved, err := readLogState(state.path); err != nil || saved.seen["CA"] != anchored {
 				t.Errorf("the state file holds %+v (%v); want the anchored head, checked", saved, err)
 			}
@@ -1431,5 +1437,79 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 	}
 	if err := unansweredError("Commission", down, 2); !strings.HasSuffix(err.Error(), "(--peer Observers)") {
 		t.Errorf("through the Commission's peer: %v; want the Observers' peer offered", err)
+	}
+}
+
+// fourDuplicatesLedger is the ledger of CA's five votes, in one batch, its
+// head anchored and signed by a registered key: entries 1 to 4 rejected as
+// duplicates, each with its own nullifier.
+func fourDuplicatesLedger(t *testing.T) ([]ballot.Vote, headedLedger) {
+	t.Helper()
+	key, keys := registeredKey(t)
+	votes := caVotes(5, 0)
+	batch, err := ballot.BuildBatch("CA", 1, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dups := []int{1, 2, 3, 4}
+	return votes, headedLedger{
+		headlessLedger: headlessLedger{batch: batch, rejected: dups, reasons: slices.Repeat([]string{ballot.RejectDuplicate}, len(dups))},
+		head:           acceptanceOf(t, logOf(votes), votes, 0, 5, key).Head, keys: keys}
+}
+
+// runEndingNullifiers is a nullifierLocator during whose first look-up the
+// run ends (end): that look-up and each after it fail with fail, as gRPC
+// fails a call whose context has ended.
+type runEndingNullifiers struct {
+	end   func()
+	fail  error
+	reads int
+}
+
+func (n *runEndingNullifiers) LocateNullifier(context.Context, string, string) (ballot.NullifierRecord, error) {
+	n.reads++
+	n.end()
+	return ballot.NullifierRecord{}, fmt.Errorf("evaluate LocateNullifier: %w", n.fail)
+}
+
+// TestLogLookUpsEndWithTheRun: when the run ends (--timeout's deadline, a
+// signal) while verify --log looks up duplicates' nullifiers, each look-up
+// is made and fails at once, UNCHECKED, none said to be not looked up
+// because the peer did not answer, and the one message is the run's end
+// (the status 2, or the signal's), not advice to wait for the peer or read
+// through another. The old code took a look-up the deadline cut short for
+// the peer not answering, and said nothing of a signal.
+func TestLogLookUpsEndWithTheRun(t *testing.T) {
+	votes, headed := fourDuplicatesLedger(t)
+	for name, c := range map[string]struct {
+		cause  error
+		fail   error
+		code   int
+		stderr string
+	}{
+		"--timeout": {runTimedOut{50 * time.Millisecond}, status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error()), statusIncomplete,
+			"verify: took longer than 50ms: give --timeout more time (it was monitoring the intake logs)\n"},
+		"SIGINT": {cli.Interrupted{Signal: syscall.SIGINT}, status.Error(codes.Canceled, context.Canceled.Error()), 130,
+			"verify: interrupted by SIGINT while monitoring the intake logs\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			nullifiers := &runEndingNullifiers{end: func() { cancel(c.cause) }, fail: c.fail}
+			ledger := struct {
+				headedLedger
+				*runEndingNullifiers
+			}{headed, nullifiers}
+			code, out, stderr := runLogCheckIn(ctx, t, votes, ledger, nil)
+			if nullifiers.reads != 4 {
+				t.Errorf("%d look-ups; want 4, one a duplicate", nullifiers.reads)
+			}
+			if code != c.code || !strings.Contains(out, ", 4 UNCHECKED\n") || strings.Contains(out, errNotLookedUp.Error()) {
+				t.Errorf("status %d, stdout:\n%s\nwant %d, 4 UNCHECKED, none said not looked up", code, out, c.code)
+			}
+			if !strings.HasSuffix(stderr, c.stderr) || strings.Count(stderr, "verify: ") != 1 {
+				t.Errorf("stderr %q; want the one message %q", stderr, c.stderr)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // nullifierLocator finds where the ledger counted the vote that used a
@@ -92,21 +93,24 @@ func (l *onceLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 	return a.rec, a.err
 }
 
-// ledgerUnanswered reports whether err, a ledger read's, got no answer:
-// the peer not reachable (gRPC's Unavailable, which fabricclient words
-// naming the peer, its address and, for a refused connection, how to start
-// the network) or not answering in time (DeadlineExceeded: the read's
-// timeout or the run's). An answer, "not found" (ballot.ErrNotFound) or
-// any other refusal, is not.
-func ledgerUnanswered(err error) bool {
-	if err == nil || errors.Is(err, ballot.ErrNotFound) {
+// ledgerUnanswered reports whether err, a ledger read's made in the run
+// whose context is ctx, got no answer: the peer not reachable
+// (fabricclient.Unreachable: no connection to it, worded naming the peer,
+// its address and, for a refused connection, how to start the network) or
+// not answering in time (DeadlineExceeded, the peer's or gRPC's, while the
+// run goes on). An answer, "not found" (ballot.ErrNotFound), a reachable
+// peer's own Unavailable (no peers to evaluate with, a GOAWAY as it
+// restarts) or any other refusal, is not; nor is any error once the run's
+// context has ended (--timeout, a signal): the run, not the peer, stopped.
+func ledgerUnanswered(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
 		return false
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if fabricclient.Unreachable(err) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	s, ok := status.FromError(err)
-	return ok && (s.Code() == codes.Unavailable || s.Code() == codes.DeadlineExceeded)
+	return ok && s.Code() == codes.DeadlineExceeded
 }
 
 // errNotLookedUp is stopLocator's error for a look-up it did not make.
@@ -116,7 +120,7 @@ var errNotLookedUp = errors.New("not looked up, the peer having not answered an 
 // no answer (ledgerUnanswered; down holds its error): a peer that is down
 // would fail each look-up after it in turn, each after its own wait. The
 // look-ups after it fail at once with errNotLookedUp; an answer, "not
-// found" included, changes nothing.
+// found" or a failure included, changes nothing.
 type stopLocator struct {
 	nullifierLocator
 	down error
@@ -127,7 +131,7 @@ func (l *stopLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 		return ballot.NullifierRecord{}, errNotLookedUp
 	}
 	rec, err := l.nullifierLocator.LocateNullifier(ctx, state, nullifier)
-	if ledgerUnanswered(err) {
+	if ledgerUnanswered(ctx, err) {
 		l.down = err
 	}
 	return rec, err

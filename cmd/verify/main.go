@@ -180,10 +180,13 @@ read a nullifier, whatever its entries; a progress bar on stderr for more
 than 20 of them): "rejected" with the same vote id (a re-send, harmless), DUPLICATE
 with another (status 4), FAIL when the ledger holds the nullifier as unused,
 UNCHECKED when that read fails (status 2; the run goes on and saves the
-heads it checked). Once a read gets no answer (the peer not reachable, or
-not answering in time), no other is made: the duplicates after it are
-UNCHECKED too, and one message on stderr names the peer and the fixes (run
-again once it answers, or --peer the other organisation's). A state's line
+heads it checked). Once a read gets no answer (no connection to the peer,
+or no answer in time), no other is made: the duplicates
+after it are UNCHECKED too, and one message on stderr names the peer and
+the fixes (run again once it answers, or --peer the other organisation's).
+A read the peer answered with a failure (its own "unavailable" too) fails
+alone, and reads the end of the run (--timeout, a signal) cut short are
+UNCHECKED with that end's message. A state's line
 counts those DUPLICATE, FAIL and UNCHECKED entries apart from the plainly
 rejected ones. --log-state keeps the heads seen, and the
 next run checks the log still gives them; the file is written whole (mode

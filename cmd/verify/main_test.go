@@ -507,7 +507,7 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 	// the kind --log stops its look-ups at.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := conn.Ballot().LocateNullifier(ctx, "CA", strings.Repeat("0", 64)); !ledgerUnanswered(err) || !strings.Contains(err.Error(), "the Commission peer at 127.0.0.1:29701 is not reachable") {
+	if _, err := conn.Ballot().LocateNullifier(ctx, "CA", strings.Repeat("0", 64)); !ledgerUnanswered(ctx, err) || !strings.Contains(err.Error(), "the Commission peer at 127.0.0.1:29701 is not reachable") {
 		t.Errorf("a look-up through a peer that is down: %v; want it unanswered, naming the peer", err)
 	}
 	if _, err := dialer("Commission", "").Dial(); !errors.Is(err, network.ErrNotInProfile) {

@@ -7,6 +7,7 @@ package fabricclient
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -185,10 +186,11 @@ func dialTLS(org string, ep network.Endpoint) (*grpc.ClientConn, error) {
 // nameUnreachable rewrites the error of a call that failed because no
 // connection to the peer could be made (codes.Unavailable with gRPC's
 // "connection error", whose raw text names neither the peer nor a fix) to
-// name org's peer at addr and the cause; a refused connection adds how to
-// start the network. The code stays Unavailable, so a caller that retries
-// on it still does. Any other error passes unchanged: a reachable peer's
-// Unavailable (no endorsing peers, say) is the peer's own word.
+// an *UnreachableError naming org's peer at addr and the cause; a refused
+// connection adds how to start the network. The code stays Unavailable, so
+// a caller that retries on it still does. Any other error passes
+// unchanged: a reachable peer's Unavailable (no endorsing peers, say) is
+// the peer's own word.
 func nameUnreachable(org, addr string) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		err := invoker(ctx, method, req, reply, cc, opts...)
@@ -206,6 +208,31 @@ func nameUnreachable(org, addr string) grpc.UnaryClientInterceptor {
 		if strings.Contains(cause, "connection refused") {
 			fix = ": is the network up? `make up` starts the system, `make network-up` the network alone"
 		}
-		return status.Errorf(codes.Unavailable, "the %s peer at %s is not reachable (%s)%s", org, addr, cause, fix)
+		return &UnreachableError{Org: org, Addr: addr, Cause: cause, Fix: fix}
 	}
+}
+
+// UnreachableError is the error of a call that got no connection to Org's
+// peer at Addr (nameUnreachable): the peer never heard the call, as Cause
+// (gRPC's, "dial tcp ADDR: connect: connection refused") says; Fix, if
+// not empty, is how to start the network (": is the network up? ...").
+// Its gRPC status is Unavailable, with the peer named.
+type UnreachableError struct {
+	Org, Addr, Cause, Fix string
+}
+
+func (e *UnreachableError) Error() string { return e.GRPCStatus().Err().Error() }
+
+// GRPCStatus is the error's status (status.FromError, status.Code): Unavailable.
+func (e *UnreachableError) GRPCStatus() *status.Status {
+	return status.Newf(codes.Unavailable, "the %s peer at %s is not reachable (%s)%s", e.Org, e.Addr, e.Cause, e.Fix)
+}
+
+// Unreachable reports whether err is or wraps an *UnreachableError: the
+// call got no connection to the peer. A peer's own Unavailable (no peers
+// to endorse or evaluate with, a GOAWAY as it restarts) is an answer, not
+// this.
+func Unreachable(err error) bool {
+	var u *UnreachableError
+	return errors.As(err, &u)
 }

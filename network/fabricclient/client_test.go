@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -134,5 +136,39 @@ func TestUnreachablePeerNamed(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "Error while dialing") {
 		t.Errorf("error %q keeps gRPC's raw words", err)
+	}
+	if !Unreachable(err) {
+		t.Errorf("Unreachable(%q) is false; want true", err)
+	}
+}
+
+// TestUnreachableOnlyWithoutConnection: Unreachable holds of the error
+// nameUnreachable makes of a call that got no connection, wrapped or not,
+// and of no other, not a reachable peer's own Unavailable (no peers to
+// evaluate with, a GOAWAY as it restarts) nor a deadline.
+func TestUnreachableOnlyWithoutConnection(t *testing.T) {
+	interceptor := nameUnreachable("Observers", "127.0.0.1:7051")
+	call := func(err error) error {
+		return interceptor(context.Background(), "/gateway.Gateway/Evaluate", nil, nil, nil,
+			func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return err })
+	}
+	refused := status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:7051: connect: connection refused"`)
+	for name, c := range map[string]struct {
+		err  error
+		want bool
+	}{
+		"no connection":          {call(refused), true},
+		"no connection, wrapped": {fmt.Errorf("evaluate GetElection: %w", call(refused)), true},
+		"no peers to evaluate":   {call(status.Error(codes.Unavailable, "no peers available to evaluate chaincode votechain in channel election")), false},
+		"a GOAWAY":               {call(status.Error(codes.Unavailable, "the connection is draining")), false},
+		"a deadline":             {call(status.Error(codes.DeadlineExceeded, "context deadline exceeded")), false},
+		"none":                   {nil, false},
+	} {
+		if got := Unreachable(c.err); got != c.want {
+			t.Errorf("%s: Unreachable(%v) = %t; want %t", name, c.err, got, c.want)
+		}
+		if c.want && status.Code(c.err) != codes.Unavailable {
+			t.Errorf("%s: code %s; want Unavailable kept", name, status.Code(c.err))
+		}
 	}
 }
