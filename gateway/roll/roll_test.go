@@ -196,15 +196,7 @@ func TestLoadRefusesBadRolls(t *testing.T) {
 func TestLoadNamesTheLinesOfAVoterListedTwice(t *testing.T) {
 	const skipped = "not,the,roll\n"
 	rows := skipped + strings.Join(Header, ",") + "\nv1,c1,NY\nv2,c2,CA\nv3,c3,CA\nv1,c1,NY\nv1,c1,CA\n"
-	path := filepath.Join(t.TempDir(), "voters.csv")
-	if err := os.WriteFile(path, []byte(rows), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := csvFile(t, rows)
 	if _, err := f.Seek(int64(len(skipped)), io.SeekStart); err != nil {
 		t.Fatal(err)
 	}
@@ -214,24 +206,33 @@ func TestLoadNamesTheLinesOfAVoterListedTwice(t *testing.T) {
 		t.Errorf("a file listing v1 under NY then CA: %v; want an error beginning %q", err, want)
 	}
 	unseekable := struct{ io.Reader }{strings.NewReader(strings.TrimPrefix(rows, skipped))}
-	_, err = Load(context.Background(), unseekable, secret, opts)
+	_, err := Load(context.Background(), unseekable, secret, opts)
 	if err == nil || strings.Contains(err.Error(), "line") || !strings.Contains(err.Error(), "one voter listed under states") {
 		t.Errorf("a stream listing v1 under NY then CA: %v; want the states named, no lines", err)
 	}
 	// Lines are the file's as an editor numbers them: a blank line counts.
 	blank := strings.Join(Header, ",") + "\nv1,c1,NY\nv2,c2,CA\n\nv3,c3,CA\nv1,c1,CA\n"
-	if err := os.WriteFile(path, []byte(blank), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := csvFile(t, blank)
 	const wantBlank = "lines 2 and 6: one voter listed under states NY and CA"
 	if _, err := Load(context.Background(), g, secret, opts); err == nil || !strings.HasPrefix(err.Error(), wantBlank) {
 		t.Errorf("a file with a blank line listing v1 under NY then CA: %v; want an error beginning %q", err, wantBlank)
 	}
+}
+
+// csvFile is a file in a test folder holding rows, open for reading; the
+// test closes it.
+func csvFile(t *testing.T, rows string) *os.File {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "voters.csv")
+	if err := os.WriteFile(path, []byte(rows), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 // TestLoadEntries: the roll's ledger entries are its distinct voters' per
