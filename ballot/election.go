@@ -287,6 +287,18 @@ func (e *Election) MayCommit(cn string) bool {
 // HasState reports whether s is one of the election's states.
 func (e *Election) HasState(s string) bool { return slices.Contains(e.States, s) }
 
+// MissingStates returns those of states that are not the election's, in
+// their order; none when every one is.
+func (e *Election) MissingStates(states []string) []string {
+	var missing []string
+	for _, s := range states {
+		if !e.HasState(s) {
+			missing = append(missing, s)
+		}
+	}
+	return missing
+}
+
 // Contest returns the contest with the given id.
 func (e *Election) Contest(id string) (Contest, bool) {
 	for _, c := range e.Contests {

@@ -190,6 +190,12 @@ func TestElectionMembershipAndWindow(t *testing.T) {
 	if !e.HasState("NY") || e.HasState("FL") {
 		t.Fatal("HasState wrong")
 	}
+	if got := e.MissingStates([]string{"FL", "NY", "ca", "WA"}); !slices.Equal(got, []string{"FL", "ca", "WA"}) {
+		t.Fatalf("MissingStates(FL, NY, ca, WA) of states %v = %v; want FL, ca, WA in their order", e.States, got)
+	}
+	if got := e.MissingStates(e.States); got != nil {
+		t.Fatalf("MissingStates of the election's own states = %v; want none", got)
+	}
 	tests := []struct {
 		at         time.Time
 		in, isOpen bool

@@ -62,7 +62,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 )
 
-// Config tunes the batcher. Zero values take the defaults in DefaultConfig.
+// Config tunes the batcher. Zero values take the defaults of DefaultConfig.
 type Config struct {
 	Partitions []string      // partitions to serve (the election's states)
 	BatchSize  int           // most votes in one batch
@@ -124,7 +124,7 @@ type Config struct {
 	Clock          Clock         // nil: the system clock
 }
 
-// DefaultConfig follows the ledger ceiling measured on Fabric 3.1.1 (best at
+// DefaultConfig returns the defaults, which follow the ledger ceiling measured on Fabric 3.1.1 (best at
 // ~500–2,000 votes per transaction with ~16 transactions in flight): batches
 // of up to 1,000 votes, a further batch for a lane from 250 votes, 16
 // transactions in flight per process; below 250 votes the lanes cut every
@@ -162,14 +162,16 @@ type Config struct {
 // 7,000 votes/s (ShareVotes 3,000 or 4,000) measured 1.01x the ledger CPU per
 // vote (median of nine alternating pairs) with a worse 202→commit: see
 // docs/architecture.md.
-var DefaultConfig = Config{
-	BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond, MaxGap: 600 * time.Millisecond, Behind: -1, LedgerLag: time.Second,
-	CommitTimeout: 60 * time.Second, LeaseTTL: 5 * time.Second, LagInterval: 250 * time.Millisecond,
-	ReplicaTimeout: time.Second, DrainTimeout: 15 * time.Second,
+func DefaultConfig() Config {
+	return Config{
+		BatchSize: 1000, MaxWait: time.Second, Depth: 8, MaxInflight: 16, Tick: 200 * time.Millisecond, MaxGap: 600 * time.Millisecond, Behind: -1, LedgerLag: time.Second,
+		CommitTimeout: 60 * time.Second, LeaseTTL: 5 * time.Second, LagInterval: 250 * time.Millisecond,
+		ReplicaTimeout: time.Second, DrainTimeout: 15 * time.Second,
+	}
 }
 
 func (c *Config) applyDefaults() error {
-	d := DefaultConfig
+	d := DefaultConfig()
 	c.BatchSize = cmp.Or(max(c.BatchSize, 0), d.BatchSize)
 	c.Fill = cmp.Or(max(c.Fill, 0), max(c.BatchSize/4, 1))
 	c.MaxWait = cmp.Or(max(c.MaxWait, 0), d.MaxWait)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
+	"github.com/votechain/votechain/batcher/fabricledger"
 	"github.com/votechain/votechain/bench/ledgerload"
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/measure"
@@ -136,7 +137,7 @@ func BenchmarkDrainCost(b *testing.B) {
 		reg := prometheus.NewRegistry()
 		cfg.Partitions = drainStates
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		timed := &timedLedger{Ledger: batcher.FabricLedger(ledger)}
+		timed := &timedLedger{Ledger: fabricledger.New(ledger)}
 		bt, err := batcher.New(cfg, rdb, timed, log, reg)
 		if err != nil {
 			b.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
+	"github.com/votechain/votechain/batcher/fabricledger"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redistest"
 	"github.com/votechain/votechain/test-network/nettest"
@@ -38,7 +39,7 @@ func TestBatcherCommitsEveryVoteOnce(t *testing.T) {
 	}
 
 	ledger := nettest.Dial(t, n, "Commission").Ballot()
-	took := drain(t, rdb, batcher.FabricLedger(ledger))
+	took := drain(t, rdb, fabricledger.New(ledger))
 	t.Logf("%d votes committed in %.1f s", len(votes)+1, took.Seconds())
 
 	want := map[string]ballot.Tally{}

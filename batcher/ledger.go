@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/network/fabricclient"
 )
 
-// Ledger is what the batcher needs of the ledger. FabricLedger adapts the
-// Fabric client; the tests use an in-memory fake.
+// Ledger is what the batcher needs of the ledger. Package
+// batcher/fabricledger adapts the Fabric client; the tests use an in-memory
+// fake.
 type Ledger interface {
 	// Submit endorses one transaction carrying the batches (of distinct
 	// states; one batch: CommitBatch, several: CommitBatches) and hands it
@@ -38,19 +38,6 @@ type Tx interface {
 	// committed invalid) or ctx ended first. A transaction an orderer lost
 	// never commits: Wait then returns only when ctx ends.
 	Wait(ctx context.Context) ([]ballot.Committed, error)
-}
-
-// FabricLedger is the Ledger of a Fabric ballot contract client.
-func FabricLedger(b *fabricclient.Ballot) Ledger { return fabricLedger{b} }
-
-type fabricLedger struct{ *fabricclient.Ballot }
-
-func (f fabricLedger) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) {
-	p, err := f.SubmitBatches(ctx, bs)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 // RoundRobin returns a Ledger that submits through each of gateways in

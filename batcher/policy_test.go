@@ -524,7 +524,7 @@ func TestConfigDefaultsAndLimits(t *testing.T) {
 	if err := c.applyDefaults(); err != nil {
 		t.Fatal(err)
 	}
-	if c.BatchSize != DefaultConfig.BatchSize || c.Fill != 250 || c.Owner == "" || c.Clock == nil {
+	if c.BatchSize != DefaultConfig().BatchSize || c.Fill != 250 || c.Owner == "" || c.Clock == nil {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 	if c.ShareVotes != 2500 {

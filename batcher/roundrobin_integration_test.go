@@ -7,6 +7,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
+	"github.com/votechain/votechain/batcher/fabricledger"
 	"github.com/votechain/votechain/internal/redistest"
 	"github.com/votechain/votechain/network/fabricclient"
 	"github.com/votechain/votechain/test-network/nettest"
@@ -51,9 +52,9 @@ func TestBatcherThroughBothPeers(t *testing.T) {
 	votes := batcher.EnqueueVotes(t, rdb, 0, 2000, "s1")
 
 	home := nettest.Dial(t, n, "Commission").Ballot()
-	own := &committedLedger{Ledger: batcher.FabricLedger(home)}
-	observers := &committedLedger{Ledger: batcher.FabricLedger(nettest.Dial(t, n, "Commission", fabricclient.WithPeer("Observers")).Ballot())}
-	took := drain(t, rdb, batcher.RoundRobin(batcher.FabricLedger(home), own, observers))
+	own := &committedLedger{Ledger: fabricledger.New(home)}
+	observers := &committedLedger{Ledger: fabricledger.New(nettest.Dial(t, n, "Commission", fabricclient.WithPeer("Observers")).Ballot())}
+	took := drain(t, rdb, batcher.RoundRobin(fabricledger.New(home), own, observers))
 	t.Logf("%d votes committed in %.1f s; transactions committed through the Commission's peer %d, the Observers' %d",
 		len(votes), took.Seconds(), own.committed.Load(), observers.committed.Load())
 	nettest.CheckCountedOnce(t, home, votes)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/batcher"
+	"github.com/votechain/votechain/batcher/fabricledger"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/aofrewrite"
 	"github.com/votechain/votechain/internal/cli"
@@ -45,14 +46,14 @@ func replicasFor(flag int, rdb redis.UniversalClient) int {
 }
 
 func run(ctx context.Context) (err error) {
-	d := batcher.DefaultConfig
+	d := batcher.DefaultConfig()
 	fs := flag.NewFlagSet("batcher", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Batcher)
 	redisFlags := cli.RedisFlags(fs, redisserver.UserBatcher)
 	aofFlags := aofrewrite.RegisterFlags(fs)
 	logFlags := cli.LogFlags(fs)
 	gcFlags := cli.GCFlags(fs, 100, "")
-	partitions := fs.String("partitions", "", "comma-separated states whose lanes this batcher serves, each named once (a state's votes are in one stream, votes:{STATE}: there are no sub-shards); default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists could leave lanes unserved. A batcher refuses to start while a live one serves another list; one seen later is logged as an error and counted in batcher_partition_lists_differing (alert BatcherPartitionsDiffer)")
+	partitions := fs.String("partitions", "", "comma-separated states whose lanes this batcher serves, each named once (a state's votes are in one stream, votes:{STATE}: there are no sub-shards) and each one of the election's (once its record is read, a state it lacks is refused); default: the election's states. Batchers sharing a Redis must all be given the same list (or all none): each takes its fair share of its own list's lanes over all live batchers, so different lists could leave lanes unserved. A batcher refuses to start while a live one serves another list; one seen later is logged as an error and counted in batcher_partition_lists_differing (alert BatcherPartitionsDiffer)")
 	batchSize := fs.Int("batch-size", d.BatchSize, fmt.Sprintf("most votes per batch, 1 to %d (the chaincode's limit); a lane's batch grows while its transactions are in flight", ballot.MaxBatchVotes))
 	fill := fs.Int("fill", d.Fill, "votes worth one more transaction beside a lane's in flight, at most --batch-size (0: a quarter of --batch-size)")
 	maxWait := fs.Duration("max-wait", d.MaxWait, "longest a vote waits behind its lane's transactions in flight (at least 1ms)")
@@ -85,6 +86,7 @@ func run(ctx context.Context) (err error) {
 		cli.DurationsAtLeast(fs, 100*time.Millisecond, "lease-ttl", "drain-timeout"),
 		cli.DurationsAtLeast(fs, time.Millisecond, "max-wait", "commit-timeout"),
 		gcFlags.Check(),
+		aofFlags.Check(),
 		ledgerFlags.Check(),
 		redisErr,
 		cli.CheckAddrs(fs, "metrics"),
@@ -127,7 +129,7 @@ func run(ctx context.Context) (err error) {
 	for _, org := range gatewayOrgs {
 		peers = append(peers, profile.Orgs[org].Peer.Address)
 		if org == ledgerFlags.Org {
-			gateways = append(gateways, batcher.FabricLedger(ledger))
+			gateways = append(gateways, fabricledger.New(ledger))
 			continue
 		}
 		c, err := ledgerFlags.Dial(fabricclient.WithPeer(org))
@@ -135,7 +137,7 @@ func run(ctx context.Context) (err error) {
 			return err
 		}
 		defer c.Close()
-		gateways = append(gateways, batcher.FabricLedger(c.Ballot()))
+		gateways = append(gateways, fabricledger.New(c.Ballot()))
 	}
 	log.Info("submitting through peer gateways in turn", "orgs", gatewayOrgs, "peers", peers, "as", ledgerFlags.Org+" "+ledgerFlags.User, gc)
 
@@ -161,7 +163,7 @@ func run(ctx context.Context) (err error) {
 		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LedgerLag: *ledgerLag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout, DrainTimeout: *drainTimeout,
 		Failover: failoverTime,
 		Replicas: replicasFor(*replicas, rdb),
-	}, rdb, batcher.RoundRobin(batcher.FabricLedger(ledger), gateways...), log, reg)
+	}, rdb, batcher.RoundRobin(fabricledger.New(ledger), gateways...), log, reg)
 	if err != nil {
 		return err
 	}
@@ -172,7 +174,7 @@ func run(ctx context.Context) (err error) {
 	defer srv.Shutdown(context.Background())
 	endpoint, _ := redisFlags.Endpoint() // checked with the flags
 	if err := aofFlags.Start(ctx, endpoint, log, reg); err != nil {
-		return cli.Usagef("%v", err)
+		return err // its flags were checked with the others: not reached
 	}
 	return b.Run(ctx)
 }
@@ -196,7 +198,7 @@ func commitTimeoutAbove(commitTimeout, failover time.Duration, given bool, c net
 	if given {
 		from = "--failover"
 	}
-	return cli.Usagef("--commit-timeout %v is not above the ordering failover %v (%s): a commit wait would end, and its batch be submitted again, while ordering may still be replacing a failed orderer; give --commit-timeout more than %v (default %v)", commitTimeout, failover, from, failover, batcher.DefaultConfig.CommitTimeout)
+	return cli.Usagef("--commit-timeout %v is not above the ordering failover %v (%s): a commit wait would end, and its batch be submitted again, while ordering may still be replacing a failed orderer; give --commit-timeout more than %v (default %v)", commitTimeout, failover, from, failover, batcher.DefaultConfig().CommitTimeout)
 }
 
 // failoverFor resolves --failover: negative means the consensus's.
@@ -231,12 +233,10 @@ func gatewaysOf(flagValue, own string, p network.Profile, path string) ([]string
 	return cli.SplitList("--gateway-peers", flagValue, inProfile, want)
 }
 
-// partitionsToServe is the flag's list (checked), or the election's
-// states once the election is on the ledger (election.Await).
+// partitionsToServe waits for the election to be on the ledger
+// (election.Await), then returns its states, or the flag's list if
+// partitionsOfElection accepts it.
 func partitionsToServe(ctx context.Context, listed []string, ledger election.Source, log *slog.Logger) ([]string, error) {
-	if len(listed) > 0 {
-		return listed, nil
-	}
 	e, err := election.Await(ctx, ledger, election.Wait{
 		NotSetUp: "waiting for the election to be set up on the ledger",
 		Failed:   "cannot read the election yet", FailedLevel: slog.LevelWarn,
@@ -244,5 +244,22 @@ func partitionsToServe(ctx context.Context, listed []string, ledger election.Sou
 	if err != nil {
 		return nil, err
 	}
-	return e.States, nil
+	if len(listed) == 0 {
+		return e.States, nil
+	}
+	return listed, partitionsOfElection(listed, e)
+}
+
+// partitionsOfElection refuses (exit 1) a --partitions list naming states
+// election e lacks (Election.MissingStates), naming them and e's states: a
+// lane of such a state (a typo, CX for CA) has no votes to serve, while
+// the state meant is left to other lists, and with one list for all
+// batchers to none until finalise refuses to close the election.
+func partitionsOfElection(listed []string, e *ballot.Election) error {
+	missing := e.MissingStates(listed)
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--partitions names %s, which election %s lacks (its states: %s): the lane of a state the election lacks has no votes to serve; list the election's states (or give no --partitions, to serve them all)",
+		strings.Join(missing, ", "), e.ID, strings.Join(e.States, ", "))
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
@@ -77,8 +80,8 @@ func TestGCFlagsAreChecked(t *testing.T) {
 // its connection profile, not replaced by the default or found once Redis
 // is dialled: sizes and counts of 0 or below, a batch over the chaincode's
 // limit, a --fill above --batch-size, an organisation not of the
-// consortium, an address without a port number. Good values of the same
-// flags get as far as the profile (none in this test).
+// consortium, an address without a port number, an --aof-* bound. Good
+// values of the same flags get as far as the profile (none in this test).
 func TestValuesCheckedBeforeConnecting(t *testing.T) {
 	defer func(args []string) { os.Args = args }(os.Args)
 	for _, c := range []struct {
@@ -107,6 +110,12 @@ func TestValuesCheckedBeforeConnecting(t *testing.T) {
 		// The gateway queues a state's votes in one stream: a sub-shard's lane would read nothing.
 		{[]string{"--partitions", "CA,TX#3"}, `--partitions "CA,TX#3": "TX#3" is not ` + partitionWant},
 		{[]string{"--partitions", "CA,TX, CA"}, `--partitions "CA,TX, CA": CA is named twice: name each once`},
+		// The quiet-time AOF rewrites' flags (aofrewrite.Flags.Check), once checked only after Redis and the election.
+		{[]string{"--aof-poll", "0s"}, "--aof-poll is 0s: it must be more than 0"},
+		{[]string{"--aof-quiet-window", "-1s"}, "--aof-quiet-window is -1s: it must be more than 0"},
+		{[]string{"--aof-growth-percent", "-1"}, "--aof-growth-percent is -1: want at least 0"},
+		{[]string{"--aof-retry-wait", "2h", "--aof-retry-max", "1h"}, "--aof-retry-wait 2h0m0s and --aof-retry-max 1h0m0s: want 0 <= wait <= max"},
+		{[]string{"--aof-retry-wait", "-1s"}, "--aof-retry-wait -1s and --aof-retry-max 1h0m0s: want 0 <= wait <= max"},
 	} {
 		os.Args = append([]string{"batcher", "--profile", "no-such-profile.json"}, c.args...)
 		if err := run(context.Background()); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.says) {
@@ -114,7 +123,8 @@ func TestValuesCheckedBeforeConnecting(t *testing.T) {
 		}
 	}
 	os.Args = []string{"batcher", "--profile", "no-such-profile.json", "--partitions", "CA, TX,NY", "--batch-size", "10000", "--fill", "10000", "--share-votes", "-1",
-		"--depth", "1", "--max-inflight", "1", "--redis-replicas", "-1", "--org", "Observers", "--metrics", "[::1]:0", "--log-level", "error"}
+		"--depth", "1", "--max-inflight", "1", "--redis-replicas", "-1", "--org", "Observers", "--metrics", "[::1]:0", "--log-level", "error",
+		"--aof-poll", "1ms", "--aof-quiet-window", "1ms", "--aof-growth-percent", "0", "--aof-retry-wait", "0s", "--aof-retry-max", "0s"}
 	if err := run(context.Background()); err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "no-such-profile.json") {
 		t.Errorf("%q: %v; want no usage error, the batcher stopped by the missing profile", os.Args[1:], err)
 	}
@@ -141,6 +151,42 @@ func TestCommitTimeoutAboveFailover(t *testing.T) {
 		err := commitTimeoutAbove(c.timeout, c.failover, c.given, network.BFT)
 		if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), c.says) || !strings.Contains(err.Error(), "give --commit-timeout more than "+c.failover.String()) {
 			t.Errorf("commit timeout %v, failover %v: %v; want a usage error saying %s and the fix", c.timeout, c.failover, err, c.says)
+		}
+	}
+}
+
+// electionOnLedger is an election.Source holding e.
+type electionOnLedger struct{ e *ballot.Election }
+
+func (l electionOnLedger) Election(context.Context) (*ballot.Election, error) { return l.e, nil }
+
+// TestPartitionsMustBeTheElections: once the election is read, the
+// batcher serves its states without --partitions, the list given if each
+// entry is one of the election's states (in any order, a part of them),
+// and refuses a list naming a state the election lacks (a typo such as CX
+// would serve an empty lane and leave CA to no one) with an error that is
+// not a usage error (exit 1: the flag is well formed, the election says
+// no), naming every such state and the election's states.
+func TestPartitionsMustBeTheElections(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ledger := electionOnLedger{&ballot.Election{ID: "E1", States: []string{"CA", "NY", "TX"}}}
+	for _, c := range []struct{ listed, want []string }{
+		{nil, []string{"CA", "NY", "TX"}},
+		{[]string{"TX", "CA"}, []string{"TX", "CA"}},
+		{[]string{"NY"}, []string{"NY"}},
+	} {
+		if got, err := partitionsToServe(ctx, c.listed, ledger, quiet); err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("--partitions %v: %v, %v; want %v", c.listed, got, err, c.want)
+		}
+	}
+	for listed, says := range map[string]string{
+		"CX":       "--partitions names CX, which election E1 lacks (its states: CA, NY, TX)",
+		"CA,WA,CX": "--partitions names WA, CX, which election E1 lacks (its states: CA, NY, TX)",
+	} {
+		got, err := partitionsToServe(ctx, strings.Split(listed, ","), ledger, quiet)
+		if err == nil || errors.Is(err, cli.ErrUsage) || !strings.HasPrefix(err.Error(), says) {
+			t.Errorf("--partitions %s: %v, %v; want an error (not a usage error) saying %s", listed, got, err, says)
 		}
 	}
 }

@@ -329,9 +329,10 @@ type electionSource interface {
 	Election(ctx context.Context) (*ballot.Election, error)
 }
 
-// statesOfElection refuses, as a usage error naming -states, a state that
-// is not one of the election's on the ledger: the ledger holds no
-// nullifier of it, and rebuilding it would only make Redis keys for it.
+// statesOfElection refuses, as a usage error naming -states, the states
+// that are not the election's on the ledger (Election.MissingStates): the
+// ledger holds no nullifier of them, and rebuilding them would only make
+// Redis keys for them.
 // A ledger without an election holds no nullifiers: an error too.
 func statesOfElection(ctx context.Context, ledger electionSource, states []string) error {
 	e, err := ledger.Election(ctx)
@@ -341,10 +342,8 @@ func statesOfElection(ctx context.Context, ledger electionSource, states []strin
 	if err != nil {
 		return fmt.Errorf("rebuild-bloom: reading the election's states: %w", err)
 	}
-	for _, st := range states {
-		if !slices.Contains(e.States, st) {
-			return cli.Usagef("rebuild-bloom: state %s in -states is not one of election %s's states (%s)", st, e.ID, strings.Join(e.States, ","))
-		}
+	if missing := e.MissingStates(states); len(missing) > 0 {
+		return cli.Usagef("rebuild-bloom: state %s in -states is not one of election %s's states (%s)", strings.Join(missing, ","), e.ID, strings.Join(e.States, ","))
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -49,22 +48,32 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	return f
 }
 
-// Start checks the flags and starts a Rewriter on the servers of e,
+// Check refuses flags out of range, each a usage error naming the flag, its
+// value and its bound (internal/cli's checks), all reported at once: an
+// --aof-quiet-window or --aof-poll of 0 or less, a negative
+// --aof-growth-percent, an --aof-retry-wait below 0 or above --aof-retry-max.
+// A command calls it with its other flag checks, before it connects to
+// anything; Start checks the same.
+func (f *Flags) Check() error {
+	var retry error
+	if p := f.Policy; p.RetryWait < 0 || p.MaxRetryWait < p.RetryWait {
+		retry = cli.Usagef("--aof-retry-wait %s and --aof-retry-max %s: want 0 <= wait <= max", p.RetryWait, p.MaxRetryWait)
+	}
+	return errors.Join(cli.DurationsPositive(f.fs, "aof-quiet-window", "aof-poll"), cli.IntsIn(f.fs, 0, cli.Unbounded, "aof-growth-percent"), retry)
+}
+
+// Start checks the flags (Check) and starts a Rewriter on the servers of e,
 // connected as redisserver.UserAOF, in a goroutine that ends with ctx. It
 // starts nothing when the rewrites are off, nor, after a warning, when the
 // password file cannot be read (a system whose ACL predates the user): the
 // host process goes on, with Redis's own auto-rewrite alone. It fails only
-// for flags out of range, each a usage error naming the flag, its value and
-// its bound (internal/cli's checks), all reported at once.
+// for flags Check refuses.
 func (f *Flags) Start(ctx context.Context, e redisserver.Endpoint, log *slog.Logger, reg prometheus.Registerer) error {
-	p := f.Policy
-	p.QuietRate, p.MinGrowth = float64(f.quietRate), int64(f.minGrowth)
-	if err := errors.Join(cli.DurationsPositive(f.fs, "aof-quiet-window", "aof-poll"), cli.IntsIn(f.fs, 0, cli.Unbounded, "aof-growth-percent")); err != nil {
+	if err := f.Check(); err != nil {
 		return err
 	}
-	if p.RetryWait < 0 || p.MaxRetryWait < p.RetryWait {
-		return fmt.Errorf("--aof-retry-wait %s and --aof-retry-max %s: want 0 <= wait <= max", p.RetryWait, p.MaxRetryWait)
-	}
+	p := f.Policy
+	p.QuietRate, p.MinGrowth = float64(f.quietRate), int64(f.minGrowth)
 	if !f.Enabled {
 		log.Info("AOF rewrite policy off (--aof-rewrite=false): Redis's auto-rewrite alone")
 		return nil

@@ -1,0 +1,27 @@
+// Package fabricledger adapts the Fabric ballot contract client
+// (network/fabricclient) to the batcher's Ledger, so that package batcher
+// itself does not depend on Fabric: cmd/batcher wires it, and the
+// integration tests and benchmarks that drain onto a real network use it.
+package fabricledger
+
+import (
+	"context"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/batcher"
+	"github.com/votechain/votechain/network/fabricclient"
+)
+
+// New is the batcher.Ledger of a Fabric ballot contract client: its reads
+// and block stream as they are, Submit through SubmitBatches.
+func New(b *fabricclient.Ballot) batcher.Ledger { return ledger{b} }
+
+type ledger struct{ *fabricclient.Ballot }
+
+func (l ledger) Submit(ctx context.Context, bs []ballot.Batch) (batcher.Tx, error) {
+	p, err := l.SubmitBatches(ctx, bs)
+	if err != nil {
+		return nil, err // not a typed nil Tx
+	}
+	return p, nil
+}
