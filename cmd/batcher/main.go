@@ -149,11 +149,7 @@ func run(ctx context.Context) (err error) {
 
 	parts, err := partitionsToServe(ctx, partitionList, ledger, log)
 	if err != nil {
-		if ctx.Err() != nil { // asked to stop before there was anything to drain: not a failure
-			log.Info("batcher stopped before the election record was read")
-			return nil
-		}
-		return err
+		return election.StopIsNoFailure(ctx, err, "batcher", log)
 	}
 
 	reg := prometheus.NewRegistry()
