@@ -60,16 +60,18 @@ chmod +x `+bin+`/* 2>/dev/null; exit 0`)
 // network-status build the one command they need, never the whole build
 // (they depended on build, so a broken build or a long compile kept the
 // system from stopping), each once, whether it exists or not (an existing
-// one was run as it was, stale after a pull), then run it. Run as make -n
-// in a folder where bin/vcnet exists and bin/votechain does not; the
-// builds are compared up to their fallback (" || ...").
+// one was run as it was, stale after a pull), offline (GOPROXY=off: a
+// module to download fails the build at once, and the fallback runs), then
+// run it. Run as make -n in a folder where bin/vcnet exists and
+// bin/votechain does not; the builds are compared up to their fallback
+// (" || ...").
 func TestStopTargetsNeedOnlyTheirCommand(t *testing.T) {
 	got := dryRun(t, nil, "down", "status", "network-down", "network-status")
 	for i, line := range got {
 		got[i], _, _ = strings.Cut(line, " ||")
 	}
-	want := []string{"go build -o bin/votechain ./cmd/votechain", "bin/votechain down", "bin/votechain status",
-		"go build -o bin/vcnet ./cmd/vcnet", "bin/vcnet down", "bin/vcnet status"}
+	want := []string{"GOPROXY=off go build -o bin/votechain ./cmd/votechain", "bin/votechain down", "bin/votechain status",
+		"GOPROXY=off go build -o bin/vcnet ./cmd/vcnet", "bin/vcnet down", "bin/vcnet status"}
 	if !slices.Equal(got, want) {
 		t.Errorf("make -n down status network-down network-status runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -82,20 +84,24 @@ func TestStopTargetsNeedOnlyTheirCommand(t *testing.T) {
 // after a pull), then down and status run; a build that fails warns and
 // runs the existing binary (a broken build never keeps the system from
 // stopping); with no bin/votechain, a build that fails fails make and
-// runs nothing.
+// runs nothing. Only the fallback warns (make runs silent, -s: the recipe
+// it echoes holds the warning's text). go is asked offline (GOPROXY=off).
 func TestStopTargetsRebuildTheirCommand(t *testing.T) {
-	build := "build -o bin/votechain ./cmd/votechain"
+	const (
+		build   = "GOPROXY=off build -o bin/votechain ./cmd/votechain"
+		warning = "make: building bin/votechain failed; running the bin/votechain built before"
+	)
 	for _, c := range []struct {
-		why       string
-		goExit    int
-		binary    bool
-		wantErr   bool
-		wantRan   string // bin/votechain's noted runs
-		wantNoted string // in make's output
+		why      string
+		goExit   int
+		binary   bool
+		wantErr  bool
+		wantRan  string // bin/votechain's noted runs
+		wantWarn bool   // the fallback's warning in make's output
 	}{
-		{"an existing binary, the build succeeding", 0, true, false, "down\nstatus", ""},
-		{"an existing binary, the build failing", 1, true, false, "down\nstatus", "make: building bin/votechain failed; running the bin/votechain built before"},
-		{"no binary, the build failing", 1, false, true, "", ""},
+		{"an existing binary, the build succeeding", 0, true, false, "down\nstatus", false},
+		{"an existing binary, the build failing", 1, true, false, "down\nstatus", true},
+		{"no binary, the build failing", 1, false, true, "", false},
 	} {
 		dir, notes := t.TempDir(), t.TempDir()
 		stub := func(path, body string) {
@@ -108,11 +114,11 @@ func TestStopTargetsRebuildTheirCommand(t *testing.T) {
 			}
 		}
 		goStub := filepath.Join(notes, "go")
-		stub(goStub, fmt.Sprintf(`echo "$*" >> %s/go.log; exit %d`, notes, c.goExit))
+		stub(goStub, fmt.Sprintf(`echo "GOPROXY=$GOPROXY $*" >> %s/go.log; exit %d`, notes, c.goExit))
 		if c.binary {
 			stub(filepath.Join(dir, "bin", "votechain"), fmt.Sprintf(`echo "$*" >> %s/votechain.log`, notes))
 		}
-		out, err := runMake(t, dir, nil, "GO="+goStub, "down", "status")
+		out, err := runMake(t, dir, nil, "-s", "GO="+goStub, "down", "status")
 		if (err != nil) != c.wantErr {
 			t.Errorf("%s: make down status: %v; want failure %v\n%s", c.why, err, c.wantErr, out)
 		}
@@ -126,9 +132,60 @@ func TestStopTargetsRebuildTheirCommand(t *testing.T) {
 		if got := note("votechain.log"); got != c.wantRan {
 			t.Errorf("%s: make down status ran bin/votechain with %q; want %q", c.why, got, c.wantRan)
 		}
-		if !strings.Contains(string(out), c.wantNoted) {
-			t.Errorf("%s: make's output lacks %q:\n%s", c.why, c.wantNoted, out)
+		if strings.Contains(string(out), warning) != c.wantWarn {
+			t.Errorf("%s: make's output holds the fallback's warning %q: %v; want %v:\n%s", c.why, warning, !c.wantWarn, c.wantWarn, out)
 		}
+	}
+}
+
+// TestStopTargetsBuildAfterTheWholeBuild: make -j build down runs
+// bin/votechain's build after the whole build, never beside it (two go
+// builds writing bin/votechain at once); the go stub notes when each
+// build starts and ends, and takes 0.3 s. And every goal that needs build
+// is in the Makefile's BUILDING_ALL, which orders them.
+func TestStopTargetsBuildAfterTheWholeBuild(t *testing.T) {
+	dir, notes := t.TempDir(), t.TempDir()
+	goStub := filepath.Join(notes, "go")
+	log := filepath.Join(notes, "go.log")
+	script := fmt.Sprintf("#!/bin/bash\necho \"start $*\" >> %[1]s; sleep 0.3; echo \"end $*\" >> %[1]s\n", log)
+	if err := os.WriteFile(goStub, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "votechain"), []byte("#!/bin/bash\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runMake(t, dir, nil, "-s", "-j4", "GO="+goStub, "build", "down"); err != nil {
+		t.Fatalf("make -j4 build down: %v\n%s", err, out)
+	}
+	got, _ := os.ReadFile(log)
+	want := "start build -o bin/ ./cmd/...\nend build -o bin/ ./cmd/...\n" +
+		"start build -o bin/votechain ./cmd/votechain\nend build -o bin/votechain ./cmd/votechain\n"
+	if string(got) != want {
+		t.Errorf("make -j4 build down ran go:\n%swant:\n%s", got, want)
+	}
+
+	makefile, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, _ := strings.Cut(string(makefile), "\nBUILDING_ALL := $(filter ")
+	list, _, _ = strings.Cut(list, ",")
+	building := strings.Fields(list)
+	for _, line := range strings.Split(string(makefile), "\n") {
+		target, rest, ok := strings.Cut(line, ":")
+		if !ok || target == "" || strings.ContainsAny(target, " \t$#=.") || strings.HasPrefix(rest, "=") {
+			continue
+		}
+		prereqs, _, _ := strings.Cut(rest, "##")
+		if slices.Contains(strings.Fields(prereqs), "build") && !slices.Contains(building, target) {
+			t.Errorf("make %s needs build but is not in BUILDING_ALL (%v)", target, building)
+		}
+	}
+	if !slices.Contains(building, "build") {
+		t.Errorf("BUILDING_ALL (%v) lacks build", building)
 	}
 }
 
@@ -148,7 +205,7 @@ func TestWipeAndForceActOnlyWhenOne(t *testing.T) {
 		{nil, []string{"WIPE=1", "FORCE=1"}, []string{"bin/votechain down --wipe", "bin/vcnet down --wipe --force"}},
 	} {
 		got := dryRun(t, c.env, append(c.vars, "down", "network-down")...)
-		got = slices.DeleteFunc(got, func(line string) bool { return strings.HasPrefix(line, "go build") })
+		got = slices.DeleteFunc(got, func(line string) bool { return strings.HasPrefix(line, "GOPROXY=off go build") })
 		if !slices.Equal(got, c.want) {
 			t.Errorf("make -n %v down network-down with %v exported runs:\n%s\nwant:\n%s", c.vars, c.env, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/internal/rundir"
 )
 
 // TestRunRecordsItsEnvironment: a variable that sets a flag of a process
@@ -19,14 +20,7 @@ import (
 // output warns of a misspelt one and of one for a flag the stack gives,
 // and names the default one overrides.
 func TestRunRecordsItsEnvironment(t *testing.T) {
-	bin := t.TempDir()
-	for _, name := range []string{"batcher", "gateway", "explorer"} {
-		help := "  -ledger-lag duration\n    \tlag (default 1s)\n  -redis-addr string\n    \tRedis (default \"127.0.0.1:27379\")\n  -redis-password-file string\n    \tpassword\n"
-		script := "#!/bin/sh\n/bin/cat >&2 <<'END'\n" + help + "END\n"
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin := helpStandIns(t)
 	t.Setenv("BATCHER_LEDGER_LAG", "-1s")
 	t.Setenv("BATCHER_LEDGR_LAG", "-1s")
 	t.Setenv("GATEWAY_REDIS_PASSWORD_FILE", "/secret/path")
@@ -82,5 +76,46 @@ func TestUncheckedEnvironmentSaysWhy(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "bench: environment: not checked against the processes' flags: the flags of batcher: ") {
 		t.Errorf("output does not say the check failed:\n%s", out.String())
+	}
+}
+
+// helpStandIns is a folder of stand-ins for the batcher, gateway and
+// explorer that print a flag list as --help does.
+func helpStandIns(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, name := range []string{"batcher", "gateway", "explorer"} {
+		help := "  -ledger-lag duration\n    \tlag (default 1s)\n  -redis-addr string\n    \tRedis (default \"127.0.0.1:27379\")\n  -redis-password-file string\n    \tpassword\n"
+		script := "#!/bin/sh\n/bin/cat >&2 <<'END'\n" + help + "END\n"
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin
+}
+
+// TestFreshRunChecksEnvironmentAfterTheWipe: a --fresh run on a folder
+// whose network was made with another --port-base checks its environment
+// against the system it will make: the wipe comes first (the folder's old
+// record made stack.New refuse, and the check said only that).
+func TestFreshRunChecksEnvironmentAfterTheWipe(t *testing.T) {
+	bin := helpStandIns(t)
+	t.Setenv("BATCHER_LEDGER_LAG", "-1s")
+	dir := filepath.Join(t.TempDir(), "bench")
+	if err := rundir.Make(dir, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	makeDirs(t, dir, "network")
+	writeRecord(t, filepath.Join(dir, "network", "state.json"), map[string]any{"port_base": 30000})
+	var out bytes.Buffer
+	r := &run{cfg: Config{Progress: &out, Fresh: true, Stack: StackConfig{Dir: dir, PortBase: 23200, BinDir: bin, FabricBin: bin, Election: bin}}, rep: &report.Report{}}
+	if err := r.prepare(context.Background()); err != nil {
+		t.Fatalf("prepare: %v\n%s", err, out.String())
+	}
+	if env := r.rep.Settings.Environment; env.Unchecked != "" || len(env.Overrides) != 1 {
+		t.Errorf("environment checked: overrides %q, unchecked %q; want 1 and none\n%s", env.Overrides, env.Unchecked, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "network", "state.json")); !os.IsNotExist(err) {
+		t.Errorf("the old network's state.json is still there (%v): not wiped", err)
 	}
 }

@@ -231,21 +231,13 @@ func (r *run) mark(name string, from, to time.Time) {
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	began := time.Now()
 	r := &run{cfg: cfg, rep: &report.Report{Date: began, Machine: measure.Describe(), KneeIndex: -1}, began: measure.ReadStalls()}
-	r.recordEnvironment(ctx)
-	if cfg.Only == OnlyAB {
-		if err := CheckAB(ctx, cfg.AB, cfg.Stack.Voters-cfg.Stack.DriverVoters, cfg.Stack.BinDir); err != nil {
-			return nil, err
-		}
+	if err := r.prepare(ctx); err != nil {
+		return nil, err
 	}
 	r.rep.Machine.YardstickStart = r.yardstick(ctx, "before the run")
 	r.rep.Machine.PageFaultStart = r.pageFaultCost(ctx, "before the run")
-	if cfg.Only != "" && cfg.Only != OnlySweep && cfg.Only != OnlyIntake && cfg.Only != OnlyAB {
+	if !r.onItsSystem() {
 		return r.only(ctx, began)
-	}
-	if cfg.Fresh {
-		if err := r.wipe(); err != nil {
-			return nil, err
-		}
 	}
 
 	r.say("bringing the benchmark system up in %s (port base %d, %d voters)", cfg.Stack.Dir, cfg.Stack.PortBase, cfg.Stack.Voters)
@@ -283,8 +275,42 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	return r.rep, nil
 }
 
+// onItsSystem reports whether the run's phases run on the run's system in
+// cfg.Stack.Dir: all of them, or one that can run alone there (--only
+// sweep, intake, ab), not one with a stack of its own (r.only).
+func (r *run) onItsSystem() bool {
+	switch r.cfg.Only {
+	case "", OnlySweep, OnlyIntake, OnlyAB:
+		return true
+	}
+	return false
+}
+
+// prepare checks an A/B run's settings, then for --fresh wipes the
+// previous system the run would use (not before a lone phase on a stack
+// of its own), then records the environment. In that order: a wrong
+// command wipes nothing, and the environment is checked against the
+// system the run will make, not against the folder's old record, which
+// stack.New refuses when it was made with another --port-base (the check
+// then said only why it could not be made).
+func (r *run) prepare(ctx context.Context) error {
+	if r.cfg.Only == OnlyAB {
+		if err := CheckAB(ctx, r.cfg.AB, r.cfg.Stack.Voters-r.cfg.Stack.DriverVoters, r.cfg.Stack.BinDir); err != nil {
+			return err
+		}
+	}
+	if r.cfg.Fresh && r.onItsSystem() {
+		if err := r.wipe(); err != nil {
+			return err
+		}
+	}
+	r.recordEnvironment(ctx)
+	return nil
+}
+
 // recordEnvironment puts the variables of the environment that set flags
-// of the processes the run starts into the report, and says them first:
+// of the processes the run starts into the report, and says them before
+// any measurement:
 // the stack passes this process's environment on, and each of its
 // Votechain processes reads the flags it is not given from it. Any that
 // is set is checked against the flags the commands' --help lists and the

@@ -158,12 +158,15 @@ func New(cfg Config) (*Network, error) {
 // ports its processes listen on, not those of the flag's default.
 func (n *Network) resolvePortBase() error {
 	if n.cfg.PortBase != 0 && n.cfg.PortBase != n.state.PortBase {
-		return fmt.Errorf("the instance in %s was created with port base %d, not %d: leave --port-base out (the recorded %d is taken) or use --port-base %d, or wipe it with `vcnet down --wipe`",
-			n.cfg.Dir, n.state.PortBase, n.cfg.PortBase, n.state.PortBase, n.state.PortBase)
+		return fmt.Errorf("the instance in %s was created with port base %d, not %d: leave --port-base out (the recorded %d is taken) or use --port-base %d, or %s",
+			n.cfg.Dir, n.state.PortBase, n.cfg.PortBase, n.state.PortBase, n.state.PortBase, wipeAdvice)
 	}
 	n.cfg.PortBase = n.state.PortBase
 	n.ports = network.Ports{Base: n.state.PortBase}
-	return n.ports.Validate()
+	if err := n.ports.Validate(); err != nil {
+		return fmt.Errorf("%w: %s records %v: %s", rundir.ErrUnreadable, n.layout.State(), err, wipeAdvice)
+	}
+	return nil
 }
 
 // Layout names the instance's files.

@@ -2,10 +2,12 @@ package localnet_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
 )
@@ -14,7 +16,8 @@ import (
 // plan, and so the ports its status reports, is the one of the base
 // state.json records (32000 here, the benchmark's), not the default's; the
 // recorded base given explicitly is accepted, another one refused naming
-// both and the fix; a new instance without a base takes the default. It
+// both and the fixes, the wipe among them in the words that work for make
+// up's system too (make down WIPE=1: vcnet down --wipe refuses it); a new instance without a base takes the default. It
 // starts nothing: the folder holds the record alone.
 func TestPortPlanFromTheRecord(t *testing.T) {
 	const recorded = 32000
@@ -52,7 +55,7 @@ func TestPortPlanFromTheRecord(t *testing.T) {
 
 	cfg.PortBase = network.DefaultPortBase
 	_, err = localnet.New(cfg)
-	for _, want := range []string{"port base 32000, not 27000", "leave --port-base out", "--port-base 32000"} {
+	for _, want := range []string{"port base 32000, not 27000", "leave --port-base out", "--port-base 32000", "for make up's system `make down WIPE=1`"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New with port base %d on an instance created with %d: %v; want a refusal saying %q", cfg.PortBase, recorded, err, want)
 		}
@@ -61,5 +64,23 @@ func TestPortPlanFromTheRecord(t *testing.T) {
 	fresh := localnet.Config{Dir: filepath.Join(t.TempDir(), "network"), FabricBin: tools, Chaincode: tools, Builder: tools}
 	if n, err := localnet.New(fresh); err != nil || n.Ports().Base != network.DefaultPortBase {
 		t.Errorf("New of a new instance without a port base: %v; want the default plan (%d)", err, network.DefaultPortBase)
+	}
+}
+
+// TestRecordedPortBaseOutOfRange: a state.json recording a base out of
+// range (0 here: a damaged record) is refused as an unreadable record,
+// naming the file and how to wipe it, not as if a flag were wrong.
+func TestRecordedPortBaseOutOfRange(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "network")
+	writeState(t, dir, `{"port_base":0,"consensus":"bft","created":true}`)
+	tools := t.TempDir()
+	_, err := localnet.New(localnet.Config{Dir: dir, FabricBin: tools, Chaincode: tools, Builder: tools})
+	if !errors.Is(err, rundir.ErrUnreadable) {
+		t.Errorf("New on a state.json with port base 0: %v; want rundir.ErrUnreadable", err)
+	}
+	for _, want := range []string{filepath.Join(dir, "state.json"), "port base 0", "for make up's system `make down WIPE=1`"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New on a state.json with port base 0: %v; want it to say %q", err, want)
+		}
 	}
 }
