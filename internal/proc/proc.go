@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,16 @@ type Spec struct {
 	Env  []string // added to a clean environment
 	Port int      // the process is ready when Addr:Port accepts connections (0: once started)
 	Addr string   // the address it listens on; empty for 127.0.0.1
-	Dir  string   // working directory; empty for the caller's
+	// Ready, if set, is an HTTP path on Addr:Port (the gateway's "/readyz")
+	// that must answer GET with 200 before the process counts as started:
+	// a process may bind its port before it serves (the gateway, until it
+	// has read the election record), and a port that accepts connections
+	// says only that. Empty: accepting connections is ready.
+	Ready string
+	// StartWithin is how long Start waits for the process to be ready;
+	// 0 is DefaultStartWithin.
+	StartWithin time.Duration
+	Dir         string // working directory; empty for the caller's
 	// Netns is the Linux network namespace to run it in (`ip netns exec`,
 	// which execs the executable in place, so the PID is the process's
 	// own); empty for the caller's. The caller must reach Addr from its own
@@ -50,6 +60,60 @@ func (p Spec) ListenAddr() string {
 	}
 	return net.JoinHostPort(addr, strconv.Itoa(p.Port))
 }
+
+// DefaultStartWithin is how long Start waits for a process to be ready
+// unless its Spec says otherwise (StartWithin).
+const DefaultStartWithin = 30 * time.Second
+
+// startWithin is p.StartWithin, or DefaultStartWithin if unset.
+func (p Spec) startWithin() time.Duration {
+	if p.StartWithin > 0 {
+		return p.StartWithin
+	}
+	return DefaultStartWithin
+}
+
+// readiness says what Start waits for, for its errors: "listen on ADDR"
+// or "answer GET PATH 200 on ADDR".
+func (p Spec) readiness() string {
+	if p.Ready != "" {
+		return fmt.Sprintf("answer GET %s 200 on %s", p.Ready, p.ListenAddr())
+	}
+	return "listen on " + p.ListenAddr()
+}
+
+// ready reports whether p is ready: its port accepts connections and, if
+// p.Ready is set, that path answers GET with 200 within readyTry.
+func (p Spec) ready(ctx context.Context) bool {
+	addr := p.ListenAddr()
+	if !accepts(addr) {
+		return false
+	}
+	if p.Ready == "" {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTry)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+p.Ready, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := readyClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// readyTry bounds one readiness request: a process that has bound its
+// port but does not serve yet leaves it unanswered in the kernel's queue.
+const readyTry = time.Second
+
+// readyClient asks readiness paths directly (no proxy from the
+// environment) without keeping connections: the
+// process's first requests are Start's only.
+var readyClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 // command is the command line that starts p.
 func (p Spec) command() *exec.Cmd {
@@ -74,16 +138,17 @@ func CleanEnv(extra ...string) []string {
 }
 
 // Start launches p detached (own process group, so it outlives the command
-// that started it), appending its output to logPath, and waits until its port
-// accepts connections. It returns the process's ID, for the caller to record
-// and find it again by (Running, Stop).
+// that started it), appending its output to logPath, and waits until it is
+// ready: its port accepts connections and, if p.Ready is set, that path
+// answers GET with 200 (each try bounded by 1 s). It returns the process's
+// ID, for the caller to record and find it again by (Running, Stop).
 //
 // A port that already accepts connections before the start is refused
 // (another process's listener would pass for p's while p fails on its
-// bind), and so is a process that has exited by the time its port answers.
-// A start that does not listen within 30 s is stopped and reported so; one
-// whose ctx ends first is stopped and reported as cancelled (the error
-// wraps ctx's).
+// bind), and so is a process that has exited by the time it is ready.
+// A start that is not ready within p.StartWithin (30 s if unset) is
+// stopped and reported so, with the last lines of its log; one whose ctx
+// ends first is stopped and reported as cancelled (the error wraps ctx's).
 func Start(ctx context.Context, p Spec, logPath string) (ID, error) {
 	if p.Port != 0 && accepts(p.ListenAddr()) {
 		return ID{}, fmt.Errorf("start %s: %s already accepts connections, from another process: stop it or choose another port base", p.Name, p.ListenAddr())
@@ -118,9 +183,9 @@ func Start(ctx context.Context, p Spec, logPath string) (ID, error) {
 		return id, nil
 	}
 
-	timeout, cancel := context.WithTimeout(ctx, 30*time.Second)
+	within := p.startWithin()
+	timeout, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	addr := p.ListenAddr()
 	exitedErr := func(err error) error {
 		return fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.Name, err, logPath, Tail(logPath, 15))
 	}
@@ -131,12 +196,12 @@ func Start(ctx context.Context, p Spec, logPath string) (ID, error) {
 		case <-timeout.Done():
 			_, _ = Stop(id, p.Bin, time.Second)
 			if ctx.Err() != nil {
-				return ID{}, fmt.Errorf("start of %s cancelled before it listened on %s (stopped): %w", p.Name, addr, context.Cause(ctx))
+				return ID{}, fmt.Errorf("start of %s cancelled before it could %s (stopped): %w", p.Name, p.readiness(), context.Cause(ctx))
 			}
-			return ID{}, fmt.Errorf("%s did not listen on %s within 30 s; last lines of %s:\n%s", p.Name, addr, logPath, Tail(logPath, 15))
+			return ID{}, fmt.Errorf("%s did not %s within %v; last lines of %s:\n%s", p.Name, p.readiness(), within, logPath, Tail(logPath, 15))
 		case <-time.After(50 * time.Millisecond):
 		}
-		if !accepts(addr) {
+		if !p.ready(timeout) {
 			continue
 		}
 		if !Running(id, p.Bin) { // exited between the check above and the answer

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,8 +125,13 @@ func TestStartReportsEarlyExitWithLogTail(t *testing.T) {
 
 // TestMain lets the test binary act as a slow server: with PROC_TEST_LISTEN
 // set it waits a moment, listens on that port (reserved by reservePort) and
-// sleeps.
+// sleeps. With PROC_TEST_READY set it is a server like the gateway
+// (serveLate).
 func TestMain(m *testing.M) {
+	if port := os.Getenv("PROC_TEST_READY"); port != "" {
+		serveLate(port, os.Getenv("PROC_TEST_SERVE_AFTER"), os.Getenv("PROC_TEST_READY_AFTER"))
+		return
+	}
 	if port := os.Getenv("PROC_TEST_LISTEN"); port != "" {
 		time.Sleep(300 * time.Millisecond)
 		l, err := listenShared(port)
@@ -138,6 +144,82 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
+}
+
+// serveLate listens on port at once (reserved by reservePort), as the
+// gateway binds --listen, but serves only after serveAfter (connections
+// wait in the kernel's queue); then /ready answers 503 until readyAfter
+// from the start, 200 after. Each duration is Go's syntax.
+func serveLate(port, serveAfter, readyAfter string) {
+	began := time.Now()
+	serveWait, err1 := time.ParseDuration(serveAfter)
+	readyWait, err2 := time.ParseDuration(readyAfter)
+	l, err3 := listenShared(port)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	time.Sleep(serveWait)
+	fmt.Println("serving")
+	_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ready" || time.Since(began) < readyWait {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+}
+
+// lateServer is a Spec of serveLate on a reserved port, ready on /ready.
+func lateServer(t *testing.T, serveAfter, readyAfter time.Duration) Spec {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := reservePort(t)
+	return Spec{Name: "late", Bin: self, Port: port, Ready: "/ready",
+		Env: []string{fmt.Sprint("PROC_TEST_READY=", port), "PROC_TEST_SERVE_AFTER=" + serveAfter.String(), "PROC_TEST_READY_AFTER=" + readyAfter.String()}}
+}
+
+// TestStartWaitsForReady: a process that binds its port at once but
+// serves only later, and then answers 503 a while (the gateway from its
+// start to its first read of the election record), counts as started only
+// once its Ready path answers 200, not when its port first accepts.
+func TestStartWaitsForReady(t *testing.T) {
+	p := lateServer(t, 700*time.Millisecond, 1500*time.Millisecond)
+	startForTest(t, p, filepath.Join(t.TempDir(), "late.log"))
+	resp, err := http.Get("http://" + p.ListenAddr() + p.Ready)
+	if err != nil {
+		t.Fatalf("Start returned before the process served: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Start returned while %s answered %d", p.Ready, resp.StatusCode)
+	}
+}
+
+// TestStartReportsNeverReady: a process that serves but never answers 200
+// on its Ready path is stopped once StartWithin has passed, and reported
+// as not ready, with its log.
+func TestStartReportsNeverReady(t *testing.T) {
+	p := lateServer(t, 0, time.Hour)
+	p.StartWithin = 2 * time.Second
+	log := filepath.Join(t.TempDir(), "late.log")
+	id, err := Start(context.Background(), p, log)
+	if err == nil {
+		_ = Kill(id, p.Bin)
+		t.Fatal("Start reported ready a process that answered only 503")
+	}
+	want := fmt.Sprintf("late did not answer GET /ready 200 on %s within 2s", p.ListenAddr())
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "serving") {
+		t.Fatalf("error %q; want %q and the log's tail", err, want)
+	}
+	for deadline := time.Now().Add(2 * time.Second); accepts(p.ListenAddr()); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) { // a server left running would listen for an hour
+			t.Fatal("the process that was not ready still listens: Start did not stop it")
+		}
+	}
 }
 
 func TestStartWaitsForThePort(t *testing.T) {

@@ -156,3 +156,30 @@ func argOf(args []string, flag string) string {
 	}
 	return ""
 }
+
+// TestGatewaysStartWhenReady: the stack counts a gateway started only once
+// it answers /readyz 200 (it binds its port before it has read the
+// election record and serves only after), for one gateway and for several;
+// every other service, HAProxy among them, once its port accepts.
+func TestGatewaysStartWhenReady(t *testing.T) {
+	for _, gateways := range []int{1, 2} {
+		s, err := New(Config{Dir: t.TempDir(), PortBase: 24500, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
+			Election: "election.json", Gateways: gateways, Batchers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready := 0
+		for _, sp := range s.services() {
+			want := ""
+			if isGateway(sp.Name) {
+				want, ready = "/readyz", ready+1
+			}
+			if sp.Ready != want {
+				t.Errorf("%d gateways: %s is ready on %q; want %q", gateways, sp.Name, sp.Ready, want)
+			}
+		}
+		if ready != gateways {
+			t.Errorf("%d gateways: %d gateway specs", gateways, ready)
+		}
+	}
+}

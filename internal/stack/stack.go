@@ -273,7 +273,9 @@ func (s *Stack) votechain() []proc.Spec {
 			extra = []string{"--trusted-proxies", s.Clients().Addr} // HAProxy runs beside them
 		}
 		specs = append(specs, proc.Spec{
-			Name: name, Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.gatewayPort(i),
+			// Ready: it binds --listen before it reads the election record
+			// and serves only after, so its port accepting says nothing.
+			Name: name, Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.gatewayPort(i), Ready: "/readyz",
 			Args: append([]string{"--listen", s.Clients().Join(s.gatewayPort(i)), "--redis-addr", s.RedisAddr(),
 				"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
 				"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", checkpoint,
@@ -411,7 +413,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	return nil
 }
 
-// startIfStopped starts each spec that is not running, checking its port first.
+// startIfStopped starts each spec that is not running, checking its port
+// first, and waits until it is ready (proc.Start: its port, or a gateway's
+// /readyz) before the next.
 func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
 	for _, sp := range specs {
 		if proc.Running(s.pids[sp.Name], sp.Bin) {
