@@ -343,7 +343,11 @@ func statesOfElection(ctx context.Context, ledger electionSource, states []strin
 		return fmt.Errorf("rebuild-bloom: reading the election's states: %w", err)
 	}
 	if missing := e.MissingStates(states); len(missing) > 0 {
-		return cli.Usagef("rebuild-bloom: state %s in -states is not one of election %s's states (%s)", strings.Join(missing, ","), e.ID, strings.Join(e.States, ","))
+		what := "state " + missing[0] + " in -states is not one"
+		if len(missing) > 1 {
+			what = "states " + strings.Join(missing, ", ") + " in -states are not"
+		}
+		return cli.Usagef("rebuild-bloom: %s of election %s's states (%s)", what, e.ID, strings.Join(e.States, ","))
 	}
 	return nil
 }

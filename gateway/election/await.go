@@ -20,8 +20,8 @@ type Wait struct {
 
 // Await reads the election record from src until a read succeeds (the
 // commission may set the election up after the caller starts) or ctx ends.
-// It returns the record, or ctx's error once ctx has ended. After each
-// failed read it logs on log, with the error, w.NotSetUp (info) if the
+// It returns the record, or ctx's error once ctx has ended (a read cut
+// by ctx's end is not logged). After each other failed read it logs on log, with the error, w.NotSetUp (info) if the
 // record is not there yet, w.Failed (w.FailedLevel) otherwise, then tries
 // again w.Every later.
 func Await(ctx context.Context, src Source, w Wait, log *slog.Logger) (*ballot.Election, error) {
@@ -32,6 +32,9 @@ func Await(ctx context.Context, src Source, w Wait, log *slog.Logger) (*ballot.E
 		e, err := src.Election(ctx)
 		if err == nil {
 			return e, nil
+		}
+		if ctx.Err() != nil { // the read was cut by the stop: nothing to warn of
+			return nil, ctx.Err()
 		}
 		if errors.Is(err, ballot.ErrNotFound) {
 			log.Info(w.NotSetUp, "err", err)

@@ -63,6 +63,30 @@ func TestAwaitEndsWithItsContext(t *testing.T) {
 	}
 }
 
+// cutSource is a read that lasts until its context ends, as a ledger
+// read cut by the command's stop.
+type cutSource struct{}
+
+func (cutSource) Election(ctx context.Context) (*ballot.Election, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("evaluate: %w", ctx.Err())
+}
+
+// TestAwaitCutByTheStopLogsNothing: a read cut by the context's end is the
+// stop, not a failure to warn of: Await returns the context's error and
+// logs nothing.
+func TestAwaitCutByTheStopLogsNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	h := &recordingHandler{}
+	if _, err := Await(ctx, cutSource{}, testWait, slog.New(h)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Await: %v; want the context's error", err)
+	}
+	if recs := h.take(""); len(recs) != 0 {
+		t.Errorf("logged %q for a read the stop cut", recs)
+	}
+}
+
 // TestStopIsNoFailure: an error from a wait whose context has ended is no
 // failure and is logged as a stop; any other error is returned as it is,
 // unlogged.
