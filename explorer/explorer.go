@@ -21,11 +21,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -153,7 +154,9 @@ var ErrIndexInUse = errors.New("the index is in use by another explorer")
 // explorer that writes the index holds it (Open, Reindex): while one does,
 // LockIndex fails with ErrIndexInUse, naming the holder's process id and
 // the fix, to stop that explorer first. Nothing else opens the index: the
-// web pages and API read it in the explorer that holds it.
+// web pages and API read it in the explorer that holds it. Holding the
+// lock, it finishes or undoes a replacement of the index that a crash
+// interrupted (recoverReplace), so the index at path is whole again.
 func LockIndex(path string) (*os.File, error) {
 	name := path + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
@@ -161,19 +164,50 @@ func LockIndex(path string) (*os.File, error) {
 		return nil, fmt.Errorf("explorer: lock index: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := io.ReadAll(f)
-		f.Close()
+		defer f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("explorer: index %s: %w (process %s holds %s): stop that explorer first, serving or reindexing, then run this again",
-				path, ErrIndexInUse, strings.TrimSpace(string(holder)), name)
+			return nil, fmt.Errorf("explorer: index %s: %w (%s holds %s): stop that explorer first, serving or reindexing, then run this again",
+				path, ErrIndexInUse, lockHolder(f), name)
 		}
 		return nil, fmt.Errorf("explorer: lock index %s: %w", name, err)
 	}
-	// The holder's process id, for the error above.
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(fmt.Sprintln(os.Getpid())), 0)
+	// The holder's process id, for lockHolder: written over the earlier
+	// holder's in one write, then the file cut to it, so a reader never
+	// finds it empty once written, only one complete id line or the other.
+	id := []byte(fmt.Sprintln(os.Getpid()))
+	if _, err := f.WriteAt(id, 0); err == nil {
+		f.Truncate(int64(len(id)))
+	}
+	if err := recoverReplace(path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("explorer: index %s: finish an interrupted reindex: %w", path, err)
 	}
 	return f, nil
+}
+
+// lockHolderWait bounds how long lockHolder waits for the holder of a
+// lock to write its process id.
+const lockHolderWait = 500 * time.Millisecond
+
+// lockHolder names the process that holds the lock file f, as "process
+// ID" from the id line LockIndex writes. A holder that has just taken the
+// lock may not have written its id yet (the file is new and empty, or
+// holds the line of an earlier holder, killed since): lockHolder reads
+// again, every 10 ms for up to lockHolderWait, until the first line is the
+// id of a running process; failing that, "another process".
+func lockHolder(f *os.File) string {
+	for deadline := time.Now().Add(lockHolderWait); ; time.Sleep(10 * time.Millisecond) {
+		buf := make([]byte, 32)
+		n, _ := f.ReadAt(buf, 0)
+		line, _, complete := strings.Cut(string(buf[:n]), "\n")
+		pid, err := strconv.Atoi(line)
+		if complete && err == nil && pid > 0 && !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			return "process " + line
+		}
+		if time.Now().After(deadline) {
+			return "another process"
+		}
+	}
 }
 
 // OpenIndex opens (or creates) the index at path, whose block 0 must match
@@ -382,14 +416,20 @@ func build(ctx context.Context, cfg Config, path string, progress func(indexed, 
 }
 
 // replaceIndex puts the closed index database at fresh in the place of
-// the one at path, whose lock the caller holds (so no process has it open):
-// it deletes path's WAL files, which belong to the old database and would
-// otherwise be replayed onto the new one, then renames fresh over path. A
-// fresh database that still has a WAL file (SQLite deletes it when the last
-// connection closes cleanly) is refused, both left in place: renamed without
-// it, the new index would lose its last writes. A crash between the two
-// steps leaves the old database without its WAL (only a process killed
-// while writing it leaves one) and the new one complete at fresh.
+// the one at path, whose lock the caller holds (so no process has it open).
+// A fresh database that still has a WAL file (SQLite deletes it when the
+// last connection closes cleanly) is refused, both left in place: renamed
+// without it, the new index would lose its last writes.
+//
+// The old database is moved aside to path+".old" with its WAL files (a
+// killed explorer leaves them, holding committed writes; renamed with it,
+// they still pair with it and are never replayed onto the new one), fresh
+// is renamed to path, the folder synced after each step, and only then is
+// the old one deleted. A rename that fails moves the old one back; a crash
+// part way leaves the files for recoverReplace, which the next LockIndex
+// runs. Moving aside needs nothing of the old database, unlike
+// checkpointing it by opening it, which an index too damaged or too new to
+// open (a reason to reindex) would refuse.
 func replaceIndex(fresh, path string) error {
 	switch _, err := os.Stat(fresh + "-wal"); {
 	case err == nil:
@@ -397,19 +437,85 @@ func replaceIndex(fresh, path string) error {
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("explorer: replace the index: %w", err)
 	}
-	if err := removeFiles(path+"-wal", path+"-shm", fresh+"-shm"); err != nil {
+	if err := removeFiles(fresh + "-shm"); err != nil {
 		return fmt.Errorf("explorer: replace the index: %w", err)
 	}
+	old := path + ".old"
+	if _, err := moveIndex(path, old); err != nil {
+		return fmt.Errorf("explorer: replace the index: move the old one aside: %w", errors.Join(err, restoreIndex(old, path)))
+	}
+	// Durable before the new one takes the name: else a crash could keep
+	// the new one at path with the old one's WAL still beside it.
+	if err := syncDir(path); err != nil {
+		return fmt.Errorf("explorer: replace the index: %w", errors.Join(err, restoreIndex(old, path)))
+	}
 	if err := os.Rename(fresh, path); err != nil {
+		return fmt.Errorf("explorer: replace the index: %w", errors.Join(err, restoreIndex(old, path)))
+	}
+	if err := syncDir(path); err != nil {
 		return fmt.Errorf("explorer: replace the index: %w", err)
+	}
+	if err := removeIndex(old); err != nil {
+		return fmt.Errorf("explorer: replace the index: delete the old one: %w", err)
 	}
 	return nil
 }
 
-// removeIndex deletes the index database at path with its WAL files. A
-// missing database is not an error.
+// recoverReplace finishes a replaceIndex of the index at path that a crash
+// interrupted, by the files it left. The old database renamed aside with
+// the new one in place: the replacement is complete, the old one deleted.
+// The old database or one of its WAL files aside without the new one in
+// place: the replacement is undone, the old one moved back. Neither (no
+// replacement interrupted): nothing is done.
+func recoverReplace(path string) error {
+	old := path + ".old"
+	_, errOld := os.Stat(old)
+	_, errPath := os.Stat(path)
+	if errOld == nil && errPath == nil {
+		return removeIndex(old)
+	}
+	return restoreIndex(old, path)
+}
+
+// restoreIndex moves the index files at old that moveIndex put there back
+// to path, syncing the folder if it moved any.
+func restoreIndex(old, path string) error {
+	moved, err := moveIndex(old, path)
+	if err != nil || !moved {
+		return err
+	}
+	return syncDir(path)
+}
+
+// moveIndex renames the index database at from with its WAL files to to:
+// the WAL files first, the database last, so that while a database is at
+// from, any WAL files at to are its own (recoverReplace relies on it). It
+// reports whether it renamed any; files missing are skipped.
+func moveIndex(from, to string) (moved bool, err error) {
+	for _, suffix := range []string{"-wal", "-shm", ""} {
+		switch err := os.Rename(from+suffix, to+suffix); {
+		case err == nil:
+			moved = true
+		case !errors.Is(err, os.ErrNotExist):
+			return moved, err
+		}
+	}
+	return moved, nil
+}
+
+// syncDir flushes the folder holding path, making renames in it durable.
+func syncDir(path string) error {
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	return errors.Join(dir.Sync(), dir.Close())
+}
+
+// removeIndex deletes the index database at path with its WAL files, the
+// database last (see moveIndex). A missing database is not an error.
 func removeIndex(path string) error {
-	return removeFiles(path, path+"-wal", path+"-shm")
+	return removeFiles(path+"-wal", path+"-shm", path)
 }
 
 // removeFiles deletes the files named, those missing skipped.

@@ -15,9 +15,12 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/explorer"
 	"github.com/votechain/votechain/explorer/audit"
@@ -166,4 +169,46 @@ func TestOpenTakesTheContext(t *testing.T) {
 		t.Fatalf("Open after a failed Open: %v", err)
 	}
 	e.Close()
+}
+
+// TestLockNamesTheHolderOnceWritten: a refused LockIndex names the holder
+// by the process id it writes in the lock file after taking the lock, so
+// it waits for it: a holder that writes its id 50 ms late, over the id of
+// an earlier holder no longer running, is named by its own id; one that
+// never writes an id, its lock file empty, is "another process", never an
+// empty id.
+func TestLockNamesTheHolderOnceWritten(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "index.db")
+	holder, err := os.OpenFile(db+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := explorer.LockIndex(db); err == nil || !strings.Contains(err.Error(), "(another process holds") {
+		t.Errorf("lock held by a process that wrote no id: %v; want another process named as the holder", err)
+	}
+
+	ended := exec.Command("true")
+	if err := ended.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.WriteAt([]byte(fmt.Sprintln(ended.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan error, 1)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_, err := holder.WriteAt([]byte(fmt.Sprintln(os.Getpid())), 0)
+		written <- err
+	}()
+	_, err = explorer.LockIndex(db)
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("(process %d holds", os.Getpid()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("lock held by a process that wrote its id late: %v; want %q", err, want)
+	}
 }
