@@ -6,6 +6,7 @@
 package proc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +39,12 @@ type Spec struct {
 	// StartWithin is how long Start waits for the process to be ready;
 	// 0 is DefaultStartWithin.
 	StartWithin time.Duration
-	Dir         string // working directory; empty for the caller's
+	// StopWithin is how long Start, giving up on a process that did not
+	// become ready, waits after its SIGTERM before SIGKILL; 0 is 1 s. A
+	// process that may already serve while not ready (a gateway answering
+	// 503) needs its own graceful shutdown's time.
+	StopWithin time.Duration
+	Dir        string // working directory; empty for the caller's
 	// Netns is the Linux network namespace to run it in (`ip netns exec`,
 	// which execs the executable in place, so the PID is the process's
 	// own); empty for the caller's. The caller must reach Addr from its own
@@ -108,7 +114,10 @@ func (p Spec) ready(ctx context.Context) bool {
 
 // readyTry bounds one readiness request: a process that has bound its
 // port but does not serve yet leaves it unanswered in the kernel's queue.
-const readyTry = time.Second
+// It is longer than the gateway's own readiness check (its Redis ping, 2 s
+// at most): a request given up cancels that check, and every try would
+// start it again from nothing; HAProxy's check waits 2.5 s.
+const readyTry = 3 * time.Second
 
 // readyClient asks readiness paths directly (no proxy from the
 // environment) without keeping connections: the
@@ -194,7 +203,7 @@ func Start(ctx context.Context, p Spec, logPath string) (ID, error) {
 		case err := <-exited:
 			return ID{}, exitedErr(err)
 		case <-timeout.Done():
-			_, _ = Stop(id, p.Bin, time.Second)
+			_, _ = Stop(id, p.Bin, cmp.Or(p.StopWithin, time.Second))
 			if ctx.Err() != nil {
 				return ID{}, fmt.Errorf("start of %s cancelled before it could %s (stopped): %w", p.Name, p.readiness(), context.Cause(ctx))
 			}

@@ -170,12 +170,12 @@ func TestGatewaysStartWhenReady(t *testing.T) {
 		}
 		ready := 0
 		for _, sp := range s.services() {
-			want := ""
+			want, stop := "", time.Duration(0)
 			if isGateway(sp.Name) {
-				want, ready = "/readyz", ready+1
+				want, stop, ready = "/readyz", appStopGrace, ready+1
 			}
-			if sp.Ready != want {
-				t.Errorf("%d gateways: %s is ready on %q; want %q", gateways, sp.Name, sp.Ready, want)
+			if sp.Ready != want || sp.StopWithin != stop {
+				t.Errorf("%d gateways: %s is ready on %q, stopped within %v; want %q, %v", gateways, sp.Name, sp.Ready, sp.StopWithin, want, stop)
 			}
 		}
 		if ready != gateways {

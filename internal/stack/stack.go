@@ -275,7 +275,8 @@ func (s *Stack) votechain() []proc.Spec {
 		specs = append(specs, proc.Spec{
 			// Ready: it binds --listen before it reads the election record
 			// and serves only after, so its port accepting says nothing.
-			Name: name, Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.gatewayPort(i), Ready: "/readyz",
+			// StopWithin: one not ready may already take votes.
+			Name: name, Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.gatewayPort(i), Ready: "/readyz", StopWithin: appStopGrace,
 			Args: append([]string{"--listen", s.Clients().Join(s.gatewayPort(i)), "--redis-addr", s.RedisAddr(),
 				"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
 				"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", checkpoint,
