@@ -85,7 +85,7 @@ func measureTx(env []byte) (txBytes, error) {
 func (r *ledgerRun) voteBytes(t *testing.T, conn *fabricclient.Conn) {
 	ctx := ctxFor(t)
 	b := r.freshBatch(t, "WA", votesPerBatch)
-	c, err := r.commit(ctx, b, nil)
+	c, err := r.commit(t, ctx, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

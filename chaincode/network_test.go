@@ -132,9 +132,14 @@ func (r *ledgerRun) freshBatch(t *testing.T, state string, n int) ballot.Batch {
 }
 
 // commit submits b, which must commit VALID with the votes of rejects
-// (index → reason) rejected, and returns it for the model.
-func (r *ledgerRun) commit(ctx context.Context, b ballot.Batch, rejects map[int]string) (committed, error) {
+// (index → reason) rejected, and returns it for the model. A submission
+// whose fate is unknown (fabricclient.FateUnknown) is resolved as the
+// batcher resolves it, from the ledger (settle).
+func (r *ledgerRun) commit(t *testing.T, ctx context.Context, b ballot.Batch, rejects map[int]string) (committed, error) {
 	c, err := r.ledger.CommitBatch(ctx, b)
+	if fabricclient.FateUnknown(err) {
+		c, err = r.settle(t, ctx, b, err)
+	}
 	if err != nil {
 		return committed{}, err
 	}
@@ -143,6 +148,86 @@ func (r *ledgerRun) commit(ctx context.Context, b ballot.Batch, rejects map[int]
 		return committed{}, err
 	}
 	return committed{batch: b, Committed: c, want: want}, nil
+}
+
+// settleWait bounds how long settle waits for a batch of unknown fate to
+// appear on the ledger; settlePoll is how often it looks meanwhile.
+const (
+	settleWait = 20 * time.Second
+	settlePoll = 250 * time.Millisecond
+)
+
+// settle resolves the submission of b that failed with unknown, an error of
+// unknown fate: under SmartBFT an orderer back from a stall answers
+// "request already processed" for a transaction the others ordered, and
+// the gateway counts it as a refusal. It reads b from the ledger for up to
+// settleWait: found, b was committed by the failed transaction, which the
+// record must name. Not found, b is submitted once more, which writes
+// nothing if the failed transaction committed meanwhile (the stored record
+// comes back naming it: ResubmitIsNoOp). A record naming another
+// transaction, or any failure of the second submission, is an error; the
+// record's root and counts are checkRecord's to judge.
+func (r *ledgerRun) settle(t *testing.T, ctx context.Context, b ballot.Batch, unknown error) (ballot.Committed, error) {
+	tx := unknownTxID(unknown)
+	t.Logf("batch %s: tx %s of unknown fate (%v); reading the ledger", b.ID(), tx, unknown)
+	rec, err := r.awaitBatch(ctx, b)
+	if err == nil {
+		t.Logf("batch %s: on the ledger after all, committed in tx %s", b.ID(), rec.TxID)
+		return r.committedIn(ctx, rec, tx)
+	}
+	t.Logf("batch %s: not on the ledger after %v (%v); submitting it once more", b.ID(), settleWait, err)
+	c, err := r.ledger.CommitBatch(ctx, b)
+	if err != nil {
+		return ballot.Committed{}, fmt.Errorf("batch %s resubmitted after tx %s failed (%v): %w", b.ID(), tx, unknown, err)
+	}
+	if c.Record.TxID != c.TxID { // committed before the resubmission
+		return r.committedIn(ctx, c.Record, tx)
+	}
+	return c, nil
+}
+
+// unknownTxID is the transaction an error of unknown fate names.
+func unknownTxID(err error) string {
+	var subErr *client.SubmitError
+	var statusErr *client.CommitStatusError
+	switch {
+	case errors.As(err, &subErr):
+		return subErr.TransactionID
+	case errors.As(err, &statusErr):
+		return statusErr.TransactionID
+	}
+	return ""
+}
+
+// awaitBatch reads b's record from the ledger until it is there, for at
+// most settleWait; the last read's error if it never is.
+func (r *ledgerRun) awaitBatch(ctx context.Context, b ballot.Batch) (ballot.BatchRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, settleWait)
+	defer cancel()
+	for {
+		rec, err := r.ledger.Batch(ctx, b.State, b.Seq)
+		if err == nil {
+			return rec, nil
+		}
+		select {
+		case <-ctx.Done():
+			return ballot.BatchRecord{}, err
+		case <-time.After(settlePoll):
+		}
+	}
+}
+
+// committedIn is the commit of rec by transaction tx, which rec must name,
+// as CommitBatch would have returned it: tx's block from the ledger.
+func (r *ledgerRun) committedIn(ctx context.Context, rec ballot.BatchRecord, tx string) (ballot.Committed, error) {
+	if rec.TxID != tx {
+		return ballot.Committed{}, fmt.Errorf("batch %s/%d committed in tx %s, not in the submitted %s", rec.State, rec.Seq, rec.TxID, tx)
+	}
+	block, err := r.ledger.BlockOfTx(ctx, tx)
+	if err != nil {
+		return ballot.Committed{}, fmt.Errorf("batch %s/%d committed in tx %s: %w", rec.State, rec.Seq, tx, err)
+	}
+	return ballot.Committed{Record: rec, TxID: tx, Block: block}, nil
 }
 
 // expectedEvent is what committing b must count: every vote except those
@@ -298,7 +383,7 @@ func (r *ledgerRun) onlyBatchersCommit(t *testing.T, n *localnet.Network) {
 	if err == nil || !strings.Contains(err.Error(), "is not a batcher") {
 		t.Fatalf("CommitBatch from the gateway's identity: %v; want refused, not a batcher", err)
 	}
-	c, err := r.commit(ctx, b, nil)
+	c, err := r.commit(t, ctx, b, nil)
 	if err != nil {
 		t.Fatalf("CommitBatch from the batcher's identity: %v", err)
 	}
@@ -363,7 +448,7 @@ func (r *ledgerRun) concurrentBatches(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			out[i], errs[i] = r.commit(ctx, b, nil)
+			out[i], errs[i] = r.commit(t, ctx, b, nil)
 		}()
 	}
 	began := time.Now()
@@ -401,7 +486,7 @@ func (r *ledgerRun) concurrentBatches(t *testing.T) {
 func (r *ledgerRun) duplicateAcrossBatches(t *testing.T) {
 	ctx := ctxFor(t)
 	first := r.freshBatch(t, "CA", 10)
-	c1, err := r.commit(ctx, first, nil)
+	c1, err := r.commit(t, ctx, first, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +501,7 @@ func (r *ledgerRun) duplicateAcrossBatches(t *testing.T) {
 		}
 		votes[i] = r.vote(t, "CA", i+1, null)
 	}
-	c2, err := r.commit(ctx, r.batch(t, "CA", votes), map[int]string{dupAt: ballot.RejectDuplicate})
+	c2, err := r.commit(t, ctx, r.batch(t, "CA", votes), map[int]string{dupAt: ballot.RejectDuplicate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +682,7 @@ func (r *ledgerRun) refusedVotesDoNotPoisonBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.commit(ctx, b, map[int]string{2: ballot.RejectOutsideWindow, 4: ballot.RejectUnknownChoice, 5: ballot.RejectUnknownContest})
+	c, err := r.commit(t, ctx, b, map[int]string{2: ballot.RejectOutsideWindow, 4: ballot.RejectUnknownChoice, 5: ballot.RejectUnknownContest})
 	if err != nil {
 		t.Fatalf("a batch with refused votes: %v", err)
 	}
@@ -622,7 +707,7 @@ func (r *ledgerRun) oneVotePerVoterAndContest(t *testing.T) {
 	first := r.batch(t, "NY", []ballot.Vote{
 		r.voteIn(t, "NY", nettest.Race, "carol", race), r.vote(t, "NY", 0, r.nullifier()), r.voteIn(t, "NY", netQuestion, "yes", question),
 	})
-	c, err := r.commit(ctx, first, nil)
+	c, err := r.commit(t, ctx, first, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -631,7 +716,7 @@ func (r *ledgerRun) oneVotePerVoterAndContest(t *testing.T) {
 		r.voteIn(t, "NY", netQuestion, "no", question), r.voteIn(t, "NY", nettest.Race, "alice", race),
 		r.voteIn(t, "NY", netQuestion, "no", ballot.HashHex(ballot.NullifierOf(r.voterKey(), netQuestion))),
 	})
-	c, err = r.commit(ctx, second, map[int]string{0: ballot.RejectDuplicate, 1: ballot.RejectDuplicate})
+	c, err = r.commit(t, ctx, second, map[int]string{0: ballot.RejectDuplicate, 1: ballot.RejectDuplicate})
 	if err != nil {
 		t.Fatal(err)
 	}

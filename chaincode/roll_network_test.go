@@ -56,14 +56,14 @@ func TestRollOnNetwork(t *testing.T) {
 	votes = append(votes, r.voteIn(t, "CA", netQuestion, "yes", question0),
 		r.voteIn(t, "CA", netQuestion, "no", ballot.HashHex(ballot.NullifierOf(keys[2], netQuestion))),
 		r.voteIn(t, "CA", netQuestion, "no", onRoll[3]))
-	c, err := r.commit(ctx, r.batch(t, "CA", votes), map[int]string{1: ballot.RejectNotOnRoll, 4: ballot.RejectNotOnRoll,
+	c, err := r.commit(t, ctx, r.batch(t, "CA", votes), map[int]string{1: ballot.RejectNotOnRoll, 4: ballot.RejectNotOnRoll,
 		7: ballot.RejectNotOnRoll, 8: ballot.RejectNotOnRoll})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.record(c)
 	// A voter on the roll of CA is not on the roll of TX.
-	c, err = r.commit(ctx, r.batch(t, "TX", []ballot.Vote{r.vote(t, "TX", 0, onRoll[5])}), map[int]string{0: ballot.RejectNotOnRoll})
+	c, err = r.commit(t, ctx, r.batch(t, "TX", []ballot.Vote{r.vote(t, "TX", 0, onRoll[5])}), map[int]string{0: ballot.RejectNotOnRoll})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,11 +119,9 @@ func untilOrdered(ctx context.Context, wait time.Duration, submit func() error) 
 // resubmittable tells whether err, from a submit, is one untilOrdered
 // submits again on.
 func resubmittable(err error) bool {
-	var subErr *client.SubmitError
-	var statusErr *client.CommitStatusError
 	var commitErr *client.CommitError
 	switch {
-	case errors.As(err, &subErr), errors.As(err, &statusErr):
+	case FateUnknown(err):
 		return true
 	case errors.As(err, &commitErr):
 		return readConflict(commitErr.Code)

@@ -80,6 +80,22 @@ func (b *Ballot) submit(ctx context.Context, batches []ballot.Batch, multi bool)
 	return &PendingBatches{batches: batches, multi: multi, result: result, commit: commit}, nil
 }
 
+// FateUnknown tells whether err, from submitting a transaction or waiting
+// for its commit, leaves the transaction's fate unknown: the ordering
+// service refused it (*client.SubmitError) or its commit status was not
+// seen (*client.CommitStatusError). Such a transaction may be on the
+// ledger all the same: under SmartBFT an orderer back from a stall answers
+// "request already processed" for a transaction the others ordered, and
+// the gateway counts that as a refusal. The caller finds out by reading
+// the ledger (for a batch, Ballot.Batch) or by submitting again an
+// idempotent transaction. An endorsement refusal, a transaction committed
+// invalid and any other error are not of unknown fate.
+func FateUnknown(err error) bool {
+	var subErr *client.SubmitError
+	var statusErr *client.CommitStatusError
+	return errors.As(err, &subErr) || errors.As(err, &statusErr)
+}
+
 // submitError describes a failed submission of the batches ids (txError).
 func submitError(ids string, err error) error {
 	return txError("submit "+ids, err)
