@@ -306,7 +306,7 @@ func (r *ledgerRun) checkResults(t *testing.T, ctx context.Context) {
 }
 
 // TestBallotOnNetwork checks the ballot contract on a real network: endorsed
-// by both organisations' peers, ordered by Raft, committed by the peers.
+// by both organisations' peers, ordered by the network's consensus (SmartBFT by default), committed by the peers.
 func TestBallotOnNetwork(t *testing.T) {
 	n := nettest.Start(t)
 	e := netElection()
