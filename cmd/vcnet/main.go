@@ -161,22 +161,24 @@ func run(ctx context.Context) error {
 // refuseSystemNetwork refuses down --wipe of the network folder dir when
 // it is the network of make up's system (systemOf): its gateways and
 // batchers use the network, and Redis holds its election's votes, which a
-// new network's election would not know. make down WIPE=1 wipes the whole
-// system. Other folders beside it (.run/deploy's bundles) are not the
+// new network's election would not know. The refusal names the command
+// that wipes the whole system (stack.Command: make down WIPE=1 for make
+// up's). Other folders beside it (.run/deploy's bundles) are not the
 // system's network.
 func refuseSystemNetwork(dir string) error {
 	abs, system, err := systemOf(dir)
 	if err != nil || system == "" {
 		return err
 	}
-	return fmt.Errorf("%s is the network of the system in %s (its gateways and batchers use it, its Redis holds the election's votes), so nothing was wiped: wipe the whole system with `make down WIPE=1` (votechain --dir %s down --wipe)", abs, system, system)
+	return fmt.Errorf("%s is the network of the system in %s (its gateways and batchers use it, its Redis holds the election's votes), so nothing was wiped: wipe the whole system with %s", abs, system, stack.Command(system, 0, "down", "--wipe"))
 }
 
 // refuseNetworkInUse refuses down (without --force) of the network folder
 // dir when it is the network of make up's system (systemOf) and the
 // system's own processes run (stack.ServicesRunning): stopping the network
 // under them leaves the gateways accepting votes that the batchers cannot
-// commit. make down stops the whole system, HAProxy and the gateways first.
+// commit. The refusal names the command that stops the whole system,
+// HAProxy and the gateways first (stack.Command: make down for make up's).
 // When the system's stack.json cannot be read, its processes are looked
 // for by their logs instead (refuseWithoutStackRecord).
 func refuseNetworkInUse(dir string, log *slog.Logger) error {
@@ -191,7 +193,7 @@ func refuseNetworkInUse(dir string, log *slog.Logger) error {
 	if len(running) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s is the network of the system in %s, whose processes run on it (%s), so nothing was stopped: stop the whole system with `make down` (votechain --dir %s down), or give --force (make network-down FORCE=1) to stop the network under them", abs, system, strings.Join(running, ", "), system)
+	return fmt.Errorf("%s is the network of the system in %s, whose processes run on it (%s), so nothing was stopped: stop the whole system with %s, or give --force to stop the network under them", abs, system, strings.Join(running, ", "), stack.Command(system, 0, "down"))
 }
 
 // forceAdvice says what --force does where the system's stack.json cannot

@@ -122,10 +122,11 @@ func TestDownWipeOfAnUnreadableNetwork(t *testing.T) {
 }
 
 // TestDownWipeRefusesMakeUpsNetwork: down --wipe of a network whose
-// parent folder holds make up's system (shape.json or stack.json) is
-// refused, pointing to make down WIPE=1, and deletes nothing: it used to
-// delete the ledger and profiles under the system's running gateways and
-// batchers.
+// parent folder holds a system (shape.json or stack.json) is refused,
+// pointing to the wipe of that system (votechain --dir SYSTEM down --wipe,
+// not make down WIPE=1, which wipes make's .run), and deletes nothing: it
+// used to delete the ledger and profiles under the system's running
+// gateways and batchers.
 func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 	for _, record := range []string{"shape.json", "stack.json"} {
 		system := t.TempDir()
@@ -144,8 +145,9 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 		}
 		for _, d := range []string{dir, link} {
 			err := clitest.Run(t, run, "vcnet", "--dir", d, "down", "--wipe")
-			if err == nil || !strings.Contains(err.Error(), "make down WIPE=1") {
-				t.Errorf("down --wipe of %s beside %s: %v; want it refused, pointing to make down WIPE=1", d, record, err)
+			want := "`bin/votechain --dir " + system + " down --wipe`"
+			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "make down") {
+				t.Errorf("down --wipe of %s beside %s: %v; want it refused, pointing to %s", d, record, err, want)
 			}
 		}
 		if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
@@ -167,8 +169,9 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 }
 
 // TestDownRefusesMakeUpsNetworkInUse: a plain down of the network whose
-// parent folder holds make up's system, while a process of the system's
-// stack.json runs, is refused, naming it and pointing to make down, and
+// parent folder holds a system, while a process of the system's
+// stack.json runs, is refused, naming it and pointing to that system's
+// down (votechain --dir SYSTEM down: make down stops make's .run), and
 // stops nothing (it stopped the network under the running gateways and
 // batchers); with --force it stops the network, leaving the system's
 // process alone. With its stack.json damaged, the system's processes are
@@ -232,7 +235,7 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		}
 	}
 	record(filepath.Join(system, "stack.json"), map[string]proc.ID{"gateway": gateway})
-	refusedThenForced("with its gateway running", "`make down`", "gateway (PID ", "--force", "FORCE=1")
+	refusedThenForced("with its gateway running", "`bin/votechain --dir "+system+" down`", "gateway (PID ", "--force")
 	if !proc.Running(gateway, "") {
 		t.Error("down --force stopped the system's gateway")
 	}

@@ -128,7 +128,7 @@ func runWith(ctx context.Context, d deps) (err error) {
 		fmt.Printf("  explorer  %s/ (operator page: %s/ops)\n", s.ExplorerURL(), s.ExplorerURL())
 		fmt.Printf("  prometheus %s/alerts (targets: %s/targets)\n", s.PrometheusURL(), s.PrometheusURL())
 		fmt.Printf("  voter roll with credentials (demo only): %s\n", s.RollCSV())
-		fmt.Printf("  status: %s; stop: %s (%s also deletes its data)\n", stack.Command(*dir, "status"), stack.Command(*dir, "down"), stack.Command(*dir, "down", "--wipe"))
+		fmt.Printf("  status: %s; stop: %s (%s also deletes its data)\n", stack.Command(*dir, 0, "status"), stack.Command(*dir, 0, "down"), stack.Command(*dir, 0, "down", "--wipe"))
 		return nil
 	case "down":
 		return s.Down(*wipe)
@@ -220,7 +220,7 @@ func wipeUnopened(cmd, dir string, refusal error, log *slog.Logger) error {
 // the processes running run, saying how to stop it, and to wipe it.
 func refuseCleanWhileRunning(dir string, running []string) error {
 	return fmt.Errorf("the system in %s is running (%s): clean deletes a stopped system's data only; stop it first with %s (%s stops it and deletes its data)",
-		dir, strings.Join(running, ", "), stack.Command(dir, "down"), stack.Command(dir, "down", "--wipe"))
+		dir, strings.Join(running, ", "), stack.Command(dir, 0, "down"), stack.Command(dir, 0, "down", "--wipe"))
 }
 
 // runningProcesses names the processes of s that run: the application's

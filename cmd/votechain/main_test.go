@@ -150,7 +150,9 @@ func TestCleanRefusesWhileTheSystemRuns(t *testing.T) {
 		then proc.ID // stopped after the refusal
 	}{{"gateway, orderer0", gateway}, {"orderer0", orderer}} {
 		err := clean()
-		stop := "`bin/votechain --dir " + runDir + " down`" // not make down: it acts on .run, not this folder
+		// Not make down: it acts on .run, not this folder; the program as
+		// run (clitest.Run's os.Args[0]: votechain, as found on PATH).
+		stop := "`votechain --dir " + runDir + " down`"
 		if err == nil || !strings.Contains(err.Error(), "is running ("+c.runs+")") || !strings.Contains(err.Error(), stop) || strings.Contains(err.Error(), "make down") {
 			t.Errorf("clean while %s run: %v; want it refused, naming them and %s", c.runs, err, stop)
 		}

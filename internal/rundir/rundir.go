@@ -1,6 +1,8 @@
 // Package rundir guards the deletion of run folders: the commands that
 // wipe a folder named by --dir (votechain, vcnet, benchrun) delete only a
-// folder they made, never one a mistyped --dir ($HOME, /) points at.
+// folder they made, never one a mistyped --dir ($HOME, /) points at. It
+// also writes, for advice in messages, the command lines that act on a
+// run folder (Tool.Command).
 package rundir
 
 import (

@@ -1,39 +1,43 @@
 package stack
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/votechain/votechain/internal/rundir"
 )
 
-// TestCommandNamesTheFolder: advice names make's target only for make's
-// folder (DefaultDir, relative or absolute); for any other --dir it is
-// bin/votechain with that folder written out (shell-quoted where needed),
-// so following it acts on the folder the message is about, never on the
-// live .run system.
+// TestCommandNamesTheFolder: in the project (a Makefile in the working
+// directory), advice names make's target only for make's folder
+// (DefaultDir, relative or absolute) on make's ports; for any other --dir
+// it is bin/votechain with that folder written out, and a non-default port
+// base, so following it acts on the folder the message is about, never on
+// the live .run system.
 func TestCommandNamesTheFolder(t *testing.T) {
-	abs, err := filepath.Abs(DefaultDir)
-	if err != nil {
+	project := t.TempDir()
+	if err := os.WriteFile(filepath.Join(project, "Makefile"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	other := filepath.Join(t.TempDir(), "my run")
+	t.Chdir(project)
 	for _, c := range []struct {
-		dir   string
-		words []string
-		want  string
+		dir      string
+		portBase int
+		words    []string
+		want     string
 	}{
-		{DefaultDir, []string{"down", "--wipe"}, "`make down WIPE=1`"},
-		{abs, []string{"down"}, "`make down`"},
-		{DefaultDir + "/", []string{"up"}, "`make up`"},
-		{".run/bench", []string{"down", "--wipe"}, "`bin/votechain --dir .run/bench down --wipe`"},
-		{".run/bench", []string{"up"}, "`bin/votechain --dir .run/bench up`"},
-		{other, []string{"down", "--wipe"}, "`bin/votechain --dir '" + other + "' down --wipe`"},
-		{"it's", []string{"status"}, "`bin/votechain --dir 'it'\\''s' status`"},
-		{DefaultDir, []string{"close"}, "`bin/votechain --dir .run close`"}, // no make target
+		{DefaultDir, 0, []string{"down", "--wipe"}, "`make down WIPE=1`"},
+		{filepath.Join(project, DefaultDir), 0, []string{"down"}, "`make down`"},
+		{DefaultDir + "/", 0, []string{"up"}, "`make up`"},
+		{DefaultDir, 0, []string{"status"}, "`make status`"},
+		{".run/bench", 0, []string{"down", "--wipe"}, "`bin/votechain --dir .run/bench down --wipe`"},
+		{".run/bench", 32000, []string{"up"}, "`bin/votechain --dir .run/bench --port-base 32000 up`"},
+		{DefaultDir, 0, []string{"close"}, "`bin/votechain --dir .run close`"}, // no make target
 	} {
-		if got := Command(c.dir, c.words...); got != c.want {
-			t.Errorf("Command(%q, %q) = %s, want %s", c.dir, c.words, got, c.want)
+		if got := Command(c.dir, c.portBase, c.words...); got != c.want {
+			t.Errorf("Command(%q, %d, %q) = %s, want %s", c.dir, c.portBase, c.words, got, c.want)
 		}
 	}
 }
@@ -47,7 +51,40 @@ func TestAdviceNamesTheFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := New(Config{Dir: dir, PortBase: 42700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Redis: RedisCluster})
-	if want := "`bin/votechain --dir " + dir + " down --wipe`"; err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "make down") {
+	if want := "`bin/votechain --dir " + dir + " --port-base 42700 down --wipe`"; err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "make down") {
 		t.Errorf("New of a single-Redis system in %s as a cluster: %v; want the fix %s", dir, err, want)
+	}
+}
+
+// TestDamagedNetworkStateNamesTheFolder: New of a system whose
+// network/state.json is damaged, in a folder other than make's (run from
+// the project, where make's targets exist), is refused as unreadable with
+// the wipe of that network's folder (vcnet --dir) and of the whole system
+// (votechain --dir), naming no make target, which would wipe make's live
+// system.
+func TestDamagedNetworkStateNamesTheFolder(t *testing.T) {
+	project := t.TempDir()
+	if err := os.WriteFile(filepath.Join(project, "Makefile"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(project)
+	dir := filepath.Join(project, ".run", "bench")
+	if err := os.MkdirAll(NetworkDir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(NetworkDir(dir), "state.json"), []byte("{damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Config{Dir: dir, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+	if !errors.Is(err, rundir.ErrUnreadable) {
+		t.Fatalf("New with a damaged network/state.json: %v; want rundir.ErrUnreadable", err)
+	}
+	for _, want := range []string{"`bin/vcnet --dir " + NetworkDir(dir) + " down --wipe`", "`bin/votechain --dir " + dir + " down --wipe`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("New with a damaged network/state.json in %s: %v; want it to name %s", dir, err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "make ") {
+		t.Errorf("New with a damaged network/state.json in %s: %v; want no make target (make's act on .run)", dir, err)
 	}
 }

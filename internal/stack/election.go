@@ -60,7 +60,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	}
 	if _, err := os.Stat(s.RollCSV()); err != nil {
 		if existing != nil {
-			return fmt.Errorf("the ledger has election %s but its roll %s is missing: wipe the system with %s", existing.ID, s.RollCSV(), Command(s.cfg.Dir, "down", "--wipe"))
+			return fmt.Errorf("the ledger has election %s but its roll %s is missing: wipe the system with %s", existing.ID, s.RollCSV(), Command(s.cfg.Dir, s.cfg.PortBase, "down", "--wipe"))
 		}
 		if err := s.generateRoll(ctx, states); err != nil {
 			return err

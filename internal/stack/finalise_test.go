@@ -340,8 +340,9 @@ func TestLogJudgedRefusesUnlogged(t *testing.T) {
 
 // TestFinaliseWithNoSystem: finalise in a run folder no bring-up wrote
 // says the system was never brought up and that up of that folder
-// (bin/votechain --dir DIR up: not make up, which starts .run's) starts
-// it, not only that a Redis password file is missing.
+// (bin/votechain --dir DIR --port-base BASE up: not make up, which starts
+// .run's, nor up on the default ports) starts it, not only that a Redis
+// password file is missing.
 func TestFinaliseWithNoSystem(t *testing.T) {
 	dir := t.TempDir()
 	s, err := New(Config{Dir: dir, PortBase: 23200, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
@@ -349,7 +350,7 @@ func TestFinaliseWithNoSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = s.FinaliseElection(context.Background(), FinaliseOptions{})
-	if want := "the system in " + dir + " was never brought up; `bin/votechain --dir " + dir + " up` starts it"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := "the system in " + dir + " was never brought up; `bin/votechain --dir " + dir + " --port-base 23200 up` starts it"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("finalise with no system: %v; want %q", err, want)
 	}
 }

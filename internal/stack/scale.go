@@ -87,7 +87,7 @@ func resolveShape(cfg *Config, recorded *shape) error {
 		return err
 	}
 	if recorded != nil && recorded.Redis != "" && recorded.Redis != cfg.Redis {
-		return fmt.Errorf("the system in %s keeps its votes in a %s Redis; it cannot become %s: wipe it first with %s", cfg.Dir, recorded.Redis, cfg.Redis, Command(cfg.Dir, "down", "--wipe"))
+		return fmt.Errorf("the system in %s keeps its votes in a %s Redis; it cannot become %s: wipe it first with %s", cfg.Dir, recorded.Redis, cfg.Redis, Command(cfg.Dir, cfg.PortBase, "down", "--wipe"))
 	}
 	return nil
 }
@@ -123,7 +123,7 @@ func readShape(path string) (*shape, error) {
 func (s *Stack) saveShape() error {
 	now := shape{Gateways: s.cfg.Gateways, Batchers: s.cfg.Batchers, Redis: s.cfg.Redis}
 	if old, err := readShape(s.shapeFile()); err == nil && old != nil && *old != now && s.anyRunning() {
-		return fmt.Errorf("the system runs with %d gateways, %d batchers; stop it with %s to change the numbers", old.Gateways, old.Batchers, Command(s.cfg.Dir, "down"))
+		return fmt.Errorf("the system runs with %d gateways, %d batchers; stop it with %s to change the numbers", old.Gateways, old.Batchers, Command(s.cfg.Dir, s.cfg.PortBase, "down"))
 	}
 	if err := s.makeRunDir(); err != nil {
 		return err

@@ -112,6 +112,9 @@ func New(cfg Config) (*Stack, error) {
 		ncfg.Hosts = n.Hosts() // no placement given: the one the system was created with
 		n, err = localnet.New(ncfg)
 	}
+	if errors.Is(err, rundir.ErrUnreadable) { // its advice is vcnet's, for the network alone
+		return nil, fmt.Errorf("%w; as the network of the system in %s, wipe it with the whole system: %s", err, cfg.Dir, Command(cfg.Dir, 0, "down", "--wipe"))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +143,7 @@ func New(cfg Config) (*Stack, error) {
 func damaged(file string, err error) error {
 	dir := filepath.Dir(file)
 	return fmt.Errorf("%w: %s is damaged (%v): wipe the system with %s, which stops the processes its records name (stack.json, network/state.json) and wipes the folder without opening the system",
-		rundir.ErrUnreadable, file, err, Command(dir, "down", "--wipe"))
+		rundir.ErrUnreadable, file, err, Command(dir, 0, "down", "--wipe"))
 }
 
 // damagedProcessRecord is New's refusal (rundir.ErrUnreadable) of the run
@@ -152,10 +155,10 @@ func damaged(file string, err error) error {
 func damagedProcessRecord(file string, err error) error {
 	dir := filepath.Dir(file)
 	logs := filepath.Join(dir, "logs")
-	wipe := Command(dir, "down", "--wipe")
+	wipe := Command(dir, 0, "down", "--wipe")
 	return fmt.Errorf("%w: %s is damaged (%v), so the system's processes it records (Redis, batchers, gateways, HAProxy, explorer, monitoring) cannot be found from it, and %s refuses it too, stopping nothing: "+
 		"stop those processes by hand (each writes its output to a file in %s: `fuser -v %s/*` lists them), delete %s, then run %s, which stops the network's nodes and wipes the folder",
-		rundir.ErrUnreadable, file, err, wipe, logs, shellQuote(logs), shellQuote(file), wipe)
+		rundir.ErrUnreadable, file, err, wipe, logs, rundir.ShellQuote(logs), rundir.ShellQuote(file), wipe)
 }
 
 func (s *Stack) path(elem ...string) string {
@@ -191,7 +194,7 @@ func (s *Stack) RedisACL() redisserver.ACL { return redisserver.ACL{Dir: s.path(
 func (s *Stack) RedisOptions(user string) (*redis.UniversalOptions, error) {
 	pw, err := s.RedisACL().Password(user)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: the system in %s was never brought up; %s starts it", err, s.cfg.Dir, Command(s.cfg.Dir, "up"))
+		return nil, fmt.Errorf("%w: the system in %s was never brought up; %s starts it", err, s.cfg.Dir, Command(s.cfg.Dir, s.cfg.PortBase, "up"))
 	}
 	if err != nil {
 		return nil, err
@@ -391,7 +394,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	for _, c := range network.Components {
 		if _, err := os.Stat(s.net.Layout().ComponentProfile(c.Name)); err != nil {
-			return fmt.Errorf("the network in %s has no profile for the %s's own identity (it predates per-component identities): recreate the system with %s and %s", s.net.Layout().Dir, c.Name, Command(s.cfg.Dir, "down", "--wipe"), Command(s.cfg.Dir, "up"))
+			return fmt.Errorf("the network in %s has no profile for the %s's own identity (it predates per-component identities): recreate the system with %s and %s", s.net.Layout().Dir, c.Name, Command(s.cfg.Dir, s.cfg.PortBase, "down", "--wipe"), Command(s.cfg.Dir, s.cfg.PortBase, "up"))
 		}
 	}
 	if _, err := s.net.Deploy(ctx); err != nil { // a rebuilt chaincode goes live; a no-op otherwise

@@ -159,12 +159,12 @@ func New(cfg Config) (*Network, error) {
 func (n *Network) resolvePortBase() error {
 	if n.cfg.PortBase != 0 && n.cfg.PortBase != n.state.PortBase {
 		return fmt.Errorf("the instance in %s was created with port base %d, not %d: leave --port-base out (the recorded %d is taken) or use --port-base %d, or %s",
-			n.cfg.Dir, n.state.PortBase, n.cfg.PortBase, n.state.PortBase, n.state.PortBase, wipeAdvice)
+			n.cfg.Dir, n.state.PortBase, n.cfg.PortBase, n.state.PortBase, n.state.PortBase, n.wipeAdvice())
 	}
 	n.cfg.PortBase = n.state.PortBase
 	n.ports = network.Ports{Base: n.state.PortBase}
 	if err := n.ports.Validate(); err != nil {
-		return fmt.Errorf("%w: %s records %v: %s", rundir.ErrUnreadable, n.layout.State(), err, wipeAdvice)
+		return fmt.Errorf("%w: %s records %v: %s", rundir.ErrUnreadable, n.layout.State(), err, n.wipeAdvice())
 	}
 	return nil
 }
@@ -202,20 +202,39 @@ func (n *Network) loadState() error {
 		return err
 	}
 	if err := json.Unmarshal(data, &n.state); err != nil {
-		return fmt.Errorf("%w: %s is damaged (%v): %s", rundir.ErrUnreadable, n.layout.State(), err, wipeAdvice)
+		return fmt.Errorf("%w: %s is damaged (%v): %s", rundir.ErrUnreadable, n.layout.State(), err, n.wipeAdvice())
 	}
 	if n.state.PIDs == nil {
 		n.state.PIDs = map[string]proc.ID{}
 	}
 	if n.state.Consensus == "" {
-		return fmt.Errorf("%w: the instance in %s was created by an older version (three orderers of one organisation): %s, and run up again", rundir.ErrUnreadable, n.cfg.Dir, wipeAdvice)
+		return fmt.Errorf("%w: the instance in %s was created by an older version (three orderers of one organisation): %s, and run up again", rundir.ErrUnreadable, n.cfg.Dir, n.wipeAdvice())
 	}
 	return nil
 }
 
+// DefaultDir is the network folder of make's targets: vcnet's default
+// --dir, relative to the working directory (the project's).
+const DefaultDir = ".run/network"
+
+// vcnet is the vcnet program, whose make targets act on DefaultDir.
+var vcnet = rundir.Tool{Name: "vcnet", MakeDir: DefaultDir, MakeTargets: map[string]string{
+	"up":          "make network-up",
+	"down":        "make network-down",
+	"down --wipe": "make network-down WIPE=1",
+	"status":      "make network-status",
+}}
+
+// wipeCommand is the command line, in backquotes, that wipes the
+// instance in Config.Dir (rundir.Tool.Command: make's target only for
+// DefaultDir in the project).
+func (n *Network) wipeCommand() string { return vcnet.Command(n.cfg.Dir, 0, "down", "--wipe") }
+
 // wipeAdvice says how to wipe an instance New refuses (rundir.ErrUnreadable):
-// those commands stop the processes its state records without opening it.
-const wipeAdvice = "wipe it with `vcnet down --wipe` (make network-down WIPE=1; for make up's system `make down WIPE=1`), which stops the processes it records first"
+// that command stops the processes its state records without opening it.
+func (n *Network) wipeAdvice() string {
+	return "wipe it with " + n.wipeCommand() + ", which stops the processes it records first"
+}
 
 // freshState is the state of an instance not yet created.
 func (n *Network) freshState() state {
@@ -304,14 +323,14 @@ func (n *Network) Up(ctx context.Context) error {
 		return err
 	}
 	if n.cfg.Consensus != "" && n.cfg.Consensus != n.state.Consensus {
-		return fmt.Errorf("the instance in %s was created with consensus %s, not %s: use --consensus %s, or wipe it with `vcnet down --wipe`",
-			n.cfg.Dir, n.state.Consensus, n.cfg.Consensus, n.state.Consensus)
+		return fmt.Errorf("the instance in %s was created with consensus %s, not %s: use --consensus %s, or wipe it with %s",
+			n.cfg.Dir, n.state.Consensus, n.cfg.Consensus, n.state.Consensus, n.wipeCommand())
 	}
 	if !reflect.DeepEqual(n.cfg.Hosts, n.Hosts()) {
-		return fmt.Errorf("the instance in %s was created with other hosts (%v): wipe it with `vcnet down --wipe` to place it anew", n.cfg.Dir, n.Hosts().Hosts())
+		return fmt.Errorf("the instance in %s was created with other hosts (%v): wipe it with %s to place it anew", n.cfg.Dir, n.Hosts().Hosts(), n.wipeCommand())
 	}
 	if n.state.Generated {
-		return fmt.Errorf("%s was generated for other machines (vcnet bundles): its nodes run from its bundles there; wipe it with `vcnet down --wipe` to bring a network up here", n.cfg.Dir)
+		return fmt.Errorf("%s was generated for other machines (vcnet bundles): its nodes run from its bundles there; wipe it with %s to bring a network up here", n.cfg.Dir, n.wipeCommand())
 	}
 	if !n.state.Created {
 		if err := n.checkFreshDir(); err != nil {
@@ -346,7 +365,7 @@ func (n *Network) checkFreshDir() error {
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%s holds data from an interrupted or foreign bring-up: wipe it with `vcnet down --wipe` (make network-down WIPE=1) and run up again", n.cfg.Dir)
+	return fmt.Errorf("%s holds data from an interrupted or foreign bring-up: wipe it with %s and run up again", n.cfg.Dir, n.wipeCommand())
 }
 
 // checkPorts fails with the port's owner if a port this instance needs for a

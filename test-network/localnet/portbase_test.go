@@ -3,6 +3,7 @@ package localnet_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,8 +17,8 @@ import (
 // plan, and so the ports its status reports, is the one of the base
 // state.json records (32000 here, the benchmark's), not the default's; the
 // recorded base given explicitly is accepted, another one refused naming
-// both and the fixes, the wipe among them in the words that work for make
-// up's system too (make down WIPE=1: vcnet down --wipe refuses it); a new instance without a base takes the default. It
+// both and the fixes, the wipe of that folder among them; a new instance
+// without a base takes the default. It
 // starts nothing: the folder holds the record alone.
 func TestPortPlanFromTheRecord(t *testing.T) {
 	const recorded = 32000
@@ -55,7 +56,7 @@ func TestPortPlanFromTheRecord(t *testing.T) {
 
 	cfg.PortBase = network.DefaultPortBase
 	_, err = localnet.New(cfg)
-	for _, want := range []string{"port base 32000, not 27000", "leave --port-base out", "--port-base 32000", "for make up's system `make down WIPE=1`"} {
+	for _, want := range []string{"port base 32000, not 27000", "leave --port-base out", "--port-base 32000", "`bin/vcnet --dir " + dir + " down --wipe`"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New with port base %d on an instance created with %d: %v; want a refusal saying %q", cfg.PortBase, recorded, err, want)
 		}
@@ -69,18 +70,35 @@ func TestPortPlanFromTheRecord(t *testing.T) {
 
 // TestRecordedPortBaseOutOfRange: a state.json recording a base out of
 // range (0 here: a damaged record) is refused as an unreadable record,
-// naming the file and how to wipe it, not as if a flag were wrong.
+// naming the file and how to wipe it, not as if a flag were wrong. The
+// wipe names the folder (vcnet --dir), even run from the project (its
+// Makefile in the working directory): make's targets act on .run/network,
+// and with no --dir vcnet does too. For .run/network itself it is make's
+// target.
 func TestRecordedPortBaseOutOfRange(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "network")
+	project := t.TempDir()
+	if err := os.WriteFile(filepath.Join(project, "Makefile"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(project)
+	dir := filepath.Join(project, ".run", "bench", "network")
 	writeState(t, dir, `{"port_base":0,"consensus":"bft","created":true}`)
 	tools := t.TempDir()
 	_, err := localnet.New(localnet.Config{Dir: dir, FabricBin: tools, Chaincode: tools, Builder: tools})
 	if !errors.Is(err, rundir.ErrUnreadable) {
 		t.Errorf("New on a state.json with port base 0: %v; want rundir.ErrUnreadable", err)
 	}
-	for _, want := range []string{filepath.Join(dir, "state.json"), "port base 0", "for make up's system `make down WIPE=1`"} {
+	for _, want := range []string{filepath.Join(dir, "state.json"), "port base 0", "`bin/vcnet --dir " + dir + " down --wipe`"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New on a state.json with port base 0: %v; want it to say %q", err, want)
 		}
+	}
+	if err != nil && strings.Contains(err.Error(), "make ") {
+		t.Errorf("New on a state.json with port base 0 in %s: %v; want no make target (make's act on .run/network)", dir, err)
+	}
+	writeState(t, filepath.Join(project, ".run", "network"), `{"port_base":0,"consensus":"bft","created":true}`)
+	_, err = localnet.New(localnet.Config{Dir: filepath.Join(".run", "network"), FabricBin: tools, Chaincode: tools, Builder: tools})
+	if want := "`make network-down WIPE=1`"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("New on make's network with port base 0: %v; want it to say %s", err, want)
 	}
 }
