@@ -519,7 +519,7 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 
 // TestTimeoutEndsTheRun: --timeout (and $VERIFY_TIMEOUT) bounds the whole
 // run: --vote-id against a gateway that never answers, with a
-// --gateway-timeout far longer (5s), stops after 50 ms saying it took longer
+// --gateway-timeout far longer (60s), stops after 50 ms saying it took longer
 // than --timeout, the flag to give and the step it was in (it ended with a
 // bare "context deadline exceeded" after a hard-coded 10 minutes), status
 // 2; the flag is a duration of at least 1ms, 10m by default.
@@ -536,7 +536,7 @@ func TestTimeoutEndsTheRun(t *testing.T) {
 	}
 	const want = "verify: took longer than 50ms: give --timeout more time (it was fetching the receipt from the gateway)\n"
 	for _, viaEnv := range []bool{false, true} {
-		args := []string{"--vote-id", id, "--gateway", base, "--gateway-timeout", "5s"}
+		args := []string{"--vote-id", id, "--gateway", base, "--gateway-timeout", "60s"}
 		if viaEnv {
 			t.Setenv("VERIFY_TIMEOUT", "50ms")
 		} else {
@@ -544,8 +544,8 @@ func TestTimeoutEndsTheRun(t *testing.T) {
 		}
 		began := time.Now()
 		code, stderr := runVerify(t, args...)
-		if took := time.Since(began); took > 3*time.Second {
-			t.Errorf("took %s; want about 50ms", took)
+		if took := time.Since(began); took > 20*time.Second { // far below 60s, far above 50ms on a loaded machine
+			t.Errorf("took %s; want about 50ms, not --gateway-timeout's 60s", took)
 		}
 		if code != statusIncomplete || stderr != want {
 			t.Errorf("timeout from the environment %t: status %d, stderr %q; want %d and %q", viaEnv, code, stderr, statusIncomplete, want)
