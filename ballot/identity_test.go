@@ -259,13 +259,17 @@ func BenchmarkVoterKey(b *testing.B) {
 	})
 }
 
-// TestClipKeepsUTF8: Clip bounds text to 80 bytes and "...", cutting at a
-// character's start, so clipped UTF-8 stays valid; short text is whole.
+// TestClipKeepsUTF8: Clip bounds text to its longest prefix of at most 80
+// bytes that ends at a character's start, and "...", so clipped UTF-8
+// stays valid; short text is whole.
 func TestClipKeepsUTF8(t *testing.T) {
-	for _, s := range []string{strings.Repeat("a", 79) + "é" + "tail", strings.Repeat("€", 40), strings.Repeat("x", 200)} {
-		got := Clip(s)
-		if !utf8.ValidString(got) || len(got) > 83 || !strings.HasSuffix(got, "...") || !strings.HasPrefix(s, strings.TrimSuffix(got, "...")) {
-			t.Errorf("Clip(%q) = %q; want valid UTF-8, a prefix of at most 80 bytes and ...", s, got)
+	for _, c := range []struct{ s, want string }{
+		{strings.Repeat("a", 79) + "é" + "tail", strings.Repeat("a", 79) + "..."}, // é's 2 bytes would end at 81
+		{strings.Repeat("€", 40), strings.Repeat("€", 26) + "..."},                // 3 bytes each: 26 end at 78, 27 at 81
+		{strings.Repeat("x", 200), strings.Repeat("x", 80) + "..."},
+	} {
+		if got := Clip(c.s); got != c.want || !utf8.ValidString(got) {
+			t.Errorf("Clip(%q) = %q; want %q", c.s, got, c.want)
 		}
 	}
 	if short := strings.Repeat("b", 80); Clip(short) != short {

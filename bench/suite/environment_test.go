@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/internal/rundir"
+	"github.com/votechain/votechain/internal/stack"
 )
 
 // TestRunRecordsItsEnvironment: a variable that sets a flag of a process
@@ -20,6 +22,7 @@ import (
 // output warns of a misspelt one and of one for a flag the stack gives,
 // and names the default one overrides.
 func TestRunRecordsItsEnvironment(t *testing.T) {
+	clitest.ClearEnv(t, stack.EnvPrefixes...) // the caller's own settings would count
 	bin := helpStandIns(t)
 	t.Setenv("BATCHER_LEDGER_LAG", "-1s")
 	t.Setenv("BATCHER_LEDGR_LAG", "-1s")
@@ -99,6 +102,7 @@ func helpStandIns(t *testing.T) string {
 // against the system it will make: the wipe comes first (the folder's old
 // record made stack.New refuse, and the check said only that).
 func TestFreshRunChecksEnvironmentAfterTheWipe(t *testing.T) {
+	clitest.ClearEnv(t, stack.EnvPrefixes...) // the caller's own settings would count
 	bin := helpStandIns(t)
 	t.Setenv("BATCHER_LEDGER_LAG", "-1s")
 	dir := filepath.Join(t.TempDir(), "bench")

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricblock"
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
@@ -81,6 +82,7 @@ func TestGenesisPin(t *testing.T) {
 // --ready-behind 0 is refused: it would make every explorer unready at
 // each new block.
 func TestReadyBehindAtLeastOne(t *testing.T) {
+	clitest.ClearEnv(t, envPrefix) // defaults, not the caller's settings
 	if _, err := parseFlags([]string{"--ready-behind", "0"}, io.Discard); !errors.Is(err, cli.ErrUsage) || err.Error() != "--ready-behind is 0: want at least 1" {
 		t.Errorf("--ready-behind 0: %v; want a usage error naming the flag", err)
 	}
@@ -144,6 +146,7 @@ func TestRangesChecked(t *testing.T) {
 // TestGCFlags: Go's own target and no limit by default; --gc-percent -1
 // needs a memory limit.
 func TestGCFlags(t *testing.T) {
+	clitest.ClearEnv(t, envPrefix) // defaults, not the caller's settings
 	if o, err := parseFlags(nil, io.Discard); err != nil || *o.gc != (cli.GC{Percent: 100}) {
 		t.Fatalf("default: %v; want percent 100, no limit", err)
 	}
@@ -216,6 +219,7 @@ func TestPprofPortInUseStopsTheStart(t *testing.T) {
 // default none, the explorer reading through --org's peer. The choice
 // reaches the explorer's configuration with the identity unchanged.
 func TestPeerFlag(t *testing.T) {
+	clitest.ClearEnv(t, envPrefix) // defaults, not the caller's settings
 	o, err := parseFlags(nil, io.Discard)
 	if err != nil || o.ledger.Peer != "" || o.ledger.PeerOrg() != "Observers" {
 		t.Fatalf("default: %+v, %v; want no --peer, the Observers' peer", o.ledger, err)

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -369,29 +371,36 @@ func (silentLedger) Election(ctx context.Context) (*ballot.Election, error) {
 // TestListenBoundBeforeTheElection: the gateway holds its --listen port
 // while it waits for the election record, so the port is taken (a
 // connection to it is accepted by the kernel) before the ledger has
-// answered, and another process cannot bind it meanwhile.
+// answered, and another process cannot bind it meanwhile. The port is one
+// found free and released, which another process may take first: a
+// gateway that then finds it in use is tried again on another, three times.
 func TestListenBoundBeforeTheElection(t *testing.T) {
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := free.Addr().String()
-	free.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	dialled := make(chan struct{})
+	defer cancel()
+	var addr string
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, runArgs(t, "--listen", addr), func(*options) (ledger, func() error, error) {
-			close(dialled)
-			return silentLedger{}, func() error { return nil }, nil
-		})
-	}()
-	select {
-	case <-dialled:
-	case err := <-done:
-		t.Fatalf("run ended before it dialled the ledger: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("ledger not dialled within 5 s")
+	for try := 1; ; try++ {
+		addr = clitest.FreeAddr(t)
+		dialled := make(chan struct{})
+		go func() {
+			done <- run(ctx, runArgs(t, "--listen", addr), func(*options) (ledger, func() error, error) {
+				close(dialled)
+				return silentLedger{}, func() error { return nil }, nil
+			})
+		}()
+		var err error
+		select {
+		case <-dialled:
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("ledger not dialled within 5 s")
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || try == 3 {
+			t.Fatalf("run ended before it dialled the ledger: %v", err)
+		}
 	}
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {

@@ -133,7 +133,7 @@ func TestRedisCallEndsAtItsDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err := rdb.Get(ctx, "k").Err()
-	if took := time.Since(start); err == nil || took > 2*time.Second {
+	if took := time.Since(start); err == nil || took > 4*time.Second { // below go-redis's 5 s, well above 100 ms under load
 		t.Fatalf("GET on a silent Redis: %v after %v; want a timeout at ~100ms", err, took)
 	}
 	// The fake counts GET when it has read it, which may come after the

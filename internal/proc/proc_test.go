@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/votechain/votechain/internal/cli/clitest"
 )
 
 func lookPath(t *testing.T, name string) string {
@@ -29,35 +31,12 @@ func lookPath(t *testing.T, name string) string {
 	return p
 }
 
-// reservePort returns a 127.0.0.1 port that nothing listens on and only a
-// child of the test can take until the test ends: a socket bound to it with
-// SO_REUSEPORT and never listening, which the child's listener
-// (listenShared) shares. A port merely found free and released could be
-// taken by any process (an outgoing connection's ephemeral port, another
-// test's server) before the child binds it: the child would fail to start,
-// or Start would find someone else's listener.
-func reservePort(t *testing.T) int {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sa.(*unix.SockaddrInet4).Port
-}
-
 // listenShared listens on 127.0.0.1:port with SO_REUSEPORT, as the port
-// reservePort holds allows.
+// clitest.ReservePort holds allows: only a child of the test can take such
+// a port. A port merely found free and released could be taken by any
+// process (an outgoing connection's ephemeral port, another test's server)
+// before the child binds it: the child would fail to start, or Start would
+// find someone else's listener.
 func listenShared(port string) (net.Listener, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var err error
@@ -115,7 +94,7 @@ func TestKill(t *testing.T) {
 }
 
 func TestStartReportsEarlyExitWithLogTail(t *testing.T) {
-	port := reservePort(t) // nothing can listen there: only the exit ends Start
+	port := clitest.ReservePort(t) // nothing can listen there: only the exit ends Start
 	_, err := Start(context.Background(), Spec{Name: "broken", Bin: lookPath(t, "sh"), Args: []string{"-c", "echo bad config here; exit 3"}, Port: port},
 		filepath.Join(t.TempDir(), "broken.log"))
 	if err == nil || !strings.Contains(err.Error(), "broken exited during start-up") || !strings.Contains(err.Error(), "bad config here") {
@@ -124,7 +103,7 @@ func TestStartReportsEarlyExitWithLogTail(t *testing.T) {
 }
 
 // TestMain lets the test binary act as a slow server: with PROC_TEST_LISTEN
-// set it waits a moment, listens on that port (reserved by reservePort) and
+// set it waits a moment, listens on that port (reserved by clitest.ReservePort) and
 // sleeps. With PROC_TEST_READY set it is a server like the gateway
 // (serveLate).
 func TestMain(m *testing.M) {
@@ -146,12 +125,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// serveLate listens on port at once (reserved by reservePort), as the
-// gateway binds --listen, but serves only after serveAfter (connections
-// wait in the kernel's queue); then /ready answers 503 until readyAfter
-// from the start, 200 after. Each duration is Go's syntax.
+// serveLateLifetime bounds serveLate's process, which would otherwise serve
+// until stopped: should Start fail to stop it, or go test be killed, it
+// exits of itself rather than hold its port for ever.
+const serveLateLifetime = 2 * time.Minute
+
+// serveLate listens on port at once (reserved by clitest.ReservePort), as the
+// gateway binds --listen, and prints "listening"; it serves only after
+// serveAfter (connections wait in the kernel's queue); then /ready answers
+// 503 until readyAfter from the start, 200 after. Each duration is Go's
+// syntax. It exits after serveLateLifetime.
 func serveLate(port, serveAfter, readyAfter string) {
 	began := time.Now()
+	time.AfterFunc(serveLateLifetime, func() { os.Exit(4) })
 	serveWait, err1 := time.ParseDuration(serveAfter)
 	readyWait, err2 := time.ParseDuration(readyAfter)
 	l, err3 := listenShared(port)
@@ -159,8 +145,8 @@ func serveLate(port, serveAfter, readyAfter string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(3)
 	}
+	fmt.Println("listening")
 	time.Sleep(serveWait)
-	fmt.Println("serving")
 	_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/ready" || time.Since(began) < readyWait {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -177,7 +163,7 @@ func lateServer(t *testing.T, serveAfter, readyAfter time.Duration) Spec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := reservePort(t)
+	port := clitest.ReservePort(t)
 	return Spec{Name: "late", Bin: self, Port: port, Ready: "/ready",
 		Env: []string{fmt.Sprint("PROC_TEST_READY=", port), "PROC_TEST_SERVE_AFTER=" + serveAfter.String(), "PROC_TEST_READY_AFTER=" + readyAfter.String()}}
 }
@@ -201,29 +187,29 @@ func TestStartWaitsForReady(t *testing.T) {
 
 // TestStartReportsNeverReady: a process that serves but never answers 200
 // on its Ready path is stopped once StartWithin has passed, and reported
-// as not ready, with its log.
+// as not ready, with its log (the line it prints once bound).
 func TestStartReportsNeverReady(t *testing.T) {
 	p := lateServer(t, 0, time.Hour)
-	p.StartWithin = 2 * time.Second
+	p.StartWithin = 5 * time.Second // time for a loaded machine to start it and log
 	log := filepath.Join(t.TempDir(), "late.log")
 	id, err := Start(context.Background(), p, log)
 	if err == nil {
 		_ = Kill(id, p.Bin)
 		t.Fatal("Start reported ready a process that answered only 503")
 	}
-	want := fmt.Sprintf("late did not answer GET /ready 200 on %s within 2s", p.ListenAddr())
-	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "serving") {
+	want := fmt.Sprintf("late did not answer GET /ready 200 on %s within 5s", p.ListenAddr())
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "listening") {
 		t.Fatalf("error %q; want %q and the log's tail", err, want)
 	}
 	for deadline := time.Now().Add(2 * time.Second); accepts(p.ListenAddr()); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) { // a server left running would listen for an hour
+		if time.Now().After(deadline) { // a server left running would listen until its lifetime ends
 			t.Fatal("the process that was not ready still listens: Start did not stop it")
 		}
 	}
 }
 
 func TestStartWaitsForThePort(t *testing.T) {
-	port := reservePort(t)
+	port := clitest.ReservePort(t)
 	if PortFree(port) {
 		t.Fatal("another process could listen on the reserved port")
 	}
@@ -349,7 +335,7 @@ func TestStartLowersEveryThreadOfTheProcessOnly(t *testing.T) {
 		{Priority{Nice: 7}, threadSched{nice: min(mine.nice+7, 19), policy: mine.policy}},
 		{PriorityIdle, threadSched{nice: mine.nice, policy: unix.SCHED_IDLE}},
 	} {
-		port := reservePort(t)
+		port := clitest.ReservePort(t)
 		id := startForTest(t, Spec{Name: "lowered", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port, Priority: tc.prio},
 			filepath.Join(t.TempDir(), "lowered.log"))
 		threads := scheduling(t, id.PID)
@@ -739,7 +725,7 @@ func TestStartRefusesAPortAnotherProcessListensOn(t *testing.T) {
 // process listens is reported as cancelled, wrapping context.Canceled,
 // not as a port that did not answer within 30 s.
 func TestStartReportsCancellation(t *testing.T) {
-	port := reservePort(t) // nothing listens there
+	port := clitest.ReservePort(t) // nothing listens there
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	log := filepath.Join(t.TempDir(), "slow.log")

@@ -1,7 +1,8 @@
 // Package clitest helps tests of commands: what the variables of an
 // environment do to the commands that read them (cli.CheckEnv), a
 // command's body run on a command line, the command run as a process of
-// its own, and an address of a system that is not running.
+// its own, an address of a system that is not running, a port no other
+// program can take, and an environment cleared of a caller's variables.
 package clitest
 
 import (
@@ -13,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/votechain/votechain/internal/cli"
 )
@@ -49,6 +52,48 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// ReservePort returns a 127.0.0.1 port that nothing listens on and no
+// other program can bind until t ends: a socket bound to it with
+// SO_REUSEPORT and never listening, closed by t.Cleanup. A connection to
+// it is refused, as to a system that is down. Only a listener that also
+// sets SO_REUSEPORT (a child of the test sharing the port) can take it; a
+// port found free and released (FreeAddr) could be taken by anything the
+// moment it is.
+func ReservePort(t testing.TB) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa.(*unix.SockaddrInet4).Port
+}
+
+// ClearEnv unsets, for the rest of t, every variable of the environment
+// named PREFIX_... for each of prefixes (such as "BATCHER"), so that what
+// the caller's shell exports does not change what t sees; t.Cleanup
+// restores them. Like t.Setenv it cannot be used in a parallel test.
+func ClearEnv(t testing.TB, prefixes ...string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(name, p+"_") }) {
+			t.Setenv(name, "") // records the value for t.Cleanup to restore
+			os.Unsetenv(name)
+		}
+	}
 }
 
 // Run runs a command's body, as cli.Main would, with os.Args set to the
