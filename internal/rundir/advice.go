@@ -2,6 +2,7 @@ package rundir
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,7 +26,7 @@ type Tool struct {
 // Command is the command line, in backquotes, that runs t's command words
 // ("down", "--wipe") on the run folder dir, for advice in messages. It is
 // the make target when words have one, dir is t.MakeDir of the working
-// directory, the working directory holds a Makefile (it is the project's)
+// directory, the working directory is the project's (inProject)
 // and portBase is 0 or network.DefaultPortBase (make's). Else it is t's
 // program (Program) with dir written out, and --port-base portBase when
 // that is neither 0 nor the default, so that following it acts on the
@@ -45,12 +46,15 @@ func (t Tool) Command(dir string, portBase int, words ...string) string {
 
 // Program is how advice names t's program: as the user ran it when this
 // process is t's program (os.Args[0] as typed: a path, or the bare name
-// the shell found on PATH), else bin/NAME, where make builds it in the
-// project. A path in the temporary folder (go run's build) is not kept.
+// the shell found on PATH). Another program's advice about t names t as
+// it would be run the same way: the file NAME beside os.Args[0] when that
+// is a path and the file exists, the bare NAME when os.Args[0] is a bare
+// name and NAME is on PATH. Else it is bin/NAME, where make builds it in
+// the project. A path in the temporary folder (go run's build) is not kept.
 func (t Tool) Program() string {
 	ran := os.Args[0]
 	if filepath.Base(ran) != t.Name {
-		return "bin/" + t.Name
+		return t.besideRan(ran)
 	}
 	if !strings.ContainsRune(ran, '/') {
 		return ran
@@ -61,11 +65,52 @@ func (t Tool) Program() string {
 	return ShellQuote(ran)
 }
 
-// inProject reports whether the working directory holds a Makefile: make's
-// targets run there.
+// besideRan names t's program for a process run as ran, another program:
+// the file NAME in ran's folder when ran is a path and that file exists
+// (with "./" kept, so that the shell does not look it up on PATH), the
+// bare NAME when ran is a bare name and NAME is on PATH, else bin/NAME.
+func (t Tool) besideRan(ran string) string {
+	if !strings.ContainsRune(ran, '/') {
+		if _, err := exec.LookPath(t.Name); err == nil {
+			return t.Name
+		}
+		return "bin/" + t.Name
+	}
+	path := filepath.Join(filepath.Dir(ran), t.Name)
+	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
+		return "bin/" + t.Name
+	}
+	if !strings.ContainsRune(path, '/') {
+		path = "./" + path
+	}
+	return ShellQuote(path)
+}
+
+// Module is the project's Go module path, which the go.mod beside its
+// Makefile names.
+const Module = "github.com/votechain/votechain"
+
+// inProject reports whether the working directory is the project's, where
+// make's targets run: it holds a Makefile and a go.mod naming Module (a
+// Makefile alone may be any other project's).
 func inProject() bool {
 	info, err := os.Stat("Makefile")
-	return err == nil && info.Mode().IsRegular()
+	if err != nil || !info.Mode().IsRegular() {
+		return false
+	}
+	data, err := os.ReadFile("go.mod")
+	return err == nil && modulePath(data) == Module
+}
+
+// modulePath is the module path the go.mod content data declares ("" for
+// none).
+func modulePath(data []byte) string {
+	for _, line := range strings.Split(string(data), "\n") {
+		if fields := strings.Fields(line); len(fields) == 2 && fields[0] == "module" {
+			return strings.Trim(fields[1], `"`)
+		}
+	}
+	return ""
 }
 
 // sameFolder reports whether a and b name the same folder from the working

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/votechain/votechain/internal/rundir"
+	"github.com/votechain/votechain/internal/rundir/rundirtest"
 )
 
 // TestCommandNamesTheFolder: in the project (a Makefile in the working
@@ -17,11 +18,7 @@ import (
 // base, so following it acts on the folder the message is about, never on
 // the live .run system.
 func TestCommandNamesTheFolder(t *testing.T) {
-	project := t.TempDir()
-	if err := os.WriteFile(filepath.Join(project, "Makefile"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(project)
+	project := rundirtest.Project(t)
 	for _, c := range []struct {
 		dir      string
 		portBase int
@@ -58,16 +55,13 @@ func TestAdviceNamesTheFolder(t *testing.T) {
 
 // TestDamagedNetworkStateNamesTheFolder: New of a system whose
 // network/state.json is damaged, in a folder other than make's (run from
-// the project, where make's targets exist), is refused as unreadable with
-// the wipe of that network's folder (vcnet --dir) and of the whole system
-// (votechain --dir), naming no make target, which would wipe make's live
-// system.
+// the project, where make's targets exist), is refused as unreadable,
+// naming the damaged file and the wipe of the whole system (votechain
+// --dir) in place of vcnet's wipe of the network alone, which vcnet
+// refuses for a system's network, and no make target, which would wipe
+// make's live system.
 func TestDamagedNetworkStateNamesTheFolder(t *testing.T) {
-	project := t.TempDir()
-	if err := os.WriteFile(filepath.Join(project, "Makefile"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(project)
+	project := rundirtest.Project(t)
 	dir := filepath.Join(project, ".run", "bench")
 	if err := os.MkdirAll(NetworkDir(dir), 0o755); err != nil {
 		t.Fatal(err)
@@ -79,10 +73,13 @@ func TestDamagedNetworkStateNamesTheFolder(t *testing.T) {
 	if !errors.Is(err, rundir.ErrUnreadable) {
 		t.Fatalf("New with a damaged network/state.json: %v; want rundir.ErrUnreadable", err)
 	}
-	for _, want := range []string{"`bin/vcnet --dir " + NetworkDir(dir) + " down --wipe`", "`bin/votechain --dir " + dir + " down --wipe`"} {
+	for _, want := range []string{filepath.Join(NetworkDir(dir), "state.json") + " is damaged", "`bin/votechain --dir " + dir + " down --wipe`"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("New with a damaged network/state.json in %s: %v; want it to name %s", dir, err, want)
 		}
+	}
+	if strings.Contains(err.Error(), "vcnet") {
+		t.Errorf("New with a damaged network/state.json in %s: %v; want no vcnet wipe (refused for a system's network)", dir, err)
 	}
 	if strings.Contains(err.Error(), "make ") {
 		t.Errorf("New with a damaged network/state.json in %s: %v; want no make target (make's act on .run)", dir, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
+	"github.com/votechain/votechain/internal/rundir/rundirtest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -30,11 +31,7 @@ func TestResolveShape(t *testing.T) {
 	if err := resolveShape(&cfg, rec); err != nil || cfg.Gateways != 2 || cfg.Batchers != 1 || cfg.Redis != RedisCluster {
 		t.Fatalf("from the record: %+v, %v; want 2 gateways, the given 1 batcher, the cluster", cfg, err)
 	}
-	project := t.TempDir() // make's targets need the project's Makefile
-	if err := os.WriteFile(filepath.Join(project, "Makefile"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(project)
+	rundirtest.Project(t) // make's targets are named only in the project
 	cfg = Config{Dir: DefaultDir, Redis: RedisSingle}
 	if err := resolveShape(&cfg, rec); err == nil || !strings.Contains(err.Error(), "`make down WIPE=1`") {
 		t.Errorf("make's cluster system turned single: %v; want a refusal saying to wipe with make down WIPE=1", err)

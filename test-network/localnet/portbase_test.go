@@ -3,12 +3,12 @@ package localnet_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/internal/rundir"
+	"github.com/votechain/votechain/internal/rundir/rundirtest"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
 )
@@ -76,11 +76,7 @@ func TestPortPlanFromTheRecord(t *testing.T) {
 // and with no --dir vcnet does too. For .run/network itself it is make's
 // target.
 func TestRecordedPortBaseOutOfRange(t *testing.T) {
-	project := t.TempDir()
-	if err := os.WriteFile(filepath.Join(project, "Makefile"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(project)
+	project := rundirtest.Project(t)
 	dir := filepath.Join(project, ".run", "bench", "network")
 	writeState(t, dir, `{"port_base":0,"consensus":"bft","created":true}`)
 	tools := t.TempDir()

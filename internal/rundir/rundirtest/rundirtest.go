@@ -1,5 +1,5 @@
-// Package rundirtest helps test that a wipe leaves a folder it did not
-// make alone.
+// Package rundirtest helps test run folders: that a wipe leaves a folder
+// it did not make alone, and advice in and out of the project.
 package rundirtest
 
 import (
@@ -46,4 +46,19 @@ func Left(t *testing.T, dir string, want map[string]bool) {
 			t.Errorf("after the wipe %s exists: %v, want %v", name, err == nil, kept)
 		}
 	}
+}
+
+// Project makes a temporary folder that advice takes for the project's
+// (a Makefile beside a go.mod naming rundir.Module), where make's targets
+// are named, changes into it for the test and returns it.
+func Project(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range map[string]string{"Makefile": "up:\n", "go.mod": "module " + rundir.Module + "\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	return dir
 }
