@@ -196,9 +196,12 @@ func refuseNetworkInUse(dir string, log *slog.Logger) error {
 	return fmt.Errorf("%s is the network of the system in %s, whose processes run on it (%s), so nothing was stopped: stop the whole system with %s, or give --force to stop the network under them", abs, system, strings.Join(running, ", "), stack.Command(system, 0, "down"))
 }
 
-// forceAdvice says what --force does where the system's stack.json cannot
-// be read.
-const forceAdvice = "give --force (make network-down FORCE=1) to stop the network's own processes (those its state.json records: orderers, peers, chaincode servers) without reading stack.json"
+// forceAdvice says what down --force of the network in abs does where the
+// system's stack.json cannot be read, naming the command for that folder
+// (localnet.Tool.Command: make network-down FORCE=1 only for make's network).
+func forceAdvice(abs string) string {
+	return "run " + localnet.Tool.Command(abs, 0, "down", "--force") + " to stop the network's own processes (those its state.json records: orderers, peers, chaincode servers) without reading stack.json"
+}
 
 // refuseWithoutStackRecord is refuseNetworkInUse for the network abs of
 // the system in system whose stack.json cannot be read (unread says why):
@@ -212,10 +215,10 @@ func refuseWithoutStackRecord(abs, system string, unread error, log *slog.Logger
 	logs := filepath.Join(system, "logs")
 	writers, err := logWriters(logs)
 	if err != nil {
-		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice)
+		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice(abs))
 	}
 	if len(writers) > 0 {
-		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v), and processes writing the system's logs run (%s), so nothing was stopped: stop them (`kill PID`; make down cannot read the record either), or %s (they would run on without the ledger)", abs, system, unread, strings.Join(writers, ", "), forceAdvice)
+		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v), and processes writing the system's logs run (%s), so nothing was stopped: stop them (`kill PID`; %s cannot read the record either), or %s (they would run on without the ledger)", abs, system, unread, strings.Join(writers, ", "), stack.Command(system, 0, "down"), forceAdvice(abs))
 	}
 	log.Warn("the system's stack.json cannot be read, but no process writes the system's logs, so none of its processes runs: stopping the network", "system", system, "logs", logs, "err", unread)
 	return nil

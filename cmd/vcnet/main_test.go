@@ -177,7 +177,8 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 // process alone. With its stack.json damaged, the system's processes are
 // found by their output in the system's logs folder: while the gateway
 // runs, the down is refused, saying the record is damaged and naming the
-// gateway's PID and log, --force and FORCE=1, and --force stops the
+// gateway's PID and log and the down --force of that folder (vcnet --dir,
+// not make's FORCE=1, which acts on .run/network), and --force stops the
 // network; once the gateway is stopped, a plain down stops the network (it
 // was refused, needing --force, whatever ran). With none of the system's
 // processes running and its stack.json read, a plain down stops the
@@ -247,7 +248,7 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	refusedThenForced("with its stack.json damaged and its gateway running", "stack.json is damaged",
-		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "--force", "FORCE=1")
+		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "`vcnet --dir "+dir+" down --force`", " --dir "+system+" down` cannot read")
 
 	if err := proc.Kill(gateway, ""); err != nil {
 		t.Fatal(err)

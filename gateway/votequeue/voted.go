@@ -91,7 +91,7 @@ func EnsureRoll(ctx context.Context, rdb redis.Cmdable, partition string, bits i
 		return nil, fmt.Errorf("votequeue: roll layout of %s: %w", partition, err)
 	}
 	if legacy.Val() > 0 {
-		return nil, fmt.Errorf("votequeue: Redis holds the roll of %s as the set %s, the layout before the sharded hashes; wipe the system's Redis (`votechain --dir RUNFOLDER down --wipe`, `make down WIPE=1` for make up's) and load the roll again", partition, legacyRollKey(partition))
+		return nil, fmt.Errorf("votequeue: Redis holds the roll of %s as the set %s, the layout before the sharded hashes; wipe the system's Redis (`votechain --dir RUNFOLDER down --wipe`) and load the roll again", partition, legacyRollKey(partition))
 	}
 	if s, err := stored.Result(); err == nil {
 		if bits, err = strconv.Atoi(s); err != nil {

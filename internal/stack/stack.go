@@ -112,8 +112,10 @@ func New(cfg Config) (*Stack, error) {
 		ncfg.Hosts = n.Hosts() // no placement given: the one the system was created with
 		n, err = localnet.New(ncfg)
 	}
-	if errors.Is(err, rundir.ErrUnreadable) { // its advice is vcnet's, for the network alone
-		return nil, fmt.Errorf("%w; as the network of the system in %s, wipe it with the whole system: %s", err, cfg.Dir, Command(cfg.Dir, 0, "down", "--wipe"))
+	var unreadable *localnet.UnreadableError
+	if errors.As(err, &unreadable) { // its advice, vcnet's wipe of the network alone, is refused for a system's network
+		return nil, fmt.Errorf("%w: %s: as the network of the system in %s, wipe it with the whole system: %s, which stops the processes the system's records name first",
+			rundir.ErrUnreadable, unreadable.Problem, cfg.Dir, Command(cfg.Dir, 0, "down", "--wipe"))
 	}
 	if err != nil {
 		return nil, err

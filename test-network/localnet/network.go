@@ -164,7 +164,7 @@ func (n *Network) resolvePortBase() error {
 	n.cfg.PortBase = n.state.PortBase
 	n.ports = network.Ports{Base: n.state.PortBase}
 	if err := n.ports.Validate(); err != nil {
-		return fmt.Errorf("%w: %s records %v: %s", rundir.ErrUnreadable, n.layout.State(), err, n.wipeAdvice())
+		return n.unreadable(fmt.Sprintf("%s records %v", n.layout.State(), err))
 	}
 	return nil
 }
@@ -202,13 +202,13 @@ func (n *Network) loadState() error {
 		return err
 	}
 	if err := json.Unmarshal(data, &n.state); err != nil {
-		return fmt.Errorf("%w: %s is damaged (%v): %s", rundir.ErrUnreadable, n.layout.State(), err, n.wipeAdvice())
+		return n.unreadable(fmt.Sprintf("%s is damaged (%v)", n.layout.State(), err))
 	}
 	if n.state.PIDs == nil {
 		n.state.PIDs = map[string]proc.ID{}
 	}
 	if n.state.Consensus == "" {
-		return fmt.Errorf("%w: the instance in %s was created by an older version (three orderers of one organisation): %s, and run up again", rundir.ErrUnreadable, n.cfg.Dir, n.wipeAdvice())
+		return &UnreadableError{Problem: fmt.Sprintf("the instance in %s was created by an older version (three orderers of one organisation)", n.cfg.Dir), Advice: n.wipeAdvice() + ", and run up again"}
 	}
 	return nil
 }
@@ -217,23 +217,50 @@ func (n *Network) loadState() error {
 // --dir, relative to the working directory (the project's).
 const DefaultDir = ".run/network"
 
-// vcnet is the vcnet program, whose make targets act on DefaultDir.
-var vcnet = rundir.Tool{Name: "vcnet", MakeDir: DefaultDir, MakeTargets: map[string]string{
-	"up":          "make network-up",
-	"down":        "make network-down",
-	"down --wipe": "make network-down WIPE=1",
-	"status":      "make network-status",
+// Tool is the vcnet program, whose make targets act on DefaultDir. Its
+// Command is the command line, in backquotes, that runs vcnet's command
+// words ("down", "--wipe") on the network in a folder, for advice in
+// messages: make's target only for DefaultDir in the project on the
+// default port base, else vcnet with --dir written out.
+var Tool = rundir.Tool{Name: "vcnet", MakeDir: DefaultDir, MakeTargets: map[string]string{
+	"up":           "make network-up",
+	"down":         "make network-down",
+	"down --wipe":  "make network-down WIPE=1",
+	"down --force": "make network-down FORCE=1",
+	"status":       "make network-status",
 }}
 
 // wipeCommand is the command line, in backquotes, that wipes the
-// instance in Config.Dir (rundir.Tool.Command: make's target only for
-// DefaultDir in the project).
-func (n *Network) wipeCommand() string { return vcnet.Command(n.cfg.Dir, 0, "down", "--wipe") }
+// instance in Config.Dir (Tool.Command).
+func (n *Network) wipeCommand() string { return Tool.Command(n.cfg.Dir, 0, "down", "--wipe") }
 
 // wipeAdvice says how to wipe an instance New refuses (rundir.ErrUnreadable):
 // that command stops the processes its state records without opening it.
 func (n *Network) wipeAdvice() string {
 	return "wipe it with " + n.wipeCommand() + ", which stops the processes it records first"
+}
+
+// UnreadableError is New's refusal (rundir.ErrUnreadable) of an instance
+// whose state.json it cannot open (damaged, or an older version's): its
+// message is the Problem, then the Advice, how to wipe the instance alone.
+// A caller for which the folder is part of more (the stack's system, whose
+// network vcnet refuses to wipe alone) replaces the Advice with its own.
+type UnreadableError struct {
+	Problem string // what cannot be read, and why
+	Advice  string // how to get past it
+}
+
+func (e *UnreadableError) Error() string {
+	return rundir.ErrUnreadable.Error() + ": " + e.Problem + ": " + e.Advice
+}
+
+// Unwrap makes errors.Is(err, rundir.ErrUnreadable) hold.
+func (e *UnreadableError) Unwrap() error { return rundir.ErrUnreadable }
+
+// unreadable is the UnreadableError of problem, advising the wipe of the
+// instance alone.
+func (n *Network) unreadable(problem string) error {
+	return &UnreadableError{Problem: problem, Advice: n.wipeAdvice()}
 }
 
 // freshState is the state of an instance not yet created.
