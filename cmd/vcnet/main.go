@@ -36,8 +36,9 @@ const usage = `Usage: vcnet [flags] COMMAND
 Commands:
   up       bring the network up; safe to run again (restarts what is stopped)
   down     stop every network process by PID; --wipe also deletes ledgers, crypto and logs;
-           refused for make up's network while the system's own processes run on it
-           (make down stops them all; --force stops the network under them)
+           refused for a system's network while the system's own processes run on it
+           (the system's own down, make down for make up's, stops them all; --force
+           stops the network under them)
   status   show processes, ports and block heights (--json for machine-readable)
   deploy   deploy the chaincode binary as the next sequence if it changed
   probe    submit a probe transaction endorsed by both organisations and read it back
@@ -55,8 +56,8 @@ func run(ctx context.Context) error {
 	chaincode := fs.String("chaincode", "bin/ballotcc", "chaincode service binary")
 	builder := fs.String("builder", network.BuilderDir, "external builder folder")
 	consensus := fs.String("consensus", "", fmt.Sprintf("ordering of a new network: %s or %s (default %s; an existing network keeps its own)", network.BFT, network.Raft, network.DefaultConsensus))
-	wipe := fs.Bool("wipe", false, "also delete the run folder (refused, deleting nothing, for a folder holding files but no .votechain-run or state.json: one vcnet did not make; and for make up's network, in a folder holding stack.json or shape.json: make down WIPE=1 wipes that system); a state.json that cannot be read (damaged, or an older version's) is no obstacle: the processes it records are stopped first")
-	force := fs.Bool("force", false, "stop make up's network although the system's own processes that use it (gateways, batchers, explorer, Redis...: its stack.json) run; without it such a down is refused, pointing to make down, which stops the whole system in order (a stack.json that cannot be read: they are found by their output in the system's logs folder)")
+	wipe := fs.Bool("wipe", false, "also delete the run folder (refused, deleting nothing, for a folder holding files but no .votechain-run or state.json: one vcnet did not make; and for a system's network, in a folder holding stack.json or shape.json: the system's own wipe, make down WIPE=1 for make up's, wipes that system); a state.json that cannot be read (damaged, or an older version's) is no obstacle: the processes it records are stopped first")
+	force := fs.Bool("force", false, "stop a system's network although the system's own processes that use it (gateways, batchers, explorer, Redis...: its stack.json) run; without it such a down is refused, naming the system's own down (make down for make up's, else votechain --dir SYSTEM down), which stops the whole system in order (a stack.json that cannot be read: they are found by their output in the system's logs folder)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	hosts := fs.String("hosts", "", "each host's address, e.g. commission=10.0.0.2,observers=10.0.0.3,clients=10.0.0.4")
 	bundleRoot := fs.String("bundle-root", "/opt/votechain", "the folder each bundle is copied to on its machine")

@@ -259,7 +259,7 @@ type upFlags struct {
 func newUpFlags(fs *flag.FlagSet) *upFlags {
 	u := &upFlags{}
 	fs.StringVar(&u.election, "election", "config/election.json", "election template for a new election: id, name, states, contests, batchers (config/election.json: one race; config/referendum.json: three questions); for a new system (no network in --dir) checked before anything starts: its batchers must name "+network.Batcher.CommonName())
-	fs.DurationVar(&u.window, "window", 24*time.Hour, "voting window of a new election, from now")
+	fs.DurationVar(&u.window, "window", 24*time.Hour, "voting window of a new election, from now; at least 1s")
 	fs.IntVar(&u.voters, "voters", 100_000, "synthetic voters on the roll of a new election")
 	fs.IntVar(&u.batchers, "batchers", 0, "batcher processes sharing the lanes (0: as the last up, else 1)")
 	fs.IntVar(&u.gateways, "gateways", 0, "gateway processes; more than one run behind HAProxy on the gateway's port (0: as the last up, else 1)")
