@@ -421,7 +421,7 @@ func build(ctx context.Context, cfg Config, path string, progress func(indexed, 
 // last connection closes cleanly) is refused, both left in place: renamed
 // without it, the new index would lose its last writes.
 //
-// The old database is moved aside to path+".old" with its WAL files (a
+// The old database is moved aside to path+asideSuffix with its WAL files (a
 // killed explorer leaves them, holding committed writes; renamed with it,
 // they still pair with it and are never replayed onto the new one), fresh
 // is renamed to path, the folder synced after each step, and only then is
@@ -440,7 +440,15 @@ func replaceIndex(fresh, path string) error {
 	if err := removeFiles(fresh + "-shm"); err != nil {
 		return fmt.Errorf("explorer: replace the index: %w", err)
 	}
-	old := path + ".old"
+	old := path + asideSuffix
+	// A WAL without its database (the database deleted by hand) has nothing
+	// to keep, and moved aside it would pass for an interrupted move's and
+	// be paired with the new index by recoverReplace: deleted instead.
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := removeFiles(path+"-wal", path+"-shm"); err != nil {
+			return fmt.Errorf("explorer: replace the index: %w", err)
+		}
+	}
 	if _, err := moveIndex(path, old); err != nil {
 		return fmt.Errorf("explorer: replace the index: move the old one aside: %w", errors.Join(err, restoreIndex(old, path)))
 	}
@@ -452,14 +460,18 @@ func replaceIndex(fresh, path string) error {
 	if err := os.Rename(fresh, path); err != nil {
 		return fmt.Errorf("explorer: replace the index: %w", errors.Join(err, restoreIndex(old, path)))
 	}
-	if err := syncDir(path); err != nil {
-		return fmt.Errorf("explorer: replace the index: %w", err)
-	}
-	if err := removeIndex(old); err != nil {
-		return fmt.Errorf("explorer: replace the index: delete the old one: %w", err)
+	// The new index is in place: what fails now is only the clean-up, which
+	// the next LockIndex finishes (recoverReplace).
+	if err := errors.Join(syncDir(path), removeIndex(old)); err != nil {
+		return fmt.Errorf("explorer: the new index is in place at %s, but deleting the old one (%s) failed; the next explorer start or reindex deletes it: %w", path, old, err)
 	}
 	return nil
 }
+
+// asideSuffix names the old index while replaceIndex swaps in the new one:
+// a name no operator would give a backup of their own (index.db.old might
+// be one), which recoverReplace deletes or moves back.
+const asideSuffix = ".reindex-aside"
 
 // recoverReplace finishes a replaceIndex of the index at path that a crash
 // interrupted, by the files it left. The old database renamed aside with
@@ -468,7 +480,7 @@ func replaceIndex(fresh, path string) error {
 // place: the replacement is undone, the old one moved back. Neither (no
 // replacement interrupted): nothing is done.
 func recoverReplace(path string) error {
-	old := path + ".old"
+	old := path + asideSuffix
 	_, errOld := os.Stat(old)
 	_, errPath := os.Stat(path)
 	if errOld == nil && errPath == nil {

@@ -50,7 +50,7 @@ func TestReplaceIndex(t *testing.T) {
 	if !bytes.Equal(read(path), built) {
 		t.Error("the index is not the new one")
 	}
-	for _, gone := range []string{fresh, path + "-wal", path + "-shm", path + ".old", path + ".old-wal", path + ".old-shm"} {
+	for _, gone := range []string{fresh, path + "-wal", path + "-shm", path + ".reindex-aside", path + ".reindex-aside-wal", path + ".reindex-aside-shm"} {
 		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s after the replace: %v; want it gone", filepath.Base(gone), err)
 		}
@@ -97,7 +97,7 @@ func TestFailedReplaceKeepsTheOldIndexLog(t *testing.T) {
 	if _, err := countRows(path); err == nil {
 		t.Error("the index after the replace still has the old one's rows")
 	}
-	for _, gone := range []string{fresh, path + "-wal", path + ".old", path + ".old-wal", path + ".old-shm"} {
+	for _, gone := range []string{fresh, path + "-wal", path + ".reindex-aside", path + ".reindex-aside-wal", path + ".reindex-aside-shm"} {
 		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s after the replace: %v; want it gone", filepath.Base(gone), err)
 		}
@@ -113,9 +113,10 @@ func TestLockRecoversAnInterruptedReplace(t *testing.T) {
 		name        string
 		files, want map[string]string // suffix of the index path: content
 	}{
-		{"old aside", map[string]string{".old": "old", ".old-wal": "old log"}, map[string]string{"": "old", "-wal": "old log"}},
-		{"only the log aside", map[string]string{"": "old", ".old-wal": "old log"}, map[string]string{"": "old", "-wal": "old log"}},
-		{"new in place", map[string]string{"": "new", ".old": "old", ".old-shm": "old shm"}, map[string]string{"": "new"}},
+		{"old aside", map[string]string{".reindex-aside": "old", ".reindex-aside-wal": "old log"}, map[string]string{"": "old", "-wal": "old log"}},
+		{"only the log aside", map[string]string{"": "old", ".reindex-aside-wal": "old log"}, map[string]string{"": "old", "-wal": "old log"}},
+		{"new in place", map[string]string{"": "new", ".reindex-aside": "old", ".reindex-aside-shm": "old shm"}, map[string]string{"": "new"}},
+		{"an operator's backup", map[string]string{"": "live", ".old": "backup"}, map[string]string{"": "live", ".old": "backup"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "index.db")
@@ -129,7 +130,7 @@ func TestLockRecoversAnInterruptedReplace(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer lock.Close()
-			for _, suffix := range []string{"", "-wal", "-shm", ".old", ".old-wal", ".old-shm"} {
+			for _, suffix := range []string{"", "-wal", "-shm", ".old", ".reindex-aside", ".reindex-aside-wal", ".reindex-aside-shm"} {
 				got, err := os.ReadFile(path + suffix)
 				want, kept := tc.want[suffix]
 				if kept && string(got) != want || !kept && !errors.Is(err, os.ErrNotExist) {
@@ -191,4 +192,30 @@ func countRows(path string) (int, error) {
 		return 0, fmt.Errorf("count rows of %s: %w", path, err)
 	}
 	return n, nil
+}
+
+// TestReplaceIndexDropsAWALWithoutItsDatabase: a WAL whose database was
+// deleted by hand is gone after the replace and never paired with the new
+// index. (That it is deleted before the swap, not moved aside where a
+// crash before the clean-up would leave it for recoverReplace to pair
+// with the new index, this test cannot see: it sees only the end state.)
+func TestReplaceIndexDropsAWALWithoutItsDatabase(t *testing.T) {
+	dir := t.TempDir()
+	path, fresh := filepath.Join(dir, "index.db"), filepath.Join(dir, "index.db.new")
+	for name, content := range map[string]string{fresh: "the new index", path + "-wal": "a log without its database"} {
+		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := replaceIndex(fresh, path); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != "the new index" {
+		t.Errorf("index after the replace: %q, %v; want the new one", got, err)
+	}
+	for _, gone := range []string{path + "-wal", path + asideSuffix + "-wal"} {
+		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after the replace: %v; want it deleted", filepath.Base(gone), err)
+		}
+	}
 }
