@@ -20,7 +20,6 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -144,7 +143,7 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 // startGateway.
 type gatewayProcess struct {
 	redis   *redistest.Server
-	addr    string // its API's listener
+	addr    string // its API's listener, bound where the kernel chose
 	logs    logFile
 	cmd     *exec.Cmd
 	exited  <-chan struct{} // closed once cmd.Wait has returned *waitErr
@@ -154,7 +153,9 @@ type gatewayProcess struct {
 // startGateway runs the test binary as cmd/gateway's main (TestMain) over
 // a fake ledger, on a real redis-server with voter v1 (credential c1) on
 // CA's roll, with args added to its flags, and waits until it is ready;
-// the test's end kills it by its PID if it still runs.
+// the test's end kills it by its PID if it still runs. Its --listen is
+// port 0, so no other process can take the port between its choice and
+// the bind: the address is the one the gateway logs.
 func startGateway(t *testing.T, args ...string) *gatewayProcess {
 	t.Helper()
 	rs := redistest.Start(t)
@@ -180,8 +181,7 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 		t.Fatal(err)
 	}
 
-	addr := clitest.FreeAddr(t)
-	cmd := exec.Command(os.Args[0], append([]string{"--listen", addr,
+	cmd := exec.Command(os.Args[0], append([]string{"--listen", "127.0.0.1:0",
 		"--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
 		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
 		"--secret-file", secretFile, "--log-key=", "--results-checkpoint", filepath.Join(dir, "results.json")}, args...)...)
@@ -196,7 +196,7 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &gatewayProcess{redis: rs, addr: addr, logs: logs, cmd: cmd, waitErr: new(error)}
+	p := &gatewayProcess{redis: rs, logs: logs, cmd: cmd, waitErr: new(error)}
 	exited := make(chan struct{})
 	p.exited = exited
 	go func() { *p.waitErr = cmd.Wait(); close(exited) }()
@@ -208,15 +208,18 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 			<-exited
 		}
 	})
-	waitReady(t, addr, exited, logs)
+	p.addr = waitReady(t, exited, logs)
 	return p
 }
 
 // With --metrics-listen the metrics are served on their own address and
 // not on the API's, which voters reach.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
-	metrics := clitest.FreeAddr(t)
-	p := startGateway(t, "--metrics-listen", metrics)
+	p := startGateway(t, "--metrics-listen", "127.0.0.1:0")
+	metrics := p.logs.addr("metrics listening") // logged before the gateway is ready
+	if metrics == "" {
+		t.Fatalf("no metrics listener's address in the gateway's log:\n%s", p.logs.String())
+	}
 	get := func(url string) (int, string) {
 		t.Helper()
 		resp, err := http.Get(url)
@@ -250,17 +253,36 @@ func (f logFile) String() string {
 	return string(b)
 }
 
-// waitReady waits until the gateway at addr answers /readyz 200; it fails
-// the test if the process exits first or takes over 30 s.
-func waitReady(t *testing.T, addr string, exited <-chan struct{}, logs logFile) {
+// addr is the addr= of the first whole line logged with message msg,
+// such as where a listener given port 0 was bound; "" if none is yet.
+func (f logFile) addr(msg string) string {
+	lines := strings.Split(f.String(), "\n")
+	for _, line := range lines[:len(lines)-1] { // the last is not yet a whole line
+		if !strings.Contains(line, ` msg="`+msg+`" `) {
+			continue
+		}
+		if _, rest, ok := strings.Cut(line, " addr="); ok {
+			addr, _, _ := strings.Cut(rest, " ")
+			return addr
+		}
+	}
+	return ""
+}
+
+// waitReady waits until the gateway has logged the address it listens on
+// and answers /readyz 200 there, and returns that address; it fails the
+// test if the process exits first or takes over 30 s.
+func waitReady(t *testing.T, exited <-chan struct{}, logs logFile) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
+		if addr := logs.addr("gateway listening"); addr != "" {
+			resp, err := http.Get("http://" + addr + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return addr
+				}
 			}
 		}
 		select {

@@ -29,7 +29,7 @@ func runWith(t *testing.T, url string, args ...string) error {
 // nowhere: a setting that got past the checks would fail on fetching the
 // election instead).
 func TestSettingsThatCannotMakeARunAreRefused(t *testing.T) {
-	args := []string{"loadgen", "--url", "http://" + clitest.FreeAddr(t), "--ids", t.TempDir() + "/ids"}
+	args := []string{"loadgen", "--url", "http://" + clitest.ReservedAddr(t), "--ids", t.TempDir() + "/ids"}
 	clitest.UsageErrors(t, run, args, []clitest.UsageCase{
 		{Args: []string{"--mode", "rampp"}, Want: `--mode "rampp": want constant, ramp or surge`},
 		{Args: []string{"--rate", "0"}, Want: "--rate is 0: it must be above zero"},
@@ -63,7 +63,7 @@ func TestSettingsThatCannotMakeARunAreRefused(t *testing.T) {
 func TestGatewayNotAnswering(t *testing.T) {
 	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	defer stalled.Close()
-	refused := "http://" + clitest.FreeAddr(t)
+	refused := "http://" + clitest.ReservedAddr(t)
 	for _, c := range []struct {
 		url  string
 		want []string
@@ -146,7 +146,7 @@ func TestSurgeRedisRefusedBeforeTheLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(t.TempDir(), "no-such.password")
-	noRedis := clitest.FreeAddr(t)
+	noRedis := clitest.ReservedAddr(t)
 	for _, c := range []struct {
 		args  []string
 		usage bool

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -251,7 +250,7 @@ func TestKeysGoWithOffline(t *testing.T) {
 // fails at once naming the gateway, the cause and the fixes (start the
 // system, or --gateway), not a bare "Get ...: connection refused".
 func TestGatewayNotAnswering(t *testing.T) {
-	base := "http://" + clitest.FreeAddr(t)
+	base := "http://" + clitest.ReservedAddr(t)
 	id, _ := ballot.NewVoteID()
 	_, err := fetchReceipt(context.Background(), base, id, time.Minute)
 	for _, want := range []string{"the gateway at " + base + " did not answer (dial tcp", "connection refused", "`make up` starts it", "give --gateway the URL of a running gateway"} {
@@ -480,7 +479,7 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	cert := pemFile(t, "cert.pem", &pem.Block{Type: "CERTIFICATE", Bytes: der}) // the user's, and the Commission peer's TLS root
-	commissionPeer := fmt.Sprint("127.0.0.1:", clitest.ReservePort(t))          // refuses connections: the peer is down
+	commissionPeer := clitest.ReservedAddr(t)                                   // refuses connections: the peer is down
 	profile := network.Profile{Channel: "election", Chaincode: "ballot", Orgs: map[string]network.OrgProfile{
 		"Commission": {MSPID: "CommissionMSP", Peer: network.Endpoint{Address: commissionPeer, TLSRootPEM: cert, ServerName: "peer0.commission"}},
 		"Observers": {MSPID: "ObserversMSP", Peer: network.Endpoint{Address: "127.0.0.1:29702", TLSRootPEM: filepath.Join(t.TempDir(), "missing.pem"), ServerName: "peer0.observers"},

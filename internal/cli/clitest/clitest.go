@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -43,7 +44,12 @@ func CheckEnv(t testing.TB, readers []cli.EnvReader, env map[string]string, over
 }
 
 // FreeAddr is a 127.0.0.1 address whose port was free a moment ago (the
-// kernel's choice): nothing listens there, as for a system not running.
+// kernel's choice), released before FreeAddr returns: for code under test
+// that must bind the address itself. It is racy: between the release and
+// that bind any other process may take the port, so a caller that cannot
+// pass ":0" and learn the bound address should expect EADDRINUSE now and
+// then. For an address that only has to refuse connections (a system not
+// running) use ReservedAddr, which holds the port until t ends.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -79,6 +85,14 @@ func ReservePort(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return sa.(*unix.SockaddrInet4).Port
+}
+
+// ReservedAddr is the 127.0.0.1 address of ReservePort: one that refuses
+// connections, as a system not running does, and that no other program
+// can start listening on before t ends.
+func ReservedAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ReservePort(t)))
 }
 
 // ClearEnv unsets, for the rest of t, every variable of the environment
