@@ -155,13 +155,13 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tmpl, err := election.Template(*electionFile)
+	tmpl, err := flagTemplate("election", *electionFile)
 	if err != nil {
 		return err
 	}
 	var contests []ballot.Contest
 	if *contestsFile != "" && len(tmpl.Contests) == 1 {
-		ce, err := election.Template(*contestsFile)
+		ce, err := flagTemplate("contests-election", *contestsFile)
 		if err != nil {
 			return err
 		}
@@ -489,4 +489,14 @@ func render(args []string) error {
 		return err
 	}
 	return rep.Render(dir)
+}
+
+// flagTemplate reads the election template a flag names; one that cannot
+// be read, parsed or checked is a usage error naming the flag and the file.
+func flagTemplate(flagName, path string) (ballot.Election, error) {
+	e, err := election.Template(path)
+	if err != nil {
+		return e, cli.Usagef("--%s %s: %w", flagName, path, err)
+	}
+	return e, nil
 }

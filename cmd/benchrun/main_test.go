@@ -35,6 +35,10 @@ func TestUsageErrors(t *testing.T) {
 	reports := t.TempDir()
 	guard := []string{"--min-free-gb", "1e12", "--reports", reports, "--dir", filepath.Join(t.TempDir(), "bench"), "--election", "../../config/election.json", "--contests-election", "../../config/referendum.json"}
 	guarded := func(args ...string) []string { return append(slices.Clone(guard), args...) }
+	missing, malformed := filepath.Join(t.TempDir(), "missing.json"), filepath.Join(t.TempDir(), "malformed.json")
+	if err := os.WriteFile(malformed, []byte(`{"id": `), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	clitest.UsageErrors(t, body, []string{"benchrun"}, []clitest.UsageCase{
 		{Args: []string{"--bogus"}, Want: "flag provided but not defined: -bogus"},
 		{Args: []string{"--voters", "many"}, Want: `invalid value "many" for flag -voters`},
@@ -42,6 +46,10 @@ func TestUsageErrors(t *testing.T) {
 		{Args: guarded("--only", "everything"), Want: `--only "everything": the phases that run alone are`},
 		{Args: guarded("--sweep-noise", "1"), Want: "--sweep-noise 1: give a share of the rate from 0 to below 1"},
 		{Args: guarded("--contests-election", "../../config/election.json"), Want: "has 1 contest: give a template of two or more"},
+		{Args: guarded("--election", missing), Want: "--election " + missing + ": election template: open " + missing},
+		{Args: guarded("--election", malformed), Want: "--election " + malformed + ": election template " + malformed},
+		{Args: guarded("--contests-election", missing), Want: "--contests-election " + missing + ": election template: open " + missing},
+		{Args: guarded("--contests-election", malformed), Want: "--contests-election " + malformed + ": election template " + malformed},
 		{Args: guarded("--dir", ""), Want: "--dir is empty"},
 		{Args: guarded("--port-base", "99999"), Want: "--port-base 99999: this run's port plans of 400 ports each start 400 below the base (the scale-out stack), at the base (the run's system) and 400 above it (the extra networks): it needs the 1200 ports from base-400 to base+799"},
 		{Args: guarded("--port-base", "1100"), Want: "give a base from 1425 to 64600"},

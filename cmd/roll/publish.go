@@ -93,7 +93,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		plan.Template = *existing
 	case err == nil:
-		if err := batcherListed(existing, "the election on the ledger", *batcherID); err != nil {
+		if err := recordBatcherListed(existing, *batcherID); err != nil {
 			return err
 		}
 		plan.Template = *existing
@@ -125,6 +125,16 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func batcherListed(e *ballot.Election, what, identity string) error {
 	if err := electionsetup.BatcherListed(e, what, identity); err != nil {
 		return cli.Usagef("publish: -batcher-identity: %v", err)
+	}
+	return nil
+}
+
+// recordBatcherListed is electionsetup.RecordBatcherListed as a usage
+// error saying -batcher-identity must name one of the record's batchers
+// (they cannot change on the ledger), told before the roll is read.
+func recordBatcherListed(e *ballot.Election, identity string) error {
+	if err := electionsetup.RecordBatcherListed(e, identity); err != nil {
+		return cli.Usagef("publish: -batcher-identity must name one of the batchers of the election on the ledger: %v", err)
 	}
 	return nil
 }

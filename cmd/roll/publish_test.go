@@ -75,8 +75,24 @@ func TestPublishRefusesSettingsItCannotUse(t *testing.T) {
 		"-log-public-key", strings.Repeat("ab", 32), "-profile", filepath.Join(dir, "no-such-profile.json")}, []clitest.UsageCase{
 		{Args: []string{"-window", "500ms"}, Want: "publish: -window is 500ms: a new election's voting window must be at least 1s"},
 		{Args: []string{"-window", "0s"}, Want: "publish: -window is 0s: a new election's voting window must be at least 1s"},
-		{Args: []string{"-batcher-identity", "gateway1"}, Want: `publish: -batcher-identity: -election ` + template + `: "batchers" ["User1@commission.votechain.test"] does not name the batcher processes' identity "gateway1"`},
+		{Args: []string{"-batcher-identity", "gateway1"}, Want: `publish: -batcher-identity: -election ` + template + `: "batchers" ["User1@commission.votechain.test"] does not name the batcher processes' identity "gateway1", so their batches would be refused: add it to "batchers"`},
 	})
+}
+
+// TestPublishRefusesAnIdentityTheLedgersRecordDoesNotList: for an election
+// already on the ledger, whose batchers cannot change, a -batcher-identity
+// it does not list is a usage error that lists its batchers and says the
+// flag must name one of them; it said to add the identity to "batchers".
+func TestPublishRefusesAnIdentityTheLedgersRecordDoesNotList(t *testing.T) {
+	record := &ballot.Election{ID: "general-2026", Batchers: []string{"batcher1", "batcher2"}}
+	if err := recordBatcherListed(record, "batcher2"); err != nil {
+		t.Fatalf("a listed identity refused: %v", err)
+	}
+	err := recordBatcherListed(record, "gateway1")
+	want := `publish: -batcher-identity must name one of the batchers of the election on the ledger: election general-2026 on the ledger: its batchers ["batcher1" "batcher2"] do not include the batcher processes' identity "gateway1"`
+	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "add it to") {
+		t.Errorf("%v; want a usage error containing %q, without the template's advice", err, want)
+	}
 }
 
 // TestPublishNamesTheLinesOfAVoterListedTwice: publish's reading of the

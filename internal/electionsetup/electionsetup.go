@@ -100,7 +100,7 @@ func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created 
 				return nil, false, fmt.Errorf("the election template differs from election %s on the ledger (%s): the ledger holds one election, which cannot change once it has opened; give the template it was set up from, or none to keep it", existing.ID, strings.Join(diff, "; "))
 			}
 		}
-		return existing, false, BatcherListed(existing, "the election on the ledger", p.BatcherIdentity)
+		return existing, false, RecordBatcherListed(existing, p.BatcherIdentity)
 	}
 	if p.Window < MinWindow {
 		return nil, false, fmt.Errorf("a new election needs a voting window of at least %s, got %s", MinWindow, p.Window)
@@ -187,11 +187,23 @@ func Ensure(ctx context.Context, l Ledger, p Plan, log *slog.Logger) (*ballot.El
 	return e, nil
 }
 
-// BatcherListed refuses e (what names where it comes from) unless its
-// batchers list the identity the batcher processes sign with.
+// BatcherListed refuses the template e (what names where it comes from)
+// unless its batchers list the identity the batcher processes sign with;
+// the fix it gives is to add the identity to the template's batchers.
 func BatcherListed(e *ballot.Election, what, identity string) error {
 	if !e.MayCommit(identity) {
 		return fmt.Errorf(`%s: "batchers" %q does not name the batcher processes' identity %q, so their batches would be refused: add it to "batchers" (only the identities listed may commit)`, what, e.Batchers, identity)
+	}
+	return nil
+}
+
+// RecordBatcherListed refuses the election e on the ledger unless its
+// batchers list the identity the batcher processes sign with. Its batchers
+// cannot change there, so the error lists them: the batchers must sign as
+// one of them.
+func RecordBatcherListed(e *ballot.Election, identity string) error {
+	if !e.MayCommit(identity) {
+		return fmt.Errorf(`election %s on the ledger: its batchers %q do not include the batcher processes' identity %q, so their batches would be refused; its batchers cannot change now that it is on the ledger, so the batcher processes must sign as one of them`, e.ID, e.Batchers, identity)
 	}
 	return nil
 }

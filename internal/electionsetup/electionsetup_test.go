@@ -184,7 +184,7 @@ func TestEnsureRefusals(t *testing.T) {
 		{"template without the batchers' identity", &fakeLedger{}, func(p *Plan) { p.BatcherIdentity = "gateway1" },
 			`the election template: "batchers" ["batcher1"] does not name the batcher processes' identity "gateway1"`},
 		{"record without the batchers' identity", onLedger(t, func(e *ballot.Election) { e.Batchers = []string{"other"} }), func(p *Plan) { p.Template = ballot.Election{} },
-			`the election on the ledger: "batchers" ["other"] does not name`},
+			`on the ledger: its batchers ["other"] do not include the batcher processes' identity "batcher1", so their batches would be refused; its batchers cannot change now that it is on the ledger, so the batcher processes must sign as one of them`},
 		{"no window", &fakeLedger{}, func(p *Plan) { p.Window = 0 }, "needs a voting window of at least 1s, got 0s"},
 		{"a window under MinWindow", &fakeLedger{}, func(p *Plan) { p.Window = MinWindow - time.Millisecond }, "needs a voting window of at least 1s, got 999ms"},
 		{"an empty roll", &fakeLedger{}, func(p *Plan) { p.Roll = roll.Summary{Root: rollRoot} }, "the roll lists no voters"},
