@@ -530,13 +530,15 @@ func removeIndex(path string) error {
 	return removeFiles(path+"-wal", path+"-shm", path)
 }
 
-// removeFiles deletes the files named, those missing skipped.
+// removeFiles deletes the files named in order, those missing skipped,
+// and stops at the first it cannot delete: removeIndex's database is never
+// deleted while its WAL stays (recoverReplace would take a WAL aside
+// without its database for a move cut short, and pair it with the index).
 func removeFiles(names ...string) error {
-	var errs []error
 	for _, p := range names {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
+			return err
 		}
 	}
-	return errors.Join(errs...)
+	return nil
 }

@@ -195,11 +195,23 @@ func countRows(path string) (int, error) {
 }
 
 // TestReplaceIndexDropsAWALWithoutItsDatabase: a WAL whose database was
-// deleted by hand is gone after the replace and never paired with the new
-// index. (That it is deleted before the swap, not moved aside where a
+// deleted by hand is deleted before the swap, not moved aside (where a
 // crash before the clean-up would leave it for recoverReplace to pair
-// with the new index, this test cannot see: it sees only the end state.)
+// with the new index): after a replace that fails (no new index) it is
+// gone, where one moved aside would be moved back; after one that works,
+// it is gone too and the new index in place.
 func TestReplaceIndexDropsAWALWithoutItsDatabase(t *testing.T) {
+	failed := filepath.Join(t.TempDir(), "index.db")
+	if err := os.WriteFile(failed+"-wal", []byte("a log without its database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := replaceIndex(failed+".new", failed); err == nil {
+		t.Fatal("replace with no new index: no error")
+	}
+	if _, err := os.Stat(failed + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the WAL without its database after a failed replace: %v; want it deleted", err)
+	}
+
 	dir := t.TempDir()
 	path, fresh := filepath.Join(dir, "index.db"), filepath.Join(dir, "index.db.new")
 	for name, content := range map[string]string{fresh: "the new index", path + "-wal": "a log without its database"} {

@@ -184,7 +184,8 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 	cmd := exec.Command(os.Args[0], append([]string{"--listen", "127.0.0.1:0",
 		"--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
 		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
-		"--secret-file", secretFile, "--log-key=", "--results-checkpoint", filepath.Join(dir, "results.json")}, args...)...)
+		"--secret-file", secretFile, "--log-key=", "--results-checkpoint", filepath.Join(dir, "results.json"),
+		"--log-format", "text", "--log-level", "info"}, args...)...) // waitReady reads the text log, whatever GATEWAY_* the caller exported
 	cmd.Env = append(os.Environ(), asGatewayEnv+"=1")
 	logs := logFile(filepath.Join(dir, "gateway.log"))
 	out, err := os.Create(string(logs))

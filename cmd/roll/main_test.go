@@ -312,7 +312,7 @@ func TestMain(m *testing.M) {
 // fixes, and exits 1; go-redis's logger printed a "connection pool: failed
 // to dial" line of its own before it for each attempt.
 func TestRedisNotRunningSaysItOnce(t *testing.T) {
-	addr := clitest.FreeAddr(t)
+	addr := clitest.ReservedAddr(t)
 	t.Setenv(cli.RedisPasswordEnv, "unused")
 	code, out := clitest.Exec(t, "rebuild-bloom", "-states", "CA", "-nullifiers", "nullifiers.csv", "-redis-addr", addr)
 	want := "roll: redis at " + addr + ": dial tcp " + addr + ": connect: connection refused (start the system with `make up`, or set --redis-addr)\n"
@@ -437,7 +437,7 @@ func TestLoadNamesTheLinesOfAVoterListedTwice(t *testing.T) {
 // the flag, before anything is read or written; they made Redis keys for
 // "ca" or "" and reported 0 nullifiers, status 0.
 func TestRebuildBloomRefusesStatesThatAreNot(t *testing.T) {
-	clitest.UsageErrors(t, runRoll, []string{"roll", "rebuild-bloom", "-nullifiers", "missing.csv", "-redis-addr", clitest.FreeAddr(t)}, []clitest.UsageCase{
+	clitest.UsageErrors(t, runRoll, []string{"roll", "rebuild-bloom", "-nullifiers", "missing.csv", "-redis-addr", clitest.ReservedAddr(t)}, []clitest.UsageCase{
 		{Args: []string{"-states", "ca"}, Want: `rebuild-bloom: state "ca" in -states is not a state code`},
 		{Args: []string{"-states", "CA,,NY"}, Want: `rebuild-bloom: state "" in -states is not a state code`},
 		{Args: []string{"-states", "CA,NY,CA"}, Want: "rebuild-bloom: state CA is listed twice in -states"},
