@@ -40,12 +40,10 @@
 //
 // The whole run is bounded by --timeout (10 minutes by default); SIGINT
 // (Ctrl-C) or SIGTERM stops it, saying what it found before. The exit
-// statuses are exitStatuses' (status.go), which --help prints.
+// statuses are verify.ExitStatuses' (explorer/verify), which --help prints.
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,6 +60,7 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
+	"github.com/votechain/votechain/explorer/verify"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
@@ -227,15 +226,16 @@ says "took longer than 10m0s: give --timeout more time" and what it was
 doing (fetching the receipt, checking receipts, ...), with what it found
 before. SIGINT (Ctrl-C) or SIGTERM stops a run likewise, saying so.`
 
-// main runs verify on cli.Main's context, which SIGINT or SIGTERM ends.
-// verify's exit statuses are its own (exitStatuses), not Main's mapping of
-// an error, so a run that does not pass exits with its status itself.
 // defaultTimeout is --timeout's default, the longest a run may take.
 const defaultTimeout = 10 * time.Minute
 
+// main runs verify on cli.Main's context, which SIGINT or SIGTERM ends.
+// verify's exit statuses are its own (verify.ExitStatuses), not Main's
+// mapping of an error, so a run that does not pass exits with its status
+// itself.
 func main() {
 	cli.Main("verify", func(ctx context.Context) error {
-		if code := run(ctx); code != statusGood {
+		if code := run(ctx); code != verify.StatusGood {
 			os.Exit(code)
 		}
 		return nil
@@ -262,7 +262,7 @@ func run(ctx context.Context) int {
 	fs.Usage = cli.Usage(fs, "VERIFY", usage, exitStatusHelp())
 	given, err := parseCommandLine(fs, "VERIFY", os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
-		return statusGood
+		return verify.StatusGood
 	}
 	var m mode
 	if err == nil {
@@ -285,17 +285,17 @@ func run(ctx context.Context) int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return statusIncomplete
+		return verify.StatusIncomplete
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, *timeout, runTimedOut{*timeout})
+	ctx, cancel := context.WithTimeoutCause(ctx, *timeout, verify.RunTimedOut{Limit: *timeout})
 	defer cancel()
 	switch m {
 	case modeLog:
-		return runLog(ctx, ledgerFlags, logGateway(*gatewayURL, *gatewayTimeout), *deadline, *logState)
+		return runLog(ctx, ledgerFlags, verify.LogGateway(*gatewayURL, *gatewayTimeout), *deadline, *logState)
 	case modeAcceptance:
 		var proofs logmonitor.Proofs
 		if checkForks {
-			proofs = logGateway(*gatewayURL, *gatewayTimeout)
+			proofs = verify.LogGateway(*gatewayURL, *gatewayTimeout)
 		}
 		trusted := "" // against the ledger, its registered keys: $VERIFY_KEYS serves --offline only
 		if *offline {
@@ -304,49 +304,38 @@ func run(ctx context.Context) int {
 		return runAcceptance(ctx, ledgerFlags, fs.Args(), *offline, trusted, *deadline, proofs)
 	}
 
-	var receipts []decoded[ballot.Receipt]
+	var receipts []verify.Decoded[ballot.Receipt]
 	if m == modeVoteID {
 		var r ballot.Receipt
 		r, err = fetchReceipt(ctx, *gatewayURL, *voteID, *gatewayTimeout)
-		receipts = []decoded[ballot.Receipt]{{V: r, At: "the gateway's receipt of " + *voteID}}
-		err = whileDoing(ctx, "fetching the receipt from the gateway", err)
+		receipts = []verify.Decoded[ballot.Receipt]{{V: r, At: "the gateway's receipt of " + *voteID}}
+		err = verify.WhileDoing(ctx, "fetching the receipt from the gateway", err)
 	} else {
-		receipts, err = readJSON[ballot.Receipt](fs.Args(), "receipt", false)
+		receipts, err = verify.ReadJSON[ballot.Receipt](fs.Args(), "receipt", false)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return outcomes{}.stopped(context.Cause(ctx))
+		return verify.Outcomes{}.Stopped(context.Cause(ctx))
 	}
 	conn, err := ledgerFlags.Dial()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return statusIncomplete
+		return verify.StatusIncomplete
 	}
 	defer conn.Close()
 
 	var bar *cli.Progress // for many receipts: they may wait up to 30 s for the peer
-	if len(receipts) > progressFrom {
+	if len(receipts) > verify.ProgressFrom {
 		bar = cli.NewProgress(os.Stderr, "checking receipts", int64(len(receipts)))
 	}
-	t, err := checkReceipts(ctx, os.Stdout, newChecker(conn.Ballot()), receipts, *quiet, bar)
+	t, err := verify.CheckReceipts(ctx, os.Stdout, verify.NewChecker(conn.Ballot()), receipts, *quiet, bar)
 	bar.Finish()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", whileDoing(ctx, "checking receipts", err), receiptSummary(t))
-		return t.stopped(context.Cause(ctx))
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", verify.WhileDoing(ctx, "checking receipts", err), verify.ReceiptSummary(t))
+		return t.Stopped(context.Cause(ctx))
 	}
-	fmt.Println(receiptSummary(t))
-	return t.exit()
-}
-
-// receiptSummary is the summary line of receipt checks t (without a
-// newline): "N passed, N failed, N pending", and ", N duplicate of another
-// vote counted first" when there are any (DUPLICATE).
-func receiptSummary(t outcomes) string {
-	s := fmt.Sprintf("%d passed, %d failed, %d pending", t.ok, t.fail, t.pending)
-	if t.otherCounted > 0 {
-		s += fmt.Sprintf(", %d %s", t.otherCounted, otherCountedSummary)
-	}
-	return s
+	fmt.Println(verify.ReceiptSummary(t))
+	return t.Exit()
 }
 
 // parseCommandLine parses args, flags then files, then applies the
@@ -449,54 +438,6 @@ func joinModes(modes []mode, and string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " " + and + " " + names[len(names)-1]
 }
 
-// progressFrom is how many receipts make verify draw its progress.
-const progressFrom = 20
-
-// checkReceipts checks each receipt and prints PASS (unless quiet), FAIL,
-// PENDING (pending on the gateway, or ahead of the peer: errAhead) or
-// DUPLICATE (rejected as a duplicate of another vote counted first:
-// errOtherCounted, whatever quiet); a value
-// that is not a receipt FAILs, named by where it was read. A batch the
-// ledger cannot be read for ends the check (errLedger) with the outcomes so
-// far. progress, if not nil, is told of each receipt as its check begins.
-func checkReceipts(ctx context.Context, w io.Writer, c *checker, receipts []decoded[ballot.Receipt], quiet bool, progress *cli.Progress) (outcomes, error) {
-	var t outcomes
-	for _, d := range receipts {
-		progress.Add(1)
-		name, summary, err := label(d.V), "", d.Err
-		if err != nil {
-			err = notReceipt(err.Error())
-		} else {
-			summary, err = c.check(ctx, d.V)
-		}
-		if errors.Is(err, errNotReceipt) {
-			name = d.At
-		}
-		switch {
-		case errors.Is(err, errPending):
-			t.pending++
-			fmt.Fprintf(w, "PENDING %s: accepted, not yet on the ledger\n", name)
-		case errors.Is(err, errAhead):
-			t.pending++
-			fmt.Fprintf(w, "PENDING %s: %v\n", name, err)
-		case errors.Is(err, errLedger):
-			return t, err
-		case errors.Is(err, errOtherCounted):
-			t.otherCounted++
-			fmt.Fprintf(w, "DUPLICATE %s: %s\n", name, summary)
-		case err != nil:
-			t.fail++
-			fmt.Fprintf(w, "FAIL %s: %v\n", name, err)
-		default:
-			t.ok++
-			if !quiet {
-				fmt.Fprintf(w, "PASS %s: %s\n", name, summary)
-			}
-		}
-	}
-	return t, nil
-}
-
 // checkGatewayFlags checks --vote-id, if given, and --gateway, if used.
 func checkGatewayFlags(voteID, gateway string, used bool) error {
 	if voteID != "" && !ballot.ValidVoteID(voteID) {
@@ -515,175 +456,74 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
 	if len(files) == 0 || (offline && keysFile == "") {
 		fmt.Fprintln(os.Stderr, "verify: --acceptance needs receipt files, and --offline needs --keys FILE (the ledger's GetLogKeys record or public keys)")
-		return statusIncomplete
+		return verify.StatusIncomplete
 	}
 	if offline && proofs != nil {
 		fmt.Fprintln(os.Stderr, "verify: --gateway checks receipts' heads against the heads anchored on the ledger: not with --offline")
-		return statusIncomplete
+		return verify.StatusIncomplete
 	}
-	read, err := readJSON[ballot.Acceptance](files, "acceptance receipt", true)
+	read, err := verify.ReadJSON[ballot.Acceptance](files, "acceptance receipt", true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return statusIncomplete
+		return verify.StatusIncomplete
 	}
 	var as []ballot.Acceptance
 	notAcceptances := 0
 	for _, d := range read {
 		if d.Err != nil {
 			notAcceptances++
-			fmt.Printf("FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's %s\n", d.At, d.Err, acceptanceRoute)
+			fmt.Printf("FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's %s\n", d.At, d.Err, verify.AcceptanceRoute)
 			continue
 		}
 		as = append(as, d.V)
 	}
 	var keys ballot.LogKeys
 	if offline {
-		if keys, err = readKeys(keysFile); err != nil {
+		if keys, err = verify.ReadKeys(keysFile); err != nil {
 			fmt.Fprintln(os.Stderr, "verify:", err)
-			return statusIncomplete
+			return verify.StatusIncomplete
 		}
 	}
-	var ledger standingLedger
+	var ledger verify.StandingLedger
 	if !offline {
 		conn, err := lf.Dial()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "verify:", err)
-			return statusIncomplete
+			return verify.StatusIncomplete
 		}
 		defer conn.Close()
 		b := conn.Ballot()
 		if keys, err = b.LogKeys(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", whileDoing(ctx, "reading the registered log keys", err))
-			return outcomes{}.stopped(context.Cause(ctx))
+			fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", verify.WhileDoing(ctx, "reading the registered log keys", err))
+			return verify.Outcomes{}.Stopped(context.Cause(ctx))
 		}
 		ledger = b
 	}
-	t, err := checkAcceptances(ctx, os.Stdout, as, keys, ledger, proofs, deadline, time.Now())
-	t.fail += notAcceptances
+	t, err := verify.CheckAcceptances(ctx, os.Stdout, as, keys, ledger, proofs, deadline, time.Now())
+	t.AddFailed(notAcceptances)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", whileDoing(ctx, "checking acceptance receipts", err), acceptanceSummary(t, offline, proofs != nil))
-		return t.stopped(context.Cause(ctx))
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", verify.WhileDoing(ctx, "checking acceptance receipts", err), verify.AcceptanceSummary(t, offline, proofs != nil))
+		return t.Stopped(context.Cause(ctx))
 	}
-	fmt.Println(acceptanceSummary(t, offline, proofs != nil))
-	return t.exit()
+	fmt.Println(verify.AcceptanceSummary(t, offline, proofs != nil))
+	return t.Exit()
 }
 
 // runLog is verify --log: the logs read through gw, against the ledger of
 // lf; stateFile is --log-state's, read before the ledger is dialled.
 func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline time.Duration, stateFile string) int {
-	state, err := readLogState(stateFile)
+	state, err := verify.ReadLogState(stateFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return statusIncomplete
+		return verify.StatusIncomplete
 	}
 	conn, err := lf.Dial()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return statusIncomplete
+		return verify.StatusIncomplete
 	}
 	defer conn.Close()
-	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), lf.PeerOrg(), deadline, state)
-}
-
-// checkLog checks the logs read through gw against ledger, read through
-// peer's peer (monitorLog), printing the findings on stdout, the progress
-// and an error on stderr, and returns verify's exit status.
-func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger standingLedger, peer string, deadline time.Duration, state *logState) int {
-	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline}
-	code, err := monitorLog(ctx, stdout, stderr, m, ledger, peer, state)
-	if err != nil {
-		fmt.Fprintln(stderr, "verify:", whileDoing(ctx, "monitoring the intake logs", err))
-	}
-	if code == statusIncomplete { // an error stopped it, or some UNCHECKED
-		code = outcomes{}.stopped(context.Cause(ctx))
-	}
-	return code
-}
-
-// logGateway reads the logs from the gateway at base, each request waiting
-// at most timeout for its whole answer; a gateway that does not answer in
-// time, or at all, is an error naming it and the fixes (cli.AskGateway).
-func logGateway(base string, timeout time.Duration) logmonitor.Gateway {
-	return logmonitor.Gateway{Base: base, Ask: func(ctx context.Context, send func(context.Context) error) error {
-		return cli.AskGateway(ctx, base, "--gateway", timeout, "--gateway-timeout", send)
-	}}
-}
-
-// decoded is one JSON value read from a file: a T, or why it is not one.
-type decoded[T any] struct {
-	V   T
-	At  string // where it was read: "FILE: receipt N"
-	Err error  // why the value, valid JSON, is not a T; V is zero then
-}
-
-// readJSON reads JSON objects of type T from files ("-" is stdin): a
-// stream of objects, one or many per file; what names them in errors.
-// Unknown fields are refused when strict. A file that is not JSON, or holds
-// no value, is an error; a value that is not a T is returned with its Err.
-func readJSON[T any](paths []string, what string, strict bool) ([]decoded[T], error) {
-	var out []decoded[T]
-	for _, p := range paths {
-		var r io.Reader = os.Stdin
-		name := "stdin"
-		if p != "-" {
-			name = p
-			f, err := os.Open(p)
-			if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(p, "-") {
-				return nil, fmt.Errorf("%s: no such file; flags go before the files: verify [flags] FILE ...", p)
-			}
-			if err != nil {
-				return nil, err
-			}
-			defer f.Close()
-			r = f
-		}
-		dec := json.NewDecoder(bufio.NewReader(r))
-		for n := 1; ; n++ {
-			var raw json.RawMessage
-			err := dec.Decode(&raw)
-			if errors.Is(err, io.EOF) && n == 1 {
-				return nil, fmt.Errorf("%s holds no %s (saved from a download that failed?): a file holds one JSON %s, or one per line", name, what, what)
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s %d is not valid JSON: %w", name, what, n, err)
-			}
-			d := decoded[T]{At: fmt.Sprintf("%s: %s %d", name, what, n)}
-			d.V, d.Err = decodeObject[T](raw, what, strict)
-			out = append(out, d)
-		}
-	}
-	return out, nil
-}
-
-// decodeObject decodes one JSON value into a T, or says why it is not one:
-// not an object, an error answer ({"error":{"code","message"}}, what a
-// failed request saves), or fields that do not fit.
-func decodeObject[T any](raw json.RawMessage, what string, strict bool) (T, error) {
-	var v T
-	raw = bytes.TrimSpace(raw)
-	if raw[0] == '[' {
-		return v, fmt.Errorf("it is a JSON array; a file holds one %s object, or one per line (jq -c '.[]' splits an array)", what)
-	}
-	if raw[0] != '{' {
-		return v, fmt.Errorf("it is the JSON value %.40s, not an object", raw)
-	}
-	var answer struct {
-		Error *struct{ Code, Message string } `json:"error"`
-	}
-	if json.Unmarshal(raw, &answer) == nil && answer.Error != nil {
-		return v, fmt.Errorf("it is an error answer (%s: %s), saved from a request that failed", answer.Error.Code, answer.Error.Message)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(&v); err != nil {
-		return v, fmt.Errorf("its fields do not fit: %w", err)
-	}
-	return v, nil
+	return verify.CheckLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), lf.PeerOrg(), deadline, state)
 }
 
 // fetchReceipt asks the gateway for a vote's receipt, waiting at most
@@ -739,4 +579,35 @@ func gatewayRefused(base, voteID, status string, body []byte) error {
 		return fmt.Errorf("%w: no gateway of its election issued vote id %s; check it against the vote_id the gateway answered when the vote was cast (all 32 characters), and that --gateway is a gateway of the election the vote was cast in (a vote accepted but not yet on the ledger is answered PENDING, not 404)", err, voteID)
 	}
 	return fmt.Errorf("%w: %s is not a Votechain gateway's base URL, it seems (it has no /api/v1/votes/{vote_id}); check --gateway", err, base)
+}
+
+// exitStatusHelp is the help's account of the exit statuses, from
+// verify.ExitStatuses.
+func exitStatusHelp() string {
+	var b strings.Builder
+	b.WriteString("Exit status, the first that applies:")
+	for _, s := range verify.ExitStatuses {
+		fmt.Fprintf(&b, "\n  %-3d  %s", s.Code, wrap(s.Means, helpWidth, "\n       "))
+	}
+	return b.String()
+}
+
+// helpWidth is the width the help's exit statuses are wrapped to.
+const helpWidth = 80
+
+// wrap breaks text into lines of at most width characters (a longer word
+// alone on its line), joined by sep.
+func wrap(text string, width int, sep string) string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines, line = append(lines, line), ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return strings.Join(append(lines, line), sep)
 }

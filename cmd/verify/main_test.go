@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/verify"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/network"
@@ -36,89 +35,6 @@ func writeFile(t *testing.T, data string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// TestReadJSON: a file that is not JSON or holds nothing is an error (exit
-// status 2); a JSON value that is not a receipt is returned with why, the
-// values around it still read.
-func TestReadJSON(t *testing.T) {
-	const gatewayError = `{"error":{"code":"no_vote","message":"no vote was ever issued with this id"}}`
-	for _, c := range []struct {
-		name, data string
-		err        string   // the file's error, or ""
-		items      []string // each value's Err, "" for a receipt
-	}{
-		{"empty", "", "holds no receipt", nil},
-		{"blank lines", "\n  \n", "holds no receipt", nil},
-		{"broken", `{"vote_id":`, "receipt 1 is not valid JSON", nil},
-		{"one receipt", `{"vote_id":"00"}`, "", []string{""}},
-		{"receipt per line", "{}\n" + gatewayError + "\n{}\n", "", []string{"", "an error answer (no_vote: no vote was ever issued with this id)", ""}},
-		{"array", `[{"vote_id":"00"}]`, "", []string{"it is a JSON array; a file holds one receipt object, or one per line"}},
-		{"string", `"00"`, "", []string{`it is the JSON value "00", not an object`}},
-		{"wrong type", `{"seq":-1}`, "", []string{"its fields do not fit"}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			path := writeFile(t, c.data)
-			got, err := readJSON[ballot.Receipt]([]string{path}, "receipt", false)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) || !strings.HasPrefix(err.Error(), path) {
-					t.Fatalf("error %v; want %s and %q", err, path, c.err)
-				}
-				return
-			}
-			if err != nil || len(got) != len(c.items) {
-				t.Fatalf("%d values, %v; want %d", len(got), err, len(c.items))
-			}
-			for i, d := range got {
-				if c.items[i] == "" && d.Err != nil || c.items[i] != "" && (d.Err == nil || !strings.Contains(d.Err.Error(), c.items[i])) {
-					t.Errorf("value %d: %v; want %q", i+1, d.Err, c.items[i])
-				}
-			}
-		})
-	}
-	if _, err := readJSON[ballot.Acceptance]([]string{writeFile(t, "")}, "acceptance receipt", true); err == nil || !strings.Contains(err.Error(), "holds no acceptance receipt") {
-		t.Errorf("an empty acceptance receipt file: %v", err)
-	}
-}
-
-// TestNotReceiptsFail: what is not a receipt (a saved error answer, {}, a
-// receipt of an invalid state, a pending one of a malformed vote id) FAILs,
-// named by where it was read, saying how to get a receipt, and the
-// receipts after it are still checked (they ended verify with "cannot read
-// the ledger").
-func TestNotReceiptsFail(t *testing.T) {
-	rs, ledger := committed(t)
-	bad := rs[1]
-	bad.State = "??"
-	pending := ballot.Receipt{VoteID: "00", Status: ballot.ReceiptPending}
-	var lines []string
-	for _, r := range []ballot.Receipt{bad, pending, rs[0]} {
-		data, _ := json.Marshal(r)
-		lines = append(lines, string(data))
-	}
-	path := writeFile(t, `{"error":{"code":"no_vote","message":"no vote"}}`+"\n{}\n"+strings.Join(lines, "\n"))
-	read, err := readJSON[ballot.Receipt]([]string{path}, "receipt", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	tally, err := checkReceipts(context.Background(), &out, newChecker(ledger), read, false, nil)
-	if err != nil || tally.fail != 4 || tally.ok != 1 || tally.pending != 0 || tally.exit() != 1 {
-		t.Fatalf("tally %+v, %v:\n%s", tally, err, out.String())
-	}
-	text := out.String()
-	for _, want := range []string{
-		"FAIL " + path + ": receipt 1: not a receipt: it is an error answer (no_vote: no vote)",
-		"FAIL " + path + ": receipt 2: not a receipt: its vote_id \"\"",
-		"FAIL " + path + ": receipt 3: not a receipt: its state \"??\"",
-		"FAIL " + path + ": receipt 4: not a receipt: its vote_id \"00\" is not 32 lower-case hex characters",
-		"a receipt is the JSON body of the gateway's GET /api/v1/votes/{vote_id}",
-		"PASS " + rs[0].VoteID,
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("output lacks %q:\n%s", want, text)
-		}
-	}
 }
 
 // TestCheckGatewayFlags: --vote-id must be a vote id and --gateway, when
@@ -302,39 +218,6 @@ func TestGatewayTakingNoRequest(t *testing.T) {
 	}
 }
 
-// TestQuietLeavesOutPassOnly: -q (quiet) leaves a receipt check's PASS
-// lines out and prints its FAIL and PENDING lines as without it, with the
-// same tally.
-func TestQuietLeavesOutPassOnly(t *testing.T) {
-	rs, ledger := committed(t)
-	bad := rs[1]
-	bad.State = "??"
-	id, _ := ballot.NewVoteID()
-	var read []decoded[ballot.Receipt]
-	for _, r := range []ballot.Receipt{rs[0], bad, {VoteID: id, Status: ballot.ReceiptPending}, rs[3]} {
-		read = append(read, decoded[ballot.Receipt]{V: r, At: "test"})
-	}
-	lines := func(quiet bool) ([]string, outcomes) {
-		var out bytes.Buffer
-		tally, err := checkReceipts(context.Background(), &out, newChecker(ledger), read, quiet, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"), tally
-	}
-	all, tally := lines(false)
-	quiet, quietTally := lines(true)
-	var want []string
-	for _, l := range all {
-		if !strings.HasPrefix(l, "PASS ") {
-			want = append(want, l)
-		}
-	}
-	if len(all) != 4 || len(want) != 2 || strings.Join(quiet, "\n") != strings.Join(want, "\n") || quietTally != tally {
-		t.Errorf("-q printed (tally %+v):\n%s\nwithout -q (tally %+v):\n%s\nwant the same lines but the PASS ones (one FAIL, one PENDING)", quietTally, strings.Join(quiet, "\n"), tally, strings.Join(all, "\n"))
-	}
-}
-
 // TestFlagsOfAnotherModeAreRefused: two modes, files for a mode that reads
 // none, and a flag given on the command line to a mode it does not serve
 // are usage errors (status 2) naming the modes (--acceptance --log ran
@@ -385,63 +268,6 @@ func TestFlagsOfAnotherModeAreRefused(t *testing.T) {
 	// --acceptance's fork check nor conflicts with its --offline.
 	if _, stderr := runVerify(t, "--acceptance", "--offline", "--keys", receipt, receipt); strings.Contains(stderr, "--gateway") {
 		t.Errorf("$VERIFY_GATEWAY with --acceptance --offline: stderr %q; want the variable left to --vote-id and --log", stderr)
-	}
-}
-
-// TestDuplicateReceiptSaysWhereCounted: a receipt of a vote the ledger
-// rejected as a duplicate says where the ledger counted its nullifier (one
-// read, none for the other receipts): with the same vote id, a re-send,
-// harmless, it PASSes (status 0); with another vote id it is DUPLICATE,
-// even with -q, saying another vote with the voter's credentials was
-// counted first and to contact the election's officials (status 4, in the
-// summary); a nullifier the ledger does not hold as used FAILs. The old
-// code passed all three without a word.
-func TestDuplicateReceiptSaysWhereCounted(t *testing.T) {
-	rs, records := committed(t)
-	dup := rs[2] // rejected as a duplicate
-	other, _ := ballot.NewVoteID()
-	read := []decoded[ballot.Receipt]{{V: rs[0]}, {V: dup}, {V: rs[3]}}
-	cases := []struct {
-		name   string
-		ledger batchRecords
-		line   string
-		tally  outcomes
-		exit   int
-	}{
-		{"same vote id", locatingLedger{records, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, Index: 4, VoteID: dup.VoteID}}},
-			"PASS " + label(dup) + ": duplicate for alice in contest president, leaf 2 of 5 in batch CA/7, root on the ledger (tx tx7…, block 3); its nullifier was counted with this same vote " +
-				dup.VoteID + " (index 4 of batch CA/6): this copy was a re-send of it, which is harmless, and the vote counts once\n",
-			outcomes{ok: 3}, 0},
-		{"another vote id", locatingLedger{records, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, Index: 4, VoteID: other}}},
-			"DUPLICATE " + label(dup) + ": duplicate for alice in contest president, leaf 2 of 5 in batch CA/7, root on the ledger (tx tx7…, block 3); another vote with this voter's credentials was counted first: its nullifier was counted with vote " +
-				other + " (index 4 of batch CA/6), not with this vote " + dup.VoteID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n",
-			outcomes{ok: 2, otherCounted: 1}, 4},
-		{"nullifier not located", records,
-			"FAIL " + label(dup) + ": the ledger rejected vote " + dup.VoteID + " as a duplicate, yet holds its nullifier " + dup.Vote.Nullifier + " as unused in CA: its records contradict each other",
-			outcomes{ok: 2, fail: 1}, 1},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			for _, quiet := range []bool{false, true} {
-				var out bytes.Buffer
-				tally, err := checkReceipts(context.Background(), &out, newChecker(c.ledger), read, quiet, nil)
-				if err != nil || tally != c.tally || tally.exit() != c.exit {
-					t.Fatalf("quiet %t: tally %+v (status %d), %v; want %+v, status %d:\n%s", quiet, tally, tally.exit(), err, c.tally, c.exit, out.String())
-				}
-				if shown := !quiet || !strings.HasPrefix(c.line, "PASS "); shown != strings.Contains(out.String(), c.line) {
-					t.Errorf("quiet %t: output has %q: %t, want %t:\n%s", quiet, c.line, !shown, shown, out.String())
-				}
-			}
-			if l, ok := c.ledger.(locatingLedger); ok && l.reads != 2 { // once a run, for the duplicate only
-				t.Errorf("%d nullifier reads in two runs, want 2", l.reads)
-			}
-		})
-	}
-	if got, want := receiptSummary(outcomes{ok: 2, otherCounted: 1}), "2 passed, 0 failed, 0 pending, 1 duplicate of another vote counted first"; got != want {
-		t.Errorf("summary %q, want %q", got, want)
-	}
-	if got, want := receiptSummary(outcomes{ok: 2}), "2 passed, 0 failed, 0 pending"; got != want {
-		t.Errorf("summary %q, want %q", got, want)
 	}
 }
 
@@ -508,7 +334,7 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 	// look-up gets no answer, the kind --log stops its look-ups at.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := conn.Ballot().LocateNullifier(ctx, "CA", strings.Repeat("0", 64)); !ledgerUnanswered(ctx, err) || !strings.Contains(err.Error(), "the Commission peer at "+commissionPeer+" is not reachable") {
+	if _, err := conn.Ballot().LocateNullifier(ctx, "CA", strings.Repeat("0", 64)); !verify.LedgerUnanswered(ctx, err) || !strings.Contains(err.Error(), "the Commission peer at "+commissionPeer+" is not reachable") {
 		t.Errorf("a look-up through a peer that is down: %v; want it unanswered, naming the peer", err)
 	}
 	if _, err := dialer("Commission", "").Dial(); !errors.Is(err, network.ErrNotInProfile) {
@@ -529,8 +355,8 @@ func TestTimeoutEndsTheRun(t *testing.T) {
 		{"0s", "verify: --timeout is 0s: it must be at least 1ms"},
 		{"5x", `invalid value "5x" for flag -timeout: want a duration such as 90s`},
 	} {
-		if code, stderr := runVerify(t, "--timeout", c.value, "--vote-id", id); code != statusIncomplete || !strings.Contains(stderr, c.want) {
-			t.Errorf("--timeout %s: status %d, stderr %q; want %d and %q", c.value, code, stderr, statusIncomplete, c.want)
+		if code, stderr := runVerify(t, "--timeout", c.value, "--vote-id", id); code != verify.StatusIncomplete || !strings.Contains(stderr, c.want) {
+			t.Errorf("--timeout %s: status %d, stderr %q; want %d and %q", c.value, code, stderr, verify.StatusIncomplete, c.want)
 		}
 	}
 	const want = "verify: took longer than 50ms: give --timeout more time (it was fetching the receipt from the gateway)\n"
@@ -546,11 +372,11 @@ func TestTimeoutEndsTheRun(t *testing.T) {
 		if took := time.Since(began); took > 20*time.Second { // far below 60s, far above 50ms on a loaded machine
 			t.Errorf("took %s; want about 50ms, not --gateway-timeout's 60s", took)
 		}
-		if code != statusIncomplete || stderr != want {
-			t.Errorf("timeout from the environment %t: status %d, stderr %q; want %d and %q", viaEnv, code, stderr, statusIncomplete, want)
+		if code != verify.StatusIncomplete || stderr != want {
+			t.Errorf("timeout from the environment %t: status %d, stderr %q; want %d and %q", viaEnv, code, stderr, verify.StatusIncomplete, want)
 		}
 	}
-	if code, stderr := runVerify(t, "--help"); code != statusGood || !strings.Contains(stderr, "-timeout duration") || !strings.Contains(stderr, "(default 10m0s)") {
+	if code, stderr := runVerify(t, "--help"); code != verify.StatusGood || !strings.Contains(stderr, "-timeout duration") || !strings.Contains(stderr, "(default 10m0s)") {
 		t.Errorf("--help: status %d, stderr %q; want --timeout with its default, 10m0s", code, stderr)
 	}
 }
@@ -614,74 +440,23 @@ func TestGatewayNotFoundSaysWhatToCheck(t *testing.T) {
 	}
 }
 
-// TestExitStatusTable: exitStatuses is the one account of the exit
-// statuses: each code once, 0 to 4 and the signals'; --help prints each
-// row; a finished run's outcomes give the status whose row names their
-// verdict, and two verdicts the status of the earlier row; a stopped run
-// keeps a failure's 1, else a signal's status or 2.
-func TestExitStatusTable(t *testing.T) {
-	seen := map[int]bool{}
-	for _, s := range exitStatuses {
-		if seen[s.code] {
-			t.Errorf("status %d twice", s.code)
-		}
-		seen[s.code] = true
+// TestAcceptanceGatewayNotOffline: --gateway, which checks receipts' heads
+// against the anchored ones, with --offline is a usage error.
+func TestAcceptanceGatewayNotOffline(t *testing.T) {
+	code, stderr := runVerify(t, "--acceptance", "--offline", "--keys", writeFile(t, ""), "--gateway", "http://127.0.0.1:1", writeFile(t, "{}"))
+	if code != 2 || !strings.Contains(stderr, "verify: --gateway checks receipts' heads against the heads anchored on the ledger: not with --offline") {
+		t.Errorf("status %d, stderr %q; want 2 saying --gateway goes without --offline", code, stderr)
 	}
-	for _, code := range []int{0, 1, 2, 3, 4, 130, 143} {
-		if !seen[code] {
-			t.Errorf("status %d not in exitStatuses", code)
-		}
-	}
+}
+
+// TestExitStatusHelp: --help prints each row of verify.ExitStatuses, the
+// one account of the exit statuses.
+func TestExitStatusHelp(t *testing.T) {
 	_, help := runVerify(t, "--help")
 	oneLine := strings.Join(strings.Fields(help), " ")
-	for _, s := range exitStatuses {
-		if !strings.Contains(oneLine, strings.Join(strings.Fields(s.means), " ")) {
-			t.Errorf("--help lacks status %d: %q", s.code, s.means)
-		}
-	}
-	verdicts := []struct {
-		name string
-		o    outcomes
-	}{
-		{"FAIL", outcomes{fail: 1}}, {"FORK", outcomes{fork: 1}}, {"BAD-PROOF", outcomes{badProof: 1}},
-		{"MISSING", outcomes{missing: 1}}, {"UNLOGGED", outcomes{unlogged: 1}}, {"UNCHECKED", outcomes{unchecked: 1}},
-		{"DUPLICATE", outcomes{otherCounted: 1}}, {"PENDING", outcomes{pending: 1}}, {"PASS", outcomes{ok: 1}},
-	}
-	row := func(code int) int {
-		for i, s := range exitStatuses {
-			if s.code == code {
-				return i
-			}
-		}
-		return -1
-	}
-	for _, v := range verdicts {
-		code := v.o.exit()
-		if i := row(code); i < 0 || !strings.Contains(exitStatuses[i].means, v.name) {
-			t.Errorf("%s: status %d, whose row does not name it", v.name, code)
-		}
-		for _, w := range verdicts {
-			both := outcomes{fail: v.o.fail + w.o.fail, fork: v.o.fork + w.o.fork, badProof: v.o.badProof + w.o.badProof,
-				missing: v.o.missing + w.o.missing, unlogged: v.o.unlogged + w.o.unlogged, unchecked: v.o.unchecked + w.o.unchecked,
-				otherCounted: v.o.otherCounted + w.o.otherCounted, pending: v.o.pending + w.o.pending, ok: v.o.ok + w.o.ok}
-			if first := exitStatuses[min(row(v.o.exit()), row(w.o.exit()))].code; both.exit() != first {
-				t.Errorf("%s and %s: status %d; want %d, the earlier row's", v.name, w.name, both.exit(), first)
-			}
-		}
-	}
-	sigint := cli.Interrupted{Signal: syscall.SIGINT}
-	for _, c := range []struct {
-		o     outcomes
-		cause error
-		want  int
-	}{
-		{outcomes{fail: 1}, sigint, statusFailed},
-		{outcomes{pending: 1}, sigint, 130},
-		{outcomes{pending: 1}, runTimedOut{time.Minute}, statusIncomplete},
-		{outcomes{otherCounted: 1}, errors.New("a ledger error"), statusIncomplete},
-	} {
-		if got := c.o.stopped(c.cause); got != c.want {
-			t.Errorf("%+v stopped by %v: status %d; want %d", c.o, c.cause, got, c.want)
+	for _, s := range verify.ExitStatuses {
+		if !strings.Contains(oneLine, strings.Join(strings.Fields(s.Means), " ")) {
+			t.Errorf("--help lacks status %d: %q", s.Code, s.Means)
 		}
 	}
 }

@@ -1,12 +1,14 @@
-package main
+package verify
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/cli"
 )
 
 var (
@@ -23,24 +25,24 @@ func notReceipt(why string) error {
 		"(curl -s http://GATEWAY/api/v1/votes/VOTE_ID > receipt.json), or let verify fetch it: verify --vote-id VOTE_ID", errNotReceipt, why)
 }
 
-// batchRecords reads batch records, the election record and where a
+// BatchRecords reads batch records, the election record and where a
 // nullifier was counted from the ledger, and the height of the peer it
 // reads (*fabricclient.Ballot).
-type batchRecords interface {
+type BatchRecords interface {
 	Batch(ctx context.Context, state string, seq uint64) (ballot.BatchRecord, error)
 	Height(ctx context.Context) (uint64, error)
 	Election(ctx context.Context) (*ballot.Election, error)
-	nullifierLocator
+	NullifierLocator
 }
 
 // peerWait bounds how long verify waits, over all its receipts, for its
 // peer to reach the blocks they name (checker.record).
 const peerWait = 30 * time.Second
 
-// checker audits receipts against the ledger (ballot's Receipt.Audit),
+// Checker audits receipts against the ledger (ballot's Receipt.Audit),
 // reading each batch record once.
-type checker struct {
-	ledger  batchRecords
+type Checker struct {
+	ledger  BatchRecords
 	records map[string]ballot.BatchRecord
 	// peerWait bounds the wait for the peer to reach receipts' blocks, all
 	// receipts' together: it ends at waitEnds (zero until one first waits).
@@ -50,8 +52,10 @@ type checker struct {
 	finalised bool
 }
 
-func newChecker(l batchRecords) *checker {
-	return &checker{ledger: l, records: map[string]ballot.BatchRecord{}, peerWait: peerWait}
+// NewChecker is a Checker of receipts against ledger l, which waits up to
+// 30 s over all its receipts for the peer to reach their blocks.
+func NewChecker(l BatchRecords) *Checker {
+	return &Checker{ledger: l, records: map[string]ballot.BatchRecord{}, peerWait: peerWait}
 }
 
 // check audits one receipt and describes it, or says precisely why it fails.
@@ -63,7 +67,7 @@ func newChecker(l batchRecords) *checker {
 // where its nullifier was counted (whyDuplicate, one more ledger read): with
 // another vote id, the receipt's description is returned with
 // errOtherCounted.
-func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
+func (c *Checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 	switch {
 	case !ballot.ValidVoteID(r.VoteID):
 		return "", notReceipt(fmt.Sprintf("its vote_id %q is not 32 lower-case hex characters", r.VoteID))
@@ -114,7 +118,7 @@ func (c *checker) check(ctx context.Context, r ballot.Receipt) (string, error) {
 // reach the block, up to the checker's peerWait over all its receipts; a
 // receipt still ahead of the peer is errAhead (no verdict yet, not a
 // failure). An error reading the ledger is errLedger.
-func (c *checker) record(ctx context.Context, r ballot.Receipt, key string) (ballot.BatchRecord, error) {
+func (c *Checker) record(ctx context.Context, r ballot.Receipt, key string) (ballot.BatchRecord, error) {
 	for {
 		// The height, and a finalised record, before the batch: a batch
 		// missing at a height read before it, or after the finalised
@@ -160,7 +164,7 @@ func (c *checker) record(ctx context.Context, r ballot.Receipt, key string) (bal
 
 // electionFinalised reads whether the ledger's election is finalised; a
 // ledger with no election record yet (a peer short of its block) is not.
-func (c *checker) electionFinalised(ctx context.Context) (bool, error) {
+func (c *Checker) electionFinalised(ctx context.Context) (bool, error) {
 	e, err := c.ledger.Election(ctx)
 	if errors.Is(err, ballot.ErrNotFound) {
 		return false, nil
@@ -178,4 +182,63 @@ func label(r ballot.Receipt) string {
 		return r.VoteID
 	}
 	return fmt.Sprintf("%s (contest %s)", r.VoteID, r.Vote.Contest)
+}
+
+// ReceiptSummary is the summary line of receipt checks t (without a
+// newline): "N passed, N failed, N pending", and ", N duplicate of another
+// vote counted first" when there are any (DUPLICATE).
+func ReceiptSummary(t Outcomes) string {
+	s := fmt.Sprintf("%d passed, %d failed, %d pending", t.ok, t.fail, t.pending)
+	if t.otherCounted > 0 {
+		s += fmt.Sprintf(", %d %s", t.otherCounted, otherCountedSummary)
+	}
+	return s
+}
+
+// ProgressFrom is how many receipts make verify draw its progress.
+const ProgressFrom = 20
+
+// CheckReceipts checks each receipt and prints PASS (unless quiet), FAIL,
+// PENDING (pending on the gateway, or ahead of the peer: errAhead) or
+// DUPLICATE (rejected as a duplicate of another vote counted first:
+// errOtherCounted, whatever quiet); a value
+// that is not a receipt FAILs, named by where it was read. A batch the
+// ledger cannot be read for ends the check (errLedger) with the outcomes so
+// far. progress, if not nil, is told of each receipt as its check begins.
+func CheckReceipts(ctx context.Context, w io.Writer, c *Checker, receipts []Decoded[ballot.Receipt], quiet bool, progress *cli.Progress) (Outcomes, error) {
+	var t Outcomes
+	for _, d := range receipts {
+		progress.Add(1)
+		name, summary, err := label(d.V), "", d.Err
+		if err != nil {
+			err = notReceipt(err.Error())
+		} else {
+			summary, err = c.check(ctx, d.V)
+		}
+		if errors.Is(err, errNotReceipt) {
+			name = d.At
+		}
+		switch {
+		case errors.Is(err, errPending):
+			t.pending++
+			fmt.Fprintf(w, "PENDING %s: accepted, not yet on the ledger\n", name)
+		case errors.Is(err, errAhead):
+			t.pending++
+			fmt.Fprintf(w, "PENDING %s: %v\n", name, err)
+		case errors.Is(err, errLedger):
+			return t, err
+		case errors.Is(err, errOtherCounted):
+			t.otherCounted++
+			fmt.Fprintf(w, "DUPLICATE %s: %s\n", name, summary)
+		case err != nil:
+			t.fail++
+			fmt.Fprintf(w, "FAIL %s: %v\n", name, err)
+		default:
+			t.ok++
+			if !quiet {
+				fmt.Fprintf(w, "PASS %s: %s\n", name, summary)
+			}
+		}
+	}
+	return t, nil
 }

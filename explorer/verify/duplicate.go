@@ -1,4 +1,4 @@
-package main
+package verify
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/votechain/votechain/network/fabricclient"
 )
 
-// nullifierLocator finds where the ledger counted the vote that used a
+// NullifierLocator finds where the ledger counted the vote that used a
 // nullifier (*fabricclient.Ballot).
-type nullifierLocator interface {
+type NullifierLocator interface {
 	LocateNullifier(ctx context.Context, state, nullifier string) (ballot.NullifierRecord, error)
 }
 
@@ -33,7 +33,7 @@ var errOtherCounted = errors.New("another vote with this voter's credentials was
 // (other true), and the text says so and what to do. A nullifier the
 // ledger does not hold as used contradicts the rejection: an error, a
 // failure. An error reading the ledger wraps errLedger and that error.
-func whyDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote) (why string, other bool, err error) {
+func whyDuplicate(ctx context.Context, l NullifierLocator, v ballot.Vote) (why string, other bool, err error) {
 	rec, err := l.LocateNullifier(ctx, v.State, v.Nullifier)
 	switch {
 	case errors.Is(err, ballot.ErrNotFound):
@@ -55,7 +55,7 @@ func whyDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote) (why s
 // reason and where its nullifier was counted (whyDuplicate, one read of l;
 // other and err as its), for any other vote reason as it is, with no read.
 // --acceptance and --log say it of their votes alike.
-func placeDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote, standing, reason string) (full string, other bool, err error) {
+func placeDuplicate(ctx context.Context, l NullifierLocator, v ballot.Vote, standing, reason string) (full string, other bool, err error) {
 	if standing != ballot.StandingRejected || reason != ballot.RejectDuplicate {
 		return reason, false, nil
 	}
@@ -66,11 +66,11 @@ func placeDuplicate(ctx context.Context, l nullifierLocator, v ballot.Vote, stan
 	return reason + "; " + why, other, nil
 }
 
-// onceLocator is a nullifierLocator that reads where each nullifier of a
+// onceLocator is a NullifierLocator that reads where each nullifier of a
 // state was counted once: the log's entries rejected as duplicates of one
 // nullifier (a voter's tries, re-sends of a vote) share one read.
 type onceLocator struct {
-	nullifierLocator
+	NullifierLocator
 	read map[[2]string]located
 }
 
@@ -84,7 +84,7 @@ func (l *onceLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 	k := [2]string{state, nullifier}
 	a, ok := l.read[k]
 	if !ok {
-		a.rec, a.err = l.nullifierLocator.LocateNullifier(ctx, state, nullifier)
+		a.rec, a.err = l.NullifierLocator.LocateNullifier(ctx, state, nullifier)
 		if l.read == nil {
 			l.read = map[[2]string]located{}
 		}
@@ -93,7 +93,7 @@ func (l *onceLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 	return a.rec, a.err
 }
 
-// ledgerUnanswered reports whether err, a ledger read's made in the run
+// LedgerUnanswered reports whether err, a ledger read's made in the run
 // whose context is ctx, got no answer: the peer not reachable
 // (fabricclient.Unreachable: no connection to it, worded naming the peer,
 // its address and, for a refused connection, how to start the network) or
@@ -102,7 +102,7 @@ func (l *onceLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 // peer's own Unavailable (no peers to evaluate with, a GOAWAY as it
 // restarts) or any other refusal, is not; nor is any error once the run's
 // context has ended (--timeout, a signal): the run, not the peer, stopped.
-func ledgerUnanswered(ctx context.Context, err error) bool {
+func LedgerUnanswered(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
 	}
@@ -116,13 +116,13 @@ func ledgerUnanswered(ctx context.Context, err error) bool {
 // errNotLookedUp is stopLocator's error for a look-up it did not make.
 var errNotLookedUp = errors.New("not looked up, the peer having not answered an earlier look-up")
 
-// stopLocator is a nullifierLocator that stops asking once a look-up got
-// no answer (ledgerUnanswered; down holds its error): a peer that is down
+// stopLocator is a NullifierLocator that stops asking once a look-up got
+// no answer (LedgerUnanswered; down holds its error): a peer that is down
 // would fail each look-up after it in turn, each after its own wait. The
 // look-ups after it fail at once with errNotLookedUp; an answer, "not
 // found" or a failure included, changes nothing.
 type stopLocator struct {
-	nullifierLocator
+	NullifierLocator
 	down error
 }
 
@@ -130,8 +130,8 @@ func (l *stopLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 	if l.down != nil {
 		return ballot.NullifierRecord{}, errNotLookedUp
 	}
-	rec, err := l.nullifierLocator.LocateNullifier(ctx, state, nullifier)
-	if ledgerUnanswered(ctx, err) {
+	rec, err := l.NullifierLocator.LocateNullifier(ctx, state, nullifier)
+	if LedgerUnanswered(ctx, err) {
 		l.down = err
 	}
 	return rec, err

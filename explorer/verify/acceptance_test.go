@@ -1,4 +1,4 @@
-package main
+package verify
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -87,7 +88,7 @@ func TestAcceptanceOffline(t *testing.T) {
 	if err := os.WriteFile(path, []byte(hex.EncodeToString(key.Public().(ed25519.PublicKey))+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := readKeys(path)
+	keys, err := ReadKeys(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,11 +97,11 @@ func TestAcceptanceOffline(t *testing.T) {
 	altered.Vote.Choice = "bob"
 	rogue := signedAcceptances(t, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)))[0]
 	var out bytes.Buffer
-	tally, err := checkAcceptances(context.Background(), &out, append(as, altered, rogue), keys, nil, nil, time.Minute, time.Now())
+	tally, err := CheckAcceptances(context.Background(), &out, append(as, altered, rogue), keys, nil, nil, time.Minute, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tally.ok != 3 || tally.fail != 2 || tally.exit() != 1 {
+	if tally.ok != 3 || tally.fail != 2 || tally.Exit() != 1 {
 		t.Fatalf("tally %+v:\n%s", tally, out.String())
 	}
 	text := out.String()
@@ -112,6 +113,35 @@ func TestAcceptanceOffline(t *testing.T) {
 	if strings.Contains(text, "damaged") {
 		t.Errorf("a receipt with a good vote id is said to be damaged:\n%s", text)
 	}
+}
+
+// checkOffline checks the acceptance receipts of file offline with the
+// keys of keysFile, as verify --acceptance --offline does, and returns the
+// exit status and what it printed, the summary last.
+func checkOffline(t *testing.T, keysFile, file string) (int, string) {
+	t.Helper()
+	keys, err := ReadKeys(keysFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := ReadJSON[ballot.Acceptance]([]string{file}, "acceptance receipt", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var as []ballot.Acceptance
+	for _, d := range read {
+		if d.Err != nil {
+			t.Fatalf("%s: %v", d.At, d.Err)
+		}
+		as = append(as, d.V)
+	}
+	var out strings.Builder
+	tally, err := CheckAcceptances(context.Background(), &out, as, keys, nil, nil, time.Minute, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(&out, AcceptanceSummary(tally, true, false))
+	return tally.Exit(), out.String()
 }
 
 // TestAcceptanceSummaryOfItsMode: verify --acceptance --offline, which
@@ -139,7 +169,7 @@ func TestAcceptanceSummaryOfItsMode(t *testing.T) {
 		}
 		receipts.Write(append(line, '\n'))
 	}
-	code, out := runVerify(t, "--acceptance", "--offline", "--keys", writeFile(t, string(record)), writeFile(t, receipts.String()))
+	code, out := checkOffline(t, writeFile(t, string(record)), writeFile(t, receipts.String()))
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	summary := lines[len(lines)-1]
 	if want := "4 receipts: 3 valid, 1 failed"; code != 1 || summary != want {
@@ -154,14 +184,14 @@ func TestAcceptanceSummaryOfItsMode(t *testing.T) {
 		t.Errorf("offline: lines labelled %v; want %v, one a receipt, before the summary:\n%s", labels, want, out)
 	}
 
-	tally, err := checkAcceptances(context.Background(), io.Discard, as, keys, pendingLedger{}, nil, time.Minute, time.UnixMilli(1))
+	tally, err := CheckAcceptances(context.Background(), io.Discard, as, keys, pendingLedger{}, nil, time.Minute, time.UnixMilli(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := acceptanceSummary(tally, false, false), "3 receipts: 0 good, 0 failed, 0 missing, 3 pending"; got != want {
+	if got, want := AcceptanceSummary(tally, false, false), "3 receipts: 0 good, 0 failed, 0 missing, 3 pending"; got != want {
 		t.Errorf("against the ledger, no heads compared: summary %q; want %q", got, want)
 	}
-	if got, want := acceptanceSummary(tally, false, true), "3 receipts: 0 good, 0 failed, 0 forked, 0 bad proof, 0 missing, 3 pending, 0 unchecked"; got != want {
+	if got, want := AcceptanceSummary(tally, false, true), "3 receipts: 0 good, 0 failed, 0 forked, 0 bad proof, 0 missing, 3 pending, 0 unchecked"; got != want {
 		t.Errorf("against the ledger, the heads compared (--gateway): summary %q; want %q", got, want)
 	}
 }
@@ -172,7 +202,7 @@ func TestAcceptanceSummaryOfItsMode(t *testing.T) {
 func TestKeysFileWithNoKey(t *testing.T) {
 	for _, data := range []string{"", "\n \n", `{"keys":[]}`} {
 		path := writeFile(t, data)
-		_, err := readKeys(path)
+		_, err := ReadKeys(path)
 		if err == nil || !strings.Contains(err.Error(), path+" holds no log key: want the ledger's GetLogKeys record") {
 			t.Errorf("keys file %q: %v; want it to hold no log key", data, err)
 		}
@@ -181,7 +211,7 @@ func TestKeysFileWithNoKey(t *testing.T) {
 
 // pendingLedger is election e in progress with no batch committed: every
 // acceptance receipt that verifies is PENDING within the deadline.
-type pendingLedger struct{ standingLedger }
+type pendingLedger struct{ StandingLedger }
 
 func (pendingLedger) Election(context.Context) (*ballot.Election, error) {
 	return &ballot.Election{ID: "e", Status: ballot.StatusConfigured}, nil
@@ -210,12 +240,12 @@ func TestAcceptanceMalformedVoteID(t *testing.T) {
 		{"both vote ids not hex", func() ballot.Acceptance { a := genuine; a.VoteID = "g" + a.VoteID[1:]; a.Vote.ID = a.VoteID; return a }, "is not 32 lowercase hex characters"},
 		{"malformed and signed by an unknown key", func() ballot.Acceptance { a := rogue; a.VoteID += "0"; a.Vote.ID = a.VoteID; return a }, "is not 32 lowercase hex characters"},
 	}
-	for _, ledger := range []standingLedger{nil, pendingLedger{}} {
+	for _, ledger := range []StandingLedger{nil, pendingLedger{}} {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%s, ledger %t", c.name, ledger != nil), func(t *testing.T) {
 				var out bytes.Buffer
-				tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{c.a(), genuine}, keys, ledger, nil, time.Minute, time.UnixMilli(1))
-				if err != nil || tally.fail != 1 || tally.exit() != 1 || !strings.HasPrefix(out.String(), "FAIL ") || !strings.Contains(out.String(), c.reason) {
+				tally, err := CheckAcceptances(context.Background(), &out, []ballot.Acceptance{c.a(), genuine}, keys, ledger, nil, time.Minute, time.UnixMilli(1))
+				if err != nil || tally.fail != 1 || tally.Exit() != 1 || !strings.HasPrefix(out.String(), "FAIL ") || !strings.Contains(out.String(), c.reason) {
 					t.Fatalf("tally %+v, %v; want 1 FAIL mentioning %q:\n%s", tally, err, c.reason, out.String())
 				}
 				fail, _, _ := strings.Cut(out.String(), "\n")
@@ -298,8 +328,8 @@ func TestAcceptanceForkedHead(t *testing.T) {
 
 	proofs := &logProofs{tree: log}
 	var out bytes.Buffer
-	tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
-	if want := (outcomes{pending: 4, fork: 1, badProof: 2}); err != nil || tally != want || tally.exit() != 1 {
+	tally, err := CheckAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
+	if want := (Outcomes{pending: 4, fork: 1, badProof: 2}); err != nil || tally != want || tally.Exit() != 1 {
 		t.Fatalf("tally %+v, %v; want %+v, the 4 receipts of the anchored log PENDING and the 3 of the fork failed:\n%s", tally, err, want, out.String())
 	}
 	for _, want := range []string{
@@ -323,7 +353,7 @@ func TestAcceptanceForkedHead(t *testing.T) {
 	}
 
 	out.Reset()
-	if tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, nil, time.Minute, time.UnixMilli(1)); err != nil || tally.pending != len(receipts) {
+	if tally, err := CheckAcceptances(context.Background(), &out, receipts, keys, ledger, nil, time.Minute, time.UnixMilli(1)); err != nil || tally.pending != len(receipts) {
 		t.Errorf("without proofs: tally %+v, %v; want every receipt PENDING, the heads not compared:\n%s", tally, err, out.String())
 	}
 }
@@ -359,8 +389,8 @@ func TestAcceptanceProofNotGiven(t *testing.T) {
 	proofs := failingProofs{logProofs: &logProofs{tree: log}, failing: 3}
 
 	var out bytes.Buffer
-	tally, err := checkAcceptances(context.Background(), &out, append(unproved, pending, forked), keys, ledger, proofs, time.Minute, time.UnixMilli(1))
-	if err != nil || tally.unchecked != 2 || tally.pending != 1 || tally.fork != 1 || tally.exit() != 1 {
+	tally, err := CheckAcceptances(context.Background(), &out, append(unproved, pending, forked), keys, ledger, proofs, time.Minute, time.UnixMilli(1))
+	if err != nil || tally.unchecked != 2 || tally.pending != 1 || tally.fork != 1 || tally.Exit() != 1 {
 		t.Fatalf("tally %+v, %v; want 2 UNCHECKED, 1 PENDING, 1 FORK and status 1:\n%s", tally, err, out.String())
 	}
 	for _, a := range unproved {
@@ -416,7 +446,7 @@ func TestAcceptanceProofOfAnotherLog(t *testing.T) {
 	} {
 		var out bytes.Buffer
 		proofs := headProofs{logProofs: &logProofs{tree: other}, head: c.head}
-		tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
+		tally, err := CheckAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
 		if err != nil || (tally.badProof == 1) != c.badProof || (tally.unchecked == 1) == c.badProof || tally.total() != 1 || !strings.Contains(out.String(), c.want) {
 			t.Errorf("%s: tally %+v, %v; want BAD-PROOF %v and the line %q:\n%s", name, tally, err, c.badProof, c.want, out.String())
 		}
@@ -455,8 +485,8 @@ func TestAcceptanceOtherElection(t *testing.T) {
 			given = proofs
 		}
 		var out bytes.Buffer
-		tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{ofF, ofE}, keys, ledger, given, time.Minute, time.UnixMilli(1))
-		if err != nil || tally.fail != 1 || tally.pending != 1 || tally.exit() != 1 {
+		tally, err := CheckAcceptances(context.Background(), &out, []ballot.Acceptance{ofF, ofE}, keys, ledger, given, time.Minute, time.UnixMilli(1))
+		if err != nil || tally.fail != 1 || tally.pending != 1 || tally.Exit() != 1 {
 			t.Fatalf("proofs %t: tally %+v, %v; want the receipt of f failed, that of e PENDING:\n%s", proofs != nil, tally, err, out.String())
 		}
 		want := "FAIL " + ofF.VoteID + `: a receipt of election "f" (its signed head says so), and this ledger is election "e"'s: it holds neither the receipt's vote nor its log, so the receipt cannot be checked here; check it against election "f"'s ledger (--profile of that election's network)` + "\n"
@@ -506,8 +536,8 @@ func TestAcceptanceAnchoredNotSigned(t *testing.T) {
 			forged.head.Head = c.head
 			proofs := &logProofs{tree: log}
 			var out bytes.Buffer
-			tally, err := checkAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, forged, proofs, time.Minute, time.UnixMilli(1))
-			if err != nil || tally != (outcomes{fail: 1}) || tally.exit() != 1 {
+			tally, err := CheckAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, forged, proofs, time.Minute, time.UnixMilli(1))
+			if err != nil || tally != (Outcomes{fail: 1}) || tally.Exit() != 1 {
 				t.Fatalf("tally %+v, %v; want the receipt FAILed:\n%s", tally, err, out.String())
 			}
 			want := "FAIL " + a.VoteID + ": the ledger served an anchored CA head (tx anchor…) that is not a validly signed head of this election's CA log (" + c.reason.Error()
@@ -521,20 +551,11 @@ func TestAcceptanceAnchoredNotSigned(t *testing.T) {
 	}
 }
 
-// TestAcceptanceGatewayNotOffline: --gateway, which checks receipts' heads
-// against the anchored ones, with --offline is a usage error.
-func TestAcceptanceGatewayNotOffline(t *testing.T) {
-	code, stderr := runVerify(t, "--acceptance", "--offline", "--keys", writeFile(t, ""), "--gateway", "http://127.0.0.1:1", writeFile(t, "{}"))
-	if code != 2 || !strings.Contains(stderr, "verify: --gateway checks receipts' heads against the heads anchored on the ledger: not with --offline") {
-		t.Errorf("status %d, stderr %q; want 2 saying --gateway goes without --offline", code, stderr)
-	}
-}
-
 // headlessLedger is a finalised election whose state CA has no log head
 // (no gateway accepted a vote there) and one committed batch of votes,
 // those of rejected rejected with reasons (none if nil).
 type headlessLedger struct {
-	standingLedger
+	StandingLedger
 	batch    ballot.Batch
 	rejected []int
 	reasons  []string
@@ -620,12 +641,12 @@ func TestRecordMismatchFails(t *testing.T) {
 			withProofs = proofs
 		}
 		var out bytes.Buffer
-		tally, err := checkAcceptances(context.Background(), &out, receipts, keys, placedLedger{anchoredLedger: anchored, batch: recorded}, withProofs, time.Minute, time.UnixMilli(1))
+		tally, err := CheckAcceptances(context.Background(), &out, receipts, keys, placedLedger{anchoredLedger: anchored, batch: recorded}, withProofs, time.Minute, time.UnixMilli(1))
 		want := ""
 		for _, a := range receipts {
 			want += "FAIL " + a.VoteID + ": where its vote stands cannot be read from this ledger: " + mismatch
 		}
-		if err != nil || tally != (outcomes{fail: 2}) || tally.exit() != 1 || out.String() != want {
+		if err != nil || tally != (Outcomes{fail: 2}) || tally.Exit() != 1 || out.String() != want {
 			t.Errorf("--acceptance, heads compared %t: tally %+v, %v, output:\n%s\nwant both receipts FAILed, status 1:\n%s", proofs != nil, tally, err, out.String(), want)
 		}
 	}
@@ -657,12 +678,16 @@ func (l headedLedger) LogHead(context.Context, string) (ballot.AnchoredHead, err
 // limit), with status 2 and the message of --vote-id's: the gateway, the
 // time and the fixes.
 func TestLogGatewayTakingNoRequest(t *testing.T) {
-	base := heldGateway(t)
+	held := make(chan struct{}) // a gateway that takes the request and never answers, until the test ends
+	gateway := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-held }))
+	t.Cleanup(gateway.Close)
+	t.Cleanup(func() { close(held) })
+	base := gateway.URL
 	key, keys := registeredKey(t)
 	ledger := headedLedger{head: signedAcceptances(t, key)[0].Head, keys: keys}
 	var stdout, stderr bytes.Buffer
 	began := time.Now()
-	code := checkLog(context.Background(), &stdout, &stderr, logGateway(base, 300*time.Millisecond), ledger, "Observers", time.Minute, nil)
+	code := CheckLog(context.Background(), &stdout, &stderr, LogGateway(base, 300*time.Millisecond), ledger, "Observers", time.Minute, nil)
 	if took := time.Since(began); took > 10*time.Second {
 		t.Errorf("took %s; want about --gateway-timeout", took)
 	}
@@ -705,8 +730,8 @@ func TestAcceptanceUncheckedStanding(t *testing.T) {
 	keys, ledger, proofs, now := f.keys, f.ledger, f.proofs, f.now
 
 	var out bytes.Buffer
-	tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, now)
-	if want := (outcomes{missing: 1, unchecked: 3, missingUnchecked: 1}); err != nil || tally != want || tally.exit() != 1 {
+	tally, err := CheckAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, now)
+	if want := (Outcomes{missing: 1, unchecked: 3, missingUnchecked: 1}); err != nil || tally != want || tally.Exit() != 1 {
 		t.Fatalf("tally %+v, %v; want %+v (1 missing under an unchecked head, 3 unchecked) and status 1:\n%s", tally, err, want, out.String())
 	}
 	head := "its head of the CA log (4 entries, signed by key " + receipts[0].Head.KeyID + ") against the one anchored on the ledger (5 entries, tx anchor…): no verdict: consistency proof of the CA log from 4 to 5: gateway answered 400 Bad Request" +
@@ -725,7 +750,7 @@ func TestAcceptanceUncheckedStanding(t *testing.T) {
 
 	out.Reset()
 	notMissing := slices.Delete(slices.Clone(receipts), 2, 3)
-	if tally, err := checkAcceptances(context.Background(), &out, notMissing, keys, ledger, proofs, time.Minute, now); err != nil || tally.unchecked != 3 || tally.missing != 0 || tally.exit() != 2 {
+	if tally, err := CheckAcceptances(context.Background(), &out, notMissing, keys, ledger, proofs, time.Minute, now); err != nil || tally.unchecked != 3 || tally.missing != 0 || tally.Exit() != 2 {
 		t.Errorf("without the MISSING receipt: tally %+v, %v; want 3 unchecked and status 2:\n%s", tally, err, out.String())
 	}
 }
@@ -792,24 +817,24 @@ func TestAcceptanceOutcomesPartition(t *testing.T) {
 		"bad proof":         acceptanceOf(t, fork, forkVotes, 2, 3, f.key),
 		"failed":            altered,
 	}
-	labels := map[string]func(*outcomes) *int{
-		"COUNTED": func(o *outcomes) *int { return &o.ok }, "REJECTED": func(o *outcomes) *int { return &o.ok },
-		"FAIL": func(o *outcomes) *int { return &o.fail }, "FORK": func(o *outcomes) *int { return &o.fork },
-		"BAD-PROOF": func(o *outcomes) *int { return &o.badProof }, "MISSING": func(o *outcomes) *int { return &o.missing },
-		"PENDING": func(o *outcomes) *int { return &o.pending }, "UNCHECKED": func(o *outcomes) *int { return &o.unchecked },
+	labels := map[string]func(*Outcomes) *int{
+		"COUNTED": func(o *Outcomes) *int { return &o.ok }, "REJECTED": func(o *Outcomes) *int { return &o.ok },
+		"FAIL": func(o *Outcomes) *int { return &o.fail }, "FORK": func(o *Outcomes) *int { return &o.fork },
+		"BAD-PROOF": func(o *Outcomes) *int { return &o.badProof }, "MISSING": func(o *Outcomes) *int { return &o.missing },
+		"PENDING": func(o *Outcomes) *int { return &o.pending }, "UNCHECKED": func(o *Outcomes) *int { return &o.unchecked },
 	}
 	for _, c := range []struct {
 		kinds []string
-		want  outcomes
-		exit  int
+		want  Outcomes
+		Exit  int
 	}{
-		{[]string{"counted", "rejected", "pending"}, outcomes{ok: 2, pending: 1}, 3},
-		{[]string{"counted", "unchecked", "pending"}, outcomes{ok: 1, unchecked: 1, pending: 1}, 2},
-		{[]string{"unchecked", "unchecked missing"}, outcomes{unchecked: 1, missing: 1, missingUnchecked: 1}, 1},
-		{[]string{"unchecked missing", "unchecked missing", "missing"}, outcomes{missing: 3, missingUnchecked: 2}, 1},
-		{[]string{"fork", "bad proof", "unchecked"}, outcomes{fork: 1, badProof: 1, unchecked: 1}, 1},
-		{[]string{"failed", "missing", "pending", "unchecked"}, outcomes{fail: 1, missing: 1, pending: 1, unchecked: 1}, 1},
-		{slices.Sorted(maps.Keys(kinds)), outcomes{ok: 2, fail: 1, fork: 1, badProof: 1, missing: 2, missingUnchecked: 1, pending: 1, unchecked: 1}, 1},
+		{[]string{"counted", "rejected", "pending"}, Outcomes{ok: 2, pending: 1}, 3},
+		{[]string{"counted", "unchecked", "pending"}, Outcomes{ok: 1, unchecked: 1, pending: 1}, 2},
+		{[]string{"unchecked", "unchecked missing"}, Outcomes{unchecked: 1, missing: 1, missingUnchecked: 1}, 1},
+		{[]string{"unchecked missing", "unchecked missing", "missing"}, Outcomes{missing: 3, missingUnchecked: 2}, 1},
+		{[]string{"fork", "bad proof", "unchecked"}, Outcomes{fork: 1, badProof: 1, unchecked: 1}, 1},
+		{[]string{"failed", "missing", "pending", "unchecked"}, Outcomes{fail: 1, missing: 1, pending: 1, unchecked: 1}, 1},
+		{slices.Sorted(maps.Keys(kinds)), Outcomes{ok: 2, fail: 1, fork: 1, badProof: 1, missing: 2, missingUnchecked: 1, pending: 1, unchecked: 1}, 1},
 	} {
 		t.Run(strings.Join(c.kinds, ", "), func(t *testing.T) {
 			var receipts []ballot.Acceptance
@@ -817,11 +842,11 @@ func TestAcceptanceOutcomesPartition(t *testing.T) {
 				receipts = append(receipts, kinds[k])
 			}
 			var out bytes.Buffer
-			tally, err := checkAcceptances(context.Background(), &out, receipts, f.keys, f.ledger, f.proofs, time.Minute, f.now)
-			if err != nil || tally != c.want || tally.total() != len(receipts) || tally.exit() != c.exit {
-				t.Fatalf("tally %+v (total %d, exit %d), %v; want %+v (total %d, exit %d):\n%s", tally, tally.total(), tally.exit(), err, c.want, len(receipts), c.exit, out.String())
+			tally, err := CheckAcceptances(context.Background(), &out, receipts, f.keys, f.ledger, f.proofs, time.Minute, f.now)
+			if err != nil || tally != c.want || tally.total() != len(receipts) || tally.Exit() != c.Exit {
+				t.Fatalf("tally %+v (total %d, exit %d), %v; want %+v (total %d, exit %d):\n%s", tally, tally.total(), tally.Exit(), err, c.want, len(receipts), c.Exit, out.String())
 			}
-			var printed outcomes
+			var printed Outcomes
 			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 			for _, line := range lines {
 				label, _, _ := strings.Cut(line, " ")
@@ -835,7 +860,7 @@ func TestAcceptanceOutcomesPartition(t *testing.T) {
 			if len(lines) != len(receipts) || printed != tally {
 				t.Errorf("%d lines counting %+v; want one a receipt counting %+v:\n%s", len(lines), printed, tally, out.String())
 			}
-			summary := acceptanceSummary(tally, false, true)
+			summary := AcceptanceSummary(tally, false, true)
 			counts, ofReceipts := strings.CutPrefix(summary, fmt.Sprintf("%d receipts: ", len(receipts)))
 			crossCut := fmt.Sprintf(" (%d of them under an unchecked head)", tally.missingUnchecked)
 			said := strings.Contains(counts, crossCut)
@@ -899,11 +924,11 @@ func TestAcceptanceGatewaySilent(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			transport := &gatewayTransport{answer: c.answer}
-			gateway := logGateway(base, limit)
+			gateway := LogGateway(base, limit)
 			gateway.Client = &http.Client{Transport: transport}
 			var out bytes.Buffer
-			tally, err := checkAcceptances(context.Background(), &out, receipts, keys, ledger, gateway, time.Minute, time.UnixMilli(1))
-			if err != nil || tally.unchecked != len(receipts) || tally.exit() != 2 {
+			tally, err := CheckAcceptances(context.Background(), &out, receipts, keys, ledger, gateway, time.Minute, time.UnixMilli(1))
+			if err != nil || tally.unchecked != len(receipts) || tally.Exit() != 2 {
 				t.Fatalf("tally %+v, %v; want every receipt UNCHECKED, status 2:\n%s", tally, err, out.String())
 			}
 			if wantAsked := map[bool]int{true: 1, false: len(receipts)}[c.silent != ""]; transport.asked != wantAsked {
@@ -923,35 +948,6 @@ func TestAcceptanceGatewaySilent(t *testing.T) {
 				t.Errorf("the last head's line does not give the gateway's answer to it:\n%s", lines[len(lines)-1])
 			}
 		})
-	}
-}
-
-// TestExitStatus: the one rule of verify's status, for a run that ends
-// (exit) and one an error stops (stopped): a failure found is 1 whatever
-// else; a run stopped with none is 2 (not complete), as is one that ended
-// with a receipt UNCHECKED; a vote rejected as a duplicate of another
-// vote counted first 4, before pending (3 alone); all passed 0.
-func TestExitStatus(t *testing.T) {
-	for _, c := range []struct {
-		o             outcomes
-		exit, stopped int
-	}{
-		{outcomes{ok: 2}, 0, 2},
-		{outcomes{ok: 1, pending: 1}, 3, 2},
-		{outcomes{pending: 1, unchecked: 1}, 2, 2},
-		{outcomes{fail: 1, unchecked: 1, pending: 1}, 1, 1},
-		{outcomes{missing: 1, unchecked: 1}, 1, 1},
-		{outcomes{unlogged: 1}, 1, 1},
-		{outcomes{fork: 1, unchecked: 1}, 1, 1},
-		{outcomes{badProof: 1, pending: 1}, 1, 1},
-		{outcomes{unchecked: 1, missingUnchecked: 1}, 2, 2}, // a cross-cut, no outcome: no weight of its own
-		{outcomes{ok: 1, otherCounted: 1, pending: 1}, 4, 2},
-		{outcomes{otherCounted: 1, unchecked: 1}, 2, 2},
-		{outcomes{otherCounted: 1, fail: 1}, 1, 1},
-	} {
-		if got, stopped := c.o.exit(), c.o.stopped(nil); got != c.exit || stopped != c.stopped {
-			t.Errorf("%+v: exit %d, stopped %d; want %d and %d", c.o, got, stopped, c.exit, c.stopped)
-		}
 	}
 }
 
@@ -1056,7 +1052,7 @@ func TestLogInconsistentHeads(t *testing.T) {
 		"an anchored head not read": {votes, headOf(log, 3), ballot.TreeHead{}, 2, []string{""}, "verify: the peer did not answer"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
+			state := &LogState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
 			ledger := headedLedger{headlessLedger: headlessLedger{batch: batch}, head: c.anchored, keys: keys}
 			if c.anchored == (ballot.TreeHead{}) {
 				ledger.headErr = errors.New("the peer did not answer")
@@ -1070,7 +1066,7 @@ func TestLogInconsistentHeads(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, out)
 				}
 			}
-			saved, err := readLogState(state.path)
+			saved, err := ReadLogState(state.path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1092,7 +1088,7 @@ func TestLogStateSavedWhole(t *testing.T) {
 	votes := caVotes(5, 0)
 	log := logOf(votes)
 	path := filepath.Join(t.TempDir(), "heads.json")
-	state := &logState{path: path, seen: map[string]ballot.TreeHead{"CA": acceptanceOf(t, log, votes, 0, 3, key).Head}}
+	state := &LogState{path: path, seen: map[string]ballot.TreeHead{"CA": acceptanceOf(t, log, votes, 0, 3, key).Head}}
 	if err := state.save(); err != nil {
 		t.Fatal(err)
 	}
@@ -1117,7 +1113,7 @@ func TestLogStateSavedWhole(t *testing.T) {
 	if held, err := io.ReadAll(reader); err != nil || !bytes.Equal(held, before) {
 		t.Errorf("the file opened before the save reads %q (%v); want the heads it held, %q: it was rewritten in place", held, err, before)
 	}
-	if saved, err := readLogState(path); err != nil || !maps.Equal(saved.seen, state.seen) {
+	if saved, err := ReadLogState(path); err != nil || !maps.Equal(saved.seen, state.seen) {
 		t.Errorf("the file holds %+v (%v); want %+v", saved, err, state.seen)
 	}
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
@@ -1131,21 +1127,21 @@ func badlySigned(h ballot.TreeHead) ballot.TreeHead {
 	return h
 }
 
-// runLogCheck runs verify --log's check (checkLog) of the CA log, the
+// runLogCheck runs verify --log's check (CheckLog) of the CA log, the
 // gateway serving the entries of served, against ledger, with the heads
 // seen before of state; it returns the status, stdout and stderr.
-func runLogCheck(t *testing.T, served []ballot.Vote, ledger standingLedger, state *logState) (int, string, string) {
+func runLogCheck(t *testing.T, served []ballot.Vote, ledger StandingLedger, state *LogState) (int, string, string) {
 	t.Helper()
 	return runLogCheckIn(context.Background(), t, served, ledger, state)
 }
 
 // runLogCheckIn is runLogCheck in a run whose context is ctx.
-func runLogCheckIn(ctx context.Context, t *testing.T, served []ballot.Vote, ledger standingLedger, state *logState) (int, string, string) {
+func runLogCheckIn(ctx context.Context, t *testing.T, served []ballot.Vote, ledger StandingLedger, state *LogState) (int, string, string) {
 	t.Helper()
-	gateway := logGateway("http://gateway.test", time.Minute)
+	gateway := LogGateway("http://gateway.test", time.Minute)
 	gateway.Client = &http.Client{Transport: &gatewayTransport{answer: servedLog(t, served)}}
 	var stdout, stderr bytes.Buffer
-	code := checkLog(ctx, &stdout, &stderr, gateway, ledger, "Observers", time.Minute, state)
+	code := CheckLog(ctx, &stdout, &stderr, gateway, ledger, "Observers", time.Minute, state)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -1179,13 +1175,13 @@ func TestLogHeadSeenAhead(t *testing.T) {
 		"a forked head":  {headOf(fork, 5), 1, "FORK CA: the head of the CA log (5 entries, "},
 	} {
 		t.Run(name, func(t *testing.T) {
-			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
+			state := &LogState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
 			code, out, _ := runLogCheck(t, votes, ledgerAt(3), state)
 			pending := "\n  PENDING the head of the CA log (5 entries, signed by key " + c.seen.KeyID + " at 1970-01-01T00:00:00Z) seen before (--log-state): past the head this peer has anchored (3 entries), so not checked this run; kept in the file, it is checked once the anchored head reaches it."
 			if code != 3 || !strings.HasPrefix(out, "CA: 3 entries under the head anchored in tx tx0…") || !strings.Contains(out, pending) || strings.Count(out, "\n") != 2 {
 				t.Fatalf("anchored at 3: status %d, stdout:\n%s\nwant 3, the state's line and %q", code, out, pending)
 			}
-			saved, err := readLogState(state.path)
+			saved, err := ReadLogState(state.path)
 			if err != nil || saved.seen["CA"] != c.seen {
 				t.Fatalf("the state file holds %+v (%v); want the head seen before, kept", saved, err)
 			}
@@ -1229,24 +1225,24 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 		name    string
 		counted string // the vote id counted with the nullifier
 		line    string
-		tally   outcomes
-		exit    int
+		tally   Outcomes
+		Exit    int
 		summary string
 	}{
 		{"same vote id", dup.ID, "REJECTED " + dup.ID + ": on the ledger, rejected: duplicate; its nullifier was counted with this same vote " + dup.ID +
 			" (index 3 of batch CA/9): this copy was a re-send of it, which is harmless, and the vote counts once\n",
-			outcomes{ok: 2}, 0, "2 receipts: 2 good, 0 failed, 0 missing, 0 pending"},
+			Outcomes{ok: 2}, 0, "2 receipts: 2 good, 0 failed, 0 missing, 0 pending"},
 		{"another vote id", other, "DUPLICATE " + dup.ID + ": on the ledger, rejected: duplicate; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + other +
 			" (index 3 of batch CA/9), not with this vote " + dup.ID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n",
-			outcomes{ok: 1, otherCounted: 1}, 4, "2 receipts: 1 good, 0 failed, 0 missing, 0 pending, 1 duplicate of another vote counted first"},
+			Outcomes{ok: 1, otherCounted: 1}, 4, "2 receipts: 1 good, 0 failed, 0 missing, 0 pending, 1 duplicate of another vote counted first"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ledger := locatingPlacedLedger{f.ledger, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 9, Index: 3, VoteID: c.counted}}}
 			var out bytes.Buffer
-			tally, err := checkAcceptances(context.Background(), &out, receipts, f.keys, ledger, nil, time.Minute, f.now)
-			if err != nil || tally != c.tally || tally.exit() != c.exit {
-				t.Fatalf("tally %+v (status %d), %v; want %+v, status %d:\n%s", tally, tally.exit(), err, c.tally, c.exit, out.String())
+			tally, err := CheckAcceptances(context.Background(), &out, receipts, f.keys, ledger, nil, time.Minute, f.now)
+			if err != nil || tally != c.tally || tally.Exit() != c.Exit {
+				t.Fatalf("tally %+v (status %d), %v; want %+v, status %d:\n%s", tally, tally.Exit(), err, c.tally, c.Exit, out.String())
 			}
 			if !strings.Contains(out.String(), c.line) || !strings.HasPrefix(out.String(), "COUNTED "+receipts[0].VoteID) {
 				t.Errorf("output lacks the counted receipt's line or %q:\n%s", c.line, out.String())
@@ -1254,7 +1250,7 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 			if ledger.reads != 1 {
 				t.Errorf("%d nullifier reads, want 1 (the duplicate's)", ledger.reads)
 			}
-			if got := acceptanceSummary(tally, false, false); got != c.summary {
+			if got := AcceptanceSummary(tally, false, false); got != c.summary {
 				t.Errorf("summary %q, want %q", got, c.summary)
 			}
 		})
@@ -1354,7 +1350,7 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 			ledger := locatingHeadedLedger{headedLedger{
 				headlessLedger: headlessLedger{batch: batch, rejected: c.rejected, reasons: slices.Repeat([]string{dup}, len(c.rejected))},
 				head:           anchored, keys: keys}, nullifiers}
-			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{}}
+			state := &LogState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{}}
 			code, out, stderr := runLogCheck(t, votes, ledger, state)
 			head := fmt.Sprintf("CA: 5 entries under the head anchored in tx tx0… (signed by key %s at 1970-01-01T00:00:00Z): %s\n", keys.Keys[0].ID, c.counts)
 			if code != c.code || !strings.HasPrefix(out, head) || strings.Count(out, "\n") != 1+len(c.rejected) {
@@ -1368,7 +1364,7 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 			if nullifiers.reads != c.reads {
 				t.Errorf("%d nullifier reads; want %d, one a nullifier", nullifiers.reads, c.reads)
 			}
-			if saved, err := readLogState(state.path); err != nil || saved.seen["CA"] != anchored {
+			if saved, err := ReadLogState(state.path); err != nil || saved.seen["CA"] != anchored {
 				t.Errorf("the state file holds %+v (%v); want the anchored head, checked", saved, err)
 			}
 		})
@@ -1389,7 +1385,7 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 	votes, headed := fourDuplicatesLedger(t)
 	down := fmt.Errorf("evaluate LocateNullifier: %w", &fabricclient.UnreachableError{Org: "Observers", Addr: "127.0.0.1:27110", Cause: "dial tcp 127.0.0.1:27110: connect: connection refused"})
-	stopped := "verify: the Observers peer did not answer a look-up of where a duplicate's nullifier was counted (" + down.Error() +
+	Stopped := "verify: the Observers peer did not answer a look-up of where a duplicate's nullifier was counted (" + down.Error() +
 		"), so verify asked it no more: 4 entries rejected as duplicates are UNCHECKED; once that peer answers, run verify again, or check through the other organisation's peer (--peer Commission)\n"
 	for name, c := range map[string]struct {
 		fail      error
@@ -1399,7 +1395,7 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 		notLooked int    // lines saying the entry was not looked up
 		stderr    string
 	}{
-		"the peer down":              {down, 1, 2, ", 4 UNCHECKED", 3, stopped},
+		"the peer down":              {down, 1, 2, ", 4 UNCHECKED", 3, Stopped},
 		"the peer not answering":     {status.Error(codes.DeadlineExceeded, "context deadline exceeded"), 1, 2, ", 4 UNCHECKED", 3, "verify: the Observers peer did not answer"},
 		"every nullifier not found":  {ballot.ErrNotFound, 4, 1, ", 4 FAIL", 0, ""},
 		"an answer refusing":         {fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500")), 4, 2, ", 4 UNCHECKED", 0, ""},
@@ -1409,7 +1405,7 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 			nullifiers := &nullifiersAt{fail: c.fail}
 			anchored := headed.head
 			ledger := locatingHeadedLedger{headed, nullifiers}
-			state := &logState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{}}
+			state := &LogState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{}}
 			code, out, stderr := runLogCheck(t, votes, ledger, state)
 			if nullifiers.reads != c.reads {
 				t.Errorf("%d look-ups; want %d", nullifiers.reads, c.reads)
@@ -1430,7 +1426,7 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 			if failed := errLedger.Error(); c.notLooked == 0 && c.counts == ", 4 UNCHECKED" && strings.Count(out, failed) != 4 {
 				t.Errorf("stdout:\n%s\nwant each UNCHECKED line saying the look-up failed (%q)", out, failed)
 			}
-			if saved, err := readLogState(state.path); err != nil || saved.seen["CA"] != anchored {
+			if saved, err := ReadLogState(state.path); err != nil || saved.seen["CA"] != anchored {
 				t.Errorf("the state file holds %+v (%v); want the anchored head, checked", saved, err)
 			}
 		})
@@ -1457,7 +1453,7 @@ func fourDuplicatesLedger(t *testing.T) ([]ballot.Vote, headedLedger) {
 		head:           acceptanceOf(t, logOf(votes), votes, 0, 5, key).Head, keys: keys}
 }
 
-// runEndingNullifiers is a nullifierLocator during whose first look-up the
+// runEndingNullifiers is a NullifierLocator during whose first look-up the
 // run ends (end): that look-up and each after it fail with fail, as gRPC
 // fails a call whose context has ended.
 type runEndingNullifiers struct {
@@ -1487,7 +1483,7 @@ func TestLogLookUpsEndWithTheRun(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		"--timeout": {runTimedOut{50 * time.Millisecond}, status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error()), statusIncomplete,
+		"--timeout": {RunTimedOut{50 * time.Millisecond}, status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error()), StatusIncomplete,
 			"verify: took longer than 50ms: give --timeout more time (it was monitoring the intake logs)\n"},
 		"SIGINT": {cli.Interrupted{Signal: syscall.SIGINT}, status.Error(codes.Canceled, context.Canceled.Error()), 130,
 			"verify: interrupted by SIGINT while monitoring the intake logs\n"},

@@ -1,4 +1,4 @@
-package main
+package verify
 
 import (
 	"bytes"
@@ -140,7 +140,7 @@ func committed(t *testing.T) ([]ballot.Receipt, fakeLedger) {
 // rejection other than a duplicate, the choice and the contest.
 func TestGenuineReceiptsPass(t *testing.T) {
 	rs, ledger := committed(t)
-	c := newChecker(locatingLedger{ledger, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, VoteID: rs[2].VoteID}}})
+	c := NewChecker(locatingLedger{ledger, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, VoteID: rs[2].VoteID}}})
 	want := []string{
 		"counted for alice in contest president,",
 		"counted for yes in contest L2025-001,",
@@ -208,7 +208,7 @@ func TestTamperedReceiptsFailWithTheReason(t *testing.T) {
 			rs, ledger := committed(t)
 			r := rs[0]
 			c.tamper(&r, ledger)
-			_, err := newChecker(ledger).check(context.Background(), r)
+			_, err := NewChecker(ledger).check(context.Background(), r)
 			if err == nil || !strings.Contains(err.Error(), c.reason) {
 				t.Fatalf("tampered receipt: %v; want a failure mentioning %q", err, c.reason)
 			}
@@ -224,7 +224,7 @@ func TestPendingIsNotAFailure(t *testing.T) {
 		{VoteID: id, Status: ballot.ReceiptPending},
 		{VoteID: id, State: "CA", Status: ballot.ReceiptPending},
 	} {
-		if _, err := newChecker(fakeLedger{}).check(context.Background(), r); err != errPending {
+		if _, err := NewChecker(fakeLedger{}).check(context.Background(), r); err != errPending {
 			t.Errorf("pending receipt %+v: %v; want errPending", r, err)
 		}
 	}
@@ -238,7 +238,7 @@ func TestPendingIsNotAFailure(t *testing.T) {
 func TestReceiptAheadOfThePeer(t *testing.T) {
 	rs, ledger := committed(t)
 	l := &laggingLedger{fakeLedger: fakeLedger{}, batch: ledger["CA/7"], catchUp: 3}
-	if _, err := newChecker(l).check(context.Background(), rs[0]); err != nil {
+	if _, err := NewChecker(l).check(context.Background(), rs[0]); err != nil {
 		t.Fatalf("receipt of a block the peer commits a moment later: %v", err)
 	}
 	if l.asked != 3 {
@@ -246,7 +246,7 @@ func TestReceiptAheadOfThePeer(t *testing.T) {
 	}
 
 	l = &laggingLedger{fakeLedger: fakeLedger{}, batch: ledger["CA/7"]}
-	c := newChecker(l)
+	c := NewChecker(l)
 	c.peerWait = 50 * time.Millisecond
 	_, err := c.check(context.Background(), rs[0])
 	if !errors.Is(err, errAhead) || !strings.Contains(err.Error(), "the receipt names block 3 for batch CA/7, and the peer is at height 3") {
@@ -269,7 +269,7 @@ func TestReceiptAheadOfThePeer(t *testing.T) {
 func TestReceiptOfNoBatchInAFinalisedElection(t *testing.T) {
 	rs, ledger := committed(t)
 	l := &finalisedLedger{fakeLedger: ledger}
-	c := newChecker(l)
+	c := NewChecker(l)
 	c.peerWait = 100 * time.Millisecond // then errAhead: a wait fails the test
 	for seq := uint64(8); seq <= 9; seq++ {
 		forged := rs[1]
@@ -290,7 +290,7 @@ func TestReceiptOfNoBatchInAFinalisedElection(t *testing.T) {
 	late := rs[0]
 	late.Block = fakeHeight // the peer has not reached it when first asked
 	l = &finalisedLedger{fakeLedger: fakeLedger{}, late: ledger}
-	if _, err := newChecker(l).check(context.Background(), late); err != nil {
+	if _, err := NewChecker(l).check(context.Background(), late); err != nil {
 		t.Errorf("a receipt whose batch the peer commits before the finalised record it reads next: %v; want it read again, and PASS", err)
 	}
 }
@@ -305,27 +305,117 @@ func TestReceiptsAheadOfThePeerArePending(t *testing.T) {
 		r.Seq, r.Block = seq, math.MaxUint64 // a batch the ledger lacks, in a block far ahead
 		return r
 	}
-	var read []decoded[ballot.Receipt]
+	var read []Decoded[ballot.Receipt]
 	for _, r := range []ballot.Receipt{ahead(rs[1], 8), ahead(rs[3], 9), rs[0]} {
-		read = append(read, decoded[ballot.Receipt]{V: r, At: "test"})
+		read = append(read, Decoded[ballot.Receipt]{V: r, At: "test"})
 	}
 	for _, c := range []struct {
-		ledger            batchRecords
+		ledger            BatchRecords
 		pending, fail, ok int
-		exit              int
+		Exit              int
 		line              string
 	}{
 		{ledger, 2, 0, 1, 3, "PENDING " + label(read[0].V) + ": not on the peer yet: the receipt names block 18446744073709551615 for batch CA/8, and the peer is at height 4"},
 		{&finalisedLedger{fakeLedger: ledger}, 0, 2, 1, 1, "FAIL " + label(read[0].V) + ": the ledger has no batch CA/8, and its election is finalised"},
 	} {
-		chk := newChecker(c.ledger)
+		chk := NewChecker(c.ledger)
 		chk.peerWait = 50 * time.Millisecond
 		var out bytes.Buffer
-		tally, err := checkReceipts(context.Background(), &out, chk, read, false, nil)
-		if err != nil || tally.pending != c.pending || tally.fail != c.fail || tally.ok != c.ok || tally.exit() != c.exit || !strings.Contains(out.String(), c.line) ||
+		tally, err := CheckReceipts(context.Background(), &out, chk, read, false, nil)
+		if err != nil || tally.pending != c.pending || tally.fail != c.fail || tally.ok != c.ok || tally.Exit() != c.Exit || !strings.Contains(out.String(), c.line) ||
 			!strings.Contains(out.String(), "PASS "+label(rs[0])) {
 			t.Errorf("tally %+v (exit %d), %v:\n%s\nwant %d pending, %d failed, %d passed (exit %d), a line %q and the genuine receipt's PASS",
-				tally, tally.exit(), err, out.String(), c.pending, c.fail, c.ok, c.exit, c.line)
+				tally, tally.Exit(), err, out.String(), c.pending, c.fail, c.ok, c.Exit, c.line)
 		}
+	}
+}
+
+// TestQuietLeavesOutPassOnly: -q (quiet) leaves a receipt check's PASS
+// lines out and prints its FAIL and PENDING lines as without it, with the
+// same tally.
+func TestQuietLeavesOutPassOnly(t *testing.T) {
+	rs, ledger := committed(t)
+	bad := rs[1]
+	bad.State = "??"
+	id, _ := ballot.NewVoteID()
+	var read []Decoded[ballot.Receipt]
+	for _, r := range []ballot.Receipt{rs[0], bad, {VoteID: id, Status: ballot.ReceiptPending}, rs[3]} {
+		read = append(read, Decoded[ballot.Receipt]{V: r, At: "test"})
+	}
+	lines := func(quiet bool) ([]string, Outcomes) {
+		var out bytes.Buffer
+		tally, err := CheckReceipts(context.Background(), &out, NewChecker(ledger), read, quiet, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"), tally
+	}
+	all, tally := lines(false)
+	quiet, quietTally := lines(true)
+	var want []string
+	for _, l := range all {
+		if !strings.HasPrefix(l, "PASS ") {
+			want = append(want, l)
+		}
+	}
+	if len(all) != 4 || len(want) != 2 || strings.Join(quiet, "\n") != strings.Join(want, "\n") || quietTally != tally {
+		t.Errorf("-q printed (tally %+v):\n%s\nwithout -q (tally %+v):\n%s\nwant the same lines but the PASS ones (one FAIL, one PENDING)", quietTally, strings.Join(quiet, "\n"), tally, strings.Join(all, "\n"))
+	}
+}
+
+// TestDuplicateReceiptSaysWhereCounted: a receipt of a vote the ledger
+// rejected as a duplicate says where the ledger counted its nullifier (one
+// read, none for the other receipts): with the same vote id, a re-send,
+// harmless, it PASSes (status 0); with another vote id it is DUPLICATE,
+// even with -q, saying another vote with the voter's credentials was
+// counted first and to contact the election's officials (status 4, in the
+// summary); a nullifier the ledger does not hold as used FAILs. The old
+// code passed all three without a word.
+func TestDuplicateReceiptSaysWhereCounted(t *testing.T) {
+	rs, records := committed(t)
+	dup := rs[2] // rejected as a duplicate
+	other, _ := ballot.NewVoteID()
+	read := []Decoded[ballot.Receipt]{{V: rs[0]}, {V: dup}, {V: rs[3]}}
+	cases := []struct {
+		name   string
+		ledger BatchRecords
+		line   string
+		tally  Outcomes
+		Exit   int
+	}{
+		{"same vote id", locatingLedger{records, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, Index: 4, VoteID: dup.VoteID}}},
+			"PASS " + label(dup) + ": duplicate for alice in contest president, leaf 2 of 5 in batch CA/7, root on the ledger (tx tx7…, block 3); its nullifier was counted with this same vote " +
+				dup.VoteID + " (index 4 of batch CA/6): this copy was a re-send of it, which is harmless, and the vote counts once\n",
+			Outcomes{ok: 3}, 0},
+		{"another vote id", locatingLedger{records, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, Index: 4, VoteID: other}}},
+			"DUPLICATE " + label(dup) + ": duplicate for alice in contest president, leaf 2 of 5 in batch CA/7, root on the ledger (tx tx7…, block 3); another vote with this voter's credentials was counted first: its nullifier was counted with vote " +
+				other + " (index 4 of batch CA/6), not with this vote " + dup.VoteID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n",
+			Outcomes{ok: 2, otherCounted: 1}, 4},
+		{"nullifier not located", records,
+			"FAIL " + label(dup) + ": the ledger rejected vote " + dup.VoteID + " as a duplicate, yet holds its nullifier " + dup.Vote.Nullifier + " as unused in CA: its records contradict each other",
+			Outcomes{ok: 2, fail: 1}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, quiet := range []bool{false, true} {
+				var out bytes.Buffer
+				tally, err := CheckReceipts(context.Background(), &out, NewChecker(c.ledger), read, quiet, nil)
+				if err != nil || tally != c.tally || tally.Exit() != c.Exit {
+					t.Fatalf("quiet %t: tally %+v (status %d), %v; want %+v, status %d:\n%s", quiet, tally, tally.Exit(), err, c.tally, c.Exit, out.String())
+				}
+				if shown := !quiet || !strings.HasPrefix(c.line, "PASS "); shown != strings.Contains(out.String(), c.line) {
+					t.Errorf("quiet %t: output has %q: %t, want %t:\n%s", quiet, c.line, !shown, shown, out.String())
+				}
+			}
+			if l, ok := c.ledger.(locatingLedger); ok && l.reads != 2 { // once a run, for the duplicate only
+				t.Errorf("%d nullifier reads in two runs, want 2", l.reads)
+			}
+		})
+	}
+	if got, want := ReceiptSummary(Outcomes{ok: 2, otherCounted: 1}), "2 passed, 0 failed, 0 pending, 1 duplicate of another vote counted first"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	if got, want := ReceiptSummary(Outcomes{ok: 2}), "2 passed, 0 failed, 0 pending"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
 	}
 }

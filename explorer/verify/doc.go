@@ -1,0 +1,35 @@
+// Package verify is the checking behind the verify command: voters' and
+// auditors' receipts, signed acceptance receipts and the intake logs,
+// checked against the ledger read through a peer.
+//
+//   - Receipts (CheckReceipts, with a Checker): each vote hashes to its
+//     receipt's leaf, the Merkle proof leads to the root, and the root and
+//     transaction are those of the batch record on the ledger. A receipt
+//     of a vote rejected as a duplicate says where the ledger counted its
+//     nullifier: the same vote id is a re-send (PASS), another is
+//     DUPLICATE. A receipt whose block the peer has not reached is
+//     PENDING once the Checker's wait (30 s over all receipts) is up.
+//   - Acceptance receipts (CheckAcceptances): the head is signed by a log
+//     key and the vote's proof leads to its root; against the ledger,
+//     where the vote stands (COUNTED, REJECTED, DUPLICATE, PENDING,
+//     MISSING) and, with the gateway's consistency proofs, whether the
+//     receipt's head and the anchored one are of one log (FORK,
+//     BAD-PROOF, UNCHECKED). Without a ledger a receipt is VALID or FAILs.
+//   - Intake logs (CheckLog): the logmonitor's check of every log against
+//     the ledger, with the heads seen before (LogState), printed as
+//     verify --log prints it.
+//
+// Each check prints one line a receipt (or a log's state) on the
+// io.Writer it is given, and the package writes nowhere else. A check
+// returns its Outcomes, every receipt counted in one outcome; a FAIL,
+// FORK, BAD-PROOF, MISSING or UNLOGGED is a failure, found by the check,
+// not an error. An error (a ledger that cannot be read, the context
+// ended) stops a check and is returned with the Outcomes found before
+// it. Outcomes.Exit maps a finished check to the command's exit status,
+// Outcomes.Stopped a stopped one, both by ExitStatuses, the one account
+// of those statuses; CheckLog returns its exit status itself.
+//
+// Every call that reads the ledger or a gateway takes a context; the
+// ledger is an already-dialled connection, or anything with the small
+// interface a check names (BatchRecords, StandingLedger).
+package verify

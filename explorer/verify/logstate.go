@@ -1,0 +1,100 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/logmonitor"
+	"github.com/votechain/votechain/internal/privatefile"
+)
+
+// LogState is --log-state's file: the heads of the logs a run of --log
+// saw, by state, which the next run checks the logs still give.
+type LogState struct {
+	path string
+	seen map[string]ballot.TreeHead
+}
+
+// ReadLogState reads --log-state's file at path: nil for none (""), no
+// heads for a file not written yet (a first run). A file that cannot be
+// read, or that is not one --log wrote, is an error naming the flag.
+func ReadLogState(path string) (*LogState, error) {
+	if path == "" {
+		return nil, nil
+	}
+	s := &LogState{path: path, seen: map[string]ballot.TreeHead{}}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("--log-state: %w", err)
+	}
+	err = json.Unmarshal(data, &s.seen)
+	if err == nil && s.seen == nil {
+		err = errors.New("it holds null")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--log-state %s is not a file of the heads verify --log saw (%v): give the file an earlier run wrote, or a new one", path, err)
+	}
+	return s, nil
+}
+
+// save writes the heads seen to the file, whose flag an error names,
+// whole or not at all (privatefile.Write: a temporary file beside it,
+// fsynced, renamed over it), so that a run killed or failing while it
+// writes leaves the heads the file held, the evidence of a fork, as they
+// were; a temporary file an earlier run killed outright left is removed
+// first (privatefile.RemoveStale, logged). The file is mode 0600.
+func (s *LogState) save() error {
+	data, err := json.MarshalIndent(s.seen, "", "  ")
+	if err == nil {
+		privatefile.RemoveStale(s.path, slog.Default())
+		err = privatefile.WriteData(s.path, data)
+	}
+	if err != nil {
+		return fmt.Errorf("--log-state: %w", err)
+	}
+	return nil
+}
+
+// checkElection refuses a file holding heads of another election than
+// the ledger's (an error, status 2, naming the file, the elections and the
+// fix): a run against that election's ledger wrote it, and its heads say
+// nothing of this election's logs. A file is written only from anchored
+// heads, each naming its election under its signature, and an election's
+// record cannot change once a head is anchored (SetupElection,
+// ballot.CheckSetUpAnchored): such a file is another ledger's, not a
+// finding against this one.
+func (s *LogState) checkElection(ctx context.Context, ledger logmonitor.Ledger) error {
+	if len(s.seen) == 0 {
+		return nil
+	}
+	e, err := ledger.Election(ctx)
+	if err != nil {
+		return err
+	}
+	others := map[string][]string{} // states, by election
+	for _, st := range slices.Sorted(maps.Keys(s.seen)) {
+		if id := s.seen[st].Election; id != e.ID {
+			others[id] = append(others[id], st)
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	var of []string
+	for _, id := range slices.Sorted(maps.Keys(others)) {
+		of = append(of, fmt.Sprintf("election %q (%s)", id, strings.Join(others[id], ", ")))
+	}
+	return fmt.Errorf("--log-state %s holds heads of %s, not of this ledger's election %q: a run against that election's ledger wrote it; keep a state file per election (give this election's runs another --log-state file), or delete %s if its heads are no longer needed",
+		s.path, strings.Join(of, " and "), e.ID, s.path)
+}
