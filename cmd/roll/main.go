@@ -324,17 +324,12 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-// electionSource reads the election record (*fabricclient.Ballot).
-type electionSource interface {
-	Election(ctx context.Context) (*ballot.Election, error)
-}
-
 // statesOfElection refuses, as a usage error naming -states, the states
 // that are not the election's on the ledger (Election.MissingStates): the
 // ledger holds no nullifier of them, and rebuilding them would only make
 // Redis keys for them.
 // A ledger without an election holds no nullifiers: an error too.
-func statesOfElection(ctx context.Context, ledger electionSource, states []string) error {
+func statesOfElection(ctx context.Context, ledger election.Source, states []string) error {
 	e, err := ledger.Election(ctx)
 	if errors.Is(err, ballot.ErrNotFound) {
 		return errors.New("rebuild-bloom: the ledger holds no election yet, so no nullifiers to rebuild from")

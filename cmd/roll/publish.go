@@ -65,9 +65,6 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if tmpl, err = election.Template(*template); err != nil {
 			return err
 		}
-		if err := batcherListed(&tmpl, "-election "+*template, *batcherID); err != nil {
-			return err
-		}
 	}
 	log, err := logFlags.Logger(stderr)
 	if err != nil {
@@ -83,25 +80,12 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer conn.Close()
 	ledger := conn.Ballot()
-	plan := electionsetup.Plan{Window: *window, BatcherIdentity: *batcherID, LogKeys: keys}
+	plan := electionsetup.Plan{Window: *window, BatcherIdentity: *batcherID, BatcherRemedy: publishBatcherRemedy, LogKeys: keys}
 	existing, err := ledger.Election(ctx)
-	switch {
-	case err == nil && *template != "":
-		// TemplateDiff holds its batchers to the template's, checked above.
-		if diff := electionsetup.TemplateDiff(tmpl, *existing); len(diff) > 0 {
-			return fmt.Errorf("publish: -election %s is not election %s on the ledger (%s): the ledger holds one election, which cannot change once it has opened; give -election the template it was set up from, or leave -election out to keep the ledger's", *template, existing.ID, strings.Join(diff, "; "))
-		}
-		plan.Template = *existing
-	case err == nil:
-		if err := recordBatcherListed(existing, *batcherID); err != nil {
-			return err
-		}
-		plan.Template = *existing
-	case errors.Is(err, ballot.ErrNotFound) && *template == "":
-		return cli.Usagef("publish: the ledger holds no election yet: give its template with -election (e.g. config/election.json)")
-	case errors.Is(err, ballot.ErrNotFound):
-		plan.Template = tmpl
-	default:
+	if err != nil && !errors.Is(err, ballot.ErrNotFound) {
+		return err
+	}
+	if plan.Template, err = recordToSetUp(existing, tmpl, *template, *batcherID); err != nil {
 		return err
 	}
 	if existing != nil && cli.IsSet(fs, "window") {
@@ -120,23 +104,41 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return printJSON(stdout, e)
 }
 
-// batcherListed is electionsetup.BatcherListed as a usage error naming
-// -batcher-identity: told before the roll is read, not after.
-func batcherListed(e *ballot.Election, what, identity string) error {
-	if err := electionsetup.BatcherListed(e, what, identity); err != nil {
-		return cli.Usagef("publish: -batcher-identity: %v", err)
-	}
-	return nil
-}
+// publishBatcherRemedy is the fix publish gives for an election on the
+// ledger whose batchers do not list -batcher-identity
+// (electionsetup.Plan.BatcherRemedy): the batchers sign as their profile's
+// --org and --user, and a ledger keeps its one election, so a new election
+// needs a new network.
+const publishBatcherRemedy = "run the batcher processes as one of them (the batcher's --profile, --org and --user) and give -batcher-identity that identity, " +
+	"or wipe the ledger and set a new election up (a new network: \"votechain down --wipe\" of votechain's system, new bundles from \"vcnet bundles\" on separate machines)"
 
-// recordBatcherListed is electionsetup.RecordBatcherListed as a usage
-// error saying -batcher-identity must name one of the record's batchers
-// (they cannot change on the ledger), told before the roll is read.
-func recordBatcherListed(e *ballot.Election, identity string) error {
-	if err := electionsetup.RecordBatcherListed(e, identity); err != nil {
-		return cli.Usagef("publish: -batcher-identity must name one of the batchers of the election on the ledger: %v", err)
+// recordToSetUp is the record publish sets up, given the ledger's election
+// existing (nil: none) and the -election template tmpl read from
+// templatePath ("": not given): existing, which a template given must be
+// the one it was set up from (electionsetup.TemplateDiff), else a new one
+// from tmpl. Its batchers must list identity: a usage error naming
+// -batcher-identity with the fix that works, "add it to batchers" for a new
+// election's template, publishBatcherRemedy for a record on the ledger,
+// whose batchers cannot change. It is told before the roll is read.
+func recordToSetUp(existing *ballot.Election, tmpl ballot.Election, templatePath, identity string) (ballot.Election, error) {
+	var unlisted error
+	switch {
+	case existing == nil && templatePath == "":
+		return ballot.Election{}, cli.Usagef("publish: the ledger holds no election yet: give its template with -election (e.g. config/election.json)")
+	case existing == nil:
+		unlisted = electionsetup.BatcherListed(&tmpl, "-election "+templatePath, identity)
+	case templatePath != "":
+		if diff := electionsetup.TemplateDiff(tmpl, *existing); len(diff) > 0 {
+			return ballot.Election{}, fmt.Errorf("publish: -election %s is not election %s on the ledger (%s): the ledger holds one election, which cannot change once it has opened; give -election the template it was set up from, or leave -election out to keep the ledger's", templatePath, existing.ID, strings.Join(diff, "; "))
+		}
+		fallthrough
+	default:
+		tmpl, unlisted = *existing, electionsetup.RecordBatcherListed(existing, identity, publishBatcherRemedy)
 	}
-	return nil
+	if unlisted != nil {
+		return ballot.Election{}, cli.Usagef("publish: -batcher-identity: %v", unlisted)
+	}
+	return tmpl, nil
 }
 
 // readRoll computes the roll's summary with its entries for election e,

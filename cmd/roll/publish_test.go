@@ -63,11 +63,10 @@ func TestPublishNeedsALogKey(t *testing.T) {
 }
 
 // TestPublishRefusesSettingsItCannotUse: a -window under
-// electionsetup.MinWindow (votechain up's bound) and a -batcher-identity
-// the -election template's batchers do not list are usage errors naming
+// electionsetup.MinWindow (votechain up's bound) is a usage error naming
 // the flag, before the secret, the ledger or the roll (a file that is not
-// there) is read; they were told only after the whole roll was derived,
-// the window without its flag, and a window under 1 s was taken.
+// there) is read; it was told only after the whole roll was derived,
+// without its flag, and a window under 1 s was taken.
 func TestPublishRefusesSettingsItCannotUse(t *testing.T) {
 	dir := t.TempDir()
 	template := filepath.Join(nettest.RepoRoot(t), "config", "election.json")
@@ -75,23 +74,63 @@ func TestPublishRefusesSettingsItCannotUse(t *testing.T) {
 		"-log-public-key", strings.Repeat("ab", 32), "-profile", filepath.Join(dir, "no-such-profile.json")}, []clitest.UsageCase{
 		{Args: []string{"-window", "500ms"}, Want: "publish: -window is 500ms: a new election's voting window must be at least 1s"},
 		{Args: []string{"-window", "0s"}, Want: "publish: -window is 0s: a new election's voting window must be at least 1s"},
-		{Args: []string{"-batcher-identity", "gateway1"}, Want: `publish: -batcher-identity: -election ` + template + `: "batchers" ["User1@commission.votechain.test"] does not name the batcher processes' identity "gateway1", so their batches would be refused: add it to "batchers"`},
 	})
 }
 
-// TestPublishRefusesAnIdentityTheLedgersRecordDoesNotList: for an election
-// already on the ledger, whose batchers cannot change, a -batcher-identity
-// it does not list is a usage error that lists its batchers and says the
-// flag must name one of them; it said to add the identity to "batchers".
-func TestPublishRefusesAnIdentityTheLedgersRecordDoesNotList(t *testing.T) {
-	record := &ballot.Election{ID: "general-2026", Batchers: []string{"batcher1", "batcher2"}}
-	if err := recordBatcherListed(record, "batcher2"); err != nil {
-		t.Fatalf("a listed identity refused: %v", err)
+// TestPublishRecordToSetUp: the record publish sets up is the ledger's,
+// with or without the template it was set up from, else the template's,
+// and a -batcher-identity its batchers do not list is a usage error with
+// the fix that works there. For a new election that is adding it to the
+// template's "batchers"; for one on the ledger, whose batchers cannot
+// change, it is running the batchers as one of them or a new ledger: it
+// said "add it to batchers" (which the ledger's record then refused) when
+// -election named it, and "on the ledger" twice without.
+func TestPublishRecordToSetUp(t *testing.T) {
+	const path = "election.json"
+	tmpl := ballot.Election{ID: "general-2026", Name: "General", States: []string{"CA"}, Batchers: []string{"batcher1", "batcher2"}}
+	onLedger := tmpl
+	onLedger.RollRoot = "root"
+	const ledgerRefusal = `publish: -batcher-identity: election general-2026 on the ledger names the batchers ["batcher1" "batcher2"], not the batcher processes' identity "gateway1", so their batches would be refused, and its batchers cannot change: ` + publishBatcherRemedy
+	for _, c := range []struct {
+		name, path, identity string
+		existing             *ballot.Election
+		want                 string // the record's roll root, or the error
+	}{
+		{"a new election", path, "batcher2", nil, ""},
+		{"the election on the ledger, by its template", path, "batcher1", &onLedger, "root"},
+		{"the election on the ledger, without a template", "", "batcher1", &onLedger, "root"},
+		{"no election anywhere", "", "batcher1", nil, "publish: the ledger holds no election yet: give its template with -election"},
+		{"a new election's template without the identity", path, "gateway1", nil,
+			`publish: -batcher-identity: -election election.json: "batchers" ["batcher1" "batcher2"] does not name the batcher processes' identity "gateway1", so their batches would be refused: add it to "batchers"`},
+		{"the election on the ledger without the identity, by its template", path, "gateway1", &onLedger,
+			ledgerRefusal},
+		{"the election on the ledger without the identity, without a template", "", "gateway1", &onLedger,
+			ledgerRefusal},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			template := tmpl
+			if c.path == "" {
+				template = ballot.Election{}
+			}
+			e, err := recordToSetUp(c.existing, template, c.path, c.identity)
+			if !strings.HasPrefix(c.want, "publish: ") {
+				if err != nil || e.ID != tmpl.ID || e.RollRoot != c.want {
+					t.Fatalf("%+v, %v; want election %s with roll root %q", e, err, tmpl.ID, c.want)
+				}
+				return
+			}
+			if !errors.Is(err, cli.ErrUsage) || !strings.HasPrefix(err.Error(), c.want) {
+				t.Fatalf("%v; want a usage error beginning %q", err, c.want)
+			}
+			if c.existing != nil && (strings.Contains(err.Error(), "add it to") || strings.Count(err.Error(), "on the ledger") != 1) {
+				t.Errorf("%v; want the ledger named once, without the template's advice", err)
+			}
+		})
 	}
-	err := recordBatcherListed(record, "gateway1")
-	want := `publish: -batcher-identity must name one of the batchers of the election on the ledger: election general-2026 on the ledger: its batchers ["batcher1" "batcher2"] do not include the batcher processes' identity "gateway1"`
-	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "add it to") {
-		t.Errorf("%v; want a usage error containing %q, without the template's advice", err, want)
+	other := tmpl
+	other.Name = "Another"
+	if _, err := recordToSetUp(&onLedger, other, path, "batcher1"); err == nil || !strings.Contains(err.Error(), `name "Another", the ledger's "General"`) {
+		t.Errorf("another template: %v; want refused naming the difference", err)
 	}
 }
 

@@ -12,7 +12,9 @@
 // record may not), and a template given must be
 // the one it was set up from (TemplateDiff); either way the record must
 // name the identity the batcher processes sign with among its batchers, or
-// every batch they commit would be refused.
+// every batch they commit would be refused. A template that does not can
+// take it; a record on the ledger cannot, so what its refusal advises is
+// the caller's (Plan.BatcherRemedy).
 package electionsetup
 
 import (
@@ -67,6 +69,12 @@ type Plan struct {
 	// BatcherIdentity is the certificate common name the batcher
 	// processes sign with; the record's batchers must list it.
 	BatcherIdentity string
+	// BatcherRemedy is the fix the refusal of an election on the ledger
+	// whose batchers do not list BatcherIdentity gives (RecordBatcherListed):
+	// those batchers cannot change, and only the caller knows whether its
+	// batcher processes can sign as another identity and how its ledger is
+	// wiped for a new election. Empty: DefaultBatcherRemedy.
+	BatcherRemedy string
 	// LogKeys are the gateways' intake log public keys to register.
 	LogKeys []ed25519.PublicKey
 	// Progress, if set, is told of the roll's entries as they commit.
@@ -100,7 +108,7 @@ func Record(ctx context.Context, l Ledger, p Plan) (e *ballot.Election, created 
 				return nil, false, fmt.Errorf("the election template differs from election %s on the ledger (%s): the ledger holds one election, which cannot change once it has opened; give the template it was set up from, or none to keep it", existing.ID, strings.Join(diff, "; "))
 			}
 		}
-		return existing, false, RecordBatcherListed(existing, p.BatcherIdentity)
+		return existing, false, RecordBatcherListed(existing, p.BatcherIdentity, p.BatcherRemedy)
 	}
 	if p.Window < MinWindow {
 		return nil, false, fmt.Errorf("a new election needs a voting window of at least %s, got %s", MinWindow, p.Window)
@@ -197,15 +205,23 @@ func BatcherListed(e *ballot.Election, what, identity string) error {
 	return nil
 }
 
+// DefaultBatcherRemedy is RecordBatcherListed's fix for a caller that
+// gives none: the two that work wherever the ledger is.
+const DefaultBatcherRemedy = "run the batcher processes as one of them, or wipe the ledger and set a new election up"
+
 // RecordBatcherListed refuses the election e on the ledger unless its
-// batchers list the identity the batcher processes sign with. Its batchers
-// cannot change there, so the error lists them: the batchers must sign as
-// one of them.
-func RecordBatcherListed(e *ballot.Election, identity string) error {
-	if !e.MayCommit(identity) {
-		return fmt.Errorf(`election %s on the ledger: its batchers %q do not include the batcher processes' identity %q, so their batches would be refused; its batchers cannot change now that it is on the ledger, so the batcher processes must sign as one of them`, e.ID, e.Batchers, identity)
+// batchers list the identity the batcher processes sign with. The error
+// lists its batchers, says they cannot change, and ends with remedy, the
+// caller's fix (DefaultBatcherRemedy if empty): never the template's
+// "add it to batchers", which no record on the ledger can take.
+func RecordBatcherListed(e *ballot.Election, identity, remedy string) error {
+	if e.MayCommit(identity) {
+		return nil
 	}
-	return nil
+	if remedy == "" {
+		remedy = DefaultBatcherRemedy
+	}
+	return fmt.Errorf(`election %s on the ledger names the batchers %q, not the batcher processes' identity %q, so their batches would be refused, and its batchers cannot change: %s`, e.ID, e.Batchers, identity, remedy)
 }
 
 // TemplateDiff lists, for people, how template differs from the election

@@ -84,7 +84,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	plan := electionsetup.Plan{Roll: summary, Window: s.cfg.Window, BatcherIdentity: identity,
+	plan := electionsetup.Plan{Roll: summary, Window: s.cfg.Window, BatcherIdentity: identity, BatcherRemedy: batcherRemedy(s.cfg.Dir, s.cfg.PortBase),
 		LogKeys: []ed25519.PublicKey{logKey.Public().(ed25519.PublicKey)}}
 	if existing == nil {
 		if plan.Template, err = election.Template(s.cfg.Election); err != nil {
@@ -99,6 +99,15 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 		return err
 	}
 	return completeElection(ctx, ledger, plan, s.log)
+}
+
+// batcherRemedy is up's fix for an election on the ledger whose batchers
+// do not list the network's batcher identity (electionsetup.Plan.BatcherRemedy):
+// up runs its batchers with the certificate its network issued them, so
+// they cannot sign as another identity, and the one fix is a new election
+// on a wiped system (dir, with port base portBase).
+func batcherRemedy(dir string, portBase int) string {
+	return fmt.Sprintf("up runs its batchers with its network's own certificate, so wipe the system with %s and bring it up again with %s for a new election", Command(dir, portBase, "down", "--wipe"), Command(dir, portBase, "up"))
 }
 
 // completeElection checks the election already on the ledger against plan

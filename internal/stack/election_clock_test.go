@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -63,5 +64,25 @@ func TestCompleteElectionFailsForTheClock(t *testing.T) {
 		if got := strings.Count(logs.String(), "level=WARN"); got != tc.warnings {
 			t.Errorf("%s: %d warnings, want %d:\n%s", tc.name, got, tc.warnings, &logs)
 		}
+	}
+}
+
+// TestCompleteElectionNamesTheWipeForAnUnlistedBatcher: an election on the
+// ledger whose batchers do not list up's batcher identity is refused with
+// up's fix, the wipe of this system (its folder and port base) and up
+// again: up's batchers cannot sign as another identity, which the refusal
+// advised before.
+func TestCompleteElectionNamesTheWipeForAnUnlistedBatcher(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	e := &ballot.Election{ID: "e1", RollRoot: "root", Batchers: []string{"someone-else"}}
+	plan := electionsetup.Plan{BatcherIdentity: "batcher", BatcherRemedy: batcherRemedy(dir, 43000),
+		Roll: roll.Summary{Root: "root", Entries: 1, Roll: []ballot.RollEntry{{}}}}
+	err := completeElection(context.Background(), failingLedger{e: e}, plan, slog.New(slog.DiscardHandler))
+	wipe, up := Command(dir, 43000, "down", "--wipe"), Command(dir, 43000, "up")
+	if err == nil || !strings.Contains(err.Error(), `its batchers cannot change: up runs its batchers with its network's own certificate, so wipe the system with `+wipe+` and bring it up again with `+up) {
+		t.Fatalf("%v; want the refusal to name %s and %s", err, wipe, up)
+	}
+	if strings.Contains(err.Error(), "sign as one of them") || !strings.Contains(wipe, "--dir "+dir) || !strings.Contains(wipe, "--port-base 43000") {
+		t.Errorf("%v; want this system's wipe (%s), not advice to sign as another identity", err, wipe)
 	}
 }
