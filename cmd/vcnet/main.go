@@ -97,17 +97,17 @@ func run(ctx context.Context) error {
 		}
 		cfg.Bundles, cfg.BundleRoot = true, *bundleRoot
 	}
+	n, err := localnet.New(cfg) // reads the network's state, starting nothing
 	if cmd == "down" && *wipe {
 		if err := refuseSystemNetwork(cfg.Dir); err != nil {
 			return err
 		}
 	}
 	if cmd == "down" && !*force {
-		if err := refuseNetworkInUse(cfg.Dir, log); err != nil {
+		if err := refuseNetworkInUse(cfg.Dir, portBaseOf(n), log); err != nil {
 			return err
 		}
 	}
-	n, err := localnet.New(cfg)
 	if cmd == "down" && *wipe && errors.Is(err, rundir.ErrUnreadable) {
 		// The advice New gives: stop what the state records, without opening it.
 		log.Warn("the network cannot be opened; wiping it by its process record alone", "dir", cfg.Dir, "err", err)
@@ -181,15 +181,16 @@ func refuseSystemNetwork(dir string) error {
 // commit. The refusal names the command that stops the whole system,
 // HAProxy and the gateways first (stack.Command: make down for make up's).
 // When the system's stack.json cannot be read, its processes are looked
-// for by their logs instead (refuseWithoutStackRecord).
-func refuseNetworkInUse(dir string, log *slog.Logger) error {
+// for by their logs instead (refuseWithoutStackRecord). portBase is the
+// network's recorded port base (0: unknown), for the advice.
+func refuseNetworkInUse(dir string, portBase int, log *slog.Logger) error {
 	abs, system, err := systemOf(dir)
 	if err != nil || system == "" {
 		return err
 	}
 	running, err := stack.ServicesRunning(system)
 	if err != nil {
-		return refuseWithoutStackRecord(abs, system, err, log)
+		return refuseWithoutStackRecord(abs, system, portBase, err, log)
 	}
 	if len(running) == 0 {
 		return nil
@@ -197,29 +198,42 @@ func refuseNetworkInUse(dir string, log *slog.Logger) error {
 	return fmt.Errorf("%s is the network of the system in %s, whose processes run on it (%s), so nothing was stopped: stop the whole system with %s, or give --force to stop the network under them", abs, system, strings.Join(running, ", "), stack.Command(system, 0, "down"))
 }
 
-// forceAdvice says what down --force of the network in abs does where the
-// system's stack.json cannot be read, naming the command for that folder
-// (localnet.Tool.Command: make network-down FORCE=1 only for make's network).
-func forceAdvice(abs string) string {
-	return "run " + localnet.Tool.Command(abs, 0, "down", "--force") + " to stop the network's own processes (those its state.json records: orderers, peers, chaincode servers) without reading stack.json"
+// portBaseOf is the port base network n recorded, 0 for a network that
+// could not be opened (nil).
+func portBaseOf(n *localnet.Network) int {
+	if n == nil {
+		return 0
+	}
+	return n.Ports().Base
+}
+
+// forceAdvice says what down --force of the network in abs, recorded with
+// portBase (0: unknown), does where the system's stack.json cannot be
+// read, naming the command for that folder and port base
+// (localnet.Tool.Command: make network-down FORCE=1 only for make's
+// network on the default ports, else --port-base written out when not the
+// default).
+func forceAdvice(abs string, portBase int) string {
+	return "run " + localnet.Tool.Command(abs, portBase, "down", "--force") + " to stop the network's own processes (those its state.json records: orderers, peers, chaincode servers) without reading stack.json"
 }
 
 // refuseWithoutStackRecord is refuseNetworkInUse for the network abs of
-// the system in system whose stack.json cannot be read (unread says why):
+// the system in system whose stack.json cannot be read (unread says why),
+// the network recorded with portBase (forceAdvice):
 // make up starts each of the system's processes with its output on its
 // log in system/logs (the network's are in network/logs), so a process
 // writing there (logWriters) is one of them. While one runs, or when the
 // processes cannot be looked at, the down is refused, naming them and
 // --force; with none, the network is stopped, with a warning that the
 // record is damaged.
-func refuseWithoutStackRecord(abs, system string, unread error, log *slog.Logger) error {
+func refuseWithoutStackRecord(abs, system string, portBase int, unread error, log *slog.Logger) error {
 	logs := filepath.Join(system, "logs")
 	writers, err := logWriters(logs)
 	if err != nil {
-		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice(abs))
+		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice(abs, portBase))
 	}
 	if len(writers) > 0 {
-		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v), and processes writing the system's logs run (%s), so nothing was stopped: stop them (`kill PID`; %s cannot read the record either), or %s (they would run on without the ledger)", abs, system, unread, strings.Join(writers, ", "), stack.Command(system, 0, "down"), forceAdvice(abs))
+		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v), and processes writing the system's logs run (%s), so nothing was stopped: stop them (`kill PID`; %s cannot read the record either), or %s (they would run on without the ledger)", abs, system, unread, strings.Join(writers, ", "), stack.Command(system, 0, "down"), forceAdvice(abs, portBase))
 	}
 	log.Warn("the system's stack.json cannot be read, but no process writes the system's logs, so none of its processes runs: stopping the network", "system", system, "logs", logs, "err", unread)
 	return nil

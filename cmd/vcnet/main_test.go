@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -178,8 +179,9 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 // found by their output in the system's logs folder: while the gateway
 // runs, the down is refused, saying the record is damaged and naming the
 // gateway's PID and log and the down --force of that folder (vcnet --dir,
-// not make's FORCE=1, which acts on .run/network), and --force stops the
-// network; once the gateway is stopped, a plain down stops the network (it
+// not make's FORCE=1, which acts on .run/network) with the network's
+// recorded, not default, port base, and that --force, run as printed,
+// stops the network; once the gateway is stopped, a plain down stops the network (it
 // was refused, needing --force, whatever ran). With none of the system's
 // processes running and its stack.json read, a plain down stops the
 // network.
@@ -217,7 +219,8 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	}
 	// refusedThenForced: with the network's orderer running, a plain down
 	// is refused with an error holding each of want and stops nothing;
-	// down --force then stops the orderer.
+	// down --force then stops the orderer: the down --force the refusal
+	// names, run as printed, else one with --port-base.
 	refusedThenForced := func(why string, want ...string) {
 		t.Helper()
 		orderer := startOrderer()
@@ -228,8 +231,12 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		if !proc.Running(orderer, "") {
 			t.Errorf("the refused down %s stopped the network's orderer", why)
 		}
-		if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"); err != nil {
-			t.Fatalf("down --force %s: %v", why, err)
+		forced := []string{"vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"}
+		if advised := regexp.MustCompile("`(vcnet [^`]* down --force)`").FindStringSubmatch(fmt.Sprint(err)); advised != nil {
+			forced = strings.Fields(advised[1])
+		}
+		if err := clitest.Run(t, run, forced...); err != nil {
+			t.Fatalf("%q %s: %v", forced, why, err)
 		}
 		if !stopped(orderer) {
 			t.Errorf("down --force %s left the network's orderer running", why)
@@ -248,7 +255,7 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	refusedThenForced("with its stack.json damaged and its gateway running", "stack.json is damaged",
-		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "`vcnet --dir "+dir+" down --force`", " --dir "+system+" down` cannot read")
+		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "`vcnet --dir "+dir+" --port-base 42600 down --force`", " --dir "+system+" down` cannot read")
 
 	if err := proc.Kill(gateway, ""); err != nil {
 		t.Fatal(err)
