@@ -147,9 +147,9 @@ func run(ctx context.Context) (err error) {
 	}
 	defer rdb.Close()
 
-	parts, err := partitionsToServe(ctx, partitionList, ledger, log)
-	if err != nil {
-		return election.StopIsNoFailure(ctx, err, "batcher", log)
+	parts, stopped, err := partitionsToServe(ctx, partitionList, ledger, log)
+	if stopped || err != nil {
+		return err
 	}
 
 	reg := prometheus.NewRegistry()
@@ -231,19 +231,24 @@ func gatewaysOf(flagValue, own string, p network.Profile, path string) ([]string
 
 // partitionsToServe waits for the election to be on the ledger
 // (election.Await), then returns its states, or the flag's list if
-// partitionsOfElection accepts it.
-func partitionsToServe(ctx context.Context, listed []string, ledger election.Source, log *slog.Logger) ([]string, error) {
+// partitionsOfElection accepts it. A stop (ctx ended) before the record
+// was read is no failure: stopped, with a nil error
+// (election.StopIsNoFailure). A refused list is an error even if ctx has
+// ended since the record was read: a refused start must exit 1, not 0 as
+// a clean stop does, or a supervisor would take it for one.
+func partitionsToServe(ctx context.Context, listed []string, ledger election.Source, log *slog.Logger) (parts []string, stopped bool, err error) {
 	e, err := election.Await(ctx, ledger, election.Wait{
 		NotSetUp: "waiting for the election to be set up on the ledger",
 		Failed:   "cannot read the election yet", FailedLevel: slog.LevelWarn,
 	}, log)
 	if err != nil {
-		return nil, err
+		err = election.StopIsNoFailure(ctx, err, "batcher", log)
+		return nil, err == nil, err
 	}
 	if len(listed) == 0 {
-		return e.States, nil
+		return e.States, false, nil
 	}
-	return listed, partitionsOfElection(listed, e)
+	return listed, false, partitionsOfElection(listed, e)
 }
 
 // partitionsOfElection refuses (exit 1) a --partitions list naming states

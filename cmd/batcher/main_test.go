@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,17 +177,59 @@ func TestPartitionsMustBeTheElections(t *testing.T) {
 		{[]string{"TX", "CA"}, []string{"TX", "CA"}},
 		{[]string{"NY"}, []string{"NY"}},
 	} {
-		if got, err := partitionsToServe(ctx, c.listed, ledger, quiet); err != nil || !slices.Equal(got, c.want) {
-			t.Errorf("--partitions %v: %v, %v; want %v", c.listed, got, err, c.want)
+		if got, stopped, err := partitionsToServe(ctx, c.listed, ledger, quiet); err != nil || stopped || !slices.Equal(got, c.want) {
+			t.Errorf("--partitions %v: %v, stopped %t, %v; want %v", c.listed, got, stopped, err, c.want)
 		}
 	}
 	for listed, says := range map[string]string{
 		"CX":       "--partitions names CX, which election E1 lacks (its states: CA, NY, TX)",
 		"CA,WA,CX": "--partitions names WA, CX, which election E1 lacks (its states: CA, NY, TX)",
 	} {
-		got, err := partitionsToServe(ctx, strings.Split(listed, ","), ledger, quiet)
-		if err == nil || errors.Is(err, cli.ErrUsage) || !strings.HasPrefix(err.Error(), says) {
-			t.Errorf("--partitions %s: %v, %v; want an error (not a usage error) saying %s", listed, got, err, says)
+		got, stopped, err := partitionsToServe(ctx, strings.Split(listed, ","), ledger, quiet)
+		if err == nil || stopped || errors.Is(err, cli.ErrUsage) || !strings.HasPrefix(err.Error(), says) {
+			t.Errorf("--partitions %s: %v, stopped %t, %v; want an error (not a usage error) saying %s", listed, got, stopped, err, says)
 		}
 	}
 }
+
+// stopDuringRead is an election.Source whose read returns e while the
+// stop signal arrives (cancel is called before it returns).
+type stopDuringRead struct {
+	e      *ballot.Election
+	cancel context.CancelCauseFunc
+}
+
+func (l stopDuringRead) Election(context.Context) (*ballot.Election, error) {
+	l.cancel(cli.Interrupted{Signal: syscall.SIGTERM})
+	return l.e, nil
+}
+
+// TestRefusedPartitionsAfterAStopFail: a stop signal that arrives while
+// the batcher checks --partitions against the election it has just read
+// does not turn the refusal into a clean stop: the refusal stays an error
+// whose exit status is 1 (a supervisor must not take a refused start for
+// a stop), and a list the election accepts is served (the lanes' loop
+// then drains at once). A stop before the record was read is one: stopped,
+// no error, exit 0.
+func TestRefusedPartitionsAfterAStopFail(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e := &ballot.Election{ID: "E1", States: []string{"CA", "NY", "TX"}}
+	for listed, refused := range map[string]bool{"CX": true, "CA": false} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		got, stopped, err := partitionsToServe(ctx, []string{listed}, stopDuringRead{e, cancel}, quiet)
+		if status := cli.ExitStatus(err, context.Cause(ctx)); stopped || (err != nil) != refused || refused && status != 1 || !refused && !slices.Equal(got, []string{listed}) {
+			t.Errorf("--partitions %s, SIGTERM during the read: %v, stopped %t, %v (exit %d); want refused %t (exit 1)", listed, got, stopped, err, status, refused)
+		}
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(cli.Interrupted{Signal: syscall.SIGTERM})
+	got, stopped, err := partitionsToServe(ctx, []string{"CX"}, notReadable{}, quiet)
+	if !stopped || err != nil || got != nil {
+		t.Errorf("SIGTERM before the record was read: %v, stopped %t, %v; want stopped, no error", got, stopped, err)
+	}
+}
+
+// notReadable is an election.Source whose read fails with its context's error.
+type notReadable struct{}
+
+func (notReadable) Election(ctx context.Context) (*ballot.Election, error) { return nil, ctx.Err() }

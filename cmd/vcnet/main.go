@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -97,17 +98,17 @@ func run(ctx context.Context) error {
 		}
 		cfg.Bundles, cfg.BundleRoot = true, *bundleRoot
 	}
+	n, err := localnet.New(cfg) // reads the network's state, starting nothing
 	if cmd == "down" && *wipe {
 		if err := refuseSystemNetwork(cfg.Dir); err != nil {
 			return err
 		}
 	}
 	if cmd == "down" && !*force {
-		if err := refuseNetworkInUse(cfg.Dir, log); err != nil {
+		if err := refuseNetworkInUse(cfg.Dir, portBaseOf(n), log); err != nil {
 			return err
 		}
 	}
-	n, err := localnet.New(cfg)
 	if cmd == "down" && *wipe && errors.Is(err, rundir.ErrUnreadable) {
 		// The advice New gives: stop what the state records, without opening it.
 		log.Warn("the network cannot be opened; wiping it by its process record alone", "dir", cfg.Dir, "err", err)
@@ -181,15 +182,16 @@ func refuseSystemNetwork(dir string) error {
 // commit. The refusal names the command that stops the whole system,
 // HAProxy and the gateways first (stack.Command: make down for make up's).
 // When the system's stack.json cannot be read, its processes are looked
-// for by their logs instead (refuseWithoutStackRecord).
-func refuseNetworkInUse(dir string, log *slog.Logger) error {
+// for by their logs instead (refuseWithoutStackRecord). portBase is the
+// network's recorded port base (0: unknown), for the advice.
+func refuseNetworkInUse(dir string, portBase int, log *slog.Logger) error {
 	abs, system, err := systemOf(dir)
 	if err != nil || system == "" {
 		return err
 	}
 	running, err := stack.ServicesRunning(system)
 	if err != nil {
-		return refuseWithoutStackRecord(abs, system, err, log)
+		return refuseWithoutStackRecord(abs, system, portBase, err, realProc, log)
 	}
 	if len(running) == 0 {
 		return nil
@@ -197,62 +199,138 @@ func refuseNetworkInUse(dir string, log *slog.Logger) error {
 	return fmt.Errorf("%s is the network of the system in %s, whose processes run on it (%s), so nothing was stopped: stop the whole system with %s, or give --force to stop the network under them", abs, system, strings.Join(running, ", "), stack.Command(system, 0, "down"))
 }
 
-// forceAdvice says what down --force of the network in abs does where the
-// system's stack.json cannot be read, naming the command for that folder
-// (localnet.Tool.Command: make network-down FORCE=1 only for make's network).
-func forceAdvice(abs string) string {
-	return "run " + localnet.Tool.Command(abs, 0, "down", "--force") + " to stop the network's own processes (those its state.json records: orderers, peers, chaincode servers) without reading stack.json"
+// portBaseOf is the port base network n recorded, 0 for a network that
+// could not be opened (nil).
+func portBaseOf(n *localnet.Network) int {
+	if n == nil {
+		return 0
+	}
+	return n.Ports().Base
+}
+
+// forceAdvice says what down --force of the network in abs, recorded with
+// portBase (0: unknown), does where the system's stack.json cannot be
+// read, naming the command for that folder and port base
+// (localnet.Tool.Command: make network-down FORCE=1 only for make's
+// network on the default ports, else --port-base written out when not the
+// default).
+func forceAdvice(abs string, portBase int) string {
+	return "run " + localnet.Tool.Command(abs, portBase, "down", "--force") + " to stop the network's own processes (those its state.json records: orderers, peers, chaincode servers) without reading stack.json"
 }
 
 // refuseWithoutStackRecord is refuseNetworkInUse for the network abs of
-// the system in system whose stack.json cannot be read (unread says why):
+// the system in system whose stack.json cannot be read (unread says why),
+// the network recorded with portBase (forceAdvice):
 // make up starts each of the system's processes with its output on its
 // log in system/logs (the network's are in network/logs), so a process
-// writing there (logWriters) is one of them. While one runs, or when the
-// processes cannot be looked at, the down is refused, naming them and
+// writing there (procs.logWriters) is one of them. While one runs, or when
+// the processes cannot be looked at, the down is refused, naming them and
 // --force; with none, the network is stopped, with a warning that the
-// record is damaged.
-func refuseWithoutStackRecord(abs, system string, unread error, log *slog.Logger) error {
+// record is damaged, which says so when the look may have missed some
+// (logScan.missed).
+func refuseWithoutStackRecord(abs, system string, portBase int, unread error, procs procFS, log *slog.Logger) error {
 	logs := filepath.Join(system, "logs")
-	writers, err := logWriters(logs)
+	scan, err := procs.logWriters(logs)
 	if err != nil {
-		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice(abs))
+		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice(abs, portBase))
 	}
-	if len(writers) > 0 {
-		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v), and processes writing the system's logs run (%s), so nothing was stopped: stop them (`kill PID`; %s cannot read the record either), or %s (they would run on without the ledger)", abs, system, unread, strings.Join(writers, ", "), stack.Command(system, 0, "down"), forceAdvice(abs))
+	if len(scan.writers) > 0 {
+		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v), and processes writing the system's logs run (%s), so nothing was stopped: stop them (`kill PID`; %s cannot read the record either), or %s (they would run on without the ledger)", abs, system, unread, strings.Join(scan.writers, ", "), stack.Command(system, 0, "down"), forceAdvice(abs, portBase))
 	}
-	log.Warn("the system's stack.json cannot be read, but no process writes the system's logs, so none of its processes runs: stopping the network", "system", system, "logs", logs, "err", unread)
+	msg, attrs := "the system's stack.json cannot be read, but no process writes the system's logs, so none of its processes runs: stopping the network", []any{"system", system, "logs", logs, "err", unread}
+	if missed := scan.missed(); missed != "" {
+		msg = "the system's stack.json cannot be read, and no process vcnet could look at writes the system's logs, but it could not look at every process: stopping the network, under any of the system's processes it missed"
+		attrs = append(attrs, "missed", missed)
+	}
+	log.Warn(msg, attrs...)
 	return nil
+}
+
+// procFS is the /proc that logWriters looks at: its folder, and how a
+// descriptor's link is read (tests give a tree and failures of their own).
+type procFS struct {
+	root     string
+	readlink func(string) (string, error)
+}
+
+// realProc is the machine's /proc.
+var realProc = procFS{"/proc", os.Readlink}
+
+// logScan is what logWriters saw: the processes writing the folder, and
+// what may have hidden others from it.
+type logScan struct {
+	writers    []string
+	unreadable int    // processes whose descriptors could not be read (another user's)
+	hidepid    string // /proc's hidepid mount option, unless 0 or off: other users' processes may not be listed
+}
+
+// missed says why s may have missed processes, "" if none could be.
+func (s logScan) missed() string {
+	var why []string
+	if s.hidepid != "" {
+		why = append(why, "/proc is mounted with hidepid="+s.hidepid+", which hides other users' processes")
+	}
+	if s.unreadable > 0 {
+		why = append(why, fmt.Sprintf("the descriptors of %d processes could not be read (other users')", s.unreadable))
+	}
+	return strings.Join(why, "; ")
 }
 
 // logWriters names the processes, this one aside, whose standard output
 // or error is a file in the folder logs (compared as the kernel gives the
 // file's path: symbolic links resolved), each as "PID n (output in
-// FILE)". A process whose descriptors cannot be read (another user's, or
-// one that exited meanwhile) is passed over.
-func logWriters(logs string) ([]string, error) {
+// FILE)". A process whose descriptors cannot be read is passed over:
+// counted if reading them was not permitted (another user's), not if it
+// exited meanwhile. So is one /proc does not list: the scan notes /proc's
+// hidepid mount option, read from self/mounts.
+func (p procFS) logWriters(logs string) (logScan, error) {
 	if real, err := filepath.EvalSymlinks(logs); err == nil {
 		logs = real
 	}
-	entries, err := os.ReadDir("/proc")
+	entries, err := os.ReadDir(p.root)
 	if err != nil {
-		return nil, err
+		return logScan{}, err
 	}
-	var found []string
+	mounts, _ := os.ReadFile(filepath.Join(p.root, "self", "mounts")) // unread: no hidepid known
+	scan := logScan{hidepid: hidepid(string(mounts))}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
 		for _, fd := range []string{"1", "2"} {
-			file, err := os.Readlink(filepath.Join("/proc", e.Name(), "fd", fd))
+			file, err := p.readlink(filepath.Join(p.root, e.Name(), "fd", fd))
+			if errors.Is(err, fs.ErrPermission) {
+				scan.unreadable++
+				break
+			}
 			if err == nil && strings.HasPrefix(file, logs+string(filepath.Separator)) {
-				found = append(found, fmt.Sprintf("PID %d (output in %s)", pid, file))
+				scan.writers = append(scan.writers, fmt.Sprintf("PID %d (output in %s)", pid, file))
 				break
 			}
 		}
 	}
-	return found, nil
+	return scan, nil
+}
+
+// hidepid is the hidepid option of the proc file system mounted on /proc
+// in mounts (as /proc/self/mounts lists them; the last such mount is the
+// one seen), "" if it has none or one that hides nothing (0, off).
+func hidepid(mounts string) string {
+	option := ""
+	for _, line := range strings.Split(mounts, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[1] != "/proc" || f[2] != "proc" {
+			continue
+		}
+		option = ""
+		for _, opt := range strings.Split(f[3], ",") {
+			if v, ok := strings.CutPrefix(opt, "hidepid="); ok && v != "0" && v != "off" {
+				option = v
+			}
+		}
+	}
+	return option
 }
 
 // systemOf returns the network folder dir made absolute (symbolic links

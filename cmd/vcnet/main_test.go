@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -178,8 +180,9 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 // found by their output in the system's logs folder: while the gateway
 // runs, the down is refused, saying the record is damaged and naming the
 // gateway's PID and log and the down --force of that folder (vcnet --dir,
-// not make's FORCE=1, which acts on .run/network), and --force stops the
-// network; once the gateway is stopped, a plain down stops the network (it
+// not make's FORCE=1, which acts on .run/network) with the network's
+// recorded, not default, port base, and that --force, run as printed,
+// stops the network; once the gateway is stopped, a plain down stops the network (it
 // was refused, needing --force, whatever ran). With none of the system's
 // processes running and its stack.json read, a plain down stops the
 // network.
@@ -217,7 +220,8 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	}
 	// refusedThenForced: with the network's orderer running, a plain down
 	// is refused with an error holding each of want and stops nothing;
-	// down --force then stops the orderer.
+	// down --force then stops the orderer: the down --force the refusal
+	// names, run as printed, else one with --port-base.
 	refusedThenForced := func(why string, want ...string) {
 		t.Helper()
 		orderer := startOrderer()
@@ -228,8 +232,12 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		if !proc.Running(orderer, "") {
 			t.Errorf("the refused down %s stopped the network's orderer", why)
 		}
-		if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"); err != nil {
-			t.Fatalf("down --force %s: %v", why, err)
+		forced := []string{"vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"}
+		if advised := regexp.MustCompile("`(vcnet [^`]* down --force)`").FindStringSubmatch(fmt.Sprint(err)); advised != nil {
+			forced = strings.Fields(advised[1])
+		}
+		if err := clitest.Run(t, run, forced...); err != nil {
+			t.Fatalf("%q %s: %v", forced, why, err)
 		}
 		if !stopped(orderer) {
 			t.Errorf("down --force %s left the network's orderer running", why)
@@ -248,7 +256,7 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	refusedThenForced("with its stack.json damaged and its gateway running", "stack.json is damaged",
-		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "`vcnet --dir "+dir+" down --force`", " --dir "+system+" down` cannot read")
+		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "`vcnet --dir "+dir+" --port-base 42600 down --force`", " --dir "+system+" down` cannot read")
 
 	if err := proc.Kill(gateway, ""); err != nil {
 		t.Fatal(err)
@@ -268,4 +276,71 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	plainDownStops("with its stack.json damaged and the system stopped")
 	record(filepath.Join(system, "stack.json"), map[string]proc.ID{"gateway": gateway})
 	plainDownStops("with the system stopped")
+}
+
+// TestIncompleteLogScanIsSaid: with the system's stack.json damaged and no
+// process seen writing its logs, the down goes ahead with a warning that
+// says none of its processes runs only when vcnet could look at every
+// process; when a process's descriptors could not be read (another
+// user's) or /proc is mounted with hidepid (other users' processes not
+// listed), the warning says it could not, and why, instead. A process
+// writing the logs is found in the same tree, and one that exited while
+// looked at is no gap.
+func TestIncompleteLogScanIsSaid(t *testing.T) {
+	system := t.TempDir()
+	logs := filepath.Join(system, "logs")
+	// tree is a /proc of fake processes (PID: the file its stdout links
+	// to, "" for none, "denied" for descriptors not to be read, "gone"
+	// for one that exited), mounted with options.
+	tree := func(options string, fds map[string]string) procFS {
+		root := t.TempDir()
+		for pid, file := range fds {
+			if err := os.MkdirAll(filepath.Join(root, pid, "fd"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if file != "" && file != "denied" && file != "gone" {
+				if err := os.Symlink(file, filepath.Join(root, pid, "fd", "1")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		mounts := "sysfs /sys sysfs rw 0 0\nproc /proc proc " + options + " 0 0\n"
+		if err := os.MkdirAll(filepath.Join(root, "self"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "self", "mounts"), []byte(mounts), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return procFS{root, func(link string) (string, error) {
+			switch fds[filepath.Base(filepath.Dir(filepath.Dir(link)))] {
+			case "denied":
+				return "", &os.PathError{Op: "readlink", Path: link, Err: os.ErrPermission}
+			case "gone":
+				return "", &os.PathError{Op: "readlink", Path: link, Err: os.ErrNotExist}
+			}
+			return os.Readlink(link)
+		}}
+	}
+	const complete = "so none of its processes runs"
+	for _, c := range []struct {
+		why     string
+		procs   procFS
+		written string // the warning, or the refusal, says this
+	}{
+		{"every process looked at", tree("rw,relatime,hidepid=0", map[string]string{"100": "/var/log/other.log", "101": "", "102": "gone"}), complete},
+		{"a process's descriptors not readable", tree("rw,relatime", map[string]string{"100": "/var/log/other.log", "200": "denied"}),
+			`could not look at every process: stopping the network, under any of the system's processes it missed" system=` + system + ` logs=` + logs + ` err=damaged missed="the descriptors of 1 processes could not be read (other users')"`},
+		{"/proc mounted with hidepid", tree("rw,nosuid,hidepid=invisible", map[string]string{"100": ""}),
+			`missed="/proc is mounted with hidepid=invisible, which hides other users' processes"`},
+		{"a process writing the logs", tree("rw,hidepid=2", map[string]string{"300": filepath.Join(logs, "gateway.log"), "200": "denied"}),
+			"processes writing the system's logs run (PID 300 (output in " + filepath.Join(logs, "gateway.log") + "))"},
+	} {
+		var out strings.Builder
+		log := slog.New(slog.NewTextHandler(&out, nil))
+		err := refuseWithoutStackRecord(filepath.Join(system, "network"), system, 0, errors.New("damaged"), c.procs, log)
+		said := out.String() + fmt.Sprint(err)
+		if !strings.Contains(said, c.written) || (c.written != complete) == strings.Contains(said, complete) {
+			t.Errorf("%s: %q; want it to say %q (and %q only if so)", c.why, said, c.written, complete)
+		}
+	}
 }

@@ -152,15 +152,33 @@ func damaged(file string, err error) error {
 // folder's stack.json, which it cannot read. The application processes
 // it records cannot be found from it, so down --wipe refuses it too
 // (WipeUnopened, StopRecorded), stopping nothing: they are to be stopped
-// by hand, found by their output in the folder's logs/, and the record
-// deleted; then down --wipe stops the network's nodes and wipes the folder.
+// by hand, found by their output in the folder's logs/
+// (logWritersCommand), and the record deleted; then down --wipe stops the
+// network's nodes and wipes the folder.
 func damagedProcessRecord(file string, err error) error {
 	dir := filepath.Dir(file)
 	logs := filepath.Join(dir, "logs")
 	wipe := Command(dir, 0, "down", "--wipe")
 	return fmt.Errorf("%w: %s is damaged (%v), so the system's processes it records (Redis, batchers, gateways, HAProxy, explorer, monitoring) cannot be found from it, and %s refuses it too, stopping nothing: "+
-		"stop those processes by hand (each writes its output to a file in %s: `fuser -v %s/*` lists them), delete %s, then run %s, which stops the network's nodes and wipes the folder",
-		rundir.ErrUnreadable, file, err, wipe, logs, rundir.ShellQuote(logs), rundir.ShellQuote(file), wipe)
+		"stop those processes by hand (each writes its output to a file in %s: `%s` lists them, as /proc/PID/fd/N), delete %s, then run %s, which stops the network's nodes and wipes the folder",
+		rundir.ErrUnreadable, file, err, wipe, logs, logWritersCommand(logs), rundir.ShellQuote(file), wipe)
+}
+
+// logWritersCommand is a shell command listing, as /proc/PID/fd/N, the
+// processes with a file in the folder logs open (of those /proc lets the
+// user see): find, of findutils, which every Debian system has, reading
+// the descriptors' links in /proc as the kernel gives them (absolute,
+// symbolic links resolved, so logs is made so too). The psmisc package's
+// fuser, which would do, is not among what the project installs.
+func logWritersCommand(logs string) string {
+	if abs, err := filepath.Abs(logs); err == nil {
+		logs = abs
+	}
+	if real, err := filepath.EvalSymlinks(logs); err == nil {
+		logs = real
+	}
+	literal := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(logs) // -lname takes a pattern
+	return "find /proc/[0-9]*/fd -lname " + rundir.ShellQuote(literal+"/*") + " 2>/dev/null"
 }
 
 func (s *Stack) path(elem ...string) string {

@@ -2,9 +2,12 @@ package stack
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -154,5 +157,52 @@ func TestNewRefusesDamagedRecordAsUnreadable(t *testing.T) {
 		if stackRecord := name == "stack.json"; stackRecord != (wipeErr != nil) || stackRecord != (statErr == nil) {
 			t.Errorf("down --wipe after a damaged %s: %v, record left: %v; want it refused, deleting nothing, for stack.json alone", name, wipeErr, statErr == nil)
 		}
+	}
+}
+
+// TestDamagedProcessRecordAdviceFindsLogWriters: the advice for a damaged
+// stack.json names a command that lists the processes writing the run
+// folder's logs with what every Debian system has, not psmisc's fuser,
+// which the project does not install: run with find alone on its PATH, it
+// prints the /proc entry of a process whose output goes to a file in
+// logs/, in a run folder given through a symbolic link whose real path
+// holds a pattern character.
+func TestDamagedProcessRecordAdviceFindsLogWriters(t *testing.T) {
+	real := filepath.Join(t.TempDir(), "run[1]")
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := errors.Join(os.MkdirAll(filepath.Join(real, "logs"), 0o755), os.Symlink(real, dir),
+		os.WriteFile(filepath.Join(real, "stack.json"), []byte(`{"gateway": {"pid": 12`), 0o644)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(real, "logs", "gateway.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	writer := exec.Command("sleep", "30")
+	writer.Stdout = out
+	if err := writer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { writer.Process.Kill(); writer.Wait() }()
+
+	_, err = New(Config{Dir: dir, PortBase: 42700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+	advised := regexp.MustCompile("`([^`]*)` lists them").FindStringSubmatch(fmt.Sprint(err))
+	if advised == nil {
+		t.Fatalf("New with a damaged stack.json: %v; want advice naming a command that lists the processes writing its logs", err)
+	}
+	bin := t.TempDir()
+	find, err := exec.LookPath("find")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(find, filepath.Join(bin, "find")); err != nil {
+		t.Fatal(err)
+	}
+	run := exec.Command("/bin/sh", "-c", advised[1])
+	run.Env = []string{"PATH=" + bin}
+	listed, runErr := run.Output() // find exits 1 for other users' processes it may not read
+	if want := fmt.Sprintf("/proc/%d/fd/1\n", writer.Process.Pid); !strings.Contains(string(listed), want) {
+		t.Errorf("advised %q with find alone on PATH: %q (%v); want it to list %q", advised[1], listed, runErr, want)
 	}
 }

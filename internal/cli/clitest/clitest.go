@@ -23,9 +23,17 @@ import (
 
 // CheckEnv sets env for the rest of t, checks it against readers
 // (cli.CheckEnv), and fails t unless the overrides and the unread
-// variables are overrides and unread, in that order.
+// variables are overrides and unread, in that order. The variables under
+// the readers' prefixes that the caller's environment holds are cleared
+// first (ClearEnv), so that the result depends on env alone, not on what
+// the shell running the tests exports (such as GATEWAY_LOG_LEVEL).
 func CheckEnv(t testing.TB, readers []cli.EnvReader, env map[string]string, overrides, unread []string) {
 	t.Helper()
+	prefixes := make([]string, len(readers))
+	for i, r := range readers {
+		prefixes[i] = r.Prefix
+	}
+	ClearEnv(t, prefixes...)
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
