@@ -52,11 +52,15 @@ type bftConsenter struct {
 	ServerTLSCert string `yaml:"ServerTLSCert"`
 }
 
-// RaftOptions are the etcdraft settings. A short tick makes leader failover
-// take ~2 s instead of ~5 s on loopback, where heartbeats are never slow.
-var RaftOptions = map[string]any{
-	"TickInterval": "200ms", "ElectionTick": 10, "HeartbeatTick": 1,
-	"MaxInflightBlocks": 5, "SnapshotIntervalSize": "16 MB",
+// RaftOptions returns the etcdraft settings as configtx.yaml's
+// Orderer.EtcdRaft.Options takes them, a new map at each call, so no caller
+// can change them for the others. A short tick makes leader failover take
+// ~2 s instead of ~5 s on loopback, where heartbeats are never slow.
+func RaftOptions() map[string]any {
+	return map[string]any{
+		"TickInterval": "200ms", "ElectionTick": 10, "HeartbeatTick": 1,
+		"MaxInflightBlocks": 5, "SnapshotIntervalSize": "16 MB",
+	}
 }
 
 // SmartBFT timeouts, chosen for one machine that may be loaded (2 shared
@@ -199,7 +203,7 @@ func WriteConfigtx(l Layout, ports Ports, hosts Placement, consensus Consensus) 
 			consenters = append(consenters, raftConsenter{Host: hosts.Orderer(i).Addr, Port: listen, ClientTLSCert: cert, ServerTLSCert: cert})
 		}
 		orderer["OrdererType"] = "etcdraft"
-		orderer["EtcdRaft"] = map[string]any{"Consenters": consenters, "Options": RaftOptions}
+		orderer["EtcdRaft"] = map[string]any{"Consenters": consenters, "Options": RaftOptions()}
 	case BFT:
 		var consenters []bftConsenter
 		for i := 0; i < OrdererCount; i++ {

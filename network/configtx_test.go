@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
 	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/smartbft"
 	"gopkg.in/yaml.v3"
 )
@@ -16,18 +17,7 @@ import (
 // zero, not SmartBFT's default, and a name it does not know is an error.
 func TestSmartBFTOptionsSetEveryField(t *testing.T) {
 	opts := SmartBFTOptions()
-	fields := map[string]bool{}
-	typ := reflect.TypeOf(smartbft.Options{})
-	for i := 0; i < typ.NumField(); i++ {
-		if f := typ.Field(i); f.IsExported() {
-			fields[f.Name] = true
-		}
-	}
-	for name := range opts {
-		if !fields[name] {
-			t.Errorf("option %s is not a field of smartbft.Options", name)
-		}
-	}
+	fields := optionFields(t, opts, smartbft.Options{})
 	// The orderer fills these from the channel's BatchSize; RequestMaxBytes 0
 	// means the batch limit (a BFTMaxBlockBytes transaction is allowed).
 	derived := map[string]bool{"RequestBatchMaxCount": true, "RequestBatchMaxBytes": true, "RequestMaxBytes": true}
@@ -44,6 +34,37 @@ func TestSmartBFTOptionsSetEveryField(t *testing.T) {
 	if opts["LeaderRotation"] != int(smartbft.Options_ROTATION_OFF) || opts["DecisionsPerLeader"] != 0 {
 		t.Error("leader rotation must be off on Fabric 3.1.1")
 	}
+}
+
+// configtxgen refuses an etcdraft option it does not know, and each call
+// returns its own map.
+func TestRaftOptionsAreEtcdraftFields(t *testing.T) {
+	opts := RaftOptions()
+	optionFields(t, opts, etcdraft.Options{})
+	opts["TickInterval"] = "1s"
+	if again := RaftOptions(); again["TickInterval"] != "200ms" {
+		t.Errorf("a caller's change to RaftOptions' map shows in the next call: TickInterval %v", again["TickInterval"])
+	}
+}
+
+// optionFields returns the exported fields of the options message of
+// which options is the configtx.yaml form, and reports each name in options
+// that is not one of them.
+func optionFields(t *testing.T, options map[string]any, message any) map[string]bool {
+	t.Helper()
+	fields := map[string]bool{}
+	typ := reflect.TypeOf(message)
+	for i := 0; i < typ.NumField(); i++ {
+		if f := typ.Field(i); f.IsExported() {
+			fields[f.Name] = true
+		}
+	}
+	for name := range options {
+		if !fields[name] {
+			t.Errorf("option %s is not a field of %s", name, typ)
+		}
+	}
+	return fields
 }
 
 // A SmartBFT view change completes only if the new leader's new-view

@@ -127,7 +127,7 @@ func TestFailuresObserveCounted(t *testing.T) {
 // first failure; a success by another batcher, or a restart, ends every
 // batcher's wait at its next reading.
 func TestBatchersAgreeOnTheServersCount(t *testing.T) {
-	p := aofrewrite.DefaultPolicy
+	p := aofrewrite.DefaultPolicy()
 	var seen aofrewrite.Failures // a batcher that saw each failure
 	for i := range int64(4) {
 		seen = seen.Observe(counted(time.Duration(i)*time.Minute, i+1, true, false, i+1))
@@ -156,7 +156,7 @@ func TestBatchersAgreeOnTheServersCount(t *testing.T) {
 // TestRetryAt: the wait after failed rewrites doubles for each one in a
 // row, up to the cap; none without a failure or a RetryWait.
 func TestRetryAt(t *testing.T) {
-	p := aofrewrite.DefaultPolicy
+	p := aofrewrite.DefaultPolicy()
 	var f aofrewrite.Failures
 	var waits []time.Duration
 	for i := range 8 {
@@ -189,7 +189,7 @@ func TestRetryAt(t *testing.T) {
 // when); after it, or with no failure, it goes ahead; a decision that is
 // not a rewrite keeps its own reason.
 func TestHold(t *testing.T) {
-	p := aofrewrite.DefaultPolicy
+	p := aofrewrite.DefaultPolicy()
 	f := (aofrewrite.Failures{}).Observe(reading(0, 4, true, false))
 	due := aofrewrite.Decision{Rewrite: true, Reason: aofrewrite.ReasonQuiet}
 	if d := p.Hold(due, f, t0.Add(4*time.Minute)); d.Rewrite || d.Reason != aofrewrite.ReasonFailed || !d.RetryAt.Equal(t0.Add(5*time.Minute)) {
@@ -237,7 +237,7 @@ func TestFailingDiskNight(t *testing.T) {
 		}
 		return tries, f
 	}
-	p := aofrewrite.DefaultPolicy
+	p := aofrewrite.DefaultPolicy()
 	p.MinGrowth = 64 * mib
 	tries, f := night(p, 7*time.Hour)
 	// The first after the first quiet minute, then 5+10+20+40 min and

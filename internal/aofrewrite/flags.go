@@ -34,17 +34,18 @@ type Flags struct {
 // DefaultInterval's values as defaults, and the password file where `make
 // up` writes it (.run/secrets/redis/aof.password).
 func RegisterFlags(fs *flag.FlagSet) *Flags {
-	f := &Flags{Policy: DefaultPolicy, quietRate: Bytes(DefaultPolicy.QuietRate), minGrowth: Bytes(DefaultPolicy.MinGrowth), fs: fs}
+	def := DefaultPolicy()
+	f := &Flags{Policy: def, quietRate: Bytes(def.QuietRate), minGrowth: Bytes(def.MinGrowth), fs: fs}
 	fs.BoolVar(&f.Enabled, "aof-rewrite", true, "rewrite Redis's AOF (BGREWRITEAOF, on each master of a cluster) while the intake is quiet; Redis's own auto-rewrite stays on as the safety net")
 	fs.StringVar(&f.PasswordFile, "aof-password-file", filepath.Join(".run", "secrets", "redis", redisserver.UserAOF+".password"),
 		"file holding the password of Redis ACL user "+redisserver.UserAOF+" (INFO and BGREWRITEAOF only); without it the quiet-time rewrites are off")
 	fs.Var(&f.quietRate, "aof-quiet-rate", "quiet: the AOF grows no faster than this per second (an accepted and settled vote appends ~430 bytes; 64KiB is ~150 votes/s)")
-	fs.DurationVar(&f.Policy.Window, "aof-quiet-window", DefaultPolicy.Window, "how long the intake must have been quiet before a rewrite, more than 0")
+	fs.DurationVar(&f.Policy.Window, "aof-quiet-window", def.Window, "how long the intake must have been quiet before a rewrite, more than 0")
 	fs.Var(&f.minGrowth, "aof-min-growth", "least incremental part of the AOF (appended since the last rewrite) worth a quiet-time rewrite")
-	fs.IntVar(&f.Policy.GrowthPercent, "aof-growth-percent", DefaultPolicy.GrowthPercent, "least incremental part worth a quiet-time rewrite, in percent of the AOF's base, at least 0")
+	fs.IntVar(&f.Policy.GrowthPercent, "aof-growth-percent", def.GrowthPercent, "least incremental part worth a quiet-time rewrite, in percent of the AOF's base, at least 0")
 	fs.DurationVar(&f.Interval, "aof-poll", DefaultInterval, "how often each Redis server's INFO persistence is read, more than 0")
-	fs.DurationVar(&f.Policy.RetryWait, "aof-retry-wait", DefaultPolicy.RetryWait, "after a failed AOF rewrite on a server (e.g. a full disk), how long its quiet-time rewrites wait; doubled for each further failure in a row, up to --aof-retry-max; 0: no wait")
-	fs.DurationVar(&f.Policy.MaxRetryWait, "aof-retry-max", DefaultPolicy.MaxRetryWait, "the longest wait after failed AOF rewrites")
+	fs.DurationVar(&f.Policy.RetryWait, "aof-retry-wait", def.RetryWait, "after a failed AOF rewrite on a server (e.g. a full disk), how long its quiet-time rewrites wait; doubled for each further failure in a row, up to --aof-retry-max; 0: no wait")
+	fs.DurationVar(&f.Policy.MaxRetryWait, "aof-retry-max", def.MaxRetryWait, "the longest wait after failed AOF rewrites")
 	return f
 }
 

@@ -84,8 +84,9 @@ type Policy struct {
 	RetryWait, MaxRetryWait time.Duration
 }
 
-// DefaultPolicy is the policy the batcher runs unless configured otherwise
-// (docs/operations.md#redis-persistence-aof-rewrites):
+// DefaultPolicy returns the policy the batcher runs unless configured
+// otherwise (docs/operations.md#redis-persistence-aof-rewrites), a new
+// value at each call, so no caller can change the default for the others:
 //   - QuietRate 64 KiB/s, about 150 votes/s taken and settled: the intake
 //     then uses a few percent of a core, and the rewrite's child has a
 //     core to itself.
@@ -107,8 +108,10 @@ type Policy struct {
 //     minutes, then hourly, not at every quiet minute, each try a fork
 //     that copies the dataset for nothing; the safety net's own retries
 //     Redis limits itself.
-var DefaultPolicy = Policy{QuietRate: 64 << 10, Window: time.Minute, MinGrowth: 16 << 20, GrowthPercent: 50,
-	RetryWait: 5 * time.Minute, MaxRetryWait: time.Hour}
+func DefaultPolicy() Policy {
+	return Policy{QuietRate: 64 << 10, Window: time.Minute, MinGrowth: 16 << 20, GrowthPercent: 50,
+		RetryWait: 5 * time.Minute, MaxRetryWait: time.Hour}
+}
 
 // Reason says why a Decision is what it is.
 type Reason string

@@ -194,7 +194,7 @@ func TestParseInfo(t *testing.T) {
 // policy waits; once the intake has been quiet for a minute and the
 // incremental part is past half the base, it rewrites.
 func ExamplePolicy_Decide() {
-	p := aofrewrite.DefaultPolicy // quiet under 64 KiB/s for a minute; half the base, at least 64 MiB
+	p := aofrewrite.DefaultPolicy() // quiet under 64 KiB/s for a minute; half the base, at least 64 MiB
 	const base = 400 << 20
 	var samples []aofrewrite.Sample
 	size := int64(base + 150<<20)

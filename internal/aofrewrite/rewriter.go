@@ -48,7 +48,7 @@ type Rewriter struct {
 // Option configures a Rewriter.
 type Option func(*Rewriter)
 
-// WithPolicy sets the policy (default DefaultPolicy).
+// WithPolicy sets the policy (default DefaultPolicy()).
 func WithPolicy(p Policy) Option { return func(r *Rewriter) { r.policy = p } }
 
 // WithInterval sets how often each server is read (default
@@ -69,7 +69,7 @@ func WithRegisterer(reg prometheus.Registerer) Option {
 // *redis.ClusterClient, as redisserver.NewClient makes them).
 func New(rdb redis.UniversalClient, opts ...Option) *Rewriter {
 	r := &Rewriter{
-		rdb: rdb, policy: DefaultPolicy, interval: DefaultInterval, log: slog.Default(),
+		rdb: rdb, policy: DefaultPolicy(), interval: DefaultInterval, log: slog.Default(),
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aof_rewrites_started_total",
 			Help: "AOF rewrites (BGREWRITEAOF) this process started because the Redis server's intake was quiet and its AOF had grown past the threshold, by server address.",

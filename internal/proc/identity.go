@@ -107,9 +107,6 @@ func readStat(pid int) (procStat, error) {
 	return procStat{state: fields[0][0], start: start}, nil
 }
 
-// pidfdOpen is unix.PidfdOpen; tests replace it to refuse the call.
-var pidfdOpen = unix.PidfdOpen
-
 // ErrNotRunning is Signal's error for a process that no longer runs.
 var ErrNotRunning = errors.New("not running")
 
@@ -118,6 +115,12 @@ var ErrNotRunning = errors.New("not running")
 // the check and the signal cannot receive it. It returns ErrNotRunning if
 // the process does not run.
 func Signal(id ID, bin string, sig syscall.Signal) error {
+	return signalVia(unix.PidfdOpen, id, bin, sig)
+}
+
+// signalVia is Signal opening the pidfd with pidfdOpen (unix.PidfdOpen, or
+// a test's stand-in that refuses the call).
+func signalVia(pidfdOpen func(pid, flags int) (int, error), id ID, bin string, sig syscall.Signal) error {
 	fd, err := pidfdOpen(id.PID, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return ErrNotRunning

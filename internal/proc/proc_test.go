@@ -670,15 +670,13 @@ func uptime(t *testing.T) float64 {
 // EPERM, EMFILE) Signal checks and kills as before pidfds instead of calling
 // a running process gone; where the process is gone (ESRCH) it says so.
 func TestSignalWithoutPidfds(t *testing.T) {
-	refuse := func(t *testing.T, errno syscall.Errno) { // undone at the end of t, a subtest
-		pidfdOpen = func(int, int) (int, error) { return -1, errno }
-		t.Cleanup(func() { pidfdOpen = unix.PidfdOpen })
+	refusing := func(errno syscall.Errno) func(int, int) (int, error) {
+		return func(int, int) (int, error) { return -1, errno }
 	}
 	for _, errno := range []syscall.Errno{unix.EPERM, unix.EMFILE, unix.ENOSYS} {
 		t.Run(errno.Error(), func(t *testing.T) {
-			refuse(t, errno)
 			id, bin, _, _ := startCopy(t)
-			if err := Signal(id, bin, syscall.SIGKILL); err != nil {
+			if err := signalVia(refusing(errno), id, bin, syscall.SIGKILL); err != nil {
 				t.Fatalf("Signal with pidfd_open refused (%v): %v", errno, err)
 			}
 			deadline := time.Now().Add(10 * time.Second) // generous: a loaded machine
@@ -691,9 +689,8 @@ func TestSignalWithoutPidfds(t *testing.T) {
 		})
 	}
 	t.Run("gone", func(t *testing.T) {
-		id, bin, _, _ := startCopy(t) // first: its cleanup's Kill runs after refuse's is undone
-		refuse(t, unix.ESRCH)
-		if err := Signal(id, bin, syscall.SIGTERM); !errors.Is(err, ErrNotRunning) {
+		id, bin, _, _ := startCopy(t)
+		if err := signalVia(refusing(unix.ESRCH), id, bin, syscall.SIGTERM); !errors.Is(err, ErrNotRunning) {
 			t.Fatalf("Signal when pidfd_open says ESRCH: %v; want ErrNotRunning", err)
 		}
 	})

@@ -8,9 +8,12 @@ import (
 	"github.com/votechain/votechain/internal/proc"
 )
 
-// DefaultLedgerPriority is the ledger side's CPU priority when up starts it
-// and no other is asked for (docs/operations.md#cpu-priority-intake-first).
-var DefaultLedgerPriority = proc.Priority{Nice: 10}
+// DefaultLedgerPriority returns the ledger side's CPU priority when up
+// starts it and no other is asked for
+// (docs/operations.md#cpu-priority-intake-first): niceness +10. It is a
+// new value at each call, so no caller can change the default for the
+// others.
+func DefaultLedgerPriority() proc.Priority { return proc.Priority{Nice: 10} }
 
 // LedgerPriorityFlag defines --ledger-priority on fs, defaulting to
 // DefaultLedgerPriority, and its older form --ledger-nice N (the same as
@@ -21,7 +24,7 @@ var DefaultLedgerPriority = proc.Priority{Nice: 10}
 // an error, whether each came from the command line or the environment
 // (cli.ApplyEnv), so neither silently overrides the other.
 func LedgerPriorityFlag(fs *flag.FlagSet, who string) *proc.Priority {
-	prio := DefaultLedgerPriority
+	prio := DefaultLedgerPriority()
 	by := new(string)
 	fs.Var(priorityValue{"ledger-priority", &prio, by, prio.Set}, "ledger-priority", fmt.Sprintf("CPU priority of the ledger side (orderers, peers, chaincode servers, batchers, explorer) when %s starts it, so the gateway and Redis win the cores under a surge and the ledger drains in the time left: "+
 		"idle (Linux's SCHED_IDLE: the ledger runs only on CPU time the rest leaves), nice:N (niceness +N, 0..19) or normal (the same as the intake)", who))

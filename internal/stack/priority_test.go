@@ -17,7 +17,7 @@ func TestLedgerPriorityFlag(t *testing.T) {
 		args []string
 		want proc.Priority
 	}{
-		{nil, DefaultLedgerPriority},
+		{nil, DefaultLedgerPriority()},
 		{[]string{"--ledger-priority", "idle"}, proc.PriorityIdle},
 		{[]string{"--ledger-priority", "nice:5"}, proc.Priority{Nice: 5}},
 		{[]string{"--ledger-priority", "normal"}, proc.PriorityNormal},
