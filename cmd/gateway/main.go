@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"sync"
@@ -75,6 +76,7 @@ type options struct {
 	logKeyFile      string
 	logKey          ed25519.PrivateKey // --log-key's, read by loadFiles
 	logInterval     time.Duration
+	listenAddr      net.Addr // where --listen is bound (its port the kernel's choice for port 0), set before the ledger is dialled
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -82,13 +84,13 @@ func parseFlags(args []string) (*options, error) {
 	hd, dd, pd := httpapi.DefaultConfig(), dedup.DefaultConfig(), voterweb.DefaultConfig()
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.Usage = cli.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).", "")
-	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address: bound at start, so a port in use stops the gateway at once; served once the election record has been read from the ledger (until then connections wait in the kernel's queue)")
+	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address: bound and served from the start, so a port in use stops the gateway at once; until the election record has been read from the ledger /healthz answers 200, /metrics serves the metrics and every other route, /readyz included, 503 starting")
 	o.gc = cli.GCFlags(fs, 400, "400 took ~10% less gateway CPU per vote than 100 in BenchmarkVoteLoopback; at ~5 KB allocated per vote the collector is now ~1% of the gateway's CPU")
 	fs.IntVar(&o.procs, "procs", 0, "most threads running Go code at once (as GOMAXPROCS); 0: Go's default (the GOMAXPROCS environment variable, else the cores the process may use). 1 took ~10% less gateway CPU per vote over loopback at 5,000 votes/s on a loaded 2-core machine (no second thread to wake, spin and steal work), but caps the gateway at one core")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
 	fs.StringVar(&o.page.ExplorerURL, "explorer-url", "", "base URL of a block explorer the election's auditors or observers run (bin/explorer), as voters' browsers reach it, such as http://"+cli.DefaultExplorerAddr()+": the voter page links to its results and to its check of a vote (/verify), so a voter can check on a node this gateway's operator does not control; empty: the page links to the gateway's own JSON only")
 	fs.DurationVar(&o.page.PollInterval, "page-poll-interval", pd.PollInterval, fmt.Sprintf("how often, on average, the voter page reads the election record (GET /api/v1/election) while voting is open and its tab is shown, to show an early close: each wait is drawn from 3/4 to 5/4 of it, doubles after each failed read (up to 8 times it) and lasts at least a 503's or 429's Retry-After (up to 10 minutes); a read is given up after one interval. Each open page makes one request an interval; %s to %s", minPagePoll, maxPagePoll))
-	fs.StringVar(&o.metricsListen, "metrics-listen", "", "listen address for /metrics (and /healthz) apart from the API, for Prometheus only: the metrics show each state's queue and its Bloom filter's fill, which grows with its turnout: not for voters; empty: /metrics is served on --listen with the API")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "listen address for /metrics (and /healthz) apart from the API, for Prometheus only, bound and served from the start: the metrics show each state's queue and its Bloom filter's fill, which grows with its turnout: not for voters; empty: /metrics is served on --listen with the API")
 	o.redis = cli.RedisFlags(fs, redisserver.UserGateway)
 	o.secretFile = cli.SecretFlag(fs)
 	o.ledger = cli.LedgerFlags(fs, network.Gateway)
@@ -225,10 +227,13 @@ var electionWait = election.Wait{
 // finish, then the background loops stop (the intake log signs and anchors
 // a last time), all within --shutdown-timeout. What it can check without
 // Redis and the ledger, the flags (parseFlags) and the files they name
-// (loadFiles), it checks, and the --pprof and --listen listeners it opens,
-// before it connects to either and waits, for as long as it takes, for the
-// election record on the ledger. --listen is served only after that wait:
-// connections made meanwhile wait in the kernel's queue.
+// (loadFiles), it checks, and the --pprof, --listen and --metrics-listen
+// listeners it opens, before it connects to either and waits, for as long
+// as it takes, for the election record on the ledger. --listen and
+// --metrics-listen are served from then on: during the wait as a gateway
+// starting (httpapi.Front: /healthz 200, /metrics, every other route 503
+// starting), then, on the same listener and connections, as its API. A
+// stop during the wait shuts the listeners down as gracefully and exits 0.
 func run(ctx context.Context, args []string, dial dialer) (err error) {
 	o, err := parseFlags(args)
 	if err != nil {
@@ -250,11 +255,32 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 		}
 		defer psrv.Close()
 	}
-	ln, err := net.Listen("tcp", o.listen) // held through the wait: a port in use stops the gateway now
+	ln, err := net.Listen("tcp", o.listen) // a port in use stops the gateway now
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w: give --listen a free port", o.listen, err)
 	}
 	defer ln.Close()
+	o.listenAddr = ln.Addr()
+	reg, front := newFront(o)
+	srv := front.HTTPServer(o.listen)
+	defer srv.Close() // on a return before the shutdown
+	// Serving ends only when it fails or srv is shut down; a failure during
+	// the wait for the election record ends the wait.
+	serveErr := make(chan error, 1)
+	waitCtx, endWait := context.WithCancel(ctx)
+	defer endWait()
+	go func() {
+		serveErr <- fmt.Errorf("serve on --listen %s: %w", o.listen, srv.Serve(ln))
+		endWait()
+	}()
+	if o.metricsListen != "" {
+		msrv, err := cli.ServeMetrics(o.metricsListen, reg, log)
+		if err != nil {
+			return err
+		}
+		defer msrv.Close() // after the loops' last metrics
+	}
+	log.Info("gateway listening", "addr", o.listenAddr.String())
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
 	}
@@ -281,8 +307,16 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	defer closeLedger()
 	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
-	e, err := election.Await(ctx, elections, electionWait, log)
+	e, err := election.Await(waitCtx, elections, electionWait, log)
 	if err != nil {
+		select {
+		case err := <-serveErr:
+			return err
+		default:
+		}
+		if err := shutdown(srv, o.shutdownTimeout, log); err != nil {
+			return err
+		}
 		return election.StopIsNoFailure(ctx, err, "gateway", log)
 	}
 	// The background loops outlive the signal: they stop once the requests
@@ -290,32 +324,22 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	// anchors every vote the gateway accepted.
 	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoops()
-	g, err := wire(loopCtx, o, secret, rdb, l, elections, e)
+	g, err := wire(loopCtx, o, secret, rdb, l, elections, e, reg)
 	if err != nil {
 		return err
 	}
 	defer g.intake.Close()
 
-	if o.metricsListen != "" {
-		msrv, err := cli.ServeMetrics(o.metricsListen, g.reg, log)
-		if err != nil {
-			return err
-		}
-		defer msrv.Close() // after the loops' last metrics
-	}
-	srv := g.api.HTTPServer(o.listen)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("gateway listening", "addr", ln.Addr().String(), "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
+	front.Serve(g.api)
+	log.Info("gateway serving its API", "addr", o.listenAddr.String(), "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve on --listen %s: %w", o.listen, err)
+	case err := <-serveErr:
+		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", o.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	serr := srv.Shutdown(sctx)
+	serr := shutdown(srv, o.shutdownTimeout, log)
 	stopLoops()
 	stopped := make(chan struct{})
 	go func() { g.loops.Wait(); close(stopped) }()
@@ -325,9 +349,32 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 		log.Warn("shutting down: background loops still running after the grace period")
 	}
 	if serr != nil {
-		return fmt.Errorf("shutdown: %w", serr)
+		return serr
 	}
 	log.Info("gateway stopped")
+	return nil
+}
+
+// newFront is the registry the gateway's /metrics serves from its start,
+// with Go's and the process's collectors (wire adds the rest), and the
+// front of its API listener, answering as the gateway starting until it is
+// handed the API. It puts gin in release mode, for the front and the API.
+func newFront(o *options) (*prometheus.Registry, *httpapi.Front) {
+	gin.SetMode(gin.ReleaseMode)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg, httpapi.NewFront(o.http, reg, o.log)
+}
+
+// shutdown shuts srv down gracefully, logging it: no new connections,
+// requests in flight may finish within grace.
+func shutdown(srv *http.Server, grace time.Duration, log *slog.Logger) error {
+	log.Info("shutting down", "grace", grace.String())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
 	return nil
 }
 
@@ -351,23 +398,22 @@ func (o *options) loadFiles() error {
 	return nil
 }
 
-// gateway is the wired gateway: its API server, the registry its /metrics
-// serves, the intake (closed last) and its background loops, which all
-// end with the context wire was given (the intake log's after a closing
-// round).
+// gateway is the wired gateway: its API server, the intake (closed last)
+// and its background loops, which all end with the context wire was given
+// (the intake log's after a closing round).
 type gateway struct {
 	api    *httpapi.Server
-	reg    *prometheus.Registry
 	intake *dedup.Deduper
 	loops  *sync.WaitGroup
 }
 
-// wire builds the gateway's parts over Redis and the ledger for election e
-// and starts their background loops (the results cache, the intake log,
-// the API's pollers and ledger probe) on ctx; the intake log signs with
-// o.logKey (loadFiles; nil: it signs nothing). The caller closes g.intake
-// once the loops have stopped.
-func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalClient, l ledger, elections *election.Cache, e *ballot.Election) (*gateway, error) {
+// wire builds the gateway's parts over Redis and the ledger for election e,
+// their metrics registered on reg (newFront's), and starts their
+// background loops (the results cache, the intake log, the API's pollers
+// and ledger probe) on ctx; the intake log signs with o.logKey (loadFiles;
+// nil: it signs nothing). The caller closes g.intake once the loops have
+// stopped.
+func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalClient, l ledger, elections *election.Cache, e *ballot.Election, reg *prometheus.Registry) (*gateway, error) {
 	log := o.log
 	// The background loops all end with ctx; the graceful shutdown waits
 	// for them before the deferred closes of Redis and the ledger.
@@ -381,17 +427,15 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 		}
 		return e.States, nil
 	}
-	g.reg = prometheus.NewRegistry()
-	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), cache)
+	reg.MustRegister(cache)
 	var ilog httpapi.IntakeLog
 	if o.intakeLog {
-		il := intakelog.New(rdb, l, intakelog.Config{Key: o.logKey, Interval: o.logInterval, Registry: g.reg}, log)
+		il := intakelog.New(rdb, l, intakelog.Config{Key: o.logKey, Interval: o.logInterval, Registry: reg}, log)
 		g.loops.Go(func() { il.Run(ctx, elections) })
 		ilog, o.dedup.Logged = il, il.Observe
 	}
 	g.intake = dedup.New(rdb, l, o.dedup, log)
 	o.http.Secret = secret
-	gin.SetMode(gin.ReleaseMode)
 	o.page.Now = o.http.Now
 	page, err := voterweb.New(o.page, voterweb.Deps{Elections: elections, Log: log})
 	if err != nil {
@@ -405,7 +449,7 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 		Results:   cache,
 		Receipts:  receipt.New(l, receipt.RedisStore{RDB: rdb, States: states}, secret, e.ID, o.receiptBatches),
 		IntakeLog: ilog,
-		Registry:  g.reg,
+		Registry:  reg,
 		Log:       log,
 		VoterPage: page,
 	})

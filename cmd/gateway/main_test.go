@@ -6,18 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,6 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 )
@@ -104,15 +104,16 @@ func TestOpenAPIListsEveryMetric(t *testing.T) {
 	l := fakeLedger{e}
 	ctx, cancel := context.WithCancel(context.Background())
 	secret, _ := hex.DecodeString(testSecretHex)
+	reg, _ := newFront(o)
 	g, err := wire(ctx, o, secret, rs.ClientAs(redisserver.UserGateway), l,
-		election.NewCache(l, time.Second, 5*time.Second, o.log, nil), l.e)
+		election.NewCache(l, time.Second, 5*time.Second, o.log, nil), l.e, reg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); g.loops.Wait(); g.intake.Close() })
 
-	registered := registeredMetrics(t, g.reg)
+	registered := registeredMetrics(t, reg)
 	if len(registered) < 20 {
 		t.Fatalf("%d metrics registered; want the gateway's own and the Go and process collectors'", len(registered))
 	}
@@ -370,38 +371,12 @@ func (silentLedger) Election(ctx context.Context) (*ballot.Election, error) {
 
 // TestListenBoundBeforeTheElection: the gateway holds its --listen port
 // while it waits for the election record, so the port is taken (a
-// connection to it is accepted by the kernel) before the ledger has
-// answered, and another process cannot bind it meanwhile. The port is one
-// found free and released, which another process may take first: a
-// gateway that then finds it in use is tried again on another, three times.
+// connection to it is accepted) before the ledger has answered, and
+// another process cannot bind it meanwhile. Its --listen is port 0, the
+// kernel's choice, which the dialler reads from the options: no other
+// process can take the port between its choice and the bind.
 func TestListenBoundBeforeTheElection(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var addr string
-	done := make(chan error, 1)
-	for try := 1; ; try++ {
-		addr = clitest.FreeAddr(t)
-		dialled := make(chan struct{})
-		go func() {
-			done <- run(ctx, runArgs(t, "--listen", addr), func(*options) (ledger, func() error, error) {
-				close(dialled)
-				return silentLedger{}, func() error { return nil }, nil
-			})
-		}()
-		var err error
-		select {
-		case <-dialled:
-		case err = <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("ledger not dialled within 5 s")
-		}
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EADDRINUSE) || try == 3 {
-			t.Fatalf("run ended before it dialled the ledger: %v", err)
-		}
-	}
+	addr, stop := runUntilDialled(t, runArgs(t), silentLedger{})
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Errorf("connect to --listen %s while the election record is awaited: %v; want the port bound", addr, err)
@@ -412,9 +387,135 @@ func TestListenBoundBeforeTheElection(t *testing.T) {
 		ln.Close()
 		t.Errorf("another listener bound --listen %s while the gateway waited; want it taken", addr)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("stopped while waiting: %v; want no error", err)
+	}
+}
+
+// runUntilDialled runs the gateway with args in the background over ledger
+// l and returns once it has dialled the ledger: the address its --listen
+// is bound to, and stop, which stops it (as SIGTERM does) and returns
+// run's error. It fails t if run ends first or does not dial within 5 s;
+// t's end stops it if the test has not.
+func runUntilDialled(t *testing.T, args []string, l ledger) (addr string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	addrs, ended := make(chan string, 1), make(chan error, 1)
+	go func() {
+		ended <- run(ctx, args, func(o *options) (ledger, func() error, error) {
+			addrs <- o.listenAddr.String()
+			return l, func() error { return nil }, nil
+		})
+	}()
+	select {
+	case addr = <-addrs:
+	case err := <-ended:
+		t.Fatalf("run ended before it dialled the ledger: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("ledger not dialled within 5 s")
+	}
+	return addr, func() error { cancel(); return <-ended }
+}
+
+// lateElection is a ledger whose election record is not there until set
+// is closed.
+type lateElection struct {
+	fakeLedger
+	set <-chan struct{}
+}
+
+func (l lateElection) Election(ctx context.Context) (*ballot.Election, error) {
+	select {
+	case <-l.set:
+		return l.fakeLedger.Election(ctx)
+	default:
+		return nil, fmt.Errorf("election record: %w", ballot.ErrNotFound)
+	}
+}
+
+// TestAnswersWhileWaitingForTheElection: while the gateway waits for the
+// election record its --listen answers, as a load balancer and Prometheus
+// expect: /healthz 200, /readyz and the API's routes 503 starting with
+// Retry-After in the API's error shape, /metrics with gateway_starting 1.
+// Once the record is on the ledger the same listener, over the same
+// keep-alive connection, answers as the API: /readyz 200 (on a real
+// redis-server), gateway_starting 0.
+func TestAnswersWhileWaitingForTheElection(t *testing.T) {
+	rs := redistest.Start(t)
+	e, err := testElection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := make(chan struct{})
+	addr, stop := runUntilDialled(t, runArgs(t, "--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
+		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway), "--retry-after", "3s"), lateElection{fakeLedger{e}, set})
+
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+	var reused bool // whether the last request went over a connection already open
+	do := func(method, path string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(c httptrace.GotConnInfo) { reused = c.Reused },
+		}))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s while the election record is awaited: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, string(body)
+	}
+	if resp, body := do(http.MethodGet, "/healthz"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz while starting: %d %s; want 200", resp.StatusCode, body)
+	}
+	for _, r := range []struct{ method, path string }{{http.MethodGet, "/readyz"}, {http.MethodPost, "/api/v1/vote"}, {http.MethodGet, "/api/v1/election"}} {
+		resp, body := do(r.method, r.path)
+		var answer struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(body), &answer); err != nil || resp.StatusCode != http.StatusServiceUnavailable ||
+			answer.Error.Code != "starting" || !strings.Contains(answer.Error.Message, "election record on the ledger") {
+			t.Errorf("%s %s while starting: %d %s; want 503 starting saying it waits for the election record on the ledger", r.method, r.path, resp.StatusCode, body)
+		}
+		if got := resp.Header.Get("Retry-After"); got != "3" {
+			t.Errorf("%s %s while starting: Retry-After %q; want 3 (--retry-after)", r.method, r.path, got)
+		}
+	}
+	if resp, body := do(http.MethodGet, "/metrics"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "\ngateway_starting 1\n") {
+		t.Errorf("GET /metrics while starting: %d; want 200 with gateway_starting 1:\n%.500s", resp.StatusCode, body)
+	}
+
+	close(set)
+	deadline := time.Now().Add(10 * time.Second) // the wait reads the record every 2 s
+	for {
+		resp, body := do(http.MethodGet, "/readyz")
+		if resp.StatusCode == http.StatusOK {
+			if !reused {
+				t.Errorf("/readyz 200 came over a new connection; want the one open while starting kept")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /readyz 10 s after the election record was set: %d %s; want 200", resp.StatusCode, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, body := do(http.MethodGet, "/metrics"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "\ngateway_starting 0\n") {
+		t.Errorf("GET /metrics once serving: %d; want 200 with gateway_starting 0", resp.StatusCode)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("stopped: %v; want no error", err)
 	}
 }
 
@@ -479,8 +580,9 @@ var errNoLedger = errors.New("no ledger in this test")
 // TestCheckedBeforeTheLedger: what the gateway can tell wrong without Redis
 // and the ledger it refuses before it dials the ledger, whose election
 // record it would then wait for as long as it takes: a flag's value as a
-// usage error (exit 2), a file or a --pprof or --listen port in use as an
-// error (exit 1), each naming its flag.
+// usage error (exit 2), a file or a --pprof, --listen or --metrics-listen
+// port in use as an error (exit 1), each naming its flag (the metrics
+// listener's, its address).
 // Good values of the same flags get as far as the ledger.
 func TestCheckedBeforeTheLedger(t *testing.T) {
 	dir := t.TempDir()
@@ -502,6 +604,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 	}{
 		{[]string{"--pprof", taken.Addr().String()}, false, "--pprof " + taken.Addr().String() + ": "},
 		{[]string{"--listen", taken.Addr().String()}, false, "--listen " + taken.Addr().String() + ": listen tcp"},
+		{[]string{"--metrics-listen", taken.Addr().String()}, false, "metrics listener " + taken.Addr().String() + ": listen tcp"},
 		{[]string{"--listen", "127.0.0.1:99999"}, true, `--listen "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
 		{[]string{"--listen", "localhost"}, true, `--listen "localhost": want host:port`},
 		{[]string{"--metrics-listen", ":70000"}, true, `--metrics-listen ":70000": port "70000"`},

@@ -27,7 +27,7 @@ import (
 // asGatewayEnv, set to 1, makes the test binary run as the gateway
 // (TestMain): main's code (cli.Main, run with its flags) over fakeLedger
 // instead of a Fabric network, which the gateway needs only to read the
-// election record before it listens.
+// election record before it serves its API.
 const asGatewayEnv = "VOTECHAIN_TEST_AS_GATEWAY"
 
 func TestMain(m *testing.M) {

@@ -40,6 +40,7 @@ const (
 	codeLogOff              = "log_off"                // 404: this gateway keeps no intake log
 	codeNoHead              = "no_head"                // 404: no tree head signed yet
 	codeHeadPending         = "head_pending"           // 503: no signed head covers the vote yet
+	codeStarting            = "starting"               // 503: the gateway waits at start for the election record on the ledger (Front: every route but /healthz and /metrics)
 )
 
 // apiError is the body of every error answer.

@@ -62,13 +62,35 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		codeMethodNotAllowed, codeDuplicate, codeBodyTooLarge, codeUnsupportedMedia, codeUnknownState,
 		codeUnknownContest, codeContestRequired, codeUnknownChoice, codeRateLimited, codeUnavailable, codeOverloaded, codeLedgerUnavailable,
 		codeElectionUnavailable, codeNotReady, codeInvalidVoteID, codeNoVote, codeResultsLoading,
-		codeLogOff, codeNoHead, codeHeadPending} {
+		codeLogOff, codeNoHead, codeHeadPending, codeStarting} {
 		if !slices.Contains(codes, code) {
 			t.Errorf("error code %q missing from the Error schema", code)
 		}
 	}
-	if len(codes) != 25 {
-		t.Errorf("Error schema lists %d codes; the handlers use 25", len(codes))
+	if len(codes) != 26 {
+		t.Errorf("Error schema lists %d codes; the handlers use 26", len(codes))
+	}
+}
+
+// TestOpenAPIStartingAnswers: every operation but /healthz and /metrics
+// documents a 503, which a gateway still starting (Front) answers on
+// every route but those two.
+func TestOpenAPIStartingAnswers(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]any `yaml:"responses"`
+		} `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			_, documented := op.Responses["503"]
+			if want := path != "/healthz" && path != "/metrics"; documented != want {
+				t.Errorf("%s %s documents a 503: %t; want %t (a starting gateway answers it 503 starting: %t)", strings.ToUpper(method), path, documented, want, want)
+			}
+		}
 	}
 }
 

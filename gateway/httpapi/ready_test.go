@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -209,4 +210,51 @@ func TestLedgerProbeStates(t *testing.T) {
 	cancel()
 	p.probe(cancelled)
 	want("shutting down", ledgerUnreachable, 7.5, 0, okAt)
+}
+
+// TestFrontWhileStarting: before Serve, the front answers /healthz 200,
+// /readyz and every other route, the API's among them, 503 starting with
+// Retry-After in the API's error shape, and /metrics with gateway_starting
+// 1; after Serve it answers as the API (/readyz 200, /metrics with
+// gateway_starting 0).
+func TestFrontWhileStarting(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	front := NewFront(Config{RetryAfter: 3 * time.Second}, f.reg, slog.New(slog.DiscardHandler))
+	do := func(method, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		front.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader("")))
+		return rec
+	}
+	if rec := do(http.MethodGet, "/healthz"); rec.Code != http.StatusOK {
+		t.Errorf("GET /healthz while starting: %d %s; want 200", rec.Code, rec.Body)
+	}
+	for _, r := range []struct{ method, path string }{
+		{http.MethodGet, "/readyz"}, {http.MethodPost, "/api/v1/vote"}, {http.MethodGet, "/api/v1/election"},
+		{http.MethodGet, "/api/v1/openapi.yaml"}, {http.MethodGet, "/vote"}, {http.MethodDelete, "/healthz"},
+	} {
+		rec := do(r.method, r.path)
+		if e := wantError(t, rec, http.StatusServiceUnavailable, codeStarting); !strings.Contains(e.Message, "election record on the ledger") {
+			t.Errorf("%s %s while starting: message %q; want it to say what the gateway waits for", r.method, r.path, e.Message)
+		}
+		if got := rec.Header().Get("Retry-After"); got != "3" {
+			t.Errorf("%s %s while starting: Retry-After %q; want 3", r.method, r.path, got)
+		}
+		if rec.Header().Get(headerRequestID) == "" {
+			t.Errorf("%s %s while starting: no X-Request-ID", r.method, r.path)
+		}
+	}
+	wantMetrics := func(when, starting string) {
+		t.Helper()
+		rec := do(http.MethodGet, "/metrics")
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "\ngateway_starting "+starting+"\n") {
+			t.Errorf("GET /metrics %s: %d %.300s; want 200 with gateway_starting %s", when, rec.Code, rec.Body, starting)
+		}
+	}
+	wantMetrics("while starting", "1")
+
+	front.Serve(f.srv)
+	if rec := do(http.MethodGet, "/readyz"); rec.Code != http.StatusOK {
+		t.Errorf("GET /readyz once serving: %d %s; want 200", rec.Code, rec.Body)
+	}
+	wantMetrics("once serving", "0")
 }

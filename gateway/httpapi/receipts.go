@@ -143,5 +143,6 @@ func (s *Server) writeReceipt(c *gin.Context, contest string, get func(context.C
 	}
 }
 
-// quote echoes a client value safely inside an error message.
-func quote(s string) string { return `"` + truncate(s) + `"` }
+// quote echoes a client value inside an error message, clipped
+// (ballot.Clip: at most 80 bytes and "...", valid UTF-8 kept valid).
+func quote(s string) string { return `"` + ballot.Clip(s) + `"` }

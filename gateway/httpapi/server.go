@@ -4,7 +4,9 @@
 //
 // /readyz is ready when the gateway can take votes: its queue (Redis)
 // answers. The ledger is probed in the background and reported, not gated
-// on (ledgerProbe).
+// on (ledgerProbe). Until the API is made (New needs the election record),
+// Front answers in its place as the gateway starting: /readyz and every
+// other route but /healthz and /metrics 503 starting.
 //
 // The handlers validate requests and map outcomes to answers; eligibility,
 // deduplication and durable storage are the intake's (package dedup), the
@@ -184,8 +186,7 @@ type Server struct {
 	watch       *watcher
 	ledger      *ledgerProbe
 	gin         *gin.Engine
-	reqPrefix   string
-	reqSeq      atomic.Uint64
+	ids         requestIDs
 	// epoch is when the server was made: accessLog times a request as
 	// time.Since(epoch) at its start and end, one read of the monotonic
 	// clock each (time.Now reads the wall clock too).
@@ -209,7 +210,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		m:           newMetrics(deps.Registry),
 		limit:       newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.GlobalRate, cfg.GlobalBurst),
 		lookupLimit: newLimiter(cfg.LookupRate, cfg.LookupBurst, 0, 0),
-		reqPrefix:   rand.Text()[:10] + "-",
+		ids:         newRequestIDs(),
 		epoch:       time.Now(),
 		secret:      ballot.NewSecret(cfg.Secret),
 		bodies:      sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }},
@@ -222,7 +223,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	g.RemoteIPHeaders = []string{"X-Forwarded-For"} // not gin's default X-Real-IP too
 	g.HandleMethodNotAllowed = true
-	g.Use(s.requestID, s.accessLog, s.recover)
+	g.Use(s.ids.set, s.accessLog, s.recover)
 	g.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, codeNotFound, "no such resource") })
 	g.NoMethod(func(c *gin.Context) {
 		abort(c, http.StatusMethodNotAllowed, codeMethodNotAllowed, c.Request.Method+" is not allowed here")
@@ -249,11 +250,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		g.GET("/vote/static/*file", page)
 	}
 
-	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	g.GET("/readyz", s.ready)
-	if !cfg.MetricsElsewhere {
-		g.GET("/metrics", gin.WrapH(promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{})))
-	}
+	probeRoutes(g, cfg, deps.Registry, s.ready)
 	s.gin = g
 	return s, nil
 }
@@ -270,8 +267,25 @@ func (s *Server) Handler() http.Handler { return s.gin }
 // read and one write serve a request. net/http's own errors (a handshake
 // or header read gone wrong) go to the server's log at warn.
 func (s *Server) HTTPServer(addr string) *http.Server {
-	return &http.Server{Addr: addr, Handler: s.gin, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(s.deps.Log.Handler(), slog.LevelWarn)}
+	return httpServer(addr, s.gin, s.cfg, s.deps.Log)
+}
+
+// httpServer is the http.Server of HTTPServer, serving h.
+func httpServer(addr string, h http.Handler, cfg Config, log *slog.Logger) *http.Server {
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+}
+
+// probeRoutes routes what operators and load balancers probe, alike from
+// the gateway's start (Front) to its end: GET /healthz, 200 while the
+// process serves HTTP; GET /readyz, answered by ready; GET /metrics, reg's
+// metrics, unless cfg.MetricsElsewhere.
+func probeRoutes(g *gin.Engine, cfg Config, reg prometheus.Gatherer, ready gin.HandlerFunc) {
+	g.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	g.GET("/readyz", ready)
+	if !cfg.MetricsElsewhere {
+		g.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	}
 }
 
 // Run polls queue depths and Bloom statistics and probes the ledger until
@@ -312,16 +326,24 @@ func (s *Server) ready(c *gin.Context) {
 	c.JSON(http.StatusOK, s.ledger.readiness())
 }
 
-// requestID takes the client's X-Request-ID if it is sane, or makes one (a
-// random prefix drawn at start and a counter: unique without a system call
-// per request), and echoes it in the answer, where requestIDOf finds it.
-func (s *Server) requestID(c *gin.Context) {
+// requestIDs makes request ids: a random prefix drawn at start and a
+// counter, unique without a system call per request.
+type requestIDs struct {
+	prefix string
+	seq    atomic.Uint64
+}
+
+func newRequestIDs() requestIDs { return requestIDs{prefix: rand.Text()[:10] + "-"} }
+
+// set takes the client's X-Request-ID if it is sane, or makes one, and
+// echoes it in the answer, where requestIDOf finds it.
+func (r *requestIDs) set(c *gin.Context) {
 	var id string
 	if v := c.Request.Header[headerRequestID]; len(v) > 0 && saneRequestID(v[0]) {
 		id = v[0]
 	} else {
 		var b [32]byte
-		id = string(strconv.AppendUint(append(b[:0], s.reqPrefix...), s.reqSeq.Add(1), 16))
+		id = string(strconv.AppendUint(append(b[:0], r.prefix...), r.seq.Add(1), 16))
 	}
 	c.Writer.Header()[headerRequestID] = []string{id}
 	c.Next()

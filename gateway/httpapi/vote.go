@@ -174,7 +174,7 @@ func decodeStrict(body []byte, fields []field, values []string) *decodeError {
 	}
 	for k := range raw {
 		if !slices.ContainsFunc(fields, func(f field) bool { return f.name == k }) {
-			return badField("unknown field %q", truncate(k))
+			return badField("unknown field %q", ballot.Clip(k))
 		}
 	}
 	return nil
@@ -275,7 +275,7 @@ func noRepeatedKeys(body []byte, expected int) *decodeError {
 		}
 		key, _ := tok.(string)
 		if seen[key] {
-			return badField("field %q given twice", truncate(key))
+			return badField("field %q given twice", ballot.Clip(key))
 		}
 		seen[key] = true
 		var skip json.RawMessage
@@ -284,15 +284,6 @@ func noRepeatedKeys(body []byte, expected int) *decodeError {
 		}
 	}
 	return nil
-}
-
-// truncate shortens client input before it is echoed in an error message.
-func truncate(s string) string {
-	const max = 64
-	if len(s) > max {
-		return s[:max] + "..."
-	}
-	return s
 }
 
 // decodeBody checks the media type, reads at most MaxBodyBytes and decodes

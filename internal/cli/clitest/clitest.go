@@ -51,30 +51,14 @@ func CheckEnv(t testing.TB, readers []cli.EnvReader, env map[string]string, over
 	}
 }
 
-// FreeAddr is a 127.0.0.1 address whose port was free a moment ago (the
-// kernel's choice), released before FreeAddr returns: for code under test
-// that must bind the address itself. It is racy: between the release and
-// that bind any other process may take the port, so a caller that cannot
-// pass ":0" and learn the bound address should expect EADDRINUSE now and
-// then. For an address that only has to refuse connections (a system not
-// running) use ReservedAddr, which holds the port until t ends.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // ReservePort returns a 127.0.0.1 port that nothing listens on and no
 // other program can bind until t ends: a socket bound to it with
 // SO_REUSEPORT and never listening, closed by t.Cleanup. A connection to
 // it is refused, as to a system that is down. Only a listener that also
 // sets SO_REUSEPORT (a child of the test sharing the port) can take it; a
-// port found free and released (FreeAddr) could be taken by anything the
-// moment it is.
+// port found free and released could be taken by anything the moment it
+// is. Code under test that binds a port itself is best given port 0 and
+// asked where it bound.
 func ReservePort(t testing.TB) int {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
