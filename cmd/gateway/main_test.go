@@ -350,7 +350,7 @@ func (noElection) Election(context.Context) (*ballot.Election, error) {
 // 0: a supervisor must not count that stop as a failure.
 func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	dial := func(*options) (ledger, func() error, error) {
+	dial := func(context.Context, *options) (ledger, func() error, error) {
 		cancel() // the signal comes while the gateway waits
 		return noElection{}, func() error { return nil }, nil
 	}
@@ -383,7 +383,7 @@ func TestListenBoundBeforeTheElection(t *testing.T) {
 		addr = clitest.FreeAddr(t)
 		dialled := make(chan struct{})
 		go func() {
-			done <- run(ctx, runArgs(t, "--listen", addr), func(*options) (ledger, func() error, error) {
+			done <- run(ctx, runArgs(t, "--listen", addr), func(context.Context, *options) (ledger, func() error, error) {
 				close(dialled)
 				return silentLedger{}, func() error { return nil }, nil
 			})
@@ -525,7 +525,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		{[]string{"--results-checkpoint", filepath.Join(notAFolder, "x.json")}, false, "--results-checkpoint " + filepath.Join(notAFolder, "x.json") + ": mkdir " + notAFolder + ": not a directory"},
 	} {
 		dialled := false
-		err := run(context.Background(), runArgs(t, c.args...), func(*options) (ledger, func() error, error) {
+		err := run(context.Background(), runArgs(t, c.args...), func(context.Context, *options) (ledger, func() error, error) {
 			dialled = true
 			return nil, nil, errNoLedger
 		})
@@ -535,7 +535,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 	}
 	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1 ,fd00::/8", "--org", "Observers",
 		"--workers", "1", "--procs", "0", "--redis-replicas", "-1", "--redis-addr", "127.0.0.1:6379,127.0.0.1:6380"}
-	if err := run(context.Background(), runArgs(t, good...), func(*options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
+	if err := run(context.Background(), runArgs(t, good...), func(context.Context, *options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
 		t.Errorf("%q: %v; want the gateway to get as far as the ledger", good, err)
 	}
 	if o, err := parseFlags(good); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1/32", "::1/128", "fd00::/8"}) {

@@ -317,7 +317,7 @@ func run(ctx context.Context) int {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return outcomes{}.stopped(context.Cause(ctx))
 	}
-	conn, err := ledgerFlags.Dial()
+	conn, err := ledgerFlags.Dial(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return statusIncomplete
@@ -545,7 +545,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	}
 	var ledger standingLedger
 	if !offline {
-		conn, err := lf.Dial()
+		conn, err := lf.Dial(ctx)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "verify:", err)
 			return statusIncomplete
@@ -576,7 +576,7 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return statusIncomplete
 	}
-	conn, err := lf.Dial()
+	conn, err := lf.Dial(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return statusIncomplete
