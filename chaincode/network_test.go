@@ -352,7 +352,7 @@ func dialComponent(t *testing.T, n *localnet.Network, c network.Component) *fabr
 			t.Fatalf("%s profile holds %s identities %v; want only its own %s %s", c.Name, org, slices.Collect(maps.Keys(op.Users)), c.Org, c.User)
 		}
 	}
-	conn, err := fabricclient.Dial(profile, c.Org, fabricclient.WithUser(c.User))
+	conn, err := fabricclient.Dial(t.Context(), profile, c.Org, fabricclient.WithUser(c.User))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func open(ctx context.Context, cfg Config) (*Explorer, error) {
 	}
 	// Dial reads the identity and TLS files; its gRPC connection is made at
 	// the first call, under that call's context.
-	conn, err := fabricclient.Dial(cfg.Profile, cfg.Org, opts...)
+	conn, err := fabricclient.Dial(ctx, cfg.Profile, cfg.Org, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("explorer: %w", err)
 	}

@@ -247,7 +247,7 @@ func TestExplorerOnRaftNetwork(t *testing.T) {
 	t.Cleanup(func() { e.Close() })
 	l.catchUp(t, e)
 	tot := checkAudit(t, l, e)
-	cfg, err := e.Index().ChannelConfig()
+	cfg, err := e.Index().ChannelConfig(t.Context())
 	if err != nil || cfg == nil || cfg.Consensus != "etcdraft" || len(cfg.OrdererOrgs) != 2 {
 		t.Fatalf("the index's orderer configuration %+v, %v; want etcdraft with both orderer organisations", cfg, err)
 	}

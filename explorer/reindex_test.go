@@ -143,7 +143,7 @@ func saveBlock0(t *testing.T, path string, hash, pin []byte) {
 		t.Fatal(err)
 	}
 	b := fabricblock.Block{Number: 0, Hash: hash, DataHashOK: true}
-	r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true, Genesis: pin}.Block(nil, b, idx)
+	r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true, Genesis: pin}.Block(t.Context(), nil, b, idx)
 	if err == nil {
 		err = idx.Save(context.Background(), r)
 	}

@@ -98,7 +98,7 @@ func (r *run) electionOn(ctx context.Context, n *localnet.Network, e ballot.Elec
 	if err != nil {
 		return nil, nil, err
 	}
-	admin, err := fabricclient.Dial(profile, "Commission", fabricclient.WithUser("Admin"))
+	admin, err := fabricclient.Dial(ctx, profile, "Commission", fabricclient.WithUser("Admin"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,7 +115,7 @@ func (r *run) electionOn(ctx context.Context, n *localnet.Network, e ballot.Elec
 		}
 		r.say("roll of %d voters written and sealed in %.1f s", seal.Voters, time.Since(began).Seconds())
 	}
-	conn, err := fabricclient.Dial(profile, "Commission")
+	conn, err := fabricclient.Dial(ctx, profile, "Commission")
 	if err != nil {
 		return nil, nil, err
 	}

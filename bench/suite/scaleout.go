@@ -144,7 +144,7 @@ func (r *run) offerCluster(ctx context.Context, st *stack.Stack, c *report.Clust
 	if err != nil {
 		return err
 	}
-	conn, err := fabricclient.Dial(profile, "Commission")
+	conn, err := fabricclient.Dial(ctx, profile, "Commission")
 	if err != nil {
 		return err
 	}

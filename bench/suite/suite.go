@@ -418,7 +418,7 @@ func (r *run) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := fabricclient.Dial(profile, "Commission")
+	conn, err := fabricclient.Dial(ctx, profile, "Commission")
 	if err != nil {
 		return err
 	}

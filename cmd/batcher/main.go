@@ -118,7 +118,7 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	conn, err := ledgerFlags.Dial()
+	conn, err := ledgerFlags.Dial(ctx)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func run(ctx context.Context) (err error) {
 			gateways = append(gateways, fabricledger.New(ledger))
 			continue
 		}
-		c, err := ledgerFlags.Dial(fabricclient.WithPeer(org))
+		c, err := ledgerFlags.Dial(ctx, fabricclient.WithPeer(org))
 		if err != nil {
 			return err
 		}

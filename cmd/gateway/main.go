@@ -200,14 +200,14 @@ type ledger interface {
 	receipt.Ledger
 }
 
-// dialer connects to the ledger the options name; closeFn ends the
-// connection.
-type dialer func(o *options) (l ledger, closeFn func() error, err error)
+// dialer connects to the ledger the options name, ctx bounding the dial
+// (not the connection); closeFn ends the connection.
+type dialer func(ctx context.Context, o *options) (l ledger, closeFn func() error, err error)
 
 // dialFabric connects to the consortium's peer through the Fabric Gateway
 // (the --profile, --org and --user flags).
-func dialFabric(o *options) (ledger, func() error, error) {
-	conn, err := o.ledger.Dial()
+func dialFabric(ctx context.Context, o *options) (ledger, func() error, error) {
+	conn, err := o.ledger.Dial(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +301,7 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 		}
 	}
 
-	l, closeLedger, err := dial(o)
+	l, closeLedger, err := dial(ctx, o)
 	if err != nil {
 		return err
 	}

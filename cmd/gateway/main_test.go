@@ -351,7 +351,7 @@ func (noElection) Election(context.Context) (*ballot.Election, error) {
 // 0: a supervisor must not count that stop as a failure.
 func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	dial := func(*options) (ledger, func() error, error) {
+	dial := func(context.Context, *options) (ledger, func() error, error) {
 		cancel() // the signal comes while the gateway waits
 		return noElection{}, func() error { return nil }, nil
 	}
@@ -403,7 +403,7 @@ func runUntilDialled(t *testing.T, args []string, l ledger) (addr string, stop f
 	t.Cleanup(cancel)
 	addrs, ended := make(chan string, 1), make(chan error, 1)
 	go func() {
-		ended <- run(ctx, args, func(o *options) (ledger, func() error, error) {
+		ended <- run(ctx, args, func(_ context.Context, o *options) (ledger, func() error, error) {
 			addrs <- o.listenAddr.String()
 			return l, func() error { return nil }, nil
 		})
@@ -628,7 +628,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		{[]string{"--results-checkpoint", filepath.Join(notAFolder, "x.json")}, false, "--results-checkpoint " + filepath.Join(notAFolder, "x.json") + ": mkdir " + notAFolder + ": not a directory"},
 	} {
 		dialled := false
-		err := run(context.Background(), runArgs(t, c.args...), func(*options) (ledger, func() error, error) {
+		err := run(context.Background(), runArgs(t, c.args...), func(context.Context, *options) (ledger, func() error, error) {
 			dialled = true
 			return nil, nil, errNoLedger
 		})
@@ -638,7 +638,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 	}
 	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1 ,fd00::/8", "--org", "Observers",
 		"--workers", "1", "--procs", "0", "--redis-replicas", "-1", "--redis-addr", "127.0.0.1:6379,127.0.0.1:6380"}
-	if err := run(context.Background(), runArgs(t, good...), func(*options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
+	if err := run(context.Background(), runArgs(t, good...), func(context.Context, *options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
 		t.Errorf("%q: %v; want the gateway to get as far as the ledger", good, err)
 	}
 	if o, err := parseFlags(good); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1/32", "::1/128", "fd00::/8"}) {

@@ -33,7 +33,7 @@ const asGatewayEnv = "VOTECHAIN_TEST_AS_GATEWAY"
 func TestMain(m *testing.M) {
 	if os.Getenv(asGatewayEnv) == "1" {
 		cli.Main("gateway", func(ctx context.Context) error {
-			return run(ctx, os.Args[1:], func(*options) (ledger, func() error, error) {
+			return run(ctx, os.Args[1:], func(context.Context, *options) (ledger, func() error, error) {
 				e, err := testElection()
 				return fakeLedger{e}, func() error { return nil }, err
 			})

@@ -294,7 +294,7 @@ func rebuildBloom(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	var src dedup.NullifierSource = roll.NullifierFile{Path: *file}
 	if *file == "" {
-		conn, err := ledgerFlags.Dial()
+		conn, err := ledgerFlags.Dial(ctx)
 		if err != nil {
 			return err
 		}

@@ -74,7 +74,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	conn, err := ledgerFlags.Dial()
+	conn, err := ledgerFlags.Dial(ctx)
 	if err != nil {
 		return fmt.Errorf("%w (give the Commission admin's connection profile with -profile, e.g. a bundle's profiles/admin.json)", err)
 	}

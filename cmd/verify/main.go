@@ -317,7 +317,7 @@ func run(ctx context.Context) int {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return verify.Outcomes{}.Stopped(context.Cause(ctx))
 	}
-	conn, err := ledgerFlags.Dial()
+	conn, err := ledgerFlags.Dial(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return verify.StatusIncomplete
@@ -486,7 +486,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	}
 	var ledger verify.StandingLedger
 	if !offline {
-		conn, err := lf.Dial()
+		conn, err := lf.Dial(ctx)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "verify:", err)
 			return verify.StatusIncomplete
@@ -517,7 +517,7 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return verify.StatusIncomplete
 	}
-	conn, err := lf.Dial()
+	conn, err := lf.Dial(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return verify.StatusIncomplete

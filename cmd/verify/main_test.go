@@ -319,10 +319,10 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 		return &cli.Ledger{Profile: path, Org: org, User: network.Explorer.User, Peer: peer}
 	}
 
-	if _, err := dialer(network.Explorer.Org, "").Dial(); err == nil || !strings.Contains(err.Error(), "Observers peer: TLS root") {
+	if _, err := dialer(network.Explorer.Org, "").Dial(t.Context()); err == nil || !strings.Contains(err.Error(), "Observers peer: TLS root") {
 		t.Errorf("the default dial: %v; want the Observers' peer, its TLS root missing", err)
 	}
-	conn, err := dialer(network.Explorer.Org, "Commission").Dial()
+	conn, err := dialer(network.Explorer.Org, "Commission").Dial(t.Context())
 	if err != nil {
 		t.Fatalf("--peer Commission: %v", err)
 	}
@@ -337,7 +337,7 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 	if _, err := conn.Ballot().LocateNullifier(ctx, "CA", strings.Repeat("0", 64)); !verify.LedgerUnanswered(ctx, err) || !strings.Contains(err.Error(), "the Commission peer at "+commissionPeer+" is not reachable") {
 		t.Errorf("a look-up through a peer that is down: %v; want it unanswered, naming the peer", err)
 	}
-	if _, err := dialer("Commission", "").Dial(); !errors.Is(err, network.ErrNotInProfile) {
+	if _, err := dialer("Commission", "").Dial(t.Context()); !errors.Is(err, network.ErrNotInProfile) {
 		t.Errorf("--org Commission: %v; want the profile not holding a Commission identity", err)
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,7 +29,7 @@ import (
 // approvalsOf checks and records the approvals tx, a VALID transaction,
 // writes, and checks the definitions it commits against the approvals
 // before it, under channel configuration cfg.
-func (h *blockHistory) approvalsOf(r *Report, tx fabricblock.Tx, cfg *fabricblock.ChannelConfig, ids *IdentityCache) error {
+func (h *blockHistory) approvalsOf(ctx context.Context, r *Report, tx fabricblock.Tx, cfg *fabricblock.ChannelConfig, ids *IdentityCache) error {
 	if tx.Chaincode != fabricblock.LifecycleNamespace {
 		return nil
 	}
@@ -41,7 +42,7 @@ func (h *blockHistory) approvalsOf(r *Report, tx fabricblock.Tx, cfg *fabricbloc
 	if len(written) == 0 && len(defs) == 0 {
 		return nil
 	}
-	if err := h.loadApprovals(); err != nil {
+	if err := h.loadApprovals(ctx); err != nil {
 		return err
 	}
 	endorsers := endorsingOrgs(tx, cfg, ids)
@@ -108,11 +109,11 @@ func endorsingOrgs(tx fabricblock.Tx, cfg *fabricblock.ChannelConfig, ids *Ident
 
 // loadApprovals reads the approvals of the blocks before from History,
 // once a block.
-func (h *blockHistory) loadApprovals() error {
+func (h *blockHistory) loadApprovals(ctx context.Context) error {
 	if h.approvals != nil {
 		return nil
 	}
-	before, known, err := kept(h.History.Approvals)
+	before, known, err := kept(ctx, h.History.Approvals)
 	if err != nil {
 		return err
 	}
@@ -125,8 +126,8 @@ func (h *blockHistory) loadApprovals() error {
 
 // kept calls read (a History method) and says whether the history kept
 // what it reads: ErrNotRecorded gives the zero value, false and no error.
-func kept[T any](read func() (T, error)) (T, bool, error) {
-	v, err := read()
+func kept[T any](ctx context.Context, read func(context.Context) (T, error)) (T, bool, error) {
+	v, err := read(ctx)
 	if errors.Is(err, ErrNotRecorded) {
 		var zero T
 		return zero, false, nil

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -78,7 +79,7 @@ func TestApprovals(t *testing.T) {
 		}
 		var got []string
 		for _, b := range c.blocks {
-			r, err := audit.Auditor{Chaincode: "ballot"}.Block(b.PreviousHash, b, hist)
+			r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), b.PreviousHash, b, hist)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,6 +106,6 @@ func TestApprovals(t *testing.T) {
 // approvalsNotKept is a History that kept no approvals.
 type approvalsNotKept struct{ *memHistory }
 
-func (approvalsNotKept) Approvals() (audit.Approvals, error) {
+func (approvalsNotKept) Approvals(context.Context) (audit.Approvals, error) {
 	return nil, fmt.Errorf("index of 2026-12-03: %w", audit.ErrNotRecorded)
 }

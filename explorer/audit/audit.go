@@ -12,6 +12,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,22 +84,23 @@ type Nullifier struct{ State, Nullifier string }
 // answers with one lookup per batch rather than one per vote, and of each
 // vote's nullifier one key: its state's for the duplicate rule, the
 // nullifier alone for the cross_state check (MaybeUsedAnywhere), whose
-// lookup by state is for the few a store cannot rule out.
+// lookup by state is for the few a store cannot rule out. Each method's
+// ctx bounds its read: a store gives up with ctx's error once ctx is done.
 type History interface {
 	// UsedNullifiers returns those of keys that a counted vote already used.
-	UsedNullifiers(keys []Nullifier) (map[Nullifier]bool, error)
+	UsedNullifiers(ctx context.Context, keys []Nullifier) (map[Nullifier]bool, error)
 	// MaybeUsedAnywhere returns those of nullifiers that a vote of any
 	// state may have used: every one a counted vote used, and perhaps
 	// others (a filter's false positives, a vote not counted); known
 	// false if the store cannot rule any out (each is then taken as
 	// maybe used).
-	MaybeUsedAnywhere(nullifiers []string) (maybe map[string]bool, known bool, err error)
+	MaybeUsedAnywhere(ctx context.Context, nullifiers []string) (maybe map[string]bool, known bool, err error)
 	// BatchRoot returns the root of batch (state, seq) if it was committed.
-	BatchRoot(state string, seq uint64) (root string, ok bool, err error)
+	BatchRoot(ctx context.Context, state string, seq uint64) (root string, ok bool, err error)
 	// Election returns the election record as last written before the
 	// block, or nil if none was (or the index predates recording it: then
 	// only the duplicate rule is recounted).
-	Election() (*ballot.Election, error)
+	Election(ctx context.Context) (*ballot.Election, error)
 	// ElectionFinalised reports whether a block before wrote the election
 	// record finalised (status finalised, or finalised_at stamped), even
 	// if a later write took it back; ErrNotRecorded if the store did not
@@ -106,44 +108,44 @@ type History interface {
 	// since: the audit then goes by the last record alone, so a write over
 	// none is not held to be a set-up, and an un-finalise that also cleared
 	// finalised_at is remembered for the rest of its block only.
-	ElectionFinalised() (bool, error)
+	ElectionFinalised(ctx context.Context) (bool, error)
 	// RollSealed reports whether a block before wrote the roll's seal.
-	RollSealed() (bool, error)
+	RollSealed(ctx context.Context) (bool, error)
 	// RollContests returns, for those of keys a block before wrote on the
 	// roll (a LoadRoll transaction's roll key and mark), the contest of
 	// the mark.
-	RollContests(keys []Nullifier) (map[Nullifier]string, error)
+	RollContests(ctx context.Context, keys []Nullifier) (map[Nullifier]string, error)
 	// ChannelConfig returns the ordering service's configuration as the
 	// last config block before left it (nil if none carried one);
 	// ErrNotRecorded if the store did not keep it (block signatures are
 	// then not checked).
-	ChannelConfig() (*fabricblock.ChannelConfig, error)
+	ChannelConfig(ctx context.Context) (*fabricblock.ChannelConfig, error)
 	// RollChunks returns the roll chunk records the blocks before wrote,
 	// the last written of each index, in index order; ErrNotRecorded if
 	// the store did not keep them (the seal is then not recomputed).
-	RollChunks() ([]ballot.RollChunkRecord, error)
+	RollChunks(ctx context.Context) ([]ballot.RollChunkRecord, error)
 	// IntakeLog returns the intake log's record the blocks before wrote:
 	// the registered keys and each state's anchored head;
 	// ErrNotRecorded if the store did not keep it (the log's
 	// transactions are then not checked).
-	IntakeLog() (IntakeLog, error)
+	IntakeLog(ctx context.Context) (IntakeLog, error)
 	// Batched returns the totals of each state's committed batches (first
 	// commits: how many, and their votes, counted or rejected) in the
 	// blocks before.
-	Batched() (map[string]ballot.BatchTotals, error)
+	Batched(ctx context.Context) (map[string]ballot.BatchTotals, error)
 	// Policies returns each chaincode's endorsement policy as its last
 	// definition the blocks before committed; ErrNotRecorded if the store
 	// did not keep them (the ballot chaincode's is then taken as every
 	// peer organisation's peer).
-	Policies() (map[string]fabricblock.EndorsementPolicy, error)
+	Policies(ctx context.Context) (map[string]fabricblock.EndorsementPolicy, error)
 	// ValidTxIDs returns those of ids that a VALID transaction of a block
 	// before carried.
-	ValidTxIDs(ids []string) (map[string]bool, error)
+	ValidTxIDs(ctx context.Context, ids []string) (map[string]bool, error)
 	// Approvals returns the organisations' lifecycle approvals the blocks
 	// before wrote (Report.Approvals, the last write of each key);
 	// ErrNotRecorded if the store did not keep them (commits of
 	// definitions are then not checked against them).
-	Approvals() (Approvals, error)
+	Approvals(ctx context.Context) (Approvals, error)
 }
 
 // Approvals are the hashed writes of VALID lifecycle transactions to the
@@ -267,8 +269,9 @@ type Auditor struct {
 
 // Block audits block b, whose predecessor's recomputed hash is prev (nil
 // for block 0). Transactions are audited in order, each seeing the
-// nullifiers and batches of those before it. It fails only when h does.
-func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, error) {
+// nullifiers and batches of those before it. It fails only when h does;
+// ctx is passed to each of h's reads (the audit itself reads nothing else).
+func (a Auditor) Block(ctx context.Context, prev []byte, b fabricblock.Block, h History) (Report, error) {
 	r := Report{Block: b}
 	if b.Number == 0 && a.Genesis != nil && !bytes.Equal(b.Hash, a.Genesis) {
 		// The message names the pin: explorer.OpenIndex looks for it there.
@@ -280,25 +283,25 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 	if !b.DataHashOK {
 		r.issue(KindDataHash, "", fmt.Sprintf("data hash %x does not match the block's %d transactions", b.DataHash, len(b.Txs)))
 	}
-	cfg, err := a.blockSignatures(&r, b, h)
+	cfg, err := a.blockSignatures(ctx, &r, b, h)
 	if err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
-	e, err := h.Election()
+	e, err := h.Election(ctx)
 	if err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
-	sealed, err := h.RollSealed()
+	sealed, err := h.RollSealed(ctx)
 	if err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
-	finalised, electionKept, err := kept(h.ElectionFinalised)
+	finalised, electionKept, err := kept(ctx, h.ElectionFinalised)
 	if err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
 	bh := &blockHistory{History: h, nullifiers: map[Nullifier]bool{}, countedIn: map[string][]string{}, roots: map[batchID]string{}, election: e,
 		electionKept: electionKept, finalised: finalised || wasFinalised(e), roll: map[Nullifier]string{}, sealed: sealed}
-	if err := checkReplays(&r, b, h); err != nil {
+	if err := checkReplays(ctx, &r, b, h); err != nil {
 		return Report{}, fmt.Errorf("audit block %d: %w", b.Number, err)
 	}
 	for _, tx := range b.Txs {
@@ -312,18 +315,18 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		if cfg != nil {
 			checkClient(&r, tx, cfg, a.Identities)
 			for _, cc := range a.endorsedAs(tx) {
-				rule, err := bh.policyRule(cc, cfg)
+				rule, err := bh.policyRule(ctx, cc, cfg)
 				if err != nil {
 					return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 				}
 				checkEndorsements(&r, tx, cc, cfg, rule, a.Identities)
 			}
 		}
-		if err := bh.definitions(&r, tx); err != nil {
+		if err := bh.definitions(ctx, &r, tx); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 		}
 		if cfg != nil {
-			if err := bh.approvalsOf(&r, tx, cfg, a.Identities); err != nil {
+			if err := bh.approvalsOf(ctx, &r, tx, cfg, a.Identities); err != nil {
 				return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 			}
 		}
@@ -335,13 +338,13 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 		if len(records) > 0 {
 			bh.need |= needBatcher
 		}
-		if err := a.electionWrites(&r, tx, bh); err != nil {
+		if err := a.electionWrites(ctx, &r, tx, bh); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 		}
-		if err := a.rollWrites(&r, tx, bh); err != nil {
+		if err := a.rollWrites(ctx, &r, tx, bh); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 		}
-		if err := a.intakeLogWrites(&r, tx, bh); err != nil {
+		if err := a.intakeLogWrites(ctx, &r, tx, bh); err != nil {
 			return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 		}
 		if cfg != nil {
@@ -357,7 +360,7 @@ func (a Auditor) Block(prev []byte, b fabricblock.Block, h History) (Report, err
 			if decoded != nil {
 				pre = &decoded[i]
 			}
-			batch, err := a.batch(&r, tx, raw, pre, bh, evs)
+			batch, err := a.batch(ctx, &r, tx, raw, pre, bh, evs)
 			if err != nil {
 				return Report{}, fmt.Errorf("audit block %d tx %s: %w", b.Number, tx.ID, err)
 			}
@@ -454,7 +457,7 @@ func (r *Report) issue(kind, txID, msg string) {
 // batch audits one batch (JSON raw, decoded already if pre is not nil) of
 // a VALID CommitBatch or CommitBatches transaction, whose batch events are
 // evs; nil if it does not decode (an issue is recorded).
-func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Batch, h *blockHistory, evs *txEvents) (*Batch, error) {
+func (a Auditor) batch(ctx context.Context, r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Batch, h *blockHistory, evs *txEvents) (*Batch, error) {
 	var b ballot.Batch
 	var err error
 	if pre != nil {
@@ -472,7 +475,7 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Bat
 		}
 		r.issue(kind, tx.ID, err.Error())
 	}
-	prevRoot, committed, err := h.BatchRoot(b.State, b.Seq)
+	prevRoot, committed, err := h.BatchRoot(ctx, b.State, b.Seq)
 	if err != nil {
 		return nil, err
 	}
@@ -500,10 +503,10 @@ func (a Auditor) batch(r *Report, tx fabricblock.Tx, raw []byte, pre *ballot.Bat
 				b.ID(), h.election.ID, h.election.Status))
 		}
 	}
-	if err := h.recount(out, tx.Time); err != nil {
+	if err := h.recount(ctx, out, tx.Time); err != nil {
 		return nil, err
 	}
-	if err := h.checkCrossState(r, tx.ID, *out); err != nil {
+	if err := h.checkCrossState(ctx, r, tx.ID, *out); err != nil {
 		return nil, err
 	}
 	var rec ballot.BatchRecord
@@ -642,11 +645,11 @@ type blockHistory struct {
 	need callerNeed
 }
 
-func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
+func (h *blockHistory) BatchRoot(ctx context.Context, state string, seq uint64) (string, bool, error) {
 	if root, ok := h.roots[batchID{state, seq}]; ok {
 		return root, true, nil
 	}
-	return h.History.BatchRoot(state, seq)
+	return h.History.BatchRoot(ctx, state, seq)
 }
 
 // recount decides which of b's votes count, as the chaincode must in a
@@ -657,12 +660,12 @@ func (h *blockHistory) BatchRoot(state string, seq uint64) (string, bool, error)
 // rejected with its reason. It records b's batch and counted nullifiers.
 // What the blocks before say of b's nullifiers is read in one lookup each
 // for the duplicate rule and the roll.
-func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
+func (h *blockHistory) recount(ctx context.Context, b *Batch, txTime time.Time) error {
 	keys := make([]Nullifier, 0, len(b.Batch.Votes))
 	for _, v := range b.Batch.Votes {
 		keys = append(keys, Nullifier{v.State, v.Nullifier})
 	}
-	usedBefore, err := h.History.UsedNullifiers(keys)
+	usedBefore, err := h.History.UsedNullifiers(ctx, keys)
 	if err != nil {
 		return err
 	}
@@ -672,7 +675,7 @@ func (h *blockHistory) recount(b *Batch, txTime time.Time) error {
 	}
 	var onRoll func(ballot.Vote) (bool, error)
 	if h.sealed {
-		rolled, err := h.History.RollContests(keys)
+		rolled, err := h.History.RollContests(ctx, keys)
 		if err != nil {
 			return err
 		}

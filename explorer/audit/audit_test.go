@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -38,7 +39,7 @@ func newHistory() *memHistory {
 		chunks: map[int]ballot.RollChunkRecord{}, log: audit.IntakeLog{Heads: map[string]ballot.AnchoredHead{}}, batched: map[string]ballot.BatchTotals{}}
 }
 
-func (h *memHistory) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
+func (h *memHistory) UsedNullifiers(_ context.Context, keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
 	out := map[audit.Nullifier]bool{}
 	for _, k := range keys {
 		if h.nullifiers[[2]string{k.State, k.Nullifier}] {
@@ -49,7 +50,7 @@ func (h *memHistory) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier
 }
 
 // MaybeUsedAnywhere answers exactly: the nullifiers a counted vote used.
-func (h *memHistory) MaybeUsedAnywhere(nullifiers []string) (map[string]bool, bool, error) {
+func (h *memHistory) MaybeUsedAnywhere(_ context.Context, nullifiers []string) (map[string]bool, bool, error) {
 	out := map[string]bool{}
 	for _, n := range nullifiers {
 		if h.anywhere[n] {
@@ -58,10 +59,10 @@ func (h *memHistory) MaybeUsedAnywhere(nullifiers []string) (map[string]bool, bo
 	}
 	return out, true, nil
 }
-func (h *memHistory) Election() (*ballot.Election, error) { return h.election, nil }
-func (h *memHistory) ElectionFinalised() (bool, error)    { return h.finalised, nil }
-func (h *memHistory) RollSealed() (bool, error)           { return h.sealed, nil }
-func (h *memHistory) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
+func (h *memHistory) Election(context.Context) (*ballot.Election, error) { return h.election, nil }
+func (h *memHistory) ElectionFinalised(context.Context) (bool, error)    { return h.finalised, nil }
+func (h *memHistory) RollSealed(context.Context) (bool, error)           { return h.sealed, nil }
+func (h *memHistory) RollContests(_ context.Context, keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
 	out := map[audit.Nullifier]string{}
 	for _, k := range keys {
 		if c, ok := h.roll[[2]string{k.State, k.Nullifier}]; ok {
@@ -70,30 +71,32 @@ func (h *memHistory) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]s
 	}
 	return out, nil
 }
-func (h *memHistory) ChannelConfig() (*fabricblock.ChannelConfig, error) { return h.orderers, nil }
-func (h *memHistory) RollChunks() ([]ballot.RollChunkRecord, error) {
+func (h *memHistory) ChannelConfig(context.Context) (*fabricblock.ChannelConfig, error) {
+	return h.orderers, nil
+}
+func (h *memHistory) RollChunks(context.Context) ([]ballot.RollChunkRecord, error) {
 	var out []ballot.RollChunkRecord
 	for _, i := range slices.Sorted(maps.Keys(h.chunks)) {
 		out = append(out, h.chunks[i])
 	}
 	return out, nil
 }
-func (h *memHistory) IntakeLog() (audit.IntakeLog, error) {
+func (h *memHistory) IntakeLog(context.Context) (audit.IntakeLog, error) {
 	return audit.IntakeLog{Keys: h.log.Keys, Heads: maps.Clone(h.log.Heads)}, nil
 }
-func (h *memHistory) Batched() (map[string]ballot.BatchTotals, error) {
+func (h *memHistory) Batched(context.Context) (map[string]ballot.BatchTotals, error) {
 	return maps.Clone(h.batched), nil
 }
-func (h *memHistory) Policies() (map[string]fabricblock.EndorsementPolicy, error) {
+func (h *memHistory) Policies(context.Context) (map[string]fabricblock.EndorsementPolicy, error) {
 	return maps.Clone(h.policies), nil
 }
-func (h *memHistory) BatchRoot(state string, seq uint64) (string, bool, error) {
+func (h *memHistory) BatchRoot(_ context.Context, state string, seq uint64) (string, bool, error) {
 	r, ok := h.roots[fmt.Sprint(state, "/", seq)]
 	return r, ok, nil
 }
 
 // add records a report's batches, as the index does when it saves them.
-func (h *memHistory) ValidTxIDs(ids []string) (map[string]bool, error) {
+func (h *memHistory) ValidTxIDs(_ context.Context, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, id := range ids {
 		if h.validTxIDs[id] {
@@ -103,7 +106,7 @@ func (h *memHistory) ValidTxIDs(ids []string) (map[string]bool, error) {
 	return out, nil
 }
 
-func (h *memHistory) Approvals() (audit.Approvals, error) {
+func (h *memHistory) Approvals(context.Context) (audit.Approvals, error) {
 	out := audit.Approvals{}
 	for org, a := range h.approvals {
 		out[org] = maps.Clone(a)
@@ -196,7 +199,7 @@ func auditChainWith(t testing.TB, h recordingHistory, blocks [][]ledgertest.Tx) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, h)
+		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(t.Context(), prev, b, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -520,7 +523,7 @@ func TestBrokenChain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, newHistory())
+		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(t.Context(), prev, b, newHistory())
 		if err != nil {
 			t.Fatal(err)
 		}

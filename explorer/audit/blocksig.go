@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"errors"
@@ -43,7 +44,7 @@ func SignaturesNeeded(cfg *fabricblock.ChannelConfig) int {
 // the blocks before left (History), reports the configuration b carries
 // for the blocks after it, and returns the configuration b's endorsements
 // are checked against (nil: none are). It fails only when h does.
-func (a Auditor) blockSignatures(r *Report, b fabricblock.Block, h History) (*fabricblock.ChannelConfig, error) {
+func (a Auditor) blockSignatures(ctx context.Context, r *Report, b fabricblock.Block, h History) (*fabricblock.ChannelConfig, error) {
 	r.ChannelConfig = b.ChannelConfig
 	if a.SkipSignatures {
 		return nil, nil
@@ -54,7 +55,7 @@ func (a Auditor) blockSignatures(r *Report, b fabricblock.Block, h History) (*fa
 		}
 		return nil, nil
 	}
-	cfg, err := h.ChannelConfig()
+	cfg, err := h.ChannelConfig(ctx)
 	switch {
 	case errors.Is(err, ErrNotRecorded):
 		return nil, nil

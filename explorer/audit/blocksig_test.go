@@ -45,7 +45,7 @@ func auditBlocks(t *testing.T, blocks []*common.Block) [][]audit.Issue {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(prev, b, h)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), prev, b, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func TestRaftBlockSignatures(t *testing.T) {
 		{"signed, by the old CA again", h, []fabricblock.Signature{good}, ""},
 	} {
 		name := c.name
-		r, err := audit.Auditor{Chaincode: "ballot", Identities: cache}.Block(nil, fabricblock.Block{Number: 5, DataHashOK: true, Signatures: c.sigs}, c.h)
+		r, err := audit.Auditor{Chaincode: "ballot", Identities: cache}.Block(t.Context(), nil, fabricblock.Block{Number: 5, DataHashOK: true, Signatures: c.sigs}, c.h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func benchAudit(b *testing.B, cfg *fabricblock.ChannelConfig, blk fabricblock.Bl
 	}{{"uncached", nil}, {"cached", &audit.IdentityCache{}}} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				r, err := audit.Auditor{Chaincode: "ballot", Identities: c.ids}.Block(blk.PreviousHash, blk, h)
+				r, err := audit.Auditor{Chaincode: "ballot", Identities: c.ids}.Block(b.Context(), blk.PreviousHash, blk, h)
 				var kinds []string
 				for _, is := range r.Issues {
 					kinds = append(kinds, is.Kind)
@@ -283,7 +283,7 @@ func TestGenesisPinned(t *testing.T) {
 		"the published genesis block": {blocks[0].Hash, nil},
 		"another genesis block":       {bytes.Repeat([]byte{7}, 32), []string{audit.KindGenesis}},
 	} {
-		r, err := audit.Auditor{Chaincode: "ballot", Genesis: c.genesis}.Block(nil, blocks[0], h)
+		r, err := audit.Auditor{Chaincode: "ballot", Genesis: c.genesis}.Block(t.Context(), nil, blocks[0], h)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,7 +30,7 @@ func TestCapturedCallers(t *testing.T) {
 	var setupBlock fabricblock.Block
 	setupTx := -1
 	for _, b := range blocks {
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(b.PreviousHash, b, h)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), b.PreviousHash, b, h)
 		if err != nil || len(r.Issues) != 0 {
 			t.Fatalf("captured block %d: %v %+v", b.Number, err, r.Issues)
 		}
@@ -97,7 +97,7 @@ func TestCapturedCallers(t *testing.T) {
 	} {
 		hist := newHistory()
 		hist.orderers, hist.election = blocks[0].ChannelConfig, c.election
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(c.block.PreviousHash, c.block, hist)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), c.block.PreviousHash, c.block, hist)
 		if err != nil {
 			t.Fatal(err)
 		}

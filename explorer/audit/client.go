@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -43,7 +44,7 @@ func checkClient(r *Report, tx fabricblock.Tx, cfg *fabricblock.ChannelConfig, i
 // Fabric marks such a transaction DUPLICATE_TXID, so that an envelope
 // sent again (its id derived from its nonce and creator, above) changes
 // nothing the second time.
-func checkReplays(r *Report, b fabricblock.Block, h History) error {
+func checkReplays(ctx context.Context, r *Report, b fabricblock.Block, h History) error {
 	var ids []string
 	for _, tx := range b.Txs {
 		if tx.Valid() && tx.Err == "" && tx.Type == common.HeaderType_ENDORSER_TRANSACTION.String() {
@@ -53,7 +54,7 @@ func checkReplays(r *Report, b fabricblock.Block, h History) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	seen, err := h.ValidTxIDs(ids)
+	seen, err := h.ValidTxIDs(ctx, ids)
 	if err != nil {
 		return err
 	}

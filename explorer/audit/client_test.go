@@ -24,7 +24,7 @@ func TestClientSignatures(t *testing.T) {
 	h := newHistory()
 	checked := 0
 	for _, b := range blocks {
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(b.PreviousHash, b, h)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), b.PreviousHash, b, h)
 		if err != nil || len(r.Issues) != 0 {
 			t.Fatalf("captured block %d: %v %+v", b.Number, err, r.Issues)
 		}
@@ -70,7 +70,7 @@ func TestClientSignatures(t *testing.T) {
 	} {
 		hist := newHistory()
 		hist.orderers, hist.election = blocks[0].ChannelConfig, h.election
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(c.block.PreviousHash, c.block, hist)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), c.block.PreviousHash, c.block, hist)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -35,7 +36,7 @@ import (
 // electionWrites checks what a VALID transaction wrote of the election
 // record and records it, for the transactions after it and in the
 // report. It fails only when the History does.
-func (a Auditor) electionWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error {
+func (a Auditor) electionWrites(ctx context.Context, r *Report, tx fabricblock.Tx, h *blockHistory) error {
 	var raw []byte
 	wrote, deleted := false, false
 	for _, w := range tx.Writes {
@@ -63,12 +64,12 @@ func (a Auditor) electionWrites(r *Report, tx fabricblock.Tx, h *blockHistory) e
 		r.issue(KindElection, tx.ID, fmt.Sprintf("the election record written is undecodable: %v", err))
 		return nil
 	}
-	if err := checkElectionStep(r, tx, h, &e); err != nil {
+	if err := checkElectionStep(ctx, r, tx, h, &e); err != nil {
 		return err
 	}
 	checkTotalsMark(r, tx, h, &e)
 	if e.Status == ballot.StatusFinalised && (h.election == nil || h.election.Status != ballot.StatusFinalised) {
-		if err := checkFinalise(r, tx, h, &e); err != nil {
+		if err := checkFinalise(ctx, r, tx, h, &e); err != nil {
 			return err
 		}
 	}
@@ -96,7 +97,7 @@ func wasFinalised(e *ballot.Election) bool {
 // must be one of the chaincode's steps above, and none once the election
 // was finalised (h.finalised, even if a flagged write took the record
 // back since). It fails only when the History does.
-func checkElectionStep(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) error {
+func checkElectionStep(ctx context.Context, r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) error {
 	before := h.election
 	if before == nil && !h.electionKept {
 		return nil
@@ -114,14 +115,14 @@ func checkElectionStep(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.
 		fail("the chaincode writes it no more once the election is finalised, whose results are frozen")
 		return nil
 	case before == nil:
-		return checkSetUp(r, tx, h, e, fail)
+		return checkSetUp(ctx, r, tx, h, e, fail)
 	}
 	if err := before.StepRefusal(e.Status); err != nil {
 		fail("the chaincode sets up a configured election again, closes a configured one and finalises a closed one, nothing else (%v)", err)
 		return nil
 	}
 	if e.Status == ballot.StatusConfigured {
-		return checkSetUp(r, tx, h, e, fail)
+		return checkSetUp(ctx, r, tx, h, e, fail)
 	}
 	checkTransition(tx, before, e, fail)
 	return nil
@@ -169,7 +170,7 @@ func checkTransition(tx fabricblock.Tx, before, e *ballot.Election, fail func(fo
 // record before again (ballot.CheckSetUpAnchored; not checked where
 // History did not keep the intake log). It fails only when the History
 // does.
-func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election, fail func(format string, args ...any)) error {
+func checkSetUp(ctx context.Context, r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election, fail func(format string, args ...any)) error {
 	if err := e.CheckNew(); err != nil {
 		fail("SetupElection stores a configured record with neither closed_at nor finalised_at")
 	}
@@ -188,7 +189,7 @@ func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Electio
 			fail("SetupElection stores roll_entries in every record, yet the record drops the record before's %d: only a chaincode before it was required (a rollback) stores one without", *before.RollEntries)
 		}
 		if h.sealed && e.RollEntries != nil {
-			if err := h.loadChunks(); err != nil {
+			if err := h.loadChunks(ctx); err != nil {
 				return err
 			}
 			if sealed := h.loadedEntries(); h.chunksKnown && *e.RollEntries != sealed {
@@ -196,14 +197,14 @@ func checkSetUp(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Electio
 			}
 		}
 	}
-	committed, err := h.committedBatches(r)
+	committed, err := h.committedBatches(ctx, r)
 	if err != nil {
 		return err
 	}
 	if committed > 0 {
 		fail("SetupElection refuses once a batch is committed, and %d are", committed)
 	}
-	if err := h.loadLog(); err != nil {
+	if err := h.loadLog(ctx); err != nil {
 		return err
 	}
 	if h.logKnown {
@@ -244,8 +245,8 @@ func validSetUp(e *ballot.Election) error {
 // being audited: the blocks before's (History.Batched) and the first
 // commits of this block's transactions before it (r.Batches). It fails
 // only when the History does.
-func (h *blockHistory) committedBatches(r *Report) (int, error) {
-	batched, err := h.History.Batched()
+func (h *blockHistory) committedBatches(ctx context.Context, r *Report) (int, error) {
+	batched, err := h.History.Batched(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -35,11 +36,11 @@ import (
 
 // policyRule returns the rule a VALID transaction of chaincode cc must
 // satisfy under channel configuration cfg, with what it is read from.
-func (h *blockHistory) policyRule(cc string, cfg *fabricblock.ChannelConfig) (fabricblock.SignaturePolicy, error) {
+func (h *blockHistory) policyRule(ctx context.Context, cc string, cfg *fabricblock.ChannelConfig) (fabricblock.SignaturePolicy, error) {
 	if cc == fabricblock.LifecycleNamespace {
 		return channelPolicy(cfg, fabricblock.LifecycleEndorsementPolicy), nil
 	}
-	if err := h.loadPolicies(); err != nil {
+	if err := h.loadPolicies(ctx); err != nil {
 		return fabricblock.SignaturePolicy{}, err
 	}
 	p, ok := h.policies[cc]
@@ -79,11 +80,11 @@ func peerOrgs(cfg *fabricblock.ChannelConfig, n int) fabricblock.SignaturePolicy
 
 // loadPolicies reads the chaincodes' policies of the blocks before from
 // History, once a block.
-func (h *blockHistory) loadPolicies() error {
+func (h *blockHistory) loadPolicies(ctx context.Context) error {
 	if h.policies != nil {
 		return nil
 	}
-	before, _, err := kept(h.History.Policies)
+	before, _, err := kept(ctx, h.History.Policies)
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func (h *blockHistory) loadPolicies() error {
 
 // definitions records the endorsement policies a VALID lifecycle
 // transaction commits, for the transactions after it and in the report.
-func (h *blockHistory) definitions(r *Report, tx fabricblock.Tx) error {
+func (h *blockHistory) definitions(ctx context.Context, r *Report, tx fabricblock.Tx) error {
 	if tx.Chaincode != fabricblock.LifecycleNamespace {
 		return nil
 	}
@@ -108,7 +109,7 @@ func (h *blockHistory) definitions(r *Report, tx fabricblock.Tx) error {
 	if len(defined) == 0 {
 		return nil
 	}
-	if err := h.loadPolicies(); err != nil {
+	if err := h.loadPolicies(ctx); err != nil {
 		return err
 	}
 	if r.Policies == nil {

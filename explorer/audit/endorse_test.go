@@ -60,7 +60,7 @@ func TestCapturedEndorsements(t *testing.T) {
 			return es
 		}), "is not among CommissionMSP, ObserversMSP"},
 	} {
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(c.block.PreviousHash, c.block, h)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), c.block.PreviousHash, c.block, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestEndorsementsOfBallotWrites(t *testing.T) {
 		{2, ""},
 		{1, "its writes to the ballot namespace (invoking relay): no valid endorsement by a peer of"},
 	} {
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(b.PreviousHash, relayed(c.endorsements), h)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), b.PreviousHash, relayed(c.endorsements), h)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -55,7 +56,7 @@ type logWrites struct {
 // intakeLogWrites checks what a VALID transaction wrote of the intake
 // log's record against what its function must write, and records it. It
 // fails only when the History does.
-func (a Auditor) intakeLogWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error {
+func (a Auditor) intakeLogWrites(ctx context.Context, r *Report, tx fabricblock.Tx, h *blockHistory) error {
 	var w logWrites
 	for _, wr := range tx.Writes {
 		if wr.Namespace != a.Chaincode {
@@ -85,7 +86,7 @@ func (a Auditor) intakeLogWrites(r *Report, tx fabricblock.Tx, h *blockHistory) 
 	if len(w.heads) > 0 {
 		h.need |= needCommission
 	}
-	if err := h.loadLog(); err != nil {
+	if err := h.loadLog(ctx); err != nil {
 		return err
 	}
 	if h.logKnown {
@@ -226,8 +227,8 @@ func checkAnchors(fail func(kind, format string, args ...any), tx fabricblock.Tx
 // before it (h.election) does not require them
 // (ballot.Election.FinaliseNeedsTotals). It fails only when the History
 // does.
-func checkFinalise(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) error {
-	batched, err := h.History.Batched()
+func checkFinalise(ctx context.Context, r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Election) error {
+	batched, err := h.History.Batched(ctx)
 	if err != nil {
 		return err
 	}
@@ -257,7 +258,7 @@ func checkFinalise(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.Elec
 			}
 		}
 	}
-	if err := h.loadLog(); err != nil {
+	if err := h.loadLog(ctx); err != nil {
 		return err
 	}
 	if !h.logKnown || len(h.log.Heads) == 0 {
@@ -299,11 +300,11 @@ func checkTotalsMark(r *Report, tx fabricblock.Tx, h *blockHistory, e *ballot.El
 
 // loadLog reads the intake log's record of the blocks before from
 // History, once a block.
-func (h *blockHistory) loadLog() error {
+func (h *blockHistory) loadLog(ctx context.Context) error {
 	if h.log != nil {
 		return nil
 	}
-	log, known, err := kept(h.History.IntakeLog)
+	log, known, err := kept(ctx, h.History.IntakeLog)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -187,7 +188,7 @@ func issuesOf(reports []audit.Report) []audit.Issue {
 // logNotRecorded is a History that kept no record of the intake log.
 type logNotRecorded struct{ *memHistory }
 
-func (logNotRecorded) IntakeLog() (audit.IntakeLog, error) {
+func (logNotRecorded) IntakeLog(context.Context) (audit.IntakeLog, error) {
 	return audit.IntakeLog{}, fmt.Errorf("index of 2026-12-03: %w", audit.ErrNotRecorded)
 }
 
@@ -569,7 +570,7 @@ func TestElectionSteps(t *testing.T) {
 // from the first block (an index written before it did).
 type electionUnkept struct{ *memHistory }
 
-func (electionUnkept) ElectionFinalised() (bool, error) {
+func (electionUnkept) ElectionFinalised(context.Context) (bool, error) {
 	return false, fmt.Errorf("index of 2026-12-05: %w", audit.ErrNotRecorded)
 }
 

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"iter"
 	"maps"
@@ -159,7 +160,7 @@ const maxCrossStateListed = 5
 // from a filter of nullifiers alone), and only the votes it cannot rule
 // out are looked up in each other state (UsedNullifiers, one call): on an
 // honest ledger about 1% of them, not each vote in every state.
-func (h *blockHistory) checkCrossState(r *Report, txID string, b Batch) error {
+func (h *blockHistory) checkCrossState(ctx context.Context, r *Report, txID string, b Batch) error {
 	if h.sealed || h.election == nil || len(h.election.States) < 2 || !b.recounted {
 		return nil
 	}
@@ -168,7 +169,7 @@ func (h *blockHistory) checkCrossState(r *Report, txID string, b Batch) error {
 	for i, v := range counted {
 		nullifiers[i] = v.Nullifier
 	}
-	maybe, known, err := h.History.MaybeUsedAnywhere(nullifiers)
+	maybe, known, err := h.History.MaybeUsedAnywhere(ctx, nullifiers)
 	if err != nil {
 		return err
 	}
@@ -185,7 +186,7 @@ func (h *blockHistory) checkCrossState(r *Report, txID string, b Batch) error {
 	}
 	var usedBefore map[Nullifier]bool
 	if len(keys) > 0 {
-		if usedBefore, err = h.History.UsedNullifiers(keys); err != nil {
+		if usedBefore, err = h.History.UsedNullifiers(ctx, keys); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -160,17 +161,17 @@ type probeCounter struct {
 	byState, anywhere int
 }
 
-func (p *probeCounter) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
+func (p *probeCounter) UsedNullifiers(ctx context.Context, keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
 	p.byState += len(keys)
-	return p.memHistory.UsedNullifiers(keys)
+	return p.memHistory.UsedNullifiers(ctx, keys)
 }
 
-func (p *probeCounter) MaybeUsedAnywhere(nullifiers []string) (map[string]bool, bool, error) {
+func (p *probeCounter) MaybeUsedAnywhere(ctx context.Context, nullifiers []string) (map[string]bool, bool, error) {
 	p.anywhere += len(nullifiers)
 	if p.unfiltered {
 		return nil, false, nil
 	}
-	return p.memHistory.MaybeUsedAnywhere(nullifiers)
+	return p.memHistory.MaybeUsedAnywhere(ctx, nullifiers)
 }
 
 // manyStates is an election of 51 states, its roll not sealed, after a
@@ -232,7 +233,7 @@ func BenchmarkCrossStateProbes(b *testing.B) {
 			prev := reports[len(reports)-1].Block.Hash
 			h.byState, h.anywhere = 0, 0
 			for b.Loop() {
-				if _, err := (audit.Auditor{Chaincode: "ballot", SkipSignatures: true}).Block(prev, blk, h); err != nil {
+				if _, err := (audit.Auditor{Chaincode: "ballot", SkipSignatures: true}).Block(b.Context(), prev, blk, h); err != nil {
 					b.Fatal(err)
 				}
 			}

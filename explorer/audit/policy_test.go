@@ -25,7 +25,7 @@ func TestEndorsementPolicyFollowed(t *testing.T) {
 	var commitDef fabricblock.Block
 	defTx := -1
 	for _, b := range blocks {
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(b.PreviousHash, b, h)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), b.PreviousHash, b, h)
 		if err != nil || len(r.Issues) != 0 {
 			t.Fatalf("captured block %d: %v %+v", b.Number, err, r.Issues)
 		}
@@ -102,7 +102,7 @@ func TestEndorsementPolicyFollowed(t *testing.T) {
 			h.orderers = c.cfg
 		}
 		h.policies = map[string]fabricblock.EndorsementPolicy{"ballot": c.policy}
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(c.block.PreviousHash, c.block, h)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), c.block.PreviousHash, c.block, h)
 		if err != nil {
 			t.Fatal(err)
 		}

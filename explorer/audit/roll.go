@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,7 +62,7 @@ type chunkWrite struct {
 // rollWrites records the roll entries (nullifier keys given the roll's
 // mark), chunk records and seal tx wrote, and checks them against each
 // other and the roll before. It fails only when the History does.
-func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error {
+func (a Auditor) rollWrites(ctx context.Context, r *Report, tx fabricblock.Tx, h *blockHistory) error {
 	var w txRoll
 	for _, wr := range tx.Writes {
 		if wr.Namespace != a.Chaincode || wr.Delete {
@@ -94,11 +95,11 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error
 		h.roll[Nullifier{e.State, e.Nullifier}] = e.Contest
 	}
 	r.Roll = append(r.Roll, w.entries...)
-	if err := h.loadChunks(); err != nil {
+	if err := h.loadChunks(ctx); err != nil {
 		return err
 	}
 	if !a.commits(tx) { // a commit's marks are its nullifier writes' issue (nullifiers.go)
-		if err := checkRollBeforeBatches(r, tx.ID, w, h); err != nil {
+		if err := checkRollBeforeBatches(ctx, r, tx.ID, w, h); err != nil {
 			return err
 		}
 	}
@@ -117,9 +118,9 @@ func (a Auditor) rollWrites(r *Report, tx fabricblock.Tx, h *blockHistory) error
 // vote's nullifier record, and a seal (roll_seal). The counted
 // nullifiers are looked up (one History lookup for the transaction's
 // marks) only for a load so flagged. It fails only when the History does.
-func checkRollBeforeBatches(r *Report, txID string, w txRoll, h *blockHistory) error {
+func checkRollBeforeBatches(ctx context.Context, r *Report, txID string, w txRoll, h *blockHistory) error {
 	loads := len(w.entries) > 0 || len(w.chunks) > 0
-	committed, err := h.committedBatches(r)
+	committed, err := h.committedBatches(ctx, r)
 	if err != nil || committed == 0 {
 		return err
 	}
@@ -133,7 +134,7 @@ func checkRollBeforeBatches(r *Report, txID string, w txRoll, h *blockHistory) e
 	for _, e := range w.entries {
 		keys = append(keys, Nullifier{e.State, e.Nullifier})
 	}
-	used, err := h.History.UsedNullifiers(keys)
+	used, err := h.History.UsedNullifiers(ctx, keys)
 	if err != nil {
 		return err
 	}
@@ -255,12 +256,12 @@ func (h *blockHistory) loadedEntries() int {
 
 // loadChunks reads the chunk records of the blocks before from History,
 // once a block.
-func (h *blockHistory) loadChunks() error {
+func (h *blockHistory) loadChunks(ctx context.Context) error {
 	if h.chunks != nil {
 		return nil
 	}
 	h.chunks = map[int]ballot.RollChunkRecord{}
-	before, err := h.History.RollChunks()
+	before, err := h.History.RollChunks(ctx)
 	switch {
 	case errors.Is(err, ErrNotRecorded):
 		return nil

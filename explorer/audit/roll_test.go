@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -157,7 +158,7 @@ func TestRollSealHoldsTheSize(t *testing.T) {
 // notRecorded is a History that kept no chunk records.
 type notRecorded struct{ *memHistory }
 
-func (notRecorded) RollChunks() ([]ballot.RollChunkRecord, error) {
+func (notRecorded) RollChunks(context.Context) ([]ballot.RollChunkRecord, error) {
 	return nil, fmt.Errorf("index of layout 1: %w", audit.ErrNotRecorded)
 }
 

@@ -320,7 +320,7 @@ func (f *Follower) index(ctx context.Context, prev []byte, blk *common.Block, w 
 	if err != nil {
 		return audit.Report{}, &storeError{fmt.Errorf("block %d: %w", blk.GetHeader().GetNumber(), err)}
 	}
-	report, err := f.Auditor.Block(prev, b, w)
+	report, err := f.Auditor.Block(ctx, prev, b, w)
 	if err != nil {
 		return audit.Report{}, &storeError{err}
 	}

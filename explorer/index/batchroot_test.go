@@ -34,7 +34,7 @@ func TestWriterBatchRoot(t *testing.T) {
 	check := func(w *Writer, cases []want) {
 		t.Helper()
 		for _, c := range cases {
-			root, ok, err := w.BatchRoot(c.state, c.seq)
+			root, ok, err := w.BatchRoot(t.Context(), c.state, c.seq)
 			if err != nil || ok != (c.root != "") || root != c.root {
 				t.Errorf("BatchRoot(%s, %d) = %q, %v, %v; want %q", c.state, c.seq, root, ok, err, c.root)
 			}

@@ -30,14 +30,15 @@ type history struct {
 	// pending keys it sees (pending.go).
 	pendingUsed func(key int64) []keyPlace
 	// anywhere, if set (a Writer's), returns its filter of the nullifiers
-	// of the votes it sees, whatever their state, building it if need be.
-	anywhere func() (*anywhereFilter, error)
+	// of the votes it sees, whatever their state, building it within ctx if
+	// need be.
+	anywhere func(ctx context.Context) (*anywhereFilter, error)
 }
 
 // NullifierUsed reports whether a counted vote of state used nullifier.
-func (x history) NullifierUsed(state, nullifier string) (bool, error) {
+func (x history) NullifierUsed(ctx context.Context, state, nullifier string) (bool, error) {
 	k := audit.Nullifier{State: state, Nullifier: nullifier}
-	used, err := x.UsedNullifiers([]audit.Nullifier{k})
+	used, err := x.UsedNullifiers(ctx, []audit.Nullifier{k})
 	return used[k], err
 }
 
@@ -47,11 +48,11 @@ func (x history) NullifierUsed(state, nullifier string) (bool, error) {
 // anywhereFilter), with no query once the filter is built
 // (newAnywhereFilter, once a process); known is false on the committed
 // index, which keeps no such filter.
-func (x history) MaybeUsedAnywhere(nullifiers []string) (map[string]bool, bool, error) {
+func (x history) MaybeUsedAnywhere(ctx context.Context, nullifiers []string) (map[string]bool, bool, error) {
 	if x.anywhere == nil {
 		return nil, false, nil
 	}
-	f, err := x.anywhere()
+	f, err := x.anywhere(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -78,7 +79,7 @@ const (
 // UsedNullifiers implements audit.History: those of keys a counted vote
 // used, with one query for the keys the filter may hold, and the batch of
 // each vote found read to tell its nullifier from others of the same hash.
-func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
+func (x history) UsedNullifiers(ctx context.Context, keys []audit.Nullifier) (map[audit.Nullifier]bool, error) {
 	out := map[audit.Nullifier]bool{}
 	wanted := map[int64][]audit.Nullifier{}
 	for _, k := range keys {
@@ -105,14 +106,14 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 	var places []keyPlace
 	for key := range wanted {
 		var err error
-		if places, err = segmentPlaces(context.Background(), x.segs, segmentUsed, key, places[:0]); err != nil {
+		if places, err = segmentPlaces(ctx, x.segs, segmentUsed, key, places[:0]); err != nil {
 			return nil, fmt.Errorf("index lookup: %w", err)
 		}
 		for _, p := range places {
 			found = append(found, place{key, p.batch, int64(p.idx), false})
 		}
 	}
-	rows, err := x.used.Query(jsonText(slices.Sorted(maps.Keys(wanted)))) // in key order: the lookups walk the b-tree forward
+	rows, err := x.used.QueryContext(ctx, jsonText(slices.Sorted(maps.Keys(wanted)))) // in key order: the lookups walk the b-tree forward
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
@@ -135,7 +136,7 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 		}
 		votes, ok := batches[p.batch]
 		if !ok {
-			if votes, err = x.storedVotes(p.batch); p.pending && errors.Is(err, sql.ErrNoRows) {
+			if votes, err = x.storedVotes(ctx, p.batch); p.pending && errors.Is(err, sql.ErrNoRows) {
 				invisible[p.batch] = true // a committing Writer's, not committed yet (committedPlaces)
 				continue
 			}
@@ -162,9 +163,9 @@ func (x history) UsedNullifiers(keys []audit.Nullifier) (map[audit.Nullifier]boo
 
 // storedVotes returns the votes of the batch numbered id in batch_votes,
 // an error wrapping sql.ErrNoRows if there is none.
-func (x history) storedVotes(id int64) ([]ballot.Vote, error) {
+func (x history) storedVotes(ctx context.Context, id int64) ([]ballot.Vote, error) {
 	var data []byte
-	if err := x.q.QueryRowContext(context.Background(), `SELECT data FROM batch_votes WHERE id = ?`, id).Scan(&data); err != nil {
+	if err := x.q.QueryRowContext(ctx, `SELECT data FROM batch_votes WHERE id = ?`, id).Scan(&data); err != nil {
 		return nil, fmt.Errorf("index lookup: read stored batch %d: %w", id, err)
 	}
 	b, err := decodeStoredBatch(id, data)
@@ -176,9 +177,9 @@ func (x history) storedVotes(id int64) ([]ballot.Vote, error) {
 
 // RollContests implements audit.History: the contest of each of keys on
 // the indexed roll, with one query per state.
-func (x history) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
+func (x history) RollContests(ctx context.Context, keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
 	out := map[audit.Nullifier]string{}
-	err := lookupByState(x.rolled, keys, func(r *sql.Rows, state string) error {
+	err := lookupByState(ctx, x.rolled, keys, func(r *sql.Rows, state string) error {
 		var n, contest string
 		if err := r.Scan(&n, &contest); err != nil {
 			return err
@@ -191,13 +192,13 @@ func (x history) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]strin
 
 // lookupByState runs stmt (rolledQuery) once for each state of keys with
 // the JSON array of that state's nullifiers, and scan on every row.
-func lookupByState(stmt *sql.Stmt, keys []audit.Nullifier, scan func(r *sql.Rows, state string) error) error {
+func lookupByState(ctx context.Context, stmt *sql.Stmt, keys []audit.Nullifier, scan func(r *sql.Rows, state string) error) error {
 	byState := map[string][]string{}
 	for _, k := range keys {
 		byState[k.State] = append(byState[k.State], k.Nullifier)
 	}
 	for state, nullifiers := range byState {
-		rows, err := stmt.Query(state, jsonText(nullifiers))
+		rows, err := stmt.QueryContext(ctx, state, jsonText(nullifiers))
 		if err != nil {
 			return fmt.Errorf("index lookup: %w", err)
 		}
@@ -216,9 +217,9 @@ func lookupByState(stmt *sql.Stmt, keys []audit.Nullifier, scan func(r *sql.Rows
 
 // Election returns the election record as last indexed, or nil if no
 // indexed block wrote one.
-func (x history) Election() (*ballot.Election, error) {
+func (x history) Election(ctx context.Context) (*ballot.Election, error) {
 	var record string
-	err := x.q.QueryRowContext(context.Background(), `SELECT record FROM election WHERE id = 1`).Scan(&record)
+	err := x.q.QueryRowContext(ctx, `SELECT record FROM election WHERE id = 1`).Scan(&record)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -236,10 +237,10 @@ func (x history) Election() (*ballot.Election, error) {
 // wrote the election record finalised; audit.ErrNotRecorded if it saw no
 // finalise and kept the election's writes from a block after 0 (an index
 // written before 2026-12-06).
-func (x history) ElectionFinalised() (bool, error) {
+func (x history) ElectionFinalised(ctx context.Context) (bool, error) {
 	var since uint64
 	var finalised sql.NullInt64
-	err := x.q.QueryRowContext(context.Background(), `SELECT since, finalised FROM election_history WHERE id = 1`).Scan(&since, &finalised)
+	err := x.q.QueryRowContext(ctx, `SELECT since, finalised FROM election_history WHERE id = 1`).Scan(&since, &finalised)
 	switch {
 	case err != nil:
 		return false, fmt.Errorf("index lookup: %w", err)
@@ -253,16 +254,16 @@ func (x history) ElectionFinalised() (bool, error) {
 
 // OnRoll reports whether an indexed LoadRoll transaction wrote nullifier on
 // the roll of state and contest.
-func (x history) OnRoll(state, contest, nullifier string) (bool, error) {
-	return x.exists(`SELECT 1 FROM roll WHERE state = ? AND nullifier = ? AND contest = ?`, state, nullifier, contest)
+func (x history) OnRoll(ctx context.Context, state, contest, nullifier string) (bool, error) {
+	return x.exists(ctx, `SELECT 1 FROM roll WHERE state = ? AND nullifier = ? AND contest = ?`, state, nullifier, contest)
 }
 
 // ChannelConfig implements audit.History: the ordering service's
 // configuration as of the last block indexed; audit.ErrNotRecorded if the
 // index holds blocks and no configuration.
-func (x history) ChannelConfig() (*fabricblock.ChannelConfig, error) {
+func (x history) ChannelConfig(ctx context.Context) (*fabricblock.ChannelConfig, error) {
 	var raw string
-	err := x.q.QueryRowContext(context.Background(), `SELECT record FROM channel_config WHERE id = 1`).Scan(&raw)
+	err := x.q.QueryRowContext(ctx, `SELECT record FROM channel_config WHERE id = 1`).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("orderer configuration of an index written before 2026-12-04, or of a chain without one: %w", audit.ErrNotRecorded)
 	}
@@ -279,8 +280,8 @@ func (x history) ChannelConfig() (*fabricblock.ChannelConfig, error) {
 // RollChunks implements audit.History: the roll chunk records indexed, in
 // index order; audit.ErrNotRecorded if the index holds roll entries and no
 // chunk records (written before it kept them).
-func (x history) RollChunks() ([]ballot.RollChunkRecord, error) {
-	rows, err := x.q.QueryContext(context.Background(), `SELECT record FROM roll_chunks ORDER BY idx`)
+func (x history) RollChunks(ctx context.Context) ([]ballot.RollChunkRecord, error) {
+	rows, err := x.q.QueryContext(ctx, `SELECT record FROM roll_chunks ORDER BY idx`)
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
@@ -301,7 +302,7 @@ func (x history) RollChunks() ([]ballot.RollChunkRecord, error) {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
 	if len(chunks) == 0 {
-		if rolled, err := x.exists(`SELECT 1 FROM roll LIMIT 1`); err != nil || rolled {
+		if rolled, err := x.exists(ctx, `SELECT 1 FROM roll LIMIT 1`); err != nil || rolled {
 			return nil, cmp.Or(err, fmt.Errorf("roll chunks of an index written before 2026-12-04: %w", audit.ErrNotRecorded))
 		}
 	}
@@ -311,13 +312,13 @@ func (x history) RollChunks() ([]ballot.RollChunkRecord, error) {
 // IntakeLog implements audit.History: the intake log's keys and anchored
 // heads as the indexed blocks left them; audit.ErrNotRecorded if the index
 // holds blocks indexed before it kept them.
-func (x history) IntakeLog() (audit.IntakeLog, error) {
+func (x history) IntakeLog(ctx context.Context) (audit.IntakeLog, error) {
 	log := audit.IntakeLog{Keys: ballot.LogKeys{Keys: []ballot.LogKey{}}, Heads: map[string]ballot.AnchoredHead{}}
-	if err := x.keptSince("log_since", "intake log record"); err != nil {
+	if err := x.keptSince(ctx, "log_since", "intake log record"); err != nil {
 		return log, err
 	}
 	var raw string
-	err := x.q.QueryRowContext(context.Background(), `SELECT record FROM log_keys WHERE id = 1`).Scan(&raw)
+	err := x.q.QueryRowContext(ctx, `SELECT record FROM log_keys WHERE id = 1`).Scan(&raw)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -327,7 +328,7 @@ func (x history) IntakeLog() (audit.IntakeLog, error) {
 			return log, fmt.Errorf("index: log keys record: %w", err)
 		}
 	}
-	heads, err := x.logHeads()
+	heads, err := x.logHeads(ctx)
 	for _, h := range heads {
 		log.Heads[h.Head.State] = h.AnchoredHead
 	}
@@ -337,11 +338,11 @@ func (x history) IntakeLog() (audit.IntakeLog, error) {
 // Policies implements audit.History: each chaincode's endorsement policy
 // as its last indexed definition states it; audit.ErrNotRecorded if the
 // index holds blocks indexed before it kept them.
-func (x history) Policies() (map[string]fabricblock.EndorsementPolicy, error) {
-	if err := x.keptSince("policies_since", "chaincode policies"); err != nil {
+func (x history) Policies(ctx context.Context) (map[string]fabricblock.EndorsementPolicy, error) {
+	if err := x.keptSince(ctx, "policies_since", "chaincode policies"); err != nil {
 		return nil, err
 	}
-	rows, err := x.q.QueryContext(context.Background(), `SELECT chaincode, record FROM chaincode_policies`)
+	rows, err := x.q.QueryContext(ctx, `SELECT chaincode, record FROM chaincode_policies`)
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
@@ -367,11 +368,11 @@ func (x history) Policies() (map[string]fabricblock.EndorsementPolicy, error) {
 // Approvals implements audit.History: the organisations' lifecycle
 // approvals indexed; audit.ErrNotRecorded if the index holds blocks
 // indexed before it kept them.
-func (x history) Approvals() (audit.Approvals, error) {
-	if err := x.keptSince("approvals_since", "lifecycle approvals"); err != nil {
+func (x history) Approvals(ctx context.Context) (audit.Approvals, error) {
+	if err := x.keptSince(ctx, "approvals_since", "lifecycle approvals"); err != nil {
 		return nil, err
 	}
-	rows, err := x.q.QueryContext(context.Background(), `SELECT org, key_hash, value_hash FROM lifecycle_approvals`)
+	rows, err := x.q.QueryContext(ctx, `SELECT org, key_hash, value_hash FROM lifecycle_approvals`)
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
@@ -397,9 +398,9 @@ func (x history) Approvals() (audit.Approvals, error) {
 // keptSince fails with audit.ErrNotRecorded when table (log_since,
 // policies_since, approvals_since) says the index kept what from a block
 // after 0.
-func (x history) keptSince(table, what string) error {
+func (x history) keptSince(ctx context.Context, table, what string) error {
 	var since uint64
-	if err := x.q.QueryRowContext(context.Background(), `SELECT block FROM `+table+` WHERE id = 1`).Scan(&since); err != nil {
+	if err := x.q.QueryRowContext(ctx, `SELECT block FROM `+table+` WHERE id = 1`).Scan(&since); err != nil {
 		return fmt.Errorf("index lookup: %w", err)
 	}
 	if since > 0 {
@@ -415,8 +416,8 @@ type indexedHead struct {
 }
 
 // logHeads returns the indexed anchored heads, by state.
-func (x history) logHeads() ([]indexedHead, error) {
-	rows, err := x.q.QueryContext(context.Background(), `SELECT block, record FROM log_heads ORDER BY state`)
+func (x history) logHeads(ctx context.Context) ([]indexedHead, error) {
+	rows, err := x.q.QueryContext(ctx, `SELECT block, record FROM log_heads ORDER BY state`)
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
@@ -441,8 +442,8 @@ func (x history) logHeads() ([]indexedHead, error) {
 
 // ValidTxIDs implements audit.History: those of ids an indexed VALID
 // transaction carried (one query, by the txs_id index).
-func (x history) ValidTxIDs(ids []string) (map[string]bool, error) {
-	rows, err := x.q.QueryContext(context.Background(),
+func (x history) ValidTxIDs(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := x.q.QueryContext(ctx,
 		`SELECT DISTINCT id FROM txs WHERE id IN (SELECT value FROM json_each(?)) AND code = 'VALID'`, jsonText(ids))
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
@@ -464,8 +465,8 @@ func (x history) ValidTxIDs(ids []string) (map[string]bool, error) {
 
 // Batched implements audit.History: the totals of each state's indexed
 // batches (each batch's first commit).
-func (x history) Batched() (map[string]ballot.BatchTotals, error) {
-	rows, err := x.q.QueryContext(context.Background(), `SELECT state, COUNT(*), SUM(votes) FROM batches GROUP BY state`)
+func (x history) Batched(ctx context.Context) (map[string]ballot.BatchTotals, error) {
+	rows, err := x.q.QueryContext(ctx, `SELECT state, COUNT(*), SUM(votes) FROM batches GROUP BY state`)
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
 	}
@@ -486,14 +487,14 @@ func (x history) Batched() (map[string]ballot.BatchTotals, error) {
 }
 
 // RollSealed reports whether an indexed transaction sealed the roll.
-func (x history) RollSealed() (bool, error) {
-	return x.exists(`SELECT 1 FROM roll_seal WHERE id = 1`)
+func (x history) RollSealed(ctx context.Context) (bool, error) {
+	return x.exists(ctx, `SELECT 1 FROM roll_seal WHERE id = 1`)
 }
 
 // exists reports whether query returns a row.
-func (x history) exists(query string, args ...any) (bool, error) {
+func (x history) exists(ctx context.Context, query string, args ...any) (bool, error) {
 	var one int
-	err := x.q.QueryRowContext(context.Background(), query, args...).Scan(&one)
+	err := x.q.QueryRowContext(ctx, query, args...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -504,8 +505,8 @@ func (x history) exists(query string, args ...any) (bool, error) {
 }
 
 // BatchRoot returns the root of the indexed batch (state, seq), if any.
-func (x history) BatchRoot(state string, seq uint64) (string, bool, error) {
-	return scanBatchRoot(x.q.QueryRowContext(context.Background(), batchRootQuery, state, seq), state, seq)
+func (x history) BatchRoot(ctx context.Context, state string, seq uint64) (string, bool, error) {
+	return scanBatchRoot(x.q.QueryRowContext(ctx, batchRootQuery, state, seq), state, seq)
 }
 
 const batchRootQuery = `SELECT root FROM batches WHERE state = ? AND seq = ?`

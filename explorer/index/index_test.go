@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func TestSaveOnceInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if reports[i], err = (audit.Auditor{Chaincode: "ballot", SkipSignatures: true}).Block(prev, b, idx); err != nil {
+		if reports[i], err = (audit.Auditor{Chaincode: "ballot", SkipSignatures: true}).Block(t.Context(), prev, b, idx); err != nil {
 			t.Fatal(err)
 		}
 		prev = b.Hash
@@ -87,7 +88,7 @@ func TestCloseWithWriterOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	report, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(nil, b, w)
+	report, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(t.Context(), nil, b, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,5 +112,37 @@ func TestCloseWithWriterOpen(t *testing.T) {
 	defer idx.Close()
 	if next, _, err := idx.Checkpoint(ctx); err != nil || next != 0 {
 		t.Fatalf("checkpoint after the rolled-back block: %d, %v; want 0", next, err)
+	}
+}
+
+// TestAuditReadsWithItsContext: the audit's lookups on the index, committed
+// or inside a Writer, run with the ctx given to Auditor.Block: a cancelled
+// one stops the audit with context.Canceled instead of reading on.
+func TestAuditReadsWithItsContext(t *testing.T) {
+	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	b, err := fabricblock.Parse(ledgertest.Chain([]ledgertest.Tx{{ID: "genesis", Config: true}})[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	auditor := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}
+	if _, err := auditor.Block(cancelled, nil, b, idx); !errors.Is(err, context.Canceled) {
+		t.Errorf("audit on the committed index with a cancelled ctx: %v; want context.Canceled", err)
+	}
+	w, err := idx.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Rollback()
+	if _, err := auditor.Block(cancelled, nil, b, w); !errors.Is(err, context.Canceled) {
+		t.Errorf("audit in a Writer with a cancelled ctx: %v; want context.Canceled", err)
+	}
+	if _, err := auditor.Block(t.Context(), nil, b, w); err != nil {
+		t.Errorf("audit in the same Writer with a live ctx: %v", err)
 	}
 }

@@ -81,7 +81,7 @@ func BenchmarkSaveVotes(b *testing.B) {
 						for j, v := range bt.Batch.Votes {
 							keys[j] = audit.Nullifier{State: v.State, Nullifier: v.Nullifier}
 						}
-						if used, err := w.UsedNullifiers(keys); err != nil || len(used) != 0 {
+						if used, err := w.UsedNullifiers(ctx, keys); err != nil || len(used) != 0 {
 							b.Fatalf("fresh nullifiers found used: %d, %v", len(used), err)
 						}
 					}

@@ -48,7 +48,7 @@ func TestLogAnchorsKept(t *testing.T) {
 	if idx, err = index.Open(path); err != nil {
 		t.Fatal(err)
 	}
-	log, err := idx.IntakeLog()
+	log, err := idx.IntakeLog(t.Context())
 	if err != nil || len(log.Keys.Keys) != 1 || log.Keys.Keys[0].ID != signer.Key.ID || log.Heads["CA"].Head.Size != 9 || log.Heads["CA"].TxID != "a9" {
 		t.Fatalf("IntakeLog after a reopen: %+v, %v", log, err)
 	}
@@ -59,7 +59,7 @@ func TestLogAnchorsKept(t *testing.T) {
 		t.Fatalf("LogAnchors: %+v, %v; want checked, one key, heads [%+v]", view, err, want)
 	}
 	idx = reopen(t, idx, path, `UPDATE log_since SET block = 3`)
-	if _, err := idx.IntakeLog(); !errors.Is(err, audit.ErrNotRecorded) {
+	if _, err := idx.IntakeLog(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
 		t.Fatalf("IntakeLog of an index that kept the log from block 3: %v; want audit.ErrNotRecorded", err)
 	}
 	if view, err := idx.LogAnchors(ctx); err != nil || view.Checked || len(view.Heads) != 1 {

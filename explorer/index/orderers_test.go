@@ -32,7 +32,7 @@ func TestCapturedChainIndexed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { idx.Close() }()
-	if _, err := idx.ChannelConfig(); !errors.Is(err, audit.ErrNotRecorded) {
+	if _, err := idx.ChannelConfig(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
 		t.Fatalf("ChannelConfig of an empty index: %v; want audit.ErrNotRecorded", err)
 	}
 	var prev []byte
@@ -45,7 +45,7 @@ func TestCapturedChainIndexed(t *testing.T) {
 		if i == 0 {
 			genesis = b
 		}
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(prev, b, idx)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), prev, b, idx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,13 +61,13 @@ func TestCapturedChainIndexed(t *testing.T) {
 	if idx, err = index.Open(path); err != nil {
 		t.Fatal(err)
 	}
-	if cfg, err := idx.ChannelConfig(); err != nil || cfg == nil || !reflect.DeepEqual(*cfg, *genesis.ChannelConfig) {
+	if cfg, err := idx.ChannelConfig(t.Context()); err != nil || cfg == nil || !reflect.DeepEqual(*cfg, *genesis.ChannelConfig) {
 		t.Fatalf("ChannelConfig after reopening = %+v, %v; want the genesis block's", cfg, err)
 	}
-	if ps, err := idx.Policies(); err != nil || len(ps) != 1 || ps["ballot"].String() != network.EndorsementPolicy {
+	if ps, err := idx.Policies(t.Context()); err != nil || len(ps) != 1 || ps["ballot"].String() != network.EndorsementPolicy {
 		t.Fatalf("Policies after reopening = %v, %v; want ballot's %s", ps, err, network.EndorsementPolicy)
 	}
-	if a, err := idx.Approvals(); err != nil || len(a) != 2 || len(a["CommissionMSP"]) < 3 || len(a["ObserversMSP"]) < 3 {
+	if a, err := idx.Approvals(t.Context()); err != nil || len(a) != 2 || len(a["CommissionMSP"]) < 3 || len(a["ObserversMSP"]) < 3 {
 		t.Fatalf("Approvals after reopening = %v, %v; want both organisations' approvals of the definition", a, err)
 	}
 	// A definition naming a channel policy is shown with the rule the
@@ -84,7 +84,7 @@ func TestCapturedChainIndexed(t *testing.T) {
 	}
 	// An index that kept the approvals only from a later block says so.
 	idx = reopen(t, idx, path, `UPDATE approvals_since SET block = 3`)
-	if a, err := idx.Approvals(); !errors.Is(err, audit.ErrNotRecorded) {
+	if a, err := idx.Approvals(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
 		t.Fatalf("Approvals of an index that kept them from block 3: %v, %v; want audit.ErrNotRecorded", a, err)
 	}
 }

@@ -61,7 +61,7 @@ func TestPendingKeys(t *testing.T) {
 		defer w.Rollback()
 		out := audit.Nullifier{State: rejected.State, Nullifier: rejected.Nullifier}
 		for name, h := range map[string]history{"index": y.history, "writer": w.history} {
-			used, err := h.UsedNullifiers(keys)
+			used, err := h.UsedNullifiers(t.Context(), keys)
 			if err != nil || len(used) != len(votes)-1 || used[out] {
 				t.Fatalf("%s, %s: %d of %d nullifiers used (the rejected vote's: %v), %v; want all but the rejected vote's", when, name, len(used), len(votes), used[out], err)
 			}
@@ -86,7 +86,7 @@ func TestPendingKeys(t *testing.T) {
 	}
 	v := dropped.Batches[0].Batch.Votes[0]
 	k := audit.Nullifier{State: v.State, Nullifier: v.Nullifier}
-	if used, err := w.UsedNullifiers([]audit.Nullifier{k}); err != nil || !used[k] {
+	if used, err := w.UsedNullifiers(t.Context(), []audit.Nullifier{k}); err != nil || !used[k] {
 		t.Fatalf("the Writer's own vote's nullifier: used %v, %v", used[k], err)
 	}
 	w.Rollback()
@@ -239,7 +239,7 @@ func TestLookupsWhileFollowing(t *testing.T) {
 					errs <- fmt.Errorf("vote %s: %+v, %v", v.ID, got.Vote, err)
 					return
 				}
-				if used, err := x.NullifierUsed(v.State, v.Nullifier); err != nil || !used {
+				if used, err := x.NullifierUsed(t.Context(), v.State, v.Nullifier); err != nil || !used {
 					errs <- fmt.Errorf("vote %s's nullifier: used %v, %v", v.ID, used, err)
 					return
 				}
@@ -372,7 +372,7 @@ func votesVisibleWithTheirBatch(t *testing.T, flushRows int) {
 					t.Fatalf("%s: batch %s not visible, its vote %d: %+v, %v; want ErrNotFound", when, b.ID(), i, got.Vote, err)
 				}
 				counted := !slices.Contains(bt.Rejected, i)
-				used, err := x.NullifierUsed(v.State, v.Nullifier)
+				used, err := x.NullifierUsed(t.Context(), v.State, v.Nullifier)
 				if err != nil || used != (want && counted) {
 					t.Fatalf("%s: batch %s found %v, its vote %d (counted %v): nullifier used %v, %v", when, b.ID(), want, i, counted, used, err)
 				}
@@ -439,7 +439,7 @@ func votesVisibleWithTheirBatch(t *testing.T, flushRows int) {
 					if got, err := x.Vote(ctx, v.ID); !errors.Is(err, ErrNotFound) {
 						t.Fatalf("block %d saved again: the failed commit's vote %s: %+v, %v; want ErrNotFound", n, v.ID, got.Vote, err)
 					}
-					if used, err := x.NullifierUsed(v.State, v.Nullifier); err != nil || used {
+					if used, err := x.NullifierUsed(t.Context(), v.State, v.Nullifier); err != nil || used {
 						t.Fatalf("block %d saved again: the failed commit's vote %s: nullifier used %v, %v", n, v.ID, used, err)
 					}
 				}
@@ -498,7 +498,7 @@ func TestStaleCommittingPlace(t *testing.T) {
 	if got, err := x.Vote(ctx, last.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Vote of a stale committing place: %+v, %v; want ErrNotFound", got.Vote, err)
 	}
-	if used, err := x.NullifierUsed(last.State, last.Nullifier); err != nil || used {
+	if used, err := x.NullifierUsed(t.Context(), last.State, last.Nullifier); err != nil || used {
 		t.Errorf("NullifierUsed of a stale committing place: %v, %v; want false, nil", used, err)
 	}
 }
@@ -549,7 +549,7 @@ func TestBatchWithoutItsRow(t *testing.T) {
 		!strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "explorer reindex") {
 		t.Fatalf("pending keys read back: %v; want an error saying %q and naming `explorer reindex`", err, want)
 	}
-	if votes, err := x.history.storedVotes(id); err != nil || !slices.Equal(votes, gone.Votes) {
+	if votes, err := x.history.storedVotes(t.Context(), id); err != nil || !slices.Equal(votes, gone.Votes) {
 		t.Errorf("storedVotes(%d) = %d votes, %v; want the batch's %d", id, len(votes), err, len(gone.Votes))
 	}
 	f, err := newAnywhereFilter(ctx, x.db, filterMinKeys, x.log)

@@ -486,7 +486,7 @@ func (x *Index) Roll(ctx context.Context) (Roll, error) {
 	for _, n := range byContest {
 		r.Voters += n
 	}
-	e, err := x.Election()
+	e, err := x.Election(ctx)
 	if err != nil {
 		return r, err
 	}
@@ -519,7 +519,7 @@ type Orderers struct {
 
 // Orderers returns the ordering service the audit checks blocks against.
 func (x *Index) Orderers(ctx context.Context) (Orderers, error) {
-	cfg, err := x.ChannelConfig()
+	cfg, err := x.ChannelConfig(ctx)
 	switch {
 	case errors.Is(err, audit.ErrNotRecorded):
 		return Orderers{}, nil
@@ -541,11 +541,11 @@ func (x *Index) Orderers(ctx context.Context) (Orderers, error) {
 // policy it names followed by ": " and the rule the channel's
 // configuration gives it (none on an index that did not keep them).
 func (x *Index) EndorsementPolicies(ctx context.Context) (map[string]string, error) {
-	ps, err := x.Policies()
+	ps, err := x.Policies(ctx)
 	if err != nil && !errors.Is(err, audit.ErrNotRecorded) {
 		return nil, err
 	}
-	cfg, err := x.ChannelConfig()
+	cfg, err := x.ChannelConfig(ctx)
 	if err != nil && !errors.Is(err, audit.ErrNotRecorded) {
 		return nil, err
 	}
@@ -595,16 +595,16 @@ type AnchoredState struct {
 
 // LogAnchors returns the intake log's record the audit checked.
 func (x *Index) LogAnchors(ctx context.Context) (LogAnchors, error) {
-	log, err := x.IntakeLog()
+	log, err := x.IntakeLog(ctx)
 	out := LogAnchors{Checked: err == nil, Keys: log.Keys.Keys, Heads: []AnchoredState{}}
 	if err != nil && !errors.Is(err, audit.ErrNotRecorded) {
 		return out, err
 	}
-	heads, err := x.logHeads()
+	heads, err := x.logHeads(ctx)
 	if err != nil {
 		return out, err
 	}
-	batched, err := x.Batched()
+	batched, err := x.Batched(ctx)
 	if err != nil {
 		return out, err
 	}

@@ -45,7 +45,7 @@ func TestElectionAndReasonsKept(t *testing.T) {
 		[]ledgertest.Tx{setupTx(e)},
 		[]ledgertest.Tx{commitTx(t, votes, ballot.RejectUnknownChoice)})
 	idx := indexChain(t, path, 2, blocks)
-	got, err := idx.Election()
+	got, err := idx.Election(t.Context())
 	if err != nil || got == nil || got.ID != "e" {
 		t.Fatalf("indexed election %+v, %v", got, err)
 	}
@@ -155,7 +155,7 @@ func auditThenSave(t *testing.T, blk *common.Block, prev []byte, h audit.History
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := (audit.Auditor{Chaincode: "ballot", SkipSignatures: true}).Block(prev, fb, h)
+	r, err := (audit.Auditor{Chaincode: "ballot", SkipSignatures: true}).Block(t.Context(), prev, fb, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestRecountPerContest(t *testing.T) {
 		{"CA", question, nullifier(3, president), false},
 		{"NY", question, nullifier(0, question), false},
 	} {
-		if got, err := idx.OnRoll(c.state, c.contest, c.nullifier); err != nil || got != c.want {
+		if got, err := idx.OnRoll(t.Context(), c.state, c.contest, c.nullifier); err != nil || got != c.want {
 			t.Errorf("OnRoll(%s, %s, %.8s…) = %v, %v; want %v", c.state, c.contest, c.nullifier, got, err, c.want)
 		}
 	}
@@ -317,12 +317,12 @@ func TestRecountPerContest(t *testing.T) {
 	}
 	keys := []audit.Nullifier{key("CA", 0, president), key("CA", 3, president), key("CA", 2, question), key("NY", 9, question),
 		key("NY", 0, question), key("CA", 5, president)}
-	used, err := idx.UsedNullifiers(keys)
+	used, err := idx.UsedNullifiers(t.Context(), keys)
 	wantUsed := map[audit.Nullifier]bool{keys[0]: true, keys[1]: true, keys[2]: true, keys[3]: true}
 	if err != nil || !maps.Equal(used, wantUsed) {
 		t.Errorf("UsedNullifiers = %v, %v; want %v", used, err, wantUsed)
 	}
-	rolled, err := idx.RollContests(keys)
+	rolled, err := idx.RollContests(t.Context(), keys)
 	wantRolled := map[audit.Nullifier]string{keys[0]: president, keys[1]: president, keys[2]: question, keys[3]: question}
 	if err != nil || !maps.Equal(rolled, wantRolled) {
 		t.Errorf("RollContests = %v, %v; want %v", rolled, err, wantRolled)
@@ -589,7 +589,7 @@ func TestElectionFinalisedKept(t *testing.T) {
 	var issues []audit.Issue
 	idx := indexBlocks(t, path, len(blocks)-1, blocks, func(i int, idx *index.Index, r audit.Report) { // the batch audited by the index reopened
 		issues = append(issues, r.Issues...)
-		if was, err := idx.ElectionFinalised(); err != nil || was != (i >= 2) {
+		if was, err := idx.ElectionFinalised(t.Context()); err != nil || was != (i >= 2) {
 			t.Fatalf("after block %d: ElectionFinalised %v, %v; want %v", i, was, err, i >= 2)
 		}
 	})
@@ -598,12 +598,12 @@ func TestElectionFinalisedKept(t *testing.T) {
 		t.Fatalf("issues %+v; want the un-finalise (election) and the batch after it (batch_refused)", issues)
 	}
 	idx = reopen(t, idx, path, `UPDATE election_history SET since = 3`)
-	if was, err := idx.ElectionFinalised(); err != nil || !was {
+	if was, err := idx.ElectionFinalised(t.Context()); err != nil || !was {
 		t.Fatalf("ElectionFinalised of an index that kept the election from block 3 and saw a finalise: %v, %v; want true (the finalise stands)", was, err)
 	}
 	idx = reopen(t, idx, path, `UPDATE election_history SET finalised = NULL`)
 	defer idx.Close()
-	if _, err := idx.ElectionFinalised(); !errors.Is(err, audit.ErrNotRecorded) {
+	if _, err := idx.ElectionFinalised(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
 		t.Fatalf("ElectionFinalised of an index that kept the election from block 3 and saw no finalise: %v; want audit.ErrNotRecorded", err)
 	}
 }

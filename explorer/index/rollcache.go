@@ -232,7 +232,7 @@ func (r *rollWriter) committed() {
 // RollContests implements audit.History: the contest of each of keys on
 // the roll as of the last block saved, from the roll's cache and the
 // Writer's own entries, without reading the table.
-func (w *Writer) RollContests(keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
+func (w *Writer) RollContests(_ context.Context, keys []audit.Nullifier) (map[audit.Nullifier]string, error) {
 	out := map[audit.Nullifier]string{}
 	c := w.roll.cache
 	for _, k := range keys {

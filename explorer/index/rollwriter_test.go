@@ -57,7 +57,7 @@ func TestWriterRollLookups(t *testing.T) {
 	for i, blk := range ledgertest.Chain(genesis, []ledgertest.Tx{ledgertest.LoadRoll("l0", 0, dropped)}) {
 		auditAndSave(t, blk, blk.Header.PreviousHash, w, w.Save)
 		if i == 1 {
-			if got, err := w.RollContests([]audit.Nullifier{key(dropped)}); err != nil || got[key(dropped)] != president {
+			if got, err := w.RollContests(t.Context(), []audit.Nullifier{key(dropped)}); err != nil || got[key(dropped)] != president {
 				t.Fatalf("the Writer's RollContests of its own entry: %v, %v", got, err)
 			}
 		}
@@ -95,11 +95,11 @@ func TestWriterRollLookups(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer w.Rollback()
-		got, err := w.RollContests(keys)
+		got, err := w.RollContests(t.Context(), keys)
 		if err != nil || !maps.Equal(got, want) {
 			t.Errorf("%s: the Writer's RollContests = %v, %v; want %v", when, got, err, want)
 		}
-		if got, err := idx.RollContests(keys); err != nil || !maps.Equal(got, want) {
+		if got, err := idx.RollContests(t.Context(), keys); err != nil || !maps.Equal(got, want) {
 			t.Errorf("%s: the table's RollContests = %v, %v; want %v", when, got, err, want)
 		}
 	}
@@ -122,7 +122,7 @@ func TestWriterRollLookups(t *testing.T) {
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if chunks, err := idx.RollChunks(); err != nil || len(chunks) != 2 || chunks[0] != ledgertest.ChunkRecord(loads[0]) || chunks[1] != ledgertest.ChunkRecord(loads[1]) {
+	if chunks, err := idx.RollChunks(t.Context()); err != nil || len(chunks) != 2 || chunks[0] != ledgertest.ChunkRecord(loads[0]) || chunks[1] != ledgertest.ChunkRecord(loads[1]) {
 		t.Fatalf("the index's RollChunks = %+v, %v; want both chunks' records", chunks, err)
 	}
 	byReason, err := idx.RejectedByReason(ctx)
@@ -142,7 +142,7 @@ func TestRollChunksNotRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { idx.Close() }()
-	if chunks, err := idx.RollChunks(); err != nil || len(chunks) != 0 {
+	if chunks, err := idx.RollChunks(t.Context()); err != nil || len(chunks) != 0 {
 		t.Fatalf("RollChunks of an empty index = %v, %v", chunks, err)
 	}
 	e, loads, _ := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
@@ -162,7 +162,7 @@ func TestRollChunksNotRecorded(t *testing.T) {
 	if idx, err = index.Open(path); err != nil {
 		t.Fatal(err)
 	}
-	if chunks, err := idx.RollChunks(); !errors.Is(err, audit.ErrNotRecorded) {
+	if chunks, err := idx.RollChunks(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
 		t.Fatalf("RollChunks of an index with roll entries and no chunk records = %v, %v; want audit.ErrNotRecorded", chunks, err)
 	}
 }

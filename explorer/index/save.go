@@ -68,14 +68,14 @@ type electionState struct {
 
 // Election implements audit.History: the election record as of the last
 // block saved.
-func (w *Writer) Election() (*ballot.Election, error) {
-	return w.election, w.know()
+func (w *Writer) Election(ctx context.Context) (*ballot.Election, error) {
+	return w.election, w.know(ctx)
 }
 
 // ElectionFinalised implements audit.History: whether a block saved
 // before wrote the election record finalised.
-func (w *Writer) ElectionFinalised() (bool, error) {
-	if err := w.know(); err != nil {
+func (w *Writer) ElectionFinalised(ctx context.Context) (bool, error) {
+	if err := w.know(ctx); err != nil {
 		return false, err
 	}
 	return w.finalised, w.finalisedErr
@@ -83,25 +83,25 @@ func (w *Writer) ElectionFinalised() (bool, error) {
 
 // RollSealed implements audit.History: whether a block saved before sealed
 // the roll.
-func (w *Writer) RollSealed() (bool, error) {
-	return w.sealed, w.know()
+func (w *Writer) RollSealed(ctx context.Context) (bool, error) {
+	return w.sealed, w.know(ctx)
 }
 
 // know reads the election record, whether it was finalised and the roll
 // seal of the index, once.
-func (w *Writer) know() error {
+func (w *Writer) know(ctx context.Context) error {
 	if w.known {
 		return nil
 	}
-	e, err := w.history.Election()
+	e, err := w.history.Election(ctx)
 	if err != nil {
 		return err
 	}
-	finalised, finalisedErr := w.history.ElectionFinalised()
+	finalised, finalisedErr := w.history.ElectionFinalised(ctx)
 	if finalisedErr != nil && !errors.Is(finalisedErr, audit.ErrNotRecorded) {
 		return finalisedErr
 	}
-	sealed, err := w.history.RollSealed()
+	sealed, err := w.history.RollSealed(ctx)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func (x *Index) Begin(ctx context.Context) (*Writer, error) {
 	w.history.pendingUsed = func(key int64) []keyPlace {
 		return w.pending.used.places(key, x.pending.used.places(key, nil))
 	}
-	w.history.anywhere = func() (*anywhereFilter, error) {
+	w.history.anywhere = func(ctx context.Context) (*anywhereFilter, error) {
 		if x.anywhere == nil {
 			f, err := newAnywhereFilter(ctx, tx, cmp.Or(x.minFilterKeys, filterMinKeys), x.log)
 			if err != nil {
@@ -284,15 +284,15 @@ func readLastSeqs(ctx context.Context, tx *sql.Tx) (map[string]uint64, error) {
 // BatchRoot implements audit.History as history.BatchRoot does, with a
 // statement prepared once per index, and without a lookup for a batch
 // whose seq is above its state's last (lastSeqs).
-func (w *Writer) BatchRoot(state string, seq uint64) (string, bool, error) {
+func (w *Writer) BatchRoot(ctx context.Context, state string, seq uint64) (string, bool, error) {
 	if last, ok := w.lastSeqs[state]; !ok || seq > last {
 		return "", false, nil
 	}
-	stmt, err := w.stmt(context.Background(), batchRootQuery)
+	stmt, err := w.stmt(ctx, batchRootQuery)
 	if err != nil {
 		return "", false, fmt.Errorf("look up batch %s/%d: %w", state, seq, err)
 	}
-	return scanBatchRoot(stmt.QueryRow(state, seq), state, seq)
+	return scanBatchRoot(stmt.QueryRowContext(ctx, state, seq), state, seq)
 }
 
 // Save stores an audited block as Index.Save does, inside w's transaction.

@@ -167,7 +167,7 @@ func findAll(t *testing.T, x *Index, votes []ballot.Vote) {
 	}
 	defer w.Rollback()
 	for name, h := range map[string]history{"index": x.history, "writer": w.history} {
-		used, err := h.UsedNullifiers(keys)
+		used, err := h.UsedNullifiers(t.Context(), keys)
 		if err != nil || len(used) != len(votes) || used[keys[len(votes)]] {
 			t.Fatalf("%s: %d of %d nullifiers used (and the unused one %v), %v", name, len(used), len(votes), used[keys[len(votes)]], err)
 		}
@@ -506,7 +506,7 @@ func TestWriterRolledBackLeavesNoKeys(t *testing.T) {
 			if w, err = x.Begin(ctx); err != nil {
 				t.Fatal(err)
 			}
-			used, err := w.UsedNullifiers(keys)
+			used, err := w.UsedNullifiers(t.Context(), keys)
 			w.Rollback()
 			if err != nil || len(used) != 0 {
 				t.Fatalf("the rolled-back Writer's nullifiers: %d used, %v; want none", len(used), err)
@@ -540,7 +540,7 @@ func TestRollEntryAfterRollback(t *testing.T) {
 	k := audit.Nullifier{State: entry.State, Nullifier: entry.Nullifier}
 	lookup := func(w *Writer) string {
 		t.Helper()
-		got, err := w.RollContests([]audit.Nullifier{k})
+		got, err := w.RollContests(t.Context(), []audit.Nullifier{k})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,7 +30,7 @@ func TestValidTxIDs(t *testing.T) {
 		prev = auditAndSave(t, blk, prev, idx, idx.Save)
 	}
 	ask := []string{"p", "q", "bad", "g", "none"}
-	if got, err := idx.ValidTxIDs(ask); err != nil || !maps.Equal(got, map[string]bool{"p": true, "g": true}) {
+	if got, err := idx.ValidTxIDs(t.Context(), ask); err != nil || !maps.Equal(got, map[string]bool{"p": true, "g": true}) {
 		t.Fatalf("ValidTxIDs = %v, %v; want p and the genesis block's g", got, err)
 	}
 	w, err := idx.Begin(ctx)
@@ -39,7 +39,7 @@ func TestValidTxIDs(t *testing.T) {
 	}
 	defer w.Rollback()
 	auditAndSave(t, blocks[2], prev, w, w.Save)
-	if got, err := w.ValidTxIDs(ask); err != nil || !maps.Equal(got, map[string]bool{"p": true, "q": true, "g": true}) {
+	if got, err := w.ValidTxIDs(t.Context(), ask); err != nil || !maps.Equal(got, map[string]bool{"p": true, "q": true, "g": true}) {
 		t.Fatalf("the Writer's ValidTxIDs = %v, %v; want p, q and g", got, err)
 	}
 }

@@ -66,12 +66,12 @@ func TestUsedHashCollision(t *testing.T) {
 			} else if _, err := x.db.Exec(`INSERT INTO used_votes VALUES (?, ?, 1), (?, ?, 0)`, k7, batch, k0, batch); err != nil {
 				t.Fatal(err)
 			}
-			got, err := x.history.UsedNullifiers([]audit.Nullifier{key(0), key(1), key(7)})
+			got, err := x.history.UsedNullifiers(t.Context(), []audit.Nullifier{key(0), key(1), key(7)})
 			if err != nil || !maps.Equal(got, map[audit.Nullifier]bool{key(0): true}) {
 				t.Fatalf("UsedNullifiers: %v, %v; want key 0 only", got, err)
 			}
 			for i, want := range map[int]bool{0: true, 1: false, 7: false} {
-				if used, err := x.NullifierUsed("CA", key(i).Nullifier); err != nil || used != want {
+				if used, err := x.NullifierUsed(t.Context(), "CA", key(i).Nullifier); err != nil || used != want {
 					t.Errorf("NullifierUsed(key %d) = %v, %v; want %v", i, used, err, want)
 				}
 			}
@@ -107,7 +107,7 @@ func TestUsedFilter(t *testing.T) {
 				want[key(i)] = true
 			}
 		}
-		if got, err := w.UsedNullifiers(keys); err != nil || !maps.Equal(got, want) {
+		if got, err := w.UsedNullifiers(t.Context(), keys); err != nil || !maps.Equal(got, want) {
 			t.Fatalf("UsedNullifiers of %d used and 100 others: %d found, %v", used, len(got), err)
 		}
 	}
@@ -198,7 +198,7 @@ func TestAnywhereFilter(t *testing.T) {
 			want[key(i).Nullifier] = true
 		}
 	}
-	if maybe, known, err := x.history.MaybeUsedAnywhere(nullifiers); known || err != nil {
+	if maybe, known, err := x.history.MaybeUsedAnywhere(t.Context(), nullifiers); known || err != nil {
 		t.Errorf("committed index: %d maybe, known %v, %v; want not known", len(maybe), known, err)
 	}
 	w, err := x.Begin(context.Background())
@@ -209,7 +209,7 @@ func TestAnywhereFilter(t *testing.T) {
 	if x.anywhere != nil {
 		t.Fatal("the filter of nullifiers alone was built before a Writer asked")
 	}
-	maybe, known, err := w.MaybeUsedAnywhere(nullifiers)
+	maybe, known, err := w.MaybeUsedAnywhere(t.Context(), nullifiers)
 	if !known || err != nil || !maps.Equal(maybe, want) {
 		t.Fatalf("Writer: %d maybe, known %v, %v; want the 13 stored, known", len(maybe), known, err)
 	}
@@ -232,7 +232,7 @@ func TestAnywhereFilterChains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.MaybeUsedAnywhere(nil); err != nil {
+	if _, _, err := w.MaybeUsedAnywhere(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
 	f := x.anywhere
@@ -249,7 +249,7 @@ func TestAnywhereFilterChains(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Rollback()
-	if _, _, err := w.MaybeUsedAnywhere(nil); err != nil || x.anywhere != f {
+	if _, _, err := w.MaybeUsedAnywhere(t.Context(), nil); err != nil || x.anywhere != f {
 		t.Fatalf("a Writer begun after the filter filled has another (%v): rebuilt", err)
 	}
 	// 10,001 keys in the first stage (sized for 10,000), 20,003 in the
@@ -337,7 +337,7 @@ func TestIndexLogger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Rollback()
-	if _, _, err := w.MaybeUsedAnywhere([]string{key(0).Nullifier}); err != nil {
+	if _, _, err := w.MaybeUsedAnywhere(t.Context(), []string{key(0).Nullifier}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(notes.String(), "built the filter of nullifiers alone") || !strings.Contains(notes.String(), "keys=3") {

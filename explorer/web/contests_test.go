@@ -150,7 +150,7 @@ func (r *referendum) indexAudited(t *testing.T, blk *common.Block) []audit.Issue
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, r.Index)
+	rep, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(t.Context(), prev, b, r.Index)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func (r *referendum) commit(t *testing.T, state string, seq uint64, votes []ball
 		t.Fatal(err)
 	}
 	r.Batches = append(r.Batches, b)
-	used := func(v ballot.Vote) (bool, error) { return r.Index.NullifierUsed(v.State, v.Nullifier) }
+	used := func(v ballot.Vote) (bool, error) { return r.Index.NullifierUsed(t.Context(), v.State, v.Nullifier) }
 	rec, err := b.Count(&r.Election, time.Now(), nil, used, nil)
 	if err != nil {
 		t.Fatal(err)

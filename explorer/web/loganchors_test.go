@@ -64,7 +64,7 @@ func indexChain(t *testing.T, s *Server, blocks ...[]ledgertest.Tx) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(prev, b, s.cfg.Index)
+		r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(t.Context(), prev, b, s.cfg.Index)
 		if err != nil || len(r.Issues) != 0 {
 			t.Fatalf("block %d: %v %+v", b.Number, err, r.Issues)
 		}
@@ -103,7 +103,7 @@ func TestAuditShowsTrustAnchor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(nil, b, s.cfg.Index)
+	r, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(t.Context(), nil, b, s.cfg.Index)
 	if err != nil {
 		t.Fatal(err)
 	}

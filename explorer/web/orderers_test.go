@@ -48,7 +48,7 @@ func TestAuditShowsOrderers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := audit.Auditor{Chaincode: "ballot"}.Block(prev, b, s.cfg.Index)
+		r, err := audit.Auditor{Chaincode: "ballot"}.Block(t.Context(), prev, b, s.cfg.Index)
 		if err != nil || len(r.Issues) != 0 {
 			t.Fatalf("captured block %d: %v %+v", b.Number, err, r.Issues)
 		}

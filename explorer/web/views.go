@@ -96,7 +96,7 @@ func (s *Server) dashboard(r *http.Request) (any, error) {
 	if v.Results, err = s.cfg.Index.Recount(ctx); err != nil {
 		return nil, err
 	}
-	e, err := s.cfg.Index.Election()
+	e, err := s.cfg.Index.Election(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +448,7 @@ func (s *Server) verify(r *http.Request) (any, error) {
 		vote = rc.Vote
 	}
 	if vote != nil {
-		if v.Contest, err = s.contestOf(*vote); err != nil {
+		if v.Contest, err = s.contestOf(ctx, *vote); err != nil {
 			return v, err
 		}
 		v.Choice = vote.Choice
@@ -459,8 +459,8 @@ func (s *Server) verify(r *http.Request) (any, error) {
 // contestOf returns the contest vote names (the sole contest if it names
 // none) as the indexed election record states it; a contest the record
 // does not know, or any contest without a record, is shown by its id.
-func (s *Server) contestOf(vote ballot.Vote) (*ballot.Contest, error) {
-	e, err := s.cfg.Index.Election()
+func (s *Server) contestOf(ctx context.Context, vote ballot.Vote) (*ballot.Contest, error) {
+	e, err := s.cfg.Index.Election(ctx)
 	if err != nil {
 		return nil, err
 	}

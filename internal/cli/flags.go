@@ -294,9 +294,11 @@ func CheckOrg(flagName, org string) error {
 }
 
 // Dial loads the profile and connects to the peer of PeerOrg as Org's
-// user. An organisation or user the profile lacks is an error naming the
-// profile and the one that holds every identity make up enrolled.
-func (l *Ledger) Dial(opts ...fabricclient.Option) (*fabricclient.Conn, error) {
+// user, ctx bounding the dial as fabricclient.Dial says (not the Conn,
+// which lasts until Close). An organisation or user the profile lacks is
+// an error naming the profile and the one that holds every identity make
+// up enrolled.
+func (l *Ledger) Dial(ctx context.Context, opts ...fabricclient.Option) (*fabricclient.Conn, error) {
 	profile, err := network.LoadProfile(l.Profile)
 	if err != nil {
 		return nil, err
@@ -305,7 +307,7 @@ func (l *Ledger) Dial(opts ...fabricclient.Option) (*fabricclient.Conn, error) {
 	if l.Peer != "" {
 		own = append(own, fabricclient.WithPeer(l.Peer))
 	}
-	conn, err := fabricclient.Dial(profile, l.Org, append(own, opts...)...)
+	conn, err := fabricclient.Dial(ctx, profile, l.Org, append(own, opts...)...)
 	if errors.Is(err, network.ErrNotInProfile) {
 		all := network.Layout{Dir: filepath.Join(".run", "network")}.Profile()
 		return nil, fmt.Errorf("--profile %s: %w (a component's own profile holds its identity alone; %s, which make up writes, holds every organisation's users)", l.Profile, err, all)

@@ -212,7 +212,7 @@ func TestDialNamesTheProfileThatLacksAnIdentity(t *testing.T) {
 		{"Commission", "User1", `organisation "Commission" is not in the connection profile (it holds Observers)`},
 		{"Observers", "User1", `user "User1" of Observers is not in the connection profile (it holds Gateway)`},
 	} {
-		_, err := (&Ledger{Profile: path, Org: c.org, User: c.user}).Dial()
+		_, err := (&Ledger{Profile: path, Org: c.org, User: c.user}).Dial(t.Context())
 		if err == nil || !strings.Contains(err.Error(), "--profile "+path+": "+c.want) || !strings.Contains(err.Error(), filepath.Join(".run", "network", "profile.json")) {
 			t.Errorf("%s %s: %v; want %q and the profile of every identity", c.org, c.user, err, c.want)
 		}

@@ -36,7 +36,7 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	admin, err := s.dialAdmin()
+	admin, err := s.dialAdmin(ctx)
 	if err != nil {
 		return err
 	}

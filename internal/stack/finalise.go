@@ -166,7 +166,7 @@ func (e *UnloggedError) Error() string {
 // CloseElection closes the election on the ledger now, as the Commission's admin.
 func (s *Stack) CloseElection(ctx context.Context) (*ballot.Election, error) {
 	var out *ballot.Election
-	err := s.asAdmin(func(ledger *fabricclient.Ballot) (err error) {
+	err := s.asAdmin(ctx, func(ledger *fabricclient.Ballot) (err error) {
 		out, err = ledger.CloseElection(ctx)
 		return err
 	})
@@ -194,7 +194,7 @@ func (s *Stack) FinaliseElection(ctx context.Context, opts FinaliseOptions) (*ba
 	defer rdb.Close()
 	var out *ballot.Election
 	var unlogged UnloggedVotes
-	err = s.asAdmin(func(ledger *fabricclient.Ballot) (err error) {
+	err = s.asAdmin(ctx, func(ledger *fabricclient.Ballot) (err error) {
 		accounted := func(ctx context.Context, e *ballot.Election) (judged ballot.FinaliseInput, err error) {
 			unlogged, judged, err = logAccounted(ctx, e, ledger, rdb, opts, s.log)
 			return judged, err
@@ -288,9 +288,10 @@ func logJudged(rep logmonitor.Report, opts FinaliseOptions) (UnloggedVotes, erro
 	return unlogged, nil
 }
 
-// asAdmin runs f with the Commission admin's ballot client.
-func (s *Stack) asAdmin(f func(*fabricclient.Ballot) error) error {
-	admin, err := s.dialAdmin()
+// asAdmin runs f with the Commission admin's ballot client, dialled
+// within ctx.
+func (s *Stack) asAdmin(ctx context.Context, f func(*fabricclient.Ballot) error) error {
+	admin, err := s.dialAdmin(ctx)
 	if err != nil {
 		return err
 	}
@@ -298,13 +299,14 @@ func (s *Stack) asAdmin(f func(*fabricclient.Ballot) error) error {
 	return f(admin.Ballot())
 }
 
-// dialAdmin connects to the Commission's peer as its admin.
-func (s *Stack) dialAdmin() (*fabricclient.Conn, error) {
+// dialAdmin connects to the Commission's peer as its admin, ctx bounding
+// the dial (fabricclient.Dial), not the Conn.
+func (s *Stack) dialAdmin(ctx context.Context) (*fabricclient.Conn, error) {
 	profile, err := s.net.Profile()
 	if err != nil {
 		return nil, err
 	}
-	return fabricclient.Dial(profile, "Commission", fabricclient.WithUser("Admin"))
+	return fabricclient.Dial(ctx, profile, "Commission", fabricclient.WithUser("Admin"))
 }
 
 // finalise is the finalise guard: the election closed at least CloseSettle

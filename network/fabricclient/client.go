@@ -76,8 +76,15 @@ func WithPeer(peerOrg string) Option { return func(o *options) { o.peer = peerOr
 
 // Dial connects to org's peer (e.g. "Commission"), or the peer WithPeer
 // names, as org's user described by profile. The connection is lazy: Dial
-// fails only on bad configuration, not on a peer that is down.
-func Dial(profile network.Profile, org string, opts ...Option) (*Conn, error) {
+// reads the identity and TLS root and makes no network round trip
+// (grpc.NewClient connects on the first call), so it fails only on bad
+// configuration, not on a peer that is down or silent; the first call
+// connects, bounded by that call's ctx and its WithTimeouts timeout.
+//
+// ctx bounds Dial itself: Dial fails with ctx's error, connecting nothing,
+// if ctx is done before it makes the connection. The Conn outlives ctx: it
+// lasts until Close, each call on it bounded by the ctx it is given.
+func Dial(ctx context.Context, profile network.Profile, org string, opts ...Option) (*Conn, error) {
 	o := options{user: "User1", evaluate: 30 * time.Second, endorse: 60 * time.Second, sub: 30 * time.Second, commit: 2 * time.Minute}
 	for _, opt := range opts {
 		opt(&o)
@@ -98,6 +105,9 @@ func Dial(profile network.Profile, org string, opts ...Option) (*Conn, error) {
 			return nil, fmt.Errorf("peer to connect to: %w", err)
 		}
 		peerOrg, peer = o.peer, pp.Peer
+	}
+	if err := ctx.Err(); err != nil { // after the identity's files, before the connection
+		return nil, fmt.Errorf("dial %s peer: %w", peerOrg, err)
 	}
 	cc, err := dialTLS(peerOrg, peer)
 	if err != nil {

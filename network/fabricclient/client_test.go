@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -77,7 +78,7 @@ func TestWithPeer(t *testing.T) {
 		},
 	}}
 
-	c, err := Dial(p, "Commission", WithPeer("Observers"))
+	c, err := Dial(t.Context(), p, "Commission", WithPeer("Observers"))
 	if err != nil {
 		t.Fatalf("Dial Commission through the Observers' peer: %v", err)
 	}
@@ -90,12 +91,12 @@ func TestWithPeer(t *testing.T) {
 	}
 
 	for _, opts := range [][]Option{nil, {WithPeer("Commission")}} {
-		_, err := Dial(p, "Commission", opts...)
+		_, err := Dial(t.Context(), p, "Commission", opts...)
 		if err == nil || !strings.Contains(err.Error(), "Commission peer: TLS root") {
 			t.Errorf("Dial Commission with %d options: %v; want the Commission peer's TLS root missing", len(opts), err)
 		}
 	}
-	if _, err := Dial(p, "Commission", WithPeer("Auditors")); err == nil || !strings.Contains(err.Error(), `"Auditors" is not in the connection profile`) {
+	if _, err := Dial(t.Context(), p, "Commission", WithPeer("Auditors")); err == nil || !strings.Contains(err.Error(), `"Auditors" is not in the connection profile`) {
 		t.Errorf("Dial through an unknown organisation's peer: %v; want it named as not in the profile", err)
 	}
 }
@@ -118,7 +119,7 @@ func TestUnreachablePeerNamed(t *testing.T) {
 		Peer:  network.Endpoint{Address: addr, TLSRootPEM: cert, ServerName: "peer0.observers"},
 		Users: map[string]network.Identity{"User1": {Cert: cert, Key: key}},
 	}}}
-	c, err := Dial(p, "Observers")
+	c, err := Dial(t.Context(), p, "Observers")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,5 +171,80 @@ func TestUnreachableOnlyWithoutConnection(t *testing.T) {
 		if c.want && status.Code(c.err) != codes.Unavailable {
 			t.Errorf("%s: code %s; want Unavailable kept", name, status.Code(c.err))
 		}
+	}
+}
+
+// silentPeer returns the address of a 127.0.0.1 listener that accepts
+// connections and never answers: a TLS handshake with it waits forever.
+func silentPeer(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan []net.Conn, 1)
+	go func() {
+		var conns []net.Conn
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				accepted <- conns
+				return
+			}
+			conns = append(conns, c) // held open, unanswered
+		}
+	}()
+	t.Cleanup(func() {
+		lis.Close()
+		for _, c := range <-accepted {
+			c.Close()
+		}
+	})
+	return lis.Addr().String()
+}
+
+// TestDialContext: Dial makes no round trip, so against a peer that
+// accepts and never answers TLS it returns at once, and the first call
+// connects, given up when that call's ctx expires (well before the 30 s
+// evaluate timeout) as DeadlineExceeded; a Dial whose ctx is already done
+// fails with ctx's error and returns no Conn.
+func TestDialContext(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, "User1@observers")
+	p := network.Profile{Channel: "election", Chaincode: "votechain", Orgs: map[string]network.OrgProfile{"Observers": {
+		MSPID: "ObserversMSP",
+		Peer:  network.Endpoint{Address: silentPeer(t), TLSRootPEM: cert, ServerName: "peer0.observers"},
+		Users: map[string]network.Identity{"User1": {Cert: cert, Key: key}},
+	}}}
+
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if c, err := Dial(cancelled, p, "Observers"); !errors.Is(err, context.Canceled) || c != nil {
+		t.Errorf("Dial with a cancelled ctx: Conn %t, %v; want none and context.Canceled", c != nil, err)
+	}
+	expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	if c, err := Dial(expired, p, "Observers"); !errors.Is(err, context.DeadlineExceeded) || c != nil {
+		t.Errorf("Dial with an expired ctx: Conn %t, %v; want none and context.DeadlineExceeded", c != nil, err)
+	}
+
+	dialCtx, cancelDial := context.WithTimeout(t.Context(), 5*time.Second)
+	began := time.Now()
+	c, err := Dial(dialCtx, p, "Observers")
+	cancelDial() // the Conn outlives the ctx it was dialled with
+	if err != nil {
+		t.Fatalf("Dial a silent peer: %v", err)
+	}
+	defer c.Close()
+	if d := time.Since(began); d > time.Second {
+		t.Errorf("Dial took %v; want no wait on the silent peer", d)
+	}
+	const bound = 300 * time.Millisecond
+	callCtx, cancelCall := context.WithTimeout(t.Context(), bound)
+	defer cancelCall()
+	began = time.Now()
+	_, err = c.Ballot().Election(callCtx)
+	if d := time.Since(began); status.Code(err) != codes.DeadlineExceeded || d > bound+5*time.Second {
+		t.Errorf("first call to a silent peer: %v after %v; want DeadlineExceeded at its ctx's %v", err, d, bound)
 	}
 }

@@ -170,7 +170,7 @@ func refusingPeer(t *testing.T, gw gateway.GatewayServer, deliver peer.DeliverSe
 		Peer:  network.Endpoint{Address: lis.Addr().String(), TLSRootPEM: serverCert, ServerName: "peer0.observers"},
 		Users: map[string]network.Identity{"User1": {Cert: userCert, Key: userKey}},
 	}}}
-	c, err := Dial(p, "Observers")
+	c, err := Dial(t.Context(), p, "Observers")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -550,7 +550,7 @@ func TestVoteRunHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := fabricclient.Dial(profile, network.Batcher.Org, fabricclient.WithUser(network.Batcher.User))
+	conn, err := fabricclient.Dial(t.Context(), profile, network.Batcher.Org, fabricclient.WithUser(network.Batcher.User))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -407,7 +407,7 @@ func probeContract(t testing.TB, n *localnet.Network) *client.Contract {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := fabricclient.Dial(profile, "Commission", fabricclient.WithUser("Admin")) // the probe is admins only
+	conn, err := fabricclient.Dial(t.Context(), profile, "Commission", fabricclient.WithUser("Admin")) // the probe is admins only
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func (n *Network) exitedEndorsers() []string {
 // hold the Commission's admin: a network this package did not start (one
 // run from its bundles) is probed the same way.
 func ProbeProfile(ctx context.Context, profile network.Profile, log *slog.Logger) error {
-	conn, err := fabricclient.Dial(profile, "Commission", fabricclient.WithUser("Admin"), // the probe is admins only
+	conn, err := fabricclient.Dial(ctx, profile, "Commission", fabricclient.WithUser("Admin"), // the probe is admins only
 		fabricclient.WithTimeouts(10*time.Second, 15*time.Second, 10*time.Second, 30*time.Second))
 	if err != nil {
 		return err

@@ -43,14 +43,15 @@ func SetupElection(t testing.TB, n *localnet.Network, e ballot.Election) {
 	}
 }
 
-// Dial connects to org's peer of the network, closed when the test ends.
+// Dial connects to org's peer of the network, closed when the test ends;
+// t's Context bounds the dial (fabricclient.Dial), not the Conn.
 func Dial(t testing.TB, n *localnet.Network, org string, opts ...fabricclient.Option) *fabricclient.Conn {
 	t.Helper()
 	profile, err := n.Profile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := fabricclient.Dial(profile, org, opts...)
+	conn, err := fabricclient.Dial(t.Context(), profile, org, opts...)
 	if err != nil {
 		t.Fatal(fmt.Errorf("dial %s: %w", org, err))
 	}
