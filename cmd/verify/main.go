@@ -40,7 +40,8 @@
 //
 // The whole run is bounded by --timeout (10 minutes by default); SIGINT
 // (Ctrl-C) or SIGTERM stops it, saying what it found before. The exit
-// statuses are verify.ExitStatuses' (explorer/verify), which --help prints.
+// statuses are those of verify.ExitStatuses() (explorer/verify), which
+// --help prints.
 package main
 
 import (
@@ -230,7 +231,7 @@ before. SIGINT (Ctrl-C) or SIGTERM stops a run likewise, saying so.`
 const defaultTimeout = 10 * time.Minute
 
 // main runs verify on cli.Main's context, which SIGINT or SIGTERM ends.
-// verify's exit statuses are its own (verify.ExitStatuses), not Main's
+// verify's exit statuses are its own (verify.ExitStatuses()), not Main's
 // mapping of an error, so a run that does not pass exits with its status
 // itself.
 func main() {
@@ -287,15 +288,15 @@ func run(ctx context.Context) int {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return verify.StatusIncomplete
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, *timeout, verify.RunTimedOut{Limit: *timeout})
+	ctx, cancel := context.WithTimeoutCause(ctx, *timeout, runTimedOut{limit: *timeout})
 	defer cancel()
 	switch m {
 	case modeLog:
-		return runLog(ctx, ledgerFlags, verify.LogGateway(*gatewayURL, *gatewayTimeout), *deadline, *logState)
+		return runLog(ctx, ledgerFlags, logGateway(*gatewayURL, *gatewayTimeout), *deadline, *logState)
 	case modeAcceptance:
 		var proofs logmonitor.Proofs
 		if checkForks {
-			proofs = verify.LogGateway(*gatewayURL, *gatewayTimeout)
+			proofs = logGateway(*gatewayURL, *gatewayTimeout)
 		}
 		trusted := "" // against the ledger, its registered keys: $VERIFY_KEYS serves --offline only
 		if *offline {
@@ -309,9 +310,9 @@ func run(ctx context.Context) int {
 		var r ballot.Receipt
 		r, err = fetchReceipt(ctx, *gatewayURL, *voteID, *gatewayTimeout)
 		receipts = []verify.Decoded[ballot.Receipt]{{V: r, At: "the gateway's receipt of " + *voteID}}
-		err = verify.WhileDoing(ctx, "fetching the receipt from the gateway", err)
+		err = whileDoing(ctx, "fetching the receipt from the gateway", err)
 	} else {
-		receipts, err = verify.ReadJSON[ballot.Receipt](fs.Args(), "receipt", false)
+		receipts, err = readFiles[ballot.Receipt](fs.Args(), "receipt", false)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
@@ -331,7 +332,7 @@ func run(ctx context.Context) int {
 	t, err := verify.CheckReceipts(ctx, os.Stdout, verify.NewChecker(conn.Ballot()), receipts, *quiet, bar)
 	bar.Finish()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", verify.WhileDoing(ctx, "checking receipts", err), verify.ReceiptSummary(t))
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", whileDoing(ctx, "checking receipts", err), verify.ReceiptSummary(t))
 		return t.Stopped(context.Cause(ctx))
 	}
 	fmt.Println(verify.ReceiptSummary(t))
@@ -462,21 +463,12 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		fmt.Fprintln(os.Stderr, "verify: --gateway checks receipts' heads against the heads anchored on the ledger: not with --offline")
 		return verify.StatusIncomplete
 	}
-	read, err := verify.ReadJSON[ballot.Acceptance](files, "acceptance receipt", true)
+	read, err := readFiles[ballot.Acceptance](files, "acceptance receipt", true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return verify.StatusIncomplete
 	}
-	var as []ballot.Acceptance
-	notAcceptances := 0
-	for _, d := range read {
-		if d.Err != nil {
-			notAcceptances++
-			fmt.Printf("FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's %s\n", d.At, d.Err, verify.AcceptanceRoute)
-			continue
-		}
-		as = append(as, d.V)
-	}
+	as, notAcceptances := verify.SplitAcceptances(os.Stdout, read)
 	var keys ballot.LogKeys
 	if offline {
 		if keys, err = verify.ReadKeys(keysFile); err != nil {
@@ -494,15 +486,15 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		defer conn.Close()
 		b := conn.Ballot()
 		if keys, err = b.LogKeys(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", verify.WhileDoing(ctx, "reading the registered log keys", err))
+			fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", whileDoing(ctx, "reading the registered log keys", err))
 			return verify.Outcomes{}.Stopped(context.Cause(ctx))
 		}
 		ledger = b
 	}
 	t, err := verify.CheckAcceptances(ctx, os.Stdout, as, keys, ledger, proofs, deadline, time.Now())
-	t.AddFailed(notAcceptances)
+	t = t.Plus(notAcceptances)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", verify.WhileDoing(ctx, "checking acceptance receipts", err), verify.AcceptanceSummary(t, offline, proofs != nil))
+		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", whileDoing(ctx, "checking acceptance receipts", err), verify.AcceptanceSummary(t, offline, proofs != nil))
 		return t.Stopped(context.Cause(ctx))
 	}
 	fmt.Println(verify.AcceptanceSummary(t, offline, proofs != nil))
@@ -523,7 +515,92 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 		return verify.StatusIncomplete
 	}
 	defer conn.Close()
-	return verify.CheckLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), lf.PeerOrg(), deadline, state)
+	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), lf.PeerOrg(), deadline, state)
+}
+
+// checkLog is verify --log's check (verify.MonitorLog) of the logs read
+// through gw against ledger, read through peer's peer: the findings on
+// stdout, the progress and an error, worded by whileDoing, on stderr. It
+// returns verify's exit status, a stopped run's by Outcomes.Stopped.
+func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Log, ledger verify.StandingLedger, peer string, deadline time.Duration, state *verify.LogState) int {
+	code, err := verify.MonitorLog(ctx, stdout, stderr, gw, ledger, peer, deadline, state)
+	if err != nil {
+		fmt.Fprintln(stderr, "verify:", whileDoing(ctx, "monitoring the intake logs", err))
+	}
+	if code == verify.StatusIncomplete { // an error stopped it, or some UNCHECKED
+		code = verify.Outcomes{}.Stopped(context.Cause(ctx))
+	}
+	return code
+}
+
+// logGateway reads the logs from the gateway at base, each request waiting
+// at most timeout (--gateway-timeout) for its whole answer; a gateway that
+// does not answer in time, or at all, is an error naming it and the fixes
+// (cli.AskGateway).
+func logGateway(base string, timeout time.Duration) logmonitor.Gateway {
+	return logmonitor.Gateway{Base: base, Ask: func(ctx context.Context, send func(context.Context) error) error {
+		return cli.AskGateway(ctx, base, "--gateway", timeout, "--gateway-timeout", send)
+	}}
+}
+
+// readFiles reads the JSON objects of type T in the files of paths, "-"
+// being stdin, as verify.ReadJSON reads them (what names them; strict
+// refuses unknown fields). A file not found whose name begins with "-"
+// is said to be a flag after the files.
+func readFiles[T any](paths []string, what string, strict bool) ([]verify.Decoded[T], error) {
+	var out []verify.Decoded[T]
+	for _, p := range paths {
+		read, err := readFile[T](p, what, strict)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, read...)
+	}
+	return out, nil
+}
+
+// readFile is readFiles of one file, path.
+func readFile[T any](path, what string, strict bool) ([]verify.Decoded[T], error) {
+	if path == "-" {
+		return verify.ReadJSON[T](os.Stdin, "stdin", what, strict)
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(path, "-") {
+		return nil, fmt.Errorf("%s: no such file; flags go before the files: verify [flags] FILE ...", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return verify.ReadJSON[T](f, path, what, strict)
+}
+
+// runTimedOut is the cause of the run's context once --timeout (limit)
+// has ended it.
+type runTimedOut struct{ limit time.Duration }
+
+func (r runTimedOut) Error() string {
+	return fmt.Sprintf("took longer than %s: give --timeout more time", r.limit)
+}
+
+// whileDoing words err, which stopped the run while it was doing step
+// ("checking receipts"), when the end of the run's context ctx caused it,
+// by that end alone (err, its consequence, would mislead: a gateway "not
+// answering"): --timeout ("took longer than 10m0s: give --timeout more
+// time (it was checking receipts)") or a signal ("interrupted by SIGINT
+// while checking receipts"). Any other error is returned as it is.
+func whileDoing(ctx context.Context, step string, err error) error {
+	var limit runTimedOut
+	var sig cli.Interrupted
+	switch cause := context.Cause(ctx); {
+	case err == nil:
+		return nil
+	case errors.As(cause, &limit):
+		return fmt.Errorf("%w (it was %s)", limit, step)
+	case errors.As(cause, &sig):
+		return fmt.Errorf("%w while %s", sig, step)
+	}
+	return err
 }
 
 // fetchReceipt asks the gateway for a vote's receipt, waiting at most
@@ -582,11 +659,11 @@ func gatewayRefused(base, voteID, status string, body []byte) error {
 }
 
 // exitStatusHelp is the help's account of the exit statuses, from
-// verify.ExitStatuses.
+// verify.ExitStatuses().
 func exitStatusHelp() string {
 	var b strings.Builder
 	b.WriteString("Exit status, the first that applies:")
-	for _, s := range verify.ExitStatuses {
+	for _, s := range verify.ExitStatuses() {
 		fmt.Fprintf(&b, "\n  %-3d  %s", s.Code, wrap(s.Means, helpWidth, "\n       "))
 	}
 	return b.String()

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -449,14 +453,159 @@ func TestAcceptanceGatewayNotOffline(t *testing.T) {
 	}
 }
 
-// TestExitStatusHelp: --help prints each row of verify.ExitStatuses, the
+// TestExitStatusHelp: --help prints each row of verify.ExitStatuses(), the
 // one account of the exit statuses.
 func TestExitStatusHelp(t *testing.T) {
 	_, help := runVerify(t, "--help")
 	oneLine := strings.Join(strings.Fields(help), " ")
-	for _, s := range verify.ExitStatuses {
+	for _, s := range verify.ExitStatuses() {
 		if !strings.Contains(oneLine, strings.Join(strings.Fields(s.Means), " ")) {
 			t.Errorf("--help lacks status %d: %q", s.Code, s.Means)
 		}
+	}
+}
+
+// signedLog returns the registered log keys of one key and the
+// acceptance receipts of a log of n CA votes of election e, each under
+// the log's head of n entries signed by that key.
+func signedLog(t *testing.T, n int) (ballot.LogKeys, []ballot.Acceptance) {
+	t.Helper()
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log ballot.LogTree
+	as := make([]ballot.Acceptance, n)
+	for i := range as {
+		id, _ := ballot.NewVoteID()
+		as[i].Vote = ballot.Vote{ID: id, State: "CA", Contest: "president", Choice: "alice", CastAt: 1,
+			Nullifier: ballot.HashHex(ballot.NullifierOf([32]byte{byte(i)}, "president"))}
+		leaf, err := as[i].Vote.Leaf()
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Append(leaf)
+	}
+	size := uint64(n)
+	root, _ := log.Root(size)
+	head, err := ballot.TreeHead{Election: "e", State: "CA", Size: size, Root: ballot.HashHex(root), Timestamp: 1}.Sign(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range as {
+		index := uint64(i)
+		proof, _ := log.InclusionProof(index, size)
+		leaf, _ := log.Leaf(index)
+		as[i].VoteID, as[i].Index, as[i].Leaf, as[i].Proof, as[i].Head = as[i].Vote.ID, index, ballot.HashHex(leaf), ballot.HexHashes(proof), head
+	}
+	return keys, as
+}
+
+// TestAcceptanceOfflineRun: verify --acceptance --offline, which reads no
+// ledger and compares no heads, prints a VALID or FAIL line a receipt,
+// then the summary of those two outcomes, "N receipts: a valid, b
+// failed", as the lines count them, and exits 1 when one FAILs.
+func TestAcceptanceOfflineRun(t *testing.T) {
+	keys, as := signedLog(t, 3)
+	altered := as[1]
+	altered.Vote.Choice = "bob"
+	record, err := json.Marshal(keys) // the GetLogKeys record --keys takes
+	if err != nil {
+		t.Fatal(err)
+	}
+	var receipts strings.Builder
+	for _, a := range append(slices.Clone(as), altered) {
+		line, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		receipts.Write(append(line, '\n'))
+	}
+	code, out := runVerify(t, "--acceptance", "--offline", "--keys", writeFile(t, string(record)), writeFile(t, receipts.String()))
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	summary := lines[len(lines)-1]
+	if want := "4 receipts: 3 valid, 1 failed"; code != 1 || summary != want {
+		t.Errorf("status %d, summary %q; want 1 and %q:\n%s", code, summary, want, out)
+	}
+	labels := map[string]int{}
+	for _, line := range lines[:len(lines)-1] {
+		label, _, _ := strings.Cut(line, " ")
+		labels[label]++
+	}
+	if want := map[string]int{"VALID": 3, "FAIL": 1}; !maps.Equal(labels, want) {
+		t.Errorf("lines labelled %v; want %v, one a receipt, before the summary:\n%s", labels, want, out)
+	}
+}
+
+// headLedger is the ledger of election e, open, of one state, CA, whose
+// anchored head is head, signed by a key of keys: what the log monitor
+// reads before it asks the gateway for the log's entries. Its other reads
+// are not served (the embedded StandingLedger is nil): the check must not
+// get past the gateway.
+type headLedger struct {
+	verify.StandingLedger
+	head ballot.TreeHead
+	keys ballot.LogKeys
+}
+
+func (headLedger) Election(context.Context) (*ballot.Election, error) {
+	return &ballot.Election{ID: "e", States: []string{"CA"}, Status: ballot.StatusConfigured}, nil
+}
+
+func (l headLedger) LogKeys(context.Context) (ballot.LogKeys, error) { return l.keys, nil }
+
+func (l headLedger) LogHead(context.Context, string) (ballot.AnchoredHead, error) {
+	return ballot.AnchoredHead{Head: l.head, TxID: "tx0"}, nil
+}
+
+// TestLogGatewayTakingNoRequest: verify --log against a gateway that takes
+// the connection and never reads the request gives up on the read of the
+// log's entries after --gateway-timeout (it waited for verify's 10-minute
+// limit), with status 2 and the message of --vote-id's: the gateway, the
+// time and the fixes. A signal that ends the run while it waits stops it
+// saying so and what it was doing, with the signal's status.
+func TestLogGatewayTakingNoRequest(t *testing.T) {
+	base := heldGateway(t)
+	keys, as := signedLog(t, 3)
+	ledger := headLedger{head: as[0].Head, keys: keys}
+	var stdout, stderr bytes.Buffer
+	began := time.Now()
+	code := checkLog(context.Background(), &stdout, &stderr, logGateway(base, 300*time.Millisecond), ledger, "Observers", time.Minute, nil)
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("took %s; want about --gateway-timeout", took)
+	}
+	want := "verify: read the CA log: the gateway at " + base + " did not answer within 300ms: is it overloaded or stuck? its log may say why; give --gateway-timeout more time, or give --gateway the URL of another running gateway\n"
+	if code != 2 || !strings.HasSuffix(stderr.String(), want) {
+		t.Errorf("status %d, stderr %q; want 2 and %q", code, stderr.String(), want)
+	}
+
+	stderr.Reset()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(50*time.Millisecond, func() { cancel(cli.Interrupted{Signal: syscall.SIGINT}) })
+	code = checkLog(ctx, &stdout, &stderr, logGateway(base, time.Minute), ledger, "Observers", time.Minute, nil)
+	if want := "verify: interrupted by SIGINT while monitoring the intake logs\n"; code != 130 || !strings.HasSuffix(stderr.String(), want) {
+		t.Errorf("SIGINT: status %d, stderr %q; want 130 and %q", code, stderr.String(), want)
+	}
+}
+
+// TestReadFilesStdin: "-" reads the receipts on stdin, named "stdin" where
+// each was read, between those of the files around it.
+func TestReadFilesStdin(t *testing.T) {
+	stdin, err := os.Open(writeFile(t, "{}\n{}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	defer func(was *os.File) { os.Stdin = was }(os.Stdin)
+	os.Stdin = stdin
+	file := writeFile(t, "{}")
+	read, err := readFiles[ballot.Receipt]([]string{file, "-", file}, "receipt", false)
+	var at []string
+	for _, d := range read {
+		at = append(at, d.At)
+	}
+	if want := []string{file + ": receipt 1", "stdin: receipt 1", "stdin: receipt 2", file + ": receipt 1"}; err != nil || !slices.Equal(at, want) {
+		t.Errorf("read at %q, %v; want %q", at, err, want)
 	}
 }

@@ -234,9 +234,28 @@ func AcceptanceSummary(t Outcomes, offline, forks bool) string {
 // its FORK, or the fork side of its BAD-PROOF.
 const shownAnotherLog = "the signer showed the voter another log"
 
-// AcceptanceRoute is where the gateway serves a vote's acceptance receipt:
+// acceptanceRoute is where the gateway serves a vote's acceptance receipt:
 // the acceptance_url of its answer to the vote (openapi.yaml).
-const AcceptanceRoute = "GET /api/v1/votes/{vote_id}/acceptance"
+const acceptanceRoute = "GET /api/v1/votes/{vote_id}/acceptance"
+
+// SplitAcceptances returns the acceptance receipts of decoded, the values
+// ReadJSON read, in order, and prints on w a FAIL line for each value that
+// is not one, with why (its Err) and where to get one; the Outcomes
+// returned count those values failed, for the caller to add (Plus) to
+// CheckAcceptances' of the receipts.
+func SplitAcceptances(w io.Writer, decoded []Decoded[ballot.Acceptance]) ([]ballot.Acceptance, Outcomes) {
+	var as []ballot.Acceptance
+	var t Outcomes
+	for _, d := range decoded {
+		if d.Err != nil {
+			t.fail++
+			fmt.Fprintf(w, "FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's %s\n", d.At, d.Err, acceptanceRoute)
+			continue
+		}
+		as = append(as, d.V)
+	}
+	return as, t
+}
 
 // failAcceptance prints the FAIL line of acceptance receipt a, which err
 // fails: "FAIL <vote id>: <err>". A receipt whose vote id (its own or its
@@ -245,7 +264,7 @@ const AcceptanceRoute = "GET /api/v1/votes/{vote_id}/acceptance"
 func failAcceptance(w io.Writer, a ballot.Acceptance, err error) {
 	fix := ""
 	if !ballot.ValidVoteID(a.VoteID) || !ballot.ValidVoteID(a.Vote.ID) {
-		fix = "; the file is damaged or is not an acceptance receipt: fetch the vote's again from the gateway, " + AcceptanceRoute +
+		fix = "; the file is damaged or is not an acceptance receipt: fetch the vote's again from the gateway, " + acceptanceRoute +
 			"?state=STATE&index=N (the acceptance_url of the gateway's answer to the vote), or use the file the voter page saved when the vote was cast"
 	}
 	fmt.Fprintf(w, "FAIL %s: %v%s\n", a.VoteID, err, fix)

@@ -15,19 +15,23 @@
 //     MISSING) and, with the gateway's consistency proofs, whether the
 //     receipt's head and the anchored one are of one log (FORK,
 //     BAD-PROOF, UNCHECKED). Without a ledger a receipt is VALID or FAILs.
-//   - Intake logs (CheckLog): the logmonitor's check of every log against
-//     the ledger, with the heads seen before (LogState), printed as
-//     verify --log prints it.
+//   - Intake logs (MonitorLog): the logmonitor's check of every log
+//     against the ledger, with the heads seen before (LogState), printed
+//     as verify --log prints it.
 //
 // Each check prints one line a receipt (or a log's state) on the
-// io.Writer it is given, and the package writes nowhere else. A check
+// io.Writer it is given, and the package prints nowhere else; it reads
+// the io.Readers it is given (ReadJSON) and the files it is named (the
+// keys of ReadKeys, the heads of ReadLogState, which LogState saves). A check
 // returns its Outcomes, every receipt counted in one outcome; a FAIL,
 // FORK, BAD-PROOF, MISSING or UNLOGGED is a failure, found by the check,
 // not an error. An error (a ledger that cannot be read, the context
 // ended) stops a check and is returned with the Outcomes found before
 // it. Outcomes.Exit maps a finished check to the command's exit status,
 // Outcomes.Stopped a stopped one, both by ExitStatuses, the one account
-// of those statuses; CheckLog returns its exit status itself.
+// of those statuses; MonitorLog returns its exit status itself. Wording
+// an error for the command line (its flags, its time limit) is the
+// caller's.
 //
 // Every call that reads the ledger or a gateway takes a context; the
 // ledger is an already-dialled connection, or anything with the small

@@ -23,7 +23,7 @@ type NullifierLocator interface {
 // errOtherCounted marks a receipt whose vote the ledger rejected as a
 // duplicate because another vote (another vote id) with its nullifier, the
 // voter's credentials, was counted first: the receipt checks out, and the
-// voter's vote does not count (exit status 4, outcomes.otherCounted).
+// voter's vote does not count (exit status 4, Outcomes.otherCounted).
 var errOtherCounted = errors.New("another vote with this voter's credentials was counted first")
 
 // whyDuplicate says, of vote v that the ledger rejected as a duplicate,

@@ -13,28 +13,19 @@ import (
 	"github.com/votechain/votechain/internal/logprogress"
 )
 
-// CheckLog checks the logs read through gw against ledger, read through
-// peer's peer (monitorLog), printing the findings on stdout, the progress
-// and an error on stderr, and returns verify's exit status.
-func CheckLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Gateway, ledger StandingLedger, peer string, deadline time.Duration, state *LogState) int {
-	m := &logmonitor.Monitor{Log: gw, Ledger: ledger, Deadline: deadline}
-	code, err := monitorLog(ctx, stdout, stderr, m, ledger, peer, state)
-	if err != nil {
-		fmt.Fprintln(stderr, "verify:", WhileDoing(ctx, "monitoring the intake logs", err))
-	}
-	if code == StatusIncomplete { // an error stopped it, or some UNCHECKED
-		code = Outcomes{}.Stopped(context.Cause(ctx))
-	}
-	return code
-}
-
-// LogGateway reads the logs from the gateway at base, each request waiting
-// at most timeout for its whole answer; a gateway that does not answer in
-// time, or at all, is an error naming it and the fixes (cli.AskGateway).
-func LogGateway(base string, timeout time.Duration) logmonitor.Gateway {
-	return logmonitor.Gateway{Base: base, Ask: func(ctx context.Context, send func(context.Context) error) error {
-		return cli.AskGateway(ctx, base, "--gateway", timeout, "--gateway-timeout", send)
-	}}
+// MonitorLog checks the logs read through log against ledger, read
+// through peer's peer (the organisation named, for messages), deadline
+// being how long after its cast time an entry may take to reach the
+// ledger before it is MISSING; it prints the findings on w (monitorLog),
+// the progress on progress (nil: none), and reads and saves the heads
+// seen before in state (nil: none). It returns verify's exit status for the findings and the error
+// that stopped the check, or that it must report once it ended (a peer
+// that did not answer, ctx ended); an error that stopped it before any
+// finding comes with StatusIncomplete. How to word the error and which
+// status a stopped run exits with (Outcomes.Stopped) are the caller's.
+func MonitorLog(ctx context.Context, w, progress io.Writer, log logmonitor.Log, ledger StandingLedger, peer string, deadline time.Duration, state *LogState) (int, error) {
+	m := &logmonitor.Monitor{Log: log, Ledger: ledger, Deadline: deadline}
+	return monitorLog(ctx, w, progress, m, ledger, peer, state)
 }
 
 // monitorLog runs the log monitor and prints its findings, checking the

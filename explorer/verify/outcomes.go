@@ -1,11 +1,9 @@
 package verify
 
 import (
-	"context"
 	"errors"
-	"fmt"
+	"slices"
 	"syscall"
-	"time"
 
 	"github.com/votechain/votechain/internal/cli"
 )
@@ -29,11 +27,11 @@ type ExitStatus struct {
 	found func(t Outcomes) bool
 }
 
-// ExitStatuses are verify's exit statuses, the first that applies in
-// order: the one account of them, which --help prints (exitStatusHelp),
-// Outcomes.Exit follows for a finished run and Outcomes.Stopped for a
-// stopped one.
-var ExitStatuses = []ExitStatus{
+// exitStatuses are verify's exit statuses, the first that applies in
+// order: the one account of them, which Outcomes.Exit follows for a
+// finished run and Outcomes.Stopped for a stopped one (ExitStatuses gives
+// a copy to print).
+var exitStatuses = []ExitStatus{
 	{StatusFailed, "some FAIL, FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log, an anchored head the log cannot be checked against: not validly signed, or of another election or state, or a batch record that does not describe its transaction's votes), whatever else the run found or could not check (an error, --timeout or a signal that stopped it included)",
 		func(t Outcomes) bool { return t.fail+t.fork+t.badProof+t.missing+t.unlogged > 0 }},
 	{cli.Interrupted{Signal: syscall.SIGINT}.ExitStatus(), "SIGINT (Ctrl-C) stopped the run, nothing failed before it (stderr says what it was doing and what it had found)", nil},
@@ -47,10 +45,14 @@ var ExitStatuses = []ExitStatus{
 	{StatusGood, "all PASS, COUNTED, REJECTED or VALID (--offline)", nil},
 }
 
+// ExitStatuses returns verify's exit statuses, the first that applies in
+// order, as a copy: the one account of them, which verify's --help prints.
+func ExitStatuses() []ExitStatus { return slices.Clone(exitStatuses) }
+
 // Exit is verify's exit status for a finished run's outcomes t: the first
 // of ExitStatuses t gives, else StatusGood.
 func (t Outcomes) Exit() int {
-	for _, s := range ExitStatuses {
+	for _, s := range exitStatuses {
 		if s.found != nil && s.found(t) {
 			return s.Code
 		}
@@ -73,34 +75,6 @@ func (t Outcomes) Stopped(cause error) int {
 	return StatusIncomplete
 }
 
-// RunTimedOut is the cause of the run's context once --timeout has ended
-// it.
-type RunTimedOut struct{ Limit time.Duration }
-
-func (r RunTimedOut) Error() string {
-	return fmt.Sprintf("took longer than %s: give --timeout more time", r.Limit)
-}
-
-// WhileDoing words err, which stopped the run while it was doing step
-// ("checking receipts"), when the end of the run's context ctx caused it,
-// by that end alone (err, its consequence, would mislead: a gateway "not
-// answering"): --timeout ("took longer than 10m0s: give --timeout more
-// time (it was checking receipts)") or a signal ("interrupted by SIGINT
-// while checking receipts"). Any other error is returned as it is.
-func WhileDoing(ctx context.Context, step string, err error) error {
-	var limit RunTimedOut
-	var sig cli.Interrupted
-	switch cause := context.Cause(ctx); {
-	case err == nil:
-		return nil
-	case errors.As(cause, &limit):
-		return fmt.Errorf("%w (it was %s)", limit, step)
-	case errors.As(cause, &sig):
-		return fmt.Errorf("%w while %s", sig, step)
-	}
-	return err
-}
-
 // Outcomes counts the outcomes of checks (of receipts or acceptance
 // receipts) for the summary and exit status, each check in one outcome
 // only, so that they add up to the checks (total). Of acceptance receipts,
@@ -112,7 +86,7 @@ func WhileDoing(ctx context.Context, step string, err error) error {
 // with its nullifier was counted first (DUPLICATE, errOtherCounted). A
 // receipt with several findings counts in the first of fail, fork,
 // badProof, missing, unchecked, otherCounted, pending, ok: a failure
-// first, as in exit. missingUnchecked is a cross-cut, not an outcome: the
+// first, as in Exit. missingUnchecked is a cross-cut, not an outcome: the
 // missing whose heads got no verdict.
 type Outcomes struct {
 	ok, fail, fork, badProof, missing, unlogged, pending, unchecked, otherCounted int
@@ -127,6 +101,10 @@ func (t Outcomes) total() int {
 // otherCountedSummary counts DUPLICATE receipts in the summaries.
 const otherCountedSummary = "duplicate of another vote counted first"
 
-// AddFailed counts n more checks failed (FAIL), such as values read that
-// are not what was to be checked.
-func (t *Outcomes) AddFailed(n int) { t.fail += n }
+// Plus is the outcomes of t's checks and u's together.
+func (t Outcomes) Plus(u Outcomes) Outcomes {
+	return Outcomes{ok: t.ok + u.ok, fail: t.fail + u.fail, fork: t.fork + u.fork, badProof: t.badProof + u.badProof,
+		missing: t.missing + u.missing, unlogged: t.unlogged + u.unlogged, pending: t.pending + u.pending,
+		unchecked: t.unchecked + u.unchecked, otherCounted: t.otherCounted + u.otherCounted,
+		missingUnchecked: t.missingUnchecked + u.missingUnchecked}
+}

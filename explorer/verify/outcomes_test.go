@@ -1,23 +1,23 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/votechain/votechain/internal/cli"
 )
 
-// TestExitStatusTable: ExitStatuses is the one account of the exit
+// TestExitStatusTable: exitStatuses is the one account of the exit
 // statuses: each code once, 0 to 4 and the signals' (cmd/verify's --help
 // prints each row); a finished run's outcomes give the status whose row names their
 // verdict, and two verdicts the status of the earlier row; a stopped run
 // keeps a failure's 1, else a signal's status or 2.
 func TestExitStatusTable(t *testing.T) {
 	seen := map[int]bool{}
-	for _, s := range ExitStatuses {
+	for _, s := range exitStatuses {
 		if seen[s.Code] {
 			t.Errorf("status %d twice", s.Code)
 		}
@@ -37,7 +37,7 @@ func TestExitStatusTable(t *testing.T) {
 		{"DUPLICATE", Outcomes{otherCounted: 1}}, {"PENDING", Outcomes{pending: 1}}, {"PASS", Outcomes{ok: 1}},
 	}
 	row := func(code int) int {
-		for i, s := range ExitStatuses {
+		for i, s := range exitStatuses {
 			if s.Code == code {
 				return i
 			}
@@ -46,17 +46,20 @@ func TestExitStatusTable(t *testing.T) {
 	}
 	for _, v := range verdicts {
 		code := v.o.Exit()
-		if i := row(code); i < 0 || !strings.Contains(ExitStatuses[i].Means, v.name) {
+		if i := row(code); i < 0 || !strings.Contains(exitStatuses[i].Means, v.name) {
 			t.Errorf("%s: status %d, whose row does not name it", v.name, code)
 		}
 		for _, w := range verdicts {
-			both := Outcomes{fail: v.o.fail + w.o.fail, fork: v.o.fork + w.o.fork, badProof: v.o.badProof + w.o.badProof,
-				missing: v.o.missing + w.o.missing, unlogged: v.o.unlogged + w.o.unlogged, unchecked: v.o.unchecked + w.o.unchecked,
-				otherCounted: v.o.otherCounted + w.o.otherCounted, pending: v.o.pending + w.o.pending, ok: v.o.ok + w.o.ok}
-			if first := ExitStatuses[min(row(v.o.Exit()), row(w.o.Exit()))].Code; both.Exit() != first {
+			both := v.o.Plus(w.o)
+			if first := exitStatuses[min(row(v.o.Exit()), row(w.o.Exit()))].Code; both.Exit() != first {
 				t.Errorf("%s and %s: status %d; want %d, the earlier row's", v.name, w.name, both.Exit(), first)
 			}
 		}
+	}
+	shown := ExitStatuses() // a copy: what a caller does with it changes no status
+	shown[0].Code = 99
+	if got := (Outcomes{fail: 1}).Exit(); got != StatusFailed {
+		t.Errorf("a FAIL exits %d once a caller changed the copy of ExitStatuses(); want %d", got, StatusFailed)
 	}
 	sigint := cli.Interrupted{Signal: syscall.SIGINT}
 	for _, c := range []struct {
@@ -66,7 +69,7 @@ func TestExitStatusTable(t *testing.T) {
 	}{
 		{Outcomes{fail: 1}, sigint, StatusFailed},
 		{Outcomes{pending: 1}, sigint, 130},
-		{Outcomes{pending: 1}, RunTimedOut{time.Minute}, StatusIncomplete},
+		{Outcomes{pending: 1}, context.DeadlineExceeded, StatusIncomplete}, // --timeout's end
 		{Outcomes{otherCounted: 1}, errors.New("a ledger error"), StatusIncomplete},
 	} {
 		if got := c.o.Stopped(c.cause); got != c.want {
@@ -83,7 +86,7 @@ func TestExitStatusTable(t *testing.T) {
 func TestExitStatus(t *testing.T) {
 	for _, c := range []struct {
 		o             Outcomes
-		Exit, Stopped int
+		exit, stopped int
 	}{
 		{Outcomes{ok: 2}, 0, 2},
 		{Outcomes{ok: 1, pending: 1}, 3, 2},
@@ -98,8 +101,8 @@ func TestExitStatus(t *testing.T) {
 		{Outcomes{otherCounted: 1, unchecked: 1}, 2, 2},
 		{Outcomes{otherCounted: 1, fail: 1}, 1, 1},
 	} {
-		if got, Stopped := c.o.Exit(), c.o.Stopped(nil); got != c.Exit || Stopped != c.Stopped {
-			t.Errorf("%+v: exit %d, stopped %d; want %d and %d", c.o, got, Stopped, c.Exit, c.Stopped)
+		if exit, stopped := c.o.Exit(), c.o.Stopped(nil); exit != c.exit || stopped != c.stopped {
+			t.Errorf("%+v: exit %d, stopped %d; want %d and %d", c.o, exit, stopped, c.exit, c.stopped)
 		}
 	}
 }

@@ -7,57 +7,39 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 )
 
 // Decoded is one JSON value read from a file: a T, or why it is not one.
 type Decoded[T any] struct {
 	V   T
-	At  string // where it was read: "FILE: receipt N"
+	At  string // where it was read: "NAME: receipt N"
 	Err error  // why the value, valid JSON, is not a T; V is zero then
 }
 
-// ReadJSON reads JSON objects of type T from files ("-" is stdin): a
-// stream of objects, one or many per file; what names them in errors.
-// Unknown fields are refused when strict. A file that is not JSON, or holds
-// no value, is an error; a value that is not a T is returned with its Err.
-func ReadJSON[T any](paths []string, what string, strict bool) ([]Decoded[T], error) {
+// ReadJSON reads JSON objects of type T from r, a stream of one object
+// or many, name naming r in errors and in each value's At ("NAME: what
+// N"); what names the objects. Unknown fields are refused when strict.
+// A stream that is not JSON, or holds no value, is an error; a value that
+// is not a T is returned with its Err.
+func ReadJSON[T any](r io.Reader, name, what string, strict bool) ([]Decoded[T], error) {
 	var out []Decoded[T]
-	for _, p := range paths {
-		var r io.Reader = os.Stdin
-		name := "stdin"
-		if p != "-" {
-			name = p
-			f, err := os.Open(p)
-			if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(p, "-") {
-				return nil, fmt.Errorf("%s: no such file; flags go before the files: verify [flags] FILE ...", p)
-			}
-			if err != nil {
-				return nil, err
-			}
-			defer f.Close()
-			r = f
+	dec := json.NewDecoder(bufio.NewReader(r))
+	for n := 1; ; n++ {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) && n == 1 {
+			return nil, fmt.Errorf("%s holds no %s (saved from a download that failed?): a file holds one JSON %s, or one per line", name, what, what)
 		}
-		dec := json.NewDecoder(bufio.NewReader(r))
-		for n := 1; ; n++ {
-			var raw json.RawMessage
-			err := dec.Decode(&raw)
-			if errors.Is(err, io.EOF) && n == 1 {
-				return nil, fmt.Errorf("%s holds no %s (saved from a download that failed?): a file holds one JSON %s, or one per line", name, what, what)
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s %d is not valid JSON: %w", name, what, n, err)
-			}
-			d := Decoded[T]{At: fmt.Sprintf("%s: %s %d", name, what, n)}
-			d.V, d.Err = decodeObject[T](raw, what, strict)
-			out = append(out, d)
+		if errors.Is(err, io.EOF) {
+			return out, nil
 		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s %d is not valid JSON: %w", name, what, n, err)
+		}
+		d := Decoded[T]{At: fmt.Sprintf("%s: %s %d", name, what, n)}
+		d.V, d.Err = decodeObject[T](raw, what, strict)
+		out = append(out, d)
 	}
-	return out, nil
 }
 
 // decodeObject decodes one JSON value into a T, or says why it is not one:

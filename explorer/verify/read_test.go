@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -12,9 +13,10 @@ import (
 	"github.com/votechain/votechain/ballot"
 )
 
-// TestReadJSON: a file that is not JSON or holds nothing is an error (exit
-// status 2); a JSON value that is not a receipt is returned with why, the
-// values around it still read.
+// TestReadJSON: a stream that is not JSON or holds nothing is an error
+// naming it (exit status 2); a JSON value that is not a receipt is
+// returned with why, the values around it still read, each named by the
+// stream and its place.
 func TestReadJSON(t *testing.T) {
 	const gatewayError = `{"error":{"code":"no_vote","message":"no vote was ever issued with this id"}}`
 	for _, c := range []struct {
@@ -32,11 +34,11 @@ func TestReadJSON(t *testing.T) {
 		{"wrong type", `{"seq":-1}`, "", []string{"its fields do not fit"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			path := writeFile(t, c.data)
-			got, err := ReadJSON[ballot.Receipt]([]string{path}, "receipt", false)
+			const name = "saved.json"
+			got, err := ReadJSON[ballot.Receipt](strings.NewReader(c.data), name, "receipt", false)
 			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) || !strings.HasPrefix(err.Error(), path) {
-					t.Fatalf("error %v; want %s and %q", err, path, c.err)
+				if err == nil || !strings.Contains(err.Error(), c.err) || !strings.HasPrefix(err.Error(), name) {
+					t.Fatalf("error %v; want %s and %q", err, name, c.err)
 				}
 				return
 			}
@@ -47,10 +49,13 @@ func TestReadJSON(t *testing.T) {
 				if c.items[i] == "" && d.Err != nil || c.items[i] != "" && (d.Err == nil || !strings.Contains(d.Err.Error(), c.items[i])) {
 					t.Errorf("value %d: %v; want %q", i+1, d.Err, c.items[i])
 				}
+				if at := fmt.Sprintf("%s: receipt %d", name, i+1); d.At != at {
+					t.Errorf("value %d read at %q; want %q", i+1, d.At, at)
+				}
 			}
 		})
 	}
-	if _, err := ReadJSON[ballot.Acceptance]([]string{writeFile(t, "")}, "acceptance receipt", true); err == nil || !strings.Contains(err.Error(), "holds no acceptance receipt") {
+	if _, err := ReadJSON[ballot.Acceptance](strings.NewReader(""), "saved.json", "acceptance receipt", true); err == nil || !strings.Contains(err.Error(), "holds no acceptance receipt") {
 		t.Errorf("an empty acceptance receipt file: %v", err)
 	}
 }
@@ -70,8 +75,8 @@ func TestNotReceiptsFail(t *testing.T) {
 		data, _ := json.Marshal(r)
 		lines = append(lines, string(data))
 	}
-	path := writeFile(t, `{"error":{"code":"no_vote","message":"no vote"}}`+"\n{}\n"+strings.Join(lines, "\n"))
-	read, err := ReadJSON[ballot.Receipt]([]string{path}, "receipt", false)
+	const path = "saved.json"
+	read, err := ReadJSON[ballot.Receipt](strings.NewReader(`{"error":{"code":"no_vote","message":"no vote"}}`+"\n{}\n"+strings.Join(lines, "\n")), path, "receipt", false)
 	if err != nil {
 		t.Fatal(err)
 	}

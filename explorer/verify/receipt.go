@@ -36,7 +36,7 @@ type BatchRecords interface {
 }
 
 // peerWait bounds how long verify waits, over all its receipts, for its
-// peer to reach the blocks they name (checker.record).
+// peer to reach the blocks they name (Checker.record).
 const peerWait = 30 * time.Second
 
 // Checker audits receipts against the ledger (ballot's Receipt.Audit),

@@ -312,7 +312,7 @@ func TestReceiptsAheadOfThePeerArePending(t *testing.T) {
 	for _, c := range []struct {
 		ledger            BatchRecords
 		pending, fail, ok int
-		Exit              int
+		exit              int
 		line              string
 	}{
 		{ledger, 2, 0, 1, 3, "PENDING " + label(read[0].V) + ": not on the peer yet: the receipt names block 18446744073709551615 for batch CA/8, and the peer is at height 4"},
@@ -322,10 +322,10 @@ func TestReceiptsAheadOfThePeerArePending(t *testing.T) {
 		chk.peerWait = 50 * time.Millisecond
 		var out bytes.Buffer
 		tally, err := CheckReceipts(context.Background(), &out, chk, read, false, nil)
-		if err != nil || tally.pending != c.pending || tally.fail != c.fail || tally.ok != c.ok || tally.Exit() != c.Exit || !strings.Contains(out.String(), c.line) ||
+		if err != nil || tally.pending != c.pending || tally.fail != c.fail || tally.ok != c.ok || tally.Exit() != c.exit || !strings.Contains(out.String(), c.line) ||
 			!strings.Contains(out.String(), "PASS "+label(rs[0])) {
 			t.Errorf("tally %+v (exit %d), %v:\n%s\nwant %d pending, %d failed, %d passed (exit %d), a line %q and the genuine receipt's PASS",
-				tally, tally.Exit(), err, out.String(), c.pending, c.fail, c.ok, c.Exit, c.line)
+				tally, tally.Exit(), err, out.String(), c.pending, c.fail, c.ok, c.exit, c.line)
 		}
 	}
 }
@@ -381,7 +381,7 @@ func TestDuplicateReceiptSaysWhereCounted(t *testing.T) {
 		ledger BatchRecords
 		line   string
 		tally  Outcomes
-		Exit   int
+		exit   int
 	}{
 		{"same vote id", locatingLedger{records, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, Index: 4, VoteID: dup.VoteID}}},
 			"PASS " + label(dup) + ": duplicate for alice in contest president, leaf 2 of 5 in batch CA/7, root on the ledger (tx tx7…, block 3); its nullifier was counted with this same vote " +
@@ -400,8 +400,8 @@ func TestDuplicateReceiptSaysWhereCounted(t *testing.T) {
 			for _, quiet := range []bool{false, true} {
 				var out bytes.Buffer
 				tally, err := CheckReceipts(context.Background(), &out, NewChecker(c.ledger), read, quiet, nil)
-				if err != nil || tally != c.tally || tally.Exit() != c.Exit {
-					t.Fatalf("quiet %t: tally %+v (status %d), %v; want %+v, status %d:\n%s", quiet, tally, tally.Exit(), err, c.tally, c.Exit, out.String())
+				if err != nil || tally != c.tally || tally.Exit() != c.exit {
+					t.Fatalf("quiet %t: tally %+v (status %d), %v; want %+v, status %d:\n%s", quiet, tally, tally.Exit(), err, c.tally, c.exit, out.String())
 				}
 				if shown := !quiet || !strings.HasPrefix(c.line, "PASS "); shown != strings.Contains(out.String(), c.line) {
 					t.Errorf("quiet %t: output has %q: %t, want %t:\n%s", quiet, c.line, !shown, shown, out.String())
