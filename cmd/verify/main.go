@@ -320,8 +320,7 @@ func run(ctx context.Context) int {
 	}
 	conn, err := ledgerFlags.Dial(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
-		return verify.StatusIncomplete
+		return dialFailed(ctx, err)
 	}
 	defer conn.Close()
 
@@ -450,6 +449,13 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 	return nil
 }
 
+// dialFailed reports a dial of the ledger that failed and returns the
+// run's status: a signal's when one ended ctx, else StatusIncomplete.
+func dialFailed(ctx context.Context, err error) int {
+	fmt.Fprintln(os.Stderr, "verify:", err)
+	return verify.Outcomes{}.Stopped(context.Cause(ctx))
+}
+
 // runAcceptance is verify --acceptance; offline, with keysFile (the keys
 // to trust), it reads no ledger; else the keys are the ledger's registered
 // ones (keysFile ""). proofs, if not nil, serve the consistency proofs
@@ -480,8 +486,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	if !offline {
 		conn, err := lf.Dial(ctx)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "verify:", err)
-			return verify.StatusIncomplete
+			return dialFailed(ctx, err)
 		}
 		defer conn.Close()
 		b := conn.Ballot()
@@ -511,8 +516,7 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 	}
 	conn, err := lf.Dial(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
-		return verify.StatusIncomplete
+		return dialFailed(ctx, err)
 	}
 	defer conn.Close()
 	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), lf.PeerOrg(), deadline, state)

@@ -290,13 +290,12 @@ func pemFile(t *testing.T, name string, blocks ...*pem.Block) string {
 	return path
 }
 
-// TestPeerKeepsTheIdentity: verify's default identity is the one profile
-// the explorer's holds, the Observers' User1; --peer Commission dials the
-// Commission's peer as that same identity (its TLS root read, the
-// Observers' missing one not), where --org Commission, the advice verify
-// gave before to check through the other organisation's peer, asks the
-// profile for a Commission identity it does not hold.
-func TestPeerKeepsTheIdentity(t *testing.T) {
+// explorerProfile writes a connection profile holding the Observers' User1
+// (the explorer's identity) and both organisations' peers: the Commission's
+// at a reserved port nothing serves, the Observers' with a TLS root that is
+// missing. It returns the profile's path and the Commission peer's address.
+func explorerProfile(t *testing.T) (path, commissionPeer string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -309,16 +308,27 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	cert := pemFile(t, "cert.pem", &pem.Block{Type: "CERTIFICATE", Bytes: der}) // the user's, and the Commission peer's TLS root
-	commissionPeer := clitest.ReservedAddr(t)                                   // refuses connections: the peer is down
+	commissionPeer = clitest.ReservedAddr(t)                                    // refuses connections: the peer is down
 	profile := network.Profile{Channel: "election", Chaincode: "ballot", Orgs: map[string]network.OrgProfile{
 		"Commission": {MSPID: "CommissionMSP", Peer: network.Endpoint{Address: commissionPeer, TLSRootPEM: cert, ServerName: "peer0.commission"}},
 		"Observers": {MSPID: "ObserversMSP", Peer: network.Endpoint{Address: "127.0.0.1:29702", TLSRootPEM: filepath.Join(t.TempDir(), "missing.pem"), ServerName: "peer0.observers"},
 			Users: map[string]network.Identity{network.Explorer.User: {Cert: cert, Key: pemFile(t, "key.pem", &pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})}}},
 	}}
-	path := filepath.Join(t.TempDir(), "explorer.json")
+	path = filepath.Join(t.TempDir(), "explorer.json")
 	if err := profile.Save(path); err != nil {
 		t.Fatal(err)
 	}
+	return path, commissionPeer
+}
+
+// TestPeerKeepsTheIdentity: verify's default identity is the one profile
+// the explorer's holds, the Observers' User1; --peer Commission dials the
+// Commission's peer as that same identity (its TLS root read, the
+// Observers' missing one not), where --org Commission, the advice verify
+// gave before to check through the other organisation's peer, asks the
+// profile for a Commission identity it does not hold.
+func TestPeerKeepsTheIdentity(t *testing.T) {
+	path, commissionPeer := explorerProfile(t)
 	dialer := func(org, peer string) *cli.Ledger {
 		return &cli.Ledger{Profile: path, Org: org, User: network.Explorer.User, Peer: peer}
 	}
@@ -343,6 +353,19 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 	}
 	if _, err := dialer("Commission", "").Dial(t.Context()); !errors.Is(err, network.ErrNotInProfile) {
 		t.Errorf("--org Commission: %v; want the profile not holding a Commission identity", err)
+	}
+}
+
+// TestStopBeforeTheDialSaysTheSignal: a signal that has ended the run's
+// context by the time the ledger is dialled stops the run with the
+// signal's status, 130 for SIGINT, as at every other step (it exited 2, a
+// run that could not check).
+func TestStopBeforeTheDialSaysTheSignal(t *testing.T) {
+	path, _ := explorerProfile(t)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(cli.Interrupted{Signal: syscall.SIGINT})
+	if code, stderr := runVerifyOn(t, ctx, "--profile", path, writeFile(t, "{}")); code != 130 {
+		t.Errorf("interrupted before the dial: status %d, stderr %q; want 130", code, stderr)
 	}
 }
 
