@@ -85,6 +85,7 @@ type Stack struct {
 	ports network.Ports
 	log   *slog.Logger
 	pids  map[string]proc.ID // stack.json; a bare number: recorded before start times were kept
+	stop  stopFunc           // how Down stops each process: proc.StopSteps, or a test's stand-in
 }
 
 // New prepares a handle on the system in cfg.Dir; it starts nothing.
@@ -128,7 +129,7 @@ func New(cfg Config) (*Stack, error) {
 	if err := resolveShape(&cfg, recorded); err != nil {
 		return nil, err
 	}
-	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]proc.ID{}}
+	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]proc.ID{}, stop: proc.StopSteps}
 	if data, err := os.ReadFile(s.path("stack.json")); err == nil {
 		if err := json.Unmarshal(data, &s.pids); err != nil {
 			return nil, damagedProcessRecord(s.path("stack.json"), err)
@@ -511,7 +512,7 @@ func (s *Stack) Down(wipe bool) error {
 		if !ok {
 			continue
 		}
-		out, err := stopProcess(id, sp.Bin, stopSteps(s.cfg.Dir, sp.Name)...)
+		out, err := s.stop.service(id, sp.Bin, s.cfg.Dir, sp.Name)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -535,6 +536,18 @@ func (s *Stack) Down(wipe bool) error {
 // appStopGrace is how long stopping an application process waits after
 // its SIGTERM before SIGKILL (a gateway: at least that long).
 const appStopGrace = 20 * time.Second
+
+// stopFunc stops the process id (binary bin) by steps, as proc.StopSteps
+// does: it is proc.StopSteps, or a test's stand-in that notes the steps or
+// fails.
+type stopFunc func(id proc.ID, bin string, steps ...proc.StopStep) (proc.Outcome, error)
+
+// service stops the process name (id, binary bin) of the system in the run
+// folder dir with stop by stopSteps: the one way Down and StopRecorded
+// stop each process.
+func (stop stopFunc) service(id proc.ID, bin, dir, name string) (proc.Outcome, error) {
+	return stop(id, bin, stopSteps(dir, name)...)
+}
 
 // stopSteps is the one rule by which Down and StopRecorded stop the
 // process name of the system in the run folder dir (proc.StopSteps):

@@ -309,34 +309,31 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 	}
 	want := map[string]time.Duration{"gateway0": appStopGrace, "gateway1": 40*time.Second + gatewayStopMargin, "gateway2": appStopGrace, "batcher0": appStopGrace}
 
-	waits := func(stop func() error) map[string]time.Duration {
+	waits := func(stopAll func(stopFunc) error) map[string]time.Duration {
 		t.Helper()
 		names := map[proc.ID]string{}
 		for name, id := range s.pids {
 			names[id] = name
 		}
 		got := map[string]time.Duration{}
-		real := stopProcess
-		t.Cleanup(func() { stopProcess = real })
-		stopProcess = func(id proc.ID, _ string, steps ...proc.StopStep) (proc.Outcome, error) {
+		noting := func(id proc.ID, _ string, steps ...proc.StopStep) (proc.Outcome, error) {
 			if len(steps) != 1 || steps[0].Signal != syscall.SIGTERM {
 				t.Errorf("%s stopped with %v; want SIGTERM, then SIGKILL", names[id], steps)
 			}
 			got[names[id]] = steps[len(steps)-1].Wait
 			return proc.Gone, nil
 		}
-		if err := stop(); err != nil {
+		if err := stopAll(noting); err != nil {
 			t.Fatal(err)
 		}
-		stopProcess = real
 		return got
 	}
 	recorded := maps.Clone(s.pids)
-	if got := waits(func() error { return StopRecorded(dir, nil) }); !maps.Equal(got, want) {
+	if got := waits(func(stop stopFunc) error { return stopRecordedWith(stop, dir, nil) }); !maps.Equal(got, want) {
 		t.Errorf("StopRecorded waited %v; want %v", got, want)
 	}
 	s.pids = recorded
-	if got := waits(func() error { return s.Down(false) }); !maps.Equal(got, want) {
+	if got := waits(func(stop stopFunc) error { s.stop = stop; return s.Down(false) }); !maps.Equal(got, want) {
 		t.Errorf("Down waited %v; want %v", got, want)
 	}
 }
