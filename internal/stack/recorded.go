@@ -201,8 +201,9 @@ func processRecords(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	others := OthersInRunDir()
 	for _, e := range entries {
-		if !e.IsDir() || e.Name() == network || slices.Contains(OthersInRunDir, e.Name()) {
+		if !e.IsDir() || e.Name() == network || slices.Contains(others, e.Name()) {
 			continue
 		}
 		sub := filepath.Join(dir, e.Name())

@@ -612,11 +612,12 @@ func gatewayStopGrace(dir, name string) time.Duration {
 	return max(appStopGrace, d+gatewayStopMargin)
 }
 
-// OthersInRunDir are the entries of a run folder that belong to other
+// OthersInRunDir returns the entries of a run folder that belong to other
 // commands, which a wipe keeps: vcnet's bundles for a network on separate
 // machines (deploy: its CA keys are in no bundle), the benchmark's own
-// system (bench) and the tests' folders (test).
-var OthersInRunDir = []string{"deploy", "bench", "test"}
+// system (bench) and the tests' folders (test). It is a new slice at each
+// call, so no caller can change the list for the others.
+func OthersInRunDir() []string { return []string{"deploy", "bench", "test"} }
 
 // runRecords are files of the run folder that folders made before
 // rundir.Marker hold: a folder holding one is the system's.
@@ -638,14 +639,14 @@ func NetworkDir(dir string) string { return filepath.Join(dir, "network") }
 
 // CheckRunDir refuses (rundir.ErrForeign) a run folder no stack made, so
 // that a mistyped --dir ($HOME, /) is never wiped nor written into.
-func CheckRunDir(dir string) error { return rundir.Check(dir, runRecords, OthersInRunDir) }
+func CheckRunDir(dir string) error { return rundir.Check(dir, runRecords, OthersInRunDir()) }
 
 func (s *Stack) checkRunDir() error { return CheckRunDir(s.cfg.Dir) }
 
 // MakeRunDir creates the run folder dir with rundir.Marker, refusing a
 // folder holding what is not the system's (CheckRunDir). Whoever writes
 // into a run folder before Up (the benchmark's roll) makes it so first.
-func MakeRunDir(dir string) error { return rundir.Make(dir, runRecords, OthersInRunDir) }
+func MakeRunDir(dir string) error { return rundir.Make(dir, runRecords, OthersInRunDir()) }
 
 func (s *Stack) makeRunDir() error { return MakeRunDir(s.cfg.Dir) }
 
@@ -665,8 +666,9 @@ func WipeRunDir(dir string) error {
 		return err
 	}
 	var errs []error
+	others := OthersInRunDir()
 	for _, e := range entries {
-		if e.Name() != rundir.Marker && !slices.Contains(OthersInRunDir, e.Name()) { // wiped, the folder stays the system's
+		if e.Name() != rundir.Marker && !slices.Contains(others, e.Name()) { // wiped, the folder stays the system's
 			errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
 		}
 	}

@@ -144,7 +144,7 @@ func TestWipeKeepsOtherCommandsFolders(t *testing.T) {
 	for _, name := range ours {
 		writeJSON(t, filepath.Join(dir, name), map[string]any{})
 	}
-	for _, name := range OthersInRunDir {
+	for _, name := range OthersInRunDir() {
 		writeJSON(t, filepath.Join(dir, name, "kept.json"), map[string]any{})
 	}
 	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1})
@@ -162,10 +162,10 @@ func TestWipeKeepsOtherCommandsFolders(t *testing.T) {
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
-	if want := slices.Sorted(slices.Values(OthersInRunDir)); fmt.Sprint(left) != fmt.Sprint(want) {
+	if want := slices.Sorted(slices.Values(OthersInRunDir())); fmt.Sprint(left) != fmt.Sprint(want) {
 		t.Errorf("after the wipe the run folder holds %v, want %v", left, want)
 	}
-	for _, name := range OthersInRunDir {
+	for _, name := range OthersInRunDir() {
 		if _, err := os.Stat(filepath.Join(dir, name, "kept.json")); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
