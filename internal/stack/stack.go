@@ -413,7 +413,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.net.Up(ctx); err != nil {
 		return err
 	}
-	for _, c := range network.Components {
+	for _, c := range network.Components() {
 		if _, err := os.Stat(s.net.Layout().ComponentProfile(c.Name)); err != nil {
 			return fmt.Errorf("the network in %s has no profile for the %s's own identity (it predates per-component identities): recreate the system with %s and %s", s.net.Layout().Dir, c.Name, Command(s.cfg.Dir, s.cfg.PortBase, "down", "--wipe"), Command(s.cfg.Dir, s.cfg.PortBase, "up"))
 		}
