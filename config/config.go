@@ -7,10 +7,15 @@ package config
 
 import _ "embed"
 
-// AlertRules is prometheus/alerts.yml, the alert rules `make up` loads.
+// alertRules is prometheus/alerts.yml (AlertRules).
 //
 //go:embed prometheus/alerts.yml
-var AlertRules []byte
+var alertRules string
+
+// AlertRules returns prometheus/alerts.yml, the alert rules `make up`
+// loads: a new copy at each call, so no caller can change the rules for the
+// others.
+func AlertRules() []byte { return []byte(alertRules) }
 
 // Dashboard is grafana/votechain.json, a provisioning-ready Grafana
 // dashboard; the explorer's operator page draws the same panels.

@@ -127,7 +127,7 @@ func (b bundle) write() error {
 		}
 	}
 	profiles := map[string]Profile{}
-	for _, c := range Components {
+	for _, c := range Components() {
 		if b.componentHost(c) != b.host {
 			continue
 		}

@@ -18,9 +18,9 @@ type Host struct {
 // Join is the host's address with a port, "addr:port".
 func (h Host) Join(port int) string { return net.JoinHostPort(h.Addr, fmt.Sprint(port)) }
 
-// LocalHost is the one machine of the default deployment: every node on
-// 127.0.0.1.
-var LocalHost = Host{Name: "localhost", Addr: "127.0.0.1"}
+// LocalHost returns the one machine of the default deployment: every node
+// on 127.0.0.1.
+func LocalHost() Host { return Host{Name: "localhost", Addr: "127.0.0.1"} }
 
 // ClientsHost names the host of the client-side processes in a Placement.
 const ClientsHost = "clients"
@@ -37,9 +37,9 @@ type Placement struct {
 
 // OneHost is the default placement: every node on LocalHost.
 func OneHost() Placement {
-	p := Placement{Orgs: map[string]Host{}, Clients: LocalHost}
+	p := Placement{Orgs: map[string]Host{}, Clients: LocalHost()}
 	for _, o := range PeerOrgs {
-		p.Orgs[o.Name] = LocalHost
+		p.Orgs[o.Name] = LocalHost()
 	}
 	return p
 }
@@ -188,7 +188,7 @@ func (p Placement) orgHosts() []Host {
 // LocalHost "localhost" and "127.0.0.1", elsewhere the host's name and
 // address.
 func (h Host) SANs() []string {
-	if h == LocalHost {
+	if h == LocalHost() {
 		return []string{"localhost", "127.0.0.1"}
 	}
 	return []string{h.Name, h.Addr}

@@ -25,15 +25,15 @@ func TestOneHostPutsEveryNodeOnLoopback(t *testing.T) {
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if hosts := p.Hosts(); len(hosts) != 1 || hosts[0] != LocalHost {
-		t.Fatalf("hosts %v, want only %v", hosts, LocalHost)
+	if hosts := p.Hosts(); len(hosts) != 1 || hosts[0] != LocalHost() {
+		t.Fatalf("hosts %v, want only %v", hosts, LocalHost())
 	}
 	for i := 0; i < OrdererCount; i++ {
 		if got := p.Orderer(i).Join(7050); got != "127.0.0.1:7050" {
 			t.Errorf("orderer %d at %s", i, got)
 		}
 	}
-	if got := LocalHost.SANs(); strings.Join(got, ",") != "localhost,127.0.0.1" {
+	if got := LocalHost().SANs(); strings.Join(got, ",") != "localhost,127.0.0.1" {
 		t.Errorf("local SANs %v", got)
 	}
 }

@@ -43,14 +43,15 @@ func (c Component) CommonName() string {
 	return ""
 }
 
-// Components lists every component with an identity.
-var Components = []Component{Batcher, Gateway, Explorer, Admin}
+// Components lists every component with an identity, in a new slice at
+// each call, so no caller can change the list for the others.
+func Components() []Component { return []Component{Batcher, Gateway, Explorer, Admin} }
 
 // usersOf returns the client users (User1..UserN) cryptogen must make for
 // an organisation: as many as the highest one a component uses.
 func usersOf(org string) int {
 	n := 1
-	for _, c := range Components {
+	for _, c := range Components() {
 		var i int
 		if c.Org == org && strings.HasPrefix(c.User, "User") {
 			fmt.Sscanf(c.User, "User%d", &i)

@@ -114,7 +114,7 @@ func (p Profile) SaveComponents(l Layout) error {
 	if err := os.MkdirAll(filepath.Dir(l.ComponentProfile("x")), 0o700); err != nil {
 		return err
 	}
-	for _, c := range Components {
+	for _, c := range Components() {
 		cp, err := p.For(c)
 		if err != nil {
 			return err

@@ -211,11 +211,11 @@ func portBaseOf(n *localnet.Network) int {
 // forceAdvice says what down --force of the network in abs, recorded with
 // portBase (0: unknown), does where the system's stack.json cannot be
 // read, naming the command for that folder and port base
-// (localnet.Tool.Command: make network-down FORCE=1 only for make's
+// (localnet.Tool().Command: make network-down FORCE=1 only for make's
 // network on the default ports, else --port-base written out when not the
 // default).
 func forceAdvice(abs string, portBase int) string {
-	return "run " + localnet.Tool.Command(abs, portBase, "down", "--force") + " to stop the network's own processes (those its state.json records: orderers, peers, chaincode servers) without reading stack.json"
+	return "run " + localnet.Tool().Command(abs, portBase, "down", "--force") + " to stop the network's own processes (those its state.json records: orderers, peers, chaincode servers) without reading stack.json"
 }
 
 // refuseWithoutStackRecord is refuseNetworkInUse for the network abs of

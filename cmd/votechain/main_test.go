@@ -125,7 +125,7 @@ func TestCleanRefusesWhileTheSystemRuns(t *testing.T) {
 	}
 	ours := []string{"election.secret", "roll/voters.csv", "logs/gateway.log", "network/crypto/ca.key"}
 	var others []string
-	for _, name := range stack.OthersInRunDir {
+	for _, name := range stack.OthersInRunDir() {
 		others = append(others, filepath.Join(name, "kept.json"))
 	}
 	for _, name := range append(ours, others...) {

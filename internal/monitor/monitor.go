@@ -195,7 +195,7 @@ func (c Config) Write() (changed bool, err error) {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return false, err
 	}
-	rules, err := Rules(config.AlertRules, c.Overrides)
+	rules, err := Rules(config.AlertRules(), c.Overrides)
 	if err != nil {
 		return false, err
 	}

@@ -46,7 +46,7 @@ func TestAlertRulesUnitTests(t *testing.T) {
 
 // TestEveryAlertHasARunbookAndATest keeps each rule documented and tested.
 func TestEveryAlertHasARunbookAndATest(t *testing.T) {
-	rules, err := ParseRules(config.AlertRules)
+	rules, err := ParseRules(config.AlertRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestConfigFromTargets(t *testing.T) {
 		t.Errorf("intervals %+v, want the 5 s default", pc.Global)
 	}
 	rules, err := os.ReadFile(filepath.Join(c.Dir, "alerts.yml"))
-	if err != nil || string(rules) != string(config.AlertRules) {
+	if err != nil || string(rules) != string(config.AlertRules()) {
 		t.Errorf("alerts.yml is not the repository's rules without overrides (%v)", err)
 	}
 
@@ -169,7 +169,7 @@ func TestOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, _ := ParseRules(config.AlertRules)
+	all, _ := ParseRules(config.AlertRules())
 	if len(rules) != len(all) {
 		t.Fatalf("%d rules after the override, want %d", len(rules), len(all))
 	}
@@ -183,7 +183,7 @@ func TestOverrides(t *testing.T) {
 		{Alert: "VotesNotCommitted", Old: "> 61", New: "> 1"},
 		{Alert: "GatewayErrors503", Old: "sum", New: "max"},
 	} {
-		if _, err := Rules(config.AlertRules, []Override{bad}); err == nil {
+		if _, err := Rules(config.AlertRules(), []Override{bad}); err == nil {
 			t.Errorf("override %+v accepted", bad)
 		}
 	}

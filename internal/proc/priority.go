@@ -27,20 +27,20 @@ type Priority struct {
 	Idle bool
 }
 
-// PriorityNormal, PriorityIdle: the caller's priority, and SCHED_IDLE.
-var (
-	PriorityNormal = Priority{}
-	PriorityIdle   = Priority{Idle: true}
-)
+// PriorityNormal returns the caller's priority (the zero Priority).
+func PriorityNormal() Priority { return Priority{} }
+
+// PriorityIdle returns Linux's SCHED_IDLE policy (Priority.Idle).
+func PriorityIdle() Priority { return Priority{Idle: true} }
 
 // ParsePriority reads "normal" (or "nice:0", "0"), "idle" (SCHED_IDLE), or
 // "nice:N" (or N) with N from 0 to 19.
 func ParsePriority(s string) (Priority, error) {
 	switch s {
 	case "normal":
-		return PriorityNormal, nil
+		return PriorityNormal(), nil
 	case "idle":
-		return PriorityIdle, nil
+		return PriorityIdle(), nil
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(s, "nice:"))
 	if err != nil || n < 0 || n > 19 {

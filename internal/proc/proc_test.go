@@ -333,7 +333,7 @@ func TestStartLowersEveryThreadOfTheProcessOnly(t *testing.T) {
 		want threadSched
 	}{
 		{Priority{Nice: 7}, threadSched{nice: min(mine.nice+7, 19), policy: mine.policy}},
-		{PriorityIdle, threadSched{nice: mine.nice, policy: unix.SCHED_IDLE}},
+		{PriorityIdle(), threadSched{nice: mine.nice, policy: unix.SCHED_IDLE}},
 	} {
 		port := clitest.ReservePort(t)
 		id := startForTest(t, Spec{Name: "lowered", Bin: self, Env: []string{fmt.Sprint("PROC_TEST_LISTEN=", port)}, Port: port, Priority: tc.prio},
@@ -358,7 +358,7 @@ func TestStartLowersEveryThreadOfTheProcessOnly(t *testing.T) {
 
 // TestParsePriority: the flag's forms, and String reads back.
 func TestParsePriority(t *testing.T) {
-	for in, want := range map[string]Priority{"idle": PriorityIdle, "normal": PriorityNormal, "nice:0": PriorityNormal, "0": PriorityNormal, "nice:10": {Nice: 10}, "19": {Nice: 19}} {
+	for in, want := range map[string]Priority{"idle": PriorityIdle(), "normal": PriorityNormal(), "nice:0": PriorityNormal(), "0": PriorityNormal(), "nice:10": {Nice: 10}, "19": {Nice: 19}} {
 		got, err := ParsePriority(in)
 		if err != nil || got != want {
 			t.Errorf("ParsePriority(%q) = %+v, %v; want %+v", in, got, err, want)

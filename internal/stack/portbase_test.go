@@ -26,10 +26,10 @@ func TestPortPlanFromTheRecord(t *testing.T) {
 		t.Fatalf("New without a port base: %v", err)
 	}
 	plan := network.Ports{Base: recorded}
-	if want := net.JoinHostPort(network.LocalHost.Addr, strconv.Itoa(plan.Redis())); s.RedisAddr() != want {
+	if want := net.JoinHostPort(network.LocalHost().Addr, strconv.Itoa(plan.Redis())); s.RedisAddr() != want {
 		t.Errorf("Redis at %s; want %s, in the recorded plan", s.RedisAddr(), want)
 	}
-	if want := "http://" + net.JoinHostPort(network.LocalHost.Addr, strconv.Itoa(plan.Gateway())); s.GatewayURL() != want {
+	if want := "http://" + net.JoinHostPort(network.LocalHost().Addr, strconv.Itoa(plan.Gateway())); s.GatewayURL() != want {
 		t.Errorf("gateway at %s; want %s, in the recorded plan", s.GatewayURL(), want)
 	}
 	if got := s.clusterPort(0); got != recorded+340 {

@@ -18,10 +18,10 @@ func TestLedgerPriorityFlag(t *testing.T) {
 		want proc.Priority
 	}{
 		{nil, DefaultLedgerPriority()},
-		{[]string{"--ledger-priority", "idle"}, proc.PriorityIdle},
+		{[]string{"--ledger-priority", "idle"}, proc.PriorityIdle()},
 		{[]string{"--ledger-priority", "nice:5"}, proc.Priority{Nice: 5}},
-		{[]string{"--ledger-priority", "normal"}, proc.PriorityNormal},
-		{[]string{"--ledger-nice", "0"}, proc.PriorityNormal},
+		{[]string{"--ledger-priority", "normal"}, proc.PriorityNormal()},
+		{[]string{"--ledger-nice", "0"}, proc.PriorityNormal()},
 		{[]string{"--ledger-nice", "15"}, proc.Priority{Nice: 15}},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)

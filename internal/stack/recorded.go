@@ -19,9 +19,6 @@ import (
 	"github.com/votechain/votechain/test-network/localnet"
 )
 
-// stopProcess is proc.StopSteps; tests replace it with one that fails.
-var stopProcess = proc.StopSteps
-
 // StopRecorded stops, by their recorded IDs alone, every process whose data
 // a wipe of the run folder dir deletes (WipeRunDir): the system's
 // application processes (stack.json), its network's nodes
@@ -46,11 +43,17 @@ var stopProcess = proc.StopSteps
 // and how to stop it, having changed no record. A folder no stack made is
 // refused (CheckRunDir) before anything is signalled.
 func StopRecorded(dir string, log *slog.Logger) error {
+	return stopRecordedWith(proc.StopSteps, dir, log)
+}
+
+// stopRecordedWith is StopRecorded stopping each process with stop
+// (proc.StopSteps, or a test's stand-in).
+func stopRecordedWith(stop stopFunc, dir string, log *slog.Logger) error {
 	all, err := recordedInRunDir(dir)
 	if err != nil {
 		return err
 	}
-	return stopRecorded(dir, all, log)
+	return stopRecorded(stop, dir, all, log)
 }
 
 // StopRecordedNetwork is StopRecorded for the folder dir of a network alone
@@ -64,7 +67,7 @@ func StopRecordedNetwork(dir string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return stopRecorded(dir, all, log)
+	return stopRecorded(proc.StopSteps, dir, all, log)
 }
 
 // WipeUnopened is down --wipe of a run folder dir whose system New refuses
@@ -146,15 +149,15 @@ func readRecords(files []string) ([]recordedProcess, error) {
 	return all, nil
 }
 
-// stopRecorded stops the processes all of the run folder dir as
+// stopRecorded stops the processes all of the run folder dir with stop as
 // StopRecorded says.
-func stopRecorded(dir string, all []recordedProcess, log *slog.Logger) error {
+func stopRecorded(stop stopFunc, dir string, all []recordedProcess, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	var left []string
 	for _, p := range stopOrder(all) {
-		if err := stopByID(p, log); err != nil {
+		if err := stopByID(stop, p, log); err != nil {
 			left = append(left, fmt.Sprintf("%s, recorded in %s: %v", p.name, p.file, err))
 		}
 	}
@@ -198,8 +201,9 @@ func processRecords(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	others := OthersInRunDir()
 	for _, e := range entries {
-		if !e.IsDir() || e.Name() == network || slices.Contains(OthersInRunDir, e.Name()) {
+		if !e.IsDir() || e.Name() == network || slices.Contains(others, e.Name()) {
 			continue
 		}
 		sub := filepath.Join(dir, e.Name())
@@ -227,10 +231,10 @@ func readProcessRecord(file string) (map[string]proc.ID, error) {
 	return ids, nil
 }
 
-// stopByID stops the recorded process p (see StopRecorded) as stopSteps
-// says for its name and the folder of its record, or says why it is left
-// running and how to stop it.
-func stopByID(p recordedProcess, log *slog.Logger) error {
+// stopByID stops the recorded process p (see StopRecorded) with stop as
+// stopSteps says for its name and the folder of its record, or says why it
+// is left running and how to stop it.
+func stopByID(stop stopFunc, p recordedProcess, log *slog.Logger) error {
 	id := p.id
 	if id.PID <= 0 {
 		return nil
@@ -244,7 +248,7 @@ func stopByID(p recordedProcess, log *slog.Logger) error {
 			"stop it with `kill %d` if it is the system's, else delete the record", id.PID, exe, id.PID)
 	}
 	_ = proc.Signal(id, exe, syscall.SIGCONT) // a paused node (localnet Pause) would see SIGTERM only once continued
-	out, err := stopProcess(id, exe, stopSteps(filepath.Dir(p.file), p.name)...)
+	out, err := stop.service(id, exe, filepath.Dir(p.file), p.name)
 	if err != nil {
 		return fmt.Errorf("%v: stop it with `kill -KILL %d`", err, id.PID)
 	}

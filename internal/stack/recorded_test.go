@@ -20,18 +20,16 @@ import (
 func TestStopRecordedRefusesWhatWillNotStop(t *testing.T) {
 	dir, bin := t.TempDir(), t.TempDir()
 	stuck, gone := proctest.Sleeper(t, bin, "batcher"), proctest.Sleeper(t, bin, "peer")
-	stop := stopProcess
-	t.Cleanup(func() { stopProcess = stop })
-	stopProcess = func(id proc.ID, bin string, steps ...proc.StopStep) (proc.Outcome, error) {
+	failing := func(id proc.ID, bin string, steps ...proc.StopStep) (proc.Outcome, error) {
 		if id == stuck {
 			return proc.Stopped, fmt.Errorf("process %d (%s) did not stop", id.PID, filepath.Base(bin))
 		}
-		return stop(id, bin, steps...)
+		return proc.StopSteps(id, bin, steps...)
 	}
 	writeJSON(t, filepath.Join(dir, "stack.json"), map[string]proc.ID{"batcher0": stuck})
 	writeJSON(t, filepath.Join(dir, "network", "state.json"), map[string]any{"pids": map[string]proc.ID{"peer0.Commission": gone}})
 
-	err := StopRecorded(dir, nil)
+	err := stopRecordedWith(failing, dir, nil)
 	if err == nil {
 		t.Fatal("StopRecorded = nil with a process left running")
 	}
@@ -48,8 +46,8 @@ func TestStopRecordedRefusesWhatWillNotStop(t *testing.T) {
 	thesis := rundirtest.Foreign(t, foreign)
 	writeJSON(t, filepath.Join(foreign, "network", "state.json"), map[string]any{"pids": map[string]proc.ID{"orderer0": stuck}})
 	signalled := false
-	stopProcess = func(proc.ID, string, ...proc.StopStep) (proc.Outcome, error) { signalled = true; return proc.Gone, nil }
-	rundirtest.Refused(t, "StopRecorded", StopRecorded(foreign, nil), thesis)
+	noting := func(proc.ID, string, ...proc.StopStep) (proc.Outcome, error) { signalled = true; return proc.Gone, nil }
+	rundirtest.Refused(t, "StopRecorded", stopRecordedWith(noting, foreign, nil), thesis)
 	if signalled {
 		t.Error("StopRecorded stopped a process a folder no stack made records")
 	}
@@ -68,13 +66,11 @@ func TestStopRecordedStopsLatestStartedFirst(t *testing.T) {
 		"orderer0": at(100), "orderer1": at(110), "peer0.Commission": at(200), "chaincode.Commission": at(250)}})
 	writeJSON(t, filepath.Join(dir, "scaleout", "stack.json"), map[string]proc.ID{"gateway1": at(600)})
 	var stopped []string
-	stop := stopProcess
-	t.Cleanup(func() { stopProcess = stop })
-	stopProcess = func(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
+	noting := func(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
 		stopped = append(stopped, fmt.Sprint(id.Start))
 		return proc.Gone, nil
 	}
-	if err := StopRecorded(dir, nil); err != nil {
+	if err := stopRecordedWith(noting, dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"600", "500", "410", "400", "300", "250", "200", "110", "100"}

@@ -132,7 +132,7 @@ func TestHAProxyConnectsFromTheTrustedAddress(t *testing.T) {
 // ledger priority, niced or SCHED_IDLE, the intake (Redis, gateways,
 // HAProxy) at the caller's; out-of-range niceness is refused.
 func TestLedgerPriority(t *testing.T) {
-	for _, prio := range []proc.Priority{{Nice: 10}, proc.PriorityIdle} {
+	for _, prio := range []proc.Priority{{Nice: 10}, proc.PriorityIdle()} {
 		cfg := Config{Dir: t.TempDir(), PortBase: 27000, BinDir: "bin", FabricBin: "bin/fabric", Builder: "network/builder",
 			Election: "config/election.json", Gateways: 2, Batchers: 2, LedgerPriority: prio}
 		s, err := New(cfg)
@@ -143,7 +143,7 @@ func TestLedgerPriority(t *testing.T) {
 		for _, sp := range s.services() {
 			kind := strings.TrimRight(sp.Name, "0123456789")
 			seen[kind] = true
-			want := proc.PriorityNormal
+			want := proc.PriorityNormal()
 			if kind == "batcher" || kind == "explorer" {
 				want = prio
 			}

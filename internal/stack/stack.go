@@ -85,6 +85,7 @@ type Stack struct {
 	ports network.Ports
 	log   *slog.Logger
 	pids  map[string]proc.ID // stack.json; a bare number: recorded before start times were kept
+	stop  stopFunc           // how Down stops each process: proc.StopSteps, or a test's stand-in
 }
 
 // New prepares a handle on the system in cfg.Dir; it starts nothing.
@@ -128,7 +129,7 @@ func New(cfg Config) (*Stack, error) {
 	if err := resolveShape(&cfg, recorded); err != nil {
 		return nil, err
 	}
-	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]proc.ID{}}
+	s := &Stack{cfg: cfg, net: n, ports: network.Ports{Base: cfg.PortBase}, log: cfg.Log, pids: map[string]proc.ID{}, stop: proc.StopSteps}
 	if data, err := os.ReadFile(s.path("stack.json")); err == nil {
 		if err := json.Unmarshal(data, &s.pids); err != nil {
 			return nil, damagedProcessRecord(s.path("stack.json"), err)
@@ -412,7 +413,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := s.net.Up(ctx); err != nil {
 		return err
 	}
-	for _, c := range network.Components {
+	for _, c := range network.Components() {
 		if _, err := os.Stat(s.net.Layout().ComponentProfile(c.Name)); err != nil {
 			return fmt.Errorf("the network in %s has no profile for the %s's own identity (it predates per-component identities): recreate the system with %s and %s", s.net.Layout().Dir, c.Name, Command(s.cfg.Dir, s.cfg.PortBase, "down", "--wipe"), Command(s.cfg.Dir, s.cfg.PortBase, "up"))
 		}
@@ -511,7 +512,7 @@ func (s *Stack) Down(wipe bool) error {
 		if !ok {
 			continue
 		}
-		out, err := stopProcess(id, sp.Bin, stopSteps(s.cfg.Dir, sp.Name)...)
+		out, err := s.stop.service(id, sp.Bin, s.cfg.Dir, sp.Name)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -535,6 +536,18 @@ func (s *Stack) Down(wipe bool) error {
 // appStopGrace is how long stopping an application process waits after
 // its SIGTERM before SIGKILL (a gateway: at least that long).
 const appStopGrace = 20 * time.Second
+
+// stopFunc stops the process id (binary bin) by steps, as proc.StopSteps
+// does: it is proc.StopSteps, or a test's stand-in that notes the steps or
+// fails.
+type stopFunc func(id proc.ID, bin string, steps ...proc.StopStep) (proc.Outcome, error)
+
+// service stops the process name (id, binary bin) of the system in the run
+// folder dir with stop by stopSteps: the one way Down and StopRecorded
+// stop each process.
+func (stop stopFunc) service(id proc.ID, bin, dir, name string) (proc.Outcome, error) {
+	return stop(id, bin, stopSteps(dir, name)...)
+}
 
 // stopSteps is the one rule by which Down and StopRecorded stop the
 // process name of the system in the run folder dir (proc.StopSteps):
@@ -599,11 +612,12 @@ func gatewayStopGrace(dir, name string) time.Duration {
 	return max(appStopGrace, d+gatewayStopMargin)
 }
 
-// OthersInRunDir are the entries of a run folder that belong to other
+// OthersInRunDir returns the entries of a run folder that belong to other
 // commands, which a wipe keeps: vcnet's bundles for a network on separate
 // machines (deploy: its CA keys are in no bundle), the benchmark's own
-// system (bench) and the tests' folders (test).
-var OthersInRunDir = []string{"deploy", "bench", "test"}
+// system (bench) and the tests' folders (test). It is a new slice at each
+// call, so no caller can change the list for the others.
+func OthersInRunDir() []string { return []string{"deploy", "bench", "test"} }
 
 // runRecords are files of the run folder that folders made before
 // rundir.Marker hold: a folder holding one is the system's.
@@ -625,14 +639,14 @@ func NetworkDir(dir string) string { return filepath.Join(dir, "network") }
 
 // CheckRunDir refuses (rundir.ErrForeign) a run folder no stack made, so
 // that a mistyped --dir ($HOME, /) is never wiped nor written into.
-func CheckRunDir(dir string) error { return rundir.Check(dir, runRecords, OthersInRunDir) }
+func CheckRunDir(dir string) error { return rundir.Check(dir, runRecords, OthersInRunDir()) }
 
 func (s *Stack) checkRunDir() error { return CheckRunDir(s.cfg.Dir) }
 
 // MakeRunDir creates the run folder dir with rundir.Marker, refusing a
 // folder holding what is not the system's (CheckRunDir). Whoever writes
 // into a run folder before Up (the benchmark's roll) makes it so first.
-func MakeRunDir(dir string) error { return rundir.Make(dir, runRecords, OthersInRunDir) }
+func MakeRunDir(dir string) error { return rundir.Make(dir, runRecords, OthersInRunDir()) }
 
 func (s *Stack) makeRunDir() error { return MakeRunDir(s.cfg.Dir) }
 
@@ -652,8 +666,9 @@ func WipeRunDir(dir string) error {
 		return err
 	}
 	var errs []error
+	others := OthersInRunDir()
 	for _, e := range entries {
-		if e.Name() != rundir.Marker && !slices.Contains(OthersInRunDir, e.Name()) { // wiped, the folder stays the system's
+		if e.Name() != rundir.Marker && !slices.Contains(others, e.Name()) { // wiped, the folder stays the system's
 			errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
 		}
 	}

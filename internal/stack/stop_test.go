@@ -144,7 +144,7 @@ func TestWipeKeepsOtherCommandsFolders(t *testing.T) {
 	for _, name := range ours {
 		writeJSON(t, filepath.Join(dir, name), map[string]any{})
 	}
-	for _, name := range OthersInRunDir {
+	for _, name := range OthersInRunDir() {
 		writeJSON(t, filepath.Join(dir, name, "kept.json"), map[string]any{})
 	}
 	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1})
@@ -162,10 +162,10 @@ func TestWipeKeepsOtherCommandsFolders(t *testing.T) {
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
-	if want := slices.Sorted(slices.Values(OthersInRunDir)); fmt.Sprint(left) != fmt.Sprint(want) {
+	if want := slices.Sorted(slices.Values(OthersInRunDir())); fmt.Sprint(left) != fmt.Sprint(want) {
 		t.Errorf("after the wipe the run folder holds %v, want %v", left, want)
 	}
-	for _, name := range OthersInRunDir {
+	for _, name := range OthersInRunDir() {
 		if _, err := os.Stat(filepath.Join(dir, name, "kept.json")); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -309,34 +309,31 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 	}
 	want := map[string]time.Duration{"gateway0": appStopGrace, "gateway1": 40*time.Second + gatewayStopMargin, "gateway2": appStopGrace, "batcher0": appStopGrace}
 
-	waits := func(stop func() error) map[string]time.Duration {
+	waits := func(stopAll func(stopFunc) error) map[string]time.Duration {
 		t.Helper()
 		names := map[proc.ID]string{}
 		for name, id := range s.pids {
 			names[id] = name
 		}
 		got := map[string]time.Duration{}
-		real := stopProcess
-		t.Cleanup(func() { stopProcess = real })
-		stopProcess = func(id proc.ID, _ string, steps ...proc.StopStep) (proc.Outcome, error) {
+		noting := func(id proc.ID, _ string, steps ...proc.StopStep) (proc.Outcome, error) {
 			if len(steps) != 1 || steps[0].Signal != syscall.SIGTERM {
 				t.Errorf("%s stopped with %v; want SIGTERM, then SIGKILL", names[id], steps)
 			}
 			got[names[id]] = steps[len(steps)-1].Wait
 			return proc.Gone, nil
 		}
-		if err := stop(); err != nil {
+		if err := stopAll(noting); err != nil {
 			t.Fatal(err)
 		}
-		stopProcess = real
 		return got
 	}
 	recorded := maps.Clone(s.pids)
-	if got := waits(func() error { return StopRecorded(dir, nil) }); !maps.Equal(got, want) {
+	if got := waits(func(stop stopFunc) error { return stopRecordedWith(stop, dir, nil) }); !maps.Equal(got, want) {
 		t.Errorf("StopRecorded waited %v; want %v", got, want)
 	}
 	s.pids = recorded
-	if got := waits(func() error { return s.Down(false) }); !maps.Equal(got, want) {
+	if got := waits(func(stop stopFunc) error { s.stop = stop; return s.Down(false) }); !maps.Equal(got, want) {
 		t.Errorf("Down waited %v; want %v", got, want)
 	}
 }

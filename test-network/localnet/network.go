@@ -217,22 +217,25 @@ func (n *Network) loadState() error {
 // --dir, relative to the working directory (the project's).
 const DefaultDir = ".run/network"
 
-// Tool is the vcnet program, whose make targets act on DefaultDir. Its
-// Command is the command line, in backquotes, that runs vcnet's command
-// words ("down", "--wipe") on the network in a folder, for advice in
-// messages: make's target only for DefaultDir in the project on the
+// Tool returns the vcnet program, whose make targets act on DefaultDir,
+// new at each call, so no caller can change its targets for the others.
+// Its Command is the command line, in backquotes, that runs vcnet's
+// command words ("down", "--wipe") on the network in a folder, for advice
+// in messages: make's target only for DefaultDir in the project on the
 // default port base, else vcnet with --dir written out.
-var Tool = rundir.Tool{Name: "vcnet", MakeDir: DefaultDir, MakeTargets: map[string]string{
-	"up":           "make network-up",
-	"down":         "make network-down",
-	"down --wipe":  "make network-down WIPE=1",
-	"down --force": "make network-down FORCE=1",
-	"status":       "make network-status",
-}}
+func Tool() rundir.Tool {
+	return rundir.Tool{Name: "vcnet", MakeDir: DefaultDir, MakeTargets: map[string]string{
+		"up":           "make network-up",
+		"down":         "make network-down",
+		"down --wipe":  "make network-down WIPE=1",
+		"down --force": "make network-down FORCE=1",
+		"status":       "make network-status",
+	}}
+}
 
 // wipeCommand is the command line, in backquotes, that wipes the
-// instance in Config.Dir (Tool.Command).
-func (n *Network) wipeCommand() string { return Tool.Command(n.cfg.Dir, 0, "down", "--wipe") }
+// instance in Config.Dir (Tool().Command).
+func (n *Network) wipeCommand() string { return Tool().Command(n.cfg.Dir, 0, "down", "--wipe") }
 
 // wipeAdvice says how to wipe an instance New refuses (rundir.ErrUnreadable):
 // that command stops the processes its state records without opening it.

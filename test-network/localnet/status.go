@@ -125,7 +125,7 @@ func parseGauges(r io.Reader, match string) map[string]float64 {
 func (st Status) Print(w io.Writer) {
 	fmt.Fprintf(w, "network in %s (port base %d, consensus %s)\n", st.Dir, st.PortBase, st.Consensus)
 	if !st.Created {
-		fmt.Fprintf(w, "not created: run %s\n", Tool.Command(st.Dir, st.PortBase, "up"))
+		fmt.Fprintf(w, "not created: run %s\n", Tool().Command(st.Dir, st.PortBase, "up"))
 	}
 	if len(st.Hosts) > 1 {
 		var hosts []string
