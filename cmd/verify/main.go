@@ -320,7 +320,7 @@ func run(ctx context.Context) int {
 	}
 	conn, err := ledgerFlags.Dial(ctx)
 	if err != nil {
-		return dialFailed(ctx, err)
+		return dialFailed(ctx, err, verify.Outcomes{})
 	}
 	defer conn.Close()
 
@@ -449,11 +449,12 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 	return nil
 }
 
-// dialFailed reports a dial of the ledger that failed and returns the
-// run's status: a signal's when one ended ctx, else StatusIncomplete.
-func dialFailed(ctx context.Context, err error) int {
-	fmt.Fprintln(os.Stderr, "verify:", err)
-	return verify.Outcomes{}.Stopped(context.Cause(ctx))
+// dialFailed reports a dial of the ledger that failed, worded as the step
+// a signal or --timeout ended if one did, and returns the run's status
+// given the outcomes found before it (so: 1 if any failed, whatever else).
+func dialFailed(ctx context.Context, err error, before verify.Outcomes) int {
+	fmt.Fprintln(os.Stderr, "verify:", whileDoing(ctx, "dialling the ledger", err))
+	return before.Stopped(context.Cause(ctx))
 }
 
 // runAcceptance is verify --acceptance; offline, with keysFile (the keys
@@ -479,20 +480,20 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	if offline {
 		if keys, err = verify.ReadKeys(keysFile); err != nil {
 			fmt.Fprintln(os.Stderr, "verify:", err)
-			return verify.StatusIncomplete
+			return notAcceptances.Stopped(nil)
 		}
 	}
 	var ledger verify.StandingLedger
 	if !offline {
 		conn, err := lf.Dial(ctx)
 		if err != nil {
-			return dialFailed(ctx, err)
+			return dialFailed(ctx, err, notAcceptances)
 		}
 		defer conn.Close()
 		b := conn.Ballot()
 		if keys, err = b.LogKeys(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", whileDoing(ctx, "reading the registered log keys", err))
-			return verify.Outcomes{}.Stopped(context.Cause(ctx))
+			return notAcceptances.Stopped(context.Cause(ctx))
 		}
 		ledger = b
 	}
@@ -516,7 +517,7 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 	}
 	conn, err := lf.Dial(ctx)
 	if err != nil {
-		return dialFailed(ctx, err)
+		return dialFailed(ctx, err, verify.Outcomes{})
 	}
 	defer conn.Close()
 	return checkLog(ctx, os.Stdout, os.Stderr, gw, conn.Ballot(), lf.PeerOrg(), deadline, state)

@@ -357,15 +357,20 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 }
 
 // TestStopBeforeTheDialSaysTheSignal: a signal that has ended the run's
-// context by the time the ledger is dialled stops the run with the
-// signal's status, 130 for SIGINT, as at every other step (it exited 2, a
-// run that could not check).
+// context by the time the ledger is dialled stops the run saying so and the
+// step, with the signal's status, 130 for SIGINT, as at every other step (it
+// exited 2, a run that could not check); but a FAIL line printed before the
+// dial (a file that is not an acceptance receipt) makes it 1, whatever else.
 func TestStopBeforeTheDialSaysTheSignal(t *testing.T) {
 	path, _ := explorerProfile(t)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(cli.Interrupted{Signal: syscall.SIGINT})
-	if code, stderr := runVerifyOn(t, ctx, "--profile", path, writeFile(t, "{}")); code != 130 {
-		t.Errorf("interrupted before the dial: status %d, stderr %q; want 130", code, stderr)
+	const said = "verify: interrupted by SIGINT while dialling the ledger\n"
+	if code, stderr := runVerifyOn(t, ctx, "--profile", path, writeFile(t, "{}")); code != 130 || stderr != said {
+		t.Errorf("interrupted before the dial: status %d, stderr %q; want 130 and %q", code, stderr, said)
+	}
+	if code, stderr := runVerifyOn(t, ctx, "--profile", path, "--acceptance", writeFile(t, `{"not":"a receipt"}`)); code != 1 || !strings.Contains(stderr, "FAIL ") || !strings.HasSuffix(stderr, said) {
+		t.Errorf("interrupted before the dial, after a FAIL: status %d, stderr %q; want 1 and %q", code, stderr, said)
 	}
 }
 
