@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/proc"
@@ -45,7 +44,7 @@ func (s *Stack) RestartBatchers(ctx context.Context, env ...string) error {
 	}
 	for _, sp := range specs {
 		if id, ok := s.pids[sp.Name]; ok {
-			if _, err := proc.Stop(id, sp.Bin, 20*time.Second); err != nil {
+			if _, err := s.stop.service(id, sp.Bin, s.cfg.Dir, sp.Name); err != nil {
 				return fmt.Errorf("restart %s: %w", sp.Name, err)
 			}
 			delete(s.pids, sp.Name)

@@ -78,14 +78,15 @@ type Config struct {
 	Log     *slog.Logger // required
 }
 
-// Stack is one instance of the whole system.
+// Stack is one instance of the whole system, made by New (the zero value
+// cannot stop its processes).
 type Stack struct {
 	cfg   Config
 	net   *localnet.Network
 	ports network.Ports
 	log   *slog.Logger
 	pids  map[string]proc.ID // stack.json; a bare number: recorded before start times were kept
-	stop  stopFunc           // how Down stops each process: proc.StopSteps, or a test's stand-in
+	stop  stopFunc           // how Down and RestartBatchers stop each process: proc.StopSteps, or a test's stand-in
 }
 
 // New prepares a handle on the system in cfg.Dir; it starts nothing.
