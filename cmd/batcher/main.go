@@ -147,32 +147,29 @@ func run(ctx context.Context) (err error) {
 	}
 	defer rdb.Close()
 
-	parts, stopped, err := partitionsToServe(ctx, partitionList, ledger, log)
-	if stopped || err != nil {
-		return err
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	b, err := batcher.New(batcher.Config{
-		Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
-		MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LedgerLag: *ledgerLag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout, DrainTimeout: *drainTimeout,
-		Failover: failoverTime,
-		Replicas: replicasFor(*replicas, rdb),
-	}, rdb, batcher.RoundRobin(fabricledger.New(ledger), gateways...), log, reg)
-	if err != nil {
-		return err
-	}
-	srv, err := cli.ServeMetrics(*metricsAddr, reg, log)
-	if err != nil {
-		return err
-	}
-	defer srv.Shutdown(context.Background())
-	endpoint, _ := redisFlags.Endpoint() // checked with the flags
-	if err := aofFlags.Start(ctx, endpoint, log, reg); err != nil {
-		return err // its flags were checked with the others: not reached
-	}
-	return b.Run(ctx)
+	return servePartitions(ctx, partitionList, ledger, log, func(parts []string) error {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		b, err := batcher.New(batcher.Config{
+			Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
+			MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LedgerLag: *ledgerLag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout, DrainTimeout: *drainTimeout,
+			Failover: failoverTime,
+			Replicas: replicasFor(*replicas, rdb),
+		}, rdb, batcher.RoundRobin(fabricledger.New(ledger), gateways...), log, reg)
+		if err != nil {
+			return err
+		}
+		srv, err := cli.ServeMetrics(*metricsAddr, reg, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown(context.Background())
+		endpoint, _ := redisFlags.Endpoint() // checked with the flags
+		if err := aofFlags.Start(ctx, endpoint, log, reg); err != nil {
+			return err // its flags were checked with the others: not reached
+		}
+		return b.Run(ctx)
+	})
 }
 
 // partitionWant is what an entry of --partitions must be. The gateway
@@ -229,26 +226,29 @@ func gatewaysOf(flagValue, own string, p network.Profile, path string) ([]string
 	return cli.SplitList("--gateway-peers", flagValue, inProfile, want)
 }
 
-// partitionsToServe waits for the election to be on the ledger
-// (election.Await), then returns its states, or the flag's list if
-// partitionsOfElection accepts it. A stop (ctx ended) before the record
-// was read is no failure: stopped, with a nil error
-// (election.StopIsNoFailure). A refused list is an error even if ctx has
-// ended since the record was read: a refused start must exit 1, not 0 as
-// a clean stop does, or a supervisor would take it for one.
-func partitionsToServe(ctx context.Context, listed []string, ledger election.Source, log *slog.Logger) (parts []string, stopped bool, err error) {
+// servePartitions waits for the election to be on the ledger
+// (election.Await), then calls serve with its states, or with the flag's
+// list if partitionsOfElection accepts it, and returns what serve returns;
+// otherwise serve is not called. A stop (ctx ended) before the record was
+// read is no failure: nil (election.StopIsNoFailure), exit 0. A refused
+// list is an error even if ctx has ended since the record was read: a
+// refused start must exit 1, not 0 as a clean stop does, or a supervisor
+// would take it for one.
+func servePartitions(ctx context.Context, listed []string, ledger election.Source, log *slog.Logger, serve func(parts []string) error) error {
 	e, err := election.Await(ctx, ledger, election.Wait{
 		NotSetUp: "waiting for the election to be set up on the ledger",
 		Failed:   "cannot read the election yet", FailedLevel: slog.LevelWarn,
 	}, log)
 	if err != nil {
-		err = election.StopIsNoFailure(ctx, err, "batcher", log)
-		return nil, err == nil, err
+		return election.StopIsNoFailure(ctx, err, "batcher", log)
 	}
 	if len(listed) == 0 {
-		return e.States, false, nil
+		return serve(e.States)
 	}
-	return listed, false, partitionsOfElection(listed, e)
+	if err := partitionsOfElection(listed, e); err != nil {
+		return err
+	}
+	return serve(listed)
 }
 
 // partitionsOfElection refuses (exit 1) a --partitions list naming states

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/network"
 )
@@ -161,33 +162,44 @@ type electionOnLedger struct{ e *ballot.Election }
 
 func (l electionOnLedger) Election(context.Context) (*ballot.Election, error) { return l.e, nil }
 
+// served runs servePartitions with a serve that records the partitions it
+// is called with (nil: not called) and returns nil, for the tests.
+func served(ctx context.Context, listed []string, ledger election.Source) (parts []string, err error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	err = servePartitions(ctx, listed, ledger, quiet, func(p []string) error {
+		parts = p
+		return nil
+	})
+	return parts, err
+}
+
 // TestPartitionsMustBeTheElections: once the election is read, the
 // batcher serves its states without --partitions, the list given if each
 // entry is one of the election's states (in any order, a part of them),
 // and refuses a list naming a state the election lacks (a typo such as CX
-// would serve an empty lane and leave CA to no one) with an error that is
-// not a usage error (exit 1: the flag is well formed, the election says
-// no), naming every such state and the election's states.
+// would serve an empty lane and leave CA to no one), serving nothing,
+// with an error that is not a usage error (exit 1: the flag is well
+// formed, the election says no), naming every such state and the
+// election's states.
 func TestPartitionsMustBeTheElections(t *testing.T) {
 	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ledger := electionOnLedger{&ballot.Election{ID: "E1", States: []string{"CA", "NY", "TX"}}}
 	for _, c := range []struct{ listed, want []string }{
 		{nil, []string{"CA", "NY", "TX"}},
 		{[]string{"TX", "CA"}, []string{"TX", "CA"}},
 		{[]string{"NY"}, []string{"NY"}},
 	} {
-		if got, stopped, err := partitionsToServe(ctx, c.listed, ledger, quiet); err != nil || stopped || !slices.Equal(got, c.want) {
-			t.Errorf("--partitions %v: %v, stopped %t, %v; want %v", c.listed, got, stopped, err, c.want)
+		if got, err := served(ctx, c.listed, ledger); err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("--partitions %v: served %v, %v; want %v", c.listed, got, err, c.want)
 		}
 	}
 	for listed, says := range map[string]string{
 		"CX":       "--partitions names CX, which election E1 lacks (its states: CA, NY, TX)",
 		"CA,WA,CX": "--partitions names WA, CX, which election E1 lacks (its states: CA, NY, TX)",
 	} {
-		got, stopped, err := partitionsToServe(ctx, strings.Split(listed, ","), ledger, quiet)
-		if err == nil || stopped || errors.Is(err, cli.ErrUsage) || !strings.HasPrefix(err.Error(), says) {
-			t.Errorf("--partitions %s: %v, stopped %t, %v; want an error (not a usage error) saying %s", listed, got, stopped, err, says)
+		got, err := served(ctx, strings.Split(listed, ","), ledger)
+		if err == nil || got != nil || errors.Is(err, cli.ErrUsage) || !strings.HasPrefix(err.Error(), says) {
+			t.Errorf("--partitions %s: served %v, %v; want nothing served and an error (not a usage error) saying %s", listed, got, err, says)
 		}
 	}
 }
@@ -206,26 +218,27 @@ func (l stopDuringRead) Election(context.Context) (*ballot.Election, error) {
 
 // TestRefusedPartitionsAfterAStopFail: a stop signal that arrives while
 // the batcher checks --partitions against the election it has just read
-// does not turn the refusal into a clean stop: the refusal stays an error
-// whose exit status is 1 (a supervisor must not take a refused start for
-// a stop), and a list the election accepts is served (the lanes' loop
-// then drains at once). A stop before the record was read is one: stopped,
-// no error, exit 0.
+// does not turn the refusal into a clean stop: what run returns is the
+// refusal, whose exit status is 1 (a supervisor must not take a refused
+// start for a stop), and a list the election accepts is served (the
+// lanes' loop then drains at once). A stop before the record was read is
+// one: nothing served, no error, exit 0. servePartitions holds run's
+// branch, so a StopIsNoFailure wrapped around the refusal there fails
+// this test.
 func TestRefusedPartitionsAfterAStopFail(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := &ballot.Election{ID: "E1", States: []string{"CA", "NY", "TX"}}
 	for listed, refused := range map[string]bool{"CX": true, "CA": false} {
 		ctx, cancel := context.WithCancelCause(context.Background())
-		got, stopped, err := partitionsToServe(ctx, []string{listed}, stopDuringRead{e, cancel}, quiet)
-		if status := cli.ExitStatus(err, context.Cause(ctx)); stopped || (err != nil) != refused || refused && status != 1 || !refused && !slices.Equal(got, []string{listed}) {
-			t.Errorf("--partitions %s, SIGTERM during the read: %v, stopped %t, %v (exit %d); want refused %t (exit 1)", listed, got, stopped, err, status, refused)
+		got, err := served(ctx, []string{listed}, stopDuringRead{e, cancel})
+		if status := cli.ExitStatus(err, context.Cause(ctx)); (err != nil) != refused || refused && (status != 1 || got != nil) || !refused && !slices.Equal(got, []string{listed}) {
+			t.Errorf("--partitions %s, SIGTERM during the read: served %v, %v (exit %d); want refused %t (exit 1)", listed, got, err, status, refused)
 		}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(cli.Interrupted{Signal: syscall.SIGTERM})
-	got, stopped, err := partitionsToServe(ctx, []string{"CX"}, notReadable{}, quiet)
-	if !stopped || err != nil || got != nil {
-		t.Errorf("SIGTERM before the record was read: %v, stopped %t, %v; want stopped, no error", got, stopped, err)
+	got, err := served(ctx, []string{"CX"}, notReadable{})
+	if status := cli.ExitStatus(err, context.Cause(ctx)); err != nil || got != nil || status != 0 {
+		t.Errorf("SIGTERM before the record was read: served %v, %v (exit %d); want nothing served, no error, exit 0", got, err, status)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
+	"github.com/votechain/votechain/internal/rundir/rundirtest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -90,7 +92,7 @@ func TestPublishRecordToSetUp(t *testing.T) {
 	tmpl := ballot.Election{ID: "general-2026", Name: "General", States: []string{"CA"}, Batchers: []string{"batcher1", "batcher2"}}
 	onLedger := tmpl
 	onLedger.RollRoot = "root"
-	const ledgerRefusal = `publish: -batcher-identity: election general-2026 on the ledger names the batchers ["batcher1" "batcher2"], not the batcher processes' identity "gateway1", so their batches would be refused, and its batchers cannot change: ` + publishBatcherRemedy
+	ledgerRefusal := `publish: -batcher-identity: election general-2026 on the ledger names the batchers ["batcher1" "batcher2"], not the batcher processes' identity "gateway1", so their batches would be refused, and its batchers cannot change: ` + publishBatcherRemedy()
 	for _, c := range []struct {
 		name, path, identity string
 		existing             *ballot.Election
@@ -131,6 +133,37 @@ func TestPublishRecordToSetUp(t *testing.T) {
 	other.Name = "Another"
 	if _, err := recordToSetUp(&onLedger, other, path, "batcher1"); err == nil || !strings.Contains(err.Error(), `name "Another", the ledger's "General"`) {
 		t.Errorf("another template: %v; want refused naming the difference", err)
+	}
+}
+
+// TestPublishBatcherRemedyNamesTheFolders: publish's advice to wipe the
+// ledger names each command with the folder it acts on, even from the
+// project's folder, where make's targets act on .run: votechain's system
+// by its folder (bin/votechain --dir RUNFOLDER, as make builds it), and
+// on separate machines the wipe of the bundles' network (.run/deploy),
+// new bundles and each host's --bundle-root, where the nodes' ledgers are.
+// It named a bare "votechain down --wipe", which acts on .run, make's live
+// election, is seldom on PATH, and left the hosts' ledgers as they were.
+func TestPublishBatcherRemedyNamesTheFolders(t *testing.T) {
+	rundirtest.Project(t)
+	remedy := publishBatcherRemedy()
+	for _, want := range []string{
+		"`bin/votechain --dir RUNFOLDER down --wipe`",
+		"`bin/vcnet --dir .run/deploy down --wipe`",
+		"`bin/vcnet --dir .run/deploy bundles --hosts HOSTS --bundle-root ROOT`",
+		"replace its --bundle-root, which holds the old ledgers, with its new bundle",
+	} {
+		if !strings.Contains(remedy, want) {
+			t.Errorf("%q; want it to name %s", remedy, want)
+		}
+	}
+	for _, wipe := range regexp.MustCompile("`[^`]*down --wipe`").FindAllString(remedy, -1) {
+		if !strings.Contains(wipe, " --dir ") {
+			t.Errorf("%q advises %s, which acts on make's system", remedy, wipe)
+		}
+	}
+	if strings.Contains(remedy, "votechain down") || strings.Contains(remedy, "make ") {
+		t.Errorf("%q; want neither a bare votechain down nor a make target", remedy)
 	}
 }
 

@@ -21,8 +21,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/votechain/votechain/internal/cli"
@@ -246,32 +248,53 @@ func refuseWithoutStackRecord(abs, system string, portBase int, unread error, pr
 	return nil
 }
 
-// procFS is the /proc that logWriters looks at: its folder, and how a
-// descriptor's link is read (tests give a tree and failures of their own).
+// procFS is the /proc that logWriters looks at: its folder, how a
+// descriptor's link is read and a file's owner found (tests give a tree,
+// failures and owners of their own).
 type procFS struct {
 	root     string
 	readlink func(string) (string, error)
+	owner    func(string) (uid int, err error)
 }
 
 // realProc is the machine's /proc.
-var realProc = procFS{"/proc", os.Readlink}
+var realProc = procFS{"/proc", os.Readlink, fileOwner}
+
+// fileOwner is the uid owning the file at path (symbolic links followed).
+// For /proc/PID it is the process's user, root for one that is not
+// dumpable (proc(5)), such as ssh-agent or a setuid program.
+func fileOwner(path string) (int, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("%s: no owner known", path)
+	}
+	return int(st.Uid), nil
+}
 
 // logScan is what logWriters saw: the processes writing the folder, and
-// what may have hidden others from it.
+// what may have hidden some of the system's from it.
 type logScan struct {
 	writers    []string
-	unreadable int    // processes whose descriptors could not be read (another user's)
-	hidepid    string // /proc's hidepid mount option, unless 0 or off: other users' processes may not be listed
+	unreadable int    // processes running as a logs' owner whose descriptors could not be read
+	hidepid    string // /proc's hidepid mount option, when it may hide a logs' owner's processes from this one
 }
 
 // missed says why s may have missed processes, "" if none could be.
 func (s logScan) missed() string {
 	var why []string
 	if s.hidepid != "" {
-		why = append(why, "/proc is mounted with hidepid="+s.hidepid+", which hides other users' processes")
+		why = append(why, "/proc is mounted with hidepid="+s.hidepid+", which hides other users' processes, and the logs belong to another user")
 	}
 	if s.unreadable > 0 {
-		why = append(why, fmt.Sprintf("the descriptors of %d processes could not be read (other users')", s.unreadable))
+		processes := "processes"
+		if s.unreadable == 1 {
+			processes = "process"
+		}
+		why = append(why, fmt.Sprintf("the descriptors of %d %s running as the logs' owner could not be read", s.unreadable, processes))
 	}
 	return strings.Join(why, "; ")
 }
@@ -279,10 +302,18 @@ func (s logScan) missed() string {
 // logWriters names the processes, this one aside, whose standard output
 // or error is a file in the folder logs (compared as the kernel gives the
 // file's path: symbolic links resolved), each as "PID n (output in
-// FILE)". A process whose descriptors cannot be read is passed over:
-// counted if reading them was not permitted (another user's), not if it
-// exited meanwhile. So is one /proc does not list: the scan notes /proc's
-// hidepid mount option, read from self/mounts.
+// FILE)". A process whose descriptors cannot be read is passed over, and
+// counted as a gap in the scan only when it could be one of the system's:
+// reading was not permitted (not: it exited meanwhile) and it runs as a
+// user owning the logs folder or a file in it (logOwners; any user when
+// those cannot be read). A process of another user is not one the system
+// started, since make up starts them all as the user making the logs, and
+// neither is one /proc gives to root for not being dumpable (ssh-agent),
+// which none of the system's programs is, unless root owns the logs. So
+// root's daemons and such processes of the caller's, whose descriptors a
+// user other than root cannot read, are no gap. Nor is a process /proc
+// does not list: the scan notes /proc's hidepid mount option, read from
+// self/mounts, only when it may hide one of the system's (hidepidHides).
 func (p procFS) logWriters(logs string) (logScan, error) {
 	if real, err := filepath.EvalSymlinks(logs); err == nil {
 		logs = real
@@ -291,8 +322,12 @@ func (p procFS) logWriters(logs string) (logScan, error) {
 	if err != nil {
 		return logScan{}, err
 	}
+	owners := p.logOwners(logs)
 	mounts, _ := os.ReadFile(filepath.Join(p.root, "self", "mounts")) // unread: no hidepid known
-	scan := logScan{hidepid: hidepid(string(mounts))}
+	var scan logScan
+	if option, gid := hidepid(string(mounts)); option != "" && hidepidHides(gid, owners) {
+		scan.hidepid = option
+	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
@@ -301,7 +336,9 @@ func (p procFS) logWriters(logs string) (logScan, error) {
 		for _, fd := range []string{"1", "2"} {
 			file, err := p.readlink(filepath.Join(p.root, e.Name(), "fd", fd))
 			if errors.Is(err, fs.ErrPermission) {
-				scan.unreadable++
+				if uid, err := p.owner(filepath.Join(p.root, e.Name())); err == nil && (owners == nil || owners[uid]) {
+					scan.unreadable++
+				}
 				break
 			}
 			if err == nil && strings.HasPrefix(file, logs+string(filepath.Separator)) {
@@ -313,24 +350,80 @@ func (p procFS) logWriters(logs string) (logScan, error) {
 	return scan, nil
 }
 
+// logOwners is the set of uids owning the folder logs or a file in it,
+// nil when the folder cannot be read (then any user's process may be one
+// of the system's).
+func (p procFS) logOwners(logs string) map[int]bool {
+	entries, err := os.ReadDir(logs)
+	if err != nil {
+		return nil
+	}
+	paths := []string{logs}
+	for _, e := range entries {
+		paths = append(paths, filepath.Join(logs, e.Name()))
+	}
+	owners := map[int]bool{}
+	for _, path := range paths {
+		if uid, err := p.owner(path); err == nil {
+			owners[uid] = true
+		}
+	}
+	return owners
+}
+
+// hidepidHides reports whether /proc mounted with hidepid (and gid=gid,
+// -1 for none) may hide from this process one of the system's, whose
+// logs owners own (logOwners; nil: unknown): hidepid hides only other
+// users' processes, and none from a member of its gid= group.
+func hidepidHides(gid int, owners map[int]bool) bool {
+	if gid >= 0 && inGroup(gid) {
+		return false
+	}
+	if owners == nil {
+		return true
+	}
+	for uid := range owners {
+		if uid != os.Geteuid() {
+			return true
+		}
+	}
+	return false
+}
+
+// inGroup reports whether this process is a member of group gid: its
+// effective group or one of its supplementary groups.
+func inGroup(gid int) bool {
+	if os.Getegid() == gid {
+		return true
+	}
+	groups, _ := os.Getgroups()
+	return slices.Contains(groups, gid)
+}
+
 // hidepid is the hidepid option of the proc file system mounted on /proc
 // in mounts (as /proc/self/mounts lists them; the last such mount is the
-// one seen), "" if it has none or one that hides nothing (0, off).
-func hidepid(mounts string) string {
-	option := ""
+// one seen), "" if it has none or one that hides nothing (0, off), and
+// its gid option, the group whose members see every process (-1: none).
+func hidepid(mounts string) (option string, gid int) {
+	gid = -1
 	for _, line := range strings.Split(mounts, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 4 || f[1] != "/proc" || f[2] != "proc" {
 			continue
 		}
-		option = ""
+		option, gid = "", -1
 		for _, opt := range strings.Split(f[3], ",") {
 			if v, ok := strings.CutPrefix(opt, "hidepid="); ok && v != "0" && v != "off" {
 				option = v
 			}
+			if v, ok := strings.CutPrefix(opt, "gid="); ok {
+				if n, err := strconv.Atoi(v); err == nil {
+					gid = n
+				}
+			}
 		}
 	}
-	return option
+	return option, gid
 }
 
 // systemOf returns the network folder dir made absolute (symbolic links

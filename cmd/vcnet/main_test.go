@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -181,13 +182,14 @@ func TestDownWipeRefusesMakeUpsNetwork(t *testing.T) {
 // runs, the down is refused, saying the record is damaged and naming the
 // gateway's PID and log and the down --force of that folder (vcnet --dir,
 // not make's FORCE=1, which acts on .run/network) with the network's
-// recorded, not default, port base, and that --force, run as printed,
-// stops the network; once the gateway is stopped, a plain down stops the network (it
+// recorded, not default, port base, and that --force, run as printed
+// (the folder, whose name holds a space and a quote, unquoted as the shell
+// does), stops the network; once the gateway is stopped, a plain down stops the network (it
 // was refused, needing --force, whatever ran). With none of the system's
 // processes running and its stack.json read, a plain down stops the
 // network.
 func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
-	system := t.TempDir()
+	system := filepath.Join(t.TempDir(), "the system's run")
 	dir := filepath.Join(system, "network")
 	if err := rundir.Make(dir, nil, nil); err != nil {
 		t.Fatal(err)
@@ -221,8 +223,9 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	// refusedThenForced: with the network's orderer running, a plain down
 	// is refused with an error holding each of want and stops nothing;
 	// down --force then stops the orderer: the down --force the refusal
-	// names, run as printed, else one with --port-base.
-	refusedThenForced := func(why string, want ...string) {
+	// names, run as printed, when it is advised (a refusal without the
+	// advice then fails), else one with --port-base.
+	refusedThenForced := func(why string, advised bool, want ...string) {
 		t.Helper()
 		orderer := startOrderer()
 		err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down")
@@ -233,8 +236,12 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 			t.Errorf("the refused down %s stopped the network's orderer", why)
 		}
 		forced := []string{"vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"}
-		if advised := regexp.MustCompile("`(vcnet [^`]* down --force)`").FindStringSubmatch(fmt.Sprint(err)); advised != nil {
-			forced = strings.Fields(advised[1])
+		if advised {
+			advice := regexp.MustCompile("`(vcnet [^`]* down --force)`").FindStringSubmatch(fmt.Sprint(err))
+			if advice == nil {
+				t.Fatalf("the refused down %s: %v; want it to advise a down --force", why, err)
+			}
+			forced = shellWords(advice[1])
 		}
 		if err := clitest.Run(t, run, forced...); err != nil {
 			t.Fatalf("%q %s: %v", forced, why, err)
@@ -244,7 +251,8 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		}
 	}
 	record(filepath.Join(system, "stack.json"), map[string]proc.ID{"gateway": gateway})
-	refusedThenForced("with its gateway running", "`bin/votechain --dir "+system+" down`", "gateway (PID ", "--force")
+	quoted := func(path string) string { return "'" + strings.ReplaceAll(path, "'", `'\''`) + "'" }
+	refusedThenForced("with its gateway running", false, "`bin/votechain --dir "+quoted(system)+" down`", "gateway (PID ", "--force")
 	if !proc.Running(gateway, "") {
 		t.Error("down --force stopped the system's gateway")
 	}
@@ -255,8 +263,8 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refusedThenForced("with its stack.json damaged and its gateway running", "stack.json is damaged",
-		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "`vcnet --dir "+dir+" --port-base 42600 down --force`", " --dir "+system+" down` cannot read")
+	refusedThenForced("with its stack.json damaged and its gateway running", true, "stack.json is damaged",
+		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "`vcnet --dir "+quoted(dir)+" --port-base 42600 down --force`", " --dir "+quoted(system)+" down` cannot read")
 
 	if err := proc.Kill(gateway, ""); err != nil {
 		t.Fatal(err)
@@ -281,24 +289,39 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 // TestIncompleteLogScanIsSaid: with the system's stack.json damaged and no
 // process seen writing its logs, the down goes ahead with a warning that
 // says none of its processes runs only when vcnet could look at every
-// process; when a process's descriptors could not be read (another
-// user's) or /proc is mounted with hidepid (other users' processes not
-// listed), the warning says it could not, and why, instead. A process
-// writing the logs is found in the same tree, and one that exited while
-// looked at is no gap.
+// process that could be one of them; when the descriptors of a process
+// running as the logs' owner could not be read, or /proc is mounted with
+// hidepid (other users' processes not listed) and the logs are another
+// user's, the warning says it could not, and why, instead. A process of
+// another user whose descriptors are denied (root's daemons, or a
+// non-dumpable one of the caller's, which /proc gives to root) is no gap:
+// the warning fired on every machine for a user other than root. Neither
+// is hidepid for a member of its gid= group, nor for logs of the caller's.
+// When the logs folder cannot be read, any denied process is a gap. A
+// process writing the logs is found in the same tree, and one that exited
+// while looked at is no gap.
 func TestIncompleteLogScanIsSaid(t *testing.T) {
 	system := t.TempDir()
 	logs := filepath.Join(system, "logs")
+	if err := os.Mkdir(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logs, "gateway.log"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	another := os.Geteuid() + 1 // the uid of another user
 	// tree is a /proc of fake processes (PID: the file its stdout links
-	// to, "" for none, "denied" for descriptors not to be read, "gone"
-	// for one that exited), mounted with options.
-	tree := func(options string, fds map[string]string) procFS {
+	// to, "" for none, "denied" for descriptors not to be read of a
+	// process running as the logs' owner, "denied, another user's" for
+	// those of another user's, "gone" for one that exited), mounted with
+	// options, where the logs belong to another user if foreignLogs.
+	tree := func(options string, foreignLogs bool, fds map[string]string) procFS {
 		root := t.TempDir()
 		for pid, file := range fds {
 			if err := os.MkdirAll(filepath.Join(root, pid, "fd"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if file != "" && file != "denied" && file != "gone" {
+			if filepath.IsAbs(file) {
 				if err := os.Symlink(file, filepath.Join(root, pid, "fd", "1")); err != nil {
 					t.Fatal(err)
 				}
@@ -311,36 +334,106 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(root, "self", "mounts"), []byte(mounts), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return procFS{root, func(link string) (string, error) {
+		readlink := func(link string) (string, error) {
 			switch fds[filepath.Base(filepath.Dir(filepath.Dir(link)))] {
-			case "denied":
+			case "denied", "denied, another user's":
 				return "", &os.PathError{Op: "readlink", Path: link, Err: os.ErrPermission}
 			case "gone":
 				return "", &os.PathError{Op: "readlink", Path: link, Err: os.ErrNotExist}
 			}
 			return os.Readlink(link)
-		}}
+		}
+		owner := func(path string) (int, error) {
+			inLogs := path == logs || strings.HasPrefix(path, logs+string(filepath.Separator))
+			if inLogs && foreignLogs || filepath.Dir(path) == root && fds[filepath.Base(path)] == "denied, another user's" {
+				return another, nil
+			}
+			return fileOwner(path)
+		}
+		return procFS{root, readlink, owner}
+	}
+	groups, _ := os.Getgroups()
+	notMine := os.Getegid() + 1 // a group this process is not a member of
+	for notMine == os.Getegid() || slices.Contains(groups, notMine) {
+		notMine++
 	}
 	const complete = "so none of its processes runs"
 	for _, c := range []struct {
 		why     string
+		system  string // "": the one whose logs folder holds gateway.log
 		procs   procFS
 		written string // the warning, or the refusal, says this
 	}{
-		{"every process looked at", tree("rw,relatime,hidepid=0", map[string]string{"100": "/var/log/other.log", "101": "", "102": "gone"}), complete},
-		{"a process's descriptors not readable", tree("rw,relatime", map[string]string{"100": "/var/log/other.log", "200": "denied"}),
-			`could not look at every process: stopping the network, under any of the system's processes it missed" system=` + system + ` logs=` + logs + ` err=damaged missed="the descriptors of 1 processes could not be read (other users')"`},
-		{"/proc mounted with hidepid", tree("rw,nosuid,hidepid=invisible", map[string]string{"100": ""}),
-			`missed="/proc is mounted with hidepid=invisible, which hides other users' processes"`},
-		{"a process writing the logs", tree("rw,hidepid=2", map[string]string{"300": filepath.Join(logs, "gateway.log"), "200": "denied"}),
+		{"every process looked at", "", tree("rw,relatime,hidepid=0", true, map[string]string{"100": "/var/log/other.log", "101": "", "102": "gone"}), complete},
+		{"a process's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied"}),
+			`could not look at every process: stopping the network, under any of the system's processes it missed" system=` + system + ` logs=` + logs + ` err=damaged missed="the descriptors of 1 process running as the logs' owner could not be read"`},
+		{"two processes' descriptors not readable, of the logs' owner", "", tree("rw,relatime", false, map[string]string{"200": "denied", "201": "denied"}),
+			`missed="the descriptors of 2 processes running as the logs' owner could not be read"`},
+		{"another user's process's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's"}), complete},
+		{"another user's process's descriptors not readable, the logs folder not there", t.TempDir(), tree("rw,relatime", false, map[string]string{"200": "denied, another user's"}),
+			`missed="the descriptors of 1 process running as the logs' owner could not be read"`},
+		{"/proc mounted with hidepid, the logs another user's", "", tree("rw,nosuid,hidepid=invisible", true, map[string]string{"100": ""}),
+			`missed="/proc is mounted with hidepid=invisible, which hides other users' processes, and the logs belong to another user"`},
+		{"/proc mounted with hidepid, the logs the caller's", "", tree("rw,nosuid,hidepid=invisible", false, map[string]string{"100": ""}), complete},
+		{"/proc mounted with hidepid and gid= of the caller's group", "", tree(fmt.Sprintf("rw,hidepid=2,gid=%d", os.Getegid()), true, map[string]string{"100": ""}), complete},
+		{"/proc mounted with hidepid and gid= of another group", "", tree(fmt.Sprintf("rw,hidepid=2,gid=%d", notMine), true, map[string]string{"100": ""}),
+			`missed="/proc is mounted with hidepid=2, which hides other users' processes, and the logs belong to another user"`},
+		{"a process writing the logs", "", tree("rw,hidepid=2", true, map[string]string{"300": filepath.Join(logs, "gateway.log"), "200": "denied"}),
 			"processes writing the system's logs run (PID 300 (output in " + filepath.Join(logs, "gateway.log") + "))"},
 	} {
 		var out strings.Builder
 		log := slog.New(slog.NewTextHandler(&out, nil))
-		err := refuseWithoutStackRecord(filepath.Join(system, "network"), system, 0, errors.New("damaged"), c.procs, log)
+		sys := cmp.Or(c.system, system)
+		err := refuseWithoutStackRecord(filepath.Join(sys, "network"), sys, 0, errors.New("damaged"), c.procs, log)
 		said := out.String() + fmt.Sprint(err)
 		if !strings.Contains(said, c.written) || (c.written != complete) == strings.Contains(said, complete) {
 			t.Errorf("%s: %q; want it to say %q (and %q only if so)", c.why, said, c.written, complete)
+		}
+	}
+}
+
+// shellWords splits line into its words as the shell does for the quoting
+// rundir.ShellQuote writes: blanks between words, single quotes, and a
+// backslash outside them (a quote inside a quoted word is written as the
+// quotes closed, a backslashed quote, the quotes opened again).
+func shellWords(line string) []string {
+	var words []string
+	var word strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case quoted && c == '\'':
+			quoted = false
+		case quoted:
+			word.WriteByte(c)
+		case c == '\'':
+			quoted, inWord = true, true
+		case c == '\\' && i+1 < len(line):
+			i++
+			word.WriteByte(line[i])
+			inWord = true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words, inWord = append(words, word.String()), false
+				word.Reset()
+			}
+		default:
+			word.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words
+}
+
+// TestShellWords: shellWords undoes rundir.ShellQuote, and splits at blanks.
+func TestShellWords(t *testing.T) {
+	for _, path := range []string{"/tmp/plain", "/tmp/the system's run", "/tmp/a  b", "''"} {
+		line := "vcnet --dir " + rundir.ShellQuote(path) + " down"
+		if got, want := shellWords(line), []string{"vcnet", "--dir", path, "down"}; !slices.Equal(got, want) {
+			t.Errorf("shellWords(%q) = %q, want %q", line, got, want)
 		}
 	}
 }

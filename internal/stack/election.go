@@ -105,9 +105,12 @@ func (s *Stack) ensureElection(ctx context.Context) error {
 // do not list the network's batcher identity (electionsetup.Plan.BatcherRemedy):
 // up runs its batchers with the certificate its network issued them, so
 // they cannot sign as another identity, and the one fix is a new election
-// on a wiped system (dir, with port base portBase).
+// on a wiped system (dir, with port base portBase), brought up with the
+// settings it had: the wipe deletes the placement and shape it recorded,
+// and the up command (make up for make's) names none of them.
 func batcherRemedy(dir string, portBase int) string {
-	return fmt.Sprintf("up runs its batchers with its network's own certificate, so wipe the system with %s and bring it up again with %s for a new election", Command(dir, portBase, "down", "--wipe"), Command(dir, portBase, "up"))
+	return fmt.Sprintf("up runs its batchers with its network's own certificate, so wipe the system with %s and bring it up again with %s and the settings it was brought up with "+
+		"(its election template, hosts, gateways, batchers and Redis mode: the wipe deletes those it recorded) for a new election", Command(dir, portBase, "down", "--wipe"), Command(dir, portBase, "up"))
 }
 
 // completeElection checks the election already on the ledger against plan

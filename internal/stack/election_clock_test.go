@@ -14,6 +14,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/electionsetup"
+	"github.com/votechain/votechain/internal/rundir/rundirtest"
 )
 
 // failingLedger holds election e and fails LoadRoll (the roll's seal) with
@@ -70,19 +71,28 @@ func TestCompleteElectionFailsForTheClock(t *testing.T) {
 // TestCompleteElectionNamesTheWipeForAnUnlistedBatcher: an election on the
 // ledger whose batchers do not list up's batcher identity is refused with
 // up's fix, the wipe of this system (its folder and port base) and up
-// again: up's batchers cannot sign as another identity, which the refusal
-// advised before.
+// again with the settings it was brought up with: up's batchers cannot
+// sign as another identity, which the refusal advised before. For make's
+// system (.run in the project) that is make's targets, and the up keeps
+// the settings too: it said plain "make up", dropping the ELECTION=,
+// HOSTS= and GATEWAYS= the system had, whose record the wipe deletes.
 func TestCompleteElectionNamesTheWipeForAnUnlistedBatcher(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
-	e := &ballot.Election{ID: "e1", RollRoot: "root", Batchers: []string{"someone-else"}}
-	plan := electionsetup.Plan{BatcherIdentity: "batcher", BatcherRemedy: batcherRemedy(dir, 43000),
-		Roll: roll.Summary{Root: "root", Entries: 1, Roll: []ballot.RollEntry{{}}}}
-	err := completeElection(context.Background(), failingLedger{e: e}, plan, slog.New(slog.DiscardHandler))
-	wipe, up := Command(dir, 43000, "down", "--wipe"), Command(dir, 43000, "up")
-	if err == nil || !strings.Contains(err.Error(), `its batchers cannot change: up runs its batchers with its network's own certificate, so wipe the system with `+wipe+` and bring it up again with `+up) {
-		t.Fatalf("%v; want the refusal to name %s and %s", err, wipe, up)
+	const settings = " and the settings it was brought up with (its election template, hosts, gateways, batchers and Redis mode: the wipe deletes those it recorded) for a new election"
+	refusal := func(dir string, portBase int) error {
+		e := &ballot.Election{ID: "e1", RollRoot: "root", Batchers: []string{"someone-else"}}
+		plan := electionsetup.Plan{BatcherIdentity: "batcher", BatcherRemedy: batcherRemedy(dir, portBase),
+			Roll: roll.Summary{Root: "root", Entries: 1, Roll: []ballot.RollEntry{{}}}}
+		return completeElection(context.Background(), failingLedger{e: e}, plan, slog.New(slog.DiscardHandler))
 	}
-	if strings.Contains(err.Error(), "sign as one of them") || !strings.Contains(wipe, "--dir "+dir) || !strings.Contains(wipe, "--port-base 43000") {
-		t.Errorf("%v; want this system's wipe (%s), not advice to sign as another identity", err, wipe)
+	const cannotChange = "its batchers cannot change: up runs its batchers with its network's own certificate, so wipe the system with "
+	another := cannotChange + "`bin/votechain --dir " + dir + " --port-base 43000 down --wipe` and bring it up again with `bin/votechain --dir " + dir + " --port-base 43000 up`" + settings
+	if err := refusal(dir, 43000); err == nil || !strings.HasSuffix(err.Error(), another) || strings.Contains(err.Error(), "sign as one of them") {
+		t.Errorf("%v; want the refusal to end %q, not advise signing as another identity", err, another)
+	}
+	rundirtest.Project(t)
+	makes := cannotChange + "`make down WIPE=1` and bring it up again with `make up`" + settings
+	if err := refusal(DefaultDir, 0); err == nil || !strings.HasSuffix(err.Error(), makes) {
+		t.Errorf("make's system: %v; want the refusal to end %q", err, makes)
 	}
 }

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/internal/cli"
 )
 
-// failures is a testing.TB that records what would fail it.
+// failures is a testing.TB that records what would fail it. Its Fatal
+// records and ends the goroutine, as testing.T's does: run calls the
+// check under test on a goroutine of its own for that.
 type failures struct {
 	testing.TB
 	said []string
@@ -20,7 +24,37 @@ type failures struct {
 func (f *failures) Errorf(format string, args ...any) {
 	f.said = append(f.said, fmt.Sprintf(format, args...))
 }
-func (f *failures) Fatal(args ...any) { f.said = append(f.said, fmt.Sprint(args...)) }
+
+func (f *failures) Fatal(args ...any) {
+	f.said = append(f.said, fmt.Sprint(args...))
+	runtime.Goexit()
+}
+
+// run calls check with f on a goroutine of its own and waits for it to
+// return or end at a Fatal.
+func (f *failures) run(check func(testing.TB)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		check(f)
+	}()
+	<-done
+}
+
+// TestCheckEnvStopsWhenTheFlagsCannotBeRead: a reader whose program
+// cannot be run fails the check with that error alone: CheckEnv stops
+// there, as t.Fatal does, instead of going on to compare the overrides
+// and unread variables of a check that never ran.
+func TestCheckEnvStopsWhenTheFlagsCannotBeRead(t *testing.T) {
+	f := &failures{TB: t}
+	f.run(func(tb testing.TB) {
+		CheckEnv(tb, []cli.EnvReader{{Name: "tool", Prefix: "TOOL", Bin: filepath.Join(t.TempDir(), "missing")}}, map[string]string{"TOOL_PAGE_SIZE": "50"},
+			[]string{"TOOL_PAGE_SIZE=50: tool --page-size (default 25)"}, nil)
+	})
+	if len(f.said) != 1 || !strings.Contains(f.said[0], "the flags of tool") {
+		t.Errorf("CheckEnv of a program that cannot run said %q; want only that its flags could not be read", f.said)
+	}
+}
 
 // TestCheckEnvIgnoresTheCallersVariables: a variable under a reader's
 // prefix that the caller's environment exports (a developer's
@@ -48,8 +82,10 @@ func TestCheckEnvIgnoresTheCallersVariables(t *testing.T) {
 	t.Setenv("OTHERTOOL_LOG_LEVEL", "debug")
 	t.Run("check", func(t *testing.T) {
 		f := &failures{TB: t}
-		CheckEnv(f, []cli.EnvReader{{Name: "tool", Prefix: "TOOL", Bin: bin}}, map[string]string{"TOOL_PAGE_SIZE": "50"},
-			[]string{"TOOL_PAGE_SIZE=50: tool --page-size (default 25)"}, nil)
+		f.run(func(tb testing.TB) {
+			CheckEnv(tb, []cli.EnvReader{{Name: "tool", Prefix: "TOOL", Bin: bin}}, map[string]string{"TOOL_PAGE_SIZE": "50"},
+				[]string{"TOOL_PAGE_SIZE=50: tool --page-size (default 25)"}, nil)
+		})
 		if len(f.said) > 0 {
 			t.Errorf("CheckEnv with TOOL_LOG_LEVEL and TOOL_NO_SUCH exported by the caller failed: %q", f.said)
 		}
