@@ -111,7 +111,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // (electionsetup.Plan.BatcherRemedy): the batchers sign as their profile's
 // --org and --user, and a ledger keeps its one election, so a new election
 // needs a new network. Its commands name the folder they act on
-// (stack.Command, localnet.Tool.Command), never make's .run, whose
+// (stack.Command, localnet.Tool().Command), never make's .run, whose
 // election publish cannot know to be the one meant: votechain's system in
 // the folder it was brought up in, or on separate machines the network
 // vcnet bundles generated (.run/deploy by default), whose nodes' ledgers
@@ -121,7 +121,7 @@ func publishBatcherRemedy() string {
 	return "run the batcher processes as one of them (the batcher's --profile, --org and --user) and give -batcher-identity that identity, " +
 		"or wipe the ledger and set a new election up on a new network: for votechain's system, " + stack.Command("RUNFOLDER", 0, "down", "--wipe") +
 		" (RUNFOLDER: the folder it was brought up in) and its up again; on separate machines, stop every host's processes, run " +
-		localnet.Tool.Command(deploy, 0, "down", "--wipe") + " and " + localnet.Tool.Command(deploy, 0, "bundles", "--hosts", "HOSTS", "--bundle-root", "ROOT") +
+		localnet.Tool().Command(deploy, 0, "down", "--wipe") + " and " + localnet.Tool().Command(deploy, 0, "bundles", "--hosts", "HOSTS", "--bundle-root", "ROOT") +
 		" (with the --hosts, --bundle-root and --port-base the bundles were generated with) where they were generated, " +
 		"and on each host replace its --bundle-root, which holds the old ledgers, with its new bundle and bring the consortium up again (docs/operations.md)"
 }
