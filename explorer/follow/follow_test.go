@@ -673,3 +673,38 @@ func TestFollowRecordWrittenAgain(t *testing.T) {
 		t.Fatalf("issues of the last block %+v, %v; want the record written again", issues, err)
 	}
 }
+
+// cancellingSource streams one block, and ends the follower's ctx (cancel)
+// once it is ready: the block is indexed under a ctx that has ended.
+type cancellingSource struct {
+	block  *common.Block
+	cancel context.CancelFunc
+}
+
+func (s cancellingSource) Blocks(context.Context, uint64) (<-chan *common.Block, error) {
+	ch := make(chan *common.Block, 1)
+	ch <- s.block
+	s.cancel()
+	return ch, nil
+}
+
+// TestFollowStopsMidAudit: a follower whose ctx ends while it audits a
+// block (the audit's index lookups then fail with context.Canceled) stops
+// as at any other moment of its ctx's end: Run returns nil, not a store
+// failure, and the block is left for the next run.
+func TestFollowStopsMidAudit(t *testing.T) {
+	chain, setup := electionChain(1, 1, 5)
+	f, idx := follower(t, t.TempDir(), chain)
+	if err := f.Until(t.Context(), uint64(setup)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	f.Source = cancellingSource{block: chain[setup], cancel: cancel}
+	if err := f.Run(ctx); err != nil {
+		t.Fatalf("Run ended mid-audit by its ctx: %v; want nil", err)
+	}
+	if next, _, err := idx.Checkpoint(t.Context()); err != nil || next != uint64(setup) {
+		t.Fatalf("checkpoint %d, %v; want %d (the block audited under the ended ctx not saved)", next, err, setup)
+	}
+}
