@@ -262,7 +262,7 @@ func (s genSource) Blocks(ctx context.Context, from uint64) (<-chan *common.Bloc
 
 // follower indexes into a fresh index at dir.
 func follower(tb testing.TB, dir string, chain []*common.Block) (*follow.Follower, *index.Index) {
-	idx, err := index.Open(filepath.Join(dir, "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(dir, "index.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -625,7 +625,7 @@ func buildBigIndex(b *testing.B, name string) (chainGen, error) {
 		return g, err
 	}
 	defer os.RemoveAll(tmp)
-	idx, err := index.Open(filepath.Join(tmp, "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(tmp, "index.db"))
 	if err != nil {
 		return g, err
 	}

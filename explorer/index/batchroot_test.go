@@ -16,7 +16,7 @@ import (
 func TestWriterBatchRoot(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
-	x, err := Open(path)
+	x, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestWriterBatchRoot(t *testing.T) {
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if x, err = Open(path); err != nil {
+	if x, err = Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close()
@@ -84,7 +84,7 @@ func TestWriterBatchRoot(t *testing.T) {
 // (BatchRoot) under a live ctx and another (Save's checkpoint read) under
 // a cancelled one, the same lookups under a live ctx succeed.
 func TestWriterAfterCancelledLookup(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -214,6 +214,9 @@ func (x *Index) prepare(query string) (*sql.Stmt, error) {
 // after it is a no-op.
 func (w *Writer) Commit() error {
 	defer w.x.ended(w)
+	// Not cancellable (Commit takes no ctx): a follower commits the blocks
+	// it saved when its ctx ends, and a flush cut short would fail that
+	// commit and lose them.
 	flushed, err := w.flush(context.Background())
 	if err != nil {
 		w.tx.Rollback()

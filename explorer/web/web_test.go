@@ -30,7 +30,7 @@ func (f fakeLedger) Height(context.Context) (uint64, error)          { return 0,
 
 func newServer(t *testing.T) *Server {
 	t.Helper()
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func (failingLedger) Height(context.Context) (uint64, error) { return 0, errors.
 // client as generic messages; the details go to the log only.
 func TestErrorsShowNoInternals(t *testing.T) {
 	dir := t.TempDir()
-	idx, err := index.Open(filepath.Join(dir, "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(dir, "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func (h heightLedger) Height(context.Context) (uint64, error) { return h.height,
 // index unreadable; a peer that cannot be reached leaves it ready, saying
 // so in the body.
 func TestReadyz(t *testing.T) {
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestReadyz(t *testing.T) {
 // not logged: no "request failed" or "index unavailable" line, for pages,
 // the API, /healthz and /readyz alike. The same requests, live, are 200.
 func TestClientGone(t *testing.T) {
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
