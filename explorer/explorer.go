@@ -97,8 +97,9 @@ type Explorer struct {
 
 // Open locks the index (LockIndex: refused, ErrIndexInUse, while another
 // explorer holds it), connects to the peer and opens (or creates) the index
-// (OpenIndex, with cfg.Genesis); it starts nothing. ctx bounds the index's
-// reads at opening. The lock is held until Close.
+// (OpenIndex, with cfg.Genesis); it starts nothing. ctx bounds the opening
+// of the index (index.Open: after a kill, a read of every batch saved since
+// its last flush) and its reads then. The lock is held until Close.
 func Open(ctx context.Context, cfg Config) (*Explorer, error) {
 	lock, err := LockIndex(cfg.DB)
 	if err != nil {
@@ -218,9 +219,10 @@ func lockHolder(f *os.File) string {
 // audit page shows it): a pin added or changed since the index was built
 // is not taken on trust. The error names the fixes: the pin the index was
 // built with, or `explorer reindex`, which audits block 0 against the pin.
-// opts configure index.Open. It takes no lock: Open and Reindex do.
+// ctx bounds index.Open and the pin's check; opts configure index.Open.
+// It takes no lock: Open and Reindex do.
 func OpenIndex(ctx context.Context, path string, genesis []byte, opts ...index.Option) (*index.Index, error) {
-	idx, err := index.Open(path, opts...)
+	idx, err := index.Open(ctx, path, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("explorer: %w", err)
 	}

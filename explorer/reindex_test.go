@@ -121,7 +121,7 @@ func TestFailedReindexKeepsTheOldIndex(t *testing.T) {
 	if _, err := explorer.Reindex(ctx, cfg, nil); err == nil || !strings.Contains(err.Error(), "is not reachable") {
 		t.Fatalf("reindex from an unreachable peer: %v; want the peer named as not reachable", err)
 	}
-	idx, err := index.Open(db)
+	idx, err := index.Open(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestFailedReindexKeepsTheOldIndex(t *testing.T) {
 // hash, audited against the genesis pin (nil: none).
 func saveBlock0(t *testing.T, path string, hash, pin []byte) {
 	t.Helper()
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

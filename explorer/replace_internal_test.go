@@ -35,7 +35,7 @@ func TestReplaceIndex(t *testing.T) {
 	write(path, "the old index")
 	write(path+"-wal", "the old index's log")
 	write(path+"-shm", "the old index's shared memory")
-	idx, err := index.Open(fresh)
+	idx, err := index.Open(t.Context(), fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestFailedReplaceKeepsTheOldIndexLog(t *testing.T) {
 		t.Errorf("the old index after a failed replace holds %d rows (%v); want %d", n, err, rows)
 	}
 
-	idx, err := index.Open(fresh)
+	idx, err := index.Open(t.Context(), fresh)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func run(ctx context.Context, args []string) error {
 	if err := checkRunFlags(fs); err != nil {
 		return err
 	}
-	ab, err := abConfig(*only, setFlags, abFlags{a: *abA, b: *abB, rates: *abRates, d: *abDur, warmup: *abWarm, rounds: *abRounds}, *voters, "bin")
+	ab, err := abConfig(ctx, *only, setFlags, abFlags{a: *abA, b: *abB, rates: *abRates, d: *abDur, warmup: *abWarm, rounds: *abRounds}, *voters, "bin")
 	if err != nil {
 		return err
 	}
@@ -320,8 +320,9 @@ type abFlags struct {
 // and the batcher in binDir) before anything starts; an --ab-* flag
 // without --only ab is a mistake. Every refusal is a usage error, a
 // batcher in binDir that does not answer --help too (its error says to
-// run make build).
-func abConfig(only string, set map[string]bool, f abFlags, voters int, binDir string) (suite.AB, error) {
+// run make build). ctx bounds the batcher's --help: once it ends (a
+// signal) abConfig fails with its error.
+func abConfig(ctx context.Context, only string, set map[string]bool, f abFlags, voters int, binDir string) (suite.AB, error) {
 	if only != suite.OnlyAB {
 		for _, name := range []string{"ab-env", "ab-env-a", "ab-rates", "ab-duration", "ab-warmup", "ab-rounds"} {
 			if set[name] {
@@ -335,7 +336,7 @@ func abConfig(only string, set map[string]bool, f abFlags, voters int, binDir st
 		return suite.AB{}, cli.Usagef("--ab-rates: %w", err)
 	}
 	ab := suite.AB{A: suite.ParseEnv(f.a), B: suite.ParseEnv(f.b), Rates: rs, Dur: f.d, Warmup: f.warmup, Rounds: f.rounds}
-	if err := suite.CheckAB(context.Background(), ab, voters, binDir); err != nil {
+	if err := suite.CheckAB(ctx, ab, voters, binDir); err != nil {
 		return ab, err // a usage error, but for a batcher not built
 	}
 	return ab, nil

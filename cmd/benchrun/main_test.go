@@ -255,7 +255,7 @@ func TestConcludeBeforeAnyReport(t *testing.T) {
 // a misspelt name, a bad rate, a rate twice, no round, no --ab-env, fewer
 // --voters than the probes and warm-ups may cast (--quick's default too),
 // or an --ab-* flag without --only ab is refused before the run makes its
-// report folder.
+// report folder; a cancelled ctx (a signal) stops the check.
 func TestABFlags(t *testing.T) {
 	bin := t.TempDir()
 	script := "#!/bin/sh\nprintf '  -ledger-lag duration\\n    \\tlag\\n  -tick duration\\n    \\ttick\\n' >&2\nexit 0\n"
@@ -263,7 +263,7 @@ func TestABFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := map[string]bool{"ab-env": true}
-	ab, err := abConfig("ab", set, abFlags{a: "BATCHER_TICK=20ms", b: " BATCHER_LEDGER_LAG=-1s  BATCHER_TICK=50ms", rates: "2000,2500", d: 30 * time.Second, warmup: 10 * time.Second, rounds: 3}, 2_160_000, bin)
+	ab, err := abConfig(t.Context(), "ab", set, abFlags{a: "BATCHER_TICK=20ms", b: " BATCHER_LEDGER_LAG=-1s  BATCHER_TICK=50ms", rates: "2000,2500", d: 30 * time.Second, warmup: 10 * time.Second, rounds: 3}, 2_160_000, bin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,17 +283,23 @@ func TestABFlags(t *testing.T) {
 		{"no round", "BATCHER_LEDGER_LAG=-1s", "2000", 0, "0 rounds"},
 		{"no B", "", "2000", 1, "no B"},
 	} {
-		if _, err := abConfig("ab", set, abFlags{b: tc.b, rates: tc.rates, d: time.Minute, rounds: tc.rounds}, 3_000_000, bin); err == nil || !strings.Contains(err.Error(), tc.wantSubstr) {
+		if _, err := abConfig(t.Context(), "ab", set, abFlags{b: tc.b, rates: tc.rates, d: time.Minute, rounds: tc.rounds}, 3_000_000, bin); err == nil || !strings.Contains(err.Error(), tc.wantSubstr) {
 			t.Errorf("%s: %v; want an error with %q", tc.name, err, tc.wantSubstr)
 		}
 	}
 	// (2,000 + 2,500)/s × 4 probes × 3 rounds × (30 s + 10 s warm-up).
-	_, err = abConfig("ab", set, abFlags{b: "BATCHER_LEDGER_LAG=-1s", rates: "2000,2500", d: 30 * time.Second, warmup: 10 * time.Second, rounds: 3}, 2_159_999, bin)
+	_, err = abConfig(t.Context(), "ab", set, abFlags{b: "BATCHER_LEDGER_LAG=-1s", rates: "2000,2500", d: 30 * time.Second, warmup: 10 * time.Second, rounds: 3}, 2_159_999, bin)
 	if err == nil || !strings.Contains(err.Error(), "offer up to 2160000 votes") || !strings.Contains(err.Error(), "give --voters 2160000 or more") {
 		t.Errorf("a voter short: %v; want the voters it needs", err)
 	}
+	// A signal (ctx cancelled) stops the check of the batcher's flags.
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := abConfig(cancelled, "ab", set, abFlags{b: "BATCHER_LEDGER_LAG=-1s", rates: "2000", d: time.Minute, rounds: 1}, 3_000_000, bin); !errors.Is(err, context.Canceled) {
+		t.Errorf("with its ctx cancelled: %v; want context.Canceled", err)
+	}
 	for _, flag := range []string{"ab-rounds", "ab-warmup"} {
-		if _, err := abConfig("", map[string]bool{flag: true}, abFlags{rates: "2000", d: time.Minute, rounds: 3}, 3_000_000, bin); err == nil || !strings.Contains(err.Error(), "--"+flag+" goes with --only ab") {
+		if _, err := abConfig(t.Context(), "", map[string]bool{flag: true}, abFlags{rates: "2000", d: time.Minute, rounds: 3}, 3_000_000, bin); err == nil || !strings.Contains(err.Error(), "--"+flag+" goes with --only ab") {
 			t.Errorf("--%s without --only ab: %v", flag, err)
 		}
 	}

@@ -321,10 +321,13 @@ func (f *Follower) index(ctx context.Context, prev []byte, blk *common.Block, w 
 		return audit.Report{}, &storeError{fmt.Errorf("block %d: %w", blk.GetHeader().GetNumber(), err)}
 	}
 	report, err := f.Auditor.Block(ctx, prev, b, w)
-	if err != nil {
-		return audit.Report{}, &storeError{err}
+	if err == nil {
+		err = w.Save(ctx, report)
 	}
-	if err := w.Save(ctx, report); err != nil {
+	if err != nil {
+		// The audit's lookups and the save run under ctx: once it ends
+		// they fail with its error, which is the end of Run, not a fault
+		// of the store.
 		if ctx.Err() != nil {
 			return audit.Report{}, ctx.Err()
 		}

@@ -262,7 +262,7 @@ func (s genSource) Blocks(ctx context.Context, from uint64) (<-chan *common.Bloc
 
 // follower indexes into a fresh index at dir.
 func follower(tb testing.TB, dir string, chain []*common.Block) (*follow.Follower, *index.Index) {
-	idx, err := index.Open(filepath.Join(dir, "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(dir, "index.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -625,7 +625,7 @@ func buildBigIndex(b *testing.B, name string) (chainGen, error) {
 		return g, err
 	}
 	defer os.RemoveAll(tmp)
-	idx, err := index.Open(filepath.Join(tmp, "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(tmp, "index.db"))
 	if err != nil {
 		return g, err
 	}
@@ -671,5 +671,40 @@ func TestFollowRecordWrittenAgain(t *testing.T) {
 	issues, err := idx.BlockIssues(ctx, chain[len(chain)-1].Header.Number)
 	if err != nil || !slices.ContainsFunc(issues, func(is index.Issue) bool { return is.Kind == audit.KindBatchRecord && is.TxID == "again" }) {
 		t.Fatalf("issues of the last block %+v, %v; want the record written again", issues, err)
+	}
+}
+
+// cancellingSource streams one block, and ends the follower's ctx (cancel)
+// once it is ready: the block is indexed under a ctx that has ended.
+type cancellingSource struct {
+	block  *common.Block
+	cancel context.CancelFunc
+}
+
+func (s cancellingSource) Blocks(context.Context, uint64) (<-chan *common.Block, error) {
+	ch := make(chan *common.Block, 1)
+	ch <- s.block
+	s.cancel()
+	return ch, nil
+}
+
+// TestFollowStopsMidAudit: a follower whose ctx ends while it audits a
+// block (the audit's index lookups then fail with context.Canceled) stops
+// as at any other moment of its ctx's end: Run returns nil, not a store
+// failure, and the block is left for the next run.
+func TestFollowStopsMidAudit(t *testing.T) {
+	chain, setup := electionChain(1, 1, 5)
+	f, idx := follower(t, t.TempDir(), chain)
+	if err := f.Until(t.Context(), uint64(setup)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	f.Source = cancellingSource{block: chain[setup], cancel: cancel}
+	if err := f.Run(ctx); err != nil {
+		t.Fatalf("Run ended mid-audit by its ctx: %v; want nil", err)
+	}
+	if next, _, err := idx.Checkpoint(t.Context()); err != nil || next != uint64(setup) {
+		t.Fatalf("checkpoint %d, %v; want %d (the block audited under the ended ctx not saved)", next, err, setup)
 	}
 }

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -15,7 +16,7 @@ import (
 func TestWriterBatchRoot(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
-	x, err := Open(path)
+	x, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestWriterBatchRoot(t *testing.T) {
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if x, err = Open(path); err != nil {
+	if x, err = Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close()
@@ -76,4 +77,41 @@ func TestWriterBatchRoot(t *testing.T) {
 	}
 	defer w.Rollback()
 	check(w, committed)
+}
+
+// TestWriterAfterCancelledLookup: a Writer's lookup under a ctx that has
+// ended fails with its error, and leaves the Writer whole: after a lookup
+// (BatchRoot) under a live ctx and another (Save's checkpoint read) under
+// a cancelled one, the same lookups under a live ctx succeed.
+func TestWriterAfterCancelledLookup(t *testing.T) {
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	rng := rand.New(rand.NewPCG(19, 20))
+	first := votesReport(t, rng, 0, 1, 1) // CA/1
+	if err := x.Save(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	w, err := x.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Rollback()
+	if root, ok, err := w.BatchRoot(t.Context(), "CA", 1); err != nil || !ok || root != first.Batches[0].Batch.Root {
+		t.Fatalf("BatchRoot(CA, 1) = %q, %v, %v; want %q", root, ok, err, first.Batches[0].Batch.Root)
+	}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	second := votesReport(t, rng, 1, 1, 1) // CA/2
+	if err := w.Save(cancelled, second); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Save with a cancelled ctx: %v; want context.Canceled", err)
+	}
+	if err := w.Save(t.Context(), second); err != nil {
+		t.Fatalf("Save with a live ctx after the cancelled one: %v", err)
+	}
+	if root, ok, err := w.BatchRoot(t.Context(), "CA", 2); err != nil || !ok || root != second.Batches[0].Batch.Root {
+		t.Fatalf("BatchRoot(CA, 2) = %q, %v, %v; want %q", root, ok, err, second.Batches[0].Batch.Root)
+	}
 }

@@ -133,29 +133,34 @@ func WithLogger(log *slog.Logger) Option {
 }
 
 // Open opens (creating if needed) the database at path, configured by opts.
-func Open(path string, opts ...Option) (*Index, error) {
+// ctx bounds the opening: the layout's check, the schema's creation and the
+// read of the pending vote keys (pending.go), which after a kill reads back
+// every batch saved since the last flush. If ctx ends first, Open fails
+// with its error, leaving the file as it was or with part of the schema
+// created, which the next Open completes. The Index outlives ctx.
+func Open(ctx context.Context, path string, opts ...Option) (*Index, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + pragmas
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
-	if err := checkLayout(db, path); err != nil {
+	if err := checkLayout(ctx, db, path); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create index schema in %s: %w", path, err)
 	}
-	if _, err := db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, layoutVersion)); err != nil {
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, layoutVersion)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("mark index %s: %w", path, err)
 	}
 	// An index made before rejection reasons were recorded gains the column;
 	// `explorer reindex` fills it.
 	var hasReasons bool
-	if err := db.QueryRow(`SELECT COUNT(*) > 0 FROM pragma_table_info('batches') WHERE name = 'reasons'`).Scan(&hasReasons); err == nil && !hasReasons {
-		_, err = db.Exec(`ALTER TABLE batches ADD COLUMN reasons TEXT NOT NULL DEFAULT '[]'`)
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) > 0 FROM pragma_table_info('batches') WHERE name = 'reasons'`).Scan(&hasReasons); err == nil && !hasReasons {
+		_, err = db.ExecContext(ctx, `ALTER TABLE batches ADD COLUMN reasons TEXT NOT NULL DEFAULT '[]'`)
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("add rejection reasons to index %s: %w", path, err)
@@ -167,19 +172,19 @@ func Open(path string, opts ...Option) (*Index, error) {
 	}
 	x.history.q = db
 	x.history.pendingUsed = func(key int64) []keyPlace { return x.committedPlaces(pendingUsed, key) }
-	if x.pending, err = pendingFromBatches(context.Background(), db); err != nil {
+	if x.pending, err = pendingFromBatches(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
-	if x.used, err = db.Prepare(usedQuery); err == nil {
-		if x.rolled, err = db.Prepare(rolledQuery); err == nil {
-			if x.segs, err = db.Prepare(segmentQuery); err == nil {
-				x.write, err = db.Conn(context.Background())
+	if x.used, err = db.PrepareContext(ctx, usedQuery); err == nil {
+		if x.rolled, err = db.PrepareContext(ctx, rolledQuery); err == nil {
+			if x.segs, err = db.PrepareContext(ctx, segmentQuery); err == nil {
+				x.write, err = db.Conn(ctx) // ctx bounds the wait for it, not its use
 			}
 		}
 	}
 	if err == nil {
-		_, err = x.write.ExecContext(context.Background(), fmt.Sprintf("PRAGMA cache_size = -%d", writeCacheKiB))
+		_, err = x.write.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writeCacheKiB))
 	}
 	if err != nil {
 		x.Close()
@@ -198,6 +203,9 @@ func (x *Index) Close() error {
 	if w != nil {
 		w.Rollback()
 	}
+	// Not cancellable: Close comes at shutdown, after the ctxs have ended,
+	// and its flush is what spares the next Open reading every pending
+	// batch back.
 	var flushErr error
 	if x.write != nil {
 		flushErr = x.Flush(context.Background())

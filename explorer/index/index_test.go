@@ -19,7 +19,7 @@ import (
 func TestSaveOnceInOrder(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestSaveOnceInOrder(t *testing.T) {
 		t.Fatal("block 1 saved twice")
 	}
 	idx.Close()
-	if idx, err = index.Open(path); err != nil {
+	if idx, err = index.Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	defer idx.Close()
@@ -75,7 +75,7 @@ func TestSaveOnceInOrder(t *testing.T) {
 func TestCloseWithWriterOpen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestCloseWithWriterOpen(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close with a Writer open did not return in 10 s")
 	}
-	idx, err = index.Open(path)
+	idx, err = index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestCloseWithWriterOpen(t *testing.T) {
 // or inside a Writer, run with the ctx given to Auditor.Block: a cancelled
 // one stops the audit with context.Canceled instead of reading on.
 func TestAuditReadsWithItsContext(t *testing.T) {
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

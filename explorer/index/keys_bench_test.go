@@ -54,7 +54,7 @@ func BenchmarkSaveVotes(b *testing.B) {
 		ctx := context.Background()
 		path := filepath.Join(b.TempDir(), "index.db")
 		grownIndex(b, path, rows)
-		x, err := Open(path)
+		x, err := Open(context.Background(), path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func grownIndex(tb testing.TB, path string, rows int) {
 			tb.Fatal(err)
 		}
 	}
-	x, err := Open(path)
+	x, err := Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func BenchmarkSegmentMerges(b *testing.B) {
 		b.Run(fmt.Sprintf("policy=%s/rows=%d", c.name, total), func(b *testing.B) {
 			for range b.N {
 				path := filepath.Join(b.TempDir(), "index.db")
-				x, err := Open(path)
+				x, err := Open(context.Background(), path)
 				if err != nil {
 					b.Fatal(err)
 				}

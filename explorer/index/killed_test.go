@@ -66,7 +66,7 @@ func TestPendingKeysSurviveKill(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 
-		x, err := Open(path)
+		x, err := Open(context.Background(), path)
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -124,7 +124,7 @@ func TestPendingKeysSurviveKill(t *testing.T) {
 // it prints a line once it committed the first.
 func writeUntilKilled(t *testing.T, path string) {
 	ctx := context.Background()
-	x, err := Open(path)
+	x, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

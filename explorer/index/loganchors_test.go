@@ -32,7 +32,7 @@ func TestLogAnchorsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestLogAnchorsKept(t *testing.T) {
 		prev = auditAndSave(t, blk, prev, idx, idx.Save)
 	}
 	idx.Close()
-	if idx, err = index.Open(path); err != nil {
+	if idx, err = index.Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	log, err := idx.IntakeLog(t.Context())

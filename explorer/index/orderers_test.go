@@ -27,7 +27,7 @@ func TestCapturedChainIndexed(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestCapturedChainIndexed(t *testing.T) {
 		prev = b.Hash
 	}
 	idx.Close()
-	if idx, err = index.Open(path); err != nil {
+	if idx, err = index.Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	if cfg, err := idx.ChannelConfig(t.Context()); err != nil || cfg == nil || !reflect.DeepEqual(*cfg, *genesis.ChannelConfig) {

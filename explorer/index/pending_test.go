@@ -26,7 +26,7 @@ import (
 func TestPendingKeys(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
-	x, err := Open(path)
+	x, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestPendingKeys(t *testing.T) {
 	}
 
 	// Another index on the file reads the pending keys back.
-	y, err := Open(path)
+	y, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestPendingKeys(t *testing.T) {
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if x, err = Open(path); err != nil {
+	if x, err = Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	if got := rowCounts(t, x); got != [4]int64{70, 0, 69, 0} || x.pending.votes != 0 {
@@ -150,7 +150,7 @@ func TestPendingKeys(t *testing.T) {
 // tables before that commit and in memory after it must still find it.
 func TestVoteFoundWhileKeysWritten(t *testing.T) {
 	ctx := context.Background()
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestVoteFoundWhileKeysWritten(t *testing.T) {
 // them (go test -race checks the pending keys' sharing too).
 func TestLookupsWhileFollowing(t *testing.T) {
 	ctx := context.Background()
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func TestVotesVisibleWithTheirBatch(t *testing.T) {
 
 func votesVisibleWithTheirBatch(t *testing.T, flushRows int) {
 	ctx := context.Background()
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +473,7 @@ func votesVisibleWithTheirBatch(t *testing.T, flushRows int) {
 // there (not found), not an error. (Found by review.)
 func TestStaleCommittingPlace(t *testing.T) {
 	ctx := context.Background()
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +527,7 @@ func flushedAndMerged(t *testing.T, x *Index, tx *sql.Tx) bool {
 // of nullifiers alone, which need no rejected votes, still read it.
 func TestBatchWithoutItsRow(t *testing.T) {
 	ctx := context.Background()
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,5 +560,37 @@ func TestBatchWithoutItsRow(t *testing.T) {
 		if !f.mayHold(v.Nullifier) {
 			t.Errorf("the filter of nullifiers alone lacks %s of the batch without its row", v.Nullifier)
 		}
+	}
+}
+
+// TestOpenCancelled: Open under a ctx that has ended fails with its error
+// (Ctrl-C during an open that reads pending keys back), and leaves the
+// index whole: a later Open reads every pending key back.
+func TestOpenCancelled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	x, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Save(t.Context(), votesReport(t, rand.New(rand.NewPCG(21, 22)), 0, 2, 10)); err != nil {
+		t.Fatal(err)
+	}
+	x.pending = &pendingKeys{} // ended without writing them, as a crash
+	x.Close()
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if y, err := Open(cancelled, path); !errors.Is(err, context.Canceled) {
+		if err == nil {
+			y.Close()
+		}
+		t.Fatalf("Open with a cancelled ctx: %v; want context.Canceled", err)
+	}
+	y, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if y.pending.votes != 20 {
+		t.Fatalf("opened after the cancelled Open: %d pending votes; want 20", y.pending.votes)
 	}
 }

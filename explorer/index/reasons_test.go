@@ -91,7 +91,7 @@ type indexWith struct {
 func indexBlocksVia(t *testing.T, path string, reopenAt int, blocks []*common.Block, with indexWith, after func(int, *index.Index, audit.Report)) *index.Index {
 	t.Helper()
 	open := func() *index.Index {
-		idx, err := index.Open(path)
+		idx, err := index.Open(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +375,7 @@ func TestVoteKeysSharedByIDs(t *testing.T) {
 				}
 				db.Close()
 			}
-			if idx, err = index.Open(path); err != nil {
+			if idx, err = index.Open(context.Background(), path); err != nil {
 				t.Fatal(err)
 			}
 			defer idx.Close()
@@ -413,7 +413,7 @@ func TestOpenRefusesOlderIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		db.Close()
-		if idx, err := index.Open(path); err == nil || !strings.Contains(err.Error(), "older layout") || !strings.Contains(err.Error(), "reindex") {
+		if idx, err := index.Open(context.Background(), path); err == nil || !strings.Contains(err.Error(), "older layout") || !strings.Contains(err.Error(), "reindex") {
 			if idx != nil {
 				idx.Close()
 			}
@@ -427,7 +427,7 @@ func TestOpenRefusesOlderIndex(t *testing.T) {
 func freshIndexFile(t *testing.T) (string, *sql.DB) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +459,7 @@ func TestIndexRefusedAcrossLayouts(t *testing.T) {
 	if _, err := db.Exec(`PRAGMA user_version = 1`); err != nil { // as an explorer before the election's history left it
 		t.Fatal(err)
 	}
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -470,7 +470,7 @@ func TestIndexRefusedAcrossLayouts(t *testing.T) {
 	if _, err := db.Exec(`PRAGMA user_version = 3`); err != nil {
 		t.Fatal(err)
 	}
-	if idx, err := index.Open(path); err == nil || !strings.Contains(err.Error(), "later explorer") || !strings.Contains(err.Error(), "reindex") {
+	if idx, err := index.Open(context.Background(), path); err == nil || !strings.Contains(err.Error(), "later explorer") || !strings.Contains(err.Error(), "reindex") {
 		if idx != nil {
 			idx.Close()
 		}
@@ -484,7 +484,7 @@ func TestIndexRefusedAcrossLayouts(t *testing.T) {
 // duplicate as the chaincode did, and nothing is flagged.
 func TestWriterSeesItsOwnBlocks(t *testing.T) {
 	ctx := context.Background()
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -624,7 +624,7 @@ func reopen(t *testing.T, idx *index.Index, path, stmt string) *index.Index {
 			t.Fatal(err)
 		}
 	}
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

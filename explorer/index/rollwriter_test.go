@@ -25,7 +25,7 @@ import (
 func TestWriterRollLookups(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestWriterRollLookups(t *testing.T) {
 	}
 	check("after the commits")
 	idx.Close()
-	if idx, err = index.Open(path); err != nil {
+	if idx, err = index.Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	check("after reopening")
@@ -137,7 +137,7 @@ func TestWriterRollLookups(t *testing.T) {
 // an index with no roll has no chunks and says so.
 func TestRollChunksNotRecorded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(path)
+	idx, err := index.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestRollChunksNotRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if idx, err = index.Open(path); err != nil {
+	if idx, err = index.Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	if chunks, err := idx.RollChunks(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {

@@ -170,7 +170,13 @@ func (x *Index) ended(w *Writer) {
 // once per index and then reused by every Writer (on the write connection
 // SQLite keeps it compiled): parsing the statements run per block, batch
 // and transaction anew took about a tenth of the CPU at small blocks.
+// ctx bounds the statement's use, not its preparation for the transaction:
+// a statement prepared under a ctx that has ended fails at every use, and
+// w keeps it for w's later calls, whatever their ctx.
 func (w *Writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if s, ok := w.stmts[query]; ok {
 		return s, nil
 	}
@@ -178,7 +184,7 @@ func (w *Writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := w.tx.StmtContext(ctx, parent)
+	s := w.tx.StmtContext(context.WithoutCancel(ctx), parent)
 	w.stmts[query] = s
 	return s, nil
 }
@@ -208,6 +214,9 @@ func (x *Index) prepare(query string) (*sql.Stmt, error) {
 // after it is a no-op.
 func (w *Writer) Commit() error {
 	defer w.x.ended(w)
+	// Not cancellable (Commit takes no ctx): a follower commits the blocks
+	// it saved when its ctx ends, and a flush cut short would fail that
+	// commit and lose them.
 	flushed, err := w.flush(context.Background())
 	if err != nil {
 		w.tx.Rollback()

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -268,9 +269,9 @@ const layoutVersion = 2
 // without key_segments beside it (this layout creates an empty used_keys
 // so that explorers before the segments, which would miss every key in
 // them, refuse it), one made by a later explorer a higher user_version.
-func checkLayout(db *sql.DB, path string) error {
+func checkLayout(ctx context.Context, db *sql.DB, path string) error {
 	tables := map[string]bool{}
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
 	if err != nil {
 		return fmt.Errorf("read index schema of %s: %w", path, err)
 	}
@@ -289,7 +290,7 @@ func checkLayout(db *sql.DB, path string) error {
 		return fmt.Errorf("index %s stores votes in an older layout: remove it, or run `explorer reindex`, to index the ledger afresh", path)
 	}
 	var version int
-	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
 		return fmt.Errorf("read index version of %s: %w", path, err)
 	}
 	if version > layoutVersion {

@@ -190,7 +190,7 @@ func TestSegmentsMerged(t *testing.T) {
 func segmentsMerged(t *testing.T, p mergePolicy) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
-	x, err := Open(path)
+	x, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func segmentsMerged(t *testing.T, p mergePolicy) {
 		}
 	}
 	x.Close()
-	if x, err = Open(path); err != nil {
+	if x, err = Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	findAll(t, x, votes)
@@ -242,7 +242,7 @@ func segmentsMerged(t *testing.T, p mergePolicy) {
 // merged with another into one that holds every row of both.
 func TestSegmentReaderManyChunks(t *testing.T) {
 	ctx := context.Background()
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestSegmentReaderManyChunks(t *testing.T) {
 // row once.
 func TestSegmentSharedKeys(t *testing.T) {
 	ctx := context.Background()
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestSegmentSharedKeys(t *testing.T) {
 func TestLegacyKeyTablesLookedUp(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
-	x, err := Open(path)
+	x, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestLegacyKeyTablesLookedUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if x, err = Open(path); err != nil {
+	if x, err = Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	x.flushRows = 1
@@ -446,7 +446,7 @@ func TestLegacyKeyTablesLookedUp(t *testing.T) {
 	}
 	findAll(t, x, votes)
 	x.Close()
-	if x, err = Open(path); err != nil {
+	if x, err = Open(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
 	findAll(t, x, votes)
@@ -468,7 +468,7 @@ func TestWriterRolledBackLeavesNoKeys(t *testing.T) {
 	for name, merged := range map[string]int{"new segment": 1, "merged": 2} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+			x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -530,7 +530,7 @@ func TestWriterRolledBackLeavesNoKeys(t *testing.T) {
 func TestRollEntryAfterRollback(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
-	x, err := Open(path)
+	x, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,7 +579,7 @@ func TestRollEntryAfterRollback(t *testing.T) {
 	for _, when := range []string{"committed", "reopened"} {
 		if when == "reopened" {
 			x.Close()
-			if x, err = Open(path); err != nil {
+			if x, err = Open(context.Background(), path); err != nil {
 				t.Fatal(err)
 			}
 		}

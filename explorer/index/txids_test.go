@@ -17,7 +17,7 @@ import (
 // committed too, so that the audit flags a replay as replay.
 func TestValidTxIDs(t *testing.T) {
 	ctx := context.Background()
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func storeBatch(t *testing.T, x *Index, n int) int64 {
 func TestUsedHashCollision(t *testing.T) {
 	for _, where := range []string{"segment", "used_votes"} {
 		t.Run(where, func(t *testing.T) {
-			x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+			x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func TestUsedHashCollision(t *testing.T) {
 // answers "maybe" for about 1% of the keys it does not hold when full.
 func TestUsedFilter(t *testing.T) {
 	ctx := context.Background()
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestUsedFilterFalsePositives(t *testing.T) {
 // asked, from the stored batches, and then answers "maybe" for each stored
 // vote's nullifier and, the filter far from full, for none of 100 others.
 func TestAnywhereFilter(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestAnywhereFilter(t *testing.T) {
 // is still "maybe", and the others are "maybe" no more often than the
 // stages' rates together (under 1% each).
 func TestAnywhereFilterChains(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestAnywhereFilterChains(t *testing.T) {
 // nullifiers alone from 200 stored batches of 1,000 votes (each decoded),
 // reported per vote (ns/vote).
 func BenchmarkAnywhereFilterBuild(b *testing.B) {
-	x, err := Open(filepath.Join(b.TempDir(), "index.db"))
+	x, err := Open(context.Background(), filepath.Join(b.TempDir(), "index.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func BenchmarkAnywhereFilterBuild(b *testing.B) {
 // to Open (WithLogger); without one, or with nil, notes are discarded.
 func TestIndexLogger(t *testing.T) {
 	var notes bytes.Buffer
-	x, err := Open(filepath.Join(t.TempDir(), "index.db"), WithLogger(slog.New(slog.NewTextHandler(&notes, nil))))
+	x, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"), WithLogger(slog.New(slog.NewTextHandler(&notes, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func TestIndexLogger(t *testing.T) {
 		t.Errorf("the given logger got %q; want the filter's build, of 3 keys", notes.String())
 	}
 	for name, opts := range map[string][]Option{"no option": nil, "a nil logger": {WithLogger(nil)}} {
-		y, err := Open(filepath.Join(t.TempDir(), "index.db"), opts...)
+		y, err := Open(context.Background(), filepath.Join(t.TempDir(), "index.db"), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}

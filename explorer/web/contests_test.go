@@ -59,7 +59,7 @@ func newReferendum(t *testing.T) *referendum {
 	if err := e.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

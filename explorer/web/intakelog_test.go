@@ -39,7 +39,7 @@ func head(state string, size uint64) *ballot.AnchoredHead {
 
 func intakeServer(t *testing.T, il *IntakeLog) *Server {
 	t.Helper()
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

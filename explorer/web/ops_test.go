@@ -46,7 +46,7 @@ func (f *fakeMonitoring) QueryRange(_ context.Context, expr string, start, end t
 func (f *fakeMonitoring) Alerts(context.Context) ([]monitor.Alert, error) { return f.alerts, f.err }
 
 func opsServer(t *testing.T, m Monitoring) *Server {
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

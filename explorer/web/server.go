@@ -234,6 +234,9 @@ func (s *Server) html(t *template.Template, load loader) http.Handler {
 			http.Redirect(w, r, to.URL, http.StatusSeeOther)
 			return
 		}
+		if clientClosed(w, r, err) {
+			return
+		}
 		status := s.status(r, err)
 		data := map[string]any{"View": view}
 		if err != nil {
@@ -266,6 +269,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, t *template.Temp
 func (s *Server) json(load loader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		view, err := load(r)
+		if clientClosed(w, r, err) {
+			return
+		}
 		status := s.status(r, err)
 		var body any = view
 		if err != nil {
@@ -305,6 +311,23 @@ func (s *Server) status(r *http.Request, err error) int {
 	return http.StatusInternalServerError
 }
 
+// statusClientClosedRequest answers a request whose client went away
+// (disconnected or gave up) before the answer: nginx's 499, "client closed
+// request". Nobody reads it; it is for the access logs and metrics of
+// proxies in front, and it is not logged as a failure.
+const statusClientClosedRequest = 499
+
+// clientClosed answers statusClientClosedRequest, and returns true, if err
+// is the end of r's context, cancelled: the client went away mid-request,
+// so the reads under its context gave up.
+func clientClosed(w http.ResponseWriter, r *http.Request, err error) bool {
+	if r.Context().Err() == nil || !errors.Is(err, context.Canceled) {
+		return false
+	}
+	w.WriteHeader(statusClientClosedRequest)
+	return true
+}
+
 // internalMessage is all a client learns of a fault on our side; the log
 // has the details.
 const internalMessage = "internal error; the explorer's log has the details"
@@ -323,6 +346,9 @@ func publicMessage(status int, err error) string {
 // healthz answers 200 when the index can be read.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.cfg.Index.Totals(r.Context()); err != nil {
+		if clientClosed(w, r, err) {
+			return
+		}
 		s.cfg.Log.Error("healthz: index unavailable", "error", err)
 		http.Error(w, "index unavailable", http.StatusServiceUnavailable)
 		return
@@ -355,6 +381,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	rd := readiness{Status: "ready", Ledger: "reachable"}
 	status := http.StatusOK
 	t, err := s.cfg.Index.Totals(r.Context())
+	if clientClosed(w, r, err) {
+		return
+	}
 	if err != nil {
 		s.cfg.Log.Error("readyz: index unavailable", "error", err)
 		rd.Status, rd.Reason, status = "not_ready", "the index cannot be read", http.StatusServiceUnavailable

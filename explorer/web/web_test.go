@@ -30,7 +30,7 @@ func (f fakeLedger) Height(context.Context) (uint64, error)          { return 0,
 
 func newServer(t *testing.T) *Server {
 	t.Helper()
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func (failingLedger) Height(context.Context) (uint64, error) { return 0, errors.
 // client as generic messages; the details go to the log only.
 func TestErrorsShowNoInternals(t *testing.T) {
 	dir := t.TempDir()
-	idx, err := index.Open(filepath.Join(dir, "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(dir, "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func (h heightLedger) Height(context.Context) (uint64, error) { return h.height,
 // index unreadable; a peer that cannot be reached leaves it ready, saying
 // so in the body.
 func TestReadyz(t *testing.T) {
-	idx, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,5 +367,36 @@ func TestReadyz(t *testing.T) {
 	idx.Close()
 	if code, rd, _ := ready(heightLedger{height: 1}); code != 503 || rd.Reason != "the index cannot be read" {
 		t.Errorf("index closed: %d %+v; want 503 saying the index cannot be read", code, rd)
+	}
+}
+
+// TestClientGone: a request whose client went away (its context cancelled)
+// before the index answered is answered 499, client closed request, and
+// not logged: no "request failed" or "index unavailable" line, for pages,
+// the API, /healthz and /readyz alike. The same requests, live, are 200.
+func TestClientGone(t *testing.T) {
+	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	var log strings.Builder
+	s, err := New(Config{Index: idx, Ledger: fakeLedger{}, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, path := range []string{"/blocks", "/api/v1/blocks", "/healthz", "/readyz"} {
+		live := httptest.NewRecorder()
+		s.ServeHTTP(live, httptest.NewRequest(http.MethodGet, path, nil))
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil).WithContext(gone))
+		if live.Code != http.StatusOK || rec.Code != statusClientClosedRequest {
+			t.Errorf("GET %s: %d live, %d with the client gone; want 200 and %d", path, live.Code, rec.Code, statusClientClosedRequest)
+		}
+	}
+	if log.Len() > 0 {
+		t.Errorf("requests of clients gone were logged:\n%s", log.String())
 	}
 }

@@ -81,9 +81,12 @@ func WithPeer(peerOrg string) Option { return func(o *options) { o.peer = peerOr
 // configuration, not on a peer that is down or silent; the first call
 // connects, bounded by that call's ctx and its WithTimeouts timeout.
 //
-// ctx bounds Dial itself: Dial fails with ctx's error, connecting nothing,
-// if ctx is done before it makes the connection. The Conn outlives ctx: it
-// lasts until Close, each call on it bounded by the ctx it is given.
+// ctx is checked once, after the identity's files are read and before
+// dialTLS (which reads the peer's TLS root and makes the gRPC client): if
+// ctx is done by then, Dial fails with ctx's error and makes no client.
+// Nothing else in Dial looks at ctx; none of it waits on the network. The
+// Conn outlives ctx: it lasts until Close, each call on it bounded by the
+// ctx it is given.
 func Dial(ctx context.Context, profile network.Profile, org string, opts ...Option) (*Conn, error) {
 	o := options{user: "User1", evaluate: 30 * time.Second, endorse: 60 * time.Second, sub: 30 * time.Second, commit: 2 * time.Minute}
 	for _, opt := range opts {
@@ -106,7 +109,7 @@ func Dial(ctx context.Context, profile network.Profile, org string, opts ...Opti
 		}
 		peerOrg, peer = o.peer, pp.Peer
 	}
-	if err := ctx.Err(); err != nil { // after the identity's files, before the connection
+	if err := ctx.Err(); err != nil { // after the identity's files, before dialTLS
 		return nil, fmt.Errorf("dial %s peer: %w", peerOrg, err)
 	}
 	cc, err := dialTLS(peerOrg, peer)
