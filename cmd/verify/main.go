@@ -192,7 +192,8 @@ rejected ones. --log-state keeps the heads seen, and the
 next run checks the log still gives them; the file is written whole (mode
 0600, through a temporary .FILE.DIGITS.tmp beside it, fsynced, then renamed:
 a run killed while writing leaves the heads it held, and the next run
-removes the temporary file). A log inconsistent with a signed
+removes the temporary file; one that cannot be written is an error, status
+2 unless something failed: 1). A log inconsistent with a signed
 head is one line, worded as --acceptance's: FORK when a head seen before and
 the anchored head prove it (one size, two roots), or the log's entries that
 give the anchored root give the smaller seen head another root; BAD-PROOF

@@ -234,14 +234,18 @@ type Monitor struct {
 	// oldest first (0: all). Behind a backlog most entries are pending
 	// for a while; their count says how many, and the list need not.
 	PendingListed int
-	// StateChecked, if set, is told after each state's check how many of
-	// the election's states are checked: a first check of a long log reads
-	// every entry and batch, and takes a while.
-	StateChecked func(done, total int)
+	// Progressed, if set, is told as a check goes how many log entries and
+	// ledger votes it has read so far (the check's read: after each page of
+	// entries and each batch placed), so that one large state shows its
+	// progress: a first check of a long log reads every entry and batch,
+	// and takes a while. How many there are to read is not known before
+	// the ledger's batches are listed, so there is no total.
+	Progressed func(read uint64)
 
 	mu       sync.Mutex
 	election string                // of the memos
 	memos    map[string]*stateMemo // by state
+	read     uint64                // the check's entries and votes read (Progressed)
 
 	// fed are the batches handed over with Committed and not placed yet,
 	// by state and sequence number; fedVotes counts their leaves.
@@ -343,6 +347,7 @@ func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (R
 		m.election, m.memos = e.ID, map[string]*stateMemo{}
 	}
 	rep := Report{Election: e.ID}
+	m.read = 0
 	for _, st := range e.States {
 		sr, err := m.checkState(ctx, e.States, st, keys, seen[st], m.AsFinalised || e.Status == ballot.StatusFinalised)
 		if errors.Is(err, ErrInconsistent) {
@@ -353,11 +358,17 @@ func (m *Monitor) Check(ctx context.Context, seen map[string]ballot.TreeHead) (R
 			return rep, err
 		}
 		rep.States = append(rep.States, sr)
-		if m.StateChecked != nil {
-			m.StateChecked(len(rep.States), len(e.States))
-		}
 	}
 	return rep, nil
+}
+
+// progressed adds n entries or votes read to the check's read and tells
+// Progressed.
+func (m *Monitor) progressed(n int) {
+	m.read += uint64(n)
+	if m.Progressed != nil {
+		m.Progressed(m.read)
+	}
 }
 
 // inconsistency is the InconsistentError of state's finding err (wrapping
@@ -626,6 +637,7 @@ func (m *Monitor) eachPage(ctx context.Context, state string, from, to uint64, f
 		if err := fn(start, got); err != nil {
 			return err
 		}
+		m.progressed(len(got))
 		start += uint64(len(got))
 	}
 	return nil
@@ -734,6 +746,7 @@ func (m *Monitor) place(ctx context.Context, memo *stateMemo, state, bookmark st
 		}
 		memo.read[rec.Seq] = true
 		memo.batched.Add(rec)
+		m.progressed(rec.Votes)
 		return nil
 	})
 	if err != nil {

@@ -153,18 +153,28 @@ func (s *scene) monitor(entries [][]byte) *Monitor {
 
 // The monitor flags exactly the votes deleted before commit as MISSING
 // (past the deadline) or pending (within it), and the duplicate as
-// rejected with the ledger's reason.
+// rejected with the ledger's reason. Within the one state it tells
+// Progressed of the entries read (one page), then of each batch's votes
+// placed; a second check, reading nothing new, tells nothing.
 func TestMonitorFindsOmissions(t *testing.T) {
 	s := newScene(t)
 	m := s.monitor(s.entries)
-	var told [][2]int
-	m.StateChecked = func(done, total int) { told = append(told, [2]int{done, total}) }
+	var told []uint64
+	m.Progressed = func(read uint64) { told = append(told, read) }
 	rep, err := m.Check(context.Background(), map[string]ballot.TreeHead{"CA": s.signed(t, 4)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rep.States); len(told) != n || told[n-1] != [2]int{n, n} {
-		t.Errorf("told of states checked %v; want each of the %d, the last %d of %d", told, n, n, n)
+	wantRead := []uint64{uint64(len(s.entries))}
+	for _, r := range s.ledger.records {
+		wantRead = append(wantRead, wantRead[len(wantRead)-1]+uint64(r.Votes))
+	}
+	if !slices.Equal(told, wantRead) {
+		t.Errorf("told of entries and votes read %v; want %v: the entries' page, then each batch", told, wantRead)
+	}
+	told = nil
+	if _, err := m.Check(context.Background(), nil); err != nil || len(told) != 0 {
+		t.Errorf("a second check: %v, told %v; want nothing read", err, told)
 	}
 	st := rep.States[0]
 	if st.Counts[ballot.StandingCounted] != 6 || st.Counts[ballot.StandingRejected] != 1 || st.Counts[ballot.StandingMissing] != 2 || st.Counts[ballot.StandingPending] != 1 {

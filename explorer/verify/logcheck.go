@@ -42,7 +42,8 @@ func MonitorLog(ctx context.Context, w, progress io.Writer, log logmonitor.Log, 
 // exit status is 1 on an inconsistent log, such a head or record, or a
 // MISSING or UNLOGGED vote, 3 with pending votes or heads (Outcomes.Exit);
 // an error (the ledger or the gateway not read, the file not written) is
-// 2. An entry the ledger rejected as a duplicate says where its nullifier
+// 2, but for the file not written after the findings, a failure among them
+// is 1 (Outcomes.Stopped), the error returned all the same. An entry the ledger rejected as a duplicate says where its nullifier
 // was counted (entryLine: one read of dups a nullifier), DUPLICATE when
 // another vote was counted with it (status 4 when nothing failed), and
 // UNCHECKED when that read failed (status 2 unless something failed): the
@@ -113,7 +114,7 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 	}
 	if state != nil {
 		if err := state.save(); err != nil {
-			return StatusIncomplete, err
+			return t.Stopped(context.Cause(ctx)), err // a failure found stands
 		}
 	}
 	if stop.down != nil {

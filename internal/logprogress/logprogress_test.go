@@ -8,28 +8,28 @@ import (
 	"github.com/votechain/votechain/explorer/logmonitor"
 )
 
-// TestShowDrawsTheStatesChecked: with a writer, the monitor's per-state
-// callback draws the states checked of the total, and Finish ends on the
-// last count; with none, the monitor gets no callback and nothing is drawn.
-func TestShowDrawsTheStatesChecked(t *testing.T) {
+// TestShowDrawsTheEntriesRead: with a writer, the monitor's callback draws
+// the moving count of entries and votes read, and Finish ends on the last
+// count; with none, the monitor gets no callback and nothing is drawn.
+func TestShowDrawsTheEntriesRead(t *testing.T) {
 	var w bytes.Buffer
 	m := &logmonitor.Monitor{}
 	bar := Show(&w, m)
-	if m.StateChecked == nil {
-		t.Fatal("Show with a writer set no StateChecked on the monitor")
+	if m.Progressed == nil {
+		t.Fatal("Show with a writer set no Progressed on the monitor")
 	}
-	m.StateChecked(1, 3) // the first draw is at once
-	if !strings.Contains(w.String(), Label) || !strings.Contains(w.String(), "1/3") {
-		t.Errorf("after 1 of 3 states checked the progress reads %q; want %q and 1/3", w.String(), Label)
+	m.Progressed(1000) // the first draw is at once
+	if !strings.HasPrefix(w.String(), Label+" 1000 ") {
+		t.Errorf("after 1000 read the progress reads %q; want %q and the count", w.String(), Label)
 	}
-	m.StateChecked(3, 3) // within ten seconds: not drawn until Finish
+	m.Progressed(2500) // within ten seconds: not drawn until Finish
 	bar.Finish()
-	if lines := strings.Split(strings.TrimSpace(w.String()), "\n"); !strings.Contains(lines[len(lines)-1], "3/3") {
-		t.Errorf("after Finish the progress ends %q; want 3/3", lines[len(lines)-1])
+	if lines := strings.Split(strings.TrimSpace(w.String()), "\n"); !strings.HasPrefix(lines[len(lines)-1], Label+" 2500 ") {
+		t.Errorf("after Finish the progress ends %q; want the count 2500", lines[len(lines)-1])
 	}
 
 	quiet := &logmonitor.Monitor{}
-	if bar := Show(nil, quiet); bar != nil || quiet.StateChecked != nil {
-		t.Errorf("Show without a writer: bar %v, StateChecked set %v; want neither", bar, quiet.StateChecked != nil)
+	if bar := Show(nil, quiet); bar != nil || quiet.Progressed != nil {
+		t.Errorf("Show without a writer: bar %v, Progressed set %v; want neither", bar, quiet.Progressed != nil)
 	}
 }

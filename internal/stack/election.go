@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -216,6 +215,8 @@ func (s *Stack) WriteRoll(write func(io.Writer) error) error {
 }
 
 // loadRoll loads the roll into Redis (idempotent) and returns its summary.
+// It hands roll.Load the file itself, which can seek (csv buffers its
+// reading), so that a voter listed twice is named with both lines.
 func (s *Stack) loadRoll(ctx context.Context, rdb redis.UniversalClient, secret []byte, electionID string, states, contests []string) (roll.Summary, error) {
 	f, err := os.Open(s.RollCSV())
 	if err != nil {
@@ -224,7 +225,7 @@ func (s *Stack) loadRoll(ctx context.Context, rdb redis.UniversalClient, secret 
 	defer f.Close()
 	read := cli.NewProgress(os.Stderr, "reading voter roll", int64(s.cfg.Voters))
 	enrolled := cli.NewProgress(os.Stderr, "loading voter roll into Redis", int64(s.cfg.Voters*len(contests)))
-	summary, err := roll.Load(ctx, bufio.NewReader(f), secret, roll.Options{ElectionID: electionID, Contests: contests, States: states, Redis: rdb, FalsePositiveRate: 0.0001, Progress: read, Enrolled: enrolled, Entries: true})
+	summary, err := roll.Load(ctx, f, secret, roll.Options{ElectionID: electionID, Contests: contests, States: states, Redis: rdb, FalsePositiveRate: 0.0001, Progress: read, Enrolled: enrolled, Entries: true})
 	read.Finish()
 	enrolled.Finish()
 	if err != nil {

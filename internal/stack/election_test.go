@@ -67,3 +67,26 @@ func TestWriteRollLeavesNoCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRollNamesARepeatedVotersLines: a voter listed under two states
+// in the roll up loads is named with the roll's lines that list it (the
+// roll is read through a reader that can seek again), not only the states.
+func TestLoadRollNamesARepeatedVotersLines(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{Dir: dir, PortBase: 42800, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Voters: 3,
+		Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const csv = "voter_id,credential,state\nV1,c1,CA\nV2,c2,NY\nV1,c1,NY\n"
+	if err := s.WriteRoll(func(w io.Writer) error {
+		_, err := io.WriteString(w, csv)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.loadRoll(context.Background(), nil, []byte("secret"), "e1", []string{"CA", "NY"}, []string{"president"})
+	if err == nil || !strings.Contains(err.Error(), "lines 2 and 4: one voter listed under states CA and NY") {
+		t.Fatalf("loading a roll listing V1 under CA (line 2) and NY (line 4): %v; want both lines named", err)
+	}
+}

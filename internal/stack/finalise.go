@@ -101,8 +101,9 @@ type FinaliseOptions struct {
 	// results, and FinaliseElection returns and logs them.
 	AcceptUnlogged bool
 	// Progress is where the check of the intake logs against the ledger,
-	// finalise's longest step, draws how many states it has checked
-	// (logprogress.Show, as verify --log draws it); nil draws nothing.
+	// finalise's longest step, draws a moving count of the log entries and
+	// ledger votes it has read (logprogress.Show, as verify --log draws
+	// it); nil draws nothing.
 	Progress io.Writer
 }
 
