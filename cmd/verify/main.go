@@ -51,6 +51,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -511,7 +512,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 // runLog is verify --log: the logs read through gw, against the ledger of
 // lf; stateFile is --log-state's, read before the ledger is dialled.
 func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline time.Duration, stateFile string) int {
-	state, err := verify.ReadLogState(stateFile)
+	state, err := verify.ReadLogState(stateFile, slog.Default())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		return verify.StatusIncomplete

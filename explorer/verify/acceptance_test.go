@@ -1047,7 +1047,7 @@ func TestLogInconsistentHeads(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, out)
 				}
 			}
-			saved, err := ReadLogState(state.path)
+			saved, err := ReadLogState(state.path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1094,7 +1094,7 @@ func TestLogStateSavedWhole(t *testing.T) {
 	if held, err := io.ReadAll(reader); err != nil || !bytes.Equal(held, before) {
 		t.Errorf("the file opened before the save reads %q (%v); want the heads it held, %q: it was rewritten in place", held, err, before)
 	}
-	if saved, err := ReadLogState(path); err != nil || !maps.Equal(saved.seen, state.seen) {
+	if saved, err := ReadLogState(path, nil); err != nil || !maps.Equal(saved.seen, state.seen) {
 		t.Errorf("the file holds %+v (%v); want %+v", saved, err, state.seen)
 	}
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
@@ -1170,7 +1170,7 @@ func TestLogHeadSeenAhead(t *testing.T) {
 			if code != 3 || !strings.HasPrefix(out, "CA: 3 entries under the head anchored in tx tx0…") || !strings.Contains(out, pending) || strings.Count(out, "\n") != 2 {
 				t.Fatalf("anchored at 3: status %d, stdout:\n%s\nwant 3, the state's line and %q", code, out, pending)
 			}
-			saved, err := ReadLogState(state.path)
+			saved, err := ReadLogState(state.path, nil)
 			if err != nil || saved.seen["CA"] != c.seen {
 				t.Fatalf("the state file holds %+v (%v); want the head seen before, kept", saved, err)
 			}
@@ -1353,7 +1353,7 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 			if nullifiers.reads != c.reads {
 				t.Errorf("%d nullifier reads; want %d, one a nullifier", nullifiers.reads, c.reads)
 			}
-			if saved, err := ReadLogState(state.path); err != nil || saved.seen["CA"] != anchored {
+			if saved, err := ReadLogState(state.path, nil); err != nil || saved.seen["CA"] != anchored {
 				t.Errorf("the state file holds %+v (%v); want the anchored head, checked", saved, err)
 			}
 		})
@@ -1409,7 +1409,7 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 			if failed := errLedger.Error(); c.notLooked == 0 && c.counts == ", 4 UNCHECKED" && strings.Count(out, failed) != 4 {
 				t.Errorf("stdout:\n%s\nwant each UNCHECKED line saying the look-up failed (%q)", out, failed)
 			}
-			if saved, err := ReadLogState(state.path); err != nil || saved.seen["CA"] != anchored {
+			if saved, err := ReadLogState(state.path, nil); err != nil || saved.seen["CA"] != anchored {
 				t.Errorf("the state file holds %+v (%v); want the anchored head, checked", saved, err)
 			}
 		})

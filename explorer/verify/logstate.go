@@ -21,16 +21,19 @@ import (
 type LogState struct {
 	path string
 	seen map[string]ballot.TreeHead
+	log  *slog.Logger // where a stale temporary file's removal is logged; nil: nowhere
 }
 
 // ReadLogState reads --log-state's file at path: nil for none (""), no
 // heads for a file not written yet (a first run). A file that cannot be
-// read, or that is not one --log wrote, is an error naming the flag.
-func ReadLogState(path string) (*LogState, error) {
+// read, or that is not one --log wrote, is an error naming the flag. log
+// is where saving it logs a temporary file an earlier run left (nil: not
+// logged).
+func ReadLogState(path string, log *slog.Logger) (*LogState, error) {
 	if path == "" {
 		return nil, nil
 	}
-	s := &LogState{path: path, seen: map[string]ballot.TreeHead{}}
+	s := &LogState{path: path, seen: map[string]ballot.TreeHead{}, log: log}
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -53,11 +56,12 @@ func ReadLogState(path string) (*LogState, error) {
 // fsynced, renamed over it), so that a run killed or failing while it
 // writes leaves the heads the file held, the evidence of a fork, as they
 // were; a temporary file an earlier run killed outright left is removed
-// first (privatefile.RemoveStale, logged). The file is mode 0600.
+// first (privatefile.RemoveStale, logged on the state's log). The file is
+// mode 0600.
 func (s *LogState) save() error {
 	data, err := json.MarshalIndent(s.seen, "", "  ")
 	if err == nil {
-		privatefile.RemoveStale(s.path, slog.Default())
+		privatefile.RemoveStale(s.path, s.log)
 		err = privatefile.WriteData(s.path, data)
 	}
 	if err != nil {
