@@ -239,8 +239,12 @@ func (b *batch) receive(blocks <-chan *common.Block) (blk *common.Block, ok bool
 // (beginning one if needed); it returns the block's hash.
 func (b *batch) index(ctx context.Context, prev []byte, blk *common.Block) ([]byte, error) {
 	if b.w == nil {
-		// The transaction outlives ctx: the blocks saved when ctx ends are
-		// committed (stream commits what it saved before returning).
+		// The transaction outlives ctx, so that the blocks saved when ctx
+		// ends between blocks (the stream closes) are still committed. A
+		// ctx that ends while a block is audited or saved fails that block
+		// instead: stream returns the error and its deferred rollback
+		// discards the whole transaction, the batch's earlier blocks too,
+		// which the next run indexes again from the checkpoint.
 		w, err := b.f.Store.Begin(context.WithoutCancel(ctx))
 		if err != nil {
 			return nil, &storeError{err}

@@ -674,37 +674,66 @@ func TestFollowRecordWrittenAgain(t *testing.T) {
 	}
 }
 
-// cancellingSource streams one block, and ends the follower's ctx (cancel)
-// once it is ready: the block is indexed under a ctx that has ended.
-type cancellingSource struct {
-	block  *common.Block
+// stoppingSource streams the blocks from the one asked for, one at a time,
+// and ends the follower's ctx (cancel) before the last: the others wait in
+// the follower's open write transaction (given a long CommitDelay), and
+// the last is audited under a ctx that has ended. It ends the ctx once the
+// follower has indexed the others: after it took a repeat of the block
+// before the last (which it skips), asking for the next.
+type stoppingSource struct {
+	blocks []*common.Block
 	cancel context.CancelFunc
 }
 
-func (s cancellingSource) Blocks(context.Context, uint64) (<-chan *common.Block, error) {
-	ch := make(chan *common.Block, 1)
-	ch <- s.block
-	s.cancel()
+func (s stoppingSource) Blocks(_ context.Context, from uint64) (<-chan *common.Block, error) {
+	ch := make(chan *common.Block)
+	go func() {
+		defer close(ch)
+		for _, b := range s.blocks[from : len(s.blocks)-1] {
+			ch <- b
+		}
+		ch <- s.blocks[len(s.blocks)-2]
+		s.cancel()
+		ch <- s.blocks[len(s.blocks)-1]
+	}()
 	return ch, nil
 }
 
 // TestFollowStopsMidAudit: a follower whose ctx ends while it audits a
 // block (the audit's index lookups then fail with context.Canceled) stops
 // as at any other moment of its ctx's end: Run returns nil, not a store
-// failure, and the block is left for the next run.
+// failure. The open write transaction is discarded, with the blocks saved
+// before in it: nothing of them is committed or half-written, and the next
+// run indexes them again from the checkpoint, the index then complete.
 func TestFollowStopsMidAudit(t *testing.T) {
-	chain, setup := electionChain(1, 1, 5)
-	f, idx := follower(t, t.TempDir(), chain)
-	if err := f.Until(t.Context(), uint64(setup)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	f.Source = cancellingSource{block: chain[setup], cancel: cancel}
-	if err := f.Run(ctx); err != nil {
-		t.Fatalf("Run ended mid-audit by its ctx: %v; want nil", err)
-	}
-	if next, _, err := idx.Checkpoint(t.Context()); err != nil || next != uint64(setup) {
-		t.Fatalf("checkpoint %d, %v; want %d (the block audited under the ended ctx not saved)", next, err, setup)
+	chain, setup := electionChain(3, 1, 5)
+	for _, before := range []int{0, 2} { // the blocks saved in the transaction before the one stopped
+		f, idx := follower(t, t.TempDir(), chain)
+		if err := f.Until(t.Context(), uint64(setup)); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		f.Source, f.CommitDelay, f.MaxDelay = stoppingSource{blocks: chain[:setup+before+1], cancel: cancel}, time.Hour, time.Hour
+		var committed int
+		f.OnCommitted = func(audit.Report) { committed++ }
+		err := f.Run(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("%d blocks before: Run ended mid-audit by its ctx: %v; want nil", before, err)
+		}
+		next, _, err := idx.Checkpoint(t.Context())
+		if err != nil || next != uint64(setup) || committed != 0 {
+			t.Fatalf("%d blocks before: checkpoint %d, %v, %d blocks reported committed; want %d and none", before, next, err, committed, setup)
+		}
+		if tot, err := idx.Totals(t.Context()); err != nil || tot.Blocks != uint64(setup) || tot.Votes != 0 {
+			t.Fatalf("%d blocks before: totals %+v, %v; want the %d setup blocks and no vote", before, tot, err, setup)
+		}
+		f.Source, f.OnCommitted = sliceSource(chain), nil
+		if err := f.Until(t.Context(), uint64(len(chain))); err != nil {
+			t.Fatal(err)
+		}
+		if tot, err := idx.Totals(t.Context()); err != nil || tot.Blocks != uint64(len(chain)) || tot.Votes != 15 || tot.Counted != 15 || tot.Issues != 0 {
+			t.Fatalf("%d blocks before: after the next run, totals %+v, %v; want %d blocks, 15 votes counted, no issue", before, tot, err, len(chain))
+		}
 	}
 }

@@ -102,6 +102,9 @@ func (s *Server) ops(r *http.Request) (any, error) {
 	v.To = time.Now().Truncate(step)
 	v.From = v.To.Add(-window)
 	alerts, err := s.cfg.Monitoring.Alerts(ctx)
+	if clientGone(ctx, err) {
+		return nil, err
+	}
 	if err != nil {
 		s.cfg.Log.Warn("monitoring alerts", "error", err)
 		v.Error = monitoringUnavailable
@@ -117,12 +120,14 @@ func (s *Server) ops(r *http.Request) (any, error) {
 	var g errgroup.Group
 	g.SetLimit(4)
 	for i, p := range s.cfg.Panels {
-		g.Go(func() error {
-			v.Panels[i] = s.opsPanel(ctx, p, v.From, v.To, step)
-			return nil
+		g.Go(func() (err error) {
+			v.Panels[i], err = s.opsPanel(ctx, p, v.From, v.To, step)
+			return err
 		})
 	}
-	g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -161,16 +166,21 @@ func cmpAll(c ...int) int {
 // fails; the log has the error.
 const monitoringUnavailable = "monitoring data cannot be read right now"
 
-// opsPanel queries a panel's expressions and lays its series out.
-func (s *Server) opsPanel(ctx context.Context, p monitor.Panel, from, to time.Time, step time.Duration) opsPanel {
+// opsPanel queries a panel's expressions and lays its series out. A failed
+// query is logged and shown as the panel's error, unless the client went
+// away (clientGone): then it is returned, unlogged.
+func (s *Server) opsPanel(ctx context.Context, p monitor.Panel, from, to time.Time, step time.Duration) (opsPanel, error) {
 	out := opsPanel{Title: p.Title, Description: p.Description, Unit: p.Unit}
 	top := 0.0
 	for _, q := range p.Queries {
 		series, err := s.cfg.Monitoring.QueryRange(ctx, q.Expr, from, to, step)
+		if clientGone(ctx, err) {
+			return out, err
+		}
 		if err != nil {
 			s.cfg.Log.Warn("monitoring query", "expr", q.Expr, "error", err)
 			out.Error = monitoringUnavailable
-			return out
+			return out, nil
 		}
 		for _, sr := range series {
 			pts := finite(sr.Points)
@@ -205,7 +215,7 @@ func (s *Server) opsPanel(ctx context.Context, p monitor.Panel, from, to time.Ti
 		out.Series[i].SVG = strings.TrimSpace(b.String())
 		out.Series[i].Color = i % 8
 	}
-	return out
+	return out, nil
 }
 
 // finite drops NaN and infinite points (a quantile of no requests is NaN),

@@ -22,6 +22,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/index"
@@ -318,14 +320,22 @@ func (s *Server) status(r *http.Request, err error) int {
 const statusClientClosedRequest = 499
 
 // clientClosed answers statusClientClosedRequest, and returns true, if err
-// is the end of r's context, cancelled: the client went away mid-request,
-// so the reads under its context gave up.
+// is the end of r's context (clientGone).
 func clientClosed(w http.ResponseWriter, r *http.Request, err error) bool {
-	if r.Context().Err() == nil || !errors.Is(err, context.Canceled) {
+	if !clientGone(r.Context(), err) {
 		return false
 	}
 	w.WriteHeader(statusClientClosedRequest)
 	return true
+}
+
+// clientGone reports whether err is the end of ctx, a request's context
+// or one derived from it, by cancellation: the client went away
+// mid-request, so the reads and queries under its context gave up. A
+// query to the peer reports that as gRPC's Canceled status, which does not
+// wrap context.Canceled. A timeout of ctx is no such end: it is a fault.
+func clientGone(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled)
 }
 
 // internalMessage is all a client learns of a fault on our side; the log
@@ -395,6 +405,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	err = errors.New("no ledger connection")
 	if s.cfg.Ledger != nil {
 		h, err = s.cfg.Ledger.Height(ctx) // not logged: a probe every few seconds would flood the log
+	}
+	if clientClosed(w, r, err) {
+		return
 	}
 	if err != nil {
 		rd.Ledger = "unreachable"

@@ -86,7 +86,9 @@ func (s *Server) dashboard(r *http.Request) (any, error) {
 	if v.Totals, err = s.cfg.Index.Totals(ctx); err != nil {
 		return nil, err
 	}
-	v.LedgerHeight, v.LedgerError = s.ledgerHeight(ctx)
+	if v.LedgerHeight, v.LedgerError, err = s.ledgerHeight(ctx); err != nil {
+		return nil, err
+	}
 	if v.BrokenBlocks, err = s.cfg.Index.BrokenBlocks(ctx); err != nil {
 		return nil, err
 	}
@@ -108,19 +110,26 @@ func (s *Server) dashboard(r *http.Request) (any, error) {
 	return v, err
 }
 
-// ledgerHeight asks the peer for the channel height.
-func (s *Server) ledgerHeight(ctx context.Context) (uint64, string) {
+// ledgerHeight asks the peer for the channel height under the request's
+// context ctx. A failure is logged and returned as the page's note (the
+// page is shown without the height), unless the client went away
+// (clientGone): then it is returned as the error, unlogged, to answer
+// nobody.
+func (s *Server) ledgerHeight(ctx context.Context) (uint64, string, error) {
 	if s.cfg.Ledger == nil {
-		return 0, "no ledger connection"
+		return 0, "no ledger connection", nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.LedgerTimeout)
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.LedgerTimeout)
 	defer cancel()
-	h, err := s.cfg.Ledger.Height(ctx)
-	if err != nil {
+	h, err := s.cfg.Ledger.Height(lctx)
+	switch {
+	case clientGone(ctx, err):
+		return 0, "", err
+	case err != nil:
 		s.cfg.Log.Warn("ledger height", "error", err)
-		return 0, "the ledger cannot be reached"
+		return 0, "the ledger cannot be reached", nil
 	}
-	return h, ""
+	return h, "", nil
 }
 
 type blocksView struct {
@@ -580,12 +589,17 @@ func (s *Server) audit(r *http.Request) (any, error) {
 	if v.Policies, err = s.cfg.Index.EndorsementPolicies(ctx); err != nil {
 		return nil, err
 	}
-	v.LedgerHeight, v.LedgerError = s.ledgerHeight(ctx)
+	if v.LedgerHeight, v.LedgerError, err = s.ledgerHeight(ctx); err != nil {
+		return nil, err
+	}
 	v.InSync = v.LedgerError == "" && v.LedgerHeight == v.Totals.Blocks
 	if v.LedgerError == "" {
 		lctx, cancel := context.WithTimeout(ctx, s.cfg.LedgerTimeout)
 		res, err := s.cfg.Ledger.Results(lctx)
 		cancel()
+		if clientGone(ctx, err) {
+			return nil, err
+		}
 		if err != nil {
 			s.cfg.Log.Warn("chaincode results", "error", err)
 			v.LedgerError = "the chaincode's results cannot be read"

@@ -15,12 +15,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/grpc/status"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/index"
 	"github.com/votechain/votechain/explorer/proof"
+	"github.com/votechain/votechain/internal/monitor"
 )
 
 type fakeLedger struct{ results ballot.Results }
@@ -370,21 +373,30 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-// TestClientGone: a request whose client went away (its context cancelled)
-// before the index answered is answered 499, client closed request, and
-// not logged: no "request failed" or "index unavailable" line, for pages,
-// the API, /healthz and /readyz alike. The same requests, live, are 200.
-func TestClientGone(t *testing.T) {
+// loggingServer is a server of cfg on an empty index, logging into the
+// builder it returns.
+func loggingServer(t *testing.T, cfg Config) (*Server, *strings.Builder) {
+	t.Helper()
 	idx, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { idx.Close() })
-	var log strings.Builder
-	s, err := New(Config{Index: idx, Ledger: fakeLedger{}, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	log := new(strings.Builder)
+	cfg.Index, cfg.Log = idx, slog.New(slog.NewTextHandler(log, nil))
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, log
+}
+
+// TestClientGone: a request whose client went away (its context cancelled)
+// before the index answered is answered 499, client closed request, and
+// not logged: no "request failed" or "index unavailable" line, for pages,
+// the API, /healthz and /readyz alike. The same requests, live, are 200.
+func TestClientGone(t *testing.T) {
+	s, log := loggingServer(t, Config{Ledger: fakeLedger{}})
 	gone, cancel := context.WithCancel(t.Context())
 	cancel()
 	for _, path := range []string{"/blocks", "/api/v1/blocks", "/healthz", "/readyz"} {
@@ -398,5 +410,98 @@ func TestClientGone(t *testing.T) {
 	}
 	if log.Len() > 0 {
 		t.Errorf("requests of clients gone were logged:\n%s", log.String())
+	}
+}
+
+// leavingPeer is a peer and a Prometheus that answer every query but the
+// one named at ("height", "results", "alerts" or "query"). That one fails
+// as the real clients fail when the request's context ends: a query to
+// the peer with gRPC's status of the context's error, one to Prometheus
+// with an error wrapping it. With leave set, the client leaves during it
+// (leave cancels the request); without, the query times out, the client
+// still there.
+type leavingPeer struct {
+	at    string
+	leave context.CancelFunc
+}
+
+// fail is the error of query: nil unless it is the one named at.
+func (l *leavingPeer) fail(ctx context.Context, query string) error {
+	if query != l.at {
+		return nil
+	}
+	if l.leave == nil {
+		return context.DeadlineExceeded
+	}
+	l.leave()
+	return ctx.Err()
+}
+
+func (l *leavingPeer) peerError(ctx context.Context, query string) error {
+	if err := l.fail(ctx, query); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return nil
+}
+
+func (l *leavingPeer) prometheusError(ctx context.Context, query string) error {
+	if err := l.fail(ctx, query); err != nil {
+		return fmt.Errorf("prometheus: %w", &url.Error{Op: "Get", URL: "http://127.0.0.1:9/api/v1/" + query, Err: err})
+	}
+	return nil
+}
+
+func (l *leavingPeer) Height(ctx context.Context) (uint64, error) {
+	return 5, l.peerError(ctx, "height")
+}
+
+func (l *leavingPeer) Results(ctx context.Context) (ballot.Results, error) {
+	return ballot.Results{}, l.peerError(ctx, "results")
+}
+
+func (l *leavingPeer) Alerts(ctx context.Context) ([]monitor.Alert, error) {
+	return nil, l.prometheusError(ctx, "alerts")
+}
+
+func (l *leavingPeer) QueryRange(ctx context.Context, _ string, _, _ time.Time, _ time.Duration) ([]monitor.Series, error) {
+	return nil, l.prometheusError(ctx, "query_range")
+}
+
+// TestClientGoneDuringQuery: a client that leaves while the explorer asks
+// the peer (the dashboard's and the audit's height, the audit's chaincode
+// results, /readyz's height) or Prometheus (the operator page's alerts and
+// charts) is answered 499 and nothing is logged: no "ledger height",
+// "chaincode results" or "monitoring" warning, no page rendered. The same
+// query timing out with the client there is a fault: logged (but /readyz's
+// probe), and the page shown without what it could not read.
+func TestClientGoneDuringQuery(t *testing.T) {
+	peer := &leavingPeer{}
+	s, log := loggingServer(t, Config{Ledger: peer, Monitoring: peer,
+		Panels: []monitor.Panel{{Title: "Queue lag", Queries: []monitor.Query{{Expr: "vote_queue_depth"}}}}})
+	get := func(path, at string, leave context.CancelFunc, ctx context.Context) (int, string) {
+		log.Reset()
+		peer.at, peer.leave = at, leave
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx))
+		return rec.Code, log.String()
+	}
+	for _, c := range []struct{ path, at string }{
+		{"/", "height"}, {"/api/v1/dashboard", "height"},
+		{"/audit", "height"}, {"/audit", "results"}, {"/api/v1/audit", "results"},
+		{"/ops", "alerts"}, {"/ops", "query_range"}, {"/api/v1/ops", "query_range"},
+		{"/readyz", "height"},
+	} {
+		if code, logged := get(c.path, "", nil, t.Context()); code != http.StatusOK || logged != "" {
+			t.Errorf("GET %s, every query answered: %d, logged %q; want 200, nothing logged", c.path, code, logged)
+		}
+		request, leave := context.WithCancel(t.Context())
+		if code, logged := get(c.path, c.at, leave, request); code != statusClientClosedRequest || logged != "" {
+			t.Errorf("GET %s, the client leaving during the %s query: %d, logged %q; want %d, nothing logged", c.path, c.at, code, logged, statusClientClosedRequest)
+		}
+		leave()
+		wantLogged := c.path != "/readyz"
+		if code, logged := get(c.path, c.at, nil, t.Context()); code != http.StatusOK || (logged != "") != wantLogged {
+			t.Errorf("GET %s, the %s query timing out: %d, logged %q; want 200, logged: %t", c.path, c.at, code, logged, wantLogged)
+		}
 	}
 }
