@@ -8,6 +8,7 @@ import (
 
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // TestCheckPortsCoversChaincodeServers: a port of a chaincode server's
@@ -16,7 +17,7 @@ import (
 // ready on the other process's listener).
 func TestCheckPortsCoversChaincodeServers(t *testing.T) {
 	cfg, _ := fakeFabric(t)
-	cfg.PortBase = 44100
+	cfg.PortBase = nettest.PortBase(t) // a range no other test holds, below the ephemeral ports
 	port := network.Ports{Base: cfg.PortBase}.ChaincodeServer(1, 1)
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
