@@ -261,7 +261,10 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	defer ln.Close()
 	o.listenAddr = ln.Addr()
-	reg, front := newFront(o)
+	reg, front, err := newFront(o)
+	if err != nil {
+		return err
+	}
 	srv := front.HTTPServer(o.listen)
 	defer srv.Close() // on a return before the shutdown
 	// Serving ends only when it fails or srv is shut down; a failure during
@@ -359,11 +362,12 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 // with Go's and the process's collectors (wire adds the rest), and the
 // front of its API listener, answering as the gateway starting until it is
 // handed the API. It puts gin in release mode, for the front and the API.
-func newFront(o *options) (*prometheus.Registry, *httpapi.Front) {
+func newFront(o *options) (*prometheus.Registry, *httpapi.Front, error) {
 	gin.SetMode(gin.ReleaseMode)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg, httpapi.NewFront(o.http, reg, o.log)
+	front, err := httpapi.NewFront(o.http, reg, o.log)
+	return reg, front, err
 }
 
 // shutdown shuts srv down gracefully, logging it: no new connections,

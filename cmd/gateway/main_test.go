@@ -104,7 +104,11 @@ func TestOpenAPIListsEveryMetric(t *testing.T) {
 	l := fakeLedger{e}
 	ctx, cancel := context.WithCancel(context.Background())
 	secret, _ := hex.DecodeString(testSecretHex)
-	reg, _ := newFront(o)
+	reg, _, err := newFront(o)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	g, err := wire(ctx, o, secret, rs.ClientAs(redisserver.UserGateway), l,
 		election.NewCache(l, time.Second, 5*time.Second, o.log, nil), l.e, reg)
 	if err != nil {
