@@ -76,7 +76,7 @@ type options struct {
 	logKeyFile      string
 	logKey          ed25519.PrivateKey // --log-key's, read by loadFiles
 	logInterval     time.Duration
-	listenAddr      net.Addr // where --listen is bound (its port the kernel's choice for port 0), set before the ledger is dialled
+	listenAddr      net.Addr // where --listen is bound (its port the kernel's choice for port 0), set before the ledger is dialled: used by run's logs; the tests' dialler reads it
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -84,7 +84,7 @@ func parseFlags(args []string) (*options, error) {
 	hd, dd, pd := httpapi.DefaultConfig(), dedup.DefaultConfig(), voterweb.DefaultConfig()
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.Usage = cli.Usage(fs, envPrefix, "gateway serves the Votechain vote intake API (POST /api/v1/vote and friends).", "")
-	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address: bound and served from the start, so a port in use stops the gateway at once; until the election record has been read from the ledger /healthz answers 200, /metrics serves the metrics and every other route, /readyz included, 503 starting")
+	fs.StringVar(&o.listen, "listen", cli.DefaultGatewayAddr(), "HTTP listen address: bound and served from the start, so a port in use stops the gateway at once; until the election record has been read from the ledger /healthz answers 200, /metrics the metrics (unless --metrics-listen is set, where they are served instead) and every other route, /readyz included, 503 starting")
 	o.gc = cli.GCFlags(fs, 400, "400 took ~10% less gateway CPU per vote than 100 in BenchmarkVoteLoopback; at ~5 KB allocated per vote the collector is now ~1% of the gateway's CPU")
 	fs.IntVar(&o.procs, "procs", 0, "most threads running Go code at once (as GOMAXPROCS); 0: Go's default (the GOMAXPROCS environment variable, else the cores the process may use). 1 took ~10% less gateway CPU per vote over loopback at 5,000 votes/s on a loaded 2-core machine (no second thread to wake, spin and steal work), but caps the gateway at one core")
 	fs.StringVar(&o.pprof, "pprof", "", cli.PprofUsage)
@@ -187,6 +187,7 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 }
 
 func main() {
+	gin.SetMode(gin.ReleaseMode) // for the process: the front's and the API's engines
 	cli.Main("gateway", func(ctx context.Context) error { return run(ctx, os.Args[1:], dialFabric) })
 }
 
@@ -230,10 +231,14 @@ var electionWait = election.Wait{
 // (loadFiles), it checks, and the --pprof, --listen and --metrics-listen
 // listeners it opens, before it connects to either and waits, for as long
 // as it takes, for the election record on the ledger. --listen and
-// --metrics-listen are served from then on: during the wait as a gateway
-// starting (httpapi.Front: /healthz 200, /metrics, every other route 503
-// starting), then, on the same listener and connections, as its API. A
-// stop during the wait shuts the listeners down as gracefully and exits 0.
+// --metrics-listen are served from then on: --listen during the wait as a
+// gateway starting (httpapi.Front: /healthz 200, /metrics unless
+// --metrics-listen serves it, every other route 503 starting), then, on
+// the same listener and connections, as its API. A stop during the wait
+// shuts --listen down as gracefully (its requests in flight may finish
+// within --shutdown-timeout; if some have not, they are cut, logged at
+// warn) and closes --metrics-listen, and exits 0 either way: no vote was
+// taken.
 func run(ctx context.Context, args []string, dial dialer) (err error) {
 	o, err := parseFlags(args)
 	if err != nil {
@@ -261,7 +266,10 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 	defer ln.Close()
 	o.listenAddr = ln.Addr()
-	reg, front := newFront(o)
+	reg, front, err := newFront(o)
+	if err != nil {
+		return err
+	}
 	srv := front.HTTPServer(o.listen)
 	defer srv.Close() // on a return before the shutdown
 	// Serving ends only when it fails or srv is shut down; a failure during
@@ -314,8 +322,12 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 			return err
 		default:
 		}
-		if err := shutdown(srv, o.shutdownTimeout, log); err != nil {
-			return err
+		graceCtx, cancel := o.grace(log)
+		defer cancel()
+		if err := shutdown(graceCtx, srv); err != nil {
+			// Every request but /healthz and /metrics was answered 503: the
+			// stop cut no vote, and a supervisor must not count it as a failure.
+			log.Warn("stopped before the election record was read: requests still open after the grace period were cut", "err", err)
 		}
 		return election.StopIsNoFailure(ctx, err, "gateway", log)
 	}
@@ -337,15 +349,15 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	graceCtx, cancel := o.grace(log)
 	defer cancel()
-	serr := shutdown(srv, o.shutdownTimeout, log)
+	serr := shutdown(graceCtx, srv)
 	stopLoops()
 	stopped := make(chan struct{})
 	go func() { g.loops.Wait(); close(stopped) }()
 	select {
 	case <-stopped:
-	case <-sctx.Done():
+	case <-graceCtx.Done():
 		log.Warn("shutting down: background loops still running after the grace period")
 	}
 	if serr != nil {
@@ -358,20 +370,25 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 // newFront is the registry the gateway's /metrics serves from its start,
 // with Go's and the process's collectors (wire adds the rest), and the
 // front of its API listener, answering as the gateway starting until it is
-// handed the API. It puts gin in release mode, for the front and the API.
-func newFront(o *options) (*prometheus.Registry, *httpapi.Front) {
-	gin.SetMode(gin.ReleaseMode)
+// handed the API.
+func newFront(o *options) (*prometheus.Registry, *httpapi.Front, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg, httpapi.NewFront(o.http, reg, o.log)
+	front, err := httpapi.NewFront(o.http, reg, o.log)
+	return reg, front, err
 }
 
-// shutdown shuts srv down gracefully, logging it: no new connections,
-// requests in flight may finish within grace.
-func shutdown(srv *http.Server, grace time.Duration, log *slog.Logger) error {
-	log.Info("shutting down", "grace", grace.String())
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
+// grace logs that the gateway shuts down and returns the context of its
+// grace period, --shutdown-timeout from now: the one budget of everything
+// the shutdown waits for (requests in flight, then the background loops).
+func (o *options) grace(log *slog.Logger) (context.Context, context.CancelFunc) {
+	log.Info("shutting down", "grace", o.shutdownTimeout.String())
+	return context.WithTimeout(context.Background(), o.shutdownTimeout)
+}
+
+// shutdown shuts srv down gracefully: no new connections, requests in
+// flight may finish until ctx ends.
+func shutdown(ctx context.Context, srv *http.Server) error {
 	if err := srv.Shutdown(ctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -104,7 +105,11 @@ func TestOpenAPIListsEveryMetric(t *testing.T) {
 	l := fakeLedger{e}
 	ctx, cancel := context.WithCancel(context.Background())
 	secret, _ := hex.DecodeString(testSecretHex)
-	reg, _ := newFront(o)
+	reg, _, err := newFront(o)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	g, err := wire(ctx, o, secret, rs.ClientAs(redisserver.UserGateway), l,
 		election.NewCache(l, time.Second, 5*time.Second, o.log, nil), l.e, reg)
 	if err != nil {
@@ -360,6 +365,41 @@ func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
 	}
 }
 
+// TestStopWhileWaitingCutsSlowRequestsAndIsNoFailure: a stop during the
+// wait for the election record whose graceful shutdown runs out of time,
+// a client still sending a request's body, still exits 0: only 503s were
+// answered, so no vote was cut.
+func TestStopWhileWaitingCutsSlowRequestsAndIsNoFailure(t *testing.T) {
+	addr, stop := runUntilDialled(t, runArgs(t, "--shutdown-timeout", "100ms"), silentLedger{})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A GET /healthz, then a vote with half its body: the server, which
+	// answers the vote 503 starting without reading the body, reads the
+	// rest before it sends the answer and counts the connection idle. The
+	// vote's head is read with the first request's: once the first answer
+	// is here, the vote is about to be in the server's hands.
+	if _, err := fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: %[1]s\r\n\r\n"+
+		"POST /api/v1/vote HTTP/1.1\r\nHost: %[1]s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", addr); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz while starting: %d; want 200", resp.StatusCode)
+	}
+	time.Sleep(50 * time.Millisecond) // for the server to read the vote's head
+	if err := stop(); err != nil {
+		t.Errorf("stopped while waiting, a request's body still coming: %v; want no error", err)
+	}
+}
+
 // silentLedger is a ledger that never answers a read of the election
 // record: the read lasts until its context ends.
 type silentLedger struct{ fakeLedger }
@@ -395,31 +435,36 @@ func TestListenBoundBeforeTheElection(t *testing.T) {
 // runUntilDialled runs the gateway with args in the background over ledger
 // l and returns once it has dialled the ledger: the address its --listen
 // is bound to, and stop, which stops it (as SIGTERM does) and returns
-// run's error. It fails t if run ends first or does not dial within 5 s;
-// t's end stops it if the test has not.
+// run's error (once run has returned: it may be called again). It fails t
+// if run ends first or does not dial within 5 s; t's end stops it and waits
+// for run to return if the test has not, so no gateway outlives its test.
 func runUntilDialled(t *testing.T, args []string, l ledger) (addr string, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	addrs, ended := make(chan string, 1), make(chan error, 1)
+	addrs, ended := make(chan string, 1), make(chan struct{})
+	var runErr error // set before ended is closed
 	go func() {
-		ended <- run(ctx, args, func(_ context.Context, o *options) (ledger, func() error, error) {
+		defer close(ended)
+		runErr = run(ctx, args, func(_ context.Context, o *options) (ledger, func() error, error) {
 			addrs <- o.listenAddr.String()
 			return l, func() error { return nil }, nil
 		})
 	}()
+	stop = func() error { cancel(); <-ended; return runErr }
+	t.Cleanup(func() { _ = stop() })
 	select {
 	case addr = <-addrs:
-	case err := <-ended:
-		t.Fatalf("run ended before it dialled the ledger: %v", err)
+	case <-ended:
+		t.Fatalf("run ended before it dialled the ledger: %v", runErr)
 	case <-time.After(5 * time.Second):
 		t.Fatal("ledger not dialled within 5 s")
 	}
-	return addr, func() error { cancel(); return <-ended }
+	return addr, stop
 }
 
-// lateElection is a ledger whose election record is not there until set
-// is closed.
+// lateElection is a ledger whose read of the election record answers once
+// set is closed, with the record: the gateway's wait then ends at once,
+// not at its next read (electionWait reads every 2 s).
 type lateElection struct {
 	fakeLedger
 	set <-chan struct{}
@@ -429,8 +474,8 @@ func (l lateElection) Election(ctx context.Context) (*ballot.Election, error) {
 	select {
 	case <-l.set:
 		return l.fakeLedger.Election(ctx)
-	default:
-		return nil, fmt.Errorf("election record: %w", ballot.ErrNotFound)
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
@@ -497,7 +542,7 @@ func TestAnswersWhileWaitingForTheElection(t *testing.T) {
 	}
 
 	close(set)
-	deadline := time.Now().Add(10 * time.Second) // the wait reads the record every 2 s
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		resp, body := do(http.MethodGet, "/readyz")
 		if resp.StatusCode == http.StatusOK {
@@ -507,7 +552,7 @@ func TestAnswersWhileWaitingForTheElection(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GET /readyz 10 s after the election record was set: %d %s; want 200", resp.StatusCode, body)
+			t.Fatalf("GET /readyz 5 s after the election record was set: %d %s; want 200", resp.StatusCode, body)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/cli"
@@ -31,6 +33,7 @@ import (
 const asGatewayEnv = "VOTECHAIN_TEST_AS_GATEWAY"
 
 func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode) // as main does
 	if os.Getenv(asGatewayEnv) == "1" {
 		cli.Main("gateway", func(ctx context.Context) error {
 			return run(ctx, os.Args[1:], func(context.Context, *options) (ledger, func() error, error) {

@@ -3,10 +3,12 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -215,11 +217,15 @@ func TestLedgerProbeStates(t *testing.T) {
 // TestFrontWhileStarting: before Serve, the front answers /healthz 200,
 // /readyz and every other route, the API's among them, 503 starting with
 // Retry-After in the API's error shape, and /metrics with gateway_starting
-// 1; after Serve it answers as the API (/readyz 200, /metrics with
-// gateway_starting 0).
+// 1, logging each request at debug level with its id; after Serve it
+// answers as the API (/readyz 200, /metrics with gateway_starting 0).
 func TestFrontWhileStarting(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	front := NewFront(Config{RetryAfter: 3 * time.Second}, f.reg, slog.New(slog.DiscardHandler))
+	var logs strings.Builder
+	front, err := NewFront(Config{RetryAfter: 3 * time.Second}, f.reg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
 	do := func(method, path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		front.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader("")))
@@ -239,8 +245,13 @@ func TestFrontWhileStarting(t *testing.T) {
 		if got := rec.Header().Get("Retry-After"); got != "3" {
 			t.Errorf("%s %s while starting: Retry-After %q; want 3", r.method, r.path, got)
 		}
-		if rec.Header().Get(headerRequestID) == "" {
+		id := rec.Header().Get(headerRequestID)
+		if id == "" {
 			t.Errorf("%s %s while starting: no X-Request-ID", r.method, r.path)
+		}
+		if want := "level=DEBUG msg=http request_id=" + id + " method=" + r.method; !strings.Contains(logs.String(), want) ||
+			!strings.Contains(logs.String(), "status=503 code=starting") {
+			t.Errorf("%s %s while starting: logged\n%s\nwant a debug line %q ... status=503 code=starting", r.method, r.path, logs.String(), want)
 		}
 	}
 	wantMetrics := func(when, starting string) {
@@ -257,4 +268,43 @@ func TestFrontWhileStarting(t *testing.T) {
 		t.Errorf("GET /readyz once serving: %d %s; want 200", rec.Code, rec.Body)
 	}
 	wantMetrics("once serving", "0")
+}
+
+// TestFrontSwapsUnderConcurrentRequests: requests in flight on several
+// goroutines while Serve hands the front the API each get either the
+// starting answer (503 starting) or the API's (GET /api/v1/election 200),
+// nothing else, and every request begun after Serve returned gets the API's.
+// Run with -race, it also shows the swap races with no request.
+func TestFrontSwapsUnderConcurrentRequests(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	front, err := NewFront(Config{}, f.reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const clients, perClient = 8, 200
+	var served atomic.Bool // set once Serve has returned
+	var wg sync.WaitGroup
+	errs := make(chan string, clients)
+	for range clients {
+		wg.Go(func() {
+			for i := range perClient {
+				after := served.Load()
+				rec := httptest.NewRecorder()
+				front.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/election", nil))
+				starting := rec.Code == http.StatusServiceUnavailable && strings.Contains(rec.Body.String(), `"code":"starting"`)
+				if rec.Code != http.StatusOK && (after || !starting) {
+					errs <- fmt.Sprintf("request %d (begun after Serve: %t): %d %s; want 200, or 503 starting before Serve", i, after, rec.Code, rec.Body)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(time.Millisecond) // let requests be answered as starting
+	front.Serve(f.srv)
+	served.Store(true)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

@@ -51,7 +51,7 @@ func (s *Server) writeResults(c *gin.Context, r results.Response, err error) {
 		r.Write(c.Writer, c.Request)
 	case errors.Is(err, results.ErrUnknownContest):
 		abortBody(c, http.StatusNotFound, errorBody{Code: codeUnknownContest,
-			Message: "no contest " + quote(c.Param("contest")) + " in this election", Contest: c.Param("contest")})
+			Message: "no contest " + quote(c.Param("contest")) + " in this election", Contest: ballot.Clip(c.Param("contest"))})
 	case errors.Is(err, results.ErrUnknownState):
 		abort(c, http.StatusNotFound, codeUnknownState, "no state "+quote(c.Param("state"))+" in this election")
 	default:

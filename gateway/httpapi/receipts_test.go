@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -135,6 +136,9 @@ func TestResultsEndpoints(t *testing.T) {
 			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
 		}
 	}
+	e := wantError(t, f.do("GET", "/api/v1/results/"+url.PathEscape(longMultiByte()), ""), 404, codeUnknownContest)
+	wantClipped(t, "the message", e.Message, `no contest "`, `..." in this election`)
+	wantClipped(t, "the contest", e.Contest, "", "...")
 }
 
 func TestReceiptEndpoints(t *testing.T) {

@@ -217,11 +217,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.watch = newWatcher(deps.Elections, deps.Intake, s.m, deps.Log)
 	s.ledger = newLedgerProbe(deps.Ledger, cfg, s.m, deps.Log)
-	g := gin.New()
-	if err := g.SetTrustedProxies(cfg.TrustedProxies); err != nil {
-		return nil, fmt.Errorf("httpapi: trusted proxies: %w", err)
+	g, err := newEngine(cfg)
+	if err != nil {
+		return nil, err
 	}
-	g.RemoteIPHeaders = []string{"X-Forwarded-For"} // not gin's default X-Real-IP too
 	g.HandleMethodNotAllowed = true
 	g.Use(s.ids.set, s.accessLog, s.recover)
 	g.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, codeNotFound, "no such resource") })
@@ -268,6 +267,18 @@ func (s *Server) Handler() http.Handler { return s.gin }
 // or header read gone wrong) go to the server's log at warn.
 func (s *Server) HTTPServer(addr string) *http.Server {
 	return httpServer(addr, s.gin, s.cfg, s.deps.Log)
+}
+
+// newEngine is a gin engine that believes the client address of
+// X-Forwarded-For from cfg.TrustedProxies alone (not gin's default of every
+// peer, nor X-Real-IP): the API's and the Front's, alike.
+func newEngine(cfg Config) (*gin.Engine, error) {
+	g := gin.New()
+	if err := g.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("httpapi: trusted proxies: %w", err)
+	}
+	g.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	return g, nil
 }
 
 // httpServer is the http.Server of HTTPServer, serving h.
@@ -388,11 +399,17 @@ func (s *Server) accessLog(c *gin.Context) {
 		level = slog.LevelWarn
 	}
 	s.m.request(c.Request.Method, c.FullPath(), c.Writer.Status()).Observe(took.Seconds())
+	logRequest(s.deps.Log, level, c, took)
+}
+
+// logRequest logs the request c answered, which took took, on log at
+// level as accessLog says: its route's pattern, never its path.
+func logRequest(log *slog.Logger, level slog.Level, c *gin.Context, took time.Duration) {
 	ctx := c.Request.Context()
-	if !s.deps.Log.Enabled(ctx, level) {
+	if !log.Enabled(ctx, level) {
 		return
 	}
-	s.deps.Log.Log(ctx, level, "http",
+	log.Log(ctx, level, "http",
 		"request_id", requestIDOf(c),
 		"method", c.Request.Method,
 		"route", cmp.Or(c.FullPath(), "unmatched"),

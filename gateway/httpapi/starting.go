@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,8 +17,11 @@ import (
 // starting, GET /metrics the registry's metrics (unless
 // Config.MetricsElsewhere), and every other request 503 starting, each
 // error in the API's shape with Retry-After. Its gauge gateway_starting is
-// 1 until then. Serve switches it over atomically: a connection open
-// across the switch stays open, its next request answered by the API.
+// 1 until then. Every request it answers itself is logged at debug level,
+// as the API's access log does (not at warn, as the API's 503s are: a load
+// balancer's and Prometheus' checks would flood the log), and counted in no
+// metric. Serve switches it over atomically: a connection open across the
+// switch stays open, its next request answered by the API.
 type Front struct {
 	handler  atomic.Pointer[http.Handler]
 	starting prometheus.Gauge
@@ -27,9 +31,15 @@ type Front struct {
 
 // NewFront makes the front, answering as the gateway starting, and
 // registers gateway_starting on reg, whose metrics it serves (the API
-// made later registers its own there).
-func NewFront(cfg Config, reg *prometheus.Registry, log *slog.Logger) *Front {
+// made later registers its own there). Like New, it refuses a
+// Config.TrustedProxies entry gin cannot parse; the client address it logs
+// is the API's.
+func NewFront(cfg Config, reg *prometheus.Registry, log *slog.Logger) (*Front, error) {
 	cfg = cfg.withDefaults()
+	g, err := newEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
 	f := &Front{cfg: cfg, log: log, starting: prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "gateway_starting",
 		Help: "1 while the gateway waits at start for the election record on the ledger (its API answers 503 starting), 0 once it serves its API.",
@@ -37,8 +47,11 @@ func NewFront(cfg Config, reg *prometheus.Registry, log *slog.Logger) *Front {
 	reg.MustRegister(f.starting)
 	f.starting.Set(1)
 	ids := newRequestIDs()
-	g := gin.New()
-	g.Use(ids.set)
+	g.Use(ids.set, func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		logRequest(log, slog.LevelDebug, c, time.Since(start))
+	})
 	refuse := func(c *gin.Context) {
 		abortRetry(c, http.StatusServiceUnavailable, codeStarting, "the gateway is starting: it waits for the election record on the ledger", cfg.RetryAfter)
 	}
@@ -46,7 +59,7 @@ func NewFront(cfg Config, reg *prometheus.Registry, log *slog.Logger) *Front {
 	g.NoRoute(refuse)
 	var h http.Handler = g
 	f.handler.Store(&h)
-	return f
+	return f, nil
 }
 
 // ServeHTTP answers with the API once Serve has been called, else as the

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -129,6 +130,11 @@ func TestVoteErrors(t *testing.T) {
 	})
 	t.Run("not found", func(t *testing.T) { wantError(t, f.do(http.MethodGet, "/api/v1/nothing", ""), 404, codeNotFound) })
 	t.Run("method", func(t *testing.T) { wantError(t, f.do(http.MethodGet, "/api/v1/vote", ""), 405, codeMethodNotAllowed) })
+	t.Run("long multi-byte unknown field", func(t *testing.T) {
+		field := longMultiByte()
+		e := wantError(t, f.vote(`{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice","`+field+`":1}`), 400, codeInvalidField)
+		wantClipped(t, "the message", e.Message, `unknown field "`, `..."`)
+	})
 	// The refusal "not on roll" is recorded for review (dedup tests the entry).
 	if n := f.rdb.XLen(context.Background(), votequeue.ReviewKey("CA")).Val(); n != 1 {
 		t.Fatalf("review stream of CA holds %d entries; want 1", n)
@@ -503,5 +509,23 @@ func TestAcceptedBodyIsTheJSONEncoding(t *testing.T) {
 	want = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if got := appendAccepted(nil, id, "L2025-001", "CA", index); string(got) != string(want) {
 		t.Fatalf("appendAccepted with the log = %s; want %s", got, want)
+	}
+}
+
+// longMultiByte is 301 bytes of client text, an ASCII byte then two-byte
+// characters: a cut at an even byte count, 80 among them, splits one.
+func longMultiByte() string { return "x" + strings.Repeat("é", 150) }
+
+// wantClipped checks that echoed, which quotes longMultiByte between prefix
+// and suffix, quotes it clipped at a character's start (valid UTF-8, so
+// JSON put no U+FFFD in its place) to at most 80 bytes.
+func wantClipped(t *testing.T, what, echoed, prefix, suffix string) {
+	t.Helper()
+	quoted, ok := strings.CutPrefix(echoed, prefix)
+	if ok {
+		quoted, ok = strings.CutSuffix(quoted, suffix)
+	}
+	if !ok || !strings.HasPrefix(longMultiByte(), quoted) || len(quoted) > 80 || !utf8.ValidString(quoted) || strings.ContainsRune(echoed, utf8.RuneError) {
+		t.Errorf("%s %q (%d bytes quoted); want %s, the text's first 80 bytes at most cut at a character's start, %s", what, echoed, len(quoted), prefix, suffix)
 	}
 }

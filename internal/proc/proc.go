@@ -8,8 +8,10 @@ package proc
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -32,9 +34,10 @@ type Spec struct {
 	Addr string   // the address it listens on; empty for 127.0.0.1
 	// Ready, if set, is an HTTP path on Addr:Port (the gateway's "/readyz")
 	// that must answer GET with 200 before the process counts as started:
-	// a process may bind its port before it serves (the gateway, until it
-	// has read the election record), and a port that accepts connections
-	// says only that. Empty: accepting connections is ready.
+	// a process may accept connections before it can do its work (the
+	// gateway answers 503 starting until it has read the election record),
+	// and a port that accepts connections says only that. Empty: accepting
+	// connections is ready.
 	Ready string
 	// StartWithin is how long Start waits for the process to be ready;
 	// 0 is DefaultStartWithin.
@@ -89,32 +92,47 @@ func (p Spec) readiness() string {
 }
 
 // ready reports whether p is ready: its port accepts connections and, if
-// p.Ready is set, that path answers GET with 200 within readyTry.
-func (p Spec) ready(ctx context.Context) bool {
+// p.Ready is set, that path answers GET with 200 within readyTry. If not,
+// seen says what the check found, for Start's error: "no connection", "no
+// answer: ERROR", or "answer STATUS [CODE]" (CODE: the error code of a
+// JSON body in the gateway API's shape, {"error":{"code":CODE}}).
+func (p Spec) ready(ctx context.Context) (ok bool, seen string) {
 	addr := p.ListenAddr()
 	if !accepts(addr) {
-		return false
+		return false, "no connection"
 	}
 	if p.Ready == "" {
-		return true
+		return true, ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTry)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+p.Ready, nil)
 	if err != nil {
-		return false
+		return false, "no request: " + err.Error()
 	}
 	resp, err := readyClient.Do(req)
 	if err != nil {
-		return false
+		return false, "no answer: " + err.Error()
 	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return true, ""
+	}
+	seen = "answer " + strconv.Itoa(resp.StatusCode)
+	var body struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body) == nil && body.Error.Code != "" {
+		seen += " " + body.Error.Code
+	}
+	return false, seen
 }
 
-// readyTry bounds one readiness request: a process that has bound its
-// port but does not serve yet leaves it unanswered in the kernel's queue.
-// It is longer than the gateway's own readiness check (its Redis ping, 2 s
+// readyTry bounds one readiness request: a process may have bound its
+// port before it answers (a connection waits in the kernel's queue
+// meanwhile), or answer slowly (the gateway, started, answers 503
+// starting at once, then, serving its API, only once its Redis ping has
+// answered). It is longer than the gateway's own readiness check (its Redis ping, 2 s
 // at most): a request given up cancels that check, and every try would
 // start it again from nothing; HAProxy's check waits 2.5 s.
 const readyTry = 3 * time.Second
@@ -198,6 +216,7 @@ func Start(ctx context.Context, p Spec, logPath string) (ID, error) {
 	exitedErr := func(err error) error {
 		return fmt.Errorf("%s exited during start-up (%v); last lines of %s:\n%s", p.Name, err, logPath, Tail(logPath, 15))
 	}
+	lastSeen := "nothing yet" // what the last readiness check found
 	for {
 		select {
 		case err := <-exited:
@@ -207,10 +226,14 @@ func Start(ctx context.Context, p Spec, logPath string) (ID, error) {
 			if ctx.Err() != nil {
 				return ID{}, fmt.Errorf("start of %s cancelled before it could %s (stopped): %w", p.Name, p.readiness(), context.Cause(ctx))
 			}
-			return ID{}, fmt.Errorf("%s did not %s within %v; last lines of %s:\n%s", p.Name, p.readiness(), within, logPath, Tail(logPath, 15))
+			return ID{}, fmt.Errorf("%s did not %s within %v (last check: %s); last lines of %s:\n%s", p.Name, p.readiness(), within, lastSeen, logPath, Tail(logPath, 15))
 		case <-time.After(50 * time.Millisecond):
 		}
-		if !p.ready(timeout) {
+		ok, seen := p.ready(timeout)
+		if !ok {
+			if timeout.Err() == nil { // not a check cut by the deadline
+				lastSeen = seen
+			}
 			continue
 		}
 		if !Running(id, p.Bin) { // exited between the check above and the answer

@@ -130,11 +130,12 @@ func TestMain(m *testing.M) {
 // exits of itself rather than hold its port for ever.
 const serveLateLifetime = 2 * time.Minute
 
-// serveLate listens on port at once (reserved by clitest.ReservePort), as the
-// gateway binds --listen, and prints "listening"; it serves only after
-// serveAfter (connections wait in the kernel's queue); then /ready answers
-// 503 until readyAfter from the start, 200 after. Each duration is Go's
-// syntax. It exits after serveLateLifetime.
+// serveLate listens on port at once (reserved by clitest.ReservePort) and
+// prints "listening"; it serves only after serveAfter (connections wait in
+// the kernel's queue, as for any process bound before it serves); then, as
+// the gateway answers 503 starting until it has read the election record,
+// /ready answers 503 until readyAfter from the start, 200 after. Each
+// duration is Go's syntax. It exits after serveLateLifetime.
 func serveLate(port, serveAfter, readyAfter string) {
 	began := time.Now()
 	time.AfterFunc(serveLateLifetime, func() { os.Exit(4) })

@@ -158,8 +158,8 @@ func argOf(args []string, flag string) string {
 }
 
 // TestGatewaysStartWhenReady: the stack counts a gateway started only once
-// it answers /readyz 200 (it binds its port before it has read the
-// election record and serves only after), for one gateway and for several;
+// it answers /readyz 200 (it answers 503 starting until it has read the
+// election record), for one gateway and for several;
 // every other service, HAProxy among them, once its port accepts.
 func TestGatewaysStartWhenReady(t *testing.T) {
 	for _, gateways := range []int{1, 2} {

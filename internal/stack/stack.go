@@ -298,8 +298,8 @@ func (s *Stack) votechain() []proc.Spec {
 			extra = []string{"--trusted-proxies", s.Clients().Addr} // HAProxy runs beside them
 		}
 		specs = append(specs, proc.Spec{
-			// Ready: it binds --listen before it reads the election record
-			// and serves only after, so its port accepting says nothing.
+			// Ready: it answers 503 starting until it has read the election
+			// record, so its port accepting says nothing.
 			// StopWithin: one not ready may already take votes.
 			Name: name, Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.gatewayPort(i), Ready: "/readyz", StopWithin: appStopGrace,
 			Args: append([]string{"--listen", s.Clients().Join(s.gatewayPort(i)), "--redis-addr", s.RedisAddr(),
