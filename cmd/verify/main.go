@@ -454,8 +454,15 @@ func checkGatewayFlags(voteID, gateway string, used bool) error {
 // dialFailed reports a dial of the ledger that failed, worded as the step
 // a signal or --timeout ended if one did, and returns the run's status
 // given the outcomes found before it (so: 1 if any failed, whatever else).
+// A dial error that is not the end of ctx (a certificate file not found,
+// met before the dial looked at ctx) follows that wording: the signal
+// alone would hide what to fix.
 func dialFailed(ctx context.Context, err error, before verify.Outcomes) int {
-	fmt.Fprintln(os.Stderr, "verify:", whileDoing(ctx, "dialling the ledger", err))
+	said := whileDoing(ctx, "dialling the ledger", err)
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) && !errors.Is(said, err) {
+		said = fmt.Errorf("%w; the dial had failed: %w", said, err)
+	}
+	fmt.Fprintln(os.Stderr, "verify:", said)
 	return before.Stopped(context.Cause(ctx))
 }
 

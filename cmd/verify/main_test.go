@@ -374,6 +374,50 @@ func TestStopBeforeTheDialSaysTheSignal(t *testing.T) {
 	}
 }
 
+// TestStopAtAFailedDialKeepsItsError: a dial that failed on its own (the
+// identity's certificate file gone, read before the dial looks at ctx)
+// while a signal ended the run says the signal and the step, then the
+// dial's error, which the signal's wording alone hid; the status is the
+// signal's.
+func TestStopAtAFailedDialKeepsItsError(t *testing.T) {
+	path, _ := explorerProfile(t)
+	profile, err := network.LoadProfile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := profile.Orgs[network.Explorer.Org].Users[network.Explorer.User].Cert
+	if err := os.Remove(cert); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(cli.Interrupted{Signal: syscall.SIGINT})
+	code, stderr := runVerifyOn(t, ctx, "--profile", path, writeFile(t, "{}"))
+	const said = "verify: interrupted by SIGINT while dialling the ledger; the dial had failed: "
+	if code != 130 || !strings.HasPrefix(stderr, said) || !strings.Contains(stderr, cert) {
+		t.Errorf("interrupted at a dial failing on its own: status %d, stderr %q; want 130, %q and the missing %s", code, stderr, said, cert)
+	}
+}
+
+// TestAcceptanceFailureBeforeAnErrorStands: a FAIL line (a file that is
+// not an acceptance receipt) printed before the run stops on an error
+// makes its status 1, not 2: with --offline, at the read of a --keys file
+// that is missing; against the ledger, at the read of the registered log
+// keys from a peer that is down (the Commission's here, its port
+// reserved).
+func TestAcceptanceFailureBeforeAnErrorStands(t *testing.T) {
+	notAcceptance := writeFile(t, `{"not":"a receipt"}`)
+	missing := filepath.Join(t.TempDir(), "keys.json")
+	code, stderr := runVerify(t, "--acceptance", "--offline", "--keys", missing, notAcceptance)
+	if code != 1 || !strings.Contains(stderr, "FAIL ") || !strings.Contains(stderr, "verify: ") || !strings.Contains(stderr, missing) {
+		t.Errorf("--offline --keys missing after a FAIL: status %d, stderr %q; want 1, the FAIL line and the error naming %s", code, stderr, missing)
+	}
+	path, commissionPeer := explorerProfile(t)
+	code, stderr = runVerify(t, "--profile", path, "--peer", "Commission", "--acceptance", notAcceptance)
+	if want := "verify: read the registered log keys:"; code != 1 || !strings.Contains(stderr, "FAIL ") || !strings.Contains(stderr, want) || !strings.Contains(stderr, commissionPeer) {
+		t.Errorf("log keys unread after a FAIL: status %d, stderr %q; want 1, the FAIL line and %q naming %s", code, stderr, want, commissionPeer)
+	}
+}
+
 // TestTimeoutEndsTheRun: --timeout (and $VERIFY_TIMEOUT) bounds the whole
 // run: --vote-id against a gateway that never answers, with a
 // --gateway-timeout far longer (60s), stops after 50 ms saying it took longer

@@ -12,12 +12,16 @@ import (
 	"github.com/votechain/votechain/network/fabricblock/ledgertest"
 )
 
+// auditedBlock is the key of the value, the block's number, that
+// ctxHistory.audit puts in the ctx of each block's audit.
+type auditedBlock struct{}
+
 // ctxHistory is memHistory recording the calls of each History method,
-// and those whose ctx is not the one given to the audit of the block (the
-// block field, set by audit).
+// and those whose ctx does not come from the one given to the audit of the
+// block: it lacks that ctx's auditedBlock value, the block's number (set by
+// audit). A ctx the audit derives from its own (WithTimeout) keeps it.
 type ctxHistory struct {
 	*memHistory
-	block  context.Context
 	number uint64         // the block's
 	calls  map[string]int // by method
 	others []string       // "method in block n"
@@ -25,7 +29,7 @@ type ctxHistory struct {
 
 func (h *ctxHistory) saw(ctx context.Context, method string) {
 	h.calls[method]++
-	if ctx != h.block {
+	if n, ok := ctx.Value(auditedBlock{}).(uint64); !ok || n != h.number {
 		h.others = append(h.others, fmt.Sprintf("%s in block %d", method, h.number))
 	}
 }
@@ -36,9 +40,8 @@ func (h *ctxHistory) audit(t *testing.T, a audit.Auditor, blocks []fabricblock.B
 	t.Helper()
 	var prev []byte
 	for _, b := range blocks {
-		type blockKey struct{}
-		h.block, h.number = context.WithValue(t.Context(), blockKey{}, b.Number), b.Number
-		r, err := a.Block(h.block, prev, b, h)
+		h.number = b.Number
+		r, err := a.Block(context.WithValue(t.Context(), auditedBlock{}, b.Number), prev, b, h)
 		if err != nil {
 			t.Fatalf("block %d: %v", b.Number, err)
 		}

@@ -139,6 +139,16 @@ func WithLogger(log *slog.Logger) Option {
 // with its error, leaving the file as it was or with part of the schema
 // created, which the next Open completes. The Index outlives ctx.
 func Open(ctx context.Context, path string, opts ...Option) (*Index, error) {
+	db, err := openSchema(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return openIndex(ctx, db, path, opts...)
+}
+
+// openSchema is Open's first part: it opens the database at path, checks
+// its layout and creates or completes the schema, under ctx.
+func openSchema(ctx context.Context, path string) (*sql.DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + pragmas
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -166,12 +176,21 @@ func Open(ctx context.Context, path string, opts ...Option) (*Index, error) {
 			return nil, fmt.Errorf("add rejection reasons to index %s: %w", path, err)
 		}
 	}
+	return db, nil
+}
+
+// openIndex is Open's second part: the Index of db (the database at path,
+// its schema made by openSchema), its pending vote keys read back and its
+// lookups and write connection prepared, under ctx. If that fails, it
+// closes db.
+func openIndex(ctx context.Context, db *sql.DB, path string, opts ...Option) (*Index, error) {
 	x := &Index{db: db, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(x)
 	}
 	x.history.q = db
 	x.history.pendingUsed = func(key int64) []keyPlace { return x.committedPlaces(pendingUsed, key) }
+	var err error
 	if x.pending, err = pendingFromBatches(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
@@ -187,7 +206,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Index, error) {
 		_, err = x.write.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writeCacheKiB))
 	}
 	if err != nil {
-		x.Close()
+		// Not Close: its flush (not cancellable) would write the keys just
+		// read back, after a cancel (Ctrl-C) had ended ctx; the batches
+		// stay saved, and the next Open reads them back again.
+		x.release()
 		return nil, fmt.Errorf("prepare index writes and lookups in %s: %w", path, err)
 	}
 	return x, nil
@@ -210,6 +232,12 @@ func (x *Index) Close() error {
 	if x.write != nil {
 		flushErr = x.Flush(context.Background())
 	}
+	return errors.Join(flushErr, x.release())
+}
+
+// release is Close without its rollback and flush: it closes the prepared
+// statements, the write connection and the database.
+func (x *Index) release() error {
 	for _, s := range []*sql.Stmt{x.used, x.rolled, x.segs} {
 		if s != nil {
 			s.Close()
@@ -223,7 +251,7 @@ func (x *Index) Close() error {
 	if x.write != nil {
 		x.write.Close()
 	}
-	return errors.Join(flushErr, x.db.Close())
+	return x.db.Close()
 }
 
 // Checkpoint returns the number of the next block to index and the

@@ -565,7 +565,10 @@ func TestBatchWithoutItsRow(t *testing.T) {
 
 // TestOpenCancelled: Open under a ctx that has ended fails with its error
 // (Ctrl-C during an open that reads pending keys back), and leaves the
-// index whole: a later Open reads every pending key back.
+// index whole: a later Open reads every pending key back. Its read of the
+// pending keys, which a cancel after the layout's check meets, heeds ctx:
+// openIndex (Open past openSchema) under the ended ctx fails there, not
+// at the prepares after it.
 func TestOpenCancelled(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "index.db")
 	x, err := Open(t.Context(), path)
@@ -584,6 +587,16 @@ func TestOpenCancelled(t *testing.T) {
 			y.Close()
 		}
 		t.Fatalf("Open with a cancelled ctx: %v; want context.Canceled", err)
+	}
+	db, err := openSchema(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y, err := openIndex(cancelled, db, path); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "read the pending vote keys") {
+		if err == nil {
+			y.Close()
+		}
+		t.Fatalf("openIndex with a cancelled ctx: %v; want context.Canceled from the read of the pending vote keys", err)
 	}
 	y, err := Open(t.Context(), path)
 	if err != nil {

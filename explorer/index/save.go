@@ -172,7 +172,10 @@ func (x *Index) ended(w *Writer) {
 // and transaction anew took about a tenth of the CPU at small blocks.
 // ctx bounds the statement's use, not its preparation for the transaction:
 // a statement prepared under a ctx that has ended fails at every use, and
-// w keeps it for w's later calls, whatever their ctx.
+// w keeps it for w's later calls, whatever their ctx. A ctx already ended
+// fails at once (the ctx.Err check), so the preparation's
+// context.WithoutCancel only covers a cancel that races it, which it can
+// outlast by at most the busy_timeout (10 s, pragmas) of a locked database.
 func (w *Writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

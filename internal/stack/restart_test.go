@@ -170,6 +170,40 @@ func TestRestartBatchers(t *testing.T) {
 	}
 }
 
+// TestRestartBatchersStopsByStopSteps: RestartBatchers stops the running
+// batcher through the stack's stop (s.stop.service, as Down does), asking
+// it for that batcher, by its recorded ID and binary, with stopSteps's
+// steps for it: SIGTERM, then SIGKILL appStopGrace later.
+func TestRestartBatchersStopsByStopSteps(t *testing.T) {
+	s, _ := fakeBatcherStack(t)
+	ctx := context.Background()
+	if err := s.RestartBatchers(ctx); err != nil { // none runs: it starts one
+		t.Fatal(err)
+	}
+	running := s.pids["batcher0"]
+	type stopCall struct {
+		id    proc.ID
+		bin   string
+		steps []proc.StopStep
+	}
+	var calls []stopCall
+	s.stop = func(id proc.ID, bin string, steps ...proc.StopStep) (proc.Outcome, error) {
+		calls = append(calls, stopCall{id, bin, steps})
+		return proc.StopSteps(id, bin, steps...) // stopped indeed, so that its port is free for the new one
+	}
+	if err := s.RestartBatchers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []proc.StopStep{{Signal: syscall.SIGTERM, Wait: appStopGrace}}
+	if !slices.Equal(stopSteps(s.cfg.Dir, "batcher0"), want) {
+		t.Fatalf("stopSteps for batcher0: %v; want %v", stopSteps(s.cfg.Dir, "batcher0"), want)
+	}
+	bin := filepath.Join(s.cfg.BinDir, "batcher")
+	if len(calls) != 1 || calls[0].id != running || calls[0].bin != bin || !slices.Equal(calls[0].steps, want) {
+		t.Errorf("the restart asked stop %+v; want once, for batcher0 (%+v, %s) with %v", calls, running, bin, want)
+	}
+}
+
 // TestCheckBatcherEnv: names of the batcher's flags (as its -h lists
 // them) pass; a misspelt one is named in a usage error; a batcher that is
 // not built is another error.

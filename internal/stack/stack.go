@@ -544,17 +544,17 @@ const appStopGrace = 20 * time.Second
 type stopFunc func(id proc.ID, bin string, steps ...proc.StopStep) (proc.Outcome, error)
 
 // service stops the process name (id, binary bin) of the system in the run
-// folder dir with stop by stopSteps: the one way Down and StopRecorded
-// stop each process.
+// folder dir with stop by stopSteps: the one way Down, RestartBatchers and
+// StopRecorded stop each process.
 func (stop stopFunc) service(id proc.ID, bin, dir, name string) (proc.Outcome, error) {
 	return stop(id, bin, stopSteps(dir, name)...)
 }
 
-// stopSteps is the one rule by which Down and StopRecorded stop the
-// process name of the system in the run folder dir (proc.StopSteps):
-// HAProxy softly (haproxyStopSteps, by the configuration it runs with),
-// every other process with SIGTERM, then SIGKILL appStopGrace later, or
-// gatewayStopGrace later for a gateway.
+// stopSteps is the one rule by which Down, RestartBatchers and
+// StopRecorded stop the process name of the system in the run folder dir
+// (proc.StopSteps): HAProxy softly (haproxyStopSteps, by the configuration
+// it runs with), every other process with SIGTERM, then SIGKILL
+// appStopGrace later, or gatewayStopGrace later for a gateway.
 func stopSteps(dir, name string) []proc.StopStep {
 	switch {
 	case name == haproxyName:
