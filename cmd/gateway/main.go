@@ -309,14 +309,10 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 		}
 	}
 
-	l, closeLedger, err := dial(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer closeLedger()
-	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
-	e, err := election.Await(waitCtx, elections, electionWait, log)
-	if err != nil {
+	// stopStarting ends a start that err stopped before the API was wired:
+	// the front is shut down, and a stop (ctx ended) is no failure, as every
+	// request but /healthz and /metrics was answered 503.
+	stopStarting := func(err error) error {
 		select {
 		case err := <-serveErr:
 			return err
@@ -325,11 +321,20 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 		graceCtx, cancel := o.grace(log)
 		defer cancel()
 		if err := shutdown(graceCtx, srv); err != nil {
-			// Every request but /healthz and /metrics was answered 503: the
-			// stop cut no vote, and a supervisor must not count it as a failure.
+			// The stop cut no vote: a supervisor must not count it as a failure.
 			log.Warn("stopped before the election record was read: requests still open after the grace period were cut", "err", err)
 		}
 		return election.StopIsNoFailure(ctx, err, "gateway", log)
+	}
+	l, closeLedger, err := dial(ctx, o)
+	if err != nil {
+		return stopStarting(err)
+	}
+	defer closeLedger()
+	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
+	e, err := election.Await(waitCtx, elections, electionWait, log)
+	if err != nil {
+		return stopStarting(err)
 	}
 	// The background loops outlive the signal: they stop once the requests
 	// in flight have finished, so that the intake log's closing round

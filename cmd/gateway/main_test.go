@@ -365,6 +365,26 @@ func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
 	}
 }
 
+// TestStopWhileDiallingIsNoFailure: a stop that ends the ledger's dial
+// (the dial fails with the signal's context) exits 0 as a stop during the
+// wait does; a dial failing on its own is still an error.
+func TestStopWhileDiallingIsNoFailure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	dial := func(ctx context.Context, _ *options) (ledger, func() error, error) {
+		cancel() // the signal comes while the gateway dials
+		return nil, nil, fmt.Errorf("dial Commission peer: %w", ctx.Err())
+	}
+	if err := run(ctx, runArgs(t), dial); err != nil {
+		t.Errorf("stopped while dialling the ledger: %v; want no error", err)
+	}
+	failing := func(context.Context, *options) (ledger, func() error, error) {
+		return nil, nil, errors.New("read identity: no such file")
+	}
+	if err := run(context.Background(), runArgs(t), failing); err == nil || !strings.Contains(err.Error(), "read identity") {
+		t.Errorf("a dial failing on its own: %v; want its error", err)
+	}
+}
+
 // TestStopWhileWaitingCutsSlowRequestsAndIsNoFailure: a stop during the
 // wait for the election record whose graceful shutdown runs out of time,
 // a client still sending a request's body, still exits 0: only 503s were

@@ -136,7 +136,10 @@ func (e *storeError) Unwrap() error { return e.err }
 // stream indexes one block stream from the checkpoint until it fails.
 func (f *Follower) stream(ctx context.Context, done func(next uint64) bool) (progressed bool, err error) {
 	next, prev, err := f.Store.Checkpoint(ctx)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return false, ctx.Err() // a stop cut the read short: the end of Run, not a fault of the store
+	case err != nil:
 		return false, &storeError{err}
 	}
 	if done(next) {

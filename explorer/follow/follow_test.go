@@ -699,6 +699,38 @@ func (s stoppingSource) Blocks(_ context.Context, from uint64) (<-chan *common.B
 	return ch, nil
 }
 
+// stoppedCheckpoint is a Store whose checkpoint read a stop cuts short: it
+// cancels the run's context and fails with its error.
+type stoppedCheckpoint struct {
+	follow.Store
+	cancel context.CancelFunc
+}
+
+func (s stoppedCheckpoint) Checkpoint(ctx context.Context) (uint64, []byte, error) {
+	s.cancel()
+	return 0, nil, fmt.Errorf("read the checkpoint: %w", ctx.Err())
+}
+
+// TestFollowStopsAtTheCheckpoint: a stop that cuts the checkpoint's read
+// short ends Run with no error (it was a store failure, which exits the
+// explorer non-zero); a checkpoint read failing on its own still ends Run
+// with its error.
+func TestFollowStopsAtTheCheckpoint(t *testing.T) {
+	chain, _ := electionChain(3, 1, 5)
+	f, idx := follower(t, t.TempDir(), chain)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	f.Store = stoppedCheckpoint{Store: idx, cancel: cancel}
+	if err := f.Run(ctx); err != nil {
+		t.Errorf("stopped during the checkpoint's read: %v; want nil", err)
+	}
+	idx.Close() // a closed index fails the read on its own
+	f.Store = idx
+	if err := f.Run(t.Context()); err == nil {
+		t.Error("a checkpoint read that failed on its own: Run returned nil; want its error")
+	}
+}
+
 // TestFollowStopsMidAudit: a follower whose ctx ends while it audits a
 // block (the audit's index lookups then fail with context.Canceled) stops
 // as at any other moment of its ctx's end: Run returns nil, not a store
