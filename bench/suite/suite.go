@@ -318,7 +318,8 @@ func (r *run) prepare(ctx context.Context) error {
 // cli.CheckEnv): a warning for each that changes nothing, a line for each
 // that overrides a default.
 func (r *run) recordEnvironment(ctx context.Context) {
-	env := report.Environment{Prefixes: stack.EnvPrefixes, Set: cli.EnvSettings(stack.EnvPrefixes...)}
+	prefixes := stack.EnvPrefixes()
+	env := report.Environment{Prefixes: prefixes, Set: cli.EnvSettings(prefixes...)}
 	if len(env.Set) > 0 {
 		st, err := stack.New(r.cfg.Stack.stackConfig())
 		var c cli.EnvCheck
