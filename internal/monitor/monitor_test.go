@@ -192,7 +192,7 @@ func TestOverrides(t *testing.T) {
 // TestDashboardPanels reads the Grafana dashboard's panels and renders
 // legends.
 func TestDashboardPanels(t *testing.T) {
-	panels, err := Panels(config.Dashboard)
+	panels, err := Panels(config.Dashboard())
 	if err != nil {
 		t.Fatal(err)
 	}
