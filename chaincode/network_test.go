@@ -412,7 +412,7 @@ func peersBatch(t *testing.T, n *localnet.Network) {
 	ctx := ctxFor(t)
 	want := chaincode.Batching{Connected: true, WriteBatch: true, MaxWriteBatch: network.MaxChaincodeBatchKeys,
 		GetMultipleKeys: true, MaxGetMultipleKeys: network.MaxChaincodeBatchKeys}
-	for _, org := range network.PeerOrgs {
+	for _, org := range network.PeerOrgs() {
 		probe := nettest.Dial(t, n, org.Name, fabricclient.WithUser("Admin")).Contract("probe")
 		out, err := probe.EvaluateWithContext(ctx, "Batching", client.WithEndorsingOrganizations(org.MSPID))
 		var got chaincode.Batching

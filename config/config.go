@@ -17,8 +17,12 @@ var alertRules string
 // others.
 func AlertRules() []byte { return []byte(alertRules) }
 
-// Dashboard is grafana/votechain.json, a provisioning-ready Grafana
-// dashboard; the explorer's operator page draws the same panels.
+// dashboard is grafana/votechain.json (Dashboard).
 //
 //go:embed grafana/votechain.json
-var Dashboard []byte
+var dashboard string
+
+// Dashboard returns grafana/votechain.json, a provisioning-ready Grafana
+// dashboard whose panels the explorer's operator page draws: a new copy at
+// each call, so no caller can change the dashboard for the others.
+func Dashboard() []byte { return []byte(dashboard) }

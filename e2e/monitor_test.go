@@ -70,7 +70,7 @@ func TestMonitoring(t *testing.T) {
 	s.waitReceipts(t, 300)
 
 	// Every expression of the dashboard returns data.
-	panels, err := monitor.Panels(config.Dashboard)
+	panels, err := monitor.Panels(config.Dashboard())
 	if err != nil {
 		t.Fatal(err)
 	}

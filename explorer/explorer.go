@@ -285,7 +285,7 @@ func (e *Explorer) wire(ctx context.Context) error {
 		Metrics:     follow.NewMetrics(reg, next, issues),
 		CommitDelay: e.cfg.CommitDelay,
 	}
-	panels, err := monitor.Panels(config.Dashboard)
+	panels, err := monitor.Panels(config.Dashboard())
 	if err != nil {
 		return err
 	}

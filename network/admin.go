@@ -11,7 +11,7 @@ import (
 // PeerAdminEnv is the environment for the peer CLI acting as the admin of
 // the i-th organisation in PeerOrgs against its own peer.
 func PeerAdminEnv(l Layout, ports Ports, hosts Placement, i int) []string {
-	o := PeerOrgs[i]
+	o := PeerOrgs()[i]
 	listen, _, _ := ports.Peer(i)
 	return []string{
 		"FABRIC_CFG_PATH=" + l.NodeConfigDir(PeerProcess(o)),
@@ -53,7 +53,7 @@ func ChaincodeDefinitionArgs(label string, sequence int64) []string {
 // `peer lifecycle chaincode commit`: the endorsement policy needs both.
 func CommitPeerArgs(l Layout, ports Ports, hosts Placement) []string {
 	var args []string
-	for i, o := range PeerOrgs {
+	for i, o := range PeerOrgs() {
 		listen, _, _ := ports.Peer(i)
 		args = append(args, "--peerAddresses", hosts.Peer(i).Join(listen), "--tlsRootCertFiles", l.PeerTLSCA(o))
 	}

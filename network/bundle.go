@@ -103,8 +103,9 @@ func (b bundle) scriptHead(what string, usage ...string) []string {
 }
 
 func (b bundle) write() error {
-	var orgs []int // PeerOrgs on this host
-	for i := range PeerOrgs {
+	all := PeerOrgs()
+	var orgs []int // indexes in PeerOrgs of those on this host
+	for i := range all {
 		if b.spec.Hosts.Peer(i) == b.host {
 			orgs = append(orgs, i)
 		}
@@ -113,7 +114,7 @@ func (b bundle) write() error {
 	// and its explorer checks the chain it reads against it.
 	copies := []string{b.src.GenesisBlock()} // paths under src
 	for _, i := range orgs {
-		o := PeerOrgs[i]
+		o := all[i]
 		for j := 0; j < OrdererCount; j++ {
 			if OrdererOrg(j) == o {
 				copies = append(copies, b.src.OrdererNode(j))
@@ -122,7 +123,7 @@ func (b bundle) write() error {
 		cert, _ := b.src.OrdererAdminTLS(o)
 		copies = append(copies, b.src.PeerNode(o), filepath.Dir(b.src.UserMSP(o, "Admin")), filepath.Dir(filepath.Dir(cert)),
 			b.src.TLSRootBundle(), b.src.OrdererTLSRoots())
-		for _, other := range PeerOrgs {
+		for _, other := range all {
 			copies = append(copies, b.src.PeerTLSCA(other)) // named in the chaincode commit
 		}
 	}
@@ -230,7 +231,7 @@ func (b bundle) writeOrgFiles(orgs []int) error {
 		"binary (bin/ballotcc). Run each node under a supervisor (systemd) or with nohup."), `case "${1:-}" in`)
 	var nodes []string
 	for _, i := range orgs {
-		o := PeerOrgs[i]
+		o := PeerOrgs()[i]
 		for j := 0; j < OrdererCount; j++ {
 			if OrdererOrg(j) != o {
 				continue
@@ -278,7 +279,7 @@ func (b bundle) setupScript(orgs []int) string {
 	add(`case "${1:-}" in`, "join)")
 	for _, i := range orgs {
 		for j := 0; j < OrdererCount; j++ {
-			if OrdererOrg(j) == PeerOrgs[i] {
+			if OrdererOrg(j) == PeerOrgs()[i] {
 				add(`  "$(fabric osnadmin)" ` + shellArgs(OrdererJoinArgs(sh, b.spec.Ports, b.spec.Hosts, j)...))
 			}
 		}
@@ -302,7 +303,7 @@ func (b bundle) setupScript(orgs []int) string {
 			break
 		}
 		env := shellArgs(PeerAdminEnv(sh, b.spec.Ports, b.spec.Hosts, i)...)
-		o := PeerOrgs[i]
+		o := PeerOrgs()[i]
 		add(fmt.Sprintf(`  env %s "$(fabric peer)" lifecycle chaincode install %s ||`, env, shellArgs(sh.ChaincodePackage(cc.Label, o.Name))),
 			fmt.Sprintf(`    env %s "$(fabric peer)" lifecycle chaincode queryinstalled | grep -qF %s # installed before`, env, shellArgs(cc.PackageIDs[o.Name])),
 			fmt.Sprintf(`  env %s "$(fabric peer)" lifecycle chaincode approveformyorg --package-id %s %s %s`, env, cc.PackageIDs[o.Name],

@@ -137,7 +137,7 @@ func SmartBFTOptions() map[string]any {
 // later channel update. Every endpoint is on its node's host in hosts.
 func WriteConfigtx(l Layout, ports Ports, hosts Placement, consensus Consensus) error {
 	var ordererOrgs []configtxOrg
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		org := configtxOrg{
 			Name: o.OrdererMSPID, ID: o.OrdererMSPID, MSPDir: l.OrdererOrgMSP(o),
 			Policies: map[string]policy{
@@ -156,7 +156,7 @@ func WriteConfigtx(l Layout, ports Ports, hosts Placement, consensus Consensus) 
 	}
 
 	var appOrgs []configtxOrg
-	for i, o := range PeerOrgs {
+	for i, o := range PeerOrgs() {
 		listen, _, _ := ports.Peer(i)
 		appOrgs = append(appOrgs, configtxOrg{
 			Name: o.MSPID, ID: o.MSPID, MSPDir: l.OrgMSP(o),

@@ -17,8 +17,8 @@ const (
 // EndorsingMSPs are the organisations whose peers EndorsementPolicy
 // requires: every peer organisation.
 func EndorsingMSPs() []string {
-	out := make([]string, len(PeerOrgs))
-	for i, o := range PeerOrgs {
+	out := make([]string, len(PeerOrgs()))
+	for i, o := range PeerOrgs() {
 		out[i] = o.MSPID
 	}
 	return out
@@ -110,8 +110,12 @@ var (
 		OrdererMSPID: "CommissionOrdererMSP", OrdererDomain: "orderer.commission.votechain.test"}
 	Observers = Org{Name: "Observers", MSPID: "ObserversMSP", Domain: "observers.votechain.test",
 		OrdererMSPID: "ObserversOrdererMSP", OrdererDomain: "orderer.observers.votechain.test"}
-	PeerOrgs = []Org{Commission, Observers}
 )
+
+// PeerOrgs returns the consortium's organisations, Commission then
+// Observers, in a new slice at each call, so no caller can change the list
+// (or its order, which numbers peers and orderers) for the others.
+func PeerOrgs() []Org { return []Org{Commission, Observers} }
 
 // The ordering service: four orderers, two run by each organisation. With
 // BFT the block signature quorum is 3 of 4, so neither organisation can
@@ -123,7 +127,7 @@ const (
 
 // OrdererOrg is the organisation that runs orderer i: orderer0 and orderer1
 // the Commission, orderer2 and orderer3 the Observers.
-func OrdererOrg(i int) Org { return PeerOrgs[i/OrderersPerOrg] }
+func OrdererOrg(i int) Org { return PeerOrgs()[i/OrderersPerOrg] }
 
 // OrdererHost is the host name of orderer i.
 func OrdererHost(i int) string { return fmt.Sprintf("orderer%d.%s", i, OrdererOrg(i).OrdererDomain) }
@@ -238,7 +242,7 @@ func (p Ports) NetworkPorts() []NamedPort {
 		name := OrdererProcess(i)
 		out = append(out, NamedPort{name, "gRPC", l}, NamedPort{name, "admin", a}, NamedPort{name, "operations", o})
 	}
-	for i, org := range PeerOrgs {
+	for i, org := range PeerOrgs() {
 		l, c, o := p.Peer(i)
 		name := PeerProcess(org)
 		out = append(out, NamedPort{name, "gRPC", l}, NamedPort{name, "chaincode", c}, NamedPort{name, "operations", o})
@@ -253,7 +257,7 @@ func (p Ports) PprofPorts() []NamedPort {
 	for i := 0; i < OrdererCount; i++ {
 		out = append(out, NamedPort{OrdererProcess(i), "pprof", p.OrdererPprof(i)})
 	}
-	for i, org := range PeerOrgs {
+	for i, org := range PeerOrgs() {
 		out = append(out, NamedPort{PeerProcess(org), "pprof", p.PeerPprof(i)})
 	}
 	return out

@@ -41,7 +41,7 @@ type cryptoCount struct {
 // its host (Host.SANs), so clients verify it at the address they dial.
 func WriteCryptoConfig(l Layout, hosts Placement) error {
 	var spec cryptoSpec
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		ord := cryptoOrg{Name: o.Name + "Orderer", Domain: o.OrdererDomain, EnableNodeOUs: true}
 		for i := 0; i < OrdererCount; i++ {
 			if OrdererOrg(i) == o {
@@ -79,7 +79,7 @@ func writeYAML(path string, v any) error {
 // in another, for orderers and the clients that dial any of them.
 func WriteTLSRootBundles(l Layout) error {
 	var peers, orderers []string
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		peers = append(peers, l.PeerTLSCA(o))
 		orderers = append(orderers, l.OrdererTLSCA(o))
 	}

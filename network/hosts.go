@@ -38,7 +38,7 @@ type Placement struct {
 // OneHost is the default placement: every node on LocalHost.
 func OneHost() Placement {
 	p := Placement{Orgs: map[string]Host{}, Clients: LocalHost()}
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		p.Orgs[o.Name] = LocalHost()
 	}
 	return p
@@ -49,11 +49,12 @@ func OneHost() Placement {
 // with the given addresses: one per organisation in PeerOrgs order, then
 // the clients'.
 func Spread(addrs ...string) (Placement, error) {
-	if len(addrs) != len(PeerOrgs)+1 {
-		return Placement{}, fmt.Errorf("spread needs %d addresses (one per organisation, then the clients'), got %d", len(PeerOrgs)+1, len(addrs))
+	orgs := PeerOrgs()
+	if len(addrs) != len(orgs)+1 {
+		return Placement{}, fmt.Errorf("spread needs %d addresses (one per organisation, then the clients'), got %d", len(orgs)+1, len(addrs))
 	}
-	p := Placement{Orgs: map[string]Host{}, Clients: Host{Name: ClientsHost, Addr: addrs[len(PeerOrgs)]}}
-	for i, o := range PeerOrgs {
+	p := Placement{Orgs: map[string]Host{}, Clients: Host{Name: ClientsHost, Addr: addrs[len(orgs)]}}
+	for i, o := range orgs {
 		p.Orgs[o.Name] = Host{Name: o.HostName(), Addr: addrs[i]}
 	}
 	return p, p.Validate()
@@ -87,7 +88,7 @@ func ParseSpread(s string) (Placement, error) {
 
 func orgHostNames() []string {
 	var names []string
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		names = append(names, o.HostName())
 	}
 	return names
@@ -124,7 +125,7 @@ func (p Placement) Validate() error {
 		byName[h.Name] = h.Addr
 		return nil
 	}
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		h, ok := p.Orgs[o.Name]
 		if !ok {
 			return fmt.Errorf("organisation %s has no host", o.Name)
@@ -143,7 +144,7 @@ func (p Placement) Org(o Org) Host { return p.Orgs[o.Name] }
 func (p Placement) Orderer(i int) Host { return p.Org(OrdererOrg(i)) }
 
 // Peer is the host of the i-th organisation's peer and chaincode service.
-func (p Placement) Peer(i int) Host { return p.Org(PeerOrgs[i]) }
+func (p Placement) Peer(i int) Host { return p.Org(PeerOrgs()[i]) }
 
 // Process is the host of one of the consortium's processes
 // (OrdererProcess, PeerProcess, ChaincodeProcess); false for any other name.
@@ -153,7 +154,7 @@ func (p Placement) Process(name string) (Host, bool) {
 			return p.Orderer(i), true
 		}
 	}
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		if name == PeerProcess(o) || name == ChaincodeProcess(o) {
 			return p.Org(o), true
 		}
@@ -177,7 +178,7 @@ func (p Placement) Hosts() []Host {
 
 func (p Placement) orgHosts() []Host {
 	var out []Host
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		out = append(out, p.Org(o))
 	}
 	return out

@@ -61,7 +61,7 @@ func TestSpreadPlacesEachOrganisationOnItsHost(t *testing.T) {
 			t.Errorf("process %s on %v %v, want %v", OrdererProcess(i), h, ok, p.Orderer(i))
 		}
 	}
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		for _, name := range []string{PeerProcess(o), ChaincodeProcess(o)} {
 			if h, ok := p.Process(name); !ok || h != p.Org(o) {
 				t.Errorf("process %s on %v %v, want %v", name, h, ok, p.Org(o))
@@ -122,14 +122,14 @@ func TestSpreadNetworkFilesUseHostAddresses(t *testing.T) {
 	}
 	crypto := readText(t, l.CryptoConfig())
 	mustNotLoopback(t, "crypto-config", crypto)
-	for _, h := range p.Hosts()[:len(PeerOrgs)] {
+	for _, h := range p.Hosts()[:len(PeerOrgs())] {
 		if !strings.Contains(crypto, h.Addr) || !strings.Contains(crypto, "- "+h.Name) {
 			t.Errorf("crypto-config names neither %s nor %s as a SAN:\n%s", h.Name, h.Addr, crypto)
 		}
 	}
-	for i := range PeerOrgs {
+	for i := range PeerOrgs() {
 		settings := PeerSettings(l, ports, p, i, "/builder")
-		mustNotLoopback(t, "core.yaml of "+PeerOrgs[i].Name, yamlText(t, settings))
+		mustNotLoopback(t, "core.yaml of "+PeerOrgs()[i].Name, yamlText(t, settings))
 		listen, _, _ := ports.Peer(i)
 		if settings["peer.address"] != p.Peer(i).Join(listen) {
 			t.Errorf("peer %d address %v", i, settings["peer.address"])

@@ -35,7 +35,7 @@ var (
 // cryptogen issues it, "User1@commission.votechain.test": the name an
 // election record's batchers list uses. CommonName reads it from the file.
 func (c Component) CommonName() string {
-	for _, o := range PeerOrgs {
+	for _, o := range PeerOrgs() {
 		if o.Name == c.Org {
 			return c.User + "@" + o.Domain
 		}
@@ -43,8 +43,10 @@ func (c Component) CommonName() string {
 	return ""
 }
 
-// Components lists every component with an identity, in a new slice at
-// each call, so no caller can change the list for the others.
+// Components lists every component with an identity (Batcher, Gateway,
+// Explorer, Admin, as those variables are at the call) in a new slice at
+// each call, so a caller's edit of the slice does not reach the others;
+// it does not guard the four variables themselves.
 func Components() []Component { return []Component{Batcher, Gateway, Explorer, Admin} }
 
 // usersOf returns the client users (User1..UserN) cryptogen must make for

@@ -134,7 +134,7 @@ func TestPortPlanHasNoOverlaps(t *testing.T) {
 	for _, np := range append(p.NetworkPorts(), p.PprofPorts()...) {
 		add(np.Port, np.Process+" "+np.Role)
 	}
-	for i := range PeerOrgs {
+	for i := range PeerOrgs() {
 		for slot := 0; slot < 2; slot++ {
 			add(p.ChaincodeServer(i, slot), "chaincode server")
 		}
@@ -146,6 +146,19 @@ func TestPortPlanHasNoOverlaps(t *testing.T) {
 		if port < p.Base || port >= p.Base+400 {
 			t.Errorf("port %d outside the instance's range of 400", port)
 		}
+	}
+}
+
+// PeerOrgs are the Commission then the Observers, and a caller's edit of
+// the slice it returned does not reach the next call.
+func TestPeerOrgsIsANewSliceEachCall(t *testing.T) {
+	orgs := PeerOrgs()
+	if len(orgs) != 2 || orgs[0] != Commission || orgs[1] != Observers {
+		t.Fatalf("PeerOrgs() = %+v, want Commission then Observers", orgs)
+	}
+	orgs[0], orgs[1] = orgs[1], orgs[0]
+	if again := PeerOrgs(); again[0] != Commission || again[1] != Observers {
+		t.Errorf("a caller's change to PeerOrgs' slice shows in the next call: %s then %s", again[0].Name, again[1].Name)
 	}
 }
 

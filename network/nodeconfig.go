@@ -78,13 +78,13 @@ type ExternalBuilder struct {
 // PeerSettings are the project's changes to Fabric's core.yaml for the peer of
 // the i-th organisation in PeerOrgs, listening on its host in hosts.
 func PeerSettings(l Layout, ports Ports, hosts Placement, i int, builderDir string) Settings {
-	o := PeerOrgs[i]
+	o := PeerOrgs()[i]
 	listen, ccListen, ops := ports.Peer(i)
 	node := l.PeerNode(o)
 	host := hosts.Peer(i)
 	addr := host.Join(listen)
 	var bootstrap []string
-	for j := range PeerOrgs {
+	for j := range PeerOrgs() {
 		if j != i {
 			other, _, _ := ports.Peer(j)
 			bootstrap = append(bootstrap, hosts.Peer(j).Join(other))

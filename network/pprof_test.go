@@ -52,7 +52,7 @@ func TestPprofSettingsEnableEachNodeOnItsOwnPort(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, o := range PeerOrgs {
+	for i, o := range PeerOrgs() {
 		dst := filepath.Join(dir, o.Name, "core.yaml")
 		if err := PatchYAML(core, dst, PeerPprofSettings(ports, i)); err != nil {
 			t.Fatal(err)

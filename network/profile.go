@@ -51,7 +51,7 @@ type Identity struct {
 // certificate against that address (one of its SANs).
 func BuildProfile(l Layout, ports Ports, hosts Placement, consensus Consensus) (Profile, error) {
 	p := Profile{Channel: ChannelName, Chaincode: ChaincodeName, Orgs: map[string]OrgProfile{}, Consensus: consensus}
-	for i, o := range PeerOrgs {
+	for i, o := range PeerOrgs() {
 		listen, _, _ := ports.Peer(i)
 		op := OrgProfile{
 			MSPID: o.MSPID,

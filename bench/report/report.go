@@ -105,7 +105,7 @@ type Settings struct {
 // Environment is the variables of a run's environment that set flags of
 // the processes it starts: the batchers, gateways and explorer inherit it
 // and take any flag the run's stack does not pass on their command line
-// from PREFIX_FLAG_NAME (stack.EnvPrefixes, cli.ApplyEnv), so
+// from PREFIX_FLAG_NAME (stack.EnvPrefixes(), cli.ApplyEnv), so
 // `BATCHER_LEDGER_LAG=-1s make bench` measures another batcher than
 // `make bench`.
 type Environment struct {

@@ -39,9 +39,13 @@ type AB struct {
 	Warmup time.Duration
 }
 
-// DefaultAB is the A/B's schedule: 10 minutes of intake (8 measured),
-// plus the drains and restarts.
-var DefaultAB = AB{Rates: []float64{2000, 2500}, Dur: 60 * time.Second, Rounds: 1, Warmup: 15 * time.Second}
+// DefaultAB returns the A/B's default schedule: 10 minutes of intake (8
+// measured), plus the drains and restarts. Each call returns a new AB with
+// slices of its own, so a caller that changes its schedule changes no one
+// else's.
+func DefaultAB() AB {
+	return AB{Rates: []float64{2000, 2500}, Dur: 60 * time.Second, Rounds: 1, Warmup: 15 * time.Second}
+}
 
 // ParseEnv splits NAME=value settings separated by white space ("" gives
 // none).

@@ -248,8 +248,8 @@ func TestParseRates(t *testing.T) {
 	if err != nil || !slices.Equal(rates, []float64{2000, 2500.5}) {
 		t.Errorf("round trip: %v, %v", rates, err)
 	}
-	if FormatRates(DefaultAB.Rates) != "2000,2500" {
-		t.Errorf("default rates written %q", FormatRates(DefaultAB.Rates))
+	if FormatRates(DefaultAB().Rates) != "2000,2500" {
+		t.Errorf("default rates written %q", FormatRates(DefaultAB().Rates))
 	}
 	for _, bad := range []string{"", "2000,0", "2000,x", "-5"} {
 		if _, err := ParseRates(bad); err == nil {

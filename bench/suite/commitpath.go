@@ -33,7 +33,7 @@ func commitPaths(dir string, from, to time.Time) ([]report.CommitPath, error) {
 		orderers = append(orderers, blocks)
 	}
 	var out []report.CommitPath
-	for _, org := range network.PeerOrgs {
+	for _, org := range network.PeerOrgs() {
 		peer := network.PeerProcess(org)
 		l, err := parseLogFile(filepath.Join(dir, peer+".log"), func(r io.Reader) (measure.PeerLog, error) {
 			return measure.ParsePeerLog(r, network.ChannelName)

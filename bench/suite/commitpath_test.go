@@ -34,10 +34,10 @@ func logsFolder(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	copyLog("fabric-peer.log", network.PeerProcess(network.PeerOrgs[0]))
+	copyLog("fabric-peer.log", network.PeerProcess(network.PeerOrgs()[0]))
 	copyLog("fabric-orderer0.log", network.OrdererProcess(0))
 	copyLog("fabric-orderer3.log", network.OrdererProcess(3))
-	if err := os.WriteFile(filepath.Join(dir, network.PeerProcess(network.PeerOrgs[1])+".log"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, network.PeerProcess(network.PeerOrgs()[1])+".log"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -53,11 +53,11 @@ func TestCommitPathsFromTheNodesLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) != len(network.PeerOrgs) {
-		t.Fatalf("%d commit paths, want one a peer (%d)", len(paths), len(network.PeerOrgs))
+	if len(paths) != len(network.PeerOrgs()) {
+		t.Fatalf("%d commit paths, want one a peer (%d)", len(paths), len(network.PeerOrgs()))
 	}
 	c := paths[0]
-	if want := network.PeerProcess(network.PeerOrgs[0]); c.Peer != want {
+	if want := network.PeerProcess(network.PeerOrgs()[0]); c.Peer != want {
 		t.Errorf("peer %q, want %q", c.Peer, want)
 	}
 	if c.Blocks.Blocks != 3 || c.Blocks.Txs != 3 {
@@ -84,7 +84,7 @@ func TestCommitPathsFromTheNodesLogs(t *testing.T) {
 
 func TestCommitPathsWithoutAPeersLog(t *testing.T) {
 	dir := logsFolder(t)
-	missing := network.PeerProcess(network.PeerOrgs[1]) + ".log"
+	missing := network.PeerProcess(network.PeerOrgs()[1]) + ".log"
 	if err := os.Remove(filepath.Join(dir, missing)); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 // output warns of a misspelt one and of one for a flag the stack gives,
 // and names the default one overrides.
 func TestRunRecordsItsEnvironment(t *testing.T) {
-	clitest.ClearEnv(t, stack.EnvPrefixes...) // the caller's own settings would count
+	clitest.ClearEnv(t, stack.EnvPrefixes()...) // the caller's own settings would count
 	bin := helpStandIns(t)
 	t.Setenv("BATCHER_LEDGER_LAG", "-1s")
 	t.Setenv("BATCHER_LEDGR_LAG", "-1s")
@@ -102,7 +102,7 @@ func helpStandIns(t *testing.T) string {
 // against the system it will make: the wipe comes first (the folder's old
 // record made stack.New refuse, and the check said only that).
 func TestFreshRunChecksEnvironmentAfterTheWipe(t *testing.T) {
-	clitest.ClearEnv(t, stack.EnvPrefixes...) // the caller's own settings would count
+	clitest.ClearEnv(t, stack.EnvPrefixes()...) // the caller's own settings would count
 	bin := helpStandIns(t)
 	t.Setenv("BATCHER_LEDGER_LAG", "-1s")
 	dir := filepath.Join(t.TempDir(), "bench")

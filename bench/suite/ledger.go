@@ -132,7 +132,7 @@ func (r *run) ceiling(ctx context.Context, name string, dur time.Duration) repor
 // after its drain).
 func (r *run) noteCompactions(name string, from, to time.Time) {
 	var peers []string
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		file := filepath.Join(r.st.Network().Layout().NodeDataDir(o.PeerHost()), "ledgersData", "stateLeveldb", "LOG")
 		f, err := os.Open(file)
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 // naming the plans, the span of ports and the range. The default base,
 // 32000, fits.
 func TestPortBases(t *testing.T) {
-	whole := Config{Plan: DefaultPlan}
+	whole := Config{Plan: DefaultPlan()}
 	first, last := PortBases(whole)
 	valid := func(base int) bool { return (network.Ports{Base: base}).Validate() == nil }
 	for _, base := range []int{first, last} {
@@ -61,9 +61,9 @@ func TestPortBases(t *testing.T) {
 // run needs.
 func TestPortBasesOfWhatTheRunStarts(t *testing.T) {
 	lowest, highest := 1025, 65000 // network.Ports.Validate's
-	noExtra := DefaultPlan
+	noExtra := DefaultPlan()
 	noExtra.OtherConsensus, noExtra.Eligibility = false, false
-	noScaleOut := DefaultPlan
+	noScaleOut := DefaultPlan()
 	noScaleOut.ScaleOutRate = 0
 	twoContests := []ballot.Contest{{ID: "L1"}, {ID: "L2"}}
 	for _, c := range []struct {
@@ -72,11 +72,11 @@ func TestPortBasesOfWhatTheRunStarts(t *testing.T) {
 		first, last int
 		span        string
 	}{
-		{"whole run", Config{Plan: DefaultPlan}, lowest + 400, highest - 400, "the 1200 ports from base-400 to base+799"},
-		{"--only intake", Config{Only: OnlyIntake, Plan: DefaultPlan}, lowest, highest, "the 400 ports from base to base+399"},
-		{"--only sweep", Config{Only: OnlySweep, Plan: DefaultPlan}, lowest, highest, "the 400 ports from base to base+399"},
-		{"--only ab", Config{Only: OnlyAB, Plan: DefaultPlan}, lowest, highest, "the 400 ports from base to base+399"},
-		{"--only scaleout", Config{Only: OnlyScaleOut, Plan: DefaultPlan}, lowest + 400, highest + 400, "the 400 ports from base-400 to base-1"},
+		{"whole run", Config{Plan: DefaultPlan()}, lowest + 400, highest - 400, "the 1200 ports from base-400 to base+799"},
+		{"--only intake", Config{Only: OnlyIntake, Plan: DefaultPlan()}, lowest, highest, "the 400 ports from base to base+399"},
+		{"--only sweep", Config{Only: OnlySweep, Plan: DefaultPlan()}, lowest, highest, "the 400 ports from base to base+399"},
+		{"--only ab", Config{Only: OnlyAB, Plan: DefaultPlan()}, lowest, highest, "the 400 ports from base to base+399"},
+		{"--only scaleout", Config{Only: OnlyScaleOut, Plan: DefaultPlan()}, lowest + 400, highest + 400, "the 400 ports from base-400 to base-1"},
 		{"whole run, --scaleout-rate 0", Config{Plan: noScaleOut}, lowest, highest - 400, "the 800 ports from base to base+799"},
 		{"whole run, no extra network", Config{Plan: noExtra}, lowest + 400, highest, "the 800 ports from base-400 to base+399"},
 		{"whole run, the contests pair's extra network", Config{Plan: noExtra, Contests: twoContests}, lowest + 400, highest - 400, "the 1200 ports from base-400 to base+799"},

@@ -12,7 +12,7 @@ import (
 // grows by what the quick.go comment says. A plan without a warm-up gets
 // none, and one bounded below two slices keeps its bound.
 func TestQuickPlan(t *testing.T) {
-	full := DefaultPlan
+	full := DefaultPlan()
 	q := full.Quick()
 	for name, d := range map[string][2]time.Duration{
 		"sweep":      {q.SweepDur, full.SweepDur},

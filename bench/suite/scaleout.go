@@ -32,14 +32,15 @@ import (
 // OnlyScaleOut is Config.Only for the scale-out phase alone.
 const OnlyScaleOut = "scaleout"
 
-// OnlyPhases are the phases Config.Only can name.
-var OnlyPhases = []string{OnlyScaleOut, OnlySweep, OnlyIntake, OnlyAB}
+// OnlyPhases returns the phases Config.Only can name, in a new slice at
+// each call, so no caller can change them for the others.
+func OnlyPhases() []string { return []string{OnlyScaleOut, OnlySweep, OnlyIntake, OnlyAB} }
 
 // only runs the one phase Config.Only names, without the run's own system
 // (so no ledger ceiling: the plan derives no channels).
 func (r *run) only(ctx context.Context, began time.Time) (*report.Report, error) {
 	if r.cfg.Only != OnlyScaleOut {
-		return nil, fmt.Errorf("phase %q cannot run alone: the phases that can are %s", r.cfg.Only, strings.Join(OnlyPhases, ", "))
+		return nil, fmt.Errorf("phase %q cannot run alone: the phases that can are %s", r.cfg.Only, strings.Join(OnlyPhases(), ", "))
 	}
 	r.rep.Only = r.cfg.Only
 	r.scaleOut(ctx)

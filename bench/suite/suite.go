@@ -138,50 +138,54 @@ type Plan struct {
 	ScaleOutDrain time.Duration
 }
 
-// DefaultPlan aims at about 15 minutes for `make bench` on a small machine;
-// the drains take what the batcher needs.
-var DefaultPlan = Plan{
-	SweepVotes: []int{500, 1000, 2000}, SweepFlights: []int{16, 8, 32}, SweepDur: 6 * time.Second, Warmup: 3 * time.Second,
-	// Runs 3 to 5 measured 2,000×16 at 8,667, 6,667 and 8,667 counted/s and
-	// 500×16 at 7,667 to 7,833: a 6 s window holds few 2,000-vote blocks.
-	SweepNoise:   0.15,
-	CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 20 * time.Second,
-	NaiveFlight: 200, NaiveDur: 15 * time.Second,
-	GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true, Eligibility: true,
-	DriveRate: 25_000, DriveTxRate: 1_000, // measured here at most: 16,504 votes/s (a fresh ledger, roll sealed), 198 tx/s
-	ExtraDriveRate: 50_000, // an extra network with no roll ran out of 25,000/s worth of voters (session 8)
-	// The first drive on a fresh extra network spent 38-54% of its ledger
-	// processes' CPU in page faults (runs 38-44), the run's network 0-6%.
-	ExtraWarmup: WarmupRule{Slice: 5 * time.Second, MaxShare: 0.10, Limit: 45 * time.Second},
+// DefaultPlan returns the default schedule, which aims at about 15 minutes
+// for `make bench` on a small machine; the drains take what the batcher
+// needs. Each call returns a new Plan with slices of its own, so a caller
+// that changes its plan changes no one else's.
+func DefaultPlan() Plan {
+	return Plan{
+		SweepVotes: []int{500, 1000, 2000}, SweepFlights: []int{16, 8, 32}, SweepDur: 6 * time.Second, Warmup: 3 * time.Second,
+		// Runs 3 to 5 measured 2,000×16 at 8,667, 6,667 and 8,667 counted/s and
+		// 500×16 at 7,667 to 7,833: a 6 s window holds few 2,000-vote blocks.
+		SweepNoise:   0.15,
+		CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 20 * time.Second,
+		NaiveFlight: 200, NaiveDur: 15 * time.Second,
+		GrowTo: 2_000_000, FillLimit: 3 * time.Minute, OtherConsensus: true, Eligibility: true,
+		DriveRate: 25_000, DriveTxRate: 1_000, // measured here at most: 16,504 votes/s (a fresh ledger, roll sealed), 198 tx/s
+		ExtraDriveRate: 50_000, // an extra network with no roll ran out of 25,000/s worth of voters (session 8)
+		// The first drive on a fresh extra network spent 38-54% of its ledger
+		// processes' CPU in page faults (runs 38-44), the run's network 0-6%.
+		ExtraWarmup: WarmupRule{Slice: 5 * time.Second, MaxShare: 0.10, Limit: 45 * time.Second},
 
-	CatchUpLimit: 3 * time.Minute, ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
-	// The knee is the last step served, so it lies up to one step below
-	// the rate the intake serves: 2,500 apart from 10,000 (until run 66,
-	// 5,000 apart above 15,000: run 66 served 20,000 and not 25,000, whose
-	// answers reached 23,181/s). Accepted is ~0.97 of a step's rate (2%
-	// re-sends, 1% not on the roll), so 20,000 accepted needs the 22,500 step.
-	RampRates: []float64{500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 17500, 20000, 22500, 25000, 27500, 30000}, RampStep: 4 * time.Second,
-	Knee:       loadgen.KneeCriteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
-	FixedRates: []float64{5000, 10000}, FixedDur: 10 * time.Second,
+		CatchUpLimit: 3 * time.Minute, ReferendumRate: 1000, ReferendumDur: 20 * time.Second,
+		// The knee is the last step served, so it lies up to one step below
+		// the rate the intake serves: 2,500 apart from 10,000 (until run 66,
+		// 5,000 apart above 15,000: run 66 served 20,000 and not 25,000, whose
+		// answers reached 23,181/s). Accepted is ~0.97 of a step's rate (2%
+		// re-sends, 1% not on the roll), so 20,000 accepted needs the 22,500 step.
+		RampRates: []float64{500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 17500, 20000, 22500, 25000, 27500, 30000}, RampStep: 4 * time.Second,
+		Knee:       loadgen.KneeCriteria{MinServed: 0.95, MaxFailed: 0.01, MaxP99: time.Second},
+		FixedRates: []float64{5000, 10000}, FixedDur: 10 * time.Second,
 
-	// Four search probes after the sustained one: the first at issue 21's
-	// goal, the others bisecting between the highest rate that held and
-	// the lowest that failed, or twice the former while none failed (the
-	// ramp's knee is not measured yet): from 5,000 held they probe 8,000,
-	// then 12,000 or 6,500, and so on, ending within 500-1,000 votes/s
-	// (three left runs 55-59 2,000 apart). Bisecting alone, runs 60-62
-	// probed 7,500 and 8,500, never the goal.
-	SustainedRate: 5000, SustainedDur: 60 * time.Second,
-	SearchProbes: 4, SearchGoal: goalSustainable, ProbeDur: 60 * time.Second, SearchStep: 250, HoldRatio: 0.95, HoldP95: 2 * time.Second,
+		// Four search probes after the sustained one: the first at issue 21's
+		// goal, the others bisecting between the highest rate that held and
+		// the lowest that failed, or twice the former while none failed (the
+		// ramp's knee is not measured yet): from 5,000 held they probe 8,000,
+		// then 12,000 or 6,500, and so on, ending within 500-1,000 votes/s
+		// (three left runs 55-59 2,000 apart). Bisecting alone, runs 60-62
+		// probed 7,500 and 8,500, never the goal.
+		SustainedRate: 5000, SustainedDur: 60 * time.Second,
+		SearchProbes: 4, SearchGoal: goalSustainable, ProbeDur: 60 * time.Second, SearchStep: 250, HoldRatio: 0.95, HoldP95: 2 * time.Second,
 
-	SurgeRate: 20000, SurgeDur: 10 * time.Second, DrainLimit: 6 * time.Minute,
-	StormRate: 5000, StormDur: 20 * time.Second,
+		SurgeRate: 20000, SurgeDur: 10 * time.Second, DrainLimit: 6 * time.Minute,
+		StormRate: 5000, StormDur: 20 * time.Second,
 
-	ReadWorkers: 32, ReadDur: 5 * time.Second,
+		ReadWorkers: 32, ReadDur: 5 * time.Second,
 
-	// Below the shape's knee on 2 cores (the single Redis's was 2,900/s; the
-	// replicas' WAIT adds work), so few 503s weigh on the cost per vote.
-	ScaleOutRate: 1500, ScaleOutDur: 30 * time.Second, ScaleOutDrain: 2 * time.Minute,
+		// Below the shape's knee on 2 cores (the single Redis's was 2,900/s; the
+		// replicas' WAIT adds work), so few 503s weigh on the cost per vote.
+		ScaleOutRate: 1500, ScaleOutDur: 30 * time.Second, ScaleOutDrain: 2 * time.Minute,
+	}
 }
 
 // run is the state of one benchmark run.
@@ -318,7 +322,8 @@ func (r *run) prepare(ctx context.Context) error {
 // cli.CheckEnv): a warning for each that changes nothing, a line for each
 // that overrides a default.
 func (r *run) recordEnvironment(ctx context.Context) {
-	env := report.Environment{Prefixes: stack.EnvPrefixes, Set: cli.EnvSettings(stack.EnvPrefixes...)}
+	prefixes := stack.EnvPrefixes()
+	env := report.Environment{Prefixes: prefixes, Set: cli.EnvSettings(prefixes...)}
 	if len(env.Set) > 0 {
 		st, err := stack.New(r.cfg.Stack.stackConfig())
 		var c cli.EnvCheck

@@ -16,9 +16,9 @@ import (
 // is nil: running it would panic) and fails the run with ErrDriverVoters;
 // later drives are not run either.
 func TestDriveThatMayRunOutIsNotRun(t *testing.T) {
-	r := &run{cfg: Config{Plan: DefaultPlan}, rep: &report.Report{}, election: election("race"), driverRoll: entries(100_000, "race")}
+	r := &run{cfg: Config{Plan: DefaultPlan()}, rep: &report.Report{}, election: election("race"), driverRoll: entries(100_000, "race")}
 	d := ledgerload.Drive{VotesPerTx: 1000, InFlight: 16, Warmup: 3 * time.Second, Duration: 20 * time.Second}
-	if need := DefaultPlan.driveVoters(1000, 16, 23*time.Second); need <= len(r.driverRoll) {
+	if need := DefaultPlan().driveVoters(1000, 16, 23*time.Second); need <= len(r.driverRoll) {
 		t.Fatalf("the drive needs %d voters; the test must give it fewer than %d", need, len(r.driverRoll))
 	}
 	if res := r.drive(t.Context(), "ceiling", d); res.Txs != 0 || !errors.Is(r.fatal, ErrDriverVoters) {
@@ -58,7 +58,7 @@ func entries(n int, contests ...string) []ballot.RollEntry {
 // enoughVoters after the ones before took their most from each of their
 // contests), and the naive baseline's bound follows its transaction rate.
 func TestDriverVotersCoverThePlan(t *testing.T) {
-	for _, p := range []Plan{DefaultPlan, {SweepVotes: []int{500, 2000}, SweepFlights: []int{16, 32}, SweepDur: 3 * time.Second,
+	for _, p := range []Plan{DefaultPlan(), {SweepVotes: []int{500, 2000}, SweepFlights: []int{16, 32}, SweepDur: 3 * time.Second,
 		Warmup: 3 * time.Second, CeilingVotes: 500, CeilingFlight: 16, CeilingDur: 6 * time.Second, DriveRate: 10_000, DriveTxRate: 1_000}} {
 		for _, contests := range [][]string{{"race"}, {"L1", "L2", "L3"}} {
 			r := &run{cfg: Config{Plan: p}, election: election(contests...), driverRoll: entries(p.DriverVoters(len(contests)), contests...)}
@@ -93,7 +93,7 @@ func TestDriverVotersCoverThePlan(t *testing.T) {
 			}
 		}
 	}
-	if n := DefaultPlan.driveVoters(1, 200, 18*time.Second); n != 18*1000+200 {
+	if n := DefaultPlan().driveVoters(1, 200, 18*time.Second); n != 18*1000+200 {
 		t.Fatalf("naive drive bound %d; want 18 s × 1,000 tx/s × 1 vote + 200 in flight", n)
 	}
 }
@@ -105,7 +105,7 @@ func TestDriverVotersCoverThePlan(t *testing.T) {
 // still covered.
 func TestConfirmationRunsOnWhatTheSweepLeft(t *testing.T) {
 	for _, contests := range []int{1, 3} {
-		p := DefaultPlan
+		p := DefaultPlan()
 		reserved := p.DriverVoters(contests)
 		sweep := reserved - p.afterSweepVoters(contests)
 		if p.canConfirm(reserved-sweep, contests) {

@@ -100,12 +100,13 @@ Flags of the run:
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
-	firstBase, lastBase := suite.PortBases(suite.Config{Plan: suite.DefaultPlan})
+	plan, defaultAB := suite.DefaultPlan(), suite.DefaultAB() // the flags change plan
+	firstBase, lastBase := suite.PortBases(suite.Config{Plan: plan})
 	portBase := fs.Int("port-base", 32000, fmt.Sprintf("first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399); the scale-out stack's plan starts 400 below it and the extra networks' 400 above, so a whole run takes %d to %d; a run that brings up fewer stacks needs room only for theirs (--only intake, sweep, ab: the system's 400 ports; --only scaleout: the 400 below; --scaleout-rate 0: none below)", firstBase, lastBase))
 	voters := fs.Int("voters", 5_000_000, "synthetic voters (at least 1) on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out, and the voters they leave unsent cast the ledger drives after them, so a faster intake or more search probes need more (3,000,000 until run 58, which ran out on a machine whose intake sent 2.6 M of them; 3,500,000 until run 61, whose fourth search probe left 26,399 too few; 4,000,000 until run 65, whose search probes at 8,000-12,000 votes/s left 103,909 too few)")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
-	driveRate := fs.Float64("drive-rate", suite.DefaultPlan.DriveRate, "most votes/s (above 0) a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
-	extraDriveRate := fs.Float64("extra-drive-rate", suite.DefaultPlan.ExtraDriveRate, "as --drive-rate, for the eligibility drives on extra fresh networks: sizes the roll they share")
+	driveRate := fs.Float64("drive-rate", plan.DriveRate, "most votes/s (above 0) a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
+	extraDriveRate := fs.Float64("extra-drive-rate", plan.ExtraDriveRate, "as --drive-rate, for the eligibility drives on extra fresh networks: sizes the roll they share")
 	electionFile := fs.String("election", "config/election.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose roll has three entries per voter and takes three times as long to write, and whose ledger ceiling is then also measured with every vote in one question on the run's own network)")
 	contestsFile := fs.String("contests-election", "config/referendum.json", "election template whose contests (two or more) the ledger ceiling is measured over, against every vote in one of them, on an extra network, when --election has one contest (empty: not measured)")
 	reports := fs.String("reports", "bench/reports", "folder that gets the run's report folder: <date>-<cpus>cpu-<host>, or the first free of it with -run2, -run3, …")
@@ -119,18 +120,18 @@ func run(ctx context.Context, args []string) error {
 	workers := fs.Uint64("max-workers", 1024, "most vote requests in flight (at least 1)")
 	exactMetric := fs.String("exact-check-metric", "ledger_exact_checks_total,bloom_maybe_seen_total", "the gateway's counter of duplicate checks that asked the ledger, or a comma-separated list: the first the gateway exposes (the duplicate storm reports its increase)")
 	other := fs.Bool("other-consensus", true, "measure the other consensus's fresh-ledger ceiling on a second network brought up for it")
-	sweepNoise := fs.Float64("sweep-noise", suite.DefaultPlan.SweepNoise, "share of the fastest sweep setting's rate within which settings count as equal: the two that decide such a tie are driven once more, and the least CPU per vote wins")
-	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases, ", ")+" (scaleout: the cluster shape on its own stack at --port-base - 400; sweep: the sweep and its choice, the fresh ceiling, the catch-up and the referendum on the run's system; intake: the sustained phase, the ramp, the fixed rates, the surge and its drain and the loss check on the run's system, no ledger drives, to compare --ledger-priority settings; ab: an A/B of the batchers' environment, --ab-env against --ab-env-a, on the run's system; the report's folder gets the suffix -only-<phase>)")
+	sweepNoise := fs.Float64("sweep-noise", plan.SweepNoise, "share of the fastest sweep setting's rate within which settings count as equal: the two that decide such a tie are driven once more, and the least CPU per vote wins")
+	only := fs.String("only", "", "run one phase alone instead of the whole benchmark: "+strings.Join(suite.OnlyPhases(), ", ")+" (scaleout: the cluster shape on its own stack at --port-base - 400; sweep: the sweep and its choice, the fresh ceiling, the catch-up and the referendum on the run's system; intake: the sustained phase, the ramp, the fixed rates, the surge and its drain and the loss check on the run's system, no ledger drives, to compare --ledger-priority settings; ab: an A/B of the batchers' environment, --ab-env against --ab-env-a, on the run's system; the report's folder gets the suffix -only-<phase>)")
 	abB := fs.String("ab-env", "", "with --only ab: B's batcher settings, NAME=value separated by spaces, each the BATCHER_* variable of a batcher flag (e.g. 'BATCHER_LEDGER_LAG=-1s'), added to the batchers' environment for B's probes; at each --ab-rates rate the probes run A B B A (--ab-rounds: more rounds, the even ones B A A B), the batchers restarted with the probe's settings before each")
 	abA := fs.String("ab-env-a", "", "with --only ab: A's batcher settings, as --ab-env (empty: the batchers' defaults; a name one side sets and the other does not must be unset in benchrun's environment)")
-	abRates := fs.String("ab-rates", suite.FormatRates(suite.DefaultAB.Rates), "with --only ab: the offered votes/s, comma-separated, each once; four probes a round at each")
-	abRounds := fs.Int("ab-rounds", suite.DefaultAB.Rounds, "with --only ab: rounds of four probes in a row at each rate, A B B A then B A A B, alternating; the report pools them (B÷A of the means, each round's own B÷A, in how many rounds B came lower). Each probe takes about --ab-duration plus the drain and a restart of the batchers")
-	abDur := fs.Duration("ab-duration", suite.DefaultAB.Dur, "with --only ab: each probe's intake at its rate, before the queue's drain")
-	abWarm := fs.Duration("ab-warmup", suite.DefaultAB.Warmup, "with --only ab: after each restart of the batchers, an unmeasured intake at the probe's rate for this long, then the queue's drain, before the probe (phases ab-…-warm; 0: none, the probe starts on the batchers just restarted)")
-	scaleRate := fs.Float64("scaleout-rate", suite.DefaultPlan.ScaleOutRate, "votes/s offered through HAProxy in the scale-out phase (default 1000 with --quick; 0: skip the phase)")
-	scaleDur := fs.Duration("scaleout-duration", suite.DefaultPlan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
+	abRates := fs.String("ab-rates", suite.FormatRates(defaultAB.Rates), "with --only ab: the offered votes/s, comma-separated, each once; four probes a round at each")
+	abRounds := fs.Int("ab-rounds", defaultAB.Rounds, "with --only ab: rounds of four probes in a row at each rate, A B B A then B A A B, alternating; the report pools them (B÷A of the means, each round's own B÷A, in how many rounds B came lower). Each probe takes about --ab-duration plus the drain and a restart of the batchers")
+	abDur := fs.Duration("ab-duration", defaultAB.Dur, "with --only ab: each probe's intake at its rate, before the queue's drain")
+	abWarm := fs.Duration("ab-warmup", defaultAB.Warmup, "with --only ab: after each restart of the batchers, an unmeasured intake at the probe's rate for this long, then the queue's drain, before the probe (phases ab-…-warm; 0: none, the probe starts on the batchers just restarted)")
+	scaleRate := fs.Float64("scaleout-rate", plan.ScaleOutRate, "votes/s offered through HAProxy in the scale-out phase (default 1000 with --quick; 0: skip the phase)")
+	scaleDur := fs.Duration("scaleout-duration", plan.ScaleOutDur, "how long the scale-out phase offers its rate (default 10s with --quick)")
 	minFree := fs.Float64("min-free-gb", 30, "refuse to start with less free space than this (GB) where --dir lives: a full run's data reach about 17 GB and a full disk stops Redis and the nodes mid-run (default 10 with --quick; 0: no check)")
-	growTo := fs.Uint64("grow-to", suite.DefaultPlan.GrowTo, "fill the ledger to this many votes before measuring the ceiling again (0: skip)")
+	growTo := fs.Uint64("grow-to", plan.GrowTo, "fill the ledger to this many votes before measuring the ceiling again (0: skip)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), synopsis); fs.PrintDefaults() }
 	if err := cli.ParseArgs(fs, "", args); err != nil { // flags only, no variables
 		return err
@@ -170,7 +171,6 @@ func run(ctx context.Context, args []string) error {
 		}
 		contests = ce.Contests
 	}
-	plan := suite.DefaultPlan
 	plan.GrowTo, plan.DriveRate, plan.ExtraDriveRate, plan.OtherConsensus = *growTo, *driveRate, *extraDriveRate, *other
 	plan.SweepNoise = *sweepNoise
 	plan.ScaleOutRate, plan.ScaleOutDur = *scaleRate, *scaleDur
@@ -270,8 +270,8 @@ func checkRunFlags(fs *flag.FlagSet) error {
 	if value("dir").(string) == "" {
 		return cli.Usagef("--dir is empty: give the benchmark system's run folder (default .run/bench)")
 	}
-	if only := value("only").(string); only != "" && !slices.Contains(suite.OnlyPhases, only) {
-		return cli.Usagef("--only %q: the phases that run alone are %s", only, strings.Join(suite.OnlyPhases, ", "))
+	if only := value("only").(string); only != "" && !slices.Contains(suite.OnlyPhases(), only) {
+		return cli.Usagef("--only %q: the phases that run alone are %s", only, strings.Join(suite.OnlyPhases(), ", "))
 	}
 	if v := value("voters").(int); v < 1 {
 		return cli.Usagef("--voters is %d: the intake phases need at least 1 voter", v)

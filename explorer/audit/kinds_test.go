@@ -15,6 +15,17 @@ import (
 	"github.com/votechain/votechain/explorer/audit"
 )
 
+// TestKindsIsANewSliceEachCall: a caller's edit of the slice Kinds
+// returned does not reach the next call.
+func TestKindsIsANewSliceEachCall(t *testing.T) {
+	kinds := audit.Kinds()
+	want := slices.Clone(kinds)
+	kinds[0] = "changed"
+	if again := audit.Kinds(); !slices.Equal(again, want) {
+		t.Errorf("a caller's change to Kinds' slice shows in the next call: %q", again)
+	}
+}
+
 // TestKindsComplete keeps audit.Kinds the list of every kind the auditor
 // can report, read from the package's source: each Kind* constant is in
 // Kinds once and Kinds holds nothing else; every kind an issue is created
@@ -28,7 +39,7 @@ func TestKindsComplete(t *testing.T) {
 		t.Fatalf("%d Kind constants read from the source; want at least the 19 known", len(consts))
 	}
 	seen := map[string]bool{}
-	for _, k := range audit.Kinds {
+	for _, k := range audit.Kinds() {
 		if seen[k] {
 			t.Errorf("kind %q is in Kinds twice", k)
 		}
@@ -57,7 +68,7 @@ func TestKindsComplete(t *testing.T) {
 		documented = append(documented, m[1])
 	}
 	slices.Sort(documented)
-	want := slices.Sorted(slices.Values(audit.Kinds))
+	want := slices.Sorted(slices.Values(audit.Kinds()))
 	if !slices.Equal(documented, want) {
 		t.Errorf("docs/ledger.md's table of the auditor's checks names kinds %v; Kinds are %v", documented, want)
 	}

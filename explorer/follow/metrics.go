@@ -41,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer, indexed uint64, issues map[string]int
 	}
 	reg.MustRegister(m.height, m.blockTime, m.blocks, m.txs, m.votes, m.issues, m.reconnects)
 	m.height.Set(float64(indexed))
-	for _, k := range audit.Kinds {
+	for _, k := range audit.Kinds() {
 		m.issues.WithLabelValues(k).Set(float64(issues[k]))
 	}
 	return m

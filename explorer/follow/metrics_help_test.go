@@ -45,7 +45,7 @@ func TestVerificationFailuresHaveASeriesPerKind(t *testing.T) {
 		}
 	}
 	want := map[string]float64{}
-	for _, k := range audit.Kinds {
+	for _, k := range audit.Kinds() {
 		want[k] = float64(indexed[k])
 	}
 	if !maps.Equal(got, want) {

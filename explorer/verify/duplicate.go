@@ -144,7 +144,7 @@ func (l *stopLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 // reading through another organisation's peer (--peer).
 func unansweredError(peer string, down error, unchecked int) error {
 	var others []string
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		if o.Name != peer {
 			others = append(others, "--peer "+o.Name)
 		}

@@ -15,7 +15,7 @@ import (
 // and as --peer; another name, or one in the wrong case, is a usage error
 // listing them, naming its flag (--org and --peer both at once).
 func TestLedgerCheck(t *testing.T) {
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		if err := (&Ledger{Org: o.Name}).Check(); err != nil {
 			t.Errorf("--org %s: %v", o.Name, err)
 		}
@@ -25,7 +25,7 @@ func TestLedgerCheck(t *testing.T) {
 			t.Errorf("--org %q: %v; want a usage error listing the organisations", name, err)
 		}
 	}
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		if err := (&Ledger{Org: "Observers", Peer: o.Name}).Check(); err != nil {
 			t.Errorf("--peer %s: %v", o.Name, err)
 		}

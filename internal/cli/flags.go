@@ -284,7 +284,7 @@ func (l *Ledger) PeerOrg() string {
 // of them: --org, or a command's --peer.
 func CheckOrg(flagName, org string) error {
 	var names []string
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		if o.Name == org {
 			return nil
 		}

@@ -9,11 +9,11 @@ import (
 )
 
 // TestEnvReadersAgainstTheCommands: the commands the stack starts, built
-// from this checkout, are EnvPrefixes' three; their --help gives the flags
-// their variables set, so a flag's variable overrides its default (the
-// batcher's --ledger-lag, 1s), a misspelt one is unread with the right
-// name suggested, and one for a flag the stack gives each instance (the
-// gateway's --redis-addr, the explorer's --db) is unread.
+// from this checkout, are the three EnvPrefixes names; their --help gives
+// the flags their variables set, so a flag's variable overrides its
+// default (the batcher's --ledger-lag, 1s), a misspelt one is unread with
+// the right name suggested, and one for a flag the stack gives each
+// instance (the gateway's --redis-addr, the explorer's --db) is unread.
 func TestEnvReadersAgainstTheCommands(t *testing.T) {
 	bin := t.TempDir()
 	nettest.Commands(t, bin, "batcher", "gateway", "explorer")
@@ -27,8 +27,8 @@ func TestEnvReadersAgainstTheCommands(t *testing.T) {
 	for _, r := range readers {
 		prefixes = append(prefixes, r.Prefix)
 	}
-	if !slices.Equal(prefixes, EnvPrefixes) {
-		t.Fatalf("the stack's commands read %q; EnvPrefixes says %q", prefixes, EnvPrefixes)
+	if !slices.Equal(prefixes, EnvPrefixes()) {
+		t.Fatalf("the stack's commands read %q; EnvPrefixes says %q", prefixes, EnvPrefixes())
 	}
 	clitest.CheckEnv(t, readers, map[string]string{
 		"BATCHER_LEDGER_LAG":  "-1s",
@@ -48,4 +48,18 @@ func TestEnvReadersAgainstTheCommands(t *testing.T) {
 		"EXPLORER_NO_SUCH_XY: explorer has no such flag",
 		"GATEWAY_REDIS_ADDR: gateway is given --redis-addr on its command line, which wins",
 	})
+}
+
+// TestEnvPrefixesIsANewSliceEachCall: a caller's edit of the prefixes
+// EnvPrefixes returned does not reach the next call.
+func TestEnvPrefixesIsANewSliceEachCall(t *testing.T) {
+	want := []string{"BATCHER", "GATEWAY", "EXPLORER"}
+	got := EnvPrefixes()
+	if !slices.Equal(got, want) {
+		t.Fatalf("EnvPrefixes() = %q, want %q", got, want)
+	}
+	got[0] = "CHANGED"
+	if again := EnvPrefixes(); !slices.Equal(again, want) {
+		t.Errorf("a caller's change to EnvPrefixes' slice shows in the next call: %q", again)
+	}
 }

@@ -37,7 +37,7 @@ func TestMonitorFollowsThePortPlan(t *testing.T) {
 	}
 	slices.Sort(got)
 	slices.Sort(want)
-	if !slices.Equal(got, want) || nodes != network.OrdererCount+len(network.PeerOrgs) {
+	if !slices.Equal(got, want) || nodes != network.OrdererCount+len(network.PeerOrgs()) {
 		t.Errorf("targets\n  %v\nwant\n  %v", got, want)
 	}
 	if m.Port != 23395 || m.ExporterPort != 23396 || !slices.Equal(m.RedisAddrs, []string{"127.0.0.1:23379"}) {

@@ -252,16 +252,17 @@ func (s *Stack) services() []proc.Spec {
 	return specs
 }
 
-// EnvPrefixes are the environment prefixes of the Votechain processes a
-// stack starts (votechain: batchers, gateways, explorer). They inherit the
-// caller's environment (proc.CleanEnv) and take any flag the stack does
-// not pass on their command line from PREFIX_FLAG_NAME (cli.ApplyEnv), so
-// `BATCHER_LEDGER_LAG=-1s` before the command that starts a stack changes
-// its batchers.
-var EnvPrefixes = []string{"BATCHER", "GATEWAY", "EXPLORER"}
+// EnvPrefixes returns the environment prefixes of the Votechain processes
+// a stack starts (votechain: batchers, gateways, explorer), in a new slice
+// at each call, so no caller can change them for the others. The processes
+// inherit the caller's environment (proc.CleanEnv) and take any flag the
+// stack does not pass on their command line from PREFIX_FLAG_NAME
+// (cli.ApplyEnv), so `BATCHER_LEDGER_LAG=-1s` before the command that
+// starts a stack changes its batchers.
+func EnvPrefixes() []string { return []string{"BATCHER", "GATEWAY", "EXPLORER"} }
 
 // EnvReaders are the Votechain commands the stack starts (batcher,
-// gateway, explorer: EnvPrefixes), one each, with the command line the
+// gateway, explorer: EnvPrefixes()), one each, with the command line the
 // stack gives them (its first instance's), for cli.CheckEnv: which
 // variables of the environment set their flags, and which change nothing.
 func (s *Stack) EnvReaders() []cli.EnvReader {

@@ -37,7 +37,7 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	for i, o := range network.PeerOrgs {
+	for i, o := range network.PeerOrgs() {
 		if err := n.install(ctx, i, n.layout.ChaincodePackage(label, o.Name)); err != nil {
 			return false, err
 		}
@@ -46,7 +46,7 @@ func (n *Network) Deploy(ctx context.Context) (bool, error) {
 
 	oldPIDs := map[string]proc.ID{}
 	var servers []string
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		servers = append(servers, network.ChaincodeProcess(o))
 		oldPIDs[network.ChaincodeProcess(o)] = n.state.PIDs[network.ChaincodeProcess(o)]
 	}
@@ -81,7 +81,7 @@ func (n *Network) writePackages(label string, slot int) (map[string]string, erro
 		return nil, err
 	}
 	ids := map[string]string{}
-	for i, o := range network.PeerOrgs {
+	for i, o := range network.PeerOrgs() {
 		pkg, err := network.NewChaincodePackage(label, n.Hosts().Peer(i).Join(n.ports.ChaincodeServer(i, slot)))
 		if err != nil {
 			return nil, err
@@ -119,7 +119,7 @@ func mergePIDs(into, from map[string]proc.ID) map[string]proc.ID {
 func (n *Network) install(ctx context.Context, i int, file string) error {
 	out, err := proc.Run(ctx, n.peerAdminEnv(i), n.bin("peer"), "lifecycle", "chaincode", "install", file)
 	if err != nil && !strings.Contains(string(out), "already successfully installed") {
-		return fmt.Errorf("install chaincode on %s: %w", network.PeerOrgs[i].Name, err)
+		return fmt.Errorf("install chaincode on %s: %w", network.PeerOrgs()[i].Name, err)
 	}
 	return nil
 }
@@ -128,8 +128,8 @@ func (n *Network) install(ctx context.Context, i int, file string) error {
 // commits it with endorsements from both peers.
 func (n *Network) approveAndCommit(ctx context.Context, cc chaincodeState) error {
 	definition := network.ChaincodeDefinitionArgs(cc.Label, cc.Sequence)
-	err := parallel(len(network.PeerOrgs), func(i int) error {
-		args := append([]string{"lifecycle", "chaincode", "approveformyorg", "--package-id", cc.PackageIDs[network.PeerOrgs[i].Name]}, definition...)
+	err := parallel(len(network.PeerOrgs()), func(i int) error {
+		args := append([]string{"lifecycle", "chaincode", "approveformyorg", "--package-id", cc.PackageIDs[network.PeerOrgs()[i].Name]}, definition...)
 		return n.retryPeer(ctx, n.peerAdminEnv(i), "redefine uncommitted sequence", args...)
 	})
 	if err != nil {

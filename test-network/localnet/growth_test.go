@@ -89,7 +89,7 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 		}
 		done += res.AllVotes
 		peers := book.Seconds(phase, func(s string) bool { return strings.HasPrefix(s, "peer.") })
-		for _, o := range network.PeerOrgs {
+		for _, o := range network.PeerOrgs() {
 			name := network.PeerProcess(o)
 			b.Logf("%s %s core-s/1000 votes %.4f; state database: %s", phase, name,
 				book.Seconds(phase, func(s string) bool { return s == name })*1000/float64(res.AllVotes),

@@ -97,7 +97,7 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 				t.Errorf("%s listens on %s, want %s", p.Name, p.Addr, want)
 			}
 		}
-		if len(st.Processes) != network.OrdererCount+2*len(network.PeerOrgs) {
+		if len(st.Processes) != network.OrdererCount+2*len(network.PeerOrgs()) {
 			t.Errorf("%d processes, want orderers, peers and chaincode services", len(st.Processes))
 		}
 	})
@@ -134,7 +134,7 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 	})
 
 	t.Run("TLS certificates name their host", func(t *testing.T) {
-		for _, o := range network.PeerOrgs {
+		for _, o := range network.PeerOrgs() {
 			cert := readCert(t, filepath.Join(n.Layout().PeerNode(o), "tls", "server.crt"))
 			h := m.Hosts.Org(o)
 			if !slices.Contains(cert.DNSNames, h.Name) || !slices.ContainsFunc(cert.IPAddresses, func(ip net.IP) bool { return ip.String() == h.Addr }) {
@@ -157,15 +157,15 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 		for _, h := range m.Hosts.Hosts() {
 			bundle := n.Layout().Bundle(h.Name)
 			var own []string // the folders whose keys this host may hold: its organisations' and its components' users'
-			for _, o := range network.PeerOrgs {
+			for _, o := range network.PeerOrgs() {
 				if m.Hosts.Org(o) == h {
 					own = append(own, "/"+o.Domain+"/", "/"+o.OrdererDomain+"/")
 				}
 			}
 			if h == m.Hosts.Clients {
 				for _, c := range []network.Component{network.Batcher, network.Gateway, network.Explorer} {
-					i := slices.IndexFunc(network.PeerOrgs, func(o network.Org) bool { return o.Name == c.Org })
-					own = append(own, fmt.Sprintf("/users/%s@%s/", c.User, network.PeerOrgs[i].Domain))
+					i := slices.IndexFunc(network.PeerOrgs(), func(o network.Org) bool { return o.Name == c.Org })
+					own = append(own, fmt.Sprintf("/users/%s@%s/", c.User, network.PeerOrgs()[i].Domain))
 				}
 			}
 			for _, key := range privateKeys(t, bundle) {
@@ -484,18 +484,18 @@ func TestBundlesBringUpAcrossNamespaces(t *testing.T) {
 		listen, _, _ := ports.Orderer(i)
 		start(m.Hosts.Orderer(i), network.OrdererProcess(i), listen)
 	}
-	for i, o := range network.PeerOrgs {
+	for i, o := range network.PeerOrgs() {
 		listen, _, _ := ports.Peer(i)
 		start(m.Hosts.Peer(i), network.PeerProcess(o), listen)
 	}
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		setup(m.Hosts.Org(o), "join", "")
 	}
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		setup(m.Hosts.Org(o), "chaincode", "redefine uncommitted sequence")
 	}
 	setup(m.Hosts.Org(network.Commission), "commit", "new definition must be sequence")
-	for i, o := range network.PeerOrgs {
+	for i, o := range network.PeerOrgs() {
 		start(m.Hosts.Peer(i), network.ChaincodeProcess(o), ports.ChaincodeServer(i, 0))
 	}
 	admin, err := network.LoadProfile(network.Layout{Dir: n.Layout().Bundle(network.Commission.HostName())}.ComponentProfile(network.Admin.Name))
@@ -595,7 +595,7 @@ func hostOf(process string, hosts network.Placement) network.Host {
 			return hosts.Orderer(i)
 		}
 	}
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		if strings.HasSuffix(process, "."+o.Name) { // peer.X, cc.X
 			return hosts.Org(o)
 		}
@@ -706,7 +706,7 @@ func TestBundlesHoldTheClientsRedisUsers(t *testing.T) {
 	if err != nil || !strings.Contains(string(exporter), "redis://10.0.0.4:"+fmt.Sprint(n.Ports().Redis())) {
 		t.Errorf("the exporter's password file %s, %v; want the clients' Redis address", exporter, err)
 	}
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		if _, err := os.Stat(filepath.Join(n.Layout().Bundle(o.HostName()), network.BundleRedisDir)); err == nil {
 			t.Errorf("the %s bundle holds Redis users", o.Name)
 		}

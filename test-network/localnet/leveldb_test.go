@@ -76,7 +76,7 @@ func restartedPeerTables(t *testing.T, prefix, value string) (string, map[string
 			t.Fatalf("Put %s-%d: status %v, want VALID", prefix, i, code)
 		}
 	}
-	o := network.PeerOrgs[0]
+	o := network.PeerOrgs()[0]
 	restartPeers(t, n, probe, o)
 	ledger := filepath.Join(n.Layout().NodeDataDir(o.PeerHost()), "ledgersData")
 	tables := map[string][]byte{}
@@ -141,7 +141,7 @@ func TestPeerKeepsNoHistoryDatabase(t *testing.T) {
 	if code := submit(t, probe, "Put", "history", "v"); code != peer.TxValidationCode_VALID {
 		t.Fatalf("Put history: status %v, want VALID", code)
 	}
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		ledger := filepath.Join(n.Layout().NodeDataDir(o.PeerHost()), "ledgersData")
 		if _, err := os.Stat(filepath.Join(ledger, "stateLeveldb")); err != nil {
 			t.Fatalf("%s peer: no state database: %v", o.Name, err)
@@ -208,11 +208,11 @@ func TestPeerLevelDBNoSeekCompaction(t *testing.T) {
 					t.Fatalf("Put %s: status %v, want VALID", k, code)
 				}
 			}
-			restartPeers(t, n, probe, network.PeerOrgs...)
+			restartPeers(t, n, probe, network.PeerOrgs()...)
 			if code := submit(t, probe, "Put", "seek-0", "v"); code != peer.TxValidationCode_VALID {
 				t.Fatalf("Put seek-0: status %v, want VALID", code)
 			}
-			restartPeers(t, n, probe, network.PeerOrgs...)
+			restartPeers(t, n, probe, network.PeerOrgs()...)
 			for i := range 300 {
 				if _, err := probe.EvaluateTransaction("Get", "seek-a"); err != nil {
 					t.Fatalf("read %d: %v", i, err)
@@ -222,7 +222,7 @@ func TestPeerLevelDBNoSeekCompaction(t *testing.T) {
 			var total float64
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(500 * time.Millisecond) {
 				total = 0
-				for i, o := range network.PeerOrgs {
+				for i, o := range network.PeerOrgs() {
 					c := stateSeekCompactions(t, n, i)
 					t.Logf("%s peer: %.0f seek compactions of its state database", o.Name, c)
 					total += c
@@ -480,7 +480,7 @@ func TestPeerStateReadCacheAnswersValidation(t *testing.T) {
 		}
 	}
 	after := readCacheLookups(t, n)
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		hits := after[o.Name]["hit"] - before[o.Name]["hit"]
 		misses := after[o.Name]["miss"] - before[o.Name]["miss"]
 		t.Logf("%s peer: %d votes committed, read cache %.0f hits, %.0f misses", o.Name, votes, hits, misses)
@@ -496,7 +496,7 @@ func readCacheLookups(t *testing.T, n *localnet.Network) map[string]map[string]f
 	t.Helper()
 	const metric = "ledger_statedb_read_cache_lookups"
 	out := map[string]map[string]float64{}
-	for i, o := range network.PeerOrgs {
+	for i, o := range network.PeerOrgs() {
 		url, lines := peerMetrics(t, n, i, metric)
 		out[o.Name] = map[string]float64{}
 		for _, line := range lines {

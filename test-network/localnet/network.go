@@ -414,7 +414,7 @@ func (n *Network) checkPorts() error {
 			needed = append(needed, np)
 		}
 	}
-	for i, o := range network.PeerOrgs {
+	for i, o := range network.PeerOrgs() {
 		name := network.ChaincodeProcess(o)
 		addrs[name] = n.Hosts().Peer(i).Addr
 		for slot := range 2 {

@@ -27,7 +27,7 @@ func (n *Network) processes() map[string]proc.Spec {
 		out[name] = proc.Spec{Name: name, Bin: n.bin("orderer"), Port: listen, Addr: h.Addr, Netns: n.cfg.Netns[h.Name],
 			Env: network.OrdererEnv("FABRIC_CFG_PATH=" + n.nodeLayout(h).NodeConfigDir(name))}
 	}
-	for i, o := range network.PeerOrgs {
+	for i, o := range network.PeerOrgs() {
 		name := network.PeerProcess(o)
 		listen, _, _ := n.ports.Peer(i)
 		h := hosts.Peer(i)
@@ -75,7 +75,7 @@ func (n *Network) nodeAddrs() map[string]string {
 	for i := 0; i < network.OrdererCount; i++ {
 		out[network.OrdererProcess(i)] = n.Hosts().Orderer(i).Addr
 	}
-	for i, o := range network.PeerOrgs {
+	for i, o := range network.PeerOrgs() {
 		out[network.PeerProcess(o)] = n.Hosts().Peer(i).Addr
 	}
 	return out
@@ -87,10 +87,10 @@ func (n *Network) processNames() []string {
 	for i := 0; i < network.OrdererCount; i++ {
 		names = append(names, network.OrdererProcess(i))
 	}
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		names = append(names, network.PeerProcess(o))
 	}
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		if n.state.Chaincode.PackageIDs[o.Name] != "" {
 			names = append(names, network.ChaincodeProcess(o))
 		}
@@ -207,7 +207,7 @@ func (n *Network) writeNodeConfigs() error {
 			return err
 		}
 	}
-	for i, o := range network.PeerOrgs {
+	for i, o := range network.PeerOrgs() {
 		dst := filepath.Join(n.layout.NodeConfigDir(network.PeerProcess(o)), "core.yaml")
 		settings := network.PeerSettings(n.layout, n.ports, n.Hosts(), i, n.cfg.Builder)
 		maps.Copy(settings, network.PeerConnectionSettings())
@@ -256,7 +256,7 @@ func (n *Network) joinChannel(ctx context.Context) error {
 		return fmt.Errorf("join orderers to %s: %w", network.ChannelName, err)
 	}
 	n.log.Info("orderers joined the channel", "channel", network.ChannelName, "consensus", n.state.Consensus)
-	err = parallel(len(network.PeerOrgs), func(i int) error {
+	err = parallel(len(network.PeerOrgs()), func(i int) error {
 		_, err := proc.Run(ctx, n.peerAdminEnv(i), n.bin("peer"), "channel", "join", "-b", n.layout.GenesisBlock())
 		return err
 	})

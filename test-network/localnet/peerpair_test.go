@@ -72,7 +72,7 @@ func BenchmarkPeerSettingPairs(b *testing.B) {
 	for i := range drives {
 		// Drive 0: the Commission's peer has A; drive 1: B; and so on.
 		setting := map[network.Org]string{}
-		for j, o := range network.PeerOrgs {
+		for j, o := range network.PeerOrgs() {
 			if (i+j)%2 == 0 {
 				setting[o] = a
 			} else {
@@ -92,7 +92,7 @@ func BenchmarkPeerSettingPairs(b *testing.B) {
 		book.Begin(phase)
 		var profiled sync.WaitGroup
 		if dir := os.Getenv("PAIR_PPROF_DIR"); dir != "" {
-			for j, o := range network.PeerOrgs {
+			for j, o := range network.PeerOrgs() {
 				addr := n.Hosts().Peer(j).Join(n.Ports().PeerPprof(j))
 				file := filepath.Join(dir, fmt.Sprintf("drive-%d-%s-%s.pprof", i+1, o.Name, setting[o]))
 				profiled.Go(func() { cpuProfile(b, addr, file) })
@@ -104,7 +104,7 @@ func BenchmarkPeerSettingPairs(b *testing.B) {
 		to := time.Now()
 		k := float64(res.AllVotes) / 1000
 		var perA, perB float64
-		for _, o := range network.PeerOrgs {
+		for _, o := range network.PeerOrgs() {
 			pname := network.PeerProcess(o)
 			cpu := book.Seconds(phase, func(s string) bool { return s == pname })
 			if setting[o] == a {

@@ -29,7 +29,7 @@ func TestCheckPortsCoversChaincodeServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = n.CheckPorts()
-	if want := fmt.Sprintf("port %d (%s server, slot 1)", port, network.ChaincodeProcess(network.PeerOrgs[1])); err == nil || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("port %d (%s server, slot 1)", port, network.ChaincodeProcess(network.PeerOrgs()[1])); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("checkPorts = %v, want it to name %q", err, want)
 	}
 }

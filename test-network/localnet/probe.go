@@ -40,7 +40,7 @@ func (n *Network) Probe(ctx context.Context) error {
 func (n *Network) exitedEndorsers() []string {
 	procs := n.processes()
 	var gone []string
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		for _, name := range []string{network.PeerProcess(o), network.ChaincodeProcess(o)} {
 			p, ok := procs[name]
 			if !ok {

@@ -42,7 +42,7 @@ func SeparateHosts(t testing.TB, portBase int) *Machines {
 	m := &Machines{Netns: map[string]string{}, Bridge: fmt.Sprintf("vcbr%d", k),
 		Subnet: fmt.Sprintf("10.213.%d.0/24", k), Prefix: fmt.Sprintf("vc%d", k)}
 	names := []string{}
-	for _, o := range network.PeerOrgs {
+	for _, o := range network.PeerOrgs() {
 		names = append(names, o.HostName())
 	}
 	names = append(names, network.ClientsHost)
