@@ -147,7 +147,9 @@ func run(ctx context.Context) (err error) {
 	}
 	defer rdb.Close()
 
-	return servePartitions(ctx, partitionList, ledger, log, func(parts []string) error {
+	// serve runs the batcher on the partitions parts until ctx ends, with
+	// its metrics endpoint and the AOF check of its Redis.
+	serve := func(parts []string) error {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		b, err := batcher.New(batcher.Config{
@@ -169,7 +171,8 @@ func run(ctx context.Context) (err error) {
 			return err // its flags were checked with the others: not reached
 		}
 		return b.Run(ctx)
-	})
+	}
+	return servePartitions(ctx, partitionList, ledger, log, serve)
 }
 
 // partitionWant is what an entry of --partitions must be. The gateway

@@ -18,9 +18,8 @@ import (
 	"github.com/votechain/votechain/gateway/roll"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/electionsetup"
-	"github.com/votechain/votechain/internal/stack"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/network"
-	"github.com/votechain/votechain/test-network/localnet"
 )
 
 const publishSynopsis = "roll publish sets the election up on the ledger (a new one from -election), writes its roll there and seals it against the roll root, and registers the gateways' intake log keys; as the Commission admin."
@@ -111,17 +110,20 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // (electionsetup.Plan.BatcherRemedy): the batchers sign as their profile's
 // --org and --user, and a ledger keeps its one election, so a new election
 // needs a new network. Its commands name the folder they act on
-// (stack.Command, localnet.Tool().Command), never make's .run, whose
-// election publish cannot know to be the one meant: votechain's system in
-// the folder it was brought up in, or on separate machines the network
-// vcnet bundles generated (.run/deploy by default), whose nodes' ledgers
-// are in each host's --bundle-root (docs/operations.md).
+// (rundir.Votechain and rundir.Vcnet, which stack.Command and localnet.Tool
+// wrap; roll links neither of those packages for its advice), never make's
+// .run, whose election publish cannot know to be the one meant:
+// votechain's system in the folder it was brought up in, or on separate
+// machines the network vcnet bundles generated (.run/deploy by default),
+// whose nodes' ledgers are in each host's --bundle-root
+// (docs/operations.md).
 func publishBatcherRemedy() string {
 	const deploy = ".run/deploy" // vcnet bundles' default --dir
+	vcnet := rundir.Vcnet()
 	return "run the batcher processes as one of them (the batcher's --profile, --org and --user) and give -batcher-identity that identity, " +
-		"or wipe the ledger and set a new election up on a new network: for votechain's system, " + stack.Command("RUNFOLDER", 0, "down", "--wipe") +
+		"or wipe the ledger and set a new election up on a new network: for votechain's system, " + rundir.Votechain().Command("RUNFOLDER", 0, "down", "--wipe") +
 		" (RUNFOLDER: the folder it was brought up in) and its up again; on separate machines, stop every host's processes, run " +
-		localnet.Tool().Command(deploy, 0, "down", "--wipe") + " and " + localnet.Tool().Command(deploy, 0, "bundles", "--hosts", "HOSTS", "--bundle-root", "ROOT") +
+		vcnet.Command(deploy, 0, "down", "--wipe") + " and " + vcnet.Command(deploy, 0, "bundles", "--hosts", "HOSTS", "--bundle-root", "ROOT") +
 		" (with the --hosts, --bundle-root and --port-base the bundles were generated with) where they were generated, " +
 		"and on each host replace its --bundle-root, which holds the old ledgers, with its new bundle and bring the consortium up again (docs/operations.md)"
 }

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/internal/rundir/rundirtest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
@@ -164,6 +167,26 @@ func TestPublishBatcherRemedyNamesTheFolders(t *testing.T) {
 	}
 	if strings.Contains(remedy, "votechain down") || strings.Contains(remedy, "make ") {
 		t.Errorf("%q; want neither a bare votechain down nor a make target", remedy)
+	}
+}
+
+// TestAdviceLinksNoSystemPackages: roll writes its advice about votechain
+// and vcnet with internal/rundir alone; it linked internal/stack and
+// test-network/localnet (Redis client, monitors, the network's runner)
+// for one advice string.
+func TestAdviceLinksNoSystemPackages(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, rundir.Module+"/internal/rundir") {
+		t.Fatalf("go list -deps lists no internal/rundir: %q", deps)
+	}
+	for _, system := range []string{"/internal/stack", "/test-network/localnet", "/internal/monitor", "/explorer/logmonitor"} {
+		if slices.Contains(deps, rundir.Module+system) {
+			t.Errorf("roll links %s", rundir.Module+system)
+		}
 	}
 }
 

@@ -225,14 +225,14 @@ func forceAdvice(abs string, portBase int) string {
 // the network recorded with portBase (forceAdvice):
 // make up starts each of the system's processes with its output on its
 // log in system/logs (the network's are in network/logs), so a process
-// writing there (procs.logWriters) is one of them. While one runs, or when
+// writing there (procs.logWriters of system) is one of them. While one runs, or when
 // the processes cannot be looked at, the down is refused, naming them and
 // --force; with none, the network is stopped, with a warning that the
 // record is damaged, which says so when the look may have missed some
 // (logScan.missed).
 func refuseWithoutStackRecord(abs, system string, portBase int, unread error, procs procFS, log *slog.Logger) error {
 	logs := filepath.Join(system, "logs")
-	scan, err := procs.logWriters(logs)
+	scan, err := procs.logWriters(system)
 	if err != nil {
 		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice(abs, portBase))
 	}
@@ -279,8 +279,9 @@ func fileOwner(path string) (int, error) {
 // what may have hidden some of the system's from it.
 type logScan struct {
 	writers    []string
-	unreadable int    // processes running as a logs' owner whose descriptors could not be read
-	hidepid    string // /proc's hidepid mount option, when it may hide a logs' owner's processes from this one
+	unreadable int      // processes running as a logs' owner whose descriptors could not be read
+	named      []string // other users' processes whose descriptors could not be read and whose command line names the system (systemCommand), each as "PID n (PROGRAM)"
+	hidepid    string   // /proc's hidepid mount option, when it may hide a logs' owner's processes from this one
 }
 
 // missed says why s may have missed processes, "" if none could be.
@@ -290,33 +291,50 @@ func (s logScan) missed() string {
 		why = append(why, "/proc is mounted with hidepid="+s.hidepid+", which hides other users' processes, and the logs belong to another user")
 	}
 	if s.unreadable > 0 {
-		processes := "processes"
-		if s.unreadable == 1 {
-			processes = "process"
-		}
-		why = append(why, fmt.Sprintf("the descriptors of %d %s running as the logs' owner could not be read", s.unreadable, processes))
+		why = append(why, fmt.Sprintf("the descriptors of %d %s running as the logs' owner could not be read", s.unreadable, processes(s.unreadable)))
+	}
+	if len(s.named) > 0 {
+		why = append(why, fmt.Sprintf("the descriptors of %d %s of another user whose command line names one of the system's programs or its folder could not be read (%s)", len(s.named), processes(len(s.named)), strings.Join(s.named, ", ")))
 	}
 	return strings.Join(why, "; ")
 }
 
+// processes is "process" for n of 1, else "processes".
+func processes(n int) string {
+	if n == 1 {
+		return "process"
+	}
+	return "processes"
+}
+
 // logWriters names the processes, this one aside, whose standard output
-// or error is a file in the folder logs (compared as the kernel gives the
-// file's path: symbolic links resolved), each as "PID n (output in
-// FILE)". A process whose descriptors cannot be read is passed over, and
-// counted as a gap in the scan only when it could be one of the system's:
-// reading was not permitted (not: it exited meanwhile) and it runs as a
-// user owning the logs folder or a file in it (logOwners; any user when
-// those cannot be read). A process of another user is not one the system
-// started, since make up starts them all as the user making the logs, and
-// neither is one /proc gives to root for not being dumpable (ssh-agent),
-// which none of the system's programs is, unless root owns the logs. So
-// root's daemons and such processes of the caller's, whose descriptors a
-// user other than root cannot read, are no gap. Nor is a process /proc
-// does not list: the scan notes /proc's hidepid mount option, read from
-// self/mounts, only when it may hide one of the system's (hidepidHides).
-func (p procFS) logWriters(logs string) (logScan, error) {
+// or error is a file in the folder logs of the system in the folder
+// system (compared as the kernel gives the file's path: symbolic links
+// resolved), each as "PID n (output in FILE)". A process whose
+// descriptors cannot be read is passed over, and counted as a gap in the
+// scan only when it could be one of the system's: reading was not
+// permitted (not: it exited meanwhile), and it runs as a user owning the
+// logs folder or a file in it (logOwners; any user when those cannot be
+// read), or its command line, which /proc lets anyone read, names one of
+// the system's programs or the system's folder (systemCommand), whatever
+// its user: make up run again by another user (root) appends to the logs
+// that the first made. Another process of another user is not one the
+// system started, and neither is one /proc gives to root for not being
+// dumpable (ssh-agent), which none of the system's programs is, unless
+// root owns the logs. So root's daemons and such processes of the
+// caller's, whose descriptors a user other than root cannot read, are no
+// gap, unless named as the system's programs (a machine's own
+// redis-server is). Nor is a process /proc does not list: the scan notes
+// /proc's hidepid mount option, read from self/mounts, only when it may
+// hide one of the system's (hidepidHides).
+func (p procFS) logWriters(system string) (logScan, error) {
+	logs := filepath.Join(system, "logs")
 	if real, err := filepath.EvalSymlinks(logs); err == nil {
 		logs = real
+	}
+	folders := []string{system}
+	if real, err := filepath.EvalSymlinks(system); err == nil && real != system {
+		folders = append(folders, real)
 	}
 	entries, err := os.ReadDir(p.root)
 	if err != nil {
@@ -338,6 +356,10 @@ func (p procFS) logWriters(logs string) (logScan, error) {
 			if errors.Is(err, fs.ErrPermission) {
 				if uid, err := p.owner(filepath.Join(p.root, e.Name())); err == nil && (owners == nil || owners[uid]) {
 					scan.unreadable++
+				} else if cmdline, err := os.ReadFile(filepath.Join(p.root, e.Name(), "cmdline")); err == nil {
+					if program, ok := systemCommand(cmdline, folders); ok {
+						scan.named = append(scan.named, fmt.Sprintf("PID %d (%s)", pid, program))
+					}
 				}
 				break
 			}
@@ -348,6 +370,40 @@ func (p procFS) logWriters(logs string) (logScan, error) {
 		}
 	}
 	return scan, nil
+}
+
+// systemPrograms are the programs a system's processes run: the project's
+// (gateway, batcher, explorer; ballotcc, the chaincode) and those it
+// starts from the machine (Redis, HAProxy, Prometheus and its Redis
+// exporter, Fabric's orderer and peer).
+var systemPrograms = []string{"gateway", "batcher", "explorer", "ballotcc", "redis-server", "haproxy", "prometheus", "prometheus-redis-exporter", "orderer", "peer"}
+
+// systemCommand reports whether the command line cmdline (as
+// /proc/PID/cmdline holds it: arguments each ended by a NUL) runs one of
+// systemPrograms, or has an argument naming one of folders (the system's
+// folder, as given and with symbolic links resolved) or a file in it, and
+// returns the program it runs: the first argument's file name, or its
+// first word's, since redis-server writes its address into its first
+// argument ("redis-server 127.0.0.1:27379").
+func systemCommand(cmdline []byte, folders []string) (program string, ok bool) {
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	words := strings.Fields(args[0])
+	if len(words) == 0 {
+		return "", false // a kernel thread, or a process that cleared it
+	}
+	for _, name := range []string{filepath.Base(args[0]), filepath.Base(words[0])} {
+		if slices.Contains(systemPrograms, name) {
+			return name, true
+		}
+	}
+	for _, arg := range args {
+		for _, folder := range folders {
+			if arg == folder || strings.HasSuffix(arg, "="+folder) || strings.Contains(arg, folder+string(filepath.Separator)) {
+				return filepath.Base(args[0]), true
+			}
+		}
+	}
+	return "", false
 }
 
 // logOwners is the set of uids owning the folder logs or a file in it,

@@ -295,7 +295,11 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 // user's, the warning says it could not, and why, instead. A process of
 // another user whose descriptors are denied (root's daemons, or a
 // non-dumpable one of the caller's, which /proc gives to root) is no gap:
-// the warning fired on every machine for a user other than root. Neither
+// the warning fired on every machine for a user other than root; unless
+// its command line (world-readable) names one of the system's programs
+// (redis-server with its address in its title, a gateway by a path with
+// a blank) or the system's folder: make up run again as root appends to
+// the user's logs, and was missed silently. Neither
 // is hidepid for a member of its gid= group, nor for logs of the caller's.
 // When the logs folder cannot be read, any denied process is a gap. A
 // process writing the logs is found in the same tree, and one that exited
@@ -310,15 +314,28 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 		t.Fatal(err)
 	}
 	another := os.Geteuid() + 1 // the uid of another user
+	// cmdlines are the command lines of the fake processes, by PID (those
+	// of 200 to 203 are another user's, their descriptors denied).
+	cmdlines := map[string]string{
+		"200": "/usr/sbin/sshd\x00-D\x00",
+		"201": "/usr/bin/redis-server 127.0.0.1:27379\x00\x00\x00",
+		"202": "/opt/vote chain/bin/gateway\x00--port\x0027100\x00",
+		"203": "/usr/bin/python3\x00--config=" + filepath.Join(system, "tool.conf") + "\x00",
+		"204": "",
+	}
 	// tree is a /proc of fake processes (PID: the file its stdout links
 	// to, "" for none, "denied" for descriptors not to be read of a
 	// process running as the logs' owner, "denied, another user's" for
-	// those of another user's, "gone" for one that exited), mounted with
-	// options, where the logs belong to another user if foreignLogs.
+	// those of another user's, "gone" for one that exited; its command
+	// line from cmdlines), mounted with options, where the logs belong to
+	// another user if foreignLogs.
 	tree := func(options string, foreignLogs bool, fds map[string]string) procFS {
 		root := t.TempDir()
 		for pid, file := range fds {
 			if err := os.MkdirAll(filepath.Join(root, pid, "fd"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, pid, "cmdline"), []byte(cmdlines[pid]), 0o444); err != nil {
 				t.Fatal(err)
 			}
 			if filepath.IsAbs(file) {
@@ -369,7 +386,13 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 			`could not look at every process: stopping the network, under any of the system's processes it missed" system=` + system + ` logs=` + logs + ` err=damaged missed="the descriptors of 1 process running as the logs' owner could not be read"`},
 		{"two processes' descriptors not readable, of the logs' owner", "", tree("rw,relatime", false, map[string]string{"200": "denied", "201": "denied"}),
 			`missed="the descriptors of 2 processes running as the logs' owner could not be read"`},
-		{"another user's process's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's"}), complete},
+		{"another user's process's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's", "204": "denied, another user's"}), complete},
+		{"another user's redis-server's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's", "201": "denied, another user's"}),
+			`missed="the descriptors of 1 process of another user whose command line names one of the system's programs or its folder could not be read (PID 201 (redis-server))"`},
+		{"another user's gateway, and a process naming the system's folder, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"202": "denied, another user's", "203": "denied, another user's"}),
+			`could not be read (PID 202 (gateway), PID 203 (python3))"`},
+		{"a process of the logs' owner and another user's gateway, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"200": "denied", "202": "denied, another user's"}),
+			`missed="the descriptors of 1 process running as the logs' owner could not be read; the descriptors of 1 process of another user whose command line names one of the system's programs or its folder could not be read (PID 202 (gateway))"`},
 		{"another user's process's descriptors not readable, the logs folder not there", t.TempDir(), tree("rw,relatime", false, map[string]string{"200": "denied, another user's"}),
 			`missed="the descriptors of 1 process running as the logs' owner could not be read"`},
 		{"/proc mounted with hidepid, the logs another user's", "", tree("rw,nosuid,hidepid=invisible", true, map[string]string{"100": ""}),

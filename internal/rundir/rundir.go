@@ -2,7 +2,9 @@
 // wipe a folder named by --dir (votechain, vcnet, benchrun) delete only a
 // folder they made, never one a mistyped --dir ($HOME, /) points at. It
 // also writes, for advice in messages, the command lines that act on a
-// run folder (Tool.Command).
+// run folder (Tool.Command), of the project's programs among others
+// (Votechain, Vcnet), so that any command can advise them without linking
+// the packages that run them.
 package rundir
 
 import (

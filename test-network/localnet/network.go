@@ -217,21 +217,13 @@ func (n *Network) loadState() error {
 // --dir, relative to the working directory (the project's).
 const DefaultDir = ".run/network"
 
-// Tool returns the vcnet program, whose make targets act on DefaultDir,
-// new at each call, so no caller can change its targets for the others.
-// Its Command is the command line, in backquotes, that runs vcnet's
-// command words ("down", "--wipe") on the network in a folder, for advice
-// in messages: make's target only for DefaultDir in the project on the
-// default port base, else vcnet with --dir written out.
-func Tool() rundir.Tool {
-	return rundir.Tool{Name: "vcnet", MakeDir: DefaultDir, MakeTargets: map[string]string{
-		"up":           "make network-up",
-		"down":         "make network-down",
-		"down --wipe":  "make network-down WIPE=1",
-		"down --force": "make network-down FORCE=1",
-		"status":       "make network-status",
-	}}
-}
+// Tool returns the vcnet program (rundir.Vcnet), whose make targets act
+// on DefaultDir, new at each call, so no caller can change its targets for
+// the others. Its Command is the command line, in backquotes, that runs
+// vcnet's command words ("down", "--wipe") on the network in a folder, for
+// advice in messages: make's target only for DefaultDir in the project on
+// the default port base, else vcnet with --dir written out.
+func Tool() rundir.Tool { return rundir.Vcnet() }
 
 // wipeCommand is the command line, in backquotes, that wipes the
 // instance in Config.Dir (Tool().Command).

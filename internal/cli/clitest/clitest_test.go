@@ -7,26 +7,38 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/internal/cli"
 )
 
-// failures is a testing.TB that records what would fail it. Its Fatal
-// records and ends the goroutine, as testing.T's does: run calls the
-// check under test on a goroutine of its own for that.
+// failures is a testing.TB that records what would fail it. Its Fatal,
+// Fatalf and FailNow record and end the goroutine, as testing.T's do: run
+// calls the check under test on a goroutine of its own for that. None of
+// its failures reaches the embedded TB (the real test), whose FailNow
+// must not be called from such a goroutine.
 type failures struct {
 	testing.TB
 	said []string
 }
 
+func (f *failures) Error(args ...any) { f.said = append(f.said, fmt.Sprint(args...)) }
+
 func (f *failures) Errorf(format string, args ...any) {
 	f.said = append(f.said, fmt.Sprintf(format, args...))
 }
 
-func (f *failures) Fatal(args ...any) {
-	f.said = append(f.said, fmt.Sprint(args...))
+func (f *failures) Fatal(args ...any) { f.stop(fmt.Sprint(args...)) }
+
+func (f *failures) Fatalf(format string, args ...any) { f.stop(fmt.Sprintf(format, args...)) }
+
+func (f *failures) FailNow() { f.stop("FailNow") }
+
+// stop records said and ends the goroutine, as testing.T's FailNow does.
+func (f *failures) stop(said string) {
+	f.said = append(f.said, said)
 	runtime.Goexit()
 }
 
@@ -39,6 +51,33 @@ func (f *failures) run(check func(testing.TB)) {
 		check(f)
 	}()
 	<-done
+}
+
+// TestFailuresRecordEveryFailure: each failing method of the fake TB is
+// recorded, and Fatal, Fatalf and FailNow end the check's goroutine there,
+// without failing the real test (a Fatalf or FailNow it did not override
+// reached the real t from a goroutine not the test's).
+func TestFailuresRecordEveryFailure(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		fail func(testing.TB)
+		want []string
+	}{
+		{"Error", func(tb testing.TB) { tb.Error("a", 1) }, []string{"a1", "after"}},
+		{"Errorf", func(tb testing.TB) { tb.Errorf("b%d", 2) }, []string{"b2", "after"}},
+		{"Fatal", func(tb testing.TB) { tb.Fatal("c", 3) }, []string{"c3"}},
+		{"Fatalf", func(tb testing.TB) { tb.Fatalf("d%d", 4) }, []string{"d4"}},
+		{"FailNow", func(tb testing.TB) { tb.FailNow() }, []string{"FailNow"}},
+	} {
+		f := &failures{TB: t}
+		f.run(func(tb testing.TB) {
+			c.fail(tb)
+			tb.Errorf("after")
+		})
+		if !slices.Equal(f.said, c.want) {
+			t.Errorf("%s recorded %q, want %q", c.name, f.said, c.want)
+		}
+	}
 }
 
 // TestCheckEnvStopsWhenTheFlagsCannotBeRead: a reader whose program

@@ -1,0 +1,31 @@
+package rundir
+
+// The project's programs that act on a run folder, for the advice of any
+// command (roll's included) without linking the packages that run them.
+// Each call returns a new Tool, so no caller can change the targets for
+// the others.
+
+// Votechain returns the votechain program, whose make targets (make up,
+// make down, make down WIPE=1, make status) act on the system in its
+// MakeDir ".run" (stack.DefaultDir).
+func Votechain() Tool {
+	return Tool{Name: "votechain", MakeDir: ".run", MakeTargets: map[string]string{
+		"up":          "make up",
+		"down":        "make down",
+		"down --wipe": "make down WIPE=1",
+		"status":      "make status",
+	}}
+}
+
+// Vcnet returns the vcnet program, whose make targets (make network-up,
+// network-down with WIPE=1 or FORCE=1, network-status) act on the network
+// in its MakeDir ".run/network" (localnet.DefaultDir).
+func Vcnet() Tool {
+	return Tool{Name: "vcnet", MakeDir: ".run/network", MakeTargets: map[string]string{
+		"up":           "make network-up",
+		"down":         "make network-down",
+		"down --wipe":  "make network-down WIPE=1",
+		"down --force": "make network-down FORCE=1",
+		"status":       "make network-status",
+	}}
+}
