@@ -10,12 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/votechain/votechain/internal/cli/clitest"
 )
 
 // TestReadySaysWhatItFound: a readiness check that fails says what it
 // found, for Start's error: the status and, from a body in the gateway
 // API's error shape, its code; no code from another body; no connection on
-// a port nothing listens on.
+// a port nothing listens on (reserved, so that no other program takes it
+// meanwhile).
 func TestReadySaysWhatItFound(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -38,9 +41,7 @@ func TestReadySaysWhatItFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedPort := closed.Listener.Addr().(*net.TCPAddr).Port
-	closed.Close()
+	closedPort := clitest.ReservePort(t) // refuses connections, and no other program can listen there
 	for _, c := range []struct {
 		port int
 		path string
