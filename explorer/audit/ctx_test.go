@@ -19,7 +19,9 @@ type auditedBlock struct{}
 // ctxHistory is memHistory recording the calls of each History method,
 // and those whose ctx does not come from the one given to the audit of the
 // block: it lacks that ctx's auditedBlock value, the block's number (set by
-// audit). A ctx the audit derives from its own (WithTimeout) keeps it.
+// audit), or cannot be cancelled (Done nil: context.WithoutCancel of the
+// audit's, which keeps the value but not the cancel). A ctx the audit
+// derives from its own (WithTimeout) keeps both.
 type ctxHistory struct {
 	*memHistory
 	number uint64         // the block's
@@ -29,7 +31,7 @@ type ctxHistory struct {
 
 func (h *ctxHistory) saw(ctx context.Context, method string) {
 	h.calls[method]++
-	if n, ok := ctx.Value(auditedBlock{}).(uint64); !ok || n != h.number {
+	if n, ok := ctx.Value(auditedBlock{}).(uint64); !ok || n != h.number || ctx.Done() == nil {
 		h.others = append(h.others, fmt.Sprintf("%s in block %d", method, h.number))
 	}
 }
@@ -108,7 +110,8 @@ func (h *ctxHistory) Approvals(ctx context.Context) (audit.Approvals, error) {
 }
 
 // TestHistoryReadsWithTheAuditsContext: every History read of Auditor.Block
-// gets the ctx the block's audit was given (a ctx of the block's own).
+// gets the ctx the block's audit was given (a ctx of the block's own), or
+// one derived from it that its cancel still ends.
 // The chains audited reach every History method, which the test checks:
 // the captured real network's (block signatures, lifecycle approvals and
 // definitions, the election's set-up, batches of several states recounted
