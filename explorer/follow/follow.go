@@ -77,7 +77,9 @@ type Follower struct {
 }
 
 // Run follows the chain until ctx ends, and returns nil then. It returns an
-// error only when the store fails (indexing cannot go on correctly).
+// error only when the store fails (indexing cannot go on correctly), also
+// when the failure comes as ctx ends; a store read that ctx's end cuts
+// short, failing with ctx's error, is the end, not a failure.
 func (f *Follower) Run(ctx context.Context) error {
 	return f.run(ctx, func(uint64) bool { return false })
 }
@@ -127,6 +129,14 @@ func (f *Follower) run(ctx context.Context, done func(next uint64) bool) error {
 	return nil
 }
 
+// stoppedBy reports whether err is ctx's end: ctx has ended and err is
+// (wraps) its error, as a store's read that the end cut short returns. A
+// failure of the store's own that comes as ctx ends is not, and stays a
+// store failure.
+func stoppedBy(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && errors.Is(err, ctx.Err())
+}
+
 // storeError marks failures of the store, which end Run.
 type storeError struct{ err error }
 
@@ -137,7 +147,7 @@ func (e *storeError) Unwrap() error { return e.err }
 func (f *Follower) stream(ctx context.Context, done func(next uint64) bool) (progressed bool, err error) {
 	next, prev, err := f.Store.Checkpoint(ctx)
 	switch {
-	case err != nil && ctx.Err() != nil:
+	case stoppedBy(ctx, err):
 		return false, ctx.Err() // a stop cut the read short: the end of Run, not a fault of the store
 	case err != nil:
 		return false, &storeError{err}
@@ -335,7 +345,7 @@ func (f *Follower) index(ctx context.Context, prev []byte, blk *common.Block, w 
 		// The audit's lookups and the save run under ctx: once it ends
 		// they fail with its error, which is the end of Run, not a fault
 		// of the store.
-		if ctx.Err() != nil {
+		if stoppedBy(ctx, err) {
 			return audit.Report{}, ctx.Err()
 		}
 		return audit.Report{}, &storeError{err}

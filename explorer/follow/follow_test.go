@@ -1,6 +1,7 @@
 package follow_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -699,35 +700,56 @@ func (s stoppingSource) Blocks(_ context.Context, from uint64) (<-chan *common.B
 	return ch, nil
 }
 
-// stoppedCheckpoint is a Store whose checkpoint read a stop cuts short: it
-// cancels the run's context and fails with its error.
-type stoppedCheckpoint struct {
+// failingCheckpoint is a Store whose checkpoint read ends the run's
+// context (stop), if set, then fails: with failure, or, if that is nil,
+// with the context's error (a read the stop cut short).
+type failingCheckpoint struct {
 	follow.Store
-	cancel context.CancelFunc
+	stop    context.CancelFunc
+	failure error
 }
 
-func (s stoppedCheckpoint) Checkpoint(ctx context.Context) (uint64, []byte, error) {
-	s.cancel()
-	return 0, nil, fmt.Errorf("read the checkpoint: %w", ctx.Err())
+func (s failingCheckpoint) Checkpoint(ctx context.Context) (uint64, []byte, error) {
+	if s.stop != nil {
+		s.stop()
+	}
+	return 0, nil, fmt.Errorf("read the checkpoint: %w", cmp.Or(s.failure, ctx.Err()))
 }
 
 // TestFollowStopsAtTheCheckpoint: a stop that cuts the checkpoint's read
 // short ends Run with no error (it was a store failure, which exits the
-// explorer non-zero); a checkpoint read failing on its own still ends Run
-// with its error.
+// explorer non-zero); a checkpoint read failing on its own ends Run with
+// its error, also when it fails as the stop comes (the failure is not the
+// stop's), and so does the index's own read once the index is closed.
 func TestFollowStopsAtTheCheckpoint(t *testing.T) {
 	chain, _ := electionChain(3, 1, 5)
 	f, idx := follower(t, t.TempDir(), chain)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	f.Store = stoppedCheckpoint{Store: idx, cancel: cancel}
-	if err := f.Run(ctx); err != nil {
-		t.Errorf("stopped during the checkpoint's read: %v; want nil", err)
+	diskFailure := errors.New("disk I/O error")
+	for _, c := range []struct {
+		name    string
+		stop    bool
+		failure error // nil: the stop's error
+	}{
+		{"cut short by the stop", true, nil},
+		{"failing as the stop comes", true, diskFailure},
+		{"failing on its own", false, diskFailure},
+	} {
+		ctx, cancel := context.WithCancel(t.Context())
+		store := failingCheckpoint{Store: idx, failure: c.failure}
+		if c.stop {
+			store.stop = cancel
+		}
+		f.Store = store
+		err := f.Run(ctx)
+		cancel()
+		if !errors.Is(err, c.failure) { // for a nil failure, unless err is nil
+			t.Errorf("checkpoint read %s: Run returned %v; want %v", c.name, err, c.failure)
+		}
 	}
 	idx.Close() // a closed index fails the read on its own
 	f.Store = idx
-	if err := f.Run(t.Context()); err == nil {
-		t.Error("a checkpoint read that failed on its own: Run returned nil; want its error")
+	if err := f.Run(t.Context()); err == nil || !strings.HasPrefix(err.Error(), "read checkpoint: ") {
+		t.Errorf("the closed index's checkpoint read: Run returned %v; want that read's error", err)
 	}
 }
 
