@@ -219,6 +219,8 @@ func lockHolder(f *os.File) string {
 // audit page shows it): a pin added or changed since the index was built
 // is not taken on trust. The error names the fixes: the pin the index was
 // built with, or `explorer reindex`, which audits block 0 against the pin.
+// A refused index is closed without writing its pending vote keys
+// (index.Index.CloseWithoutFlush).
 // ctx bounds index.Open and the pin's check; opts configure index.Open.
 // It takes no lock: Open and Reindex do.
 func OpenIndex(ctx context.Context, path string, genesis []byte, opts ...index.Option) (*index.Index, error) {
@@ -227,7 +229,10 @@ func OpenIndex(ctx context.Context, path string, genesis []byte, opts ...index.O
 		return nil, fmt.Errorf("explorer: %w", err)
 	}
 	if err := checkGenesisPin(ctx, idx, genesis); err != nil {
-		idx.Close()
+		// Not Close: its flush (not cancellable) would write the pending
+		// keys just read back, after a cancel (Ctrl-C) too; the next Open
+		// reads them back again.
+		idx.CloseWithoutFlush()
 		return nil, fmt.Errorf("explorer: index %s: %w", path, err)
 	}
 	return idx, nil

@@ -219,12 +219,7 @@ func openIndex(ctx context.Context, db *sql.DB, path string, opts ...Option) (*I
 // write connection would otherwise wait for it forever), then writing the
 // pending vote keys as a segment (pending.go, segments.go).
 func (x *Index) Close() error {
-	x.mu.Lock()
-	w := x.open
-	x.mu.Unlock()
-	if w != nil {
-		w.Rollback()
-	}
+	x.rollbackOpen()
 	// Not cancellable: Close comes at shutdown, after the ctxs have ended,
 	// and its flush is what spares the next Open reading every pending
 	// batch back.
@@ -233,6 +228,29 @@ func (x *Index) Close() error {
 		flushErr = x.Flush(context.Background())
 	}
 	return errors.Join(flushErr, x.release())
+}
+
+// CloseWithoutFlush closes the database as Close does, rolling back a
+// Writer left open, but without Close's flush, which is not cancellable:
+// for a failure path after a cancel (Ctrl-C), where writing the keys of
+// up to pendingFlushRows pending votes would hold the exit up. Nothing is
+// lost: the pending keys are those of committed batches after
+// keys_flushed, which the next Open reads back into memory (pending.go),
+// taking that much longer.
+func (x *Index) CloseWithoutFlush() error {
+	x.rollbackOpen()
+	return x.release()
+}
+
+// rollbackOpen rolls back the Writer left open, if any: the write
+// connection's close would otherwise wait for it forever.
+func (x *Index) rollbackOpen() {
+	x.mu.Lock()
+	w := x.open
+	x.mu.Unlock()
+	if w != nil {
+		w.Rollback()
+	}
 }
 
 // release is Close without its rollback and flush: it closes the prepared

@@ -69,49 +69,53 @@ func TestSaveOnceInOrder(t *testing.T) {
 	}
 }
 
-// TestCloseWithWriterOpen: closing the index with a Writer still open (a
-// test that failed midway) rolls it back and returns rather than waiting
+// TestCloseWithWriterOpen: closing the index, by Close or
+// CloseWithoutFlush, with a Writer still open (a test that failed midway,
+// or an OpenIndex refusal) rolls it back and returns rather than waiting
 // for it forever; the block it saved is not kept.
 func TestCloseWithWriterOpen(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := idx.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := ledgertest.Chain([]ledgertest.Tx{{ID: "genesis", Config: true}})
-	b, err := fabricblock.Parse(chain[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	report, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(t.Context(), nil, b, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Save(ctx, report); err != nil {
-		t.Fatal(err)
-	}
-	closed := make(chan error, 1)
-	go func() { closed <- idx.Close() }()
-	select {
-	case err := <-closed:
+	for name, close := range map[string]func(*index.Index) error{"Close": (*index.Index).Close, "CloseWithoutFlush": (*index.Index).CloseWithoutFlush} {
+		path := filepath.Join(t.TempDir(), "index.db")
+		idx, err := index.Open(context.Background(), path)
 		if err != nil {
-			t.Fatalf("Close: %v", err)
+			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close with a Writer open did not return in 10 s")
-	}
-	idx, err = index.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	if next, _, err := idx.Checkpoint(ctx); err != nil || next != 0 {
-		t.Fatalf("checkpoint after the rolled-back block: %d, %v; want 0", next, err)
+		w, err := idx.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain := ledgertest.Chain([]ledgertest.Tx{{ID: "genesis", Config: true}})
+		b, err := fabricblock.Parse(chain[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		report, err := audit.Auditor{Chaincode: "ballot", SkipSignatures: true}.Block(t.Context(), nil, b, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Save(ctx, report); err != nil {
+			t.Fatal(err)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- close(idx) }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s with a Writer open did not return in 10 s", name)
+		}
+		idx, err = index.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, _, err := idx.Checkpoint(ctx)
+		idx.Close()
+		if err != nil || next != 0 {
+			t.Fatalf("%s: checkpoint after the rolled-back block: %d, %v; want 0", name, next, err)
+		}
 	}
 }
 

@@ -563,6 +563,30 @@ func TestBatchWithoutItsRow(t *testing.T) {
 	}
 }
 
+// TestCloseWithoutFlush: CloseWithoutFlush writes no pending key: the
+// index opened anew holds none in its key tables and reads the committed
+// batches' 20 back (TestCloseWithWriterOpen: it rolls back an open
+// Writer).
+func TestCloseWithoutFlush(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	x, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = x.Save(t.Context(), votesReport(t, rand.New(rand.NewPCG(23, 24)), 0, 2, 10))
+	if err = errors.Join(err, x.CloseWithoutFlush()); err != nil {
+		t.Fatal(err)
+	}
+	y, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if got := rowCounts(t, y); got != [4]int64{} || y.pending.votes != 20 {
+		t.Fatalf("opened anew: key tables %v, %d pending votes; want none written, 20 pending", got, y.pending.votes)
+	}
+}
+
 // TestOpenCancelled: Open under a ctx that has ended fails with its error
 // (Ctrl-C during an open that reads pending keys back), and leaves the
 // index whole: a later Open reads every pending key back. Its read of the
