@@ -230,8 +230,9 @@ func (b bundle) writeOrgFiles(orgs []int) error {
 		"FABRIC_BIN: folder with Fabric's orderer and peer; BALLOTCC: the chaincode service",
 		"binary (bin/ballotcc). Run each node under a supervisor (systemd) or with nohup."), `case "${1:-}" in`)
 	var nodes []string
+	all := PeerOrgs()
 	for _, i := range orgs {
-		o := PeerOrgs()[i]
+		o := all[i]
 		for j := 0; j < OrdererCount; j++ {
 			if OrdererOrg(j) != o {
 				continue
@@ -276,10 +277,11 @@ func (b bundle) setupScript(orgs []int) string {
 		"Usage: setup.sh join | setup.sh chaincode | setup.sh commit (one organisation, after every",
 		"organisation has run setup.sh chaincode).")
 	add := func(lines ...string) { s = append(s, lines...) }
+	all := PeerOrgs()
 	add(`case "${1:-}" in`, "join)")
 	for _, i := range orgs {
 		for j := 0; j < OrdererCount; j++ {
-			if OrdererOrg(j) == PeerOrgs()[i] {
+			if OrdererOrg(j) == all[i] {
 				add(`  "$(fabric osnadmin)" ` + shellArgs(OrdererJoinArgs(sh, b.spec.Ports, b.spec.Hosts, j)...))
 			}
 		}
@@ -303,7 +305,7 @@ func (b bundle) setupScript(orgs []int) string {
 			break
 		}
 		env := shellArgs(PeerAdminEnv(sh, b.spec.Ports, b.spec.Hosts, i)...)
-		o := PeerOrgs()[i]
+		o := all[i]
 		add(fmt.Sprintf(`  env %s "$(fabric peer)" lifecycle chaincode install %s ||`, env, shellArgs(sh.ChaincodePackage(cc.Label, o.Name))),
 			fmt.Sprintf(`    env %s "$(fabric peer)" lifecycle chaincode queryinstalled | grep -qF %s # installed before`, env, shellArgs(cc.PackageIDs[o.Name])),
 			fmt.Sprintf(`  env %s "$(fabric peer)" lifecycle chaincode approveformyorg --package-id %s %s %s`, env, cc.PackageIDs[o.Name],

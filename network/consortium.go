@@ -17,8 +17,9 @@ const (
 // EndorsingMSPs are the organisations whose peers EndorsementPolicy
 // requires: every peer organisation.
 func EndorsingMSPs() []string {
-	out := make([]string, len(PeerOrgs()))
-	for i, o := range PeerOrgs() {
+	orgs := PeerOrgs()
+	out := make([]string, len(orgs))
+	for i, o := range orgs {
 		out[i] = o.MSPID
 	}
 	return out
@@ -114,7 +115,10 @@ var (
 
 // PeerOrgs returns the consortium's organisations, Commission then
 // Observers, in a new slice at each call, so no caller can change the list
-// (or its order, which numbers peers and orderers) for the others.
+// (or its order, which numbers peers and orderers) for the others. It
+// copies the package vars Commission and Observers as they are at the
+// call, which a caller may still change: callers take the slice once per
+// use, so one use sees one list.
 func PeerOrgs() []Org { return []Org{Commission, Observers} }
 
 // The ordering service: four orderers, two run by each organisation. With

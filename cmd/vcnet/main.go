@@ -232,7 +232,7 @@ func forceAdvice(abs string, portBase int) string {
 // (logScan.missed).
 func refuseWithoutStackRecord(abs, system string, portBase int, unread error, procs procFS, log *slog.Logger) error {
 	logs := filepath.Join(system, "logs")
-	scan, err := procs.logWriters(system)
+	scan, err := procs.logWriters(system, portBase)
 	if err != nil {
 		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice(abs, portBase))
 	}
@@ -294,7 +294,7 @@ func (s logScan) missed() string {
 		why = append(why, fmt.Sprintf("the descriptors of %d %s running as the logs' owner could not be read", s.unreadable, processes(s.unreadable)))
 	}
 	if len(s.named) > 0 {
-		why = append(why, fmt.Sprintf("the descriptors of %d %s of another user whose command line names one of the system's programs or its folder could not be read (%s)", len(s.named), processes(len(s.named)), strings.Join(s.named, ", ")))
+		why = append(why, fmt.Sprintf("the descriptors of %d %s of another user whose command line names one of the system's programs, ports or paths could not be read (%s)", len(s.named), processes(len(s.named)), strings.Join(s.named, ", ")))
 	}
 	return strings.Join(why, "; ")
 }
@@ -315,19 +315,20 @@ func processes(n int) string {
 // scan only when it could be one of the system's: reading was not
 // permitted (not: it exited meanwhile), and it runs as a user owning the
 // logs folder or a file in it (logOwners; any user when those cannot be
-// read), or its command line, which /proc lets anyone read, names one of
-// the system's programs or the system's folder (systemCommand), whatever
-// its user: make up run again by another user (root) appends to the logs
-// that the first made. Another process of another user is not one the
-// system started, and neither is one /proc gives to root for not being
-// dumpable (ssh-agent), which none of the system's programs is, unless
-// root owns the logs. So root's daemons and such processes of the
-// caller's, whose descriptors a user other than root cannot read, are no
-// gap, unless named as the system's programs (a machine's own
-// redis-server is). Nor is a process /proc does not list: the scan notes
+// read), or its command line, which /proc lets anyone read, marks it as
+// one of the system's (systemCommand: a project program, a redis-server on
+// a port of the plan from portBase, a path in the system's folder),
+// whatever its user: make up run again by another user (root) appends to
+// the logs that the first made. Another process of another user is not
+// one the system started, and neither is one /proc gives to root for not
+// being dumpable (ssh-agent), which none of the system's programs is,
+// unless root owns the logs. So root's daemons, the machine's own Redis,
+// HAProxy and Prometheus services, and such processes of the caller's,
+// whose descriptors a user other than root cannot read, are no gap. Nor
+// is a process /proc does not list: the scan notes
 // /proc's hidepid mount option, read from self/mounts, only when it may
 // hide one of the system's (hidepidHides).
-func (p procFS) logWriters(system string) (logScan, error) {
+func (p procFS) logWriters(system string, portBase int) (logScan, error) {
 	logs := filepath.Join(system, "logs")
 	if real, err := filepath.EvalSymlinks(logs); err == nil {
 		logs = real
@@ -357,7 +358,7 @@ func (p procFS) logWriters(system string) (logScan, error) {
 				if uid, err := p.owner(filepath.Join(p.root, e.Name())); err == nil && (owners == nil || owners[uid]) {
 					scan.unreadable++
 				} else if cmdline, err := os.ReadFile(filepath.Join(p.root, e.Name(), "cmdline")); err == nil {
-					if program, ok := systemCommand(cmdline, folders); ok {
+					if program, ok := systemCommand(cmdline, folders, portBase); ok {
 						scan.named = append(scan.named, fmt.Sprintf("PID %d (%s)", pid, program))
 					}
 				}
@@ -372,38 +373,74 @@ func (p procFS) logWriters(system string) (logScan, error) {
 	return scan, nil
 }
 
-// systemPrograms are the programs a system's processes run: the project's
-// (gateway, batcher, explorer; ballotcc, the chaincode) and those it
-// starts from the machine (Redis, HAProxy, Prometheus and its Redis
-// exporter, Fabric's orderer and peer).
-var systemPrograms = []string{"gateway", "batcher", "explorer", "ballotcc", "redis-server", "haproxy", "prometheus", "prometheus-redis-exporter", "orderer", "peer"}
+// projectPrograms are the project's programs that the system runs with
+// their output on its logs (Fabric's orderer and peer and the chaincode
+// service ballotcc are the network's, logging in its own folder): a
+// process running one is counted by its name alone.
+func projectPrograms() []string { return []string{"gateway", "batcher", "explorer"} }
+
+// planSpan is how far above its base a port plan reaches
+// (network.Ports.Validate: every port of the plan lies within 400 of it).
+const planSpan = 400
 
 // systemCommand reports whether the command line cmdline (as
-// /proc/PID/cmdline holds it: arguments each ended by a NUL) runs one of
-// systemPrograms, or has an argument naming one of folders (the system's
-// folder, as given and with symbolic links resolved) or a file in it, and
-// returns the program it runs: the first argument's file name, or its
-// first word's, since redis-server writes its address into its first
-// argument ("redis-server 127.0.0.1:27379").
-func systemCommand(cmdline []byte, folders []string) (program string, ok bool) {
+// /proc/PID/cmdline holds it: arguments each ended by a NUL) may be one of
+// the system's processes, and returns the program it runs: the first
+// argument's file name, or its first word's, since redis-server rewrites
+// its title into its first argument ("redis-server 127.0.0.1:27379",
+// "... [cluster]"). The machine's programs the system also runs (Redis,
+// HAProxy, Prometheus and its Redis exporter) commonly run as system
+// services too, so only these count: one of projectPrograms; a
+// redis-server listening on a port of the plan from portBase (any
+// redis-server when portBase is 0, unknown); any program with an argument,
+// or an argument's value after its "=", that is one of folders (the
+// system's folder, as given and with symbolic links resolved) or a path
+// in it, as the system gives HAProxy, Prometheus and the exporter.
+func systemCommand(cmdline []byte, folders []string, portBase int) (program string, ok bool) {
 	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 	words := strings.Fields(args[0])
 	if len(words) == 0 {
 		return "", false // a kernel thread, or a process that cleared it
 	}
 	for _, name := range []string{filepath.Base(args[0]), filepath.Base(words[0])} {
-		if slices.Contains(systemPrograms, name) {
+		if slices.Contains(projectPrograms(), name) {
+			return name, true
+		}
+		if name == "redis-server" && len(words) > 1 && inPlan(titlePort(words[1]), portBase) {
 			return name, true
 		}
 	}
 	for _, arg := range args {
+		_, value, _ := strings.Cut(arg, "=")
 		for _, folder := range folders {
-			if arg == folder || strings.HasSuffix(arg, "="+folder) || strings.Contains(arg, folder+string(filepath.Separator)) {
+			if inFolder(arg, folder) || inFolder(value, folder) {
 				return filepath.Base(args[0]), true
 			}
 		}
 	}
 	return "", false
+}
+
+// titlePort is the port of the address addr in redis-server's title
+// ("127.0.0.1:27379", "*:6379"), 0 when it names none.
+func titlePort(addr string) int {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return 0
+	}
+	port, _ := strconv.Atoi(addr[i+1:])
+	return port
+}
+
+// inPlan reports whether port lies in the port plan from portBase, or
+// whether it could (portBase 0: the plan is unknown).
+func inPlan(port, portBase int) bool {
+	return portBase == 0 || port >= portBase && port < portBase+planSpan
+}
+
+// inFolder reports whether path is the folder folder or a path in it.
+func inFolder(path, folder string) bool {
+	return path == folder || strings.HasPrefix(path, folder+string(filepath.Separator))
 }
 
 // logOwners is the set of uids owning the folder logs or a file in it,

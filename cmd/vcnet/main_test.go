@@ -296,10 +296,14 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 // another user whose descriptors are denied (root's daemons, or a
 // non-dumpable one of the caller's, which /proc gives to root) is no gap:
 // the warning fired on every machine for a user other than root; unless
-// its command line (world-readable) names one of the system's programs
-// (redis-server with its address in its title, a gateway by a path with
-// a blank) or the system's folder: make up run again as root appends to
-// the user's logs, and was missed silently. Neither
+// its command line (world-readable) names one of the project's programs
+// (a gateway by a path with a blank), a redis-server on a port of the plan
+// (its address in its title), or a path in the system's folder (a
+// prometheus with the system's configuration): make up run again as root
+// appends to the user's logs, and was missed silently. The machine's own
+// services (redis-server on 6379, prometheus with /etc/prometheus), the
+// network's processes (peer, orderer, ballotcc, logging in its own
+// folder) and a path merely containing the system's are no gap. Neither
 // is hidepid for a member of its gid= group, nor for logs of the caller's.
 // When the logs folder cannot be read, any denied process is a gap. A
 // process writing the logs is found in the same tree, and one that exited
@@ -322,6 +326,13 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 		"202": "/opt/vote chain/bin/gateway\x00--port\x0027100\x00",
 		"203": "/usr/bin/python3\x00--config=" + filepath.Join(system, "tool.conf") + "\x00",
 		"204": "",
+		"205": "/usr/bin/redis-server 127.0.0.1:6379\x00\x00\x00",
+		"206": "/usr/bin/prometheus\x00--config.file\x00" + filepath.Join(system, "prometheus", "prometheus.yml") + "\x00",
+		"207": "/usr/bin/prometheus\x00--config.file=/etc/prometheus/prometheus.yml\x00",
+		"208": "/opt/fabric/bin/peer\x00node\x00start\x00",
+		"209": "/opt/fabric/bin/orderer\x00",
+		"210": "/opt/vote/bin/ballotcc\x00",
+		"211": "/usr/bin/python3\x00--config=/x" + filepath.Join(system, "tool.conf") + "\x00",
 	}
 	// tree is a /proc of fake processes (PID: the file its stdout links
 	// to, "" for none, "denied" for descriptors not to be read of a
@@ -388,11 +399,15 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 			`missed="the descriptors of 2 processes running as the logs' owner could not be read"`},
 		{"another user's process's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's", "204": "denied, another user's"}), complete},
 		{"another user's redis-server's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's", "201": "denied, another user's"}),
-			`missed="the descriptors of 1 process of another user whose command line names one of the system's programs or its folder could not be read (PID 201 (redis-server))"`},
+			`missed="the descriptors of 1 process of another user whose command line names one of the system's programs, ports or paths could not be read (PID 201 (redis-server))"`},
+		{"another user's redis-server on 6379 and prometheus with /etc's configuration, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"205": "denied, another user's", "207": "denied, another user's"}), complete},
+		{"another user's prometheus with the system's configuration, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"206": "denied, another user's", "207": "denied, another user's"}),
+			`could not be read (PID 206 (prometheus))"`},
+		{"another user's peer, orderer, ballotcc and a path outside the system's folder that contains it, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"208": "denied, another user's", "209": "denied, another user's", "210": "denied, another user's", "211": "denied, another user's"}), complete},
 		{"another user's gateway, and a process naming the system's folder, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"202": "denied, another user's", "203": "denied, another user's"}),
 			`could not be read (PID 202 (gateway), PID 203 (python3))"`},
 		{"a process of the logs' owner and another user's gateway, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"200": "denied", "202": "denied, another user's"}),
-			`missed="the descriptors of 1 process running as the logs' owner could not be read; the descriptors of 1 process of another user whose command line names one of the system's programs or its folder could not be read (PID 202 (gateway))"`},
+			`missed="the descriptors of 1 process running as the logs' owner could not be read; the descriptors of 1 process of another user whose command line names one of the system's programs, ports or paths could not be read (PID 202 (gateway))"`},
 		{"another user's process's descriptors not readable, the logs folder not there", t.TempDir(), tree("rw,relatime", false, map[string]string{"200": "denied, another user's"}),
 			`missed="the descriptors of 1 process running as the logs' owner could not be read"`},
 		{"/proc mounted with hidepid, the logs another user's", "", tree("rw,nosuid,hidepid=invisible", true, map[string]string{"100": ""}),
@@ -407,10 +422,41 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 		var out strings.Builder
 		log := slog.New(slog.NewTextHandler(&out, nil))
 		sys := cmp.Or(c.system, system)
-		err := refuseWithoutStackRecord(filepath.Join(sys, "network"), sys, 0, errors.New("damaged"), c.procs, log)
+		err := refuseWithoutStackRecord(filepath.Join(sys, "network"), sys, network.DefaultPortBase, errors.New("damaged"), c.procs, log)
 		said := out.String() + fmt.Sprint(err)
 		if !strings.Contains(said, c.written) || (c.written != complete) == strings.Contains(said, complete) {
 			t.Errorf("%s: %q; want it to say %q (and %q only if so)", c.why, said, c.written, complete)
+		}
+	}
+}
+
+// TestSystemCommand: the project's programs count by name, the network's
+// do not; a redis-server counts by the port in its title, on the plan's
+// ports (a cluster node's included) or on any when the plan is unknown;
+// any program counts by an argument, or its value after "=", that is the
+// system's folder or a path in it, not one merely containing it.
+func TestSystemCommand(t *testing.T) {
+	folders := []string{"/home/u/.run"}
+	for _, c := range []struct {
+		cmdline  string
+		portBase int
+		want     string // the program, "" for not the system's
+	}{
+		{"/home/u/votechain/bin/batcher\x00--port\x0027200\x00", 27000, "batcher"},
+		{"/usr/bin/peer\x00node\x00start\x00", 27000, ""},
+		{"redis-server 127.0.0.1:27342 [cluster]\x00\x00", 27000, "redis-server"},
+		{"redis-server 127.0.0.1:27379\x00", 23000, ""},
+		{"redis-server *:6379\x00", 27000, ""},
+		{"redis-server *:6379\x00", 0, "redis-server"},
+		{"/usr/sbin/haproxy\x00-f\x00/home/u/.run/haproxy.cfg\x00", 27000, "haproxy"},
+		{"/usr/sbin/haproxy\x00-f\x00/etc/haproxy/haproxy.cfg\x00", 27000, ""},
+		{"/usr/bin/tool\x00--dir=/home/u/.run\x00", 27000, "tool"},
+		{"/usr/bin/tool\x00--dir=/x/home/u/.run/a\x00", 27000, ""},
+		{"/usr/bin/tool\x00/home/u/.runs/a\x00", 27000, ""},
+	} {
+		program, ok := systemCommand([]byte(c.cmdline), folders, c.portBase)
+		if program != c.want || ok != (c.want != "") {
+			t.Errorf("systemCommand(%q, %q, %d) = %q, %v; want %q", c.cmdline, folders, c.portBase, program, ok, c.want)
 		}
 	}
 }

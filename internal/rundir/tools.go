@@ -5,11 +5,19 @@ package rundir
 // Each call returns a new Tool, so no caller can change the targets for
 // the others.
 
+// SystemDir is the run folder of make up's system (stack.DefaultDir),
+// relative to the project's folder, where make runs.
+const SystemDir = ".run"
+
+// NetworkDir is the network folder of make's network targets
+// (localnet.DefaultDir), relative to the project's folder.
+const NetworkDir = SystemDir + "/network"
+
 // Votechain returns the votechain program, whose make targets (make up,
 // make down, make down WIPE=1, make status) act on the system in its
-// MakeDir ".run" (stack.DefaultDir).
+// MakeDir SystemDir.
 func Votechain() Tool {
-	return Tool{Name: "votechain", MakeDir: ".run", MakeTargets: map[string]string{
+	return Tool{Name: "votechain", MakeDir: SystemDir, MakeTargets: map[string]string{
 		"up":          "make up",
 		"down":        "make down",
 		"down --wipe": "make down WIPE=1",
@@ -19,9 +27,9 @@ func Votechain() Tool {
 
 // Vcnet returns the vcnet program, whose make targets (make network-up,
 // network-down with WIPE=1 or FORCE=1, network-status) act on the network
-// in its MakeDir ".run/network" (localnet.DefaultDir).
+// in its MakeDir NetworkDir.
 func Vcnet() Tool {
-	return Tool{Name: "vcnet", MakeDir: ".run/network", MakeTargets: map[string]string{
+	return Tool{Name: "vcnet", MakeDir: NetworkDir, MakeTargets: map[string]string{
 		"up":           "make network-up",
 		"down":         "make network-down",
 		"down --wipe":  "make network-down WIPE=1",

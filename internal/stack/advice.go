@@ -4,7 +4,7 @@ import "github.com/votechain/votechain/internal/rundir"
 
 // DefaultDir is the run folder of make up's system: votechain's default
 // --dir, relative to the working directory (make runs it in the project's).
-const DefaultDir = ".run"
+const DefaultDir = rundir.SystemDir
 
 // Command is the command line, in backquotes, that runs the votechain
 // command words ("down", "--wipe") on the system in the run folder dir

@@ -215,7 +215,7 @@ func (n *Network) loadState() error {
 
 // DefaultDir is the network folder of make's targets: vcnet's default
 // --dir, relative to the working directory (the project's).
-const DefaultDir = ".run/network"
+const DefaultDir = rundir.NetworkDir
 
 // Tool returns the vcnet program (rundir.Vcnet), whose make targets act
 // on DefaultDir, new at each call, so no caller can change its targets for

@@ -14,29 +14,42 @@ import (
 	"github.com/votechain/votechain/internal/cli"
 )
 
-// failures is a testing.TB that records what would fail it. Its Fatal,
-// Fatalf and FailNow record and end the goroutine, as testing.T's do: run
-// calls the check under test on a goroutine of its own for that. None of
-// its failures reaches the embedded TB (the real test), whose FailNow
-// must not be called from such a goroutine.
+// failures is a testing.TB that records what would fail or skip it,
+// formatted as testing.T formats it (Error and Fatal like fmt.Sprintln,
+// without its newline). Its Fatal, Fatalf, FailNow, Skip, Skipf and
+// SkipNow record and end the goroutine, as testing.T's do: run calls the
+// check under test on a goroutine of its own for that. None of them
+// reaches the embedded TB (the real test), whose FailNow and SkipNow must
+// not be called from such a goroutine.
 type failures struct {
 	testing.TB
 	said []string
 }
 
-func (f *failures) Error(args ...any) { f.said = append(f.said, fmt.Sprint(args...)) }
+// sprintln formats args as testing.T's Error, Fatal and Skip do: with
+// spaces between operands, without the final newline.
+func sprintln(args ...any) string { return strings.TrimSuffix(fmt.Sprintln(args...), "\n") }
+
+func (f *failures) Error(args ...any) { f.said = append(f.said, sprintln(args...)) }
 
 func (f *failures) Errorf(format string, args ...any) {
 	f.said = append(f.said, fmt.Sprintf(format, args...))
 }
 
-func (f *failures) Fatal(args ...any) { f.stop(fmt.Sprint(args...)) }
+func (f *failures) Fatal(args ...any) { f.stop(sprintln(args...)) }
 
 func (f *failures) Fatalf(format string, args ...any) { f.stop(fmt.Sprintf(format, args...)) }
 
 func (f *failures) FailNow() { f.stop("FailNow") }
 
-// stop records said and ends the goroutine, as testing.T's FailNow does.
+func (f *failures) Skip(args ...any) { f.stop(sprintln(args...)) }
+
+func (f *failures) Skipf(format string, args ...any) { f.stop(fmt.Sprintf(format, args...)) }
+
+func (f *failures) SkipNow() { f.stop("SkipNow") }
+
+// stop records said and ends the goroutine, as testing.T's FailNow and
+// SkipNow do.
 func (f *failures) stop(said string) {
 	f.said = append(f.said, said)
 	runtime.Goexit()
@@ -53,9 +66,10 @@ func (f *failures) run(check func(testing.TB)) {
 	<-done
 }
 
-// TestFailuresRecordEveryFailure: each failing method of the fake TB is
-// recorded, and Fatal, Fatalf and FailNow end the check's goroutine there,
-// without failing the real test (a Fatalf or FailNow it did not override
+// TestFailuresRecordEveryFailure: each failing or skipping method of the
+// fake TB is recorded, formatted as testing.T formats it, and Fatal,
+// Fatalf, FailNow, Skip, Skipf and SkipNow end the check's goroutine there,
+// without failing or skipping the real test (one it did not override
 // reached the real t from a goroutine not the test's).
 func TestFailuresRecordEveryFailure(t *testing.T) {
 	for _, c := range []struct {
@@ -63,11 +77,14 @@ func TestFailuresRecordEveryFailure(t *testing.T) {
 		fail func(testing.TB)
 		want []string
 	}{
-		{"Error", func(tb testing.TB) { tb.Error("a", 1) }, []string{"a1", "after"}},
+		{"Error", func(tb testing.TB) { tb.Error("a", 1) }, []string{"a 1", "after"}},
 		{"Errorf", func(tb testing.TB) { tb.Errorf("b%d", 2) }, []string{"b2", "after"}},
-		{"Fatal", func(tb testing.TB) { tb.Fatal("c", 3) }, []string{"c3"}},
+		{"Fatal", func(tb testing.TB) { tb.Fatal("c", 3) }, []string{"c 3"}},
 		{"Fatalf", func(tb testing.TB) { tb.Fatalf("d%d", 4) }, []string{"d4"}},
 		{"FailNow", func(tb testing.TB) { tb.FailNow() }, []string{"FailNow"}},
+		{"Skip", func(tb testing.TB) { tb.Skip("e", 5) }, []string{"e 5"}},
+		{"Skipf", func(tb testing.TB) { tb.Skipf("f%d", 6) }, []string{"f6"}},
+		{"SkipNow", func(tb testing.TB) { tb.SkipNow() }, []string{"SkipNow"}},
 	} {
 		f := &failures{TB: t}
 		f.run(func(tb testing.TB) {
