@@ -310,8 +310,9 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 
 	// stopStarting ends a start that err stopped before the API was wired:
-	// the front is shut down, and a stop (ctx ended) is no failure, as every
-	// request but /healthz and /metrics was answered 503.
+	// the front is shut down, and a stop (err is ctx's own error) is no
+	// failure, as every request but /healthz and /metrics was answered 503;
+	// any other err is returned, even if ctx has ended meanwhile.
 	stopStarting := func(err error) error {
 		select {
 		case err := <-serveErr:

@@ -367,7 +367,8 @@ func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
 
 // TestStopWhileDiallingIsNoFailure: a stop that ends the ledger's dial
 // (the dial fails with the signal's context) exits 0 as a stop during the
-// wait does; a dial failing on its own is still an error.
+// wait does; a dial failing on its own is still an error, even when a
+// stop comes meanwhile.
 func TestStopWhileDiallingIsNoFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	dial := func(ctx context.Context, _ *options) (ledger, func() error, error) {
@@ -382,6 +383,14 @@ func TestStopWhileDiallingIsNoFailure(t *testing.T) {
 	}
 	if err := run(context.Background(), runArgs(t), failing); err == nil || !strings.Contains(err.Error(), "read identity") {
 		t.Errorf("a dial failing on its own: %v; want its error", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	failingAtTheStop := func(context.Context, *options) (ledger, func() error, error) {
+		cancel() // the signal comes as the dial fails on its own
+		return nil, nil, errors.New("read identity: no such file")
+	}
+	if err := run(ctx, runArgs(t), failingAtTheStop); err == nil || !strings.Contains(err.Error(), "read identity") {
+		t.Errorf("a dial failing on its own as the stop comes: %v; want its error", err)
 	}
 }
 
