@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -76,10 +77,10 @@ type options struct {
 	logKeyFile      string
 	logKey          ed25519.PrivateKey // --log-key's, read by loadFiles
 	logInterval     time.Duration
-	listenAddr      net.Addr // where --listen is bound (its port the kernel's choice for port 0), set before the ledger is dialled: used by run's logs; the tests' dialler reads it
+	listener        net.Listener // --listen's (its port the kernel's choice for port 0), bound before the ledger is dialled: its address is in run's logs; the tests' dialler reads it, and may close it to make serving fail
 }
 
-func parseFlags(args []string) (*options, error) {
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	hd, dd, pd := httpapi.DefaultConfig(), dedup.DefaultConfig(), voterweb.DefaultConfig()
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
@@ -99,7 +100,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.receiptBatches, "receipt-cache", 256, "batches whose Merkle trees are kept for receipts, at least 1")
 	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger (in the background from half that age: votes wait for the ledger only for a record --election-max-age old), at least 1ms")
 	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it; at least 1ms (below --election-ttl it counts as --election-ttl)")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests in flight on SIGTERM; 0: none, at least 0")
+	logStop := o.intakeLogConfig(nil).StopTimeout()
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, fmt.Sprintf("grace period of a stop (SIGTERM), at least 0 (0: none): the requests in flight may finish within it (those still open then are cut, logged at warn); then the background loops end within what is left of it, but with --intake-log at least %[1]s however little is left, the longest the intake log takes to finish an anchor in flight and then its closing round, which signs and anchors the votes accepted: a stop may take this plus %[1]s (a failure of serving is stopped alike). A stop while the election record is awaited gives this grace to the requests in flight (all answered 503 starting) and exits 0", logStop))
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8), each once (10.0.0.1 and 10.0.0.1/32 are one; an IPv4-mapped IPv6 entry counts as its IPv4 form), whose X-Forwarded-For is believed; a CIDR with bits set after its prefix length (10.0.0.1/8) is refused; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted, in bytes, at least 1")
 	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded, at least 1; -1: no limit")
@@ -127,7 +129,7 @@ func parseFlags(args []string) (*options, error) {
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {
 		var logErr error
-		o.log, logErr = logFlags.Logger(os.Stderr)
+		o.log, logErr = logFlags.Logger(stderr)
 		err = errors.Join(checkFlags(fs, o), logErr)
 	}
 	if err != nil {
@@ -188,7 +190,7 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 
 func main() {
 	gin.SetMode(gin.ReleaseMode) // for the process: the front's and the API's engines
-	cli.Main("gateway", func(ctx context.Context) error { return run(ctx, os.Args[1:], dialFabric) })
+	cli.Main("gateway", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stderr, dialFabric) })
 }
 
 // ledger is what the gateway reads from and writes to the ledger: each
@@ -223,12 +225,14 @@ var electionWait = election.Wait{
 	Failed:   "cannot read the election record yet", FailedLevel: slog.LevelWarn,
 }
 
-// run wires the gateway from its flags (args) and serves until ctx ends,
-// then shuts down gracefully: no new connections, requests in flight
-// finish, then the background loops stop (the intake log signs and anchors
-// a last time), all within --shutdown-timeout. What it can check without
-// Redis and the ledger, the flags (parseFlags) and the files they name
-// (loadFiles), it checks, and the --pprof, --listen and --metrics-listen
+// run wires the gateway from its flags (args; it logs to stderr) and
+// serves until ctx ends or serving fails, then shuts down gracefully: no
+// new connections, requests in flight finish within --shutdown-timeout,
+// then the background loops stop (the intake log signs and anchors a last
+// time) within what is left of it but at least the intake log's stop
+// timeout (gateway.stop), before Redis and the ledger are closed. What
+// it can check without Redis and the ledger, the flags (parseFlags) and
+// the files they name (loadFiles), it checks, and the --pprof, --listen and --metrics-listen
 // listeners it opens, before it connects to either and waits, for as long
 // as it takes, for the election record on the ledger. --listen and
 // --metrics-listen are served from then on: --listen during the wait as a
@@ -239,8 +243,8 @@ var electionWait = election.Wait{
 // within --shutdown-timeout; if some have not, they are cut, logged at
 // warn) and closes --metrics-listen, and exits 0 either way: no vote was
 // taken.
-func run(ctx context.Context, args []string, dial dialer) (err error) {
-	o, err := parseFlags(args)
+func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err error) {
+	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -265,7 +269,7 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 		return fmt.Errorf("--listen %s: %w: give --listen a free port", o.listen, err)
 	}
 	defer ln.Close()
-	o.listenAddr = ln.Addr()
+	o.listener = ln
 	reg, front, err := newFront(o)
 	if err != nil {
 		return err
@@ -288,7 +292,7 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 		}
 		defer msrv.Close() // after the loops' last metrics
 	}
-	log.Info("gateway listening", "addr", o.listenAddr.String())
+	log.Info("gateway listening", "addr", ln.Addr().String())
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
 	}
@@ -310,8 +314,9 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	}
 
 	// stopStarting ends a start that err stopped before the API was wired:
-	// the front is shut down, and a stop (ctx ended) is no failure, as every
-	// request but /healthz and /metrics was answered 503.
+	// the front is shut down, and a stop (err is ctx's own error) is no
+	// failure, as every request but /healthz and /metrics was answered 503;
+	// any other err is returned, even if ctx has ended meanwhile.
 	stopStarting := func(err error) error {
 		select {
 		case err := <-serveErr:
@@ -343,30 +348,24 @@ func run(ctx context.Context, args []string, dial dialer) (err error) {
 	defer stopLoops()
 	g, err := wire(loopCtx, o, secret, rdb, l, elections, e, reg)
 	if err != nil {
-		return err
+		return err // no loop started
 	}
-	defer g.intake.Close()
 
 	front.Serve(g.api)
-	log.Info("gateway serving its API", "addr", o.listenAddr.String(), "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
+	log.Info("gateway serving its API", "addr", ln.Addr().String(), "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
+	var serveFailed error
 	select {
-	case err := <-serveErr:
-		return err
+	case serveFailed = <-serveErr:
 	case <-ctx.Done():
 	}
+	// Serving failed or a stop came: either way the requests in flight may
+	// finish and the loops end before Redis and the ledger are closed.
 	graceCtx, cancel := o.grace(log)
 	defer cancel()
 	serr := shutdown(graceCtx, srv)
-	stopLoops()
-	stopped := make(chan struct{})
-	go func() { g.loops.Wait(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-graceCtx.Done():
-		log.Warn("shutting down: background loops still running after the grace period")
-	}
-	if serr != nil {
-		return serr
+	g.stop(graceCtx, stopLoops, log)
+	if err := errors.Join(serveFailed, serr); err != nil {
+		return err
 	}
 	log.Info("gateway stopped")
 	return nil
@@ -384,8 +383,9 @@ func newFront(o *options) (*prometheus.Registry, *httpapi.Front, error) {
 }
 
 // grace logs that the gateway shuts down and returns the context of its
-// grace period, --shutdown-timeout from now: the one budget of everything
-// the shutdown waits for (requests in flight, then the background loops).
+// grace period, --shutdown-timeout from now: the budget of the requests in
+// flight, and of the background loops after them, which gateway.stop
+// gives at least their own stop timeout.
 func (o *options) grace(log *slog.Logger) (context.Context, context.CancelFunc) {
 	log.Info("shutting down", "grace", o.shutdownTimeout.String())
 	return context.WithTimeout(context.Background(), o.shutdownTimeout)
@@ -422,26 +422,52 @@ func (o *options) loadFiles() error {
 
 // gateway is the wired gateway: its API server, the intake (closed last)
 // and its background loops, which all end with the context wire was given
-// (the intake log's after a closing round).
+// (the intake log's after a closing round, within loopsStop).
 type gateway struct {
-	api    *httpapi.Server
-	intake *dedup.Deduper
-	loops  *sync.WaitGroup
+	api       *httpapi.Server
+	intake    *dedup.Deduper
+	loops     *sync.WaitGroup
+	loopsStop time.Duration // the longest the loops may take to end (the intake log's StopTimeout; 0 without it)
+}
+
+// stop ends the gateway once its requests in flight have finished or been
+// cut: it ends the background loops (stopLoops ends wire's context), waits
+// for them until grace ends but at least g.loopsStop from now, so that the
+// intake log's closing round anchors the votes accepted whatever the
+// requests left of the grace, and closes the intake. Loops still running
+// then are logged at warn; the caller's closing of Redis and the ledger
+// cuts them.
+func (g *gateway) stop(grace context.Context, stopLoops context.CancelFunc, log *slog.Logger) {
+	stopLoops()
+	wait := g.loopsStop
+	if deadline, ok := grace.Deadline(); ok {
+		wait = max(wait, time.Until(deadline))
+	}
+	stopped := make(chan struct{})
+	go func() { g.loops.Wait(); close(stopped) }()
+	timeout := time.NewTimer(wait)
+	defer timeout.Stop()
+	select {
+	case <-stopped:
+	case <-timeout.C:
+		log.Warn("shutting down: background loops still running after the grace period and their own stop timeout", "stop_timeout", g.loopsStop.String())
+	}
+	g.intake.Close()
 }
 
 // wire builds the gateway's parts over Redis and the ledger for election e,
-// their metrics registered on reg (newFront's), and starts their
-// background loops (the results cache, the intake log, the API's pollers
-// and ledger probe) on ctx; the intake log signs with o.logKey (loadFiles;
-// nil: it signs nothing). The caller closes g.intake once the loops have
-// stopped.
+// their metrics registered on reg (newFront's), and, once none can fail,
+// starts their background loops (the results cache, the intake log, the
+// API's pollers and ledger probe) on ctx: an error leaves none running.
+// The intake log signs with o.logKey (loadFiles; nil: it signs nothing).
+// The caller ends the gateway with g.stop, which closes g.intake once the
+// loops have stopped.
 func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalClient, l ledger, elections *election.Cache, e *ballot.Election, reg *prometheus.Registry) (*gateway, error) {
 	log := o.log
-	// The background loops all end with ctx; the graceful shutdown waits
-	// for them before the deferred closes of Redis and the ledger.
 	g := &gateway{loops: &sync.WaitGroup{}}
+	var loops []func() // started once nothing can fail
 	cache := results.New(l, o.resultsFile, e.States, e.Contests, log)
-	g.loops.Go(func() { cache.Run(ctx) })
+	loops = append(loops, func() { cache.Run(ctx) })
 	states := func(ctx context.Context) ([]string, error) {
 		e, err := elections.Election(ctx)
 		if err != nil {
@@ -452,18 +478,18 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	reg.MustRegister(cache)
 	var ilog httpapi.IntakeLog
 	if o.intakeLog {
-		il := intakelog.New(rdb, l, intakelog.Config{Key: o.logKey, Interval: o.logInterval, Registry: reg}, log)
-		g.loops.Go(func() { il.Run(ctx, elections) })
-		ilog, o.dedup.Logged = il, il.Observe
+		cfg := o.intakeLogConfig(reg)
+		il := intakelog.New(rdb, l, cfg, log)
+		loops = append(loops, func() { il.Run(ctx, elections) })
+		ilog, o.dedup.Logged, g.loopsStop = il, il.Observe, cfg.StopTimeout()
 	}
-	g.intake = dedup.New(rdb, l, o.dedup, log)
 	o.http.Secret = secret
 	o.page.Now = o.http.Now
 	page, err := voterweb.New(o.page, voterweb.Deps{Elections: elections, Log: log})
 	if err != nil {
-		g.intake.Close()
 		return nil, err
 	}
+	g.intake = dedup.New(rdb, l, o.dedup, log)
 	g.api, err = httpapi.New(o.http, httpapi.Deps{
 		Elections: elections,
 		Ledger:    l,
@@ -479,6 +505,15 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 		g.intake.Close()
 		return nil, err
 	}
-	g.loops.Go(func() { g.api.Run(ctx) })
+	loops = append(loops, func() { g.api.Run(ctx) })
+	for _, loop := range loops {
+		g.loops.Go(loop)
+	}
 	return g, nil
+}
+
+// intakeLogConfig is the intake log's configuration from the options, its
+// metrics registered on reg (nil: none).
+func (o *options) intakeLogConfig(reg prometheus.Registerer) intakelog.Config {
+	return intakelog.Config{Key: o.logKey, Interval: o.logInterval, Registry: reg}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/internal/testlog"
 )
 
 // testSecretHex is the election secret of the tests (hex, as --secret-file
@@ -92,33 +93,16 @@ func (fakeLedger) NullifierUsed(context.Context, string, string) (bool, error) {
 // every registered metric is listed, with its labels, and every listed one
 // is registered. go_* and process_* lines cover their collectors' series.
 func TestOpenAPIListsEveryMetric(t *testing.T) {
-	rs := redistest.Start(t)
-	o, err := parseFlags([]string{"--log-key=", "--log-level=error",
-		"--results-checkpoint", filepath.Join(t.TempDir(), "results.json")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := testElection()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := fakeLedger{e}
+	w := newWireTest(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	secret, _ := hex.DecodeString(testSecretHex)
-	reg, _, err := newFront(o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	g, err := wire(ctx, o, secret, rs.ClientAs(redisserver.UserGateway), l,
-		election.NewCache(l, time.Second, 5*time.Second, o.log, nil), l.e, reg)
+	g, err := w.wire(ctx, fakeLedger{w.e})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); g.loops.Wait(); g.intake.Close() })
 
-	registered := registeredMetrics(t, reg)
+	registered := registeredMetrics(t, w.reg)
 	if len(registered) < 20 {
 		t.Fatalf("%d metrics registered; want the gateway's own and the Go and process collectors'", len(registered))
 	}
@@ -144,6 +128,93 @@ func TestOpenAPIListsEveryMetric(t *testing.T) {
 			t.Errorf("openapi.yaml's /metrics lists %s*, and no registered metric starts so", p)
 		}
 	}
+}
+
+// TestWireFailingStartsNoLoop: wire that fails (here building the API,
+// given trusted proxies checkFlags would refuse) has started no background
+// loop, which would outlive it reading the ledger, and Redis and the
+// ledger once the caller has closed them: the ledger is not read (the
+// results cache reads it as soon as it starts) within a second.
+func TestWireFailingStartsNoLoop(t *testing.T) {
+	w := newWireTest(t)
+	w.o.http.TrustedProxies = []string{"not an address"}
+	l := readNoting{fakeLedger{w.e}, make(chan string, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := w.wire(ctx, l); err == nil {
+		t.Fatal("wire with trusted proxies that are no address: no error")
+	}
+	select {
+	case read := <-l.reads:
+		t.Errorf("the ledger's %s read after wire failed: a background loop runs", read)
+	case <-time.After(time.Second):
+	}
+}
+
+// wireTest is what run gives wire, for a test: a real redis-server,
+// options with no log key, errors alone logged and a results checkpoint in
+// a temporary folder, the test election and secret, and newFront's
+// registry.
+type wireTest struct {
+	rs     *redistest.Server
+	o      *options
+	e      *ballot.Election
+	secret []byte
+	reg    *prometheus.Registry
+}
+
+func newWireTest(t *testing.T) wireTest {
+	t.Helper()
+	w := wireTest{rs: redistest.Start(t)}
+	var err error
+	w.o, err = parseFlags([]string{"--log-key=", "--log-level=error",
+		"--results-checkpoint", filepath.Join(t.TempDir(), "results.json")}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.e, err = testElection(); err != nil {
+		t.Fatal(err)
+	}
+	w.secret, _ = hex.DecodeString(testSecretHex)
+	if w.reg, _, err = newFront(w.o); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// wire wires the gateway over ledger l, its loops on ctx.
+func (w wireTest) wire(ctx context.Context, l ledger) (*gateway, error) {
+	return wire(ctx, w.o, w.secret, w.rs.ClientAs(redisserver.UserGateway), l,
+		election.NewCache(l, time.Second, 5*time.Second, w.o.log, nil), w.e, w.reg)
+}
+
+// readNoting is fakeLedger sending the name of each read the results
+// cache or the API's ledger probe makes to reads, if it has room.
+type readNoting struct {
+	fakeLedger
+	reads chan string
+}
+
+func (l readNoting) note(read string) {
+	select {
+	case l.reads <- read:
+	default:
+	}
+}
+
+func (l readNoting) Election(ctx context.Context) (*ballot.Election, error) {
+	l.note("Election")
+	return l.fakeLedger.Election(ctx)
+}
+
+func (l readNoting) Results(ctx context.Context) (ballot.Results, error) {
+	l.note("Results")
+	return l.fakeLedger.Results(ctx)
+}
+
+func (l readNoting) Height(ctx context.Context) (uint64, error) {
+	l.note("Height")
+	return l.fakeLedger.Height(ctx)
 }
 
 // registeredMetrics lists the metrics of reg by name, with their variable
@@ -234,13 +305,13 @@ func documentedMetrics(t *testing.T, h http.Handler) (map[string][]string, []str
 func TestIntervalsBelowAMillisecondAreUsageErrors(t *testing.T) {
 	for _, name := range []string{"depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval"} {
 		for _, v := range []string{"-1s", "0s"} {
-			_, err := parseFlags([]string{"--" + name + "=" + v})
+			_, err := parseFlags([]string{"--" + name + "=" + v}, io.Discard)
 			if err == nil || !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--"+name+" is "+v) {
 				t.Errorf("--%s=%s: %v; want a usage error naming it", name, v, err)
 			}
 		}
 	}
-	if _, err := parseFlags([]string{"--log-interval=250ms"}); err != nil {
+	if _, err := parseFlags([]string{"--log-interval=250ms"}, io.Discard); err != nil {
 		t.Errorf("--log-interval=250ms: %v", err)
 	}
 }
@@ -281,7 +352,7 @@ func TestExplorerURLFlag(t *testing.T) {
 // whose message holds want.
 func wantUsageError(t *testing.T, args []string, want string) {
 	t.Helper()
-	if _, err := parseFlags(args); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), want) {
+	if _, err := parseFlags(args, io.Discard); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), want) {
 		t.Errorf("%q: %v; want a usage error saying %s", args, err, want)
 	}
 }
@@ -298,7 +369,7 @@ func TestPagePollIntervalFlag(t *testing.T) {
 		"--page-poll-interval 5s":  5 * time.Second,
 		"--page-poll-interval=1h":  time.Hour,
 	} {
-		if o, err := parseFlags(strings.Fields(args)); err != nil || o.page.PollInterval != want {
+		if o, err := parseFlags(strings.Fields(args), io.Discard); err != nil || o.page.PollInterval != want {
 			t.Errorf("%q: %v; want a page poll interval of %s", args, err, want)
 		}
 	}
@@ -307,7 +378,7 @@ func TestPagePollIntervalFlag(t *testing.T) {
 	}
 	wantUsageError(t, []string{"--page-poll-interval=1h0m1s"}, "--page-poll-interval is 1h0m1s: it must be at most 1h0m0s")
 	t.Setenv("GATEWAY_PAGE_POLL_INTERVAL", "2m")
-	if o, err := parseFlags(nil); err != nil || o.page.PollInterval != 2*time.Minute {
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.page.PollInterval != 2*time.Minute {
 		t.Errorf("GATEWAY_PAGE_POLL_INTERVAL=2m: %v; want a page poll interval of 2m", err)
 	}
 }
@@ -320,7 +391,7 @@ func TestRetryAfterFlag(t *testing.T) {
 		"--retry-after=7s": 7 * time.Second,
 		"--retry-after 1m": time.Minute,
 	} {
-		o, err := parseFlags(strings.Fields(args))
+		o, err := parseFlags(strings.Fields(args), io.Discard)
 		if err != nil {
 			t.Fatalf("%q: %v", args, err)
 		}
@@ -329,7 +400,7 @@ func TestRetryAfterFlag(t *testing.T) {
 		}
 	}
 	t.Setenv("GATEWAY_RETRY_AFTER", "9s")
-	if o, err := parseFlags(nil); err != nil || o.page.RetryAfter != 9*time.Second {
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.page.RetryAfter != 9*time.Second {
 		t.Errorf("GATEWAY_RETRY_AFTER=9s: %v; want the voter page to advise 9s", err)
 	}
 }
@@ -337,7 +408,7 @@ func TestRetryAfterFlag(t *testing.T) {
 // explorerURLOf is the voter page's explorer URL that args give.
 func explorerURLOf(t *testing.T, args []string) string {
 	t.Helper()
-	o, err := parseFlags(args)
+	o, err := parseFlags(args, io.Discard)
 	if err != nil {
 		t.Fatalf("%q: %v", args, err)
 	}
@@ -360,37 +431,49 @@ func TestStopWhileWaitingForTheElectionIsNoFailure(t *testing.T) {
 		cancel() // the signal comes while the gateway waits
 		return noElection{}, func() error { return nil }, nil
 	}
-	if err := run(ctx, runArgs(t), dial); err != nil {
+	if err := run(ctx, runArgs(t), io.Discard, dial); err != nil {
 		t.Errorf("stopped while waiting for the election record: %v; want no error", err)
 	}
 }
 
 // TestStopWhileDiallingIsNoFailure: a stop that ends the ledger's dial
 // (the dial fails with the signal's context) exits 0 as a stop during the
-// wait does; a dial failing on its own is still an error.
+// wait does; a dial failing on its own is still an error, even when a
+// stop comes meanwhile.
 func TestStopWhileDiallingIsNoFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	dial := func(ctx context.Context, _ *options) (ledger, func() error, error) {
 		cancel() // the signal comes while the gateway dials
 		return nil, nil, fmt.Errorf("dial Commission peer: %w", ctx.Err())
 	}
-	if err := run(ctx, runArgs(t), dial); err != nil {
+	if err := run(ctx, runArgs(t), io.Discard, dial); err != nil {
 		t.Errorf("stopped while dialling the ledger: %v; want no error", err)
 	}
 	failing := func(context.Context, *options) (ledger, func() error, error) {
 		return nil, nil, errors.New("read identity: no such file")
 	}
-	if err := run(context.Background(), runArgs(t), failing); err == nil || !strings.Contains(err.Error(), "read identity") {
+	if err := run(context.Background(), runArgs(t), io.Discard, failing); err == nil || !strings.Contains(err.Error(), "read identity") {
 		t.Errorf("a dial failing on its own: %v; want its error", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	failingAtTheStop := func(context.Context, *options) (ledger, func() error, error) {
+		cancel() // the signal comes as the dial fails on its own
+		return nil, nil, errors.New("read identity: no such file")
+	}
+	if err := run(ctx, runArgs(t), io.Discard, failingAtTheStop); err == nil || !strings.Contains(err.Error(), "read identity") {
+		t.Errorf("a dial failing on its own as the stop comes: %v; want its error", err)
 	}
 }
 
 // TestStopWhileWaitingCutsSlowRequestsAndIsNoFailure: a stop during the
 // wait for the election record whose graceful shutdown runs out of time,
 // a client still sending a request's body, still exits 0: only 503s were
-// answered, so no vote was cut.
+// answered, so no vote was cut. The log's warning that requests were cut
+// shows the shutdown ran out of time.
 func TestStopWhileWaitingCutsSlowRequestsAndIsNoFailure(t *testing.T) {
-	addr, stop := runUntilDialled(t, runArgs(t, "--shutdown-timeout", "100ms"), silentLedger{})
+	logs := &testlog.Buffer{}
+	ln, stop := runUntilDialled(t, runArgs(t, "--shutdown-timeout", "100ms", "--log-level", "debug"), logs, silentLedger{})
+	addr := ln.Addr().String()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -398,9 +481,8 @@ func TestStopWhileWaitingCutsSlowRequestsAndIsNoFailure(t *testing.T) {
 	defer conn.Close()
 	// A GET /healthz, then a vote with half its body: the server, which
 	// answers the vote 503 starting without reading the body, reads the
-	// rest before it sends the answer and counts the connection idle. The
-	// vote's head is read with the first request's: once the first answer
-	// is here, the vote is about to be in the server's hands.
+	// rest before it sends the answer and counts the connection idle. Its
+	// access log's line for the vote (debug) says the handler has run.
 	if _, err := fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: %[1]s\r\n\r\n"+
 		"POST /api/v1/vote HTTP/1.1\r\nHost: %[1]s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", addr); err != nil {
 		t.Fatal(err)
@@ -414,9 +496,13 @@ func TestStopWhileWaitingCutsSlowRequestsAndIsNoFailure(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /healthz while starting: %d; want 200", resp.StatusCode)
 	}
-	time.Sleep(50 * time.Millisecond) // for the server to read the vote's head
+	waitForLine(t, logs, "msg=http ", "method=POST", "status=503") // the vote's answer
 	if err := stop(); err != nil {
 		t.Errorf("stopped while waiting, a request's body still coming: %v; want no error", err)
+	}
+	const cut = `level=WARN msg="stopped before the election record was read: requests still open after the grace period were cut"`
+	if !hasLine(logs, cut) {
+		t.Errorf("logged:\n%s\nwant a line with %s: the grace period ran out, the vote cut", strings.Join(logs.Lines(), "\n"), cut)
 	}
 }
 
@@ -436,7 +522,8 @@ func (silentLedger) Election(ctx context.Context) (*ballot.Election, error) {
 // kernel's choice, which the dialler reads from the options: no other
 // process can take the port between its choice and the bind.
 func TestListenBoundBeforeTheElection(t *testing.T) {
-	addr, stop := runUntilDialled(t, runArgs(t), silentLedger{})
+	ln, stop := runUntilDialled(t, runArgs(t), io.Discard, silentLedger{})
+	addr := ln.Addr().String()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Errorf("connect to --listen %s while the election record is awaited: %v; want the port bound", addr, err)
@@ -453,33 +540,33 @@ func TestListenBoundBeforeTheElection(t *testing.T) {
 }
 
 // runUntilDialled runs the gateway with args in the background over ledger
-// l and returns once it has dialled the ledger: the address its --listen
-// is bound to, and stop, which stops it (as SIGTERM does) and returns
+// l, logging to stderr, and returns once it has dialled the ledger: its
+// --listen listener, and stop, which stops it (as SIGTERM does) and returns
 // run's error (once run has returned: it may be called again). It fails t
 // if run ends first or does not dial within 5 s; t's end stops it and waits
 // for run to return if the test has not, so no gateway outlives its test.
-func runUntilDialled(t *testing.T, args []string, l ledger) (addr string, stop func() error) {
+func runUntilDialled(t *testing.T, args []string, stderr io.Writer, l ledger) (ln net.Listener, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	addrs, ended := make(chan string, 1), make(chan struct{})
+	listeners, ended := make(chan net.Listener, 1), make(chan struct{})
 	var runErr error // set before ended is closed
 	go func() {
 		defer close(ended)
-		runErr = run(ctx, args, func(_ context.Context, o *options) (ledger, func() error, error) {
-			addrs <- o.listenAddr.String()
+		runErr = run(ctx, args, stderr, func(_ context.Context, o *options) (ledger, func() error, error) {
+			listeners <- o.listener
 			return l, func() error { return nil }, nil
 		})
 	}()
 	stop = func() error { cancel(); <-ended; return runErr }
 	t.Cleanup(func() { _ = stop() })
 	select {
-	case addr = <-addrs:
+	case ln = <-listeners:
 	case <-ended:
 		t.Fatalf("run ended before it dialled the ledger: %v", runErr)
 	case <-time.After(5 * time.Second):
 		t.Fatal("ledger not dialled within 5 s")
 	}
-	return addr, stop
+	return ln, stop
 }
 
 // lateElection is a ledger whose read of the election record answers once
@@ -513,8 +600,9 @@ func TestAnswersWhileWaitingForTheElection(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := make(chan struct{})
-	addr, stop := runUntilDialled(t, runArgs(t, "--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
-		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway), "--retry-after", "3s"), lateElection{fakeLedger{e}, set})
+	ln, stop := runUntilDialled(t, runArgs(t, "--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
+		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway), "--retry-after", "3s"), io.Discard, lateElection{fakeLedger{e}, set})
+	addr := ln.Addr().String()
 
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
@@ -693,7 +781,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		{[]string{"--results-checkpoint", filepath.Join(notAFolder, "x.json")}, false, "--results-checkpoint " + filepath.Join(notAFolder, "x.json") + ": mkdir " + notAFolder + ": not a directory"},
 	} {
 		dialled := false
-		err := run(context.Background(), runArgs(t, c.args...), func(context.Context, *options) (ledger, func() error, error) {
+		err := run(context.Background(), runArgs(t, c.args...), io.Discard, func(context.Context, *options) (ledger, func() error, error) {
 			dialled = true
 			return nil, nil, errNoLedger
 		})
@@ -703,10 +791,10 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 	}
 	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1 ,fd00::/8", "--org", "Observers",
 		"--workers", "1", "--procs", "0", "--redis-replicas", "-1", "--redis-addr", "127.0.0.1:6379,127.0.0.1:6380"}
-	if err := run(context.Background(), runArgs(t, good...), func(context.Context, *options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
+	if err := run(context.Background(), runArgs(t, good...), io.Discard, func(context.Context, *options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
 		t.Errorf("%q: %v; want the gateway to get as far as the ledger", good, err)
 	}
-	if o, err := parseFlags(good); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1/32", "::1/128", "fd00::/8"}) {
+	if o, err := parseFlags(good, io.Discard); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1/32", "::1/128", "fd00::/8"}) {
 		t.Errorf("%q: %v; want the trusted proxies 10.0.0.0/8, 127.0.0.1/32, ::1/128 and fd00::/8", good, err)
 	}
 }
@@ -737,7 +825,7 @@ func TestTrustedProxiesFlag(t *testing.T) {
 --max-batch is 0: want at least 1
 --log-level "loud": want debug, info, warn or error`},
 	} {
-		o, err := parseFlags(c.args)
+		o, err := parseFlags(c.args, io.Discard)
 		switch {
 		case c.says == "" && (err != nil || !slices.Equal(o.http.TrustedProxies, c.want)):
 			t.Errorf("%q: %v; want the trusted proxies %q", c.args, err, c.want)
@@ -746,7 +834,7 @@ func TestTrustedProxiesFlag(t *testing.T) {
 		}
 	}
 	t.Setenv("GATEWAY_TRUSTED_PROXIES", "::1")
-	if o, err := parseFlags(nil); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"::1/128"}) {
+	if o, err := parseFlags(nil, io.Discard); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"::1/128"}) {
 		t.Errorf("GATEWAY_TRUSTED_PROXIES=::1: %v; want the trusted proxy ::1/128", err)
 	}
 }
@@ -754,14 +842,14 @@ func TestTrustedProxiesFlag(t *testing.T) {
 // TestGCFlags: the collector's target is 400 unless --gc-percent or
 // GATEWAY_GC_PERCENT says otherwise; --gc-percent -1 needs a memory limit.
 func TestGCFlags(t *testing.T) {
-	if o, err := parseFlags(nil); err != nil || *o.gc != (cli.GC{Percent: 400}) {
+	if o, err := parseFlags(nil, io.Discard); err != nil || *o.gc != (cli.GC{Percent: 400}) {
 		t.Fatalf("default: %v; want percent 400, no limit", err)
 	}
 	t.Setenv("GATEWAY_GC_PERCENT", "-1")
-	if _, err := parseFlags(nil); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--gc-percent -1") {
+	if _, err := parseFlags(nil, io.Discard); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--gc-percent -1") {
 		t.Errorf("GATEWAY_GC_PERCENT=-1 alone: %v; want a usage error naming --gc-percent", err)
 	}
-	if o, err := parseFlags([]string{"--memory-limit-mib", "512"}); err != nil || *o.gc != (cli.GC{Percent: -1, MemoryLimitMiB: 512}) {
+	if o, err := parseFlags([]string{"--memory-limit-mib", "512"}, io.Discard); err != nil || *o.gc != (cli.GC{Percent: -1, MemoryLimitMiB: 512}) {
 		t.Errorf("GATEWAY_GC_PERCENT=-1 --memory-limit-mib 512: %v", err)
 	}
 }
@@ -799,7 +887,7 @@ func TestNumberFlagRanges(t *testing.T) {
 		{"global-rate", "-0.5", "--global-rate is -0.5: want at least 0"},
 		{"global-rate", "0", ""},
 	} {
-		_, err := parseFlags([]string{"--" + c.flag, c.value})
+		_, err := parseFlags([]string{"--" + c.flag, c.value}, io.Discard)
 		switch {
 		case c.says == "" && err != nil:
 			t.Errorf("--%s %s: %v; want it accepted", c.flag, c.value, err)
@@ -813,7 +901,7 @@ func TestNumberFlagRanges(t *testing.T) {
 // linger, not the default dedup would put in its place.
 func TestLingerZeroIsNever(t *testing.T) {
 	for _, v := range []string{"0s", "-1ms"} {
-		o, err := parseFlags([]string{"--linger", v})
+		o, err := parseFlags([]string{"--linger", v}, io.Discard)
 		if err != nil {
 			t.Fatalf("--linger %s: %v", v, err)
 		}

@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,10 +22,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/internal/testlog"
 )
 
 // asGatewayEnv, set to 1, makes the test binary run as the gateway
@@ -36,7 +40,7 @@ func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode) // as main does
 	if os.Getenv(asGatewayEnv) == "1" {
 		cli.Main("gateway", func(ctx context.Context) error {
-			return run(ctx, os.Args[1:], func(context.Context, *options) (ledger, func() error, error) {
+			return run(ctx, os.Args[1:], os.Stderr, func(context.Context, *options) (ledger, func() error, error) {
 				e, err := testElection()
 				return fakeLedger{e}, func() error { return nil }, err
 			})
@@ -60,7 +64,7 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	rs, addr, logs, cmd, exited := p.redis, p.addr, p.logs, p.cmd, p.exited
 	ctx := context.Background()
 
-	body := `{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice"}`
+	body := testVote
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -162,25 +166,10 @@ type gatewayProcess struct {
 func startGateway(t *testing.T, args ...string) *gatewayProcess {
 	t.Helper()
 	rs := redistest.Start(t)
+	enrollVoter(t, rs)
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secretFile, []byte(testSecretHex+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := hex.DecodeString(testSecretHex)
-	e, err := testElection()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	roll, err := votequeue.EnsureRoll(ctx, rs.Client(), "CA", votequeue.RollBits(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	null := ballot.NullifierOf(ballot.VoterKey(secret, e.ID, "v1", "c1"), "president")
-	pipe := rs.Client().Pipeline()
-	votequeue.Enroll(ctx, pipe, roll, [][]byte{null[:]})
-	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -214,6 +203,32 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 	})
 	p.addr = waitReady(t, exited, logs)
 	return p
+}
+
+// testVote is the vote of voter v1 (credential c1), whom enrollVoter puts
+// on CA's roll.
+const testVote = `{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice"}`
+
+// enrollVoter puts voter v1 (credential c1) on CA's roll in rs, for the
+// test election and secret.
+func enrollVoter(t *testing.T, rs *redistest.Server) {
+	t.Helper()
+	secret, _ := hex.DecodeString(testSecretHex)
+	e, err := testElection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	roll, err := votequeue.EnsureRoll(ctx, rs.Client(), "CA", votequeue.RollBits(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	null := ballot.NullifierOf(ballot.VoterKey(secret, e.ID, "v1", "c1"), "president")
+	pipe := rs.Client().Pipeline()
+	votequeue.Enroll(ctx, pipe, roll, [][]byte{null[:]})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // With --metrics-listen the metrics are served on their own address and
@@ -309,4 +324,114 @@ func waitFor(t *testing.T, what string, cond func() bool, logs logFile) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestStopAnchorsTheVotesAccepted: a gateway that stops, whether asked to
+// with a grace period (--shutdown-timeout) shorter than its closing round
+// takes or because serving failed (its listener closed), first gives the
+// intake log's closing round its own time: the vote it accepted is
+// anchored on a slow ledger, slower than the grace, before run returns and
+// closes Redis and the ledger, which would cut the round.
+func TestStopAnchorsTheVotesAccepted(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		end     func(ln net.Listener, logs *testlog.Buffer, stop func() error) error
+		wantErr string
+	}{
+		{"stopped, the grace too short", func(_ net.Listener, _ *testlog.Buffer, stop func() error) error { return stop() }, ""},
+		{"serving failed", func(ln net.Listener, logs *testlog.Buffer, stop func() error) error {
+			ln.Close()
+			// The stop's context ends only once run has chosen to stop for
+			// the failure.
+			waitForLine(t, logs, `msg="shutting down"`)
+			return stop()
+		}, "serve on --listen"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rs := redistest.Start(t)
+			enrollVoter(t, rs)
+			e, err := testElection()
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := filepath.Join(t.TempDir(), "log.key")
+			if _, err := intakelog.EnsureKey(key); err != nil {
+				t.Fatal(err)
+			}
+			l := &anchoringLedger{fakeLedger: fakeLedger{e}, delay: 500 * time.Millisecond}
+			logs := &testlog.Buffer{}
+			ln, stop := runUntilDialled(t, runArgs(t, "--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
+				"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
+				"--log-key", key, "--log-interval", "1h", "--shutdown-timeout", "100ms", "--log-level", "info"), logs, l)
+			addr := ln.Addr().String()
+			waitForLine(t, logs, `msg="gateway serving its API"`)
+			resp, err := http.Post("http://"+addr+"/api/v1/vote", "application/json", strings.NewReader(testVote))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("vote: %d; want 202", resp.StatusCode)
+			}
+			err = c.end(ln, logs, stop)
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Errorf("run: %v; want %q", err, c.wantErr)
+			}
+			if got := l.anchoredSize("CA"); got != 1 {
+				t.Errorf("CA's anchored head covers %d votes when run returned; want the one accepted\n%s", got, strings.Join(logs.Lines(), "\n"))
+			}
+		})
+	}
+}
+
+// anchoringLedger is fakeLedger taking anchors, each delay after it was
+// sent (a slow ledger), and noting the size anchored for each state.
+type anchoringLedger struct {
+	fakeLedger
+	delay    time.Duration
+	mu       sync.Mutex
+	anchored map[string]uint64
+}
+
+func (l *anchoringLedger) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
+	select {
+	case <-time.After(l.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.anchored == nil {
+		l.anchored = map[string]uint64{}
+	}
+	for _, a := range anchors {
+		l.anchored[a.Head.State] = a.Head.Size
+	}
+	return nil
+}
+
+// anchoredSize is the size of state's last head anchored; 0 if none.
+func (l *anchoringLedger) anchoredSize(state string) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.anchored[state]
+}
+
+// waitForLine waits up to 5 s for a line of logs holding every one of
+// parts.
+func waitForLine(t *testing.T, logs *testlog.Buffer, parts ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !hasLine(logs, parts...); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line with %q logged within 5 s:\n%s", parts, strings.Join(logs.Lines(), "\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// hasLine says whether a line of logs holds every one of parts.
+func hasLine(logs *testlog.Buffer, parts ...string) bool {
+	return slices.ContainsFunc(logs.Lines(), func(line string) bool {
+		return !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) })
+	})
 }

@@ -50,12 +50,16 @@ func Await(ctx context.Context, src Source, w Wait, log *slog.Logger) (*ballot.E
 }
 
 // StopIsNoFailure is what a command returns when waiting for the election
-// record (Await) ended with err: nil if ctx has ended, since the command
-// was asked to stop before it had anything to serve, which a supervisor
-// must not count as a failure (it logs "<command> stopped before the
-// election record was read" at info on log); err otherwise.
+// record (Await), or what comes before it such as dialling the ledger,
+// ended with err: nil if err is the stop's own, ctx's error (ctx has ended
+// and err is or wraps ctx.Err()), since the command was asked to stop
+// before it had anything to serve, which a supervisor must not count as a
+// failure (it logs "<command> stopped before the election record was
+// read" at info on log); err otherwise, even if ctx has ended meanwhile: a
+// failure of its own (a certificate missing) that a stop happened to
+// coincide with is still a failure.
 func StopIsNoFailure(ctx context.Context, err error, command string, log *slog.Logger) error {
-	if ctx.Err() == nil {
+	if stop := ctx.Err(); stop == nil || !errors.Is(err, stop) {
 		return err
 	}
 	log.Info(command + " stopped before the election record was read")

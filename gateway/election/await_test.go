@@ -87,9 +87,9 @@ func TestAwaitCutByTheStopLogsNothing(t *testing.T) {
 	}
 }
 
-// TestStopIsNoFailure: an error from a wait whose context has ended is no
-// failure and is logged as a stop; any other error is returned as it is,
-// unlogged.
+// TestStopIsNoFailure: the ended context's own error, wrapped or not, is
+// no failure and is logged as a stop; any other error, whether or not the
+// context has ended, is returned as it is, unlogged.
 func TestStopIsNoFailure(t *testing.T) {
 	h := &recordingHandler{}
 	log := slog.New(h)
@@ -107,5 +107,15 @@ func TestStopIsNoFailure(t *testing.T) {
 	}
 	if recs := h.take(""); len(recs) != 1 || recs[0] != "INFO gateway stopped before the election record was read" {
 		t.Errorf("context ended: logged %q; want the stop at info", recs)
+	}
+	if err := StopIsNoFailure(ctx, fmt.Errorf("dial peer: %w", ctx.Err()), "gateway", log); err != nil {
+		t.Errorf("context ended, its error wrapped: %v; want nil", err)
+	}
+	h.take("")
+	if err := StopIsNoFailure(ctx, failed, "gateway", log); err != failed {
+		t.Errorf("context ended, a failure of its own: %v; want the error itself", err)
+	}
+	if recs := h.take(""); len(recs) != 0 {
+		t.Errorf("context ended, a failure of its own: logged %q; want nothing (the caller logs the error)", recs)
 	}
 }

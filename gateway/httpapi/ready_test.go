@@ -273,38 +273,65 @@ func TestFrontWhileStarting(t *testing.T) {
 // TestFrontSwapsUnderConcurrentRequests: requests in flight on several
 // goroutines while Serve hands the front the API each get either the
 // starting answer (503 starting) or the API's (GET /api/v1/election 200),
-// nothing else, and every request begun after Serve returned gets the API's.
-// Run with -race, it also shows the swap races with no request.
+// nothing else; once a client has had the API's answer it has no starting
+// one again, and every request begun after Serve returned gets the API's.
+// Serve is called once every client has had a starting answer, and each
+// client goes on until it has had apiAnswers of the API's, so both kinds
+// are seen and requests are in flight as the front swaps. Run with -race,
+// it also shows the swap races with no request.
 func TestFrontSwapsUnderConcurrentRequests(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	front, err := NewFront(Config{}, f.reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const clients, perClient = 8, 200
+	const clients, apiAnswers, most = 8, 100, 100_000
 	var served atomic.Bool // set once Serve has returned
-	var wg sync.WaitGroup
+	var wg, startingSeen sync.WaitGroup
+	startingSeen.Add(clients)
+	var startingAnswers, okAnswers atomic.Int64
 	errs := make(chan string, clients)
 	for range clients {
 		wg.Go(func() {
-			for i := range perClient {
+			var starting, ok int
+			defer func() {
+				if starting == 0 { // never signalled: let Serve come
+					startingSeen.Done()
+				}
+				startingAnswers.Add(int64(starting))
+				okAnswers.Add(int64(ok))
+			}()
+			for i := 0; ok < apiAnswers; i++ {
+				if i == most {
+					errs <- fmt.Sprintf("%d requests, %d answered by the API; want %d", i, ok, apiAnswers)
+					return
+				}
 				after := served.Load()
 				rec := httptest.NewRecorder()
 				front.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/election", nil))
-				starting := rec.Code == http.StatusServiceUnavailable && strings.Contains(rec.Body.String(), `"code":"starting"`)
-				if rec.Code != http.StatusOK && (after || !starting) {
-					errs <- fmt.Sprintf("request %d (begun after Serve: %t): %d %s; want 200, or 503 starting before Serve", i, after, rec.Code, rec.Body)
+				switch {
+				case rec.Code == http.StatusOK:
+					ok++
+				case rec.Code == http.StatusServiceUnavailable && strings.Contains(rec.Body.String(), `"code":"starting"`) && !after && ok == 0:
+					if starting++; starting == 1 {
+						startingSeen.Done()
+					}
+				default:
+					errs <- fmt.Sprintf("request %d (begun after Serve: %t, after %d API answers): %d %s; want 200, or 503 starting before Serve and before any 200", i, after, ok, rec.Code, rec.Body)
 					return
 				}
 			}
 		})
 	}
-	time.Sleep(time.Millisecond) // let requests be answered as starting
+	startingSeen.Wait()
 	front.Serve(f.srv)
 	served.Store(true)
 	wg.Wait()
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+	if startingAnswers.Load() == 0 || okAnswers.Load() == 0 {
+		t.Errorf("%d starting answers and %d of the API's; want both kinds", startingAnswers.Load(), okAnswers.Load())
 	}
 }

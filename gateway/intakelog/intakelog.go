@@ -415,7 +415,7 @@ const waitNote = "the votes after the last anchored head wait for another gatewa
 // once: this gateway anchors nothing later, and a winner still anchoring
 // it makes the second anchor a race at worst, counted.
 func (l *Log) closingRound(ctx context.Context, elections Elections) {
-	ctx, cancel := context.WithTimeout(ctx, 2*l.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, closingTimeout(l.cfg.CallTimeout))
 	defer cancel()
 	l.leaving.Store(true)
 	states, anchor := l.signAll(ctx, elections)
@@ -618,7 +618,25 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 
 // anchorTimeout bounds one anchor: its reads of the anchored heads and
 // its AnchorLogHeads transaction.
-func (l *Log) anchorTimeout() time.Duration { return 4 * l.cfg.CallTimeout }
+func (l *Log) anchorTimeout() time.Duration { return anchorTimeout(l.cfg.CallTimeout) }
+
+// anchorTimeout bounds one anchor of a Log whose CallTimeout is call.
+func anchorTimeout(call time.Duration) time.Duration { return 4 * call }
+
+// closingTimeout bounds the closing round of a Log whose CallTimeout is
+// call.
+func closingTimeout(call time.Duration) time.Duration { return 2 * call }
+
+// StopTimeout is the longest Run of a Log with c takes to return once its
+// ctx has ended (c's zero CallTimeout taken as DefaultConfig's): the
+// anchor it may have in flight, given up after 4 × CallTimeout, then the
+// closing round, 2 × CallTimeout; 30 s by default. A caller that closes
+// the Redis client or the ledger connection sooner cuts the closing round,
+// leaving the last votes under no anchored head.
+func (c Config) StopTimeout() time.Duration {
+	call := cmp.Or(c.CallTimeout, DefaultConfig().CallTimeout)
+	return anchorTimeout(call) + closingTimeout(call)
+}
 
 // takeOverDelay is how long a size refused by PublishHead
 // (votequeue.HeadSameSize) is left to the gateway whose head is stored

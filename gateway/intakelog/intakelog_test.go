@@ -763,3 +763,15 @@ func TestObserveWaitsForNoLedgerOrRedisCall(t *testing.T) {
 		t.Fatalf("sign returned after %v: Redis was not paused (the test measured nothing)", waited)
 	}
 }
+
+// TestStopTimeout: Run's longest stop is an anchor in flight (4 × the call
+// timeout) then the closing round (2 ×), the default call timeout for a
+// zero one.
+func TestStopTimeout(t *testing.T) {
+	if got := (Config{}).StopTimeout(); got != 30*time.Second {
+		t.Errorf("default StopTimeout %v; want 30s (6 × the default 5s call timeout)", got)
+	}
+	if got := (Config{CallTimeout: time.Second}).StopTimeout(); got != 6*time.Second {
+		t.Errorf("StopTimeout with a 1s call timeout: %v; want 6s", got)
+	}
+}
