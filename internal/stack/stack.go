@@ -30,6 +30,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/monitor"
 	"github.com/votechain/votechain/internal/privatefile"
@@ -571,9 +572,13 @@ func stopSteps(dir, name string) []proc.StopStep {
 func isGateway(name string) bool { return strings.TrimRight(name, "0123456789") == "gateway" }
 
 // gatewayStopMargin is what stopping a gateway waits beyond its
-// --shutdown-timeout, within which it finishes the requests in flight and
-// its background loops: time for it to exit.
-const gatewayStopMargin = 5 * time.Second
+// --shutdown-timeout, within which it finishes the requests in flight: the
+// longest its intake log takes to anchor the last votes once the loops stop
+// (intakelog.Config.StopTimeout, 30 s: the gateway gives the loops at least
+// that however little of the grace is left), and 5 s for it to exit.
+func gatewayStopMargin() time.Duration {
+	return intakelog.Config{}.StopTimeout() + 5*time.Second
+}
 
 // gatewayShutdownFile records, in the folder of the gateway name of the
 // system in the run folder dir, the --shutdown-timeout it was started with
@@ -600,8 +605,8 @@ func (s *Stack) recordGatewayShutdown(ctx context.Context, name string) error {
 // the run folder dir waits after its SIGTERM before SIGKILL: its recorded
 // --shutdown-timeout (gatewayShutdownFile) and gatewayStopMargin, but
 // never less than appStopGrace; appStopGrace for a gateway with no
-// readable record (one an older version started: its default 15 s and the
-// margin fit in appStopGrace).
+// readable record (one an older version started, which needs its default
+// 15 s and 5 s to exit).
 func gatewayStopGrace(dir, name string) time.Duration {
 	data, err := os.ReadFile(gatewayShutdownFile(dir, name))
 	if err != nil {
@@ -611,7 +616,7 @@ func gatewayStopGrace(dir, name string) time.Duration {
 	if err != nil {
 		return appStopGrace
 	}
-	return max(appStopGrace, d+gatewayStopMargin)
+	return max(appStopGrace, d+gatewayStopMargin())
 }
 
 // OthersInRunDir returns the entries of a run folder that belong to other
