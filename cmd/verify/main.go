@@ -232,6 +232,9 @@ before. SIGINT (Ctrl-C) or SIGTERM stops a run likewise, saying so.`
 // defaultTimeout is --timeout's default, the longest a run may take.
 const defaultTimeout = 10 * time.Minute
 
+// progressFrom is how many receipts make verify draw their progress.
+const progressFrom = 20
+
 // main runs verify on cli.Main's context, which SIGINT or SIGTERM ends.
 // verify's exit statuses are its own (verify.ExitStatuses()), not Main's
 // mapping of an error, so a run that does not pass exits with its status
@@ -327,7 +330,7 @@ func run(ctx context.Context) int {
 	defer conn.Close()
 
 	var bar *cli.Progress // for many receipts: they may wait up to 30 s for the peer
-	if len(receipts) > verify.ProgressFrom {
+	if len(receipts) > progressFrom {
 		bar = cli.NewProgress(os.Stderr, "checking receipts", int64(len(receipts)))
 	}
 	t, err := verify.CheckReceipts(ctx, os.Stdout, verify.NewChecker(conn.Ballot()), receipts, *quiet, bar)

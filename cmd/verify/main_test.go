@@ -29,6 +29,7 @@ import (
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // writeFile writes data to a file of the test's and returns its path.
@@ -345,11 +346,12 @@ func TestPeerKeepsTheIdentity(t *testing.T) {
 		t.Errorf("--peer Commission reads as an identity of %s; want the Observers' (the explorer's)", msp)
 	}
 	// Nothing can serve the Commission's peer here (its port is reserved): a
-	// look-up gets no answer, the kind --log stops its look-ups at.
+	// look-up gets no connection (fabricclient.Unreachable), the kind of no
+	// answer --log stops its look-ups at.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := conn.Ballot().LocateNullifier(ctx, "CA", strings.Repeat("0", 64)); !verify.LedgerUnanswered(ctx, err) || !strings.Contains(err.Error(), "the Commission peer at "+commissionPeer+" is not reachable") {
-		t.Errorf("a look-up through a peer that is down: %v; want it unanswered, naming the peer", err)
+	if _, err := conn.Ballot().LocateNullifier(ctx, "CA", strings.Repeat("0", 64)); !fabricclient.Unreachable(err) || !strings.Contains(err.Error(), "the Commission peer at "+commissionPeer+" is not reachable") {
+		t.Errorf("a look-up through a peer that is down: %v; want it unreachable, naming the peer", err)
 	}
 	if _, err := dialer("Commission", "").Dial(t.Context()); !errors.Is(err, network.ErrNotInProfile) {
 		t.Errorf("--org Commission: %v; want the profile not holding a Commission identity", err)

@@ -804,6 +804,14 @@ type Proofs interface {
 	Consistency(ctx context.Context, state string, first, second uint64) ([][32]byte, error)
 }
 
+// ErrNoAnswer is in the chain of a Proofs' (or a Gateway's) error for a
+// request the gateway did not answer: the connection refused or lost, the
+// time up. An error of an answer (its status, a body that does not
+// decode) is not one: the gateway answered. Gateway's requests are
+// ErrNoAnswer as its Ask makes them (cli.AskGateway does); without an Ask
+// their errors are http.Client's, as they are.
+var ErrNoAnswer = errors.New("the gateway did not answer")
+
 // Extends checks that the log of cur extends that of prev, a head seen
 // before it, with a consistency proof from proofs (ballot's
 // TreeHead.Extends); of two heads the smaller must be the larger's prefix.

@@ -1360,6 +1360,36 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 	}
 }
 
+// TestLedgerUnanswered: a ledger read got no answer when the peer was not
+// reachable (fabricclient.Unreachable) or did not answer in time (a
+// DeadlineExceeded, the context's or gRPC's) while the run went on; an
+// answer ("not found", the peer's own Unavailable, a refusal) is not one,
+// nor is any error once the run's context has ended.
+func TestLedgerUnanswered(t *testing.T) {
+	down := fmt.Errorf("evaluate LocateNullifier: %w", &fabricclient.UnreachableError{Org: "Commission", Addr: "127.0.0.1:27210", Cause: "dial tcp 127.0.0.1:27210: connect: connection refused"})
+	for name, c := range map[string]struct {
+		err  error
+		want bool
+	}{
+		"no error":               {nil, false},
+		"the peer not reachable": {down, true},
+		"the context's deadline": {fmt.Errorf("evaluate LocateNullifier: %w", context.DeadlineExceeded), true},
+		"gRPC's deadline":        {status.Error(codes.DeadlineExceeded, "context deadline exceeded"), true},
+		"not found":              {ballot.ErrNotFound, false},
+		"the peer's Unavailable": {status.Error(codes.Unavailable, "no peers available to evaluate chaincode votechain in channel election"), false},
+		"a refusal":              {status.Error(codes.Unknown, "chaincode response 500"), false},
+	} {
+		if got := ledgerUnanswered(context.Background(), c.err); got != c.want {
+			t.Errorf("%s (%v): unanswered %v; want %v", name, c.err, got, c.want)
+		}
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ledgerUnanswered(ended, down) {
+		t.Errorf("the peer not reachable once the run ended: unanswered; want the run, not the peer, to have stopped")
+	}
+}
+
 // TestLogStopsAtAnUnansweredPeer: verify --log looks up the nullifiers of
 // the entries rejected as duplicates until one look-up gets no answer (the
 // peer not reachable, fabricclient.Unreachable, or not answering in time):

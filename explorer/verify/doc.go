@@ -29,9 +29,12 @@
 // ended) stops a check and is returned with the Outcomes found before
 // it. Outcomes.Exit maps a finished check to the command's exit status,
 // Outcomes.Stopped a stopped one, both by ExitStatuses, the one account
-// of those statuses; MonitorLog returns its exit status itself. Wording
-// an error for the command line (its flags, its time limit) is the
-// caller's.
+// of those statuses; MonitorLog returns its exit status itself.
+//
+// The package words the verify command's messages: its lines, errors and
+// advice name verify's flags (--acceptance, --gateway, --log-state,
+// --peer, ...) and their fixes. The end of a run, its context's cause (a
+// time limit, a signal), is left for the caller to word.
 //
 // Every call that reads the ledger or a gateway takes a context; the
 // ledger is an already-dialled connection, or anything with the small

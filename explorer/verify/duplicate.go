@@ -93,7 +93,7 @@ func (l *onceLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 	return a.rec, a.err
 }
 
-// LedgerUnanswered reports whether err, a ledger read's made in the run
+// ledgerUnanswered reports whether err, a ledger read's made in the run
 // whose context is ctx, got no answer: the peer not reachable
 // (fabricclient.Unreachable: no connection to it, worded naming the peer,
 // its address and, for a refused connection, how to start the network) or
@@ -102,7 +102,7 @@ func (l *onceLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 // peer's own Unavailable (no peers to evaluate with, a GOAWAY as it
 // restarts) or any other refusal, is not; nor is any error once the run's
 // context has ended (--timeout, a signal): the run, not the peer, stopped.
-func LedgerUnanswered(ctx context.Context, err error) bool {
+func ledgerUnanswered(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
 	}
@@ -117,7 +117,7 @@ func LedgerUnanswered(ctx context.Context, err error) bool {
 var errNotLookedUp = errors.New("not looked up, the peer having not answered an earlier look-up")
 
 // stopLocator is a NullifierLocator that stops asking once a look-up got
-// no answer (LedgerUnanswered; down holds its error): a peer that is down
+// no answer (ledgerUnanswered; down holds its error): a peer that is down
 // would fail each look-up after it in turn, each after its own wait. The
 // look-ups after it fail at once with errNotLookedUp; an answer, "not
 // found" or a failure included, changes nothing.
@@ -131,7 +131,7 @@ func (l *stopLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 		return ballot.NullifierRecord{}, errNotLookedUp
 	}
 	rec, err := l.NullifierLocator.LocateNullifier(ctx, state, nullifier)
-	if LedgerUnanswered(ctx, err) {
+	if ledgerUnanswered(ctx, err) {
 		l.down = err
 	}
 	return rec, err

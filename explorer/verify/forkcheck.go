@@ -7,7 +7,6 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
-	"github.com/votechain/votechain/internal/cli"
 )
 
 // errNoVerdict marks a head forkCheck could not compare with the anchored
@@ -40,7 +39,7 @@ type forkCheck struct {
 	unsound  map[string]error                // by state: why its anchored head cannot be compared with (verifyAnchored)
 	found    map[ballot.TreeHead]error       // each head checked: nil, its fork, or why it has no verdict
 	// silent is the first request of the run the gateway did not answer
-	// (cli.ErrGatewayNoAnswer: its time up, the connection refused), nil
+	// (logmonitor.ErrNoAnswer: its time up, the connection refused), nil
 	// while it answers: once it is set the gateway is asked nothing more,
 	// so that a stuck gateway costs one --gateway-timeout a run, not one
 	// a head.
@@ -168,7 +167,7 @@ func (f *forkCheck) Consistency(ctx context.Context, state string, first, second
 // noteNoAnswer notes err, the error of the request for what, as the run's
 // first request the gateway did not answer (silent), if it is one.
 func (f *forkCheck) noteNoAnswer(err error, what string) {
-	if f.silent == nil && errors.Is(err, cli.ErrGatewayNoAnswer) {
+	if f.silent == nil && errors.Is(err, logmonitor.ErrNoAnswer) {
 		f.silent = fmt.Errorf("%s: %w", what, err)
 	}
 }

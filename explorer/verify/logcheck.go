@@ -60,7 +60,7 @@ func MonitorLog(ctx context.Context, w, progress io.Writer, log logmonitor.Log, 
 // signal) are the run's doing, not the peer's: the error returned is ctx's
 // cause (context.Cause), which the caller words. With progress not nil, the check
 // of the states draws its progress there, and so does the reading of the
-// duplicates' nullifiers when there are more than ProgressFrom.
+// duplicates' nullifiers when there are more than progressFrom.
 func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monitor, dups NullifierLocator, peer string, state *LogState) (int, error) {
 	seen := map[string]ballot.TreeHead{}
 	if state != nil {
@@ -131,10 +131,13 @@ func duplicate(e logmonitor.Entry) bool {
 	return e.Standing == ballot.StandingRejected && e.Reason == ballot.RejectDuplicate
 }
 
+// progressFrom is how many look-ups of duplicates' nullifiers make
+// MonitorLog draw their progress.
+const progressFrom = 20
+
 // duplicatesProgress is the bar of the reads of where the nullifiers of
 // rep's entries rejected as duplicates were counted, drawn on progress
-// when there are more than ProgressFrom of them (as for receipts); nil
-// (no bar) otherwise.
+// when there are more than progressFrom of them; nil (no bar) otherwise.
 func duplicatesProgress(progress io.Writer, rep logmonitor.Report) *cli.Progress {
 	n := 0
 	for _, s := range rep.States {
@@ -144,7 +147,7 @@ func duplicatesProgress(progress io.Writer, rep logmonitor.Report) *cli.Progress
 			}
 		}
 	}
-	if progress == nil || n <= ProgressFrom {
+	if progress == nil || n <= progressFrom {
 		return nil
 	}
 	return cli.NewProgress(progress, "locating duplicates' nullifiers", int64(n))

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/ballot"
-	"github.com/votechain/votechain/internal/cli"
 )
 
 var (
@@ -195,8 +194,11 @@ func ReceiptSummary(t Outcomes) string {
 	return s
 }
 
-// ProgressFrom is how many receipts make verify draw its progress.
-const ProgressFrom = 20
+// Progress is told of work as it is done: Add(n) records n more units (a
+// progress bar, such as the command's).
+type Progress interface {
+	Add(n int64)
+}
 
 // CheckReceipts checks each receipt and prints PASS (unless quiet), FAIL,
 // PENDING (pending on the gateway, or ahead of the peer: errAhead) or
@@ -205,10 +207,12 @@ const ProgressFrom = 20
 // that is not a receipt FAILs, named by where it was read. A batch the
 // ledger cannot be read for ends the check (errLedger) with the outcomes so
 // far. progress, if not nil, is told of each receipt as its check begins.
-func CheckReceipts(ctx context.Context, w io.Writer, c *Checker, receipts []Decoded[ballot.Receipt], quiet bool, progress *cli.Progress) (Outcomes, error) {
+func CheckReceipts(ctx context.Context, w io.Writer, c *Checker, receipts []Decoded[ballot.Receipt], quiet bool, progress Progress) (Outcomes, error) {
 	var t Outcomes
 	for _, d := range receipts {
-		progress.Add(1)
+		if progress != nil {
+			progress.Add(1)
+		}
 		name, summary, err := label(d.V), "", d.Err
 		if err != nil {
 			err = notReceipt(err.Error())

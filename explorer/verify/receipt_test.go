@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"strings"
@@ -327,6 +328,25 @@ func TestReceiptsAheadOfThePeerArePending(t *testing.T) {
 			t.Errorf("tally %+v (exit %d), %v:\n%s\nwant %d pending, %d failed, %d passed (exit %d), a line %q and the genuine receipt's PASS",
 				tally, tally.Exit(), err, out.String(), c.pending, c.fail, c.ok, c.exit, c.line)
 		}
+	}
+}
+
+// counted is a Progress that counts the units it is told of.
+type counted struct{ n int64 }
+
+func (c *counted) Add(n int64) { c.n += n }
+
+// TestCheckReceiptsTellsProgress: CheckReceipts tells its Progress of each
+// receipt it checks, one that FAILs included.
+func TestCheckReceiptsTellsProgress(t *testing.T) {
+	rs, ledger := committed(t)
+	bad := rs[1]
+	bad.State = "??"
+	read := []Decoded[ballot.Receipt]{{V: rs[0], At: "test"}, {V: bad, At: "test"}, {V: rs[2], At: "test"}}
+	var progress counted
+	tally, err := CheckReceipts(context.Background(), io.Discard, NewChecker(ledger), read, false, &progress)
+	if err != nil || progress.n != int64(len(read)) || tally.total() != len(read) || tally.fail == 0 {
+		t.Errorf("progress told of %d receipts, tally %+v, %v; want %d, each counted, the bad one failed", progress.n, tally, err, len(read))
 	}
 }
 

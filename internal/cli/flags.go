@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
 
+	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/network/fabricclient"
@@ -73,22 +74,16 @@ func CheckBaseURL(flagName, value, whose, addr string) error {
 	return nil
 }
 
-// ErrGatewayNoAnswer is in the chain of GatewayUnreachable's and
-// AskGateway's errors for a request the gateway did not answer: the
-// connection refused or lost, the time up. An error of an answer (its
-// status, a body that does not decode) is not one: the gateway answered.
-var ErrGatewayNoAnswer = errors.New("the gateway did not answer")
-
 // noAnswer is an error worded for the user, of a request the gateway did
-// not answer: errors.Is finds ErrGatewayNoAnswer in it.
+// not answer: errors.Is finds logmonitor.ErrNoAnswer in it.
 type noAnswer struct{ error }
 
-func (noAnswer) Is(target error) bool { return target == ErrGatewayNoAnswer }
+func (noAnswer) Is(target error) bool { return target == logmonitor.ErrNoAnswer }
 
 // GatewayUnreachable describes err, from a request to the gateway at base,
 // when no answer came (a *url.Error: the connection refused, the time up):
 // it names the gateway, the cause and the fixes, starting the system or
-// giving flagName another gateway's URL, and is ErrGatewayNoAnswer. Any
+// giving flagName another gateway's URL, and is logmonitor.ErrNoAnswer. Any
 // other error (an answer's status, a body that does not decode) is
 // returned as it is.
 func GatewayUnreachable(err error, base, flagName string) error {
@@ -102,7 +97,7 @@ func GatewayUnreachable(err error, base, flagName string) error {
 // gatewayTimedOut is the error of a request to the gateway at base (given
 // by flagName) that its time limit, limit (given by limitFlag), ended
 // before the answer was in: it names the gateway, the limit and the fixes,
-// more time or another gateway. It is ErrGatewayNoAnswer.
+// more time or another gateway. It is logmonitor.ErrNoAnswer.
 func gatewayTimedOut(base, flagName string, limit time.Duration, limitFlag string) error {
 	return noAnswer{fmt.Errorf("the gateway at %s did not answer within %s: is it overloaded or stuck? its log may say why; give %s more time, or give %s the URL of another running gateway", base, limit, limitFlag, flagName)}
 }
@@ -114,7 +109,8 @@ var errGatewayLimit = errors.New("the gateway's time limit")
 // flagName), with ctx limited to limit (given by limitFlag), and words the
 // error ask returns: gatewayTimedOut's when the limit ended the request,
 // else GatewayUnreachable's (which keeps an answer's own errors as they
-// are); both are ErrGatewayNoAnswer. ask reads the whole answer it needs
+// are); both are logmonitor.ErrNoAnswer, so AskGateway can be a
+// logmonitor.Gateway's Ask. ask reads the whole answer it needs
 // before it returns.
 func AskGateway(ctx context.Context, base, flagName string, limit time.Duration, limitFlag string, ask func(context.Context) error) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, limit, errGatewayLimit)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/network"
 )
 
@@ -246,7 +247,7 @@ func TestCheckBaseURL(t *testing.T) {
 // TestAskGateway: an answer is no error; a gateway that holds the request
 // past the limit is named with the limit and its flags; one that refuses
 // the connection is named with make up; an error of the answer's own (not
-// a transport's) is kept as it is. The first two are ErrGatewayNoAnswer,
+// a transport's) is kept as it is. The first two are logmonitor.ErrNoAnswer,
 // the last is not.
 func TestAskGateway(t *testing.T) {
 	held := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -276,8 +277,8 @@ func TestAskGateway(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), held.URL+" did not answer within 50ms") || !strings.Contains(err.Error(), "give --timeout more time, or give --url") {
 		t.Errorf("a held request: %v; want the gateway, the limit and the flags named", err)
 	}
-	if !errors.Is(err, ErrGatewayNoAnswer) {
-		t.Errorf("a held request: %v is not ErrGatewayNoAnswer", err)
+	if !errors.Is(err, logmonitor.ErrNoAnswer) {
+		t.Errorf("a held request: %v is not logmonitor.ErrNoAnswer", err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -293,11 +294,11 @@ func TestAskGateway(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the gateway at "+closed+" did not answer") || !strings.Contains(err.Error(), "`make up`") {
 		t.Errorf("a refused connection: %v; want the gateway named with make up", err)
 	}
-	if !errors.Is(err, ErrGatewayNoAnswer) {
-		t.Errorf("a refused connection: %v is not ErrGatewayNoAnswer", err)
+	if !errors.Is(err, logmonitor.ErrNoAnswer) {
+		t.Errorf("a refused connection: %v is not logmonitor.ErrNoAnswer", err)
 	}
 	own := errors.New("gateway answered 404")
-	if err := AskGateway(ctx, held.URL, "--url", time.Second, "--timeout", func(context.Context) error { return own }); err != own || errors.Is(err, ErrGatewayNoAnswer) {
-		t.Errorf("an answer's own error: %v; want it as it is, not ErrGatewayNoAnswer", err)
+	if err := AskGateway(ctx, held.URL, "--url", time.Second, "--timeout", func(context.Context) error { return own }); err != own || errors.Is(err, logmonitor.ErrNoAnswer) {
+		t.Errorf("an answer's own error: %v; want it as it is, not logmonitor.ErrNoAnswer", err)
 	}
 }

@@ -19,6 +19,14 @@ import (
 // votechain command made the folder and may delete what is in it.
 const Marker = ".votechain-run"
 
+// SystemDir is the run folder of make up's system (stack.DefaultDir),
+// relative to the project's folder, where make runs.
+const SystemDir = ".run"
+
+// NetworkDir is the network folder of make's network targets
+// (localnet.DefaultDir), relative to the project's folder.
+const NetworkDir = SystemDir + "/network"
+
 // Make creates dir (and its parents) if need be and writes Marker in it,
 // after Check(dir, records, others): a folder holding anything else is
 // refused rather than claimed, so that a later wipe cannot reach it.

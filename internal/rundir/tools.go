@@ -1,21 +1,10 @@
 package rundir
 
-// The project's programs that act on a run folder, for the advice of any
-// command (roll's included) without linking the packages that run them.
-// Each call returns a new Tool, so no caller can change the targets for
-// the others.
-
-// SystemDir is the run folder of make up's system (stack.DefaultDir),
-// relative to the project's folder, where make runs.
-const SystemDir = ".run"
-
-// NetworkDir is the network folder of make's network targets
-// (localnet.DefaultDir), relative to the project's folder.
-const NetworkDir = SystemDir + "/network"
-
 // Votechain returns the votechain program, whose make targets (make up,
 // make down, make down WIPE=1, make status) act on the system in its
-// MakeDir SystemDir.
+// MakeDir SystemDir, for the advice of any command (roll's included)
+// without linking the packages that run it. Each call returns a new
+// Tool, so no caller can change the targets for the others.
 func Votechain() Tool {
 	return Tool{Name: "votechain", MakeDir: SystemDir, MakeTargets: map[string]string{
 		"up":          "make up",
@@ -27,7 +16,7 @@ func Votechain() Tool {
 
 // Vcnet returns the vcnet program, whose make targets (make network-up,
 // network-down with WIPE=1 or FORCE=1, network-status) act on the network
-// in its MakeDir NetworkDir.
+// in its MakeDir NetworkDir; a new Tool each call, as Votechain's.
 func Vcnet() Tool {
 	return Tool{Name: "vcnet", MakeDir: NetworkDir, MakeTargets: map[string]string{
 		"up":           "make network-up",
