@@ -105,7 +105,7 @@ func (r *run) measureCluster(ctx context.Context) (c report.ClusterRun, err erro
 	upCtx, cancel := context.WithTimeout(ctx, 6*time.Minute)
 	defer cancel()
 	if err := st.Up(upCtx); err != nil {
-		return c, fmt.Errorf("the cluster shape did not come up: %w (logs in %s)", err, filepath.Join(dir, "logs"))
+		return c, fmt.Errorf("the cluster shape did not come up: %w (logs in %s)", err, stack.LogDir(dir))
 	}
 	c.Shape = fmt.Sprintf("a Redis Cluster of %d masters with a replica each, %d gateways behind HAProxy, %d batchers, %s network",
 		stack.ClusterMasters, scaleOutGateways, scaleOutBatchers, st.Network().Consensus())

@@ -17,17 +17,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
@@ -193,7 +192,7 @@ func refuseNetworkInUse(dir string, portBase int, log *slog.Logger) error {
 	}
 	running, err := stack.ServicesRunning(system)
 	if err != nil {
-		return refuseWithoutStackRecord(abs, system, portBase, err, realProc, log)
+		return refuseWithoutStackRecord(abs, system, portBase, err, proc.Machine(), log)
 	}
 	if len(running) == 0 {
 		return nil
@@ -224,23 +223,28 @@ func forceAdvice(abs string, portBase int) string {
 // the system in system whose stack.json cannot be read (unread says why),
 // the network recorded with portBase (forceAdvice):
 // make up starts each of the system's processes with its output on its
-// log in system/logs (the network's are in network/logs), so a process
-// writing there (procs.logWriters of system) is one of them. While one runs, or when
-// the processes cannot be looked at, the down is refused, naming them and
-// --force; with none, the network is stopped, with a warning that the
-// record is damaged, which says so when the look may have missed some
-// (logScan.missed).
-func refuseWithoutStackRecord(abs, system string, portBase int, unread error, procs procFS, log *slog.Logger) error {
-	logs := filepath.Join(system, "logs")
-	scan, err := procs.logWriters(system, portBase)
+// log in stack.LogDir of system (the network's are in network/logs), so a
+// process writing there (procs.Writers, counting a process whose
+// descriptors are denied by systemCommand) is one of them. While one
+// runs, or when the processes cannot be looked at, the down is refused,
+// naming them and --force; with none, the network is stopped, with a
+// warning that the record is damaged, which says so when the look may
+// have missed some (proc.Scan.Missed).
+func refuseWithoutStackRecord(abs, system string, portBase int, unread error, procs proc.FS, log *slog.Logger) error {
+	logs := stack.LogDir(system)
+	folders := []string{system}
+	if real, err := filepath.EvalSymlinks(system); err == nil && real != system {
+		folders = append(folders, real)
+	}
+	scan, err := procs.Writers(logs, func(cmdline []byte) (string, bool) { return systemCommand(cmdline, folders, portBase) })
 	if err != nil {
 		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice(abs, portBase))
 	}
-	if len(scan.writers) > 0 {
-		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v), and processes writing the system's logs run (%s), so nothing was stopped: stop them (`kill PID`; %s cannot read the record either), or %s (they would run on without the ledger)", abs, system, unread, strings.Join(scan.writers, ", "), stack.Command(system, 0, "down"), forceAdvice(abs, portBase))
+	if len(scan.Writers) > 0 {
+		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v), and processes writing the system's logs run (%s), so nothing was stopped: stop them (`kill PID`; %s cannot read the record either), or %s (they would run on without the ledger)", abs, system, unread, strings.Join(scan.Writers, ", "), stack.Command(system, 0, "down"), forceAdvice(abs, portBase))
 	}
 	msg, attrs := "the system's stack.json cannot be read, but no process writes the system's logs, so none of its processes runs: stopping the network", []any{"system", system, "logs", logs, "err", unread}
-	if missed := scan.missed(); missed != "" {
+	if missed := scan.Missed(); missed != "" {
 		msg = "the system's stack.json cannot be read, and no process vcnet could look at writes the system's logs, but it could not look at every process: stopping the network, under any of the system's processes it missed"
 		attrs = append(attrs, "missed", missed)
 	}
@@ -248,140 +252,11 @@ func refuseWithoutStackRecord(abs, system string, portBase int, unread error, pr
 	return nil
 }
 
-// procFS is the /proc that logWriters looks at: its folder, how a
-// descriptor's link is read and a file's owner found (tests give a tree,
-// failures and owners of their own).
-type procFS struct {
-	root     string
-	readlink func(string) (string, error)
-	owner    func(string) (uid int, err error)
-}
-
-// realProc is the machine's /proc.
-var realProc = procFS{"/proc", os.Readlink, fileOwner}
-
-// fileOwner is the uid owning the file at path (symbolic links followed).
-// For /proc/PID it is the process's user, root for one that is not
-// dumpable (proc(5)), such as ssh-agent or a setuid program.
-func fileOwner(path string) (int, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return 0, err
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, fmt.Errorf("%s: no owner known", path)
-	}
-	return int(st.Uid), nil
-}
-
-// logScan is what logWriters saw: the processes writing the folder, and
-// what may have hidden some of the system's from it.
-type logScan struct {
-	writers    []string
-	unreadable int      // processes running as a logs' owner whose descriptors could not be read
-	named      []string // other users' processes whose descriptors could not be read and whose command line names the system (systemCommand), each as "PID n (PROGRAM)"
-	hidepid    string   // /proc's hidepid mount option, when it may hide a logs' owner's processes from this one
-}
-
-// missed says why s may have missed processes, "" if none could be.
-func (s logScan) missed() string {
-	var why []string
-	if s.hidepid != "" {
-		why = append(why, "/proc is mounted with hidepid="+s.hidepid+", which hides other users' processes, and the logs belong to another user")
-	}
-	if s.unreadable > 0 {
-		why = append(why, fmt.Sprintf("the descriptors of %d %s running as the logs' owner could not be read", s.unreadable, processes(s.unreadable)))
-	}
-	if len(s.named) > 0 {
-		why = append(why, fmt.Sprintf("the descriptors of %d %s of another user whose command line names one of the system's programs, ports or paths could not be read (%s)", len(s.named), processes(len(s.named)), strings.Join(s.named, ", ")))
-	}
-	return strings.Join(why, "; ")
-}
-
-// processes is "process" for n of 1, else "processes".
-func processes(n int) string {
-	if n == 1 {
-		return "process"
-	}
-	return "processes"
-}
-
-// logWriters names the processes, this one aside, whose standard output
-// or error is a file in the folder logs of the system in the folder
-// system (compared as the kernel gives the file's path: symbolic links
-// resolved), each as "PID n (output in FILE)". A process whose
-// descriptors cannot be read is passed over, and counted as a gap in the
-// scan only when it could be one of the system's: reading was not
-// permitted (not: it exited meanwhile), and it runs as a user owning the
-// logs folder or a file in it (logOwners; any user when those cannot be
-// read), or its command line, which /proc lets anyone read, marks it as
-// one of the system's (systemCommand: a project program, a redis-server on
-// a port of the plan from portBase, a path in the system's folder),
-// whatever its user: make up run again by another user (root) appends to
-// the logs that the first made. Another process of another user is not
-// one the system started, and neither is one /proc gives to root for not
-// being dumpable (ssh-agent), which none of the system's programs is,
-// unless root owns the logs. So root's daemons, the machine's own Redis,
-// HAProxy and Prometheus services, and such processes of the caller's,
-// whose descriptors a user other than root cannot read, are no gap. Nor
-// is a process /proc does not list: the scan notes
-// /proc's hidepid mount option, read from self/mounts, only when it may
-// hide one of the system's (hidepidHides).
-func (p procFS) logWriters(system string, portBase int) (logScan, error) {
-	logs := filepath.Join(system, "logs")
-	if real, err := filepath.EvalSymlinks(logs); err == nil {
-		logs = real
-	}
-	folders := []string{system}
-	if real, err := filepath.EvalSymlinks(system); err == nil && real != system {
-		folders = append(folders, real)
-	}
-	entries, err := os.ReadDir(p.root)
-	if err != nil {
-		return logScan{}, err
-	}
-	owners := p.logOwners(logs)
-	mounts, _ := os.ReadFile(filepath.Join(p.root, "self", "mounts")) // unread: no hidepid known
-	var scan logScan
-	if option, gid := hidepid(string(mounts)); option != "" && hidepidHides(gid, owners) {
-		scan.hidepid = option
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		for _, fd := range []string{"1", "2"} {
-			file, err := p.readlink(filepath.Join(p.root, e.Name(), "fd", fd))
-			if errors.Is(err, fs.ErrPermission) {
-				if uid, err := p.owner(filepath.Join(p.root, e.Name())); err == nil && (owners == nil || owners[uid]) {
-					scan.unreadable++
-				} else if cmdline, err := os.ReadFile(filepath.Join(p.root, e.Name(), "cmdline")); err == nil {
-					if program, ok := systemCommand(cmdline, folders, portBase); ok {
-						scan.named = append(scan.named, fmt.Sprintf("PID %d (%s)", pid, program))
-					}
-				}
-				break
-			}
-			if err == nil && strings.HasPrefix(file, logs+string(filepath.Separator)) {
-				scan.writers = append(scan.writers, fmt.Sprintf("PID %d (output in %s)", pid, file))
-				break
-			}
-		}
-	}
-	return scan, nil
-}
-
 // projectPrograms are the project's programs that the system runs with
 // their output on its logs (Fabric's orderer and peer and the chaincode
 // service ballotcc are the network's, logging in its own folder): a
 // process running one is counted by its name alone.
 func projectPrograms() []string { return []string{"gateway", "batcher", "explorer"} }
-
-// planSpan is how far above its base a port plan reaches
-// (network.Ports.Validate: every port of the plan lies within 400 of it).
-const planSpan = 400
 
 // systemCommand reports whether the command line cmdline (as
 // /proc/PID/cmdline holds it: arguments each ended by a NUL) may be one of
@@ -432,91 +307,16 @@ func titlePort(addr string) int {
 	return port
 }
 
-// inPlan reports whether port lies in the port plan from portBase, or
-// whether it could (portBase 0: the plan is unknown).
+// inPlan reports whether port lies in the port plan from portBase
+// (network.Ports.Contains), or whether it could (portBase 0: the plan is
+// unknown).
 func inPlan(port, portBase int) bool {
-	return portBase == 0 || port >= portBase && port < portBase+planSpan
+	return portBase == 0 || network.Ports{Base: portBase}.Contains(port)
 }
 
 // inFolder reports whether path is the folder folder or a path in it.
 func inFolder(path, folder string) bool {
 	return path == folder || strings.HasPrefix(path, folder+string(filepath.Separator))
-}
-
-// logOwners is the set of uids owning the folder logs or a file in it,
-// nil when the folder cannot be read (then any user's process may be one
-// of the system's).
-func (p procFS) logOwners(logs string) map[int]bool {
-	entries, err := os.ReadDir(logs)
-	if err != nil {
-		return nil
-	}
-	paths := []string{logs}
-	for _, e := range entries {
-		paths = append(paths, filepath.Join(logs, e.Name()))
-	}
-	owners := map[int]bool{}
-	for _, path := range paths {
-		if uid, err := p.owner(path); err == nil {
-			owners[uid] = true
-		}
-	}
-	return owners
-}
-
-// hidepidHides reports whether /proc mounted with hidepid (and gid=gid,
-// -1 for none) may hide from this process one of the system's, whose
-// logs owners own (logOwners; nil: unknown): hidepid hides only other
-// users' processes, and none from a member of its gid= group.
-func hidepidHides(gid int, owners map[int]bool) bool {
-	if gid >= 0 && inGroup(gid) {
-		return false
-	}
-	if owners == nil {
-		return true
-	}
-	for uid := range owners {
-		if uid != os.Geteuid() {
-			return true
-		}
-	}
-	return false
-}
-
-// inGroup reports whether this process is a member of group gid: its
-// effective group or one of its supplementary groups.
-func inGroup(gid int) bool {
-	if os.Getegid() == gid {
-		return true
-	}
-	groups, _ := os.Getgroups()
-	return slices.Contains(groups, gid)
-}
-
-// hidepid is the hidepid option of the proc file system mounted on /proc
-// in mounts (as /proc/self/mounts lists them; the last such mount is the
-// one seen), "" if it has none or one that hides nothing (0, off), and
-// its gid option, the group whose members see every process (-1: none).
-func hidepid(mounts string) (option string, gid int) {
-	gid = -1
-	for _, line := range strings.Split(mounts, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 4 || f[1] != "/proc" || f[2] != "proc" {
-			continue
-		}
-		option, gid = "", -1
-		for _, opt := range strings.Split(f[3], ",") {
-			if v, ok := strings.CutPrefix(opt, "hidepid="); ok && v != "0" && v != "off" {
-				option = v
-			}
-			if v, ok := strings.CutPrefix(opt, "gid="); ok {
-				if n, err := strconv.Atoi(v); err == nil {
-					gid = n
-				}
-			}
-		}
-	}
-	return option, gid
 }
 
 // systemOf returns the network folder dir made absolute (symbolic links

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -289,140 +288,58 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 // TestIncompleteLogScanIsSaid: with the system's stack.json damaged and no
 // process seen writing its logs, the down goes ahead with a warning that
 // says none of its processes runs only when vcnet could look at every
-// process that could be one of them; when the descriptors of a process
-// running as the logs' owner could not be read, or /proc is mounted with
-// hidepid (other users' processes not listed) and the logs are another
-// user's, the warning says it could not, and why, instead. A process of
-// another user whose descriptors are denied (root's daemons, or a
-// non-dumpable one of the caller's, which /proc gives to root) is no gap:
-// the warning fired on every machine for a user other than root; unless
-// its command line (world-readable) names one of the project's programs
-// (a gateway by a path with a blank), a redis-server on a port of the plan
-// (its address in its title), or a path in the system's folder (a
-// prometheus with the system's configuration): make up run again as root
-// appends to the user's logs, and was missed silently. The machine's own
-// services (redis-server on 6379, prometheus with /etc/prometheus), the
-// network's processes (peer, orderer, ballotcc, logging in its own
-// folder) and a path merely containing the system's are no gap. Neither
-// is hidepid for a member of its gid= group, nor for logs of the caller's.
-// When the logs folder cannot be read, any denied process is a gap. A
-// process writing the logs is found in the same tree, and one that exited
-// while looked at is no gap.
+// process that could be one of them (proc.FS.Writers, whose own cases are
+// internal/proc's TestWriters); when it could not, the warning says why
+// instead. A process of another user whose descriptors are denied counts
+// by systemCommand: a gateway, or a prometheus with the system's
+// configuration, is a gap, the machine's redis-server on 6379 is not.
 func TestIncompleteLogScanIsSaid(t *testing.T) {
 	system := t.TempDir()
 	logs := filepath.Join(system, "logs")
 	if err := os.Mkdir(logs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(logs, "gateway.log"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	another := os.Geteuid() + 1 // the uid of another user
-	// cmdlines are the command lines of the fake processes, by PID (those
-	// of 200 to 203 are another user's, their descriptors denied).
-	cmdlines := map[string]string{
-		"200": "/usr/sbin/sshd\x00-D\x00",
-		"201": "/usr/bin/redis-server 127.0.0.1:27379\x00\x00\x00",
-		"202": "/opt/vote chain/bin/gateway\x00--port\x0027100\x00",
-		"203": "/usr/bin/python3\x00--config=" + filepath.Join(system, "tool.conf") + "\x00",
-		"204": "",
-		"205": "/usr/bin/redis-server 127.0.0.1:6379\x00\x00\x00",
-		"206": "/usr/bin/prometheus\x00--config.file\x00" + filepath.Join(system, "prometheus", "prometheus.yml") + "\x00",
-		"207": "/usr/bin/prometheus\x00--config.file=/etc/prometheus/prometheus.yml\x00",
-		"208": "/opt/fabric/bin/peer\x00node\x00start\x00",
-		"209": "/opt/fabric/bin/orderer\x00",
-		"210": "/opt/vote/bin/ballotcc\x00",
-		"211": "/usr/bin/python3\x00--config=/x" + filepath.Join(system, "tool.conf") + "\x00",
-	}
-	// tree is a /proc of fake processes (PID: the file its stdout links
-	// to, "" for none, "denied" for descriptors not to be read of a
-	// process running as the logs' owner, "denied, another user's" for
-	// those of another user's, "gone" for one that exited; its command
-	// line from cmdlines), mounted with options, where the logs belong to
-	// another user if foreignLogs.
-	tree := func(options string, foreignLogs bool, fds map[string]string) procFS {
+	// procs is a /proc of one process, PID 200, running the command line
+	// cmdline as the user uid, its descriptors denied.
+	procs := func(cmdline string, uid int) proc.FS {
 		root := t.TempDir()
-		for pid, file := range fds {
-			if err := os.MkdirAll(filepath.Join(root, pid, "fd"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(root, pid, "cmdline"), []byte(cmdlines[pid]), 0o444); err != nil {
-				t.Fatal(err)
-			}
-			if filepath.IsAbs(file) {
-				if err := os.Symlink(file, filepath.Join(root, pid, "fd", "1")); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		mounts := "sysfs /sys sysfs rw 0 0\nproc /proc proc " + options + " 0 0\n"
-		if err := os.MkdirAll(filepath.Join(root, "self"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(root, "200", "fd"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(root, "self", "mounts"), []byte(mounts), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(root, "200", "cmdline"), []byte(cmdline), 0o444); err != nil {
 			t.Fatal(err)
 		}
-		readlink := func(link string) (string, error) {
-			switch fds[filepath.Base(filepath.Dir(filepath.Dir(link)))] {
-			case "denied", "denied, another user's":
-				return "", &os.PathError{Op: "readlink", Path: link, Err: os.ErrPermission}
-			case "gone":
-				return "", &os.PathError{Op: "readlink", Path: link, Err: os.ErrNotExist}
-			}
-			return os.Readlink(link)
+		denied := func(link string) (string, error) {
+			return "", &os.PathError{Op: "readlink", Path: link, Err: os.ErrPermission}
 		}
 		owner := func(path string) (int, error) {
-			inLogs := path == logs || strings.HasPrefix(path, logs+string(filepath.Separator))
-			if inLogs && foreignLogs || filepath.Dir(path) == root && fds[filepath.Base(path)] == "denied, another user's" {
-				return another, nil
+			if path == filepath.Join(root, "200") {
+				return uid, nil
 			}
-			return fileOwner(path)
+			return proc.FileOwner(path)
 		}
-		return procFS{root, readlink, owner}
-	}
-	groups, _ := os.Getgroups()
-	notMine := os.Getegid() + 1 // a group this process is not a member of
-	for notMine == os.Getegid() || slices.Contains(groups, notMine) {
-		notMine++
+		return proc.FS{Root: root, Readlink: denied, Owner: owner}
 	}
 	const complete = "so none of its processes runs"
 	for _, c := range []struct {
 		why     string
-		system  string // "": the one whose logs folder holds gateway.log
-		procs   procFS
-		written string // the warning, or the refusal, says this
+		procs   proc.FS
+		written string // the warning says this
 	}{
-		{"every process looked at", "", tree("rw,relatime,hidepid=0", true, map[string]string{"100": "/var/log/other.log", "101": "", "102": "gone"}), complete},
-		{"a process's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied"}),
+		{"a process of the logs' owner, descriptors not readable", procs("/usr/bin/sleep\x0030\x00", os.Geteuid()),
 			`could not look at every process: stopping the network, under any of the system's processes it missed" system=` + system + ` logs=` + logs + ` err=damaged missed="the descriptors of 1 process running as the logs' owner could not be read"`},
-		{"two processes' descriptors not readable, of the logs' owner", "", tree("rw,relatime", false, map[string]string{"200": "denied", "201": "denied"}),
-			`missed="the descriptors of 2 processes running as the logs' owner could not be read"`},
-		{"another user's process's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's", "204": "denied, another user's"}), complete},
-		{"another user's redis-server's descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's", "201": "denied, another user's"}),
-			`missed="the descriptors of 1 process of another user whose command line names one of the system's programs, ports or paths could not be read (PID 201 (redis-server))"`},
-		{"another user's redis-server on 6379 and prometheus with /etc's configuration, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"205": "denied, another user's", "207": "denied, another user's"}), complete},
-		{"another user's prometheus with the system's configuration, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"206": "denied, another user's", "207": "denied, another user's"}),
-			`could not be read (PID 206 (prometheus))"`},
-		{"another user's peer, orderer, ballotcc and a path outside the system's folder that contains it, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"208": "denied, another user's", "209": "denied, another user's", "210": "denied, another user's", "211": "denied, another user's"}), complete},
-		{"another user's gateway, and a process naming the system's folder, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"202": "denied, another user's", "203": "denied, another user's"}),
-			`could not be read (PID 202 (gateway), PID 203 (python3))"`},
-		{"a process of the logs' owner and another user's gateway, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"200": "denied", "202": "denied, another user's"}),
-			`missed="the descriptors of 1 process running as the logs' owner could not be read; the descriptors of 1 process of another user whose command line names one of the system's programs, ports or paths could not be read (PID 202 (gateway))"`},
-		{"another user's process's descriptors not readable, the logs folder not there", t.TempDir(), tree("rw,relatime", false, map[string]string{"200": "denied, another user's"}),
-			`missed="the descriptors of 1 process running as the logs' owner could not be read"`},
-		{"/proc mounted with hidepid, the logs another user's", "", tree("rw,nosuid,hidepid=invisible", true, map[string]string{"100": ""}),
-			`missed="/proc is mounted with hidepid=invisible, which hides other users' processes, and the logs belong to another user"`},
-		{"/proc mounted with hidepid, the logs the caller's", "", tree("rw,nosuid,hidepid=invisible", false, map[string]string{"100": ""}), complete},
-		{"/proc mounted with hidepid and gid= of the caller's group", "", tree(fmt.Sprintf("rw,hidepid=2,gid=%d", os.Getegid()), true, map[string]string{"100": ""}), complete},
-		{"/proc mounted with hidepid and gid= of another group", "", tree(fmt.Sprintf("rw,hidepid=2,gid=%d", notMine), true, map[string]string{"100": ""}),
-			`missed="/proc is mounted with hidepid=2, which hides other users' processes, and the logs belong to another user"`},
-		{"a process writing the logs", "", tree("rw,hidepid=2", true, map[string]string{"300": filepath.Join(logs, "gateway.log"), "200": "denied"}),
-			"processes writing the system's logs run (PID 300 (output in " + filepath.Join(logs, "gateway.log") + "))"},
+		{"another user's gateway, descriptors not readable", procs("/opt/vote chain/bin/gateway\x00--port\x0027100\x00", another),
+			`could not be read (PID 200 (gateway))"`},
+		{"another user's prometheus with the system's configuration, descriptors not readable", procs("/usr/bin/prometheus\x00--config.file\x00"+filepath.Join(system, "prometheus", "prometheus.yml")+"\x00", another),
+			`could not be read (PID 200 (prometheus))"`},
+		{"another user's redis-server on 6379, descriptors not readable", procs("/usr/bin/redis-server 127.0.0.1:6379\x00\x00\x00", another), complete},
+		{"another user's redis-server on the plan's port, descriptors not readable", procs("/usr/bin/redis-server 127.0.0.1:27379\x00\x00\x00", another),
+			`could not be read (PID 200 (redis-server))"`},
 	} {
 		var out strings.Builder
 		log := slog.New(slog.NewTextHandler(&out, nil))
-		sys := cmp.Or(c.system, system)
-		err := refuseWithoutStackRecord(filepath.Join(sys, "network"), sys, network.DefaultPortBase, errors.New("damaged"), c.procs, log)
+		err := refuseWithoutStackRecord(filepath.Join(system, "network"), system, network.DefaultPortBase, errors.New("damaged"), c.procs, log)
 		said := out.String() + fmt.Sprint(err)
 		if !strings.Contains(said, c.written) || (c.written != complete) == strings.Contains(said, complete) {
 			t.Errorf("%s: %q; want it to say %q (and %q only if so)", c.why, said, c.written, complete)

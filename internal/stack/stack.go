@@ -160,7 +160,7 @@ func damaged(file string, err error) error {
 // network's nodes and wipes the folder.
 func damagedProcessRecord(file string, err error) error {
 	dir := filepath.Dir(file)
-	logs := filepath.Join(dir, "logs")
+	logs := LogDir(dir)
 	wipe := Command(dir, 0, "down", "--wipe")
 	return fmt.Errorf("%w: %s is damaged (%v), so the system's processes it records (Redis, batchers, gateways, HAProxy, explorer, monitoring) cannot be found from it, and %s refuses it too, stopping nothing: "+
 		"stop those processes by hand (each writes its output to a file in %s: `%s` lists them, as /proc/PID/fd/N), delete %s, then run %s, which stops the network's nodes and wipes the folder",
@@ -465,12 +465,13 @@ func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
 				return err
 			}
 		}
-		id, err := proc.Start(ctx, sp, s.path("logs", sp.Name+".log"))
+		logFile := filepath.Join(LogDir(s.cfg.Dir), sp.Name+".log")
+		id, err := proc.Start(ctx, sp, logFile)
 		if err != nil {
 			return err
 		}
 		s.pids[sp.Name] = id
-		s.log.Info("started", "process", sp.Name, "pid", id.PID, "port", sp.Port, "log", s.path("logs", sp.Name+".log"))
+		s.log.Info("started", "process", sp.Name, "pid", id.PID, "port", sp.Port, "log", logFile)
 		if err := s.save(); err != nil {
 			return err
 		}
@@ -643,6 +644,11 @@ func HoldsSystem(dir string) bool {
 // NetworkDir is the folder of the Fabric network of the system in the run
 // folder dir.
 func NetworkDir(dir string) string { return filepath.Join(dir, "network") }
+
+// LogDir is the folder of the system in the run folder dir where each of
+// its own processes writes its output, as NAME.log (the network's log in
+// its own folder).
+func LogDir(dir string) string { return filepath.Join(dir, "logs") }
 
 // CheckRunDir refuses (rundir.ErrForeign) a run folder no stack made, so
 // that a mistyped --dir ($HOME, /) is never wiped nor written into.
