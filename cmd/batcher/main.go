@@ -161,7 +161,7 @@ func run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		srv, err := cli.ServeMetrics(*metricsAddr, reg, log)
+		srv, err := cli.ServeMetrics("--metrics", *metricsAddr, reg, log)
 		if err != nil {
 			return err
 		}

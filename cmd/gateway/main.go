@@ -105,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8), each once (10.0.0.1 and 10.0.0.1/32 are one; an IPv4-mapped IPv6 entry counts as its IPv4 form), whose X-Forwarded-For is believed; a CIDR with bits set after its prefix length (10.0.0.1/8) is refused; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted, in bytes, at least 1")
 	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded, at least 1; -1: no limit")
-	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers, the API's and the voter page's (no election record yet), in whole seconds rounded up; at least 1ms")
+	fs.DurationVar(&o.http.RetryAfter, "retry-after", hd.RetryAfter, "Retry-After advised on 503 answers, the API's, the starting gateway's (503 starting) and the voter page's (no election record yet), in whole seconds rounded up; at least 1ms")
 	fs.Float64Var(&o.http.ClientRate, "client-rate", 0, "requests per second per client address, at least 0; 0: no limit")
 	fs.IntVar(&o.http.ClientBurst, "client-burst", 20, "burst per client address, at least 1")
 	fs.Float64Var(&o.http.GlobalRate, "global-rate", 0, "requests per second over all clients, at least 0; 0: no limit")
@@ -286,7 +286,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err
 		endWait()
 	}()
 	if o.metricsListen != "" {
-		msrv, err := cli.ServeMetrics(o.metricsListen, reg, log)
+		msrv, err := cli.ServeMetrics("--metrics-listen", o.metricsListen, reg, log)
 		if err != nil {
 			return err
 		}

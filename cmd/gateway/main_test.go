@@ -757,7 +757,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 	}{
 		{[]string{"--pprof", taken.Addr().String()}, false, "--pprof " + taken.Addr().String() + ": "},
 		{[]string{"--listen", taken.Addr().String()}, false, "--listen " + taken.Addr().String() + ": listen tcp"},
-		{[]string{"--metrics-listen", taken.Addr().String()}, false, "metrics listener " + taken.Addr().String() + ": listen tcp"},
+		{[]string{"--metrics-listen", taken.Addr().String()}, false, "--metrics-listen " + taken.Addr().String() + ": listen tcp"},
 		{[]string{"--listen", "127.0.0.1:99999"}, true, `--listen "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
 		{[]string{"--listen", "localhost"}, true, `--listen "localhost": want host:port`},
 		{[]string{"--metrics-listen", ":70000"}, true, `--metrics-listen ":70000": port "70000"`},

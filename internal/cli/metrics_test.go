@@ -20,7 +20,7 @@ func TestServeMetrics(t *testing.T) {
 	c.Add(3)
 	var logged strings.Builder
 	log := slog.New(slog.NewTextHandler(&logged, nil))
-	srv, err := ServeMetrics("127.0.0.1:0", reg, log)
+	srv, err := ServeMetrics("--metrics", "127.0.0.1:0", reg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +37,8 @@ func TestServeMetrics(t *testing.T) {
 			t.Errorf("GET %s: %d %q; want 200 with %q", path, resp.StatusCode, body, want)
 		}
 	}
-	if _, err := ServeMetrics(addr, reg, log); err == nil || !strings.Contains(err.Error(), addr) {
-		t.Errorf("a second server on %s: %v; want an error naming the address", addr, err)
+	if _, err := ServeMetrics("--metrics", addr, reg, log); err == nil || !strings.HasPrefix(err.Error(), "--metrics "+addr+": ") {
+		t.Errorf("a second server on %s: %v; want an error naming the flag and the address", addr, err)
 	}
 }
 
