@@ -249,7 +249,7 @@ type Batcher struct {
 	// that a graceful stop drains what is in flight, and ends DrainTimeout
 	// into the drain (cause errDrainTimeUp); draining is set once the drain
 	// has begun, and abandoned counts the batches a lane left uncommitted
-	// (in the journal) since.
+	// (in the journal) since. Before Run it is context.Background.
 	commits   context.Context
 	draining  atomic.Bool
 	abandoned atomic.Int64
@@ -288,6 +288,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		cut:      cutPolicy{maxVotes: cfg.BatchSize, fill: cfg.Fill, depth: cfg.Depth, maxWait: cfg.MaxWait},
 		recovery: newRecoveryPolicy(cfg),
 		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
+		commits: context.Background(),
 	}
 	if cfg.ShareVotes > 0 {
 		b.share = &sharer{b: b, policy: cutPolicy{maxVotes: cfg.ShareVotes, fill: min(cfg.Fill, cfg.ShareVotes), depth: cfg.MaxInflight, maxWait: cfg.MaxWait}}

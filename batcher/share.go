@@ -203,7 +203,10 @@ func (s *sharer) send(group []*shareReq, at time.Time) {
 	for i, r := range group {
 		bs[i] = r.batch
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.b.cfg.CommitTimeout)
+	// The transaction is every batch's in group, so no one lane's stop may
+	// end it: it keeps the values of the lanes' commits (Run's context) but
+	// not their cancellation, and is bounded by CommitTimeout alone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.b.commits), s.b.cfg.CommitTimeout)
 	tx, err := s.b.submitTx(ctx, bs)
 	if err != nil {
 		cancel()

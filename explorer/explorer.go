@@ -346,7 +346,8 @@ func (e *Explorer) Serve(ctx context.Context, l net.Listener) error {
 	})
 	g.Go(func() error {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
+		// ctx has ended: the shutdown keeps its values, not its end.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.ShutdownTimeout)
 		defer cancel()
 		return srv.Shutdown(sctx)
 	})

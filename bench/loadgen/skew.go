@@ -117,7 +117,7 @@ func Counts(n int, weights []float64) []int {
 	return counts
 }
 
-// WriteRoll writes a synthetic roll CSV (roll.Header; voter ids
+// WriteRoll writes a synthetic roll CSV (roll.Header(); voter ids
 // roll.VoterID(i); credentials from roll.NewCredential, crypto/rand) of n
 // voters whose states follow weights exactly (Counts), interleaved so any
 // prefix of the roll is skewed alike; seed fixes the order of the states.
@@ -137,7 +137,7 @@ func WriteRoll(w io.Writer, n int, states []string, weights []float64, seed uint
 	rng := rand.New(rand.NewChaCha8(s))
 	bw := bufio.NewWriterSize(w, 1<<16)
 	cw := csv.NewWriter(bw)
-	if err := cw.Write(roll.Header); err != nil {
+	if err := cw.Write(roll.Header()); err != nil {
 		return fmt.Errorf("skew: write roll: %w", err)
 	}
 	for i := range n {

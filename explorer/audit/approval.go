@@ -21,7 +21,7 @@ import (
 // the approvals as hashes; the audit keeps them and checks that every
 // organisation whose valid endorsement a VALID commit carries had
 // approved the committed definition: its name and sequence, and each
-// approved field's value (fabricblock.ApprovedFields) hashing to the
+// approved field's value (fabricblock.ApprovedFields()) hashing to the
 // organisation's approval of it. With the commit's endorsement policy (a
 // majority of the organisations, endorse.go) that makes a majority of the
 // organisations approve every definition.
@@ -79,7 +79,7 @@ func (h *blockHistory) approvalsOf(ctx context.Context, r *Report, tx fabricbloc
 // do not hash to (or hold no approval of).
 func unapproved(org map[string][]byte, d fabricblock.Definition) []string {
 	var missing []string
-	for _, f := range fabricblock.ApprovedFields {
+	for _, f := range fabricblock.ApprovedFields() {
 		want, written := d.FieldHashes[f]
 		k := fabricblock.ApprovalKeyHash(d.Name, d.Sequence, f)
 		got, approved := org[hex.EncodeToString(k[:])]

@@ -44,8 +44,11 @@ const (
 	VerdictNotIndexed = "not_yet_indexed"
 )
 
-// Verdicts lists every verdict Check gives.
-var Verdicts = []string{VerdictPass, VerdictFail, VerdictNotIndexed}
+// Verdicts lists every verdict Check gives. Each call returns a new slice,
+// so no caller can change the list for the others.
+func Verdicts() []string {
+	return []string{VerdictPass, VerdictFail, VerdictNotIndexed}
+}
 
 // Result is the verdict on a receipt.
 type Result struct {

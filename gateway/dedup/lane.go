@@ -248,6 +248,11 @@ func (l *lane) run(batch []*pending) {
 	if len(live) == 0 {
 		return
 	}
+	// Not any attempt's ctx: the call carries several callers' votes, and
+	// once sent the script may have written them, so each caller waits for
+	// its answer (submit); the Deduper's timeouts bound it (CallTimeout, or
+	// with replicas or a Cluster tries of CallTimeout+ReplicaTimeout within
+	// FailoverWait).
 	results, err := l.d.call(context.Background(), "submit", live)
 	for i, p := range live {
 		if err != nil {

@@ -43,7 +43,7 @@ func Generate(ctx context.Context, w io.Writer, n int, states []string, p Progre
 		}
 		return bw.Flush()
 	}
-	if err := cw.Write(Header); err != nil {
+	if err := cw.Write(Header()); err != nil {
 		return err
 	}
 	row := make([]string, 3)

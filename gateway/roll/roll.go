@@ -38,7 +38,11 @@ import (
 )
 
 // Header is the CSV header row; it is optional on input and always written.
-var Header = []string{"voter_id", "credential", "state"}
+// Each call returns a new slice, so no caller can change the header for
+// the others.
+func Header() []string {
+	return []string{"voter_id", "credential", "state"}
+}
 
 // Entry is one row of the roll.
 type Entry struct {
@@ -55,8 +59,9 @@ func (e Entry) Nullifier(secret []byte, electionID, contest string) [32]byte {
 // and returns fn's first error as it is. The first row may be Header; a
 // row of another form is an error that begins "line N:" and says the form.
 func ReadCSV(r io.Reader, fn func(line int, e Entry) error) error {
-	return eachRecord(r, "", Header, func(first bool, line int, rec []string) error {
-		if first && slices.Equal(rec, Header) {
+	header := Header()
+	return eachRecord(r, "", header, func(first bool, line int, rec []string) error {
+		if first && slices.Equal(rec, header) {
 			return nil
 		}
 		e := Entry{VoterID: rec[0], Credential: rec[1], State: rec[2]}
@@ -70,7 +75,7 @@ func ReadCSV(r io.Reader, fn func(line int, e Entry) error) error {
 			return fn(line, e)
 		}
 		if first {
-			problem += "; a header, if the file has one, must be " + strings.Join(Header, ",")
+			problem += "; a header, if the file has one, must be " + strings.Join(header, ",")
 		}
 		return fmt.Errorf("line %d: %s", line, problem)
 	})

@@ -59,7 +59,7 @@ func (noLedger) NullifierUsed(context.Context, string, string) (bool, error) { r
 func TestGenerateCredentialsAreFresh(t *testing.T) {
 	a, b := generated(t, 100, "CA", "NY"), generated(t, 100, "CA", "NY")
 	rows, err := csv.NewReader(bytes.NewReader(a)).ReadAll()
-	if err != nil || len(rows) != 101 || !slices.Equal(rows[0], Header) || rows[1][0] != VoterID(0) || rows[2][2] != "NY" {
+	if err != nil || len(rows) != 101 || !slices.Equal(rows[0], Header()) || rows[1][0] != VoterID(0) || rows[2][2] != "NY" {
 		t.Fatalf("rows %v, %v", rows[:3], err)
 	}
 	again, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
@@ -169,7 +169,7 @@ func TestLoadRefusesBadRolls(t *testing.T) {
 		"empty voter":   ",c1,CA\n",
 		"short row":     "v1,c1\n",
 		"unquoted mess": "v1,\"c1,CA\n",
-		"no voters":     strings.Join(Header, ",") + "\n",
+		"no voters":     strings.Join(Header(), ",") + "\n",
 		"empty file":    "",
 	} {
 		if _, err := Load(context.Background(), strings.NewReader(data), secret, Options{ElectionID: electionID, Contests: contests}); err == nil {
@@ -195,7 +195,7 @@ func TestLoadRefusesBadRolls(t *testing.T) {
 // nothing); a roll that cannot be read again is refused naming the states.
 func TestLoadNamesTheLinesOfAVoterListedTwice(t *testing.T) {
 	const skipped = "not,the,roll\n"
-	rows := skipped + strings.Join(Header, ",") + "\nv1,c1,NY\nv2,c2,CA\nv3,c3,CA\nv1,c1,NY\nv1,c1,CA\n"
+	rows := skipped + strings.Join(Header(), ",") + "\nv1,c1,NY\nv2,c2,CA\nv3,c3,CA\nv1,c1,NY\nv1,c1,CA\n"
 	f := csvFile(t, rows)
 	if _, err := f.Seek(int64(len(skipped)), io.SeekStart); err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func TestLoadNamesTheLinesOfAVoterListedTwice(t *testing.T) {
 		t.Errorf("a stream listing v1 under NY then CA: %v; want the states named, no lines", err)
 	}
 	// Lines are the file's as an editor numbers them: a blank line counts.
-	blank := strings.Join(Header, ",") + "\nv1,c1,NY\nv2,c2,CA\n\nv3,c3,CA\nv1,c1,CA\n"
+	blank := strings.Join(Header(), ",") + "\nv1,c1,NY\nv2,c2,CA\n\nv3,c3,CA\nv1,c1,CA\n"
 	g := csvFile(t, blank)
 	const wantBlank = "lines 2 and 6: one voter listed under states NY and CA"
 	if _, err := Load(context.Background(), g, secret, opts); err == nil || !strings.HasPrefix(err.Error(), wantBlank) {
@@ -420,5 +420,23 @@ func TestCSVErrorsSayTheForm(t *testing.T) {
 	err := NullifierFile{Path: path}.Nullifiers(context.Background(), "CA", func(string) error { return nil })
 	if want := path + " line 2: want 2 fields, state,nullifier"; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("short nullifier row: %v; want an error beginning %q", err, want)
+	}
+}
+
+// A caller's change to Header's slice neither shows in the next call nor
+// makes ReadCSV take the real header row for a voter.
+func TestHeaderIsANewSliceEachCall(t *testing.T) {
+	header := Header()
+	header[0] = "changed"
+	if again := strings.Join(Header(), ","); again != "voter_id,credential,state" {
+		t.Errorf("a caller's change to Header's slice shows in the next call: %s", again)
+	}
+	var voters []string
+	err := ReadCSV(strings.NewReader("voter_id,credential,state\nv1,c1,NY\n"), func(_ int, e Entry) error {
+		voters = append(voters, e.VoterID)
+		return nil
+	})
+	if err != nil || !slices.Equal(voters, []string{"v1"}) {
+		t.Errorf("after a caller changed Header's slice, ReadCSV gave voters %q, error %v; want v1 only", voters, err)
 	}
 }

@@ -225,7 +225,7 @@ func TestSeveralContestsInBrowser(t *testing.T) {
 	}
 	reason, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".vote-check .reason")))
 	file = shot("several-contests-rejected")
-	if err != nil || !strings.Contains(reason, Reasons[ballot.RejectNotOnRoll]) || !strings.Contains(reason, "(not_on_roll)") {
+	if err != nil || !strings.Contains(reason, Reasons()[ballot.RejectNotOnRoll]) || !strings.Contains(reason, "(not_on_roll)") {
 		t.Errorf("reason shown %q (%v); want the words for not_on_roll (screenshot %s)", reason, err, file)
 	}
 

@@ -71,14 +71,17 @@ type Elections interface {
 }
 
 // Reasons words each ledger rejection reason (ballot.Reject*) for voters;
-// the page shows the words with the code.
-var Reasons = map[string]string{
-	ballot.RejectDuplicate:      "another vote with the same voter id and credential in this contest was counted first",
-	ballot.RejectUnknownContest: "the contest is not on this election's ballot",
-	ballot.RejectUnknownChoice:  "the choice is not one of the contest's",
-	ballot.RejectOutsideWindow:  "the vote was cast outside the voting window",
-	ballot.RejectCastAfterTx:    "the vote's time is after the ledger transaction that recorded it",
-	ballot.RejectNotOnRoll:      "the voter id and credential are not on the sealed roll of this state and contest",
+// the page shows the words with the code. Each call returns a new map, so
+// no caller can change the words for the others.
+func Reasons() map[string]string {
+	return map[string]string{
+		ballot.RejectDuplicate:      "another vote with the same voter id and credential in this contest was counted first",
+		ballot.RejectUnknownContest: "the contest is not on this election's ballot",
+		ballot.RejectUnknownChoice:  "the choice is not one of the contest's",
+		ballot.RejectOutsideWindow:  "the vote was cast outside the voting window",
+		ballot.RejectCastAfterTx:    "the vote's time is after the ledger transaction that recorded it",
+		ballot.RejectNotOnRoll:      "the voter id and credential are not on the sealed roll of this state and contest",
+	}
 }
 
 // Phase is where a moment lies against an election's voting window, as the
@@ -280,7 +283,7 @@ type moment struct {
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Reasons: Reasons, Headings: headings, Poll: h.poll, Explorer: h.explorer}
+	d := pageData{Reasons: Reasons(), Headings: headings, Poll: h.poll, Explorer: h.explorer}
 	status := http.StatusOK
 	e, err := h.elections.Election(r.Context())
 	if err != nil {

@@ -459,3 +459,13 @@ func TestExplorerURLRenderedSafely(t *testing.T) {
 		}
 	}
 }
+
+func TestReasonsIsANewMapEachCall(t *testing.T) {
+	reasons := Reasons()
+	want := maps.Clone(reasons)
+	reasons[ballot.RejectNotOnRoll] = "changed"
+	delete(reasons, ballot.RejectDuplicate)
+	if again := Reasons(); !maps.Equal(again, want) {
+		t.Errorf("a caller's change to Reasons' map shows in the next call: %q", again)
+	}
+}

@@ -83,27 +83,31 @@ type Rule struct {
 
 // Rules are the project's, first match wins: a time in seconds (a Unix
 // timestamp's says so), a fraction's range, and what a gauge or histogram
-// named after a count counts.
-var Rules = []Rule{
-	{"_timestamp_seconds", []string{"Unix time", "seconds"}},
-	{"_seconds", []string{"seconds"}},
-	{"_ratio", []string{"0 to 1"}},
-	{"_bytes", []string{"bytes"}},
-	{"_entries", []string{"entries"}},
-	{"_votes", []string{"votes"}},
-	{"_batches", []string{"batches"}},
+// named after a count counts. Each call returns a new slice, so no caller
+// can change the rules for the others.
+func Rules() []Rule {
+	return []Rule{
+		{"_timestamp_seconds", []string{"Unix time", "seconds"}},
+		{"_seconds", []string{"seconds"}},
+		{"_ratio", []string{"0 to 1"}},
+		{"_bytes", []string{"bytes"}},
+		{"_entries", []string{"entries"}},
+		{"_votes", []string{"votes"}},
+		{"_batches", []string{"batches"}},
+	}
 }
 
 // Problems lists, one line each, the metrics whose help is empty or lacks
 // what Rules ask of its name; nil when none does.
 func Problems(ms []Metric) []string {
 	var out []string
+	rules := Rules()
 	for _, m := range ms {
 		if strings.TrimSpace(m.Help) == "" {
 			out = append(out, fmt.Sprintf("%s: no help text", m.Name))
 			continue
 		}
-		for _, r := range Rules {
+		for _, r := range rules {
 			if !strings.HasSuffix(m.Name, r.Suffix) {
 				continue
 			}

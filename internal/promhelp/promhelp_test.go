@@ -47,3 +47,19 @@ func TestProblems(t *testing.T) {
 		t.Fatalf("problems in good help texts:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// TestRulesIsANewSliceEachCall changes a rule and the words of another
+// (a slice of its own) in one call's result; the next call has neither.
+func TestRulesIsANewSliceEachCall(t *testing.T) {
+	rules := Rules()
+	want := slices.Clone(rules)
+	for i := range want {
+		want[i].Words = slices.Clone(want[i].Words)
+	}
+	rules[0].Suffix = "_changed"
+	rules[1].Words[0] = "changed"
+	again := Rules()
+	if !slices.EqualFunc(again, want, func(a, b Rule) bool { return a.Suffix == b.Suffix && slices.Equal(a.Words, b.Words) }) {
+		t.Errorf("a caller's change to Rules' slice shows in the next call: %q", again)
+	}
+}

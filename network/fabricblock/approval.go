@@ -23,7 +23,11 @@ const ImplicitOrgCollectionPrefix = "_implicit_org_"
 
 // ApprovedFields are the fields of a chaincode definition an organisation
 // approves (its parameters; the sequence is part of the approval's key).
-var ApprovedFields = []string{"EndorsementInfo", "ValidationInfo", "Collections"}
+// Each call returns a new slice, so no caller can change the fields for
+// the others.
+func ApprovedFields() []string {
+	return []string{"EndorsementInfo", "ValidationInfo", "Collections"}
+}
 
 // HashedWrite is one write to a private data collection as a block
 // carries it: the SHA-256 hashes of its key and value.
@@ -97,7 +101,7 @@ func (t Tx) CommittedDefinitions() ([]Definition, error) {
 			return nil, fmt.Errorf("chaincode %s's sequence is not an integer", name)
 		}
 		d := Definition{Name: name, Sequence: seq.Int64, FieldHashes: map[string][32]byte{}}
-		for _, f := range ApprovedFields {
+		for _, f := range ApprovedFields() {
 			if v, ok := t.Write(LifecycleNamespace, "namespaces/fields/"+name+"/"+f); ok {
 				d.FieldHashes[f] = sha256.Sum256(v)
 			}
