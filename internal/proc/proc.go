@@ -460,8 +460,9 @@ func waitGone(id ID, bin string, d time.Duration) bool {
 }
 
 // exited reports whether the recorded process id has finished exiting: it
-// is gone, a zombie, or its PID belongs to another process. A zombie has
-// closed its files, its listening ports among them: a caller that restarts
+// is gone, a zombie whose threads have all gone (threadsLeft), or its PID
+// belongs to another process. Such a zombie has closed its files, its
+// listening ports among them: a caller that restarts
 // the process on the same port right after Kill must wait for this.
 //
 // Without a start time it is stricter than !Alive: a dying process loses
@@ -470,19 +471,35 @@ func waitGone(id ID, bin string, d time.Duration) bool {
 // ports.
 func exited(id ID, bin string) bool {
 	if id.Start != 0 {
-		return !Running(id, bin)
+		if Running(id, bin) {
+			return false
+		}
+		st, err := readStat(id.PID)
+		return err != nil || st.start != id.Start || !threadsLeft(id.PID)
 	}
 	if Alive(id.PID, bin) {
 		return false
 	}
 	st, err := readStat(id.PID)
-	if err != nil || st.dead() {
+	if err != nil || st.dead() && !threadsLeft(id.PID) {
 		return true // reaped, or its files closed, waiting to be reaped
+	}
+	if st.dead() {
+		return false // its leader a zombie, other threads still exiting: its files still open
 	}
 	if _, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", id.PID)); err == nil {
 		return true // the PID was reused by another executable
 	}
 	return false // still tearing down
+}
+
+// threadsLeft reports whether process pid has threads besides its leader:
+// a multi-threaded process's leader is a zombie as soon as it has exited,
+// while the others still tear down and the files they share, listening
+// sockets among them, stay open until the last has gone.
+func threadsLeft(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return err == nil && len(tasks) > 1
 }
 
 // PortFree reports whether nothing listens on 127.0.0.1:port.

@@ -736,3 +736,24 @@ func TestStartReportsCancellation(t *testing.T) {
 		t.Errorf("a cancelled start took %v to return", took)
 	}
 }
+
+// TestThreadsLeft: a process whose threads besides its leader still run
+// (this test's, Go's runtime threads) has threads left, which keep its
+// files open after its leader turns zombie; a single-threaded one (sleep)
+// and a PID that runs nothing have none.
+func TestThreadsLeft(t *testing.T) {
+	if !threadsLeft(os.Getpid()) {
+		t.Errorf("the test process (pid %d): no threads besides its leader; want some", os.Getpid())
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if threadsLeft(cmd.Process.Pid) {
+		t.Errorf("sleep (pid %d): threads besides its leader; want none", cmd.Process.Pid)
+	}
+	if threadsLeft(1 << 30) {
+		t.Error("a PID that runs nothing: threads left; want none")
+	}
+}
