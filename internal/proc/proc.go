@@ -395,6 +395,11 @@ type StopStep struct {
 // waiting up to the step's Wait for it to go, then SIGKILL.
 func StopSteps(id ID, bin string, steps ...StopStep) (Outcome, error) {
 	if !Running(id, bin) {
+		// Its leader may be a zombie whose other threads still hold its
+		// files: not gone until they have gone too.
+		if !waitGone(id, bin, 5*time.Second) {
+			return Stopped, fmt.Errorf("process %d (%s) did not finish exiting", id.PID, filepath.Base(bin))
+		}
 		if id.Start == 0 {
 			if exe, ok := runsMoved(id.PID, bin); ok {
 				return Gone, fmt.Errorf("process %d runs %s, not %s: its binaries were moved or swapped since it started, so it was left running; if it is this system's, stop it with `kill %d` and run this again", id.PID, exe, bin, id.PID)
@@ -408,10 +413,14 @@ func StopSteps(id ID, bin string, steps ...StopStep) (Outcome, error) {
 	}
 	for i, step := range steps {
 		if err := Signal(id, bin, step.Signal); errors.Is(err, ErrNotRunning) {
+			out := Stopped
 			if i == 0 {
-				return Gone, nil
+				out = Gone
 			}
-			return Stopped, nil
+			if !waitGone(id, bin, 5*time.Second) { // a zombie leader, its threads still exiting
+				return out, fmt.Errorf("process %d (%s) did not finish exiting", id.PID, filepath.Base(bin))
+			}
+			return out, nil
 		}
 		if waitGone(id, bin, step.Wait) {
 			return Stopped, nil
@@ -475,7 +484,7 @@ func exited(id ID, bin string) bool {
 			return false
 		}
 		st, err := readStat(id.PID)
-		return err != nil || st.start != id.Start || !threadsLeft(id.PID)
+		return err != nil || st.start != id.Start || id.earlierBoot() || !(st.dead() && threadsLeft(id.PID))
 	}
 	if Alive(id.PID, bin) {
 		return false

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -102,6 +103,34 @@ func TestStartReportsEarlyExitWithLogTail(t *testing.T) {
 	}
 }
 
+// init keeps the main goroutine on the process's first thread, its thread
+// group's leader, for leaderExits.
+func init() { runtime.LockOSThread() }
+
+// leaderExits listens on port (reserved by clitest.ReservePort), prints
+// "listening", and ends its leader thread alone (exit(2), not
+// exit_group): the process lives on in its other threads, which hold the
+// listener, with its leader a zombie. It exits after 30 s.
+func leaderExits(port string) {
+	time.AfterFunc(30*time.Second, func() { os.Exit(4) })
+	l, err := listenShared(port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	fmt.Println("listening")
+	syscall.RawSyscall(syscall.SYS_EXIT, 0, 0, 0)
+}
+
 // TestMain lets the test binary act as a slow server: with PROC_TEST_LISTEN
 // set it waits a moment, listens on that port (reserved by clitest.ReservePort) and
 // sleeps. With PROC_TEST_READY set it is a server like the gateway
@@ -109,6 +138,10 @@ func TestStartReportsEarlyExitWithLogTail(t *testing.T) {
 func TestMain(m *testing.M) {
 	if port := os.Getenv("PROC_TEST_READY"); port != "" {
 		serveLate(port, os.Getenv("PROC_TEST_SERVE_AFTER"), os.Getenv("PROC_TEST_READY_AFTER"))
+		return
+	}
+	if port := os.Getenv("PROC_TEST_LEADER_EXITS"); port != "" {
+		leaderExits(port)
 		return
 	}
 	if port := os.Getenv("PROC_TEST_LISTEN"); port != "" {
@@ -755,5 +788,55 @@ func TestThreadsLeft(t *testing.T) {
 	}
 	if threadsLeft(1 << 30) {
 		t.Error("a PID that runs nothing: threads left; want none")
+	}
+}
+
+// TestNotExitedWhileThreadsLeft: a process whose leader thread has exited
+// (a zombie) while its other threads still run and hold its listening
+// socket has not exited, with a start time recorded or not: its port still
+// answers. Stop and localnet's down took such a process as gone (a fresh
+// make test saw the peers' ports answer right after down). Once SIGKILL
+// has ended the other threads it has.
+func TestNotExitedWhileThreadsLeft(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := clitest.ReservePort(t)
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), fmt.Sprint("PROC_TEST_LEADER_EXITS=", port))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "listening\n" {
+		t.Fatalf("child said %q, %v; want listening", line, err)
+	}
+	pid := cmd.Process.Pid
+	var st procStat
+	for end := time.Now().Add(5 * time.Second); !st.dead(); time.Sleep(10 * time.Millisecond) {
+		if st, err = readStat(pid); err != nil || time.Now().After(end) {
+			t.Fatalf("leader of %d not a zombie within 5 s: %+v, %v", pid, st, err)
+		}
+	}
+	for _, id := range []ID{{PID: pid}, {PID: pid, Start: st.start}} {
+		if exited(id, self) {
+			t.Errorf("%+v: exited with its leader a zombie and its threads running; want not", id)
+		}
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err != nil {
+		t.Errorf("port %d: %v; want the threads left still listening", port, err)
+	} else {
+		c.Close()
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitGone(ID{PID: pid, Start: st.start}, self, 5*time.Second) {
+		t.Errorf("%d: not exited 5 s after SIGKILL", pid)
 	}
 }
