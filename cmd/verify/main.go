@@ -330,10 +330,12 @@ func run(ctx context.Context) int {
 	defer conn.Close()
 
 	var bar *cli.Progress // for many receipts: they may wait up to 30 s for the peer
+	var progress verify.Progress
 	if len(receipts) > progressFrom {
 		bar = cli.NewProgress(os.Stderr, "checking receipts", int64(len(receipts)))
+		progress = bar // nil, not a nil *cli.Progress, when there is no bar
 	}
-	t, err := verify.CheckReceipts(ctx, os.Stdout, verify.NewChecker(conn.Ballot()), receipts, *quiet, bar)
+	t, err := verify.CheckReceipts(ctx, os.Stdout, verify.NewChecker(conn.Ballot()), receipts, *quiet, progress)
 	bar.Finish()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", whileDoing(ctx, "checking receipts", err), verify.ReceiptSummary(t))

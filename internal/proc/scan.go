@@ -13,8 +13,8 @@ import (
 )
 
 // FS is a /proc to scan: its folder, how a descriptor's link is read and
-// a file's owner found. Machine is the machine's; tests give a tree,
-// failures and owners of their own.
+// a file's owner found, all three required. Machine is the machine's;
+// tests give a tree, failures and owners of their own.
 type FS struct {
 	Root     string
 	Readlink func(string) (string, error)
