@@ -101,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger (in the background from half that age: votes wait for the ledger only for a record --election-max-age old), at least 1ms")
 	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it; at least 1ms (below --election-ttl it counts as --election-ttl)")
 	logStop := o.intakeLogConfig(nil).StopTimeout()
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, fmt.Sprintf("grace period of a stop (SIGTERM), at least 0 (0: none): the requests in flight may finish within it (those still open then are cut, logged at warn); then the background loops end within what is left of it, but with --intake-log at least %[1]s however little is left, the longest the intake log takes to finish an anchor in flight and then its closing round, which signs and anchors the votes accepted: a stop may take this plus %[1]s (a failure of serving is stopped alike). A stop while the election record is awaited gives this grace to the requests in flight (all answered 503 starting) and exits 0", logStop))
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, fmt.Sprintf("grace period of a stop (SIGTERM), at least 0 (0: none): the requests in flight may finish within it; those still open then are cut, logged at warn (the stop still exits 0 unless serving failed): a vote of theirs not yet stored is answered 503 stopping, and one being stored is waited for, up to --redis-timeout plus --redis-replica-timeout. Then the background loops end within what is left of it, but at least %[2]s however little is left, with --intake-log at least %[1]s: the longest the intake log takes to finish an anchor in flight and then its closing round, which signs and anchors the votes accepted, and %[2]s of slack. A stop may take this plus those waits (a failure of serving is stopped alike). A stop while the election record is awaited gives this grace to the requests in flight (all answered 503 starting) and exits 0 unless the start failed on its own", logStop+minLoopsWait, minLoopsWait))
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8), each once (10.0.0.1 and 10.0.0.1/32 are one; an IPv4-mapped IPv6 entry counts as its IPv4 form), whose X-Forwarded-For is believed; a CIDR with bits set after its prefix length (10.0.0.1/8) is refused; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted, in bytes, at least 1")
 	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded, at least 1; -1: no limit")
@@ -241,8 +241,9 @@ var electionWait = election.Wait{
 // the same listener and connections, as its API. A stop during the wait
 // shuts --listen down as gracefully (its requests in flight may finish
 // within --shutdown-timeout; if some have not, they are cut, logged at
-// warn) and closes --metrics-listen, and exits 0 either way: no vote was
-// taken.
+// warn) and closes --metrics-listen, and exits 0 either way, unless the
+// start failed on its own (such as a dial failing with an error of its own
+// as the stop came): no vote was taken.
 func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err error) {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -362,10 +363,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err
 	// finish and the loops end before Redis and the ledger are closed.
 	graceCtx, cancel := o.grace(log)
 	defer cancel()
-	serr := shutdown(graceCtx, srv)
+	if err := shutdown(graceCtx, srv); err != nil {
+		// Handlers still running are cut now, not after the loops: the
+		// intake refuses their votes from here (g.stop). A stop that cut
+		// only unanswered requests is no failure.
+		srv.Close()
+		log.Warn("shutting down: requests still open after the grace period were cut", "err", err)
+	}
 	g.stop(graceCtx, stopLoops, log)
-	if err := errors.Join(serveFailed, serr); err != nil {
-		return err
+	if serveFailed != nil {
+		return serveFailed
 	}
 	log.Info("gateway stopped")
 	return nil
@@ -421,35 +428,41 @@ func (o *options) loadFiles() error {
 }
 
 // gateway is the wired gateway: its API server, the intake (closed last)
-// and its background loops, which all end with the context wire was given
-// (the intake log's after a closing round, within loopsStop).
+// behind the gate its API calls, and its background loops, which all end
+// with the context wire was given (the intake log's after a closing round,
+// within loopsStop).
 type gateway struct {
-	api       *httpapi.Server
-	intake    *dedup.Deduper
-	loops     *sync.WaitGroup
-	loopsStop time.Duration // the longest the loops may take to end (the intake log's StopTimeout; 0 without it)
+	api        *httpapi.Server
+	intake     *intakeGate
+	intakeWait time.Duration // the longest an Accept in flight is waited for at a stop: one intake call's (--redis-timeout plus --redis-replica-timeout)
+	loops      *sync.WaitGroup
+	loopsStop  time.Duration // the longest the loops may take to end (the intake log's StopTimeout; 0 without it)
 }
 
+// minLoopsWait is the least a stop waits for the background loops, however
+// little of the grace is left: loops that end in milliseconds are not cut.
+const minLoopsWait = time.Second
+
 // stop ends the gateway once its requests in flight have finished or been
-// cut: it ends the background loops (stopLoops ends wire's context), waits
-// for them until grace ends but at least g.loopsStop from now, so that the
-// intake log's closing round anchors the votes accepted whatever the
-// requests left of the grace, and closes the intake. Loops still running
-// then are logged at warn; the caller's closing of Redis and the ledger
-// cuts them.
+// cut. The intake refuses new votes (503 stopping) and the Accepts in
+// flight are waited for up to g.intakeWait, so that the intake log's
+// closing round covers every vote accepted; then the background loops end
+// (stopLoops ends wire's context) and are waited for until grace ends, but
+// at least g.loopsStop plus minLoopsWait from now (slack over the intake
+// log's worst case), and the intake is closed. Accepts or loops still
+// running then are logged at warn; the caller's closing of Redis and the
+// ledger cuts them.
 func (g *gateway) stop(grace context.Context, stopLoops context.CancelFunc, log *slog.Logger) {
+	if !g.intake.refuse(g.intakeWait) {
+		log.Warn("shutting down: votes still being stored after the intake's call timeout; the closing round may not cover them", "timeout", g.intakeWait.String())
+	}
 	stopLoops()
-	wait := g.loopsStop
+	wait := g.loopsStop + minLoopsWait
 	if deadline, ok := grace.Deadline(); ok {
 		wait = max(wait, time.Until(deadline))
 	}
-	stopped := make(chan struct{})
-	go func() { g.loops.Wait(); close(stopped) }()
-	timeout := time.NewTimer(wait)
-	defer timeout.Stop()
-	select {
-	case <-stopped:
-	case <-timeout.C:
+	// A loop ignoring its context leaves waitWithin's goroutine behind.
+	if !waitWithin(g.loops.Wait, wait) {
 		log.Warn("shutting down: background loops still running after the grace period and their own stop timeout", "stop_timeout", g.loopsStop.String())
 	}
 	g.intake.Close()
@@ -489,7 +502,8 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	if err != nil {
 		return nil, err
 	}
-	g.intake = dedup.New(rdb, l, o.dedup, log)
+	g.intake = &intakeGate{closingIntake: dedup.New(rdb, l, o.dedup, log)}
+	g.intakeWait = o.dedup.CallTimeout + o.dedup.ReplicaTimeout
 	g.api, err = httpapi.New(o.http, httpapi.Deps{
 		Elections: elections,
 		Ledger:    l,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -434,4 +435,39 @@ func hasLine(logs *testlog.Buffer, parts ...string) bool {
 	return slices.ContainsFunc(logs.Lines(), func(line string) bool {
 		return !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) })
 	})
+}
+
+// TestStopCuttingARequestIsNoFailure: a request still open when the grace
+// period (--shutdown-timeout) runs out is cut, its connection closed, and
+// logged at warn; run returns nil (exit 0), as the help says: a stop that
+// cut only unanswered requests is no failure.
+func TestStopCuttingARequestIsNoFailure(t *testing.T) {
+	rs := redistest.Start(t)
+	e, err := testElection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testlog.Buffer{}
+	ln, stop := runUntilDialled(t, runArgs(t, "--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
+		"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
+		"--intake-log=false", "--shutdown-timeout", "100ms", "--log-level", "info"), logs, fakeLedger{e})
+	waitForLine(t, logs, `msg="gateway serving its API"`)
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Part of a body: the request stays open past the grace.
+	fmt.Fprintf(conn, "POST /api/v1/vote HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(testVote), testVote[:10])
+	time.Sleep(50 * time.Millisecond) // the server has read the request's head
+	if err := stop(); err != nil {
+		t.Errorf("run: %v; want nil: the stop cut only an unanswered request", err)
+	}
+	if !hasLine(logs, "level=WARN", "requests still open after the grace period were cut") {
+		t.Errorf("no warning of the cut request:\n%s", strings.Join(logs.Lines(), "\n"))
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("cut request's connection: read %d bytes, %v; want it closed", n, err)
+	}
 }

@@ -62,13 +62,13 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		codeMethodNotAllowed, codeDuplicate, codeBodyTooLarge, codeUnsupportedMedia, codeUnknownState,
 		codeUnknownContest, codeContestRequired, codeUnknownChoice, codeRateLimited, codeUnavailable, codeOverloaded, codeLedgerUnavailable,
 		codeElectionUnavailable, codeNotReady, codeInvalidVoteID, codeNoVote, codeResultsLoading,
-		codeLogOff, codeNoHead, codeHeadPending, codeStarting} {
+		codeLogOff, codeNoHead, codeHeadPending, codeStarting, codeStopping} {
 		if !slices.Contains(codes, code) {
 			t.Errorf("error code %q missing from the Error schema", code)
 		}
 	}
-	if len(codes) != 26 {
-		t.Errorf("Error schema lists %d codes; the handlers use 26", len(codes))
+	if len(codes) != 27 {
+		t.Errorf("Error schema lists %d codes; the handlers use 27", len(codes))
 	}
 }
 

@@ -461,6 +461,9 @@ func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
 	case errors.Is(err, dedup.ErrNotReplicated):
 		log.Warn("vote not acknowledged by the Redis replicas", "err", err)
 		s.unavailable(c, codeUnavailable, "the vote could not be confirmed on a Redis replica; retry later (a 409 duplicate on retry means it was kept)")
+	case errors.Is(err, dedup.ErrClosed):
+		log.Info("vote refused: the gateway is stopping", "err", err)
+		s.unavailable(c, codeStopping, "the gateway is stopping; retry later or on another gateway (the vote was not stored)")
 	case errors.Is(err, context.Canceled):
 		log.Info("client went away", "err", err)
 		s.unavailable(c, codeUnavailable, "request cancelled")

@@ -304,6 +304,12 @@ func TestUnavailable(t *testing.T) {
 		saturateBloom(t, f, "CA")
 		wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeLedgerUnavailable)
 	})
+	t.Run("stopping", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		f.enroll("v1", "c1", "CA")
+		f.intake.Close() // as a stopping gateway's intake refuses votes: dedup.ErrClosed
+		wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeStopping)
+	})
 }
 
 // saturateBloom gives state a tiny filter with every bit set, so every voter

@@ -302,8 +302,10 @@ func (s *Stack) votechain() []proc.Spec {
 		specs = append(specs, proc.Spec{
 			// Ready: it answers 503 starting until it has read the election
 			// record, so its port accepting says nothing.
-			// StopWithin: one not ready may already take votes.
-			Name: name, Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.gatewayPort(i), Ready: "/readyz", StopWithin: appStopGrace,
+			// StopWithin: gatewayStopGrace, set by startIfStopped once it
+			// has recorded the --shutdown-timeout: one not ready may
+			// already take votes.
+			Name: name, Bin: filepath.Join(s.cfg.BinDir, "gateway"), Port: s.gatewayPort(i), Ready: "/readyz",
 			Args: append([]string{"--listen", s.Clients().Join(s.gatewayPort(i)), "--redis-addr", s.RedisAddr(),
 				"--redis-password-file", s.RedisACL().PasswordFile(redisserver.UserGateway),
 				"--secret-file", s.SecretFile(), "--profile", profile(network.Gateway), "--results-checkpoint", checkpoint,
@@ -464,6 +466,7 @@ func (s *Stack) startIfStopped(ctx context.Context, specs []proc.Spec) error {
 			if err := s.recordGatewayShutdown(ctx, sp.Name); err != nil {
 				return err
 			}
+			sp.StopWithin = gatewayStopGrace(s.cfg.Dir, sp.Name) // if Start gives up on it
 		}
 		logFile := filepath.Join(LogDir(s.cfg.Dir), sp.Name+".log")
 		id, err := proc.Start(ctx, sp, logFile)
