@@ -579,9 +579,12 @@ func isGateway(name string) bool { return strings.TrimRight(name, "0123456789") 
 // --shutdown-timeout, within which it finishes the requests in flight: the
 // longest its intake log takes to anchor the last votes once the loops stop
 // (intakelog.Config.StopTimeout, 30 s: the gateway gives the loops at least
-// that however little of the grace is left), and 5 s for it to exit.
+// that however little of the grace is left) and 10 s: the gateway's 1 s of
+// slack, up to 3 s for votes being stored and 2 s to close the intake (at
+// the default Redis timeouts, which up runs gateways with), and time to
+// exit.
 func gatewayStopMargin() time.Duration {
-	return intakelog.Config{}.StopTimeout() + 5*time.Second
+	return intakelog.Config{}.StopTimeout() + 10*time.Second
 }
 
 // gatewayShutdownFile records, in the folder of the gateway name of the
