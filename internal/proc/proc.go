@@ -395,10 +395,8 @@ type StopStep struct {
 // waiting up to the step's Wait for it to go, then SIGKILL.
 func StopSteps(id ID, bin string, steps ...StopStep) (Outcome, error) {
 	if !Running(id, bin) {
-		// Its leader may be a zombie whose other threads still hold its
-		// files: not gone until they have gone too.
-		if !waitGone(id, bin, 5*time.Second) {
-			return Stopped, fmt.Errorf("process %d (%s) did not finish exiting", id.PID, filepath.Base(bin))
+		if killed, err := finishExit(id, bin); killed || err != nil {
+			return Stopped, err
 		}
 		if id.Start == 0 {
 			if exe, ok := runsMoved(id.PID, bin); ok {
@@ -413,24 +411,41 @@ func StopSteps(id ID, bin string, steps ...StopStep) (Outcome, error) {
 	}
 	for i, step := range steps {
 		if err := Signal(id, bin, step.Signal); errors.Is(err, ErrNotRunning) {
-			out := Stopped
-			if i == 0 {
-				out = Gone
+			killed, err := finishExit(id, bin)
+			if i == 0 && !killed && err == nil {
+				return Gone, nil
 			}
-			if !waitGone(id, bin, 5*time.Second) { // a zombie leader, its threads still exiting
-				return out, fmt.Errorf("process %d (%s) did not finish exiting", id.PID, filepath.Base(bin))
-			}
-			return out, nil
+			return Stopped, err
 		}
 		if waitGone(id, bin, step.Wait) {
 			return Stopped, nil
 		}
 	}
 	_ = Signal(id, bin, syscall.SIGKILL)
+	if killed, err := finishExit(id, bin); killed || err != nil {
+		return Stopped, err
+	}
 	if waitGone(id, bin, 5*time.Second) {
 		return Stopped, nil
 	}
 	return Stopped, fmt.Errorf("process %d (%s) did not stop", id.PID, filepath.Base(bin))
+}
+
+// finishExit ends the process id if its leader thread has exited (a
+// zombie, which Signal takes as not running) while its other threads still
+// run and hold its files: SIGKILL to its thread group (a zombie's PID
+// cannot be reused before it is reaped), then up to 5 s for them to go.
+// It reports whether it sent the signal.
+func finishExit(id ID, bin string) (killed bool, err error) {
+	st, err := readStat(id.PID)
+	if err != nil || !st.dead() || id.Start != 0 && st.start != id.Start || !threadsLeft(id.PID) {
+		return false, nil
+	}
+	_ = syscall.Kill(id.PID, syscall.SIGKILL)
+	if !waitGone(id, bin, 5*time.Second) {
+		return true, fmt.Errorf("process %d (%s) did not finish exiting: its leader thread has exited, other threads still run", id.PID, filepath.Base(bin))
+	}
+	return true, nil
 }
 
 // runsMoved reports whether pid runs an executable named as bin's but at
