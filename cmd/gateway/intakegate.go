@@ -19,7 +19,8 @@ type closingIntake interface {
 // refuses every new Accept with dedup.ErrClosed (the API answers 503
 // stopping) and lets the loops stop only after the Accepts in flight have
 // returned, so that the intake log's closing round covers every vote the
-// gateway accepted, even those of handlers a cut (srv.Close) left running.
+// gateway accepted, even those of requests still open when the grace ran
+// out, which are cut (srv.Close) only after this wait.
 type intakeGate struct {
 	closingIntake
 	mu       sync.Mutex

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -64,7 +69,7 @@ func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		g.stop(grace, stopLoops, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		g.stop(grace, &http.Server{}, stopLoops, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	// Until the gate refuses, a new Accept would be held too.
 	for deadline := time.Now().Add(5 * time.Second); !isRefusing(g.intake); time.Sleep(time.Millisecond) {
@@ -99,4 +104,84 @@ func isRefusing(g *intakeGate) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.refusing
+}
+
+// TestStopAnswersBeforeCutting: when the grace runs out with a vote held
+// in Accept, the stop makes the intake refuse first and cuts the
+// connections still open only after the held Accept returned: the held
+// request receives its 202, a vote whose body arrives during the wait
+// receives 503 stopping, and then both connections are closed. Cutting
+// first (srv.Close, then refusing) delivers neither answer.
+func TestStopAnswersBeforeCutting(t *testing.T) {
+	held := &heldIntake{entered: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
+	g := &gateway{intake: &intakeGate{closingIntake: held}, intakeWait: 10 * time.Second, loops: &sync.WaitGroup{}, loopsStop: time.Second}
+	handling := make(chan struct{}, 2) // a handler began
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handling <- struct{}{}
+		io.Copy(io.Discard, r.Body)
+		if _, err := g.intake.Accept(r.Context(), dedup.Attempt{}); errors.Is(err, dedup.ErrClosed) {
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+	const head = "POST /vote HTTP/1.1\r\nHost: gateway\r\nContent-Length: 2\r\n\r\n"
+	heldConn, lateConn := dial(), dial()
+	fmt.Fprint(heldConn, head+"{}")
+	fmt.Fprint(lateConn, head+"{") // its body is finished during the stop
+	<-held.entered
+	<-handling
+	<-handling // both handlers run: a stop beginning sooner drops a request not yet handled
+
+	grace, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, stopLoops := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		g.stop(grace, srv, stopLoops, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !isRefusing(g.intake); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the intake does not refuse votes 5 s after the stop began")
+		}
+	}
+	fmt.Fprint(lateConn, "}")
+	status := func(c net.Conn) string {
+		t.Helper()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err.Error()
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 100))
+		return fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}
+	if got := status(lateConn); got != "503 stopping\n" {
+		t.Errorf("vote sent during the wait: %q; want 503 stopping", got)
+	}
+	close(held.release)
+	if got := status(heldConn); got != "202 " {
+		t.Errorf("vote held in Accept: %q; want 202", got)
+	}
+	<-stopped
+	for name, c := range map[string]net.Conn{"held": heldConn, "late": lateConn} {
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s connection after the stop: read %d bytes, %v; want it closed", name, n, err)
+		}
+	}
 }

@@ -101,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger (in the background from half that age: votes wait for the ledger only for a record --election-max-age old), at least 1ms")
 	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it; at least 1ms (below --election-ttl it counts as --election-ttl)")
 	logStop := o.intakeLogConfig(nil).StopTimeout()
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, fmt.Sprintf("grace period of a stop (SIGTERM), at least 0 (0: none): the requests in flight may finish within it; those still open then are cut, logged at warn (the stop still exits 0 unless serving failed): a vote of theirs not yet stored is answered 503 stopping, and one being stored is waited for, up to --redis-timeout plus --redis-replica-timeout. Then the background loops end within what is left of it, but at least %[2]s however little is left, with --intake-log at least %[1]s: the longest the intake log takes to finish an anchor in flight and then its closing round, which signs and anchors the votes accepted, and %[2]s of slack. A stop may take this plus those waits (a failure of serving is stopped alike). A stop while the election record is awaited gives this grace to the requests in flight (all answered 503 starting) and exits 0 unless the start failed on its own", logStop+minLoopsWait, minLoopsWait))
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, fmt.Sprintf("grace period of a stop (SIGTERM), at least 0 (0: none): the requests in flight may finish within it; once it has run out a vote is answered 503 stopping (not stored) on the connections still open, the votes being stored are waited for, up to an Accept's longest (%[3]s at the default Redis flags: up to three intake calls of --redis-failover-wait, 100ms and --redis-timeout plus --redis-replica-timeout each, plus --redis-timeout and --linger; a vote's exact check on the ledger only the ledger bounds), so they get their answers and the closing round covers them, and after %[4]s more for the answers to be written the requests still open are cut, logged at warn (the stop still exits 0 unless serving failed). Then the background loops end within what is left of it, but at least %[2]s however little is left, with --intake-log at least %[1]s: the longest the intake log takes to finish an anchor in flight and then its closing round, which signs and anchors the votes accepted, and %[2]s of slack. A stop may take this plus those waits (a failure of serving is stopped alike). A stop while the election record is awaited gives this grace to the requests in flight (all answered 503 starting) and exits 0 unless the start failed on its own", logStop+minLoopsWait, minLoopsWait, dd.MaxAcceptTime(), answerWait))
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8), each once (10.0.0.1 and 10.0.0.1/32 are one; an IPv4-mapped IPv6 entry counts as its IPv4 form), whose X-Forwarded-For is believed; a CIDR with bits set after its prefix length (10.0.0.1/8) is refused; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted, in bytes, at least 1")
 	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded, at least 1; -1: no limit")
@@ -227,7 +227,8 @@ var electionWait = election.Wait{
 
 // run wires the gateway from its flags (args; it logs to stderr) and
 // serves until ctx ends or serving fails, then shuts down gracefully: no
-// new connections, requests in flight finish within --shutdown-timeout,
+// new connections, requests in flight finish within --shutdown-timeout
+// (those still open then are answered before they are cut: gateway.stop),
 // then the background loops stop (the intake log signs and anchors a last
 // time) within what is left of it but at least the intake log's stop
 // timeout (gateway.stop), before Redis and the ledger are closed. What
@@ -363,14 +364,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err
 	// finish and the loops end before Redis and the ledger are closed.
 	graceCtx, cancel := o.grace(log)
 	defer cancel()
-	if err := shutdown(graceCtx, srv); err != nil {
-		// Handlers still running are cut now, not after the loops: the
-		// intake refuses their votes from here (g.stop). A stop that cut
-		// only unanswered requests is no failure.
-		srv.Close()
-		log.Warn("shutting down: requests still open after the grace period were cut", "err", err)
-	}
-	g.stop(graceCtx, stopLoops, log)
+	g.stop(graceCtx, srv, stopLoops, log)
 	if serveFailed != nil {
 		return serveFailed
 	}
@@ -434,7 +428,7 @@ func (o *options) loadFiles() error {
 type gateway struct {
 	api        *httpapi.Server
 	intake     *intakeGate
-	intakeWait time.Duration // the longest an Accept in flight is waited for at a stop: one intake call's (--redis-timeout plus --redis-replica-timeout)
+	intakeWait time.Duration // the longest an Accept in flight is waited for at a stop: the intake's longest Accept (dedup.Config.MaxAcceptTime)
 	loops      *sync.WaitGroup
 	loopsStop  time.Duration // the longest the loops may take to end (the intake log's StopTimeout; 0 without it)
 }
@@ -443,18 +437,38 @@ type gateway struct {
 // little of the grace is left: loops that end in milliseconds are not cut.
 const minLoopsWait = time.Second
 
-// stop ends the gateway once its requests in flight have finished or been
-// cut. The intake refuses new votes (503 stopping) and the Accepts in
-// flight are waited for up to g.intakeWait, so that the intake log's
-// closing round covers every vote accepted; then the background loops end
-// (stopLoops ends wire's context) and are waited for until grace ends, but
-// at least g.loopsStop plus minLoopsWait from now (slack over the intake
-// log's worst case), and the intake is closed. Accepts or loops still
-// running then are logged at warn; the caller's closing of Redis and the
-// ledger cuts them.
-func (g *gateway) stop(grace context.Context, stopLoops context.CancelFunc, log *slog.Logger) {
+// answerWait is how long a stop whose grace ran out gives the requests
+// still open, once the Accepts in flight returned, to write their answers
+// before they are cut.
+const answerWait = time.Second
+
+// stop ends the gateway: srv shuts down gracefully within grace (no new
+// connections; the requests in flight finish). Then the intake refuses new
+// votes (503 stopping) and the Accepts in flight are waited for up to
+// g.intakeWait (dedup.Config.MaxAcceptTime), so that the intake log's
+// closing round covers every vote accepted. If the grace ran out this
+// happens before the requests still open are cut (srv.Close, logged at
+// warn, after answerWait more), so those connections carry the 503
+// stopping of a vote refused and the answer of one stored. Then the background loops end (stopLoops ends
+// wire's context) and are waited for until grace ends, but at least
+// g.loopsStop plus minLoopsWait from now (slack over the intake log's worst
+// case), and the intake is closed. Accepts or loops still running then are
+// logged at warn; the caller's closing of Redis and the ledger cuts them.
+func (g *gateway) stop(grace context.Context, srv *http.Server, stopLoops context.CancelFunc, log *slog.Logger) {
+	shutdownErr := shutdown(grace, srv)
 	if !g.intake.refuse(g.intakeWait) {
-		log.Warn("shutting down: votes still being stored after the intake's call timeout; the closing round may not cover them", "timeout", g.intakeWait.String())
+		log.Warn("shutting down: votes still being stored after the intake's longest Accept; the closing round may not cover them", "timeout", g.intakeWait.String())
+	}
+	if shutdownErr != nil {
+		// The handlers whose Accepts returned write their answers, then
+		// their connections close; what is still open is cut. A stop that
+		// cut only unanswered requests is no failure.
+		answered, cancel := context.WithTimeout(context.Background(), answerWait)
+		defer cancel()
+		if err := shutdown(answered, srv); err != nil {
+			srv.Close()
+			log.Warn("shutting down: requests still open after the grace period were cut", "err", shutdownErr)
+		}
 	}
 	stopLoops()
 	wait := g.loopsStop + minLoopsWait
@@ -503,7 +517,7 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 		return nil, err
 	}
 	g.intake = &intakeGate{closingIntake: dedup.New(rdb, l, o.dedup, log)}
-	g.intakeWait = o.dedup.CallTimeout + o.dedup.ReplicaTimeout
+	g.intakeWait = o.dedup.MaxAcceptTime()
 	g.api, err = httpapi.New(o.http, httpapi.Deps{
 		Elections: elections,
 		Ledger:    l,

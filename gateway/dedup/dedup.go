@@ -241,6 +241,23 @@ func DefaultConfig() Config {
 	}
 }
 
+// MaxAcceptTime is the longest a Deduper with settings c (zero fields at
+// their defaults) takes over an Accept whose context is not cancelled,
+// short of the exact check against the ledger (NullifierLedger), which
+// only ctx bounds. One Redis intake call takes at most FailoverWait,
+// failoverRetryPause, then a last try of CallTimeout + ReplicaTimeout (on a
+// single server without replicas just CallTimeout). An Accept may fetch
+// its state's shape (CallTimeout, once per state), wait in its lane for the
+// call in flight (a full queue is one batch per worker) and up to Linger,
+// then for its own call, which ignores ctx once queued, and on a Bloom
+// maybe-seen make one more call (the exact check's): CallTimeout + Linger
+// + 3 calls, 41.3 s at the defaults.
+func (c Config) MaxAcceptTime() time.Duration {
+	c = c.withDefaults()
+	call := c.FailoverWait + failoverRetryPause + c.CallTimeout + c.ReplicaTimeout
+	return c.CallTimeout + max(c.Linger, 0) + 3*call
+}
+
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.ExpectedVoters > 0 {

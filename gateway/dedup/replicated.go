@@ -45,6 +45,9 @@ func TuneClient(opts *redis.UniversalOptions, cfg Config) {
 	opts.PoolSize = 64
 }
 
+// failoverRetryPause is the pause between runReplicated's tries.
+const failoverRetryPause = 100 * time.Millisecond
+
 // runReplicated runs the script on the master of keys' slot and waits for
 // Config.Replicas replicas (0: none) to acknowledge it, on one connection
 // (WAIT counts the writes of its own connection). It tries again, up to
@@ -65,7 +68,7 @@ func (d *Deduper) runReplicated(ctx context.Context, keys []string, args []any) 
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(failoverRetryPause):
 		}
 	}
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/intakelog"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/monitor"
@@ -577,14 +578,15 @@ func isGateway(name string) bool { return strings.TrimRight(name, "0123456789") 
 
 // gatewayStopMargin is what stopping a gateway waits beyond its
 // --shutdown-timeout, within which it finishes the requests in flight: the
-// longest its intake log takes to anchor the last votes once the loops stop
-// (intakelog.Config.StopTimeout, 30 s: the gateway gives the loops at least
-// that however little of the grace is left) and 10 s: the gateway's 1 s of
-// slack, up to 3 s for votes being stored and 2 s to close the intake (at
-// the default Redis timeouts, which up runs gateways with), and time to
-// exit.
+// longest its Accepts in flight are waited for once the grace ran out
+// (dedup.Config.MaxAcceptTime at the default Redis timeouts, which up runs
+// gateways with: 41.3 s), the longest its intake log takes to anchor the
+// last votes once the loops stop (intakelog.Config.StopTimeout, 30 s: the
+// gateway gives the loops at least that however little of the grace is
+// left) and 7 s: 1 s for the last answers to be written, the gateway's
+// 1 s of slack, 2 s to close the intake and time to exit.
 func gatewayStopMargin() time.Duration {
-	return intakelog.Config{}.StopTimeout() + 10*time.Second
+	return dedup.Config{}.MaxAcceptTime() + intakelog.Config{}.StopTimeout() + 7*time.Second
 }
 
 // gatewayShutdownFile records, in the folder of the gateway name of the

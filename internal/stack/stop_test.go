@@ -284,8 +284,10 @@ func signalStandIn(t *testing.T, got, name string, usr1Exits bool) proc.ID {
 // records the --shutdown-timeout it runs with (GATEWAY_SHUTDOWN_TIMEOUT,
 // else its --help default, a stand-in's 7s here), and Down and
 // StopRecorded alike wait that and gatewayStopMargin after its SIGTERM
-// before SIGKILL, never less than appStopGrace: 80 s for 40s, 47 s for 7s
-// (the margin holds the intake log's 30 s to anchor the last votes), and
+// before SIGKILL, never less than appStopGrace: 118.304 s for 40s,
+// 85.304 s for 7s (the margin holds the 41.304 s the gateway waits for
+// votes being stored at the default Redis timeouts and the intake log's
+// 30 s to anchor the last votes), and
 // appStopGrace for a gateway with no record (an older version's). Both
 // waited appStopGrace, 20 s, whatever the timeout, killing a gateway still
 // finishing its requests. A batcher keeps appStopGrace. The stand-in for
@@ -308,7 +310,7 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 	if err := s.save(); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]time.Duration{"gateway0": 47 * time.Second, "gateway1": 80 * time.Second, "gateway2": appStopGrace, "batcher0": appStopGrace}
+	want := map[string]time.Duration{"gateway0": 85304 * time.Millisecond, "gateway1": 118304 * time.Millisecond, "gateway2": appStopGrace, "batcher0": appStopGrace}
 
 	waits := func(stopAll func(stopFunc) error) map[string]time.Duration {
 		t.Helper()
