@@ -41,7 +41,7 @@ const (
 	codeNoHead              = "no_head"                // 404: no tree head signed yet
 	codeHeadPending         = "head_pending"           // 503: no signed head covers the vote yet
 	codeStarting            = "starting"               // 503: the gateway waits at start for the election record on the ledger (Front: every route but /healthz and /metrics)
-	codeStopping            = "stopping"               // 503: a vote reaching the intake once the gateway's stop has cut the requests still open (dedup.ErrClosed)
+	codeStopping            = "stopping"               // 503: a vote reaching the intake after the gateway's stop, its grace run out, began refusing new votes (dedup.ErrClosed); the connection is closed after the answer
 )
 
 // apiError is the body of every error answer.
