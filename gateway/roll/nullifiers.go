@@ -15,9 +15,12 @@ type NullifierFile struct {
 	Path string
 }
 
-// nullifierHeader is a nullifier file's optional header row (a first row
-// whose state is "state").
-var nullifierHeader = []string{"state", "nullifier"}
+// nullifierHeader returns a nullifier file's optional header row (a first
+// row whose state is "state"). Each call returns a new slice, as Header
+// does, so the package holds no mutable state.
+func nullifierHeader() []string {
+	return []string{"state", "nullifier"}
+}
 
 // Nullifiers calls fn for every nullifier of state in the file. An error
 // about the file's form names the file and the line.
@@ -27,8 +30,9 @@ func (f NullifierFile) Nullifiers(ctx context.Context, state string, fn func(str
 		return err
 	}
 	defer file.Close()
-	return eachRecord(file, f.Path, nullifierHeader, func(first bool, line int, rec []string) error {
-		if first && rec[0] == nullifierHeader[0] {
+	header := nullifierHeader()
+	return eachRecord(file, f.Path, header, func(first bool, line int, rec []string) error {
+		if first && rec[0] == header[0] {
 			return nil
 		}
 		if !ballot.ValidNullifier(rec[1]) {

@@ -361,9 +361,6 @@ func (e *repeatError) Error() string {
 	return fmt.Sprintf("lines %d and %d: "+problem, e.lines[first], e.lines[second], e.states[first], e.states[second])
 }
 
-// errFound stops findLines's reading once both lines are found.
-var errFound = errors.New("found")
-
 // findLines reads the roll from rewind() for the first line listing e's
 // voter under each of its states: one nullifier, of e's contest, per row.
 // A roll it cannot read again, or ctx ending, leaves the lines unknown.
@@ -373,6 +370,7 @@ func (e *repeatError) findLines(ctx context.Context, rewind func() (io.Reader, e
 		return
 	}
 	var found [2]int
+	errFound := errors.New("found") // stops the reading once both lines are found
 	err = ReadCSV(r, func(line int, row Entry) error {
 		if line%checkEvery == 0 && ctx.Err() != nil {
 			return ctx.Err()
