@@ -114,16 +114,15 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // wrap; roll links neither of those packages for its advice), never make's
 // .run, whose election publish cannot know to be the one meant:
 // votechain's system in the folder it was brought up in, or on separate
-// machines the network vcnet bundles generated (.run/deploy by default),
+// machines the network vcnet bundles generated (rundir.DeployDir by default),
 // whose nodes' ledgers are in each host's --bundle-root
 // (docs/operations.md).
 func publishBatcherRemedy() string {
-	const deploy = ".run/deploy" // vcnet bundles' default --dir
 	vcnet := rundir.Vcnet()
 	return "run the batcher processes as one of them (the batcher's --profile, --org and --user) and give -batcher-identity that identity, " +
 		"or wipe the ledger and set a new election up on a new network: for votechain's system, " + rundir.Votechain().Command("RUNFOLDER", 0, "down", "--wipe") +
 		" (RUNFOLDER: the folder it was brought up in) and its up again; on separate machines, stop every host's processes, run " +
-		vcnet.Command(deploy, 0, "down", "--wipe") + " and " + vcnet.Command(deploy, 0, "bundles", "--hosts", "HOSTS", "--bundle-root", "ROOT") +
+		vcnet.Command(rundir.DeployDir, 0, "down", "--wipe") + " and " + vcnet.Command(rundir.DeployDir, 0, "bundles", "--hosts", "HOSTS", "--bundle-root", "ROOT") +
 		" (with the --hosts, --bundle-root and --port-base the bundles were generated with) where they were generated, " +
 		"and on each host replace its --bundle-root, which holds the old ledgers, with its new bundle and bring the consortium up again (docs/operations.md)"
 }

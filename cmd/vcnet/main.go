@@ -53,7 +53,7 @@ func main() {
 
 func run(ctx context.Context) error {
 	fs := flag.NewFlagSet("vcnet", flag.ContinueOnError)
-	dir := fs.String("dir", ".run/network", "run folder of the network instance (bundles: the new network's folder, .run/deploy unless given)")
+	dir := fs.String("dir", ".run/network", "run folder of the network instance (bundles: the new network's folder, "+rundir.DeployDir+" unless given)")
 	net := cli.NetworkFlags(fs)
 	chaincode := fs.String("chaincode", "bin/ballotcc", "chaincode service binary")
 	builder := fs.String("builder", network.BuilderDir, "external builder folder")
@@ -95,7 +95,7 @@ func run(ctx context.Context) error {
 			return cli.Usagef("%v", err)
 		}
 		if !cli.IsSet(fs, "dir") {
-			cfg.Dir = ".run/deploy" // not make up's network
+			cfg.Dir = rundir.DeployDir // not make up's network
 		}
 		cfg.Bundles, cfg.BundleRoot = true, *bundleRoot
 	}

@@ -27,6 +27,11 @@ const SystemDir = ".run"
 // (localnet.DefaultDir), relative to the project's folder.
 const NetworkDir = SystemDir + "/network"
 
+// DeployDir is the folder of the networks vcnet bundles generates for
+// separate machines when no --dir is given, relative to the project's
+// folder: beside make up's system, not inside its network.
+const DeployDir = SystemDir + "/deploy"
+
 // Make creates dir (and its parents) if need be and writes Marker in it,
 // after Check(dir, records, others): a folder holding anything else is
 // refused rather than claimed, so that a later wipe cannot reach it.
