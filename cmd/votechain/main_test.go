@@ -20,6 +20,7 @@ import (
 	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // TestUsageErrors: each mistake is a usage error (status 2) naming the
@@ -133,7 +134,8 @@ func TestCleanRefusesWhileTheSystemRuns(t *testing.T) {
 	}
 	gateway, orderer := proctest.Sleeper(t, bin, "gateway"), proctest.Sleeper(t, fabric, "orderer")
 	put("stack.json", map[string]proc.ID{"gateway": gateway})
-	put("network/state.json", map[string]any{"port_base": 42600, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
+	base := nettest.PortBase(t) // a range no other test holds, below the ephemeral ports
+	put("network/state.json", map[string]any{"port_base": base, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
 	exist := func(names []string) (missing []string) {
 		for _, name := range names {
 			if _, err := os.Stat(filepath.Join(runDir, name)); err != nil {
@@ -143,7 +145,7 @@ func TestCleanRefusesWhileTheSystemRuns(t *testing.T) {
 		return missing
 	}
 	clean := func() error {
-		return clitest.Run(t, run, "votechain", "--dir", runDir, "--bin", bin, "--fabric-bin", fabric, "--port-base", "42600", "clean")
+		return clitest.Run(t, run, "votechain", "--dir", runDir, "--bin", bin, "--fabric-bin", fabric, "--port-base", fmt.Sprint(base), "clean")
 	}
 	for _, c := range []struct {
 		runs string
@@ -192,7 +194,7 @@ func TestWipeOfAnUnreadableSystem(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			args := []string{"votechain", "--dir", runDir, "--bin", bin, "--port-base", "42600", cmd}
+			args := []string{"votechain", "--dir", runDir, "--bin", bin, "--port-base", fmt.Sprint(nettest.PortBase(t)), cmd}
 			if cmd == "down" {
 				args = append(args, "--wipe")
 			} else {
@@ -314,8 +316,9 @@ func TestUpChecksANewSystemsTemplateFirst(t *testing.T) {
 		return runWith(ctx, deps{up: func(*stack.Stack, context.Context) error { started = true; return nil }})
 	}
 	runDir := filepath.Join(work, "run")
+	base := nettest.PortBase(t)
 	up := func() error {
-		return clitest.Run(t, upRecording, "votechain", "--dir", runDir, "--bin", work, "--fabric-bin", work, "--port-base", "42600", "up")
+		return clitest.Run(t, upRecording, "votechain", "--dir", runDir, "--bin", work, "--fabric-bin", work, "--port-base", fmt.Sprint(base), "up")
 	}
 
 	writeTemplate("User2@commission.votechain.test") // the gateway's identity, not the batchers'
@@ -337,7 +340,7 @@ func TestUpChecksANewSystemsTemplateFirst(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(state), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(state, []byte(`{"port_base": 42600, "consensus": "bft", "pids": {}}`), 0o644); err != nil {
+	if err := os.WriteFile(state, fmt.Appendf(nil, `{"port_base": %d, "consensus": "bft", "pids": {}}`, base), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := up(); err != nil || !started {
