@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // MaxVoteJSONBytes bounds the JSON size of one vote when sizing batch input
@@ -114,6 +115,19 @@ func (b *Batch) fromJSON(w batchJSON) error {
 
 // ID returns the batch id as "STATE/SEQ", for logs and messages.
 func (b Batch) ID() string { return fmt.Sprintf("%s/%d", b.State, b.Seq) }
+
+// BatchIDs names batches by their ids for messages, one wording for every
+// package: "batch CA/3" for one, "batches CA/3, TX/5" for several.
+func BatchIDs(bs []Batch) string {
+	ids := make([]string, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID()
+	}
+	if len(ids) == 1 {
+		return "batch " + ids[0]
+	}
+	return "batches " + strings.Join(ids, ", ")
+}
 
 // checkVotes checks the batch's state, that it has votes, and that every
 // vote is valid and of the batch's state.

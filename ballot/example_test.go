@@ -253,3 +253,14 @@ func ExampleTreeHead_Extends() {
 }
 
 const zeros62 = "00000000000000000000000000000000000000000000000000000000000000"
+
+// ExampleBatchIDs names one batch, then several, by their ids, as the
+// chaincode's and the Fabric client's messages do.
+func ExampleBatchIDs() {
+	ca, tx := ballot.Batch{State: "CA", Seq: 3}, ballot.Batch{State: "TX", Seq: 5}
+	fmt.Println(ballot.BatchIDs([]ballot.Batch{ca}))
+	fmt.Println(ballot.BatchIDs([]ballot.Batch{ca, tx}))
+	// Output:
+	// batch CA/3
+	// batches CA/3, TX/5
+}

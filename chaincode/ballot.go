@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -142,18 +141,19 @@ func firstOf(ctx contractapi.TransactionContextInterface, object, what string) (
 	return kv, nil
 }
 
-// anyBatch returns the key of a committed batch, or "" if there is none
-// (firstOf: a batch committed meanwhile invalidates the caller).
+// anyBatch returns the batch id (ballot.Batch.ID, "CA/3") of a committed
+// batch, or "" if there is none (firstOf: a batch committed meanwhile
+// invalidates the caller).
 func anyBatch(ctx contractapi.TransactionContextInterface) (string, error) {
 	kv, err := firstOf(ctx, ballot.BatchObject, "committed batches")
 	if err != nil || kv == nil {
 		return "", err
 	}
-	_, attrs, err := ballot.SplitKey(kv.Key)
+	state, seq, err := ballot.ParseBatchKey(kv.Key)
 	if err != nil {
 		return "", fmt.Errorf("malformed batch key %q", kv.Key)
 	}
-	return strings.Join(attrs, "/"), nil
+	return ballot.Batch{State: state, Seq: seq}.ID(), nil
 }
 
 // anyLogHead returns the anchored intake log head of the first state in

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -203,10 +202,10 @@ func readForBatches(stub shim.ChaincodeStubInterface, bs []ballot.Batch) ([]byte
 	}
 	vals, err := stub.GetMultipleStates(keys...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read ledger for %s: %w", batchIDs(bs), err)
+		return nil, nil, fmt.Errorf("read ledger for %s: %w", ballot.BatchIDs(bs), err)
 	}
 	if len(vals) != len(keys) {
-		return nil, nil, fmt.Errorf("read ledger for %s: %d values for %d keys", batchIDs(bs), len(vals), len(keys))
+		return nil, nil, fmt.Errorf("read ledger for %s: %d values for %d keys", ballot.BatchIDs(bs), len(vals), len(keys))
 	}
 	ins := make([]batchInputs, len(bs))
 	for i, sp := range spans {
@@ -230,15 +229,6 @@ func readForBatches(stub shim.ChaincodeStubInterface, bs []ballot.Batch) ([]byte
 		ins[i] = in
 	}
 	return vals[0], ins, nil
-}
-
-// batchIDs names batches for messages.
-func batchIDs(bs []ballot.Batch) string {
-	ids := make([]string, len(bs))
-	for i, b := range bs {
-		ids[i] = b.ID()
-	}
-	return "batch " + strings.Join(ids, ", ")
 }
 
 // committedBatch returns the stored record data if batch b is already

@@ -170,7 +170,8 @@ func sortedNullifiers(vs []ballot.Vote) []string {
 }
 
 // TestSealRollAfterBatch: once a batch is committed without a sealed roll,
-// the roll can no longer be sealed, so one rule holds for every batch.
+// the roll can no longer be sealed, so one rule holds for every batch; the
+// refusal names the batch by its id ("CA/1", not the key's padded seq).
 func TestSealRollAfterBatch(t *testing.T) {
 	h := newHarness(t)
 	h.open()
@@ -178,11 +179,11 @@ func TestSealRollAfterBatch(t *testing.T) {
 		t.Fatalf("without a sealed roll: %+v (%v)", rec, err)
 	}
 	_, err := h.call(commissionAdmin, h.sealFn())
-	wantErr(t, "SealRoll after a batch", err, "can no longer be sealed")
+	wantErr(t, "SealRoll after a batch", err, "batch CA/1 is committed; the roll can no longer be sealed") // the batch's id, as Batch.ID writes it
 	// Nor loaded: a roll mark must never overwrite a used nullifier.
 	entries, _ := testRoll("CA", 2)
 	_, err = h.call(commissionAdmin, h.loadFn(ballot.RollChunk{Entries: entries}))
-	wantErr(t, "LoadRoll after a batch", err, "can no longer be loaded")
+	wantErr(t, "LoadRoll after a batch", err, "batch CA/1 is committed; the roll can no longer be loaded")
 }
 
 // TestRollPerContest: LoadRoll marks each entry's key with its contest

@@ -333,7 +333,7 @@ func TestSetupElectionFrozenByBatch(t *testing.T) {
 	changed := testElection()
 	changed.Contests[0].Choices = []string{"mallory"}
 	_, err := h.call(commissionAdmin, h.setupFn(changed))
-	wantErr(t, "set-up after a batch", err, "batch NY/00000000000000000001 is committed")
+	wantErr(t, "set-up after a batch", err, "batch NY/1 is committed") // its id (Batch.ID), not its key's padded seq
 	if got := h.must(observerAdmin, h.cc.GetElection); strings.Contains(got, "mallory") {
 		t.Fatalf("election changed after a batch: %s", got)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -56,7 +55,7 @@ func (b *Ballot) SubmitBatches(ctx context.Context, batches []ballot.Batch) (*Pe
 // submit endorses the batches as CommitBatches (multi) or CommitBatch (one
 // batch) and hands the transaction to ordering; see submitError.
 func (b *Ballot) submit(ctx context.Context, batches []ballot.Batch, multi bool) (*PendingBatches, error) {
-	fn, ids := "CommitBatch", batchIDs(batches)
+	fn, ids := "CommitBatch", ballot.BatchIDs(batches)
 	if multi {
 		fn = "CommitBatches"
 	}
@@ -130,18 +129,6 @@ func batchesPayload(batches []ballot.Batch, multi bool) ([]byte, error) {
 	return append(out, ']'), nil
 }
 
-// batchIDs names batches for messages: "batch CA/3" or "batches CA/3, TX/5".
-func batchIDs(bs []ballot.Batch) string {
-	ids := make([]string, len(bs))
-	for i, b := range bs {
-		ids[i] = b.ID()
-	}
-	if len(ids) == 1 {
-		return "batch " + ids[0]
-	}
-	return "batches " + strings.Join(ids, ", ")
-}
-
 // TransactionID is the transaction's id.
 func (p *PendingBatch) TransactionID() string { return p.p.TransactionID() }
 
@@ -163,7 +150,7 @@ func (p *PendingBatches) TransactionID() string { return p.commit.TransactionID(
 // invalid gives a *ballot.CommitError. A batch committed before by another
 // transaction has a record naming that transaction.
 func (p *PendingBatches) Wait(ctx context.Context) ([]ballot.Committed, error) {
-	ids := batchIDs(p.batches)
+	ids := ballot.BatchIDs(p.batches)
 	status, err := p.commit.StatusWithContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("commit status of %s (tx %s): %w", ids, p.commit.TransactionID(), err)
