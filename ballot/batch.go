@@ -117,7 +117,8 @@ func (b *Batch) fromJSON(w batchJSON) error {
 func (b Batch) ID() string { return fmt.Sprintf("%s/%d", b.State, b.Seq) }
 
 // BatchIDs names batches by their ids for messages, one wording for every
-// package: "batch CA/3" for one, "batches CA/3, TX/5" for several.
+// package: "batch CA/3" for one, "batches CA/3, TX/5" for several; bs is
+// not empty (callers refuse an empty list before they name it).
 func BatchIDs(bs []Batch) string {
 	ids := make([]string, len(bs))
 	for i, b := range bs {

@@ -151,7 +151,7 @@ func anyBatch(ctx contractapi.TransactionContextInterface) (string, error) {
 	}
 	state, seq, err := ballot.ParseBatchKey(kv.Key)
 	if err != nil {
-		return "", fmt.Errorf("malformed batch key %q", kv.Key)
+		return "", fmt.Errorf("malformed batch key %q: %w", kv.Key, err)
 	}
 	return ballot.Batch{State: state, Seq: seq}.ID(), nil
 }
