@@ -409,11 +409,19 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 // waitNote says, in a closing round's warning, who anchors what it left.
 const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head within a minute), this gateway's restart, or a head of a longer log"
 
+// closingRaces is how many times the closing round anchors again after
+// an anchor that lost a race with another gateway's.
+const closingRaces = 2
+
 // closingRound signs and anchors what the logs hold now, once, within
 // 2 × CallTimeout, and logs what it anchored. A size refused as stored
 // and not yet found anchored (a reply lost, a race lost) is taken over at
 // once: this gateway anchors nothing later, and a winner still anchoring
-// it makes the second anchor a race at worst, counted.
+// it makes the second anchor a race at worst, counted. An anchor that
+// loses such a race fails its other states' heads too, which no other
+// gateway may hold: the closing round anchors them again (up to
+// closingRaces times) rather than leave them to another gateway's
+// take-over or this one's restart.
 func (l *Log) closingRound(ctx context.Context, elections Elections) {
 	ctx, cancel := context.WithTimeout(ctx, closingTimeout(l.cfg.CallTimeout))
 	defer cancel()
@@ -423,6 +431,14 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		return
 	}
 	err := l.anchor(ctx, states)
+	for try := 0; errors.Is(err, errSuperseded) && try < closingRaces; try++ {
+		// Another gateway's anchor of one of the states committed first
+		// (a take-over above racing its winner's anchor, or a head both
+		// stamped in the same millisecond), failing the transaction's
+		// other heads with it: anchor has read the anchored heads again,
+		// and what they do not cover is anchored once more.
+		err = l.anchor(ctx, states)
+	}
 	if err == nil {
 		// A head found stamped before the anchored one, or by this clock
 		// before it stepped back, was left out: sign it again and anchor
