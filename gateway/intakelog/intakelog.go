@@ -183,12 +183,13 @@ type metrics struct {
 	anchorFailures, anchorRaces prometheus.Counter
 }
 
-// anchoredHelp says what intake_log_anchored_entries counts: the ledger's
-// anchored size as this gateway last saw it covering its own heads: set by
-// its own anchors (anchor), and by its reads of the ledger (readAnchored,
-// takeOver) that find the anchored head at or past every head it signed
-// or was refused (showAnchored).
-const anchoredHelp = "Entries of the state's intake log (one per vote accepted in the state) covered by the ledger's anchored tree head as this gateway last saw it: that head's size, set when this gateway's own anchor commits, and when it reads the ledger's anchored head and finds it at or past every head this gateway signed or was refused (a restarted gateway, or one that lost the race to publish a size, shows the size another gateway or its earlier run anchored). " +
+// anchoredHelp says what intake_log_anchored_entries counts: the largest
+// anchored size of the ledger this gateway has seen covering its own
+// heads: raised by its own anchors (anchor), and by its reads of the
+// ledger (readAnchored, takeOver) that find the anchored head at or past
+// every head it signed or was refused (showAnchored); never lowered
+// (raiseAnchored).
+const anchoredHelp = "Entries of the state's intake log (one per vote accepted in the state) covered by the ledger's anchored tree head, the largest this gateway has seen: that head's size, raised (never lowered, though an anchor's answer may come after a read of a later head) when this gateway's own anchor commits, and when it reads the ledger's anchored head and finds it at or past every head this gateway signed or was refused (a restarted gateway, or one that lost the race to publish a size, shows the size another gateway or its earlier run anchored). " +
 	"A head another gateway anchored below this gateway's own heads does not move it (take the max by state over the gateways); no series until this gateway has anchored or read such a head of the state."
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -264,6 +265,8 @@ type stateLog struct {
 	// the stored head was taken).
 	lost   uint64
 	lostAt time.Time
+	// shown is the state's intake_log_anchored_entries (raiseAnchored).
+	shown uint64
 }
 
 // New returns a Log over rdb; ledger may be nil when Key is (no anchoring).
@@ -409,11 +412,19 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 // waitNote says, in a closing round's warning, who anchors what it left.
 const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head within a minute), this gateway's restart, or a head of a longer log"
 
+// closingRaces is how many times the closing round anchors again after
+// an anchor that lost a race with another gateway's.
+const closingRaces = 2
+
 // closingRound signs and anchors what the logs hold now, once, within
 // 2 × CallTimeout, and logs what it anchored. A size refused as stored
 // and not yet found anchored (a reply lost, a race lost) is taken over at
 // once: this gateway anchors nothing later, and a winner still anchoring
-// it makes the second anchor a race at worst, counted.
+// it makes the second anchor a race at worst, counted. An anchor that
+// loses such a race fails its other states' heads too, which no other
+// gateway may hold: the closing round anchors them again (up to
+// closingRaces times) rather than leave them to another gateway's
+// take-over or this one's restart.
 func (l *Log) closingRound(ctx context.Context, elections Elections) {
 	ctx, cancel := context.WithTimeout(ctx, closingTimeout(l.cfg.CallTimeout))
 	defer cancel()
@@ -423,6 +434,14 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		return
 	}
 	err := l.anchor(ctx, states)
+	for try := 0; errors.Is(err, errSuperseded) && try < closingRaces; try++ {
+		// Another gateway's anchor of one of the states committed first
+		// (a take-over above racing its winner's anchor, or a head both
+		// stamped in the same millisecond), failing the transaction's
+		// other heads with it: anchor has read the anchored heads again,
+		// and what they do not cover is anchored once more.
+		err = l.anchor(ctx, states)
+	}
 	if err == nil {
 		// A head found stamped before the anchored one, or by this clock
 		// before it stepped back, was left out: sign it again and anchor
@@ -669,7 +688,7 @@ func (l *Log) takeOver(ctx context.Context, h ballot.TreeHead, s *stateLog) erro
 		s.mu.Lock()
 		s.lostAt = time.Time{}
 		s.mu.Unlock()
-		l.showAnchored(h.State, anchored.Head.Size, h.Size)
+		l.showAnchored(h.State, s, anchored.Head.Size, h.Size)
 		return nil
 	}
 	cur, mine, err := l.ownStoredHead(ctx, h)
@@ -739,7 +758,7 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 			s.mu.Lock()
 			s.anchored = anchors[i].Head
 			s.mu.Unlock()
-			l.m.anchored.WithLabelValues(anchors[i].Head.State).Set(float64(anchors[i].Head.Size))
+			l.raiseAnchored(anchors[i].Head.State, s, anchors[i].Head.Size)
 		}
 		return nil
 	}
@@ -847,7 +866,7 @@ func (l *Log) readAnchored(ctx context.Context, state string, s *stateLog) (ball
 	s.anchored, s.anchoredKnown = anchored, true
 	mine := max(s.signed.Size, s.lost)
 	s.mu.Unlock()
-	l.showAnchored(state, anchored.Size, mine)
+	l.showAnchored(state, s, anchored.Size, mine)
 	return anchored, nil
 }
 
@@ -859,8 +878,25 @@ func (l *Log) readAnchored(ctx context.Context, state string, s *stateLog) (ball
 // nothing, or an older anchor of its own, while it serves (and
 // intake_log_published_entries shows) that size. One below mine leaves the
 // gauge at this gateway's own last anchor.
-func (l *Log) showAnchored(state string, size, mine uint64) {
+func (l *Log) showAnchored(state string, s *stateLog, size, mine uint64) {
 	if size > 0 && size >= mine {
+		l.raiseAnchored(state, s, size)
+	}
+}
+
+// raiseAnchored sets intake_log_anchored_entries of s's state to size
+// unless it shows a larger one. The ledger's anchored head only grows,
+// but this gateway may learn it out of order: its anchor's answer may
+// come after a read of a later head (takeOver, on Run's signing side,
+// while the anchor is in flight), and a read may come from a peer behind
+// the one read before. The gauge going back would show heads unanchored
+// that are anchored (IntakeLogUnanchored, once the gateway that showed
+// the larger size is gone).
+func (l *Log) raiseAnchored(state string, s *stateLog, size uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if size > s.shown {
+		s.shown = size
 		l.m.anchored.WithLabelValues(state).Set(float64(size))
 	}
 }

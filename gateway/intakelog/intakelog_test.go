@@ -414,7 +414,7 @@ func TestAnchorRaceIsNotAFailure(t *testing.T) {
 	}
 	anchoredEntries("g2 anchored 8 over g1's 5", 5, 8)
 	help := metricHelp(t, reg2, "intake_log_anchored_entries")
-	for _, says := range []string{"Entries of the state's intake log", "as this gateway last saw it", "another gateway anchored below this gateway's own heads does not move it"} {
+	for _, says := range []string{"Entries of the state's intake log", "the largest this gateway has seen", "never lowered", "another gateway anchored below this gateway's own heads does not move it"} {
 		if !strings.Contains(help, says) {
 			t.Errorf("intake_log_anchored_entries's help %q does not say %q", help, says)
 		}
