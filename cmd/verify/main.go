@@ -40,8 +40,8 @@
 //
 // The whole run is bounded by --timeout (10 minutes by default); SIGINT
 // (Ctrl-C) or SIGTERM stops it, saying what it found before. The exit
-// statuses are those of verify.ExitStatuses() (explorer/verify), which
-// --help prints.
+// statuses are those of exitStatuses (exitstatus.go), which --help
+// prints; explorer/verify's checks give the verdicts they map.
 package main
 
 import (
@@ -54,7 +54,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -63,7 +62,9 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/explorer/verify"
+	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/logprogress"
 	"github.com/votechain/votechain/network"
 )
 
@@ -236,12 +237,11 @@ const defaultTimeout = 10 * time.Minute
 const progressFrom = 20
 
 // main runs verify on cli.Main's context, which SIGINT or SIGTERM ends.
-// verify's exit statuses are its own (verify.ExitStatuses()), not Main's
-// mapping of an error, so a run that does not pass exits with its status
-// itself.
+// verify's exit statuses are its own (exitStatuses), not Main's mapping
+// of an error, so a run that does not pass exits with its status itself.
 func main() {
 	cli.Main("verify", func(ctx context.Context) error {
-		if code := run(ctx); code != verify.StatusGood {
+		if code := run(ctx, os.Stdin); code != statusGood {
 			os.Exit(code)
 		}
 		return nil
@@ -249,8 +249,9 @@ func main() {
 }
 
 // run is verify with the command line os.Args, on ctx (ended by a signal,
-// its cause a cli.Interrupted), and returns its exit status.
-func run(ctx context.Context) int {
+// its cause a cli.Interrupted), reading the receipts of file "-" from
+// stdin, and returns its exit status.
+func run(ctx context.Context, stdin io.Reader) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	ledgerFlags := cli.LedgerFlags(fs, network.Explorer)
 	ledgerFlags.PeerFlag(fs)
@@ -268,7 +269,7 @@ func run(ctx context.Context) int {
 	fs.Usage = cli.Usage(fs, "VERIFY", usage, exitStatusHelp())
 	given, err := parseCommandLine(fs, "VERIFY", os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
-		return verify.StatusGood
+		return statusGood
 	}
 	var m mode
 	if err == nil {
@@ -291,7 +292,7 @@ func run(ctx context.Context) int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return verify.StatusIncomplete
+		return statusIncomplete
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, *timeout, runTimedOut{limit: *timeout})
 	defer cancel()
@@ -307,7 +308,7 @@ func run(ctx context.Context) int {
 		if *offline {
 			trusted = *keysFile
 		}
-		return runAcceptance(ctx, ledgerFlags, fs.Args(), *offline, trusted, *deadline, proofs)
+		return runAcceptance(ctx, ledgerFlags, stdin, fs.Args(), *offline, trusted, *deadline, proofs)
 	}
 
 	var receipts []verify.Decoded[ballot.Receipt]
@@ -317,11 +318,11 @@ func run(ctx context.Context) int {
 		receipts = []verify.Decoded[ballot.Receipt]{{V: r, At: "the gateway's receipt of " + *voteID}}
 		err = whileDoing(ctx, "fetching the receipt from the gateway", err)
 	} else {
-		receipts, err = readFiles[ballot.Receipt](fs.Args(), "receipt", false)
+		receipts, err = readFiles[ballot.Receipt](stdin, fs.Args(), "receipt", false)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return verify.Outcomes{}.Stopped(context.Cause(ctx))
+		return stopped(verify.Outcomes{}, context.Cause(ctx))
 	}
 	conn, err := ledgerFlags.Dial(ctx)
 	if err != nil {
@@ -339,10 +340,10 @@ func run(ctx context.Context) int {
 	bar.Finish()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", whileDoing(ctx, "checking receipts", err), verify.ReceiptSummary(t))
-		return t.Stopped(context.Cause(ctx))
+		return stopped(t, context.Cause(ctx))
 	}
 	fmt.Println(verify.ReceiptSummary(t))
-	return t.Exit()
+	return exitCode(t)
 }
 
 // parseCommandLine parses args, flags then files, then applies the
@@ -468,33 +469,34 @@ func dialFailed(ctx context.Context, err error, before verify.Outcomes) int {
 		said = fmt.Errorf("%w; the dial had failed: %w", said, err)
 	}
 	fmt.Fprintln(os.Stderr, "verify:", said)
-	return before.Stopped(context.Cause(ctx))
+	return stopped(before, context.Cause(ctx))
 }
 
-// runAcceptance is verify --acceptance; offline, with keysFile (the keys
+// runAcceptance is verify --acceptance of files ("-": stdin); offline,
+// with keysFile (the keys
 // to trust), it reads no ledger; else the keys are the ledger's registered
 // ones (keysFile ""). proofs, if not nil, serve the consistency proofs
 // that check receipts' heads against the anchored ones.
-func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
+func runAcceptance(ctx context.Context, lf *cli.Ledger, stdin io.Reader, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
 	if len(files) == 0 || (offline && keysFile == "") {
 		fmt.Fprintln(os.Stderr, "verify: --acceptance needs receipt files, and --offline needs --keys FILE (the ledger's GetLogKeys record or public keys)")
-		return verify.StatusIncomplete
+		return statusIncomplete
 	}
 	if offline && proofs != nil {
 		fmt.Fprintln(os.Stderr, "verify: --gateway checks receipts' heads against the heads anchored on the ledger: not with --offline")
-		return verify.StatusIncomplete
+		return statusIncomplete
 	}
-	read, err := readFiles[ballot.Acceptance](files, "acceptance receipt", true)
+	read, err := readFiles[ballot.Acceptance](stdin, files, "acceptance receipt", true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
-		return verify.StatusIncomplete
+		return statusIncomplete
 	}
 	as, notAcceptances := verify.SplitAcceptances(os.Stdout, read)
 	var keys ballot.LogKeys
 	if offline {
 		if keys, err = verify.ReadKeys(keysFile); err != nil {
 			fmt.Fprintln(os.Stderr, "verify:", err)
-			return notAcceptances.Stopped(nil)
+			return stopped(notAcceptances, nil)
 		}
 	}
 	var ledger verify.StandingLedger
@@ -507,7 +509,7 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 		b := conn.Ballot()
 		if keys, err = b.LogKeys(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "verify: read the registered log keys:", whileDoing(ctx, "reading the registered log keys", err))
-			return notAcceptances.Stopped(context.Cause(ctx))
+			return stopped(notAcceptances, context.Cause(ctx))
 		}
 		ledger = b
 	}
@@ -515,10 +517,10 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 	t = t.Plus(notAcceptances)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "verify: %v (before it: %s)\n", whileDoing(ctx, "checking acceptance receipts", err), verify.AcceptanceSummary(t, offline, proofs != nil))
-		return t.Stopped(context.Cause(ctx))
+		return stopped(t, context.Cause(ctx))
 	}
 	fmt.Println(verify.AcceptanceSummary(t, offline, proofs != nil))
-	return t.Exit()
+	return exitCode(t)
 }
 
 // runLog is verify --log: the logs read through gw, against the ledger of
@@ -526,8 +528,8 @@ func runAcceptance(ctx context.Context, lf *cli.Ledger, files []string, offline 
 func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline time.Duration, stateFile string) int {
 	state, err := verify.ReadLogState(stateFile, slog.Default())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
-		return verify.StatusIncomplete
+		fmt.Fprintln(os.Stderr, "verify:", logAdvice(err))
+		return statusIncomplete
 	}
 	conn, err := lf.Dial(ctx)
 	if err != nil {
@@ -539,17 +541,50 @@ func runLog(ctx context.Context, lf *cli.Ledger, gw logmonitor.Gateway, deadline
 
 // checkLog is verify --log's check (verify.MonitorLog) of the logs read
 // through gw against ledger, read through peer's peer: the findings on
-// stdout, the progress and an error, worded by whileDoing, on stderr. It
-// returns verify's exit status, a stopped run's by Outcomes.Stopped.
+// stdout, the progress (progressBars) and an error, worded by whileDoing
+// with the flags' advice (logAdvice), on stderr. It returns verify's exit
+// status, that of a stopped run (stopped) when an error came with the
+// outcomes.
 func checkLog(ctx context.Context, stdout, stderr io.Writer, gw logmonitor.Log, ledger verify.StandingLedger, peer string, deadline time.Duration, state *verify.LogState) int {
-	code, err := verify.MonitorLog(ctx, stdout, stderr, gw, ledger, peer, deadline, state)
+	t, err := verify.MonitorLog(ctx, stdout, progressBars(stderr), gw, ledger, peer, deadline, state)
 	if err != nil {
-		fmt.Fprintln(stderr, "verify:", whileDoing(ctx, "monitoring the intake logs", err))
+		fmt.Fprintln(stderr, "verify:", whileDoing(ctx, "monitoring the intake logs", logAdvice(err)))
+		return stopped(t, context.Cause(ctx))
 	}
-	if code == verify.StatusIncomplete { // an error stopped it, or some UNCHECKED
-		code = verify.Outcomes{}.Stopped(context.Cause(ctx))
+	return exitCode(t)
+}
+
+// progressBars are the bars of verify --log's steps, drawn on w
+// (cli.Progress): the check of the logs (logprogress.Label, as votechain
+// finalise draws it) and the look-ups of duplicates' nullifiers.
+func progressBars(w io.Writer) verify.Bars {
+	return func(step verify.Step, total int64) verify.Bar {
+		label := logprogress.Label
+		if step == verify.LocatingDuplicates {
+			label = "locating duplicates' nullifiers"
+		}
+		return cli.NewProgress(w, label, total)
 	}
-	return code
+}
+
+// logAdvice adds to err, verify --log's, the flags that fix it: of the
+// heads' file (a *verify.LogStateError), --log-state; of a peer that
+// stopped answering (a *verify.PeerDownError), --peer of the others. Any
+// other error is returned as it is.
+func logAdvice(err error) error {
+	var state *verify.LogStateError
+	var down *verify.PeerDownError
+	switch {
+	case errors.As(err, &state) && errors.Is(err, verify.ErrNotLogState):
+		return fmt.Errorf("--log-state %s is %w: give the file an earlier run wrote, or a new one", state.Path, state.Err)
+	case errors.As(err, &state) && errors.Is(err, verify.ErrOtherElection):
+		return fmt.Errorf("--log-state %s: %w; keep a state file per election (give this election's runs another --log-state file), or delete %s if its heads are no longer needed", state.Path, state.Err, state.Path)
+	case errors.As(err, &state):
+		return fmt.Errorf("--log-state: %w", state.Err)
+	case errors.As(err, &down):
+		return fmt.Errorf("%w: give --peer %s", err, strings.Join(down.Others, " or --peer "))
+	}
+	return err
 }
 
 // logGateway reads the logs from the gateway at base, each request waiting
@@ -566,10 +601,10 @@ func logGateway(base string, timeout time.Duration) logmonitor.Gateway {
 // being stdin, as verify.ReadJSON reads them (what names them; strict
 // refuses unknown fields). A file not found whose name begins with "-"
 // is said to be a flag after the files.
-func readFiles[T any](paths []string, what string, strict bool) ([]verify.Decoded[T], error) {
+func readFiles[T any](stdin io.Reader, paths []string, what string, strict bool) ([]verify.Decoded[T], error) {
 	var out []verify.Decoded[T]
 	for _, p := range paths {
-		read, err := readFile[T](p, what, strict)
+		read, err := readFile[T](stdin, p, what, strict)
 		if err != nil {
 			return nil, err
 		}
@@ -579,9 +614,9 @@ func readFiles[T any](paths []string, what string, strict bool) ([]verify.Decode
 }
 
 // readFile is readFiles of one file, path.
-func readFile[T any](path, what string, strict bool) ([]verify.Decoded[T], error) {
+func readFile[T any](stdin io.Reader, path, what string, strict bool) ([]verify.Decoded[T], error) {
 	if path == "-" {
-		return verify.ReadJSON[T](os.Stdin, "stdin", what, strict)
+		return verify.ReadJSON[T](stdin, "stdin", what, strict)
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(path, "-") {
@@ -630,7 +665,7 @@ func fetchReceipt(ctx context.Context, base, voteID string, timeout time.Duratio
 	var resp *http.Response
 	var body []byte
 	err := cli.AskGateway(ctx, base, "--gateway", timeout, "--gateway-timeout", func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/votes/"+url.PathEscape(voteID), nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+receipt.Path(voteID), nil)
 		if err != nil {
 			return err
 		}
@@ -674,36 +709,5 @@ func gatewayRefused(base, voteID, status string, body []byte) error {
 	case answer.Error.Code == "no_vote":
 		return fmt.Errorf("%w: no gateway of its election issued vote id %s; check it against the vote_id the gateway answered when the vote was cast (all 32 characters), and that --gateway is a gateway of the election the vote was cast in (a vote accepted but not yet on the ledger is answered PENDING, not 404)", err, voteID)
 	}
-	return fmt.Errorf("%w: %s is not a Votechain gateway's base URL, it seems (it has no /api/v1/votes/{vote_id}); check --gateway", err, base)
-}
-
-// exitStatusHelp is the help's account of the exit statuses, from
-// verify.ExitStatuses().
-func exitStatusHelp() string {
-	var b strings.Builder
-	b.WriteString("Exit status, the first that applies:")
-	for _, s := range verify.ExitStatuses() {
-		fmt.Fprintf(&b, "\n  %-3d  %s", s.Code, wrap(s.Means, helpWidth, "\n       "))
-	}
-	return b.String()
-}
-
-// helpWidth is the width the help's exit statuses are wrapped to.
-const helpWidth = 80
-
-// wrap breaks text into lines of at most width characters (a longer word
-// alone on its line), joined by sep.
-func wrap(text string, width int, sep string) string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(word) > width {
-			lines, line = append(lines, line), ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += word
-	}
-	return strings.Join(append(lines, line), sep)
+	return fmt.Errorf("%w: %s is not a Votechain gateway's base URL, it seems (it has no %s{vote_id}); check --gateway", err, base, receipt.PathPrefix)
 }

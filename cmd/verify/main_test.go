@@ -84,7 +84,7 @@ func runVerifyOn(t *testing.T, ctx context.Context, args ...string) (int, string
 	}
 	defer func(args []string, out, errOut *os.File) { os.Args, os.Stdout, os.Stderr = args, out, errOut }(os.Args, os.Stdout, os.Stderr)
 	os.Args, os.Stdout, os.Stderr = append([]string{"verify"}, args...), stderr, stderr
-	code := run(ctx)
+	code := run(ctx, strings.NewReader(""))
 	data, _ := os.ReadFile(stderr.Name())
 	return code, string(data)
 }
@@ -254,7 +254,7 @@ func TestFlagsOfAnotherModeAreRefused(t *testing.T) {
 		{[]string{"--gateway", "http://127.0.0.1:1", receipt}, "verify: --gateway goes with --vote-id, --acceptance or --log, not with receipt files"},
 		{nil, "verify: give receipt files, --vote-id ID, --acceptance with acceptance receipt files, or --log"},
 		{[]string{receipt, "-q"}, "verify: -q: no such file; flags go before the files: verify [flags] FILE ..."},
-		{[]string{"--log", "--log-state", garbage}, "verify: --log-state " + garbage + " is not a file of the heads verify --log saw (invalid character"},
+		{[]string{"--log", "--log-state", garbage}, "verify: --log-state " + garbage + " is not a file of the heads a log check saw (invalid character"},
 		{[]string{"--log", "--log-state", t.TempDir()}, "verify: --log-state: read "},
 	} {
 		code, stderr := runVerify(t, append(slices.Clip(noProfile), c.args...)...)
@@ -433,8 +433,8 @@ func TestTimeoutEndsTheRun(t *testing.T) {
 		{"0s", "verify: --timeout is 0s: it must be at least 1ms"},
 		{"5x", `invalid value "5x" for flag -timeout: want a duration such as 90s`},
 	} {
-		if code, stderr := runVerify(t, "--timeout", c.value, "--vote-id", id); code != verify.StatusIncomplete || !strings.Contains(stderr, c.want) {
-			t.Errorf("--timeout %s: status %d, stderr %q; want %d and %q", c.value, code, stderr, verify.StatusIncomplete, c.want)
+		if code, stderr := runVerify(t, "--timeout", c.value, "--vote-id", id); code != statusIncomplete || !strings.Contains(stderr, c.want) {
+			t.Errorf("--timeout %s: status %d, stderr %q; want %d and %q", c.value, code, stderr, statusIncomplete, c.want)
 		}
 	}
 	const want = "verify: took longer than 50ms: give --timeout more time (it was fetching the receipt from the gateway)\n"
@@ -450,11 +450,11 @@ func TestTimeoutEndsTheRun(t *testing.T) {
 		if took := time.Since(began); took > 20*time.Second { // far below 60s, far above 50ms on a loaded machine
 			t.Errorf("took %s; want about 50ms, not --gateway-timeout's 60s", took)
 		}
-		if code != verify.StatusIncomplete || stderr != want {
-			t.Errorf("timeout from the environment %t: status %d, stderr %q; want %d and %q", viaEnv, code, stderr, verify.StatusIncomplete, want)
+		if code != statusIncomplete || stderr != want {
+			t.Errorf("timeout from the environment %t: status %d, stderr %q; want %d and %q", viaEnv, code, stderr, statusIncomplete, want)
 		}
 	}
-	if code, stderr := runVerify(t, "--help"); code != verify.StatusGood || !strings.Contains(stderr, "-timeout duration") || !strings.Contains(stderr, "(default 10m0s)") {
+	if code, stderr := runVerify(t, "--help"); code != statusGood || !strings.Contains(stderr, "-timeout duration") || !strings.Contains(stderr, "(default 10m0s)") {
 		t.Errorf("--help: status %d, stderr %q; want --timeout with its default, 10m0s", code, stderr)
 	}
 }
@@ -527,14 +527,14 @@ func TestAcceptanceGatewayNotOffline(t *testing.T) {
 	}
 }
 
-// TestExitStatusHelp: --help prints each row of verify.ExitStatuses(), the
-// one account of the exit statuses.
+// TestExitStatusHelp: --help prints each row of exitStatuses, the one
+// account of the exit statuses.
 func TestExitStatusHelp(t *testing.T) {
 	_, help := runVerify(t, "--help")
 	oneLine := strings.Join(strings.Fields(help), " ")
-	for _, s := range verify.ExitStatuses() {
-		if !strings.Contains(oneLine, strings.Join(strings.Fields(s.Means), " ")) {
-			t.Errorf("--help lacks status %d: %q", s.Code, s.Means)
+	for _, s := range exitStatuses() {
+		if !strings.Contains(oneLine, strings.Join(strings.Fields(s.means), " ")) {
+			t.Errorf("--help lacks status %d: %q", s.code, s.means)
 		}
 	}
 }
@@ -663,18 +663,12 @@ func TestLogGatewayTakingNoRequest(t *testing.T) {
 	}
 }
 
-// TestReadFilesStdin: "-" reads the receipts on stdin, named "stdin" where
-// each was read, between those of the files around it.
+// TestReadFilesStdin: "-" reads the receipts on stdin, the reader run is
+// given (main's os.Stdin), named "stdin" where each was read, between
+// those of the files around it.
 func TestReadFilesStdin(t *testing.T) {
-	stdin, err := os.Open(writeFile(t, "{}\n{}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	defer func(was *os.File) { os.Stdin = was }(os.Stdin)
-	os.Stdin = stdin
 	file := writeFile(t, "{}")
-	read, err := readFiles[ballot.Receipt]([]string{file, "-", file}, "receipt", false)
+	read, err := readFiles[ballot.Receipt](strings.NewReader("{}\n{}\n"), []string{file, "-", file}, "receipt", false)
 	var at []string
 	for _, d := range read {
 		at = append(at, d.At)

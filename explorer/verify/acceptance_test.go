@@ -100,7 +100,7 @@ func TestAcceptanceOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tally.ok != 3 || tally.fail != 2 || tally.Exit() != 1 {
+	if tally.ok != 3 || tally.fail != 2 || tally.Verdict() != Failed {
 		t.Fatalf("tally %+v:\n%s", tally, out.String())
 	}
 	text := out.String()
@@ -133,8 +133,8 @@ func TestAcceptanceSummaryOfItsMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := AcceptanceSummary(tally, true, false), "4 receipts: 3 valid, 1 failed"; tally.Exit() != 1 || got != want {
-		t.Errorf("offline: status %d, summary %q; want 1 and %q:\n%s", tally.Exit(), got, want, out.String())
+	if got, want := AcceptanceSummary(tally, true, false), "4 receipts: 3 valid, 1 failed"; tally.Verdict() != Failed || got != want {
+		t.Errorf("offline: verdict %d, summary %q; want Failed and %q:\n%s", tally.Verdict(), got, want, out.String())
 	}
 	labels := map[string]int{}
 	for _, line := range strings.SplitAfter(strings.TrimSuffix(out.String(), "\n"), "\n") {
@@ -250,7 +250,7 @@ func TestAcceptanceMalformedVoteID(t *testing.T) {
 			t.Run(fmt.Sprintf("%s, ledger %t", c.name, ledger != nil), func(t *testing.T) {
 				var out bytes.Buffer
 				tally, err := CheckAcceptances(context.Background(), &out, []ballot.Acceptance{c.a(), genuine}, keys, ledger, nil, time.Minute, time.UnixMilli(1))
-				if err != nil || tally.fail != 1 || tally.Exit() != 1 || !strings.HasPrefix(out.String(), "FAIL ") || !strings.Contains(out.String(), c.reason) {
+				if err != nil || tally.fail != 1 || tally.Verdict() != Failed || !strings.HasPrefix(out.String(), "FAIL ") || !strings.Contains(out.String(), c.reason) {
 					t.Fatalf("tally %+v, %v; want 1 FAIL mentioning %q:\n%s", tally, err, c.reason, out.String())
 				}
 				fail, _, _ := strings.Cut(out.String(), "\n")
@@ -334,7 +334,7 @@ func TestAcceptanceForkedHead(t *testing.T) {
 	proofs := &logProofs{tree: log}
 	var out bytes.Buffer
 	tally, err := CheckAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, time.UnixMilli(1))
-	if want := (Outcomes{pending: 4, fork: 1, badProof: 2}); err != nil || tally != want || tally.Exit() != 1 {
+	if want := (Outcomes{pending: 4, fork: 1, badProof: 2}); err != nil || tally != want || tally.Verdict() != Failed {
 		t.Fatalf("tally %+v, %v; want %+v, the 4 receipts of the anchored log PENDING and the 3 of the fork failed:\n%s", tally, err, want, out.String())
 	}
 	for _, want := range []string{
@@ -395,7 +395,7 @@ func TestAcceptanceProofNotGiven(t *testing.T) {
 
 	var out bytes.Buffer
 	tally, err := CheckAcceptances(context.Background(), &out, append(unproved, pending, forked), keys, ledger, proofs, time.Minute, time.UnixMilli(1))
-	if err != nil || tally.unchecked != 2 || tally.pending != 1 || tally.fork != 1 || tally.Exit() != 1 {
+	if err != nil || tally.unchecked != 2 || tally.pending != 1 || tally.fork != 1 || tally.Verdict() != Failed {
 		t.Fatalf("tally %+v, %v; want 2 UNCHECKED, 1 PENDING, 1 FORK and status 1:\n%s", tally, err, out.String())
 	}
 	for _, a := range unproved {
@@ -491,7 +491,7 @@ func TestAcceptanceOtherElection(t *testing.T) {
 		}
 		var out bytes.Buffer
 		tally, err := CheckAcceptances(context.Background(), &out, []ballot.Acceptance{ofF, ofE}, keys, ledger, given, time.Minute, time.UnixMilli(1))
-		if err != nil || tally.fail != 1 || tally.pending != 1 || tally.Exit() != 1 {
+		if err != nil || tally.fail != 1 || tally.pending != 1 || tally.Verdict() != Failed {
 			t.Fatalf("proofs %t: tally %+v, %v; want the receipt of f failed, that of e PENDING:\n%s", proofs != nil, tally, err, out.String())
 		}
 		want := "FAIL " + ofF.VoteID + `: a receipt of election "f" (its signed head says so), and this ledger is election "e"'s: it holds neither the receipt's vote nor its log, so the receipt cannot be checked here; check it against election "f"'s ledger (--profile of that election's network)` + "\n"
@@ -542,7 +542,7 @@ func TestAcceptanceAnchoredNotSigned(t *testing.T) {
 			proofs := &logProofs{tree: log}
 			var out bytes.Buffer
 			tally, err := CheckAcceptances(context.Background(), &out, []ballot.Acceptance{a}, keys, forged, proofs, time.Minute, time.UnixMilli(1))
-			if err != nil || tally != (Outcomes{fail: 1}) || tally.Exit() != 1 {
+			if err != nil || tally != (Outcomes{fail: 1}) || tally.Verdict() != Failed {
 				t.Fatalf("tally %+v, %v; want the receipt FAILed:\n%s", tally, err, out.String())
 			}
 			want := "FAIL " + a.VoteID + ": the ledger served an anchored CA head (tx anchor…) that is not a validly signed head of this election's CA log (" + c.reason.Error()
@@ -604,9 +604,9 @@ func TestLogCheckHeadlessStateUnlogged(t *testing.T) {
 	}
 	m := &logmonitor.Monitor{Ledger: headlessLedger{batch: b}, Deadline: time.Minute}
 	var out bytes.Buffer
-	code, err := monitorLog(context.Background(), &out, nil, m, nil, "Observers", nil)
-	if err != nil || code != 1 {
-		t.Fatalf("exit %d (%v); want 1:\n%s", code, err, out.String())
+	tally, err := monitorLog(context.Background(), &out, nil, m, nil, "Observers", nil)
+	if err != nil || tally.Verdict() != Failed {
+		t.Fatalf("verdict %d (%v); want Failed:\n%s", tally.Verdict(), err, out.String())
 	}
 	for _, want := range []string{"CA: no head anchored yet\n  2 UNLOGGED: votes the ledger counts that the CA log does not hold", "UNLOGGED batch CA/1, vote 0"} {
 		if !strings.Contains(out.String(), want) {
@@ -635,8 +635,8 @@ func TestRecordMismatchFails(t *testing.T) {
 		", the votes of its transaction tx1 give " + batch.Root + "; " + recordMismatchMeans + "\n"
 
 	code, out, err := runLogCheck(t, votes, headedLedger{headlessLedger: headlessLedger{batch: recorded}, head: anchored.head.Head, keys: keys}, nil)
-	if want := "FAIL " + mismatch; code != 1 || out != want || err != nil {
-		t.Errorf("--log: status %d, %v, stdout:\n%s\nwant 1, no error and the one line %q", code, err, out, want)
+	if want := "FAIL " + mismatch; code != Failed || out != want || err != nil {
+		t.Errorf("--log: verdict %d, %v, stdout:\n%s\nwant Failed, no error and the one line %q", code, err, out, want)
 	}
 
 	receipts := []ballot.Acceptance{acceptanceOf(t, log, votes, 0, 5, key), acceptanceOf(t, log, votes, 3, 5, key)}
@@ -651,7 +651,7 @@ func TestRecordMismatchFails(t *testing.T) {
 		for _, a := range receipts {
 			want += "FAIL " + a.VoteID + ": where its vote stands cannot be read from this ledger: " + mismatch
 		}
-		if err != nil || tally != (Outcomes{fail: 2}) || tally.Exit() != 1 || out.String() != want {
+		if err != nil || tally != (Outcomes{fail: 2}) || tally.Verdict() != Failed || out.String() != want {
 			t.Errorf("--acceptance, heads compared %t: tally %+v, %v, output:\n%s\nwant both receipts FAILed, status 1:\n%s", proofs != nil, tally, err, out.String(), want)
 		}
 	}
@@ -711,7 +711,7 @@ func TestAcceptanceUncheckedStanding(t *testing.T) {
 
 	var out bytes.Buffer
 	tally, err := CheckAcceptances(context.Background(), &out, receipts, keys, ledger, proofs, time.Minute, now)
-	if want := (Outcomes{missing: 1, unchecked: 3, missingUnchecked: 1}); err != nil || tally != want || tally.Exit() != 1 {
+	if want := (Outcomes{missing: 1, unchecked: 3, missingUnchecked: 1}); err != nil || tally != want || tally.Verdict() != Failed {
 		t.Fatalf("tally %+v, %v; want %+v (1 missing under an unchecked head, 3 unchecked) and status 1:\n%s", tally, err, want, out.String())
 	}
 	head := "its head of the CA log (4 entries, signed by key " + receipts[0].Head.KeyID + ") against the one anchored on the ledger (5 entries, tx anchor…): no verdict: consistency proof of the CA log from 4 to 5: gateway answered 400 Bad Request" +
@@ -730,7 +730,7 @@ func TestAcceptanceUncheckedStanding(t *testing.T) {
 
 	out.Reset()
 	notMissing := slices.Delete(slices.Clone(receipts), 2, 3)
-	if tally, err := CheckAcceptances(context.Background(), &out, notMissing, keys, ledger, proofs, time.Minute, now); err != nil || tally.unchecked != 3 || tally.missing != 0 || tally.Exit() != 2 {
+	if tally, err := CheckAcceptances(context.Background(), &out, notMissing, keys, ledger, proofs, time.Minute, now); err != nil || tally.unchecked != 3 || tally.missing != 0 || tally.Verdict() != Unchecked {
 		t.Errorf("without the MISSING receipt: tally %+v, %v; want 3 unchecked and status 2:\n%s", tally, err, out.String())
 	}
 }
@@ -806,15 +806,15 @@ func TestAcceptanceOutcomesPartition(t *testing.T) {
 	for _, c := range []struct {
 		kinds []string
 		want  Outcomes
-		exit  int
+		exit  Verdict
 	}{
-		{[]string{"counted", "rejected", "pending"}, Outcomes{ok: 2, pending: 1}, 3},
-		{[]string{"counted", "unchecked", "pending"}, Outcomes{ok: 1, unchecked: 1, pending: 1}, 2},
-		{[]string{"unchecked", "unchecked missing"}, Outcomes{unchecked: 1, missing: 1, missingUnchecked: 1}, 1},
-		{[]string{"unchecked missing", "unchecked missing", "missing"}, Outcomes{missing: 3, missingUnchecked: 2}, 1},
-		{[]string{"fork", "bad proof", "unchecked"}, Outcomes{fork: 1, badProof: 1, unchecked: 1}, 1},
-		{[]string{"failed", "missing", "pending", "unchecked"}, Outcomes{fail: 1, missing: 1, pending: 1, unchecked: 1}, 1},
-		{slices.Sorted(maps.Keys(kinds)), Outcomes{ok: 2, fail: 1, fork: 1, badProof: 1, missing: 2, missingUnchecked: 1, pending: 1, unchecked: 1}, 1},
+		{[]string{"counted", "rejected", "pending"}, Outcomes{ok: 2, pending: 1}, Pending},
+		{[]string{"counted", "unchecked", "pending"}, Outcomes{ok: 1, unchecked: 1, pending: 1}, Unchecked},
+		{[]string{"unchecked", "unchecked missing"}, Outcomes{unchecked: 1, missing: 1, missingUnchecked: 1}, Failed},
+		{[]string{"unchecked missing", "unchecked missing", "missing"}, Outcomes{missing: 3, missingUnchecked: 2}, Failed},
+		{[]string{"fork", "bad proof", "unchecked"}, Outcomes{fork: 1, badProof: 1, unchecked: 1}, Failed},
+		{[]string{"failed", "missing", "pending", "unchecked"}, Outcomes{fail: 1, missing: 1, pending: 1, unchecked: 1}, Failed},
+		{slices.Sorted(maps.Keys(kinds)), Outcomes{ok: 2, fail: 1, fork: 1, badProof: 1, missing: 2, missingUnchecked: 1, pending: 1, unchecked: 1}, Failed},
 	} {
 		t.Run(strings.Join(c.kinds, ", "), func(t *testing.T) {
 			var receipts []ballot.Acceptance
@@ -823,8 +823,8 @@ func TestAcceptanceOutcomesPartition(t *testing.T) {
 			}
 			var out bytes.Buffer
 			tally, err := CheckAcceptances(context.Background(), &out, receipts, f.keys, f.ledger, f.proofs, time.Minute, f.now)
-			if err != nil || tally != c.want || tally.total() != len(receipts) || tally.Exit() != c.exit {
-				t.Fatalf("tally %+v (total %d, exit %d), %v; want %+v (total %d, exit %d):\n%s", tally, tally.total(), tally.Exit(), err, c.want, len(receipts), c.exit, out.String())
+			if err != nil || tally != c.want || tally.total() != len(receipts) || tally.Verdict() != c.exit {
+				t.Fatalf("tally %+v (total %d, verdict %d), %v; want %+v (total %d, verdict %d):\n%s", tally, tally.total(), tally.Verdict(), err, c.want, len(receipts), c.exit, out.String())
 			}
 			var printed Outcomes
 			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
@@ -909,7 +909,7 @@ func TestAcceptanceGatewaySilent(t *testing.T) {
 			}}
 			var out bytes.Buffer
 			tally, err := CheckAcceptances(context.Background(), &out, receipts, keys, ledger, gateway, time.Minute, time.UnixMilli(1))
-			if err != nil || tally.unchecked != len(receipts) || tally.Exit() != 2 {
+			if err != nil || tally.unchecked != len(receipts) || tally.Verdict() != Unchecked {
 				t.Fatalf("tally %+v, %v; want every receipt UNCHECKED, status 2:\n%s", tally, err, out.String())
 			}
 			if wantAsked := map[bool]int{true: 1, false: len(receipts)}[c.silent != ""]; transport.asked != wantAsked {
@@ -998,39 +998,39 @@ func TestLogInconsistentHeads(t *testing.T) {
 	for name, c := range map[string]struct {
 		served         []ballot.Vote
 		seen, anchored ballot.TreeHead
-		code           int
+		code           Verdict
 		want           []string // what stdout starts with, then what it holds
 		err            string   // what the error says, "" for none
 	}{
-		"a head of the anchored size, another root": {votes, headOf(fork, 5), anchored, 1, []string{
+		"a head of the anchored size, another root": {votes, headOf(fork, 5), anchored, Failed, []string{
 			"FORK CA: " + seenHead(headOf(fork, 5)) + forkBySize + forkMeans + "the CA head of size 5 signed at 1 has root "}, ""},
-		"a head of the anchored size, another root, the gateway serving its log": {forkVotes, headOf(fork, 5), anchored, 1, []string{
+		"a head of the anchored size, another root, the gateway serving its log": {forkVotes, headOf(fork, 5), anchored, Failed, []string{
 			"FORK CA: " + seenHead(headOf(fork, 5)) + forkBySize + forkMeans}, ""},
-		"a smaller head the anchored log does not give": {votes, headOf(fork, 3), anchored, 1, []string{
+		"a smaller head the anchored log does not give": {votes, headOf(fork, 3), anchored, Failed, []string{
 			"FORK CA: " + seenHead(headOf(fork, 3)) + "the log's entries, which give the anchored head's root, give another root at its size, which proves it" + forkMeans + "the CA head of size 3 signed at 1 has root ",
 			"… there (rewritten)\n"}, ""},
-		"a log that does not give the anchored root": {forkVotes, headOf(log, 3), anchored, 1, []string{
+		"a log that does not give the anchored root": {forkVotes, headOf(log, 3), anchored, Failed, []string{
 			"BAD-PROOF CA: what the gateway serves of the CA log is not shown to be of the log anchored on the ledger (5 entries, tx tx0…): logmonitor: the log is inconsistent with a signed head: CA: the 5 entries give root " + ballot.HashHex(must(fork.Root(5))),
 			"; either the log was rewritten after the anchored head was signed (a fork) or the gateway serves a bad proof for heads of one log, and either way it cannot show its log is append-only; a proof that verifies, from another gateway of this election (--gateway), clears the head, and none exists for a fork\n"}, ""},
-		"a head seen before, its signature damaged": {votes, badlySigned(headOf(fork, 3)), anchored, 1, []string{
+		"a head seen before, its signature damaged": {votes, badlySigned(headOf(fork, 3)), anchored, Failed, []string{
 			"FAIL CA: logmonitor: the log is inconsistent with a signed head: the CA head of size 3 signed at 1 has root ",
 			"; the head seen before (--log-state) is not a head of this election's CA log signed by a registered key (the file was damaged or edited: a run writes only heads it verified), so this proves nothing of the log: give --log-state the file an earlier run wrote, or a new one\n"}, ""},
-		"a head seen before of another election": {votes, signedAs(t, headOf(fork, 3), "f", key), anchored, 2, []string{""},
-			`.json holds heads of election "f" (CA), not of this ledger's election "e": a run against that election's ledger wrote it; keep a state file per election (give this election's runs another --log-state file), or delete `},
-		"a larger head seen before of another election": {votes, signedAs(t, headOf(log, 5), "f", key), headOf(log, 3), 2, []string{""},
-			`.json holds heads of election "f" (CA), not of this ledger's election "e"`},
-		"a log that gives both heads": {votes, headOf(log, 3), anchored, 0, []string{
+		"a head seen before of another election": {votes, signedAs(t, headOf(fork, 3), "f", key), anchored, Passed, []string{""},
+			`.json: ` + ErrOtherElection.Error() + `: of election "f" (CA), not of this ledger's election "e"; a run against that election's ledger wrote it`},
+		"a larger head seen before of another election": {votes, signedAs(t, headOf(log, 5), "f", key), headOf(log, 3), Passed, []string{""},
+			`: of election "f" (CA), not of this ledger's election "e"`},
+		"a log that gives both heads": {votes, headOf(log, 3), anchored, Passed, []string{
 			"CA: 5 entries under the head anchored in tx tx0… (signed by key " + anchored.KeyID + " at 1970-01-01T00:00:00Z): 5 counted, 0 rejected, 0 DUPLICATE, 0 pending, 0 MISSING\n"}, ""},
-		"an anchored head whose signature does not verify": {votes, headOf(log, 3), badlySigned(anchored), 1, []string{
+		"an anchored head whose signature does not verify": {votes, headOf(log, 3), badlySigned(anchored), Failed, []string{
 			"FAIL the anchored CA head: " + ballot.ErrBadSignature.Error(), "; " + anchoredUnsound + "; " + checkOtherPeer + "\n"}, ""},
-		"an anchored head signed by a key not registered": {votes, headOf(log, 3), signedAs(t, anchored, "e", stranger), 1, []string{
+		"an anchored head signed by a key not registered": {votes, headOf(log, 3), signedAs(t, anchored, "e", stranger), Failed, []string{
 			"FAIL the anchored CA head: " + ballot.ErrUnknownLogKey.Error(), "; " + anchoredUnsound + "; " + checkOtherPeer + "\n"}, ""},
-		"an anchored head with a malformed root": {votes, headOf(log, 3), malformed, 1, []string{
+		"an anchored head with a malformed root": {votes, headOf(log, 3), malformed, Failed, []string{
 			"FAIL the anchored CA head: " + ballot.ErrBadHead.Error() + ": root ", "; " + anchoredUnsound + "; " + checkOtherPeer + "\n"}, ""},
-		"an anchored head of another election": {votes, headOf(log, 3), signedAs(t, anchored, "f", key), 1, []string{
+		"an anchored head of another election": {votes, headOf(log, 3), signedAs(t, anchored, "f", key), Failed, []string{
 			"FAIL the anchored CA head: " + logmonitor.ErrForeignHead.Error() + `: it names election "f", state "CA"; the ledger's election is "e": a head of another election: either a chaincode older than today's set the election up again`,
 			"or the peer read serves another ledger's head; either way this ledger's CA log cannot be checked against its anchor, a failure; " + checkOtherPeer + "\n"}, ""},
-		"an anchored head not read": {votes, headOf(log, 3), ballot.TreeHead{}, 2, []string{""}, "the peer did not answer"},
+		"an anchored head not read": {votes, headOf(log, 3), ballot.TreeHead{}, Passed, []string{""}, "the peer did not answer"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			state := &LogState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
@@ -1040,7 +1040,7 @@ func TestLogInconsistentHeads(t *testing.T) {
 			}
 			code, out, err := runLogCheck(t, c.served, ledger, state)
 			if code != c.code || !strings.HasPrefix(out, c.want[0]) || strings.Count(out, "\n") > 1 || !errorSays(err, c.err) {
-				t.Fatalf("status %d, %v, stdout:\n%s\nwant %d, one line starting %q, an error holding %q (none if empty)", code, err, out, c.code, c.want[0], c.err)
+				t.Fatalf("verdict %d, %v, stdout:\n%s\nwant %d, one line starting %q, an error holding %q (none if empty)", code, err, out, c.code, c.want[0], c.err)
 			}
 			for _, want := range c.want[1:] {
 				if !strings.Contains(out, want) {
@@ -1051,7 +1051,8 @@ func TestLogInconsistentHeads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if wantSaved := map[bool]int{true: 1, false: 0}[code == 0]; len(saved.seen) != wantSaved || (code == 0 && saved.seen["CA"] != anchored) {
+			passed := code == Passed && c.err == ""
+			if wantSaved := map[bool]int{true: 1, false: 0}[passed]; len(saved.seen) != wantSaved || (passed && saved.seen["CA"] != anchored) {
 				t.Errorf("the state file holds %+v; want the anchored head only after a run that passed", saved.seen)
 			}
 		})
@@ -1108,22 +1109,32 @@ func badlySigned(h ballot.TreeHead) ballot.TreeHead {
 	return h
 }
 
+// discardBars are Bars that draw nothing, given so that the checks run
+// the code of their progress.
+func discardBars(Step, int64) Bar { return noBar{} }
+
 // runLogCheck runs verify --log's check (MonitorLog) of the CA log, the
 // gateway serving the entries of served, against ledger, with the heads
-// seen before of state; it returns the status, what it printed and its
-// error.
-func runLogCheck(t *testing.T, served []ballot.Vote, ledger StandingLedger, state *LogState) (int, string, error) {
+// seen before of state; it returns the verdict of its outcomes, what it
+// printed and its error.
+func runLogCheck(t *testing.T, served []ballot.Vote, ledger StandingLedger, state *LogState) (Verdict, string, error) {
 	t.Helper()
 	return runLogCheckIn(context.Background(), t, served, ledger, state)
 }
 
 // runLogCheckIn is runLogCheck in a run whose context is ctx.
-func runLogCheckIn(ctx context.Context, t *testing.T, served []ballot.Vote, ledger StandingLedger, state *LogState) (int, string, error) {
+func runLogCheckIn(ctx context.Context, t *testing.T, served []ballot.Vote, ledger StandingLedger, state *LogState) (Verdict, string, error) {
+	t.Helper()
+	return runLogCheckWith(ctx, t, served, ledger, state, discardBars)
+}
+
+// runLogCheckWith is runLogCheckIn drawing its progress on bars.
+func runLogCheckWith(ctx context.Context, t *testing.T, served []ballot.Vote, ledger StandingLedger, state *LogState, bars Bars) (Verdict, string, error) {
 	t.Helper()
 	gateway := logmonitor.Gateway{Base: "http://gateway.test", Client: &http.Client{Transport: &gatewayTransport{answer: servedLog(t, served)}}}
 	var out bytes.Buffer
-	code, err := MonitorLog(ctx, &out, io.Discard, gateway, ledger, "Observers", time.Minute, state)
-	return code, out.String(), err
+	tally, err := MonitorLog(ctx, &out, bars, gateway, ledger, "Observers", time.Minute, state)
+	return tally.Verdict(), out.String(), err
 }
 
 // errorSays reports whether err holds want, or is nil when want is "".
@@ -1157,18 +1168,18 @@ func TestLogHeadSeenAhead(t *testing.T) {
 	}
 	for name, c := range map[string]struct {
 		seen ballot.TreeHead
-		code int
+		code Verdict
 		then string // what the run once anchored past it starts with
 	}{
-		"the log's head": {headOf(log, 5), 0, "CA: 5 entries under the head anchored in tx tx0…"},
-		"a forked head":  {headOf(fork, 5), 1, "FORK CA: the head of the CA log (5 entries, "},
+		"the log's head": {headOf(log, 5), Passed, "CA: 5 entries under the head anchored in tx tx0…"},
+		"a forked head":  {headOf(fork, 5), Failed, "FORK CA: the head of the CA log (5 entries, "},
 	} {
 		t.Run(name, func(t *testing.T) {
 			state := &LogState{path: filepath.Join(t.TempDir(), "heads.json"), seen: map[string]ballot.TreeHead{"CA": c.seen}}
 			code, out, _ := runLogCheck(t, votes, ledgerAt(3), state)
 			pending := "\n  PENDING the head of the CA log (5 entries, signed by key " + c.seen.KeyID + " at 1970-01-01T00:00:00Z) seen before (--log-state): past the head this peer has anchored (3 entries), so not checked this run; kept in the file, it is checked once the anchored head reaches it."
-			if code != 3 || !strings.HasPrefix(out, "CA: 3 entries under the head anchored in tx tx0…") || !strings.Contains(out, pending) || strings.Count(out, "\n") != 2 {
-				t.Fatalf("anchored at 3: status %d, stdout:\n%s\nwant 3, the state's line and %q", code, out, pending)
+			if code != Pending || !strings.HasPrefix(out, "CA: 3 entries under the head anchored in tx tx0…") || !strings.Contains(out, pending) || strings.Count(out, "\n") != 2 {
+				t.Fatalf("anchored at 3: verdict %d, stdout:\n%s\nwant Pending, the state's line and %q", code, out, pending)
 			}
 			saved, err := ReadLogState(state.path, nil)
 			if err != nil || saved.seen["CA"] != c.seen {
@@ -1176,7 +1187,7 @@ func TestLogHeadSeenAhead(t *testing.T) {
 			}
 			code, out, _ = runLogCheck(t, votes, ledgerAt(5), saved)
 			if code != c.code || !strings.HasPrefix(out, c.then) || strings.Contains(out, "PENDING") {
-				t.Fatalf("anchored at 5: status %d, stdout:\n%s\nwant %d, starting %q", code, out, c.code, c.then)
+				t.Fatalf("anchored at 5: verdict %d, stdout:\n%s\nwant %d, starting %q", code, out, c.code, c.then)
 			}
 		})
 	}
@@ -1215,23 +1226,23 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 		counted string // the vote id counted with the nullifier
 		line    string
 		tally   Outcomes
-		exit    int
+		exit    Verdict
 		summary string
 	}{
 		{"same vote id", dup.ID, "REJECTED " + dup.ID + ": on the ledger, rejected: duplicate; its nullifier was counted with this same vote " + dup.ID +
 			" (index 3 of batch CA/9): this copy was a re-send of it, which is harmless, and the vote counts once\n",
-			Outcomes{ok: 2}, 0, "2 receipts: 2 good, 0 failed, 0 missing, 0 pending"},
+			Outcomes{ok: 2}, Passed, "2 receipts: 2 good, 0 failed, 0 missing, 0 pending"},
 		{"another vote id", other, "DUPLICATE " + dup.ID + ": on the ledger, rejected: duplicate; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + other +
 			" (index 3 of batch CA/9), not with this vote " + dup.ID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n",
-			Outcomes{ok: 1, otherCounted: 1}, 4, "2 receipts: 1 good, 0 failed, 0 missing, 0 pending, 1 duplicate of another vote counted first"},
+			Outcomes{ok: 1, otherCounted: 1}, Duplicate, "2 receipts: 1 good, 0 failed, 0 missing, 0 pending, 1 duplicate of another vote counted first"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ledger := locatingPlacedLedger{f.ledger, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 9, Index: 3, VoteID: c.counted}}}
 			var out bytes.Buffer
 			tally, err := CheckAcceptances(context.Background(), &out, receipts, f.keys, ledger, nil, time.Minute, f.now)
-			if err != nil || tally != c.tally || tally.Exit() != c.exit {
-				t.Fatalf("tally %+v (status %d), %v; want %+v, status %d:\n%s", tally, tally.Exit(), err, c.tally, c.exit, out.String())
+			if err != nil || tally != c.tally || tally.Verdict() != c.exit {
+				t.Fatalf("tally %+v (verdict %d), %v; want %+v, verdict %d:\n%s", tally, tally.Verdict(), err, c.tally, c.exit, out.String())
 			}
 			if !strings.Contains(out.String(), c.line) || !strings.HasPrefix(out.String(), "COUNTED "+receipts[0].VoteID) {
 				t.Errorf("output lacks the counted receipt's line or %q:\n%s", c.line, out.String())
@@ -1315,22 +1326,22 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 		rejected   []int // as duplicates
 		at         map[string]ballot.NullifierRecord
 		unreadable string
-		code       int
+		code       Verdict
 		counts     string // of the state's line
 		want       []string
 		reads      int
 	}{
-		"a re-send and another vote counted first": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent, votes[3].Nullifier: counted}, "", 4,
+		"a re-send and another vote counted first": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent, votes[3].Nullifier: counted}, "", Duplicate,
 			"2 counted, 1 rejected, 2 DUPLICATE, 0 pending, 0 MISSING", []string{resend, otherVote(3), otherVote(4)}, 2},
-		"a re-send only": {[]int{1}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, "", 0,
+		"a re-send only": {[]int{1}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, "", Passed,
 			"4 counted, 1 rejected, 0 DUPLICATE, 0 pending, 0 MISSING", []string{resend}, 1},
-		"a voter's second try": {[]int{3, 4}, map[string]ballot.NullifierRecord{votes[3].Nullifier: {State: "CA", Seq: 1, Index: 3, VoteID: votes[3].ID}}, "", 4,
+		"a voter's second try": {[]int{3, 4}, map[string]ballot.NullifierRecord{votes[3].Nullifier: {State: "CA", Seq: 1, Index: 3, VoteID: votes[3].ID}}, "", Duplicate,
 			"3 counted, 1 rejected, 1 DUPLICATE, 0 pending, 0 MISSING",
 			[]string{entry("rejected", 3) + "; its nullifier was counted with this same vote " + votes[3].ID, entry("DUPLICATE", 4) + "; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + votes[3].ID}, 1},
-		"a nullifier held as unused": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, "", 1,
+		"a nullifier held as unused": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, "", Failed,
 			"2 counted, 1 rejected, 0 DUPLICATE, 0 pending, 0 MISSING, 2 FAIL",
 			[]string{resend, entry("FAIL", 3) + ": the ledger rejected vote " + votes[3].ID + " as a duplicate, yet holds its nullifier " + votes[3].Nullifier + " as unused in CA: its records contradict each other"}, 2},
-		"a read that fails": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, votes[3].Nullifier, 2,
+		"a read that fails": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, votes[3].Nullifier, Unchecked,
 			"2 counted, 1 rejected, 0 DUPLICATE, 0 pending, 0 MISSING, 2 UNCHECKED", []string{unchecked(3), unchecked(4), resend}, 2},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -1343,7 +1354,7 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 			code, out, err := runLogCheck(t, votes, ledger, state)
 			head := fmt.Sprintf("CA: 5 entries under the head anchored in tx tx0… (signed by key %s at 1970-01-01T00:00:00Z): %s\n", keys.Keys[0].ID, c.counts)
 			if code != c.code || !strings.HasPrefix(out, head) || strings.Count(out, "\n") != 1+len(c.rejected) {
-				t.Fatalf("status %d, %v, stdout:\n%s\nwant %d, starting %q", code, err, out, c.code, head)
+				t.Fatalf("verdict %d, %v, stdout:\n%s\nwant %d, starting %q", code, err, out, c.code, head)
 			}
 			for _, want := range c.want {
 				if !strings.Contains(out, want) {
@@ -1395,7 +1406,7 @@ func TestLedgerUnanswered(t *testing.T) {
 // peer not reachable, fabricclient.Unreachable, or not answering in time):
 // it makes no other, every duplicate is UNCHECKED (status 2, the heads
 // still saved), the ones not looked up saying so, and the error returned
-// names the peer and the fixes. A ledger that answers, "not found"
+// names the peer and the others to read through (a *PeerDownError). A ledger that answers, "not found"
 // or an error of its own, a reachable peer's Unavailable included, is
 // still asked of each nullifier, each failed look-up UNCHECKED alone. The
 // old code made one look-up a nullifier against a peer that was down, each
@@ -1405,20 +1416,20 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 	votes, headed := fourDuplicatesLedger(t)
 	down := fmt.Errorf("evaluate LocateNullifier: %w", &fabricclient.UnreachableError{Org: "Observers", Addr: "127.0.0.1:27110", Cause: "dial tcp 127.0.0.1:27110: connect: connection refused"})
 	stopped := "the Observers peer did not answer a look-up of where a duplicate's nullifier was counted (" + down.Error() +
-		"), so verify asked it no more: 4 entries rejected as duplicates are UNCHECKED; once that peer answers, run verify again, or check through the other organisation's peer (--peer Commission)"
+		"), so no more were asked of it: 4 entries rejected as duplicates are UNCHECKED; once that peer answers, check again, or check through the other organisation's peer (Commission)"
 	for name, c := range map[string]struct {
 		fail      error
 		reads     int
-		code      int
+		code      Verdict
 		counts    string // after the state's "1 counted, 0 rejected, 0 DUPLICATE, 0 pending, 0 MISSING"
 		notLooked int    // lines saying the entry was not looked up
 		err       string // what the error starts with, "" for none
 	}{
-		"the peer down":              {down, 1, 2, ", 4 UNCHECKED", 3, stopped},
-		"the peer not answering":     {status.Error(codes.DeadlineExceeded, "context deadline exceeded"), 1, 2, ", 4 UNCHECKED", 3, "the Observers peer did not answer"},
-		"every nullifier not found":  {ballot.ErrNotFound, 4, 1, ", 4 FAIL", 0, ""},
-		"an answer refusing":         {fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500")), 4, 2, ", 4 UNCHECKED", 0, ""},
-		"the peer's own Unavailable": {fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unavailable, "no peers available to evaluate chaincode votechain in channel election")), 4, 2, ", 4 UNCHECKED", 0, ""},
+		"the peer down":              {down, 1, Unchecked, ", 4 UNCHECKED", 3, stopped},
+		"the peer not answering":     {status.Error(codes.DeadlineExceeded, "context deadline exceeded"), 1, Unchecked, ", 4 UNCHECKED", 3, "the Observers peer did not answer"},
+		"every nullifier not found":  {ballot.ErrNotFound, 4, Failed, ", 4 FAIL", 0, ""},
+		"an answer refusing":         {fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500")), 4, Unchecked, ", 4 UNCHECKED", 0, ""},
+		"the peer's own Unavailable": {fmt.Errorf("evaluate LocateNullifier: %w", status.Error(codes.Unavailable, "no peers available to evaluate chaincode votechain in channel election")), 4, Unchecked, ", 4 UNCHECKED", 0, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			nullifiers := &nullifiersAt{fail: c.fail}
@@ -1431,7 +1442,7 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 			}
 			head := "1 counted, 0 rejected, 0 DUPLICATE, 0 pending, 0 MISSING" + c.counts + "\n"
 			if code != c.code || !strings.Contains(out, head) || strings.Count(out, errNotLookedUp.Error()) != c.notLooked {
-				t.Errorf("status %d, stdout:\n%s\nwant %d, the state's line ending %q, %d entries not looked up", code, out, c.code, head, c.notLooked)
+				t.Errorf("verdict %d, stdout:\n%s\nwant %d, the state's line ending %q, %d entries not looked up", code, out, c.code, head, c.notLooked)
 			}
 			if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.HasPrefix(err.Error(), c.err)) {
 				t.Errorf("error %v; want one starting %q, or none if empty", err, c.err)
@@ -1444,7 +1455,7 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 			}
 		})
 	}
-	if err := unansweredError("Commission", down, 2); !strings.HasSuffix(err.Error(), "(--peer Observers)") {
+	if err := unansweredError("Commission", down, 2); !strings.HasSuffix(err.Error(), "(Observers)") || !slices.Equal(err.Others, []string{"Observers"}) || !errors.Is(err, down) {
 		t.Errorf("through the Commission's peer: %v; want the Observers' peer offered", err)
 	}
 }
@@ -1510,8 +1521,8 @@ func TestLogLookUpsEndWithTheRun(t *testing.T) {
 			if nullifiers.reads != 4 {
 				t.Errorf("%d look-ups; want 4, one a duplicate", nullifiers.reads)
 			}
-			if code != StatusIncomplete || !strings.Contains(out, ", 4 UNCHECKED\n") || strings.Contains(out, errNotLookedUp.Error()) {
-				t.Errorf("status %d, stdout:\n%s\nwant %d, 4 UNCHECKED, none said not looked up", code, out, StatusIncomplete)
+			if code != Unchecked || !strings.Contains(out, ", 4 UNCHECKED\n") || strings.Contains(out, errNotLookedUp.Error()) {
+				t.Errorf("verdict %d, stdout:\n%s\nwant Unchecked, 4 UNCHECKED, none said not looked up", code, out)
 			}
 			if !errors.Is(err, c.cause) {
 				t.Errorf("error %v; want the run's end, %v", err, c.cause)

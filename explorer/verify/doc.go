@@ -27,14 +27,19 @@
 // FORK, BAD-PROOF, MISSING or UNLOGGED is a failure, found by the check,
 // not an error. An error (a ledger that cannot be read, the context
 // ended) stops a check and is returned with the Outcomes found before
-// it. Outcomes.Exit maps a finished check to the command's exit status,
-// Outcomes.Stopped a stopped one, both by ExitStatuses, the one account
-// of those statuses; MonitorLog returns its exit status itself.
+// it. Outcomes.Verdict is what a check's outcomes come to, the gravest
+// finding (Failed, Unchecked, Duplicate, Pending, else Passed); the
+// command maps verdicts, and the errors and signals that stop a run, to
+// its exit statuses.
 //
-// The package words the verify command's messages: its lines, errors and
-// advice name verify's flags (--acceptance, --gateway, --log-state,
-// --peer, ...) and their fixes. The end of a run, its context's cause (a
-// time limit, a signal), is left for the caller to word.
+// The package prints the findings' lines, worded for verify's users
+// (their advice names its flags: --peer, --gateway, --log-state); its
+// errors say what is wrong in its own terms (a *LogStateError of the heads' file, a *PeerDownError
+// of a peer that stopped answering), for the command to add its flags'
+// advice. The end of a run, its context's cause (a time limit, a
+// signal), is left for the caller to word. Progress, where a check draws
+// it, goes to the Progress or Bars it is given: the package imports no
+// command-line code.
 //
 // Every call that reads the ledger or a gateway takes a context; the
 // ledger is an already-dialled connection, or anything with the small

@@ -23,7 +23,7 @@ type NullifierLocator interface {
 // errOtherCounted marks a receipt whose vote the ledger rejected as a
 // duplicate because another vote (another vote id) with its nullifier, the
 // voter's credentials, was counted first: the receipt checks out, and the
-// voter's vote does not count (exit status 4, Outcomes.otherCounted).
+// voter's vote does not count (Duplicate, Outcomes.otherCounted).
 var errOtherCounted = errors.New("another vote with this voter's credentials was counted first")
 
 // whyDuplicate says, of vote v that the ledger rejected as a duplicate,
@@ -137,18 +137,36 @@ func (l *stopLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 	return rec, err
 }
 
-// unansweredError is the message of a run whose look-ups of duplicates'
+// unansweredError is the error of a run whose look-ups of duplicates'
 // nullifiers stopped at down, the first that got no answer from peer's
 // peer (the organisation's name), unchecked entries being left UNCHECKED:
-// it names the peer and the fixes, running again once it answers or
-// reading through another organisation's peer (--peer).
-func unansweredError(peer string, down error, unchecked int) error {
+// it names the peer and the other organisations' peers to read through.
+func unansweredError(peer string, down error, unchecked int) *PeerDownError {
 	var others []string
 	for _, o := range network.PeerOrgs() {
 		if o.Name != peer {
-			others = append(others, "--peer "+o.Name)
+			others = append(others, o.Name)
 		}
 	}
-	return fmt.Errorf("the %s peer did not answer a look-up of where a duplicate's nullifier was counted (%v), so verify asked it no more: %d entries rejected as duplicates are UNCHECKED; once that peer answers, run verify again, or check through the other organisation's peer (%s)",
-		peer, down, unchecked, strings.Join(others, " or "))
+	return &PeerDownError{Peer: peer, Err: down, Unchecked: unchecked, Others: others}
 }
+
+// PeerDownError is MonitorLog's error when Peer's peer (the
+// organisation's name) did not answer a look-up of where a duplicate's
+// nullifier was counted (Err, no connection or no answer in time): no
+// more were asked of it, and Unchecked entries rejected as duplicates are
+// UNCHECKED. Once that peer answers, a new run checks them; or a run
+// through the peer of one of Others, the other organisations, does.
+type PeerDownError struct {
+	Peer      string
+	Err       error
+	Unchecked int
+	Others    []string
+}
+
+func (e *PeerDownError) Error() string {
+	return fmt.Sprintf("the %s peer did not answer a look-up of where a duplicate's nullifier was counted (%v), so no more were asked of it: %d entries rejected as duplicates are UNCHECKED; once that peer answers, check again, or check through the other organisation's peer (%s)",
+		e.Peer, e.Err, e.Unchecked, strings.Join(e.Others, " or "))
+}
+
+func (e *PeerDownError) Unwrap() error { return e.Err }

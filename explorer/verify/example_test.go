@@ -15,8 +15,8 @@ import (
 
 // An acceptance receipt checked offline, with the log key in a file (as
 // verify --acceptance --offline --keys FILE does): its signature and proof
-// hold, so it is VALID; an altered copy FAILs, and the run's exit status
-// is 1 (StatusFailed).
+// hold, so it is VALID; an altered copy FAILs, and the run's verdict is
+// Failed (verify exits 1).
 func ExampleCheckAcceptances() {
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	dir, err := os.MkdirTemp("", "verify-example")
@@ -59,10 +59,10 @@ func ExampleCheckAcceptances() {
 		panic(err)
 	}
 	fmt.Println(verify.AcceptanceSummary(tally, true, false))
-	fmt.Println("exit status", tally.Exit())
+	fmt.Println("failed:", tally.Verdict() == verify.Failed)
 	// Output:
 	// VALID 0123456789abcdef0123456789abcdef: accepted as entry 0 of the CA log of election e under a head of 1 entries signed by key 546f37f849a09a9b
 	// FAIL 0123456789abcdef0123456789abcdef: ballot: acceptance receipt does not hold together: the vote hashes to 675e683c13e9ef3dc4e96ff4d5f3732cd6333792733d94ded694aff1b3dff28f, not to the receipt's leaf
 	// 2 receipts: 1 valid, 1 failed
-	// exit status 1
+	// failed: true
 }

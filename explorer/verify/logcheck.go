@@ -9,23 +9,22 @@ import (
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
-	"github.com/votechain/votechain/internal/cli"
-	"github.com/votechain/votechain/internal/logprogress"
 )
 
 // MonitorLog checks the logs read through log against ledger, read
 // through peer's peer (the organisation named, for messages), deadline
 // being how long after its cast time an entry may take to reach the
 // ledger before it is MISSING; it prints the findings on w (monitorLog),
-// the progress on progress (nil: none), and reads and saves the heads
-// seen before in state (nil: none). It returns verify's exit status for the findings and the error
-// that stopped the check, or that it must report once it ended (a peer
-// that did not answer, ctx ended); an error that stopped it before any
-// finding comes with StatusIncomplete. How to word the error and which
-// status a stopped run exits with (Outcomes.Stopped) are the caller's.
-func MonitorLog(ctx context.Context, w, progress io.Writer, log logmonitor.Log, ledger StandingLedger, peer string, deadline time.Duration, state *LogState) (int, error) {
+// draws the progress of its steps on the bars of bars (nil: none), and
+// reads and saves the heads seen before in state (nil: none). It returns
+// the outcomes of the findings (their Verdict) and the error that stopped
+// the check, or that it must report once it ended (a peer that did not
+// answer, ctx ended); an error that stopped it before any finding comes
+// with no outcomes. How to word the error, and what a stopped check
+// comes to, are the caller's.
+func MonitorLog(ctx context.Context, w io.Writer, bars Bars, log logmonitor.Log, ledger StandingLedger, peer string, deadline time.Duration, state *LogState) (Outcomes, error) {
 	m := &logmonitor.Monitor{Log: log, Ledger: ledger, Deadline: deadline}
-	return monitorLog(ctx, w, progress, m, ledger, peer, state)
+	return monitorLog(ctx, w, bars, m, ledger, peer, state)
 }
 
 // monitorLog runs the log monitor and prints its findings, checking the
@@ -39,14 +38,15 @@ func MonitorLog(ctx context.Context, w, progress io.Writer, log logmonitor.Log, 
 // that does not describe its transaction's votes
 // (logmonitor.ErrRecordMismatch), is a FAIL line saying what it means
 // (anchorMeans, recordMismatchMeans), nothing else checked or saved. The
-// exit status is 1 on an inconsistent log, such a head or record, or a
-// MISSING or UNLOGGED vote, 3 with pending votes or heads (Outcomes.Exit);
-// an error (the ledger or the gateway not read, the file not written) is
-// 2, but for the file not written after the findings, a failure among them
-// is 1 (Outcomes.Stopped), the error returned all the same. An entry the ledger rejected as a duplicate says where its nullifier
+// verdict is Failed on an inconsistent log, such a head or record, or a
+// MISSING or UNLOGGED vote, Pending with pending votes or heads
+// (Outcomes.Verdict); an error (the ledger or the gateway not read, the
+// file not written) is returned with the outcomes found before it: none,
+// but for the file not written after the findings, which stand. An entry
+// the ledger rejected as a duplicate says where its nullifier
 // was counted (entryLine: one read of dups a nullifier), DUPLICATE when
-// another vote was counted with it (status 4 when nothing failed), and
-// UNCHECKED when that read failed (status 2 unless something failed): the
+// another vote was counted with it (Duplicate when nothing failed), and
+// UNCHECKED when that read failed (Unchecked unless something failed): the
 // run goes on, and the heads are saved all the same, since Check verified
 // them before any entry was placed and where a nullifier was counted says
 // nothing of the log's consistency (the next run lists every entry not
@@ -54,43 +54,49 @@ func MonitorLog(ctx context.Context, w, progress io.Writer, log logmonitor.Log, 
 // no answer (stopLocator: peer's peer, the organisation named, is not
 // reachable or does not answer a read in time), no other is made: the
 // duplicates after it are UNCHECKED too, and the error returned with the
-// status says so once, naming the peer and the fixes (unansweredError). A
+// outcomes says so once, naming the peer (a *PeerDownError). A
 // read the peer answered with a failure, its own Unavailable included, is
 // UNCHECKED alone. Reads left UNCHECKED once ctx has ended (--timeout, a
 // signal) are the run's doing, not the peer's: the error returned is ctx's
-// cause (context.Cause), which the caller words. With progress not nil, the check
-// of the states draws its progress there, and so does the reading of the
-// duplicates' nullifiers when there are more than progressFrom.
-func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monitor, dups NullifierLocator, peer string, state *LogState) (int, error) {
+// cause (context.Cause), which the caller words. With bars not nil, the
+// check of the states draws its progress (CheckingLogs), and so does the
+// reading of the duplicates' nullifiers when there are more than
+// progressFrom (LocatingDuplicates). Whenever the error is not nil, the
+// check did not complete: the outcomes returned with it are what it found
+// before, a failure among them standing.
+func monitorLog(ctx context.Context, w io.Writer, bars Bars, m *logmonitor.Monitor, dups NullifierLocator, peer string, state *LogState) (Outcomes, error) {
 	seen := map[string]ballot.TreeHead{}
 	if state != nil {
 		if err := state.checkElection(ctx, m.Ledger); err != nil {
-			return StatusIncomplete, err
+			return Outcomes{}, err
 		}
 		seen = state.seen
 	}
-	bar := logprogress.Show(progress, m)
+	checking := bars.start(CheckingLogs, 0)
+	if bars != nil {
+		m.Progressed = func(read uint64) { checking.Set(int64(read), 0) }
+	}
 	rep, err := m.Check(ctx, seen)
-	bar.Finish()
+	checking.Finish()
 	var inconsistent *logmonitor.InconsistentError
 	if errors.As(err, &inconsistent) { // every ErrInconsistent of Check
-		return printInconsistent(w, inconsistent).Exit(), nil
+		return printInconsistent(w, inconsistent), nil
 	}
 	if unsoundAnchor(err) {
 		fmt.Fprintf(w, "FAIL %v; %s\n", err, anchorMeans(err))
-		return Outcomes{fail: 1}.Exit(), nil
+		return Outcomes{fail: 1}, nil
 	}
 	if errors.Is(err, logmonitor.ErrRecordMismatch) {
 		fmt.Fprintf(w, "FAIL %v; %s\n", err, recordMismatchMeans)
-		return Outcomes{fail: 1}.Exit(), nil
+		return Outcomes{fail: 1}, nil
 	}
 	if err != nil {
-		return StatusIncomplete, err
+		return Outcomes{}, err
 	}
 	var t Outcomes
 	stop := &stopLocator{NullifierLocator: dups}
 	dups = &onceLocator{NullifierLocator: stop}
-	located := duplicatesProgress(progress, rep)
+	located := duplicatesProgress(bars, rep)
 	defer located.Finish()
 	for _, s := range rep.States {
 		t.unlogged += s.Unlogged
@@ -114,16 +120,16 @@ func monitorLog(ctx context.Context, w, progress io.Writer, m *logmonitor.Monito
 	}
 	if state != nil {
 		if err := state.save(); err != nil {
-			return t.Stopped(context.Cause(ctx)), err // a failure found stands
+			return t, err // a failure found stands
 		}
 	}
-	if stop.down != nil {
-		return t.Exit(), unansweredError(peer, stop.down, t.unchecked)
+	if stop.down != nil { // the look-up it did not answer is UNCHECKED
+		return t, unansweredError(peer, stop.down, t.unchecked)
 	}
 	if t.unchecked > 0 && ctx.Err() != nil { // the run's end, not the peer, left them unchecked
-		return t.Exit(), context.Cause(ctx)
+		return t, context.Cause(ctx)
 	}
-	return t.Exit(), nil
+	return t, nil
 }
 
 // duplicate reports whether the ledger rejected entry e as a duplicate.
@@ -136,9 +142,10 @@ func duplicate(e logmonitor.Entry) bool {
 const progressFrom = 20
 
 // duplicatesProgress is the bar of the reads of where the nullifiers of
-// rep's entries rejected as duplicates were counted, drawn on progress
-// when there are more than progressFrom of them; nil (no bar) otherwise.
-func duplicatesProgress(progress io.Writer, rep logmonitor.Report) *cli.Progress {
+// rep's entries rejected as duplicates were counted, one of bars
+// (LocatingDuplicates) when there are more than progressFrom of them; one
+// that draws nothing otherwise.
+func duplicatesProgress(bars Bars, rep logmonitor.Report) Bar {
 	n := 0
 	for _, s := range rep.States {
 		for _, e := range s.Entries {
@@ -147,10 +154,10 @@ func duplicatesProgress(progress io.Writer, rep logmonitor.Report) *cli.Progress
 			}
 		}
 	}
-	if progress == nil || n <= progressFrom {
-		return nil
+	if n <= progressFrom {
+		return noBar{}
 	}
-	return cli.NewProgress(progress, "locating duplicates' nullifiers", int64(n))
+	return bars.start(LocatingDuplicates, int64(n))
 }
 
 // entryLine is the line of entry e, one the ledger has not counted,
@@ -162,7 +169,7 @@ func duplicatesProgress(progress io.Writer, rep logmonitor.Report) *cli.Progress
 // UNCHECKED, with the error, when the ledger could not be read (errLedger),
 // or saying it was not looked up (errNotLookedUp: the run's message says
 // why and what to do). Any other entry's label is its standing.
-func entryLine(ctx context.Context, dups NullifierLocator, e logmonitor.Entry, bar *cli.Progress) (label, line string) {
+func entryLine(ctx context.Context, dups NullifierLocator, e logmonitor.Entry, bar Bar) (label, line string) {
 	reason, other, err := placeDuplicate(ctx, dups, e.Vote, e.Standing, e.Reason)
 	if duplicate(e) {
 		bar.Add(1)
@@ -189,7 +196,7 @@ func entryLine(ctx context.Context, dups NullifierLocator, e logmonitor.Entry, b
 // lines (entryLine), counting their DUPLICATE, FAIL and UNCHECKED lines in
 // t. The summary counts those apart from the entries plainly rejected (a
 // re-send, or another reason), FAIL and UNCHECKED only when there are any.
-func printStateEntries(ctx context.Context, w io.Writer, dups NullifierLocator, s logmonitor.StateReport, t *Outcomes, bar *cli.Progress) {
+func printStateEntries(ctx context.Context, w io.Writer, dups NullifierLocator, s logmonitor.StateReport, t *Outcomes, bar Bar) {
 	lines := make([]string, 0, len(s.Entries))
 	labels := map[string]int{}
 	for _, e := range s.Entries {

@@ -16,17 +16,19 @@ import (
 	"github.com/votechain/votechain/internal/privatefile"
 )
 
-// LogState is --log-state's file: the heads of the logs a run of --log
-// saw, by state, which the next run checks the logs still give.
+// LogState is a file of the heads of the logs a run of MonitorLog saw,
+// by state, which the next run checks the logs still give (verify's
+// --log-state).
 type LogState struct {
 	path string
 	seen map[string]ballot.TreeHead
 	log  *slog.Logger // where a stale temporary file's removal is logged; nil: nowhere
 }
 
-// ReadLogState reads --log-state's file at path: nil for none (""), no
+// ReadLogState reads the LogState file at path: nil for none (""), no
 // heads for a file not written yet (a first run). A file that cannot be
-// read, or that is not one --log wrote, is an error naming the flag. log
+// read, or that is not one a LogState saved (ErrNotLogState), is a
+// *LogStateError. log
 // is where saving it logs a temporary file an earlier run left (nil: not
 // logged).
 func ReadLogState(path string, log *slog.Logger) (*LogState, error) {
@@ -39,19 +41,19 @@ func ReadLogState(path string, log *slog.Logger) (*LogState, error) {
 	case errors.Is(err, os.ErrNotExist):
 		return s, nil
 	case err != nil:
-		return nil, fmt.Errorf("--log-state: %w", err)
+		return nil, &LogStateError{Path: path, Err: err}
 	}
 	err = json.Unmarshal(data, &s.seen)
 	if err == nil && s.seen == nil {
 		err = errors.New("it holds null")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--log-state %s is not a file of the heads verify --log saw (%v): give the file an earlier run wrote, or a new one", path, err)
+		return nil, &LogStateError{Path: path, Err: fmt.Errorf("%w (%v)", ErrNotLogState, err)}
 	}
 	return s, nil
 }
 
-// save writes the heads seen to the file, whose flag an error names,
+// save writes the heads seen to the file, an error a *LogStateError,
 // whole or not at all (privatefile.Write: a temporary file beside it,
 // fsynced, renamed over it), so that a run killed or failing while it
 // writes leaves the heads the file held, the evidence of a fork, as they
@@ -65,14 +67,14 @@ func (s *LogState) save() error {
 		err = privatefile.WriteData(s.path, data)
 	}
 	if err != nil {
-		return fmt.Errorf("--log-state: %w", err)
+		return &LogStateError{Path: s.path, Err: err}
 	}
 	return nil
 }
 
 // checkElection refuses a file holding heads of another election than
-// the ledger's (an error, status 2, naming the file, the elections and the
-// fix): a run against that election's ledger wrote it, and its heads say
+// the ledger's (a *LogStateError wrapping ErrOtherElection, naming the
+// elections): a run against that election's ledger wrote it, and its heads say
 // nothing of this election's logs. A file is written only from anchored
 // heads, each naming its election under its signature, and an election's
 // record cannot change once a head is anchored (SetupElection,
@@ -99,6 +101,30 @@ func (s *LogState) checkElection(ctx context.Context, ledger logmonitor.Ledger) 
 	for _, id := range slices.Sorted(maps.Keys(others)) {
 		of = append(of, fmt.Sprintf("election %q (%s)", id, strings.Join(others[id], ", ")))
 	}
-	return fmt.Errorf("--log-state %s holds heads of %s, not of this ledger's election %q: a run against that election's ledger wrote it; keep a state file per election (give this election's runs another --log-state file), or delete %s if its heads are no longer needed",
-		s.path, strings.Join(of, " and "), e.ID, s.path)
+	return &LogStateError{Path: s.path, Err: fmt.Errorf("%w: of %s, not of this ledger's election %q; a run against that election's ledger wrote it",
+		ErrOtherElection, strings.Join(of, " and "), e.ID)}
 }
+
+// The errors of a LogState file a *LogStateError wraps, besides those of
+// reading and writing it.
+var (
+	// ErrNotLogState: the file holds no heads a LogState saved (another
+	// file, or one damaged).
+	ErrNotLogState = errors.New("not a file of the heads a log check saw")
+	// ErrOtherElection: the file holds heads of another election than the
+	// ledger's, which say nothing of this election's logs.
+	ErrOtherElection = errors.New("it holds heads of another election")
+)
+
+// LogStateError is an error of the LogState file at Path: it cannot be
+// read or written (Err, the file system's error), holds no heads
+// (ErrNotLogState) or holds another election's (ErrOtherElection). A
+// command adds what to do with the file, which it names its own way.
+type LogStateError struct {
+	Path string
+	Err  error
+}
+
+func (e *LogStateError) Error() string { return "log state " + e.Path + ": " + e.Err.Error() }
+
+func (e *LogStateError) Unwrap() error { return e.Err }

@@ -1,82 +1,48 @@
 package verify
 
-import (
-	"errors"
-	"slices"
-	"syscall"
+// Verdict is what a check's Outcomes come to: the gravest finding among
+// them, Failed first. A command maps it to its exit status (cmd/verify's
+// table); an error or the context's end that stopped a check is the
+// caller's to weigh besides it.
+type Verdict int
 
-	"github.com/votechain/votechain/internal/cli"
-)
-
-// verify's exit statuses; ExitStatuses says what each means.
+// The verdicts, from the mildest: a value compares with another by its
+// gravity (Failed > Unchecked > Duplicate > Pending > Passed).
 const (
-	StatusGood       = 0
-	StatusFailed     = 1
-	StatusIncomplete = 2
-	StatusPending    = 3
-	StatusDuplicate  = 4
+	// Passed: every check PASS, COUNTED, REJECTED or VALID.
+	Passed Verdict = iota
+	// Pending: some still PENDING (not on the ledger yet, or in a block
+	// the peer has not reached; of a log check, also a head seen before
+	// past the peer's anchored head).
+	Pending
+	// Duplicate: some DUPLICATE, a vote rejected because another vote with
+	// the voter's credentials was counted first.
+	Duplicate
+	// Unchecked: some UNCHECKED, no verdict on a head or not known where a
+	// duplicate's nullifier was counted: the check is not complete.
+	Unchecked
+	// Failed: some FAIL, FORK, BAD-PROOF, MISSING or UNLOGGED, whatever else.
+	Failed
 )
 
-// ExitStatus is one of verify's exit statuses: its code, what gives it
-// (the help's text), and, for the statuses a finished run's findings give,
-// whether outcomes t give it (found; nil for the statuses of a run an
-// error or a signal stopped, and for StatusGood, which is what is left).
-type ExitStatus struct {
-	Code  int
-	Means string
-	found func(t Outcomes) bool
-}
-
-// exitStatuses are verify's exit statuses, the first that applies in
-// order: the one account of them, which Outcomes.Exit follows for a
-// finished run and Outcomes.Stopped for a stopped one (ExitStatuses gives
-// a copy to print).
-var exitStatuses = []ExitStatus{
-	{StatusFailed, "some FAIL, FORK, BAD-PROOF, MISSING or UNLOGGED (or an inconsistent log, an anchored head the log cannot be checked against: not validly signed, or of another election or state, or a batch record that does not describe its transaction's votes), whatever else the run found or could not check (an error, --timeout or a signal that stopped it included)",
-		func(t Outcomes) bool { return t.fail+t.fork+t.badProof+t.missing+t.unlogged > 0 }},
-	{cli.Interrupted{Signal: syscall.SIGINT}.ExitStatus(), "SIGINT (Ctrl-C) stopped the run, nothing failed before it (stderr says what it was doing and what it had found)", nil},
-	{cli.Interrupted{Signal: syscall.SIGTERM}.ExitStatus(), "SIGTERM stopped the run, as SIGINT above", nil},
-	{StatusIncomplete, "a usage, file, gateway or ledger error, the run past --timeout, or some UNCHECKED (--acceptance --gateway: no verdict on a head; --log: where a duplicate's nullifier was counted not read): the run is not complete",
-		func(t Outcomes) bool { return t.unchecked > 0 }},
-	{StatusDuplicate, "some DUPLICATE (a vote rejected because another vote with the voter's credentials was counted first: the voter should contact the election's officials)",
-		func(t Outcomes) bool { return t.otherCounted > 0 }},
-	{StatusPending, "some still PENDING (not on the ledger yet, or in a block the peer has not reached; for --log also a head seen before past the peer's anchored head)",
-		func(t Outcomes) bool { return t.pending > 0 }},
-	{StatusGood, "all PASS, COUNTED, REJECTED or VALID (--offline)", nil},
-}
-
-// ExitStatuses returns verify's exit statuses, the first that applies in
-// order, as a copy: the one account of them, which verify's --help prints.
-func ExitStatuses() []ExitStatus { return slices.Clone(exitStatuses) }
-
-// Exit is verify's exit status for a finished run's outcomes t: the first
-// of ExitStatuses t gives, else StatusGood.
-func (t Outcomes) Exit() int {
-	for _, s := range exitStatuses {
-		if s.found != nil && s.found(t) {
-			return s.Code
-		}
-	}
-	return StatusGood
-}
-
-// Stopped is verify's exit status for a run stopped by an error, t being
-// what it found before and cause its context's cause (context.Cause): a
-// failure found stands (StatusFailed); else a signal's status (a
-// cli.Interrupted's), or StatusIncomplete.
-func (t Outcomes) Stopped(cause error) int {
-	var sig cli.Interrupted
+// Verdict is the verdict of outcomes t: the gravest of their findings,
+// Passed when there is none.
+func (t Outcomes) Verdict() Verdict {
 	switch {
-	case t.Exit() == StatusFailed:
-		return StatusFailed
-	case errors.As(cause, &sig):
-		return sig.ExitStatus()
+	case t.fail+t.fork+t.badProof+t.missing+t.unlogged > 0:
+		return Failed
+	case t.unchecked > 0:
+		return Unchecked
+	case t.otherCounted > 0:
+		return Duplicate
+	case t.pending > 0:
+		return Pending
 	}
-	return StatusIncomplete
+	return Passed
 }
 
 // Outcomes counts the outcomes of checks (of receipts or acceptance
-// receipts) for the summary and exit status, each check in one outcome
+// receipts) for the summary and verdict, each check in one outcome
 // only, so that they add up to the checks (total). Of acceptance receipts,
 // fork are those whose heads are not of the anchored log by two signed heads
 // of one size (FORK), badProof those whose heads the gateway's consistency
@@ -86,7 +52,7 @@ func (t Outcomes) Stopped(cause error) int {
 // with its nullifier was counted first (DUPLICATE, errOtherCounted). A
 // receipt with several findings counts in the first of fail, fork,
 // badProof, missing, unchecked, otherCounted, pending, ok: a failure
-// first, as in Exit. missingUnchecked is a cross-cut, not an outcome: the
+// first, as in Verdict. missingUnchecked is a cross-cut, not an outcome: the
 // missing whose heads got no verdict.
 type Outcomes struct {
 	ok, fail, fork, badProof, missing, unlogged, pending, unchecked, otherCounted int

@@ -82,7 +82,7 @@ func TestNotReceiptsFail(t *testing.T) {
 	}
 	var out bytes.Buffer
 	tally, err := CheckReceipts(context.Background(), &out, NewChecker(ledger), read, false, nil)
-	if err != nil || tally.fail != 4 || tally.ok != 1 || tally.pending != 0 || tally.Exit() != 1 {
+	if err != nil || tally.fail != 4 || tally.ok != 1 || tally.pending != 0 || tally.Verdict() != Failed {
 		t.Fatalf("tally %+v, %v:\n%s", tally, err, out.String())
 	}
 	text := out.String()

@@ -194,12 +194,6 @@ func ReceiptSummary(t Outcomes) string {
 	return s
 }
 
-// Progress is told of work as it is done: Add(n) records n more units (a
-// progress bar, such as the command's).
-type Progress interface {
-	Add(n int64)
-}
-
 // CheckReceipts checks each receipt and prints PASS (unless quiet), FAIL,
 // PENDING (pending on the gateway, or ahead of the peer: errAhead) or
 // DUPLICATE (rejected as a duplicate of another vote counted first:

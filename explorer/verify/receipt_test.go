@@ -313,20 +313,20 @@ func TestReceiptsAheadOfThePeerArePending(t *testing.T) {
 	for _, c := range []struct {
 		ledger            BatchRecords
 		pending, fail, ok int
-		exit              int
+		exit              Verdict
 		line              string
 	}{
-		{ledger, 2, 0, 1, 3, "PENDING " + label(read[0].V) + ": not on the peer yet: the receipt names block 18446744073709551615 for batch CA/8, and the peer is at height 4"},
-		{&finalisedLedger{fakeLedger: ledger}, 0, 2, 1, 1, "FAIL " + label(read[0].V) + ": the ledger has no batch CA/8, and its election is finalised"},
+		{ledger, 2, 0, 1, Pending, "PENDING " + label(read[0].V) + ": not on the peer yet: the receipt names block 18446744073709551615 for batch CA/8, and the peer is at height 4"},
+		{&finalisedLedger{fakeLedger: ledger}, 0, 2, 1, Failed, "FAIL " + label(read[0].V) + ": the ledger has no batch CA/8, and its election is finalised"},
 	} {
 		chk := NewChecker(c.ledger)
 		chk.peerWait = 50 * time.Millisecond
 		var out bytes.Buffer
 		tally, err := CheckReceipts(context.Background(), &out, chk, read, false, nil)
-		if err != nil || tally.pending != c.pending || tally.fail != c.fail || tally.ok != c.ok || tally.Exit() != c.exit || !strings.Contains(out.String(), c.line) ||
+		if err != nil || tally.pending != c.pending || tally.fail != c.fail || tally.ok != c.ok || tally.Verdict() != c.exit || !strings.Contains(out.String(), c.line) ||
 			!strings.Contains(out.String(), "PASS "+label(rs[0])) {
-			t.Errorf("tally %+v (exit %d), %v:\n%s\nwant %d pending, %d failed, %d passed (exit %d), a line %q and the genuine receipt's PASS",
-				tally, tally.Exit(), err, out.String(), c.pending, c.fail, c.ok, c.exit, c.line)
+			t.Errorf("tally %+v (verdict %d), %v:\n%s\nwant %d pending, %d failed, %d passed (verdict %d), a line %q and the genuine receipt's PASS",
+				tally, tally.Verdict(), err, out.String(), c.pending, c.fail, c.ok, c.exit, c.line)
 		}
 	}
 }
@@ -401,27 +401,27 @@ func TestDuplicateReceiptSaysWhereCounted(t *testing.T) {
 		ledger BatchRecords
 		line   string
 		tally  Outcomes
-		exit   int
+		exit   Verdict
 	}{
 		{"same vote id", locatingLedger{records, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, Index: 4, VoteID: dup.VoteID}}},
 			"PASS " + label(dup) + ": duplicate for alice in contest president, leaf 2 of 5 in batch CA/7, root on the ledger (tx tx7…, block 3); its nullifier was counted with this same vote " +
 				dup.VoteID + " (index 4 of batch CA/6): this copy was a re-send of it, which is harmless, and the vote counts once\n",
-			Outcomes{ok: 3}, 0},
+			Outcomes{ok: 3}, Passed},
 		{"another vote id", locatingLedger{records, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 6, Index: 4, VoteID: other}}},
 			"DUPLICATE " + label(dup) + ": duplicate for alice in contest president, leaf 2 of 5 in batch CA/7, root on the ledger (tx tx7…, block 3); another vote with this voter's credentials was counted first: its nullifier was counted with vote " +
 				other + " (index 4 of batch CA/6), not with this vote " + dup.VoteID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n",
-			Outcomes{ok: 2, otherCounted: 1}, 4},
+			Outcomes{ok: 2, otherCounted: 1}, Duplicate},
 		{"nullifier not located", records,
 			"FAIL " + label(dup) + ": the ledger rejected vote " + dup.VoteID + " as a duplicate, yet holds its nullifier " + dup.Vote.Nullifier + " as unused in CA: its records contradict each other",
-			Outcomes{ok: 2, fail: 1}, 1},
+			Outcomes{ok: 2, fail: 1}, Failed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, quiet := range []bool{false, true} {
 				var out bytes.Buffer
 				tally, err := CheckReceipts(context.Background(), &out, NewChecker(c.ledger), read, quiet, nil)
-				if err != nil || tally != c.tally || tally.Exit() != c.exit {
-					t.Fatalf("quiet %t: tally %+v (status %d), %v; want %+v, status %d:\n%s", quiet, tally, tally.Exit(), err, c.tally, c.exit, out.String())
+				if err != nil || tally != c.tally || tally.Verdict() != c.exit {
+					t.Fatalf("quiet %t: tally %+v (verdict %d), %v; want %+v, verdict %d:\n%s", quiet, tally, tally.Verdict(), err, c.tally, c.exit, out.String())
 				}
 				if shown := !quiet || !strings.HasPrefix(c.line, "PASS "); shown != strings.Contains(out.String(), c.line) {
 					t.Errorf("quiet %t: output has %q: %t, want %t:\n%s", quiet, c.line, !shown, shown, out.String())

@@ -149,6 +149,7 @@ func TestReceiptEndpoints(t *testing.T) {
 		code               string
 	}{
 		{"GET", "/api/v1/votes/" + knownVote, "", 200, ""},
+		{"GET", receipt.Path(pendingVote), "", 200, ""}, // the path verify --vote-id asks for
 		{"GET", "/api/v1/votes/" + pendingVote, "", 200, ""},
 		{"GET", "/api/v1/votes/ffffffffffffffffffffffffffffffff", "", 404, codeNoVote}, // never issued
 		{"GET", "/api/v1/votes/not-a-vote-id", "", 400, codeInvalidVoteID},

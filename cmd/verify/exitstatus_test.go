@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/votechain/votechain/explorer/verify"
+	"github.com/votechain/votechain/internal/cli"
+)
+
+// TestExitStatusTable: exitStatuses is the one account of the exit
+// statuses: each code once, 0 to 4 and the signals' (--help prints each
+// row); each verdict of explorer/verify has one row, which names it
+// (Verdict's doc names its findings as the rows do), and the rows of the
+// graver verdicts come first; a stopped run keeps a failure's 1, else a
+// signal's status or 2.
+func TestExitStatusTable(t *testing.T) {
+	seen := map[int]bool{}
+	row := map[verify.Verdict]int{}
+	for i, s := range exitStatuses() {
+		if seen[s.code] {
+			t.Errorf("status %d twice", s.code)
+		}
+		seen[s.code] = true
+		if _, twice := row[s.verdict]; s.has && twice {
+			t.Errorf("verdict %d has two rows", s.verdict)
+		}
+		if s.has {
+			row[s.verdict] = i
+		}
+	}
+	for _, code := range []int{0, 1, 2, 3, 4, 130, 143} {
+		if !seen[code] {
+			t.Errorf("status %d not in exitStatuses", code)
+		}
+	}
+	names := map[verify.Verdict]string{verify.Failed: "FAIL", verify.Unchecked: "UNCHECKED", verify.Duplicate: "DUPLICATE", verify.Pending: "PENDING", verify.Passed: "PASS"}
+	for v := verify.Passed; v <= verify.Failed; v++ {
+		i, ok := row[v]
+		if !ok || !strings.Contains(exitStatuses()[i].means, names[v]) {
+			t.Errorf("verdict %d (%s): no row naming it", v, names[v])
+		}
+		if graver, ok := row[v+1]; v < verify.Failed && ok && graver > i {
+			t.Errorf("verdict %d's row comes before the graver %d's", v, v+1)
+		}
+	}
+	keys, as := signedLog(t, 2)
+	as[1].Vote.Choice = "bob" // not the vote the log accepted: it FAILs
+	failed, err := verify.CheckAcceptances(context.Background(), io.Discard, as, keys, nil, nil, time.Minute, time.Now())
+	if err != nil || exitCode(failed) != statusFailed || exitCode(verify.Outcomes{}) != statusGood {
+		t.Fatalf("a FAIL: status %d (%v), nothing found: %d; want %d and %d", exitCode(failed), err, exitCode(verify.Outcomes{}), statusFailed, statusGood)
+	}
+	sigint := cli.Interrupted{Signal: syscall.SIGINT}
+	for _, c := range []struct {
+		found verify.Outcomes
+		cause error
+		want  int
+	}{
+		{failed, sigint, statusFailed},
+		{failed, nil, statusFailed},
+		{verify.Outcomes{}, sigint, 130},
+		{verify.Outcomes{}, cli.Interrupted{Signal: syscall.SIGTERM}, 143},
+		{verify.Outcomes{}, context.DeadlineExceeded, statusIncomplete}, // --timeout's end
+		{verify.Outcomes{}, errors.New("a ledger error"), statusIncomplete},
+	} {
+		if got := stopped(c.found, c.cause); got != c.want {
+			t.Errorf("%+v stopped by %v: status %d; want %d", c.found, c.cause, got, c.want)
+		}
+	}
+}
+
+// TestLogAdviceNamesTheFlags: explorer/verify's errors of --log say what
+// is wrong in its terms; verify adds the flags that fix it: --log-state
+// for the heads' file (not one, another election's, one not read), --peer
+// of the other organisations for a peer that stopped answering. Any other
+// error is left as it is.
+func TestLogAdviceNamesTheFlags(t *testing.T) {
+	garbage := writeFile(t, "garbage")
+	_, notState := verify.ReadLogState(garbage, nil)
+	down := &verify.PeerDownError{Peer: "Observers", Err: errors.New("connection refused"), Unchecked: 3, Others: []string{"Commission"}}
+	other := errors.New("a ledger error")
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{notState, "--log-state " + garbage + " is not a file of the heads a log check saw (invalid character 'g' looking for beginning of value): give the file an earlier run wrote, or a new one"},
+		{&verify.LogStateError{Path: "h.json", Err: fmt.Errorf("%w: of election \"f\" (CA)", verify.ErrOtherElection)},
+			"--log-state h.json: " + verify.ErrOtherElection.Error() + ": of election \"f\" (CA); keep a state file per election (give this election's runs another --log-state file), or delete h.json if its heads are no longer needed"},
+		{&verify.LogStateError{Path: "h.json", Err: fs.ErrPermission}, "--log-state: " + fs.ErrPermission.Error()},
+		{down, down.Error() + ": give --peer Commission"},
+		{other, other.Error()},
+	} {
+		cause := c.err // what the advice wraps: of the heads' file, the file's error
+		if state := (*verify.LogStateError)(nil); errors.As(c.err, &state) {
+			cause = state.Err
+		}
+		if got := logAdvice(c.err); got.Error() != c.want || !errors.Is(got, cause) {
+			t.Errorf("%v: advice %q; want %q, wrapping %v", c.err, got, c.want, cause)
+		}
+	}
+}
