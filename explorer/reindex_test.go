@@ -212,3 +212,31 @@ func TestLockNamesTheHolderOnceWritten(t *testing.T) {
 		t.Errorf("lock held by a process that wrote its id late: %v; want %q", err, want)
 	}
 }
+
+// TestLockNamesNoReleasedHolder: a lock released (closed) by a process
+// that goes on running clears its id from the lock file, so a refused
+// LockIndex in the moment before the next holder writes its own id does
+// not name the released one: a holder that took the lock after this
+// process closed its own, and writes no id, is "another process", not
+// this one.
+func TestLockNamesNoReleasedHolder(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "index.db")
+	released, err := explorer.LockIndex(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := released.Close(); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := os.OpenFile(db+".lock", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := explorer.LockIndex(db); err == nil || !strings.Contains(err.Error(), "(another process holds") {
+		t.Errorf("lock held by a process that wrote no id yet, after this process released it: %v; want another process named as the holder, not process %d", err, os.Getpid())
+	}
+}
