@@ -87,7 +87,7 @@ type Config struct {
 // web server.
 type Explorer struct {
 	cfg      Config
-	lock     *os.File // the index's lock (LockIndex); nil in Reindex's, which Reindex holds
+	lock     *IndexLock // the index's lock (LockIndex); nil in Reindex's, which Reindex holds
 	conn     *fabricclient.Conn
 	idx      *index.Index
 	follower *follow.Follower
@@ -149,16 +149,29 @@ func open(ctx context.Context, cfg Config) (*Explorer, error) {
 // index.
 var ErrIndexInUse = errors.New("the index is in use by another explorer")
 
+// IndexLock is the index's lock that LockIndex takes, held until Close or
+// the process's end.
+type IndexLock struct{ f *os.File }
+
+// Close releases the lock, first clearing the holder's process id that
+// LockIndex wrote in the lock file: the id is there only while its process
+// holds the lock (or after it was killed holding it), so a refused
+// LockIndex in the moment before the next holder writes its own id never
+// names this process, which may still be running, as the holder.
+func (l *IndexLock) Close() error {
+	return errors.Join(l.f.Truncate(0), l.f.Close())
+}
+
 // LockIndex takes the index database at path for this process: an
 // exclusive flock on path+".lock" (created beside it, left there), which
-// the returned file holds until it is closed or the process ends. Every
+// the returned lock holds until it is closed or the process ends. Every
 // explorer that writes the index holds it (Open, Reindex): while one does,
 // LockIndex fails with ErrIndexInUse, naming the holder's process id and
 // the fix, to stop that explorer first. Nothing else opens the index: the
 // web pages and API read it in the explorer that holds it. Holding the
 // lock, it finishes or undoes a replacement of the index that a crash
 // interrupted (recoverReplace), so the index at path is whole again.
-func LockIndex(path string) (*os.File, error) {
+func LockIndex(path string) (*IndexLock, error) {
 	name := path + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -172,18 +185,20 @@ func LockIndex(path string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("explorer: lock index %s: %w", name, err)
 	}
-	// The holder's process id, for lockHolder: written over the earlier
-	// holder's in one write, then the file cut to it, so a reader never
+	// The holder's process id, for lockHolder: written over what the
+	// earlier holder left (nothing, if it closed its lock; its id, if it was
+	// killed) in one write, then the file cut to it, so a reader never
 	// finds it empty once written, only one complete id line or the other.
 	id := []byte(fmt.Sprintln(os.Getpid()))
 	if _, err := f.WriteAt(id, 0); err == nil {
 		f.Truncate(int64(len(id)))
 	}
+	lock := &IndexLock{f}
 	if err := recoverReplace(path); err != nil {
-		f.Close()
+		lock.Close()
 		return nil, fmt.Errorf("explorer: index %s: finish an interrupted reindex: %w", path, err)
 	}
-	return f, nil
+	return lock, nil
 }
 
 // lockHolderWait bounds how long lockHolder waits for the holder of a
@@ -192,10 +207,13 @@ const lockHolderWait = 500 * time.Millisecond
 
 // lockHolder names the process that holds the lock file f, as "process
 // ID" from the id line LockIndex writes. A holder that has just taken the
-// lock may not have written its id yet (the file is new and empty, or
-// holds the line of an earlier holder, killed since): lockHolder reads
-// again, every 10 ms for up to lockHolderWait, until the first line is the
-// id of a running process; failing that, "another process".
+// lock may not have written its id yet: the file is then empty (new, or
+// cleared by the earlier holder's IndexLock.Close) or holds the line of an
+// earlier holder killed holding the lock, whose process has ended.
+// lockHolder reads again, every 10 ms for up to lockHolderWait, until the
+// first line is the id of a running process; failing that, "another
+// process". In that moment it can name a wrong holder only after a
+// holder was killed and another process has taken its process id since.
 func lockHolder(f *os.File) string {
 	for deadline := time.Now().Add(lockHolderWait); ; time.Sleep(10 * time.Millisecond) {
 		buf := make([]byte, 32)

@@ -179,14 +179,7 @@ func TestOpenTakesTheContext(t *testing.T) {
 // empty id.
 func TestLockNamesTheHolderOnceWritten(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "index.db")
-	holder, err := os.OpenFile(db+".lock", os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
+	holder := holdLock(t, db)
 	if _, err := explorer.LockIndex(db); err == nil || !strings.Contains(err.Error(), "(another process holds") {
 		t.Errorf("lock held by a process that wrote no id: %v; want another process named as the holder", err)
 	}
@@ -204,11 +197,47 @@ func TestLockNamesTheHolderOnceWritten(t *testing.T) {
 		_, err := holder.WriteAt([]byte(fmt.Sprintln(os.Getpid())), 0)
 		written <- err
 	}()
-	_, err = explorer.LockIndex(db)
+	_, err := explorer.LockIndex(db)
 	if err := <-written; err != nil {
 		t.Fatal(err)
 	}
 	if want := fmt.Sprintf("(process %d holds", os.Getpid()); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("lock held by a process that wrote its id late: %v; want %q", err, want)
 	}
+}
+
+// TestLockNamesNoReleasedHolder: a lock released (closed) by a process
+// that goes on running clears its id from the lock file, so a refused
+// LockIndex in the moment before the next holder writes its own id does
+// not name the released one: a holder that took the lock after this
+// process closed its own, and writes no id, is "another process", not
+// this one.
+func TestLockNamesNoReleasedHolder(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "index.db")
+	released, err := explorer.LockIndex(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := released.Close(); err != nil {
+		t.Fatal(err)
+	}
+	holdLock(t, db)
+	if _, err := explorer.LockIndex(db); err == nil || !strings.Contains(err.Error(), "(another process holds") {
+		t.Errorf("lock held by a process that wrote no id yet, after this process released it: %v; want another process named as the holder, not process %d", err, os.Getpid())
+	}
+}
+
+// holdLock takes the lock of the index at db as a holder that has not
+// written its id yet, until the test ends, and returns its lock file.
+func holdLock(t *testing.T, db string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(db+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -80,13 +80,23 @@ type Follower struct {
 // error only when the store fails (indexing cannot go on correctly), also
 // when the failure comes as ctx ends; a store read that ctx's end cuts
 // short, failing with ctx's error, is the end, not a failure.
+//
+// When ctx ends, Run commits the blocks saved in the open write
+// transaction (up to MaxBlocks, MaxDelay or CommitDelay's worth), whether
+// the end comes between blocks or while a block is audited: that block's
+// audit is dropped, nothing of it written, and the next run audits it
+// again from the checkpoint. A block's save is not cut short by ctx's end
+// (it writes the block's rows to the local index, milliseconds), so every
+// block is committed whole or not at all.
 func (f *Follower) Run(ctx context.Context) error {
 	return f.run(ctx, func(uint64) bool { return false })
 }
 
-// Until indexes until the index holds at least height blocks.
+// Until indexes until the index holds at least height blocks. It returns
+// nil then, ctx's error if ctx ends first (the blocks saved so far
+// committed, as by Run), or the store's failure.
 func (f *Follower) Until(ctx context.Context, height uint64) error {
-	next, _, err := f.Store.Checkpoint(ctx)
+	next, _, err := f.checkpoint(ctx)
 	if err != nil || next >= height {
 		return err
 	}
@@ -95,6 +105,20 @@ func (f *Follower) Until(ctx context.Context, height uint64) error {
 		return ctx.Err()
 	}
 	return err
+}
+
+// checkpoint reads the store's checkpoint: where to resume. It fails with
+// ctx's error if ctx's end cut the read short, else with the store's
+// failure (a storeError, saying what was read).
+func (f *Follower) checkpoint(ctx context.Context) (next uint64, prev []byte, err error) {
+	next, prev, err = f.Store.Checkpoint(ctx)
+	switch {
+	case stoppedBy(ctx, err):
+		return 0, nil, ctx.Err() // a stop cut the read short: the end of Run, not a fault of the store
+	case err != nil:
+		return 0, nil, &storeError{fmt.Errorf("find where to resume indexing: %w", err)}
+	}
+	return next, prev, nil
 }
 
 // errDone ends a stream once the caller's condition holds.
@@ -145,12 +169,9 @@ func (e *storeError) Unwrap() error { return e.err }
 
 // stream indexes one block stream from the checkpoint until it fails.
 func (f *Follower) stream(ctx context.Context, done func(next uint64) bool) (progressed bool, err error) {
-	next, prev, err := f.Store.Checkpoint(ctx)
-	switch {
-	case stoppedBy(ctx, err):
-		return false, ctx.Err() // a stop cut the read short: the end of Run, not a fault of the store
-	case err != nil:
-		return false, &storeError{err}
+	next, prev, err := f.checkpoint(ctx)
+	if err != nil {
+		return false, err
 	}
 	if done(next) {
 		return false, errDone
@@ -183,8 +204,14 @@ func (f *Follower) stream(ctx context.Context, done func(next uint64) bool) (pro
 			return progressed, errors.Join(fmt.Errorf("stream skipped from block %d to %d", next, n), b.commit())
 		}
 		hash, err := b.index(ctx, prev, blk)
-		if err != nil {
+		if errors.As(err, new(*storeError)) {
 			return progressed, err
+		}
+		if err != nil { // the stop cut the block's audit short: commit the blocks before it
+			if err := b.commit(); err != nil {
+				return progressed, err
+			}
+			return progressed, ctx.Err()
 		}
 		prev, next = hash, next+1
 		if done(next) {
@@ -252,12 +279,10 @@ func (b *batch) receive(blocks <-chan *common.Block) (blk *common.Block, ok bool
 // (beginning one if needed); it returns the block's hash.
 func (b *batch) index(ctx context.Context, prev []byte, blk *common.Block) ([]byte, error) {
 	if b.w == nil {
-		// The transaction outlives ctx, so that the blocks saved when ctx
-		// ends between blocks (the stream closes) are still committed. A
-		// ctx that ends while a block is audited or saved fails that block
-		// instead: stream returns the error and its deferred rollback
-		// discards the whole transaction, the batch's earlier blocks too,
-		// which the next run indexes again from the checkpoint.
+		// The transaction outlives ctx, so that the blocks saved in it are
+		// committed when ctx ends (Run): between blocks (the stream
+		// closes), or while a block is audited, which then fails with
+		// ctx's error and is dropped.
 		w, err := b.f.Store.Begin(context.WithoutCancel(ctx))
 		if err != nil {
 			return nil, &storeError{err}
@@ -331,23 +356,29 @@ func (b *batch) rollback() {
 	}
 }
 
-// index decodes and audits one block and saves it with w.
+// index decodes and audits one block and saves it with w. It fails with
+// ctx's error if ctx's end cut the audit short (nothing of the block
+// written to w, whose earlier blocks may be committed), else with a
+// storeError (w then fit only for Rollback).
 func (f *Follower) index(ctx context.Context, prev []byte, blk *common.Block, w *index.Writer) (audit.Report, error) {
 	b, err := fabricblock.Parse(blk)
 	if err != nil {
 		return audit.Report{}, &storeError{fmt.Errorf("block %d: %w", blk.GetHeader().GetNumber(), err)}
 	}
+	// The audit's lookups run under ctx: once it ends they fail with its
+	// error, which is the end of Run, not a fault of the store. They only
+	// read w.
 	report, err := f.Auditor.Block(ctx, prev, b, w)
+	if stoppedBy(ctx, err) {
+		return audit.Report{}, ctx.Err()
+	}
 	if err == nil {
-		err = w.Save(ctx, report)
+		// Not cut short by ctx's end: a save failed part way leaves w
+		// holding part of the block, fit only for Rollback, which would
+		// discard the blocks saved before it too.
+		err = w.Save(context.WithoutCancel(ctx), report)
 	}
 	if err != nil {
-		// The audit's lookups and the save run under ctx: once it ends
-		// they fail with its error, which is the end of Run, not a fault
-		// of the store.
-		if stoppedBy(ctx, err) {
-			return audit.Report{}, ctx.Err()
-		}
 		return audit.Report{}, &storeError{err}
 	}
 	return report, nil

@@ -720,7 +720,8 @@ func (s failingCheckpoint) Checkpoint(ctx context.Context) (uint64, []byte, erro
 // short ends Run with no error (it was a store failure, which exits the
 // explorer non-zero); a checkpoint read failing on its own ends Run with
 // its error, also when it fails as the stop comes (the failure is not the
-// stop's), and so does the index's own read once the index is closed.
+// stop's), and so does the index's own read once the index is closed,
+// saying what the follower read, in Run and in Until's first read alike.
 func TestFollowStopsAtTheCheckpoint(t *testing.T) {
 	chain, _ := electionChain(3, 1, 5)
 	f, idx := follower(t, t.TempDir(), chain)
@@ -748,17 +749,22 @@ func TestFollowStopsAtTheCheckpoint(t *testing.T) {
 	}
 	idx.Close() // a closed index fails the read on its own
 	f.Store = idx
-	if err := f.Run(t.Context()); err == nil || !strings.HasPrefix(err.Error(), "read checkpoint: ") {
-		t.Errorf("the closed index's checkpoint read: Run returned %v; want that read's error", err)
+	const want = "find where to resume indexing: read checkpoint: "
+	if err := f.Run(t.Context()); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("the closed index's checkpoint read: Run returned %v; want that read's error, prefixed %q", err, want)
+	}
+	if err := f.Until(t.Context(), uint64(len(chain))); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("the closed index's checkpoint read: Until returned %v; want that read's error, prefixed %q", err, want)
 	}
 }
 
 // TestFollowStopsMidAudit: a follower whose ctx ends while it audits a
 // block (the audit's index lookups then fail with context.Canceled) stops
 // as at any other moment of its ctx's end: Run returns nil, not a store
-// failure. The open write transaction is discarded, with the blocks saved
-// before in it: nothing of them is committed or half-written, and the next
-// run indexes them again from the checkpoint, the index then complete.
+// failure, and the blocks saved before in the open write transaction,
+// audited already, are committed (and reported), not discarded. Nothing of
+// the block whose audit was cut short is written: the next run indexes it
+// from the checkpoint, after them, the index then complete.
 func TestFollowStopsMidAudit(t *testing.T) {
 	chain, setup := electionChain(3, 1, 5)
 	for _, before := range []int{0, 2} { // the blocks saved in the transaction before the one stopped
@@ -775,12 +781,13 @@ func TestFollowStopsMidAudit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d blocks before: Run ended mid-audit by its ctx: %v; want nil", before, err)
 		}
+		want := uint64(setup + before)
 		next, _, err := idx.Checkpoint(t.Context())
-		if err != nil || next != uint64(setup) || committed != 0 {
-			t.Fatalf("%d blocks before: checkpoint %d, %v, %d blocks reported committed; want %d and none", before, next, err, committed, setup)
+		if err != nil || next != want || committed != before {
+			t.Fatalf("%d blocks before: checkpoint %d, %v, %d blocks reported committed; want %d and %d", before, next, err, committed, want, before)
 		}
-		if tot, err := idx.Totals(t.Context()); err != nil || tot.Blocks != uint64(setup) || tot.Votes != 0 {
-			t.Fatalf("%d blocks before: totals %+v, %v; want the %d setup blocks and no vote", before, tot, err, setup)
+		if tot, err := idx.Totals(t.Context()); err != nil || tot.Blocks != want || tot.Votes != int64(5*before) {
+			t.Fatalf("%d blocks before: totals %+v, %v; want the %d setup blocks and the %d before the stop, %d votes", before, tot, err, setup, before, 5*before)
 		}
 		f.Source, f.OnCommitted = sliceSource(chain), nil
 		if err := f.Until(t.Context(), uint64(len(chain))); err != nil {

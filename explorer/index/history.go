@@ -1,7 +1,6 @@
 package index
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -278,9 +277,15 @@ func (x history) ChannelConfig(ctx context.Context) (*fabricblock.ChannelConfig,
 }
 
 // RollChunks implements audit.History: the roll chunk records indexed, in
-// index order; audit.ErrNotRecorded if the index holds roll entries and no
-// chunk records (written before it kept them).
+// index order; audit.ErrNotRecorded if the index was written before it
+// kept them (roll_chunks_since, schema.go). An index that kept them
+// answers with the records it holds, none if the ledger's roll marks came
+// without their records: the seal is then recomputed over none, not
+// skipped.
 func (x history) RollChunks(ctx context.Context) ([]ballot.RollChunkRecord, error) {
+	if err := x.keptSince(ctx, "roll_chunks_since", "roll chunk records"); err != nil {
+		return nil, err
+	}
 	rows, err := x.q.QueryContext(ctx, `SELECT record FROM roll_chunks ORDER BY idx`)
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
@@ -300,11 +305,6 @@ func (x history) RollChunks(ctx context.Context) ([]ballot.RollChunkRecord, erro
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)
-	}
-	if len(chunks) == 0 {
-		if rolled, err := x.exists(ctx, `SELECT 1 FROM roll LIMIT 1`); err != nil || rolled {
-			return nil, cmp.Or(err, fmt.Errorf("roll chunks of an index written before 2026-12-04: %w", audit.ErrNotRecorded))
-		}
 	}
 	return chunks, nil
 }
@@ -396,8 +396,8 @@ func (x history) Approvals(ctx context.Context) (audit.Approvals, error) {
 }
 
 // keptSince fails with audit.ErrNotRecorded when table (log_since,
-// policies_since, approvals_since) says the index kept what from a block
-// after 0.
+// policies_since, approvals_since, roll_chunks_since) says the index kept
+// what from a block after 0.
 func (x history) keptSince(ctx context.Context, table, what string) error {
 	var since uint64
 	if err := x.q.QueryRowContext(ctx, `SELECT block FROM `+table+` WHERE id = 1`).Scan(&since); err != nil {

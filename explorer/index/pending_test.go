@@ -103,8 +103,7 @@ func TestPendingKeys(t *testing.T) {
 		t.Fatalf("opened anew: %d pending votes; want 20", y.pending.votes)
 	}
 	found("opened anew", y)
-	y.pending = &pendingKeys{} // ended without writing them, as a crash
-	y.Close()
+	y.CloseWithoutFlush() // the pending keys not written, as a crash
 
 	for n := range uint64(2) { // 40, then 60 pending votes: written
 		r := votesReport(t, rng, n+1, 2, 10)
@@ -602,8 +601,7 @@ func TestOpenCancelled(t *testing.T) {
 	if err := x.Save(t.Context(), votesReport(t, rand.New(rand.NewPCG(21, 22)), 0, 2, 10)); err != nil {
 		t.Fatal(err)
 	}
-	x.pending = &pendingKeys{} // ended without writing them, as a crash
-	x.Close()
+	x.CloseWithoutFlush() // the pending keys not written, as a crash
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
 	if y, err := Open(cancelled, path); !errors.Is(err, context.Canceled) {

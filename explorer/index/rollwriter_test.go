@@ -132,9 +132,10 @@ func TestWriterRollLookups(t *testing.T) {
 }
 
 // TestRollChunksNotRecorded: an index that holds roll entries but no chunk
-// records (written before it kept them) answers RollChunks with
-// audit.ErrNotRecorded, so the audit skips the seal rather than flag it;
-// an index with no roll has no chunks and says so.
+// records when it first opens with roll_chunks_since (written before it
+// kept them) answers RollChunks with audit.ErrNotRecorded, so the audit
+// skips the seal rather than flag it; an index with no roll has no chunks
+// and says so.
 func TestRollChunksNotRecorded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "index.db")
 	idx, err := index.Open(context.Background(), path)
@@ -155,7 +156,7 @@ func TestRollChunksNotRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`DELETE FROM roll_chunks`); err != nil {
+	if _, err := db.Exec(`DELETE FROM roll_chunks; DROP TABLE roll_chunks_since`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -164,5 +165,32 @@ func TestRollChunksNotRecorded(t *testing.T) {
 	}
 	if chunks, err := idx.RollChunks(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
 		t.Fatalf("RollChunks of an index with roll entries and no chunk records = %v, %v; want audit.ErrNotRecorded", chunks, err)
+	}
+}
+
+// TestRollSealCheckedOverMarksWithoutRecords: on an index that kept the
+// chunk records from block 0, roll marks that came without their chunk
+// record (a LoadRoll the audit flags roll_chunk) do not make it pass for
+// an index written before it kept them: after reopening, the seal a later
+// block writes is recomputed over the records it holds (none), flagged
+// roll_seal, not skipped (the marks the recount goes by are not the roll
+// the election published), and RollChunks answers with no records, not
+// audit.ErrNotRecorded.
+func TestRollSealCheckedOverMarksWithoutRecords(t *testing.T) {
+	e, loads, seal := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
+	load := loads[0]
+	load.Writes = slices.DeleteFunc(slices.Clone(load.Writes), func(w fabricblock.Write) bool {
+		_, chunk := ballot.ParseRollChunkKey(w.Key)
+		return chunk
+	})
+	chain := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e), load}, []ledgertest.Tx{seal})
+	want := []struct{ kind, txID string }{{}, {audit.KindRollChunk, load.ID}, {audit.KindRollSeal, seal.ID}}
+	idx := indexBlocks(t, filepath.Join(t.TempDir(), "index.db"), 2, chain, func(i int, _ *index.Index, r audit.Report) {
+		if w := want[i]; w.kind != "" && !slices.ContainsFunc(r.Issues, func(is audit.Issue) bool { return is.Kind == w.kind && is.TxID == w.txID }) {
+			t.Errorf("block %d: issues %+v; want %s flagged %s", i, r.Issues, w.txID, w.kind)
+		}
+	})
+	if chunks, err := idx.RollChunks(t.Context()); err != nil || len(chunks) != 0 {
+		t.Fatalf("RollChunks after roll marks without their chunk record = %v, %v; want none, recorded", chunks, err)
 	}
 }

@@ -169,12 +169,21 @@ CREATE TABLE IF NOT EXISTS roll (
 	PRIMARY KEY (state, nullifier)
 ) WITHOUT ROWID;
 -- The roll chunk records VALID LoadRoll transactions wrote, the last of
--- each index (the ledger's state), for the audit of the seal. An index
--- written before 2026-12-04 has roll rows and none of these: its seal is
--- not recomputed (audit.ErrNotRecorded).
+-- each index (the ledger's state), for the audit of the seal.
+-- roll_chunks_since as log_since: an index written before 2026-12-04 kept
+-- roll rows and none of these, so its seal is not recomputed
+-- (audit.ErrNotRecorded). It is told by what it holds when it first opens
+-- with roll_chunks_since (2026-12-07): roll rows and no chunk record (its
+-- since the block it was at then); any other index kept the records from
+-- block 0, so a ledger's roll marks written without their chunk record
+-- (flagged roll_chunk) leave the seal recomputed over the records written.
 CREATE TABLE IF NOT EXISTS roll_chunks (
 	idx    INTEGER PRIMARY KEY,
 	record TEXT NOT NULL         -- JSON ballot.RollChunkRecord
+);
+CREATE TABLE IF NOT EXISTS roll_chunks_since (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	block INTEGER NOT NULL
 );
 -- The ordering service's configuration as the last config block that
 -- carried one left it (JSON fabricblock.ChannelConfig), for the check of
@@ -250,6 +259,8 @@ INSERT OR IGNORE INTO log_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO policies_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO approvals_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO election_history (id, since) SELECT 1, next FROM checkpoint;
+INSERT OR IGNORE INTO roll_chunks_since SELECT 1,
+	CASE WHEN EXISTS (SELECT 1 FROM roll) AND NOT EXISTS (SELECT 1 FROM roll_chunks) THEN next ELSE 0 END FROM checkpoint;
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
 
