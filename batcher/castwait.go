@@ -127,13 +127,18 @@ func (l *lane) logCastSkew(b ballot.Batch, beyond int, gap time.Duration) {
 	msg := "votes cast (by their gateway's clock) after this batcher's clock: a gateway's clock is ahead of this batcher's"
 	args := []any{"batch", b.ID(), "gap", gap.Round(time.Millisecond).String()}
 	if level == 1 {
-		l.log.Warn(msg+"; holding their batch until its clock passes them, so their commit is that much later. Compare the gateways' and this batcher's clocks (chronyc tracking or timedatectl on each machine) and fix NTP on the one that is off",
+		l.log.Warn(msg+"; holding their batch until its clock passes them, so their commit is that much later. Compare the gateways' and this batcher's clocks (chronyc tracking or timedatectl on each machine); on the one whose clock is off, "+ntpFix,
 			append(args, "alert", alertClockAhead)...)
 		return
 	}
-	l.log.Error(msg+", by more than the chaincode allows between clocks: their batch is not held for them, and the ledger rejects them as cast_after_tx. Fix NTP now on the machine whose clock is off (chronyc tracking or timedatectl on the gateways and this batcher); take a gateway whose clock is ahead out of rotation until it is fixed",
+	l.log.Error(msg+", by more than the chaincode allows between clocks: their batch is not held for them, and the ledger rejects them as cast_after_tx. Act now: compare chronyc tracking or timedatectl on the gateways and this batcher, take a gateway whose clock is ahead out of rotation until its clock is right, and on the machine whose clock is off "+ntpFix,
 		append(args, "votes", beyond, "bound", castSkewAlarm.String(), "alert", alertCastAfterTx)...)
 }
+
+// ntpFix is the operator's fix, in logCastSkew's lines, for a machine
+// whose clock is off: nothing corrects it until NTP runs there. The alerts'
+// runbooks (config/prometheus/alerts.yml) say the same.
+const ntpFix = "check NTP there with timedatectl (System clock synchronized: yes, NTP service: active) and turn it on if it is off (sudo timedatectl set-ntp true; with chrony, sudo chronyc makestep corrects a large offset at once instead of slewing it for minutes): the clock stays off until that is done"
 
 // The alerts (config/prometheus/alerts.yml) that fire on what logCastSkew
 // logs, named in its lines: batches held (warn), votes beyond the bound

@@ -70,7 +70,7 @@ func run(ctx context.Context) (err error) {
 	failover := fs.Duration("failover", -1, fmt.Sprintf("how long ordering may stall replacing a failed orderer without losing the transactions it accepted: a shorter stall of commits never makes the batcher submit a batch again (negative: from the connection profile's consensus, %v for SmartBFT, %v for Raft)", network.BFT.Failover(), network.Raft.Failover()))
 	replicas := fs.Int("redis-replicas", -1, "replicas that must acknowledge a batch's journal entry (WAIT) before it is submitted; -1: 1 on a Redis Cluster, 0 on a single server")
 	gatewayPeers := fs.String("gateway-peers", "", "comma-separated organisations, each named once, whose peers' gateways take turns submitting the batcher's transactions (endorse, send to the orderers, answer the commit status), as --org's --user; reads and the block stream stay on --org's peer. all: every organisation in --profile; default: --org's peer alone")
-	metricsAddr := fs.String("metrics", "127.0.0.1:0", "listen address for /metrics and /healthz; port 0 picks a free port, logged at start (metrics listening)")
+	metricsAddr := fs.String("metrics", "127.0.0.1:0", metricsUsage)
 	fs.Usage = cli.Usage(fs, "BATCHER", "batcher drains accepted votes from Redis onto the ledger in Merkle-rooted batches.", "")
 	if err := cli.ParseFlags(fs, "BATCHER", os.Args[1:]); err != nil {
 		return err
@@ -174,6 +174,12 @@ func run(ctx context.Context) (err error) {
 	}
 	return servePartitions(ctx, partitionList, ledger, log, serve)
 }
+
+// metricsUsage is the help of --metrics: what the batcher serves there,
+// from when, and what its default means.
+const metricsUsage = "host:port of the batcher's own HTTP listener, for Prometheus: GET /metrics serves its metrics (batcher_*, Go's and the process's, and aof_rewrite* with --aof-rewrite on) and GET /healthz answers 200 ok while the process runs (liveness only, not whether batches commit); " +
+	"it opens once the election is read from the ledger and the lanes are assigned, so nothing answers there while the batcher waits for the election, and a port then in use stops the batcher (exit 1). " +
+	"The default, 127.0.0.1:0, is this machine's loopback on a free port chosen at start and logged (\"metrics listening\" addr=...), which a Prometheus cannot be configured for in advance: give a fixed port to scrape (make up gives batcher i the port base + 381 + i)"
 
 // partitionWant is what an entry of --partitions must be. The gateway
 // queues a state's votes in one stream (votequeue.StreamKey of the state),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -246,3 +247,32 @@ func TestRefusedPartitionsAfterAStopFail(t *testing.T) {
 type notReadable struct{}
 
 func (notReadable) Election(ctx context.Context) (*ballot.Election, error) { return nil, ctx.Err() }
+
+// TestMetricsHelp: --help says, for --metrics, what is served there
+// (/metrics, /healthz and what it answers), from when (not while the
+// batcher waits for the election), what a port in use does, and what the
+// default 127.0.0.1:0 means for a Prometheus (a fixed port to give it).
+func TestMetricsHelp(t *testing.T) {
+	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	defer func(args []string, saved *os.File) { os.Args, os.Stderr = args, saved }(os.Args, os.Stderr)
+	os.Args, os.Stderr = []string{"batcher", "--help"}, stderr
+	if err := run(context.Background()); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v; want flag.ErrHelp", err)
+	}
+	help, err := os.ReadFile(stderr.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, metrics, _ := strings.Cut(string(help), "  -metrics string\n")
+	metrics, _, _ = strings.Cut(metrics, "\n  -")
+	for _, says := range []string{"GET /metrics", "GET /healthz answers 200 ok", "liveness only", "nothing answers there while the batcher waits for the election", "in use stops the batcher (exit 1)",
+		"The default, 127.0.0.1:0, is this machine's loopback on a free port chosen at start and logged", "give a fixed port to scrape", `(default "127.0.0.1:0")`} {
+		if !strings.Contains(metrics, says) {
+			t.Errorf("--help for --metrics does not say %q:\n%s", says, metrics)
+		}
+	}
+}

@@ -229,7 +229,8 @@ func forceAdvice(abs string, portBase int) string {
 // runs, or when the processes cannot be looked at, the down is refused,
 // naming them and --force; with none, the network is stopped, with a
 // warning that the record is damaged, which says so when the look may
-// have missed some (proc.Scan.Missed).
+// have missed some (proc.Scan.Missed), and, for other users' processes it
+// could not look at, what to check and do (checkUnread).
 func refuseWithoutStackRecord(abs, system string, portBase int, unread error, procs proc.FS, log *slog.Logger) error {
 	logs := stack.LogDir(system)
 	folders := []string{system}
@@ -248,8 +249,32 @@ func refuseWithoutStackRecord(abs, system string, portBase int, unread error, pr
 		msg = "the system's stack.json cannot be read, and no process vcnet could look at writes the system's logs, but it could not look at every process: stopping the network, under any of the system's processes it missed"
 		attrs = append(attrs, "missed", missed)
 	}
+	if len(scan.Named) > 0 {
+		attrs = append(attrs, "check", checkUnread(scan.Named, logs, portBase))
+	}
 	log.Warn(msg, attrs...)
 	return nil
+}
+
+// checkUnread is the advice on the other users' processes named, whose
+// descriptors vcnet could not read (proc.Scan.Named), the system's logs
+// in logs: how root (or the process's user) sees whether one writes them,
+// what to do with one that does (it is the system's: stop it) and with
+// one that does not (the machine's own, such as a Redis run as a service:
+// nothing, but one listening in the port plan from portBase collides with
+// the system's ports: another --port-base).
+func checkUnread(named []proc.Unread, logs string, portBase int) string {
+	var fds []string
+	redisInPlan := false // systemCommand names a redis-server by its port only when in the plan
+	for _, u := range named {
+		fds = append(fds, fmt.Sprintf("/proc/%d/fd/1 /proc/%d/fd/2", u.PID, u.PID))
+		redisInPlan = redisInPlan || portBase != 0 && strings.HasPrefix(u.Program, "redis-server listening on ")
+	}
+	advice := "only root or a process's own user can see where its output goes: run `sudo ls -l " + strings.Join(fds, " ") + "`; one whose output is in " + logs + " is the system's and runs on without the network: stop it (`sudo kill PID`); one whose output is elsewhere is the machine's own (such as a Redis run as a service: `systemctl status redis-server`) and may be left running"
+	if redisInPlan {
+		advice += fmt.Sprintf("; but a Redis of the machine's own listening in the port plan from %d takes a port the system's processes need: give the system another --port-base, or move that Redis to a port outside the plan", portBase)
+	}
+	return advice
 }
 
 // projectPrograms are the project's programs that the system runs with
@@ -260,14 +285,15 @@ func projectPrograms() []string { return []string{"gateway", "batcher", "explore
 
 // systemCommand reports whether the command line cmdline (as
 // /proc/PID/cmdline holds it: arguments each ended by a NUL) may be one of
-// the system's processes, and returns the program it runs: the first
-// argument's file name, or its first word's, since redis-server rewrites
+// the system's processes, and returns the program it runs, to name it by:
+// the first argument's file name, or its first word's, since redis-server rewrites
 // its title into its first argument ("redis-server 127.0.0.1:27379",
 // "... [cluster]"). The machine's programs the system also runs (Redis,
 // HAProxy, Prometheus and its Redis exporter) commonly run as system
 // services too, so only these count: one of projectPrograms; a
 // redis-server listening on a port of the plan from portBase (any
-// redis-server when portBase is 0, unknown); any program with an argument,
+// redis-server when portBase is 0, unknown), named with the address in its
+// title and the plan's base (or that the plan is unknown); any program with an argument,
 // or an argument's value after its "=", that is one of folders (the
 // system's folder, as given and with symbolic links resolved) or a path
 // in it, as the system gives HAProxy, Prometheus and the exporter.
@@ -282,7 +308,10 @@ func systemCommand(cmdline []byte, folders []string, portBase int) (program stri
 			return name, true
 		}
 		if name == "redis-server" && len(words) > 1 && inPlan(titlePort(words[1]), portBase) {
-			return name, true
+			if portBase == 0 {
+				return name + " listening on " + words[1] + " (the port plan unknown)", true
+			}
+			return fmt.Sprintf("%s listening on %s, in the port plan from %d", name, words[1], portBase), true
 		}
 	}
 	for _, arg := range args {

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -292,7 +294,12 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 // internal/proc's TestWriters); when it could not, the warning says why
 // instead. A process of another user whose descriptors are denied counts
 // by systemCommand: a gateway, or a prometheus with the system's
-// configuration, is a gap, the machine's redis-server on 6379 is not.
+// configuration, is a gap, the machine's redis-server on 6379 is not. Such
+// a gap is named with its user and what its command line shows (a
+// redis-server's address in the port plan), this user is named as the one
+// that could not read it, and check= says how root sees where it writes and
+// what to do: stop one writing the system's logs, leave the machine's own,
+// and move the system off a port plan that the machine's Redis is in.
 func TestIncompleteLogScanIsSaid(t *testing.T) {
 	system := t.TempDir()
 	logs := filepath.Join(system, "logs")
@@ -322,6 +329,8 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 		return proc.FS{Root: root, Readlink: denied, Owner: owner}
 	}
 	const complete = "so none of its processes runs"
+	caller, anotherName := userName(t, os.Geteuid()), userName(t, another)
+	checkFDs := "only root or a process's own user can see where its output goes: run `sudo ls -l /proc/200/fd/1 /proc/200/fd/2`"
 	for _, c := range []struct {
 		why     string
 		procs   proc.FS
@@ -330,12 +339,12 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 		{"a process of the logs' owner, descriptors not readable", procs("/usr/bin/sleep\x0030\x00", os.Geteuid()),
 			`could not look at every process: stopping the network, under any of the system's processes it missed" system=` + system + ` logs=` + logs + ` err=damaged missed="the descriptors of 1 process running as the logs' owner could not be read"`},
 		{"another user's gateway, descriptors not readable", procs("/opt/vote chain/bin/gateway\x00--port\x0027100\x00", another),
-			`could not be read (PID 200 (gateway))"`},
+			`could not be read by this user (` + caller + `), so whether it writes the system's logs is not known: PID 200 (gateway, user ` + anotherName + `)" check="` + checkFDs},
 		{"another user's prometheus with the system's configuration, descriptors not readable", procs("/usr/bin/prometheus\x00--config.file\x00"+filepath.Join(system, "prometheus", "prometheus.yml")+"\x00", another),
-			`could not be read (PID 200 (prometheus))"`},
+			`is not known: PID 200 (prometheus, user ` + anotherName + `)" check="` + checkFDs},
 		{"another user's redis-server on 6379, descriptors not readable", procs("/usr/bin/redis-server 127.0.0.1:6379\x00\x00\x00", another), complete},
 		{"another user's redis-server on the plan's port, descriptors not readable", procs("/usr/bin/redis-server 127.0.0.1:27379\x00\x00\x00", another),
-			`could not be read (PID 200 (redis-server))"`},
+			`is not known: PID 200 (redis-server listening on 127.0.0.1:27379, in the port plan from 27000, user ` + anotherName + `)" check="` + checkFDs + `; one whose output is in ` + logs + ` is the system's and runs on without the network: stop it (` + "`sudo kill PID`" + `); one whose output is elsewhere is the machine's own (such as a Redis run as a service: ` + "`systemctl status redis-server`" + `) and may be left running; but a Redis of the machine's own listening in the port plan from 27000 takes a port the system's processes need: give the system another --port-base, or move that Redis to a port outside the plan"`},
 	} {
 		var out strings.Builder
 		log := slog.New(slog.NewTextHandler(&out, nil))
@@ -344,7 +353,20 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 		if !strings.Contains(said, c.written) || (c.written != complete) == strings.Contains(said, complete) {
 			t.Errorf("%s: %q; want it to say %q (and %q only if so)", c.why, said, c.written, complete)
 		}
+		if redisInPlan := strings.Contains(c.written, "redis-server listening"); redisInPlan != strings.Contains(said, "--port-base") {
+			t.Errorf("%s: %q; want another --port-base advised only for a Redis in the port plan", c.why, said)
+		}
 	}
+}
+
+// userName is the name of the user uid as the machine's user database
+// gives it, "uid N" when it has none.
+func userName(t *testing.T, uid int) string {
+	t.Helper()
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return fmt.Sprintf("uid %d", uid)
 }
 
 // TestSystemCommand: the project's programs count by name, the network's
@@ -361,10 +383,10 @@ func TestSystemCommand(t *testing.T) {
 	}{
 		{"/home/u/votechain/bin/batcher\x00--port\x0027200\x00", 27000, "batcher"},
 		{"/usr/bin/peer\x00node\x00start\x00", 27000, ""},
-		{"redis-server 127.0.0.1:27342 [cluster]\x00\x00", 27000, "redis-server"},
+		{"redis-server 127.0.0.1:27342 [cluster]\x00\x00", 27000, "redis-server listening on 127.0.0.1:27342, in the port plan from 27000"},
 		{"redis-server 127.0.0.1:27379\x00", 23000, ""},
 		{"redis-server *:6379\x00", 27000, ""},
-		{"redis-server *:6379\x00", 0, "redis-server"},
+		{"redis-server *:6379\x00", 0, "redis-server listening on *:6379 (the port plan unknown)"},
 		{"/usr/sbin/haproxy\x00-f\x00/home/u/.run/haproxy.cfg\x00", 27000, "haproxy"},
 		{"/usr/sbin/haproxy\x00-f\x00/etc/haproxy/haproxy.cfg\x00", 27000, ""},
 		{"/usr/bin/tool\x00--dir=/home/u/.run\x00", 27000, "tool"},

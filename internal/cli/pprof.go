@@ -1,25 +1,28 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"syscall"
 )
 
 // PprofUsage is the help of a command's --pprof flag.
-const PprofUsage = "listen address for Go profiling (/debug/pprof/), a loopback one (127.0.0.1:PORT, [::1]:PORT or localhost:PORT; any other is refused: it exposes internals); empty: off; a port in use stops the command at start"
+const PprofUsage = "listen address for Go profiling (/debug/pprof/), a loopback one (127.0.0.1:PORT, [::1]:PORT or localhost:PORT; any other is refused: it exposes internals); empty: off; port 0 picks a free port, logged at start (\"profiling endpoints listening\"); a port in use stops the command at start (exit 1, naming --pprof, the address and the fix)"
 
 // ServePprof serves Go's profiling endpoints (/debug/pprof/) on a listener
 // of their own at addr, the value of the command's --pprof, so they never
 // share a public address; port 0 picks a free port, logged ("profiling
 // endpoints listening"). An addr that is not a loopback one (checkPprofAddr)
 // is refused as a usage error before anything listens. It returns once the
-// listener is open: an address in use is an error then, naming --pprof and
-// addr, for the command to stop on at start. The caller shuts the server
-// down.
+// listener is open: an address in use is an error then, naming --pprof,
+// addr, that the port is in use and the fix (another port, port 0, or no
+// --pprof), for the command to stop on at start (exit 1, as PprofUsage
+// says). The caller shuts the server down.
 func ServePprof(addr string, log *slog.Logger) (*http.Server, error) {
 	if err := checkPprofAddr(addr); err != nil {
 		return nil, err
@@ -31,8 +34,12 @@ func ServePprof(addr string, log *slog.Logger) (*http.Server, error) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv, at, err := serveOwn(addr, mux, log)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		host, _, _ := net.SplitHostPort(addr) // checkPprofAddr split it
+		return nil, fmt.Errorf("--pprof %s: the port is in use (another process listens on it: %w): give --pprof another port (%s picks a free one, logged), or leave it empty for no profiling", addr, err, net.JoinHostPort(host, "0"))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("--pprof %s: %w: give --pprof a free port, or leave it empty for no profiling", addr, err)
+		return nil, fmt.Errorf("--pprof %s: %w: give --pprof another address, or leave it empty for no profiling", addr, err)
 	}
 	log.Info("profiling endpoints listening", "addr", at.String())
 	return srv, nil

@@ -11,8 +11,10 @@ import (
 )
 
 // TestServePprof: the profiling endpoints answer at the logged address once
-// ServePprof returns; a port already taken is an error at once naming
-// --pprof and the address, and nothing is served or logged as listening.
+// ServePprof returns; a port already taken is an error at once (exit 1, not
+// a usage error's 2) naming --pprof and the address, saying the port is in
+// use and the fix (another port, port 0, or no --pprof), and nothing is
+// served or logged as listening.
 func TestServePprof(t *testing.T) {
 	var logged strings.Builder
 	log := slog.New(slog.NewTextHandler(&logged, nil))
@@ -41,8 +43,9 @@ func TestServePprof(t *testing.T) {
 	if err == nil {
 		srv2.Close()
 	}
-	if want := "--pprof " + taken.Addr().String() + ": "; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "give --pprof a free port") {
-		t.Errorf("a taken port: %v; want an error beginning %q and saying how to fix it", err, want)
+	if want := "--pprof " + taken.Addr().String() + ": the port is in use"; err == nil || errors.Is(err, ErrUsage) || !strings.HasPrefix(err.Error(), want) ||
+		!strings.Contains(err.Error(), "give --pprof another port (127.0.0.1:0 picks a free one, logged), or leave it empty for no profiling") {
+		t.Errorf("a taken port: %v; want an error (not a usage error: exit 1) beginning %q and saying how to fix it", err, want)
 	}
 	if strings.Contains(logged.String(), "listening") {
 		t.Errorf("a taken port logged %q; want nothing said to listen", logged.String())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -44,9 +45,42 @@ func FileOwner(path string) (int, error) {
 type Scan struct {
 	Writers    []string
 	Unreadable int      // processes running as a logs' owner whose descriptors could not be read
-	Named      []string // other users' processes whose descriptors could not be read and whose command line names the system (the isSystem of Writers), each as "PID n (PROGRAM)"
+	Named      []Unread // other users' processes whose descriptors could not be read and whose command line names the system (the isSystem of Writers)
 	Hidepid    string   // /proc's hidepid mount option, when it may hide a logs' owner's processes from this one
 }
+
+// Unread is what a scan knows of another user's process whose descriptors
+// it could not read (only root and the process's own user may): its PID,
+// its user (a name, else "uid N"; "" when /proc did not say) and what in
+// its command line, which anyone may read, makes it possibly one of the
+// system's (isSystem's program). Whether it writes the system's logs is
+// what is not known.
+type Unread struct {
+	PID     int
+	User    string
+	Program string
+}
+
+// String is "PID n (PROGRAM, user USER)", "PID n (PROGRAM)" when the user
+// is unknown.
+func (u Unread) String() string {
+	if u.User == "" {
+		return fmt.Sprintf("PID %d (%s)", u.PID, u.Program)
+	}
+	return fmt.Sprintf("PID %d (%s, user %s)", u.PID, u.Program, u.User)
+}
+
+// userName is the name of the user uid, "uid N" when the machine's user
+// database does not know it.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return fmt.Sprintf("uid %d", uid)
+}
+
+// callerName is the name of the user this process runs as (effective).
+func callerName() string { return userName(os.Geteuid()) }
 
 // Missed says why s may have missed processes, "" if none could be.
 func (s Scan) Missed() string {
@@ -58,17 +92,26 @@ func (s Scan) Missed() string {
 		why = append(why, fmt.Sprintf("the descriptors of %d %s running as the logs' owner could not be read", s.Unreadable, processes(s.Unreadable)))
 	}
 	if len(s.Named) > 0 {
-		why = append(why, fmt.Sprintf("the descriptors of %d %s of another user whose command line names one of the system's programs, ports or paths could not be read (%s)", len(s.Named), processes(len(s.Named)), strings.Join(s.Named, ", ")))
+		named := make([]string, len(s.Named))
+		for i, u := range s.Named {
+			named[i] = u.String()
+		}
+		n := len(s.Named)
+		why = append(why, fmt.Sprintf("the descriptors of %d %s of another user, whose command line names one of the system's programs, ports or paths, could not be read by this user (%s), so whether %s the system's logs is not known: %s",
+			n, processes(n), callerName(), plural(n, "it writes", "they write"), strings.Join(named, ", ")))
 	}
 	return strings.Join(why, "; ")
 }
 
 // processes is "process" for n of 1, else "processes".
-func processes(n int) string {
+func processes(n int) string { return plural(n, "process", "processes") }
+
+// plural is one for n of 1, else many.
+func plural(n int, one, many string) string {
 	if n == 1 {
-		return "process"
+		return one
 	}
-	return "processes"
+	return many
 }
 
 // Writers names the processes, this one aside, whose standard output or
@@ -112,11 +155,16 @@ func (p FS) Writers(logs string, isSystem func(cmdline []byte) (program string, 
 		for _, fd := range []string{"1", "2"} {
 			file, err := p.Readlink(filepath.Join(p.Root, e.Name(), "fd", fd))
 			if errors.Is(err, fs.ErrPermission) {
-				if uid, err := p.Owner(filepath.Join(p.Root, e.Name())); err == nil && (owners == nil || owners[uid]) {
+				uid, uidErr := p.Owner(filepath.Join(p.Root, e.Name()))
+				if uidErr == nil && (owners == nil || owners[uid]) {
 					scan.Unreadable++
 				} else if cmdline, err := os.ReadFile(filepath.Join(p.Root, e.Name(), "cmdline")); err == nil {
 					if program, ok := isSystem(cmdline); ok {
-						scan.Named = append(scan.Named, fmt.Sprintf("PID %d (%s)", pid, program))
+						u := Unread{PID: pid, Program: program}
+						if uidErr == nil {
+							u.User = userName(uid)
+						}
+						scan.Named = append(scan.Named, u)
 					}
 				}
 				break

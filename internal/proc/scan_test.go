@@ -15,7 +15,7 @@ import (
 // descriptors are denied is a gap when it runs as the logs' owner (any
 // user when the logs folder cannot be read), or when its command line
 // (world-readable) is the system's by isSystem, named by the program it
-// returns; another user's other processes (root's daemons, a
+// returns, with its user; another user's other processes (root's daemons, a
 // non-dumpable one of the caller's, which /proc gives to root) are none.
 // hidepid is noted only when it may hide one of the system's: the logs
 // another user's and this process not in its gid= group.
@@ -111,9 +111,9 @@ func TestWriters(t *testing.T) {
 		{"two processes' descriptors not readable, of the logs' owner", "", tree("rw,relatime", false, map[string]string{"200": "denied", "203": "denied"}), Scan{Unreadable: 2}},
 		{"another user's processes' descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's", "204": "denied, another user's"}), Scan{}},
 		{"another user's gateway, and a process naming the system's folder, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"202": "denied, another user's", "203": "denied, another user's"}),
-			Scan{Named: []string{"PID 202 (gateway)", "PID 203 (python3)"}}},
+			Scan{Named: []Unread{{202, userName(another), "gateway"}, {203, userName(another), "python3"}}}},
 		{"a process of the logs' owner and another user's gateway, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"200": "denied", "202": "denied, another user's"}),
-			Scan{Unreadable: 1, Named: []string{"PID 202 (gateway)"}}},
+			Scan{Unreadable: 1, Named: []Unread{{202, userName(another), "gateway"}}}},
 		{"another user's process's descriptors not readable, the logs folder not there", filepath.Join(t.TempDir(), "logs"), tree("rw,relatime", false, map[string]string{"200": "denied, another user's"}), Scan{Unreadable: 1}},
 		{"/proc mounted with hidepid, the logs another user's", "", tree("rw,nosuid,hidepid=invisible", true, map[string]string{"100": ""}), Scan{Hidepid: "invisible"}},
 		{"/proc mounted with hidepid, the logs the caller's", "", tree("rw,nosuid,hidepid=invisible", false, map[string]string{"100": ""}), Scan{}},
@@ -141,8 +141,10 @@ func TestScanMissed(t *testing.T) {
 	}{
 		{Scan{Writers: []string{"PID 1 (output in /l/a.log)"}}, ""},
 		{Scan{Unreadable: 1}, "the descriptors of 1 process running as the logs' owner could not be read"},
-		{Scan{Hidepid: "2", Unreadable: 2, Named: []string{"PID 202 (gateway)"}},
-			"/proc is mounted with hidepid=2, which hides other users' processes, and the logs belong to another user; the descriptors of 2 processes running as the logs' owner could not be read; the descriptors of 1 process of another user whose command line names one of the system's programs, ports or paths could not be read (PID 202 (gateway))"},
+		{Scan{Hidepid: "2", Unreadable: 2, Named: []Unread{{202, "redis", "redis-server on 127.0.0.1:27379"}}},
+			"/proc is mounted with hidepid=2, which hides other users' processes, and the logs belong to another user; the descriptors of 2 processes running as the logs' owner could not be read; the descriptors of 1 process of another user, whose command line names one of the system's programs, ports or paths, could not be read by this user (" + callerName() + "), so whether it writes the system's logs is not known: PID 202 (redis-server on 127.0.0.1:27379, user redis)"},
+		{Scan{Named: []Unread{{202, "", "gateway"}, {203, "uid 1234", "python3"}}},
+			"the descriptors of 2 processes of another user, whose command line names one of the system's programs, ports or paths, could not be read by this user (" + callerName() + "), so whether they write the system's logs is not known: PID 202 (gateway), PID 203 (python3, user uid 1234)"},
 	} {
 		if got := c.scan.Missed(); got != c.want {
 			t.Errorf("%+v.Missed() = %q; want %q", c.scan, got, c.want)

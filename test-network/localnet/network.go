@@ -431,7 +431,8 @@ func (n *Network) running(name string) bool {
 }
 
 // Down stops every process of the instance by its recorded ID (proc.Stop:
-// a PID that now belongs to another process is left alone and logged).
+// a PID that now belongs to another process is left alone and logged); a
+// process it could not stop is an error naming its node ("stop orderer0: ...").
 // With wipe it also deletes the run folder (ledgers, crypto material,
 // logs), first refusing (before it stops anything) a folder the instance
 // did not make (CheckRunDir). Without, it records what it stopped in
@@ -458,7 +459,7 @@ func (n *Network) Down(wipe bool) error {
 		_ = n.Resume(name) // a paused process would only see SIGTERM once continued
 		out, err := proc.Stop(n.state.PIDs[name], bin, 10*time.Second)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("stop %s: %w", name, err)) // the node, not only its binary
 			continue
 		}
 		LogStop(n.log, name, n.state.PIDs[name], out)
@@ -488,7 +489,7 @@ func (n *Network) Kill(name string) error {
 		return fmt.Errorf("no process %q in this network", name)
 	}
 	if err := proc.Kill(n.state.PIDs[name], p.Bin); err != nil {
-		return err
+		return fmt.Errorf("kill %s: %w", name, err)
 	}
 	delete(n.state.PIDs, name)
 	return n.saveState()

@@ -97,7 +97,8 @@ func TestDownByStartTime(t *testing.T) {
 // TestDownOfAnOldState: a state written before start times were kept (bare
 // PIDs) is read; its processes are checked by executable, as before: one
 // running the recorded binary is stopped, and after a move of the
-// binaries' folder down refuses, naming the process it left running.
+// binaries' folder down refuses, naming the node (its process name, not
+// only the binary proc.Stop knows) and the PID it left running.
 func TestDownOfAnOldState(t *testing.T) {
 	cfg, _ := fakeFabric(t)
 	first, second := startOrderer(t, cfg), startOrderer(t, cfg)
@@ -120,8 +121,8 @@ func TestDownOfAnOldState(t *testing.T) {
 	if n, err = localnet.New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Down(false); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("kill %d", second.PID)) {
-		t.Fatalf("down of an old state after the binaries moved: %v; want it refused, naming pid %d", err, second.PID)
+	if err := n.Down(false); err == nil || !strings.HasPrefix(err.Error(), "stop orderer0: ") || !strings.Contains(err.Error(), fmt.Sprintf("kill %d", second.PID)) {
+		t.Fatalf("down of an old state after the binaries moved: %v; want it refused, naming the node (orderer0, not only its binary) and pid %d", err, second.PID)
 	}
 	if !running(second) {
 		t.Error("down signalled a process recorded without a start time whose binary moved")
