@@ -99,15 +99,20 @@ func IsClockSkew(message string) bool { return strings.Contains(message, ClockSk
 // keep to the peers' (MaxClockSkew, the chaincode's, and the peers'
 // peer.authentication.timewindow, checked before the chaincode runs) and
 // the fix, comparing the clock of "here", the machine that reports it,
-// with a peer's and fixing NTP on the one that is off. It is one sentence
+// with a peer's, and NTPFix for the one that is off. It is one sentence
 // beginning with a capital and without its final period, to follow the
 // caller's own sentence on what was refused and what happens until the
 // clock is fixed, and to be ended or continued by the caller.
 func ClockSkewAdvice() string {
 	return "A transaction's time must be within " + MaxClockSkew.String() +
 		" (the chaincode's max_skew) of a peer's clock and within the peer's peer.authentication.timewindow (15m in Fabric's sample core.yaml): " +
-		"compare `chronyc tracking` or `timedatectl` here and on a peer and fix NTP on the one that is off"
+		"compare `chronyc tracking` or `timedatectl` here and on a peer, and on the machine whose clock is off " + NTPFix
 }
+
+// NTPFix is the operator's fix for a machine whose clock is off, to follow
+// "on the machine whose clock is off": nothing corrects the clock until NTP
+// runs there. Every message and runbook that reports a clock off says it.
+const NTPFix = "check NTP with timedatectl (System clock synchronized: yes, NTP service: active) and turn it on if it is off (sudo timedatectl set-ntp true; with chrony, sudo chronyc makestep corrects a large offset at once instead of slewing it for minutes): the clock stays off until that is done"
 
 const (
 	treeHeadDomain = "votechain/treehead/v1"

@@ -399,7 +399,7 @@ func TestParseLogHeadKey(t *testing.T) {
 // the fix, in one sentence a caller can end or continue.
 func TestClockSkewAdvice(t *testing.T) {
 	advice := ClockSkewAdvice()
-	for _, says := range []string{MaxClockSkew.String(), "max_skew", "peer.authentication.timewindow", "`chronyc tracking` or `timedatectl`", "fix NTP"} {
+	for _, says := range []string{MaxClockSkew.String(), "max_skew", "peer.authentication.timewindow", "`chronyc tracking` or `timedatectl`", "sudo timedatectl set-ntp true"} {
 		if !strings.Contains(advice, says) {
 			t.Errorf("the advice does not say %q: %s", says, advice)
 		}
