@@ -63,17 +63,18 @@
 // ledger accepts only heads that extend what it holds. When Run's context
 // ends (a gateway ends it once its requests in flight have finished) it
 // signs and anchors once more, so that no accepted vote is left outside
-// an anchored head by a gateway that stopped.
+// an anchored head by a gateway that stopped (again, up to twice, when that
+// anchor loses the race below).
 //
 // Several gateways may run the log at once: each follows the log, only a
 // head larger than the published one replaces it, and the chaincode refuses
 // an anchor that does not extend the anchored head (a concurrent anchor of
 // another gateway makes one of two fail, and the next round anchors again
-// from the new head). That race is expected: a failed anchor whose error
-// wraps ballot.ErrHeadConflict (the chaincode's refusal, or a read conflict
-// at commit) while the ledger's anchored head of one of its states is no
-// longer the one the anchor was built on counts in
-// intake_log_anchor_races_total and is logged at debug level; every other
+// from the new head, the closing round at once). That race is expected: a
+// failed anchor whose error wraps ballot.ErrHeadConflict (the chaincode's
+// refusal, or a read conflict at commit) while the ledger's anchored head
+// of one of its states is no longer the one the anchor was built on
+// counts in intake_log_anchor_races_total and is logged at debug level; every other
 // failure (the ledger unreachable, another refusal, a head conflict with
 // no other anchor to explain it, as a log rewritten under its anchored
 // head gives) counts in intake_log_anchor_failures_total and is logged at
@@ -205,7 +206,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		anchorFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_failures_total",
 			Help: "AnchorLogHeads transactions that failed other than by the expected race with another gateway's (refused, or the ledger unreachable)."}),
 		anchorRaces: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_races_total",
-			Help: "AnchorLogHeads transactions that lost the expected race with another gateway's anchor of the same state (refused as not extending the anchored head, or a read conflict); the next round anchors from the new head."}),
+			Help: "AnchorLogHeads transactions that lost the expected race with another gateway's anchor of the same state (refused as not extending the anchored head, or a read conflict); the next round anchors from the new head, the closing round at shutdown at once (up to twice)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.entries, m.signed, m.published, m.anchored, m.anchorFailures, m.anchorRaces)
@@ -412,17 +413,18 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 // waitNote says, in a closing round's warning, who anchors what it left.
 const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head within a minute), this gateway's restart, or a head of a longer log"
 
-// closingRaces is how many times the closing round anchors again after
-// an anchor that lost a race with another gateway's.
+// closingRaces is how many times each of the closing round's anchors is
+// sent again after losing a race with another gateway's (anchorPastRaces).
 const closingRaces = 2
 
-// closingRound signs and anchors what the logs hold now, once, within
-// 2 × CallTimeout, and logs what it anchored. A size refused as stored
-// and not yet found anchored (a reply lost, a race lost) is taken over at
-// once: this gateway anchors nothing later, and a winner still anchoring
-// it makes the second anchor a race at worst, counted. An anchor that
-// loses such a race fails its other states' heads too, which no other
-// gateway may hold: the closing round anchors them again (up to
+// closingRound signs and anchors what the logs hold now, within
+// 2 × CallTimeout, and logs what it anchored: it anchors once, and again
+// after an anchor that lost a race (anchorPastRaces). A size refused as
+// stored and not yet found anchored (a reply lost, a race lost) is taken
+// over at once: this gateway anchors nothing later, and a winner still
+// anchoring it makes the second anchor a race at worst, counted. An
+// anchor that loses such a race fails its other states' heads too, which
+// no other gateway may hold: the closing round anchors them again (up to
 // closingRaces times) rather than leave them to another gateway's
 // take-over or this one's restart.
 func (l *Log) closingRound(ctx context.Context, elections Elections) {
@@ -433,22 +435,14 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 	if !anchor {
 		return
 	}
-	err := l.anchor(ctx, states)
-	for try := 0; errors.Is(err, errSuperseded) && try < closingRaces; try++ {
-		// Another gateway's anchor of one of the states committed first
-		// (a take-over above racing its winner's anchor, or a head both
-		// stamped in the same millisecond), failing the transaction's
-		// other heads with it: anchor has read the anchored heads again,
-		// and what they do not cover is anchored once more.
-		err = l.anchor(ctx, states)
-	}
+	err := l.anchorPastRaces(ctx, states)
 	if err == nil {
 		// A head found stamped before the anchored one, or by this clock
 		// before it stepped back, was left out: sign it again and anchor
 		// once more.
 		if resign := l.resigning(states); len(resign) > 0 {
 			if _, anchor = l.signAll(ctx, elections); anchor {
-				err = l.anchor(ctx, resign)
+				err = l.anchorPastRaces(ctx, resign)
 			}
 		}
 	}
@@ -461,6 +455,22 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		return
 	}
 	l.log.Info("intake log: closing heads anchored", "states", len(states))
+}
+
+// anchorPastRaces anchors the states' signed heads (anchor) and, while
+// the anchor loses a race (errSuperseded: another gateway's anchor of one
+// of the states committed first, a take-over racing its winner's anchor
+// or a head both stamped in the same millisecond, failing the
+// transaction's other heads with it), anchors again, up to closingRaces
+// times: anchor has read the anchored heads again, and what they do not
+// cover is anchored once more (nothing is sent when they cover it all).
+// It returns the last anchor's error.
+func (l *Log) anchorPastRaces(ctx context.Context, states []string) error {
+	err := l.anchor(ctx, states)
+	for try := 0; errors.Is(err, errSuperseded) && try < closingRaces; try++ {
+		err = l.anchor(ctx, states)
+	}
+	return err
 }
 
 // resigning lists the states whose signed head is to be signed again.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -191,6 +192,218 @@ func TestClosingRoundTakesOverARefusedSize(t *testing.T) {
 		if !strings.Contains(logs.String(), says) {
 			t.Errorf("another key's head stored %v: the log does not say %q:\n%s", othersHead, says, logs.String())
 		}
+	}
+}
+
+// racingLedger loses the first anchor that carries a head of winner's
+// size and state to another gateway's concurrent one: it commits winner
+// (that gateway's anchor of its state) and fails
+// the transaction with a read conflict, as Fabric fails the later of two
+// anchors endorsed on the same anchored head (fabricclient maps
+// MVCC_READ_CONFLICT to ballot.ErrHeadConflict). It counts the anchors
+// it is sent.
+type racingLedger struct {
+	*fakeLedger
+	winner ballot.TreeHead
+	raced  atomic.Bool
+	sent   atomic.Int64
+}
+
+func (r *racingLedger) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
+	r.sent.Add(1)
+	for _, a := range anchors {
+		if a.Head.State != r.winner.State || a.Head.Size != r.winner.Size || !r.raced.CompareAndSwap(false, true) {
+			continue
+		}
+		r.fakeLedger.mu.Lock()
+		r.heads[r.winner.State] = r.winner
+		r.fakeLedger.mu.Unlock()
+		return readConflict(anchors)
+	}
+	return r.fakeLedger.AnchorLogHeads(ctx, anchors)
+}
+
+// readConflict is the error of an anchor that lost the race at commit.
+func readConflict(anchors []ballot.LogAnchor) error {
+	return fmt.Errorf("anchor %d log heads: %w: MVCC_READ_CONFLICT", len(anchors), ballot.ErrHeadConflict)
+}
+
+// A gateway stopping takes over at once CA's head of 4, which a gateway
+// sharing its key stored and is anchoring at that moment: the two anchors
+// race and this one loses, failing with it the gateway's own NY head of 3,
+// which no other gateway published. The closing round anchors again what
+// the race left (NY) and logs its heads anchored; it gave up after the
+// race before, leaving NY's votes unanchored until another gateway took
+// its head over (41 s later) or, with a key of its own, its restart.
+// Without NY's votes the winner's anchor covers all the race left: the
+// closing round sends no second anchor, and logs its heads anchored (not
+// the race's failure).
+func TestClosingRoundAnchorsAgainAfterARace(t *testing.T) {
+	for _, ny := range []int{3, 0} {
+		srv, rdb, key, fake := signerSetup(t)
+		clock := newStillClock()
+		var logs strings.Builder
+		logger := slog.New(slog.NewTextHandler(&logs, nil))
+		ledger := &racingLedger{fakeLedger: fake}
+		l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: clock.now}, logger)
+		// The winner, a second ahead: its head of a size differs from l's.
+		ahead := func() time.Time { return clock.now().Add(time.Second) }
+		winner := New(srv.ClientAs(redisserver.UserGateway), nil, Config{Key: key, Now: ahead}, logger)
+		appendVotes(t, rdb, "CA", 2)
+		if err := signAndAnchor(t, l, "CA"); err != nil {
+			t.Fatal(err)
+		}
+		appendVotes(t, rdb, "CA", 2)
+		if err := winner.sign(context.Background(), "e1", "CA"); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.sign(context.Background(), "e1", "CA"); err != nil { // refused: 4 is stored
+			t.Fatal(err)
+		}
+		stored, err := votequeue.GetHead(context.Background(), rdb, "CA")
+		if err != nil || stored.Size != 4 {
+			t.Fatalf("stored CA head %+v, %v; want the winner's of size 4", stored, err)
+		}
+		ledger.winner = stored
+		appendVotes(t, rdb, "NY", ny)
+		sent := ledger.sent.Load()
+
+		l.closingRound(context.Background(), fixedElections{})
+		if !ledger.raced.Load() {
+			t.Fatalf("NY %d: the closing round sent no anchor", ny)
+		}
+		if got := fake.head("CA"); got != stored {
+			t.Errorf("NY %d: anchored CA head %+v; want the winner's %+v", ny, got, stored)
+		}
+		if got := fake.head("NY").Size; got != uint64(ny) {
+			t.Errorf("anchored NY size %d after the closing round; want %d (its anchor lost a race on CA, not on NY)", got, ny)
+		}
+		want := int64(2) // the lost race, then NY's again
+		if ny == 0 {
+			want = 1 // nothing left to anchor
+		}
+		if n := ledger.sent.Load() - sent; n != want {
+			t.Errorf("NY %d: the closing round sent %d anchors; want %d", ny, n, want)
+		}
+		if says := `"intake log: closing heads anchored"`; !strings.Contains(logs.String(), says) {
+			t.Errorf("NY %d: the log does not say %s:\n%s", ny, says, logs.String())
+		}
+	}
+}
+
+// headOf is the head of size of the state's log in Redis, stamped at,
+// that key signs.
+func headOf(t *testing.T, rdb *redis.Client, key ed25519.PrivateKey, state string, size uint64, at time.Time) ballot.TreeHead {
+	t.Helper()
+	entries, err := votequeue.LogEntries(context.Background(), rdb, state, 0, size)
+	if err != nil || uint64(len(entries)) != size {
+		t.Fatalf("%d entries of the %s log, %v; want %d", len(entries), state, err, size)
+	}
+	var tree ballot.LogTree
+	for _, e := range entries {
+		tree.Append(ballot.EntryLeaf(e))
+	}
+	root, _ := tree.Root(size)
+	h, err := ballot.TreeHead{Election: "e1", State: state, Size: size, Root: ballot.HashHex(root), Timestamp: at.UnixMilli()}.Sign(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// losingLedger loses every anchor it is sent to another gateway's
+// concurrent one, as when a gateway sharing the key anchors the same
+// state in every block: it commits that gateway's next head (ahead, in
+// turn) and fails the transaction with a read conflict. It counts the
+// anchors it is sent.
+type losingLedger struct {
+	*fakeLedger
+	ahead []ballot.TreeHead
+	sent  atomic.Int64
+}
+
+func (r *losingLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAnchor) error {
+	r.sent.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ahead) > 0 {
+		r.heads[r.ahead[0].State], r.ahead = r.ahead[0], r.ahead[1:]
+	}
+	return readConflict(anchors)
+}
+
+// A gateway stopping whose every anchor loses the race (another gateway
+// sharing its key anchors CA a head further each time, never up to this
+// one's head of 10) sends its closing anchor 1 + closingRaces times, no
+// more (the closing round is bounded: StopTimeout), and warns that it
+// failed, saying who anchors what it left.
+func TestClosingRoundGivesUpAfterItsRaces(t *testing.T) {
+	srv, rdb, key, fake := signerSetup(t)
+	clock := newStillClock()
+	var logs strings.Builder
+	ledger := &losingLedger{fakeLedger: fake}
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: clock.now}, slog.New(slog.NewTextHandler(&logs, nil)))
+	appendVotes(t, rdb, "CA", 10)
+	for size := range uint64(9) { // the other gateway's heads of 1 to 9, stamped a second before l's
+		ledger.ahead = append(ledger.ahead, headOf(t, rdb, key, "CA", size+1, clock.now().Add(-time.Second)))
+	}
+
+	l.closingRound(context.Background(), fixedElections{})
+	if n := ledger.sent.Load(); n != 1+closingRaces {
+		t.Errorf("the closing round sent %d anchors, each losing the race; want %d (1 + closingRaces)", n, 1+closingRaces)
+	}
+	if says := `"intake log: closing anchor failed: ` + waitNote + `"`; !strings.Contains(logs.String(), says) {
+		t.Errorf("the log does not say %s:\n%s", says, logs.String())
+	}
+	if says := errSuperseded.Error(); !strings.Contains(logs.String(), says) {
+		t.Errorf("the closing anchor's failure does not say %q (the race):\n%s", says, logs.String())
+	}
+}
+
+// A gateway stopping, its clock 10 s behind the one that anchored CA's
+// and NY's heads of 2, finds its heads of 4 stamped before them: it
+// leaves them out of its closing anchor, signs them again stamped as the
+// anchored heads, and anchors them; that anchor loses the race on CA to a
+// gateway sharing its key, failing NY's head with it. The closing round
+// anchors NY again, as it does after its first anchor's race, and logs
+// its heads anchored; it gave up after that race, leaving NY's votes
+// unanchored.
+func TestClosingRoundAnchorsAgainAfterARaceOfHeadsSignedAgain(t *testing.T) {
+	srv, rdb, key, fake := signerSetup(t)
+	clock := newStillClock()
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	ledger := &racingLedger{fakeLedger: fake}
+	later := func() time.Time { return clock.now().Add(10 * time.Second) }
+	first := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: later}, logger)
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: clock.now}, logger)
+	for _, st := range []string{"CA", "NY"} {
+		appendVotes(t, rdb, st, 2)
+		if err := first.sign(context.Background(), "e1", st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.anchor(context.Background(), []string{"CA", "NY"}); err != nil {
+		t.Fatal(err)
+	}
+	appendVotes(t, rdb, "CA", 2)
+	appendVotes(t, rdb, "NY", 2)
+	// The winner's head of CA's 4, stamped as l's signed again is.
+	ledger.winner = headOf(t, rdb, key, "CA", 4, later())
+	sent := ledger.sent.Load()
+
+	l.closingRound(context.Background(), fixedElections{})
+	if !ledger.raced.Load() {
+		t.Fatal("the closing round sent no anchor of CA's 4")
+	}
+	if got := fake.head("NY"); got.Size != 4 || got.Timestamp != later().UnixMilli() {
+		t.Errorf("anchored NY head %+v after the closing round; want its head of 4 signed again, stamped as the anchored one", got)
+	}
+	if n := ledger.sent.Load() - sent; n != 2 {
+		t.Errorf("the closing round sent %d anchors; want 2 (the lost race, then NY's again)", n)
+	}
+	if says := `"intake log: closing heads anchored"`; !strings.Contains(logs.String(), says) {
+		t.Errorf("the log does not say %s:\n%s", says, logs.String())
 	}
 }
 
