@@ -244,6 +244,9 @@ type Batcher struct {
 	height   *chainHeight // the ledger's committed blocks, for lost transactions
 	progress *progress    // this process's commits, for lost transactions
 	lookups  lookups      // the ledger look-ups confirming lost verdicts
+	// castRules is the election record the cast wait judges votes by
+	// (awaitCastAt), read from ledger if it offers it.
+	castRules castRules
 
 	// commits is the context of the lanes' commits: it outlives Run's so
 	// that a graceful stop drains what is in flight, and ends DrainTimeout
@@ -289,6 +292,9 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		recovery: newRecoveryPolicy(cfg),
 		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
 		commits: context.Background(),
+	}
+	if src, ok := ledger.(electionSource); ok {
+		b.castRules.src = src
 	}
 	if cfg.ShareVotes > 0 {
 		b.share = &sharer{b: b, policy: cutPolicy{maxVotes: cfg.ShareVotes, fill: min(cfg.Fill, cfg.ShareVotes), depth: cfg.MaxInflight, maxWait: cfg.MaxWait}}

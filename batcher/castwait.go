@@ -15,7 +15,8 @@ import (
 // like any other: so a gateway clock ahead of the batcher's by more than a
 // batch's time in the batcher (0.1–1 s) would lose accepted votes.
 // awaitCastAt therefore holds a batch until the batcher's clock has passed
-// its latest cast_at, for at most castSkewAlarm.
+// its latest cast_at, for at most castSkewAlarm, and not for the votes the
+// election refuses whatever their commit time (castWait).
 
 // castMargin is how far past a batch's latest cast_at the batcher's clock
 // must be before the batch is submitted: the proposal's timestamp is taken
@@ -43,11 +44,19 @@ type castSkew struct{ logged atomic.Int32 }
 // the latest cast_at of its votes ahead of now by no more than
 // castSkewAlarm (with the margin), or now if none is; and how many votes
 // are further ahead (beyond: no wait within the bound saves them) and the
-// largest gap, from now to a vote's cast_at and the margin.
-func castWait(b ballot.Batch, now time.Time) (until time.Time, beyond int, gap time.Duration) {
+// largest gap, from now to a vote's cast_at and the margin. With election
+// record e (nil: none known), a vote e refuses whatever its batch's commit
+// time (unknown contest or choice, cast outside the window: e.Refusal at
+// its own cast_at, where cast_after_tx cannot apply) is left out: no wait
+// saves it, so it neither holds the batch nor counts.
+func castWait(b ballot.Batch, e *ballot.Election, now time.Time) (until time.Time, beyond int, gap time.Duration) {
 	until = now
 	for _, v := range b.Votes {
-		at := time.UnixMilli(v.CastAt).Add(castMargin)
+		at := time.UnixMilli(v.CastAt)
+		if e != nil && e.Refusal(v, at) != "" {
+			continue
+		}
+		at = at.Add(castMargin)
 		d := at.Sub(now)
 		gap = max(gap, d)
 		switch {
@@ -60,10 +69,62 @@ func castWait(b ballot.Batch, now time.Time) (until time.Time, beyond int, gap t
 	return until, beyond, gap
 }
 
+// electionSource is what the batcher reads the election record from: its
+// Ledger, if that offers it (package fabricledger's does, and RoundRobin's
+// reads through its home).
+type electionSource interface {
+	Election(ctx context.Context) (*ballot.Election, error)
+}
+
+// castRules holds the election record castWait judges votes by. It is read
+// from the ledger only when a batch has votes cast ahead of the batcher's
+// clock, and kept once settled (settledRecord); until then it is read again
+// for each such batch, and with none read (no source, a failed read, a
+// record not yet settled) every vote is waited for, as before.
+type castRules struct {
+	src     electionSource // nil: the ledger offers no record
+	settled atomic.Pointer[ballot.Election]
+}
+
+// electionReadTimeout bounds a read of the election record for the cast
+// wait: the batch waits for it before it yields its slot.
+const electionReadTimeout = 5 * time.Second
+
+// record returns the settled election record, reading it from the source
+// at now (the batcher's clock, before the read) if none is kept yet, or nil
+// if it has none.
+func (r *castRules) record(ctx context.Context, now time.Time) *ballot.Election {
+	if e := r.settled.Load(); e != nil || r.src == nil {
+		return e
+	}
+	ctx, cancel := context.WithTimeout(ctx, electionReadTimeout)
+	defer cancel()
+	e, err := r.src.Election(ctx)
+	if err != nil || e == nil || !settledRecord(e, now) {
+		return nil
+	}
+	r.settled.Store(e)
+	return e
+}
+
+// settledRecord reports whether election record e, read at now by the
+// batcher's clock, refuses no vote that a later record would count: a
+// set-up may replace a configured record (new contests, choices, window)
+// until its window opens by a transaction's time (ballot's SetUpRefusal),
+// which may be castSkewAlarm from a peer's clock, as the batcher's may be,
+// so a configured record is settled from twice that after OpensAt. After
+// that only a close changes the record, ending its window sooner: a vote
+// it refuses stays refused.
+func settledRecord(e *ballot.Election, now time.Time) bool {
+	return e.Status != ballot.StatusConfigured || !now.Before(e.OpensAt.Add(2*castSkewAlarm))
+}
+
 // awaitCastAt holds batch b until the batcher's clock is castMargin past the
 // latest cast_at of its votes, leaving out those more than castSkewAlarm
-// ahead (rejected by the ledger as cast_after_tx), so a batch is held
-// castSkewAlarm at most. Meanwhile the batch yields what it holds of the
+// ahead (rejected by the ledger as cast_after_tx) and, once the election
+// record is known (castRules), those it refuses whatever their commit
+// time, so a batch is held castSkewAlarm at most and never for a vote no
+// wait saves. Meanwhile the batch yields what it holds of the
 // process (c), so no other lane waits for it, and reclaims it before it
 // returns. The wait ends early, with an error, when ctx (the drain's time
 // up) or stop ends. A wait is counted in batcher_cast_waits_total and
@@ -75,16 +136,23 @@ func castWait(b ballot.Batch, now time.Time) (until time.Time, beyond int, gap t
 func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) error {
 	clock := l.b.clock
 	from := clock.Now()
-	until, beyond, gap := castWait(b, from)
+	wait, cancel := context.WithCancel(stop)
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	rules := &l.b.castRules
+	e := rules.settled.Load()
+	until, beyond, gap := castWait(b, e, from)
+	if e == nil && (until.After(from) || beyond > 0) {
+		if e = rules.record(wait, from); e != nil {
+			until, beyond, gap = castWait(b, e, from)
+		}
+	}
 	l.logCastSkew(b, beyond, gap)
 	if !until.After(from) {
 		return nil
 	}
 	m := l.b.metrics
 	m.castWaits.Inc()
-	wait, cancel := context.WithCancel(stop)
-	defer cancel()
-	defer context.AfterFunc(ctx, cancel)()
 	c.yield()
 	m.castHeld.Inc()
 	for clock.Now().Before(until) && sleep(wait, clock, until.Sub(clock.Now())) {
@@ -127,18 +195,13 @@ func (l *lane) logCastSkew(b ballot.Batch, beyond int, gap time.Duration) {
 	msg := "votes cast (by their gateway's clock) after this batcher's clock: a gateway's clock is ahead of this batcher's"
 	args := []any{"batch", b.ID(), "gap", gap.Round(time.Millisecond).String()}
 	if level == 1 {
-		l.log.Warn(msg+"; holding their batch until its clock passes them, so their commit is that much later. Compare the gateways' and this batcher's clocks (chronyc tracking or timedatectl on each machine); on the one whose clock is off, "+ntpFix,
+		l.log.Warn(msg+"; holding their batch until its clock passes them, so their commit is that much later. Compare the gateways' and this batcher's clocks (chronyc tracking or timedatectl on each machine); on the one whose clock is off, "+ballot.NTPFix,
 			append(args, "alert", alertClockAhead)...)
 		return
 	}
-	l.log.Error(msg+", by more than the chaincode allows between clocks: their batch is not held for them, and the ledger rejects them as cast_after_tx. Act now: compare chronyc tracking or timedatectl on the gateways and this batcher, take a gateway whose clock is ahead out of rotation until its clock is right, and on the machine whose clock is off "+ntpFix,
+	l.log.Error(msg+", by more than the chaincode allows between clocks: their batch is not held for them, and the ledger rejects them as cast_after_tx. Act now: compare chronyc tracking or timedatectl on the gateways and this batcher, take a gateway whose clock is ahead out of rotation until its clock is right, and on the machine whose clock is off "+ballot.NTPFix,
 		append(args, "votes", beyond, "bound", castSkewAlarm.String(), "alert", alertCastAfterTx)...)
 }
-
-// ntpFix is the operator's fix, in logCastSkew's lines, for a machine
-// whose clock is off: nothing corrects it until NTP runs there. The alerts'
-// runbooks (config/prometheus/alerts.yml) say the same.
-const ntpFix = "check NTP there with timedatectl (System clock synchronized: yes, NTP service: active) and turn it on if it is off (sudo timedatectl set-ntp true; with chrony, sudo chronyc makestep corrects a large offset at once instead of slewing it for minutes): the clock stays off until that is done"
 
 // The alerts (config/prometheus/alerts.yml) that fire on what logCastSkew
 // logs, named in its lines: batches held (warn), votes beyond the bound

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,9 +93,14 @@ type castLane struct {
 
 func newCastLane(t *testing.T, cfg Config, log *slog.Logger) castLane {
 	t.Helper()
-	clk := newFakeClock()
+	return newCastLaneOn(t, cfg, newFakeLedger(), newFakeClock(), log)
+}
+
+// newCastLaneOn is newCastLane on ledger and clock clk.
+func newCastLaneOn(t *testing.T, cfg Config, ledger Ledger, clk *fakeClock, log *slog.Logger) castLane {
+	t.Helper()
 	cfg.Partitions, cfg.Clock = []string{"CA"}, clk
-	b := newTestBatcher(t, cfg, nil, newFakeLedger(), log)
+	b := newTestBatcher(t, cfg, nil, ledger, log)
 	c := &claim{b: b, cost: 1, announced: b.share != nil}
 	if !b.inflight.tryAcquire(c.cost) {
 		t.Fatal("no slot free")
@@ -175,7 +181,7 @@ func TestAwaitCastAtLogsOncePerEpisode(t *testing.T) {
 	// and turned on where the clock is off (it does not correct itself).
 	for level, alert := range map[string]string{"level=WARN": "GatewayClockAhead", "level=ERROR": "VotesRejectedCastAfterTx"} {
 		if line := logs.lines(level)[0]; !strings.Contains(line, "alert="+alert) || !strings.Contains(line, "on the machine whose clock is off") && !strings.Contains(line, "on the one whose clock is off") ||
-			!strings.Contains(line, "check NTP there with timedatectl") || !strings.Contains(line, "turn it on if it is off (sudo timedatectl set-ntp true") {
+			!strings.Contains(line, "check NTP with timedatectl") || !strings.Contains(line, "turn it on if it is off (sudo timedatectl set-ntp true") {
 			t.Errorf("want the %s line to name alert %s and the operator's fix (check and turn on NTP on the machine whose clock is off, with timedatectl): %s", level, alert, line)
 		}
 	}
@@ -190,6 +196,100 @@ func TestAwaitCastAtLogsOncePerEpisode(t *testing.T) {
 	want := (time.Second + 2*time.Second + time.Minute + time.Second + 4*castMargin).Seconds()
 	if s := metricValue(t, l.b.metrics.castWaitTime); s < want-1e-6 || s > want+1e-6 {
 		t.Errorf("batcher_cast_wait_seconds_total %v, want %v", s, want)
+	}
+}
+
+// electionLedger is a ledger offering election record e (electionSource),
+// counting its reads.
+type electionLedger struct {
+	Ledger
+	e     ballot.Election
+	reads atomic.Int32
+}
+
+func (l *electionLedger) Election(context.Context) (*ballot.Election, error) {
+	l.reads.Add(1)
+	e := l.e
+	return &e, nil
+}
+
+// castElection is an election of CA whose contest "race" (batchCastIn's)
+// offers alice and bob, open on clk from opened ago for a day.
+func castElection(clk *fakeClock, opened time.Duration) ballot.Election {
+	opens := clk.Now().Add(-opened)
+	return ballot.Election{ID: "E1", States: []string{"CA"}, Status: ballot.StatusConfigured,
+		Contests: []ballot.Contest{{ID: "race", Title: "Race", Kind: ballot.ContestRace, Choices: []string{"alice", "bob"}}},
+		OpensAt:  opens, ClosesAt: opens.Add(24 * time.Hour)}
+}
+
+// A vote the election refuses whatever its commit time (unknown contest or
+// choice, cast outside the window) does not hold its batch, however far
+// within the bound its cast_at is ahead of the batcher's clock: only the
+// votes a wait can save do. The record is read when a batch has votes
+// ahead, and kept once no set-up can replace it.
+func TestCastWaitSkipsVotesRefusedWhateverTheirCommitTime(t *testing.T) {
+	var logs logBuffer
+	clk := newFakeClock()
+	ledger := &electionLedger{Ledger: newFakeLedger(), e: castElection(clk, time.Hour)}
+	l := newCastLaneOn(t, Config{}, RoundRobin(ledger), clk, logs.logger())
+	// notHeld checks that batch b, of a vote refused whatever its commit
+	// time, is not held: the clock does not move, so a held batch would
+	// not return.
+	notHeld := func(what string, b ballot.Batch) {
+		t.Helper()
+		before := metricValue(t, l.b.metrics.castWaits)
+		done, _ := l.await(context.Background(), b)
+		returned(t, done, nil)
+		if n := metricValue(t, l.b.metrics.castWaits); n != before {
+			t.Fatalf("the batch of a vote %s, cast a minute ahead, held (batcher_cast_waits_total %v)", what, n)
+		}
+	}
+	unknownContest, unknownChoice := l.batchCastIn(time.Minute), l.batchCastIn(time.Minute)
+	unknownContest.Votes[0].Contest = "senate"
+	unknownChoice.Votes[0].Choice = "mallory"
+	notHeld("of an unknown contest", unknownContest)
+	notHeld("of an unknown choice", unknownChoice)
+	if w, e := len(logs.lines("level=WARN")), len(logs.lines("level=ERROR")); w+e != 0 {
+		t.Errorf("%d warnings and %d errors of votes cast ahead for votes refused anyway: %q", w, e, logs.Lines())
+	}
+
+	// A refused vote beside one the wait saves: held for the latter only.
+	mixed := l.batchCastIn(time.Second, time.Minute)
+	mixed.Votes[1].Choice = "mallory"
+	done, timers := l.await(context.Background(), mixed)
+	waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
+	l.clk.Advance(time.Second + castMargin)
+	returned(t, done, nil)
+	if n := metricValue(t, l.b.metrics.castWaitTime); n != (time.Second + castMargin).Seconds() {
+		t.Errorf("batcher_cast_wait_seconds_total %v, want %v: held for the vote counted only", n, (time.Second + castMargin).Seconds())
+	}
+
+	// A second before the close, a vote cast a minute ahead is after it.
+	clk.Advance(ledger.e.ClosesAt.Sub(clk.Now()) - time.Second)
+	notHeld("cast after the window", l.batchCastIn(time.Minute))
+	if n := ledger.reads.Load(); n != 1 {
+		t.Errorf("the election record read %d times, want once (kept, an hour after its opening)", n)
+	}
+}
+
+// A record a set-up may still replace (configured, its window not opened
+// twice castSkewAlarm ago by the batcher's clock) is not judged by: a vote
+// it refuses may be counted by the record that replaces it, so the batch
+// is held for it, and the record read again for the next batch.
+func TestCastWaitHoldsForVotesOfARecordNotSettled(t *testing.T) {
+	clk := newFakeClock()
+	ledger := &electionLedger{Ledger: newFakeLedger(), e: castElection(clk, time.Minute)}
+	l := newCastLaneOn(t, Config{}, ledger, clk, nil)
+	for i := range 2 {
+		b := l.batchCastIn(time.Second)
+		b.Votes[0].Contest = "senate"
+		done, timers := l.await(context.Background(), b)
+		waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
+		l.clk.Advance(time.Second + castMargin)
+		returned(t, done, nil)
+		if n := ledger.reads.Load(); n != int32(i+1) {
+			t.Errorf("batch %d: the record read %d times, want %d", i, n, i+1)
+		}
 	}
 }
 

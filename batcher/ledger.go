@@ -2,6 +2,7 @@ package batcher
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,15 @@ func (r *roundRobin) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) 
 		return nil, err
 	}
 	return viaTx{Tx: tx, via: int(turn)}, nil
+}
+
+// Election reads the election record through home, if home offers it
+// (electionSource), for the cast wait; otherwise it fails.
+func (r *roundRobin) Election(ctx context.Context) (*ballot.Election, error) {
+	if src, ok := r.Ledger.(electionSource); ok {
+		return src.Election(ctx)
+	}
+	return nil, errors.New("batcher: the ledger offers no election record")
 }
 
 // viaTx is a transaction a RoundRobin submitted through its gateway number

@@ -13,10 +13,17 @@ import (
 )
 
 // New is the batcher.Ledger of a Fabric ballot contract client: its reads
-// and block stream as they are, Submit through SubmitBatches.
+// and block stream as they are, Submit through SubmitBatches. It offers the
+// election record too (Election), which the batcher's cast wait reads.
 func New(b *fabricclient.Ballot) batcher.Ledger { return ledger{b} }
 
 type ledger struct{ *fabricclient.Ballot }
+
+// The batcher finds the election record by this method (its cast wait
+// leaves out the votes the election refuses whatever their commit time).
+var _ interface {
+	Election(context.Context) (*ballot.Election, error)
+} = ledger{}
 
 func (l ledger) Submit(ctx context.Context, bs []ballot.Batch) (batcher.Tx, error) {
 	p, err := l.SubmitBatches(ctx, bs)
