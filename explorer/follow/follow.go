@@ -85,9 +85,10 @@ type Follower struct {
 // transaction (up to MaxBlocks, MaxDelay or CommitDelay's worth), whether
 // the end comes between blocks or while a block is audited: that block's
 // audit is dropped, nothing of it written, and the next run audits it
-// again from the checkpoint. A block's save is not cut short by ctx's end
-// (it writes the block's rows to the local index, milliseconds), so every
-// block is committed whole or not at all.
+// again from the checkpoint. A block's save is not cut short by ctx's end,
+// so every block is committed whole or not at all: the stop then waits for
+// the save, which is bounded by the block's rows (a block of roll chunks:
+// tens of thousands of inserts into the local index), and for the commit.
 func (f *Follower) Run(ctx context.Context) error {
 	return f.run(ctx, func(uint64) bool { return false })
 }

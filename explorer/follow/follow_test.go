@@ -718,10 +718,12 @@ func (s failingCheckpoint) Checkpoint(ctx context.Context) (uint64, []byte, erro
 
 // TestFollowStopsAtTheCheckpoint: a stop that cuts the checkpoint's read
 // short ends Run with no error (it was a store failure, which exits the
-// explorer non-zero); a checkpoint read failing on its own ends Run with
-// its error, also when it fails as the stop comes (the failure is not the
-// stop's), and so does the index's own read once the index is closed,
-// saying what the follower read, in Run and in Until's first read alike.
+// explorer non-zero) and Until, at its first read, with ctx's error itself
+// (it was the store's read error wrapping it); a checkpoint read failing
+// on its own ends Run and Until with its error, also when it fails as the
+// stop comes (the failure is not the stop's), and so does the index's own
+// read once the index is closed, saying what the follower read, in Run and
+// in Until's first read alike.
 func TestFollowStopsAtTheCheckpoint(t *testing.T) {
 	chain, _ := electionChain(3, 1, 5)
 	f, idx := follower(t, t.TempDir(), chain)
@@ -735,16 +737,30 @@ func TestFollowStopsAtTheCheckpoint(t *testing.T) {
 		{"failing as the stop comes", true, diskFailure},
 		{"failing on its own", false, diskFailure},
 	} {
-		ctx, cancel := context.WithCancel(t.Context())
-		store := failingCheckpoint{Store: idx, failure: c.failure}
-		if c.stop {
-			store.stop = cancel
-		}
-		f.Store = store
-		err := f.Run(ctx)
-		cancel()
-		if !errors.Is(err, c.failure) { // for a nil failure, unless err is nil
-			t.Errorf("checkpoint read %s: Run returned %v; want %v", c.name, err, c.failure)
+		for _, run := range []string{"Run", "Until"} {
+			ctx, cancel := context.WithCancel(t.Context())
+			store := failingCheckpoint{Store: idx, failure: c.failure}
+			if c.stop {
+				store.stop = cancel
+			}
+			f.Store = store
+			var err error
+			want := c.failure
+			if run == "Run" {
+				err = f.Run(ctx)
+			} else {
+				err = f.Until(ctx, uint64(len(chain)))
+				if want == nil { // a stop ends Until with ctx's error itself, not a failed read
+					want = context.Canceled
+					if err != ctx.Err() {
+						t.Errorf("checkpoint read %s: Until returned %v; want ctx's error itself", c.name, err)
+					}
+				}
+			}
+			cancel()
+			if !errors.Is(err, want) { // for a nil want, unless err is nil
+				t.Errorf("checkpoint read %s: %s returned %v; want %v", c.name, run, err, want)
+			}
 		}
 	}
 	idx.Close() // a closed index fails the read on its own
@@ -764,7 +780,10 @@ func TestFollowStopsAtTheCheckpoint(t *testing.T) {
 // failure, and the blocks saved before in the open write transaction,
 // audited already, are committed (and reported), not discarded. Nothing of
 // the block whose audit was cut short is written: the next run indexes it
-// from the checkpoint, after them, the index then complete.
+// from the checkpoint, after them, the index then complete. The stop lands
+// before the block's audit makes its first lookup (stoppingSource ends ctx
+// before sending it), so its first lookup fails; a query already
+// running when the stop comes is not exercised.
 func TestFollowStopsMidAudit(t *testing.T) {
 	chain, setup := electionChain(3, 1, 5)
 	for _, before := range []int{0, 2} { // the blocks saved in the transaction before the one stopped

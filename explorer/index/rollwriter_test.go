@@ -2,7 +2,6 @@ package index_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -131,40 +130,52 @@ func TestWriterRollLookups(t *testing.T) {
 	}
 }
 
-// TestRollChunksNotRecorded: an index that holds roll entries but no chunk
-// records when it first opens with roll_chunks_since (written before it
-// kept them) answers RollChunks with audit.ErrNotRecorded, so the audit
-// skips the seal rather than flag it; an index with no roll has no chunks
-// and says so.
-func TestRollChunksNotRecorded(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "index.db")
-	idx, err := index.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { idx.Close() }()
-	if chunks, err := idx.RollChunks(t.Context()); err != nil || len(chunks) != 0 {
-		t.Fatalf("RollChunks of an empty index = %v, %v", chunks, err)
-	}
-	e, loads, _ := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
-	var prev []byte
-	for _, blk := range ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e), loads[0]}) {
-		prev = auditAndSave(t, blk, prev, idx, idx.Save)
-	}
-	idx.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`DELETE FROM roll_chunks; DROP TABLE roll_chunks_since`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if idx, err = index.Open(context.Background(), path); err != nil {
-		t.Fatal(err)
-	}
-	if chunks, err := idx.RollChunks(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
-		t.Fatalf("RollChunks of an index with roll entries and no chunk records = %v, %v; want audit.ErrNotRecorded", chunks, err)
+// TestRollChunksSince: how an index that holds a roll is classed when it
+// first opens with roll_chunks_since. One older than log_since (log_since
+// after block 0) with roll rows and no chunk record was written before it
+// kept them: RollChunks answers audit.ErrNotRecorded and the audit skips
+// the seal rather than flag it. Any other kept the records from block 0:
+// RollChunks answers with the records it holds and the seal is recomputed
+// over them, passing over the roll's records, flagged roll_seal over none
+// (an index begun with log_since whose ledger's roll marks came without
+// their chunk record). An index with no roll has no chunks and says so.
+func TestRollChunksSince(t *testing.T) {
+	e, loads, seal := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
+	chain := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e), loads[0]}, []ledgertest.Tx{seal})
+	for _, tc := range []struct {
+		name, stmt string
+		chunks     int  // RollChunks' records, -1 for audit.ErrNotRecorded
+		flagged    bool // the seal flagged roll_seal
+	}{
+		{"older than log_since, no chunk record", `UPDATE log_since SET block = 2; DELETE FROM roll_chunks`, -1, false},
+		{"older than log_since, chunk records", `UPDATE log_since SET block = 2`, 1, false},
+		{"log_since 0, chunk records", ``, 1, false},
+		{"log_since 0, no chunk record", `DELETE FROM roll_chunks`, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "index.db")
+			idx, err := index.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if chunks, err := idx.RollChunks(t.Context()); err != nil || len(chunks) != 0 {
+				t.Fatalf("RollChunks of an empty index = %v, %v", chunks, err)
+			}
+			var prev []byte
+			for _, blk := range chain[:2] {
+				prev = auditAndSave(t, blk, prev, idx, idx.Save)
+			}
+			idx = reopen(t, idx, path, `DROP TABLE roll_chunks_since; `+tc.stmt)
+			defer idx.Close()
+			chunks, err := idx.RollChunks(t.Context())
+			if tc.chunks < 0 && !errors.Is(err, audit.ErrNotRecorded) || tc.chunks >= 0 && (err != nil || len(chunks) != tc.chunks) {
+				t.Fatalf("RollChunks = %v, %v; want %d records (-1: audit.ErrNotRecorded)", chunks, err, tc.chunks)
+			}
+			r := auditThenSave(t, chain[2], prev, idx, idx.Save)
+			if flagged := slices.ContainsFunc(r.Issues, func(is audit.Issue) bool { return is.Kind == audit.KindRollSeal }); flagged != tc.flagged {
+				t.Fatalf("the seal: issues %+v; want roll_seal flagged %v", r.Issues, tc.flagged)
+			}
+		})
 	}
 }
 

@@ -170,13 +170,23 @@ CREATE TABLE IF NOT EXISTS roll (
 ) WITHOUT ROWID;
 -- The roll chunk records VALID LoadRoll transactions wrote, the last of
 -- each index (the ledger's state), for the audit of the seal.
--- roll_chunks_since as log_since: an index written before 2026-12-04 kept
--- roll rows and none of these, so its seal is not recomputed
--- (audit.ErrNotRecorded). It is told by what it holds when it first opens
--- with roll_chunks_since (2026-12-07): roll rows and no chunk record (its
--- since the block it was at then); any other index kept the records from
--- block 0, so a ledger's roll marks written without their chunk record
--- (flagged roll_chunk) leave the seal recomputed over the records written.
+-- roll_chunks_since as log_since: an index written before roll_chunks
+-- (2026-12-04 14:07) kept roll rows and none of these, so its seal is not
+-- recomputed (audit.ErrNotRecorded). roll_chunks_since (2026-12-07) is set
+-- when an index first opens with it: 0 if the index kept the records from
+-- block 0, else the block it had reached then. An index begun once
+-- log_since was in (2026-12-04 16:36) has log_since 0 and kept them from
+-- block 0: it gets 0 whatever it holds, so a ledger's roll marks written
+-- without their chunk record (flagged roll_chunk) leave the seal
+-- recomputed over the records written, and flagged. For an index older
+-- than log_since the rule is a guess from what it holds: roll rows and no
+-- chunk record is taken for one written before roll_chunks. It is wrong
+-- for an index begun before roll_chunks that then indexed LoadRoll
+-- transactions (roll rows and some records: taken as kept from block 0, a
+-- seal after them recomputed over the later records only and flagged),
+-- and for one begun between roll_chunks and log_since whose roll marks
+-- came without any chunk record (taken as written before: its seal not
+-- recomputed). Reindexing either gives it 0.
 CREATE TABLE IF NOT EXISTS roll_chunks (
 	idx    INTEGER PRIMARY KEY,
 	record TEXT NOT NULL         -- JSON ballot.RollChunkRecord
@@ -260,7 +270,9 @@ INSERT OR IGNORE INTO policies_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO approvals_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO election_history (id, since) SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO roll_chunks_since SELECT 1,
-	CASE WHEN EXISTS (SELECT 1 FROM roll) AND NOT EXISTS (SELECT 1 FROM roll_chunks) THEN next ELSE 0 END FROM checkpoint;
+	CASE WHEN (SELECT block FROM log_since WHERE id = 1) > 0
+		AND EXISTS (SELECT 1 FROM roll) AND NOT EXISTS (SELECT 1 FROM roll_chunks)
+	THEN next ELSE 0 END FROM checkpoint;
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
 
