@@ -172,7 +172,7 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 		}
 	}()
 
-	time.Sleep(5 * time.Second)
+	s.waitCommitted(t, 500) // votes flow: the first blocks are committed
 	victim := orderingLeader(t, s.net)
 	if err := s.net.Kill(victim); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package batcher
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,27 @@ func registered(t *testing.T, rdb *redis.Client) []string {
 	return ms
 }
 
+// waitRounds waits until the batcher whose registry member is member has
+// renewed it k times (one heartbeat a round, before the round's rebalance):
+// from the second on, a whole round ran after the call.
+func waitRounds(t *testing.T, rdb *redis.Client, member string, k int) {
+	t.Helper()
+	expiry := func() float64 {
+		score, err := rdb.ZScore(context.Background(), registryKey, member).Result()
+		if err != nil {
+			t.Fatalf("registry entry %q: %v", member, err)
+		}
+		return score
+	}
+	renewals, last := 0, expiry()
+	waitFor(t, fmt.Sprintf("%d rounds of %q", k, member), func() bool {
+		if e := expiry(); e != last {
+			renewals, last = renewals+1, e
+		}
+		return renewals >= k
+	})
+}
+
 func TestSamePartitionListsShareTheLanes(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.ClientAs(redisserver.UserBatcher)
@@ -97,7 +119,7 @@ func TestDifferentPartitionListIsRefused(t *testing.T) {
 	if got := registered(t, rdb); len(got) != 1 || !strings.HasPrefix(got[0], "a ") {
 		t.Errorf("registry %q after the refusal, want a alone", got)
 	}
-	time.Sleep(500 * time.Millisecond) // two rounds of a's
+	waitRounds(t, rdb, "a partitions=CA,NY,TX", 2) // a rebalanced after b's refusal
 	if n := len(a.Lanes()); n != 3 {
 		t.Errorf("a holds %d lanes after b's refusal, want all 3", n)
 	}

@@ -53,7 +53,7 @@ func main() {
 
 func run(ctx context.Context) error {
 	fs := flag.NewFlagSet("vcnet", flag.ContinueOnError)
-	dir := fs.String("dir", ".run/network", "run folder of the network instance (bundles: the new network's folder, "+rundir.DeployDir+" unless given)")
+	dir := fs.String("dir", rundir.NetworkDir, "run folder of the network instance (bundles: the new network's folder, "+rundir.DeployDir+" unless given)")
 	net := cli.NetworkFlags(fs)
 	chaincode := fs.String("chaincode", "bin/ballotcc", "chaincode service binary")
 	builder := fs.String("builder", network.BuilderDir, "external builder folder")

@@ -23,6 +23,7 @@ import (
 	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/network"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // TestUsageErrors: no command, an unknown consensus and a port base out of
@@ -103,7 +104,7 @@ func TestDownWipeOfAnUnreadableNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	orderer := proctest.Sleeper(t, t.TempDir(), "orderer")
-	state, _ := json.Marshal(map[string]any{"port_base": 42600, "pids": map[string]proc.ID{"orderer0": orderer}})
+	state, _ := json.Marshal(map[string]any{"port_base": nettest.PortBase(t), "pids": map[string]proc.ID{"orderer0": orderer}})
 	if err := os.WriteFile(filepath.Join(dir, "state.json"), state[:len(state)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +197,8 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
+	base := nettest.PortBase(t) // the network's recorded one, not the default
+	portBase := strconv.Itoa(base)
 	// The gateway's stand-in writes its log where make up puts it.
 	gatewayLog := filepath.Join(system, "logs", "gateway.log")
 	gateway, err := proc.Start(context.Background(), proc.Spec{Name: "gateway", Bin: proctest.CopySleep(t, bin, "gateway"), Args: []string{"30"}}, gatewayLog)
@@ -212,7 +215,7 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	}
 	startOrderer := func() proc.ID {
 		orderer := proctest.Sleeper(t, bin, "orderer")
-		record(filepath.Join(dir, "state.json"), map[string]any{"port_base": 42600, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
+		record(filepath.Join(dir, "state.json"), map[string]any{"port_base": base, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
 		return orderer
 	}
 	stopped := func(id proc.ID) bool {
@@ -229,14 +232,14 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	refusedThenForced := func(why string, advised bool, want ...string) {
 		t.Helper()
 		orderer := startOrderer()
-		err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down")
+		err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", portBase, "down")
 		if err == nil || slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(err.Error(), w) }) {
 			t.Errorf("down of make up's network %s: %v; want a refusal naming %q", why, err, want)
 		}
 		if !proc.Running(orderer, "") {
 			t.Errorf("the refused down %s stopped the network's orderer", why)
 		}
-		forced := []string{"vcnet", "--dir", dir, "--port-base", "42600", "down", "--force"}
+		forced := []string{"vcnet", "--dir", dir, "--port-base", portBase, "down", "--force"}
 		if advised {
 			advice := regexp.MustCompile("`(vcnet [^`]* down --force)`").FindStringSubmatch(fmt.Sprint(err))
 			if advice == nil {
@@ -265,7 +268,7 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	refusedThenForced("with its stack.json damaged and its gateway running", true, "stack.json is damaged",
-		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "`vcnet --dir "+quoted(dir)+" --port-base 42600 down --force`", " --dir "+quoted(system)+" down` cannot read")
+		fmt.Sprintf("PID %d (output in %s)", gateway.PID, realLog), "`vcnet --dir "+quoted(dir)+" --port-base "+portBase+" down --force`", " --dir "+quoted(system)+" down` cannot read")
 
 	if err := proc.Kill(gateway, ""); err != nil {
 		t.Fatal(err)
@@ -275,7 +278,7 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 	plainDownStops := func(why string) {
 		t.Helper()
 		orderer := startOrderer()
-		if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", "42600", "down"); err != nil {
+		if err := clitest.Run(t, run, "vcnet", "--dir", dir, "--port-base", portBase, "down"); err != nil {
 			t.Fatalf("down %s: %v", why, err)
 		}
 		if !stopped(orderer) {

@@ -26,6 +26,12 @@ var killedMerges = mergePolicy{ratio: 2, maxRows: 150}
 // TestPendingKeysSurviveKill writes to until it is killed.
 const killedChildEnv = "VOTECHAIN_INDEX_KILLED_CHILD"
 
+// killedChildLifetime bounds a child's life: it writes until killed, which
+// its parent does within 100 ms of its first commit; should the parent fail
+// first, or go test be killed, the child exits of itself rather than write
+// for ever.
+const killedChildLifetime = 2 * time.Minute
+
 // TestPendingKeysSurviveKill: a process that commits blocks (some Writers
 // rolled back, the pending keys written every few commits as segments and
 // merged up to a ceiling, killedMerges) is killed with SIGKILL at a random moment, six times on
@@ -52,6 +58,10 @@ func TestPendingKeysSurviveKill(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { // should the round fail before its kill
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
 		// Killed once it committed, at a random moment after.
 		child := bufio.NewReader(out)
 		line, err := child.ReadString('\n')
@@ -120,8 +130,10 @@ func TestPendingKeysSurviveKill(t *testing.T) {
 
 // writeUntilKilled commits blocks of random votes to the index at path,
 // one to three a Writer, every fifth Writer rolled back, until killed;
-// it prints a line once it committed the first.
+// it prints a line once it committed the first. It exits after
+// killedChildLifetime.
 func writeUntilKilled(t *testing.T, path string) {
+	time.AfterFunc(killedChildLifetime, func() { os.Exit(4) })
 	ctx := context.Background()
 	x, err := Open(context.Background(), path)
 	if err != nil {

@@ -47,8 +47,8 @@ func TestAdviceNamesTheFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "shape.json"), []byte(`{"gateways":1,"batchers":1,"redis":"single"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(Config{Dir: dir, PortBase: 42700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Redis: RedisCluster})
-	if want := "`bin/votechain --dir " + dir + " --port-base 42700 down --wipe`"; err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "make down") {
+	_, err := New(Config{Dir: dir, PortBase: 22700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Redis: RedisCluster})
+	if want := "`bin/votechain --dir " + dir + " --port-base 22700 down --wipe`"; err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "make down") {
 		t.Errorf("New of a single-Redis system in %s as a cluster: %v; want the fix %s", dir, err, want)
 	}
 }

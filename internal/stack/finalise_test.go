@@ -367,7 +367,7 @@ func TestFinaliseWithNoSystem(t *testing.T) {
 func TestGatewaysCloseWithinCloseSettle(t *testing.T) {
 	dir := t.TempDir()
 	for _, gateways := range []int{1, 2} {
-		s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: gateways})
+		s, err := New(Config{Dir: dir, PortBase: 22600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: gateways})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // writeJSON writes v as JSON to path, creating its folder.
@@ -49,7 +50,7 @@ func TestDownByStartTime(t *testing.T) {
 	reused := proc.ID{PID: other.PID, Start: other.Start - 1}
 	record := func(pids any) { writeJSON(t, filepath.Join(dir, "stack.json"), pids) }
 	var logs bytes.Buffer
-	cfg := Config{Dir: dir, PortBase: 42600, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1,
+	cfg := Config{Dir: dir, PortBase: nettest.PortBase(t), BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 
 	record(map[string]int{"gateway": gateway.PID, "batcher0": other.PID})
@@ -108,11 +109,12 @@ func TestDownStopsTheNetworkWhenAnAppWontStop(t *testing.T) {
 	bin, fabric := filepath.Join(dir, "bin"), filepath.Join(dir, "fabric")
 	gateway, orderer := proctest.Sleeper(t, bin, "gateway"), proctest.Sleeper(t, fabric, "orderer")
 	writeJSON(t, filepath.Join(dir, "stack.json"), map[string]int{"gateway": gateway.PID})
-	writeJSON(t, filepath.Join(dir, "network", "state.json"), map[string]any{"port_base": 42600, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
+	base := nettest.PortBase(t)
+	writeJSON(t, filepath.Join(dir, "network", "state.json"), map[string]any{"port_base": base, "consensus": "bft", "pids": map[string]proc.ID{"orderer0": orderer}})
 	if err := os.Rename(bin, bin+"-old"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: bin, FabricBin: fabric, Builder: dir, Election: dir, Batchers: 1})
+	s, err := New(Config{Dir: dir, PortBase: base, BinDir: bin, FabricBin: fabric, Builder: dir, Election: dir, Batchers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func TestWipeKeepsOtherCommandsFolders(t *testing.T) {
 	for _, name := range OthersInRunDir() {
 		writeJSON(t, filepath.Join(dir, name, "kept.json"), map[string]any{})
 	}
-	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1})
+	s, err := New(Config{Dir: dir, PortBase: nettest.PortBase(t), BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Batchers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +182,7 @@ func TestWipeKeepsOtherCommandsFolders(t *testing.T) {
 func TestDownStopsHAProxySoftlyFirst(t *testing.T) {
 	dir := t.TempDir()
 	got := filepath.Join(dir, "signals")
-	s, err := New(Config{Dir: dir, PortBase: 42600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: 2})
+	s, err := New(Config{Dir: dir, PortBase: nettest.PortBase(t), BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +370,7 @@ exec ` + sleep + ` "$@"
 	if err := os.WriteFile(filepath.Join(bin, "gateway"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err = New(Config{Dir: dir, PortBase: 42600, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Gateways: gateways})
+	s, err = New(Config{Dir: dir, PortBase: nettest.PortBase(t), BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Gateways: gateways})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestBFTFollowerSyncingUnderLoadKeepsUp(t *testing.T) {
 	probe := probeContract(t, n)
 	l := startLoad(probe, 8)
 	defer l.stop()
-	time.Sleep(3 * time.Second)
+	l.waitFlowing(t, 8)
 
 	const cycles = 12
 	for c := 0; c < cycles; c++ {

@@ -181,7 +181,7 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 
 	t.Run("kill -9 of the leader under load, restart catches up", func(t *testing.T) {
 		l := startLoad(probe, 4)
-		time.Sleep(2 * time.Second)
+		l.waitFlowing(t, 4)
 		victim := leader(t, n)
 		killedAt := time.Now()
 		if err := n.Kill(victim); err != nil {
@@ -262,7 +262,7 @@ func TestBFTFaults(t *testing.T) {
 
 	t.Run("a silent leader stalls commits at most the request timeout", func(t *testing.T) {
 		l := startLoad(probe, 4)
-		time.Sleep(2 * time.Second)
+		l.waitFlowing(t, 4)
 		victim := leader(t, n)
 		pausedAt := time.Now()
 		if err := n.Pause(victim); err != nil {
@@ -311,8 +311,7 @@ func TestBFTFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(time.Second) // a block decided just before the kill reaches every live node
-		top := topHeight(n)
+		top := settledHeight(t, n) // a block decided just before the kill has reached every live node
 		t.Logf("stopped %v at height %d", observers, top)
 
 		// Through the gateway: fewer than a quorum of orderers take it.
@@ -371,7 +370,7 @@ func TestBFTFaults(t *testing.T) {
 			victim = network.OrdererProcess(network.OrdererCount - 1)
 		}
 		l := startLoad(probe, 4)
-		time.Sleep(2 * time.Second)
+		l.waitFlowing(t, 4)
 		pausedAt := time.Now()
 		if err := n.Pause(victim); err != nil {
 			t.Fatal(err)
@@ -519,6 +518,27 @@ func topHeight(n *localnet.Network) int64 {
 	return top
 }
 
+// settledHeight waits until topHeight reads the same twice a second apart
+// (ten block timeouts, network.BatchTimeout: a block decided before the
+// first reading has reached every live node by the second) and returns it.
+func settledHeight(t *testing.T, n *localnet.Network) int64 {
+	t.Helper()
+	const apart = time.Second
+	deadline := time.Now().Add(30 * time.Second)
+	top := topHeight(n)
+	for {
+		time.Sleep(apart)
+		now := topHeight(n)
+		if now == top {
+			return top
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the highest block height still moves after 30 s: %d, then %d %s later", top, now, apart)
+		}
+		top = now
+	}
+}
+
 // waitCaughtUp waits until orderer name is at most behind blocks short of
 // the highest height any node reports.
 func waitCaughtUp(t *testing.T, n *localnet.Network, name string, behind int64) {
@@ -600,6 +620,20 @@ func (l *load) committedSince(t time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.res.since(t)
+}
+
+// waitFlowing waits until the load has committed k transactions, so it
+// flows before a fault is injected; after 60 s it stops the load and fails t.
+func (l *load) waitFlowing(t *testing.T, k int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for l.committedSince(time.Time{}) < k {
+		if time.Now().After(deadline) {
+			res := l.stop()
+			t.Fatalf("%d of %d load transactions committed after 60 s (%v)", len(res.commits), k, res.err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (l *load) stop() loadResult {

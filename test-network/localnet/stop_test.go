@@ -16,6 +16,7 @@ import (
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/test-network/localnet"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // fakeFabric is a folder of Fabric binaries whose orderer is a copy of
@@ -27,7 +28,7 @@ func fakeFabric(t *testing.T) (localnet.Config, *bytes.Buffer) {
 	fabric := filepath.Join(dir, "fabric")
 	proctest.CopySleep(t, fabric, "orderer")
 	var logs bytes.Buffer
-	return localnet.Config{Dir: filepath.Join(dir, "network"), PortBase: 42500, FabricBin: fabric,
+	return localnet.Config{Dir: filepath.Join(dir, "network"), PortBase: nettest.PortBase(t), FabricBin: fabric,
 		Chaincode: filepath.Join(dir, "ballotcc"), Builder: dir, Log: slog.New(slog.NewTextHandler(&logs, nil))}, &logs
 }
 
