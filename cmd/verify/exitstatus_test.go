@@ -2,15 +2,22 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/explorer/verify"
 	"github.com/votechain/votechain/internal/cli"
 )
@@ -30,7 +37,7 @@ func TestExitStatusTable(t *testing.T) {
 		}
 		seen[s.code] = true
 		if _, twice := row[s.verdict]; s.has && twice {
-			t.Errorf("verdict %d has two rows", s.verdict)
+			t.Errorf("verdict %v has two rows", s.verdict)
 		}
 		if s.has {
 			row[s.verdict] = i
@@ -45,10 +52,10 @@ func TestExitStatusTable(t *testing.T) {
 	for v := verify.Passed; v <= verify.Failed; v++ {
 		i, ok := row[v]
 		if !ok || !strings.Contains(exitStatuses()[i].means, names[v]) {
-			t.Errorf("verdict %d (%s): no row naming it", v, names[v])
+			t.Errorf("verdict %v: no row naming %s", v, names[v])
 		}
 		if graver, ok := row[v+1]; v < verify.Failed && ok && graver > i {
-			t.Errorf("verdict %d's row comes before the graver %d's", v, v+1)
+			t.Errorf("verdict %v's row comes before the graver %v's", v, v+1)
 		}
 	}
 	keys, as := signedLog(t, 2)
@@ -76,6 +83,50 @@ func TestExitStatusTable(t *testing.T) {
 	}
 }
 
+// TestExitStatusCodes: the codes of the verdicts are those documented
+// (docs/ledger.md, README.md, --help): 0 Passed, 1 Failed, 2 Unchecked,
+// 3 Pending, 4 Duplicate, in exitStatuses and in docs/ledger.md's account
+// of them, where each code's clause names its verdict's finding. Two codes
+// swapped keep the table consistent in itself (TestExitStatusTable) but
+// fail here.
+func TestExitStatusCodes(t *testing.T) {
+	want := map[verify.Verdict]int{verify.Passed: 0, verify.Pending: 3, verify.Duplicate: 4, verify.Unchecked: 2, verify.Failed: 1}
+	got := map[verify.Verdict]int{}
+	for _, s := range exitStatuses() {
+		if s.has {
+			got[s.verdict] = s.code
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("exitStatuses gives the verdicts the codes %v; want %v", got, want)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "ledger.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(doc)), " ")
+	account, _, _ := strings.Cut(text[max(strings.Index(text, "Exit status 0 when"), 0):], "`bin/verify --help`")
+	clauses := map[int]string{} // "N when ..." or "N for ...", to the next
+	starts := regexp.MustCompile(`(?:^Exit status |, )(\d) (?:when|for) `).FindAllStringSubmatchIndex(account, -1)
+	for i, m := range starts {
+		end := len(account)
+		if i+1 < len(starts) {
+			end = starts[i+1][0]
+		}
+		code, _ := strconv.Atoi(account[m[2]:m[3]])
+		clauses[code] = account[m[0]:end]
+	}
+	names := map[verify.Verdict]string{verify.Passed: "every check passes", verify.Failed: "FAIL", verify.Unchecked: "UNCHECKED", verify.Duplicate: "DUPLICATE", verify.Pending: "PENDING"}
+	for v, code := range want {
+		if !strings.Contains(clauses[code], names[v]) {
+			t.Errorf("docs/ledger.md: status %d's clause %q does not name %v's %s", code, clauses[code], v, names[v])
+		}
+	}
+	if len(clauses) != len(want) {
+		t.Errorf("docs/ledger.md: clauses %v; want one a verdict, in %q", clauses, account)
+	}
+}
+
 // TestLogAdviceNamesTheFlags: explorer/verify's errors of --log say what
 // is wrong in its terms; verify adds the flags that fix it: --log-state
 // for the heads' file (not one, another election's, one not read), --peer
@@ -84,6 +135,16 @@ func TestExitStatusTable(t *testing.T) {
 func TestLogAdviceNamesTheFlags(t *testing.T) {
 	garbage := writeFile(t, "garbage")
 	_, notState := verify.ReadLogState(garbage, nil)
+	heads, err := json.Marshal(map[string]ballot.TreeHead{"CA": {Election: "f", State: "CA", Size: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherFile := writeFile(t, string(heads))
+	foreign, err := verify.ReadLogState(otherFile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherElection := verify.MonitorLog(context.Background(), io.Discard, nil, logmonitor.Gateway{}, headLedger{}, "Observers", time.Minute, foreign)
 	down := &verify.PeerDownError{Peer: "Observers", Err: errors.New("connection refused"), Unchecked: 3, Others: []string{"Commission"}}
 	other := errors.New("a ledger error")
 	for _, c := range []struct {
@@ -91,10 +152,9 @@ func TestLogAdviceNamesTheFlags(t *testing.T) {
 		want string
 	}{
 		{notState, "--log-state " + garbage + " is not a file of the heads a log check saw (invalid character 'g' looking for beginning of value): give the file an earlier run wrote, or a new one"},
-		{&verify.LogStateError{Path: "h.json", Err: fmt.Errorf("%w: of election \"f\" (CA)", verify.ErrOtherElection)},
-			"--log-state h.json: " + verify.ErrOtherElection.Error() + ": of election \"f\" (CA); keep a state file per election (give this election's runs another --log-state file), or delete h.json if its heads are no longer needed"},
+		{otherElection, "--log-state " + otherFile + ` holds heads of election "f" (CA), not of this ledger's election "e"; a run against that election's ledger wrote it; keep a state file per election (give this election's runs another --log-state file), or delete ` + otherFile + " if its heads are no longer needed"},
 		{&verify.LogStateError{Path: "h.json", Err: fs.ErrPermission}, "--log-state: " + fs.ErrPermission.Error()},
-		{down, down.Error() + ": give --peer Commission"},
+		{down, "the Observers peer did not answer a look-up of where a duplicate's nullifier was counted (connection refused), so no more were asked of it: 3 entries rejected as duplicates are UNCHECKED; once that peer answers, check again, or check through the other organisation's peer (--peer Commission)"},
 		{other, other.Error()},
 	} {
 		cause := c.err // what the advice wraps: of the heads' file, the file's error

@@ -62,7 +62,6 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/logmonitor"
 	"github.com/votechain/votechain/explorer/verify"
-	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/logprogress"
 	"github.com/votechain/votechain/network"
@@ -233,9 +232,6 @@ before. SIGINT (Ctrl-C) or SIGTERM stops a run likewise, saying so.`
 // defaultTimeout is --timeout's default, the longest a run may take.
 const defaultTimeout = 10 * time.Minute
 
-// progressFrom is how many receipts make verify draw their progress.
-const progressFrom = 20
-
 // main runs verify on cli.Main's context, which SIGINT or SIGTERM ends.
 // verify's exit statuses are its own (exitStatuses), not Main's mapping
 // of an error, so a run that does not pass exits with its status itself.
@@ -332,7 +328,7 @@ func run(ctx context.Context, stdin io.Reader) int {
 
 	var bar *cli.Progress // for many receipts: they may wait up to 30 s for the peer
 	var progress verify.Progress
-	if len(receipts) > progressFrom {
+	if len(receipts) > verify.ProgressFrom {
 		bar = cli.NewProgress(os.Stderr, "checking receipts", int64(len(receipts)))
 		progress = bar // nil, not a nil *cli.Progress, when there is no bar
 	}
@@ -473,10 +469,10 @@ func dialFailed(ctx context.Context, err error, before verify.Outcomes) int {
 }
 
 // runAcceptance is verify --acceptance of files ("-": stdin); offline,
-// with keysFile (the keys
-// to trust), it reads no ledger; else the keys are the ledger's registered
-// ones (keysFile ""). proofs, if not nil, serve the consistency proofs
-// that check receipts' heads against the anchored ones.
+// with keysFile (the keys to trust), it reads no ledger; else the keys are
+// the ledger's registered ones (keysFile ""). proofs, if not nil, serve
+// the consistency proofs that check receipts' heads against the anchored
+// ones.
 func runAcceptance(ctx context.Context, lf *cli.Ledger, stdin io.Reader, files []string, offline bool, keysFile string, deadline time.Duration, proofs logmonitor.Proofs) int {
 	if len(files) == 0 || (offline && keysFile == "") {
 		fmt.Fprintln(os.Stderr, "verify: --acceptance needs receipt files, and --offline needs --keys FILE (the ledger's GetLogKeys record or public keys)")
@@ -568,9 +564,10 @@ func progressBars(w io.Writer) verify.Bars {
 }
 
 // logAdvice adds to err, verify --log's, the flags that fix it: of the
-// heads' file (a *verify.LogStateError), --log-state; of a peer that
-// stopped answering (a *verify.PeerDownError), --peer of the others. Any
-// other error is returned as it is.
+// heads' file (a *verify.LogStateError), --log-state and what to do with
+// the file; of a peer that stopped answering (a *verify.PeerDownError,
+// whose text ends advising the other organisation's peer), --peer of the
+// others. Any other error is returned as it is.
 func logAdvice(err error) error {
 	var state *verify.LogStateError
 	var down *verify.PeerDownError
@@ -578,11 +575,11 @@ func logAdvice(err error) error {
 	case errors.As(err, &state) && errors.Is(err, verify.ErrNotLogState):
 		return fmt.Errorf("--log-state %s is %w: give the file an earlier run wrote, or a new one", state.Path, state.Err)
 	case errors.As(err, &state) && errors.Is(err, verify.ErrOtherElection):
-		return fmt.Errorf("--log-state %s: %w; keep a state file per election (give this election's runs another --log-state file), or delete %s if its heads are no longer needed", state.Path, state.Err, state.Path)
+		return fmt.Errorf("--log-state %s %w; keep a state file per election (give this election's runs another --log-state file), or delete %s if its heads are no longer needed", state.Path, state.Err, state.Path)
 	case errors.As(err, &state):
 		return fmt.Errorf("--log-state: %w", state.Err)
 	case errors.As(err, &down):
-		return fmt.Errorf("%w: give --peer %s", err, strings.Join(down.Others, " or --peer "))
+		return fmt.Errorf("%w (--peer %s)", err, strings.Join(down.Others, " or --peer "))
 	}
 	return err
 }
@@ -665,7 +662,7 @@ func fetchReceipt(ctx context.Context, base, voteID string, timeout time.Duratio
 	var resp *http.Response
 	var body []byte
 	err := cli.AskGateway(ctx, base, "--gateway", timeout, "--gateway-timeout", func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+receipt.Path(voteID), nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+ballot.ReceiptPath(voteID), nil)
 		if err != nil {
 			return err
 		}
@@ -709,5 +706,5 @@ func gatewayRefused(base, voteID, status string, body []byte) error {
 	case answer.Error.Code == "no_vote":
 		return fmt.Errorf("%w: no gateway of its election issued vote id %s; check it against the vote_id the gateway answered when the vote was cast (all 32 characters), and that --gateway is a gateway of the election the vote was cast in (a vote accepted but not yet on the ledger is answered PENDING, not 404)", err, voteID)
 	}
-	return fmt.Errorf("%w: %s is not a Votechain gateway's base URL, it seems (it has no %s{vote_id}); check --gateway", err, base, receipt.PathPrefix)
+	return fmt.Errorf("%w: %s is not a Votechain gateway's base URL, it seems (it has no %s{vote_id}); check --gateway", err, base, ballot.ReceiptPathPrefix)
 }

@@ -134,7 +134,7 @@ func TestAcceptanceSummaryOfItsMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, want := AcceptanceSummary(tally, true, false), "4 receipts: 3 valid, 1 failed"; tally.Verdict() != Failed || got != want {
-		t.Errorf("offline: verdict %d, summary %q; want Failed and %q:\n%s", tally.Verdict(), got, want, out.String())
+		t.Errorf("offline: verdict %v, summary %q; want Failed and %q:\n%s", tally.Verdict(), got, want, out.String())
 	}
 	labels := map[string]int{}
 	for _, line := range strings.SplitAfter(strings.TrimSuffix(out.String(), "\n"), "\n") {
@@ -606,7 +606,7 @@ func TestLogCheckHeadlessStateUnlogged(t *testing.T) {
 	var out bytes.Buffer
 	tally, err := monitorLog(context.Background(), &out, nil, m, nil, "Observers", nil)
 	if err != nil || tally.Verdict() != Failed {
-		t.Fatalf("verdict %d (%v); want Failed:\n%s", tally.Verdict(), err, out.String())
+		t.Fatalf("verdict %v (%v); want Failed:\n%s", tally.Verdict(), err, out.String())
 	}
 	for _, want := range []string{"CA: no head anchored yet\n  2 UNLOGGED: votes the ledger counts that the CA log does not hold", "UNLOGGED batch CA/1, vote 0"} {
 		if !strings.Contains(out.String(), want) {
@@ -636,7 +636,7 @@ func TestRecordMismatchFails(t *testing.T) {
 
 	code, out, err := runLogCheck(t, votes, headedLedger{headlessLedger: headlessLedger{batch: recorded}, head: anchored.head.Head, keys: keys}, nil)
 	if want := "FAIL " + mismatch; code != Failed || out != want || err != nil {
-		t.Errorf("--log: verdict %d, %v, stdout:\n%s\nwant Failed, no error and the one line %q", code, err, out, want)
+		t.Errorf("--log: verdict %v, %v, stdout:\n%s\nwant Failed, no error and the one line %q", code, err, out, want)
 	}
 
 	receipts := []ballot.Acceptance{acceptanceOf(t, log, votes, 0, 5, key), acceptanceOf(t, log, votes, 3, 5, key)}
@@ -824,7 +824,7 @@ func TestAcceptanceOutcomesPartition(t *testing.T) {
 			var out bytes.Buffer
 			tally, err := CheckAcceptances(context.Background(), &out, receipts, f.keys, f.ledger, f.proofs, time.Minute, f.now)
 			if err != nil || tally != c.want || tally.total() != len(receipts) || tally.Verdict() != c.exit {
-				t.Fatalf("tally %+v (total %d, verdict %d), %v; want %+v (total %d, verdict %d):\n%s", tally, tally.total(), tally.Verdict(), err, c.want, len(receipts), c.exit, out.String())
+				t.Fatalf("tally %+v (total %d, verdict %v), %v; want %+v (total %d, verdict %v):\n%s", tally, tally.total(), tally.Verdict(), err, c.want, len(receipts), c.exit, out.String())
 			}
 			var printed Outcomes
 			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
@@ -1016,9 +1016,9 @@ func TestLogInconsistentHeads(t *testing.T) {
 			"FAIL CA: logmonitor: the log is inconsistent with a signed head: the CA head of size 3 signed at 1 has root ",
 			"; the head seen before (--log-state) is not a head of this election's CA log signed by a registered key (the file was damaged or edited: a run writes only heads it verified), so this proves nothing of the log: give --log-state the file an earlier run wrote, or a new one\n"}, ""},
 		"a head seen before of another election": {votes, signedAs(t, headOf(fork, 3), "f", key), anchored, Passed, []string{""},
-			`.json: ` + ErrOtherElection.Error() + `: of election "f" (CA), not of this ledger's election "e"; a run against that election's ledger wrote it`},
+			`heads.json: holds heads of election "f" (CA), not of this ledger's election "e"; a run against that election's ledger wrote it`},
 		"a larger head seen before of another election": {votes, signedAs(t, headOf(log, 5), "f", key), headOf(log, 3), Passed, []string{""},
-			`: of election "f" (CA), not of this ledger's election "e"`},
+			`heads.json: holds heads of election "f" (CA), not of this ledger's election "e"`},
 		"a log that gives both heads": {votes, headOf(log, 3), anchored, Passed, []string{
 			"CA: 5 entries under the head anchored in tx tx0… (signed by key " + anchored.KeyID + " at 1970-01-01T00:00:00Z): 5 counted, 0 rejected, 0 DUPLICATE, 0 pending, 0 MISSING\n"}, ""},
 		"an anchored head whose signature does not verify": {votes, headOf(log, 3), badlySigned(anchored), Failed, []string{
@@ -1040,7 +1040,7 @@ func TestLogInconsistentHeads(t *testing.T) {
 			}
 			code, out, err := runLogCheck(t, c.served, ledger, state)
 			if code != c.code || !strings.HasPrefix(out, c.want[0]) || strings.Count(out, "\n") > 1 || !errorSays(err, c.err) {
-				t.Fatalf("verdict %d, %v, stdout:\n%s\nwant %d, one line starting %q, an error holding %q (none if empty)", code, err, out, c.code, c.want[0], c.err)
+				t.Fatalf("verdict %v, %v, stdout:\n%s\nwant %v, one line starting %q, an error holding %q (none if empty)", code, err, out, c.code, c.want[0], c.err)
 			}
 			for _, want := range c.want[1:] {
 				if !strings.Contains(out, want) {
@@ -1179,7 +1179,7 @@ func TestLogHeadSeenAhead(t *testing.T) {
 			code, out, _ := runLogCheck(t, votes, ledgerAt(3), state)
 			pending := "\n  PENDING the head of the CA log (5 entries, signed by key " + c.seen.KeyID + " at 1970-01-01T00:00:00Z) seen before (--log-state): past the head this peer has anchored (3 entries), so not checked this run; kept in the file, it is checked once the anchored head reaches it."
 			if code != Pending || !strings.HasPrefix(out, "CA: 3 entries under the head anchored in tx tx0…") || !strings.Contains(out, pending) || strings.Count(out, "\n") != 2 {
-				t.Fatalf("anchored at 3: verdict %d, stdout:\n%s\nwant Pending, the state's line and %q", code, out, pending)
+				t.Fatalf("anchored at 3: verdict %v, stdout:\n%s\nwant Pending, the state's line and %q", code, out, pending)
 			}
 			saved, err := ReadLogState(state.path, nil)
 			if err != nil || saved.seen["CA"] != c.seen {
@@ -1187,7 +1187,7 @@ func TestLogHeadSeenAhead(t *testing.T) {
 			}
 			code, out, _ = runLogCheck(t, votes, ledgerAt(5), saved)
 			if code != c.code || !strings.HasPrefix(out, c.then) || strings.Contains(out, "PENDING") {
-				t.Fatalf("anchored at 5: verdict %d, stdout:\n%s\nwant %d, starting %q", code, out, c.code, c.then)
+				t.Fatalf("anchored at 5: verdict %v, stdout:\n%s\nwant %v, starting %q", code, out, c.code, c.then)
 			}
 		})
 	}
@@ -1242,7 +1242,7 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 			var out bytes.Buffer
 			tally, err := CheckAcceptances(context.Background(), &out, receipts, f.keys, ledger, nil, time.Minute, f.now)
 			if err != nil || tally != c.tally || tally.Verdict() != c.exit {
-				t.Fatalf("tally %+v (verdict %d), %v; want %+v, verdict %d:\n%s", tally, tally.Verdict(), err, c.tally, c.exit, out.String())
+				t.Fatalf("tally %+v (verdict %v), %v; want %+v, verdict %v:\n%s", tally, tally.Verdict(), err, c.tally, c.exit, out.String())
 			}
 			if !strings.Contains(out.String(), c.line) || !strings.HasPrefix(out.String(), "COUNTED "+receipts[0].VoteID) {
 				t.Errorf("output lacks the counted receipt's line or %q:\n%s", c.line, out.String())
@@ -1354,7 +1354,7 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 			code, out, err := runLogCheck(t, votes, ledger, state)
 			head := fmt.Sprintf("CA: 5 entries under the head anchored in tx tx0… (signed by key %s at 1970-01-01T00:00:00Z): %s\n", keys.Keys[0].ID, c.counts)
 			if code != c.code || !strings.HasPrefix(out, head) || strings.Count(out, "\n") != 1+len(c.rejected) {
-				t.Fatalf("verdict %d, %v, stdout:\n%s\nwant %d, starting %q", code, err, out, c.code, head)
+				t.Fatalf("verdict %v, %v, stdout:\n%s\nwant %v, starting %q", code, err, out, c.code, head)
 			}
 			for _, want := range c.want {
 				if !strings.Contains(out, want) {
@@ -1406,9 +1406,10 @@ func TestLedgerUnanswered(t *testing.T) {
 // peer not reachable, fabricclient.Unreachable, or not answering in time):
 // it makes no other, every duplicate is UNCHECKED (status 2, the heads
 // still saved), the ones not looked up saying so, and the error returned
-// names the peer and the others to read through (a *PeerDownError). A ledger that answers, "not found"
-// or an error of its own, a reachable peer's Unavailable included, is
-// still asked of each nullifier, each failed look-up UNCHECKED alone. The
+// names the peer, and the others to read through in its Others (a
+// *PeerDownError). A ledger that answers, "not found" or an error of its
+// own, a reachable peer's Unavailable included, is still asked of each
+// nullifier, each failed look-up UNCHECKED alone. The
 // old code made one look-up a nullifier against a peer that was down, each
 // after its own wait, and, before that was fixed, stopped at any
 // Unavailable, the peer's own ("no peers available to evaluate") too.
@@ -1416,7 +1417,7 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 	votes, headed := fourDuplicatesLedger(t)
 	down := fmt.Errorf("evaluate LocateNullifier: %w", &fabricclient.UnreachableError{Org: "Observers", Addr: "127.0.0.1:27110", Cause: "dial tcp 127.0.0.1:27110: connect: connection refused"})
 	stopped := "the Observers peer did not answer a look-up of where a duplicate's nullifier was counted (" + down.Error() +
-		"), so no more were asked of it: 4 entries rejected as duplicates are UNCHECKED; once that peer answers, check again, or check through the other organisation's peer (Commission)"
+		"), so no more were asked of it: 4 entries rejected as duplicates are UNCHECKED; once that peer answers, check again, or check through the other organisation's peer"
 	for name, c := range map[string]struct {
 		fail      error
 		reads     int
@@ -1442,7 +1443,7 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 			}
 			head := "1 counted, 0 rejected, 0 DUPLICATE, 0 pending, 0 MISSING" + c.counts + "\n"
 			if code != c.code || !strings.Contains(out, head) || strings.Count(out, errNotLookedUp.Error()) != c.notLooked {
-				t.Errorf("verdict %d, stdout:\n%s\nwant %d, the state's line ending %q, %d entries not looked up", code, out, c.code, head, c.notLooked)
+				t.Errorf("verdict %v, stdout:\n%s\nwant %v, the state's line ending %q, %d entries not looked up", code, out, c.code, head, c.notLooked)
 			}
 			if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.HasPrefix(err.Error(), c.err)) {
 				t.Errorf("error %v; want one starting %q, or none if empty", err, c.err)
@@ -1455,7 +1456,7 @@ func TestLogStopsAtAnUnansweredPeer(t *testing.T) {
 			}
 		})
 	}
-	if err := unansweredError("Commission", down, 2); !strings.HasSuffix(err.Error(), "(Observers)") || !slices.Equal(err.Others, []string{"Observers"}) || !errors.Is(err, down) {
+	if err := unansweredError("Commission", down, 2); !strings.HasSuffix(err.Error(), "the other organisation's peer") || !slices.Equal(err.Others, []string{"Observers"}) || !errors.Is(err, down) {
 		t.Errorf("through the Commission's peer: %v; want the Observers' peer offered", err)
 	}
 }
@@ -1522,7 +1523,7 @@ func TestLogLookUpsEndWithTheRun(t *testing.T) {
 				t.Errorf("%d look-ups; want 4, one a duplicate", nullifiers.reads)
 			}
 			if code != Unchecked || !strings.Contains(out, ", 4 UNCHECKED\n") || strings.Contains(out, errNotLookedUp.Error()) {
-				t.Errorf("verdict %d, stdout:\n%s\nwant Unchecked, 4 UNCHECKED, none said not looked up", code, out)
+				t.Errorf("verdict %v, stdout:\n%s\nwant Unchecked, 4 UNCHECKED, none said not looked up", code, out)
 			}
 			if !errors.Is(err, c.cause) {
 				t.Errorf("error %v; want the run's end, %v", err, c.cause)

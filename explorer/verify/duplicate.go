@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -156,7 +155,9 @@ func unansweredError(peer string, down error, unchecked int) *PeerDownError {
 // nullifier was counted (Err, no connection or no answer in time): no
 // more were asked of it, and Unchecked entries rejected as duplicates are
 // UNCHECKED. Once that peer answers, a new run checks them; or a run
-// through the peer of one of Others, the other organisations, does.
+// through the peer of one of Others, the other organisations, does. Its
+// text ends advising the other organisation's peer without naming it, for
+// a command to add how its users choose that peer (verify: --peer).
 type PeerDownError struct {
 	Peer      string
 	Err       error
@@ -165,8 +166,8 @@ type PeerDownError struct {
 }
 
 func (e *PeerDownError) Error() string {
-	return fmt.Sprintf("the %s peer did not answer a look-up of where a duplicate's nullifier was counted (%v), so no more were asked of it: %d entries rejected as duplicates are UNCHECKED; once that peer answers, check again, or check through the other organisation's peer (%s)",
-		e.Peer, e.Err, e.Unchecked, strings.Join(e.Others, " or "))
+	return fmt.Sprintf("the %s peer did not answer a look-up of where a duplicate's nullifier was counted (%v), so no more were asked of it: %d entries rejected as duplicates are UNCHECKED; once that peer answers, check again, or check through the other organisation's peer",
+		e.Peer, e.Err, e.Unchecked)
 }
 
 func (e *PeerDownError) Unwrap() error { return e.Err }

@@ -20,8 +20,9 @@ import (
 // the outcomes of the findings (their Verdict) and the error that stopped
 // the check, or that it must report once it ended (a peer that did not
 // answer, ctx ended); an error that stopped it before any finding comes
-// with no outcomes. How to word the error, and what a stopped check
-// comes to, are the caller's.
+// with no outcomes, Outcomes{}, whose Verdict reads Passed: check the
+// error first. How to word the error, and what a stopped check comes to,
+// are the caller's.
 func MonitorLog(ctx context.Context, w io.Writer, bars Bars, log logmonitor.Log, ledger StandingLedger, peer string, deadline time.Duration, state *LogState) (Outcomes, error) {
 	m := &logmonitor.Monitor{Log: log, Ledger: ledger, Deadline: deadline}
 	return monitorLog(ctx, w, bars, m, ledger, peer, state)
@@ -34,34 +35,33 @@ func MonitorLog(ctx context.Context, w io.Writer, bars Bars, log logmonitor.Log,
 // (printInconsistent). A head seen before past its state's anchored head
 // is not checked and stays in the file, PENDING (printSeenAhead). An
 // anchored head the log cannot be checked against (unsoundAnchor: not
-// validly signed, or of another election or state), or a batch record
-// that does not describe its transaction's votes
-// (logmonitor.ErrRecordMismatch), is a FAIL line saying what it means
-// (anchorMeans, recordMismatchMeans), nothing else checked or saved. The
-// verdict is Failed on an inconsistent log, such a head or record, or a
-// MISSING or UNLOGGED vote, Pending with pending votes or heads
-// (Outcomes.Verdict); an error (the ledger or the gateway not read, the
-// file not written) is returned with the outcomes found before it: none,
-// but for the file not written after the findings, which stand. An entry
-// the ledger rejected as a duplicate says where its nullifier
-// was counted (entryLine: one read of dups a nullifier), DUPLICATE when
-// another vote was counted with it (Duplicate when nothing failed), and
-// UNCHECKED when that read failed (Unchecked unless something failed): the
-// run goes on, and the heads are saved all the same, since Check verified
-// them before any entry was placed and where a nullifier was counted says
-// nothing of the log's consistency (the next run lists every entry not
-// counted again, so it places the UNCHECKED ones). Once such a read gets
-// no answer (stopLocator: peer's peer, the organisation named, is not
-// reachable or does not answer a read in time), no other is made: the
-// duplicates after it are UNCHECKED too, and the error returned with the
-// outcomes says so once, naming the peer (a *PeerDownError). A
+// validly signed, or of another election or state), or a batch record that
+// does not describe its transaction's votes, logmonitor.ErrRecordMismatch,
+// is a FAIL line saying what it means (anchorMeans, recordMismatchMeans),
+// nothing else checked or saved. The verdict is Failed on an inconsistent
+// log, such a head or record, or a MISSING or UNLOGGED vote, Pending with
+// pending votes or heads (Outcomes.Verdict); an error (the ledger or the
+// gateway not read, the file not written) is returned with the outcomes
+// found before it: none, but for the file not written after the findings,
+// which stand. An entry the ledger rejected as a duplicate says where its
+// nullifier was counted (entryLine: one read of dups a nullifier),
+// DUPLICATE when another vote was counted with it (Duplicate when nothing
+// failed), and UNCHECKED when that read failed (Unchecked unless something
+// failed): the run goes on, and the heads are saved all the same, since
+// Check verified them before any entry was placed and where a nullifier
+// was counted says nothing of the log's consistency (the next run lists
+// every entry not counted again, so it places the UNCHECKED ones). Once
+// such a read gets no answer (stopLocator: peer's peer, the organisation
+// named, is not reachable or does not answer a read in time), no other is
+// made: the duplicates after it are UNCHECKED too, and the error returned
+// with the outcomes says so once, naming the peer (a *PeerDownError). A
 // read the peer answered with a failure, its own Unavailable included, is
 // UNCHECKED alone. Reads left UNCHECKED once ctx has ended (--timeout, a
 // signal) are the run's doing, not the peer's: the error returned is ctx's
 // cause (context.Cause), which the caller words. With bars not nil, the
 // check of the states draws its progress (CheckingLogs), and so does the
 // reading of the duplicates' nullifiers when there are more than
-// progressFrom (LocatingDuplicates). Whenever the error is not nil, the
+// ProgressFrom (LocatingDuplicates). Whenever the error is not nil, the
 // check did not complete: the outcomes returned with it are what it found
 // before, a failure among them standing.
 func monitorLog(ctx context.Context, w io.Writer, bars Bars, m *logmonitor.Monitor, dups NullifierLocator, peer string, state *LogState) (Outcomes, error) {
@@ -137,13 +137,9 @@ func duplicate(e logmonitor.Entry) bool {
 	return e.Standing == ballot.StandingRejected && e.Reason == ballot.RejectDuplicate
 }
 
-// progressFrom is how many look-ups of duplicates' nullifiers make
-// MonitorLog draw their progress.
-const progressFrom = 20
-
 // duplicatesProgress is the bar of the reads of where the nullifiers of
 // rep's entries rejected as duplicates were counted, one of bars
-// (LocatingDuplicates) when there are more than progressFrom of them; one
+// (LocatingDuplicates) when there are more than ProgressFrom of them; one
 // that draws nothing otherwise.
 func duplicatesProgress(bars Bars, rep logmonitor.Report) Bar {
 	n := 0
@@ -154,7 +150,7 @@ func duplicatesProgress(bars Bars, rep logmonitor.Report) Bar {
 			}
 		}
 	}
-	if n <= progressFrom {
+	if n <= ProgressFrom {
 		return noBar{}
 	}
 	return bars.start(LocatingDuplicates, int64(n))

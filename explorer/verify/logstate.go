@@ -28,9 +28,8 @@ type LogState struct {
 // ReadLogState reads the LogState file at path: nil for none (""), no
 // heads for a file not written yet (a first run). A file that cannot be
 // read, or that is not one a LogState saved (ErrNotLogState), is a
-// *LogStateError. log
-// is where saving it logs a temporary file an earlier run left (nil: not
-// logged).
+// *LogStateError. log is where saving it logs a temporary file an earlier
+// run left (nil: not logged).
 func ReadLogState(path string, log *slog.Logger) (*LogState, error) {
 	if path == "" {
 		return nil, nil
@@ -74,10 +73,10 @@ func (s *LogState) save() error {
 
 // checkElection refuses a file holding heads of another election than
 // the ledger's (a *LogStateError wrapping ErrOtherElection, naming the
-// elections): a run against that election's ledger wrote it, and its heads say
-// nothing of this election's logs. A file is written only from anchored
-// heads, each naming its election under its signature, and an election's
-// record cannot change once a head is anchored (SetupElection,
+// elections): a run against that election's ledger wrote it, and its
+// heads say nothing of this election's logs. A file is written only from
+// anchored heads, each naming its election under its signature, and an
+// election's record cannot change once a head is anchored (SetupElection,
 // ballot.CheckSetUpAnchored): such a file is another ledger's, not a
 // finding against this one.
 func (s *LogState) checkElection(ctx context.Context, ledger logmonitor.Ledger) error {
@@ -101,9 +100,19 @@ func (s *LogState) checkElection(ctx context.Context, ledger logmonitor.Ledger) 
 	for _, id := range slices.Sorted(maps.Keys(others)) {
 		of = append(of, fmt.Sprintf("election %q (%s)", id, strings.Join(others[id], ", ")))
 	}
-	return &LogStateError{Path: s.path, Err: fmt.Errorf("%w: of %s, not of this ledger's election %q; a run against that election's ledger wrote it",
-		ErrOtherElection, strings.Join(of, " and "), e.ID)}
+	return &LogStateError{Path: s.path, Err: otherElectionError{of: strings.Join(of, " and "), ledger: e.ID}}
 }
+
+// otherElectionError is ErrOtherElection (errors.Is) naming the elections:
+// of, those of the file's heads with their states, and ledger, the
+// ledger's.
+type otherElectionError struct{ of, ledger string }
+
+func (e otherElectionError) Error() string {
+	return fmt.Sprintf("holds heads of %s, not of this ledger's election %q; a run against that election's ledger wrote it", e.of, e.ledger)
+}
+
+func (e otherElectionError) Is(target error) bool { return target == ErrOtherElection }
 
 // The errors of a LogState file a *LogStateError wraps, besides those of
 // reading and writing it.
@@ -113,7 +122,7 @@ var (
 	ErrNotLogState = errors.New("not a file of the heads a log check saw")
 	// ErrOtherElection: the file holds heads of another election than the
 	// ledger's, which say nothing of this election's logs.
-	ErrOtherElection = errors.New("it holds heads of another election")
+	ErrOtherElection = errors.New("holds heads of another election")
 )
 
 // LogStateError is an error of the LogState file at Path: it cannot be

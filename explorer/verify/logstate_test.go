@@ -38,7 +38,7 @@ func TestLogStateUnsavedKeepsAFailure(t *testing.T) {
 			verdict, out, err := runLogCheck(t, votes, ledger, state)
 			var stateErr *LogStateError
 			if verdict != c.verdict || !strings.Contains(out, c.out) || !errors.As(err, &stateErr) || stateErr.Path != path || !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("verdict %d, error %v, stdout:\n%s\nwant %d, %q, and the LogStateError of %s", verdict, err, out, c.verdict, c.out, path)
+				t.Errorf("verdict %v, error %v, stdout:\n%s\nwant %v, %q, and the LogStateError of %s", verdict, err, out, c.verdict, c.out, path)
 			}
 		})
 	}

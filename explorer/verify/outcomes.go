@@ -1,9 +1,13 @@
 package verify
 
+import "fmt"
+
 // Verdict is what a check's Outcomes come to: the gravest finding among
 // them, Failed first. A command maps it to its exit status (cmd/verify's
 // table); an error or the context's end that stopped a check is the
-// caller's to weigh besides it.
+// caller's to weigh besides it. Check the error first: the Outcomes{} a
+// check returns with an error that stopped it before any finding read
+// Passed, which the check did not find.
 type Verdict int
 
 // The verdicts, from the mildest: a value compares with another by its
@@ -25,8 +29,18 @@ const (
 	Failed
 )
 
+// String is the verdict's name, as its constant's ("Failed").
+func (v Verdict) String() string {
+	if v < Passed || v > Failed {
+		return fmt.Sprintf("Verdict(%d)", int(v))
+	}
+	return [...]string{"Passed", "Pending", "Duplicate", "Unchecked", "Failed"}[v]
+}
+
 // Verdict is the verdict of outcomes t: the gravest of their findings,
-// Passed when there is none.
+// Passed when there is none (Outcomes{} included, which a check returns
+// with an error that stopped it before any finding: check the error
+// first).
 func (t Outcomes) Verdict() Verdict {
 	switch {
 	case t.fail+t.fork+t.badProof+t.missing+t.unlogged > 0:

@@ -1,6 +1,9 @@
 package verify
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestVerdict: a check's outcomes come to their gravest finding: any
 // failure (FAIL, FORK, BAD-PROOF, MISSING, UNLOGGED) is Failed whatever
@@ -29,15 +32,27 @@ func TestVerdict(t *testing.T) {
 		{Outcomes{otherCounted: 1, fail: 1}, Failed},
 	} {
 		if got := c.o.Verdict(); got != c.want {
-			t.Errorf("%+v: verdict %d; want %d", c.o, got, c.want)
+			t.Errorf("%+v: verdict %v; want %v", c.o, got, c.want)
 		}
 	}
 	single := []Outcomes{{fail: 1}, {fork: 1}, {badProof: 1}, {missing: 1}, {unlogged: 1}, {unchecked: 1}, {otherCounted: 1}, {pending: 1}, {ok: 1}}
 	for _, a := range single {
 		for _, b := range single {
 			if got, want := a.Plus(b).Verdict(), max(a.Verdict(), b.Verdict()); got != want {
-				t.Errorf("%+v and %+v: verdict %d; want %d, the graver", a, b, got, want)
+				t.Errorf("%+v and %+v: verdict %v; want %v, the graver", a, b, got, want)
 			}
+		}
+	}
+}
+
+// TestVerdictString: a verdict prints as its constant's name, so that a
+// test's failure says "verdict Unchecked; want Failed", not "3; want 4";
+// a value that is no verdict prints its number.
+func TestVerdictString(t *testing.T) {
+	want := map[Verdict]string{Passed: "Passed", Pending: "Pending", Duplicate: "Duplicate", Unchecked: "Unchecked", Failed: "Failed", Failed + 1: "Verdict(5)", -1: "Verdict(-1)"}
+	for v, name := range want {
+		if got := fmt.Sprint(v); got != name {
+			t.Errorf("verdict %d prints %q; want %q", int(v), got, name)
 		}
 	}
 }

@@ -25,10 +25,15 @@ const (
 	// ledger votes read so far, of no known total.
 	CheckingLogs Step = iota
 	// LocatingDuplicates is the reading of where the nullifiers of the
-	// entries rejected as duplicates were counted, for more than 20: Add
-	// is told of each, of their total.
+	// entries rejected as duplicates were counted, for more than
+	// ProgressFrom: Add is told of each, of their total.
 	LocatingDuplicates
 )
+
+// ProgressFrom is the most units of work a step may have without drawing
+// its progress: a step of more draws it (LocatingDuplicates' look-ups;
+// verify's bar of the receipts it checks).
+const ProgressFrom = 20
 
 // Bars starts the Bar of a step of a check, for total units (0: not
 // known). A check given nil Bars draws no progress.

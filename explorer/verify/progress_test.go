@@ -32,13 +32,13 @@ func (r *recordedBars) bars(step Step, total int64) Bar {
 // TestLogDrawsProgress: MonitorLog draws its steps on the Bars it is
 // given, which the command makes its progress bars: the check of the logs
 // (CheckingLogs, of no known total), told of what it read and finished;
-// and, for more than progressFrom entries rejected as duplicates, the
+// and, for more than ProgressFrom entries rejected as duplicates, the
 // look-ups of their nullifiers (LocatingDuplicates), of their total, told
-// of each and finished. progressFrom duplicates or fewer draw no bar of
+// of each and finished. ProgressFrom duplicates or fewer draw no bar of
 // their look-ups. MonitorLog drew on a writer with internal/cli's bar.
 func TestLogDrawsProgress(t *testing.T) {
 	key, keys := registeredKey(t)
-	for _, dups := range []int{progressFrom, progressFrom + 2} {
+	for _, dups := range []int{ProgressFrom, ProgressFrom + 2} {
 		votes := caVotes(dups+1, 0)
 		batch, err := ballot.BuildBatch("CA", 1, votes)
 		if err != nil {
@@ -56,7 +56,7 @@ func TestLogDrawsProgress(t *testing.T) {
 			t.Fatalf("%d duplicates: %v:\n%s", dups, err, out)
 		}
 		want := 1
-		if dups > progressFrom {
+		if dups > ProgressFrom {
 			want = 2
 		}
 		if len(r.started) != want {

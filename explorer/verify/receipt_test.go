@@ -325,7 +325,7 @@ func TestReceiptsAheadOfThePeerArePending(t *testing.T) {
 		tally, err := CheckReceipts(context.Background(), &out, chk, read, false, nil)
 		if err != nil || tally.pending != c.pending || tally.fail != c.fail || tally.ok != c.ok || tally.Verdict() != c.exit || !strings.Contains(out.String(), c.line) ||
 			!strings.Contains(out.String(), "PASS "+label(rs[0])) {
-			t.Errorf("tally %+v (verdict %d), %v:\n%s\nwant %d pending, %d failed, %d passed (verdict %d), a line %q and the genuine receipt's PASS",
+			t.Errorf("tally %+v (verdict %v), %v:\n%s\nwant %d pending, %d failed, %d passed (verdict %v), a line %q and the genuine receipt's PASS",
 				tally, tally.Verdict(), err, out.String(), c.pending, c.fail, c.ok, c.exit, c.line)
 		}
 	}
@@ -421,7 +421,7 @@ func TestDuplicateReceiptSaysWhereCounted(t *testing.T) {
 				var out bytes.Buffer
 				tally, err := CheckReceipts(context.Background(), &out, NewChecker(c.ledger), read, quiet, nil)
 				if err != nil || tally != c.tally || tally.Verdict() != c.exit {
-					t.Fatalf("quiet %t: tally %+v (verdict %d), %v; want %+v, verdict %d:\n%s", quiet, tally, tally.Verdict(), err, c.tally, c.exit, out.String())
+					t.Fatalf("quiet %t: tally %+v (verdict %v), %v; want %+v, verdict %v:\n%s", quiet, tally, tally.Verdict(), err, c.tally, c.exit, out.String())
 				}
 				if shown := !quiet || !strings.HasPrefix(c.line, "PASS "); shown != strings.Contains(out.String(), c.line) {
 					t.Errorf("quiet %t: output has %q: %t, want %t:\n%s", quiet, c.line, !shown, shown, out.String())

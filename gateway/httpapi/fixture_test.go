@@ -319,7 +319,7 @@ func wantAccepted(t testing.TB, status int, body []byte) string {
 		t.Fatalf("status %d body %s; want 202", status, body)
 	}
 	var a voteAccepted
-	if err := json.Unmarshal(body, &a); err != nil || !ballot.ValidVoteID(a.VoteID) || a.Status != "pending" || a.ReceiptURL != "/api/v1/votes/"+a.VoteID {
+	if err := json.Unmarshal(body, &a); err != nil || !ballot.ValidVoteID(a.VoteID) || a.Status != "pending" || a.ReceiptURL != ballot.ReceiptPath(a.VoteID) {
 		t.Fatalf("202 body %s (%v) is not {vote_id, status pending, receipt_url}", body, err)
 	}
 	return a.VoteID

@@ -149,8 +149,7 @@ func TestReceiptEndpoints(t *testing.T) {
 		code               string
 	}{
 		{"GET", "/api/v1/votes/" + knownVote, "", 200, ""},
-		{"GET", receipt.Path(pendingVote), "", 200, ""}, // the path verify --vote-id asks for
-		{"GET", "/api/v1/votes/" + pendingVote, "", 200, ""},
+		{"GET", ballot.ReceiptPath(pendingVote), "", 200, ""},                          // the path verify --vote-id asks for
 		{"GET", "/api/v1/votes/ffffffffffffffffffffffffffffffff", "", 404, codeNoVote}, // never issued
 		{"GET", "/api/v1/votes/not-a-vote-id", "", 400, codeInvalidVoteID},
 		{"GET", "/api/v1/votes/0123456789ABCDEF0123456789ABCDEF", "", 400, codeInvalidVoteID},

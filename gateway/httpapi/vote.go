@@ -54,7 +54,8 @@ func appendAccepted(b []byte, id, contest, state string, logIndex int64) []byte 
 	b = append(b, id...)
 	b = append(b, `","contest":"`...)
 	b = append(b, contest...)
-	b = append(b, `","status":"pending","receipt_url":"/api/v1/votes/`...)
+	b = append(b, `","status":"pending","receipt_url":"`...)
+	b = append(b, ballot.ReceiptPathPrefix...)
 	b = append(b, id...)
 	if logIndex < 0 {
 		return append(b, `"}`...)
@@ -69,7 +70,7 @@ func appendAccepted(b []byte, id, contest, state string, logIndex int64) []byte 
 // appendAcceptanceURL appends the path of a vote's acceptance receipt
 // (the state is a validated state code: nothing to escape).
 func appendAcceptanceURL(b []byte, id, state string, logIndex int64) []byte {
-	b = append(b, "/api/v1/votes/"...)
+	b = append(b, ballot.ReceiptPathPrefix...)
 	b = append(b, id...)
 	b = append(b, "/acceptance?state="...)
 	b = append(b, state...)
@@ -422,7 +423,7 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 			logIndex = -1 // no acceptance receipts served here
 		}
 		h := c.Writer.Header()
-		h["Location"] = []string{"/api/v1/votes/" + id}
+		h["Location"] = []string{ballot.ReceiptPathPrefix + id} // ballot.ReceiptPath(id): a valid id needs no escape
 		h["Content-Type"] = jsonContentType
 		c.Writer.WriteHeader(http.StatusAccepted)
 		buf := s.bodies.Get().(*[]byte)

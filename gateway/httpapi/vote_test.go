@@ -29,7 +29,7 @@ func TestVoteAcceptedThenDuplicate(t *testing.T) {
 	f.enroll("v1", "c1", "CA")
 	rec := f.vote(voteBody("v1", "c1", "CA", "alice"))
 	id := wantAccepted(t, rec.Code, rec.Body.Bytes())
-	if rec.Header().Get("Location") != "/api/v1/votes/"+id || rec.Header().Get("X-Request-ID") == "" {
+	if rec.Header().Get("Location") != ballot.ReceiptPath(id) || rec.Header().Get("X-Request-ID") == "" {
 		t.Fatalf("headers %v lack Location or X-Request-ID", rec.Header())
 	}
 	if ids := queuedVoteIDs(t, f.rdb, "CA"); !ids[id] || len(ids) != 1 {
@@ -502,7 +502,7 @@ func voterName(i int) string { return fmt.Sprintf("voter-%06d", i) }
 
 func TestAcceptedBodyIsTheJSONEncoding(t *testing.T) {
 	id, _ := ballot.NewVoteID()
-	want, _ := json.Marshal(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: "/api/v1/votes/" + id})
+	want, _ := json.Marshal(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: ballot.ReceiptPath(id)})
 	if got := appendAccepted(nil, id, "L2025-001", "CA", -1); string(got) != string(want) {
 		t.Fatalf("appendAccepted without the log = %s; want %s", got, want)
 	}
@@ -510,8 +510,8 @@ func TestAcceptedBodyIsTheJSONEncoding(t *testing.T) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // the "&" of the URL stays as it is
-	_ = enc.Encode(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: "/api/v1/votes/" + id,
-		LogIndex: &index, AcceptanceURL: "/api/v1/votes/" + id + "/acceptance?state=CA&index=1234567"})
+	_ = enc.Encode(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: ballot.ReceiptPath(id),
+		LogIndex: &index, AcceptanceURL: ballot.ReceiptPath(id) + "/acceptance?state=CA&index=1234567"})
 	want = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if got := appendAccepted(nil, id, "L2025-001", "CA", index); string(got) != string(want) {
 		t.Fatalf("appendAccepted with the log = %s; want %s", got, want)
