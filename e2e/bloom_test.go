@@ -39,7 +39,7 @@ func TestBloomRebuiltFromTheLedger(t *testing.T) {
 		t.Fatalf("rebuild-bloom printed no summary:\n%s", out)
 	}
 	for _, v := range accepted {
-		if status, err := s.post("/api/v1/vote", s.body(v), nil); status != http.StatusConflict || err != nil {
+		if status, err := s.post(t.Context(), "/api/v1/vote", s.body(v), nil); status != http.StatusConflict || err != nil {
 			t.Fatalf("voter %s voting again after the rebuild: %d %v; want 409", v.ID, status, err)
 		}
 	}

@@ -46,7 +46,7 @@ func TestCloseAndFinalise(t *testing.T) {
 	// closed record. Any 202 fails the test.
 	var status int
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		status, err = s.post("/api/v1/vote", s.body(s.voteOf(late, 0)), &out)
+		status, err = s.post(t.Context(), "/api/v1/vote", s.body(s.voteOf(late, 0)), &out)
 		if err != nil || status != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			break
 		}

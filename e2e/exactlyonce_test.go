@@ -34,17 +34,27 @@ func TestVotesThroughTheGatewayCountExactlyOnce(t *testing.T) {
 // starts it again, and checks nothing is lost or counted twice.
 func TestBatcherKilledMidRun(t *testing.T) {
 	s := startSystem(t, 1, 10_000)
-	done := s.castInBackground(t, s.roll, 16)
+	c := s.castInBackground(t, s.roll, 16)
 	s.waitReceipts(t, 2000)
 	if err := s.st.Kill("batcher0"); err != nil {
 		t.Fatal(err)
 	}
 	t.Log("batcher0 killed with SIGKILL")
-	time.Sleep(500 * time.Millisecond)
+	// The restarted batcher is to find a backlog, not only the killed one's
+	// pending entries: wait until votes piled up while none ran, unless
+	// the cast ended before.
+	queued, deadline := s.queued(t), time.Now().Add(time.Minute)
+	for s.queued(t) < queued+500 && !c.done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the backlog grew from %d to %d in a minute with the batcher down; want 500 more", queued, s.queued(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%d votes queued at the kill, %d at the restart", queued, s.queued(t))
 	if err := s.st.Up(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	accepted := <-done
+	accepted := c.wait(t, 5*time.Minute)
 	s.waitQueuesDrained(t, 5*time.Minute)
 	s.checkExactlyOnce(t, accepted)
 }
@@ -53,7 +63,7 @@ func TestBatcherKilledMidRun(t *testing.T) {
 // to the other and every accepted vote is counted once.
 func TestBatcherFailover(t *testing.T) {
 	s := startSystem(t, 2, 10_000)
-	done := s.castInBackground(t, s.roll, 16)
+	c := s.castInBackground(t, s.roll, 16)
 	// The second batcher takes its share of lanes from the first one lane
 	// per lease tick; wait until both hold lanes, and some votes committed.
 	before := s.waitLanesSpread(t, 2, 30*time.Second)
@@ -61,7 +71,7 @@ func TestBatcherFailover(t *testing.T) {
 	if err := s.st.Kill("batcher0"); err != nil {
 		t.Fatal(err)
 	}
-	accepted := <-done
+	accepted := c.wait(t, 5*time.Minute)
 	s.waitQueuesDrained(t, 5*time.Minute)
 	s.checkExactlyOnce(t, accepted)
 	after := s.leaseOwners(t)

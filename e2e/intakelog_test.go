@@ -51,7 +51,7 @@ func TestOmittedVotesAreFound(t *testing.T) {
 			AcceptanceURL string `json:"acceptance_url"`
 		}
 		body := s.body(s.voteOf(v, i))
-		if status, err := s.post("/api/v1/vote", body, &out); err != nil || status != http.StatusAccepted || out.LogIndex == nil || out.AcceptanceURL == "" {
+		if status, err := s.post(t.Context(), "/api/v1/vote", body, &out); err != nil || status != http.StatusAccepted || out.LogIndex == nil || out.AcceptanceURL == "" {
 			t.Fatalf("vote %d: %d %+v, %v; want 202 with a log index and an acceptance URL", i, status, out, err)
 		}
 		acceptanceURLs = append(acceptanceURLs, out.AcceptanceURL)

@@ -42,7 +42,7 @@ func TestMonitoring(t *testing.T) {
 	// Some votes, and duplicates of five of them (409), for the refusal series.
 	accepted := s.mustCast(t, s.roll[:20], 4)
 	for _, v := range s.roll[:5] {
-		if status, err := s.post("/api/v1/vote", s.body(s.voteOf(v, 0)), nil); status != 409 {
+		if status, err := s.post(t.Context(), "/api/v1/vote", s.body(s.voteOf(v, 0)), nil); status != 409 {
 			t.Fatalf("re-sent vote of %s: %d, %v; want 409", v.ID, status, err)
 		}
 	}
@@ -177,7 +177,7 @@ func (s *system) castPaced(t *testing.T, voters []voter, rate int) func() map[st
 			go func() {
 				defer wg.Done()
 				v := s.voteOf(voters[i], i)
-				id, err := s.castOne(v)
+				id, err := s.castOne(context.Background(), v)
 				if err != nil {
 					t.Error(err)
 					return

@@ -62,7 +62,7 @@ func TestReceiptsVerifyAndResultsFollowTheLedger(t *testing.T) {
 	// The voter's own look-up by credentials finds the same receipt.
 	v := first[receipts[1].VoteID]
 	var own ballot.Receipt
-	if status, err := s.post("/api/v1/votes/lookup", map[string]string{"voter_id": v.ID, "credential": v.Credential}, &own); status != 200 || err != nil || own.VoteID != receipts[1].VoteID {
+	if status, err := s.post(t.Context(), "/api/v1/votes/lookup", map[string]string{"voter_id": v.ID, "credential": v.Credential}, &own); status != 200 || err != nil || own.VoteID != receipts[1].VoteID {
 		t.Fatalf("look-up by credentials: %d %v %+v", status, err, own)
 	}
 

@@ -44,7 +44,7 @@ func TestReferendumOneVotePerVoterAndQuestion(t *testing.T) {
 		}
 	}
 	began := time.Now()
-	accepted, err := s.castVotes(votes, 32)
+	accepted, err := s.castVotes(t.Context(), votes, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestReferendumOneVotePerVoterAndQuestion(t *testing.T) {
 	}
 	first := votes[0]
 	noContest := map[string]string{"voter_id": first.ID, "credential": first.Credential, "state": first.State, "choice": first.Choice}
-	if status, err := s.post("/api/v1/vote", noContest, &refusal); status != http.StatusUnprocessableEntity || err != nil || refusal.Error.Code != "contest_required" {
+	if status, err := s.post(t.Context(), "/api/v1/vote", noContest, &refusal); status != http.StatusUnprocessableEntity || err != nil || refusal.Error.Code != "contest_required" {
 		t.Fatalf("a vote without a contest: %d %q, %v; want 422 contest_required", status, refusal.Error.Code, err)
 	}
 	// Voting again on the same question: 409, whatever the choice.
@@ -64,13 +64,13 @@ func TestReferendumOneVotePerVoterAndQuestion(t *testing.T) {
 		again := v
 		again.Choice = otherChoice(s, v)
 		refusal.Error.Code, refusal.Error.Contest = "", ""
-		if status, err := s.post("/api/v1/vote", s.body(again), &refusal); status != http.StatusConflict || err != nil ||
+		if status, err := s.post(t.Context(), "/api/v1/vote", s.body(again), &refusal); status != http.StatusConflict || err != nil ||
 			refusal.Error.Code != "duplicate" || refusal.Error.Contest != v.Contest {
 			t.Fatalf("voter %s again on %s: %d %+v, %v; want 409 duplicate naming the contest", v.ID, v.Contest, status, refusal.Error, err)
 		}
 	}
 	// Voting on another question: 202.
-	more, err := s.castVotes(later, 8)
+	more, err := s.castVotes(t.Context(), later, 8)
 	if err != nil {
 		t.Fatal(err)
 	}

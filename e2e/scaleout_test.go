@@ -138,7 +138,7 @@ func (c *faultyCaster) castOne(v vote) error {
 		var out struct {
 			VoteID string `json:"vote_id"`
 		}
-		status, err := c.s.post("/api/v1/vote", body, &out)
+		status, err := c.s.post(context.Background(), "/api/v1/vote", body, &out)
 		switch {
 		case err == nil && status == http.StatusAccepted:
 			c.mu.Lock()
@@ -185,7 +185,7 @@ func (c *faultyCaster) resolve(t *testing.T) map[string]vote {
 			VoteID string `json:"vote_id"`
 		}
 		for attempt := 0; ; attempt++ {
-			status, err := c.s.post("/api/v1/votes/lookup", map[string]string{"voter_id": v.ID, "credential": v.Credential}, &r)
+			status, err := c.s.post(context.Background(), "/api/v1/votes/lookup", map[string]string{"voter_id": v.ID, "credential": v.Credential}, &r)
 			if err == nil && status == http.StatusOK {
 				break
 			}

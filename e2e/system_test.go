@@ -155,10 +155,16 @@ func startSystem(t *testing.T, batchers, voters int, tune ...func(*stack.Config)
 	return s
 }
 
-// post sends a JSON body to the gateway and decodes the answer into out.
-func (s *system) post(path string, body, out any) (int, error) {
+// post sends a JSON body to the gateway and decodes the answer into out;
+// ctx bounds the request.
+func (s *system) post(ctx context.Context, path string, body, out any) (int, error) {
 	data, _ := json.Marshal(body)
-	resp, err := s.http.Post(s.st.GatewayURL()+path, "application/json", bytes.NewReader(data))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.st.GatewayURL()+path, bytes.NewReader(data))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.http.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -186,16 +192,17 @@ func (s *system) get(path string, out any) (int, error) {
 // cast votes once for each voter through the HTTP API with workers
 // concurrent clients and returns the accepted votes by vote id. A 503 is
 // retried (the gateway stored nothing); any other non-202 is an error.
-func (s *system) cast(voters []voter, workers int) (map[string]vote, error) {
+// Once ctx ends no vote is sent any more, and a request in flight ends.
+func (s *system) cast(ctx context.Context, voters []voter, workers int) (map[string]vote, error) {
 	votes := make([]vote, len(voters))
 	for i, v := range voters {
 		votes[i] = s.voteOf(v, i)
 	}
-	return s.castVotes(votes, workers)
+	return s.castVotes(ctx, votes, workers)
 }
 
 // castVotes casts the votes as cast does.
-func (s *system) castVotes(votes []vote, workers int) (map[string]vote, error) {
+func (s *system) castVotes(ctx context.Context, votes []vote, workers int) (map[string]vote, error) {
 	var mu sync.Mutex
 	accepted := make(map[string]vote, len(votes))
 	var g errgroup.Group
@@ -203,7 +210,7 @@ func (s *system) castVotes(votes []vote, workers int) (map[string]vote, error) {
 	for i := range votes {
 		g.Go(func() error {
 			v := votes[i]
-			id, err := s.castOne(v)
+			id, err := s.castOne(ctx, v)
 			if err != nil {
 				return err
 			}
@@ -219,25 +226,61 @@ func (s *system) castVotes(votes []vote, workers int) (map[string]vote, error) {
 // mustCast is cast that fails the test on error (test goroutine only).
 func (s *system) mustCast(t *testing.T, voters []voter, workers int) map[string]vote {
 	t.Helper()
-	accepted, err := s.cast(voters, workers)
+	accepted, err := s.cast(t.Context(), voters, workers)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return accepted
 }
 
-// castInBackground casts while the test injects faults; the accepted votes
-// arrive on the channel when all are answered.
-func (s *system) castInBackground(t *testing.T, voters []voter, workers int) <-chan map[string]vote {
-	done := make(chan map[string]vote, 1)
+// backgroundCast is a cast running while the test injects faults
+// (castInBackground).
+type backgroundCast struct {
+	ended    chan struct{} // closed once accepted and err are set
+	accepted map[string]vote
+	err      error
+}
+
+// castInBackground casts while the test injects faults. The goroutine
+// never touches t: its result waits for wait. A test that ends before
+// (a failure) cancels the cast and waits for its end in t.Cleanup,
+// registered after startSystem's, so before the system stops: no vote
+// goes to a system being stopped, or to the next test's on the same ports.
+func (s *system) castInBackground(t *testing.T, voters []voter, workers int) *backgroundCast {
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &backgroundCast{ended: make(chan struct{})}
 	go func() {
-		accepted, err := s.cast(voters, workers)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- accepted
+		defer close(b.ended)
+		b.accepted, b.err = s.cast(ctx, voters, workers)
 	}()
-	return done
+	t.Cleanup(func() { cancel(); <-b.ended })
+	return b
+}
+
+// wait waits up to within for the cast to end and returns the accepted
+// votes; t fails on the cast's error or at the deadline (test goroutine
+// only).
+func (b *backgroundCast) wait(t *testing.T, within time.Duration) map[string]vote {
+	t.Helper()
+	select {
+	case <-b.ended:
+	case <-time.After(within):
+		t.Fatalf("the cast in the background not done after %v", within)
+	}
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.accepted
+}
+
+// done reports whether the cast has ended.
+func (b *backgroundCast) done() bool {
+	select {
+	case <-b.ended:
+		return true
+	default:
+		return false
+	}
 }
 
 // voteOf is voter's vote in the ballot's first contest, for the i-th of the
@@ -257,13 +300,16 @@ func (s *system) body(v vote) map[string]string {
 	return b
 }
 
-func (s *system) castOne(v vote) (string, error) {
+func (s *system) castOne(ctx context.Context, v vote) (string, error) {
 	body := s.body(v)
 	for attempt := 0; attempt < 50; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return "", fmt.Errorf("vote of %s not cast: %w", v.ID, err)
+		}
 		var out struct {
 			VoteID string `json:"vote_id"`
 		}
-		status, err := s.post("/api/v1/vote", body, &out)
+		status, err := s.post(ctx, "/api/v1/vote", body, &out)
 		switch {
 		case err == nil && status == http.StatusAccepted:
 			return out.VoteID, nil
@@ -284,14 +330,7 @@ func (s *system) waitQueuesDrained(t *testing.T, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		var left int64
-		for _, st := range s.states {
-			n, err := s.rdb.XLen(context.Background(), votequeue.StreamKey(st)).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			left += n
-		}
+		left := s.queued(t)
 		if left == 0 {
 			nettest.SyncPeers(t, s.st.Network())
 			return
@@ -301,6 +340,21 @@ func (s *system) waitQueuesDrained(t *testing.T, within time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// queued is how many votes the states' streams hold: accepted, not yet
+// committed and acknowledged.
+func (s *system) queued(t *testing.T) int64 {
+	t.Helper()
+	var n int64
+	for _, st := range s.states {
+		l, err := s.rdb.XLen(context.Background(), votequeue.StreamKey(st)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += l
+	}
+	return n
 }
 
 // checkExactlyOnce asserts the durability invariant: the votes that got 202

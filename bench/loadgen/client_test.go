@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/votechain/votechain/internal/cli/clitest"
 )
 
 // countingServer is a net/http test server that counts the connections
@@ -151,10 +153,7 @@ func TestConnTimesOutAndRecovers(t *testing.T) {
 	}
 	c.close()
 	// Nothing listening: a transport error, not a hang.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	dead, _ := newTarget(http.MethodPost, "http://"+addr+"/", "")
+	dead, _ := newTarget(http.MethodPost, "http://"+clitest.ReservedAddr(t)+"/", "")
 	if _, err := newConn(dead, time.Second, 64).do(nil, true); err == nil {
 		t.Fatal("no error from a closed port")
 	}

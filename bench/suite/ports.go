@@ -8,6 +8,10 @@ import (
 	"github.com/votechain/votechain/network"
 )
 
+// DefaultPortBase is the run's port base unless given (benchrun
+// --port-base): above the test ports (10000-31399) and make up's (27000).
+const DefaultPortBase = 32000
+
 // planPorts is how many ports a stack's port plan (network.Ports) spans
 // from its base.
 const planPorts = 400

@@ -14,7 +14,7 @@ import (
 // lower the scale-out stack's is not, one higher the extra networks' is
 // not, and CheckPortBase refuses them and a base beyond the last port,
 // naming the plans, the span of ports and the range. The default base,
-// 32000, fits.
+// DefaultPortBase (benchrun's), fits.
 func TestPortBases(t *testing.T) {
 	whole := Config{Plan: DefaultPlan()}
 	first, last := PortBases(whole)
@@ -32,7 +32,7 @@ func TestPortBases(t *testing.T) {
 	if valid(last + 1 + otherPortOffset) {
 		t.Errorf("last base %d: the extra networks' plan one higher is valid; want %d not the last", last, last)
 	}
-	whole.Stack.PortBase = 32000
+	whole.Stack.PortBase = DefaultPortBase
 	if err := CheckPortBase(whole); err != nil {
 		t.Errorf("the default base: %v", err)
 	}

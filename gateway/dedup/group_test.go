@@ -67,10 +67,14 @@ func send(t *testing.T, l *lane, n int) []*pending {
 	return ps
 }
 
-// drained waits until the lane's workers have taken everything queued.
-func drained(l *lane) {
-	for len(l.queue) > 0 {
-		time.Sleep(time.Millisecond)
+// drained waits until the lane's workers have taken everything queued,
+// for up to 5 s.
+func drained(t *testing.T, l *lane) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(l.queue) > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d attempts still queued after 5 s", len(l.queue))
+		}
 	}
 }
 
@@ -111,7 +115,7 @@ func TestGroupIdleGoesAtOnce(t *testing.T) {
 func TestGroupWaitsForCallInFlight(t *testing.T) {
 	_, l, f, first := busyLane(t, Config{Workers: 4, GroupBatch: 32})
 	rest := send(t, l, 10)
-	drained(l)
+	drained(t, l)
 	noCall(t, f) // 10 < GroupBatch: they wait for the first call
 	f.release <- struct{}{}
 	wantBatch(t, f, 10) // then go in one call
@@ -141,7 +145,7 @@ func TestGroupFullBatchRunsAlongside(t *testing.T) {
 func TestGroupCloseRunsGatheredBatch(t *testing.T) {
 	d, l, f, first := busyLane(t, Config{Workers: 2})
 	rest := send(t, l, 2)
-	drained(l)
+	drained(t, l)
 	closed := make(chan struct{})
 	go func() { d.Close(); close(closed) }()
 	wantBatch(t, f, 2) // the batch being gathered still gets its call
@@ -229,7 +233,7 @@ func TestLingerOutOfOrderArrivals(t *testing.T) {
 func TestGroupLingers(t *testing.T) {
 	_, l, f, first := busyLane(t, Config{Workers: 2, GroupBatch: 32, Linger: time.Hour})
 	rest := send(t, l, 20)
-	drained(l)
+	drained(t, l)
 	f.release <- struct{}{}
 	answered(t, first)
 	noCall(t, f) // the 20 wait for more

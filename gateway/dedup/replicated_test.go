@@ -72,8 +72,12 @@ func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
 			}
 		}()
 	}
-	for done.Load() < int64(len(queue))/4 {
-		time.Sleep(5 * time.Millisecond)
+	for quarter := time.Now().Add(time.Minute); done.Load() < int64(len(queue))/4; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(quarter) {
+			next.Store(int64(len(queue))) // the workers stop, and log nothing once the test ended
+			wg.Wait()
+			t.Fatalf("%d of %d calls answered after a minute; want a quarter before the kill", done.Load(), len(queue))
+		}
 	}
 	victim.Kill()
 	killed := time.Now()

@@ -60,8 +60,10 @@ func TestReadyDoesNotWaitForTheLedger(t *testing.T) {
 	go func() { defer close(ran); f.srv.Run(ctx) }()
 	defer func() { cancel(); <-ran }()
 
-	for ledger.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	for probeDeadline := time.Now().Add(5 * time.Second); ledger.calls.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(probeDeadline) {
+			t.Fatal("no ledger probe 5 s after Run started")
+		}
 	}
 	// The first probe hangs for its second meanwhile: an answer that
 	// waited for the ledger could not say unknown.

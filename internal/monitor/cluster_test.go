@@ -3,7 +3,6 @@ package monitor
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/internal/testport"
 )
 
 // TestClusterConfig: with a Redis Cluster's nodes the redis job scrapes
@@ -53,12 +53,7 @@ func TestExporterScrapesEveryClusterNode(t *testing.T) {
 	if err := rc.ACL.Ensure(nil, addrs...); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := testport.Ports(t, 1)[0] // the exporter's: below the ephemeral range, no other test's
 	c := Config{ExporterPort: port, RedisAddrs: addrs, RedisUser: redisserver.UserExporter,
 		RedisPasswordFile: rc.ACL.ExporterPasswordFile()}
 	spec := c.Processes()[0]

@@ -3,10 +3,8 @@ package redistest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -41,23 +39,7 @@ func StartCluster(t testing.TB, masters int) *Cluster {
 		if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
-		t.Cleanup(s.stop)
-		for attempt := 1; ; attempt++ {
-			port, err := freePort()
-			if err == nil {
-				s.busPort, err = freePort()
-			}
-			if err != nil {
-				t.Fatalf("redistest: %v", err)
-			}
-			s.port, s.Addr = port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-			if err = s.start(bin); err == nil {
-				break
-			}
-			if attempt == 5 {
-				t.Fatalf("redistest: %v (log: %s)", err, redisserver.LogFile(s.Dir))
-			}
-		}
+		s.startOnReservedPorts(bin, true, nil)
 		c.Nodes = append(c.Nodes, s)
 		nodes = append(nodes, redisserver.Node{Addr: s.Addr, BusPort: s.busPort})
 	}

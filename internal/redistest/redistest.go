@@ -1,10 +1,12 @@
 // Package redistest starts real redis-server processes for tests.
 //
-// Each server listens on a free 127.0.0.1 port, keeps its data under the
-// repository's git-ignored .run/test/redis/ folder and runs with the AOF on
-// and appendfsync always, as production does, so a test can kill it with
-// SIGKILL, restart it on the same folder and check that nothing acknowledged
-// was lost. Servers are stopped by PID in t.Cleanup.
+// Each server listens on a 127.0.0.1 port reserved for the test until it
+// ends (testport.Ports: below the ephemeral range, so still free for a
+// Restart after a Kill), keeps its data under the repository's git-ignored
+// .run/test/redis/ folder and runs with the AOF on and appendfsync always,
+// as production does, so a test can kill it with SIGKILL, restart it on
+// the same folder and check that nothing acknowledged was lost. Servers
+// are stopped by PID in t.Cleanup.
 //
 // Servers run with the system's ACL (redisserver.ACL): the default user is
 // off, Client connects as the admin user and ClientAs as a component's
@@ -31,6 +33,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/testport"
 )
 
 // InstallHint tells how to get the server binary.
@@ -60,24 +63,41 @@ func Start(t testing.TB) *Server {
 	bin := serverBin(t)
 	dir := testDir(t)
 	s := &Server{Dir: dir, ACL: redisserver.ACL{Dir: filepath.Join(dir, "acl")}, t: t}
-	t.Cleanup(s.stop)
-	// A free port can be taken by another process between the check and
-	// redis-server's bind: try a few.
+	s.startOnReservedPorts(bin, false, func() error { return s.ACL.Ensure(nil, s.Addr) })
+	return s
+}
+
+// startOnReservedPorts reserves the server's port (and a cluster node's
+// bus port) for the rest of the test, below the ephemeral range
+// (testport.Ports), so that a Restart after a Kill finds them free; then
+// runs prepare and starts the server, registering its stop to run before
+// the reservation ends. A program outside the tests may still bind a port
+// of the range between the check and redis-server's bind: a start that
+// fails tries other ports, up to 5 times in all.
+func (s *Server) startOnReservedPorts(bin string, clusterNode bool, prepare func() error) {
+	s.t.Helper()
+	n := 1
+	if clusterNode {
+		n = 2
+	}
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("redistest: %v", err)
+		ports := testport.Ports(s.t, n)
+		s.t.Cleanup(s.stop) // runs before the reservation's end (stop is idempotent)
+		s.port, s.Addr = ports[0], net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+		if clusterNode {
+			s.busPort = ports[1]
 		}
-		s.port, s.Addr = port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if err := s.ACL.Ensure(nil, s.Addr); err != nil {
-			t.Fatalf("redistest: %v", err)
+		if prepare != nil {
+			if err := prepare(); err != nil {
+				s.t.Fatalf("redistest: %v", err)
+			}
 		}
-		err = s.start(bin)
+		err := s.start(bin)
 		if err == nil {
-			return s
+			return
 		}
 		if attempt == 5 {
-			t.Fatalf("redistest: %v (log: %s)", err, redisserver.LogFile(s.Dir))
+			s.t.Fatalf("redistest: %v (log: %s)", err, redisserver.LogFile(s.Dir))
 		}
 	}
 }
@@ -259,15 +279,6 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // sanitize makes a test name usable as a folder name prefix.

@@ -25,3 +25,20 @@ func TestKillRestartKeepsWrites(t *testing.T) {
 		t.Fatalf("after kill -9 and restart: GET k = %q, %v; want v", v, err)
 	}
 }
+
+// TestServerPortIsReservedBelowTheEphemeralRange: a server's port is one
+// testport reserved for the test, below Linux's ephemeral range (32768
+// up), where an outgoing connection could take it while the server is
+// down between a Kill and its Restart; the Restart gets it back.
+func TestServerPortIsReservedBelowTheEphemeralRange(t *testing.T) {
+	s := Start(t)
+	port := s.port
+	if port < 10000 || port > 31399 {
+		t.Fatalf("port %d; want one of the test ports, 10000-31399", port)
+	}
+	s.Kill()
+	s.Restart()
+	if s.port != port || s.Client().Ping(context.Background()).Err() != nil {
+		t.Fatalf("after Restart: port %d (was %d), PING %v", s.port, port, s.Client().Ping(context.Background()).Err())
+	}
+}

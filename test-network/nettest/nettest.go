@@ -11,15 +11,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/internal/testport"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
 )
@@ -170,50 +168,12 @@ func build(t testing.TB, args ...string) {
 	}
 }
 
-// Test port ranges: 10000, 11000, ... 31000, each 400 ports wide. They stay
-// below Linux's ephemeral range (32768-60999), where any outgoing connection
-// may take a port between the check and the bind.
-const (
-	firstTestBase = 10000
-	testBases     = 22
-)
-
-// PortBase reserves a port range no other test on this machine holds (a
-// lock file per range, in one folder for every checkout on the machine) and
-// whose network ports are all free; never the default base make up uses.
+// PortBase reserves a port range no other test on this machine holds and
+// whose network ports are all free (testport.Base, below the ephemeral
+// ports); never the default base make up uses.
 func PortBase(t testing.TB) int {
 	t.Helper()
-	lockDir := mkdirAll(t, filepath.Join(os.TempDir(), "votechain-test-ports"))
-	start := rand.IntN(testBases)
-	for k := 0; k < testBases; k++ {
-		base := firstTestBase + 1000*((start+k)%testBases)
-		if base == network.DefaultPortBase {
-			continue // make up's system on this machine
-		}
-		f, err := os.OpenFile(filepath.Join(lockDir, fmt.Sprint(base)), os.O_CREATE|os.O_RDWR, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil || !rangeFree(base) {
-			f.Close()
-			continue
-		}
-		t.Cleanup(func() { f.Close() }) // closing releases the lock
-		return base
-	}
-	t.Fatal("no free port range for a test network in 10000-31399")
-	return 0
-}
-
-func rangeFree(base int) bool {
-	for port := base; port < base+400; port++ {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return false
-		}
-		l.Close()
-	}
-	return true
+	return testport.Base(t, network.DefaultPortBase)
 }
 
 // Integration marks t as an integration test, one that starts a Fabric

@@ -1,0 +1,111 @@
+// Package testport reserves 127.0.0.1 ports for tests: the port range of
+// a test network (Base) and the few ports of a server a test starts
+// itself, such as a redis-server (Ports).
+//
+// Every reserved port lies in 10000-31399, below Linux's ephemeral range
+// (32768-60999), where any outgoing connection may take a port between the
+// check that it is free and a server's bind, or while a killed server is
+// down before its restart. A reservation is a lock file (flock) per block
+// of ports, in one folder for every checkout on the machine, held until
+// the test ends: no other test, of this checkout or another, is given the
+// same ports meanwhile, so a test may stop a server and start it again on
+// its ports.
+//
+// The thousands from 10000 to 31000 each start with a network's range of
+// 400 ports (Base); from 400 to 999 above each of 10000 to 30000 lie the
+// blocks of server ports (Ports), 10 ports each.
+package testport
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+)
+
+const (
+	firstBase   = 10000 // the first network range's base
+	bases       = 22    // network ranges, one per thousand: 10000 to 31000
+	baseWidth   = 400   // ports of a network range (network.Ports' span)
+	serverBases = 21    // thousands holding server blocks: 10000 to 30000
+	blockWidth  = 10    // ports of a server block
+	blocks      = (1000 - baseWidth) / blockWidth
+)
+
+// Base reserves a network's port range of 400 ports, base to base+399,
+// whose ports are all free now, and returns its base: 10000, 11000, ...
+// or 31000, never one of avoid (such as the default base `make up`
+// uses). It fails t when every range is taken.
+func Base(t testing.TB, avoid ...int) int {
+	t.Helper()
+	start := rand.IntN(bases)
+	for k := range bases {
+		base := firstBase + 1000*((start+k)%bases)
+		if !slices.Contains(avoid, base) && reserve(t, base, baseWidth) {
+			return base
+		}
+	}
+	t.Fatalf("no free port range for a test network in %d-%d", firstBase, firstBase+1000*(bases-1)+baseWidth-1)
+	return 0
+}
+
+// Ports reserves n consecutive ports (1 to 10), all free now, for a
+// server the test starts itself, and returns them. They stay the test's
+// until it ends, even while nothing listens on them. It fails t when every
+// block is taken.
+func Ports(t testing.TB, n int) []int {
+	t.Helper()
+	if n < 1 || n > blockWidth {
+		t.Fatalf("testport: %d ports asked, 1 to %d can be", n, blockWidth)
+	}
+	start := rand.IntN(serverBases * blocks)
+	for k := range serverBases * blocks {
+		i := (start + k) % (serverBases * blocks)
+		first := firstBase + 1000*(i/blocks) + baseWidth + blockWidth*(i%blocks)
+		if reserve(t, first, n) {
+			ports := make([]int, n)
+			for j := range ports {
+				ports[j] = first + j
+			}
+			return ports
+		}
+	}
+	t.Fatalf("testport: no free block of %d ports left in %d-%d", n, firstBase+baseWidth, firstBase+1000*(serverBases-1)+999)
+	return nil
+}
+
+// reserve takes the lock of the block starting at first, unless another
+// test holds it or one of its first width ports is busy, until t ends.
+func reserve(t testing.TB, first, width int) bool {
+	t.Helper()
+	lockDir := filepath.Join(os.TempDir(), "votechain-test-ports")
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(lockDir, fmt.Sprint(first)), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil || !free(first, width) {
+		f.Close()
+		return false
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
+	return true
+}
+
+// free reports whether the width ports from first can be listened on.
+func free(first, width int) bool {
+	for port := first; port < first+width; port++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
+}
