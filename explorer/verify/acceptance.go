@@ -236,7 +236,7 @@ const shownAnotherLog = "the signer showed the voter another log"
 
 // acceptanceRoute is where the gateway serves a vote's acceptance receipt:
 // the acceptance_url of its answer to the vote (openapi.yaml).
-const acceptanceRoute = "GET /api/v1/votes/{vote_id}/acceptance"
+const acceptanceRoute = "GET " + ballot.ReceiptPathPrefix + "{vote_id}" + ballot.AcceptancePathSuffix
 
 // SplitAcceptances returns the acceptance receipts of decoded, the values
 // ReadJSON read, in order, and prints on w a FAIL line for each value that

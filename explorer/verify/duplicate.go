@@ -31,13 +31,15 @@ var errOtherCounted = errors.New("another vote with this voter's credentials was
 // another vote id means someone else voted with the voter's credentials
 // (other true), and the text says so and what to do. A nullifier the
 // ledger does not hold as used contradicts the rejection: an error, a
-// failure. An error reading the ledger wraps errLedger and that error.
+// FAIL line's reason, which ends with the fix (checkOtherPeer, naming
+// --peer as the findings' lines do). An error reading the ledger wraps
+// errLedger and that error.
 func whyDuplicate(ctx context.Context, l NullifierLocator, v ballot.Vote) (why string, other bool, err error) {
 	rec, err := l.LocateNullifier(ctx, v.State, v.Nullifier)
 	switch {
 	case errors.Is(err, ballot.ErrNotFound):
-		return "", false, fmt.Errorf("the ledger rejected vote %s as a duplicate, yet holds its nullifier %s as unused in %s: its records contradict each other; check through the other organisation's peer (--peer)",
-			v.ID, v.Nullifier, v.State)
+		return "", false, fmt.Errorf("the ledger rejected vote %s as a duplicate, yet holds its nullifier %s as unused in %s: its records contradict each other; %s",
+			v.ID, v.Nullifier, v.State, checkOtherPeer)
 	case err != nil:
 		return "", false, fmt.Errorf("%w: where nullifier %s of vote %s was counted: %w", errLedger, v.Nullifier, v.ID, err)
 	}
@@ -139,7 +141,8 @@ func (l *stopLocator) LocateNullifier(ctx context.Context, state, nullifier stri
 // unansweredError is the error of a run whose look-ups of duplicates'
 // nullifiers stopped at down, the first that got no answer from peer's
 // peer (the organisation's name), unchecked entries being left UNCHECKED:
-// it names the peer and the other organisations' peers to read through.
+// its text names the peer; its Others, the other organisations, are the
+// peers to read through, for the command to name.
 func unansweredError(peer string, down error, unchecked int) *PeerDownError {
 	var others []string
 	for _, o := range network.PeerOrgs() {

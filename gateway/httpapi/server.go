@@ -232,6 +232,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	api.POST("/vote", s.postVote)
 	api.GET("/election", s.getElection)
 	api.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPI) })
+	// A vote's receipts: ballot.ReceiptPathPrefix (and AcceptancePathSuffix), as verify spells them.
 	api.GET("/votes/:vote_id", s.getVote)
 	api.POST("/votes/lookup", s.lookupVote)
 	api.GET("/votes/:vote_id/acceptance", s.getAcceptance)

@@ -72,7 +72,8 @@ func appendAccepted(b []byte, id, contest, state string, logIndex int64) []byte 
 func appendAcceptanceURL(b []byte, id, state string, logIndex int64) []byte {
 	b = append(b, ballot.ReceiptPathPrefix...)
 	b = append(b, id...)
-	b = append(b, "/acceptance?state="...)
+	b = append(b, ballot.AcceptancePathSuffix...)
+	b = append(b, "?state="...)
 	b = append(b, state...)
 	b = append(b, "&index="...)
 	return strconv.AppendInt(b, logIndex, 10)
