@@ -464,6 +464,12 @@ func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
 	case errors.Is(err, dedup.ErrClosed):
 		log.Info("vote refused: the gateway is stopping", "err", err)
 		s.unavailable(c, codeStopping, "the gateway is stopping; retry later or on another gateway (the vote was not stored)")
+	case errors.Is(err, dedup.ErrAborted):
+		log.Warn("vote's Redis call cut by the gateway's stop", "err", err)
+		s.unavailable(c, codeStopping, "the gateway is stopping; retry later or on another gateway (a 409 duplicate on retry means the vote was kept)")
+	case errors.Is(err, dedup.ErrBusy):
+		log.Warn("vote refused: too many votes waiting for Redis", "err", err)
+		s.unavailable(c, codeOverloaded, "too many votes waiting to be stored; retry later")
 	case errors.Is(err, context.Canceled):
 		log.Info("client went away", "err", err)
 		s.unavailable(c, codeUnavailable, "request cancelled")
