@@ -256,7 +256,11 @@ func TestStopAbortsAcceptsStillInFlight(t *testing.T) {
 	case <-time.After(closeWait + 10*time.Second):
 		t.Fatalf("the stop has not returned %v after it began: it waits for the intake's Close without bound", time.Since(start))
 	}
-	<-acceptReturned
+	select {
+	case <-acceptReturned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held Accept has not returned 5 s after the stop: the intake was not aborted")
+	}
 	if !errors.Is(acceptErr, dedup.ErrAborted) {
 		t.Errorf("held Accept: %v; want dedup.ErrAborted", acceptErr)
 	}

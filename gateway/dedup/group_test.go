@@ -245,6 +245,7 @@ func TestGroupLingers(t *testing.T) {
 // wait at once with ErrClosed. The wait was bounded by the context alone.
 func TestRoomInTheQueueIsBounded(t *testing.T) {
 	d, l, f, first := busyLane(t, Config{Workers: 1, MaxBatch: 1, CallTimeout: 50 * time.Millisecond})
+	unholdOnFailure(t, f)
 	queued := send(t, l, 1) // fills the queue (1 worker × 1 vote)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -277,6 +278,7 @@ func TestRoomInTheQueueIsBounded(t *testing.T) {
 // round.
 func TestAbortEndsAcceptsAndCalls(t *testing.T) {
 	d, l, f, first := busyLane(t, Config{Workers: 1})
+	unholdOnFailure(t, f)
 	rest := send(t, l, 2) // queued: the lane's one worker is in the call
 	submitted := make(chan error, 1)
 	go func() {
@@ -311,4 +313,18 @@ func TestAbortEndsAcceptsAndCalls(t *testing.T) {
 	if _, err := d.Accept(context.Background(), Attempt{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Accept after Abort: %v; want ErrClosed", err)
 	}
+}
+
+// unholdOnFailure lets every fake call end, after a failed test, before
+// Close waits for them: a test stopped with a call held would hang.
+func unholdOnFailure(t *testing.T, f *fakeCalls) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			close(f.release)
+			go func() {
+				for range f.started {
+				}
+			}()
+		}
+	})
 }
