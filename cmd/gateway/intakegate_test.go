@@ -58,34 +58,8 @@ func (h *heldIntake) Close() { close(h.closed) }
 // after it returned, then closes the intake.
 func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 	held := newHeldIntake()
-	g := &gateway{intake: &intakeGate{closingIntake: held}, intakeWait: 10 * time.Second, loops: &sync.WaitGroup{}, loopsStop: time.Second}
-	loopCtx, stopLoops := context.WithCancel(context.Background())
-	defer stopLoops()
-	acceptReturned := make(chan struct{})
-	var returnedBeforeLoopsEnded bool
-	g.loops.Go(func() {
-		<-loopCtx.Done()
-		select {
-		case <-acceptReturned:
-			returnedBeforeLoopsEnded = true
-		default:
-		}
-	})
-	var res dedup.Result
-	var acceptErr error
-	go func() {
-		defer close(acceptReturned)
-		res, acceptErr = g.intake.Accept(context.Background(), dedup.Attempt{})
-	}()
-	<-held.entered
-
-	grace, cancel := context.WithTimeout(context.Background(), 0) // the grace has run out
-	defer cancel()
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		g.stop(grace, &http.Server{}, stopLoops, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
+	h := startHeldStop(t, held, held, 10*time.Second, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g := h.g
 	// Until the gate refuses, a new Accept would be held too.
 	for deadline := time.Now().Add(5 * time.Second); !isRefusing(g.intake); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -96,21 +70,21 @@ func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 		t.Fatalf("Accept during the stop: %v; want dedup.ErrClosed", err)
 	}
 	time.Sleep(50 * time.Millisecond) // time for a stop not waiting for the held Accept to end the loops
-	if loopCtx.Err() != nil {
+	if h.loopCtx.Err() != nil {
 		t.Fatal("loops ended while an Accept was still in flight")
 	}
 	close(held.release)
-	<-stopped
-	<-acceptReturned
-	if acceptErr != nil || res.Outcome != dedup.Accepted {
-		t.Errorf("held Accept: %v, %v; want Accepted", res.Outcome, acceptErr)
+	<-h.stopped
+	<-h.acceptReturned
+	if h.acceptErr != nil || h.res.Outcome != dedup.Accepted {
+		t.Errorf("held Accept: %v, %v; want Accepted", h.res.Outcome, h.acceptErr)
 	}
 	select {
 	case <-held.aborted:
 		t.Error("intake aborted though its Accept returned within the wait")
 	default:
 	}
-	if !returnedBeforeLoopsEnded {
+	if !h.beforeLoopsEnded {
 		t.Error("loops ended before the held Accept returned: the closing round may miss its vote")
 	}
 	select {
@@ -118,6 +92,54 @@ func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 	default:
 		t.Error("intake not closed by the stop")
 	}
+}
+
+// heldStop is a gateway whose stop, its grace run out, began while an
+// Accept was held in its intake.
+type heldStop struct {
+	g                *gateway
+	loopCtx          context.Context // its one background loop's
+	stopped          chan struct{}   // closed when the stop returned
+	acceptReturned   chan struct{}   // closed when the held Accept returned, with:
+	res              dedup.Result
+	acceptErr        error
+	beforeLoopsEnded bool // whether the channel watched was closed when the loop ended (read once stopped)
+}
+
+// startHeldStop makes a gateway over intake (held, or wrapping it) that
+// waits up to intakeWait for its Accepts at a stop, holds an Accept in it,
+// then starts the stop, logging to log. Its loop notes, as it ends,
+// whether watch was closed by then (nil: the held Accept's return).
+func startHeldStop(t *testing.T, intake closingIntake, held *heldIntake, intakeWait time.Duration, watch <-chan struct{}, log *slog.Logger) *heldStop {
+	t.Helper()
+	h := &heldStop{g: &gateway{intake: &intakeGate{closingIntake: intake}, intakeWait: intakeWait, loops: &sync.WaitGroup{}, loopsStop: time.Second},
+		stopped: make(chan struct{}), acceptReturned: make(chan struct{})}
+	if watch == nil {
+		watch = h.acceptReturned
+	}
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	t.Cleanup(stopLoops)
+	h.loopCtx = loopCtx
+	h.g.loops.Go(func() {
+		<-loopCtx.Done()
+		select {
+		case <-watch:
+			h.beforeLoopsEnded = true
+		default:
+		}
+	})
+	go func() {
+		defer close(h.acceptReturned)
+		h.res, h.acceptErr = h.g.intake.Accept(context.Background(), dedup.Attempt{})
+	}()
+	<-held.entered
+	grace, cancel := context.WithTimeout(context.Background(), 0) // the grace has run out
+	t.Cleanup(cancel)
+	go func() {
+		defer close(h.stopped)
+		h.g.stop(grace, &http.Server{}, stopLoops, log)
+	}()
+	return h
 }
 
 func isRefusing(g *intakeGate) bool {
@@ -222,50 +244,24 @@ func (stuckClose) Close() { select {} }
 // for Close without bound.
 func TestStopAbortsAcceptsStillInFlight(t *testing.T) {
 	held := newHeldIntake()
-	g := &gateway{intake: &intakeGate{closingIntake: stuckClose{held}}, intakeWait: 50 * time.Millisecond, loops: &sync.WaitGroup{}, loopsStop: time.Second}
-	loopCtx, stopLoops := context.WithCancel(context.Background())
-	defer stopLoops()
-	acceptReturned := make(chan struct{})
-	var returnedBeforeLoopsEnded bool
-	g.loops.Go(func() {
-		<-loopCtx.Done()
-		select {
-		case <-acceptReturned:
-			returnedBeforeLoopsEnded = true
-		case <-time.After(5 * time.Second):
-		}
-	})
-	var acceptErr error
-	go func() {
-		defer close(acceptReturned)
-		_, acceptErr = g.intake.Accept(context.Background(), dedup.Attempt{})
-	}()
-	<-held.entered
-
-	grace, cancel := context.WithTimeout(context.Background(), 0) // the grace has run out
-	defer cancel()
 	var logs bytes.Buffer
-	stopped := make(chan struct{})
 	start := time.Now()
-	go func() {
-		defer close(stopped)
-		g.stop(grace, &http.Server{}, stopLoops, slog.New(slog.NewTextHandler(&logs, nil)))
-	}()
+	h := startHeldStop(t, stuckClose{held}, held, 50*time.Millisecond, held.aborted, slog.New(slog.NewTextHandler(&logs, nil)))
 	select {
-	case <-stopped:
+	case <-h.stopped:
 	case <-time.After(closeWait + 10*time.Second):
 		t.Fatalf("the stop has not returned %v after it began: it waits for the intake's Close without bound", time.Since(start))
 	}
 	select {
-	case <-acceptReturned:
+	case <-h.acceptReturned:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the held Accept has not returned 5 s after the stop: the intake was not aborted")
 	}
-	if !errors.Is(acceptErr, dedup.ErrAborted) {
-		t.Errorf("held Accept: %v; want dedup.ErrAborted", acceptErr)
+	if !errors.Is(h.acceptErr, dedup.ErrAborted) {
+		t.Errorf("held Accept: %v; want dedup.ErrAborted", h.acceptErr)
 	}
-	if !returnedBeforeLoopsEnded {
-		t.Error("loops ended with an Accept still in flight: a vote it stores would miss the closing round")
+	if !h.beforeLoopsEnded {
+		t.Error("loops ended before the intake was aborted: a vote its Accepts store would miss the closing round")
 	}
 	for _, want := range []string{
 		"waiting for 1 Accepts in flight",
