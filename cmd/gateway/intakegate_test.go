@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,21 +20,34 @@ import (
 	"github.com/votechain/votechain/gateway/httpapi"
 )
 
-// heldIntake is an intake whose Accept is held until release is closed;
-// entered is closed once an Accept has begun.
+// heldIntake is an intake whose Accept is held until release is closed
+// (it answers Accepted) or Abort is called (dedup.ErrAborted); entered is
+// closed once an Accept has begun.
 type heldIntake struct {
-	httpapi.Intake // nil: only Accept and Close are called
+	httpapi.Intake // nil: only Accept, Abort and Close are called
 	entered        chan struct{}
 	release        chan struct{}
+	aborted        chan struct{}
 	closed         chan struct{}
 	enterOnce      sync.Once
+	abortOnce      sync.Once
+}
+
+func newHeldIntake() *heldIntake {
+	return &heldIntake{entered: make(chan struct{}), release: make(chan struct{}), aborted: make(chan struct{}), closed: make(chan struct{})}
 }
 
 func (h *heldIntake) Accept(context.Context, dedup.Attempt) (dedup.Result, error) {
 	h.enterOnce.Do(func() { close(h.entered) })
-	<-h.release
-	return dedup.Result{Outcome: dedup.Accepted}, nil
+	select {
+	case <-h.release:
+		return dedup.Result{Outcome: dedup.Accepted}, nil
+	case <-h.aborted:
+		return dedup.Result{}, dedup.ErrAborted
+	}
 }
+
+func (h *heldIntake) Abort() { h.abortOnce.Do(func() { close(h.aborted) }) }
 
 func (h *heldIntake) Close() { close(h.closed) }
 
@@ -42,35 +57,9 @@ func (h *heldIntake) Close() { close(h.closed) }
 // answer Accepted, and ends the loops (the intake log's closing round) only
 // after it returned, then closes the intake.
 func TestStopWaitsForAcceptsInFlight(t *testing.T) {
-	held := &heldIntake{entered: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
-	g := &gateway{intake: &intakeGate{closingIntake: held}, intakeWait: 10 * time.Second, loops: &sync.WaitGroup{}, loopsStop: time.Second}
-	loopCtx, stopLoops := context.WithCancel(context.Background())
-	defer stopLoops()
-	acceptReturned := make(chan struct{})
-	var returnedBeforeLoopsEnded bool
-	g.loops.Go(func() {
-		<-loopCtx.Done()
-		select {
-		case <-acceptReturned:
-			returnedBeforeLoopsEnded = true
-		default:
-		}
-	})
-	var res dedup.Result
-	var acceptErr error
-	go func() {
-		defer close(acceptReturned)
-		res, acceptErr = g.intake.Accept(context.Background(), dedup.Attempt{})
-	}()
-	<-held.entered
-
-	grace, cancel := context.WithTimeout(context.Background(), 0) // the grace has run out
-	defer cancel()
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		g.stop(grace, &http.Server{}, stopLoops, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
+	held := newHeldIntake()
+	h := startHeldStop(t, held, held, 10*time.Second, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g := h.g
 	// Until the gate refuses, a new Accept would be held too.
 	for deadline := time.Now().Add(5 * time.Second); !isRefusing(g.intake); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -81,16 +70,21 @@ func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 		t.Fatalf("Accept during the stop: %v; want dedup.ErrClosed", err)
 	}
 	time.Sleep(50 * time.Millisecond) // time for a stop not waiting for the held Accept to end the loops
-	if loopCtx.Err() != nil {
+	if h.loopCtx.Err() != nil {
 		t.Fatal("loops ended while an Accept was still in flight")
 	}
 	close(held.release)
-	<-stopped
-	<-acceptReturned
-	if acceptErr != nil || res.Outcome != dedup.Accepted {
-		t.Errorf("held Accept: %v, %v; want Accepted", res.Outcome, acceptErr)
+	<-h.stopped
+	<-h.acceptReturned
+	if h.acceptErr != nil || h.res.Outcome != dedup.Accepted {
+		t.Errorf("held Accept: %v, %v; want Accepted", h.res.Outcome, h.acceptErr)
 	}
-	if !returnedBeforeLoopsEnded {
+	select {
+	case <-held.aborted:
+		t.Error("intake aborted though its Accept returned within the wait")
+	default:
+	}
+	if !h.beforeLoopsEnded {
 		t.Error("loops ended before the held Accept returned: the closing round may miss its vote")
 	}
 	select {
@@ -98,6 +92,54 @@ func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 	default:
 		t.Error("intake not closed by the stop")
 	}
+}
+
+// heldStop is a gateway whose stop, its grace run out, began while an
+// Accept was held in its intake.
+type heldStop struct {
+	g                *gateway
+	loopCtx          context.Context // its one background loop's
+	stopped          chan struct{}   // closed when the stop returned
+	acceptReturned   chan struct{}   // closed when the held Accept returned, with:
+	res              dedup.Result
+	acceptErr        error
+	beforeLoopsEnded bool // whether the channel watched was closed when the loop ended (read once stopped)
+}
+
+// startHeldStop makes a gateway over intake (held, or wrapping it) that
+// waits up to intakeWait for its Accepts at a stop, holds an Accept in it,
+// then starts the stop, logging to log. Its loop notes, as it ends,
+// whether watch was closed by then (nil: the held Accept's return).
+func startHeldStop(t *testing.T, intake closingIntake, held *heldIntake, intakeWait time.Duration, watch <-chan struct{}, log *slog.Logger) *heldStop {
+	t.Helper()
+	h := &heldStop{g: &gateway{intake: &intakeGate{closingIntake: intake}, intakeWait: intakeWait, loops: &sync.WaitGroup{}, loopsStop: time.Second},
+		stopped: make(chan struct{}), acceptReturned: make(chan struct{})}
+	if watch == nil {
+		watch = h.acceptReturned
+	}
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	t.Cleanup(stopLoops)
+	h.loopCtx = loopCtx
+	h.g.loops.Go(func() {
+		<-loopCtx.Done()
+		select {
+		case <-watch:
+			h.beforeLoopsEnded = true
+		default:
+		}
+	})
+	go func() {
+		defer close(h.acceptReturned)
+		h.res, h.acceptErr = h.g.intake.Accept(context.Background(), dedup.Attempt{})
+	}()
+	<-held.entered
+	grace, cancel := context.WithTimeout(context.Background(), 0) // the grace has run out
+	t.Cleanup(cancel)
+	go func() {
+		defer close(h.stopped)
+		h.g.stop(grace, &http.Server{}, stopLoops, log)
+	}()
+	return h
 }
 
 func isRefusing(g *intakeGate) bool {
@@ -108,12 +150,12 @@ func isRefusing(g *intakeGate) bool {
 
 // TestStopAnswersBeforeCutting: when the grace runs out with a vote held
 // in Accept, the stop makes the intake refuse first and cuts the
-// connections still open only after the held Accept returned: the held
+// requests still being handled only after the held Accept returned: the held
 // request receives its 202, a vote whose body arrives during the wait
 // receives 503 stopping, and then both connections are closed. Cutting
 // first (srv.Close, then refusing) delivers neither answer.
 func TestStopAnswersBeforeCutting(t *testing.T) {
-	held := &heldIntake{entered: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
+	held := newHeldIntake()
 	g := &gateway{intake: &intakeGate{closingIntake: held}, intakeWait: 10 * time.Second, loops: &sync.WaitGroup{}, loopsStop: time.Second}
 	handling := make(chan struct{}, 2) // a handler began
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,6 +224,52 @@ func TestStopAnswersBeforeCutting(t *testing.T) {
 	for name, c := range map[string]net.Conn{"held": heldConn, "late": lateConn} {
 		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("%s connection after the stop: read %d bytes, %v; want it closed", name, n, err)
+		}
+	}
+}
+
+// stuckClose is a heldIntake whose Close never returns (its Redis calls
+// hang).
+type stuckClose struct{ *heldIntake }
+
+func (stuckClose) Close() { select {} }
+
+// TestStopAbortsAcceptsStillInFlight: when the wait for the Accepts in
+// flight gives up (an Accept held past the intake's longest), the stop
+// aborts the intake before it ends the loops, so the held Accept returns
+// (no call of its could store a vote after the closing round), it gives
+// the intake's Close closeWait, not forever, and its log says what
+// happened: how many Accepts it waited for, how many were aborted, that the intake's calls were left running. The stop
+// without the abort ended the loops with the Accept still held, and waited
+// for Close without bound.
+func TestStopAbortsAcceptsStillInFlight(t *testing.T) {
+	held := newHeldIntake()
+	var logs bytes.Buffer
+	start := time.Now()
+	h := startHeldStop(t, stuckClose{held}, held, 50*time.Millisecond, held.aborted, slog.New(slog.NewTextHandler(&logs, nil)))
+	select {
+	case <-h.stopped:
+	case <-time.After(closeWait + 10*time.Second):
+		t.Fatalf("the stop has not returned %v after it began: it waits for the intake's Close without bound", time.Since(start))
+	}
+	select {
+	case <-h.acceptReturned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held Accept has not returned 5 s after the stop: the intake was not aborted")
+	}
+	if !errors.Is(h.acceptErr, dedup.ErrAborted) {
+		t.Errorf("held Accept: %v; want dedup.ErrAborted", h.acceptErr)
+	}
+	if !h.beforeLoopsEnded {
+		t.Error("loops ended before the intake was aborted: a vote its Accepts store would miss the closing round")
+	}
+	for _, want := range []string{
+		"waiting for 1 Accepts in flight",
+		"1 Accepts still in flight after the intake's longest Accept: aborted",
+		"the intake's Redis calls still running",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("stop's log lacks %q:\n%s", want, logs.String())
 		}
 	}
 }

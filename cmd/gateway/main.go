@@ -101,7 +101,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.electionTTL, "election-ttl", time.Second, "how often the election record is read again from the ledger (in the background from half that age: votes wait for the ledger only for a record --election-max-age old), at least 1ms")
 	fs.DurationVar(&o.electionMaxAge, "election-max-age", 5*time.Second, "oldest election record votes are accepted against: when the ledger cannot be read for this long, votes get 503, so a close is honoured within it; at least 1ms (below --election-ttl it counts as --election-ttl)")
 	logStop := o.intakeLogConfig(nil).StopTimeout()
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, fmt.Sprintf("grace period of a stop (SIGTERM), at least 0 (0: none): the requests in flight may finish within it; once it has run out a vote is answered 503 stopping (not stored) on the connections still open, the votes being stored are waited for, up to an Accept's longest (%[3]s at the default Redis flags: up to three intake calls of --redis-failover-wait, 100ms and --redis-timeout plus --redis-replica-timeout each, plus --redis-timeout and --linger; a vote's exact check on the ledger only the ledger bounds), so they get their answers and the closing round covers them, and after %[4]s more for the answers to be written the requests still open are cut, logged at warn (the stop still exits 0 unless serving failed). Then the background loops end within what is left of it, but at least %[2]s however little is left, with --intake-log at least %[1]s: the longest the intake log takes to finish an anchor in flight and then its closing round, which signs and anchors the votes accepted, and %[2]s of slack. A stop may take this plus those waits (a failure of serving is stopped alike). A stop while the election record is awaited gives this grace to the requests in flight (all answered 503 starting) and exits 0 unless the start failed on its own", logStop+minLoopsWait, minLoopsWait, dd.MaxAcceptTime(), answerWait))
+	single, cluster := dd, dd
+	cluster.Replicas = 1
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, fmt.Sprintf("grace period of a stop (SIGTERM), at least 0 (0: none): the requests in flight may finish within it; once it has run out a vote of a request still being handled is answered 503 stopping (not stored), and the votes being stored are waited for, up to an Accept's longest (at the default flags %[3]s on a single Redis, %[4]s on a Redis Cluster or with replicas: twice --redis-timeout, for the state's shape and for room in a full queue (then 503 overloaded), --linger, --ledger-check-timeout and three intake calls, each of --redis-timeout on a single Redis without replicas, else of --redis-failover-wait, 100ms, --redis-timeout and --redis-replica-timeout), so they get their answers and the closing round covers them; those still in flight then are answered 503 at once and no Redis call starts after them, logged at warn. After %[5]s more for the answers to be written the requests still being handled are cut, logged at warn (the stop still exits 0 unless serving failed). Then the background loops end within what is left of it, but at least %[2]s however little is left, with --intake-log at least %[1]s: the longest the intake log takes to finish an anchor in flight and then its closing round, which signs and anchors the votes accepted, and %[2]s of slack; then the intake's workers are given up to %[6]s to end. A stop may take this plus those waits (a failure of serving is stopped alike). A stop while the election record is awaited gives this grace to the requests in flight (all answered 503 starting) and exits 0 unless the start failed on its own", logStop+minLoopsWait, minLoopsWait, single.MaxAcceptTime(false), cluster.MaxAcceptTime(true), answerWait, closeWait))
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated proxy IP addresses or CIDRs (10.0.0.0/8), each once (10.0.0.1 and 10.0.0.1/32 are one; an IPv4-mapped IPv6 entry counts as its IPv4 form), whose X-Forwarded-For is believed; a CIDR with bits set after its prefix length (10.0.0.1/8) is refused; empty: the peer address is the client")
 	fs.Int64Var(&o.http.MaxBodyBytes, "max-body-bytes", hd.MaxBodyBytes, "largest request body accepted, in bytes, at least 1")
 	fs.Int64Var(&o.http.MaxQueueDepth, "max-queue-depth", hd.MaxQueueDepth, "votes waiting for the ledger per state above which votes get 503 overloaded, at least 1; -1: no limit")
@@ -122,6 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.dedup.CallTimeout, "redis-timeout", dd.CallTimeout, "timeout of one Redis call (its socket reads and writes included; on a Redis Cluster an intake call has this plus --redis-replica-timeout, for WAIT); a call without a deadline of its own has the larger of 5s and that sum; at least 1ms")
 	fs.IntVar(&o.replicas, "redis-replicas", -1, "replicas that must acknowledge a vote (WAIT) before its 202; -1: 1 on a Redis Cluster, 0 on a single server")
 	fs.DurationVar(&o.dedup.ReplicaTimeout, "redis-replica-timeout", dd.ReplicaTimeout, "longest wait for the replicas' acknowledgement; without it the vote gets 503; at least 1ms")
+	fs.DurationVar(&o.dedup.LedgerTimeout, "ledger-check-timeout", dd.LedgerTimeout, "longest a vote's exact duplicate check waits for the ledger's answer (asked only when its state's Bloom filter, rebuilt after a Redis lost its data, says maybe seen); past it the vote gets 503 ledger_unavailable; at least 1ms")
 	fs.DurationVar(&o.dedup.FailoverWait, "redis-failover-wait", dd.FailoverWait, "how long a vote waits for its slot's master and replicas (a Redis failover) before 503, at least 1ms")
 	fs.BoolVar(&o.intakeLog, "intake-log", true, "keep the intake log: append every accepted vote to its state's log, sign and anchor tree heads, serve acceptance receipts; false measures intake without it")
 	fs.StringVar(&o.logKeyFile, "log-key", intakelog.DefaultKeyFile, "the intake log's Ed25519 signing key (0600; make up creates it and registers its public half on the ledger); empty: follow and serve the log, sign nothing")
@@ -168,7 +171,7 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 	}
 	return errors.Join(
 		o.gc.Check(),
-		cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "log-interval"),
+		cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "ledger-check-timeout", "log-interval"),
 		cli.DurationsIn(fs, minPagePoll, maxPagePoll, "page-poll-interval"),
 		// 0 would silently become the default in election.NewCache, httpapi and dedup.
 		cli.DurationsAtLeast(fs, time.Millisecond, "election-ttl", "election-max-age", "retry-after", "redis-timeout", "redis-replica-timeout", "redis-failover-wait"),
@@ -438,36 +441,53 @@ type gateway struct {
 const minLoopsWait = time.Second
 
 // answerWait is how long a stop whose grace ran out gives the requests
-// still open, once the Accepts in flight returned, to write their answers
-// before they are cut.
+// still being handled, once the Accepts in flight returned, to write their
+// answers before they are cut.
 const answerWait = time.Second
+
+// closeWait is the longest a stop waits for the intake to close (its
+// workers to end) once the loops have stopped: an Accept's wait that gave
+// up left its calls running to their own timeouts; Redis's closing then
+// cuts them.
+const closeWait = 2 * time.Second
 
 // stop ends the gateway: srv shuts down gracefully within grace (no new
 // connections; the requests in flight finish). Then the intake refuses new
 // votes (503 stopping) and the Accepts in flight are waited for up to
 // g.intakeWait (dedup.Config.MaxAcceptTime), so that the intake log's
-// closing round covers every vote accepted. If the grace ran out this
-// happens before the requests still open are cut (srv.Close, logged at
-// warn, after answerWait more), so those connections carry the 503
-// stopping of a vote refused and the answer of one stored. Then the background loops end (stopLoops ends
-// wire's context) and are waited for until grace ends, but at least
-// g.loopsStop plus minLoopsWait from now (slack over the intake log's worst
-// case), and the intake is closed. Accepts or loops still running then are
-// logged at warn; the caller's closing of Redis and the ledger cuts them.
+// closing round covers every vote accepted; those still in flight then
+// are aborted (dedup.Deduper.Abort: they answer 503 at once, and no Redis
+// call starts after it, so no vote is sent to Redis during the closing
+// round). If
+// the grace ran out this happens before the requests still being handled
+// are cut (srv.Close, logged at warn, after answerWait more), so they
+// carry the 503 stopping of a vote refused and the answer of one stored.
+// Then the background loops end (stopLoops ends wire's context) and are
+// waited for until grace ends, but at least g.loopsStop plus minLoopsWait
+// from now (slack over the intake log's worst case), and the intake is
+// closed, waited for up to closeWait. Each step that gives up is logged at
+// warn; the caller's closing of Redis and the ledger cuts what still runs.
 func (g *gateway) stop(grace context.Context, srv *http.Server, stopLoops context.CancelFunc, log *slog.Logger) {
-	shutdownErr := shutdown(grace, srv)
-	if !g.intake.refuse(g.intakeWait) {
-		log.Warn("shutting down: votes still being stored after the intake's longest Accept; the closing round may not cover them", "timeout", g.intakeWait.String())
+	graceRanOut := shutdown(grace, srv) != nil
+	accepts := g.intake.refuse()
+	if graceRanOut {
+		log.Warn("shutting down: the grace period ran out with requests still being handled; new votes are refused (503 stopping)", "accepts_in_flight", accepts)
 	}
-	if shutdownErr != nil {
+	if accepts > 0 {
+		log.Info(fmt.Sprintf("shutting down: waiting for %d Accepts in flight", accepts), "accepts_in_flight", accepts, "timeout", g.intakeWait.String())
+		if left := g.intake.drain(g.intakeWait); left > 0 {
+			log.Warn(fmt.Sprintf("shutting down: %d Accepts still in flight after the intake's longest Accept: aborted (503); a vote among them may be stored yet missed by the closing round", left), "accepts_in_flight", left, "timeout", g.intakeWait.String())
+		}
+	}
+	if graceRanOut {
 		// The handlers whose Accepts returned write their answers, then
 		// their connections close; what is still open is cut. A stop that
 		// cut only unanswered requests is no failure.
 		answered, cancel := context.WithTimeout(context.Background(), answerWait)
 		defer cancel()
-		if err := shutdown(answered, srv); err != nil {
+		if shutdown(answered, srv) != nil {
 			srv.Close()
-			log.Warn("shutting down: requests still open after the grace period were cut", "err", shutdownErr)
+			log.Warn("shutting down: requests still being handled after the grace period and the wait for their answers were cut", "answer_wait", answerWait.String())
 		}
 	}
 	stopLoops()
@@ -479,7 +499,9 @@ func (g *gateway) stop(grace context.Context, srv *http.Server, stopLoops contex
 	if !waitWithin(g.loops.Wait, wait) {
 		log.Warn("shutting down: background loops still running after the grace period and their own stop timeout", "stop_timeout", g.loopsStop.String())
 	}
-	g.intake.Close()
+	if !waitWithin(g.intake.Close, closeWait) {
+		log.Warn("shutting down: the intake's Redis calls still running; closing Redis cuts them", "timeout", closeWait.String())
+	}
 }
 
 // wire builds the gateway's parts over Redis and the ledger for election e,
@@ -516,8 +538,8 @@ func wire(ctx context.Context, o *options, secret []byte, rdb redis.UniversalCli
 	if err != nil {
 		return nil, err
 	}
-	g.intake = &intakeGate{closingIntake: dedup.New(rdb, l, o.dedup, log)}
-	g.intakeWait = o.dedup.MaxAcceptTime()
+	intake := dedup.New(rdb, l, o.dedup, log)
+	g.intake, g.intakeWait = &intakeGate{closingIntake: intake}, intake.MaxAcceptTime()
 	g.api, err = httpapi.New(o.http, httpapi.Deps{
 		Elections: elections,
 		Ledger:    l,

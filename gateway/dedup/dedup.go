@@ -136,8 +136,19 @@ var ErrLedger = errors.New("ledger unavailable")
 // re-sent vote then finds itself a duplicate if it was kept).
 var ErrNotReplicated = votequeue.ErrNotReplicated
 
-// ErrClosed is returned by Accept after Close.
+// ErrClosed means a vote was refused unstored: Accept was called after
+// Close or Abort, or Abort came while the vote waited for its call.
 var ErrClosed = errors.New("dedup: closed")
+
+// ErrAborted means Abort came while the vote's Redis call ran: it may or
+// may not be stored, and is not acknowledged (a re-sent vote then finds
+// itself a duplicate if it was kept).
+var ErrAborted = errors.New("dedup: aborted during the vote's call")
+
+// ErrBusy means a vote found its lane's queue full (Workers batches of
+// MaxBatch votes waiting for Redis) and no room in it within CallTimeout:
+// it was not stored.
+var ErrBusy = errors.New("dedup: too many votes waiting for Redis")
 
 // Outcome is what happened to an attempt.
 type Outcome uint8
@@ -215,6 +226,10 @@ type Config struct {
 	// reachable with its replicas online (a failover, a replica resyncing)
 	// before it fails. Only on a Redis Cluster or with Replicas > 0.
 	FailoverWait time.Duration
+	// LedgerTimeout bounds the exact check's question to the ledger
+	// (NullifierLedger) of a vote whose Bloom filter answered maybe seen;
+	// past it the vote fails with ErrLedger.
+	LedgerTimeout time.Duration
 	// NoLog turns the intake log off: accepted votes are not appended to
 	// their state's log (for measuring its cost; see votequeue.LogKey).
 	NoLog bool
@@ -238,24 +253,30 @@ func DefaultConfig() Config {
 		CallTimeout:       2 * time.Second,
 		ReplicaTimeout:    time.Second,
 		FailoverWait:      10 * time.Second,
+		LedgerTimeout:     5 * time.Second,
 	}
 }
 
 // MaxAcceptTime is the longest a Deduper with settings c (zero fields at
-// their defaults) takes over an Accept whose context is not cancelled,
-// short of the exact check against the ledger (NullifierLedger), which
-// only ctx bounds. One Redis intake call takes at most FailoverWait,
-// failoverRetryPause, then a last try of CallTimeout + ReplicaTimeout (on a
-// single server without replicas just CallTimeout). An Accept may fetch
-// its state's shape (CallTimeout, once per state), wait in its lane for the
-// call in flight (a full queue is one batch per worker) and up to Linger,
-// then for its own call, which ignores ctx once queued, and on a Bloom
-// maybe-seen make one more call (the exact check's): CallTimeout + Linger
-// + 3 calls, 41.3 s at the defaults.
-func (c Config) MaxAcceptTime() time.Duration {
+// their defaults) takes over an Accept, over a Redis Cluster if cluster
+// (its calls wait out failovers even with Replicas 0). One Redis intake
+// call takes at most CallTimeout on a single server without replicas,
+// else FailoverWait, failoverRetryPause, then a last try of CallTimeout +
+// ReplicaTimeout. An Accept may fetch its state's shape (CallTimeout, once
+// per state), wait for room in its lane's queue (CallTimeout, then
+// ErrBusy), wait there for the calls in flight (a full queue is one batch
+// per worker, all taken once they end) and up to Linger, then for its own
+// call, which ignores ctx once queued, and on a Bloom maybe-seen ask the
+// ledger (LedgerTimeout) and make one more call: 2 × CallTimeout + Linger
+// + LedgerTimeout + 3 calls, 48.3 s at the defaults over a Cluster or
+// with replicas, 15.0 s on a single server without.
+func (c Config) MaxAcceptTime(cluster bool) time.Duration {
 	c = c.withDefaults()
-	call := c.FailoverWait + failoverRetryPause + c.CallTimeout + c.ReplicaTimeout
-	return c.CallTimeout + max(c.Linger, 0) + 3*call
+	call := c.CallTimeout
+	if cluster || c.Replicas > 0 {
+		call = c.FailoverWait + failoverRetryPause + c.CallTimeout + c.ReplicaTimeout
+	}
+	return 2*c.CallTimeout + max(c.Linger, 0) + c.LedgerTimeout + 3*call
 }
 
 func (c Config) withDefaults() Config {
@@ -291,6 +312,9 @@ func (c Config) withDefaults() Config {
 	if c.FailoverWait > 0 {
 		d.FailoverWait = c.FailoverWait
 	}
+	if c.LedgerTimeout > 0 {
+		d.LedgerTimeout = c.LedgerTimeout
+	}
 	d.NoLog, d.Logged = c.NoLog, c.Logged
 	return d
 }
@@ -316,11 +340,19 @@ type Deduper struct {
 	sendMu sync.RWMutex
 	closed bool
 	wg     sync.WaitGroup
+
+	// stop ends with Abort: no call starts after it, and the Accepts
+	// waiting for one return.
+	stop  context.Context
+	abort context.CancelFunc
 }
 
 // New returns a Deduper over rdb that asks ledger for exact checks.
 func New(rdb redis.UniversalClient, ledger NullifierLedger, cfg Config, log *slog.Logger) *Deduper {
+	stop, abort := context.WithCancel(context.Background())
 	return &Deduper{
+		stop:   stop,
+		abort:  abort,
 		rdb:    rdb,
 		ledger: ledger,
 		cfg:    cfg.withDefaults(),
@@ -334,10 +366,21 @@ func New(rdb redis.UniversalClient, ledger NullifierLedger, cfg Config, log *slo
 // Config returns the effective configuration.
 func (d *Deduper) Config() Config { return d.cfg }
 
+// MaxAcceptTime is the longest the Deduper takes over an Accept: its
+// Config's MaxAcceptTime over its Redis (a Cluster or not).
+func (d *Deduper) MaxAcceptTime() time.Duration {
+	_, cluster := d.rdb.(*redis.ClusterClient)
+	return d.cfg.MaxAcceptTime(cluster)
+}
+
 // Accept runs the whole protocol for one vote. A nil error with Outcome
 // Accepted means the vote is on disk in Redis. Any error means it may or may
-// not be stored and must not be acknowledged as accepted.
+// not be stored and must not be acknowledged as accepted; ErrClosed and
+// ErrBusy mean it was not stored.
 func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
+	if d.stop.Err() != nil {
+		return Result{}, ErrClosed
+	}
 	partition := a.Vote.State
 	if _, err := d.shape(ctx, partition); err != nil {
 		return Result{}, err
@@ -350,9 +393,25 @@ func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
 	if err != nil || !res.BloomMaybe {
 		return res, err
 	}
-	// Bloom says maybe seen of a voter not recorded as voted: exact check.
-	used, err := d.ledger.NullifierUsed(ctx, partition, a.Vote.Nullifier)
+	return d.exactCheck(ctx, a)
+}
+
+// exactCheck accepts a, whose Bloom filter answered maybe seen though its
+// voter is not recorded as voted, or records it as a duplicate, as the
+// ledger answers (within LedgerTimeout) whether its nullifier is used.
+// Abort cuts it: before its call with ErrClosed, during it with ErrAborted.
+func (d *Deduper) exactCheck(ctx context.Context, a Attempt) (Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(d.stop, cancel)()
+	partition := a.Vote.State
+	asked, cancelAsk := context.WithTimeout(ctx, d.cfg.LedgerTimeout)
+	used, err := d.ledger.NullifierUsed(asked, partition, a.Vote.Nullifier)
+	cancelAsk()
 	if err != nil {
+		if d.stop.Err() != nil {
+			return Result{}, fmt.Errorf("%w: exact check of %s cut: %w", ErrClosed, partition, err)
+		}
 		return Result{}, fmt.Errorf("dedup: exact check of %s: %w: %w", partition, ErrLedger, err)
 	}
 	mode := "force"
@@ -361,11 +420,30 @@ func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
 	}
 	out, err := d.call(ctx, mode, []*pending{{attempt: a}})
 	if err != nil {
-		return Result{}, err
+		return Result{}, d.cut(err)
 	}
 	out[0].BloomMaybe = true
 	return out[0], nil
 }
+
+// cut is err, a call's failure, marked ErrAborted if Abort came.
+func (d *Deduper) cut(err error) error {
+	if d.stop.Err() != nil {
+		return fmt.Errorf("%w: %w", ErrAborted, err)
+	}
+	return err
+}
+
+// Abort ends the Deduper's work for a stop that has waited for its
+// Accepts in flight as long as it could (Config.MaxAcceptTime): every
+// later Accept, and every one still waiting for room in its lane or for
+// the ledger's exact check, fails with ErrClosed (not stored); one whose
+// vote is queued or in a call returns at once with ErrAborted (it may or
+// may not be stored). No call starts after it: a batch gathered then is
+// dropped; a call in flight ends by its own timeouts (a try within
+// CallTimeout + ReplicaTimeout, with no further try). Close must still be
+// called.
+func (d *Deduper) Abort() { d.abort() }
 
 // Close stops the batching workers after the calls in flight.
 func (d *Deduper) Close() {
@@ -380,4 +458,5 @@ func (d *Deduper) Close() {
 	}
 	d.sendMu.Unlock()
 	d.wg.Wait()
+	d.abort() // releases the stop context
 }

@@ -728,3 +728,76 @@ func TestCallAboveLuaStackLimit(t *testing.T) {
 		t.Fatalf("stream length %d; want %d", l, n)
 	}
 }
+
+// TestMaxAcceptTime pins the bound a stop waits for an Accept in flight:
+// at the defaults 15.004 s on a single Redis without replicas (2 s for the
+// state's shape, 2 s for room in the lane, 4 ms of linger, 5 s for the
+// ledger's exact check, three calls of 2 s: the one in flight, the vote's,
+// the exact check's), 48.304 s over a Redis Cluster or with replicas
+// (calls of 10 s failover wait, 100 ms, 2 s and 1 s); and it follows the
+// settings. It was 41.304 s for every mode, short of a full queue's wait
+// for room and of the ledger's answer, and 7.004 s too long for a single
+// Redis's worst case.
+func TestMaxAcceptTime(t *testing.T) {
+	changed := Config{CallTimeout: time.Second, ReplicaTimeout: 500 * time.Millisecond, FailoverWait: 3 * time.Second, Linger: -1, LedgerTimeout: 2 * time.Second}
+	for _, c := range []struct {
+		name    string
+		cfg     Config
+		cluster bool
+		want    time.Duration
+	}{
+		{"defaults, single", Config{}, false, 15004 * time.Millisecond},
+		{"defaults, cluster", Config{}, true, 48304 * time.Millisecond},
+		{"defaults, single with replicas", Config{Replicas: 1}, false, 48304 * time.Millisecond},
+		{"changed, single", changed, false, 7 * time.Second},          // 2×1 + 0 + 2 + 3×1
+		{"changed, cluster", changed, true, 17800 * time.Millisecond}, // 2×1 + 0 + 2 + 3×4.6
+	} {
+		if got := c.cfg.MaxAcceptTime(c.cluster); got != c.want {
+			t.Errorf("%s: %v; want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// stuckLedger is a NullifierLedger that answers only when its context
+// ends, noting each question on asked.
+type stuckLedger struct{ asked chan struct{} }
+
+func (l stuckLedger) NullifierUsed(ctx context.Context, _, _ string) (bool, error) {
+	l.asked <- struct{}{}
+	<-ctx.Done()
+	return false, ctx.Err()
+}
+
+// TestExactCheckIsBounded: a ledger that does not answer fails a vote's
+// exact check with ErrLedger (503 ledger_unavailable) after LedgerTimeout
+// however long the request's context lasts, so MaxAcceptTime covers it;
+// Abort ends the check at once with ErrClosed (nothing stored). The check
+// was bounded by the request's context alone.
+func TestExactCheckIsBounded(t *testing.T) {
+	f := newFixture(t, Config{})
+	saturate(t, f, "CA")
+	ledger := stuckLedger{asked: make(chan struct{}, 1)}
+	d := New(f.srv.ClientAs(redisserver.UserGateway), ledger, Config{LedgerTimeout: 50 * time.Millisecond}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(d.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := d.Accept(ctx, attempt(t, "CA", f.voter(t, "CA", true)))
+	if took := time.Since(start); !errors.Is(err, ErrLedger) || took > 5*time.Second {
+		t.Fatalf("exact check on a silent ledger: %v after %v; want ErrLedger after ~50ms", err, took)
+	}
+	<-ledger.asked
+
+	d = New(f.srv.ClientAs(redisserver.UserGateway), ledger, Config{LedgerTimeout: time.Minute}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(d.Close)
+	accepted, a := make(chan error, 1), attempt(t, "CA", f.voter(t, "CA", true))
+	go func() {
+		_, err := d.Accept(ctx, a)
+		accepted <- err
+	}()
+	<-ledger.asked
+	d.Abort()
+	if err := <-accepted; !errors.Is(err, ErrClosed) {
+		t.Fatalf("exact check as Abort came: %v; want ErrClosed", err)
+	}
+}

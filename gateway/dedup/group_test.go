@@ -242,3 +242,93 @@ func TestGroupLingers(t *testing.T) {
 	f.release <- struct{}{}
 	answered(t, rest)
 }
+
+// TestRoomInTheQueueIsBounded: a vote finding its lane's queue full waits
+// for room up to CallTimeout, then fails with ErrBusy (503 overloaded),
+// however long its context lasts, so MaxAcceptTime holds; Abort ends the
+// wait at once with ErrClosed. The wait was bounded by the context alone.
+func TestRoomInTheQueueIsBounded(t *testing.T) {
+	d, l, f, first := busyLane(t, Config{Workers: 1, MaxBatch: 1, CallTimeout: 50 * time.Millisecond})
+	unholdOnFailure(t, f)
+	queued := send(t, l, 1) // fills the queue (1 worker × 1 vote)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := l.enqueue(ctx, &pending{ctx: ctx, done: make(chan struct{})})
+	if took := time.Since(start); !errors.Is(err, ErrBusy) || took < 50*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("enqueue on a full queue: %v after %v; want ErrBusy after ~50ms", err, took)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- l.enqueue(ctx, &pending{ctx: ctx, done: make(chan struct{})}) }()
+	d.Abort()
+	if err := <-waited; !errors.Is(err, ErrClosed) {
+		t.Fatalf("enqueue waiting for room as Abort came: %v; want ErrClosed", err)
+	}
+	f.release <- struct{}{}
+	answered(t, first)
+	<-queued[0].done // dropped, not called: the Deduper was aborted
+	if !errors.Is(queued[0].err, ErrClosed) {
+		t.Fatalf("vote queued before Abort, gathered after: %v; want ErrClosed", queued[0].err)
+	}
+	noCall(t, f)
+}
+
+// TestAbortEndsAcceptsAndCalls: Abort makes an Accept whose vote is queued
+// return at once with ErrAborted (it may be stored), though the lane's
+// call in flight still runs, and starts no call after it: the votes
+// queued meanwhile are dropped with ErrClosed once that call ends; a
+// later Accept fails with ErrClosed. Without it a stop that gave up
+// waiting left Accepts whose calls could store votes after the closing
+// round.
+func TestAbortEndsAcceptsAndCalls(t *testing.T) {
+	d, l, f, first := busyLane(t, Config{Workers: 1})
+	unholdOnFailure(t, f)
+	rest := send(t, l, 2) // queued: the lane's one worker is in the call
+	submitted := make(chan error, 1)
+	go func() {
+		_, err := l.submit(context.Background(), Attempt{})
+		submitted <- err
+	}()
+	for len(l.queue) < 3 { // the submitted vote is queued
+		time.Sleep(time.Millisecond)
+	}
+	d.Abort()
+	select {
+	case err := <-submitted:
+		if !errors.Is(err, ErrAborted) {
+			t.Fatalf("Accept queued as Abort came: %v; want ErrAborted", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept queued as Abort came has not returned 5 s later")
+	}
+	f.release <- struct{}{} // the call in flight ends
+	answered(t, first)
+	for i, p := range rest {
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("vote %d queued before Abort: no answer 5 s after the call in flight ended (a call started?)", i)
+		}
+		if !errors.Is(p.err, ErrClosed) {
+			t.Fatalf("vote %d queued before Abort: %v; want ErrClosed (no call)", i, p.err)
+		}
+	}
+	noCall(t, f)
+	if _, err := d.Accept(context.Background(), Attempt{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Accept after Abort: %v; want ErrClosed", err)
+	}
+}
+
+// unholdOnFailure lets every fake call end, after a failed test, before
+// Close waits for them: a test stopped with a call held would hang.
+func unholdOnFailure(t *testing.T, f *fakeCalls) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			close(f.release)
+			go func() {
+				for range f.started {
+				}
+			}()
+		}
+	})
+}

@@ -80,17 +80,34 @@ type lane struct {
 	ended     chan struct{} // a call ended (capacity 1: one gatherer waits)
 }
 
+// submit queues a and waits for its call's answer: ErrBusy if the queue
+// has no room within CallTimeout, ErrClosed if Abort came before a was
+// queued, ErrAborted if after.
 func (l *lane) submit(ctx context.Context, a Attempt) (Result, error) {
 	p := &pending{ctx: ctx, attempt: a, done: make(chan struct{})}
 	if err := l.enqueue(ctx, p); err != nil {
 		return Result{}, err
 	}
 	// Once queued the attempt may be written: wait for the answer (bounded by
-	// the call timeout) rather than for ctx, so the outcome is always known.
-	<-p.done
-	return p.res, p.err
+	// the call timeout) rather than for ctx, so the outcome is always known,
+	// unless the Deduper was aborted.
+	select {
+	case <-p.done:
+		return p.res, p.err
+	case <-l.d.stop.Done():
+	}
+	select {
+	case <-p.done: // answered as Abort came
+		return p.res, p.err
+	default:
+		return Result{}, fmt.Errorf("%w: lane %q", ErrAborted, l.key)
+	}
 }
 
+// enqueue puts p in the lane's queue, waiting for room up to CallTimeout
+// (then ErrBusy), for as long as ctx lasts and the Deduper is not aborted
+// (then ErrClosed): so an Accept's wait for its call is bounded
+// (Config.MaxAcceptTime), and a vote not let in gets a prompt refusal.
 func (l *lane) enqueue(ctx context.Context, p *pending) error {
 	l.d.sendMu.RLock()
 	defer l.d.sendMu.RUnlock()
@@ -101,6 +118,17 @@ func (l *lane) enqueue(ctx context.Context, p *pending) error {
 	select {
 	case l.queue <- p:
 		return nil
+	default: // full: wait, within bounds (no timer when there is room)
+	}
+	room := time.NewTimer(l.d.cfg.CallTimeout)
+	defer room.Stop()
+	select {
+	case l.queue <- p:
+		return nil
+	case <-room.C:
+		return fmt.Errorf("%w: lane %q had no room within %s", ErrBusy, l.key, l.d.cfg.CallTimeout)
+	case <-l.d.stop.Done():
+		return ErrClosed
 	case <-ctx.Done():
 		return fmt.Errorf("dedup: waiting for a worker of lane %q: %w", l.key, ctx.Err())
 	}
@@ -113,7 +141,11 @@ func (l *lane) work() {
 		var open bool
 		batch, open = l.gather(batch[:0])
 		if len(batch) > 0 {
-			l.call(batch)
+			if l.d.stop.Err() != nil {
+				l.refuse(batch)
+			} else {
+				l.call(batch)
+			}
 			l.inflight.Add(-1)
 			select {
 			case l.ended <- struct{}{}:
@@ -123,6 +155,15 @@ func (l *lane) work() {
 		if !open {
 			return
 		}
+	}
+}
+
+// refuse answers every attempt of batch ErrClosed, without a call: the
+// Deduper was aborted (their submit returned ErrAborted already).
+func (l *lane) refuse(batch []*pending) {
+	for _, p := range batch {
+		p.err = ErrClosed
+		close(p.done)
 	}
 }
 
@@ -252,8 +293,9 @@ func (l *lane) run(batch []*pending) {
 	// once sent the script may have written them, so each caller waits for
 	// its answer (submit); the Deduper's timeouts bound it (CallTimeout, or
 	// with replicas or a Cluster tries of CallTimeout+ReplicaTimeout within
-	// FailoverWait).
-	results, err := l.d.call(context.Background(), "submit", live)
+	// FailoverWait), and Abort ends it (no further try).
+	results, err := l.d.call(l.d.stop, "submit", live)
+	err = l.d.cut(err)
 	for i, p := range live {
 		if err != nil {
 			p.err = err

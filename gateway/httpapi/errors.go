@@ -30,7 +30,7 @@ const (
 	codeUnknownChoice       = "unknown_choice"         // 422
 	codeRateLimited         = "rate_limited"           // 429
 	codeUnavailable         = "unavailable"            // 503: Redis (also a receipt's Redis record) or an internal fault
-	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed
+	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed, or the intake's queue for Redis full (dedup.ErrBusy)
 	codeLedgerUnavailable   = "ledger_unavailable"     // 503: the ledger unreadable for a vote's exact duplicate check or a receipt's batch
 	codeElectionUnavailable = "election_unavailable"   // 503: no election record, or the last one read older than --election-max-age (every route that reads it)
 	codeNotReady            = "not_ready"              // 503: /readyz, the queue (Redis) unreachable
@@ -41,7 +41,7 @@ const (
 	codeNoHead              = "no_head"                // 404: no tree head signed yet
 	codeHeadPending         = "head_pending"           // 503: no signed head covers the vote yet
 	codeStarting            = "starting"               // 503: the gateway waits at start for the election record on the ledger (Front: every route but /healthz and /metrics)
-	codeStopping            = "stopping"               // 503: a vote reaching the intake after the gateway's stop, its grace run out, began refusing new votes (dedup.ErrClosed); the connection is closed after the answer
+	codeStopping            = "stopping"               // 503: a vote of a request still being handled when the gateway's stop, its grace run out, began refusing new votes (dedup.ErrClosed: not stored), or whose Redis call the stop cut after waiting for it (dedup.ErrAborted: maybe stored); the connection is closed after the answer
 )
 
 // apiError is the body of every error answer.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"slices"
@@ -455,24 +456,24 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 // lines name the state, not the vote id: with the access log's client
 // address, an id would tie a voter to a choice.
 func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
-	log := s.logger(c).With("state", state)
+	level, what := slog.LevelError, "vote intake failed"
+	code, message := codeUnavailable, "votes cannot be stored right now; retry later"
 	switch {
 	case errors.Is(err, dedup.ErrLedger):
-		log.Warn("exact duplicate check failed", "err", err)
-		s.unavailable(c, codeLedgerUnavailable, "the ledger cannot be reached to check this vote; retry later")
+		level, what, code, message = slog.LevelWarn, "exact duplicate check failed", codeLedgerUnavailable, "the ledger cannot be reached to check this vote; retry later"
 	case errors.Is(err, dedup.ErrNotReplicated):
-		log.Warn("vote not acknowledged by the Redis replicas", "err", err)
-		s.unavailable(c, codeUnavailable, "the vote could not be confirmed on a Redis replica; retry later (a 409 duplicate on retry means it was kept)")
+		level, what, message = slog.LevelWarn, "vote not acknowledged by the Redis replicas", "the vote could not be confirmed on a Redis replica; retry later (a 409 duplicate on retry means it was kept)"
 	case errors.Is(err, dedup.ErrClosed):
-		log.Info("vote refused: the gateway is stopping", "err", err)
-		s.unavailable(c, codeStopping, "the gateway is stopping; retry later or on another gateway (the vote was not stored)")
+		level, what, code, message = slog.LevelInfo, "vote refused: the gateway is stopping", codeStopping, "the gateway is stopping; retry later or on another gateway (the vote was not stored)"
+	case errors.Is(err, dedup.ErrAborted):
+		level, what, code, message = slog.LevelWarn, "vote's Redis call cut by the gateway's stop", codeStopping, "the gateway is stopping; retry later or on another gateway (a 409 duplicate on retry means the vote was kept)"
+	case errors.Is(err, dedup.ErrBusy):
+		level, what, code, message = slog.LevelWarn, "vote refused: too many votes waiting for Redis", codeOverloaded, "too many votes waiting to be stored; retry later"
 	case errors.Is(err, context.Canceled):
-		log.Info("client went away", "err", err)
-		s.unavailable(c, codeUnavailable, "request cancelled")
-	default:
-		log.Error("vote intake failed", "err", err)
-		s.unavailable(c, codeUnavailable, "votes cannot be stored right now; retry later")
+		level, what, message = slog.LevelInfo, "client went away", "request cancelled"
 	}
+	s.logger(c).Log(c.Request.Context(), level, what, "state", state, "err", err)
+	s.unavailable(c, code, message)
 }
 
 // contestOf resolves the request's contest and checks its choice: the named

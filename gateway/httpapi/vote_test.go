@@ -310,6 +310,29 @@ func TestUnavailable(t *testing.T) {
 		f.intake.Close() // as a stopping gateway's intake refuses votes: dedup.ErrClosed
 		wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeStopping)
 	})
+	// The intake's own refusals: a full queue for Redis (dedup.ErrBusy) and
+	// a call the stop cut (dedup.ErrAborted) are documented 503s.
+	for name, c := range map[string]struct {
+		err  error
+		code string
+	}{"intake busy": {dedup.ErrBusy, codeOverloaded}, "call cut by the stop": {dedup.ErrAborted, codeStopping}} {
+		err, code := c.err, c.code
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpts{wrapIntake: func(in Intake) Intake { return failingIntake{in, err} }})
+			f.enroll("v1", "c1", "CA")
+			wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, code)
+		})
+	}
+}
+
+// failingIntake is an Intake whose every Accept fails with err.
+type failingIntake struct {
+	Intake
+	err error
+}
+
+func (i failingIntake) Accept(context.Context, dedup.Attempt) (dedup.Result, error) {
+	return dedup.Result{}, fmt.Errorf("intake: %w", i.err)
 }
 
 // saturateBloom gives state a tiny filter with every bit set, so every voter

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/privatefile"
 	"github.com/votechain/votechain/internal/proc"
@@ -282,11 +283,15 @@ func haproxySoftStop(config string) time.Duration {
 }
 
 // haproxyHardStopAfter is HAProxy's hard-stop-after for gateways whose
-// --shutdown-timeout is gatewayShutdown, in HAProxy's syntax (whole
-// milliseconds): that and haproxyStopMargin. Idle keep-alive connections
-// would otherwise hold its soft stop up to the client timeout (60 s).
-func haproxyHardStopAfter(gatewayShutdown time.Duration) string {
-	return fmt.Sprintf("%dms", (gatewayShutdown + haproxyStopMargin).Milliseconds())
+// --shutdown-timeout is gatewayShutdown, over a Redis Cluster if cluster,
+// in HAProxy's syntax (whole milliseconds): that, the longest a vote's
+// Accept takes (dedup.Config.MaxAcceptTime at the default Redis flags), so
+// that a vote sent just before the stop gets its answer (202 or 503)
+// rather than a cut connection whatever its Redis calls wait for, and
+// haproxyStopMargin. Idle keep-alive connections would otherwise hold its
+// soft stop up to the client timeout (60 s).
+func haproxyHardStopAfter(gatewayShutdown time.Duration, cluster bool) string {
+	return fmt.Sprintf("%dms", (gatewayShutdown + dedup.Config{}.MaxAcceptTime(cluster) + haproxyStopMargin).Milliseconds())
 }
 
 // gatewayShutdownTimeout is the --shutdown-timeout of the gateways Up
@@ -340,8 +345,8 @@ const haproxyCheckTimeout = "2500ms"
 
 // HAProxyConfig is the load balancer's configuration on addr (the clients'
 // host's address, 127.0.0.1 on one machine) for gateways on ports there
-// whose --shutdown-timeout is gatewayShutdown; its soft stop ends within
-// haproxyHardStopAfter(gatewayShutdown):
+// whose --shutdown-timeout is gatewayShutdown, over a Redis Cluster if
+// cluster; its soft stop ends within haproxyHardStopAfter:
 // round robin, each gateway checked on /readyz every 500 ms (out after two
 // failures, back after two successes; a check waits up to haproxyCheckTimeout
 // for the answer), a request whose connection fails
@@ -352,7 +357,7 @@ const haproxyCheckTimeout = "2500ms"
 // proxy (--trusted-proxies): Linux would give a connection to any 127.x
 // address the source 127.0.0.1, and with the clients on 127.0.0.4 the
 // gateways then ignored X-Forwarded-For and saw every voter as one client.
-func HAProxyConfig(addr string, listen int, ports []int, gatewayShutdown time.Duration) string {
+func HAProxyConfig(addr string, listen int, ports []int, gatewayShutdown time.Duration, cluster bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     maxconn 4096
@@ -378,7 +383,7 @@ backend gateways
     http-check expect status 200
     timeout check %s
     default-server inter 500ms fall 2 rise 2
-`, haproxyHardStopAfter(gatewayShutdown), net.JoinHostPort(addr, strconv.Itoa(listen)), addr, haproxyCheckTimeout)
+`, haproxyHardStopAfter(gatewayShutdown, cluster), net.JoinHostPort(addr, strconv.Itoa(listen)), addr, haproxyCheckTimeout)
 	for i, p := range ports {
 		fmt.Fprintf(&b, "    server gateway%d %s check\n", i, net.JoinHostPort(addr, strconv.Itoa(p)))
 	}
@@ -404,5 +409,5 @@ func (s *Stack) writeHAProxy(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(HAProxyConfig(s.Clients().Addr, s.ports.Gateway(), ports, shutdown)), 0o644)
+	return os.WriteFile(path, []byte(HAProxyConfig(s.Clients().Addr, s.ports.Gateway(), ports, shutdown, s.cfg.Redis == RedisCluster)), 0o644)
 }

@@ -45,10 +45,16 @@ func TestResolveShape(t *testing.T) {
 
 // TestHAProxyConfig: HAProxy listens on the gateway's address, checks every
 // gateway's /readyz, never re-sends a request a gateway took, and ends a
-// soft stop within the gateways' grace and haproxyStopMargin (it was a
-// fixed 15 s whatever the gateways' --shutdown-timeout).
+// soft stop within the gateways' grace, the longest a vote's Accept takes
+// over their Redis and haproxyStopMargin: 90.304 s for 40 s over a Redis
+// Cluster, 57.004 s over a single Redis (it was a fixed 15 s whatever the
+// gateways' --shutdown-timeout, then their grace and haproxyStopMargin,
+// 42 s, which cut a vote waiting for a Redis failover unanswered).
 func TestHAProxyConfig(t *testing.T) {
-	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second)
+	if cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, false); !strings.Contains(cfg, "hard-stop-after 57004ms\n") {
+		t.Errorf("over a single Redis:\n%s\nwant hard-stop-after 57004ms", cfg)
+	}
+	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, true)
 	for _, want := range []string{
 		"bind 127.0.0.1:27380",
 		"option httpchk GET /readyz",
@@ -57,7 +63,7 @@ func TestHAProxyConfig(t *testing.T) {
 		"server gateway1 127.0.0.1:27361 check",
 		"option redispatch",
 		"source 127.0.0.1",
-		"hard-stop-after 42000ms",
+		"hard-stop-after 90304ms",
 	} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("configuration lacks %q:\n%s", want, cfg)
@@ -96,7 +102,7 @@ func TestHAProxyConnectsFromTheTrustedAddress(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(HAProxyConfig(addr, base, []int{base + 1}, 1500*time.Millisecond)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(HAProxyConfig(addr, base, []int{base + 1}, 1500*time.Millisecond, false)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -167,8 +173,9 @@ func TestLedgerPriority(t *testing.T) {
 }
 
 // TestHAProxyFollowsTheGatewaysShutdownTimeout: the configuration Up
-// writes bounds HAProxy's soft stop by the gateways' --shutdown-timeout
-// and haproxyStopMargin: GATEWAY_SHUTDOWN_TIMEOUT when set, else the
+// writes bounds HAProxy's soft stop by the gateways' --shutdown-timeout,
+// the longest a vote's Accept takes (15.004 s over the stand-in system's
+// single Redis) and haproxyStopMargin: GATEWAY_SHUTDOWN_TIMEOUT when set, else the
 // default the gateway binary's --help states (a stand-in's 7s here; the
 // caller's GATEWAY_SHUTDOWN_TIMEOUT is cleared first); a
 // value the gateways would refuse is refused. The configuration of an
@@ -187,15 +194,15 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	if err := s.writeHAProxy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 9000ms\n") {
-		t.Errorf("with the gateways' default of 7s:\n%s\nwant hard-stop-after 9000ms", cfg)
+	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 24004ms\n") {
+		t.Errorf("with the gateways' default of 7s:\n%s\nwant hard-stop-after 24004ms", cfg)
 	}
 	t.Setenv("GATEWAY_SHUTDOWN_TIMEOUT", "30s")
 	if err := s.writeHAProxy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 32000ms\n") {
-		t.Errorf("with GATEWAY_SHUTDOWN_TIMEOUT=30s:\n%s\nwant hard-stop-after 32000ms", cfg)
+	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 47004ms\n") {
+		t.Errorf("with GATEWAY_SHUTDOWN_TIMEOUT=30s:\n%s\nwant hard-stop-after 47004ms", cfg)
 	}
 	t.Setenv("GATEWAY_SHUTDOWN_TIMEOUT", "-1s")
 	if err := s.writeHAProxy(ctx); err == nil || !strings.Contains(err.Error(), "GATEWAY_SHUTDOWN_TIMEOUT") {
@@ -206,7 +213,7 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	if err := s.writeHAProxy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 32000ms\n") {
-		t.Errorf("rewritten while HAProxy runs:\n%s\nwant it kept (hard-stop-after 32000ms)", cfg)
+	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 47004ms\n") {
+		t.Errorf("rewritten while HAProxy runs:\n%s\nwant it kept (hard-stop-after 47004ms)", cfg)
 	}
 }

@@ -579,14 +579,23 @@ func isGateway(name string) bool { return strings.TrimRight(name, "0123456789") 
 // gatewayStopMargin is what stopping a gateway waits beyond its
 // --shutdown-timeout, within which it finishes the requests in flight: the
 // longest its Accepts in flight are waited for once the grace ran out
-// (dedup.Config.MaxAcceptTime at the default Redis timeouts, which up runs
-// gateways with: 41.3 s), the longest its intake log takes to anchor the
-// last votes once the loops stop (intakelog.Config.StopTimeout, 30 s: the
+// (dedup.Config.MaxAcceptTime at the default Redis flags, which up runs
+// gateways with: 48.3 s over a Redis Cluster, 15.0 s over a single Redis
+// without replicas), the longest its intake log takes to anchor the last
+// votes once the loops stop (intakelog.Config.StopTimeout, 30 s: the
 // gateway gives the loops at least that however little of the grace is
 // left) and 7 s: 1 s for the last answers to be written, the gateway's
 // 1 s of slack, 2 s to close the intake and time to exit.
-func gatewayStopMargin() time.Duration {
-	return dedup.Config{}.MaxAcceptTime() + intakelog.Config{}.StopTimeout() + 7*time.Second
+func gatewayStopMargin(cluster bool) time.Duration {
+	return dedup.Config{}.MaxAcceptTime(cluster) + intakelog.Config{}.StopTimeout() + 7*time.Second
+}
+
+// clusterRedis says whether the system in the run folder dir keeps its
+// votes in a Redis Cluster, as its shape.json says; a record that cannot
+// be read counts as a Cluster, whose gateways take the longest to stop.
+func clusterRedis(dir string) bool {
+	sh, err := readShape(filepath.Join(dir, "shape.json"))
+	return err != nil || sh == nil || sh.Redis == RedisCluster
 }
 
 // gatewayShutdownFile records, in the folder of the gateway name of the
@@ -612,10 +621,10 @@ func (s *Stack) recordGatewayShutdown(ctx context.Context, name string) error {
 
 // gatewayStopGrace is how long stopping the gateway name of the system in
 // the run folder dir waits after its SIGTERM before SIGKILL: its recorded
-// --shutdown-timeout (gatewayShutdownFile) and gatewayStopMargin, but
-// never less than appStopGrace; appStopGrace for a gateway with no
-// readable record (one an older version started, which needs its default
-// 15 s and 5 s to exit).
+// --shutdown-timeout (gatewayShutdownFile) and gatewayStopMargin for its
+// Redis (clusterRedis), but never less than appStopGrace; appStopGrace for
+// a gateway with no readable record (one an older version started, which
+// needs its default 15 s and 5 s to exit).
 func gatewayStopGrace(dir, name string) time.Duration {
 	data, err := os.ReadFile(gatewayShutdownFile(dir, name))
 	if err != nil {
@@ -625,7 +634,7 @@ func gatewayStopGrace(dir, name string) time.Duration {
 	if err != nil {
 		return appStopGrace
 	}
-	return max(appStopGrace, d+gatewayStopMargin())
+	return max(appStopGrace, d+gatewayStopMargin(clusterRedis(dir)))
 }
 
 // OthersInRunDir returns the entries of a run folder that belong to other

@@ -241,8 +241,8 @@ func TestHAProxySoftStop(t *testing.T) {
 		t.Errorf("no configuration: %s, want %s", d, haproxyUnboundedSoftStop)
 	}
 	for cfg, want := range map[string]time.Duration{
-		HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 1500*time.Millisecond): 3500 * time.Millisecond,
-		"global\n    maxconn 4096\n\ndefaults\n    mode http\n":                       haproxyUnboundedSoftStop,
+		HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 1500*time.Millisecond, false): 18504 * time.Millisecond,
+		"global\n    maxconn 4096\n\ndefaults\n    mode http\n":                              haproxyUnboundedSoftStop,
 	} {
 		if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
@@ -286,10 +286,10 @@ func signalStandIn(t *testing.T, got, name string, usr1Exits bool) proc.ID {
 // records the --shutdown-timeout it runs with (GATEWAY_SHUTDOWN_TIMEOUT,
 // else its --help default, a stand-in's 7s here), and Down and
 // StopRecorded alike wait that and gatewayStopMargin after its SIGTERM
-// before SIGKILL, never less than appStopGrace: 118.304 s for 40s,
-// 85.304 s for 7s (the margin holds the 41.304 s the gateway waits for
-// votes being stored at the default Redis timeouts and the intake log's
-// 30 s to anchor the last votes), and
+// before SIGKILL, never less than appStopGrace: 125.304 s for 40s,
+// 92.304 s for 7s (no shape.json: a Redis Cluster's margin, which holds
+// the 48.304 s the gateway waits for votes being stored at the default
+// Redis flags and the intake log's 30 s to anchor the last votes), and
 // appStopGrace for a gateway with no record (an older version's). Both
 // waited appStopGrace, 20 s, whatever the timeout, killing a gateway still
 // finishing its requests. A batcher keeps appStopGrace. The stand-in for
@@ -312,7 +312,7 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 	if err := s.save(); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]time.Duration{"gateway0": 85304 * time.Millisecond, "gateway1": 118304 * time.Millisecond, "gateway2": appStopGrace, "batcher0": appStopGrace}
+	want := map[string]time.Duration{"gateway0": 92304 * time.Millisecond, "gateway1": 125304 * time.Millisecond, "gateway2": appStopGrace, "batcher0": appStopGrace}
 
 	waits := func(stopAll func(stopFunc) error) map[string]time.Duration {
 		t.Helper()
@@ -340,6 +340,46 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 	s.pids = recorded
 	if got := waits(func(stop stopFunc) error { s.stop = stop; return s.Down(false) }); !maps.Equal(got, want) {
 		t.Errorf("Down waited %v; want %v", got, want)
+	}
+}
+
+// TestGatewayStopMarginFollowsRedis: stopping a gateway waits its
+// --shutdown-timeout and the margin of the Redis its system's shape.json
+// records: the longest Accept over a single Redis without replicas is
+// 15.004 s (2 s for its state's shape, 2 s for room in its lane, 4 ms of
+// linger, 5 s for the ledger's exact check and three calls of 2 s), over
+// a Redis Cluster 48.304 s (calls of 13.1 s: the failover wait, 100 ms
+// and a last try of 3 s); the margin adds the intake log's 30 s and 7 s.
+// Without a readable shape.json it counts as a Cluster (the longer). The
+// margin was the Cluster's for every mode.
+func TestGatewayStopMarginFollowsRedis(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "gateway"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gatewayShutdownFile(dir, "gateway"), []byte("15s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		shape string // "": none
+		want  time.Duration
+	}{
+		{`{"gateways":1,"batchers":1,"redis":"single"}`, 15*time.Second + 52004*time.Millisecond},
+		{`{"gateways":1,"batchers":1}`, 15*time.Second + 52004*time.Millisecond}, // an older record: single
+		{`{"gateways":3,"batchers":1,"redis":"cluster"}`, 15*time.Second + 85304*time.Millisecond},
+		{"", 15*time.Second + 85304*time.Millisecond},
+		{"{", 15*time.Second + 85304*time.Millisecond},
+	} {
+		path := filepath.Join(dir, "shape.json")
+		os.Remove(path)
+		if c.shape != "" {
+			if err := os.WriteFile(path, []byte(c.shape), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := gatewayStopGrace(dir, "gateway"); got != c.want {
+			t.Errorf("shape.json %q: a gateway with --shutdown-timeout 15s gets %v; want %v", c.shape, got, c.want)
+		}
 	}
 }
 
