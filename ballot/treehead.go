@@ -111,8 +111,12 @@ func ClockSkewAdvice() string {
 
 // NTPFix is the operator's fix for a machine whose clock is off, to follow
 // "on the machine whose clock is off": nothing corrects the clock until NTP
-// runs there. Every message and runbook that reports a clock off says it.
-const NTPFix = "check NTP with timedatectl (System clock synchronized: yes, NTP service: active) and turn it on if it is off (sudo timedatectl set-ntp true; with chrony, sudo chronyc makestep corrects a large offset at once instead of slewing it for minutes): the clock stays off until that is done"
+// runs there; and where NTP runs and says it is synchronized while the
+// clocks still differ, what to compare: the time sources of both
+// machines. Every message and runbook that reports a clock off says it
+// (the runbooks in config/prometheus/alerts.yml with the commands in
+// backquotes, which internal/monitor's tests check).
+const NTPFix = "check NTP with timedatectl (System clock synchronized: yes, NTP service: active) and turn it on if it is off (sudo timedatectl set-ntp true; with chrony, sudo chronyc makestep corrects a large offset at once instead of slewing it for minutes): the clock stays off until that is done; if NTP is on and synchronized while the clocks still differ, compare chronyc sources or timedatectl timesync-status on both machines (they may follow different time servers, or a faulty one)"
 
 const (
 	treeHeadDomain = "votechain/treehead/v1"

@@ -7,3 +7,6 @@ const portSpan = 400
 // Contains reports whether port lies in the plan's range, from the base
 // to below base+400, where every port of the plan lies.
 func (p Ports) Contains(port int) bool { return port >= p.Base && port < p.Base+portSpan }
+
+// Last is the plan's last port, base+399: Contains accepts Base to Last.
+func (p Ports) Last() int { return p.Base + portSpan - 1 }

@@ -21,7 +21,7 @@ func TestPortsContains(t *testing.T) {
 			t.Errorf("%s %s port %d: Contains false or past 65535", np.Process, np.Role, np.Port)
 		}
 	}
-	if p.Contains(p.Base-1) || p.Contains(p.Base+400) || !p.Contains(p.Base+399) || p.Base+399 > 65535 {
+	if p.Contains(p.Base-1) || p.Contains(p.Base+400) || !p.Contains(p.Base+399) || p.Last() != p.Base+399 || p.Base+399 > 65535 {
 		t.Errorf("Ports{%d}.Contains: wrong bounds (want %d..%d)", p.Base, p.Base, p.Base+399)
 	}
 }

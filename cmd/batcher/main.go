@@ -176,9 +176,11 @@ func run(ctx context.Context) (err error) {
 }
 
 // metricsUsage is the help of --metrics: what the batcher serves there,
-// from when, and what its default means.
-const metricsUsage = "host:port of the batcher's own HTTP listener, for Prometheus: GET /metrics serves its metrics (batcher_*, Go's and the process's, and aof_rewrite* with --aof-rewrite on) and GET /healthz answers 200 ok while the process runs (liveness only, not whether batches commit); " +
-	"it opens once the election is read from the ledger and the lanes are assigned, so nothing answers there while the batcher waits for the election, and a port then in use stops the batcher (exit 1). " +
+// from when (ServeMetrics runs in serve, after servePartitions has read the
+// election and checked --partitions), what Prometheus sees until then
+// (up 0: the ServiceDown alert, for: 30s), and what its default means.
+const metricsUsage = "host:port of the batcher's own HTTP listener, for Prometheus: GET /metrics serves its metrics (batcher_*, Go's and the process's, and aof_rewrite* while the quiet-time AOF rewrites run: --aof-rewrite, on by default, with its --aof-password-file read) and GET /healthz answers 200 ok while the process runs (liveness only, not whether batches commit); " +
+	"it opens once the election is read from the ledger (and --partitions checked against it), so nothing answers there while the batcher waits for the election: Prometheus sees the batcher as down meanwhile (up 0: the alert ServiceDown fires if the wait lasts over its 30 s), and a port then in use stops the batcher (exit 1, naming --metrics and the fix). " +
 	"The default, 127.0.0.1:0, is this machine's loopback on a free port chosen at start and logged (\"metrics listening\" addr=...), which a Prometheus cannot be configured for in advance: give a fixed port to scrape (make up gives batcher i the port base + 381 + i)"
 
 // partitionWant is what an entry of --partitions must be. The gateway

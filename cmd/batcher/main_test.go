@@ -16,6 +16,7 @@ import (
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
+	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/network"
 )
 
@@ -249,27 +250,24 @@ type notReadable struct{}
 func (notReadable) Election(ctx context.Context) (*ballot.Election, error) { return nil, ctx.Err() }
 
 // TestMetricsHelp: --help says, for --metrics, what is served there
-// (/metrics, /healthz and what it answers), from when (not while the
-// batcher waits for the election), what a port in use does, and what the
-// default 127.0.0.1:0 means for a Prometheus (a fixed port to give it).
+// (/metrics, /healthz and what it answers; aof_rewrite* with --aof-rewrite,
+// on by default), from when (once the election is read and --partitions
+// checked, not while the batcher waits for the election, which Prometheus
+// sees as the batcher down: ServiceDown), what a port in use does, and
+// what the default 127.0.0.1:0 means for a Prometheus (a fixed port to
+// give it). The caller's BATCHER_* variables are cleared: they would
+// change the defaults shown.
 func TestMetricsHelp(t *testing.T) {
-	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	defer func(args []string, saved *os.File) { os.Args, os.Stderr = args, saved }(os.Args, os.Stderr)
-	os.Args, os.Stderr = []string{"batcher", "--help"}, stderr
-	if err := run(context.Background()); !errors.Is(err, flag.ErrHelp) {
+	clitest.ClearEnv(t, "BATCHER")
+	help, err := clitest.RunStderr(t, run, "batcher", "--help")
+	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v; want flag.ErrHelp", err)
 	}
-	help, err := os.ReadFile(stderr.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, metrics, _ := strings.Cut(string(help), "  -metrics string\n")
+	_, metrics, _ := strings.Cut(help, "  -metrics string\n")
 	metrics, _, _ = strings.Cut(metrics, "\n  -")
-	for _, says := range []string{"GET /metrics", "GET /healthz answers 200 ok", "liveness only", "nothing answers there while the batcher waits for the election", "in use stops the batcher (exit 1)",
+	for _, says := range []string{"GET /metrics", "aof_rewrite* while the quiet-time AOF rewrites run: --aof-rewrite, on by default", "GET /healthz answers 200 ok", "liveness only",
+		"it opens once the election is read from the ledger (and --partitions checked against it)", "nothing answers there while the batcher waits for the election", "Prometheus sees the batcher as down meanwhile", "ServiceDown",
+		"in use stops the batcher (exit 1, naming --metrics and the fix)",
 		"The default, 127.0.0.1:0, is this machine's loopback on a free port chosen at start and logged", "give a fixed port to scrape", `(default "127.0.0.1:0")`} {
 		if !strings.Contains(metrics, says) {
 			t.Errorf("--help for --metrics does not say %q:\n%s", says, metrics)

@@ -237,7 +237,7 @@ func refuseWithoutStackRecord(abs, system string, portBase int, unread error, pr
 	if real, err := filepath.EvalSymlinks(system); err == nil && real != system {
 		folders = append(folders, real)
 	}
-	scan, err := procs.Writers(logs, func(cmdline []byte) (string, bool) { return systemCommand(cmdline, folders, portBase) })
+	scan, err := procs.Writers(logs, func(cmdline []byte) (proc.Unread, bool) { return systemCommand(cmdline, folders, portBase) })
 	if err != nil {
 		return fmt.Errorf("%s is the network of the system in %s, whose stack.json cannot be read (%v) and whose processes cannot be looked for by their logs in %s (%v), so nothing was stopped: %s", abs, system, unread, logs, err, forceAdvice(abs, portBase))
 	}
@@ -250,29 +250,40 @@ func refuseWithoutStackRecord(abs, system string, portBase int, unread error, pr
 		attrs = append(attrs, "missed", missed)
 	}
 	if len(scan.Named) > 0 {
-		attrs = append(attrs, "check", checkUnread(scan.Named, logs, portBase))
+		attrs = append(attrs, "check", checkUnread(scan.Named, system, portBase))
 	}
 	log.Warn(msg, attrs...)
 	return nil
 }
 
 // checkUnread is the advice on the other users' processes named, whose
-// descriptors vcnet could not read (proc.Scan.Named), the system's logs
-// in logs: how root (or the process's user) sees whether one writes them,
-// what to do with one that does (it is the system's: stop it) and with
-// one that does not (the machine's own, such as a Redis run as a service:
-// nothing, but one listening in the port plan from portBase collides with
-// the system's ports: another --port-base).
-func checkUnread(named []proc.Unread, logs string, portBase int) string {
+// descriptors vcnet could not read (proc.Scan.Named), the system in
+// system, its logs in stack.LogDir: how root (or the process's user) sees
+// whether one writes them, what to do with one that does (it is the
+// system's: stop it) and with one that does not (the machine's own, such
+// as a Redis run as a service: nothing). A redis-server whose title shows
+// a port (proc.Unread.Port) in the range the port plan from portBase
+// reserves (0: unknown, no such advice) may take one of the system's
+// ports: move it out of the range, or, the system keeping the port base it
+// was created with, wipe the system and create it on another base
+// (stack.Command's commands, the next range's base suggested).
+func checkUnread(named []proc.Unread, system string, portBase int) string {
 	var fds []string
-	redisInPlan := false // systemCommand names a redis-server by its port only when in the plan
+	plan := network.Ports{Base: portBase}
+	redisInPlan := false
 	for _, u := range named {
 		fds = append(fds, fmt.Sprintf("/proc/%d/fd/1 /proc/%d/fd/2", u.PID, u.PID))
-		redisInPlan = redisInPlan || portBase != 0 && strings.HasPrefix(u.Program, "redis-server listening on ")
+		redisInPlan = redisInPlan || portBase != 0 && u.Port != 0 && plan.Contains(u.Port)
 	}
-	advice := "only root or a process's own user can see where its output goes: run `sudo ls -l " + strings.Join(fds, " ") + "`; one whose output is in " + logs + " is the system's and runs on without the network: stop it (`sudo kill PID`); one whose output is elsewhere is the machine's own (such as a Redis run as a service: `systemctl status redis-server`) and may be left running"
+	advice := "only root or a process's own user can see where its output goes: run `sudo ls -l " + strings.Join(fds, " ") + "`; one whose output is in " + stack.LogDir(system) + " is the system's and runs on without the network: stop it (`sudo kill PID`); one whose output is elsewhere is the machine's own (such as a Redis run as a service: `systemctl status redis-server`) and may be left running"
 	if redisInPlan {
-		advice += fmt.Sprintf("; but a Redis of the machine's own listening in the port plan from %d takes a port the system's processes need: give the system another --port-base, or move that Redis to a port outside the plan", portBase)
+		span := plan.Last() + 1 - plan.Base
+		next := network.Ports{Base: plan.Base + span} // the range above, else the one below
+		if next.Validate() != nil {
+			next.Base = plan.Base - span
+		}
+		advice += fmt.Sprintf("; but a Redis of the machine's own titled with a port in the range the port plan reserves (%d–%d) may take a port the system's processes need: move that Redis to a port outside that range; the system keeps the port base it was created with, so moving the system instead means wiping it (%s, which deletes its election and votes) and creating it again on a base whose range is free, such as %s",
+			portBase, plan.Last(), stack.Command(system, 0, "down", "--wipe"), stack.Command(system, next.Base, "up"))
 	}
 	return advice
 }
@@ -285,44 +296,52 @@ func projectPrograms() []string { return []string{"gateway", "batcher", "explore
 
 // systemCommand reports whether the command line cmdline (as
 // /proc/PID/cmdline holds it: arguments each ended by a NUL) may be one of
-// the system's processes, and returns the program it runs, to name it by:
-// the first argument's file name, or its first word's, since redis-server rewrites
-// its title into its first argument ("redis-server 127.0.0.1:27379",
-// "... [cluster]"). The machine's programs the system also runs (Redis,
+// the system's processes, and returns what it shows (proc.Unread's
+// Program, to name it by, and Port): the program is the first argument's
+// file name, or its first word's, since redis-server rewrites its title
+// into its first argument ("redis-server 127.0.0.1:27379", "...
+// [cluster]"). The machine's programs the system also runs (Redis,
 // HAProxy, Prometheus and its Redis exporter) commonly run as system
 // services too, so only these count: one of projectPrograms; a
-// redis-server listening on a port of the plan from portBase (any
-// redis-server when portBase is 0, unknown), named with the address in its
-// title and the plan's base (or that the plan is unknown); any program with an argument,
-// or an argument's value after its "=", that is one of folders (the
-// system's folder, as given and with symbolic links resolved) or a path
-// in it, as the system gives HAProxy, Prometheus and the exporter.
-func systemCommand(cmdline []byte, folders []string, portBase int) (program string, ok bool) {
+// redis-server whose title's address has a port in the range the port
+// plan from portBase reserves (any redis-server when portBase is 0,
+// unknown), named with the address in its title (which says where it was
+// told to listen, not a socket seen: its sockets are as unreadable as its
+// other descriptors) and the range (or that the plan is unknown), the port
+// in Port; any program with an argument, or an argument's value after its
+// "=", that is one of folders (the system's folder, as given and with
+// symbolic links resolved) or a path in it, as the system gives HAProxy,
+// Prometheus and the exporter.
+func systemCommand(cmdline []byte, folders []string, portBase int) (shown proc.Unread, ok bool) {
 	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 	words := strings.Fields(args[0])
 	if len(words) == 0 {
-		return "", false // a kernel thread, or a process that cleared it
+		return proc.Unread{}, false // a kernel thread, or a process that cleared it
 	}
 	for _, name := range []string{filepath.Base(args[0]), filepath.Base(words[0])} {
 		if slices.Contains(projectPrograms(), name) {
-			return name, true
+			return proc.Unread{Program: name}, true
 		}
-		if name == "redis-server" && len(words) > 1 && inPlan(titlePort(words[1]), portBase) {
+		if name != "redis-server" || len(words) < 2 {
+			continue
+		}
+		if port := titlePort(words[1]); inPlan(port, portBase) {
 			if portBase == 0 {
-				return name + " listening on " + words[1] + " (the port plan unknown)", true
+				return proc.Unread{Program: name + " titled " + words[1] + " (the port plan unknown)", Port: port}, true
 			}
-			return fmt.Sprintf("%s listening on %s, in the port plan from %d", name, words[1], portBase), true
+			plan := network.Ports{Base: portBase}
+			return proc.Unread{Program: fmt.Sprintf("%s titled %s, a port in the range the port plan reserves (%d–%d)", name, words[1], plan.Base, plan.Last()), Port: port}, true
 		}
 	}
 	for _, arg := range args {
 		_, value, _ := strings.Cut(arg, "=")
 		for _, folder := range folders {
 			if inFolder(arg, folder) || inFolder(value, folder) {
-				return filepath.Base(args[0]), true
+				return proc.Unread{Program: filepath.Base(args[0])}, true
 			}
 		}
 	}
-	return "", false
+	return proc.Unread{}, false
 }
 
 // titlePort is the port of the address addr in redis-server's title

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/internal/rundir"
+	"github.com/votechain/votechain/internal/stack"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/nettest"
 )
@@ -298,11 +297,13 @@ func TestDownRefusesMakeUpsNetworkInUse(t *testing.T) {
 // instead. A process of another user whose descriptors are denied counts
 // by systemCommand: a gateway, or a prometheus with the system's
 // configuration, is a gap, the machine's redis-server on 6379 is not. Such
-// a gap is named with its user and what its command line shows (a
-// redis-server's address in the port plan), this user is named as the one
-// that could not read it, and check= says how root sees where it writes and
-// what to do: stop one writing the system's logs, leave the machine's own,
-// and move the system off a port plan that the machine's Redis is in.
+// a gap is named with its user and what its command line shows (the
+// address in a redis-server's title, its port in the plan's range), this
+// user is named as the one that could not read it, and check= says how
+// root sees where it writes and what to do: stop one writing the system's
+// logs, leave the machine's own, and for a Redis titled with a port in the
+// plan's range move it out, or wipe the system and create it on another
+// base (the system keeps its own), naming both commands.
 func TestIncompleteLogScanIsSaid(t *testing.T) {
 	system := t.TempDir()
 	logs := filepath.Join(system, "logs")
@@ -332,7 +333,7 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 		return proc.FS{Root: root, Readlink: denied, Owner: owner}
 	}
 	const complete = "so none of its processes runs"
-	caller, anotherName := userName(t, os.Geteuid()), userName(t, another)
+	caller, anotherName := proc.UserName(os.Geteuid()), proc.UserName(another)
 	checkFDs := "only root or a process's own user can see where its output goes: run `sudo ls -l /proc/200/fd/1 /proc/200/fd/2`"
 	for _, c := range []struct {
 		why     string
@@ -347,7 +348,7 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 			`is not known: PID 200 (prometheus, user ` + anotherName + `)" check="` + checkFDs},
 		{"another user's redis-server on 6379, descriptors not readable", procs("/usr/bin/redis-server 127.0.0.1:6379\x00\x00\x00", another), complete},
 		{"another user's redis-server on the plan's port, descriptors not readable", procs("/usr/bin/redis-server 127.0.0.1:27379\x00\x00\x00", another),
-			`is not known: PID 200 (redis-server listening on 127.0.0.1:27379, in the port plan from 27000, user ` + anotherName + `)" check="` + checkFDs + `; one whose output is in ` + logs + ` is the system's and runs on without the network: stop it (` + "`sudo kill PID`" + `); one whose output is elsewhere is the machine's own (such as a Redis run as a service: ` + "`systemctl status redis-server`" + `) and may be left running; but a Redis of the machine's own listening in the port plan from 27000 takes a port the system's processes need: give the system another --port-base, or move that Redis to a port outside the plan"`},
+			`is not known: PID 200 (redis-server titled 127.0.0.1:27379, a port in the range the port plan reserves (27000–27399), user ` + anotherName + `)" check="` + checkFDs + `; one whose output is in ` + logs + ` is the system's and runs on without the network: stop it (` + "`sudo kill PID`" + `); one whose output is elsewhere is the machine's own (such as a Redis run as a service: ` + "`systemctl status redis-server`" + `) and may be left running; but a Redis of the machine's own titled with a port in the range the port plan reserves (27000–27399) may take a port the system's processes need: move that Redis to a port outside that range; the system keeps the port base it was created with, so moving the system instead means wiping it (` + stack.Command(system, 0, "down", "--wipe") + `, which deletes its election and votes) and creating it again on a base whose range is free, such as ` + stack.Command(system, 27400, "up") + `"`},
 	} {
 		var out strings.Builder
 		log := slog.New(slog.NewTextHandler(&out, nil))
@@ -356,49 +357,41 @@ func TestIncompleteLogScanIsSaid(t *testing.T) {
 		if !strings.Contains(said, c.written) || (c.written != complete) == strings.Contains(said, complete) {
 			t.Errorf("%s: %q; want it to say %q (and %q only if so)", c.why, said, c.written, complete)
 		}
-		if redisInPlan := strings.Contains(c.written, "redis-server listening"); redisInPlan != strings.Contains(said, "--port-base") {
+		if redisInPlan := strings.Contains(c.written, "redis-server titled"); redisInPlan != strings.Contains(said, "--port-base") {
 			t.Errorf("%s: %q; want another --port-base advised only for a Redis in the port plan", c.why, said)
 		}
 	}
 }
 
-// userName is the name of the user uid as the machine's user database
-// gives it, "uid N" when it has none.
-func userName(t *testing.T, uid int) string {
-	t.Helper()
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return u.Username
-	}
-	return fmt.Sprintf("uid %d", uid)
-}
-
 // TestSystemCommand: the project's programs count by name, the network's
 // do not; a redis-server counts by the port in its title, on the plan's
-// ports (a cluster node's included) or on any when the plan is unknown;
-// any program counts by an argument, or its value after "=", that is the
-// system's folder or a path in it, not one merely containing it.
+// ports (a cluster node's included) or on any when the plan is unknown,
+// named by its title and the plan's range, the port returned apart for
+// the advice to decide on; any program counts by an argument, or its
+// value after "=", that is the system's folder or a path in it, not one
+// merely containing it.
 func TestSystemCommand(t *testing.T) {
 	folders := []string{"/home/u/.run"}
 	for _, c := range []struct {
 		cmdline  string
 		portBase int
-		want     string // the program, "" for not the system's
+		want     proc.Unread // Program "" for not the system's
 	}{
-		{"/home/u/votechain/bin/batcher\x00--port\x0027200\x00", 27000, "batcher"},
-		{"/usr/bin/peer\x00node\x00start\x00", 27000, ""},
-		{"redis-server 127.0.0.1:27342 [cluster]\x00\x00", 27000, "redis-server listening on 127.0.0.1:27342, in the port plan from 27000"},
-		{"redis-server 127.0.0.1:27379\x00", 23000, ""},
-		{"redis-server *:6379\x00", 27000, ""},
-		{"redis-server *:6379\x00", 0, "redis-server listening on *:6379 (the port plan unknown)"},
-		{"/usr/sbin/haproxy\x00-f\x00/home/u/.run/haproxy.cfg\x00", 27000, "haproxy"},
-		{"/usr/sbin/haproxy\x00-f\x00/etc/haproxy/haproxy.cfg\x00", 27000, ""},
-		{"/usr/bin/tool\x00--dir=/home/u/.run\x00", 27000, "tool"},
-		{"/usr/bin/tool\x00--dir=/x/home/u/.run/a\x00", 27000, ""},
-		{"/usr/bin/tool\x00/home/u/.runs/a\x00", 27000, ""},
+		{"/home/u/votechain/bin/batcher\x00--port\x0027200\x00", 27000, proc.Unread{Program: "batcher"}},
+		{"/usr/bin/peer\x00node\x00start\x00", 27000, proc.Unread{}},
+		{"redis-server 127.0.0.1:27342 [cluster]\x00\x00", 27000, proc.Unread{Program: "redis-server titled 127.0.0.1:27342, a port in the range the port plan reserves (27000–27399)", Port: 27342}},
+		{"redis-server 127.0.0.1:27379\x00", 23000, proc.Unread{}},
+		{"redis-server *:6379\x00", 27000, proc.Unread{}},
+		{"redis-server *:6379\x00", 0, proc.Unread{Program: "redis-server titled *:6379 (the port plan unknown)", Port: 6379}},
+		{"/usr/sbin/haproxy\x00-f\x00/home/u/.run/haproxy.cfg\x00", 27000, proc.Unread{Program: "haproxy"}},
+		{"/usr/sbin/haproxy\x00-f\x00/etc/haproxy/haproxy.cfg\x00", 27000, proc.Unread{}},
+		{"/usr/bin/tool\x00--dir=/home/u/.run\x00", 27000, proc.Unread{Program: "tool"}},
+		{"/usr/bin/tool\x00--dir=/x/home/u/.run/a\x00", 27000, proc.Unread{}},
+		{"/usr/bin/tool\x00/home/u/.runs/a\x00", 27000, proc.Unread{}},
 	} {
-		program, ok := systemCommand([]byte(c.cmdline), folders, c.portBase)
-		if program != c.want || ok != (c.want != "") {
-			t.Errorf("systemCommand(%q, %q, %d) = %q, %v; want %q", c.cmdline, folders, c.portBase, program, ok, c.want)
+		shown, ok := systemCommand([]byte(c.cmdline), folders, c.portBase)
+		if shown != c.want || ok != (c.want.Program != "") {
+			t.Errorf("systemCommand(%q, %q, %d) = %+v, %v; want %+v", c.cmdline, folders, c.portBase, shown, ok, c.want)
 		}
 	}
 }

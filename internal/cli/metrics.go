@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -14,14 +13,15 @@ import (
 // operator can keep them off a public address; port 0 picks a free port,
 // logged ("metrics listening"). It returns once the listener is open (an
 // address in use is an error then, not later, naming flag, the command's
-// flag that gave addr, and addr); the caller shuts the server down.
+// flag that gave addr, and addr, and for a port in use saying so with the
+// fix, another port: listenError); the caller shuts the server down.
 func ServeMetrics(flag, addr string, g prometheus.Gatherer, log *slog.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	srv, at, err := serveOwn(addr, mux, log)
+	srv, at, err := serveOwn(flag, addr, "", mux, log)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", flag, addr, err)
+		return nil, err
 	}
 	log.Info("metrics listening", "addr", at.String())
 	return srv, nil

@@ -1,14 +1,11 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
-	"syscall"
 )
 
 // PprofUsage is the help of a command's --pprof flag.
@@ -21,8 +18,8 @@ const PprofUsage = "listen address for Go profiling (/debug/pprof/), a loopback 
 // is refused as a usage error before anything listens. It returns once the
 // listener is open: an address in use is an error then, naming --pprof,
 // addr, that the port is in use and the fix (another port, port 0, or no
-// --pprof), for the command to stop on at start (exit 1, as PprofUsage
-// says). The caller shuts the server down.
+// --pprof: listenError), for the command to stop on at start (exit 1, as
+// PprofUsage says). The caller shuts the server down.
 func ServePprof(addr string, log *slog.Logger) (*http.Server, error) {
 	if err := checkPprofAddr(addr); err != nil {
 		return nil, err
@@ -33,13 +30,9 @@ func ServePprof(addr string, log *slog.Logger) (*http.Server, error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv, at, err := serveOwn(addr, mux, log)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		host, _, _ := net.SplitHostPort(addr) // checkPprofAddr split it
-		return nil, fmt.Errorf("--pprof %s: the port is in use (another process listens on it: %w): give --pprof another port (%s picks a free one, logged), or leave it empty for no profiling", addr, err, net.JoinHostPort(host, "0"))
-	}
+	srv, at, err := serveOwn("--pprof", addr, "leave it empty for no profiling", mux, log)
 	if err != nil {
-		return nil, fmt.Errorf("--pprof %s: %w: give --pprof another address, or leave it empty for no profiling", addr, err)
+		return nil, err
 	}
 	log.Info("profiling endpoints listening", "addr", at.String())
 	return srv, nil

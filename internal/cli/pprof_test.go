@@ -43,10 +43,7 @@ func TestServePprof(t *testing.T) {
 	if err == nil {
 		srv2.Close()
 	}
-	if want := "--pprof " + taken.Addr().String() + ": the port is in use"; err == nil || errors.Is(err, ErrUsage) || !strings.HasPrefix(err.Error(), want) ||
-		!strings.Contains(err.Error(), "give --pprof another port (127.0.0.1:0 picks a free one, logged), or leave it empty for no profiling") {
-		t.Errorf("a taken port: %v; want an error (not a usage error: exit 1) beginning %q and saying how to fix it", err, want)
-	}
+	wantPortInUse(t, err, "--pprof", taken.Addr().String(), "leave it empty for no profiling")
 	if strings.Contains(logged.String(), "listening") {
 		t.Errorf("a taken port logged %q; want nothing said to listen", logged.String())
 	}

@@ -47,18 +47,22 @@ type Scan struct {
 	Unreadable int      // processes running as a logs' owner whose descriptors could not be read
 	Named      []Unread // other users' processes whose descriptors could not be read and whose command line names the system (the isSystem of Writers)
 	Hidepid    string   // /proc's hidepid mount option, when it may hide a logs' owner's processes from this one
+	Caller     string   // the user the scan ran as (effective; UserName), who could not read Named's descriptors
 }
 
 // Unread is what a scan knows of another user's process whose descriptors
 // it could not read (only root and the process's own user may): its PID,
 // its user (a name, else "uid N"; "" when /proc did not say) and what in
 // its command line, which anyone may read, makes it possibly one of the
-// system's (isSystem's program). Whether it writes the system's logs is
-// what is not known.
+// system's (what isSystem returns: the program, as text to name it by,
+// and a port the command line shows, such as the address redis-server
+// writes into its title). Whether it writes the system's logs is what is
+// not known.
 type Unread struct {
 	PID     int
 	User    string
 	Program string
+	Port    int // the port its command line shows (redis-server's title), 0 for none: not one seen listening
 }
 
 // String is "PID n (PROGRAM, user USER)", "PID n (PROGRAM)" when the user
@@ -70,17 +74,26 @@ func (u Unread) String() string {
 	return fmt.Sprintf("PID %d (%s, user %s)", u.PID, u.Program, u.User)
 }
 
-// userName is the name of the user uid, "uid N" when the machine's user
+// UserName is the name of the user uid, "uid N" when the machine's user
 // database does not know it.
-func userName(uid int) string {
+func UserName(uid int) string {
 	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
 		return u.Username
 	}
 	return fmt.Sprintf("uid %d", uid)
 }
 
-// callerName is the name of the user this process runs as (effective).
-func callerName() string { return userName(os.Geteuid()) }
+// userNames is UserName looked up once per uid, for one scan.
+type userNames map[int]string
+
+func (names userNames) of(uid int) string {
+	name, ok := names[uid]
+	if !ok {
+		name = UserName(uid)
+		names[uid] = name
+	}
+	return name
+}
 
 // Missed says why s may have missed processes, "" if none could be.
 func (s Scan) Missed() string {
@@ -98,7 +111,7 @@ func (s Scan) Missed() string {
 		}
 		n := len(s.Named)
 		why = append(why, fmt.Sprintf("the descriptors of %d %s of another user, whose command line names one of the system's programs, ports or paths, could not be read by this user (%s), so whether %s the system's logs is not known: %s",
-			n, processes(n), callerName(), plural(n, "it writes", "they write"), strings.Join(named, ", ")))
+			n, processes(n), s.Caller, plural(n, "it writes", "they write"), strings.Join(named, ", ")))
 	}
 	return strings.Join(why, "; ")
 }
@@ -123,8 +136,8 @@ func plural(n int, one, many string) string {
 // user owning the logs folder or a file in it (any user when those cannot
 // be read), or its command line, which /proc lets anyone read, marks it
 // as one of the system's (isSystem, given the command line as
-// /proc/PID/cmdline holds it, returns the program to name it by),
-// whatever its user: the system started again by another user (root)
+// /proc/PID/cmdline holds it, returns what the line shows, Unread's
+// Program and Port; Writers sets the PID and User), whatever its user: the system started again by another user (root)
 // appends to the logs that the first made. Another process of another
 // user is not one the system started, and neither is one /proc gives to
 // root for not being dumpable (ssh-agent), which none of the system's
@@ -132,8 +145,9 @@ func plural(n int, one, many string) string {
 // processes of the caller's, whose descriptors a user other than root
 // cannot read, are no gap. Nor is a process /proc does not list: the scan
 // notes /proc's hidepid mount option, read from self/mounts, only when it
-// may hide one of the system's (hidepidHides).
-func (p FS) Writers(logs string, isSystem func(cmdline []byte) (program string, ok bool)) (Scan, error) {
+// may hide one of the system's (hidepidHides). Users are named
+// (UserName) as the scan runs, each looked up once.
+func (p FS) Writers(logs string, isSystem func(cmdline []byte) (shown Unread, ok bool)) (Scan, error) {
 	if real, err := filepath.EvalSymlinks(logs); err == nil {
 		logs = real
 	}
@@ -143,7 +157,8 @@ func (p FS) Writers(logs string, isSystem func(cmdline []byte) (program string, 
 	}
 	owners := p.logOwners(logs)
 	mounts, _ := os.ReadFile(filepath.Join(p.Root, "self", "mounts")) // unread: no hidepid known
-	var scan Scan
+	names := userNames{}
+	scan := Scan{Caller: names.of(os.Geteuid())}
 	if option, gid := hidepid(string(mounts)); option != "" && hidepidHides(gid, owners) {
 		scan.Hidepid = option
 	}
@@ -159,10 +174,10 @@ func (p FS) Writers(logs string, isSystem func(cmdline []byte) (program string, 
 				if uidErr == nil && (owners == nil || owners[uid]) {
 					scan.Unreadable++
 				} else if cmdline, err := os.ReadFile(filepath.Join(p.Root, e.Name(), "cmdline")); err == nil {
-					if program, ok := isSystem(cmdline); ok {
-						u := Unread{PID: pid, Program: program}
+					if u, ok := isSystem(cmdline); ok {
+						u.PID = pid
 						if uidErr == nil {
-							u.User = userName(uid)
+							u.User = names.of(uid)
 						}
 						scan.Named = append(scan.Named, u)
 					}

@@ -18,7 +18,8 @@ import (
 // returns, with its user; another user's other processes (root's daemons, a
 // non-dumpable one of the caller's, which /proc gives to root) are none.
 // hidepid is noted only when it may hide one of the system's: the logs
-// another user's and this process not in its gid= group.
+// another user's and this process not in its gid= group. Each scan names
+// the user it ran as (Caller), for Missed to say.
 func TestWriters(t *testing.T) {
 	system := t.TempDir()
 	logs := filepath.Join(system, "logs")
@@ -38,12 +39,12 @@ func TestWriters(t *testing.T) {
 	}
 	// isSystem, the test's rule: a gateway, or a command line naming a
 	// path in the system's folder, is the system's.
-	isSystem := func(cmdline []byte) (string, bool) {
+	isSystem := func(cmdline []byte) (Unread, bool) {
 		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 		if filepath.Base(args[0]) == "gateway" || strings.Contains(string(cmdline), system+string(filepath.Separator)) {
-			return filepath.Base(args[0]), true
+			return Unread{Program: filepath.Base(args[0])}, true
 		}
-		return "", false
+		return Unread{}, false
 	}
 	// tree is a /proc of fake processes (PID: the file its stdout links
 	// to, "" for none, "denied" for descriptors not to be read of a
@@ -96,6 +97,8 @@ func TestWriters(t *testing.T) {
 	for notMine == os.Getegid() || slices.Contains(groups, notMine) {
 		notMine++
 	}
+	// caller is Scan.Caller: the user the scan ran as.
+	caller := UserName(os.Geteuid())
 	realLog, err := filepath.EvalSymlinks(filepath.Join(logs, "gateway.log")) // as /proc names it
 	if err != nil {
 		t.Fatal(err)
@@ -111,9 +114,9 @@ func TestWriters(t *testing.T) {
 		{"two processes' descriptors not readable, of the logs' owner", "", tree("rw,relatime", false, map[string]string{"200": "denied", "203": "denied"}), Scan{Unreadable: 2}},
 		{"another user's processes' descriptors not readable", "", tree("rw,relatime", false, map[string]string{"100": "/var/log/other.log", "200": "denied, another user's", "204": "denied, another user's"}), Scan{}},
 		{"another user's gateway, and a process naming the system's folder, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"202": "denied, another user's", "203": "denied, another user's"}),
-			Scan{Named: []Unread{{202, userName(another), "gateway"}, {203, userName(another), "python3"}}}},
+			Scan{Named: []Unread{{PID: 202, User: UserName(another), Program: "gateway"}, {PID: 203, User: UserName(another), Program: "python3"}}}},
 		{"a process of the logs' owner and another user's gateway, descriptors not readable", "", tree("rw,relatime", false, map[string]string{"200": "denied", "202": "denied, another user's"}),
-			Scan{Unreadable: 1, Named: []Unread{{202, userName(another), "gateway"}}}},
+			Scan{Unreadable: 1, Named: []Unread{{PID: 202, User: UserName(another), Program: "gateway"}}}},
 		{"another user's process's descriptors not readable, the logs folder not there", filepath.Join(t.TempDir(), "logs"), tree("rw,relatime", false, map[string]string{"200": "denied, another user's"}), Scan{Unreadable: 1}},
 		{"/proc mounted with hidepid, the logs another user's", "", tree("rw,nosuid,hidepid=invisible", true, map[string]string{"100": ""}), Scan{Hidepid: "invisible"}},
 		{"/proc mounted with hidepid, the logs the caller's", "", tree("rw,nosuid,hidepid=invisible", false, map[string]string{"100": ""}), Scan{}},
@@ -122,8 +125,9 @@ func TestWriters(t *testing.T) {
 		{"a process writing the logs", "", tree("rw,hidepid=2", true, map[string]string{"300": filepath.Join(logs, "gateway.log"), "200": "denied"}),
 			Scan{Writers: []string{"PID 300 (output in " + realLog + ")"}, Hidepid: "2"}},
 	} {
+		c.want.Caller = caller
 		got, err := c.proc.Writers(cmp.Or(c.logs, logs), isSystem)
-		if err != nil || !slices.Equal(got.Writers, c.want.Writers) || got.Unreadable != c.want.Unreadable || !slices.Equal(got.Named, c.want.Named) || got.Hidepid != c.want.Hidepid {
+		if err != nil || !slices.Equal(got.Writers, c.want.Writers) || got.Unreadable != c.want.Unreadable || !slices.Equal(got.Named, c.want.Named) || got.Hidepid != c.want.Hidepid || got.Caller != c.want.Caller {
 			t.Errorf("%s: %+v, %v; want %+v", c.why, got, err, c.want)
 		}
 	}
@@ -141,10 +145,10 @@ func TestScanMissed(t *testing.T) {
 	}{
 		{Scan{Writers: []string{"PID 1 (output in /l/a.log)"}}, ""},
 		{Scan{Unreadable: 1}, "the descriptors of 1 process running as the logs' owner could not be read"},
-		{Scan{Hidepid: "2", Unreadable: 2, Named: []Unread{{202, "redis", "redis-server on 127.0.0.1:27379"}}},
-			"/proc is mounted with hidepid=2, which hides other users' processes, and the logs belong to another user; the descriptors of 2 processes running as the logs' owner could not be read; the descriptors of 1 process of another user, whose command line names one of the system's programs, ports or paths, could not be read by this user (" + callerName() + "), so whether it writes the system's logs is not known: PID 202 (redis-server on 127.0.0.1:27379, user redis)"},
-		{Scan{Named: []Unread{{202, "", "gateway"}, {203, "uid 1234", "python3"}}},
-			"the descriptors of 2 processes of another user, whose command line names one of the system's programs, ports or paths, could not be read by this user (" + callerName() + "), so whether they write the system's logs is not known: PID 202 (gateway), PID 203 (python3, user uid 1234)"},
+		{Scan{Hidepid: "2", Unreadable: 2, Named: []Unread{{PID: 202, User: "redis", Program: "redis-server titled 127.0.0.1:27379, a port in the range the port plan reserves (27000–27399)", Port: 27379}}, Caller: "vote"},
+			"/proc is mounted with hidepid=2, which hides other users' processes, and the logs belong to another user; the descriptors of 2 processes running as the logs' owner could not be read; the descriptors of 1 process of another user, whose command line names one of the system's programs, ports or paths, could not be read by this user (vote), so whether it writes the system's logs is not known: PID 202 (redis-server titled 127.0.0.1:27379, a port in the range the port plan reserves (27000–27399), user redis)"},
+		{Scan{Named: []Unread{{PID: 202, Program: "gateway"}, {PID: 203, User: "uid 1234", Program: "python3"}}, Caller: "uid 1000"},
+			"the descriptors of 2 processes of another user, whose command line names one of the system's programs, ports or paths, could not be read by this user (uid 1000), so whether they write the system's logs is not known: PID 202 (gateway), PID 203 (python3, user uid 1234)"},
 	} {
 		if got := c.scan.Missed(); got != c.want {
 			t.Errorf("%+v.Missed() = %q; want %q", c.scan, got, c.want)

@@ -112,8 +112,31 @@ func Run(t testing.TB, body func(context.Context) error, args ...string) error {
 		t.Fatal(err)
 	}
 	defer devNull.Close()
+	return runWithStderr(devNull, body, args)
+}
+
+// RunStderr is Run keeping what the body writes to os.Stderr (its usage,
+// --help's text), which it returns with the body's error.
+func RunStderr(t testing.TB, body func(context.Context) error, args ...string) (stderr string, err error) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = runWithStderr(f, body, args)
+	written, readErr := os.ReadFile(f.Name())
+	if readErr != nil {
+		t.Fatal(readErr)
+	}
+	return string(written), err
+}
+
+// runWithStderr runs body with os.Args set to args and os.Stderr to
+// stderr, both restored after.
+func runWithStderr(stderr *os.File, body func(context.Context) error, args []string) error {
 	defer func(args []string, stderr *os.File) { os.Args, os.Stderr = args, stderr }(os.Args, os.Stderr)
-	os.Args, os.Stderr = args, devNull
+	os.Args, os.Stderr = args, stderr
 	return body(context.Background())
 }
 

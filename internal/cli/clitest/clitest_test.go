@@ -2,6 +2,8 @@ package clitest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -151,5 +153,23 @@ func TestCheckEnvIgnoresTheCallersVariables(t *testing.T) {
 	})
 	if v := os.Getenv("TOOL_LOG_LEVEL"); v != "debug" {
 		t.Errorf("after the check TOOL_LOG_LEVEL is %q; want the caller's debug back", v)
+	}
+}
+
+// TestRunStderr: RunStderr gives the body the command line and returns
+// what it wrote to os.Stderr with its error, then puts os.Args and
+// os.Stderr back.
+func TestRunStderr(t *testing.T) {
+	args, stderr := os.Args, os.Stderr
+	failed := errors.New("failed")
+	said, err := RunStderr(t, func(context.Context) error {
+		fmt.Fprintf(os.Stderr, "usage of %s: %q\n", os.Args[0], os.Args[1:])
+		return failed
+	}, "tool", "--help")
+	if want := "usage of tool: [\"--help\"]\n"; said != want || err != failed {
+		t.Errorf("RunStderr: %q, %v; want %q, %v", said, err, want, failed)
+	}
+	if !slices.Equal(os.Args, args) || os.Stderr != stderr {
+		t.Errorf("after RunStderr os.Args is %q and os.Stderr %v; want %q and %v back", os.Args, os.Stderr, args, stderr)
 	}
 }
